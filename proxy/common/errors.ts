@@ -1,0 +1,123 @@
+// Every error the sidecar raises is a GuardError with a stable code. The code
+// maps to one HTTP status, one Kiwoom-style return_code and one message per
+// language, so the bot sees the same shape Kiwoom itself uses:
+//   {"return_code": 3, "return_msg": "인증에 실패했습니다[KG2002:...]"}
+// `detail` must never contain a secret: it is shown to the bot and logged.
+
+export type Language = 'ko' | 'en';
+
+interface ErrorSpec {
+  readonly status: number;
+  /** Kiwoom's return_code family: 1 input, 2 policy, 3 auth, 5 rate, 9 sidecar. */
+  readonly returnCode: number;
+  readonly ko: string;
+  readonly en: string;
+}
+
+export const ERROR_CATALOGUE = {
+  // 1xxx: the request itself is bad
+  KG1001: { status: 400, returnCode: 1, ko: '요청 본문이 올바른 JSON이 아닙니다', en: 'Request body is not valid JSON' },
+  KG1002: { status: 413, returnCode: 1, ko: '요청 본문이 허용된 크기를 초과했습니다', en: 'Request body is too large' },
+  KG1003: { status: 400, returnCode: 1, ko: '요청 형식이 올바르지 않습니다', en: 'Malformed HTTP request framing' },
+  KG1004: { status: 400, returnCode: 1, ko: '알 수 없는 API ID입니다', en: 'Unknown api-id' },
+  KG1005: { status: 400, returnCode: 1, ko: 'API ID와 요청 경로가 일치하지 않습니다', en: 'api-id does not belong to this path' },
+  KG1006: { status: 400, returnCode: 1, ko: 'api-id 헤더가 필요합니다', en: 'The api-id header is required' },
+  KG1007: { status: 400, returnCode: 1, ko: '허용되지 않는 헤더 값입니다', en: 'Invalid header value' },
+  KG1008: { status: 405, returnCode: 1, ko: '허용되지 않는 메서드입니다', en: 'Method not allowed' },
+  KG1009: { status: 404, returnCode: 1, ko: '존재하지 않는 경로입니다', en: 'No such path' },
+  KG1010: { status: 400, returnCode: 1, ko: '필수 입력 항목이 없습니다', en: 'A required field is missing' },
+  KG1011: { status: 415, returnCode: 1, ko: 'Content-Type은 application/json이어야 합니다', en: 'Content-Type must be application/json' },
+  KG1012: { status: 431, returnCode: 1, ko: '요청 헤더가 너무 큽니다', en: 'Request headers are too large' },
+  KG1013: { status: 408, returnCode: 1, ko: '요청 수신 시간이 초과되었습니다', en: 'Timed out reading the request' },
+
+  // 2xxx: who is calling
+  KG2001: { status: 401, returnCode: 3, ko: '인증 토큰이 없습니다', en: 'No bearer token' },
+  KG2002: { status: 401, returnCode: 3, ko: '인증에 실패했습니다', en: 'Authentication failed' },
+  KG2003: { status: 401, returnCode: 3, ko: '토큰이 만료되었습니다', en: 'Token expired' },
+  KG2004: { status: 401, returnCode: 3, ko: '폐기된 토큰입니다', en: 'Token revoked' },
+  KG2005: { status: 401, returnCode: 3, ko: '봇 ID 또는 시크릿 검증에 실패했습니다', en: 'Bot id or bot secret verification failed' },
+  KG2006: { status: 403, returnCode: 3, ko: '사용이 중지된 봇입니다', en: 'Bot is disabled' },
+  KG2007: { status: 401, returnCode: 3, ko: '세션이 종료되었습니다', en: 'Session was terminated' },
+  KG2008: { status: 400, returnCode: 3, ko: '지원하지 않는 grant_type입니다', en: 'Unsupported grant_type' },
+
+  // 3xxx: policy and risk decisions
+  KG3001: { status: 403, returnCode: 2, ko: '정책에 의해 거부되었습니다', en: 'Denied by policy' },
+  KG3002: { status: 403, returnCode: 2, ko: '이 봇에 허용되지 않은 API입니다', en: 'This api-id is not allowed for this bot' },
+  KG3003: { status: 503, returnCode: 9, ko: '유효한 정책이 없어 요청을 처리할 수 없습니다', en: 'No valid policy is loaded; calls are refused' },
+  KG3004: { status: 202, returnCode: 2, ko: '승인 대기 중입니다', en: 'Pending approval' },
+  KG3005: { status: 429, returnCode: 5, ko: '허용된 요청 개수를 초과하였습니다', en: 'Rate limit exceeded' },
+  KG3006: { status: 403, returnCode: 2, ko: '승인이 거절되었습니다', en: 'Approval was refused' },
+  KG3007: { status: 403, returnCode: 2, ko: '승인 대기 시간이 초과되었습니다', en: 'Approval timed out' },
+  KG3008: { status: 423, returnCode: 2, ko: '긴급 잠금 상태입니다', en: 'Locked down' },
+
+  // 4xxx: credentials and key custody
+  KG4001: { status: 503, returnCode: 9, ko: '키 관리 서비스를 사용할 수 없습니다', en: 'Key provider unavailable' },
+  KG4002: { status: 403, returnCode: 9, ko: '자격 증명이 비활성화되었습니다', en: 'Credentials are disabled' },
+  KG4003: { status: 403, returnCode: 9, ko: '등록된 자격 증명이 없습니다', en: 'No credentials registered for this bot' },
+  KG4004: { status: 500, returnCode: 9, ko: '자격 증명을 복호화할 수 없습니다', en: 'Credentials could not be decrypted' },
+
+  // 5xxx: the broker upstream
+  KG5001: { status: 502, returnCode: 9, ko: '증권사 서버에 연결할 수 없습니다', en: 'Broker upstream unavailable' },
+  KG5002: { status: 504, returnCode: 9, ko: '증권사 서버 응답 시간이 초과되었습니다', en: 'Broker upstream timed out' },
+  KG5003: { status: 502, returnCode: 9, ko: '증권사 서버 응답이 너무 큽니다', en: 'Broker response too large' },
+  KG5004: { status: 502, returnCode: 9, ko: '증권사 토큰 발급에 실패했습니다', en: 'Broker token issue failed' },
+  KG5005: { status: 502, returnCode: 9, ko: '증권사 서버 응답이 올바르지 않습니다', en: 'Broker response is malformed' },
+
+  // 6xxx: audit
+  KG6001: { status: 503, returnCode: 9, ko: '감사 기록을 남길 수 없어 요청을 거부합니다', en: 'Audit sink unavailable; call refused' },
+
+  // 7xxx: shared state
+  KG7001: { status: 503, returnCode: 9, ko: '공유 상태 저장소를 사용할 수 없습니다', en: 'Shared state store unavailable' },
+
+  // 9xxx: the sidecar itself
+  KG9001: { status: 500, returnCode: 9, ko: '내부 오류가 발생했습니다', en: 'Internal error' },
+  KG9002: { status: 503, returnCode: 9, ko: '서버가 종료 중입니다', en: 'Server is shutting down' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class GuardError extends Error {
+  readonly code: ErrorCode;
+  /** Non-secret detail shown to the bot inside the brackets. */
+  readonly detail: string | undefined;
+  /** Extra headers for the bot response (e.g. retry-after). */
+  readonly headers: Readonly<Record<string, string>> | undefined;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
+    super(`${code}: ${ERROR_CATALOGUE[code].en}${detail ? ` (${detail})` : ''}`, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GuardError';
+    this.code = code;
+    this.detail = detail;
+    this.headers = options?.headers;
+  }
+
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+
+  get returnCode(): number {
+    return ERROR_CATALOGUE[this.code].returnCode;
+  }
+}
+
+export function isGuardError(err: unknown): err is GuardError {
+  return err instanceof GuardError;
+}
+
+/** Anything thrown that is not a GuardError becomes KG9001 with no detail (it may hold secrets). */
+export function toGuardError(err: unknown): GuardError {
+  return isGuardError(err) ? err : new GuardError('KG9001', undefined, { cause: err });
+}
+
+export function errorMessage(code: ErrorCode, lang: Language): string {
+  return ERROR_CATALOGUE[code][lang];
+}
+
+/** Kiwoom-shaped error body: the sidecar code sits in brackets the way Kiwoom puts its detail codes. */
+export function kiwoomErrorBody(err: GuardError, lang: Language): { return_code: number; return_msg: string } {
+  const msg = errorMessage(err.code, lang);
+  return {
+    return_code: err.returnCode,
+    return_msg: `${msg}[${err.code}${err.detail ? `:${err.detail}` : ''}]`,
+  };
+}

@@ -1,0 +1,55 @@
+// Envelope encryption: each credential record has its own AES-256-GCM data
+// key, wrapped by a KeyProvider under an encryption context (like KMS).
+
+/** Bound as AAD / KMS EncryptionContext. Values are plain, non-secret strings. */
+export type EncryptionContext = Readonly<Record<string, string>>;
+
+export interface WrappedKey {
+  readonly provider: string;   // provider id, e.g. 'local', 'aws-kms', 'pkcs11'
+  readonly keyId: string;      // master key id / alias / label + version
+  readonly ciphertext: string; // base64
+}
+
+export interface KeyProvider {
+  readonly id: string;
+  /** Generates a fresh 32-byte data key and returns it with its wrapped form. Caller zero-fills `plaintext`. */
+  generateDataKey(context: EncryptionContext): Promise<{ plaintext: Buffer; wrapped: WrappedKey }>;
+  /** Unwraps; throws GuardError KG4001 (unavailable) or KG4004 (context/ciphertext mismatch). Caller zero-fills. */
+  unwrap(wrapped: WrappedKey, context: EncryptionContext): Promise<Buffer>;
+  /** Throws when the provider cannot serve. */
+  health(): Promise<void>;
+  describe(): Record<string, string | number | boolean>;
+  close(): Promise<void>;
+}
+
+/** Decrypted Kiwoom credentials: live only inside Vault.withCredentials and are zero-filled after. */
+export interface KiwoomCredentials {
+  readonly appKey: Buffer;
+  readonly secretKey: Buffer;
+}
+
+export interface CredentialMeta {
+  readonly botId: string;
+  readonly account: string;      // Kiwoom account label (not secret, but audited as HMAC)
+  readonly keyVersion: number;
+  readonly createdAt: string;    // ISO time
+  readonly provider: string;
+  readonly keyId: string;
+  readonly enabled: boolean;
+  /** Keyed fingerprint of the app key (HMAC), to tell records apart without revealing anything. */
+  readonly appKeyFingerprint: string;
+}
+
+/** Why a decrypt is happening; a disabled record still allows 'revoke' so lockdown can revoke tokens. */
+export type DecryptPurpose = 'call' | 'revoke' | 'lockdown' | 'rewrap';
+
+export interface Vault {
+  importCredentials(input: { botId: string; account: string; appKey: Buffer; secretKey: Buffer }): Promise<CredentialMeta>;
+  /** Decrypts just in time, runs fn, zero-fills the plaintext whatever happens. */
+  withCredentials<T>(botId: string, purpose: DecryptPurpose, fn: (creds: KiwoomCredentials) => Promise<T>): Promise<T>;
+  describe(botId: string): Promise<CredentialMeta | undefined>;
+  list(): Promise<CredentialMeta[]>;
+  setEnabled(botId: string, enabled: boolean): Promise<void>;
+  health(): Promise<void>;
+  close(): Promise<void>;
+}
