@@ -1,0 +1,322 @@
+// Configuration: an optional YAML/JSON file, then KGUARD_* environment
+// overrides, validated once at start. Core sections are checked here with a
+// JSON Schema; the sections owned by other parts (vault, policy, audit,
+// state, risk, approval, response) stay raw and each part validates its own.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import type { Language } from './errors.js';
+
+export type UpstreamTarget = 'sim' | 'mock' | 'production' | 'custom';
+
+export interface UpstreamConfig {
+  /** sim: built-in simulator on loopback; mock/production: Kiwoom's hosts; custom: `url`. */
+  target: UpstreamTarget;
+  url?: string;
+  /** Plain HTTP is refused except to loopback unless this is set. */
+  allowInsecureHttp: boolean;
+  /** PEM CA bundle file added to the system store (private Kiwoom gateways, tests). */
+  caFile?: string;
+  connections: number;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  /** Below the upstream's idle timeout so we never reuse a socket the far end is closing. */
+  keepAliveTimeoutMs: number;
+  maxResponseBytes: number;
+}
+
+export interface Config {
+  configFile?: string;
+  dataDir: string;
+  language: Language;
+  listen: { host: string; port: number };
+  admin: { host: string; port: number; enabled: boolean };
+  upstream: UpstreamConfig;
+  limits: {
+    maxBodyBytes: number;
+    maxHeaderBytes: number;
+    /** Whole-request deadline from first byte to response. */
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+  };
+  tokens: { ttlSeconds: number; issuer: string; audience: string; clockToleranceSeconds: number };
+  brokerTokens: {
+    /** 1 = one broker token per call (default). >1 lets a token serve a short burst. */
+    maxUses: number;
+    maxAgeMs: number;
+    revokeAttempts: number;
+    revokeBaseDelayMs: number;
+    revokeMaxDelayMs: number;
+    /** Bound on revocations waiting to run; beyond it new calls are refused (fail closed). */
+    maxOutstanding: number;
+  };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /** Creates a demo bot + demo credentials on first start when the upstream is the simulator. */
+  demo: { enabled: boolean };
+  vault: unknown;
+  policy: unknown;
+  audit: unknown;
+  state: unknown;
+  risk: unknown;
+  approval: unknown;
+  response: unknown;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'KG_CONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const KIWOOM_HOSTS = {
+  production: 'https://api.kiwoom.com',
+  mock: 'https://mockapi.kiwoom.com',
+} as const;
+
+export function defaultConfig(): Config {
+  return {
+    dataDir: '.kguard',
+    language: 'ko',
+    listen: { host: '127.0.0.1', port: 8080 },
+    admin: { host: '127.0.0.1', port: 9090, enabled: true },
+    upstream: {
+      target: 'sim',
+      allowInsecureHttp: false,
+      connections: 32,
+      connectTimeoutMs: 3_000,
+      headersTimeoutMs: 10_000,
+      bodyTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 4_000,
+      maxResponseBytes: 4 * 1024 * 1024,
+    },
+    limits: {
+      maxBodyBytes: 64 * 1024,
+      maxHeaderBytes: 16 * 1024,
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 5_000,
+      maxConnections: 1_024,
+    },
+    tokens: { ttlSeconds: 300, issuer: 'kiwoom-guard', audience: 'kiwoom-guard:bots', clockToleranceSeconds: 5 },
+    brokerTokens: {
+      maxUses: 1,
+      maxAgeMs: 0,
+      revokeAttempts: 8,
+      revokeBaseDelayMs: 100,
+      revokeMaxDelayMs: 10_000,
+      maxOutstanding: 1_000,
+    },
+    log: { level: 'info' },
+    demo: { enabled: true },
+    vault: {},
+    policy: {},
+    audit: {},
+    state: {},
+    risk: {},
+    approval: {},
+    response: {},
+  };
+}
+
+const port = { type: 'integer', minimum: 0, maximum: 65535 };
+const posInt = { type: 'integer', minimum: 1 };
+const host = { type: 'string', minLength: 1, maxLength: 255 };
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    configFile: { type: 'string' },
+    dataDir: { type: 'string', minLength: 1 },
+    language: { enum: ['ko', 'en'] },
+    listen: { type: 'object', additionalProperties: false, required: ['host', 'port'], properties: { host, port } },
+    admin: {
+      type: 'object', additionalProperties: false, required: ['host', 'port', 'enabled'],
+      properties: { host, port, enabled: { type: 'boolean' } },
+    },
+    upstream: {
+      type: 'object', additionalProperties: false,
+      required: ['target', 'allowInsecureHttp', 'connections', 'connectTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'maxResponseBytes'],
+      properties: {
+        target: { enum: ['sim', 'mock', 'production', 'custom'] },
+        url: { type: 'string', pattern: '^https?://' },
+        allowInsecureHttp: { type: 'boolean' },
+        caFile: { type: 'string' },
+        connections: { type: 'integer', minimum: 1, maximum: 4096 },
+        connectTimeoutMs: posInt, headersTimeoutMs: posInt, bodyTimeoutMs: posInt, keepAliveTimeoutMs: posInt,
+        maxResponseBytes: { type: 'integer', minimum: 1024 },
+      },
+    },
+    limits: {
+      type: 'object', additionalProperties: false,
+      required: ['maxBodyBytes', 'maxHeaderBytes', 'requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'],
+      properties: {
+        maxBodyBytes: { type: 'integer', minimum: 2, maximum: 16 * 1024 * 1024 },
+        maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1024 * 1024 },
+        requestTimeoutMs: posInt, headersTimeoutMs: posInt, keepAliveTimeoutMs: posInt, maxConnections: posInt,
+      },
+    },
+    tokens: {
+      type: 'object', additionalProperties: false, required: ['ttlSeconds', 'issuer', 'audience', 'clockToleranceSeconds'],
+      properties: {
+        ttlSeconds: { type: 'integer', minimum: 10, maximum: 86_400 },
+        issuer: { type: 'string', minLength: 1 }, audience: { type: 'string', minLength: 1 },
+        clockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
+      },
+    },
+    brokerTokens: {
+      type: 'object', additionalProperties: false,
+      required: ['maxUses', 'maxAgeMs', 'revokeAttempts', 'revokeBaseDelayMs', 'revokeMaxDelayMs', 'maxOutstanding'],
+      properties: {
+        maxUses: { type: 'integer', minimum: 1, maximum: 1000 }, maxAgeMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+        revokeAttempts: posInt, revokeBaseDelayMs: posInt, revokeMaxDelayMs: posInt, maxOutstanding: posInt,
+      },
+    },
+    log: { type: 'object', additionalProperties: false, required: ['level'], properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } } },
+    demo: { type: 'object', additionalProperties: false, required: ['enabled'], properties: { enabled: { type: 'boolean' } } },
+    vault: { type: 'object' }, policy: { type: 'object' }, audit: { type: 'object' }, state: { type: 'object' },
+    risk: { type: 'object' }, approval: { type: 'object' }, response: { type: 'object' },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
+
+function describeErrors(errors: ErrorObject[] | null | undefined): string {
+  return (errors ?? [])
+    .map((e) => {
+      const where = e.instancePath || '(root)';
+      if (e.keyword === 'additionalProperties') return `${where}: unknown key '${String(e.params.additionalProperty)}'`;
+      if (e.keyword === 'enum') return `${where}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+      return `${where}: ${e.message ?? 'invalid'}`;
+    })
+    .join('; ');
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
+  }
+  return out;
+}
+
+function camel(segment: string): string {
+  return segment.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * KGUARD_LISTEN__PORT=8081 sets listen.port; `__` separates levels and
+ * UPPER_SNAKE becomes camelCase (KGUARD_DATA_DIR -> dataDir). Values that
+ * parse as JSON (numbers, booleans, arrays) are taken as such.
+ * KGUARD_CONFIG names the config file and is not itself a key.
+ */
+export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('KGUARD_') || name === 'KGUARD_CONFIG' || raw === undefined) continue;
+    const keys = name.slice('KGUARD_'.length).split('__').map(camel);
+    if (keys.some((k) => k.length === 0)) continue;
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // a plain string
+    }
+    let node = out;
+    for (const key of keys.slice(0, -1)) {
+      node[key] = isPlainObject(node[key]) ? node[key] : {};
+      node = node[key] as Record<string, unknown>;
+    }
+    node[keys[keys.length - 1]!] = value;
+  }
+  return out;
+}
+
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    const buf = await readFile(file);
+    if (buf.length > MAX_CONFIG_BYTES) throw new ConfigError(`${file}: larger than ${MAX_CONFIG_BYTES} bytes`);
+    text = buf.toString('utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100, prettyErrors: true });
+  } catch (err) {
+    throw new ConfigError(`${file}: ${(err as Error).message}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (!isPlainObject(parsed)) throw new ConfigError(`${file}: the top level must be a mapping`);
+  return parsed;
+}
+
+export interface LoadConfigOptions {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Programmatic overrides applied last (tests, CLI flags). */
+  overrides?: Record<string, unknown>;
+  cwd?: string;
+}
+
+export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const file = opts.file ?? env.KGUARD_CONFIG;
+  let merged = defaultConfig() as unknown as Record<string, unknown>;
+  if (file) merged = deepMerge(merged, await readConfigFile(path.resolve(cwd, file)));
+  merged = deepMerge(merged, envOverrides(env));
+  if (opts.overrides) merged = deepMerge(merged, opts.overrides);
+  if (file) merged.configFile = path.resolve(cwd, file);
+  if (!validate(merged)) throw new ConfigError(`invalid configuration: ${describeErrors(validate.errors)}`);
+  const config = merged as unknown as Config;
+  config.dataDir = path.resolve(cwd, config.dataDir);
+  checkUpstream(config.upstream);
+  return config;
+}
+
+/** Resolves the upstream base URL; refuses plain HTTP off loopback unless explicitly allowed. */
+export function upstreamUrl(u: UpstreamConfig): string | undefined {
+  if (u.target === 'production' || u.target === 'mock') return KIWOOM_HOSTS[u.target];
+  return u.url;
+}
+
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])$/;
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK.test(hostname);
+}
+
+function checkUpstream(u: UpstreamConfig): void {
+  if (u.target === 'custom' && !u.url) throw new ConfigError('upstream.url is required when upstream.target is custom');
+  if (u.target === 'sim') {
+    if (u.url) throw new ConfigError('upstream.url is set but upstream.target is sim; set target: custom to use it');
+    return;
+  }
+  const url = new URL(upstreamUrl(u)!);
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !u.allowInsecureHttp) {
+    throw new ConfigError(`upstream ${url.origin} is plain HTTP off loopback; credentials would cross the wire in clear. Use https or set upstream.allowInsecureHttp`);
+  }
+  if (url.pathname !== '/' || url.search || url.hash || url.username) {
+    throw new ConfigError('upstream.url must be an origin only (scheme://host[:port]), without path, query or credentials');
+  }
+}
+
+/** A copy safe to print: the config holds no secrets itself, only file names. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+}
