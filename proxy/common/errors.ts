@@ -55,6 +55,11 @@ export const ERROR_CATALOGUE = {
   KG4002: { status: 403, returnCode: 9, ko: '자격 증명이 비활성화되었습니다', en: 'Credentials are disabled' },
   KG4003: { status: 403, returnCode: 9, ko: '등록된 자격 증명이 없습니다', en: 'No credentials registered for this bot' },
   KG4004: { status: 500, returnCode: 9, ko: '자격 증명을 복호화할 수 없습니다', en: 'Credentials could not be decrypted' },
+  KG4005: { status: 500, returnCode: 9, ko: '키 보관 설정이 올바르지 않습니다', en: 'Vault configuration is invalid' },
+  KG4006: { status: 400, returnCode: 9, ko: '자격 증명 입력이 올바르지 않습니다', en: 'Credential input is invalid' },
+  KG4007: { status: 500, returnCode: 9, ko: '키 파일의 권한이 안전하지 않습니다', en: 'Key material file permissions are unsafe' },
+  KG4008: { status: 409, returnCode: 9, ko: '이미 등록된 자격 증명입니다', en: 'Credentials are already registered for this bot' },
+  KG4009: { status: 503, returnCode: 9, ko: '자격 증명 기록이 다른 작업에 사용 중입니다', en: 'Credential record is locked by another operation' },
 
   // 5xxx: the broker upstream
   KG5001: { status: 502, returnCode: 9, ko: '증권사 서버에 연결할 수 없습니다', en: 'Broker upstream unavailable' },
