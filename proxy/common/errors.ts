@@ -73,6 +73,9 @@ export const ERROR_CATALOGUE = {
 
   // 7xxx: shared state
   KG7001: { status: 503, returnCode: 9, ko: '공유 상태 저장소를 사용할 수 없습니다', en: 'Shared state store unavailable' },
+  KG7002: { status: 500, returnCode: 9, ko: '공유 상태 저장소 요청이 올바르지 않습니다', en: 'Invalid shared state operation' },
+  KG7003: { status: 503, returnCode: 9, ko: '공유 상태가 초기화되어 운영자 확인이 필요합니다', en: 'Shared state was reset; operator confirmation required' },
+  KG7004: { status: 500, returnCode: 9, ko: '공유 상태 저장소 설정이 올바르지 않습니다', en: 'State store configuration is invalid' },
 
   // 9xxx: the sidecar itself
   KG9001: { status: 500, returnCode: 9, ko: '내부 오류가 발생했습니다', en: 'Internal error' },
