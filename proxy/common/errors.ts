@@ -49,6 +49,14 @@ export const ERROR_CATALOGUE = {
   KG3006: { status: 403, returnCode: 2, ko: '승인이 거절되었습니다', en: 'Approval was refused' },
   KG3007: { status: 403, returnCode: 2, ko: '승인 대기 시간이 초과되었습니다', en: 'Approval timed out' },
   KG3008: { status: 423, returnCode: 2, ko: '긴급 잠금 상태입니다', en: 'Locked down' },
+  KG3009: { status: 403, returnCode: 2, ko: '승인 정보가 이 요청과 일치하지 않습니다', en: 'Approval does not match this call' },
+  KG3010: { status: 409, returnCode: 2, ko: '이미 사용된 승인입니다', en: 'Approval was already used' },
+  KG3011: { status: 403, returnCode: 2, ko: '승인 권한 또는 2차 인증 코드가 올바르지 않습니다', en: 'Approver not permitted or second factor invalid' },
+  KG3012: { status: 409, returnCode: 2, ko: '복구 절차가 완료되지 않아 잠금을 해제할 수 없습니다', en: 'Unlock refused: recovery checklist or approvals incomplete' },
+  KG3013: { status: 500, returnCode: 9, ko: '위험 관리 설정이 올바르지 않습니다', en: 'Invalid risk, approval or response configuration' },
+  KG3014: { status: 503, returnCode: 9, ko: '승인 대기열이 가득 찼습니다', en: 'Approval queue is full' },
+  KG3015: { status: 404, returnCode: 2, ko: '해당 승인 또는 사고 기록이 없습니다', en: 'No such approval or incident' },
+  KG3016: { status: 400, returnCode: 1, ko: '관리 요청 형식이 올바르지 않습니다', en: 'Invalid admin request' },
 
   // 4xxx: credentials and key custody
   KG4001: { status: 503, returnCode: 9, ko: '키 관리 서비스를 사용할 수 없습니다', en: 'Key provider unavailable' },
