@@ -1,0 +1,244 @@
+// The upstream Kiwoom client: token issue (au10001), revoke (au10002) and TR
+// calls, over one undici Pool with keep-alive and bounded time-outs. Secrets
+// go out as Buffers spliced into JSON bytes; the broker token is lifted out of
+// the response bytes without ever becoming a JS string (except the
+// Authorization header value undici requires: see SECURITY.md).
+import { readFileSync, existsSync } from 'node:fs';
+import { Pool, errors as undiciErrors } from 'undici';
+import type { Dispatcher } from 'undici';
+import { GuardError } from '../common/errors.js';
+import { jsonBodyWithSecrets, takeJsonStringField } from '../common/secret.js';
+import type { KiwoomCredentials } from '../vault/types.js';
+
+export interface KiwoomClientOptions {
+  baseUrl: string;
+  connections: number;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxResponseBytes: number;
+  /** Extra PEM CA bundle (added to the system store). */
+  caFile?: string;
+}
+
+export interface BrokerToken {
+  readonly token: Buffer;
+  /** From Kiwoom's expires_dt (Korea time). */
+  readonly expiresAt: Date;
+}
+
+export interface TrRequest {
+  readonly apiId: string;
+  /** Always from the api-id catalogue, never from the bot's raw path. */
+  readonly path: string;
+  readonly body: Buffer;
+  readonly token: Buffer;
+  readonly contYn?: string;
+  readonly nextKey?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface TrResponse {
+  readonly status: number;
+  readonly apiId?: string;
+  readonly contYn?: string;
+  readonly nextKey?: string;
+  readonly contentType?: string;
+  readonly body: Buffer;
+}
+
+export interface KiwoomClient {
+  issueToken(creds: KiwoomCredentials, signal?: AbortSignal): Promise<BrokerToken>;
+  revokeToken(creds: KiwoomCredentials, token: Buffer, signal?: AbortSignal): Promise<void>;
+  call(req: TrRequest): Promise<TrResponse>;
+  close(): Promise<void>;
+}
+
+const JSON_CT = 'application/json;charset=UTF-8';
+const SYSTEM_CA_FILES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
+
+/** The system CA store (Node ships its own bundle; operators expect the OS store they manage). */
+function caBundle(extraFile?: string): string[] | undefined {
+  const pems: string[] = [];
+  const system = SYSTEM_CA_FILES.find((f) => existsSync(f));
+  if (system) pems.push(readFileSync(system, 'utf8'));
+  if (extraFile) pems.push(readFileSync(extraFile, 'utf8'));
+  return pems.length ? pems : undefined;
+}
+
+/** Kiwoom's expires_dt is YYYYMMDDHHMMSS in Korea time (UTC+9, no DST). */
+export function parseExpiresDt(s: unknown): Date | undefined {
+  if (typeof s !== 'string' || !/^\d{14}$/.test(s)) return undefined;
+  const [y, mo, d, h, mi, se] = [s.slice(0, 4), s.slice(4, 6), s.slice(6, 8), s.slice(8, 10), s.slice(10, 12), s.slice(12, 14)].map(Number) as [number, number, number, number, number, number];
+  return new Date(Date.UTC(y, mo - 1, d, h - 9, mi, se));
+}
+
+export function formatExpiresDt(date: Date): string {
+  const k = new Date(date.getTime() + 9 * 3600_000);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(k.getUTCFullYear(), 4)}${p(k.getUTCMonth() + 1)}${p(k.getUTCDate())}${p(k.getUTCHours())}${p(k.getUTCMinutes())}${p(k.getUTCSeconds())}`;
+}
+
+function headerValue(h: Dispatcher.ResponseData['headers'][string]): string | undefined {
+  return Array.isArray(h) ? h[0] : h;
+}
+
+/** Maps undici failures to stable sidecar codes; never includes request bytes. */
+export function mapUpstreamError(err: unknown): GuardError {
+  if (err instanceof GuardError) return err;
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
+    return new GuardError('KG5002', undefined, { cause: err });
+  }
+  if ((err as Error)?.name === 'AbortError' || err instanceof undiciErrors.RequestAbortedError) {
+    return new GuardError('KG5002', 'aborted', { cause: err });
+  }
+  return new GuardError('KG5001', (err as NodeJS.ErrnoException)?.code, { cause: err });
+}
+
+async function readCapped(body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > max) {
+      body.destroy();
+      for (const c of chunks) c.fill(0);
+      throw new GuardError('KG5003', `>${max} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const out = Buffer.concat(chunks, size);
+  for (const c of chunks) c.fill(0);
+  return out;
+}
+
+interface KiwoomStatus {
+  return_code?: unknown;
+  return_msg?: unknown;
+  expires_dt?: unknown;
+}
+
+function parseStatus(body: Buffer): KiwoomStatus {
+  try {
+    const v: unknown = JSON.parse(body.toString('utf8'));
+    return typeof v === 'object' && v !== null ? (v as KiwoomStatus) : {};
+  } catch {
+    throw new GuardError('KG5005', 'not JSON');
+  }
+}
+
+/** Kiwoom's message is not secret (e.g. "[8001:App Key와 Secret Key 검증에 실패했습니다]"); bound its length. */
+function upstreamMessage(s: KiwoomStatus, status: number): string {
+  const msg = typeof s.return_msg === 'string' ? s.return_msg.slice(0, 200) : '';
+  return `upstream HTTP ${status} return_code=${String(s.return_code ?? '?')} ${msg}`.trim();
+}
+
+export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
+  const url = new URL(opts.baseUrl);
+  const ca = url.protocol === 'https:' ? caBundle(opts.caFile) : undefined;
+  const pool = new Pool(url.origin, {
+    connections: opts.connections,
+    pipelining: 1,
+    keepAliveTimeout: opts.keepAliveTimeoutMs,
+    keepAliveMaxTimeout: opts.keepAliveTimeoutMs,
+    headersTimeout: opts.headersTimeoutMs,
+    bodyTimeout: opts.bodyTimeoutMs,
+    connect: { timeout: opts.connectTimeoutMs, rejectUnauthorized: true, ...(ca ? { ca } : {}) },
+  });
+
+  async function post(path: string, headers: Record<string, string>, body: Buffer, signal?: AbortSignal): Promise<TrResponse> {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await pool.request({
+        method: 'POST',
+        path,
+        headers: { 'content-type': JSON_CT, 'content-length': String(body.length), ...headers },
+        body,
+        signal,
+        // Never retried here: an order must not be sent twice.
+      });
+    } catch (err) {
+      throw mapUpstreamError(err);
+    }
+    let data: Buffer;
+    try {
+      data = await readCapped(res.body, opts.maxResponseBytes);
+    } catch (err) {
+      res.body.destroy();
+      throw mapUpstreamError(err);
+    }
+    return {
+      status: res.statusCode,
+      apiId: headerValue(res.headers['api-id']),
+      contYn: headerValue(res.headers['cont-yn']),
+      nextKey: headerValue(res.headers['next-key']),
+      contentType: headerValue(res.headers['content-type']),
+      body: data,
+    };
+  }
+
+  return {
+    async issueToken(creds, signal) {
+      const body = jsonBodyWithSecrets([
+        ['grant_type', 'client_credentials'],
+        ['appkey', creds.appKey],
+        ['secretkey', creds.secretKey],
+      ]);
+      let res: TrResponse;
+      try {
+        res = await post('/oauth2/token', { 'api-id': 'au10001' }, body, signal);
+      } finally {
+        body.fill(0);
+      }
+      const token = takeJsonStringField(res.body, 'token');
+      try {
+        const status = parseStatus(res.body);
+        if (res.status !== 200 || status.return_code !== 0 || !token || token.length === 0) {
+          throw new GuardError('KG5004', upstreamMessage(status, res.status));
+        }
+        const expiresAt = parseExpiresDt(status.expires_dt) ?? new Date(Date.now() + 3600_000);
+        return { token, expiresAt };
+      } catch (err) {
+        token?.fill(0);
+        throw err;
+      } finally {
+        res.body.fill(0);
+      }
+    },
+
+    async revokeToken(creds, token, signal) {
+      const body = jsonBodyWithSecrets([
+        ['appkey', creds.appKey],
+        ['secretkey', creds.secretKey],
+        ['token', token],
+      ]);
+      let res: TrResponse;
+      try {
+        res = await post('/oauth2/revoke', { 'api-id': 'au10002' }, body, signal);
+      } finally {
+        body.fill(0);
+      }
+      const status = parseStatus(res.body);
+      if (res.status !== 200 || status.return_code !== 0) {
+        throw new GuardError('KG5001', `revoke refused: ${upstreamMessage(status, res.status)}`);
+      }
+    },
+
+    async call(req) {
+      const headers: Record<string, string> = {
+        'api-id': req.apiId,
+        // undici only takes string header values: this string is the one
+        // place the broker token exists as a JS string, for one request.
+        authorization: `Bearer ${req.token.toString('latin1')}`,
+      };
+      if (req.contYn) headers['cont-yn'] = req.contYn;
+      if (req.nextKey) headers['next-key'] = req.nextKey;
+      return post(req.path, headers, req.body, req.signal);
+    },
+
+    async close() {
+      await pool.close();
+    },
+  };
+}
