@@ -43,7 +43,7 @@ export interface Config {
     keepAliveTimeoutMs: number;
     maxConnections: number;
   };
-  tokens: { ttlSeconds: number; issuer: string; audience: string; clockToleranceSeconds: number };
+  tokens: { ttlSeconds: number; issuer: string; audience: string; clockToleranceSeconds: number; /** HS256 key shared by replicas; default <dataDir>/jwt.key created on first run. */ keyFile?: string };
   brokerTokens: {
     /** 1 = one broker token per call (default). >1 lets a token serve a short burst. */
     maxUses: number;
@@ -168,6 +168,7 @@ const schema = {
         ttlSeconds: { type: 'integer', minimum: 10, maximum: 86_400 },
         issuer: { type: 'string', minLength: 1 }, audience: { type: 'string', minLength: 1 },
         clockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
+        keyFile: { type: 'string' },
       },
     },
     brokerTokens: {
