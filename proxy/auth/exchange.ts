@@ -1,0 +1,104 @@
+// The drop-in token exchange. A bot that used to send its Kiwoom app key and
+// secret key to /oauth2/token now sends its bot id and bot secret in the same
+// fields, and gets back a sidecar token in Kiwoom's response shape.
+import { GuardError } from '../common/errors.js';
+import { takeJsonStringField } from '../common/secret.js';
+import { formatExpiresDt } from '../kiwoom/client.js';
+import type { BotRecord, BotRegistry } from './bots.js';
+import type { SessionClaims, Sessions } from './sessions.js';
+
+export const OK_MESSAGE = { ko: '정상적으로 처리되었습니다', en: 'Processed successfully' } as const;
+
+export interface ExchangeBody {
+  readonly fields: Record<string, unknown>;
+  /** The bot secret, lifted out of the bytes before JSON.parse ever saw it. */
+  readonly secret: Buffer;
+}
+
+/**
+ * Parses a token/revoke body keeping the bot secret out of JS strings: the
+ * secret's bytes are copied out and masked, then the masked document is
+ * parsed. If JSON.parse sees a different `secretkey` than the one masked
+ * (duplicate keys, tricks), the request is refused: no parser differential.
+ */
+export function parseExchangeBody(raw: Buffer): ExchangeBody {
+  const copy = Buffer.from(raw);
+  const secret = takeJsonStringField(copy, 'secretkey');
+  try {
+    let fields: unknown;
+    try {
+      fields = JSON.parse(copy.toString('utf8'));
+    } catch {
+      throw new GuardError('KG1001');
+    }
+    if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new GuardError('KG1001', 'body must be a JSON object');
+    const seen = (fields as Record<string, unknown>).secretkey;
+    if (!secret || secret.length === 0 || typeof seen !== 'string' || seen !== '*'.repeat(secret.length)) {
+      throw new GuardError('KG1010', 'secretkey');
+    }
+    return { fields: fields as Record<string, unknown>, secret };
+  } catch (err) {
+    secret?.fill(0);
+    throw err;
+  } finally {
+    copy.fill(0);
+  }
+}
+
+function requireString(fields: Record<string, unknown>, name: string, max = 4096): string {
+  const v = fields[name];
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new GuardError('KG1010', name);
+  return v;
+}
+
+export interface TokenResponse {
+  expires_dt: string;
+  token_type: 'bearer';
+  token: string;
+  return_code: 0;
+  return_msg: string;
+}
+
+export async function exchangeToken(raw: Buffer, bots: BotRegistry, sessions: Sessions, okMessage: string): Promise<{ bot: BotRecord; response: TokenResponse; jti: string }> {
+  const { fields, secret } = parseExchangeBody(raw);
+  try {
+    if (fields.grant_type !== 'client_credentials') throw new GuardError('KG2008');
+    const botId = requireString(fields, 'appkey', 64);
+    const bot = await bots.authenticate(botId, secret);
+    const { token, expiresAt, jti } = await sessions.issue(bot.id);
+    return {
+      bot,
+      jti,
+      response: { expires_dt: formatExpiresDt(expiresAt), token_type: 'bearer', token, return_code: 0, return_msg: okMessage },
+    };
+  } finally {
+    secret.fill(0);
+  }
+}
+
+/** Kiwoom's revoke shape: appkey + secretkey + token. Revokes the sidecar token's jti. */
+export async function revokeToken(raw: Buffer, bots: BotRegistry, sessions: Sessions): Promise<{ bot: BotRecord; claims: SessionClaims }> {
+  const { fields, secret } = parseExchangeBody(raw);
+  try {
+    const botId = requireString(fields, 'appkey', 64);
+    const token = requireString(fields, 'token');
+    const bot = await bots.authenticate(botId, secret);
+    // An expired token may still be revoked (idempotent); it must be ours and this bot's.
+    const claims = await sessions.verify(token, { allowExpired: true });
+    if (claims.botId !== bot.id) throw new GuardError('KG2002', 'token belongs to another bot');
+    await sessions.revoke(claims);
+    return { bot, claims };
+  } finally {
+    secret.fill(0);
+  }
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_.-]+)$/;
+
+/** `authorization: Bearer <jwt>` → verified claims. */
+export async function authenticateBearer(header: string | undefined, sessions: Sessions): Promise<SessionClaims> {
+  if (!header) throw new GuardError('KG2001');
+  const m = BEARER.exec(header);
+  if (!m) throw new GuardError('KG2002', 'authorization must be "Bearer <token>"');
+  return sessions.verify(m[1]!);
+}

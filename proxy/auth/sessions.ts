@@ -1,0 +1,116 @@
+// Sidecar tokens: short-lived HS256 JWTs (jose) bound to one bot. A call is
+// accepted only if the signature, algorithm, issuer, audience and expiry are
+// right, its jti was not revoked, and it was issued in the bot's current
+// session epoch (so "kill all sessions" is one write).
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { GuardError } from '../common/errors.js';
+import { assertPrivateFile, writeFileAtomic } from '../common/fsutil.js';
+import type { Store } from '../state/types.js';
+
+export interface SessionOptions {
+  ttlSeconds: number;
+  issuer: string;
+  audience: string;
+  clockToleranceSeconds: number;
+}
+
+export interface SessionClaims {
+  readonly botId: string;
+  readonly jti: string;
+  readonly epoch: number;
+  readonly exp: number;
+}
+
+const ALG = 'HS256';
+const MAX_TOKEN_LENGTH = 4096;
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/** Loads the signing key, creating it (0600) on first run. Replicas share it through keyFile. */
+export async function loadSigningKey(dataDir: string, keyFile?: string): Promise<Buffer> {
+  const file = keyFile ?? path.join(dataDir, 'jwt.key');
+  try {
+    await assertPrivateFile(file);
+    const key = await readFile(file);
+    if (key.length < 32) throw new Error(`${file}: signing key must be at least 32 bytes`);
+    return key;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || keyFile) throw err;
+    const key = randomBytes(32);
+    await writeFileAtomic(file, key, 0o600);
+    return key;
+  }
+}
+
+export class Sessions {
+  constructor(
+    private readonly key: Buffer,
+    private readonly store: Store,
+    private readonly opts: SessionOptions,
+  ) {}
+
+  private epochKey(botId: string): string {
+    return `epoch:${botId}`;
+  }
+
+  async currentEpoch(botId: string): Promise<number> {
+    return Number((await this.store.get(this.epochKey(botId))) ?? 0);
+  }
+
+  async issue(botId: string): Promise<{ token: string; expiresAt: Date; jti: string }> {
+    const epoch = await this.currentEpoch(botId);
+    const jti = randomUUID();
+    const now = Math.floor(Date.now() / 1000);
+    const exp = now + this.opts.ttlSeconds;
+    const token = await new SignJWT({ ep: epoch })
+      .setProtectedHeader({ alg: ALG, typ: 'JWT' })
+      .setSubject(botId)
+      .setIssuer(this.opts.issuer)
+      .setAudience(this.opts.audience)
+      .setIssuedAt(now)
+      .setNotBefore(now - 1)
+      .setExpirationTime(exp)
+      .setJti(jti)
+      .sign(this.key);
+    return { token, expiresAt: new Date(exp * 1000), jti };
+  }
+
+  /** Signature, alg, iss, aud, exp; then revocation and epoch against the store. */
+  async verify(token: string, opts: { allowExpired?: boolean } = {}): Promise<SessionClaims> {
+    if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) throw new GuardError('KG2002', 'malformed token');
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.key, {
+        algorithms: [ALG],
+        issuer: this.opts.issuer,
+        audience: this.opts.audience,
+        clockTolerance: opts.allowExpired ? 10 * 365 * 86400 : this.opts.clockToleranceSeconds,
+        requiredClaims: ['sub', 'jti', 'exp', 'iat'],
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new GuardError('KG2003');
+      throw new GuardError('KG2002', err instanceof joseErrors.JOSEError ? err.code : 'invalid token');
+    }
+    const claims: SessionClaims = {
+      botId: String(payload.sub), jti: String(payload.jti), epoch: Number(payload.ep ?? 0), exp: Number(payload.exp),
+    };
+    if (opts.allowExpired) return claims;
+    const [revoked, epoch] = await Promise.all([this.store.get(`jti:${claims.jti}`), this.currentEpoch(claims.botId)]);
+    if (revoked !== null) throw new GuardError('KG2004');
+    if (claims.epoch < epoch) throw new GuardError('KG2007');
+    return claims;
+  }
+
+  /** Revokes one token until it would have expired anyway. */
+  async revoke(claims: SessionClaims): Promise<void> {
+    const ttlMs = Math.max(1000, claims.exp * 1000 - Date.now() + this.opts.clockToleranceSeconds * 1000);
+    await this.store.set(`jti:${claims.jti}`, '1', ttlMs);
+  }
+
+  /** Terminates every session of a bot: tokens from earlier epochs stop working at once. */
+  async killAll(botId: string): Promise<number> {
+    return this.store.incr(this.epochKey(botId));
+  }
+}
