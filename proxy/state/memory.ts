@@ -1,0 +1,349 @@
+// In-process Store: the embedded default for one sidecar. Same semantics as
+// the Redis store (see types.ts and validate.ts) so the contract test runs
+// against both. Expiry is lazy on access plus a periodic sweep on an
+// unref'd timer; maxKeys bounds memory (new keys beyond it fail closed).
+import type { Logger } from 'pino';
+import { GuardError } from '../common/errors.js';
+import type { LimitRequest, LimitResult, Store, Unsubscribe } from './types.js';
+import {
+  checkInteger, checkKey, checkOptionalTtl, checkString, checkTtl, normaliseLimits, type NormalisedLimit,
+} from './validate.js';
+
+export interface MemoryStoreOptions {
+  /** Clock in epoch ms; injectable for tests. */
+  now?: () => number;
+  /** How often expired keys are swept. Default 1000 ms. */
+  sweepIntervalMs?: number;
+  /** Most keys held at once. Default 1,000,000. */
+  maxKeys?: number;
+  logger?: Logger;
+}
+
+export const MEMORY_DEFAULTS = { sweepIntervalMs: 1_000, maxKeys: 1_000_000 } as const;
+
+interface WindowEvent { readonly at: number; readonly cost: number }
+
+type Entry =
+  | { kind: 'string'; value: string; expiresAt: number }
+  | { kind: 'hash'; fields: Map<string, string>; expiresAt: number }
+  | { kind: 'window'; events: WindowEvent[]; expiresAt: number };
+
+const NO_EXPIRY = Number.POSITIVE_INFINITY;
+
+function wrongType(): GuardError {
+  return new GuardError('KG7002', 'WRONGTYPE: key holds another kind of value');
+}
+
+export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
+  const now = opts.now ?? Date.now;
+  const maxKeys = opts.maxKeys ?? MEMORY_DEFAULTS.maxKeys;
+  const sweepIntervalMs = opts.sweepIntervalMs ?? MEMORY_DEFAULTS.sweepIntervalMs;
+  if (!Number.isSafeInteger(maxKeys) || maxKeys < 1) throw new GuardError('KG7004', 'memory.maxKeys must be a positive integer');
+  if (!Number.isSafeInteger(sweepIntervalMs) || sweepIntervalMs < 1) throw new GuardError('KG7004', 'memory.sweepIntervalMs must be a positive integer');
+
+  const data = new Map<string, Entry>();
+  const channels = new Map<string, Set<(message: string) => void>>();
+  let closed = false;
+
+  function sweep(): void {
+    const t = now();
+    for (const [key, entry] of data) {
+      if (entry.expiresAt <= t) data.delete(key);
+      else if (entry.kind === 'window') trimWindow(entry, t, NO_EXPIRY);
+    }
+  }
+  const sweeper = setInterval(sweep, sweepIntervalMs);
+  sweeper.unref();
+
+  function assertOpen(): void {
+    if (closed) throw new GuardError('KG7001', 'store closed');
+  }
+
+  function live(key: string, t = now()): Entry | undefined {
+    const entry = data.get(key);
+    if (entry && entry.expiresAt <= t) {
+      data.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  function put(key: string, entry: Entry): void {
+    if (!data.has(key) && data.size >= maxKeys) {
+      sweep();
+      if (data.size >= maxKeys) throw new GuardError('KG7001', 'memory store full (state.memory.maxKeys)');
+    }
+    data.set(key, entry);
+  }
+
+  function stringEntry(key: string, t: number): Extract<Entry, { kind: 'string' }> | undefined {
+    const entry = live(key, t);
+    if (entry && entry.kind !== 'string') throw wrongType();
+    return entry;
+  }
+
+  function integerValue(entry: Extract<Entry, { kind: 'string' }> | undefined): number {
+    if (!entry) return 0;
+    const n = Number(entry.value);
+    if (!/^-?\d+$/.test(entry.value) || !Number.isSafeInteger(n)) {
+      throw new GuardError('KG7002', 'value is not an integer');
+    }
+    return n;
+  }
+
+  // Drops events that left the window; windowMs = NO_EXPIRY keeps all (sweep only trims by key expiry).
+  function trimWindow(entry: Extract<Entry, { kind: 'window' }>, t: number, windowMs: number): void {
+    if (windowMs === NO_EXPIRY) return;
+    const cutoff = t - windowMs;
+    let drop = 0;
+    while (drop < entry.events.length && entry.events[drop]!.at <= cutoff) drop++;
+    if (drop > 0) entry.events.splice(0, drop);
+  }
+
+  interface Reading { used: number; retryAfterMs: (cost: number) => number; charge: (cost: number) => void }
+
+  function read(l: NormalisedLimit, t: number): Reading {
+    const entry = live(l.key, t);
+    if (l.mode === 'sliding') {
+      if (entry && entry.kind !== 'window') throw wrongType();
+      if (entry) trimWindow(entry, t, l.windowMs);
+      const events = entry?.events ?? [];
+      const used = events.reduce((sum, e) => sum + e.cost, 0);
+      return {
+        used,
+        retryAfterMs(cost) {
+          if (cost > l.limit) return l.windowMs; // can never fit; report one window
+          let toFree = used + cost - l.limit;
+          for (const e of events) {
+            toFree -= e.cost;
+            if (toFree <= 0) return e.at + l.windowMs - t;
+          }
+          return l.windowMs;
+        },
+        charge(cost) {
+          if (cost === 0) return;
+          const expiresAt = t + l.windowMs;
+          if (entry) {
+            entry.events.push({ at: t, cost });
+            entry.expiresAt = expiresAt;
+          } else {
+            put(l.key, { kind: 'window', events: [{ at: t, cost }], expiresAt });
+          }
+        },
+      };
+    }
+    if (entry && entry.kind !== 'string') throw wrongType();
+    const used = integerValue(entry);
+    return {
+      used,
+      retryAfterMs() {
+        return entry && entry.expiresAt !== NO_EXPIRY ? entry.expiresAt - t : l.windowMs;
+      },
+      charge(cost) {
+        if (cost === 0) return;
+        if (entry) {
+          entry.value = String(used + cost);
+          if (entry.expiresAt === NO_EXPIRY) entry.expiresAt = t + l.windowMs;
+        } else {
+          put(l.key, { kind: 'string', value: String(cost), expiresAt: t + l.windowMs });
+        }
+      },
+    };
+  }
+
+  const store: Store = {
+    kind: 'memory',
+
+    async get(key) {
+      assertOpen();
+      return stringEntry(checkKey(key), now())?.value ?? null;
+    },
+
+    async set(key, value, ttlMs) {
+      assertOpen();
+      checkKey(key);
+      checkString(value, 'value');
+      const ttl = checkOptionalTtl(ttlMs);
+      const t = now();
+      live(key, t);
+      put(key, { kind: 'string', value, expiresAt: ttl === undefined ? NO_EXPIRY : t + ttl });
+    },
+
+    async setIfAbsent(key, value, ttlMs) {
+      assertOpen();
+      checkKey(key);
+      checkString(value, 'value');
+      const ttl = checkTtl(ttlMs);
+      const t = now();
+      if (live(key, t)) return false;
+      put(key, { kind: 'string', value, expiresAt: t + ttl });
+      return true;
+    },
+
+    async del(key) {
+      assertOpen();
+      data.delete(checkKey(key));
+    },
+
+    async incr(key, by = 1, ttlMs) {
+      assertOpen();
+      checkKey(key);
+      checkInteger(by, 'by');
+      const ttl = checkOptionalTtl(ttlMs);
+      const t = now();
+      const entry = stringEntry(key, t);
+      const next = integerValue(entry) + by;
+      if (!Number.isSafeInteger(next)) throw new GuardError('KG7002', 'increment would overflow');
+      if (entry) {
+        entry.value = String(next);
+        if (ttl !== undefined && entry.expiresAt === NO_EXPIRY) entry.expiresAt = t + ttl;
+      } else {
+        put(key, { kind: 'string', value: String(next), expiresAt: ttl === undefined ? NO_EXPIRY : t + ttl });
+      }
+      return next;
+    },
+
+    async expire(key, ttlMs) {
+      assertOpen();
+      checkKey(key);
+      const ttl = checkTtl(ttlMs);
+      const t = now();
+      const entry = live(key, t);
+      if (!entry) return false;
+      entry.expiresAt = t + ttl;
+      return true;
+    },
+
+    async hget(key, field) {
+      assertOpen();
+      checkKey(key);
+      checkString(field, 'field');
+      const entry = live(key);
+      if (!entry) return null;
+      if (entry.kind !== 'hash') throw wrongType();
+      return entry.fields.get(field) ?? null;
+    },
+
+    async hset(key, field, value, ttlMs) {
+      assertOpen();
+      checkKey(key);
+      checkString(field, 'field');
+      checkString(value, 'value');
+      const ttl = checkOptionalTtl(ttlMs);
+      const t = now();
+      const entry = live(key, t);
+      if (entry && entry.kind !== 'hash') throw wrongType();
+      if (entry) {
+        entry.fields.set(field, value);
+        if (ttl !== undefined) entry.expiresAt = t + ttl;
+      } else {
+        put(key, { kind: 'hash', fields: new Map([[field, value]]), expiresAt: ttl === undefined ? NO_EXPIRY : t + ttl });
+      }
+    },
+
+    async hdel(key, field) {
+      assertOpen();
+      checkKey(key);
+      checkString(field, 'field');
+      const entry = live(key);
+      if (!entry) return;
+      if (entry.kind !== 'hash') throw wrongType();
+      entry.fields.delete(field);
+      if (entry.fields.size === 0) data.delete(key); // as Redis: an empty hash does not exist
+    },
+
+    async hgetall(key) {
+      assertOpen();
+      checkKey(key);
+      const entry = live(key);
+      if (!entry) return {};
+      if (entry.kind !== 'hash') throw wrongType();
+      return Object.fromEntries(entry.fields);
+    },
+
+    async consume(limits: readonly LimitRequest[]): Promise<LimitResult> {
+      assertOpen();
+      const ls = normaliseLimits(limits);
+      const t = now();
+      // Read everything first (may throw on a wrong type) so a failure changes nothing.
+      const readings = ls.map((l) => read(l, t));
+      let failedIndex: number | undefined;
+      const usage = ls.map((l, i) => {
+        const u = readings[i]!.used + l.cost;
+        if (failedIndex === undefined && u > l.limit) failedIndex = i;
+        return u;
+      });
+      if (failedIndex !== undefined) {
+        return { allowed: false, failedIndex, usage, retryAfterMs: readings[failedIndex]!.retryAfterMs(ls[failedIndex]!.cost) };
+      }
+      // Key-count check up front: all-or-nothing even when the store is full.
+      const newKeys = ls.filter((l) => l.cost > 0 && !data.has(l.key)).length;
+      if (newKeys > 0 && data.size + newKeys > maxKeys) {
+        sweep();
+        if (data.size + newKeys > maxKeys) throw new GuardError('KG7001', 'memory store full (state.memory.maxKeys)');
+      }
+      ls.forEach((l, i) => readings[i]!.charge(l.cost));
+      return { allowed: true, usage };
+    },
+
+    async peek(limits) {
+      assertOpen();
+      const ls = normaliseLimits(limits);
+      const t = now();
+      return ls.map((l) => read(l, t).used);
+    },
+
+    async publish(channel, message) {
+      assertOpen();
+      checkKey(channel);
+      checkString(message, 'message');
+      const handlers = channels.get(channel);
+      if (!handlers) return;
+      // Asynchronous delivery, like Redis: the publisher never runs subscriber code inline.
+      for (const handler of [...handlers]) {
+        setImmediate(() => {
+          if (closed) return;
+          try {
+            handler(message);
+          } catch (err) {
+            opts.logger?.error({ err, channel }, 'state subscriber threw');
+          }
+        });
+      }
+    },
+
+    async subscribe(channel, handler): Promise<Unsubscribe> {
+      assertOpen();
+      checkKey(channel);
+      if (typeof handler !== 'function') throw new GuardError('KG7002', 'handler must be a function');
+      let set = channels.get(channel);
+      if (!set) channels.set(channel, (set = new Set()));
+      // Wrap so the same function subscribed twice gets two independent subscriptions.
+      const subscription = (m: string): void => handler(m);
+      set.add(subscription);
+      return async () => {
+        const current = channels.get(channel);
+        current?.delete(subscription);
+        if (current?.size === 0) channels.delete(channel);
+      };
+    },
+
+    flushDetected: () => false,
+
+    async confirmFlush() {
+      assertOpen();
+    },
+
+    async health() {
+      assertOpen();
+    },
+
+    async close() {
+      closed = true;
+      clearInterval(sweeper);
+      data.clear();
+      channels.clear();
+    },
+  };
+  return store;
+}

@@ -1,0 +1,85 @@
+// Argument checks shared by every backend, so a bad call fails the same way
+// (KG7002, nothing changed) on memory, Redis and Redis Cluster.
+import { GuardError } from '../common/errors.js';
+import type { LimitRequest } from './types.js';
+
+export interface NormalisedLimit {
+  readonly key: string;
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly mode: 'sliding' | 'fixed';
+  readonly cost: number;
+}
+
+/** Longest key accepted; keys are built by code, so a long one is a bug, not data. */
+export const MAX_KEY_LENGTH = 512;
+/** Upper bound on limits in one consume(): keeps one script call small. */
+export const MAX_LIMITS_PER_CALL = 32;
+
+function invalid(detail: string): GuardError {
+  return new GuardError('KG7002', detail);
+}
+
+export function checkKey(key: unknown): string {
+  if (typeof key !== 'string' || key.length === 0) throw invalid('key must be a non-empty string');
+  if (key.length > MAX_KEY_LENGTH) throw invalid(`key longer than ${MAX_KEY_LENGTH}`);
+  return key;
+}
+
+export function checkTtl(ttlMs: unknown, name = 'ttlMs'): number {
+  if (typeof ttlMs !== 'number' || !Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
+    throw invalid(`${name} must be a positive integer`);
+  }
+  return ttlMs;
+}
+
+export function checkOptionalTtl(ttlMs: unknown): number | undefined {
+  return ttlMs === undefined ? undefined : checkTtl(ttlMs);
+}
+
+export function checkInteger(n: unknown, name: string): number {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw invalid(`${name} must be a safe integer`);
+  return n;
+}
+
+export function checkString(v: unknown, name: string): string {
+  if (typeof v !== 'string') throw invalid(`${name} must be a string`);
+  return v;
+}
+
+/** Redis' own hash-tag rule: the text between the first '{' and the next '}', if non-empty. */
+export function hashTagOf(key: string): string | undefined {
+  const open = key.indexOf('{');
+  if (open < 0) return undefined;
+  const close = key.indexOf('}', open + 1);
+  if (close <= open + 1) return undefined;
+  return key.slice(open + 1, close);
+}
+
+export function normaliseLimits(limits: readonly LimitRequest[]): NormalisedLimit[] {
+  if (!Array.isArray(limits)) throw invalid('limits must be an array');
+  if (limits.length > MAX_LIMITS_PER_CALL) throw invalid(`more than ${MAX_LIMITS_PER_CALL} limits in one call`);
+  const seen = new Set<string>();
+  const out: NormalisedLimit[] = [];
+  for (const [i, l] of limits.entries()) {
+    if (l === null || typeof l !== 'object') throw invalid(`limit ${i} is not an object`);
+    const key = checkKey(l.key);
+    if (seen.has(key)) throw invalid(`limit ${i} repeats a key`);
+    seen.add(key);
+    const limit = checkInteger(l.limit, `limit ${i}.limit`);
+    if (limit < 0) throw invalid(`limit ${i}.limit must be >= 0`);
+    const windowMs = checkTtl(l.windowMs, `limit ${i}.windowMs`);
+    const mode = l.mode ?? 'sliding';
+    if (mode !== 'sliding' && mode !== 'fixed') throw invalid(`limit ${i}.mode must be sliding or fixed`);
+    const cost = l.cost === undefined ? 1 : checkInteger(l.cost, `limit ${i}.cost`);
+    if (cost < 0) throw invalid(`limit ${i}.cost must be >= 0`);
+    out.push({ key, limit, windowMs, mode, cost });
+  }
+  if (out.length > 1) {
+    const tag = hashTagOf(out[0]!.key);
+    if (tag === undefined || out.some((l) => hashTagOf(l.key) !== tag)) {
+      throw invalid('all limits of one call must share one {hash tag}');
+    }
+  }
+  return out;
+}

@@ -1,0 +1,260 @@
+// One behavioural contract for every Store backend. Each backend test file
+// calls runStoreContract with a factory and a clock: memory uses a fake clock
+// (exact), Redis uses real time (windows sized with slack for a busy machine).
+import type { Test } from 'tap';
+import type { Store } from '../proxy/state/index.js';
+import { isGuardError } from '../proxy/common/errors.js';
+
+export interface ContractClock {
+  /** Lets `ms` pass for the store. */
+  advance(ms: number): Promise<void>;
+}
+
+export interface ContractBackend {
+  name: string;
+  create(): Promise<{ store: Store; clock: ContractClock; cleanup?: () => Promise<void> }>;
+  /** Base window for timing tests; larger on a real clock. */
+  windowMs: number;
+}
+
+async function rejectsCode(t: Test, p: Promise<unknown>, code: string, msg: string): Promise<void> {
+  try {
+    await p;
+    t.fail(`${msg}: expected ${code}, resolved`);
+  } catch (err) {
+    t.ok(isGuardError(err) && err.code === code, `${msg}: ${code} (got ${(err as Error).message})`);
+  }
+}
+
+let seq = 0;
+const uniq = (p: string): string => `${p}:${process.pid}:${Date.now()}:${seq++}`;
+
+export function runStoreContract(tap: Test, backend: ContractBackend): void {
+  const W = backend.windowMs;
+
+  const withStore = (name: string, fn: (t: Test, s: Store, clock: ContractClock) => Promise<void>): void => {
+    tap.test(`${backend.name}: ${name}`, async (t) => {
+      const { store, clock, cleanup } = await backend.create();
+      try {
+        await fn(t, store, clock);
+      } finally {
+        await store.close();
+        await cleanup?.();
+      }
+    });
+  };
+
+  withStore('get/set/del and TTL', async (t, s, clock) => {
+    const k = uniq('kv');
+    t.equal(await s.get(k), null);
+    await s.set(k, 'v1');
+    t.equal(await s.get(k), 'v1');
+    await s.set(k, 'v2', W);
+    t.equal(await s.get(k), 'v2');
+    await clock.advance(W + W / 2);
+    t.equal(await s.get(k), null, 'expired after ttl');
+    await s.set(k, 'v3');
+    await s.del(k);
+    t.equal(await s.get(k), null, 'deleted');
+    await s.del(k); // deleting nothing is fine
+    t.equal(await s.expire(k, W), false, 'expire on missing key');
+    await s.set(k, 'v4');
+    t.equal(await s.expire(k, W), true);
+    await clock.advance(W + W / 2);
+    t.equal(await s.get(k), null, 'expire() took effect');
+  });
+
+  withStore('setIfAbsent', async (t, s, clock) => {
+    const k = uniq('nx');
+    t.equal(await s.setIfAbsent(k, 'a', W), true);
+    t.equal(await s.setIfAbsent(k, 'b', W), false);
+    t.equal(await s.get(k), 'a', 'first writer wins');
+    await clock.advance(W + W / 2);
+    t.equal(await s.setIfAbsent(k, 'c', W), true, 'free again after TTL');
+    t.equal(await s.get(k), 'c');
+  });
+
+  withStore('incr with first-charge TTL', async (t, s, clock) => {
+    const k = uniq('ctr');
+    t.equal(await s.incr(k), 1);
+    t.equal(await s.incr(k, 5), 6);
+    t.equal(await s.incr(k, -2), 4);
+    const k2 = uniq('ctr');
+    t.equal(await s.incr(k2, 1, W), 1);
+    await clock.advance(W / 2);
+    t.equal(await s.incr(k2, 1, W), 2, 'ttl not extended by later charges');
+    await clock.advance(W / 2 + W / 4);
+    t.equal(await s.get(k2), null, 'expired W after first charge');
+    await s.set(k2, 'not-a-number');
+    await rejectsCode(t, s.incr(k2), 'KG7002', 'incr on non-integer');
+    t.equal(await s.get(k2), 'not-a-number', 'unchanged');
+  });
+
+  withStore('hashes', async (t, s, clock) => {
+    const k = uniq('h');
+    t.same(await s.hgetall(k), {});
+    t.equal(await s.hget(k, 'a'), null);
+    await s.hset(k, 'a', '1');
+    await s.hset(k, 'b', '2', W);
+    t.equal(await s.hget(k, 'a'), '1');
+    t.same(await s.hgetall(k), { a: '1', b: '2' });
+    await s.hdel(k, 'a');
+    t.same(await s.hgetall(k), { b: '2' });
+    await clock.advance(W + W / 2);
+    t.same(await s.hgetall(k), {}, 'hash expired');
+    await s.hset(k, 'x', '1');
+    await s.hdel(k, 'x');
+    t.equal(await s.setIfAbsent(k, 'str', W), true, 'empty hash no longer exists');
+    await rejectsCode(t, s.hget(k, 'x'), 'KG7002', 'hget on a string');
+  });
+
+  withStore('bad input is refused and changes nothing', async (t, s) => {
+    const k = uniq('bad');
+    await rejectsCode(t, s.set('', 'x'), 'KG7002', 'empty key');
+    await rejectsCode(t, s.set(k, 'x', 0), 'KG7002', 'zero ttl');
+    await rejectsCode(t, s.set(k, 'x', -5), 'KG7002', 'negative ttl');
+    await rejectsCode(t, s.set(k, 'x', 1.5), 'KG7002', 'fractional ttl');
+    await rejectsCode(t, s.setIfAbsent(k, 'x', Number.NaN), 'KG7002', 'NaN ttl');
+    await rejectsCode(t, s.incr(k, 0.5), 'KG7002', 'fractional increment');
+    t.equal(await s.get(k), null, 'nothing was written');
+    const a = uniq('{bot:x}:a');
+    await rejectsCode(t, s.consume([{ key: a, limit: -1, windowMs: W }]), 'KG7002', 'negative limit');
+    await rejectsCode(t, s.consume([{ key: a, limit: 1, windowMs: 0 }]), 'KG7002', 'zero window');
+    await rejectsCode(t, s.consume([{ key: a, limit: 1, windowMs: W, cost: -1 }]), 'KG7002', 'negative cost');
+    await rejectsCode(t, s.consume([{ key: a, limit: 1, windowMs: W, mode: 'bogus' as 'fixed' }]), 'KG7002', 'bad mode');
+    await rejectsCode(t, s.consume([{ key: a, limit: 5, windowMs: W }, { key: a, limit: 5, windowMs: W }]), 'KG7002', 'repeated key');
+    await rejectsCode(t, s.consume([{ key: uniq('a'), limit: 5, windowMs: W }, { key: uniq('b'), limit: 5, windowMs: W }]), 'KG7002', 'no hash tag');
+    await rejectsCode(t, s.consume([{ key: uniq('{x}a'), limit: 5, windowMs: W }, { key: uniq('{y}b'), limit: 5, windowMs: W }]), 'KG7002', 'different hash tags');
+    t.same(await s.peek([{ key: a, limit: 1, windowMs: W }]), [0], 'no charge from refused calls');
+    const str = uniq('{bot:x}:str');
+    await s.set(str, 'hello');
+    await rejectsCode(t, s.consume([{ key: a, limit: 5, windowMs: W }, { key: str, limit: 5, windowMs: W }]), 'KG7002', 'sliding on a string');
+    t.same(await s.peek([{ key: a, limit: 5, windowMs: W }]), [0], 'first limit not charged when a later one errors');
+  });
+
+  withStore('consume: sliding window counts, denies, recovers', async (t, s, clock) => {
+    const k = uniq('{bot:s}:rl');
+    const lim = { key: k, limit: 3, windowMs: W };
+    for (let i = 1; i <= 3; i++) {
+      const r = await s.consume([lim]);
+      t.equal(r.allowed, true, `call ${i} allowed`);
+      t.same(r.usage, [i]);
+    }
+    const denied = await s.consume([lim]);
+    t.equal(denied.allowed, false);
+    t.equal(denied.failedIndex, 0);
+    t.same(denied.usage, [4], 'usage shows what it would have been');
+    t.ok(denied.retryAfterMs !== undefined && denied.retryAfterMs > 0 && denied.retryAfterMs <= W, `retryAfter ${denied.retryAfterMs} in (0, W]`);
+    t.same(await s.peek([lim]), [3], 'denied call charged nothing');
+    await clock.advance(W + W / 4);
+    t.same(await s.peek([lim]), [0], 'window slid past all events');
+    const again = await s.consume([lim]);
+    t.equal(again.allowed, true);
+    t.same(again.usage, [1]);
+  });
+
+  withStore('consume: sliding window is exact (not a fixed bucket)', async (t, s, clock) => {
+    const k = uniq('{bot:s2}:rl');
+    const lim = { key: k, limit: 2, windowMs: W };
+    t.equal((await s.consume([lim])).allowed, true, 'event A at t0');
+    await clock.advance(W / 2);
+    t.equal((await s.consume([lim])).allowed, true, 'event B at t0+W/2');
+    const d = await s.consume([lim]);
+    t.equal(d.allowed, false, 'full');
+    // Only A must leave the window for one slot to open: retryAfter ≈ W/2, not W.
+    t.ok(d.retryAfterMs! <= W / 2 + 5, `retryAfter ${d.retryAfterMs} ≤ W/2`);
+    await clock.advance(W / 2 + W / 8);
+    t.same(await s.peek([lim]), [1], 'A left, B still inside');
+    t.equal((await s.consume([lim])).allowed, true);
+    t.equal((await s.consume([lim])).allowed, false, 'B + new event fill it again');
+  });
+
+  withStore('consume: costs (notional caps)', async (t, s) => {
+    const k = uniq('{bot:c}:krw');
+    const lim = (cost: number) => ({ key: k, limit: 1_000_000, windowMs: W * 100, cost });
+    t.same((await s.consume([lim(600_000)])).usage, [600_000]);
+    const d = await s.consume([lim(500_000)]);
+    t.equal(d.allowed, false, 'would exceed the notional cap');
+    t.same(d.usage, [1_100_000]);
+    t.equal((await s.consume([lim(400_000)])).allowed, true, 'exactly at the cap is allowed');
+    t.same(await s.peek([lim(0)]), [1_000_000]);
+    const zero = await s.consume([lim(0)]);
+    t.equal(zero.allowed, true, 'zero cost fits even when full');
+    const big = await s.consume([{ key: uniq('{bot:c}:one'), limit: 5, windowMs: W, cost: 6 }]);
+    t.equal(big.allowed, false, 'cost above limit never fits');
+    t.ok(big.retryAfterMs! > 0);
+  });
+
+  withStore('consume: fixed window', async (t, s, clock) => {
+    const k = uniq('{bot:f}:day');
+    const lim = { key: k, limit: 2, windowMs: W, mode: 'fixed' as const };
+    t.same((await s.consume([lim])).usage, [1]);
+    await clock.advance(W / 2);
+    t.same((await s.consume([lim])).usage, [2]);
+    const d = await s.consume([lim]);
+    t.equal(d.allowed, false);
+    t.ok(d.retryAfterMs! > 0 && d.retryAfterMs! <= W / 2 + 5, `fixed: retry ${d.retryAfterMs} when the window (from first charge) ends`);
+    t.equal(await s.get(k), '2', 'fixed counter is a plain integer string');
+    await clock.advance(W / 2 + W / 4);
+    t.same(await s.peek([lim]), [0], 'whole counter expired W after first charge');
+    t.equal((await s.consume([lim])).allowed, true);
+  });
+
+  withStore('consume: layered limits are all-or-nothing', async (t, s) => {
+    const perSec = { key: uniq('{bot:L}:1s'), limit: 5, windowMs: W * 100 };
+    const perDay = { key: uniq('{bot:L}:day'), limit: 3, windowMs: W * 100, mode: 'fixed' as const };
+    const notional = { key: uniq('{bot:L}:krw'), limit: 1000, windowMs: W * 100, cost: 300 };
+    for (let i = 1; i <= 3; i++) {
+      const r = await s.consume([perSec, perDay, notional]);
+      t.equal(r.allowed, true, `layered call ${i}`);
+      t.same(r.usage, [i, i, 300 * i]);
+    }
+    const d = await s.consume([perSec, perDay, notional]);
+    t.equal(d.allowed, false);
+    t.equal(d.failedIndex, 1, 'the daily cap failed first');
+    t.same(d.usage, [4, 4, 1200]);
+    t.same(await s.peek([perSec, perDay, notional]), [3, 3, 900], 'nothing charged, not even the limits that had room');
+    const d2 = await s.consume([perSec, { ...notional, cost: 200 }]);
+    t.equal(d2.allowed, false, 'notional cap at index 1');
+    t.equal(d2.failedIndex, 1);
+    t.same(await s.peek([perSec, notional]), [3, 900]);
+    t.same(await s.consume([]), { allowed: true, usage: [] }, 'no limits: allowed');
+  });
+
+  withStore('pub/sub delivers asynchronously to every subscriber; unsubscribe stops it', async (t, s) => {
+    const ch = uniq('chan');
+    const got1: string[] = [];
+    const got2: string[] = [];
+    let waiters: (() => void)[] = [];
+    const notify = (): void => { const ws = waiters; waiters = []; ws.forEach((w) => w()); };
+    const wait = (pred: () => boolean): Promise<void> => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('timed out waiting for message')), 3000);
+      const check = (): void => { if (pred()) { clearTimeout(timer); resolve(); } else waiters.push(check); };
+      check();
+    });
+    const un1 = await s.subscribe(ch, (m) => { got1.push(m); notify(); });
+    const un2 = await s.subscribe(ch, (m) => { got2.push(m); notify(); });
+    let inline = true;
+    await s.publish(ch, 'lockdown:1');
+    inline = false;
+    t.same(got1, [], 'not delivered inline');
+    t.equal(inline, false);
+    await wait(() => got1.length === 1 && got2.length === 1);
+    t.same(got1, ['lockdown:1']);
+    t.same(got2, ['lockdown:1']);
+    await un1();
+    await s.publish(ch, 'lockdown:2');
+    await wait(() => got2.length === 2);
+    t.same(got1, ['lockdown:1'], 'unsubscribed handler got nothing more');
+    t.same(got2, ['lockdown:1', 'lockdown:2']);
+    await un2();
+    await un2(); // idempotent
+    await s.publish(ch, 'nobody');
+  });
+
+  withStore('health and flush flag when healthy', async (t, s) => {
+    await s.health();
+    t.equal(s.flushDetected(), false);
+    t.pass('healthy');
+  });
+}

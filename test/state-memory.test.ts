@@ -1,0 +1,100 @@
+import t from 'tap';
+import { createMemoryStore } from '../proxy/state/index.js';
+import { isGuardError } from '../proxy/common/errors.js';
+import { runStoreContract } from './state-contract.js';
+
+function fakeClock(start = 1_700_000_000_000) {
+  let now = start;
+  return { now: () => now, advance: async (ms: number) => { now += ms; } };
+}
+
+runStoreContract(t, {
+  name: 'memory',
+  windowMs: 1000,
+  async create() {
+    const clock = fakeClock();
+    return { store: createMemoryStore({ now: clock.now }), clock };
+  },
+});
+
+t.test('memory: exact sliding boundary at the millisecond', async (t) => {
+  const c = fakeClock();
+  const s = createMemoryStore({ now: c.now });
+  const lim = { key: 'k', limit: 1, windowMs: 1000 };
+  t.equal((await s.consume([lim])).allowed, true);
+  await c.advance(999);
+  const d = await s.consume([lim]);
+  t.equal(d.allowed, false, 'still inside at +999');
+  t.equal(d.retryAfterMs, 1, 'retryAfter is exactly 1 ms');
+  await c.advance(1);
+  t.equal((await s.consume([lim])).allowed, true, 'free at exactly +1000');
+  await s.close();
+});
+
+t.test('memory: fixed window retryAfter is exact', async (t) => {
+  const c = fakeClock();
+  const s = createMemoryStore({ now: c.now });
+  const lim = { key: 'd', limit: 1, windowMs: 1000, mode: 'fixed' as const };
+  await s.consume([lim]);
+  await c.advance(250);
+  t.equal((await s.consume([lim])).retryAfterMs, 750);
+  await c.advance(750);
+  t.same(await s.peek([lim]), [0]);
+  await s.close();
+});
+
+t.test('memory: sweep frees expired keys and maxKeys bounds memory', async (t) => {
+  const c = fakeClock();
+  const s = createMemoryStore({ now: c.now, maxKeys: 3, sweepIntervalMs: 10 });
+  await s.set('a', '1', 100);
+  await s.set('b', '1', 100);
+  await s.set('c', '1');
+  try {
+    await s.set('d', '1');
+    t.fail('should be full');
+  } catch (err) {
+    t.ok(isGuardError(err) && err.code === 'KG7001', 'full store fails closed');
+  }
+  t.equal(await s.get('d'), null);
+  await s.set('c', '2'); // overwriting an existing key needs no room
+  try {
+    await s.consume([{ key: '{x}1', limit: 5, windowMs: 100 }, { key: '{x}2', limit: 5, windowMs: 100 }]);
+    t.fail('should be full');
+  } catch (err) {
+    t.ok(isGuardError(err) && err.code === 'KG7001', 'consume needing new keys fails when full');
+  }
+  await c.advance(100);
+  await new Promise((r) => setTimeout(r, 30)); // let the real sweep timer run
+  await s.set('d', '1');
+  t.equal(await s.get('d'), '1', 'room after expiry');
+  await s.close();
+});
+
+t.test('memory: closed store refuses work; health throws', async (t) => {
+  const s = createMemoryStore();
+  await s.close();
+  await t.rejects(s.get('x'), { code: 'KG7001' });
+  await t.rejects(s.health(), { code: 'KG7001' });
+});
+
+t.test('memory: a throwing subscriber does not break others', async (t) => {
+  const s = createMemoryStore();
+  const got: string[] = [];
+  await s.subscribe('c', () => { throw new Error('boom'); });
+  const done = new Promise<void>((resolve) => { void s.subscribe('c', (m) => { got.push(m); resolve(); }); });
+  await new Promise((r) => setImmediate(r));
+  await s.publish('c', 'm');
+  await done;
+  t.same(got, ['m']);
+  await s.close();
+});
+
+t.test('memory: concurrent consumers never overshoot', async (t) => {
+  const s = createMemoryStore();
+  const lim = { key: '{b}k', limit: 50, windowMs: 60_000 };
+  const day = { key: '{b}d', limit: 70, windowMs: 60_000, mode: 'fixed' as const };
+  const results = await Promise.all(Array.from({ length: 200 }, () => s.consume([lim, day])));
+  t.equal(results.filter((r) => r.allowed).length, 50);
+  t.same(await s.peek([lim, day]), [50, 50]);
+  await s.close();
+});
