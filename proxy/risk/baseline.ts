@@ -1,0 +1,162 @@
+// A bot's learned behaviour, kept as one JSON document per bot in the Store.
+// Every collection is bounded so a document never grows without limit.
+import type { RiskConfig } from './config.js';
+import { seoulTime } from './seoul.js';
+import { ewmaUpdate, pushBounded, type Ewma } from './stats.js';
+import type { RiskInput } from './types.js';
+
+export interface RateBaseline {
+  /** Epoch minute being counted. */
+  minute: number;
+  count: number;
+  /** Typical calls per active minute. */
+  ewma: number;
+  /** Completed active minutes folded in. */
+  minutes: number;
+}
+
+export interface Baseline {
+  v: 1;
+  firstSeen: number;
+  lastSeen: number;
+  calls: number;
+  orders: number;
+  hourOfWeek: number[];
+  sources: Record<string, number>;
+  clients: Record<string, number>;
+  apis: Record<string, number>;
+  symbols: Record<string, number>;
+  logQty: number[];
+  logNotional: number[];
+  qtyEwma?: Ewma;
+  notionalEwma?: Ewma;
+  rate: RateBaseline;
+  cancelRate: RateBaseline;
+  /** EWMA of the share of calls that are orders. */
+  orderShare: number;
+  sells: { window: number; distinct: string[]; notional: number; windows: number; distinctEwma: number; notionalEwma: number };
+}
+
+const HOW_AGE_LIMIT = 20_000;
+
+export function emptyBaseline(now: number): Baseline {
+  return {
+    v: 1, firstSeen: now, lastSeen: now, calls: 0, orders: 0,
+    hourOfWeek: new Array<number>(168).fill(0),
+    sources: {}, clients: {}, apis: {}, symbols: {},
+    logQty: [], logNotional: [],
+    rate: { minute: 0, count: 0, ewma: 0, minutes: 0 },
+    cancelRate: { minute: 0, count: 0, ewma: 0, minutes: 0 },
+    orderShare: 0,
+    sells: { window: 0, distinct: [], notional: 0, windows: 0, distinctEwma: 0, notionalEwma: 0 },
+  };
+}
+
+export function parseBaseline(json: string | null, now: number): Baseline {
+  if (!json) return emptyBaseline(now);
+  try {
+    const b = JSON.parse(json) as Baseline;
+    if (b && b.v === 1 && Array.isArray(b.hourOfWeek) && b.hourOfWeek.length === 168) return b;
+  } catch {
+    // A corrupt baseline is treated as none: detectors fall back to warm-up, never to "all clear" on volume caps set by policy.
+  }
+  return emptyBaseline(now);
+}
+
+/** Normalises IPv4-mapped IPv6 so ::ffff:10.0.0.1 and 10.0.0.1 are one source. */
+export function normaliseIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+export function isTradingKind(kind: string): boolean {
+  return kind === 'order' || kind === 'modify';
+}
+
+export function notionalOf(input: RiskInput): number | undefined {
+  if (input.notional !== undefined && input.notional > 0) return input.notional;
+  if (input.qty !== undefined && input.price !== undefined && input.qty > 0 && input.price > 0) return input.qty * input.price;
+  return undefined;
+}
+
+/** Strips the exchange suffix so 005930, 005930_NX and 005930_AL count as one symbol. */
+export function symbolOf(stkCd: string | undefined): string | undefined {
+  if (!stkCd) return undefined;
+  return stkCd.replace(/^A/, '').replace(/_(NX|AL)$/, '');
+}
+
+function touchBounded(map: Record<string, number>, key: string, now: number, max: number): void {
+  map[key] = now;
+  const keys = Object.keys(map);
+  if (keys.length <= max) return;
+  keys.sort((a, b) => map[a]! - map[b]!);
+  for (const k of keys.slice(0, keys.length - max)) delete map[k];
+}
+
+function foldRate(rate: RateBaseline, minute: number, alpha: number, counts: boolean): void {
+  if (rate.minute !== minute) {
+    if (rate.count > 0) {
+      rate.ewma = rate.minutes === 0 ? rate.count : rate.ewma + alpha * (rate.count - rate.ewma);
+      rate.minutes += 1;
+    }
+    rate.minute = minute;
+    rate.count = 0;
+  }
+  if (counts) rate.count += 1;
+}
+
+/** Folds one allowed and completed call into the baseline (mutates). */
+export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: RiskConfig): void {
+  const p = cfg.pattern;
+  b.lastSeen = nowMs;
+  b.calls += 1;
+  const how = seoulTime(nowMs).hourOfWeek;
+  b.hourOfWeek[how] = (b.hourOfWeek[how] ?? 0) + 1;
+  if (b.hourOfWeek.reduce((a, c) => a + c, 0) > HOW_AGE_LIMIT) b.hourOfWeek = b.hourOfWeek.map((c) => c / 2);
+
+  touchBounded(b.sources, normaliseIp(input.sourceIp), nowMs, cfg.location.maxSources);
+  if (input.clientId) touchBounded(b.clients, input.clientId, nowMs, cfg.location.maxSources);
+  touchBounded(b.apis, input.apiId, nowMs, p.maxApis);
+  const sym = symbolOf(input.stkCd);
+  if (sym) touchBounded(b.symbols, sym, nowMs, p.maxSymbols);
+
+  const minute = Math.floor(nowMs / 60_000);
+  foldRate(b.rate, minute, p.rateAlpha, true);
+  const isCancel = input.kind === 'cancel' || input.kind === 'modify';
+  foldRate(b.cancelRate, minute, p.rateAlpha, isCancel);
+
+  const isOrder = input.kind === 'order';
+  b.orderShare = b.calls === 1 ? (isOrder ? 1 : 0) : b.orderShare + p.orderShareAlpha * ((isOrder ? 1 : 0) - b.orderShare);
+
+  if (isTradingKind(input.kind)) {
+    b.orders += 1;
+    if (input.qty !== undefined && input.qty > 0) {
+      const lq = Math.log(input.qty);
+      pushBounded(b.logQty, lq, cfg.volume.window);
+      b.qtyEwma = ewmaUpdate(b.qtyEwma, lq, cfg.volume.ewmaAlpha);
+    }
+    const notional = notionalOf(input);
+    if (notional !== undefined) {
+      const ln = Math.log(notional);
+      pushBounded(b.logNotional, ln, cfg.volume.window);
+      b.notionalEwma = ewmaUpdate(b.notionalEwma, ln, cfg.volume.ewmaAlpha);
+    }
+  }
+
+  if (input.kind === 'order' && input.side === 'sell') {
+    const win = Math.floor(nowMs / p.drainWindowMs);
+    const s = b.sells;
+    if (s.window !== win) {
+      if (s.distinct.length > 0) {
+        const a = p.rateAlpha;
+        s.distinctEwma = s.windows === 0 ? s.distinct.length : s.distinctEwma + a * (s.distinct.length - s.distinctEwma);
+        s.notionalEwma = s.windows === 0 ? s.notional : s.notionalEwma + a * (s.notional - s.notionalEwma);
+        s.windows += 1;
+      }
+      s.window = win;
+      s.distinct = [];
+      s.notional = 0;
+    }
+    if (sym && !s.distinct.includes(sym) && s.distinct.length < 1000) s.distinct.push(sym);
+    s.notional += notionalOf(input) ?? 0;
+  }
+}

@@ -1,0 +1,206 @@
+// Risk engine configuration: config section `risk` (the policy YAML may carry
+// the same object; pass it through parseRiskConfig). Every knob has a default.
+import { BlockList, isIP } from 'node:net';
+import { bool, configError, list, num, section, strList, type Raw } from './validate.js';
+
+export const DETECTORS = [
+  'time',          // outside the bot's learned active hours
+  'session',       // order outside market sessions
+  'location',      // source address not seen before for this bot
+  'cidr',          // source address outside allowed CIDRs
+  'client',        // client identity (certificate / pod) not seen before
+  'volume',        // quantity or notional far above baseline
+  'new_api',       // api-id never used by this bot
+  'new_symbol',    // symbol never used by this bot
+  'burst',         // call rate far above usual
+  'cancel_storm',  // cancel / modify rate far above usual
+  'mode_switch',   // a query-only bot suddenly places orders
+  'drain',         // selling everything / buying illiquid names
+] as const;
+export type DetectorName = (typeof DETECTORS)[number];
+
+export interface MarketSession {
+  /** 0 = Sunday ... 6 = Saturday (Seoul) */
+  readonly days: readonly number[];
+  /** minutes after Seoul midnight, inclusive */
+  readonly startMin: number;
+  /** minutes after Seoul midnight, exclusive */
+  readonly endMin: number;
+}
+
+export interface RiskConfig {
+  readonly enabled: boolean;
+  /** Learned calls before time, location and pattern detectors judge. */
+  readonly warmupCalls: number;
+  /** Learned orders before the volume detector judges. */
+  readonly warmupSamples: number;
+  readonly baselineTtlMs: number;
+  readonly weights: Readonly<Record<DetectorName, number>>;
+  readonly thresholds: { readonly alert: number; readonly stepUp: number; readonly admin: number; readonly lockdown: number };
+  /** Detectors whose score of 1 triggers lockdown on their own (e.g. ['cidr']). */
+  readonly lockdownDetectors: readonly DetectorName[];
+  readonly time: { readonly minActivityRatio: number; readonly weekCoverageMs: number };
+  readonly sessions: readonly MarketSession[];
+  readonly holidays: ReadonlySet<string>;
+  readonly location: {
+    readonly allowedCidrs: readonly string[];
+    readonly botCidrs: Readonly<Record<string, readonly string[]>>;
+    readonly maxSources: number;
+    /** Score for a new address when the client identity is already known (pods move). */
+    readonly knownClientNewAddressScore: number;
+  };
+  readonly volume: { readonly zWarn: number; readonly zMax: number; readonly ewmaAlpha: number; readonly window: number; readonly minSpread: number };
+  readonly pattern: {
+    readonly maxSymbols: number;
+    readonly maxApis: number;
+    readonly burstFactor: number;
+    readonly burstMinPerMinute: number;
+    readonly burstAbsolutePerMinute: number;
+    readonly cancelStormFactor: number;
+    readonly cancelStormMinPerMinute: number;
+    readonly rateAlpha: number;
+    readonly rateWarmupMinutes: number;
+    readonly modeSwitchOrderShare: number;
+    readonly orderShareAlpha: number;
+    readonly drainWindowMs: number;
+    readonly drainDistinctSymbols: number;
+    readonly drainNotionalFactor: number;
+    readonly drainHoldingFraction: number;
+    readonly illiquidAdvFraction: number;
+  };
+}
+
+export const DEFAULT_WEIGHTS: Readonly<Record<DetectorName, number>> = {
+  time: 0.45, session: 0.5, location: 0.55, cidr: 1, client: 0.4, volume: 0.7,
+  new_api: 0.35, new_symbol: 0.3, burst: 0.6, cancel_storm: 0.6, mode_switch: 0.45, drain: 0.9,
+};
+
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+function minutes(hhmm: string): number {
+  return Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+}
+
+function parseCidrs(values: string[], path: string): string[] {
+  values.forEach((c, i) => {
+    const [addr, bits, extra] = c.split('/');
+    const family = isIP(addr ?? '');
+    const prefix = Number(bits);
+    if (extra !== undefined || family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
+      throw configError(`${path}[${i}]`, `"${c}" is not a CIDR like 10.0.0.0/8`);
+    }
+  });
+  return values;
+}
+
+export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
+  const r = section(raw, path, ['enabled', 'warmupCalls', 'warmupSamples', 'baselineTtlDays', 'weights', 'thresholds', 'lockdownDetectors', 'time', 'sessions', 'holidays', 'location', 'volume', 'pattern']);
+  const w = section(r.weights, `${path}.weights`, DETECTORS);
+  const weights = Object.fromEntries(DETECTORS.map((d) => [d, num(w, d, `${path}.weights`, DEFAULT_WEIGHTS[d], 0, 1)])) as Record<DetectorName, number>;
+  const t = section(r.thresholds, `${path}.thresholds`, ['alert', 'stepUp', 'admin', 'lockdown']);
+  const thresholds = {
+    alert: num(t, 'alert', `${path}.thresholds`, 0.4, 0, 1),
+    stepUp: num(t, 'stepUp', `${path}.thresholds`, 0.7, 0, 1),
+    admin: num(t, 'admin', `${path}.thresholds`, 0.9, 0, 1),
+    lockdown: num(t, 'lockdown', `${path}.thresholds`, 0.95, 0, 1),
+  };
+  if (!(thresholds.alert <= thresholds.stepUp && thresholds.stepUp <= thresholds.admin && thresholds.admin <= thresholds.lockdown)) {
+    throw configError(`${path}.thresholds`, 'must satisfy alert <= stepUp <= admin <= lockdown');
+  }
+  const lockdownDetectors = strList(r, 'lockdownDetectors', path, []).map((d, i) => {
+    if (!(DETECTORS as readonly string[]).includes(d)) throw configError(`${path}.lockdownDetectors[${i}]`, `unknown detector "${d}"`);
+    return d as DetectorName;
+  });
+
+  const tm = section(r.time, `${path}.time`, ['minActivityRatio', 'weekCoverageDays']);
+  const sessionsRaw = list(r, 'sessions', path);
+  const sessions: MarketSession[] = sessionsRaw
+    ? sessionsRaw.map((s, i) => {
+        const p = `${path}.sessions[${i}]`;
+        const o = section(s, p, ['days', 'start', 'end']);
+        const days = o.days === undefined ? [1, 2, 3, 4, 5] : o.days;
+        if (!Array.isArray(days) || days.some((d) => !Number.isInteger(d) || d < 0 || d > 6)) throw configError(`${p}.days`, 'must be a list of 0..6 (0 = Sunday)');
+        const start = o.start, end = o.end;
+        if (typeof start !== 'string' || !HHMM.test(start)) throw configError(`${p}.start`, 'must be HH:MM');
+        if (typeof end !== 'string' || !HHMM.test(end)) throw configError(`${p}.end`, 'must be HH:MM');
+        if (minutes(end) <= minutes(start)) throw configError(p, 'end must be after start');
+        return { days: days as number[], startMin: minutes(start), endMin: minutes(end) };
+      })
+    // KRX regular 09:00-15:30 plus NXT pre/after market 08:00-20:00, weekdays.
+    : [{ days: [1, 2, 3, 4, 5], startMin: 8 * 60, endMin: 20 * 60 }];
+
+  const loc = section(r.location, `${path}.location`, ['allowedCidrs', 'botCidrs', 'maxSources', 'knownClientNewAddressScore']);
+  const botCidrsRaw = section(loc.botCidrs, `${path}.location.botCidrs`, Object.keys((loc.botCidrs as Raw | undefined) ?? {}));
+  const botCidrs: Record<string, string[]> = {};
+  for (const [bot, v] of Object.entries(botCidrsRaw)) {
+    botCidrs[bot] = parseCidrs(strList({ v }, 'v', `${path}.location.botCidrs.${bot}`, []), `${path}.location.botCidrs.${bot}`);
+  }
+  const vol = section(r.volume, `${path}.volume`, ['zWarn', 'zMax', 'ewmaAlpha', 'window', 'minSpread']);
+  const volume = {
+    zWarn: num(vol, 'zWarn', `${path}.volume`, 4, 1, 50),
+    zMax: num(vol, 'zMax', `${path}.volume`, 9, 1, 100),
+    ewmaAlpha: num(vol, 'ewmaAlpha', `${path}.volume`, 0.05, 0.001, 1),
+    window: num(vol, 'window', `${path}.volume`, 200, 10, 5000, true),
+    minSpread: num(vol, 'minSpread', `${path}.volume`, 0.15, 0.001, 10),
+  };
+  if (volume.zMax <= volume.zWarn) throw configError(`${path}.volume`, 'zMax must be above zWarn');
+  const pt = section(r.pattern, `${path}.pattern`, ['maxSymbols', 'maxApis', 'burstFactor', 'burstMinPerMinute', 'burstAbsolutePerMinute', 'cancelStormFactor', 'cancelStormMinPerMinute', 'rateAlpha', 'rateWarmupMinutes', 'modeSwitchOrderShare', 'orderShareAlpha', 'drainWindowMinutes', 'drainDistinctSymbols', 'drainNotionalFactor', 'drainHoldingFraction', 'illiquidAdvFraction']);
+  const pp = `${path}.pattern`;
+  return {
+    enabled: bool(r, 'enabled', path, true),
+    warmupCalls: num(r, 'warmupCalls', path, 50, 0, 1e6, true),
+    warmupSamples: num(r, 'warmupSamples', path, 30, 3, 1e6, true),
+    baselineTtlMs: num(r, 'baselineTtlDays', path, 45, 1, 3650) * 86_400_000,
+    weights,
+    thresholds,
+    lockdownDetectors,
+    time: {
+      minActivityRatio: num(tm, 'minActivityRatio', `${path}.time`, 0.1, 0, 1),
+      weekCoverageMs: num(tm, 'weekCoverageDays', `${path}.time`, 7, 1, 60) * 86_400_000,
+    },
+    sessions,
+    holidays: new Set(strList(r, 'holidays', path, [], DATE)),
+    location: {
+      allowedCidrs: parseCidrs(strList(loc, 'allowedCidrs', `${path}.location`, []), `${path}.location.allowedCidrs`),
+      botCidrs,
+      maxSources: num(loc, 'maxSources', `${path}.location`, 64, 1, 10_000, true),
+      knownClientNewAddressScore: num(loc, 'knownClientNewAddressScore', `${path}.location`, 0.5, 0, 1),
+    },
+    volume,
+    pattern: {
+      maxSymbols: num(pt, 'maxSymbols', pp, 500, 1, 100_000, true),
+      maxApis: num(pt, 'maxApis', pp, 300, 1, 10_000, true),
+      burstFactor: num(pt, 'burstFactor', pp, 5, 1, 1000),
+      burstMinPerMinute: num(pt, 'burstMinPerMinute', pp, 30, 1, 1e6),
+      burstAbsolutePerMinute: num(pt, 'burstAbsolutePerMinute', pp, 600, 1, 1e7),
+      cancelStormFactor: num(pt, 'cancelStormFactor', pp, 5, 1, 1000),
+      cancelStormMinPerMinute: num(pt, 'cancelStormMinPerMinute', pp, 20, 1, 1e6),
+      rateAlpha: num(pt, 'rateAlpha', pp, 0.1, 0.001, 1),
+      rateWarmupMinutes: num(pt, 'rateWarmupMinutes', pp, 5, 0, 1e6, true),
+      modeSwitchOrderShare: num(pt, 'modeSwitchOrderShare', pp, 0.02, 0, 1),
+      orderShareAlpha: num(pt, 'orderShareAlpha', pp, 0.01, 0.0001, 1),
+      drainWindowMs: num(pt, 'drainWindowMinutes', pp, 5, 1, 1440) * 60_000,
+      drainDistinctSymbols: num(pt, 'drainDistinctSymbols', pp, 5, 2, 10_000, true),
+      drainNotionalFactor: num(pt, 'drainNotionalFactor', pp, 5, 1, 1000),
+      drainHoldingFraction: num(pt, 'drainHoldingFraction', pp, 0.9, 0.01, 1),
+      illiquidAdvFraction: num(pt, 'illiquidAdvFraction', pp, 0.05, 0.0001, 10),
+    },
+  };
+}
+
+/** Compiled CIDR matchers (node:net BlockList) per bot; built once per config. */
+export function compileCidrs(config: RiskConfig): (botId: string) => BlockList | undefined {
+  const build = (cidrs: readonly string[]): BlockList | undefined => {
+    if (cidrs.length === 0) return undefined;
+    const bl = new BlockList();
+    for (const c of cidrs) {
+      const [addr, bits] = c.split('/') as [string, string];
+      bl.addSubnet(addr, Number(bits), isIP(addr) === 6 ? 'ipv6' : 'ipv4');
+    }
+    return bl;
+  };
+  const global = build(config.location.allowedCidrs);
+  const perBot = new Map(Object.entries(config.location.botCidrs).map(([bot, c]) => [bot, build([...c, ...config.location.allowedCidrs])]));
+  return (botId) => (perBot.has(botId) ? perBot.get(botId) : global);
+}

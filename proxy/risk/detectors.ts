@@ -1,0 +1,212 @@
+// Explainable detectors: each is a pure function of the call, the bot's
+// baseline and a few live counters, returning a score in [0,1] and a reason.
+import type { BlockList } from 'node:net';
+import { isIP } from 'node:net';
+import { isTradingKind, normaliseIp, notionalOf, symbolOf, type Baseline } from './baseline.js';
+import type { DetectorName, RiskConfig } from './config.js';
+import { seoulTime } from './seoul.js';
+import { clamp01, median, scaledMad } from './stats.js';
+import type { RiskInput } from './types.js';
+
+export interface LiveCounters {
+  /** Calls (all kinds, this one included) in the last minute, sliding estimate. */
+  readonly callsPerMinute: number;
+  /** Cancels and modifies in the last minute, sliding estimate. */
+  readonly cancelsPerMinute: number;
+  /** Distinct symbols sold in the current drain window, this call included. */
+  readonly soldDistinct: number;
+  /** KRW sold in the current drain window, this call included. */
+  readonly soldNotional: number;
+}
+
+export interface DetectorContext {
+  readonly input: RiskInput;
+  readonly nowMs: number;
+  readonly baseline: Baseline;
+  readonly cfg: RiskConfig;
+  readonly cidrs: BlockList | undefined;
+  readonly live: LiveCounters;
+}
+
+export interface DetectorResult {
+  readonly score: number;
+  readonly reason: string;
+}
+
+type Detector = (ctx: DetectorContext) => DetectorResult | undefined;
+
+const warm = (ctx: DetectorContext): boolean => ctx.baseline.calls >= ctx.cfg.warmupCalls;
+const r2 = (x: number): string => (Math.round(x * 100) / 100).toString();
+
+const time: Detector = (ctx) => {
+  if (!warm(ctx)) return undefined;
+  const b = ctx.baseline;
+  const st = seoulTime(ctx.nowMs);
+  const total = b.hourOfWeek.reduce((a, c) => a + c, 0);
+  if (total <= 0) return undefined;
+  const covered = ctx.nowMs - b.firstSeen >= ctx.cfg.time.weekCoverageMs;
+  let seen: number, expected: number, label: string;
+  if (covered) {
+    // This hour of the week and its neighbours, so 08:59 vs 09:00 does not alarm.
+    seen = [-1, 0, 1].reduce((a, d) => a + (b.hourOfWeek[(st.hourOfWeek + d + 168) % 168] ?? 0), 0);
+    expected = (3 * total) / 168;
+    label = `hour-of-week ${st.hourOfWeek} (day ${st.dayOfWeek} ${st.hour}h Seoul)`;
+  } else {
+    // Less than a week learned: compare with the same hour on any day.
+    const byHour = (h: number): number => [0, 1, 2, 3, 4, 5, 6].reduce((a, d) => a + (b.hourOfWeek[d * 24 + ((h + 24) % 24)] ?? 0), 0);
+    seen = byHour(st.hour - 1) + byHour(st.hour) + byHour(st.hour + 1);
+    expected = (3 * total) / 24;
+    label = `hour ${st.hour}h Seoul`;
+  }
+  const ratio = seen / expected;
+  const min = ctx.cfg.time.minActivityRatio;
+  if (ratio >= min) return undefined;
+  return { score: clamp01(1 - ratio / min), reason: `${label}: ${r2(seen)} learned calls near this hour vs ${r2(expected)} expected if uniform` };
+};
+
+const session: Detector = (ctx) => {
+  if (!isTradingKind(ctx.input.kind)) return undefined;
+  const st = seoulTime(ctx.nowMs);
+  const mins = st.hour * 60 + st.minute;
+  if (ctx.cfg.holidays.has(st.date)) return { score: 1, reason: `order on market holiday ${st.date}` };
+  const open = ctx.cfg.sessions.some((s) => s.days.includes(st.dayOfWeek) && mins >= s.startMin && mins < s.endMin);
+  if (open) return undefined;
+  return { score: 1, reason: `order outside market sessions (${st.date} ${String(st.hour).padStart(2, '0')}:${String(st.minute).padStart(2, '0')} Seoul)` };
+};
+
+const cidr: Detector = (ctx) => {
+  if (!ctx.cidrs) return undefined;
+  const ip = normaliseIp(ctx.input.sourceIp);
+  const family = isIP(ip);
+  if (family !== 0 && ctx.cidrs.check(ip, family === 6 ? 'ipv6' : 'ipv4')) return undefined;
+  return { score: 1, reason: `source ${family === 0 ? '(unparseable address)' : ip} is outside the allowed CIDRs` };
+};
+
+const location: Detector = (ctx) => {
+  const b = ctx.baseline;
+  const ip = normaliseIp(ctx.input.sourceIp);
+  if (!warm(ctx) || Object.keys(b.sources).length === 0 || ip in b.sources) return undefined;
+  const knownClient = ctx.input.clientId !== undefined && ctx.input.clientId in b.clients;
+  const score = knownClient ? ctx.cfg.location.knownClientNewAddressScore : 1;
+  return { score, reason: `source ${ip} never seen for this bot (${Object.keys(b.sources).length} known)${knownClient ? ', client identity known' : ''}` };
+};
+
+const client: Detector = (ctx) => {
+  const id = ctx.input.clientId;
+  const b = ctx.baseline;
+  if (!id || !warm(ctx) || Object.keys(b.clients).length === 0 || id in b.clients) return undefined;
+  return { score: 1, reason: `client identity never seen for this bot (${Object.keys(b.clients).length} known)` };
+};
+
+function robustZ(x: number, window: readonly number[], ewma: { mean: number; variance: number } | undefined, minSpread: number): { z: number; med: number } {
+  const med = median(window);
+  const zRobust = (x - med) / Math.max(scaledMad(window, med), minSpread);
+  // Both the windowed median/MAD and the EWMA must agree: each adapts to slow drift, so only real jumps pass both.
+  const zEwma = ewma ? (x - ewma.mean) / Math.max(Math.sqrt(ewma.variance), minSpread) : zRobust;
+  return { z: Math.min(zRobust, zEwma), med };
+}
+
+const volume: Detector = (ctx) => {
+  const { input, baseline: b, cfg } = ctx;
+  if (!isTradingKind(input.kind) || b.orders < cfg.warmupSamples) return undefined;
+  const v = cfg.volume;
+  let best: DetectorResult | undefined;
+  const judge = (label: string, x: number | undefined, window: number[], ew: typeof b.qtyEwma): void => {
+    if (x === undefined || x <= 0 || window.length < cfg.warmupSamples) return;
+    const { z, med } = robustZ(Math.log(x), window, ew, v.minSpread);
+    if (z < v.zWarn) return;
+    const score = clamp01((z - v.zWarn) / (v.zMax - v.zWarn));
+    if (!best || score > best.score) {
+      best = { score: Math.max(score, 0.01), reason: `${label} ${Math.round(x)} is ${r2(Math.exp(Math.log(x) - med))}x the median ${Math.round(Math.exp(med))} (robust z ${r2(z)} >= ${v.zWarn})` };
+    }
+  };
+  judge('qty', input.qty, b.logQty, b.qtyEwma);
+  judge('notional KRW', notionalOf(input), b.logNotional, b.notionalEwma);
+  return best;
+};
+
+const newApi: Detector = (ctx) => {
+  if (!warm(ctx) || ctx.input.kind === 'auth' || ctx.input.apiId in ctx.baseline.apis) return undefined;
+  return { score: 1, reason: `api-id ${ctx.input.apiId} never used by this bot` };
+};
+
+const newSymbol: Detector = (ctx) => {
+  const sym = symbolOf(ctx.input.stkCd);
+  if (!sym || !warm(ctx) || sym in ctx.baseline.symbols) return undefined;
+  const trading = isTradingKind(ctx.input.kind);
+  return { score: trading ? 1 : 0.3, reason: `${trading ? 'order in' : 'query for'} symbol ${sym} never traded or queried by this bot` };
+};
+
+function rateScore(count: number, typical: number, factor: number, min: number): number {
+  const ratio = count / Math.max(typical, 1);
+  if (count < min || ratio < factor) return 0;
+  return clamp01(0.5 + (0.5 * (ratio - factor)) / factor);
+}
+
+const burst: Detector = (ctx) => {
+  const p = ctx.cfg.pattern;
+  const count = ctx.live.callsPerMinute;
+  const r = ctx.baseline.rate;
+  if (count >= p.burstAbsolutePerMinute) return { score: 1, reason: `${Math.round(count)} calls in the last minute (absolute cap ${p.burstAbsolutePerMinute})` };
+  if (r.minutes < p.rateWarmupMinutes) return undefined;
+  const score = rateScore(count, r.ewma, p.burstFactor, p.burstMinPerMinute);
+  if (score === 0) return undefined;
+  return { score, reason: `${Math.round(count)} calls in the last minute vs usual ${r2(r.ewma)} per active minute` };
+};
+
+const cancelStorm: Detector = (ctx) => {
+  if (ctx.input.kind !== 'cancel' && ctx.input.kind !== 'modify') return undefined;
+  const p = ctx.cfg.pattern;
+  const r = ctx.baseline.cancelRate;
+  const count = ctx.live.cancelsPerMinute;
+  const typical = r.minutes < p.rateWarmupMinutes ? 0 : r.ewma;
+  const score = rateScore(count, typical, p.cancelStormFactor, p.cancelStormMinPerMinute);
+  if (score === 0) return undefined;
+  return { score, reason: `${Math.round(count)} cancels/modifies in the last minute vs usual ${r2(typical)}` };
+};
+
+const modeSwitch: Detector = (ctx) => {
+  const p = ctx.cfg.pattern;
+  if (ctx.input.kind !== 'order' || !warm(ctx) || ctx.baseline.orderShare >= p.modeSwitchOrderShare) return undefined;
+  return {
+    score: clamp01(1 - ctx.baseline.orderShare / p.modeSwitchOrderShare),
+    reason: `bot is query-only (orders ${r2(100 * ctx.baseline.orderShare)}% of calls) and now places an order`,
+  };
+};
+
+const drain: Detector = (ctx) => {
+  const { input, cfg, live, baseline: b } = ctx;
+  const p = cfg.pattern;
+  if (input.kind !== 'order') return undefined;
+  const found: DetectorResult[] = [];
+  if (input.side === 'sell') {
+    const s = b.sells;
+    const warmSells = s.windows >= 3;
+    const threshold = Math.max(p.drainDistinctSymbols, warmSells ? Math.ceil(2 * s.distinctEwma) : 0);
+    if (live.soldDistinct >= threshold) {
+      found.push({ score: clamp01(0.6 + (0.4 * (live.soldDistinct - threshold)) / threshold), reason: `${live.soldDistinct} distinct symbols sold within ${cfg.pattern.drainWindowMs / 60_000} min (threshold ${threshold})` });
+    }
+    if (warmSells && s.notionalEwma > 0) {
+      const ratio = live.soldNotional / (s.notionalEwma * p.drainNotionalFactor);
+      if (ratio >= 1) found.push({ score: clamp01(0.5 + 0.5 * (ratio - 1)), reason: `${Math.round(live.soldNotional)} KRW sold in the window vs usual ${Math.round(s.notionalEwma)}` });
+    }
+    if (input.holdingQty !== undefined && input.holdingQty > 0 && input.qty !== undefined && input.qty >= p.drainHoldingFraction * input.holdingQty) {
+      // Closing one position is routine; closing it while many others go too is draining.
+      const many = live.soldDistinct >= Math.max(2, Math.ceil(threshold / 2));
+      found.push({ score: many ? 1 : 0.4, reason: `sells ${Math.round((100 * input.qty) / input.holdingQty)}% of the position${many ? ` while selling ${live.soldDistinct} symbols` : ''}` });
+    }
+  } else if (input.side === 'buy' && input.symbolAdv !== undefined && input.symbolAdv >= 0 && input.qty !== undefined) {
+    const cap = p.illiquidAdvFraction * input.symbolAdv;
+    if (input.qty > cap) {
+      const ratio = cap > 0 ? input.qty / cap : Infinity;
+      found.push({ score: clamp01(0.6 + 0.4 * (ratio - 1)), reason: `buy of ${input.qty} is ${cap > 0 ? r2(input.qty / input.symbolAdv * 100) : 'inf'}% of the symbol's daily volume (illiquid)` });
+    }
+  }
+  if (found.length === 0) return undefined;
+  return found.reduce((a, c) => (c.score > a.score ? c : a));
+};
+
+export const DETECTOR_FUNCTIONS: Readonly<Record<DetectorName, Detector>> = {
+  time, session, location, cidr, client, volume,
+  new_api: newApi, new_symbol: newSymbol, burst, cancel_storm: cancelStorm, mode_switch: modeSwitch, drain,
+};

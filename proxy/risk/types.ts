@@ -1,0 +1,65 @@
+import type { ApiKind, OrderSide } from '../kiwoom/types.js';
+import type { DetectorName } from './config.js';
+
+/** What the risk engine sees of one call, before any key is decrypted. */
+export interface RiskInput {
+  readonly botId: string;
+  readonly account: string;
+  readonly apiId: string;
+  readonly kind: ApiKind;
+  readonly side?: OrderSide;
+  /** Kiwoom stock code as sent (005930, 005930_NX, ...). */
+  readonly stkCd?: string;
+  readonly qty?: number;
+  readonly price?: number;
+  /** KRW; defaults to qty * price when both are known. */
+  readonly notional?: number;
+  readonly sourceIp: string;
+  /** Client certificate subject / pod identity, when the listener knows one. */
+  readonly clientId?: string;
+  readonly now: Date | number;
+  /** Optional context the pipeline may know: current position in this symbol. */
+  readonly holdingQty?: number;
+  /** Optional: average daily traded volume of the symbol, in shares. */
+  readonly symbolAdv?: number;
+}
+
+export interface Contribution {
+  readonly detector: DetectorName;
+  /** Detector's own score in [0,1]. */
+  readonly score: number;
+  readonly weight: number;
+  /** weight * score: what this detector adds to the combined score. */
+  readonly contribution: number;
+  /** Human-readable, non-secret explanation ("qty 5000 is 14.2 MADs above median 100"). */
+  readonly reason: string;
+}
+
+export type RiskLevel = 'none' | 'alert' | 'step_up' | 'admin' | 'lockdown';
+
+export interface RiskAssessment {
+  /** Noisy-OR of weighted detector scores: 1 - prod(1 - weight * score), in [0,1]. */
+  readonly score: number;
+  readonly level: RiskLevel;
+  /** Detectors that fired (score > 0), highest contribution first. */
+  readonly contributions: readonly Contribution[];
+  /** True while the bot has fewer learned calls than `warmupCalls`. */
+  readonly warmingUp: boolean;
+  readonly baselineCalls: number;
+  readonly assessedAt: string;
+}
+
+export interface RiskOutcome {
+  readonly allowed: boolean;
+  readonly completed: boolean;
+}
+
+export interface RiskEngine {
+  assess(input: RiskInput): Promise<RiskAssessment>;
+  /** Updates baselines; ignores calls that were not allowed and completed. */
+  learn(input: RiskInput, outcome: RiskOutcome): Promise<void>;
+  /** True when the assessment warrants automatic lockdown (score or a lockdown detector). */
+  isHighRisk(assessment: RiskAssessment): boolean;
+  /** Deletes a bot's learned baseline (after a confirmed compromise, say). */
+  resetBaseline(botId: string): Promise<void>;
+}
