@@ -53,3 +53,26 @@ export interface Vault {
   health(): Promise<void>;
   close(): Promise<void>;
 }
+
+// ---- Additions by the vault part (additive; existing members unchanged) ----
+
+export interface RewrapReport {
+  readonly target: { provider: string; keyId: string };
+  readonly total: number;
+  readonly rewrapped: readonly string[];
+  /** Already under the target key (including records done before an interruption). */
+  readonly skipped: readonly string[];
+  /** True when a journal from an interrupted run was found and resumed. */
+  readonly resumed: boolean;
+}
+
+/** The vault plus the key-management operations the CLI and admin API need. */
+export interface ManagedVault extends Vault {
+  /** New Kiwoom keys for an existing bot: new record version; the old ciphertext is destroyed once the new one is committed. */
+  rotateCredentials(input: { botId: string; appKey: Buffer; secretKey: Buffer; account?: string }): Promise<CredentialMeta>;
+  /** Re-wraps every record not yet under the primary provider's current key; resumable. */
+  rewrapAll(opts?: { onRecord?: (botId: string, outcome: 'rewrapped' | 'skipped') => void | Promise<void> }): Promise<RewrapReport>;
+  /** Deletes a bot's record, zero-filling the file first. */
+  destroyCredentials(botId: string): Promise<boolean>;
+  readonly provider: KeyProvider;
+}

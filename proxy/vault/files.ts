@@ -1,0 +1,176 @@
+// File helpers for key material and credential records: private modes,
+// atomic replace (temp + fsync + rename + dir fsync), permission checks and a
+// per-record lock so the CLI and a running sidecar never interleave writes.
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, open, rename, stat, unlink, chmod, readFile, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { GuardError } from '../common/errors.js';
+
+export const PRIVATE_FILE_MODE = 0o600;
+export const PRIVATE_DIR_MODE = 0o700;
+
+/** Creates dir (and parents) 0700; an existing dir open to group/world is tightened, not trusted blindly. */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const st = await stat(dir);
+  if (!st.isDirectory()) throw new GuardError('KG4005', `${path.basename(dir)} is not a directory`);
+  if ((st.mode & 0o077) !== 0) await chmod(dir, PRIVATE_DIR_MODE);
+}
+
+/** Refuses key material that group or world could read or that someone else owns. */
+export function assertPrivateMode(st: { mode: number; uid: number }, label: string): void {
+  if ((st.mode & 0o077) !== 0) {
+    throw new GuardError('KG4007', `${label} has mode ${(st.mode & 0o777).toString(8)}; it must be 0600 or tighter`);
+  }
+  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
+    throw new GuardError('KG4007', `${label} is not owned by the sidecar user`);
+  }
+}
+
+/** Reads a small private file, checking the mode on the opened descriptor (no stat/open race). */
+export async function readPrivateFile(file: string, label: string, maxBytes: number): Promise<Buffer> {
+  const fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new GuardError('KG4007', `${label} is not a regular file`);
+    assertPrivateMode(st, label);
+    if (st.size > maxBytes) throw new GuardError('KG4006', `${label} is larger than ${maxBytes} bytes`);
+    return await readExactly(fh, st.size);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readExactly(fh: FileHandle, size: number): Promise<Buffer> {
+  const buf = Buffer.alloc(size);
+  let off = 0;
+  while (off < size) {
+    const { bytesRead } = await fh.read(buf, off, size - off, off);
+    if (bytesRead === 0) break;
+    off += bytesRead;
+  }
+  return off === size ? buf : buf.subarray(0, off);
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, fsConstants.O_RDONLY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes data to a temp file in the same dir, fsyncs it, renames over `file`, fsyncs the dir. */
+export async function atomicWriteFile(file: string, data: Buffer | string): Promise<void> {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, PRIVATE_FILE_MODE);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fsyncDir(dir);
+}
+
+/** Creates `file` only if absent (O_EXCL via link), so two first runs cannot each write a different key. */
+export async function createFileExclusive(file: string, data: Buffer): Promise<boolean> {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, PRIVATE_FILE_MODE);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  const { link } = await import('node:fs/promises');
+  try {
+    await link(tmp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await overwriteAndUnlink(tmp);
+    await fsyncDir(dir);
+  }
+}
+
+/** Best-effort destruction: zero the bytes in place, fsync, then unlink. */
+export async function overwriteAndUnlink(file: string): Promise<void> {
+  try {
+    const fh = await open(file, fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW);
+    try {
+      const { size } = await fh.stat();
+      if (size > 0) await fh.write(Buffer.alloc(size), 0, size, 0);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  await unlink(file).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+}
+
+export async function readFileIfExists(file: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+export interface LockOptions {
+  timeoutMs: number;
+  /** A lock older than this is from a crashed writer and is broken. */
+  staleMs: number;
+}
+
+/**
+ * Exclusive lock file (O_EXCL). Holds for the duration of fn. Cross-process,
+ * because `kguard keys` runs beside a live sidecar on the same data dir.
+ */
+export async function withFileLock<T>(lockFile: string, opts: LockOptions, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let fh: FileHandle | undefined;
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    try {
+      fh = await open(lockFile, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, PRIVATE_FILE_MODE);
+      await fh.writeFile(`${process.pid}\n`);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const st = await stat(lockFile).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > opts.staleMs) {
+        await unlink(lockFile).catch(() => undefined);
+        continue;
+      }
+      if (Date.now() >= deadline) throw new GuardError('KG4009', path.basename(lockFile, '.lock'));
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await fh.close().catch(() => undefined);
+    await unlink(lockFile).catch(() => undefined);
+  }
+}

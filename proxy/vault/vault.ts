@@ -1,0 +1,420 @@
+// The vault: envelope-encrypted credential records, one file per bot under
+// <dataDir>/credentials/. Each record has its own data key, wrapped by a key
+// provider under the record's encryption context. Decryption happens per
+// call, after the record's state has authorised it, and the plaintext is
+// zero-filled when the caller's function settles.
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { open as openFile, readdir, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { GuardError, isGuardError, toGuardError } from '../common/errors.js';
+import { keyedFingerprint } from '../common/secret.js';
+import { open, seal } from './aead.js';
+import { DEFAULT_CACHE_CONFIG, withDataKeyCache, type DataKeyCacheConfig } from './cache.js';
+import { canonicalContext, credentialContext } from './context.js';
+import {
+  atomicWriteFile, createFileExclusive, ensurePrivateDir, overwriteAndUnlink, readFileIfExists, readPrivateFile, withFileLock, type LockOptions,
+} from './files.js';
+import { counter, histogram, UNWRAP_BUCKETS } from './metrics.js';
+import {
+  assertAccount, assertBotId, decodeSealed, encodeSealed, parseRecord, recordMeta, RECORD_FORMAT, serializeRecord, type CredentialRecord,
+} from './records.js';
+import { DEFAULT_CREDENTIAL_LIMITS, validateSecretKeyMaterial, type CredentialLimits } from './secret-input.js';
+import type {
+  CredentialMeta, DecryptPurpose, EncryptionContext, KeyProvider, KiwoomCredentials, ManagedVault, RewrapReport,
+} from './types.js';
+
+export interface DecryptEvent {
+  botId: string;
+  purpose: DecryptPurpose;
+  outcome: 'ok' | 'denied' | 'error';
+  code?: string;
+  provider: string;
+  ms: number;
+}
+
+export interface VaultOptions {
+  dataDir: string;
+  /** Wraps new data keys; rewrap moves records to it. */
+  provider: KeyProvider;
+  /** Other providers that can still unwrap records not yet rewrapped (e.g. 'local' during a move to KMS). */
+  readProviders?: KeyProvider[];
+  registry: Registry;
+  logger: Logger;
+  /** Called for every decrypt attempt (the audit `decrypt_attempt`); if it throws, the decrypt is refused. */
+  onDecrypt?: (e: DecryptEvent) => void;
+  /** Key for app-key fingerprints; default: `<dataDir>/fingerprint.key`, created 0600 on first run. */
+  hmacKey?: Buffer;
+  cache?: Partial<DataKeyCacheConfig>;
+  limits?: Partial<CredentialLimits>;
+  lock?: Partial<LockOptions>;
+}
+
+const CREDENTIALS_DIR = 'credentials';
+const JOURNAL_FILE = '.rewrap-journal.json';
+const MAX_RECORD_BYTES = 64 * 1024;
+const FIELD_APP_KEY = 'appKey';
+const FIELD_SECRET_KEY = 'secretKey';
+
+function fieldAad(context: EncryptionContext, field: string): Buffer {
+  return canonicalContext({ ...context, field });
+}
+
+async function loadOrCreateFingerprintKey(dataDir: string): Promise<Buffer> {
+  const file = path.join(dataDir, 'fingerprint.key');
+  const fresh = randomBytes(32);
+  try {
+    await createFileExclusive(file, fresh);
+  } finally {
+    fresh.fill(0);
+  }
+  const key = await readPrivateFile(file, 'fingerprint key', 1024);
+  if (key.length !== 32) throw new GuardError('KG4005', 'fingerprint key must be 32 bytes');
+  return key;
+}
+
+export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
+  const { dataDir, logger } = opts;
+  const limits: CredentialLimits = { ...DEFAULT_CREDENTIAL_LIMITS, ...opts.limits };
+  const lockOpts: LockOptions = { timeoutMs: 5_000, staleMs: 30_000, ...opts.lock };
+  const cacheCfg: DataKeyCacheConfig = { ...DEFAULT_CACHE_CONFIG, ...opts.cache };
+  const credDir = path.join(dataDir, CREDENTIALS_DIR);
+  await ensurePrivateDir(dataDir);
+  await ensurePrivateDir(credDir);
+  const hmacKey = opts.hmacKey ? Buffer.from(opts.hmacKey) : await loadOrCreateFingerprintKey(dataDir);
+
+  const decorate = (p: KeyProvider): KeyProvider => (cacheCfg.enabled ? withDataKeyCache(p, cacheCfg, opts.registry) : p);
+  const primary = decorate(opts.provider);
+  const providers = new Map<string, KeyProvider>();
+  for (const p of opts.readProviders ?? []) providers.set(p.id, decorate(p));
+  providers.set(primary.id, primary);
+
+  const decrypts = counter(opts.registry, 'kguard_vault_decrypts_total', 'Credential decrypt attempts', ['purpose', 'outcome'] as const);
+  const unwrapSeconds = histogram(opts.registry, 'kguard_vault_unwrap_duration_seconds', 'Data-key unwrap latency', ['provider'] as const, UNWRAP_BUCKETS);
+  const writes = counter(opts.registry, 'kguard_vault_record_writes_total', 'Credential record writes', ['op'] as const);
+
+  const recordFile = (botId: string): string => path.join(credDir, `${botId}.json`);
+  const lockFile = (botId: string): string => path.join(credDir, `${botId}.lock`);
+  let closed = false;
+
+  function assertOpen(): void {
+    if (closed) throw new GuardError('KG4001', 'vault closed');
+  }
+
+  /** Reads a record; retries once when it catches a rotation zeroing the old file under it. */
+  async function readRecord(botId: string): Promise<CredentialRecord | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const bytes = await readFileIfExists(recordFile(botId));
+      if (!bytes) return undefined;
+      try {
+        if (bytes.length > MAX_RECORD_BYTES) throw new GuardError('KG4004', 'credential record too large');
+        return parseRecord(bytes, botId);
+      } catch (err) {
+        if (attempt >= 2) throw err;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+  }
+
+  /** Replaces a record atomically, then zero-fills the old file's bytes (its inode, through a kept descriptor). */
+  async function replaceRecord(botId: string, record: CredentialRecord): Promise<void> {
+    const file = recordFile(botId);
+    const old = await openFile(file, fsConstants.O_RDWR | fsConstants.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    try {
+      await atomicWriteFile(file, serializeRecord(record));
+      if (old) {
+        const { size } = await old.stat();
+        if (size > 0) await old.write(Buffer.alloc(size), 0, size, 0);
+        await old.sync();
+      }
+    } finally {
+      await old?.close();
+    }
+  }
+
+  function providerFor(name: string): KeyProvider {
+    const p = providers.get(name);
+    if (!p) throw new GuardError('KG4001', `key provider ${name} is not configured`);
+    return p;
+  }
+
+  async function sealNewRecord(base: Omit<CredentialRecord, 'provider' | 'keyId' | 'wrappedKey' | 'appKey' | 'secretKey'>, creds: KiwoomCredentials): Promise<CredentialRecord> {
+    const context = credentialContext(base);
+    let dataKey: Buffer | undefined;
+    try {
+      const generated = await primary.generateDataKey(context);
+      dataKey = generated.plaintext;
+      return {
+        ...base,
+        provider: generated.wrapped.provider,
+        keyId: generated.wrapped.keyId,
+        wrappedKey: generated.wrapped.ciphertext,
+        appKey: encodeSealed(seal(dataKey, creds.appKey, fieldAad(context, FIELD_APP_KEY))),
+        secretKey: encodeSealed(seal(dataKey, creds.secretKey, fieldAad(context, FIELD_SECRET_KEY))),
+      };
+    } finally {
+      dataKey?.fill(0);
+    }
+  }
+
+  function fingerprint(appKey: Buffer): string {
+    return `hmac-sha256:${keyedFingerprint(hmacKey, appKey, 32)}`;
+  }
+
+  function validateInput(input: { botId: string; account?: string; appKey: Buffer; secretKey: Buffer }): void {
+    assertBotId(input.botId);
+    if (input.account !== undefined) assertAccount(input.account);
+    if (!Buffer.isBuffer(input.appKey) || !Buffer.isBuffer(input.secretKey)) throw new GuardError('KG4006', 'keys must be Buffers');
+    validateSecretKeyMaterial(input.appKey, 'appKey', limits);
+    validateSecretKeyMaterial(input.secretKey, 'secretKey', limits);
+  }
+
+  /** Unwraps and decrypts a record into fresh Buffers. The data key is zero-filled before returning. */
+  async function decryptRecord(record: CredentialRecord): Promise<KiwoomCredentials> {
+    const provider = providerFor(record.provider);
+    const context = credentialContext(record);
+    const started = process.hrtime.bigint();
+    let dataKey: Buffer;
+    try {
+      dataKey = await provider.unwrap({ provider: record.provider, keyId: record.keyId, ciphertext: record.wrappedKey }, context);
+    } finally {
+      unwrapSeconds.observe({ provider: provider.id }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+    let appKey: Buffer | undefined;
+    try {
+      appKey = open(dataKey, decodeSealed(record.appKey), fieldAad(context, FIELD_APP_KEY));
+      const secretKey = open(dataKey, decodeSealed(record.secretKey), fieldAad(context, FIELD_SECRET_KEY));
+      return { appKey, secretKey };
+    } catch (err) {
+      appKey?.fill(0);
+      if (isGuardError(err)) throw err;
+      throw new GuardError('KG4004', 'ciphertext does not match its record');
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+
+  function report(e: DecryptEvent): void {
+    decrypts.inc({ purpose: e.purpose, outcome: e.outcome });
+    opts.onDecrypt?.(e);
+  }
+
+  async function withCredentials<T>(botId: string, purpose: DecryptPurpose, fn: (creds: KiwoomCredentials) => Promise<T>): Promise<T> {
+    const started = performance.now();
+    let providerName = primary.id;
+    let creds: KiwoomCredentials | undefined;
+    try {
+      assertOpen();
+      assertBotId(botId);
+      const record = await readRecord(botId);
+      if (!record) throw new GuardError('KG4003');
+      providerName = record.provider;
+      // Authorise on the record's current state before touching any key.
+      if (!record.enabled && purpose === 'call') throw new GuardError('KG4002');
+      creds = await decryptRecord(record);
+    } catch (err) {
+      const g = toGuardError(err);
+      const outcome = g.code === 'KG4002' || g.code === 'KG4003' ? 'denied' : 'error';
+      try {
+        report({ botId: botIdLabel(botId), purpose, outcome, code: g.code, provider: providerName, ms: performance.now() - started });
+      } catch (auditErr) {
+        logger.error({ err: toGuardError(auditErr).code }, 'decrypt audit hook failed');
+      }
+      if (outcome === 'error') logger.warn({ botId: botIdLabel(botId), purpose, code: g.code, detail: g.detail }, 'credential decrypt failed');
+      throw g;
+    }
+    try {
+      report({ botId, purpose, outcome: 'ok', provider: providerName, ms: performance.now() - started });
+      return await fn(creds);
+    } finally {
+      creds.appKey.fill(0);
+      creds.secretKey.fill(0);
+    }
+  }
+
+  async function importCredentials(input: { botId: string; account: string; appKey: Buffer; secretKey: Buffer }): Promise<CredentialMeta> {
+    assertOpen();
+    validateInput(input);
+    assertAccount(input.account);
+    return withFileLock(lockFile(input.botId), lockOpts, async () => {
+      if (await readFileIfExists(recordFile(input.botId))) throw new GuardError('KG4008', 'use rotate to replace keys');
+      const now = new Date().toISOString();
+      const record = await sealNewRecord(
+        { format: RECORD_FORMAT, botId: input.botId, account: input.account, keyVersion: 1, createdAt: now, updatedAt: now, enabled: true, appKeyFingerprint: fingerprint(input.appKey) },
+        input,
+      );
+      await atomicWriteFile(recordFile(input.botId), serializeRecord(record));
+      writes.inc({ op: 'import' });
+      logger.info({ botId: input.botId, keyVersion: 1, provider: record.provider }, 'credentials imported');
+      return recordMeta(record);
+    });
+  }
+
+  async function rotateCredentials(input: { botId: string; appKey: Buffer; secretKey: Buffer; account?: string }): Promise<CredentialMeta> {
+    assertOpen();
+    validateInput(input);
+    return withFileLock(lockFile(input.botId), lockOpts, async () => {
+      const old = await readRecord(input.botId);
+      if (!old) throw new GuardError('KG4003');
+      const now = new Date().toISOString();
+      const record = await sealNewRecord(
+        {
+          format: RECORD_FORMAT, botId: old.botId, account: input.account ?? old.account, keyVersion: old.keyVersion + 1,
+          createdAt: now, updatedAt: now, enabled: old.enabled, appKeyFingerprint: fingerprint(input.appKey),
+        },
+        input,
+      );
+      // Calls already past decryption hold their own plaintext copy and finish on the old keys;
+      // readers that race the zeroing below retry and get the new record.
+      await replaceRecord(input.botId, record);
+      writes.inc({ op: 'rotate' });
+      logger.info({ botId: old.botId, keyVersion: record.keyVersion, previousKeyVersion: old.keyVersion }, 'credentials rotated; old ciphertext destroyed');
+      return recordMeta(record);
+    });
+  }
+
+  async function setEnabled(botId: string, enabled: boolean): Promise<void> {
+    assertOpen();
+    assertBotId(botId);
+    await withFileLock(lockFile(botId), lockOpts, async () => {
+      const record = await readRecord(botId);
+      if (!record) throw new GuardError('KG4003');
+      if (record.enabled === enabled) return;
+      await atomicWriteFile(recordFile(botId), serializeRecord({ ...record, enabled, updatedAt: new Date().toISOString() }));
+      writes.inc({ op: enabled ? 'enable' : 'disable' });
+      logger.info({ botId, enabled }, 'credentials state changed');
+    });
+  }
+
+  async function listBotIds(): Promise<string[]> {
+    const names = await readdir(credDir);
+    return names
+      .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
+      .map((n) => n.slice(0, -'.json'.length))
+      .filter((id) => /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(id))
+      .sort();
+  }
+
+  function currentTarget(): { provider: string; keyId: string } {
+    return { provider: primary.id, keyId: String(primary.describe().keyId ?? '') };
+  }
+
+  async function rewrapAll(ropts: { onRecord?: (botId: string, outcome: 'rewrapped' | 'skipped') => void | Promise<void> } = {}): Promise<RewrapReport> {
+    assertOpen();
+    const target = currentTarget();
+    const journalFile = path.join(credDir, JOURNAL_FILE);
+    const previous = await readFileIfExists(journalFile);
+    const resumed = previous !== undefined;
+    if (resumed) logger.warn('resuming an interrupted rewrap');
+    await atomicWriteFile(journalFile, JSON.stringify({ target, startedAt: new Date().toISOString(), pid: process.pid }));
+    // Temp files left by a killed writer hold only ciphertext; remove them so they don't pile up.
+    for (const name of await readdir(credDir)) {
+      if (name.startsWith('.') && name.endsWith('.tmp')) await overwriteAndUnlink(path.join(credDir, name));
+    }
+    const ids = await listBotIds();
+    const rewrapped: string[] = [];
+    const skipped: string[] = [];
+    for (const botId of ids) {
+      const outcome = await withFileLock(lockFile(botId), lockOpts, async () => {
+        const record = await readRecord(botId);
+        if (!record) return 'skipped' as const;
+        if (record.provider === target.provider && record.keyId === target.keyId) return 'skipped' as const;
+        await withCredentialsOfRecord(record, async (creds) => {
+          const next = await sealNewRecord(
+            {
+              format: RECORD_FORMAT, botId: record.botId, account: record.account, keyVersion: record.keyVersion, createdAt: record.createdAt,
+              updatedAt: new Date().toISOString(), enabled: record.enabled, appKeyFingerprint: record.appKeyFingerprint,
+            },
+            creds,
+          );
+          await replaceRecord(botId, next);
+        });
+        writes.inc({ op: 'rewrap' });
+        return 'rewrapped' as const;
+      });
+      (outcome === 'rewrapped' ? rewrapped : skipped).push(botId);
+      await ropts.onRecord?.(botId, outcome);
+    }
+    await unlink(journalFile).catch(() => undefined);
+    logger.info({ target, rewrapped: rewrapped.length, skipped: skipped.length }, 'rewrap complete');
+    return { target, total: ids.length, rewrapped, skipped, resumed };
+  }
+
+  /** Decrypt path for rewrap: bypasses the enabled check (disabled records must move too) but is still reported. */
+  async function withCredentialsOfRecord(record: CredentialRecord, fn: (creds: KiwoomCredentials) => Promise<void>): Promise<void> {
+    const started = performance.now();
+    let creds: KiwoomCredentials;
+    try {
+      creds = await decryptRecord(record);
+    } catch (err) {
+      const g = toGuardError(err);
+      report({ botId: record.botId, purpose: 'rewrap', outcome: 'error', code: g.code, provider: record.provider, ms: performance.now() - started });
+      throw g;
+    }
+    try {
+      report({ botId: record.botId, purpose: 'rewrap', outcome: 'ok', provider: record.provider, ms: performance.now() - started });
+      await fn(creds);
+    } finally {
+      creds.appKey.fill(0);
+      creds.secretKey.fill(0);
+    }
+  }
+
+  return {
+    provider: primary,
+    importCredentials,
+    withCredentials,
+    rotateCredentials,
+    rewrapAll,
+    setEnabled,
+    async describe(botId) {
+      assertBotId(botId);
+      const r = await readRecord(botId);
+      return r ? recordMeta(r) : undefined;
+    },
+    async list() {
+      const out: CredentialMeta[] = [];
+      for (const id of await listBotIds()) {
+        try {
+          const r = await readRecord(id);
+          if (r) out.push(recordMeta(r));
+        } catch (err) {
+          logger.warn({ botId: id, code: toGuardError(err).code }, 'unreadable credential record skipped in list');
+        }
+      }
+      return out;
+    },
+    async destroyCredentials(botId) {
+      assertOpen();
+      assertBotId(botId);
+      return withFileLock(lockFile(botId), lockOpts, async () => {
+        if (!(await readFileIfExists(recordFile(botId)))) return false;
+        await overwriteAndUnlink(recordFile(botId));
+        writes.inc({ op: 'destroy' });
+        logger.info({ botId }, 'credentials destroyed');
+        return true;
+      });
+    },
+    async health() {
+      assertOpen();
+      await Promise.all([...providers.values()].map((p) => p.health()));
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      hmacKey.fill(0);
+      await Promise.all([...providers.values()].map((p) => p.close().catch(() => undefined)));
+    },
+  };
+}
+
+/** A bot id that failed validation is still audited, but never echoed raw (it could be anything). */
+function botIdLabel(botId: unknown): string {
+  return typeof botId === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(botId) ? botId : '(invalid)';
+}
+
