@@ -139,7 +139,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
   const vol = section(r.volume, `${path}.volume`, ['zWarn', 'zMax', 'ewmaAlpha', 'window', 'minSpread']);
   const volume = {
     zWarn: num(vol, 'zWarn', `${path}.volume`, 4, 1, 50),
-    zMax: num(vol, 'zMax', `${path}.volume`, 9, 1, 100),
+    zMax: num(vol, 'zMax', `${path}.volume`, 8, 1, 100),
     ewmaAlpha: num(vol, 'ewmaAlpha', `${path}.volume`, 0.05, 0.001, 1),
     window: num(vol, 'window', `${path}.volume`, 200, 10, 5000, true),
     minSpread: num(vol, 'minSpread', `${path}.volume`, 0.15, 0.001, 10),
@@ -182,7 +182,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
       orderShareAlpha: num(pt, 'orderShareAlpha', pp, 0.01, 0.0001, 1),
       drainWindowMs: num(pt, 'drainWindowMinutes', pp, 5, 1, 1440) * 60_000,
       drainDistinctSymbols: num(pt, 'drainDistinctSymbols', pp, 5, 2, 10_000, true),
-      drainNotionalFactor: num(pt, 'drainNotionalFactor', pp, 5, 1, 1000),
+      drainNotionalFactor: num(pt, 'drainNotionalFactor', pp, 10, 1, 1000),
       drainHoldingFraction: num(pt, 'drainHoldingFraction', pp, 0.9, 0.01, 1),
       illiquidAdvFraction: num(pt, 'illiquidAdvFraction', pp, 0.05, 0.0001, 10),
     },

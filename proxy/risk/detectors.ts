@@ -186,7 +186,8 @@ const drain: Detector = (ctx) => {
     if (live.soldDistinct >= threshold) {
       found.push({ score: clamp01(0.6 + (0.4 * (live.soldDistinct - threshold)) / threshold), reason: `${live.soldDistinct} distinct symbols sold within ${cfg.pattern.drainWindowMs / 60_000} min (threshold ${threshold})` });
     }
-    if (warmSells && s.notionalEwma > 0) {
+    // A flow, not one large order (the volume detector judges single orders).
+    if (warmSells && s.notionalEwma > 0 && live.soldDistinct >= 2) {
       const ratio = live.soldNotional / (s.notionalEwma * p.drainNotionalFactor);
       if (ratio >= 1) found.push({ score: clamp01(0.5 + 0.5 * (ratio - 1)), reason: `${Math.round(live.soldNotional)} KRW sold in the window vs usual ${Math.round(s.notionalEwma)}` });
     }
