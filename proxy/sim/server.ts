@@ -1,0 +1,310 @@
+// The Kiwoom REST simulator: an HTTP server on loopback speaking Kiwoom's
+// protocol (token issue/revoke, TR calls with api-id and Bearer headers,
+// cont-yn/next-key paging) over an in-memory order book.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { lookupApi } from '../kiwoom/catalogue.js';
+import { DEFAULT_CASH, OrderBook } from './book.js';
+import { handleControl } from './control.js';
+import { FaultState } from './faults.js';
+import { kstTimestamp } from './format.js';
+import { handlerFor, type JsonObject } from './handlers.js';
+import { Market } from './market.js';
+import {
+  KiwoomReply, OK_MSG, SimError, authError, badField, inputError, invalidToken, missingField, rateLimited, serverFault, type KiwoomBody,
+} from './responses.js';
+import { Credentials, checkKey } from './tokens.js';
+import type { SimAppRegistration, SimOptions, SimOrder, SimRequestRecord, SimStats, Simulator } from './types.js';
+
+const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 0,
+  pageSize: 20,
+  tokenTtlMs: 24 * 60 * 60 * 1000,
+  maxBodyBytes: 64 * 1024,
+  maxRequestLog: 10_000,
+};
+const TR_PREFIX = '/api/dostk/';
+const JSON_TYPE = 'application/json;charset=UTF-8';
+const MAX_NEXT_KEY = 50;
+
+function checkInt(name: string, v: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(v) || v < min || v > max) throw new SimError(`${name} must be an integer in ${min}..${max}`);
+  return v;
+}
+
+export function isLoopbackAddress(addr: string | undefined): boolean {
+  return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1' || (addr?.startsWith('127.') ?? false);
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function parseJsonObject(raw: Buffer): JsonObject {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw badField('body', 'JSON 형식이 아닙니다');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badField('body', 'JSON 객체여야 합니다');
+  return value as JsonObject;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+interface Answer {
+  status: number;
+  body: KiwoomBody | JsonObject;
+  headers: Record<string, string>;
+}
+
+export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> {
+  const host = opts.host ?? DEFAULTS.host;
+  const port = checkInt('port', opts.port ?? DEFAULTS.port, 0, 65535);
+  const pageSize = checkInt('pageSize', opts.pageSize ?? DEFAULTS.pageSize, 1, 1000);
+  const tokenTtlMs = checkInt('tokenTtlMs', opts.tokenTtlMs ?? DEFAULTS.tokenTtlMs, 1, 7 * 24 * 3600 * 1000);
+  const maxBodyBytes = checkInt('maxBodyBytes', opts.maxBodyBytes ?? DEFAULTS.maxBodyBytes, 2, 16 * 1024 * 1024);
+  const maxRequestLog = checkInt('maxRequestLog', opts.maxRequestLog ?? DEFAULTS.maxRequestLog, 0, 1_000_000);
+  const now = opts.now ?? Date.now;
+  const log = opts.logger;
+
+  const market = new Market();
+  const book = new OrderBook(market);
+  const creds = new Credentials();
+  const faults = new FaultState();
+  let requestLog: SimRequestRecord[] = [];
+  let requests = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  const hung = new Set<ServerResponse>();
+
+  function record(rec: SimRequestRecord): void {
+    if (maxRequestLog === 0) return;
+    requestLog.push(rec);
+    if (requestLog.length > maxRequestLog) requestLog.splice(0, requestLog.length - maxRequestLog);
+  }
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { timers.delete(t); resolve(); }, ms);
+      timers.add(t);
+    });
+  }
+
+  // --- au10001 / au10002 ---------------------------------------------------
+  function issueToken(body: JsonObject): Answer {
+    const grant = body['grant_type'];
+    if (grant === undefined || grant === '') throw authError(8011, 'Access Token을 발급하는데 실패했습니다. 입력값에 grant_type이 들어오지 않았습니다');
+    if (grant !== 'client_credentials') throw authError(8012, 'Access Token을 발급하는데 실패했습니다. grant_type의 값이 맞지 않습니다');
+    const { appkey, secretkey } = body;
+    if (typeof appkey !== 'string' || typeof secretkey !== 'string' || !appkey || !secretkey) throw authError(8020, '입력파라미터로 appkey 또는 secretkey가 들어오지 않았습니다.');
+    const app = creds.verify(appkey, secretkey);
+    if (!app) throw authError(8001, 'App Key와 Secret Key 검증에 실패했습니다');
+    const { token, expiresAt } = creds.issue(app, now(), tokenTtlMs, opts.singleTokenPerApp ?? false);
+    return { status: 200, headers: {}, body: { expires_dt: kstTimestamp(expiresAt), token_type: 'bearer', token, return_code: 0, return_msg: OK_MSG } };
+  }
+
+  function revokeToken(body: JsonObject): Answer {
+    const { appkey, secretkey, token } = body;
+    if (typeof appkey !== 'string' || typeof secretkey !== 'string' || !appkey || !secretkey) throw authError(8020, '입력파라미터로 appkey 또는 secretkey가 들어오지 않았습니다.');
+    if (typeof token !== 'string' || token === '') throw authError(8016, 'Access Token을 폐기하는데 실패했습니다. 입력값에 Token이 들어오지 않았습니다');
+    const app = creds.verify(appkey, secretkey);
+    if (!app) throw authError(8001, 'App Key와 Secret Key 검증에 실패했습니다');
+    // A repeated revoke of this app's own token succeeds, so a retry after a lost answer is harmless.
+    if (creds.revoke(app, token) === 'unknown') throw authError(8015, 'Access Token을 폐기하는데 실패했습니다. 실패사유=등록되지 않은 토큰입니다');
+    return { status: 200, headers: {}, body: { return_code: 0, return_msg: OK_MSG } };
+  }
+
+  // --- TR calls ------------------------------------------------------------
+  function trCall(req: IncomingMessage, path: string, apiId: string | undefined, raw: Buffer): Answer {
+    if (apiId === undefined || apiId === '') throw inputError(1501, 'API ID가 Null이거나 값이 없습니다');
+    const entry = lookupApi(apiId);
+    if (!entry || entry.kind === 'auth') throw inputError(1505, `해당 API ID는 존재하지 않습니다. API ID=${apiId}`);
+    if (entry.path !== path) throw inputError(1504, `해당 URI에서는 지원하는 API ID가 아닙니다. API ID=${apiId}, URI=${path}`);
+    const authorization = header(req, 'authorization');
+    if (!authorization) throw authError(1513, 'Http Header에 authorization 필드가 설정되어 있어야 합니다');
+    const m = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(authorization);
+    if (!m) throw authError(1514, '입력으로 들어온 Http Header의 authorization 필드 형식이 맞지 않습니다');
+    const accountNo = creds.accountFor(m[1]!, now());
+    const account = accountNo === undefined ? undefined : book.get(accountNo);
+    if (!account) throw invalidToken();
+    const contYnRaw = header(req, 'cont-yn') ?? 'N';
+    if (contYnRaw !== 'Y' && contYnRaw !== 'N' && contYnRaw !== '') throw badField('cont-yn', 'Y 또는 N이어야 합니다');
+    const nextKey = header(req, 'next-key') ?? '';
+    if (nextKey.length > MAX_NEXT_KEY) throw badField('next-key', `${MAX_NEXT_KEY}자 이하여야 합니다`);
+    const body = parseJsonObject(raw);
+    for (const field of entry.requiredFields) {
+      const v = body[field];
+      if (v === undefined || v === null || v === '') throw missingField(field);
+    }
+    const result = handlerFor(entry)({ entry, body, account, book, market, now: now(), pageSize, page: { contYn: contYnRaw === 'Y', nextKey } });
+    return { status: 200, body: result.body, headers: { 'cont-yn': result.contYn, 'next-key': result.nextKey } };
+  }
+
+  function route(req: IncomingMessage, path: string, apiId: string | undefined, raw: Buffer): Answer {
+    if (req.method !== 'POST') return { status: 405, headers: { allow: 'POST' }, body: { return_code: 1, return_msg: '잘못된 요청입니다[1512:POST 요청만 지원합니다]' } };
+    if (path === '/oauth2/token') return issueToken(parseJsonObject(raw));
+    if (path === '/oauth2/revoke') return revokeToken(parseJsonObject(raw));
+    if (path.startsWith(TR_PREFIX) && /^\/api\/dostk\/[a-z]+$/.test(path)) return trCall(req, path, apiId, raw);
+    return { status: 404, headers: {}, body: { return_code: 1, return_msg: `잘못된 요청입니다[1999:존재하지 않는 URI입니다. URI=${path.slice(0, 100)}]` } };
+  }
+
+  function send(res: ServerResponse, answer: Answer, apiId: string | undefined, isTr: boolean): void {
+    if (res.destroyed) return;
+    const payload = JSON.stringify(answer.body);
+    const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(payload), ...answer.headers };
+    if (isTr) {
+      headers['api-id'] = apiId && /^[A-Za-z0-9]{1,20}$/.test(apiId) ? apiId : '';
+      headers['cont-yn'] ??= 'N';
+      headers['next-key'] ??= '';
+    }
+    res.writeHead(answer.status, headers);
+    res.end(payload);
+  }
+
+  async function handleKiwoom(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const started = now();
+    requests++;
+    const apiId = header(req, 'api-id');
+    const isTr = path.startsWith(TR_PREFIX);
+    const base = { method: req.method ?? '', path, apiId, time: started };
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, maxBodyBytes);
+    } catch (err) {
+      const status = err instanceof BodyTooLarge ? 413 : 400;
+      send(res, { status, headers: { connection: 'close' }, body: badField('body', '요청 본문이 너무 큽니다').body }, apiId, isTr);
+      record({ ...base, status, returnCode: 1, outcome: 'answered' });
+      return;
+    }
+    // Faults are decided on arrival so a counter is consumed by the request it was meant for.
+    const hang = isTr && faults.take('hangNext');
+    const drop = !hang && isTr && faults.take('dropNext');
+    let fault: KiwoomReply | undefined;
+    if (!hang && !drop) {
+      if (path === '/oauth2/token' && faults.take('tokenFailNext')) fault = serverFault();
+      else if (path === '/oauth2/revoke' && faults.take('revokeFailNext')) fault = serverFault();
+      else if (isTr && faults.take('rateLimitNext')) fault = rateLimited(apiId ?? '');
+      else if (isTr && (faults.failsApiId(apiId) || faults.take('fail5xxNext'))) fault = serverFault();
+    }
+    const latency = faults.latencyMs();
+    if (latency > 0) await sleep(latency);
+    if (hang) {
+      hung.add(res);
+      res.on('close', () => hung.delete(res));
+      record({ ...base, status: 0, returnCode: undefined, outcome: 'hung' });
+      return;
+    }
+    if (drop) {
+      req.socket.destroy();
+      record({ ...base, status: 0, returnCode: undefined, outcome: 'dropped' });
+      return;
+    }
+    let answer: Answer;
+    if (fault) answer = { status: fault.status, body: fault.body, headers: fault.headers };
+    else {
+      try {
+        answer = route(req, path, apiId, raw);
+      } catch (err) {
+        if (!(err instanceof KiwoomReply)) {
+          log?.error({ err: err instanceof Error ? err.message : 'unknown' }, 'sim handler failed');
+          answer = { status: 500, headers: {}, body: serverFault().body };
+        } else answer = { status: err.status, body: err.body, headers: err.headers };
+      }
+    }
+    send(res, answer, apiId, isTr);
+    const returnCode = typeof answer.body['return_code'] === 'number' ? answer.body['return_code'] : undefined;
+    record({ ...base, status: answer.status, returnCode, outcome: 'answered' });
+    log?.debug({ method: base.method, path, apiId, status: answer.status, returnCode }, 'sim request');
+  }
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const work = opts.control && path.startsWith('/_sim/')
+      ? handleControl(req, res, path, sim, isLoopbackAddress(req.socket.remoteAddress))
+      : handleKiwoom(req, res, path);
+    work.catch((err: unknown) => {
+      log?.error({ err: err instanceof Error ? err.message : 'unknown' }, 'sim request failed');
+      if (!res.headersSent && !res.destroyed) { res.writeHead(500); res.end(); }
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+  const addr = server.address() as AddressInfo;
+  const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+
+  const sim: Simulator = {
+    url: `http://${urlHost}:${addr.port}`,
+    host: addr.address,
+    port: addr.port,
+    faults,
+    registerApp(r: SimAppRegistration): void {
+      if (typeof r !== 'object' || r === null) throw new SimError('registration must be an object');
+      const holdings = r.holdings ?? [];
+      if (!Array.isArray(holdings)) throw new SimError('holdings must be a list');
+      // Validate everything before changing anything, so a bad call changes nothing.
+      checkKey(r.appKey, 'appKey');
+      checkKey(r.secretKey, 'secretKey');
+      if (!book.get(r.accountNo)) book.open(r.accountNo, r.cash ?? DEFAULT_CASH, holdings);
+      creds.register(r.appKey, r.secretKey, r.accountNo);
+    },
+    setQuote(stkCd: string, price: number): void {
+      market.setQuote(stkCd, price);
+      book.matchResting(price, stkCd);
+    },
+    quote: (stkCd) => market.price(stkCd),
+    stats: (): SimStats => ({ tokensIssued: creds.issued, tokensRevoked: creds.revoked, liveTokens: creds.live(now()), requests }),
+    liveTokens: () => creds.live(now()),
+    requestLog: () => [...requestLog],
+    orders: (accountNo): readonly SimOrder[] => (book.get(accountNo)?.orders ?? []).map((o) => ({ ...o })),
+    account(accountNo) {
+      const a = book.get(accountNo);
+      return a ? { cash: a.cash, holdings: a.holdingList() } : undefined;
+    },
+    reset(): void {
+      creds.clear();
+      book.clear();
+      market.reset();
+      faults.clear();
+      requestLog = [];
+      requests = 0;
+    },
+    async close(): Promise<void> {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      for (const res of hung) res.destroy();
+      hung.clear();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      creds.clear();
+    },
+  };
+  log?.info({ url: sim.url, control: opts.control ?? false }, 'kiwoom simulator listening');
+  return sim;
+}
