@@ -1,0 +1,41 @@
+// Liveness and readiness. /healthz says the process serves; /readyz says it
+// can do its job: every check must pass, and a failing one is named with its
+// reason (no secrets: GuardError codes and operator-facing messages only).
+import { GuardError } from '../common/errors.js';
+
+export interface ReadinessCheck {
+  readonly name: string;
+  readonly check: () => Promise<void> | void;
+}
+
+export interface ReadinessReport {
+  ready: boolean;
+  checks: Record<string, { ok: boolean; reason?: string }>;
+}
+
+const CHECK_TIMEOUT_MS = 1_000;
+
+function reasonOf(err: unknown): string {
+  if (err instanceof GuardError) return `${err.code}${err.detail ? `: ${err.detail}` : ''}`;
+  return err instanceof Error ? err.message.slice(0, 300) : 'failed';
+}
+
+export async function runReadiness(checks: readonly ReadinessCheck[]): Promise<ReadinessReport> {
+  const results = await Promise.all(
+    checks.map(async (c) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          Promise.resolve().then(c.check),
+          new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS); }),
+        ]);
+        return [c.name, { ok: true }] as const;
+      } catch (err) {
+        return [c.name, { ok: false, reason: reasonOf(err) }] as const;
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  return { ready: results.every(([, r]) => r.ok), checks: Object.fromEntries(results) };
+}

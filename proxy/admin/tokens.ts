@@ -1,0 +1,85 @@
+// Admin API credentials: random 256-bit bearer tokens shown once, stored as
+// SHA-256 digests (high-entropy tokens need no slow hash) in <dataDir>/admins.json.
+// Roles are ordered: viewer < approver < admin.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { GuardError } from '../common/errors.js';
+import { writeFileAtomic } from '../common/fsutil.js';
+
+export type Role = 'viewer' | 'approver' | 'admin';
+const RANK: Record<Role, number> = { viewer: 1, approver: 2, admin: 3 };
+export const ROLES = Object.keys(RANK) as Role[];
+
+export interface AdminPrincipal {
+  readonly name: string;
+  readonly role: Role;
+}
+
+interface StoredAdmin extends AdminPrincipal {
+  readonly digest: string;
+  readonly createdAt: string;
+}
+
+const PREFIX = 'kga_';
+const NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+
+function digest(token: Buffer): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+export class AdminTokens {
+  private admins: StoredAdmin[] = [];
+
+  constructor(private readonly file: string) {}
+
+  static forDataDir(dataDir: string): AdminTokens {
+    return new AdminTokens(path.join(dataDir, 'admins.json'));
+  }
+
+  private refresh(): void {
+    if (!existsSync(this.file)) {
+      this.admins = [];
+      return;
+    }
+    const text = readFileSync(this.file, 'utf8');
+    this.admins = JSON.parse(text) as StoredAdmin[];
+  }
+
+  list(): AdminPrincipal[] {
+    this.refresh();
+    return this.admins.map(({ name, role }) => ({ name, role }));
+  }
+
+  /** Creates an admin token; returns it once as a Buffer for the caller to print and wipe. */
+  async create(name: string, role: Role): Promise<Buffer> {
+    if (!NAME.test(name)) throw new Error(`admin name must match ${NAME}`);
+    if (!ROLES.includes(role)) throw new Error(`role must be one of ${ROLES.join(', ')}`);
+    this.refresh();
+    if (this.admins.some((a) => a.name === name)) throw new Error(`admin ${name} exists`);
+    const token = Buffer.from(PREFIX + randomBytes(32).toString('base64url'), 'latin1');
+    this.admins = [...this.admins, { name, role, digest: digest(token).toString('hex'), createdAt: new Date().toISOString() }];
+    await writeFileAtomic(this.file, JSON.stringify(this.admins, null, 2) + '\n');
+    return token;
+  }
+
+  async remove(name: string): Promise<void> {
+    this.refresh();
+    this.admins = this.admins.filter((a) => a.name !== name);
+    await writeFileAtomic(this.file, JSON.stringify(this.admins, null, 2) + '\n');
+  }
+
+  authenticate(header: string | undefined): AdminPrincipal {
+    const m = header ? /^Bearer (kga_[A-Za-z0-9_-]{43})$/.exec(header) : null;
+    if (!m) throw new GuardError('KG2001');
+    this.refresh();
+    const d = digest(Buffer.from(m[1]!, 'latin1'));
+    const found = this.admins.find((a) => timingSafeEqual(Buffer.from(a.digest, 'hex'), d));
+    if (!found) throw new GuardError('KG2002');
+    return { name: found.name, role: found.role };
+  }
+
+  permits(p: AdminPrincipal, needed: Role): boolean {
+    return RANK[p.role] >= RANK[needed];
+  }
+}

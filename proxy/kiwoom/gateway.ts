@@ -1,0 +1,72 @@
+// Calls the sidecar makes on its own behalf (reference prices for policy,
+// lockdown's cancel-all, damage assessment): the same just-in-time path as a
+// bot's call — credentials unwrapped for the token, token leased, revoked after.
+import { GuardError } from '../common/errors.js';
+import { lookupApi } from './catalogue.js';
+import type { BrokerTokens } from './broker-tokens.js';
+import type { KiwoomClient, TrResponse } from './client.js';
+
+export interface TrResult {
+  readonly status: number;
+  readonly json: Record<string, unknown>;
+  readonly contYn?: string;
+  readonly nextKey?: string;
+}
+
+export type CallTr = (apiId: string, body: Record<string, unknown>, paging?: { contYn?: string; nextKey?: string }) => Promise<TrResult>;
+
+function parseTr(res: TrResponse): TrResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(res.body.toString('utf8'));
+  } catch {
+    throw new GuardError('KG5005', 'not JSON');
+  }
+  if (typeof json !== 'object' || json === null) throw new GuardError('KG5005', 'not an object');
+  return { status: res.status, json: json as Record<string, unknown>, contYn: res.contYn, nextKey: res.nextKey };
+}
+
+export class BrokerGateway {
+  constructor(private readonly client: KiwoomClient, private readonly tokens: BrokerTokens) {}
+
+  /** Runs fn with a TR caller bound to one broker token of the bot; the token is revoked afterwards. */
+  async withSession<T>(botId: string, fn: (call: CallTr) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const lease = await this.tokens.acquire(botId, signal);
+    try {
+      return await fn(async (apiId, body, paging) => {
+        const entry = lookupApi(apiId);
+        if (!entry) throw new GuardError('KG1004', apiId);
+        const res = await this.client.call({
+          apiId, path: entry.path, body: Buffer.from(JSON.stringify(body)), token: lease.token,
+          contYn: paging?.contYn, nextKey: paging?.nextKey, signal,
+        });
+        return parseTr(res);
+      });
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** Follows cont-yn/next-key until the last page (bounded), collecting one list field. */
+  static async allPages(call: CallTr, apiId: string, body: Record<string, unknown>, listField: string, maxPages = 50): Promise<Record<string, unknown>[]> {
+    const rows: Record<string, unknown>[] = [];
+    let paging: { contYn?: string; nextKey?: string } | undefined;
+    for (let page = 0; page < maxPages; page++) {
+      const r = await call(apiId, body, paging);
+      if (r.json.return_code !== 0) throw new GuardError('KG5005', `${apiId} return_code=${String(r.json.return_code)}`);
+      const list = r.json[listField];
+      if (Array.isArray(list)) rows.push(...(list as Record<string, unknown>[]));
+      if (r.contYn !== 'Y' || !r.nextKey) return rows;
+      paging = { contYn: 'Y', nextKey: r.nextKey };
+    }
+    throw new GuardError('KG5005', `${apiId}: more than ${maxPages} pages`);
+  }
+}
+
+/** Kiwoom numbers are zero-padded signed strings ("-00000000196888", "+74100"). */
+export function kiwoomNumber(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (typeof v !== 'string' || v.trim() === '') return undefined;
+  const n = Number(v.trim().replace(/^\+/, ''));
+  return Number.isFinite(n) ? n : undefined;
+}

@@ -1,0 +1,69 @@
+// Admin API routes owned by the core: bots, sessions, policy, broker tokens,
+// audit receipts. Every change is audited with the acting admin's name.
+import { GuardError } from '../common/errors.js';
+import type { AdminRoute } from '../admin/server.js';
+import type { SidecarParts } from './sidecar.js';
+
+export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
+  const audit = (fields: Record<string, unknown>) => p.auditor.append({ type: 'admin', ...fields });
+  const bot = (id: string) => {
+    if (!p.bots.get(id)) throw new GuardError('KG1009', `bot ${id}`);
+    return id;
+  };
+  return [
+    { method: 'GET', path: '/admin/v1/bots', role: 'viewer', handler: async () => ({ body: { bots: p.bots.list() } }) },
+    {
+      method: 'POST', path: '/admin/v1/bots/:id/disable', role: 'admin',
+      handler: async ({ params, principal }) => {
+        const id = bot(params.id!);
+        await audit({ action: 'bot.disable', botId: id, actor: principal.name });
+        const b = await p.bots.setEnabled(id, false);
+        await p.sessions.killAll(id);
+        await p.brokerTokens.revokeAllFor(id);
+        return { body: { bot: b } };
+      },
+    },
+    {
+      method: 'POST', path: '/admin/v1/bots/:id/enable', role: 'admin',
+      handler: async ({ params, principal }) => {
+        const id = bot(params.id!);
+        await audit({ action: 'bot.enable', botId: id, actor: principal.name });
+        return { body: { bot: await p.bots.setEnabled(id, true) } };
+      },
+    },
+    {
+      method: 'POST', path: '/admin/v1/bots/:id/kill-sessions', role: 'admin',
+      handler: async ({ params, principal }) => {
+        const id = bot(params.id!);
+        await audit({ action: 'sessions.kill', botId: id, actor: principal.name });
+        return { body: { epoch: await p.sessions.killAll(id) } };
+      },
+    },
+    {
+      method: 'GET', path: '/admin/v1/policy', role: 'viewer',
+      handler: async () => {
+        const err = p.policy.lastError();
+        return { body: { current: p.policy.current() ?? null, lastError: err ? String(err.message) : null } };
+      },
+    },
+    {
+      method: 'POST', path: '/admin/v1/policy/reload', role: 'admin',
+      handler: async ({ principal }) => {
+        const r = await p.policy.reload();
+        await audit({ action: 'policy.reload', actor: principal.name, ok: r.ok, changed: r.changed, version: p.policy.current()?.version });
+        return { status: r.ok ? 200 : 422, body: { ok: r.ok, changed: r.changed, error: r.error ? String(r.error.message) : undefined, current: p.policy.current() } };
+      },
+    },
+    { method: 'GET', path: '/admin/v1/broker-tokens', role: 'viewer', handler: async () => ({ body: { outstanding: p.brokerTokens.outstanding() } }) },
+    {
+      method: 'GET', path: '/admin/v1/audit/receipts/:seq', role: 'viewer',
+      handler: async ({ params }) => {
+        const seq = Number(params.seq);
+        if (!Number.isSafeInteger(seq) || seq < 0) throw new GuardError('KG1010', 'seq');
+        const receipt = await p.auditor.receipt(seq);
+        if (!receipt) throw new GuardError('KG1009', `receipt ${seq} (not yet checkpointed or unknown)`);
+        return { body: receipt };
+      },
+    },
+  ];
+}

@@ -1,0 +1,67 @@
+// The request context every pipeline stage reads and extends. A stage either
+// returns (next stage runs), sets `reply` (the pipeline stops and answers), or
+// throws a GuardError (the pipeline stops and answers with a Kiwoom-shaped error).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ApiEntry } from '../kiwoom/types.js';
+import type { BotRecord, SessionClaims } from '../auth/index.js';
+import type { TrResponse } from '../kiwoom/client.js';
+import type { Decision } from '../policy/types.js';
+import type { GuardError } from '../common/errors.js';
+
+export type Route = 'token' | 'revoke' | 'tr';
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface RiskView {
+  score: number;
+  contributions: readonly { detector: string; score: number; weight: number; reason: string }[];
+}
+
+export interface RequestContext {
+  readonly id: string;
+  readonly startedAt: number;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** Aborted when the bot disconnects or the request deadline passes. */
+  readonly signal: AbortSignal;
+  readonly route: Route;
+  readonly sourceIp: string;
+  body: Buffer;
+  json?: Record<string, unknown>;
+  claims?: SessionClaims;
+  bot?: BotRecord;
+  apiId?: string;
+  entry?: ApiEntry;
+  contYn?: string;
+  nextKey?: string;
+  /** The bot marked a deliberate duplicate order (x-kguard-intentional: 1). */
+  intentional: boolean;
+  /** Approval id the bot retries with after a pending-approval error. */
+  approvalId?: string;
+  risk?: RiskView;
+  decision?: Decision;
+  upstream?: TrResponse;
+  /** Time spent waiting on the broker (token issue + call), for overhead metrics. */
+  upstreamMs: number;
+  reply?: Reply;
+  error?: GuardError;
+  /** Names of stages run, for the audit record and debugging. */
+  readonly trail: string[];
+}
+
+export type Stage = (ctx: RequestContext) => Promise<void> | void;
+
+export interface NamedStage {
+  readonly name: string;
+  readonly run: Stage;
+}
+
+export const JSON_CONTENT_TYPE = 'application/json;charset=UTF-8';
+
+export function jsonReply(status: number, value: unknown, headers: Record<string, string> = {}): Reply {
+  return { status, headers: { 'content-type': JSON_CONTENT_TYPE, ...headers }, body: Buffer.from(JSON.stringify(value)) };
+}

@@ -1,0 +1,111 @@
+// Bot-facing HTTP hygiene: framing checks against request smuggling, bounded
+// body reading, header validation. Pure helpers apart from reading the body.
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { GuardError, kiwoomErrorBody, type Language } from '../common/errors.js';
+import { JSON_CONTENT_TYPE } from './context.js';
+
+/**
+ * Rejects ambiguous framing that front-ends and back-ends may read
+ * differently: TE together with CL, more than one CL or TE header, any TE
+ * other than a single `chunked`. Node's strict parser already refuses many of
+ * these; this makes the rule explicit and independent of parser versions.
+ */
+export function checkFraming(req: IncomingMessage): void {
+  let cl = 0;
+  let te = 0;
+  let teValue = '';
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name === 'content-length') cl++;
+    else if (name === 'transfer-encoding') {
+      te++;
+      teValue = raw[i + 1]!;
+    }
+  }
+  if (cl > 1) throw new GuardError('KG1003', 'duplicate Content-Length');
+  if (te > 1) throw new GuardError('KG1003', 'duplicate Transfer-Encoding');
+  if (te === 1 && cl === 1) throw new GuardError('KG1003', 'both Transfer-Encoding and Content-Length');
+  if (te === 1 && teValue.trim().toLowerCase() !== 'chunked') throw new GuardError('KG1003', 'unsupported Transfer-Encoding');
+}
+
+/** Kiwoom's bodies are JSON; `application/json` with any charset parameter is accepted. */
+export function checkContentType(req: IncomingMessage): void {
+  const ct = req.headers['content-type'];
+  if (!ct || !/^application\/json\s*(;|$)/i.test(ct)) throw new GuardError('KG1011');
+}
+
+const API_ID = /^[a-z]{2}\d{5}$/;
+const NEXT_KEY = /^[\x21-\x7e]{1,50}$/;
+
+export function readApiId(req: IncomingMessage): string {
+  const v = req.headers['api-id'];
+  if (v === undefined) throw new GuardError('KG1006');
+  if (typeof v !== 'string' || !API_ID.test(v)) throw new GuardError('KG1007', 'api-id');
+  return v;
+}
+
+export function readPaging(req: IncomingMessage): { contYn?: string; nextKey?: string } {
+  const contYn = req.headers['cont-yn'];
+  const nextKey = req.headers['next-key'];
+  if (contYn !== undefined && (typeof contYn !== 'string' || !/^[YN]$/.test(contYn))) throw new GuardError('KG1007', 'cont-yn');
+  if (nextKey !== undefined && nextKey !== '' && (typeof nextKey !== 'string' || !NEXT_KEY.test(nextKey))) throw new GuardError('KG1007', 'next-key');
+  return { contYn: contYn || undefined, nextKey: (nextKey as string | undefined) || undefined };
+}
+
+/** Validates a value we copy from the upstream into the bot's response headers. */
+export function safeHeaderValue(v: string | undefined, pattern = NEXT_KEY): string | undefined {
+  return v !== undefined && pattern.test(v) ? v : undefined;
+}
+
+/** Reads at most `max` bytes; a declared or actual excess is refused without buffering it. */
+export async function readBody(req: IncomingMessage, max: number, signal: AbortSignal): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > max) throw new GuardError('KG1002', `max ${max} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > max) throw new GuardError('KG1002', `max ${max} bytes`);
+      chunks.push(chunk as Buffer);
+      if (signal.aborted) throw new GuardError('KG1013');
+    }
+  } catch (err) {
+    for (const c of chunks) c.fill(0);
+    if (err instanceof GuardError) throw err;
+    throw new GuardError('KG1013', undefined, { cause: err });
+  }
+  const body = Buffer.concat(chunks, size);
+  for (const c of chunks) c.fill(0);
+  return body;
+}
+
+/** Parses a TR body: must be a JSON object (Kiwoom sends `{}` when there are no inputs). */
+export function parseJsonObject(body: Buffer): Record<string, unknown> {
+  if (body.length === 0) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new GuardError('KG1001');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new GuardError('KG1001', 'body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+/** For parser errors Node raises before a request exists: answer in Kiwoom's shape and close. */
+export function writeClientError(socket: Socket, err: NodeJS.ErrnoException, lang: Language): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'KG1012' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'KG1013' : 'KG1003';
+  const ge = new GuardError(code);
+  const body = JSON.stringify(kiwoomErrorBody(ge, lang));
+  socket.end(
+    `HTTP/1.1 ${ge.status} ${ge.status === 431 ? 'Request Header Fields Too Large' : ge.status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
+      `content-type: ${JSON_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,111 @@
+// The bot-facing listener: routes a request to its pipeline, runs the
+// stages, answers in Kiwoom's shape, then runs the after-hooks (outcome audit,
+// policy counters, metrics) off the bot's critical path.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { GuardError, kiwoomErrorBody, toGuardError, type Language } from '../common/errors.js';
+import type { Config } from '../common/config.js';
+import { jsonReply, type NamedStage, type RequestContext, type Route } from './context.js';
+import { writeClientError } from './http.js';
+
+export interface ListenerDeps {
+  config: Config;
+  logger: Logger;
+  registry: Registry;
+  pipelines: Record<Route, readonly NamedStage[]>;
+  /** Runs after the response is sent; must not throw. */
+  after: (ctx: RequestContext) => Promise<void>;
+  isShuttingDown: () => boolean;
+}
+
+function routeOf(url: string | undefined): Route | undefined {
+  if (url === '/oauth2/token') return 'token';
+  if (url === '/oauth2/revoke') return 'revoke';
+  if (url && /^\/api\/dostk\/[a-z]+$/.test(url)) return 'tr';
+  return undefined;
+}
+
+export function createBotListener(deps: ListenerDeps): Server {
+  const { config, logger } = deps;
+  const lang: Language = config.language;
+  const registers = [deps.registry];
+  const requests = new Counter({ name: 'kguard_requests_total', help: 'Bot requests by route and result code', labelNames: ['route', 'code'], registers });
+  const duration = new Histogram({
+    name: 'kguard_request_duration_seconds', help: 'Bot request time, end to end', labelNames: ['route'], registers,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  });
+  const overhead = new Histogram({
+    name: 'kguard_overhead_seconds', help: 'Time the sidecar adds beyond upstream round trips (forwarded calls)', registers,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
+  });
+
+  const server = createServer(
+    {
+      maxHeaderSize: config.limits.maxHeaderBytes,
+      requestTimeout: config.limits.requestTimeoutMs,
+      headersTimeout: config.limits.headersTimeoutMs,
+      keepAliveTimeout: config.limits.keepAliveTimeoutMs,
+      insecureHTTPParser: false,
+      joinDuplicateHeaders: false,
+      requireHostHeader: true,
+    },
+    (req, res) => void handle(req, res),
+  );
+  server.maxConnections = config.limits.maxConnections;
+  server.on('clientError', (err, socket) => writeClientError(socket as import('node:net').Socket, err as NodeJS.ErrnoException, lang));
+
+  function send(ctx: RequestContext): void {
+    const { res } = ctx;
+    if (res.headersSent || res.destroyed) return;
+    const reply = ctx.reply!;
+    const headers: Record<string, string | number> = { ...reply.headers, 'content-length': reply.body.length, 'x-kguard-request-id': ctx.id };
+    // An unread request body would desync a kept-alive connection.
+    if (!ctx.req.complete || ctx.error?.code === 'KG1003' || deps.isShuttingDown()) headers.connection = 'close';
+    res.writeHead(reply.status, headers);
+    res.end(reply.body);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const route = routeOf(req.url);
+    const controller = new AbortController();
+    const deadline = setTimeout(() => controller.abort(), config.limits.requestTimeoutMs);
+    res.on('close', () => {
+      clearTimeout(deadline);
+      if (!res.writableFinished) controller.abort();
+    });
+    const ctx: RequestContext = {
+      id: randomUUID(), startedAt: performance.now(), req, res, signal: controller.signal,
+      route: route ?? 'tr', sourceIp: req.socket.remoteAddress ?? 'unknown', body: Buffer.alloc(0),
+      intentional: false, upstreamMs: 0, trail: [],
+    };
+    try {
+      if (deps.isShuttingDown()) throw new GuardError('KG9002');
+      if (!route) throw new GuardError('KG1009');
+      for (const stage of deps.pipelines[route]) {
+        ctx.trail.push(stage.name);
+        await stage.run(ctx);
+        if (ctx.reply) break;
+      }
+      if (!ctx.reply) throw new GuardError('KG9001', 'pipeline produced no reply');
+    } catch (err) {
+      ctx.error = toGuardError(err);
+      if (ctx.error.code === 'KG9001') logger.error({ err: ctx.error.cause ?? err, requestId: ctx.id, stage: ctx.trail.at(-1) }, 'internal error');
+      ctx.reply = jsonReply(ctx.error.status, kiwoomErrorBody(ctx.error, lang), ctx.error.headers ?? {});
+    }
+    send(ctx);
+    clearTimeout(deadline);
+    const seconds = (performance.now() - ctx.startedAt) / 1000;
+    requests.inc({ route: ctx.route, code: ctx.error?.code ?? 'OK' });
+    duration.observe({ route: ctx.route }, seconds);
+    if (ctx.upstream) overhead.observe(Math.max(0, seconds - ctx.upstreamMs / 1000));
+    logger.info({
+      requestId: ctx.id, route: ctx.route, botId: ctx.bot?.id, apiId: ctx.apiId, status: ctx.reply.status,
+      code: ctx.error?.code, detail: ctx.error?.detail, ms: Math.round(seconds * 1000 * 100) / 100,
+    }, 'request');
+    await deps.after(ctx).catch((err) => logger.error({ err, requestId: ctx.id }, 'after-hook failed'));
+  }
+
+  return server;
+}

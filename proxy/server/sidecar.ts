@@ -1,0 +1,236 @@
+// Wires the parts into a running sidecar: state, vault, audit, policy, auth,
+// the upstream client (or the built-in simulator), the stage pipeline, the
+// bot listener and the admin listener. Every part gets its logger, metrics
+// registry and store here; nothing is a module-level singleton.
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import type { Logger } from 'pino';
+import { upstreamUrl, type Config } from '../common/config.js';
+import { createLogger } from '../common/logger.js';
+import { ensurePrivateDir } from '../common/fsutil.js';
+import { GuardError } from '../common/errors.js';
+import { BotRegistry, Sessions, loadSigningKey, OK_MESSAGE } from '../auth/index.js';
+import { createKiwoomClient, type KiwoomClient } from '../kiwoom/client.js';
+import { BrokerTokens } from '../kiwoom/broker-tokens.js';
+import { BrokerGateway } from '../kiwoom/gateway.js';
+import { createVault, createKeyProvider, parseVaultConfig, type ManagedVault } from '../vault/index.js';
+import { createAuditor, parseAuditConfig, type ManagedAuditor } from '../audit/index.js';
+import { createPolicyEngine, parsePolicyConfig } from '../policy/index.js';
+import type { PolicyEngine } from '../policy/types.js';
+import { createStore, parseStateConfig } from '../state/index.js';
+import type { Store } from '../state/types.js';
+import { startSimulator, type Simulator } from '../sim/index.js';
+import { createAdminServer } from '../admin/server.js';
+import { AdminTokens } from '../admin/tokens.js';
+import type { ReadinessCheck } from '../admin/health.js';
+import { buildPipelines, policyCall } from './stages.js';
+import { createBotListener } from './listener.js';
+import { callingBot, createMarketData } from './market.js';
+import type { RequestContext } from './context.js';
+import { ensureDemo, type DemoInfo } from './demo.js';
+import { coreAdminRoutes } from './admin-routes.js';
+
+export interface SidecarOptions {
+  logger?: Logger;
+  /** Extra readiness checks / admin routes contributed by later parts. */
+  cwd?: string;
+}
+
+export interface SidecarParts {
+  config: Config;
+  logger: Logger;
+  registry: Registry;
+  store: Store;
+  vault: ManagedVault;
+  auditor: ManagedAuditor;
+  policy: PolicyEngine;
+  bots: BotRegistry;
+  sessions: Sessions;
+  kiwoom: KiwoomClient;
+  brokerTokens: BrokerTokens;
+  gateway: BrokerGateway;
+  sim?: Simulator;
+}
+
+export interface Sidecar {
+  readonly url: string;
+  readonly adminUrl?: string;
+  readonly upstreamUrl: string;
+  readonly parts: SidecarParts;
+  readonly demo?: DemoInfo;
+  close(): Promise<void>;
+}
+
+async function listen(server: Server, host: string, port: number): Promise<string> {
+  server.listen(port, host);
+  await once(server, 'listening');
+  const addr = server.address() as AddressInfo;
+  const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return `http://${h}:${addr.port}`;
+}
+
+export async function startSidecar(config: Config, opts: SidecarOptions = {}): Promise<Sidecar> {
+  const logger = opts.logger ?? createLogger({ level: config.log.level });
+  const cwd = opts.cwd ?? process.cwd();
+  await ensurePrivateDir(config.dataDir);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'kguard_process_' });
+  const closers: (() => Promise<unknown>)[] = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch((err) => logger.warn({ err }, 'close failed'));
+  };
+
+  try {
+    const store = await createStore(parseStateConfig(config.state), { logger, registry });
+    closers.push(() => store.close());
+
+    const auditor = await createAuditor({ config: parseAuditConfig(config.audit, config.dataDir), logger, registry });
+    closers.push(() => auditor.close());
+    const fingerprintKey = auditor.fingerprintKey;
+
+    const vaultConfig = parseVaultConfig(config.vault, config.dataDir);
+    const provider = await createKeyProvider(vaultConfig, { logger, registry });
+    const vault = await createVault({
+      dataDir: config.dataDir, provider, registry, logger, hmacKey: fingerprintKey, cache: vaultConfig.cache,
+      onDecrypt: (e) => {
+        auditor.append({ type: 'decrypt', botId: e.botId, purpose: e.purpose, outcome: e.outcome, code: e.code, provider: e.provider, ms: e.ms })
+          .catch((err) => logger.error({ err: String(err) }, 'decrypt audit record failed'));
+      },
+    });
+    closers.push(() => vault.close());
+
+    let sim: Simulator | undefined;
+    let baseUrl = upstreamUrl(config.upstream);
+    if (config.upstream.target === 'sim') {
+      sim = await startSimulator({ host: '127.0.0.1', port: 0, logger: logger.child({ part: 'sim' }) });
+      closers.push(() => sim!.close());
+      baseUrl = sim.url;
+      logger.warn({ upstream: baseUrl }, '*** NO UPSTREAM CONFIGURED: forwarding to the BUILT-IN KIWOOM SIMULATOR on loopback. No real orders reach Kiwoom. ***');
+    }
+    const kiwoom = createKiwoomClient({ baseUrl: baseUrl!, ...config.upstream });
+    closers.push(() => kiwoom.close());
+
+    const brokerTokens = new BrokerTokens(config.brokerTokens, {
+      issue: (botId, signal) => vault.withCredentials(botId, 'call', (creds) => kiwoom.issueToken(creds, signal)),
+      revoke: (botId, token) => vault.withCredentials(botId, 'revoke', (creds) => kiwoom.revokeToken(creds, token)),
+      fingerprintKey, registry, logger,
+      onEvent: (type, fields) => {
+        auditor.append({ type, ...fields }).catch((err) => logger.error({ err: String(err), type }, 'broker token audit record failed'));
+      },
+    });
+    closers.push(() => brokerTokens.drain(5_000));
+    const gateway = new BrokerGateway(kiwoom, brokerTokens);
+
+    const policy = await createPolicyEngine({
+      config: parsePolicyConfig(config.policy, cwd), store, market: createMarketData(gateway), registry, logger: logger.child({ part: 'policy' }),
+    });
+    closers.push(() => policy.close());
+
+    const bots = await BotRegistry.open(config.dataDir, { watch: true });
+    closers.push(async () => bots.close());
+    const sessions = new Sessions(await loadSigningKey(config.dataDir, config.tokens.keyFile), store, config.tokens);
+
+    const parts: SidecarParts = { config, logger, registry, store, vault, auditor, policy, bots, sessions, kiwoom, brokerTokens, gateway, sim };
+
+    let shuttingDown = false;
+    const pipelines = buildPipelines({
+      maxBodyBytes: config.limits.maxBodyBytes,
+      okMessage: OK_MESSAGE[config.language],
+      bots, sessions, policy, auditor, kiwoom, brokerTokens,
+    });
+    // Policy evaluation may fetch market data with the calling bot's credentials.
+    const tr = pipelines.tr.map((s) => s.name === 'assess'
+      ? { name: s.name, run: (ctx: RequestContext) => callingBot.run({ botId: ctx.bot!.id }, () => s.run(ctx)) }
+      : s);
+
+    const botServer = createBotListener({
+      config, logger, registry, pipelines: { ...pipelines, tr },
+      isShuttingDown: () => shuttingDown,
+      after: (ctx) => afterCall(parts, ctx),
+    });
+    const url = await listen(botServer, config.listen.host, config.listen.port);
+    closers.push(async () => {
+      shuttingDown = true;
+      botServer.close();
+      botServer.closeIdleConnections();
+      await once(botServer, 'close').catch(() => undefined);
+    });
+
+    const readiness: ReadinessCheck[] = [
+      { name: 'policy', check: () => policy.health() },
+      { name: 'audit', check: () => auditor.health() },
+      { name: 'vault', check: () => vault.health() },
+      { name: 'state', check: () => store.health() },
+      { name: 'shutdown', check: () => { if (shuttingDown) throw new GuardError('KG9002'); } },
+    ];
+    let adminUrl: string | undefined;
+    if (config.admin.enabled) {
+      const adminServer = createAdminServer({
+        registry, logger, language: config.language, readiness, tokens: AdminTokens.forDataDir(config.dataDir),
+        routes: coreAdminRoutes(parts), maxBodyBytes: config.limits.maxBodyBytes,
+      });
+      adminUrl = await listen(adminServer, config.admin.host, config.admin.port);
+      closers.push(async () => {
+        adminServer.close();
+        adminServer.closeAllConnections();
+      });
+    }
+    new Gauge({ name: 'kguard_ready', help: '1 when every readiness check passes', registers: [registry], async collect() {
+      const { runReadiness } = await import('../admin/health.js');
+      this.set((await runReadiness(readiness)).ready ? 1 : 0);
+    } });
+
+    const demo = sim && config.demo.enabled ? await ensureDemo(parts, sim) : undefined;
+    logger.info({ listen: url, admin: adminUrl, upstream: config.upstream.target === 'sim' ? `simulator ${baseUrl}` : baseUrl, policy: policy.current()?.version }, 'kiwoom-guard ready');
+
+    return {
+      url, adminUrl, upstreamUrl: baseUrl!, parts, demo,
+      close: async () => {
+        shuttingDown = true;
+        await closeAll();
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** After the bot has its answer: outcome audit, policy counters. Never throws. */
+async function afterCall(parts: SidecarParts, ctx: RequestContext): Promise<void> {
+  if (ctx.route !== 'tr' || !ctx.bot) {
+    if (ctx.error) {
+      await parts.auditor.append({
+        type: 'call.outcome', requestId: ctx.id, route: ctx.route, botId: ctx.bot?.id, sourceIp: ctx.sourceIp,
+        ok: false, code: ctx.error.code, stage: ctx.trail.at(-1),
+      }).catch(() => undefined);
+    }
+    return;
+  }
+  let orderNo: string | undefined;
+  let returnCode: unknown;
+  if (ctx.upstream && ctx.upstream.body.length < 64 * 1024) {
+    try {
+      const j = JSON.parse(ctx.upstream.body.toString('utf8')) as Record<string, unknown>;
+      returnCode = j.return_code;
+      if (typeof j.ord_no === 'string') orderNo = j.ord_no;
+    } catch {
+      returnCode = 'unparsed';
+    }
+  }
+  const ok = !ctx.error && ctx.upstream !== undefined && ctx.upstream.status === 200 && returnCode === 0;
+  await parts.auditor.append({
+    type: 'call.outcome', requestId: ctx.id, botId: ctx.bot.id, apiId: ctx.apiId, kind: ctx.entry?.kind,
+    account: ctx.bot.account, ok, code: ctx.error?.code, stage: ctx.trail.at(-1),
+    upstreamStatus: ctx.upstream?.status, returnCode, orderNo,
+    decision: ctx.decision ? { outcome: ctx.decision.outcome, ruleId: ctx.decision.ruleId, policyVersion: ctx.decision.policyVersion } : undefined,
+    ms: Math.round((performance.now() - ctx.startedAt) * 100) / 100,
+  }).catch((err) => parts.logger.error({ err: String(err), requestId: ctx.id }, 'outcome audit record failed'));
+  if (ctx.decision && ctx.decision.outcome !== 'deny' && ctx.entry) {
+    await parts.policy.recordOutcome(policyCall(ctx), ctx.decision, { ok, orderNo })
+      .catch((err) => parts.logger.error({ err: String(err), requestId: ctx.id }, 'policy outcome failed'));
+  }
+}
+

@@ -1,0 +1,217 @@
+// The stages of the bot-facing pipeline, each a plain function over the
+// request context (Envoy's filter chain, fastify's hooks). Order matters:
+// nothing that costs a key unwrap or a broker token runs before the call is
+// authenticated, classified, judged by policy and risk, and its intent audited.
+import { GuardError, type ErrorCode } from '../common/errors.js';
+import { lookupApi } from '../kiwoom/catalogue.js';
+import { authenticateBearer, botAllows, exchangeToken, revokeToken, type BotRegistry, type Sessions } from '../auth/index.js';
+import type { KiwoomClient } from '../kiwoom/client.js';
+import type { BrokerTokens } from '../kiwoom/broker-tokens.js';
+import type { PolicyEngine, Decision } from '../policy/types.js';
+import type { Auditor } from '../audit/types.js';
+import { checkContentType, checkFraming, parseJsonObject, readApiId, readBody, readPaging, safeHeaderValue } from './http.js';
+import { jsonReply, type NamedStage, type RequestContext, type RiskView } from './context.js';
+
+export interface StageDeps {
+  maxBodyBytes: number;
+  okMessage: string;
+  bots: BotRegistry;
+  sessions: Sessions;
+  policy: PolicyEngine;
+  auditor: Auditor;
+  kiwoom: KiwoomClient;
+  brokerTokens: BrokerTokens;
+  /** Optional risk engine: score in [0,1] with explainable contributions. */
+  assessRisk?: (ctx: RequestContext) => Promise<RiskView | undefined>;
+  /** Held calls (step-up / admin approval). Resolves when approved; throws a GuardError otherwise. */
+  awaitApproval?: (ctx: RequestContext, decision: Decision) => Promise<void>;
+  /** Lockdown check (global/bot/account), throws KG3008 while locked. */
+  checkLockdown?: (ctx: RequestContext) => Promise<void>;
+}
+
+const ANY_METHOD_NOT_POST = (ctx: RequestContext) => ctx.req.method !== 'POST';
+
+function framing(ctx: RequestContext): void {
+  if (ANY_METHOD_NOT_POST(ctx)) throw new GuardError('KG1008');
+  checkFraming(ctx.req);
+  checkContentType(ctx.req);
+}
+
+function body(max: number) {
+  return async (ctx: RequestContext) => {
+    ctx.body = await readBody(ctx.req, max, ctx.signal);
+  };
+}
+
+function authenticate(deps: StageDeps) {
+  return async (ctx: RequestContext) => {
+    const header = ctx.req.headers.authorization;
+    ctx.claims = await authenticateBearer(header, deps.sessions);
+    const bot = deps.bots.get(ctx.claims.botId);
+    if (!bot) throw new GuardError('KG2002', 'unknown bot');
+    if (!bot.enabled) throw new GuardError('KG2006');
+    ctx.bot = bot;
+  };
+}
+
+/** Upstream paths come from the catalogue, never from the bot's raw path. */
+function classify(ctx: RequestContext): void {
+  const apiId = readApiId(ctx.req);
+  ctx.apiId = apiId;
+  const entry = lookupApi(apiId);
+  if (!entry) throw new GuardError('KG1004', apiId);
+  if (entry.kind === 'auth' || entry.kind === 'realtime') throw new GuardError('KG1005', `${apiId} is not a TR call`);
+  const url = ctx.req.url ?? '';
+  if (url !== entry.path) throw new GuardError('KG1005', `${apiId} → ${entry.path}`);
+  ctx.entry = entry;
+  Object.assign(ctx, readPaging(ctx.req));
+  ctx.intentional = ctx.req.headers['x-kguard-intentional'] === '1';
+  const approval = ctx.req.headers['x-kguard-approval-id'];
+  if (typeof approval === 'string' && /^[A-Za-z0-9_-]{8,64}$/.test(approval)) ctx.approvalId = approval;
+}
+
+function parse(ctx: RequestContext): void {
+  ctx.json = parseJsonObject(ctx.body);
+  for (const field of ctx.entry!.requiredFields) {
+    if (!(field in ctx.json)) throw new GuardError('KG1010', field);
+  }
+}
+
+/** The bot record's own least-privilege list applies on top of policy. */
+function allowlist(ctx: RequestContext): void {
+  if (!botAllows(ctx.bot!, ctx.apiId!, ctx.entry!.kind)) throw new GuardError('KG3002', ctx.apiId);
+}
+
+const DECISION_ERRORS: Partial<Record<string, ErrorCode>> = { 'rate-limit': 'KG3005', 'daily-cap': 'KG3005' };
+
+export function policyCall(ctx: RequestContext) {
+  return {
+    botId: ctx.bot!.id,
+    account: ctx.bot!.account,
+    apiId: ctx.apiId!,
+    entry: ctx.entry,
+    body: ctx.json!,
+    intentional: ctx.intentional,
+    riskScore: ctx.risk?.score,
+  };
+}
+
+function assess(deps: StageDeps) {
+  return async (ctx: RequestContext) => {
+    await deps.checkLockdown?.(ctx);
+    deps.policy.health(); // no valid policy → KG3003, fail closed
+    if (deps.assessRisk) ctx.risk = await deps.assessRisk(ctx);
+    ctx.decision = await deps.policy.evaluate(policyCall(ctx));
+  };
+}
+
+/** The intent record must be durable before anything is forwarded (fail closed). */
+function auditIntent(deps: StageDeps) {
+  return async (ctx: RequestContext) => {
+    const d = ctx.decision!;
+    try {
+      await deps.auditor.append({
+        type: 'call.intent',
+        requestId: ctx.id,
+        botId: ctx.bot!.id,
+        apiId: ctx.apiId,
+        kind: ctx.entry!.kind,
+        account: ctx.bot!.account,
+        sourceIp: ctx.sourceIp,
+        body: ctx.entry!.kind === 'query' ? undefined : ctx.json,
+        decision: { outcome: d.outcome, ruleId: d.ruleId, ruleKind: d.ruleKind, reason: d.reason, matched: d.matched, shadowDenies: d.shadowDenies, policyVersion: d.policyVersion },
+        risk: ctx.risk,
+      });
+    } catch (err) {
+      throw err instanceof GuardError && err.code === 'KG6001' ? err : new GuardError('KG6001', undefined, { cause: err });
+    }
+  };
+}
+
+function enforce(deps: StageDeps) {
+  return async (ctx: RequestContext) => {
+    const d = ctx.decision!;
+    if (d.outcome === 'allow') return;
+    if (d.outcome === 'deny') {
+      const code = DECISION_ERRORS[d.ruleKind ?? ''] ?? 'KG3001';
+      const headers = d.retryAfterMs ? { 'retry-after': String(Math.ceil(d.retryAfterMs / 1000)) } : undefined;
+      throw new GuardError(code, `rule=${d.ruleId ?? '?'} ${d.reason ?? ''}`.trim(), { headers });
+    }
+    if (!deps.awaitApproval) throw new GuardError('KG3001', `rule=${d.ruleId ?? '?'} approval required but no approval service`);
+    await deps.awaitApproval(ctx, d);
+  };
+}
+
+/** Orders are never aborted once sent: the bot leaving does not un-send an order, and we want its outcome audited. */
+function abortable(ctx: RequestContext): AbortSignal | undefined {
+  const k = ctx.entry!.kind;
+  return k === 'query' || k === 'account' ? ctx.signal : undefined;
+}
+
+function forward(deps: StageDeps) {
+  return async (ctx: RequestContext) => {
+    if (ctx.signal.aborted) throw new GuardError('KG5002', 'bot disconnected');
+    const t0 = performance.now();
+    const lease = await deps.brokerTokens.acquire(ctx.bot!.id, ctx.signal);
+    try {
+      // Forward a re-serialisation of exactly the value that was judged: no
+      // duplicate keys or odd encodings the broker could read differently.
+      ctx.upstream = await deps.kiwoom.call({
+        apiId: ctx.apiId!, path: ctx.entry!.path, body: Buffer.from(JSON.stringify(ctx.json)), token: lease.token,
+        contYn: ctx.contYn, nextKey: ctx.nextKey, signal: abortable(ctx),
+      });
+    } finally {
+      lease.release();
+      ctx.upstreamMs = performance.now() - t0;
+    }
+    const up = ctx.upstream;
+    const headers: Record<string, string> = { 'content-type': up.contentType && /^application\/json/i.test(up.contentType) ? up.contentType : 'application/json;charset=UTF-8' };
+    const apiId = safeHeaderValue(up.apiId, /^[a-z]{2}\d{5}$/);
+    const contYn = safeHeaderValue(up.contYn, /^[YN]$/);
+    const nextKey = safeHeaderValue(up.nextKey);
+    if (apiId) headers['api-id'] = apiId;
+    if (contYn) headers['cont-yn'] = contYn;
+    if (nextKey) headers['next-key'] = nextKey;
+    ctx.reply = { status: up.status, headers, body: up.body };
+  };
+}
+
+function tokenExchange(deps: StageDeps) {
+  return async (ctx: RequestContext) => {
+    const { bot, response, jti } = await exchangeToken(ctx.body, deps.bots, deps.sessions, deps.okMessage);
+    ctx.bot = bot;
+    await deps.auditor.append({ type: 'session.issued', requestId: ctx.id, botId: bot.id, jti, sourceIp: ctx.sourceIp }).catch(() => {
+      throw new GuardError('KG6001');
+    });
+    ctx.reply = jsonReply(200, response);
+  };
+}
+
+function tokenRevoke(deps: StageDeps) {
+  return async (ctx: RequestContext) => {
+    const { bot, claims } = await revokeToken(ctx.body, deps.bots, deps.sessions);
+    ctx.bot = bot;
+    await deps.auditor.append({ type: 'session.revoked', requestId: ctx.id, botId: bot.id, jti: claims.jti }).catch(() => undefined);
+    ctx.reply = jsonReply(200, { return_code: 0, return_msg: deps.okMessage });
+  };
+}
+
+export function buildPipelines(deps: StageDeps): Record<'token' | 'revoke' | 'tr', readonly NamedStage[]> {
+  const readBodyStage = { name: 'body', run: body(deps.maxBodyBytes) };
+  return {
+    token: [{ name: 'framing', run: framing }, readBodyStage, { name: 'token', run: tokenExchange(deps) }],
+    revoke: [{ name: 'framing', run: framing }, readBodyStage, { name: 'revoke', run: tokenRevoke(deps) }],
+    tr: [
+      { name: 'framing', run: framing },
+      { name: 'authenticate', run: authenticate(deps) },
+      { name: 'classify', run: classify },
+      readBodyStage,
+      { name: 'parse', run: parse },
+      { name: 'allowlist', run: allowlist },
+      { name: 'assess', run: assess(deps) },
+      { name: 'audit-intent', run: auditIntent(deps) },
+      { name: 'enforce', run: enforce(deps) },
+      { name: 'forward', run: forward(deps) },
+    ],
+  };
+}
