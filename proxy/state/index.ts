@@ -1,5 +1,23 @@
 // Public API of the state part.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { StateConfig } from './config.js';
+import { createMemoryStore } from './memory.js';
+import { createRedisStore } from './redis.js';
+import type { Store } from './types.js';
+
 export type { LimitRequest, LimitResult, Store, Unsubscribe } from './types.js';
 export { createMemoryStore, MEMORY_DEFAULTS, type MemoryStoreOptions } from './memory.js';
+export { createRedisStore, type RedisStore, type RedisStoreDeps, type RedisStoreOptions } from './redis.js';
+export {
+  parseStateConfig, REDIS_DEFAULTS,
+  type StateConfig, type RedisStateConfig, type MemoryStateConfig, type RedisEndpoint, type RedisTlsConfig,
+} from './config.js';
 export { hashTagOf, MAX_KEY_LENGTH, MAX_LIMITS_PER_CALL } from './validate.js';
 export { seoulDay, msUntilSeoulMidnight } from './seoul.js';
+
+/** Builds the configured backend. Redis: resolves even if Redis is not up yet (calls fail closed until it is). */
+export async function createStore(cfg: StateConfig, deps: { logger: Logger; registry: Registry }): Promise<Store> {
+  if (cfg.backend === 'redis') return createRedisStore({ ...cfg.redis, ...deps });
+  return createMemoryStore({ ...cfg.memory, logger: deps.logger });
+}

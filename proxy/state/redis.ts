@@ -1,0 +1,486 @@
+// Redis-backed Store for several replicas (ioredis: standalone, Sentinel or
+// Cluster). Fail closed: every command has a deadline, nothing is queued
+// while disconnected, and any failure becomes KG7001. Reconnection is
+// automatic; a generation marker detects a Redis that came back empty.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { ConnectionOptions } from 'node:tls';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { GuardError, isGuardError } from '../common/errors.js';
+import type { RedisStateConfig } from './config.js';
+import { REDIS_DEFAULTS } from './config.js';
+import { CONSUME_LUA, HSET_LUA, INCR_LUA } from './redis-scripts.js';
+import type { LimitRequest, LimitResult, Store, Unsubscribe } from './types.js';
+import {
+  checkInteger, checkKey, checkOptionalTtl, checkString, checkTtl, normaliseLimits, type NormalisedLimit,
+} from './validate.js';
+
+export interface RedisStoreDeps {
+  logger: Logger;
+  registry: Registry;
+}
+
+/** A parsed `state.redis` section (or parts of it: the rest defaults) plus the dependencies. */
+export type RedisStoreOptions = Partial<RedisStateConfig> & RedisStoreDeps;
+
+export interface RedisStore extends Store {
+  readonly kind: 'redis';
+  /** The generation marker this store currently trusts (undefined before the first contact). */
+  generation(): string | undefined;
+}
+
+type Client = Redis | Cluster;
+type ScriptFn = (numKeys: number, ...args: (string | number)[]) => Promise<unknown>;
+type OpName =
+  | 'get' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hset' | 'hdel' | 'hgetall'
+  | 'consume' | 'peek' | 'publish' | 'subscribe' | 'health' | 'generation';
+
+const OP_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+function metrics(registry: Registry) {
+  const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
+  return {
+    errors: get('kguard_state_errors_total', () => new Counter({
+      name: 'kguard_state_errors_total', help: 'Shared state operations that failed (fail closed), by operation', labelNames: ['op'], registers: [registry],
+    })),
+    seconds: get('kguard_state_op_seconds', () => new Histogram({
+      name: 'kguard_state_op_seconds', help: 'Shared state operation latency, by operation', labelNames: ['op'], buckets: OP_BUCKETS, registers: [registry],
+    })),
+    up: get('kguard_state_up', () => new Gauge({
+      name: 'kguard_state_up', help: '1 while the Redis state connection is ready', registers: [registry],
+    })),
+    flush: get('kguard_state_flush_detected', () => new Gauge({
+      name: 'kguard_state_flush_detected', help: '1 while a Redis flush/empty restart awaits operator confirmation', registers: [registry],
+    })),
+  };
+}
+
+/** Password files may end with a newline; anything else is kept byte for byte. */
+async function readSecretFile(file: string, what: string): Promise<string> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(file);
+  } catch (err) {
+    throw new GuardError('KG7004', `cannot read ${what} file`, { cause: err });
+  }
+  try {
+    let end = buf.length;
+    while (end > 0 && (buf[end - 1] === 0x0a || buf[end - 1] === 0x0d)) end--;
+    if (end === 0) throw new GuardError('KG7004', `${what} file is empty`);
+    // ioredis needs the password as a string to re-authenticate on every reconnect.
+    return buf.subarray(0, end).toString('utf8');
+  } finally {
+    buf.fill(0);
+  }
+}
+
+async function tlsOptions(cfg: Partial<RedisStateConfig>): Promise<ConnectionOptions | undefined> {
+  const wantTls = cfg.tls !== undefined || cfg.url?.startsWith('rediss:') === true;
+  if (!wantTls) return undefined;
+  const t = cfg.tls ?? {};
+  const read = async (f: string | undefined, what: string): Promise<Buffer | undefined> => {
+    if (f === undefined) return undefined;
+    try {
+      return await readFile(f);
+    } catch (err) {
+      throw new GuardError('KG7004', `cannot read TLS ${what} file`, { cause: err });
+    }
+  };
+  const [ca, cert, key] = await Promise.all([read(t.caFile, 'CA'), read(t.certFile, 'certificate'), read(t.keyFile, 'key')]);
+  return {
+    ...(ca ? { ca } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+    ...(t.servername ? { servername: t.servername } : {}),
+  };
+}
+
+/** host:port list for logs; never the URL (it could carry credentials). */
+function describe(cfg: Partial<RedisStateConfig>): string {
+  if (cfg.nodes) return `cluster ${cfg.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  if (cfg.sentinels) return `sentinel ${cfg.name} via ${cfg.sentinels.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  try {
+    const u = new URL(cfg.url ?? 'redis://127.0.0.1:6379');
+    return `${u.protocol}//${u.hostname}:${u.port || 6379}`;
+  } catch {
+    return 'redis';
+  }
+}
+
+function classify(err: unknown): GuardError {
+  if (isGuardError(err)) return err;
+  const msg = err instanceof Error ? err.message : '';
+  if (/^(WRONGTYPE|KGUARD_INVALID|ERR value is not an integer|ERR increment or decrement would overflow)/.test(msg)) {
+    return new GuardError('KG7002', msg.startsWith('WRONGTYPE') ? 'WRONGTYPE: key holds another kind of value' : 'value is not an integer', { cause: err });
+  }
+  if (/CROSSSLOT/.test(msg)) return new GuardError('KG7002', 'keys of one call are in different cluster slots', { cause: err });
+  return new GuardError('KG7001', /timed out|timeout/i.test(msg) ? 'timeout' : 'unavailable', { cause: err });
+}
+
+export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisStore> {
+  const cfg = { ...REDIS_DEFAULTS, ...opts };
+  const { logger, registry } = opts;
+  const log = logger.child({ part: 'state', redis: describe(cfg) });
+  const m = metrics(registry);
+  const prefix = cfg.keyPrefix;
+  const commandTimeout = cfg.commandTimeoutMs;
+
+  const password = cfg.passwordFile ? await readSecretFile(cfg.passwordFile, 'Redis password') : undefined;
+  const sentinelPassword = cfg.sentinelPasswordFile ? await readSecretFile(cfg.sentinelPasswordFile, 'Sentinel password') : undefined;
+  const tls = await tlsOptions(cfg);
+  const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times, 10), cfg.maxReconnectDelayMs);
+
+  const connection: RedisOptions = {
+    ...(cfg.username ? { username: cfg.username } : {}),
+    ...(password !== undefined ? { password } : {}),
+    ...(tls ? { tls } : {}),
+    connectTimeout: cfg.connectTimeoutMs,
+    commandTimeout,
+    // Fail closed: never park commands while disconnected, never replay them
+    // after a reconnect (a replayed consume could charge twice, or late).
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    enableReadyCheck: true,
+    lazyConnect: true,
+  };
+
+  let client: Client;
+  if (cfg.nodes) {
+    const clusterOpts: ClusterOptions = {
+      redisOptions: {
+        ...(cfg.username ? { username: cfg.username } : {}),
+        ...(password !== undefined ? { password } : {}),
+        ...(tls ? { tls } : {}),
+        connectTimeout: cfg.connectTimeoutMs,
+        commandTimeout,
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+      },
+      enableOfflineQueue: false,
+      enableReadyCheck: true,
+      lazyConnect: true,
+      scaleReads: 'master',
+      clusterRetryStrategy: retryStrategy,
+    };
+    client = new Cluster(cfg.nodes.map((n) => ({ host: n.host, port: n.port })), clusterOpts);
+  } else if (cfg.sentinels) {
+    client = new Redis({
+      ...connection,
+      sentinels: cfg.sentinels.map((n) => ({ host: n.host, port: n.port })),
+      name: cfg.name as string,
+      ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),
+      ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
+      sentinelRetryStrategy: retryStrategy,
+      // Learn about a Sentinel failover from +switch-master instead of waiting for errors.
+      failoverDetector: true,
+      retryStrategy,
+    });
+  } else {
+    client = new Redis(cfg.url as string, { ...connection, retryStrategy });
+  }
+
+  client.defineCommand('kguardConsume', { lua: CONSUME_LUA });
+  client.defineCommand('kguardIncr', { numberOfKeys: 1, lua: INCR_LUA });
+  client.defineCommand('kguardHset', { numberOfKeys: 1, lua: HSET_LUA });
+  const script = (name: string): ScriptFn => {
+    const fn = (client as unknown as Record<string, ScriptFn>)[name] as ScriptFn;
+    return fn.bind(client);
+  };
+  const consumeScript = script('kguardConsume');
+  const incrScript = script('kguardIncr');
+  const hsetScript = script('kguardHset');
+
+  // Pub/sub needs its own connection (a subscribed connection can run nothing else).
+  const subscriber: Client = client instanceof Cluster ? client.duplicate() : client.duplicate();
+  const handlers = new Map<string, Set<(message: string) => void>>();
+  subscriber.on('message', (channel: string, message: string) => {
+    const set = handlers.get(channel);
+    if (!set) return;
+    for (const h of [...set]) {
+      try {
+        h(message);
+      } catch (err) {
+        log.error({ err, channel: channel.slice(prefix.length) }, 'state subscriber threw');
+      }
+    }
+  });
+
+  let closed = false;
+  let wasReady = false;
+  client.on('ready', () => {
+    m.up.set(1);
+    log.info(wasReady ? 'redis state connection restored' : 'redis state connected');
+    wasReady = true;
+    void ensureGeneration().catch(() => undefined);
+  });
+  client.on('close', () => {
+    m.up.set(0);
+    generationStale = true;
+    if (wasReady && !closed) log.warn('redis state connection lost; state operations fail closed until it returns');
+  });
+  // Without a listener ioredis would print these; with one we log them at a bounded rate.
+  let lastErrorLog = 0;
+  const onError = (err: Error): void => {
+    const now = Date.now();
+    if (now - lastErrorLog > 5_000) {
+      lastErrorLog = now;
+      log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'redis state connection error');
+    }
+  };
+  client.on('error', onError);
+  subscriber.on('error', onError);
+
+  // ---- generation marker (detects a Redis that restarted empty or was flushed)
+  const generationKey = `${prefix}generation`;
+  const flushedKey = `${prefix}generation:flushed`;
+  const confirmedKey = `${prefix}generation:confirmed`;
+  let knownGeneration: string | undefined;
+  let localFlush = false;
+  let flushFlag = false;
+  let generationStale = true;
+  let generationCheck: Promise<void> | undefined;
+
+  async function checkGeneration(): Promise<void> {
+    const candidate = randomUUID();
+    const ttl = cfg.generationTtlMs;
+    await client.set(generationKey, candidate, 'PX', ttl, 'NX');
+    const current = await client.get(generationKey);
+    if (current === null) throw new GuardError('KG7001', 'generation marker vanished');
+    await client.pexpire(generationKey, ttl);
+    if (knownGeneration !== undefined && current !== knownGeneration) {
+      localFlush = true;
+      // Recorded in Redis so replicas that start later see it as well.
+      await client.set(flushedKey, current, 'PX', ttl);
+      log.error('redis state was lost (restarted empty or flushed): daily counters are not trusted until an operator confirms');
+    }
+    knownGeneration = current;
+    const [flushedGen, confirmedGen] = await Promise.all([client.get(flushedKey), client.get(confirmedKey)]);
+    const unconfirmed = (localFlush || flushedGen === current) && confirmedGen !== current;
+    if (!unconfirmed) localFlush = false;
+    if (flushFlag && !unconfirmed) log.warn('redis state flush confirmed by an operator');
+    flushFlag = unconfirmed;
+    m.flush.set(flushFlag ? 1 : 0);
+    generationStale = false;
+  }
+
+  function ensureGeneration(): Promise<void> {
+    generationCheck ??= checkGeneration()
+      .catch((err: unknown) => {
+        generationStale = true;
+        throw classify(err);
+      })
+      .finally(() => { generationCheck = undefined; });
+    return generationCheck;
+  }
+
+  const generationTimer = setInterval(() => {
+    if (client.status === 'ready') void ensureGeneration().catch(() => undefined);
+  }, cfg.generationCheckMs);
+  generationTimer.unref();
+
+  // ---- op wrapper: deadline, metrics, error mapping
+  async function op<T>(name: OpName, fn: () => Promise<T>): Promise<T> {
+    if (closed) throw new GuardError('KG7001', 'store closed');
+    const end = m.seconds.startTimer({ op: name });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // ioredis enforces commandTimeout per command; this bounds the whole op
+      // (scripts loading, cluster redirections) by the same deadline.
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new GuardError('KG7001', 'timeout')), commandTimeout);
+      });
+      const result = await Promise.race([fn(), deadline]);
+      end();
+      return result;
+    } catch (err) {
+      m.errors.inc({ op: name });
+      throw classify(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  const k = (key: string): string => prefix + checkKey(key);
+
+  async function runLimits(ls: NormalisedLimit[], charge: boolean): Promise<{ failed: number; retry: number; used: number[] }> {
+    if (generationStale) await ensureGeneration();
+    const args: (string | number)[] = ls.map((l) => prefix + l.key);
+    args.push(charge ? '1' : '0', randomBytes(8).toString('hex'));
+    for (const l of ls) args.push(l.limit, l.windowMs, l.mode === 'sliding' ? 's' : 'f', l.cost);
+    const reply = (await consumeScript(ls.length, ...args)) as number[];
+    return { failed: Number(reply[0]), retry: Number(reply[1]), used: reply.slice(2).map(Number) };
+  }
+
+  const store: RedisStore = {
+    kind: 'redis',
+
+    generation: () => knownGeneration,
+
+    get(key) {
+      return op('get', () => client.get(k(key)));
+    },
+
+    set(key, value, ttlMs) {
+      const full = k(key);
+      checkString(value, 'value');
+      const ttl = checkOptionalTtl(ttlMs);
+      return op('set', async () => {
+        if (ttl === undefined) await client.set(full, value);
+        else await client.set(full, value, 'PX', ttl);
+      });
+    },
+
+    setIfAbsent(key, value, ttlMs) {
+      const full = k(key);
+      checkString(value, 'value');
+      const ttl = checkTtl(ttlMs);
+      return op('setIfAbsent', async () => (await client.set(full, value, 'PX', ttl, 'NX')) === 'OK');
+    },
+
+    del(key) {
+      const full = k(key);
+      return op('del', async () => { await client.del(full); });
+    },
+
+    incr(key, by = 1, ttlMs) {
+      const full = k(key);
+      checkInteger(by, 'by');
+      const ttl = checkOptionalTtl(ttlMs);
+      return op('incr', async () => Number(await incrScript(1, full, by, ttl ?? '')));
+    },
+
+    expire(key, ttlMs) {
+      const full = k(key);
+      const ttl = checkTtl(ttlMs);
+      return op('expire', async () => (await client.pexpire(full, ttl)) === 1);
+    },
+
+    hget(key, field) {
+      const full = k(key);
+      checkString(field, 'field');
+      return op('hget', () => client.hget(full, field));
+    },
+
+    hset(key, field, value, ttlMs) {
+      const full = k(key);
+      checkString(field, 'field');
+      checkString(value, 'value');
+      const ttl = checkOptionalTtl(ttlMs);
+      return op('hset', async () => { await hsetScript(1, full, field, value, ttl ?? ''); });
+    },
+
+    hdel(key, field) {
+      const full = k(key);
+      checkString(field, 'field');
+      return op('hdel', async () => { await client.hdel(full, field); });
+    },
+
+    hgetall(key) {
+      const full = k(key);
+      return op('hgetall', () => client.hgetall(full));
+    },
+
+    async consume(limits: readonly LimitRequest[]): Promise<LimitResult> {
+      const ls = normaliseLimits(limits);
+      if (ls.length === 0) return { allowed: true, usage: [] };
+      return op('consume', async () => {
+        const { failed, retry, used } = await runLimits(ls, true);
+        const usage = ls.map((l, i) => used[i]! + l.cost);
+        return failed === 0
+          ? { allowed: true, usage }
+          : { allowed: false, failedIndex: failed - 1, usage, retryAfterMs: Math.max(1, retry) };
+      });
+    },
+
+    async peek(limits) {
+      const ls = normaliseLimits(limits);
+      if (ls.length === 0) return [];
+      return op('peek', async () => (await runLimits(ls, false)).used);
+    },
+
+    publish(channel, message) {
+      const full = k(channel);
+      checkString(message, 'message');
+      return op('publish', async () => { await client.publish(full, message); });
+    },
+
+    async subscribe(channel, handler): Promise<Unsubscribe> {
+      const full = k(channel);
+      if (typeof handler !== 'function') throw new GuardError('KG7002', 'handler must be a function');
+      await op('subscribe', async () => {
+        if (!handlers.has(full)) await subscriber.subscribe(full);
+      });
+      let set = handlers.get(full);
+      if (!set) handlers.set(full, (set = new Set()));
+      const subscription = (msg: string): void => handler(msg);
+      set.add(subscription);
+      return async () => {
+        const current = handlers.get(full);
+        if (!current?.delete(subscription) || current.size > 0) return;
+        handlers.delete(full);
+        // Best effort: while disconnected ioredis forgets it on its own; an
+        // orphaned subscription only delivers messages nobody listens to.
+        await subscriber.unsubscribe(full).catch(() => undefined);
+      };
+    },
+
+    flushDetected: () => flushFlag,
+
+    confirmFlush() {
+      return op('generation', async () => {
+        await ensureGeneration();
+        const current = knownGeneration;
+        if (current === undefined) throw new GuardError('KG7001', 'no generation marker yet');
+        await client.set(confirmedKey, current, 'PX', cfg.generationTtlMs);
+        await ensureGeneration();
+        log.warn('operator confirmed the redis state flush');
+      });
+    },
+
+    health() {
+      return op('health', async () => {
+        if (client.status !== 'ready') throw new GuardError('KG7001', 'not connected');
+        if (subscriber.status !== 'ready') throw new GuardError('KG7001', 'pub/sub not connected');
+        await client.ping();
+        if (generationStale) await ensureGeneration();
+      });
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(generationTimer);
+      m.up.set(0);
+      const quit = async (c: Client): Promise<void> => {
+        const timer = setTimeout(() => c.disconnect(), 1_000);
+        try {
+          if (c.status === 'ready') await c.quit();
+          else c.disconnect();
+        } catch {
+          c.disconnect();
+        } finally {
+          clearTimeout(timer);
+        }
+      };
+      await Promise.all([quit(client), quit(subscriber)]);
+      handlers.clear();
+    },
+  };
+
+  // First contact: wait up to connectTimeoutMs. If Redis is not there yet the
+  // store still starts (fail closed per call, /readyz red) and connects later.
+  const connectBoth = Promise.all([client.connect(), subscriber.connect()]);
+  const started = await Promise.race([
+    connectBoth.then(() => true, () => false),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), cfg.connectTimeoutMs).unref()),
+  ]);
+  if (started) {
+    await ensureGeneration().catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'generation check failed'));
+  } else {
+    log.error('redis state unavailable at start; state operations fail closed until it connects');
+  }
+  return store;
+}
