@@ -1,0 +1,75 @@
+// `kguard sim [--port N] [--host 127.0.0.1] [--page-size N] [--allow-remote] [--no-control]`
+// Starts the Kiwoom simulator with its control API and prints its URL; runs
+// until SIGINT/SIGTERM (or the optional abort signal, for tests).
+
+import { isIP } from 'node:net';
+import { isLoopbackAddress, startSimulator } from '../sim/index.js';
+import type { CliIO } from './types.js';
+
+const USAGE = 'usage: kguard sim [--port N] [--host 127.0.0.1] [--page-size N] [--allow-remote] [--no-control]\n';
+
+interface SimCliArgs {
+  port: number;
+  host: string;
+  pageSize: number;
+  allowRemote: boolean;
+  control: boolean;
+}
+
+class UsageError extends Error {}
+
+function intArg(name: string, value: string | undefined, min: number, max: number): number {
+  if (value === undefined || !/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new UsageError(`${name} needs an integer in ${min}..${max}`);
+  return Number(value);
+}
+
+export function parseSimArgs(args: readonly string[]): SimCliArgs {
+  const out: SimCliArgs = { port: 0, host: '127.0.0.1', pageSize: 20, allowRemote: false, control: true };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string | undefined => inline ?? args[++i];
+    switch (flag) {
+      case '--port': out.port = intArg('--port', value(), 0, 65535); break;
+      case '--host': out.host = value() ?? ''; break;
+      case '--page-size': out.pageSize = intArg('--page-size', value(), 1, 1000); break;
+      case '--allow-remote': out.allowRemote = true; break;
+      case '--no-control': out.control = false; break;
+      default: throw new UsageError(`unknown argument: ${arg}`);
+    }
+  }
+  if (isIP(out.host) === 0 && out.host !== 'localhost') throw new UsageError(`--host must be an IP address: ${out.host}`);
+  if (!out.allowRemote && out.host !== 'localhost' && !isLoopbackAddress(out.host)) {
+    throw new UsageError(`refusing to listen on non-loopback ${out.host} without --allow-remote (the simulator has no real authentication)`);
+  }
+  return out;
+}
+
+export async function runSimCli(args: string[], io: CliIO, signal?: AbortSignal): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) { io.stdout.write(USAGE); return 0; }
+  let parsed: SimCliArgs;
+  try {
+    parsed = parseSimArgs(args);
+  } catch (err) {
+    if (err instanceof UsageError) { io.stderr.write(`kguard sim: ${err.message}\n${USAGE}`); return 2; }
+    throw err;
+  }
+  const sim = await startSimulator({ host: parsed.host, port: parsed.port, pageSize: parsed.pageSize, control: parsed.control });
+  io.stdout.write(`Kiwoom simulator listening on ${sim.url}\n`);
+  if (parsed.control) io.stdout.write(`control API: ${sim.url}/_sim/ (loopback only)\n`);
+  let stop: () => void = () => undefined;
+  await new Promise<void>((resolve) => {
+    stop = resolve;
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    signal?.addEventListener('abort', stop, { once: true });
+    if (signal?.aborted) stop();
+  });
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  await sim.close();
+  io.stdout.write('Kiwoom simulator stopped\n');
+  return 0;
+}
+
+export default runSimCli;
