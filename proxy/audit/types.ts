@@ -29,6 +29,8 @@ export interface AuditEvent {
 export interface AuditAck {
   readonly seq: number;
   readonly hash: string;
+  /** Id of the sink whose chain `seq` and `hash` belong to (the first configured sink that accepted). */
+  readonly sink?: string;
 }
 
 export interface Auditor {

@@ -78,6 +78,8 @@ export const ERROR_CATALOGUE = {
 
   // 6xxx: audit
   KG6001: { status: 503, returnCode: 9, ko: '감사 기록을 남길 수 없어 요청을 거부합니다', en: 'Audit sink unavailable; call refused' },
+  KG6002: { status: 500, returnCode: 9, ko: '감사 이벤트를 기록할 수 없는 형식입니다', en: 'Audit event cannot be recorded (too large or malformed)' },
+  KG6003: { status: 500, returnCode: 9, ko: '감사 키 파일을 사용할 수 없습니다', en: 'Audit key file unusable' },
 
   // 7xxx: shared state
   KG7001: { status: 503, returnCode: 9, ko: '공유 상태 저장소를 사용할 수 없습니다', en: 'Shared state store unavailable' },

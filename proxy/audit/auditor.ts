@@ -1,0 +1,218 @@
+// createAuditor: sanitises each event once, hands it to every sink (each
+// chains it in its own log), and resolves when at least one sink has it
+// durable. With no sink able to record, append rejects with KG6001 and
+// health() throws, so the call is refused and /readyz turns red.
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import type { Redis, Cluster } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { GuardError } from '../common/errors.js';
+import { canonicalJson } from './canonical.js';
+import { appendCheckpointLine, mirrorFileName, type Checkpoint } from './checkpoint.js';
+import { Checkpointer } from './checkpointer.js';
+import type { AuditConfig } from './config.js';
+import { fingerprint as keyedFingerprint, loadHmacKey, loadSigningKeys, publicKeyPem } from './keys.js';
+import { createAuditMetrics, type AuditMetrics } from './metrics.js';
+import { buildReceipt, type Receipt } from './receipt.js';
+import type { RecordBody } from './record.js';
+import { createSanitizer } from './redact.js';
+import { FileSink } from './sinks/file.js';
+import { RedisStreamSink } from './sinks/redis-stream.js';
+import { StdoutSink } from './sinks/stdout.js';
+import type { AuditSink } from './sinks/types.js';
+import type { AuditAck, AuditEvent, Auditor } from './types.js';
+
+export type RedisClient = Redis | Cluster;
+
+export interface CreateAuditorOptions {
+  readonly config: AuditConfig;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** Needed for redis-stream sinks and the Redis checkpoint mirror. */
+  readonly redis?: RedisClient;
+  /** Where the stdout sink writes (default process.stdout). */
+  readonly stdout?: Writable;
+  /** Create missing key files (default true; the CLI passes false for read-only work). */
+  readonly createKeys?: boolean;
+}
+
+export interface AuditorHandle extends Auditor {
+  /** Receipt for `seq` in the primary file sink's chain; checkpoints first if the record is not covered yet. */
+  receipt(seq: number): Promise<Receipt | undefined>;
+  /** Signs and stores a checkpoint in every checkpointing sink now. */
+  checkpointNow(): Promise<void>;
+  /** Keyed fingerprint (`hmac:<hex>`) of a secret under the audit HMAC key, e.g. a broker token. */
+  fingerprint(secret: Buffer): string;
+  /** A fresh copy of the audit HMAC key for parts that fingerprint on their own; the caller zero-fills it when done. */
+  readonly fingerprintKey: Buffer;
+  readonly publicKeyPem: string;
+  readonly keyId: string;
+  /** Per-sink state for /readyz and the admin API. */
+  status(): { id: string; kind: string; up: boolean; reason?: string }[];
+}
+
+/** The name the sidecar wiring uses. */
+export type ManagedAuditor = AuditorHandle;
+
+const EVENT_TYPE = /^[a-z][a-z0-9_.]{0,63}$/;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new GuardError('KG6001', `${what}: no acknowledgement within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export async function createAuditor(opts: CreateAuditorOptions): Promise<AuditorHandle> {
+  const { config, registry } = opts;
+  const logger = opts.logger.child({ part: 'audit' });
+  const metrics: AuditMetrics = createAuditMetrics(registry);
+  const createKeys = opts.createKeys ?? true;
+  const keys = await loadSigningKeys(config.signingKeyFile, createKeys);
+  const hmacKey = await loadHmacKey(config.hmacKeyFile, createKeys);
+  const sanitize = createSanitizer({ hmacFields: config.hmacFields, hmacKey, maxStringLength: config.maxStringLength, maxRecordBytes: config.maxRecordBytes });
+  const cpCfg = config.checkpoint;
+
+  if (config.sinks.some((s) => s.type === 'redis-stream') && !opts.redis) {
+    throw new GuardError('KG6001', 'a redis-stream audit sink is configured but no Redis client was given');
+  }
+  if (cpCfg.mirrorRedisKey && !opts.redis) throw new GuardError('KG6001', 'audit.checkpoint.mirrorRedisKey is set but no Redis client was given');
+
+  async function mirror(sinkId: string, cp: Checkpoint): Promise<void> {
+    const copies: Promise<unknown>[] = [];
+    if (cpCfg.mirrorDir) {
+      copies.push(appendCheckpointLine(path.join(cpCfg.mirrorDir, mirrorFileName(cp.chain)), cp).catch((err: NodeJS.ErrnoException) => {
+        metrics.mirrorFailures.inc({ sink: sinkId, mirror: 'dir' });
+        logger.error({ sink: sinkId, code: err.code }, 'audit checkpoint mirror (dir) failed');
+      }));
+    }
+    if (cpCfg.mirrorRedisKey && opts.redis) {
+      copies.push(withTimeout(opts.redis.xadd(cpCfg.mirrorRedisKey, 'MAXLEN', '~', cpCfg.mirrorRedisMaxLen, '*', 'cp', canonicalJson(cp)), config.sinkTimeoutMs, 'checkpoint mirror').catch(() => {
+        metrics.mirrorFailures.inc({ sink: sinkId, mirror: 'redis' });
+        logger.error({ sink: sinkId }, 'audit checkpoint mirror (redis) failed');
+      }));
+    }
+    await Promise.all(copies);
+  }
+
+  const sinks: AuditSink[] = config.sinks.map((s) => {
+    switch (s.type) {
+      case 'file':
+        return new FileSink(s, {
+          logger,
+          metrics,
+          replica: config.replicaId,
+          retryMs: config.sinkRetryMs,
+          makeCheckpointer: (hooks) => new Checkpointer({
+            sinkId: s.id,
+            replica: config.replicaId,
+            keys,
+            everyRecords: cpCfg.everyRecords,
+            everyMs: cpCfg.everyMs,
+            beforeCheckpoint: hooks.beforeCheckpoint,
+            persist: async (cp) => {
+              await hooks.persistLocal(cp);
+              await mirror(s.id, cp);
+            },
+            logger,
+            metrics,
+          }),
+        });
+      case 'redis-stream':
+        return new RedisStreamSink(s, { redis: opts.redis!, replica: config.replicaId, metrics, logger, timeoutMs: config.sinkTimeoutMs, retryMs: config.sinkRetryMs });
+      case 'stdout':
+        return new StdoutSink(s.id, opts.stdout ?? process.stdout, metrics);
+    }
+  });
+
+  // Open what can be opened; a sink that cannot stays down and is retried later.
+  await Promise.all(sinks.map((s) => s.open().catch((err: GuardError) => {
+    logger.error({ sink: s.id, reason: err.detail ?? err.message }, 'audit sink could not be opened');
+  })));
+  const anyUp = (): boolean => sinks.some((s) => s.up);
+  metrics.healthy.set(anyUp() ? 1 : 0);
+  if (!anyUp()) logger.error('no audit sink accepts records: every call will be refused until one does');
+
+  let closed = false;
+  const fileSinks = sinks.filter((s): s is FileSink => s instanceof FileSink);
+
+  function reasons(): string {
+    return sinks.map((s) => `${s.id}: ${s.downReason ?? 'up'}`).join('; ');
+  }
+
+  async function append(event: AuditEvent): Promise<AuditAck> {
+    if (closed) throw new GuardError('KG6001', 'auditor is closed');
+    if (typeof event?.type !== 'string' || !EVENT_TYPE.test(event.type)) throw new GuardError('KG6002', 'event type missing or malformed');
+    const { data, stripped } = sanitize(event);
+    if (stripped.length > 0) {
+      metrics.stripped.inc(stripped.length);
+      logger.warn({ type: event.type, fields: stripped.slice(0, 32) }, 'secret-looking fields dropped from an audit event; pass a fingerprint instead');
+    }
+    const body: RecordBody = { ts: new Date().toISOString(), replica: config.replicaId, type: event.type, data };
+    const size = Buffer.byteLength(canonicalJson(body));
+    if (size > config.maxRecordBytes) throw new GuardError('KG6002', `record of ${size} bytes exceeds audit.maxRecordBytes ${config.maxRecordBytes}`);
+
+    const results = await Promise.allSettled(sinks.map((s) => withTimeout(s.append(body), config.sinkTimeoutMs, s.id)));
+    const ackIndex = results.findIndex((r) => r.status === 'fulfilled');
+    results.forEach((r, i) => {
+      if (r.status === 'rejected' && sinks[i]!.up) {
+        metrics.failures.inc({ sink: sinks[i]!.id, reason: 'timeout' });
+      }
+    });
+    metrics.healthy.set(anyUp() ? 1 : 0);
+    if (ackIndex === -1) {
+      metrics.refused.inc();
+      const why = results.map((r, i) => `${sinks[i]!.id}: ${r.status === 'rejected' ? ((r.reason as GuardError).detail ?? 'failed') : 'ok'}`).join('; ');
+      logger.error({ type: event.type, reasons: why }, 'audit record could not be written to any sink; refusing');
+      throw new GuardError('KG6001', 'no audit sink accepted the record');
+    }
+    return (results[ackIndex] as PromiseFulfilledResult<AuditAck>).value;
+  }
+
+  async function health(): Promise<void> {
+    if (closed) throw new GuardError('KG6001', 'auditor is closed');
+    if (!anyUp()) {
+      // Give a sink that recovered (disk freed, Redis back) its chance to turn /readyz green.
+      await Promise.all(sinks.map((s) => s.open().catch(() => undefined)));
+    }
+    metrics.healthy.set(anyUp() ? 1 : 0);
+    if (!anyUp()) throw new GuardError('KG6001', `no audit sink accepts records (${reasons()})`);
+  }
+
+  async function checkpointNow(): Promise<void> {
+    await Promise.all(fileSinks.filter((s) => s.up).map((s) => s.checkpointer.checkpointNow()));
+  }
+
+  async function receipt(seq: number): Promise<Receipt | undefined> {
+    const primary = fileSinks[0];
+    if (!primary) return undefined;
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new GuardError('KG1010', 'seq must be a positive integer');
+    if (seq > primary.chainHead.seq) return undefined;
+    if (seq > primary.checkpointer.lastCheckpointSeq) await primary.checkpointer.checkpointNow();
+    return buildReceipt(primary.dir, seq);
+  }
+
+  async function close(): Promise<void> {
+    if (closed) return;
+    closed = true;
+    await Promise.all(sinks.map((s) => s.close().catch(() => undefined)));
+    metrics.healthy.set(0);
+  }
+
+  return {
+    append,
+    health,
+    close,
+    receipt,
+    checkpointNow,
+    fingerprint: (secret: Buffer) => keyedFingerprint(secret, hmacKey),
+    get fingerprintKey() {
+      return hmacKey.export();
+    },
+    publicKeyPem: publicKeyPem(keys.publicKey),
+    keyId: keys.keyId,
+    status: () => sinks.map((s) => ({ id: s.id, kind: s.kind, up: s.up, ...(s.downReason ? { reason: s.downReason } : {}) })),
+  };
+}

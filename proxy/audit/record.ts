@@ -1,0 +1,74 @@
+// The record format. One JSON line per record; `hash` is SHA-256 over the
+// canonical encoding of every other field, and `prev` is the previous
+// record's hash, so each sink's records form a chain.
+import { canonicalJson, sha256Hex } from './canonical.js';
+import type { AuditEventType } from './types.js';
+
+export const RECORD_VERSION = 1;
+/** `prev` of the first record of a chain. */
+export const GENESIS_HASH = '0'.repeat(64);
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** What the auditor decides once per event; each sink then chains it. */
+export interface RecordBody {
+  readonly ts: string;
+  readonly replica: string;
+  readonly type: AuditEventType;
+  readonly data: Record<string, unknown>;
+}
+
+export interface AuditRecord extends RecordBody {
+  readonly v: number;
+  readonly sink: string;
+  readonly seq: number;
+  readonly prev: string;
+  readonly hash: string;
+}
+
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
+export function recordHash(record: Omit<AuditRecord, 'hash'> & { hash?: string }): string {
+  const { hash: _ignored, ...rest } = record;
+  return sha256Hex(canonicalJson(rest));
+}
+
+/** Chains `body` after `head`, returning the record and its line (with trailing newline). */
+export function chainRecord(body: RecordBody, sink: string, head: ChainHead): { record: AuditRecord; line: string } {
+  const unsigned = { v: RECORD_VERSION, sink, seq: head.seq + 1, prev: head.hash, ...body };
+  const hash = sha256Hex(canonicalJson(unsigned));
+  const record: AuditRecord = { ...unsigned, hash };
+  return { record, line: canonicalJson(record) + '\n' };
+}
+
+export type ParsedLine = { ok: true; record: AuditRecord } | { ok: false; reason: string };
+
+/** Parses and self-checks one line (no chain context). */
+export function parseRecordLine(line: string): ParsedLine {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { ok: false, reason: 'not valid JSON (torn or edited line)' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'not a JSON object' };
+  const r = value as Record<string, unknown>;
+  if (r.v !== RECORD_VERSION) return { ok: false, reason: `unknown record version ${String(r.v)}` };
+  if (!Number.isSafeInteger(r.seq) || (r.seq as number) < 1) return { ok: false, reason: 'bad seq' };
+  if (typeof r.hash !== 'string' || !HEX64.test(r.hash)) return { ok: false, reason: 'bad hash field' };
+  if (typeof r.prev !== 'string' || !HEX64.test(r.prev)) return { ok: false, reason: 'bad prev field' };
+  if (typeof r.sink !== 'string' || typeof r.replica !== 'string' || typeof r.type !== 'string' || typeof r.ts !== 'string') {
+    return { ok: false, reason: 'missing sink/replica/type/ts' };
+  }
+  if (typeof r.data !== 'object' || r.data === null || Array.isArray(r.data)) return { ok: false, reason: 'bad data field' };
+  let computed: string;
+  try {
+    computed = recordHash(r as unknown as AuditRecord);
+  } catch {
+    return { ok: false, reason: 'not canonically encodable' };
+  }
+  if (computed !== r.hash) return { ok: false, reason: 'hash does not match the record contents' };
+  return { ok: true, record: r as unknown as AuditRecord };
+}

@@ -1,0 +1,104 @@
+// Turns a caller's AuditEvent into record data: JSON-safe values only,
+// configured sensitive fields replaced by keyed hashes, and anything whose
+// name looks like a secret dropped (the caller should have fingerprinted it).
+// The rules are compiled once; the per-event walk allocates only the output.
+import type { KeyObject } from 'node:crypto';
+import { GuardError } from '../common/errors.js';
+import { hmacString, isKeyedHash } from './keys.js';
+import type { AuditEvent } from './types.js';
+
+/** Names that may hold a secret. A value already in `hmac:<hex>` form is let through. */
+const SECRET_NAME = /app_?key|secret|token|authori[sz]ation|passw(or)?d|passphrase|credential|private_?key|bearer|cookie|api_?key|session_?key|data_?key/i;
+const MAX_DEPTH = 8;
+const MAX_KEYS = 256;
+
+export interface SanitizedEvent {
+  readonly data: Record<string, unknown>;
+  /** Dotted paths of fields that were dropped because they looked secret. */
+  readonly stripped: readonly string[];
+}
+
+export interface SanitizerOptions {
+  readonly hmacFields: readonly string[];
+  readonly hmacKey: KeyObject;
+  readonly maxStringLength: number;
+  readonly maxRecordBytes: number;
+}
+
+export type Sanitizer = (event: AuditEvent) => SanitizedEvent;
+
+export function isSecretLookingName(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
+export function createSanitizer(opts: SanitizerOptions): Sanitizer {
+  const hmacNames = new Set(opts.hmacFields.map((f) => f.toLowerCase()));
+  const { hmacKey, maxStringLength } = opts;
+
+  function clampString(s: string): string {
+    // Bearer credentials can arrive inside free-text values too.
+    if (/^\s*bearer\s+\S/i.test(s)) return '[stripped:bearer]';
+    return s.length > maxStringLength ? s.slice(0, maxStringLength) + `…[+${s.length - maxStringLength}]` : s;
+  }
+
+  function walk(value: unknown, at: string, depth: number, stripped: string[]): unknown {
+    if (value === null) return null;
+    switch (typeof value) {
+      case 'string':
+        return clampString(value);
+      case 'number':
+        return Number.isFinite(value) ? value : String(value);
+      case 'boolean':
+        return value;
+      case 'bigint':
+        return value.toString();
+      case 'undefined':
+      case 'function':
+      case 'symbol':
+        return undefined;
+    }
+    if (Buffer.isBuffer(value) || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+      // Buffers carry secrets by convention here: never record their bytes.
+      stripped.push(at || '(root)');
+      return undefined;
+    }
+    if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+    if (depth >= MAX_DEPTH) return '[depth limit]';
+    if (Array.isArray(value)) {
+      const out: unknown[] = [];
+      for (let i = 0; i < value.length && i < MAX_KEYS; i++) {
+        const v = walk(value[i], `${at}[${i}]`, depth + 1, stripped);
+        out.push(v === undefined ? null : v);
+      }
+      return out;
+    }
+    const out: Record<string, unknown> = {};
+    let n = 0;
+    for (const key of Object.keys(value as object)) {
+      if (++n > MAX_KEYS) break;
+      const v = (value as Record<string, unknown>)[key];
+      const here = at ? `${at}.${key}` : key;
+      if (isSecretLookingName(key) && !isKeyedHash(v)) {
+        if (v !== undefined && v !== null) stripped.push(here);
+        continue;
+      }
+      if (hmacNames.has(key.toLowerCase()) && v !== undefined && v !== null && !isKeyedHash(v)) {
+        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') out[key] = hmacString(String(v), hmacKey);
+        else stripped.push(here); // a structured value under a sensitive name: nothing safe to keep
+        continue;
+      }
+      const w = walk(v, here, depth + 1, stripped);
+      if (w !== undefined) out[key] = w;
+    }
+    return out;
+  }
+
+  return (event: AuditEvent): SanitizedEvent => {
+    if (typeof event !== 'object' || event === null) throw new GuardError('KG6002', 'event is not an object');
+    const stripped: string[] = [];
+    const { type: _type, ...rest } = event;
+    const data = walk(rest, '', 0, stripped) as Record<string, unknown>;
+    if (stripped.length > 0) data._stripped = stripped.slice(0, 32);
+    return { data, stripped };
+  };
+}

@@ -1,0 +1,61 @@
+// The stdout sink: one JSON line per record for containers whose log shipper
+// is the durable store. Its chain starts afresh (seq 1) in every process.
+import type { Writable } from 'node:stream';
+import { GuardError } from '../../common/errors.js';
+import type { AuditMetrics } from '../metrics.js';
+import { chainRecord, GENESIS_HASH, type ChainHead, type RecordBody } from '../record.js';
+import type { AuditAck } from '../types.js';
+import type { AuditSink } from './types.js';
+
+export class StdoutSink implements AuditSink {
+  readonly kind = 'stdout' as const;
+  private head: ChainHead = { seq: 0, hash: GENESIS_HASH };
+  private isUp = false;
+  private reason: string | undefined = 'not opened';
+
+  constructor(readonly id: string, private readonly out: Writable, private readonly metrics: AuditMetrics) {}
+
+  get up(): boolean {
+    return this.isUp;
+  }
+
+  get downReason(): string | undefined {
+    return this.isUp ? undefined : this.reason;
+  }
+
+  async open(): Promise<void> {
+    if (this.out.destroyed || !this.out.writable) {
+      this.reason = 'stdout is closed';
+      throw new GuardError('KG6001', `${this.id}: stdout is closed`);
+    }
+    this.isUp = true;
+    this.reason = undefined;
+    this.metrics.sinkUp.set({ sink: this.id }, 1);
+  }
+
+  append(body: RecordBody): Promise<AuditAck> {
+    if (!this.isUp || this.out.destroyed) return Promise.reject(new GuardError('KG6001', `${this.id}: ${this.reason ?? 'stdout is closed'}`));
+    const { record, line } = chainRecord(body, this.id, this.head);
+    this.head = { seq: record.seq, hash: record.hash };
+    return new Promise((resolve, reject) => {
+      this.out.write(line, (err) => {
+        if (err) {
+          this.isUp = false;
+          this.reason = 'stdout write failed';
+          this.metrics.sinkUp.set({ sink: this.id }, 0);
+          this.metrics.failures.inc({ sink: this.id, reason: 'write' });
+          reject(new GuardError('KG6001', `${this.id}: stdout write failed`));
+          return;
+        }
+        this.metrics.records.inc({ sink: this.id });
+        resolve({ seq: record.seq, hash: record.hash, sink: this.id });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.isUp = false;
+    this.reason = 'closed';
+    this.metrics.sinkUp.set({ sink: this.id }, 0);
+  }
+}
