@@ -32,7 +32,8 @@ export interface RedisStore extends Store {
 }
 
 type Client = Redis | Cluster;
-type ScriptFn = (numKeys: number, ...args: (string | number)[]) => Promise<unknown>;
+// Scripts defined without numberOfKeys take the key count as their first argument.
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 type OpName =
   | 'get' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hset' | 'hdel' | 'hgetall'
   | 'consume' | 'peek' | 'publish' | 'subscribe' | 'health' | 'generation';
@@ -319,11 +320,11 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
 
     generation: () => knownGeneration,
 
-    get(key) {
+    async get(key) {
       return op('get', () => client.get(k(key)));
     },
 
-    set(key, value, ttlMs) {
+    async set(key, value, ttlMs) {
       const full = k(key);
       checkString(value, 'value');
       const ttl = checkOptionalTtl(ttlMs);
@@ -333,52 +334,52 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
       });
     },
 
-    setIfAbsent(key, value, ttlMs) {
+    async setIfAbsent(key, value, ttlMs) {
       const full = k(key);
       checkString(value, 'value');
       const ttl = checkTtl(ttlMs);
       return op('setIfAbsent', async () => (await client.set(full, value, 'PX', ttl, 'NX')) === 'OK');
     },
 
-    del(key) {
+    async del(key) {
       const full = k(key);
       return op('del', async () => { await client.del(full); });
     },
 
-    incr(key, by = 1, ttlMs) {
+    async incr(key, by = 1, ttlMs) {
       const full = k(key);
       checkInteger(by, 'by');
       const ttl = checkOptionalTtl(ttlMs);
-      return op('incr', async () => Number(await incrScript(1, full, by, ttl ?? '')));
+      return op('incr', async () => Number(await incrScript(full, by, ttl ?? '')));
     },
 
-    expire(key, ttlMs) {
+    async expire(key, ttlMs) {
       const full = k(key);
       const ttl = checkTtl(ttlMs);
       return op('expire', async () => (await client.pexpire(full, ttl)) === 1);
     },
 
-    hget(key, field) {
+    async hget(key, field) {
       const full = k(key);
       checkString(field, 'field');
       return op('hget', () => client.hget(full, field));
     },
 
-    hset(key, field, value, ttlMs) {
+    async hset(key, field, value, ttlMs) {
       const full = k(key);
       checkString(field, 'field');
       checkString(value, 'value');
       const ttl = checkOptionalTtl(ttlMs);
-      return op('hset', async () => { await hsetScript(1, full, field, value, ttl ?? ''); });
+      return op('hset', async () => { await hsetScript(full, field, value, ttl ?? ''); });
     },
 
-    hdel(key, field) {
+    async hdel(key, field) {
       const full = k(key);
       checkString(field, 'field');
       return op('hdel', async () => { await client.hdel(full, field); });
     },
 
-    hgetall(key) {
+    async hgetall(key) {
       const full = k(key);
       return op('hgetall', () => client.hgetall(full));
     },
@@ -401,7 +402,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
       return op('peek', async () => (await runLimits(ls, false)).used);
     },
 
-    publish(channel, message) {
+    async publish(channel, message) {
       const full = k(channel);
       checkString(message, 'message');
       return op('publish', async () => { await client.publish(full, message); });
@@ -429,7 +430,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
 
     flushDetected: () => flushFlag,
 
-    confirmFlush() {
+    async confirmFlush() {
       return op('generation', async () => {
         await ensureGeneration();
         const current = knownGeneration;
@@ -440,7 +441,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
       });
     },
 
-    health() {
+    async health() {
       return op('health', async () => {
         if (client.status !== 'ready') throw new GuardError('KG7001', 'not connected');
         if (subscriber.status !== 'ready') throw new GuardError('KG7001', 'pub/sub not connected');
