@@ -13,3 +13,6 @@ export {
 } from './secret-input.js';
 export { canonicalContext, credentialContext } from './context.js';
 export { BOT_ID_PATTERN, ACCOUNT_PATTERN } from './records.js';
+export { createKeyProvider, createReadProviders, type KeyProviderDeps } from './providers.js';
+export { AWS_KMS_PROVIDER_ID, type AwsKmsProviderOptions } from './aws-kms-provider.js';
+export { PKCS11_PROVIDER_ID, type Pkcs11ProviderOptions } from './pkcs11-provider.js';

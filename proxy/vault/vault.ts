@@ -306,6 +306,8 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
 
   async function rewrapAll(ropts: { onRecord?: (botId: string, outcome: 'rewrapped' | 'skipped') => void | Promise<void> } = {}): Promise<RewrapReport> {
     assertOpen();
+    // health() lets a provider resolve its current key id (KMS: alias -> key ARN) before we compare against it.
+    await primary.health();
     const target = currentTarget();
     const journalFile = path.join(credDir, JOURNAL_FILE);
     const previous = await readFileIfExists(journalFile);

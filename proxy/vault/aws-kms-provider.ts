@@ -1,0 +1,143 @@
+// AWS KMS key provider: GenerateDataKey / Decrypt with the record's
+// encryption context, through the real SDK client (its credential chain:
+// env, IRSA web identity in Kubernetes, instance roles). Throttling and
+// transient errors are retried by the SDK's standard strategy (exponential
+// backoff with full jitter, bounded by maxAttempts); anything left over fails
+// closed as KG4001, a context or ciphertext mismatch as KG4004.
+import { DecryptCommand, DescribeKeyCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { GuardError } from '../common/errors.js';
+import type { AwsKmsConfig } from './config.js';
+import { counter, histogram, UNWRAP_BUCKETS } from './metrics.js';
+import type { EncryptionContext, KeyProvider } from './types.js';
+
+export const AWS_KMS_PROVIDER_ID = 'aws-kms';
+
+export interface AwsKmsProviderOptions extends AwsKmsConfig {
+  registry: Registry;
+  logger: Logger;
+  /** Static credentials (tests, the fake KMS); production leaves this out and uses the SDK's default chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+type Op = 'GenerateDataKey' | 'Decrypt' | 'DescribeKey';
+type Outcome = 'ok' | 'throttled' | 'denied' | 'invalid' | 'unavailable' | 'error';
+
+const THROTTLED = new Set(['ThrottlingException', 'LimitExceededException', 'TooManyRequestsException']);
+const DENIED = new Set(['AccessDeniedException', 'UnrecognizedClientException', 'InvalidSignatureException', 'IncompleteSignature', 'ExpiredTokenException']);
+const INVALID = new Set(['InvalidCiphertextException', 'IncorrectKeyException', 'InvalidKeyUsageException']);
+const UNAVAILABLE = new Set(['DisabledException', 'KMSInvalidStateException', 'KeyUnavailableException', 'NotFoundException']);
+
+function classify(err: unknown): { outcome: Exclude<Outcome, 'ok'>; name: string } {
+  const rawName = (err as { name?: unknown })?.name;
+  // The name comes from the wire (`__type`); keep it only if it looks like an AWS error name.
+  const name = typeof rawName === 'string' && /^[A-Za-z][A-Za-z0-9]{0,63}$/.test(rawName) ? rawName : 'Error';
+  if (THROTTLED.has(name)) return { outcome: 'throttled', name };
+  if (DENIED.has(name)) return { outcome: 'denied', name };
+  if (INVALID.has(name)) return { outcome: 'invalid', name };
+  if (UNAVAILABLE.has(name)) return { outcome: 'unavailable', name };
+  return { outcome: 'error', name };
+}
+
+function toMutableContext(context: EncryptionContext): Record<string, string> {
+  return { ...context };
+}
+
+export async function createAwsKmsProvider(opts: AwsKmsProviderOptions): Promise<KeyProvider> {
+  const client = new KMSClient({
+    region: opts.region,
+    maxAttempts: opts.maxAttempts,
+    retryMode: 'standard',
+    requestHandler: { requestTimeout: opts.requestTimeoutMs, connectionTimeout: opts.connectTimeoutMs },
+    ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+    ...(opts.credentials ? { credentials: opts.credentials } : {}),
+  });
+  const requests = counter(opts.registry, 'kguard_kms_requests_total', 'AWS KMS requests by final outcome (after SDK retries)', ['op', 'outcome'] as const);
+  const attempts = counter(opts.registry, 'kguard_kms_retries_total', 'AWS KMS retry attempts made by the SDK', ['op'] as const);
+  const latency = histogram(opts.registry, 'kguard_kms_request_duration_seconds', 'AWS KMS request latency including retries', ['op'] as const, UNWRAP_BUCKETS);
+  let resolvedKeyArn: string | undefined;
+  let closed = false;
+  let lastError: string | undefined;
+
+  async function call<T>(op: Op, send: () => Promise<T & { $metadata?: { attempts?: number } }>): Promise<T> {
+    if (closed) throw new GuardError('KG4001', 'kms provider closed');
+    const started = process.hrtime.bigint();
+    try {
+      const out = await send();
+      const tries = out.$metadata?.attempts ?? 1;
+      if (tries > 1) attempts.inc({ op }, tries - 1);
+      requests.inc({ op, outcome: 'ok' });
+      lastError = undefined;
+      return out;
+    } catch (err) {
+      const { outcome, name } = classify(err);
+      const tries = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+      if (tries > 1) attempts.inc({ op }, tries - 1);
+      requests.inc({ op, outcome });
+      lastError = `${op}:${name}`;
+      opts.logger.warn({ op, outcome, kmsError: name, attempts: tries }, 'kms request failed');
+      throw new GuardError(outcome === 'invalid' ? 'KG4004' : 'KG4001', `kms ${op}: ${name}`);
+    } finally {
+      latency.observe({ op }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  return {
+    id: AWS_KMS_PROVIDER_ID,
+    async generateDataKey(context) {
+      const out = await call('GenerateDataKey', () =>
+        client.send(new GenerateDataKeyCommand({ KeyId: opts.keyId, KeySpec: 'AES_256', EncryptionContext: toMutableContext(context) })),
+      );
+      const { Plaintext, CiphertextBlob, KeyId } = out;
+      if (!Plaintext || !CiphertextBlob || !KeyId || Plaintext.length !== 32) {
+        Plaintext?.fill(0);
+        throw new GuardError('KG4001', 'kms GenerateDataKey: malformed response');
+      }
+      const plaintext = Buffer.from(Plaintext);
+      Plaintext.fill(0);
+      resolvedKeyArn ??= KeyId;
+      return { plaintext, wrapped: { provider: AWS_KMS_PROVIDER_ID, keyId: KeyId, ciphertext: Buffer.from(CiphertextBlob).toString('base64') } };
+    },
+    async unwrap(wrapped, context) {
+      if (wrapped.provider !== AWS_KMS_PROVIDER_ID) throw new GuardError('KG4004', 'wrapped by another provider');
+      const out = await call('Decrypt', () =>
+        client.send(new DecryptCommand({
+          CiphertextBlob: Buffer.from(wrapped.ciphertext, 'base64'),
+          // Naming the key stops KMS from decrypting under some other key the role can use.
+          KeyId: wrapped.keyId,
+          EncryptionContext: toMutableContext(context),
+        })),
+      );
+      const { Plaintext } = out;
+      if (!Plaintext || Plaintext.length !== 32) {
+        Plaintext?.fill(0);
+        throw new GuardError('KG4004', 'kms Decrypt: unexpected plaintext length');
+      }
+      const key = Buffer.from(Plaintext);
+      Plaintext.fill(0);
+      return key;
+    },
+    async health() {
+      const out = await call('DescribeKey', () => client.send(new DescribeKeyCommand({ KeyId: opts.keyId })));
+      const meta = out.KeyMetadata;
+      if (!meta?.Arn) throw new GuardError('KG4001', 'kms DescribeKey: malformed response');
+      if (meta.KeyState !== 'Enabled') throw new GuardError('KG4001', `kms key state ${String(meta.KeyState).replace(/[^A-Za-z]/g, '').slice(0, 32)}`);
+      resolvedKeyArn = meta.Arn;
+    },
+    describe() {
+      return {
+        provider: AWS_KMS_PROVIDER_ID,
+        keyId: resolvedKeyArn ?? opts.keyId,
+        region: opts.region,
+        ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+        maxAttempts: opts.maxAttempts,
+        ...(lastError ? { lastError } : {}),
+      };
+    },
+    async close() {
+      closed = true;
+      client.destroy();
+    },
+  };
+}
