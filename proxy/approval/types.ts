@@ -1,0 +1,76 @@
+export type ApprovalLevel = 'step_up' | 'admin';
+export type ApprovalOutcome = 'approved' | 'refused' | 'timeout';
+export type ApprovalStatus = 'pending' | 'approved' | 'refused' | 'timeout' | 'consumed';
+export type ApproverRole = 'approver' | 'admin';
+
+/** The call that needs approval, as the pipeline judged it. */
+export interface ApprovalCall {
+  readonly botId: string;
+  readonly account: string;
+  readonly apiId: string;
+  /** Parsed JSON body that was judged; the approval is bound to its canonical hash. */
+  readonly body: unknown;
+  /** Approver name of the bot's owner (may confirm step-ups; may NOT approve admin-level calls). */
+  readonly owner?: string;
+  readonly score: number;
+  readonly level: ApprovalLevel;
+  /** Non-secret explanations (detector reasons, policy rule names). */
+  readonly reasons?: readonly string[];
+  readonly requestId?: string;
+}
+
+export interface ApprovalRecord {
+  readonly id: string;
+  readonly callHash: string;
+  readonly botId: string;
+  readonly account: string;
+  readonly apiId: string;
+  readonly owner?: string;
+  readonly level: ApprovalLevel;
+  readonly score: number;
+  readonly reasons: readonly string[];
+  /** Whitelisted, non-secret order fields for the approver to read. */
+  readonly summary: Readonly<Record<string, string>>;
+  readonly requiredApprovals: number;
+  readonly mode: 'hold' | 'pending';
+  readonly requestId?: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+}
+
+export interface ApprovalView extends ApprovalRecord {
+  readonly status: ApprovalStatus;
+  readonly approvals: readonly { readonly approver: string; readonly at: string }[];
+  readonly refusal?: { readonly approver: string; readonly reason: string; readonly at: string };
+}
+
+export interface ApprovalTicket {
+  readonly id: string;
+  readonly callHash: string;
+  readonly level: ApprovalLevel;
+  readonly expiresAt: string;
+  /** Resolves when decided or expired; an aborted signal resolves 'timeout'. Rejects (KG7001) if the store fails. */
+  wait(signal?: AbortSignal): Promise<ApprovalOutcome>;
+}
+
+export interface Enrolment {
+  /** Base32 TOTP secret (ASCII) — show once, then zero-fill. */
+  readonly secret: Buffer;
+  /** otpauth:// URI for QR codes — show once, then zero-fill. */
+  readonly uri: Buffer;
+}
+
+export interface ApprovalService {
+  request(call: ApprovalCall, opts?: { mode?: 'hold' | 'pending' }): Promise<ApprovalTicket>;
+  /** `code` is the approver's current TOTP code (digits, as bytes). */
+  approve(id: string, approver: string, code: Buffer): Promise<ApprovalView>;
+  refuse(id: string, approver: string, reason: string): Promise<ApprovalView>;
+  get(id: string): Promise<ApprovalView>;
+  list(filter?: { status?: ApprovalStatus; botId?: string }): Promise<ApprovalView[]>;
+  /** Single use: succeeds once for an approved approval whose hash matches the call; throws a GuardError otherwise. */
+  consume(id: string, callHash: string): Promise<ApprovalView>;
+  enroll(approver: string, roles: readonly ApproverRole[], actor: string, opts?: { replace?: boolean }): Promise<Enrolment>;
+  approvers(): Promise<{ name: string; roles: ApproverRole[]; enrolledAt: string }[]>;
+  removeApprover(approver: string, actor: string): Promise<void>;
+  close(): Promise<void>;
+}
