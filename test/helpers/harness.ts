@@ -1,0 +1,136 @@
+// End-to-end harness: a real sidecar (in this process, real sockets) in front
+// of the project's Kiwoom simulator, with a bot and canary credentials.
+import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { loadConfig } from '../../proxy/common/config.js';
+import { createLogger } from '../../proxy/common/logger.js';
+import { startSidecar, type Sidecar } from '../../proxy/server/sidecar.js';
+import { startSimulator, type Simulator, type SimOptions } from '../../proxy/sim/index.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
+
+/** Values that must never appear anywhere a bot, an operator or an auditor can read. */
+export const CANARY = {
+  appKey: 'CANARYappKEY7f3e9d2c1b0a',
+  secretKey: 'CANARYsecretKEY4b8a6e2f0d9c7a5e3b1',
+  account: '8888000011',
+};
+
+export interface HarnessOptions {
+  config?: Record<string, unknown>;
+  sim?: SimOptions;
+  policyFile?: string;
+  allowed?: string[];
+  botId?: string;
+  /** Reuse a running simulator (multi-sidecar tests). */
+  simulator?: Simulator;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: Record<string, unknown>;
+}
+
+export interface Harness {
+  sidecar: Sidecar;
+  sim: Simulator;
+  url: string;
+  adminUrl: string;
+  dataDir: string;
+  botId: string;
+  botSecret: string;
+  logs(): string;
+  token(): Promise<string>;
+  call(apiId: string, body: unknown, opts?: { token?: string; path?: string; headers?: Record<string, string> }): Promise<CallResult>;
+  post(pathname: string, body: string | Buffer, headers?: Record<string, string>): Promise<CallResult>;
+  /** Resolves once the simulator holds no live broker token (revocation is asynchronous). */
+  waitNoLiveTokens(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 3000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export function parseJson(text: string): Record<string, unknown> {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-e2e-'));
+  await chmod(dataDir, 0o700);
+  const sim = opts.simulator ?? (await startSimulator({ ...opts.sim }));
+  sim.registerApp({ appKey: CANARY.appKey, secretKey: CANARY.secretKey, accountNo: CANARY.account, cash: 500_000_000, holdings: [{ stkCd: '005930', qty: 1000, avgPrice: 70_000 }] });
+
+  let logText = '';
+  const sink = new Writable({ write(chunk, _enc, cb) { logText += chunk.toString(); cb(); } });
+  const logger = createLogger({ level: 'debug', destination: sink });
+  const config = await loadConfig({
+    env: {},
+    overrides: {
+      dataDir,
+      listen: { host: '127.0.0.1', port: 0 },
+      admin: { host: '127.0.0.1', port: 0, enabled: true },
+      upstream: { target: 'custom', url: sim.url, headersTimeoutMs: 2000, bodyTimeoutMs: 2000 },
+      demo: { enabled: false },
+      brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
+      policy: { file: opts.policyFile ?? path.join(FIXTURES, 'policy-open.yaml') },
+      ...opts.config,
+    },
+  });
+  const sidecar = await startSidecar(config, { logger, cwd: ROOT });
+  const botId = opts.botId ?? 'bot-e2e';
+  const { secret } = await sidecar.parts.bots.add({
+    id: botId, owner: 'alice', account: CANARY.account,
+    allowed: opts.allowed ?? ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel'],
+  });
+  const botSecret = secret.toString('latin1');
+  await sidecar.parts.vault.importCredentials({ botId, account: CANARY.account, appKey: Buffer.from(CANARY.appKey), secretKey: Buffer.from(CANARY.secretKey) });
+
+  const url = sidecar.url;
+  async function post(pathname: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<CallResult> {
+    const res = await request(url + pathname, {
+      method: 'POST', body, headers: { 'content-type': 'application/json;charset=UTF-8', ...headers },
+    });
+    const text = await res.body.text();
+    return { status: res.statusCode, headers: res.headers, text, json: parseJson(text) };
+  }
+  const h: Harness = {
+    sidecar, sim, url, adminUrl: sidecar.adminUrl!, dataDir, botId, botSecret,
+    logs: () => logText,
+    post,
+    async token() {
+      const r = await post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: botId, secretkey: botSecret }));
+      if (r.json.return_code !== 0) throw new Error(`token exchange failed: ${r.text}`);
+      return String(r.json.token);
+    },
+    async call(apiId, body, o = {}) {
+      const { lookupApi } = await import('../../proxy/kiwoom/catalogue.js');
+      const token = o.token ?? (await h.token());
+      const p = o.path ?? lookupApi(apiId)?.path ?? '/api/dostk/stkinfo';
+      return post(p, typeof body === 'string' ? body : JSON.stringify(body), { 'api-id': apiId, authorization: `Bearer ${token}`, ...o.headers });
+    },
+    waitNoLiveTokens: (timeoutMs = 3000) => waitFor(() => sim.liveTokens() === 0, timeoutMs, 'no live broker tokens'),
+    async close() {
+      await sidecar.close();
+      if (!opts.simulator) await sim.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
