@@ -1,0 +1,104 @@
+// Compile a validated policy document once into plain closures, indexed by
+// bot and api kind so a call only walks the rules that can apply to it.
+import type { ApiKind } from '../kiwoom/types.js';
+import type { Language } from '../common/errors.js';
+import { ALL_KINDS, type CompiledPolicy, type CompiledRule, type RuleList } from './compiled.js';
+import type { PolicyDoc, RuleDoc, Scope } from './document.js';
+import type { LoadedPolicy } from './load.js';
+import { compileApis, compileMarkets, compileSymbols, compileTradeTypes } from './rules/access.js';
+import type { CompileContext } from './rules/common.js';
+import { compileCancelRatio, compileDailyCap, compileDuplicateGuard, compileMaxOpenOrders, compileRateLimit } from './rules/counters.js';
+import { compileOrderSize, compilePriceCollar, compileRequireApproval } from './rules/order.js';
+import { compileTradingStateRule, compileTradingWindow } from './rules/window.js';
+
+export const DEFAULT_STEP_UP = 0.7;
+export const DEFAULT_APPROVAL = 0.9;
+
+export function compileRule(doc: RuleDoc, index: number, ctx: CompileContext): CompiledRule {
+  switch (doc.type) {
+    case 'allow-apis':
+    case 'deny-apis': return compileApis(doc, index, ctx);
+    case 'allow-symbols':
+    case 'deny-symbols': return compileSymbols(doc, index, ctx);
+    case 'markets': return compileMarkets(doc, index, ctx);
+    case 'trade-types': return compileTradeTypes(doc, index, ctx);
+    case 'order-size': return compileOrderSize(doc, index, ctx);
+    case 'price-collar': return compilePriceCollar(doc, index, ctx);
+    case 'require-approval': return compileRequireApproval(doc, index, ctx);
+    case 'trading-window': return compileTradingWindow(doc, index, ctx);
+    case 'trading-state': return compileTradingStateRule(doc, index, ctx);
+    case 'rate-limit': return compileRateLimit(doc, index, ctx);
+    case 'daily-cap': return compileDailyCap(doc, index, ctx);
+    case 'cancel-ratio': return compileCancelRatio(doc, index, ctx);
+    case 'max-open-orders': return compileMaxOpenOrders(doc, index, ctx);
+    case 'duplicate-guard': return compileDuplicateGuard(doc, index, ctx);
+  }
+}
+
+function buildList(rules: readonly CompiledRule[]): RuleList {
+  const list: RuleList = { plain: [], data: [], stateful: [], postures: [], allowApis: [] };
+  const present = new Set(rules);
+  for (const r of rules) {
+    if (r.posture !== undefined) list.postures.push(r);
+    else if (r.limits || r.counterKeys || r.duplicateKey) list.stateful.push(r);
+    else if (r.needs !== 0) list.data.push(r);
+    else list.plain.push(r);
+    if (r.type === 'allow-apis') list.allowApis.push(r);
+  }
+  // Overrides only matter between rules that are both in this list.
+  for (const r of rules) {
+    const by = (r.overriddenBy ?? []).filter((o) => present.has(o));
+    if (by.length !== (r.overriddenBy?.length ?? 0)) {
+      // A per-list copy keeps the shared rule object untouched.
+      const copy = { ...r, overriddenBy: by } as CompiledRule;
+      for (const arr of [list.plain, list.data, list.stateful, list.postures, list.allowApis]) {
+        const i = arr.indexOf(r);
+        if (i >= 0) arr[i] = copy;
+      }
+    }
+  }
+  return list;
+}
+
+function listsFor(rules: readonly CompiledRule[], bot: string | undefined): Map<ApiKind, RuleList> {
+  const out = new Map<ApiKind, RuleList>();
+  for (const kind of ALL_KINDS) {
+    out.set(kind, buildList(rules.filter((r) => r.kinds.has(kind) && (r.bots === undefined || (bot !== undefined && r.bots.has(bot))))));
+  }
+  return out;
+}
+
+export function compilePolicy(loaded: LoadedPolicy, defaultLanguage: Language): CompiledPolicy {
+  const doc: PolicyDoc = loaded.doc;
+  const language = doc.language ?? defaultLanguage;
+  const holidays = new Set(doc.calendar?.holidays ?? []);
+  const ctx: CompileContext = { lang: language, holidays };
+  const rules = doc.rules.map((r, i) => compileRule(r, i, ctx));
+  const byId = new Map(rules.map((r) => [r.id, r]));
+  for (const r of rules) {
+    if (r.overrides === undefined) continue;
+    const target = byId.get(r.overrides);
+    if (target) (target.overriddenBy ??= []).push(r);
+  }
+  const counterScopes = new Set<Scope>();
+  for (const r of rules) if ('scope' in r && r.counterKeys) counterScopes.add((r as CompiledRule & { scope: Scope }).scope);
+
+  const namedBots = new Set<string>();
+  for (const r of rules) for (const b of r.bots ?? []) namedBots.add(b);
+  const byBot = new Map<string, Map<ApiKind, RuleList>>();
+  for (const bot of namedBots) byBot.set(bot, listsFor(rules, bot));
+
+  return {
+    version: loaded.version,
+    file: loaded.file,
+    name: doc.name ?? '',
+    language,
+    rules,
+    stepUp: doc.riskThresholds?.stepUp ?? DEFAULT_STEP_UP,
+    approval: doc.riskThresholds?.approval ?? DEFAULT_APPROVAL,
+    holidays,
+    counterScopes,
+    byBot,
+    byKind: listsFor(rules, undefined),
+  };
+}

@@ -1,0 +1,118 @@
+// The compiled form of a policy: plain data and closures built once per load.
+import type { ApiKind } from '../kiwoom/types.js';
+import type { LimitRequest } from '../state/types.js';
+import type { CallFacts } from './facts.js';
+import type { Language } from '../common/errors.js';
+import type { RuleKind, RuleMode, TradingState } from './types.js';
+import type { Scope } from './document.js';
+
+/** Market data a rule needs before it can decide (bit flags). */
+export const NEEDS_REFERENCE_PRICE = 1;
+/** Only when the order has no limit price of its own. */
+export const NEEDS_REFERENCE_PRICE_IF_MARKET = 2;
+export const NEEDS_HELD_QUANTITY = 4;
+export const NEEDS_OPEN_ORDERS = 8;
+/** Only when the order has a limit price (price collar). */
+export const NEEDS_REFERENCE_PRICE_IF_LIMIT = 16;
+
+/** What MarketData returned for this call; `null` = asked but failed/unknown. */
+export interface MarketSnapshot {
+  referencePrice?: number | null;
+  heldQuantity?: number | null;
+  openOrders?: number | null;
+}
+
+export interface Verdict {
+  outcome: 'deny' | 'step-up' | 'hold';
+  reason: string;
+  retryAfterMs?: number;
+}
+
+export interface CounterReads {
+  /** Order / cancel counts of today by scope key, for cancel-ratio. */
+  get(key: string): number;
+}
+
+export interface CompiledRule {
+  readonly id: string;
+  readonly type: string;
+  readonly kind: RuleKind;
+  readonly mode: RuleMode;
+  readonly index: number;
+  /** Kinds this rule can apply to (after `when.kinds` and the rule type's own scope). */
+  readonly kinds: ReadonlySet<ApiKind>;
+  /** undefined = every bot. */
+  readonly bots: ReadonlySet<string> | undefined;
+  /** Residual selector (accounts, api-ids, sides); null = none. */
+  readonly select: ((f: CallFacts) => boolean) | null;
+  readonly overrides: string | undefined;
+  readonly needs: number;
+  /** Stateless check, run after any needed market data is in. */
+  readonly check?: (f: CallFacts, m: MarketSnapshot) => Verdict | undefined;
+  /** Counter limits to charge atomically (rate-limit, daily-cap). Verdict = decided without counters. */
+  readonly limits?: (f: CallFacts, m: MarketSnapshot) => LimitRequest[] | Verdict | undefined;
+  /** Explains a failed limit: its index in what `limits` returned, the request, and its usage. */
+  readonly limitReason?: (index: number, request: LimitRequest, usage: number) => string;
+  /** Counters read before deciding (cancel-ratio). */
+  readonly counterKeys?: (f: CallFacts) => string[];
+  readonly checkCounters?: (f: CallFacts, reads: CounterReads) => Verdict | undefined;
+  /** Duplicate guard. */
+  readonly duplicateKey?: (f: CallFacts) => string | undefined;
+  readonly duplicateTtlMs?: number;
+  readonly duplicateReason?: string;
+  /** trading-state rules: the posture they impose. */
+  readonly posture?: TradingState;
+  /** allow-apis rules that explicitly grant transfers. */
+  readonly grantsTransfer?: boolean;
+  /** Set after indexing: rules that replace this one when their selector matches. */
+  overriddenBy?: CompiledRule[];
+}
+
+/** Rules that can apply to one (bot, kind), split by evaluation phase. */
+export interface RuleList {
+  /** No market data, no counters. */
+  readonly plain: CompiledRule[];
+  /** Need market data. */
+  readonly data: CompiledRule[];
+  /** Counters, duplicate guard. */
+  readonly stateful: CompiledRule[];
+  readonly postures: CompiledRule[];
+  readonly allowApis: CompiledRule[];
+}
+
+export interface CompiledPolicy {
+  readonly version: string;
+  readonly file: string;
+  readonly name: string;
+  readonly language: Language;
+  readonly rules: readonly CompiledRule[];
+  readonly stepUp: number;
+  readonly approval: number;
+  readonly holidays: ReadonlySet<string>;
+  /** Scopes cancel-ratio rules count in (recordOutcome keeps only these). */
+  readonly counterScopes: ReadonlySet<Scope>;
+  /** Per named bot, then per kind. */
+  readonly byBot: ReadonlyMap<string, ReadonlyMap<ApiKind, RuleList>>;
+  /** Bots not named in any rule. */
+  readonly byKind: ReadonlyMap<ApiKind, RuleList>;
+}
+
+export const ALL_KINDS: readonly ApiKind[] = ['order', 'modify', 'cancel', 'query', 'account', 'auth', 'transfer', 'realtime'];
+
+// One Redis hash tag for every policy counter: a single consume() may span rules
+// and scopes, and Redis Cluster runs a script only on keys of one slot.
+export const KEY_PREFIX = 'kguard:{policy}:';
+
+export function scopeKey(scope: Scope, f: { botId: string; account: string }): string {
+  switch (scope) {
+    case 'bot': return `b:${f.botId}`;
+    case 'account': return `a:${f.account}`;
+    case 'bot-account': return `ba:${f.botId}:${f.account}`;
+    case 'global': return 'g';
+  }
+}
+
+/** Tiny bilingual message helper: reasons are built once per load in the policy's language. */
+export function say(lang: Language, ko: string, en: string): string {
+  return lang === 'ko' ? ko : en;
+}

@@ -1,0 +1,72 @@
+// The `policy:` section of the sidecar config, with defaults and clear errors.
+import path from 'node:path';
+import { ConfigError } from '../common/config.js';
+
+export interface PolicyConfig {
+  /** Absolute path of the policy file. */
+  file: string;
+  /** Reload when the file (or a Kubernetes ConfigMap symlink swap) changes. */
+  watch: boolean;
+  reloadDebounceMs: number;
+  maxFileBytes: number;
+  maxAliasCount: number;
+  maxRules: number;
+  /** How long a reference price (quote) is reused. */
+  referencePriceTtlMs: number;
+  referencePriceCacheSize: number;
+  /** A MarketData call slower than this counts as failed (rules needing it deny). */
+  marketDataTimeoutMs: number;
+  /** Distinct rule ids used as metric labels before the rest become "other". */
+  metricsMaxRuleLabels: number;
+}
+
+export const POLICY_CONFIG_DEFAULTS: Omit<PolicyConfig, 'file'> & { file: string } = {
+  file: 'policies/default.yaml',
+  watch: true,
+  reloadDebounceMs: 200,
+  maxFileBytes: 1024 * 1024,
+  maxAliasCount: 100,
+  maxRules: 10_000,
+  referencePriceTtlMs: 3_000,
+  referencePriceCacheSize: 10_000,
+  marketDataTimeoutMs: 2_000,
+  metricsMaxRuleLabels: 200,
+};
+
+const INTEGER_KEYS = ['reloadDebounceMs', 'maxFileBytes', 'maxAliasCount', 'maxRules', 'referencePriceTtlMs', 'referencePriceCacheSize', 'marketDataTimeoutMs', 'metricsMaxRuleLabels'] as const;
+const MINIMUM: Record<(typeof INTEGER_KEYS)[number], number> = {
+  reloadDebounceMs: 0, maxFileBytes: 64, maxAliasCount: 0, maxRules: 1, referencePriceTtlMs: 0,
+  referencePriceCacheSize: 1, marketDataTimeoutMs: 1, metricsMaxRuleLabels: 1,
+};
+
+/** Validates `policy:`; relative `file` is resolved against `cwd`. Throws ConfigError naming the key. */
+export function parsePolicyConfig(raw: unknown, cwd: string): PolicyConfig {
+  const src = raw ?? {};
+  if (typeof src !== 'object' || Array.isArray(src)) throw new ConfigError('policy: must be a mapping');
+  const input = src as Record<string, unknown>;
+  const known = new Set(Object.keys(POLICY_CONFIG_DEFAULTS));
+  for (const key of Object.keys(input)) {
+    if (!known.has(key)) throw new ConfigError(`policy.${key}: unknown key (expected one of: ${[...known].join(', ')})`);
+  }
+  const out: PolicyConfig = { ...POLICY_CONFIG_DEFAULTS };
+  if (input.file !== undefined) {
+    if (typeof input.file !== 'string' || input.file.trim() === '') throw new ConfigError('policy.file: must be a non-empty path');
+    out.file = input.file;
+  }
+  out.file = path.resolve(cwd, out.file);
+  if (input.watch !== undefined) {
+    if (typeof input.watch !== 'boolean') throw new ConfigError('policy.watch: must be true or false');
+    out.watch = input.watch;
+  }
+  for (const key of INTEGER_KEYS) {
+    const v = input[key];
+    if (v === undefined) continue;
+    // Environment overrides arrive as strings.
+    const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < MINIMUM[key]) {
+      throw new ConfigError(`policy.${key}: must be an integer >= ${MINIMUM[key]} (got ${JSON.stringify(v)})`);
+    }
+    out[key] = n;
+  }
+  return out;
+}

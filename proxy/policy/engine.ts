@@ -1,0 +1,177 @@
+// The policy engine: loads and compiles the policy file, swaps it atomically on
+// change, and evaluates calls. No valid policy → every call is refused (KG3003).
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { GuardError, isGuardError, type Language } from '../common/errors.js';
+import type { Store } from '../state/types.js';
+import type { CompiledPolicy } from './compiled.js';
+import { compilePolicy } from './compile.js';
+import type { PolicyConfig } from './config.js';
+import { PolicyLoadError } from './errors.js';
+import { evaluatePolicy, type EvalDeps, type EvalOptions } from './evaluate.js';
+import { loadPolicyFile } from './load.js';
+import { createMarketFetcher } from './market.js';
+import { createPolicyMetrics } from './metrics.js';
+import { outcomeCounterKey } from './rules/counters.js';
+import { readTradingState, setTradingState } from './trading-state.js';
+import type { Decision, MarketData, PolicyCall, PolicyEngine, PolicyInfo } from './types.js';
+import { watchPolicyFile } from './watch.js';
+import { callFacts } from './facts.js';
+
+export interface PolicyEngineOptions {
+  config: PolicyConfig;
+  store: Store;
+  market: MarketData;
+  registry: Registry;
+  logger: Logger;
+  now?: () => Date;
+  /** Language of generated reasons when the policy file does not say (the sidecar's `language`). Default ko. */
+  language?: Language;
+}
+
+/** Internal extension used by the CLI and tests. */
+export interface PolicyEngineInternals extends PolicyEngine {
+  evaluateWith(call: PolicyCall, opts: EvalOptions): Promise<Decision>;
+  compiled(): CompiledPolicy | undefined;
+}
+
+const COUNTER_TTL_MS = 2 * 24 * 60 * 60 * 1000;
+
+export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<PolicyEngineInternals> {
+  const { config, store, logger } = opts;
+  const log = logger.child({ part: 'policy' });
+  const nowDate = opts.now ?? (() => new Date());
+  const nowMs = () => nowDate().getTime();
+  const language = opts.language ?? 'ko';
+  const metrics = createPolicyMetrics(opts.registry, config.metricsMaxRuleLabels);
+  const fetcher = createMarketFetcher({
+    market: opts.market,
+    ttlMs: config.referencePriceTtlMs,
+    cacheSize: config.referencePriceCacheSize,
+    timeoutMs: config.marketDataTimeoutMs,
+    now: nowMs,
+    errors: metrics.marketErrors,
+    onError: (source, err) => log.warn({ source, err: err instanceof Error ? err.message : String(err) }, 'policy market data unavailable; rules needing it deny'),
+  });
+
+  let active: { policy: CompiledPolicy; info: PolicyInfo } | undefined;
+  let lastError: PolicyLoadError | undefined;
+  let closed = false;
+  let reloading: Promise<{ ok: boolean; changed: boolean; error?: PolicyLoadError }> | undefined;
+
+  const storeErrors = (err: unknown): never => {
+    if (isGuardError(err)) throw err;
+    throw new GuardError('KG7001', undefined, { cause: err });
+  };
+  const deps: EvalDeps = {
+    store,
+    market: (needs, f) => fetcher.fetch(needs, f),
+    tradingState: (botId, account) => readTradingState(store, botId, account),
+  };
+
+  async function loadOnce(): Promise<{ ok: boolean; changed: boolean; error?: PolicyLoadError }> {
+    try {
+      const loaded = await loadPolicyFile(config.file, config);
+      if (active && active.policy.version === loaded.version) {
+        metrics.reloads.inc({ outcome: 'unchanged' });
+        lastError = undefined;
+        return { ok: true, changed: false };
+      }
+      const policy = compilePolicy(loaded, language);
+      // The swap is one assignment: a call in flight keeps the policy it started with.
+      active = { policy, info: { version: loaded.version, file: config.file, loadedAt: nowDate().toISOString() } };
+      lastError = undefined;
+      metrics.reloads.inc({ outcome: 'success' });
+      metrics.valid.set(1);
+      log.info({ version: loaded.version, file: config.file, rules: policy.rules.length }, 'policy loaded');
+      return { ok: true, changed: true };
+    } catch (err) {
+      const error = err instanceof PolicyLoadError ? err
+        : new PolicyLoadError(config.file, [{ file: config.file, line: 1, column: 1, path: '', message: `could not compile: ${(err as Error).message}` }]);
+      lastError = error;
+      metrics.reloads.inc({ outcome: 'invalid' });
+      metrics.valid.set(active ? 1 : 0);
+      log.error({ file: config.file, issues: error.issues.slice(0, 20), keptVersion: active?.info.version }, active ? 'policy file invalid; keeping the last good policy' : 'policy file invalid and no policy in force; refusing all calls');
+      return { ok: false, changed: false, error };
+    }
+  }
+
+  function reload() {
+    // Serialise reloads so two quick events cannot race each other's swap.
+    const run = (reloading ?? Promise.resolve()).then(loadOnce, loadOnce);
+    reloading = run;
+    return run;
+  }
+
+  await reload();
+  const watcher = config.watch ? watchPolicyFile(config.file, config.reloadDebounceMs, () => { if (!closed) void reload(); }, log) : undefined;
+
+  async function run(call: PolicyCall, evalOpts: EvalOptions): Promise<Decision> {
+    if (closed) throw new GuardError('KG9002');
+    const current = active;
+    if (!current) throw new GuardError('KG3003', 'no valid policy loaded');
+    const started = performance.now();
+    let decision: Decision;
+    try {
+      decision = await evaluatePolicy(current.policy, call, deps, nowMs(), evalOpts);
+    } catch (err) {
+      metrics.evalSeconds.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
+      return storeErrors(err);
+    }
+    const elapsed = performance.now() - started;
+    decision.evalMicros = Math.round(elapsed * 1000);
+    metrics.evalSeconds.observe({ outcome: decision.outcome }, elapsed / 1000);
+    metrics.decisions.inc({ rule: decision.ruleId ? metrics.ruleLabel(decision.ruleId) : 'none', decision: decision.outcome });
+    for (const id of decision.shadowDenies) metrics.decisions.inc({ rule: metrics.ruleLabel(id), decision: 'shadow-deny' });
+    if (decision.shadowDenies.length > 0) log.info({ bot: call.botId, apiId: call.apiId, shadowDenies: decision.shadowDenies, policyVersion: decision.policyVersion }, 'policy shadow rules would have denied');
+    return decision;
+  }
+
+  return {
+    evaluate: (call) => run(call, {}),
+    evaluateWith: run,
+    compiled: () => active?.policy,
+
+    async recordOutcome(call, decision, outcome) {
+      const policy = active?.policy;
+      if (!outcome.ok || !policy || policy.counterScopes.size === 0 || decision.outcome === 'deny') return;
+      const f = callFacts(call, nowMs());
+      const what = f.kind === 'order' ? 'orders' : f.kind === 'cancel' ? 'cancels' : f.kind === 'modify' ? 'modifies' : undefined;
+      if (what === undefined) return;
+      try {
+        await Promise.all([...policy.counterScopes].map((scope) => store.incr(outcomeCounterKey(scope, f, what), 1, COUNTER_TTL_MS)));
+      } catch (err) {
+        storeErrors(err);
+      }
+    },
+
+    current: () => active?.info,
+    lastError: () => lastError,
+    health() {
+      if (!active) throw new GuardError('KG3003', lastError ? `policy invalid: ${lastError.issues.length} problem(s) in ${lastError.file}` : 'no policy loaded');
+    },
+    async setTradingState(scope, state, reason) {
+      try {
+        await setTradingState(store, scope, state, reason, nowDate());
+      } catch (err) {
+        storeErrors(err);
+      }
+      log.warn({ scope, state, reason }, 'trading state changed');
+    },
+    async tradingState(botId, account) {
+      try {
+        return await readTradingState(store, botId, account);
+      } catch (err) {
+        return storeErrors(err);
+      }
+    },
+    reload,
+    async close() {
+      closed = true;
+      watcher?.close();
+      await reloading?.catch(() => undefined);
+      fetcher.clear();
+    },
+  };
+}

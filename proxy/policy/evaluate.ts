@@ -1,0 +1,325 @@
+// Evaluating one call against a compiled policy. Order of phases:
+//   unknown api-id → plain rules (sync) → transfer grant → trading state →
+//   market-data rules → risk score → counters (read, then charge atomically).
+// The first enforce-mode deny decides; shadow rules are recorded, never obeyed.
+// Counters are charged last and only when nothing denied before them, so a
+// denied call does not use up a bot's rate limit.
+import type { LimitRequest, Store } from '../state/types.js';
+import {
+  NEEDS_HELD_QUANTITY, NEEDS_OPEN_ORDERS, NEEDS_REFERENCE_PRICE, NEEDS_REFERENCE_PRICE_IF_LIMIT, NEEDS_REFERENCE_PRICE_IF_MARKET,
+  say, type CompiledPolicy, type CompiledRule, type MarketSnapshot, type RuleList, type Verdict,
+} from './compiled.js';
+import { callFacts, type CallFacts } from './facts.js';
+import type { Decision, MatchedRule, PolicyCall, RuleKind, RuleMode, TradingState } from './types.js';
+
+export interface TraceEntry {
+  ruleId: string;
+  type: string;
+  mode: RuleMode;
+  result: 'pass' | 'deny' | 'step-up' | 'hold' | 'overridden' | 'not-selected' | 'skipped';
+  reason?: string;
+}
+
+export interface EvalDeps {
+  store: Store;
+  /** Fetches what `needs` asks for; failures come back as null (the rules then fail closed). */
+  market(needs: number, f: CallFacts): Promise<MarketSnapshot>;
+  /** Trading state set by operators (global/bot/account), most restrictive first. */
+  tradingState(botId: string, account: string): Promise<{ state: TradingState; source: string; reason: string }>;
+}
+
+export interface EvalOptions {
+  /** Record every rule considered (explain). Evaluation continues past the first deny. */
+  trace?: TraceEntry[];
+  /** Do not charge or set counters (explain). */
+  dryRun?: boolean;
+}
+
+export const BUILTIN = {
+  unknownApi: 'builtin.unknown-api',
+  transfer: 'builtin.transfer',
+  tradingState: 'builtin.trading-state',
+  riskStepUp: 'builtin.risk-step-up',
+  riskApproval: 'builtin.risk-approval',
+} as const;
+
+const RANK = { allow: 0, 'step-up': 1, hold: 2 } as const;
+
+/** Kinds that stay open in each posture; REDUCING also lets sells of held stock through. */
+const OPEN_WHEN_HALTED = new Set(['cancel', 'query', 'account', 'auth', 'realtime']);
+
+class Accumulator {
+  matched: MatchedRule[] = [];
+  shadowDenies: string[] = [];
+  deny: { ruleId: string; kind: RuleKind; reason: string; retryAfterMs?: number } | undefined;
+  soft: { outcome: 'step-up' | 'hold'; ruleId: string; kind: RuleKind; reason: string } | undefined;
+
+  constructor(readonly trace: TraceEntry[] | undefined) {}
+
+  /** Returns true when evaluation should stop (an enforced deny, outside explain). */
+  record(rule: { id: string; type: string; kind: RuleKind; mode: RuleMode }, v: Verdict | undefined): boolean {
+    this.trace?.push({ ruleId: rule.id, type: rule.type, mode: rule.mode, result: v ? v.outcome : 'pass', ...(v ? { reason: v.reason } : {}) });
+    if (v === undefined) return false;
+    this.matched.push({ ruleId: rule.id, outcome: v.outcome, mode: rule.mode, reason: v.reason });
+    if (rule.mode === 'shadow') {
+      if (v.outcome === 'deny') this.shadowDenies.push(rule.id);
+      return false;
+    }
+    if (v.outcome === 'deny') {
+      if (this.deny === undefined) this.deny = { ruleId: rule.id, kind: rule.kind, reason: v.reason, ...(v.retryAfterMs !== undefined ? { retryAfterMs: v.retryAfterMs } : {}) };
+      return this.trace === undefined;
+    }
+    if (this.soft === undefined || RANK[v.outcome] > RANK[this.soft.outcome]) this.soft = { outcome: v.outcome, ruleId: rule.id, kind: rule.kind, reason: v.reason };
+    return false;
+  }
+
+  skip(rule: CompiledRule, result: 'overridden' | 'not-selected' | 'skipped'): void {
+    this.trace?.push({ ruleId: rule.id, type: rule.type, mode: rule.mode, result });
+  }
+
+  decision(version: string): Decision {
+    const base = { matched: this.matched, shadowDenies: this.shadowDenies, policyVersion: version };
+    if (this.deny) {
+      return { outcome: 'deny', ruleId: this.deny.ruleId, ruleKind: this.deny.kind, reason: this.deny.reason, ...base, ...(this.deny.retryAfterMs !== undefined ? { retryAfterMs: this.deny.retryAfterMs } : {}) };
+    }
+    if (this.soft) return { outcome: this.soft.outcome, ruleId: this.soft.ruleId, ruleKind: this.soft.kind, reason: this.soft.reason, ...base };
+    return { outcome: 'allow', ...base };
+  }
+}
+
+function applies(r: CompiledRule, f: CallFacts, acc: Accumulator): boolean {
+  if (r.select !== null && !r.select(f)) {
+    acc.skip(r, 'not-selected');
+    return false;
+  }
+  const by = r.overriddenBy;
+  if (by !== undefined) {
+    for (let i = 0; i < by.length; i++) {
+      const o = by[i]!;
+      if (o.select === null || o.select(f)) {
+        acc.skip(r, 'overridden');
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+export function ruleListFor(policy: CompiledPolicy, botId: string, kind: NonNullable<CallFacts['kind']>): RuleList {
+  return (policy.byBot.get(botId) ?? policy.byKind).get(kind)!;
+}
+
+function postureVerdict(state: TradingState, f: CallFacts, m: MarketSnapshot, lang: 'ko' | 'en', reason: string): Verdict | undefined {
+  if (state === 'ACTIVE' || (f.kind !== undefined && OPEN_WHEN_HALTED.has(f.kind))) return undefined;
+  const why = reason ? ` — ${reason}` : '';
+  if (state === 'HALTED') {
+    return { outcome: 'deny', reason: say(lang, `거래 중지 상태입니다 (취소와 조회만 가능)${why}`, `trading is HALTED (only cancels and queries)${why}`) };
+  }
+  // REDUCING: only sells of stock actually held.
+  if (f.kind === 'order' && f.side === 'sell') {
+    const held = m.heldQuantity;
+    const qty = f.quantity;
+    if (held === undefined || held === null) return { outcome: 'deny', reason: say(lang, `보유수량을 확인할 수 없습니다 (축소 전용 상태)${why}`, `held quantity unavailable while REDUCING${why}`) };
+    if (qty !== undefined && !Number.isNaN(qty) && qty <= held) return undefined;
+    return { outcome: 'deny', reason: say(lang, `축소 전용 상태: 매도수량 ${qty ?? '-'}주가 보유수량 ${held}주를 초과합니다${why}`, `REDUCING: selling ${qty ?? '-'} exceeds the ${held} held${why}`) };
+  }
+  return { outcome: 'deny', reason: say(lang, `축소 전용 상태입니다 (보유 종목 매도와 취소만 가능)${why}`, `trading is REDUCING (only sells of held stock and cancels)${why}`) };
+}
+
+const STATE_RANK: Record<TradingState, number> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
+
+export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, deps: EvalDeps, now: number, opts: EvalOptions = {}): Promise<Decision> {
+  const acc = new Accumulator(opts.trace);
+  const lang = policy.language;
+  const f = callFacts(call, now);
+  const done = () => acc.decision(policy.version);
+
+  if (call.entry === undefined || f.kind === undefined) {
+    acc.record({ id: BUILTIN.unknownApi, type: 'builtin', kind: 'unknown-api', mode: 'enforce' }, {
+      outcome: 'deny', reason: say(lang, `알 수 없는 API ID입니다 (${call.apiId})`, `unknown api-id ${call.apiId}; denied by default`),
+    });
+    return done();
+  }
+  const list = ruleListFor(policy, f.botId, f.kind);
+  const noData: MarketSnapshot = {};
+
+  // Phase 1: plain rules, synchronous.
+  const plain = list.plain;
+  for (let i = 0; i < plain.length; i++) {
+    const r = plain[i]!;
+    if (!applies(r, f, acc)) continue;
+    if (acc.record(r, r.check!(f, noData))) return done();
+  }
+
+  // Transfers move money out: only an explicit allow-apis grant lets one through.
+  if (f.kind === 'transfer') {
+    let granted = false;
+    for (const r of list.allowApis) if (r.mode === 'enforce' && (r.select === null || r.select(f)) && r.check!(f, noData) === undefined) granted = true;
+    if (!granted && acc.record({ id: BUILTIN.transfer, type: 'builtin', kind: 'transfer', mode: 'enforce' }, {
+      outcome: 'deny', reason: say(lang, '이체성 API는 정책에서 명시적으로 허용해야 합니다', 'transfers are denied unless a rule explicitly allows them'),
+    })) return done();
+  }
+
+  // Phase 2: trading state (operators' kill switch and the policy's own postures).
+  const operator = await deps.tradingState(f.botId, f.account);
+  let enforcedPosture: { state: TradingState; id: string; type: string; reason: string } = { state: operator.state, id: BUILTIN.tradingState, type: 'builtin', reason: operator.reason };
+  const shadowPostures: CompiledRule[] = [];
+  for (const r of list.postures) {
+    if (!applies(r, f, acc)) continue;
+    if (r.mode === 'shadow') shadowPostures.push(r);
+    else if (STATE_RANK[r.posture!] > STATE_RANK[enforcedPosture.state]) enforcedPosture = { state: r.posture!, id: r.id, type: r.type, reason: '' };
+  }
+
+  // Which market data the remaining rules need.
+  let needs = 0;
+  const data = list.data;
+  const stateful = list.stateful;
+  const activeData: CompiledRule[] = [];
+  const activeStateful: CompiledRule[] = [];
+  for (let i = 0; i < data.length; i++) {
+    const r = data[i]!;
+    if (applies(r, f, acc)) { activeData.push(r); needs |= r.needs; }
+  }
+  for (let i = 0; i < stateful.length; i++) {
+    const r = stateful[i]!;
+    if (applies(r, f, acc)) { activeStateful.push(r); needs |= r.needs; }
+  }
+  const reducingSell = f.kind === 'order' && f.side === 'sell'
+    && (enforcedPosture.state === 'REDUCING' || shadowPostures.some((r) => r.posture === 'REDUCING'));
+  if (reducingSell) needs |= NEEDS_HELD_QUANTITY;
+
+  const wanted = needs & (NEEDS_HELD_QUANTITY | NEEDS_OPEN_ORDERS | NEEDS_REFERENCE_PRICE)
+    | ((needs & NEEDS_REFERENCE_PRICE_IF_MARKET) && f.limitPrice === undefined ? NEEDS_REFERENCE_PRICE : 0)
+    | ((needs & NEEDS_REFERENCE_PRICE_IF_LIMIT) && f.limitPrice !== undefined && !Number.isNaN(f.limitPrice) ? NEEDS_REFERENCE_PRICE : 0);
+
+  // The posture is checked before market data is fetched unless it needs the held quantity.
+  let market: MarketSnapshot = noData;
+  if (!reducingSell) {
+    const stop = acc.record({ id: enforcedPosture.id, type: enforcedPosture.type, kind: 'trading-state', mode: 'enforce' }, postureVerdict(enforcedPosture.state, f, noData, lang, enforcedPosture.reason));
+    for (const r of shadowPostures) acc.record(r, postureVerdict(r.posture!, f, noData, lang, ''));
+    if (stop) return done();
+  }
+  if (wanted !== 0) market = await deps.market(wanted, f);
+  if (reducingSell) {
+    const stop = acc.record({ id: enforcedPosture.id, type: enforcedPosture.type, kind: 'trading-state', mode: 'enforce' }, postureVerdict(enforcedPosture.state, f, market, lang, enforcedPosture.reason));
+    for (const r of shadowPostures) acc.record(r, postureVerdict(r.posture!, f, market, lang, ''));
+    if (stop) return done();
+  }
+
+  // Phase 3: rules that needed market data.
+  for (let i = 0; i < activeData.length; i++) {
+    const r = activeData[i]!;
+    if (acc.record(r, r.check!(f, market))) return done();
+  }
+
+  // Phase 4: the risk score from the risk part.
+  if (f.riskScore !== undefined) {
+    if (f.riskScore >= policy.approval) {
+      acc.record({ id: BUILTIN.riskApproval, type: 'builtin', kind: 'risk-score', mode: 'enforce' }, {
+        outcome: 'hold', reason: say(lang, `위험 점수 ${f.riskScore.toFixed(2)}: 관리자 승인이 필요합니다 (기준 ${policy.approval})`, `risk score ${f.riskScore.toFixed(2)} needs admin approval (threshold ${policy.approval})`),
+      });
+    } else if (f.riskScore >= policy.stepUp) {
+      acc.record({ id: BUILTIN.riskStepUp, type: 'builtin', kind: 'risk-score', mode: 'enforce' }, {
+        outcome: 'step-up', reason: say(lang, `위험 점수 ${f.riskScore.toFixed(2)}: 추가 승인이 필요합니다 (기준 ${policy.stepUp})`, `risk score ${f.riskScore.toFixed(2)} needs step-up approval (threshold ${policy.stepUp})`),
+      });
+    }
+  }
+
+  if (activeStateful.length === 0) return done();
+  if (acc.deny !== undefined && opts.trace === undefined) return done();
+  if (await statefulPhase(activeStateful, f, market, deps.store, acc, opts.dryRun === true || acc.deny !== undefined)) return done();
+  return done();
+}
+
+async function statefulPhase(rules: CompiledRule[], f: CallFacts, market: MarketSnapshot, store: Store, acc: Accumulator, dryRun: boolean): Promise<boolean> {
+  // 4a: counters that are only read (cancel ratio).
+  const readers = rules.filter((r) => r.counterKeys);
+  if (readers.length > 0) {
+    const keys = [...new Set(readers.flatMap((r) => r.counterKeys!(f)))];
+    const values = await Promise.all(keys.map((k) => store.get(k)));
+    const byKey = new Map(keys.map((k, i) => [k, Number(values[i] ?? 0) || 0]));
+    const reads = { get: (k: string) => byKey.get(k) ?? 0 };
+    for (const r of readers) if (acc.record(r, r.checkCounters!(f, reads))) return true;
+  }
+
+  // 4b: duplicate guard, looked up before anything is charged.
+  const dups: { rule: CompiledRule; key: string }[] = [];
+  for (const r of rules) {
+    if (!r.duplicateKey) continue;
+    const key = r.duplicateKey(f);
+    if (key === undefined) { acc.record(r, undefined); continue; }
+    dups.push({ rule: r, key: r.mode === 'shadow' ? `${key}:shadow` : key });
+  }
+  let seen: (string | null)[] = [];
+  if (dups.length > 0) {
+    seen = await Promise.all(dups.map((d) => store.get(d.key)));
+    for (let i = 0; i < dups.length; i++) {
+      if (seen[i] !== null && acc.record(dups[i]!.rule, { outcome: 'deny', reason: dups[i]!.rule.duplicateReason! })) return true;
+    }
+  }
+
+  // 4c: rate limits and daily caps: every enforced limit in one atomic consume; shadow ones are peeked.
+  const enforced: LimitRequest[] = [];
+  const enforcedOwner: { rule: CompiledRule; index: number }[] = [];
+  const shadow: LimitRequest[] = [];
+  const shadowOwner: { rule: CompiledRule; index: number }[] = [];
+  for (const r of rules) {
+    if (!r.limits) continue;
+    const reqs = r.limits(f, market);
+    if (reqs === undefined) continue;
+    if (!Array.isArray(reqs)) {
+      if (acc.record(r, reqs)) return true;
+      continue;
+    }
+    const into = r.mode === 'shadow' ? shadow : enforced;
+    const owners = r.mode === 'shadow' ? shadowOwner : enforcedOwner;
+    reqs.forEach((q, index) => { into.push(q); owners.push({ rule: r, index }); });
+  }
+  if (shadow.length > 0) {
+    const usage = await store.peek(shadow);
+    const failed = new Set<CompiledRule>();
+    shadow.forEach((q, i) => {
+      const o = shadowOwner[i]!;
+      if (!failed.has(o.rule) && usage[i]! + (q.cost ?? 1) > q.limit) {
+        failed.add(o.rule);
+        acc.record(o.rule, { outcome: 'deny', reason: o.rule.limitReason!(o.index, q, usage[i]!) });
+      }
+    });
+  }
+  if (enforced.length > 0) {
+    if (dryRun) {
+      const usage = await store.peek(enforced);
+      for (let i = 0; i < enforced.length; i++) {
+        const q = enforced[i]!;
+        if (usage[i]! + (q.cost ?? 1) > q.limit) {
+          const o = enforcedOwner[i]!;
+          if (acc.record(o.rule, { outcome: 'deny', reason: o.rule.limitReason!(o.index, q, usage[i]!) })) return true;
+        }
+      }
+    } else {
+      const result = await store.consume(enforced);
+      if (!result.allowed) {
+        const i = result.failedIndex ?? 0;
+        const o = enforcedOwner[i]!;
+        const q = enforced[i]!;
+        const v: Verdict = { outcome: 'deny', reason: o.rule.limitReason!(o.index, q, result.usage[i] ?? 0) };
+        if (result.retryAfterMs !== undefined) v.retryAfterMs = result.retryAfterMs;
+        if (acc.record(o.rule, v)) return true;
+      } else {
+        for (const o of new Set(enforcedOwner.map((x) => x.rule))) acc.record(o, undefined);
+      }
+    }
+  }
+
+  // 4d: claim the duplicate keys; losing a race to an identical call is a duplicate too.
+  if (dups.length > 0 && !dryRun) {
+    const claimed = await Promise.all(dups.map((d) => store.setIfAbsent(d.key, '1', d.rule.duplicateTtlMs!)));
+    for (let i = 0; i < dups.length; i++) {
+      const d = dups[i]!;
+      if (seen[i] !== null) continue; // already recorded above
+      if (!claimed[i]) { if (acc.record(d.rule, { outcome: 'deny', reason: d.rule.duplicateReason! })) return true; }
+      else acc.record(d.rule, undefined);
+    }
+  }
+  return false;
+}

@@ -1,0 +1,269 @@
+// Reading a policy file: bounded size, bounded aliases, YAML with positions,
+// JSON Schema (ajv) with unknown keys rejected, then semantic checks the
+// schema cannot express. Every problem comes back with file:line:column.
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { PolicyLoadError, type PolicyIssue } from './errors.js';
+import { POLICY_SCHEMA } from './schema.js';
+import type { PolicyDoc, RuleDoc } from './document.js';
+import { parseClock } from './seoul.js';
+
+export interface LoadLimits {
+  /** Files larger than this are refused before parsing. */
+  maxFileBytes: number;
+  /** Bound on alias expansion (billion-laughs guard). */
+  maxAliasCount: number;
+  maxRules: number;
+}
+
+export const DEFAULT_LOAD_LIMITS: LoadLimits = { maxFileBytes: 1024 * 1024, maxAliasCount: 100, maxRules: 10_000 };
+
+export interface LoadedPolicy {
+  doc: PolicyDoc;
+  /** sha256 of the exact bytes, first 16 hex digits. */
+  version: string;
+  file: string;
+}
+
+let validator: ValidateFunction | undefined;
+function schemaValidator(): ValidateFunction {
+  // Compiled once per process; ajv compilation is the expensive part.
+  validator ??= new Ajv({ allErrors: true, verbose: true, discriminator: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(POLICY_SCHEMA);
+  return validator;
+}
+
+export function policyVersion(bytes: Buffer | string): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+}
+
+/** Reads and validates a policy file; throws PolicyLoadError. */
+export async function loadPolicyFile(file: string, limits: LoadLimits = DEFAULT_LOAD_LIMITS): Promise<LoadedPolicy> {
+  let bytes: Buffer;
+  try {
+    const handle = await open(file, 'r');
+    try {
+      // Read at most one byte past the limit so an oversized file is detected without reading it all.
+      const buf = Buffer.alloc(limits.maxFileBytes + 1);
+      let total = 0;
+      for (;;) {
+        const { bytesRead } = await handle.read(buf, total, buf.length - total, null);
+        if (bytesRead === 0) break;
+        total += bytesRead;
+        if (total > limits.maxFileBytes) break;
+      }
+      bytes = buf.subarray(0, total);
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new PolicyLoadError(file, [{ file, line: 1, column: 1, path: '', message: `cannot read the file (${code})` }]);
+  }
+  return parsePolicySource(bytes, file, limits);
+}
+
+/** Parses policy text; throws PolicyLoadError listing every problem found. */
+export function parsePolicySource(source: Buffer | string, file: string, limits: LoadLimits = DEFAULT_LOAD_LIMITS): LoadedPolicy {
+  const bytes = typeof source === 'string' ? Buffer.from(source, 'utf8') : source;
+  const fail = (message: string, line = 1, column = 1): never => {
+    throw new PolicyLoadError(file, [{ file, line, column, path: '', message }]);
+  };
+  if (bytes.length > limits.maxFileBytes) fail(`file is larger than ${limits.maxFileBytes} bytes (policy.maxFileBytes)`);
+  const text = bytes.toString('utf8');
+  if (text.includes('\uFFFD')) fail('file is not valid UTF-8');
+
+  const lineCounter = new LineCounter();
+  let document: Document.Parsed;
+  let value: unknown;
+  try {
+    document = parseDocument(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: true, strict: true });
+  } catch (err) {
+    return fail(`YAML could not be parsed: ${(err as Error).message}`);
+  }
+  if (document.errors.length > 0) {
+    throw new PolicyLoadError(file, document.errors.map((e) => ({
+      file,
+      line: e.linePos?.[0].line ?? 1,
+      column: e.linePos?.[0].col ?? 1,
+      path: '',
+      message: firstLine(e.message),
+    })));
+  }
+  try {
+    value = document.toJS({ maxAliasCount: limits.maxAliasCount });
+  } catch (err) {
+    return fail(`YAML could not be expanded: ${firstLine((err as Error).message)} (anchors/aliases are limited to ${limits.maxAliasCount})`);
+  }
+
+  const position = (path: (string | number)[], key?: string): { line: number; column: number } => {
+    let node: unknown;
+    try {
+      node = path.length === 0 ? document.contents : document.getIn(path, true);
+      if (key !== undefined && isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);
+        if (pair && isNode(pair.key)) node = pair.key;
+      }
+    } catch {
+      node = undefined;
+    }
+    // A missing node (e.g. a required key) points at its nearest existing parent.
+    if (!isNode(node) || !node.range) {
+      return path.length > 0 ? position(path.slice(0, -1)) : { line: 1, column: 1 };
+    }
+    const pos = lineCounter.linePos(node.range[0]);
+    return { line: pos.line, column: pos.col };
+  };
+
+  const validate = schemaValidator();
+  if (!validate(value)) {
+    const issues = schemaIssues(validate.errors ?? [], file, position);
+    throw new PolicyLoadError(file, issues);
+  }
+  const doc = value as PolicyDoc;
+  const issues = semanticIssues(doc, limits).map(({ path, key, message }) => ({ file, ...position(path, key), path: pathText(path, key), message }));
+  if (issues.length > 0) throw new PolicyLoadError(file, issues);
+  return { doc, version: policyVersion(bytes), file };
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}
+
+function pointerToPath(pointer: string): (string | number)[] {
+  if (pointer === '') return [];
+  return pointer.slice(1).split('/').map((s) => {
+    const part = s.replace(/~1/g, '/').replace(/~0/g, '~');
+    return /^[0-9]+$/.test(part) ? Number(part) : part;
+  });
+}
+
+function pathText(path: (string | number)[], key?: string): string {
+  let out = '';
+  for (const p of [...path, ...(key === undefined ? [] : [key])]) out += typeof p === 'number' ? `[${p}]` : out ? `.${p}` : p;
+  return out;
+}
+
+function schemaIssues(errors: ErrorObject[], file: string, position: (path: (string | number)[], key?: string) => { line: number; column: number }): PolicyIssue[] {
+  const seen = new Set<string>();
+  const issues: PolicyIssue[] = [];
+  const add = (path: (string | number)[], key: string | undefined, message: string) => {
+    const text = pathText(path, key);
+    const dedupe = `${text}|${message}`;
+    if (seen.has(dedupe)) return;
+    seen.add(dedupe);
+    issues.push({ file, ...position(path, key), path: text, message });
+  };
+  // "At least one of" / "exactly one of" groups: ajv reports each branch's missing key separately.
+  const groups = new Map<string, { path: (string | number)[]; names: string[]; exactly: boolean }>();
+  for (const e of errors) {
+    const m = /\/(anyOf|oneOf)\/[0-9]+\/required$/.exec(e.schemaPath);
+    if (e.keyword !== 'required' || !m) continue;
+    const g = groups.get(e.instancePath) ?? { path: pointerToPath(e.instancePath), names: [], exactly: m[1] === 'oneOf' };
+    g.names.push(String((e.params as { missingProperty: string }).missingProperty));
+    groups.set(e.instancePath, g);
+  }
+  for (const e of errors) {
+    if (e.keyword === 'anyOf') continue;
+    if (e.keyword === 'required' && /\/(anyOf|oneOf)\/[0-9]+\/required$/.test(e.schemaPath)) {
+      const g = groups.get(e.instancePath);
+      if (g) {
+        groups.delete(e.instancePath);
+        add(g.path, undefined, `${g.exactly ? 'give exactly one of' : 'give at least one of'}: ${g.names.join(', ')}`);
+      }
+      continue;
+    }
+    const path = pointerToPath(e.instancePath);
+    let key: string | undefined;
+    let message: string;
+    const params = e.params as Record<string, unknown>;
+    switch (e.keyword) {
+      case 'oneOf':
+        // Both branches matched (e.g. trade-types with allow and deny).
+        if (params.passingSchemas === null) continue;
+        message = "give exactly one of 'allow' or 'deny', not both";
+        break;
+      case 'additionalProperties':
+        key = String(params.additionalProperty);
+        message = `unknown key '${key}'${allowedKeys(e)}`;
+        break;
+      case 'required':
+        message = `missing required key '${String(params.missingProperty)}'`;
+        break;
+      case 'enum':
+        message = `${JSON.stringify(e.data)} is not allowed; expected one of: ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+        break;
+      case 'const':
+        message = `must be ${JSON.stringify(params.allowedValue)}`;
+        break;
+      case 'discriminator':
+        message = params.error === 'mapping'
+          ? `unknown rule type ${JSON.stringify(params.tagValue)}; expected one of: ${ruleTypeList()}`
+          : `a rule needs a 'type' (one of: ${ruleTypeList()})`;
+        if (params.error === 'mapping') path.push('type');
+        break;
+      case 'pattern':
+        message = `${JSON.stringify(e.data)} is not valid here (${(e.parentSchema as { description?: string } | undefined)?.description ?? `expected ${String(params.pattern)}`})`;
+        break;
+      case 'type':
+        message = `${JSON.stringify(e.data)} is not allowed; expected ${String(params.type)}`;
+        break;
+      default:
+        message = `${e.message ?? e.keyword}${e.data !== undefined && typeof e.data !== 'object' ? ` (got ${JSON.stringify(e.data)})` : ''}`;
+    }
+    add(path, key, message);
+  }
+  return issues;
+}
+
+function allowedKeys(e: ErrorObject): string {
+  const props = (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
+  return props ? ` (expected one of: ${Object.keys(props).join(', ')})` : '';
+}
+
+let ruleTypes: string | undefined;
+function ruleTypeList(): string {
+  ruleTypes ??= POLICY_SCHEMA.properties.rules.items.oneOf.map((r) => r.properties.type.const).join(', ');
+  return ruleTypes;
+}
+
+interface SemanticIssue { path: (string | number)[]; key?: string; message: string }
+
+function semanticIssues(doc: PolicyDoc, limits: LoadLimits): SemanticIssue[] {
+  const issues: SemanticIssue[] = [];
+  if (doc.rules.length > limits.maxRules) issues.push({ path: ['rules'], message: `too many rules (${doc.rules.length}); the limit is ${limits.maxRules} (policy.maxRules)` });
+  const byId = new Map<string, { rule: RuleDoc; index: number }>();
+  doc.rules.forEach((rule, index) => {
+    const prior = byId.get(rule.id);
+    if (prior) issues.push({ path: ['rules', index, 'id'], message: `duplicate rule id '${rule.id}' (first used at rules[${prior.index}])` });
+    else byId.set(rule.id, { rule, index });
+  });
+  doc.rules.forEach((rule, index) => {
+    if (rule.overrides !== undefined) {
+      const target = byId.get(rule.overrides);
+      if (!target) issues.push({ path: ['rules', index, 'overrides'], message: `overrides '${rule.overrides}', but no rule has that id` });
+      else if (target.rule === rule) issues.push({ path: ['rules', index, 'overrides'], message: 'a rule cannot override itself' });
+      else if (target.rule.type !== rule.type) issues.push({ path: ['rules', index, 'overrides'], message: `overrides '${rule.overrides}' of type ${target.rule.type}; an override must have the same type (${rule.type})` });
+      else if (target.rule.overrides !== undefined) issues.push({ path: ['rules', index, 'overrides'], message: `'${rule.overrides}' is itself an override; point at the default rule '${target.rule.overrides}' instead` });
+    }
+    if (rule.type === 'trading-window') {
+      rule.windows.forEach((w, wi) => {
+        if (parseClock(w.start) >= parseClock(w.end)) issues.push({ path: ['rules', index, 'windows', wi, 'end'], message: `end ${w.end} must be after start ${w.start} (windows cannot cross midnight; split them)` });
+      });
+    }
+    if (rule.type === 'require-approval' && rule.when === undefined && rule.minNotional === undefined && rule.minQuantity === undefined) {
+      issues.push({ path: ['rules', index], message: "require-approval without 'when', 'minQuantity' or 'minNotional' would hold every call; add a condition" });
+    }
+  });
+  const holidays = doc.calendar?.holidays ?? [];
+  holidays.forEach((d, i) => {
+    const t = Date.parse(`${d}T00:00:00Z`);
+    if (Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== d) issues.push({ path: ['calendar', 'holidays', i], message: `${d} is not a real date` });
+  });
+  const thresholds = doc.riskThresholds;
+  if (thresholds && (thresholds.stepUp ?? 0.7) > (thresholds.approval ?? 0.9)) {
+    issues.push({ path: ['riskThresholds'], message: 'stepUp must not be above approval' });
+  }
+  return issues;
+}

@@ -1,0 +1,87 @@
+// Market data for rules, with a short-lived reference price cache, a
+// deadline on every call, and failures turned into `null` (rules fail closed).
+import type { Counter } from 'prom-client';
+import { NEEDS_HELD_QUANTITY, NEEDS_OPEN_ORDERS, NEEDS_REFERENCE_PRICE, type MarketSnapshot } from './compiled.js';
+import type { CallFacts } from './facts.js';
+import type { MarketData } from './types.js';
+
+export interface MarketFetcherOptions {
+  market: MarketData;
+  ttlMs: number;
+  cacheSize: number;
+  timeoutMs: number;
+  now: () => number;
+  errors: Counter<'source'>;
+  onError: (source: string, err: unknown) => void;
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`market data call exceeded ${ms} ms`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+export function createMarketFetcher(o: MarketFetcherOptions): { fetch(needs: number, f: CallFacts): Promise<MarketSnapshot>; clear(): void } {
+  const cache = new Map<string, { price: number; expires: number }>();
+  const inflight = new Map<string, Promise<number | null>>();
+
+  const guarded = async <T>(source: string, call: () => Promise<unknown>, valid: (v: unknown) => v is T): Promise<T | null> => {
+    try {
+      const v = await withDeadline(Promise.resolve().then(call), o.timeoutMs);
+      if (v === undefined) return null;
+      if (!valid(v)) throw new Error(`market data ${source} returned an invalid value`);
+      return v;
+    } catch (err) {
+      o.errors.inc({ source });
+      o.onError(source, err);
+      return null;
+    }
+  };
+  const isPrice = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+  const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+  const referencePrice = (symbol: string | undefined): Promise<number | null> | number | null => {
+    if (symbol === undefined) return null;
+    const hit = cache.get(symbol);
+    const t = o.now();
+    if (hit !== undefined && hit.expires > t) return hit.price;
+    const running = inflight.get(symbol);
+    if (running) return running;
+    const p = guarded('reference_price', () => o.market.referencePrice(symbol), isPrice).then((price) => {
+      inflight.delete(symbol);
+      if (price !== null && o.ttlMs > 0) {
+        if (cache.size >= o.cacheSize) cache.delete(cache.keys().next().value!); // oldest first
+        cache.set(symbol, { price, expires: o.now() + o.ttlMs });
+      }
+      return price;
+    });
+    inflight.set(symbol, p);
+    return p;
+  };
+
+  return {
+    async fetch(needs, f) {
+      const snap: MarketSnapshot = {};
+      const tasks: Promise<unknown>[] = [];
+      if (needs & NEEDS_REFERENCE_PRICE) {
+        const r = referencePrice(f.symbol);
+        if (r instanceof Promise) tasks.push(r.then((v) => { snap.referencePrice = v; }));
+        else snap.referencePrice = r;
+      }
+      if (needs & NEEDS_HELD_QUANTITY) {
+        if (f.symbol === undefined) snap.heldQuantity = null;
+        else tasks.push(guarded('held_quantity', () => o.market.heldQuantity(f.botId, f.account, f.symbol!), isCount).then((v) => { snap.heldQuantity = v; }));
+      }
+      if (needs & NEEDS_OPEN_ORDERS) {
+        tasks.push(guarded('open_orders', () => o.market.openOrderCount(f.botId, f.account), isCount).then((v) => { snap.openOrders = v; }));
+      }
+      if (tasks.length > 0) await Promise.all(tasks);
+      return snap;
+    },
+    clear() {
+      cache.clear();
+    },
+  };
+}

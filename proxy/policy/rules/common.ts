@@ -1,0 +1,59 @@
+// Shared pieces for rule compilers: selectors and the base of every rule.
+import type { ApiKind } from '../../kiwoom/types.js';
+import type { Language } from '../../common/errors.js';
+import { ALL_KINDS, type CompiledRule } from '../compiled.js';
+import type { RuleDoc } from '../document.js';
+import type { CallFacts } from '../facts.js';
+import { normaliseSymbol } from '../facts.js';
+import type { RuleKind } from '../types.js';
+
+export interface CompileContext {
+  readonly lang: Language;
+  readonly holidays: ReadonlySet<string>;
+}
+
+export type RuleBaseFields = Pick<CompiledRule, 'id' | 'type' | 'kind' | 'mode' | 'index' | 'kinds' | 'bots' | 'select' | 'overrides'>;
+
+/**
+ * `typeKinds`: the kinds this rule type can mean anything for. Generic rules
+ * take `when.kinds` as given; type-specific ones intersect with it.
+ */
+export function base(doc: RuleDoc, index: number, kind: RuleKind, typeKinds: readonly ApiKind[], generic = false): RuleBaseFields {
+  const when = doc.when ?? {};
+  const kinds = new Set<ApiKind>(
+    when.kinds === undefined ? typeKinds : generic ? when.kinds : when.kinds.filter((k) => typeKinds.includes(k)),
+  );
+  const accounts = when.accounts ? new Set(when.accounts) : undefined;
+  const apiIds = when.apiIds ? new Set(when.apiIds) : undefined;
+  const sides = when.sides ? new Set<string>(when.sides) : undefined;
+  let select: ((f: CallFacts) => boolean) | null = null;
+  if (accounts || apiIds || sides) {
+    select = (f) => (accounts === undefined || accounts.has(f.account))
+      && (apiIds === undefined || apiIds.has(f.apiId))
+      && (sides === undefined || (f.side !== undefined && sides.has(f.side)));
+  }
+  return {
+    id: doc.id,
+    type: doc.type,
+    kind,
+    mode: doc.mode ?? 'enforce',
+    index,
+    kinds,
+    bots: when.bots ? new Set(when.bots) : undefined,
+    select,
+    overrides: doc.overrides,
+  };
+}
+
+export const ORDER_KINDS: readonly ApiKind[] = ['order'];
+export const PRICED_KINDS: readonly ApiKind[] = ['order', 'modify'];
+export const BOOK_KINDS: readonly ApiKind[] = ['order', 'modify', 'cancel'];
+export const EVERY_KIND = ALL_KINDS;
+
+export function symbolSet(list: readonly string[]): Set<string> {
+  return new Set(list.map(normaliseSymbol));
+}
+
+export function krw(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}

@@ -1,0 +1,107 @@
+// Public types of the policy engine: what the pipeline hands in (PolicyCall),
+// what it gets back (Decision), and what the sidecar provides (MarketData).
+import type { ApiEntry } from '../kiwoom/types.js';
+import type { GuardError } from '../common/errors.js';
+
+export type RuleMode = 'enforce' | 'shadow';
+export type TradingState = 'ACTIVE' | 'REDUCING' | 'HALTED';
+export type DecisionOutcome = 'allow' | 'deny' | 'step-up' | 'hold';
+
+/** The sidecar implements this by calling Kiwoom through itself. `undefined` = not known. */
+export interface MarketData {
+  referencePrice(stkCd: string): Promise<number | undefined>;
+  heldQuantity(botId: string, account: string, stkCd: string): Promise<number | undefined>;
+  openOrderCount(botId: string, account: string): Promise<number | undefined>;
+}
+
+export interface PolicyCall {
+  botId: string;
+  account: string;
+  apiId: string;
+  /** From lookupApi; undefined = unknown api-id, always denied. */
+  entry: ApiEntry | undefined;
+  /** Parsed JSON body, already validated as an object. */
+  body: Record<string, unknown>;
+  /** The bot marked a deliberate duplicate via header. */
+  intentional?: boolean;
+  now?: Date;
+  riskScore?: number;
+}
+
+export interface MatchedRule {
+  ruleId: string;
+  /** deny | step-up | hold */
+  outcome: string;
+  mode: RuleMode;
+  reason: string;
+}
+
+/** Rule kinds; the lead maps `rate-limit` and `daily-cap` denials to KG3005, the rest to KG3001. */
+export type RuleKind =
+  | 'apis' | 'symbols' | 'markets' | 'order-size' | 'price-collar' | 'trade-types'
+  | 'trading-window' | 'rate-limit' | 'daily-cap' | 'cancel-ratio' | 'max-open-orders'
+  | 'duplicate-guard' | 'trading-state' | 'approval' | 'risk-score' | 'unknown-api' | 'transfer';
+
+export interface Decision {
+  outcome: DecisionOutcome;
+  /** The rule that decided (absent on allow). */
+  ruleId?: string;
+  ruleKind?: RuleKind;
+  /** Human reason in the configured language. */
+  reason?: string;
+  /** Rules that fired, enforce and shadow alike, in evaluation order. */
+  matched: MatchedRule[];
+  /** Ids of shadow rules that would have denied. */
+  shadowDenies: string[];
+  /** Content hash of the policy that decided. */
+  policyVersion: string;
+  /** For rate-limit denials: when the limit next has room. */
+  retryAfterMs?: number;
+  evalMicros?: number;
+}
+
+export interface PolicyInfo {
+  version: string;
+  file: string;
+  loadedAt: string;
+}
+
+export interface TradingStateScope {
+  global?: true;
+  botId?: string;
+  account?: string;
+}
+
+export interface TradingStateRecord {
+  state: TradingState;
+  reason: string;
+  at: string;
+}
+
+export interface EffectiveTradingState {
+  /** The most restrictive of global, bot and account. */
+  state: TradingState;
+  /** Where it came from: 'global' | 'bot' | 'account' | 'policy' | 'default'. */
+  source: string;
+  reason: string;
+  global?: TradingStateRecord;
+  bot?: TradingStateRecord;
+  account?: TradingStateRecord;
+}
+
+export interface PolicyEngine {
+  evaluate(call: PolicyCall): Promise<Decision>;
+  /** Call once the broker answered (or failed): feeds order/cancel counters, frees duplicate keys on failure. */
+  recordOutcome(call: PolicyCall, decision: Decision, outcome: { ok: boolean; orderNo?: string }): Promise<void>;
+  current(): PolicyInfo | undefined;
+  lastError(): import('./errors.js').PolicyLoadError | undefined;
+  /** Throws GuardError KG3003 when no valid policy is loaded. */
+  health(): void;
+  setTradingState(scope: TradingStateScope, state: TradingState, reason: string): Promise<void>;
+  tradingState(botId: string, account: string): Promise<EffectiveTradingState>;
+  /** Re-reads the policy file now (the watcher does this on change). */
+  reload(): Promise<{ ok: boolean; changed: boolean; error?: import('./errors.js').PolicyLoadError }>;
+  close(): Promise<void>;
+}
+
+export type { GuardError };
