@@ -49,7 +49,8 @@ export async function createAwsKmsProvider(opts: AwsKmsProviderOptions): Promise
     region: opts.region,
     maxAttempts: opts.maxAttempts,
     retryMode: 'standard',
-    requestHandler: { requestTimeout: opts.requestTimeoutMs, connectionTimeout: opts.connectTimeoutMs },
+    // throwOnRequestTimeout: without it the SDK only warns and keeps waiting.
+    requestHandler: { requestTimeout: opts.requestTimeoutMs, connectionTimeout: opts.connectTimeoutMs, throwOnRequestTimeout: true },
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
   });
