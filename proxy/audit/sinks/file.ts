@@ -48,6 +48,7 @@ export class FileSink implements AuditSink {
   private lastOpenAttempt = 0;
   private opening: Promise<void> | undefined;
   private closed = false;
+  private failedBefore = false;
 
   constructor(private readonly cfg: FileSinkConfig, private readonly deps: FileSinkDeps) {
     this.id = cfg.id;
@@ -88,8 +89,12 @@ export class FileSink implements AuditSink {
 
   private async openOnce(): Promise<void> {
     this.lastOpenAttempt = Date.now();
+    const previousFailure = this.failedBefore ? this.reason : undefined;
     try {
       await this.recoverAndResume();
+      // After a failure, prove the sink writable again (a full disk still opens)
+      // and leave a mark in the chain that there was an outage.
+      if (previousFailure !== undefined) await this.writeRecordNow({ reason: 'sink-resumed', after: previousFailure });
       this.isUp = true;
       this.reason = undefined;
       this.deps.metrics.sinkUp.set({ sink: this.id }, 1);
@@ -163,19 +168,20 @@ export class FileSink implements AuditSink {
       // Seal it: terminate the torn line, then a chained record naming its size and hash.
       const seal = tornSealData(torn.bytes);
       if (torn.bytes[torn.bytes.length - 1] !== 0x0a) await this.writeAll(Buffer.from('\n'));
-      const { record, line } = chainRecord({
-        ts: new Date().toISOString(),
-        replica: this.deps.replica,
-        type: 'recovery',
-        data: { reason: 'torn-tail', file: torn.file, line: torn.line, offset: torn.offset, ...seal },
-      }, this.id, this.head);
-      await this.writeAll(Buffer.from(line));
-      await this.fh!.datasync();
-      this.head = { seq: record.seq, hash: record.hash };
-      this.checkpointer.recordDurable(record);
+      const record = await this.writeRecordNow({ reason: 'torn-tail', file: torn.file, line: torn.line, offset: torn.offset, ...seal });
       this.deps.metrics.recoveries.inc({ sink: this.id });
       this.deps.logger.warn({ sink: this.id, file: torn.file, tornBytes: seal.tornBytes, seq: record.seq }, 'audit log had a torn final write (crash); sealed it with a recovery record');
     }
+  }
+
+  /** Writes one recovery record outside the batch path (only while opening). */
+  private async writeRecordNow(data: Record<string, unknown>): Promise<AuditRecord> {
+    const { record, line } = chainRecord({ ts: new Date().toISOString(), replica: this.deps.replica, type: 'recovery', data }, this.id, this.head);
+    await this.writeAll(Buffer.from(line));
+    await this.fh!.datasync();
+    this.head = { seq: record.seq, hash: record.hash };
+    this.checkpointer.recordDurable(record);
+    return record;
   }
 
   private async openFile(file: string, isNew: boolean): Promise<void> {
@@ -275,6 +281,7 @@ export class FileSink implements AuditSink {
 
   private markDown(err: unknown): void {
     this.isUp = false;
+    this.failedBefore = true;
     this.checkpointer.stop();
     const code = (err as NodeJS.ErrnoException)?.code;
     this.reason = err instanceof GuardError ? (err.detail ?? err.message) : `write failed${code ? ` (${code})` : ''}`;
