@@ -4,5 +4,4 @@ export { createKeyProviderSealer, type SecretSealer } from './sealer.js';
 export { hashCall, canonicalJson } from './canonical.js';
 export { hotp, totpAt, verifyTotp, base32Encode, base32Decode, type TotpOptions } from './totp.js';
 export { approvalRoutes } from './routes.js';
-export { createAdminHandler, matchRoute, type AdminRoute, type AdminRequest, type AdminResponse, type AdminPrincipal } from './http.js';
 export type * from './types.js';

@@ -1,14 +1,17 @@
-// Admin API routes for approvals and approver enrolment.
+// Admin API routes for approvals and approver enrolment, in the admin
+// listener's descriptor shape (proxy/admin/server.ts).
 import { GuardError } from '../common/errors.js';
-import { bodyObject, bodyString, type AdminRoute } from './http.js';
+import type { AdminRoute } from '../admin/server.js';
+import { bodyString } from './http.js';
 import type { ApprovalService, ApprovalStatus, ApproverRole } from './types.js';
 
 const STATUSES: readonly ApprovalStatus[] = ['pending', 'approved', 'refused', 'timeout', 'consumed'];
 
-export function approvalRoutes(service: ApprovalService): AdminRoute[] {
+/** Routes for the admin listener; `prefix` defaults to /admin/v1. */
+export function approvalRoutes(service: ApprovalService, prefix = '/admin/v1'): AdminRoute[] {
   return [
     {
-      method: 'GET', path: '/approvals', roles: ['viewer', 'approver', 'admin'],
+      method: 'GET', path: `${prefix}/approvals`, role: 'viewer',
       async handler({ query }) {
         const status = query.get('status') ?? undefined;
         if (status !== undefined && !STATUSES.includes(status as ApprovalStatus)) throw new GuardError('KG3016', `status must be one of ${STATUSES.join(', ')}`);
@@ -17,43 +20,43 @@ export function approvalRoutes(service: ApprovalService): AdminRoute[] {
       },
     },
     {
-      method: 'GET', path: '/approvals/:id', roles: ['viewer', 'approver', 'admin'],
+      method: 'GET', path: `${prefix}/approvals/:id`, role: 'viewer',
       async handler({ params }) {
         return { status: 200, body: await service.get(params.id!) };
       },
     },
     {
-      method: 'POST', path: '/approvals/:id/approve', roles: ['approver', 'admin'],
+      method: 'POST', path: `${prefix}/approvals/:id/approve`, role: 'approver',
       async handler({ params, body, principal }) {
-        const code = Buffer.from(bodyString(bodyObject(body), 'code', 10)!, 'utf8');
+        const code = Buffer.from(bodyString(body, 'code', 10)!, 'utf8');
         try {
-          return { status: 200, body: await service.approve(params.id!, principal.id, code) };
+          return { status: 200, body: await service.approve(params.id!, principal.name, code) };
         } finally {
           code.fill(0);
         }
       },
     },
     {
-      method: 'POST', path: '/approvals/:id/refuse', roles: ['approver', 'admin'],
+      method: 'POST', path: `${prefix}/approvals/:id/refuse`, role: 'approver',
       async handler({ params, body, principal }) {
-        const reason = bodyString(bodyObject(body), 'reason', 500)!;
-        return { status: 200, body: await service.refuse(params.id!, principal.id, reason) };
+        const reason = bodyString(body, 'reason', 500)!;
+        return { status: 200, body: await service.refuse(params.id!, principal.name, reason) };
       },
     },
     {
-      method: 'GET', path: '/approvers', roles: ['admin'],
+      method: 'GET', path: `${prefix}/approvers`, role: 'admin',
       async handler() {
         return { status: 200, body: { approvers: await service.approvers() } };
       },
     },
     {
-      method: 'POST', path: '/approvers', roles: ['admin'],
+      method: 'POST', path: `${prefix}/approvers`, role: 'admin',
       async handler({ body, principal }) {
-        const b = bodyObject(body);
+        const b = body;
         const name = bodyString(b, 'name', 64)!;
         const roles = b.roles ?? ['approver'];
         if (!Array.isArray(roles)) throw new GuardError('KG3016', 'roles must be a list');
-        const enrolment = await service.enroll(name, roles as ApproverRole[], principal.id, { replace: b.replace === true });
+        const enrolment = await service.enroll(name, roles as ApproverRole[], principal.name, { replace: b.replace === true });
         try {
           // Shown once: this response is the only place the secret ever leaves the sidecar.
           return { status: 201, body: { name, roles, secret: enrolment.secret.toString('ascii'), uri: enrolment.uri.toString('utf8') } };
@@ -64,9 +67,9 @@ export function approvalRoutes(service: ApprovalService): AdminRoute[] {
       },
     },
     {
-      method: 'DELETE', path: '/approvers/:name', roles: ['admin'],
+      method: 'DELETE', path: `${prefix}/approvers/:name`, role: 'admin',
       async handler({ params, principal }) {
-        await service.removeApprover(params.name!, principal.id);
+        await service.removeApprover(params.name!, principal.name);
         return { status: 200, body: { removed: params.name } };
       },
     },

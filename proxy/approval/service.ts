@@ -348,9 +348,9 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       if (!o?.replace && (await store.hget(K.approvers, approver))) throw new GuardError('KG3016', `approver ${approver} is already enrolled (use replace to rotate)`);
       const raw = randomBytes(20);
       const secret = base32Encode(raw);
-      raw.fill(0);
       try {
-        const sealed = await sealer.seal(secret, { purpose: 'approver-totp', approver });
+        const sealed = await sealer.seal(raw, { purpose: 'approver-totp', approver });
+        raw.fill(0);
         const doc: ApproverDoc = { roles: [...new Set(roles)], sealed, enrolledAt: new Date(now()).toISOString(), enrolledBy: actor };
         await auditor.append({ type: 'approval', action: 'enrolled', approver, roles: doc.roles, actor });
         await store.hset(K.approvers, approver, JSON.stringify(doc));
@@ -364,6 +364,8 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       } catch (err) {
         secret.fill(0);
         throw err;
+      } finally {
+        raw.fill(0);
       }
     },
 
