@@ -27,10 +27,15 @@ export interface LoadedPolicy {
   file: string;
 }
 
+/** The ajv settings every policy-related schema uses (verbose: errors carry the offending value). */
+export function createAjv(): Ajv {
+  return new Ajv({ allErrors: true, verbose: true, discriminator: true, strict: true, strictRequired: false, allowUnionTypes: true });
+}
+
 let validator: ValidateFunction | undefined;
 function schemaValidator(): ValidateFunction {
   // Compiled once per process; ajv compilation is the expensive part.
-  validator ??= new Ajv({ allErrors: true, verbose: true, discriminator: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(POLICY_SCHEMA);
+  validator ??= createAjv().compile(POLICY_SCHEMA);
   return validator;
 }
 
@@ -66,6 +71,17 @@ export async function loadPolicyFile(file: string, limits: LoadLimits = DEFAULT_
 
 /** Parses policy text; throws PolicyLoadError listing every problem found. */
 export function parsePolicySource(source: Buffer | string, file: string, limits: LoadLimits = DEFAULT_LOAD_LIMITS): LoadedPolicy {
+  const { value, position, bytes } = parseValidatedYaml(source, file, limits, schemaValidator());
+  const doc = value as PolicyDoc;
+  const issues = semanticIssues(doc, limits).map(({ path, key, message }) => ({ file, ...position(path, key), path: pathText(path, key), message }));
+  if (issues.length > 0) throw new PolicyLoadError(file, issues);
+  return { doc, version: policyVersion(bytes), file };
+}
+
+export type PositionOf = (path: (string | number)[], key?: string) => { line: number; column: number };
+
+/** YAML → value checked against a compiled JSON Schema; every problem located by line and column. */
+export function parseValidatedYaml(source: Buffer | string, file: string, limits: Pick<LoadLimits, 'maxFileBytes' | 'maxAliasCount'>, validate: ValidateFunction): { value: unknown; position: PositionOf; bytes: Buffer } {
   const bytes = typeof source === 'string' ? Buffer.from(source, 'utf8') : source;
   const fail = (message: string, line = 1, column = 1): never => {
     throw new PolicyLoadError(file, [{ file, line, column, path: '', message }]);
@@ -75,12 +91,12 @@ export function parsePolicySource(source: Buffer | string, file: string, limits:
   if (text.includes('\uFFFD')) fail('file is not valid UTF-8');
 
   const lineCounter = new LineCounter();
-  let document: Document.Parsed;
+  let document!: Document.Parsed;
   let value: unknown;
   try {
     document = parseDocument(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: true, strict: true });
   } catch (err) {
-    return fail(`YAML could not be parsed: ${(err as Error).message}`);
+    fail(`YAML could not be parsed: ${(err as Error).message}`);
   }
   if (document.errors.length > 0) {
     throw new PolicyLoadError(file, document.errors.map((e) => ({
@@ -94,7 +110,7 @@ export function parsePolicySource(source: Buffer | string, file: string, limits:
   try {
     value = document.toJS({ maxAliasCount: limits.maxAliasCount });
   } catch (err) {
-    return fail(`YAML could not be expanded: ${firstLine((err as Error).message)} (anchors/aliases are limited to ${limits.maxAliasCount})`);
+    fail(`YAML could not be expanded: ${firstLine((err as Error).message)} (anchors/aliases are limited to ${limits.maxAliasCount})`);
   }
 
   const position = (path: (string | number)[], key?: string): { line: number; column: number } => {
@@ -116,15 +132,10 @@ export function parsePolicySource(source: Buffer | string, file: string, limits:
     return { line: pos.line, column: pos.col };
   };
 
-  const validate = schemaValidator();
   if (!validate(value)) {
-    const issues = schemaIssues(validate.errors ?? [], file, position);
-    throw new PolicyLoadError(file, issues);
+    throw new PolicyLoadError(file, schemaIssues(validate.errors ?? [], file, position));
   }
-  const doc = value as PolicyDoc;
-  const issues = semanticIssues(doc, limits).map(({ path, key, message }) => ({ file, ...position(path, key), path: pathText(path, key), message }));
-  if (issues.length > 0) throw new PolicyLoadError(file, issues);
-  return { doc, version: policyVersion(bytes), file };
+  return { value, position, bytes };
 }
 
 function firstLine(message: string): string {
@@ -139,7 +150,7 @@ function pointerToPath(pointer: string): (string | number)[] {
   });
 }
 
-function pathText(path: (string | number)[], key?: string): string {
+export function pathText(path: (string | number)[], key?: string): string {
   let out = '';
   for (const p of [...path, ...(key === undefined ? [] : [key])]) out += typeof p === 'number' ? `[${p}]` : out ? `.${p}` : p;
   return out;

@@ -1,0 +1,204 @@
+// kguard policy check | test | explain | diff | schema — tools for security
+// staff to validate, unit-test, understand and review policy files.
+import { compilePolicy } from '../policy/compile.js';
+import { loadCases, loadExplainCall, runCase } from '../policy/cases.js';
+import { diffPolicies, type DiffEntry } from '../policy/diff.js';
+import { formatIssues, PolicyLoadError } from '../policy/errors.js';
+import { loadPolicyFile, type LoadedPolicy } from '../policy/load.js';
+import { POLICY_SCHEMA } from '../policy/schema.js';
+import { ruleListFor, type TraceEntry } from '../policy/evaluate.js';
+import { lookupApi } from '../kiwoom/catalogue.js';
+import type { Language } from '../common/errors.js';
+import type { CliCommand, CliIO } from './types.js';
+
+const USAGE = `usage: kguard policy <command>
+  check FILE...                     validate policy files; errors as file:line:column
+  test FILE CASES.yaml              run table-driven cases against a policy
+  explain FILE --call CALL.json     show every rule a call meets and what each decided
+  diff OLD NEW [--fail-on-loosen]   summarise what a change loosens or tightens
+  schema                            print the policy JSON Schema (policies/schema.json)
+options: --json (machine-readable output), --lang ko|en (language of reasons; default en)
+`;
+
+interface Flags { positional: string[]; json: boolean; lang: Language; call?: string; failOnLoosen: boolean }
+
+function parseFlags(args: string[]): Flags {
+  const out: Flags = { positional: [], json: false, lang: 'en', failOnLoosen: false };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--json') out.json = true;
+    else if (a === '--fail-on-loosen') out.failOnLoosen = true;
+    else if (a === '--lang') {
+      const v = args[++i];
+      if (v !== 'ko' && v !== 'en') throw new UsageError('--lang must be ko or en');
+      out.lang = v;
+    } else if (a === '--call') {
+      const v = args[++i];
+      if (!v) throw new UsageError('--call needs a file');
+      out.call = v;
+    } else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
+    else out.positional.push(a);
+  }
+  return out;
+}
+
+class UsageError extends Error {}
+
+function write(io: CliIO, text: string): void {
+  io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+async function loadOrReport(file: string, io: CliIO): Promise<LoadedPolicy | undefined> {
+  try {
+    return await loadPolicyFile(file);
+  } catch (err) {
+    if (err instanceof PolicyLoadError) {
+      io.stderr.write(`${formatIssues(err.issues)}\n`);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+async function check(f: Flags, io: CliIO): Promise<number> {
+  if (f.positional.length === 0) throw new UsageError('check needs at least one FILE');
+  let bad = 0;
+  const results: unknown[] = [];
+  for (const file of f.positional) {
+    try {
+      const p = await loadPolicyFile(file);
+      results.push({ file, ok: true, version: p.version, rules: p.doc.rules.length });
+      if (!f.json) write(io, `${file}: OK (${p.doc.rules.length} rules, version ${p.version})`);
+    } catch (err) {
+      if (!(err instanceof PolicyLoadError)) throw err;
+      bad++;
+      results.push({ file, ok: false, issues: err.issues });
+      if (!f.json) io.stderr.write(`${formatIssues(err.issues)}\n${file}: ${err.issues.length} problem(s)\n`);
+    }
+  }
+  if (f.json) write(io, JSON.stringify(results, null, 2));
+  return bad === 0 ? 0 : 1;
+}
+
+async function test(f: Flags, io: CliIO): Promise<number> {
+  const [file, casesFile] = f.positional;
+  if (!file || !casesFile || f.positional.length !== 2) throw new UsageError('test needs FILE and CASES.yaml');
+  const loaded = await loadOrReport(file, io);
+  if (!loaded) return 1;
+  let cases;
+  try {
+    cases = await loadCases(casesFile);
+  } catch (err) {
+    if (err instanceof PolicyLoadError) { io.stderr.write(`${formatIssues(err.issues)}\n`); return 1; }
+    throw err;
+  }
+  const policy = compilePolicy(loaded, f.lang);
+  let failed = 0;
+  const results = [];
+  for (const c of cases) {
+    let r;
+    try {
+      r = await runCase(policy, c);
+    } catch (err) {
+      r = { name: c.name, passed: false, problems: [(err as Error).message] };
+    }
+    results.push(r);
+    if (!r.passed) failed++;
+    if (!f.json) {
+      write(io, `${r.passed ? 'PASS' : 'FAIL'}  ${c.name}`);
+      for (const p of r.problems) write(io, `      ${p}`);
+    }
+  }
+  if (f.json) write(io, JSON.stringify({ file, cases: casesFile, version: loaded.version, passed: cases.length - failed, failed, results }, null, 2));
+  else write(io, `\n${cases.length - failed} passed, ${failed} failed (${file}, version ${loaded.version})`);
+  return failed === 0 ? 0 : 1;
+}
+
+async function explain(f: Flags, io: CliIO): Promise<number> {
+  const [file] = f.positional;
+  if (!file || f.positional.length !== 1 || !f.call) throw new UsageError('explain needs FILE and --call CALL.json');
+  const loaded = await loadOrReport(file, io);
+  if (!loaded) return 1;
+  let request;
+  try {
+    request = await loadExplainCall(f.call);
+  } catch (err) {
+    if (err instanceof PolicyLoadError) { io.stderr.write(`${formatIssues(err.issues)}\n`); return 1; }
+    throw err;
+  }
+  const policy = compilePolicy(loaded, f.lang);
+  const trace: TraceEntry[] = [];
+  const result = await runCase(policy, request, trace);
+  const d = result.decision;
+  // Rules the index never offered this call: other bots or other api kinds.
+  const entry = lookupApi(request.call.apiId);
+  const considered = new Set(trace.map((t) => t.ruleId));
+  const offered = new Set<string>();
+  if (entry) {
+    const list = ruleListFor(policy, request.call.bot ?? 'bot', entry.kind);
+    for (const arr of [list.plain, list.data, list.stateful, list.postures]) for (const r of arr) offered.add(r.id);
+  }
+  const notApplicable = policy.rules.filter((r) => !considered.has(r.id) && !offered.has(r.id)).map((r) => ({ ruleId: r.id, type: r.type, why: r.bots && !r.bots.has(request.call.bot ?? 'bot') ? 'other bots' : 'other api kinds' }));
+  if (f.json) {
+    write(io, JSON.stringify({ decision: d, trace, notApplicable, kind: entry?.kind ?? null }, null, 2));
+    return 0;
+  }
+  write(io, `call: ${request.call.apiId} (${entry ? `${entry.kind}${entry.side ? `, ${entry.side}` : ''}` : 'unknown api-id'}) bot=${request.call.bot ?? 'bot'} account=${request.call.account ?? '00000000'}`);
+  write(io, `decision: ${d.outcome.toUpperCase()}${d.ruleId ? ` by ${d.ruleId}` : ''}${d.reason ? ` — ${d.reason}` : ''}`);
+  if (d.shadowDenies.length) write(io, `shadow rules that would deny: ${d.shadowDenies.join(', ')}`);
+  write(io, `policy version: ${d.policyVersion}\n\nrules, in evaluation order:`);
+  for (const t of trace) {
+    const mark = t.result === 'pass' ? 'pass ' : t.result === 'deny' ? 'DENY ' : t.result === 'not-selected' ? 'skip ' : t.result === 'overridden' ? 'over ' : t.result.toUpperCase().padEnd(5);
+    const note = t.result === 'not-selected' ? 'selector (when) does not match this call' : t.result === 'overridden' ? 'replaced by an override for this call' : t.reason ?? '';
+    write(io, `  ${mark} ${t.ruleId} [${t.type}${t.mode === 'shadow' ? ', shadow' : ''}]${note ? ` — ${note}` : ''}`);
+  }
+  if (notApplicable.length) {
+    write(io, '\nnot applicable to this call:');
+    for (const n of notApplicable) write(io, `  ${n.ruleId} [${n.type}] — ${n.why}`);
+  }
+  return 0;
+}
+
+async function diff(f: Flags, io: CliIO): Promise<number> {
+  const [a, b] = f.positional;
+  if (!a || !b || f.positional.length !== 2) throw new UsageError('diff needs OLD and NEW');
+  const oldP = await loadOrReport(a, io);
+  const newP = await loadOrReport(b, io);
+  if (!oldP || !newP) return 1;
+  const entries = diffPolicies(oldP.doc, newP.doc);
+  const count = (e: DiffEntry['effect']) => entries.filter((x) => x.effect === e).length;
+  if (f.json) write(io, JSON.stringify({ old: { file: a, version: oldP.version }, new: { file: b, version: newP.version }, entries }, null, 2));
+  else {
+    write(io, `${a} (${oldP.version}) → ${b} (${newP.version})`);
+    if (entries.length === 0) write(io, 'no rule changes');
+    for (const effect of ['loosens', 'tightens', 'changes'] as const) {
+      for (const e of entries.filter((x) => x.effect === effect)) write(io, `  ${effect.padEnd(8)} ${e.ruleId ? `${e.ruleId}: ` : ''}${e.message}`);
+    }
+    write(io, `\n${count('loosens')} loosening, ${count('tightens')} tightening, ${count('changes')} other`);
+  }
+  return f.failOnLoosen && count('loosens') > 0 ? 3 : 0;
+}
+
+const policyCommand: CliCommand = async (args, io) => {
+  const [sub, ...rest] = args;
+  try {
+    const f = parseFlags(rest);
+    switch (sub) {
+      case 'check': return await check(f, io);
+      case 'test': return await test(f, io);
+      case 'explain': return await explain(f, io);
+      case 'diff': return await diff(f, io);
+      case 'schema': write(io, JSON.stringify(POLICY_SCHEMA, null, 2)); return 0;
+      case undefined: case 'help': case '--help': case '-h': io.stdout.write(USAGE); return sub === undefined ? 2 : 0;
+      default: throw new UsageError(`unknown policy command ${JSON.stringify(sub)}`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`kguard policy: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+};
+
+export default policyCommand;

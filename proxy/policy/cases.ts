@@ -1,0 +1,210 @@
+// Table-driven policy tests ("unit tests for rules"): each case is a call,
+// the market data and trading state around it, and the expected decision.
+// Every case runs against its own fresh in-memory store and a fixed clock.
+import { readFile } from 'node:fs/promises';
+import type { ValidateFunction } from 'ajv';
+import { lookupApi } from '../kiwoom/catalogue.js';
+import { createMemoryStore } from '../state/memory.js';
+import type { CompiledPolicy } from './compiled.js';
+import { PolicyLoadError } from './errors.js';
+import { evaluatePolicy, type EvalDeps, type TraceEntry } from './evaluate.js';
+import { createMarketFetcher } from './market.js';
+import { createAjv, DEFAULT_LOAD_LIMITS, parseValidatedYaml } from './load.js';
+import { readTradingState, setTradingState } from './trading-state.js';
+import { outcomeCounterKey } from './rules/counters.js';
+import type { Decision, MarketData, PolicyCall, TradingState } from './types.js';
+import { Counter, Registry } from 'prom-client';
+
+export interface CaseCall {
+  bot?: string;
+  account?: string;
+  apiId: string;
+  body?: Record<string, unknown>;
+  /** ISO time; default 2026-03-03T10:00:00+09:00 (a Tuesday, inside KRX hours). */
+  at?: string;
+  intentional?: boolean;
+  riskScore?: number;
+}
+
+export interface CaseMarket {
+  /** One price for every symbol, or per symbol. */
+  referencePrice?: number | Record<string, number>;
+  heldQuantity?: number | Record<string, number>;
+  openOrders?: number;
+  /** Simulate MarketData failing. */
+  unavailable?: boolean;
+}
+
+export interface PolicyCase {
+  name: string;
+  call: CaseCall;
+  market?: CaseMarket;
+  tradingState?: { global?: TradingState; bot?: TradingState; account?: TradingState };
+  /** Calls sent first (same market and state), e.g. to fill a rate limit. */
+  before?: CaseCall[];
+  /** Send `call` this many times; the expectation is checked on the last. */
+  repeat?: number;
+  /** Record these as successful at the broker (feeds cancel-ratio counters). */
+  succeeded?: boolean;
+  expect: { decision: Decision['outcome']; rule?: string; shadowDenies?: string[]; reasonContains?: string };
+}
+
+export const DEFAULT_CASE_TIME = '2026-03-03T10:00:00+09:00';
+
+const callSchema = {
+  type: 'object', additionalProperties: false, required: ['apiId'],
+  properties: {
+    bot: { type: 'string', minLength: 1 }, account: { type: 'string', minLength: 1 }, apiId: { type: 'string', minLength: 1 },
+    body: { type: 'object' }, at: { type: 'string', minLength: 10 }, intentional: { type: 'boolean' }, riskScore: { type: 'number', minimum: 0, maximum: 1 },
+  },
+};
+const numberOrMap = { anyOf: [{ type: 'number', minimum: 0 }, { type: 'object', additionalProperties: { type: 'number', minimum: 0 } }] };
+const stateEnum = { enum: ['ACTIVE', 'REDUCING', 'HALTED'] };
+const caseSchema = {
+  type: 'object', additionalProperties: false, required: ['name', 'call', 'expect'],
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    call: callSchema,
+    market: { type: 'object', additionalProperties: false, properties: { referencePrice: numberOrMap, heldQuantity: numberOrMap, openOrders: { type: 'integer', minimum: 0 }, unavailable: { type: 'boolean' } } },
+    tradingState: { type: 'object', additionalProperties: false, properties: { global: stateEnum, bot: stateEnum, account: stateEnum } },
+    before: { type: 'array', items: callSchema, maxItems: 10_000 },
+    repeat: { type: 'integer', minimum: 1, maximum: 10_000 },
+    succeeded: { type: 'boolean' },
+    expect: {
+      type: 'object', additionalProperties: false, required: ['decision'],
+      properties: {
+        decision: { enum: ['allow', 'deny', 'step-up', 'hold'] },
+        rule: { type: 'string' },
+        shadowDenies: { type: 'array', items: { type: 'string' } },
+        reasonContains: { type: 'string' },
+      },
+    },
+  },
+};
+export const CASES_SCHEMA = {
+  type: 'object', additionalProperties: false, required: ['cases'],
+  properties: { policy: { type: 'string' }, description: { type: 'string' }, cases: { type: 'array', minItems: 1, items: caseSchema } },
+};
+/** `kguard policy explain --call`: a case without `expect`/`name`, or just a call. */
+const EXPLAIN_SCHEMA = {
+  anyOf: [
+    { type: 'object', additionalProperties: false, required: ['call'], properties: { name: { type: 'string' }, call: callSchema, market: caseSchema.properties.market, tradingState: caseSchema.properties.tradingState, expect: caseSchema.properties.expect } },
+    callSchema,
+  ],
+};
+
+let casesValidator: ValidateFunction | undefined;
+let explainValidator: ValidateFunction | undefined;
+
+export async function loadCases(file: string): Promise<PolicyCase[]> {
+  casesValidator ??= createAjv().compile(CASES_SCHEMA);
+  const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+    throw new PolicyLoadError(file, [{ file, line: 1, column: 1, path: '', message: `cannot read the file (${err.code ?? 'error'})` }]);
+  });
+  const { value } = parseValidatedYaml(bytes, file, { ...DEFAULT_LOAD_LIMITS, maxFileBytes: 16 * 1024 * 1024 }, casesValidator);
+  return (value as { cases: PolicyCase[] }).cases;
+}
+
+/** Reads a call for explain (JSON or YAML): either a bare call or a case-shaped object. */
+export async function loadExplainCall(file: string): Promise<Omit<PolicyCase, 'expect' | 'name'>> {
+  explainValidator ??= createAjv().compile(EXPLAIN_SCHEMA);
+  const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+    throw new PolicyLoadError(file, [{ file, line: 1, column: 1, path: '', message: `cannot read the file (${err.code ?? 'error'})` }]);
+  });
+  const { value } = parseValidatedYaml(bytes, file, DEFAULT_LOAD_LIMITS, explainValidator);
+  const v = value as Record<string, unknown>;
+  return 'call' in v ? (v as unknown as PolicyCase) : { call: v as unknown as CaseCall };
+}
+
+function pick(v: number | Record<string, number> | undefined, symbol: string): number | undefined {
+  return typeof v === 'number' ? v : v?.[symbol];
+}
+
+function toPolicyCall(c: CaseCall): PolicyCall {
+  const at = new Date(c.at ?? DEFAULT_CASE_TIME);
+  if (Number.isNaN(at.getTime())) throw new Error(`call.at ${JSON.stringify(c.at)} is not a date-time`);
+  return {
+    botId: c.bot ?? 'bot',
+    account: c.account ?? '00000000',
+    apiId: c.apiId,
+    entry: lookupApi(c.apiId),
+    body: c.body ?? {},
+    now: at,
+    ...(c.intentional !== undefined ? { intentional: c.intentional } : {}),
+    ...(c.riskScore !== undefined ? { riskScore: c.riskScore } : {}),
+  };
+}
+
+export interface CaseResult {
+  name: string;
+  passed: boolean;
+  decision: Decision;
+  problems: string[];
+  trace?: TraceEntry[];
+}
+
+/** Runs one case (or an explain request when `trace` is given). */
+export async function runCase(policy: CompiledPolicy, c: Omit<PolicyCase, 'expect' | 'name'> & Partial<Pick<PolicyCase, 'expect' | 'name'>>, trace?: TraceEntry[]): Promise<CaseResult> {
+  let clock = new Date(c.call.at ?? DEFAULT_CASE_TIME).getTime();
+  const store = createMemoryStore({ now: () => clock });
+  try {
+    const m = c.market ?? {};
+    const fail = async (): Promise<never> => { throw new Error('market data unavailable (case)'); };
+    const market: MarketData = m.unavailable
+      ? { referencePrice: fail, heldQuantity: fail, openOrderCount: fail }
+      : {
+        referencePrice: async (s) => pick(m.referencePrice, s),
+        heldQuantity: async (_b, _a, s) => pick(m.heldQuantity, s),
+        openOrderCount: async () => m.openOrders,
+      };
+    const fetcher = createMarketFetcher({
+      market, ttlMs: 0, cacheSize: 1, timeoutMs: 1000, now: () => clock,
+      errors: new Counter({ name: 'case_market_errors', help: 'x', labelNames: ['source'], registers: [new Registry()] }),
+      onError: () => undefined,
+    });
+    const deps: EvalDeps = { store, market: (n, f) => fetcher.fetch(n, f), tradingState: (b, a) => readTradingState(store, b, a) };
+    const main = toPolicyCall(c.call);
+    const ts = c.tradingState ?? {};
+    const at = new Date(clock);
+    if (ts.global) await setTradingState(store, { global: true }, ts.global, 'case', at);
+    if (ts.bot) await setTradingState(store, { botId: main.botId }, ts.bot, 'case', at);
+    if (ts.account) await setTradingState(store, { account: main.account }, ts.account, 'case', at);
+
+    for (const b of c.before ?? []) {
+      const call = toPolicyCall(b);
+      clock = call.now!.getTime();
+      const d = await evaluatePolicy(policy, call, deps, clock);
+      if (d.outcome !== 'deny' && (c as PolicyCase).succeeded) await countOutcome(store, policy, call);
+    }
+    clock = main.now!.getTime();
+    const repeat = (c as PolicyCase).repeat ?? 1;
+    let decision!: Decision;
+    for (let i = 0; i < repeat; i++) {
+      const last = i === repeat - 1;
+      decision = await evaluatePolicy(policy, main, deps, clock, last && trace ? { trace } : {});
+      if (!last && decision.outcome !== 'deny' && (c as PolicyCase).succeeded) await countOutcome(store, policy, main);
+    }
+    const problems: string[] = [];
+    const e = c.expect;
+    if (e) {
+      if (decision.outcome !== e.decision) problems.push(`expected ${e.decision}, got ${decision.outcome}${decision.ruleId ? ` by ${decision.ruleId}` : ''}${decision.reason ? ` (${decision.reason})` : ''}`);
+      if (e.rule !== undefined && decision.ruleId !== e.rule) problems.push(`expected rule ${e.rule}, got ${decision.ruleId ?? '(none)'}`);
+      if (e.shadowDenies !== undefined && [...decision.shadowDenies].sort().join(',') !== [...e.shadowDenies].sort().join(',')) {
+        problems.push(`expected shadow denies [${e.shadowDenies.join(', ')}], got [${decision.shadowDenies.join(', ')}]`);
+      }
+      if (e.reasonContains !== undefined && !(decision.reason ?? '').includes(e.reasonContains)) problems.push(`reason ${JSON.stringify(decision.reason ?? '')} does not contain ${JSON.stringify(e.reasonContains)}`);
+    }
+    return { name: c.name ?? '(call)', passed: problems.length === 0, decision, problems, ...(trace ? { trace } : {}) };
+  } finally {
+    await store.close();
+  }
+}
+
+async function countOutcome(store: ReturnType<typeof createMemoryStore>, policy: CompiledPolicy, call: PolicyCall): Promise<void> {
+  const kind = call.entry?.kind;
+  const what = kind === 'order' ? 'orders' : kind === 'cancel' ? 'cancels' : kind === 'modify' ? 'modifies' : undefined;
+  if (!what) return;
+  const f = { botId: call.botId, account: call.account, t: call.now!.getTime() };
+  for (const scope of policy.counterScopes) await store.incr(outcomeCounterKey(scope, f, what), 1, 2 * 86_400_000);
+}
+
