@@ -48,7 +48,8 @@ export class FaultState implements SimFaults {
   take(counter: Counter): boolean {
     const n = this.settings[counter] ?? 0;
     if (n <= 0) return false;
-    this.settings[counter] = n - 1;
+    if (n === 1) delete this.settings[counter];
+    else this.settings[counter] = n - 1;
     return true;
   }
 

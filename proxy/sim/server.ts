@@ -4,7 +4,7 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { lookupApi } from '../kiwoom/catalogue.js';
+import { isKnownGroupPath, lookupApi } from '../kiwoom/catalogue.js';
 import { DEFAULT_CASH, OrderBook } from './book.js';
 import { handleControl } from './control.js';
 import { FaultState } from './faults.js';
@@ -164,11 +164,12 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   }
 
   function route(req: IncomingMessage, path: string, apiId: string | undefined, raw: Buffer): Answer {
+    const known = path === '/oauth2/token' || path === '/oauth2/revoke' || isKnownGroupPath(path);
+    if (!known) return { status: 404, headers: {}, body: { return_code: 1, return_msg: `잘못된 요청입니다[1999:존재하지 않는 URI입니다. URI=${path.slice(0, 100)}]` } };
     if (req.method !== 'POST') return { status: 405, headers: { allow: 'POST' }, body: { return_code: 1, return_msg: '잘못된 요청입니다[1512:POST 요청만 지원합니다]' } };
     if (path === '/oauth2/token') return issueToken(parseJsonObject(raw));
     if (path === '/oauth2/revoke') return revokeToken(parseJsonObject(raw));
-    if (path.startsWith(TR_PREFIX) && /^\/api\/dostk\/[a-z]+$/.test(path)) return trCall(req, path, apiId, raw);
-    return { status: 404, headers: {}, body: { return_code: 1, return_msg: `잘못된 요청입니다[1999:존재하지 않는 URI입니다. URI=${path.slice(0, 100)}]` } };
+    return trCall(req, path, apiId, raw);
   }
 
   function send(res: ServerResponse, answer: Answer, apiId: string | undefined, isTr: boolean): void {
