@@ -65,7 +65,8 @@ const keys: CliCommand = async (args, io) => {
     'new-master-key': { type: 'boolean' },
     json: { type: 'boolean' },
   });
-  if (positionals.length > 0) throw new GuardError('KG4006', `unexpected argument '${positionals[0]!.slice(0, 40)}' (keys are never taken from arguments)`);
+  // Not echoed: someone may have pasted a key as an argument.
+  if (positionals.length > 0) throw new GuardError('KG4006', `${positionals.length} unexpected argument(s); keys are never taken from arguments`);
   const config = await configFromFlags(values, io);
   const vaultConfig = parseVaultConfig(config.vault, config.dataDir);
   const logger = createLogger({ level: config.log.level === 'silent' ? 'silent' : 'warn', destination: io.stderr, name: 'kguard-keys' });

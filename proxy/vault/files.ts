@@ -144,6 +144,20 @@ export interface LockOptions {
   staleMs: number;
 }
 
+/** A lock whose writer (same host: the data dir is local) was killed can be broken at once. */
+async function holderIsDead(lockFile: string): Promise<boolean> {
+  const text = await readFile(lockFile, 'utf8').catch(() => '');
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return false; // being written right now, or foreign: wait for staleMs
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /**
  * Exclusive lock file (O_EXCL). Holds for the duration of fn. Cross-process,
  * because `kguard keys` runs beside a live sidecar on the same data dir.
@@ -159,7 +173,7 @@ export async function withFileLock<T>(lockFile: string, opts: LockOptions, fn: (
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const st = await stat(lockFile).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > opts.staleMs) {
+      if (st && (Date.now() - st.mtimeMs > opts.staleMs || (await holderIsDead(lockFile)))) {
         await unlink(lockFile).catch(() => undefined);
         continue;
       }
