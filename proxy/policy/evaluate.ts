@@ -289,13 +289,16 @@ async function statefulPhase(rules: CompiledRule[], f: CallFacts, market: Market
   if (enforced.length > 0) {
     if (dryRun) {
       const usage = await store.peek(enforced);
+      const failed = new Set<CompiledRule>();
       for (let i = 0; i < enforced.length; i++) {
         const q = enforced[i]!;
-        if (usage[i]! + (q.cost ?? 1) > q.limit) {
-          const o = enforcedOwner[i]!;
+        const o = enforcedOwner[i]!;
+        if (!failed.has(o.rule) && usage[i]! + (q.cost ?? 1) > q.limit) {
+          failed.add(o.rule);
           if (acc.record(o.rule, { outcome: 'deny', reason: o.rule.limitReason!(o.index, q, usage[i]!) })) return true;
         }
       }
+      for (const o of new Set(enforcedOwner.map((x) => x.rule))) if (!failed.has(o)) acc.record(o, undefined);
     } else {
       const result = await store.consume(enforced);
       if (!result.allowed) {
