@@ -94,7 +94,7 @@ export function parseValidatedYaml(source: Buffer | string, file: string, limits
   let document!: Document.Parsed;
   let value: unknown;
   try {
-    document = parseDocument(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: true, strict: true });
+    document = parseDocument(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: true, strict: true, logLevel: 'error' });
   } catch (err) {
     fail(`YAML could not be parsed: ${(err as Error).message}`);
   }
