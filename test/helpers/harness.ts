@@ -7,6 +7,16 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { loadConfig } from '../../proxy/common/config.js';
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+      ? merge(b as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
 import { createLogger } from '../../proxy/common/logger.js';
 import { startSidecar, type Sidecar } from '../../proxy/server/sidecar.js';
 import { startSimulator, type Simulator, type SimOptions } from '../../proxy/sim/index.js';
@@ -82,7 +92,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const logger = createLogger({ level: 'debug', destination: sink });
   const config = await loadConfig({
     env: {},
-    overrides: {
+    overrides: merge({
       dataDir,
       listen: { host: '127.0.0.1', port: 0 },
       admin: { host: '127.0.0.1', port: 0, enabled: true },
@@ -90,8 +100,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       demo: { enabled: false },
       brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
       policy: { file: opts.policyFile ?? path.join(FIXTURES, 'policy-open.yaml') },
-      ...opts.config,
-    },
+    }, opts.config ?? {}),
   });
   const sidecar = await startSidecar(config, { logger, cwd: ROOT });
   const botId = opts.botId ?? 'bot-e2e';

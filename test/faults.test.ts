@@ -1,0 +1,119 @@
+// Upstream faults: the bot gets a clear error, the broker token is revoked on
+// every path (retried until Kiwoom accepts), and nothing is sent twice.
+import t from 'tap';
+import { request } from 'undici';
+import { startHarness, waitFor, type Harness } from './helpers/harness.js';
+
+let h: Harness;
+t.before(async () => {
+  h = await startHarness({ config: { upstream: { target: 'custom', headersTimeoutMs: 500, bodyTimeoutMs: 500 } } });
+});
+t.teardown(() => h.close());
+t.afterEach(() => h.sim.faults.clear());
+
+const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0' };
+
+function sent(apiId: string): number {
+  return h.sim.requestLog().filter((r) => r.apiId === apiId).length;
+}
+
+async function metric(name: string): Promise<number> {
+  const text = await (await request(`${h.adminUrl}/metrics`)).body.text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
+  return line ? Number(line.split(' ').at(-1)) : NaN;
+}
+
+t.test('upstream 5xx: the answer comes back, the order is not retried, the token is revoked', async (t) => {
+  const token = await h.token();
+  const n = sent('kt10000');
+  h.sim.faults.set({ fail5xxNext: 1 });
+  const r = await h.call('kt10000', BUY, { token });
+  t.equal(r.status, 500);
+  t.not(r.json.return_code, 0);
+  t.equal(sent('kt10000') - n, 1, 'sent exactly once');
+  await h.waitNoLiveTokens();
+});
+
+t.test('upstream time-out: KG5002, sent once, token revoked', async (t) => {
+  const token = await h.token();
+  const n = sent('kt10000');
+  h.sim.faults.set({ hangNext: 1 });
+  const r = await h.call('kt10000', BUY, { token });
+  t.equal(r.status, 504, r.text);
+  t.match(r.json.return_msg, /KG5002/);
+  t.equal(sent('kt10000') - n, 1, 'not retried');
+  await h.waitNoLiveTokens();
+});
+
+t.test('dropped connection: KG5001, sent once, token revoked', async (t) => {
+  const token = await h.token();
+  const n = sent('kt10000');
+  h.sim.faults.set({ dropNext: 1 });
+  const r = await h.call('kt10000', BUY, { token });
+  t.equal(r.status, 502, r.text);
+  t.match(r.json.return_msg, /KG5001/);
+  t.equal(sent('kt10000') - n, 1);
+  await h.waitNoLiveTokens();
+});
+
+t.test('token issue failure: KG5004 and the TR call is never sent', async (t) => {
+  const token = await h.token();
+  const n = sent('ka10001');
+  h.sim.faults.set({ tokenFailNext: 1 });
+  const r = await h.call('ka10001', { stk_cd: '005930' }, { token });
+  t.equal(r.status, 502, r.text);
+  t.match(r.json.return_msg, /KG5004/);
+  t.equal(sent('ka10001') - n, 0);
+});
+
+t.test('failing revoke is retried with backoff until it succeeds, off the bot critical path', async (t) => {
+  const token = await h.token();
+  const failuresBefore = await metric('kguard_broker_token_revoke_failures_total{final="false"}');
+  h.sim.faults.set({ revokeFailNext: 3 });
+  const t0 = performance.now();
+  const r = await h.call('ka10001', { stk_cd: '005930' }, { token });
+  const ms = performance.now() - t0;
+  t.equal(r.json.return_code, 0, 'the bot got its answer');
+  t.ok(ms < 200, `the bot did not wait for revocation (${ms.toFixed(1)} ms)`);
+  t.equal(h.sim.liveTokens(), 1, 'the token is still live right after the response');
+  await h.waitNoLiveTokens(5000);
+  const failuresAfter = await metric('kguard_broker_token_revoke_failures_total{final="false"}');
+  t.equal((failuresAfter || 0) - (failuresBefore || 0), 3, 'three failed attempts counted');
+  t.equal(await metric('kguard_broker_tokens_outstanding'), 0);
+});
+
+t.test('the bot disconnecting mid-call still ends in revocation', async (t) => {
+  const token = await h.token();
+  h.sim.faults.set({ latencyMs: 300 });
+  const ac = new AbortController();
+  const p = request(`${h.url}/api/dostk/stkinfo`, {
+    method: 'POST', body: '{"stk_cd":"005930"}', signal: ac.signal,
+    headers: { 'content-type': 'application/json', 'api-id': 'ka10001', authorization: `Bearer ${token}` },
+  }).catch((e: Error) => e);
+  await waitFor(() => h.sim.stats().tokensIssued > 0 && h.sim.liveTokens() > 0, 2000, 'token issued');
+  ac.abort();
+  t.type(await p, Error, 'the client gave up');
+  await h.waitNoLiveTokens(5000);
+  t.pass('no broker token left live');
+});
+
+t.test('rate limited by Kiwoom: the 429 comes back to the bot unchanged', async (t) => {
+  const token = await h.token();
+  h.sim.faults.set({ rateLimitNext: 1 });
+  const r = await h.call('ka10001', { stk_cd: '005930' }, { token });
+  t.equal(r.status, 429);
+  t.equal(r.json.return_code, 5);
+  t.match(r.json.return_msg, /1700/);
+  await h.waitNoLiveTokens();
+});
+
+t.test('concurrent calls: every broker token is revoked', async (t) => {
+  const token = await h.token();
+  const before = h.sim.stats();
+  const results = await Promise.all(Array.from({ length: 40 }, () => h.call('ka10001', { stk_cd: '005930' }, { token })));
+  t.ok(results.every((r) => r.json.return_code === 0), 'all answered');
+  await h.waitNoLiveTokens(5000);
+  const after = h.sim.stats();
+  t.equal(after.tokensIssued - before.tokensIssued, 40);
+  t.equal(after.tokensRevoked - before.tokensRevoked, 40);
+});
