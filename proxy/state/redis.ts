@@ -456,15 +456,12 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
       clearInterval(generationTimer);
       m.up.set(0);
       const quit = async (c: Client): Promise<void> => {
-        const timer = setTimeout(() => c.disconnect(), 1_000);
-        try {
-          if (c.status === 'ready') await c.quit();
-          else c.disconnect();
-        } catch {
-          c.disconnect();
-        } finally {
-          clearTimeout(timer);
+        // QUIT lets in-flight replies arrive; bounded so close() never hangs.
+        if (c.status === 'ready') {
+          await Promise.race([c.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 1_000))]);
         }
+        // Always disconnect as well: it also stops Sentinel's failover-detector connections.
+        c.disconnect();
       };
       await Promise.all([quit(client), quit(subscriber)]);
       handlers.clear();
