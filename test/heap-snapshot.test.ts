@@ -1,0 +1,128 @@
+// After real calls through the whole sidecar, a V8 heap snapshot of the
+// sidecar process must not contain the Kiwoom app key, secret key or any
+// broker token (UTF-8 or UTF-16). The sidecar runs in a child process so the
+// simulator and this test, which know the canaries, are not in the snapshot.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { request } from 'undici';
+import { BotRegistry } from '../proxy/auth/index.js';
+import { startSimulator } from '../proxy/sim/index.js';
+import { createLocalKeyProvider, createVault } from '../proxy/vault/index.js';
+import { capturingLogger } from './helpers/vault-fixtures.js';
+
+const APP_KEY = 'HEAPcanaryAPPkey5d1e8f0a2b4c';
+const SECRET_KEY = 'HEAPcanarySECRETkey9a7c5e3b1d0f2468';
+const ACCOUNT = '5055512345';
+const CALLS = 25;
+
+const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-heap-'));
+await chmod(dataDir, 0o700);
+t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+
+const sim = await startSimulator({});
+t.teardown(() => sim.close());
+sim.registerApp({ appKey: APP_KEY, secretKey: SECRET_KEY, accountNo: ACCOUNT, cash: 100_000_000, holdings: [{ stkCd: '005930', qty: 100, avgPrice: 70_000 }] });
+
+// Everything the simulator sends back to the sidecar passes through here, so the test learns every broker token.
+const upstreamBytes: Buffer[] = [];
+const capture = net.createServer((client) => {
+  const up = net.connect(sim.port, '127.0.0.1');
+  client.pipe(up);
+  up.on('data', (d: Buffer) => upstreamBytes.push(Buffer.from(d)));
+  up.pipe(client);
+  const end = () => { client.destroy(); up.destroy(); };
+  client.on('error', end);
+  up.on('error', end);
+  client.on('close', end);
+});
+await new Promise<void>((r) => capture.listen(0, '127.0.0.1', r));
+t.teardown(() => new Promise<void>((r) => capture.close(() => r())));
+const upstreamUrl = `http://127.0.0.1:${(capture.address() as net.AddressInfo).port}`;
+
+// Provision bot and credentials in this process; the sidecar only ever sees ciphertext on disk.
+const bots = await BotRegistry.open(dataDir);
+const { secret } = await bots.add({ id: 'heap-bot', owner: 'test', account: ACCOUNT, allowed: ['kind:query', 'kind:account', 'kind:order'] });
+const botSecret = secret.toString('latin1');
+bots.close();
+{
+  const vault = await createVault({ dataDir, provider: await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') }), registry: new Registry(), logger: capturingLogger().logger });
+  await vault.importCredentials({ botId: 'heap-bot', account: ACCOUNT, appKey: Buffer.from(APP_KEY), secretKey: Buffer.from(SECRET_KEY) });
+  await vault.close();
+}
+
+const snapshotFile = path.join(dataDir, 'sidecar.heapsnapshot');
+const childScript = `
+  import v8 from 'node:v8';
+  import { loadConfig } from ${JSON.stringify(path.resolve('proxy/common/config.ts'))};
+  import { startSidecar } from ${JSON.stringify(path.resolve('proxy/server/sidecar.ts'))};
+  import { createLogger } from ${JSON.stringify(path.resolve('proxy/common/logger.ts'))};
+  const config = await loadConfig({ env: {}, overrides: {
+    dataDir: ${JSON.stringify(dataDir)},
+    listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0, enabled: false },
+    upstream: { target: 'custom', url: ${JSON.stringify(upstreamUrl)} },
+    demo: { enabled: false }, log: { level: 'warn' },
+    brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
+    policy: { file: ${JSON.stringify(path.resolve('test/fixtures/policy-open.yaml'))} },
+  } });
+  const sidecar = await startSidecar(config, { logger: createLogger({ level: 'warn', destination: process.stderr }), cwd: ${JSON.stringify(path.resolve('.'))} });
+  process.send({ url: sidecar.url });
+  process.on('message', async (m) => {
+    if (m !== 'snapshot') return;
+    await new Promise((r) => setTimeout(r, 200));
+    globalThis.gc();
+    v8.writeHeapSnapshot(${JSON.stringify(snapshotFile)});
+    process.send({ done: true });
+  });
+`;
+const loader = new URL(`file://${path.resolve('node_modules/@tapjs/typescript/dist/esm/import.mjs')}`).href;
+const child = spawn(process.execPath, ['--expose-gc', `--import=${loader}`, '--input-type=module', '-e', childScript], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+let childErr = '';
+child.stderr!.on('data', (d: Buffer) => { childErr += d.toString(); });
+t.teardown(() => { child.kill('SIGKILL'); });
+const sidecarUrl = await new Promise<string>((resolve, reject) => {
+  child.once('message', (m: { url: string }) => resolve(m.url));
+  child.once('exit', (code) => reject(new Error(`sidecar child exited (${code}): ${childErr}`)));
+});
+
+async function post(p: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await request(sidecarUrl + p, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json;charset=UTF-8', ...headers } });
+  const text = await res.body.text();
+  return { status: res.statusCode, json: JSON.parse(text) as Record<string, unknown>, text };
+}
+
+t.test('calls through the sidecar leave no key or broker token in its heap', async (t) => {
+  const tok = await post('/oauth2/token', { grant_type: 'client_credentials', appkey: 'heap-bot', secretkey: botSecret });
+  t.equal(tok.json.return_code, 0, tok.text);
+  const auth = { authorization: `Bearer ${String(tok.json.token)}` };
+  for (let i = 0; i < CALLS; i++) {
+    const r = i % 2
+      ? await post('/api/dostk/acnt', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { ...auth, 'api-id': 'kt00018' })
+      : await post('/api/dostk/ordr', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: String(70_000 - i), trde_tp: '0' }, { ...auth, 'api-id': 'kt10000' });
+    t.equal(r.json.return_code, 0, r.text);
+  }
+  const deadline = Date.now() + 5_000;
+  while (sim.liveTokens() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.equal(sim.liveTokens(), 0, 'every broker token revoked');
+
+  const brokerTokens = [...Buffer.concat(upstreamBytes).toString('latin1').matchAll(/"token"\s*:\s*"([^"]+)"/g)].map((m) => m[1]!);
+  t.ok(brokerTokens.length >= CALLS, `learned ${brokerTokens.length} broker tokens`);
+
+  child.send('snapshot');
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`child exited (${code}): ${childErr}`)));
+  });
+  const heap = await readFile(snapshotFile);
+  t.ok(heap.length > 1_000_000, 'a real heap snapshot');
+  t.ok(heap.includes(Buffer.from('heap-bot')), 'the snapshot holds strings the sidecar does keep (sanity check of the search)');
+  const found = (s: string) => heap.includes(Buffer.from(s, 'utf8')) || heap.includes(Buffer.from(s, 'utf16le'));
+  t.notOk(found(APP_KEY), 'app key not in the heap');
+  t.notOk(found(SECRET_KEY), 'secret key not in the heap');
+  const leaked = brokerTokens.filter(found);
+  t.same(leaked.length, 0, `broker tokens in the heap: ${leaked.length} of ${brokerTokens.length}`);
+});
