@@ -30,9 +30,17 @@ export async function freePort(clusterBus = false): Promise<number> {
   throw new Error('no free port found');
 }
 
+export interface CliAuth { user: string; password: string }
+
 export async function redisCli(port: number, ...args: string[]): Promise<string> {
+  return redisCliAs(port, undefined, ...args);
+}
+
+/** Test-only: the password goes on redis-cli's argv, which is fine for a throwaway test server. */
+export async function redisCliAs(port: number, auth: CliAuth | undefined, ...args: string[]): Promise<string> {
   if (port === FORBIDDEN_PORT) throw new Error('refusing to touch the shared Redis on 6379');
-  const { stdout } = await execFileAsync(REDIS_CLI, ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 });
+  const authArgs = auth ? ['--user', auth.user, '--pass', auth.password, '--no-auth-warning'] : [];
+  const { stdout } = await execFileAsync(REDIS_CLI, ['-h', '127.0.0.1', '-p', String(port), ...authArgs, ...args], { timeout: 10_000 });
   return stdout.trim();
 }
 
@@ -71,6 +79,10 @@ export interface StartRedisOptions {
   configText?: string;
   sentinel?: boolean;
   clusterBus?: boolean;
+  /** Credentials for the readiness PING when the default user is off. */
+  auth?: CliAuth;
+  /** TLS-only server: readiness is checked by the caller (redis-cli here speaks plain TCP). */
+  tlsOnly?: boolean;
   /** Whether PING must answer before start returns (default true). */
   waitReady?: boolean;
 }
@@ -90,15 +102,18 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
       args.push(conf);
     }
     if (opts.sentinel) args.push('--sentinel');
-    args.push('--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no');
+    args.push(...(opts.tlsOnly ? ['--port', '0', '--tls-port', String(port)] : ['--port', String(port)]));
+    args.push('--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no');
     if (!opts.sentinel) args.push('--save', '', '--appendonly', 'no');
     args.push(...(opts.args ?? []));
     const c = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child = c;
     exited = new Promise((resolve) => c.once('exit', () => resolve()));
     c.stderr?.resume();
-    if (opts.waitReady !== false) {
-      await waitFor(async () => (await redisCli(port, 'PING')) === 'PONG', 10_000, `redis on ${port}`);
+    if (opts.tlsOnly) {
+      await waitFor(async () => !(await portFree(port)), 10_000, `tls redis on ${port}`);
+    } else if (opts.waitReady !== false) {
+      await waitFor(async () => (await redisCliAs(port, opts.auth, 'PING')) === 'PONG', 10_000, `redis on ${port}`);
     }
   }
 
