@@ -311,15 +311,38 @@ t.test('fault knobs', async (t) => {
     t.equal((await call(sim.url, '/oauth2/revoke', body)).json['return_code'], 0);
     t.equal(sim.liveTokens(), live - 1);
   });
+  t.test('revokeLatencyMs delays revokes only', async (t) => {
+    const victim = await issueToken(sim.url, APP.appKey, SECRET);
+    sim.faults.set({ revokeLatencyMs: 200 });
+    const q0 = Date.now();
+    t.equal((await q()).status, 200);
+    t.ok(Date.now() - q0 < 150, 'TR call not delayed');
+    const r0 = Date.now();
+    t.equal((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET, token: victim })).json['return_code'], 0);
+    t.ok(Date.now() - r0 >= 190, 'revoke delayed');
+    sim.faults.clear();
+  });
   t.test('bad knob values change nothing', async (t) => {
     sim.faults.set({ dropNext: 1 });
     t.throws(() => sim.faults.set({ fail5xxNext: -1 }), SimError);
     t.throws(() => sim.faults.set({ latencyMs: Number.NaN }), SimError);
+    t.throws(() => sim.faults.set({ revokeLatencyMs: -1 }), SimError);
     t.throws(() => sim.faults.set({ bogus: 1 } as never), SimError);
     t.same(sim.faults.current(), { dropNext: 1 });
     sim.faults.clear();
     t.same(sim.faults.current(), {});
   });
+});
+
+t.test('onTokenIssued test hook gets a copy of each issued token, and only issued ones', async (t) => {
+  const seen: Buffer[] = [];
+  const sim = await started(t, { onTokenIssued: (tok) => seen.push(tok) });
+  const a = await issueToken(sim.url, APP.appKey, SECRET);
+  const b = await issueToken(sim.url, APP.appKey, SECRET);
+  await call(sim.url, '/oauth2/token', { grant_type: 'client_credentials', appkey: APP.appKey, secretkey: 'wrong' });
+  t.same(seen.map((x) => x.toString('utf8')), [a, b]);
+  seen[0]!.fill(0);
+  t.equal((await tr(sim.url, a, 'ka10001', 'stkinfo', { stk_cd: '005930' })).status, 200, 'zeroing the copy does not affect the live token');
 });
 
 t.test('hangNext holds the request until the client gives up; close() still ends', async (t) => {

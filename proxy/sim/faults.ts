@@ -12,7 +12,7 @@ export class FaultState implements SimFaults {
 
   set(input: SimFaultSettings): void {
     if (typeof input !== 'object' || input === null) throw new SimError('faults must be an object');
-    const known = new Set<string>([...COUNTERS, 'latencyMs', 'fail5xxApiIds']);
+    const known = new Set<string>([...COUNTERS, 'latencyMs', 'revokeLatencyMs', 'fail5xxApiIds']);
     for (const k of Object.keys(input)) if (!known.has(k)) throw new SimError(`unknown fault knob: ${k}`);
     const next = { ...this.settings };
     for (const k of COUNTERS) {
@@ -21,9 +21,11 @@ export class FaultState implements SimFaults {
       if (!Number.isSafeInteger(v) || v < 0) throw new SimError(`${k} must be a non-negative integer`);
       next[k] = v;
     }
-    if (input.latencyMs !== undefined) {
-      if (!Number.isFinite(input.latencyMs) || input.latencyMs < 0 || input.latencyMs > MAX_LATENCY_MS) throw new SimError(`latencyMs must be 0..${MAX_LATENCY_MS}`);
-      next.latencyMs = input.latencyMs;
+    for (const k of ['latencyMs', 'revokeLatencyMs'] as const) {
+      const v = input[k];
+      if (v === undefined) continue;
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_LATENCY_MS) throw new SimError(`${k} must be 0..${MAX_LATENCY_MS}`);
+      next[k] = v;
     }
     if (input.fail5xxApiIds !== undefined) {
       if (!Array.isArray(input.fail5xxApiIds) || !input.fail5xxApiIds.every((s) => typeof s === 'string')) throw new SimError('fail5xxApiIds must be a list of api-ids');
@@ -40,8 +42,10 @@ export class FaultState implements SimFaults {
     return { ...this.settings, ...(this.settings.fail5xxApiIds ? { fail5xxApiIds: [...this.settings.fail5xxApiIds] } : {}) };
   }
 
-  latencyMs(): number {
-    return this.settings.latencyMs ?? 0;
+  /** Delay before answering a request on this path (revokeLatencyMs applies to /oauth2/revoke only). */
+  latencyMs(path?: string): number {
+    const base = this.settings.latencyMs ?? 0;
+    return path === '/oauth2/revoke' ? base + (this.settings.revokeLatencyMs ?? 0) : base;
   }
 
   /** True (and one consumed) when the counter is above zero. */

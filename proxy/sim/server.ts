@@ -123,6 +123,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     const app = creds.verify(appkey, secretkey);
     if (!app) throw authError(8001, 'App Key와 Secret Key 검증에 실패했습니다');
     const { token, expiresAt } = creds.issue(app, now(), tokenTtlMs, opts.singleTokenPerApp ?? false);
+    opts.onTokenIssued?.(Buffer.from(token, 'utf8'));
     return { status: 200, headers: {}, body: { expires_dt: kstTimestamp(expiresAt), token_type: 'bearer', token, return_code: 0, return_msg: OK_MSG } };
   }
 
@@ -210,7 +211,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       else if (isTr && faults.take('rateLimitNext')) fault = rateLimited(apiId ?? '');
       else if (isTr && (faults.failsApiId(apiId) || faults.take('fail5xxNext'))) fault = serverFault();
     }
-    const latency = faults.latencyMs();
+    const latency = faults.latencyMs(path);
     if (latency > 0) await sleep(latency);
     if (hang) {
       hung.add(res);

@@ -22,6 +22,14 @@ export interface SimOptions {
   readonly logger?: Logger;
   /** Clock, for tests. Default Date.now. */
   readonly now?: () => number;
+  /**
+   * TEST HOOK ONLY: called with a fresh copy of every broker token's bytes as
+   * it is issued, so leak tests (canaries) can search logs, metrics, audit
+   * output and bot responses for real broker tokens. The simulator keeps no
+   * other copy (tokens are stored as SHA-256 digests); the callee owns the
+   * Buffer and should zero-fill it when done. Never wire this outside tests.
+   */
+  readonly onTokenIssued?: (token: Buffer) => void;
 }
 
 export interface SimHolding {
@@ -64,6 +72,8 @@ export interface SimRequestRecord {
 export interface SimFaultSettings {
   /** Added before every Kiwoom API response. */
   readonly latencyMs?: number;
+  /** Added (on top of latencyMs) before every /oauth2/revoke response only: a slow revoke. */
+  readonly revokeLatencyMs?: number;
   /** The next N TR calls answer HTTP 500. */
   readonly fail5xxNext?: number;
   /** TR calls with these api-ids answer HTTP 500 until cleared. */
