@@ -1,0 +1,90 @@
+// What the responder needs from other parts, as narrow interfaces. The
+// sidecar passes the real parts (Vault, policy engine, sessions, broker
+// tokens); tests pass the same real parts or small fakes where a part does
+// not exist yet (the WebSocket condition-search subscriber).
+
+export interface OpenOrder {
+  readonly ordNo: string;
+  /** As Kiwoom lists it (e.g. 005930 or 005930_NX): sent back unchanged in the cancel. */
+  readonly stkCd: string;
+  readonly side: 'buy' | 'sell' | 'unknown';
+  readonly qty: number;
+  /** Quantity still open. */
+  readonly remaining: number;
+  readonly price: number;
+  readonly trdeTp: string;
+  /** dmst_stex_tp for the cancel: KRX, NXT or SOR. */
+  readonly exchange: string;
+}
+
+export interface Fill {
+  readonly ordNo: string;
+  readonly stkCd: string;
+  readonly side: 'buy' | 'sell' | 'unknown';
+  readonly qty: number;
+  readonly price: number;
+  /** Epoch ms when known (Kiwoom gives HHmmss, today, Seoul). */
+  readonly at?: number;
+}
+
+export interface Holding {
+  readonly stkCd: string;
+  readonly qty: number;
+  /** Current price (KRW). */
+  readonly price: number;
+  readonly avgPrice?: number;
+}
+
+export interface CancelResult {
+  readonly ok: boolean;
+  /** Broker's message when refused (non-secret). */
+  readonly detail?: string;
+}
+
+/** One broker session for one account: a token issued for it, revoked when the session ends. */
+export interface BrokerSession {
+  /** All open orders across every page (ka10075 with cont-yn/next-key). */
+  listOpenOrders(): Promise<OpenOrder[]>;
+  /** kt10003 for the whole remaining quantity. Throws on transport / 5xx / 429 (retried); returns ok:false when the broker refuses. */
+  cancel(order: OpenOrder): Promise<CancelResult>;
+  /** Fills since the given time (ka10076, all pages). */
+  fills(since: number): Promise<Fill[]>;
+  /** Current holdings (kt00018, all pages). */
+  holdings(): Promise<Holding[]>;
+}
+
+export interface BrokerGateway {
+  /** Runs fn with a session for the bot's account; the broker token is revoked afterwards whatever happens. */
+  withSession<T>(botId: string, fn: (session: BrokerSession) => Promise<T>): Promise<T>;
+}
+
+/** The Vault satisfies this. */
+export interface CredentialControl {
+  setEnabled(botId: string, enabled: boolean): Promise<void>;
+  list(): Promise<readonly { readonly botId: string; readonly account: string }[]>;
+}
+
+export interface SessionControl {
+  /** Bumps the session epoch and revokes every jti of the bot. */
+  killAll(botId: string): Promise<unknown>;
+}
+
+export type TradingState = 'ACTIVE' | 'REDUCING' | 'HALTED';
+export interface TradingStateScope {
+  readonly global?: true;
+  readonly botId?: string;
+  readonly account?: string;
+}
+export interface TradingStateControl {
+  setTradingState(scope: TradingStateScope, state: TradingState, reason: string): Promise<void>;
+}
+
+export interface BrokerTokenControl {
+  /** Revokes every outstanding broker token of the bot; returns how many. */
+  revokeOutstanding(botId: string): Promise<number | void>;
+}
+
+/** Realtime condition searches (Kiwoom WebSocket CNSRREQ) to clear while locked. */
+export interface ConditionSubscriber {
+  suspendConditions(target: { botId: string; account: string }): Promise<void>;
+}
