@@ -15,7 +15,7 @@ import { BotRegistry, Sessions, loadSigningKey, OK_MESSAGE } from '../auth/index
 import { createKiwoomClient, type KiwoomClient } from '../kiwoom/client.js';
 import { BrokerTokens } from '../kiwoom/broker-tokens.js';
 import { BrokerGateway } from '../kiwoom/gateway.js';
-import { createVault, createKeyProvider, parseVaultConfig, type ManagedVault } from '../vault/index.js';
+import { createVault, createKeyProvider, createReadProviders, parseVaultConfig, type ManagedVault } from '../vault/index.js';
 import { createAuditor, parseAuditConfig, type ManagedAuditor } from '../audit/index.js';
 import { createPolicyEngine, parsePolicyConfig } from '../policy/index.js';
 import type { PolicyEngine } from '../policy/types.js';
@@ -71,6 +71,15 @@ async function listen(server: Server, host: string, port: number): Promise<strin
   return `http://${h}:${addr.port}`;
 }
 
+/** Memoises a health probe's outcome for ttlMs so frequent /readyz polls do not hammer a remote service. */
+function cachedCheck(probe: () => Promise<void>, ttlMs: number): () => Promise<void> {
+  let last: { at: number; result: Promise<void> } | undefined;
+  return () => {
+    if (!last || Date.now() - last.at > ttlMs) last = { at: Date.now(), result: probe() };
+    return last.result;
+  };
+}
+
 export async function startSidecar(config: Config, opts: SidecarOptions = {}): Promise<Sidecar> {
   const logger = opts.logger ?? createLogger({ level: config.log.level });
   const cwd = opts.cwd ?? process.cwd();
@@ -92,8 +101,10 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
 
     const vaultConfig = parseVaultConfig(config.vault, config.dataDir);
     const provider = await createKeyProvider(vaultConfig, { logger, registry });
+    // Records still wrapped under a provider being migrated away from stay readable.
+    const readProviders = await createReadProviders(vaultConfig, { logger, registry });
     const vault = await createVault({
-      dataDir: config.dataDir, provider, registry, logger, hmacKey: fingerprintKey, cache: vaultConfig.cache,
+      dataDir: config.dataDir, provider, readProviders, registry, logger, hmacKey: fingerprintKey, cache: vaultConfig.cache,
       onDecrypt: (e) => {
         auditor.append({ type: 'decrypt', botId: e.botId, purpose: e.purpose, outcome: e.outcome, code: e.code, provider: e.provider, ms: e.ms })
           .catch((err) => logger.error({ err: String(err) }, 'decrypt audit record failed'));
@@ -161,7 +172,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     const readiness: ReadinessCheck[] = [
       { name: 'policy', check: () => policy.health() },
       { name: 'audit', check: () => auditor.health() },
-      { name: 'vault', check: () => vault.health() },
+      // A KMS health probe costs quota: probe at most every 10 s.
+      { name: 'vault', check: cachedCheck(() => vault.health(), 10_000) },
       { name: 'state', check: () => store.health() },
       { name: 'shutdown', check: () => { if (shuttingDown) throw new GuardError('KG9002'); } },
     ];
