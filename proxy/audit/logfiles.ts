@@ -49,28 +49,30 @@ export interface RawLine {
 
 const NL = 0x0a;
 
-export async function* readLines(file: string, start = 0): AsyncGenerator<RawLine> {
+/** Lines in batches (one per read chunk): far fewer async steps than one per line. */
+export async function* readLineBatches(file: string, start = 0): AsyncGenerator<RawLine[]> {
   let carry: Buffer | undefined;
   let carryOffset = start;
   const stream = createReadStream(file, { start, highWaterMark: 1 << 20 });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    let buf = chunk;
-    let base = carryOffset;
-    if (carry) {
-      buf = Buffer.concat([carry, chunk]);
-      carry = undefined;
-    } else {
-      base = carryOffset;
-    }
+    const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const base = carryOffset;
+    carry = undefined;
+    const batch: RawLine[] = [];
     let pos = 0;
     for (;;) {
       const nl = buf.indexOf(NL, pos);
       if (nl === -1) break;
-      yield { bytes: buf.subarray(pos, nl), offset: base + pos, terminated: true };
+      batch.push({ bytes: buf.subarray(pos, nl), offset: base + pos, terminated: true });
       pos = nl + 1;
     }
     if (pos < buf.length) carry = Buffer.from(buf.subarray(pos));
     carryOffset = base + pos;
+    if (batch.length > 0) yield batch;
   }
-  if (carry && carry.length > 0) yield { bytes: carry, offset: carryOffset, terminated: false };
+  if (carry && carry.length > 0) yield [{ bytes: carry, offset: carryOffset, terminated: false }];
+}
+
+export async function* readLines(file: string, start = 0): AsyncGenerator<RawLine> {
+  for await (const batch of readLineBatches(file, start)) yield* batch;
 }

@@ -8,7 +8,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkpointSignatureValid, readCheckpointFile, type Checkpoint } from './checkpoint.js';
 import { loadPublicKey, publicKeyId } from './keys.js';
-import { listLogFiles, readLines, LOCAL_CHECKPOINT_FILE, type LogFile } from './logfiles.js';
+import { listLogFiles, readLineBatches, readLines, LOCAL_CHECKPOINT_FILE, type LogFile } from './logfiles.js';
 import { merkleRoot } from './merkle.js';
 import { parseRecordLine } from './record.js';
 import { ChainWalker } from './walker.js';
@@ -186,7 +186,7 @@ export async function verifyLog(target: string, opts: VerifyOptions = {}): Promi
     const file = files[f]!;
     let lineNo = 0;
     let firstInFile = true;
-    for await (const raw of readLines(file.path)) {
+    for await (const batch of readLineBatches(file.path)) for (const raw of batch) {
       const before = walker.records;
       if (!walker.line(raw, { file: file.name, line: ++lineNo, offset: raw.offset }) || checkpointFailure) break outer;
       if (firstInFile && walker.records > before) {

@@ -223,10 +223,12 @@ export class FileSink implements AuditSink {
   private scheduleFlush(): void {
     if (this.flushing || this.flushTimer) return;
     const delay = this.cfg.fsync === 'group' ? this.cfg.groupCommitMs : 0;
-    this.flushTimer = setTimeout(() => {
+    const run = () => {
       this.flushTimer = undefined;
       void this.flush();
-    }, delay);
+    };
+    // 0 ms: gather only what arrives in this turn of the event loop (plus what queues during an fsync).
+    this.flushTimer = delay > 0 ? setTimeout(run, delay) : (setImmediate(run) as unknown as NodeJS.Timeout);
   }
 
   private async flush(): Promise<void> {
@@ -295,6 +297,7 @@ export class FileSink implements AuditSink {
     this.closed = true;
     if (this.flushTimer) {
       clearTimeout(this.flushTimer);
+      clearImmediate(this.flushTimer as unknown as NodeJS.Immediate);
       this.flushTimer = undefined;
     }
     if (this.pending.length > 0 && this.isUp) await this.flush();
