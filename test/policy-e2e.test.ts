@@ -1,110 +1,98 @@
-// Through the real sidecar and simulator over sockets: a denied call comes
-// back in Kiwoom's shape naming the rule, and the simulator receives nothing
-// (no broker token issued, so no key was unwrapped). Also: rate limits as
-// KG3005 with retry-after, the reference price fetched through the sidecar,
-// hot reload under live traffic, and no valid policy → refuse.
+// Policy through the running sidecar: a denial names its rule, costs no key
+// unwrap and no broker token, and nothing reaches the simulator; shadow rules
+// let calls through but are counted; the policy hot-reloads atomically.
 import t from 'tap';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startHarness, waitFor, type Harness } from './helpers/harness.js';
+import { request } from 'undici';
+import { startHarness, waitFor, FIXTURES, type Harness } from './helpers/harness.js';
 
-const BUY = (qty: string, price = '70000') => ({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: qty, ord_uv: price, trde_tp: '0', cond_uv: '' });
-
-const POLICY = (maxQuantity: number) => `version: 1
-rules:
-  - { id: least-privilege, type: allow-apis, kinds: [query, account, order, modify, cancel] }
-  - { id: size, type: order-size, maxQuantity: ${maxQuantity} }
-  - { id: burst, type: rate-limit, when: { kinds: [order] }, limits: [{ max: 3, per: 1m }] }
-  - { id: collar, type: price-collar, maxDeviationPercent: 5, when: { apiIds: [kt10001] } }
-`;
-
-let dir: string;
-let file: string;
 let h: Harness;
+let policyFile: string;
 t.before(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'kg-policy-e2e-'));
-  file = path.join(dir, 'policy.yaml');
-  await writeFile(file, POLICY(10));
-  h = await startHarness({ policyFile: file, config: { policy: { file, reloadDebounceMs: 20 } } });
+  // The policy lives in a temp copy so the reload test can edit it.
+  const { mkdtemp } = await import('node:fs/promises');
+  const dir = await mkdtemp(path.join((await import('node:os')).tmpdir(), 'kguard-policy-'));
+  policyFile = path.join(dir, 'policy.yaml');
+  await copyFile(path.join(FIXTURES, 'policy-strict.yaml'), policyFile);
+  h = await startHarness({ policyFile });
+  h.sim.setQuote('005930', 70_000);
 });
-t.teardown(async () => { await h.close(); await rm(dir, { recursive: true, force: true }); });
+t.teardown(() => h.close());
 
-async function simCounts() {
-  const s = h.sim.stats();
-  return { requests: s.requests, tokens: s.tokensIssued };
+let price = 70_000;
+const order = (over: Record<string, string> = {}) => ({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: String(price--), trde_tp: '0', ...over });
+
+async function decrypts(): Promise<number> {
+  const text = await (await request(`${h.adminUrl}/metrics`)).body.text();
+  return text.split('\n').filter((l) => l.startsWith('kguard_vault_decrypts_total{')).reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
 }
 
-t.test('a denied order never reaches the simulator and names the rule', async (t) => {
+async function denied(t: Tap.Test, body: Record<string, string>, rule: string, code = 'KG3001', status = 403) {
+  await h.waitNoLiveTokens();
+  await new Promise((r) => setTimeout(r, 1100)); // rate-limit window clears
   const token = await h.token();
-  const before = await simCounts();
-  const r = await h.call('kt10000', BUY('11'), { token });
-  t.equal(r.status, 403);
-  t.equal(r.json.return_code, 2);
-  t.match(String(r.json.return_msg), /\[KG3001:rule=size /);
-  t.match(String(r.json.return_msg), /주문수량 11주가 한도 10주를 초과합니다/, 'Korean reason by default');
-  t.same(await simCounts(), before, 'no request and no broker token upstream');
+  const sent = h.sim.requestLog().filter((r) => r.apiId === 'kt10000').length;
+  const unwraps = await decrypts();
+  const r = await h.call('kt10000', body, { token });
+  t.equal(r.status, status, r.text);
+  t.match(String(r.json.return_msg), new RegExp(`\\[${code}:rule=${rule}`), `names rule ${rule}`);
+  t.equal(h.sim.requestLog().filter((x) => x.apiId === 'kt10000').length, sent, 'no order reached the simulator');
+  return { r, unwrapsDuringDenial: (await decrypts()) - unwraps };
+}
+
+t.test('denials name the rule and cost no order', async (t) => {
+  await denied(t, order({ stk_cd: '035720' }), 'restricted-list');
+  await denied(t, order({ trde_tp: '3', ord_uv: '' }), 'no-market-orders');
+  await denied(t, order({ ord_qty: '101' }), 'order-size');
+  await denied(t, order({ ord_uv: '80000' }), 'fat-finger');
 });
 
-t.test('an allowed order goes through; the rate limit answers 429 KG3005 with retry-after', async (t) => {
-  const token = await h.token();
-  const ok = await h.call('kt10000', BUY('1'), { token });
-  t.equal(ok.json.return_code, 0, ok.text);
-  await h.call('kt10000', BUY('2'), { token });
-  await h.call('kt10000', BUY('3'), { token });
-  await h.waitNoLiveTokens();
-  const before = await simCounts();
-  const limited = await h.call('kt10000', BUY('4'), { token });
-  t.equal(limited.status, 429);
-  t.equal(limited.json.return_code, 5);
-  t.match(String(limited.json.return_msg), /KG3005:rule=burst/);
-  t.ok(Number(limited.headers['retry-after']) >= 1, 'retry-after header');
-  t.same(await simCounts(), before, 'nothing sent upstream');
+t.test('a denial unwraps no key when it needs no market data', async (t) => {
+  const { unwrapsDuringDenial } = await denied(t, order({ ord_qty: '101' }), 'order-size');
+  t.equal(unwrapsDuringDenial, 0, 'no decrypt for a denied call');
 });
 
-t.test('the price collar uses a quote fetched through the sidecar; only the quote goes upstream', async (t) => {
+t.test('rate limit: KG3005 with retry-after, then room again', async (t) => {
+  await new Promise((r) => setTimeout(r, 1100));
   const token = await h.token();
-  const quote = await h.call('ka10001', { stk_cd: '005930' }, { token });
-  const ref = Math.abs(Number(String(quote.json.cur_prc).replace(/[^0-9-]/g, '')));
-  t.ok(ref > 0, 'the simulator quotes a price');
-  await h.waitNoLiveTokens();
-  const before = h.sim.requestLog().length;
-  const far = await h.call('kt10001', { ...BUY('1', String(Math.round(ref * 1.5))) }, { token });
-  t.equal(far.status, 403, far.text);
-  t.match(String(far.json.return_msg), /KG3001:rule=collar/);
-  await h.waitNoLiveTokens();
-  const upstream = h.sim.requestLog().slice(before).map((r) => r.apiId).filter(Boolean);
-  t.notOk(upstream.includes('kt10001'), 'the sell was not forwarded');
+  const results = [];
+  for (let i = 0; i < 4; i++) results.push(await h.call('kt10000', order(), { token }));
+  t.same(results.slice(0, 3).map((r) => r.json.return_code), [0, 0, 0], 'three allowed');
+  t.equal(results[3]!.status, 429);
+  t.match(String(results[3]!.json.return_msg), /\[KG3005:rule=order-rate/);
+  t.ok(results[3]!.headers['retry-after'], 'retry-after header');
 });
 
-t.test('hot reload under traffic: a looser file takes effect, a broken one is ignored', async (t) => {
-  const policy = h.sidecar.parts.policy;
-  const v1 = policy.current()!.version;
-  await writeFile(`${file}.tmp`, POLICY(50).replace('max: 3, per: 1m', 'max: 100, per: 1m'));
-  await rename(`${file}.tmp`, file);
-  await waitFor(() => policy.current()!.version !== v1, 5000, 'reload');
+t.test('duplicate guard, unless the bot marks it intentional', async (t) => {
+  await new Promise((r) => setTimeout(r, 1100));
   const token = await h.token();
-  const r = await h.call('kt10000', BUY('20'), { token });
-  t.equal(r.json.return_code, 0, r.text);
-  const v2 = policy.current()!.version;
-  await writeFile(`${file}.tmp`, 'version: 1\nrules:\n  - { id: size, type: order-size }\n');
-  await rename(`${file}.tmp`, file);
-  await waitFor(() => policy.lastError() !== undefined, 5000, 'the broken file to be seen');
-  t.equal(policy.current()!.version, v2);
-  const still = await h.call('kt10000', BUY('51'), { token });
-  t.match(String(still.json.return_msg), /KG3001:rule=size/, 'the last good policy still enforces');
-  await h.waitNoLiveTokens();
+  const same = order({ ord_uv: '69000' });
+  t.equal((await h.call('kt10000', same, { token })).json.return_code, 0);
+  const dup = await h.call('kt10000', same, { token });
+  t.match(String(dup.json.return_msg), /rule=no-double-send/);
+  const intentional = await h.call('kt10000', same, { token, headers: { 'x-kguard-intentional': '1' } });
+  t.equal(intentional.json.return_code, 0, intentional.text);
 });
 
-t.test('a sidecar whose policy was never valid refuses calls (fail closed)', async (t) => {
-  const bad = path.join(dir, 'bad.yaml');
-  await writeFile(bad, 'version: 1\nrules: [\n');
-  const h2 = await startHarness({ policyFile: bad, config: { policy: { file: bad } } });
-  t.teardown(() => h2.close());
-  const token = await h2.token();
-  const before = h2.sim.stats().requests;
-  const r = await h2.call('ka10001', { stk_cd: '005930' }, { token });
-  t.equal(r.status, 503);
-  t.match(String(r.json.return_msg), /KG3003/);
-  t.equal(h2.sim.stats().requests, before);
+t.test('hot reload: a valid edit takes effect, an invalid one keeps the last good policy', async (t) => {
+  const original = await readFile(policyFile, 'utf8');
+  const before = (await (await request(`${h.adminUrl}/readyz`)).body.json()) as { ready: boolean };
+  t.ok(before.ready);
+  await writeFile(policyFile, original.replace('maxQuantity: 100', 'maxQuantity: 5'));
+  await waitFor(async () => {
+    await new Promise((r) => setTimeout(r, 1100));
+    const r = await h.call('kt10000', order({ ord_qty: '6' }));
+    return /rule=order-size/.test(String(r.json.return_msg));
+  }, 8000, 'tightened policy in force');
+  t.pass('tightened limit applies without restart');
+  await writeFile(policyFile, 'version: 1\nrules:\n  - id: x\n    type: no-such-rule\n');
+  await waitFor(async () => {
+    const r = (await (await request(`${h.adminUrl}/readyz`)).body.json()) as { ready: boolean; checks: Record<string, { ok: boolean }> };
+    return r.checks['policy-reload']?.ok === false && r.ready && r.checks.policy?.ok === true;
+  }, 5000, '/readyz reports the invalid policy');
+  await new Promise((r) => setTimeout(r, 1100));
+  const still = await h.call('kt10000', order({ ord_qty: '6' }));
+  t.match(String(still.json.return_msg), /rule=order-size/, 'last good policy still enforced');
+  await writeFile(policyFile, original);
 });

@@ -6,11 +6,13 @@ import { GuardError } from '../common/errors.js';
 export interface ReadinessCheck {
   readonly name: string;
   readonly check: () => Promise<void> | void;
+  /** 'warn': reported, but does not make the sidecar unready (e.g. a rejected policy edit while the last good one serves). */
+  readonly severity?: 'fail' | 'warn';
 }
 
 export interface ReadinessReport {
   ready: boolean;
-  checks: Record<string, { ok: boolean; reason?: string }>;
+  checks: Record<string, { ok: boolean; reason?: string; severity?: 'warn' }>;
 }
 
 const CHECK_TIMEOUT_MS = 1_000;
@@ -31,11 +33,11 @@ export async function runReadiness(checks: readonly ReadinessCheck[]): Promise<R
         ]);
         return [c.name, { ok: true }] as const;
       } catch (err) {
-        return [c.name, { ok: false, reason: reasonOf(err) }] as const;
+        return [c.name, { ok: false, reason: reasonOf(err), ...(c.severity === 'warn' ? { severity: 'warn' as const } : {}) }] as const;
       } finally {
         clearTimeout(timer);
       }
     }),
   );
-  return { ready: results.every(([, r]) => r.ok), checks: Object.fromEntries(results) };
+  return { ready: results.every(([, r]) => r.ok || r.severity === 'warn'), checks: Object.fromEntries(results) };
 }

@@ -171,6 +171,10 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
 
     const readiness: ReadinessCheck[] = [
       { name: 'policy', check: () => policy.health() },
+      {
+        name: 'policy-reload', severity: 'warn',
+        check: () => { const e = policy.lastError(); if (e) throw new Error(`last edit rejected, previous policy in force: ${e.message}`); },
+      },
       { name: 'audit', check: () => auditor.health() },
       // A KMS health probe costs quota: probe at most every 10 s.
       { name: 'vault', check: cachedCheck(() => vault.health(), 10_000) },
