@@ -1,0 +1,33 @@
+// Shared by `kguard approvals|lockdown|incidents`: where the admin API is and
+// how the answer is printed. Precedence: flags, then environment, then config.
+import type { CliIO } from '../cli/types.js';
+import { createAdminClient, type AdminClient } from './admin-client.js';
+
+export const ADMIN_FLAGS = {
+  'admin-url': { type: 'string' },
+  'token-file': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export async function adminClientFrom(values: Record<string, unknown>, io: CliIO, configured?: () => Promise<{ host: string; port: number }>): Promise<AdminClient> {
+  let baseUrl = typeof values['admin-url'] === 'string' ? values['admin-url'] : io.env.KGUARD_ADMIN_URL;
+  if (!baseUrl && configured) {
+    const a = await configured();
+    baseUrl = `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/admin/v1`;
+  }
+  if (!baseUrl) throw new Error('admin API unknown: pass --admin-url or set KGUARD_ADMIN_URL');
+  const tokenFile = typeof values['token-file'] === 'string' ? values['token-file'] : io.env.KGUARD_ADMIN_TOKEN_FILE;
+  if (!tokenFile) throw new Error('admin token unknown: pass --token-file FILE or set KGUARD_ADMIN_TOKEN_FILE (tokens are never taken from argv)');
+  return createAdminClient({ baseUrl, tokenFile });
+}
+
+/** Prints the answer; returns the exit code (0 on 2xx, 1 otherwise with the Kiwoom-shaped message). */
+export function printResult(io: CliIO, r: { status: number; text: string; json: unknown }, render?: (json: unknown) => string): number {
+  if (r.status >= 200 && r.status < 300) {
+    io.stdout.write(render ? render(r.json) : `${JSON.stringify(r.json, null, 2)}\n`);
+    return 0;
+  }
+  const msg = (r.json as { return_msg?: string } | undefined)?.return_msg ?? r.text.slice(0, 300);
+  io.stderr.write(`error (HTTP ${r.status}): ${msg}\n`);
+  return 1;
+}
