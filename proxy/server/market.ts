@@ -5,12 +5,13 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { BrokerGateway, kiwoomNumber } from '../kiwoom/gateway.js';
 import type { MarketData } from '../policy/types.js';
 
-export const callingBot = new AsyncLocalStorage<{ botId: string }>();
+/** The request being served, for parts deeper down (market data, decrypt and token audit records). */
+export const requestScope = new AsyncLocalStorage<{ requestId: string; botId?: string }>();
 
 function botId(): string {
-  const store = callingBot.getStore();
-  if (!store) throw new Error('market data requested outside a bot call');
-  return store.botId;
+  const id = requestScope.getStore()?.botId;
+  if (!id) throw new Error('market data requested outside a bot call');
+  return id;
 }
 
 /** Stock codes carry a market suffix (005930_NX); balances prefix an "A" (A005930). */

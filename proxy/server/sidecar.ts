@@ -27,7 +27,7 @@ import { AdminTokens } from '../admin/tokens.js';
 import type { ReadinessCheck } from '../admin/health.js';
 import { buildPipelines, policyCall } from './stages.js';
 import { createBotListener } from './listener.js';
-import { callingBot, createMarketData } from './market.js';
+import { requestScope, createMarketData } from './market.js';
 import type { RequestContext } from './context.js';
 import { ensureDemo, type DemoInfo } from './demo.js';
 import { coreAdminRoutes } from './admin-routes.js';
@@ -106,7 +106,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     const vault = await createVault({
       dataDir: config.dataDir, provider, readProviders, registry, logger, hmacKey: fingerprintKey, cache: vaultConfig.cache,
       onDecrypt: (e) => {
-        auditor.append({ type: 'decrypt', botId: e.botId, purpose: e.purpose, outcome: e.outcome, code: e.code, provider: e.provider, ms: e.ms })
+        auditor.append({ type: 'decrypt', requestId: requestScope.getStore()?.requestId, botId: e.botId, purpose: e.purpose, outcome: e.outcome, code: e.code, provider: e.provider, ms: e.ms })
           .catch((err) => logger.error({ err: String(err) }, 'decrypt audit record failed'));
       },
     });
@@ -128,7 +128,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       revoke: (botId, token) => vault.withCredentials(botId, 'revoke', (creds) => kiwoom.revokeToken(creds, token)),
       fingerprintKey, registry, logger,
       onEvent: (type, fields) => {
-        auditor.append({ type, ...fields }).catch((err) => logger.error({ err: String(err), type }, 'broker token audit record failed'));
+        auditor.append({ type, requestId: requestScope.getStore()?.requestId, ...fields }).catch((err) => logger.error({ err: String(err), type }, 'broker token audit record failed'));
       },
     });
     closers.push(() => brokerTokens.drain(5_000));
@@ -151,9 +151,10 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       okMessage: OK_MESSAGE[config.language],
       bots, sessions, policy, auditor, kiwoom, brokerTokens,
     });
-    // Policy evaluation may fetch market data with the calling bot's credentials.
-    const tr = pipelines.tr.map((s) => s.name === 'assess'
-      ? { name: s.name, run: (ctx: RequestContext) => callingBot.run({ botId: ctx.bot!.id }, () => s.run(ctx)) }
+    // Parts deeper down (market data for policy, decrypt and broker-token
+    // audit records) learn which request and bot they serve from requestScope.
+    const tr = pipelines.tr.map((s) => s.name === 'assess' || s.name === 'forward'
+      ? { name: s.name, run: (ctx: RequestContext) => requestScope.run({ requestId: ctx.id, botId: ctx.bot!.id }, () => s.run(ctx)) }
       : s);
 
     const botServer = createBotListener({
