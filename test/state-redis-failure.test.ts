@@ -156,9 +156,32 @@ t.test('keys carry the prefix and a TTL', async (t) => {
   await store.hset('h', 'f', 'v', 5000);
   await store.incr('c', 1, 5000);
   const keys = (await redisCli(redis.port, 'KEYS', '*')).split('\n').sort();
-  t.same(keys, ['kg1:c', 'kg1:generation', 'kg1:h', 'kg1:{bot:a}:f', 'kg1:{bot:a}:s']);
+  t.same(keys, ['kg1:c', 'kg1:generation', 'kg1:h', 'kg1:{bot:a}:f', 'kg1:{bot:a}:s', 'kg1:{bot:a}:s:~sum']);
   for (const key of keys) {
     const ttl = Number(await redisCli(redis.port, 'PTTL', key));
     t.ok(ttl > 0, `${key} has a TTL (${ttl})`);
   }
+});
+
+t.test('sliding sum companion: rebuilt when lost, reset when the window is deleted', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.cleanup());
+  const store = await createRedisStore({ url: redis.url, logger, registry: new Registry() });
+  t.teardown(() => store.close());
+  const tagged = { key: '{bot:z}:krw', limit: 1_000, windowMs: 60_000, cost: 100 };
+  const plain = { key: 'plain:krw', limit: 1_000, windowMs: 60_000, cost: 100 };
+  for (let i = 0; i < 3; i++) {
+    await store.consume([tagged]);
+    await store.consume([plain]);
+  }
+  t.equal(await redisCli(redis.port, 'GET', 'kguard:{bot:z}:krw:~sum'), '300');
+  t.equal(await redisCli(redis.port, 'GET', '{kguard:plain:krw}:~sum'), '300', 'untagged key: companion tagged with the whole key (same slot)');
+  await redisCli(redis.port, 'DEL', 'kguard:{bot:z}:krw:~sum');
+  t.same(await store.peek([tagged]), [300], 'sum rebuilt from the events');
+  const ttl = Number(await redisCli(redis.port, 'PTTL', 'kguard:{bot:z}:krw:~sum'));
+  t.ok(ttl > 0, 'rebuilt sum has a TTL');
+  await store.del(tagged.key);
+  t.same(await store.peek([tagged]), [0], 'deleting the window resets the sum');
+  t.equal(await redisCli(redis.port, 'EXISTS', 'kguard:{bot:z}:krw:~sum'), '0', 'stale sum removed');
+  await t.rejects(store.get('bad{key'), { code: 'KG7002' }, 'stray brace refused');
 });

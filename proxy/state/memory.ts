@@ -26,7 +26,7 @@ interface WindowEvent { readonly at: number; readonly cost: number }
 type Entry =
   | { kind: 'string'; value: string; expiresAt: number }
   | { kind: 'hash'; fields: Map<string, string>; expiresAt: number }
-  | { kind: 'window'; events: WindowEvent[]; expiresAt: number };
+  | { kind: 'window'; events: WindowEvent[]; sum: number; expiresAt: number };
 
 const NO_EXPIRY = Number.POSITIVE_INFINITY;
 
@@ -49,7 +49,6 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
     const t = now();
     for (const [key, entry] of data) {
       if (entry.expiresAt <= t) data.delete(key);
-      else if (entry.kind === 'window') trimWindow(entry, t, NO_EXPIRY);
     }
   }
   const sweeper = setInterval(sweep, sweepIntervalMs);
@@ -91,12 +90,11 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
     return n;
   }
 
-  // Drops events that left the window; windowMs = NO_EXPIRY keeps all (sweep only trims by key expiry).
+  // Drops events that left the window, keeping the running sum exact.
   function trimWindow(entry: Extract<Entry, { kind: 'window' }>, t: number, windowMs: number): void {
-    if (windowMs === NO_EXPIRY) return;
     const cutoff = t - windowMs;
     let drop = 0;
-    while (drop < entry.events.length && entry.events[drop]!.at <= cutoff) drop++;
+    while (drop < entry.events.length && entry.events[drop]!.at <= cutoff) entry.sum -= entry.events[drop++]!.cost;
     if (drop > 0) entry.events.splice(0, drop);
   }
 
@@ -108,7 +106,7 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
       if (entry && entry.kind !== 'window') throw wrongType();
       if (entry) trimWindow(entry, t, l.windowMs);
       const events = entry?.events ?? [];
-      const used = events.reduce((sum, e) => sum + e.cost, 0);
+      const used = entry?.sum ?? 0;
       return {
         used,
         retryAfterMs(cost) {
@@ -125,9 +123,10 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
           const expiresAt = t + l.windowMs;
           if (entry) {
             entry.events.push({ at: t, cost });
+            entry.sum += cost;
             entry.expiresAt = expiresAt;
           } else {
-            put(l.key, { kind: 'window', events: [{ at: t, cost }], expiresAt });
+            put(l.key, { kind: 'window', events: [{ at: t, cost }], sum: cost, expiresAt });
           }
         },
       };

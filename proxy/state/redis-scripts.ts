@@ -3,11 +3,15 @@
 // replicas, so clock skew between pods cannot stretch or shrink a window.
 
 /**
- * KEYS: one per limit. ARGV[1]: '1' charge / '0' read only. ARGV[2]: unique
- * call id (makes sliding-window members unique). Then 4 per limit:
- * limit, windowMs, mode ('s' sliding | 'f' fixed), cost.
- * Sliding: ZSET, score = time in ms, member = '<call id>:<i>:<cost>'.
- * Fixed: an integer string that expires windowMs after its first charge.
+ * KEYS: two per limit: the limit's key and its companion sum key (same slot).
+ * ARGV[1]: '1' charge / '0' read only. ARGV[2]: unique call id (makes
+ * sliding-window members unique). Then 4 per limit: limit, windowMs, mode
+ * ('s' sliding | 'f' fixed), cost.
+ * Sliding: ZSET, score = time in ms, member = '<call id>:<i>:<cost>', plus
+ * the running sum of costs in the companion key, so a call costs O(log n)
+ * plus the events that just left the window, not O(events in the window).
+ * Fixed: an integer string that expires windowMs after its first charge
+ * (its companion key is unused).
  * Returns { failedIndex (1-based, 0 = none), retryAfterMs, used_1..used_n }
  * where used_i is the usage BEFORE this call. Nothing is charged unless
  * every limit has room; an error before the charge loop changes nothing
@@ -17,12 +21,15 @@ export const CONSUME_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local charge = ARGV[1] == '1'
-local n = #KEYS
+local n = #KEYS / 2
 local used = {}
 local failed = 0
 local retry = 0
 local function member_cost(m)
   return tonumber(string.match(m, ':(%d+)$')) or 0
+end
+local function int(x)
+  return string.format('%d', x)
 end
 for i = 1, n do
   local b = 2 + (i - 1) * 4
@@ -30,23 +37,48 @@ for i = 1, n do
   local win = tonumber(ARGV[b + 2])
   local mode = ARGV[b + 3]
   local cost = tonumber(ARGV[b + 4])
-  local k = KEYS[i]
+  local k = KEYS[2 * i - 1]
+  local sk = KEYS[2 * i]
   local u = 0
   if mode == 's' then
-    redis.call('ZREMRANGEBYSCORE', k, '-inf', now - win)
-    local ms = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
-    for j = 1, #ms, 2 do u = u + member_cost(ms[j]) end
+    local cutoff = now - win
+    local gone = redis.call('ZRANGEBYSCORE', k, '-inf', cutoff)
+    if #gone > 0 then redis.call('ZREMRANGEBYSCORE', k, '-inf', cutoff) end
+    local s = redis.call('GET', sk)
+    if redis.call('ZCARD', k) == 0 then
+      if s then redis.call('DEL', sk) end
+    elseif not s then
+      -- Sum lost (deleted or evicted): rebuild it from the events.
+      local ms = redis.call('ZRANGE', k, 0, -1)
+      for j = 1, #ms do u = u + member_cost(ms[j]) end
+      local pt = redis.call('PTTL', k)
+      if pt > 0 then redis.call('SET', sk, int(u), 'PX', pt) else redis.call('SET', sk, int(u), 'PX', win) end
+    else
+      u = tonumber(s)
+      local freed = 0
+      for j = 1, #gone do freed = freed + member_cost(gone[j]) end
+      if freed > 0 then
+        u = u - freed
+        redis.call('DECRBY', sk, int(freed))
+      end
+    end
     if failed == 0 and u + cost > limit then
       failed = i
       retry = win
       if cost <= limit then
         local to_free = u + cost - limit
-        for j = 1, #ms, 2 do
-          to_free = to_free - member_cost(ms[j])
-          if to_free <= 0 then
-            retry = tonumber(ms[j + 1]) + win - now
-            break
+        local from = 0
+        while to_free > 0 do
+          local page = redis.call('ZRANGE', k, from, from + 63, 'WITHSCORES')
+          if #page == 0 then break end
+          for j = 1, #page, 2 do
+            to_free = to_free - member_cost(page[j])
+            if to_free <= 0 then
+              retry = tonumber(page[j + 1]) + win - now
+              break
+            end
           end
+          from = from + 64
         end
       end
     end
@@ -71,11 +103,14 @@ if failed == 0 and charge then
     local b = 2 + (i - 1) * 4
     local win = ARGV[b + 2]
     local cost = ARGV[b + 4]
-    local k = KEYS[i]
+    local k = KEYS[2 * i - 1]
     if tonumber(cost) > 0 then
       if ARGV[b + 3] == 's' then
+        local sk = KEYS[2 * i]
         redis.call('ZADD', k, now, ARGV[2] .. ':' .. i .. ':' .. cost)
         redis.call('PEXPIRE', k, win)
+        redis.call('INCRBY', sk, cost)
+        redis.call('PEXPIRE', sk, win)
       else
         redis.call('INCRBY', k, cost)
         if redis.call('PTTL', k) < 0 then redis.call('PEXPIRE', k, win) end

@@ -14,7 +14,7 @@ import { REDIS_DEFAULTS } from './config.js';
 import { CONSUME_LUA, HSET_LUA, INCR_LUA } from './redis-scripts.js';
 import type { LimitRequest, LimitResult, Store, Unsubscribe } from './types.js';
 import {
-  checkInteger, checkKey, checkOptionalTtl, checkString, checkTtl, normaliseLimits, type NormalisedLimit,
+  checkInteger, checkKey, checkOptionalTtl, checkString, checkTtl, hashTagOf, normaliseLimits, type NormalisedLimit,
 } from './validate.js';
 
 export interface RedisStoreDeps {
@@ -126,6 +126,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
   const log = logger.child({ part: 'state', redis: describe(cfg) });
   const m = metrics(registry);
   const prefix = cfg.keyPrefix;
+  if (/[{}\s]/.test(prefix)) throw new GuardError('KG7004', 'keyPrefix must not contain braces or spaces');
   const commandTimeout = cfg.commandTimeoutMs;
 
   const password = cfg.passwordFile ? await readSecretFile(cfg.passwordFile, 'Redis password') : undefined;
@@ -308,10 +309,15 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
 
   async function runLimits(ls: NormalisedLimit[], charge: boolean): Promise<{ failed: number; retry: number; used: number[] }> {
     if (generationStale) await ensureGeneration();
-    const args: (string | number)[] = ls.map((l) => prefix + l.key);
+    const args: (string | number)[] = [];
+    for (const l of ls) {
+      const full = prefix + l.key;
+      // Companion sum key in the same cluster slot: keep the key's tag, or make the whole key the tag.
+      args.push(full, hashTagOf(full) === undefined ? `{${full}}:~sum` : `${full}:~sum`);
+    }
     args.push(charge ? '1' : '0', randomBytes(8).toString('hex'));
     for (const l of ls) args.push(l.limit, l.windowMs, l.mode === 'sliding' ? 's' : 'f', l.cost);
-    const reply = (await consumeScript(ls.length, ...args)) as number[];
+    const reply = (await consumeScript(ls.length * 2, ...args)) as number[];
     return { failed: Number(reply[0]), retry: Number(reply[1]), used: reply.slice(2).map(Number) };
   }
 

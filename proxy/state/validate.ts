@@ -23,6 +23,8 @@ function invalid(detail: string): GuardError {
 export function checkKey(key: unknown): string {
   if (typeof key !== 'string' || key.length === 0) throw invalid('key must be a non-empty string');
   if (key.length > MAX_KEY_LENGTH) throw invalid(`key longer than ${MAX_KEY_LENGTH}`);
+  // Braces are only for a Redis hash tag; a stray one would silently change the slot.
+  if (hashTagOf(key) === undefined && /[{}]/.test(key)) throw invalid('braces in a key must form a non-empty {hash tag}');
   return key;
 }
 
