@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { GuardError } from '../common/errors.js';
 import { keyedFingerprint } from '../common/secret.js';
 import type { BrokerToken } from './client.js';
+import type { BrokerTokenLedger } from './token-ledger.js';
 
 export interface BrokerTokenOptions {
   maxUses: number;
@@ -26,6 +27,13 @@ export interface BrokerTokenDeps {
   registry: Registry;
   logger: Logger;
   /** Audit hook; failures here are logged, they cannot un-revoke a token. */
+  /**
+   * Shared ledger of outstanding tokens (replicas): every token is recorded
+   * before use and forgotten after revoke, so a peer can revoke it if this
+   * replica dies. When the record cannot be written the token is revoked at
+   * once and the call fails closed (KG7001).
+   */
+  ledger?: BrokerTokenLedger;
   onEvent?: (type: 'broker_token.issued' | 'broker_token.revoked' | 'broker_token.revoke_failed', fields: { botId: string; fingerprint: string; attempts?: number }) => void;
 }
 
@@ -45,6 +53,8 @@ interface LiveToken {
   uses: number;
   inflight: number;
   retired: boolean;
+  /** True once the ledger holds an entry for it. */
+  ledgered: boolean;
   ageTimer?: NodeJS.Timeout;
   revoking?: Promise<void>;
 }
@@ -124,11 +134,26 @@ export class BrokerTokens {
     const { token, expiresAt } = await this.deps.issue(botId, signal);
     const t: LiveToken = {
       botId, token, fingerprint: keyedFingerprint(this.deps.fingerprintKey, token),
-      issuedAt: Date.now(), expiresAt: expiresAt.getTime(), uses: 0, inflight: 0, retired: false,
+      issuedAt: Date.now(), expiresAt: expiresAt.getTime(), uses: 0, inflight: 0, retired: false, ledgered: false,
     };
     this.live.add(t);
     this.issued.inc();
     this.deps.onEvent?.('broker_token.issued', { botId, fingerprint: t.fingerprint });
+    if (this.deps.ledger) {
+      try {
+        await this.deps.ledger.record({ botId, fingerprint: t.fingerprint, token, expiresAt: t.expiresAt });
+        t.ledgered = true;
+        // Revoked (lockdown, drain) while the write was in flight: the entry must go too.
+        if (!this.live.has(t)) this.forget(t);
+      } catch (err) {
+        // Unrecorded, a crash would leave it live with no one to revoke it: never use it.
+        this.deps.logger.error({ botId, fingerprint: t.fingerprint, code: (err as GuardError).code }, 'broker token ledger write failed; revoking the token unused');
+        void this.retire(t);
+        throw err instanceof GuardError && err.code === 'KG7001' ? err : new GuardError('KG7001', 'broker token ledger', { cause: err });
+      }
+    }
+    // Lockdown or drain retired it during the ledger write: its bytes are already gone.
+    if (t.retired) throw new GuardError('KG5004', 'revoked before use');
     if (this.opts.maxUses > 1) {
       const previous = this.shared.get(botId);
       if (previous) this.retireWhenIdle(previous);
@@ -180,6 +205,13 @@ export class BrokerTokens {
     return p;
   }
 
+  /** Off the hot path: the revoke already happened, the entry only has to go. */
+  private forget(t: LiveToken): void {
+    if (!t.ledgered) return;
+    t.ledgered = false;
+    void this.deps.ledger!.forget(t.fingerprint);
+  }
+
   private delay(attempt: number): number {
     const ceiling = Math.min(this.opts.revokeMaxDelayMs, this.opts.revokeBaseDelayMs * 2 ** attempt);
     return Math.floor(ceiling / 2 + Math.random() * (ceiling / 2));
@@ -192,6 +224,7 @@ export class BrokerTokens {
         this.revoked.inc();
         this.live.delete(t);
         t.token.fill(0);
+        this.forget(t);
         this.deps.onEvent?.('broker_token.revoked', { botId: t.botId, fingerprint: t.fingerprint, attempts: attempt });
         return;
       } catch (err) {
@@ -202,7 +235,15 @@ export class BrokerTokens {
           // Expired upstream: it can no longer be used by anyone.
           this.live.delete(t);
           t.token.fill(0);
+          this.forget(t);
           this.deps.logger.warn({ botId: t.botId, fingerprint: t.fingerprint, attempts: attempt }, 'broker token expired before it could be revoked');
+          return;
+        }
+        if (t.ledgered && await this.deps.ledger!.claimedElsewhere(t.fingerprint)) {
+          // A peer took our entry for an orphan (we were cut off from the Store past our heartbeat) and revoked it.
+          this.live.delete(t);
+          t.token.fill(0);
+          this.deps.logger.warn({ botId: t.botId, fingerprint: t.fingerprint, attempts: attempt }, 'broker token was revoked by another replica');
           return;
         }
         const wait = fast ? this.delay(attempt) : this.opts.revokeMaxDelayMs;
