@@ -44,11 +44,23 @@ function errText(err: unknown): string {
   return err instanceof Error ? err.message.slice(0, 200) : 'error';
 }
 
+/** Listing is a read: safe to retry on transport errors, 5xx and 429. */
+async function listWithRetry(session: BrokerSession, opts: CancelAllOptions): Promise<OpenOrder[]> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await session.listOpenOrders();
+    } catch (err) {
+      if (attempt >= opts.retries) throw err;
+      await sleep(opts.retryBackoffMs * 2 ** attempt);
+    }
+  }
+}
+
 export async function cancelAll(session: BrokerSession, opts: CancelAllOptions): Promise<CancelAllReport> {
   const seen = new Set<string>();
   const lastError = new Map<string, string>();
   let cancelled = 0, attempts = 0, rounds = 0;
-  let open: OpenOrder[] = await session.listOpenOrders();
+  let open: OpenOrder[] = await listWithRetry(session, opts);
   while (open.length > 0 && rounds < opts.confirmRounds) {
     rounds++;
     const batch = open.slice(0, opts.maxOrders);
@@ -72,7 +84,7 @@ export async function cancelAll(session: BrokerSession, opts: CancelAllOptions):
         }
       }
     });
-    open = await session.listOpenOrders();
+    open = await listWithRetry(session, opts);
   }
   const notCancelled = open.map((o) => ({ ordNo: o.ordNo, stkCd: o.stkCd, reason: lastError.get(o.ordNo) ?? 'still open after confirmation' }));
   for (const o of open) seen.add(o.ordNo);
