@@ -250,3 +250,83 @@ t.test('compensation worksheet and report rendering', async (t) => {
   t.throws(() => parseResponseConfig({ compensation: { minBusinessDays: 9, maxBusinessDays: 3 } }), { code: 'KG3013' });
   t.throws(() => parseResponseConfig({ cancel: { concurrency: 0 } }), { code: 'KG3013' });
 });
+
+t.test('CLI: kguard lockdown / incidents / approvals over the admin API', async (t) => {
+  const w = await world(t);
+  const { createAdminServer } = await import('../proxy/admin/server.js');
+  const { AdminTokens } = await import('../proxy/admin/tokens.js');
+  const { responseRoutes } = await import('../proxy/response/index.js');
+  const { approvalRoutes, createApprovalService, createKeyProviderSealer, parseApprovalConfig, base32Decode, totpAt } = await import('../proxy/approval/index.js');
+  const { createLocalKeyProvider: lkp } = await import('../proxy/vault/index.js');
+  const { PassThrough } = await import('node:stream');
+  const lockdownCli = (await import('../proxy/cli/lockdown.js')).default;
+  const incidentsCli = (await import('../proxy/cli/incidents.js')).default;
+  const approvalsCli = (await import('../proxy/cli/approvals.js')).default;
+
+  const approvalCfg = parseApprovalConfig({ mode: 'pending' });
+  const approvals = createApprovalService({ config: approvalCfg, store: w.store, sealer: createKeyProviderSealer(await lkp({ masterKeyFile: path.join(w.dir, 'approval.key') })), auditor: w.auditor, registry: new Registry(), logger: pino({ level: 'silent' }) });
+  t.teardown(() => approvals.close());
+  const tokens = new AdminTokens(path.join(w.dir, 'admins.json'));
+  const writeToken = async (name: string, role: 'admin' | 'approver') => {
+    const tok = await tokens.create(name, role);
+    const file = path.join(w.dir, `${name}.token`);
+    await writeFile(file, tok, { mode: 0o600 });
+    tok.fill(0);
+    return file;
+  };
+  const rootFile = await writeToken('root', 'admin');
+  const secondFile = await writeToken('second', 'admin');
+  const server = createAdminServer({ registry: new Registry(), logger: pino({ level: 'silent' }), language: 'en', readiness: [], routes: [...responseRoutes(w.responder), ...approvalRoutes(approvals)], tokens, maxBodyBytes: 65536 });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  const adminUrl = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/admin/v1`;
+
+  const run = async (cmd: typeof lockdownCli, args: string[], tokenFile = rootFile, stdinText?: string) => {
+    const stdin = new PassThrough(), stdout = new PassThrough(), stderr = new PassThrough();
+    let out = '', err = '';
+    stdout.on('data', (c) => { out += String(c); });
+    stderr.on('data', (c) => { err += String(c); });
+    if (stdinText !== undefined) stdin.end(stdinText);
+    const code = await cmd([...args, '--admin-url', adminUrl, '--token-file', tokenFile], { stdin, stdout, stderr, env: {} });
+    return { code, out, err };
+  };
+
+  t.equal((await run(lockdownCli, ['--bot', 'bot1'])).code, 2, 'a reason is required');
+  t.equal((await run(lockdownCli, ['--bot', 'bot1', '--all', '--reason', 'x'])).code, 2, 'exactly one scope');
+  await w.placeOrders(w.bot1, w.restingBuys(3));
+  const locked = await run(lockdownCli, ['--bot', 'bot1', '--reason', 'operator drill']);
+  t.equal(locked.code, 0, locked.err);
+  t.match(locked.out, /LOCKDOWN incident [0-9a-f-]{36} \(bot1\)/);
+  t.match(locked.out, /listed 3, cancelled 3, NOT cancelled 0/);
+  const id = /incident ([0-9a-f-]{36})/.exec(locked.out)![1]!;
+
+  const list = await run(incidentsCli, ['list']);
+  t.match(list.out, new RegExp(`${id}\\s+locked`));
+  const show = await run(incidentsCli, ['show', id]);
+  t.match(show.out, /# Security incident/);
+  const refused = await run(incidentsCli, ['unlock', id]);
+  t.equal(refused.code, 1);
+  t.match(refused.err, /KG3012/);
+  for (const step of w.config.recoverySteps) t.equal((await run(incidentsCli, ['confirm', id, step.id, '--note', 'ok'])).code, 0);
+  t.equal((await run(incidentsCli, ['approve-unlock', id])).code, 0);
+  t.equal((await run(incidentsCli, ['approve-unlock', id], secondFile)).code, 0);
+  const unlocked = await run(incidentsCli, ['unlock', id], secondFile);
+  t.equal(unlocked.code, 0, unlocked.err);
+  const comp = await run(incidentsCli, ['compensation', id, '--cause', 'external_attack', '--loss', '5000000']);
+  t.match(comp.out, /70% of 5000000 KRW \(operator\) = 3500000 KRW, cap 10000000 KRW -> 3500000 KRW/);
+
+  // Approvals: enrol, list, approve with the code on stdin.
+  const enrolled = await run(approvalsCli, ['enroll', 'root', '--role', 'admin']);
+  t.equal(enrolled.code, 0, enrolled.err);
+  const secret = /TOTP secret \(shown once\): ([A-Z2-7]+)/.exec(enrolled.out)![1]!;
+  const ticket = await approvals.request({ botId: 'bot1', account: ACCOUNT, apiId: 'kt10001', body: { stk_cd: '005930', ord_qty: '10' }, owner: 'alice', score: 0.8, level: 'step_up' });
+  const listed = await run(approvalsCli, ['list', '--status', 'pending']);
+  t.match(listed.out, new RegExp(`${ticket.id}\\s+pending\\s+step_up bot=bot1 kt10001`));
+  await t.rejects(run(approvalsCli, ['approve', ticket.id], rootFile, 'abc\n'), /6-8 digits/, 'a malformed code never leaves the CLI');
+  const code = totpAt(base32Decode(Buffer.from(secret)), Date.now(), approvalCfg.totp);
+  const ok = await run(approvalsCli, ['approve', ticket.id], rootFile, `${code}\n`);
+  t.equal(ok.code, 0, ok.err);
+  t.match(ok.out, /approved/);
+  t.equal((await approvals.consume(ticket.id, ticket.callHash)).status, 'consumed');
+  t.equal((await run(approvalsCli, ['frobnicate'])).code, 2);
+});

@@ -22,9 +22,9 @@ export async function adminClientFrom(values: Record<string, unknown>, io: CliIO
 }
 
 /** Prints the answer; returns the exit code (0 on 2xx, 1 otherwise with the Kiwoom-shaped message). */
-export function printResult(io: CliIO, r: { status: number; text: string; json: unknown }, render?: (json: unknown) => string): number {
+export function printResult(io: CliIO, r: { status: number; text: string; json: unknown }, render?: (json: unknown, text: string) => string): number {
   if (r.status >= 200 && r.status < 300) {
-    io.stdout.write(render ? render(r.json) : `${JSON.stringify(r.json, null, 2)}\n`);
+    io.stdout.write(render ? render(r.json, r.text) : `${JSON.stringify(r.json, null, 2)}\n`);
     return 0;
   }
   const msg = (r.json as { return_msg?: string } | undefined)?.return_msg ?? r.text.slice(0, 300);

@@ -28,7 +28,7 @@ const incidents: CliCommand = async (args, io) => {
     case 'show': {
       if (!id) break;
       const md = (values.format ?? 'md') === 'md';
-      return printResult(io, await (await client()).call('GET', at(md ? '?format=md' : '')), md ? (j) => String(j ?? '') : undefined);
+      return printResult(io, await (await client()).call('GET', at(md ? '?format=md' : '')), md ? (_j, text) => text : undefined);
     }
     case 'confirm':
       if (!id || !step) break;
