@@ -31,6 +31,10 @@ import { requestScope, createMarketData } from './market.js';
 import type { RequestContext } from './context.js';
 import { ensureDemo, type DemoInfo } from './demo.js';
 import { coreAdminRoutes } from './admin-routes.js';
+import { createRiskEngine, parseRiskConfig, type RiskEngine } from '../risk/index.js';
+import { createApprovalService, createKeyProviderSealer, parseApprovalConfig, approvalRoutes, type ApprovalService } from '../approval/index.js';
+import { createResponder, kiwoomBrokerGateway, parseResponseConfig, responseRoutes, type Responder } from '../response/index.js';
+import { zeroTrustStages } from './zero-trust.js';
 
 export interface SidecarOptions {
   logger?: Logger;
@@ -51,6 +55,9 @@ export interface SidecarParts {
   kiwoom: KiwoomClient;
   brokerTokens: BrokerTokens;
   gateway: BrokerGateway;
+  risk: RiskEngine;
+  approvals: ApprovalService;
+  responder: Responder;
   sim?: Simulator;
 }
 
@@ -143,13 +150,31 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     closers.push(async () => bots.close());
     const sessions = new Sessions(await loadSigningKey(config.dataDir, config.tokens.keyFile), store, config.tokens);
 
-    const parts: SidecarParts = { config, logger, registry, store, vault, auditor, policy, bots, sessions, kiwoom, brokerTokens, gateway, sim };
+    const risk = createRiskEngine({ config: parseRiskConfig(config.risk), store, registry, logger: logger.child({ part: 'risk' }) });
+    const approvalConfig = parseApprovalConfig(config.approval);
+    const approvals = createApprovalService({
+      config: approvalConfig, store, sealer: createKeyProviderSealer(provider), auditor, registry, logger: logger.child({ part: 'approval' }),
+    });
+    closers.push(() => approvals.close());
+    const responder = createResponder({
+      config: parseResponseConfig(config.response), gateway: kiwoomBrokerGateway(gateway), store,
+      vault: { setEnabled: (botId, enabled) => vault.setEnabled(botId, enabled), list: () => vault.list() },
+      sessions, policy, tokens: { revokeOutstanding: (botId) => brokerTokens.revokeAllFor(botId) },
+      auditor, registry, logger: logger.child({ part: 'response' }),
+    });
+    closers.push(() => responder.flush());
+
+    const parts: SidecarParts = { config, logger, registry, store, vault, auditor, policy, bots, sessions, kiwoom, brokerTokens, gateway, risk, approvals, responder, sim };
+    const zeroTrust = zeroTrustStages({ risk, approvals, approvalConfig, responder, logger });
 
     let shuttingDown = false;
     const pipelines = buildPipelines({
       maxBodyBytes: config.limits.maxBodyBytes,
       okMessage: OK_MESSAGE[config.language],
       bots, sessions, policy, auditor, kiwoom, brokerTokens,
+      checkLockdown: zeroTrust.checkLockdown,
+      assessRisk: zeroTrust.assessRisk,
+      awaitApproval: zeroTrust.awaitApproval,
     });
     // Parts deeper down (market data for policy, decrypt and broker-token
     // audit records) learn which request and bot they serve from requestScope.
@@ -160,7 +185,10 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     const botServer = createBotListener({
       config, logger, registry, pipelines: { ...pipelines, tr },
       isShuttingDown: () => shuttingDown,
-      after: (ctx) => afterCall(parts, ctx),
+      after: async (ctx) => {
+        const ok = await afterCall(parts, ctx);
+        if (ok !== undefined) await zeroTrust.learn(ctx, ok).catch((err) => logger.warn({ err: String(err) }, 'risk baseline update failed'));
+      },
     });
     const url = await listen(botServer, config.listen.host, config.listen.port);
     closers.push(async () => {
@@ -186,7 +214,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     if (config.admin.enabled) {
       const adminServer = createAdminServer({
         registry, logger, language: config.language, readiness, tokens: AdminTokens.forDataDir(config.dataDir),
-        routes: coreAdminRoutes(parts), maxBodyBytes: config.limits.maxBodyBytes,
+        routes: [...coreAdminRoutes(parts), ...approvalRoutes(approvals), ...responseRoutes(responder)], maxBodyBytes: config.limits.maxBodyBytes,
       });
       adminUrl = await listen(adminServer, config.admin.host, config.admin.port);
       closers.push(async () => {
@@ -215,8 +243,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
   }
 }
 
-/** After the bot has its answer: outcome audit, policy counters. Never throws. */
-async function afterCall(parts: SidecarParts, ctx: RequestContext): Promise<void> {
+/** After the bot has its answer: outcome audit, policy counters. Never throws. Returns whether a TR call completed OK. */
+async function afterCall(parts: SidecarParts, ctx: RequestContext): Promise<boolean | undefined> {
   if (ctx.route !== 'tr' || !ctx.bot) {
     if (ctx.error) {
       await parts.auditor.append({
@@ -224,7 +252,7 @@ async function afterCall(parts: SidecarParts, ctx: RequestContext): Promise<void
         ok: false, code: ctx.error.code, stage: ctx.trail.at(-1),
       }).catch(() => undefined);
     }
-    return;
+    return undefined;
   }
   let orderNo: string | undefined;
   let returnCode: unknown;
@@ -249,5 +277,6 @@ async function afterCall(parts: SidecarParts, ctx: RequestContext): Promise<void
     await parts.policy.recordOutcome(policyCall(ctx), ctx.decision, { ok, orderNo })
       .catch((err) => parts.logger.error({ err: String(err), requestId: ctx.id }, 'policy outcome failed'));
   }
+  return ok;
 }
 
