@@ -1,0 +1,59 @@
+// Reads a sidecar's audit log the way an auditor would (all rotated files, in
+// order) and groups records by request id, for the through-the-sidecar tests.
+import { readFile } from 'node:fs/promises';
+import { listLogFiles } from '../../proxy/audit/logfiles.js';
+import { parseRecordLine } from '../../proxy/audit/record.js';
+import type { AuditRecord } from '../../proxy/audit/index.js';
+
+/** Every complete, self-consistent record in the log dir (a torn final line is skipped). */
+export async function readAuditRecords(dir: string): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = [];
+  for (const file of await listLogFiles(dir)) {
+    const lines = (await readFile(file.path, 'utf8')).split('\n');
+    for (const line of lines) {
+      if (line.length === 0) continue;
+      const parsed = parseRecordLine(line);
+      if (parsed.ok) out.push(parsed.record);
+    }
+  }
+  return out;
+}
+
+/** The raw text of every log file, for "this value never appears" checks. */
+export async function auditLogText(dir: string): Promise<string> {
+  const parts = await Promise.all((await listLogFiles(dir)).map((f) => readFile(f.path, 'utf8')));
+  return parts.join('');
+}
+
+export function recordsFor(records: readonly AuditRecord[], requestId: string): AuditRecord[] {
+  return records.filter((r) => r.data.requestId === requestId);
+}
+
+export function typesOf(records: readonly AuditRecord[]): string[] {
+  return records.map((r) => r.type);
+}
+
+/**
+ * Polls the log until `ready` holds for the records of every id: outcome and
+ * revocation records are written after the bot has its answer.
+ */
+export async function waitForRequestRecords(
+  dir: string,
+  ids: readonly string[],
+  ready: (records: AuditRecord[], id: string) => boolean,
+  timeoutMs = 5_000,
+): Promise<AuditRecord[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const all = await readAuditRecords(dir);
+    const pending = ids.filter((id) => !ready(recordsFor(all, id), id));
+    if (pending.length === 0) return all;
+    if (Date.now() > deadline) {
+      const detail = pending.slice(0, 3).map((id) => `${id}: [${typesOf(recordsFor(all, id)).join(', ')}]`).join('; ');
+      throw new Error(`timed out waiting for audit records of ${pending.length} request(s): ${detail}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export const has = (records: readonly AuditRecord[], type: string): boolean => records.some((r) => r.type === type);
