@@ -177,7 +177,8 @@ function parseIndex(raw: string): IndexValue | undefined {
  * Starts a ledger: new replica id, fresh wrapped data key, heartbeat and
  * registration, one sweep at once (entries of a crashed previous incarnation
  * are orphans too), then jittered periodic sweeps.
- * Throws GuardError KG7001 / KG4001 when the Store or the key provider cannot serve.
+ * Never throws for a Store or key provider that is down: it logs, keeps
+ * retrying, and record() fails closed (KG7001) until registration succeeds.
  */
 export async function createTokenLedger(opts: TokenLedgerOptions, deps: TokenLedgerDeps): Promise<TokenLedger> {
   const { store, provider, logger } = deps;
@@ -194,8 +195,11 @@ export async function createTokenLedger(opts: TokenLedgerOptions, deps: TokenLed
     labelNames: ['op'], registers,
   });
 
-  const { plaintext: dataKey, wrapped } = await provider.generateDataKey(dataKeyContext(replicaId));
   const startedAt = Date.now();
+  // Made on the first successful registration; until then record() fails closed.
+  let dataKey: Buffer | undefined;
+  let wrapped: WrappedKey | undefined;
+  let registered = false;
   let latestExpiry = 0;
   let closed = false;
   let sweeping: Promise<number> | undefined;
@@ -203,17 +207,24 @@ export async function createTokenLedger(opts: TokenLedgerOptions, deps: TokenLed
   let sweepTimer: NodeJS.Timeout | undefined;
 
   async function beat(): Promise<void> {
+    if (!wrapped) {
+      const made = await provider.generateDataKey(dataKeyContext(replicaId));
+      if (closed) { made.plaintext.fill(0); return; }
+      dataKey = made.plaintext;
+      wrapped = made.wrapped;
+    }
     // Heartbeat before index: a peer never sees an indexed replica without a heartbeat while it starts.
     await store.set(heartbeatKey(replicaId), String(Date.now()), opts.heartbeatTtlMs);
     await store.hset(INDEX_KEY, replicaId, JSON.stringify({ wrapped, startedAt } satisfies IndexValue), opts.indexTtlMs);
+    registered = true;
   }
 
-  try {
-    await beat();
-  } catch (err) {
-    dataKey.fill(0);
-    throw err instanceof GuardError ? err : new GuardError('KG7001', 'ledger registration failed', { cause: err });
-  }
+  // Store or key provider down at start: the sidecar still starts (tokens are refused
+  // until the ledger can register) and the heartbeat keeps trying.
+  await beat().catch((err) => {
+    ledgerErrors.inc({ op: 'heartbeat' });
+    log.warn({ code: (err as GuardError).code }, 'ledger registration failed; broker tokens are refused until it succeeds');
+  });
 
   heartbeatTimer = setInterval(() => {
     // A failed beat is retried next interval; heartbeatTtlMs >= 2 intervals absorbs one miss.
@@ -223,6 +234,10 @@ export async function createTokenLedger(opts: TokenLedgerOptions, deps: TokenLed
 
   async function record(entry: LedgerEntryInput): Promise<void> {
     if (closed) throw new GuardError('KG7001', 'ledger closed');
+    if (!registered || !dataKey) {
+      ledgerErrors.inc({ op: 'write' });
+      throw new GuardError('KG7001', 'ledger not registered');
+    }
     const aad = entryAad({ ...entry, replicaId });
     const sealed = packSealed(seal(dataKey, entry.token, aad)).toString('base64');
     const value: StoredEntry = { v: 1, botId: entry.botId, fingerprint: entry.fingerprint, expiresAt: entry.expiresAt, replicaId, sealed };
@@ -376,7 +391,7 @@ export async function createTokenLedger(opts: TokenLedgerOptions, deps: TokenLed
       if (heartbeatTimer) clearInterval(heartbeatTimer);
       if (sweepTimer) clearTimeout(sweepTimer);
       await sweeping?.catch(() => undefined);
-      dataKey.fill(0);
+      dataKey?.fill(0);
       // Dropping the heartbeat lets peers revoke anything drain left behind without waiting for the TTL.
       await store.del(heartbeatKey(replicaId)).catch(() => undefined);
     },
