@@ -14,6 +14,7 @@ import { GuardError } from '../common/errors.js';
 import { BotRegistry, Sessions, loadSigningKey, OK_MESSAGE } from '../auth/index.js';
 import { createKiwoomClient, type KiwoomClient } from '../kiwoom/client.js';
 import { BrokerTokens } from '../kiwoom/broker-tokens.js';
+import { createTokenLedger, parseTokenLedgerConfig } from '../kiwoom/token-ledger.js';
 import { BrokerGateway } from '../kiwoom/gateway.js';
 import { createVault, createKeyProvider, createReadProviders, parseVaultConfig, type ManagedVault } from '../vault/index.js';
 import { createAuditor, parseAuditConfig, type ManagedAuditor } from '../audit/index.js';
@@ -130,9 +131,23 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     const kiwoom = createKiwoomClient({ baseUrl: baseUrl!, ...config.upstream });
     closers.push(() => kiwoom.close());
 
+    // --- broker-token ledger (h2b): with shared state, every outstanding token is recorded
+    // (encrypted) so a peer revokes it if this replica dies; one process on memory state needs none.
+    const revokeBrokerToken = (botId: string, token: Buffer) => vault.withCredentials(botId, 'revoke', (creds) => kiwoom.revokeToken(creds, token));
+    const ledger = store.kind === 'redis'
+      ? await createTokenLedger(parseTokenLedgerConfig(undefined), {
+        store, provider, revoke: revokeBrokerToken, registry, logger,
+        onEvent: (_type, { botId, fingerprint, deadReplica }) => {
+          auditor.append({ type: 'broker_token.revoked', botId, fingerprint, orphanOf: deadReplica })
+            .catch((err) => logger.error({ err: String(err) }, 'orphan revoke audit record failed'));
+        },
+      })
+      : undefined;
+    if (ledger) closers.push(() => ledger.close()); // after drain (closers run in reverse)
+    // --- end broker-token ledger
     const brokerTokens = new BrokerTokens(config.brokerTokens, {
       issue: (botId, signal) => vault.withCredentials(botId, 'call', (creds) => kiwoom.issueToken(creds, signal)),
-      revoke: (botId, token) => vault.withCredentials(botId, 'revoke', (creds) => kiwoom.revokeToken(creds, token)),
+      revoke: revokeBrokerToken, ledger,
       fingerprintKey, registry, logger,
       onEvent: (type, fields) => {
         auditor.append({ type, requestId: requestScope.getStore()?.requestId, ...fields }).catch((err) => logger.error({ err: String(err), type }, 'broker token audit record failed'));
