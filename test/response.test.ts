@@ -184,6 +184,10 @@ t.test('unlock is refused until the checklist is complete and two admins approve
   t.ok(w.calls.some((c) => c.what === 'state:ACTIVE'));
   await w.responder.checkLockdown({ botId: 'bot1', account: ACCOUNT });
   await t.rejects(w.responder.unlock(r.id, 'a2'), { code: 'KG3016' }, 'already unlocked');
+  // A wiped store cannot prove "not locked".
+  const flushed = Object.create(w.store, { flushDetected: { value: () => true } }) as typeof w.store;
+  const r2 = createResponder({ config: w.config, gateway: w.gateway, store: flushed, vault: w.vault, registry: new Registry(), logger: pino({ level: 'silent' }), auditor: w.auditor, sessions: { killAll: async () => 0 }, tokens: { revokeOutstanding: async () => 0 }, policy: { setTradingState: async () => {} } });
+  await t.rejects(r2.checkLockdown({ botId: 'bot1', account: ACCOUNT }), { code: 'KG7003' });
   t.ok(w.auditor.events.some((e) => e.type === 'recovery' && e.action === 'unlocked'));
 
   // Automatic lockdown from the risk engine: one approver is enough.

@@ -84,6 +84,7 @@ export interface Incident {
   status: 'locked' | 'unlocked';
   readonly steps: StepTiming[];
   readonly cancels: AccountCancel[];
+  /** ms after issue: steps 1-4 done; every open order cancelled and confirmed by a fresh listing; damage assessment duration. */
   timings: { stepsMs?: number; cancelConfirmedMs?: number; damageMs?: number };
   damage?: DamageAssessment;
   readonly notifications: { event: string; results: readonly DeliveryResult[] }[];

@@ -337,9 +337,15 @@ export function createResponder(opts: ResponderOptions): Responder {
     // Step 3: one cancel-all per account.
     const byAccount = new Map<string, string>();
     for (const t of targets) if (t.account && !byAccount.has(t.account)) byAccount.set(t.account, t.botId);
+    // When each account's confirmation listing came back empty (the broker token is revoked after that, off this clock).
+    const confirmedAt: number[] = [];
     await step('3 cancel all open orders', [...byAccount].map(([account, botId]) => async () => {
       try {
-        const r = await opts.gateway.withSession(botId, (s) => cancelAll(s, cfg.cancel));
+        const r = await opts.gateway.withSession(botId, async (s) => {
+          const rep = await cancelAll(s, cfg.cancel);
+          if (rep.confirmed) confirmedAt.push(rel());
+          return rep;
+        });
         inc.cancels.push({ account: maskAccount(account), viaBot: botId, ...r });
         if (!r.confirmed) throw new Error(`${r.notCancelled.length} order(s) on ${maskAccount(account)} could not be cancelled`);
       } catch (err) {
@@ -349,8 +355,8 @@ export function createResponder(opts: ResponderOptions): Responder {
     }));
     const s3 = inc.steps.at(-1)!;
     if (s3.ok) {
-      inc.timings.cancelConfirmedMs = s3.endedMs;
-      lockSeconds.observe(s3.endedMs / 1000);
+      inc.timings.cancelConfirmedMs = confirmedAt.length ? Math.max(...confirmedAt) : s3.endedMs;
+      lockSeconds.observe(inc.timings.cancelConfirmedMs / 1000);
     }
 
     // Step 4: conditional activity.
@@ -406,6 +412,8 @@ export function createResponder(opts: ResponderOptions): Responder {
     },
 
     async checkLockdown(call) {
+      // Lock flags live in the shared store: if it was wiped, "no flag" proves nothing (fail closed until confirmed).
+      if (store.flushDetected()) throw new GuardError('KG7003', 'lockdown flags may have been lost');
       const id = await lockedBy(call.botId, call.account);
       if (!id) return;
       const tp = call.body && typeof call.body === 'object' ? (call.body as Record<string, unknown>).trde_tp : undefined;
