@@ -99,7 +99,7 @@ export function parseResponseConfig(raw: unknown, path = 'response'): ResponseCo
 
   return {
     cancel: {
-      concurrency: num(c, 'concurrency', `${path}.cancel`, 16, 1, 256, true),
+      concurrency: num(c, 'concurrency', `${path}.cancel`, 20, 1, 256, true),
       retries: num(c, 'retries', `${path}.cancel`, 3, 0, 20, true),
       retryBackoffMs: num(c, 'retryBackoffMs', `${path}.cancel`, 50, 0, 10_000, true),
       confirmRounds: num(c, 'confirmRounds', `${path}.cancel`, 3, 1, 20, true),
