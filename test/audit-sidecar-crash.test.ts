@@ -121,14 +121,16 @@ t.test('kill -9 the sidecar mid-load, restart on the same data dir, verify', asy
   let killedAt = 0;
   const loadStart = Date.now();
   const run1 = await load(first.url, LOAD_MS, CONNECTIONS, (n) => {
-    if (!killedAt && Date.now() - loadStart >= KILL_AFTER_MS && n >= 20) {
+    if (!killedAt && Date.now() - loadStart >= KILL_AFTER_MS && n >= 10) {
       killedAt = Date.now();
       first.proc.kill('SIGKILL');
     }
   });
+  if (!killedAt) first.proc.kill('SIGKILL'); // too slow a machine to reach the kill point: fail below, but do not hang
   const exit1 = await first.exited;
-  t.equal(exit1.signal, 'SIGKILL', 'the sidecar was killed mid-load');
-  t.ok(run1.forwarded.length >= 20, `${run1.forwarded.length} calls forwarded before the kill`);
+  t.ok(killedAt > 0, 'the kill landed while the load was running');
+  t.equal(exit1.signal, 'SIGKILL', 'the sidecar was killed');
+  t.ok(run1.forwarded.length >= 10, `${run1.forwarded.length} calls forwarded before the kill`);
   t.equal(run1.failed, 0, 'no call was refused before the kill');
 
   const afterCrash = await verifyLog(auditDir, verifyOpts);
