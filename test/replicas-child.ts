@@ -27,7 +27,23 @@ if (process.env.REPLICA_SETUP) {
   out.botSecrets = secrets;
 }
 process.stdout.write(JSON.stringify(out) + '\n');
-process.stdin.resume();
+// Commands, one per line. 'confirm-flush' stands in for the operator's
+// confirmation after Redis lost its data (there is no admin route for it yet).
+let pending = '';
+process.stdin.on('data', (d) => {
+  pending += d;
+  let nl: number;
+  while ((nl = pending.indexOf('\n')) >= 0) {
+    const cmd = pending.slice(0, nl).trim();
+    pending = pending.slice(nl + 1);
+    if (cmd === 'confirm-flush') {
+      sidecar.parts.store.confirmFlush().then(
+        () => process.stdout.write(JSON.stringify({ confirmed: true }) + '\n'),
+        (err: Error) => process.stdout.write(JSON.stringify({ confirmed: false, error: err.message }) + '\n'),
+      );
+    }
+  }
+});
 process.stdin.on('end', () => {
   void sidecar.close().finally(() => process.exit(0));
 });

@@ -198,7 +198,13 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
   // Pub/sub needs its own connection (a subscribed connection can run nothing else).
   const subscriber: Client = client instanceof Cluster ? client.duplicate() : client.duplicate();
   const handlers = new Map<string, Set<(message: string) => void>>();
+  // Internal channel: a replica that detects or confirms a flush tells the others at once.
+  const generationChannel = `${prefix}generation`;
   subscriber.on('message', (channel: string, message: string) => {
+    if (channel === generationChannel) {
+      void ensureGeneration().catch(() => undefined);
+      return;
+    }
     const set = handlers.get(channel);
     if (!set) return;
     for (const h of [...set]) {
@@ -234,6 +240,15 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
   };
   client.on('error', onError);
   subscriber.on('error', onError);
+  // Subscribed once on first contact (ioredis re-subscribes after reconnects itself).
+  let generationSubscribed = false;
+  subscriber.on('ready', () => {
+    if (generationSubscribed) return;
+    subscriber.subscribe(generationChannel).then(
+      () => { generationSubscribed = true; },
+      (err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'generation channel subscribe failed'),
+    );
+  });
 
   // ---- generation marker (detects a Redis that restarted empty or was flushed)
   const generationKey = `${prefix}generation`;
@@ -256,6 +271,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
       localFlush = true;
       // Recorded in Redis so replicas that start later see it as well.
       await client.set(flushedKey, current, 'PX', ttl);
+      await client.publish(generationChannel, 'flushed').catch(() => undefined);
       log.error('redis state was lost (restarted empty or flushed): daily counters are not trusted until an operator confirms');
     }
     knownGeneration = current;
@@ -443,6 +459,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
         if (current === undefined) throw new GuardError('KG7001', 'no generation marker yet');
         await client.set(confirmedKey, current, 'PX', cfg.generationTtlMs);
         await ensureGeneration();
+        await client.publish(generationChannel, 'confirmed').catch(() => undefined);
         log.warn('operator confirmed the redis state flush');
       });
     },
