@@ -1,5 +1,6 @@
-// Two sidecar processes on one Redis: rate limits are shared exactly, and a
-// lockdown issued on replica A stops replica B from forwarding at once.
+// Three sidecar processes on one Redis: rate limits are shared exactly, a
+// lockdown issued on replica A stops replica B from forwarding at once, and
+// losing Redis stops everything until it is back (and confirmed if empty).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -111,6 +112,8 @@ const A = await startReplica('A', true);
 t.teardown(() => A.stop());
 const B = await startReplica('B', false);
 t.teardown(() => B.stop());
+const C = await startReplica('C', false);
+t.teardown(() => C.stop());
 const botSecrets = A.botSecrets!;
 
 async function token(r: Replica, bot = BOT): Promise<string> {
@@ -124,16 +127,17 @@ function order(r: Replica, tok: string) {
   return post(`${r.url}/api/dostk/ordr`, buy, { 'api-id': 'kt10000', authorization: `Bearer ${tok}` });
 }
 
-t.test('two replicas share one rate limit exactly under concurrent load', async (t) => {
-  const [ta, tb] = await Promise.all([token(A), token(B)]);
-  const calls = Array.from({ length: 3 * RATE }, (_, i) => (i % 2 ? order(A, ta) : order(B, tb)));
+t.test('three replicas share one rate limit exactly under concurrent load', async (t) => {
+  const replicas = [A, B, C];
+  const toks = await Promise.all(replicas.map((r) => token(r)));
+  const calls = Array.from({ length: 3 * RATE }, (_, i) => order(replicas[i % 3]!, toks[i % 3]!));
   const results = await Promise.all(calls);
   const ok = results.filter((r) => r.json.return_code === 0);
   const limited = results.filter((r) => r.status === 429 && String(r.json.return_msg).includes('KG3005'));
-  t.equal(ok.length, RATE, `exactly ${RATE} orders forwarded across both replicas`);
+  t.equal(ok.length, RATE, `exactly ${RATE} orders forwarded across three replicas`);
   t.equal(limited.length, 2 * RATE, 'every other call refused by the shared limit (KG3005)');
-  const okByReplica = [0, 1].map((parity) => results.filter((r, i) => i % 2 === parity && r.json.return_code === 0).length);
-  t.comment(`forwarded per replica: B ${okByReplica[0]} + A ${okByReplica[1]} (the split depends on scheduling; the total may not)`);
+  const okByReplica = [0, 1, 2].map((k) => results.filter((r, i) => i % 3 === k && r.json.return_code === 0).length);
+  t.comment(`forwarded per replica A/B/C: ${okByReplica.join(' / ')} (the split depends on scheduling; the total may not)`);
   t.ok(results.every((r) => !r.text.includes(APP.secretKey) && !r.text.includes(APP.appKey)), 'no credential in any response');
 });
 
@@ -214,9 +218,10 @@ t.test('Redis killed under load: both replicas fail closed, /readyz red, then re
   t.equal(await readyz(B), 200, 'B ready');
 
   await redis.kill();
-  const during = await Promise.all([order(A, ta), order(B, tb), query(A, ta), query(B, tb)]);
+  const tc = await token(C).catch(() => 'no-token-without-redis');
+  const during = await Promise.all([order(A, ta), order(B, tb), query(A, ta), query(B, tb), query(C, tc)]);
   t.ok(during.every((r) => r.json.return_code !== 0), 'nothing forwarded without shared state');
-  t.ok(during.every((r) => /KG7001/.test(String(r.json.return_msg))), `refusals name the state store: ${[...new Set(during.map((r) => String(r.json.return_msg)))].join(' | ')}`);
+  t.ok(during.slice(0, 4).every((r) => /KG7001/.test(String(r.json.return_msg))), `refusals name the state store: ${[...new Set(during.slice(0, 4).map((r) => String(r.json.return_msg)))].join(' | ')}`);
   t.equal(await readyz(A), 503, 'A /readyz red');
   t.equal(await readyz(B), 503, 'B /readyz red');
 
