@@ -14,7 +14,25 @@ import { compileTradingStateRule, compileTradingWindow } from './rules/window.js
 export const DEFAULT_STEP_UP = 0.7;
 export const DEFAULT_APPROVAL = 0.9;
 
+/**
+ * Every compiled rule gets the same fields in the same order, so the hot loop
+ * sees one object shape (monomorphic property access) instead of sixteen.
+ */
+function uniform(r: CompiledRule): CompiledRule {
+  return {
+    id: r.id, type: r.type, kind: r.kind, mode: r.mode, index: r.index, kinds: r.kinds, bots: r.bots, accounts: r.accounts,
+    select: r.select, overrides: r.overrides, needs: r.needs, check: r.check, limits: r.limits,
+    limitReason: r.limitReason, counterKeys: r.counterKeys, checkCounters: r.checkCounters,
+    duplicateKey: r.duplicateKey, duplicateTtlMs: r.duplicateTtlMs, duplicateReason: r.duplicateReason,
+    posture: r.posture, grantsTransfer: r.grantsTransfer, denySymbols: r.denySymbols, scope: (r as { scope?: Scope }).scope, overriddenBy: undefined,
+  } as CompiledRule;
+}
+
 export function compileRule(doc: RuleDoc, index: number, ctx: CompileContext): CompiledRule {
+  return uniform(compileRuleShape(doc, index, ctx));
+}
+
+function compileRuleShape(doc: RuleDoc, index: number, ctx: CompileContext): CompiledRule {
   switch (doc.type) {
     case 'allow-apis':
     case 'deny-apis': return compileApis(doc, index, ctx);
@@ -36,7 +54,7 @@ export function compileRule(doc: RuleDoc, index: number, ctx: CompileContext): C
 }
 
 function buildList(rules: readonly CompiledRule[]): RuleList {
-  const list: RuleList = { plain: [], data: [], stateful: [], postures: [], allowApis: [] };
+  const list: RuleList = { plain: [], linear: [], bySymbol: new Map(), byAccount: new Map(), data: [], stateful: [], postures: [], allowApis: [] };
   const present = new Set(rules);
   for (const r of rules) {
     if (r.posture !== undefined) list.postures.push(r);
@@ -45,13 +63,25 @@ function buildList(rules: readonly CompiledRule[]): RuleList {
     else list.plain.push(r);
     if (r.type === 'allow-apis') list.allowApis.push(r);
   }
+  const push = (map: Map<string, CompiledRule[]>, key: string, r: CompiledRule) => {
+    const at = map.get(key);
+    if (at) at.push(r);
+    else map.set(key, [r]);
+  };
+  for (const r of list.plain) {
+    // Account-scoped rules are found by account; deny-symbols by symbol; the rest are walked.
+    if (r.accounts !== undefined) for (const a of r.accounts) push(list.byAccount, a, r);
+    else if (r.denySymbols !== undefined) for (const sym of r.denySymbols) push(list.bySymbol, sym, r);
+    else list.linear.push(r);
+  }
   // Overrides only matter between rules that are both in this list.
   for (const r of rules) {
     const by = (r.overriddenBy ?? []).filter((o) => present.has(o));
     if (by.length !== (r.overriddenBy?.length ?? 0)) {
       // A per-list copy keeps the shared rule object untouched.
-      const copy = { ...r, overriddenBy: by } as CompiledRule;
-      for (const arr of [list.plain, list.data, list.stateful, list.postures, list.allowApis]) {
+      const copy = uniform(r);
+      copy.overriddenBy = by.length > 0 ? by : undefined;
+      for (const arr of [list.plain, list.data, list.stateful, list.postures, list.allowApis, ...list.bySymbol.values(), ...list.byAccount.values(), list.linear]) {
         const i = arr.indexOf(r);
         if (i >= 0) arr[i] = copy;
       }
@@ -81,7 +111,7 @@ export function compilePolicy(loaded: LoadedPolicy, defaultLanguage: Language): 
     if (target) (target.overriddenBy ??= []).push(r);
   }
   const counterScopes = new Set<Scope>();
-  for (const r of rules) if ('scope' in r && r.counterKeys) counterScopes.add((r as CompiledRule & { scope: Scope }).scope);
+  for (const r of rules) if (r.counterKeys && r.scope) counterScopes.add(r.scope);
 
   const namedBots = new Set<string>();
   for (const r of rules) for (const b of r.bots ?? []) namedBots.add(b);

@@ -64,14 +64,26 @@ export interface CompiledRule {
   readonly posture?: TradingState;
   /** allow-apis rules that explicitly grant transfers. */
   readonly grantsTransfer?: boolean;
+  /** `when.accounts`, for the account index. */
+  readonly accounts?: ReadonlySet<string>;
+  /** deny-symbols: the listed codes, so the index can jump straight to the rules naming a symbol. */
+  readonly denySymbols?: ReadonlySet<string>;
+  /** Counter scope (rate-limit, daily-cap, cancel-ratio). */
+  readonly scope?: Scope;
   /** Set after indexing: rules that replace this one when their selector matches. */
   overriddenBy?: CompiledRule[];
 }
 
 /** Rules that can apply to one (bot, kind), split by evaluation phase. */
 export interface RuleList {
-  /** No market data, no counters. */
+  /** No market data, no counters (all of them, in file order: explain walks this). */
   readonly plain: CompiledRule[];
+  /** `plain` without the rules reached through `bySymbol` and `byAccount`. */
+  readonly linear: CompiledRule[];
+  /** Account → plain rules whose `when.accounts` names it (other accounts never walk them). */
+  readonly byAccount: Map<string, CompiledRule[]>;
+  /** Symbol → deny-symbols rules listing it (a restricted list of thousands costs one lookup). */
+  readonly bySymbol: Map<string, CompiledRule[]>;
   /** Need market data. */
   readonly data: CompiledRule[];
   /** Counters, duplicate guard. */

@@ -124,7 +124,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     metrics.evalSeconds.observe({ outcome: decision.outcome }, elapsed / 1000);
     metrics.decisions.inc({ rule: decision.ruleId ? metrics.ruleLabel(decision.ruleId) : 'none', decision: decision.outcome });
     for (const id of decision.shadowDenies) metrics.decisions.inc({ rule: metrics.ruleLabel(id), decision: 'shadow-deny' });
-    if (decision.shadowDenies.length > 0) log.info({ bot: call.botId, apiId: call.apiId, shadowDenies: decision.shadowDenies, policyVersion: decision.policyVersion }, 'policy shadow rules would have denied');
+    if (decision.shadowDenies.length > 0 && log.isLevelEnabled('info')) log.info({ bot: call.botId, apiId: call.apiId, shadowDenies: decision.shadowDenies, policyVersion: decision.policyVersion }, 'policy shadow rules would have denied');
     return decision;
   }
 

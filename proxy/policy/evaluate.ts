@@ -105,6 +105,28 @@ function applies(r: CompiledRule, f: CallFacts, acc: Accumulator): boolean {
   return true;
 }
 
+const NO_DATA: MarketSnapshot = {};
+
+/** The hot loop: true when an enforced deny stops evaluation. */
+function walk(rules: CompiledRule[], f: CallFacts, acc: Accumulator): boolean {
+  const tracing = acc.trace !== undefined;
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i]!;
+    if (r.select !== null && !r.select(f)) {
+      if (tracing) acc.skip(r, 'not-selected');
+      continue;
+    }
+    if (r.overriddenBy !== undefined && !applies(r, f, acc)) continue;
+    const v = r.check!(f, NO_DATA);
+    if (v === undefined) {
+      if (tracing) acc.record(r, undefined);
+      continue;
+    }
+    if (acc.record(r, v)) return true;
+  }
+  return false;
+}
+
 export function ruleListFor(policy: CompiledPolicy, botId: string, kind: NonNullable<CallFacts['kind']>): RuleList {
   return (policy.byBot.get(botId) ?? policy.byKind).get(kind)!;
 }
@@ -143,12 +165,18 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
   const list = ruleListFor(policy, f.botId, f.kind);
   const noData: MarketSnapshot = {};
 
-  // Phase 1: plain rules, synchronous.
-  const plain = list.plain;
-  for (let i = 0; i < plain.length; i++) {
-    const r = plain[i]!;
-    if (!applies(r, f, acc)) continue;
-    if (acc.record(r, r.check!(f, noData))) return done();
+  // Phase 1: plain rules, synchronous. Explain walks every rule in file order;
+  // evaluation reaches account-scoped and deny-symbols rules through indexes.
+  if (opts.trace) {
+    if (walk(list.plain, f, acc)) return done();
+  } else {
+    if (walk(list.linear, f, acc)) return done();
+    const mine = list.byAccount.get(f.account);
+    if (mine !== undefined && walk(mine, f, acc)) return done();
+    if (f.symbol !== undefined) {
+      const named = list.bySymbol.get(f.symbol);
+      if (named !== undefined && walk(named, f, acc)) return done();
+    }
   }
 
   // Transfers move money out: only an explicit allow-apis grant lets one through.

@@ -2,6 +2,7 @@
 // thousand rules is a few property reads, not a parse.
 import type { ApiKind, OrderSide } from '../kiwoom/types.js';
 import type { PolicyCall } from './types.js';
+import { seoulDate, seoulTimeOfDay, seoulWeekday } from './seoul.js';
 
 export interface CallFacts {
   readonly botId: string;
@@ -21,6 +22,10 @@ export interface CallFacts {
   readonly limitPrice: number | undefined;
   readonly tradeType: string | undefined;
   readonly t: number;
+  /** Seoul calendar date (YYYY-MM-DD), time of day (ms) and weekday (0 = Monday), computed once per call. */
+  readonly day: string;
+  readonly timeOfDay: number;
+  readonly weekday: number;
   readonly intentional: boolean;
   readonly riskScore: number | undefined;
 }
@@ -72,6 +77,7 @@ export function callFacts(call: PolicyCall, now: number): CallFacts {
   } else if (kind === 'cancel') {
     quantity = wholeNumber(str(b.cncl_qty));
   }
+  const t = call.now?.getTime() ?? now;
   return {
     botId: call.botId,
     account: call.account,
@@ -84,7 +90,10 @@ export function callFacts(call: PolicyCall, now: number): CallFacts {
     quantity,
     limitPrice,
     tradeType,
-    t: call.now?.getTime() ?? now,
+    t,
+    day: seoulDate(t),
+    timeOfDay: seoulTimeOfDay(t),
+    weekday: seoulWeekday(t),
     intentional: call.intentional === true,
     riskScore: typeof call.riskScore === 'number' && Number.isFinite(call.riskScore) ? call.riskScore : undefined,
   };

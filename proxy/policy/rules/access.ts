@@ -40,6 +40,7 @@ export function compileSymbols(doc: Doc<'allow-symbols' | 'deny-symbols'>, index
   return {
     ...base(doc, index, 'symbols', PRICED_KINDS, true),
     needs: 0,
+    ...(allow ? {} : { denySymbols: symbols }),
     check: (f) => {
       if (f.symbol === undefined) {
         // An order with no stock code cannot be judged against an allow-list: fail closed.

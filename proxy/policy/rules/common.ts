@@ -12,7 +12,7 @@ export interface CompileContext {
   readonly holidays: ReadonlySet<string>;
 }
 
-export type RuleBaseFields = Pick<CompiledRule, 'id' | 'type' | 'kind' | 'mode' | 'index' | 'kinds' | 'bots' | 'select' | 'overrides'>;
+export type RuleBaseFields = Pick<CompiledRule, 'id' | 'type' | 'kind' | 'mode' | 'index' | 'kinds' | 'bots' | 'accounts' | 'select' | 'overrides'>;
 
 /**
  * `typeKinds`: the kinds this rule type can mean anything for. Generic rules
@@ -40,6 +40,7 @@ export function base(doc: RuleDoc, index: number, kind: RuleKind, typeKinds: rea
     index,
     kinds,
     bots: when.bots ? new Set(when.bots) : undefined,
+    accounts,
     select,
     overrides: doc.overrides,
   };

@@ -27,7 +27,7 @@ export function compileRateLimit(doc: Doc<'rate-limit'>, index: number, ctx: Com
     needs: 0,
     limits: (f) => {
       const who = scopeKey(scope, f);
-      const date = seoulDate(f.t);
+      const date = f.day;
       return layers.map((l): LimitRequest => l.day
         // A Seoul calendar day: the date in the key makes the counter roll over at KST midnight.
         ? { key: `${prefix}${who}:day:${date}`, limit: l.max, windowMs: DAY_MS, mode: 'fixed' }
@@ -63,7 +63,7 @@ export function compileDailyCap(doc: Doc<'daily-cap'>, index: number, ctx: Compi
         if (px === undefined || Number.isNaN(px)) return noReferencePrice(lang, f.symbol, doc.message);
         notional = px * qty;
       }
-      const head = `${prefix}${scopeKey(scope, f)}:${seoulDate(f.t)}:`;
+      const head = `${prefix}${scopeKey(scope, f)}:${f.day}:`;
       const out: LimitRequest[] = [];
       for (const l of layers) {
         if (l.name === 'buy' && f.side !== 'buy') continue;

@@ -1,7 +1,7 @@
 // Trading windows in Asia/Seoul time, and postures imposed by the policy file.
 import { say, type CompiledRule } from '../compiled.js';
 import type { RuleDoc } from '../document.js';
-import { parseClock, seoulDate, seoulTimeOfDay, seoulWeekday, WEEKDAYS } from '../seoul.js';
+import { parseClock, WEEKDAYS } from '../seoul.js';
 import { base, BOOK_KINDS, EVERY_KIND, type CompileContext } from './common.js';
 
 type Doc<T extends RuleDoc['type']> = Extract<RuleDoc, { type: T }>;
@@ -21,11 +21,11 @@ export function compileTradingWindow(doc: Doc<'trading-window'>, index: number, 
     ...base(doc, index, 'trading-window', BOOK_KINDS, true),
     needs: 0,
     check: (f) => {
-      if (closedOnHolidays && holidays.size > 0 && holidays.has(seoulDate(f.t))) {
-        return { outcome: 'deny', reason: doc.message ?? say(lang, `휴장일입니다 (${seoulDate(f.t)})`, `market holiday (${seoulDate(f.t)})`) };
+      if (closedOnHolidays && holidays.size > 0 && holidays.has(f.day)) {
+        return { outcome: 'deny', reason: doc.message ?? say(lang, `휴장일입니다 (${f.day})`, `market holiday (${f.day})`) };
       }
-      const tod = seoulTimeOfDay(f.t);
-      const intervals = byDay[seoulWeekday(f.t)]!;
+      const tod = f.timeOfDay;
+      const intervals = byDay[f.weekday]!;
       for (let i = 0; i < intervals.length; i++) {
         const iv = intervals[i]!;
         if (tod >= iv[0] && tod < iv[1]) return undefined;
