@@ -18,9 +18,12 @@ export interface BrokerTokenOptions {
   maxOutstanding: number;
 }
 
+/** 'lockdown': the credential record is already disabled; the vault still lets a lockdown cancel orders. */
+export type IssuePurpose = 'call' | 'lockdown';
+
 export interface BrokerTokenDeps {
   /** Issues a token for the bot (decrypting its credentials just in time). */
-  issue(botId: string, signal?: AbortSignal): Promise<BrokerToken>;
+  issue(botId: string, signal?: AbortSignal, purpose?: IssuePurpose): Promise<BrokerToken>;
   /** Revokes (decrypting its credentials just in time, purpose 'revoke'). */
   revoke(botId: string, token: Buffer): Promise<void>;
   fingerprintKey: Buffer;
@@ -89,9 +92,9 @@ export class BrokerTokens {
     return this.live.size;
   }
 
-  async acquire(botId: string, signal?: AbortSignal): Promise<BrokerLease> {
+  async acquire(botId: string, signal?: AbortSignal, purpose: IssuePurpose = 'call'): Promise<BrokerLease> {
     if (this.closing) throw new GuardError('KG9002');
-    if (this.opts.maxUses > 1) {
+    if (this.opts.maxUses > 1 && purpose === 'call') {
       const current = this.shared.get(botId);
       if (current && this.reusable(current)) return this.lease(current);
       const pending = this.issuing.get(botId);
@@ -103,7 +106,7 @@ export class BrokerTokens {
     if (this.live.size >= this.opts.maxOutstanding) {
       throw new GuardError('KG5004', 'too many broker tokens awaiting revocation');
     }
-    const issuing = this.issueNew(botId, signal);
+    const issuing = this.issueNew(botId, signal, purpose);
     if (this.opts.maxUses > 1) {
       this.issuing.set(botId, issuing);
       issuing.finally(() => this.issuing.delete(botId)).catch(() => undefined);
@@ -130,8 +133,8 @@ export class BrokerTokens {
     return !t.retired && t.uses < this.opts.maxUses && Date.now() - t.issuedAt < this.opts.maxAgeMs && t.expiresAt > Date.now() + 1000;
   }
 
-  private async issueNew(botId: string, signal?: AbortSignal): Promise<LiveToken> {
-    const { token, expiresAt } = await this.deps.issue(botId, signal);
+  private async issueNew(botId: string, signal?: AbortSignal, purpose: IssuePurpose = 'call'): Promise<LiveToken> {
+    const { token, expiresAt } = await this.deps.issue(botId, signal, purpose);
     const t: LiveToken = {
       botId, token, fingerprint: keyedFingerprint(this.deps.fingerprintKey, token),
       issuedAt: Date.now(), expiresAt: expiresAt.getTime(), uses: 0, inflight: 0, retired: false, ledgered: false,

@@ -3,7 +3,7 @@
 // bot's call — credentials unwrapped for the token, token leased, revoked after.
 import { GuardError } from '../common/errors.js';
 import { lookupApi } from './catalogue.js';
-import type { BrokerTokens } from './broker-tokens.js';
+import type { BrokerTokens, IssuePurpose } from './broker-tokens.js';
 import type { KiwoomClient, TrResponse } from './client.js';
 
 export interface TrResult {
@@ -27,11 +27,20 @@ function parseTr(res: TrResponse): TrResult {
 }
 
 export class BrokerGateway {
-  constructor(private readonly client: KiwoomClient, private readonly tokens: BrokerTokens) {}
+  constructor(
+    private readonly client: KiwoomClient,
+    private readonly tokens: BrokerTokens,
+    private readonly purpose: IssuePurpose = 'call',
+  ) {}
+
+  /** The same gateway issuing its tokens for another purpose (lockdown works on disabled credentials). */
+  forPurpose(purpose: IssuePurpose): BrokerGateway {
+    return new BrokerGateway(this.client, this.tokens, purpose);
+  }
 
   /** Runs fn with a TR caller bound to one broker token of the bot; the token is revoked afterwards. */
   async withSession<T>(botId: string, fn: (call: CallTr) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const lease = await this.tokens.acquire(botId, signal);
+    const lease = await this.tokens.acquire(botId, signal, this.purpose);
     try {
       return await fn(async (apiId, body, paging) => {
         const entry = lookupApi(apiId);

@@ -39,8 +39,10 @@ import { zeroTrustStages } from './zero-trust.js';
 
 export interface SidecarOptions {
   logger?: Logger;
-  /** Extra readiness checks / admin routes contributed by later parts. */
+  /** Resolves relative paths (the policy file). Default process.cwd(). */
   cwd?: string;
+  /** Clock for behaviour analysis (risk time-of-week, live counters); tests replay other hours. */
+  clock?: () => number;
 }
 
 export interface SidecarParts {
@@ -146,7 +148,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     if (ledger) closers.push(() => ledger.close()); // after drain (closers run in reverse)
     // --- end broker-token ledger
     const brokerTokens = new BrokerTokens(config.brokerTokens, {
-      issue: (botId, signal) => vault.withCredentials(botId, 'call', (creds) => kiwoom.issueToken(creds, signal)),
+      issue: (botId, signal, purpose = 'call') => vault.withCredentials(botId, purpose, (creds) => kiwoom.issueToken(creds, signal)),
       revoke: revokeBrokerToken, ledger,
       fingerprintKey, registry, logger,
       onEvent: (type, fields) => {
@@ -165,14 +167,15 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     closers.push(async () => bots.close());
     const sessions = new Sessions(await loadSigningKey(config.dataDir, config.tokens.keyFile), store, config.tokens);
 
-    const risk = createRiskEngine({ config: parseRiskConfig(config.risk), store, registry, logger: logger.child({ part: 'risk' }) });
+    const clock = opts.clock ?? Date.now;
+    const risk = createRiskEngine({ config: parseRiskConfig(config.risk), store, registry, logger: logger.child({ part: 'risk' }), now: clock });
     const approvalConfig = parseApprovalConfig(config.approval);
     const approvals = createApprovalService({
       config: approvalConfig, store, sealer: createKeyProviderSealer(provider), auditor, registry, logger: logger.child({ part: 'approval' }),
     });
     closers.push(() => approvals.close());
     const responder = createResponder({
-      config: parseResponseConfig(config.response), gateway: kiwoomBrokerGateway(gateway), store,
+      config: parseResponseConfig(config.response), gateway: kiwoomBrokerGateway(gateway.forPurpose('lockdown')), store,
       vault: { setEnabled: (botId, enabled) => vault.setEnabled(botId, enabled), list: () => vault.list() },
       sessions, policy, tokens: { revokeOutstanding: (botId) => brokerTokens.revokeAllFor(botId) },
       auditor, registry, logger: logger.child({ part: 'response' }),
@@ -180,7 +183,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     closers.push(() => responder.flush());
 
     const parts: SidecarParts = { config, logger, registry, store, vault, auditor, policy, bots, sessions, kiwoom, brokerTokens, gateway, risk, approvals, responder, sim };
-    const zeroTrust = zeroTrustStages({ risk, approvals, approvalConfig, responder, logger });
+    const zeroTrust = zeroTrustStages({ risk, approvals, approvalConfig, responder, logger, clock });
 
     let shuttingDown = false;
     const pipelines = buildPipelines({

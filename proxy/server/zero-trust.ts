@@ -15,14 +15,14 @@ function num(v: unknown): number | undefined {
   return Number.isFinite(n) && String(v).trim() !== '' ? Math.abs(n) : undefined;
 }
 
-export function riskInput(ctx: RequestContext): RiskInput {
+export function riskInput(ctx: RequestContext, now: number): RiskInput {
   const b = ctx.json ?? {};
   const qty = num(b.ord_qty ?? b.mdfy_qty ?? b.cncl_qty);
   const price = num(b.ord_uv ?? b.mdfy_uv);
   return {
     botId: ctx.bot!.id, account: ctx.bot!.account, apiId: ctx.apiId!, kind: ctx.entry!.kind, side: ctx.entry!.side,
     stkCd: typeof b.stk_cd === 'string' ? b.stk_cd : undefined, qty, price: price || undefined,
-    sourceIp: ctx.sourceIp, now: Date.now(),
+    sourceIp: ctx.sourceIp, now,
   };
 }
 
@@ -32,6 +32,7 @@ export interface ZeroTrustDeps {
   approvalConfig: ApprovalConfig;
   responder: Responder;
   logger: Logger;
+  clock: () => number;
 }
 
 export function zeroTrustStages(d: ZeroTrustDeps) {
@@ -41,7 +42,7 @@ export function zeroTrustStages(d: ZeroTrustDeps) {
       d.responder.checkLockdown({ botId: ctx.bot!.id, account: ctx.bot!.account, kind: ctx.entry!.kind, body: ctx.json }),
 
     async assessRisk(ctx: RequestContext): Promise<RiskView> {
-      const input = riskInput(ctx);
+      const input = riskInput(ctx, d.clock());
       inputs.set(ctx, input);
       const a = await d.risk.assess(input);
       const call = { botId: input.botId, account: input.account, apiId: input.apiId, requestId: ctx.id };
