@@ -313,6 +313,7 @@ async function statefulPhase(rules: CompiledRule[], f: CallFacts, market: Market
         acc.record(o.rule, { outcome: 'deny', reason: o.rule.limitReason!(o.index, q, usage[i]!) });
       }
     });
+    for (const o of new Set(shadowOwner.map((x) => x.rule))) if (!failed.has(o)) acc.record(o, undefined);
   }
   if (enforced.length > 0) {
     if (dryRun) {
