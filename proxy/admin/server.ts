@@ -67,7 +67,7 @@ export function createAdminServer(opts: AdminServerOptions): Server {
     const route = candidates.find((r) => r.method === req.method);
     if (!route) throw new GuardError('KG1008');
     const principal = opts.tokens.authenticate(req.headers.authorization);
-    if (!opts.tokens.permits(principal, route.role)) throw new GuardError('KG2002', `role ${route.role} required`);
+    if (!opts.tokens.permits(principal, route.role)) throw new GuardError('KG2009', `role ${route.role} required`);
     const m = route.pattern.exec(url.pathname)!;
     const params = Object.fromEntries(route.names.map((n, i) => [n, m[i + 1]!]));
     const body = req.method === 'POST' ? parseJsonObject(await readBody(req, opts.maxBodyBytes, new AbortController().signal)) : {};

@@ -65,6 +65,7 @@ export async function exchangeToken(raw: Buffer, bots: BotRegistry, sessions: Se
     if (fields.grant_type !== 'client_credentials') throw new GuardError('KG2008');
     const botId = requireString(fields, 'appkey', 64);
     const bot = await bots.authenticate(botId, secret);
+    if (await sessions.isDisabled(bot.id)) throw new GuardError('KG2006');
     const { token, expiresAt, jti } = await sessions.issue(bot.id);
     return {
       bot,

@@ -97,10 +97,35 @@ export class Sessions {
       botId: String(payload.sub), jti: String(payload.jti), epoch: Number(payload.ep ?? 0), exp: Number(payload.exp),
     };
     if (opts.allowExpired) return claims;
-    const [revoked, epoch] = await Promise.all([this.store.get(`jti:${claims.jti}`), this.currentEpoch(claims.botId)]);
+    // Issued together so Redis answers them in one round trip.
+    const [revoked, epoch, disabled] = await Promise.all([
+      this.store.get(`jti:${claims.jti}`), this.currentEpoch(claims.botId), this.store.get(this.disabledKey(claims.botId)),
+    ]);
     if (revoked !== null) throw new GuardError('KG2004');
+    if (disabled !== null) throw new GuardError('KG2006');
     if (claims.epoch < epoch) throw new GuardError('KG2007');
     return claims;
+  }
+
+  private disabledKey(botId: string): string {
+    return `bot-disabled:${botId}`;
+  }
+
+  /**
+   * Disables a bot for every replica sharing the store (its local bot file
+   * may differ per pod), and ends its sessions. Enabling clears the flag.
+   */
+  async setDisabled(botId: string, disabled: boolean, reason = ''): Promise<void> {
+    if (disabled) {
+      await this.store.set(this.disabledKey(botId), reason || 'disabled');
+      await this.killAll(botId);
+    } else {
+      await this.store.del(this.disabledKey(botId));
+    }
+  }
+
+  async isDisabled(botId: string): Promise<boolean> {
+    return (await this.store.get(this.disabledKey(botId))) !== null;
   }
 
   /** Revokes one token until it would have expired anyway. */

@@ -39,6 +39,7 @@ export const ERROR_CATALOGUE = {
   KG2006: { status: 403, returnCode: 3, ko: '사용이 중지된 봇입니다', en: 'Bot is disabled' },
   KG2007: { status: 401, returnCode: 3, ko: '세션이 종료되었습니다', en: 'Session was terminated' },
   KG2008: { status: 400, returnCode: 3, ko: '지원하지 않는 grant_type입니다', en: 'Unsupported grant_type' },
+  KG2009: { status: 403, returnCode: 3, ko: '이 작업을 할 권한이 없습니다', en: 'Your role does not permit this' },
 
   // 3xxx: policy and risk decisions
   KG3001: { status: 403, returnCode: 2, ko: '정책에 의해 거부되었습니다', en: 'Denied by policy' },

@@ -18,7 +18,7 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
         const id = bot(params.id!);
         await audit({ action: 'bot.disable', botId: id, actor: principal.name });
         const b = await p.bots.setEnabled(id, false);
-        await p.sessions.killAll(id);
+        await p.sessions.setDisabled(id, true, `by ${principal.name}`); // every replica, and ends sessions
         await p.brokerTokens.revokeAllFor(id);
         return { body: { bot: b } };
       },
@@ -28,6 +28,7 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
       handler: async ({ params, principal }) => {
         const id = bot(params.id!);
         await audit({ action: 'bot.enable', botId: id, actor: principal.name });
+        await p.sessions.setDisabled(id, false);
         return { body: { bot: await p.bots.setEnabled(id, true) } };
       },
     },
