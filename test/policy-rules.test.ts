@@ -26,6 +26,7 @@ interface Fixture {
   clock: { ms: number };
   market: MarketData & { calls: Record<string, number>; price: number | undefined; held: number | undefined; open: number | undefined; fail: boolean; slowMs: number };
   call(apiId: string, body?: Record<string, unknown>, extra?: Partial<PolicyCall>): PolicyCall;
+  logs: string[];
 }
 
 async function fixture(t: Tap.Test, yaml: string, opts: { at?: string; language?: 'ko' | 'en'; config?: Record<string, unknown> } = {}): Promise<Fixture> {
@@ -47,15 +48,16 @@ async function fixture(t: Tap.Test, yaml: string, opts: { at?: string; language?
     openOrderCount() { return market.hit('open', market.open); },
   };
   const registry = new Registry();
+  const logs: string[] = [];
   const engine = await createPolicyEngine({
     config: parsePolicyConfig({ file, watch: false, ...opts.config }, dir),
-    store, market, registry, logger: pino({ level: 'silent' }), now: () => new Date(clock.ms), language: opts.language ?? 'en',
+    store, market, registry, logger: pino({ level: 'debug' }, { write: (line: string) => { logs.push(line); } }), now: () => new Date(clock.ms), language: opts.language ?? 'en',
   });
   t.teardown(async () => { await engine.close(); await store.close(); await rm(dir, { recursive: true, force: true }); });
   const call = (apiId: string, body: Record<string, unknown> = {}, extra: Partial<PolicyCall> = {}): PolicyCall => ({
     botId: 'bot-1', account: '5001', apiId, entry: lookupApi(apiId), body, ...extra,
   });
-  return { engine, store, registry, clock, market, call };
+  return { engine, store, registry, clock, market, call, logs };
 }
 
 const BUY = (qty = '10', price = '70000', extra: Record<string, string> = {}) => ({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: qty, ord_uv: price, trde_tp: '0', ...extra });
@@ -175,6 +177,8 @@ rules:
   const failed = await f.engine.evaluate(f.call('kt10000', BUY('1', '70000')));
   t.match(failed, { outcome: 'deny', ruleId: 'collar', reason: /no reference price/ });
   t.notMatch(JSON.stringify(failed), /canary/, 'the upstream error text is not echoed');
+  t.ok(f.logs.some((l) => l.includes('market data unavailable')), 'the failure is logged');
+  t.notOk(f.logs.some((l) => l.includes('canary')), 'without the upstream error text');
   f.market.fail = false;
   f.market.slowMs = 200;
   t.match(await f.engine.evaluate(f.call('kt10000', BUY('1', '70000'))), { outcome: 'deny', ruleId: 'collar' }, 'a slow quote is a failed quote');
@@ -241,6 +245,9 @@ rules:
   t.equal((await f.engine.evaluate({ ...f.call('kt10000', BUY()), account: '5002' })).outcome, 'allow', 'another account');
   f.clock.ms += 2000;
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY()))).outcome, 'allow', 'after the window');
+  const longSymbol = BUY('1', '70000', { stk_cd: 'X'.repeat(5000) });
+  t.equal((await f.engine.evaluate(f.call('kt10000', longSymbol))).outcome, 'allow', 'an absurd field does not break the Store key');
+  t.match(await f.engine.evaluate(f.call('kt10000', longSymbol)), { outcome: 'deny', ruleId: 'dup' });
   // Two identical calls racing: exactly one wins.
   f.clock.ms += 5000;
   const both = await Promise.all([f.engine.evaluate(f.call('kt10000', BUY('7'))), f.engine.evaluate(f.call('kt10000', BUY('7')))]);

@@ -52,7 +52,8 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     timeoutMs: config.marketDataTimeoutMs,
     now: nowMs,
     errors: metrics.marketErrors,
-    onError: (source, err) => log.warn({ source, err: err instanceof Error ? err.message : String(err) }, 'policy market data unavailable; rules needing it deny'),
+    // Only the error's code or class is logged: a MarketData failure could carry upstream text we do not control.
+    onError: (source, err) => log.warn({ source, err: isGuardError(err) ? err.code : err instanceof Error ? err.name : typeof err }, 'policy market data unavailable; rules needing it deny'),
   });
 
   let active: { policy: CompiledPolicy; info: PolicyInfo } | undefined;

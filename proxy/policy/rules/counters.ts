@@ -1,5 +1,6 @@
 // Rules backed by shared counters (Store): layered rate limits, daily caps,
 // cancel ratio, open orders, and the duplicate-order guard.
+import { createHash } from 'node:crypto';
 import type { LimitRequest } from '../../state/types.js';
 import { KEY_PREFIX, NEEDS_OPEN_ORDERS, NEEDS_REFERENCE_PRICE_IF_MARKET, say, scopeKey, type CompiledRule, type Verdict } from '../compiled.js';
 import type { RuleDoc, Scope } from '../document.js';
@@ -131,8 +132,12 @@ export function compileDuplicateGuard(doc: Doc<'duplicate-guard'>, index: number
   return {
     ...base(doc, index, 'duplicate-guard', ORDER_KINDS),
     needs: 0,
-    duplicateKey: (f) => f.intentional ? undefined
-      : `${prefix}${f.account}:${f.symbol ?? '-'}:${f.side ?? f.apiId}:${f.quantity ?? '-'}:${f.limitPrice ?? 'mkt'}:${f.tradeType ?? '-'}:${f.market ?? '-'}`,
+    duplicateKey: (f) => {
+      if (f.intentional) return undefined;
+      const order = `${f.account}:${f.symbol ?? '-'}:${f.side ?? f.apiId}:${f.quantity ?? '-'}:${f.limitPrice ?? 'mkt'}:${f.tradeType ?? '-'}:${f.market ?? '-'}`;
+      // Bodies are the bot's input: an absurdly long field must not make an over-long Store key.
+      return order.length <= 160 ? prefix + order : `${prefix}h:${createHash('sha256').update(order).digest('base64url')}`;
+    },
     duplicateTtlMs: Math.round(doc.windowSeconds * 1000),
     duplicateReason: doc.message ?? say(lang, `${doc.windowSeconds}초 안에 같은 주문이 이미 들어왔습니다 (의도한 주문이면 표시하십시오)`, `the same order was sent within ${doc.windowSeconds}s (mark it intentional if it is deliberate)`),
   };
