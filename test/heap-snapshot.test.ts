@@ -2,9 +2,9 @@
 // sidecar process must not contain the Kiwoom app key, secret key or any
 // broker token (UTF-8 or UTF-16). The sidecar runs in a child process so the
 // simulator and this test, which know the canaries, are not in the snapshot.
+// It is the real compiled `kguard serve`, snapshotted with --heapsnapshot-signal.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { BotRegistry } from '../proxy/auth/index.js';
 import { startSimulator } from '../proxy/sim/index.js';
 import { createLocalKeyProvider, createVault } from '../proxy/vault/index.js';
 import { capturingLogger } from './helpers/vault-fixtures.js';
+import { spawnSidecar } from './helpers/sidecar-process.js';
 
 const APP_KEY = 'HEAPcanaryAPPkey5d1e8f0a2b4c';
 const SECRET_KEY = 'HEAPcanarySECRETkey9a7c5e3b1d0f2468';
@@ -55,39 +56,19 @@ bots.close();
   await vault.close();
 }
 
-const snapshotFile = path.join(dataDir, 'sidecar.heapsnapshot');
-const childScript = `
-  import v8 from 'node:v8';
-  import { loadConfig } from ${JSON.stringify(path.resolve('proxy/common/config.ts'))};
-  import { startSidecar } from ${JSON.stringify(path.resolve('proxy/server/sidecar.ts'))};
-  import { createLogger } from ${JSON.stringify(path.resolve('proxy/common/logger.ts'))};
-  const config = await loadConfig({ env: {}, overrides: {
-    dataDir: ${JSON.stringify(dataDir)},
-    listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0, enabled: false },
-    upstream: { target: 'custom', url: ${JSON.stringify(upstreamUrl)} },
-    demo: { enabled: false }, log: { level: 'warn' },
-    brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
-    policy: { file: ${JSON.stringify(path.resolve('test/fixtures/policy-open.yaml'))} },
-  } });
-  const sidecar = await startSidecar(config, { logger: createLogger({ level: 'warn', destination: process.stderr }), cwd: ${JSON.stringify(path.resolve('.'))} });
-  process.send({ url: sidecar.url });
-  process.on('message', async (m) => {
-    if (m !== 'snapshot') return;
-    await new Promise((r) => setTimeout(r, 200));
-    globalThis.gc();
-    v8.writeHeapSnapshot(${JSON.stringify(snapshotFile)});
-    process.send({ done: true });
-  });
-`;
-const loader = new URL(`file://${path.resolve('node_modules/@tapjs/typescript/dist/esm/import.mjs')}`).href;
-const child = spawn(process.execPath, ['--expose-gc', `--import=${loader}`, '--input-type=module', '-e', childScript], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
-let childErr = '';
-child.stderr!.on('data', (d: Buffer) => { childErr += d.toString(); });
-t.teardown(() => { child.kill('SIGKILL'); });
-const sidecarUrl = await new Promise<string>((resolve, reject) => {
-  child.once('message', (m: { url: string }) => resolve(m.url));
-  child.once('exit', (code) => reject(new Error(`sidecar child exited (${code}): ${childErr}`)));
-});
+// The real `kguard serve` binary; Node writes a heap snapshot into its cwd on SIGUSR2.
+const configFile = path.join(dataDir, 'kguard.yaml');
+await writeFile(configFile, JSON.stringify({
+  dataDir, listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0, enabled: false },
+  upstream: { target: 'custom', url: upstreamUrl }, demo: { enabled: false }, log: { level: 'warn' },
+  brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
+  policy: { file: path.resolve('test/fixtures/policy-open.yaml') },
+}), { mode: 0o600 });
+const snapDir = await mkdtemp(path.join(tmpdir(), 'kguard-heap-snap-'));
+t.teardown(() => rm(snapDir, { recursive: true, force: true }));
+const child = await spawnSidecar({ configFile, cwd: snapDir, nodeArgs: ['--heapsnapshot-signal=SIGUSR2'] });
+t.teardown(() => child.kill());
+const sidecarUrl = child.url;
 
 async function post(p: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await request(sidecarUrl + p, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json;charset=UTF-8', ...headers } });
@@ -112,11 +93,17 @@ t.test('calls through the sidecar leave no key or broker token in its heap', asy
   const brokerTokens = [...Buffer.concat(upstreamBytes).toString('latin1').matchAll(/"token"\s*:\s*"([^"]+)"/g)].map((m) => m[1]!);
   t.ok(brokerTokens.length >= CALLS, `learned ${brokerTokens.length} broker tokens`);
 
-  child.send('snapshot');
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`child exited (${code}): ${childErr}`)));
-  });
+  child.proc.kill('SIGUSR2');
+  // The snapshot is complete once its size stops changing.
+  let snapshotFile = '';
+  for (let last = -1, end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) {
+    const name = (await readdir(snapDir)).find((n) => n.endsWith('.heapsnapshot'));
+    if (!name) continue;
+    snapshotFile = path.join(snapDir, name);
+    const size = (await stat(snapshotFile)).size;
+    if (size > 0 && size === last) break;
+    last = size;
+  }
   const heap = await readFile(snapshotFile);
   t.ok(heap.length > 1_000_000, 'a real heap snapshot');
   t.ok(heap.includes(Buffer.from('heap-bot')), 'the snapshot holds strings the sidecar does keep (sanity check of the search)');
