@@ -21,11 +21,6 @@ export function seoulWeekday(t: number): number {
   return (((day + 3) % 7) + 7) % 7;
 }
 
-/** Milliseconds until the next Seoul midnight (when daily counters roll over). */
-export function msUntilSeoulMidnight(t: number): number {
-  return DAY_MS - seoulTimeOfDay(t);
-}
-
 /** 'HH:MM' or 'HH:MM:SS' (24:00 allowed) to milliseconds since midnight. */
 export function parseClock(text: string): number {
   const [h, m, s] = text.split(':').map(Number);
