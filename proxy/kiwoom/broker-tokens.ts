@@ -5,18 +5,12 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { GuardError } from '../common/errors.js';
+import type { Config } from '../common/config.js';
 import { keyedFingerprint } from '../common/secret.js';
 import type { BrokerToken } from './client.js';
 import type { BrokerTokenLedger } from './token-ledger.js';
 
-export interface BrokerTokenOptions {
-  maxUses: number;
-  maxAgeMs: number;
-  revokeAttempts: number;
-  revokeBaseDelayMs: number;
-  revokeMaxDelayMs: number;
-  maxOutstanding: number;
-}
+export type BrokerTokenOptions = Config['brokerTokens'];
 
 /** 'lockdown': the credential record is already disabled; the vault still lets a lockdown cancel orders. */
 export type IssuePurpose = 'call' | 'lockdown';

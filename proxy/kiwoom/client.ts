@@ -9,18 +9,10 @@ import type { Dispatcher } from 'undici';
 import { GuardError } from '../common/errors.js';
 import { jsonBodyWithSecrets, takeJsonStringField } from '../common/secret.js';
 import type { KiwoomCredentials } from '../vault/types.js';
+import type { UpstreamConfig } from '../common/config.js';
 
-export interface KiwoomClientOptions {
-  baseUrl: string;
-  connections: number;
-  connectTimeoutMs: number;
-  headersTimeoutMs: number;
-  bodyTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-  maxResponseBytes: number;
-  /** Extra PEM CA bundle (added to the system store). */
-  caFile?: string;
-}
+/** The upstream section of the config minus what decides the URL, plus the resolved base URL. */
+export type KiwoomClientOptions = Omit<UpstreamConfig, 'target' | 'url' | 'allowInsecureHttp'> & { baseUrl: string };
 
 export interface BrokerToken {
   readonly token: Buffer;

@@ -56,12 +56,16 @@ export class BrokerGateway {
     }
   }
 
-  /** Follows cont-yn/next-key until the last page (bounded), collecting one list field. */
+  /**
+   * Follows cont-yn/next-key until the last page (bounded), collecting one list
+   * field. HTTP 5xx/429 throw KG5001 (retryable); a Kiwoom refusal throws KG5005.
+   */
   static async allPages(call: CallTr, apiId: string, body: Record<string, unknown>, listField: string, maxPages = 50): Promise<Record<string, unknown>[]> {
     const rows: Record<string, unknown>[] = [];
     let paging: { contYn?: string; nextKey?: string } | undefined;
     for (let page = 0; page < maxPages; page++) {
       const r = await call(apiId, body, paging);
+      if (r.status === 429 || r.status >= 500) throw new GuardError('KG5001', `${apiId} HTTP ${r.status}`);
       if (r.json.return_code !== 0) throw new GuardError('KG5005', `${apiId} return_code=${String(r.json.return_code)}`);
       const list = r.json[listField];
       if (Array.isArray(list)) rows.push(...(list as Record<string, unknown>[]));

@@ -2,7 +2,7 @@
 // ka10076 fills, kt00018 holdings, following cont-yn / next-key paging.
 // `call` is the sidecar's own TR caller (proxy/kiwoom/gateway.ts CallTr).
 import { GuardError } from '../common/errors.js';
-import type { CallTr, TrResult } from '../kiwoom/gateway.js';
+import { BrokerGateway as KiwoomGateway, type CallTr, type TrResult } from '../kiwoom/gateway.js';
 import type { BrokerGateway, BrokerSession, CancelResult, Fill, Holding, OpenOrder } from './types.js';
 
 const MAX_PAGES = 200;
@@ -27,19 +27,8 @@ function checkHttp(apiId: string, r: TrResult): void {
   if (r.status === 429 || r.status >= 500) throw new GuardError('KG5001', `${apiId} HTTP ${r.status}`);
 }
 
-async function allPages(call: CallTr, apiId: string, body: Record<string, unknown>, field: string): Promise<Record<string, unknown>[]> {
-  const rows: Record<string, unknown>[] = [];
-  let paging: { contYn?: string; nextKey?: string } | undefined;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const r = await call(apiId, body, paging);
-    checkHttp(apiId, r);
-    if (r.json.return_code !== 0) throw new GuardError('KG5005', `${apiId} return_code=${String(r.json.return_code)}`);
-    const list = r.json[field];
-    if (Array.isArray(list)) rows.push(...(list as Record<string, unknown>[]));
-    if (r.contYn !== 'Y' || !r.nextKey) return rows;
-    paging = { contYn: 'Y', nextKey: r.nextKey };
-  }
-  throw new GuardError('KG5005', `${apiId}: more than ${MAX_PAGES} pages`);
+function allPages(call: CallTr, apiId: string, body: Record<string, unknown>, field: string): Promise<Record<string, unknown>[]> {
+  return KiwoomGateway.allPages(call, apiId, body, field, MAX_PAGES);
 }
 
 /** HHmmss today in Seoul -> epoch ms (Kiwoom's fills inquiry covers the current day). */
