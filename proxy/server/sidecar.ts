@@ -159,7 +159,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     const gateway = new BrokerGateway(kiwoom, brokerTokens);
 
     const policy = await createPolicyEngine({
-      config: parsePolicyConfig(config.policy, cwd), store, market: createMarketData(gateway), registry, logger: logger.child({ part: 'policy' }),
+      config: parsePolicyConfig(config.policy, cwd), store, market: createMarketData(gateway), registry, logger: logger.child({ part: 'policy' }), language: config.language,
     });
     closers.push(() => policy.close());
 

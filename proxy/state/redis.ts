@@ -147,6 +147,8 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
     autoResendUnfulfilledCommands: false,
     enableReadyCheck: true,
     lazyConnect: true,
+    // Commands issued in the same tick (e.g. Promise.all of lock checks) share one write and one round trip.
+    enableAutoPipelining: true,
   };
 
   let client: Client;
@@ -164,6 +166,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
       enableOfflineQueue: false,
       enableReadyCheck: true,
       lazyConnect: true,
+      enableAutoPipelining: true,
       scaleReads: 'master',
       clusterRetryStrategy: retryStrategy,
     };
