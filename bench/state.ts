@@ -4,15 +4,11 @@
 // microseconds, the Redis/memory ratio, Redis' added p99, and a bare PING
 // round trip as the machine's floor.
 // Run: npm run build && node dist/bench/state.js   (BENCH_CALLS, BENCH_CONCURRENCY)
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createMemoryStore, createRedisStore, type LimitRequest, type Store } from '../proxy/state/index.js';
+import { startBenchRedis } from './state-redis.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1);
@@ -48,48 +44,12 @@ async function measure(store: Pick<Store, 'consume'>): Promise<{ p50us: number; 
   return { p50us: Math.round(quantile(samples, 0.5)), p99us: Math.round(quantile(samples, 0.99)), opsPerSec: Math.round(CALLS / seconds) };
 }
 
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve) => {
-      const srv = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (srv.address() as net.AddressInfo).port;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (port !== 6379) return port;
-  }
-}
-
-async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const dir = await mkdtemp(path.join(tmpdir(), 'kguard-bench-redis-'));
-  const child: ChildProcess = spawn(process.env.REDIS_SERVER ?? 'redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
-  ], { stdio: 'ignore' });
-  const exited = new Promise((r) => child.once('exit', r));
-  for (let i = 0; i < 200; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); }).once('error', () => resolve(false));
-    });
-    if (up) break;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    async stop() {
-      child.kill('SIGKILL');
-      await exited;
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 const logger = pino({ level: 'silent' });
 const memory = createMemoryStore();
 const mem = await measure(memory);
 await memory.close();
 
-const redisServer = await startRedis();
+const redisServer = await startBenchRedis();
 try {
   const redis = await createRedisStore({ url: redisServer.url, logger, registry: new Registry(), commandTimeoutMs: 5_000 });
   const red = await measure(redis);

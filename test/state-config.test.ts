@@ -61,6 +61,7 @@ t.test('clear errors', async (t) => {
   t.match(configError({ redis: { url: 'redis://h', tls: { certFile: 'c' } } }), /certFile and keyFile go together/);
   t.match(configError({ redis: { url: 'redis://h', passwrd: 'x' } }), /state.redis.passwrd is not a known setting/);
   t.match(configError({ memory: { maxKeys: -1 } }), /maxKeys/);
+  t.match(configError({ redis: { url: 'redis://h', autoPipelining: 'yes' } }), /autoPipelining must be true or false/);
   t.match(configError('redis'), /state must be a mapping/);
 });
 

@@ -17,3 +17,12 @@ runStoreContract(t, {
     return { store, clock: { advance: (ms) => new Promise((r) => setTimeout(r, ms)) } };
   },
 });
+
+runStoreContract(t, {
+  name: 'redis (auto-pipelining)',
+  windowMs: 400,
+  async create() {
+    const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), keyPrefix: 'ctp:', autoPipelining: true });
+    return { store, clock: { advance: (ms) => new Promise((r) => setTimeout(r, ms)) } };
+  },
+});

@@ -147,8 +147,9 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
     autoResendUnfulfilledCommands: false,
     enableReadyCheck: true,
     lazyConnect: true,
-    // Commands issued in the same tick (e.g. Promise.all of lock checks) share one write and one round trip.
-    enableAutoPipelining: true,
+    // Commands issued in the same tick share one write: fewer round trips under
+    // concurrency, ~20 µs more per lone command (measured), hence a knob.
+    enableAutoPipelining: cfg.autoPipelining,
   };
 
   let client: Client;
@@ -166,7 +167,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
       enableOfflineQueue: false,
       enableReadyCheck: true,
       lazyConnect: true,
-      enableAutoPipelining: true,
+      enableAutoPipelining: cfg.autoPipelining,
       scaleReads: 'master',
       clusterRetryStrategy: retryStrategy,
     };
