@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { GuardError } from '../common/errors.js';
 import { DEFAULT_CACHE_CONFIG, type DataKeyCacheConfig } from './cache.js';
+import { DEFAULT_RECORD_CACHE_CONFIG, type RecordCacheConfig } from './record-cache.js';
 import { DEFAULT_CREDENTIAL_LIMITS, type CredentialLimits } from './secret-input.js';
 
 export const PROVIDER_NAMES = ['local', 'aws-kms', 'pkcs11'] as const;
@@ -37,6 +38,8 @@ export interface VaultConfig {
   cache: DataKeyCacheConfig;
   limits: CredentialLimits;
   lock: { timeoutMs: number; staleMs: number };
+  /** In-memory copies of the encrypted records, so calls do no file I/O. */
+  records: RecordCacheConfig;
 }
 
 type Obj = Record<string, unknown>;
@@ -81,7 +84,7 @@ function providerName(v: unknown, where: string): ProviderName {
 
 export function parseVaultConfig(raw: unknown, dataDir: string): VaultConfig {
   const o = obj(raw, '(section)');
-  onlyKeys(o, '', ['provider', 'readProviders', 'local', 'awsKms', 'pkcs11', 'cache', 'limits', 'lock']);
+  onlyKeys(o, '', ['provider', 'readProviders', 'local', 'awsKms', 'pkcs11', 'cache', 'limits', 'lock', 'records']);
   const provider = o.provider === undefined ? 'local' : providerName(o.provider, 'provider');
   const rp = o.readProviders ?? [];
   if (!Array.isArray(rp)) fail('readProviders', 'must be a list');
@@ -145,9 +148,23 @@ export function parseVaultConfig(raw: unknown, dataDir: string): VaultConfig {
   onlyKeys(k, 'lock', ['timeoutMs', 'staleMs']);
   const lock = { timeoutMs: int(k, 'timeoutMs', 'lock', 5_000, 1, 600_000), staleMs: int(k, 'staleMs', 'lock', 30_000, 1_000, 3_600_000) };
 
+  const rc = obj(o.records, 'records');
+  onlyKeys(rc, 'records', ['enabled', 'watch', 'revalidateMs', 'maxStaleMs']);
+  for (const key of ['enabled', 'watch'] as const) {
+    if (rc[key] !== undefined && typeof rc[key] !== 'boolean') fail(`records.${key}`, 'must be true or false');
+  }
+  const records: RecordCacheConfig = {
+    enabled: (rc.enabled as boolean | undefined) ?? DEFAULT_RECORD_CACHE_CONFIG.enabled,
+    watch: (rc.watch as boolean | undefined) ?? DEFAULT_RECORD_CACHE_CONFIG.watch,
+    revalidateMs: int(rc, 'revalidateMs', 'records', DEFAULT_RECORD_CACHE_CONFIG.revalidateMs, 10, 60_000),
+    maxStaleMs: int(rc, 'maxStaleMs', 'records', DEFAULT_RECORD_CACHE_CONFIG.maxStaleMs, 20, 600_000),
+  };
+  // The sweep must get round to an entry before it goes stale, or calls would fall back to the disk.
+  if (records.revalidateMs * 2 > records.maxStaleMs) fail('records', 'maxStaleMs must be at least twice revalidateMs');
+
   for (const name of [provider, ...readProviders]) {
     if (name === 'aws-kms' && !awsKms) fail('awsKms', `is required when provider ${name} is used`);
     if (name === 'pkcs11' && !pkcs11) fail('pkcs11', `is required when provider ${name} is used`);
   }
-  return { provider, readProviders, local: { masterKeyFile }, ...(awsKms ? { awsKms } : {}), ...(pkcs11 ? { pkcs11 } : {}), cache, limits, lock };
+  return { provider, readProviders, local: { masterKeyFile }, ...(awsKms ? { awsKms } : {}), ...(pkcs11 ? { pkcs11 } : {}), cache, limits, lock, records };
 }

@@ -129,6 +129,38 @@ export async function overwriteAndUnlink(file: string): Promise<void> {
   });
 }
 
+/** What a cached copy of a file is compared against: any write or replace changes at least one field. */
+export interface FileIdentity {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/**
+ * Reads a file and the identity of exactly the inode it read (fstat on the
+ * open descriptor, so a concurrent replace cannot pair new bytes with an old
+ * identity). Undefined when absent; refuses symlinks and oversized files.
+ */
+export async function readFileWithIdentity(file: string, maxBytes: number, tooLarge: () => Error): Promise<{ bytes: Buffer; identity: FileIdentity } | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const st = await fh.stat({ bigint: true });
+    if (st.size > BigInt(maxBytes)) throw tooLarge();
+    const bytes = await readExactly(fh, Number(st.size));
+    return { bytes, identity: { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs } };
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function readFileIfExists(file: string): Promise<Buffer | undefined> {
   try {
     return await readFile(file);

@@ -7,6 +7,7 @@ export { createVault, type DecryptEvent, type VaultOptions } from './vault.js';
 export { createLocalKeyProvider, addLocalMasterKeyVersion, LOCAL_PROVIDER_ID, type LocalProviderOptions } from './local-provider.js';
 export { parseVaultConfig, PROVIDER_NAMES, type ProviderName, type VaultConfig, type AwsKmsConfig, type Pkcs11Config } from './config.js';
 export { withDataKeyCache, DEFAULT_CACHE_CONFIG, type DataKeyCacheConfig } from './cache.js';
+export { DEFAULT_RECORD_CACHE_CONFIG, type RecordCacheConfig } from './record-cache.js';
 export {
   readSecretInput, parseCredentialInput, validateSecretKeyMaterial, DEFAULT_CREDENTIAL_LIMITS, DEFAULT_MAX_SECRET_INPUT_BYTES,
   type CredentialLimits, type SecretSource,

@@ -15,9 +15,11 @@ import { open, seal } from './aead.js';
 import { DEFAULT_CACHE_CONFIG, withDataKeyCache, type DataKeyCacheConfig } from './cache.js';
 import { canonicalContext, credentialContext } from './context.js';
 import {
-  atomicWriteFile, createFileExclusive, ensurePrivateDir, overwriteAndUnlink, readFileIfExists, readPrivateFile, withFileLock, type LockOptions,
+  atomicWriteFile, createFileExclusive, ensurePrivateDir, overwriteAndUnlink, readFileIfExists, readFileWithIdentity, readPrivateFile, withFileLock,
+  type LockOptions,
 } from './files.js';
 import { counter, histogram, UNWRAP_BUCKETS } from './metrics.js';
+import { createRecordCache, DEFAULT_RECORD_CACHE_CONFIG, type LoadedRecord, type RecordCacheConfig } from './record-cache.js';
 import {
   assertAccount, assertBotId, decodeSealed, encodeSealed, parseRecord, recordMeta, RECORD_FORMAT, serializeRecord, type CredentialRecord,
 } from './records.js';
@@ -50,6 +52,8 @@ export interface VaultOptions {
   cache?: Partial<DataKeyCacheConfig>;
   limits?: Partial<CredentialLimits>;
   lock?: Partial<LockOptions>;
+  /** In-memory copies of the encrypted records for the per-call path; on by default. */
+  records?: Partial<RecordCacheConfig>;
 }
 
 const CREDENTIALS_DIR = 'credentials';
@@ -103,20 +107,29 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     if (closed) throw new GuardError('KG4001', 'vault closed');
   }
 
-  /** Reads a record; retries once when it catches a rotation zeroing the old file under it. */
-  async function readRecord(botId: string): Promise<CredentialRecord | undefined> {
+  /** Reads a record and its file identity; retries when it catches a rotation zeroing the old file under it. */
+  async function loadRecord(botId: string): Promise<LoadedRecord | undefined> {
     for (let attempt = 0; ; attempt++) {
-      const bytes = await readFileIfExists(recordFile(botId));
-      if (!bytes) return undefined;
+      const read = await readFileWithIdentity(recordFile(botId), MAX_RECORD_BYTES, () => new GuardError('KG4004', 'credential record too large'));
+      if (!read) return undefined;
       try {
-        if (bytes.length > MAX_RECORD_BYTES) throw new GuardError('KG4004', 'credential record too large');
-        return parseRecord(bytes, botId);
+        return { record: parseRecord(read.bytes, botId), identity: read.identity };
       } catch (err) {
         if (attempt >= 2) throw err;
         await new Promise((r) => setTimeout(r, 5));
       }
     }
   }
+
+  /** Straight from disk: for writers (under the record's lock), describe and list. */
+  async function readRecord(botId: string): Promise<CredentialRecord | undefined> {
+    return (await loadRecord(botId))?.record;
+  }
+
+  // The per-call path reads records from here: no file I/O and no lock while the copy is confirmed current.
+  const records = createRecordCache({
+    dir: credDir, config: { ...DEFAULT_RECORD_CACHE_CONFIG, ...opts.records }, load: loadRecord, fileFor: recordFile, logger, registry: opts.registry,
+  });
 
   /** Replaces a record atomically, then zero-fills the old file's bytes (its inode, through a kept descriptor). */
   async function replaceRecord(botId: string, record: CredentialRecord): Promise<void> {
@@ -127,6 +140,7 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     });
     try {
       await atomicWriteFile(file, serializeRecord(record));
+      records.invalidate(botId);
       if (old) {
         const { size } = await old.stat();
         if (size > 0) await old.write(Buffer.alloc(size), 0, size, 0);
@@ -211,7 +225,7 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     try {
       assertOpen();
       assertBotId(botId);
-      const record = await readRecord(botId);
+      const record = await records.get(botId);
       if (!record) throw new GuardError('KG4003');
       providerName = record.provider;
       // Authorise on the record's current state before touching any key.
@@ -249,6 +263,7 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
         input,
       );
       await atomicWriteFile(recordFile(input.botId), serializeRecord(record));
+      records.invalidate(input.botId);
       writes.inc({ op: 'import' });
       logger.info({ botId: input.botId, keyVersion: 1, provider: record.provider }, 'credentials imported');
       return recordMeta(record);
@@ -286,6 +301,7 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       if (!record) throw new GuardError('KG4003');
       if (record.enabled === enabled) return;
       await atomicWriteFile(recordFile(botId), serializeRecord({ ...record, enabled, updatedAt: new Date().toISOString() }));
+      records.invalidate(botId);
       writes.inc({ op: enabled ? 'enable' : 'disable' });
       logger.info({ botId, enabled }, 'credentials state changed');
     });
@@ -397,6 +413,7 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       return withFileLock(lockFile(botId), lockOpts, async () => {
         if (!(await readFileIfExists(recordFile(botId)))) return false;
         await overwriteAndUnlink(recordFile(botId));
+        records.invalidate(botId);
         writes.inc({ op: 'destroy' });
         logger.info({ botId }, 'credentials destroyed');
         return true;
@@ -409,6 +426,7 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     async close() {
       if (closed) return;
       closed = true;
+      records.close();
       hmacKey.fill(0);
       await Promise.all([...providers.values()].map((p) => p.close().catch(() => undefined)));
     },
