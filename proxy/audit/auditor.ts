@@ -1,6 +1,6 @@
-// createAuditor: sanitises each event once, hands it to every sink (each
-// chains it in its own log), and resolves when at least one sink has it
-// durable. With no sink able to record, append rejects with KG6001 and
+// createAuditor: sanitises and canonically encodes each event once, hands it
+// to every sink (each chains it in its own log), and resolves when at least
+// one sink has it at the requested durability ('fsync' or 'write'). With no sink able to record, append rejects with KG6001 and
 // health() throws, so the call is refused and /readyz turns red.
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -21,7 +21,7 @@ import { FileSink } from './sinks/file.js';
 import { RedisStreamSink } from './sinks/redis-stream.js';
 import { StdoutSink } from './sinks/stdout.js';
 import type { AuditSink } from './sinks/types.js';
-import type { AuditAck, AuditEvent, Auditor } from './types.js';
+import type { AppendOptions, AuditAck, AuditDurability, AuditEvent, Auditor } from './types.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -56,6 +56,10 @@ export interface AuditorHandle extends Auditor {
 export type ManagedAuditor = AuditorHandle;
 
 const EVENT_TYPE = /^[a-z][a-z0-9_.]{0,63}$/;
+const DURABILITIES: readonly AuditDurability[] = ['fsync', 'write'];
+
+/** Upper bound of a line's bytes besides `data` (keys, hashes, seq, ts, ids up to 64 chars, type). */
+const RECORD_OVERHEAD_BYTES = 512;
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
@@ -142,19 +146,24 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
     return sinks.map((s) => `${s.id}: ${s.downReason ?? 'up'}`).join('; ');
   }
 
-  async function append(event: AuditEvent): Promise<AuditAck> {
+  async function append(event: AuditEvent, options?: AppendOptions): Promise<AuditAck> {
     if (closed) throw new GuardError('KG6001', 'auditor is closed');
     if (typeof event?.type !== 'string' || !EVENT_TYPE.test(event.type)) throw new GuardError('KG6002', 'event type missing or malformed');
+    const durability = options?.durability ?? config.durability.default;
+    if (!DURABILITIES.includes(durability)) throw new GuardError('KG6002', `durability must be one of ${DURABILITIES.join(', ')}`);
     const { data, stripped } = sanitize(event);
     if (stripped.length > 0) {
       metrics.stripped.inc(stripped.length);
       logger.warn({ type: event.type, fields: stripped.slice(0, 32) }, 'secret-looking fields dropped from an audit event; pass a fingerprint instead');
     }
     const body: RecordBody = { ts: new Date().toISOString(), replica: config.replicaId, type: event.type, data };
-    const size = Buffer.byteLength(canonicalJson(body));
+    // Encoded once here; every sink builds its line (and hash input) around it.
+    const dataJson = canonicalJson(data);
+    const size = Buffer.byteLength(dataJson) + RECORD_OVERHEAD_BYTES;
     if (size > config.maxRecordBytes) throw new GuardError('KG6002', `record of ${size} bytes exceeds audit.maxRecordBytes ${config.maxRecordBytes}`);
 
-    const results = await Promise.allSettled(sinks.map((s) => withTimeout(s.append(body), config.sinkTimeoutMs, s.id)));
+    const sinkOptions = { durability, dataJson };
+    const results = await Promise.allSettled(sinks.map((s) => withTimeout(s.append(body, sinkOptions), config.sinkTimeoutMs, s.id)));
     const ackIndex = results.findIndex((r) => r.status === 'fulfilled');
     results.forEach((r, i) => {
       if (r.status === 'rejected' && sinks[i]!.up) {

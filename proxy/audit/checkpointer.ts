@@ -14,7 +14,7 @@ export interface CheckpointerOptions {
   readonly keys: SigningKeys;
   readonly everyRecords: number;
   readonly everyMs: number;
-  /** Makes the covered records durable first (the file sink fsyncs in 'none' mode). */
+  /** Makes the covered records durable first (the file sink fdatasyncs whatever is written but not yet synced). */
   readonly beforeCheckpoint?: () => Promise<void>;
   /** Stores the checkpoint; throws if the primary copy could not be written. */
   readonly persist: (cp: Checkpoint) => Promise<void>;
@@ -60,8 +60,8 @@ export class Checkpointer {
     return this.lastSeq;
   }
 
-  /** Called in seq order once a record is durable. */
-  recordDurable(record: AuditRecord): void {
+  /** Called in seq order once a record is written; `beforeCheckpoint` makes it durable before it is signed. */
+  recordWritten(record: AuditRecord): void {
     if (record.seq === 1) this.chain = record.hash;
     this.window.push(record.hash);
     if (this.window.length >= this.opts.everyRecords && !this.scheduled) {

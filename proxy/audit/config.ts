@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../common/config.js';
+import type { AuditDurability } from './types.js';
 
 export type FsyncMode = 'group' | 'always' | 'none';
 
@@ -41,8 +42,14 @@ export interface CheckpointConfig {
   readonly mirrorRedisMaxLen: number;
 }
 
+export interface DurabilityConfig {
+  /** Used when `append` is called without a durability. */
+  readonly default: AuditDurability;
+}
+
 export interface AuditConfig {
   readonly sinks: readonly SinkConfig[];
+  readonly durability: DurabilityConfig;
   readonly checkpoint: CheckpointConfig;
   /** Field names (any depth, case-insensitive) stored as HMAC-SHA256 under the audit key. */
   readonly hmacFields: readonly string[];
@@ -110,7 +117,7 @@ export function parseAuditConfig(raw: unknown, dataDir: string): AuditConfig {
   const section = raw ?? {};
   if (!isObject(section)) throw new ConfigError('audit: must be an object');
   const r = new Reader(section, 'audit', [
-    'sinks', 'checkpoint', 'hmacFields', 'signingKeyFile', 'hmacKeyFile', 'replicaId',
+    'sinks', 'durability', 'checkpoint', 'hmacFields', 'signingKeyFile', 'hmacKeyFile', 'replicaId',
     'sinkTimeoutMs', 'sinkRetryMs', 'maxStringLength', 'maxRecordBytes',
   ]);
   const resolve = (p: string): string => path.resolve(dataDir, p);
@@ -178,6 +185,12 @@ export function parseAuditConfig(raw: unknown, dataDir: string): AuditConfig {
     throw new ConfigError('audit.checkpoint.mirrorDir: must be a different place from the audit log dir, or truncation goes unnoticed');
   }
 
+  const rawDurability = section.durability ?? {};
+  if (!isObject(rawDurability)) throw new ConfigError('audit.durability: must be an object');
+  const durability: DurabilityConfig = {
+    default: new Reader(rawDurability, 'audit.durability', ['default']).oneOf<AuditDurability>('default', 'fsync', ['fsync', 'write']),
+  };
+
   const hmacFields = section.hmacFields ?? [...DEFAULT_HMAC_FIELDS];
   if (!Array.isArray(hmacFields) || hmacFields.some((f) => typeof f !== 'string' || f.length === 0 || f.length > 128)) {
     throw new ConfigError('audit.hmacFields: must be a list of field names');
@@ -185,6 +198,7 @@ export function parseAuditConfig(raw: unknown, dataDir: string): AuditConfig {
 
   return {
     sinks,
+    durability,
     checkpoint,
     hmacFields: hmacFields as string[],
     signingKeyFile: resolve(r.str('signingKeyFile', 'audit-signing.key')),

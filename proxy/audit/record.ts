@@ -35,12 +35,20 @@ export function recordHash(record: Omit<AuditRecord, 'hash'> & { hash?: string }
   return sha256Hex(canonicalJson(rest));
 }
 
-/** Chains `body` after `head`, returning the record and its line (with trailing newline). */
-export function chainRecord(body: RecordBody, sink: string, head: ChainHead): { record: AuditRecord; line: string } {
-  const unsigned = { v: RECORD_VERSION, sink, seq: head.seq + 1, prev: head.hash, ...body };
-  const hash = sha256Hex(canonicalJson(unsigned));
-  const record: AuditRecord = { ...unsigned, hash };
-  return { record, line: canonicalJson(record) + '\n' };
+/**
+ * Chains `body` after `head`, returning the record and its line (with trailing
+ * newline). The line is assembled around `dataJson` (the canonical encoding of
+ * `body.data`, which the auditor makes once per event) in canonical key order,
+ * so the data is encoded once rather than once for the hash and again for the line.
+ */
+export function chainRecord(body: RecordBody, sink: string, head: ChainHead, dataJson: string = canonicalJson(body.data)): { record: AuditRecord; line: string } {
+  const seq = head.seq + 1;
+  // Canonical key order: data, hash, prev, replica, seq, sink, ts, type, v.
+  const front = `{"data":${dataJson},`;
+  const rest = `"prev":${JSON.stringify(head.hash)},"replica":${JSON.stringify(body.replica)},"seq":${seq},"sink":${JSON.stringify(sink)},"ts":${JSON.stringify(body.ts)},"type":${JSON.stringify(body.type)},"v":${RECORD_VERSION}}`;
+  const hash = sha256Hex(front + rest);
+  const record: AuditRecord = { v: RECORD_VERSION, sink, seq, prev: head.hash, ts: body.ts, replica: body.replica, type: body.type, data: body.data, hash };
+  return { record, line: `${front}"hash":"${hash}",${rest}\n` };
 }
 
 export type ParsedLine = { ok: true; record: AuditRecord } | { ok: false; reason: string };

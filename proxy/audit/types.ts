@@ -1,5 +1,7 @@
-// The audit contract the pipeline relies on. `append` resolves only once the
-// record is durable in at least one sink (fail closed otherwise).
+// The audit contract the pipeline relies on. `append` resolves only once at
+// least one sink has the record at the requested durability (fail closed
+// otherwise): 'fsync' = on disk (group fsync), 'write' = written in chain
+// order (page cache; a later fsync covers it, an OS crash before then may lose it).
 
 export type AuditEventType =
   | 'call.intent'
@@ -33,8 +35,16 @@ export interface AuditAck {
   readonly sink?: string;
 }
 
+/** 'fsync': resolve after the group fsync covering the record (orders). 'write': once written in chain order (queries, non-call records). */
+export type AuditDurability = 'fsync' | 'write';
+
+export interface AppendOptions {
+  /** Default: `audit.durability.default` ('fsync'). */
+  readonly durability?: AuditDurability;
+}
+
 export interface Auditor {
-  append(event: AuditEvent): Promise<AuditAck>;
+  append(event: AuditEvent, options?: AppendOptions): Promise<AuditAck>;
   /** Throws when no sink can accept records (used by /readyz). */
   health(): Promise<void>;
   close(): Promise<void>;

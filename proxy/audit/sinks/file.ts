@@ -1,7 +1,11 @@
-// The file sink: JSON Lines with size/time rotation, group commit (one write
-// and one fdatasync per batch, then every append in it resolves), and crash
-// recovery: on open the tail since the last checkpoint is re-walked, and a
-// torn final write is sealed by a recovery record, never dropped.
+// The file sink: JSON Lines with size/time rotation, crash recovery (on open
+// the tail since the last checkpoint is re-walked and a torn final write is
+// sealed by a recovery record, never dropped), and two decoupled steps per
+// record: a write loop that appends queued records in chain order, one
+// write() per batch, and a group fsync that runs beside it. 'write' appends
+// resolve after the write, 'fsync' appends after an fdatasync started once
+// their write completed; so a query never waits behind an order's fsync, and
+// an order's record is on disk before it is forwarded.
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -12,14 +16,22 @@ import type { FileSinkConfig } from '../config.js';
 import { listLogFiles, logFileName, readLines, LOCAL_CHECKPOINT_FILE } from '../logfiles.js';
 import type { AuditMetrics } from '../metrics.js';
 import { chainRecord, GENESIS_HASH, type AuditRecord, type ChainHead, type RecordBody } from '../record.js';
-import type { AuditAck } from '../types.js';
+import type { AuditAck, AuditDurability } from '../types.js';
 import { ChainWalker, tornSealData } from '../walker.js';
-import type { AuditSink } from './types.js';
+import type { AuditSink, SinkAppendOptions } from './types.js';
 
 interface Pending {
   readonly record: AuditRecord;
   readonly line: string;
+  readonly durability: AuditDurability;
   readonly resolve: (ack: AuditAck) => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** Someone waiting for an fdatasync that covers `seq` (an 'fsync' append, a checkpoint, close). */
+interface SyncWaiter {
+  readonly seq: number;
+  readonly resolve: () => void;
   readonly reject: (err: Error) => void;
 }
 
@@ -41,8 +53,16 @@ export class FileSink implements AuditSink {
   private fileOpenedAt = 0;
   private head: ChainHead = { seq: 0, hash: GENESIS_HASH };
   private pending: Pending[] = [];
-  private flushing = false;
-  private flushTimer: NodeJS.Timeout | undefined;
+  private writing = false;
+  private writeScheduled: NodeJS.Immediate | undefined;
+  /** Highest seq handed to write() successfully, and highest covered by a completed fdatasync. */
+  private writtenSeq = 0;
+  private syncedSeq = 0;
+  /** In seq order (records are written in order, and a waiter is added after its write). */
+  private syncWaiters: SyncWaiter[] = [];
+  private syncChain: Promise<void> = Promise.resolve();
+  private syncInFlight = false;
+  private syncTimer: NodeJS.Timeout | undefined;
   private isUp = false;
   private reason: string | undefined = 'not opened';
   private lastOpenAttempt = 0;
@@ -53,9 +73,9 @@ export class FileSink implements AuditSink {
   constructor(private readonly cfg: FileSinkConfig, private readonly deps: FileSinkDeps) {
     this.id = cfg.id;
     this.checkpointer = deps.makeCheckpointer({
-      beforeCheckpoint: async () => {
-        if (cfg.fsync === 'none') await this.fh?.datasync();
-      },
+      // A checkpoint may only sign records that are on disk, or a power loss
+      // would leave a signed checkpoint past the end of the log.
+      beforeCheckpoint: () => this.syncWritten(),
       persistLocal: (cp) => appendCheckpointLine(this.checkpointFile, cp),
     });
   }
@@ -78,6 +98,11 @@ export class FileSink implements AuditSink {
 
   get chainHead(): ChainHead {
     return { ...this.head };
+  }
+
+  /** Highest seq written to the log file (in the page cache at least), and highest known fdatasynced. */
+  get durability(): { writtenSeq: number; syncedSeq: number } {
+    return { writtenSeq: this.writtenSeq, syncedSeq: this.syncedSeq };
   }
 
   open(): Promise<void> {
@@ -162,6 +187,10 @@ export class FileSink implements AuditSink {
       await this.openFile(path.join(dir, logFileName(this.head.seq + 1)), true);
     }
     this.checkpointer.reset(chain, lastCp?.seq ?? 0, windowHashes);
+    // What a crashed process left may still be only in the page cache; make it
+    // durable before the chain grows on top of it.
+    await this.fh!.datasync();
+    this.writtenSeq = this.syncedSeq = this.head.seq;
 
     const torn = walker.tornTail();
     if (torn) {
@@ -180,7 +209,8 @@ export class FileSink implements AuditSink {
     await this.writeAll(Buffer.from(line));
     await this.fh!.datasync();
     this.head = { seq: record.seq, hash: record.hash };
-    this.checkpointer.recordDurable(record);
+    this.writtenSeq = this.syncedSeq = record.seq;
+    this.checkpointer.recordWritten(record);
     return record;
   }
 
@@ -202,83 +232,145 @@ export class FileSink implements AuditSink {
     this.fileBytes += buf.length;
   }
 
-  async append(body: RecordBody): Promise<AuditAck> {
+  async append(body: RecordBody, opts: SinkAppendOptions): Promise<AuditAck> {
     if (this.closed) throw new GuardError('KG6001', `${this.id}: closed`);
     if (!this.isUp) {
       if (Date.now() - this.lastOpenAttempt < this.deps.retryMs) throw new GuardError('KG6001', `${this.id}: ${this.reason ?? 'down'}`);
       await this.open();
     }
-    if (this.pending.length >= this.cfg.maxQueue) {
+    if (this.pending.length + this.syncWaiters.length >= this.cfg.maxQueue) {
       this.deps.metrics.failures.inc({ sink: this.id, reason: 'queue_full' });
-      throw new GuardError('KG6001', `${this.id}: ${this.pending.length} records already waiting`);
+      throw new GuardError('KG6001', `${this.id}: ${this.pending.length + this.syncWaiters.length} records already waiting`);
     }
-    const { record, line } = chainRecord(body, this.id, this.head);
+    const { record, line } = chainRecord(body, this.id, this.head, opts.dataJson);
     this.head = { seq: record.seq, hash: record.hash };
     return new Promise<AuditAck>((resolve, reject) => {
-      this.pending.push({ record, line, resolve, reject });
-      this.scheduleFlush();
+      this.pending.push({ record, line, durability: opts.durability, resolve, reject });
+      this.scheduleWrite();
     });
   }
 
-  private scheduleFlush(): void {
-    if (this.flushing || this.flushTimer) return;
-    const delay = this.cfg.fsync === 'group' ? this.cfg.groupCommitMs : 0;
-    const run = () => {
-      this.flushTimer = undefined;
-      void this.flush();
-    };
-    // 0 ms: gather only what arrives in this turn of the event loop (plus what queues during an fsync).
-    this.flushTimer = delay > 0 ? setTimeout(run, delay) : (setImmediate(run) as unknown as NodeJS.Timeout);
+  /** Writes go out on the next turn: whatever arrives in this one (or during a write) shares one write(). */
+  private scheduleWrite(): void {
+    if (this.writing || this.writeScheduled) return;
+    this.writeScheduled = setImmediate(() => {
+      this.writeScheduled = undefined;
+      void this.writeLoop();
+    });
   }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
+  private async writeLoop(): Promise<void> {
+    this.writing = true;
     try {
       while (this.pending.length > 0 && this.isUp) {
         const batch = this.cfg.fsync === 'always' ? this.pending.splice(0, 1) : this.pending.splice(0, this.pending.length);
         try {
           await this.writeBatch(batch);
         } catch (err) {
-          const failed = [...batch, ...this.pending.splice(0, this.pending.length)];
-          this.markDown(err);
-          const error = asSinkError(this.id, err);
-          this.deps.metrics.failures.inc({ sink: this.id, reason: 'write' }, failed.length);
-          for (const p of failed) p.reject(error);
-          await this.fh?.close().catch(() => undefined);
-          this.fh = undefined;
+          this.fail(err, batch);
         }
       }
     } finally {
-      this.flushing = false;
-      if (this.pending.length > 0) this.scheduleFlush();
+      this.writing = false;
+      if (this.pending.length > 0 && this.isUp) this.scheduleWrite();
     }
   }
 
   private async writeBatch(batch: Pending[]): Promise<void> {
-    const started = process.hrtime.bigint();
     const now = Date.now();
     if (this.fileBytes > 0 && (this.fileBytes >= this.cfg.rotateBytes || now - this.fileOpenedAt >= this.cfg.rotateMs)) {
       await this.rotate(batch[0]!.record.seq);
     }
     const buf = Buffer.from(batch.length === 1 ? batch[0]!.line : batch.map((p) => p.line).join(''));
     await this.writeAll(buf);
-    if (this.cfg.fsync !== 'none') await this.fh!.datasync();
+    this.writtenSeq = batch[batch.length - 1]!.record.seq;
     const { metrics } = this.deps;
-    metrics.fsyncSeconds.observe({ sink: this.id }, Number(process.hrtime.bigint() - started) / 1e9);
     metrics.batchSize.observe({ sink: this.id }, batch.length);
     metrics.records.inc({ sink: this.id }, batch.length);
+    let waiting = false;
     for (const p of batch) {
-      this.checkpointer.recordDurable(p.record);
-      p.resolve({ seq: p.record.seq, hash: p.record.hash, sink: this.id });
+      this.checkpointer.recordWritten(p.record);
+      const ack: AuditAck = { seq: p.record.seq, hash: p.record.hash, sink: this.id };
+      if (p.durability === 'write' || this.cfg.fsync === 'none') {
+        p.resolve(ack);
+      } else {
+        this.syncWaiters.push({ seq: p.record.seq, resolve: () => p.resolve(ack), reject: p.reject });
+        waiting = true;
+      }
     }
+    if (!waiting) return;
+    // 'always': this record's own fdatasync before the next record is written.
+    if (this.cfg.fsync === 'always') await this.syncThrough().catch(() => undefined); // a failure has already rejected them
+    else this.scheduleSync(this.cfg.groupCommitMs);
+  }
+
+  /** Group commit: the first waiter starts a timer; everything written until it fires shares one fdatasync. */
+  private scheduleSync(delayMs: number): void {
+    if (this.syncInFlight || this.syncTimer || this.syncWaiters.length === 0) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      this.syncThrough().catch(() => undefined); // a failure has already rejected the waiters
+    }, delayMs);
+  }
+
+  /** fdatasyncs everything written so far (one sync at a time) and releases the waiters it covers. */
+  private syncThrough(): Promise<void> {
+    const next = this.syncChain.then(() => this.syncOnce());
+    this.syncChain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** For checkpoints and close: make every written record durable, whatever the fsync mode. */
+  private syncWritten(): Promise<void> {
+    return this.writtenSeq <= this.syncedSeq ? Promise.resolve() : this.syncThrough();
+  }
+
+  private async syncOnce(): Promise<void> {
+    const target = this.writtenSeq;
+    if (target > this.syncedSeq) {
+      const fh = this.fh;
+      if (!fh) throw new GuardError('KG6001', `${this.id}: ${this.reason ?? 'log file not open'}`);
+      this.syncInFlight = true;
+      const started = process.hrtime.bigint();
+      try {
+        await fh.datasync();
+      } catch (err) {
+        if (fh === this.fh) this.fail(err, []);
+        throw asSinkError(this.id, err);
+      } finally {
+        this.syncInFlight = false;
+      }
+      this.deps.metrics.fsyncSeconds.observe({ sink: this.id }, Number(process.hrtime.bigint() - started) / 1e9);
+      if (target > this.syncedSeq) this.syncedSeq = target;
+    }
+    while (this.syncWaiters.length > 0 && this.syncWaiters[0]!.seq <= this.syncedSeq) this.syncWaiters.shift()!.resolve();
+    // Waiters whose write finished during this sync have waited long enough: sync again at once.
+    this.scheduleSync(0);
   }
 
   private async rotate(nextSeq: number): Promise<void> {
+    // Everything in the old file is made durable (releasing its waiters) before it is closed.
+    await this.syncThrough();
     const old = this.fh!;
-    await old.datasync();
-    await old.close();
     this.fh = undefined;
+    await old.close();
     await this.openFile(path.join(this.cfg.dir, logFileName(nextSeq)), true);
+  }
+
+  /** A write or fdatasync failed: nothing queued or unsynced can be acknowledged any more (fail closed). */
+  private fail(err: unknown, batch: readonly Pending[]): void {
+    const error = asSinkError(this.id, err);
+    const failed = [...batch, ...this.pending.splice(0, this.pending.length)];
+    const unsynced = this.syncWaiters.splice(0, this.syncWaiters.length);
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
+    if (this.isUp) this.markDown(err);
+    this.deps.metrics.failures.inc({ sink: this.id, reason: 'write' }, failed.length + unsynced.length);
+    for (const p of failed) p.reject(error);
+    for (const w of unsynced) w.reject(error);
+    // FileHandle.close waits for operations still running on it.
+    void this.fh?.close().catch(() => undefined);
+    this.fh = undefined;
   }
 
   private markDown(err: unknown): void {
@@ -291,19 +383,20 @@ export class FileSink implements AuditSink {
     this.deps.logger.error({ sink: this.id, reason: this.reason }, 'audit sink down');
   }
 
-  /** Stops accepting, flushes what is queued, writes a last checkpoint. */
+  /** Stops accepting, writes and fsyncs what is queued, writes a last checkpoint. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.flushTimer) {
-      clearTimeout(this.flushTimer);
-      clearImmediate(this.flushTimer as unknown as NodeJS.Immediate);
-      this.flushTimer = undefined;
-    }
-    if (this.pending.length > 0 && this.isUp) await this.flush();
-    while (this.flushing) await new Promise((r) => setTimeout(r, 1));
+    if (this.writeScheduled) clearImmediate(this.writeScheduled);
+    this.writeScheduled = undefined;
+    while (this.writing) await new Promise((r) => setTimeout(r, 1));
+    if (this.pending.length > 0 && this.isUp) await this.writeLoop();
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
+    if (this.isUp) await this.syncWritten().catch(() => undefined);
     this.checkpointer.stop();
     if (this.isUp) await this.checkpointer.checkpointNow().catch(() => undefined);
+    await this.syncChain;
     await this.fh?.close().catch(() => undefined);
     this.fh = undefined;
     this.isUp = false;

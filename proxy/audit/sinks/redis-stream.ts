@@ -8,7 +8,7 @@ import type { RedisStreamSinkConfig } from '../config.js';
 import type { AuditMetrics } from '../metrics.js';
 import { chainRecord, GENESIS_HASH, parseRecordLine, type ChainHead, type RecordBody } from '../record.js';
 import type { AuditAck } from '../types.js';
-import type { AuditSink } from './types.js';
+import type { AuditSink, SinkAppendOptions } from './types.js';
 
 export interface RedisStreamSinkDeps {
   readonly redis: Redis | Cluster;
@@ -87,12 +87,12 @@ export class RedisStreamSink implements AuditSink {
     }
   }
 
-  async append(body: RecordBody): Promise<AuditAck> {
+  async append(body: RecordBody, opts: SinkAppendOptions): Promise<AuditAck> {
     if (!this.isUp) {
       if (Date.now() - this.lastOpenAttempt < this.deps.retryMs) throw new GuardError('KG6001', `${this.id}: ${this.reason ?? 'down'}`);
       await this.open();
     }
-    const { record, line } = chainRecord(body, this.id, this.head);
+    const { record, line } = chainRecord(body, this.id, this.head, opts.dataJson);
     this.head = { seq: record.seq, hash: record.hash };
     try {
       await this.timed(this.deps.redis.xadd(this.key, 'MAXLEN', '~', this.cfg.maxLen, '*', RECORD_FIELD, line.slice(0, -1)));

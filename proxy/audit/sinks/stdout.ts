@@ -5,7 +5,7 @@ import { GuardError } from '../../common/errors.js';
 import type { AuditMetrics } from '../metrics.js';
 import { chainRecord, GENESIS_HASH, type ChainHead, type RecordBody } from '../record.js';
 import type { AuditAck } from '../types.js';
-import type { AuditSink } from './types.js';
+import type { AuditSink, SinkAppendOptions } from './types.js';
 
 export class StdoutSink implements AuditSink {
   readonly kind = 'stdout' as const;
@@ -33,9 +33,9 @@ export class StdoutSink implements AuditSink {
     this.metrics.sinkUp.set({ sink: this.id }, 1);
   }
 
-  append(body: RecordBody): Promise<AuditAck> {
+  append(body: RecordBody, opts: SinkAppendOptions): Promise<AuditAck> {
     if (!this.isUp || this.out.destroyed) return Promise.reject(new GuardError('KG6001', `${this.id}: ${this.reason ?? 'stdout is closed'}`));
-    const { record, line } = chainRecord(body, this.id, this.head);
+    const { record, line } = chainRecord(body, this.id, this.head, opts.dataJson);
     this.head = { seq: record.seq, hash: record.hash };
     return new Promise((resolve, reject) => {
       this.out.write(line, (err) => {
