@@ -150,3 +150,11 @@ t.test('TLS with a private CA and a client certificate', async (t) => {
   t.teardown(() => noCert.close());
   await t.rejects(noCert.health(), { code: 'KG7001' }, 'no client certificate: refused, fail closed');
 });
+
+t.test('createRedisStore refuses to guess an endpoint', async (t) => {
+  const logger = pino({ level: 'silent' });
+  await t.rejects(createRedisStore({ logger, registry: new Registry() }), { code: 'KG7004' }, 'no endpoint: no silent localhost:6379');
+  await t.rejects(createRedisStore({ url: 'redis://127.0.0.1:1', nodes: [{ host: '127.0.0.1', port: 1 }], logger, registry: new Registry() }), { code: 'KG7004' });
+  await t.rejects(createRedisStore({ sentinels: [{ host: '127.0.0.1', port: 1 }], logger, registry: new Registry() }), { code: 'KG7004' });
+  await t.rejects(createRedisStore({ url: 'redis://127.0.0.1:1', keyPrefix: 'a{b}', logger, registry: new Registry() }), { code: 'KG7004' });
+});

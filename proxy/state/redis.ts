@@ -125,6 +125,11 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
   const { logger, registry } = opts;
   const log = logger.child({ part: 'state', redis: describe(cfg) });
   const m = metrics(registry);
+  if ([cfg.url, cfg.sentinels, cfg.nodes].filter((x) => x !== undefined).length !== 1) {
+    // Never fall back to ioredis' default of localhost:6379.
+    throw new GuardError('KG7004', 'give exactly one of url, sentinels (+ name) or nodes');
+  }
+  if (cfg.sentinels && !cfg.name) throw new GuardError('KG7004', 'sentinels need the master group name');
   const prefix = cfg.keyPrefix;
   if (/[{}\s]/.test(prefix)) throw new GuardError('KG7004', 'keyPrefix must not contain braces or spaces');
   const commandTimeout = cfg.commandTimeoutMs;
