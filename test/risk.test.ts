@@ -109,6 +109,10 @@ t.test('config: defaults, knobs and clear errors', async (t) => {
   bad({ sessions: [{ start: '25:00', end: '26:00' }] }, /sessions\[0\]\.start/);
   bad({ lockdownDetectors: ['nope'] }, /unknown detector/);
   bad({ volume: { zWarn: 5, zMax: 4 } }, /zMax must be above zWarn/);
+  bad({ warmupMaxScore: 0.7 }, /risk\.warmupMaxScore: must be below thresholds\.stepUp/);
+  bad({ warmupHours: -1 }, /risk\.warmupHours: must be between/);
+  t.equal(parseRiskConfig({}).warmupMs, 24 * 3_600_000);
+  t.equal(parseRiskConfig({}).warmupMaxScore, 0.6);
 });
 
 t.test('warm-up: a brand-new bot is not judged on volume or novelty', async (t) => {
@@ -119,6 +123,71 @@ t.test('warm-up: a brand-new bot is not judged on volume or novelty', async (t) 
   t.ok(a.warmingUp);
   t.notOk(a.contributions.some((c) => c.detector === 'volume' || c.detector === 'location' || c.detector === 'new_symbol'), 'no warm-up-gated detector fired');
   t.equal(a.level, 'none');
+});
+
+t.test('warm-up bot at sustained load is never held (engine)', async (t) => {
+  const s = setup();
+  t.teardown(s.close);
+  // A bot with no history sends ~200 orders/s (the foundation benchmark's shape) for two
+  // 30 seconds (1,000+ per minute, over the absolute burst cap), in trading hours and again at 03:00 (outside sessions: an absolute rule fires).
+  for (const [label, start] of [['10:00', seoulToEpoch('2026-01-05', 10, 0)], ['03:00', seoulToEpoch('2026-01-06', 3, 0)]] as const) {
+    let max = 0, calls = 0, warm = 0, highRisk = 0;
+    const seen = new Set<string>();
+    for (let i = 0; i < 200 * 30; i++) {
+      const now = start + i * 5;
+      s.setClock(now);
+      const call = i % 50 === 49
+        ? { ...order({ now }), apiId: 'kt10003', kind: 'cancel' as const, side: undefined }
+        : order({ now, side: i % 2 ? 'sell' : 'buy', stkCd: i % 3 ? '005930' : '000660', qty: 1 + (i % 7), price: i % 3 ? 71_000 : 180_000, sourceIp: i % 2 ? '10.0.0.5' : '10.0.0.6' });
+      const a = await s.engine.assess(call);
+      calls++;
+      max = Math.max(max, a.score);
+      a.contributions.forEach((c) => seen.add(c.detector));
+      if (!a.warmingUp) warm++;
+      if (s.engine.isHighRisk(a)) highRisk++;
+      if (a.score >= s.config.thresholds.stepUp) {
+        t.fail(`${label}: call ${i} scored ${a.score}: ${a.contributions.map((c) => c.reason).join('; ')}`);
+        break;
+      }
+      await s.engine.learn(call, { allowed: true, completed: true });
+    }
+    t.comment(`${label}: ${calls} calls, max score ${max}, detectors seen ${[...seen].join(', ')}`);
+    t.equal(warm, 0, `${label}: every call was assessed as warming up`);
+    t.equal(highRisk, 0, `${label}: nothing high-risk`);
+    t.ok(seen.has('burst'), `${label}: the burst is still reported (explainable), only capped`);
+    t.ok(max <= Math.max(s.config.warmupMaxScore, s.config.weights.session), `${label}: max score ${max}`);
+  }
+  // Absolute rules still hold or lock a warming-up bot.
+  const c = setup({ location: { allowedCidrs: ['10.0.0.0/8'] }, lockdownDetectors: ['cidr', 'location'] });
+  t.teardown(c.close);
+  const out = await c.engine.assess(order({ now: seoulToEpoch('2026-01-05', 10, 0), sourceIp: '203.0.113.9' }));
+  t.ok(out.warmingUp);
+  t.equal(out.score, 1, 'outside the allowed CIDRs scores 1 even during warm-up');
+  t.ok(c.engine.isHighRisk(out));
+});
+
+t.test('warm-up ends after warmupCalls AND warmupHours; then baseline detectors can hold', async (t) => {
+  const s = setup({ warmupHours: 24 });
+  t.teardown(s.close);
+  const day1 = seoulToEpoch('2026-01-05', 10, 0);
+  for (let i = 0; i < 200; i++) {
+    const now = day1 + i * 60_000;
+    s.setClock(now);
+    await s.engine.learn(order({ now }), { allowed: true, completed: true });
+  }
+  // 200 calls but only ~3 h old: a new address, api-id and symbol are reported, not held.
+  s.setClock(day1 + 4 * 3_600_000);
+  const young = await s.engine.assess(order({ now: day1 + 4 * 3_600_000, apiId: 'kt10001', side: 'sell', sourceIp: '203.0.113.9', clientId: 'laptop', stkCd: '035420', qty: 10 }));
+  t.ok(young.warmingUp);
+  t.ok(young.contributions.some((c) => c.detector === 'location' && c.warmupCapped), 'location reported during warm-up');
+  t.ok(young.score <= s.config.warmupMaxScore, `capped at ${s.config.warmupMaxScore}: ${young.score}`);
+  // The next day (baseline older than 24 h), the same call is judged in full.
+  const day2 = day1 + 26 * 3_600_000;
+  s.setClock(day2);
+  const warm = await s.engine.assess(order({ now: day2, apiId: 'kt10001', side: 'sell', sourceIp: '203.0.113.9', clientId: 'laptop', stkCd: '035420', qty: 10 }));
+  t.notOk(warm.warmingUp);
+  t.notOk(warm.contributions.some((c) => c.warmupCapped));
+  t.ok(warm.score > s.config.thresholds.stepUp, `judged in full: ${warm.score}`);
 });
 
 t.test('volume: robust z flags a jump after warm-up, slow drift never alarms', async (t) => {

@@ -19,6 +19,14 @@ export const DETECTORS = [
 ] as const;
 export type DetectorName = (typeof DETECTORS)[number];
 
+/**
+ * Detectors that judge a call against absolute rules (allowed CIDRs, market
+ * sessions, the draining-flow floors), not against the bot's own learned
+ * behaviour. Only these may push a warming-up bot's score over step-up: a new
+ * bot has no baseline, so "unlike its baseline" means nothing yet.
+ */
+export const ABSOLUTE_DETECTORS: ReadonlySet<DetectorName> = new Set<DetectorName>(['session', 'cidr', 'drain']);
+
 export interface MarketSession {
   /** 0 = Sunday ... 6 = Saturday (Seoul) */
   readonly days: readonly number[];
@@ -34,6 +42,13 @@ export interface RiskConfig {
   readonly warmupCalls: number;
   /** Learned orders before the volume detector judges. */
   readonly warmupSamples: number;
+  /** A bot is warming up until it has warmupCalls learned calls AND its baseline is this old. */
+  readonly warmupMs: number;
+  /**
+   * While warming up, baseline-relative detectors can raise the score to at most
+   * this (an alert, never a hold); absolute detectors are not capped. Below stepUp.
+   */
+  readonly warmupMaxScore: number;
   readonly baselineTtlMs: number;
   readonly weights: Readonly<Record<DetectorName, number>>;
   readonly thresholds: { readonly alert: number; readonly stepUp: number; readonly admin: number; readonly lockdown: number };
@@ -95,7 +110,7 @@ function parseCidrs(values: string[], path: string): string[] {
 }
 
 export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
-  const r = section(raw, path, ['enabled', 'warmupCalls', 'warmupSamples', 'baselineTtlDays', 'weights', 'thresholds', 'lockdownDetectors', 'time', 'sessions', 'holidays', 'location', 'volume', 'pattern']);
+  const r = section(raw, path, ['enabled', 'warmupCalls', 'warmupSamples', 'warmupHours', 'warmupMaxScore', 'baselineTtlDays', 'weights', 'thresholds', 'lockdownDetectors', 'time', 'sessions', 'holidays', 'location', 'volume', 'pattern']);
   const w = section(r.weights, `${path}.weights`, DETECTORS);
   const weights = Object.fromEntries(DETECTORS.map((d) => [d, num(w, d, `${path}.weights`, DEFAULT_WEIGHTS[d], 0, 1)])) as Record<DetectorName, number>;
   const t = section(r.thresholds, `${path}.thresholds`, ['alert', 'stepUp', 'admin', 'lockdown']);
@@ -108,6 +123,9 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
   if (!(thresholds.alert <= thresholds.stepUp && thresholds.stepUp <= thresholds.admin && thresholds.admin <= thresholds.lockdown)) {
     throw configError(`${path}.thresholds`, 'must satisfy alert <= stepUp <= admin <= lockdown');
   }
+  const warmupMaxScore = num(r, 'warmupMaxScore', path, Math.min(0.6, 0.9 * thresholds.stepUp), 0, 1);
+  // The policy holds at score >= its stepUp (default = ours): the ceiling must stay strictly below.
+  if (warmupMaxScore > 0 && warmupMaxScore >= thresholds.stepUp) throw configError(`${path}.warmupMaxScore`, `must be below thresholds.stepUp (${thresholds.stepUp})`);
   const lockdownDetectors = strList(r, 'lockdownDetectors', path, []).map((d, i) => {
     if (!(DETECTORS as readonly string[]).includes(d)) throw configError(`${path}.lockdownDetectors[${i}]`, `unknown detector "${d}"`);
     return d as DetectorName;
@@ -151,6 +169,8 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     enabled: bool(r, 'enabled', path, true),
     warmupCalls: num(r, 'warmupCalls', path, 50, 0, 1e6, true),
     warmupSamples: num(r, 'warmupSamples', path, 30, 3, 1e6, true),
+    warmupMs: num(r, 'warmupHours', path, 24, 0, 24 * 90) * 3_600_000,
+    warmupMaxScore,
     baselineTtlMs: num(r, 'baselineTtlDays', path, 45, 1, 3650) * 86_400_000,
     weights,
     thresholds,

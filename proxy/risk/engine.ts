@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import { toGuardError } from '../common/errors.js';
 import type { Store } from '../state/types.js';
 import { learnInto, parseBaseline, symbolOf, notionalOf } from './baseline.js';
-import { compileCidrs, DETECTORS, type RiskConfig } from './config.js';
+import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type RiskConfig } from './config.js';
 import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
 import { counter, histogram } from './metrics.js';
 import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel, RiskOutcome } from './types.js';
@@ -87,26 +87,37 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       const [json, live] = await Promise.all([store.get(baselineKey(input.botId)), liveCounters(input, nowMs)]);
       const baseline = parseBaseline(json, nowMs);
       const ctx = { input, nowMs, baseline, cfg, cidrs: cidrsFor(input.botId), live };
+      const warmingUp = baseline.calls < cfg.warmupCalls || nowMs - baseline.firstSeen < cfg.warmupMs;
       const contributions: Contribution[] = [];
-      let keep = 1;
+      let keepAbsolute = 1, keepRelative = 1;
       for (const name of DETECTORS) {
         const weight = cfg.weights[name];
         if (weight === 0) continue;
         const result = DETECTOR_FUNCTIONS[name](ctx);
         if (!result || result.score <= 0) continue;
         const contribution = weight * result.score;
-        keep *= 1 - contribution;
-        contributions.push({ detector: name, score: round(result.score), weight, contribution: round(contribution), reason: result.reason });
+        const absolute = ABSOLUTE_DETECTORS.has(name);
+        if (absolute) keepAbsolute *= 1 - contribution;
+        else keepRelative *= 1 - contribution;
+        const capped = warmingUp && !absolute;
+        contributions.push({
+          detector: name, score: round(result.score), weight, contribution: round(contribution),
+          reason: capped ? `${result.reason} [warming up: at most ${cfg.warmupMaxScore}]` : result.reason,
+          ...(capped ? { warmupCapped: true } : {}),
+        });
         hits.inc({ detector: name });
       }
       contributions.sort((a, b) => b.contribution - a.contribution);
-      const score = round(1 - keep);
+      const combined = 1 - keepAbsolute * keepRelative;
+      // A warming-up bot has no behaviour to deviate from: signals measured against its
+      // (empty or young) baseline may raise an alert but never a hold; absolute rules still can.
+      const score = round(warmingUp ? Math.max(1 - keepAbsolute, Math.min(combined, cfg.warmupMaxScore)) : combined);
       scoreHist.observe(score);
       return {
         score,
         level: levelFor(score, cfg.thresholds),
         contributions,
-        warmingUp: baseline.calls < cfg.warmupCalls,
+        warmingUp,
         baselineCalls: baseline.calls,
         assessedAt: new Date(nowMs).toISOString(),
       };
@@ -140,7 +151,8 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   }
 
   function isHighRisk(a: RiskAssessment): boolean {
-    return a.score >= cfg.thresholds.lockdown || a.contributions.some((c) => c.score >= 1 && cfg.lockdownDetectors.includes(c.detector));
+    return a.score >= cfg.thresholds.lockdown
+      || a.contributions.some((c) => c.score >= 1 && !c.warmupCapped && cfg.lockdownDetectors.includes(c.detector));
   }
 
   return {

@@ -33,6 +33,8 @@ export interface Contribution {
   readonly contribution: number;
   /** Human-readable, non-secret explanation ("qty 5000 is 14.2 MADs above median 100"). */
   readonly reason: string;
+  /** Baseline-relative signal of a warming-up bot: it cannot lift the score past `warmupMaxScore`. */
+  readonly warmupCapped?: boolean;
 }
 
 export type RiskLevel = 'none' | 'alert' | 'step_up' | 'admin' | 'lockdown';
@@ -43,7 +45,7 @@ export interface RiskAssessment {
   readonly level: RiskLevel;
   /** Detectors that fired (score > 0), highest contribution first. */
   readonly contributions: readonly Contribution[];
-  /** True while the bot has fewer learned calls than `warmupCalls`. */
+  /** True while the bot has fewer learned calls than `warmupCalls` or a baseline younger than `warmupHours`. */
   readonly warmingUp: boolean;
   readonly baselineCalls: number;
   readonly assessedAt: string;
