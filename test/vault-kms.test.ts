@@ -135,6 +135,7 @@ t.test('config errors are clear', async (t) => {
   t.same(d, {
     provider: 'local', readProviders: [], local: { masterKeyFile: path.join(dir, 'master.key') },
     cache: { enabled: false, maxAgeMs: 60_000, maxUses: 100, maxEntries: 100 }, limits: { minKeyBytes: 8, maxKeyBytes: 512 }, lock: { timeoutMs: 5_000, staleMs: 30_000 },
+    records: { enabled: true, watch: true, revalidateMs: 250, maxStaleMs: 1_000 },
   });
   t.ok(GuardError);
 });
