@@ -53,6 +53,8 @@ export interface Config {
     revokeMaxDelayMs: number;
     /** Bound on revocations waiting to run; beyond it new calls are refused (fail closed). */
     maxOutstanding: number;
+    /** Outstanding-token ledger on shared (Redis) state: heartbeat/sweep timings, checked by its own parser. */
+    ledger?: unknown;
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   /** Creates a demo bot + demo credentials on first start when the upstream is the simulator. */
@@ -177,6 +179,7 @@ const schema = {
       properties: {
         maxUses: { type: 'integer', minimum: 1, maximum: 1000 }, maxAgeMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
         revokeAttempts: posInt, revokeBaseDelayMs: posInt, revokeMaxDelayMs: posInt, maxOutstanding: posInt,
+        ledger: { type: 'object' },
       },
     },
     log: { type: 'object', additionalProperties: false, required: ['level'], properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } } },

@@ -133,11 +133,11 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     const kiwoom = createKiwoomClient({ baseUrl: baseUrl!, ...config.upstream });
     closers.push(() => kiwoom.close());
 
-    // --- broker-token ledger (h2b): with shared state, every outstanding token is recorded
-    // (encrypted) so a peer revokes it if this replica dies; one process on memory state needs none.
+    // With shared state every outstanding broker token is recorded (encrypted)
+    // so a peer revokes it if this replica dies; one process on memory state needs none.
     const revokeBrokerToken = (botId: string, token: Buffer) => vault.withCredentials(botId, 'revoke', (creds) => kiwoom.revokeToken(creds, token));
     const ledger = store.kind === 'redis'
-      ? await createTokenLedger(parseTokenLedgerConfig(undefined), {
+      ? await createTokenLedger(parseTokenLedgerConfig(config.brokerTokens.ledger), {
         store, provider, revoke: revokeBrokerToken, registry, logger,
         onEvent: (_type, { botId, fingerprint, deadReplica }) => {
           auditor.append({ type: 'broker_token.revoked', botId, fingerprint, orphanOf: deadReplica })
@@ -146,7 +146,6 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       })
       : undefined;
     if (ledger) closers.push(() => ledger.close()); // after drain (closers run in reverse)
-    // --- end broker-token ledger
     const brokerTokens = new BrokerTokens(config.brokerTokens, {
       issue: (botId, signal, purpose = 'call') => vault.withCredentials(botId, purpose, (creds) => kiwoom.issueToken(creds, signal)),
       revoke: revokeBrokerToken, ledger,
