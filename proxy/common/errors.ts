@@ -87,6 +87,8 @@ export const ERROR_CATALOGUE = {
   KG7002: { status: 500, returnCode: 9, ko: '공유 상태 저장소 요청이 올바르지 않습니다', en: 'Invalid shared state operation' },
   KG7003: { status: 503, returnCode: 9, ko: '공유 상태가 초기화되어 운영자 확인이 필요합니다', en: 'Shared state was reset; operator confirmation required' },
   KG7004: { status: 500, returnCode: 9, ko: '공유 상태 저장소 설정이 올바르지 않습니다', en: 'State store configuration is invalid' },
+  KG7005: { status: 409, returnCode: 1, ko: '확인할 공유 상태 초기화가 없습니다', en: 'No shared-state reset is awaiting confirmation' },
+  KG7006: { status: 400, returnCode: 1, ko: '공유 상태 관리 요청 형식이 올바르지 않습니다', en: 'Invalid shared-state admin request' },
 
   // 9xxx: the sidecar itself
   KG9001: { status: 500, returnCode: 9, ko: '내부 오류가 발생했습니다', en: 'Internal error' },

@@ -29,6 +29,8 @@ export interface RedisStore extends Store {
   readonly kind: 'redis';
   /** The generation marker this store currently trusts (undefined before the first contact). */
   generation(): string | undefined;
+  /** Re-reads the generation marker now (instead of at the next periodic check); updates flushDetected(). */
+  refreshGeneration(): Promise<void>;
 }
 
 type Client = Redis | Cluster;
@@ -350,6 +352,10 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
     kind: 'redis',
 
     generation: () => knownGeneration,
+
+    async refreshGeneration() {
+      return op('generation', () => ensureGeneration());
+    },
 
     async get(key) {
       return op('get', () => client.get(k(key)));
