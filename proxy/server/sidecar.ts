@@ -114,7 +114,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     // Records still wrapped under a provider being migrated away from stay readable.
     const readProviders = await createReadProviders(vaultConfig, { logger, registry });
     const vault = await createVault({
-      dataDir: config.dataDir, provider, readProviders, registry, logger, hmacKey: fingerprintKey, cache: vaultConfig.cache,
+      dataDir: config.dataDir, provider, readProviders, registry, logger, hmacKey: fingerprintKey, cache: vaultConfig.cache, records: vaultConfig.records,
       onDecrypt: (e) => {
         auditor.append({ type: 'decrypt', requestId: requestScope.getStore()?.requestId, botId: e.botId, purpose: e.purpose, outcome: e.outcome, code: e.code, provider: e.provider, ms: e.ms })
           .catch((err) => logger.error({ err: String(err) }, 'decrypt audit record failed'));
