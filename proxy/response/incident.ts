@@ -87,7 +87,8 @@ export interface Incident {
   /** ms after issue: steps 1-4 done; every open order cancelled and confirmed by a fresh listing; damage assessment duration. */
   timings: { stepsMs?: number; cancelConfirmedMs?: number; damageMs?: number };
   damage?: DamageAssessment;
-  readonly notifications: { event: string; results: readonly DeliveryResult[] }[];
+  /** Webhook deliveries (kept in their own store hash; merged in by the report). */
+  readonly notifications: { event: string; at?: string; results: readonly DeliveryResult[] }[];
   readonly timeline: { at: string; event: string; detail?: string }[];
   unlockedAt?: string;
   unlockedBy?: string;

@@ -110,6 +110,7 @@ const K = {
   checklist: (id: string) => `response:incident:${id}:checklist`,
   approvals: (id: string) => `response:incident:${id}:unlock`,
   compensation: (id: string) => `response:incident:${id}:compensation`,
+  notifications: (id: string) => `response:incident:${id}:notifications`,
   index: 'response:incidents',
   lockAll: 'response:lock:all',
   lockBot: (b: string) => `response:lock:bot:${b}`,
@@ -176,13 +177,17 @@ export function createResponder(opts: ResponderOptions): Responder {
   }
 
   async function report(inc: Incident): Promise<IncidentReport> {
-    const [confirmed, approvals, comp] = await Promise.all([store.hgetall(K.checklist(inc.id)), store.hgetall(K.approvals(inc.id)), store.get(K.compensation(inc.id))]);
+    const [confirmed, approvals, comp, sent] = await Promise.all([
+      store.hgetall(K.checklist(inc.id)), store.hgetall(K.approvals(inc.id)), store.get(K.compensation(inc.id)), store.hgetall(K.notifications(inc.id)),
+    ]);
+    const notifications = [...inc.notifications, ...Object.keys(sent).sort().map((k) => JSON.parse(sent[k]!) as Incident['notifications'][number])];
     const checklist: ChecklistItem[] = cfg.recoverySteps.map((s) => {
       const c = confirmed[s.id] ? (JSON.parse(confirmed[s.id]!) as { by: string; at: string; note?: string }) : undefined;
       return { ...s, ...(c ? { confirmedBy: c.by, confirmedAt: c.at, ...(c.note ? { note: c.note } : {}) } : {}) };
     });
     return {
       ...inc,
+      notifications,
       checklist,
       unlockApprovals: Object.entries(approvals).map(([approver, at]) => ({ approver, at })).sort((a, b) => a.at.localeCompare(b.at)),
       unlockApprovalsRequired: inc.automatic ? cfg.unlock.automaticApprovers : cfg.unlock.adminTriggeredApprovers,
@@ -205,9 +210,10 @@ export function createResponder(opts: ResponderOptions): Responder {
 
   async function notify(inc: Incident, alert: Alert): Promise<void> {
     const results = await notifier.notify(alert);
-    const fresh = await loadIncident(inc.id).catch(() => inc);
-    fresh.notifications.push({ event: alert.event, results });
-    await saveIncident(fresh);
+    // A field of its own per delivery: the lockdown that is still writing the incident
+    // document must not overwrite (or be overwritten by) a delivery that finished meanwhile.
+    const at = new Date(now()).toISOString();
+    await store.hset(K.notifications(inc.id), `${at}|${alert.event}|${randomUUID().slice(0, 8)}`, JSON.stringify({ event: alert.event, at, results }), cfg.incidentRetentionMs);
   }
 
   async function holdingsBaseline(account: string): Promise<{ at: string; holdings: Holding[] } | undefined> {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { loadConfig } from '../../proxy/common/config.js';
 
 function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
@@ -39,6 +39,8 @@ export interface HarnessOptions {
   botId?: string;
   /** Reuse a running simulator (multi-sidecar tests). */
   simulator?: Simulator;
+  /** Clock for behaviour analysis (SidecarOptions.clock): replay calls at other hours. */
+  clock?: () => number;
 }
 
 export interface CallResult {
@@ -57,9 +59,14 @@ export interface Harness {
   botId: string;
   botSecret: string;
   logs(): string;
-  token(): Promise<string>;
-  call(apiId: string, body: unknown, opts?: { token?: string; path?: string; headers?: Record<string, string> }): Promise<CallResult>;
-  post(pathname: string, body: string | Buffer, headers?: Record<string, string>): Promise<CallResult>;
+  token(dispatcher?: Dispatcher): Promise<string>;
+  /** `dispatcher` lets a test pick the client's source address (undici `new Agent({ localAddress })`). */
+  call(apiId: string, body: unknown, opts?: { token?: string; path?: string; headers?: Record<string, string>; dispatcher?: Dispatcher }): Promise<CallResult>;
+  post(pathname: string, body: string | Buffer, headers?: Record<string, string>, dispatcher?: Dispatcher): Promise<CallResult>;
+  /** Creates an admin-API bearer token (shown once) for a principal with this role. */
+  adminToken(name: string, role: 'viewer' | 'approver' | 'admin'): Promise<string>;
+  /** Admin API request with a bearer token; JSON body in, parsed JSON (or text) out. */
+  admin(method: 'GET' | 'POST' | 'DELETE', pathname: string, token: string, body?: unknown): Promise<CallResult>;
   /** Resolves once the simulator holds no live broker token (revocation is asynchronous). */
   waitNoLiveTokens(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -102,7 +109,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       policy: { file: opts.policyFile ?? path.join(FIXTURES, 'policy-open.yaml') },
     }, opts.config ?? {}),
   });
-  const sidecar = await startSidecar(config, { logger, cwd: ROOT });
+  const sidecar = await startSidecar(config, { logger, cwd: ROOT, ...(opts.clock ? { clock: opts.clock } : {}) });
   const botId = opts.botId ?? 'bot-e2e';
   const { secret } = await sidecar.parts.bots.add({
     id: botId, owner: 'alice', account: CANARY.account,
@@ -112,9 +119,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   await sidecar.parts.vault.importCredentials({ botId, account: CANARY.account, appKey: Buffer.from(CANARY.appKey), secretKey: Buffer.from(CANARY.secretKey) });
 
   const url = sidecar.url;
-  async function post(pathname: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<CallResult> {
+  async function post(pathname: string, body: string | Buffer, headers: Record<string, string> = {}, dispatcher?: Dispatcher): Promise<CallResult> {
     const res = await request(url + pathname, {
-      method: 'POST', body, headers: { 'content-type': 'application/json;charset=UTF-8', ...headers },
+      method: 'POST', body, headers: { 'content-type': 'application/json;charset=UTF-8', ...headers }, ...(dispatcher ? { dispatcher } : {}),
     });
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, text, json: parseJson(text) };
@@ -123,16 +130,33 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     sidecar, sim, url, adminUrl: sidecar.adminUrl!, dataDir, botId, botSecret,
     logs: () => logText,
     post,
-    async token() {
-      const r = await post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: botId, secretkey: botSecret }));
+    async token(dispatcher?: Dispatcher) {
+      const r = await post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: botId, secretkey: botSecret }), {}, dispatcher);
       if (r.json.return_code !== 0) throw new Error(`token exchange failed: ${r.text}`);
       return String(r.json.token);
     },
     async call(apiId, body, o = {}) {
       const { lookupApi } = await import('../../proxy/kiwoom/catalogue.js');
-      const token = o.token ?? (await h.token());
+      const token = o.token ?? (await h.token(o.dispatcher));
       const p = o.path ?? lookupApi(apiId)?.path ?? '/api/dostk/stkinfo';
-      return post(p, typeof body === 'string' ? body : JSON.stringify(body), { 'api-id': apiId, authorization: `Bearer ${token}`, ...o.headers });
+      return post(p, typeof body === 'string' ? body : JSON.stringify(body), { 'api-id': apiId, authorization: `Bearer ${token}`, ...o.headers }, o.dispatcher);
+    },
+    async adminToken(name, role) {
+      const { AdminTokens } = await import('../../proxy/admin/tokens.js');
+      const buf = await AdminTokens.forDataDir(dataDir).create(name, role);
+      try {
+        return buf.toString('latin1');
+      } finally {
+        buf.fill(0);
+      }
+    },
+    async admin(method, pathname, token, body) {
+      const res = await request(sidecar.adminUrl! + pathname, {
+        method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await res.body.text();
+      return { status: res.statusCode, headers: res.headers, text, json: parseJson(text) };
     },
     waitNoLiveTokens: (timeoutMs = 3000) => waitFor(() => sim.liveTokens() === 0, timeoutMs, 'no live broker tokens'),
     async close() {
