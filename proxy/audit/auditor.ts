@@ -48,8 +48,8 @@ export interface AuditorHandle extends Auditor {
   readonly fingerprintKey: Buffer;
   readonly publicKeyPem: string;
   readonly keyId: string;
-  /** Per-sink state for /readyz and the admin API. */
-  status(): { id: string; kind: string; up: boolean; reason?: string }[];
+  /** Per-sink state for /readyz and the admin API; file sinks add the highest seq written and the highest fdatasynced. */
+  status(): { id: string; kind: string; up: boolean; reason?: string; writtenSeq?: number; syncedSeq?: number }[];
 }
 
 /** The name the sidecar wiring uses. */
@@ -222,6 +222,10 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
     },
     publicKeyPem: publicKeyPem(keys.publicKey),
     keyId: keys.keyId,
-    status: () => sinks.map((s) => ({ id: s.id, kind: s.kind, up: s.up, ...(s.downReason ? { reason: s.downReason } : {}) })),
+    status: () => sinks.map((s) => ({
+      id: s.id, kind: s.kind, up: s.up,
+      ...(s.downReason ? { reason: s.downReason } : {}),
+      ...(s instanceof FileSink ? s.durability : {}),
+    })),
   };
 }
