@@ -26,7 +26,7 @@ import { startSimulator, type Simulator } from '../sim/index.js';
 import { createAdminServer } from '../admin/server.js';
 import { AdminTokens } from '../admin/tokens.js';
 import type { ReadinessCheck } from '../admin/health.js';
-import { buildPipelines, policyCall } from './stages.js';
+import { buildPipelines, durabilityFor, policyCall } from './stages.js';
 import { createBotListener } from './listener.js';
 import { requestScope, createMarketData } from './market.js';
 import type { RequestContext } from './context.js';
@@ -116,7 +116,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     const vault = await createVault({
       dataDir: config.dataDir, provider, readProviders, registry, logger, hmacKey: fingerprintKey, cache: vaultConfig.cache, records: vaultConfig.records,
       onDecrypt: (e) => {
-        auditor.append({ type: 'decrypt', requestId: requestScope.getStore()?.requestId, botId: e.botId, purpose: e.purpose, outcome: e.outcome, code: e.code, provider: e.provider, ms: e.ms })
+        auditor.append({ type: 'decrypt', requestId: requestScope.getStore()?.requestId, botId: e.botId, purpose: e.purpose, outcome: e.outcome, code: e.code, provider: e.provider, ms: e.ms }, { durability: 'write' })
           .catch((err) => logger.error({ err: String(err) }, 'decrypt audit record failed'));
       },
     });
@@ -151,7 +151,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       revoke: revokeBrokerToken, ledger,
       fingerprintKey, registry, logger,
       onEvent: (type, fields) => {
-        auditor.append({ type, requestId: requestScope.getStore()?.requestId, ...fields }).catch((err) => logger.error({ err: String(err), type }, 'broker token audit record failed'));
+        auditor.append({ type, requestId: requestScope.getStore()?.requestId, ...fields }, { durability: 'write' }).catch((err) => logger.error({ err: String(err), type }, 'broker token audit record failed'));
       },
     });
     closers.push(() => brokerTokens.drain(5_000));
@@ -267,7 +267,7 @@ async function afterCall(parts: SidecarParts, ctx: RequestContext): Promise<bool
       await parts.auditor.append({
         type: 'call.outcome', requestId: ctx.id, route: ctx.route, botId: ctx.bot?.id, sourceIp: ctx.sourceIp,
         ok: false, code: ctx.error.code, stage: ctx.trail.at(-1),
-      }).catch(() => undefined);
+      }, { durability: 'write' }).catch(() => undefined);
     }
     return undefined;
   }
@@ -289,7 +289,7 @@ async function afterCall(parts: SidecarParts, ctx: RequestContext): Promise<bool
     upstreamStatus: ctx.upstream?.status, returnCode, orderNo,
     decision: ctx.decision ? { outcome: ctx.decision.outcome, ruleId: ctx.decision.ruleId, policyVersion: ctx.decision.policyVersion } : undefined,
     ms: Math.round((performance.now() - ctx.startedAt) * 100) / 100,
-  }).catch((err) => parts.logger.error({ err: String(err), requestId: ctx.id }, 'outcome audit record failed'));
+  }, { durability: ctx.entry ? durabilityFor(ctx.entry.kind) : 'write' }).catch((err) => parts.logger.error({ err: String(err), requestId: ctx.id }, 'outcome audit record failed'));
   if (ctx.decision && ctx.decision.outcome !== 'deny' && ctx.entry) {
     await parts.policy.recordOutcome(policyCall(ctx), ctx.decision, { ok, orderNo })
       .catch((err) => parts.logger.error({ err: String(err), requestId: ctx.id }, 'policy outcome failed'));

@@ -106,6 +106,14 @@ function assess(deps: StageDeps) {
   };
 }
 
+/**
+ * An order's intent is fsynced (group commit) before the order goes out; a
+ * read's intent is written in chain order without waiting for the disk.
+ */
+export function durabilityFor(kind: string): 'fsync' | 'write' {
+  return kind === 'order' || kind === 'modify' || kind === 'cancel' || kind === 'transfer' ? 'fsync' : 'write';
+}
+
 /** The intent record must be durable before anything is forwarded (fail closed). */
 function auditIntent(deps: StageDeps) {
   return async (ctx: RequestContext) => {
@@ -122,7 +130,7 @@ function auditIntent(deps: StageDeps) {
         body: ctx.entry!.kind === 'query' ? undefined : ctx.json,
         decision: { outcome: d.outcome, ruleId: d.ruleId, ruleKind: d.ruleKind, reason: d.reason, matched: d.matched, shadowDenies: d.shadowDenies, policyVersion: d.policyVersion },
         risk: ctx.risk,
-      });
+      }, { durability: durabilityFor(ctx.entry!.kind) });
     } catch (err) {
       throw err instanceof GuardError && err.code === 'KG6001' ? err : new GuardError('KG6001', undefined, { cause: err });
     }
@@ -181,7 +189,7 @@ function tokenExchange(deps: StageDeps) {
   return async (ctx: RequestContext) => {
     const { bot, response, jti } = await exchangeToken(ctx.body, deps.bots, deps.sessions, deps.okMessage);
     ctx.bot = bot;
-    await deps.auditor.append({ type: 'session.issued', requestId: ctx.id, botId: bot.id, jti, sourceIp: ctx.sourceIp }).catch(() => {
+    await deps.auditor.append({ type: 'session.issued', requestId: ctx.id, botId: bot.id, jti, sourceIp: ctx.sourceIp }, { durability: 'write' }).catch(() => {
       throw new GuardError('KG6001');
     });
     ctx.reply = jsonReply(200, response);
