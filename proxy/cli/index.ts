@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { load: () => Promise<{ default: CliCommand }>; s
   approvals: { load: () => import('./approvals.js'), summary: 'list | approve | refuse | enroll step-up approvals' },
   lockdown: { load: () => import('./lockdown.js'), summary: 'emergency lockdown of a bot, an account or everything' },
   incidents: { load: () => import('./incidents.js'), summary: 'list | show | compensation for security incidents' },
+  state: { load: () => import('./state.js'), summary: 'status | confirm-flush the shared state after a Redis flush' },
   sim: { load: () => import('./sim.js'), summary: 'run the Kiwoom REST simulator on loopback' },
 };
 

@@ -20,7 +20,7 @@ import { createVault, createKeyProvider, createReadProviders, parseVaultConfig, 
 import { createAuditor, parseAuditConfig, type ManagedAuditor } from '../audit/index.js';
 import { createPolicyEngine, parsePolicyConfig } from '../policy/index.js';
 import type { PolicyEngine } from '../policy/types.js';
-import { createStore, parseStateConfig } from '../state/index.js';
+import { createStore, parseStateConfig, stateRoutes, stateFlushReadiness } from '../state/index.js';
 import type { Store } from '../state/types.js';
 import { startSimulator, type Simulator } from '../sim/index.js';
 import { createAdminServer } from '../admin/server.js';
@@ -225,13 +225,18 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       // A KMS health probe costs quota: probe at most every 10 s.
       { name: 'vault', check: cachedCheck(() => vault.health(), 10_000) },
       { name: 'state', check: () => store.health() },
+      stateFlushReadiness(store),
       { name: 'shutdown', check: () => { if (shuttingDown) throw new GuardError('KG9002'); } },
     ];
     let adminUrl: string | undefined;
     if (config.admin.enabled) {
       const adminServer = createAdminServer({
         registry, logger, language: config.language, readiness, tokens: AdminTokens.forDataDir(config.dataDir),
-        routes: [...coreAdminRoutes(parts), ...approvalRoutes(approvals), ...responseRoutes(responder)], maxBodyBytes: config.limits.maxBodyBytes,
+        routes: [
+          ...coreAdminRoutes(parts), ...approvalRoutes(approvals), ...responseRoutes(responder),
+          ...stateRoutes(store, (f) => auditor.append({ type: 'admin', ...f })),
+        ],
+        maxBodyBytes: config.limits.maxBodyBytes,
       });
       adminUrl = await listen(adminServer, config.admin.host, config.admin.port);
       closers.push(async () => {
