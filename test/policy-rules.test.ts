@@ -316,7 +316,7 @@ rules:
   t.match(await f.engine.evaluate({ ...f.call('kt10000', BUY('51')), account: '9' }), { ruleId: 'size-big-acct' });
 });
 
-t.test('risk score thresholds: 0.7 step-up, 0.9 hold (defaults); deny beats both', async (t) => {
+t.test('risk score thresholds: above 0.7 step-up, above 0.9 hold (defaults, as the seed says); deny beats both', async (t) => {
   const f = await fixture(t, `version: 1
 rules:
   - { id: size, type: order-size, maxQuantity: 10 }
@@ -324,9 +324,10 @@ rules:
 `);
   const at = async (riskScore: number | undefined, qty = '1') => f.engine.evaluate(f.call('kt10000', BUY(qty), riskScore === undefined ? {} : { riskScore }));
   t.equal((await at(0.69)).outcome, 'allow');
-  t.match(await at(0.7), { outcome: 'step-up', ruleId: 'builtin.risk-step-up', ruleKind: 'risk-score' });
-  t.match(await at(0.89), { outcome: 'step-up' });
-  t.match(await at(0.9), { outcome: 'hold', ruleId: 'builtin.risk-approval' });
+  t.equal((await at(0.7)).outcome, 'allow', 'exactly at the threshold is not above it');
+  t.match(await at(0.71), { outcome: 'step-up', ruleId: 'builtin.risk-step-up', ruleKind: 'risk-score' });
+  t.match(await at(0.9), { outcome: 'step-up' });
+  t.match(await at(0.91), { outcome: 'hold', ruleId: 'builtin.risk-approval' });
   t.match(await at(0.99, '11'), { outcome: 'deny', ruleId: 'size' });
   t.match(await at(undefined, '8'), { outcome: 'hold', ruleId: 'approve-big', ruleKind: 'approval' });
   t.match(await at(0.75, '8'), { outcome: 'hold', ruleId: 'approve-big' }, 'hold outranks step-up');

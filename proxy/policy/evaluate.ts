@@ -242,11 +242,11 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
 
   // Phase 4: the risk score from the risk part.
   if (f.riskScore !== undefined) {
-    if (f.riskScore >= policy.approval) {
+    if (f.riskScore > policy.approval) {
       acc.record({ id: BUILTIN.riskApproval, type: 'builtin', kind: 'risk-score', mode: 'enforce' }, {
         outcome: 'hold', reason: say(lang, `위험 점수 ${f.riskScore.toFixed(2)}: 관리자 승인이 필요합니다 (기준 ${policy.approval})`, `risk score ${f.riskScore.toFixed(2)} needs admin approval (threshold ${policy.approval})`),
       });
-    } else if (f.riskScore >= policy.stepUp) {
+    } else if (f.riskScore > policy.stepUp) {
       acc.record({ id: BUILTIN.riskStepUp, type: 'builtin', kind: 'risk-score', mode: 'enforce' }, {
         outcome: 'step-up', reason: say(lang, `위험 점수 ${f.riskScore.toFixed(2)}: 추가 승인이 필요합니다 (기준 ${policy.stepUp})`, `risk score ${f.riskScore.toFixed(2)} needs step-up approval (threshold ${policy.stepUp})`),
       });
