@@ -259,14 +259,14 @@ t.test('admin API routes over real HTTP with roles', async (t) => {
   const list = await call$('GET', '/approvals?status=pending', viewerToken);
   t.equal(list.status, 200);
   t.equal((list.json.approvals as { id: string }[])[0]!.id, ticket.id);
-  t.equal((await call$('POST', `/approvals/${ticket.id}/approve`, viewerToken, { code: '123456' })).status, 401, 'viewer may not approve');
+  t.equal((await call$('POST', `/approvals/${ticket.id}/approve`, viewerToken, { code: '123456' })).status, 403, 'viewer may not approve');
   const ok = await call$('POST', `/approvals/${ticket.id}/approve`, aliceToken, { code: f.code('alice').toString() });
   t.equal(ok.status, 200);
   t.equal(ok.json.status, 'approved');
   const enrolled = await call$('POST', '/approvers', rootToken, { name: 'frank', roles: ['admin'] });
   t.equal(enrolled.status, 201);
   t.match(enrolled.json.secret, /^[A-Z2-7]{32}$/);
-  t.equal((await call$('POST', '/approvers', aliceToken, { name: 'mallory', roles: ['admin'] })).status, 401, 'only admins enrol');
+  t.equal((await call$('POST', '/approvers', aliceToken, { name: 'mallory', roles: ['admin'] })).status, 403, 'only admins enrol');
   const t2 = await f.service.request(call());
   const refused = await call$('POST', `/approvals/${t2.id}/refuse`, rootToken, { reason: 'unexpected sell' });
   t.equal(refused.status, 403, 'root is an admin token but not an enrolled approver');

@@ -202,7 +202,7 @@ t.test('lockdown on replica A stops replica B within 100 ms', async (t) => {
   t.ok(propagation < 100, `B refused within 100 ms of the lock reaching Redis (${propagation} ms)`);
   t.equal(forwardedSentAfterLockWritten, 0, 'no call sent to B after the lock was written was forwarded (B reads the lock on every call)');
   t.equal(forwardedAfterLockReturned, 0, 'B forwarded nothing sent after the lockdown call returned');
-  t.ok(refusals.every((m) => /KG3008|KG2007|KG2004|KG4002|KG2006/.test(m)), `refusals are lockdown/session-kill codes: ${[...new Set(refusals)].join(' ')}`);
+  t.ok(refusals.every((m) => /KG3008|KG2007|KG2004|KG4002|KG2006|rule=builtin\.trading-state/.test(m)), `refusals are lockdown/session-kill codes: ${[...new Set(refusals)].join(' ')}`);
   t.comment(`orders B forwarded while the lockdown was in flight: ${forwardedBeforeRefusal}`);
   const after = await order(B, tb);
   t.not(after.json.return_code, 0, `still refused on B: ${String(after.json.return_msg)}`);
