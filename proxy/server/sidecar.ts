@@ -20,7 +20,7 @@ import { createVault, createKeyProvider, createReadProviders, parseVaultConfig, 
 import { createAuditor, parseAuditConfig, type ManagedAuditor } from '../audit/index.js';
 import { createPolicyEngine, parsePolicyConfig } from '../policy/index.js';
 import type { PolicyEngine } from '../policy/types.js';
-import { createStore, parseStateConfig, stateRoutes, stateFlushReadiness } from '../state/index.js';
+import { createStore, parseStateConfig, stateRoutes, stateFlushReadiness, type RedisStore } from '../state/index.js';
 import type { Store } from '../state/types.js';
 import { startSimulator, type Simulator } from '../sim/index.js';
 import { createAdminServer } from '../admin/server.js';
@@ -105,7 +105,9 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     const store = await createStore(parseStateConfig(config.state), { logger, registry });
     closers.push(() => store.close());
 
-    const auditor = await createAuditor({ config: parseAuditConfig(config.audit, config.dataDir), logger, registry });
+    // The audit stream sink and the Redis checkpoint copy share the state connection.
+    const redis = store.kind === 'redis' ? (store as RedisStore).client : undefined;
+    const auditor = await createAuditor({ config: parseAuditConfig(config.audit, config.dataDir), logger, registry, redis });
     closers.push(() => auditor.close());
     const fingerprintKey = auditor.fingerprintKey;
 

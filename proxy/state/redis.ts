@@ -31,6 +31,8 @@ export interface RedisStore extends Store {
   generation(): string | undefined;
   /** Re-reads the generation marker now (instead of at the next periodic check); updates flushDetected(). */
   refreshGeneration(): Promise<void>;
+  /** The command connection, for parts that speak Redis themselves (the audit stream sink). */
+  readonly client: Redis | Cluster;
 }
 
 type Client = Redis | Cluster;
@@ -350,6 +352,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
 
   const store: RedisStore = {
     kind: 'redis',
+    client,
 
     generation: () => knownGeneration,
 
