@@ -108,6 +108,35 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     await rejectsCode(t, s.hget(k, 'x'), 'KG7002', 'hget on a string');
   });
 
+  withStore('mget and hmget: one read of several keys or fields', async (t, s, clock) => {
+    const a = uniq('m:a');
+    const b = uniq('m:b');
+    const missing = uniq('m:none');
+    const hash = uniq('m:h');
+    await s.set(a, 'A');
+    await s.set(b, 'B', W);
+    await s.hset(hash, 'f', '1');
+    t.same(await s.mget([a, missing, b]), ['A', null, 'B'], 'in the order asked, null when missing');
+    t.same(await s.mget([a]), ['A'], 'one key');
+    t.same(await s.mget([hash, a]), [null, 'A'], 'a key of another kind reads as null (as Redis MGET)');
+    const tagged = [uniq('{m:tag}:x'), uniq('{m:tag}:y')];
+    await s.set(tagged[1]!, 'Y');
+    t.same(await s.mget(tagged), [null, 'Y'], 'keys sharing a hash tag');
+    await s.hset(hash, 'g', '2');
+    t.same(await s.hmget(hash, ['g', 'nope', 'f']), ['2', null, '1'], 'hmget in the order asked');
+    t.same(await s.hmget(missing, ['f', 'g']), [null, null], 'hmget on a missing hash');
+    await clock.advance(W + W / 2);
+    t.same(await s.mget([a, b]), ['A', null], 'expired key reads as null');
+    await rejectsCode(t, s.hmget(a, ['f']), 'KG7002', 'hmget on a string');
+    await rejectsCode(t, s.mget([]), 'KG7002', 'no keys');
+    await rejectsCode(t, s.mget([a, '']), 'KG7002', 'an empty key among them');
+    await rejectsCode(t, s.mget(Array.from({ length: 65 }, (_, i) => `${a}:${i}`)), 'KG7002', 'more than 64 keys');
+    await rejectsCode(t, s.mget('abc' as unknown as string[]), 'KG7002', 'not an array');
+    await rejectsCode(t, s.hmget(hash, []), 'KG7002', 'no fields');
+    await rejectsCode(t, s.hmget(hash, [1 as unknown as string]), 'KG7002', 'a field that is not a string');
+    t.same(await s.hgetall(hash), { f: '1', g: '2' }, 'refused reads changed nothing');
+  });
+
   withStore('bad input is refused and changes nothing', async (t, s) => {
     const k = uniq('bad');
     await rejectsCode(t, s.set('', 'x'), 'KG7002', 'empty key');

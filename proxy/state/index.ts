@@ -13,7 +13,7 @@ export {
   parseStateConfig, REDIS_DEFAULTS,
   type StateConfig, type RedisStateConfig, type MemoryStateConfig, type RedisEndpoint, type RedisTlsConfig,
 } from './config.js';
-export { hashTagOf, MAX_KEY_LENGTH, MAX_LIMITS_PER_CALL } from './validate.js';
+export { hashTagOf, MAX_KEY_LENGTH, MAX_KEYS_PER_READ, MAX_LIMITS_PER_CALL } from './validate.js';
 export { seoulDay, msUntilSeoulMidnight } from './seoul.js';
 export { stateRoutes, stateStatus, stateFlushReadiness, parseConfirmReason, MAX_REASON_LENGTH, type StateStatus, type AuditFn } from './routes.js';
 

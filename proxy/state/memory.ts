@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { GuardError } from '../common/errors.js';
 import type { LimitRequest, LimitResult, Store, Unsubscribe } from './types.js';
 import {
-  checkInteger, checkKey, checkOptionalTtl, checkString, checkTtl, normaliseLimits, type NormalisedLimit,
+  checkInteger, checkKey, checkList, checkOptionalTtl, checkString, checkTtl, normaliseLimits, type NormalisedLimit,
 } from './validate.js';
 
 export interface MemoryStoreOptions {
@@ -158,6 +158,17 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
       return stringEntry(checkKey(key), now())?.value ?? null;
     },
 
+    async mget(keys) {
+      assertOpen();
+      const ks = checkList(keys, 'keys', checkKey);
+      const t = now();
+      // As Redis MGET: another kind of value reads as null rather than failing the batch.
+      return ks.map((key) => {
+        const entry = live(key, t);
+        return entry?.kind === 'string' ? entry.value : null;
+      });
+    },
+
     async set(key, value, ttlMs) {
       assertOpen();
       checkKey(key);
@@ -221,6 +232,16 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
       if (!entry) return null;
       if (entry.kind !== 'hash') throw wrongType();
       return entry.fields.get(field) ?? null;
+    },
+
+    async hmget(key, fields) {
+      assertOpen();
+      checkKey(key);
+      const fs = checkList(fields, 'fields', (f) => checkString(f, 'field'));
+      const entry = live(key);
+      if (!entry) return fs.map(() => null);
+      if (entry.kind !== 'hash') throw wrongType();
+      return fs.map((f) => entry.fields.get(f) ?? null);
     },
 
     async hset(key, field, value, ttlMs) {

@@ -14,7 +14,7 @@ import { REDIS_DEFAULTS } from './config.js';
 import { CONSUME_LUA, HSET_LUA, INCR_LUA } from './redis-scripts.js';
 import type { LimitRequest, LimitResult, Store, Unsubscribe } from './types.js';
 import {
-  checkInteger, checkKey, checkOptionalTtl, checkString, checkTtl, hashTagOf, normaliseLimits, type NormalisedLimit,
+  checkInteger, checkKey, checkList, checkOptionalTtl, checkString, checkTtl, hashTagOf, normaliseLimits, type NormalisedLimit,
 } from './validate.js';
 
 export interface RedisStoreDeps {
@@ -39,7 +39,7 @@ type Client = Redis | Cluster;
 // Scripts defined without numberOfKeys take the key count as their first argument.
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 type OpName =
-  | 'get' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hset' | 'hdel' | 'hgetall'
+  | 'get' | 'mget' | 'hmget' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hset' | 'hdel' | 'hgetall'
   | 'consume' | 'peek' | 'publish' | 'subscribe' | 'health' | 'generation';
 
 const OP_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -364,6 +364,24 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
       return op('get', () => client.get(k(key)));
     },
 
+    async mget(keys) {
+      const full = checkList(keys, 'keys', (key) => k(key as string));
+      return op('mget', async () => {
+        // One MGET where Redis can serve it: anywhere but a Cluster, or when
+        // every key carries the same hash tag (one slot). Otherwise the GETs
+        // go out together (auto-pipelined per node): still one wait.
+        const tag = hashTagOf(full[0]!);
+        if (!(client instanceof Cluster) || full.length === 1 || (tag !== undefined && full.every((f) => hashTagOf(f) === tag))) {
+          return client.mget(...full);
+        }
+        return Promise.all(full.map((f) => client.get(f).catch((err: unknown) => {
+          // As MGET: a key holding another kind of value reads as null.
+          if (err instanceof Error && err.message.startsWith('WRONGTYPE')) return null;
+          throw err;
+        })));
+      });
+    },
+
     async set(key, value, ttlMs) {
       const full = k(key);
       checkString(value, 'value');
@@ -403,6 +421,12 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
       const full = k(key);
       checkString(field, 'field');
       return op('hget', () => client.hget(full, field));
+    },
+
+    async hmget(key, fields) {
+      const full = k(key);
+      const fs = checkList(fields, 'fields', (f) => checkString(f, 'field'));
+      return op('hmget', () => client.hmget(full, ...fs));
     },
 
     async hset(key, field, value, ttlMs) {

@@ -36,6 +36,12 @@ export type Unsubscribe = () => Promise<void>;
 export interface Store {
   readonly kind: 'memory' | 'redis';
   get(key: string): Promise<string | null>;
+  /**
+   * Added: several strings in one round trip, in the order asked (null when
+   * missing). As Redis MGET, a key holding another kind of value reads as
+   * null. Keys need not share a hash tag. At most MAX_KEYS_PER_READ keys.
+   */
+  mget(keys: readonly string[]): Promise<(string | null)[]>;
   set(key: string, value: string, ttlMs?: number): Promise<void>;
   /** SET NX semantics: true when the key was created. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
@@ -45,6 +51,8 @@ export interface Store {
   /** Added: sets a TTL on an existing key of any type; false when the key does not exist. */
   expire(key: string, ttlMs: number): Promise<boolean>;
   hget(key: string, field: string): Promise<string | null>;
+  /** Added: several fields of one hash in one round trip, in the order asked (null when missing). */
+  hmget(key: string, fields: readonly string[]): Promise<(string | null)[]>;
   /** ttlMs (optional, added): (re)sets the hash's TTL in the same step. */
   hset(key: string, field: string, value: string, ttlMs?: number): Promise<void>;
   hdel(key: string, field: string): Promise<void>;

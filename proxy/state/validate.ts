@@ -16,6 +16,9 @@ export const MAX_KEY_LENGTH = 512;
 /** Upper bound on limits in one consume(): keeps one script call small. */
 export const MAX_LIMITS_PER_CALL = 32;
 
+/** Upper bound on keys in one mget() or fields in one hmget(): reads on the hot path are a handful. */
+export const MAX_KEYS_PER_READ = 64;
+
 function invalid(detail: string): GuardError {
   return new GuardError('KG7002', detail);
 }
@@ -50,6 +53,14 @@ export function checkInteger(n: unknown, name: string): number {
 export function checkString(v: unknown, name: string): string {
   if (typeof v !== 'string') throw invalid(`${name} must be a string`);
   return v;
+}
+
+/** A non-empty, bounded list of checked keys or fields. */
+export function checkList(items: unknown, what: 'keys' | 'fields', check: (v: unknown) => string): string[] {
+  if (!Array.isArray(items)) throw invalid(`${what} must be an array`);
+  if (items.length === 0) throw invalid(`${what} must not be empty`);
+  if (items.length > MAX_KEYS_PER_READ) throw invalid(`more than ${MAX_KEYS_PER_READ} ${what} in one read`);
+  return items.map((v) => check(v));
 }
 
 /** Redis' own hash-tag rule: the text between the first '{' and the next '}', if non-empty. */
