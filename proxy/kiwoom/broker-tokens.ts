@@ -17,7 +17,7 @@ export type IssuePurpose = 'call' | 'lockdown';
 
 export interface BrokerTokenDeps {
   /** Issues a token for the bot (decrypting its credentials just in time). */
-  issue(botId: string, signal?: AbortSignal, purpose?: IssuePurpose): Promise<BrokerToken>;
+  issue(botId: string, purpose?: IssuePurpose): Promise<BrokerToken>;
   /** Revokes (decrypting its credentials just in time, purpose 'revoke'). */
   revoke(botId: string, token: Buffer): Promise<void>;
   fingerprintKey: Buffer;
@@ -128,7 +128,10 @@ export class BrokerTokens {
   }
 
   private async issueNew(botId: string, signal?: AbortSignal, purpose: IssuePurpose = 'call'): Promise<LiveToken> {
-    const { token, expiresAt } = await this.deps.issue(botId, signal, purpose);
+    // Not aborted with the bot's request: an issue cut off mid-flight may still
+    // have created a token upstream that we would then never know to revoke.
+    // It completes (bounded by the upstream time-outs) and is revoked below.
+    const { token, expiresAt } = await this.deps.issue(botId, purpose);
     const t: LiveToken = {
       botId, token, fingerprint: keyedFingerprint(this.deps.fingerprintKey, token),
       issuedAt: Date.now(), expiresAt: expiresAt.getTime(), uses: 0, inflight: 0, retired: false, ledgered: false,

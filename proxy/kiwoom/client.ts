@@ -129,7 +129,7 @@ function upstreamMessage(s: KiwoomStatus, status: number): string {
 export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
   const url = new URL(opts.baseUrl);
   const ca = url.protocol === 'https:' ? caBundle(opts.caFile) : undefined;
-  const pool = new Pool(url.origin, {
+  const newPool = () => new Pool(url.origin, {
     connections: opts.connections,
     pipelining: 1,
     keepAliveTimeout: opts.keepAliveTimeoutMs,
@@ -138,11 +138,15 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
     bodyTimeout: opts.bodyTimeoutMs,
     connect: { timeout: opts.connectTimeoutMs, rejectUnauthorized: true, ...(ca ? { ca } : {}) },
   });
+  const pool = newPool();
+  // Revocations get their own connections: a slow revoke endpoint must never
+  // make a bot's token or TR call wait for a socket.
+  const revokePool = newPool();
 
-  async function post(path: string, headers: Record<string, string>, body: Buffer, signal?: AbortSignal): Promise<TrResponse> {
+  async function post(path: string, headers: Record<string, string>, body: Buffer, signal?: AbortSignal, via: Pool = pool): Promise<TrResponse> {
     let res: Dispatcher.ResponseData;
     try {
-      res = await pool.request({
+      res = await via.request({
         method: 'POST',
         path,
         headers: { 'content-type': JSON_CT, 'content-length': String(body.length), ...headers },
@@ -207,7 +211,7 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
       ]);
       let res: TrResponse;
       try {
-        res = await post('/oauth2/revoke', { 'api-id': 'au10002' }, body, signal);
+        res = await post('/oauth2/revoke', { 'api-id': 'au10002' }, body, signal, revokePool);
       } finally {
         body.fill(0);
       }
@@ -230,7 +234,7 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
     },
 
     async close() {
-      await pool.close();
+      await Promise.all([pool.close(), revokePool.close()]);
     },
   };
 }

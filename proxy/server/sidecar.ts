@@ -149,7 +149,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       : undefined;
     if (ledger) closers.push(() => ledger.close()); // after drain (closers run in reverse)
     const brokerTokens = new BrokerTokens(config.brokerTokens, {
-      issue: (botId, signal, purpose = 'call') => vault.withCredentials(botId, purpose, (creds) => kiwoom.issueToken(creds, signal)),
+      issue: (botId, purpose = 'call') => vault.withCredentials(botId, purpose, (creds) => kiwoom.issueToken(creds)),
       revoke: revokeBrokerToken, ledger,
       fingerprintKey, registry, logger,
       onEvent: (type, fields) => {
