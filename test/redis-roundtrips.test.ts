@@ -15,10 +15,15 @@ const QUERY = { qry_tp: '3' };
 const PREFIX = 'kguard:';
 const nowMs = (): number => performance.timeOrigin + performance.now();
 
-// Today's counts (see the printed breakdown) plus a margin of 2; lower them when a change saves round trips.
+// Today's counts (see the printed breakdown) plus a margin; lower them when a change saves round trips.
+// Was 13/16/4 (query) and 15/18/5 (order) before one MGET for the session
+// check and one for the lockdown flags, one HMGET for the trading state, all
+// three in one wait, and no alert-cooldown SET NX while this replica's runs.
+// Waits now: query = {session, lockdown, trading state} → risk → token ledger;
+// order adds the policy's rate-limit script before the ledger.
 const BOUNDS = {
-  query: { critical: 13 + 2, total: 16 + 2, waits: 4 + 1 },
-  order: { critical: 15 + 2, total: 18 + 2, waits: 5 + 1 },
+  query: { critical: 7 + 2, total: 10 + 2, waits: 3 + 1 },
+  order: { critical: 8 + 2, total: 11 + 2, waits: 4 + 1 },
 };
 
 interface Seen { at: number; args: string[]; source: string }
@@ -56,7 +61,7 @@ function describe(s: Seen): string {
  * record when each op starts and ends; ops that overlap in time share one
  * wait (issued together, e.g. Promise.all), so the waits are the busy periods.
  */
-const STORE_OPS = ['get', 'set', 'setIfAbsent', 'del', 'incr', 'expire', 'hget', 'hset', 'hdel', 'hgetall', 'consume', 'peek', 'publish'] as const;
+const STORE_OPS = ['get', 'mget', 'set', 'setIfAbsent', 'del', 'incr', 'expire', 'hget', 'hmget', 'hset', 'hdel', 'hgetall', 'consume', 'peek', 'publish'] as const;
 const opSpans: { start: number; end: number; op: string }[] = [];
 function instrument(store: Record<string, unknown>): void {
   for (const name of STORE_OPS) {

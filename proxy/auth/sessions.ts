@@ -44,6 +44,16 @@ export async function loadSigningKey(dataDir: string, keyFile?: string): Promise
   }
 }
 
+const BEARER = /^Bearer ([A-Za-z0-9_.-]+)$/;
+
+/** `authorization: Bearer <jwt>` → the token (as authenticateBearer reads it). */
+export function bearerToken(header: string | undefined): string {
+  if (!header) throw new GuardError('KG2001');
+  const m = BEARER.exec(header);
+  if (!m) throw new GuardError('KG2002', 'authorization must be "Bearer <token>"');
+  return m[1]!;
+}
+
 export class Sessions {
   constructor(
     private readonly key: Buffer,
@@ -79,6 +89,17 @@ export class Sessions {
 
   /** Signature, alg, iss, aud, exp; then revocation and epoch against the store. */
   async verify(token: string, opts: { allowExpired?: boolean } = {}): Promise<SessionClaims> {
+    const claims = await this.verifySignature(token, opts);
+    if (!opts.allowExpired) await this.checkLive(claims);
+    return claims;
+  }
+
+  /**
+   * The local half of verify(): signature, alg, iss, aud, exp — no store.
+   * Claims from here are NOT yet trusted: checkLive() must pass before
+   * anything acts on the call (the server overlaps it with other reads).
+   */
+  async verifySignature(token: string, opts: { allowExpired?: boolean } = {}): Promise<SessionClaims> {
     if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) throw new GuardError('KG2002', 'malformed token');
     let payload;
     try {
@@ -96,15 +117,15 @@ export class Sessions {
     const claims: SessionClaims = {
       botId: String(payload.sub), jti: String(payload.jti), epoch: Number(payload.ep ?? 0), exp: Number(payload.exp),
     };
-    if (opts.allowExpired) return claims;
-    // Issued together so Redis answers them in one round trip.
-    const [revoked, epoch, disabled] = await Promise.all([
-      this.store.get(`jti:${claims.jti}`), this.currentEpoch(claims.botId), this.store.get(this.disabledKey(claims.botId)),
-    ]);
+    return claims;
+  }
+
+  /** The store half of verify(): jti not revoked (KG2004), bot not disabled (KG2006), epoch current (KG2007). One MGET. */
+  async checkLive(claims: SessionClaims): Promise<void> {
+    const [revoked, epoch, disabled] = await this.store.mget([`jti:${claims.jti}`, this.epochKey(claims.botId), this.disabledKey(claims.botId)]);
     if (revoked !== null) throw new GuardError('KG2004');
     if (disabled !== null) throw new GuardError('KG2006');
-    if (claims.epoch < epoch) throw new GuardError('KG2007');
-    return claims;
+    if (claims.epoch < Number(epoch ?? 0)) throw new GuardError('KG2007');
   }
 
   private disabledKey(botId: string): string {

@@ -15,7 +15,7 @@ import { createMarketFetcher } from './market.js';
 import { createPolicyMetrics } from './metrics.js';
 import { outcomeCounterKey } from './rules/counters.js';
 import { readTradingState, setTradingState } from './trading-state.js';
-import type { Decision, MarketData, PolicyCall, PolicyEngine, PolicyInfo } from './types.js';
+import type { Decision, EffectiveTradingState, MarketData, PolicyCall, PolicyEngine, PolicyInfo } from './types.js';
 import { watchPolicyFile } from './watch.js';
 import { callFacts } from './facts.js';
 
@@ -30,8 +30,22 @@ export interface PolicyEngineOptions {
   language?: Language;
 }
 
-/** Internal extension used by the CLI and tests. */
+/** A trading-state read started earlier (concurrently with other reads) for this bot and account. */
+export interface PrefetchedTradingState {
+  readonly botId: string;
+  readonly account: string;
+  /** From `engine.tradingState(botId, account)`; a rejection fails the evaluation closed, as a read would. */
+  readonly state: Promise<EffectiveTradingState>;
+}
+
+export interface EvaluateOptions {
+  tradingState?: PrefetchedTradingState;
+}
+
+/** Internal extension used by the CLI, tests and the server's assess stage. */
 export interface PolicyEngineInternals extends PolicyEngine {
+  /** As PolicyEngine.evaluate; a prefetched trading state replaces the engine's own read (same semantics). */
+  evaluate(call: PolicyCall, opts?: EvaluateOptions): Promise<Decision>;
   evaluateWith(call: PolicyCall, opts: EvalOptions): Promise<Decision>;
   compiled(): CompiledPolicy | undefined;
 }
@@ -108,14 +122,24 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
   await reload();
   const watcher = config.watch ? watchPolicyFile(config.file, config.reloadDebounceMs, () => { if (!closed) void reload(); }, log) : undefined;
 
-  async function run(call: PolicyCall, evalOpts: EvalOptions): Promise<Decision> {
+  function depsFor(prefetched: PrefetchedTradingState | undefined): EvalDeps {
+    if (!prefetched) return deps;
+    return {
+      ...deps,
+      // Only for the bot and account it was read for; anything else is read as usual.
+      tradingState: (botId, account) => botId === prefetched.botId && account === prefetched.account
+        ? prefetched.state : readTradingState(store, botId, account),
+    };
+  }
+
+  async function run(call: PolicyCall, evalOpts: EvalOptions, prefetched?: PrefetchedTradingState): Promise<Decision> {
     if (closed) throw new GuardError('KG9002');
     const current = active;
     if (!current) throw new GuardError('KG3003', 'no valid policy loaded');
     const started = performance.now();
     let decision: Decision;
     try {
-      decision = await evaluatePolicy(current.policy, call, deps, nowMs(), evalOpts);
+      decision = await evaluatePolicy(current.policy, call, depsFor(prefetched), nowMs(), evalOpts);
     } catch (err) {
       metrics.evalSeconds.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
       return storeErrors(err);
@@ -130,8 +154,8 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
   }
 
   return {
-    evaluate: (call) => run(call, {}),
-    evaluateWith: run,
+    evaluate: (call, opts) => run(call, {}, opts?.tradingState),
+    evaluateWith: (call, evalOpts) => run(call, evalOpts),
     compiled: () => active?.policy,
 
     async recordOutcome(call, decision, outcome) {

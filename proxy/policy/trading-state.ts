@@ -40,11 +40,8 @@ export async function setTradingState(store: Store, scope: TradingStateScope, st
 }
 
 export async function readTradingState(store: Store, botId: string, account: string): Promise<EffectiveTradingState> {
-  const [g, b, a] = await Promise.all([
-    store.hget(TRADING_STATE_KEY, 'global'),
-    store.hget(TRADING_STATE_KEY, `bot:${botId}`),
-    store.hget(TRADING_STATE_KEY, `account:${account}`),
-  ]);
+  // One HMGET: the three scopes live in one hash.
+  const [g = null, b = null, a = null] = await store.hmget(TRADING_STATE_KEY, ['global', `bot:${botId}`, `account:${account}`]);
   const global = parseRecord(g);
   const bot = parseRecord(b);
   const acct = parseRecord(a);

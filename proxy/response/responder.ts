@@ -121,6 +121,8 @@ const K = {
 const CHANNEL = 'response:lockdown';
 const ID = /^[0-9a-f-]{36}$/;
 const ACTOR = /^[A-Za-z0-9._@:-]{1,64}$/;
+/** Bound on locally remembered alert cooldowns (one per bot); beyond it the store alone decides. */
+const MAX_REMEMBERED_COOLDOWNS = 10_000;
 
 function maskAccount(a: string): string {
   return a.length <= 4 ? '****' : `${'*'.repeat(a.length - 4)}${a.slice(-4)}`;
@@ -388,8 +390,11 @@ export function createResponder(opts: ResponderOptions): Responder {
     return report(inc);
   }
 
+  const alertedUntil = new Map<string, number>();
+
   async function lockedBy(botId: string, account: string): Promise<string | undefined> {
-    const [all, bot, acct] = await Promise.all([store.get(K.lockAll), store.get(K.lockBot(botId)), account ? store.get(K.lockAccount(account)) : Promise.resolve(null)]);
+    // One MGET: the lockdown check sits on every call's path.
+    const [all, bot, acct] = await store.mget(account ? [K.lockAll, K.lockBot(botId), K.lockAccount(account)] : [K.lockAll, K.lockBot(botId)]);
     return all ?? bot ?? acct ?? undefined;
   }
 
@@ -409,7 +414,15 @@ export function createResponder(opts: ResponderOptions): Responder {
     },
 
     async onRiskAlert(assessment, call) {
-      if (cfg.alertCooldownMs > 0 && !(await store.setIfAbsent(K.alertCooldown(call.botId), '1', cfg.alertCooldownMs))) return;
+      if (cfg.alertCooldownMs > 0) {
+        // A cooldown this replica started itself is remembered here, so the
+        // orders during it send no SET NX; one started elsewhere is still asked.
+        const t = now();
+        if ((alertedUntil.get(call.botId) ?? 0) > t) return;
+        if (!(await store.setIfAbsent(K.alertCooldown(call.botId), '1', cfg.alertCooldownMs))) return;
+        if (alertedUntil.size >= MAX_REMEMBERED_COOLDOWNS) for (const [b, until] of alertedUntil) if (until <= t) alertedUntil.delete(b);
+        if (alertedUntil.size < MAX_REMEMBERED_COOLDOWNS) alertedUntil.set(call.botId, t + cfg.alertCooldownMs);
+      }
       const alert: Alert = {
         event: 'risk_alert', severity: 'WARNING', audience: ['owner', 'admin'], title: `Unusual activity: ${call.botId}`, botIds: [call.botId],
         lines: [`risk score ${assessment.score}${call.apiId ? ` on ${call.apiId}` : ''}`, ...assessment.contributions.slice(0, 5).map((c) => `${c.detector}: ${c.reason}`)],

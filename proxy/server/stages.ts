@@ -4,10 +4,12 @@
 // authenticated, classified, judged by policy and risk, and its intent audited.
 import { GuardError, type ErrorCode } from '../common/errors.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
-import { authenticateBearer, botAllows, exchangeToken, revokeToken, type BotRegistry, type Sessions } from '../auth/index.js';
+import { botAllows, exchangeToken, revokeToken, type BotRegistry, type Sessions } from '../auth/index.js';
+import { bearerToken } from '../auth/sessions.js';
 import type { KiwoomClient } from '../kiwoom/client.js';
 import type { BrokerTokens } from '../kiwoom/broker-tokens.js';
 import type { PolicyEngine, Decision } from '../policy/types.js';
+import type { PolicyEngineInternals, PrefetchedTradingState } from '../policy/engine.js';
 import type { Auditor } from '../audit/types.js';
 import { checkContentType, checkFraming, parseJsonObject, readApiId, readBody, readPaging, safeHeaderValue } from './http.js';
 import { jsonReply, type NamedStage, type RequestContext, type RiskView } from './context.js';
@@ -17,7 +19,8 @@ export interface StageDeps {
   okMessage: string;
   bots: BotRegistry;
   sessions: Sessions;
-  policy: PolicyEngine;
+  /** evaluate() takes the trading state read early (PolicyEngineInternals does). */
+  policy: PolicyEngine & Pick<PolicyEngineInternals, 'evaluate'>;
   auditor: Auditor;
   kiwoom: KiwoomClient;
   brokerTokens: BrokerTokens;
@@ -43,14 +46,45 @@ function body(max: number) {
   };
 }
 
-function authenticate(deps: StageDeps) {
+/**
+ * Each call's session check against the store (revoked KG2004, bot disabled
+ * KG2006, sessions killed KG2007): started by authenticate, awaited by assess
+ * together with the other reads, so it costs no wait of its own.
+ */
+type LiveChecks = WeakMap<RequestContext, Promise<void>>;
+
+/** Signature, issuer, audience and expiry here; the store's verdict is awaited in assess before anything acts on the call. */
+function authenticate(deps: StageDeps, liveChecks: LiveChecks) {
   return async (ctx: RequestContext) => {
-    const header = ctx.req.headers.authorization;
-    ctx.claims = await authenticateBearer(header, deps.sessions);
-    const bot = deps.bots.get(ctx.claims.botId);
+    const claims = await deps.sessions.verifySignature(bearerToken(ctx.req.headers.authorization));
+    const live = deps.sessions.checkLive(claims);
+    // Awaited later (assess, or sessionFirst on an error): never an unhandled rejection meanwhile.
+    live.catch(() => undefined);
+    liveChecks.set(ctx, live);
+    ctx.claims = claims;
+    const bot = deps.bots.get(claims.botId);
     if (!bot) throw new GuardError('KG2002', 'unknown bot');
     if (!bot.enabled) throw new GuardError('KG2006');
     ctx.bot = bot;
+  };
+}
+
+/**
+ * Between authenticate and assess, an error is answered only after the
+ * session check: a revoked, killed or disabled session is refused with its own
+ * code, as when the check ran first.
+ */
+function sessionFirst(liveChecks: LiveChecks, stage: NamedStage): NamedStage {
+  return {
+    name: stage.name,
+    async run(ctx) {
+      try {
+        await stage.run(ctx);
+      } catch (err) {
+        await liveChecks.get(ctx);
+        throw err;
+      }
+    },
   };
 }
 
@@ -96,13 +130,23 @@ export function policyCall(ctx: RequestContext) {
   };
 }
 
-function assess(deps: StageDeps) {
+function assess(deps: StageDeps, liveChecks: LiveChecks) {
   return async (ctx: RequestContext) => {
     deps.policy.health(); // no valid policy → KG3003, fail closed
-    // Independent reads of shared state: one round trip's wait instead of two.
-    const [, risk] = await Promise.all([deps.checkLockdown?.(ctx), deps.assessRisk?.(ctx)]);
+    const live = liveChecks.get(ctx);
+    if (!live) throw new GuardError('KG9001', 'session check missing');
+    const bot = ctx.bot!;
+    // Reads without side effects go out together with the session check: one wait.
+    const tradingState: PrefetchedTradingState = { botId: bot.id, account: bot.account, state: deps.policy.tradingState(bot.id, bot.account) };
+    tradingState.state.catch(() => undefined); // evaluate awaits it only if the rules get that far
+    const lockdown = deps.checkLockdown?.(ctx);
+    lockdown?.catch(() => undefined); // awaited just below, after the session verdict
+    await live;
+    // Risk runs only for a live session: it has side effects (behaviour
+    // counters, automatic lockdown, alerts) a revoked token must not cause.
+    const [, risk] = await Promise.all([lockdown, deps.assessRisk?.(ctx)]);
     ctx.risk = risk;
-    ctx.decision = await deps.policy.evaluate(policyCall(ctx));
+    ctx.decision = await deps.policy.evaluate(policyCall(ctx), { tradingState });
   };
 }
 
@@ -207,17 +251,19 @@ function tokenRevoke(deps: StageDeps) {
 
 export function buildPipelines(deps: StageDeps): Record<'token' | 'revoke' | 'tr', readonly NamedStage[]> {
   const readBodyStage = { name: 'body', run: body(deps.maxBodyBytes) };
+  const liveChecks: LiveChecks = new WeakMap();
+  const checked = (stage: NamedStage): NamedStage => sessionFirst(liveChecks, stage);
   return {
     token: [{ name: 'framing', run: framing }, readBodyStage, { name: 'token', run: tokenExchange(deps) }],
     revoke: [{ name: 'framing', run: framing }, readBodyStage, { name: 'revoke', run: tokenRevoke(deps) }],
     tr: [
       { name: 'framing', run: framing },
-      { name: 'authenticate', run: authenticate(deps) },
-      { name: 'classify', run: classify },
-      readBodyStage,
-      { name: 'parse', run: parse },
-      { name: 'allowlist', run: allowlist },
-      { name: 'assess', run: assess(deps) },
+      checked({ name: 'authenticate', run: authenticate(deps, liveChecks) }),
+      checked({ name: 'classify', run: classify }),
+      checked(readBodyStage),
+      checked({ name: 'parse', run: parse }),
+      checked({ name: 'allowlist', run: allowlist }),
+      checked({ name: 'assess', run: assess(deps, liveChecks) }),
       { name: 'audit-intent', run: auditIntent(deps) },
       { name: 'enforce', run: enforce(deps) },
       { name: 'forward', run: forward(deps) },
