@@ -93,13 +93,3 @@ export async function revokeToken(raw: Buffer, bots: BotRegistry, sessions: Sess
     secret.fill(0);
   }
 }
-
-const BEARER = /^Bearer ([A-Za-z0-9_.-]+)$/;
-
-/** `authorization: Bearer <jwt>` → verified claims. */
-export async function authenticateBearer(header: string | undefined, sessions: Sessions): Promise<SessionClaims> {
-  if (!header) throw new GuardError('KG2001');
-  const m = BEARER.exec(header);
-  if (!m) throw new GuardError('KG2002', 'authorization must be "Bearer <token>"');
-  return sessions.verify(m[1]!);
-}

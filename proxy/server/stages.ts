@@ -4,8 +4,7 @@
 // authenticated, classified, judged by policy and risk, and its intent audited.
 import { GuardError, type ErrorCode } from '../common/errors.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
-import { botAllows, exchangeToken, revokeToken, type BotRegistry, type Sessions } from '../auth/index.js';
-import { bearerToken } from '../auth/sessions.js';
+import { bearerToken, botAllows, exchangeToken, revokeToken, type BotRegistry, type Sessions } from '../auth/index.js';
 import type { KiwoomClient } from '../kiwoom/client.js';
 import type { BrokerTokens } from '../kiwoom/broker-tokens.js';
 import type { PolicyEngine, Decision } from '../policy/types.js';
