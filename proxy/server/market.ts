@@ -6,7 +6,7 @@ import { BrokerGateway, kiwoomNumber } from '../kiwoom/gateway.js';
 import type { MarketData } from '../policy/types.js';
 
 /** The request being served, for parts deeper down (market data, decrypt and token audit records). */
-export const requestScope = new AsyncLocalStorage<{ requestId: string; botId?: string }>();
+export const requestScope = new AsyncLocalStorage<{ requestId: string; botId?: string; readOnly?: boolean }>();
 
 function botId(): string {
   const id = requestScope.getStore()?.botId;

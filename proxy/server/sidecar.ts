@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
 import type { Logger } from 'pino';
 import { upstreamUrl, type Config } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
@@ -20,7 +20,8 @@ import { createVault, createKeyProvider, createReadProviders, parseVaultConfig, 
 import { createAuditor, parseAuditConfig, type ManagedAuditor } from '../audit/index.js';
 import { createPolicyEngine, parsePolicyConfig } from '../policy/index.js';
 import type { PolicyEngine } from '../policy/types.js';
-import { createStore, parseStateConfig, stateRoutes, stateFlushReadiness, type RedisStore } from '../state/index.js';
+import { createMemoryStore, createStore, parseStateConfig, stateRoutes, stateFlushReadiness, withReadOnlyFallback, type RedisStore } from '../state/index.js';
+import { lookupApi } from '../kiwoom/catalogue.js';
 import type { Store } from '../state/types.js';
 import { startSimulator, type Simulator } from '../sim/index.js';
 import { createAdminServer } from '../admin/server.js';
@@ -81,6 +82,13 @@ async function listen(server: Server, host: string, port: number): Promise<strin
   return `http://${h}:${addr.port}`;
 }
 
+/** Quotes and account inquiries; before classification the api-id header tells (nothing is trusted from it but the kind). */
+function isReadOnlyCall(ctx: RequestContext): boolean {
+  const apiId = ctx.req.headers['api-id'];
+  const kind = ctx.entry?.kind ?? (typeof apiId === 'string' ? lookupApi(apiId)?.kind : undefined);
+  return kind === 'query' || kind === 'account';
+}
+
 /** Memoises a health probe's outcome for ttlMs so frequent /readyz polls do not hammer a remote service. */
 function cachedCheck(probe: () => Promise<void>, ttlMs: number): () => Promise<void> {
   let last: { at: number; result: Promise<void> } | undefined;
@@ -102,11 +110,25 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
   };
 
   try {
-    const store = await createStore(parseStateConfig(config.state), { logger, registry });
+    const readOnlyFallbacks = new Counter({
+      name: 'kguard_state_read_only_fallbacks_total', labelNames: ['op'], registers: [registry],
+      help: 'Store operations of read-only calls served from local state while Redis was down (readOnlyQueriesWhenDown: allow)',
+    });
+    const stateConfig = parseStateConfig(config.state);
+    const sharedStore = await createStore(stateConfig, { logger, registry });
+    const store = stateConfig.backend === 'redis' && stateConfig.redis.readOnlyQueriesWhenDown === 'allow'
+      ? withReadOnlyFallback(sharedStore, createMemoryStore(), {
+        isReadOnlyCall: () => requestScope.getStore()?.readOnly === true,
+        onFallback: (op) => {
+          readOnlyFallbacks.inc({ op });
+          logger.warn({ op, requestId: requestScope.getStore()?.requestId }, 'shared state unavailable: read-only call judged on this replica\'s local state');
+        },
+      })
+      : sharedStore;
     closers.push(() => store.close());
 
     // The audit stream sink and the Redis checkpoint copy share the state connection.
-    const redis = store.kind === 'redis' ? (store as RedisStore).client : undefined;
+    const redis = sharedStore.kind === 'redis' ? (sharedStore as RedisStore).client : undefined;
     const auditor = await createAuditor({ config: parseAuditConfig(config.audit, config.dataDir), logger, registry, redis });
     closers.push(() => auditor.close());
     const fingerprintKey = auditor.fingerprintKey;
@@ -196,10 +218,12 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       awaitApproval: zeroTrust.awaitApproval,
     });
     // Parts deeper down (market data for policy, decrypt and broker-token
-    // audit records) learn which request and bot they serve from requestScope.
-    const tr = pipelines.tr.map((s) => s.name === 'assess' || s.name === 'forward'
-      ? { name: s.name, run: (ctx: RequestContext) => requestScope.run({ requestId: ctx.id, botId: ctx.bot!.id }, () => s.run(ctx)) }
-      : s);
+    // audit records, the read-only state fallback) learn which request, bot
+    // and kind of call they serve from requestScope.
+    const tr = pipelines.tr.map((s) => ({
+      name: s.name,
+      run: (ctx: RequestContext) => requestScope.run({ requestId: ctx.id, botId: ctx.bot?.id, readOnly: isReadOnlyCall(ctx) }, () => s.run(ctx)),
+    }));
 
     const botServer = createBotListener({
       config, logger, registry, pipelines: { ...pipelines, tr },

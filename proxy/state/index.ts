@@ -15,6 +15,7 @@ export {
 } from './config.js';
 export { hashTagOf, MAX_KEY_LENGTH, MAX_KEYS_PER_READ, MAX_LIMITS_PER_CALL } from './validate.js';
 export { seoulDay, msUntilSeoulMidnight } from './seoul.js';
+export { withReadOnlyFallback, type FallbackOptions } from './fallback.js';
 export { stateRoutes, stateStatus, stateFlushReadiness, parseConfirmReason, MAX_REASON_LENGTH, type StateStatus, type AuditFn } from './routes.js';
 
 /** Builds the configured backend. Redis: resolves even if Redis is not up yet (calls fail closed until it is). */
