@@ -50,7 +50,7 @@ async function startReplica(o: { redisUrl: string; dataDir: string; simUrl: stri
   const tokens = new BrokerTokens(
     { maxUses: 1, maxAgeMs: 0, revokeAttempts: 3, revokeBaseDelayMs: 50, revokeMaxDelayMs: 500, maxOutstanding: 100 },
     {
-      issue: (botId, signal) => vault.withCredentials(botId, 'call', (creds) => kiwoom.issueToken(creds, signal)),
+      issue: (botId, purpose = 'call') => vault.withCredentials(botId, purpose, (creds) => kiwoom.issueToken(creds)),
       revoke, fingerprintKey: randomBytes(32), registry, logger, ledger,
     },
   );
