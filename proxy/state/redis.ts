@@ -189,8 +189,14 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
       ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),
       ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
       sentinelRetryStrategy: retryStrategy,
-      // Learn about a Sentinel failover from +switch-master instead of waiting for errors.
-      failoverDetector: true,
+      // No ioredis failover detector: on +switch-master it drops the connection
+      // even when it already reached the new master, and if that lands while a
+      // reconnect is asking Sentinel for the master the client ends for good.
+      // A dead master is noticed by the connection itself; a demoted one that
+      // stays up answers writes with READONLY, which reconnects through Sentinel
+      // (1 = reconnect without resending: the failed call has already failed closed).
+      failoverDetector: false,
+      reconnectOnError: (err: Error) => (/\bREADONLY\b/.test(err.message) ? 1 : false),
       retryStrategy,
     });
   } else {
@@ -253,6 +259,28 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
   };
   client.on('error', onError);
   subscriber.on('error', onError);
+
+  // ioredis can give a connection up for good without consulting retryStrategy
+  // (e.g. SentinelConnector.connect rejecting "Connection is closed" sends the
+  // client to 'end'). Until close() we always want the store back, so an 'end'
+  // we did not cause starts a new connect with the same backoff (subscriptions
+  // come back with it).
+  const keepConnecting = (c: Client, what: string): void => {
+    if (!(c instanceof Redis)) return; // Cluster reconnects through clusterRetryStrategy
+    let attempts = 0;
+    c.on('ready', () => { attempts = 0; });
+    c.on('end', () => {
+      if (closed) return;
+      const delay = retryStrategy(++attempts);
+      if (attempts === 1) log.warn({ connection: what }, 'redis client ended on its own; connecting again');
+      setTimeout(() => {
+        if (closed || c.status !== 'end') return;
+        c.connect().catch(() => undefined); // a failure ends it again and comes back here
+      }, delay).unref();
+    });
+  };
+  keepConnecting(client, 'commands');
+  keepConnecting(subscriber, 'subscriber');
   // Subscribed once on first contact (ioredis re-subscribes after reconnects itself).
   let generationSubscribed = false;
   subscriber.on('ready', () => {
@@ -525,7 +553,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
         if (c.status === 'ready') {
           await Promise.race([c.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 1_000))]);
         }
-        // Always disconnect as well: it also stops Sentinel's failover-detector connections.
+        // Always disconnect as well: it also stops any reconnect in progress.
         c.disconnect();
       };
       await Promise.all([quit(client), quit(subscriber)]);
