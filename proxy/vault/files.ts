@@ -2,7 +2,7 @@
 // atomic replace (temp + fsync + rename + dir fsync), permission checks and a
 // per-record lock so the CLI and a running sidecar never interleave writes.
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, rename, stat, unlink, chmod, readFile, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, rename, stat, unlink, chmod, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { GuardError } from '../common/errors.js';
@@ -196,27 +196,33 @@ async function holderIsDead(lockFile: string): Promise<boolean> {
  */
 export async function withFileLock<T>(lockFile: string, opts: LockOptions, fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs;
-  let fh: FileHandle | undefined;
-  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-    try {
-      fh = await open(lockFile, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, PRIVATE_FILE_MODE);
-      await fh.writeFile(`${process.pid}\n`);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const st = await stat(lockFile).catch(() => undefined);
-      if (st && (Date.now() - st.mtimeMs > opts.staleMs || (await holderIsDead(lockFile)))) {
-        await unlink(lockFile).catch(() => undefined);
-        continue;
+  // The lock appears with its holder's pid already in it (written to a private
+  // temp file, then hard-linked into place, which fails if the lock exists):
+  // a writer killed at any moment never leaves an empty, unattributable lock.
+  const tmp = `${lockFile}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, `${process.pid}\n`, { mode: PRIVATE_FILE_MODE });
+  try {
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      try {
+        await link(tmp, lockFile);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const st = await stat(lockFile).catch(() => undefined);
+        if (st && (Date.now() - st.mtimeMs > opts.staleMs || (await holderIsDead(lockFile)))) {
+          await unlink(lockFile).catch(() => undefined);
+          continue;
+        }
+        if (Date.now() >= deadline) throw new GuardError('KG4009', path.basename(lockFile, '.lock'));
+        await new Promise((r) => setTimeout(r, delay));
       }
-      if (Date.now() >= deadline) throw new GuardError('KG4009', path.basename(lockFile, '.lock'));
-      await new Promise((r) => setTimeout(r, delay));
     }
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
   try {
     return await fn();
   } finally {
-    await fh.close().catch(() => undefined);
     await unlink(lockFile).catch(() => undefined);
   }
 }
