@@ -4,6 +4,7 @@
 // replay on a different body refused); and a warming-up bot at sustained load
 // that must never be held.
 import t from 'tap';
+import type { Test } from 'tap';
 import { Agent } from 'undici';
 import { startHarness, CANARY, waitFor, type Harness, type CallResult } from './helpers/harness.js';
 import { seoulToEpoch } from '../proxy/risk/index.js';
@@ -14,7 +15,7 @@ const TOTP = { periodSec: 30, digits: 6, window: 1 };
 
 interface World { h: Harness; setClock(ms: number): void; admin: string; approver: string; secret: Buffer; newAddress: Agent }
 
-async function world(t: Tap.Test, mode: 'hold' | 'pending'): Promise<World> {
+async function world(t: Test, mode: 'hold' | 'pending'): Promise<World> {
   let fakeNow = seoulToEpoch('2026-01-05', 10, 0);
   const h = await startHarness({ clock: () => fakeNow, config: { approval: { mode, holdSeconds: 20 } } });
   t.teardown(() => h.close());

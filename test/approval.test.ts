@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,7 +34,7 @@ function recordingAuditor(): Auditor & { events: AuditEvent[]; failing: boolean 
   return a;
 }
 
-async function fixture(t: Tap.Test, raw: Record<string, unknown> = {}) {
+async function fixture(t: Test, raw: Record<string, unknown> = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), 'kg-approval-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const provider = await createLocalKeyProvider({ masterKeyFile: path.join(dir, 'master.key') });

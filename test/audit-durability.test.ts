@@ -101,7 +101,7 @@ if (childDir) {
     t.same(recorded.map((r) => r.hash), acks.map((x) => x.hash));
     await a.close();
     const report = await verifyLog(env.logDir, { publicKeyFile: path.join(env.dataDir, 'audit-signing.pub') });
-    t.ok(report.ok, report.failure?.reason);
+    t.ok(report.ok, report.failure?.reason ?? 'the log verifies');
     t.equal(report.uncoveredRecords, 0);
   });
 
@@ -175,7 +175,7 @@ if (childDir) {
 
     // kill -9: the page cache survives, so every acknowledged record is there, in order.
     const afterKill = await verifyLog(logDir, opts);
-    t.ok(afterKill.ok, afterKill.failure?.reason);
+    t.ok(afterKill.ok, afterKill.failure?.reason ?? 'the log verifies');
     t.equal(afterKill.lastSeq, report.writtenSeq, "every 'write' ack survives a process crash");
     const seqs = (await lines(logDir)).map((l) => (JSON.parse(l) as { seq: number }).seq);
     t.same(seqs, Array.from({ length: report.writtenSeq }, (_, i) => i + 1), 'in chain order');
@@ -199,7 +199,7 @@ if (childDir) {
     t.equal(ack.seq, report.syncedSeq + 2, 'resumes after the recovery record sealing the torn write');
     await auditor.close();
     const final = await verifyLog(logDir, opts);
-    t.ok(final.ok, final.failure?.reason);
+    t.ok(final.ok, final.failure?.reason ?? 'the log verifies');
     t.equal(final.lastSeq, ack.seq);
   });
 }

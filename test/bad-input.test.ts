@@ -2,6 +2,7 @@
 // simulator: forged, expired, alg:none and wrong-key JWTs, unknown or
 // disabled bots, oversized bodies, malformed JSON, unknown api-ids, bad paths.
 import t from 'tap';
+import type { Test } from 'tap';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -20,7 +21,7 @@ t.teardown(() => h.close());
 const QUOTE = { stk_cd: '005930' };
 
 /** Runs fn and asserts the error shape and that the simulator saw nothing. */
-async function refused(t: Tap.Test, fn: () => Promise<CallResult>, status: number, code: string): Promise<CallResult> {
+async function refused(t: Test, fn: () => Promise<CallResult>, status: number, code: string): Promise<CallResult> {
   await h.waitNoLiveTokens(); // revocations of earlier calls finish after their responses
   const before = h.sim.stats().requests;
   const r = await fn();

@@ -2,6 +2,7 @@
 // unwrap and no broker token, and nothing reaches the simulator; shadow rules
 // let calls through but are counted; the policy hot-reloads atomically.
 import t from 'tap';
+import type { Test } from 'tap';
 import { copyFile, writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { request } from 'undici';
@@ -28,7 +29,7 @@ async function decrypts(): Promise<number> {
   return text.split('\n').filter((l) => l.startsWith('kguard_vault_decrypts_total{')).reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
 }
 
-async function denied(t: Tap.Test, body: Record<string, string>, rule: string, code = 'KG3001', status = 403) {
+async function denied(t: Test, body: Record<string, string>, rule: string, code = 'KG3001', status = 403) {
   await h.waitNoLiveTokens();
   await new Promise((r) => setTimeout(r, 1100)); // rate-limit window clears
   const token = await h.token();

@@ -117,8 +117,8 @@ t.test('file size is bounded before parsing', async (t) => {
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'big.yaml');
   await writeFile(file, big);
-  await t.rejects(loadPolicyFile(file, { maxFileBytes: 1000, maxAliasCount: 100, maxRules: 10 }), { issues: [{ message: /larger than 1000 bytes/ }] });
-  await t.rejects(loadPolicyFile(path.join(dir, 'missing.yaml')), { issues: [{ message: /cannot read the file \(ENOENT\)/ }] });
+  await t.rejects(loadPolicyFile(file, { maxFileBytes: 1000, maxAliasCount: 100, maxRules: 10 }), { name: 'PolicyLoadError', issues: [{ message: /larger than 1000 bytes/ }] });
+  await t.rejects(loadPolicyFile(path.join(dir, 'missing.yaml')), { name: 'PolicyLoadError', issues: [{ message: /cannot read the file \(ENOENT\)/ }] });
 });
 
 t.test('the rule count is bounded', async (t) => {

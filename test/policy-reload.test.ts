@@ -2,6 +2,7 @@
 // Kubernetes ConfigMap `..data` symlink swap, invalid files that keep the last
 // good policy, and a never-valid start that refuses every call (fail closed).
 import t from 'tap';
+import type { Test } from 'tap';
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,7 +26,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
   throw new Error(`timed out waiting for ${what}`);
 }
 
-async function setup(t: Tap.Test, file: string, dir: string) {
+async function setup(t: Test, file: string, dir: string) {
   const registry = new Registry();
   const store = createMemoryStore();
   const engine = await createPolicyEngine({

@@ -3,6 +3,7 @@
 // boundaries, Seoul-day rollover, shadow mode, overrides, trading states,
 // market data failures, and a property test that a deny-all policy denies.
 import t from 'tap';
+import type { Test } from 'tap';
 import fc from 'fast-check';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,7 +30,7 @@ interface Fixture {
   logs: string[];
 }
 
-async function fixture(t: Tap.Test, yaml: string, opts: { at?: string; language?: 'ko' | 'en'; config?: Record<string, unknown> } = {}): Promise<Fixture> {
+async function fixture(t: Test, yaml: string, opts: { at?: string; language?: 'ko' | 'en'; config?: Record<string, unknown> } = {}): Promise<Fixture> {
   const dir = await mkdtemp(path.join(tmpdir(), 'kg-policy-rules-'));
   const file = path.join(dir, 'policy.yaml');
   await writeFile(file, yaml);

@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -28,7 +29,7 @@ function recordingAuditor(): Auditor & { events: AuditEvent[] } {
 
 interface Call { what: string; at: number; arg: unknown }
 
-async function world(t: Tap.Test, responseRaw: Record<string, unknown> = {}, latencyMs = 0) {
+async function world(t: Test, responseRaw: Record<string, unknown> = {}, latencyMs = 0) {
   const dir = await mkdtemp(path.join(tmpdir(), 'kg-response-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const logLines: string[] = [];

@@ -4,6 +4,7 @@
 // error wins over any later stage's error, nothing reaches the broker, and a
 // dead session causes no risk side effects (behaviour counters, alerts).
 import t from 'tap';
+import type { Test } from 'tap';
 import { startHarness, type Harness, type CallResult } from './helpers/harness.js';
 
 let h: Harness;
@@ -26,7 +27,7 @@ t.teardown(() => h.close());
 
 const QUOTE = { stk_cd: '005930' };
 
-async function refused(t: Tap.Test, fn: () => Promise<CallResult>, status: number, code: string): Promise<void> {
+async function refused(t: Test, fn: () => Promise<CallResult>, status: number, code: string): Promise<void> {
   await h.waitNoLiveTokens();
   const before = h.sim.stats().requests;
   storeOps.length = 0;

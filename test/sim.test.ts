@@ -1,6 +1,7 @@
 // The Kiwoom simulator over real loopback HTTP: tokens, orders, paging,
 // catalogue coverage, every fault knob, the control API and the CLI.
 import t from 'tap';
+import type { Test } from 'tap';
 import { Writable } from 'node:stream';
 import { Agent } from 'undici';
 import pino from 'pino';
@@ -12,14 +13,12 @@ import { call, issueToken, tr } from './helpers/sim.js';
 const APP = { appKey: 'app-key-CANARY-7f3e9a', secretKey: Buffer.from('secret-key-CANARY-51bd02'), accountNo: '5012345678' };
 const SECRET = 'secret-key-CANARY-51bd02';
 
-async function started(t: Tap.Test, opts: Parameters<typeof startSimulator>[0] = {}): Promise<Simulator> {
+async function started(t: Test, opts: Parameters<typeof startSimulator>[0] = {}): Promise<Simulator> {
   const sim = await startSimulator(opts);
   t.teardown(() => sim.close());
   sim.registerApp({ ...APP, cash: 10_000_000, holdings: [{ stkCd: '005930', qty: 10, avgPrice: 70000 }] });
   return sim;
 }
-type Tap = { Test: typeof t };
-declare namespace Tap { type Test = typeof t; }
 
 const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '3', ord_uv: '70000', trde_tp: '0' };
 

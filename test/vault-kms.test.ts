@@ -1,6 +1,7 @@
 // The aws-kms provider against a KMS JSON 1.1 wire-protocol server: the real
 // SDK client signs, serialises, retries and maps errors.
 import t from 'tap';
+import type { Test } from 'tap';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GuardError } from '../proxy/common/errors.js';
@@ -10,7 +11,7 @@ import { CANARY_APP_KEY, CANARY_SECRET_KEY, canaryBuffers, capturingLogger, cont
 
 const FAKE_CREDS = { accessKeyId: 'AKIAFAKEFAKEFAKE', secretAccessKey: 'fake-secret-for-sigv4-only' };
 
-async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0], awsKms: Record<string, unknown> = {}) {
+async function setup(t: Test, awsKms: Record<string, unknown> = {}) {
   const fake = await startFakeKms();
   t.teardown(() => fake.close());
   const key = fake.createKey({ alias: 'alias/kguard' });

@@ -2,15 +2,16 @@
 // call, still one unwrap per call, and changes made by another process (the
 // CLI, another vault on the same data dir) take effect within a second.
 import t from 'tap';
+import type { Test } from 'tap';
 import { spawn } from 'node:child_process';
+import { Histogram } from 'prom-client';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createLocalKeyProvider, createVault, parseVaultConfig, type DecryptEvent, type ManagedVault } from '../proxy/vault/index.js';
 import { CANARY_APP_KEY, canaryBuffers, capturingLogger, freshRegistry, tempDir } from './helpers/vault-fixtures.js';
 
-type TapT = Parameters<Parameters<typeof t.test>[1]>[0];
 
-async function openVault(t: TapT, dataDir: string, records?: Parameters<typeof createVault>[0]['records']) {
+async function openVault(t: Test, dataDir: string, records?: Parameters<typeof createVault>[0]['records']) {
   const registry = freshRegistry();
   const events: DecryptEvent[] = [];
   const vault = await createVault({
@@ -50,7 +51,9 @@ t.test('2,000 calls: one record read, one unwrap per call, disabled state still 
   for (let i = 0; i < 1_950; i++) await vault.withCredentials('hot', 'call', async () => undefined);
   t.equal(await metricValue(registry, 'kguard_vault_record_loads_total', { reason: 'miss' }), 1, 'the file was read once');
   t.equal(await metricValue(registry, 'kguard_vault_record_loads_total', { reason: 'stale' }), 0);
-  const unwraps = registry.getSingleMetric('kguard_vault_unwrap_duration_seconds')!;
+  const unwraps = registry.getSingleMetric('kguard_vault_unwrap_duration_seconds');
+  // Narrowing by class gives the histogram's named values (_count/_sum/_bucket).
+  if (!(unwraps instanceof Histogram)) throw new Error('kguard_vault_unwrap_duration_seconds is not a registered histogram');
   const count = (await unwraps.get()).values.find((v) => v.metricName === 'kguard_vault_unwrap_duration_seconds_count')?.value;
   t.equal(count, 2_000, 'every call still unwrapped its data key');
   // This process's own write is seen by the very next call.

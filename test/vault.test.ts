@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import {
   allFileBytes, CANARY_APP_KEY, CANARY_SECRET_KEY, canaryBuffers, capturingLogger, containsSecret, freshRegistry, tempDir,
 } from './helpers/vault-fixtures.js';
 
-async function setup(t: Parameters<Parameters<typeof tap.test>[1]>[0], extra: { cache?: object; provider?: KeyProvider } = {}) {
+async function setup(t: Test, extra: { cache?: object; provider?: KeyProvider } = {}) {
   const dataDir = await tempDir(t);
   const provider = extra.provider ?? (await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') }));
   const registry = freshRegistry();
