@@ -17,7 +17,12 @@ export async function writeFileAtomic(file: string, data: Buffer | string, mode 
     throw err;
   }
   await fh.close();
-  await rename(tmp, file);
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
   const dh = await open(dir, 'r');
   try {
     await dh.sync();

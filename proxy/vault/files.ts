@@ -6,6 +6,7 @@ import { link, mkdir, open, rename, stat, unlink, chmod, readFile, writeFile, ty
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { GuardError } from '../common/errors.js';
+import { writeFileAtomic } from '../common/fsutil.js';
 
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;
@@ -62,27 +63,9 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes data to a temp file in the same dir, fsyncs it, renames over `file`, fsyncs the dir. */
-export async function atomicWriteFile(file: string, data: Buffer | string): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, PRIVATE_FILE_MODE);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fsyncDir(dir);
+/** Writes data to a temp file in the same dir, fsyncs it, renames over `file`, fsyncs the dir (mode 0600). */
+export function atomicWriteFile(file: string, data: Buffer | string): Promise<void> {
+  return writeFileAtomic(file, data, PRIVATE_FILE_MODE);
 }
 
 /** Creates `file` only if absent (O_EXCL via link), so two first runs cannot each write a different key. */
