@@ -57,6 +57,9 @@ t.test('hold mode: a step-up call waits, is approved with a TOTP through the adm
   let pending: Record<string, any>[] = [];
   await waitFor(async () => (pending = await pendingApprovals(w)).length === 1, 5000, 'a pending approval');
   const a = pending[0]!;
+  const { request } = await import('undici');
+  const scrape = await (await request(`${w.h.adminUrl}/metrics`)).body.text();
+  t.match(scrape, /^kguard_approvals_pending 1$/m, 'the held call shows in kguard_approvals_pending');
   t.equal(a.level, 'step_up');
   t.ok(a.score >= 0.7 && a.score < 0.9, `step-up score ${a.score}`);
   t.match(JSON.stringify(a.reasons), /never seen for this bot/);
@@ -129,4 +132,13 @@ t.test('warm-up bot at sustained load is never held (through the sidecar)', asyn
   t.equal(all.length, 0, 'no approval was ever requested');
   const metrics = await h.sidecar.parts.registry.metrics();
   t.match(metrics, /kguard_risk_detector_hits_total\{detector="burst"\} [1-9]/, 'the burst was seen (and explained), only not held');
+});
+
+t.test('pending approvals are exported as a gauge', async (t) => {
+  const { request } = await import('undici');
+  const { startHarness } = await import('./helpers/harness.js');
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  const text = await (await request(`${h.adminUrl}/metrics`)).body.text();
+  t.match(text, /^kguard_approvals_pending 0$/m, 'zero while nothing waits');
 });

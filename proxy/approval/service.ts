@@ -4,7 +4,7 @@
 // replicas never overwrite each other and "single use" is one atomic step.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { GuardError } from '../common/errors.js';
 import type { Auditor } from '../audit/types.js';
 import type { Store, Unsubscribe } from '../state/types.js';
@@ -70,6 +70,17 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
   const { config: cfg, store, sealer, auditor, logger } = opts;
   const now = opts.now ?? Date.now;
   const events = counter(opts.registry, 'kguard_approval_events_total', 'Approval lifecycle events', ['event', 'level']);
+  // Read from the shared store at scrape time, so every replica reports the same backlog.
+  new Gauge({
+    name: 'kguard_approvals_pending', help: 'Approvals waiting for a decision (all replicas)', registers: [opts.registry],
+    async collect() {
+      try {
+        this.set((await openCounts('')).total);
+      } catch {
+        // Store down: leave the last value; kguard_state_errors_total says why.
+      }
+    },
+  });
   const waiters = new Map<string, Set<() => void>>();
   let subscription: Promise<Unsubscribe> | undefined;
   let closed = false;
