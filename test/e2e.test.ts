@@ -2,7 +2,7 @@
 // cancel, a paged query; after each call the simulator holds no live broker
 // token and the bot never sees a broker token or key.
 import t from 'tap';
-import { startHarness, CANARY, type Harness } from './helpers/harness.js';
+import { startHarness, CANARY, waitFor, type Harness } from './helpers/harness.js';
 
 let h: Harness;
 t.before(async () => {
@@ -72,6 +72,14 @@ t.test('account and quote queries pass through', async (t) => {
   const bal = await h.call('kt00018', { qry_tp: '1', dmst_stex_tp: 'KRX' });
   t.equal(bal.json.return_code, 0, bal.text);
   t.ok(Array.isArray(bal.json.acnt_evlt_remn_indv_tot));
+  // The bot's own complete balance inquiry becomes the damage-assessment baseline (no extra broker call).
+  let baseline: { holdings: { stkCd: string; qty: number }[] } | undefined;
+  await waitFor(async () => {
+    const raw = await h.sidecar.parts.store.get(`response:holdings:${CANARY.account}`);
+    baseline = raw ? JSON.parse(raw) : undefined;
+    return baseline !== undefined;
+  }, 3000, 'holdings baseline');
+  t.same(baseline!.holdings.map((x) => [x.stkCd, x.qty]), [['005930', 1000]], 'holdings baseline recorded from the balance');
   const q = await h.call('ka10001', { stk_cd: '005930' });
   t.equal(q.json.return_code, 0, q.text);
   t.ok(q.json.cur_prc);

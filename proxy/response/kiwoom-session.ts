@@ -71,15 +71,19 @@ export function kiwoomSession(call: CallTr, now: () => number = Date.now): Broke
       }).filter((f) => f.qty > 0 && (f.at === undefined || f.at >= since));
     },
     async holdings() {
-      const rows = await allPages(call, 'kt00018', { qry_tp: '1', dmst_stex_tp: 'KRX' }, 'acnt_evlt_remn_indv_tot');
-      return rows.map((r): Holding => ({
-        stkCd: String(r.stk_cd ?? '').replace(/^A/, ''),
-        qty: kiwoomInt(r.rmnd_qty),
-        price: Math.abs(kiwoomInt(r.cur_prc)),
-        avgPrice: Math.abs(kiwoomInt(r.pur_pric)),
-      })).filter((h) => h.qty > 0);
+      return holdingsFromBalance(await allPages(call, 'kt00018', { qry_tp: '1', dmst_stex_tp: 'KRX' }, 'acnt_evlt_remn_indv_tot'));
     },
   };
+}
+
+/** kt00018's acnt_evlt_remn_indv_tot rows → holdings (codes without the "A" prefix, positions only). */
+export function holdingsFromBalance(rows: readonly Record<string, unknown>[]): Holding[] {
+  return rows.map((r): Holding => ({
+    stkCd: String(r.stk_cd ?? '').replace(/^A/, ''),
+    qty: kiwoomInt(r.rmnd_qty),
+    price: Math.abs(kiwoomInt(r.cur_prc)),
+    avgPrice: Math.abs(kiwoomInt(r.pur_pric)),
+  })).filter((h) => h.qty > 0);
 }
 
 /** Adapts the sidecar's gateway (withSession giving a CallTr) to the responder's BrokerGateway. */

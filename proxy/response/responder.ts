@@ -91,6 +91,8 @@ export interface Responder {
   lockedBy(botId: string, account: string): Promise<string | undefined>;
   /** Records current holdings as the baseline damage assessments compare with. */
   snapshotHoldings(botId: string): Promise<void>;
+  /** Records holdings the sidecar already saw (a bot's own complete balance inquiry) as the baseline: no extra broker call. */
+  recordHoldings(account: string, holdings: readonly Holding[]): Promise<void>;
   get(incidentId: string): Promise<IncidentReport>;
   list(): Promise<IncidentSummary[]>;
   confirmStep(incidentId: string, stepId: string, actor: string, note?: string): Promise<IncidentReport>;
@@ -398,6 +400,10 @@ export function createResponder(opts: ResponderOptions): Responder {
     return all ?? bot ?? acct ?? undefined;
   }
 
+  async function recordHoldings(account: string, holdings: readonly Holding[]): Promise<void> {
+    await store.set(K.holdings(account), JSON.stringify({ at: new Date(now()).toISOString(), holdings }), 30 * 86_400_000);
+  }
+
   const responder: Responder = {
     lockdown,
 
@@ -446,9 +452,10 @@ export function createResponder(opts: ResponderOptions): Responder {
       const all = await opts.vault.list();
       const account = all.find((m) => m.botId === botId)?.account;
       if (!account) throw new GuardError('KG4003', botId);
-      const holdings = await opts.gateway.withSession(botId, (s) => s.holdings());
-      await store.set(K.holdings(account), JSON.stringify({ at: new Date(now()).toISOString(), holdings }), 30 * 86_400_000);
+      await recordHoldings(account, await opts.gateway.withSession(botId, (s) => s.holdings()));
     },
+
+    recordHoldings,
 
     async get(id) {
       return report(await loadIncident(id));

@@ -35,7 +35,7 @@ import { ensureDemo, type DemoInfo } from './demo.js';
 import { coreAdminRoutes } from './admin-routes.js';
 import { createRiskEngine, parseRiskConfig, type RiskEngine } from '../risk/index.js';
 import { createApprovalService, createKeyProviderSealer, parseApprovalConfig, approvalRoutes, type ApprovalService } from '../approval/index.js';
-import { createResponder, kiwoomBrokerGateway, parseResponseConfig, responseRoutes, type Responder } from '../response/index.js';
+import { createResponder, holdingsFromBalance, kiwoomBrokerGateway, parseResponseConfig, responseRoutes, type Responder } from '../response/index.js';
 import { zeroTrustStages } from './zero-trust.js';
 
 export interface SidecarOptions {
@@ -231,6 +231,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       after: async (ctx) => {
         const ok = await afterCall(parts, ctx);
         if (ok !== undefined) await zeroTrust.learn(ctx, ok).catch((err) => logger.warn({ err: String(err) }, 'risk baseline update failed'));
+        if (ok) await recordHoldingsBaseline(parts, ctx).catch((err) => logger.warn({ err: String(err) }, 'holdings baseline update failed'));
       },
     });
     const url = await listen(botServer, config.listen.host, config.listen.port);
@@ -289,6 +290,19 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     await closeAll();
     throw err;
   }
+}
+
+/**
+ * A bot's own complete balance inquiry (kt00018, one page) becomes the
+ * holdings baseline that a lockdown's damage assessment compares with: the
+ * baseline stays current without the sidecar calling the broker itself.
+ */
+async function recordHoldingsBaseline(parts: SidecarParts, ctx: RequestContext): Promise<void> {
+  if (ctx.apiId !== 'kt00018' || ctx.contYn === 'Y' || ctx.upstream?.contYn === 'Y' || !ctx.upstream) return;
+  const j = JSON.parse(ctx.upstream.body.toString('utf8')) as Record<string, unknown>;
+  const rows = j.acnt_evlt_remn_indv_tot;
+  if (!Array.isArray(rows)) return;
+  await parts.responder.recordHoldings(ctx.bot!.account, holdingsFromBalance(rows as Record<string, unknown>[]));
 }
 
 /** After the bot has its answer: outcome audit, policy counters. Never throws. Returns whether a TR call completed OK. */
