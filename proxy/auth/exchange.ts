@@ -18,11 +18,13 @@ export interface ExchangeBody {
 /**
  * Parses a token/revoke body keeping the bot secret out of JS strings: the
  * secret's bytes are copied out and masked, then the masked document is
- * parsed. If JSON.parse sees a different `secretkey` than the one masked
+ * parsed; the caller's raw bytes are zero-filled. If JSON.parse sees a different `secretkey` than the one masked
  * (duplicate keys, tricks), the request is refused: no parser differential.
  */
 export function parseExchangeBody(raw: Buffer): ExchangeBody {
   const copy = Buffer.from(raw);
+  // The request bytes hold the bot secret too: wipe them, only the copy is read.
+  raw.fill(0);
   const secret = takeJsonStringField(copy, 'secretkey');
   try {
     let fields: unknown;
