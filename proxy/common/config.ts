@@ -315,7 +315,7 @@ function checkUpstream(u: UpstreamConfig): void {
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !u.allowInsecureHttp) {
     throw new ConfigError(`upstream ${url.origin} is plain HTTP off loopback; credentials would cross the wire in clear. Use https or set upstream.allowInsecureHttp`);
   }
-  if (url.pathname !== '/' || url.search || url.hash || url.username) {
+  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
     throw new ConfigError('upstream.url must be an origin only (scheme://host[:port]), without path, query or credentials');
   }
 }
