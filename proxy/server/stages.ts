@@ -191,6 +191,11 @@ function enforce(deps: StageDeps) {
     }
     if (!deps.awaitApproval) throw new GuardError('KG3001', `rule=${d.ruleId ?? '?'} approval required but no approval service`);
     await deps.awaitApproval(ctx, d);
+    // The hold may have lasted minutes: a session ended, a bot disabled or a
+    // lockdown pressed meanwhile must still stop the call (fail closed).
+    await deps.sessions.checkLive(ctx.claims!);
+    if (!deps.bots.get(ctx.bot!.id)?.enabled) throw new GuardError('KG2006');
+    await deps.checkLockdown?.(ctx);
   };
 }
 
