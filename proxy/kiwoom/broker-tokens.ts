@@ -180,7 +180,7 @@ export class BrokerTokens {
       release: () => {
         if (released) return;
         released = true;
-        t.inflight--;
+        t.inflight = Math.max(0, t.inflight - 1); // revokeAllFor may have zeroed it already
         const exhausted = this.opts.maxUses <= 1 || t.uses >= this.opts.maxUses || t.retired || this.closing;
         if (t.inflight === 0 && exhausted) void this.retire(t);
       },

@@ -51,7 +51,13 @@ export function createBotListener(deps: ListenerDeps): Server {
       joinDuplicateHeaders: false,
       requireHostHeader: true,
     },
-    (req, res) => void handle(req, res),
+    (req, res) => {
+      handle(req, res).catch((err) => {
+        // Last resort (e.g. a header Node refuses): never an unhandled rejection, never a hung socket.
+        logger.error({ err: { message: (err as Error).message } }, 'response failed');
+        res.destroy();
+      });
+    },
   );
   server.maxConnections = config.limits.maxConnections;
   server.on('clientError', (err, socket) => writeClientError(socket as import('node:net').Socket, err as NodeJS.ErrnoException, lang));

@@ -115,6 +115,8 @@ function allowlist(ctx: RequestContext): void {
   if (!botAllows(ctx.bot!, ctx.apiId!, ctx.entry!.kind)) throw new GuardError('KG3002', ctx.apiId);
 }
 
+const JSON_CONTENT_TYPE_PATTERN = /^application\/json(\s*;\s*charset=[A-Za-z0-9_-]{1,32})?$/i;
+
 const DECISION_ERRORS: Partial<Record<string, ErrorCode>> = { 'rate-limit': 'KG3005', 'daily-cap': 'KG3005' };
 
 export function policyCall(ctx: RequestContext) {
@@ -222,7 +224,8 @@ function forward(deps: StageDeps) {
       ctx.upstreamMs = performance.now() - t0;
     }
     const up = ctx.upstream;
-    const headers: Record<string, string> = { 'content-type': up.contentType && /^application\/json/i.test(up.contentType) ? up.contentType : 'application/json;charset=UTF-8' };
+    // Only a plain JSON content type is copied; anything else is replaced, never echoed.
+    const headers: Record<string, string> = { 'content-type': safeHeaderValue(up.contentType, JSON_CONTENT_TYPE_PATTERN) ?? 'application/json;charset=UTF-8' };
     const apiId = safeHeaderValue(up.apiId, /^[a-z]{2}\d{5}$/);
     const contYn = safeHeaderValue(up.contYn, /^[YN]$/);
     const nextKey = safeHeaderValue(up.nextKey);
