@@ -91,6 +91,8 @@ export interface Responder {
   lockedBy(botId: string, account: string): Promise<string | undefined>;
   /** Records current holdings as the baseline damage assessments compare with. */
   snapshotHoldings(botId: string): Promise<void>;
+  /** Quantity held in one stock per the last recorded baseline (undefined when none is known). */
+  baselineHolding(account: string, stkCd: string): Promise<number | undefined>;
   /** Records holdings the sidecar already saw (a bot's own complete balance inquiry) as the baseline: no extra broker call. */
   recordHoldings(account: string, holdings: readonly Holding[]): Promise<void>;
   get(incidentId: string): Promise<IncidentReport>;
@@ -456,6 +458,13 @@ export function createResponder(opts: ResponderOptions): Responder {
     },
 
     recordHoldings,
+
+    async baselineHolding(account, stkCd) {
+      const base = await holdingsBaseline(account);
+      if (!base) return undefined;
+      const code = stkCd.replace(/_(NX|AL)$/, '');
+      return base.holdings.filter((h) => h.stkCd.replace(/_(NX|AL)$/, '') === code).reduce((sum, h) => sum + h.qty, 0);
+    },
 
     async get(id) {
       return report(await loadIncident(id));

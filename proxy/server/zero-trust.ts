@@ -42,7 +42,13 @@ export function zeroTrustStages(d: ZeroTrustDeps) {
       d.responder.checkLockdown({ botId: ctx.bot!.id, account: ctx.bot!.account, kind: ctx.entry!.kind, body: ctx.json }),
 
     async assessRisk(ctx: RequestContext): Promise<RiskView> {
-      const input = riskInput(ctx, d.clock());
+      let input = riskInput(ctx, d.clock());
+      // A sell is judged against the position the bot last saw (its own balance
+      // inquiry): "sells 95% of what it holds" is what draining looks like.
+      if (input.side === 'sell' && input.stkCd) {
+        const held = await d.responder.baselineHolding(input.account, input.stkCd);
+        if (held !== undefined) input = { ...input, holdingQty: held };
+      }
       inputs.set(ctx, input);
       const a = await d.risk.assess(input);
       const call = { botId: input.botId, account: input.account, apiId: input.apiId, requestId: ctx.id };
