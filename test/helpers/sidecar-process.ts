@@ -35,9 +35,9 @@ export interface SidecarProcess {
   kill(): Promise<void>;
 }
 
-export async function spawnSidecar(opts: { configFile: string; cwd?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[]; timeoutMs?: number }): Promise<SidecarProcess> {
+export async function spawnSidecar(opts: { configFile: string; args?: string[]; cwd?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[]; timeoutMs?: number }): Promise<SidecarProcess> {
   ensureBuilt();
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), MAIN, 'serve', '--config', opts.configFile], {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), MAIN, 'serve', '--config', opts.configFile, ...(opts.args ?? [])], {
     cwd: opts.cwd ?? ROOT, env: { PATH: process.env.PATH, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
