@@ -13,6 +13,7 @@ import { request } from 'undici';
 import { startChild, type BenchChild } from './lib/children.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import { round } from './lib/stats.js';
+import { BENCH_POLICY } from './lib/bench-policy.js';
 import { startBenchRedis } from './state-redis.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
@@ -20,20 +21,9 @@ const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 1);
 const RATE = Number(process.env.BENCH_RATE ?? 200);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 
-const POLICY = `version: 1
-name: bench-replicas
-rules:
-  - id: least-privilege
-    type: allow-apis
-    kinds: [query, account, order, modify, cancel]
-  - id: plain-order-types
-    type: trade-types
-    allow: [limit, market, best]
-  - id: order-size
-    type: order-size
-    maxQuantity: 100000
-    maxNotional: 100000000000
-  - id: order-rate
+// The foundation bench's open policy plus a rate limit and a daily cap, so
+// every order does an atomic consume() on the hot path (that is what Redis changes).
+const POLICY = `${BENCH_POLICY.replace('name: bench-open', 'name: bench-replicas')}  - id: order-rate
     type: rate-limit
     when: { kinds: [order, modify, cancel] }
     limits:

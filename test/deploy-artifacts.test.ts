@@ -16,7 +16,7 @@ import { parseResponseConfig } from '../proxy/response/config.js';
 import { parseRiskConfig } from '../proxy/risk/config.js';
 import { parseStateConfig } from '../proxy/state/config.js';
 import { parseVaultConfig } from '../proxy/vault/config.js';
-import { startFakeKms } from './helpers/fake-kms.js';
+import { startFakeKms, useFakeAwsCredentials } from './helpers/fake-kms.js';
 import { ROOT, startHarness } from './helpers/harness.js';
 import { startRedis } from './helpers/redis.js';
 
@@ -124,14 +124,7 @@ t.test('every metric named by the dashboard and the alerts is exported by a runn
   const kms = await startFakeKms();
   t.teardown(() => kms.close());
   kms.createKey({ alias: 'alias/kguard-deploy' });
-  // The SDK's default credential chain reads these; the fake only needs a SigV4 signature.
-  const savedEnv = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
-  process.env.AWS_ACCESS_KEY_ID = 'AKIAFAKEDEPLOYTEST';
-  process.env.AWS_SECRET_ACCESS_KEY = 'fake-secret-for-sigv4-only';
-  t.teardown(() => {
-    if (savedEnv.id === undefined) delete process.env.AWS_ACCESS_KEY_ID; else process.env.AWS_ACCESS_KEY_ID = savedEnv.id;
-    if (savedEnv.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY; else process.env.AWS_SECRET_ACCESS_KEY = savedEnv.secret;
-  });
+  useFakeAwsCredentials(t);
 
   const h = await startHarness({
     config: {

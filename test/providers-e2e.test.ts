@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { startHarness, type Harness } from './helpers/harness.js';
-import { startFakeKms } from './helpers/fake-kms.js';
+import { startFakeKms, useFakeAwsCredentials } from './helpers/fake-kms.js';
 import { createSoftHsmToken } from './helpers/softhsm.js';
 
 const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0' };
@@ -31,13 +31,7 @@ t.test('aws-kms', async (t) => {
   const kms = await startFakeKms();
   t.teardown(() => kms.close());
   const key = kms.createKey({ alias: 'alias/kguard-e2e' });
-  const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
-  process.env.AWS_ACCESS_KEY_ID = 'AKIAFAKEE2ETEST';
-  process.env.AWS_SECRET_ACCESS_KEY = 'fake-secret-for-sigv4-only';
-  t.teardown(() => {
-    if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID; else process.env.AWS_ACCESS_KEY_ID = saved.id;
-    if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY; else process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
-  });
+  useFakeAwsCredentials(t);
   const h = await startHarness({ config: { vault: { provider: 'aws-kms', awsKms: { keyId: 'alias/kguard-e2e', region: kms.region, endpoint: kms.url, maxAttempts: 2 } } } });
   t.teardown(() => h.close());
   await roundTrip(t, h, 'aws-kms');

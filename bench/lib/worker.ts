@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { request } from 'undici';
 import { loadConfig } from '../../proxy/common/config.js';
 import { createLogger } from '../../proxy/common/logger.js';
+import { BENCH_POLICY } from './bench-policy.js';
 import { jsonBodyWithSecrets } from '../../proxy/common/secret.js';
 import { startSidecar } from '../../proxy/server/sidecar.js';
 import { startSimulator } from '../../proxy/sim/index.js';
@@ -20,23 +21,6 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const BENCH_BOT = 'bench-bot';
 export const BENCH_STOCK = '005930';
 export const BENCH_QUOTE = 70_000;
-
-// Everything stock calls need, nothing that needs market data (one call = one broker token),
-// and no rate-limit rule: the bench measures the proxy, not the policy's throttle.
-const BENCH_POLICY = `version: 1
-name: bench-open
-rules:
-  - id: least-privilege
-    type: allow-apis
-    kinds: [query, account, order, modify, cancel]
-  - id: plain-order-types
-    type: trade-types
-    allow: [limit, market, best]
-  - id: order-size
-    type: order-size
-    maxQuantity: 100000
-    maxNotional: 1000000000
-`;
 
 interface Child {
   url: string;

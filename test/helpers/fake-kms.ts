@@ -227,3 +227,17 @@ export async function startFakeKms(opts: { region?: string } = {}): Promise<Fake
   };
   return fake;
 }
+
+/**
+ * The SDK's default credential chain reads these; the fake server only needs a
+ * SigV4 signature. Restored when the test ends.
+ */
+export function useFakeAwsCredentials(t: { teardown(fn: () => void): void }): void {
+  const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  process.env.AWS_ACCESS_KEY_ID = 'AKIAFAKETESTKEY00001';
+  process.env.AWS_SECRET_ACCESS_KEY = 'fake-secret-for-sigv4-only';
+  t.teardown(() => {
+    if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID; else process.env.AWS_ACCESS_KEY_ID = saved.id;
+    if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY; else process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+  });
+}
