@@ -181,7 +181,9 @@ export class FileSink implements AuditSink {
     this.head = walker.head ?? { seq: 0, hash: GENESIS_HASH };
 
     const last = toWalk[toWalk.length - 1];
-    if (last && last.size < this.cfg.rotateBytes) {
+    // A torn final write is sealed in the file that holds it, even when that
+    // file is already at its rotation size: the seal must follow the torn bytes.
+    if (last && (last.size < this.cfg.rotateBytes || walker.tornTail())) {
       await this.openFile(last.path, false);
     } else {
       await this.openFile(path.join(dir, logFileName(this.head.seq + 1)), true);
