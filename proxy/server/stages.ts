@@ -185,7 +185,12 @@ function auditIntent(deps: StageDeps) {
 function enforce(deps: StageDeps) {
   return async (ctx: RequestContext) => {
     const d = ctx.decision!;
-    if (d.outcome === 'allow') return;
+    if (d.outcome === 'allow') {
+      // An approval id is single use even when this call would pass without
+      // one: presenting it consumes it, a spent or foreign id is refused.
+      if (ctx.approvalId && deps.awaitApproval) await deps.awaitApproval(ctx, d);
+      return;
+    }
     if (d.outcome === 'deny') {
       const code = DECISION_ERRORS[d.ruleKind ?? ''] ?? 'KG3001';
       const headers = d.retryAfterMs ? { 'retry-after': String(Math.ceil(d.retryAfterMs / 1000)) } : undefined;
