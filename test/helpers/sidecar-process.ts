@@ -49,7 +49,8 @@ export async function spawnSidecar(opts: { configFile: string; args?: string[]; 
     const timer = setTimeout(() => reject(new Error(`sidecar did not start in time:\n${out}\n${err}`)), opts.timeoutMs ?? 30_000);
     const check = () => {
       const m = /bots connect to\s+(http:\/\/\S+)/.exec(out);
-      if (!m) return;
+      // The banner may arrive in several chunks: wait for its last fixed line.
+      if (!m || !/data directory\s+\S+\n/.test(out)) return;
       clearTimeout(timer);
       const a = /admin \(health\)\s+(http:\/\/[^/\s]+)/.exec(out);
       resolve({ url: m[1]!, adminUrl: a?.[1] });
