@@ -3,6 +3,7 @@
 // fields, and gets back a sidecar token in Kiwoom's response shape.
 import { GuardError } from '../common/errors.js';
 import { takeJsonStringField } from '../common/secret.js';
+import { parseJsonObject } from '../common/json.js';
 import { formatExpiresDt } from '../kiwoom/client.js';
 import type { BotRecord, BotRegistry } from './bots.js';
 import type { SessionClaims, Sessions } from './sessions.js';
@@ -27,18 +28,12 @@ export function parseExchangeBody(raw: Buffer): ExchangeBody {
   raw.fill(0);
   const secret = takeJsonStringField(copy, 'secretkey');
   try {
-    let fields: unknown;
-    try {
-      fields = JSON.parse(copy.toString('utf8'));
-    } catch {
-      throw new GuardError('KG1001');
-    }
-    if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new GuardError('KG1001', 'body must be a JSON object');
-    const seen = (fields as Record<string, unknown>).secretkey;
+    const fields = parseJsonObject(copy);
+    const seen = fields.secretkey;
     if (!secret || secret.length === 0 || typeof seen !== 'string' || seen !== '*'.repeat(secret.length)) {
       throw new GuardError('KG1010', 'secretkey');
     }
-    return { fields: fields as Record<string, unknown>, secret };
+    return { fields, secret };
   } catch (err) {
     secret?.fill(0);
     throw err;

@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { GuardError, kiwoomErrorBody, type Language } from '../common/errors.js';
 import { JSON_CONTENT_TYPE } from './context.js';
+export { parseJsonObject } from '../common/json.js';
 
 /**
  * Rejects ambiguous framing that front-ends and back-ends may read
@@ -80,19 +81,6 @@ export async function readBody(req: IncomingMessage, max: number, signal: AbortS
   const body = Buffer.concat(chunks, size);
   for (const c of chunks) c.fill(0);
   return body;
-}
-
-/** Parses a TR body: must be a JSON object (Kiwoom sends `{}` when there are no inputs). */
-export function parseJsonObject(body: Buffer): Record<string, unknown> {
-  if (body.length === 0) return {};
-  let v: unknown;
-  try {
-    v = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new GuardError('KG1001');
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new GuardError('KG1001', 'body must be a JSON object');
-  return v as Record<string, unknown>;
 }
 
 /** For parser errors Node raises before a request exists: answer in Kiwoom's shape and close. */
