@@ -77,6 +77,16 @@ const keys: CliCommand = async (args, io) => {
     if (!bot) throw new GuardError('KG4006', `--bot is required for keys ${sub}`);
     return bot;
   };
+  /** Reads the keys (stdin or a 0600 file), hands them to fn, zero-fills them whatever happens. */
+  const withKeys = async <T>(fn: (creds: { appKey: Buffer; secretKey: Buffer }) => Promise<T>): Promise<T> => {
+    const creds = await readKeys(values, io, vaultConfig.limits);
+    try {
+      return await fn(creds);
+    } finally {
+      creds.appKey.fill(0);
+      creds.secretKey.fill(0);
+    }
+  };
 
   let primaryName: ProviderName = vaultConfig.provider;
   if (sub === 'rewrap') {
@@ -115,33 +125,23 @@ const keys: CliCommand = async (args, io) => {
       hmacKey.fill(0);
     }
     opened.length = 0; // the vault owns them now
+    const v = vault;
 
     switch (sub) {
       case 'import': {
         const botId = needBot();
         if (typeof values.account !== 'string') throw new GuardError('KG4006', '--account is required for keys import');
-        const creds = await readKeys(values, io, vaultConfig.limits);
-        try {
-          const meta = await vault.importCredentials({ botId, account: values.account, ...creds });
-          io.stdout.write(`imported credentials for ${meta.botId} (version ${meta.keyVersion}, provider ${meta.provider})\n`);
-          printJson(io, meta);
-        } finally {
-          creds.appKey.fill(0);
-          creds.secretKey.fill(0);
-        }
+        const account = values.account;
+        const meta = await withKeys((creds) => v.importCredentials({ botId, account, ...creds }));
+        io.stdout.write(`imported credentials for ${meta.botId} (version ${meta.keyVersion}, provider ${meta.provider})\n`);
+        printJson(io, meta);
         return 0;
       }
       case 'rotate': {
         const botId = needBot();
-        const creds = await readKeys(values, io, vaultConfig.limits);
-        try {
-          const meta = await vault.rotateCredentials({ botId, ...creds, ...(typeof values.account === 'string' ? { account: values.account } : {}) });
-          io.stdout.write(`rotated credentials for ${meta.botId} to version ${meta.keyVersion}; the previous ciphertext was destroyed\n`);
-          printJson(io, meta);
-        } finally {
-          creds.appKey.fill(0);
-          creds.secretKey.fill(0);
-        }
+        const meta = await withKeys((creds) => v.rotateCredentials({ botId, ...creds, ...(typeof values.account === 'string' ? { account: values.account } : {}) }));
+        io.stdout.write(`rotated credentials for ${meta.botId} to version ${meta.keyVersion}; the previous ciphertext was destroyed\n`);
+        printJson(io, meta);
         return 0;
       }
       case 'list': {
