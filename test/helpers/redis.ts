@@ -88,7 +88,7 @@ export interface StartRedisOptions {
 }
 
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisProcess> {
-  const port = opts.port ?? await freePort(opts.clusterBus);
+  let port = opts.port ?? await freePort(opts.clusterBus);
   if (port === FORBIDDEN_PORT) throw new Error('refusing to use port 6379');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kguard-redis-'));
   let child: ChildProcess | undefined;
@@ -113,7 +113,11 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
     if (opts.tlsOnly) {
       await waitFor(async () => !(await portFree(port)), 10_000, `tls redis on ${port}`);
     } else if (opts.waitReady !== false) {
-      await waitFor(async () => (await redisCliAs(port, opts.auth, 'PING')) === 'PONG', 10_000, `redis on ${port}`);
+      await waitFor(async () => {
+        // A port taken between freePort() and bind makes redis exit at once: say so, don't wait out the deadline.
+        if (c.exitCode !== null) throw new Error(`redis on ${port} exited at start (port taken?)`);
+        return (await redisCliAs(port, opts.auth, 'PING')) === 'PONG';
+      }, 10_000, `redis on ${port}`);
     }
   }
 
@@ -124,7 +128,17 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
     await exited;
   }
 
-  await launch();
+  // A free port can be taken by another test process before redis binds it: try a fresh one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (err) {
+      await signal('SIGKILL');
+      if (opts.port !== undefined || attempt >= 3) throw err;
+      port = await freePort(opts.clusterBus);
+    }
+  }
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
