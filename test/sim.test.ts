@@ -1,5 +1,8 @@
 // The Kiwoom simulator over real loopback HTTP: tokens, orders, paging,
-// catalogue coverage, every fault knob, the control API and the CLI.
+// catalogue coverage, every fault knob, the control API and the CLI. The
+// simulator runs in its faithful default mode throughout; its limits, shared
+// tokens, address binding and ideal mode have their own tests in
+// sim-limits.test.ts.
 import t from 'tap';
 import type { Test } from 'tap';
 import { Writable } from 'node:stream';
@@ -8,7 +11,7 @@ import pino from 'pino';
 import { startSimulator, SimError, type Simulator } from '../proxy/sim/index.js';
 import { allApis } from '../proxy/kiwoom/catalogue.js';
 import { runSimCli } from '../proxy/cli/sim.js';
-import { call, issueToken, tr } from './helpers/sim.js';
+import { call, issue, issueToken, tr } from './helpers/sim.js';
 
 const APP = { appKey: 'app-key-CANARY-7f3e9a', secretKey: Buffer.from('secret-key-CANARY-51bd02'), accountNo: '5012345678' };
 const SECRET = 'secret-key-CANARY-51bd02';
@@ -18,6 +21,15 @@ async function started(t: Test, opts: Parameters<typeof startSimulator>[0] = {})
   t.teardown(() => sim.close());
   sim.registerApp({ ...APP, cash: 10_000_000, holdings: [{ stkCd: '005930', qty: 10, avgPrice: 70000 }] });
   return sim;
+}
+
+/**
+ * A clock that is a second later at every read, so no 1000 ms limit window
+ * ever holds two requests: for tests about protocol shapes, not about limits.
+ */
+function pacedClock(start = Date.now()): () => number {
+  let t = start;
+  return () => (t += 1000);
 }
 
 const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '3', ord_uv: '70000', trde_tp: '0' };
@@ -53,25 +65,34 @@ t.test('token issue: Kiwoom shape, KST expires_dt, bad input', async (t) => {
   t.equal(sim.stats().tokensIssued, 1, 'failures issue nothing');
 });
 
-t.test('revoke, expiry and live-token accounting', async (t) => {
+t.test('revoke, expiry and live-token accounting (one shared token per app key)', async (t) => {
   const clock = { now: Date.now() };
   const sim = await started(t, { now: () => clock.now, tokenTtlMs: 60_000 });
-  const a = await issueToken(sim.url, APP.appKey, SECRET);
-  const b = await issueToken(sim.url, APP.appKey, SECRET);
-  t.not(a, b);
-  t.same(sim.stats(), { tokensIssued: 2, tokensRevoked: 0, liveTokens: 2, requests: 2 });
+  const first = await issue(sim.url, APP.appKey, SECRET);
+  clock.now += 10_000;
+  const again = await issue(sim.url, APP.appKey, SECRET);
+  const a = first.json['token'] as string;
+  t.equal(again.json['token'], a, 'a second au10001 returns the live token');
+  t.equal(again.json['expires_dt'], first.json['expires_dt'], 'with its expiry unchanged');
+  t.same(sim.stats(), {
+    tokensIssued: 1, tokensReused: 1, tokensRevoked: 0, liveTokens: 1, requests: 2,
+    refusals: { 1700: 0, 1701: 0, 1702: 0, 1634: 0, 8005: 0, 8010: 0 }, refusedIssues: 0, peakIssuesPerSecond: 1,
+  });
   t.equal((await tr(sim.url, a, 'ka00001', 'acnt', {})).json['acctNo'], APP.accountNo);
 
   const rv = await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET, token: a });
   t.same(rv.json, { return_code: 0, return_msg: '정상적으로 처리되었습니다' });
-  t.equal(sim.liveTokens(), 1);
+  t.equal(sim.liveTokens(), 0, 'the revoke ended it for every holder');
   const after = await tr(sim.url, a, 'ka00001', 'acnt', {});
   t.equal(after.status, 200);
   t.same(after.json, { return_code: 3, return_msg: '인증에 실패했습니다[8005:Token이 유효하지 않습니다]' });
+  t.equal(sim.requestLog().at(-1)?.detail, '8005');
 
-  const again = await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET, token: a });
-  t.equal(again.json['return_code'], 0, 'repeat revoke is harmless');
+  const again2 = await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET, token: a });
+  t.equal(again2.json['return_code'], 0, 'repeat revoke is harmless');
   t.equal(sim.stats().tokensRevoked, 1, 'and counted once');
+  const b = await issueToken(sim.url, APP.appKey, SECRET);
+  t.not(b, a, 'the next issue after a revoke creates a fresh token');
   t.match((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET, token: 'never-issued' })).json['return_msg'], /8015/);
   t.match((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: 'x', token: b })).json['return_msg'], /8001/);
   t.match((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET })).json['return_msg'], /8016/);
@@ -82,16 +103,10 @@ t.test('revoke, expiry and live-token accounting', async (t) => {
   clock.now += 60_001;
   t.equal(sim.liveTokens(), 0, 'expired tokens are not live');
   t.match((await tr(sim.url, b, 'ka00001', 'acnt', {})).json['return_msg'], /8005/);
+  const c = await issue(sim.url, APP.appKey, SECRET);
+  t.not(c.json['token'], b, 'after expiry the next issue creates a fresh token');
   t.equal(sim.stats().tokensRevoked, 1);
-});
-
-t.test('singleTokenPerApp supersedes older tokens', async (t) => {
-  const sim = await started(t, { singleTokenPerApp: true });
-  const a = await issueToken(sim.url, APP.appKey, SECRET);
-  const b = await issueToken(sim.url, APP.appKey, SECRET);
-  t.equal(sim.liveTokens(), 1);
-  t.match((await tr(sim.url, a, 'ka00001', 'acnt', {})).json['return_msg'], /8005/);
-  t.equal((await tr(sim.url, b, 'ka00001', 'acnt', {})).json['return_code'], 0);
+  t.equal(sim.stats().refusals['8005'], 2);
 });
 
 t.test('TR request validation', async (t) => {
@@ -124,7 +139,7 @@ t.test('TR request validation', async (t) => {
 });
 
 t.test('every catalogue api-id: answered on its path, 1504 elsewhere', async (t) => {
-  const sim = await started(t);
+  const sim = await started(t, { now: pacedClock() });
   const tok = await issueToken(sim.url, APP.appKey, SECRET);
   const filler: Record<string, string> = { stk_cd: '005930', dmst_stex_tp: 'KRX', ord_qty: '1', trde_tp: '3', qry_tp: '1', orig_ord_no: '0000001', mdfy_qty: '1', mdfy_uv: '70000', cncl_qty: '0', all_stk_tp: '0', sell_tp: '0', stex_tp: '0', crd_deal_tp: '33' };
   let checked = 0;
@@ -145,7 +160,7 @@ t.test('every catalogue api-id: answered on its path, 1504 elsewhere', async (t)
 });
 
 t.test('order lifecycle: limit rests, modify replaces, cancel removes, market fills', async (t) => {
-  const sim = await started(t);
+  const sim = await started(t, { now: pacedClock() });
   const tok = await issueToken(sim.url, APP.appKey, SECRET);
   const buy = await tr(sim.url, tok, 'kt10000', 'ordr', BUY);
   t.match(buy.json, { return_code: 0, dmst_stex_tp: 'KRX', ord_no: /^\d{7}$/ });
@@ -199,7 +214,7 @@ t.test('order lifecycle: limit rests, modify replaces, cancel removes, market fi
 });
 
 t.test('order rejections', async (t) => {
-  const sim = await started(t);
+  const sim = await started(t, { now: pacedClock() });
   const tok = await issueToken(sim.url, APP.appKey, SECRET);
   t.same((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, ord_uv: '' })).json, { return_code: 20, return_msg: '[2000](308003:주문단가를 입력하십시요)' });
   t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, trde_tp: '4' })).json['return_msg'], /1517:.*trde_tp/);
@@ -222,7 +237,7 @@ t.test('order rejections', async (t) => {
 });
 
 t.test('cont-yn / next-key paging', async (t) => {
-  const sim = await started(t, { pageSize: 3 });
+  const sim = await started(t, { pageSize: 3, now: pacedClock() });
   sim.registerApp({ appKey: 'pager', secretKey: 'pager-secret', accountNo: '5011111111', holdings: ['005930', '000660', '035420', '035720', '005380', '051910', '068270'].map((stkCd) => ({ stkCd, qty: 1, avgPrice: 1000 })) });
   const tok = await issueToken(sim.url, 'pager', 'pager-secret');
   const seen: string[] = [];
@@ -253,8 +268,9 @@ t.test('cont-yn / next-key paging', async (t) => {
 });
 
 t.test('fault knobs', async (t) => {
-  const sim = await started(t);
-  const tok = await issueToken(sim.url, APP.appKey, SECRET);
+  const sim = await started(t, { now: pacedClock() });
+  // The app's one shared token; the revoke subtests end it and fetch the next.
+  let tok = await issueToken(sim.url, APP.appKey, SECRET);
   const q = (): ReturnType<typeof tr> => tr(sim.url, tok, 'ka10001', 'stkinfo', { stk_cd: '005930' });
 
   t.test('latency', async (t) => {
@@ -283,6 +299,8 @@ t.test('fault knobs', async (t) => {
     const r = await tr(sim.url, tok, 'ka10081', 'chart', { stk_cd: '005930', base_dt: '20240101', upd_stkpc_tp: '1' });
     t.equal(r.status, 429);
     t.same(r.json, { return_code: 5, return_msg: '허용된 요청 개수를 초과하였습니다[1700:허용된 요청 개수를 초과하였습니다. API ID=ka10081]' });
+    t.equal(sim.requestLog().at(-1)?.detail, '1700');
+    t.equal(sim.stats().refusals['1700'], 0, 'an injected fault is not a refusal of the model');
     t.equal((await q()).status, 200);
   });
   t.test('dropNext', async (t) => {
@@ -297,7 +315,7 @@ t.test('fault knobs', async (t) => {
     const r = await call(sim.url, '/oauth2/token', { grant_type: 'client_credentials', appkey: APP.appKey, secretkey: SECRET });
     t.equal(r.status, 500);
     t.equal(sim.stats().tokensIssued, before, 'nothing issued');
-    t.ok(await issueToken(sim.url, APP.appKey, SECRET));
+    t.equal(await issueToken(sim.url, APP.appKey, SECRET), tok, 'the next issue returns the live token');
   });
   t.test('revokeFailNext', async (t) => {
     const victim = await issueToken(sim.url, APP.appKey, SECRET);
@@ -309,6 +327,7 @@ t.test('fault knobs', async (t) => {
     t.equal(sim.liveTokens(), live, 'failed revokes revoke nothing');
     t.equal((await call(sim.url, '/oauth2/revoke', body)).json['return_code'], 0);
     t.equal(sim.liveTokens(), live - 1);
+    tok = await issueToken(sim.url, APP.appKey, SECRET);
   });
   t.test('revokeLatencyMs delays revokes only', async (t) => {
     const victim = await issueToken(sim.url, APP.appKey, SECRET);
@@ -320,6 +339,7 @@ t.test('fault knobs', async (t) => {
     t.equal((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET, token: victim })).json['return_code'], 0);
     t.ok(Date.now() - r0 >= 190, 'revoke delayed');
     sim.faults.clear();
+    tok = await issueToken(sim.url, APP.appKey, SECRET);
   });
   t.test('bad knob values change nothing', async (t) => {
     sim.faults.set({ dropNext: 1 });
@@ -333,15 +353,20 @@ t.test('fault knobs', async (t) => {
   });
 });
 
-t.test('onTokenIssued test hook gets a copy of each issued token, and only issued ones', async (t) => {
+t.test('onTokenIssued test hook gets a copy of each created token, once', async (t) => {
   const seen: Buffer[] = [];
-  const sim = await started(t, { onTokenIssued: (tok) => seen.push(tok) });
+  const sim = await started(t, { onTokenIssued: (tok) => seen.push(tok), now: pacedClock() });
   const a = await issueToken(sim.url, APP.appKey, SECRET);
-  const b = await issueToken(sim.url, APP.appKey, SECRET);
+  const again = await issueToken(sim.url, APP.appKey, SECRET);
   await call(sim.url, '/oauth2/token', { grant_type: 'client_credentials', appkey: APP.appKey, secretkey: 'wrong' });
-  t.same(seen.map((x) => x.toString('utf8')), [a, b]);
+  t.equal(again, a);
+  t.same(seen.map((x) => x.toString('utf8')), [a], 'handing the live token out again is not a new token');
   seen[0]!.fill(0);
   t.equal((await tr(sim.url, a, 'ka10001', 'stkinfo', { stk_cd: '005930' })).status, 200, 'zeroing the copy does not affect the live token');
+  await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET, token: a });
+  const b = await issueToken(sim.url, APP.appKey, SECRET);
+  t.equal(seen.length, 2, 'a fresh token after the revoke');
+  t.equal(seen[1]!.toString('utf8'), b);
 });
 
 t.test('hangNext holds the request until the client gives up; close() still ends', async (t) => {
@@ -449,6 +474,14 @@ t.test('kguard sim CLI', async (t) => {
   const bad = io();
   t.equal(await runSimCli(['--port', 'x'], bad.io), 2);
   t.equal(await runSimCli(['--frobnicate'], io().io), 2);
+  const conflicting = io();
+  t.equal(await runSimCli(['--ideal', '--total-per-second', '50'], conflicting.io), 2, '--ideal takes no limits');
+  t.match(conflicting.err(), /--ideal has no limits/);
+  t.equal(await runSimCli(['--rate-limit-status', '503'], io().io), 2);
+  t.equal(await runSimCli(['--max-symbols', '0'], io().io), 2);
+  const help = io();
+  t.equal(await runSimCli(['--help'], help.io), 0);
+  t.match(help.out(), /--ideal/);
 
   const ac = new AbortController();
   const run = io();
@@ -460,7 +493,38 @@ t.test('kguard sim CLI', async (t) => {
   }
   t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
   t.match((await call(url, '/_sim/stats', undefined, {}, { method: 'GET' })).json, { tokensIssued: 0 }, 'control API on by default');
+  t.match((await call(url, '/_sim/limits', undefined, {}, { method: 'GET' })).json, { tokenPerSecond: 2, perApiIdPerSecond: 5, totalPerSecond: 20, orderGroupPerSecond: 5, maxSymbolsPerRequest: 100 }, 'faithful by default');
+  t.match(run.out(), /mode: faithful/);
   ac.abort();
   t.equal(await done, 0);
   t.match(run.out(), /stopped/);
+
+  const idealRun = io();
+  const ac2 = new AbortController();
+  const done2 = runSimCli(['--ideal'], idealRun.io, ac2.signal);
+  let url2 = '';
+  for (let i = 0; i < 100 && !url2; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    url2 = /listening on (http:\/\/\S+)/.exec(idealRun.out())?.[1] ?? '';
+  }
+  t.match(idealRun.out(), /mode: ideal/);
+  await call(url2, '/_sim/apps', { appKey: 'cli-app', secretKey: 'cli-secret', accountNo: '5033333333' });
+  const x = await issueToken(url2, 'cli-app', 'cli-secret');
+  const y = await issueToken(url2, 'cli-app', 'cli-secret');
+  t.not(x, y, '--ideal: a fresh token per issue');
+  t.equal((await call(url2, '/_sim/limits', { totalPerSecond: 1 })).status, 400, '--ideal: no limits to set');
+  ac2.abort();
+  t.equal(await done2, 0);
+
+  const limited = io();
+  const ac3 = new AbortController();
+  const done3 = runSimCli(['--total-per-second=7', '--rate-limit-status', '429', '--bind-token-to-address'], limited.io, ac3.signal);
+  let url3 = '';
+  for (let i = 0; i < 100 && !url3; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    url3 = /listening on (http:\/\/\S+)/.exec(limited.out())?.[1] ?? '';
+  }
+  t.match((await call(url3, '/_sim/limits', undefined, {}, { method: 'GET' })).json, { totalPerSecond: 7, perApiIdPerSecond: 5 });
+  ac3.abort();
+  t.equal(await done3, 0);
 });

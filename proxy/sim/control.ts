@@ -4,7 +4,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SimError } from './responses.js';
-import type { SimAppRegistration, SimFaultSettings, Simulator } from './types.js';
+import type { SimAppRegistration, SimFaultSettings, SimLimits, Simulator } from './types.js';
 
 const MAX_CONTROL_BODY = 64 * 1024;
 
@@ -51,6 +51,14 @@ export async function handleControl(req: IncomingMessage, res: ServerResponse, p
       case 'POST /_sim/apps': sim.registerApp(body as unknown as SimAppRegistration); reply(res, 200, { ok: true }); return;
       case 'POST /_sim/quotes': sim.setQuote(body['stkCd'] as string, body['price'] as number); reply(res, 200, { ok: true }); return;
       case 'POST /_sim/reset': sim.reset(); reply(res, 200, { ok: true }); return;
+      case 'POST /_sim/revoke': {
+        // A token revoked behind the sidecar's back; body {accountNo?}.
+        for (const k of Object.keys(body)) if (k !== 'accountNo') throw new SimError(`unknown field: ${k}`);
+        reply(res, 200, { revoked: sim.revokeAll(body['accountNo'] as string | undefined) });
+        return;
+      }
+      case 'GET /_sim/limits': reply(res, 200, sim.limits()); return;
+      case 'POST /_sim/limits': reply(res, 200, sim.setLimits(body as Partial<SimLimits>)); return;
       case 'GET /_sim/orders': {
         const accountNo = new URL(req.url ?? '/', 'http://sim').searchParams.get('accountNo') ?? '';
         reply(res, 200, { orders: sim.orders(accountNo), account: sim.account(accountNo) ?? null });

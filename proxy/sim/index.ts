@@ -1,8 +1,9 @@
 // The Kiwoom REST simulator: public API.
-export { startSimulator, isLoopbackAddress } from './server.js';
+export { startSimulator, isLoopbackAddress, normaliseAddress } from './server.js';
 export { SimError } from './responses.js';
 export { kstTimestamp } from './format.js';
+export { DEFAULT_LIMITS } from './limits.js';
 export type {
-  SimAppRegistration, SimFaultSettings, SimFaults, SimHolding, SimOptions, SimOrder, SimOrderStatus,
-  SimRequestRecord, SimStats, Simulator,
+  SimAppRegistration, SimFaultSettings, SimFaults, SimHolding, SimLimits, SimOptions, SimOrder, SimOrderStatus,
+  SimRefusalCode, SimRequestRecord, SimStats, Simulator,
 } from './types.js';

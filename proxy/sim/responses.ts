@@ -1,6 +1,6 @@
 // Kiwoom-shaped bodies. Detail codes and messages follow Kiwoom's published
-// error table; HTTP status is 200 for business errors (as clients observe),
-// 429 for the rate limit.
+// error table; HTTP status is 200 for business errors (as clients observe);
+// rate-limit refusals are 200 or 429 (both are seen on Kiwoom).
 
 export const OK_MSG = '정상적으로 처리되었습니다';
 
@@ -35,11 +35,36 @@ export function orderRejected(detail: string, message: string): KiwoomReply {
   return new KiwoomReply(200, { return_code: 20, return_msg: `[2000](${detail}:${message})` });
 }
 
-export function rateLimited(apiId: string): KiwoomReply {
-  return new KiwoomReply(429, {
-    return_code: 5,
-    return_msg: `허용된 요청 개수를 초과하였습니다[1700:허용된 요청 개수를 초과하였습니다. API ID=${apiId}]`,
-  });
+const OVER_LIMIT = '허용된 요청 개수를 초과하였습니다';
+
+export type RateLimitDetail = '1700' | '1701' | '1702';
+
+/**
+ * Rate-limit refusal, return_code 5: `...[1700:...유량=5, API ID=ka10081]`.
+ * `limitText` is e.g. '유량=5', '총유량=20', '그룹유량=5'; without it (the
+ * rateLimitNext fault) the message names only the api-id.
+ */
+export function rateLimited(detail: RateLimitDetail, apiId: string, limitText?: string, status = 429): KiwoomReply {
+  const what = limitText ? `${limitText}, API ID=${apiId}` : `API ID=${apiId}`;
+  return new KiwoomReply(status, { return_code: 5, return_msg: `${OVER_LIMIT}[${detail}:${OVER_LIMIT}. ${what}]` });
+}
+
+/**
+ * Too many codes in one stk_cd: return_code 5 like the rate limits, but
+ * retrying never helps. Kiwoom's exact wording for 1634 was not found in
+ * public material; this one is a guess.
+ */
+export function tooManySymbols(): KiwoomReply {
+  return new KiwoomReply(200, { return_code: 5, return_msg: `${OVER_LIMIT}[1634:한 번에 조회할 수 있는 종목 수를 초과하였습니다]` });
+}
+
+/** The token was issued to another source address (wording from Kiwoom's error table). */
+export const addressMismatch = (): KiwoomReply => authError(8010, 'Token을 발급받은 IP와 서비스를 요청한 IP가 동일하지 않습니다');
+
+/** The detail code inside an error message: '8005' from `...[8005:...]`, '2000' from `[2000](...)`. */
+export function detailOf(body: { return_code?: unknown; return_msg?: unknown }): string | undefined {
+  if (body.return_code === 0 || typeof body.return_msg !== 'string') return undefined;
+  return /\[(\d{3,6})[:\]]/.exec(body.return_msg)?.[1];
 }
 
 export function serverFault(): KiwoomReply {

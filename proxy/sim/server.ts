@@ -1,21 +1,28 @@
 // The Kiwoom REST simulator: an HTTP server on loopback speaking Kiwoom's
 // protocol (token issue/revoke, TR calls with api-id and Bearer headers,
-// cont-yn/next-key paging) over an in-memory order book.
+// cont-yn/next-key paging) over an in-memory order book. By default it is
+// faithful: one shared token per app key while valid, Kiwoom's per-app-key
+// limits, optional address binding. `ideal: true` drops all of that.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isKnownGroupPath, lookupApi } from '../kiwoom/catalogue.js';
+import type { ApiEntry } from '../kiwoom/types.js';
 import { DEFAULT_CASH, OrderBook } from './book.js';
 import { handleControl } from './control.js';
 import { FaultState } from './faults.js';
 import { kstTimestamp } from './format.js';
 import { handlerFor, type JsonObject } from './handlers.js';
+import { DEFAULT_LIMITS, PeakRate, RateLimiter, mergeLimits } from './limits.js';
 import { Market } from './market.js';
 import {
-  KiwoomReply, OK_MSG, SimError, authError, badField, inputError, invalidToken, missingField, rateLimited, serverFault, type KiwoomBody,
+  KiwoomReply, OK_MSG, SimError, addressMismatch, authError, badField, detailOf, inputError, invalidToken, missingField, rateLimited,
+  serverFault, tooManySymbols, type KiwoomBody, type RateLimitDetail,
 } from './responses.js';
 import { Credentials, checkKey } from './tokens.js';
-import type { SimAppRegistration, SimOptions, SimOrder, SimRequestRecord, SimStats, Simulator } from './types.js';
+import type {
+  SimAppRegistration, SimLimits, SimOptions, SimOrder, SimRefusalCode, SimRequestRecord, SimStats, Simulator,
+} from './types.js';
 
 const DEFAULTS = {
   host: '127.0.0.1',
@@ -28,6 +35,8 @@ const DEFAULTS = {
 const TR_PREFIX = '/api/dostk/';
 const JSON_TYPE = 'application/json;charset=UTF-8';
 const MAX_NEXT_KEY = 50;
+const REFUSAL_CODES: readonly SimRefusalCode[] = ['1700', '1701', '1702', '1634', '8005', '8010'];
+const LIMIT_TEXT: Readonly<Record<RateLimitDetail, string>> = { '1700': '유량', '1701': '총유량', '1702': '그룹유량' };
 
 function checkInt(name: string, v: number, min: number, max: number): number {
   if (!Number.isSafeInteger(v) || v < min || v > max) throw new SimError(`${name} must be an integer in ${min}..${max}`);
@@ -36,6 +45,21 @@ function checkInt(name: string, v: number, min: number, max: number): number {
 
 export function isLoopbackAddress(addr: string | undefined): boolean {
   return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1' || (addr?.startsWith('127.') ?? false);
+}
+
+/** A peer address as Kiwoom would see it: IPv4-mapped IPv6 ('::ffff:127.0.0.2') becomes plain IPv4. */
+export function normaliseAddress(addr: string | undefined): string {
+  const a = addr ?? '';
+  return a.toLowerCase().startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+/** Stock and credit orders, modifies and cancels share Kiwoom's order group limit; gold orders do not. */
+function inOrderGroup(entry: ApiEntry): boolean {
+  return (entry.kind === 'order' || entry.kind === 'modify' || entry.kind === 'cancel') && (entry.market === 'stock' || entry.market === 'credit');
+}
+
+function zeroRefusals(): Record<SimRefusalCode, number> {
+  return { 1700: 0, 1701: 0, 1702: 0, 1634: 0, 8005: 0, 8010: 0 };
 }
 
 class BodyTooLarge extends Error {}
@@ -90,11 +114,21 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   const maxRequestLog = checkInt('maxRequestLog', opts.maxRequestLog ?? DEFAULTS.maxRequestLog, 0, 1_000_000);
   const now = opts.now ?? Date.now;
   const log = opts.logger;
+  const ideal = opts.ideal ?? false;
+  if (ideal && (opts.limits !== undefined || opts.bindTokenToAddress)) throw new SimError('ideal mode has no limits and no address binding');
+  const bindToAddress = opts.bindTokenToAddress ?? false;
+  const rateLimitStatus = opts.rateLimitStatus ?? 200;
+  if (rateLimitStatus !== 200 && rateLimitStatus !== 429) throw new SimError('rateLimitStatus must be 200 or 429');
+  const startLimits = mergeLimits(DEFAULT_LIMITS, opts.limits ?? {});
 
   const market = new Market();
   const book = new OrderBook(market);
   const creds = new Credentials();
   const faults = new FaultState();
+  const limiter = new RateLimiter(startLimits);
+  const issueRate = new PeakRate();
+  let refusals = zeroRefusals();
+  let refusedIssues = 0;
   let requestLog: SimRequestRecord[] = [];
   let requests = 0;
   const timers = new Set<NodeJS.Timeout>();
@@ -114,7 +148,11 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   }
 
   // --- au10001 / au10002 ---------------------------------------------------
-  function issueToken(body: JsonObject): Answer {
+  function overLimit(detail: RateLimitDetail, apiId: string, limit: number): KiwoomReply {
+    return rateLimited(detail, apiId, `${LIMIT_TEXT[detail]}=${limit}`, rateLimitStatus);
+  }
+
+  function issueToken(req: IncomingMessage, body: JsonObject, arrival: number): Answer {
     const grant = body['grant_type'];
     if (grant === undefined || grant === '') throw authError(8011, 'Access Token을 발급하는데 실패했습니다. 입력값에 grant_type이 들어오지 않았습니다');
     if (grant !== 'client_credentials') throw authError(8012, 'Access Token을 발급하는데 실패했습니다. grant_type의 값이 맞지 않습니다');
@@ -122,9 +160,13 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     if (typeof appkey !== 'string' || typeof secretkey !== 'string' || !appkey || !secretkey) throw authError(8020, '입력파라미터로 appkey 또는 secretkey가 들어오지 않았습니다.');
     const app = creds.verify(appkey, secretkey);
     if (!app) throw authError(8001, 'App Key와 Secret Key 검증에 실패했습니다');
-    const { token, expiresAt } = creds.issue(app, now(), tokenTtlMs, opts.singleTokenPerApp ?? false);
-    opts.onTokenIssued?.(Buffer.from(token, 'utf8'));
-    return { status: 200, headers: {}, body: { expires_dt: kstTimestamp(expiresAt), token_type: 'bearer', token, return_code: 0, return_msg: OK_MSG } };
+    if (!ideal && !limiter.tryIssue(app.id, arrival)) throw overLimit('1700', 'au10001', limiter.limits.tokenPerSecond);
+    const issued = creds.issue(app, now(), tokenTtlMs, !ideal, normaliseAddress(req.socket.remoteAddress));
+    if (issued.fresh) opts.onTokenIssued?.(Buffer.from(issued.token));
+    // The JSON body needs a string; the Buffer copy is wiped right away.
+    const token = issued.token.toString('utf8');
+    issued.token.fill(0);
+    return { status: 200, headers: {}, body: { expires_dt: kstTimestamp(issued.expiresAt), token_type: 'bearer', token, return_code: 0, return_msg: OK_MSG } };
   }
 
   function revokeToken(body: JsonObject): Answer {
@@ -139,7 +181,9 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   }
 
   // --- TR calls ------------------------------------------------------------
-  function trCall(req: IncomingMessage, path: string, apiId: string | undefined, raw: Buffer): Answer {
+  // Order of checks as on Kiwoom: request shape, then the token (8005, 8010),
+  // then 1634, then the rate limits (group, per api-id, total), then the body.
+  function trCall(req: IncomingMessage, path: string, apiId: string | undefined, raw: Buffer, arrival: number): Answer {
     if (apiId === undefined || apiId === '') throw inputError(1501, 'API ID가 Null이거나 값이 없습니다');
     const entry = lookupApi(apiId);
     if (!entry || entry.kind === 'auth') throw inputError(1505, `해당 API ID는 존재하지 않습니다. API ID=${apiId}`);
@@ -148,14 +192,21 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     if (!authorization) throw authError(1513, 'Http Header에 authorization 필드가 설정되어 있어야 합니다');
     const m = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(authorization);
     if (!m) throw authError(1514, '입력으로 들어온 Http Header의 authorization 필드 형식이 맞지 않습니다');
-    const accountNo = creds.accountFor(m[1]!, now());
-    const account = accountNo === undefined ? undefined : book.get(accountNo);
-    if (!account) throw invalidToken();
+    const rec = creds.lookup(m[1]!, now());
+    const account = rec === undefined ? undefined : book.get(rec.accountNo);
+    if (!rec || !account) throw invalidToken();
+    if (bindToAddress && rec.issuedFrom !== normaliseAddress(req.socket.remoteAddress)) throw addressMismatch();
     const contYnRaw = header(req, 'cont-yn') ?? 'N';
     if (contYnRaw !== 'Y' && contYnRaw !== 'N' && contYnRaw !== '') throw badField('cont-yn', 'Y 또는 N이어야 합니다');
     const nextKey = header(req, 'next-key') ?? '';
     if (nextKey.length > MAX_NEXT_KEY) throw badField('next-key', `${MAX_NEXT_KEY}자 이하여야 합니다`);
     const body = parseJsonObject(raw);
+    if (!ideal) {
+      const stkCd = body['stk_cd'];
+      if (typeof stkCd === 'string' && stkCd.split('|').length > limiter.limits.maxSymbolsPerRequest) throw tooManySymbols();
+      const refused = limiter.tryTr(rec.appId, apiId, inOrderGroup(entry), arrival);
+      if (refused) throw overLimit(refused.detail, apiId, refused.limit);
+    }
     for (const field of entry.requiredFields) {
       const v = body[field];
       if (v === undefined || v === null || v === '') throw missingField(field);
@@ -164,13 +215,13 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     return { status: 200, body: result.body, headers: { 'cont-yn': result.contYn, 'next-key': result.nextKey } };
   }
 
-  function route(req: IncomingMessage, path: string, apiId: string | undefined, raw: Buffer): Answer {
+  function route(req: IncomingMessage, path: string, apiId: string | undefined, raw: Buffer, arrival: number): Answer {
     const known = path === '/oauth2/token' || path === '/oauth2/revoke' || isKnownGroupPath(path);
     if (!known) return { status: 404, headers: {}, body: { return_code: 1, return_msg: `잘못된 요청입니다[1999:존재하지 않는 URI입니다. URI=${path.slice(0, 100)}]` } };
     if (req.method !== 'POST') return { status: 405, headers: { allow: 'POST' }, body: { return_code: 1, return_msg: '잘못된 요청입니다[1512:POST 요청만 지원합니다]' } };
-    if (path === '/oauth2/token') return issueToken(parseJsonObject(raw));
+    if (path === '/oauth2/token') return issueToken(req, parseJsonObject(raw), arrival);
     if (path === '/oauth2/revoke') return revokeToken(parseJsonObject(raw));
-    return trCall(req, path, apiId, raw);
+    return trCall(req, path, apiId, raw, arrival);
   }
 
   function send(res: ServerResponse, answer: Answer, apiId: string | undefined, isTr: boolean): void {
@@ -192,6 +243,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     const apiId = header(req, 'api-id');
     const isTr = path.startsWith(TR_PREFIX);
     const base = { method: req.method ?? '', path, apiId, time: started };
+    if (path === '/oauth2/token') issueRate.note(started);
     let raw: Buffer;
     try {
       raw = await readBody(req, maxBodyBytes);
@@ -208,7 +260,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     if (!hang && !drop) {
       if (path === '/oauth2/token' && faults.take('tokenFailNext')) fault = serverFault();
       else if (path === '/oauth2/revoke' && faults.take('revokeFailNext')) fault = serverFault();
-      else if (isTr && faults.take('rateLimitNext')) fault = rateLimited(apiId ?? '');
+      else if (isTr && faults.take('rateLimitNext')) fault = rateLimited('1700', apiId ?? '');
       else if (isTr && (faults.failsApiId(apiId) || faults.take('fail5xxNext'))) fault = serverFault();
     }
     const latency = faults.latencyMs(path);
@@ -228,7 +280,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     if (fault) answer = { status: fault.status, body: fault.body, headers: fault.headers };
     else {
       try {
-        answer = route(req, path, apiId, raw);
+        answer = route(req, path, apiId, raw, started);
       } catch (err) {
         if (!(err instanceof KiwoomReply)) {
           log?.error({ err: err instanceof Error ? err.message : 'unknown' }, 'sim handler failed');
@@ -238,8 +290,14 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     }
     send(res, answer, apiId, isTr);
     const returnCode = typeof answer.body['return_code'] === 'number' ? answer.body['return_code'] : undefined;
-    record({ ...base, status: answer.status, returnCode, outcome: 'answered' });
-    log?.debug({ method: base.method, path, apiId, status: answer.status, returnCode }, 'sim request');
+    const detail = detailOf(answer.body);
+    // Injected faults are not the model refusing, so they are not counted.
+    if (!fault && detail !== undefined && (REFUSAL_CODES as readonly string[]).includes(detail)) {
+      refusals[detail as SimRefusalCode]++;
+      if (path === '/oauth2/token') refusedIssues++;
+    }
+    record({ ...base, status: answer.status, returnCode, outcome: 'answered', ...(detail === undefined ? {} : { detail }) });
+    log?.debug({ method: base.method, path, apiId, status: answer.status, returnCode, detail }, 'sim request');
   }
 
   const server = createServer((req, res) => {
@@ -280,7 +338,10 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       book.matchResting(price, stkCd);
     },
     quote: (stkCd) => market.price(stkCd),
-    stats: (): SimStats => ({ tokensIssued: creds.issued, tokensRevoked: creds.revoked, liveTokens: creds.live(now()), requests }),
+    stats: (): SimStats => ({
+      tokensIssued: creds.issued, tokensReused: creds.reused, tokensRevoked: creds.revoked, liveTokens: creds.live(now()), requests,
+      refusals: { ...refusals }, refusedIssues, peakIssuesPerSecond: issueRate.peak,
+    }),
     liveTokens: () => creds.live(now()),
     requestLog: () => [...requestLog],
     orders: (accountNo): readonly SimOrder[] => (book.get(accountNo)?.orders ?? []).map((o) => ({ ...o })),
@@ -288,8 +349,25 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       const a = book.get(accountNo);
       return a ? { cash: a.cash, holdings: a.holdingList() } : undefined;
     },
+    ideal,
+    revokeAll(accountNo?: string): number {
+      if (accountNo !== undefined && typeof accountNo !== 'string') throw new SimError('accountNo must be a string');
+      return creds.revokeAll(now(), accountNo);
+    },
+    limits: (): SimLimits => limiter.limits,
+    setLimits(next: Partial<SimLimits>): SimLimits {
+      if (ideal) throw new SimError('the ideal simulator has no limits');
+      limiter.limits = mergeLimits(limiter.limits, next);
+      return limiter.limits;
+    },
+    peakIssuesPerSecond: () => issueRate.peak,
     reset(): void {
       creds.clear();
+      limiter.clear();
+      limiter.limits = startLimits;
+      issueRate.clear();
+      refusals = zeroRefusals();
+      refusedIssues = 0;
       book.clear();
       market.reset();
       faults.clear();
@@ -307,6 +385,6 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       creds.clear();
     },
   };
-  log?.info({ url: sim.url, control: opts.control ?? false }, 'kiwoom simulator listening');
+  log?.info({ url: sim.url, control: opts.control ?? false, ideal, bindToAddress }, 'kiwoom simulator listening');
   return sim;
 }

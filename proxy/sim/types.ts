@@ -16,18 +16,36 @@ export interface SimOptions {
   readonly maxBodyBytes?: number;
   /** Request records kept for requestLog() (oldest dropped first). Default 10000. */
   readonly maxRequestLog?: number;
-  /** Issuing a token invalidates the app's older tokens, as some clients observe. Default false. */
-  readonly singleTokenPerApp?: boolean;
+  /**
+   * Today's idealised simulator, for benchmarks: every au10001 issues a fresh
+   * independent token (older ones stay valid), no rate or symbol limits, no
+   * address binding. Default false: behave like the real Kiwoom (one shared
+   * token per app key while valid, limits per app key). `limits` and
+   * `bindTokenToAddress` cannot be combined with it.
+   */
+  readonly ideal?: boolean;
+  /** Overrides of the per-app-key limits (faithful mode only); unset fields keep their defaults. */
+  readonly limits?: Partial<SimLimits>;
+  /** HTTP status of rate-limit refusals (1700/1701/1702). Kiwoom mostly answers 200; 429 is also seen. Default 200. */
+  readonly rateLimitStatus?: 200 | 429;
+  /**
+   * A token used on a TR call from another source address than the one that
+   * first issued it gets [8010], as on Kiwoom. Default false (everything in
+   * tests comes from loopback anyway).
+   */
+  readonly bindTokenToAddress?: boolean;
   /** Optional pino logger; tokens and keys are never logged. */
   readonly logger?: Logger;
   /** Clock, for tests. Default Date.now. */
   readonly now?: () => number;
   /**
-   * TEST HOOK ONLY: called with a fresh copy of every broker token's bytes as
-   * it is issued, so leak tests (canaries) can search logs, metrics, audit
-   * output and bot responses for real broker tokens. The simulator keeps no
-   * other copy (tokens are stored as SHA-256 digests); the callee owns the
-   * Buffer and should zero-fill it when done. Never wire this outside tests.
+   * TEST HOOK ONLY: called with a fresh copy of every broker token's bytes when
+   * it is created (not again when au10001 hands the same live token out a
+   * second time), so leak tests (canaries) can search logs, metrics, audit
+   * output and bot responses for real broker tokens. The simulator looks
+   * tokens up by SHA-256 digest and keeps only each app's current live token
+   * (faithful mode, zero-filled when it ends); the callee owns the Buffer and
+   * should zero-fill it when done. Never wire this outside tests.
    */
   readonly onTokenIssued?: (token: Buffer) => void;
 }
@@ -47,13 +65,43 @@ export interface SimAppRegistration {
   readonly holdings?: readonly SimHolding[];
 }
 
+/** Per-app-key limits of the faithful mode; sliding 1000 ms windows measured at request arrival. */
+export interface SimLimits {
+  /** au10001 calls per app key per second. Default 2. Refusal [1700], API ID=au10001. */
+  readonly tokenPerSecond: number;
+  /** Calls of one TR api-id per app key per second. Default 5. Refusal [1700]. */
+  readonly perApiIdPerSecond: number;
+  /** All TR calls of an app key per second. Default 20. Refusal [1701]. */
+  readonly totalPerSecond: number;
+  /** Stock and credit orders, modifies and cancels together per app key per second. Default 5. Refusal [1702]. */
+  readonly orderGroupPerSecond: number;
+  /** Most `|`-separated codes in one stk_cd. Default 100. Refusal [1634]; not a rate slot. */
+  readonly maxSymbolsPerRequest: number;
+}
+
+/** Detail codes counted in SimStats.refusals. */
+export type SimRefusalCode = '1700' | '1701' | '1702' | '1634' | '8005' | '8010';
+
 export interface SimStats {
+  /** Distinct tokens created (an au10001 that returns the live token again is not counted here). */
   readonly tokensIssued: number;
+  /** Successful au10001 answers that returned the app's existing live token. */
+  readonly tokensReused: number;
   readonly tokensRevoked: number;
-  /** Issued, not revoked, not expired, not superseded. */
+  /** Issued, not revoked, not expired. */
   readonly liveTokens: number;
   /** HTTP requests received on the Kiwoom API (control API excluded). */
   readonly requests: number;
+  /**
+   * Refusals made by the simulator's model (not by fault knobs), by detail
+   * code: rate limits 1700/1701/1702 (au10001 included), 1634, 8005 and 8010
+   * on TR calls. Every key is present.
+   */
+  readonly refusals: Readonly<Record<SimRefusalCode, number>>;
+  /** au10001 calls refused for rate ([1700], API ID=au10001); also counted in refusals['1700']. */
+  readonly refusedIssues: number;
+  /** Most au10001 calls (any outcome, any app) that arrived within one 1000 ms window. */
+  readonly peakIssuesPerSecond: number;
 }
 
 export interface SimRequestRecord {
@@ -65,6 +113,8 @@ export interface SimRequestRecord {
   /** Kiwoom return_code of the body, when there was a JSON body. */
   readonly returnCode: number | undefined;
   readonly outcome: 'answered' | 'dropped' | 'hung';
+  /** The bracketed detail code of an error answer, e.g. '8005', '1700', '2000'. */
+  readonly detail?: string;
   /** Epoch ms when the request arrived. */
   readonly time: number;
 }
@@ -84,7 +134,7 @@ export interface SimFaultSettings {
   readonly revokeFailNext?: number;
   /** The next N /oauth2/token calls answer HTTP 500 and issue nothing. */
   readonly tokenFailNext?: number;
-  /** The next N TR calls answer HTTP 429 with Kiwoom's 1700 body. */
+  /** The next N TR calls answer HTTP 429 with Kiwoom's 1700 body (not counted in SimStats.refusals). */
   readonly rateLimitNext?: number;
   /** The next N TR calls never get an answer (until the client gives up or the sim closes). */
   readonly hangNext?: number;
@@ -135,7 +185,24 @@ export interface Simulator {
   orders(accountNo: string): readonly SimOrder[];
   /** Cash and holdings of an account, for assertions. */
   account(accountNo: string): { cash: number; holdings: readonly SimHolding[] } | undefined;
-  /** Forgets tokens, orders, apps, quotes overrides, faults and the request log. */
+  /**
+   * Revokes every live token, or only those of the apps registered for
+   * `accountNo` ("a token revoked behind the sidecar's back"). Returns how
+   * many were revoked. Throws SimError on a non-string accountNo.
+   */
+  revokeAll(accountNo?: string): number;
+  /** True when started with `ideal: true`. */
+  readonly ideal: boolean;
+  /** Current limits (faithful mode; the defaults, unused, in ideal mode). */
+  limits(): SimLimits;
+  /**
+   * Merges the given limits into the current ones and returns the result.
+   * Bad values (or any call in ideal mode) throw SimError and change nothing.
+   */
+  setLimits(limits: Partial<SimLimits>): SimLimits;
+  /** Most au10001 calls that arrived within one 1000 ms window so far. */
+  peakIssuesPerSecond(): number;
+  /** Forgets tokens, orders, apps, quotes overrides, faults, the request log, counters and rate windows; limits go back to the start-up ones. */
   reset(): void;
   close(): Promise<void>;
 }

@@ -28,12 +28,23 @@ export async function call(
   return { status: res.statusCode, headers: res.headers, json, text };
 }
 
-export async function issueToken(baseUrl: string, appkey: string, secretkey: string): Promise<string> {
-  const r = await call(baseUrl, '/oauth2/token', { grant_type: 'client_credentials', appkey, secretkey });
+/** The raw au10001 answer (success or refusal). */
+export function issue(baseUrl: string, appkey: string, secretkey: string, dispatcher?: Dispatcher): Promise<HttpResult> {
+  return call(baseUrl, '/oauth2/token', { grant_type: 'client_credentials', appkey, secretkey }, {}, dispatcher ? { dispatcher } : {});
+}
+
+export async function issueToken(baseUrl: string, appkey: string, secretkey: string, dispatcher?: Dispatcher): Promise<string> {
+  const r = await issue(baseUrl, appkey, secretkey, dispatcher);
   if (r.json['return_code'] !== 0) throw new Error(`token issue failed: ${r.text}`);
   return r.json['token'] as string;
 }
 
-export function tr(baseUrl: string, token: string, apiId: string, group: string, body: unknown, extra: Record<string, string> = {}): Promise<HttpResult> {
-  return call(baseUrl, `/api/dostk/${group}`, body, { 'api-id': apiId, authorization: `Bearer ${token}`, ...extra });
+export function revoke(baseUrl: string, appkey: string, secretkey: string, token: string): Promise<HttpResult> {
+  return call(baseUrl, '/oauth2/revoke', { appkey, secretkey, token });
+}
+
+export function tr(
+  baseUrl: string, token: string, apiId: string, group: string, body: unknown, extra: Record<string, string> = {}, dispatcher?: Dispatcher,
+): Promise<HttpResult> {
+  return call(baseUrl, `/api/dostk/${group}`, body, { 'api-id': apiId, authorization: `Bearer ${token}`, ...extra }, dispatcher ? { dispatcher } : {});
 }
