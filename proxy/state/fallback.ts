@@ -43,7 +43,17 @@ export function withReadOnlyFallback(primary: Store, local: Store, opts: Fallbac
     hgetall: (k) => run('hgetall', () => primary.hgetall(k), () => local.hgetall(k)),
     consume: (ls) => run('consume', () => primary.consume(ls), () => local.consume(ls)),
     peek: (ls) => run('peek', () => primary.peek(ls), () => local.peek(ls)),
-    // Coordination and health always speak for the shared store.
+    // Coordination and health always speak for the shared store: governor
+    // slots and leases only mean something when every replica sees them.
+    takeSlot: (req) => primary.takeSlot(req),
+    settleSlot: (k, id, w) => primary.settleSlot(k, id, w),
+    pauseSlots: (k, ms) => primary.pauseSlots(k, ms),
+    leaseTake: (k, h, ttl) => primary.leaseTake(k, h, ttl),
+    leaseRelease: (k, h) => primary.leaseRelease(k, h),
+    leasePut: (k, ver, v, ttl, lock, h, leaseTtl) => primary.leasePut(k, ver, v, ttl, lock, h, leaseTtl),
+    leaseRetire: (k, ver, claimTtl) => primary.leaseRetire(k, ver, claimTtl),
+    leaseDrop: (k, ver) => primary.leaseDrop(k, ver),
+    leasePeek: (k) => primary.leasePeek(k),
     publish: (c, m) => primary.publish(c, m),
     subscribe: (c, h) => primary.subscribe(c, h),
     health: () => primary.health(),

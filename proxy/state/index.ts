@@ -6,14 +6,16 @@ import { createMemoryStore } from './memory.js';
 import { createRedisStore } from './redis.js';
 import type { Store } from './types.js';
 
-export type { LimitRequest, LimitResult, Store, Unsubscribe } from './types.js';
+export type { LeasedValue, LimitRequest, LimitResult, SlotRequest, SlotResult, Store, Unsubscribe } from './types.js';
 export { createMemoryStore, MEMORY_DEFAULTS, type MemoryStoreOptions } from './memory.js';
 export { createRedisStore, type RedisStore, type RedisStoreDeps, type RedisStoreOptions } from './redis.js';
 export {
   parseStateConfig, REDIS_DEFAULTS,
   type StateConfig, type RedisStateConfig, type MemoryStateConfig, type RedisEndpoint, type RedisTlsConfig,
 } from './config.js';
-export { hashTagOf, MAX_KEY_LENGTH, MAX_KEYS_PER_READ, MAX_LIMITS_PER_CALL } from './validate.js';
+export {
+  hashTagOf, MAX_ID_LENGTH, MAX_KEY_LENGTH, MAX_KEYS_PER_READ, MAX_LEASE_VALUE_BYTES, MAX_LIMITS_PER_CALL, MAX_SLOT_LIMIT,
+} from './validate.js';
 export { seoulDay, msUntilSeoulMidnight } from './seoul.js';
 export { withReadOnlyFallback, type FallbackOptions } from './fallback.js';
 export { stateRoutes, stateStatus, stateFlushReadiness, parseConfirmReason, MAX_REASON_LENGTH, type StateStatus, type AuditFn } from './routes.js';

@@ -4,9 +4,10 @@
 // unref'd timer; maxKeys bounds memory (new keys beyond it fail closed).
 import type { Logger } from 'pino';
 import { GuardError } from '../common/errors.js';
-import type { LimitRequest, LimitResult, Store, Unsubscribe } from './types.js';
+import type { LeasedValue, LimitRequest, LimitResult, Store, Unsubscribe } from './types.js';
 import {
-  checkInteger, checkKey, checkList, checkOptionalTtl, checkString, checkTtl, normaliseLimits, type NormalisedLimit,
+  checkId, checkInteger, checkKey, checkLeaseLock, checkLeaseValue, checkList, checkOptionalTtl, checkString, checkTtl,
+  leaseKeys, normaliseLimits, normaliseSlot, type NormalisedLimit,
 } from './validate.js';
 
 export interface MemoryStoreOptions {
@@ -26,7 +27,9 @@ interface WindowEvent { readonly at: number; readonly cost: number }
 type Entry =
   | { kind: 'string'; value: string; expiresAt: number }
   | { kind: 'hash'; fields: Map<string, string>; expiresAt: number }
-  | { kind: 'window'; events: WindowEvent[]; sum: number; expiresAt: number };
+  | { kind: 'window'; events: WindowEvent[]; sum: number; expiresAt: number }
+  // A Redis sorted set (member -> score): governor slot windows and lease sets.
+  | { kind: 'zset'; members: Map<string, number>; expiresAt: number };
 
 const NO_EXPIRY = Number.POSITIVE_INFINITY;
 
@@ -96,6 +99,52 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
     let drop = 0;
     while (drop < entry.events.length && entry.events[drop]!.at <= cutoff) entry.sum -= entry.events[drop++]!.cost;
     if (drop > 0) entry.events.splice(0, drop);
+  }
+
+  function zsetEntry(key: string, t: number): Extract<Entry, { kind: 'zset' }> | undefined {
+    const entry = live(key, t);
+    if (entry && entry.kind !== 'zset') throw wrongType();
+    return entry;
+  }
+
+  function hashEntry(key: string, t: number): Extract<Entry, { kind: 'hash' }> | undefined {
+    const entry = live(key, t);
+    if (entry && entry.kind !== 'hash') throw wrongType();
+    return entry;
+  }
+
+  // As ZREMRANGEBYSCORE -inf cutoff: drops members scored <= cutoff; an emptied set no longer exists.
+  function trimZset(key: string, entry: Extract<Entry, { kind: 'zset' }> | undefined, cutoff: number): Extract<Entry, { kind: 'zset' }> | undefined {
+    if (!entry) return undefined;
+    for (const [member, score] of entry.members) if (score <= cutoff) entry.members.delete(member);
+    if (entry.members.size > 0) return entry;
+    data.delete(key);
+    return undefined;
+  }
+
+  /** Fails closed (before any change) when `n` new keys would not fit. */
+  function ensureRoom(n: number): void {
+    if (n > 0 && data.size + n > maxKeys) {
+      sweep();
+      if (data.size + n > maxKeys) throw new GuardError('KG7001', 'memory store full (state.memory.maxKeys)');
+    }
+  }
+
+  /** The leased value and its live leases (expired leases dropped first); undefined when absent. */
+  function readLease(keys: { key: string; leases: string }, t: number): {
+    hash: Extract<Entry, { kind: 'hash' }> | undefined;
+    leases: Extract<Entry, { kind: 'zset' }> | undefined;
+    value: Omit<LeasedValue, 'leases'> | undefined;
+  } {
+    const leases = trimZset(keys.leases, zsetEntry(keys.leases, t), t);
+    const hash = hashEntry(keys.key, t);
+    const version = hash?.fields.get('version');
+    const value = version === undefined ? undefined : {
+      version,
+      value: hash!.fields.get('value') ?? '',
+      state: hash!.fields.get('state') === 'retiring' ? 'retiring' as const : 'live' as const,
+    };
+    return { hash, leases, value };
   }
 
   interface Reading { used: number; retryAfterMs: (cost: number) => number; charge: (cost: number) => void }
@@ -311,6 +360,143 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
       const ls = normaliseLimits(limits);
       const t = now();
       return ls.map((l) => read(l, t).used);
+    },
+
+    async takeSlot(req) {
+      assertOpen();
+      const r = normaliseSlot(req);
+      const t = now();
+      const window = trimZset(r.key, zsetEntry(r.key, t), t - r.windowMs);
+      if (window?.members.has(r.id)) throw new GuardError('KG7002', 'slot id is already in the window');
+      const pause = live(r.pauseKey, t);
+      if (pause) return { granted: false, retryAfterMs: pause.expiresAt === NO_EXPIRY ? r.windowMs : Math.max(1, pause.expiresAt - t) };
+      const count = window?.members.size ?? 0;
+      if (count < r.limit) {
+        const ttl = r.windowMs + r.holdMs;
+        if (window) {
+          window.members.set(r.id, t + r.holdMs);
+          if (window.expiresAt === NO_EXPIRY || window.expiresAt - t < ttl) window.expiresAt = t + ttl;
+        } else {
+          put(r.key, { kind: 'zset', members: new Map([[r.id, t + r.holdMs]]), expiresAt: t + ttl });
+        }
+        return { granted: true, retryAfterMs: 0 };
+      }
+      let lowest = Number.POSITIVE_INFINITY;
+      for (const score of window?.members.values() ?? []) lowest = Math.min(lowest, score);
+      return { granted: false, retryAfterMs: lowest === Number.POSITIVE_INFINITY ? r.windowMs : Math.max(1, lowest + r.windowMs - t) };
+    },
+
+    async settleSlot(key, id, windowMs) {
+      assertOpen();
+      checkKey(key);
+      checkId(id, 'id');
+      const win = checkTtl(windowMs, 'windowMs');
+      const t = now();
+      const window = zsetEntry(key, t);
+      const stamp = window?.members.get(id);
+      if (!window || stamp === undefined) return;
+      if (stamp > t) window.members.set(id, t);
+      if (window.expiresAt === NO_EXPIRY || window.expiresAt - t < win) window.expiresAt = t + win;
+    },
+
+    async pauseSlots(pauseKey, ms) {
+      assertOpen();
+      checkKey(pauseKey);
+      const ttl = checkTtl(ms, 'ms');
+      const t = now();
+      const entry = live(pauseKey, t);
+      if (entry && (entry.expiresAt === NO_EXPIRY || entry.expiresAt - t >= ttl)) return;
+      put(pauseKey, { kind: 'string', value: '1', expiresAt: t + ttl });
+    },
+
+    async leaseTake(key, holder, leaseTtlMs) {
+      assertOpen();
+      const keys = leaseKeys(key);
+      checkId(holder, 'holder');
+      const ttl = checkTtl(leaseTtlMs, 'leaseTtlMs');
+      const t = now();
+      const { hash, leases, value } = readLease(keys, t);
+      if (!value) return null;
+      let set = leases;
+      if (value.state === 'live') {
+        if (!set) {
+          set = { kind: 'zset', members: new Map(), expiresAt: hash!.expiresAt };
+          put(keys.leases, set);
+        }
+        set.members.set(holder, t + ttl);
+        set.expiresAt = hash!.expiresAt; // the leases never outlive the value
+      }
+      return { ...value, leases: set?.members.size ?? 0 };
+    },
+
+    async leaseRelease(key, holder) {
+      assertOpen();
+      const keys = leaseKeys(key);
+      checkId(holder, 'holder');
+      const t = now();
+      const { leases, value } = readLease(keys, t);
+      if (leases) {
+        leases.members.delete(holder);
+        if (leases.members.size === 0) data.delete(keys.leases);
+      }
+      return value ? (leases?.members.size ?? 0) : 0;
+    },
+
+    async leasePut(key, version, value, ttlMs, lock, holder, leaseTtlMs) {
+      assertOpen();
+      const keys = leaseKeys(key);
+      checkId(version, 'version');
+      checkLeaseValue(value);
+      const ttl = checkTtl(ttlMs);
+      const l = checkLeaseLock(lock, keys);
+      checkId(holder, 'holder');
+      const leaseTtl = checkTtl(leaseTtlMs, 'leaseTtlMs');
+      const t = now();
+      const leases = trimZset(keys.leases, zsetEntry(keys.leases, t), t);
+      if (stringEntry(l.key, t)?.value !== l.value) return false;
+      if (live(keys.key, t)) return false;
+      // Leases left by an earlier value (which expired) do not hold this one.
+      ensureRoom(leases ? 1 : 2);
+      if (leases) data.delete(keys.leases);
+      put(keys.key, {
+        kind: 'hash', fields: new Map([['version', version], ['value', value], ['state', 'live']]), expiresAt: t + ttl,
+      });
+      put(keys.leases, { kind: 'zset', members: new Map([[holder, t + leaseTtl]]), expiresAt: t + ttl });
+      return true;
+    },
+
+    async leaseRetire(key, version, claimTtlMs) {
+      assertOpen();
+      const keys = leaseKeys(key);
+      checkId(version, 'version');
+      const claimTtl = checkTtl(claimTtlMs, 'claimTtlMs');
+      const t = now();
+      const { hash, leases, value } = readLease(keys, t);
+      if (!value || value.version !== version) return 'gone';
+      if ((leases?.members.size ?? 0) > 0) return 'held';
+      if (value.state === 'retiring' && Number(hash!.fields.get('claimUntil') ?? 0) > t) return 'held';
+      hash!.fields.set('state', 'retiring');
+      hash!.fields.set('claimUntil', String(t + claimTtl));
+      return 'retiring';
+    },
+
+    async leaseDrop(key, version) {
+      assertOpen();
+      const keys = leaseKeys(key);
+      checkId(version, 'version');
+      const t = now();
+      const { value } = readLease(keys, t);
+      if (!value || value.version !== version) return false;
+      data.delete(keys.key);
+      data.delete(keys.leases);
+      return true;
+    },
+
+    async leasePeek(key) {
+      assertOpen();
+      const keys = leaseKeys(key);
+      const { leases, value } = readLease(keys, now());
+      return value ? { ...value, leases: leases?.members.size ?? 0 } : null;
     },
 
     async publish(channel, message) {

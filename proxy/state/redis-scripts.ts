@@ -136,3 +136,139 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 `;
+
+// ---- governor slots (a sliding window of slot stamps: ZSET member = slot id, score = stamp ms)
+
+const NOW_MS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function int(x)
+  return string.format('%d', x)
+end
+`;
+
+/**
+ * KEYS[1] window (ZSET), KEYS[2] pause flag (same slot). ARGV: limit,
+ * windowMs, holdMs, id. Drops stamps <= now - windowMs; refuses an id that is
+ * still in the window (KGUARD_INVALID, nothing changed). Returns
+ * { granted (1|0), retryAfterMs }: paused: the pause's remaining TTL; room:
+ * adds id stamped now + holdMs (key TTL at least windowMs + holdMs);
+ * full: until the lowest stamp leaves the window (>= 1).
+ */
+export const TAKE_SLOT_LUA = `${NOW_MS}
+local limit = tonumber(ARGV[1])
+local win = tonumber(ARGV[2])
+local hold = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now - win))
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then
+  return redis.error_reply('KGUARD_INVALID slot id is already in the window')
+end
+local p = redis.call('PTTL', KEYS[2])
+if p == -1 then return { 0, win } end
+if p >= 0 then return { 0, math.max(1, p) } end
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], int(now + hold), ARGV[4])
+  if redis.call('PTTL', KEYS[1]) < win + hold then redis.call('PEXPIRE', KEYS[1], int(win + hold)) end
+  return { 1, 0 }
+end
+local lowest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #lowest == 0 then return { 0, win } end
+return { 0, math.max(1, tonumber(lowest[2]) + win - now) }
+`;
+
+/** KEYS[1] window; ARGV: id, windowMs. The slot's stamp becomes min(stamp, now); key TTL at least windowMs. */
+export const SETTLE_SLOT_LUA = `${NOW_MS}
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not s then return 0 end
+if tonumber(s) > now then redis.call('ZADD', KEYS[1], int(now), ARGV[1]) end
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`;
+
+/** KEYS[1] pause flag; ARGV[1] ms. Set for ms unless it already lasts longer (or forever). */
+export const PAUSE_SLOTS_LUA = `
+local p = redis.call('PTTL', KEYS[1])
+if p == -2 or (p >= 0 and p < tonumber(ARGV[1])) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+return 1
+`;
+
+// ---- leased values: KEYS[1] hash {version, value, state 'live'|'retiring',
+// claimUntil ms}; KEYS[2] its leases (ZSET member = holder, score = lease
+// expiry ms), same slot. Every script first drops expired leases (not a change).
+
+const LEASE_PRELUDE = `${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', int(now))
+local function state_of(s)
+  if s == 'retiring' then return 'retiring' end
+  return 'live'
+end
+`;
+
+/**
+ * ARGV: holder, leaseTtlMs. Absent: nil. Live: adds or refreshes the
+ * holder's lease (the leases expire with the value). Retiring: no lease.
+ * Returns { version, value, state, live lease count }.
+ */
+export const LEASE_TAKE_LUA = `${LEASE_PRELUDE}
+local h = redis.call('HMGET', KEYS[1], 'version', 'value', 'state')
+if not h[1] then return nil end
+local st = state_of(h[3])
+if st == 'live' then
+  redis.call('ZADD', KEYS[2], int(now + tonumber(ARGV[2])), ARGV[1])
+  local pt = redis.call('PTTL', KEYS[1])
+  if pt > 0 then redis.call('PEXPIRE', KEYS[2], int(pt)) elseif pt == -1 then redis.call('PERSIST', KEYS[2]) end
+end
+return { h[1], h[2] or '', st, redis.call('ZCARD', KEYS[2]) }
+`;
+
+/** Read-only twin of LEASE_TAKE_LUA (no ARGV). */
+export const LEASE_PEEK_LUA = `${LEASE_PRELUDE}
+local h = redis.call('HMGET', KEYS[1], 'version', 'value', 'state')
+if not h[1] then return nil end
+return { h[1], h[2] or '', state_of(h[3]), redis.call('ZCARD', KEYS[2]) }
+`;
+
+/** ARGV[1] holder. Drops its lease; returns the live leases left (0 when the value is absent). */
+export const LEASE_RELEASE_LUA = `${LEASE_PRELUDE}
+redis.call('ZREM', KEYS[2], ARGV[1])
+if not redis.call('HGET', KEYS[1], 'version') then return 0 end
+return redis.call('ZCARD', KEYS[2])
+`;
+
+/**
+ * KEYS[3] the fencing lock (same slot). ARGV: version, value, ttlMs, lock
+ * value, holder, leaseTtlMs. Only when GET lock == lock value and no value is
+ * stored: writes the live value, replaces any leases left by an earlier
+ * (expired) value with the writer's, both expiring ttlMs from now. 1 / 0.
+ */
+export const LEASE_PUT_LUA = `${LEASE_PRELUDE}
+if redis.call('GET', KEYS[3]) ~= ARGV[4] then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'value', ARGV[2], 'state', 'live')
+redis.call('ZADD', KEYS[2], int(now + tonumber(ARGV[6])), ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+`;
+
+/**
+ * ARGV: version, claimTtlMs. 'gone' (absent / other version), 'held' (live
+ * leases, or a retirement claim that has not lapsed) or 'retiring' (state set,
+ * claimUntil = now + claimTtlMs).
+ */
+export const LEASE_RETIRE_LUA = `${LEASE_PRELUDE}
+local h = redis.call('HMGET', KEYS[1], 'version', 'state', 'claimUntil')
+if not h[1] or h[1] ~= ARGV[1] then return 'gone' end
+if redis.call('ZCARD', KEYS[2]) > 0 then return 'held' end
+if state_of(h[2]) == 'retiring' and (tonumber(h[3]) or 0) > now then return 'held' end
+redis.call('HSET', KEYS[1], 'state', 'retiring', 'claimUntil', int(now + tonumber(ARGV[2])))
+return 'retiring'
+`;
+
+/** ARGV[1] version. Deletes the value and its leases when it is still this version. 1 / 0. */
+export const LEASE_DROP_LUA = `${LEASE_PRELUDE}
+if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1
+`;

@@ -11,10 +11,14 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { GuardError, isGuardError } from '../common/errors.js';
 import type { RedisStateConfig } from './config.js';
 import { REDIS_DEFAULTS } from './config.js';
-import { CONSUME_LUA, HSET_LUA, INCR_LUA } from './redis-scripts.js';
-import type { LimitRequest, LimitResult, Store, Unsubscribe } from './types.js';
 import {
-  checkInteger, checkKey, checkList, checkOptionalTtl, checkString, checkTtl, hashTagOf, normaliseLimits, type NormalisedLimit,
+  CONSUME_LUA, HSET_LUA, INCR_LUA, LEASE_DROP_LUA, LEASE_PEEK_LUA, LEASE_PUT_LUA, LEASE_RELEASE_LUA, LEASE_RETIRE_LUA,
+  LEASE_TAKE_LUA, PAUSE_SLOTS_LUA, SETTLE_SLOT_LUA, TAKE_SLOT_LUA,
+} from './redis-scripts.js';
+import type { LeasedValue, LimitRequest, LimitResult, Store, Unsubscribe } from './types.js';
+import {
+  checkId, checkInteger, checkKey, checkLeaseLock, checkLeaseValue, checkList, checkOptionalTtl, checkString, checkTtl,
+  hashTagOf, leaseKeys, normaliseLimits, normaliseSlot, type NormalisedLimit,
 } from './validate.js';
 
 export interface RedisStoreDeps {
@@ -40,7 +44,9 @@ type Client = Redis | Cluster;
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 type OpName =
   | 'get' | 'mget' | 'hmget' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hset' | 'hdel' | 'hgetall'
-  | 'consume' | 'peek' | 'publish' | 'subscribe' | 'health' | 'generation';
+  | 'consume' | 'peek' | 'takeSlot' | 'settleSlot' | 'pauseSlots'
+  | 'leaseTake' | 'leaseRelease' | 'leasePut' | 'leaseRetire' | 'leaseDrop' | 'leasePeek'
+  | 'publish' | 'subscribe' | 'health' | 'generation';
 
 const OP_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
@@ -118,7 +124,10 @@ function classify(err: unknown): GuardError {
   if (isGuardError(err)) return err;
   const msg = err instanceof Error ? err.message : '';
   if (/^(WRONGTYPE|KGUARD_INVALID|ERR value is not an integer|ERR increment or decrement would overflow)/.test(msg)) {
-    return new GuardError('KG7002', msg.startsWith('WRONGTYPE') ? 'WRONGTYPE: key holds another kind of value' : 'value is not an integer', { cause: err });
+    // A script's own refusal ('KGUARD_INVALID <detail>') keeps its detail.
+    const detail = msg.startsWith('WRONGTYPE') ? 'WRONGTYPE: key holds another kind of value'
+      : /^KGUARD_INVALID [^\n]+/.exec(msg)?.[0].slice('KGUARD_INVALID '.length) ?? 'value is not an integer';
+    return new GuardError('KG7002', detail, { cause: err });
   }
   if (/CROSSSLOT/.test(msg)) return new GuardError('KG7002', 'keys of one call are in different cluster slots', { cause: err });
   return new GuardError('KG7001', /timed out|timeout/i.test(msg) ? 'timeout' : 'unavailable', { cause: err });
@@ -213,6 +222,19 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
   const consumeScript = script('kguardConsume');
   const incrScript = script('kguardIncr');
   const hsetScript = script('kguardHset');
+  const defineScript = (name: string, numberOfKeys: number, lua: string): ScriptFn => {
+    client.defineCommand(name, { numberOfKeys, lua });
+    return script(name);
+  };
+  const takeSlotScript = defineScript('kguardTakeSlot', 2, TAKE_SLOT_LUA);
+  const settleSlotScript = defineScript('kguardSettleSlot', 1, SETTLE_SLOT_LUA);
+  const pauseSlotsScript = defineScript('kguardPauseSlots', 1, PAUSE_SLOTS_LUA);
+  const leaseTakeScript = defineScript('kguardLeaseTake', 2, LEASE_TAKE_LUA);
+  const leasePeekScript = defineScript('kguardLeasePeek', 2, LEASE_PEEK_LUA);
+  const leaseReleaseScript = defineScript('kguardLeaseRelease', 2, LEASE_RELEASE_LUA);
+  const leasePutScript = defineScript('kguardLeasePut', 3, LEASE_PUT_LUA);
+  const leaseRetireScript = defineScript('kguardLeaseRetire', 2, LEASE_RETIRE_LUA);
+  const leaseDropScript = defineScript('kguardLeaseDrop', 2, LEASE_DROP_LUA);
 
   // Pub/sub needs its own connection (a subscribed connection can run nothing else).
   const subscriber: Client = client instanceof Cluster ? client.duplicate() : client.duplicate();
@@ -364,6 +386,25 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
 
   const k = (key: string): string => prefix + checkKey(key);
 
+  // Counters and coordination state: like consume/peek, re-check the
+  // generation marker first when it may be stale (after a reconnect), so a
+  // Redis that came back empty is flagged (flushDetected) before it is used.
+  async function fresh(): Promise<void> {
+    if (generationStale) await ensureGeneration();
+  }
+
+  /** Prefixed value key and leases key (validated: one {hash tag}). */
+  const lk = (key: string): [string, string] => {
+    const keys = leaseKeys(key);
+    return [prefix + keys.key, prefix + keys.leases];
+  };
+
+  function leasedValue(reply: unknown): LeasedValue | null {
+    if (reply === null || reply === undefined) return null;
+    const [version, value, state, leases] = reply as [string, string, string, number];
+    return { version: String(version), value: String(value), state: state === 'retiring' ? 'retiring' : 'live', leases: Number(leases) };
+  }
+
   async function runLimits(ls: NormalisedLimit[], charge: boolean): Promise<{ failed: number; retry: number; used: number[] }> {
     if (generationStale) await ensureGeneration();
     const args: (string | number)[] = [];
@@ -492,6 +533,97 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
       const ls = normaliseLimits(limits);
       if (ls.length === 0) return [];
       return op('peek', async () => (await runLimits(ls, false)).used);
+    },
+
+    async takeSlot(req) {
+      const r = normaliseSlot(req);
+      return op('takeSlot', async () => {
+        await fresh();
+        const [granted, retry] = (await takeSlotScript(prefix + r.key, prefix + r.pauseKey, r.limit, r.windowMs, r.holdMs, r.id)) as [number, number];
+        return Number(granted) === 1 ? { granted: true, retryAfterMs: 0 } : { granted: false, retryAfterMs: Math.max(1, Number(retry)) };
+      });
+    },
+
+    async settleSlot(key, id, windowMs) {
+      const full = k(key);
+      checkId(id, 'id');
+      const win = checkTtl(windowMs, 'windowMs');
+      return op('settleSlot', async () => {
+        await fresh();
+        await settleSlotScript(full, id, win);
+      });
+    },
+
+    async pauseSlots(pauseKey, ms) {
+      const full = k(pauseKey);
+      const ttl = checkTtl(ms, 'ms');
+      return op('pauseSlots', async () => {
+        await fresh();
+        await pauseSlotsScript(full, ttl);
+      });
+    },
+
+    async leaseTake(key, holder, leaseTtlMs) {
+      const [full, leases] = lk(key);
+      checkId(holder, 'holder');
+      const ttl = checkTtl(leaseTtlMs, 'leaseTtlMs');
+      return op('leaseTake', async () => {
+        await fresh();
+        return leasedValue(await leaseTakeScript(full, leases, holder, ttl));
+      });
+    },
+
+    async leaseRelease(key, holder) {
+      const [full, leases] = lk(key);
+      checkId(holder, 'holder');
+      return op('leaseRelease', async () => {
+        await fresh();
+        return Number(await leaseReleaseScript(full, leases, holder));
+      });
+    },
+
+    async leasePut(key, version, value, ttlMs, lock, holder, leaseTtlMs) {
+      const keys = leaseKeys(key);
+      checkId(version, 'version');
+      checkLeaseValue(value);
+      const ttl = checkTtl(ttlMs);
+      const l = checkLeaseLock(lock, keys);
+      checkId(holder, 'holder');
+      const leaseTtl = checkTtl(leaseTtlMs, 'leaseTtlMs');
+      return op('leasePut', async () => {
+        await fresh();
+        const reply = await leasePutScript(prefix + keys.key, prefix + keys.leases, prefix + l.key, version, value, ttl, l.value, holder, leaseTtl);
+        return Number(reply) === 1;
+      });
+    },
+
+    async leaseRetire(key, version, claimTtlMs) {
+      const [full, leases] = lk(key);
+      checkId(version, 'version');
+      const claimTtl = checkTtl(claimTtlMs, 'claimTtlMs');
+      return op('leaseRetire', async () => {
+        await fresh();
+        const reply = String(await leaseRetireScript(full, leases, version, claimTtl));
+        if (reply !== 'retiring' && reply !== 'held' && reply !== 'gone') throw new GuardError('KG7001', 'unexpected reply');
+        return reply;
+      });
+    },
+
+    async leaseDrop(key, version) {
+      const [full, leases] = lk(key);
+      checkId(version, 'version');
+      return op('leaseDrop', async () => {
+        await fresh();
+        return Number(await leaseDropScript(full, leases, version)) === 1;
+      });
+    },
+
+    async leasePeek(key) {
+      const [full, leases] = lk(key);
+      return op('leasePeek', async () => {
+        await fresh();
+        return leasedValue(await leasePeekScript(full, leases));
+      });
     },
 
     async publish(channel, message) {

@@ -31,6 +31,39 @@ export interface LimitResult {
   readonly retryAfterMs?: number;
 }
 
+/** One call slot of a governed window (Kiwoom's per-key call limits). */
+export interface SlotRequest {
+  /** The window's key, e.g. '{gov:<fp>}:query'. */
+  readonly key: string;
+  /** Pause flag key with the SAME hash tag; while it exists no slot is granted. */
+  readonly pauseKey: string;
+  readonly limit: number;
+  readonly windowMs: number;
+  /**
+   * Until settled, the slot counts as taken at now + holdMs (an upper bound on
+   * when the upstream sees the call), so a slot frees only windowMs after the
+   * call was really answered, never earlier: safe against network delay.
+   */
+  readonly holdMs: number;
+  /** Unique id of this slot (1..200 characters); an id still in the window is refused (KG7002). */
+  readonly id: string;
+}
+
+export interface SlotResult {
+  readonly granted: boolean;
+  /** When not granted: how long until a slot may be free (>= 1). 0 when granted. */
+  readonly retryAfterMs: number;
+}
+
+/** A value shared by many holders (a broker token per app key): it may only be retired when no holder's lease is live. */
+export interface LeasedValue {
+  readonly version: string;
+  readonly value: string;
+  readonly state: 'live' | 'retiring';
+  /** Live (unexpired) leases, this holder's included. */
+  readonly leases: number;
+}
+
 export type Unsubscribe = () => Promise<void>;
 
 export interface Store {
@@ -61,6 +94,52 @@ export interface Store {
   consume(limits: readonly LimitRequest[]): Promise<LimitResult>;
   /** Reads usage without charging. */
   peek(limits: readonly LimitRequest[]): Promise<readonly number[]>;
+  /**
+   * Added (governor): takes a slot of a sliding window when fewer than
+   * `limit` slots are stamped within the last windowMs and the pause key is
+   * absent. Atomic; time from the backend's clock (Redis TIME). key and
+   * pauseKey must be different keys with one {hash tag} (KG7002 otherwise);
+   * limit 0..10,000, windowMs > 0, holdMs >= 0 (integers).
+   */
+  takeSlot(req: SlotRequest): Promise<SlotResult>;
+  /** Added: the call of slot `id` was answered: its stamp becomes now (only ever lowered). Unknown ids are ignored. */
+  settleSlot(key: string, id: string, windowMs: number): Promise<void>;
+  /** Added: no slot of the windows guarded by this pause key is granted for ms (never shortens a longer pause). */
+  pauseSlots(pauseKey: string, ms: number): Promise<void>;
+  /**
+   * Added (broker sessions). A leased value lives in `key` (a hash) with its
+   * leases in `${key}:leases` (same hash tag). All operations are atomic.
+   * `key` must carry a {hash tag} (KG7002 otherwise). holder, version and the
+   * lock value are 1..200 characters; a value is at most 64 KiB (UTF-8).
+   * Expired leases are dropped first by every operation; the leases never
+   * outlive the value.
+   * leaseTake: when the value is live, adds or refreshes this holder's lease
+   * (expiring leaseTtlMs from now) and returns it; when retiring, returns it
+   * without a lease; null when absent.
+   */
+  leaseTake(key: string, holder: string, leaseTtlMs: number): Promise<LeasedValue | null>;
+  /** Added: drops this holder's lease (whatever the version); returns the live leases that remain. */
+  leaseRelease(key: string, holder: string): Promise<number>;
+  /**
+   * Added: stores a new live value (version, value), expiring ttlMs from now,
+   * only while `lock.key` holds exactly `lock.value` (a fencing token from
+   * setIfAbsent; same hash tag, another key) and no value is stored. The
+   * writer gets a lease as `holder`; leases left by an earlier (expired)
+   * value do not carry over. False (nothing changed) otherwise.
+   */
+  leasePut(key: string, version: string, value: string, ttlMs: number, lock: { key: string; value: string }, holder: string, leaseTtlMs: number): Promise<boolean>;
+  /**
+   * Added: marks the value of this version 'retiring' (no new leases) only
+   * when no live lease holds it. 'retiring': the caller now owns the
+   * retirement for claimTtlMs (a retirement whose claim lapsed may be
+   * claimed again); 'held': leases remain or another claim is live;
+   * 'gone': absent or another version.
+   */
+  leaseRetire(key: string, version: string, claimTtlMs: number): Promise<'retiring' | 'held' | 'gone'>;
+  /** Added: deletes the value and its leases if it is still this version; true when deleted. */
+  leaseDrop(key: string, version: string): Promise<boolean>;
+  /** Added: reads without leasing (admin listing, sweeps). */
+  leasePeek(key: string): Promise<LeasedValue | null>;
   publish(channel: string, message: string): Promise<void>;
   subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe>;
   /**

@@ -1,7 +1,7 @@
 // Argument checks shared by every backend, so a bad call fails the same way
 // (KG7002, nothing changed) on memory, Redis and Redis Cluster.
 import { GuardError } from '../common/errors.js';
-import type { LimitRequest } from './types.js';
+import type { LimitRequest, SlotRequest } from './types.js';
 
 export interface NormalisedLimit {
   readonly key: string;
@@ -18,6 +18,15 @@ export const MAX_LIMITS_PER_CALL = 32;
 
 /** Upper bound on keys in one mget() or fields in one hmget(): reads on the hot path are a handful. */
 export const MAX_KEYS_PER_READ = 64;
+
+/** Longest slot id, lease holder, lease version or lock value (identifiers made by code). */
+export const MAX_ID_LENGTH = 200;
+/** Largest leased value, in UTF-8 bytes (a broker token and its metadata). */
+export const MAX_LEASE_VALUE_BYTES = 64 * 1024;
+/** Largest slot limit: every call scans at most this many stamps. */
+export const MAX_SLOT_LIMIT = 10_000;
+/** Suffix of the sorted set that holds a leased value's leases (same hash tag as the value). */
+export const LEASES_SUFFIX = ':leases';
 
 function invalid(detail: string): GuardError {
   return new GuardError('KG7002', detail);
@@ -98,4 +107,67 @@ export function normaliseLimits(limits: readonly LimitRequest[]): NormalisedLimi
     }
   }
   return out;
+}
+
+/** A non-empty identifier of at most MAX_ID_LENGTH characters (slot id, lease holder or version, lock value). */
+export function checkId(v: unknown, name: string): string {
+  if (typeof v !== 'string' || v.length === 0) throw invalid(`${name} must be a non-empty string`);
+  if (v.length > MAX_ID_LENGTH) throw invalid(`${name} longer than ${MAX_ID_LENGTH}`);
+  return v;
+}
+
+/** Keys used together by one atomic operation: all carry the same non-empty {hash tag} (one Cluster slot). */
+function checkSameTag(keys: readonly string[], what: string): void {
+  const tag = hashTagOf(keys[0]!);
+  if (tag === undefined || keys.some((k) => hashTagOf(k) !== tag)) throw invalid(`${what} must share one {hash tag}`);
+  if (new Set(keys).size !== keys.length) throw invalid(`${what} must be different keys`);
+}
+
+export interface NormalisedSlot {
+  readonly key: string;
+  readonly pauseKey: string;
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly holdMs: number;
+  readonly id: string;
+}
+
+export function normaliseSlot(req: SlotRequest): NormalisedSlot {
+  if (req === null || typeof req !== 'object') throw invalid('slot request is not an object');
+  const key = checkKey(req.key);
+  const pauseKey = checkKey(req.pauseKey);
+  checkSameTag([key, pauseKey], 'key and pauseKey');
+  const limit = checkInteger(req.limit, 'limit');
+  if (limit < 0 || limit > MAX_SLOT_LIMIT) throw invalid(`limit must be within 0..${MAX_SLOT_LIMIT}`);
+  const windowMs = checkTtl(req.windowMs, 'windowMs');
+  const holdMs = checkInteger(req.holdMs, 'holdMs');
+  if (holdMs < 0) throw invalid('holdMs must be >= 0');
+  if (!Number.isSafeInteger(windowMs + holdMs)) throw invalid('windowMs + holdMs is too large');
+  const id = checkId(req.id, 'id');
+  return { key, pauseKey, limit, windowMs, holdMs, id };
+}
+
+/**
+ * A leased value's key and its leases key (`${key}:leases`). The key must
+ * carry a {hash tag} so both (and the lock of leasePut) are one Cluster slot.
+ */
+export function leaseKeys(key: unknown): { key: string; leases: string } {
+  const k = checkKey(key);
+  if (hashTagOf(k) === undefined) throw invalid('a leased value key must carry a {hash tag}');
+  return { key: k, leases: checkKey(k + LEASES_SUFFIX) };
+}
+
+export function checkLeaseValue(v: unknown): string {
+  const value = checkString(v, 'value');
+  if (Buffer.byteLength(value, 'utf8') > MAX_LEASE_VALUE_BYTES) throw invalid(`value larger than ${MAX_LEASE_VALUE_BYTES} bytes`);
+  return value;
+}
+
+/** leasePut's fencing lock: a key with the value's hash tag (not the value or its leases) and an exact value. */
+export function checkLeaseLock(lock: unknown, keys: { key: string; leases: string }): { key: string; value: string } {
+  if (lock === null || typeof lock !== 'object') throw invalid('lock must be an object');
+  const l = lock as { key?: unknown; value?: unknown };
+  const key = checkKey(l.key);
+  checkSameTag([keys.key, keys.leases, key], 'lock.key and the value key');
+  return { key, value: checkId(l.value, 'lock.value') };
 }
