@@ -1,5 +1,6 @@
 import t from 'tap';
-import { createMemoryStore } from '../proxy/state/index.js';
+import { createMemoryStore, withReadOnlyFallback, type Store } from '../proxy/state/index.js';
+import { GuardError } from '../proxy/common/errors.js';
 import { isGuardError } from '../proxy/common/errors.js';
 import { runStoreContract } from './state-contract.js';
 
@@ -96,5 +97,63 @@ t.test('memory: concurrent consumers never overshoot', async (t) => {
   const results = await Promise.all(Array.from({ length: 200 }, () => s.consume([lim, day])));
   t.equal(results.filter((r) => r.allowed).length, 50);
   t.same(await s.peek([lim, day]), [50, 50]);
+  await s.close();
+});
+
+t.test('memory: slot stamps and lease expiry are exact to the millisecond', async (t) => {
+  const c = fakeClock();
+  const s = createMemoryStore({ now: c.now });
+  const req = (id: string) => ({ key: '{g}q', pauseKey: '{g}p', limit: 1, windowMs: 1000, holdMs: 50, id });
+  t.same(await s.takeSlot(req('a')), { granted: true, retryAfterMs: 0 });
+  t.same(await s.takeSlot(req('b')), { granted: false, retryAfterMs: 1050 }, 'held: stamp now + holdMs');
+  await c.advance(20);
+  await s.settleSlot('{g}q', 'a', 1000);
+  t.same(await s.takeSlot(req('b')), { granted: false, retryAfterMs: 1000 }, 'settled at +20: free at +1020');
+  await c.advance(999);
+  t.same(await s.takeSlot(req('b')), { granted: false, retryAfterMs: 1 }, 'still inside at +1019');
+  await c.advance(1);
+  t.same(await s.takeSlot(req('b')), { granted: true, retryAfterMs: 0 }, 'free at exactly +1020');
+  await s.pauseSlots('{g}p', 300);
+  await c.advance(100);
+  await s.pauseSlots('{g}p', 150);
+  t.same(await s.takeSlot(req('c')), { granted: false, retryAfterMs: 200 }, 'the longer pause stands');
+
+  await s.setIfAbsent('{v}lock', 'f', 10_000);
+  t.equal(await s.leasePut('{v}s', 'v1', 'tok', 10_000, { key: '{v}lock', value: 'f' }, 'A', 500), true);
+  await c.advance(499);
+  t.equal(await s.leaseRetire('{v}s', 'v1', 200), 'held', 'lease live until +500');
+  await c.advance(1);
+  t.equal(await s.leaseRetire('{v}s', 'v1', 200), 'retiring', 'lapsed at exactly +500');
+  await c.advance(199);
+  t.equal(await s.leaseRetire('{v}s', 'v1', 200), 'held', 'claim live until +200');
+  await c.advance(1);
+  t.equal(await s.leaseRetire('{v}s', 'v1', 200), 'retiring', 'claim lapsed at exactly +200');
+  await s.close();
+});
+
+t.test('read-only fallback: slots and leases always go to the shared store', async (t) => {
+  const down = new Proxy({} as Store, {
+    get: (_, prop) => (prop === 'kind' ? 'redis' : prop === 'close' ? async () => {} : async () => { throw new GuardError('KG7001', 'unavailable'); }),
+  });
+  const local = createMemoryStore();
+  const fallbacks: string[] = [];
+  const s = withReadOnlyFallback(down, local, { isReadOnlyCall: () => true, onFallback: (op) => fallbacks.push(op) });
+  t.equal(await s.get('k'), null, 'a read falls back to local state');
+  const lock = { key: '{v}lock', value: 'f' };
+  await local.setIfAbsent(lock.key, lock.value, 10_000);
+  const calls: [string, () => Promise<unknown>][] = [
+    ['takeSlot', () => s.takeSlot({ key: '{g}q', pauseKey: '{g}p', limit: 1, windowMs: 1000, holdMs: 0, id: 'a' })],
+    ['settleSlot', () => s.settleSlot('{g}q', 'a', 1000)],
+    ['pauseSlots', () => s.pauseSlots('{g}p', 1000)],
+    ['leaseTake', () => s.leaseTake('{v}s', 'A', 1000)],
+    ['leaseRelease', () => s.leaseRelease('{v}s', 'A')],
+    ['leasePut', () => s.leasePut('{v}s', 'v1', 'tok', 1000, lock, 'A', 1000)],
+    ['leaseRetire', () => s.leaseRetire('{v}s', 'v1', 1000)],
+    ['leaseDrop', () => s.leaseDrop('{v}s', 'v1')],
+    ['leasePeek', () => s.leasePeek('{v}s')],
+  ];
+  for (const [name, call] of calls) await t.rejects(call(), { code: 'KG7001' }, `${name} fails closed`);
+  t.same(fallbacks, ['get'], 'only the read fell back');
+  t.equal(await local.leasePeek('{v}s'), null, 'nothing was written locally');
   await s.close();
 });

@@ -64,3 +64,39 @@ t.test('cluster: kv, hashes, incr, pub/sub, generation', async (t) => {
   await store.publish('lockdown', 'global');
   t.equal(await got, 'global');
 });
+
+t.test('cluster: tagged leased values and governor slots run as one script on their slot', async (t) => {
+  const store = await createRedisStore({ nodes, logger, registry: new Registry() });
+  t.teardown(() => store.close());
+  await store.health();
+  const apps = Array.from({ length: 8 }, (_, i) => `a${i}`);
+  const masters = new Set<number>();
+  for (const app of apps) {
+    const key = `{tok:${app}}:session`;
+    const lock = { key: `{tok:${app}}:lock`, value: `f-${app}` };
+    t.equal(await store.setIfAbsent(lock.key, lock.value, 60_000), true);
+    t.equal(await store.leasePut(key, 'v1', `tok-${app}`, 60_000, lock, 'A', 60_000), true, `${app}: stored`);
+    t.same(await store.leaseTake(key, 'B', 60_000), { version: 'v1', value: `tok-${app}`, state: 'live', leases: 2 });
+    t.equal(await store.leaseRetire(key, 'v1', 60_000), 'held');
+    t.equal(await store.leaseRelease(key, 'A'), 1);
+    t.equal(await store.leaseRelease(key, 'B'), 0);
+    t.equal(await store.leaseRetire(key, 'v1', 60_000), 'retiring');
+    for (const n of cluster.nodes) {
+      if (await redisCli(n.port, 'EXISTS', `kguard:${key}`) === '1') masters.add(n.port);
+    }
+    t.equal(await store.leaseDrop(key, 'v1'), true);
+    t.equal(await store.leasePeek(key), null);
+    const slot = { key: `{gov:${app}}:q`, pauseKey: `{gov:${app}}:p`, limit: 1, windowMs: 60_000, holdMs: 0, id: 'x' };
+    t.equal((await store.takeSlot(slot)).granted, true, `${app}: slot granted`);
+    t.equal((await store.takeSlot({ ...slot, id: 'y' })).granted, false, `${app}: window full`);
+    await store.pauseSlots(slot.pauseKey, 60_000);
+    await store.settleSlot(slot.key, 'x', 60_000);
+  }
+  t.ok(masters.size > 1, `leased values landed on ${masters.size} masters`);
+  try {
+    await store.leasePut('{tok:a0}:session', 'v2', 'tok', 60_000, { key: '{other}:lock', value: 'f' }, 'A', 60_000);
+    t.fail('should refuse');
+  } catch (err) {
+    t.ok(isGuardError(err) && err.code === 'KG7002', 'a lock on another tag: KG7002, not a CROSSSLOT from Redis');
+  }
+});
