@@ -10,7 +10,7 @@ export type AuditEventType =
   | 'decrypt'
   | 'broker_token.issued'
   | 'broker_token.revoked'
-  | 'broker_token.revoke_failed'
+  | 'broker_token.revoke_failed' | 'broker_token.invalidated'
   | 'session.issued'
   | 'session.revoked'
   | 'admin'

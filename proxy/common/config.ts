@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { Language } from './errors.js';
+import { KIWOOM_LIMITS, type GovernorLimits } from './kiwoom-limits.js';
 
 export type UpstreamTarget = 'sim' | 'mock' | 'production' | 'custom';
 
@@ -25,6 +26,14 @@ export interface UpstreamConfig {
   /** Below the upstream's idle timeout so we never reuse a socket the far end is closing. */
   keepAliveTimeoutMs: number;
   maxResponseBytes: number;
+  /**
+   * Kiwoom's per-key call limits, kept by the governor before a call leaves
+   * (`off` only for benchmarks against `kguard sim --ideal`). `mock` overrides
+   * apply when the target is Kiwoom's mock host.
+   */
+  limits: 'off' | (Partial<GovernorLimits> & { mock?: Partial<GovernorLimits> });
+  /** Built-in simulator only: `ideal` hands out a fresh token per issue and has no limits (benchmarks). */
+  sim: { ideal: boolean };
 }
 
 export interface Config {
@@ -44,17 +53,24 @@ export interface Config {
     maxConnections: number;
   };
   tokens: { ttlSeconds: number; issuer: string; audience: string; clockToleranceSeconds: number; /** HS256 key shared by replicas; default <dataDir>/jwt.key created on first run. */ keyFile?: string };
+  /** One broker session per app key (see proxy/kiwoom/broker-sessions.ts). */
   brokerTokens: {
-    /** 1 = one broker token per call (default). >1 lets a token serve a short burst. */
-    maxUses: number;
-    maxAgeMs: number;
+    /** Linger after the last call before the key's token is revoked; 0 revokes as soon as Kiwoom's issue limit allows a re-issue. */
+    idleRevokeMs: number;
+    /** A token this close to expires_dt is revoked and issued afresh before it is handed out. */
+    renewBeforeMs: number;
+    /** A replica's shared lease on a token lapses this long after its last refresh (dead replica). */
+    leaseTtlMs: number;
+    issueLockTtlMs: number;
+    /** Longest a call waits for its key's token while another replica issues or revokes it. */
+    sessionWaitMs: number;
     revokeAttempts: number;
     revokeBaseDelayMs: number;
     revokeMaxDelayMs: number;
-    /** Bound on revocations waiting to run; beyond it new calls are refused (fail closed). */
-    maxOutstanding: number;
-    /** Outstanding-token ledger on shared (Redis) state: heartbeat/sweep timings, checked by its own parser. */
-    ledger?: unknown;
+    /** How often each replica sweeps for tokens nobody holds (dead replicas, unfinished issues). */
+    sweepIntervalMs: number;
+    /** How long a query keeps retrying after Kiwoom refused it for rate. */
+    queryRetryBudgetMs: number;
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   /** Creates a demo bot + demo credentials on first start when the upstream is the simulator. */
@@ -96,6 +112,8 @@ export function defaultConfig(): Config {
       bodyTimeoutMs: 10_000,
       keepAliveTimeoutMs: 4_000,
       maxResponseBytes: 4 * 1024 * 1024,
+      limits: {},
+      sim: { ideal: false },
     },
     limits: {
       maxBodyBytes: 64 * 1024,
@@ -107,12 +125,16 @@ export function defaultConfig(): Config {
     },
     tokens: { ttlSeconds: 300, issuer: 'kiwoom-guard', audience: 'kiwoom-guard:bots', clockToleranceSeconds: 5 },
     brokerTokens: {
-      maxUses: 1,
-      maxAgeMs: 0,
+      idleRevokeMs: 0,
+      renewBeforeMs: 300_000,
+      leaseTtlMs: 15_000,
+      issueLockTtlMs: 15_000,
+      sessionWaitMs: 10_000,
       revokeAttempts: 8,
       revokeBaseDelayMs: 100,
       revokeMaxDelayMs: 10_000,
-      maxOutstanding: 1_000,
+      sweepIntervalMs: 5_000,
+      queryRetryBudgetMs: 3_000,
     },
     log: { level: 'info' },
     demo: { enabled: true },
@@ -129,6 +151,7 @@ export function defaultConfig(): Config {
 const port = { type: 'integer', minimum: 0, maximum: 65535 };
 const posInt = { type: 'integer', minimum: 1 };
 const host = { type: 'string', minLength: 1, maxLength: 255 };
+const limitProps = Object.fromEntries(Object.keys(KIWOOM_LIMITS).map((k) => [k, k === 'windowMs' || k.endsWith('Ms') ? { type: 'integer', minimum: k === 'windowMs' ? 100 : 0, maximum: 600_000 } : { type: 'integer', minimum: 1, maximum: 10_000 }]));
 
 const schema = {
   type: 'object',
@@ -153,6 +176,8 @@ const schema = {
         connections: { type: 'integer', minimum: 1, maximum: 4096 },
         connectTimeoutMs: posInt, headersTimeoutMs: posInt, bodyTimeoutMs: posInt, keepAliveTimeoutMs: posInt,
         maxResponseBytes: { type: 'integer', minimum: 1024 },
+        limits: { anyOf: [{ const: 'off' }, { type: 'object', additionalProperties: false, properties: { ...limitProps, mock: { type: 'object', additionalProperties: false, properties: limitProps } } }] },
+        sim: { type: 'object', additionalProperties: false, required: ['ideal'], properties: { ideal: { type: 'boolean' } } },
       },
     },
     limits: {
@@ -175,11 +200,16 @@ const schema = {
     },
     brokerTokens: {
       type: 'object', additionalProperties: false,
-      required: ['maxUses', 'maxAgeMs', 'revokeAttempts', 'revokeBaseDelayMs', 'revokeMaxDelayMs', 'maxOutstanding'],
+      required: ['idleRevokeMs', 'renewBeforeMs', 'leaseTtlMs', 'issueLockTtlMs', 'sessionWaitMs', 'revokeAttempts', 'revokeBaseDelayMs', 'revokeMaxDelayMs', 'sweepIntervalMs', 'queryRetryBudgetMs'],
       properties: {
-        maxUses: { type: 'integer', minimum: 1, maximum: 1000 }, maxAgeMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
-        revokeAttempts: posInt, revokeBaseDelayMs: posInt, revokeMaxDelayMs: posInt, maxOutstanding: posInt,
-        ledger: { type: 'object' },
+        idleRevokeMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+        renewBeforeMs: { type: 'integer', minimum: 0, maximum: 12 * 3_600_000 },
+        leaseTtlMs: { type: 'integer', minimum: 100, maximum: 3_600_000 },
+        issueLockTtlMs: { type: 'integer', minimum: 100, maximum: 600_000 },
+        sessionWaitMs: { type: 'integer', minimum: 1, maximum: 600_000 },
+        revokeAttempts: posInt, revokeBaseDelayMs: posInt, revokeMaxDelayMs: posInt,
+        sweepIntervalMs: { type: 'integer', minimum: 50, maximum: 3_600_000 },
+        queryRetryBudgetMs: { type: 'integer', minimum: 0, maximum: 60_000 },
       },
     },
     log: { type: 'object', additionalProperties: false, required: ['level'], properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } } },
@@ -286,6 +316,10 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
   merged = deepMerge(merged, envOverrides(env));
   if (opts.overrides) merged = deepMerge(merged, opts.overrides);
   if (file) merged.configFile = path.resolve(cwd, file);
+  const bt = merged.brokerTokens as Record<string, unknown> | undefined;
+  for (const gone of ['maxUses', 'maxAgeMs', 'maxOutstanding', 'ledger']) {
+    if (bt && gone in bt) throw new ConfigError(`brokerTokens.${gone} was replaced by one broker session per app key (Kiwoom shares one token per key); use brokerTokens.idleRevokeMs to keep a token between calls`);
+  }
   if (!validate(merged)) throw new ConfigError(`invalid configuration: ${describeErrors(validate.errors)}`);
   const config = merged as unknown as Config;
   config.dataDir = path.resolve(cwd, config.dataDir);
@@ -318,6 +352,14 @@ function checkUpstream(u: UpstreamConfig): void {
   if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
     throw new ConfigError('upstream.url must be an origin only (scheme://host[:port]), without path, query or credentials');
   }
+}
+
+/** The governor's limits for this upstream: Kiwoom's defaults, the configured overrides, then the mock host's. */
+export function governorLimits(u: UpstreamConfig): GovernorLimits | 'off' {
+  if (u.limits === 'off') return 'off';
+  const { mock, ...base } = u.limits;
+  const limits = { ...KIWOOM_LIMITS, holdMs: u.connectTimeoutMs + u.headersTimeoutMs + u.bodyTimeoutMs, ...base, ...(u.target === 'mock' ? mock : {}) };
+  return limits;
 }
 
 /** A copy safe to print: the config holds no secrets itself, only file names. */

@@ -76,6 +76,9 @@ export const ERROR_CATALOGUE = {
   KG5003: { status: 502, returnCode: 9, ko: '증권사 서버 응답이 너무 큽니다', en: 'Broker response too large' },
   KG5004: { status: 502, returnCode: 9, ko: '증권사 토큰 발급에 실패했습니다', en: 'Broker token issue failed' },
   KG5005: { status: 502, returnCode: 9, ko: '증권사 서버 응답이 올바르지 않습니다', en: 'Broker response is malformed' },
+  KG5006: { status: 429, returnCode: 5, ko: '증권사 호출 한도에 도달했습니다. 잠시 후 다시 시도하십시오', en: 'Kiwoom call limit for this key reached; retry after the indicated time' },
+  KG5007: { status: 502, returnCode: 9, ko: '증권사 토큰이 다른 IP에서 발급되어 사용할 수 없습니다', en: 'Broker token was issued to another egress address; replicas sharing a key must leave through one address' },
+  KG5008: { status: 503, returnCode: 9, ko: '증권사 세션을 준비하지 못했습니다', en: 'Broker session could not be established in time' },
 
   // 6xxx: audit
   KG6001: { status: 503, returnCode: 9, ko: '감사 기록을 남길 수 없어 요청을 거부합니다', en: 'Audit sink unavailable; call refused' },

@@ -1,10 +1,11 @@
 // Calls the sidecar makes on its own behalf (reference prices for policy,
-// lockdown's cancel-all, damage assessment): the same just-in-time path as a
-// bot's call — credentials unwrapped for the token, token leased, revoked after.
+// lockdown's cancel-all, damage assessment): the same path as a bot's call —
+// the key's governor slot and broker session, Kiwoom's refusals handled.
 import { GuardError } from '../common/errors.js';
 import { lookupApi } from './catalogue.js';
-import type { BrokerTokens, IssuePurpose } from './broker-tokens.js';
-import type { KiwoomClient, TrResponse } from './client.js';
+import type { IssuePurpose } from './broker-sessions.js';
+import type { TrResponse } from './client.js';
+import type { Upstream } from './upstream.js';
 
 export interface TrResult {
   readonly status: number;
@@ -27,33 +28,23 @@ function parseTr(res: TrResponse): TrResult {
 }
 
 export class BrokerGateway {
-  constructor(
-    private readonly client: KiwoomClient,
-    private readonly tokens: BrokerTokens,
-    private readonly purpose: IssuePurpose = 'call',
-  ) {}
+  constructor(private readonly upstream: Upstream, private readonly purpose: IssuePurpose = 'call') {}
 
-  /** The same gateway issuing its tokens for another purpose (lockdown works on disabled credentials). */
+  /** The same gateway calling for another purpose (lockdown works on disabled credentials and goes first). */
   forPurpose(purpose: IssuePurpose): BrokerGateway {
-    return new BrokerGateway(this.client, this.tokens, purpose);
+    return new BrokerGateway(this.upstream, purpose);
   }
 
-  /** Runs fn with a TR caller bound to one broker token of the bot; the token is revoked afterwards. */
+  /** Runs fn with a TR caller on the bot's key; each call leases the key's shared token. */
   async withSession<T>(botId: string, fn: (call: CallTr) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const lease = await this.tokens.acquire(botId, signal, this.purpose);
-    try {
-      return await fn(async (apiId, body, paging) => {
-        const entry = lookupApi(apiId);
-        if (!entry) throw new GuardError('KG1004', apiId);
-        const res = await this.client.call({
-          apiId, path: entry.path, body: Buffer.from(JSON.stringify(body)), token: lease.token,
-          contYn: paging?.contYn, nextKey: paging?.nextKey, signal,
-        });
-        return parseTr(res);
+    return fn(async (apiId, body, paging) => {
+      const entry = lookupApi(apiId);
+      if (!entry) throw new GuardError('KG1004', apiId);
+      const res = await this.upstream.call({
+        botId, entry, body: Buffer.from(JSON.stringify(body)), contYn: paging?.contYn, nextKey: paging?.nextKey, signal, purpose: this.purpose,
       });
-    } finally {
-      lease.release();
-    }
+      return parseTr(res);
+    });
   }
 
   /**

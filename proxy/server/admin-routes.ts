@@ -19,7 +19,7 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
         await audit({ action: 'bot.disable', botId: id, actor: principal.name });
         const b = await p.bots.setEnabled(id, false);
         await p.sessions.setDisabled(id, true, `by ${principal.name}`); // every replica, and ends sessions
-        await p.brokerTokens.revokeAllFor(id);
+        await p.brokerSessions.revokeKeyOf(id);
         return { body: { bot: b } };
       },
     },
@@ -55,7 +55,9 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
         return { status: r.ok ? 200 : 422, body: { ok: r.ok, changed: r.changed, error: r.error ? String(r.error.message) : undefined, current: p.policy.current() } };
       },
     },
-    { method: 'GET', path: '/admin/v1/broker-tokens', role: 'viewer', handler: async () => ({ body: { outstanding: p.brokerTokens.outstanding() } }) },
+    { method: 'GET', path: '/admin/v1/broker-tokens', role: 'viewer', handler: async () => ({ body: { outstanding: p.brokerSessions.outstanding() } }) },
+    // Live broker sessions per app key (keyed fingerprint, age, leases, expiry): never the token.
+    { method: 'GET', path: '/admin/v1/broker-sessions', role: 'viewer', handler: async () => ({ body: { sessions: await p.brokerSessions.list() } }) },
     {
       method: 'GET', path: '/admin/v1/audit/receipts/:seq', role: 'viewer',
       handler: async ({ params }) => {

@@ -7,15 +7,18 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
 import type { Logger } from 'pino';
-import { upstreamUrl, type Config } from '../common/config.js';
+import { governorLimits, upstreamUrl, type Config } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
 import { ensurePrivateDir } from '../common/fsutil.js';
 import { GuardError } from '../common/errors.js';
 import { BotRegistry, Sessions, loadSigningKey, OK_MESSAGE } from '../auth/index.js';
 import { createKiwoomClient, type KiwoomClient } from '../kiwoom/client.js';
-import { BrokerTokens } from '../kiwoom/broker-tokens.js';
-import { createTokenLedger, parseTokenLedgerConfig } from '../kiwoom/token-ledger.js';
+import { BrokerSessions } from '../kiwoom/broker-sessions.js';
+import { openFileLedger, openStoreLedger } from '../kiwoom/session-ledger.js';
+import { Governor } from '../kiwoom/governor.js';
+import { Upstream } from '../kiwoom/upstream.js';
 import { BrokerGateway } from '../kiwoom/gateway.js';
+import { randomBytes } from 'node:crypto';
 import { createVault, createKeyProvider, createReadProviders, parseVaultConfig, type ManagedVault } from '../vault/index.js';
 import { createAuditor, parseAuditConfig, type ManagedAuditor } from '../audit/index.js';
 import { createPolicyEngine, parsePolicyConfig } from '../policy/index.js';
@@ -57,7 +60,9 @@ export interface SidecarParts {
   bots: BotRegistry;
   sessions: Sessions;
   kiwoom: KiwoomClient;
-  brokerTokens: BrokerTokens;
+  brokerSessions: BrokerSessions;
+  governor: Governor;
+  upstream: Upstream;
   gateway: BrokerGateway;
   risk: RiskEngine;
   approvals: ApprovalService;
@@ -149,37 +154,37 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     let sim: Simulator | undefined;
     let baseUrl = upstreamUrl(config.upstream);
     if (config.upstream.target === 'sim') {
-      sim = await startSimulator({ host: '127.0.0.1', port: 0, logger: logger.child({ part: 'sim' }) });
+      sim = await startSimulator({ host: '127.0.0.1', port: 0, logger: logger.child({ part: 'sim' }), ideal: config.upstream.sim.ideal });
       closers.push(() => sim!.close());
       baseUrl = sim.url;
-      logger.warn({ upstream: baseUrl }, '*** NO UPSTREAM CONFIGURED: forwarding to the BUILT-IN KIWOOM SIMULATOR on loopback. No real orders reach Kiwoom. ***');
+      logger.warn({ upstream: baseUrl, ideal: config.upstream.sim.ideal }, '*** NO UPSTREAM CONFIGURED: forwarding to the BUILT-IN KIWOOM SIMULATOR on loopback. No real orders reach Kiwoom. ***');
     }
     const kiwoom = createKiwoomClient({ baseUrl: baseUrl!, ...config.upstream });
     closers.push(() => kiwoom.close());
 
-    // With shared state every outstanding broker token is recorded (encrypted)
-    // so a peer revokes it if this replica dies; one process on memory state needs none.
-    const revokeBrokerToken = (botId: string, token: Buffer) => vault.withCredentials(botId, 'revoke', (creds) => kiwoom.revokeToken(creds, token));
-    const ledger = store.kind === 'redis'
-      ? await createTokenLedger(parseTokenLedgerConfig(config.brokerTokens.ledger), {
-        store, provider, revoke: revokeBrokerToken, registry, logger,
-        onEvent: (_type, { botId, fingerprint, deadReplica }) => {
-          auditor.append({ type: 'broker_token.revoked', botId, fingerprint, orphanOf: deadReplica })
-            .catch((err) => logger.error({ err: String(err) }, 'orphan revoke audit record failed'));
-        },
-      })
-      : undefined;
-    if (ledger) closers.push(() => ledger.close()); // after drain (closers run in reverse)
-    const brokerTokens = new BrokerTokens(config.brokerTokens, {
-      issue: (botId, purpose = 'call') => vault.withCredentials(botId, purpose, (creds) => kiwoom.issueToken(creds)),
-      revoke: revokeBrokerToken, ledger,
-      fingerprintKey, registry, logger,
+    // One broker session per app key, shared by every bot and replica of that key.
+    const limits = governorLimits(config.upstream);
+    if (limits === 'off') logger.warn('upstream.limits is off: nothing keeps calls inside Kiwoom\'s per-key limits (benchmarks against an ideal simulator only)');
+    const governor = new Governor(limits, { store, registry, logger: logger.child({ part: 'governor' }) });
+    closers.push(async () => governor.close());
+    const keyOf = async (botId: string, purpose: 'call' | 'lockdown' | 'revoke') => (await vault.appKeyOf(botId, purpose)).replace(/^hmac-sha256:/, '');
+    const ledger = store.kind === 'redis' ? await openStoreLedger(store, provider) : await openFileLedger(config.dataDir, provider, logger);
+    closers.push(async () => ledger.close());
+    const brokerSessions = new BrokerSessions(config.brokerTokens, {
+      store, ledger, governor, replicaId: randomBytes(8).toString('hex'), keyOf,
+      issue: (botId, purpose) => vault.withCredentials(botId, purpose, (creds) => kiwoom.issueToken(creds)),
+      revoke: (botId, token) => vault.withCredentials(botId, 'revoke', (creds) => kiwoom.revokeToken(creds, token)),
+      fingerprintKey, registry, logger: logger.child({ part: 'broker-sessions' }),
       onEvent: (type, fields) => {
         auditor.append({ type, requestId: requestScope.getStore()?.requestId, ...fields }, { durability: 'write' }).catch((err) => logger.error({ err: String(err), type }, 'broker token audit record failed'));
       },
     });
-    closers.push(() => brokerTokens.drain(5_000));
-    const gateway = new BrokerGateway(kiwoom, brokerTokens);
+    // Whatever a previous process left live (kill -9, power loss) is revoked before we serve.
+    if (ledger.kind === 'file') await brokerSessions.recover();
+    brokerSessions.startSweeper();
+    closers.push(() => brokerSessions.drain(5_000));
+    const upstream = new Upstream(kiwoom, brokerSessions, governor, keyOf, { queryRetryBudgetMs: config.brokerTokens.queryRetryBudgetMs }, registry, logger.child({ part: 'upstream' }));
+    const gateway = new BrokerGateway(upstream);
 
     const policy = await createPolicyEngine({
       config: parsePolicyConfig(config.policy, cwd), store, market: createMarketData(gateway), registry, logger: logger.child({ part: 'policy' }), language: config.language,
@@ -200,19 +205,25 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     const responder = createResponder({
       config: parseResponseConfig(config.response), gateway: kiwoomBrokerGateway(gateway.forPurpose('lockdown')), store,
       vault: { setEnabled: (botId, enabled) => vault.setEnabled(botId, enabled), list: () => vault.list() },
-      sessions, policy, tokens: { revokeOutstanding: (botId) => brokerTokens.revokeAllFor(botId) },
+      sessions, policy, tokens: {
+        revokeOutstanding: async (botId) => {
+          // New orders stop at once: the locked bot's queued calls are refused; lockdown's own calls go first.
+          governor.rejectQueued((b) => b === botId, new GuardError('KG3008'));
+          await brokerSessions.revokeKeyOf(botId);
+        },
+      },
       auditor, registry, logger: logger.child({ part: 'response' }),
     });
     closers.push(() => responder.flush());
 
-    const parts: SidecarParts = { config, logger, registry, store, vault, auditor, policy, bots, sessions, kiwoom, brokerTokens, gateway, risk, approvals, responder, sim };
+    const parts: SidecarParts = { config, logger, registry, store, vault, auditor, policy, bots, sessions, kiwoom, brokerSessions, governor, upstream, gateway, risk, approvals, responder, sim };
     const zeroTrust = zeroTrustStages({ risk, approvals, approvalConfig, responder, logger, clock });
 
     let shuttingDown = false;
     const pipelines = buildPipelines({
       maxBodyBytes: config.limits.maxBodyBytes,
       okMessage: OK_MESSAGE[config.language],
-      bots, sessions, policy, auditor, kiwoom, brokerTokens,
+      bots, sessions, policy, auditor, upstream,
       checkLockdown: zeroTrust.checkLockdown,
       assessRisk: zeroTrust.assessRisk,
       awaitApproval: zeroTrust.awaitApproval,
@@ -252,6 +263,11 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       // A KMS health probe costs quota: probe at most every 10 s.
       { name: 'vault', check: cachedCheck(() => vault.health(), 10_000) },
       { name: 'state', check: () => store.health() },
+      {
+        // Kiwoom binds a token to the address that issued it: replicas sharing a key must leave through one egress address.
+        name: 'egress', severity: 'warn',
+        check: () => { const at = upstream.boundRefusalAt(); if (at && Date.now() - at < 600_000) throw new GuardError('KG5007', `last seen ${new Date(at).toISOString()}`); },
+      },
       stateFlushReadiness(store),
       { name: 'shutdown', check: () => { if (shuttingDown) throw new GuardError('KG9002'); } },
     ];

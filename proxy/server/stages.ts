@@ -5,8 +5,7 @@
 import { GuardError, type ErrorCode } from '../common/errors.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
 import { bearerToken, botAllows, exchangeToken, revokeToken, type BotRegistry, type Sessions } from '../auth/index.js';
-import type { KiwoomClient } from '../kiwoom/client.js';
-import type { BrokerTokens } from '../kiwoom/broker-tokens.js';
+import type { Upstream } from '../kiwoom/upstream.js';
 import type { PolicyEngine, Decision } from '../policy/types.js';
 import type { PolicyEngineInternals, PrefetchedTradingState } from '../policy/engine.js';
 import type { Auditor } from '../audit/types.js';
@@ -21,8 +20,8 @@ export interface StageDeps {
   /** evaluate() takes the trading state read early (PolicyEngineInternals does). */
   policy: PolicyEngine & Pick<PolicyEngineInternals, 'evaluate'>;
   auditor: Auditor;
-  kiwoom: KiwoomClient;
-  brokerTokens: BrokerTokens;
+  /** Governor slot, the key's broker session, Kiwoom's refusals handled. */
+  upstream: Upstream;
   /** Optional risk engine: score in [0,1] with explainable contributions. */
   assessRisk?: (ctx: RequestContext) => Promise<RiskView | undefined>;
   /** Held calls (step-up / admin approval). Resolves when approved; throws a GuardError otherwise. */
@@ -216,16 +215,14 @@ function forward(deps: StageDeps) {
   return async (ctx: RequestContext) => {
     if (ctx.signal.aborted) throw new GuardError('KG5002', 'bot disconnected');
     const t0 = performance.now();
-    const lease = await deps.brokerTokens.acquire(ctx.bot!.id, ctx.signal);
     try {
       // Forward a re-serialisation of exactly the value that was judged: no
       // duplicate keys or odd encodings the broker could read differently.
-      ctx.upstream = await deps.kiwoom.call({
-        apiId: ctx.apiId!, path: ctx.entry!.path, body: Buffer.from(JSON.stringify(ctx.json)), token: lease.token,
+      ctx.upstream = await deps.upstream.call({
+        botId: ctx.bot!.id, entry: ctx.entry!, body: Buffer.from(JSON.stringify(ctx.json)),
         contYn: ctx.contYn, nextKey: ctx.nextKey, signal: abortable(ctx),
       });
     } finally {
-      lease.release();
       ctx.upstreamMs = performance.now() - t0;
     }
     const up = ctx.upstream;

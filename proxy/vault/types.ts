@@ -48,6 +48,12 @@ export interface Vault {
   /** Decrypts just in time, runs fn, zero-fills the plaintext whatever happens. */
   withCredentials<T>(botId: string, purpose: DecryptPurpose, fn: (creds: KiwoomCredentials) => Promise<T>): Promise<T>;
   describe(botId: string): Promise<CredentialMeta | undefined>;
+  /**
+   * The keyed fingerprint of the app key in the bot's record, without
+   * decrypting anything (the broker session is per app key). Refuses like a
+   * decrypt would: KG4003 no record, KG4002 disabled for purpose 'call'.
+   */
+  appKeyOf(botId: string, purpose: DecryptPurpose): Promise<string>;
   list(): Promise<CredentialMeta[]>;
   setEnabled(botId: string, enabled: boolean): Promise<void>;
   health(): Promise<void>;

@@ -390,6 +390,14 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     rotateCredentials,
     rewrapAll,
     setEnabled,
+    async appKeyOf(botId, purpose) {
+      assertOpen();
+      assertBotId(botId);
+      const record = await records.get(botId);
+      if (!record) throw new GuardError('KG4003');
+      if (!record.enabled && purpose === 'call') throw new GuardError('KG4002');
+      return record.appKeyFingerprint;
+    },
     async describe(botId) {
       assertBotId(botId);
       const r = await readRecord(botId);

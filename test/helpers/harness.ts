@@ -103,7 +103,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       dataDir,
       listen: { host: '127.0.0.1', port: 0 },
       admin: { host: '127.0.0.1', port: 0, enabled: true },
-      upstream: { target: 'custom', url: sim.url, headersTimeoutMs: 2000, bodyTimeoutMs: 2000 },
+      // Tests not about the governor play a patient bot: calls queue for Kiwoom's
+      // per-key limits instead of being refused after the short default waits.
+      upstream: { target: 'custom', url: sim.url, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, limits: { orderMaxWaitMs: 30_000, queryMaxWaitMs: 30_000, cancelMaxWaitMs: 30_000 } },
       demo: { enabled: false },
       brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
       policy: { file: opts.policyFile ?? path.join(FIXTURES, 'policy-open.yaml') },

@@ -1,0 +1,588 @@
+// One broker session per app key. Kiwoom hands out one token per app key
+// (re-issuing returns the same token) and a revoke ends it for every caller,
+// so every bot and replica using a key shares one token: issued single-flight
+// (credentials decrypted just in time), leased by each call, and revoked once
+// no lease holds it — never while one does. Leases are two-level: calls lease
+// from this replica's copy; the replica holds one lease in the shared Store
+// (memory or Redis) while any of its calls (or its short idle linger) needs
+// the token. The token is revoked by whoever releases last, by a peer's sweep
+// when a replica died holding it, or at start-up from the ledger after a crash.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { GuardError, toGuardError } from '../common/errors.js';
+import { keyedFingerprint } from '../common/secret.js';
+import type { Store } from '../state/types.js';
+import type { BrokerToken } from './client.js';
+import type { Governor } from './governor.js';
+import { newVersion, parseRecord, type SessionLedger, type SessionRecord } from './session-ledger.js';
+
+/** 'lockdown': the credential record is already disabled; the vault still lets a lockdown cancel orders. */
+export type IssuePurpose = 'call' | 'lockdown';
+
+export interface BrokerSessionOptions {
+  /** Linger after the last lease before the token is revoked (0: revoke as soon as the issue limit allows). */
+  idleRevokeMs: number;
+  /** A token this close to Kiwoom's expires_dt is not handed out; it is revoked and a fresh one issued. */
+  renewBeforeMs: number;
+  /** A replica's shared lease lapses this long after its last refresh (a dead replica's leases expire). */
+  leaseTtlMs: number;
+  /** Single-flight issue lock across replicas. */
+  issueLockTtlMs: number;
+  /** Longest a call waits for its key's session (an issue or revoke in progress elsewhere). */
+  sessionWaitMs: number;
+  revokeAttempts: number;
+  revokeBaseDelayMs: number;
+  revokeMaxDelayMs: number;
+  /** Mean interval between sweeps for sessions nobody holds (dead replicas) and unfinished issues. */
+  sweepIntervalMs: number;
+}
+
+export const BROKER_SESSION_DEFAULTS: Readonly<BrokerSessionOptions> = Object.freeze({
+  idleRevokeMs: 0,
+  renewBeforeMs: 300_000,
+  leaseTtlMs: 15_000,
+  issueLockTtlMs: 15_000,
+  sessionWaitMs: 10_000,
+  revokeAttempts: 8,
+  revokeBaseDelayMs: 100,
+  revokeMaxDelayMs: 10_000,
+  sweepIntervalMs: 5_000,
+});
+
+export interface BrokerSessionDeps {
+  store: Store;
+  ledger: SessionLedger;
+  governor: Governor;
+  replicaId: string;
+  /** The app key a bot's credential record holds (keyed fingerprint); refuses a disabled record for 'call'. */
+  keyOf(botId: string, purpose: IssuePurpose | 'revoke'): Promise<string>;
+  /** Issues a token with the bot's credentials, decrypted just in time. */
+  issue(botId: string, purpose: IssuePurpose): Promise<BrokerToken>;
+  /** Revokes with the bot's credentials (vault purpose 'revoke'). */
+  revoke(botId: string, token: Buffer): Promise<void>;
+  fingerprintKey: Buffer;
+  registry: Registry;
+  logger: Logger;
+  onEvent?: (type: 'broker_token.issued' | 'broker_token.revoked' | 'broker_token.revoke_failed' | 'broker_token.invalidated', fields: { botId: string; key: string; fingerprint: string; attempts?: number; orphan?: boolean }) => void;
+}
+
+export interface BrokerLease {
+  readonly token: Buffer;
+  /** The app key's keyed fingerprint. */
+  readonly key: string;
+  /** Keyed fingerprint of the token. */
+  readonly fingerprint: string;
+  /** Ends this use. Idempotent. */
+  release(): void;
+  /** Kiwoom answered [8005] with this token: forget it (if still current) so the next lease issues afresh. */
+  invalidate(): void;
+}
+
+export interface SessionInfo {
+  readonly key: string;
+  readonly state: 'issuing' | 'live' | 'retiring';
+  readonly leases: number;
+  readonly issuedBy: string;
+  readonly issuedAt?: string;
+  readonly expiresAt?: string;
+  readonly ageMs?: number;
+}
+
+interface Gen {
+  readonly version: string;
+  readonly record: SessionRecord;
+  readonly token: Buffer;
+  local: number;
+  dead: boolean;
+}
+
+interface KeyState {
+  readonly key: string;
+  gen?: Gen;
+  /** True while this replica holds a lease in the shared Store for gen. */
+  shared: boolean;
+  obtaining?: Promise<void>;
+  retiring?: Promise<void>;
+  linger?: NodeJS.Timeout;
+  refresh?: NodeJS.Timeout;
+  /** Revoke as soon as the last local lease goes (lockdown, shutdown). */
+  revokeWhenIdle: boolean;
+  readonly bots: Set<string>;
+}
+
+const POLL_MS = 20;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+const valueKey = (key: string) => `{bs:${key}}:session`;
+const lockKey = (key: string) => `{bs:${key}}:lock`;
+
+export class BrokerSessions {
+  private readonly keys = new Map<string, KeyState>();
+  private readonly background = new Set<Promise<unknown>>();
+  private closing = false;
+  private sweepTimer?: NodeJS.Timeout;
+  private sweeping?: Promise<number>;
+  private readonly issued: Counter;
+  private readonly revoked: Counter;
+  private readonly revokeFailures: Counter<'final'>;
+  private readonly liveSeconds: Counter<'key'>;
+  private readonly leaseWait: Histogram;
+  private readonly deferred: Counter;
+  private readonly reissues: Counter<'reason'>;
+  private readonly orphans: Counter<'kind'>;
+
+  constructor(private readonly opts: BrokerSessionOptions, private readonly deps: BrokerSessionDeps) {
+    const registers = [deps.registry];
+    this.issued = new Counter({ name: 'kguard_broker_tokens_issued_total', help: 'Broker tokens issued upstream (au10001)', registers });
+    this.revoked = new Counter({ name: 'kguard_broker_tokens_revoked_total', help: 'Broker tokens revoked upstream (au10002)', registers });
+    this.revokeFailures = new Counter({
+      name: 'kguard_broker_token_revoke_failures_total', help: 'Failed revoke attempts (final="true": gave up retrying fast, keeps retrying slowly until expiry)',
+      labelNames: ['final'], registers,
+    });
+    this.liveSeconds = new Counter({
+      name: 'kguard_broker_token_live_seconds_total', help: 'Seconds a broker token was live, per app key (keyed fingerprint), counted when it ends',
+      labelNames: ['key'], registers,
+    });
+    this.leaseWait = new Histogram({
+      name: 'kguard_broker_lease_wait_seconds', help: 'Time a call waited for its key\'s broker token (issue, or another replica\'s issue or revoke)', registers,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    });
+    this.deferred = new Counter({ name: 'kguard_broker_token_revoke_deferred_total', help: 'Revokes held back because a re-issue would exceed Kiwoom\'s token issue limit', registers });
+    this.reissues = new Counter({ name: 'kguard_broker_token_reissues_total', help: 'Tokens dropped before their time and issued again (8005: Kiwoom said invalid; renew: close to expiry)', labelNames: ['reason'], registers });
+    this.orphans = new Counter({ name: 'kguard_broker_token_orphans_revoked_total', help: 'Tokens nobody held any more (dead replica, crashed process, unfinished issue) revoked by a sweep or at start', labelNames: ['kind'], registers });
+    const self = this;
+    new Gauge({
+      name: 'kguard_broker_tokens_outstanding', help: 'App keys whose broker token this replica holds or lingers on', registers,
+      collect() { this.set(self.outstanding()); },
+    });
+  }
+
+  outstanding(): number {
+    let n = 0;
+    for (const k of this.keys.values()) if (k.gen && !k.gen.dead) n++;
+    return n;
+  }
+
+  /** Sweeps (dead replicas, unfinished issues) every sweepIntervalMs, jittered ±20 %. */
+  startSweeper(): void {
+    const schedule = (ms: number) => {
+      if (this.closing) return;
+      this.sweepTimer = setTimeout(() => {
+        this.sweep().catch((err) => this.deps.logger.warn({ code: toGuardError(err).code }, 'broker session sweep failed'))
+          .finally(() => schedule(this.opts.sweepIntervalMs * (0.8 + Math.random() * 0.4)));
+      }, ms);
+      this.sweepTimer.unref();
+    };
+    schedule(this.opts.sweepIntervalMs);
+  }
+
+  /** A lease on the key's live token for one call: reuse it, or issue it single-flight across replicas. */
+  async acquire(botId: string, opts: { purpose?: IssuePurpose; signal?: AbortSignal } = {}): Promise<BrokerLease> {
+    if (this.closing) throw new GuardError('KG9002');
+    const purpose = opts.purpose ?? 'call';
+    const key = await this.deps.keyOf(botId, purpose);
+    const k = this.state(key);
+    k.bots.add(botId);
+    const fast = this.tryLease(k);
+    if (fast) return fast;
+    const started = performance.now();
+    const deadline = Date.now() + this.opts.sessionWaitMs;
+    try {
+      for (;;) {
+        if (this.closing) throw new GuardError('KG9002');
+        if (opts.signal?.aborted) throw new GuardError('KG5002', 'bot disconnected');
+        const lease = this.tryLease(k);
+        if (lease) return lease;
+        if (Date.now() > deadline) throw new GuardError('KG5008', 'waited for the key\'s token too long');
+        if (k.retiring) { await k.retiring; continue; }
+        if (k.obtaining) { await k.obtaining; continue; }
+        const g = k.gen;
+        if (g && g.local > 0) { await sleep(POLL_MS); continue; } // draining a stale token (renew or invalid)
+        if (g && k.shared) { this.endLinger(k, g); continue; } // stale and idle: revoke now
+        k.obtaining = this.obtain(k, botId, purpose, deadline).finally(() => { k.obtaining = undefined; });
+        await k.obtaining;
+      }
+    } finally {
+      this.leaseWait.observe((performance.now() - started) / 1000);
+    }
+  }
+
+  /** Lockdown: the key's token is revoked as soon as no call holds it (at once when idle). */
+  async revokeKeyOf(botId: string): Promise<void> {
+    const key = await this.deps.keyOf(botId, 'revoke').catch(() => undefined);
+    if (!key) return;
+    const k = this.state(key);
+    k.revokeWhenIdle = true;
+    const g = k.gen;
+    if (g && g.local === 0 && k.shared) this.endLinger(k, g);
+    else if (!g) await this.track(this.retireShared(key, botId)).catch(() => undefined);
+    await k.retiring?.catch(() => undefined);
+  }
+
+  /** Every session this replica or the shared ledger knows, never the token. */
+  async list(): Promise<SessionInfo[]> {
+    const out: SessionInfo[] = [];
+    for (const e of await this.deps.ledger.entries()) {
+      const v = await this.deps.store.leasePeek(valueKey(e.key)).catch(() => null);
+      const rec = v ? parseRecord(v.value) : undefined;
+      out.push({
+        key: e.key, state: v ? v.state : 'issuing', leases: v?.leases ?? 0, issuedBy: rec?.botId ?? e.botId,
+        ...(rec ? { issuedAt: new Date(rec.issuedAt).toISOString(), expiresAt: new Date(rec.expiresAt).toISOString(), ageMs: Date.now() - rec.issuedAt } : {}),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Revokes what nobody holds: a session with no live lease (its replica
+   * died), and an issue that never finished (its replica died between
+   * Kiwoom's answer and the record): issuing again returns that orphan token.
+   */
+  sweep(): Promise<number> {
+    if (!this.sweeping) this.sweeping = this.sweepOnce().finally(() => { this.sweeping = undefined; });
+    return this.sweeping;
+  }
+
+  /** Start-up: revoke every token a previous process left in the ledger (kill -9, power loss). */
+  async recover(): Promise<number> {
+    let n = 0;
+    for (const e of await this.deps.ledger.entries()) {
+      try {
+        if (e.record) {
+          const token = this.deps.ledger.open(e.key, e.record);
+          try {
+            if (e.record.expiresAt > Date.now()) await this.revokeWithRetry(e.record.botId, token, e.key, e.record.tokenFp, this.opts.revokeAttempts);
+          } finally {
+            token.fill(0);
+          }
+        } else {
+          await this.reissueAndRevoke(e.key, e.botId);
+        }
+        await this.deps.ledger.forget(e.key);
+        this.orphans.inc({ kind: 'restart' });
+        n++;
+        this.deps.logger.warn({ key: e.key, botId: e.botId, state: e.state }, 'revoked a broker token left by a previous process');
+      } catch (err) {
+        this.deps.logger.error({ key: e.key, botId: e.botId, code: toGuardError(err).code }, 'could not revoke a broker token left by a previous process; kept for the next attempt');
+      }
+    }
+    return n;
+  }
+
+  /** Shutdown: no new leases; revoke every idle token now and the rest as their calls end; wait up to timeoutMs. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.closing = true;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    for (const k of this.keys.values()) {
+      k.revokeWhenIdle = true;
+      if (k.gen && k.gen.local === 0 && k.shared) this.endLinger(k, k.gen);
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && ([...this.keys.values()].some((k) => k.gen && !k.gen.dead) || this.background.size > 0)) {
+      await Promise.race([Promise.allSettled([...this.background]), sleep(50)]);
+    }
+    for (const k of this.keys.values()) { if (k.refresh) clearInterval(k.refresh); if (k.linger) clearTimeout(k.linger); }
+  }
+
+  private state(key: string): KeyState {
+    let k = this.keys.get(key);
+    if (!k) {
+      k = { key, shared: false, revokeWhenIdle: false, bots: new Set() };
+      this.keys.set(key, k);
+    }
+    return k;
+  }
+
+  private fresh(rec: SessionRecord): boolean {
+    return rec.expiresAt - Date.now() > this.opts.renewBeforeMs;
+  }
+
+  /** The fast path: this replica already holds the shared lease on a fresh token. */
+  private tryLease(k: KeyState): BrokerLease | undefined {
+    const g = k.gen;
+    if (!g || g.dead || !k.shared || k.retiring || !this.fresh(g.record)) return undefined;
+    if (k.linger) { clearTimeout(k.linger); k.linger = undefined; }
+    return this.lease(k, g);
+  }
+
+  private lease(k: KeyState, g: Gen): BrokerLease {
+    g.local++;
+    let released = false;
+    return {
+      token: g.token,
+      key: k.key,
+      fingerprint: g.record.tokenFp,
+      release: () => {
+        if (released) return;
+        released = true;
+        g.local--;
+        if (g.local === 0) this.idle(k, g);
+      },
+      invalidate: () => this.invalidate(k, g),
+    };
+  }
+
+  /** Gets the shared token: lease the live one, wait out a revoke, or issue it under the key's lock. */
+  private async obtain(k: KeyState, botId: string, purpose: IssuePurpose, deadline: number): Promise<void> {
+    const { store, ledger, replicaId } = this.deps;
+    for (;;) {
+      if (Date.now() > deadline) throw new GuardError('KG5008', 'waited for the key\'s token too long');
+      const v = await store.leaseTake(valueKey(k.key), replicaId, this.opts.leaseTtlMs);
+      if (v && v.state === 'live') {
+        const rec = parseRecord(v.value);
+        if (!rec) throw new GuardError('KG7002', 'broker session record malformed');
+        if (!this.fresh(rec)) {
+          // Re-issuing now would return this same token: revoke it first, once no call holds it.
+          await store.leaseRelease(valueKey(k.key), replicaId);
+          this.reissues.inc({ reason: 'renew' });
+          await this.track(this.retireShared(k.key, botId));
+          await sleep(POLL_MS);
+          continue;
+        }
+        this.adopt(k, rec, k.gen?.version === rec.version && !k.gen.dead ? k.gen.token : ledger.open(k.key, rec));
+        return;
+      }
+      if (v) { await sleep(POLL_MS); continue; } // retiring: an issue now would get the token being revoked
+      const fence = `${replicaId}.${newVersion()}`;
+      if (!(await store.setIfAbsent(lockKey(k.key), fence, this.opts.issueLockTtlMs))) { await sleep(POLL_MS); continue; }
+      try {
+        if (await store.leasePeek(valueKey(k.key))) continue; // published between our take and our lock
+        if (await this.issueUnderLock(k, botId, purpose, fence)) return;
+      } finally {
+        await store.del(lockKey(k.key)).catch(() => undefined);
+      }
+    }
+  }
+
+  /** True when the new token is published and leased by this replica. */
+  private async issueUnderLock(k: KeyState, botId: string, purpose: IssuePurpose, fence: string): Promise<boolean> {
+    const { store, ledger, replicaId, governor } = this.deps;
+    await ledger.issuing(k.key, botId);
+    const permit = await governor.admit({ key: k.key, cls: 'token', priority: purpose === 'lockdown' ? 'lockdown' : 'normal', botId });
+    let issued: BrokerToken;
+    try {
+      // Never aborted with the bot's request: a token created upstream must be known to us.
+      issued = await this.deps.issue(botId, purpose);
+    } finally {
+      permit.settle();
+    }
+    const version = newVersion();
+    const expiresAt = issued.expiresAt.getTime();
+    const record: SessionRecord = {
+      v: 1, botId, version, issuedAt: Date.now(), expiresAt,
+      tokenFp: keyedFingerprint(this.deps.fingerprintKey, issued.token), sealed: ledger.seal(k.key, version, expiresAt, issued.token),
+    };
+    this.issued.inc();
+    this.deps.onEvent?.('broker_token.issued', { botId, key: k.key, fingerprint: record.tokenFp });
+    try {
+      await ledger.recorded(k.key, record);
+    } catch (err) {
+      // Unrecorded, a crash would leave it live with no one to revoke it: never use it.
+      this.deps.logger.error({ key: k.key, code: toGuardError(err).code }, 'broker session ledger write failed; revoking the token unused');
+      void this.track(this.revokeWithRetry(botId, issued.token, k.key, record.tokenFp).finally(() => issued.token.fill(0)));
+      throw toGuardError(err);
+    }
+    const ttl = Math.max(1_000, expiresAt - Date.now());
+    if (await store.leasePut(valueKey(k.key), version, JSON.stringify(record), ttl, { key: lockKey(k.key), value: fence }, replicaId, this.opts.leaseTtlMs)) {
+      this.adopt(k, record, issued.token);
+      return true;
+    }
+    // Our lock lapsed and a peer published meanwhile. Kiwoom's one token per key
+    // means theirs is most likely ours: only a different token is revoked.
+    const theirs = await store.leasePeek(valueKey(k.key));
+    const same = theirs ? parseRecord(theirs.value)?.tokenFp === record.tokenFp : false;
+    if (!same) void this.track(this.revokeWithRetry(botId, Buffer.from(issued.token), k.key, record.tokenFp));
+    issued.token.fill(0);
+    return false;
+  }
+
+  private adopt(k: KeyState, record: SessionRecord, token: Buffer): void {
+    const old = k.gen;
+    if (old && old.version !== record.version && old.local === 0) old.token.fill(0);
+    if (old && old.version !== record.version) old.dead = true;
+    k.gen = old && old.version === record.version ? old : { version: record.version, record, token, local: 0, dead: false };
+    k.shared = true;
+    if (k.linger) { clearTimeout(k.linger); k.linger = undefined; }
+    if (!k.refresh) {
+      // Keeps this replica's shared lease alive while it holds the token; notices a token dropped elsewhere.
+      k.refresh = setInterval(() => void this.refreshLease(k), Math.max(50, Math.floor(this.opts.leaseTtlMs / 3)));
+      k.refresh.unref();
+    }
+  }
+
+  private async refreshLease(k: KeyState): Promise<void> {
+    const g = k.gen;
+    if (!g || !k.shared || k.retiring) return;
+    try {
+      const v = await this.deps.store.leaseTake(valueKey(k.key), this.deps.replicaId, this.opts.leaseTtlMs);
+      if (!v || v.version !== g.version || v.state !== 'live') g.dead = true;
+    } catch (err) {
+      this.deps.logger.warn({ key: k.key, code: toGuardError(err).code }, 'broker lease refresh failed');
+    }
+  }
+
+  /** The last local lease went: linger (idleRevokeMs, or until a re-issue would fit the issue limit), then give up the shared lease. */
+  private idle(k: KeyState, g: Gen): void {
+    if (k.gen !== g || g.dead || !k.shared) { this.finish(k, g); return; }
+    const now = Date.now();
+    const issueGap = g.record.issuedAt + this.deps.governor.issueIntervalMs() - now;
+    const delay = k.revokeWhenIdle || this.closing || !this.fresh(g.record) ? 0 : Math.max(this.opts.idleRevokeMs, issueGap);
+    if (delay > this.opts.idleRevokeMs) this.deferred.inc();
+    if (delay <= 0) { this.endLinger(k, g); return; }
+    k.linger = setTimeout(() => { k.linger = undefined; this.endLinger(k, g); }, delay);
+    k.linger.unref();
+  }
+
+  /** A stale generation with no local lease: drop our copy and, if still ours, our shared lease. */
+  private finish(k: KeyState, g: Gen): void {
+    if (g.local > 0) return;
+    if (k.gen === g) {
+      if (k.shared) { this.endLinger(k, g); return; }
+      k.gen = undefined;
+    }
+    g.token.fill(0);
+  }
+
+  /** Gives up this replica's shared lease; the last holder out revokes. Serialised with obtain through k.retiring. */
+  private endLinger(k: KeyState, g: Gen): void {
+    if (k.retiring) return;
+    if (k.linger) { clearTimeout(k.linger); k.linger = undefined; }
+    if (k.refresh) { clearInterval(k.refresh); k.refresh = undefined; }
+    k.shared = false;
+    const run = async () => {
+      const remaining = await this.deps.store.leaseRelease(valueKey(k.key), this.deps.replicaId);
+      if (remaining === 0 && !g.dead) await this.retireShared(k.key, g.record.botId, g);
+    };
+    k.retiring = this.track(run()).catch((err) => {
+      this.deps.logger.warn({ key: k.key, code: toGuardError(err).code }, 'broker session release failed; a sweep revokes it once its lease lapses');
+    }).finally(() => {
+      k.retiring = undefined;
+      k.revokeWhenIdle = this.closing;
+      if (k.gen === g && g.local === 0) { k.gen = undefined; g.token.fill(0); }
+    });
+  }
+
+  /** Revokes the key's token if no lease holds it (claimed atomically, so exactly one replica does it). */
+  private async retireShared(key: string, botHint: string, g?: Gen): Promise<boolean> {
+    const { store, ledger } = this.deps;
+    const v = await store.leasePeek(valueKey(key));
+    const rec = v ? parseRecord(v.value) : undefined;
+    if (!v || !rec) return false;
+    const claim = await store.leaseRetire(valueKey(key), rec.version, Math.max(this.opts.issueLockTtlMs, this.opts.leaseTtlMs));
+    if (claim !== 'retiring') return false;
+    const token = g && g.version === rec.version && !g.dead ? Buffer.from(g.token) : ledger.open(key, rec);
+    try {
+      if (rec.expiresAt > Date.now()) await this.revokeWithRetry(rec.botId || botHint, token, key, rec.tokenFp, this.opts.revokeAttempts, botHint);
+    } finally {
+      token.fill(0);
+    }
+    await store.leaseDrop(valueKey(key), rec.version);
+    await ledger.forget(key, rec.version);
+    this.liveSeconds.inc({ key }, Math.max(0, (Date.now() - rec.issuedAt) / 1000));
+    return true;
+  }
+
+  /** Kiwoom said [8005]: the token is dead upstream. Drop it if it is still the current one; no revoke is needed. */
+  private invalidate(k: KeyState, g: Gen): void {
+    if (g.dead) return;
+    g.dead = true;
+    this.reissues.inc({ reason: '8005' });
+    this.deps.onEvent?.('broker_token.invalidated', { botId: g.record.botId, key: k.key, fingerprint: g.record.tokenFp });
+    if (k.gen === g) {
+      if (k.linger) { clearTimeout(k.linger); k.linger = undefined; }
+      if (k.refresh) { clearInterval(k.refresh); k.refresh = undefined; }
+      k.shared = false;
+      const drop = async () => {
+        await this.deps.store.leaseDrop(valueKey(k.key), g.version);
+        await this.deps.ledger.forget(k.key, g.version);
+        this.liveSeconds.inc({ key: k.key }, Math.max(0, (Date.now() - g.record.issuedAt) / 1000));
+      };
+      k.retiring = this.track(drop()).catch((err) => this.deps.logger.warn({ key: k.key, code: toGuardError(err).code }, 'invalid broker token not dropped'))
+        .finally(() => { k.retiring = undefined; if (k.gen === g) k.gen = undefined; if (g.local === 0) g.token.fill(0); });
+    }
+  }
+
+  private async sweepOnce(): Promise<number> {
+    const { store, ledger } = this.deps;
+    let n = 0;
+    for (const e of await ledger.entries()) {
+      if (this.closing) break;
+      try {
+        const v = await store.leasePeek(valueKey(e.key));
+        if (v) {
+          if (v.leases > 0) continue;
+          // Nobody holds it (a live replica lingering holds a lease): its holder died.
+          if (await this.retireShared(e.key, e.botId)) { this.orphans.inc({ kind: 'unheld' }); n++; }
+          continue;
+        }
+        if (Date.now() - e.at < this.opts.issueLockTtlMs || (await store.get(lockKey(e.key))) !== null) continue;
+        // An entry without a session and without an issuer at work: an issue that never finished.
+        const fence = `${this.deps.replicaId}.${newVersion()}`;
+        if (!(await store.setIfAbsent(lockKey(e.key), fence, this.opts.issueLockTtlMs))) continue;
+        try {
+          if (await store.leasePeek(valueKey(e.key))) continue;
+          if (e.state === 'issuing') { await this.reissueAndRevoke(e.key, e.botId); this.orphans.inc({ kind: 'unfinished_issue' }); n++; }
+          await ledger.forget(e.key);
+        } finally {
+          await store.del(lockKey(e.key)).catch(() => undefined);
+        }
+      } catch (err) {
+        this.deps.logger.warn({ key: e.key, code: toGuardError(err).code }, 'broker session sweep step failed');
+      }
+    }
+    return n;
+  }
+
+  /** Kiwoom's one token per key: issuing again returns a token we lost track of, so it can be revoked. */
+  private async reissueAndRevoke(key: string, botId: string): Promise<void> {
+    const permit = await this.deps.governor.admit({ key, cls: 'token', priority: 'lockdown', botId });
+    let t: BrokerToken;
+    try {
+      t = await this.deps.issue(botId, 'lockdown');
+    } finally {
+      permit.settle();
+    }
+    try {
+      await this.revokeWithRetry(botId, t.token, key, keyedFingerprint(this.deps.fingerprintKey, t.token), this.opts.revokeAttempts);
+    } finally {
+      t.token.fill(0);
+    }
+  }
+
+  private delay(attempt: number): number {
+    const ceiling = Math.min(this.opts.revokeMaxDelayMs, this.opts.revokeBaseDelayMs * 2 ** attempt);
+    return Math.floor(ceiling / 2 + Math.random() * (ceiling / 2));
+  }
+
+  /**
+   * Revokes with backoff. With maxAttempts it throws after that many; without,
+   * it keeps trying slowly until Kiwoom's expiry. The token Buffer is the caller's.
+   */
+  private async revokeWithRetry(botId: string, token: Buffer, key: string, fingerprint: string, maxAttempts = Number.POSITIVE_INFINITY, fallbackBot?: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const who = attempt % 2 === 0 && fallbackBot ? fallbackBot : botId; // the issuer's record may be gone; any bot of the key can revoke
+      try {
+        await this.deps.revoke(who, token);
+        this.revoked.inc();
+        this.deps.onEvent?.('broker_token.revoked', { botId: who, key, fingerprint, attempts: attempt });
+        return;
+      } catch (err) {
+        const fast = attempt < this.opts.revokeAttempts;
+        this.revokeFailures.inc({ final: fast ? 'false' : 'true' });
+        const code = toGuardError(err).code;
+        if (attempt >= maxAttempts) {
+          this.deps.onEvent?.('broker_token.revoke_failed', { botId, key, fingerprint, attempts: attempt });
+          throw err;
+        }
+        const wait = fast ? this.delay(attempt) : this.opts.revokeMaxDelayMs;
+        this.deps.logger[fast ? 'warn' : 'error']({ botId, key, fingerprint, attempt, code, retryInMs: wait }, 'broker token revoke failed; retrying');
+        await sleep(wait);
+      }
+    }
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.background.add(p);
+    p.finally(() => this.background.delete(p)).catch(() => undefined);
+    return p;
+  }
+}

@@ -1,0 +1,300 @@
+// The call governor: keeps every app key inside Kiwoom's per-key limits
+// (5 queries/s, 5 orders/s, ~2 token issues/s) across all bots and replicas
+// of that key, so Kiwoom never has to refuse. A slot is taken from a shared
+// sliding window in the Store (memory or Redis, atomic, the backend's clock)
+// and counts from when the call leaves until windowMs after its answer
+// arrived, so network delay can never squeeze a sixth call into Kiwoom's
+// window. Waiters queue per key and class: lockdown first, then cancels,
+// then everything else, fair between bots (start-time fair queuing).
+import { randomBytes } from 'node:crypto';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { GuardError, toGuardError } from '../common/errors.js';
+import type { Store } from '../state/types.js';
+import type { ApiKind } from './types.js';
+import type { GovernorLimits } from '../common/kiwoom-limits.js';
+
+/** Which of Kiwoom's per-key limits a call counts against. */
+export type CallClass = 'query' | 'order' | 'token';
+/** Who goes first when a key's window is full. */
+export type CallPriority = 'lockdown' | 'cancel' | 'normal';
+
+export { KIWOOM_LIMITS, type GovernorLimits } from '../common/kiwoom-limits.js';
+
+export type LimitsSetting = GovernorLimits | 'off';
+
+/** The class and priority of an upstream call of this kind. */
+export function classify(kind: ApiKind | undefined, lockdown = false): { cls: CallClass; priority: CallPriority } {
+  const cls: CallClass = kind === 'order' || kind === 'modify' || kind === 'cancel' ? 'order' : 'query';
+  const priority: CallPriority = lockdown ? 'lockdown' : kind === 'cancel' ? 'cancel' : 'normal';
+  return { cls, priority };
+}
+
+export interface Permit {
+  /** The call was answered (or failed): its slot frees windowMs from now. Idempotent. */
+  settle(): void;
+}
+
+export interface AdmitRequest {
+  /** The app key's keyed fingerprint. */
+  readonly key: string;
+  readonly cls: CallClass;
+  readonly priority: CallPriority;
+  readonly botId: string;
+  readonly signal?: AbortSignal;
+}
+
+interface Waiter {
+  readonly botId: string;
+  readonly rank: number;
+  readonly tag: number;
+  readonly seq: number;
+  readonly deadline: number;
+  readonly enqueuedAt: number;
+  resolve(p: Permit): void;
+  reject(e: unknown): void;
+  done: boolean;
+}
+
+interface Lane {
+  readonly key: string;
+  readonly cls: CallClass;
+  readonly slotKey: string;
+  readonly pauseKey: string;
+  waiters: Waiter[];
+  /** Fair queuing: virtual time and each bot's last finish tag. */
+  vtime: number;
+  readonly lastTag: Map<string, number>;
+  pumping: boolean;
+  wake?: () => void;
+}
+
+const RANK: Record<CallPriority, number> = { lockdown: 0, cancel: 1, normal: 2 };
+const NOOP_PERMIT: Permit = { settle() { /* limits off */ } };
+
+export interface GovernorDeps {
+  store: Store;
+  registry: Registry;
+  logger: Logger;
+}
+
+export class Governor {
+  private readonly lanes = new Map<string, Lane>();
+  private seq = 0;
+  private closed = false;
+  private readonly waitSeconds: Histogram<'class'>;
+  private readonly refused: Counter<'class' | 'reason'>;
+  private readonly pauses: Counter<'class'>;
+
+  constructor(private readonly limits: LimitsSetting, private readonly deps: GovernorDeps) {
+    const registers = [deps.registry];
+    this.waitSeconds = new Histogram({
+      name: 'kguard_governor_wait_seconds', help: 'Time calls waited for a slot inside Kiwoom\'s per-key limits', labelNames: ['class'], registers,
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30],
+    });
+    this.refused = new Counter({
+      name: 'kguard_governor_refused_total', help: 'Calls the governor refused (wait: no slot within the class\'s wait bound; queue: queue full; lockdown; store: state unavailable)',
+      labelNames: ['class', 'reason'], registers,
+    });
+    this.pauses = new Counter({ name: 'kguard_governor_pauses_total', help: 'Times a key\'s class was paused after Kiwoom refused for rate', labelNames: ['class'], registers });
+    const self = this;
+    new Gauge({
+      name: 'kguard_governor_queued', help: 'Calls waiting for a slot', labelNames: ['class'], registers,
+      collect() {
+        this.reset();
+        for (const l of self.lanes.values()) if (l.waiters.length) this.inc({ class: l.cls }, l.waiters.length);
+      },
+    });
+  }
+
+  get enabled(): boolean {
+    return this.limits !== 'off';
+  }
+
+  /** How long the token class keeps a token it might have to re-issue: one issue interval. */
+  issueIntervalMs(): number {
+    return this.limits === 'off' ? 0 : Math.ceil(this.limits.windowMs / this.limits.tokenIssuesPerSecond);
+  }
+
+  /** Waits for a slot of the key's class; throws KG5006 (with retry-after) when none comes within the class's bound. */
+  admit(req: AdmitRequest): Promise<Permit> {
+    if (this.closed) return Promise.reject(new GuardError('KG9002'));
+    if (this.limits === 'off') return Promise.resolve(NOOP_PERMIT);
+    const limits = this.limits;
+    if (req.signal?.aborted) return Promise.reject(new GuardError('KG5002', 'bot disconnected'));
+    const lane = this.lane(req.key, req.cls);
+    if (lane.waiters.length >= limits.maxQueuePerKey) {
+      this.refused.inc({ class: req.cls, reason: 'queue' });
+      return Promise.reject(limitError(limits.windowMs, 'queue full'));
+    }
+    const now = Date.now();
+    const start = Math.max(lane.vtime, lane.lastTag.get(req.botId) ?? 0);
+    const tag = start + 1;
+    lane.lastTag.set(req.botId, tag);
+    return new Promise<Permit>((resolve, reject) => {
+      const w: Waiter = {
+        botId: req.botId, rank: RANK[req.priority], tag, seq: this.seq++, enqueuedAt: now,
+        deadline: now + this.maxWait(req.cls, req.priority), done: false,
+        resolve: (p) => { if (!w.done) { w.done = true; this.waitSeconds.observe({ class: req.cls }, (Date.now() - now) / 1000); resolve(p); } },
+        reject: (e) => { if (!w.done) { w.done = true; reject(e); } },
+      };
+      if (req.signal) {
+        req.signal.addEventListener('abort', () => { w.reject(new GuardError('KG5002', 'bot disconnected')); this.drop(lane, w); }, { once: true });
+      }
+      lane.waiters.push(w);
+      lane.wake?.();
+      void this.pump(lane);
+    });
+  }
+
+  /** Kiwoom refused a call of this class for rate: no slot for refusalPauseMs, on every replica. */
+  async refusedUpstream(key: string, cls: CallClass): Promise<void> {
+    if (this.limits === 'off') return;
+    this.pauses.inc({ class: cls });
+    await this.deps.store.pauseSlots(this.lane(key, cls).pauseKey, this.limits.refusalPauseMs)
+      .catch((err) => this.deps.logger.warn({ code: toGuardError(err).code }, 'governor pause not recorded'));
+  }
+
+  /** Refuses queued calls that match (lockdown: the locked bots' waiting orders must not go out). Lockdown's own calls stay. */
+  rejectQueued(match: (botId: string) => boolean, err: GuardError): number {
+    let n = 0;
+    for (const lane of this.lanes.values()) {
+      for (const w of lane.waiters) {
+        if (w.rank !== RANK.lockdown && match(w.botId)) { w.reject(err); n++; }
+      }
+      lane.waiters = lane.waiters.filter((w) => !w.done);
+      if (n) this.refused.inc({ class: lane.cls, reason: 'lockdown' }, n);
+    }
+    return n;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const lane of this.lanes.values()) {
+      for (const w of lane.waiters) w.reject(new GuardError('KG9002'));
+      lane.waiters = [];
+      lane.wake?.();
+    }
+  }
+
+  private maxWait(cls: CallClass, priority: CallPriority): number {
+    const l = this.limits as GovernorLimits;
+    if (priority === 'lockdown') return l.lockdownMaxWaitMs;
+    if (cls === 'token') return l.tokenMaxWaitMs;
+    if (cls === 'query') return l.queryMaxWaitMs;
+    return priority === 'cancel' ? l.cancelMaxWaitMs : l.orderMaxWaitMs;
+  }
+
+  private lane(key: string, cls: CallClass): Lane {
+    const id = `${key}:${cls}`;
+    let lane = this.lanes.get(id);
+    if (!lane) {
+      // One hash tag per key: the window and its pause flag live in one Cluster slot.
+      lane = { key, cls, slotKey: `{gov:${key}}:${cls}`, pauseKey: `{gov:${key}}:${cls}:pause`, waiters: [], vtime: 0, lastTag: new Map(), pumping: false };
+      this.lanes.set(id, lane);
+    }
+    return lane;
+  }
+
+  private drop(lane: Lane, w: Waiter): void {
+    const i = lane.waiters.indexOf(w);
+    if (i >= 0) lane.waiters.splice(i, 1);
+  }
+
+  /** Highest priority first; within a priority the smallest fair-queuing tag, then arrival. */
+  private next(lane: Lane): Waiter | undefined {
+    let best: Waiter | undefined;
+    for (const w of lane.waiters) {
+      if (!best || w.rank < best.rank || (w.rank === best.rank && (w.tag < best.tag || (w.tag === best.tag && w.seq < best.seq)))) best = w;
+    }
+    return best;
+  }
+
+  private limitFor(cls: CallClass): number {
+    const l = this.limits as GovernorLimits;
+    return cls === 'query' ? l.queriesPerSecond : cls === 'order' ? l.ordersPerSecond : l.tokenIssuesPerSecond;
+  }
+
+  private async pump(lane: Lane): Promise<void> {
+    if (lane.pumping) return;
+    lane.pumping = true;
+    const l = this.limits as GovernorLimits;
+    try {
+      while (lane.waiters.length > 0 && !this.closed) {
+        const now = Date.now();
+        for (const w of lane.waiters) {
+          if (w.deadline <= now) {
+            this.refused.inc({ class: lane.cls, reason: 'wait' });
+            w.reject(limitError(l.windowMs, 'no slot within the wait bound'));
+          }
+        }
+        lane.waiters = lane.waiters.filter((w) => !w.done);
+        const w = this.next(lane);
+        if (!w) break;
+        const id = `${this.seqId()}`;
+        let result;
+        try {
+          result = await this.deps.store.takeSlot({ key: lane.slotKey, pauseKey: lane.pauseKey, limit: this.limitFor(lane.cls), windowMs: l.windowMs, holdMs: l.holdMs, id });
+        } catch (err) {
+          // No shared window, no way to stay inside Kiwoom's limits: fail closed.
+          const g = toGuardError(err);
+          this.deps.logger.error({ code: g.code, class: lane.cls }, 'governor cannot reach its window; calls refused');
+          for (const x of lane.waiters) { this.refused.inc({ class: lane.cls, reason: 'store' }); x.reject(g.code === 'KG9001' ? new GuardError('KG7001', 'governor window', { cause: err }) : g); }
+          lane.waiters = [];
+          break;
+        }
+        if (result.granted) {
+          // The chosen waiter may have left while the slot was taken: give it to the next one.
+          const taker = w.done ? this.next(lane) : w;
+          const permit = this.permit(lane, id);
+          if (!taker || taker.done) { permit.settle(); continue; }
+          this.drop(lane, taker);
+          lane.vtime = Math.max(lane.vtime, taker.tag - 1);
+          taker.resolve(permit);
+          continue;
+        }
+        // A waiter whose bound ends before the next free slot is told now, with when to come back.
+        const freeAt = Date.now() + result.retryAfterMs;
+        for (const x of lane.waiters) {
+          if (x.deadline < freeAt) {
+            this.refused.inc({ class: lane.cls, reason: 'wait' });
+            x.reject(limitError(result.retryAfterMs, 'no slot within the wait bound'));
+          }
+        }
+        lane.waiters = lane.waiters.filter((x) => !x.done);
+        if (lane.waiters.length === 0) break;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => { lane.wake = undefined; resolve(); }, Math.max(1, result.retryAfterMs));
+          // A new waiter may outrank everyone (lockdown), but slots are not free sooner: only wake on close.
+          lane.wake = () => { if (this.closed) { clearTimeout(timer); lane.wake = undefined; resolve(); } };
+        });
+      }
+    } finally {
+      lane.pumping = false;
+      if (lane.waiters.length === 0 && lane.lastTag.size > 1_000) lane.lastTag.clear();
+    }
+  }
+
+  private seqId(): string {
+    return `${process.pid}.${randomBytes(6).toString('hex')}`;
+  }
+
+  private permit(lane: Lane, id: string): Permit {
+    let settled = false;
+    const l = this.limits as GovernorLimits;
+    return {
+      settle: () => {
+        if (settled) return;
+        settled = true;
+        this.deps.store.settleSlot(lane.slotKey, id, l.windowMs).catch((err) => {
+          // Unsettled, the slot simply stays counted until holdMs: slower, never over the limit.
+          this.deps.logger.warn({ code: toGuardError(err).code }, 'governor slot not settled');
+        });
+      },
+    };
+  }
+}
+
+function limitError(retryAfterMs: number, detail: string): GuardError {
+  return new GuardError('KG5006', detail, { headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } });
+}

@@ -1,0 +1,228 @@
+// The broker-session ledger: what a crash must not lose. Before a broker
+// token is issued the ledger records the intent ("issuing" for this key), and
+// before the token is used it records the token itself, sealed (AES-256-GCM)
+// under a data key wrapped by the key provider. Whoever comes next — the
+// restarted process, or a peer replica's sweeper — revokes what is left:
+// a sealed token directly; an intent without a token by issuing again, which
+// with Kiwoom's one-token-per-key rule hands back the orphan to revoke.
+//
+// Two homes: a file in the data directory (one process on memory state,
+// written with fsync before the token is used), or the shared Store (Redis:
+// an index hash of keys, the sealed token living in the key's leased value).
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { GuardError, toGuardError } from '../common/errors.js';
+import { writeFileAtomic } from '../common/fsutil.js';
+import type { Store } from '../state/types.js';
+import { open, packSealed, seal, unpackSealed } from '../vault/aead.js';
+import { canonicalContext } from '../vault/context.js';
+import type { KeyProvider, WrappedKey } from '../vault/types.js';
+
+/** A live broker token as stored: never the token in clear. */
+export interface SessionRecord {
+  readonly v: 1;
+  /** The bot whose credentials issued it (any bot of the key can revoke). */
+  readonly botId: string;
+  readonly version: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  /** Keyed fingerprint of the token, for audit and comparisons. */
+  readonly tokenFp: string;
+  /** base64(iv | tag | ciphertext) */
+  readonly sealed: string;
+}
+
+export interface LedgerEntry {
+  /** The app key's keyed fingerprint. */
+  readonly key: string;
+  readonly botId: string;
+  readonly state: 'issuing' | 'live';
+  /** When the entry was written (ms). */
+  readonly at: number;
+  /** Present in the file ledger once live; in Redis the record lives in the leased value. */
+  readonly record?: SessionRecord;
+}
+
+export interface SessionLedger {
+  readonly kind: 'file' | 'store';
+  seal(key: string, version: string, expiresAt: number, token: Buffer): string;
+  /** Throws KG4004 when the ciphertext does not match its binding. */
+  open(key: string, record: SessionRecord): Buffer;
+  /** Durable before the upstream issue. */
+  issuing(key: string, botId: string): Promise<void>;
+  /** Durable before the token is used; throws (KG7001) when it cannot be written. */
+  recorded(key: string, record: SessionRecord): Promise<void>;
+  /** The token of this version is gone (revoked, expired or invalid). */
+  forget(key: string, version?: string): Promise<void>;
+  entries(): Promise<LedgerEntry[]>;
+  close(): void;
+}
+
+const DATA_KEY_CONTEXT = { purpose: 'broker-session-ledger' } as const;
+const KEY_PATTERN = /^[A-Za-z0-9:_-]{1,128}$/;
+
+function recordAad(key: string, version: string, expiresAt: number): Buffer {
+  return canonicalContext({ key, version, expiresAt: String(expiresAt) });
+}
+
+export function parseRecord(raw: unknown): SessionRecord | undefined {
+  const r = (typeof raw === 'string' ? safeJson(raw) : raw) as Partial<SessionRecord> | undefined;
+  if (!r || r.v !== 1 || typeof r.botId !== 'string' || typeof r.version !== 'string' || typeof r.sealed !== 'string'
+    || typeof r.issuedAt !== 'number' || typeof r.expiresAt !== 'number' || typeof r.tokenFp !== 'string') return undefined;
+  return r as SessionRecord;
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Seals and opens tokens under one data key; zero-fills it on close. */
+class Sealer {
+  constructor(private readonly dataKey: Buffer) {}
+
+  seal(key: string, version: string, expiresAt: number, token: Buffer): string {
+    return packSealed(seal(this.dataKey, token, recordAad(key, version, expiresAt))).toString('base64');
+  }
+
+  open(key: string, record: SessionRecord): Buffer {
+    try {
+      return open(this.dataKey, unpackSealed(Buffer.from(record.sealed, 'base64')), recordAad(key, record.version, record.expiresAt));
+    } catch {
+      throw new GuardError('KG4004', 'broker session record does not match its binding');
+    }
+  }
+
+  close(): void {
+    this.dataKey.fill(0);
+  }
+}
+
+interface LedgerFile {
+  v: 1;
+  wrapped: WrappedKey;
+  entries: Record<string, LedgerEntry>;
+}
+
+/** The ledger of one process on memory state: a 0600 file, rewritten atomically with fsync on every change. */
+export async function openFileLedger(dataDir: string, provider: KeyProvider, logger: Logger): Promise<SessionLedger> {
+  const file = path.join(dataDir, 'broker-sessions.json');
+  let previous: LedgerFile | undefined;
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as LedgerFile;
+    if (parsed?.v === 1 && parsed.wrapped && typeof parsed.entries === 'object') previous = parsed;
+    else logger.error({ file }, 'broker session ledger unreadable; starting a new one (tokens it held expire on their own)');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.error({ file, code: (err as NodeJS.ErrnoException).code }, 'broker session ledger unreadable');
+  }
+  let wrapped: WrappedKey;
+  let dataKey: Buffer;
+  if (previous) {
+    wrapped = previous.wrapped;
+    dataKey = await provider.unwrap(wrapped, DATA_KEY_CONTEXT);
+  } else {
+    const made = await provider.generateDataKey(DATA_KEY_CONTEXT);
+    wrapped = made.wrapped;
+    dataKey = made.plaintext;
+  }
+  const sealer = new Sealer(dataKey);
+  const entries = new Map<string, LedgerEntry>(Object.entries(previous?.entries ?? {}).filter(([k]) => KEY_PATTERN.test(k)));
+  // Writes are serialised; each resolves once its state (or a later one) is on disk.
+  let writing: Promise<void> = Promise.resolve();
+  const persist = (): Promise<void> => {
+    const snapshot = JSON.stringify({ v: 1, wrapped, entries: Object.fromEntries(entries) } satisfies LedgerFile);
+    writing = writing.catch(() => undefined).then(() => writeFileAtomic(file, snapshot));
+    return writing.catch((err) => {
+      throw new GuardError('KG7001', `broker session ledger write failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    });
+  };
+  if (!previous) await persist();
+  return {
+    kind: 'file',
+    seal: (k, v, e, t) => sealer.seal(k, v, e, t),
+    open: (k, r) => sealer.open(k, r),
+    async issuing(key, botId) {
+      const cur = entries.get(key);
+      if (cur?.state === 'live') return; // a live record already names this key; keep it until revoked
+      entries.set(key, { key, botId, state: 'issuing', at: Date.now() });
+      await persist();
+    },
+    async recorded(key, record) {
+      entries.set(key, { key, botId: record.botId, state: 'live', at: Date.now(), record });
+      await persist();
+    },
+    async forget(key, version) {
+      const cur = entries.get(key);
+      if (!cur || (version && cur.record && cur.record.version !== version)) return;
+      entries.delete(key);
+      await persist().catch((err) => logger.warn({ code: toGuardError(err).code }, 'broker session ledger entry not removed; it is revoked again on restart'));
+    },
+    entries: async () => [...entries.values()],
+    close: () => sealer.close(),
+  };
+}
+
+const INDEX_KEY = 'bs:index';
+const DATA_KEY_KEY = 'bs:datakey';
+
+/**
+ * The ledger on shared state: one data key for every replica (wrapped by the
+ * shared key provider, created once with SET NX) and an index of keys with a
+ * session or an issue in progress, for sweeps and the admin listing.
+ */
+export async function openStoreLedger(store: Store, provider: KeyProvider): Promise<SessionLedger> {
+  let raw = await store.get(DATA_KEY_KEY);
+  if (raw === null) {
+    const made = await provider.generateDataKey(DATA_KEY_CONTEXT);
+    made.plaintext.fill(0);
+    await store.setIfAbsent(DATA_KEY_KEY, JSON.stringify(made.wrapped), 30 * 24 * 3_600_000);
+    raw = await store.get(DATA_KEY_KEY);
+  }
+  const wrapped = raw === null ? undefined : (safeJson(raw) as WrappedKey | undefined);
+  if (!wrapped || typeof wrapped.ciphertext !== 'string') throw new GuardError('KG7001', 'broker session data key missing in shared state');
+  // Kept alive while replicas run: refreshed below on every intent.
+  const sealer = new Sealer(await provider.unwrap(wrapped, DATA_KEY_CONTEXT));
+  const touchDataKey = () => store.expire(DATA_KEY_KEY, 30 * 24 * 3_600_000).catch(() => false);
+  const write = async (entry: LedgerEntry) => {
+    try {
+      await store.hset(INDEX_KEY, entry.key, JSON.stringify(entry), 48 * 3_600_000);
+    } catch (err) {
+      throw err instanceof GuardError && err.code === 'KG7001' ? err : new GuardError('KG7001', 'broker session index', { cause: err });
+    }
+  };
+  return {
+    kind: 'store',
+    seal: (k, v, e, t) => sealer.seal(k, v, e, t),
+    open: (k, r) => sealer.open(k, r),
+    async issuing(key, botId) {
+      void touchDataKey();
+      await write({ key, botId, state: 'issuing', at: Date.now() });
+    },
+    // The sealed record itself is written with the leased value (leasePut), atomically with the lock check.
+    async recorded(key, record) {
+      await write({ key, botId: record.botId, state: 'live', at: Date.now() });
+    },
+    async forget(key) {
+      await store.hdel(INDEX_KEY, key).catch(() => undefined);
+    },
+    async entries() {
+      const all = await store.hgetall(INDEX_KEY);
+      const out: LedgerEntry[] = [];
+      for (const [key, value] of Object.entries(all)) {
+        const e = safeJson(value) as LedgerEntry | undefined;
+        if (KEY_PATTERN.test(key) && e && (e.state === 'issuing' || e.state === 'live') && typeof e.botId === 'string') out.push({ ...e, key });
+      }
+      return out;
+    },
+    close: () => sealer.close(),
+  };
+}
+
+export function newVersion(): string {
+  return randomBytes(8).toString('hex');
+}

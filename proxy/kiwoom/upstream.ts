@@ -1,0 +1,124 @@
+// Every call to Kiwoom — a bot's, policy market data, holdings baselines,
+// lockdown's cancel-all — goes through here: a governor slot for the key,
+// a lease on the key's broker session, the call, and Kiwoom's refusals
+// handled so they do not reach the bot: [8005] re-issues once and retries,
+// [1700/1701/1702] slows the key down and retries queries (never orders),
+// [8010] (token bound to another address) becomes a clear error.
+import { Counter, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { GuardError } from '../common/errors.js';
+import type { BrokerSessions, IssuePurpose } from './broker-sessions.js';
+import type { KiwoomClient, TrResponse } from './client.js';
+import { classify, type Governor } from './governor.js';
+import type { ApiEntry } from './types.js';
+
+export interface UpstreamCall {
+  readonly botId: string;
+  readonly entry: ApiEntry;
+  /** Exactly the bytes that were judged. */
+  readonly body: Buffer;
+  readonly contYn?: string;
+  readonly nextKey?: string;
+  /** Aborts the call when the bot leaves (queries only: an order once sent is not un-sent). */
+  readonly signal?: AbortSignal;
+  readonly purpose?: IssuePurpose;
+}
+
+export interface UpstreamOptions {
+  /** How long a query keeps retrying after Kiwoom refused it for rate. */
+  queryRetryBudgetMs: number;
+}
+
+type Verdict = 'ok' | 'invalid-token' | 'rate' | 'bound-elsewhere';
+
+/** Error bodies are small; a large body is data, not a refusal. */
+const VERDICT_SCAN_BYTES = 512;
+const RETURN_CODE = /"return_code"\s*:\s*(\d+)/;
+const DETAIL = /\[(\d{4})[:\]]/;
+
+/** Reads Kiwoom's answer for the refusals the sidecar handles itself. */
+export function verdictOf(res: TrResponse): { verdict: Verdict; detail?: string } {
+  if (res.body.length > VERDICT_SCAN_BYTES && res.status === 200) return { verdict: 'ok' };
+  const text = res.body.subarray(0, VERDICT_SCAN_BYTES).toString('latin1');
+  const rc = RETURN_CODE.exec(text)?.[1];
+  const detail = DETAIL.exec(text)?.[1];
+  if (rc === '3' && detail === '8005') return { verdict: 'invalid-token', detail };
+  if (rc === '3' && detail === '8010') return { verdict: 'bound-elsewhere', detail };
+  // [1634] (too many symbols) is also return_code 5 but retrying cannot help: it goes back to the bot.
+  if ((rc === '5' || res.status === 429) && (detail === '1700' || detail === '1701' || detail === '1702')) return { verdict: 'rate', detail };
+  return { verdict: 'ok' };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+export class Upstream {
+  private readonly refusals: Counter<'code'>;
+  private lastBoundRefusal = 0;
+
+  constructor(
+    private readonly client: KiwoomClient,
+    private readonly sessions: BrokerSessions,
+    private readonly governor: Governor,
+    private readonly keyOf: (botId: string, purpose: IssuePurpose) => Promise<string>,
+    private readonly opts: UpstreamOptions,
+    registry: Registry,
+    private readonly logger: Logger,
+  ) {
+    this.refusals = new Counter({
+      name: 'kguard_upstream_refusals_total', help: 'Refusals Kiwoom answered that the sidecar handled (1700/1701/1702 rate, 8005 invalid token, 8010 token bound to another address)',
+      labelNames: ['code'], registers: [registry],
+    });
+  }
+
+  /** When Kiwoom last said a token was issued to another address (0: never); /readyz warns for a while after. */
+  boundRefusalAt(): number {
+    return this.lastBoundRefusal;
+  }
+
+  async call(c: UpstreamCall): Promise<TrResponse> {
+    const purpose = c.purpose ?? 'call';
+    const { cls, priority } = classify(c.entry.kind, purpose === 'lockdown');
+    const key = await this.keyOf(c.botId, purpose);
+    const retryUntil = Date.now() + this.opts.queryRetryBudgetMs;
+    let reissued = false;
+    for (let attempt = 0; ; attempt++) {
+      const permit = await this.governor.admit({ key, cls, priority, botId: c.botId, signal: c.signal });
+      let res: TrResponse;
+      let verdict: ReturnType<typeof verdictOf>;
+      const lease = await this.sessions.acquire(c.botId, { purpose, signal: c.signal }).catch((err: unknown) => { permit.settle(); throw err; });
+      try {
+        res = await this.client.call({
+          apiId: c.entry.apiId, path: c.entry.path, body: c.body, token: lease.token,
+          contYn: c.contYn, nextKey: c.nextKey, signal: c.signal,
+        });
+        verdict = verdictOf(res);
+        if (verdict.verdict === 'invalid-token') lease.invalidate();
+      } finally {
+        permit.settle();
+        lease.release();
+      }
+      if (verdict.verdict === 'ok') return res;
+      this.refusals.inc({ code: verdict.detail ?? 'unknown' });
+      res.body.fill(0);
+      switch (verdict.verdict) {
+        case 'invalid-token':
+          // [8005] means Kiwoom rejected the token before looking at the call:
+          // nothing was executed, so one retry with a fresh token is safe even for an order.
+          if (!reissued) { reissued = true; continue; }
+          throw new GuardError('KG5004', 'broker token refused again after re-issue [8005]');
+        case 'rate':
+          await this.governor.refusedUpstream(key, cls);
+          // An order is never sent twice: Kiwoom refused it, the bot decides.
+          if (cls === 'query' && Date.now() < retryUntil) {
+            await sleep(Math.min(1_000, 100 * 2 ** attempt));
+            continue;
+          }
+          throw new GuardError('KG5006', `Kiwoom refused for rate [${verdict.detail}]`, { headers: { 'retry-after': '1' } });
+        case 'bound-elsewhere':
+          this.lastBoundRefusal = Date.now();
+          this.logger.error({ botId: c.botId, key }, 'Kiwoom refused the broker token as issued to another address [8010]: replicas sharing an app key must leave through one egress address');
+          throw new GuardError('KG5007', '8010');
+      }
+    }
+  }
+}
