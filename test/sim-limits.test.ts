@@ -6,6 +6,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { Agent } from 'undici';
 import { DEFAULT_LIMITS, SimError, normaliseAddress, startSimulator, type SimOptions, type Simulator } from '../proxy/sim/index.js';
+import { PeakRate } from '../proxy/sim/limits.js';
 import { call, issue, issueToken, revoke, tr } from './helpers/sim.js';
 
 const APP = { appKey: 'limits-app-CANARY-1', secretKey: 'limits-secret-CANARY-1', accountNo: '5012340001' };
@@ -346,4 +347,15 @@ t.test('reset clears the rate windows', async (t) => {
   sim.registerApp(APP);
   const tok2 = await issueToken(sim.url, APP.appKey, APP.secretKey);
   t.equal((await quote(sim, tok2)).json['return_code'], 0);
+});
+
+t.test('PeakRate: the largest count within one window, also after compaction', async (t) => {
+  const peak = new PeakRate();
+  for (let i = 0; i < 5000; i++) peak.note(T0 + i); // 1000 per 1000 ms at most
+  t.equal(peak.peak, 1000);
+  for (let i = 0; i < 1500; i++) peak.note(T0 + 10_000); // a burst at one instant
+  t.equal(peak.peak, 1500);
+  peak.clear();
+  peak.note(T0);
+  t.equal(peak.peak, 1);
 });

@@ -181,8 +181,10 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   }
 
   // --- TR calls ------------------------------------------------------------
-  // Order of checks as on Kiwoom: request shape, then the token (8005, 8010),
-  // then 1634, then the rate limits (group, per api-id, total), then the body.
+  // Order of checks (Kiwoom's own order is only partly known): request shape
+  // (15xx), the token (8005, then 8010), paging headers and JSON (1517), 1634,
+  // the rate limits (group, per api-id, total; a slot is taken only when all
+  // pass), then required fields and the handler.
   function trCall(req: IncomingMessage, path: string, apiId: string | undefined, raw: Buffer, arrival: number): Answer {
     if (apiId === undefined || apiId === '') throw inputError(1501, 'API ID가 Null이거나 값이 없습니다');
     const entry = lookupApi(apiId);
