@@ -110,7 +110,9 @@ t.test('warm-up bot at sustained load is never held (through the sidecar)', asyn
   // orders as fast as 10 connections allow, the foundation benchmark's shape.
   const base = seoulToEpoch('2026-01-08', 3, 0);
   const t0 = Date.now();
-  const h = await startHarness({ clock: () => base + (Date.now() - t0), config: { approval: { mode: 'hold', holdSeconds: 3 } } });
+  // About the risk engine, not Kiwoom's limits: 600 orders at Kiwoom's 5/s would take two minutes,
+  // so this runs against the idealised simulator with the governor off.
+  const h = await startHarness({ clock: () => base + (Date.now() - t0), sim: { ideal: true }, config: { approval: { mode: 'hold', holdSeconds: 3 }, upstream: { limits: 'off' } } });
   t.teardown(() => h.close());
   const token = await h.token();
   const TOTAL = 600, CONNECTIONS = 10;

@@ -33,7 +33,9 @@ t.teardown(() => rm(dataDir, { recursive: true, force: true }));
 const auditDir = path.join(dataDir, 'audit');
 const verifyOpts = { publicKeyFile: path.join(dataDir, 'audit-signing.pub'), checkpointSources: [path.join(dataDir, 'audit-mirror')] };
 
-const sim = await startSimulator({});
+// About audit durability under load, not Kiwoom's limits: the idealised simulator and no governor,
+// so eight connections run as fast as the machine allows.
+const sim = await startSimulator({ ideal: true });
 t.teardown(() => sim.close());
 sim.registerApp({ appKey: 'CRASHappKEY0c9d8e7f6a5b', secretKey: 'CRASHsecretKEY1a2b3c4d5e6f7a8b9c', accountNo: ACCOUNT, cash: 10_000_000_000, holdings: [] });
 
@@ -52,7 +54,7 @@ await writeFile(configFile, stringify({
   dataDir,
   listen: { host: '127.0.0.1', port: 0 },
   admin: { enabled: false },
-  upstream: { target: 'custom', url: sim.url },
+  upstream: { target: 'custom', url: sim.url, limits: 'off' },
   demo: { enabled: false },
   log: { level: 'warn' },
   brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },

@@ -78,8 +78,15 @@ t.test('every forwarded, denied and rejected call has its records; the log verif
     denied: Object.values(denied).map(requestIdOf),
     rejected: Object.values(rejected).map(({ r }) => requestIdOf(r)),
   };
-  const all = await waitForRequestRecords(auditDir, [...ids.forwarded, ...ids.denied, ...ids.rejected], (recs, id) =>
-    has(recs, 'call.outcome') && (!ids.forwarded.includes(id) || count(recs, 'broker_token.revoked') >= 1 && count(recs, 'broker_token.revoked') >= count(recs, 'broker_token.issued')));
+  // One broker token per app key serves overlapping calls, so its issue and revoke records carry the
+  // request that issued or last released it: they are matched by token fingerprint, not per request.
+  const tokensSettled = (recs: AuditRecord[]) => {
+    const revoked = new Set(recs.filter((x) => x.type === 'broker_token.revoked').map((x) => x.data.fingerprint));
+    return recs.filter((x) => x.type === 'broker_token.issued').every((x) => revoked.has(x.data.fingerprint));
+  };
+  await waitForRequestRecords(auditDir, [...ids.forwarded, ...ids.denied, ...ids.rejected], (recs) => has(recs, 'call.outcome'));
+  await waitFor(async () => tokensSettled(await readAuditRecords(auditDir)), 5_000, 'every issued broker token has its revoke record');
+  const all = await readAuditRecords(auditDir);
 
   t.test('forwarded: intent (allow, policy version), decrypt, broker token issued and revoked, outcome ok', async (t) => {
     for (const [name, r] of Object.entries(forwarded)) {
@@ -89,17 +96,18 @@ t.test('every forwarded, denied and rejected call has its records; the log verif
       t.equal((intent?.data.decision as Record<string, unknown>)?.outcome, 'allow', `${name}: decision allow`);
       t.match((intent?.data.decision as Record<string, unknown>)?.policyVersion, /\S/, `${name}: policy version recorded`);
       t.equal(intent?.data.account, accountHash, `${name}: account only as its keyed hash`);
-      t.ok(count(recs, 'decrypt') >= 1, `${name}: decrypt recorded`);
       t.ok(recs.filter((x) => x.type === 'decrypt').every((x) => x.data.outcome === 'ok'), `${name}: decrypts succeeded`);
-      t.ok(count(recs, 'broker_token.issued') >= 1, `${name}: broker token issued`);
-      t.equal(count(recs, 'broker_token.revoked'), count(recs, 'broker_token.issued'), `${name}: every broker token revoked`);
       const outcome = one(recs, 'call.outcome');
       t.equal(outcome?.data.ok, true, `${name}: outcome ok`);
       t.equal(outcome?.data.upstreamStatus, 200);
-      // The intent is durable before the call is forwarded: the last broker token (the forwarding one) comes after it.
-      t.ok(recs.filter((x) => x.type === 'broker_token.issued').at(-1)!.seq > intent!.seq, `${name}: forwarding token issued after the intent`);
+      // The intent is durable before the call is forwarded: a token this call issued comes after it.
+      t.ok(recs.filter((x) => x.type === 'broker_token.issued').every((x) => x.seq > intent!.seq), `${name}: any token it issued was issued after the intent`);
       t.ok(outcome!.seq > intent!.seq, `${name}: outcome after intent`);
     }
+    const issued = all.filter((x) => x.type === 'broker_token.issued');
+    t.ok(issued.length >= 1, 'broker tokens were issued (with a decrypt) for the key');
+    t.ok(tokensSettled(all), 'every broker token issued was revoked');
+    t.ok(issued.every((x) => x.data.key && /^[0-9a-f]{32}$/.test(String(x.data.key))), 'issue records name the app key by keyed fingerprint');
     const buyOutcome = one(recordsFor(all, requestIdOf(buy)), 'call.outcome');
     t.equal(buyOutcome?.data.orderNo, buy.json.ord_no, 'the order number is in the buy outcome');
   });
@@ -133,7 +141,7 @@ t.test('every forwarded, denied and rejected call has its records; the log verif
   t.test('no account number, key or broker token in the log; accounts only as keyed hashes', async (t) => {
     const text = await auditLogText(auditDir);
     for (const [what, secret] of Object.entries(CANARY)) t.notOk(text.includes(secret), `no ${what} in the audit log`);
-    t.ok(brokerTokens.length >= 4, `the simulator issued ${brokerTokens.length} broker tokens`);
+    t.ok(brokerTokens.length >= 1, `the simulator issued ${brokerTokens.length} broker tokens (one per key while calls overlap)`);
     t.same(brokerTokens.filter((tok) => text.includes(tok)), [], 'no broker token in the audit log');
     const accountFields = all.flatMap((r) => Object.entries(r.data).filter(([k]) => k === 'account').map(([, v]) => v));
     t.ok(accountFields.length > 0 && accountFields.every((v) => typeof v === 'string' && HMAC.test(v)), 'every account field is an hmac');
@@ -142,7 +150,7 @@ t.test('every forwarded, denied and rejected call has its records; the log verif
     const expected = new Set(brokerTokens.map((tok) => keyedFingerprint(key, Buffer.from(tok))));
     key.fill(0);
     const issued = all.filter((r) => r.type === 'broker_token.issued');
-    t.ok(issued.length >= 4 && issued.every((r) => expected.has(String(r.data.fingerprint))), 'each issued record names a real token by its keyed fingerprint');
+    t.ok(issued.length === brokerTokens.length && issued.every((r) => expected.has(String(r.data.fingerprint))), 'each issued record names a real token by its keyed fingerprint');
   });
 
   t.test('the sidecar log verifies, and a forwarded order has a receipt from the admin API', async (t) => {
