@@ -41,6 +41,8 @@ t.test('run a session with canaries', async (t) => {
     await h.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '3', ord_uv: '70000', trde_tp: '0' }, { token }),
     await h.call('ka10001', { stk_cd: '005930' }, { token }),
     await h.call('kt00018', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { token }),
+    // Calls close together share the key's token; once it is revoked the next call issues another.
+    await h.waitNoLiveTokens(5000).then(() => h.call('ka10001', { stk_cd: '000660' }, { token })),
     await h.call('ka10001', '{bad json', { token }),
     await h.call('ka10001', { stk_cd: '005930' }, { token: token + 'x' }),
     await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: h.botId, secretkey: CANARY.secretKey })),
@@ -52,7 +54,7 @@ t.test('run a session with canaries', async (t) => {
   bodies.push(await h.call('ka10001', { stk_cd: '005930' }, { token }));
   await h.waitNoLiveTokens(5000);
   for (const b of bodies) seen.push(b.text, JSON.stringify(b.headers));
-  t.ok(brokerTokens.length >= 4, `broker tokens captured (${brokerTokens.length})`);
+  t.ok(brokerTokens.length >= 2, `broker tokens captured (${brokerTokens.length})`);
 });
 
 t.test('no canary anywhere', async (t) => {
