@@ -111,6 +111,8 @@ interface KeyState {
 }
 
 const POLL_MS = 20;
+/** How soon an idle token kept for queued calls is looked at again. */
+const QUEUED_RECHECK_MS = 100;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 const valueKey = (key: string) => `{bs:${key}}:session`;
 const lockKey = (key: string) => `{bs:${key}}:lock`;
@@ -425,10 +427,16 @@ export class BrokerSessions {
     if (k.gen !== g || g.dead || !k.shared) { this.finish(k, g); return; }
     const now = Date.now();
     const issueGap = g.record.issuedAt + this.deps.governor.issueIntervalMs() - now;
-    const delay = k.revokeWhenIdle || this.closing || !this.fresh(g.record) ? 0 : Math.max(this.opts.idleRevokeMs, issueGap);
+    const urgent = k.revokeWhenIdle || this.closing || !this.fresh(g.record);
+    // Calls queued for the key's next governor slot need this token in a moment: revoking now would only re-issue it.
+    const queued = !urgent && this.deps.governor.waiting(k.key) > 0;
+    const delay = urgent ? 0 : Math.max(this.opts.idleRevokeMs, issueGap, queued ? QUEUED_RECHECK_MS : 0);
     if (delay > this.opts.idleRevokeMs) this.deferred.inc();
     if (delay <= 0) { this.endLinger(k, g); return; }
-    k.linger = setTimeout(() => { k.linger = undefined; this.endLinger(k, g); }, delay);
+    k.linger = setTimeout(() => {
+      k.linger = undefined;
+      if (g.local === 0) this.idle(k, g);
+    }, delay);
     k.linger.unref();
   }
 

@@ -66,7 +66,8 @@ interface Lane {
   vtime: number;
   readonly lastTag: Map<string, number>;
   pumping: boolean;
-  wake?: () => void;
+  /** Ends the pump's wait: on a settle (a slot may be free sooner) or on close; a new waiter does not (slots are not free sooner). */
+  wake?: (settled?: boolean) => void;
 }
 
 const RANK: Record<CallPriority, number> = { lockdown: 0, cancel: 1, normal: 2 };
@@ -145,6 +146,13 @@ export class Governor {
       lane.wake?.();
       void this.pump(lane);
     });
+  }
+
+  /** Calls of this key waiting for a slot: they will need the key's token in a moment. */
+  waiting(key: string): number {
+    let n = 0;
+    for (const cls of ['query', 'order'] as const) n += this.lanes.get(`${key}:${cls}`)?.waiters.length ?? 0;
+    return n;
   }
 
   /** Kiwoom refused a call of this class for rate: no slot for refusalPauseMs, on every replica. */
@@ -263,10 +271,11 @@ export class Governor {
         }
         lane.waiters = lane.waiters.filter((x) => !x.done);
         if (lane.waiters.length === 0) break;
+        // Slots still in flight count as taken until settled; a local settle wakes us
+        // at once, and a peer replica's settle is seen within one window at most.
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => { lane.wake = undefined; resolve(); }, Math.max(1, result.retryAfterMs));
-          // A new waiter may outrank everyone (lockdown), but slots are not free sooner: only wake on close.
-          lane.wake = () => { if (this.closed) { clearTimeout(timer); lane.wake = undefined; resolve(); } };
+          const timer = setTimeout(() => { lane.wake = undefined; resolve(); }, Math.max(1, Math.min(result.retryAfterMs, l.windowMs)));
+          lane.wake = (settled) => { if (settled || this.closed) { clearTimeout(timer); lane.wake = undefined; resolve(); } };
         });
       }
     } finally {
@@ -286,7 +295,7 @@ export class Governor {
       settle: () => {
         if (settled) return;
         settled = true;
-        this.deps.store.settleSlot(lane.slotKey, id, l.windowMs).catch((err) => {
+        this.deps.store.settleSlot(lane.slotKey, id, l.windowMs).then(() => lane.wake?.(true), (err) => {
           // Unsettled, the slot simply stays counted until holdMs: slower, never over the limit.
           this.deps.logger.warn({ code: toGuardError(err).code }, 'governor slot not settled');
         });
