@@ -2,7 +2,7 @@
 // every path (retried until Kiwoom accepts), and nothing is sent twice.
 import t from 'tap';
 import { request } from 'undici';
-import { startHarness, waitFor, type Harness } from './helpers/harness.js';
+import { CANARY, startHarness, waitFor, type Harness } from './helpers/harness.js';
 
 let h: Harness;
 t.before(async () => {
@@ -74,12 +74,14 @@ t.test('failing revoke is retried with backoff until it succeeds, off the bot cr
   const r = await h.call('ka10001', { stk_cd: '005930' }, { token });
   const ms = performance.now() - t0;
   t.equal(r.json.return_code, 0, 'the bot got its answer');
-  t.ok(ms < 200, `the bot did not wait for revocation (${ms.toFixed(1)} ms)`);
-  t.equal(h.sim.liveTokens(), 1, 'the token is still live right after the response');
+  t.equal(h.sim.liveTokens(), 1, 'the token is still live right after the response: the bot did not wait for the revoke');
+  t.comment(`answered in ${ms.toFixed(1)} ms while the revoke was still failing`);
   await h.waitNoLiveTokens(5000);
   const failuresAfter = await metric('kguard_broker_token_revoke_failures_total{final="false"}');
   t.equal((failuresAfter || 0) - (failuresBefore || 0), 3, 'three failed attempts counted');
-  t.equal(await metric('kguard_broker_tokens_outstanding'), 0);
+  // The ledger entry is forgotten (one fsync) after Kiwoom confirmed the revoke: wait for it, do not race it.
+  await waitFor(async () => (await metric('kguard_broker_tokens_outstanding')) === 0, 5_000, 'no outstanding token');
+  t.pass('nothing outstanding');
 });
 
 t.test('the bot disconnecting mid-call still ends in revocation', async (t) => {
@@ -97,13 +99,21 @@ t.test('the bot disconnecting mid-call still ends in revocation', async (t) => {
   t.pass('no broker token left live');
 });
 
-t.test('rate limited by Kiwoom: the 429 comes back to the bot unchanged', async (t) => {
+t.test('rate limited by Kiwoom: a query is retried after a pause, an order is never sent twice', async (t) => {
   const token = await h.token();
+  const before = await metric('kguard_upstream_refusals_total{code="1700"}');
   h.sim.faults.set({ rateLimitNext: 1 });
-  const r = await h.call('ka10001', { stk_cd: '005930' }, { token });
-  t.equal(r.status, 429);
-  t.equal(r.json.return_code, 5);
-  t.match(r.json.return_msg, /1700/);
+  const q = await h.call('ka10001', { stk_cd: '005930' }, { token });
+  t.equal(q.json.return_code, 0, `the query was retried and answered: ${q.text}`);
+  t.equal((await metric('kguard_upstream_refusals_total{code="1700"}')) - (before || 0), 1, 'the refusal is counted');
+  const orders = h.sim.orders(CANARY.account).length;
+  h.sim.faults.set({ rateLimitNext: 1 });
+  const o = await h.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '60000', trde_tp: '0' }, { token });
+  t.equal(o.status, 429, o.text);
+  t.equal(o.json.return_code, 5, 'Kiwoom\'s rate-limit return_code');
+  t.match(o.json.return_msg, /KG5006.*1700/);
+  t.match(String(o.headers['retry-after']), /^\d+$/);
+  t.equal(h.sim.orders(CANARY.account).length, orders, 'the refused order was not sent again');
   await h.waitNoLiveTokens();
 });
 
@@ -117,6 +127,7 @@ t.test('concurrent calls: every broker token is revoked', async (t) => {
   t.ok(results.filter((r) => r.json.return_code === 0).length >= 10, 'most succeeded');
   await h.waitNoLiveTokens(5000);
   const after = h.sim.stats();
-  t.equal(after.tokensIssued - before.tokensIssued, 20);
-  t.equal(after.tokensRevoked - before.tokensRevoked, 20);
+  const issued = after.tokensIssued - before.tokensIssued;
+  t.ok(issued >= 1 && issued < 20, `concurrent calls share the key's token (${issued} issued for 20 calls)`);
+  t.equal(after.tokensRevoked - before.tokensRevoked, issued, 'and every one was revoked');
 });

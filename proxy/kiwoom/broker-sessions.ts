@@ -203,6 +203,11 @@ export class BrokerSessions {
         k.obtaining = this.obtain(k, botId, purpose, deadline).finally(() => { k.obtaining = undefined; });
         await k.obtaining;
       }
+    } catch (err) {
+      // Left without a lease (the bot went away, the wait ran out): a token obtained for us must not stay unheld.
+      const g = k.gen;
+      if (g && g.local === 0 && k.shared && !k.linger && !k.retiring) this.idle(k, g);
+      throw err;
     } finally {
       this.leaseWait.observe((performance.now() - started) / 1000);
     }
