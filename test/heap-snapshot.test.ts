@@ -60,7 +60,8 @@ bots.close();
 const configFile = path.join(dataDir, 'kguard.yaml');
 await writeFile(configFile, JSON.stringify({
   dataDir, listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0, enabled: false },
-  upstream: { target: 'custom', url: upstreamUrl }, demo: { enabled: false }, log: { level: 'warn' },
+  // A patient bot: back-to-back orders queue for Kiwoom's 5/s instead of being refused.
+  upstream: { target: 'custom', url: upstreamUrl, limits: { orderMaxWaitMs: 10_000 } }, demo: { enabled: false }, log: { level: 'warn' },
   brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
   policy: { file: path.resolve('test/fixtures/policy-open.yaml') },
 }), { mode: 0o600 });
@@ -91,7 +92,8 @@ t.test('calls through the sidecar leave no key or broker token in its heap', asy
   t.equal(sim.liveTokens(), 0, 'every broker token revoked');
 
   const brokerTokens = [...Buffer.concat(upstreamBytes).toString('latin1').matchAll(/"token"\s*:\s*"([^"]+)"/g)].map((m) => m[1]!);
-  t.ok(brokerTokens.length >= CALLS, `learned ${brokerTokens.length} broker tokens`);
+  // Calls close together share the key's token, so a few tokens serve all the calls.
+  t.ok(brokerTokens.length >= 1, `learned ${brokerTokens.length} broker tokens`);
 
   child.proc.kill('SIGUSR2');
   // The snapshot is complete once its size stops changing.
