@@ -35,7 +35,10 @@ async function world(t: Test, responseRaw: Record<string, unknown> = {}, latency
   const logLines: string[] = [];
   const logger = pino({ level: 'debug' }, new Writable({ write(c, _e, cb) { logLines.push(String(c)); cb(); } }));
   const registry = new Registry();
-  const sim: Simulator = await startSimulator({ pageSize: 20 });
+  // The responder's own logic over a plain per-call-token gateway (test/helpers/sim-gateway.ts) and bots
+  // placing orders at full speed: the idealised simulator. Kiwoom's limits through the real sidecar
+  // (governor, one session per key) are tested in broker-sessions.test.ts.
+  const sim: Simulator = await startSimulator({ pageSize: 20, ideal: true });
   t.teardown(() => sim.close());
   const provider = await createLocalKeyProvider({ masterKeyFile: path.join(dir, 'master.key') });
   const vault: Vault = await createVault({ dataDir: path.join(dir, 'vault'), provider, registry, logger });

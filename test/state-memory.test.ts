@@ -131,13 +131,15 @@ t.test('memory: slot stamps and lease expiry are exact to the millisecond', asyn
   await s.close();
 });
 
-t.test('read-only fallback: slots and leases always go to the shared store', async (t) => {
+t.test('read-only fallback: slots and leases of a read-only call fall back to local state; of any other call they fail closed', async (t) => {
   const down = new Proxy({} as Store, {
     get: (_, prop) => (prop === 'kind' ? 'redis' : prop === 'close' ? async () => {} : async () => { throw new GuardError('KG7001', 'unavailable'); }),
   });
   const local = createMemoryStore();
   const fallbacks: string[] = [];
-  const s = withReadOnlyFallback(down, local, { isReadOnlyCall: () => true, onFallback: (op) => fallbacks.push(op) });
+  let readOnly = false;
+  const s = withReadOnlyFallback(down, local, { isReadOnlyCall: () => readOnly, onFallback: (op) => fallbacks.push(op) });
+  readOnly = true;
   t.equal(await s.get('k'), null, 'a read falls back to local state');
   const lock = { key: '{v}lock', value: 'f' };
   await local.setIfAbsent(lock.key, lock.value, 10_000);
@@ -152,8 +154,12 @@ t.test('read-only fallback: slots and leases always go to the shared store', asy
     ['leaseDrop', () => s.leaseDrop('{v}s', 'v1')],
     ['leasePeek', () => s.leasePeek('{v}s')],
   ];
-  for (const [name, call] of calls) await t.rejects(call(), { code: 'KG7001' }, `${name} fails closed`);
-  t.same(fallbacks, ['get'], 'only the read fell back');
+  readOnly = false;
+  for (const [name, call] of calls) await t.rejects(call(), { code: 'KG7001' }, `${name} fails closed for an order`);
+  t.same(fallbacks, ['get'], 'only the read-only call fell back');
   t.equal(await local.leasePeek('{v}s'), null, 'nothing was written locally');
+  readOnly = true;
+  for (const [name, call] of calls) await t.resolves(call(), `${name} served on local state for a read-only call`);
+  t.same(fallbacks.slice(1), calls.map(([name]) => name), 'each counted as a fallback');
   await s.close();
 });

@@ -43,17 +43,19 @@ export function withReadOnlyFallback(primary: Store, local: Store, opts: Fallbac
     hgetall: (k) => run('hgetall', () => primary.hgetall(k), () => local.hgetall(k)),
     consume: (ls) => run('consume', () => primary.consume(ls), () => local.consume(ls)),
     peek: (ls) => run('peek', () => primary.peek(ls), () => local.peek(ls)),
-    // Coordination and health always speak for the shared store: governor
-    // slots and leases only mean something when every replica sees them.
-    takeSlot: (req) => primary.takeSlot(req),
-    settleSlot: (k, id, w) => primary.settleSlot(k, id, w),
-    pauseSlots: (k, ms) => primary.pauseSlots(k, ms),
-    leaseTake: (k, h, ttl) => primary.leaseTake(k, h, ttl),
-    leaseRelease: (k, h) => primary.leaseRelease(k, h),
-    leasePut: (k, ver, v, ttl, lock, h, leaseTtl) => primary.leasePut(k, ver, v, ttl, lock, h, leaseTtl),
-    leaseRetire: (k, ver, claimTtl) => primary.leaseRetire(k, ver, claimTtl),
-    leaseDrop: (k, ver) => primary.leaseDrop(k, ver),
-    leasePeek: (k) => primary.leasePeek(k),
+    // A read-only call judged on local state also keeps Kiwoom's limits and
+    // its key's broker session on local state: per replica while Redis is
+    // down (peers may then use the key's token at the same time; Kiwoom's own
+    // [1700]/[8005] are handled by the upstream path). Orders never get here.
+    takeSlot: (req) => run('takeSlot', () => primary.takeSlot(req), () => local.takeSlot(req)),
+    settleSlot: (k, id, w) => run('settleSlot', () => primary.settleSlot(k, id, w), () => local.settleSlot(k, id, w)),
+    pauseSlots: (k, ms) => run('pauseSlots', () => primary.pauseSlots(k, ms), () => local.pauseSlots(k, ms)),
+    leaseTake: (k, h, ttl) => run('leaseTake', () => primary.leaseTake(k, h, ttl), () => local.leaseTake(k, h, ttl)),
+    leaseRelease: (k, h) => run('leaseRelease', () => primary.leaseRelease(k, h), () => local.leaseRelease(k, h)),
+    leasePut: (k, ver, v, ttl, lock, h, leaseTtl) => run('leasePut', () => primary.leasePut(k, ver, v, ttl, lock, h, leaseTtl), () => local.leasePut(k, ver, v, ttl, lock, h, leaseTtl)),
+    leaseRetire: (k, ver, claimTtl) => run('leaseRetire', () => primary.leaseRetire(k, ver, claimTtl), () => local.leaseRetire(k, ver, claimTtl)),
+    leaseDrop: (k, ver) => run('leaseDrop', () => primary.leaseDrop(k, ver), () => local.leaseDrop(k, ver)),
+    leasePeek: (k) => run('leasePeek', () => primary.leasePeek(k), () => local.leasePeek(k)),
     publish: (c, m) => primary.publish(c, m),
     subscribe: (c, h) => primary.subscribe(c, h),
     health: () => primary.health(),
