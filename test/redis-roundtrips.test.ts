@@ -19,11 +19,15 @@ const nowMs = (): number => performance.timeOrigin + performance.now();
 // Was 13/16/4 (query) and 15/18/5 (order) before one MGET for the session
 // check and one for the lockdown flags, one HMGET for the trading state, all
 // three in one wait, and no alert-cooldown SET NX while this replica's runs.
-// Waits now: query = {session, lockdown, trading state} → risk → token ledger;
-// order adds the policy's rate-limit script before the ledger.
+// Since one broker session per app key and the governor: each measured call
+// here is cold (calls 300 ms apart, the token was revoked in between, as the
+// seed promises), so it pays the key's token issue: governor slot, lease
+// take, issue lock, ledger intent + issue slot (one wait), lease put; and,
+// after the response, lease release, retire, drop and the index entry. A call
+// on a key whose token is live costs the governor slot only.
 const BOUNDS = {
-  query: { critical: 7 + 2, total: 10 + 2, waits: 3 + 1 },
-  order: { critical: 8 + 2, total: 11 + 2, waits: 4 + 1 },
+  query: { critical: 15 + 2, total: 22 + 2, waits: 5 + 1 },
+  order: { critical: 16 + 2, total: 23 + 2, waits: 6 + 1 },
 };
 
 interface Seen { at: number; args: string[]; source: string }
@@ -37,7 +41,8 @@ function partOf(cmd: string, key: string | undefined): string {
   const rules: [RegExp, string][] = [
     [/^generation/, 'state generation marker'],
     [/^(jti|epoch|bot-disabled):/, 'auth sessions'],
-    [/^(btl|replica):/, 'broker-token ledger'],
+    [/^(\{bs:|bs:)/, 'broker session (lease, lock, ledger index)'],
+    [/^\{gov:/, 'governor (Kiwoom limits)'],
     [/^response:/, 'response (lockdown flags)'],
     [/^risk:/, 'risk (behaviour counters, baseline)'],
     [/^approval:/, 'approval'],
@@ -96,9 +101,9 @@ t.before(async () => {
   redis = await startRedis();
   h = await startHarness({
     config: {
-      // Periodic work (generation check, ledger heartbeat and sweep) out of the measuring windows.
+      // Periodic work (generation check, broker-session sweep) out of the measuring windows.
       state: { backend: 'redis', redis: { url: redis.url, generationCheckMs: 3_600_000 } },
-      brokerTokens: { ledger: { heartbeatIntervalMs: 600_000, heartbeatTtlMs: 3_600_000, sweepIntervalMs: 3_600_000 } },
+      brokerTokens: { sweepIntervalMs: 3_600_000 },
     },
   });
   instrument(h.sidecar.parts.store as unknown as Record<string, unknown>);
@@ -160,8 +165,8 @@ t.test('Redis round trips per call (query, order) with a per-command breakdown',
     const runs = [await measure(kind, token), await measure(kind, token)];
     for (const r of runs) t.ok(r.ok, `${kind} forwarded: ${r.text.slice(0, 100)}`);
     const [a, b] = runs as [Awaited<ReturnType<typeof measure>>, Awaited<ReturnType<typeof measure>>];
-    // Split by time against the response, so one command may land on either side on a loaded machine.
-    t.ok(Math.abs(a.critical.length - b.critical.length) <= 1, `${kind}: the same critical-path count twice, within one (${a.critical.length}, ${b.critical.length})`);
+    // Split by time against the response, so a command may land on either side on a loaded machine.
+    t.ok(Math.abs(a.critical.length - b.critical.length) <= 2, `${kind}: the same critical-path count twice, within two (${a.critical.length}, ${b.critical.length}; unawaited settles and unlocks land on either side)`);
     const origin = a.critical[0]?.at ?? 0;
     t.comment([
       `MEASURED ${kind}: ${a.critical.length} commands before the response in ${a.waits} sequential waits, call took ${a.ms.toFixed(2)} ms; ${a.after.length} after; total ${a.critical.length + a.after.length}`,

@@ -33,7 +33,9 @@ interface Replica {
 
 const redis = await startRedis();
 t.teardown(() => redis.cleanup());
-const sim = await startSimulator({});
+// About the policy's shared limits, lockdown and Redis loss across replicas, with bursts of 90 orders:
+// the idealised simulator and no governor. Kiwoom's own limits across replicas: broker-sessions-replicas.test.ts.
+const sim = await startSimulator({ ideal: true });
 t.teardown(() => sim.close());
 sim.registerApp({ ...APP, accountNo: ACCOUNT, cash: 5_000_000_000, holdings: [{ stkCd: '005930', qty: 10_000, avgPrice: 70_000 }] });
 sim.registerApp({ ...LOCK_APP, accountNo: LOCK_ACCOUNT, cash: 5_000_000_000, holdings: [{ stkCd: '005930', qty: 10_000, avgPrice: 70_000 }] });
@@ -50,7 +52,7 @@ function overrides(name: string): Record<string, unknown> {
     dataDir,
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0, enabled: true },
-    upstream: { target: 'custom', url: sim.url, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 },
+    upstream: { target: 'custom', url: sim.url, headersTimeoutMs: 5000, bodyTimeoutMs: 5000, limits: 'off' },
     demo: { enabled: false },
     brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
     policy: { file: policyFile },

@@ -351,20 +351,28 @@ export class BrokerSessions {
       if (v) { await sleep(POLL_MS); continue; } // retiring: an issue now would get the token being revoked
       const fence = `${replicaId}.${newVersion()}`;
       if (!(await store.setIfAbsent(lockKey(k.key), fence, this.opts.issueLockTtlMs))) { await sleep(POLL_MS); continue; }
+      // A peer that published between our take and our lock makes leasePut fail;
+      // Kiwoom then handed us the same token, which we drop and lease theirs.
+      let done = false;
       try {
-        if (await store.leasePeek(valueKey(k.key))) continue; // published between our take and our lock
-        if (await this.issueUnderLock(k, botId, purpose, fence)) return;
+        done = await this.issueUnderLock(k, botId, purpose, fence);
       } finally {
-        await store.del(lockKey(k.key)).catch(() => undefined);
+        // Off the call's path once published: the lock only guards the issue itself.
+        const unlock = store.del(lockKey(k.key)).catch(() => undefined);
+        if (!done) await unlock;
       }
+      if (done) return;
     }
   }
 
   /** True when the new token is published and leased by this replica. */
   private async issueUnderLock(k: KeyState, botId: string, purpose: IssuePurpose, fence: string): Promise<boolean> {
     const { store, ledger, replicaId, governor } = this.deps;
-    await ledger.issuing(k.key, botId);
-    const permit = await governor.admit({ key: k.key, cls: 'token', priority: purpose === 'lockdown' ? 'lockdown' : 'normal', botId });
+    // The intent is durable and the issue slot ours before Kiwoom is asked (both in one wait).
+    const [, permit] = await Promise.all([
+      ledger.issuing(k.key, botId),
+      governor.admit({ key: k.key, cls: 'token', priority: purpose === 'lockdown' ? 'lockdown' : 'normal', botId }),
+    ]);
     let issued: BrokerToken;
     try {
       // Never aborted with the bot's request: a token created upstream must be known to us.

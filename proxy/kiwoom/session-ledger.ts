@@ -185,9 +185,14 @@ export async function openStoreLedger(store: Store, provider: KeyProvider): Prom
   }
   const wrapped = raw === null ? undefined : (safeJson(raw) as WrappedKey | undefined);
   if (!wrapped || typeof wrapped.ciphertext !== 'string') throw new GuardError('KG7001', 'broker session data key missing in shared state');
-  // Kept alive while replicas run: refreshed below on every intent.
   const sealer = new Sealer(await provider.unwrap(wrapped, DATA_KEY_CONTEXT));
-  const touchDataKey = () => store.expire(DATA_KEY_KEY, 30 * 24 * 3_600_000).catch(() => false);
+  // Kept alive while replicas run: its 30-day TTL is refreshed at most hourly, off the call path.
+  let touchedAt = Date.now();
+  const touchDataKey = () => {
+    if (Date.now() - touchedAt < 3_600_000) return;
+    touchedAt = Date.now();
+    void store.expire(DATA_KEY_KEY, 30 * 24 * 3_600_000).catch(() => false);
+  };
   const write = async (entry: LedgerEntry) => {
     try {
       await store.hset(INDEX_KEY, entry.key, JSON.stringify(entry), 48 * 3_600_000);
@@ -200,13 +205,12 @@ export async function openStoreLedger(store: Store, provider: KeyProvider): Prom
     seal: (k, v, e, t) => sealer.seal(k, v, e, t),
     open: (k, r) => sealer.open(k, r),
     async issuing(key, botId) {
-      void touchDataKey();
+      touchDataKey();
       await write({ key, botId, state: 'issuing', at: Date.now() });
     },
-    // The sealed record itself is written with the leased value (leasePut), atomically with the lock check.
-    async recorded(key, record) {
-      await write({ key, botId: record.botId, state: 'live', at: Date.now() });
-    },
+    // The sealed record itself is written with the leased value (leasePut), atomically with
+    // the lock check; the index entry stays as the intent until the token is revoked.
+    async recorded() { /* nothing more to write */ },
     async forget(key) {
       await store.hdel(INDEX_KEY, key).catch(() => undefined);
     },
