@@ -35,7 +35,8 @@ function send(msg: ChildMessage): void {
 }
 
 async function startSimChild(m: StartMessage): Promise<Child> {
-  const sim = await startSimulator({ host: '127.0.0.1', port: 0, control: true, maxRequestLog: 1_000 });
+  // Saturation benchmarks measure the sidecar's own cost: the idealised simulator (no Kiwoom limits).
+  const sim = await startSimulator({ host: '127.0.0.1', port: 0, control: true, maxRequestLog: 1_000, ideal: true });
   const register = () => {
     const appKey = Buffer.from(m.appKey, 'utf8');
     const secretKey = Buffer.from(m.secretKey, 'utf8');
@@ -65,7 +66,8 @@ async function startGuardChild(m: StartMessage): Promise<Child> {
       dataDir: path.join(dir, 'data'),
       listen: { host: '127.0.0.1', port: 0 },
       admin: { host: '127.0.0.1', port: 0, enabled: true },
-      upstream: { target: 'custom', url: m.simUrl },
+      // The governor off: thousands of calls a second on one key measure the sidecar, not Kiwoom's 5/s.
+      upstream: { target: 'custom', url: m.simUrl, limits: 'off' },
       demo: { enabled: false },
       policy: { file: policyFile },
       // Risk scoring (a later issue) would rightly flag thousands of orders a second from a

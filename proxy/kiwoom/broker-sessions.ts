@@ -107,6 +107,8 @@ interface KeyState {
   refresh?: NodeJS.Timeout;
   /** Revoke as soon as the last local lease goes (lockdown, shutdown). */
   revokeWhenIdle: boolean;
+  /** When this replica issued the key's recent tokens (for Kiwoom's issue limit). */
+  issues: number[];
   readonly bots: Set<string>;
 }
 
@@ -293,7 +295,7 @@ export class BrokerSessions {
   private state(key: string): KeyState {
     let k = this.keys.get(key);
     if (!k) {
-      k = { key, shared: false, revokeWhenIdle: false, bots: new Set() };
+      k = { key, shared: false, revokeWhenIdle: false, bots: new Set(), issues: [] };
       this.keys.set(key, k);
     }
     return k;
@@ -387,6 +389,7 @@ export class BrokerSessions {
       tokenFp: keyedFingerprint(this.deps.fingerprintKey, issued.token), sealed: ledger.seal(k.key, version, expiresAt, issued.token),
     };
     this.issued.inc();
+    k.issues = [...k.issues.filter((t) => t > Date.now() - 60_000).slice(-15), Date.now()];
     this.deps.onEvent?.('broker_token.issued', { botId, key: k.key, fingerprint: record.tokenFp });
     try {
       await ledger.recorded(k.key, record);
@@ -439,7 +442,8 @@ export class BrokerSessions {
   private idle(k: KeyState, g: Gen): void {
     if (k.gen !== g || g.dead || !k.shared) { this.finish(k, g); return; }
     const now = Date.now();
-    const issueGap = g.record.issuedAt + this.deps.governor.issueIntervalMs() - now;
+    // Revoking now is free unless a re-issue would have to wait for Kiwoom's issue limit: then keep it until one would not.
+    const issueGap = this.deps.governor.issueRoomInMs(k.issues, now);
     const urgent = k.revokeWhenIdle || this.closing || !this.fresh(g.record);
     // Calls queued for the key's next governor slot need this token in a moment: revoking now would only re-issue it.
     const queued = !urgent && this.deps.governor.waiting(k.key) > 0;
@@ -496,9 +500,10 @@ export class BrokerSessions {
     } finally {
       token.fill(0);
     }
+    const endedAt = Math.min(Date.now(), rec.expiresAt);
     await store.leaseDrop(valueKey(key), rec.version);
     await ledger.forget(key, rec.version);
-    this.liveSeconds.inc({ key }, Math.max(0, (Date.now() - rec.issuedAt) / 1000));
+    this.liveSeconds.inc({ key }, Math.max(0, (endedAt - rec.issuedAt) / 1000));
     return true;
   }
 

@@ -112,9 +112,17 @@ export class Governor {
     return this.limits !== 'off';
   }
 
-  /** How long the token class keeps a token it might have to re-issue: one issue interval. */
-  issueIntervalMs(): number {
-    return this.limits === 'off' ? 0 : Math.ceil(this.limits.windowMs / this.limits.tokenIssuesPerSecond);
+  /**
+   * How long until Kiwoom's issue limit would allow another issue for the
+   * key, judged from the issues this replica made (most recent first is
+   * fine; any order). 0 when an issue would be allowed now.
+   */
+  issueRoomInMs(issuedAt: readonly number[], now = Date.now()): number {
+    if (this.limits === 'off') return 0;
+    const { windowMs, tokenIssuesPerSecond: limit } = this.limits;
+    const recent = issuedAt.filter((t) => t > now - windowMs).sort((a, b) => a - b);
+    if (recent.length < limit) return 0;
+    return recent[recent.length - limit]! + windowMs - now;
   }
 
   /** Waits for a slot of the key's class; throws KG5006 (with retry-after) when none comes within the class's bound. */
