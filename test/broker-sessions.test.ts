@@ -184,3 +184,42 @@ t.test('lockdown under load: new orders stop at once; cancels go first, at the k
   t.ok(after.every((r) => /KG3008|KG2007|KG2006|KG2004|KG4002|KG5006/.test(String(r.json.return_msg))), 'orders after the button got a clear refusal');
   t.comment(`cancel-all of 20 open orders under load: ${lockedAt - lockAt} ms for the whole lockdown`);
 });
+
+t.test('a token close to expires_dt is revoked and issued afresh before it is handed out', async (t) => {
+  // Kiwoom's expires_dt has whole seconds: a 4 s token, renewed when under 2.5 s are left.
+  const h = await startHarness({ sim: { tokenTtlMs: 4_000 }, config: { brokerTokens: { idleRevokeMs: 60_000, renewBeforeMs: 2_500 } } });
+  t.teardown(() => h.close());
+  const token = await h.token();
+  t.equal((await h.call('ka10001', QUOTE, { token })).json.return_code, 0);
+  t.equal(h.sim.stats().tokensIssued, 1);
+  await waitFor(() => false, 2_000, 'time to pass').catch(() => undefined);
+  const r = await h.call('ka10001', QUOTE, { token });
+  t.equal(r.json.return_code, 0, r.text);
+  const s = h.sim.stats();
+  t.equal(s.tokensIssued, 2, 'a fresh token was issued');
+  t.equal(s.tokensRevoked, 1, 'the old one was revoked first (re-issuing a live token would return it)');
+  t.equal(s.refusals['8005'], 0, 'no call met an expired token');
+  const metrics = await (await fetch(`${h.adminUrl}/metrics`)).text();
+  t.match(metrics, /kguard_broker_token_reissues_total\{reason="renew"\} [1-9]/);
+});
+
+t.test('a token bound to another address [8010]: a clear error, a metric and a /readyz warning', async (t) => {
+  const h = await startHarness({ sim: { bindTokenToAddress: true } });
+  t.teardown(() => h.close());
+  // Another replica (another egress address) issued the key's token first; Kiwoom hands us the same one.
+  const { Agent } = await import('undici');
+  const other = new Agent({ localAddress: '127.0.0.2' });
+  t.teardown(() => other.close());
+  const { call } = await import('./helpers/sim.js');
+  const issued = await call(h.sim.url, '/oauth2/token', { grant_type: 'client_credentials', appkey: CANARY.appKey, secretkey: CANARY.secretKey }, {}, { dispatcher: other });
+  t.equal(issued.json.return_code, 0, issued.text);
+  const r = await h.call('ka10001', QUOTE);
+  t.equal(r.status, 502, r.text);
+  t.match(r.json.return_msg, /KG5007/);
+  t.notMatch(r.text, /8010.*Token을|token"/, 'the bot gets the sidecar\'s error, not Kiwoom\'s raw refusal');
+  const metrics = await (await fetch(`${h.adminUrl}/metrics`)).text();
+  t.match(metrics, /kguard_upstream_refusals_total\{code="8010"\} 1/);
+  const ready = await (await fetch(`${h.adminUrl}/readyz`)).json() as { checks: Record<string, { ok: boolean; severity?: string; error?: string }> };
+  t.equal(ready.checks.egress?.ok, false, `egress warns: ${JSON.stringify(ready.checks.egress)}`);
+  t.match(h.logs(), /replicas sharing an app key must leave through one egress address/);
+});

@@ -201,7 +201,12 @@ export class BrokerSessions {
         if (k.obtaining) { await k.obtaining; continue; }
         const g = k.gen;
         if (g && g.local > 0) { await sleep(POLL_MS); continue; } // draining a stale token (renew or invalid)
-        if (g && k.shared) { this.endLinger(k, g); continue; } // stale and idle: revoke now
+        if (g && k.shared) {
+          // Stale and idle (close to expiry): revoke now, then issue afresh.
+          if (!g.dead) this.reissues.inc({ reason: 'renew' });
+          this.endLinger(k, g);
+          continue;
+        }
         k.obtaining = this.obtain(k, botId, purpose, deadline).finally(() => { k.obtaining = undefined; });
         await k.obtaining;
       }
