@@ -7,16 +7,13 @@ import { appendFile, chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Registry } from 'prom-client';
-import { pino } from 'pino';
 import { request } from 'undici';
 import { stringify } from 'yaml';
 import { listLogFiles } from '../proxy/audit/logfiles.js';
 import { verifyLog } from '../proxy/audit/verify.js';
-import { BotRegistry } from '../proxy/auth/index.js';
 import { startSimulator } from '../proxy/sim/index.js';
-import { createLocalKeyProvider, createVault } from '../proxy/vault/index.js';
 import { FIXTURES, parseJson } from './helpers/harness.js';
+import { provisionBot } from './helpers/provision.js';
 import { readAuditRecords, recordsFor } from './helpers/audit-sidecar-log.js';
 
 const CHILD = fileURLToPath(new URL('./helpers/audit-sidecar-child.ts', import.meta.url));
@@ -40,14 +37,7 @@ t.teardown(() => sim.close());
 sim.registerApp({ appKey: 'CRASHappKEY0c9d8e7f6a5b', secretKey: 'CRASHsecretKEY1a2b3c4d5e6f7a8b9c', accountNo: ACCOUNT, cash: 10_000_000_000, holdings: [] });
 
 // Provision the bot and its credentials before the sidecar runs; the sidecar reads them from the data dir.
-const bots = await BotRegistry.open(dataDir);
-const botSecret = (await bots.add({ id: 'crash-bot', owner: 'test', account: ACCOUNT, allowed: ['kind:query', 'kind:account', 'kind:order'] })).secret.toString('latin1');
-bots.close();
-{
-  const vault = await createVault({ dataDir, provider: await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') }), registry: new Registry(), logger: pino({ level: 'silent' }) });
-  await vault.importCredentials({ botId: 'crash-bot', account: ACCOUNT, appKey: Buffer.from('CRASHappKEY0c9d8e7f6a5b'), secretKey: Buffer.from('CRASHsecretKEY1a2b3c4d5e6f7a8b9c') });
-  await vault.close();
-}
+const { botSecret } = await provisionBot(dataDir, { botId: 'crash-bot', account: ACCOUNT, appKey: 'CRASHappKEY0c9d8e7f6a5b', secretKey: 'CRASHsecretKEY1a2b3c4d5e6f7a8b9c', allowed: ['kind:query', 'kind:account', 'kind:order'] });
 
 const configFile = path.join(dataDir, 'kguard.yaml');
 await writeFile(configFile, stringify({

@@ -8,17 +8,16 @@ import t from 'tap';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { stringify } from 'yaml';
-import { BotRegistry } from '../proxy/auth/index.js';
 import { openFileLedger } from '../proxy/kiwoom/session-ledger.js';
 import { startSimulator } from '../proxy/sim/index.js';
-import { createLocalKeyProvider, createVault } from '../proxy/vault/index.js';
+import { createLocalKeyProvider } from '../proxy/vault/index.js';
 import { FIXTURES, parseJson, waitFor } from './helpers/harness.js';
 import { issueToken } from './helpers/sim.js';
 import { spawnSidecar, type SidecarProcess } from './helpers/sidecar-process.js';
+import { provisionBot } from './helpers/provision.js';
 
 const ACCOUNT = '7077700022';
 const APP = { appKey: 'CRASHbsAPPkey5e4d3c2b1a0f', secretKey: 'CRASHbsSECRETkey9a8b7c6d5e4f3a2b' };
@@ -30,17 +29,8 @@ const sim = await startSimulator({});
 t.teardown(() => sim.close());
 sim.registerApp({ ...APP, accountNo: ACCOUNT, cash: 10_000_000_000, holdings: [] });
 
-const bots = await BotRegistry.open(dataDir);
-const botSecret = (await bots.add({ id: 'crash-bot', owner: 'test', account: ACCOUNT, allowed: ['kind:query', 'kind:account'] })).secret.toString('latin1');
-bots.close();
 const masterKeyFile = path.join(dataDir, 'master.key');
-let keyFingerprint = '';
-{
-  const vault = await createVault({ dataDir, provider: await createLocalKeyProvider({ masterKeyFile }), registry: new Registry(), logger: pino({ level: 'silent' }) });
-  const meta = await vault.importCredentials({ botId: 'crash-bot', account: ACCOUNT, appKey: Buffer.from(APP.appKey), secretKey: Buffer.from(APP.secretKey) });
-  keyFingerprint = meta.appKeyFingerprint.replace(/^hmac-sha256:/, '');
-  await vault.close();
-}
+const { botSecret, keyFingerprint } = await provisionBot(dataDir, { botId: 'crash-bot', account: ACCOUNT, ...APP, allowed: ['kind:query', 'kind:account'] });
 
 const configFile = path.join(dataDir, 'kguard.yaml');
 await writeFile(configFile, stringify({

@@ -3,7 +3,6 @@
 // single-flight, never revoked under a peer's lease, Kiwoom's limits kept
 // across replicas, and a replica killed while holding a lease has its token
 // revoked by the survivor once the lease lapses.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { request } from 'undici';
 import { startSimulator } from '../proxy/sim/index.js';
 import { startRedis } from './helpers/redis.js';
 import { waitFor } from './helpers/harness.js';
+import { postJson, startReplica, type Replica } from './helpers/replica-process.js';
 
 const ACCOUNT = '8888000044';
 const APP = { appKey: 'CANARYsharedAPPkey9a8b7c6d5e', secretKey: 'CANARYsharedSECRETkey1f2e3d4c5b6a' };
@@ -30,10 +30,8 @@ t.teardown(() => rm(dataDir, { recursive: true, force: true }));
 const policyFile = path.join(dataDir, 'policy.yaml');
 await writeFile(policyFile, await readFile(new URL('./fixtures/policy-open.yaml', import.meta.url), 'utf8'));
 
-interface Replica { url: string; adminUrl: string; botSecrets?: Record<string, string>; child: ChildProcess; exited: Promise<void> }
-
-async function startReplica(name: string, setup: boolean): Promise<Replica> {
-  const overrides = {
+function overrides(name: string): Record<string, unknown> {
+  return {
     dataDir,
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0, enabled: true },
@@ -45,48 +43,19 @@ async function startReplica(name: string, setup: boolean): Promise<Replica> {
     state: { backend: 'redis', redis: { url: redis.url, commandTimeoutMs: 2000 } },
     audit: { replicaId: name, sinks: [{ type: 'file', dir: `audit-${name}` }] },
   };
-  const child = spawn(process.execPath, [...process.execArgv, new URL('./replicas-child.ts', import.meta.url).pathname], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, REPLICA_OVERRIDES: JSON.stringify(overrides), ...(setup ? { REPLICA_SETUP: JSON.stringify(BOTS.map((botId) => ({ botId, account: ACCOUNT, ...APP }))) } : {}) },
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const info = await new Promise<{ url: string; adminUrl: string; botSecrets?: Record<string, string> }>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
-    });
-    void exited.then(() => reject(new Error(`replica ${name} exited before it was ready`)));
-  });
-  return { ...info, child, exited };
 }
 
-async function stop(r: Replica): Promise<void> {
-  if (r.child.exitCode !== null || r.child.signalCode !== null) return;
-  r.child.stdin!.end();
-  const timer = setTimeout(() => r.child.kill('SIGKILL'), 8_000);
-  await r.exited;
-  clearTimeout(timer);
-}
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await request(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json;charset=UTF-8', ...headers } });
-  const text = await res.body.text();
-  let json: Record<string, unknown> = {};
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: res.statusCode, json, text };
-}
+const post = postJson;
 
 async function metric(r: Replica, name: string): Promise<number> {
   const text = await (await request(`${r.adminUrl}/metrics`)).body.text();
   return text.split('\n').filter((l) => l.startsWith(name)).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
 }
 
-const A = await startReplica('A', true);
-t.teardown(() => stop(A));
-const B = await startReplica('B', false);
-t.teardown(() => stop(B));
+const A = await startReplica('A', overrides('A'), BOTS.map((botId) => ({ botId, account: ACCOUNT, ...APP })));
+t.teardown(() => A.stop());
+const B = await startReplica('B', overrides('B'));
+t.teardown(() => B.stop());
 const secrets = A.botSecrets!;
 
 async function token(r: Replica, bot: string): Promise<string> {

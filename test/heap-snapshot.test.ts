@@ -8,13 +8,11 @@ import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Registry } from 'prom-client';
 import { request } from 'undici';
-import { BotRegistry } from '../proxy/auth/index.js';
 import { startSimulator } from '../proxy/sim/index.js';
-import { createLocalKeyProvider, createVault } from '../proxy/vault/index.js';
 import { capturingLogger } from './helpers/vault-fixtures.js';
 import { spawnSidecar } from './helpers/sidecar-process.js';
+import { provisionBot } from './helpers/provision.js';
 
 const APP_KEY = 'HEAPcanaryAPPkey5d1e8f0a2b4c';
 const SECRET_KEY = 'HEAPcanarySECRETkey9a7c5e3b1d0f2468';
@@ -46,15 +44,7 @@ t.teardown(() => new Promise<void>((r) => capture.close(() => r())));
 const upstreamUrl = `http://127.0.0.1:${(capture.address() as net.AddressInfo).port}`;
 
 // Provision bot and credentials in this process; the sidecar only ever sees ciphertext on disk.
-const bots = await BotRegistry.open(dataDir);
-const { secret } = await bots.add({ id: 'heap-bot', owner: 'test', account: ACCOUNT, allowed: ['kind:query', 'kind:account', 'kind:order'] });
-const botSecret = secret.toString('latin1');
-bots.close();
-{
-  const vault = await createVault({ dataDir, provider: await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') }), registry: new Registry(), logger: capturingLogger().logger });
-  await vault.importCredentials({ botId: 'heap-bot', account: ACCOUNT, appKey: Buffer.from(APP_KEY), secretKey: Buffer.from(SECRET_KEY) });
-  await vault.close();
-}
+const { botSecret } = await provisionBot(dataDir, { botId: 'heap-bot', account: ACCOUNT, appKey: APP_KEY, secretKey: SECRET_KEY, allowed: ['kind:query', 'kind:account', 'kind:order'] }, capturingLogger().logger);
 
 // The real `kguard serve` binary; Node writes a heap snapshot into its cwd on SIGUSR2.
 const configFile = path.join(dataDir, 'kguard.yaml');

@@ -1,7 +1,6 @@
 // Three sidecar processes on one Redis: rate limits are shared exactly, a
 // lockdown issued on replica A stops replica B from forwarding at once, and
 // losing Redis stops everything until it is back (and confirmed if empty).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import { request } from 'undici';
 import { AdminTokens } from '../proxy/admin/tokens.js';
 import { startSimulator } from '../proxy/sim/index.js';
 import { redisCli, startRedis } from './helpers/redis.js';
+import { postJson, startReplica, type Replica } from './helpers/replica-process.js';
 
 // One bot for the shared limit, another (own account and app) for the lockdown.
 const BOT = 'bot-replicas';
@@ -21,15 +21,6 @@ const LOCK_ACCOUNT = '8888000033';
 const LOCK_APP = { appKey: 'CANARYlockAPPkey1a2b3c4d5e', secretKey: 'CANARYlockSECRETkey6f7a8b9c0d1e' };
 const RATE = 30;
 
-interface Replica {
-  url: string;
-  adminUrl: string;
-  botSecrets?: Record<string, string>;
-  child: ChildProcess;
-  /** Sends one command line and resolves with the child's JSON answer. */
-  command(line: string): Promise<Record<string, unknown>>;
-  stop(): Promise<void>;
-}
 
 const redis = await startRedis();
 t.teardown(() => redis.cleanup());
@@ -63,58 +54,14 @@ function overrides(name: string): Record<string, unknown> {
   };
 }
 
-async function startReplica(name: string, setup: boolean): Promise<Replica> {
-  const child = spawn(process.execPath, [...process.execArgv, new URL('./replicas-child.ts', import.meta.url).pathname], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, REPLICA_OVERRIDES: JSON.stringify(overrides(name)), ...(setup ? { REPLICA_SETUP: JSON.stringify([{ botId: BOT, account: ACCOUNT, ...APP }, { botId: LOCK_BOT, account: LOCK_ACCOUNT, ...LOCK_APP }]) } : {}) },
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // The child answers with one JSON line per event: first "ready", then one per command.
-  const waiters: ((v: Record<string, unknown>) => void)[] = [];
-  let buf = '';
-  child.stdout!.on('data', (d) => {
-    buf += d;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      waiters.shift()?.(JSON.parse(line) as Record<string, unknown>);
-    }
-  });
-  const next = () => new Promise<Record<string, unknown>>((resolve) => waiters.push(resolve));
-  const info = await Promise.race([
-    next() as Promise<{ url: string; adminUrl: string; botSecrets?: Record<string, string> }>,
-    exited.then(() => { throw new Error(`replica ${name} exited before it was ready`); }),
-  ]);
-  return {
-    url: info.url, adminUrl: info.adminUrl, ...(info.botSecrets ? { botSecrets: info.botSecrets } : {}), child,
-    command(line) {
-      const answer = next();
-      child.stdin!.write(`${line}\n`);
-      return answer;
-    },
-    async stop() {
-      child.stdin!.end();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
+const post = postJson;
+const SETUP = [{ botId: BOT, account: ACCOUNT, ...APP }, { botId: LOCK_BOT, account: LOCK_ACCOUNT, ...LOCK_APP }];
 
-async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await request(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json;charset=UTF-8', ...headers } });
-  const text = await res.body.text();
-  let json: Record<string, unknown> = {};
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: res.statusCode, json, text };
-}
-
-const A = await startReplica('A', true);
+const A = await startReplica('A', overrides('A'), SETUP);
 t.teardown(() => A.stop());
-const B = await startReplica('B', false);
+const B = await startReplica('B', overrides('B'));
 t.teardown(() => B.stop());
-const C = await startReplica('C', false);
+const C = await startReplica('C', overrides('C'));
 t.teardown(() => C.stop());
 const botSecrets = A.botSecrets!;
 

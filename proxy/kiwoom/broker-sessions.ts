@@ -9,6 +9,7 @@
 // when a replica died holding it, or at start-up from the ledger after a crash.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
+import type { Config } from '../common/config.js';
 import { GuardError, toGuardError } from '../common/errors.js';
 import { keyedFingerprint } from '../common/secret.js';
 import type { Store } from '../state/types.js';
@@ -19,35 +20,8 @@ import { newVersion, parseRecord, type SessionLedger, type SessionRecord } from 
 /** 'lockdown': the credential record is already disabled; the vault still lets a lockdown cancel orders. */
 export type IssuePurpose = 'call' | 'lockdown';
 
-export interface BrokerSessionOptions {
-  /** Linger after the last lease before the token is revoked (0: revoke as soon as the issue limit allows). */
-  idleRevokeMs: number;
-  /** A token this close to Kiwoom's expires_dt is not handed out; it is revoked and a fresh one issued. */
-  renewBeforeMs: number;
-  /** A replica's shared lease lapses this long after its last refresh (a dead replica's leases expire). */
-  leaseTtlMs: number;
-  /** Single-flight issue lock across replicas. */
-  issueLockTtlMs: number;
-  /** Longest a call waits for its key's session (an issue or revoke in progress elsewhere). */
-  sessionWaitMs: number;
-  revokeAttempts: number;
-  revokeBaseDelayMs: number;
-  revokeMaxDelayMs: number;
-  /** Mean interval between sweeps for sessions nobody holds (dead replicas) and unfinished issues. */
-  sweepIntervalMs: number;
-}
-
-export const BROKER_SESSION_DEFAULTS: Readonly<BrokerSessionOptions> = Object.freeze({
-  idleRevokeMs: 0,
-  renewBeforeMs: 300_000,
-  leaseTtlMs: 15_000,
-  issueLockTtlMs: 15_000,
-  sessionWaitMs: 10_000,
-  revokeAttempts: 8,
-  revokeBaseDelayMs: 100,
-  revokeMaxDelayMs: 10_000,
-  sweepIntervalMs: 5_000,
-});
+/** Knobs and their meaning: the brokerTokens section of the config (proxy/common/config.ts). */
+export type BrokerSessionOptions = Omit<Config['brokerTokens'], 'queryRetryBudgetMs'>;
 
 export interface BrokerSessionDeps {
   store: Store;
@@ -109,7 +83,6 @@ interface KeyState {
   revokeWhenIdle: boolean;
   /** When this replica issued the key's recent tokens (for Kiwoom's issue limit). */
   issues: number[];
-  readonly bots: Set<string>;
 }
 
 const POLL_MS = 20;
@@ -185,7 +158,6 @@ export class BrokerSessions {
     const purpose = opts.purpose ?? 'call';
     const key = await this.deps.keyOf(botId, purpose);
     const k = this.state(key);
-    k.bots.add(botId);
     const fast = this.tryLease(k);
     if (fast) return fast;
     const started = performance.now();
@@ -300,7 +272,7 @@ export class BrokerSessions {
   private state(key: string): KeyState {
     let k = this.keys.get(key);
     if (!k) {
-      k = { key, shared: false, revokeWhenIdle: false, bots: new Set(), issues: [] };
+      k = { key, shared: false, revokeWhenIdle: false, issues: [] };
       this.keys.set(key, k);
     }
     return k;

@@ -66,8 +66,10 @@ interface Lane {
   vtime: number;
   readonly lastTag: Map<string, number>;
   pumping: boolean;
-  /** Ends the pump's wait: on a settle (a slot may be free sooner) or on close; a new waiter does not (slots are not free sooner). */
+  /** Ends the pump's wait: on a settle (a slot may be free sooner), a waiter with an earlier bound, or close. */
   wake?: (settled?: boolean) => void;
+  /** When the sleeping pump looks again (undefined while it runs). */
+  wakeAt?: number;
 }
 
 const RANK: Record<CallPriority, number> = { lockdown: 0, cancel: 1, normal: 2 };
@@ -141,17 +143,28 @@ export class Governor {
     const tag = start + 1;
     lane.lastTag.set(req.botId, tag);
     return new Promise<Permit>((resolve, reject) => {
+      const onAbort = () => { this.refuse(lane, w, new GuardError('KG5002', 'bot disconnected')); this.drop(lane, w); };
       const w: Waiter = {
         botId: req.botId, rank: RANK[req.priority], tag, seq: this.seq++, enqueuedAt: now,
         deadline: now + this.maxWait(req.cls, req.priority), done: false,
-        resolve: (p) => { if (!w.done) { w.done = true; this.waitSeconds.observe({ class: req.cls }, (Date.now() - now) / 1000); resolve(p); } },
-        reject: (e) => { if (!w.done) { w.done = true; reject(e); } },
+        resolve: (p) => {
+          if (w.done) return;
+          w.done = true;
+          req.signal?.removeEventListener('abort', onAbort);
+          this.waitSeconds.observe({ class: req.cls }, (Date.now() - now) / 1000);
+          resolve(p);
+        },
+        reject: (e) => {
+          if (w.done) return;
+          w.done = true;
+          req.signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
       };
-      if (req.signal) {
-        req.signal.addEventListener('abort', () => { w.reject(new GuardError('KG5002', 'bot disconnected')); this.drop(lane, w); }, { once: true });
-      }
+      req.signal?.addEventListener('abort', onAbort, { once: true });
       lane.waiters.push(w);
-      lane.wake?.();
+      // A waiter whose bound ends before the pump's next look must be judged in time.
+      if (lane.wakeAt !== undefined && w.deadline < lane.wakeAt) lane.wake?.(true);
       void this.pump(lane);
     });
   }
@@ -173,21 +186,23 @@ export class Governor {
 
   /** Refuses queued calls that match (lockdown: the locked bots' waiting orders must not go out). Lockdown's own calls stay. */
   rejectQueued(match: (botId: string) => boolean, err: GuardError): number {
-    let n = 0;
+    let total = 0;
     for (const lane of this.lanes.values()) {
+      let n = 0;
       for (const w of lane.waiters) {
-        if (w.rank !== RANK.lockdown && match(w.botId)) { w.reject(err); n++; }
+        if (w.rank !== RANK.lockdown && match(w.botId)) { this.refuse(lane, w, err); n++; }
       }
       lane.waiters = lane.waiters.filter((w) => !w.done);
       if (n) this.refused.inc({ class: lane.cls, reason: 'lockdown' }, n);
+      total += n;
     }
-    return n;
+    return total;
   }
 
   close(): void {
     this.closed = true;
     for (const lane of this.lanes.values()) {
-      for (const w of lane.waiters) w.reject(new GuardError('KG9002'));
+      for (const w of lane.waiters) this.refuse(lane, w, new GuardError('KG9002'));
       lane.waiters = [];
       lane.wake?.();
     }
@@ -231,23 +246,37 @@ export class Governor {
     return cls === 'query' ? l.queriesPerSecond : cls === 'order' ? l.ordersPerSecond : l.tokenIssuesPerSecond;
   }
 
+  /** Refuses a waiter that never got a slot and gives its bot back its place in the fair queue. */
+  private refuse(lane: Lane, w: Waiter, err: unknown): void {
+    if (w.done) return;
+    w.reject(err);
+    // The bot's next call queues behind its calls still waiting, not behind the refused one.
+    let last = lane.vtime;
+    for (const x of lane.waiters) if (!x.done && x.botId === w.botId) last = Math.max(last, x.tag);
+    lane.lastTag.set(w.botId, Math.min(lane.lastTag.get(w.botId) ?? last, last));
+  }
+
   private async pump(lane: Lane): Promise<void> {
     if (lane.pumping) return;
     lane.pumping = true;
     const l = this.limits as GovernorLimits;
+    // The store's retry-after counts slots still in flight as taken until their hold time; it is an
+    // upper bound, so it only sets how long to sleep, never whether a waiter is refused early.
+    let lastRetryMs = l.windowMs;
     try {
       while (lane.waiters.length > 0 && !this.closed) {
         const now = Date.now();
         for (const w of lane.waiters) {
-          if (w.deadline <= now) {
+          // Every waiter is asked for at least once (a max wait of 0 means "only if free now").
+          if (w.deadline < now) {
             this.refused.inc({ class: lane.cls, reason: 'wait' });
-            w.reject(limitError(l.windowMs, 'no slot within the wait bound'));
+            this.refuse(lane, w, limitError(Math.min(lastRetryMs, l.windowMs), 'no slot within the wait bound'));
           }
         }
         lane.waiters = lane.waiters.filter((w) => !w.done);
         const w = this.next(lane);
         if (!w) break;
-        const id = `${this.seqId()}`;
+        const id = this.seqId();
         let result;
         try {
           result = await this.deps.store.takeSlot({ key: lane.slotKey, pauseKey: lane.pauseKey, limit: this.limitFor(lane.cls), windowMs: l.windowMs, holdMs: l.holdMs, id });
@@ -255,7 +284,7 @@ export class Governor {
           // No shared window, no way to stay inside Kiwoom's limits: fail closed.
           const g = toGuardError(err);
           this.deps.logger.error({ code: g.code, class: lane.cls }, 'governor cannot reach its window; calls refused');
-          for (const x of lane.waiters) { this.refused.inc({ class: lane.cls, reason: 'store' }); x.reject(g.code === 'KG9001' ? new GuardError('KG7001', 'governor window', { cause: err }) : g); }
+          for (const x of lane.waiters) { this.refused.inc({ class: lane.cls, reason: 'store' }); this.refuse(lane, x, g.code === 'KG9001' ? new GuardError('KG7001', 'governor window', { cause: err }) : g); }
           lane.waiters = [];
           break;
         }
@@ -269,25 +298,22 @@ export class Governor {
           taker.resolve(permit);
           continue;
         }
-        // A waiter whose bound ends before the next free slot is told now, with when to come back.
-        const freeAt = Date.now() + result.retryAfterMs;
-        for (const x of lane.waiters) {
-          if (x.deadline < freeAt) {
-            this.refused.inc({ class: lane.cls, reason: 'wait' });
-            x.reject(limitError(result.retryAfterMs, 'no slot within the wait bound'));
-          }
-        }
-        lane.waiters = lane.waiters.filter((x) => !x.done);
-        if (lane.waiters.length === 0) break;
-        // Slots still in flight count as taken until settled; a local settle wakes us
-        // at once, and a peer replica's settle is seen within one window at most.
+        lastRetryMs = result.retryAfterMs;
+        if (lane.waiters.every((x) => x.done)) break;
+        // Look again when a slot may be free, when the first waiter's bound ends, or at once when a
+        // local call is answered; a peer replica's answer is seen within one window at most.
+        const firstDeadline = Math.min(...lane.waiters.map((x) => x.deadline));
+        const sleepMs = Math.max(1, Math.min(result.retryAfterMs, l.windowMs, firstDeadline - Date.now() + 1));
+        lane.wakeAt = Date.now() + sleepMs;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => { lane.wake = undefined; resolve(); }, Math.max(1, Math.min(result.retryAfterMs, l.windowMs)));
-          lane.wake = (settled) => { if (settled || this.closed) { clearTimeout(timer); lane.wake = undefined; resolve(); } };
+          const timer = setTimeout(() => { lane.wake = undefined; resolve(); }, sleepMs);
+          lane.wake = (now) => { if (now || this.closed) { clearTimeout(timer); lane.wake = undefined; resolve(); } };
         });
+        lane.wakeAt = undefined;
       }
     } finally {
       lane.pumping = false;
+      lane.wakeAt = undefined;
       if (lane.waiters.length === 0 && lane.lastTag.size > 1_000) lane.lastTag.clear();
     }
   }
