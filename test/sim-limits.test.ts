@@ -14,10 +14,11 @@ const OTHER = { appKey: 'limits-app-CANARY-2', secretKey: 'limits-secret-CANARY-
 const T0 = Date.UTC(2024, 10, 6, 0, 0, 0);
 
 const OVER = '허용된 요청 개수를 초과하였습니다';
-const perApi = (apiId: string, n = 5): object => ({ return_code: 5, return_msg: `${OVER}[1700:${OVER}. 유량=${n}, API ID=${apiId}]` });
-const total = (apiId: string, n = 20): object => ({ return_code: 5, return_msg: `${OVER}[1701:${OVER}. 총유량=${n}, API ID=${apiId}]` });
-const group = (apiId: string, n = 5): object => ({ return_code: 5, return_msg: `${OVER}[1702:${OVER}. 그룹유량=${n}, API ID=${apiId}]` });
-const issueRefused = { return_code: 5, return_msg: `${OVER}[1700:${OVER}. 유량=2, API ID=au10001]` };
+// Inner messages as in Kiwoom's error table.
+const perApi = (apiId: string, n = 5): object => ({ return_code: 5, return_msg: `${OVER}[1700:허용된 API 요청 개수를 초과하였습니다. 유량=${n}, API ID=${apiId}]` });
+const total = (_apiId: string, n = 20): object => ({ return_code: 5, return_msg: `${OVER}[1701:허용된 전체 요청 개수를 초과하였습니다. 총유량=${n}]` });
+const group = (apiId: string, n = 5): object => ({ return_code: 5, return_msg: `${OVER}[1702:허용된 그룹 요청 개수를 초과하였습니다. 총유량=${n}, API_ID=${apiId}]` });
+const issueRefused = { return_code: 5, return_msg: `${OVER}[1700:허용된 API 요청 개수를 초과하였습니다. 유량=2, API ID=au10001]` };
 const INVALID = { return_code: 3, return_msg: '인증에 실패했습니다[8005:Token이 유효하지 않습니다]' };
 const MISMATCH = { return_code: 3, return_msg: '인증에 실패했습니다[8010:Token을 발급받은 IP와 서비스를 요청한 IP가 동일하지 않습니다]' };
 const TOO_MANY = { return_code: 5, return_msg: `${OVER}[1634:한 번에 조회할 수 있는 종목 수를 초과하였습니다]` };

@@ -298,7 +298,7 @@ t.test('fault knobs', async (t) => {
     sim.faults.set({ rateLimitNext: 1 });
     const r = await tr(sim.url, tok, 'ka10081', 'chart', { stk_cd: '005930', base_dt: '20240101', upd_stkpc_tp: '1' });
     t.equal(r.status, 429);
-    t.same(r.json, { return_code: 5, return_msg: '허용된 요청 개수를 초과하였습니다[1700:허용된 요청 개수를 초과하였습니다. API ID=ka10081]' });
+    t.same(r.json, { return_code: 5, return_msg: '허용된 요청 개수를 초과하였습니다[1700:허용된 API 요청 개수를 초과하였습니다. API ID=ka10081]' });
     t.equal(sim.requestLog().at(-1)?.detail, '1700');
     t.equal(sim.stats().refusals['1700'], 0, 'an injected fault is not a refusal of the model');
     t.equal((await q()).status, 200);

@@ -39,14 +39,20 @@ const OVER_LIMIT = '허용된 요청 개수를 초과하였습니다';
 
 export type RateLimitDetail = '1700' | '1701' | '1702';
 
+/** The inner messages of Kiwoom's error table (as quoted by public clients), per detail code. */
+const RATE_MESSAGES: Record<RateLimitDetail, (apiId: string, limit?: number) => string> = {
+  1700: (apiId, limit) => `허용된 API 요청 개수를 초과하였습니다. ${limit === undefined ? '' : `유량=${limit}, `}API ID=${apiId}`,
+  1701: (_apiId, limit) => `허용된 전체 요청 개수를 초과하였습니다. 총유량=${limit ?? '?'}`,
+  1702: (apiId, limit) => `허용된 그룹 요청 개수를 초과하였습니다. 총유량=${limit ?? '?'}, API_ID=${apiId}`,
+};
+
 /**
- * Rate-limit refusal, return_code 5: `...[1700:...유량=5, API ID=ka10081]`.
- * `limitText` is e.g. '유량=5', '총유량=20', '그룹유량=5'; without it (the
- * rateLimitNext fault) the message names only the api-id.
+ * Rate-limit refusal, return_code 5, e.g.
+ * `허용된 요청 개수를 초과하였습니다[1700:허용된 API 요청 개수를 초과하였습니다. 유량=5, API ID=ka10081]`.
+ * Without `limit` (the rateLimitNext fault) a 1700 names only the api-id.
  */
-export function rateLimited(detail: RateLimitDetail, apiId: string, limitText?: string, status = 429): KiwoomReply {
-  const what = limitText ? `${limitText}, API ID=${apiId}` : `API ID=${apiId}`;
-  return new KiwoomReply(status, { return_code: 5, return_msg: `${OVER_LIMIT}[${detail}:${OVER_LIMIT}. ${what}]` });
+export function rateLimited(detail: RateLimitDetail, apiId: string, limit?: number, status = 429): KiwoomReply {
+  return new KiwoomReply(status, { return_code: 5, return_msg: `${OVER_LIMIT}[${detail}:${RATE_MESSAGES[detail](apiId, limit)}]` });
 }
 
 /**

@@ -36,7 +36,6 @@ const TR_PREFIX = '/api/dostk/';
 const JSON_TYPE = 'application/json;charset=UTF-8';
 const MAX_NEXT_KEY = 50;
 const REFUSAL_CODES: readonly SimRefusalCode[] = ['1700', '1701', '1702', '1634', '8005', '8010'];
-const LIMIT_TEXT: Readonly<Record<RateLimitDetail, string>> = { '1700': '유량', '1701': '총유량', '1702': '그룹유량' };
 
 function checkInt(name: string, v: number, min: number, max: number): number {
   if (!Number.isSafeInteger(v) || v < min || v > max) throw new SimError(`${name} must be an integer in ${min}..${max}`);
@@ -149,7 +148,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
 
   // --- au10001 / au10002 ---------------------------------------------------
   function overLimit(detail: RateLimitDetail, apiId: string, limit: number): KiwoomReply {
-    return rateLimited(detail, apiId, `${LIMIT_TEXT[detail]}=${limit}`, rateLimitStatus);
+    return rateLimited(detail, apiId, limit, rateLimitStatus);
   }
 
   function issueToken(req: IncomingMessage, body: JsonObject, arrival: number): Answer {
