@@ -3,12 +3,9 @@
 // reason (no secrets: GuardError codes and operator-facing messages only).
 import { GuardError } from '../common/errors.js';
 
-export interface ReadinessCheck {
-  readonly name: string;
-  readonly check: () => Promise<void> | void;
-  /** 'warn': reported, but does not make the sidecar unready (e.g. a rejected policy edit while the last good one serves). */
-  readonly severity?: 'fail' | 'warn';
-}
+import type { ReadinessCheck } from '../common/admin-route.js';
+
+export type { ReadinessCheck };
 
 export interface ReadinessReport {
   ready: boolean;

@@ -6,25 +6,13 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { GuardError, kiwoomErrorBody, toGuardError, type Language } from '../common/errors.js';
-import { parseJsonObject, readBody } from '../server/http.js';
+import { parseJsonObject } from '../common/json.js';
+import { readBody } from '../common/body.js';
 import { runReadiness, type ReadinessCheck } from './health.js';
 import type { AdminPrincipal, AdminTokens, Role } from './tokens.js';
+import type { AdminRequest, AdminRoute } from '../common/admin-route.js';
 
-export interface AdminRequest {
-  readonly params: Record<string, string>;
-  readonly query: URLSearchParams;
-  readonly body: Record<string, unknown>;
-  readonly principal: AdminPrincipal;
-  readonly sourceIp: string;
-}
-
-export interface AdminRoute {
-  readonly method: 'GET' | 'POST' | 'DELETE';
-  /** e.g. /admin/v1/bots/:id/disable */
-  readonly path: string;
-  readonly role: Role;
-  readonly handler: (req: AdminRequest) => Promise<{ status?: number; body: unknown; contentType?: string }>;
-}
+export type { AdminRequest, AdminRoute } from '../common/admin-route.js';
 
 export interface AdminServerOptions {
   registry: Registry;

@@ -7,14 +7,11 @@ import path from 'node:path';
 import { GuardError } from '../common/errors.js';
 import { writeFileAtomic } from '../common/fsutil.js';
 
-export type Role = 'viewer' | 'approver' | 'admin';
+import type { AdminPrincipal, Role } from '../common/admin-route.js';
+
+export type { AdminPrincipal, Role };
 const RANK: Record<Role, number> = { viewer: 1, approver: 2, admin: 3 };
 export const ROLES = Object.keys(RANK) as Role[];
-
-export interface AdminPrincipal {
-  readonly name: string;
-  readonly role: Role;
-}
 
 interface StoredAdmin extends AdminPrincipal {
   readonly digest: string;

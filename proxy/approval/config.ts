@@ -1,5 +1,5 @@
 // Approval configuration: config section `approval`.
-import { num, oneOf, section, str } from '../risk/validate.js';
+import { num, oneOf, section, str } from '../common/validate.js';
 
 export type ApprovalMode = 'hold' | 'pending';
 

@@ -1,8 +1,8 @@
 // Admin API routes for approvals and approver enrolment, in the admin
 // listener's descriptor shape (proxy/admin/server.ts).
 import { GuardError } from '../common/errors.js';
-import type { AdminRoute } from '../admin/server.js';
-import { bodyString } from './http.js';
+import type { AdminRoute } from '../common/admin-route.js';
+import { bodyString } from '../common/admin-route.js';
 import type { ApprovalService, ApprovalStatus, ApproverRole } from './types.js';
 
 const STATUSES: readonly ApprovalStatus[] = ['pending', 'approved', 'refused', 'timeout', 'consumed'];

@@ -8,7 +8,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { GuardError } from '../common/errors.js';
 import type { Auditor } from '../audit/types.js';
 import type { Store, Unsubscribe } from '../state/types.js';
-import { counter } from '../risk/metrics.js';
+import { counter } from '../common/metrics.js';
 import { hashCall } from './canonical.js';
 import type { ApprovalConfig } from './config.js';
 import type { SecretSealer } from './sealer.js';

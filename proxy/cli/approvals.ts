@@ -1,8 +1,8 @@
 // kguard approvals list|show|approve|refuse|enroll — against the running
 // sidecar's admin API (approvals live in the shared Store). The TOTP code is
 // read from stdin, never from argv.
-import { readCodeFromStdin } from '../approval/admin-client.js';
-import { ADMIN_FLAGS, adminClientFrom, printResult } from '../approval/cli-common.js';
+import { readCodeFromStdin } from './admin-client.js';
+import { ADMIN_FLAGS, adminClientFrom, printResult } from './admin-common.js';
 import { configFromFlags, parseFlags } from './args.js';
 import type { CliCommand } from './types.js';
 

@@ -1,5 +1,5 @@
 // kguard incidents list|show|confirm|approve-unlock|unlock|compensation.
-import { ADMIN_FLAGS, adminClientFrom, printResult } from '../approval/cli-common.js';
+import { ADMIN_FLAGS, adminClientFrom, printResult } from './admin-common.js';
 import type { CompensationWorksheet, IncidentSummary } from '../response/index.js';
 import { configFromFlags, parseFlags } from './args.js';
 import type { CliCommand } from './types.js';

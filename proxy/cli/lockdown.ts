@@ -1,6 +1,6 @@
 // kguard lockdown --bot B | --account A | --all --reason R — emergency stop
 // through the running sidecar's admin API; prints the step timings.
-import { ADMIN_FLAGS, adminClientFrom, printResult } from '../approval/cli-common.js';
+import { ADMIN_FLAGS, adminClientFrom, printResult } from './admin-common.js';
 import type { IncidentReport } from '../response/incident.js';
 import { configFromFlags, parseFlags } from './args.js';
 import type { CliCommand } from './types.js';

@@ -1,7 +1,7 @@
 // kguard state status|confirm-flush — the shared state as the running
 // sidecar sees it, and the operator's audited confirmation after Redis lost
 // its data (flush, restart without persistence, failover to an empty replica).
-import { ADMIN_FLAGS, adminClientFrom, printResult } from '../approval/cli-common.js';
+import { ADMIN_FLAGS, adminClientFrom, printResult } from './admin-common.js';
 import { configFromFlags, parseFlags } from './args.js';
 import type { CliCommand } from './types.js';
 

@@ -1,6 +1,6 @@
 // Emergency response configuration: config section `response`.
 import { GuardError } from '../common/errors.js';
-import { configError, list, num, section, str, strList, oneOf } from '../risk/validate.js';
+import { configError, list, num, section, str, strList, oneOf } from '../common/validate.js';
 
 export interface WebhookConfig {
   readonly url: string;

@@ -1,8 +1,7 @@
 // Admin API routes for lockdown, incidents, recovery and compensation, in the
 // admin listener's descriptor shape (proxy/admin/server.ts).
-import type { AdminRoute } from '../admin/server.js';
+import { bodyString, type AdminRoute } from '../common/admin-route.js';
 import { GuardError } from '../common/errors.js';
-import { bodyString } from '../approval/http.js';
 import type { CompensationCause } from './config.js';
 import { renderIncidentMarkdown } from './incident.js';
 import type { Responder } from './responder.js';

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { request } from 'undici';
-import { counter } from '../risk/metrics.js';
+import { counter } from '../common/metrics.js';
 import type { WebhookConfig } from './config.js';
 
 export type Severity = 'CRITICAL' | 'WARNING' | 'INFO';

@@ -1,7 +1,7 @@
 // Risk engine configuration: config section `risk` (the policy YAML may carry
 // the same object; pass it through parseRiskConfig). Every knob has a default.
 import { BlockList, isIP } from 'node:net';
-import { bool, configError, list, num, section, strList, type Raw } from './validate.js';
+import { bool, configError, list, num, section, strList, type Raw } from '../common/validate.js';
 
 export const DETECTORS = [
   'time',          // outside the bot's learned active hours

@@ -8,7 +8,7 @@ import type { Store } from '../state/types.js';
 import { learnInto, parseBaseline, symbolOf, notionalOf } from './baseline.js';
 import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type RiskConfig } from './config.js';
 import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
-import { counter, histogram } from './metrics.js';
+import { counter, histogram } from '../common/metrics.js';
 import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel, RiskOutcome } from './types.js';
 
 export interface RiskEngineOptions {

@@ -1,7 +1,7 @@
 // Admin API routes owned by the core: bots, sessions, policy, broker tokens,
 // audit receipts. Every change is audited with the acting admin's name.
 import { GuardError } from '../common/errors.js';
-import type { AdminRoute } from '../admin/server.js';
+import type { AdminRoute } from '../common/admin-route.js';
 import type { SidecarParts } from './sidecar.js';
 
 export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { GuardError, kiwoomErrorBody, type Language } from '../common/errors.js';
 import { JSON_CONTENT_TYPE } from './context.js';
 export { parseJsonObject } from '../common/json.js';
+export { readBody } from '../common/body.js';
 
 /**
  * Rejects ambiguous framing that front-ends and back-ends may read
@@ -58,29 +59,6 @@ export function readPaging(req: IncomingMessage): { contYn?: string; nextKey?: s
 /** Validates a value we copy from the upstream into the bot's response headers. */
 export function safeHeaderValue(v: string | undefined, pattern = NEXT_KEY): string | undefined {
   return v !== undefined && pattern.test(v) ? v : undefined;
-}
-
-/** Reads at most `max` bytes; a declared or actual excess is refused without buffering it. */
-export async function readBody(req: IncomingMessage, max: number, signal: AbortSignal): Promise<Buffer> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > max) throw new GuardError('KG1002', `max ${max} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > max) throw new GuardError('KG1002', `max ${max} bytes`);
-      chunks.push(chunk as Buffer);
-      if (signal.aborted) throw new GuardError('KG1013');
-    }
-  } catch (err) {
-    for (const c of chunks) c.fill(0);
-    if (err instanceof GuardError) throw err;
-    throw new GuardError('KG1013', undefined, { cause: err });
-  }
-  const body = Buffer.concat(chunks, size);
-  for (const c of chunks) c.fill(0);
-  return body;
 }
 
 /** For parser errors Node raises before a request exists: answer in Kiwoom's shape and close. */

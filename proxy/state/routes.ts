@@ -1,8 +1,7 @@
 // Admin API routes for the shared state: what operators look at after a
 // Redis flush alert, and the audited confirmation that lets calls flow again.
 // Also the readiness check that makes /readyz name an unconfirmed flush.
-import type { AdminRoute } from '../admin/server.js';
-import type { ReadinessCheck } from '../admin/health.js';
+import type { AdminRoute, ReadinessCheck } from '../common/admin-route.js';
 import { GuardError, isGuardError } from '../common/errors.js';
 import type { RedisStore } from './redis.js';
 import type { Store } from './types.js';

@@ -1,6 +1,6 @@
 // Shared by `kguard approvals|lockdown|incidents`: where the admin API is and
 // how the answer is printed. Precedence: flags, then environment, then config.
-import type { CliIO } from '../cli/types.js';
+import type { CliIO } from './types.js';
 import { createAdminClient, type AdminClient } from './admin-client.js';
 
 export const ADMIN_FLAGS = {

@@ -1,0 +1,43 @@
+// What a part contributes to the admin API, and the readiness checks it
+// offers: plain descriptors, so parts need not depend on the admin listener
+// (proxy/admin) that serves them.
+import { GuardError } from './errors.js';
+
+/** Roles are ordered: viewer < approver < admin. */
+export type Role = 'viewer' | 'approver' | 'admin';
+
+export interface AdminPrincipal {
+  readonly name: string;
+  readonly role: Role;
+}
+
+export interface AdminRequest {
+  readonly params: Record<string, string>;
+  readonly query: URLSearchParams;
+  readonly body: Record<string, unknown>;
+  readonly principal: AdminPrincipal;
+  readonly sourceIp: string;
+}
+
+export interface AdminRoute {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  /** e.g. /admin/v1/bots/:id/disable */
+  readonly path: string;
+  readonly role: Role;
+  readonly handler: (req: AdminRequest) => Promise<{ status?: number; body: unknown; contentType?: string }>;
+}
+
+export interface ReadinessCheck {
+  readonly name: string;
+  readonly check: () => Promise<void> | void;
+  /** 'warn': reported, but does not make the sidecar unready (e.g. a rejected policy edit while the last good one serves). */
+  readonly severity?: 'fail' | 'warn';
+}
+
+/** A required (or optional) non-empty string field of an admin request body, bounded in length. */
+export function bodyString(body: Record<string, unknown>, key: string, max = 500, required = true): string | undefined {
+  const v = body[key];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new GuardError('KG3016', `${key} must be a non-empty string of at most ${max} characters`);
+  return v;
+}
