@@ -1,0 +1,56 @@
+// Alerts to the bot owner and admins: incident alerts (lockdown, damage
+// assessment, unlock), whose deliveries are recorded on the incident, and the
+// medium-risk "unusual activity" alert, rate-limited per bot by a cooldown.
+import { randomUUID } from 'node:crypto';
+import type { ResponseContext } from './context.js';
+import type { Incident } from './incident.js';
+import { K } from './keys.js';
+import type { HighRiskCall, RiskLike } from './lockdown.js';
+import type { Alert } from './webhooks.js';
+
+export interface Alerts {
+  alertFor(inc: Incident, event: Alert['event'], severity: Alert['severity'], title: string, lines: string[], details?: Record<string, unknown>): Alert;
+  /** Delivers an incident alert and records the delivery results on the incident. */
+  notify(inc: Incident, alert: Alert): Promise<void>;
+  /** Medium risk: an alert only, at most once per bot per cooldown. */
+  onRiskAlert(assessment: RiskLike, call: HighRiskCall): Promise<void>;
+}
+
+/** Bound on locally remembered alert cooldowns (one per bot); beyond it the store alone decides. */
+const MAX_REMEMBERED_COOLDOWNS = 10_000;
+
+export function createAlerts(ctx: ResponseContext): Alerts {
+  const { cfg, store, now, notifier } = ctx;
+  const alertedUntil = new Map<string, number>();
+
+  function alertFor(inc: Incident, event: Alert['event'], severity: Alert['severity'], title: string, lines: string[], details?: Record<string, unknown>): Alert {
+    return { event, severity, audience: ['owner', 'admin'], title, incidentId: inc.id, botIds: inc.targets.map((t) => t.botId), lines, ...(details ? { details } : {}) };
+  }
+
+  async function notify(inc: Incident, alert: Alert): Promise<void> {
+    const results = await notifier.notify(alert);
+    // A field of its own per delivery: the lockdown that is still writing the incident
+    // document must not overwrite (or be overwritten by) a delivery that finished meanwhile.
+    const at = new Date(now()).toISOString();
+    await store.hset(K.notifications(inc.id), `${at}|${alert.event}|${randomUUID().slice(0, 8)}`, JSON.stringify({ event: alert.event, at, results }), cfg.incidentRetentionMs);
+  }
+
+  async function onRiskAlert(assessment: RiskLike, call: HighRiskCall): Promise<void> {
+    if (cfg.alertCooldownMs > 0) {
+      // A cooldown this replica started itself is remembered here, so the
+      // orders during it send no SET NX; one started elsewhere is still asked.
+      const t = now();
+      if ((alertedUntil.get(call.botId) ?? 0) > t) return;
+      if (!(await store.setIfAbsent(K.alertCooldown(call.botId), '1', cfg.alertCooldownMs))) return;
+      if (alertedUntil.size >= MAX_REMEMBERED_COOLDOWNS) for (const [b, until] of alertedUntil) if (until <= t) alertedUntil.delete(b);
+      if (alertedUntil.size < MAX_REMEMBERED_COOLDOWNS) alertedUntil.set(call.botId, t + cfg.alertCooldownMs);
+    }
+    const alert: Alert = {
+      event: 'risk_alert', severity: 'WARNING', audience: ['owner', 'admin'], title: `Unusual activity: ${call.botId}`, botIds: [call.botId],
+      lines: [`risk score ${assessment.score}${call.apiId ? ` on ${call.apiId}` : ''}`, ...assessment.contributions.slice(0, 5).map((c) => `${c.detector}: ${c.reason}`)],
+    };
+    ctx.track(notifier.notify(alert));
+  }
+
+  return { alertFor, notify, onRiskAlert };
+}

@@ -1,0 +1,128 @@
+// Holdings baselines and the damage assessment that compares with them. A
+// baseline is the last holdings the sidecar saw for an account (a snapshot or
+// a bot's own complete balance inquiry); after a lockdown the window's fills
+// and current holdings are read per account, each within a deadline, so an
+// unresponsive broker leaves the assessment incomplete rather than stuck.
+import { GuardError } from '../common/errors.js';
+import { maskAccount, type ResponseContext } from './context.js';
+import type { AccountDamage, DamageAssessment, Incident } from './incident.js';
+import { K } from './keys.js';
+import type { Holding } from './types.js';
+
+export interface Holdings {
+  /** Records current holdings as the baseline damage assessments compare with. */
+  snapshotHoldings(botId: string): Promise<void>;
+  /** Records holdings the sidecar already saw (a bot's own complete balance inquiry) as the baseline: no extra broker call. */
+  recordHoldings(account: string, holdings: readonly Holding[]): Promise<void>;
+  /** Quantity held in one stock per the last recorded baseline (undefined when none is known). */
+  baselineHolding(account: string, stkCd: string): Promise<number | undefined>;
+  /** Fills in the lookback window before t0 and holdings against the baseline, for every account of the incident. */
+  assessDamage(inc: Incident, t0: number): Promise<DamageAssessment>;
+}
+
+/** How long a recorded baseline is kept. */
+const BASELINE_TTL_MS = 30 * 86_400_000;
+
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} exceeded ${ms} ms`)), ms); }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export function createHoldings(ctx: ResponseContext): Holdings {
+  const { opts, cfg, store, now } = ctx;
+
+  async function holdingsBaseline(account: string): Promise<{ at: string; holdings: Holding[] } | undefined> {
+    const json = await store.get(K.holdings(account));
+    return json ? (JSON.parse(json) as { at: string; holdings: Holding[] }) : undefined;
+  }
+
+  async function recordHoldings(account: string, holdings: readonly Holding[]): Promise<void> {
+    await store.set(K.holdings(account), JSON.stringify({ at: new Date(now()).toISOString(), holdings }), BASELINE_TTL_MS);
+  }
+
+  async function snapshotHoldings(botId: string): Promise<void> {
+    const all = await opts.vault.list();
+    const account = all.find((m) => m.botId === botId)?.account;
+    if (!account) throw new GuardError('KG4003', botId);
+    await recordHoldings(account, await opts.gateway.withSession(botId, (s) => s.holdings()));
+  }
+
+  async function baselineHolding(account: string, stkCd: string): Promise<number | undefined> {
+    const base = await holdingsBaseline(account);
+    if (!base) return undefined;
+    // Same stock whatever the venue suffix (KRX, _NX, _AL).
+    const code = stkCd.replace(/_(NX|AL)$/, '');
+    return base.holdings.filter((h) => h.stkCd.replace(/_(NX|AL)$/, '') === code).reduce((sum, h) => sum + h.qty, 0);
+  }
+
+  async function assessAccount(botId: string, account: string, since: number): Promise<AccountDamage> {
+    const [fills, holdings] = await opts.gateway.withSession(botId, (s) => Promise.all([s.fills(since), s.holdings()]));
+    const baseline = await holdingsBaseline(account);
+    const priceOf = new Map(holdings.map((h) => [h.stkCd.replace(/_(NX|AL)$/, ''), h.price]));
+    let bought = 0, sold = 0, loss = 0;
+    for (const f of fills) {
+      const notional = f.qty * f.price;
+      const cur = priceOf.get(f.stkCd.replace(/^A/, '').replace(/_(NX|AL)$/, ''));
+      if (f.side === 'buy') {
+        bought += notional;
+        if (cur !== undefined) loss += Math.max(0, (f.price - cur) * f.qty);
+      } else if (f.side === 'sell') {
+        sold += notional;
+        if (cur !== undefined) loss += Math.max(0, (cur - f.price) * f.qty);
+      }
+    }
+    const baseQty = new Map((baseline?.holdings ?? []).map((h) => [h.stkCd, h]));
+    const symbols = new Set([...holdings.map((h) => h.stkCd), ...baseQty.keys()]);
+    const deltas = [...symbols].map((stkCd) => {
+      const h = holdings.find((x) => x.stkCd === stkCd);
+      const b = baseQty.get(stkCd);
+      const price = h?.price ?? b?.price ?? 0;
+      return { stkCd, qty: h?.qty ?? 0, ...(baseline ? { baselineQty: b?.qty ?? 0 } : {}), price, valueKrw: (h?.qty ?? 0) * price };
+    });
+    return {
+      account: maskAccount(account),
+      fills: fills.slice(0, 500),
+      boughtKrw: bought,
+      soldKrw: sold,
+      holdings: deltas,
+      holdingsValueKrw: deltas.reduce((a, d) => a + d.valueKrw, 0),
+      ...(baseline ? { baselineValueKrw: baseline.holdings.reduce((a, h) => a + h.qty * h.price, 0), baselineAt: baseline.at } : {}),
+      estimatedLossKrw: Math.round(loss),
+    };
+  }
+
+  async function assessDamage(inc: Incident, t0: number): Promise<DamageAssessment> {
+    const start = now();
+    const since = t0 - cfg.damage.lookbackMs;
+    const byAccount = new Map<string, string>();
+    for (const t of inc.targets) if (t.account && !byAccount.has(t.account)) byAccount.set(t.account, t.botId);
+    const accounts = await Promise.all([...byAccount].map(async ([account, botId]): Promise<AccountDamage> => {
+      try {
+        return await withDeadline(assessAccount(botId, account, since), cfg.damage.deadlineMs, 'damage assessment');
+      } catch (err) {
+        return { account: maskAccount(account), fills: [], boughtKrw: 0, soldKrw: 0, holdings: [], holdingsValueKrw: 0, estimatedLossKrw: 0, error: (err as Error).message.slice(0, 200) };
+      }
+    }));
+    const sum = (f: (a: AccountDamage) => number) => accounts.reduce((a, x) => a + f(x), 0);
+    return {
+      windowStart: new Date(since).toISOString(),
+      windowEnd: new Date(now()).toISOString(),
+      complete: accounts.every((a) => !a.error),
+      tookMs: now() - start,
+      accounts,
+      totals: {
+        fills: sum((a) => a.fills.length),
+        boughtKrw: sum((a) => a.boughtKrw),
+        soldKrw: sum((a) => a.soldKrw),
+        estimatedLossKrw: sum((a) => a.estimatedLossKrw),
+        ordersCancelled: inc.cancels.reduce((a, c) => a + (c.cancelled ?? 0), 0),
+        ordersNotCancelled: inc.cancels.reduce((a, c) => a + (c.notCancelled?.length ?? 0) + (c.error ? 1 : 0), 0),
+      },
+    };
+  }
+
+  return { snapshotHoldings, recordHoldings, baselineHolding, assessDamage };
+}

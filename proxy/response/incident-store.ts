@@ -1,0 +1,91 @@
+// Incident records in the shared store: saving and loading the incident
+// document, the index behind list(), and the report that merges in what is
+// kept beside it (checklist confirmations, unlock approvals, the compensation
+// worksheet, webhook deliveries). The record's shape and the pure rendering
+// live in incident.ts; this module is the storage side.
+import { GuardError } from '../common/errors.js';
+import type { ResponseContext } from './context.js';
+import type { ChecklistItem, CompensationWorksheet, Incident, IncidentReport } from './incident.js';
+import { K } from './keys.js';
+
+export interface IncidentSummary {
+  readonly id: string;
+  readonly createdAt: string;
+  readonly status: 'locked' | 'unlocked';
+  readonly reason: string;
+  readonly automatic: boolean;
+  readonly bots: readonly string[];
+}
+
+export interface IncidentStore {
+  save(inc: Incident): Promise<void>;
+  /** Throws KG3015 for a malformed or unknown id. */
+  load(id: string): Promise<Incident>;
+  /** Adds the incident to the index list() reads. */
+  addToIndex(inc: Incident): Promise<void>;
+  report(inc: Incident): Promise<IncidentReport>;
+  get(id: string): Promise<IncidentReport>;
+  list(): Promise<IncidentSummary[]>;
+}
+
+const ID = /^[0-9a-f-]{36}$/;
+
+export function createIncidentStore(ctx: ResponseContext): IncidentStore {
+  const { cfg, store } = ctx;
+
+  async function save(inc: Incident): Promise<void> {
+    await store.set(K.incident(inc.id), JSON.stringify(inc), cfg.incidentRetentionMs);
+  }
+
+  async function load(id: string): Promise<Incident> {
+    if (typeof id !== 'string' || !ID.test(id)) throw new GuardError('KG3015', 'malformed incident id');
+    const json = await store.get(K.incident(id));
+    if (!json) throw new GuardError('KG3015', `incident ${id}`);
+    return JSON.parse(json) as Incident;
+  }
+
+  async function addToIndex(inc: Incident): Promise<void> {
+    await store.hset(K.index, inc.id, inc.createdAt, cfg.incidentRetentionMs);
+  }
+
+  async function report(inc: Incident): Promise<IncidentReport> {
+    const [confirmed, approvals, comp, sent] = await Promise.all([
+      store.hgetall(K.checklist(inc.id)), store.hgetall(K.approvals(inc.id)), store.get(K.compensation(inc.id)), store.hgetall(K.notifications(inc.id)),
+    ]);
+    const notifications = [...inc.notifications, ...Object.keys(sent).sort().map((k) => JSON.parse(sent[k]!) as Incident['notifications'][number])];
+    const checklist: ChecklistItem[] = cfg.recoverySteps.map((s) => {
+      const c = confirmed[s.id] ? (JSON.parse(confirmed[s.id]!) as { by: string; at: string; note?: string }) : undefined;
+      return { ...s, ...(c ? { confirmedBy: c.by, confirmedAt: c.at, ...(c.note ? { note: c.note } : {}) } : {}) };
+    });
+    return {
+      ...inc,
+      notifications,
+      checklist,
+      unlockApprovals: Object.entries(approvals).map(([approver, at]) => ({ approver, at })).sort((a, b) => a.at.localeCompare(b.at)),
+      unlockApprovalsRequired: inc.automatic ? cfg.unlock.automaticApprovers : cfg.unlock.adminTriggeredApprovers,
+      ...(comp ? { compensation: JSON.parse(comp) as CompensationWorksheet } : {}),
+    };
+  }
+
+  async function get(id: string): Promise<IncidentReport> {
+    return report(await load(id));
+  }
+
+  async function list(): Promise<IncidentSummary[]> {
+    const index = await store.hgetall(K.index);
+    const out: IncidentSummary[] = [];
+    for (const id of Object.keys(index)) {
+      const json = await store.get(K.incident(id));
+      if (!json) {
+        // Expired with its retention: drop it from the index as well.
+        await store.hdel(K.index, id);
+        continue;
+      }
+      const inc = JSON.parse(json) as Incident;
+      out.push({ id, createdAt: inc.createdAt, status: inc.status, reason: inc.reason, automatic: inc.automatic, bots: inc.targets.map((t) => t.botId) });
+    }
+    return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  return { save, load, addToIndex, report, get, list };
+}

@@ -1,0 +1,17 @@
+// Store keys and the pub/sub channel of the emergency response, in one place
+// because several modules write and read the same keys (lockdown sets the lock
+// flags, the lock check reads them, unlock clears them).
+export const K = {
+  incident: (id: string) => `response:incident:${id}`,
+  checklist: (id: string) => `response:incident:${id}:checklist`,
+  approvals: (id: string) => `response:incident:${id}:unlock`,
+  compensation: (id: string) => `response:incident:${id}:compensation`,
+  notifications: (id: string) => `response:incident:${id}:notifications`,
+  index: 'response:incidents',
+  lockAll: 'response:lock:all',
+  lockBot: (b: string) => `response:lock:bot:${b}`,
+  lockAccount: (a: string) => `response:lock:account:${a}`,
+  holdings: (a: string) => `response:holdings:${a}`,
+  alertCooldown: (b: string) => `response:alerted:${b}`,
+};
+export const CHANNEL = 'response:lockdown';

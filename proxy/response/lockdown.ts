@@ -1,0 +1,182 @@
+// Issuing a lockdown. The issue's steps run in order and each is timed:
+//   1. disable credentials, trading state HALTED (and the lock flags)
+//   2. kill sidecar sessions, revoke outstanding broker tokens
+//   3. cancel every open order per account (all pages), confirm by listing
+//   4. suspend conditional activity (condition-search subscribers)
+// A failing step never stops the later ones: a lockdown does as much as it
+// can and reports what it could not do. Then the damage assessment and alerts.
+import { randomUUID } from 'node:crypto';
+import { GuardError } from '../common/errors.js';
+import { counter, histogram } from '../common/metrics.js';
+import type { Alerts } from './alerts.js';
+import { cancelAll } from './cancel-all.js';
+import { checkActor, maskAccount, tradingScope, type ResponseContext } from './context.js';
+import type { Holdings } from './holdings.js';
+import type { Incident, IncidentReport, IncidentTrigger, LockdownScope, StepTiming } from './incident.js';
+import type { IncidentStore } from './incident-store.js';
+import { CHANNEL, K } from './keys.js';
+import type { LockCheck } from './lock-check.js';
+
+export interface LockdownRequest extends LockdownScope {
+  readonly reason: string;
+  readonly actor: string;
+  readonly automatic?: boolean;
+  readonly trigger?: IncidentTrigger;
+}
+
+/** What the pipeline knows about the call that tripped automatic lockdown. */
+export interface HighRiskCall {
+  readonly botId: string;
+  readonly account?: string;
+  readonly apiId?: string;
+  readonly requestId?: string;
+}
+
+export interface RiskLike {
+  readonly score: number;
+  readonly level?: string;
+  readonly contributions: readonly { readonly detector: string; readonly score: number; readonly weight: number; readonly reason: string }[];
+}
+
+export interface Lockdown {
+  lockdown(req: LockdownRequest): Promise<IncidentReport>;
+  /** Automatic lockdown for a high-risk call; no-op when the bot is already locked. */
+  onHighRisk(assessment: RiskLike, call: HighRiskCall): Promise<IncidentReport | undefined>;
+}
+
+export interface LockdownParts {
+  readonly incidents: IncidentStore;
+  readonly holdings: Holdings;
+  readonly alerts: Alerts;
+  readonly lockCheck: LockCheck;
+}
+
+export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lockdown {
+  const { opts, cfg, store, logger, now, track } = ctx;
+  const { incidents, holdings, alerts, lockCheck } = parts;
+  const lockSeconds = histogram(opts.registry, 'kguard_lockdown_seconds', 'Lockdown issue to all orders cancelled and confirmed', [0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30]);
+  const lockdowns = counter(opts.registry, 'kguard_lockdowns_total', 'Lockdowns by trigger', ['trigger']);
+
+  async function resolveTargets(scope: LockdownScope): Promise<{ botId: string; account: string }[]> {
+    const all = await opts.vault.list();
+    if (scope.all) return all.map(({ botId, account }) => ({ botId, account }));
+    if (scope.account) return all.filter((m) => m.account === scope.account).map(({ botId, account }) => ({ botId, account }));
+    const found = all.find((m) => m.botId === scope.botId);
+    // A bot without a credential record is still locked (its flag and sessions), just with nothing to cancel.
+    return [{ botId: scope.botId!, account: found?.account ?? '' }];
+  }
+
+  async function lockdown(req: LockdownRequest): Promise<IncidentReport> {
+    const t0 = now();
+    const actor = checkActor(req.actor);
+    const reason = String(req.reason ?? '').replace(/[\r\n\t]+/g, ' ').slice(0, 500);
+    if (!reason) throw new GuardError('KG3016', 'a lockdown needs a reason');
+    const scopes = [req.all ? 1 : 0, req.account ? 1 : 0, req.botId ? 1 : 0].reduce((a, b) => a + b, 0);
+    if (scopes !== 1) throw new GuardError('KG3016', 'give exactly one of botId, account or all');
+    const scope: LockdownScope = req.all ? { all: true } : req.account ? { account: req.account } : { botId: req.botId! };
+    const id = randomUUID();
+    const at = (ms = now()) => new Date(ms).toISOString();
+    const rel = () => now() - t0;
+    const targets = await resolveTargets(scope).catch(() => (scope.botId ? [{ botId: scope.botId, account: '' }] : []));
+    const inc: Incident = {
+      id, createdAt: at(t0), scope, targets, reason, actor, automatic: req.automatic === true,
+      ...(req.trigger ? { trigger: req.trigger } : {}),
+      status: 'locked', steps: [], cancels: [], timings: {}, notifications: [], timeline: [{ at: at(t0), event: 'lockdown issued', detail: `${actor}: ${reason}` }],
+    };
+    lockdowns.inc({ trigger: inc.automatic ? 'automatic' : 'manual' });
+    logger.warn({ incidentId: id, scope, actor, automatic: inc.automatic, bots: targets.length }, 'LOCKDOWN issued');
+
+    const step = async (name: string, tasks: (() => Promise<unknown>)[]): Promise<StepTiming> => {
+      const startedMs = rel();
+      const results = await Promise.allSettled(tasks.map((f) => f()));
+      const errors = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error)?.message?.slice(0, 200) ?? 'error'] : []));
+      const s: StepTiming = { step: name, startedMs, endedMs: rel(), ok: errors.length === 0, errors };
+      inc.steps.push(s);
+      inc.timeline.push({ at: at(), event: `${name} ${s.ok ? 'done' : 'FAILED'}`, ...(errors.length ? { detail: errors.join('; ') } : {}) });
+      return s;
+    };
+
+    // Step 1: nothing can be decrypted for these bots, trading is HALTED, and every replica sees the lock.
+    await step('1 disable credentials + HALTED', [
+      ...(scope.all ? [() => store.set(K.lockAll, id)] : []),
+      ...(scope.account ? [() => store.set(K.lockAccount(scope.account!), id)] : []),
+      ...targets.map((t) => () => store.set(K.lockBot(t.botId), id)),
+      ...targets.map((t) => () => opts.vault.setEnabled(t.botId, false)),
+      () => opts.policy.setTradingState(tradingScope(scope), 'HALTED', `lockdown ${id}: ${reason}`),
+      () => store.publish(CHANNEL, JSON.stringify({ incidentId: id, scope })),
+    ]);
+    const auditErr = await ctx.auditSafe({ type: 'lockdown', action: 'issued', incidentId: id, scope, actor, reason, automatic: inc.automatic, bots: targets.map((t) => t.botId), trigger: req.trigger });
+    if (auditErr) inc.timeline.push({ at: at(), event: 'audit', detail: auditErr });
+
+    // Step 2: sessions and broker tokens.
+    await step('2 kill sessions + revoke broker tokens', targets.flatMap((t) => [() => opts.sessions.killAll(t.botId), () => opts.tokens.revokeOutstanding(t.botId)]));
+    await incidents.save(inc);
+    await incidents.addToIndex(inc);
+    track(alerts.notify(inc, alerts.alertFor(inc, 'lockdown', 'CRITICAL', `Lockdown: ${targets.map((t) => t.botId).join(', ') || 'no bots'}`, [
+      `reason: ${reason}`, `by: ${actor}${inc.automatic ? ' (automatic)' : ''}`,
+      ...(req.trigger ? [`risk score ${req.trigger.score}: ${req.trigger.contributions.slice(0, 4).map((c) => c.detector).join(', ')}`] : []),
+      'credentials disabled, trading HALTED, sessions and broker tokens revoked; cancelling open orders',
+    ])));
+
+    // Step 3: one cancel-all per account.
+    const byAccount = new Map<string, string>();
+    for (const t of targets) if (t.account && !byAccount.has(t.account)) byAccount.set(t.account, t.botId);
+    // When each account's confirmation listing came back empty (the broker token is revoked after that, off this clock).
+    const confirmedAt: number[] = [];
+    await step('3 cancel all open orders', [...byAccount].map(([account, botId]) => async () => {
+      try {
+        const r = await opts.gateway.withSession(botId, async (s) => {
+          const rep = await cancelAll(s, cfg.cancel);
+          if (rep.confirmed) confirmedAt.push(rel());
+          return rep;
+        });
+        inc.cancels.push({ account: maskAccount(account), viaBot: botId, ...r });
+        if (!r.confirmed) throw new Error(`${r.notCancelled.length} order(s) on ${maskAccount(account)} could not be cancelled`);
+      } catch (err) {
+        if (!inc.cancels.some((c) => c.viaBot === botId)) inc.cancels.push({ account: maskAccount(account), viaBot: botId, error: (err as Error).message.slice(0, 200) });
+        throw err;
+      }
+    }));
+    const s3 = inc.steps.at(-1)!;
+    if (s3.ok) {
+      inc.timings.cancelConfirmedMs = confirmedAt.length ? Math.max(...confirmedAt) : s3.endedMs;
+      lockSeconds.observe(inc.timings.cancelConfirmedMs / 1000);
+    }
+
+    // Step 4: conditional activity.
+    await step('4 suspend conditional activity', (opts.conditions ?? []).flatMap((c) => targets.map((t) => () => c.suspendConditions(t))));
+    inc.timings.stepsMs = rel();
+    await incidents.save(inc);
+
+    // Damage assessment, bounded by its deadline.
+    const dStart = rel();
+    inc.damage = await holdings.assessDamage(inc, t0);
+    inc.timings.damageMs = rel() - dStart;
+    inc.timeline.push({ at: at(), event: 'damage assessment', detail: `${inc.damage.totals.fills} fills, bought ${inc.damage.totals.boughtKrw} KRW, sold ${inc.damage.totals.soldKrw} KRW${inc.damage.complete ? '' : ' (incomplete)'}` });
+    inc.timeline.push({ at: at(), event: 'recovery plan', detail: cfg.recoverySteps.map((s) => s.id).join(', ') });
+    await incidents.save(inc);
+    await ctx.auditSafe({ type: 'incident', action: 'opened', incidentId: id, timings: inc.timings, steps: inc.steps, totals: inc.damage.totals });
+    const d = inc.damage.totals;
+    track(alerts.notify(inc, alerts.alertFor(inc, 'damage_assessment', 'CRITICAL', 'Damage assessment', [
+      `fills in window: ${d.fills}; bought ${d.boughtKrw.toLocaleString('en-US')} KRW; sold ${d.soldKrw.toLocaleString('en-US')} KRW`,
+      `orders cancelled: ${d.ordersCancelled}; NOT cancelled: ${d.ordersNotCancelled}`,
+      `estimated loss (lower bound): ${d.estimatedLossKrw.toLocaleString('en-US')} KRW`,
+      `recovery: ${cfg.recoverySteps.map((s) => s.title).join(' → ')}`,
+    ], { timings: inc.timings, totals: d, complete: inc.damage.complete })));
+    return incidents.report(inc);
+  }
+
+  async function onHighRisk(assessment: RiskLike, call: HighRiskCall): Promise<IncidentReport | undefined> {
+    const existing = await lockCheck.lockedBy(call.botId, call.account ?? '');
+    if (existing) return undefined;
+    return lockdown({
+      botId: call.botId,
+      reason: `automatic: risk score ${assessment.score} (${assessment.contributions.slice(0, 3).map((c) => c.detector).join(', ')})`,
+      actor: 'risk-engine',
+      automatic: true,
+      trigger: { score: assessment.score, ...(assessment.level ? { level: assessment.level } : {}), contributions: assessment.contributions.map(({ detector, score, weight, reason }) => ({ detector, score, weight, reason })), ...(call.apiId ? { apiId: call.apiId } : {}), ...(call.requestId ? { requestId: call.requestId } : {}) },
+    });
+  }
+
+  return { lockdown, onHighRisk };
+}
