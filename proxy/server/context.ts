@@ -1,11 +1,15 @@
 // The request context every pipeline stage reads and extends. A stage either
 // returns (next stage runs), sets `reply` (the pipeline stops and answers), or
 // throws a GuardError (the pipeline stops and answers with a Kiwoom-shaped error).
+// Stages read what earlier stages set through the narrowing views in
+// pipeline/need.ts, never through `!`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiEntry } from '../kiwoom/types.js';
 import type { BotRecord, SessionClaims } from '../auth/index.js';
 import type { TrResponse } from '../kiwoom/client.js';
 import type { Decision } from '../policy/types.js';
+import type { PrefetchedTradingState } from '../policy/engine.js';
+import type { RiskInput } from '../risk/index.js';
 import type { GuardError } from '../common/errors.js';
 
 export type Route = 'token' | 'revoke' | 'tr';
@@ -34,6 +38,12 @@ export interface RequestContext {
   json?: Record<string, unknown>;
   claims?: SessionClaims;
   bot?: BotRecord;
+  /** The store's verdict on the session, started by authenticate, awaited by the session stage. */
+  liveCheck?: Promise<void>;
+  /** Reads started together with the session check (prefetch stage). */
+  prefetched?: { tradingState: PrefetchedTradingState; lockdown: Promise<void> };
+  /** What the risk engine judged, kept for learning after the call. */
+  riskInput?: RiskInput;
   apiId?: string;
   entry?: ApiEntry;
   contYn?: string;
@@ -49,6 +59,8 @@ export interface RequestContext {
   upstreamMs: number;
   reply?: Reply;
   error?: GuardError;
+  /** Set by the outcome after-stage for a TR call: did it complete OK upstream. */
+  outcome?: { ok: boolean; orderNo?: string };
   /** Names of stages run, for the audit record and debugging. */
   readonly trail: string[];
 }

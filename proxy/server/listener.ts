@@ -1,6 +1,6 @@
 // The bot-facing listener: routes a request to its pipeline, runs the
-// stages, answers in Kiwoom's shape, then runs the after-hooks (outcome audit,
-// policy counters, metrics) off the bot's critical path.
+// stages, answers in Kiwoom's shape, then runs the after-stages (outcome
+// audit, policy counters, learning, holdings) off the bot's critical path.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -15,8 +15,8 @@ export interface ListenerDeps {
   logger: Logger;
   registry: Registry;
   pipelines: Record<Route, readonly NamedStage[]>;
-  /** Runs after the response is sent; must not throw. */
-  after: (ctx: RequestContext) => Promise<void>;
+  /** Run in order after the response is sent; a failing one is logged and the rest still run. */
+  after: readonly NamedStage[];
   isShuttingDown: () => boolean;
 }
 
@@ -110,7 +110,9 @@ export function createBotListener(deps: ListenerDeps): Server {
       requestId: ctx.id, route: ctx.route, botId: ctx.bot?.id, apiId: ctx.apiId, status: ctx.reply.status,
       code: ctx.error?.code, detail: ctx.error?.detail, ms: Math.round(seconds * 1000 * 100) / 100,
     }, 'request');
-    await deps.after(ctx).catch((err) => logger.error({ err, requestId: ctx.id }, 'after-hook failed'));
+    for (const stage of deps.after) {
+      await Promise.resolve().then(() => stage.run(ctx)).catch((err) => logger.error({ err: String(err), requestId: ctx.id, stage: stage.name }, 'after-stage failed'));
+    }
   }
 
   return server;

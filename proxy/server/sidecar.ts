@@ -30,7 +30,7 @@ import { startSimulator, type Simulator } from '../sim/index.js';
 import { createAdminServer } from '../admin/server.js';
 import { AdminTokens } from '../admin/tokens.js';
 import type { ReadinessCheck } from '../admin/health.js';
-import { buildPipelines, durabilityFor, policyCall } from './stages.js';
+import { buildPipelines } from './pipeline/index.js';
 import { createBotListener } from './listener.js';
 import { requestScope, createMarketData } from './market.js';
 import type { RequestContext } from './context.js';
@@ -38,8 +38,7 @@ import { ensureDemo, type DemoInfo } from './demo.js';
 import { coreAdminRoutes } from './admin-routes.js';
 import { createRiskEngine, parseRiskConfig, type RiskEngine } from '../risk/index.js';
 import { createApprovalService, createKeyProviderSealer, parseApprovalConfig, approvalRoutes, type ApprovalService } from '../approval/index.js';
-import { createResponder, holdingsFromBalance, kiwoomBrokerGateway, parseResponseConfig, responseRoutes, type Responder } from '../response/index.js';
-import { zeroTrustStages } from './zero-trust.js';
+import { createResponder, kiwoomBrokerGateway, parseResponseConfig, responseRoutes, type Responder } from '../response/index.js';
 
 export interface SidecarOptions {
   logger?: Logger;
@@ -217,16 +216,12 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     closers.push(() => responder.flush());
 
     const parts: SidecarParts = { config, logger, registry, store, vault, auditor, policy, bots, sessions, kiwoom, brokerSessions, governor, upstream, gateway, risk, approvals, responder, sim };
-    const zeroTrust = zeroTrustStages({ risk, approvals, approvalConfig, responder, logger, clock });
-
     let shuttingDown = false;
     const pipelines = buildPipelines({
       maxBodyBytes: config.limits.maxBodyBytes,
       okMessage: OK_MESSAGE[config.language],
-      bots, sessions, policy, auditor, upstream,
-      checkLockdown: zeroTrust.checkLockdown,
-      assessRisk: zeroTrust.assessRisk,
-      awaitApproval: zeroTrust.awaitApproval,
+      bots, sessions, policy, auditor, upstream, risk, approvals, approvalConfig, responder,
+      logger, clock,
     });
     // Parts deeper down (market data for policy, decrypt and broker-token
     // audit records, the read-only state fallback) learn which request, bot
@@ -237,13 +232,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     }));
 
     const botServer = createBotListener({
-      config, logger, registry, pipelines: { ...pipelines, tr },
+      config, logger, registry, pipelines: { token: pipelines.token, revoke: pipelines.revoke, tr }, after: pipelines.after,
       isShuttingDown: () => shuttingDown,
-      after: async (ctx) => {
-        const ok = await afterCall(parts, ctx);
-        if (ok !== undefined) await zeroTrust.learn(ctx, ok).catch((err) => logger.warn({ err: String(err) }, 'risk baseline update failed'));
-        if (ok) await recordHoldingsBaseline(parts, ctx).catch((err) => logger.warn({ err: String(err) }, 'holdings baseline update failed'));
-      },
     });
     const url = await listen(botServer, config.listen.host, config.listen.port);
     closers.push(async () => {
@@ -307,54 +297,3 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     throw err;
   }
 }
-
-/**
- * A bot's own complete balance inquiry (kt00018, one page) becomes the
- * holdings baseline that a lockdown's damage assessment compares with: the
- * baseline stays current without the sidecar calling the broker itself.
- */
-async function recordHoldingsBaseline(parts: SidecarParts, ctx: RequestContext): Promise<void> {
-  if (ctx.apiId !== 'kt00018' || ctx.contYn === 'Y' || ctx.upstream?.contYn === 'Y' || !ctx.upstream) return;
-  const j = JSON.parse(ctx.upstream.body.toString('utf8')) as Record<string, unknown>;
-  const rows = j.acnt_evlt_remn_indv_tot;
-  if (!Array.isArray(rows)) return;
-  await parts.responder.recordHoldings(ctx.bot!.account, holdingsFromBalance(rows as Record<string, unknown>[]));
-}
-
-/** After the bot has its answer: outcome audit, policy counters. Never throws. Returns whether a TR call completed OK. */
-async function afterCall(parts: SidecarParts, ctx: RequestContext): Promise<boolean | undefined> {
-  if (ctx.route !== 'tr' || !ctx.bot) {
-    if (ctx.error) {
-      await parts.auditor.append({
-        type: 'call.outcome', requestId: ctx.id, route: ctx.route, botId: ctx.bot?.id, sourceIp: ctx.sourceIp,
-        ok: false, code: ctx.error.code, stage: ctx.trail.at(-1),
-      }, { durability: 'write' }).catch(() => undefined);
-    }
-    return undefined;
-  }
-  let orderNo: string | undefined;
-  let returnCode: unknown;
-  if (ctx.upstream && ctx.upstream.body.length < 64 * 1024) {
-    try {
-      const j = JSON.parse(ctx.upstream.body.toString('utf8')) as Record<string, unknown>;
-      returnCode = j.return_code;
-      if (typeof j.ord_no === 'string') orderNo = j.ord_no;
-    } catch {
-      returnCode = 'unparsed';
-    }
-  }
-  const ok = !ctx.error && ctx.upstream !== undefined && ctx.upstream.status === 200 && returnCode === 0;
-  await parts.auditor.append({
-    type: 'call.outcome', requestId: ctx.id, botId: ctx.bot.id, apiId: ctx.apiId, kind: ctx.entry?.kind,
-    account: ctx.bot.account, ok, code: ctx.error?.code, stage: ctx.trail.at(-1),
-    upstreamStatus: ctx.upstream?.status, returnCode, orderNo,
-    decision: ctx.decision ? { outcome: ctx.decision.outcome, ruleId: ctx.decision.ruleId, policyVersion: ctx.decision.policyVersion } : undefined,
-    ms: Math.round((performance.now() - ctx.startedAt) * 100) / 100,
-  }, { durability: ctx.entry ? durabilityFor(ctx.entry.kind) : 'write' }).catch((err) => parts.logger.error({ err: String(err), requestId: ctx.id }, 'outcome audit record failed'));
-  if (ctx.decision && ctx.decision.outcome !== 'deny' && ctx.entry) {
-    await parts.policy.recordOutcome(policyCall(ctx), ctx.decision, { ok, orderNo })
-      .catch((err) => parts.logger.error({ err: String(err), requestId: ctx.id }, 'policy outcome failed'));
-  }
-  return ok;
-}
-

@@ -1,0 +1,55 @@
+// Enforces the decision: allow goes on; deny answers with the rule; step-up
+// and hold wait for human approval (or answer "pending" with an approval id
+// the bot retries with). After a hold the session, the bot and lockdown are
+// checked again: minutes may have passed.
+import { GuardError, type ErrorCode } from '../../common/errors.js';
+import { hashCall, outcomeError, pendingApprovalError } from '../../approval/index.js';
+import type { Decision } from '../../policy/types.js';
+import type { RequestContext } from '../context.js';
+import type { PipelineDeps } from './deps.js';
+import { judged, type Judged } from './need.js';
+
+const DECISION_ERRORS: Partial<Record<string, ErrorCode>> = { 'rate-limit': 'KG3005', 'daily-cap': 'KG3005' };
+
+async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig'>, ctx: Judged, decision: Decision): Promise<void> {
+  const callHash = hashCall(ctx.bot.id, ctx.apiId, ctx.json);
+  if (ctx.approvalId) {
+    // A retry after a pending-approval error: the approval must match this exact call, once.
+    await deps.approvals.consume(ctx.approvalId, callHash);
+    return;
+  }
+  const ticket = await deps.approvals.request({
+    botId: ctx.bot.id, account: ctx.bot.account, apiId: ctx.apiId, body: ctx.json, owner: ctx.bot.owner,
+    score: ctx.risk?.score ?? 0, level: decision.outcome === 'hold' ? 'admin' : 'step_up',
+    reasons: [decision.reason ?? decision.ruleId ?? 'risk', ...(ctx.risk?.contributions.map((c) => c.reason) ?? [])],
+    requestId: ctx.id,
+  });
+  if (deps.approvalConfig.mode === 'pending') throw pendingApprovalError(ticket.id, deps.approvalConfig.header);
+  const outcome = await ticket.wait(ctx.signal);
+  if (outcome !== 'approved') throw outcomeError(outcome, ticket.id);
+  await deps.approvals.consume(ticket.id, callHash);
+}
+
+export function approval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig' | 'sessions' | 'bots' | 'responder'>) {
+  return async (ctx: RequestContext): Promise<void> => {
+    const j = judged(ctx);
+    const d = j.decision;
+    if (d.outcome === 'allow') {
+      // An approval id is single use even when this call would pass without
+      // one: presenting it consumes it, a spent or foreign id is refused.
+      if (j.approvalId) await awaitApproval(deps, j, d);
+      return;
+    }
+    if (d.outcome === 'deny') {
+      const code = DECISION_ERRORS[d.ruleKind ?? ''] ?? 'KG3001';
+      const headers = d.retryAfterMs ? { 'retry-after': String(Math.ceil(d.retryAfterMs / 1000)) } : undefined;
+      throw new GuardError(code, `rule=${d.ruleId ?? '?'} ${d.reason ?? ''}`.trim(), { headers });
+    }
+    await awaitApproval(deps, j, d);
+    // The hold may have lasted minutes: a session ended, a bot disabled or a
+    // lockdown pressed meanwhile must still stop the call (fail closed).
+    await deps.sessions.checkLive(j.claims);
+    if (!deps.bots.get(j.bot.id)?.enabled) throw new GuardError('KG2006');
+    await deps.responder.checkLockdown({ botId: j.bot.id, account: j.bot.account, kind: j.entry.kind, body: j.json });
+  };
+}

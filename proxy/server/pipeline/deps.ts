@@ -1,0 +1,31 @@
+// Everything the stages need, named once. The sidecar builds it; stages take
+// only what they use. No stage is optional: a part that is switched off by
+// configuration still answers (the risk engine scores 0, approvals refuse).
+import type { Logger } from 'pino';
+import type { Auditor } from '../../audit/types.js';
+import type { BotRegistry, Sessions } from '../../auth/index.js';
+import type { ApprovalConfig, ApprovalService } from '../../approval/index.js';
+import type { Upstream } from '../../kiwoom/upstream.js';
+import type { PolicyEngineInternals } from '../../policy/engine.js';
+import type { PolicyEngine } from '../../policy/types.js';
+import type { Responder } from '../../response/index.js';
+import type { RiskEngine } from '../../risk/index.js';
+
+export interface PipelineDeps {
+  maxBodyBytes: number;
+  okMessage: string;
+  bots: BotRegistry;
+  sessions: Sessions;
+  /** evaluate() takes the trading state read early (PolicyEngineInternals does). */
+  policy: PolicyEngine & Pick<PolicyEngineInternals, 'evaluate'>;
+  auditor: Auditor;
+  /** Governor slot, the key's broker session, Kiwoom's refusals handled. */
+  upstream: Upstream;
+  risk: RiskEngine;
+  approvals: ApprovalService;
+  approvalConfig: ApprovalConfig;
+  responder: Responder;
+  logger: Logger;
+  /** Clock for behaviour analysis (risk time-of-week, live counters). */
+  clock: () => number;
+}

@@ -1,0 +1,44 @@
+// Forward to Kiwoom through the key's governor slot and broker session
+// (../../kiwoom/upstream.ts), and answer the bot. A re-serialisation of
+// exactly the judged value goes out: no duplicate keys or odd encodings the
+// broker could read differently. The broker token never comes back.
+import { GuardError } from '../../common/errors.js';
+import { safeHeaderValue } from '../http.js';
+import type { RequestContext } from '../context.js';
+import type { PipelineDeps } from './deps.js';
+import { judged, type Judged } from './need.js';
+
+const JSON_CONTENT_TYPE_PATTERN = /^application\/json(\s*;\s*charset=[A-Za-z0-9_-]{1,32})?$/i;
+
+/** Orders are never aborted once sent: the bot leaving does not un-send an order, and we want its outcome audited. */
+function abortable(ctx: Judged): AbortSignal | undefined {
+  const k = ctx.entry.kind;
+  return k === 'query' || k === 'account' ? ctx.signal : undefined;
+}
+
+export function forward(deps: Pick<PipelineDeps, 'upstream'>) {
+  return async (ctx: RequestContext): Promise<void> => {
+    const j = judged(ctx);
+    if (j.signal.aborted) throw new GuardError('KG5002', 'bot disconnected');
+    const t0 = performance.now();
+    let up;
+    try {
+      up = await deps.upstream.call({
+        botId: j.bot.id, entry: j.entry, body: Buffer.from(JSON.stringify(j.json)),
+        contYn: j.contYn, nextKey: j.nextKey, signal: abortable(j),
+      });
+      j.upstream = up;
+    } finally {
+      j.upstreamMs = performance.now() - t0;
+    }
+    // Only a plain JSON content type is copied; anything else is replaced, never echoed.
+    const headers: Record<string, string> = { 'content-type': safeHeaderValue(up.contentType, JSON_CONTENT_TYPE_PATTERN) ?? 'application/json;charset=UTF-8' };
+    const apiId = safeHeaderValue(up.apiId, /^[a-z]{2}\d{5}$/);
+    const contYn = safeHeaderValue(up.contYn, /^[YN]$/);
+    const nextKey = safeHeaderValue(up.nextKey);
+    if (apiId) headers['api-id'] = apiId;
+    if (contYn) headers['cont-yn'] = contYn;
+    if (nextKey) headers['next-key'] = nextKey;
+    j.reply = { status: up.status, headers, body: up.body };
+  };
+}

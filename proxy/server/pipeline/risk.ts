@@ -1,0 +1,48 @@
+// Risk score in [0,1] with explainable contributions. Runs only for a live
+// session: it has side effects (behaviour counters, automatic lockdown,
+// alerts) a revoked token must not cause.
+import { GuardError } from '../../common/errors.js';
+import type { RiskInput } from '../../risk/index.js';
+import type { RequestContext } from '../context.js';
+import type { PipelineDeps } from './deps.js';
+import { parsed, type Parsed } from './need.js';
+
+function num(v: unknown): number | undefined {
+  if (typeof v !== 'string' && typeof v !== 'number') return undefined;
+  const n = Number(String(v).replace(/^\+/, ''));
+  return Number.isFinite(n) && String(v).trim() !== '' ? Math.abs(n) : undefined;
+}
+
+export function riskInput(ctx: Parsed, now: number): RiskInput {
+  const b = ctx.json;
+  const qty = num(b.ord_qty ?? b.mdfy_qty ?? b.cncl_qty);
+  const price = num(b.ord_uv ?? b.mdfy_uv);
+  return {
+    botId: ctx.bot.id, account: ctx.bot.account, apiId: ctx.apiId, kind: ctx.entry.kind, side: ctx.entry.side,
+    stkCd: typeof b.stk_cd === 'string' ? b.stk_cd : undefined, qty, price: price || undefined,
+    sourceIp: ctx.sourceIp, now,
+  };
+}
+
+export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 'clock'>) {
+  return async (ctx: RequestContext): Promise<void> => {
+    const p = parsed(ctx);
+    let input = riskInput(p, deps.clock());
+    // A sell is judged against the position the bot last saw (its own balance
+    // inquiry): "sells 95% of what it holds" is what draining looks like.
+    if (input.side === 'sell' && input.stkCd) {
+      const held = await deps.responder.baselineHolding(input.account, input.stkCd);
+      if (held !== undefined) input = { ...input, holdingQty: held };
+    }
+    p.riskInput = input;
+    const a = await deps.risk.assess(input);
+    const call = { botId: input.botId, account: input.account, apiId: input.apiId, requestId: p.id };
+    if (deps.risk.isHighRisk(a)) {
+      // The seed's _handle_high_risk_anomaly: lock the bot down, alert, record the incident, refuse the call.
+      await deps.responder.onHighRisk(a, call);
+      throw new GuardError('KG3008', `automatic lockdown: risk ${a.score.toFixed(2)} (${a.contributions.map((c) => c.detector).join(', ')})`);
+    }
+    if (a.level === 'alert') void deps.responder.onRiskAlert(a, call).catch((err) => deps.logger.warn({ err: String(err) }, 'risk alert failed'));
+    p.risk = { score: a.score, contributions: a.contributions.map((c) => ({ detector: c.detector, score: c.score, weight: c.weight, reason: c.reason })) };
+  };
+}
