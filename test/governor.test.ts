@@ -508,13 +508,13 @@ t.test('config: bad upstream.limits and the removed brokerTokens keys are refuse
   };
   t.match(await refusal({ upstream: { limits: { queriesPerSecnd: 3 } } }), /unknown key 'queriesPerSecnd'/, 'unknown key');
   t.match(await refusal({ upstream: { limits: { mock: { burst: 3 } } } }), /unknown key 'burst'/, 'unknown key under mock');
-  t.match(await refusal({ upstream: { limits: { queriesPerSecond: -1 } } }), /^invalid configuration/, 'negative rate');
-  t.match(await refusal({ upstream: { limits: { orderMaxWaitMs: -5 } } }), /^invalid configuration/, 'negative wait');
-  t.match(await refusal({ upstream: { limits: { mock: { ordersPerSecond: -2 } } } }), /^invalid configuration/, 'negative under mock');
-  t.match(await refusal({ upstream: { limits: { queriesPerSecond: 0 } } }), /^invalid configuration/, 'a rate of 0');
-  t.match(await refusal({ upstream: { limits: { windowMs: 50 } } }), /^invalid configuration/, 'a window under 100 ms');
-  t.match(await refusal({ upstream: { limits: { queriesPerSecond: 2.5 } } }), /^invalid configuration/, 'not an integer');
-  t.match(await refusal({ upstream: { limits: 'on' } }), /^invalid configuration/, 'a string other than off');
+  t.match(await refusal({ upstream: { limits: { queriesPerSecond: -1 } } }), /^KG9003: Invalid configuration \(\/upstream\/limits/, 'negative rate');
+  t.match(await refusal({ upstream: { limits: { orderMaxWaitMs: -5 } } }), /^KG9003: Invalid configuration \(\/upstream\/limits/, 'negative wait');
+  t.match(await refusal({ upstream: { limits: { mock: { ordersPerSecond: -2 } } } }), /^KG9003: Invalid configuration \(\/upstream\/limits/, 'negative under mock');
+  t.match(await refusal({ upstream: { limits: { queriesPerSecond: 0 } } }), /^KG9003: Invalid configuration \(\/upstream\/limits/, 'a rate of 0');
+  t.match(await refusal({ upstream: { limits: { windowMs: 50 } } }), /^KG9003: Invalid configuration \(\/upstream\/limits/, 'a window under 100 ms');
+  t.match(await refusal({ upstream: { limits: { queriesPerSecond: 2.5 } } }), /^KG9003: Invalid configuration \(\/upstream\/limits/, 'not an integer');
+  t.match(await refusal({ upstream: { limits: 'on' } }), /^KG9003: Invalid configuration \(\/upstream\/limits/, 'a string other than off');
   t.equal(await refusal({ upstream: { limits: { queriesPerSecond: 10_000, windowMs: 100, orderMaxWaitMs: 0 } } }), 'accepted', 'bounds are inclusive');
 
   const removed = await refusal({ brokerTokens: { maxUses: 5 } });

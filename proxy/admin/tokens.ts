@@ -50,10 +50,10 @@ export class AdminTokens {
 
   /** Creates an admin token; returns it once as a Buffer for the caller to print and wipe. */
   async create(name: string, role: Role): Promise<Buffer> {
-    if (!NAME.test(name)) throw new Error(`admin name must match ${NAME}`);
-    if (!ROLES.includes(role)) throw new Error(`role must be one of ${ROLES.join(', ')}`);
+    if (!NAME.test(name)) throw new GuardError('KG2010', `admin name must match ${NAME}`);
+    if (!ROLES.includes(role)) throw new GuardError('KG2010', `role must be one of ${ROLES.join(', ')}`);
     this.refresh();
-    if (this.admins.some((a) => a.name === name)) throw new Error(`admin ${name} exists`);
+    if (this.admins.some((a) => a.name === name)) throw new GuardError('KG2011', `admin ${name}`);
     const token = Buffer.from(PREFIX + randomBytes(32).toString('base64url'), 'latin1');
     this.admins = [...this.admins, { name, role, digest: digest(token).toString('hex'), createdAt: new Date().toISOString() }];
     await writeFileAtomic(this.file, JSON.stringify(this.admins, null, 2) + '\n');

@@ -3,6 +3,7 @@
 // public key can check one order without the rest of the log.
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
+import { GuardError } from '../common/errors.js';
 import { checkpointSignatureValid, readCheckpointFile, type Checkpoint } from './checkpoint.js';
 import { listLogFiles, readLines, LOCAL_CHECKPOINT_FILE } from './logfiles.js';
 import { inclusionProof, merkleRoot, verifyInclusion } from './merkle.js';
@@ -22,10 +23,10 @@ export interface Receipt {
   readonly record?: AuditRecord;
 }
 
-export class ReceiptError extends Error {
-  readonly code = 'KG_RECEIPT';
-  constructor(message: string) {
-    super(message);
+/** KG6004: no receipt can be issued for this seq (the log around it does not verify, or seq is not one). */
+export class ReceiptError extends GuardError {
+  constructor(detail: string) {
+    super('KG6004', detail);
     this.name = 'ReceiptError';
   }
 }

@@ -110,12 +110,12 @@ export class BotRegistry {
 
   /** Creates a bot and returns its secret once (a Buffer the caller shows and wipes). */
   async add(input: { id: string; owner: string; account: string; allowed?: string[] }): Promise<{ bot: PublicBot; secret: Buffer }> {
-    if (!BOT_ID_PATTERN.test(input.id)) throw new Error(`bot id must match ${BOT_ID_PATTERN}`);
+    if (!BOT_ID_PATTERN.test(input.id)) throw new GuardError('KG2010', `bot id must match ${BOT_ID_PATTERN}`);
     await this.reload();
-    if (this.bots.has(input.id)) throw new Error(`bot ${input.id} already exists`);
+    if (this.bots.has(input.id)) throw new GuardError('KG2011', `bot ${input.id}`);
     const allowed = input.allowed?.length ? input.allowed : [...DEFAULT_ALLOWED];
     for (const a of allowed) {
-      if (!/^(\*|kind:[a-z]+|[a-z]{2}\d{5})$/.test(a)) throw new Error(`allowed entry '${a}' must be an api-id (kt10000), kind:<kind> or *`);
+      if (!/^(\*|kind:[a-z]+|[a-z]{2}\d{5})$/.test(a)) throw new GuardError('KG2010', `allowed entry '${a}' must be an api-id (kt10000), kind:<kind> or *`);
     }
     // base64url of 32 random bytes: printable, no JSON escaping needed.
     const secret = Buffer.from(randomBytes(32).toString('base64url'), 'latin1');
@@ -131,7 +131,7 @@ export class BotRegistry {
   async setEnabled(id: string, enabled: boolean): Promise<PublicBot> {
     await this.reload();
     const rec = this.bots.get(id);
-    if (!rec) throw new Error(`no bot ${id}`);
+    if (!rec) throw new GuardError('KG2012', `bot ${id}`);
     const next = { ...rec, enabled, updatedAt: new Date().toISOString() };
     await this.write(next);
     return publicBot(next);

@@ -34,7 +34,7 @@ export async function loadSigningKey(dataDir: string, keyFile?: string): Promise
   try {
     await assertPrivateFile(file);
     const key = await readFile(file);
-    if (key.length < 32) throw new Error(`${file}: signing key must be at least 32 bytes`);
+    if (key.length < 32) throw new GuardError('KG9003', `${file}: signing key must be at least 32 bytes`);
     return key;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || keyFile) throw err;

@@ -1,6 +1,7 @@
 // Shared by `kguard approvals|lockdown|incidents`: where the admin API is and
 // how the answer is printed. Precedence: flags, then environment, then config.
 import type { CliIO } from './types.js';
+import { UsageError } from './usage.js';
 import { createAdminClient, type AdminClient } from './admin-client.js';
 
 export const ADMIN_FLAGS = {
@@ -15,9 +16,9 @@ export async function adminClientFrom(values: Record<string, unknown>, io: CliIO
     const a = await configured();
     baseUrl = `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/admin/v1`;
   }
-  if (!baseUrl) throw new Error('admin API unknown: pass --admin-url or set KGUARD_ADMIN_URL');
+  if (!baseUrl) throw new UsageError('admin API unknown: pass --admin-url or set KGUARD_ADMIN_URL');
   const tokenFile = typeof values['token-file'] === 'string' ? values['token-file'] : io.env.KGUARD_ADMIN_TOKEN_FILE;
-  if (!tokenFile) throw new Error('admin token unknown: pass --token-file FILE or set KGUARD_ADMIN_TOKEN_FILE (tokens are never taken from argv)');
+  if (!tokenFile) throw new UsageError('admin token unknown: pass --token-file FILE or set KGUARD_ADMIN_TOKEN_FILE (tokens are never taken from argv)');
   return createAdminClient({ baseUrl, tokenFile });
 }
 

@@ -3,6 +3,7 @@ import { AdminTokens, ROLES, type Role } from '../admin/tokens.js';
 import { ensurePrivateDir, writeFileAtomic } from '../common/fsutil.js';
 import { configFromFlags, parseFlags, printJson } from './args.js';
 import type { CliCommand } from './types.js';
+import { UsageError } from './usage.js';
 
 const admins: CliCommand = async (args, io) => {
   const [sub, ...rest] = args;
@@ -14,7 +15,7 @@ const admins: CliCommand = async (args, io) => {
   switch (sub) {
     case 'add': {
       const role = (values.role ?? 'viewer') as Role;
-      if (!name || !ROLES.includes(role)) throw new Error(`usage: kguard admins add <name> --role ${ROLES.join('|')} [--token-out FILE]`);
+      if (!name || !ROLES.includes(role)) throw new UsageError(`usage: kguard admins add <name> --role ${ROLES.join('|')} [--token-out FILE]`);
       const token = await tokens.create(name, role);
       try {
         if (typeof values['token-out'] === 'string') {
@@ -32,7 +33,7 @@ const admins: CliCommand = async (args, io) => {
       printJson(io, tokens.list());
       return 0;
     case 'remove':
-      if (!name) throw new Error('usage: kguard admins remove <name>');
+      if (!name) throw new UsageError('usage: kguard admins remove <name>');
       await tokens.remove(name);
       return 0;
     default:

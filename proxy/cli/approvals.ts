@@ -5,6 +5,7 @@ import { readCodeFromStdin } from './admin-client.js';
 import { ADMIN_FLAGS, adminClientFrom, printResult } from './admin-common.js';
 import { configFromFlags, parseFlags } from './args.js';
 import type { CliCommand } from './types.js';
+import { UsageError } from './usage.js';
 
 const USAGE = `usage: kguard approvals list [--status pending|approved|refused|timeout|consumed] [--bot B]
        kguard approvals show ID
@@ -50,7 +51,7 @@ const approvals: CliCommand = async (args, io) => {
       if (io.stdin.isTTY) io.stderr.write('TOTP code: ');
       const code = await readCodeFromStdin(io.stdin);
       try {
-        if (!/^\d{6,8}$/.test(code.toString('latin1'))) throw new Error('the code must be 6-8 digits on stdin');
+        if (!/^\d{6,8}$/.test(code.toString('latin1'))) throw new UsageError('the code must be 6-8 digits on stdin');
         return printResult(io, await (await client()).call('POST', `/approvals/${encodeURIComponent(id)}/approve`, { code: code.toString('latin1') }), (j) => `approval ${id}: ${(j as View).status}\n`);
       } finally {
         code.fill(0);

@@ -3,6 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig, type Config } from '../common/config.js';
 import type { CliIO } from './types.js';
+import { UsageError } from './usage.js';
 
 export const CONFIG_FLAGS = {
   config: { type: 'string', short: 'c' },
@@ -10,7 +11,13 @@ export const CONFIG_FLAGS = {
 } as const;
 
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
-  return parseArgs({ args, options: { ...CONFIG_FLAGS, ...options }, allowPositionals: true, strict: true });
+  try {
+    return parseArgs({ args, options: { ...CONFIG_FLAGS, ...options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    // node:util names the option, never its value: safe to show.
+    if (String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS_')) throw new UsageError((err as Error).message);
+    throw err;
+  }
 }
 
 export async function configFromFlags(values: { config?: unknown; 'data-dir'?: unknown }, io: CliIO, overrides: Record<string, unknown> = {}): Promise<Config> {

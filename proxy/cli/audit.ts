@@ -7,6 +7,7 @@ import { fingerprint, generateHmacKeyFile, generateSigningKeyFiles, loadHmacKey,
 import { verifyLog, type VerifyReport } from '../audit/verify.js';
 import { configFromFlags, parseFlags, printJson } from './args.js';
 import type { CliCommand, CliIO } from './types.js';
+import { UsageError } from './usage.js';
 
 const USAGE = `usage:
   kguard audit verify [--from SEQ] [--checkpoints DIR]... [--public-key FILE] [--json] [FILE_OR_DIR]
@@ -23,7 +24,7 @@ async function auditConfig(values: { config?: unknown; 'data-dir'?: unknown }, i
 
 function primaryDir(cfg: AuditConfig): string {
   const sink = cfg.sinks.find((s) => s.type === 'file');
-  if (!sink || sink.type !== 'file') throw new Error('no file sink configured: name the log directory explicitly');
+  if (!sink || sink.type !== 'file') throw new UsageError('no file sink configured: name the log directory explicitly');
   return sink.dir;
 }
 
@@ -33,7 +34,7 @@ async function readStdin(io: CliIO, limit = 1 << 20): Promise<Buffer> {
   for await (const chunk of io.stdin as AsyncIterable<Buffer | string>) {
     const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     n += b.length;
-    if (n > limit) throw new Error(`stdin is larger than ${limit} bytes`);
+    if (n > limit) throw new UsageError(`stdin is larger than ${limit} bytes`);
     chunks.push(b);
   }
   return Buffer.concat(chunks);
@@ -41,7 +42,7 @@ async function readStdin(io: CliIO, limit = 1 << 20): Promise<Buffer> {
 
 function intArg(name: string, v: unknown): number {
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${String(v)}`);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${name} must be a positive integer, got ${String(v)}`);
   return n;
 }
 
@@ -92,7 +93,7 @@ const audit: CliCommand = async (args, io) => {
     }
     case 'hash': {
       const { values, positionals } = parseFlags(rest, { 'hmac-key': { type: 'string' }, raw: { type: 'boolean' } });
-      if (positionals.length > 0) throw new Error('kguard audit hash reads the value from stdin, not from arguments (they end up in shell history)');
+      if (positionals.length > 0) throw new UsageError('kguard audit hash reads the value from stdin, not from arguments (they end up in shell history)');
       const keyFile = typeof values['hmac-key'] === 'string' ? values['hmac-key'] : (await auditConfig(values, io)).hmacKeyFile;
       const key = await loadHmacKey(keyFile, false);
       const input = await readStdin(io);

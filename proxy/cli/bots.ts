@@ -4,6 +4,7 @@ import { BotRegistry } from '../auth/index.js';
 import { ensurePrivateDir, writeFileAtomic } from '../common/fsutil.js';
 import { configFromFlags, parseFlags, printJson } from './args.js';
 import type { CliCommand } from './types.js';
+import { UsageError } from './usage.js';
 
 const bots: CliCommand = async (args, io) => {
   const [sub, ...rest] = args;
@@ -20,7 +21,7 @@ const bots: CliCommand = async (args, io) => {
     const id = positionals[0];
     switch (sub) {
       case 'add': {
-        if (!id || typeof values.account !== 'string') throw new Error('usage: kguard bots add <id> --account <account> [--owner <name>] [--allow kt10000 --allow kind:query ...] [--secret-out FILE]');
+        if (!id || typeof values.account !== 'string') throw new UsageError('usage: kguard bots add <id> --account <account> [--owner <name>] [--allow kt10000 --allow kind:query ...] [--secret-out FILE]');
         const allowed = (values.allow ?? []).flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean);
         const { bot, secret } = await registry.add({ id, owner: typeof values.owner === 'string' ? values.owner : 'unknown', account: values.account, allowed });
         try {
@@ -41,7 +42,7 @@ const bots: CliCommand = async (args, io) => {
         return 0;
       case 'disable':
       case 'enable': {
-        if (!id) throw new Error(`usage: kguard bots ${sub} <id>`);
+        if (!id) throw new UsageError(`usage: kguard bots ${sub} <id>`);
         printJson(io, await registry.setEnabled(id, sub === 'enable'));
         return 0;
       }

@@ -3,6 +3,7 @@ import { ADMIN_FLAGS, adminClientFrom, printResult } from './admin-common.js';
 import type { CompensationWorksheet, IncidentSummary } from '../response/index.js';
 import { configFromFlags, parseFlags } from './args.js';
 import type { CliCommand } from './types.js';
+import { UsageError } from './usage.js';
 
 const USAGE = `usage: kguard incidents list
        kguard incidents show ID [--format md|json]
@@ -42,7 +43,7 @@ const incidents: CliCommand = async (args, io) => {
     case 'compensation': {
       if (!id || typeof values.cause !== 'string') break;
       const loss = values.loss === undefined ? undefined : Number(values.loss);
-      if (loss !== undefined && (!Number.isFinite(loss) || loss < 0)) throw new Error('--loss must be a non-negative number of KRW');
+      if (loss !== undefined && (!Number.isFinite(loss) || loss < 0)) throw new UsageError('--loss must be a non-negative number of KRW');
       return printResult(io, await (await client()).call('POST', at('/compensation'), { cause: values.cause, ...(loss !== undefined ? { lossKrw: loss } : {}) }), values.json ? undefined : (j) => {
         const c = j as CompensationWorksheet;
         return `incident ${c.incidentId}: cause ${c.cause} ${Math.round(c.rate * 100)}% of ${c.lossKrw} KRW (${c.lossBasis}) = ${c.uncappedKrw} KRW, cap ${c.capKrw} KRW -> ${c.amountKrw} KRW\nprocessing ${c.processing.minBusinessDays}-${c.processing.maxBusinessDays} business days (${c.processing.earliest} - ${c.processing.latest}); set by ${c.setBy}\n`;

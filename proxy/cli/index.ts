@@ -38,8 +38,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return await mod.default(rest, io);
   } catch (err) {
     // Messages only: stacks may carry values from arguments of failed calls.
+    // A GuardError's message already starts with its code (as do Node's errno messages).
     const e = err as Error & { code?: string };
-    io.stderr.write(`kguard ${name}: ${e.code ? `${e.code}: ` : ''}${e.message}\n`);
+    const prefix = e.code && !e.message.startsWith(`${e.code}:`) ? `${e.code}: ` : '';
+    io.stderr.write(`kguard ${name}: ${prefix}${e.message}\n`);
     return 1;
   }
 }

@@ -10,6 +10,7 @@ import { ruleListFor, type TraceEntry } from '../policy/evaluate.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
 import type { Language } from '../common/errors.js';
 import type { CliCommand, CliIO } from './types.js';
+import { UsageError } from './usage.js';
 
 const USAGE = `usage: kguard policy <command>
   check FILE...                     validate policy files; errors as file:line:column
@@ -41,8 +42,6 @@ function parseFlags(args: string[]): Flags {
   }
   return out;
 }
-
-class UsageError extends Error {}
 
 function write(io: CliIO, text: string): void {
   io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -194,7 +193,7 @@ const policyCommand: CliCommand = async (args, io) => {
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`kguard policy: ${err.message}\n${USAGE}`);
+      io.stderr.write(`kguard policy: ${err.detail}\n${USAGE}`);
       return 2;
     }
     throw err;

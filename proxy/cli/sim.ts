@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { isLoopbackAddress, startSimulator } from '../sim/index.js';
 import type { SimLimits } from '../sim/index.js';
 import type { CliIO } from './types.js';
+import { UsageError } from './usage.js';
 
 const USAGE = [
   'usage: kguard sim [--port N] [--host 127.0.0.1] [--page-size N] [--allow-remote] [--no-control]',
@@ -39,8 +40,6 @@ const LIMIT_FLAGS: Readonly<Record<string, keyof SimLimits>> = {
   '--order-group-per-second': 'orderGroupPerSecond',
   '--max-symbols': 'maxSymbolsPerRequest',
 };
-
-class UsageError extends Error {}
 
 function intArg(name: string, value: string | undefined, min: number, max: number): number {
   if (value === undefined || !/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new UsageError(`${name} needs an integer in ${min}..${max}`);
@@ -93,7 +92,7 @@ export async function runSimCli(args: string[], io: CliIO, signal?: AbortSignal)
   try {
     parsed = parseSimArgs(args);
   } catch (err) {
-    if (err instanceof UsageError) { io.stderr.write(`kguard sim: ${err.message}\n${USAGE}`); return 2; }
+    if (err instanceof UsageError) { io.stderr.write(`kguard sim: ${err.detail}\n${USAGE}`); return 2; }
     throw err;
   }
   const sim = await startSimulator({

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import type { Language } from './errors.js';
+import { GuardError, type Language } from './errors.js';
 import { KIWOOM_LIMITS, type GovernorLimits } from './kiwoom-limits.js';
 
 export type UpstreamTarget = 'sim' | 'mock' | 'production' | 'custom';
@@ -84,10 +84,10 @@ export interface Config {
   response: unknown;
 }
 
-export class ConfigError extends Error {
-  readonly code = 'KG_CONFIG';
-  constructor(message: string) {
-    super(message);
+/** KG9003: the configuration is invalid. `detail` names the key or file; never a value that may be secret. */
+export class ConfigError extends GuardError {
+  constructor(detail: string) {
+    super('KG9003', detail);
     this.name = 'ConfigError';
   }
 }
@@ -278,6 +278,26 @@ export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
+/**
+ * Why a config file did not parse, without quoting it: JSON.parse messages carry a
+ * snippet of the text and YAML's pretty errors the offending line, and the file may
+ * hold secrets (a Redis URL with a password, webhook tokens).
+ */
+function parseFailure(err: unknown): string {
+  const linePos = (err as { linePos?: readonly { line: number; col: number }[] }).linePos;
+  if (err instanceof Error && err.name === 'YAMLParseError') {
+    const first = err.message.split('\n', 1)[0]!.replace(/:$/, '');
+    const where = linePos?.[0] ? ` at line ${linePos[0].line}, column ${linePos[0].col}` : '';
+    return `not valid YAML (${first.replace(/ at line \d+, column \d+$/, '')})${where}`;
+  }
+  if (err instanceof SyntaxError) {
+    const at = /at position (\d+)/.exec(err.message);
+    return `not valid JSON${at ? ` (at position ${at[1]})` : ''}`;
+  }
+  // Other parser errors (e.g. YAML's alias limit) describe the document, not quote it.
+  return `cannot be parsed (${err instanceof Error ? err.message.split('\n', 1)[0]!.slice(0, 200) : 'error'})`;
+}
+
 export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
@@ -292,7 +312,7 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
   try {
     parsed = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100, prettyErrors: true });
   } catch (err) {
-    throw new ConfigError(`${file}: ${(err as Error).message}`);
+    throw new ConfigError(`${file}: ${parseFailure(err)}`);
   }
   if (parsed === null || parsed === undefined) return {};
   if (!isPlainObject(parsed)) throw new ConfigError(`${file}: the top level must be a mapping`);
@@ -320,7 +340,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
   for (const gone of ['maxUses', 'maxAgeMs', 'maxOutstanding', 'ledger']) {
     if (bt && gone in bt) throw new ConfigError(`brokerTokens.${gone} was replaced by one broker session per app key (Kiwoom shares one token per key); use brokerTokens.idleRevokeMs to keep a token between calls`);
   }
-  if (!validate(merged)) throw new ConfigError(`invalid configuration: ${describeErrors(validate.errors)}`);
+  if (!validate(merged)) throw new ConfigError(describeErrors(validate.errors));
   const config = merged as unknown as Config;
   config.dataDir = path.resolve(cwd, config.dataDir);
   checkUpstream(config.upstream);

@@ -40,6 +40,9 @@ export const ERROR_CATALOGUE = {
   KG2007: { status: 401, returnCode: 3, ko: '세션이 종료되었습니다', en: 'Session was terminated' },
   KG2008: { status: 400, returnCode: 3, ko: '지원하지 않는 grant_type입니다', en: 'Unsupported grant_type' },
   KG2009: { status: 403, returnCode: 3, ko: '이 작업을 할 권한이 없습니다', en: 'Your role does not permit this' },
+  KG2010: { status: 400, returnCode: 1, ko: '봇 또는 관리자 등록 정보가 올바르지 않습니다', en: 'Invalid bot or admin registration input' },
+  KG2011: { status: 409, returnCode: 1, ko: '이미 등록된 봇 또는 관리자입니다', en: 'Bot or admin is already registered' },
+  KG2012: { status: 404, returnCode: 1, ko: '등록되지 않은 봇입니다', en: 'No such bot' },
 
   // 3xxx: policy and risk decisions
   KG3001: { status: 403, returnCode: 2, ko: '정책에 의해 거부되었습니다', en: 'Denied by policy' },
@@ -58,6 +61,7 @@ export const ERROR_CATALOGUE = {
   KG3014: { status: 503, returnCode: 9, ko: '승인 대기열이 가득 찼습니다', en: 'Approval queue is full' },
   KG3015: { status: 404, returnCode: 2, ko: '해당 승인 또는 사고 기록이 없습니다', en: 'No such approval or incident' },
   KG3016: { status: 400, returnCode: 1, ko: '관리 요청 형식이 올바르지 않습니다', en: 'Invalid admin request' },
+  KG3017: { status: 500, returnCode: 9, ko: '정책 파일(또는 정책 테스트 파일)이 올바르지 않습니다', en: 'Policy file (or policy test file) is invalid' },
 
   // 4xxx: credentials and key custody
   KG4001: { status: 503, returnCode: 9, ko: '키 관리 서비스를 사용할 수 없습니다', en: 'Key provider unavailable' },
@@ -84,6 +88,7 @@ export const ERROR_CATALOGUE = {
   KG6001: { status: 503, returnCode: 9, ko: '감사 기록을 남길 수 없어 요청을 거부합니다', en: 'Audit sink unavailable; call refused' },
   KG6002: { status: 500, returnCode: 9, ko: '감사 이벤트를 기록할 수 없는 형식입니다', en: 'Audit event cannot be recorded (too large or malformed)' },
   KG6003: { status: 500, returnCode: 9, ko: '감사 키 파일을 사용할 수 없습니다', en: 'Audit key file unusable' },
+  KG6004: { status: 500, returnCode: 9, ko: '감사 영수증을 발급할 수 없습니다', en: 'Audit receipt cannot be issued' },
 
   // 7xxx: shared state
   KG7001: { status: 503, returnCode: 9, ko: '공유 상태 저장소를 사용할 수 없습니다', en: 'Shared state store unavailable' },
@@ -96,6 +101,8 @@ export const ERROR_CATALOGUE = {
   // 9xxx: the sidecar itself
   KG9001: { status: 500, returnCode: 9, ko: '내부 오류가 발생했습니다', en: 'Internal error' },
   KG9002: { status: 503, returnCode: 9, ko: '서버가 종료 중입니다', en: 'Server is shutting down' },
+  KG9003: { status: 500, returnCode: 9, ko: '설정이 올바르지 않습니다', en: 'Invalid configuration' },
+  KG9004: { status: 400, returnCode: 1, ko: '명령 사용법이 올바르지 않습니다', en: 'Invalid command usage' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -3,6 +3,7 @@
 import { open, rename, mkdir, stat, chmod, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { GuardError } from './errors.js';
 
 export async function writeFileAtomic(file: string, data: Buffer | string, mode = 0o600): Promise<void> {
   const dir = path.dirname(file);
@@ -42,6 +43,6 @@ export async function ensurePrivateDir(dir: string, mode = 0o700): Promise<void>
 export async function assertPrivateFile(file: string): Promise<void> {
   const st = await stat(file);
   if ((st.mode & 0o077) !== 0) {
-    throw new Error(`${file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+    throw new GuardError('KG4007', `${file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
   }
 }

@@ -3,6 +3,7 @@
 // Every case runs against its own fresh in-memory store and a fixed clock.
 import { readFile } from 'node:fs/promises';
 import type { ValidateFunction } from 'ajv';
+import { GuardError } from '../common/errors.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
 import { createMemoryStore } from '../state/memory.js';
 import type { CompiledPolicy } from './compiled.js';
@@ -122,7 +123,7 @@ function pick(v: number | Record<string, number> | undefined, symbol: string): n
 
 function toPolicyCall(c: CaseCall): PolicyCall {
   const at = new Date(c.at ?? DEFAULT_CASE_TIME);
-  if (Number.isNaN(at.getTime())) throw new Error(`call.at ${JSON.stringify(c.at)} is not a date-time`);
+  if (Number.isNaN(at.getTime())) throw new GuardError('KG3017', `call.at ${JSON.stringify(c.at)} is not a date-time`);
   return {
     botId: c.bot ?? 'bot',
     account: c.account ?? '00000000',

@@ -1,5 +1,6 @@
 // Errors from reading a policy file. Each issue names file, line and column
 // (1-based) so security staff can jump straight to the mistake.
+import { GuardError } from '../common/errors.js';
 
 export interface PolicyIssue {
   file: string;
@@ -10,15 +11,15 @@ export interface PolicyIssue {
   message: string;
 }
 
-export class PolicyLoadError extends Error {
-  readonly code = 'KG_POLICY_INVALID';
+/** KG3017: a policy (or policy test) file is invalid; `detail` is the file, the count and every issue. */
+export class PolicyLoadError extends GuardError {
   readonly file: string;
   readonly issues: readonly PolicyIssue[];
   readonly at: string;
 
   constructor(file: string, unsorted: PolicyIssue[]) {
     const issues = [...unsorted].sort((a, b) => a.line - b.line || a.column - b.column);
-    super(`${file}: ${issues.length} problem${issues.length === 1 ? '' : 's'}\n${formatIssues(issues)}`);
+    super('KG3017', `${file}: ${issues.length} problem${issues.length === 1 ? '' : 's'}\n${formatIssues(issues)}`);
     this.name = 'PolicyLoadError';
     this.file = file;
     this.issues = issues;

@@ -62,7 +62,7 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
       method: 'GET', path: '/admin/v1/audit/receipts/:seq', role: 'viewer',
       handler: async ({ params }) => {
         const seq = Number(params.seq);
-        if (!Number.isSafeInteger(seq) || seq < 0) throw new GuardError('KG1010', 'seq');
+        if (!Number.isSafeInteger(seq) || seq < 1) throw new GuardError('KG1010', 'seq');
         const receipt = await p.auditor.receipt(seq);
         if (!receipt) throw new GuardError('KG1009', `receipt ${seq} (not yet checkpointed or unknown)`);
         return { body: receipt };
