@@ -16,7 +16,8 @@ export {
 export {
   hashTagOf, MAX_ID_LENGTH, MAX_KEY_LENGTH, MAX_KEYS_PER_READ, MAX_LEASE_VALUE_BYTES, MAX_LIMITS_PER_CALL, MAX_SLOT_LIMIT,
 } from './validate.js';
-export { seoulDay, msUntilSeoulMidnight } from './seoul.js';
+// Daily caps reset at Seoul midnight: put seoulDay in a fixed-window key.
+export { seoulDay, msUntilSeoulMidnight } from '../common/kst.js';
 export { withReadOnlyFallback, type FallbackOptions } from './fallback.js';
 export { stateRoutes, stateStatus, stateFlushReadiness, parseConfirmReason, MAX_REASON_LENGTH, type StateStatus, type AuditFn } from './routes.js';
 

@@ -1,0 +1,92 @@
+// Publish/subscribe for the Redis store. Subscriptions need their own
+// connection (a subscribed connection can run nothing else); publishing uses
+// the command connection. One Redis subscription per channel fans out to
+// every local handler.
+import { Cluster } from 'ioredis';
+import type { Logger } from 'pino';
+import { GuardError } from '../common/errors.js';
+import type { RunOp } from './redis-call.js';
+import type { RedisClient } from './redis-connect.js';
+import type { Store } from './types.js';
+import { checkKey, checkString } from './validate.js';
+
+export interface PubSubOptions {
+  client: RedisClient;
+  prefix: string;
+  op: RunOp;
+  log: Logger;
+  /** Internal channel of the generation marker: its messages go to onGenerationMessage, never to handlers. */
+  generationChannel: string;
+  onGenerationMessage: () => void;
+}
+
+export interface PubSub extends Pick<Store, 'publish' | 'subscribe'> {
+  /** The subscriber connection (not connected yet: the store connects it with the command connection). */
+  readonly subscriber: RedisClient;
+  /** Forgets every local handler (on close). */
+  clear(): void;
+}
+
+export function createPubSub(o: PubSubOptions): PubSub {
+  const { client, prefix, op, log, generationChannel } = o;
+  const k = (key: string): string => prefix + checkKey(key);
+  const subscriber: RedisClient = client instanceof Cluster ? client.duplicate() : client.duplicate();
+  const handlers = new Map<string, Set<(message: string) => void>>();
+  subscriber.on('message', (channel: string, message: string) => {
+    if (channel === generationChannel) {
+      o.onGenerationMessage();
+      return;
+    }
+    const set = handlers.get(channel);
+    if (!set) return;
+    for (const h of [...set]) {
+      try {
+        h(message);
+      } catch (err) {
+        log.error({ err, channel: channel.slice(prefix.length) }, 'state subscriber threw');
+      }
+    }
+  });
+
+  // Subscribed once on first contact (ioredis re-subscribes after reconnects itself).
+  let generationSubscribed = false;
+  subscriber.on('ready', () => {
+    if (generationSubscribed) return;
+    subscriber.subscribe(generationChannel).then(
+      () => { generationSubscribed = true; },
+      (err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'generation channel subscribe failed'),
+    );
+  });
+
+  return {
+    subscriber,
+
+    async publish(channel, message) {
+      const full = k(channel);
+      checkString(message, 'message');
+      return op('publish', async () => { await client.publish(full, message); });
+    },
+
+    async subscribe(channel, handler) {
+      const full = k(channel);
+      if (typeof handler !== 'function') throw new GuardError('KG7002', 'handler must be a function');
+      await op('subscribe', async () => {
+        if (!handlers.has(full)) await subscriber.subscribe(full);
+      });
+      let set = handlers.get(full);
+      if (!set) handlers.set(full, (set = new Set()));
+      const subscription = (msg: string): void => handler(msg);
+      set.add(subscription);
+      return async () => {
+        const current = handlers.get(full);
+        if (!current?.delete(subscription) || current.size > 0) return;
+        handlers.delete(full);
+        // Best effort: while disconnected ioredis forgets it on its own; an
+        // orphaned subscription only delivers messages nobody listens to.
+        await subscriber.unsubscribe(full).catch(() => undefined);
+      };
+    },
+
+    clear: () => handlers.clear(),
+  };
+}
