@@ -16,7 +16,7 @@ import type { ApiEntry } from '../proxy/kiwoom/types.js';
 import { GuardError } from '../proxy/common/errors.js';
 import type { Store } from '../proxy/state/types.js';
 import { createPolicyEngine, parsePolicyConfig, seoulDate, type MarketData, type PolicyCall } from '../proxy/policy/index.js';
-import { seoulTimeOfDay, seoulWeekday } from '../proxy/policy/seoul.js';
+import { seoulTimeOfDay, seoulWeekday } from '../proxy/kiwoom/protocol/index.js';
 
 const KST = (iso: string) => new Date(`${iso}+09:00`).getTime();
 
@@ -71,8 +71,8 @@ t.test('Seoul time is UTC+9 all year (no DST)', async (t) => {
   for (const day of ['2026-03-08', '2026-03-29', '2026-10-25', '2026-11-01', '2026-07-01', '2026-12-31']) {
     t.equal(seoulTimeOfDay(KST(`${day}T09:00:00`)), 9 * 3600 * 1000, `${day} 09:00 KST`);
   }
-  t.equal(seoulWeekday(KST('2026-03-02T00:00:00')), 0, 'Monday');
-  t.equal(seoulWeekday(KST('2026-03-08T23:59:59')), 6, 'Sunday');
+  t.equal(seoulWeekday(KST('2026-03-02T00:00:00')), 1, 'Monday (0 = Sunday, as Date#getUTCDay)');
+  t.equal(seoulWeekday(KST('2026-03-08T23:59:59')), 0, 'Sunday');
 });
 
 t.test('trading window: 09:00:00 is in, 15:30:00 is out, weekends and holidays closed', async (t) => {

@@ -2,6 +2,14 @@
 // canonical JSON of the judged body (keys sorted, no whitespace), so key
 // order or spacing cannot make a different call look approved, and a
 // different body can never reuse it.
+//
+// Not proxy/audit/canonical.ts on purpose: the two agree byte for byte on
+// JSON values (what a parsed body is), but not on everything else. The audit
+// encoder refuses what JCS cannot encode (undefined in an array or at the top,
+// functions, symbols), because its bytes are hashed into signed records; this
+// one writes them the way JSON.stringify would ('null') and never throws on
+// them (hashCall takes any value, an absent body included). Sharing one would
+// change either the audit chain's refusals or which calls hashCall accepts.
 import { createHash } from 'node:crypto';
 
 export function canonicalJson(value: unknown): string {

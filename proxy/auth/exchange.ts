@@ -4,7 +4,7 @@
 import { GuardError } from '../common/errors.js';
 import { takeJsonStringField } from '../common/secret.js';
 import { parseJsonObject } from '../common/json.js';
-import { formatExpiresDt } from '../kiwoom/client.js';
+import { formatExpiresDt } from '../kiwoom/protocol/index.js';
 import type { BotRecord, BotRegistry } from './bots.js';
 import type { SessionClaims, Sessions } from './sessions.js';
 

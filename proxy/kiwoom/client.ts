@@ -10,6 +10,7 @@ import { GuardError } from '../common/errors.js';
 import { jsonBodyWithSecrets, takeJsonStringField } from '../common/secret.js';
 import type { KiwoomCredentials } from '../vault/types.js';
 import type { UpstreamConfig } from '../common/config.js';
+import { parseExpiresDt } from './protocol/index.js';
 
 /** The upstream section of the config minus what decides the URL, plus the resolved base URL. */
 export type KiwoomClientOptions = Omit<UpstreamConfig, 'target' | 'url' | 'allowInsecureHttp'> & { baseUrl: string };
@@ -57,19 +58,6 @@ function caBundle(extraFile?: string): string[] | undefined {
   if (system) pems.push(readFileSync(system, 'utf8'));
   if (extraFile) pems.push(readFileSync(extraFile, 'utf8'));
   return pems.length ? pems : undefined;
-}
-
-/** Kiwoom's expires_dt is YYYYMMDDHHMMSS in Korea time (UTC+9, no DST). */
-export function parseExpiresDt(s: unknown): Date | undefined {
-  if (typeof s !== 'string' || !/^\d{14}$/.test(s)) return undefined;
-  const [y, mo, d, h, mi, se] = [s.slice(0, 4), s.slice(4, 6), s.slice(6, 8), s.slice(8, 10), s.slice(10, 12), s.slice(12, 14)].map(Number) as [number, number, number, number, number, number];
-  return new Date(Date.UTC(y, mo - 1, d, h - 9, mi, se));
-}
-
-export function formatExpiresDt(date: Date): string {
-  const k = new Date(date.getTime() + 9 * 3600_000);
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${p(k.getUTCFullYear(), 4)}${p(k.getUTCMonth() + 1)}${p(k.getUTCDate())}${p(k.getUTCHours())}${p(k.getUTCMinutes())}${p(k.getUTCSeconds())}`;
 }
 
 function headerValue(h: Dispatcher.ResponseData['headers'][string]): string | undefined {

@@ -66,11 +66,3 @@ export class BrokerGateway {
     throw new GuardError('KG5005', `${apiId}: more than ${maxPages} pages`);
   }
 }
-
-/** Kiwoom numbers are zero-padded signed strings ("-00000000196888", "+74100"). */
-export function kiwoomNumber(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
-  if (typeof v !== 'string' || v.trim() === '') return undefined;
-  const n = Number(v.trim().replace(/^\+/, ''));
-  return Number.isFinite(n) ? n : undefined;
-}

@@ -1,7 +1,7 @@
 // `kguard policy diff`: what a change loosens or tightens, rule by rule, so a
 // reviewer sees at a glance whether a policy edit opens anything up.
 import type { PolicyDoc, RuleDoc, Selector } from './document.js';
-import { parseClock } from './seoul.js';
+import { parseClock } from './clock.js';
 import { DEFAULT_APPROVAL, DEFAULT_STEP_UP } from './compile.js';
 
 export type Effect = 'loosens' | 'tightens' | 'changes';

@@ -1,8 +1,8 @@
 // Everything rules look at, read from the call once so that each of a
 // thousand rules is a few property reads, not a parse.
 import type { ApiKind, OrderSide } from '../kiwoom/types.js';
+import { baseCode, orderPrice, orderQuantity, seoulDate, seoulTimeOfDay, seoulWeekday } from '../kiwoom/protocol/index.js';
 import type { PolicyCall } from './types.js';
-import { seoulDate, seoulTimeOfDay, seoulWeekday } from './seoul.js';
 
 export interface CallFacts {
   readonly botId: string;
@@ -10,19 +10,19 @@ export interface CallFacts {
   readonly apiId: string;
   readonly kind: ApiKind | undefined;
   readonly side: OrderSide | undefined;
-  /** Normalised stock code: upper case, no venue suffix (_NX/_AL), no 'A' prefix. */
+  /** Normalised stock code (protocol baseCode): upper case, no venue suffix (_NX/_AL), no 'A' prefix. */
   readonly symbol: string | undefined;
   /** As the bot sent it (for quotes). */
   readonly rawSymbol: string | undefined;
   /** dmst_stex_tp */
   readonly market: string | undefined;
-  /** ord_qty / mdfy_qty / cncl_qty; NaN when present but not a whole number. */
+  /** ord_qty / mdfy_qty / cncl_qty (protocol orderQuantity); NaN when present but not a non-negative whole number ("-5"). */
   readonly quantity: number | undefined;
-  /** ord_uv / mdfy_uv; undefined for market-priced orders, NaN when malformed. */
+  /** ord_uv / mdfy_uv (protocol orderPrice); undefined for market-priced orders, NaN when malformed. */
   readonly limitPrice: number | undefined;
   readonly tradeType: string | undefined;
   readonly t: number;
-  /** Seoul calendar date (YYYY-MM-DD), time of day (ms) and weekday (0 = Monday), computed once per call. */
+  /** Seoul calendar date (YYYY-MM-DD), time of day (ms) and weekday (0 = Sunday … 6 = Saturday), computed once per call. */
   readonly day: string;
   readonly timeOfDay: number;
   readonly weekday: number;
@@ -33,31 +33,8 @@ export interface CallFacts {
 /** trde_tp codes that execute at the market (no limit price of their own). */
 const MARKET_PRICED = new Set(['3', '13', '23', '6', '16', '26', '7', '29', '30', '31', '61', '81']);
 
-export function normaliseSymbol(raw: string): string {
-  let s = raw.trim().toUpperCase();
-  const us = s.indexOf('_');
-  if (us > 0) s = s.slice(0, us);
-  if (s.length === 7 && s.charCodeAt(0) === 65 /* A */) s = s.slice(1);
-  return s;
-}
-
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
-}
-
-function wholeNumber(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const s = v.trim();
-  if (!/^[0-9]{1,15}$/.test(s)) return Number.NaN;
-  return Number(s);
-}
-
-function price(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const s = v.trim();
-  if (s === '' || /^0+$/.test(s)) return undefined;
-  if (!/^[0-9]{1,15}(\.[0-9]{1,4})?$/.test(s)) return Number.NaN;
-  return Number(s);
 }
 
 export function callFacts(call: PolicyCall, now: number): CallFacts {
@@ -69,13 +46,13 @@ export function callFacts(call: PolicyCall, now: number): CallFacts {
   let quantity: number | undefined;
   let limitPrice: number | undefined;
   if (kind === 'order') {
-    quantity = wholeNumber(str(b.ord_qty));
-    limitPrice = tradeType !== undefined && MARKET_PRICED.has(tradeType) ? undefined : price(str(b.ord_uv));
+    quantity = orderQuantity(b.ord_qty);
+    limitPrice = tradeType !== undefined && MARKET_PRICED.has(tradeType) ? undefined : orderPrice(b.ord_uv);
   } else if (kind === 'modify') {
-    quantity = wholeNumber(str(b.mdfy_qty));
-    limitPrice = price(str(b.mdfy_uv));
+    quantity = orderQuantity(b.mdfy_qty);
+    limitPrice = orderPrice(b.mdfy_uv);
   } else if (kind === 'cancel') {
-    quantity = wholeNumber(str(b.cncl_qty));
+    quantity = orderQuantity(b.cncl_qty);
   }
   const t = call.now?.getTime() ?? now;
   return {
@@ -84,7 +61,7 @@ export function callFacts(call: PolicyCall, now: number): CallFacts {
     apiId: call.apiId,
     kind,
     side: entry?.side,
-    symbol: rawSymbol === undefined ? undefined : normaliseSymbol(rawSymbol),
+    symbol: rawSymbol === undefined ? undefined : baseCode(rawSymbol),
     rawSymbol,
     market: str(b.dmst_stex_tp)?.trim().toUpperCase(),
     quantity,

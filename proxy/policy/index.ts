@@ -6,7 +6,7 @@ export { loadPolicyFile, parsePolicySource, DEFAULT_LOAD_LIMITS, type LoadLimits
 export { compilePolicy } from './compile.js';
 export { BUILTIN, type TraceEntry } from './evaluate.js';
 export { POLICY_SCHEMA } from './schema.js';
-export { seoulDate } from './seoul.js';
+export { seoulDate } from '../kiwoom/protocol/index.js';
 export type {
   Decision, DecisionOutcome, EffectiveTradingState, MarketData, MatchedRule, PolicyCall, PolicyEngine, PolicyInfo,
   RuleKind, RuleMode, TradingState, TradingStateRecord, TradingStateScope,

@@ -8,7 +8,7 @@ import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Docum
 import { PolicyLoadError, type PolicyIssue } from './errors.js';
 import { POLICY_SCHEMA } from './schema.js';
 import type { PolicyDoc, RuleDoc } from './document.js';
-import { parseClock } from './seoul.js';
+import { parseClock } from './clock.js';
 
 export interface LoadLimits {
   /** Files larger than this are refused before parsing. */

@@ -1,5 +1,6 @@
 // The incident record and everything derived from it: the report, its
 // Markdown rendering, and the compensation worksheet.
+import { DAY_MS, seoulDate, seoulParts } from '../kiwoom/protocol/index.js';
 import type { CancelAllReport } from './cancel-all.js';
 import type { CompensationCause, ResponseConfig } from './config.js';
 import type { DeliveryResult } from './webhooks.js';
@@ -124,19 +125,16 @@ export interface IncidentReport extends Incident {
   readonly compensation?: CompensationWorksheet;
 }
 
-const SEOUL_OFFSET_MS = 9 * 3_600_000;
-
 /** Adds business days (Mon-Fri, skipping configured holidays) to a Seoul date. */
 export function addBusinessDays(fromMs: number, days: number, holidays: ReadonlySet<string>): string {
-  let t = fromMs + SEOUL_OFFSET_MS;
+  let t = fromMs;
   let left = days;
   while (left > 0) {
-    t += 86_400_000;
-    const d = new Date(t);
-    const dow = d.getUTCDay();
-    if (dow !== 0 && dow !== 6 && !holidays.has(d.toISOString().slice(0, 10))) left--;
+    t += DAY_MS;
+    const d = seoulParts(t);
+    if (d.weekday !== 0 && d.weekday !== 6 && !holidays.has(d.date)) left--;
   }
-  return new Date(t).toISOString().slice(0, 10);
+  return seoulDate(t);
 }
 
 export function computeCompensation(

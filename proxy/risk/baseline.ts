@@ -1,7 +1,7 @@
 // A bot's learned behaviour, kept as one JSON document per bot in the Store.
 // Every collection is bounded so a document never grows without limit.
+import { baseCode, seoulParts } from '../kiwoom/protocol/index.js';
 import type { RiskConfig } from './config.js';
-import { seoulTime } from './seoul.js';
 import { ewmaUpdate, pushBounded, type Ewma } from './stats.js';
 import type { RiskInput } from './types.js';
 
@@ -78,10 +78,19 @@ export function notionalOf(input: RiskInput): number | undefined {
   return undefined;
 }
 
-/** Strips the exchange suffix so 005930, 005930_NX and 005930_AL count as one symbol. */
+/** One symbol for 005930, 005930_NX, 005930_AL and A005930 (protocol baseCode). */
 export function symbolOf(stkCd: string | undefined): string | undefined {
   if (!stkCd) return undefined;
-  return stkCd.replace(/^A/, '').replace(/_(NX|AL)$/, '');
+  return baseCode(stkCd);
+}
+
+/**
+ * Index into Baseline.hourOfWeek: Seoul weekday (0 = Sunday) * 24 + hour, 0..167.
+ * Stored in baselines, so the numbering must not change.
+ */
+export function hourOfWeek(epochMs: number): number {
+  const p = seoulParts(epochMs);
+  return p.weekday * 24 + p.hour;
 }
 
 function touchBounded(map: Record<string, number>, key: string, now: number, max: number): void {
@@ -109,7 +118,7 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
   const p = cfg.pattern;
   b.lastSeen = nowMs;
   b.calls += 1;
-  const how = seoulTime(nowMs).hourOfWeek;
+  const how = hourOfWeek(nowMs);
   b.hourOfWeek[how] = (b.hourOfWeek[how] ?? 0) + 1;
   if (b.hourOfWeek.reduce((a, c) => a + c, 0) > HOW_AGE_LIMIT) b.hourOfWeek = b.hourOfWeek.map((c) => c / 2);
 

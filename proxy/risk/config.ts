@@ -28,7 +28,7 @@ export type DetectorName = (typeof DETECTORS)[number];
 export const ABSOLUTE_DETECTORS: ReadonlySet<DetectorName> = new Set<DetectorName>(['session', 'cidr', 'drain']);
 
 export interface MarketSession {
-  /** 0 = Sunday ... 6 = Saturday (Seoul) */
+  /** 0 = Sunday ... 6 = Saturday (Seoul; the one weekday convention, see common/kst.ts) */
   readonly days: readonly number[];
   /** minutes after Seoul midnight, inclusive */
   readonly startMin: number;

@@ -2,9 +2,9 @@
 // baseline and a few live counters, returning a score in [0,1] and a reason.
 import type { BlockList } from 'node:net';
 import { isIP } from 'node:net';
-import { isTradingKind, normaliseIp, notionalOf, symbolOf, type Baseline } from './baseline.js';
+import { seoulParts } from '../kiwoom/protocol/index.js';
+import { hourOfWeek, isTradingKind, normaliseIp, notionalOf, symbolOf, type Baseline } from './baseline.js';
 import type { DetectorName, RiskConfig } from './config.js';
-import { seoulTime } from './seoul.js';
 import { clamp01, median, scaledMad } from './stats.js';
 import type { RiskInput } from './types.js';
 
@@ -41,16 +41,17 @@ const r2 = (x: number): string => (Math.round(x * 100) / 100).toString();
 const time: Detector = (ctx) => {
   if (!warm(ctx)) return undefined;
   const b = ctx.baseline;
-  const st = seoulTime(ctx.nowMs);
+  const st = seoulParts(ctx.nowMs);
+  const how = hourOfWeek(ctx.nowMs);
   const total = b.hourOfWeek.reduce((a, c) => a + c, 0);
   if (total <= 0) return undefined;
   const covered = ctx.nowMs - b.firstSeen >= ctx.cfg.time.weekCoverageMs;
   let seen: number, expected: number, label: string;
   if (covered) {
     // This hour of the week and its neighbours, so 08:59 vs 09:00 does not alarm.
-    seen = [-1, 0, 1].reduce((a, d) => a + (b.hourOfWeek[(st.hourOfWeek + d + 168) % 168] ?? 0), 0);
+    seen = [-1, 0, 1].reduce((a, d) => a + (b.hourOfWeek[(how + d + 168) % 168] ?? 0), 0);
     expected = (3 * total) / 168;
-    label = `hour-of-week ${st.hourOfWeek} (day ${st.dayOfWeek} ${st.hour}h Seoul)`;
+    label = `hour-of-week ${how} (day ${st.weekday} ${st.hour}h Seoul)`;
   } else {
     // Less than a week learned: compare with the same hour on any day.
     const byHour = (h: number): number => [0, 1, 2, 3, 4, 5, 6].reduce((a, d) => a + (b.hourOfWeek[d * 24 + ((h + 24) % 24)] ?? 0), 0);
@@ -66,10 +67,10 @@ const time: Detector = (ctx) => {
 
 const session: Detector = (ctx) => {
   if (!isTradingKind(ctx.input.kind)) return undefined;
-  const st = seoulTime(ctx.nowMs);
+  const st = seoulParts(ctx.nowMs);
   const mins = st.hour * 60 + st.minute;
   if (ctx.cfg.holidays.has(st.date)) return { score: 1, reason: `order on market holiday ${st.date}` };
-  const open = ctx.cfg.sessions.some((s) => s.days.includes(st.dayOfWeek) && mins >= s.startMin && mins < s.endMin);
+  const open = ctx.cfg.sessions.some((s) => s.days.includes(st.weekday) && mins >= s.startMin && mins < s.endMin);
   if (open) return undefined;
   return { score: 1, reason: `order outside market sessions (${st.date} ${String(st.hour).padStart(2, '0')}:${String(st.minute).padStart(2, '0')} Seoul)` };
 };

@@ -1,22 +1,6 @@
-// Kiwoom's number and time formats. Pure helpers, no I/O.
-
-const KST_OFFSET_MS = 9 * 60 * 60 * 1000;
-
-function kstParts(epochMs: number): string {
-  // ISO of the shifted instant reads as Korea wall-clock time: 2024-11-07T08:37:13.000Z
-  return new Date(epochMs + KST_OFFSET_MS).toISOString();
-}
-
-/** YYYYMMDDHHMMSS in Korea time, as in au10001's expires_dt. */
-export function kstTimestamp(epochMs: number): string {
-  const iso = kstParts(epochMs);
-  return iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + iso.slice(11, 13) + iso.slice(14, 16) + iso.slice(17, 19);
-}
-
-/** HHmmss in Korea time, as in order lists. */
-export function kstTime(epochMs: number): string {
-  return kstTimestamp(epochMs).slice(8);
-}
+// Kiwoom's number formats as the simulator writes them (the inverse of the
+// protocol's kiwoomNumber / kiwoomPrice). Pure helpers, no I/O. Kiwoom's
+// time formats are in proxy/kiwoom/protocol/time.ts.
 
 /** Zero-padded unsigned integer, e.g. mdfy_qty '000000000001'. */
 export function padded(n: number, width: number): string {

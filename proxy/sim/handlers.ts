@@ -4,8 +4,9 @@
 
 import type { ApiEntry } from '../kiwoom/types.js';
 import { Account, OrderBook, TRADE_TYPES, isMarketType, type MutableOrder } from './book.js';
-import { kstTime, padded, signedAmount, signedPrice, signedRate } from './format.js';
-import { Market, baseCode, isStockCode } from './market.js';
+import { baseCode, formatHhmmss, isStockCode } from '../kiwoom/protocol/index.js';
+import { padded, signedAmount, signedPrice, signedRate } from './format.js';
+import { Market } from './market.js';
 import { KiwoomBody, OK_MSG, badField, missingField, orderRejected, unknownStock } from './responses.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -213,7 +214,7 @@ function orderRow(ctx: TrContext, o: MutableOrder): JsonObject {
     acnt_no: ctx.account.accountNo, ord_no: o.ordNo, stk_cd: o.stkCd, stk_nm: inst?.name ?? baseCode(o.stkCd),
     ord_stt: o.status === 'filled' ? '체결' : '접수', ord_qty: String(o.qty), ord_pric: String(o.price),
     oso_qty: String(o.openQty), orig_ord_no: o.origOrdNo, io_tp_nm: o.side === 'buy' ? '+매수' : '-매도',
-    trde_tp: TRADE_TYPES.get(o.trdeTp) ?? o.trdeTp, tm: kstTime(o.time),
+    trde_tp: TRADE_TYPES.get(o.trdeTp) ?? o.trdeTp, tm: formatHhmmss(o.time),
     cntr_pric: String(o.fillPrice), cntr_qty: String(o.filledQty),
     cur_prc: inst ? signedPrice(inst.price, inst.previousClose) : '0', stex_tp: o.exchange,
   };
@@ -251,7 +252,7 @@ export function fills(ctx: TrContext): TrResult {
   const ordNo = optionalString(ctx.body, 'ord_no');
   const rows = ctx.account.orders
     .filter((o) => o.filledQty > 0 && side(o) && exch(o) && (!stkCd || baseCode(o.stkCd) === baseCode(stkCd)) && (!ordNo || o.ordNo === ordNo))
-    .map((o) => ({ ...orderRow(ctx, o), ord_tm: kstTime(o.time), tdy_trde_cmsn: '0', tdy_trde_tax: '0' }));
+    .map((o) => ({ ...orderRow(ctx, o), ord_tm: formatHhmmss(o.time), tdy_trde_cmsn: '0', tdy_trde_tax: '0' }));
   const page = paginate(ctx, rows);
   return { body: ok({ cntr: page.rows }), contYn: page.contYn, nextKey: page.nextKey };
 }
@@ -277,7 +278,7 @@ export function orderBookQuote(ctx: TrContext): TrResult {
   const price = ctx.market.price(stkCd)!;
   const tick = price >= 500_000 ? 1000 : price >= 200_000 ? 500 : price >= 50_000 ? 100 : price >= 20_000 ? 50 : 10;
   return single(ok({
-    bid_req_base_tm: kstTime(ctx.now),
+    bid_req_base_tm: formatHhmmss(ctx.now),
     sel_fpr_bid: String(price + tick), sel_fpr_req: '100', buy_fpr_bid: String(price), buy_fpr_req: '100',
     tot_sel_req: '100', tot_buy_req: '100',
   }));

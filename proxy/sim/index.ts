@@ -1,7 +1,6 @@
 // The Kiwoom REST simulator: public API.
 export { startSimulator, isLoopbackAddress, normaliseAddress } from './server.js';
 export { SimError } from './responses.js';
-export { kstTimestamp } from './format.js';
 export { DEFAULT_LIMITS } from './limits.js';
 export type {
   SimAppRegistration, SimFaultSettings, SimFaults, SimHolding, SimLimits, SimOptions, SimOrder, SimOrderStatus,

@@ -1,5 +1,7 @@
-// Quotes. A code's exchange suffix (_NX NXT, _AL SOR) shares the KRX quote.
+// Quotes. A code's exchange suffix (_NX NXT, _AL SOR) shares the KRX quote
+// (codes are compared through the protocol's baseCode).
 
+import { baseCode, isStockCode } from '../kiwoom/protocol/index.js';
 import { SimError } from './responses.js';
 
 interface Instrument {
@@ -21,16 +23,6 @@ const DEFAULT_INSTRUMENTS: ReadonlyArray<readonly [string, string, number]> = [
   ['069500', 'KODEX 200', 35000],
   ['M04020000', '금 99.99_1kg', 140000],
 ];
-
-const CODE_PATTERN = /^[0-9A-Z]{6,9}(?:_NX|_AL)?$/;
-
-export function baseCode(stkCd: string): string {
-  return stkCd.replace(/_(NX|AL)$/, '');
-}
-
-export function isStockCode(stkCd: string): boolean {
-  return CODE_PATTERN.test(stkCd);
-}
 
 export class Market {
   private readonly instruments = new Map<string, Instrument>();

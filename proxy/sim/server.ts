@@ -11,7 +11,7 @@ import type { ApiEntry } from '../kiwoom/types.js';
 import { DEFAULT_CASH, OrderBook } from './book.js';
 import { handleControl } from './control.js';
 import { FaultState } from './faults.js';
-import { kstTimestamp } from './format.js';
+import { formatExpiresDt } from '../kiwoom/protocol/index.js';
 import { handlerFor, type JsonObject } from './handlers.js';
 import { DEFAULT_LIMITS, PeakRate, RateLimiter, mergeLimits } from './limits.js';
 import { Market } from './market.js';
@@ -165,7 +165,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     // The JSON body needs a string; the Buffer copy is wiped right away.
     const token = issued.token.toString('utf8');
     issued.token.fill(0);
-    return { status: 200, headers: {}, body: { expires_dt: kstTimestamp(issued.expiresAt), token_type: 'bearer', token, return_code: 0, return_msg: OK_MSG } };
+    return { status: 200, headers: {}, body: { expires_dt: formatExpiresDt(issued.expiresAt), token_type: 'bearer', token, return_code: 0, return_msg: OK_MSG } };
   }
 
   function revokeToken(body: JsonObject): Answer {

@@ -4,7 +4,7 @@ import type { Language } from '../../common/errors.js';
 import { ALL_KINDS, type CompiledRule } from '../compiled.js';
 import type { RuleDoc } from '../document.js';
 import type { CallFacts } from '../facts.js';
-import { normaliseSymbol } from '../facts.js';
+import { baseCode } from '../../kiwoom/protocol/index.js';
 import type { RuleKind } from '../types.js';
 
 export interface CompileContext {
@@ -52,7 +52,7 @@ export const BOOK_KINDS: readonly ApiKind[] = ['order', 'modify', 'cancel'];
 export const EVERY_KIND = ALL_KINDS;
 
 export function symbolSet(list: readonly string[]): Set<string> {
-  return new Set(list.map(normaliseSymbol));
+  return new Set(list.map(baseCode));
 }
 
 export function krw(n: number): string {

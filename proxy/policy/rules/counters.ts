@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { LimitRequest } from '../../state/types.js';
 import { KEY_PREFIX, NEEDS_OPEN_ORDERS, NEEDS_REFERENCE_PRICE_IF_MARKET, say, scopeKey, type CompiledRule, type Verdict } from '../compiled.js';
 import type { RuleDoc, Scope } from '../document.js';
-import { DAY_MS, seoulDate } from '../seoul.js';
+import { DAY_MS, seoulDate } from '../../kiwoom/protocol/index.js';
 import { base, EVERY_KIND, krw, ORDER_KINDS, type CompileContext } from './common.js';
 import { malformedQuantity, noReferencePrice, notionalPrice } from './order.js';
 

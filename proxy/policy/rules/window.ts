@@ -1,7 +1,7 @@
 // Trading windows in Asia/Seoul time, and postures imposed by the policy file.
 import { say, type CompiledRule } from '../compiled.js';
 import type { RuleDoc } from '../document.js';
-import { parseClock, WEEKDAYS } from '../seoul.js';
+import { parseClock, WEEKDAYS } from '../clock.js';
 import { base, BOOK_KINDS, EVERY_KIND, type CompileContext } from './common.js';
 
 type Doc<T extends RuleDoc['type']> = Extract<RuleDoc, { type: T }>;

@@ -1,0 +1,58 @@
+// Kiwoom's numbers. Responses carry zero-padded signed strings
+// ("-00000000196888", "+74100", "000000000015"); requests carry plain digit
+// strings. The rules for signs, decided once for every part:
+// - kiwoomNumber: a response number as signed ("-5" is -5, "+74100" is 74100).
+// - kiwoomPrice: a response price. The sign on cur_prc / ord_pric / pur_pric
+//   is the change direction against the previous close, not a negative price,
+//   so prices are the absolute value.
+// - kiwoomQuantity: a response quantity is a non-negative integer; anything
+//   else (a sign of minus, a fraction) is not a quantity (undefined).
+// - orderQuantity / orderPrice: what a bot puts in ord_qty / mdfy_qty /
+//   cncl_qty and ord_uv / mdfy_uv. Plain digits only, no sign: "-5" and "+5"
+//   are malformed (NaN), so a policy refuses them and a risk score ignores them.
+
+/** A response number: zero-padded, optionally signed. undefined when empty or not a number. */
+export function kiwoomNumber(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (typeof v !== 'string' || v.trim() === '') return undefined;
+  const n = Number(v.trim().replace(/^\+/, ''));
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** A response price: the sign is the change direction, so the absolute value. */
+export function kiwoomPrice(v: unknown): number | undefined {
+  const n = kiwoomNumber(v);
+  return n === undefined ? undefined : Math.abs(n);
+}
+
+/** A response quantity: a non-negative integer, else undefined. */
+export function kiwoomQuantity(v: unknown): number | undefined {
+  const n = kiwoomNumber(v);
+  return n !== undefined && Number.isInteger(n) && n >= 0 ? n + 0 : undefined; // + 0: "-0" is 0
+}
+
+/** A request field as text: strings as sent, numbers as written; anything else is absent. */
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+}
+
+/**
+ * An order quantity (ord_qty, mdfy_qty, cncl_qty): undefined when absent,
+ * NaN when present but not a non-negative whole number ("-5", "+5", "1.5", "").
+ * cncl_qty "0" (cancel all remaining) is 0.
+ */
+export function orderQuantity(v: unknown): number | undefined {
+  const s = text(v)?.trim();
+  if (s === undefined) return undefined;
+  return /^[0-9]{1,15}$/.test(s) ? Number(s) : Number.NaN;
+}
+
+/**
+ * An order price (ord_uv, mdfy_uv): undefined when absent, empty or zero (a
+ * market-priced order), NaN when malformed (signed, or more than 4 decimals).
+ */
+export function orderPrice(v: unknown): number | undefined {
+  const s = text(v)?.trim();
+  if (s === undefined || s === '' || /^0+$/.test(s)) return undefined;
+  return /^[0-9]{1,15}(\.[0-9]{1,4})?$/.test(s) ? Number(s) : Number.NaN;
+}
