@@ -116,9 +116,16 @@ t.test('durability by kind, policy call and risk input from the parsed call', as
   t.equal(durabilityFor('order'), 'fsync');
   t.equal(durabilityFor('cancel'), 'fsync');
   t.equal(durabilityFor('query'), 'write');
-  const p = parsed(ctx({}, { ...authed(), apiId: 'kt10001', entry: lookupApi('kt10001')!, json: { stk_cd: '005930', ord_qty: '+10', ord_uv: '70000' }, intentional: true }));
+  const p = parsed(ctx({}, { ...authed(), apiId: 'kt10001', entry: lookupApi('kt10001')!, json: { stk_cd: '005930', ord_qty: '10', ord_uv: '70000' }, intentional: true }));
   t.match(policyCall(p), { botId: 'b1', account: '1234', apiId: 'kt10001', intentional: true, body: { stk_cd: '005930' } });
   t.match(riskInput(p, 42), { botId: 'b1', side: 'sell', stkCd: '005930', qty: 10, price: 70000, now: 42, sourceIp: '127.0.0.1' });
+  // Order quantities and prices follow kiwoom/protocol, as the policy does: signed ones are malformed, not scored.
+  for (const [ord_qty, ord_uv] of [['-5', '-70000'], ['+10', '+70000']]) {
+    const q = parsed(ctx({}, { ...authed(), apiId: 'kt10001', entry: lookupApi('kt10001')!, json: { stk_cd: '005930', ord_qty, ord_uv } }));
+    const r = riskInput(q, 42);
+    t.equal(r.qty, undefined, `qty ${ord_qty}`);
+    t.equal(r.price, undefined, `price ${ord_uv}`);
+  }
 });
 
 t.test('after: holdings only from a complete, successful balance inquiry', async (t) => {

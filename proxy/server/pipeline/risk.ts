@@ -2,21 +2,21 @@
 // session: it has side effects (behaviour counters, automatic lockdown,
 // alerts) a revoked token must not cause.
 import { GuardError } from '../../common/errors.js';
+import { orderPrice, orderQuantity } from '../../kiwoom/protocol/index.js';
 import type { RiskInput } from '../../risk/index.js';
 import type { RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 import { parsed, type Parsed } from './need.js';
 
-function num(v: unknown): number | undefined {
-  if (typeof v !== 'string' && typeof v !== 'number') return undefined;
-  const n = Number(String(v).replace(/^\+/, ''));
-  return Number.isFinite(n) && String(v).trim() !== '' ? Math.abs(n) : undefined;
+/** The protocol's order quantity/price, or undefined when absent or malformed ("-5": the policy refuses it, the score ignores it). */
+function valid(n: number | undefined): number | undefined {
+  return n === undefined || Number.isNaN(n) ? undefined : n;
 }
 
 export function riskInput(ctx: Parsed, now: number): RiskInput {
   const b = ctx.json;
-  const qty = num(b.ord_qty ?? b.mdfy_qty ?? b.cncl_qty);
-  const price = num(b.ord_uv ?? b.mdfy_uv);
+  const qty = valid(orderQuantity(b.ord_qty ?? b.mdfy_qty ?? b.cncl_qty));
+  const price = valid(orderPrice(b.ord_uv ?? b.mdfy_uv));
   return {
     botId: ctx.bot.id, account: ctx.bot.account, apiId: ctx.apiId, kind: ctx.entry.kind, side: ctx.entry.side,
     stkCd: typeof b.stk_cd === 'string' ? b.stk_cd : undefined, qty, price: price || undefined,
