@@ -3,30 +3,27 @@
 // provider under the record's encryption context. Decryption happens per
 // call, after the record's state has authorised it, and the plaintext is
 // zero-filled when the caller's function settles.
+// Record sealing/decryption lives in seal-record.ts and key rotation/rewrap in
+// rewrap.ts; this file owns the files, locks, cache and the per-call path.
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { open as openFile, readdir, unlink } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { GuardError, isGuardError, toGuardError } from '../common/errors.js';
+import { GuardError, toGuardError } from '../common/errors.js';
 import { keyedFingerprint } from '../common/secret.js';
-import { open, seal } from './aead.js';
 import { DEFAULT_CACHE_CONFIG, withDataKeyCache, type DataKeyCacheConfig } from './cache.js';
-import { canonicalContext, credentialContext } from './context.js';
 import {
   atomicWriteFile, createFileExclusive, ensurePrivateDir, overwriteAndUnlink, readFileIfExists, readFileWithIdentity, readPrivateFile, withFileLock,
   type LockOptions,
 } from './files.js';
 import { counter, histogram, UNWRAP_BUCKETS } from './metrics.js';
 import { createRecordCache, DEFAULT_RECORD_CACHE_CONFIG, type LoadedRecord, type RecordCacheConfig } from './record-cache.js';
-import {
-  assertAccount, assertBotId, decodeSealed, encodeSealed, parseRecord, recordMeta, RECORD_FORMAT, serializeRecord, type CredentialRecord,
-} from './records.js';
+import { assertAccount, assertBotId, parseRecord, recordMeta, RECORD_FORMAT, serializeRecord, type CredentialRecord } from './records.js';
+import { createKeyRotation } from './rewrap.js';
+import { createRecordSealer } from './seal-record.js';
 import { DEFAULT_CREDENTIAL_LIMITS, validateSecretKeyMaterial, type CredentialLimits } from './secret-input.js';
-import type {
-  CredentialMeta, DecryptPurpose, EncryptionContext, KeyProvider, KiwoomCredentials, ManagedVault, RewrapReport,
-} from './types.js';
+import type { CredentialMeta, DecryptPurpose, KeyProvider, KiwoomCredentials, ManagedVault } from './types.js';
 
 export interface DecryptEvent {
   botId: string;
@@ -57,14 +54,7 @@ export interface VaultOptions {
 }
 
 const CREDENTIALS_DIR = 'credentials';
-const JOURNAL_FILE = '.rewrap-journal.json';
 const MAX_RECORD_BYTES = 64 * 1024;
-const FIELD_APP_KEY = 'appKey';
-const FIELD_SECRET_KEY = 'secretKey';
-
-function fieldAad(context: EncryptionContext, field: string): Buffer {
-  return canonicalContext({ ...context, field });
-}
 
 async function loadOrCreateFingerprintKey(dataDir: string): Promise<Buffer> {
   const file = path.join(dataDir, 'fingerprint.key');
@@ -131,50 +121,14 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     dir: credDir, config: { ...DEFAULT_RECORD_CACHE_CONFIG, ...opts.records }, load: loadRecord, fileFor: recordFile, logger, registry: opts.registry,
   });
 
-  /** Replaces a record atomically, then zero-fills the old file's bytes (its inode, through a kept descriptor). */
-  async function replaceRecord(botId: string, record: CredentialRecord): Promise<void> {
-    const file = recordFile(botId);
-    const old = await openFile(file, fsConstants.O_RDWR | fsConstants.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw err;
-    });
-    try {
-      await atomicWriteFile(file, serializeRecord(record));
-      records.invalidate(botId);
-      if (old) {
-        const { size } = await old.stat();
-        if (size > 0) await old.write(Buffer.alloc(size), 0, size, 0);
-        await old.sync();
-      }
-    } finally {
-      await old?.close();
-    }
-  }
-
   function providerFor(name: string): KeyProvider {
     const p = providers.get(name);
     if (!p) throw new GuardError('KG4001', `key provider ${name} is not configured`);
     return p;
   }
 
-  async function sealNewRecord(base: Omit<CredentialRecord, 'provider' | 'keyId' | 'wrappedKey' | 'appKey' | 'secretKey'>, creds: KiwoomCredentials): Promise<CredentialRecord> {
-    const context = credentialContext(base);
-    let dataKey: Buffer | undefined;
-    try {
-      const generated = await primary.generateDataKey(context);
-      dataKey = generated.plaintext;
-      return {
-        ...base,
-        provider: generated.wrapped.provider,
-        keyId: generated.wrapped.keyId,
-        wrappedKey: generated.wrapped.ciphertext,
-        appKey: encodeSealed(seal(dataKey, creds.appKey, fieldAad(context, FIELD_APP_KEY))),
-        secretKey: encodeSealed(seal(dataKey, creds.secretKey, fieldAad(context, FIELD_SECRET_KEY))),
-      };
-    } finally {
-      dataKey?.fill(0);
-    }
-  }
+  const sealer = createRecordSealer({ primary, providerFor, unwrapSeconds });
+  const { sealNewRecord, decryptRecord } = sealer;
 
   function fingerprint(appKey: Buffer): string {
     return `hmac-sha256:${keyedFingerprint(hmacKey, appKey, 32)}`;
@@ -186,31 +140,6 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     if (!Buffer.isBuffer(input.appKey) || !Buffer.isBuffer(input.secretKey)) throw new GuardError('KG4006', 'keys must be Buffers');
     validateSecretKeyMaterial(input.appKey, 'appKey', limits);
     validateSecretKeyMaterial(input.secretKey, 'secretKey', limits);
-  }
-
-  /** Unwraps and decrypts a record into fresh Buffers. The data key is zero-filled before returning. */
-  async function decryptRecord(record: CredentialRecord): Promise<KiwoomCredentials> {
-    const provider = providerFor(record.provider);
-    const context = credentialContext(record);
-    const started = process.hrtime.bigint();
-    let dataKey: Buffer;
-    try {
-      dataKey = await provider.unwrap({ provider: record.provider, keyId: record.keyId, ciphertext: record.wrappedKey }, context);
-    } finally {
-      unwrapSeconds.observe({ provider: provider.id }, Number(process.hrtime.bigint() - started) / 1e9);
-    }
-    let appKey: Buffer | undefined;
-    try {
-      appKey = open(dataKey, decodeSealed(record.appKey), fieldAad(context, FIELD_APP_KEY));
-      const secretKey = open(dataKey, decodeSealed(record.secretKey), fieldAad(context, FIELD_SECRET_KEY));
-      return { appKey, secretKey };
-    } catch (err) {
-      appKey?.fill(0);
-      if (isGuardError(err)) throw err;
-      throw new GuardError('KG4004', 'ciphertext does not match its record');
-    } finally {
-      dataKey.fill(0);
-    }
   }
 
   function report(e: DecryptEvent): void {
@@ -270,29 +199,6 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     });
   }
 
-  async function rotateCredentials(input: { botId: string; appKey: Buffer; secretKey: Buffer; account?: string }): Promise<CredentialMeta> {
-    assertOpen();
-    validateInput(input);
-    return withFileLock(lockFile(input.botId), lockOpts, async () => {
-      const old = await readRecord(input.botId);
-      if (!old) throw new GuardError('KG4003');
-      const now = new Date().toISOString();
-      const record = await sealNewRecord(
-        {
-          format: RECORD_FORMAT, botId: old.botId, account: input.account ?? old.account, keyVersion: old.keyVersion + 1,
-          createdAt: now, updatedAt: now, enabled: old.enabled, appKeyFingerprint: fingerprint(input.appKey),
-        },
-        input,
-      );
-      // Calls already past decryption hold their own plaintext copy and finish on the old keys;
-      // readers that race the zeroing below retry and get the new record.
-      await replaceRecord(input.botId, record);
-      writes.inc({ op: 'rotate' });
-      logger.info({ botId: old.botId, keyVersion: record.keyVersion, previousKeyVersion: old.keyVersion }, 'credentials rotated; old ciphertext destroyed');
-      return recordMeta(record);
-    });
-  }
-
   async function setEnabled(botId: string, enabled: boolean): Promise<void> {
     assertOpen();
     assertBotId(botId);
@@ -316,72 +222,10 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       .sort();
   }
 
-  function currentTarget(): { provider: string; keyId: string } {
-    return { provider: primary.id, keyId: String(primary.describe().keyId ?? '') };
-  }
-
-  async function rewrapAll(ropts: { onRecord?: (botId: string, outcome: 'rewrapped' | 'skipped') => void | Promise<void> } = {}): Promise<RewrapReport> {
-    assertOpen();
-    // health() lets a provider resolve its current key id (KMS: alias -> key ARN) before we compare against it.
-    await primary.health();
-    const target = currentTarget();
-    const journalFile = path.join(credDir, JOURNAL_FILE);
-    const previous = await readFileIfExists(journalFile);
-    const resumed = previous !== undefined;
-    if (resumed) logger.warn('resuming an interrupted rewrap');
-    await atomicWriteFile(journalFile, JSON.stringify({ target, startedAt: new Date().toISOString(), pid: process.pid }));
-    // Temp files left by a killed writer hold only ciphertext; remove them so they don't pile up.
-    for (const name of await readdir(credDir)) {
-      if (name.startsWith('.') && name.endsWith('.tmp')) await overwriteAndUnlink(path.join(credDir, name));
-    }
-    const ids = await listBotIds();
-    const rewrapped: string[] = [];
-    const skipped: string[] = [];
-    for (const botId of ids) {
-      const outcome = await withFileLock(lockFile(botId), lockOpts, async () => {
-        const record = await readRecord(botId);
-        if (!record) return 'skipped' as const;
-        if (record.provider === target.provider && record.keyId === target.keyId) return 'skipped' as const;
-        await withCredentialsOfRecord(record, async (creds) => {
-          const next = await sealNewRecord(
-            {
-              format: RECORD_FORMAT, botId: record.botId, account: record.account, keyVersion: record.keyVersion, createdAt: record.createdAt,
-              updatedAt: new Date().toISOString(), enabled: record.enabled, appKeyFingerprint: record.appKeyFingerprint,
-            },
-            creds,
-          );
-          await replaceRecord(botId, next);
-        });
-        writes.inc({ op: 'rewrap' });
-        return 'rewrapped' as const;
-      });
-      (outcome === 'rewrapped' ? rewrapped : skipped).push(botId);
-      await ropts.onRecord?.(botId, outcome);
-    }
-    await unlink(journalFile).catch(() => undefined);
-    logger.info({ target, rewrapped: rewrapped.length, skipped: skipped.length }, 'rewrap complete');
-    return { target, total: ids.length, rewrapped, skipped, resumed };
-  }
-
-  /** Decrypt path for rewrap: bypasses the enabled check (disabled records must move too) but is still reported. */
-  async function withCredentialsOfRecord(record: CredentialRecord, fn: (creds: KiwoomCredentials) => Promise<void>): Promise<void> {
-    const started = performance.now();
-    let creds: KiwoomCredentials;
-    try {
-      creds = await decryptRecord(record);
-    } catch (err) {
-      const g = toGuardError(err);
-      report({ botId: record.botId, purpose: 'rewrap', outcome: 'error', code: g.code, provider: record.provider, ms: performance.now() - started });
-      throw g;
-    }
-    try {
-      report({ botId: record.botId, purpose: 'rewrap', outcome: 'ok', provider: record.provider, ms: performance.now() - started });
-      await fn(creds);
-    } finally {
-      creds.appKey.fill(0);
-      creds.secretKey.fill(0);
-    }
-  }
+  const { rotateCredentials, rewrapAll } = createKeyRotation({
+    credDir, primary, lockOpts, logger, writes, sealer, recordFile, lockFile, readRecord,
+    invalidate: (botId) => records.invalidate(botId), listBotIds, assertOpen, validateInput, fingerprint, report,
+  });
 
   return {
     provider: primary,
