@@ -2,20 +2,22 @@
 // written once; decisions live in separate keys (votes hash, refusal and
 // consumption markers set with SET NX), so concurrent approvers on different
 // replicas never overwrite each other and "single use" is one atomic step.
+// The records and their keys live in records.ts, waiting for a decision in
+// waiting.ts; this file holds the decisions themselves and the approvers.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { GuardError } from '../common/errors.js';
 import type { Auditor } from '../audit/types.js';
-import type { Store, Unsubscribe } from '../state/types.js';
+import type { Store } from '../state/types.js';
 import { counter } from '../common/metrics.js';
 import { hashCall } from './canonical.js';
 import type { ApprovalConfig } from './config.js';
+import { approvalRecords, CHANNEL, checkName, K, summarise } from './records.js';
 import type { SecretSealer } from './sealer.js';
 import { base32Encode, verifyTotp } from './totp.js';
-import type {
-  ApprovalCall, ApprovalOutcome, ApprovalRecord, ApprovalService, ApprovalStatus, ApprovalTicket, ApprovalView, ApproverRole, Enrolment,
-} from './types.js';
+import type { ApprovalOutcome, ApprovalRecord, ApprovalService, ApprovalTicket, ApprovalView, ApproverRole } from './types.js';
+import { approvalWaits } from './waiting.js';
 
 export interface ApprovalServiceOptions {
   readonly config: ApprovalConfig;
@@ -27,48 +29,12 @@ export interface ApprovalServiceOptions {
   readonly now?: () => number;
 }
 
-const CHANNEL = 'approval:events';
-const K = {
-  rec: (id: string) => `approval:rec:${id}`,
-  votes: (id: string) => `approval:votes:${id}`,
-  refused: (id: string) => `approval:refused:${id}`,
-  consumed: (id: string) => `approval:consumed:${id}`,
-  index: 'approval:index',
-  open: 'approval:open',
-  approvers: 'approval:approvers',
-  totpFail: (a: string) => `approval:totpfail:${a}`,
-  totpStep: (a: string, step: number) => `approval:totpstep:${a}:${step}`,
-};
-const NAME = /^[A-Za-z0-9._@-]{1,64}$/;
-const ID = /^[0-9a-f-]{36}$/;
-const SUMMARY_FIELDS = ['dmst_stex_tp', 'stk_cd', 'ord_qty', 'ord_uv', 'trde_tp', 'cond_uv', 'orig_ord_no', 'mdfy_qty', 'mdfy_uv', 'cncl_qty'];
-
 interface ApproverDoc { roles: ApproverRole[]; sealed: string; enrolledAt: string; enrolledBy: string }
-
-function summarise(body: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (body && typeof body === 'object' && !Array.isArray(body)) {
-    for (const f of SUMMARY_FIELDS) {
-      const v = (body as Record<string, unknown>)[f];
-      if (typeof v === 'string' || typeof v === 'number') out[f] = String(v).slice(0, 32);
-    }
-  }
-  return out;
-}
-
-function checkId(id: string): string {
-  if (typeof id !== 'string' || !ID.test(id)) throw new GuardError('KG3015', 'malformed approval id');
-  return id;
-}
-
-function checkName(name: string, what = 'approver'): string {
-  if (typeof name !== 'string' || !NAME.test(name)) throw new GuardError('KG3016', `${what} name must match ${NAME}`);
-  return name;
-}
 
 export function createApprovalService(opts: ApprovalServiceOptions): ApprovalService {
   const { config: cfg, store, sealer, auditor, logger } = opts;
   const now = opts.now ?? Date.now;
+  const { load, view, recordTtl, openCounts } = approvalRecords({ store, cfg, now });
   const events = counter(opts.registry, 'kguard_approval_events_total', 'Approval lifecycle events', ['event', 'level']);
   // Read from the shared store at scrape time, so every replica reports the same backlog.
   new Gauge({
@@ -81,105 +47,11 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       }
     },
   });
-  const waiters = new Map<string, Set<() => void>>();
-  let subscription: Promise<Unsubscribe> | undefined;
+  const waits = approvalWaits({ store, cfg, logger, now, view });
   let closed = false;
-
-  function ensureSubscribed(): Promise<Unsubscribe> {
-    subscription ??= store.subscribe(CHANNEL, (id) => {
-      for (const wake of waiters.get(id) ?? []) wake();
-    });
-    return subscription;
-  }
-
-  async function load(id: string): Promise<ApprovalRecord> {
-    const json = await store.get(K.rec(checkId(id)));
-    if (!json) throw new GuardError('KG3015', 'approval not found or expired');
-    return JSON.parse(json) as ApprovalRecord;
-  }
-
-  async function view(rec: ApprovalRecord): Promise<ApprovalView> {
-    const [votes, refusedJson, consumed] = await Promise.all([store.hgetall(K.votes(rec.id)), store.get(K.refused(rec.id)), store.get(K.consumed(rec.id))]);
-    const approvals = Object.entries(votes).map(([approver, at]) => ({ approver, at })).sort((a, b) => a.at.localeCompare(b.at));
-    const refusal = refusedJson ? (JSON.parse(refusedJson) as ApprovalView['refusal']) : undefined;
-    let status: ApprovalStatus;
-    if (consumed) status = 'consumed';
-    else if (refusal) status = 'refused';
-    else if (approvals.length >= rec.requiredApprovals) status = 'approved';
-    else if (now() >= Date.parse(rec.expiresAt)) status = 'timeout';
-    else status = 'pending';
-    return { ...rec, status, approvals, ...(refusal ? { refusal } : {}) };
-  }
 
   async function audit(action: string, rec: ApprovalRecord, extra: Record<string, unknown> = {}): Promise<void> {
     await auditor.append({ type: 'approval', action, approvalId: rec.id, botId: rec.botId, apiId: rec.apiId, level: rec.level, score: rec.score, requestId: rec.requestId, ...extra });
-  }
-
-  function recordTtl(rec: ApprovalRecord): number {
-    return Math.max(1, Date.parse(rec.expiresAt) - now()) + cfg.useWithinMs + cfg.retentionMs;
-  }
-
-  async function openCounts(botId: string): Promise<{ total: number; bot: number }> {
-    const open = await store.hgetall(K.open);
-    let total = 0, bot = 0;
-    const t = now();
-    for (const [id, v] of Object.entries(open)) {
-      const { b, e } = JSON.parse(v) as { b: string; e: number };
-      if (e <= t) {
-        await store.hdel(K.open, id);
-        continue;
-      }
-      total++;
-      if (b === botId) bot++;
-    }
-    return { total, bot };
-  }
-
-  function waitFor(rec: ApprovalRecord, signal?: AbortSignal): Promise<ApprovalOutcome> {
-    return new Promise<ApprovalOutcome>((resolve, reject) => {
-      let done = false;
-      const timers: NodeJS.Timeout[] = [];
-      const set = waiters.get(rec.id) ?? new Set();
-      waiters.set(rec.id, set);
-      const cleanup = (): void => {
-        done = true;
-        timers.forEach(clearTimeout);
-        clearInterval(poll);
-        set.delete(check);
-        if (set.size === 0) waiters.delete(rec.id);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const finish = (o: ApprovalOutcome): void => {
-        if (done) return;
-        cleanup();
-        resolve(o);
-      };
-      const check = (): void => {
-        if (done) return;
-        view(rec).then((v) => {
-          if (v.status === 'approved' || v.status === 'consumed') finish('approved');
-          else if (v.status === 'refused') finish('refused');
-          else if (v.status === 'timeout') {
-            finish('timeout');
-            void store.hdel(K.open, rec.id).catch(() => undefined);
-          }
-        }, (err: unknown) => {
-          if (done) return;
-          cleanup();
-          reject(err instanceof GuardError ? err : new GuardError('KG7001', undefined, { cause: err }));
-        });
-      };
-      const onAbort = (): void => finish('timeout');
-      set.add(check);
-      const poll = setInterval(check, cfg.pollMs);
-      timers.push(setTimeout(check, Math.max(0, Date.parse(rec.expiresAt) - now()) + 5));
-      if (signal?.aborted) return finish('timeout');
-      signal?.addEventListener('abort', onAbort, { once: true });
-      ensureSubscribed().then(check, (err: unknown) => {
-        logger.warn({ err: (err as Error).message }, 'approval pub/sub unavailable; polling');
-        check();
-      });
-    });
   }
 
   async function loadApprover(name: string): Promise<ApproverDoc> {
@@ -264,7 +136,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       await store.hset(K.open, rec.id, JSON.stringify({ b: rec.botId, e: Date.parse(rec.expiresAt) }), recordTtl(rec));
       events.inc({ event: 'requested', level: rec.level });
       logger.info({ approvalId: rec.id, botId: rec.botId, apiId: rec.apiId, level: rec.level, score: rec.score, mode }, 'approval requested');
-      const ticket: ApprovalTicket = { id: rec.id, callHash: rec.callHash, level: rec.level, expiresAt: rec.expiresAt, wait: (signal) => waitFor(rec, signal) };
+      const ticket: ApprovalTicket = { id: rec.id, callHash: rec.callHash, level: rec.level, expiresAt: rec.expiresAt, wait: (signal) => waits.waitFor(rec, signal) };
       return ticket;
     },
 
@@ -396,8 +268,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
 
     async close() {
       closed = true;
-      for (const set of waiters.values()) for (const wake of set) wake();
-      if (subscription) await (await subscription.catch(() => async () => undefined))();
+      await waits.close();
     },
   };
   return service;

@@ -1,0 +1,100 @@
+// The approval records in the shared Store: the key layout, the validation of
+// ids and names, and how a record plus its decision keys (votes, refusal,
+// consumption) read as one view. Every replica derives status the same way
+// from these keys, so none of them has to own an approval.
+import { GuardError } from '../common/errors.js';
+import type { Store } from '../state/types.js';
+import type { ApprovalConfig } from './config.js';
+import type { ApprovalRecord, ApprovalStatus, ApprovalView } from './types.js';
+
+/** Pub/sub channel: the id of an approval whose decision keys just changed. */
+export const CHANNEL = 'approval:events';
+export const K = {
+  rec: (id: string) => `approval:rec:${id}`,
+  votes: (id: string) => `approval:votes:${id}`,
+  refused: (id: string) => `approval:refused:${id}`,
+  consumed: (id: string) => `approval:consumed:${id}`,
+  index: 'approval:index',
+  open: 'approval:open',
+  approvers: 'approval:approvers',
+  totpFail: (a: string) => `approval:totpfail:${a}`,
+  totpStep: (a: string, step: number) => `approval:totpstep:${a}:${step}`,
+};
+const NAME = /^[A-Za-z0-9._@-]{1,64}$/;
+const ID = /^[0-9a-f-]{36}$/;
+const SUMMARY_FIELDS = ['dmst_stex_tp', 'stk_cd', 'ord_qty', 'ord_uv', 'trde_tp', 'cond_uv', 'orig_ord_no', 'mdfy_qty', 'mdfy_uv', 'cncl_qty'];
+
+export function summarise(body: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (body && typeof body === 'object' && !Array.isArray(body)) {
+    for (const f of SUMMARY_FIELDS) {
+      const v = (body as Record<string, unknown>)[f];
+      if (typeof v === 'string' || typeof v === 'number') out[f] = String(v).slice(0, 32);
+    }
+  }
+  return out;
+}
+
+export function checkId(id: string): string {
+  if (typeof id !== 'string' || !ID.test(id)) throw new GuardError('KG3015', 'malformed approval id');
+  return id;
+}
+
+export function checkName(name: string, what = 'approver'): string {
+  if (typeof name !== 'string' || !NAME.test(name)) throw new GuardError('KG3016', `${what} name must match ${NAME}`);
+  return name;
+}
+
+export interface ApprovalRecords {
+  /** The record by id; KG3015 when malformed, missing or expired. */
+  load(id: string): Promise<ApprovalRecord>;
+  /** The record with its status, votes and refusal, read from the decision keys. */
+  view(rec: ApprovalRecord): Promise<ApprovalView>;
+  /** How long the record and its decision keys are kept: until expiry, then the use window, then retention. */
+  recordTtl(rec: ApprovalRecord): number;
+  /** Approvals still open (all bots, and for one bot); expired entries are pruned on the way. */
+  openCounts(botId: string): Promise<{ total: number; bot: number }>;
+}
+
+export function approvalRecords({ store, cfg, now }: { store: Store; cfg: ApprovalConfig; now: () => number }): ApprovalRecords {
+  async function load(id: string): Promise<ApprovalRecord> {
+    const json = await store.get(K.rec(checkId(id)));
+    if (!json) throw new GuardError('KG3015', 'approval not found or expired');
+    return JSON.parse(json) as ApprovalRecord;
+  }
+
+  async function view(rec: ApprovalRecord): Promise<ApprovalView> {
+    const [votes, refusedJson, consumed] = await Promise.all([store.hgetall(K.votes(rec.id)), store.get(K.refused(rec.id)), store.get(K.consumed(rec.id))]);
+    const approvals = Object.entries(votes).map(([approver, at]) => ({ approver, at })).sort((a, b) => a.at.localeCompare(b.at));
+    const refusal = refusedJson ? (JSON.parse(refusedJson) as ApprovalView['refusal']) : undefined;
+    let status: ApprovalStatus;
+    if (consumed) status = 'consumed';
+    else if (refusal) status = 'refused';
+    else if (approvals.length >= rec.requiredApprovals) status = 'approved';
+    else if (now() >= Date.parse(rec.expiresAt)) status = 'timeout';
+    else status = 'pending';
+    return { ...rec, status, approvals, ...(refusal ? { refusal } : {}) };
+  }
+
+  function recordTtl(rec: ApprovalRecord): number {
+    return Math.max(1, Date.parse(rec.expiresAt) - now()) + cfg.useWithinMs + cfg.retentionMs;
+  }
+
+  async function openCounts(botId: string): Promise<{ total: number; bot: number }> {
+    const open = await store.hgetall(K.open);
+    let total = 0, bot = 0;
+    const t = now();
+    for (const [id, v] of Object.entries(open)) {
+      const { b, e } = JSON.parse(v) as { b: string; e: number };
+      if (e <= t) {
+        await store.hdel(K.open, id);
+        continue;
+      }
+      total++;
+      if (b === botId) bot++;
+    }
+    return { total, bot };
+  }
+
+  return { load, view, recordTtl, openCounts };
+}
