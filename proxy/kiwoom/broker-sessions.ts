@@ -7,90 +7,21 @@
 // (memory or Redis) while any of its calls (or its short idle linger) needs
 // the token. The token is revoked by whoever releases last, by a peer's sweep
 // when a replica died holding it, or at start-up from the ledger after a crash.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Logger } from 'pino';
-import type { Config } from '../common/config.js';
 import { GuardError, toGuardError } from '../common/errors.js';
 import { keyedFingerprint } from '../common/secret.js';
-import type { Store } from '../state/types.js';
 import type { BrokerToken } from './client.js';
-import type { Governor } from './governor.js';
-import { newVersion, parseRecord, type SessionLedger, type SessionRecord } from './session-ledger.js';
+import { newVersion, parseRecord, type SessionRecord } from './session-ledger.js';
+import type { BrokerLease, BrokerSessionDeps, BrokerSessionOptions, Gen, IssuePurpose, KeyState, SessionInfo } from './session-types.js';
+import { createSessionMetrics, type SessionMetrics } from './session-metrics.js';
+import { createRevoker, type RevokeWithRetry } from './revoke-retry.js';
+import { listSessions, lockKey, recoverLeftovers, sweepOnce, valueKey, type SweepContext } from './session-sweep.js';
 
-/** 'lockdown': the credential record is already disabled; the vault still lets a lockdown cancel orders. */
-export type IssuePurpose = 'call' | 'lockdown';
-
-/** Knobs and their meaning: the brokerTokens section of the config (proxy/common/config.ts). */
-export type BrokerSessionOptions = Omit<Config['brokerTokens'], 'queryRetryBudgetMs'>;
-
-export interface BrokerSessionDeps {
-  store: Store;
-  ledger: SessionLedger;
-  governor: Governor;
-  replicaId: string;
-  /** The app key a bot's credential record holds (keyed fingerprint); refuses a disabled record for 'call'. */
-  keyOf(botId: string, purpose: IssuePurpose | 'revoke'): Promise<string>;
-  /** Issues a token with the bot's credentials, decrypted just in time. */
-  issue(botId: string, purpose: IssuePurpose): Promise<BrokerToken>;
-  /** Revokes with the bot's credentials (vault purpose 'revoke'). */
-  revoke(botId: string, token: Buffer): Promise<void>;
-  fingerprintKey: Buffer;
-  registry: Registry;
-  logger: Logger;
-  onEvent?: (type: 'broker_token.issued' | 'broker_token.revoked' | 'broker_token.revoke_failed' | 'broker_token.invalidated', fields: { botId: string; key: string; fingerprint: string; attempts?: number; orphan?: boolean }) => void;
-}
-
-export interface BrokerLease {
-  readonly token: Buffer;
-  /** The app key's keyed fingerprint. */
-  readonly key: string;
-  /** Keyed fingerprint of the token. */
-  readonly fingerprint: string;
-  /** Ends this use. Idempotent. */
-  release(): void;
-  /** Kiwoom answered [8005] with this token: forget it (if still current) so the next lease issues afresh. */
-  invalidate(): void;
-}
-
-export interface SessionInfo {
-  readonly key: string;
-  readonly state: 'issuing' | 'live' | 'retiring';
-  readonly leases: number;
-  readonly issuedBy: string;
-  readonly issuedAt?: string;
-  readonly expiresAt?: string;
-  readonly ageMs?: number;
-}
-
-interface Gen {
-  readonly version: string;
-  readonly record: SessionRecord;
-  readonly token: Buffer;
-  local: number;
-  dead: boolean;
-}
-
-interface KeyState {
-  readonly key: string;
-  gen?: Gen;
-  /** True while this replica holds a lease in the shared Store for gen. */
-  shared: boolean;
-  obtaining?: Promise<void>;
-  retiring?: Promise<void>;
-  linger?: NodeJS.Timeout;
-  refresh?: NodeJS.Timeout;
-  /** Revoke as soon as the last local lease goes (lockdown, shutdown). */
-  revokeWhenIdle: boolean;
-  /** When this replica issued the key's recent tokens (for Kiwoom's issue limit). */
-  issues: number[];
-}
+export type { BrokerLease, BrokerSessionDeps, BrokerSessionOptions, IssuePurpose, SessionInfo } from './session-types.js';
 
 const POLL_MS = 20;
 /** How soon an idle token kept for queued calls is looked at again. */
 const QUEUED_RECHECK_MS = 100;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
-const valueKey = (key: string) => `{bs:${key}}:session`;
-const lockKey = (key: string) => `{bs:${key}}:lock`;
 
 export class BrokerSessions {
   private readonly keys = new Map<string, KeyState>();
@@ -98,39 +29,12 @@ export class BrokerSessions {
   private closing = false;
   private sweepTimer?: NodeJS.Timeout;
   private sweeping?: Promise<number>;
-  private readonly issued: Counter;
-  private readonly revoked: Counter;
-  private readonly revokeFailures: Counter<'final'>;
-  private readonly liveSeconds: Counter<'key'>;
-  private readonly leaseWait: Histogram;
-  private readonly deferred: Counter;
-  private readonly reissues: Counter<'reason'>;
-  private readonly orphans: Counter<'kind'>;
+  private readonly m: SessionMetrics;
+  private readonly revokeWithRetry: RevokeWithRetry;
 
   constructor(private readonly opts: BrokerSessionOptions, private readonly deps: BrokerSessionDeps) {
-    const registers = [deps.registry];
-    this.issued = new Counter({ name: 'kguard_broker_tokens_issued_total', help: 'Broker tokens issued upstream (au10001)', registers });
-    this.revoked = new Counter({ name: 'kguard_broker_tokens_revoked_total', help: 'Broker tokens revoked upstream (au10002)', registers });
-    this.revokeFailures = new Counter({
-      name: 'kguard_broker_token_revoke_failures_total', help: 'Failed revoke attempts (final="true": gave up retrying fast, keeps retrying slowly until expiry)',
-      labelNames: ['final'], registers,
-    });
-    this.liveSeconds = new Counter({
-      name: 'kguard_broker_token_live_seconds_total', help: 'Seconds a broker token was live, per app key (keyed fingerprint), counted when it ends',
-      labelNames: ['key'], registers,
-    });
-    this.leaseWait = new Histogram({
-      name: 'kguard_broker_lease_wait_seconds', help: 'Time a call waited for its key\'s broker token (issue, or another replica\'s issue or revoke)', registers,
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
-    });
-    this.deferred = new Counter({ name: 'kguard_broker_token_revoke_deferred_total', help: 'Revokes held back because a re-issue would exceed Kiwoom\'s token issue limit', registers });
-    this.reissues = new Counter({ name: 'kguard_broker_token_reissues_total', help: 'Tokens dropped before their time and issued again (8005: Kiwoom said invalid; renew: close to expiry)', labelNames: ['reason'], registers });
-    this.orphans = new Counter({ name: 'kguard_broker_token_orphans_revoked_total', help: 'Tokens nobody held any more (dead replica, crashed process, unfinished issue) revoked by a sweep or at start', labelNames: ['kind'], registers });
-    const self = this;
-    new Gauge({
-      name: 'kguard_broker_tokens_outstanding', help: 'App keys whose broker token this replica holds or lingers on', registers,
-      collect() { this.set(self.outstanding()); },
-    });
+    this.m = createSessionMetrics(deps.registry, () => this.outstanding());
+    this.revokeWithRetry = createRevoker(opts, { revoke: deps.revoke, logger: deps.logger, metrics: this.m, onEvent: deps.onEvent });
   }
 
   outstanding(): number {
@@ -175,7 +79,7 @@ export class BrokerSessions {
         if (g && g.local > 0) { await sleep(POLL_MS); continue; } // draining a stale token (renew or invalid)
         if (g && k.shared) {
           // Stale and idle (close to expiry): revoke now, then issue afresh.
-          if (!g.dead) this.reissues.inc({ reason: 'renew' });
+          if (!g.dead) this.m.reissues.inc({ reason: 'renew' });
           this.endLinger(k, g);
           continue;
         }
@@ -188,7 +92,7 @@ export class BrokerSessions {
       if (g && g.local === 0 && k.shared && !k.linger && !k.retiring) this.idle(k, g);
       throw err;
     } finally {
-      this.leaseWait.observe((performance.now() - started) / 1000);
+      this.m.leaseWait.observe((performance.now() - started) / 1000);
     }
   }
 
@@ -205,17 +109,8 @@ export class BrokerSessions {
   }
 
   /** Every session this replica or the shared ledger knows, never the token. */
-  async list(): Promise<SessionInfo[]> {
-    const out: SessionInfo[] = [];
-    for (const e of await this.deps.ledger.entries()) {
-      const v = await this.deps.store.leasePeek(valueKey(e.key)).catch(() => null);
-      const rec = v ? parseRecord(v.value) : undefined;
-      out.push({
-        key: e.key, state: v ? v.state : 'issuing', leases: v?.leases ?? 0, issuedBy: rec?.botId ?? e.botId,
-        ...(rec ? { issuedAt: new Date(rec.issuedAt).toISOString(), expiresAt: new Date(rec.expiresAt).toISOString(), ageMs: Date.now() - rec.issuedAt } : {}),
-      });
-    }
-    return out;
+  list(): Promise<SessionInfo[]> {
+    return listSessions(this.deps.store, this.deps.ledger);
   }
 
   /**
@@ -224,34 +119,13 @@ export class BrokerSessions {
    * Kiwoom's answer and the record): issuing again returns that orphan token.
    */
   sweep(): Promise<number> {
-    if (!this.sweeping) this.sweeping = this.sweepOnce().finally(() => { this.sweeping = undefined; });
+    if (!this.sweeping) this.sweeping = sweepOnce(this.sweepContext()).finally(() => { this.sweeping = undefined; });
     return this.sweeping;
   }
 
   /** Start-up: revoke every token a previous process left in the ledger (kill -9, power loss). */
-  async recover(): Promise<number> {
-    let n = 0;
-    for (const e of await this.deps.ledger.entries()) {
-      try {
-        if (e.record) {
-          const token = this.deps.ledger.open(e.key, e.record);
-          try {
-            if (e.record.expiresAt > Date.now()) await this.revokeWithRetry(e.record.botId, token, e.key, e.record.tokenFp, this.opts.revokeAttempts);
-          } finally {
-            token.fill(0);
-          }
-        } else {
-          await this.reissueAndRevoke(e.key, e.botId);
-        }
-        await this.deps.ledger.forget(e.key);
-        this.orphans.inc({ kind: 'restart' });
-        n++;
-        this.deps.logger.warn({ key: e.key, botId: e.botId, state: e.state }, 'revoked a broker token left by a previous process');
-      } catch (err) {
-        this.deps.logger.error({ key: e.key, botId: e.botId, code: toGuardError(err).code }, 'could not revoke a broker token left by a previous process; kept for the next attempt');
-      }
-    }
-    return n;
+  recover(): Promise<number> {
+    return recoverLeftovers(this.sweepContext());
   }
 
   /** Shutdown: no new leases; revoke every idle token now and the rest as their calls end; wait up to timeoutMs. */
@@ -319,7 +193,7 @@ export class BrokerSessions {
         if (!this.fresh(rec)) {
           // Re-issuing now would return this same token: revoke it first, once no call holds it.
           await store.leaseRelease(valueKey(k.key), replicaId);
-          this.reissues.inc({ reason: 'renew' });
+          this.m.reissues.inc({ reason: 'renew' });
           await this.track(this.retireShared(k.key, botId));
           await sleep(POLL_MS);
           continue;
@@ -365,7 +239,7 @@ export class BrokerSessions {
       v: 1, botId, version, issuedAt: Date.now(), expiresAt,
       tokenFp: keyedFingerprint(this.deps.fingerprintKey, issued.token), sealed: ledger.seal(k.key, version, expiresAt, issued.token),
     };
-    this.issued.inc();
+    this.m.issued.inc();
     k.issues = [...k.issues.filter((t) => t > Date.now() - 60_000).slice(-15), Date.now()];
     this.deps.onEvent?.('broker_token.issued', { botId, key: k.key, fingerprint: record.tokenFp });
     try {
@@ -373,7 +247,7 @@ export class BrokerSessions {
     } catch (err) {
       // Unrecorded, a crash would leave it live with no one to revoke it: never use it.
       this.deps.logger.error({ key: k.key, code: toGuardError(err).code }, 'broker session ledger write failed; revoking the token unused');
-      void this.track(this.revokeWithRetry(botId, issued.token, k.key, record.tokenFp).finally(() => issued.token.fill(0)));
+      void this.track(this.revokeWithRetry({ botId, token: issued.token, key: k.key, fingerprint: record.tokenFp, expiresAt }).finally(() => issued.token.fill(0)));
       throw toGuardError(err);
     }
     const ttl = Math.max(1_000, expiresAt - Date.now());
@@ -385,7 +259,10 @@ export class BrokerSessions {
     // means theirs is most likely ours: only a different token is revoked.
     const theirs = await store.leasePeek(valueKey(k.key));
     const same = theirs ? parseRecord(theirs.value)?.tokenFp === record.tokenFp : false;
-    if (!same) void this.track(this.revokeWithRetry(botId, Buffer.from(issued.token), k.key, record.tokenFp));
+    if (!same) {
+      const copy = Buffer.from(issued.token);
+      void this.track(this.revokeWithRetry({ botId, token: copy, key: k.key, fingerprint: record.tokenFp, expiresAt }).finally(() => copy.fill(0)));
+    }
     issued.token.fill(0);
     return false;
   }
@@ -425,7 +302,7 @@ export class BrokerSessions {
     // Calls queued for the key's next governor slot need this token in a moment: revoking now would only re-issue it.
     const queued = !urgent && this.deps.governor.waiting(k.key) > 0;
     const delay = urgent ? 0 : Math.max(this.opts.idleRevokeMs, issueGap, queued ? QUEUED_RECHECK_MS : 0);
-    if (delay > this.opts.idleRevokeMs) this.deferred.inc();
+    if (delay > this.opts.idleRevokeMs) this.m.deferred.inc();
     if (delay <= 0) { this.endLinger(k, g); return; }
     k.linger = setTimeout(() => {
       k.linger = undefined;
@@ -473,14 +350,14 @@ export class BrokerSessions {
     if (claim !== 'retiring') return false;
     const token = g && g.version === rec.version && !g.dead ? Buffer.from(g.token) : ledger.open(key, rec);
     try {
-      if (rec.expiresAt > Date.now()) await this.revokeWithRetry(rec.botId || botHint, token, key, rec.tokenFp, this.opts.revokeAttempts, botHint);
+      if (rec.expiresAt > Date.now()) await this.revokeWithRetry({ botId: rec.botId || botHint, token, key, fingerprint: rec.tokenFp, expiresAt: rec.expiresAt, maxAttempts: this.opts.revokeAttempts, fallbackBot: botHint });
     } finally {
       token.fill(0);
     }
     const endedAt = Math.min(Date.now(), rec.expiresAt);
     await store.leaseDrop(valueKey(key), rec.version);
     await ledger.forget(key, rec.version);
-    this.liveSeconds.inc({ key }, Math.max(0, (endedAt - rec.issuedAt) / 1000));
+    this.m.liveSeconds.inc({ key }, Math.max(0, (endedAt - rec.issuedAt) / 1000));
     return true;
   }
 
@@ -488,7 +365,7 @@ export class BrokerSessions {
   private invalidate(k: KeyState, g: Gen): void {
     if (g.dead) return;
     g.dead = true;
-    this.reissues.inc({ reason: '8005' });
+    this.m.reissues.inc({ reason: '8005' });
     this.deps.onEvent?.('broker_token.invalidated', { botId: g.record.botId, key: k.key, fingerprint: g.record.tokenFp });
     if (k.gen === g) {
       if (k.linger) { clearTimeout(k.linger); k.linger = undefined; }
@@ -497,90 +374,18 @@ export class BrokerSessions {
       const drop = async () => {
         await this.deps.store.leaseDrop(valueKey(k.key), g.version);
         await this.deps.ledger.forget(k.key, g.version);
-        this.liveSeconds.inc({ key: k.key }, Math.max(0, (Date.now() - g.record.issuedAt) / 1000));
+        this.m.liveSeconds.inc({ key: k.key }, Math.max(0, (Date.now() - g.record.issuedAt) / 1000));
       };
       k.retiring = this.track(drop()).catch((err) => this.deps.logger.warn({ key: k.key, code: toGuardError(err).code }, 'invalid broker token not dropped'))
         .finally(() => { k.retiring = undefined; if (k.gen === g) k.gen = undefined; if (g.local === 0) g.token.fill(0); });
     }
   }
 
-  private async sweepOnce(): Promise<number> {
-    const { store, ledger } = this.deps;
-    let n = 0;
-    for (const e of await ledger.entries()) {
-      if (this.closing) break;
-      try {
-        const v = await store.leasePeek(valueKey(e.key));
-        if (v) {
-          if (v.leases > 0) continue;
-          // Nobody holds it (a live replica lingering holds a lease): its holder died.
-          if (await this.retireShared(e.key, e.botId)) { this.orphans.inc({ kind: 'unheld' }); n++; }
-          continue;
-        }
-        if (Date.now() - e.at < this.opts.issueLockTtlMs || (await store.get(lockKey(e.key))) !== null) continue;
-        // An entry without a session and without an issuer at work: an issue that never finished.
-        const fence = `${this.deps.replicaId}.${newVersion()}`;
-        if (!(await store.setIfAbsent(lockKey(e.key), fence, this.opts.issueLockTtlMs))) continue;
-        try {
-          if (await store.leasePeek(valueKey(e.key))) continue;
-          if (e.state === 'issuing') { await this.reissueAndRevoke(e.key, e.botId); this.orphans.inc({ kind: 'unfinished_issue' }); n++; }
-          await ledger.forget(e.key);
-        } finally {
-          await store.del(lockKey(e.key)).catch(() => undefined);
-        }
-      } catch (err) {
-        this.deps.logger.warn({ key: e.key, code: toGuardError(err).code }, 'broker session sweep step failed');
-      }
-    }
-    return n;
-  }
-
-  /** Kiwoom's one token per key: issuing again returns a token we lost track of, so it can be revoked. */
-  private async reissueAndRevoke(key: string, botId: string): Promise<void> {
-    const permit = await this.deps.governor.admit({ key, cls: 'token', priority: 'lockdown', botId });
-    let t: BrokerToken;
-    try {
-      t = await this.deps.issue(botId, 'lockdown');
-    } finally {
-      permit.settle();
-    }
-    try {
-      await this.revokeWithRetry(botId, t.token, key, keyedFingerprint(this.deps.fingerprintKey, t.token), this.opts.revokeAttempts);
-    } finally {
-      t.token.fill(0);
-    }
-  }
-
-  private delay(attempt: number): number {
-    const ceiling = Math.min(this.opts.revokeMaxDelayMs, this.opts.revokeBaseDelayMs * 2 ** attempt);
-    return Math.floor(ceiling / 2 + Math.random() * (ceiling / 2));
-  }
-
-  /**
-   * Revokes with backoff. With maxAttempts it throws after that many; without,
-   * it keeps trying slowly until Kiwoom's expiry. The token Buffer is the caller's.
-   */
-  private async revokeWithRetry(botId: string, token: Buffer, key: string, fingerprint: string, maxAttempts = Number.POSITIVE_INFINITY, fallbackBot?: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      const who = attempt % 2 === 0 && fallbackBot ? fallbackBot : botId; // the issuer's record may be gone; any bot of the key can revoke
-      try {
-        await this.deps.revoke(who, token);
-        this.revoked.inc();
-        this.deps.onEvent?.('broker_token.revoked', { botId: who, key, fingerprint, attempts: attempt });
-        return;
-      } catch (err) {
-        const fast = attempt < this.opts.revokeAttempts;
-        this.revokeFailures.inc({ final: fast ? 'false' : 'true' });
-        const code = toGuardError(err).code;
-        if (attempt >= maxAttempts) {
-          this.deps.onEvent?.('broker_token.revoke_failed', { botId, key, fingerprint, attempts: attempt });
-          throw err;
-        }
-        const wait = fast ? this.delay(attempt) : this.opts.revokeMaxDelayMs;
-        this.deps.logger[fast ? 'warn' : 'error']({ botId, key, fingerprint, attempt, code, retryInMs: wait }, 'broker token revoke failed; retrying');
-        await sleep(wait);
-      }
-    }
+  private sweepContext(): SweepContext {
+    return {
+      ...this.deps, opts: this.opts, metrics: this.m, revokeWithRetry: this.revokeWithRetry,
+      closing: () => this.closing, retireShared: (key, botHint) => this.retireShared(key, botHint),
+    };
   }
 
   private track<T>(p: Promise<T>): Promise<T> {

@@ -1,0 +1,63 @@
+// Revoking a broker token with backoff: fast retries first, then slow ones
+// until Kiwoom's own expiry ends the token anyway. Any bot of the key can
+// revoke it (the issuer's record may be gone), so a fallback bot alternates.
+import type { Logger } from 'pino';
+import { toGuardError } from '../common/errors.js';
+import type { SessionMetrics } from './session-metrics.js';
+
+export interface RevokeRequest {
+  readonly botId: string;
+  /** The caller's Buffer; not zero-filled here. */
+  readonly token: Buffer;
+  readonly key: string;
+  readonly fingerprint: string;
+  /** Kiwoom's expiry: past it, nobody can use the token and retrying stops. */
+  readonly expiresAt: number;
+  /** Throw after this many attempts; unlimited keeps trying slowly until expiry. */
+  readonly maxAttempts?: number;
+  readonly fallbackBot?: string;
+}
+
+export interface RevokeRetryDeps {
+  revoke(botId: string, token: Buffer): Promise<void>;
+  logger: Logger;
+  metrics: Pick<SessionMetrics, 'revoked' | 'revokeFailures'>;
+  onEvent?: (type: 'broker_token.revoked' | 'broker_token.revoke_failed', fields: { botId: string; key: string; fingerprint: string; attempts: number }) => void;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs: number; revokeMaxDelayMs: number }, deps: RevokeRetryDeps) {
+  const delay = (attempt: number): number => {
+    const ceiling = Math.min(opts.revokeMaxDelayMs, opts.revokeBaseDelayMs * 2 ** attempt);
+    return Math.floor(ceiling / 2 + Math.random() * (ceiling / 2));
+  };
+  return async function revokeWithRetry(r: RevokeRequest): Promise<void> {
+    const maxAttempts = r.maxAttempts ?? Number.POSITIVE_INFINITY;
+    for (let attempt = 1; ; attempt++) {
+      const who = attempt % 2 === 0 && r.fallbackBot ? r.fallbackBot : r.botId;
+      try {
+        await deps.revoke(who, r.token);
+        deps.metrics.revoked.inc();
+        deps.onEvent?.('broker_token.revoked', { botId: who, key: r.key, fingerprint: r.fingerprint, attempts: attempt });
+        return;
+      } catch (err) {
+        const fast = attempt < opts.revokeAttempts;
+        deps.metrics.revokeFailures.inc({ final: fast ? 'false' : 'true' });
+        if (attempt >= maxAttempts) {
+          deps.onEvent?.('broker_token.revoke_failed', { botId: r.botId, key: r.key, fingerprint: r.fingerprint, attempts: attempt });
+          throw err;
+        }
+        if (Date.now() >= r.expiresAt) {
+          deps.logger.warn({ botId: r.botId, key: r.key, fingerprint: r.fingerprint, attempts: attempt }, 'broker token expired before it could be revoked');
+          return;
+        }
+        const wait = fast ? delay(attempt) : opts.revokeMaxDelayMs;
+        deps.logger[fast ? 'warn' : 'error']({ botId: r.botId, key: r.key, fingerprint: r.fingerprint, attempt, code: toGuardError(err).code, retryInMs: wait }, 'broker token revoke failed; retrying');
+        await sleep(wait);
+      }
+    }
+  };
+}
+
+export type RevokeWithRetry = ReturnType<typeof createRevoker>;

@@ -1,0 +1,126 @@
+// What nobody holds any more is revoked here: at start-up, every token a
+// previous process left in the ledger (kill -9, power loss); periodically, a
+// session no live replica holds a lease on (its replica died) and an issue
+// that never finished — issuing again returns that orphan under Kiwoom's
+// one-token-per-key rule, so it can be revoked.
+import type { Logger } from 'pino';
+import { toGuardError } from '../common/errors.js';
+import { keyedFingerprint } from '../common/secret.js';
+import type { Store } from '../state/types.js';
+import type { BrokerToken } from './client.js';
+import type { Governor } from './governor.js';
+import type { RevokeWithRetry } from './revoke-retry.js';
+import { newVersion, parseRecord, type SessionLedger } from './session-ledger.js';
+import type { SessionInfo } from './session-types.js';
+import type { SessionMetrics } from './session-metrics.js';
+
+/** The key's leased value (its sealed token) and its issue lock; one hash tag per key (one Cluster slot). */
+export const valueKey = (key: string): string => `{bs:${key}}:session`;
+export const lockKey = (key: string): string => `{bs:${key}}:lock`;
+
+export interface SweepContext {
+  store: Store;
+  ledger: SessionLedger;
+  governor: Governor;
+  replicaId: string;
+  fingerprintKey: Buffer;
+  logger: Logger;
+  issue(botId: string, purpose: 'call' | 'lockdown'): Promise<BrokerToken>;
+  opts: { issueLockTtlMs: number; revokeAttempts: number };
+  metrics: Pick<SessionMetrics, 'orphans'>;
+  revokeWithRetry: RevokeWithRetry;
+  closing(): boolean;
+  /** Revokes the key's token if no lease holds it (claimed atomically); true when this replica did. */
+  retireShared(key: string, botHint: string): Promise<boolean>;
+}
+
+/** Kiwoom's one token per key: issuing again returns a token we lost track of, so it can be revoked. */
+async function reissueAndRevoke(c: SweepContext, key: string, botId: string): Promise<void> {
+  const permit = await c.governor.admit({ key, cls: 'token', priority: 'lockdown', botId });
+  let t: BrokerToken;
+  try {
+    t = await c.issue(botId, 'lockdown');
+  } finally {
+    permit.settle();
+  }
+  try {
+    await c.revokeWithRetry({ botId, token: t.token, key, fingerprint: keyedFingerprint(c.fingerprintKey, t.token), expiresAt: t.expiresAt.getTime(), maxAttempts: c.opts.revokeAttempts });
+  } finally {
+    t.token.fill(0);
+  }
+}
+
+export async function recoverLeftovers(c: SweepContext): Promise<number> {
+  let n = 0;
+  for (const e of await c.ledger.entries()) {
+    try {
+      if (e.record) {
+        const token = c.ledger.open(e.key, e.record);
+        try {
+          if (e.record.expiresAt > Date.now()) {
+            await c.revokeWithRetry({ botId: e.record.botId, token, key: e.key, fingerprint: e.record.tokenFp, expiresAt: e.record.expiresAt, maxAttempts: c.opts.revokeAttempts });
+          }
+        } finally {
+          token.fill(0);
+        }
+      } else {
+        await reissueAndRevoke(c, e.key, e.botId);
+      }
+      await c.ledger.forget(e.key);
+      c.metrics.orphans.inc({ kind: 'restart' });
+      n++;
+      c.logger.warn({ key: e.key, botId: e.botId, state: e.state }, 'revoked a broker token left by a previous process');
+    } catch (err) {
+      c.logger.error({ key: e.key, botId: e.botId, code: toGuardError(err).code }, 'could not revoke a broker token left by a previous process; kept for the next attempt');
+    }
+  }
+  return n;
+}
+
+export async function sweepOnce(c: SweepContext): Promise<number> {
+  let n = 0;
+  for (const e of await c.ledger.entries()) {
+    if (c.closing()) break;
+    try {
+      const v = await c.store.leasePeek(valueKey(e.key));
+      if (v) {
+        if (v.leases > 0) continue;
+        // Nobody holds it (a live replica lingering holds a lease): its holder died.
+        if (await c.retireShared(e.key, e.botId)) { c.metrics.orphans.inc({ kind: 'unheld' }); n++; }
+        continue;
+      }
+      if (Date.now() - e.at < c.opts.issueLockTtlMs || (await c.store.get(lockKey(e.key))) !== null) continue;
+      // An entry without a session and without an issuer at work: an issue that never finished.
+      const fence = `${c.replicaId}.${newVersion()}`;
+      if (!(await c.store.setIfAbsent(lockKey(e.key), fence, c.opts.issueLockTtlMs))) continue;
+      try {
+        if (await c.store.leasePeek(valueKey(e.key))) continue;
+        if (e.state === 'issuing') { await reissueAndRevoke(c, e.key, e.botId); c.metrics.orphans.inc({ kind: 'unfinished_issue' }); n++; }
+        await c.ledger.forget(e.key);
+      } catch (err) {
+        // No credentials any more (bot removed): nothing can ever revoke it; keeping the entry would only repeat the failure.
+        if (toGuardError(err).code.startsWith('KG4')) await c.ledger.forget(e.key);
+        throw err;
+      } finally {
+        await c.store.del(lockKey(e.key)).catch(() => undefined);
+      }
+    } catch (err) {
+      c.logger.warn({ key: e.key, code: toGuardError(err).code }, 'broker session sweep step failed');
+    }
+  }
+  return n;
+}
+
+/** The admin listing: every key the ledger knows, with its state, leases and age, never the token. */
+export async function listSessions(store: Store, ledger: SessionLedger): Promise<SessionInfo[]> {
+  const out: SessionInfo[] = [];
+  for (const e of await ledger.entries()) {
+    const v = await store.leasePeek(valueKey(e.key)).catch(() => null);
+    const rec = v ? parseRecord(v.value) : undefined;
+    out.push({
+      key: e.key, state: v ? v.state : 'issuing', leases: v?.leases ?? 0, issuedBy: rec?.botId ?? e.botId,
+      ...(rec ? { issuedAt: new Date(rec.issuedAt).toISOString(), expiresAt: new Date(rec.expiresAt).toISOString(), ageMs: Date.now() - rec.issuedAt } : {}),
+    });
+  }
+  return out;
+}

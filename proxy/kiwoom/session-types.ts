@@ -1,0 +1,78 @@
+// The broker sessions' types: options, dependencies, the lease a call holds,
+// the admin listing, and the per-key state one replica keeps.
+import type { Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { Config } from '../common/config.js';
+import type { Store } from '../state/types.js';
+import type { BrokerToken } from './client.js';
+import type { Governor } from './governor.js';
+import type { SessionLedger, SessionRecord } from './session-ledger.js';
+
+/** 'lockdown': the credential record is already disabled; the vault still lets a lockdown cancel orders. */
+export type IssuePurpose = 'call' | 'lockdown';
+
+/** Knobs and their meaning: the brokerTokens section of the config (proxy/common/config.ts). */
+export type BrokerSessionOptions = Omit<Config['brokerTokens'], 'queryRetryBudgetMs'>;
+
+export interface BrokerSessionDeps {
+  store: Store;
+  ledger: SessionLedger;
+  governor: Governor;
+  replicaId: string;
+  /** The app key a bot's credential record holds (keyed fingerprint); refuses a disabled record for 'call'. */
+  keyOf(botId: string, purpose: IssuePurpose | 'revoke'): Promise<string>;
+  /** Issues a token with the bot's credentials, decrypted just in time. */
+  issue(botId: string, purpose: IssuePurpose): Promise<BrokerToken>;
+  /** Revokes with the bot's credentials (vault purpose 'revoke'). */
+  revoke(botId: string, token: Buffer): Promise<void>;
+  fingerprintKey: Buffer;
+  registry: Registry;
+  logger: Logger;
+  onEvent?: (type: 'broker_token.issued' | 'broker_token.revoked' | 'broker_token.revoke_failed' | 'broker_token.invalidated', fields: { botId: string; key: string; fingerprint: string; attempts?: number; orphan?: boolean }) => void;
+}
+
+export interface BrokerLease {
+  readonly token: Buffer;
+  /** The app key's keyed fingerprint. */
+  readonly key: string;
+  /** Keyed fingerprint of the token. */
+  readonly fingerprint: string;
+  /** Ends this use. Idempotent. */
+  release(): void;
+  /** Kiwoom answered [8005] with this token: forget it (if still current) so the next lease issues afresh. */
+  invalidate(): void;
+}
+
+export interface SessionInfo {
+  readonly key: string;
+  readonly state: 'issuing' | 'live' | 'retiring';
+  readonly leases: number;
+  readonly issuedBy: string;
+  readonly issuedAt?: string;
+  readonly expiresAt?: string;
+  readonly ageMs?: number;
+}
+
+export interface Gen {
+  readonly version: string;
+  readonly record: SessionRecord;
+  readonly token: Buffer;
+  local: number;
+  dead: boolean;
+}
+
+export interface KeyState {
+  readonly key: string;
+  gen?: Gen;
+  /** True while this replica holds a lease in the shared Store for gen. */
+  shared: boolean;
+  obtaining?: Promise<void>;
+  retiring?: Promise<void>;
+  linger?: NodeJS.Timeout;
+  refresh?: NodeJS.Timeout;
+  /** Revoke as soon as the last local lease goes (lockdown, shutdown). */
+  revokeWhenIdle: boolean;
+  /** When this replica issued the key's recent tokens (for Kiwoom's issue limit). */
+  issues: number[];
+}
+
