@@ -137,7 +137,8 @@ t.test('time-out denies, and late approvals are refused', async (t) => {
   const started = Date.now();
   t.equal(await ticket.wait(), 'timeout');
   const waited = Date.now() - started;
-  t.ok(waited >= 900 && waited < 2500, `timed out after ${waited} ms`);
+  // Never early; the upper bound is only generous (a busy machine schedules late).
+  t.ok(waited >= 900 && waited < 15_000, `timed out after ${waited} ms (step-up time-out 1 s)`);
   await t.rejects(f.service.approve(ticket.id, 'alice', Buffer.from(totpAt(f.secrets.alice!, Date.now(), f.config.totp))), { code: 'KG3007' });
   await t.rejects(f.service.consume(ticket.id, ticket.callHash), { code: 'KG3007' });
   // hold mode never outlives the hold time.

@@ -69,7 +69,8 @@ if (childDir) {
     const started = Date.now();
     const w1 = await a.append({ type: 'call.intent', requestId: 'q1', apiId: 'ka10001' }, { durability: 'write' });
     const w2 = await a.append({ type: 'call.intent', requestId: 'q2', apiId: 'ka10001' }, { durability: 'write' });
-    t.ok(Date.now() - started < 500, `'write' acks do not wait for the 1000 ms group commit (${Date.now() - started} ms)`);
+    // The proof is the status below (acked while not yet fsynced); the time is only reported.
+    t.comment(`'write' acks took ${Date.now() - started} ms (group commit every 1000 ms)`);
     t.same([w1.seq, w2.seq], [base + 1, base + 2]);
     t.match(a.status()[0], { writtenSeq: w2.seq, syncedSeq: base }, 'written, not yet fsynced');
     t.equal((await lines(env.logDir)).length, w2.seq, 'both lines are in the file at ack time');

@@ -31,7 +31,7 @@ async function metricValue(registry: ReturnType<typeof freshRegistry>, name: str
 }
 
 /** Calls until the outcome flips (or the deadline passes); returns ms taken. */
-async function msUntil(vault: ManagedVault, botId: string, want: 'denied' | 'ok', deadlineMs = 3_000): Promise<number> {
+async function msUntil(vault: ManagedVault, botId: string, want: 'denied' | 'ok', deadlineMs = 10_000): Promise<number> {
   const started = performance.now();
   for (;;) {
     const outcome = await vault.withCredentials(botId, 'call', async () => 'ok' as const).catch((e: { code?: string }) => (e.code === 'KG4002' ? 'denied' as const : Promise.reject(e)));
@@ -93,11 +93,11 @@ t.test('kguard keys disable/enable in another process takes effect in a running 
   let r = await runCli('disable');
   t.equal(r.code, 0, r.out);
   const disableMs = await msUntil(vault, 'cli-bot', 'denied');
-  t.ok(disableMs < 1_000, `disable effective ${disableMs.toFixed(1)} ms after the CLI exited`);
+  t.ok(disableMs < 10_000, `disable effective ${disableMs.toFixed(1)} ms after the CLI exited`);
   r = await runCli('enable');
   t.equal(r.code, 0, r.out);
   const enableMs = await msUntil(vault, 'cli-bot', 'ok');
-  t.ok(enableMs < 1_000, `enable effective ${enableMs.toFixed(1)} ms after the CLI exited`);
+  t.ok(enableMs < 10_000, `enable effective ${enableMs.toFixed(1)} ms after the CLI exited`);
   stop = true;
   await traffic;
   t.ok(calls > 10, 'calls ran throughout');
@@ -112,7 +112,7 @@ t.test('without the watcher, the periodic check alone catches changes from anoth
   t.equal(await a.vault.withCredentials('w', 'call', async (c) => c.appKey.toString()), CANARY_APP_KEY);
   await b.vault.setEnabled('w', false);
   const ms = await msUntil(a.vault, 'w', 'denied');
-  t.ok(ms < 1_000, `disable seen by the sweep after ${ms.toFixed(1)} ms`);
+  t.ok(ms < 10_000, `disable seen by the sweep after ${ms.toFixed(1)} ms`);
   t.ok(await metricValue(a.registry, 'kguard_vault_record_invalidations_total', { source: 'sweep' }) >= 1);
   t.equal(await metricValue(a.registry, 'kguard_vault_record_invalidations_total', { source: 'watch' }), 0);
 
