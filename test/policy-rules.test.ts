@@ -44,7 +44,7 @@ async function fixture(t: Test, yaml: string, opts: { at?: string; language?: 'k
       if (market.fail) throw new Error(`upstream quote failed (canary-secret-should-not-leak)`);
       return v;
     },
-    referencePrice(_s: string) { return market.hit('price', market.price); },
+    referencePrice(_b: string, _s: string) { return market.hit('price', market.price); },
     heldQuantity() { return market.hit('held', market.held); },
     openOrderCount() { return market.hit('open', market.open); },
   };
@@ -168,7 +168,9 @@ t.test('reference prices: cached for referencePriceTtlMs, failures and timeouts 
 rules:
   - { id: collar, type: price-collar, maxDeviationPercent: 5 }
 `, { config: { referencePriceTtlMs: 3000, marketDataTimeoutMs: 50 } });
-  t.equal((await f.engine.evaluate(f.call('kt10000', BUY('1', '73500')))).outcome, 'allow', 'exactly 5%');
+  const edge = await f.engine.evaluate(f.call('kt10000', BUY('1', '73500')));
+  t.equal(edge.outcome, 'allow', 'exactly 5%');
+  t.same(edge.market, { referencePrice: 70000 }, 'the decision carries the market data it was made on (for the audit intent)');
   t.match(await f.engine.evaluate(f.call('kt10000', BUY('1', '73501'))), { outcome: 'deny', ruleId: 'collar', reason: /5.00% away/ });
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY('1', '66500')))).outcome, 'allow', 'exactly -5%');
   t.equal(f.market.calls.price, 1, 'one quote served three calls');

@@ -170,7 +170,7 @@ t.test('bodies: ka10075, kt00018, ka10076, kt10003', async (t) => {
   t.equal(await market.heldQuantity('bot', 'acct', '005930_AL'), 15, 'held quantity across spellings');
   t.equal(await market.heldQuantity('bot', 'acct', '000660'), 0, 'a negative rmnd_qty is not a quantity');
   t.equal(await market.openOrderCount('bot', 'acct'), 1);
-  t.equal(await requestScope.run({ requestId: 'r', botId: 'bot' }, () => market.referencePrice('005930')), 74100, 'cur_prc "-74100" is the price 74100');
+  t.equal(await market.referencePrice('bot', '005930'), 74100, 'cur_prc "-74100" is the price 74100');
   const session = kiwoomSession(call, () => Date.parse('2026-01-05T06:00:00Z'));
   t.same(await session.listOpenOrders(), [{ ordNo: '0000138', stkCd: '005930_NX', side: 'buy', qty: 10, remaining: 4, price: 74100, trdeTp: '보통', exchange: 'NXT' }]);
   t.same(await session.fills(0), [{ ordNo: '0000139', stkCd: '005930', side: 'sell', qty: 3, price: 73900, at: Date.parse('2026-01-05T00:00:00Z') }]);

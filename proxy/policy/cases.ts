@@ -154,7 +154,7 @@ export async function runCase(policy: CompiledPolicy, c: Omit<PolicyCase, 'expec
     const market: MarketData = m.unavailable
       ? { referencePrice: fail, heldQuantity: fail, openOrderCount: fail }
       : {
-        referencePrice: async (s) => pick(m.referencePrice, s),
+        referencePrice: async (_b, s) => pick(m.referencePrice, s),
         heldQuantity: async (_b, _a, s) => pick(m.heldQuantity, s),
         openOrderCount: async () => m.openOrders,
       };

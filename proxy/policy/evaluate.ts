@@ -154,7 +154,11 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
   const acc = new Accumulator(opts.trace);
   const lang = policy.language;
   const f = callFacts(call, now);
-  const done = () => acc.decision(policy.version);
+  let fetched: MarketSnapshot | undefined;
+  const done = (): Decision => {
+    const d = acc.decision(policy.version);
+    return fetched ? { ...d, market: { ...fetched } } : d;
+  };
 
   if (call.entry === undefined || f.kind === undefined) {
     acc.record({ id: BUILTIN.unknownApi, type: 'builtin', kind: 'unknown-api', mode: 'enforce' }, {
@@ -227,7 +231,7 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
     for (const r of shadowPostures) acc.record(r, postureVerdict(r.posture!, f, noData, lang, ''));
     if (stop) return done();
   }
-  if (wanted !== 0) market = await deps.market(wanted, f);
+  if (wanted !== 0) market = fetched = await deps.market(wanted, f);
   if (reducingSell) {
     const stop = acc.record({ id: enforcedPosture.id, type: enforcedPosture.type, kind: 'trading-state', mode: 'enforce' }, postureVerdict(enforcedPosture.state, f, market, lang, enforcedPosture.reason));
     for (const r of shadowPostures) acc.record(r, postureVerdict(r.posture!, f, market, lang, ''));

@@ -42,14 +42,14 @@ export function createMarketFetcher(o: MarketFetcherOptions): { fetch(needs: num
   const isPrice = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
   const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
-  const referencePrice = (symbol: string | undefined): Promise<number | null> | number | null => {
+  const referencePrice = (botId: string, symbol: string | undefined): Promise<number | null> | number | null => {
     if (symbol === undefined) return null;
     const hit = cache.get(symbol);
     const t = o.now();
     if (hit !== undefined && hit.expires > t) return hit.price;
     const running = inflight.get(symbol);
     if (running) return running;
-    const p = guarded('reference_price', () => o.market.referencePrice(symbol), isPrice).then((price) => {
+    const p = guarded('reference_price', () => o.market.referencePrice(botId, symbol), isPrice).then((price) => {
       inflight.delete(symbol);
       if (price !== null && o.ttlMs > 0) {
         if (cache.size >= o.cacheSize) cache.delete(cache.keys().next().value!); // oldest first
@@ -66,7 +66,7 @@ export function createMarketFetcher(o: MarketFetcherOptions): { fetch(needs: num
       const snap: MarketSnapshot = {};
       const tasks: Promise<unknown>[] = [];
       if (needs & NEEDS_REFERENCE_PRICE) {
-        const r = referencePrice(f.symbol);
+        const r = referencePrice(f.botId, f.symbol);
         if (r instanceof Promise) tasks.push(r.then((v) => { snap.referencePrice = v; }));
         else snap.referencePrice = r;
       }

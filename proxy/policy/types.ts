@@ -9,7 +9,8 @@ export type DecisionOutcome = 'allow' | 'deny' | 'step-up' | 'hold';
 
 /** The sidecar implements this by calling Kiwoom through itself. `undefined` = not known. */
 export interface MarketData {
-  referencePrice(stkCd: string): Promise<number | undefined>;
+  /** `botId`: whose key fetches it (the call being judged); the price itself is the same for every bot. */
+  referencePrice(botId: string, stkCd: string): Promise<number | undefined>;
   heldQuantity(botId: string, account: string, stkCd: string): Promise<number | undefined>;
   openOrderCount(botId: string, account: string): Promise<number | undefined>;
 }
@@ -58,6 +59,8 @@ export interface Decision {
   /** For rate-limit denials: when the limit next has room. */
   retryAfterMs?: number;
   evalMicros?: number;
+  /** The market data the decision was made on (fetched before the market-data rules), for the audit intent. */
+  market?: { referencePrice?: number | null; heldQuantity?: number | null; openOrders?: number | null };
 }
 
 export interface PolicyInfo {

@@ -1,24 +1,22 @@
 // MarketData for the policy engine, fetched from Kiwoom through the sidecar's
-// own just-in-time path with the calling bot's credentials (the bot being
-// judged is carried in AsyncLocalStorage so the engine's interface stays narrow).
+// own path (the key's governor slot and broker session) with the credentials
+// of the bot being judged, which the policy passes explicitly.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BrokerGateway } from '../kiwoom/gateway.js';
 import { BALANCE, OPEN_ORDERS, baseCode, kiwoomPrice, kiwoomQuantity } from '../kiwoom/protocol/index.js';
 import type { MarketData } from '../policy/types.js';
 
-/** The request being served, for parts deeper down (market data, decrypt and token audit records). */
-export const requestScope = new AsyncLocalStorage<{ requestId: string; botId?: string; readOnly?: boolean }>();
-
-function botId(): string {
-  const id = requestScope.getStore()?.botId;
-  if (!id) throw new Error('market data requested outside a bot call');
-  return id;
-}
+/**
+ * The request being served, for records deeper down that name it (decrypt and
+ * broker-token audit records) and the read-only state fallback. Identity is
+ * never taken from here: every part that acts for a bot is given the bot.
+ */
+export const requestScope = new AsyncLocalStorage<{ requestId: string; readOnly?: boolean }>();
 
 export function createMarketData(gateway: BrokerGateway): MarketData {
   return {
-    async referencePrice(stkCd) {
-      return gateway.withSession(botId(), async (call) => {
+    async referencePrice(bot, stkCd) {
+      return gateway.withSession(bot, async (call) => {
         const r = await call('ka10001', { stk_cd: stkCd });
         // Kiwoom's sign on cur_prc is the change direction, not a negative price.
         const price = kiwoomPrice(r.json.cur_prc);

@@ -223,12 +223,11 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       bots, sessions, policy, auditor, upstream, risk, approvals, approvalConfig, responder,
       logger, clock,
     });
-    // Parts deeper down (market data for policy, decrypt and broker-token
-    // audit records, the read-only state fallback) learn which request, bot
-    // and kind of call they serve from requestScope.
+    // Records deeper down (decrypt and broker-token audit records) name the
+    // request they serve, and the read-only state fallback knows the kind of call.
     const tr = pipelines.tr.map((s) => ({
       name: s.name,
-      run: (ctx: RequestContext) => requestScope.run({ requestId: ctx.id, botId: ctx.bot?.id, readOnly: isReadOnlyCall(ctx) }, () => s.run(ctx)),
+      run: (ctx: RequestContext) => requestScope.run({ requestId: ctx.id, readOnly: isReadOnlyCall(ctx) }, () => s.run(ctx)),
     }));
 
     const botServer = createBotListener({

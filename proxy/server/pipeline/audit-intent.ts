@@ -24,7 +24,7 @@ export function auditIntent(deps: Pick<PipelineDeps, 'auditor'>) {
         account: j.bot.account,
         sourceIp: j.sourceIp,
         body: j.entry.kind === 'query' ? undefined : j.json,
-        decision: { outcome: d.outcome, ruleId: d.ruleId, ruleKind: d.ruleKind, reason: d.reason, matched: d.matched, shadowDenies: d.shadowDenies, policyVersion: d.policyVersion },
+        decision: { outcome: d.outcome, ruleId: d.ruleId, ruleKind: d.ruleKind, reason: d.reason, matched: d.matched, shadowDenies: d.shadowDenies, policyVersion: d.policyVersion, ...(d.market ? { market: d.market } : {}) },
         risk: j.risk,
       }, { durability: durabilityFor(j.entry.kind) });
     } catch (err) {
