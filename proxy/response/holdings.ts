@@ -4,6 +4,7 @@
 // and current holdings are read per account, each within a deadline, so an
 // unresponsive broker leaves the assessment incomplete rather than stuck.
 import { GuardError } from '../common/errors.js';
+import { baseCode } from '../kiwoom/protocol/index.js';
 import { maskAccount, type ResponseContext } from './context.js';
 import type { AccountDamage, DamageAssessment, Incident } from './incident.js';
 import { K } from './keys.js';
@@ -54,18 +55,18 @@ export function createHoldings(ctx: ResponseContext): Holdings {
     const base = await holdingsBaseline(account);
     if (!base) return undefined;
     // Same stock whatever the venue suffix (KRX, _NX, _AL).
-    const code = stkCd.replace(/_(NX|AL)$/, '');
-    return base.holdings.filter((h) => h.stkCd.replace(/_(NX|AL)$/, '') === code).reduce((sum, h) => sum + h.qty, 0);
+    const code = baseCode(stkCd);
+    return base.holdings.filter((h) => baseCode(h.stkCd) === code).reduce((sum, h) => sum + h.qty, 0);
   }
 
   async function assessAccount(botId: string, account: string, since: number): Promise<AccountDamage> {
     const [fills, holdings] = await opts.gateway.withSession(botId, (s) => Promise.all([s.fills(since), s.holdings()]));
     const baseline = await holdingsBaseline(account);
-    const priceOf = new Map(holdings.map((h) => [h.stkCd.replace(/_(NX|AL)$/, ''), h.price]));
+    const priceOf = new Map(holdings.map((h) => [baseCode(h.stkCd), h.price]));
     let bought = 0, sold = 0, loss = 0;
     for (const f of fills) {
       const notional = f.qty * f.price;
-      const cur = priceOf.get(f.stkCd.replace(/^A/, '').replace(/_(NX|AL)$/, ''));
+      const cur = priceOf.get(baseCode(f.stkCd));
       if (f.side === 'buy') {
         bought += notional;
         if (cur !== undefined) loss += Math.max(0, (f.price - cur) * f.qty);
