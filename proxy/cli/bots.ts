@@ -3,6 +3,7 @@
 import { BotRegistry } from '../auth/index.js';
 import { ensurePrivateDir, writeFileAtomic } from '../common/fsutil.js';
 import { configFromFlags, parseFlags, printJson } from './args.js';
+import { ADMIN_FLAGS, adminClientFrom, printResult } from './admin-common.js';
 import type { CliCommand } from './types.js';
 import { UsageError } from './usage.js';
 
@@ -13,6 +14,7 @@ const bots: CliCommand = async (args, io) => {
     account: { type: 'string' },
     allow: { type: 'string', multiple: true },
     'secret-out': { type: 'string' },
+    ...ADMIN_FLAGS,
   });
   const config = await configFromFlags(values, io);
   await ensurePrivateDir(config.dataDir);
@@ -41,13 +43,23 @@ const bots: CliCommand = async (args, io) => {
         printJson(io, registry.list());
         return 0;
       case 'disable':
-      case 'enable': {
-        if (!id) throw new UsageError(`usage: kguard bots ${sub} <id>`);
+      case 'enable':
+      case 'kill-sessions': {
+        if (!id) throw new UsageError(`usage: kguard bots ${sub} <id> [--admin-url URL --token-file FILE]`);
+        // A running sidecar does all of it (one meaning of disable: flag, sessions ended on every
+        // replica, broker token revoked); without one, only the registry flag can be set here.
+        const online = typeof values['admin-url'] === 'string' || io.env.KGUARD_ADMIN_URL !== undefined;
+        if (online) {
+          const admin = await adminClientFrom(values, io);
+          return printResult(io, await admin.call('POST', `/bots/${encodeURIComponent(id)}/${sub}`));
+        }
+        if (sub === 'kill-sessions') throw new UsageError('kill-sessions needs the running sidecar: pass --admin-url and --token-file (or KGUARD_ADMIN_URL / KGUARD_ADMIN_TOKEN_FILE)');
         printJson(io, await registry.setEnabled(id, sub === 'enable'));
+        if (sub === 'disable') io.stderr.write('registry flag set: a running sidecar refuses the bot from its next call (it watches the registry); pass --admin-url to also end its sessions on every replica and revoke its broker token now\n');
         return 0;
       }
       default:
-        io.stderr.write('usage: kguard bots add|list|disable|enable ...\n');
+        io.stderr.write('usage: kguard bots add|list|disable|enable|kill-sessions ...\n');
         return 2;
     }
   } finally {

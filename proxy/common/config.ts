@@ -252,12 +252,15 @@ function camel(segment: string): string {
  * KGUARD_LISTEN__PORT=8081 sets listen.port; `__` separates levels and
  * UPPER_SNAKE becomes camelCase (KGUARD_DATA_DIR -> dataDir). Values that
  * parse as JSON (numbers, booleans, arrays) are taken as such.
- * KGUARD_CONFIG names the config file and is not itself a key.
+ * KGUARD_CONFIG (the config file) and the CLI's KGUARD_ADMIN_URL / KGUARD_ADMIN_TOKEN_FILE are not keys.
  */
+/** KGUARD_* variables that are not config keys: the config file's name and the CLI's admin API settings. */
+const NOT_CONFIG_KEYS = new Set(['KGUARD_CONFIG', 'KGUARD_ADMIN_URL', 'KGUARD_ADMIN_TOKEN_FILE']);
+
 export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('KGUARD_') || name === 'KGUARD_CONFIG' || raw === undefined) continue;
+    if (!name.startsWith('KGUARD_') || NOT_CONFIG_KEYS.has(name) || raw === undefined) continue;
     const keys = name.slice('KGUARD_'.length).split('__').map(camel);
     if (keys.some((k) => k.length === 0)) continue;
     let value: unknown = raw;

@@ -17,10 +17,7 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
       handler: async ({ params, principal }) => {
         const id = bot(params.id!);
         await audit({ action: 'bot.disable', botId: id, actor: principal.name });
-        const b = await p.bots.setEnabled(id, false);
-        await p.sessions.setDisabled(id, true, `by ${principal.name}`); // every replica, and ends sessions
-        await p.brokerSessions.revokeKeyOf(id);
-        return { body: { bot: b } };
+        return { body: { bot: await p.botControl.disable(id, `by ${principal.name}`) } };
       },
     },
     {
@@ -28,8 +25,7 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
       handler: async ({ params, principal }) => {
         const id = bot(params.id!);
         await audit({ action: 'bot.enable', botId: id, actor: principal.name });
-        await p.sessions.setDisabled(id, false);
-        return { body: { bot: await p.bots.setEnabled(id, true) } };
+        return { body: { bot: await p.botControl.enable(id) } };
       },
     },
     {
@@ -37,7 +33,8 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
       handler: async ({ params, principal }) => {
         const id = bot(params.id!);
         await audit({ action: 'sessions.kill', botId: id, actor: principal.name });
-        return { body: { epoch: await p.sessions.killAll(id) } };
+        await p.botControl.endSessions(id);
+        return { body: { ended: true } };
       },
     },
     {

@@ -31,6 +31,7 @@ import { createAdminServer } from '../admin/server.js';
 import { AdminTokens } from '../admin/tokens.js';
 import type { ReadinessCheck } from '../admin/health.js';
 import { buildPipelines } from './pipeline/index.js';
+import { createBotControl, type BotControl } from './bot-control.js';
 import { createBotListener } from './listener.js';
 import { requestScope, createMarketData } from './market.js';
 import type { RequestContext } from './context.js';
@@ -60,6 +61,8 @@ export interface SidecarParts {
   sessions: Sessions;
   kiwoom: KiwoomClient;
   brokerSessions: BrokerSessions;
+  /** Disable a bot / end its sessions: one meaning for the admin API, the CLI and lockdown. */
+  botControl: BotControl;
   governor: Governor;
   upstream: Upstream;
   gateway: BrokerGateway;
@@ -201,21 +204,18 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       config: approvalConfig, store, sealer: createKeyProviderSealer(provider), auditor, registry, logger: logger.child({ part: 'approval' }),
     });
     closers.push(() => approvals.close());
+    const botControl = createBotControl({ bots, sessions, brokerSessions, governor });
     const responder = createResponder({
       config: parseResponseConfig(config.response), gateway: kiwoomBrokerGateway(gateway.forPurpose('lockdown')), store,
       vault: { setEnabled: (botId, enabled) => vault.setEnabled(botId, enabled), list: () => vault.list() },
-      sessions, policy, tokens: {
-        revokeOutstanding: async (botId) => {
-          // New orders stop at once: the locked bot's queued calls are refused; lockdown's own calls go first.
-          governor.rejectQueued((b) => b === botId, new GuardError('KG3008'));
-          await brokerSessions.revokeKeyOf(botId);
-        },
-      },
+      sessions, policy,
+      // New orders stop at once: the locked bot's queued calls are refused (lockdown's own calls go first).
+      tokens: { revokeOutstanding: (botId) => botControl.revokeBrokerAccess(botId, 'KG3008') },
       auditor, registry, logger: logger.child({ part: 'response' }),
     });
     closers.push(() => responder.flush());
 
-    const parts: SidecarParts = { config, logger, registry, store, vault, auditor, policy, bots, sessions, kiwoom, brokerSessions, governor, upstream, gateway, risk, approvals, responder, sim };
+    const parts: SidecarParts = { config, logger, registry, store, vault, auditor, policy, bots, botControl, sessions, kiwoom, brokerSessions, governor, upstream, gateway, risk, approvals, responder, sim };
     let shuttingDown = false;
     const pipelines = buildPipelines({
       maxBodyBytes: config.limits.maxBodyBytes,

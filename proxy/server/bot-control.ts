@@ -1,0 +1,43 @@
+// One meaning of "disable a bot" and "end its sessions", shared by the admin
+// API, the CLI (which calls the admin API) and lockdown:
+//   end sessions  = every token of the bot stops at once on every replica,
+//                   its calls queued for Kiwoom's limits are refused, and its
+//                   key's broker token is revoked once no call holds it;
+//   disable       = the bot's flag off (registry and shared store) + end sessions.
+import { GuardError, type ErrorCode } from '../common/errors.js';
+import type { BotRegistry, PublicBot, Sessions } from '../auth/index.js';
+import type { BrokerSessions } from '../kiwoom/broker-sessions.js';
+import type { Governor } from '../kiwoom/governor.js';
+
+export interface BotControl {
+  disable(botId: string, reason: string): Promise<PublicBot>;
+  enable(botId: string): Promise<PublicBot>;
+  /** Kills every session and revokes the broker access; `code` is what queued calls are refused with. */
+  endSessions(botId: string, code?: ErrorCode): Promise<void>;
+  /** The broker half of endSessions (lockdown runs the two halves as separate, audited steps). */
+  revokeBrokerAccess(botId: string, code?: ErrorCode): Promise<void>;
+}
+
+export function createBotControl(d: { bots: BotRegistry; sessions: Sessions; brokerSessions: BrokerSessions; governor: Governor }): BotControl {
+  async function revokeBrokerAccess(botId: string, code: ErrorCode = 'KG2007'): Promise<void> {
+    d.governor.rejectQueued((b) => b === botId, new GuardError(code));
+    await d.brokerSessions.revokeKeyOf(botId);
+  }
+  return {
+    async disable(botId, reason) {
+      const bot = await d.bots.setEnabled(botId, false);
+      await d.sessions.setDisabled(botId, true, reason); // the flag every replica reads, and the sessions killed
+      await revokeBrokerAccess(botId, 'KG2006');
+      return bot;
+    },
+    async enable(botId) {
+      await d.sessions.setDisabled(botId, false);
+      return d.bots.setEnabled(botId, true);
+    },
+    async endSessions(botId, code) {
+      await d.sessions.killAll(botId);
+      await revokeBrokerAccess(botId, code);
+    },
+    revokeBrokerAccess,
+  };
+}
