@@ -1,4 +1,4 @@
-// One sidecar replica in its own process (test/replicas-child.ts) for the
+// One sidecar replica in its own process (test/server/replicas-child.ts) for the
 // multi-replica tests: started with config overrides and optionally the bots
 // to provision in the shared data dir; answers one JSON line per command.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,7 +19,7 @@ export interface Replica {
   stop(): Promise<void>;
 }
 
-const CHILD = new URL('../replicas-child.ts', import.meta.url).pathname;
+const CHILD = new URL('../server/replicas-child.ts', import.meta.url).pathname;
 
 export async function startReplica(name: string, overrides: Record<string, unknown>, setup?: readonly ReplicaBot[]): Promise<Replica> {
   const child = spawn(process.execPath, [...process.execArgv, CHILD], {

@@ -1,0 +1,146 @@
+// Approvals end to end through the real sidecar over HTTP against the simulator:
+// a step-up-scored call held open (hold mode) and approved with a TOTP through
+// the admin API; the pending mode (KG3004 + approval id, retry with the header,
+// replay on a different body refused); and a warming-up bot at sustained load
+// that must never be held.
+import t from 'tap';
+import type { Test } from 'tap';
+import { Agent } from 'undici';
+import { startHarness, CANARY, waitFor, type Harness, type CallResult } from '../helpers/harness.js';
+import { seoulToEpoch } from '../../proxy/risk/index.js';
+import { base32Decode, totpAt } from '../../proxy/approval/index.js';
+
+const code = (r: CallResult): string | undefined => /\[(KG\d{4})/.exec(String(r.json.return_msg ?? ''))?.[1];
+const TOTP = { periodSec: 30, digits: 6, window: 1 };
+
+interface World { h: Harness; setClock(ms: number): void; admin: string; approver: string; secret: Buffer; newAddress: Agent }
+
+async function world(t: Test, mode: 'hold' | 'pending'): Promise<World> {
+  let fakeNow = seoulToEpoch('2026-01-05', 10, 0);
+  const h = await startHarness({ clock: () => fakeNow, config: { approval: { mode, holdSeconds: 20 } } });
+  t.teardown(() => h.close());
+  const newAddress = new Agent({ localAddress: '127.0.0.2' });
+  t.teardown(() => newAddress.close());
+  const admin = await h.adminToken('sec-lead', 'admin');
+  const approver = await h.adminToken('bob', 'approver');
+  const enrolled = await h.admin('POST', '/admin/v1/approvers', admin, { name: 'bob', roles: ['approver'] });
+  t.equal(enrolled.status, 201, 'approver enrolled');
+  const secret = base32Decode(Buffer.from(String(enrolled.json.secret), 'ascii'));
+  t.teardown(() => { secret.fill(0); });
+
+  // Two days of ordinary daytime activity from 127.0.0.1: queries and small resting sells of 005930.
+  const token = await h.token();
+  for (const day of ['2026-01-05', '2026-01-06']) {
+    for (let i = 0; i < 30; i++) {
+      fakeNow = seoulToEpoch(day, 10, 0) + i * 5 * 60_000;
+      const r = i % 3 === 0
+        ? await h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: String(90_000 + i * 10), trde_tp: '0' }, { token })
+        : await h.call('ka10001', { stk_cd: '005930' }, { token });
+      if (r.json.return_code !== 0) t.fail(`warm-up call refused: ${r.text}`);
+    }
+  }
+  fakeNow = seoulToEpoch('2026-01-07', 11, 0); // Wednesday 11:00: in session, at a usual hour
+  return { h, setClock: (ms) => { fakeNow = ms; }, admin, approver, secret, newAddress };
+}
+
+// From a new address, a first buy (new api-id) of a never-traded symbol: location + new_api + new_symbol.
+const STEP_UP_BUY = { dmst_stex_tp: 'KRX', stk_cd: '035420', ord_qty: '1', ord_uv: '150000', trde_tp: '0' };
+
+async function pendingApprovals(w: World): Promise<Record<string, any>[]> {
+  const r = await w.h.admin('GET', '/admin/v1/approvals?status=pending', w.admin);
+  return r.json.approvals as Record<string, any>[];
+}
+
+t.test('hold mode: a step-up call waits, is approved with a TOTP through the admin API, and proceeds', async (t) => {
+  const w = await world(t, 'hold');
+  const held = w.h.call('kt10000', STEP_UP_BUY, { dispatcher: w.newAddress });
+  let pending: Record<string, any>[] = [];
+  await waitFor(async () => (pending = await pendingApprovals(w)).length === 1, 5000, 'a pending approval');
+  const a = pending[0]!;
+  const { request } = await import('undici');
+  const scrape = await (await request(`${w.h.adminUrl}/metrics`)).body.text();
+  t.match(scrape, /^kguard_approvals_pending 1$/m, 'the held call shows in kguard_approvals_pending');
+  t.equal(a.level, 'step_up');
+  t.ok(a.score >= 0.7 && a.score < 0.9, `step-up score ${a.score}`);
+  t.match(JSON.stringify(a.reasons), /never seen for this bot/);
+  t.same(a.summary, STEP_UP_BUY, 'approvers see what they approve');
+  t.notOk(w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'), 'nothing forwarded while held');
+
+  const wrong = await w.h.admin('POST', `/admin/v1/approvals/${a.id}/approve`, w.approver, { code: '000000' === totpAt(w.secret, Date.now(), TOTP) ? '111111' : '000000' });
+  t.equal(wrong.status, 403, 'a wrong TOTP is refused');
+  const ok = await w.h.admin('POST', `/admin/v1/approvals/${a.id}/approve`, w.approver, { code: totpAt(w.secret, Date.now(), TOTP) });
+  t.equal(ok.status, 200, `approved: ${ok.json.status}`);
+  const res = await held;
+  t.equal(res.json.return_code, 0, 'the held call proceeds once approved');
+  t.ok(w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420' && o.side === 'buy'), 'the order reached the simulator');
+  t.equal((await w.h.admin('GET', `/admin/v1/approvals/${a.id}`, w.admin)).json.status, 'consumed', 'single use: consumed');
+});
+
+t.test('pending mode: KG3004 with the approval id, retry succeeds, replay on another body refused', async (t) => {
+  const w = await world(t, 'pending');
+  const token = await w.h.token(w.newAddress);
+  const first = await w.h.call('kt10000', STEP_UP_BUY, { token, dispatcher: w.newAddress });
+  t.equal(first.status, 202);
+  t.equal(code(first), 'KG3004', 'pending approval');
+  const id = first.headers['x-kguard-approval-id'];
+  t.match(id, /^[0-9a-f-]{36}$/, 'approval id header');
+  t.notOk(w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'), 'nothing forwarded');
+
+  const early = await w.h.call('kt10000', STEP_UP_BUY, { token, dispatcher: w.newAddress, headers: { 'x-kguard-approval-id': String(id) } });
+  t.equal(code(early), 'KG3004', 'retry before the decision: still pending');
+
+  const ok = await w.h.admin('POST', `/admin/v1/approvals/${id}/approve`, w.approver, { code: totpAt(w.secret, Date.now(), TOTP) });
+  t.equal(ok.status, 200);
+
+  const other = await w.h.call('kt10000', { ...STEP_UP_BUY, ord_qty: '500' }, { token, dispatcher: w.newAddress, headers: { 'x-kguard-approval-id': String(id) } });
+  t.equal(code(other), 'KG3009', 'the approval is bound to the exact call: another body is refused');
+  t.notOk(w.h.sim.orders(CANARY.account).some((o) => o.qty === 500), 'the other body never reached the broker');
+
+  const retry = await w.h.call('kt10000', STEP_UP_BUY, { token, dispatcher: w.newAddress, headers: { 'x-kguard-approval-id': String(id) } });
+  t.equal(retry.json.return_code, 0, 'retry with the approval id succeeds');
+  t.equal(w.h.sim.orders(CANARY.account).filter((o) => o.stkCd === '035420').length, 1, 'exactly one order');
+
+  const replay = await w.h.call('kt10000', STEP_UP_BUY, { token, dispatcher: w.newAddress, headers: { 'x-kguard-approval-id': String(id) } });
+  t.equal(code(replay), 'KG3010', 'single use: a replay of the same call is refused');
+  t.equal(w.h.sim.orders(CANARY.account).filter((o) => o.stkCd === '035420').length, 1, 'still exactly one order');
+});
+
+t.test('warm-up bot at sustained load is never held (through the sidecar)', async (t) => {
+  // A bot with no history at 03:00 Seoul (outside sessions: an absolute rule fires) sends
+  // orders as fast as 10 connections allow, the foundation benchmark's shape.
+  const base = seoulToEpoch('2026-01-08', 3, 0);
+  const t0 = Date.now();
+  // About the risk engine, not Kiwoom's limits: 600 orders at Kiwoom's 5/s would take two minutes,
+  // so this runs against the idealised simulator with the governor off.
+  const h = await startHarness({ clock: () => base + (Date.now() - t0), sim: { ideal: true }, config: { approval: { mode: 'hold', holdSeconds: 3 }, upstream: { limits: 'off' } } });
+  t.teardown(() => h.close());
+  const token = await h.token();
+  const TOTAL = 600, CONNECTIONS = 10;
+  const codes: Record<string, number> = {};
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+    while (next < TOTAL) {
+      next++;
+      const r = await h.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '71000', trde_tp: '0' }, { token });
+      const k = r.json.return_code === 0 ? 'ok' : code(r) ?? `rc${String(r.json.return_code)}`;
+      codes[k] = (codes[k] ?? 0) + 1;
+    }
+  }));
+  const secs = (performance.now() - started) / 1000;
+  t.comment(`${TOTAL} orders in ${secs.toFixed(2)} s (${(TOTAL / secs).toFixed(0)}/s) from a bot with no history: ${JSON.stringify(codes)}`);
+  t.same(codes, { ok: TOTAL }, 'every order forwarded, none held');
+  const all = await h.sidecar.parts.approvals.list({});
+  t.equal(all.length, 0, 'no approval was ever requested');
+  const metrics = await h.sidecar.parts.registry.metrics();
+  t.match(metrics, /kguard_risk_detector_hits_total\{detector="burst"\} [1-9]/, 'the burst was seen (and explained), only not held');
+});
+
+t.test('pending approvals are exported as a gauge', async (t) => {
+  const { request } = await import('undici');
+  const { startHarness } = await import('../helpers/harness.js');
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  const text = await (await request(`${h.adminUrl}/metrics`)).body.text();
+  t.match(text, /^kguard_approvals_pending 0$/m, 'zero while nothing waits');
+});

@@ -1,0 +1,38 @@
+// The real `kguard serve` binary: `--redis URL` puts it on shared state, and
+// SIGTERM drains (no broker token left live, exit code 0).
+import t from 'tap';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { request } from 'undici';
+import { startSimulator } from '../../proxy/sim/index.js';
+import { startRedis } from '../helpers/redis.js';
+import { spawnSidecar } from '../helpers/sidecar-process.js';
+import { ROOT } from '../helpers/harness.js';
+
+t.test('kguard serve --redis URL runs on Redis and drains on SIGTERM', async (t) => {
+  const redisProc = await startRedis();
+  t.teardown(() => redisProc.cleanup());
+  const sim = await startSimulator({});
+  t.teardown(() => sim.close());
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-serve-'));
+  await chmod(dataDir, 0o700);
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const configFile = path.join(dataDir, 'kguard.yaml');
+  await writeFile(configFile, JSON.stringify({
+    dataDir, listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0, enabled: true },
+    upstream: { target: 'custom', url: sim.url }, demo: { enabled: false }, log: { level: 'warn' },
+    policy: { file: path.join(ROOT, 'test/fixtures/policy-open.yaml') },
+  }), { mode: 0o600 });
+  const child = await spawnSidecar({ configFile, args: ['--redis', redisProc.url] });
+  t.teardown(() => child.kill());
+  const metrics = await (await request(`${child.adminUrl}/metrics`)).body.text();
+  t.match(metrics, /^kguard_state_up 1$/m, 'the Redis store is up');
+  const ready = await request(`${child.adminUrl}/readyz`);
+  t.equal(ready.statusCode, 200, await ready.body.text());
+  const t0 = Date.now();
+  t.equal(await child.stop(), 0, 'SIGTERM: clean exit');
+  t.comment(`drained and exited in ${Date.now() - t0} ms`);
+  t.equal(sim.liveTokens(), 0, 'no broker token left live');
+  t.notMatch(child.stdout() + child.stderr(), /"level":"(error|fatal)"/, 'no error logged on the way down');
+});

@@ -1,0 +1,262 @@
+// The operator artefacts in deploy/ cannot rot: every metric a dashboard panel
+// or an alert rule names is exported by a real sidecar (Redis state + AWS KMS
+// wire protocol, so the optional metrics exist too), and the config embedded
+// in each Kubernetes manifest is accepted by loadConfig and every part's parser.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { request } from 'undici';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { loadConfig } from '../../proxy/common/config.js';
+import { parseApprovalConfig } from '../../proxy/approval/config.js';
+import { parseAuditConfig } from '../../proxy/audit/config.js';
+import { parsePolicyConfig } from '../../proxy/policy/config.js';
+import { parseResponseConfig } from '../../proxy/response/config.js';
+import { parseRiskConfig } from '../../proxy/risk/config.js';
+import { parseStateConfig } from '../../proxy/state/config.js';
+import { parseVaultConfig } from '../../proxy/vault/config.js';
+import { startFakeKms, useFakeAwsCredentials } from '../helpers/fake-kms.js';
+import { ROOT, startHarness } from '../helpers/harness.js';
+import { startRedis } from '../helpers/redis.js';
+
+const DEPLOY = path.join(ROOT, 'deploy');
+const DASHBOARD = path.join(DEPLOY, 'grafana', 'kiwoom-guard.json');
+const ALERTS = path.join(DEPLOY, 'prometheus', 'alerts.yaml');
+const MANIFESTS = ['sidecar.yaml', 'replicas.yaml'].map((f) => path.join(DEPLOY, 'kubernetes', f));
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Loose PromQL reading: every kguard_ name, histogram series suffixes folded onto the family. */
+function metricNames(expr: string): string[] {
+  return [...expr.matchAll(/kguard_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''));
+}
+
+/** Every `expr` string anywhere in the dashboard (panel targets, nested rows, annotations). */
+function dashboardExprs(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) for (const n of node) dashboardExprs(n, out);
+  else if (isObj(node)) {
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'expr' && typeof v === 'string') out.push(v);
+      else dashboardExprs(v, out);
+    }
+  }
+  return out;
+}
+
+/** Metric families in a Prometheus text exposition: declared (# TYPE) or sampled. */
+function scrapedFamilies(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    const typed = /^# TYPE (\S+) /.exec(line);
+    if (typed) out.add(typed[1]!);
+    else if (line && !line.startsWith('#')) out.add(line.split(/[{\s]/)[0]!.replace(/_(bucket|sum|count)$/, ''));
+  }
+  return out;
+}
+
+/** Samples of one series family as label-string -> value. */
+function samples(text: string, name: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`).exec(line);
+    if (m) out.set(m[1] ?? '', Number(m[2]));
+  }
+  return out;
+}
+
+// --- the files parse and have the expected shape ---------------------------
+
+const dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as Obj;
+const alertsDoc = parseYaml(await readFile(ALERTS, 'utf8')) as Obj;
+
+t.test('dashboard: Grafana JSON with a Prometheus datasource and a replica variable', async (t) => {
+  t.type(dashboard.schemaVersion, 'number');
+  t.ok((dashboard.schemaVersion as number) >= 36, 'schemaVersion 36+');
+  t.equal(dashboard.uid, 'kiwoom-guard');
+  const vars = (dashboard.templating as { list: Obj[] }).list;
+  const ds = vars.find((v) => v.type === 'datasource');
+  t.equal(ds?.query, 'prometheus', 'datasource variable');
+  const inst = vars.find((v) => v.name === 'instance');
+  t.ok(inst && String(inst.definition).includes('kguard_ready'), 'replica variable from kguard_ready');
+  const panels = dashboard.panels as Obj[];
+  const ids = panels.map((p) => p.id);
+  t.equal(new Set(ids).size, ids.length, 'panel ids are unique');
+  for (const p of panels.filter((p) => p.type !== 'row')) {
+    const targets = p.targets as Obj[];
+    t.ok(Array.isArray(targets) && targets.length > 0, `panel "${String(p.title)}" has queries`);
+    for (const q of targets) {
+      t.ok(metricNames(String(q.expr)).length > 0, `panel "${String(p.title)}" query names a kguard metric`);
+      t.match(String(q.expr), /instance=~"\$instance"/, `panel "${String(p.title)}" honours the replica variable`);
+    }
+    const gp = p.gridPos as { x: number; w: number };
+    t.ok(gp.x + gp.w <= 24, `panel "${String(p.title)}" fits the grid`);
+  }
+});
+
+interface Rule { alert: string; expr: string; for?: string; labels: Obj; annotations: Obj }
+const rules: Rule[] = ((alertsDoc.groups as { name: string; rules: Rule[] }[]) ?? []).flatMap((g) => g.rules);
+
+t.test('alerts: PrometheusRule-compatible groups with severities and runbooks', async (t) => {
+  t.ok(Array.isArray(alertsDoc.groups) && rules.length >= 20, `${rules.length} rules`);
+  const names = rules.map((r) => r.alert);
+  t.equal(new Set(names).size, names.length, 'alert names are unique');
+  for (const r of rules) {
+    t.match(r.alert, /^KiwoomGuard[A-Za-z]+$/, `${r.alert}: name`);
+    t.ok(['critical', 'warning', 'info'].includes(String(r.labels?.severity)), `${r.alert}: severity`);
+    t.ok(r.annotations?.summary && r.annotations?.description && r.annotations?.runbook, `${r.alert}: summary, description, runbook`);
+    t.ok(metricNames(r.expr).length > 0, `${r.alert}: names a kguard metric`);
+    if (r.for !== undefined) t.match(r.for, /^\d+[smh]$/, `${r.alert}: for`);
+  }
+  // The situations operators asked to be told about, each covered by a rule.
+  const covered = (metric: string) => rules.some((r) => metricNames(r.expr).includes(metric));
+  for (const m of ['kguard_ready', 'kguard_audit_healthy', 'kguard_policy_valid', 'kguard_policy_reloads_total', 'kguard_broker_tokens_outstanding',
+    'kguard_broker_token_revoke_failures_total', 'kguard_kms_requests_total', 'kguard_state_errors_total', 'kguard_lockdowns_total',
+    'kguard_risk_score', 'kguard_approval_events_total']) t.ok(covered(m), `an alert watches ${m}`);
+});
+
+// --- every referenced metric exists on a live sidecar ----------------------
+
+t.test('every metric named by the dashboard and the alerts is exported by a running sidecar', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.cleanup());
+  const kms = await startFakeKms();
+  t.teardown(() => kms.close());
+  kms.createKey({ alias: 'alias/kguard-deploy' });
+  useFakeAwsCredentials(t);
+
+  const h = await startHarness({
+    config: {
+      state: { backend: 'redis', redis: { url: redis.url, commandTimeoutMs: 1000 } },
+      vault: { provider: 'aws-kms', awsKms: { keyId: 'alias/kguard-deploy', region: kms.region, endpoint: kms.url, maxAttempts: 2 }, cache: { enabled: true } },
+    },
+  });
+  t.teardown(() => h.close());
+
+  const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '10', ord_uv: '70000', trde_tp: '0', cond_uv: '' };
+  const ok = await h.call('kt10000', BUY);
+  t.equal(ok.json.return_code, 0, `ordinary order forwarded: ${ok.text}`);
+  const denied = await h.call('kt10000', { ...BUY, ord_qty: '200000' });
+  t.equal(denied.status, 403, `oversized order denied by policy: ${denied.text}`);
+  const badToken = await h.call('ka10001', { stk_cd: '005930' }, { token: 'not-a-jwt' });
+  t.equal(badToken.status, 401, 'bad token refused');
+  await h.waitNoLiveTokens();
+
+  const res = await request(`${h.adminUrl}/metrics`);
+  t.equal(res.statusCode, 200);
+  const text = await res.body.text();
+  const families = scrapedFamilies(text);
+
+  const referenced = new Map<string, string>();
+  for (const e of dashboardExprs(dashboard)) for (const m of metricNames(e)) referenced.set(m, 'dashboard');
+  for (const r of rules) for (const m of metricNames(r.expr)) referenced.set(m, referenced.has(m) ? 'dashboard+alerts' : `alert ${r.alert}`);
+  t.ok(referenced.size >= 40, `${referenced.size} distinct metrics referenced`);
+  const missing = [...referenced].filter(([m]) => !families.has(m)).map(([m, where]) => `${m} (${where})`);
+  t.same(missing, [], 'no dashboard or alert metric is missing from /metrics');
+
+  // The calls above left their mark on the series the overview panels read.
+  const requests = samples(text, 'kguard_requests_total');
+  t.ok([...requests].some(([l, v]) => l.includes('route="tr"') && l.includes('code="OK"') && v >= 1), 'OK calls counted by route');
+  t.ok([...requests].some(([l, v]) => /code="KG3\d{3}"/.test(l) && v >= 1), 'policy denial counted by code');
+  t.ok([...requests].some(([l, v]) => /code="KG2\d{3}"/.test(l) && v >= 1), 'bad token counted by code');
+  t.ok([...samples(text, 'kguard_policy_decisions_total')].some(([l, v]) => l.includes('decision="deny"') && l.includes('rule="order-size"') && v >= 1), 'deny counted by rule');
+  t.ok((samples(text, 'kguard_broker_tokens_issued_total').get('') ?? 0) >= 1, 'broker token issued');
+  t.equal(samples(text, 'kguard_broker_tokens_outstanding').get(''), 0, 'no broker token outstanding');
+  t.equal(samples(text, 'kguard_ready').get(''), 1, 'ready');
+  t.ok([...samples(text, 'kguard_kms_requests_total')].some(([l, v]) => l.includes('outcome="ok"') && v >= 1), 'KMS requests counted');
+  t.ok((samples(text, 'kguard_overhead_seconds_count').get('') ?? 0) >= 1, 'overhead observed');
+  t.notOk(text.includes('CANARY'), 'no canary secret in /metrics');
+});
+
+// --- the Kubernetes manifests ----------------------------------------------
+
+/** KGUARD_* defaults the image sets (Dockerfile ENV), which the manifests rely on. */
+async function imageEnv(): Promise<Record<string, string>> {
+  const dockerfile = await readFile(path.join(ROOT, 'Dockerfile'), 'utf8');
+  return Object.fromEntries([...dockerfile.matchAll(/(KGUARD_[A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
+}
+
+for (const file of MANIFESTS) {
+  t.test(`${path.relative(ROOT, file)}: valid documents whose embedded config every parser accepts`, async (t) => {
+    const parsed = parseAllDocuments(await readFile(file, 'utf8'));
+    const docs = parsed.map((d) => {
+      t.same(d.errors.map((e) => e.message), [], 'YAML parses');
+      return d.toJS() as Obj;
+    });
+    t.ok(docs.length >= 3, `${docs.length} documents`);
+    for (const d of docs) {
+      t.match(d.apiVersion, /^([a-z0-9.-]+\/)?v\d/, 'apiVersion');
+      t.match(d.kind, /^[A-Z][A-Za-z]+$/, 'kind');
+      t.match((d.metadata as Obj | undefined)?.name, /^[a-z0-9][a-z0-9-]*$/, `${String(d.kind)} metadata.name`);
+    }
+    const byKind = (k: string) => docs.filter((d) => d.kind === k);
+    const deployment = byKind('Deployment')[0]!;
+    t.ok(deployment, 'has a Deployment');
+    const spec = deployment.spec as Obj;
+    const selector = (spec.selector as { matchLabels: Obj }).matchLabels;
+    const template = spec.template as { metadata: { labels: Obj }; spec: Obj };
+    t.match(template.metadata.labels, selector, 'Deployment selector matches its pod labels');
+    for (const other of [...byKind('Service'), ...byKind('PodDisruptionBudget'), ...byKind('NetworkPolicy')]) {
+      const s = other.spec as Obj;
+      const sel = (s.selector as Obj | undefined)?.matchLabels ?? s.selector ?? (s.podSelector as Obj).matchLabels;
+      t.match(template.metadata.labels, sel as Obj, `${String(other.kind)} ${String((other.metadata as Obj).name)} selects the pods`);
+    }
+
+    const podSpec = template.spec;
+    const container = (podSpec.containers as Obj[]).find((c) => c.name === 'kiwoom-guard')!;
+    t.ok(container, 'kiwoom-guard container');
+    const args = container.args as string[];
+    const configPath = args[args.indexOf('--config') + 1]!;
+    const mounts = container.volumeMounts as { name: string; mountPath: string; subPathExpr?: string }[];
+    const volumes = podSpec.volumes as Obj[];
+    const mountOf = (p: string) => mounts.filter((m) => p === m.mountPath || p.startsWith(`${m.mountPath}/`)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+    const configMount = mountOf(configPath);
+    t.ok(configMount, `--config ${configPath} lies on a volume`);
+    const configMapName = ((volumes.find((v) => v.name === configMount!.name)!.configMap) as Obj).name;
+    const configMap = byKind('ConfigMap').find((c) => (c.metadata as Obj).name === configMapName)!;
+    t.ok(configMap, `ConfigMap ${String(configMapName)} is in the manifest`);
+    const configText = (configMap.data as Record<string, string>)[path.basename(configPath)]!;
+    t.type(configText, 'string', 'the config file is in the ConfigMap');
+    // Mounts nested inside another volume fail on read-only ConfigMap volumes.
+    for (const m of mounts) t.notOk(mounts.some((o) => o !== m && m.mountPath.startsWith(`${o.mountPath}/`)), `${m.mountPath} is not nested in another mount`);
+    for (const probe of ['readinessProbe', 'livenessProbe']) t.ok(container[probe], probe);
+
+    const dir = await mkdtemp(path.join(tmpdir(), 'kguard-deploy-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const cfgFile = path.join(dir, 'config.yaml');
+    await writeFile(cfgFile, configText);
+    const containerEnv = Object.fromEntries(((container.env as { name: string; value?: string }[] | undefined) ?? [])
+      .filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+    const config = await loadConfig({ file: cfgFile, env: { ...(await imageEnv()), ...containerEnv }, cwd: '/app' });
+    t.not(config.upstream.target, 'sim', 'a deployment talks to Kiwoom, not the simulator');
+    t.not(config.admin.host, '127.0.0.1', 'the admin port is reachable by the kubelet probes and Prometheus');
+    t.equal(config.dataDir, '/var/lib/kguard');
+
+    const state = parseStateConfig(config.state);
+    t.equal(state.backend, 'redis', 'shared state in Redis');
+    const vault = parseVaultConfig(config.vault, config.dataDir);
+    t.equal(vault.provider, 'aws-kms', 'keys in KMS');
+    const audit = parseAuditConfig(config.audit, config.dataDir);
+    const policy = parsePolicyConfig(config.policy, '/app');
+    parseRiskConfig(config.risk);
+    parseApprovalConfig(config.approval);
+    parseResponseConfig(config.response);
+
+    // Every file the config names sits on a mounted volume, and writable state on a writable one.
+    const files = [policy.file, config.tokens.keyFile, state.redis.passwordFile, state.redis.sentinelPasswordFile, audit.signingKeyFile, audit.hmacKeyFile]
+      .filter((f): f is string => typeof f === 'string');
+    for (const f of files) t.ok(mountOf(f), `${f} is on a mounted volume`);
+    const writable = [config.dataDir, ...audit.sinks.flatMap((s) => (s.type === 'file' ? [s.dir] : []))];
+    for (const w of writable) {
+      const m = mountOf(w);
+      t.ok(m && !(m as { readOnly?: boolean }).readOnly, `${w} is on a writable volume`);
+    }
+    if (deployment.spec && (spec.replicas as number) > 1) {
+      t.equal(byKind('PodDisruptionBudget').length, 1, 'replicas have a PodDisruptionBudget');
+      t.ok(state.redis.sentinels && state.redis.sentinels.length >= 3, 'Redis through Sentinel');
+      t.ok(audit.sinks.some((s) => s.type === 'file' && mountOf(s.dir)?.subPathExpr?.includes('$(POD_NAME)')), 'each replica keeps its audit chain in its own directory');
+      t.ok(config.tokens.keyFile, 'replicas share one JWT key from the Secret');
+    }
+  });
+}

@@ -1,0 +1,133 @@
+// kguard policy check | test | explain | diff | schema, as security staff run them.
+// Every shipped example policy must pass its own cases here.
+import t from 'tap';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import policyCommand from '../../proxy/cli/policy.js';
+import { POLICY_SCHEMA } from '../../proxy/policy/index.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const P = (f: string) => path.join(ROOT, 'policies', f);
+
+async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c) => { out += String(c); });
+  stderr.on('data', (c) => { err += String(c); });
+  const code = await policyCommand(args, { stdin: new PassThrough(), stdout, stderr, env: {} });
+  return { code, out, err };
+}
+
+let dir: string;
+t.before(async () => { dir = await mkdtemp(path.join(tmpdir(), 'kg-policy-cli-')); });
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+
+t.test('check: OK with version; problems with file:line:column and exit 1', async (t) => {
+  const ok = await run('check', P('default.yaml'));
+  t.equal(ok.code, 0);
+  t.match(ok.out, /default\.yaml: OK \(\d+ rules, version [0-9a-f]{16}\)/);
+  const bad = path.join(dir, 'bad.yaml');
+  await writeFile(bad, 'version: 1\nrules:\n  - id: x\n    type: markets\n    allow: [KRX]\n    alow: [NXT]\n');
+  const r = await run('check', P('default.yaml'), bad);
+  t.equal(r.code, 1);
+  t.match(r.err, `${bad}:6:5: rules[0].alow: unknown key 'alow'`);
+  const json = await run('check', '--json', bad);
+  t.match(JSON.parse(json.out), [{ file: bad, ok: false, issues: [{ line: 6, column: 5 }] }]);
+});
+
+t.test('test: every shipped policy passes its cases', async (t) => {
+  const pairs: [string, string][] = [[P('default.yaml'), P('default.cases.yaml')]];
+  for (const f of await readdir(P('examples'))) {
+    if (f.endsWith('.cases.yaml')) pairs.push([P(`examples/${f.replace('.cases.yaml', '.yaml')}`), P(`examples/${f}`)]);
+  }
+  t.ok(pairs.length >= 5, 'default + four examples');
+  for (const [policy, cases] of pairs) {
+    const r = await run('test', policy, cases);
+    t.equal(r.code, 0, `${path.basename(cases)}\n${r.out}${r.err}`);
+    t.match(r.out, /\d+ passed, 0 failed/);
+  }
+});
+
+t.test('test: a failing case is reported with what differed', async (t) => {
+  const cases = path.join(dir, 'c.yaml');
+  await writeFile(cases, `cases:
+  - name: expects the wrong thing
+    call: { apiId: kt10000, body: { dmst_stex_tp: KRX, stk_cd: "005930", ord_qty: "5000", ord_uv: "1", trde_tp: "0" } }
+    market: { referencePrice: 1 }
+    expect: { decision: allow }
+  - name: right
+    call: { apiId: ka10001, body: { stk_cd: "005930" } }
+    expect: { decision: allow }
+`);
+  const r = await run('test', P('default.yaml'), cases);
+  t.equal(r.code, 1);
+  t.match(r.out, /FAIL  expects the wrong thing\n\s+expected allow, got deny by order-size/);
+  t.match(r.out, /1 passed, 1 failed/);
+  const badCases = path.join(dir, 'bad-cases.yaml');
+  await writeFile(badCases, 'cases:\n  - name: x\n    call: { apiId: kt10000 }\n    expect: { decison: allow }\n');
+  const b = await run('test', P('default.yaml'), badCases);
+  t.equal(b.code, 1);
+  t.match(b.err, /bad-cases\.yaml:4:\d+: cases\[0\]\.expect/);
+});
+
+t.test('explain: every rule considered, with its verdict', async (t) => {
+  const call = path.join(dir, 'call.json');
+  await writeFile(call, JSON.stringify({ call: { bot: 'mm-alpha', apiId: 'kt10000', body: { dmst_stex_tp: 'NXT', stk_cd: '005930_NX', ord_qty: '300', ord_uv: '80000', trde_tp: '0' } }, market: { referencePrice: 70000 } }));
+  const r = await run('explain', P('examples/market-maker.yaml'), '--call', call);
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /decision: DENY by collar — price 80,000 is 14\.29% away/);
+  t.match(r.out, /over\s+order-size \[order-size\] — replaced by an override/);
+  t.match(r.out, /pass\s+order-size-alpha/);
+  t.match(r.out, /pass\s+order-burst \[rate-limit\]/, 'counters are shown without being charged');
+  t.match(r.out, /cancel-ratio \[cancel-ratio\] — other api kinds/);
+  const json = JSON.parse((await run('explain', P('examples/market-maker.yaml'), '--call', call, '--json')).out);
+  t.equal(json.decision.ruleId, 'collar');
+  t.ok(json.trace.length >= 5);
+  const bare = path.join(dir, 'bare.yaml');
+  await writeFile(bare, 'apiId: ka10001\nbody: { stk_cd: "005930" }\n');
+  t.match((await run('explain', P('examples/read-only-bot.yaml'), '--call', bare)).out, /decision: ALLOW/);
+});
+
+t.test('diff: loosening and tightening, and --fail-on-loosen for CI', async (t) => {
+  const a = path.join(dir, 'a.yaml');
+  const b = path.join(dir, 'b.yaml');
+  await writeFile(a, `version: 1
+rules:
+  - { id: size, type: order-size, maxQuantity: 100 }
+  - { id: venues, type: markets, allow: [KRX] }
+  - { id: hours, type: trading-window, windows: [{ start: "09:00", end: "15:30" }] }
+  - { id: gone, type: deny-symbols, symbols: ["035720"] }
+`);
+  await writeFile(b, `version: 1
+riskThresholds: { approval: 0.95 }
+rules:
+  - { id: size, type: order-size, maxQuantity: 50, mode: shadow }
+  - { id: venues, type: markets, allow: [KRX, NXT] }
+  - { id: hours, type: trading-window, windows: [{ start: "08:00", end: "15:30" }] }
+  - { id: dup, type: duplicate-guard, windowSeconds: 2 }
+`);
+  const r = await run('diff', a, b);
+  t.equal(r.code, 0);
+  t.match(r.out, /loosens  size: mode enforce → shadow/);
+  t.match(r.out, /tightens size: maxQuantity 100 → 50/);
+  t.match(r.out, /loosens  venues: allow allows more: NXT/);
+  t.match(r.out, /loosens  hours: windows changed \(1950 → 2250 minutes a week\)/);
+  t.match(r.out, /loosens  gone: rule removed \(deny-symbols\)/);
+  t.match(r.out, /tightens dup: rule added \(duplicate-guard\)/);
+  t.match(r.out, /loosens  riskThresholds\.approval 0\.9 → 0\.95/);
+  t.equal((await run('diff', a, b, '--fail-on-loosen')).code, 3);
+  t.equal((await run('diff', b, b, '--fail-on-loosen')).code, 0);
+  t.match((await run('diff', a, a)).out, /no rule changes/);
+});
+
+t.test('schema prints the published schema; usage errors exit 2', async (t) => {
+  t.same(JSON.parse((await run('schema')).out), JSON.parse(JSON.stringify(POLICY_SCHEMA)));
+  for (const args of [[], ['nope'], ['check'], ['test', 'only-one'], ['explain', 'f.yaml'], ['diff', 'a'], ['check', '--lang', 'fr', 'x'], ['check', '--wat', 'x']]) {
+    const r = await run(...args);
+    t.equal(r.code, 2, args.join(' '));
+  }
+});

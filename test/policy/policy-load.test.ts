@@ -1,0 +1,158 @@
+// Loading policy files: positions in errors, unknown keys, bounded aliases and
+// size, semantic checks, the published schema, and fuzzed YAML.
+import t from 'tap';
+import fc from 'fast-check';
+import { readFile, readdir, writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadPolicyFile, parsePolicySource, PolicyLoadError, POLICY_SCHEMA, type PolicyIssue } from '../../proxy/policy/index.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+function issuesOf(src: string, limits?: Parameters<typeof parsePolicySource>[2]): PolicyIssue[] {
+  try {
+    parsePolicySource(src, 'p.yaml', limits);
+  } catch (err) {
+    if (err instanceof PolicyLoadError) return [...err.issues];
+    throw err;
+  }
+  throw new Error('expected the policy to be rejected');
+}
+
+t.test('a valid policy loads with a content hash that changes with the bytes', async (t) => {
+  const a = parsePolicySource('version: 1\nrules: []\n', 'a.yaml');
+  const b = parsePolicySource('version: 1\nrules: []\n# comment\n', 'a.yaml');
+  t.match(a.version, /^[0-9a-f]{16}$/);
+  t.not(a.version, b.version);
+  t.equal(parsePolicySource('version: 1\nrules: []\n', 'x.yaml').version, a.version);
+});
+
+t.test('errors carry file, line, column and what was expected', async (t) => {
+  const src = [
+    'version: 1',              // 1
+    'rules:',                  // 2
+    '  - id: size',            // 3
+    '    type: order-size',    // 4
+    '    maxQty: 3',           // 5  unknown key
+    '  - id: venue',           // 6
+    '    type: markets',       // 7
+    '    allow: [KRX, XXX]',   // 8  bad enum
+    '  - id: typo',            // 9
+    '    type: order-sise',    // 10 unknown type
+    'extra: true',             // 11 unknown top-level key
+  ].join('\n');
+  const issues = issuesOf(src);
+  const at = (line: number) => issues.filter((i) => i.line === line);
+  t.match(at(5)[0], { file: 'p.yaml', column: 5, path: 'rules[0].maxQty', message: /unknown key 'maxQty' \(expected one of: .*maxQuantity/ });
+  t.match(at(3)[0], { path: 'rules[0]', message: 'give at least one of: maxQuantity, maxNotional' });
+  t.match(at(8)[0], { column: 18, path: 'rules[1].allow[1]', message: /"XXX" is not allowed; expected one of: "KRX", "NXT", "SOR"/ });
+  t.match(at(10)[0], { column: 11, message: /unknown rule type "order-sise"; expected one of: allow-apis/ });
+  t.match(at(11)[0], { column: 1, message: /unknown key 'extra'/ });
+  // Sorted by position so the first line printed is the first mistake in the file.
+  t.same(issues.map((i) => i.line), [...issues.map((i) => i.line)].sort((a, b) => a - b));
+});
+
+t.test('YAML syntax errors and duplicate keys are located', async (t) => {
+  const [syntax] = issuesOf('version: 1\nrules:\n  - id: a\n    type: [markets\n');
+  t.ok(syntax!.line >= 4, 'points at or after the broken line');
+  const [dup] = issuesOf('version: 1\nversion: 1\nrules: []\n');
+  t.equal(dup!.line, 2);
+  t.match(dup!.message, /unique|duplicate/i);
+});
+
+t.test('semantic checks: duplicate ids, overrides, windows, thresholds, dates', async (t) => {
+  const issues = issuesOf(`version: 1
+riskThresholds: { stepUp: 0.95, approval: 0.9 }
+calendar: { holidays: ["2026-02-30"] }
+rules:
+  - { id: a, type: markets, allow: [KRX] }
+  - { id: a, type: markets, allow: [NXT] }
+  - { id: b, type: order-size, maxQuantity: 1, overrides: a }
+  - { id: c, type: markets, allow: [KRX], overrides: nobody }
+  - { id: w, type: trading-window, windows: [{ start: "15:30", end: "09:00" }] }
+  - { id: r, type: require-approval }
+`);
+  const messages = issues.map((i) => `${i.line}: ${i.message}`);
+  t.match(messages, [
+    /^2: stepUp must not be above approval/,
+    /^3: 2026-02-30 is not a real date/,
+    /^6: duplicate rule id 'a'/,
+    /^7: overrides 'a' of type markets; an override must have the same type/,
+    /^8: overrides 'nobody', but no rule has that id/,
+    /^9: end 09:00 must be after start 15:30/,
+    /^10: require-approval without/,
+  ]);
+});
+
+t.test('anchors and aliases are bounded (billion laughs)', async (t) => {
+  const bomb = [
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+    'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+    'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+    'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+    'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]',
+    'f: [*e,*e,*e,*e,*e,*e,*e,*e,*e]',
+  ].join('\n');
+  const [issue] = issuesOf(bomb);
+  t.match(issue!.message, /aliases are limited to 100/);
+  // Ordinary use of anchors and merge keys still works.
+  const ok = parsePolicySource(`version: 1
+x-limits: &limits { maxQuantity: 10 }
+rules: []
+`.replace('x-limits: &limits { maxQuantity: 10 }\n', ''), 'ok.yaml');
+  t.equal(ok.doc.rules.length, 0);
+  const merged = parsePolicySource(`version: 1
+rules:
+  - &base { id: size-a, type: order-size, maxQuantity: 10 }
+  - { <<: *base, id: size-b, when: { bots: [b] } }
+`, 'merge.yaml');
+  t.same(merged.doc.rules[1], { id: 'size-b', type: 'order-size', maxQuantity: 10, when: { bots: ['b'] } });
+});
+
+t.test('file size is bounded before parsing', async (t) => {
+  const big = `version: 1\nrules: []\n${'#'.repeat(2000)}\n`;
+  const [issue] = issuesOf(big, { maxFileBytes: 1000, maxAliasCount: 100, maxRules: 10 });
+  t.match(issue!.message, /larger than 1000 bytes/);
+  const dir = await mkdtemp(path.join(tmpdir(), 'kg-policy-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'big.yaml');
+  await writeFile(file, big);
+  await t.rejects(loadPolicyFile(file, { maxFileBytes: 1000, maxAliasCount: 100, maxRules: 10 }), { name: 'PolicyLoadError', issues: [{ message: /larger than 1000 bytes/ }] });
+  await t.rejects(loadPolicyFile(path.join(dir, 'missing.yaml')), { name: 'PolicyLoadError', issues: [{ message: /cannot read the file \(ENOENT\)/ }] });
+});
+
+t.test('the rule count is bounded', async (t) => {
+  const rules = Array.from({ length: 5 }, (_, i) => `  - { id: r${i}, type: markets, allow: [KRX] }`).join('\n');
+  const [issue] = issuesOf(`version: 1\nrules:\n${rules}\n`, { maxFileBytes: 1 << 20, maxAliasCount: 100, maxRules: 4 });
+  t.match(issue!.message, /too many rules \(5\); the limit is 4/);
+});
+
+t.test('policies/schema.json is exactly the schema the loader uses', async (t) => {
+  const published = JSON.parse(await readFile(path.join(ROOT, 'policies/schema.json'), 'utf8'));
+  t.same(published, JSON.parse(JSON.stringify(POLICY_SCHEMA)), 'regenerate with: kguard policy schema > policies/schema.json');
+});
+
+t.test('every shipped policy is valid and names the schema for editors', async (t) => {
+  const files = ['policies/default.yaml', ...(await readdir(path.join(ROOT, 'policies/examples'))).filter((f) => f.endsWith('.yaml') && !f.endsWith('.cases.yaml')).map((f) => `policies/examples/${f}`)];
+  t.ok(files.length >= 5);
+  for (const f of files) {
+    const text = await readFile(path.join(ROOT, f), 'utf8');
+    t.match(text.split('\n')[0], /^# yaml-language-server: \$schema=/, `${f} links the schema`);
+    await t.resolves(loadPolicyFile(path.join(ROOT, f)), f);
+  }
+});
+
+t.test('fuzzed YAML never crashes the loader: it loads or throws PolicyLoadError', async (t) => {
+  const fragments = ['version: 1\n', 'rules:\n', '  - ', 'id: a\n', 'type: markets\n', '&x ', '*x ', '<<: *x\n', '[', ']', '{', '}', ': ', '- ', '"', "'", '\t', '\n', '!!binary ', '!!js/function ', '? ', '|\n', '>\n', '%YAML 1.2\n', '---\n', '...\n', '\u0000', '\uFEFF', 'allow: [KRX]\n', 'maxQuantity: 1e309\n'];
+  const yamlish = fc.array(fc.oneof(fc.constantFrom(...fragments), fc.string({ maxLength: 8 })), { maxLength: 40 }).map((a) => a.join(''));
+  fc.assert(fc.property(fc.oneof(yamlish, fc.string({ maxLength: 200 }), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('latin1'))), (src) => {
+    try {
+      parsePolicySource(src, 'fuzz.yaml');
+      return true;
+    } catch (err) {
+      return err instanceof PolicyLoadError && err.issues.length > 0 && err.issues.every((i) => i.line >= 1 && i.column >= 1);
+    }
+  }), { numRuns: 2000 });
+  // Invalid UTF-8 is refused explicitly.
+  t.throws(() => parsePolicySource(Buffer.from([0x76, 0xff, 0xfe]), 'bin.yaml'), PolicyLoadError);
+});

@@ -1,0 +1,30 @@
+// A sell is scored against the position the bot last saw in its own balance
+// inquiry: selling (nearly) all of it is what draining an account looks like,
+// and the drain detector says so in the audit record.
+import path from 'node:path';
+import t from 'tap';
+import { startHarness, waitFor } from '../helpers/harness.js';
+import { readAuditRecords, recordsFor } from '../helpers/audit-sidecar-log.js';
+
+t.test('selling the whole known position shows in the risk contributions', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  const token = await h.token();
+  const bal = await h.call('kt00018', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { token });
+  t.equal(bal.json.return_code, 0, bal.text);
+  await waitFor(async () => (await h.sidecar.parts.responder.baselineHolding('8888000011', '005930')) === 1000, 3000, 'baseline recorded');
+
+  const sell = (qty: string) => h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: qty, ord_uv: '74000', trde_tp: '0' }, { token });
+  const small = await sell('10');
+  const all = await sell('1000');
+  const dir = path.join(h.dataDir, 'audit');
+  const reasonsOf = async (r: typeof small) => {
+    const id = String(r.headers['x-kguard-request-id']);
+    let intent: Record<string, unknown> | undefined;
+    await waitFor(async () => (intent = recordsFor(await readAuditRecords(dir), id).find((x) => x.type === 'call.intent')?.data as Record<string, unknown> | undefined) !== undefined, 3000, 'intent record');
+    const risk = intent!.risk as { contributions: { detector: string; reason: string }[] } | undefined;
+    return (risk?.contributions ?? []).filter((c) => c.detector === 'drain').map((c) => c.reason);
+  };
+  t.same(await reasonsOf(small), [], 'a 1% sell is not draining');
+  t.match((await reasonsOf(all)).join(' '), /sells 100% of the position/, 'selling everything is named by the drain detector');
+});

@@ -1,0 +1,160 @@
+// Every bad input gets a clear Kiwoom-shaped error and nothing reaches the
+// simulator: forged, expired, alg:none and wrong-key JWTs, unknown or
+// disabled bots, oversized bodies, malformed JSON, unknown api-ids, bad paths.
+import t from 'tap';
+import type { Test } from 'tap';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { request } from 'undici';
+import { startHarness, type Harness, type CallResult } from '../helpers/harness.js';
+
+let h: Harness;
+let goodToken: string;
+t.before(async () => {
+  h = await startHarness();
+  goodToken = await h.token();
+});
+t.teardown(() => h.close());
+
+const QUOTE = { stk_cd: '005930' };
+
+/** Runs fn and asserts the error shape and that the simulator saw nothing. */
+async function refused(t: Test, fn: () => Promise<CallResult>, status: number, code: string): Promise<CallResult> {
+  await h.waitNoLiveTokens(); // revocations of earlier calls finish after their responses
+  const before = h.sim.stats().requests;
+  const r = await fn();
+  t.equal(r.status, status, `HTTP ${status}: ${r.text}`);
+  t.not(r.json.return_code, 0, 'non-zero return_code');
+  t.match(String(r.json.return_msg), new RegExp(`\\[${code}`), `names ${code}`);
+  t.equal(h.sim.stats().requests, before, 'nothing reached the simulator');
+  return r;
+}
+
+async function sign(claims: Record<string, unknown>, key: Uint8Array, opts: { exp?: number; iss?: string; aud?: string; sub?: string } = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ ep: 0, ...claims })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(opts.sub ?? h.botId)
+    .setIssuer(opts.iss ?? 'kiwoom-guard')
+    .setAudience(opts.aud ?? 'kiwoom-guard:bots')
+    .setIssuedAt(now - 600)
+    .setExpirationTime(opts.exp ?? now + 300)
+    .setJti(randomBytes(8).toString('hex'))
+    .sign(key);
+}
+
+t.test('JWTs', async (t) => {
+  const realKey = await readFile(path.join(h.dataDir, 'jwt.key'));
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const payload = { sub: h.botId, iss: 'kiwoom-guard', aud: 'kiwoom-guard:bots', iat: now, exp: now + 300, jti: 'x1', ep: 0 };
+
+  await t.test('no token', async (t) => {
+    await refused(t, () => h.post('/api/dostk/stkinfo', JSON.stringify(QUOTE), { 'api-id': 'ka10001' }), 401, 'KG2001');
+  });
+  await t.test('alg none', async (t) => {
+    const none = `${b64({ alg: 'none', typ: 'JWT' })}.${b64(payload)}.`;
+    await refused(t, () => h.call('ka10001', QUOTE, { token: none }), 401, 'KG2002');
+  });
+  await t.test('wrong key', async (t) => {
+    await refused(t, async () => h.call('ka10001', QUOTE, { token: await sign({}, randomBytes(32)) }), 401, 'KG2002');
+  });
+  await t.test('expired (right key)', async (t) => {
+    await refused(t, async () => h.call('ka10001', QUOTE, { token: await sign({}, realKey, { exp: now - 60 }) }), 401, 'KG2003');
+  });
+  await t.test('wrong audience and issuer (right key)', async (t) => {
+    await refused(t, async () => h.call('ka10001', QUOTE, { token: await sign({}, realKey, { aud: 'someone-else' }) }), 401, 'KG2002');
+    await refused(t, async () => h.call('ka10001', QUOTE, { token: await sign({}, realKey, { iss: 'evil' }) }), 401, 'KG2002');
+  });
+  await t.test('tampered payload', async (t) => {
+    const [hd, , sig] = goodToken.split('.');
+    const forged = `${hd}.${b64({ ...payload, sub: 'someone-else' })}.${sig}`;
+    await refused(t, () => h.call('ka10001', QUOTE, { token: forged }), 401, 'KG2002');
+  });
+  await t.test('HS384 with the right key is refused (algorithm pinned)', async (t) => {
+    const tok = await new SignJWT(payload).setProtectedHeader({ alg: 'HS384' }).sign(realKey);
+    await refused(t, () => h.call('ka10001', QUOTE, { token: tok }), 401, 'KG2002');
+  });
+  await t.test('a token for a bot that does not exist', async (t) => {
+    await refused(t, async () => h.call('ka10001', QUOTE, { token: await sign({}, realKey, { sub: 'ghost-bot' }) }), 401, 'KG2002');
+  });
+  await t.test('garbage', async (t) => {
+    await refused(t, () => h.post('/api/dostk/stkinfo', '{}', { 'api-id': 'ka10001', authorization: 'Basic abc' }), 401, 'KG2002');
+  });
+});
+
+t.test('token exchange', async (t) => {
+  const ex = (body: unknown) => h.post('/oauth2/token', JSON.stringify(body));
+  await refused(t, () => ex({ grant_type: 'client_credentials', appkey: 'nobody-here', secretkey: 'x'.repeat(43) }), 401, 'KG2005');
+  await refused(t, () => ex({ grant_type: 'client_credentials', appkey: h.botId, secretkey: 'wrong'.repeat(8) }), 401, 'KG2005');
+  await refused(t, () => ex({ grant_type: 'password', appkey: h.botId, secretkey: h.botSecret }), 400, 'KG2008');
+  await refused(t, () => ex({ grant_type: 'client_credentials', appkey: h.botId }), 400, 'KG1010');
+  // Duplicate secretkey: the parser that checks and the one that reads must agree.
+  await refused(t, () => h.post('/oauth2/token', `{"grant_type":"client_credentials","appkey":"${h.botId}","secretkey":"${h.botSecret}","secretkey":"other"}`), 400, 'KG1010');
+  await refused(t, () => h.post('/oauth2/token', '{"grant_type":'), 400, 'KG1001');
+});
+
+t.test('disabled bot', async (t) => {
+  const { secret } = await h.sidecar.parts.bots.add({ id: 'soon-off', owner: 'x', account: '8888000011', allowed: ['kind:query'] });
+  const s = secret.toString('latin1');
+  const tok = await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: 'soon-off', secretkey: s }));
+  t.equal(tok.json.return_code, 0);
+  await h.sidecar.parts.bots.setEnabled('soon-off', false);
+  await refused(t, () => h.call('ka10001', QUOTE, { token: String(tok.json.token) }), 403, 'KG2006');
+  await refused(t, () => h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: 'soon-off', secretkey: s })), 403, 'KG2006');
+});
+
+t.test('killed sessions', async (t) => {
+  const tok = await h.token();
+  await h.sidecar.parts.sessions.killAll(h.botId);
+  await refused(t, () => h.call('ka10001', QUOTE, { token: tok }), 401, 'KG2007');
+  const fresh = await h.token();
+  const r = await h.call('ka10001', QUOTE, { token: fresh });
+  t.equal(r.json.return_code, 0, 'a new token works');
+  goodToken = fresh;
+});
+
+t.test('bodies', async (t) => {
+  const auth = () => ({ 'api-id': 'ka10001', authorization: `Bearer ${goodToken}` });
+  await refused(t, () => h.post('/api/dostk/stkinfo', '{"stk_cd":', auth()), 400, 'KG1001');
+  await refused(t, () => h.post('/api/dostk/stkinfo', '[1,2]', auth()), 400, 'KG1001');
+  await refused(t, () => h.post('/api/dostk/stkinfo', 'null', auth()), 400, 'KG1001');
+  await refused(t, () => h.post('/api/dostk/stkinfo', JSON.stringify({ stk_cd: 'x'.repeat(70 * 1024) }), auth()), 413, 'KG1002');
+  await refused(t, () => h.post('/api/dostk/stkinfo', '{}', auth()), 400, 'KG1010');
+  await refused(t, () => h.post('/api/dostk/stkinfo', '{}', { ...auth(), 'content-type': 'text/plain' }), 415, 'KG1011');
+});
+
+t.test('api-ids and paths', async (t) => {
+  const auth = { authorization: `Bearer ${goodToken}` };
+  await refused(t, () => h.post('/api/dostk/stkinfo', '{}', { ...auth, 'api-id': 'kz99999' }), 400, 'KG1004');
+  await refused(t, () => h.post('/api/dostk/stkinfo', '{}', { ...auth, 'api-id': 'KT10000' }), 400, 'KG1007');
+  await refused(t, () => h.post('/api/dostk/acnt', JSON.stringify(QUOTE), { ...auth, 'api-id': 'ka10001' }), 400, 'KG1005');
+  await refused(t, () => h.post('/api/dostk/stkinfo', JSON.stringify(QUOTE), auth), 400, 'KG1006');
+  await refused(t, () => h.post('/api/dostk/../ordr', '{}', { ...auth, 'api-id': 'kt10000' }), 404, 'KG1009');
+  await refused(t, () => h.post('/api/dostk/stkinfo?x=1', JSON.stringify(QUOTE), { ...auth, 'api-id': 'ka10001' }), 404, 'KG1009');
+  await refused(t, () => h.post('/oauth2/token/../../admin', '{}'), 404, 'KG1009');
+  await refused(t, () => h.post('/api/dostk/stkinfo', JSON.stringify(QUOTE), { ...auth, 'api-id': 'ka10001', 'next-key': 'a b' }), 400, 'KG1007');
+  await refused(t, () => h.post('/api/dostk/websocket', '{}', { ...auth, 'api-id': 'ka10171' }), 400, 'KG1005');
+  const get = await request(`${h.url}/api/dostk/stkinfo`, { method: 'GET', headers: { ...auth, 'api-id': 'ka10001' } });
+  t.equal(get.statusCode, 405);
+  t.match(await get.body.text(), /KG1008/);
+});
+
+t.test('bot-supplied hop-by-hop and forwarding headers are not trusted or forwarded', async (t) => {
+  const r = await h.call('ka10001', QUOTE, {
+    token: goodToken,
+    headers: { 'x-forwarded-for': '1.2.3.4', 'x-forwarded-host': 'evil', connection: 'keep-alive, x-secret', 'x-secret': 'y', 'proxy-authorization': 'z' },
+  });
+  t.equal(r.json.return_code, 0, r.text);
+  t.notOk(r.headers['x-secret']);
+});
+
+t.test('English messages by configuration', async (t) => {
+  const en = await startHarness({ config: { language: 'en' } });
+  t.teardown(() => en.close());
+  const r = await en.post('/api/dostk/stkinfo', '{}', { 'api-id': 'ka10001' });
+  t.equal(r.json.return_msg, 'No bearer token[KG2001]');
+  t.match(String((await h.post('/api/dostk/stkinfo', '{}', { 'api-id': 'ka10001' })).json.return_msg), /^인증 토큰이 없습니다\[KG2001\]$/);
+});

@@ -1,0 +1,148 @@
+// Unit tests per pipeline stage, on hand-made request contexts (the stages
+// are plain functions). The whole pipeline over real sockets is tested by
+// e2e, smuggling, bad-input, session-overlap and the other sidecar tests.
+import t from 'tap';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GuardError } from '../../proxy/common/errors.js';
+import { lookupApi } from '../../proxy/kiwoom/catalogue.js';
+import type { BotRecord, SessionClaims } from '../../proxy/auth/index.js';
+import type { Decision } from '../../proxy/policy/types.js';
+import type { RequestContext } from '../../proxy/server/context.js';
+import { allowlist } from '../../proxy/server/pipeline/allowlist.js';
+import { approval } from '../../proxy/server/pipeline/approval.js';
+import { durabilityFor } from '../../proxy/server/pipeline/audit-intent.js';
+import { sessionFirst } from '../../proxy/server/pipeline/authenticate.js';
+import { classify } from '../../proxy/server/pipeline/classify.js';
+import { framing } from '../../proxy/server/pipeline/framing.js';
+import { lockdown } from '../../proxy/server/pipeline/lockdown.js';
+import { authenticated, judged, parsed } from '../../proxy/server/pipeline/need.js';
+import { parse } from '../../proxy/server/pipeline/parse.js';
+import { policyCall } from '../../proxy/server/pipeline/policy.js';
+import { session } from '../../proxy/server/pipeline/session.js';
+import { riskInput } from '../../proxy/server/pipeline/risk.js';
+import { holdings } from '../../proxy/server/pipeline/after/holdings.js';
+import { buildPipelines } from '../../proxy/server/pipeline/index.js';
+
+const BOT: BotRecord = { id: 'b1', owner: 'o', account: '1234', allowed: ['kind:query'], enabled: true, createdAt: '', updatedAt: '' } as unknown as BotRecord;
+const CLAIMS = { botId: 'b1', jti: 'j', epoch: 0 } as unknown as SessionClaims;
+
+function ctx(over: { method?: string; url?: string; headers?: Record<string, string>; rawHeaders?: string[] } = {}, fields: Partial<RequestContext> = {}): RequestContext {
+  const headers = { 'content-type': 'application/json', ...over.headers };
+  const req = {
+    method: over.method ?? 'POST', url: over.url ?? '/api/dostk/stkinfo', headers,
+    rawHeaders: over.rawHeaders ?? Object.entries(headers).flat(),
+  } as unknown as IncomingMessage;
+  return {
+    id: 'r1', startedAt: 0, req, res: {} as ServerResponse, signal: new AbortController().signal, route: 'tr', sourceIp: '127.0.0.1',
+    body: Buffer.alloc(0), intentional: false, upstreamMs: 0, trail: [], ...fields,
+  };
+}
+
+const code = (err: unknown) => (err as GuardError).code;
+const authed = (fields: Partial<RequestContext> = {}) => ({ claims: CLAIMS, bot: BOT, liveCheck: Promise.resolve(), ...fields });
+
+t.test('framing: POST only, no ambiguous framing, JSON only', async (t) => {
+  t.throws(() => framing(ctx({ method: 'GET' })), { code: 'KG1008' });
+  t.throws(() => framing(ctx({ rawHeaders: ['Content-Length', '2', 'Transfer-Encoding', 'chunked', 'content-type', 'application/json'] })), { code: 'KG1003' });
+  t.throws(() => framing(ctx({ headers: { 'content-type': 'text/plain' } })), { code: 'KG1011' });
+  t.doesNotThrow(() => framing(ctx()));
+});
+
+t.test('classify: api-id from the catalogue, path must match, approval id shape checked', async (t) => {
+  t.throws(() => classify(ctx()), { code: 'KG1006' }, 'no api-id');
+  t.throws(() => classify(ctx({ headers: { 'api-id': 'kt99999' } })), { code: 'KG1004' });
+  t.throws(() => classify(ctx({ headers: { 'api-id': 'au10001' } })), { code: 'KG1005' }, 'token issue is not a TR call');
+  t.throws(() => classify(ctx({ url: '/api/dostk/ordr', headers: { 'api-id': 'ka10001' } })), { code: 'KG1005' }, 'wrong path for the api-id');
+  const c = ctx({ headers: { 'api-id': 'ka10001', 'x-kguard-approval-id': 'bad id!', 'x-kguard-intentional': '1' } });
+  classify(c);
+  t.equal(c.entry?.apiId, 'ka10001');
+  t.equal(c.approvalId, undefined, 'a malformed approval id is ignored');
+  t.equal(c.intentional, true);
+  const d = ctx({ headers: { 'api-id': 'ka10001', 'x-kguard-approval-id': 'abcdEFGH_1234' } });
+  classify(d);
+  t.equal(d.approvalId, 'abcdEFGH_1234');
+});
+
+t.test('parse and allowlist need a classified, authenticated call', async (t) => {
+  const entry = lookupApi('ka10001')!;
+  t.throws(() => parse(ctx({}, { body: Buffer.from('{}') })), { code: 'KG9001' }, 'out of order fails closed');
+  const c = ctx({}, { ...authed(), apiId: 'ka10001', entry, body: Buffer.from('{"other":1}') });
+  t.throws(() => parse(c), { code: 'KG1010' }, 'a required field is missing');
+  c.body = Buffer.from('{"stk_cd":');
+  t.throws(() => parse(c), { code: 'KG1001' }, 'malformed JSON refused');
+  c.body = Buffer.from('{"stk_cd":"005930"}');
+  parse(c);
+  t.same(parsed(c).json, { stk_cd: '005930' });
+  t.doesNotThrow(() => allowlist(c), 'a query is allowed');
+  const order = ctx({}, { ...authed(), apiId: 'kt10000', entry: lookupApi('kt10000')!, json: {} });
+  t.throws(() => allowlist(order), { code: 'KG3002' }, 'an order is not on a query-only bot\'s list');
+});
+
+t.test('need: typed views fail closed when a stage ran out of order', async (t) => {
+  t.throws(() => authenticated(ctx()), { code: 'KG9001' });
+  t.throws(() => judged(ctx({}, { ...authed(), apiId: 'ka10001', entry: lookupApi('ka10001')!, json: {} })), { code: 'KG9001' });
+});
+
+t.test('session, lockdown: await what earlier stages started', async (t) => {
+  await t.rejects(session(ctx({}, authed({ liveCheck: Promise.reject(new GuardError('KG2004')) }))), { code: 'KG2004' });
+  await t.rejects(lockdown(ctx()), { code: 'KG9001' }, 'no prefetch: fails closed');
+  const locked = Promise.reject(new GuardError('KG3008'));
+  locked.catch(() => undefined);
+  await t.rejects(lockdown(ctx({}, { prefetched: { tradingState: { botId: 'b1', account: '1', state: Promise.resolve(undefined as never) }, lockdown: locked } })), { code: 'KG3008' });
+});
+
+t.test('sessionFirst: an error before the session verdict waits for it, and the session error wins', async (t) => {
+  const failing = sessionFirst({ name: 'x', run: () => { throw new GuardError('KG1004'); } });
+  const revoked = Promise.reject(new GuardError('KG2004'));
+  revoked.catch(() => undefined);
+  await t.rejects(async () => failing.run(ctx({}, { liveCheck: revoked })), { code: 'KG2004' });
+  await t.rejects(async () => failing.run(ctx({}, { liveCheck: Promise.resolve() })), { code: 'KG1004' });
+});
+
+t.test('approval: allow passes, deny names its rule, rate limits answer KG3005 with retry-after', async (t) => {
+  const deps = { approvals: {} as never, approvalConfig: {} as never, sessions: {} as never, bots: {} as never, responder: {} as never };
+  const stage = approval(deps);
+  const base = { ...authed(), apiId: 'kt10000', entry: lookupApi('kt10000')!, json: {} };
+  await t.resolves(stage(ctx({}, { ...base, decision: { outcome: 'allow' } as Decision })));
+  const deny = await stage(ctx({}, { ...base, decision: { outcome: 'deny', ruleId: 'order-size', ruleKind: 'order-size', reason: 'too big' } as Decision })).catch((e: unknown) => e);
+  t.equal(code(deny), 'KG3001');
+  t.match((deny as GuardError).detail, /rule=order-size too big/);
+  const rate = await stage(ctx({}, { ...base, decision: { outcome: 'deny', ruleId: 'r', ruleKind: 'rate-limit', retryAfterMs: 1500 } as Decision })).catch((e: unknown) => e);
+  t.equal(code(rate), 'KG3005');
+  t.same((rate as GuardError).headers, { 'retry-after': '2' });
+});
+
+t.test('durability by kind, policy call and risk input from the parsed call', async (t) => {
+  t.equal(durabilityFor('order'), 'fsync');
+  t.equal(durabilityFor('cancel'), 'fsync');
+  t.equal(durabilityFor('query'), 'write');
+  const p = parsed(ctx({}, { ...authed(), apiId: 'kt10001', entry: lookupApi('kt10001')!, json: { stk_cd: '005930', ord_qty: '10', ord_uv: '70000' }, intentional: true }));
+  t.match(policyCall(p), { botId: 'b1', account: '1234', apiId: 'kt10001', intentional: true, body: { stk_cd: '005930' } });
+  t.match(riskInput(p, 42), { botId: 'b1', side: 'sell', stkCd: '005930', qty: 10, price: 70000, now: 42, sourceIp: '127.0.0.1' });
+  // Order quantities and prices follow kiwoom/protocol, as the policy does: signed ones are malformed, not scored.
+  for (const [ord_qty, ord_uv] of [['-5', '-70000'], ['+10', '+70000']]) {
+    const q = parsed(ctx({}, { ...authed(), apiId: 'kt10001', entry: lookupApi('kt10001')!, json: { stk_cd: '005930', ord_qty, ord_uv } }));
+    const r = riskInput(q, 42);
+    t.equal(r.qty, undefined, `qty ${ord_qty}`);
+    t.equal(r.price, undefined, `price ${ord_uv}`);
+  }
+});
+
+t.test('after: holdings only from a complete, successful balance inquiry', async (t) => {
+  const recorded: unknown[] = [];
+  const stage = holdings({ responder: { recordHoldings: async (_a: string, h: unknown) => { recorded.push(h); } } as never, logger: { warn() {} } as never });
+  const body = Buffer.from(JSON.stringify({ acnt_evlt_remn_indv_tot: [{ stk_cd: 'A005930', rmnd_qty: '000000000000010', cur_prc: '70000', pur_pric: '65000' }], return_code: 0 }));
+  const upstream = { status: 200, body };
+  await stage(ctx({}, { ...authed(), apiId: 'kt00018', upstream, outcome: { ok: false } }));
+  await stage(ctx({}, { ...authed(), apiId: 'kt00018', upstream: { ...upstream, contYn: 'Y' }, outcome: { ok: true } }));
+  t.equal(recorded.length, 0, 'not from a failed call, not from a partial (paged) answer');
+  await stage(ctx({}, { ...authed(), apiId: 'kt00018', upstream, outcome: { ok: true } }));
+  t.same(recorded, [[{ stkCd: '005930', qty: 10, price: 70000, avgPrice: 65000 }]]);
+});
+
+t.test('the pipeline list names every stage once, in order, after-stages included', async (t) => {
+  const p = buildPipelines({} as never);
+  t.same(p.tr.map((s) => s.name), ['framing', 'authenticate', 'classify', 'body', 'parse', 'allowlist', 'prefetch', 'session', 'lockdown', 'risk', 'policy', 'audit-intent', 'approval', 'forward']);
+  t.same(p.after.map((s) => s.name), ['outcome-audit', 'counters', 'learning', 'holdings']);
+  t.same(p.token.map((s) => s.name), ['framing', 'body', 'token']);
+});

@@ -1,0 +1,180 @@
+// How many Redis commands one bot call costs through the real sidecar on a
+// real redis-server, counted with MONITOR on a second connection. Commands
+// Redis received before the bot had its answer are the critical path; the
+// rest ran after the response (revocation, outcome bookkeeping). Commands run
+// inside Lua scripts are not round trips and are left out. Bounds are today's
+// counts plus a small margin: a regression fails here, with the breakdown.
+import { Redis } from 'ioredis';
+import t from 'tap';
+import { request } from 'undici';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
+
+const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0', cond_uv: '' };
+const QUERY = { qry_tp: '3' };
+const PREFIX = 'kguard:';
+const nowMs = (): number => performance.timeOrigin + performance.now();
+
+// Today's counts (see the printed breakdown) plus a margin; lower them when a change saves round trips.
+// Was 13/16/4 (query) and 15/18/5 (order) before one MGET for the session
+// check and one for the lockdown flags, one HMGET for the trading state, all
+// three in one wait, and no alert-cooldown SET NX while this replica's runs.
+// Since one broker session per app key and the governor: each measured call
+// here is cold (calls 300 ms apart, the token was revoked in between, as the
+// seed promises), so it pays the key's token issue: governor slot, lease
+// take, issue lock, ledger intent + issue slot (one wait), lease put; and,
+// after the response, lease release, retire, drop and the index entry. A call
+// on a key whose token is live costs the governor slot only.
+const BOUNDS = {
+  query: { critical: 15 + 2, total: 22 + 2, waits: 5 + 1 },
+  order: { critical: 16 + 2, total: 23 + 2, waits: 6 + 1 },
+};
+
+interface Seen { at: number; args: string[]; source: string }
+
+/** Which part a key belongs to, from the key layout of each part. */
+function partOf(cmd: string, key: string | undefined): string {
+  if (key === undefined) return '-';
+  let k = key;
+  // The policy part adds its own 'kguard:' under the store's prefix.
+  while (k.startsWith(PREFIX)) k = k.slice(PREFIX.length);
+  const rules: [RegExp, string][] = [
+    [/^generation/, 'state generation marker'],
+    [/^(jti|epoch|bot-disabled):/, 'auth sessions'],
+    [/^(\{bs:|bs:)/, 'broker session (lease, lock, ledger index)'],
+    [/^\{gov:/, 'governor (Kiwoom limits)'],
+    [/^response:/, 'response (lockdown flags)'],
+    [/^risk:/, 'risk (behaviour counters, baseline)'],
+    [/^approval:/, 'approval'],
+    [/^\{policy\}:trading-state/, 'policy (trading-state posture)'],
+    [/^policy:|^\{/, 'policy (limits, counters)'],
+  ];
+  for (const [re, part] of rules) if (re.test(k)) return part;
+  return `? (${cmd})`;
+}
+
+function describe(s: Seen): string {
+  const cmd = s.args[0]!.toUpperCase();
+  // EVALSHA sha numkeys key...: name the first key.
+  const key = cmd === 'EVALSHA' || cmd === 'EVAL' ? s.args[3] : s.args[1];
+  const shownKey = key?.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>').replace(/[0-9a-f]{16,}/g, '<hex>').replace(/:\d{4,}/g, ':<n>');
+  return `${cmd} ${shownKey ?? ''} [${partOf(cmd, key)}]`;
+}
+
+/**
+ * Sequential waits on the call's path: the store's methods are wrapped to
+ * record when each op starts and ends; ops that overlap in time share one
+ * wait (issued together, e.g. Promise.all), so the waits are the busy periods.
+ */
+const STORE_OPS = ['get', 'mget', 'set', 'setIfAbsent', 'del', 'incr', 'expire', 'hget', 'hmget', 'hset', 'hdel', 'hgetall', 'consume', 'peek', 'publish'] as const;
+const opSpans: { start: number; end: number; op: string }[] = [];
+function instrument(store: Record<string, unknown>): void {
+  for (const name of STORE_OPS) {
+    const inner = store[name] as (...a: unknown[]) => Promise<unknown>;
+    store[name] = async (...a: unknown[]) => {
+      const span = { start: nowMs(), end: Infinity, op: name };
+      opSpans.push(span);
+      try {
+        return await inner(...a);
+      } finally {
+        span.end = nowMs();
+      }
+    };
+  }
+}
+function busyPeriods(spans: { start: number; end: number }[]): number {
+  let n = 0;
+  let busyUntil = -Infinity;
+  for (const s of [...spans].sort((a, b) => a.start - b.start)) {
+    if (s.start > busyUntil) n++;
+    busyUntil = Math.max(busyUntil, s.end);
+  }
+  return n;
+}
+
+
+let redis: RedisProcess;
+let h: Harness;
+let monitor: Redis;
+const log: Seen[] = [];
+t.before(async () => {
+  redis = await startRedis();
+  h = await startHarness({
+    config: {
+      // Periodic work (generation check, broker-session sweep) out of the measuring windows.
+      state: { backend: 'redis', redis: { url: redis.url, generationCheckMs: 3_600_000 } },
+      brokerTokens: { sweepIntervalMs: 3_600_000 },
+    },
+  });
+  instrument(h.sidecar.parts.store as unknown as Record<string, unknown>);
+  const client = new Redis(redis.url, { lazyConnect: true });
+  await client.connect();
+  monitor = await client.monitor();
+  monitor.on('monitor', (time: string, args: string[], source: string) => {
+    // "lua" marks commands a script ran inside Redis: no extra round trip.
+    if (source === 'lua') return;
+    log.push({ at: Number(time) * 1000, args: args.map(String), source });
+  });
+  client.disconnect();
+});
+t.teardown(async () => {
+  monitor?.disconnect();
+  await h?.close();
+  await redis?.cleanup();
+});
+
+async function measure(kind: 'query' | 'order', token: string) {
+  const [apiId, body, path] = kind === 'order' ? ['kt10000', BUY, '/api/dostk/ordr'] : ['kt00001', QUERY, '/api/dostk/acnt'];
+  // Quiet before: nothing from earlier calls still running.
+  await new Promise((r) => setTimeout(r, 300));
+  log.length = 0;
+  opSpans.length = 0;
+  const start = nowMs();
+  const res = await request(h.url + path, {
+    method: 'POST', body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json;charset=UTF-8', 'api-id': apiId, authorization: `Bearer ${token}` },
+  });
+  const text = await res.body.text();
+  const answered = nowMs();
+  await h.waitNoLiveTokens(3_000); // revocation ran
+  await new Promise((r) => setTimeout(r, 300)); // after-response bookkeeping settles
+  const seen = log.filter((s) => s.at >= start - 1).sort((a, b) => a.at - b.at);
+  const critical = seen.filter((s) => s.at <= answered);
+  const after = seen.filter((s) => s.at > answered);
+  const waits = busyPeriods(opSpans.filter((o) => o.start <= answered));
+  return { ok: JSON.parse(text).return_code === 0, text, critical, after, waits, ms: answered - start };
+}
+
+function breakdown(list: Seen[], origin: number): string {
+  return list.map((s) => `    +${((s.at - origin) * 1000).toFixed(0).padStart(6)} µs  ${describe(s)}`).join('\n');
+}
+
+t.test('Redis round trips per call (query, order) with a per-command breakdown', async (t) => {
+  const token = await h.token();
+  // Warm-up: scripts loaded (EVALSHA hits), policy and risk state created, connections warm.
+  for (let i = 0; i < 3; i++) {
+    await measure('query', token);
+    await measure('order', token);
+  }
+  // Quiet window: nothing runs in the background while nobody calls.
+  log.length = 0;
+  await new Promise((r) => setTimeout(r, 500));
+  t.same(log.map(describe), [], 'no background Redis traffic while idle (the counts below are the calls\' own)');
+
+  for (const kind of ['query', 'order'] as const) {
+    const runs = [await measure(kind, token), await measure(kind, token)];
+    for (const r of runs) t.ok(r.ok, `${kind} forwarded: ${r.text.slice(0, 100)}`);
+    const [a, b] = runs as [Awaited<ReturnType<typeof measure>>, Awaited<ReturnType<typeof measure>>];
+    // Split by time against the response, so a command may land on either side on a loaded machine.
+    t.ok(Math.abs(a.critical.length - b.critical.length) <= 2, `${kind}: the same critical-path count twice, within two (${a.critical.length}, ${b.critical.length}; unawaited settles and unlocks land on either side)`);
+    const origin = a.critical[0]?.at ?? 0;
+    t.comment([
+      `MEASURED ${kind}: ${a.critical.length} commands before the response in ${a.waits} sequential waits, call took ${a.ms.toFixed(2)} ms; ${a.after.length} after; total ${a.critical.length + a.after.length}`,
+      '  critical path:', breakdown(a.critical, origin),
+      '  after the response:', breakdown(a.after, origin),
+    ].join('\n'));
+    t.ok(a.critical.length <= BOUNDS[kind].critical, `${kind}: critical path ${a.critical.length} <= ${BOUNDS[kind].critical}`);
+    t.ok(a.waits <= BOUNDS[kind].waits, `${kind}: ${a.waits} sequential Redis waits before the response <= ${BOUNDS[kind].waits}`);
+    t.ok(a.critical.length + a.after.length <= BOUNDS[kind].total, `${kind}: total ${a.critical.length + a.after.length} <= ${BOUNDS[kind].total}`);
+  }
+});
