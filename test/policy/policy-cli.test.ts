@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import policyCommand from '../../proxy/cli/policy.js';
 import { POLICY_SCHEMA } from '../../proxy/policy/index.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
+const ROOT = path.resolve(import.meta.dirname, '../..');
 const P = (f: string) => path.join(ROOT, 'policies', f);
 
 async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {

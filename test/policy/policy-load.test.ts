@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadPolicyFile, parsePolicySource, PolicyLoadError, POLICY_SCHEMA, type PolicyIssue } from '../../proxy/policy/index.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
+const ROOT = path.resolve(import.meta.dirname, '../..');
 
 function issuesOf(src: string, limits?: Parameters<typeof parsePolicySource>[2]): PolicyIssue[] {
   try {
