@@ -56,14 +56,14 @@ export class AdminTokens {
     if (this.admins.some((a) => a.name === name)) throw new GuardError('KG2011', `admin ${name}`);
     const token = Buffer.from(PREFIX + randomBytes(32).toString('base64url'), 'latin1');
     this.admins = [...this.admins, { name, role, digest: digest(token).toString('hex'), createdAt: new Date().toISOString() }];
-    await writeFileAtomic(this.file, JSON.stringify(this.admins, null, 2) + '\n');
+    await writeFileAtomic(this.file, `${JSON.stringify(this.admins, null, 2)}\n`);
     return token;
   }
 
   async remove(name: string): Promise<void> {
     this.refresh();
     this.admins = this.admins.filter((a) => a.name !== name);
-    await writeFileAtomic(this.file, JSON.stringify(this.admins, null, 2) + '\n');
+    await writeFileAtomic(this.file, `${JSON.stringify(this.admins, null, 2)}\n`);
   }
 
   authenticate(header: string | undefined): AdminPrincipal {

@@ -128,6 +128,8 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
         return new RedisStreamSink(s, { redis: opts.redis!, replica: config.replicaId, metrics, logger, timeoutMs: config.sinkTimeoutMs, retryMs: config.sinkRetryMs });
       case 'stdout':
         return new StdoutSink(s.id, opts.stdout ?? process.stdout, metrics);
+      default:
+        throw new GuardError('KG6002', `unknown audit sink type ${(s as { type: string }).type}`);
     }
   });
 

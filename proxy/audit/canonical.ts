@@ -18,7 +18,7 @@ export function canonicalJson(value: unknown): string {
       if (Array.isArray(value)) {
         let out = '[';
         for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalJson(value[i]);
-        return out + ']';
+        return `${out}]`;
       }
       const obj = value as Record<string, unknown>;
       const keys = Object.keys(obj).sort();
@@ -27,10 +27,10 @@ export function canonicalJson(value: unknown): string {
       for (const key of keys) {
         const v = obj[key];
         if (v === undefined) continue;
-        out += (first ? '' : ',') + JSON.stringify(key) + ':' + canonicalJson(v);
+        out += `${(first ? '' : ',') + JSON.stringify(key)}:${canonicalJson(v)}`;
         first = false;
       }
-      return out + '}';
+      return `${out}}`;
     }
     default:
       throw new TypeError(`unsupported ${typeof value} in canonical JSON`);

@@ -96,7 +96,7 @@ export async function appendCheckpointLine(file: string, cp: Checkpoint): Promis
   const fh = await open(file, 'a', 0o600);
   try {
     const { size } = await fh.stat();
-    await fh.write(canonicalJson(cp) + '\n');
+    await fh.write(`${canonicalJson(cp)}\n`);
     await fh.datasync();
     if (size === 0) await syncDir(path.dirname(file));
   } finally {

@@ -2,7 +2,7 @@
 // for sensitive fields and token fingerprints. Both are files created 0600 on
 // first run; a file readable by group or others is refused (fail closed).
 import { createHmac, createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, stat, writeFile , type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { GuardError } from '../common/errors.js';
 import { sha256Hex } from './canonical.js';
@@ -28,7 +28,7 @@ export function publicKeyPem(publicKey: KeyObject): string {
 
 /** Where the public half of a signing key file lives. */
 export function publicKeyFileFor(signingKeyFile: string): string {
-  return signingKeyFile.replace(/\.key$/, '') + '.pub';
+  return `${signingKeyFile.replace(/\.key$/, '')}.pub`;
 }
 
 async function assertPrivateFile(file: string): Promise<void> {
@@ -42,7 +42,7 @@ async function assertPrivateFile(file: string): Promise<void> {
 /** Creates `file` with `content` exclusively (never overwrites); returns false if it already exists. */
 async function createExclusive(file: string, content: Buffer | string, mode: number): Promise<boolean> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(file, 'wx', mode);
   } catch (err) {

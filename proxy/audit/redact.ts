@@ -38,7 +38,7 @@ export function createSanitizer(opts: SanitizerOptions): Sanitizer {
   function clampString(s: string): string {
     // Bearer credentials can arrive inside free-text values too.
     if (/^\s*bearer\s+\S/i.test(s)) return '[stripped:bearer]';
-    return s.length > maxStringLength ? s.slice(0, maxStringLength) + `…[+${s.length - maxStringLength}]` : s;
+    return s.length > maxStringLength ? `${s.slice(0, maxStringLength)}…[+${s.length - maxStringLength}]` : s;
   }
 
   function walk(value: unknown, at: string, depth: number, stripped: string[]): unknown {

@@ -3,6 +3,7 @@
 // and every signed checkpoint (signature, head hash, Merkle root, tiling)
 // from the log's own checkpoint file and any independent copies, which is
 // what catches truncation of the log's end.
+import type { Stats } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -70,7 +71,7 @@ async function firstRecordHash(file: LogFile): Promise<{ seq: number; hash: stri
 
 export async function verifyLog(target: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const warnings: string[] = [];
-  let st;
+  let st: Stats;
   try {
     st = await stat(target);
   } catch {

@@ -152,7 +152,7 @@ export class BotRegistry {
   }
 
   private async write(rec: BotRecord): Promise<void> {
-    await writeFileAtomic(path.join(this.dir, `${rec.id}.json`), JSON.stringify(rec, null, 2) + '\n');
+    await writeFileAtomic(path.join(this.dir, `${rec.id}.json`), `${JSON.stringify(rec, null, 2)}\n`);
     this.bots.set(rec.id, rec);
   }
 }

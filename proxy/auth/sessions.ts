@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { SignJWT, jwtVerify, errors as joseErrors , type JWTPayload } from 'jose';
 import { GuardError } from '../common/errors.js';
 import { assertPrivateFile, writeFileAtomic } from '../common/fsutil.js';
 import type { Store } from '../state/types.js';
@@ -101,7 +101,7 @@ export class Sessions {
    */
   async verifySignature(token: string, opts: { allowExpired?: boolean } = {}): Promise<SessionClaims> {
     if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) throw new GuardError('KG2002', 'malformed token');
-    let payload;
+    let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.key, {
         algorithms: [ALG],

@@ -20,7 +20,7 @@ interface View { id: string; status: string; level: string; botId: string; apiId
 function table(json: unknown): string {
   const rows = (json as { approvals: View[] }).approvals;
   if (rows.length === 0) return 'no approvals\n';
-  return rows.map((v) => `${v.id}  ${v.status.padEnd(8)} ${v.level.padEnd(7)} bot=${v.botId} ${v.apiId} score=${v.score} ${Object.entries(v.summary).map(([k, x]) => `${k}=${x}`).join(' ')} approvals=${v.approvals.length}/${v.requiredApprovals} expires=${v.expiresAt}`).join('\n') + '\n';
+  return `${rows.map((v) => `${v.id}  ${v.status.padEnd(8)} ${v.level.padEnd(7)} bot=${v.botId} ${v.apiId} score=${v.score} ${Object.entries(v.summary).map(([k, x]) => `${k}=${x}`).join(' ')} approvals=${v.approvals.length}/${v.requiredApprovals} expires=${v.expiresAt}`).join('\n')}\n`;
 }
 
 const approvals: CliCommand = async (args, io) => {

@@ -27,5 +27,5 @@ export async function configFromFlags(values: { config?: unknown; 'data-dir'?: u
 }
 
 export function printJson(io: CliIO, value: unknown): void {
-  io.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -24,7 +24,7 @@ async function auditConfig(values: { config?: unknown; 'data-dir'?: unknown }, i
 
 function primaryDir(cfg: AuditConfig): string {
   const sink = cfg.sinks.find((s) => s.type === 'file');
-  if (!sink || sink.type !== 'file') throw new UsageError('no file sink configured: name the log directory explicitly');
+  if (sink?.type !== 'file') throw new UsageError('no file sink configured: name the log directory explicitly');
   return sink.dir;
 }
 
@@ -47,7 +47,7 @@ function intArg(name: string, v: unknown): number {
 }
 
 function printVerdict(io: CliIO, report: VerifyReport, target: string): void {
-  const w = (s: string) => io.stdout.write(s + '\n');
+  const w = (s: string) => io.stdout.write(`${s}\n`);
   if (report.ok) {
     w(`VERIFIED ${target}: ${report.records} records${report.lastSeq ? ` (seq ${report.firstSeq}..${report.lastSeq})` : ''} in ${report.files} file(s), ${report.checkpoints} signed checkpoint(s)`);
     if (report.headHash) w(`  head ${report.headHash}`);
@@ -100,7 +100,7 @@ const audit: CliCommand = async (args, io) => {
       try {
         let end = input.length;
         if (!values.raw && end > 0 && input[end - 1] === 0x0a) end -= end > 1 && input[end - 2] === 0x0d ? 2 : 1;
-        io.stdout.write(fingerprint(input.subarray(0, end), key) + '\n');
+        io.stdout.write(`${fingerprint(input.subarray(0, end), key)}\n`);
       } finally {
         input.fill(0);
       }

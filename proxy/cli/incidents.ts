@@ -24,7 +24,7 @@ const incidents: CliCommand = async (args, io) => {
     case 'list':
       return printResult(io, await (await client()).call('GET', '/incidents'), values.json ? undefined : (j) => {
         const list = (j as { incidents: IncidentSummary[] }).incidents;
-        return list.length ? list.map((i) => `${i.id}  ${i.status.padEnd(8)} ${i.createdAt} ${i.automatic ? 'auto  ' : 'manual'} bots=${i.bots.join(',')} ${i.reason}`).join('\n') + '\n' : 'no incidents\n';
+        return list.length ? `${list.map((i) => `${i.id}  ${i.status.padEnd(8)} ${i.createdAt} ${i.automatic ? 'auto  ' : 'manual'} bots=${i.bots.join(',')} ${i.reason}`).join('\n')}\n` : 'no incidents\n';
       });
     case 'show': {
       if (!id) break;

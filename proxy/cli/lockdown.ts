@@ -15,7 +15,7 @@ export function summarise(r: IncidentReport): string {
   for (const c of r.cancels) lines.push(`  account ${c.account}: listed ${c.listed ?? 0}, cancelled ${c.cancelled ?? 0}, NOT cancelled ${c.notCancelled?.length ?? 0}${c.error ? ` (${c.error})` : ''}`);
   lines.push(`  all orders cancelled: ${r.timings.cancelConfirmedMs !== undefined ? `${r.timings.cancelConfirmedMs} ms` : 'NOT CONFIRMED'}; damage assessment ${r.timings.damageMs ?? '-'} ms`);
   lines.push('  recovery checklist:', ...r.checklist.map((c) => `    [${c.confirmedBy ? 'x' : ' '}] ${c.id}: ${c.title}`));
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 const lockdown: CliCommand = async (args, io) => {

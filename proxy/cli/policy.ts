@@ -84,7 +84,7 @@ async function test(f: Flags, io: CliIO): Promise<number> {
   if (!file || !casesFile || f.positional.length !== 2) throw new UsageError('test needs FILE and CASES.yaml');
   const loaded = await loadOrReport(file, io);
   if (!loaded) return 1;
-  let cases;
+  let cases: Awaited<ReturnType<typeof loadCases>>;
   try {
     cases = await loadCases(casesFile);
   } catch (err) {
@@ -95,7 +95,7 @@ async function test(f: Flags, io: CliIO): Promise<number> {
   let failed = 0;
   const results = [];
   for (const c of cases) {
-    let r;
+    let r: { name: string; passed: boolean; problems: string[] };
     try {
       r = await runCase(policy, c);
     } catch (err) {
@@ -118,7 +118,7 @@ async function explain(f: Flags, io: CliIO): Promise<number> {
   if (!file || f.positional.length !== 1 || !f.call) throw new UsageError('explain needs FILE and --call CALL.json');
   const loaded = await loadOrReport(file, io);
   if (!loaded) return 1;
-  let request;
+  let request: Awaited<ReturnType<typeof loadExplainCall>>;
   try {
     request = await loadExplainCall(f.call);
   } catch (err) {

@@ -21,7 +21,7 @@ function render(json: unknown): string {
     `flush detected: ${s.flushDetected ? 'YES: calls are refused (KG7003) until confirmed with `kguard state confirm-flush --reason TEXT`' : 'no'}`,
   ];
   if (s.confirmed) lines.unshift('flush confirmed: every replica lets calls through again');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 const state: CliCommand = async (args, io) => {

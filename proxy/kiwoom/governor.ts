@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { GuardError, toGuardError } from '../common/errors.js';
-import type { Store } from '../state/types.js';
+import type { SlotResult, Store } from '../state/types.js';
 import type { ApiKind } from './types.js';
 import type { GovernorLimits } from '../common/kiwoom-limits.js';
 
@@ -277,7 +277,7 @@ export class Governor {
         const w = this.next(lane);
         if (!w) break;
         const id = this.seqId();
-        let result;
+        let result: SlotResult;
         try {
           result = await this.deps.store.takeSlot({ key: lane.slotKey, pauseKey: lane.pauseKey, limit: this.limitFor(lane.cls), windowMs: l.windowMs, holdMs: l.holdMs, id });
         } catch (err) {

@@ -69,7 +69,7 @@ function recordAad(key: string, version: string, expiresAt: number): Buffer {
 
 export function parseRecord(raw: unknown): SessionRecord | undefined {
   const r = (typeof raw === 'string' ? safeJson(raw) : raw) as Partial<SessionRecord> | undefined;
-  if (!r || r.v !== 1 || typeof r.botId !== 'string' || typeof r.version !== 'string' || typeof r.sealed !== 'string'
+  if (r?.v !== 1 || typeof r.botId !== 'string' || typeof r.version !== 'string' || typeof r.sealed !== 'string'
     || typeof r.issuedAt !== 'number' || typeof r.expiresAt !== 'number' || typeof r.tokenFp !== 'string') return undefined;
   return r as SessionRecord;
 }

@@ -108,7 +108,10 @@ export function compilePolicy(loaded: LoadedPolicy, defaultLanguage: Language): 
   for (const r of rules) {
     if (r.overrides === undefined) continue;
     const target = byId.get(r.overrides);
-    if (target) (target.overriddenBy ??= []).push(r);
+    if (target) {
+      target.overriddenBy ??= [];
+      target.overriddenBy.push(r);
+    }
   }
   const counterScopes = new Set<Scope>();
   for (const r of rules) if (r.counterKeys && r.scope) counterScopes.add(r.scope);

@@ -215,5 +215,5 @@ export function renderIncidentMarkdown(r: IncidentReport): string {
   for (const e of r.timeline) out.push(`- ${e.at} ${cell(e.event)}${e.detail ? `: ${cell(e.detail)}` : ''}`);
   out.push('');
   for (const n of r.notifications) out.push(`- notification ${cell(n.event)}: ${n.results.map((x) => `${x.kind} ${x.ok ? 'delivered' : `failed (${cell(x.error)})`}`).join(', ') || 'no webhooks configured'}`);
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

@@ -80,8 +80,8 @@ export interface TradingStateControl {
 }
 
 export interface BrokerTokenControl {
-  /** Revokes every outstanding broker token of the bot; returns how many. */
-  revokeOutstanding(botId: string): Promise<number | void>;
+  /** Revokes the broker access of the bot (its key's token once no call holds it). */
+  revokeOutstanding(botId: string): Promise<unknown>;
 }
 
 /** Realtime condition searches (Kiwoom WebSocket CNSRREQ) to clear while locked. */

@@ -5,7 +5,7 @@
 import type { SimHolding, SimOrder, SimOrderStatus } from './types.js';
 import { orderNumber } from './format.js';
 import { baseCode } from '../kiwoom/protocol/index.js';
-import { Market } from './market.js';
+import type { Market } from './market.js';
 import { KiwoomReply, SimError, orderRejected } from './responses.js';
 
 export const DEFAULT_CASH = 100_000_000;

@@ -49,12 +49,12 @@ export async function handleControl(req: IncomingMessage, res: ServerResponse, p
       case 'POST /_sim/faults': sim.faults.set(body as SimFaultSettings); reply(res, 200, sim.faults.current()); return;
       case 'DELETE /_sim/faults': sim.faults.clear(); reply(res, 200, {}); return;
       case 'POST /_sim/apps': sim.registerApp(body as unknown as SimAppRegistration); reply(res, 200, { ok: true }); return;
-      case 'POST /_sim/quotes': sim.setQuote(body['stkCd'] as string, body['price'] as number); reply(res, 200, { ok: true }); return;
+      case 'POST /_sim/quotes': sim.setQuote(body.stkCd as string, body.price as number); reply(res, 200, { ok: true }); return;
       case 'POST /_sim/reset': sim.reset(); reply(res, 200, { ok: true }); return;
       case 'POST /_sim/revoke': {
         // A token revoked behind the sidecar's back; body {accountNo?}.
         for (const k of Object.keys(body)) if (k !== 'accountNo') throw new SimError(`unknown field: ${k}`);
-        reply(res, 200, { revoked: sim.revokeAll(body['accountNo'] as string | undefined) });
+        reply(res, 200, { revoked: sim.revokeAll(body.accountNo as string | undefined) });
         return;
       }
       case 'GET /_sim/limits': reply(res, 200, sim.limits()); return;

@@ -3,11 +3,11 @@
 // plus paging state. Kiwoom sends every value as a string, so do we.
 
 import type { ApiEntry } from '../kiwoom/types.js';
-import { Account, OrderBook, TRADE_TYPES, isMarketType, type MutableOrder } from './book.js';
+import { type Account, type OrderBook, TRADE_TYPES, isMarketType, type MutableOrder } from './book.js';
 import { baseCode, formatHhmmss, isStockCode } from '../kiwoom/protocol/index.js';
 import { padded, signedAmount, signedPrice, signedRate } from './format.js';
-import { Market } from './market.js';
-import { KiwoomBody, OK_MSG, badField, missingField, orderRejected, unknownStock } from './responses.js';
+import type { Market } from './market.js';
+import { type KiwoomBody, OK_MSG, badField, missingField, orderRejected, unknownStock } from './responses.js';
 
 export type JsonObject = Record<string, unknown>;
 

@@ -152,7 +152,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   }
 
   function issueToken(req: IncomingMessage, body: JsonObject, arrival: number): Answer {
-    const grant = body['grant_type'];
+    const grant = body.grant_type;
     if (grant === undefined || grant === '') throw authError(8011, 'Access Token을 발급하는데 실패했습니다. 입력값에 grant_type이 들어오지 않았습니다');
     if (grant !== 'client_credentials') throw authError(8012, 'Access Token을 발급하는데 실패했습니다. grant_type의 값이 맞지 않습니다');
     const { appkey, secretkey } = body;
@@ -203,7 +203,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     if (nextKey.length > MAX_NEXT_KEY) throw badField('next-key', `${MAX_NEXT_KEY}자 이하여야 합니다`);
     const body = parseJsonObject(raw);
     if (!ideal) {
-      const stkCd = body['stk_cd'];
+      const stkCd = body.stk_cd;
       if (typeof stkCd === 'string' && stkCd.split('|').length > limiter.limits.maxSymbolsPerRequest) throw tooManySymbols();
       const refused = limiter.tryTr(rec.appId, apiId, inOrderGroup(entry), arrival);
       if (refused) throw overLimit(refused.detail, apiId, refused.limit);
@@ -290,7 +290,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       }
     }
     send(res, answer, apiId, isTr);
-    const returnCode = typeof answer.body['return_code'] === 'number' ? answer.body['return_code'] : undefined;
+    const returnCode = typeof answer.body.return_code === 'number' ? answer.body.return_code : undefined;
     const detail = detailOf(answer.body);
     // Injected faults are not the model refusing, so they are not counted.
     if (!fault && detail !== undefined && (REFUSAL_CODES as readonly string[]).includes(detail)) {

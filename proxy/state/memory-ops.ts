@@ -220,7 +220,9 @@ export function memoryOps(d: MemoryData): MemoryOps {
       }
       // Key-count check up front: all-or-nothing even when the store is full.
       ensureRoom(ls.filter((l) => l.cost > 0 && !data.has(l.key)).length);
-      ls.forEach((l, i) => readings[i]!.charge(l.cost));
+      ls.forEach((l, i) => {
+        readings[i]!.charge(l.cost);
+      });
       return { allowed: true, usage };
     },
 

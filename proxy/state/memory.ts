@@ -69,7 +69,10 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
       checkKey(channel);
       if (typeof handler !== 'function') throw new GuardError('KG7002', 'handler must be a function');
       let set = channels.get(channel);
-      if (!set) channels.set(channel, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        channels.set(channel, set);
+      }
       // Wrap so the same function subscribed twice gets two independent subscriptions.
       const subscription = (m: string): void => handler(m);
       set.add(subscription);

@@ -74,7 +74,10 @@ export function createPubSub(o: PubSubOptions): PubSub {
         if (!handlers.has(full)) await subscriber.subscribe(full);
       });
       let set = handlers.get(full);
-      if (!set) handlers.set(full, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        handlers.set(full, set);
+      }
       const subscription = (msg: string): void => handler(msg);
       set.add(subscription);
       return async () => {

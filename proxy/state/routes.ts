@@ -57,6 +57,7 @@ export function parseConfirmReason(body: Record<string, unknown>): string {
   if (reason.length === 0) throw new GuardError('KG7006', 'reason must not be empty');
   if (reason.length > MAX_REASON_LENGTH) throw new GuardError('KG7006', `reason must be at most ${MAX_REASON_LENGTH} characters`);
   // Control characters would let a reason forge extra lines in logs and terminals.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(reason)) throw new GuardError('KG7006', 'reason must be one line without control characters');
   return reason;
 }

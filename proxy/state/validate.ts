@@ -36,6 +36,7 @@ export function checkKey(key: unknown): string {
   if (typeof key !== 'string' || key.length === 0) throw invalid('key must be a non-empty string');
   if (key.length > MAX_KEY_LENGTH) throw invalid(`key longer than ${MAX_KEY_LENGTH}`);
   // Control characters in a key are a bug; 'generation…' is the store's own flush marker.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(key)) throw invalid('control characters in a key');
   if (key.startsWith('generation')) throw invalid("keys starting with 'generation' are reserved");
   // Braces are only for a Redis hash tag; a stray one would silently change the slot.

@@ -111,7 +111,7 @@ export async function createAwsKmsProvider(opts: AwsKmsProviderOptions): Promise
         })),
       );
       const { Plaintext } = out;
-      if (!Plaintext || Plaintext.length !== 32) {
+      if (Plaintext?.length !== 32) {
         Plaintext?.fill(0);
         throw new GuardError('KG4004', 'kms Decrypt: unexpected plaintext length');
       }

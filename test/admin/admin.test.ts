@@ -41,7 +41,7 @@ t.test('health endpoints', async (t) => {
 
 t.test('the admin API needs a token and the right role', async (t) => {
   t.equal((await admin('GET', '/admin/v1/bots')).status, 401);
-  t.equal((await admin('GET', '/admin/v1/bots', 'kga_' + 'x'.repeat(43))).status, 401);
+  t.equal((await admin('GET', '/admin/v1/bots', `kga_${'x'.repeat(43)}`)).status, 401);
   const list = await admin('GET', '/admin/v1/bots', viewerToken);
   t.equal(list.status, 200);
   t.ok((list.json.bots as { id: string }[]).some((b) => b.id === h.botId));

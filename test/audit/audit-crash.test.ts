@@ -66,9 +66,12 @@ t.test('kill -9 under load, verify, restart, resume', async (t) => {
   t.ok(final.ok, final.failure?.reason ?? 'the log verifies');
   t.notOk(final.warnings.some((w) => /torn final write/.test(w)), 'torn tail is sealed');
   t.equal(final.uncoveredRecords, 0, 'close() checkpoints everything');
-  const last = (await listLogFiles(logDir)).pop()!;
-  const lines = (await readFile(last.path, 'utf8')).trim().split('\n');
-  const recovery = JSON.parse(lines[lines.length - 2]!) as { type: string; data: { reason: string; tornBytes: number } };
+  // The recovery record is sealed in the file that held the torn write; the record after the
+  // restart may start a new file (rotation), so it is found by its sequence number, not its place.
+  const lines: string[] = [];
+  for (const f of await listLogFiles(logDir)) lines.push(...(await readFile(f.path, 'utf8')).trim().split('\n'));
+  const parse = (l: string) => { try { return JSON.parse(l) as { seq: number; type: string; data: { reason: string; tornBytes: number } }; } catch { return undefined; } };
+  const recovery = lines.map(parse).find((r) => r?.seq === before + 1)!;
   t.equal(recovery.type, 'recovery');
   t.equal(recovery.data.reason, 'torn-tail');
   t.ok(recovery.data.tornBytes >= 27);

@@ -47,7 +47,7 @@ async function runChild(dataDir: string): Promise<void> {
     acks.push({ seq: ack.seq, durability: 'write', syncedAtAck: synced() });
   }
   const { writtenSeq, syncedSeq } = auditor.status()[0]! as { writtenSeq: number; syncedSeq: number };
-  process.stdout.write(JSON.stringify({ acks, writtenSeq, syncedSeq } satisfies ChildReport) + '\n');
+  process.stdout.write(`${JSON.stringify({ acks, writtenSeq, syncedSeq } satisfies ChildReport)}\n`);
   setInterval(() => undefined, 60_000); // wait for kill -9
 }
 
@@ -190,7 +190,7 @@ if (childDir) {
     t.equal(files.length, 1);
     const text = await readFile(files[0]!.path, 'utf8');
     const all = text.split('\n');
-    const keptBytes = Buffer.byteLength(all.slice(0, durableSeq).join('\n') + '\n');
+    const keptBytes = Buffer.byteLength(`${all.slice(0, durableSeq).join('\n')}\n`);
     await truncate(files[0]!.path, keptBytes);
     await appendFile(files[0]!.path, all[durableSeq]!.slice(0, 40));
     const lost = report.acks.filter((a) => a.seq > durableSeq);

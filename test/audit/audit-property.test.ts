@@ -36,19 +36,19 @@ t.test('random edits are always detected', async (t) => {
       }
       case 'deleteLine':
         lines.splice(e.line % lines.length, 1);
-        changed = Buffer.from(lines.map((l) => l + '\n').join(''));
+        changed = Buffer.from(lines.map((l) => `${l}\n`).join(''));
         break;
       case 'duplicateLine': {
         const k = e.line % lines.length;
         lines.splice(k, 0, lines[k]!);
-        changed = Buffer.from(lines.map((l) => l + '\n').join(''));
+        changed = Buffer.from(lines.map((l) => `${l}\n`).join(''));
         break;
       }
       case 'swapLines': {
         if (lines.length < 2) return;
         const k = e.line % (lines.length - 1);
         [lines[k], lines[k + 1]] = [lines[k + 1]!, lines[k]!];
-        changed = Buffer.from(lines.map((l) => l + '\n').join(''));
+        changed = Buffer.from(lines.map((l) => `${l}\n`).join(''));
         break;
       }
       case 'truncate':

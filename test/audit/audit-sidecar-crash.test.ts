@@ -136,7 +136,7 @@ t.test('kill -9 the sidecar mid-load, restart on the same data dir, verify', asy
   const naturallyTorn = afterCrash.warnings.some((w) => /torn final write/.test(w));
   if (!naturallyTorn) {
     const files = await listLogFiles(auditDir);
-    await appendFile(files.at(-1)!.path, '{"v":1,"sink":"file","seq":' + String(afterCrash.lastSeq! + 1) + ',"prev":"');
+    await appendFile(files.at(-1)!.path, `{"v":1,"sink":"file","seq":${String(afterCrash.lastSeq! + 1)},"prev":"`);
   }
   t.comment(`kill after ${killedAt - loadStart} ms, ${run1.forwarded.length} forwarded, last seq ${afterCrash.lastSeq}, torn by the kill: ${naturallyTorn}`);
 

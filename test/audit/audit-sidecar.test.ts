@@ -24,7 +24,7 @@ function requestIdOf(r: CallResult): string {
 }
 
 const one = (records: AuditRecord[], type: string): AuditRecord | undefined => records.find((r) => r.type === type);
-const count = (records: AuditRecord[], type: string): number => records.filter((r) => r.type === type).length;
+const _count = (records: AuditRecord[], type: string): number => records.filter((r) => r.type === type).length;
 
 async function readyz(h: Harness): Promise<{ status: number; body: { ready: boolean; checks: Record<string, { ok: boolean; reason?: string }> } }> {
   const res = await request(`${h.adminUrl}/readyz`);

@@ -35,7 +35,7 @@ export async function readLinesOf(file: string): Promise<string[]> {
 }
 
 export async function writeLinesOf(file: string, lines: string[]): Promise<void> {
-  await writeFile(file, lines.map((l) => l + '\n').join(''));
+  await writeFile(file, lines.map((l) => `${l}\n`).join(''));
 }
 
 /** Edits line `index` (0-based) of a log file with `fn` applied to the parsed record. */

@@ -35,8 +35,8 @@ export function issue(baseUrl: string, appkey: string, secretkey: string, dispat
 
 export async function issueToken(baseUrl: string, appkey: string, secretkey: string, dispatcher?: Dispatcher): Promise<string> {
   const r = await issue(baseUrl, appkey, secretkey, dispatcher);
-  if (r.json['return_code'] !== 0) throw new Error(`token issue failed: ${r.text}`);
-  return r.json['token'] as string;
+  if (r.json.return_code !== 0) throw new Error(`token issue failed: ${r.text}`);
+  return r.json.token as string;
 }
 
 export function revoke(baseUrl: string, appkey: string, secretkey: string, token: string): Promise<HttpResult> {

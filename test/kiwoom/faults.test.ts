@@ -19,7 +19,7 @@ function sent(apiId: string): number {
 
 async function metric(name: string): Promise<number> {
   const text = await (await request(`${h.adminUrl}/metrics`)).body.text();
-  const line = text.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   return line ? Number(line.split(' ').at(-1)) : NaN;
 }
 

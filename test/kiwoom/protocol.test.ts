@@ -18,7 +18,7 @@ import type { PolicyCall } from '../../proxy/policy/types.js';
 import { hourOfWeek, symbolOf } from '../../proxy/risk/baseline.js';
 import { holdingsFromBalance, kiwoomSession } from '../../proxy/response/kiwoom-session.js';
 import { addBusinessDays } from '../../proxy/response/incident.js';
-import { createMarketData, requestScope } from '../../proxy/server/market.js';
+import { createMarketData, } from '../../proxy/server/market.js';
 import { Market } from '../../proxy/sim/market.js';
 
 t.test('numbers: zero-padded signed response strings', async (t) => {

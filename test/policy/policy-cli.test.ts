@@ -65,7 +65,7 @@ t.test('test: a failing case is reported with what differed', async (t) => {
 `);
   const r = await run('test', P('default.yaml'), cases);
   t.equal(r.code, 1);
-  t.match(r.out, /FAIL  expects the wrong thing\n\s+expected allow, got deny by order-size/);
+  t.match(r.out, /FAIL {2}expects the wrong thing\n\s+expected allow, got deny by order-size/);
   t.match(r.out, /1 passed, 1 failed/);
   const badCases = path.join(dir, 'bad-cases.yaml');
   await writeFile(badCases, 'cases:\n  - name: x\n    call: { apiId: kt10000 }\n    expect: { decison: allow }\n');
@@ -112,13 +112,13 @@ rules:
 `);
   const r = await run('diff', a, b);
   t.equal(r.code, 0);
-  t.match(r.out, /loosens  size: mode enforce → shadow/);
+  t.match(r.out, /loosens {2}size: mode enforce → shadow/);
   t.match(r.out, /tightens size: maxQuantity 100 → 50/);
-  t.match(r.out, /loosens  venues: allow allows more: NXT/);
-  t.match(r.out, /loosens  hours: windows changed \(1950 → 2250 minutes a week\)/);
-  t.match(r.out, /loosens  gone: rule removed \(deny-symbols\)/);
+  t.match(r.out, /loosens {2}venues: allow allows more: NXT/);
+  t.match(r.out, /loosens {2}hours: windows changed \(1950 → 2250 minutes a week\)/);
+  t.match(r.out, /loosens {2}gone: rule removed \(deny-symbols\)/);
   t.match(r.out, /tightens dup: rule added \(duplicate-guard\)/);
-  t.match(r.out, /loosens  riskThresholds\.approval 0\.9 → 0\.95/);
+  t.match(r.out, /loosens {2}riskThresholds\.approval 0\.9 → 0\.95/);
   t.equal((await run('diff', a, b, '--fail-on-loosen')).code, 3);
   t.equal((await run('diff', b, b, '--fail-on-loosen')).code, 0);
   t.match((await run('diff', a, a)).out, /no rule changes/);

@@ -13,7 +13,6 @@ import { createVault, createLocalKeyProvider } from '../../proxy/vault/index.js'
 import type { Vault } from '../../proxy/vault/types.js';
 import { createMemoryStore } from '../../proxy/state/index.js';
 import type { Auditor, AuditEvent } from '../../proxy/audit/types.js';
-import { GuardError } from '../../proxy/common/errors.js';
 import {
   createResponder, parseResponseConfig, renderIncidentMarkdown, addBusinessDays, type Responder, type TradingStateScope,
 } from '../../proxy/response/index.js';
@@ -56,7 +55,7 @@ async function world(t: Test, responseRaw: Record<string, unknown> = {}, latency
   const hooks: WebhookServer = await startWebhookServer();
   t.teardown(() => hooks.close());
   const secretFile = path.join(dir, 'hook.secret');
-  await writeFile(secretFile, canaries.hook + '\n', { mode: 0o600 });
+  await writeFile(secretFile, `${canaries.hook}\n`, { mode: 0o600 });
   const config = parseResponseConfig({
     webhooks: [{ url: `${hooks.url}/json`, kind: 'json', secretHeader: { name: 'x-hook-secret', file: secretFile } }, { url: `${hooks.url}/slack`, kind: 'slack' }],
     webhook: { backoffMs: 20, timeoutMs: 2000 },

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createMemoryStore } from '../../proxy/state/index.js';
 import type { Store } from '../../proxy/state/types.js';
-import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput, type RiskConfig } from '../../proxy/risk/index.js';
+import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput, } from '../../proxy/risk/index.js';
 import { GuardError } from '../../proxy/common/errors.js';
 
 const logger = pino({ level: 'silent' });
@@ -142,7 +142,7 @@ t.test('warm-up bot at sustained load is never held (engine)', async (t) => {
       const a = await s.engine.assess(call);
       calls++;
       max = Math.max(max, a.score);
-      a.contributions.forEach((c) => seen.add(c.detector));
+      for (const c of a.contributions) seen.add(c.detector);
       if (!a.warmingUp) warm++;
       if (s.engine.isHighRisk(a)) highRisk++;
       if (a.score >= s.config.thresholds.stepUp) {
@@ -198,7 +198,7 @@ t.test('volume: robust z flags a jump after warm-up, slow drift never alarms', a
   const days = weekdaysFrom('2026-01-05', 30);
   let maxVolume = 0;
   for (const [i, day] of days.entries()) {
-    for (const call of normalDay(rand, day, 120, Math.pow(1.015, i))) {
+    for (const call of normalDay(rand, day, 120, 1.015 ** i)) {
       s.setClock(call.now as number);
       const a = await s.engine.assess(call);
       const v = a.contributions.find((c) => c.detector === 'volume');

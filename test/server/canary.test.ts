@@ -44,7 +44,7 @@ t.test('run a session with canaries', async (t) => {
     // Calls close together share the key's token; once it is revoked the next call issues another.
     await h.waitNoLiveTokens(5000).then(() => h.call('ka10001', { stk_cd: '000660' }, { token })),
     await h.call('ka10001', '{bad json', { token }),
-    await h.call('ka10001', { stk_cd: '005930' }, { token: token + 'x' }),
+    await h.call('ka10001', { stk_cd: '005930' }, { token: `${token}x` }),
     await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: h.botId, secretkey: CANARY.secretKey })),
     await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: CANARY.appKey, secretkey: h.botSecret.slice(1) })),
   ];

@@ -166,7 +166,9 @@ t.test('Redis round trips per call (query, order) with a per-command breakdown',
     for (const r of runs) t.ok(r.ok, `${kind} forwarded: ${r.text.slice(0, 100)}`);
     const [a, b] = runs as [Awaited<ReturnType<typeof measure>>, Awaited<ReturnType<typeof measure>>];
     // Split by time against the response, so a command may land on either side on a loaded machine.
-    t.ok(Math.abs(a.critical.length - b.critical.length) <= 2, `${kind}: the same critical-path count twice, within two (${a.critical.length}, ${b.critical.length}; unawaited settles and unlocks land on either side)`);
+    // Which side of the response an unawaited settle or unlock lands on varies with load; the total does not.
+    const totalA = a.critical.length + a.after.length, totalB = b.critical.length + b.after.length;
+    t.ok(Math.abs(totalA - totalB) <= 1, `${kind}: the same total count twice, within one (${totalA}, ${totalB}; critical ${a.critical.length}, ${b.critical.length})`);
     const origin = a.critical[0]?.at ?? 0;
     t.comment([
       `MEASURED ${kind}: ${a.critical.length} commands before the response in ${a.waits} sequential waits, call took ${a.ms.toFixed(2)} ms; ${a.after.length} after; total ${a.critical.length + a.after.length}`,

@@ -26,7 +26,7 @@ if (process.env.REPLICA_SETUP) {
   }
   out.botSecrets = secrets;
 }
-process.stdout.write(JSON.stringify(out) + '\n');
+process.stdout.write(`${JSON.stringify(out)}\n`);
 // Commands, one per line. 'confirm-flush' stands in for the operator's
 // confirmation after Redis lost its data (there is no admin route for it yet).
 let pending = '';
@@ -38,8 +38,8 @@ process.stdin.on('data', (d) => {
     pending = pending.slice(nl + 1);
     if (cmd === 'confirm-flush') {
       sidecar.parts.store.confirmFlush().then(
-        () => process.stdout.write(JSON.stringify({ confirmed: true }) + '\n'),
-        (err: Error) => process.stdout.write(JSON.stringify({ confirmed: false, error: err.message }) + '\n'),
+        () => process.stdout.write(`${JSON.stringify({ confirmed: true })}\n`),
+        (err: Error) => process.stdout.write(`${JSON.stringify({ confirmed: false, error: err.message })}\n`),
       );
     }
   }

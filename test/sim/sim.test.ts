@@ -39,11 +39,11 @@ t.test('token issue: Kiwoom shape, KST expires_dt, bad input', async (t) => {
   const sim = await started(t, { now: () => clock.now });
   const ok = await call(sim.url, '/oauth2/token', { grant_type: 'client_credentials', appkey: APP.appKey, secretkey: SECRET });
   t.equal(ok.status, 200);
-  t.equal(ok.json['return_code'], 0);
-  t.equal(ok.json['return_msg'], '정상적으로 처리되었습니다');
-  t.equal(ok.json['token_type'], 'bearer');
-  t.match(ok.json['token'], /^[A-Za-z0-9_-]{40,}$/);
-  t.equal(ok.json['expires_dt'], '20241108083713', '24 h later, in Korea time');
+  t.equal(ok.json.return_code, 0);
+  t.equal(ok.json.return_msg, '정상적으로 처리되었습니다');
+  t.equal(ok.json.token_type, 'bearer');
+  t.match(ok.json.token, /^[A-Za-z0-9_-]{40,}$/);
+  t.equal(ok.json.expires_dt, '20241108083713', '24 h later, in Korea time');
 
   const cases: Array<[unknown, string]> = [
     [{ grant_type: 'client_credentials', appkey: APP.appKey, secretkey: 'wrong' }, '[8001:App Key와 Secret Key 검증에 실패했습니다]'],
@@ -55,13 +55,13 @@ t.test('token issue: Kiwoom shape, KST expires_dt, bad input', async (t) => {
   ];
   for (const [body, detail] of cases) {
     const r = await call(sim.url, '/oauth2/token', body);
-    t.equal(r.json['return_code'], 3, detail);
-    t.ok(String(r.json['return_msg']).includes(detail), `${detail} in ${r.json['return_msg']}`);
+    t.equal(r.json.return_code, 3, detail);
+    t.ok(String(r.json.return_msg).includes(detail), `${detail} in ${r.json.return_msg}`);
     t.notOk('token' in r.json);
   }
   const bad = await call(sim.url, '/oauth2/token', null, {}, { raw: '{"grant_type":' });
-  t.equal(bad.json['return_code'], 1);
-  t.match(bad.json['return_msg'], /1517/);
+  t.equal(bad.json.return_code, 1);
+  t.match(bad.json.return_msg, /1517/);
   t.equal(sim.stats().tokensIssued, 1, 'failures issue nothing');
 });
 
@@ -71,14 +71,14 @@ t.test('revoke, expiry and live-token accounting (one shared token per app key)'
   const first = await issue(sim.url, APP.appKey, SECRET);
   clock.now += 10_000;
   const again = await issue(sim.url, APP.appKey, SECRET);
-  const a = first.json['token'] as string;
-  t.equal(again.json['token'], a, 'a second au10001 returns the live token');
-  t.equal(again.json['expires_dt'], first.json['expires_dt'], 'with its expiry unchanged');
+  const a = first.json.token as string;
+  t.equal(again.json.token, a, 'a second au10001 returns the live token');
+  t.equal(again.json.expires_dt, first.json.expires_dt, 'with its expiry unchanged');
   t.same(sim.stats(), {
     tokensIssued: 1, tokensReused: 1, tokensRevoked: 0, liveTokens: 1, requests: 2,
     refusals: { 1700: 0, 1701: 0, 1702: 0, 1634: 0, 8005: 0, 8010: 0 }, refusedIssues: 0, peakIssuesPerSecond: 1,
   });
-  t.equal((await tr(sim.url, a, 'ka00001', 'acnt', {})).json['acctNo'], APP.accountNo);
+  t.equal((await tr(sim.url, a, 'ka00001', 'acnt', {})).json.acctNo, APP.accountNo);
 
   const rv = await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET, token: a });
   t.same(rv.json, { return_code: 0, return_msg: '정상적으로 처리되었습니다' });
@@ -89,22 +89,22 @@ t.test('revoke, expiry and live-token accounting (one shared token per app key)'
   t.equal(sim.requestLog().at(-1)?.detail, '8005');
 
   const again2 = await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET, token: a });
-  t.equal(again2.json['return_code'], 0, 'repeat revoke is harmless');
+  t.equal(again2.json.return_code, 0, 'repeat revoke is harmless');
   t.equal(sim.stats().tokensRevoked, 1, 'and counted once');
   const b = await issueToken(sim.url, APP.appKey, SECRET);
   t.not(b, a, 'the next issue after a revoke creates a fresh token');
-  t.match((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET, token: 'never-issued' })).json['return_msg'], /8015/);
-  t.match((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: 'x', token: b })).json['return_msg'], /8001/);
-  t.match((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET })).json['return_msg'], /8016/);
+  t.match((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET, token: 'never-issued' })).json.return_msg, /8015/);
+  t.match((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: 'x', token: b })).json.return_msg, /8001/);
+  t.match((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET })).json.return_msg, /8016/);
   sim.registerApp({ appKey: 'other-app', secretKey: 'other-secret', accountNo: '5099999999' });
-  t.match((await call(sim.url, '/oauth2/revoke', { appkey: 'other-app', secretkey: 'other-secret', token: b })).json['return_msg'], /8015/, "another app cannot revoke this app's token");
+  t.match((await call(sim.url, '/oauth2/revoke', { appkey: 'other-app', secretkey: 'other-secret', token: b })).json.return_msg, /8015/, "another app cannot revoke this app's token");
   t.equal(sim.liveTokens(), 1);
 
   clock.now += 60_001;
   t.equal(sim.liveTokens(), 0, 'expired tokens are not live');
-  t.match((await tr(sim.url, b, 'ka00001', 'acnt', {})).json['return_msg'], /8005/);
+  t.match((await tr(sim.url, b, 'ka00001', 'acnt', {})).json.return_msg, /8005/);
   const c = await issue(sim.url, APP.appKey, SECRET);
-  t.not(c.json['token'], b, 'after expiry the next issue creates a fresh token');
+  t.not(c.json.token, b, 'after expiry the next issue creates a fresh token');
   t.equal(sim.stats().tokensRevoked, 1);
   t.equal(sim.stats().refusals['8005'], 2);
 });
@@ -114,23 +114,23 @@ t.test('TR request validation', async (t) => {
   const tok = await issueToken(sim.url, APP.appKey, SECRET);
   const noId = await call(sim.url, '/api/dostk/acnt', {}, { authorization: `Bearer ${tok}` });
   t.match(noId.json, { return_code: 1, return_msg: /\[1501:API ID가 Null이거나 값이 없습니다\]/ });
-  t.match((await tr(sim.url, tok, 'kt99999', 'acnt', {})).json['return_msg'], /\[1505:해당 API ID는 존재하지 않습니다. API ID=kt99999\]/);
-  t.match((await tr(sim.url, tok, 'KT10000', 'ordr', BUY)).json['return_msg'], /1505/, 'api-ids are case-sensitive');
-  t.match((await tr(sim.url, tok, 'au10001', 'acnt', {})).json['return_msg'], /1505/, 'auth ids are not TRs');
+  t.match((await tr(sim.url, tok, 'kt99999', 'acnt', {})).json.return_msg, /\[1505:해당 API ID는 존재하지 않습니다. API ID=kt99999\]/);
+  t.match((await tr(sim.url, tok, 'KT10000', 'ordr', BUY)).json.return_msg, /1505/, 'api-ids are case-sensitive');
+  t.match((await tr(sim.url, tok, 'au10001', 'acnt', {})).json.return_msg, /1505/, 'auth ids are not TRs');
   const wrong = await tr(sim.url, tok, 'kt10000', 'acnt', BUY);
-  t.equal(wrong.json['return_code'], 1);
-  t.equal(wrong.json['return_msg'], '잘못된 요청입니다[1504:해당 URI에서는 지원하는 API ID가 아닙니다. API ID=kt10000, URI=/api/dostk/acnt]');
+  t.equal(wrong.json.return_code, 1);
+  t.equal(wrong.json.return_msg, '잘못된 요청입니다[1504:해당 URI에서는 지원하는 API ID가 아닙니다. API ID=kt10000, URI=/api/dostk/acnt]');
   t.equal(wrong.headers['api-id'], 'kt10000');
-  t.match((await call(sim.url, '/api/dostk/acnt', {}, { 'api-id': 'ka00001' })).json['return_msg'], /\[1513:/);
-  t.match((await call(sim.url, '/api/dostk/acnt', {}, { 'api-id': 'ka00001', authorization: tok })).json['return_msg'], /\[1514:/);
-  t.match((await call(sim.url, '/api/dostk/acnt', {}, { 'api-id': 'ka00001', authorization: 'Bearer nope' })).json['return_msg'], /\[8005:/);
+  t.match((await call(sim.url, '/api/dostk/acnt', {}, { 'api-id': 'ka00001' })).json.return_msg, /\[1513:/);
+  t.match((await call(sim.url, '/api/dostk/acnt', {}, { 'api-id': 'ka00001', authorization: tok })).json.return_msg, /\[1514:/);
+  t.match((await call(sim.url, '/api/dostk/acnt', {}, { 'api-id': 'ka00001', authorization: 'Bearer nope' })).json.return_msg, /\[8005:/);
   const malformed = await call(sim.url, '/api/dostk/acnt', null, { 'api-id': 'ka00001', authorization: `Bearer ${tok}` }, { raw: '{"qry_tp":' });
   t.match(malformed.json, { return_code: 1, return_msg: /1517/ });
   const arr = await call(sim.url, '/api/dostk/acnt', null, { 'api-id': 'ka00001', authorization: `Bearer ${tok}` }, { raw: '[]' });
-  t.match(arr.json['return_msg'], /1517/);
-  t.equal((await tr(sim.url, tok, 'kt00018', 'acnt', { qry_tp: '1' })).json['return_msg'], '잘못된 요청입니다[1511:필수 입력 값에 값이 존재하지 않습니다. 필수입력 파라미터=dmst_stex_tp]');
-  t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, ord_qty: 3 })).json['return_msg'], /1517:.*파라미터=ord_qty/, 'values must be strings');
-  t.match((await tr(sim.url, tok, 'ka00001', 'acnt', {}, { 'next-key': 'x'.repeat(51) })).json['return_msg'], /1517:.*next-key/);
+  t.match(arr.json.return_msg, /1517/);
+  t.equal((await tr(sim.url, tok, 'kt00018', 'acnt', { qry_tp: '1' })).json.return_msg, '잘못된 요청입니다[1511:필수 입력 값에 값이 존재하지 않습니다. 필수입력 파라미터=dmst_stex_tp]');
+  t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, ord_qty: 3 })).json.return_msg, /1517:.*파라미터=ord_qty/, 'values must be strings');
+  t.match((await tr(sim.url, tok, 'ka00001', 'acnt', {}, { 'next-key': 'x'.repeat(51) })).json.return_msg, /1517:.*next-key/);
   t.equal((await call(sim.url, '/api/dostk/nope', {}, { 'api-id': 'ka00001' })).status, 404);
   t.equal((await call(sim.url, '/api/dostk/acnt', undefined, {}, { method: 'GET' })).status, 405);
   const big = await call(sim.url, '/api/dostk/acnt', null, { 'api-id': 'ka00001', authorization: `Bearer ${tok}` }, { raw: JSON.stringify({ x: 'y'.repeat(70_000) }) }).catch((e: Error) => e);
@@ -149,11 +149,11 @@ t.test('every catalogue api-id: answered on its path, 1504 elsewhere', async (t)
     const body = { ...Object.fromEntries(e.requiredFields.map((f) => [f, filler[f] ?? '1'])), ...overrides[e.apiId] };
     const right = await tr(sim.url, tok, e.apiId, e.group, body);
     t.equal(right.headers['api-id'], e.apiId);
-    t.notMatch(String(right.json['return_msg']), /\[15(01|04|05|11):/, `${e.apiId} accepted on ${e.path}`);
-    if (e.kind !== 'order' && e.kind !== 'modify' && e.kind !== 'cancel') t.equal(right.json['return_code'], 0, `${e.apiId} ok`);
+    t.notMatch(String(right.json.return_msg), /\[15(01|04|05|11):/, `${e.apiId} accepted on ${e.path}`);
+    if (e.kind !== 'order' && e.kind !== 'modify' && e.kind !== 'cancel') t.equal(right.json.return_code, 0, `${e.apiId} ok`);
     const other = e.group === 'acnt' ? 'mrkcond' : 'acnt';
     const wrong = await tr(sim.url, tok, e.apiId, other, body);
-    t.match(String(wrong.json['return_msg']), `[1504:해당 URI에서는 지원하는 API ID가 아닙니다. API ID=${e.apiId}, URI=/api/dostk/${other}]`);
+    t.match(String(wrong.json.return_msg), `[1504:해당 URI에서는 지원하는 API ID가 아닙니다. API ID=${e.apiId}, URI=/api/dostk/${other}]`);
     checked++;
   }
   t.equal(checked, allApis().length - 2);
@@ -164,18 +164,18 @@ t.test('order lifecycle: limit rests, modify replaces, cancel removes, market fi
   const tok = await issueToken(sim.url, APP.appKey, SECRET);
   const buy = await tr(sim.url, tok, 'kt10000', 'ordr', BUY);
   t.match(buy.json, { return_code: 0, dmst_stex_tp: 'KRX', ord_no: /^\d{7}$/ });
-  const ordNo = buy.json['ord_no'] as string;
+  const ordNo = buy.json.ord_no as string;
 
   const open1 = await tr(sim.url, tok, 'ka10075', 'acnt', { all_stk_tp: '0', trde_tp: '0', stex_tp: '0' });
-  const oso = open1.json['oso'] as Array<Record<string, string>>;
+  const oso = open1.json.oso as Array<Record<string, string>>;
   t.equal(oso.length, 1);
   t.match(oso[0], { acnt_no: APP.accountNo, ord_no: ordNo, stk_cd: '005930', ord_qty: '3', ord_pric: '70000', oso_qty: '3', orig_ord_no: '0000000', io_tp_nm: '+매수', cur_prc: '74100', tm: /^\d{6}$/ });
 
   const mod = await tr(sim.url, tok, 'kt10002', 'ordr', { dmst_stex_tp: 'KRX', orig_ord_no: ordNo, stk_cd: '005930', mdfy_qty: '3', mdfy_uv: '71000' });
   t.match(mod.json, { return_code: 0, base_orig_ord_no: ordNo, mdfy_qty: '000000000003', ord_no: /^\d{7}$/ });
-  const modNo = mod.json['ord_no'] as string;
+  const modNo = mod.json.ord_no as string;
   t.not(modNo, ordNo);
-  const open2 = (await tr(sim.url, tok, 'ka10075', 'acnt', { all_stk_tp: '1', stk_cd: '005930', trde_tp: '2', stex_tp: '1' })).json['oso'] as Array<Record<string, string>>;
+  const open2 = (await tr(sim.url, tok, 'ka10075', 'acnt', { all_stk_tp: '1', stk_cd: '005930', trde_tp: '2', stex_tp: '1' })).json.oso as Array<Record<string, string>>;
   t.same(open2.map((o) => [o.ord_no, o.ord_pric, o.orig_ord_no]), [[modNo, '71000', ordNo]], 'the modify replaced the original');
 
   const reModify = await tr(sim.url, tok, 'kt10002', 'ordr', { dmst_stex_tp: 'KRX', orig_ord_no: ordNo, stk_cd: '005930', mdfy_qty: '1', mdfy_uv: '71000' });
@@ -185,29 +185,29 @@ t.test('order lifecycle: limit rests, modify replaces, cancel removes, market fi
   t.match(partial.json, { return_code: 0, base_orig_ord_no: ordNo, cncl_qty: '000000000001' });
   const rest = await tr(sim.url, tok, 'kt10003', 'ordr', { dmst_stex_tp: 'KRX', orig_ord_no: modNo, stk_cd: '005930', cncl_qty: '0' });
   t.match(rest.json, { return_code: 0, cncl_qty: '000000000002' }, '"0" cancels all remaining');
-  t.same((await tr(sim.url, tok, 'ka10075', 'acnt', { all_stk_tp: '0', trde_tp: '0', stex_tp: '0' })).json['oso'], []);
+  t.same((await tr(sim.url, tok, 'ka10075', 'acnt', { all_stk_tp: '0', trde_tp: '0', stex_tp: '0' })).json.oso, []);
   t.equal(sim.account(APP.accountNo)?.cash, 10_000_000, 'no cash moved by resting/cancelled orders');
 
   const mkt = await tr(sim.url, tok, 'kt10000', 'ordr', { dmst_stex_tp: 'SOR', stk_cd: '005930_AL', ord_qty: '10', ord_uv: '', trde_tp: '3' });
   t.match(mkt.json, { return_code: 0, dmst_stex_tp: 'SOR' });
   t.equal(sim.account(APP.accountNo)?.cash, 10_000_000 - 10 * 74100);
   t.same(sim.account(APP.accountNo)?.holdings, [{ stkCd: '005930', qty: 20, avgPrice: 72050 }]);
-  const fills = (await tr(sim.url, tok, 'ka10076', 'acnt', { qry_tp: '0', sell_tp: '0', stex_tp: '0' })).json['cntr'] as Array<Record<string, string>>;
-  t.same(fills.map((f) => [f.ord_no, f.cntr_qty, f.cntr_pric, f.stk_cd]), [[mkt.json['ord_no'], '10', '74100', '005930_AL']]);
+  const fills = (await tr(sim.url, tok, 'ka10076', 'acnt', { qry_tp: '0', sell_tp: '0', stex_tp: '0' })).json.cntr as Array<Record<string, string>>;
+  t.same(fills.map((f) => [f.ord_no, f.cntr_qty, f.cntr_pric, f.stk_cd]), [[mkt.json.ord_no, '10', '74100', '005930_AL']]);
   t.match(fills[0], { ord_tm: /^\d{6}$/, tdy_trde_cmsn: '0', tdy_trde_tax: '0' });
 
   const sell = await tr(sim.url, tok, 'kt10001', 'ordr', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '5', ord_uv: '80000', trde_tp: '0' });
-  t.equal(sell.json['return_code'], 0);
+  t.equal(sell.json.return_code, 0);
   sim.setQuote('005930', 80500);
-  t.equal(sim.orders(APP.accountNo).find((o) => o.ordNo === sell.json['ord_no'])?.status, 'filled', 'resting limit fills when the quote reaches it');
+  t.equal(sim.orders(APP.accountNo).find((o) => o.ordNo === sell.json.ord_no)?.status, 'filled', 'resting limit fills when the quote reaches it');
   t.same(sim.account(APP.accountNo)?.holdings, [{ stkCd: '005930', qty: 15, avgPrice: 72050 }]);
 
   const bal = await tr(sim.url, tok, 'kt00018', 'acnt', { qry_tp: '1', dmst_stex_tp: 'KRX' });
-  const rows = bal.json['acnt_evlt_remn_indv_tot'] as Array<Record<string, string>>;
+  const rows = bal.json.acnt_evlt_remn_indv_tot as Array<Record<string, string>>;
   t.match(rows[0], { stk_cd: 'A005930', stk_nm: '삼성전자', rmnd_qty: '000000000000015', cur_prc: '000000000080500', pur_amt: '000000001080750' });
   t.match(bal.json, { tot_pur_amt: '000000001080750', tot_evlt_amt: '000000001207500', tot_evlt_pl: '000000000126750' });
   const dep = await tr(sim.url, tok, 'kt00001', 'acnt', { qry_tp: '3' });
-  t.equal(dep.json['entr'], String(10_000_000 - 741_000 + 400_000).padStart(15, '0'));
+  t.equal(dep.json.entr, String(10_000_000 - 741_000 + 400_000).padStart(15, '0'));
   const quote = await tr(sim.url, tok, 'ka10001', 'stkinfo', { stk_cd: '005930_NX' });
   t.match(quote.json, { stk_nm: '삼성전자', cur_prc: '+80500', pred_pre: '+6400', flu_rt: '+8.64' });
   t.match((await tr(sim.url, tok, 'ka10004', 'mrkcond', { stk_cd: '005930' })).json, { return_code: 0, buy_fpr_bid: '80500', sel_fpr_bid: '80600' });
@@ -217,16 +217,16 @@ t.test('order rejections', async (t) => {
   const sim = await started(t, { now: pacedClock() });
   const tok = await issueToken(sim.url, APP.appKey, SECRET);
   t.same((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, ord_uv: '' })).json, { return_code: 20, return_msg: '[2000](308003:주문단가를 입력하십시요)' });
-  t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, trde_tp: '4' })).json['return_msg'], /1517:.*trde_tp/);
-  t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, dmst_stex_tp: 'NYSE' })).json['return_msg'], /1517:.*dmst_stex_tp/);
-  t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, stk_cd: '999999' })).json['return_msg'], /1902:/);
-  t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, ord_qty: '0' })).json['return_msg'], /1517:.*ord_qty/);
+  t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, trde_tp: '4' })).json.return_msg, /1517:.*trde_tp/);
+  t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, dmst_stex_tp: 'NYSE' })).json.return_msg, /1517:.*dmst_stex_tp/);
+  t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, stk_cd: '999999' })).json.return_msg, /1902:/);
+  t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, ord_qty: '0' })).json.return_msg, /1517:.*ord_qty/);
   t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, ord_qty: '1000' })).json, { return_code: 20, return_msg: /^\[2000\]\(800033:/ }, 'not enough cash');
   t.match((await tr(sim.url, tok, 'kt10001', 'ordr', { ...BUY, ord_qty: '11' })).json, { return_code: 20, return_msg: /^\[2000\]\(800043:/ }, 'not enough shares');
   t.match((await tr(sim.url, tok, 'kt10003', 'ordr', { dmst_stex_tp: 'KRX', orig_ord_no: '0000999', stk_cd: '005930', cncl_qty: '0' })).json, { return_code: 20 });
-  t.match((await tr(sim.url, tok, 'kt10003', 'ordr', { dmst_stex_tp: 'KRX', orig_ord_no: '12', stk_cd: '005930', cncl_qty: '0' })).json['return_msg'], /1517:.*orig_ord_no/);
+  t.match((await tr(sim.url, tok, 'kt10003', 'ordr', { dmst_stex_tp: 'KRX', orig_ord_no: '12', stk_cd: '005930', cncl_qty: '0' })).json.return_msg, /1517:.*orig_ord_no/);
   const ioc = await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, trde_tp: '10', ord_uv: '60000' });
-  t.equal(sim.orders(APP.accountNo).find((o) => o.ordNo === ioc.json['ord_no'])?.status, 'killed', 'unmarketable IOC is killed');
+  t.equal(sim.orders(APP.accountNo).find((o) => o.ordNo === ioc.json.ord_no)?.status, 'killed', 'unmarketable IOC is killed');
   const gold = await tr(sim.url, tok, 'kt50000', 'ordr', { stk_cd: 'M04020000', ord_qty: '1', trde_tp: '3' });
   t.match(gold.json, { return_code: 0 });
   t.notOk('dmst_stex_tp' in gold.json, 'gold orders carry no exchange');
@@ -246,7 +246,7 @@ t.test('cont-yn / next-key paging', async (t) => {
   for (let i = 0; i < 5; i++) {
     const r = await tr(sim.url, tok, 'kt00018', 'acnt', { qry_tp: '1', dmst_stex_tp: 'KRX' }, headers);
     t.equal(r.headers['api-id'], 'kt00018');
-    const rows = r.json['acnt_evlt_remn_indv_tot'] as Array<{ stk_cd: string }>;
+    const rows = r.json.acnt_evlt_remn_indv_tot as Array<{ stk_cd: string }>;
     seen.push(...rows.map((x) => x.stk_cd));
     pages.push(`${rows.length}:${r.headers['cont-yn']}`);
     if (r.headers['cont-yn'] !== 'Y') { t.equal(r.headers['next-key'], ''); break; }
@@ -256,14 +256,14 @@ t.test('cont-yn / next-key paging', async (t) => {
   t.same(pages, ['3:Y', '3:Y', '1:N']);
   t.equal(new Set(seen).size, 7, 'every holding exactly once');
   const bad = await tr(sim.url, tok, 'kt00018', 'acnt', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { 'cont-yn': 'Y', 'next-key': 'ka10075-3' });
-  t.match(bad.json['return_msg'], /1517:.*next-key/, "another TR's next-key is refused");
+  t.match(bad.json.return_msg, /1517:.*next-key/, "another TR's next-key is refused");
 
   for (let i = 0; i < 4; i++) await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, ord_qty: '1', ord_uv: String(60000 + i) });
   const p1 = await tr(sim.url, tok, 'ka10075', 'acnt', { all_stk_tp: '0', trde_tp: '0', stex_tp: '0' });
-  t.equal((p1.json['oso'] as unknown[]).length, 3);
+  t.equal((p1.json.oso as unknown[]).length, 3);
   t.equal(p1.headers['cont-yn'], 'Y');
   const p2 = await tr(sim.url, tok, 'ka10075', 'acnt', { all_stk_tp: '0', trde_tp: '0', stex_tp: '0' }, { 'cont-yn': 'Y', 'next-key': String(p1.headers['next-key']) });
-  t.same((p2.json['oso'] as Array<{ ord_pric: string }>).map((o) => o.ord_pric), ['60003']);
+  t.same((p2.json.oso as Array<{ ord_pric: string }>).map((o) => o.ord_pric), ['60003']);
   t.equal(p2.headers['cont-yn'], 'N');
 });
 
@@ -276,7 +276,7 @@ t.test('fault knobs', async (t) => {
   t.test('latency', async (t) => {
     sim.faults.set({ latencyMs: 150 });
     const t0 = Date.now();
-    t.equal((await q()).json['return_code'], 0);
+    t.equal((await q()).json.return_code, 0);
     t.ok(Date.now() - t0 >= 140, 'answer delayed');
     sim.faults.clear();
   });
@@ -325,7 +325,7 @@ t.test('fault knobs', async (t) => {
     t.equal((await call(sim.url, '/oauth2/revoke', body)).status, 500);
     t.equal((await call(sim.url, '/oauth2/revoke', body)).status, 500);
     t.equal(sim.liveTokens(), live, 'failed revokes revoke nothing');
-    t.equal((await call(sim.url, '/oauth2/revoke', body)).json['return_code'], 0);
+    t.equal((await call(sim.url, '/oauth2/revoke', body)).json.return_code, 0);
     t.equal(sim.liveTokens(), live - 1);
     tok = await issueToken(sim.url, APP.appKey, SECRET);
   });
@@ -336,7 +336,7 @@ t.test('fault knobs', async (t) => {
     t.equal((await q()).status, 200);
     t.ok(Date.now() - q0 < 150, 'TR call not delayed');
     const r0 = Date.now();
-    t.equal((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET, token: victim })).json['return_code'], 0);
+    t.equal((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET, token: victim })).json.return_code, 0);
     t.ok(Date.now() - r0 >= 190, 'revoke delayed');
     sim.faults.clear();
     tok = await issueToken(sim.url, APP.appKey, SECRET);
@@ -404,7 +404,7 @@ t.test('registerApp and setQuote validate and change nothing on bad input', asyn
   t.throws(() => sim.registerApp({ appKey: 'k', secretKey: 's', accountNo: '5000000002', cash: -1 }), SimError);
   t.throws(() => sim.registerApp({ appKey: 'k', secretKey: 's', accountNo: '5000000003', holdings: [{ stkCd: '005930', qty: 0, avgPrice: 1 }] }), SimError);
   t.equal(sim.account('5000000001'), undefined);
-  t.match((await call(sim.url, '/oauth2/token', { grant_type: 'client_credentials', appkey: 'k', secretkey: 's' })).json['return_msg'], /8001/);
+  t.match((await call(sim.url, '/oauth2/token', { grant_type: 'client_credentials', appkey: 'k', secretkey: 's' })).json.return_msg, /8001/);
   t.throws(() => sim.setQuote('bad code', 100), SimError);
   t.throws(() => sim.setQuote('005930', -5), SimError);
   t.equal(sim.quote('005930'), 74100);

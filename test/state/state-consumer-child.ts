@@ -30,4 +30,4 @@ await Promise.all(Array.from({ length: concurrency }, async () => {
   }
 }));
 await store.close();
-process.stdout.write(JSON.stringify({ allowed, errors }) + '\n');
+process.stdout.write(`${JSON.stringify({ allowed, errors })}\n`);

@@ -255,7 +255,7 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     const got1: string[] = [];
     const got2: string[] = [];
     let waiters: (() => void)[] = [];
-    const notify = (): void => { const ws = waiters; waiters = []; ws.forEach((w) => w()); };
+    const notify = (): void => { const ws = waiters; waiters = []; for (const w of ws) w(); };
     const wait = (pred: () => boolean): Promise<void> => new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('timed out waiting for message')), 3000);
       const check = (): void => { if (pred()) { clearTimeout(timer); resolve(); } else waiters.push(check); };

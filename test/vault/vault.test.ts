@@ -22,7 +22,7 @@ async function setup(t: Test, extra: { cache?: object; provider?: KeyProvider } 
   t.teardown(() => vault.close());
   return { dataDir, provider, registry, log, events, vault };
 }
-const tap = t;
+const _tap = t;
 
 function code(c: string) {
   return { name: 'GuardError', code: c };

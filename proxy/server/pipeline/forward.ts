@@ -3,6 +3,7 @@
 // exactly the judged value goes out: no duplicate keys or odd encodings the
 // broker could read differently. The broker token never comes back.
 import { GuardError } from '../../common/errors.js';
+import type { TrResponse } from '../../kiwoom/client.js';
 import { safeHeaderValue } from '../http.js';
 import type { RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
@@ -21,7 +22,7 @@ export function forward(deps: Pick<PipelineDeps, 'upstream'>) {
     const j = judged(ctx);
     if (j.signal.aborted) throw new GuardError('KG5002', 'bot disconnected');
     const t0 = performance.now();
-    let up;
+    let up: TrResponse;
     try {
       up = await deps.upstream.call({
         botId: j.bot.id, entry: j.entry, body: Buffer.from(JSON.stringify(j.json)),
