@@ -5,7 +5,7 @@
 import { GuardError } from '../common/errors.js';
 import { NO_EXPIRY, type HashEntry, type MemoryData, type ZsetEntry } from './memory-data.js';
 import type { LeasedValue, Store } from './types.js';
-import { checkId, checkKey, checkLeaseLock, checkLeaseValue, checkTtl, leaseKeys, normaliseSlot } from './validate.js';
+import { checkId, checkKey, checkTtl, leaseKeys, normaliseLeasePut, normaliseSlot } from './validate.js';
 
 export type MemoryCoordination = Pick<Store,
   'takeSlot' | 'settleSlot' | 'pauseSlots' | 'leaseTake' | 'leaseRelease' | 'leasePut' | 'leaseRetire' | 'leaseDrop' | 'leasePeek'>;
@@ -113,13 +113,7 @@ export function memoryCoordination(d: MemoryData): MemoryCoordination {
 
     async leasePut(key, version, value, ttlMs, lock, holder, leaseTtlMs) {
       assertOpen();
-      const keys = leaseKeys(key);
-      checkId(version, 'version');
-      checkLeaseValue(value);
-      const ttl = checkTtl(ttlMs);
-      const l = checkLeaseLock(lock, keys);
-      checkId(holder, 'holder');
-      const leaseTtl = checkTtl(leaseTtlMs, 'leaseTtlMs');
+      const { keys, ttl, lock: l, leaseTtl } = normaliseLeasePut(key, version, value, ttlMs, lock, holder, leaseTtlMs);
       const t = now();
       const leases = trimZset(keys.leases, zsetEntry(keys.leases, t), t);
       if (stringEntry(l.key, t)?.value !== l.value) return false;

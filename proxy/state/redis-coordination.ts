@@ -8,7 +8,7 @@ import {
   PAUSE_SLOTS_LUA, SETTLE_SLOT_LUA, TAKE_SLOT_LUA,
 } from './redis-scripts.js';
 import type { LeasedValue, Store } from './types.js';
-import { checkId, checkKey, checkLeaseLock, checkLeaseValue, checkTtl, leaseKeys, normaliseSlot } from './validate.js';
+import { checkId, checkKey, checkTtl, leaseKeys, normaliseLeasePut, normaliseSlot } from './validate.js';
 
 export type RedisCoordination = Pick<Store,
   'takeSlot' | 'settleSlot' | 'pauseSlots' | 'leaseTake' | 'leaseRelease' | 'leasePut' | 'leaseRetire' | 'leaseDrop' | 'leasePeek'>;
@@ -94,13 +94,7 @@ export function redisCoordination({ client, prefix, op, generation }: OpsDeps): 
     },
 
     async leasePut(key, version, value, ttlMs, lock, holder, leaseTtlMs) {
-      const keys = leaseKeys(key);
-      checkId(version, 'version');
-      checkLeaseValue(value);
-      const ttl = checkTtl(ttlMs);
-      const l = checkLeaseLock(lock, keys);
-      checkId(holder, 'holder');
-      const leaseTtl = checkTtl(leaseTtlMs, 'leaseTtlMs');
+      const { keys, ttl, lock: l, leaseTtl } = normaliseLeasePut(key, version, value, ttlMs, lock, holder, leaseTtlMs);
       return op('leasePut', async () => {
         await fresh();
         const reply = await leasePutScript(prefix + keys.key, prefix + keys.leases, prefix + l.key, version, value, ttl, l.value, holder, leaseTtl);

@@ -124,14 +124,8 @@ function checkSameTag(keys: readonly string[], what: string): void {
   if (new Set(keys).size !== keys.length) throw invalid(`${what} must be different keys`);
 }
 
-export interface NormalisedSlot {
-  readonly key: string;
-  readonly pauseKey: string;
-  readonly limit: number;
-  readonly windowMs: number;
-  readonly holdMs: number;
-  readonly id: string;
-}
+/** A slot request after validation (same shape; numbers checked, keys checked and tag-matched). */
+export type NormalisedSlot = Readonly<SlotRequest>;
 
 export function normaliseSlot(req: SlotRequest): NormalisedSlot {
   if (req === null || typeof req !== 'object') throw invalid('slot request is not an object');
@@ -171,4 +165,16 @@ export function checkLeaseLock(lock: unknown, keys: { key: string; leases: strin
   const key = checkKey(l.key);
   checkSameTag([keys.key, keys.leases, key], 'lock.key and the value key');
   return { key, value: checkId(l.value, 'lock.value') };
+}
+
+/** Every input of leasePut checked, changing nothing when one is bad (KG7002). */
+export function normaliseLeasePut(key: string, version: string, value: string, ttlMs: number, lock: unknown, holder: string, leaseTtlMs: number) {
+  const keys = leaseKeys(key);
+  checkId(version, 'version');
+  checkLeaseValue(value);
+  const ttl = checkTtl(ttlMs);
+  const l = checkLeaseLock(lock, keys);
+  checkId(holder, 'holder');
+  const leaseTtl = checkTtl(leaseTtlMs, 'leaseTtlMs');
+  return { keys, ttl, lock: l, leaseTtl };
 }
