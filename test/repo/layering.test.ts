@@ -91,3 +91,10 @@ t.test('no import cycle between parts', async (t) => {
   // The check itself finds a planted cycle.
   t.same(cycles([{ from: 'a', to: 'b', file: 'x' }, { from: 'b', to: 'c', file: 'y' }, { from: 'c', to: 'a', file: 'z' }]), [['a', 'b', 'c']]);
 });
+
+t.test('no source file is over 400 lines (a file that grows past it is split by concern)', async (t) => {
+  const long = sources(PROXY)
+    .map((f) => ({ f: path.relative(ROOT, f), lines: readFileSync(f, 'utf8').split('\n').length - 1 }))
+    .filter((x) => x.lines > 400);
+  t.same(long, [], 'every file under proxy/ has at most 400 lines');
+});
