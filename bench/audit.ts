@@ -18,7 +18,14 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 2);
 
 function event(i: number) {
-  return { type: 'call.intent' as const, requestId: `req-${i}`, botId: 'bot-bench', apiId: 'kt10000', accountNo: '5012345678', body: { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '10', ord_uv: '70000', trde_tp: '0' } };
+  return {
+    type: 'call.intent' as const,
+    requestId: `req-${i}`,
+    botId: 'bot-bench',
+    apiId: 'kt10000',
+    accountNo: '5012345678',
+    body: { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '10', ord_uv: '70000', trde_tp: '0' },
+  };
 }
 
 async function appendRate(fsync: FsyncMode, concurrency: number): Promise<number> {
@@ -29,9 +36,11 @@ async function appendRate(fsync: FsyncMode, concurrency: number): Promise<number
     let n = 0;
     const deadline = Date.now() + APPEND_SECONDS * 1000;
     const started = process.hrtime.bigint();
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (Date.now() < deadline) await a.append(event(n++));
-    }));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (Date.now() < deadline) await a.append(event(n++));
+      }),
+    );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     await a.close();
     return n / seconds;
@@ -64,22 +73,27 @@ async function appendLatency(callers: number, durabilityOf: (worker: number) => 
   try {
     const config = parseAuditConfig({ replicaId: 'bench', sinks: [{ type: 'file' }] }, dataDir);
     const a = await createAuditor({ config, logger: pino({ level: 'silent' }), registry: new Registry() });
-    const samples = new Map<AuditDurability, number[]>([['write', []], ['fsync', []]]);
+    const samples = new Map<AuditDurability, number[]>([
+      ['write', []],
+      ['fsync', []],
+    ]);
     let n = 0;
     const deadline = Date.now() + LATENCY_SECONDS * 1000;
-    await Promise.all(Array.from({ length: callers }, async (_, w) => {
-      const durability = durabilityOf(w);
-      const into = samples.get(durability)!;
-      // Paced callers start staggered and issue one append every paceMs (open loop, moderate load).
-      if (paceMs > 0) await sleep((paceMs * w) / callers);
-      while (Date.now() < deadline) {
-        const started = process.hrtime.bigint();
-        await a.append(event(n++), { durability });
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        into.push(ms);
-        if (paceMs > ms) await sleep(paceMs - ms);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: callers }, async (_, w) => {
+        const durability = durabilityOf(w);
+        const into = samples.get(durability)!;
+        // Paced callers start staggered and issue one append every paceMs (open loop, moderate load).
+        if (paceMs > 0) await sleep((paceMs * w) / callers);
+        while (Date.now() < deadline) {
+          const started = process.hrtime.bigint();
+          await a.append(event(n++), { durability });
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          into.push(ms);
+          if (paceMs > ms) await sleep(paceMs - ms);
+        }
+      }),
+    );
     await a.close();
     return samples;
   } finally {
@@ -98,7 +112,12 @@ async function verifySpeed(records: number): Promise<{ seconds: number; records:
     await a.close();
     const started = process.hrtime.bigint();
     let bytes = 0;
-    const report = await verifyLog(path.join(dataDir, 'audit'), { publicKeyFile: path.join(dataDir, 'audit-signing.pub'), onProgress: (p) => { bytes = p.bytesTotal; } });
+    const report = await verifyLog(path.join(dataDir, 'audit'), {
+      publicKeyFile: path.join(dataDir, 'audit-signing.pub'),
+      onProgress: (p) => {
+        bytes = p.bytesTotal;
+      },
+    });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (!report.ok) throw new Error(`verify failed: ${report.failure?.reason}`);
     return { seconds, records: report.records, bytes };
@@ -120,7 +139,8 @@ latency.push(summarize('write, 8 mixed (4 fsync + 4 write)', mixed.get('write')!
 const paced = await appendLatency(8, (w) => (w % 2 === 0 ? 'fsync' : 'write'), 10);
 latency.push(summarize('write, 8 mixed paced (~800/s)', paced.get('write')!), summarize('fsync, 8 mixed paced (~800/s)', paced.get('fsync')!));
 console.log(`append latency, group commit (groupCommitMs 2), ${LATENCY_SECONDS} s each:`);
-for (const r of latency) console.log(`  ${r.label.padEnd(36)} p50 ${r.p50Ms.toFixed(3)} ms  p99 ${r.p99Ms.toFixed(3)} ms  max ${r.maxMs.toFixed(1)} ms  (${r.count} appends)`);
+for (const r of latency)
+  console.log(`  ${r.label.padEnd(36)} p50 ${r.p50Ms.toFixed(3)} ms  p99 ${r.p99Ms.toFixed(3)} ms  max ${r.maxMs.toFixed(1)} ms  (${r.count} appends)`);
 
 const always = await appendRate('always', CONCURRENCY);
 const group = await appendRate('group', CONCURRENCY);
@@ -133,5 +153,7 @@ console.log(`  no fsync (none):           ${none.toFixed(0)} records/s  (group c
 console.log(`  group commit, 1 caller:    ${single.toFixed(0)} records/s (latency-bound: one fsync per call)`);
 if (VERIFY_RECORDS > 0) {
   const v = await verifySpeed(VERIFY_RECORDS);
-  console.log(`verify: ${v.records} records, ${(v.bytes / 1048576).toFixed(0)} MiB in ${v.seconds.toFixed(1)} s (${(v.records / v.seconds).toFixed(0)} records/s)`);
+  console.log(
+    `verify: ${v.records} records, ${(v.bytes / 1048576).toFixed(0)} MiB in ${v.seconds.toFixed(1)} s (${(v.records / v.seconds).toFixed(0)} records/s)`,
+  );
 }

@@ -30,7 +30,13 @@ export interface FoundationOptions {
 }
 
 export const DEFAULT_OPTIONS: FoundationOptions = {
-  durationS: 10, warmupS: 2, connections: 10, moderateConnections: 2, moderateRate: 200, revokeLatencyMs: 200, logLevel: 'info',
+  durationS: 10,
+  warmupS: 2,
+  connections: 10,
+  moderateConnections: 2,
+  moderateRate: 200,
+  revokeLatencyMs: 200,
+  logLevel: 'info',
 };
 
 export type Target = 'direct' | 'bare' | 'guard';
@@ -46,7 +52,12 @@ interface Workload {
 export const WORKLOADS: readonly Workload[] = [
   { name: 'query', apiId: 'ka10001', path: '/api/dostk/stkinfo', body: JSON.stringify({ stk_cd: '005930' }) },
   // A marketable limit buy of one share: fills at once, so the book holds no open orders.
-  { name: 'order', apiId: 'kt10000', path: '/api/dostk/ordr', body: JSON.stringify({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '71000', trde_tp: '0' }) },
+  {
+    name: 'order',
+    apiId: 'kt10000',
+    path: '/api/dostk/ordr',
+    body: JSON.stringify({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '71000', trde_tp: '0' }),
+  },
 ];
 
 export interface RunRecord {
@@ -88,20 +99,29 @@ export interface FoundationResult {
 }
 
 export const METHOD = {
-  latency: 'Per-response time measured by the load generator (autocannon response event, float ms); nearest-rank percentiles over all 2xx responses of the measured window (warm-up excluded). No coordinated-omission correction.',
-  direct: 'Load generator -> simulator, with the bot\'s own Kiwoom token: one upstream round trip, no proxy.',
-  bare: 'Load generator -> bare node:http proxy -> simulator (undici Pool, keep-alive), forwarding the bot\'s own Kiwoom token obtained once from the simulator.',
-  guard: 'Load generator -> kiwoom-guard -> simulator (default config except risk scoring disabled, a bench policy without market-data rules, logs to a file). Per call: JWT verify, policy, audit intent, decrypt credentials, broker token issue (round trip 1), the call (round trip 2), reply; revoke (round trip 3) after the reply.',
-  guardMinus2xBare: 'added = guard_pX - 2 x bare_pX (the brief\'s formula: guard needs two upstream round trips, a bare round trip stands for each). It subtracts the bot->proxy hop twice, so it UNDER-states the overhead by about one loopback hop plus bare forwarding work.',
-  guardMinusBareMinusDirect: 'added = guard_pX - bare_pX - direct_pX: bare covers the bot hop + one forwarded call, direct covers the extra (token) round trip. Closer to the true added work; percentiles do not subtract exactly, so treat both as estimates.',
-  overheadHistogram: 'kguard_overhead_seconds from the sidecar\'s admin /metrics, diffed over the run: per call, end-to-end time minus time inside the broker stage (token lease incl. its decrypt + issue round trip, and the call). Bucketed: percentiles are bucket upper bounds.',
-  revocation: 'Same moderate query run with the simulator\'s revokeLatencyMs fault (every /oauth2/revoke answered late): if revocation were on the critical path bot latency would grow by about that delay.',
+  latency:
+    'Per-response time measured by the load generator (autocannon response event, float ms); nearest-rank percentiles over all 2xx responses of the measured window (warm-up excluded). No coordinated-omission correction.',
+  direct: "Load generator -> simulator, with the bot's own Kiwoom token: one upstream round trip, no proxy.",
+  bare: "Load generator -> bare node:http proxy -> simulator (undici Pool, keep-alive), forwarding the bot's own Kiwoom token obtained once from the simulator.",
+  guard:
+    'Load generator -> kiwoom-guard -> simulator (default config except risk scoring disabled, a bench policy without market-data rules, logs to a file). Per call: JWT verify, policy, audit intent, decrypt credentials, broker token issue (round trip 1), the call (round trip 2), reply; revoke (round trip 3) after the reply.',
+  guardMinus2xBare:
+    "added = guard_pX - 2 x bare_pX (the brief's formula: guard needs two upstream round trips, a bare round trip stands for each). It subtracts the bot->proxy hop twice, so it UNDER-states the overhead by about one loopback hop plus bare forwarding work.",
+  guardMinusBareMinusDirect:
+    'added = guard_pX - bare_pX - direct_pX: bare covers the bot hop + one forwarded call, direct covers the extra (token) round trip. Closer to the true added work; percentiles do not subtract exactly, so treat both as estimates.',
+  overheadHistogram:
+    "kguard_overhead_seconds from the sidecar's admin /metrics, diffed over the run: per call, end-to-end time minus time inside the broker stage (token lease incl. its decrypt + issue round trip, and the call). Bucketed: percentiles are bucket upper bounds.",
+  revocation:
+    "Same moderate query run with the simulator's revokeLatencyMs fault (every /oauth2/revoke answered late): if revocation were on the critical path bot latency would grow by about that delay.",
 };
 
 const KEY_HEX = () => randomBytes(24).toString('hex');
 
 async function simJson(sim: BenchChild, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await request(sim.url + path, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const res = await request(
+    sim.url + path,
+    body === undefined ? {} : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } },
+  );
   const json = (await res.body.json()) as Record<string, unknown>;
   if (res.statusCode !== 200) throw new Error(`sim ${path}: HTTP ${res.statusCode} ${JSON.stringify(json)}`);
   return json;
@@ -119,7 +139,8 @@ async function waitNoLiveTokens(sim: BenchChild, timeoutMs: number): Promise<{ l
 async function preflight(url: string, w: Workload, headers: Record<string, string>, target: Target): Promise<void> {
   const res = await request(url + w.path, { method: 'POST', body: w.body, headers: { 'content-type': 'application/json;charset=UTF-8', ...headers } });
   const json = (await res.body.json()) as Record<string, unknown>;
-  if (res.statusCode !== 200 || json.return_code !== 0) throw new Error(`${target}/${w.name} preflight failed: HTTP ${res.statusCode} ${String(json.return_msg)}`);
+  if (res.statusCode !== 200 || json.return_code !== 0)
+    throw new Error(`${target}/${w.name} preflight failed: HTTP ${res.statusCode} ${String(json.return_msg)}`);
 }
 
 export async function runFoundationBench(opts: FoundationOptions, progress: (line: string) => void): Promise<FoundationResult> {
@@ -157,9 +178,7 @@ export async function runFoundationBench(opts: FoundationOptions, progress: (lin
       const url = target === 'direct' ? sim.url : target === 'bare' ? bare.url : guard.url;
       const headers = await headersFor(target, w);
       await preflight(url, w, headers, target);
-      const shape = phase === 'saturation'
-        ? { connections: opts.connections }
-        : { connections: opts.moderateConnections, rate: opts.moderateRate };
+      const shape = phase === 'saturation' ? { connections: opts.connections } : { connections: opts.moderateConnections, rate: opts.moderateRate };
       await runLoad({ url, path: w.path, headers, body: w.body, durationS: opts.warmupS, ...shape });
       const metricsUrl = `${guard.adminUrl}/metrics`;
       const before = target === 'guard' ? await scrapeHistogram(metricsUrl, 'kguard_overhead_seconds') : undefined;
@@ -177,8 +196,10 @@ export async function runFoundationBench(opts: FoundationOptions, progress: (lin
       }
       if (variant === 'slow-revoke') await simJson(sim, '/_sim/faults', { revokeLatencyMs: 0 });
       const l = load.latency.percentilesMs;
-      progress(`${w.name.padEnd(5)} ${phase.padEnd(10)} ${target.padEnd(6)} ${variant === 'normal' ? '' : `${variant} `}`
-        + `p50 ${l.p50} ms  p99 ${l.p99} ms  ${load.throughputRps} req/s  (n=${load.latency.count}, non2xx=${load.non2xx}, errors=${load.errors})`);
+      progress(
+        `${w.name.padEnd(5)} ${phase.padEnd(10)} ${target.padEnd(6)} ${variant === 'normal' ? '' : `${variant} `}` +
+          `p50 ${l.p50} ms  p99 ${l.p99} ms  ${load.throughputRps} req/s  (n=${load.latency.count}, non2xx=${load.non2xx}, errors=${load.errors})`,
+      );
       return record;
     }
 
@@ -200,7 +221,9 @@ export async function runFoundationBench(opts: FoundationOptions, progress: (lin
     runs.push(slow);
     const pick = (r: RunRecord) => ({ p50: r.load.latency.percentilesMs.p50!, p99: r.load.latency.percentilesMs.p99!, throughputRps: r.load.throughputRps });
     return {
-      options: opts, runs, comparisons,
+      options: opts,
+      runs,
+      comparisons,
       revocationOffCriticalPath: {
         revokeLatencyMs: opts.revokeLatencyMs,
         normal: pick(normal),
@@ -218,11 +241,19 @@ function compare(workload: Workload['name'], phase: Phase, r: Record<Target, Run
   const p = (t: Target, k: 'p50' | 'p99') => r[t].load.latency.percentilesMs[k]!;
   const ratio = (a: number, b: number) => round(a / b, 2);
   return {
-    workload, phase,
-    ratios: { p50: ratio(p('guard', 'p50'), p('bare', 'p50')), p99: ratio(p('guard', 'p99'), p('bare', 'p99')), throughput: ratio(r.guard.load.throughputRps, r.bare.load.throughputRps) },
+    workload,
+    phase,
+    ratios: {
+      p50: ratio(p('guard', 'p50'), p('bare', 'p50')),
+      p99: ratio(p('guard', 'p99'), p('bare', 'p99')),
+      throughput: ratio(r.guard.load.throughputRps, r.bare.load.throughputRps),
+    },
     addedLatencyMs: {
       guardMinus2xBare: { p50: round(p('guard', 'p50') - 2 * p('bare', 'p50')), p99: round(p('guard', 'p99') - 2 * p('bare', 'p99')) },
-      guardMinusBareMinusDirect: { p50: round(p('guard', 'p50') - p('bare', 'p50') - p('direct', 'p50')), p99: round(p('guard', 'p99') - p('bare', 'p99') - p('direct', 'p99')) },
+      guardMinusBareMinusDirect: {
+        p50: round(p('guard', 'p50') - p('bare', 'p50') - p('direct', 'p50')),
+        p99: round(p('guard', 'p99') - p('bare', 'p99') - p('direct', 'p99')),
+      },
     },
     overheadHistogram: r.guard.overheadHistogram,
   };

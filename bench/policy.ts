@@ -45,7 +45,8 @@ export function mixedPolicy(): string {
     '  - { id: approve-huge, type: require-approval, minNotional: 400000000 }',
     ...COUNTERS,
   ];
-  for (let i = 0; i < 400; i++) rules.push(`  - { id: restricted-${i}, type: deny-symbols, symbols: [${Array.from({ length: 5 }, (_, k) => `"${code(i * 5 + k)}"`).join(', ')}] }`);
+  for (let i = 0; i < 400; i++)
+    rules.push(`  - { id: restricted-${i}, type: deny-symbols, symbols: [${Array.from({ length: 5 }, (_, k) => `"${code(i * 5 + k)}"`).join(', ')}] }`);
   for (let b = 0; b < 100; b++) {
     const bot = `bot-${b}`;
     rules.push(`  - { id: size-${b}, overrides: size, type: order-size, maxQuantity: ${2000 + b}, when: { bots: [${bot}] } }`);
@@ -65,7 +66,8 @@ export function allApplyPolicy(): string {
   for (let i = 0; i < 250; i++) rules.push(`  - { id: size-${i}, type: order-size, maxQuantity: ${10_000 + i}, maxNotional: ${1_000_000_000 + i} }`);
   for (let i = 0; i < 100; i++) rules.push(`  - { id: types-${i}, type: trade-types, allow: [limit, market, best] }`);
   for (let i = 0; i < 100; i++) rules.push(`  - { id: venues-${i}, type: markets, allow: [KRX, NXT] }`);
-  for (let i = 0; i < 100; i++) rules.push(`  - { id: hours-${i}, type: trading-window, windows: [{ days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "24:00" }] }`);
+  for (let i = 0; i < 100; i++)
+    rules.push(`  - { id: hours-${i}, type: trading-window, windows: [{ days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "24:00" }] }`);
   for (let i = 0; i < 145; i++) rules.push(`  - { id: collar-${i}, type: price-collar, maxDeviationPercent: ${20 + (i % 50)} }`);
   rules.push('  - { id: shadow-size, type: order-size, maxQuantity: 5, mode: shadow }', ...COUNTERS);
   if (rules.length !== 1000) throw new Error(`expected 1000 rules, built ${rules.length}`);
@@ -82,10 +84,18 @@ function quantile(sorted: number[], q: number): number {
  */
 function zeroCostDeps(): EvalDeps {
   const store = {
-    async get() { return null; },
-    async peek(l: readonly unknown[]) { return l.map(() => 0); },
-    async consume(l: readonly unknown[]) { return { allowed: true, usage: l.map(() => 1) }; },
-    async setIfAbsent() { return true; },
+    async get() {
+      return null;
+    },
+    async peek(l: readonly unknown[]) {
+      return l.map(() => 0);
+    },
+    async consume(l: readonly unknown[]) {
+      return { allowed: true, usage: l.map(() => 1) };
+    },
+    async setIfAbsent() {
+      return true;
+    },
   } as unknown as Store;
   return { store, market: async () => ({ referencePrice: 70_000 }), tradingState: async () => ({ state: 'ACTIVE', source: 'default', reason: '' }) };
 }
@@ -96,12 +106,17 @@ function rulesOnly(yaml: string): Pick<PolicyEngine, 'evaluate'> {
   return { evaluate: (call) => evaluatePolicy(policy, call, deps, Date.now()) };
 }
 
-async function measure(engine: Pick<PolicyEngine, 'evaluate'>): Promise<{ p50us: number; p99us: number; p999us: number; meanUs: number; decisions: Record<string, number> }> {
+async function measure(
+  engine: Pick<PolicyEngine, 'evaluate'>,
+): Promise<{ p50us: number; p99us: number; p999us: number; meanUs: number; decisions: Record<string, number> }> {
   const entry = lookupApi('kt10000');
   const decisions: Record<string, number> = {};
   // A sidecar serving 100 bots, round robin (each bot has its own rules and counters in the mixed policy).
   const call = (i: number): PolicyCall => ({
-    botId: `bot-${i % 100}`, account: String(5000 + (i % 100)), apiId: 'kt10000', entry,
+    botId: `bot-${i % 100}`,
+    account: String(5000 + (i % 100)),
+    apiId: 'kt10000',
+    entry,
     // A different quantity/price pair each call so the duplicate guard does real work and never fires.
     body: { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: String(10 + (i % 1000)), ord_uv: String(60_000 + (Math.floor(i / 1000) % 20_000)), trde_tp: '0' },
   });
@@ -116,7 +131,13 @@ async function measure(engine: Pick<PolicyEngine, 'evaluate'>): Promise<{ p50us:
   }
   const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
   samples.sort((a, b) => a - b);
-  return { p50us: +quantile(samples, 0.5).toFixed(2), p99us: +quantile(samples, 0.99).toFixed(2), p999us: +quantile(samples, 0.999).toFixed(2), meanUs: +mean.toFixed(2), decisions };
+  return {
+    p50us: +quantile(samples, 0.5).toFixed(2),
+    p99us: +quantile(samples, 0.99).toFixed(2),
+    p999us: +quantile(samples, 0.999).toFixed(2),
+    meanUs: +mean.toFixed(2),
+    decisions,
+  };
 }
 
 async function engineFor(dir: string, name: string, yaml: string): Promise<{ engine: PolicyEngine; close(): Promise<void> }> {
@@ -126,10 +147,19 @@ async function engineFor(dir: string, name: string, yaml: string): Promise<{ eng
   const market = { referencePrice: async () => 70_000, heldQuantity: async () => 0, openOrderCount: async () => 0 };
   const engine = await createPolicyEngine({
     config: parsePolicyConfig({ file, watch: false, referencePriceTtlMs: 3_600_000 }, dir),
-    store, market, registry: new Registry(), logger: pino({ level: 'silent' }),
+    store,
+    market,
+    registry: new Registry(),
+    logger: pino({ level: 'silent' }),
   });
   if (!engine.current()) throw new Error(`${name} did not load: ${engine.lastError()?.message}`);
-  return { engine, async close() { await engine.close(); await store.close(); } };
+  return {
+    engine,
+    async close() {
+      await engine.close();
+      await store.close();
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -149,7 +179,11 @@ async function main(): Promise<void> {
     }
     const [noPolicy, mixed1000, allApply1000] = rounds.map((r) => best(r[0]!, r[1]!)) as [M, M, M];
     await Promise.all([empty.close(), mixed.close(), allApply.close()]);
-    const ratio = (m: M, base: M) => ({ ratioP50: +(m.p50us / base.p50us).toFixed(2), ratioP99: +(m.p99us / base.p99us).toFixed(2), addedP99us: +(m.p99us - base.p99us).toFixed(2) });
+    const ratio = (m: M, base: M) => ({
+      ratioP50: +(m.p50us / base.p50us).toFixed(2),
+      ratioP99: +(m.p99us / base.p99us).toFixed(2),
+      addedP99us: +(m.p99us - base.p99us).toFixed(2),
+    });
 
     const ruleRounds: M[][] = [[], [], []];
     const engines = [rulesOnly('version: 1\nrules: []\n'), rulesOnly(mixedPolicy()), rulesOnly(allApplyPolicy())];

@@ -30,7 +30,12 @@ async function measure(name: string, dataDir: string, provider: KeyProvider): Pr
   const logger = pino({ level: 'silent' });
   const vault = await createVault({ dataDir, provider, registry: new Registry(), logger });
   try {
-    await vault.importCredentials({ botId: `bench-${name}`, account: 'bench', appKey: Buffer.from('BENCHappKEY0123456789abcdef'), secretKey: Buffer.from('BENCHsecretKEY0123456789abcdefghijklmnop') });
+    await vault.importCredentials({
+      botId: `bench-${name}`,
+      account: 'bench',
+      appKey: Buffer.from('BENCHappKEY0123456789abcdef'),
+      secretKey: Buffer.from('BENCHsecretKEY0123456789abcdefghijklmnop'),
+    });
     const samples: number[] = [];
     for (let i = 0; i < WARMUP + CALLS; i++) {
       const t0 = process.hrtime.bigint();
@@ -55,22 +60,35 @@ async function main(): Promise<void> {
     const results: Record<string, Stats> = {};
     for (const name of ['local', 'aws-kms', 'pkcs11'] as const) {
       const dataDir = path.join(root, name);
-      const cfg = parseVaultConfig({
-        provider: name,
-        awsKms: { keyId: 'alias/bench', region: fake.region, endpoint: fake.url },
-        pkcs11: { module: token.module, tokenLabel: token.tokenLabel, pinFile: token.pinFile, keyLabel: token.keyLabel },
-      }, dataDir);
+      const cfg = parseVaultConfig(
+        {
+          provider: name,
+          awsKms: { keyId: 'alias/bench', region: fake.region, endpoint: fake.url },
+          pkcs11: { module: token.module, tokenLabel: token.tokenLabel, pinFile: token.pinFile, keyLabel: token.keyLabel },
+        },
+        dataDir,
+      );
       results[name] = await measure(name, dataDir, await createKeyProvider(cfg, deps));
     }
     const base = results.local!;
-    const ratio = (s: Stats) => ({ mean: +(s.meanUs / base.meanUs).toFixed(2), p50: +(s.p50Us / base.p50Us).toFixed(2), p99: +(s.p99Us / base.p99Us).toFixed(2) });
-    process.stdout.write(`${JSON.stringify({
-      bench: 'vault providers: per-call unwrap + decrypt',
-      note: 'aws-kms is a local KMS wire-protocol fake over loopback (real SDK, SigV4, JSON); real KMS adds a network round trip of several ms',
-      node: process.version,
-      results,
-      ratiosVsLocal: { 'aws-kms': ratio(results['aws-kms']!), pkcs11: ratio(results.pkcs11!) },
-    }, null, 2)}\n`);
+    const ratio = (s: Stats) => ({
+      mean: +(s.meanUs / base.meanUs).toFixed(2),
+      p50: +(s.p50Us / base.p50Us).toFixed(2),
+      p99: +(s.p99Us / base.p99Us).toFixed(2),
+    });
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          bench: 'vault providers: per-call unwrap + decrypt',
+          note: 'aws-kms is a local KMS wire-protocol fake over loopback (real SDK, SigV4, JSON); real KMS adds a network round trip of several ms',
+          node: process.version,
+          results,
+          ratiosVsLocal: { 'aws-kms': ratio(results['aws-kms']!), pkcs11: ratio(results.pkcs11!) },
+        },
+        null,
+        2,
+      )}\n`,
+    );
   } finally {
     await fake.close();
     await rm(root, { recursive: true, force: true });

@@ -36,7 +36,12 @@ const POLICY = `${BENCH_POLICY.replace('name: bench-open', 'name: bench-replicas
 `;
 
 const WORKLOADS = [
-  { name: 'order', apiId: 'kt10000', path: '/api/dostk/ordr', body: JSON.stringify({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '71000', trde_tp: '0' }) },
+  {
+    name: 'order',
+    apiId: 'kt10000',
+    path: '/api/dostk/ordr',
+    body: JSON.stringify({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '71000', trde_tp: '0' }),
+  },
   { name: 'query', apiId: 'ka10001', path: '/api/dostk/stkinfo', body: JSON.stringify({ stk_cd: '005930' }) },
 ] as const;
 
@@ -60,13 +65,14 @@ async function tokenFor(guard: BenchChild): Promise<string> {
 
 async function loadOn(guards: BenchChild[], w: (typeof WORKLOADS)[number], phase: Row['phase'], durationS: number): Promise<LoadResult[]> {
   const n = guards.length;
-  return Promise.all(guards.map(async (g) => {
-    const headers = { 'api-id': w.apiId, authorization: `Bearer ${await tokenFor(g)}` };
-    const shape = phase === 'saturation'
-      ? { connections: Math.max(1, Math.round(CONNECTIONS / n)) }
-      : { connections: Math.max(1, Math.round(2 / n)), rate: RATE / n };
-    return runLoad({ url: g.url, path: w.path, headers, body: w.body, durationS, ...shape });
-  }));
+  return Promise.all(
+    guards.map(async (g) => {
+      const headers = { 'api-id': w.apiId, authorization: `Bearer ${await tokenFor(g)}` };
+      const shape =
+        phase === 'saturation' ? { connections: Math.max(1, Math.round(CONNECTIONS / n)) } : { connections: Math.max(1, Math.round(2 / n)), rate: RATE / n };
+      return runLoad({ url: g.url, path: w.path, headers, body: w.body, durationS, ...shape });
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -102,15 +108,22 @@ async function main(): Promise<void> {
           await loadOn(guards, w, phase, WARMUP_S);
           const results = await loadOn(guards, w, phase, DURATION_S);
           const row: Row = {
-            setup, workload: w.name, phase,
-            throughputRps: round(results.reduce((s, r) => s + r.throughputRps, 0), 1),
+            setup,
+            workload: w.name,
+            phase,
+            throughputRps: round(
+              results.reduce((s, r) => s + r.throughputRps, 0),
+              1,
+            ),
             p50ms: Math.max(...results.map((r) => r.latency.percentilesMs.p50!)),
             p99ms: Math.max(...results.map((r) => r.latency.percentilesMs.p99!)),
             non2xx: results.reduce((s, r) => s + r.non2xx, 0),
             errors: results.reduce((s, r) => s + r.errors, 0),
           };
           rows.push(row);
-          process.stderr.write(`${w.name.padEnd(5)} ${phase.padEnd(10)} ${setup.padEnd(7)} ${row.throughputRps} req/s  p50 ${row.p50ms} ms  p99 ${row.p99ms} ms  non2xx ${row.non2xx}\n`);
+          process.stderr.write(
+            `${w.name.padEnd(5)} ${phase.padEnd(10)} ${setup.padEnd(7)} ${row.throughputRps} req/s  p50 ${row.p50ms} ms  p99 ${row.p99ms} ms  non2xx ${row.non2xx}\n`,
+          );
         }
       }
     }
@@ -124,17 +137,35 @@ async function main(): Promise<void> {
   }
 
   const find = (s: Setup, w: string, p: string) => rows.find((r) => r.setup === s && r.workload === w && r.phase === p)!;
-  const comparisons = WORKLOADS.flatMap((w) => (['moderate', 'saturation'] as const).map((phase) => {
-    const mem = find('memory', w.name, phase);
-    const r1 = find('redis-1', w.name, phase);
-    const r2 = find('redis-2', w.name, phase);
-    return {
-      workload: w.name, phase,
-      redisAddedP99ms: round(r1.p99ms - mem.p99ms), redisAddedP50ms: round(r1.p50ms - mem.p50ms),
-      throughputRatio: { redis1VsMemory: round(r1.throughputRps / mem.throughputRps, 2), redis2VsRedis1: round(r2.throughputRps / r1.throughputRps, 2) },
-    };
-  }));
-  console.log(JSON.stringify({ bench: 'replicas', durationS: DURATION_S, moderateRate: RATE, saturationConnections: CONNECTIONS, loadAverage: loadavg().map((x) => round(x, 2)), rows, comparisons }, null, 2));
+  const comparisons = WORKLOADS.flatMap((w) =>
+    (['moderate', 'saturation'] as const).map((phase) => {
+      const mem = find('memory', w.name, phase);
+      const r1 = find('redis-1', w.name, phase);
+      const r2 = find('redis-2', w.name, phase);
+      return {
+        workload: w.name,
+        phase,
+        redisAddedP99ms: round(r1.p99ms - mem.p99ms),
+        redisAddedP50ms: round(r1.p50ms - mem.p50ms),
+        throughputRatio: { redis1VsMemory: round(r1.throughputRps / mem.throughputRps, 2), redis2VsRedis1: round(r2.throughputRps / r1.throughputRps, 2) },
+      };
+    }),
+  );
+  console.log(
+    JSON.stringify(
+      {
+        bench: 'replicas',
+        durationS: DURATION_S,
+        moderateRate: RATE,
+        saturationConnections: CONNECTIONS,
+        loadAverage: loadavg().map((x) => round(x, 2)),
+        rows,
+        comparisons,
+      },
+      null,
+      2,
+    ),
+  );
 }
 
 await main();

@@ -41,14 +41,19 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Foundati
   for (const [flag, raw] of given) {
     const k = KNOBS[flag]!;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < k.min || n > k.max) throw new Error(`${flag} (${k.env}) must be an integer in ${k.min}..${k.max}, got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(n) || n < k.min || n > k.max)
+      throw new Error(`${flag} (${k.env}) must be an integer in ${k.min}..${k.max}, got ${JSON.stringify(raw)}`);
     out[k.key] = n;
   }
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   out.logLevel = logLevel;
   if (env.BENCH_GUARD_CONFIG) {
     let parsed: unknown;
-    try { parsed = JSON.parse(env.BENCH_GUARD_CONFIG); } catch { throw new Error('BENCH_GUARD_CONFIG must be JSON'); }
+    try {
+      parsed = JSON.parse(env.BENCH_GUARD_CONFIG);
+    } catch {
+      throw new Error('BENCH_GUARD_CONFIG must be JSON');
+    }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('BENCH_GUARD_CONFIG must be a JSON object');
     out.guardConfig = parsed;
   }
@@ -69,23 +74,38 @@ function print(result: FoundationResult): void {
   const lines: string[] = ['', 'workload phase       target  p50 ms   p99 ms   req/s'];
   for (const r of result.runs) {
     const l = r.load.latency.percentilesMs;
-    lines.push(`${r.workload.padEnd(8)} ${r.phase.padEnd(11)} ${(r.target + (r.variant === 'slow-revoke' ? '*' : '')).padEnd(7)} ${String(l.p50).padStart(7)} ${String(l.p99).padStart(8)} ${String(r.load.throughputRps).padStart(8)}`);
+    lines.push(
+      `${r.workload.padEnd(8)} ${r.phase.padEnd(11)} ${(r.target + (r.variant === 'slow-revoke' ? '*' : '')).padEnd(7)} ${String(l.p50).padStart(7)} ${String(l.p99).padStart(8)} ${String(r.load.throughputRps).padStart(8)}`,
+    );
   }
   lines.push('(* = simulator revoke delayed by revokeLatencyMs)', '', 'guard vs bare: ratios (guard/bare) and added latency per call (ms)');
   for (const c of result.comparisons) {
     const h = c.overheadHistogram;
-    lines.push(`${c.workload} ${c.phase}: p50 x${c.ratios.p50}, p99 x${c.ratios.p99}, throughput x${c.ratios.throughput}`
-      + ` | guard-2*bare p50 ${c.addedLatencyMs.guardMinus2xBare.p50} p99 ${c.addedLatencyMs.guardMinus2xBare.p99}`
-      + ` | guard-bare-direct p50 ${c.addedLatencyMs.guardMinusBareMinusDirect.p50} p99 ${c.addedLatencyMs.guardMinusBareMinusDirect.p99}`
-      + (h ? ` | kguard_overhead_seconds p50<=${h.upperBoundMs.p50} p99<=${h.upperBoundMs.p99} ms, mean ${h.meanMs} ms, <=1ms ${(100 * (h.shareAtOrUnderMs['1'] ?? 0)).toFixed(2)}%` : ''));
+    lines.push(
+      `${c.workload} ${c.phase}: p50 x${c.ratios.p50}, p99 x${c.ratios.p99}, throughput x${c.ratios.throughput}` +
+        ` | guard-2*bare p50 ${c.addedLatencyMs.guardMinus2xBare.p50} p99 ${c.addedLatencyMs.guardMinus2xBare.p99}` +
+        ` | guard-bare-direct p50 ${c.addedLatencyMs.guardMinusBareMinusDirect.p50} p99 ${c.addedLatencyMs.guardMinusBareMinusDirect.p99}` +
+        (h
+          ? ` | kguard_overhead_seconds p50<=${h.upperBoundMs.p50} p99<=${h.upperBoundMs.p99} ms, mean ${h.meanMs} ms, <=1ms ${(100 * (h.shareAtOrUnderMs['1'] ?? 0)).toFixed(2)}%`
+          : ''),
+    );
   }
   const rv = result.revocationOffCriticalPath;
   if (rv) {
-    lines.push('', `revocation off the critical path (query, moderate, upstream revoke +${rv.revokeLatencyMs} ms):`,
+    lines.push(
+      '',
+      `revocation off the critical path (query, moderate, upstream revoke +${rv.revokeLatencyMs} ms):`,
       `  normal p50 ${rv.normal.p50} p99 ${rv.normal.p99} ms; slow revoke p50 ${rv.slowRevoke.p50} p99 ${rv.slowRevoke.p99} ms; delta p50 ${rv.deltaMs.p50} p99 ${rv.deltaMs.p99} ms`,
-      `  broker tokens issued ${rv.brokerTokens?.issued}, revoked ${rv.brokerTokens?.revoked}, live after drain ${rv.brokerTokens?.liveAfterDrain} (drained in ${rv.brokerTokens?.drainMs} ms)`);
+      `  broker tokens issued ${rv.brokerTokens?.issued}, revoked ${rv.brokerTokens?.revoked}, live after drain ${rv.brokerTokens?.liveAfterDrain} (drained in ${rv.brokerTokens?.drainMs} ms)`,
+    );
   }
-  lines.push('', 'how added latency is computed:', `  guard-2*bare: ${METHOD.guardMinus2xBare}`, `  guard-bare-direct: ${METHOD.guardMinusBareMinusDirect}`, `  histogram: ${METHOD.overheadHistogram}`);
+  lines.push(
+    '',
+    'how added latency is computed:',
+    `  guard-2*bare: ${METHOD.guardMinus2xBare}`,
+    `  guard-bare-direct: ${METHOD.guardMinusBareMinusDirect}`,
+    `  histogram: ${METHOD.overheadHistogram}`,
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

@@ -47,11 +47,13 @@ async function paced(rate: number, seconds: number, call: () => Promise<void>): 
     const due = start + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    inflight.push((async () => {
-      const t0 = performance.now();
-      await call();
-      samples.push(performance.now() - t0);
-    })());
+    inflight.push(
+      (async () => {
+        const t0 = performance.now();
+        await call();
+        samples.push(performance.now() - t0);
+      })(),
+    );
   }
   await Promise.all(inflight);
   return samples;
@@ -67,7 +69,11 @@ async function perCallDesign(sim: Simulator, rate: number): Promise<{ latency: R
     const tok = await post(pool, '/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', ...{ appkey: APP.appKey, secretkey: APP.secretKey } }));
     const token = String(tok.token);
     await post(pool, '/api/dostk/stkinfo', QUOTE, { 'api-id': 'ka10001', authorization: `Bearer ${token}` });
-    revokes.push(post(pool, '/oauth2/revoke', JSON.stringify({ appkey: APP.appKey, secretkey: APP.secretKey, token })).then(() => { liveMs += performance.now() - issuedAt; }));
+    revokes.push(
+      post(pool, '/oauth2/revoke', JSON.stringify({ appkey: APP.appKey, secretkey: APP.secretKey, token })).then(() => {
+        liveMs += performance.now() - issuedAt;
+      }),
+    );
   });
   await Promise.all(revokes);
   await pool.close();
@@ -80,25 +86,45 @@ async function guard(simUrl: string, dir: string, limits: 'off' | Record<string,
   const config = await loadConfig({
     env: {},
     overrides: {
-      dataDir: path.join(dir, 'data'), listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0, enabled: false },
-      upstream: { target: 'custom', url: simUrl, limits }, demo: { enabled: false }, policy: { file: policyFile }, risk: { enabled: false },
+      dataDir: path.join(dir, 'data'),
+      listen: { host: '127.0.0.1', port: 0 },
+      admin: { host: '127.0.0.1', port: 0, enabled: false },
+      upstream: { target: 'custom', url: simUrl, limits },
+      demo: { enabled: false },
+      policy: { file: policyFile },
+      risk: { enabled: false },
     },
   });
   const sidecar = await startSidecar(config, { logger: pino({ level: 'silent' }), cwd: ROOT });
-  const { secret } = await sidecar.parts.bots.add({ id: 'bench-bot', owner: 'bench', account: ACCOUNT, allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:cancel'] });
+  const { secret } = await sidecar.parts.bots.add({
+    id: 'bench-bot',
+    owner: 'bench',
+    account: ACCOUNT,
+    allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:cancel'],
+  });
   await sidecar.parts.vault.importCredentials({ botId: 'bench-bot', account: ACCOUNT, appKey: Buffer.from(APP.appKey), secretKey: Buffer.from(APP.secretKey) });
   const pool = new Pool(sidecar.url, { connections: 32 });
-  const tok = await post(pool, '/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: 'bench-bot', secretkey: secret.toString('latin1') }));
+  const tok = await post(
+    pool,
+    '/oauth2/token',
+    JSON.stringify({ grant_type: 'client_credentials', appkey: 'bench-bot', secretkey: secret.toString('latin1') }),
+  );
   secret.fill(0);
   return { sidecar, token: String(tok.token), pool };
 }
 
 async function liveSecondsOf(sidecar: Sidecar): Promise<number> {
   const text = await sidecar.parts.registry.getSingleMetricAsString('kguard_broker_token_live_seconds_total');
-  return text.split('\n').filter((l) => l.startsWith('kguard_broker_token_live_seconds_total{')).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('kguard_broker_token_live_seconds_total{'))
+    .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
 }
 
-async function sessionDesign(sim: Simulator, rate: number): Promise<{ latency: ReturnType<typeof summarize>; liveSeconds: number; issues: number; refused: number }> {
+async function sessionDesign(
+  sim: Simulator,
+  rate: number,
+): Promise<{ latency: ReturnType<typeof summarize>; liveSeconds: number; issues: number; refused: number }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'kguard-bench-sessions-'));
   await chmod(dir, 0o700);
   const g = await guard(sim.url, dir, {});
@@ -127,7 +153,12 @@ async function cancelAllAtLimit(): Promise<Record<string, unknown>> {
   const g = await guard(sim.url, dir, { orderMaxWaitMs: 30_000 });
   try {
     for (let i = 0; i < 50; i++) {
-      await post(g.pool, '/api/dostk/ordr', JSON.stringify({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: String(50_000 - i * 10), trde_tp: '0' }), { 'api-id': 'kt10000', authorization: `Bearer ${g.token}` });
+      await post(
+        g.pool,
+        '/api/dostk/ordr',
+        JSON.stringify({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: String(50_000 - i * 10), trde_tp: '0' }),
+        { 'api-id': 'kt10000', authorization: `Bearer ${g.token}` },
+      );
     }
     const open = sim.orders(ACCOUNT).filter((o) => o.status === 'open').length;
     const t0 = performance.now();
@@ -135,9 +166,12 @@ async function cancelAllAtLimit(): Promise<Record<string, unknown>> {
     const ms = performance.now() - t0;
     const cancels = sim.requestLog().filter((r) => r.apiId === 'kt10003');
     return {
-      openOrdersBefore: open, openOrdersAfter: sim.orders(ACCOUNT).filter((o) => o.status === 'open').length,
-      lockdownMs: round(ms, 1), cancelConfirmedMs: (report as unknown as { timings: Record<string, number> }).timings.cancelConfirmedMs,
-      cancelsSent: cancels.length, kiwoomRefusals: sim.stats().refusals,
+      openOrdersBefore: open,
+      openOrdersAfter: sim.orders(ACCOUNT).filter((o) => o.status === 'open').length,
+      lockdownMs: round(ms, 1),
+      cancelConfirmedMs: (report as unknown as { timings: Record<string, number> }).timings.cancelConfirmedMs,
+      cancelsSent: cancels.length,
+      kiwoomRefusals: sim.stats().refusals,
       floorMs: 'ceil(50 / 5 per s) = 10 s at the order limit, plus one listing before and after',
     };
   } finally {
@@ -157,9 +191,20 @@ for (const rate of RATES) {
   const hours = SECONDS / 3600;
   rows.push({
     callsPerSecond: rate,
-    perCall: { p50Ms: base.latency.percentilesMs.p50, p99Ms: base.latency.percentilesMs.p99, issues: base.issues, liveSecondsPerHour: round(base.liveSeconds / hours, 1) },
+    perCall: {
+      p50Ms: base.latency.percentilesMs.p50,
+      p99Ms: base.latency.percentilesMs.p99,
+      issues: base.issues,
+      liveSecondsPerHour: round(base.liveSeconds / hours, 1),
+    },
     // Above 5 queries/s Kiwoom refuses; the governor queues up to 1 s, then refuses with KG5006 (counted here).
-    session: { p50Ms: sess.latency.percentilesMs.p50, p99Ms: sess.latency.percentilesMs.p99, issues: sess.issues, liveSecondsPerHour: round(sess.liveSeconds / hours, 1), refusedByGovernor: sess.refused },
+    session: {
+      p50Ms: sess.latency.percentilesMs.p50,
+      p99Ms: sess.latency.percentilesMs.p99,
+      issues: sess.issues,
+      liveSecondsPerHour: round(sess.liveSeconds / hours, 1),
+      refusedByGovernor: sess.refused,
+    },
     ratio: {
       p50: round(sess.latency.percentilesMs.p50! / base.latency.percentilesMs.p50!, 2),
       p99: round(sess.latency.percentilesMs.p99! / base.latency.percentilesMs.p99!, 2),
@@ -172,9 +217,12 @@ for (const rate of RATES) {
 await sim.close();
 const cancelAll = await cancelAllAtLimit();
 const result = {
-  bench: 'broker-sessions', when: new Date().toISOString(), secondsPerRate: SECONDS,
-  note: 'The per-call baseline would be refused by the real Kiwoom above ~2 calls/s (token issue limit); the ideal simulator lets it run for comparison. Latency: the bot\'s view through each design (the per-call baseline is a bare forwarder with no checks, so the ratio also contains the sidecar\'s policy/audit/auth cost). Exposure: broker-token live seconds per hour of this traffic.',
-  rates: rows, cancelAll,
+  bench: 'broker-sessions',
+  when: new Date().toISOString(),
+  secondsPerRate: SECONDS,
+  note: "The per-call baseline would be refused by the real Kiwoom above ~2 calls/s (token issue limit); the ideal simulator lets it run for comparison. Latency: the bot's view through each design (the per-call baseline is a bare forwarder with no checks, so the ratio also contains the sidecar's policy/audit/auth cost). Exposure: broker-token live seconds per hour of this traffic.",
+  rates: rows,
+  cancelAll,
 };
 await mkdir(RESULTS_DIR, { recursive: true });
 const file = path.join(RESULTS_DIR, `sessions-${result.when.replace(/[:.]/g, '-')}.json`);

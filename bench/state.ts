@@ -31,14 +31,16 @@ async function measure(store: Pick<Store, 'consume'>): Promise<{ p50us: number; 
   const samples: number[] = [];
   let next = 0;
   const started = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < CALLS) {
-      const i = next++;
-      const t0 = process.hrtime.bigint();
-      await store.consume(limitsFor(i % BOTS));
-      samples.push(Number(process.hrtime.bigint() - t0) / 1_000);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < CALLS) {
+        const i = next++;
+        const t0 = process.hrtime.bigint();
+        await store.consume(limitsFor(i % BOTS));
+        samples.push(Number(process.hrtime.bigint() - t0) / 1_000);
+      }
+    }),
+  );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   samples.sort((a, b) => a - b);
   return { p50us: Math.round(quantile(samples, 0.5)), p99us: Math.round(quantile(samples, 0.99)), opsPerSec: Math.round(CALLS / seconds) };
@@ -57,17 +59,33 @@ try {
   // Baseline: one bare PING round trip on the same server, to tell the network
   // + scheduler floor of this machine apart from the script's own cost.
   const bare = new Redis(redisServer.url);
-  const ping = await measure({ consume: async () => { await bare.ping(); return { allowed: true, usage: [] }; } });
+  const ping = await measure({
+    consume: async () => {
+      await bare.ping();
+      return { allowed: true, usage: [] };
+    },
+  });
   bare.disconnect();
-  console.log(JSON.stringify({
-    bench: 'state.consume', calls: CALLS, concurrency: CONCURRENCY, limitsPerCall: 3,
-    memory: mem, redis: red, redisBarePing: ping,
-    ratioP50: Number((red.p50us / Math.max(1, mem.p50us)).toFixed(1)),
-    ratioP99: Number((red.p99us / Math.max(1, mem.p99us)).toFixed(1)),
-    redisAddedP99us: red.p99us - mem.p99us,
-    scriptOverPingP50us: red.p50us - ping.p50us,
-    loadAverage: (await import('node:os')).loadavg().map((x) => Number(x.toFixed(2))),
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        bench: 'state.consume',
+        calls: CALLS,
+        concurrency: CONCURRENCY,
+        limitsPerCall: 3,
+        memory: mem,
+        redis: red,
+        redisBarePing: ping,
+        ratioP50: Number((red.p50us / Math.max(1, mem.p50us)).toFixed(1)),
+        ratioP99: Number((red.p99us / Math.max(1, mem.p99us)).toFixed(1)),
+        redisAddedP99us: red.p99us - mem.p99us,
+        scriptOverPingP50us: red.p50us - ping.p50us,
+        loadAverage: (await import('node:os')).loadavg().map((x) => Number(x.toFixed(2))),
+      },
+      null,
+      2,
+    ),
+  );
 } finally {
   await redisServer.stop();
 }

@@ -15,4 +15,3 @@ rules:
     maxQuantity: 100000
     maxNotional: 1000000000
 `;
-

@@ -53,7 +53,11 @@ export async function startChild(role: ChildRole, start: StartMessage): Promise<
   }
   if (ready.type !== 'ready') throw new Error('unexpected reply');
   return {
-    role, pid: proc.pid!, url: ready.url, adminUrl: ready.adminUrl, ask,
+    role,
+    pid: proc.pid!,
+    url: ready.url,
+    adminUrl: ready.adminUrl,
+    ask,
     async close() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       const exited = once(proc, 'exit');

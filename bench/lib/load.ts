@@ -29,27 +29,33 @@ export interface LoadResult {
 export function runLoad(o: LoadOptions): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const samples: number[] = [];
-    const instance = autocannon({
-      url: o.url + o.path,
-      method: 'POST',
-      headers: { 'content-type': 'application/json;charset=UTF-8', ...o.headers },
-      body: o.body,
-      connections: o.connections,
-      duration: o.durationS,
-      timeout: 10,
-      ...(o.rate ? { overallRate: o.rate } : {}),
-    }, (err: unknown, result: autocannon.Result) => {
-      if (err) { reject(err instanceof Error ? err : new Error(String(err))); return; }
-      resolve({
-        latency: summarize(samples),
-        throughputRps: Math.round((samples.length / result.duration) * 10) / 10,
-        requests: result.requests.total,
-        non2xx: result.non2xx,
-        errors: result.errors,
-        timeouts: result.timeouts,
-        durationS: result.duration,
-      });
-    });
+    const instance = autocannon(
+      {
+        url: o.url + o.path,
+        method: 'POST',
+        headers: { 'content-type': 'application/json;charset=UTF-8', ...o.headers },
+        body: o.body,
+        connections: o.connections,
+        duration: o.durationS,
+        timeout: 10,
+        ...(o.rate ? { overallRate: o.rate } : {}),
+      },
+      (err: unknown, result: autocannon.Result) => {
+        if (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        resolve({
+          latency: summarize(samples),
+          throughputRps: Math.round((samples.length / result.duration) * 10) / 10,
+          requests: result.requests.total,
+          non2xx: result.non2xx,
+          errors: result.errors,
+          timeouts: result.timeouts,
+          durationS: result.duration,
+        });
+      },
+    );
     instance.on('response', (_client, status, _bytes, responseTimeMs) => {
       if (status >= 200 && status < 300) samples.push(responseTimeMs);
     });

@@ -50,7 +50,9 @@ export function percentileChartSvg(series: readonly ChartSeries[], opts: ChartOp
   const x = (p: number) => m.left + ((percentileScale(p) - xMin) / (xMax - xMin || 1)) * plotW;
   const y = (v: number) => m.top + plotH - (v / yMax) * plotH;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
   out.push(`<text x="${m.left}" y="24" font-size="16" font-weight="bold">${escapeXml(opts.title)}</text>`);
   if (opts.subtitle) out.push(`<text x="${m.left}" y="44" fill="#555">${escapeXml(opts.subtitle)}</text>`);
@@ -71,7 +73,10 @@ export function percentileChartSvg(series: readonly ChartSeries[], opts: ChartOp
     const color = COLORS[i % COLORS.length]!;
     const pts = s.points.filter(([, v]) => Number.isFinite(v));
     out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([p, v]) => `${x(p).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}"/>`);
-    for (const [p, v] of pts) out.push(`<circle cx="${x(p).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="${color}"><title>${escapeXml(`${s.name} p${p}: ${v} ms`)}</title></circle>`);
+    for (const [p, v] of pts)
+      out.push(
+        `<circle cx="${x(p).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="${color}"><title>${escapeXml(`${s.name} p${p}: ${v} ms`)}</title></circle>`,
+      );
     const ly = m.top + 10 + i * 20;
     out.push(`<line x1="${m.left + plotW + 15}" x2="${m.left + plotW + 35}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
     out.push(`<text x="${m.left + plotW + 40}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);

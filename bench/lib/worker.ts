@@ -49,7 +49,10 @@ async function startSimChild(m: StartMessage): Promise<Child> {
   return {
     url: sim.url,
     // Between runs: forget orders (the book's scans are linear) and tokens, keep the app.
-    reset() { sim.reset(); register(); },
+    reset() {
+      sim.reset();
+      register();
+    },
     close: () => sim.close(),
   };
 }
@@ -59,7 +62,10 @@ async function startGuardChild(m: StartMessage): Promise<Child> {
   await chmod(dir, 0o700);
   const policyFile = path.join(dir, 'bench-policy.yaml');
   await writeFile(policyFile, BENCH_POLICY);
-  const logger = createLogger({ level: m.logLevel ?? 'info', destination: pino.destination({ dest: path.join(dir, 'sidecar.log'), sync: false, mkdir: true }) });
+  const logger = createLogger({
+    level: m.logLevel ?? 'info',
+    destination: pino.destination({ dest: path.join(dir, 'sidecar.log'), sync: false, mkdir: true }),
+  });
   const config = await loadConfig({
     env: {},
     overrides: {
@@ -78,7 +84,12 @@ async function startGuardChild(m: StartMessage): Promise<Child> {
     },
   });
   const sidecar = await startSidecar(config, { logger, cwd: ROOT });
-  const { secret } = await sidecar.parts.bots.add({ id: BENCH_BOT, owner: 'bench', account: m.account, allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel'] });
+  const { secret } = await sidecar.parts.bots.add({
+    id: BENCH_BOT,
+    owner: 'bench',
+    account: m.account,
+    allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel'],
+  });
   const appKey = Buffer.from(m.appKey, 'utf8');
   const secretKey = Buffer.from(m.secretKey, 'utf8');
   try {
@@ -92,7 +103,11 @@ async function startGuardChild(m: StartMessage): Promise<Child> {
     adminUrl: sidecar.adminUrl,
     async token() {
       // The bot secret stays in this process; only the short-lived session token leaves.
-      const body = jsonBodyWithSecrets([['grant_type', 'client_credentials'], ['appkey', BENCH_BOT], ['secretkey', secret]]);
+      const body = jsonBodyWithSecrets([
+        ['grant_type', 'client_credentials'],
+        ['appkey', BENCH_BOT],
+        ['secretkey', secret],
+      ]);
       const res = await request(`${sidecar.url}/oauth2/token`, { method: 'POST', body, headers: { 'content-type': 'application/json;charset=UTF-8' } });
       body.fill(0);
       const json = (await res.body.json()) as Record<string, unknown>;

@@ -26,7 +26,9 @@ export async function runReadiness(checks: readonly ReadinessCheck[]): Promise<R
       try {
         await Promise.race([
           Promise.resolve().then(c.check),
-          new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS); }),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+          }),
         ]);
         return [c.name, { ok: true }] as const;
       } catch (err) {

@@ -9,7 +9,7 @@ import { GuardError, kiwoomErrorBody, toGuardError, type Language } from '../com
 import { parseJsonObject } from '../common/json.js';
 import { readBody } from '../common/body.js';
 import { runReadiness, type ReadinessCheck } from './health.js';
-import type { AdminTokens, } from './tokens.js';
+import type { AdminTokens } from './tokens.js';
 import type { AdminRoute } from '../common/admin-route.js';
 
 export type { AdminRequest, AdminRoute } from '../common/admin-route.js';
@@ -32,7 +32,10 @@ interface CompiledRoute extends AdminRoute {
 function compile(route: AdminRoute): CompiledRoute {
   const names: string[] = [];
   const pattern = new RegExp(
-    `^${route.path.replace(/:([a-zA-Z]+)/g, (_, n: string) => { names.push(n); return '([A-Za-z0-9_.:-]{1,128})'; })}$`,
+    `^${route.path.replace(/:([a-zA-Z]+)/g, (_, n: string) => {
+      names.push(n);
+      return '([A-Za-z0-9_.:-]{1,128})';
+    })}$`,
   );
   return { ...route, pattern, names };
 }

@@ -20,12 +20,32 @@ export interface ApprovalConfig {
   readonly maxPendingPerBot: number;
   /** Waiters re-check the store this often in case a pub/sub message was lost. */
   readonly pollMs: number;
-  readonly totp: { readonly periodSec: number; readonly digits: number; readonly window: number; readonly maxFailures: number; readonly lockoutMs: number; readonly issuer: string };
+  readonly totp: {
+    readonly periodSec: number;
+    readonly digits: number;
+    readonly window: number;
+    readonly maxFailures: number;
+    readonly lockoutMs: number;
+    readonly issuer: string;
+  };
   readonly header: string;
 }
 
 export function parseApprovalConfig(raw: unknown, path = 'approval'): ApprovalConfig {
-  const r = section(raw, path, ['mode', 'holdSeconds', 'stepUpTimeoutSeconds', 'adminTimeoutSeconds', 'adminApprovers', 'useWithinSeconds', 'retentionHours', 'maxPending', 'maxPendingPerBot', 'pollMs', 'totp', 'header']);
+  const r = section(raw, path, [
+    'mode',
+    'holdSeconds',
+    'stepUpTimeoutSeconds',
+    'adminTimeoutSeconds',
+    'adminApprovers',
+    'useWithinSeconds',
+    'retentionHours',
+    'maxPending',
+    'maxPendingPerBot',
+    'pollMs',
+    'totp',
+    'header',
+  ]);
   const t = section(r.totp, `${path}.totp`, ['periodSec', 'digits', 'window', 'maxFailures', 'lockoutSeconds', 'issuer']);
   return {
     mode: oneOf(r, 'mode', path, 'hold', ['hold', 'pending'] as const),

@@ -65,7 +65,9 @@ export function approvalRecords({ store, cfg, now }: { store: Store; cfg: Approv
 
   async function view(rec: ApprovalRecord): Promise<ApprovalView> {
     const [votes, refusedJson, consumed] = await Promise.all([store.hgetall(K.votes(rec.id)), store.get(K.refused(rec.id)), store.get(K.consumed(rec.id))]);
-    const approvals = Object.entries(votes).map(([approver, at]) => ({ approver, at })).sort((a, b) => a.at.localeCompare(b.at));
+    const approvals = Object.entries(votes)
+      .map(([approver, at]) => ({ approver, at }))
+      .sort((a, b) => a.at.localeCompare(b.at));
     const refusal = refusedJson ? (JSON.parse(refusedJson) as ApprovalView['refusal']) : undefined;
     let status: ApprovalStatus;
     if (consumed) status = 'consumed';
@@ -82,7 +84,8 @@ export function approvalRecords({ store, cfg, now }: { store: Store; cfg: Approv
 
   async function openCounts(botId: string): Promise<{ total: number; bot: number }> {
     const open = await store.hgetall(K.open);
-    let total = 0, bot = 0;
+    let total = 0,
+      bot = 0;
     const t = now();
     for (const [id, v] of Object.entries(open)) {
       const { b, e } = JSON.parse(v) as { b: string; e: number };

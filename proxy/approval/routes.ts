@@ -11,22 +11,32 @@ const STATUSES: readonly ApprovalStatus[] = ['pending', 'approved', 'refused', '
 export function approvalRoutes(service: ApprovalService, prefix = '/admin/v1'): AdminRoute[] {
   return [
     {
-      method: 'GET', path: `${prefix}/approvals`, role: 'viewer',
+      method: 'GET',
+      path: `${prefix}/approvals`,
+      role: 'viewer',
       async handler({ query }) {
         const status = query.get('status') ?? undefined;
-        if (status !== undefined && !STATUSES.includes(status as ApprovalStatus)) throw new GuardError('KG3016', `status must be one of ${STATUSES.join(', ')}`);
+        if (status !== undefined && !STATUSES.includes(status as ApprovalStatus))
+          throw new GuardError('KG3016', `status must be one of ${STATUSES.join(', ')}`);
         const botId = query.get('bot') ?? undefined;
-        return { status: 200, body: { approvals: await service.list({ ...(status ? { status: status as ApprovalStatus } : {}), ...(botId ? { botId } : {}) }) } };
+        return {
+          status: 200,
+          body: { approvals: await service.list({ ...(status ? { status: status as ApprovalStatus } : {}), ...(botId ? { botId } : {}) }) },
+        };
       },
     },
     {
-      method: 'GET', path: `${prefix}/approvals/:id`, role: 'viewer',
+      method: 'GET',
+      path: `${prefix}/approvals/:id`,
+      role: 'viewer',
       async handler({ params }) {
         return { status: 200, body: await service.get(params.id!) };
       },
     },
     {
-      method: 'POST', path: `${prefix}/approvals/:id/approve`, role: 'approver',
+      method: 'POST',
+      path: `${prefix}/approvals/:id/approve`,
+      role: 'approver',
       async handler({ params, body, principal }) {
         const code = Buffer.from(bodyString(body, 'code', 10)!, 'utf8');
         try {
@@ -37,20 +47,26 @@ export function approvalRoutes(service: ApprovalService, prefix = '/admin/v1'): 
       },
     },
     {
-      method: 'POST', path: `${prefix}/approvals/:id/refuse`, role: 'approver',
+      method: 'POST',
+      path: `${prefix}/approvals/:id/refuse`,
+      role: 'approver',
       async handler({ params, body, principal }) {
         const reason = bodyString(body, 'reason', 500)!;
         return { status: 200, body: await service.refuse(params.id!, principal.name, reason) };
       },
     },
     {
-      method: 'GET', path: `${prefix}/approvers`, role: 'admin',
+      method: 'GET',
+      path: `${prefix}/approvers`,
+      role: 'admin',
       async handler() {
         return { status: 200, body: { approvers: await service.approvers() } };
       },
     },
     {
-      method: 'POST', path: `${prefix}/approvers`, role: 'admin',
+      method: 'POST',
+      path: `${prefix}/approvers`,
+      role: 'admin',
       async handler({ body, principal }) {
         const b = body;
         const name = bodyString(b, 'name', 64)!;
@@ -67,7 +83,9 @@ export function approvalRoutes(service: ApprovalService, prefix = '/admin/v1'): 
       },
     },
     {
-      method: 'DELETE', path: `${prefix}/approvers/:name`, role: 'admin',
+      method: 'DELETE',
+      path: `${prefix}/approvers/:name`,
+      role: 'admin',
       async handler({ params, principal }) {
         await service.removeApprover(params.name!, principal.name);
         return { status: 200, body: { removed: params.name } };

@@ -12,10 +12,22 @@ export interface SecretSealer {
   open(sealed: string, context: EncryptionContext): Promise<Buffer>;
 }
 
-interface SealedBox { v: 1; wrapped: WrappedKey; iv: string; tag: string; ct: string }
+interface SealedBox {
+  v: 1;
+  wrapped: WrappedKey;
+  iv: string;
+  tag: string;
+  ct: string;
+}
 
 function aad(context: EncryptionContext): Buffer {
-  return Buffer.from(JSON.stringify(Object.keys(context).sort().map((k) => [k, context[k]])));
+  return Buffer.from(
+    JSON.stringify(
+      Object.keys(context)
+        .sort()
+        .map((k) => [k, context[k]]),
+    ),
+  );
 }
 
 export function createKeyProviderSealer(provider: KeyProvider): SecretSealer {

@@ -29,7 +29,12 @@ export interface ApprovalServiceOptions {
   readonly now?: () => number;
 }
 
-interface ApproverDoc { roles: ApproverRole[]; sealed: string; enrolledAt: string; enrolledBy: string }
+interface ApproverDoc {
+  roles: ApproverRole[];
+  sealed: string;
+  enrolledAt: string;
+  enrolledBy: string;
+}
 
 export function createApprovalService(opts: ApprovalServiceOptions): ApprovalService {
   const { config: cfg, store, sealer, auditor, logger } = opts;
@@ -38,7 +43,9 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
   const events = counter(opts.registry, 'kguard_approval_events_total', 'Approval lifecycle events', ['event', 'level']);
   // Read from the shared store at scrape time, so every replica reports the same backlog.
   new Gauge({
-    name: 'kguard_approvals_pending', help: 'Approvals waiting for a decision (all replicas)', registers: [opts.registry],
+    name: 'kguard_approvals_pending',
+    help: 'Approvals waiting for a decision (all replicas)',
+    registers: [opts.registry],
     async collect() {
       try {
         this.set((await openCounts('')).total);
@@ -51,7 +58,17 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
   let closed = false;
 
   async function audit(action: string, rec: ApprovalRecord, extra: Record<string, unknown> = {}): Promise<void> {
-    await auditor.append({ type: 'approval', action, approvalId: rec.id, botId: rec.botId, apiId: rec.apiId, level: rec.level, score: rec.score, requestId: rec.requestId, ...extra });
+    await auditor.append({
+      type: 'approval',
+      action,
+      approvalId: rec.id,
+      botId: rec.botId,
+      apiId: rec.apiId,
+      level: rec.level,
+      score: rec.score,
+      requestId: rec.requestId,
+      ...extra,
+    });
   }
 
   async function loadApprover(name: string): Promise<ApproverDoc> {
@@ -95,9 +112,12 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
 
   function decidedError(v: ApprovalView): GuardError {
     switch (v.status) {
-      case 'refused': return new GuardError('KG3006', v.id);
-      case 'timeout': return new GuardError('KG3007', v.id);
-      default: return new GuardError('KG3010', `approval ${v.id} is already ${v.status}`);
+      case 'refused':
+        return new GuardError('KG3006', v.id);
+      case 'timeout':
+        return new GuardError('KG3007', v.id);
+      default:
+        return new GuardError('KG3010', `approval ${v.id} is already ${v.status}`);
     }
   }
 
@@ -136,7 +156,13 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       await store.hset(K.open, rec.id, JSON.stringify({ b: rec.botId, e: Date.parse(rec.expiresAt) }), recordTtl(rec));
       events.inc({ event: 'requested', level: rec.level });
       logger.info({ approvalId: rec.id, botId: rec.botId, apiId: rec.apiId, level: rec.level, score: rec.score, mode }, 'approval requested');
-      const ticket: ApprovalTicket = { id: rec.id, callHash: rec.callHash, level: rec.level, expiresAt: rec.expiresAt, wait: (signal) => waits.waitFor(rec, signal) };
+      const ticket: ApprovalTicket = {
+        id: rec.id,
+        callHash: rec.callHash,
+        level: rec.level,
+        expiresAt: rec.expiresAt,
+        wait: (signal) => waits.waitFor(rec, signal),
+      };
       return ticket;
     },
 
@@ -150,7 +176,8 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       }
       const before = await view(rec);
       if (before.status !== 'pending') throw decidedError(before);
-      if (before.approvals.some((a) => a.approver === approver)) throw new GuardError('KG3011', 'four-eyes: a second approval must come from a different approver');
+      if (before.approvals.some((a) => a.approver === approver))
+        throw new GuardError('KG3011', 'four-eyes: a second approval must come from a different approver');
       await checkCode(approver, doc, code, rec);
       if (now() >= Date.parse(rec.expiresAt)) throw new GuardError('KG3007', rec.id);
       await audit('approved', rec, { approver, votes: before.approvals.length + 1, required: rec.requiredApprovals });
@@ -170,7 +197,9 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       if (denial) throw new GuardError('KG3011', denial);
       const before = await view(rec);
       if (before.status !== 'pending') throw decidedError(before);
-      const clean = String(reason ?? '').replace(/[\r\n\t]+/g, ' ').slice(0, 500);
+      const clean = String(reason ?? '')
+        .replace(/[\r\n\t]+/g, ' ')
+        .slice(0, 500);
       await audit('refused', rec, { approver, reason: clean });
       const refusal = { approver, reason: clean, at: new Date(now()).toISOString() };
       await store.setIfAbsent(K.refused(rec.id), JSON.stringify(refusal), recordTtl(rec));
@@ -228,7 +257,8 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       if (!Array.isArray(roles) || roles.length === 0 || roles.some((r) => r !== 'approver' && r !== 'admin')) {
         throw new GuardError('KG3016', 'roles must be a non-empty list of approver/admin');
       }
-      if (!o?.replace && (await store.hget(K.approvers, approver))) throw new GuardError('KG3016', `approver ${approver} is already enrolled (use replace to rotate)`);
+      if (!o?.replace && (await store.hget(K.approvers, approver)))
+        throw new GuardError('KG3016', `approver ${approver} is already enrolled (use replace to rotate)`);
       const raw = randomBytes(20);
       const secret = base32Encode(raw);
       try {
@@ -254,10 +284,12 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
 
     async approvers() {
       const all = await store.hgetall(K.approvers);
-      return Object.entries(all).map(([name, json]) => {
-        const d = JSON.parse(json) as ApproverDoc;
-        return { name, roles: d.roles, enrolledAt: d.enrolledAt };
-      }).sort((a, b) => a.name.localeCompare(b.name));
+      return Object.entries(all)
+        .map(([name, json]) => {
+          const d = JSON.parse(json) as ApproverDoc;
+          return { name, roles: d.roles, enrolledAt: d.enrolledAt };
+        })
+        .sort((a, b) => a.name.localeCompare(b.name));
     },
 
     async removeApprover(approver, actor) {

@@ -8,7 +8,9 @@ const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 /** Base32 without padding, as ASCII bytes in a Buffer (so the caller can zero it). */
 export function base32Encode(data: Buffer): Buffer {
   const out = Buffer.alloc(Math.ceil((data.length * 8) / 5));
-  let bits = 0, value = 0, o = 0;
+  let bits = 0,
+    value = 0,
+    o = 0;
   for (const byte of data) {
     value = (value << 8) | byte;
     bits += 8;
@@ -25,7 +27,9 @@ export function base32Encode(data: Buffer): Buffer {
 
 export function base32Decode(text: Buffer): Buffer {
   const out = Buffer.alloc(Math.floor((text.length * 5) / 8));
-  let bits = 0, value = 0, o = 0;
+  let bits = 0,
+    value = 0,
+    o = 0;
   for (const c of text) {
     if (c === 0x3d /* = */ || c === 0x20) continue;
     const idx = B32.indexOf(String.fromCharCode(c).toUpperCase());

@@ -57,18 +57,21 @@ export function approvalWaits({ store, cfg, logger, now, view }: ApprovalWaitsDe
       };
       const check = (): void => {
         if (done) return;
-        view(rec).then((v) => {
-          if (v.status === 'approved' || v.status === 'consumed') finish('approved');
-          else if (v.status === 'refused') finish('refused');
-          else if (v.status === 'timeout') {
-            finish('timeout');
-            void store.hdel(K.open, rec.id).catch(() => undefined);
-          }
-        }, (err: unknown) => {
-          if (done) return;
-          cleanup();
-          reject(err instanceof GuardError ? err : new GuardError('KG7001', undefined, { cause: err }));
-        });
+        view(rec).then(
+          (v) => {
+            if (v.status === 'approved' || v.status === 'consumed') finish('approved');
+            else if (v.status === 'refused') finish('refused');
+            else if (v.status === 'timeout') {
+              finish('timeout');
+              void store.hdel(K.open, rec.id).catch(() => undefined);
+            }
+          },
+          (err: unknown) => {
+            if (done) return;
+            cleanup();
+            reject(err instanceof GuardError ? err : new GuardError('KG7001', undefined, { cause: err }));
+          },
+        );
       };
       const onAbort = (): void => finish('timeout');
       set.add(check);

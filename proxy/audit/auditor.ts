@@ -87,16 +87,24 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
   async function mirror(sinkId: string, cp: Checkpoint): Promise<void> {
     const copies: Promise<unknown>[] = [];
     if (cpCfg.mirrorDir) {
-      copies.push(appendCheckpointLine(path.join(cpCfg.mirrorDir, mirrorFileName(cp.chain)), cp).catch((err: NodeJS.ErrnoException) => {
-        metrics.mirrorFailures.inc({ sink: sinkId, mirror: 'dir' });
-        logger.error({ sink: sinkId, code: err.code }, 'audit checkpoint mirror (dir) failed');
-      }));
+      copies.push(
+        appendCheckpointLine(path.join(cpCfg.mirrorDir, mirrorFileName(cp.chain)), cp).catch((err: NodeJS.ErrnoException) => {
+          metrics.mirrorFailures.inc({ sink: sinkId, mirror: 'dir' });
+          logger.error({ sink: sinkId, code: err.code }, 'audit checkpoint mirror (dir) failed');
+        }),
+      );
     }
     if (cpCfg.mirrorRedisKey && opts.redis) {
-      copies.push(withTimeout(opts.redis.xadd(cpCfg.mirrorRedisKey, 'MAXLEN', '~', cpCfg.mirrorRedisMaxLen, '*', 'cp', canonicalJson(cp)), config.sinkTimeoutMs, 'checkpoint mirror').catch(() => {
-        metrics.mirrorFailures.inc({ sink: sinkId, mirror: 'redis' });
-        logger.error({ sink: sinkId }, 'audit checkpoint mirror (redis) failed');
-      }));
+      copies.push(
+        withTimeout(
+          opts.redis.xadd(cpCfg.mirrorRedisKey, 'MAXLEN', '~', cpCfg.mirrorRedisMaxLen, '*', 'cp', canonicalJson(cp)),
+          config.sinkTimeoutMs,
+          'checkpoint mirror',
+        ).catch(() => {
+          metrics.mirrorFailures.inc({ sink: sinkId, mirror: 'redis' });
+          logger.error({ sink: sinkId }, 'audit checkpoint mirror (redis) failed');
+        }),
+      );
     }
     await Promise.all(copies);
   }
@@ -109,23 +117,31 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
           metrics,
           replica: config.replicaId,
           retryMs: config.sinkRetryMs,
-          makeCheckpointer: (hooks) => new Checkpointer({
-            sinkId: s.id,
-            replica: config.replicaId,
-            keys,
-            everyRecords: cpCfg.everyRecords,
-            everyMs: cpCfg.everyMs,
-            beforeCheckpoint: hooks.beforeCheckpoint,
-            persist: async (cp) => {
-              await hooks.persistLocal(cp);
-              await mirror(s.id, cp);
-            },
-            logger,
-            metrics,
-          }),
+          makeCheckpointer: (hooks) =>
+            new Checkpointer({
+              sinkId: s.id,
+              replica: config.replicaId,
+              keys,
+              everyRecords: cpCfg.everyRecords,
+              everyMs: cpCfg.everyMs,
+              beforeCheckpoint: hooks.beforeCheckpoint,
+              persist: async (cp) => {
+                await hooks.persistLocal(cp);
+                await mirror(s.id, cp);
+              },
+              logger,
+              metrics,
+            }),
         });
       case 'redis-stream':
-        return new RedisStreamSink(s, { redis: opts.redis!, replica: config.replicaId, metrics, logger, timeoutMs: config.sinkTimeoutMs, retryMs: config.sinkRetryMs });
+        return new RedisStreamSink(s, {
+          redis: opts.redis!,
+          replica: config.replicaId,
+          metrics,
+          logger,
+          timeoutMs: config.sinkTimeoutMs,
+          retryMs: config.sinkRetryMs,
+        });
       case 'stdout':
         return new StdoutSink(s.id, opts.stdout ?? process.stdout, metrics);
       default:
@@ -134,9 +150,13 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
   });
 
   // Open what can be opened; a sink that cannot stays down and is retried later.
-  await Promise.all(sinks.map((s) => s.open().catch((err: GuardError) => {
-    logger.error({ sink: s.id, reason: err.detail ?? err.message }, 'audit sink could not be opened');
-  })));
+  await Promise.all(
+    sinks.map((s) =>
+      s.open().catch((err: GuardError) => {
+        logger.error({ sink: s.id, reason: err.detail ?? err.message }, 'audit sink could not be opened');
+      }),
+    ),
+  );
   const anyUp = (): boolean => sinks.some((s) => s.up);
   metrics.healthy.set(anyUp() ? 1 : 0);
   if (!anyUp()) logger.error('no audit sink accepts records: every call will be refused until one does');
@@ -224,10 +244,13 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
     },
     publicKeyPem: publicKeyPem(keys.publicKey),
     keyId: keys.keyId,
-    status: () => sinks.map((s) => ({
-      id: s.id, kind: s.kind, up: s.up,
-      ...(s.downReason ? { reason: s.downReason } : {}),
-      ...(s instanceof FileSink ? s.durability : {}),
-    })),
+    status: () =>
+      sinks.map((s) => ({
+        id: s.id,
+        kind: s.kind,
+        up: s.up,
+        ...(s.downReason ? { reason: s.downReason } : {}),
+        ...(s instanceof FileSink ? s.durability : {}),
+      })),
   };
 }

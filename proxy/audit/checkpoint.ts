@@ -51,9 +51,19 @@ export function mirrorFileName(chain: string): string {
 function looksLikeCheckpoint(v: unknown): v is Checkpoint {
   if (typeof v !== 'object' || v === null) return false;
   const c = v as Record<string, unknown>;
-  return c.kind === 'checkpoint' && c.v === CHECKPOINT_VERSION && typeof c.chain === 'string' && typeof c.sink === 'string'
-    && Number.isSafeInteger(c.fromSeq) && Number.isSafeInteger(c.seq) && typeof c.head === 'string'
-    && typeof c.root === 'string' && typeof c.time === 'string' && typeof c.keyId === 'string' && typeof c.sig === 'string';
+  return (
+    c.kind === 'checkpoint' &&
+    c.v === CHECKPOINT_VERSION &&
+    typeof c.chain === 'string' &&
+    typeof c.sink === 'string' &&
+    Number.isSafeInteger(c.fromSeq) &&
+    Number.isSafeInteger(c.seq) &&
+    typeof c.head === 'string' &&
+    typeof c.root === 'string' &&
+    typeof c.time === 'string' &&
+    typeof c.keyId === 'string' &&
+    typeof c.sig === 'string'
+  );
 }
 
 export interface CheckpointFile {

@@ -86,19 +86,22 @@ export class Checkpointer {
       if (this.chain === undefined) throw new Error('chain id unknown (first record and local checkpoints both missing)');
       const hashes = this.window.slice(0, count);
       await this.opts.beforeCheckpoint?.();
-      const cp = signCheckpoint({
-        v: CHECKPOINT_VERSION,
-        kind: 'checkpoint',
-        chain: this.chain,
-        sink: sinkId,
-        replica: this.opts.replica,
-        fromSeq: this.lastSeq + 1,
-        seq: this.lastSeq + count,
-        head: hashes[count - 1]!,
-        root: merkleRoot(hashes),
-        time: new Date().toISOString(),
-        keyId: keys.keyId,
-      }, keys.privateKey);
+      const cp = signCheckpoint(
+        {
+          v: CHECKPOINT_VERSION,
+          kind: 'checkpoint',
+          chain: this.chain,
+          sink: sinkId,
+          replica: this.opts.replica,
+          fromSeq: this.lastSeq + 1,
+          seq: this.lastSeq + count,
+          head: hashes[count - 1]!,
+          root: merkleRoot(hashes),
+          time: new Date().toISOString(),
+          keyId: keys.keyId,
+        },
+        keys.privateKey,
+      );
       await this.opts.persist(cp);
       this.window = this.window.slice(count);
       this.lastSeq = cp.seq;

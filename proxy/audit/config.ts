@@ -75,7 +75,11 @@ function isObject(v: unknown): v is Raw {
 }
 
 class Reader {
-  constructor(private readonly obj: Raw, private readonly where: string, allowed: readonly string[]) {
+  constructor(
+    private readonly obj: Raw,
+    private readonly where: string,
+    allowed: readonly string[],
+  ) {
     for (const key of Object.keys(obj)) {
       if (!allowed.includes(key)) throw new ConfigError(`${where}: unknown key '${key}' (allowed: ${allowed.join(', ')})`);
     }
@@ -117,8 +121,17 @@ export function parseAuditConfig(raw: unknown, dataDir: string): AuditConfig {
   const section = raw ?? {};
   if (!isObject(section)) throw new ConfigError('audit: must be an object');
   const r = new Reader(section, 'audit', [
-    'sinks', 'durability', 'checkpoint', 'hmacFields', 'signingKeyFile', 'hmacKeyFile', 'replicaId',
-    'sinkTimeoutMs', 'sinkRetryMs', 'maxStringLength', 'maxRecordBytes',
+    'sinks',
+    'durability',
+    'checkpoint',
+    'hmacFields',
+    'signingKeyFile',
+    'hmacKeyFile',
+    'replicaId',
+    'sinkTimeoutMs',
+    'sinkRetryMs',
+    'maxStringLength',
+    'maxRecordBytes',
   ]);
   const resolve = (p: string): string => path.resolve(dataDir, p);
 

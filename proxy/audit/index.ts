@@ -1,7 +1,16 @@
 // Public API of the audit part.
 export type { AppendOptions, AuditAck, AuditDurability, AuditEvent, AuditEventType, Auditor } from './types.js';
 export { parseAuditConfig, DEFAULT_HMAC_FIELDS } from './config.js';
-export type { AuditConfig, SinkConfig, FileSinkConfig, RedisStreamSinkConfig, StdoutSinkConfig, CheckpointConfig, DurabilityConfig, FsyncMode } from './config.js';
+export type {
+  AuditConfig,
+  SinkConfig,
+  FileSinkConfig,
+  RedisStreamSinkConfig,
+  StdoutSinkConfig,
+  CheckpointConfig,
+  DurabilityConfig,
+  FsyncMode,
+} from './config.js';
 export { createAuditor } from './auditor.js';
 export type { AuditorHandle, ManagedAuditor, CreateAuditorOptions, RedisClient } from './auditor.js';
 export { fingerprint, loadPublicKey, publicKeyFileFor } from './keys.js';

@@ -2,7 +2,7 @@
 // for sensitive fields and token fingerprints. Both are files created 0600 on
 // first run; a file readable by group or others is refused (fail closed).
 import { createHmac, createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, open, readFile, stat, writeFile , type FileHandle } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { GuardError } from '../common/errors.js';
 import { sha256Hex } from './canonical.js';

@@ -55,10 +55,21 @@ export async function buildReceipt(dir: string, seq: number, opts: { checkpoints
       if (r.seq === seq) target = r;
     }
   }
-  if (!target || hashes.length !== cp.seq - cp.fromSeq + 1) throw new ReceiptError(`records ${cp.fromSeq}..${cp.seq} are not all in the log; run kguard audit verify`);
+  if (!target || hashes.length !== cp.seq - cp.fromSeq + 1)
+    throw new ReceiptError(`records ${cp.fromSeq}..${cp.seq} are not all in the log; run kguard audit verify`);
   if (merkleRoot(hashes) !== cp.root) throw new ReceiptError(`records ${cp.fromSeq}..${cp.seq} do not match their signed checkpoint; run kguard audit verify`);
   const leafIndex = seq - cp.fromSeq;
-  return { v: 1, sink: cp.sink, seq, recordHash: target.hash, leafIndex, treeSize: hashes.length, proof: inclusionProof(hashes, leafIndex), checkpoint: cp, record: target };
+  return {
+    v: 1,
+    sink: cp.sink,
+    seq,
+    recordHash: target.hash,
+    leafIndex,
+    treeSize: hashes.length,
+    proof: inclusionProof(hashes, leafIndex),
+    checkpoint: cp,
+    record: target,
+  };
 }
 
 export type ReceiptVerdict = { ok: true } | { ok: false; reason: string };
@@ -68,11 +79,14 @@ export function verifyReceipt(receipt: Receipt, publicKey: KeyObject): ReceiptVe
   const cp = receipt.checkpoint;
   if (!cp || !checkpointSignatureValid(cp, publicKey)) return { ok: false, reason: 'checkpoint signature is not valid for this public key' };
   if (receipt.seq < cp.fromSeq || receipt.seq > cp.seq) return { ok: false, reason: 'checkpoint does not cover this seq' };
-  if (receipt.leafIndex !== receipt.seq - cp.fromSeq || receipt.treeSize !== cp.seq - cp.fromSeq + 1) return { ok: false, reason: 'leaf index or tree size inconsistent with the checkpoint' };
+  if (receipt.leafIndex !== receipt.seq - cp.fromSeq || receipt.treeSize !== cp.seq - cp.fromSeq + 1)
+    return { ok: false, reason: 'leaf index or tree size inconsistent with the checkpoint' };
   if (receipt.record) {
-    if (receipt.record.seq !== receipt.seq || recordHash(receipt.record) !== receipt.recordHash) return { ok: false, reason: 'record does not hash to recordHash' };
+    if (receipt.record.seq !== receipt.seq || recordHash(receipt.record) !== receipt.recordHash)
+      return { ok: false, reason: 'record does not hash to recordHash' };
   }
   if (receipt.seq === cp.seq && receipt.recordHash !== cp.head) return { ok: false, reason: 'record hash differs from the checkpoint head' };
-  if (!verifyInclusion(receipt.recordHash, receipt.leafIndex, receipt.treeSize, receipt.proof, cp.root)) return { ok: false, reason: 'inclusion proof does not lead to the checkpoint root' };
+  if (!verifyInclusion(receipt.recordHash, receipt.leafIndex, receipt.treeSize, receipt.proof, cp.root))
+    return { ok: false, reason: 'inclusion proof does not lead to the checkpoint root' };
   return { ok: true };
 }

@@ -41,7 +41,12 @@ export function recordHash(record: Omit<AuditRecord, 'hash'> & { hash?: string }
  * `body.data`, which the auditor makes once per event) in canonical key order,
  * so the data is encoded once rather than once for the hash and again for the line.
  */
-export function chainRecord(body: RecordBody, sink: string, head: ChainHead, dataJson: string = canonicalJson(body.data)): { record: AuditRecord; line: string } {
+export function chainRecord(
+  body: RecordBody,
+  sink: string,
+  head: ChainHead,
+  dataJson: string = canonicalJson(body.data),
+): { record: AuditRecord; line: string } {
   const seq = head.seq + 1;
   // Canonical key order: data, hash, prev, replica, seq, sink, ts, type, v.
   const front = `{"data":${dataJson},`;

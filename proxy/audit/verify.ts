@@ -56,7 +56,13 @@ async function checkpointFilesIn(source: string): Promise<string[]> {
 async function findPublicKey(dir: string, explicit?: string): Promise<string | undefined> {
   if (explicit) return explicit;
   for (const candidate of [path.join(dir, 'audit-signing.pub'), path.join(path.dirname(dir), 'audit-signing.pub')]) {
-    if (await stat(candidate).then((s) => s.isFile(), () => false)) return candidate;
+    if (
+      await stat(candidate).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      return candidate;
   }
   return undefined;
 }
@@ -133,7 +139,10 @@ export async function verifyLog(target: string, opts: VerifyOptions = {}): Promi
     for (const cp of source.cps) {
       if (cp.chain !== chain) continue;
       if (!checkpointSignatureValid(cp, publicKey)) {
-        return fail({ reason: `${path.basename(source.name)}: checkpoint for seq ${cp.seq} has an invalid signature${cp.keyId !== keyId ? ` (signed by key ${cp.keyId}, not ${keyId})` : ''}`, seq: cp.seq });
+        return fail({
+          reason: `${path.basename(source.name)}: checkpoint for seq ${cp.seq} has an invalid signature${cp.keyId !== keyId ? ` (signed by key ${cp.keyId}, not ${keyId})` : ''}`,
+          seq: cp.seq,
+        });
       }
       const seen = bySeq.get(cp.seq);
       if (seen && (seen.head !== cp.head || seen.root !== cp.root || seen.fromSeq !== cp.fromSeq)) {
@@ -146,7 +155,10 @@ export async function verifyLog(target: string, opts: VerifyOptions = {}): Promi
   for (let i = 0; i < checkpoints.length; i++) {
     const expectedFrom = i === 0 ? 1 : checkpoints[i - 1]!.seq + 1;
     if (checkpoints[i]!.fromSeq !== expectedFrom && !(i === 0 && singleFile)) {
-      return fail({ reason: `checkpoints do not tile the log: the one ending at seq ${checkpoints[i]!.seq} starts at ${checkpoints[i]!.fromSeq}, expected ${expectedFrom} (a checkpoint was removed)`, seq: checkpoints[i]!.seq });
+      return fail({
+        reason: `checkpoints do not tile the log: the one ending at seq ${checkpoints[i]!.seq} starts at ${checkpoints[i]!.fromSeq}, expected ${expectedFrom} (a checkpoint was removed)`,
+        seq: checkpoints[i]!.seq,
+      });
     }
   }
 
@@ -173,7 +185,12 @@ export async function verifyLog(target: string, opts: VerifyOptions = {}): Promi
       if (r.seq >= cp.fromSeq) leaves.push(r.hash);
       if (r.seq !== cp.seq) return;
       if (r.hash !== cp.head) {
-        checkpointFailure = { reason: `record differs from the signed checkpoint at seq ${cp.seq} (edited, or the tail was rewritten)`, file: at.file, line: at.line, seq: r.seq };
+        checkpointFailure = {
+          reason: `record differs from the signed checkpoint at seq ${cp.seq} (edited, or the tail was rewritten)`,
+          file: at.file,
+          line: at.line,
+          seq: r.seq,
+        };
       } else if (leaves.length === cp.seq - cp.fromSeq + 1 && merkleRoot(leaves) !== cp.root) {
         checkpointFailure = { reason: `records ${cp.fromSeq}..${cp.seq} do not match the Merkle root of their signed checkpoint`, file: at.file, seq: r.seq };
       }
@@ -187,18 +204,19 @@ export async function verifyLog(target: string, opts: VerifyOptions = {}): Promi
     const file = files[f]!;
     let lineNo = 0;
     let firstInFile = true;
-    for await (const batch of readLineBatches(file.path)) for (const raw of batch) {
-      const before = walker.records;
-      if (!walker.line(raw, { file: file.name, line: ++lineNo, offset: raw.offset }) || checkpointFailure) break outer;
-      if (firstInFile && walker.records > before) {
-        firstInFile = false;
-        if (walker.head!.seq !== file.firstSeq) warnings.push(`${file.name}: first record is seq ${walker.head!.seq}, the name says ${file.firstSeq}`);
+    for await (const batch of readLineBatches(file.path))
+      for (const raw of batch) {
+        const before = walker.records;
+        if (!walker.line(raw, { file: file.name, line: ++lineNo, offset: raw.offset }) || checkpointFailure) break outer;
+        if (firstInFile && walker.records > before) {
+          firstInFile = false;
+          if (walker.head!.seq !== file.firstSeq) warnings.push(`${file.name}: first record is seq ${walker.head!.seq}, the name says ${file.firstSeq}`);
+        }
+        if (opts.onProgress && (walker.records & 0x3fff) === 0 && walker.records !== lastProgress) {
+          lastProgress = walker.records;
+          opts.onProgress({ bytesDone: bytesBefore + raw.offset, bytesTotal, records: walker.records });
+        }
       }
-      if (opts.onProgress && (walker.records & 0x3fff) === 0 && walker.records !== lastProgress) {
-        lastProgress = walker.records;
-        opts.onProgress({ bytesDone: bytesBefore + raw.offset, bytesTotal, records: walker.records });
-      }
-    }
     bytesBefore += file.size;
     if (!walker.endFile(f === files.length - 1)) break;
   }
@@ -222,12 +240,22 @@ export async function verifyLog(target: string, opts: VerifyOptions = {}): Promi
   }
   if (checkpointFailure) return fail(checkpointFailure, { ...base, uncoveredRecords });
   if (lastCp && lastCp.seq > lastSeq && !singleFile) {
-    return fail({ reason: `the log ends at seq ${lastSeq} but a signed checkpoint covers up to seq ${lastCp.seq}: records ${lastSeq + 1}..${lastCp.seq} were removed (truncated log or deleted newest file)`, seq: lastSeq + 1 }, { ...base, uncoveredRecords: 0 });
+    return fail(
+      {
+        reason: `the log ends at seq ${lastSeq} but a signed checkpoint covers up to seq ${lastCp.seq}: records ${lastSeq + 1}..${lastCp.seq} were removed (truncated log or deleted newest file)`,
+        seq: lastSeq + 1,
+      },
+      { ...base, uncoveredRecords: 0 },
+    );
   }
   const torn = walker.tornTail();
-  if (torn) warnings.push(`${torn.file}:${torn.line}: ${torn.bytes.length} bytes of a torn final write, not yet sealed (the sidecar seals it with a recovery record on restart)`);
+  if (torn)
+    warnings.push(
+      `${torn.file}:${torn.line}: ${torn.bytes.length} bytes of a torn final write, not yet sealed (the sidecar seals it with a recovery record on restart)`,
+    );
   if (checkpoints.length === 0) warnings.push('no checkpoints found: truncation of the log cannot be detected');
   else if (uncoveredRecords > 0) warnings.push(`${uncoveredRecords} record(s) after the last checkpoint are chained but not yet covered by a signature`);
-  if (!opts.checkpointSources?.length) warnings.push('no independent checkpoint copy given (--checkpoints DIR): truncation that also rewrites checkpoints.jsonl would go unnoticed');
+  if (!opts.checkpointSources?.length)
+    warnings.push('no independent checkpoint copy given (--checkpoints DIR): truncation that also rewrites checkpoints.jsonl would go unnoticed');
   return { ok: true, ...base, uncoveredRecords, warnings };
 }

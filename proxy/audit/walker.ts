@@ -78,9 +78,13 @@ export class ChainWalker {
     }
     if (this.head === undefined) {
       if (this.opts.fromSeq === undefined && this.opts.expectGenesis && (record.seq !== 1 || record.prev !== GENESIS_HASH)) {
-        return this.fail(at, record.seq, record.seq !== 1
-          ? `log starts at seq ${record.seq}, not 1: records 1..${record.seq - 1} are missing (deleted file?)`
-          : 'first record does not link to the genesis hash');
+        return this.fail(
+          at,
+          record.seq,
+          record.seq !== 1
+            ? `log starts at seq ${record.seq}, not 1: records 1..${record.seq - 1} are missing (deleted file?)`
+            : 'first record does not link to the genesis hash',
+        );
       }
     } else {
       if (record.seq <= this.head.seq) {

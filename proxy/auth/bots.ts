@@ -121,8 +121,14 @@ export class BotRegistry {
     const secret = Buffer.from(randomBytes(32).toString('base64url'), 'latin1');
     const now = new Date().toISOString();
     const rec: BotRecord = {
-      id: input.id, owner: input.owner, account: input.account, allowed, enabled: true,
-      createdAt: now, updatedAt: now, secret: await hashSecret(secret),
+      id: input.id,
+      owner: input.owner,
+      account: input.account,
+      allowed,
+      enabled: true,
+      createdAt: now,
+      updatedAt: now,
+      secret: await hashSecret(secret),
     };
     await this.write(rec);
     return { bot: publicBot(rec), secret };

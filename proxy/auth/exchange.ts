@@ -56,7 +56,12 @@ export interface TokenResponse {
   return_msg: string;
 }
 
-export async function exchangeToken(raw: Buffer, bots: BotRegistry, sessions: Sessions, okMessage: string): Promise<{ bot: BotRecord; response: TokenResponse; jti: string }> {
+export async function exchangeToken(
+  raw: Buffer,
+  bots: BotRegistry,
+  sessions: Sessions,
+  okMessage: string,
+): Promise<{ bot: BotRecord; response: TokenResponse; jti: string }> {
   const { fields, secret } = parseExchangeBody(raw);
   try {
     if (fields.grant_type !== 'client_credentials') throw new GuardError('KG2008');

@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { SignJWT, jwtVerify, errors as joseErrors , type JWTPayload } from 'jose';
+import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import { GuardError } from '../common/errors.js';
 import { assertPrivateFile, writeFileAtomic } from '../common/fsutil.js';
 import type { Store } from '../state/types.js';
@@ -115,7 +115,10 @@ export class Sessions {
       throw new GuardError('KG2002', err instanceof joseErrors.JOSEError ? err.code : 'invalid token');
     }
     const claims: SessionClaims = {
-      botId: String(payload.sub), jti: String(payload.jti), epoch: Number(payload.ep ?? 0), exp: Number(payload.exp),
+      botId: String(payload.sub),
+      jti: String(payload.jti),
+      epoch: Number(payload.ep ?? 0),
+      exp: Number(payload.exp),
     };
     return claims;
   }

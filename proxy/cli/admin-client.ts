@@ -38,7 +38,11 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
       });
       const text = await res.body.text();
       let json: unknown;
-      try { json = JSON.parse(text); } catch { json = undefined; }
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
       return { status: res.statusCode, text, json };
     },
   };

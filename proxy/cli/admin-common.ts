@@ -10,7 +10,11 @@ export const ADMIN_FLAGS = {
   json: { type: 'boolean' },
 } as const;
 
-export async function adminClientFrom(values: Record<string, unknown>, io: CliIO, configured?: () => Promise<{ host: string; port: number }>): Promise<AdminClient> {
+export async function adminClientFrom(
+  values: Record<string, unknown>,
+  io: CliIO,
+  configured?: () => Promise<{ host: string; port: number }>,
+): Promise<AdminClient> {
   let baseUrl = typeof values['admin-url'] === 'string' ? values['admin-url'] : io.env.KGUARD_ADMIN_URL;
   if (!baseUrl && configured) {
     const a = await configured();

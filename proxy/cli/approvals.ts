@@ -15,12 +15,31 @@ const USAGE = `usage: kguard approvals list [--status pending|approved|refused|t
   common: --admin-url URL (or KGUARD_ADMIN_URL)  --token-file FILE (or KGUARD_ADMIN_TOKEN_FILE)
 `;
 
-interface View { id: string; status: string; level: string; botId: string; apiId: string; score: number; createdAt: string; expiresAt: string; summary: Record<string, string>; approvals: { approver: string }[]; requiredApprovals: number }
+interface View {
+  id: string;
+  status: string;
+  level: string;
+  botId: string;
+  apiId: string;
+  score: number;
+  createdAt: string;
+  expiresAt: string;
+  summary: Record<string, string>;
+  approvals: { approver: string }[];
+  requiredApprovals: number;
+}
 
 function table(json: unknown): string {
   const rows = (json as { approvals: View[] }).approvals;
   if (rows.length === 0) return 'no approvals\n';
-  return `${rows.map((v) => `${v.id}  ${v.status.padEnd(8)} ${v.level.padEnd(7)} bot=${v.botId} ${v.apiId} score=${v.score} ${Object.entries(v.summary).map(([k, x]) => `${k}=${x}`).join(' ')} approvals=${v.approvals.length}/${v.requiredApprovals} expires=${v.expiresAt}`).join('\n')}\n`;
+  return `${rows
+    .map(
+      (v) =>
+        `${v.id}  ${v.status.padEnd(8)} ${v.level.padEnd(7)} bot=${v.botId} ${v.apiId} score=${v.score} ${Object.entries(v.summary)
+          .map(([k, x]) => `${k}=${x}`)
+          .join(' ')} approvals=${v.approvals.length}/${v.requiredApprovals} expires=${v.expiresAt}`,
+    )
+    .join('\n')}\n`;
 }
 
 const approvals: CliCommand = async (args, io) => {
@@ -52,14 +71,22 @@ const approvals: CliCommand = async (args, io) => {
       const code = await readCodeFromStdin(io.stdin);
       try {
         if (!/^\d{6,8}$/.test(code.toString('latin1'))) throw new UsageError('the code must be 6-8 digits on stdin');
-        return printResult(io, await (await client()).call('POST', `/approvals/${encodeURIComponent(id)}/approve`, { code: code.toString('latin1') }), (j) => `approval ${id}: ${(j as View).status}\n`);
+        return printResult(
+          io,
+          await (await client()).call('POST', `/approvals/${encodeURIComponent(id)}/approve`, { code: code.toString('latin1') }),
+          (j) => `approval ${id}: ${(j as View).status}\n`,
+        );
       } finally {
         code.fill(0);
       }
     }
     case 'refuse':
       if (!id || typeof values.reason !== 'string') break;
-      return printResult(io, await (await client()).call('POST', `/approvals/${encodeURIComponent(id)}/refuse`, { reason: values.reason }), (j) => `approval ${id}: ${(j as View).status}\n`);
+      return printResult(
+        io,
+        await (await client()).call('POST', `/approvals/${encodeURIComponent(id)}/refuse`, { reason: values.reason }),
+        (j) => `approval ${id}: ${(j as View).status}\n`,
+      );
     case 'enroll': {
       if (!id) break;
       const roles = values.role?.length ? values.role : ['approver'];

@@ -49,13 +49,16 @@ function intArg(name: string, v: unknown): number {
 function printVerdict(io: CliIO, report: VerifyReport, target: string): void {
   const w = (s: string) => io.stdout.write(`${s}\n`);
   if (report.ok) {
-    w(`VERIFIED ${target}: ${report.records} records${report.lastSeq ? ` (seq ${report.firstSeq}..${report.lastSeq})` : ''} in ${report.files} file(s), ${report.checkpoints} signed checkpoint(s)`);
+    w(
+      `VERIFIED ${target}: ${report.records} records${report.lastSeq ? ` (seq ${report.firstSeq}..${report.lastSeq})` : ''} in ${report.files} file(s), ${report.checkpoints} signed checkpoint(s)`,
+    );
     if (report.headHash) w(`  head ${report.headHash}`);
     if (report.keyId) w(`  signing key ${report.keyId} (${report.publicKeyFile})`);
   } else {
     const f = report.failure!;
     w(`FAILED ${target}: the audit log does not verify`);
-    if (f.seq !== undefined || f.file) w(`  first bad record: ${f.seq !== undefined ? `seq ${f.seq}` : 'unknown seq'}${f.file ? ` at ${f.file}${f.line ? `:${f.line}` : ''}` : ''}`);
+    if (f.seq !== undefined || f.file)
+      w(`  first bad record: ${f.seq !== undefined ? `seq ${f.seq}` : 'unknown seq'}${f.file ? ` at ${f.file}${f.line ? `:${f.line}` : ''}` : ''}`);
     w(`  reason: ${f.reason}`);
     if (report.lastSeq !== undefined) w(`  records before it verified: ${report.records} (last good seq ${report.lastSeq})`);
   }
@@ -79,12 +82,14 @@ const audit: CliCommand = async (args, io) => {
         ...(values.from !== undefined ? { fromSeq: intArg('--from', values.from) } : {}),
         ...(values.checkpoints ? { checkpointSources: values.checkpoints } : {}),
         ...(typeof values['public-key'] === 'string' ? { publicKeyFile: values['public-key'] } : {}),
-        ...(tty ? {
-          onProgress: ({ bytesDone, bytesTotal, records }) => {
-            const pct = bytesTotal > 0 ? Math.floor((bytesDone / bytesTotal) * 100) : 100;
-            io.stderr.write(`\rverifying ${pct}% ${records} records ${((Date.now() - started) / 1000).toFixed(1)} s `);
-          },
-        } : {}),
+        ...(tty
+          ? {
+              onProgress: ({ bytesDone, bytesTotal, records }) => {
+                const pct = bytesTotal > 0 ? Math.floor((bytesDone / bytesTotal) * 100) : 100;
+                io.stderr.write(`\rverifying ${pct}% ${records} records ${((Date.now() - started) / 1000).toFixed(1)} s `);
+              },
+            }
+          : {}),
       });
       if (tty) io.stderr.write('\n');
       if (values.json) printJson(io, report);
@@ -112,7 +117,11 @@ const audit: CliCommand = async (args, io) => {
         const receipt = JSON.parse(await readFile(values.verify, 'utf8')) as Receipt;
         const keyFile = typeof values['public-key'] === 'string' ? values['public-key'] : publicKeyFileFor((await auditConfig(values, io)).signingKeyFile);
         const verdict = verifyReceipt(receipt, await loadPublicKey(keyFile));
-        io.stdout.write(verdict.ok ? `VALID receipt for seq ${receipt.seq} (checkpoint ${receipt.checkpoint.fromSeq}..${receipt.checkpoint.seq})\n` : `INVALID receipt: ${verdict.reason}\n`);
+        io.stdout.write(
+          verdict.ok
+            ? `VALID receipt for seq ${receipt.seq} (checkpoint ${receipt.checkpoint.fromSeq}..${receipt.checkpoint.seq})\n`
+            : `INVALID receipt: ${verdict.reason}\n`,
+        );
         return verdict.ok ? 0 : 1;
       }
       const seq = intArg('SEQ', positionals[0]);

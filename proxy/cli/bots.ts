@@ -23,9 +23,18 @@ const bots: CliCommand = async (args, io) => {
     const id = positionals[0];
     switch (sub) {
       case 'add': {
-        if (!id || typeof values.account !== 'string') throw new UsageError('usage: kguard bots add <id> --account <account> [--owner <name>] [--allow kt10000 --allow kind:query ...] [--secret-out FILE]');
-        const allowed = (values.allow ?? []).flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean);
-        const { bot, secret } = await registry.add({ id, owner: typeof values.owner === 'string' ? values.owner : 'unknown', account: values.account, allowed });
+        if (!id || typeof values.account !== 'string')
+          throw new UsageError('usage: kguard bots add <id> --account <account> [--owner <name>] [--allow kt10000 --allow kind:query ...] [--secret-out FILE]');
+        const allowed = (values.allow ?? [])
+          .flatMap((a) => a.split(','))
+          .map((a) => a.trim())
+          .filter(Boolean);
+        const { bot, secret } = await registry.add({
+          id,
+          owner: typeof values.owner === 'string' ? values.owner : 'unknown',
+          account: values.account,
+          allowed,
+        });
         try {
           if (typeof values['secret-out'] === 'string') {
             await writeFileAtomic(values['secret-out'], secret, 0o600);
@@ -53,9 +62,13 @@ const bots: CliCommand = async (args, io) => {
           const admin = await adminClientFrom(values, io);
           return printResult(io, await admin.call('POST', `/bots/${encodeURIComponent(id)}/${sub}`));
         }
-        if (sub === 'kill-sessions') throw new UsageError('kill-sessions needs the running sidecar: pass --admin-url and --token-file (or KGUARD_ADMIN_URL / KGUARD_ADMIN_TOKEN_FILE)');
+        if (sub === 'kill-sessions')
+          throw new UsageError('kill-sessions needs the running sidecar: pass --admin-url and --token-file (or KGUARD_ADMIN_URL / KGUARD_ADMIN_TOKEN_FILE)');
         printJson(io, await registry.setEnabled(id, sub === 'enable'));
-        if (sub === 'disable') io.stderr.write('registry flag set: a running sidecar refuses the bot from its next call (it watches the registry); pass --admin-url to also end its sessions on every replica and revoke its broker token now\n');
+        if (sub === 'disable')
+          io.stderr.write(
+            'registry flag set: a running sidecar refuses the bot from its next call (it watches the registry); pass --admin-url to also end its sessions on every replica and revoke its broker token now\n',
+          );
         return 0;
       }
       default:

@@ -45,4 +45,3 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return 1;
   }
 }
-

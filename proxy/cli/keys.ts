@@ -8,8 +8,17 @@ import { loadHmacKey } from '../audit/keys.js';
 import { GuardError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import {
-  addLocalMasterKeyVersion, createKeyProvider, createVault, parseCredentialInput, parseVaultConfig, PROVIDER_NAMES, readSecretInput,
-  type CredentialMeta, type KeyProvider, type ManagedVault, type ProviderName,
+  addLocalMasterKeyVersion,
+  createKeyProvider,
+  createVault,
+  parseCredentialInput,
+  parseVaultConfig,
+  PROVIDER_NAMES,
+  readSecretInput,
+  type CredentialMeta,
+  type KeyProvider,
+  type ManagedVault,
+  type ProviderName,
 } from '../vault/index.js';
 import { configFromFlags, parseFlags, printJson } from './args.js';
 import type { CliCommand, CliIO } from './types.js';
@@ -91,7 +100,8 @@ const keys: CliCommand = async (args, io) => {
   let primaryName: ProviderName = vaultConfig.provider;
   if (sub === 'rewrap') {
     const to = values.to;
-    if (typeof to !== 'string' || !(PROVIDER_NAMES as readonly string[]).includes(to)) throw new GuardError('KG4006', `--to must be one of ${PROVIDER_NAMES.join(', ')}`);
+    if (typeof to !== 'string' || !(PROVIDER_NAMES as readonly string[]).includes(to))
+      throw new GuardError('KG4006', `--to must be one of ${PROVIDER_NAMES.join(', ')}`);
     primaryName = to as ProviderName;
     if (values['new-master-key']) {
       if (primaryName !== 'local') throw new GuardError('KG4006', '--new-master-key applies to --to local only');
@@ -119,7 +129,14 @@ const keys: CliCommand = async (args, io) => {
     const hmacKey = (await loadHmacKey(parseAuditConfig(config.audit, config.dataDir).hmacKeyFile, true)).export();
     try {
       vault = await createVault({
-        dataDir: config.dataDir, provider: primary, readProviders, registry, logger, hmacKey, limits: vaultConfig.limits, lock: vaultConfig.lock,
+        dataDir: config.dataDir,
+        provider: primary,
+        readProviders,
+        registry,
+        logger,
+        hmacKey,
+        limits: vaultConfig.limits,
+        lock: vaultConfig.lock,
       });
     } finally {
       hmacKey.fill(0);
@@ -139,7 +156,9 @@ const keys: CliCommand = async (args, io) => {
       }
       case 'rotate': {
         const botId = needBot();
-        const meta = await withKeys((creds) => v.rotateCredentials({ botId, ...creds, ...(typeof values.account === 'string' ? { account: values.account } : {}) }));
+        const meta = await withKeys((creds) =>
+          v.rotateCredentials({ botId, ...creds, ...(typeof values.account === 'string' ? { account: values.account } : {}) }),
+        );
         io.stdout.write(`rotated credentials for ${meta.botId} to version ${meta.keyVersion}; the previous ciphertext was destroyed\n`);
         printJson(io, meta);
         return 0;
@@ -152,8 +171,14 @@ const keys: CliCommand = async (args, io) => {
         return 0;
       }
       case 'rewrap': {
-        const report = await vault.rewrapAll({ onRecord: (botId, outcome) => { io.stdout.write(`${outcome === 'rewrapped' ? 'rewrapped' : 'already done'}\t${botId}\n`); } });
-        io.stdout.write(`${report.resumed ? 'resumed an interrupted rewrap; ' : ''}${report.rewrapped.length} rewrapped, ${report.skipped.length} already under ${report.target.provider} ${report.target.keyId}\n`);
+        const report = await vault.rewrapAll({
+          onRecord: (botId, outcome) => {
+            io.stdout.write(`${outcome === 'rewrapped' ? 'rewrapped' : 'already done'}\t${botId}\n`);
+          },
+        });
+        io.stdout.write(
+          `${report.resumed ? 'resumed an interrupted rewrap; ' : ''}${report.rewrapped.length} rewrapped, ${report.skipped.length} already under ${report.target.provider} ${report.target.keyId}\n`,
+        );
         return 0;
       }
       case 'disable':

@@ -11,15 +11,27 @@ const USAGE = `usage: kguard lockdown (--bot B | --account A | --all) --reason T
 
 export function summarise(r: IncidentReport): string {
   const lines = [`LOCKDOWN incident ${r.id} (${r.targets.map((t) => t.botId).join(', ') || 'no bots'})`];
-  for (const s of r.steps) lines.push(`  ${s.ok ? 'ok    ' : 'FAILED'} ${s.step} (${s.startedMs}-${s.endedMs} ms)${s.errors.length ? `: ${s.errors.join('; ')}` : ''}`);
-  for (const c of r.cancels) lines.push(`  account ${c.account}: listed ${c.listed ?? 0}, cancelled ${c.cancelled ?? 0}, NOT cancelled ${c.notCancelled?.length ?? 0}${c.error ? ` (${c.error})` : ''}`);
-  lines.push(`  all orders cancelled: ${r.timings.cancelConfirmedMs !== undefined ? `${r.timings.cancelConfirmedMs} ms` : 'NOT CONFIRMED'}; damage assessment ${r.timings.damageMs ?? '-'} ms`);
+  for (const s of r.steps)
+    lines.push(`  ${s.ok ? 'ok    ' : 'FAILED'} ${s.step} (${s.startedMs}-${s.endedMs} ms)${s.errors.length ? `: ${s.errors.join('; ')}` : ''}`);
+  for (const c of r.cancels)
+    lines.push(
+      `  account ${c.account}: listed ${c.listed ?? 0}, cancelled ${c.cancelled ?? 0}, NOT cancelled ${c.notCancelled?.length ?? 0}${c.error ? ` (${c.error})` : ''}`,
+    );
+  lines.push(
+    `  all orders cancelled: ${r.timings.cancelConfirmedMs !== undefined ? `${r.timings.cancelConfirmedMs} ms` : 'NOT CONFIRMED'}; damage assessment ${r.timings.damageMs ?? '-'} ms`,
+  );
   lines.push('  recovery checklist:', ...r.checklist.map((c) => `    [${c.confirmedBy ? 'x' : ' '}] ${c.id}: ${c.title}`));
   return `${lines.join('\n')}\n`;
 }
 
 const lockdown: CliCommand = async (args, io) => {
-  const { values } = parseFlags(args, { ...ADMIN_FLAGS, bot: { type: 'string' }, account: { type: 'string' }, all: { type: 'boolean' }, reason: { type: 'string' } });
+  const { values } = parseFlags(args, {
+    ...ADMIN_FLAGS,
+    bot: { type: 'string' },
+    account: { type: 'string' },
+    all: { type: 'boolean' },
+    reason: { type: 'string' },
+  });
   const scopes = [values.bot, values.account, values.all].filter((v) => v !== undefined && v !== false).length;
   if (scopes !== 1 || typeof values.reason !== 'string' || values.reason.trim() === '') {
     io.stderr.write(USAGE);

@@ -21,7 +21,13 @@ const USAGE = `usage: kguard policy <command>
 options: --json (machine-readable output), --lang ko|en (language of reasons; default en)
 `;
 
-interface Flags { positional: string[]; json: boolean; lang: Language; call?: string; failOnLoosen: boolean }
+interface Flags {
+  positional: string[];
+  json: boolean;
+  lang: Language;
+  call?: string;
+  failOnLoosen: boolean;
+}
 
 function parseFlags(args: string[]): Flags {
   const out: Flags = { positional: [], json: false, lang: 'en', failOnLoosen: false };
@@ -88,7 +94,10 @@ async function test(f: Flags, io: CliIO): Promise<number> {
   try {
     cases = await loadCases(casesFile);
   } catch (err) {
-    if (err instanceof PolicyLoadError) { io.stderr.write(`${formatIssues(err.issues)}\n`); return 1; }
+    if (err instanceof PolicyLoadError) {
+      io.stderr.write(`${formatIssues(err.issues)}\n`);
+      return 1;
+    }
     throw err;
   }
   const policy = compilePolicy(loaded, f.lang);
@@ -122,7 +131,10 @@ async function explain(f: Flags, io: CliIO): Promise<number> {
   try {
     request = await loadExplainCall(f.call);
   } catch (err) {
-    if (err instanceof PolicyLoadError) { io.stderr.write(`${formatIssues(err.issues)}\n`); return 1; }
+    if (err instanceof PolicyLoadError) {
+      io.stderr.write(`${formatIssues(err.issues)}\n`);
+      return 1;
+    }
     throw err;
   }
   const policy = compilePolicy(loaded, f.lang);
@@ -137,18 +149,37 @@ async function explain(f: Flags, io: CliIO): Promise<number> {
     const list = ruleListFor(policy, request.call.bot ?? 'bot', entry.kind);
     for (const arr of [list.plain, list.data, list.stateful, list.postures]) for (const r of arr) offered.add(r.id);
   }
-  const notApplicable = policy.rules.filter((r) => !considered.has(r.id) && !offered.has(r.id)).map((r) => ({ ruleId: r.id, type: r.type, why: r.bots && !r.bots.has(request.call.bot ?? 'bot') ? 'other bots' : 'other api kinds' }));
+  const notApplicable = policy.rules
+    .filter((r) => !considered.has(r.id) && !offered.has(r.id))
+    .map((r) => ({ ruleId: r.id, type: r.type, why: r.bots && !r.bots.has(request.call.bot ?? 'bot') ? 'other bots' : 'other api kinds' }));
   if (f.json) {
     write(io, JSON.stringify({ decision: d, trace, notApplicable, kind: entry?.kind ?? null }, null, 2));
     return 0;
   }
-  write(io, `call: ${request.call.apiId} (${entry ? `${entry.kind}${entry.side ? `, ${entry.side}` : ''}` : 'unknown api-id'}) bot=${request.call.bot ?? 'bot'} account=${request.call.account ?? '00000000'}`);
+  write(
+    io,
+    `call: ${request.call.apiId} (${entry ? `${entry.kind}${entry.side ? `, ${entry.side}` : ''}` : 'unknown api-id'}) bot=${request.call.bot ?? 'bot'} account=${request.call.account ?? '00000000'}`,
+  );
   write(io, `decision: ${d.outcome.toUpperCase()}${d.ruleId ? ` by ${d.ruleId}` : ''}${d.reason ? ` — ${d.reason}` : ''}`);
   if (d.shadowDenies.length) write(io, `shadow rules that would deny: ${d.shadowDenies.join(', ')}`);
   write(io, `policy version: ${d.policyVersion}\n\nrules, in evaluation order:`);
   for (const t of trace) {
-    const mark = t.result === 'pass' ? 'pass ' : t.result === 'deny' ? 'DENY ' : t.result === 'not-selected' ? 'skip ' : t.result === 'overridden' ? 'over ' : t.result.toUpperCase().padEnd(5);
-    const note = t.result === 'not-selected' ? 'selector (when) does not match this call' : t.result === 'overridden' ? 'replaced by an override for this call' : t.reason ?? '';
+    const mark =
+      t.result === 'pass'
+        ? 'pass '
+        : t.result === 'deny'
+          ? 'DENY '
+          : t.result === 'not-selected'
+            ? 'skip '
+            : t.result === 'overridden'
+              ? 'over '
+              : t.result.toUpperCase().padEnd(5);
+    const note =
+      t.result === 'not-selected'
+        ? 'selector (when) does not match this call'
+        : t.result === 'overridden'
+          ? 'replaced by an override for this call'
+          : (t.reason ?? '');
     write(io, `  ${mark} ${t.ruleId} [${t.type}${t.mode === 'shadow' ? ', shadow' : ''}]${note ? ` — ${note}` : ''}`);
   }
   if (notApplicable.length) {
@@ -183,13 +214,25 @@ const policyCommand: CliCommand = async (args, io) => {
   try {
     const f = parseFlags(rest);
     switch (sub) {
-      case 'check': return await check(f, io);
-      case 'test': return await test(f, io);
-      case 'explain': return await explain(f, io);
-      case 'diff': return await diff(f, io);
-      case 'schema': write(io, JSON.stringify(POLICY_SCHEMA, null, 2)); return 0;
-      case undefined: case 'help': case '--help': case '-h': io.stdout.write(USAGE); return sub === undefined ? 2 : 0;
-      default: throw new UsageError(`unknown policy command ${JSON.stringify(sub)}`);
+      case 'check':
+        return await check(f, io);
+      case 'test':
+        return await test(f, io);
+      case 'explain':
+        return await explain(f, io);
+      case 'diff':
+        return await diff(f, io);
+      case 'schema':
+        write(io, JSON.stringify(POLICY_SCHEMA, null, 2));
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout.write(USAGE);
+        return sub === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown policy command ${JSON.stringify(sub)}`);
     }
   } catch (err) {
     if (err instanceof UsageError) {

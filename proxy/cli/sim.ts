@@ -42,27 +42,49 @@ const LIMIT_FLAGS: Readonly<Record<string, keyof SimLimits>> = {
 };
 
 function intArg(name: string, value: string | undefined, min: number, max: number): number {
-  if (value === undefined || !/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new UsageError(`${name} needs an integer in ${min}..${max}`);
+  if (value === undefined || !/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
+    throw new UsageError(`${name} needs an integer in ${min}..${max}`);
   return Number(value);
 }
 
 export function parseSimArgs(args: readonly string[]): SimCliArgs {
   const out: SimCliArgs = {
-    port: 0, host: '127.0.0.1', pageSize: 20, allowRemote: false, control: true,
-    ideal: false, bindTokenToAddress: false, rateLimitStatus: 200, limits: {},
+    port: 0,
+    host: '127.0.0.1',
+    pageSize: 20,
+    allowRemote: false,
+    control: true,
+    ideal: false,
+    bindTokenToAddress: false,
+    rateLimitStatus: 200,
+    limits: {},
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     const value = (): string | undefined => inline ?? args[++i];
     switch (flag) {
-      case '--port': out.port = intArg('--port', value(), 0, 65535); break;
-      case '--host': out.host = value() ?? ''; break;
-      case '--page-size': out.pageSize = intArg('--page-size', value(), 1, 1000); break;
-      case '--allow-remote': out.allowRemote = true; break;
-      case '--no-control': out.control = false; break;
-      case '--ideal': out.ideal = true; break;
-      case '--bind-token-to-address': out.bindTokenToAddress = true; break;
+      case '--port':
+        out.port = intArg('--port', value(), 0, 65535);
+        break;
+      case '--host':
+        out.host = value() ?? '';
+        break;
+      case '--page-size':
+        out.pageSize = intArg('--page-size', value(), 1, 1000);
+        break;
+      case '--allow-remote':
+        out.allowRemote = true;
+        break;
+      case '--no-control':
+        out.control = false;
+        break;
+      case '--ideal':
+        out.ideal = true;
+        break;
+      case '--bind-token-to-address':
+        out.bindTokenToAddress = true;
+        break;
       case '--rate-limit-status': {
         const v = value();
         if (v !== '200' && v !== '429') throw new UsageError('--rate-limit-status must be 200 or 429');
@@ -87,16 +109,26 @@ export function parseSimArgs(args: readonly string[]): SimCliArgs {
 }
 
 export async function runSimCli(args: string[], io: CliIO, signal?: AbortSignal): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) { io.stdout.write(USAGE); return 0; }
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
   let parsed: SimCliArgs;
   try {
     parsed = parseSimArgs(args);
   } catch (err) {
-    if (err instanceof UsageError) { io.stderr.write(`kguard sim: ${err.detail}\n${USAGE}`); return 2; }
+    if (err instanceof UsageError) {
+      io.stderr.write(`kguard sim: ${err.detail}\n${USAGE}`);
+      return 2;
+    }
     throw err;
   }
   const sim = await startSimulator({
-    host: parsed.host, port: parsed.port, pageSize: parsed.pageSize, control: parsed.control, rateLimitStatus: parsed.rateLimitStatus,
+    host: parsed.host,
+    port: parsed.port,
+    pageSize: parsed.pageSize,
+    control: parsed.control,
+    rateLimitStatus: parsed.rateLimitStatus,
     ...(parsed.ideal ? { ideal: true } : { limits: parsed.limits, bindTokenToAddress: parsed.bindTokenToAddress }),
   });
   io.stdout.write(`Kiwoom simulator listening on ${sim.url}\n`);

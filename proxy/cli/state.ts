@@ -10,7 +10,14 @@ const USAGE = `usage: kguard state status
   common: --admin-url URL (or KGUARD_ADMIN_URL)  --token-file FILE (or KGUARD_ADMIN_TOKEN_FILE)  --json
 `;
 
-interface Status { backend: string; up: boolean; reason?: string; generation: string | null; flushDetected: boolean; confirmed?: boolean }
+interface Status {
+  backend: string;
+  up: boolean;
+  reason?: string;
+  generation: string | null;
+  flushDetected: boolean;
+  confirmed?: boolean;
+}
 
 function render(json: unknown): string {
   const s = json as Status;

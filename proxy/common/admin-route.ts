@@ -38,6 +38,7 @@ export interface ReadinessCheck {
 export function bodyString(body: Record<string, unknown>, key: string, max = 500, required = true): string | undefined {
   const v = body[key];
   if (v === undefined && !required) return undefined;
-  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new GuardError('KG3016', `${key} must be a non-empty string of at most ${max} characters`);
+  if (typeof v !== 'string' || v.length === 0 || v.length > max)
+    throw new GuardError('KG3016', `${key} must be a non-empty string of at most ${max} characters`);
   return v;
 }

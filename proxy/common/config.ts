@@ -52,7 +52,13 @@ export interface Config {
     keepAliveTimeoutMs: number;
     maxConnections: number;
   };
-  tokens: { ttlSeconds: number; issuer: string; audience: string; clockToleranceSeconds: number; /** HS256 key shared by replicas; default <dataDir>/jwt.key created on first run. */ keyFile?: string };
+  tokens: {
+    ttlSeconds: number;
+    issuer: string;
+    audience: string;
+    clockToleranceSeconds: number /** HS256 key shared by replicas; default <dataDir>/jwt.key created on first run. */;
+    keyFile?: string;
+  };
   /** One broker session per app key (see proxy/kiwoom/broker-sessions.ts). */
   brokerTokens: {
     /** Linger after the last call before the key's token is revoked; 0 revokes as soon as Kiwoom's issue limit allows a re-issue. */
@@ -151,7 +157,14 @@ export function defaultConfig(): Config {
 const port = { type: 'integer', minimum: 0, maximum: 65535 };
 const posInt = { type: 'integer', minimum: 1 };
 const host = { type: 'string', minLength: 1, maxLength: 255 };
-const limitProps = Object.fromEntries(Object.keys(KIWOOM_LIMITS).map((k) => [k, k === 'windowMs' || k.endsWith('Ms') ? { type: 'integer', minimum: k === 'windowMs' ? 100 : 0, maximum: 600_000 } : { type: 'integer', minimum: 1, maximum: 10_000 }]));
+const limitProps = Object.fromEntries(
+  Object.keys(KIWOOM_LIMITS).map((k) => [
+    k,
+    k === 'windowMs' || k.endsWith('Ms')
+      ? { type: 'integer', minimum: k === 'windowMs' ? 100 : 0, maximum: 600_000 }
+      : { type: 'integer', minimum: 1, maximum: 10_000 },
+  ]),
+);
 
 const schema = {
   type: 'object',
@@ -162,60 +175,115 @@ const schema = {
     language: { enum: ['ko', 'en'] },
     listen: { type: 'object', additionalProperties: false, required: ['host', 'port'], properties: { host, port } },
     admin: {
-      type: 'object', additionalProperties: false, required: ['host', 'port', 'enabled'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port', 'enabled'],
       properties: { host, port, enabled: { type: 'boolean' } },
     },
     upstream: {
-      type: 'object', additionalProperties: false,
-      required: ['target', 'allowInsecureHttp', 'connections', 'connectTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'keepAliveTimeoutMs', 'maxResponseBytes'],
+      type: 'object',
+      additionalProperties: false,
+      required: [
+        'target',
+        'allowInsecureHttp',
+        'connections',
+        'connectTimeoutMs',
+        'headersTimeoutMs',
+        'bodyTimeoutMs',
+        'keepAliveTimeoutMs',
+        'maxResponseBytes',
+      ],
       properties: {
         target: { enum: ['sim', 'mock', 'production', 'custom'] },
         url: { type: 'string', pattern: '^https?://' },
         allowInsecureHttp: { type: 'boolean' },
         caFile: { type: 'string' },
         connections: { type: 'integer', minimum: 1, maximum: 4096 },
-        connectTimeoutMs: posInt, headersTimeoutMs: posInt, bodyTimeoutMs: posInt, keepAliveTimeoutMs: posInt,
+        connectTimeoutMs: posInt,
+        headersTimeoutMs: posInt,
+        bodyTimeoutMs: posInt,
+        keepAliveTimeoutMs: posInt,
         maxResponseBytes: { type: 'integer', minimum: 1024 },
-        limits: { anyOf: [{ const: 'off' }, { type: 'object', additionalProperties: false, properties: { ...limitProps, mock: { type: 'object', additionalProperties: false, properties: limitProps } } }] },
+        limits: {
+          anyOf: [
+            { const: 'off' },
+            {
+              type: 'object',
+              additionalProperties: false,
+              properties: { ...limitProps, mock: { type: 'object', additionalProperties: false, properties: limitProps } },
+            },
+          ],
+        },
         sim: { type: 'object', additionalProperties: false, required: ['ideal'], properties: { ideal: { type: 'boolean' } } },
       },
     },
     limits: {
-      type: 'object', additionalProperties: false,
+      type: 'object',
+      additionalProperties: false,
       required: ['maxBodyBytes', 'maxHeaderBytes', 'requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'],
       properties: {
         maxBodyBytes: { type: 'integer', minimum: 2, maximum: 16 * 1024 * 1024 },
         maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1024 * 1024 },
-        requestTimeoutMs: posInt, headersTimeoutMs: posInt, keepAliveTimeoutMs: posInt, maxConnections: posInt,
+        requestTimeoutMs: posInt,
+        headersTimeoutMs: posInt,
+        keepAliveTimeoutMs: posInt,
+        maxConnections: posInt,
       },
     },
     tokens: {
-      type: 'object', additionalProperties: false, required: ['ttlSeconds', 'issuer', 'audience', 'clockToleranceSeconds'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['ttlSeconds', 'issuer', 'audience', 'clockToleranceSeconds'],
       properties: {
         ttlSeconds: { type: 'integer', minimum: 10, maximum: 86_400 },
-        issuer: { type: 'string', minLength: 1 }, audience: { type: 'string', minLength: 1 },
+        issuer: { type: 'string', minLength: 1 },
+        audience: { type: 'string', minLength: 1 },
         clockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
         keyFile: { type: 'string' },
       },
     },
     brokerTokens: {
-      type: 'object', additionalProperties: false,
-      required: ['idleRevokeMs', 'renewBeforeMs', 'leaseTtlMs', 'issueLockTtlMs', 'sessionWaitMs', 'revokeAttempts', 'revokeBaseDelayMs', 'revokeMaxDelayMs', 'sweepIntervalMs', 'queryRetryBudgetMs'],
+      type: 'object',
+      additionalProperties: false,
+      required: [
+        'idleRevokeMs',
+        'renewBeforeMs',
+        'leaseTtlMs',
+        'issueLockTtlMs',
+        'sessionWaitMs',
+        'revokeAttempts',
+        'revokeBaseDelayMs',
+        'revokeMaxDelayMs',
+        'sweepIntervalMs',
+        'queryRetryBudgetMs',
+      ],
       properties: {
         idleRevokeMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
         renewBeforeMs: { type: 'integer', minimum: 0, maximum: 12 * 3_600_000 },
         leaseTtlMs: { type: 'integer', minimum: 100, maximum: 3_600_000 },
         issueLockTtlMs: { type: 'integer', minimum: 100, maximum: 600_000 },
         sessionWaitMs: { type: 'integer', minimum: 1, maximum: 600_000 },
-        revokeAttempts: posInt, revokeBaseDelayMs: posInt, revokeMaxDelayMs: posInt,
+        revokeAttempts: posInt,
+        revokeBaseDelayMs: posInt,
+        revokeMaxDelayMs: posInt,
         sweepIntervalMs: { type: 'integer', minimum: 50, maximum: 3_600_000 },
         queryRetryBudgetMs: { type: 'integer', minimum: 0, maximum: 60_000 },
       },
     },
-    log: { type: 'object', additionalProperties: false, required: ['level'], properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } } },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['level'],
+      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
+    },
     demo: { type: 'object', additionalProperties: false, required: ['enabled'], properties: { enabled: { type: 'boolean' } } },
-    vault: { type: 'object' }, policy: { type: 'object' }, audit: { type: 'object' }, state: { type: 'object' },
-    risk: { type: 'object' }, approval: { type: 'object' }, response: { type: 'object' },
+    vault: { type: 'object' },
+    policy: { type: 'object' },
+    audit: { type: 'object' },
+    state: { type: 'object' },
+    risk: { type: 'object' },
+    approval: { type: 'object' },
+    response: { type: 'object' },
   },
 } as const;
 
@@ -341,7 +409,10 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
   if (file) merged.configFile = path.resolve(cwd, file);
   const bt = merged.brokerTokens as Record<string, unknown> | undefined;
   for (const gone of ['maxUses', 'maxAgeMs', 'maxOutstanding', 'ledger']) {
-    if (bt && gone in bt) throw new ConfigError(`brokerTokens.${gone} was replaced by one broker session per app key (Kiwoom shares one token per key); use brokerTokens.idleRevokeMs to keep a token between calls`);
+    if (bt && gone in bt)
+      throw new ConfigError(
+        `brokerTokens.${gone} was replaced by one broker session per app key (Kiwoom shares one token per key); use brokerTokens.idleRevokeMs to keep a token between calls`,
+      );
   }
   if (!validate(merged)) throw new ConfigError(describeErrors(validate.errors));
   const config = merged as unknown as Config;
@@ -370,7 +441,9 @@ function checkUpstream(u: UpstreamConfig): void {
   }
   const url = new URL(upstreamUrl(u)!);
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !u.allowInsecureHttp) {
-    throw new ConfigError(`upstream ${url.origin} is plain HTTP off loopback; credentials would cross the wire in clear. Use https or set upstream.allowInsecureHttp`);
+    throw new ConfigError(
+      `upstream ${url.origin} is plain HTTP off loopback; credentials would cross the wire in clear. Use https or set upstream.allowInsecureHttp`,
+    );
   }
   if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
     throw new ConfigError('upstream.url must be an origin only (scheme://host[:port]), without path, query or credentials');

@@ -56,7 +56,12 @@ export const ERROR_CATALOGUE = {
   KG3009: { status: 403, returnCode: 2, ko: '승인 정보가 이 요청과 일치하지 않습니다', en: 'Approval does not match this call' },
   KG3010: { status: 409, returnCode: 2, ko: '이미 사용된 승인입니다', en: 'Approval was already used' },
   KG3011: { status: 403, returnCode: 2, ko: '승인 권한 또는 2차 인증 코드가 올바르지 않습니다', en: 'Approver not permitted or second factor invalid' },
-  KG3012: { status: 409, returnCode: 2, ko: '복구 절차가 완료되지 않아 잠금을 해제할 수 없습니다', en: 'Unlock refused: recovery checklist or approvals incomplete' },
+  KG3012: {
+    status: 409,
+    returnCode: 2,
+    ko: '복구 절차가 완료되지 않아 잠금을 해제할 수 없습니다',
+    en: 'Unlock refused: recovery checklist or approvals incomplete',
+  },
   KG3013: { status: 500, returnCode: 9, ko: '위험 관리 설정이 올바르지 않습니다', en: 'Invalid risk, approval or response configuration' },
   KG3014: { status: 503, returnCode: 9, ko: '승인 대기열이 가득 찼습니다', en: 'Approval queue is full' },
   KG3015: { status: 404, returnCode: 2, ko: '해당 승인 또는 사고 기록이 없습니다', en: 'No such approval or incident' },
@@ -80,8 +85,18 @@ export const ERROR_CATALOGUE = {
   KG5003: { status: 502, returnCode: 9, ko: '증권사 서버 응답이 너무 큽니다', en: 'Broker response too large' },
   KG5004: { status: 502, returnCode: 9, ko: '증권사 토큰 발급에 실패했습니다', en: 'Broker token issue failed' },
   KG5005: { status: 502, returnCode: 9, ko: '증권사 서버 응답이 올바르지 않습니다', en: 'Broker response is malformed' },
-  KG5006: { status: 429, returnCode: 5, ko: '증권사 호출 한도에 도달했습니다. 잠시 후 다시 시도하십시오', en: 'Kiwoom call limit for this key reached; retry after the indicated time' },
-  KG5007: { status: 502, returnCode: 9, ko: '증권사 토큰이 다른 IP에서 발급되어 사용할 수 없습니다', en: 'Broker token was issued to another egress address; replicas sharing a key must leave through one address' },
+  KG5006: {
+    status: 429,
+    returnCode: 5,
+    ko: '증권사 호출 한도에 도달했습니다. 잠시 후 다시 시도하십시오',
+    en: 'Kiwoom call limit for this key reached; retry after the indicated time',
+  },
+  KG5007: {
+    status: 502,
+    returnCode: 9,
+    ko: '증권사 토큰이 다른 IP에서 발급되어 사용할 수 없습니다',
+    en: 'Broker token was issued to another egress address; replicas sharing a key must leave through one address',
+  },
   KG5008: { status: 503, returnCode: 9, ko: '증권사 세션을 준비하지 못했습니다', en: 'Broker session could not be established in time' },
 
   // 6xxx: audit

@@ -38,4 +38,3 @@ export const KIWOOM_LIMITS: Readonly<GovernorLimits> = Object.freeze({
   refusalPauseMs: 1_000,
   holdMs: 30_000,
 });
-

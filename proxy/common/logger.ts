@@ -7,8 +7,21 @@ import { pino, type Logger, type DestinationStream } from 'pino';
 export type { Logger };
 
 const SECRET_KEYS = [
-  'appkey', 'appKey', 'secretkey', 'secretKey', 'secret', 'botSecret', 'token', 'accessToken',
-  'authorization', 'password', 'pin', 'dataKey', 'plaintext', 'masterKey', 'totp',
+  'appkey',
+  'appKey',
+  'secretkey',
+  'secretKey',
+  'secret',
+  'botSecret',
+  'token',
+  'accessToken',
+  'authorization',
+  'password',
+  'pin',
+  'dataKey',
+  'plaintext',
+  'masterKey',
+  'totp',
 ];
 
 export const REDACT_PATHS = [

@@ -32,7 +32,10 @@ export class BrokerSessions {
   private readonly m: SessionMetrics;
   private readonly revokeWithRetry: RevokeWithRetry;
 
-  constructor(private readonly opts: BrokerSessionOptions, private readonly deps: BrokerSessionDeps) {
+  constructor(
+    private readonly opts: BrokerSessionOptions,
+    private readonly deps: BrokerSessionDeps,
+  ) {
     this.m = createSessionMetrics(deps.registry, () => this.outstanding());
     this.revokeWithRetry = createRevoker(opts, { revoke: deps.revoke, logger: deps.logger, metrics: this.m, onEvent: deps.onEvent });
   }
@@ -48,7 +51,8 @@ export class BrokerSessions {
     const schedule = (ms: number) => {
       if (this.closing) return;
       this.sweepTimer = setTimeout(() => {
-        this.sweep().catch((err) => this.deps.logger.warn({ code: toGuardError(err).code }, 'broker session sweep failed'))
+        this.sweep()
+          .catch((err) => this.deps.logger.warn({ code: toGuardError(err).code }, 'broker session sweep failed'))
           .finally(() => schedule(this.opts.sweepIntervalMs * (0.8 + Math.random() * 0.4)));
       }, ms);
       this.sweepTimer.unref();
@@ -72,18 +76,29 @@ export class BrokerSessions {
         if (opts.signal?.aborted) throw new GuardError('KG5002', 'bot disconnected');
         const lease = this.tryLease(k);
         if (lease) return lease;
-        if (Date.now() > deadline) throw new GuardError('KG5008', 'waited for the key\'s token too long');
-        if (k.retiring) { await k.retiring; continue; }
-        if (k.obtaining) { await k.obtaining; continue; }
+        if (Date.now() > deadline) throw new GuardError('KG5008', "waited for the key's token too long");
+        if (k.retiring) {
+          await k.retiring;
+          continue;
+        }
+        if (k.obtaining) {
+          await k.obtaining;
+          continue;
+        }
         const g = k.gen;
-        if (g && g.local > 0) { await sleep(POLL_MS); continue; } // draining a stale token (renew or invalid)
+        if (g && g.local > 0) {
+          await sleep(POLL_MS);
+          continue;
+        } // draining a stale token (renew or invalid)
         if (g && k.shared) {
           // Stale and idle (close to expiry): revoke now, then issue afresh.
           if (!g.dead) this.m.reissues.inc({ reason: 'renew' });
           this.endLinger(k, g);
           continue;
         }
-        k.obtaining = this.obtain(k, botId, purpose, deadline).finally(() => { k.obtaining = undefined; });
+        k.obtaining = this.obtain(k, botId, purpose, deadline).finally(() => {
+          k.obtaining = undefined;
+        });
         await k.obtaining;
       }
     } catch (err) {
@@ -119,7 +134,10 @@ export class BrokerSessions {
    * Kiwoom's answer and the record): issuing again returns that orphan token.
    */
   sweep(): Promise<number> {
-    if (!this.sweeping) this.sweeping = sweepOnce(this.sweepContext()).finally(() => { this.sweeping = undefined; });
+    if (!this.sweeping)
+      this.sweeping = sweepOnce(this.sweepContext()).finally(() => {
+        this.sweeping = undefined;
+      });
     return this.sweeping;
   }
 
@@ -140,7 +158,10 @@ export class BrokerSessions {
     while (Date.now() < deadline && ([...this.keys.values()].some((k) => k.gen && !k.gen.dead) || this.background.size > 0)) {
       await Promise.race([Promise.allSettled([...this.background]), sleep(50)]);
     }
-    for (const k of this.keys.values()) { if (k.refresh) clearInterval(k.refresh); if (k.linger) clearTimeout(k.linger); }
+    for (const k of this.keys.values()) {
+      if (k.refresh) clearInterval(k.refresh);
+      if (k.linger) clearTimeout(k.linger);
+    }
   }
 
   private state(key: string): KeyState {
@@ -160,7 +181,10 @@ export class BrokerSessions {
   private tryLease(k: KeyState): BrokerLease | undefined {
     const g = k.gen;
     if (!g || g.dead || !k.shared || k.retiring || !this.fresh(g.record)) return undefined;
-    if (k.linger) { clearTimeout(k.linger); k.linger = undefined; }
+    if (k.linger) {
+      clearTimeout(k.linger);
+      k.linger = undefined;
+    }
     return this.lease(k, g);
   }
 
@@ -185,7 +209,7 @@ export class BrokerSessions {
   private async obtain(k: KeyState, botId: string, purpose: IssuePurpose, deadline: number): Promise<void> {
     const { store, ledger, replicaId } = this.deps;
     for (;;) {
-      if (Date.now() > deadline) throw new GuardError('KG5008', 'waited for the key\'s token too long');
+      if (Date.now() > deadline) throw new GuardError('KG5008', "waited for the key's token too long");
       const v = await store.leaseTake(valueKey(k.key), replicaId, this.opts.leaseTtlMs);
       if (v && v.state === 'live') {
         const rec = parseRecord(v.value);
@@ -201,9 +225,15 @@ export class BrokerSessions {
         this.adopt(k, rec, k.gen?.version === rec.version && !k.gen.dead ? k.gen.token : ledger.open(k.key, rec));
         return;
       }
-      if (v) { await sleep(POLL_MS); continue; } // retiring: an issue now would get the token being revoked
+      if (v) {
+        await sleep(POLL_MS);
+        continue;
+      } // retiring: an issue now would get the token being revoked
       const fence = `${replicaId}.${newVersion()}`;
-      if (!(await store.setIfAbsent(lockKey(k.key), fence, this.opts.issueLockTtlMs))) { await sleep(POLL_MS); continue; }
+      if (!(await store.setIfAbsent(lockKey(k.key), fence, this.opts.issueLockTtlMs))) {
+        await sleep(POLL_MS);
+        continue;
+      }
       // A peer that published between our take and our lock makes leasePut fail;
       // Kiwoom then handed us the same token, which we drop and lease theirs.
       let done = false;
@@ -236,8 +266,13 @@ export class BrokerSessions {
     const version = newVersion();
     const expiresAt = issued.expiresAt.getTime();
     const record: SessionRecord = {
-      v: 1, botId, version, issuedAt: Date.now(), expiresAt,
-      tokenFp: keyedFingerprint(this.deps.fingerprintKey, issued.token), sealed: ledger.seal(k.key, version, expiresAt, issued.token),
+      v: 1,
+      botId,
+      version,
+      issuedAt: Date.now(),
+      expiresAt,
+      tokenFp: keyedFingerprint(this.deps.fingerprintKey, issued.token),
+      sealed: ledger.seal(k.key, version, expiresAt, issued.token),
     };
     this.m.issued.inc();
     k.issues = [...k.issues.filter((t) => t > Date.now() - 60_000).slice(-15), Date.now()];
@@ -247,7 +282,9 @@ export class BrokerSessions {
     } catch (err) {
       // Unrecorded, a crash would leave it live with no one to revoke it: never use it.
       this.deps.logger.error({ key: k.key, code: toGuardError(err).code }, 'broker session ledger write failed; revoking the token unused');
-      void this.track(this.revokeWithRetry({ botId, token: issued.token, key: k.key, fingerprint: record.tokenFp, expiresAt }).finally(() => issued.token.fill(0)));
+      void this.track(
+        this.revokeWithRetry({ botId, token: issued.token, key: k.key, fingerprint: record.tokenFp, expiresAt }).finally(() => issued.token.fill(0)),
+      );
       throw toGuardError(err);
     }
     const ttl = Math.max(1_000, expiresAt - Date.now());
@@ -273,7 +310,10 @@ export class BrokerSessions {
     if (old && old.version !== record.version) old.dead = true;
     k.gen = old && old.version === record.version ? old : { version: record.version, record, token, local: 0, dead: false };
     k.shared = true;
-    if (k.linger) { clearTimeout(k.linger); k.linger = undefined; }
+    if (k.linger) {
+      clearTimeout(k.linger);
+      k.linger = undefined;
+    }
     if (!k.refresh) {
       // Keeps this replica's shared lease alive while it holds the token; notices a token dropped elsewhere.
       k.refresh = setInterval(() => void this.refreshLease(k), Math.max(50, Math.floor(this.opts.leaseTtlMs / 3)));
@@ -294,7 +334,10 @@ export class BrokerSessions {
 
   /** The last local lease went: linger (idleRevokeMs, or until a re-issue would fit the issue limit), then give up the shared lease. */
   private idle(k: KeyState, g: Gen): void {
-    if (k.gen !== g || g.dead || !k.shared) { this.finish(k, g); return; }
+    if (k.gen !== g || g.dead || !k.shared) {
+      this.finish(k, g);
+      return;
+    }
     const now = Date.now();
     // Revoking now is free unless a re-issue would have to wait for Kiwoom's issue limit: then keep it until one would not.
     const issueGap = this.deps.governor.issueRoomInMs(k.issues, now);
@@ -303,7 +346,10 @@ export class BrokerSessions {
     const queued = !urgent && this.deps.governor.waiting(k.key) > 0;
     const delay = urgent ? 0 : Math.max(this.opts.idleRevokeMs, issueGap, queued ? QUEUED_RECHECK_MS : 0);
     if (delay > this.opts.idleRevokeMs) this.m.deferred.inc();
-    if (delay <= 0) { this.endLinger(k, g); return; }
+    if (delay <= 0) {
+      this.endLinger(k, g);
+      return;
+    }
     k.linger = setTimeout(() => {
       k.linger = undefined;
       if (g.local === 0) this.idle(k, g);
@@ -315,7 +361,10 @@ export class BrokerSessions {
   private finish(k: KeyState, g: Gen): void {
     if (g.local > 0) return;
     if (k.gen === g) {
-      if (k.shared) { this.endLinger(k, g); return; }
+      if (k.shared) {
+        this.endLinger(k, g);
+        return;
+      }
       k.gen = undefined;
     }
     g.token.fill(0);
@@ -324,20 +373,31 @@ export class BrokerSessions {
   /** Gives up this replica's shared lease; the last holder out revokes. Serialised with obtain through k.retiring. */
   private endLinger(k: KeyState, g: Gen): void {
     if (k.retiring) return;
-    if (k.linger) { clearTimeout(k.linger); k.linger = undefined; }
-    if (k.refresh) { clearInterval(k.refresh); k.refresh = undefined; }
+    if (k.linger) {
+      clearTimeout(k.linger);
+      k.linger = undefined;
+    }
+    if (k.refresh) {
+      clearInterval(k.refresh);
+      k.refresh = undefined;
+    }
     k.shared = false;
     const run = async () => {
       const remaining = await this.deps.store.leaseRelease(valueKey(k.key), this.deps.replicaId);
       if (remaining === 0 && !g.dead) await this.retireShared(k.key, g.record.botId, g);
     };
-    k.retiring = this.track(run()).catch((err) => {
-      this.deps.logger.warn({ key: k.key, code: toGuardError(err).code }, 'broker session release failed; a sweep revokes it once its lease lapses');
-    }).finally(() => {
-      k.retiring = undefined;
-      k.revokeWhenIdle = this.closing;
-      if (k.gen === g && g.local === 0) { k.gen = undefined; g.token.fill(0); }
-    });
+    k.retiring = this.track(run())
+      .catch((err) => {
+        this.deps.logger.warn({ key: k.key, code: toGuardError(err).code }, 'broker session release failed; a sweep revokes it once its lease lapses');
+      })
+      .finally(() => {
+        k.retiring = undefined;
+        k.revokeWhenIdle = this.closing;
+        if (k.gen === g && g.local === 0) {
+          k.gen = undefined;
+          g.token.fill(0);
+        }
+      });
   }
 
   /** Revokes the key's token if no lease holds it (claimed atomically, so exactly one replica does it). */
@@ -350,7 +410,16 @@ export class BrokerSessions {
     if (claim !== 'retiring') return false;
     const token = g && g.version === rec.version && !g.dead ? Buffer.from(g.token) : ledger.open(key, rec);
     try {
-      if (rec.expiresAt > Date.now()) await this.revokeWithRetry({ botId: rec.botId || botHint, token, key, fingerprint: rec.tokenFp, expiresAt: rec.expiresAt, maxAttempts: this.opts.revokeAttempts, fallbackBot: botHint });
+      if (rec.expiresAt > Date.now())
+        await this.revokeWithRetry({
+          botId: rec.botId || botHint,
+          token,
+          key,
+          fingerprint: rec.tokenFp,
+          expiresAt: rec.expiresAt,
+          maxAttempts: this.opts.revokeAttempts,
+          fallbackBot: botHint,
+        });
     } finally {
       token.fill(0);
     }
@@ -368,23 +437,38 @@ export class BrokerSessions {
     this.m.reissues.inc({ reason: '8005' });
     this.deps.onEvent?.('broker_token.invalidated', { botId: g.record.botId, key: k.key, fingerprint: g.record.tokenFp });
     if (k.gen === g) {
-      if (k.linger) { clearTimeout(k.linger); k.linger = undefined; }
-      if (k.refresh) { clearInterval(k.refresh); k.refresh = undefined; }
+      if (k.linger) {
+        clearTimeout(k.linger);
+        k.linger = undefined;
+      }
+      if (k.refresh) {
+        clearInterval(k.refresh);
+        k.refresh = undefined;
+      }
       k.shared = false;
       const drop = async () => {
         await this.deps.store.leaseDrop(valueKey(k.key), g.version);
         await this.deps.ledger.forget(k.key, g.version);
         this.m.liveSeconds.inc({ key: k.key }, Math.max(0, (Date.now() - g.record.issuedAt) / 1000));
       };
-      k.retiring = this.track(drop()).catch((err) => this.deps.logger.warn({ key: k.key, code: toGuardError(err).code }, 'invalid broker token not dropped'))
-        .finally(() => { k.retiring = undefined; if (k.gen === g) k.gen = undefined; if (g.local === 0) g.token.fill(0); });
+      k.retiring = this.track(drop())
+        .catch((err) => this.deps.logger.warn({ key: k.key, code: toGuardError(err).code }, 'invalid broker token not dropped'))
+        .finally(() => {
+          k.retiring = undefined;
+          if (k.gen === g) k.gen = undefined;
+          if (g.local === 0) g.token.fill(0);
+        });
     }
   }
 
   private sweepContext(): SweepContext {
     return {
-      ...this.deps, opts: this.opts, metrics: this.m, revokeWithRetry: this.revokeWithRetry,
-      closing: () => this.closing, retireShared: (key, botHint) => this.retireShared(key, botHint),
+      ...this.deps,
+      opts: this.opts,
+      metrics: this.m,
+      revokeWithRetry: this.revokeWithRetry,
+      closing: () => this.closing,
+      retireShared: (key, botHint) => this.retireShared(key, botHint),
     };
   }
 

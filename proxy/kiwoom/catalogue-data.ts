@@ -7,8 +7,7 @@
 // case-sensitive: the realtime types `0G` (ETF NAV) and `0g` (주식종목정보)
 // are different rows.
 
-export const CATALOGUE_SOURCE =
-  'Kiwoom-Securities/Kiwoom-REST-API kiwoom_cli/maps/api_commands.csv@372a17f5726a8b2b5e58c210d7928fd3fac17456';
+export const CATALOGUE_SOURCE = 'Kiwoom-Securities/Kiwoom-REST-API kiwoom_cli/maps/api_commands.csv@372a17f5726a8b2b5e58c210d7928fd3fac17456';
 
 export const CATALOGUE_ROW_COUNT = 207;
 

@@ -17,7 +17,10 @@ type OrderClass = Pick<ApiEntry, 'kind' | 'market' | 'side'>;
 function classifyOrderWrite(name: string): OrderClass {
   const market: ApiEntry['market'] = name.startsWith('신용') ? 'credit' : name.startsWith('금현물') ? 'gold' : name.startsWith('주식') ? 'stock' : undefined;
   if (market === undefined) return { kind: 'transfer' };
-  const sides: Array<[string, OrderSide]> = [['매수주문', 'buy'], ['매도주문', 'sell']];
+  const sides: Array<[string, OrderSide]> = [
+    ['매수주문', 'buy'],
+    ['매도주문', 'sell'],
+  ];
   for (const [suffix, side] of sides) {
     if (name.endsWith(suffix)) return { kind: 'order', market, side };
   }
@@ -29,10 +32,14 @@ function classifyOrderWrite(name: string): OrderClass {
 function classify(safety: SafetyClass, name: string, path: string): OrderClass {
   if (path === `${TR_PATH_PREFIX}websocket`) return { kind: 'realtime' };
   switch (safety) {
-    case 'auth_write': return { kind: 'auth' };
-    case 'read': return { kind: 'query' };
-    case 'account_read': return { kind: 'account' };
-    case 'order_write': return classifyOrderWrite(name);
+    case 'auth_write':
+      return { kind: 'auth' };
+    case 'read':
+      return { kind: 'query' };
+    case 'account_read':
+      return { kind: 'account' };
+    case 'order_write':
+      return classifyOrderWrite(name);
   }
 }
 

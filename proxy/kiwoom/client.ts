@@ -117,15 +117,16 @@ function upstreamMessage(s: KiwoomStatus, status: number): string {
 export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
   const url = new URL(opts.baseUrl);
   const ca = url.protocol === 'https:' ? caBundle(opts.caFile) : undefined;
-  const newPool = () => new Pool(url.origin, {
-    connections: opts.connections,
-    pipelining: 1,
-    keepAliveTimeout: opts.keepAliveTimeoutMs,
-    keepAliveMaxTimeout: opts.keepAliveTimeoutMs,
-    headersTimeout: opts.headersTimeoutMs,
-    bodyTimeout: opts.bodyTimeoutMs,
-    connect: { timeout: opts.connectTimeoutMs, rejectUnauthorized: true, ...(ca ? { ca } : {}) },
-  });
+  const newPool = () =>
+    new Pool(url.origin, {
+      connections: opts.connections,
+      pipelining: 1,
+      keepAliveTimeout: opts.keepAliveTimeoutMs,
+      keepAliveMaxTimeout: opts.keepAliveTimeoutMs,
+      headersTimeout: opts.headersTimeoutMs,
+      bodyTimeout: opts.bodyTimeoutMs,
+      connect: { timeout: opts.connectTimeoutMs, rejectUnauthorized: true, ...(ca ? { ca } : {}) },
+    });
   const pool = newPool();
   // Revocations get their own connections: a slow revoke endpoint must never
   // make a bot's token or TR call wait for a socket.

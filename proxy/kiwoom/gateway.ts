@@ -28,7 +28,10 @@ function parseTr(res: TrResponse): TrResult {
 }
 
 export class BrokerGateway {
-  constructor(private readonly upstream: Upstream, private readonly purpose: IssuePurpose = 'call') {}
+  constructor(
+    private readonly upstream: Upstream,
+    private readonly purpose: IssuePurpose = 'call',
+  ) {}
 
   /** The same gateway calling for another purpose (lockdown works on disabled credentials and goes first). */
   forPurpose(purpose: IssuePurpose): BrokerGateway {
@@ -41,7 +44,13 @@ export class BrokerGateway {
       const entry = lookupApi(apiId);
       if (!entry) throw new GuardError('KG1004', apiId);
       const res = await this.upstream.call({
-        botId, entry, body: Buffer.from(JSON.stringify(body)), contYn: paging?.contYn, nextKey: paging?.nextKey, signal, purpose: this.purpose,
+        botId,
+        entry,
+        body: Buffer.from(JSON.stringify(body)),
+        contYn: paging?.contYn,
+        nextKey: paging?.nextKey,
+        signal,
+        purpose: this.purpose,
       });
       return parseTr(res);
     });

@@ -73,7 +73,11 @@ interface Lane {
 }
 
 const RANK: Record<CallPriority, number> = { lockdown: 0, cancel: 1, normal: 2 };
-const NOOP_PERMIT: Permit = { settle() { /* limits off */ } };
+const NOOP_PERMIT: Permit = {
+  settle() {
+    /* limits off */
+  },
+};
 
 export interface GovernorDeps {
   store: Store;
@@ -89,20 +93,36 @@ export class Governor {
   private readonly refused: Counter<'class' | 'reason'>;
   private readonly pauses: Counter<'class'>;
 
-  constructor(private readonly limits: LimitsSetting, private readonly deps: GovernorDeps) {
+  constructor(
+    private readonly limits: LimitsSetting,
+    private readonly deps: GovernorDeps,
+  ) {
     const registers = [deps.registry];
     this.waitSeconds = new Histogram({
-      name: 'kguard_governor_wait_seconds', help: 'Time calls waited for a slot inside Kiwoom\'s per-key limits', labelNames: ['class'], registers,
+      name: 'kguard_governor_wait_seconds',
+      help: "Time calls waited for a slot inside Kiwoom's per-key limits",
+      labelNames: ['class'],
+      registers,
       buckets: [0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30],
     });
     this.refused = new Counter({
-      name: 'kguard_governor_refused_total', help: 'Calls the governor refused (wait: no slot within the class\'s wait bound; queue: queue full; lockdown; store: state unavailable)',
-      labelNames: ['class', 'reason'], registers,
+      name: 'kguard_governor_refused_total',
+      help: "Calls the governor refused (wait: no slot within the class's wait bound; queue: queue full; lockdown; store: state unavailable)",
+      labelNames: ['class', 'reason'],
+      registers,
     });
-    this.pauses = new Counter({ name: 'kguard_governor_pauses_total', help: 'Times a key\'s class was paused after Kiwoom refused for rate', labelNames: ['class'], registers });
+    this.pauses = new Counter({
+      name: 'kguard_governor_pauses_total',
+      help: "Times a key's class was paused after Kiwoom refused for rate",
+      labelNames: ['class'],
+      registers,
+    });
     const self = this;
     new Gauge({
-      name: 'kguard_governor_queued', help: 'Calls waiting for a slot', labelNames: ['class'], registers,
+      name: 'kguard_governor_queued',
+      help: 'Calls waiting for a slot',
+      labelNames: ['class'],
+      registers,
       collect() {
         this.reset();
         for (const l of self.lanes.values()) if (l.waiters.length) this.inc({ class: l.cls }, l.waiters.length);
@@ -143,10 +163,18 @@ export class Governor {
     const tag = start + 1;
     lane.lastTag.set(req.botId, tag);
     return new Promise<Permit>((resolve, reject) => {
-      const onAbort = () => { this.refuse(lane, w, new GuardError('KG5002', 'bot disconnected')); this.drop(lane, w); };
+      const onAbort = () => {
+        this.refuse(lane, w, new GuardError('KG5002', 'bot disconnected'));
+        this.drop(lane, w);
+      };
       const w: Waiter = {
-        botId: req.botId, rank: RANK[req.priority], tag, seq: this.seq++, enqueuedAt: now,
-        deadline: now + this.maxWait(req.cls, req.priority), done: false,
+        botId: req.botId,
+        rank: RANK[req.priority],
+        tag,
+        seq: this.seq++,
+        enqueuedAt: now,
+        deadline: now + this.maxWait(req.cls, req.priority),
+        done: false,
         resolve: (p) => {
           if (w.done) return;
           w.done = true;
@@ -180,7 +208,8 @@ export class Governor {
   async refusedUpstream(key: string, cls: CallClass): Promise<void> {
     if (this.limits === 'off') return;
     this.pauses.inc({ class: cls });
-    await this.deps.store.pauseSlots(this.lane(key, cls).pauseKey, this.limits.refusalPauseMs)
+    await this.deps.store
+      .pauseSlots(this.lane(key, cls).pauseKey, this.limits.refusalPauseMs)
       .catch((err) => this.deps.logger.warn({ code: toGuardError(err).code }, 'governor pause not recorded'));
   }
 
@@ -190,7 +219,10 @@ export class Governor {
     for (const lane of this.lanes.values()) {
       let n = 0;
       for (const w of lane.waiters) {
-        if (w.rank !== RANK.lockdown && match(w.botId)) { this.refuse(lane, w, err); n++; }
+        if (w.rank !== RANK.lockdown && match(w.botId)) {
+          this.refuse(lane, w, err);
+          n++;
+        }
       }
       lane.waiters = lane.waiters.filter((w) => !w.done);
       if (n) this.refused.inc({ class: lane.cls, reason: 'lockdown' }, n);
@@ -279,12 +311,22 @@ export class Governor {
         const id = this.seqId();
         let result: SlotResult;
         try {
-          result = await this.deps.store.takeSlot({ key: lane.slotKey, pauseKey: lane.pauseKey, limit: this.limitFor(lane.cls), windowMs: l.windowMs, holdMs: l.holdMs, id });
+          result = await this.deps.store.takeSlot({
+            key: lane.slotKey,
+            pauseKey: lane.pauseKey,
+            limit: this.limitFor(lane.cls),
+            windowMs: l.windowMs,
+            holdMs: l.holdMs,
+            id,
+          });
         } catch (err) {
           // No shared window, no way to stay inside Kiwoom's limits: fail closed.
           const g = toGuardError(err);
           this.deps.logger.error({ code: g.code, class: lane.cls }, 'governor cannot reach its window; calls refused');
-          for (const x of lane.waiters) { this.refused.inc({ class: lane.cls, reason: 'store' }); this.refuse(lane, x, g.code === 'KG9001' ? new GuardError('KG7001', 'governor window', { cause: err }) : g); }
+          for (const x of lane.waiters) {
+            this.refused.inc({ class: lane.cls, reason: 'store' });
+            this.refuse(lane, x, g.code === 'KG9001' ? new GuardError('KG7001', 'governor window', { cause: err }) : g);
+          }
           lane.waiters = [];
           break;
         }
@@ -292,7 +334,10 @@ export class Governor {
           // The chosen waiter may have left while the slot was taken: give it to the next one.
           const taker = w.done ? this.next(lane) : w;
           const permit = this.permit(lane, id);
-          if (!taker || taker.done) { permit.settle(); continue; }
+          if (!taker || taker.done) {
+            permit.settle();
+            continue;
+          }
           this.drop(lane, taker);
           lane.vtime = Math.max(lane.vtime, taker.tag - 1);
           taker.resolve(permit);
@@ -306,8 +351,17 @@ export class Governor {
         const sleepMs = Math.max(1, Math.min(result.retryAfterMs, l.windowMs, firstDeadline - Date.now() + 1));
         lane.wakeAt = Date.now() + sleepMs;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => { lane.wake = undefined; resolve(); }, sleepMs);
-          lane.wake = (now) => { if (now || this.closed) { clearTimeout(timer); lane.wake = undefined; resolve(); } };
+          const timer = setTimeout(() => {
+            lane.wake = undefined;
+            resolve();
+          }, sleepMs);
+          lane.wake = (now) => {
+            if (now || this.closed) {
+              clearTimeout(timer);
+              lane.wake = undefined;
+              resolve();
+            }
+          };
         });
         lane.wakeAt = undefined;
       }
@@ -329,10 +383,13 @@ export class Governor {
       settle: () => {
         if (settled) return;
         settled = true;
-        this.deps.store.settleSlot(lane.slotKey, id, l.windowMs).then(() => lane.wake?.(true), (err) => {
-          // Unsettled, the slot simply stays counted until holdMs: slower, never over the limit.
-          this.deps.logger.warn({ code: toGuardError(err).code }, 'governor slot not settled');
-        });
+        this.deps.store.settleSlot(lane.slotKey, id, l.windowMs).then(
+          () => lane.wake?.(true),
+          (err) => {
+            // Unsettled, the slot simply stays counted until holdMs: slower, never over the limit.
+            this.deps.logger.warn({ code: toGuardError(err).code }, 'governor slot not settled');
+          },
+        );
       },
     };
   }

@@ -22,7 +22,10 @@ export interface RevokeRetryDeps {
   revoke(botId: string, token: Buffer): Promise<void>;
   logger: Logger;
   metrics: Pick<SessionMetrics, 'revoked' | 'revokeFailures'>;
-  onEvent?: (type: 'broker_token.revoked' | 'broker_token.revoke_failed', fields: { botId: string; key: string; fingerprint: string; attempts: number }) => void;
+  onEvent?: (
+    type: 'broker_token.revoked' | 'broker_token.revoke_failed',
+    fields: { botId: string; key: string; fingerprint: string; attempts: number },
+  ) => void;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
@@ -53,7 +56,10 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
           return;
         }
         const wait = fast ? delay(attempt) : opts.revokeMaxDelayMs;
-        deps.logger[fast ? 'warn' : 'error']({ botId: r.botId, key: r.key, fingerprint: r.fingerprint, attempt, code: toGuardError(err).code, retryInMs: wait }, 'broker token revoke failed; retrying');
+        deps.logger[fast ? 'warn' : 'error'](
+          { botId: r.botId, key: r.key, fingerprint: r.fingerprint, attempt, code: toGuardError(err).code, retryInMs: wait },
+          'broker token revoke failed; retrying',
+        );
         await sleep(wait);
       }
     }

@@ -69,8 +69,16 @@ function recordAad(key: string, version: string, expiresAt: number): Buffer {
 
 export function parseRecord(raw: unknown): SessionRecord | undefined {
   const r = (typeof raw === 'string' ? safeJson(raw) : raw) as Partial<SessionRecord> | undefined;
-  if (r?.v !== 1 || typeof r.botId !== 'string' || typeof r.version !== 'string' || typeof r.sealed !== 'string'
-    || typeof r.issuedAt !== 'number' || typeof r.expiresAt !== 'number' || typeof r.tokenFp !== 'string') return undefined;
+  if (
+    r?.v !== 1 ||
+    typeof r.botId !== 'string' ||
+    typeof r.version !== 'string' ||
+    typeof r.sealed !== 'string' ||
+    typeof r.issuedAt !== 'number' ||
+    typeof r.expiresAt !== 'number' ||
+    typeof r.tokenFp !== 'string'
+  )
+    return undefined;
   return r as SessionRecord;
 }
 
@@ -210,7 +218,9 @@ export async function openStoreLedger(store: Store, provider: KeyProvider): Prom
     },
     // The sealed record itself is written with the leased value (leasePut), atomically with
     // the lock check; the index entry stays as the intent until the token is revoked.
-    async recorded() { /* nothing more to write */ },
+    async recorded() {
+      /* nothing more to write */
+    },
     async forget(key) {
       await store.hdel(INDEX_KEY, key).catch(() => undefined);
     },

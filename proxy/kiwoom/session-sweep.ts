@@ -44,7 +44,14 @@ async function reissueAndRevoke(c: SweepContext, key: string, botId: string): Pr
     permit.settle();
   }
   try {
-    await c.revokeWithRetry({ botId, token: t.token, key, fingerprint: keyedFingerprint(c.fingerprintKey, t.token), expiresAt: t.expiresAt.getTime(), maxAttempts: c.opts.revokeAttempts });
+    await c.revokeWithRetry({
+      botId,
+      token: t.token,
+      key,
+      fingerprint: keyedFingerprint(c.fingerprintKey, t.token),
+      expiresAt: t.expiresAt.getTime(),
+      maxAttempts: c.opts.revokeAttempts,
+    });
   } finally {
     t.token.fill(0);
   }
@@ -58,7 +65,14 @@ export async function recoverLeftovers(c: SweepContext): Promise<number> {
         const token = c.ledger.open(e.key, e.record);
         try {
           if (e.record.expiresAt > Date.now()) {
-            await c.revokeWithRetry({ botId: e.record.botId, token, key: e.key, fingerprint: e.record.tokenFp, expiresAt: e.record.expiresAt, maxAttempts: c.opts.revokeAttempts });
+            await c.revokeWithRetry({
+              botId: e.record.botId,
+              token,
+              key: e.key,
+              fingerprint: e.record.tokenFp,
+              expiresAt: e.record.expiresAt,
+              maxAttempts: c.opts.revokeAttempts,
+            });
           }
         } finally {
           token.fill(0);
@@ -71,7 +85,10 @@ export async function recoverLeftovers(c: SweepContext): Promise<number> {
       n++;
       c.logger.warn({ key: e.key, botId: e.botId, state: e.state }, 'revoked a broker token left by a previous process');
     } catch (err) {
-      c.logger.error({ key: e.key, botId: e.botId, code: toGuardError(err).code }, 'could not revoke a broker token left by a previous process; kept for the next attempt');
+      c.logger.error(
+        { key: e.key, botId: e.botId, code: toGuardError(err).code },
+        'could not revoke a broker token left by a previous process; kept for the next attempt',
+      );
     }
   }
   return n;
@@ -86,7 +103,10 @@ export async function sweepOnce(c: SweepContext): Promise<number> {
       if (v) {
         if (v.leases > 0) continue;
         // Nobody holds it (a live replica lingering holds a lease): its holder died.
-        if (await c.retireShared(e.key, e.botId)) { c.metrics.orphans.inc({ kind: 'unheld' }); n++; }
+        if (await c.retireShared(e.key, e.botId)) {
+          c.metrics.orphans.inc({ kind: 'unheld' });
+          n++;
+        }
         continue;
       }
       if (Date.now() - e.at < c.opts.issueLockTtlMs || (await c.store.get(lockKey(e.key))) !== null) continue;
@@ -95,7 +115,11 @@ export async function sweepOnce(c: SweepContext): Promise<number> {
       if (!(await c.store.setIfAbsent(lockKey(e.key), fence, c.opts.issueLockTtlMs))) continue;
       try {
         if (await c.store.leasePeek(valueKey(e.key))) continue;
-        if (e.state === 'issuing') { await reissueAndRevoke(c, e.key, e.botId); c.metrics.orphans.inc({ kind: 'unfinished_issue' }); n++; }
+        if (e.state === 'issuing') {
+          await reissueAndRevoke(c, e.key, e.botId);
+          c.metrics.orphans.inc({ kind: 'unfinished_issue' });
+          n++;
+        }
         await c.ledger.forget(e.key);
       } catch (err) {
         // No credentials any more (bot removed): nothing can ever revoke it; keeping the entry would only repeat the failure.
@@ -118,7 +142,10 @@ export async function listSessions(store: Store, ledger: SessionLedger): Promise
     const v = await store.leasePeek(valueKey(e.key)).catch(() => null);
     const rec = v ? parseRecord(v.value) : undefined;
     out.push({
-      key: e.key, state: v ? v.state : 'issuing', leases: v?.leases ?? 0, issuedBy: rec?.botId ?? e.botId,
+      key: e.key,
+      state: v ? v.state : 'issuing',
+      leases: v?.leases ?? 0,
+      issuedBy: rec?.botId ?? e.botId,
       ...(rec ? { issuedAt: new Date(rec.issuedAt).toISOString(), expiresAt: new Date(rec.expiresAt).toISOString(), ageMs: Date.now() - rec.issuedAt } : {}),
     });
   }

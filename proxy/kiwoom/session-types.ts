@@ -28,7 +28,10 @@ export interface BrokerSessionDeps {
   fingerprintKey: Buffer;
   registry: Registry;
   logger: Logger;
-  onEvent?: (type: 'broker_token.issued' | 'broker_token.revoked' | 'broker_token.revoke_failed' | 'broker_token.invalidated', fields: { botId: string; key: string; fingerprint: string; attempts?: number; orphan?: boolean }) => void;
+  onEvent?: (
+    type: 'broker_token.issued' | 'broker_token.revoked' | 'broker_token.revoke_failed' | 'broker_token.invalidated',
+    fields: { botId: string; key: string; fingerprint: string; attempts?: number; orphan?: boolean },
+  ) => void;
 }
 
 export interface BrokerLease {
@@ -75,4 +78,3 @@ export interface KeyState {
   /** When this replica issued the key's recent tokens (for Kiwoom's issue limit). */
   issues: number[];
 }
-

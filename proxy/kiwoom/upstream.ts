@@ -65,8 +65,10 @@ export class Upstream {
     private readonly logger: Logger,
   ) {
     this.refusals = new Counter({
-      name: 'kguard_upstream_refusals_total', help: 'Refusals Kiwoom answered that the sidecar handled (1700/1701/1702 rate, 8005 invalid token, 8010 token bound to another address)',
-      labelNames: ['code'], registers: [registry],
+      name: 'kguard_upstream_refusals_total',
+      help: 'Refusals Kiwoom answered that the sidecar handled (1700/1701/1702 rate, 8005 invalid token, 8010 token bound to another address)',
+      labelNames: ['code'],
+      registers: [registry],
     });
   }
 
@@ -85,11 +87,19 @@ export class Upstream {
       const permit = await this.governor.admit({ key, cls, priority, botId: c.botId, signal: c.signal });
       let res: TrResponse;
       let verdict: ReturnType<typeof verdictOf>;
-      const lease = await this.sessions.acquire(c.botId, { purpose, signal: c.signal }).catch((err: unknown) => { permit.settle(); throw err; });
+      const lease = await this.sessions.acquire(c.botId, { purpose, signal: c.signal }).catch((err: unknown) => {
+        permit.settle();
+        throw err;
+      });
       try {
         res = await this.client.call({
-          apiId: c.entry.apiId, path: c.entry.path, body: c.body, token: lease.token,
-          contYn: c.contYn, nextKey: c.nextKey, signal: c.signal,
+          apiId: c.entry.apiId,
+          path: c.entry.path,
+          body: c.body,
+          token: lease.token,
+          contYn: c.contYn,
+          nextKey: c.nextKey,
+          signal: c.signal,
         });
         verdict = verdictOf(res);
         if (verdict.verdict === 'invalid-token') lease.invalidate();
@@ -104,7 +114,10 @@ export class Upstream {
         case 'invalid-token':
           // [8005] means Kiwoom rejected the token before looking at the call:
           // nothing was executed, so one retry with a fresh token is safe even for an order.
-          if (!reissued) { reissued = true; continue; }
+          if (!reissued) {
+            reissued = true;
+            continue;
+          }
           throw new GuardError('KG5004', 'broker token refused again after re-issue [8005]');
         case 'rate':
           await this.governor.refusedUpstream(key, cls);
@@ -116,7 +129,10 @@ export class Upstream {
           throw new GuardError('KG5006', `Kiwoom refused for rate [${verdict.detail}]`, { headers: { 'retry-after': '1' } });
         case 'bound-elsewhere':
           this.lastBoundRefusal = Date.now();
-          this.logger.error({ botId: c.botId, key }, 'Kiwoom refused the broker token as issued to another address [8010]: replicas sharing an app key must leave through one egress address');
+          this.logger.error(
+            { botId: c.botId, key },
+            'Kiwoom refused the broker token as issued to another address [8010]: replicas sharing an app key must leave through one egress address',
+          );
           throw new GuardError('KG5007', '8010');
       }
     }

@@ -53,26 +53,46 @@ export interface PolicyCase {
 export const DEFAULT_CASE_TIME = '2026-03-03T10:00:00+09:00';
 
 const callSchema = {
-  type: 'object', additionalProperties: false, required: ['apiId'],
+  type: 'object',
+  additionalProperties: false,
+  required: ['apiId'],
   properties: {
-    bot: { type: 'string', minLength: 1 }, account: { type: 'string', minLength: 1 }, apiId: { type: 'string', minLength: 1 },
-    body: { type: 'object' }, at: { type: 'string', minLength: 10 }, intentional: { type: 'boolean' }, riskScore: { type: 'number', minimum: 0, maximum: 1 },
+    bot: { type: 'string', minLength: 1 },
+    account: { type: 'string', minLength: 1 },
+    apiId: { type: 'string', minLength: 1 },
+    body: { type: 'object' },
+    at: { type: 'string', minLength: 10 },
+    intentional: { type: 'boolean' },
+    riskScore: { type: 'number', minimum: 0, maximum: 1 },
   },
 };
-const numberOrMap = { anyOf: [{ type: 'number', minimum: 0 }, { type: 'object', additionalProperties: { type: 'number', minimum: 0 } }] };
+const numberOrMap = {
+  anyOf: [
+    { type: 'number', minimum: 0 },
+    { type: 'object', additionalProperties: { type: 'number', minimum: 0 } },
+  ],
+};
 const stateEnum = { enum: ['ACTIVE', 'REDUCING', 'HALTED'] };
 const caseSchema = {
-  type: 'object', additionalProperties: false, required: ['name', 'call', 'expect'],
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'call', 'expect'],
   properties: {
     name: { type: 'string', minLength: 1 },
     call: callSchema,
-    market: { type: 'object', additionalProperties: false, properties: { referencePrice: numberOrMap, heldQuantity: numberOrMap, openOrders: { type: 'integer', minimum: 0 }, unavailable: { type: 'boolean' } } },
+    market: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { referencePrice: numberOrMap, heldQuantity: numberOrMap, openOrders: { type: 'integer', minimum: 0 }, unavailable: { type: 'boolean' } },
+    },
     tradingState: { type: 'object', additionalProperties: false, properties: { global: stateEnum, bot: stateEnum, account: stateEnum } },
     before: { type: 'array', items: callSchema, maxItems: 10_000 },
     repeat: { type: 'integer', minimum: 1, maximum: 10_000 },
     succeeded: { type: 'boolean' },
     expect: {
-      type: 'object', additionalProperties: false, required: ['decision'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['decision'],
       properties: {
         decision: { enum: ['allow', 'deny', 'step-up', 'hold'] },
         rule: { type: 'string' },
@@ -83,13 +103,26 @@ const caseSchema = {
   },
 };
 export const CASES_SCHEMA = {
-  type: 'object', additionalProperties: false, required: ['cases'],
+  type: 'object',
+  additionalProperties: false,
+  required: ['cases'],
   properties: { policy: { type: 'string' }, description: { type: 'string' }, cases: { type: 'array', minItems: 1, items: caseSchema } },
 };
 /** `kguard policy explain --call`: a case without `expect`/`name`, or just a call. */
 const EXPLAIN_SCHEMA = {
   anyOf: [
-    { type: 'object', additionalProperties: false, required: ['call'], properties: { name: { type: 'string' }, call: callSchema, market: caseSchema.properties.market, tradingState: caseSchema.properties.tradingState, expect: caseSchema.properties.expect } },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['call'],
+      properties: {
+        name: { type: 'string' },
+        call: callSchema,
+        market: caseSchema.properties.market,
+        tradingState: caseSchema.properties.tradingState,
+        expect: caseSchema.properties.expect,
+      },
+    },
     callSchema,
   ],
 };
@@ -145,21 +178,31 @@ export interface CaseResult {
 }
 
 /** Runs one case (or an explain request when `trace` is given). */
-export async function runCase(policy: CompiledPolicy, c: Omit<PolicyCase, 'expect' | 'name'> & Partial<Pick<PolicyCase, 'expect' | 'name'>>, trace?: TraceEntry[]): Promise<CaseResult> {
+export async function runCase(
+  policy: CompiledPolicy,
+  c: Omit<PolicyCase, 'expect' | 'name'> & Partial<Pick<PolicyCase, 'expect' | 'name'>>,
+  trace?: TraceEntry[],
+): Promise<CaseResult> {
   let clock = new Date(c.call.at ?? DEFAULT_CASE_TIME).getTime();
   const store = createMemoryStore({ now: () => clock });
   try {
     const m = c.market ?? {};
-    const fail = async (): Promise<never> => { throw new Error('market data unavailable (case)'); };
+    const fail = async (): Promise<never> => {
+      throw new Error('market data unavailable (case)');
+    };
     const market: MarketData = m.unavailable
       ? { referencePrice: fail, heldQuantity: fail, openOrderCount: fail }
       : {
-        referencePrice: async (_b, s) => pick(m.referencePrice, s),
-        heldQuantity: async (_b, _a, s) => pick(m.heldQuantity, s),
-        openOrderCount: async () => m.openOrders,
-      };
+          referencePrice: async (_b, s) => pick(m.referencePrice, s),
+          heldQuantity: async (_b, _a, s) => pick(m.heldQuantity, s),
+          openOrderCount: async () => m.openOrders,
+        };
     const fetcher = createMarketFetcher({
-      market, ttlMs: 0, cacheSize: 1, timeoutMs: 1000, now: () => clock,
+      market,
+      ttlMs: 0,
+      cacheSize: 1,
+      timeoutMs: 1000,
+      now: () => clock,
       errors: new Counter({ name: 'case_market_errors', help: 'x', labelNames: ['source'], registers: [new Registry()] }),
       onError: () => undefined,
     });
@@ -188,12 +231,16 @@ export async function runCase(policy: CompiledPolicy, c: Omit<PolicyCase, 'expec
     const problems: string[] = [];
     const e = c.expect;
     if (e) {
-      if (decision.outcome !== e.decision) problems.push(`expected ${e.decision}, got ${decision.outcome}${decision.ruleId ? ` by ${decision.ruleId}` : ''}${decision.reason ? ` (${decision.reason})` : ''}`);
+      if (decision.outcome !== e.decision)
+        problems.push(
+          `expected ${e.decision}, got ${decision.outcome}${decision.ruleId ? ` by ${decision.ruleId}` : ''}${decision.reason ? ` (${decision.reason})` : ''}`,
+        );
       if (e.rule !== undefined && decision.ruleId !== e.rule) problems.push(`expected rule ${e.rule}, got ${decision.ruleId ?? '(none)'}`);
       if (e.shadowDenies !== undefined && [...decision.shadowDenies].sort().join(',') !== [...e.shadowDenies].sort().join(',')) {
         problems.push(`expected shadow denies [${e.shadowDenies.join(', ')}], got [${decision.shadowDenies.join(', ')}]`);
       }
-      if (e.reasonContains !== undefined && !(decision.reason ?? '').includes(e.reasonContains)) problems.push(`reason ${JSON.stringify(decision.reason ?? '')} does not contain ${JSON.stringify(e.reasonContains)}`);
+      if (e.reasonContains !== undefined && !(decision.reason ?? '').includes(e.reasonContains))
+        problems.push(`reason ${JSON.stringify(decision.reason ?? '')} does not contain ${JSON.stringify(e.reasonContains)}`);
     }
     return { name: c.name ?? '(call)', passed: problems.length === 0, decision, problems, ...(trace ? { trace } : {}) };
   } finally {
@@ -208,4 +255,3 @@ async function countOutcome(store: ReturnType<typeof createMemoryStore>, policy:
   const f = { botId: call.botId, account: call.account, t: call.now!.getTime() };
   for (const scope of policy.counterScopes) await store.incr(outcomeCounterKey(scope, f, what), 1, 2 * 86_400_000);
 }
-

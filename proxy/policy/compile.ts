@@ -20,11 +20,30 @@ export const DEFAULT_APPROVAL = 0.9;
  */
 function uniform(r: CompiledRule): CompiledRule {
   return {
-    id: r.id, type: r.type, kind: r.kind, mode: r.mode, index: r.index, kinds: r.kinds, bots: r.bots, accounts: r.accounts,
-    select: r.select, overrides: r.overrides, needs: r.needs, check: r.check, limits: r.limits,
-    limitReason: r.limitReason, counterKeys: r.counterKeys, checkCounters: r.checkCounters,
-    duplicateKey: r.duplicateKey, duplicateTtlMs: r.duplicateTtlMs, duplicateReason: r.duplicateReason,
-    posture: r.posture, grantsTransfer: r.grantsTransfer, denySymbols: r.denySymbols, scope: (r as { scope?: Scope }).scope, overriddenBy: undefined,
+    id: r.id,
+    type: r.type,
+    kind: r.kind,
+    mode: r.mode,
+    index: r.index,
+    kinds: r.kinds,
+    bots: r.bots,
+    accounts: r.accounts,
+    select: r.select,
+    overrides: r.overrides,
+    needs: r.needs,
+    check: r.check,
+    limits: r.limits,
+    limitReason: r.limitReason,
+    counterKeys: r.counterKeys,
+    checkCounters: r.checkCounters,
+    duplicateKey: r.duplicateKey,
+    duplicateTtlMs: r.duplicateTtlMs,
+    duplicateReason: r.duplicateReason,
+    posture: r.posture,
+    grantsTransfer: r.grantsTransfer,
+    denySymbols: r.denySymbols,
+    scope: (r as { scope?: Scope }).scope,
+    overriddenBy: undefined,
   } as CompiledRule;
 }
 
@@ -35,21 +54,35 @@ export function compileRule(doc: RuleDoc, index: number, ctx: CompileContext): C
 function compileRuleShape(doc: RuleDoc, index: number, ctx: CompileContext): CompiledRule {
   switch (doc.type) {
     case 'allow-apis':
-    case 'deny-apis': return compileApis(doc, index, ctx);
+    case 'deny-apis':
+      return compileApis(doc, index, ctx);
     case 'allow-symbols':
-    case 'deny-symbols': return compileSymbols(doc, index, ctx);
-    case 'markets': return compileMarkets(doc, index, ctx);
-    case 'trade-types': return compileTradeTypes(doc, index, ctx);
-    case 'order-size': return compileOrderSize(doc, index, ctx);
-    case 'price-collar': return compilePriceCollar(doc, index, ctx);
-    case 'require-approval': return compileRequireApproval(doc, index, ctx);
-    case 'trading-window': return compileTradingWindow(doc, index, ctx);
-    case 'trading-state': return compileTradingStateRule(doc, index, ctx);
-    case 'rate-limit': return compileRateLimit(doc, index, ctx);
-    case 'daily-cap': return compileDailyCap(doc, index, ctx);
-    case 'cancel-ratio': return compileCancelRatio(doc, index, ctx);
-    case 'max-open-orders': return compileMaxOpenOrders(doc, index, ctx);
-    case 'duplicate-guard': return compileDuplicateGuard(doc, index, ctx);
+    case 'deny-symbols':
+      return compileSymbols(doc, index, ctx);
+    case 'markets':
+      return compileMarkets(doc, index, ctx);
+    case 'trade-types':
+      return compileTradeTypes(doc, index, ctx);
+    case 'order-size':
+      return compileOrderSize(doc, index, ctx);
+    case 'price-collar':
+      return compilePriceCollar(doc, index, ctx);
+    case 'require-approval':
+      return compileRequireApproval(doc, index, ctx);
+    case 'trading-window':
+      return compileTradingWindow(doc, index, ctx);
+    case 'trading-state':
+      return compileTradingStateRule(doc, index, ctx);
+    case 'rate-limit':
+      return compileRateLimit(doc, index, ctx);
+    case 'daily-cap':
+      return compileDailyCap(doc, index, ctx);
+    case 'cancel-ratio':
+      return compileCancelRatio(doc, index, ctx);
+    case 'max-open-orders':
+      return compileMaxOpenOrders(doc, index, ctx);
+    case 'duplicate-guard':
+      return compileDuplicateGuard(doc, index, ctx);
   }
 }
 
@@ -81,7 +114,16 @@ function buildList(rules: readonly CompiledRule[]): RuleList {
       // A per-list copy keeps the shared rule object untouched.
       const copy = uniform(r);
       copy.overriddenBy = by.length > 0 ? by : undefined;
-      for (const arr of [list.plain, list.data, list.stateful, list.postures, list.allowApis, ...list.bySymbol.values(), ...list.byAccount.values(), list.linear]) {
+      for (const arr of [
+        list.plain,
+        list.data,
+        list.stateful,
+        list.postures,
+        list.allowApis,
+        ...list.bySymbol.values(),
+        ...list.byAccount.values(),
+        list.linear,
+      ]) {
         const i = arr.indexOf(r);
         if (i >= 0) arr[i] = copy;
       }

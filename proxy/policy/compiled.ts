@@ -117,10 +117,14 @@ export const KEY_PREFIX = 'kguard:{policy}:';
 
 export function scopeKey(scope: Scope, f: { botId: string; account: string }): string {
   switch (scope) {
-    case 'bot': return `b:${f.botId}`;
-    case 'account': return `a:${f.account}`;
-    case 'bot-account': return `ba:${f.botId}:${f.account}`;
-    case 'global': return 'g';
+    case 'bot':
+      return `b:${f.botId}`;
+    case 'account':
+      return `a:${f.account}`;
+    case 'bot-account':
+      return `ba:${f.botId}:${f.account}`;
+    case 'global':
+      return 'g';
   }
 }
 

@@ -33,10 +33,25 @@ export const POLICY_CONFIG_DEFAULTS: Omit<PolicyConfig, 'file'> & { file: string
   metricsMaxRuleLabels: 200,
 };
 
-const INTEGER_KEYS = ['reloadDebounceMs', 'maxFileBytes', 'maxAliasCount', 'maxRules', 'referencePriceTtlMs', 'referencePriceCacheSize', 'marketDataTimeoutMs', 'metricsMaxRuleLabels'] as const;
+const INTEGER_KEYS = [
+  'reloadDebounceMs',
+  'maxFileBytes',
+  'maxAliasCount',
+  'maxRules',
+  'referencePriceTtlMs',
+  'referencePriceCacheSize',
+  'marketDataTimeoutMs',
+  'metricsMaxRuleLabels',
+] as const;
 const MINIMUM: Record<(typeof INTEGER_KEYS)[number], number> = {
-  reloadDebounceMs: 0, maxFileBytes: 64, maxAliasCount: 0, maxRules: 1, referencePriceTtlMs: 0,
-  referencePriceCacheSize: 1, marketDataTimeoutMs: 1, metricsMaxRuleLabels: 1,
+  reloadDebounceMs: 0,
+  maxFileBytes: 64,
+  maxAliasCount: 0,
+  maxRules: 1,
+  referencePriceTtlMs: 0,
+  referencePriceCacheSize: 1,
+  marketDataTimeoutMs: 1,
+  metricsMaxRuleLabels: 1,
 };
 
 /** Validates `policy:`; relative `file` is resolved against `cwd`. Throws ConfigError naming the key. */

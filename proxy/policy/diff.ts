@@ -5,17 +5,37 @@ import { parseClock } from './clock.js';
 import { DEFAULT_APPROVAL, DEFAULT_STEP_UP } from './compile.js';
 
 export type Effect = 'loosens' | 'tightens' | 'changes';
-export interface DiffEntry { effect: Effect; ruleId?: string; message: string }
+export interface DiffEntry {
+  effect: Effect;
+  ruleId?: string;
+  message: string;
+}
 
 type AnyRule = RuleDoc & Record<string, unknown>;
 
 /** Numbers where a bigger value lets more through. */
-const LOOSER_WHEN_BIGGER = new Set(['maxQuantity', 'maxNotional', 'maxDeviationPercent', 'max', 'maxOrders', 'maxBuyNotional', 'maxSellNotional', 'maxGrossNotional', 'maxCancelsPerOrder', 'minOrders', 'minQuantity', 'minNotional']);
+const LOOSER_WHEN_BIGGER = new Set([
+  'maxQuantity',
+  'maxNotional',
+  'maxDeviationPercent',
+  'max',
+  'maxOrders',
+  'maxBuyNotional',
+  'maxSellNotional',
+  'maxGrossNotional',
+  'maxCancelsPerOrder',
+  'minOrders',
+  'minQuantity',
+  'minNotional',
+]);
 /** Numbers where a bigger value lets less through. */
 const TIGHTER_WHEN_BIGGER = new Set(['windowSeconds']);
 /** Lists where more entries let more through. */
 const ALLOW_LISTS: Record<string, string[]> = {
-  'allow-apis': ['kinds', 'apiIds'], 'allow-symbols': ['symbols'], markets: ['allow'], 'trade-types': ['allow'],
+  'allow-apis': ['kinds', 'apiIds'],
+  'allow-symbols': ['symbols'],
+  markets: ['allow'],
+  'trade-types': ['allow'],
 };
 const DENY_LISTS: Record<string, string[]> = { 'deny-apis': ['kinds', 'apiIds'], 'deny-symbols': ['symbols'], 'trade-types': ['deny'] };
 
@@ -27,7 +47,7 @@ function setDiff(a: readonly string[] = [], b: readonly string[] = []): { added:
 
 function windowMinutes(r: AnyRule): number {
   const ws = (r.windows as { days?: string[]; start: string; end: string }[] | undefined) ?? [];
-  return ws.reduce((sum, w) => sum + (w.days?.length ?? 5) * (parseClock(w.end) - parseClock(w.start)) / 60_000, 0);
+  return ws.reduce((sum, w) => sum + ((w.days?.length ?? 5) * (parseClock(w.end) - parseClock(w.start))) / 60_000, 0);
 }
 
 function selectorEffect(oldSel: Selector = {}, newSel: Selector = {}): { effect: Effect; text: string } | undefined {
@@ -38,11 +58,25 @@ function selectorEffect(oldSel: Selector = {}, newSel: Selector = {}): { effect:
     const o = oldSel[dim] as string[] | undefined;
     const n = newSel[dim] as string[] | undefined;
     if (o === undefined && n === undefined) continue;
-    if (o === undefined) { narrower = true; parts.push(`now only for ${dim} ${n!.join(', ')}`); continue; }
-    if (n === undefined) { wider = true; parts.push(`now for all ${dim} (was ${o.join(', ')})`); continue; }
+    if (o === undefined) {
+      narrower = true;
+      parts.push(`now only for ${dim} ${n!.join(', ')}`);
+      continue;
+    }
+    if (n === undefined) {
+      wider = true;
+      parts.push(`now for all ${dim} (was ${o.join(', ')})`);
+      continue;
+    }
     const { added, removed } = setDiff(o, n);
-    if (added.length) { wider = true; parts.push(`${dim} +${added.join(', ')}`); }
-    if (removed.length) { narrower = true; parts.push(`${dim} -${removed.join(', ')}`); }
+    if (added.length) {
+      wider = true;
+      parts.push(`${dim} +${added.join(', ')}`);
+    }
+    if (removed.length) {
+      narrower = true;
+      parts.push(`${dim} -${removed.join(', ')}`);
+    }
   }
   if (parts.length === 0) return undefined;
   // A restriction that applies to more calls tightens; to fewer, loosens.
@@ -68,7 +102,7 @@ function ruleChanges(o: AnyRule, n: AnyRule): DiffEntry[] {
       let effect: Effect = 'changes';
       if (a === undefined) effect = looser > 0 ? 'tightens' : 'changes';
       else if (b === undefined) effect = looser > 0 ? 'loosens' : 'changes';
-      else if (looser !== 0) effect = ((b as number) > (a as number)) === (looser > 0) ? 'loosens' : 'tightens';
+      else if (looser !== 0) effect = (b as number) > (a as number) === looser > 0 ? 'loosens' : 'tightens';
       out.push({ effect, ruleId: id, message: `${key} ${a ?? '(none)'} → ${b ?? '(none)'}` });
     }
   }
@@ -85,8 +119,14 @@ function ruleChanges(o: AnyRule, n: AnyRule): DiffEntry[] {
   if (n.type === 'trading-window') {
     const a = windowMinutes(o);
     const b = windowMinutes(n);
-    if (JSON.stringify(o.windows) !== JSON.stringify(n.windows)) out.push({ effect: b > a ? 'loosens' : b < a ? 'tightens' : 'changes', ruleId: id, message: `windows changed (${a} → ${b} minutes a week)` });
-    if ((o.closedOnHolidays ?? true) !== (n.closedOnHolidays ?? true)) out.push({ effect: n.closedOnHolidays === false ? 'loosens' : 'tightens', ruleId: id, message: `closedOnHolidays → ${String(n.closedOnHolidays ?? true)}` });
+    if (JSON.stringify(o.windows) !== JSON.stringify(n.windows))
+      out.push({ effect: b > a ? 'loosens' : b < a ? 'tightens' : 'changes', ruleId: id, message: `windows changed (${a} → ${b} minutes a week)` });
+    if ((o.closedOnHolidays ?? true) !== (n.closedOnHolidays ?? true))
+      out.push({
+        effect: n.closedOnHolidays === false ? 'loosens' : 'tightens',
+        ruleId: id,
+        message: `closedOnHolidays → ${String(n.closedOnHolidays ?? true)}`,
+      });
   }
   if (n.type === 'rate-limit') {
     const per = (r: AnyRule) => new Map(((r.limits as { max: number; per: string }[]) ?? []).map((l) => [l.per, l.max]));
@@ -99,9 +139,16 @@ function ruleChanges(o: AnyRule, n: AnyRule): DiffEntry[] {
     }
     for (const [p, was] of a) if (!b.has(p)) out.push({ effect: 'loosens', ruleId: id, message: `limit ${was} per ${p} removed` });
   }
-  if (n.type === 'trading-state' && o.state !== n.state) out.push({ effect: n.state === 'HALTED' ? 'tightens' : 'loosens', ruleId: id, message: `state ${String(o.state)} → ${String(n.state)}` });
-  if (n.type === 'require-approval' && o.outcome !== n.outcome) out.push({ effect: n.outcome === 'hold' ? 'tightens' : 'loosens', ruleId: id, message: `outcome ${String(o.outcome ?? 'step-up')} → ${String(n.outcome ?? 'step-up')}` });
-  if ((o.scope ?? 'bot') !== (n.scope ?? 'bot')) out.push({ effect: 'changes', ruleId: id, message: `scope ${String(o.scope ?? 'bot')} → ${String(n.scope ?? 'bot')}` });
+  if (n.type === 'trading-state' && o.state !== n.state)
+    out.push({ effect: n.state === 'HALTED' ? 'tightens' : 'loosens', ruleId: id, message: `state ${String(o.state)} → ${String(n.state)}` });
+  if (n.type === 'require-approval' && o.outcome !== n.outcome)
+    out.push({
+      effect: n.outcome === 'hold' ? 'tightens' : 'loosens',
+      ruleId: id,
+      message: `outcome ${String(o.outcome ?? 'step-up')} → ${String(n.outcome ?? 'step-up')}`,
+    });
+  if ((o.scope ?? 'bot') !== (n.scope ?? 'bot'))
+    out.push({ effect: 'changes', ruleId: id, message: `scope ${String(o.scope ?? 'bot')} → ${String(n.scope ?? 'bot')}` });
   return out;
 }
 
@@ -114,12 +161,20 @@ export function diffPolicies(oldDoc: PolicyDoc, newDoc: PolicyDoc): DiffEntry[] 
   }
   for (const [id, r] of newRules) {
     const o = oldRules.get(id);
-    if (!o) out.push({ effect: (r.mode ?? 'enforce') === 'shadow' ? 'changes' : 'tightens', ruleId: id, message: `rule added (${r.type}${(r.mode ?? 'enforce') === 'shadow' ? ', shadow' : ''})` });
+    if (!o)
+      out.push({
+        effect: (r.mode ?? 'enforce') === 'shadow' ? 'changes' : 'tightens',
+        ruleId: id,
+        message: `rule added (${r.type}${(r.mode ?? 'enforce') === 'shadow' ? ', shadow' : ''})`,
+      });
     else out.push(...ruleChanges(o, r));
   }
   const ot = oldDoc.riskThresholds ?? {};
   const nt = newDoc.riskThresholds ?? {};
-  for (const [key, def] of [['stepUp', DEFAULT_STEP_UP], ['approval', DEFAULT_APPROVAL]] as const) {
+  for (const [key, def] of [
+    ['stepUp', DEFAULT_STEP_UP],
+    ['approval', DEFAULT_APPROVAL],
+  ] as const) {
     const a = ot[key] ?? def;
     const b = nt[key] ?? def;
     if (a !== b) out.push({ effect: b > a ? 'loosens' : 'tightens', message: `riskThresholds.${key} ${a} → ${b}` });
@@ -127,6 +182,7 @@ export function diffPolicies(oldDoc: PolicyDoc, newDoc: PolicyDoc): DiffEntry[] 
   const hol = setDiff(oldDoc.calendar?.holidays, newDoc.calendar?.holidays);
   if (hol.added.length) out.push({ effect: 'tightens', message: `holidays added: ${hol.added.join(', ')}` });
   if (hol.removed.length) out.push({ effect: 'loosens', message: `holidays removed: ${hol.removed.join(', ')}` });
-  if ((oldDoc.language ?? '') !== (newDoc.language ?? '')) out.push({ effect: 'changes', message: `language ${oldDoc.language ?? '(default)'} → ${newDoc.language ?? '(default)'}` });
+  if ((oldDoc.language ?? '') !== (newDoc.language ?? ''))
+    out.push({ effect: 'changes', message: `language ${oldDoc.language ?? '(default)'} → ${newDoc.language ?? '(default)'}` });
   return out;
 }

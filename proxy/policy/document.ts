@@ -21,22 +21,23 @@ interface RuleBase {
   when?: Selector;
 }
 
-export type RuleDoc = RuleBase & (
-  | { type: 'allow-apis' | 'deny-apis'; kinds?: ApiKind[]; apiIds?: string[] }
-  | { type: 'allow-symbols' | 'deny-symbols'; symbols: string[] }
-  | { type: 'markets'; allow: ('KRX' | 'NXT' | 'SOR')[] }
-  | { type: 'order-size'; maxQuantity?: number; maxNotional?: number }
-  | { type: 'price-collar'; maxDeviationPercent: number }
-  | { type: 'trade-types'; allow?: string[]; deny?: string[] }
-  | { type: 'trading-window'; windows: { days?: string[]; start: string; end: string }[]; closedOnHolidays?: boolean }
-  | { type: 'rate-limit'; scope?: Scope; limits: { max: number; per: string }[] }
-  | { type: 'daily-cap'; scope?: Scope; maxOrders?: number; maxBuyNotional?: number; maxSellNotional?: number; maxGrossNotional?: number }
-  | { type: 'cancel-ratio'; scope?: Scope; maxCancelsPerOrder: number; minOrders?: number; countModifies?: boolean }
-  | { type: 'max-open-orders'; max: number }
-  | { type: 'duplicate-guard'; windowSeconds: number }
-  | { type: 'trading-state'; state: 'REDUCING' | 'HALTED' }
-  | { type: 'require-approval'; outcome?: 'step-up' | 'hold'; minQuantity?: number; minNotional?: number }
-);
+export type RuleDoc = RuleBase &
+  (
+    | { type: 'allow-apis' | 'deny-apis'; kinds?: ApiKind[]; apiIds?: string[] }
+    | { type: 'allow-symbols' | 'deny-symbols'; symbols: string[] }
+    | { type: 'markets'; allow: ('KRX' | 'NXT' | 'SOR')[] }
+    | { type: 'order-size'; maxQuantity?: number; maxNotional?: number }
+    | { type: 'price-collar'; maxDeviationPercent: number }
+    | { type: 'trade-types'; allow?: string[]; deny?: string[] }
+    | { type: 'trading-window'; windows: { days?: string[]; start: string; end: string }[]; closedOnHolidays?: boolean }
+    | { type: 'rate-limit'; scope?: Scope; limits: { max: number; per: string }[] }
+    | { type: 'daily-cap'; scope?: Scope; maxOrders?: number; maxBuyNotional?: number; maxSellNotional?: number; maxGrossNotional?: number }
+    | { type: 'cancel-ratio'; scope?: Scope; maxCancelsPerOrder: number; minOrders?: number; countModifies?: boolean }
+    | { type: 'max-open-orders'; max: number }
+    | { type: 'duplicate-guard'; windowSeconds: number }
+    | { type: 'trading-state'; state: 'REDUCING' | 'HALTED' }
+    | { type: 'require-approval'; outcome?: 'step-up' | 'hold'; minQuantity?: number; minNotional?: number }
+  );
 
 export interface PolicyDoc {
   version: 1;

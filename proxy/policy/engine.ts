@@ -67,7 +67,11 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     now: nowMs,
     errors: metrics.marketErrors,
     // Only the error's code or class is logged: a MarketData failure could carry upstream text we do not control.
-    onError: (source, err) => log.warn({ source, err: isGuardError(err) ? err.code : err instanceof Error ? err.name : typeof err }, 'policy market data unavailable; rules needing it deny'),
+    onError: (source, err) =>
+      log.warn(
+        { source, err: isGuardError(err) ? err.code : err instanceof Error ? err.name : typeof err },
+        'policy market data unavailable; rules needing it deny',
+      ),
   });
 
   let active: { policy: CompiledPolicy; info: PolicyInfo } | undefined;
@@ -102,12 +106,17 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       log.info({ version: loaded.version, file: config.file, rules: policy.rules.length }, 'policy loaded');
       return { ok: true, changed: true };
     } catch (err) {
-      const error = err instanceof PolicyLoadError ? err
-        : new PolicyLoadError(config.file, [{ file: config.file, line: 1, column: 1, path: '', message: `could not compile: ${(err as Error).message}` }]);
+      const error =
+        err instanceof PolicyLoadError
+          ? err
+          : new PolicyLoadError(config.file, [{ file: config.file, line: 1, column: 1, path: '', message: `could not compile: ${(err as Error).message}` }]);
       lastError = error;
       metrics.reloads.inc({ outcome: 'invalid' });
       metrics.valid.set(active ? 1 : 0);
-      log.error({ file: config.file, issues: error.issues.slice(0, 20), keptVersion: active?.info.version }, active ? 'policy file invalid; keeping the last good policy' : 'policy file invalid and no policy in force; refusing all calls');
+      log.error(
+        { file: config.file, issues: error.issues.slice(0, 20), keptVersion: active?.info.version },
+        active ? 'policy file invalid; keeping the last good policy' : 'policy file invalid and no policy in force; refusing all calls',
+      );
       return { ok: false, changed: false, error };
     }
   }
@@ -120,15 +129,24 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
   }
 
   await reload();
-  const watcher = config.watch ? watchPolicyFile(config.file, config.reloadDebounceMs, () => { if (!closed) void reload(); }, log) : undefined;
+  const watcher = config.watch
+    ? watchPolicyFile(
+        config.file,
+        config.reloadDebounceMs,
+        () => {
+          if (!closed) void reload();
+        },
+        log,
+      )
+    : undefined;
 
   function depsFor(prefetched: PrefetchedTradingState | undefined): EvalDeps {
     if (!prefetched) return deps;
     return {
       ...deps,
       // Only for the bot and account it was read for; anything else is read as usual.
-      tradingState: (botId, account) => botId === prefetched.botId && account === prefetched.account
-        ? prefetched.state : readTradingState(store, botId, account),
+      tradingState: (botId, account) =>
+        botId === prefetched.botId && account === prefetched.account ? prefetched.state : readTradingState(store, botId, account),
     };
   }
 
@@ -149,7 +167,11 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     metrics.evalSeconds.observe({ outcome: decision.outcome }, elapsed / 1000);
     metrics.decisions.inc({ rule: decision.ruleId ? metrics.ruleLabel(decision.ruleId) : 'none', decision: decision.outcome });
     for (const id of decision.shadowDenies) metrics.decisions.inc({ rule: metrics.ruleLabel(id), decision: 'shadow-deny' });
-    if (decision.shadowDenies.length > 0 && log.isLevelEnabled('info')) log.info({ bot: call.botId, apiId: call.apiId, shadowDenies: decision.shadowDenies, policyVersion: decision.policyVersion }, 'policy shadow rules would have denied');
+    if (decision.shadowDenies.length > 0 && log.isLevelEnabled('info'))
+      log.info(
+        { bot: call.botId, apiId: call.apiId, shadowDenies: decision.shadowDenies, policyVersion: decision.policyVersion },
+        'policy shadow rules would have denied',
+      );
     return decision;
   }
 
@@ -174,7 +196,8 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     current: () => active?.info,
     lastError: () => lastError,
     health() {
-      if (!active) throw new GuardError('KG3003', lastError ? `policy invalid: ${lastError.issues.length} problem(s) in ${lastError.file}` : 'no policy loaded');
+      if (!active)
+        throw new GuardError('KG3003', lastError ? `policy invalid: ${lastError.issues.length} problem(s) in ${lastError.file}` : 'no policy loaded');
     },
     async setTradingState(scope, state, reason) {
       try {

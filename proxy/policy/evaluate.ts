@@ -6,8 +6,17 @@
 // denied call does not use up a bot's rate limit.
 import type { LimitRequest, Store } from '../state/types.js';
 import {
-  NEEDS_HELD_QUANTITY, NEEDS_OPEN_ORDERS, NEEDS_REFERENCE_PRICE, NEEDS_REFERENCE_PRICE_IF_LIMIT, NEEDS_REFERENCE_PRICE_IF_MARKET,
-  say, type CompiledPolicy, type CompiledRule, type MarketSnapshot, type RuleList, type Verdict,
+  NEEDS_HELD_QUANTITY,
+  NEEDS_OPEN_ORDERS,
+  NEEDS_REFERENCE_PRICE,
+  NEEDS_REFERENCE_PRICE_IF_LIMIT,
+  NEEDS_REFERENCE_PRICE_IF_MARKET,
+  say,
+  type CompiledPolicy,
+  type CompiledRule,
+  type MarketSnapshot,
+  type RuleList,
+  type Verdict,
 } from './compiled.js';
 import { callFacts, type CallFacts } from './facts.js';
 import type { Decision, MatchedRule, PolicyCall, RuleKind, RuleMode, TradingState } from './types.js';
@@ -66,10 +75,12 @@ class Accumulator {
       return false;
     }
     if (v.outcome === 'deny') {
-      if (this.deny === undefined) this.deny = { ruleId: rule.id, kind: rule.kind, reason: v.reason, ...(v.retryAfterMs !== undefined ? { retryAfterMs: v.retryAfterMs } : {}) };
+      if (this.deny === undefined)
+        this.deny = { ruleId: rule.id, kind: rule.kind, reason: v.reason, ...(v.retryAfterMs !== undefined ? { retryAfterMs: v.retryAfterMs } : {}) };
       return this.trace === undefined;
     }
-    if (this.soft === undefined || RANK[v.outcome] > RANK[this.soft.outcome]) this.soft = { outcome: v.outcome, ruleId: rule.id, kind: rule.kind, reason: v.reason };
+    if (this.soft === undefined || RANK[v.outcome] > RANK[this.soft.outcome])
+      this.soft = { outcome: v.outcome, ruleId: rule.id, kind: rule.kind, reason: v.reason };
     return false;
   }
 
@@ -80,7 +91,14 @@ class Accumulator {
   decision(version: string): Decision {
     const base = { matched: this.matched, shadowDenies: this.shadowDenies, policyVersion: version };
     if (this.deny) {
-      return { outcome: 'deny', ruleId: this.deny.ruleId, ruleKind: this.deny.kind, reason: this.deny.reason, ...base, ...(this.deny.retryAfterMs !== undefined ? { retryAfterMs: this.deny.retryAfterMs } : {}) };
+      return {
+        outcome: 'deny',
+        ruleId: this.deny.ruleId,
+        ruleKind: this.deny.kind,
+        reason: this.deny.reason,
+        ...base,
+        ...(this.deny.retryAfterMs !== undefined ? { retryAfterMs: this.deny.retryAfterMs } : {}),
+      };
     }
     if (this.soft) return { outcome: this.soft.outcome, ruleId: this.soft.ruleId, ruleKind: this.soft.kind, reason: this.soft.reason, ...base };
     return { outcome: 'allow', ...base };
@@ -141,11 +159,22 @@ function postureVerdict(state: TradingState, f: CallFacts, m: MarketSnapshot, la
   if (f.kind === 'order' && f.side === 'sell') {
     const held = m.heldQuantity;
     const qty = f.quantity;
-    if (held === undefined || held === null) return { outcome: 'deny', reason: say(lang, `보유수량을 확인할 수 없습니다 (축소 전용 상태)${why}`, `held quantity unavailable while REDUCING${why}`) };
+    if (held === undefined || held === null)
+      return { outcome: 'deny', reason: say(lang, `보유수량을 확인할 수 없습니다 (축소 전용 상태)${why}`, `held quantity unavailable while REDUCING${why}`) };
     if (qty !== undefined && !Number.isNaN(qty) && qty <= held) return undefined;
-    return { outcome: 'deny', reason: say(lang, `축소 전용 상태: 매도수량 ${qty ?? '-'}주가 보유수량 ${held}주를 초과합니다${why}`, `REDUCING: selling ${qty ?? '-'} exceeds the ${held} held${why}`) };
+    return {
+      outcome: 'deny',
+      reason: say(
+        lang,
+        `축소 전용 상태: 매도수량 ${qty ?? '-'}주가 보유수량 ${held}주를 초과합니다${why}`,
+        `REDUCING: selling ${qty ?? '-'} exceeds the ${held} held${why}`,
+      ),
+    };
   }
-  return { outcome: 'deny', reason: say(lang, `축소 전용 상태입니다 (보유 종목 매도와 취소만 가능)${why}`, `trading is REDUCING (only sells of held stock and cancels)${why}`) };
+  return {
+    outcome: 'deny',
+    reason: say(lang, `축소 전용 상태입니다 (보유 종목 매도와 취소만 가능)${why}`, `trading is REDUCING (only sells of held stock and cancels)${why}`),
+  };
 }
 
 const STATE_RANK: Record<TradingState, number> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
@@ -161,9 +190,13 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
   };
 
   if (call.entry === undefined || f.kind === undefined) {
-    acc.record({ id: BUILTIN.unknownApi, type: 'builtin', kind: 'unknown-api', mode: 'enforce' }, {
-      outcome: 'deny', reason: say(lang, `알 수 없는 API ID입니다 (${call.apiId})`, `unknown api-id ${call.apiId}; denied by default`),
-    });
+    acc.record(
+      { id: BUILTIN.unknownApi, type: 'builtin', kind: 'unknown-api', mode: 'enforce' },
+      {
+        outcome: 'deny',
+        reason: say(lang, `알 수 없는 API ID입니다 (${call.apiId})`, `unknown api-id ${call.apiId}; denied by default`),
+      },
+    );
     return done();
   }
   const list = ruleListFor(policy, f.botId, f.kind);
@@ -187,14 +220,27 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
   if (f.kind === 'transfer') {
     let granted = false;
     for (const r of list.allowApis) if (r.mode === 'enforce' && (r.select === null || r.select(f)) && r.check!(f, noData) === undefined) granted = true;
-    if (!granted && acc.record({ id: BUILTIN.transfer, type: 'builtin', kind: 'transfer', mode: 'enforce' }, {
-      outcome: 'deny', reason: say(lang, '이체성 API는 정책에서 명시적으로 허용해야 합니다', 'transfers are denied unless a rule explicitly allows them'),
-    })) return done();
+    if (
+      !granted &&
+      acc.record(
+        { id: BUILTIN.transfer, type: 'builtin', kind: 'transfer', mode: 'enforce' },
+        {
+          outcome: 'deny',
+          reason: say(lang, '이체성 API는 정책에서 명시적으로 허용해야 합니다', 'transfers are denied unless a rule explicitly allows them'),
+        },
+      )
+    )
+      return done();
   }
 
   // Phase 2: trading state (operators' kill switch and the policy's own postures).
   const operator = await deps.tradingState(f.botId, f.account);
-  let enforcedPosture: { state: TradingState; id: string; type: string; reason: string } = { state: operator.state, id: BUILTIN.tradingState, type: 'builtin', reason: operator.reason };
+  let enforcedPosture: { state: TradingState; id: string; type: string; reason: string } = {
+    state: operator.state,
+    id: BUILTIN.tradingState,
+    type: 'builtin',
+    reason: operator.reason,
+  };
   const shadowPostures: CompiledRule[] = [];
   for (const r of list.postures) {
     if (!applies(r, f, acc)) continue;
@@ -210,30 +256,43 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
   const activeStateful: CompiledRule[] = [];
   for (let i = 0; i < data.length; i++) {
     const r = data[i]!;
-    if (applies(r, f, acc)) { activeData.push(r); needs |= r.needs; }
+    if (applies(r, f, acc)) {
+      activeData.push(r);
+      needs |= r.needs;
+    }
   }
   for (let i = 0; i < stateful.length; i++) {
     const r = stateful[i]!;
-    if (applies(r, f, acc)) { activeStateful.push(r); needs |= r.needs; }
+    if (applies(r, f, acc)) {
+      activeStateful.push(r);
+      needs |= r.needs;
+    }
   }
-  const reducingSell = f.kind === 'order' && f.side === 'sell'
-    && (enforcedPosture.state === 'REDUCING' || shadowPostures.some((r) => r.posture === 'REDUCING'));
+  const reducingSell =
+    f.kind === 'order' && f.side === 'sell' && (enforcedPosture.state === 'REDUCING' || shadowPostures.some((r) => r.posture === 'REDUCING'));
   if (reducingSell) needs |= NEEDS_HELD_QUANTITY;
 
-  const wanted = needs & (NEEDS_HELD_QUANTITY | NEEDS_OPEN_ORDERS | NEEDS_REFERENCE_PRICE)
-    | ((needs & NEEDS_REFERENCE_PRICE_IF_MARKET) && f.limitPrice === undefined ? NEEDS_REFERENCE_PRICE : 0)
-    | ((needs & NEEDS_REFERENCE_PRICE_IF_LIMIT) && f.limitPrice !== undefined && !Number.isNaN(f.limitPrice) ? NEEDS_REFERENCE_PRICE : 0);
+  const wanted =
+    (needs & (NEEDS_HELD_QUANTITY | NEEDS_OPEN_ORDERS | NEEDS_REFERENCE_PRICE)) |
+    (needs & NEEDS_REFERENCE_PRICE_IF_MARKET && f.limitPrice === undefined ? NEEDS_REFERENCE_PRICE : 0) |
+    (needs & NEEDS_REFERENCE_PRICE_IF_LIMIT && f.limitPrice !== undefined && !Number.isNaN(f.limitPrice) ? NEEDS_REFERENCE_PRICE : 0);
 
   // The posture is checked before market data is fetched unless it needs the held quantity.
   let market: MarketSnapshot = noData;
   if (!reducingSell) {
-    const stop = acc.record({ id: enforcedPosture.id, type: enforcedPosture.type, kind: 'trading-state', mode: 'enforce' }, postureVerdict(enforcedPosture.state, f, noData, lang, enforcedPosture.reason));
+    const stop = acc.record(
+      { id: enforcedPosture.id, type: enforcedPosture.type, kind: 'trading-state', mode: 'enforce' },
+      postureVerdict(enforcedPosture.state, f, noData, lang, enforcedPosture.reason),
+    );
     for (const r of shadowPostures) acc.record(r, postureVerdict(r.posture!, f, noData, lang, ''));
     if (stop) return done();
   }
   if (wanted !== 0) market = fetched = await deps.market(wanted, f);
   if (reducingSell) {
-    const stop = acc.record({ id: enforcedPosture.id, type: enforcedPosture.type, kind: 'trading-state', mode: 'enforce' }, postureVerdict(enforcedPosture.state, f, market, lang, enforcedPosture.reason));
+    const stop = acc.record(
+      { id: enforcedPosture.id, type: enforcedPosture.type, kind: 'trading-state', mode: 'enforce' },
+      postureVerdict(enforcedPosture.state, f, market, lang, enforcedPosture.reason),
+    );
     for (const r of shadowPostures) acc.record(r, postureVerdict(r.posture!, f, market, lang, ''));
     if (stop) return done();
   }
@@ -247,13 +306,29 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
   // Phase 4: the risk score from the risk part.
   if (f.riskScore !== undefined) {
     if (f.riskScore > policy.approval) {
-      acc.record({ id: BUILTIN.riskApproval, type: 'builtin', kind: 'risk-score', mode: 'enforce' }, {
-        outcome: 'hold', reason: say(lang, `위험 점수 ${f.riskScore.toFixed(2)}: 관리자 승인이 필요합니다 (기준 ${policy.approval})`, `risk score ${f.riskScore.toFixed(2)} needs admin approval (threshold ${policy.approval})`),
-      });
+      acc.record(
+        { id: BUILTIN.riskApproval, type: 'builtin', kind: 'risk-score', mode: 'enforce' },
+        {
+          outcome: 'hold',
+          reason: say(
+            lang,
+            `위험 점수 ${f.riskScore.toFixed(2)}: 관리자 승인이 필요합니다 (기준 ${policy.approval})`,
+            `risk score ${f.riskScore.toFixed(2)} needs admin approval (threshold ${policy.approval})`,
+          ),
+        },
+      );
     } else if (f.riskScore > policy.stepUp) {
-      acc.record({ id: BUILTIN.riskStepUp, type: 'builtin', kind: 'risk-score', mode: 'enforce' }, {
-        outcome: 'step-up', reason: say(lang, `위험 점수 ${f.riskScore.toFixed(2)}: 추가 승인이 필요합니다 (기준 ${policy.stepUp})`, `risk score ${f.riskScore.toFixed(2)} needs step-up approval (threshold ${policy.stepUp})`),
-      });
+      acc.record(
+        { id: BUILTIN.riskStepUp, type: 'builtin', kind: 'risk-score', mode: 'enforce' },
+        {
+          outcome: 'step-up',
+          reason: say(
+            lang,
+            `위험 점수 ${f.riskScore.toFixed(2)}: 추가 승인이 필요합니다 (기준 ${policy.stepUp})`,
+            `risk score ${f.riskScore.toFixed(2)} needs step-up approval (threshold ${policy.stepUp})`,
+          ),
+        },
+      );
     }
   }
 
@@ -279,7 +354,10 @@ async function statefulPhase(rules: CompiledRule[], f: CallFacts, market: Market
   for (const r of rules) {
     if (!r.duplicateKey) continue;
     const key = r.duplicateKey(f);
-    if (key === undefined) { acc.record(r, undefined); continue; }
+    if (key === undefined) {
+      acc.record(r, undefined);
+      continue;
+    }
     dups.push({ rule: r, key: r.mode === 'shadow' ? `${key}:shadow` : key });
   }
   let seen: (string | null)[] = [];
@@ -305,7 +383,10 @@ async function statefulPhase(rules: CompiledRule[], f: CallFacts, market: Market
     }
     const into = r.mode === 'shadow' ? shadow : enforced;
     const owners = r.mode === 'shadow' ? shadowOwner : enforcedOwner;
-    reqs.forEach((q, index) => { into.push(q); owners.push({ rule: r, index }); });
+    reqs.forEach((q, index) => {
+      into.push(q);
+      owners.push({ rule: r, index });
+    });
   }
   if (shadow.length > 0) {
     const usage = await store.peek(shadow);
@@ -353,8 +434,9 @@ async function statefulPhase(rules: CompiledRule[], f: CallFacts, market: Market
     for (let i = 0; i < dups.length; i++) {
       const d = dups[i]!;
       if (seen[i] !== null) continue; // already recorded above
-      if (!claimed[i]) { if (acc.record(d.rule, { outcome: 'deny', reason: d.rule.duplicateReason! })) return true; }
-      else acc.record(d.rule, undefined);
+      if (!claimed[i]) {
+        if (acc.record(d.rule, { outcome: 'deny', reason: d.rule.duplicateReason! })) return true;
+      } else acc.record(d.rule, undefined);
     }
   }
   return false;

@@ -8,6 +8,17 @@ export { BUILTIN, type TraceEntry } from './evaluate.js';
 export { POLICY_SCHEMA } from './schema.js';
 export { seoulDate } from '../kiwoom/protocol/index.js';
 export type {
-  Decision, DecisionOutcome, EffectiveTradingState, MarketData, MatchedRule, PolicyCall, PolicyEngine, PolicyInfo,
-  RuleKind, RuleMode, TradingState, TradingStateRecord, TradingStateScope,
+  Decision,
+  DecisionOutcome,
+  EffectiveTradingState,
+  MarketData,
+  MatchedRule,
+  PolicyCall,
+  PolicyEngine,
+  PolicyInfo,
+  RuleKind,
+  RuleMode,
+  TradingState,
+  TradingStateRecord,
+  TradingStateScope,
 } from './types.js';

@@ -81,7 +81,12 @@ export function parsePolicySource(source: Buffer | string, file: string, limits:
 export type PositionOf = (path: (string | number)[], key?: string) => { line: number; column: number };
 
 /** YAML → value checked against a compiled JSON Schema; every problem located by line and column. */
-export function parseValidatedYaml(source: Buffer | string, file: string, limits: Pick<LoadLimits, 'maxFileBytes' | 'maxAliasCount'>, validate: ValidateFunction): { value: unknown; position: PositionOf; bytes: Buffer } {
+export function parseValidatedYaml(
+  source: Buffer | string,
+  file: string,
+  limits: Pick<LoadLimits, 'maxFileBytes' | 'maxAliasCount'>,
+  validate: ValidateFunction,
+): { value: unknown; position: PositionOf; bytes: Buffer } {
   const bytes = typeof source === 'string' ? Buffer.from(source, 'utf8') : source;
   const fail = (message: string, line = 1, column = 1): never => {
     throw new PolicyLoadError(file, [{ file, line, column, path: '', message }]);
@@ -99,13 +104,16 @@ export function parseValidatedYaml(source: Buffer | string, file: string, limits
     fail(`YAML could not be parsed: ${(err as Error).message}`);
   }
   if (document.errors.length > 0) {
-    throw new PolicyLoadError(file, document.errors.map((e) => ({
+    throw new PolicyLoadError(
       file,
-      line: e.linePos?.[0].line ?? 1,
-      column: e.linePos?.[0].col ?? 1,
-      path: '',
-      message: firstLine(e.message),
-    })));
+      document.errors.map((e) => ({
+        file,
+        line: e.linePos?.[0].line ?? 1,
+        column: e.linePos?.[0].col ?? 1,
+        path: '',
+        message: firstLine(e.message),
+      })),
+    );
   }
   try {
     value = document.toJS({ maxAliasCount: limits.maxAliasCount });
@@ -144,10 +152,13 @@ function firstLine(message: string): string {
 
 function pointerToPath(pointer: string): (string | number)[] {
   if (pointer === '') return [];
-  return pointer.slice(1).split('/').map((s) => {
-    const part = s.replace(/~1/g, '/').replace(/~0/g, '~');
-    return /^[0-9]+$/.test(part) ? Number(part) : part;
-  });
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => {
+      const part = s.replace(/~1/g, '/').replace(/~0/g, '~');
+      return /^[0-9]+$/.test(part) ? Number(part) : part;
+    });
 }
 
 export function pathText(path: (string | number)[], key?: string): string {
@@ -156,7 +167,11 @@ export function pathText(path: (string | number)[], key?: string): string {
   return out;
 }
 
-function schemaIssues(errors: ErrorObject[], file: string, position: (path: (string | number)[], key?: string) => { line: number; column: number }): PolicyIssue[] {
+function schemaIssues(
+  errors: ErrorObject[],
+  file: string,
+  position: (path: (string | number)[], key?: string) => { line: number; column: number },
+): PolicyIssue[] {
   const seen = new Set<string>();
   const issues: PolicyIssue[] = [];
   const add = (path: (string | number)[], key: string | undefined, message: string) => {
@@ -209,9 +224,10 @@ function schemaIssues(errors: ErrorObject[], file: string, position: (path: (str
         message = `must be ${JSON.stringify(params.allowedValue)}`;
         break;
       case 'discriminator':
-        message = params.error === 'mapping'
-          ? `unknown rule type ${JSON.stringify(params.tagValue)}; expected one of: ${ruleTypeList()}`
-          : `a rule needs a 'type' (one of: ${ruleTypeList()})`;
+        message =
+          params.error === 'mapping'
+            ? `unknown rule type ${JSON.stringify(params.tagValue)}; expected one of: ${ruleTypeList()}`
+            : `a rule needs a 'type' (one of: ${ruleTypeList()})`;
         if (params.error === 'mapping') path.push('type');
         break;
       case 'pattern':
@@ -239,11 +255,16 @@ function ruleTypeList(): string {
   return ruleTypes;
 }
 
-interface SemanticIssue { path: (string | number)[]; key?: string; message: string }
+interface SemanticIssue {
+  path: (string | number)[];
+  key?: string;
+  message: string;
+}
 
 function semanticIssues(doc: PolicyDoc, limits: LoadLimits): SemanticIssue[] {
   const issues: SemanticIssue[] = [];
-  if (doc.rules.length > limits.maxRules) issues.push({ path: ['rules'], message: `too many rules (${doc.rules.length}); the limit is ${limits.maxRules} (policy.maxRules)` });
+  if (doc.rules.length > limits.maxRules)
+    issues.push({ path: ['rules'], message: `too many rules (${doc.rules.length}); the limit is ${limits.maxRules} (policy.maxRules)` });
   const byId = new Map<string, { rule: RuleDoc; index: number }>();
   doc.rules.forEach((rule, index) => {
     const prior = byId.get(rule.id);
@@ -255,16 +276,31 @@ function semanticIssues(doc: PolicyDoc, limits: LoadLimits): SemanticIssue[] {
       const target = byId.get(rule.overrides);
       if (!target) issues.push({ path: ['rules', index, 'overrides'], message: `overrides '${rule.overrides}', but no rule has that id` });
       else if (target.rule === rule) issues.push({ path: ['rules', index, 'overrides'], message: 'a rule cannot override itself' });
-      else if (target.rule.type !== rule.type) issues.push({ path: ['rules', index, 'overrides'], message: `overrides '${rule.overrides}' of type ${target.rule.type}; an override must have the same type (${rule.type})` });
-      else if (target.rule.overrides !== undefined) issues.push({ path: ['rules', index, 'overrides'], message: `'${rule.overrides}' is itself an override; point at the default rule '${target.rule.overrides}' instead` });
+      else if (target.rule.type !== rule.type)
+        issues.push({
+          path: ['rules', index, 'overrides'],
+          message: `overrides '${rule.overrides}' of type ${target.rule.type}; an override must have the same type (${rule.type})`,
+        });
+      else if (target.rule.overrides !== undefined)
+        issues.push({
+          path: ['rules', index, 'overrides'],
+          message: `'${rule.overrides}' is itself an override; point at the default rule '${target.rule.overrides}' instead`,
+        });
     }
     if (rule.type === 'trading-window') {
       rule.windows.forEach((w, wi) => {
-        if (parseClock(w.start) >= parseClock(w.end)) issues.push({ path: ['rules', index, 'windows', wi, 'end'], message: `end ${w.end} must be after start ${w.start} (windows cannot cross midnight; split them)` });
+        if (parseClock(w.start) >= parseClock(w.end))
+          issues.push({
+            path: ['rules', index, 'windows', wi, 'end'],
+            message: `end ${w.end} must be after start ${w.start} (windows cannot cross midnight; split them)`,
+          });
       });
     }
     if (rule.type === 'require-approval' && rule.when === undefined && rule.minNotional === undefined && rule.minQuantity === undefined) {
-      issues.push({ path: ['rules', index], message: "require-approval without 'when', 'minQuantity' or 'minNotional' would hold every call; add a condition" });
+      issues.push({
+        path: ['rules', index],
+        message: "require-approval without 'when', 'minQuantity' or 'minNotional' would hold every call; add a condition",
+      });
     }
   });
   const holidays = doc.calendar?.holidays ?? [];

@@ -67,15 +67,29 @@ export function createMarketFetcher(o: MarketFetcherOptions): { fetch(needs: num
       const tasks: Promise<unknown>[] = [];
       if (needs & NEEDS_REFERENCE_PRICE) {
         const r = referencePrice(f.botId, f.symbol);
-        if (r instanceof Promise) tasks.push(r.then((v) => { snap.referencePrice = v; }));
+        if (r instanceof Promise)
+          tasks.push(
+            r.then((v) => {
+              snap.referencePrice = v;
+            }),
+          );
         else snap.referencePrice = r;
       }
       if (needs & NEEDS_HELD_QUANTITY) {
         if (f.symbol === undefined) snap.heldQuantity = null;
-        else tasks.push(guarded('held_quantity', () => o.market.heldQuantity(f.botId, f.account, f.symbol!), isCount).then((v) => { snap.heldQuantity = v; }));
+        else
+          tasks.push(
+            guarded('held_quantity', () => o.market.heldQuantity(f.botId, f.account, f.symbol!), isCount).then((v) => {
+              snap.heldQuantity = v;
+            }),
+          );
       }
       if (needs & NEEDS_OPEN_ORDERS) {
-        tasks.push(guarded('open_orders', () => o.market.openOrderCount(f.botId, f.account), isCount).then((v) => { snap.openOrders = v; }));
+        tasks.push(
+          guarded('open_orders', () => o.market.openOrderCount(f.botId, f.account), isCount).then((v) => {
+            snap.openOrders = v;
+          }),
+        );
       }
       if (tasks.length > 0) await Promise.all(tasks);
       return snap;

@@ -20,11 +20,56 @@ export function createPolicyMetrics(registry: Registry, maxRuleLabels: number): 
   const registers = [registry];
   const labels = new Set<string>();
   return {
-    reloads: reuse(registry, 'kguard_policy_reloads_total', () => new Counter({ name: 'kguard_policy_reloads_total', help: 'Policy file loads by outcome (success, invalid, unchanged).', labelNames: ['outcome'], registers })),
-    decisions: reuse(registry, 'kguard_policy_decisions_total', () => new Counter({ name: 'kguard_policy_decisions_total', help: 'Policy decisions by deciding rule and decision (allow, deny, step-up, hold, shadow-deny).', labelNames: ['rule', 'decision'], registers })),
-    evalSeconds: reuse(registry, 'kguard_policy_eval_seconds', () => new Histogram({ name: 'kguard_policy_eval_seconds', help: 'Time to evaluate one call against the policy.', labelNames: ['outcome'], buckets: [0.00001, 0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025, 0.1, 0.5, 2], registers })),
-    valid: reuse(registry, 'kguard_policy_valid', () => new Gauge({ name: 'kguard_policy_valid', help: '1 when a valid policy is in force, 0 when calls are refused.', registers })),
-    marketErrors: reuse(registry, 'kguard_policy_market_data_errors_total', () => new Counter({ name: 'kguard_policy_market_data_errors_total', help: 'Market data calls for policy rules that failed or timed out.', labelNames: ['source'], registers })),
+    reloads: reuse(
+      registry,
+      'kguard_policy_reloads_total',
+      () =>
+        new Counter({
+          name: 'kguard_policy_reloads_total',
+          help: 'Policy file loads by outcome (success, invalid, unchanged).',
+          labelNames: ['outcome'],
+          registers,
+        }),
+    ),
+    decisions: reuse(
+      registry,
+      'kguard_policy_decisions_total',
+      () =>
+        new Counter({
+          name: 'kguard_policy_decisions_total',
+          help: 'Policy decisions by deciding rule and decision (allow, deny, step-up, hold, shadow-deny).',
+          labelNames: ['rule', 'decision'],
+          registers,
+        }),
+    ),
+    evalSeconds: reuse(
+      registry,
+      'kguard_policy_eval_seconds',
+      () =>
+        new Histogram({
+          name: 'kguard_policy_eval_seconds',
+          help: 'Time to evaluate one call against the policy.',
+          labelNames: ['outcome'],
+          buckets: [0.00001, 0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025, 0.1, 0.5, 2],
+          registers,
+        }),
+    ),
+    valid: reuse(
+      registry,
+      'kguard_policy_valid',
+      () => new Gauge({ name: 'kguard_policy_valid', help: '1 when a valid policy is in force, 0 when calls are refused.', registers }),
+    ),
+    marketErrors: reuse(
+      registry,
+      'kguard_policy_market_data_errors_total',
+      () =>
+        new Counter({
+          name: 'kguard_policy_market_data_errors_total',
+          help: 'Market data calls for policy rules that failed or timed out.',
+          labelNames: ['source'],
+          registers,
+        }),
+    ),
     ruleLabel(ruleId) {
       if (labels.has(ruleId)) return ruleId;
       if (labels.size >= maxRuleLabels) return 'other';

@@ -4,11 +4,24 @@
 
 const KINDS = ['order', 'modify', 'cancel', 'query', 'account', 'auth', 'transfer', 'realtime'] as const;
 export const TRADE_TYPE_NAMES: Readonly<Record<string, string>> = {
-  limit: '0', market: '3', conditional: '5', best: '6', priority: '7',
-  'limit-ioc': '10', 'market-ioc': '13', 'best-ioc': '16',
-  'limit-fok': '20', 'market-fok': '23', 'best-fok': '26',
-  'stop-limit': '28', mid: '29', 'mid-ioc': '30', 'mid-fok': '31',
-  'pre-open': '61', 'after-hours-single': '62', 'post-close': '81',
+  limit: '0',
+  market: '3',
+  conditional: '5',
+  best: '6',
+  priority: '7',
+  'limit-ioc': '10',
+  'market-ioc': '13',
+  'best-ioc': '16',
+  'limit-fok': '20',
+  'market-fok': '23',
+  'best-fok': '26',
+  'stop-limit': '28',
+  mid: '29',
+  'mid-ioc': '30',
+  'mid-fok': '31',
+  'pre-open': '61',
+  'after-hours-single': '62',
+  'post-close': '81',
 };
 const TRADE_TYPES = [...Object.keys(TRADE_TYPE_NAMES), ...Object.values(TRADE_TYPE_NAMES)];
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -57,65 +70,129 @@ function rule(type: string, description: string, props: Record<string, unknown>,
 }
 
 const RULES = [
-  rule('allow-apis', 'Least privilege: selected calls may use only these kinds / api-ids.', apiSet, [], { anyOf: [{ required: ['kinds'] }, { required: ['apiIds'] }] }),
+  rule('allow-apis', 'Least privilege: selected calls may use only these kinds / api-ids.', apiSet, [], {
+    anyOf: [{ required: ['kinds'] }, { required: ['apiIds'] }],
+  }),
   rule('deny-apis', 'Selected calls may not use these kinds / api-ids.', apiSet, [], { anyOf: [{ required: ['kinds'] }, { required: ['apiIds'] }] }),
   rule('allow-symbols', 'Only these stock codes (e.g. 005930) may be traded.', { symbols: nameList('Stock codes.') }, ['symbols']),
   rule('deny-symbols', 'Restricted securities: these stock codes may not be traded.', { symbols: nameList('Stock codes.') }, ['symbols']),
-  rule('markets', 'Allowed venues (dmst_stex_tp).', { allow: { type: 'array', items: { enum: ['KRX', 'NXT', 'SOR'] }, uniqueItems: true, minItems: 1 } }, ['allow']),
-  rule('order-size', 'Per-order maximum quantity and notional (KRW); market orders are priced at the reference price.', {
-    maxQuantity: positiveInt('Shares per order.'),
-    maxNotional: positive('KRW per order.'),
-  }, [], { anyOf: [{ required: ['maxQuantity'] }, { required: ['maxNotional'] }] }),
-  rule('price-collar', 'A limit price more than N% away from the reference price is rejected.', {
-    maxDeviationPercent: { type: 'number', exclusiveMinimum: 0, maximum: 100 },
-  }, ['maxDeviationPercent']),
-  rule('trade-types', 'Allowed or forbidden order types (trde_tp), by code or name.', {
-    allow: { type: 'array', items: { enum: TRADE_TYPES }, uniqueItems: true, minItems: 1 },
-    deny: { type: 'array', items: { enum: TRADE_TYPES }, uniqueItems: true, minItems: 1 },
-  }, [], { oneOf: [{ required: ['allow'] }, { required: ['deny'] }] }),
-  rule('trading-window', 'Calls are allowed only inside these Asia/Seoul windows (start inclusive, end exclusive).', {
-    windows: {
-      type: 'array', minItems: 1, maxItems: 32,
-      items: {
-        type: 'object', additionalProperties: false, required: ['start', 'end'],
-        properties: { days: { type: 'array', items: { enum: [...DAYS] }, uniqueItems: true, minItems: 1, default: ['mon', 'tue', 'wed', 'thu', 'fri'] }, start: clock, end: clock },
-      },
+  rule('markets', 'Allowed venues (dmst_stex_tp).', { allow: { type: 'array', items: { enum: ['KRX', 'NXT', 'SOR'] }, uniqueItems: true, minItems: 1 } }, [
+    'allow',
+  ]),
+  rule(
+    'order-size',
+    'Per-order maximum quantity and notional (KRW); market orders are priced at the reference price.',
+    {
+      maxQuantity: positiveInt('Shares per order.'),
+      maxNotional: positive('KRW per order.'),
     },
-    closedOnHolidays: { type: 'boolean', default: true, description: 'Deny on dates listed in calendar.holidays.' },
-  }, ['windows']),
-  rule('rate-limit', 'Layered rate limits on one counter, all checked and charged together.', {
-    scope,
-    limits: {
-      type: 'array', minItems: 1, maxItems: 8,
-      items: {
-        type: 'object', additionalProperties: false, required: ['max', 'per'],
-        properties: {
-          max: positiveInt('Calls allowed per period.'),
-          per: { type: 'string', pattern: '^([1-9][0-9]{0,8}(ms|s|m|h)|day)$', description: 'e.g. 1s, 500ms, 1m, 1h, or day (Asia/Seoul calendar day).' },
+    [],
+    { anyOf: [{ required: ['maxQuantity'] }, { required: ['maxNotional'] }] },
+  ),
+  rule(
+    'price-collar',
+    'A limit price more than N% away from the reference price is rejected.',
+    {
+      maxDeviationPercent: { type: 'number', exclusiveMinimum: 0, maximum: 100 },
+    },
+    ['maxDeviationPercent'],
+  ),
+  rule(
+    'trade-types',
+    'Allowed or forbidden order types (trde_tp), by code or name.',
+    {
+      allow: { type: 'array', items: { enum: TRADE_TYPES }, uniqueItems: true, minItems: 1 },
+      deny: { type: 'array', items: { enum: TRADE_TYPES }, uniqueItems: true, minItems: 1 },
+    },
+    [],
+    { oneOf: [{ required: ['allow'] }, { required: ['deny'] }] },
+  ),
+  rule(
+    'trading-window',
+    'Calls are allowed only inside these Asia/Seoul windows (start inclusive, end exclusive).',
+    {
+      windows: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 32,
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['start', 'end'],
+          properties: {
+            days: { type: 'array', items: { enum: [...DAYS] }, uniqueItems: true, minItems: 1, default: ['mon', 'tue', 'wed', 'thu', 'fri'] },
+            start: clock,
+            end: clock,
+          },
+        },
+      },
+      closedOnHolidays: { type: 'boolean', default: true, description: 'Deny on dates listed in calendar.holidays.' },
+    },
+    ['windows'],
+  ),
+  rule(
+    'rate-limit',
+    'Layered rate limits on one counter, all checked and charged together.',
+    {
+      scope,
+      limits: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 8,
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['max', 'per'],
+          properties: {
+            max: positiveInt('Calls allowed per period.'),
+            per: { type: 'string', pattern: '^([1-9][0-9]{0,8}(ms|s|m|h)|day)$', description: 'e.g. 1s, 500ms, 1m, 1h, or day (Asia/Seoul calendar day).' },
+          },
         },
       },
     },
-  }, ['limits']),
-  rule('daily-cap', 'Caps per Asia/Seoul day on order count and gross notional.', {
-    scope,
-    maxOrders: positiveInt('Orders per day.'),
-    maxBuyNotional: positive('KRW bought per day.'),
-    maxSellNotional: positive('KRW sold per day.'),
-    maxGrossNotional: positive('KRW bought + sold per day.'),
-  }, [], { anyOf: [{ required: ['maxOrders'] }, { required: ['maxBuyNotional'] }, { required: ['maxSellNotional'] }, { required: ['maxGrossNotional'] }] }),
-  rule('cancel-ratio', 'Cancels (and modifies) per successful order in the Asia/Seoul day.', {
-    scope,
-    maxCancelsPerOrder: positive('e.g. 0.8'),
-    minOrders: { type: 'integer', minimum: 0, default: 10, description: 'No check until this many orders went through today.' },
-    countModifies: { type: 'boolean', default: true },
-  }, ['maxCancelsPerOrder']),
+    ['limits'],
+  ),
+  rule(
+    'daily-cap',
+    'Caps per Asia/Seoul day on order count and gross notional.',
+    {
+      scope,
+      maxOrders: positiveInt('Orders per day.'),
+      maxBuyNotional: positive('KRW bought per day.'),
+      maxSellNotional: positive('KRW sold per day.'),
+      maxGrossNotional: positive('KRW bought + sold per day.'),
+    },
+    [],
+    { anyOf: [{ required: ['maxOrders'] }, { required: ['maxBuyNotional'] }, { required: ['maxSellNotional'] }, { required: ['maxGrossNotional'] }] },
+  ),
+  rule(
+    'cancel-ratio',
+    'Cancels (and modifies) per successful order in the Asia/Seoul day.',
+    {
+      scope,
+      maxCancelsPerOrder: positive('e.g. 0.8'),
+      minOrders: { type: 'integer', minimum: 0, default: 10, description: 'No check until this many orders went through today.' },
+      countModifies: { type: 'boolean', default: true },
+    },
+    ['maxCancelsPerOrder'],
+  ),
   rule('max-open-orders', 'New orders are refused while this many orders are open on the account.', { max: positiveInt('Open orders.') }, ['max']),
-  rule('duplicate-guard', 'The same account/symbol/side/quantity/price within N seconds is refused unless marked intentional.', {
-    windowSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
-  }, ['windowSeconds']),
-  rule('trading-state', 'Put the selected bots/accounts in a posture: REDUCING (sells of held quantity and cancels) or HALTED (cancels and queries).', {
-    state: { enum: ['REDUCING', 'HALTED'] },
-  }, ['state']),
+  rule(
+    'duplicate-guard',
+    'The same account/symbol/side/quantity/price within N seconds is refused unless marked intentional.',
+    {
+      windowSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+    },
+    ['windowSeconds'],
+  ),
+  rule(
+    'trading-state',
+    'Put the selected bots/accounts in a posture: REDUCING (sells of held quantity and cancels) or HALTED (cancels and queries).',
+    {
+      state: { enum: ['REDUCING', 'HALTED'] },
+    },
+    ['state'],
+  ),
   rule('require-approval', 'Selected calls (optionally above a size) need step-up or admin approval.', {
     outcome: { enum: ['step-up', 'hold'], default: 'step-up' },
     minQuantity: positiveInt('Only orders of at least this many shares.'),
@@ -138,7 +215,8 @@ export const POLICY_SCHEMA = {
     description: { type: 'string', maxLength: 2000 },
     language: { enum: ['ko', 'en'], description: 'Language of generated reasons; defaults to the sidecar setting.' },
     riskThresholds: {
-      type: 'object', additionalProperties: false,
+      type: 'object',
+      additionalProperties: false,
       description: 'Risk score (0..1) at which a call needs step-up approval, or admin approval (hold).',
       properties: {
         stepUp: { type: 'number', minimum: 0, maximum: 1, default: 0.7 },
@@ -146,9 +224,16 @@ export const POLICY_SCHEMA = {
       },
     },
     calendar: {
-      type: 'object', additionalProperties: false,
+      type: 'object',
+      additionalProperties: false,
       properties: {
-        holidays: { type: 'array', uniqueItems: true, maxItems: 1000, items: { type: 'string', pattern: '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' }, description: 'Dates (YYYY-MM-DD, Asia/Seoul) the market is closed.' },
+        holidays: {
+          type: 'array',
+          uniqueItems: true,
+          maxItems: 1000,
+          items: { type: 'string', pattern: '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' },
+          description: 'Dates (YYYY-MM-DD, Asia/Seoul) the market is closed.',
+        },
       },
     },
     rules: {

@@ -16,7 +16,8 @@ function field(scope: TradingStateScope): string {
   if (set !== 1) throw new GuardError('KG3016', 'trading state scope needs exactly one of global, botId, account');
   if (scope.global) return 'global';
   const id = scope.botId ?? scope.account!;
-  if (typeof id !== 'string' || !/^[A-Za-z0-9._:-]{1,128}$/.test(id)) throw new GuardError('KG3016', 'trading state scope id must be 1-128 of A-Z a-z 0-9 . _ : -');
+  if (typeof id !== 'string' || !/^[A-Za-z0-9._:-]{1,128}$/.test(id))
+    throw new GuardError('KG3016', 'trading state scope id must be 1-128 of A-Z a-z 0-9 . _ : -');
   return scope.botId !== undefined ? `bot:${id}` : `account:${id}`;
 }
 
@@ -25,7 +26,9 @@ function parseRecord(raw: string | null): TradingStateRecord | undefined {
   try {
     const r = JSON.parse(raw) as TradingStateRecord;
     if (STATES.includes(r.state)) return r;
-  } catch { /* fall through */ }
+  } catch {
+    /* fall through */
+  }
   // A record we cannot read is treated as HALTED: fail closed.
   return { state: 'HALTED', reason: 'unreadable trading state record', at: '' };
 }
@@ -33,7 +36,8 @@ function parseRecord(raw: string | null): TradingStateRecord | undefined {
 export async function setTradingState(store: Store, scope: TradingStateScope, state: TradingState, reason: string, now: Date): Promise<void> {
   const f = field(scope);
   if (!STATES.includes(state)) throw new GuardError('KG3016', `trading state must be one of ${STATES.join(', ')}`);
-  if (typeof reason !== 'string' || reason.trim() === '' || reason.length > MAX_REASON) throw new GuardError('KG3016', `a reason of 1-${MAX_REASON} characters is required`);
+  if (typeof reason !== 'string' || reason.trim() === '' || reason.length > MAX_REASON)
+    throw new GuardError('KG3016', `a reason of 1-${MAX_REASON} characters is required`);
   if (state === 'ACTIVE') await store.hdel(TRADING_STATE_KEY, f);
   else await store.hset(TRADING_STATE_KEY, f, JSON.stringify({ state, reason, at: now.toISOString() } satisfies TradingStateRecord));
   await store.publish(TRADING_STATE_CHANNEL, JSON.stringify({ field: f, state }));
@@ -46,7 +50,11 @@ export async function readTradingState(store: Store, botId: string, account: str
   const bot = parseRecord(b);
   const acct = parseRecord(a);
   let out: EffectiveTradingState = { state: 'ACTIVE', source: 'default', reason: '' };
-  for (const [source, rec] of [['global', global], ['bot', bot], ['account', acct]] as const) {
+  for (const [source, rec] of [
+    ['global', global],
+    ['bot', bot],
+    ['account', acct],
+  ] as const) {
     if (rec && RANK[rec.state] > RANK[out.state]) out = { state: rec.state, source, reason: rec.reason };
   }
   return { ...out, ...(global ? { global } : {}), ...(bot ? { bot } : {}), ...(acct ? { account: acct } : {}) };

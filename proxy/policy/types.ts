@@ -39,9 +39,23 @@ export interface MatchedRule {
 
 /** Rule kinds; the lead maps `rate-limit` and `daily-cap` denials to KG3005, the rest to KG3001. */
 export type RuleKind =
-  | 'apis' | 'symbols' | 'markets' | 'order-size' | 'price-collar' | 'trade-types'
-  | 'trading-window' | 'rate-limit' | 'daily-cap' | 'cancel-ratio' | 'max-open-orders'
-  | 'duplicate-guard' | 'trading-state' | 'approval' | 'risk-score' | 'unknown-api' | 'transfer';
+  | 'apis'
+  | 'symbols'
+  | 'markets'
+  | 'order-size'
+  | 'price-collar'
+  | 'trade-types'
+  | 'trading-window'
+  | 'rate-limit'
+  | 'daily-cap'
+  | 'cancel-ratio'
+  | 'max-open-orders'
+  | 'duplicate-guard'
+  | 'trading-state'
+  | 'approval'
+  | 'risk-score'
+  | 'unknown-api'
+  | 'transfer';
 
 export interface Decision {
   outcome: DecisionOutcome;

@@ -31,13 +31,19 @@ export function watchPolicyFile(file: string, debounceMs: number, onChange: () =
 
   // The file may be a symlink chain into another directory: watch where it really lives too.
   const rearmTarget = () => {
-    realpath(file).then((real) => {
-      const dir = path.dirname(real);
-      for (const [d, w] of watchers) {
-        if (d !== path.dirname(file) && d !== dir) { w.close(); watchers.delete(d); }
-      }
-      arm(dir);
-    }, () => undefined);
+    realpath(file).then(
+      (real) => {
+        const dir = path.dirname(real);
+        for (const [d, w] of watchers) {
+          if (d !== path.dirname(file) && d !== dir) {
+            w.close();
+            watchers.delete(d);
+          }
+        }
+        arm(dir);
+      },
+      () => undefined,
+    );
   };
 
   const fire = () => {

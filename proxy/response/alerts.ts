@@ -23,8 +23,24 @@ export function createAlerts(ctx: ResponseContext): Alerts {
   const { cfg, store, now, notifier } = ctx;
   const alertedUntil = new Map<string, number>();
 
-  function alertFor(inc: Incident, event: Alert['event'], severity: Alert['severity'], title: string, lines: string[], details?: Record<string, unknown>): Alert {
-    return { event, severity, audience: ['owner', 'admin'], title, incidentId: inc.id, botIds: inc.targets.map((t) => t.botId), lines, ...(details ? { details } : {}) };
+  function alertFor(
+    inc: Incident,
+    event: Alert['event'],
+    severity: Alert['severity'],
+    title: string,
+    lines: string[],
+    details?: Record<string, unknown>,
+  ): Alert {
+    return {
+      event,
+      severity,
+      audience: ['owner', 'admin'],
+      title,
+      incidentId: inc.id,
+      botIds: inc.targets.map((t) => t.botId),
+      lines,
+      ...(details ? { details } : {}),
+    };
   }
 
   async function notify(inc: Incident, alert: Alert): Promise<void> {
@@ -32,7 +48,12 @@ export function createAlerts(ctx: ResponseContext): Alerts {
     // A field of its own per delivery: the lockdown that is still writing the incident
     // document must not overwrite (or be overwritten by) a delivery that finished meanwhile.
     const at = new Date(now()).toISOString();
-    await store.hset(K.notifications(inc.id), `${at}|${alert.event}|${randomUUID().slice(0, 8)}`, JSON.stringify({ event: alert.event, at, results }), cfg.incidentRetentionMs);
+    await store.hset(
+      K.notifications(inc.id),
+      `${at}|${alert.event}|${randomUUID().slice(0, 8)}`,
+      JSON.stringify({ event: alert.event, at, results }),
+      cfg.incidentRetentionMs,
+    );
   }
 
   async function onRiskAlert(assessment: RiskLike, call: HighRiskCall): Promise<void> {
@@ -46,8 +67,15 @@ export function createAlerts(ctx: ResponseContext): Alerts {
       if (alertedUntil.size < MAX_REMEMBERED_COOLDOWNS) alertedUntil.set(call.botId, t + cfg.alertCooldownMs);
     }
     const alert: Alert = {
-      event: 'risk_alert', severity: 'WARNING', audience: ['owner', 'admin'], title: `Unusual activity: ${call.botId}`, botIds: [call.botId],
-      lines: [`risk score ${assessment.score}${call.apiId ? ` on ${call.apiId}` : ''}`, ...assessment.contributions.slice(0, 5).map((c) => `${c.detector}: ${c.reason}`)],
+      event: 'risk_alert',
+      severity: 'WARNING',
+      audience: ['owner', 'admin'],
+      title: `Unusual activity: ${call.botId}`,
+      botIds: [call.botId],
+      lines: [
+        `risk score ${assessment.score}${call.apiId ? ` on ${call.apiId}` : ''}`,
+        ...assessment.contributions.slice(0, 5).map((c) => `${c.detector}: ${c.reason}`),
+      ],
     };
     ctx.track(notifier.notify(alert));
   }

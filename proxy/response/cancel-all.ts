@@ -59,7 +59,9 @@ async function listWithRetry(session: BrokerSession, opts: CancelAllOptions): Pr
 export async function cancelAll(session: BrokerSession, opts: CancelAllOptions): Promise<CancelAllReport> {
   const seen = new Set<string>();
   const lastError = new Map<string, string>();
-  let cancelled = 0, attempts = 0, rounds = 0;
+  let cancelled = 0,
+    attempts = 0,
+    rounds = 0;
   let open: OpenOrder[] = await listWithRetry(session, opts);
   while (open.length > 0 && rounds < opts.confirmRounds) {
     rounds++;

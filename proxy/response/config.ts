@@ -18,7 +18,13 @@ export interface RecoveryStep {
 export type CompensationCause = 'system_fault' | 'user_negligence' | 'external_attack';
 
 export interface ResponseConfig {
-  readonly cancel: { readonly concurrency: number; readonly retries: number; readonly retryBackoffMs: number; readonly confirmRounds: number; readonly maxOrders: number };
+  readonly cancel: {
+    readonly concurrency: number;
+    readonly retries: number;
+    readonly retryBackoffMs: number;
+    readonly confirmRounds: number;
+    readonly maxOrders: number;
+  };
   readonly damage: { readonly lookbackMs: number; readonly deadlineMs: number };
   readonly webhooks: readonly WebhookConfig[];
   readonly webhook: { readonly attempts: number; readonly backoffMs: number; readonly timeoutMs: number };
@@ -48,7 +54,17 @@ const STEP_ID = /^[a-z0-9-]{1,40}$/;
 const HEADER = /^[A-Za-z0-9-]{1,64}$/;
 
 export function parseResponseConfig(raw: unknown, path = 'response'): ResponseConfig {
-  const r = section(raw, path, ['cancel', 'damage', 'webhooks', 'webhook', 'unlock', 'recoverySteps', 'compensation', 'incidentRetentionDays', 'alertCooldownSeconds']);
+  const r = section(raw, path, [
+    'cancel',
+    'damage',
+    'webhooks',
+    'webhook',
+    'unlock',
+    'recoverySteps',
+    'compensation',
+    'incidentRetentionDays',
+    'alertCooldownSeconds',
+  ]);
   const c = section(r.cancel, `${path}.cancel`, ['concurrency', 'retries', 'retryBackoffMs', 'confirmRounds', 'maxOrders']);
   const d = section(r.damage, `${path}.damage`, ['lookbackMinutes', 'deadlineMs']);
   const w = section(r.webhook, `${path}.webhook`, ['attempts', 'backoffMs', 'timeoutMs']);

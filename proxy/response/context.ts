@@ -9,7 +9,13 @@ import type { Store } from '../state/types.js';
 import type { ResponseConfig } from './config.js';
 import type { LockdownScope } from './incident.js';
 import type {
-  BrokerGateway, BrokerTokenControl, ConditionSubscriber, CredentialControl, SessionControl, TradingStateControl, TradingStateScope,
+  BrokerGateway,
+  BrokerTokenControl,
+  ConditionSubscriber,
+  CredentialControl,
+  SessionControl,
+  TradingStateControl,
+  TradingStateScope,
 } from './types.js';
 import { createWebhookNotifier, type WebhookNotifier } from './webhooks.js';
 
@@ -67,7 +73,9 @@ export function createContext(opts: ResponderOptions): ResponseContext {
   const pending = new Set<Promise<unknown>>();
 
   const track = <T>(p: Promise<T>): Promise<T> => {
-    const q = p.catch((err: unknown) => { logger.error({ err: (err as Error).message }, 'background response task failed'); });
+    const q = p.catch((err: unknown) => {
+      logger.error({ err: (err as Error).message }, 'background response task failed');
+    });
     pending.add(q);
     void q.finally(() => pending.delete(q));
     return p;

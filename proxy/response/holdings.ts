@@ -28,7 +28,9 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
   return Promise.race([
     p,
-    new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} exceeded ${ms} ms`)), ms); }),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} exceeded ${ms} ms`)), ms);
+    }),
   ]).finally(() => clearTimeout(timer));
 }
 
@@ -63,7 +65,9 @@ export function createHoldings(ctx: ResponseContext): Holdings {
     const [fills, holdings] = await opts.gateway.withSession(botId, (s) => Promise.all([s.fills(since), s.holdings()]));
     const baseline = await holdingsBaseline(account);
     const priceOf = new Map(holdings.map((h) => [baseCode(h.stkCd), h.price]));
-    let bought = 0, sold = 0, loss = 0;
+    let bought = 0,
+      sold = 0,
+      loss = 0;
     for (const f of fills) {
       const notional = f.qty * f.price;
       const cur = priceOf.get(baseCode(f.stkCd));
@@ -100,13 +104,24 @@ export function createHoldings(ctx: ResponseContext): Holdings {
     const since = t0 - cfg.damage.lookbackMs;
     const byAccount = new Map<string, string>();
     for (const t of inc.targets) if (t.account && !byAccount.has(t.account)) byAccount.set(t.account, t.botId);
-    const accounts = await Promise.all([...byAccount].map(async ([account, botId]): Promise<AccountDamage> => {
-      try {
-        return await withDeadline(assessAccount(botId, account, since), cfg.damage.deadlineMs, 'damage assessment');
-      } catch (err) {
-        return { account: maskAccount(account), fills: [], boughtKrw: 0, soldKrw: 0, holdings: [], holdingsValueKrw: 0, estimatedLossKrw: 0, error: (err as Error).message.slice(0, 200) };
-      }
-    }));
+    const accounts = await Promise.all(
+      [...byAccount].map(async ([account, botId]): Promise<AccountDamage> => {
+        try {
+          return await withDeadline(assessAccount(botId, account, since), cfg.damage.deadlineMs, 'damage assessment');
+        } catch (err) {
+          return {
+            account: maskAccount(account),
+            fills: [],
+            boughtKrw: 0,
+            soldKrw: 0,
+            holdings: [],
+            holdingsValueKrw: 0,
+            estimatedLossKrw: 0,
+            error: (err as Error).message.slice(0, 200),
+          };
+        }
+      }),
+    );
     const sum = (f: (a: AccountDamage) => number) => accounts.reduce((a, x) => a + f(x), 0);
     return {
       windowStart: new Date(since).toISOString(),

@@ -50,9 +50,17 @@ export function createIncidentStore(ctx: ResponseContext): IncidentStore {
 
   async function report(inc: Incident): Promise<IncidentReport> {
     const [confirmed, approvals, comp, sent] = await Promise.all([
-      store.hgetall(K.checklist(inc.id)), store.hgetall(K.approvals(inc.id)), store.get(K.compensation(inc.id)), store.hgetall(K.notifications(inc.id)),
+      store.hgetall(K.checklist(inc.id)),
+      store.hgetall(K.approvals(inc.id)),
+      store.get(K.compensation(inc.id)),
+      store.hgetall(K.notifications(inc.id)),
     ]);
-    const notifications = [...inc.notifications, ...Object.keys(sent).sort().map((k) => JSON.parse(sent[k]!) as Incident['notifications'][number])];
+    const notifications = [
+      ...inc.notifications,
+      ...Object.keys(sent)
+        .sort()
+        .map((k) => JSON.parse(sent[k]!) as Incident['notifications'][number]),
+    ];
     const checklist: ChecklistItem[] = cfg.recoverySteps.map((s) => {
       const c = confirmed[s.id] ? (JSON.parse(confirmed[s.id]!) as { by: string; at: string; note?: string }) : undefined;
       return { ...s, ...(c ? { confirmedBy: c.by, confirmedAt: c.at, ...(c.note ? { note: c.note } : {}) } : {}) };
@@ -61,7 +69,9 @@ export function createIncidentStore(ctx: ResponseContext): IncidentStore {
       ...inc,
       notifications,
       checklist,
-      unlockApprovals: Object.entries(approvals).map(([approver, at]) => ({ approver, at })).sort((a, b) => a.at.localeCompare(b.at)),
+      unlockApprovals: Object.entries(approvals)
+        .map(([approver, at]) => ({ approver, at }))
+        .sort((a, b) => a.at.localeCompare(b.at)),
       unlockApprovalsRequired: inc.automatic ? cfg.unlock.automaticApprovers : cfg.unlock.adminTriggeredApprovers,
       ...(comp ? { compensation: JSON.parse(comp) as CompensationWorksheet } : {}),
     };

@@ -138,7 +138,12 @@ export function addBusinessDays(fromMs: number, days: number, holidays: Readonly
 }
 
 export function computeCompensation(
-  report: IncidentReport, cause: CompensationCause, actor: string, cfg: ResponseConfig['compensation'], nowMs: number, lossOverrideKrw?: number,
+  report: IncidentReport,
+  cause: CompensationCause,
+  actor: string,
+  cfg: ResponseConfig['compensation'],
+  nowMs: number,
+  lossOverrideKrw?: number,
 ): CompensationWorksheet {
   const rate = cfg.rates[cause];
   const lossKrw = Math.max(0, Math.round(lossOverrideKrw ?? report.damage?.totals.estimatedLossKrw ?? 0));
@@ -171,7 +176,9 @@ export function renderIncidentMarkdown(r: IncidentReport): string {
   out.push(`# Security incident ${r.id}`, '');
   out.push(`- **Status:** ${r.status}${r.unlockedAt ? ` (unlocked ${r.unlockedAt} by ${cell(r.unlockedBy)})` : ''}`);
   out.push(`- **Opened:** ${r.createdAt} by ${cell(r.actor)} (${r.automatic ? 'automatic' : 'manual'})`);
-  out.push(`- **Scope:** ${r.scope.all ? 'all bots' : r.scope.account ? `account ${cell(r.scope.account)}` : `bot ${cell(r.scope.botId)}`}; bots: ${r.targets.map((t) => cell(t.botId)).join(', ') || '-'}`);
+  out.push(
+    `- **Scope:** ${r.scope.all ? 'all bots' : r.scope.account ? `account ${cell(r.scope.account)}` : `bot ${cell(r.scope.botId)}`}; bots: ${r.targets.map((t) => cell(t.botId)).join(', ') || '-'}`,
+  );
   out.push(`- **Reason:** ${cell(r.reason)}`, '');
   if (r.trigger) {
     out.push('## Detectors', '', `Risk score **${r.trigger.score}**${r.trigger.apiId ? ` on ${cell(r.trigger.apiId)}` : ''}.`, '');
@@ -181,10 +188,16 @@ export function renderIncidentMarkdown(r: IncidentReport): string {
   }
   out.push('## Actions', '', '| step | started (ms) | ended (ms) | result |', '|---|---|---|---|');
   for (const s of r.steps) out.push(`| ${cell(s.step)} | ${s.startedMs} | ${s.endedMs} | ${s.ok ? 'ok' : `FAILED: ${cell(s.errors.join('; '))}`} |`);
-  out.push('', `Lockdown steps took ${r.timings.stepsMs ?? '-'} ms; all orders cancelled and confirmed at ${r.timings.cancelConfirmedMs ?? 'NOT CONFIRMED'} ms; damage assessment ${r.timings.damageMs ?? '-'} ms.`, '');
+  out.push(
+    '',
+    `Lockdown steps took ${r.timings.stepsMs ?? '-'} ms; all orders cancelled and confirmed at ${r.timings.cancelConfirmedMs ?? 'NOT CONFIRMED'} ms; damage assessment ${r.timings.damageMs ?? '-'} ms.`,
+    '',
+  );
   out.push('## Orders', '');
   for (const c of r.cancels) {
-    out.push(`- account ${cell(c.account)} (via ${cell(c.viaBot)}): listed ${c.listed ?? 0}, cancelled ${c.cancelled ?? 0}, not cancelled ${c.notCancelled?.length ?? 0}${c.error ? `, error: ${cell(c.error)}` : ''}`);
+    out.push(
+      `- account ${cell(c.account)} (via ${cell(c.viaBot)}): listed ${c.listed ?? 0}, cancelled ${c.cancelled ?? 0}, not cancelled ${c.notCancelled?.length ?? 0}${c.error ? `, error: ${cell(c.error)}` : ''}`,
+    );
     for (const f of c.notCancelled ?? []) out.push(`  - order ${cell(f.ordNo)} ${cell(f.stkCd)}: ${cell(f.reason)}`);
   }
   out.push('');
@@ -195,7 +208,12 @@ export function renderIncidentMarkdown(r: IncidentReport): string {
     out.push(`- estimated loss (lower bound): ${krw(d.totals.estimatedLossKrw)}`);
     out.push(`- orders cancelled: ${d.totals.ordersCancelled}; not cancelled: ${d.totals.ordersNotCancelled}`, '');
     for (const a of d.accounts) {
-      out.push(`### Account ${cell(a.account)}`, '', `Holdings value ${krw(a.holdingsValueKrw)}${a.baselineValueKrw !== undefined ? ` vs baseline ${krw(a.baselineValueKrw)} (${a.baselineAt})` : ' (no baseline)'}${a.error ? `; error: ${cell(a.error)}` : ''}`, '');
+      out.push(
+        `### Account ${cell(a.account)}`,
+        '',
+        `Holdings value ${krw(a.holdingsValueKrw)}${a.baselineValueKrw !== undefined ? ` vs baseline ${krw(a.baselineValueKrw)} (${a.baselineAt})` : ' (no baseline)'}${a.error ? `; error: ${cell(a.error)}` : ''}`,
+        '',
+      );
       if (a.holdings.length) {
         out.push('| symbol | qty | baseline qty | price | value |', '|---|---|---|---|---|');
         for (const h of a.holdings) out.push(`| ${cell(h.stkCd)} | ${h.qty} | ${h.baselineQty ?? '-'} | ${h.price} | ${krw(h.valueKrw)} |`);
@@ -204,16 +222,29 @@ export function renderIncidentMarkdown(r: IncidentReport): string {
     }
   }
   out.push('## Recovery checklist', '');
-  for (const c of r.checklist) out.push(`- [${c.confirmedBy ? 'x' : ' '}] ${cell(c.title)}${c.required ? '' : ' (optional)'}${c.confirmedBy ? ` — ${cell(c.confirmedBy)} at ${c.confirmedAt}${c.note ? `: ${cell(c.note)}` : ''}` : ''}`);
+  for (const c of r.checklist)
+    out.push(
+      `- [${c.confirmedBy ? 'x' : ' '}] ${cell(c.title)}${c.required ? '' : ' (optional)'}${c.confirmedBy ? ` — ${cell(c.confirmedBy)} at ${c.confirmedAt}${c.note ? `: ${cell(c.note)}` : ''}` : ''}`,
+    );
   out.push('', `Unlock approvals: ${r.unlockApprovals.map((a) => cell(a.approver)).join(', ') || 'none'} (${r.unlockApprovalsRequired} required).`, '');
   if (r.compensation) {
     const c = r.compensation;
-    out.push('## Compensation worksheet', '', `Cause **${c.cause}** at ${Math.round(c.rate * 100)}% of ${krw(c.lossKrw)} (${c.lossBasis}) = ${krw(c.uncappedKrw)}, capped at ${krw(c.capKrw)}: **${krw(c.amountKrw)}**.`);
-    out.push(`Processing ${c.processing.minBusinessDays}-${c.processing.maxBusinessDays} business days (${c.processing.earliest} – ${c.processing.latest}). Set by ${cell(c.setBy)} at ${c.setAt}.`, '');
+    out.push(
+      '## Compensation worksheet',
+      '',
+      `Cause **${c.cause}** at ${Math.round(c.rate * 100)}% of ${krw(c.lossKrw)} (${c.lossBasis}) = ${krw(c.uncappedKrw)}, capped at ${krw(c.capKrw)}: **${krw(c.amountKrw)}**.`,
+    );
+    out.push(
+      `Processing ${c.processing.minBusinessDays}-${c.processing.maxBusinessDays} business days (${c.processing.earliest} – ${c.processing.latest}). Set by ${cell(c.setBy)} at ${c.setAt}.`,
+      '',
+    );
   }
   out.push('## Timeline', '');
   for (const e of r.timeline) out.push(`- ${e.at} ${cell(e.event)}${e.detail ? `: ${cell(e.detail)}` : ''}`);
   out.push('');
-  for (const n of r.notifications) out.push(`- notification ${cell(n.event)}: ${n.results.map((x) => `${x.kind} ${x.ok ? 'delivered' : `failed (${cell(x.error)})`}`).join(', ') || 'no webhooks configured'}`);
+  for (const n of r.notifications)
+    out.push(
+      `- notification ${cell(n.event)}: ${n.results.map((x) => `${x.kind} ${x.ok ? 'delivered' : `failed (${cell(x.error)})`}`).join(', ') || 'no webhooks configured'}`,
+    );
   return `${out.join('\n')}\n`;
 }

@@ -1,4 +1,14 @@
-export { createResponder, CONDITIONAL_TRDE_TP, type Responder, type ResponderOptions, type LockdownRequest, type HighRiskCall, type RiskLike, type LockCheckCall, type IncidentSummary } from './responder.js';
+export {
+  createResponder,
+  CONDITIONAL_TRDE_TP,
+  type Responder,
+  type ResponderOptions,
+  type LockdownRequest,
+  type HighRiskCall,
+  type RiskLike,
+  type LockCheckCall,
+  type IncidentSummary,
+} from './responder.js';
 export { parseResponseConfig, DEFAULT_RECOVERY_STEPS, type ResponseConfig, type WebhookConfig, type RecoveryStep, type CompensationCause } from './config.js';
 export { cancelAll, type CancelAllReport, type CancelAllOptions, type CancelFailure } from './cancel-all.js';
 export { kiwoomSession, kiwoomBrokerGateway, holdingsFromBalance } from './kiwoom-session.js';

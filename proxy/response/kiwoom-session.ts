@@ -3,7 +3,18 @@
 // `call` is the sidecar's own TR caller (proxy/kiwoom/gateway.ts CallTr).
 import { GuardError } from '../common/errors.js';
 import { BrokerGateway as KiwoomGateway, type CallTr, type TrResult } from '../kiwoom/gateway.js';
-import { BALANCE, FILLS, OPEN_ORDERS, baseCode, cancelAllBody, hhmmssToEpoch, kiwoomPrice, kiwoomQuantity, venueOfCode, type PagedInquiry } from '../kiwoom/protocol/index.js';
+import {
+  BALANCE,
+  FILLS,
+  OPEN_ORDERS,
+  baseCode,
+  cancelAllBody,
+  hhmmssToEpoch,
+  kiwoomPrice,
+  kiwoomQuantity,
+  venueOfCode,
+  type PagedInquiry,
+} from '../kiwoom/protocol/index.js';
 import type { BrokerGateway, BrokerSession, CancelResult, Fill, Holding, OpenOrder } from './types.js';
 
 const MAX_PAGES = 200;
@@ -37,18 +48,21 @@ export function kiwoomSession(call: CallTr, now: () => number = Date.now): Broke
   return {
     async listOpenOrders() {
       const rows = await allPages(call, OPEN_ORDERS);
-      return rows.map((r): OpenOrder => ({
-        ordNo: String(r.ord_no ?? ''),
-        stkCd: String(r.stk_cd ?? ''),
-        side: side(r),
-        qty: qty(r.ord_qty),
-        remaining: qty(r.oso_qty),
-        price: price(r.ord_pric),
-        trdeTp: String(r.trde_tp ?? ''),
-        // Kiwoom's list carries the venue for NXT/SOR rows; the suffix on stk_cd tells it too.
-        exchange: typeof r.stex_tp === 'string' && /^(KRX|NXT|SOR)$/.test(r.stex_tp) ? r.stex_tp
-          : venueOfCode(String(r.stk_cd)),
-      })).filter((o) => o.ordNo !== '' && o.remaining > 0);
+      return rows
+        .map(
+          (r): OpenOrder => ({
+            ordNo: String(r.ord_no ?? ''),
+            stkCd: String(r.stk_cd ?? ''),
+            side: side(r),
+            qty: qty(r.ord_qty),
+            remaining: qty(r.oso_qty),
+            price: price(r.ord_pric),
+            trdeTp: String(r.trde_tp ?? ''),
+            // Kiwoom's list carries the venue for NXT/SOR rows; the suffix on stk_cd tells it too.
+            exchange: typeof r.stex_tp === 'string' && /^(KRX|NXT|SOR)$/.test(r.stex_tp) ? r.stex_tp : venueOfCode(String(r.stk_cd)),
+          }),
+        )
+        .filter((o) => o.ordNo !== '' && o.remaining > 0);
     },
     async cancel(order): Promise<CancelResult> {
       const r = await call('kt10003', cancelAllBody(order));
@@ -59,10 +73,19 @@ export function kiwoomSession(call: CallTr, now: () => number = Date.now): Broke
     async fills(since) {
       const rows = await allPages(call, FILLS);
       const t = now();
-      return rows.map((r): Fill => {
-        const at = hhmmssToEpoch(String(r.ord_tm ?? r.tm ?? ''), t);
-        return { ordNo: String(r.ord_no ?? ''), stkCd: String(r.stk_cd ?? ''), side: side(r), qty: qty(r.cntr_qty), price: price(r.cntr_pric), ...(at !== undefined ? { at } : {}) };
-      }).filter((f) => f.qty > 0 && (f.at === undefined || f.at >= since));
+      return rows
+        .map((r): Fill => {
+          const at = hhmmssToEpoch(String(r.ord_tm ?? r.tm ?? ''), t);
+          return {
+            ordNo: String(r.ord_no ?? ''),
+            stkCd: String(r.stk_cd ?? ''),
+            side: side(r),
+            qty: qty(r.cntr_qty),
+            price: price(r.cntr_pric),
+            ...(at !== undefined ? { at } : {}),
+          };
+        })
+        .filter((f) => f.qty > 0 && (f.at === undefined || f.at >= since));
     },
     async holdings() {
       return holdingsFromBalance(await allPages(call, BALANCE));
@@ -72,15 +95,22 @@ export function kiwoomSession(call: CallTr, now: () => number = Date.now): Broke
 
 /** kt00018's acnt_evlt_remn_indv_tot rows → holdings (codes as baseCode: A005930 → 005930; positions only). */
 export function holdingsFromBalance(rows: readonly Record<string, unknown>[]): Holding[] {
-  return rows.map((r): Holding => ({
-    stkCd: baseCode(String(r.stk_cd ?? '')),
-    qty: qty(r.rmnd_qty),
-    price: price(r.cur_prc),
-    avgPrice: price(r.pur_pric),
-  })).filter((h) => h.qty > 0);
+  return rows
+    .map(
+      (r): Holding => ({
+        stkCd: baseCode(String(r.stk_cd ?? '')),
+        qty: qty(r.rmnd_qty),
+        price: price(r.cur_prc),
+        avgPrice: price(r.pur_pric),
+      }),
+    )
+    .filter((h) => h.qty > 0);
 }
 
 /** Adapts the sidecar's gateway (withSession giving a CallTr) to the responder's BrokerGateway. */
-export function kiwoomBrokerGateway(gateway: { withSession<T>(botId: string, fn: (call: CallTr) => Promise<T>): Promise<T> }, now?: () => number): BrokerGateway {
+export function kiwoomBrokerGateway(
+  gateway: { withSession<T>(botId: string, fn: (call: CallTr) => Promise<T>): Promise<T> },
+  now?: () => number,
+): BrokerGateway {
   return { withSession: (botId, fn) => gateway.withSession(botId, (call) => fn(kiwoomSession(call, now))) };
 }

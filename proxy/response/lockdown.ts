@@ -54,7 +54,12 @@ export interface LockdownParts {
 export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lockdown {
   const { opts, cfg, store, logger, now, track } = ctx;
   const { incidents, holdings, alerts, lockCheck } = parts;
-  const lockSeconds = histogram(opts.registry, 'kguard_lockdown_seconds', 'Lockdown issue to all orders cancelled and confirmed', [0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30]);
+  const lockSeconds = histogram(
+    opts.registry,
+    'kguard_lockdown_seconds',
+    'Lockdown issue to all orders cancelled and confirmed',
+    [0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30],
+  );
   const lockdowns = counter(opts.registry, 'kguard_lockdowns_total', 'Lockdowns by trigger', ['trigger']);
 
   async function resolveTargets(scope: LockdownScope): Promise<{ botId: string; account: string }[]> {
@@ -69,7 +74,9 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
   async function lockdown(req: LockdownRequest): Promise<IncidentReport> {
     const t0 = now();
     const actor = checkActor(req.actor);
-    const reason = String(req.reason ?? '').replace(/[\r\n\t]+/g, ' ').slice(0, 500);
+    const reason = String(req.reason ?? '')
+      .replace(/[\r\n\t]+/g, ' ')
+      .slice(0, 500);
     if (!reason) throw new GuardError('KG3016', 'a lockdown needs a reason');
     const scopes = [req.all ? 1 : 0, req.account ? 1 : 0, req.botId ? 1 : 0].reduce((a, b) => a + b, 0);
     if (scopes !== 1) throw new GuardError('KG3016', 'give exactly one of botId, account or all');
@@ -79,9 +86,20 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     const rel = () => now() - t0;
     const targets = await resolveTargets(scope).catch(() => (scope.botId ? [{ botId: scope.botId, account: '' }] : []));
     const inc: Incident = {
-      id, createdAt: at(t0), scope, targets, reason, actor, automatic: req.automatic === true,
+      id,
+      createdAt: at(t0),
+      scope,
+      targets,
+      reason,
+      actor,
+      automatic: req.automatic === true,
       ...(req.trigger ? { trigger: req.trigger } : {}),
-      status: 'locked', steps: [], cancels: [], timings: {}, notifications: [], timeline: [{ at: at(t0), event: 'lockdown issued', detail: `${actor}: ${reason}` }],
+      status: 'locked',
+      steps: [],
+      cancels: [],
+      timings: {},
+      notifications: [],
+      timeline: [{ at: at(t0), event: 'lockdown issued', detail: `${actor}: ${reason}` }],
     };
     lockdowns.inc({ trigger: inc.automatic ? 'automatic' : 'manual' });
     logger.warn({ incidentId: id, scope, actor, automatic: inc.automatic, bots: targets.length }, 'LOCKDOWN issued');
@@ -105,38 +123,68 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
       () => opts.policy.setTradingState(tradingScope(scope), 'HALTED', `lockdown ${id}: ${reason}`),
       () => store.publish(CHANNEL, JSON.stringify({ incidentId: id, scope })),
     ]);
-    const auditErr = await ctx.auditSafe({ type: 'lockdown', action: 'issued', incidentId: id, scope, actor, reason, automatic: inc.automatic, bots: targets.map((t) => t.botId), trigger: req.trigger });
+    const auditErr = await ctx.auditSafe({
+      type: 'lockdown',
+      action: 'issued',
+      incidentId: id,
+      scope,
+      actor,
+      reason,
+      automatic: inc.automatic,
+      bots: targets.map((t) => t.botId),
+      trigger: req.trigger,
+    });
     if (auditErr) inc.timeline.push({ at: at(), event: 'audit', detail: auditErr });
 
     // Step 2: sessions and broker tokens.
-    await step('2 kill sessions + revoke broker tokens', targets.flatMap((t) => [() => opts.sessions.killAll(t.botId), () => opts.tokens.revokeOutstanding(t.botId)]));
+    await step(
+      '2 kill sessions + revoke broker tokens',
+      targets.flatMap((t) => [() => opts.sessions.killAll(t.botId), () => opts.tokens.revokeOutstanding(t.botId)]),
+    );
     await incidents.save(inc);
     await incidents.addToIndex(inc);
-    track(alerts.notify(inc, alerts.alertFor(inc, 'lockdown', 'CRITICAL', `Lockdown: ${targets.map((t) => t.botId).join(', ') || 'no bots'}`, [
-      `reason: ${reason}`, `by: ${actor}${inc.automatic ? ' (automatic)' : ''}`,
-      ...(req.trigger ? [`risk score ${req.trigger.score}: ${req.trigger.contributions.slice(0, 4).map((c) => c.detector).join(', ')}`] : []),
-      'credentials disabled, trading HALTED, sessions and broker tokens revoked; cancelling open orders',
-    ])));
+    track(
+      alerts.notify(
+        inc,
+        alerts.alertFor(inc, 'lockdown', 'CRITICAL', `Lockdown: ${targets.map((t) => t.botId).join(', ') || 'no bots'}`, [
+          `reason: ${reason}`,
+          `by: ${actor}${inc.automatic ? ' (automatic)' : ''}`,
+          ...(req.trigger
+            ? [
+                `risk score ${req.trigger.score}: ${req.trigger.contributions
+                  .slice(0, 4)
+                  .map((c) => c.detector)
+                  .join(', ')}`,
+              ]
+            : []),
+          'credentials disabled, trading HALTED, sessions and broker tokens revoked; cancelling open orders',
+        ]),
+      ),
+    );
 
     // Step 3: one cancel-all per account.
     const byAccount = new Map<string, string>();
     for (const t of targets) if (t.account && !byAccount.has(t.account)) byAccount.set(t.account, t.botId);
     // When each account's confirmation listing came back empty (the broker token is revoked after that, off this clock).
     const confirmedAt: number[] = [];
-    await step('3 cancel all open orders', [...byAccount].map(([account, botId]) => async () => {
-      try {
-        const r = await opts.gateway.withSession(botId, async (s) => {
-          const rep = await cancelAll(s, cfg.cancel);
-          if (rep.confirmed) confirmedAt.push(rel());
-          return rep;
-        });
-        inc.cancels.push({ account: maskAccount(account), viaBot: botId, ...r });
-        if (!r.confirmed) throw new Error(`${r.notCancelled.length} order(s) on ${maskAccount(account)} could not be cancelled`);
-      } catch (err) {
-        if (!inc.cancels.some((c) => c.viaBot === botId)) inc.cancels.push({ account: maskAccount(account), viaBot: botId, error: (err as Error).message.slice(0, 200) });
-        throw err;
-      }
-    }));
+    await step(
+      '3 cancel all open orders',
+      [...byAccount].map(([account, botId]) => async () => {
+        try {
+          const r = await opts.gateway.withSession(botId, async (s) => {
+            const rep = await cancelAll(s, cfg.cancel);
+            if (rep.confirmed) confirmedAt.push(rel());
+            return rep;
+          });
+          inc.cancels.push({ account: maskAccount(account), viaBot: botId, ...r });
+          if (!r.confirmed) throw new Error(`${r.notCancelled.length} order(s) on ${maskAccount(account)} could not be cancelled`);
+        } catch (err) {
+          if (!inc.cancels.some((c) => c.viaBot === botId))
+            inc.cancels.push({ account: maskAccount(account), viaBot: botId, error: (err as Error).message.slice(0, 200) });
+          throw err;
+        }
+      }),
+    );
     const s3 = inc.steps.at(-1)!;
     if (s3.ok) {
       inc.timings.cancelConfirmedMs = confirmedAt.length ? Math.max(...confirmedAt) : s3.endedMs;
@@ -144,7 +192,10 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     }
 
     // Step 4: conditional activity.
-    await step('4 suspend conditional activity', (opts.conditions ?? []).flatMap((c) => targets.map((t) => () => c.suspendConditions(t))));
+    await step(
+      '4 suspend conditional activity',
+      (opts.conditions ?? []).flatMap((c) => targets.map((t) => () => c.suspendConditions(t))),
+    );
     inc.timings.stepsMs = rel();
     await incidents.save(inc);
 
@@ -152,17 +203,33 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     const dStart = rel();
     inc.damage = await holdings.assessDamage(inc, t0);
     inc.timings.damageMs = rel() - dStart;
-    inc.timeline.push({ at: at(), event: 'damage assessment', detail: `${inc.damage.totals.fills} fills, bought ${inc.damage.totals.boughtKrw} KRW, sold ${inc.damage.totals.soldKrw} KRW${inc.damage.complete ? '' : ' (incomplete)'}` });
+    inc.timeline.push({
+      at: at(),
+      event: 'damage assessment',
+      detail: `${inc.damage.totals.fills} fills, bought ${inc.damage.totals.boughtKrw} KRW, sold ${inc.damage.totals.soldKrw} KRW${inc.damage.complete ? '' : ' (incomplete)'}`,
+    });
     inc.timeline.push({ at: at(), event: 'recovery plan', detail: cfg.recoverySteps.map((s) => s.id).join(', ') });
     await incidents.save(inc);
     await ctx.auditSafe({ type: 'incident', action: 'opened', incidentId: id, timings: inc.timings, steps: inc.steps, totals: inc.damage.totals });
     const d = inc.damage.totals;
-    track(alerts.notify(inc, alerts.alertFor(inc, 'damage_assessment', 'CRITICAL', 'Damage assessment', [
-      `fills in window: ${d.fills}; bought ${d.boughtKrw.toLocaleString('en-US')} KRW; sold ${d.soldKrw.toLocaleString('en-US')} KRW`,
-      `orders cancelled: ${d.ordersCancelled}; NOT cancelled: ${d.ordersNotCancelled}`,
-      `estimated loss (lower bound): ${d.estimatedLossKrw.toLocaleString('en-US')} KRW`,
-      `recovery: ${cfg.recoverySteps.map((s) => s.title).join(' → ')}`,
-    ], { timings: inc.timings, totals: d, complete: inc.damage.complete })));
+    track(
+      alerts.notify(
+        inc,
+        alerts.alertFor(
+          inc,
+          'damage_assessment',
+          'CRITICAL',
+          'Damage assessment',
+          [
+            `fills in window: ${d.fills}; bought ${d.boughtKrw.toLocaleString('en-US')} KRW; sold ${d.soldKrw.toLocaleString('en-US')} KRW`,
+            `orders cancelled: ${d.ordersCancelled}; NOT cancelled: ${d.ordersNotCancelled}`,
+            `estimated loss (lower bound): ${d.estimatedLossKrw.toLocaleString('en-US')} KRW`,
+            `recovery: ${cfg.recoverySteps.map((s) => s.title).join(' → ')}`,
+          ],
+          { timings: inc.timings, totals: d, complete: inc.damage.complete },
+        ),
+      ),
+    );
     return incidents.report(inc);
   }
 
@@ -171,10 +238,19 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     if (existing) return undefined;
     return lockdown({
       botId: call.botId,
-      reason: `automatic: risk score ${assessment.score} (${assessment.contributions.slice(0, 3).map((c) => c.detector).join(', ')})`,
+      reason: `automatic: risk score ${assessment.score} (${assessment.contributions
+        .slice(0, 3)
+        .map((c) => c.detector)
+        .join(', ')})`,
       actor: 'risk-engine',
       automatic: true,
-      trigger: { score: assessment.score, ...(assessment.level ? { level: assessment.level } : {}), contributions: assessment.contributions.map(({ detector, score, weight, reason }) => ({ detector, score, weight, reason })), ...(call.apiId ? { apiId: call.apiId } : {}), ...(call.requestId ? { requestId: call.requestId } : {}) },
+      trigger: {
+        score: assessment.score,
+        ...(assessment.level ? { level: assessment.level } : {}),
+        contributions: assessment.contributions.map(({ detector, score, weight, reason }) => ({ detector, score, weight, reason })),
+        ...(call.apiId ? { apiId: call.apiId } : {}),
+        ...(call.requestId ? { requestId: call.requestId } : {}),
+      },
     });
   }
 

@@ -28,9 +28,18 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
     const stepDef = cfg.recoverySteps.find((s) => s.id === stepId);
     if (!stepDef) throw new GuardError('KG3016', `no recovery step ${stepId}; steps: ${cfg.recoverySteps.map((s) => s.id).join(', ')}`);
     if (inc.status !== 'locked') throw new GuardError('KG3016', 'incident is already unlocked');
-    const cleanNote = note ? String(note).replace(/[\r\n\t]+/g, ' ').slice(0, 300) : undefined;
+    const cleanNote = note
+      ? String(note)
+          .replace(/[\r\n\t]+/g, ' ')
+          .slice(0, 300)
+      : undefined;
     await opts.auditor.append({ type: 'recovery', action: 'step_confirmed', incidentId: id, step: stepId, actor, note: cleanNote });
-    await store.hset(K.checklist(id), stepId, JSON.stringify({ by: actor, at: new Date(now()).toISOString(), ...(cleanNote ? { note: cleanNote } : {}) }), cfg.incidentRetentionMs);
+    await store.hset(
+      K.checklist(id),
+      stepId,
+      JSON.stringify({ by: actor, at: new Date(now()).toISOString(), ...(cleanNote ? { note: cleanNote } : {}) }),
+      cfg.incidentRetentionMs,
+    );
     return incidents.report(inc);
   }
 
@@ -52,20 +61,30 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
     const missing = r.checklist.filter((c) => c.required && !c.confirmedBy).map((c) => c.id);
     if (missing.length) throw new GuardError('KG3012', `unconfirmed recovery steps: ${missing.join(', ')}`);
     if (r.unlockApprovals.length < r.unlockApprovalsRequired) {
-      throw new GuardError('KG3012', `${r.unlockApprovals.length} of ${r.unlockApprovalsRequired} distinct unlock approvals${inc.automatic ? '' : ' (admin-triggered lockdown needs two)'}`);
+      throw new GuardError(
+        'KG3012',
+        `${r.unlockApprovals.length} of ${r.unlockApprovalsRequired} distinct unlock approvals${inc.automatic ? '' : ' (admin-triggered lockdown needs two)'}`,
+      );
     }
     await opts.auditor.append({ type: 'recovery', action: 'unlocked', incidentId: id, actor, approvers: r.unlockApprovals.map((a) => a.approver) });
     const scope = inc.scope;
     // Clear only flags this incident set: a later incident on the same bot keeps its own lock.
-    const clearIfOurs = async (key: string) => { if ((await store.get(key)) === id) await store.del(key); };
+    const clearIfOurs = async (key: string) => {
+      if ((await store.get(key)) === id) await store.del(key);
+    };
     await Promise.all([
       ...(scope.all ? [clearIfOurs(K.lockAll)] : []),
       ...(scope.account ? [clearIfOurs(K.lockAccount(scope.account))] : []),
       ...inc.targets.map((t) => clearIfOurs(K.lockBot(t.botId))),
     ]);
-    for (const t of inc.targets) await opts.vault.setEnabled(t.botId, true).catch((err: unknown) => {
-      inc.timeline.push({ at: new Date(now()).toISOString(), event: 'credential re-enable failed', detail: `${t.botId}: ${(err as Error).message.slice(0, 120)}` });
-    });
+    for (const t of inc.targets)
+      await opts.vault.setEnabled(t.botId, true).catch((err: unknown) => {
+        inc.timeline.push({
+          at: new Date(now()).toISOString(),
+          event: 'credential re-enable failed',
+          detail: `${t.botId}: ${(err as Error).message.slice(0, 120)}`,
+        });
+      });
     await opts.policy.setTradingState(tradingScope(scope), 'ACTIVE', `unlock of incident ${id} by ${actor}`);
     await store.publish(CHANNEL, JSON.stringify({ incidentId: id, unlocked: true }));
     inc.status = 'unlocked';
@@ -73,7 +92,15 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
     inc.unlockedBy = actor;
     inc.timeline.push({ at: inc.unlockedAt, event: 'unlocked', detail: actor });
     await incidents.save(inc);
-    track(alerts.notify(inc, alerts.alertFor(inc, 'unlock', 'INFO', `Unlocked: ${inc.targets.map((t) => t.botId).join(', ')}`, [`by ${actor}`, `approvals: ${r.unlockApprovals.map((a) => a.approver).join(', ')}`])));
+    track(
+      alerts.notify(
+        inc,
+        alerts.alertFor(inc, 'unlock', 'INFO', `Unlocked: ${inc.targets.map((t) => t.botId).join(', ')}`, [
+          `by ${actor}`,
+          `approvals: ${r.unlockApprovals.map((a) => a.approver).join(', ')}`,
+        ]),
+      ),
+    );
     return incidents.report(inc);
   }
 
@@ -83,7 +110,15 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
     if (o?.lossKrw !== undefined && (!Number.isFinite(o.lossKrw) || o.lossKrw < 0)) throw new GuardError('KG3016', 'loss must be a non-negative number of KRW');
     const r = await incidents.report(await incidents.load(id));
     const sheet = computeCompensation(r, cause, actor, cfg.compensation, now(), o?.lossKrw);
-    await opts.auditor.append({ type: 'incident', action: 'compensation_set', incidentId: id, cause, actor, amountKrw: sheet.amountKrw, lossKrw: sheet.lossKrw });
+    await opts.auditor.append({
+      type: 'incident',
+      action: 'compensation_set',
+      incidentId: id,
+      cause,
+      actor,
+      amountKrw: sheet.amountKrw,
+      lossKrw: sheet.lossKrw,
+    });
     await store.set(K.compensation(id), JSON.stringify(sheet), cfg.incidentRetentionMs);
     return sheet;
   }

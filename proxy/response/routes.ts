@@ -9,19 +9,30 @@ import type { Responder } from './responder.js';
 export function responseRoutes(responder: Responder, prefix = '/admin/v1'): AdminRoute[] {
   return [
     {
-      method: 'POST', path: `${prefix}/lockdown`, role: 'admin',
+      method: 'POST',
+      path: `${prefix}/lockdown`,
+      role: 'admin',
       async handler({ body, principal }) {
         const reason = bodyString(body, 'reason', 500)!;
         const botId = bodyString(body, 'bot', 64, false);
         const account = bodyString(body, 'account', 64, false);
         const all = body.all === true;
-        const report = await responder.lockdown({ ...(botId ? { botId } : {}), ...(account ? { account } : {}), ...(all ? { all } : {}), reason, actor: principal.name, automatic: false });
+        const report = await responder.lockdown({
+          ...(botId ? { botId } : {}),
+          ...(account ? { account } : {}),
+          ...(all ? { all } : {}),
+          reason,
+          actor: principal.name,
+          automatic: false,
+        });
         return { status: 201, body: report };
       },
     },
     { method: 'GET', path: `${prefix}/incidents`, role: 'viewer', handler: async () => ({ status: 200, body: { incidents: await responder.list() } }) },
     {
-      method: 'GET', path: `${prefix}/incidents/:id`, role: 'viewer',
+      method: 'GET',
+      path: `${prefix}/incidents/:id`,
+      role: 'viewer',
       async handler({ params, query }) {
         const report = await responder.get(params.id!);
         if (query.get('format') === 'md') return { status: 200, body: renderIncidentMarkdown(report), contentType: 'text/markdown' };
@@ -29,25 +40,33 @@ export function responseRoutes(responder: Responder, prefix = '/admin/v1'): Admi
       },
     },
     {
-      method: 'POST', path: `${prefix}/incidents/:id/steps/:step/confirm`, role: 'admin',
+      method: 'POST',
+      path: `${prefix}/incidents/:id/steps/:step/confirm`,
+      role: 'admin',
       async handler({ params, body, principal }) {
         return { status: 200, body: await responder.confirmStep(params.id!, params.step!, principal.name, bodyString(body, 'note', 300, false)) };
       },
     },
     {
-      method: 'POST', path: `${prefix}/incidents/:id/approve-unlock`, role: 'admin',
+      method: 'POST',
+      path: `${prefix}/incidents/:id/approve-unlock`,
+      role: 'admin',
       async handler({ params, principal }) {
         return { status: 200, body: await responder.approveUnlock(params.id!, principal.name) };
       },
     },
     {
-      method: 'POST', path: `${prefix}/incidents/:id/unlock`, role: 'admin',
+      method: 'POST',
+      path: `${prefix}/incidents/:id/unlock`,
+      role: 'admin',
       async handler({ params, principal }) {
         return { status: 200, body: await responder.unlock(params.id!, principal.name) };
       },
     },
     {
-      method: 'POST', path: `${prefix}/incidents/:id/compensation`, role: 'admin',
+      method: 'POST',
+      path: `${prefix}/incidents/:id/compensation`,
+      role: 'admin',
       async handler({ params, body, principal }) {
         const cause = bodyString(body, 'cause', 40)! as CompensationCause;
         const loss = body.lossKrw;

@@ -45,7 +45,17 @@ export function slackPayload(alert: Alert): Record<string, unknown> {
     text,
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: `[${alert.severity}] ${alert.title}`.slice(0, 150) } },
-      { type: 'section', text: { type: 'mrkdwn', text: alert.lines.map((l) => `• ${l}`).join('\n').slice(0, 2900) || '-' } },
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text:
+            alert.lines
+              .map((l) => `• ${l}`)
+              .join('\n')
+              .slice(0, 2900) || '-',
+        },
+      },
       ...(alert.incidentId ? [{ type: 'context', elements: [{ type: 'mrkdwn', text: `incident \`${alert.incidentId}\` · kiwoom-guard` }] }] : []),
     ],
   };
@@ -89,7 +99,14 @@ export function createWebhookNotifier(opts: {
           secret = (await readFile(hook.secretHeader.file)).subarray(0);
           headers[hook.secretHeader.name] = secret.toString('utf8').trim();
         }
-        const res = await request(hook.url, { method: 'POST', headers, body, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs, signal: AbortSignal.timeout(opts.timeoutMs) });
+        const res = await request(hook.url, {
+          method: 'POST',
+          headers,
+          body,
+          headersTimeout: opts.timeoutMs,
+          bodyTimeout: opts.timeoutMs,
+          signal: AbortSignal.timeout(opts.timeoutMs),
+        });
         await res.body.dump();
         lastStatus = res.statusCode;
         if (res.statusCode >= 200 && res.statusCode < 300) {
@@ -108,8 +125,18 @@ export function createWebhookNotifier(opts: {
       if (attempt < opts.attempts) await sleep(opts.backoffMs * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5));
     }
     deliveries.inc({ kind: hook.kind, outcome: 'failed' });
-    opts.logger.error({ webhook: describeUrl(hook.url), kind: hook.kind, status: lastStatus, error: lastError, event: alert.event }, 'alert webhook delivery failed');
-    return { url: describeUrl(hook.url), kind: hook.kind, ok: false, attempts: opts.attempts, ...(lastStatus !== undefined ? { status: lastStatus } : {}), ...(lastError ? { error: lastError } : {}) };
+    opts.logger.error(
+      { webhook: describeUrl(hook.url), kind: hook.kind, status: lastStatus, error: lastError, event: alert.event },
+      'alert webhook delivery failed',
+    );
+    return {
+      url: describeUrl(hook.url),
+      kind: hook.kind,
+      ok: false,
+      attempts: opts.attempts,
+      ...(lastStatus !== undefined ? { status: lastStatus } : {}),
+      ...(lastError ? { error: lastError } : {}),
+    };
   }
 
   return {

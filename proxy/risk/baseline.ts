@@ -41,10 +41,18 @@ const HOW_AGE_LIMIT = 20_000;
 
 export function emptyBaseline(now: number): Baseline {
   return {
-    v: 1, firstSeen: now, lastSeen: now, calls: 0, orders: 0,
+    v: 1,
+    firstSeen: now,
+    lastSeen: now,
+    calls: 0,
+    orders: 0,
     hourOfWeek: new Array<number>(168).fill(0),
-    sources: {}, clients: {}, apis: {}, symbols: {},
-    logQty: [], logNotional: [],
+    sources: {},
+    clients: {},
+    apis: {},
+    symbols: {},
+    logQty: [],
+    logNotional: [],
     rate: { minute: 0, count: 0, ewma: 0, minutes: 0 },
     cancelRate: { minute: 0, count: 0, ewma: 0, minutes: 0 },
     orderShare: 0,

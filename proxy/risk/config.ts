@@ -4,18 +4,18 @@ import { BlockList, isIP } from 'node:net';
 import { bool, configError, list, num, section, strList, type Raw } from '../common/validate.js';
 
 export const DETECTORS = [
-  'time',          // outside the bot's learned active hours
-  'session',       // order outside market sessions
-  'location',      // source address not seen before for this bot
-  'cidr',          // source address outside allowed CIDRs
-  'client',        // client identity (certificate / pod) not seen before
-  'volume',        // quantity or notional far above baseline
-  'new_api',       // api-id never used by this bot
-  'new_symbol',    // symbol never used by this bot
-  'burst',         // call rate far above usual
-  'cancel_storm',  // cancel / modify rate far above usual
-  'mode_switch',   // a query-only bot suddenly places orders
-  'drain',         // selling everything / buying illiquid names
+  'time', // outside the bot's learned active hours
+  'session', // order outside market sessions
+  'location', // source address not seen before for this bot
+  'cidr', // source address outside allowed CIDRs
+  'client', // client identity (certificate / pod) not seen before
+  'volume', // quantity or notional far above baseline
+  'new_api', // api-id never used by this bot
+  'new_symbol', // symbol never used by this bot
+  'burst', // call rate far above usual
+  'cancel_storm', // cancel / modify rate far above usual
+  'mode_switch', // a query-only bot suddenly places orders
+  'drain', // selling everything / buying illiquid names
 ] as const;
 export type DetectorName = (typeof DETECTORS)[number];
 
@@ -86,8 +86,18 @@ export interface RiskConfig {
 }
 
 export const DEFAULT_WEIGHTS: Readonly<Record<DetectorName, number>> = {
-  time: 0.45, session: 0.5, location: 0.55, cidr: 1, client: 0.4, volume: 0.7,
-  new_api: 0.35, new_symbol: 0.3, burst: 0.6, cancel_storm: 0.6, mode_switch: 0.45, drain: 0.9,
+  time: 0.45,
+  session: 0.5,
+  location: 0.55,
+  cidr: 1,
+  client: 0.4,
+  volume: 0.7,
+  new_api: 0.35,
+  new_symbol: 0.3,
+  burst: 0.6,
+  cancel_storm: 0.6,
+  mode_switch: 0.45,
+  drain: 0.9,
 };
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
@@ -110,7 +120,23 @@ function parseCidrs(values: string[], path: string): string[] {
 }
 
 export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
-  const r = section(raw, path, ['enabled', 'warmupCalls', 'warmupSamples', 'warmupHours', 'warmupMaxScore', 'baselineTtlDays', 'weights', 'thresholds', 'lockdownDetectors', 'time', 'sessions', 'holidays', 'location', 'volume', 'pattern']);
+  const r = section(raw, path, [
+    'enabled',
+    'warmupCalls',
+    'warmupSamples',
+    'warmupHours',
+    'warmupMaxScore',
+    'baselineTtlDays',
+    'weights',
+    'thresholds',
+    'lockdownDetectors',
+    'time',
+    'sessions',
+    'holidays',
+    'location',
+    'volume',
+    'pattern',
+  ]);
   const w = section(r.weights, `${path}.weights`, DETECTORS);
   const weights = Object.fromEntries(DETECTORS.map((d) => [d, num(w, d, `${path}.weights`, DEFAULT_WEIGHTS[d], 0, 1)])) as Record<DetectorName, number>;
   const t = section(r.thresholds, `${path}.thresholds`, ['alert', 'stepUp', 'admin', 'lockdown']);
@@ -125,7 +151,8 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
   }
   const warmupMaxScore = num(r, 'warmupMaxScore', path, Math.min(0.6, 0.9 * thresholds.stepUp), 0, 1);
   // The policy holds at score >= its stepUp (default = ours): the ceiling must stay strictly below.
-  if (warmupMaxScore > 0 && warmupMaxScore >= thresholds.stepUp) throw configError(`${path}.warmupMaxScore`, `must be below thresholds.stepUp (${thresholds.stepUp})`);
+  if (warmupMaxScore > 0 && warmupMaxScore >= thresholds.stepUp)
+    throw configError(`${path}.warmupMaxScore`, `must be below thresholds.stepUp (${thresholds.stepUp})`);
   const lockdownDetectors = strList(r, 'lockdownDetectors', path, []).map((d, i) => {
     if (!(DETECTORS as readonly string[]).includes(d)) throw configError(`${path}.lockdownDetectors[${i}]`, `unknown detector "${d}"`);
     return d as DetectorName;
@@ -138,15 +165,17 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
         const p = `${path}.sessions[${i}]`;
         const o = section(s, p, ['days', 'start', 'end']);
         const days = o.days === undefined ? [1, 2, 3, 4, 5] : o.days;
-        if (!Array.isArray(days) || days.some((d) => !Number.isInteger(d) || d < 0 || d > 6)) throw configError(`${p}.days`, 'must be a list of 0..6 (0 = Sunday)');
-        const start = o.start, end = o.end;
+        if (!Array.isArray(days) || days.some((d) => !Number.isInteger(d) || d < 0 || d > 6))
+          throw configError(`${p}.days`, 'must be a list of 0..6 (0 = Sunday)');
+        const start = o.start,
+          end = o.end;
         if (typeof start !== 'string' || !HHMM.test(start)) throw configError(`${p}.start`, 'must be HH:MM');
         if (typeof end !== 'string' || !HHMM.test(end)) throw configError(`${p}.end`, 'must be HH:MM');
         if (minutes(end) <= minutes(start)) throw configError(p, 'end must be after start');
         return { days: days as number[], startMin: minutes(start), endMin: minutes(end) };
       })
-    // KRX regular 09:00-15:30 plus NXT pre/after market 08:00-20:00, weekdays.
-    : [{ days: [1, 2, 3, 4, 5], startMin: 8 * 60, endMin: 20 * 60 }];
+    : // KRX regular 09:00-15:30 plus NXT pre/after market 08:00-20:00, weekdays.
+      [{ days: [1, 2, 3, 4, 5], startMin: 8 * 60, endMin: 20 * 60 }];
 
   const loc = section(r.location, `${path}.location`, ['allowedCidrs', 'botCidrs', 'maxSources', 'knownClientNewAddressScore']);
   const botCidrsRaw = section(loc.botCidrs, `${path}.location.botCidrs`, Object.keys((loc.botCidrs as Raw | undefined) ?? {}));
@@ -163,7 +192,24 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     minSpread: num(vol, 'minSpread', `${path}.volume`, 0.15, 0.001, 10),
   };
   if (volume.zMax <= volume.zWarn) throw configError(`${path}.volume`, 'zMax must be above zWarn');
-  const pt = section(r.pattern, `${path}.pattern`, ['maxSymbols', 'maxApis', 'burstFactor', 'burstMinPerMinute', 'burstAbsolutePerMinute', 'cancelStormFactor', 'cancelStormMinPerMinute', 'rateAlpha', 'rateWarmupMinutes', 'modeSwitchOrderShare', 'orderShareAlpha', 'drainWindowMinutes', 'drainDistinctSymbols', 'drainNotionalFactor', 'drainHoldingFraction', 'illiquidAdvFraction']);
+  const pt = section(r.pattern, `${path}.pattern`, [
+    'maxSymbols',
+    'maxApis',
+    'burstFactor',
+    'burstMinPerMinute',
+    'burstAbsolutePerMinute',
+    'cancelStormFactor',
+    'cancelStormMinPerMinute',
+    'rateAlpha',
+    'rateWarmupMinutes',
+    'modeSwitchOrderShare',
+    'orderShareAlpha',
+    'drainWindowMinutes',
+    'drainDistinctSymbols',
+    'drainNotionalFactor',
+    'drainHoldingFraction',
+    'illiquidAdvFraction',
+  ]);
   const pp = `${path}.pattern`;
   return {
     enabled: bool(r, 'enabled', path, true),

@@ -118,7 +118,10 @@ const volume: Detector = (ctx) => {
     if (z < v.zWarn) return;
     const score = clamp01((z - v.zWarn) / (v.zMax - v.zWarn));
     if (!best || score > best.score) {
-      best = { score: Math.max(score, 0.01), reason: `${label} ${Math.round(x)} is ${r2(Math.exp(Math.log(x) - med))}x the median ${Math.round(Math.exp(med))} (robust z ${r2(z)} >= ${v.zWarn})` };
+      best = {
+        score: Math.max(score, 0.01),
+        reason: `${label} ${Math.round(x)} is ${r2(Math.exp(Math.log(x) - med))}x the median ${Math.round(Math.exp(med))} (robust z ${r2(z)} >= ${v.zWarn})`,
+      };
     }
   };
   judge('qty', input.qty, b.logQty, b.qtyEwma);
@@ -148,7 +151,8 @@ const burst: Detector = (ctx) => {
   const p = ctx.cfg.pattern;
   const count = ctx.live.callsPerMinute;
   const r = ctx.baseline.rate;
-  if (count >= p.burstAbsolutePerMinute) return { score: 1, reason: `${Math.round(count)} calls in the last minute (absolute cap ${p.burstAbsolutePerMinute})` };
+  if (count >= p.burstAbsolutePerMinute)
+    return { score: 1, reason: `${Math.round(count)} calls in the last minute (absolute cap ${p.burstAbsolutePerMinute})` };
   if (r.minutes < p.rateWarmupMinutes) return undefined;
   const score = rateScore(count, r.ewma, p.burstFactor, p.burstMinPerMinute);
   if (score === 0) return undefined;
@@ -185,23 +189,36 @@ const drain: Detector = (ctx) => {
     const warmSells = s.windows >= 3;
     const threshold = Math.max(p.drainDistinctSymbols, warmSells ? Math.ceil(2 * s.distinctEwma) : 0);
     if (live.soldDistinct >= threshold) {
-      found.push({ score: clamp01(0.6 + (0.4 * (live.soldDistinct - threshold)) / threshold), reason: `${live.soldDistinct} distinct symbols sold within ${cfg.pattern.drainWindowMs / 60_000} min (threshold ${threshold})` });
+      found.push({
+        score: clamp01(0.6 + (0.4 * (live.soldDistinct - threshold)) / threshold),
+        reason: `${live.soldDistinct} distinct symbols sold within ${cfg.pattern.drainWindowMs / 60_000} min (threshold ${threshold})`,
+      });
     }
     // A flow, not one large order (the volume detector judges single orders).
     if (warmSells && s.notionalEwma > 0 && live.soldDistinct >= 2) {
       const ratio = live.soldNotional / (s.notionalEwma * p.drainNotionalFactor);
-      if (ratio >= 1) found.push({ score: clamp01(0.5 + 0.5 * (ratio - 1)), reason: `${Math.round(live.soldNotional)} KRW sold in the window vs usual ${Math.round(s.notionalEwma)}` });
+      if (ratio >= 1)
+        found.push({
+          score: clamp01(0.5 + 0.5 * (ratio - 1)),
+          reason: `${Math.round(live.soldNotional)} KRW sold in the window vs usual ${Math.round(s.notionalEwma)}`,
+        });
     }
     if (input.holdingQty !== undefined && input.holdingQty > 0 && input.qty !== undefined && input.qty >= p.drainHoldingFraction * input.holdingQty) {
       // Closing one position is routine; closing it while many others go too is draining.
       const many = live.soldDistinct >= Math.max(2, Math.ceil(threshold / 2));
-      found.push({ score: many ? 1 : 0.4, reason: `sells ${Math.round((100 * input.qty) / input.holdingQty)}% of the position${many ? ` while selling ${live.soldDistinct} symbols` : ''}` });
+      found.push({
+        score: many ? 1 : 0.4,
+        reason: `sells ${Math.round((100 * input.qty) / input.holdingQty)}% of the position${many ? ` while selling ${live.soldDistinct} symbols` : ''}`,
+      });
     }
   } else if (input.side === 'buy' && input.symbolAdv !== undefined && input.symbolAdv >= 0 && input.qty !== undefined) {
     const cap = p.illiquidAdvFraction * input.symbolAdv;
     if (input.qty > cap) {
       const ratio = cap > 0 ? input.qty / cap : Infinity;
-      found.push({ score: clamp01(0.6 + 0.4 * (ratio - 1)), reason: `buy of ${input.qty} is ${cap > 0 ? r2(input.qty / input.symbolAdv * 100) : 'inf'}% of the symbol's daily volume (illiquid)` });
+      found.push({
+        score: clamp01(0.6 + 0.4 * (ratio - 1)),
+        reason: `buy of ${input.qty} is ${cap > 0 ? r2((input.qty / input.symbolAdv) * 100) : 'inf'}% of the symbol's daily volume (illiquid)`,
+      });
     }
   }
   if (found.length === 0) return undefined;
@@ -209,6 +226,16 @@ const drain: Detector = (ctx) => {
 };
 
 export const DETECTOR_FUNCTIONS: Readonly<Record<DetectorName, Detector>> = {
-  time, session, location, cidr, client, volume,
-  new_api: newApi, new_symbol: newSymbol, burst, cancel_storm: cancelStorm, mode_switch: modeSwitch, drain,
+  time,
+  session,
+  location,
+  cidr,
+  client,
+  volume,
+  new_api: newApi,
+  new_symbol: newSymbol,
+  burst,
+  cancel_storm: cancelStorm,
+  mode_switch: modeSwitch,
+  drain,
 };

@@ -35,9 +35,19 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   const { config: cfg, store, logger } = opts;
   const clock = opts.now ?? Date.now;
   const cidrsFor = compileCidrs(cfg);
-  const scoreHist = histogram(opts.registry, 'kguard_risk_score', 'Combined risk score per assessed call', [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1]);
+  const scoreHist = histogram(
+    opts.registry,
+    'kguard_risk_score',
+    'Combined risk score per assessed call',
+    [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1],
+  );
   const hits = counter(opts.registry, 'kguard_risk_detector_hits_total', 'Calls on which a detector fired', ['detector']);
-  const assessSeconds = histogram(opts.registry, 'kguard_risk_assess_seconds', 'Time to assess one call', [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1]);
+  const assessSeconds = histogram(
+    opts.registry,
+    'kguard_risk_assess_seconds',
+    'Time to assess one call',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+  );
   // learn() is read-modify-write on one document; serialise it per bot within this process.
   const learning = new Map<string, Promise<void>>();
 
@@ -58,7 +68,8 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       slidingCount(`risk:rate:${bot}`, nowMs, true),
       isCancel ? slidingCount(`risk:cxl:${bot}`, nowMs, true) : Promise.resolve(0),
     ]);
-    let soldDistinct = 0, soldNotional = 0;
+    let soldDistinct = 0,
+      soldNotional = 0;
     if (input.kind === 'order' && input.side === 'sell') {
       const win = Math.floor(nowMs / cfg.pattern.drainWindowMs);
       const ttl = cfg.pattern.drainWindowMs * 2;
@@ -89,7 +100,8 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       const ctx = { input, nowMs, baseline, cfg, cidrs: cidrsFor(input.botId), live };
       const warmingUp = baseline.calls < cfg.warmupCalls || nowMs - baseline.firstSeen < cfg.warmupMs;
       const contributions: Contribution[] = [];
-      let keepAbsolute = 1, keepRelative = 1;
+      let keepAbsolute = 1,
+        keepRelative = 1;
       for (const name of DETECTORS) {
         const weight = cfg.weights[name];
         if (weight === 0) continue;
@@ -101,7 +113,10 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         else keepRelative *= 1 - contribution;
         const capped = warmingUp && !absolute;
         contributions.push({
-          detector: name, score: round(result.score), weight, contribution: round(contribution),
+          detector: name,
+          score: round(result.score),
+          weight,
+          contribution: round(contribution),
           reason: capped ? `${result.reason} [warming up: at most ${cfg.warmupMaxScore}]` : result.reason,
           ...(capped ? { warmupCapped: true } : {}),
         });
@@ -151,8 +166,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   }
 
   function isHighRisk(a: RiskAssessment): boolean {
-    return a.score >= cfg.thresholds.lockdown
-      || a.contributions.some((c) => c.score >= 1 && !c.warmupCapped && cfg.lockdownDetectors.includes(c.detector));
+    return a.score >= cfg.thresholds.lockdown || a.contributions.some((c) => c.score >= 1 && !c.warmupCapped && cfg.lockdownDetectors.includes(c.detector));
   }
 
   return {

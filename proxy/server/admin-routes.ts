@@ -13,7 +13,9 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
   return [
     { method: 'GET', path: '/admin/v1/bots', role: 'viewer', handler: async () => ({ body: { bots: p.bots.list() } }) },
     {
-      method: 'POST', path: '/admin/v1/bots/:id/disable', role: 'admin',
+      method: 'POST',
+      path: '/admin/v1/bots/:id/disable',
+      role: 'admin',
       handler: async ({ params, principal }) => {
         const id = bot(params.id!);
         await audit({ action: 'bot.disable', botId: id, actor: principal.name });
@@ -21,7 +23,9 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
       },
     },
     {
-      method: 'POST', path: '/admin/v1/bots/:id/enable', role: 'admin',
+      method: 'POST',
+      path: '/admin/v1/bots/:id/enable',
+      role: 'admin',
       handler: async ({ params, principal }) => {
         const id = bot(params.id!);
         await audit({ action: 'bot.enable', botId: id, actor: principal.name });
@@ -29,7 +33,9 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
       },
     },
     {
-      method: 'POST', path: '/admin/v1/bots/:id/kill-sessions', role: 'admin',
+      method: 'POST',
+      path: '/admin/v1/bots/:id/kill-sessions',
+      role: 'admin',
       handler: async ({ params, principal }) => {
         const id = bot(params.id!);
         await audit({ action: 'sessions.kill', botId: id, actor: principal.name });
@@ -38,25 +44,34 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
       },
     },
     {
-      method: 'GET', path: '/admin/v1/policy', role: 'viewer',
+      method: 'GET',
+      path: '/admin/v1/policy',
+      role: 'viewer',
       handler: async () => {
         const err = p.policy.lastError();
         return { body: { current: p.policy.current() ?? null, lastError: err ? String(err.message) : null } };
       },
     },
     {
-      method: 'POST', path: '/admin/v1/policy/reload', role: 'admin',
+      method: 'POST',
+      path: '/admin/v1/policy/reload',
+      role: 'admin',
       handler: async ({ principal }) => {
         const r = await p.policy.reload();
         await audit({ action: 'policy.reload', actor: principal.name, ok: r.ok, changed: r.changed, version: p.policy.current()?.version });
-        return { status: r.ok ? 200 : 422, body: { ok: r.ok, changed: r.changed, error: r.error ? String(r.error.message) : undefined, current: p.policy.current() } };
+        return {
+          status: r.ok ? 200 : 422,
+          body: { ok: r.ok, changed: r.changed, error: r.error ? String(r.error.message) : undefined, current: p.policy.current() },
+        };
       },
     },
     { method: 'GET', path: '/admin/v1/broker-tokens', role: 'viewer', handler: async () => ({ body: { outstanding: p.brokerSessions.outstanding() } }) },
     // Live broker sessions per app key (keyed fingerprint, age, leases, expiry): never the token.
     { method: 'GET', path: '/admin/v1/broker-sessions', role: 'viewer', handler: async () => ({ body: { sessions: await p.brokerSessions.list() } }) },
     {
-      method: 'GET', path: '/admin/v1/audit/receipts/:seq', role: 'viewer',
+      method: 'GET',
+      path: '/admin/v1/audit/receipts/:seq',
+      role: 'viewer',
       handler: async ({ params }) => {
         const seq = Number(params.seq);
         if (!Number.isSafeInteger(seq) || seq < 1) throw new GuardError('KG1010', 'seq');

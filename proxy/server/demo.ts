@@ -26,7 +26,9 @@ export async function ensureDemo(parts: SidecarParts, sim: Simulator): Promise<D
   let secret: Buffer | undefined;
   if (!parts.bots.get(DEMO_BOT_ID)) {
     const created = await parts.bots.add({
-      id: DEMO_BOT_ID, owner: 'demo', account: DEMO_ACCOUNT,
+      id: DEMO_BOT_ID,
+      owner: 'demo',
+      account: DEMO_ACCOUNT,
       allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel'],
     });
     secret = created.secret;
@@ -45,7 +47,10 @@ export async function ensureDemo(parts: SidecarParts, sim: Simulator): Promise<D
   // The simulator is new on every start: teach it the demo app key again.
   await parts.vault.withCredentials(DEMO_BOT_ID, 'call', async (creds) => {
     sim.registerApp({
-      appKey: creds.appKey, secretKey: creds.secretKey, accountNo: DEMO_ACCOUNT, cash: 100_000_000,
+      appKey: creds.appKey,
+      secretKey: creds.secretKey,
+      accountNo: DEMO_ACCOUNT,
+      cash: 100_000_000,
       holdings: [{ stkCd: '005930', qty: 100, avgPrice: 70_000 }],
     });
   });

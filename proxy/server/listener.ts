@@ -33,11 +33,16 @@ export function createBotListener(deps: ListenerDeps): Server {
   const registers = [deps.registry];
   const requests = new Counter({ name: 'kguard_requests_total', help: 'Bot requests by route and result code', labelNames: ['route', 'code'], registers });
   const duration = new Histogram({
-    name: 'kguard_request_duration_seconds', help: 'Bot request time, end to end', labelNames: ['route'], registers,
+    name: 'kguard_request_duration_seconds',
+    help: 'Bot request time, end to end',
+    labelNames: ['route'],
+    registers,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   });
   const overhead = new Histogram({
-    name: 'kguard_overhead_seconds', help: 'Time the sidecar adds beyond upstream round trips (forwarded calls)', registers,
+    name: 'kguard_overhead_seconds',
+    help: 'Time the sidecar adds beyond upstream round trips (forwarded calls)',
+    registers,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
   });
 
@@ -82,9 +87,17 @@ export function createBotListener(deps: ListenerDeps): Server {
       if (!res.writableFinished) controller.abort();
     });
     const ctx: RequestContext = {
-      id: randomUUID(), startedAt: performance.now(), req, res, signal: controller.signal,
-      route: route ?? 'tr', sourceIp: req.socket.remoteAddress ?? 'unknown', body: Buffer.alloc(0),
-      intentional: false, upstreamMs: 0, trail: [],
+      id: randomUUID(),
+      startedAt: performance.now(),
+      req,
+      res,
+      signal: controller.signal,
+      route: route ?? 'tr',
+      sourceIp: req.socket.remoteAddress ?? 'unknown',
+      body: Buffer.alloc(0),
+      intentional: false,
+      upstreamMs: 0,
+      trail: [],
     };
     try {
       if (deps.isShuttingDown()) throw new GuardError('KG9002');
@@ -106,12 +119,23 @@ export function createBotListener(deps: ListenerDeps): Server {
     requests.inc({ route: ctx.route, code: ctx.error?.code ?? 'OK' });
     duration.observe({ route: ctx.route }, seconds);
     if (ctx.upstream) overhead.observe(Math.max(0, seconds - ctx.upstreamMs / 1000));
-    logger.info({
-      requestId: ctx.id, route: ctx.route, botId: ctx.bot?.id, apiId: ctx.apiId, status: ctx.reply.status,
-      code: ctx.error?.code, detail: ctx.error?.detail, ms: Math.round(seconds * 1000 * 100) / 100,
-    }, 'request');
+    logger.info(
+      {
+        requestId: ctx.id,
+        route: ctx.route,
+        botId: ctx.bot?.id,
+        apiId: ctx.apiId,
+        status: ctx.reply.status,
+        code: ctx.error?.code,
+        detail: ctx.error?.detail,
+        ms: Math.round(seconds * 1000 * 100) / 100,
+      },
+      'request',
+    );
     for (const stage of deps.after) {
-      await Promise.resolve().then(() => stage.run(ctx)).catch((err) => logger.error({ err: String(err), requestId: ctx.id, stage: stage.name }, 'after-stage failed'));
+      await Promise.resolve()
+        .then(() => stage.run(ctx))
+        .catch((err) => logger.error({ err: String(err), requestId: ctx.id, stage: stage.name }, 'after-stage failed'));
     }
   }
 

@@ -118,20 +118,26 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
 
   try {
     const readOnlyFallbacks = new Counter({
-      name: 'kguard_state_read_only_fallbacks_total', labelNames: ['op'], registers: [registry],
+      name: 'kguard_state_read_only_fallbacks_total',
+      labelNames: ['op'],
+      registers: [registry],
       help: 'Store operations of read-only calls served from local state while Redis was down (readOnlyQueriesWhenDown: allow)',
     });
     const stateConfig = parseStateConfig(config.state);
     const sharedStore = await createStore(stateConfig, { logger, registry });
-    const store = stateConfig.backend === 'redis' && stateConfig.redis.readOnlyQueriesWhenDown === 'allow'
-      ? withReadOnlyFallback(sharedStore, createMemoryStore(), {
-        isReadOnlyCall: () => requestScope.getStore()?.readOnly === true,
-        onFallback: (op) => {
-          readOnlyFallbacks.inc({ op });
-          logger.warn({ op, requestId: requestScope.getStore()?.requestId }, 'shared state unavailable: read-only call judged on this replica\'s local state');
-        },
-      })
-      : sharedStore;
+    const store =
+      stateConfig.backend === 'redis' && stateConfig.redis.readOnlyQueriesWhenDown === 'allow'
+        ? withReadOnlyFallback(sharedStore, createMemoryStore(), {
+            isReadOnlyCall: () => requestScope.getStore()?.readOnly === true,
+            onFallback: (op) => {
+              readOnlyFallbacks.inc({ op });
+              logger.warn(
+                { op, requestId: requestScope.getStore()?.requestId },
+                "shared state unavailable: read-only call judged on this replica's local state",
+              );
+            },
+          })
+        : sharedStore;
     closers.push(() => store.close());
 
     // The audit stream sink and the Redis checkpoint copy share the state connection.
@@ -145,9 +151,29 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     // Records still wrapped under a provider being migrated away from stay readable.
     const readProviders = await createReadProviders(vaultConfig, { logger, registry });
     const vault = await createVault({
-      dataDir: config.dataDir, provider, readProviders, registry, logger, hmacKey: fingerprintKey, cache: vaultConfig.cache, records: vaultConfig.records,
+      dataDir: config.dataDir,
+      provider,
+      readProviders,
+      registry,
+      logger,
+      hmacKey: fingerprintKey,
+      cache: vaultConfig.cache,
+      records: vaultConfig.records,
       onDecrypt: (e) => {
-        auditor.append({ type: 'decrypt', requestId: requestScope.getStore()?.requestId, botId: e.botId, purpose: e.purpose, outcome: e.outcome, code: e.code, provider: e.provider, ms: e.ms }, { durability: 'write' })
+        auditor
+          .append(
+            {
+              type: 'decrypt',
+              requestId: requestScope.getStore()?.requestId,
+              botId: e.botId,
+              purpose: e.purpose,
+              outcome: e.outcome,
+              code: e.code,
+              provider: e.provider,
+              ms: e.ms,
+            },
+            { durability: 'write' },
+          )
           .catch((err) => logger.error({ err: String(err) }, 'decrypt audit record failed'));
       },
     });
@@ -159,37 +185,62 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       sim = await startSimulator({ host: '127.0.0.1', port: 0, logger: logger.child({ part: 'sim' }), ideal: config.upstream.sim.ideal });
       closers.push(() => sim!.close());
       baseUrl = sim.url;
-      logger.warn({ upstream: baseUrl, ideal: config.upstream.sim.ideal }, '*** NO UPSTREAM CONFIGURED: forwarding to the BUILT-IN KIWOOM SIMULATOR on loopback. No real orders reach Kiwoom. ***');
+      logger.warn(
+        { upstream: baseUrl, ideal: config.upstream.sim.ideal },
+        '*** NO UPSTREAM CONFIGURED: forwarding to the BUILT-IN KIWOOM SIMULATOR on loopback. No real orders reach Kiwoom. ***',
+      );
     }
     const kiwoom = createKiwoomClient({ baseUrl: baseUrl!, ...config.upstream });
     closers.push(() => kiwoom.close());
 
     // One broker session per app key, shared by every bot and replica of that key.
     const limits = governorLimits(config.upstream);
-    if (limits === 'off') logger.warn('upstream.limits is off: nothing keeps calls inside Kiwoom\'s per-key limits (benchmarks against an ideal simulator only)');
+    if (limits === 'off')
+      logger.warn("upstream.limits is off: nothing keeps calls inside Kiwoom's per-key limits (benchmarks against an ideal simulator only)");
     const governor = new Governor(limits, { store, registry, logger: logger.child({ part: 'governor' }) });
     closers.push(async () => governor.close());
     const keyOf = async (botId: string, purpose: 'call' | 'lockdown' | 'revoke') => (await vault.appKeyOf(botId, purpose)).replace(/^hmac-sha256:/, '');
     const ledger = store.kind === 'redis' ? await openStoreLedger(store, provider) : await openFileLedger(config.dataDir, provider, logger);
     closers.push(async () => ledger.close());
     const brokerSessions = new BrokerSessions(config.brokerTokens, {
-      store, ledger, governor, replicaId: randomBytes(8).toString('hex'), keyOf,
+      store,
+      ledger,
+      governor,
+      replicaId: randomBytes(8).toString('hex'),
+      keyOf,
       issue: (botId, purpose) => vault.withCredentials(botId, purpose, (creds) => kiwoom.issueToken(creds)),
       revoke: (botId, token) => vault.withCredentials(botId, 'revoke', (creds) => kiwoom.revokeToken(creds, token)),
-      fingerprintKey, registry, logger: logger.child({ part: 'broker-sessions' }),
+      fingerprintKey,
+      registry,
+      logger: logger.child({ part: 'broker-sessions' }),
       onEvent: (type, fields) => {
-        auditor.append({ type, requestId: requestScope.getStore()?.requestId, ...fields }, { durability: 'write' }).catch((err) => logger.error({ err: String(err), type }, 'broker token audit record failed'));
+        auditor
+          .append({ type, requestId: requestScope.getStore()?.requestId, ...fields }, { durability: 'write' })
+          .catch((err) => logger.error({ err: String(err), type }, 'broker token audit record failed'));
       },
     });
     // Whatever a previous process left live (kill -9, power loss) is revoked before we serve.
     if (ledger.kind === 'file') await brokerSessions.recover();
     brokerSessions.startSweeper();
     closers.push(() => brokerSessions.drain(5_000));
-    const upstream = new Upstream(kiwoom, brokerSessions, governor, keyOf, { queryRetryBudgetMs: config.brokerTokens.queryRetryBudgetMs }, registry, logger.child({ part: 'upstream' }));
+    const upstream = new Upstream(
+      kiwoom,
+      brokerSessions,
+      governor,
+      keyOf,
+      { queryRetryBudgetMs: config.brokerTokens.queryRetryBudgetMs },
+      registry,
+      logger.child({ part: 'upstream' }),
+    );
     const gateway = new BrokerGateway(upstream);
 
     const policy = await createPolicyEngine({
-      config: parsePolicyConfig(config.policy, cwd), store, market: createMarketData(gateway), registry, logger: logger.child({ part: 'policy' }), language: config.language,
+      config: parsePolicyConfig(config.policy, cwd),
+      store,
+      market: createMarketData(gateway),
+      registry,
+      logger: logger.child({ part: 'policy' }),
+      language: config.language,
     });
     closers.push(() => policy.close());
 
@@ -201,27 +252,66 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     const risk = createRiskEngine({ config: parseRiskConfig(config.risk), store, registry, logger: logger.child({ part: 'risk' }), now: clock });
     const approvalConfig = parseApprovalConfig(config.approval);
     const approvals = createApprovalService({
-      config: approvalConfig, store, sealer: createKeyProviderSealer(provider), auditor, registry, logger: logger.child({ part: 'approval' }),
+      config: approvalConfig,
+      store,
+      sealer: createKeyProviderSealer(provider),
+      auditor,
+      registry,
+      logger: logger.child({ part: 'approval' }),
     });
     closers.push(() => approvals.close());
     const botControl = createBotControl({ bots, sessions, brokerSessions, governor });
     const responder = createResponder({
-      config: parseResponseConfig(config.response), gateway: kiwoomBrokerGateway(gateway.forPurpose('lockdown')), store,
+      config: parseResponseConfig(config.response),
+      gateway: kiwoomBrokerGateway(gateway.forPurpose('lockdown')),
+      store,
       vault: { setEnabled: (botId, enabled) => vault.setEnabled(botId, enabled), list: () => vault.list() },
-      sessions, policy,
+      sessions,
+      policy,
       // New orders stop at once: the locked bot's queued calls are refused (lockdown's own calls go first).
       tokens: { revokeOutstanding: (botId) => botControl.revokeBrokerAccess(botId, 'KG3008') },
-      auditor, registry, logger: logger.child({ part: 'response' }),
+      auditor,
+      registry,
+      logger: logger.child({ part: 'response' }),
     });
     closers.push(() => responder.flush());
 
-    const parts: SidecarParts = { config, logger, registry, store, vault, auditor, policy, bots, botControl, sessions, kiwoom, brokerSessions, governor, upstream, gateway, risk, approvals, responder, sim };
+    const parts: SidecarParts = {
+      config,
+      logger,
+      registry,
+      store,
+      vault,
+      auditor,
+      policy,
+      bots,
+      botControl,
+      sessions,
+      kiwoom,
+      brokerSessions,
+      governor,
+      upstream,
+      gateway,
+      risk,
+      approvals,
+      responder,
+      sim,
+    };
     let shuttingDown = false;
     const pipelines = buildPipelines({
       maxBodyBytes: config.limits.maxBodyBytes,
       okMessage: OK_MESSAGE[config.language],
-      bots, sessions, policy, auditor, upstream, risk, approvals, approvalConfig, responder,
-      logger, clock,
+      bots,
+      sessions,
+      policy,
+      auditor,
+      upstream,
+      risk,
+      approvals,
+      approvalConfig,
+      responder,
+      logger,
+      clock,
     });
     // Records deeper down (decrypt and broker-token audit records) name the
     // request they serve, and the read-only state fallback knows the kind of call.
@@ -231,7 +321,11 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     }));
 
     const botServer = createBotListener({
-      config, logger, registry, pipelines: { token: pipelines.token, revoke: pipelines.revoke, tr }, after: pipelines.after,
+      config,
+      logger,
+      registry,
+      pipelines: { token: pipelines.token, revoke: pipelines.revoke, tr },
+      after: pipelines.after,
       isShuttingDown: () => shuttingDown,
     });
     const url = await listen(botServer, config.listen.host, config.listen.port);
@@ -245,8 +339,12 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     const readiness: ReadinessCheck[] = [
       { name: 'policy', check: () => policy.health() },
       {
-        name: 'policy-reload', severity: 'warn',
-        check: () => { const e = policy.lastError(); if (e) throw new Error(`last edit rejected, previous policy in force: ${e.message}`); },
+        name: 'policy-reload',
+        severity: 'warn',
+        check: () => {
+          const e = policy.lastError();
+          if (e) throw new Error(`last edit rejected, previous policy in force: ${e.message}`);
+        },
       },
       { name: 'audit', check: () => auditor.health() },
       // A KMS health probe costs quota: probe at most every 10 s.
@@ -254,18 +352,33 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       { name: 'state', check: () => store.health() },
       {
         // Kiwoom binds a token to the address that issued it: replicas sharing a key must leave through one egress address.
-        name: 'egress', severity: 'warn',
-        check: () => { const at = upstream.boundRefusalAt(); if (at && Date.now() - at < 600_000) throw new GuardError('KG5007', `last seen ${new Date(at).toISOString()}`); },
+        name: 'egress',
+        severity: 'warn',
+        check: () => {
+          const at = upstream.boundRefusalAt();
+          if (at && Date.now() - at < 600_000) throw new GuardError('KG5007', `last seen ${new Date(at).toISOString()}`);
+        },
       },
       stateFlushReadiness(store),
-      { name: 'shutdown', check: () => { if (shuttingDown) throw new GuardError('KG9002'); } },
+      {
+        name: 'shutdown',
+        check: () => {
+          if (shuttingDown) throw new GuardError('KG9002');
+        },
+      },
     ];
     let adminUrl: string | undefined;
     if (config.admin.enabled) {
       const adminServer = createAdminServer({
-        registry, logger, language: config.language, readiness, tokens: AdminTokens.forDataDir(config.dataDir),
+        registry,
+        logger,
+        language: config.language,
+        readiness,
+        tokens: AdminTokens.forDataDir(config.dataDir),
         routes: [
-          ...coreAdminRoutes(parts), ...approvalRoutes(approvals), ...responseRoutes(responder),
+          ...coreAdminRoutes(parts),
+          ...approvalRoutes(approvals),
+          ...responseRoutes(responder),
           ...stateRoutes(store, (f) => auditor.append({ type: 'admin', ...f })),
         ],
         maxBodyBytes: config.limits.maxBodyBytes,
@@ -276,16 +389,28 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
         adminServer.closeAllConnections();
       });
     }
-    new Gauge({ name: 'kguard_ready', help: '1 when every readiness check passes', registers: [registry], async collect() {
-      const { runReadiness } = await import('../admin/health.js');
-      this.set((await runReadiness(readiness)).ready ? 1 : 0);
-    } });
+    new Gauge({
+      name: 'kguard_ready',
+      help: '1 when every readiness check passes',
+      registers: [registry],
+      async collect() {
+        const { runReadiness } = await import('../admin/health.js');
+        this.set((await runReadiness(readiness)).ready ? 1 : 0);
+      },
+    });
 
     const demo = sim && config.demo.enabled ? await ensureDemo(parts, sim) : undefined;
-    logger.info({ listen: url, admin: adminUrl, upstream: config.upstream.target === 'sim' ? `simulator ${baseUrl}` : baseUrl, policy: policy.current()?.version }, 'kiwoom-guard ready');
+    logger.info(
+      { listen: url, admin: adminUrl, upstream: config.upstream.target === 'sim' ? `simulator ${baseUrl}` : baseUrl, policy: policy.current()?.version },
+      'kiwoom-guard ready',
+    );
 
     return {
-      url, adminUrl, upstreamUrl: baseUrl!, parts, demo,
+      url,
+      adminUrl,
+      upstreamUrl: baseUrl!,
+      parts,
+      demo,
       close: async () => {
         shuttingDown = true;
         await closeAll();

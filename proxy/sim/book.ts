@@ -14,11 +14,24 @@ export const DEFAULT_CASH = 100_000_000;
 // limit IOC/FOK codes fill at once when marketable and are killed otherwise;
 // every other code rests in the book.
 export const TRADE_TYPES: ReadonlyMap<string, string> = new Map([
-  ['0', '보통'], ['3', '시장가'], ['5', '조건부지정가'], ['6', '최유리지정가'], ['7', '최우선지정가'],
-  ['10', '보통(IOC)'], ['13', '시장가(IOC)'], ['16', '최유리(IOC)'],
-  ['20', '보통(FOK)'], ['23', '시장가(FOK)'], ['26', '최유리(FOK)'],
-  ['28', '스톱지정가'], ['29', '중간가'], ['30', '중간가(IOC)'], ['31', '중간가(FOK)'],
-  ['61', '장시작전시간외'], ['62', '시간외단일가'], ['81', '장마감후시간외'],
+  ['0', '보통'],
+  ['3', '시장가'],
+  ['5', '조건부지정가'],
+  ['6', '최유리지정가'],
+  ['7', '최우선지정가'],
+  ['10', '보통(IOC)'],
+  ['13', '시장가(IOC)'],
+  ['16', '최유리(IOC)'],
+  ['20', '보통(FOK)'],
+  ['23', '시장가(FOK)'],
+  ['26', '최유리(FOK)'],
+  ['28', '스톱지정가'],
+  ['29', '중간가'],
+  ['30', '중간가(IOC)'],
+  ['31', '중간가(FOK)'],
+  ['61', '장시작전시간외'],
+  ['62', '시간외단일가'],
+  ['81', '장마감후시간외'],
 ]);
 const MARKET_TYPES = new Set(['3', '6', '7', '13', '16', '23', '26']);
 const IMMEDIATE_LIMIT_TYPES = new Set(['10', '20', '30', '31']);
@@ -39,7 +52,10 @@ export class Account {
   readonly holdings = new Map<string, Position>();
   readonly orders: MutableOrder[] = [];
 
-  constructor(readonly accountNo: string, cash: number) {
+  constructor(
+    readonly accountNo: string,
+    cash: number,
+  ) {
     this.cash = cash;
   }
 
@@ -132,10 +148,22 @@ export class OrderBook {
     if (qty > orig.openQty) throw orderRejected('505218', '정정가능수량을 초과하였습니다');
     orig.openQty -= qty;
     if (orig.openQty === 0) this.close(orig, 'replaced');
-    const order = this.record(account, {
-      apiId: orig.apiId, market: orig.market, side: orig.side, stkCd: orig.stkCd, exchange: orig.exchange,
-      trdeTp: orig.trdeTp, qty, price, origOrdNo: orig.ordNo, openQty: qty,
-    }, now);
+    const order = this.record(
+      account,
+      {
+        apiId: orig.apiId,
+        market: orig.market,
+        side: orig.side,
+        stkCd: orig.stkCd,
+        exchange: orig.exchange,
+        trdeTp: orig.trdeTp,
+        qty,
+        price,
+        origOrdNo: orig.ordNo,
+        openQty: qty,
+      },
+      now,
+    );
     return { order, base: this.root(account, orig) };
   }
 
@@ -146,10 +174,22 @@ export class OrderBook {
     if (cancelled > orig.openQty) throw orderRejected('505219', '취소가능수량을 초과하였습니다');
     orig.openQty -= cancelled;
     if (orig.openQty === 0) this.close(orig, 'cancelled');
-    const order = this.record(account, {
-      apiId: orig.apiId, market: orig.market, side: orig.side, stkCd: orig.stkCd, exchange: orig.exchange,
-      trdeTp: orig.trdeTp, qty: cancelled, price: orig.price, origOrdNo: orig.ordNo, openQty: 0,
-    }, now);
+    const order = this.record(
+      account,
+      {
+        apiId: orig.apiId,
+        market: orig.market,
+        side: orig.side,
+        stkCd: orig.stkCd,
+        exchange: orig.exchange,
+        trdeTp: orig.trdeTp,
+        qty: cancelled,
+        price: orig.price,
+        origOrdNo: orig.ordNo,
+        openQty: 0,
+      },
+      now,
+    );
     this.close(order, 'cancelled');
     return { order, base: this.root(account, orig), cancelled };
   }

@@ -14,13 +14,24 @@ function readJson(req: IncomingMessage): Promise<unknown> {
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_CONTROL_BODY) { reject(new SimError('control body too large')); req.destroy(); return; }
+      if (size > MAX_CONTROL_BODY) {
+        reject(new SimError('control body too large'));
+        req.destroy();
+        return;
+      }
       chunks.push(c);
     });
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
-      if (text.trim() === '') { resolve({}); return; }
-      try { resolve(JSON.parse(text)); } catch { reject(new SimError('control body is not JSON')); }
+      if (text.trim() === '') {
+        resolve({});
+        return;
+      }
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(new SimError('control body is not JSON'));
+      }
     });
     req.on('error', reject);
   });
@@ -38,33 +49,62 @@ function asObject(v: unknown): Record<string, unknown> {
 }
 
 export async function handleControl(req: IncomingMessage, res: ServerResponse, path: string, sim: Simulator, fromLoopback: boolean): Promise<void> {
-  if (!fromLoopback) { reply(res, 403, { error: 'control API is loopback-only' }); return; }
+  if (!fromLoopback) {
+    reply(res, 403, { error: 'control API is loopback-only' });
+    return;
+  }
   const route = `${req.method ?? ''} ${path}`;
   try {
     const body = req.method === 'POST' ? asObject(await readJson(req)) : {};
     switch (route) {
-      case 'GET /_sim/stats': reply(res, 200, sim.stats()); return;
-      case 'GET /_sim/requests': reply(res, 200, sim.requestLog()); return;
-      case 'GET /_sim/faults': reply(res, 200, sim.faults.current()); return;
-      case 'POST /_sim/faults': sim.faults.set(body as SimFaultSettings); reply(res, 200, sim.faults.current()); return;
-      case 'DELETE /_sim/faults': sim.faults.clear(); reply(res, 200, {}); return;
-      case 'POST /_sim/apps': sim.registerApp(body as unknown as SimAppRegistration); reply(res, 200, { ok: true }); return;
-      case 'POST /_sim/quotes': sim.setQuote(body.stkCd as string, body.price as number); reply(res, 200, { ok: true }); return;
-      case 'POST /_sim/reset': sim.reset(); reply(res, 200, { ok: true }); return;
+      case 'GET /_sim/stats':
+        reply(res, 200, sim.stats());
+        return;
+      case 'GET /_sim/requests':
+        reply(res, 200, sim.requestLog());
+        return;
+      case 'GET /_sim/faults':
+        reply(res, 200, sim.faults.current());
+        return;
+      case 'POST /_sim/faults':
+        sim.faults.set(body as SimFaultSettings);
+        reply(res, 200, sim.faults.current());
+        return;
+      case 'DELETE /_sim/faults':
+        sim.faults.clear();
+        reply(res, 200, {});
+        return;
+      case 'POST /_sim/apps':
+        sim.registerApp(body as unknown as SimAppRegistration);
+        reply(res, 200, { ok: true });
+        return;
+      case 'POST /_sim/quotes':
+        sim.setQuote(body.stkCd as string, body.price as number);
+        reply(res, 200, { ok: true });
+        return;
+      case 'POST /_sim/reset':
+        sim.reset();
+        reply(res, 200, { ok: true });
+        return;
       case 'POST /_sim/revoke': {
         // A token revoked behind the sidecar's back; body {accountNo?}.
         for (const k of Object.keys(body)) if (k !== 'accountNo') throw new SimError(`unknown field: ${k}`);
         reply(res, 200, { revoked: sim.revokeAll(body.accountNo as string | undefined) });
         return;
       }
-      case 'GET /_sim/limits': reply(res, 200, sim.limits()); return;
-      case 'POST /_sim/limits': reply(res, 200, sim.setLimits(body as Partial<SimLimits>)); return;
+      case 'GET /_sim/limits':
+        reply(res, 200, sim.limits());
+        return;
+      case 'POST /_sim/limits':
+        reply(res, 200, sim.setLimits(body as Partial<SimLimits>));
+        return;
       case 'GET /_sim/orders': {
         const accountNo = new URL(req.url ?? '/', 'http://sim').searchParams.get('accountNo') ?? '';
         reply(res, 200, { orders: sim.orders(accountNo), account: sim.account(accountNo) ?? null });
         return;
       }
-      default: reply(res, 404, { error: `no control route ${route}` });
+      default:
+        reply(res, 404, { error: `no control route ${route}` });
     }
   } catch (err) {
     if (err instanceof SimError) reply(res, 400, { error: err.message });

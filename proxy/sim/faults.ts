@@ -28,7 +28,8 @@ export class FaultState implements SimFaults {
       next[k] = v;
     }
     if (input.fail5xxApiIds !== undefined) {
-      if (!Array.isArray(input.fail5xxApiIds) || !input.fail5xxApiIds.every((s) => typeof s === 'string')) throw new SimError('fail5xxApiIds must be a list of api-ids');
+      if (!Array.isArray(input.fail5xxApiIds) || !input.fail5xxApiIds.every((s) => typeof s === 'string'))
+        throw new SimError('fail5xxApiIds must be a list of api-ids');
       next.fail5xxApiIds = [...input.fail5xxApiIds];
     }
     this.settings = next;

@@ -57,7 +57,7 @@ function integerField(body: JsonObject, field: string, min: number): number {
 }
 
 function oneOf(body: JsonObject, field: string, allowed: readonly string[], fallback?: string): string {
-  const v = fallback === undefined ? requiredString(body, field) : (optionalString(body, field) || fallback);
+  const v = fallback === undefined ? requiredString(body, field) : optionalString(body, field) || fallback;
   if (!allowed.includes(v)) throw badField(field, `${allowed.join(', ')} 중 하나여야 합니다`);
   return v;
 }
@@ -105,10 +105,20 @@ export function newOrder(ctx: TrContext): TrResult {
   const trdeTp = requiredString(ctx.body, 'trde_tp');
   if (!TRADE_TYPES.has(trdeTp)) throw badField('trde_tp', '매매구분 코드가 아닙니다');
   const price = isMarketType(trdeTp) ? 0 : limitPrice(ctx.body, 'ord_uv');
-  const order = ctx.book.place(ctx.account, {
-    apiId: ctx.entry.apiId, market: ctx.entry.market ?? 'stock', side: ctx.entry.side ?? 'buy',
-    stkCd, exchange, trdeTp, qty, price,
-  }, ctx.now);
+  const order = ctx.book.place(
+    ctx.account,
+    {
+      apiId: ctx.entry.apiId,
+      market: ctx.entry.market ?? 'stock',
+      side: ctx.entry.side ?? 'buy',
+      stkCd,
+      exchange,
+      trdeTp,
+      qty,
+      price,
+    },
+    ctx.now,
+  );
   return single(ok(withExchange(ctx, exchange, { ord_no: order.ordNo })));
 }
 
@@ -162,11 +172,17 @@ export function deposit(ctx: TrContext): TrResult {
   oneOf(ctx.body, 'qry_tp', ['2', '3']);
   const cash = ctx.account.cash;
   const orderable = ctx.account.orderableCash(ctx.market);
-  return single(ok({
-    entr: signedAmount(cash), profa_ch: signedAmount(0), ord_alow_amt: signedAmount(orderable),
-    pymn_alow_amt: signedAmount(cash), d1_entra: signedAmount(cash), d2_entra: signedAmount(cash),
-    stk_entr_prst: [],
-  }));
+  return single(
+    ok({
+      entr: signedAmount(cash),
+      profa_ch: signedAmount(0),
+      ord_alow_amt: signedAmount(orderable),
+      pymn_alow_amt: signedAmount(cash),
+      d1_entra: signedAmount(cash),
+      d2_entra: signedAmount(cash),
+      stk_entr_prst: [],
+    }),
+  );
 }
 
 export function balance(ctx: TrContext): TrResult {
@@ -184,22 +200,30 @@ export function balance(ctx: TrContext): TrResult {
     totalValue += value;
     const sellable = ctx.account.sellableQty(code);
     return {
-      stk_cd: `A${code}`, stk_nm: inst?.name ?? code,
-      rmnd_qty: padded(pos.qty, 15), trde_able_qty: padded(sellable, 15),
-      pur_pric: padded(Math.round(pos.avgPrice), 15), cur_prc: padded(cur, 15),
-      evltv_prft: signedAmount(value - purchase), prft_rt: rate(value - purchase, purchase),
-      pur_amt: signedAmount(purchase), evlt_amt: signedAmount(value),
+      stk_cd: `A${code}`,
+      stk_nm: inst?.name ?? code,
+      rmnd_qty: padded(pos.qty, 15),
+      trde_able_qty: padded(sellable, 15),
+      pur_pric: padded(Math.round(pos.avgPrice), 15),
+      cur_prc: padded(cur, 15),
+      evltv_prft: signedAmount(value - purchase),
+      prft_rt: rate(value - purchase, purchase),
+      pur_amt: signedAmount(purchase),
+      evlt_amt: signedAmount(value),
     };
   });
   const page = paginate(ctx, rows);
   return {
     body: ok({
-      tot_pur_amt: signedAmount(totalPurchase), tot_evlt_amt: signedAmount(totalValue),
-      tot_evlt_pl: signedAmount(totalValue - totalPurchase), tot_prft_rt: rate(totalValue - totalPurchase, totalPurchase),
+      tot_pur_amt: signedAmount(totalPurchase),
+      tot_evlt_amt: signedAmount(totalValue),
+      tot_evlt_pl: signedAmount(totalValue - totalPurchase),
+      tot_prft_rt: rate(totalValue - totalPurchase, totalPurchase),
       prsm_dpst_aset_amt: signedAmount(ctx.account.cash + totalValue),
       acnt_evlt_remn_indv_tot: page.rows,
     }),
-    contYn: page.contYn, nextKey: page.nextKey,
+    contYn: page.contYn,
+    nextKey: page.nextKey,
   };
 }
 
@@ -211,12 +235,22 @@ function rate(gain: number, base: number): string {
 function orderRow(ctx: TrContext, o: MutableOrder): JsonObject {
   const inst = ctx.market.instrument(o.stkCd);
   return {
-    acnt_no: ctx.account.accountNo, ord_no: o.ordNo, stk_cd: o.stkCd, stk_nm: inst?.name ?? baseCode(o.stkCd),
-    ord_stt: o.status === 'filled' ? '체결' : '접수', ord_qty: String(o.qty), ord_pric: String(o.price),
-    oso_qty: String(o.openQty), orig_ord_no: o.origOrdNo, io_tp_nm: o.side === 'buy' ? '+매수' : '-매도',
-    trde_tp: TRADE_TYPES.get(o.trdeTp) ?? o.trdeTp, tm: formatHhmmss(o.time),
-    cntr_pric: String(o.fillPrice), cntr_qty: String(o.filledQty),
-    cur_prc: inst ? signedPrice(inst.price, inst.previousClose) : '0', stex_tp: o.exchange,
+    acnt_no: ctx.account.accountNo,
+    ord_no: o.ordNo,
+    stk_cd: o.stkCd,
+    stk_nm: inst?.name ?? baseCode(o.stkCd),
+    ord_stt: o.status === 'filled' ? '체결' : '접수',
+    ord_qty: String(o.qty),
+    ord_pric: String(o.price),
+    oso_qty: String(o.openQty),
+    orig_ord_no: o.origOrdNo,
+    io_tp_nm: o.side === 'buy' ? '+매수' : '-매도',
+    trde_tp: TRADE_TYPES.get(o.trdeTp) ?? o.trdeTp,
+    tm: formatHhmmss(o.time),
+    cntr_pric: String(o.fillPrice),
+    cntr_qty: String(o.filledQty),
+    cur_prc: inst ? signedPrice(inst.price, inst.previousClose) : '0',
+    stex_tp: o.exchange,
   };
 }
 
@@ -263,25 +297,41 @@ export function basicInfo(ctx: TrContext): TrResult {
   const stkCd = stockCode(ctx.body, ctx.market);
   const inst = ctx.market.instrument(stkCd)!;
   const change = inst.price - inst.previousClose;
-  return single(ok({
-    stk_cd: stkCd, stk_nm: inst.name, cur_prc: signedPrice(inst.price, inst.previousClose),
-    pred_pre: (change > 0 ? '+' : '') + String(change), flu_rt: signedRate((change / inst.previousClose) * 100),
-    base_pric: String(inst.previousClose), open_pric: String(inst.previousClose),
-    high_pric: String(Math.max(inst.price, inst.previousClose)), low_pric: String(Math.min(inst.price, inst.previousClose)),
-    upl_pric: String(Math.round(inst.previousClose * 1.3)), lst_pric: String(Math.round(inst.previousClose * 0.7)),
-    trde_qty: '0', setl_mm: '12', fav: '100',
-  }));
+  return single(
+    ok({
+      stk_cd: stkCd,
+      stk_nm: inst.name,
+      cur_prc: signedPrice(inst.price, inst.previousClose),
+      pred_pre: (change > 0 ? '+' : '') + String(change),
+      flu_rt: signedRate((change / inst.previousClose) * 100),
+      base_pric: String(inst.previousClose),
+      open_pric: String(inst.previousClose),
+      high_pric: String(Math.max(inst.price, inst.previousClose)),
+      low_pric: String(Math.min(inst.price, inst.previousClose)),
+      upl_pric: String(Math.round(inst.previousClose * 1.3)),
+      lst_pric: String(Math.round(inst.previousClose * 0.7)),
+      trde_qty: '0',
+      setl_mm: '12',
+      fav: '100',
+    }),
+  );
 }
 
 export function orderBookQuote(ctx: TrContext): TrResult {
   const stkCd = stockCode(ctx.body, ctx.market);
   const price = ctx.market.price(stkCd)!;
   const tick = price >= 500_000 ? 1000 : price >= 200_000 ? 500 : price >= 50_000 ? 100 : price >= 20_000 ? 50 : 10;
-  return single(ok({
-    bid_req_base_tm: formatHhmmss(ctx.now),
-    sel_fpr_bid: String(price + tick), sel_fpr_req: '100', buy_fpr_bid: String(price), buy_fpr_req: '100',
-    tot_sel_req: '100', tot_buy_req: '100',
-  }));
+  return single(
+    ok({
+      bid_req_base_tm: formatHhmmss(ctx.now),
+      sel_fpr_bid: String(price + tick),
+      sel_fpr_req: '100',
+      buy_fpr_bid: String(price),
+      buy_fpr_req: '100',
+      tot_sel_req: '100',
+      tot_buy_req: '100',
+    }),
+  );
 }
 
 export function generic(): TrResult {
@@ -291,8 +341,13 @@ export function generic(): TrResult {
 export type TrHandler = (ctx: TrContext) => TrResult;
 
 const QUERY_HANDLERS: ReadonlyMap<string, TrHandler> = new Map([
-  ['ka00001', accountNumber], ['kt00001', deposit], ['kt00018', balance],
-  ['ka10075', openOrders], ['ka10076', fills], ['ka10001', basicInfo], ['ka10004', orderBookQuote],
+  ['ka00001', accountNumber],
+  ['kt00001', deposit],
+  ['kt00018', balance],
+  ['ka10075', openOrders],
+  ['ka10076', fills],
+  ['ka10001', basicInfo],
+  ['ka10004', orderBookQuote],
 ]);
 
 /** The handler for a catalogue entry: the order engine, a modelled query, or the generic answer. */

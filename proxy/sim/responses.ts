@@ -12,7 +12,11 @@ export interface KiwoomBody {
 
 /** A Kiwoom error answer: HTTP status plus body. */
 export class KiwoomReply extends Error {
-  constructor(readonly status: number, readonly body: KiwoomBody, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    readonly body: KiwoomBody,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(body.return_msg);
     this.name = 'KiwoomReply';
   }
@@ -74,11 +78,15 @@ export function detailOf(body: { return_code?: unknown; return_msg?: unknown }):
 }
 
 export function serverFault(): KiwoomReply {
-  return new KiwoomReply(500, { return_code: 1, return_msg: '예기치 못한 에러가 발생했습니다[1999:예기치 못한 에러가 발생했습니다. 실패사유=simulated fault]' });
+  return new KiwoomReply(500, {
+    return_code: 1,
+    return_msg: '예기치 못한 에러가 발생했습니다[1999:예기치 못한 에러가 발생했습니다. 실패사유=simulated fault]',
+  });
 }
 
 export const missingField = (field: string): KiwoomReply => inputError(1511, `필수 입력 값에 값이 존재하지 않습니다. 필수입력 파라미터=${field}`);
-export const badField = (field: string, reason: string): KiwoomReply => inputError(1517, `입력 값 형식이 올바르지 않습니다. 파라미터=${field} 실패사유=${reason}`);
+export const badField = (field: string, reason: string): KiwoomReply =>
+  inputError(1517, `입력 값 형식이 올바르지 않습니다. 파라미터=${field} 실패사유=${reason}`);
 export const unknownStock = (stkCd: string): KiwoomReply => inputError(1902, `종목 정보가 없습니다. 입력한 종목코드 값을 확인바랍니다. 종목코드=${stkCd}`);
 
 /** Typed error for the simulator's own programmatic and control API. */

@@ -16,13 +16,24 @@ import { handlerFor, type JsonObject } from './handlers.js';
 import { DEFAULT_LIMITS, PeakRate, RateLimiter, mergeLimits } from './limits.js';
 import { Market } from './market.js';
 import {
-  KiwoomReply, OK_MSG, SimError, addressMismatch, authError, badField, detailOf, inputError, invalidToken, missingField, rateLimited,
-  serverFault, tooManySymbols, type KiwoomBody, type RateLimitDetail,
+  KiwoomReply,
+  OK_MSG,
+  SimError,
+  addressMismatch,
+  authError,
+  badField,
+  detailOf,
+  inputError,
+  invalidToken,
+  missingField,
+  rateLimited,
+  serverFault,
+  tooManySymbols,
+  type KiwoomBody,
+  type RateLimitDetail,
 } from './responses.js';
 import { Credentials, checkKey } from './tokens.js';
-import type {
-  SimAppRegistration, SimLimits, SimOptions, SimOrder, SimRefusalCode, SimRequestRecord, SimStats, Simulator,
-} from './types.js';
+import type { SimAppRegistration, SimLimits, SimOptions, SimOrder, SimRefusalCode, SimRequestRecord, SimStats, Simulator } from './types.js';
 
 const DEFAULTS = {
   host: '127.0.0.1',
@@ -141,7 +152,10 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
 
   function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => { timers.delete(t); resolve(); }, ms);
+      const t = setTimeout(() => {
+        timers.delete(t);
+        resolve();
+      }, ms);
       timers.add(t);
     });
   }
@@ -156,7 +170,8 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     if (grant === undefined || grant === '') throw authError(8011, 'Access Token을 발급하는데 실패했습니다. 입력값에 grant_type이 들어오지 않았습니다');
     if (grant !== 'client_credentials') throw authError(8012, 'Access Token을 발급하는데 실패했습니다. grant_type의 값이 맞지 않습니다');
     const { appkey, secretkey } = body;
-    if (typeof appkey !== 'string' || typeof secretkey !== 'string' || !appkey || !secretkey) throw authError(8020, '입력파라미터로 appkey 또는 secretkey가 들어오지 않았습니다.');
+    if (typeof appkey !== 'string' || typeof secretkey !== 'string' || !appkey || !secretkey)
+      throw authError(8020, '입력파라미터로 appkey 또는 secretkey가 들어오지 않았습니다.');
     const app = creds.verify(appkey, secretkey);
     if (!app) throw authError(8001, 'App Key와 Secret Key 검증에 실패했습니다');
     if (!ideal && !limiter.tryIssue(app.id, arrival)) throw overLimit('1700', 'au10001', limiter.limits.tokenPerSecond);
@@ -165,12 +180,17 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     // The JSON body needs a string; the Buffer copy is wiped right away.
     const token = issued.token.toString('utf8');
     issued.token.fill(0);
-    return { status: 200, headers: {}, body: { expires_dt: formatExpiresDt(issued.expiresAt), token_type: 'bearer', token, return_code: 0, return_msg: OK_MSG } };
+    return {
+      status: 200,
+      headers: {},
+      body: { expires_dt: formatExpiresDt(issued.expiresAt), token_type: 'bearer', token, return_code: 0, return_msg: OK_MSG },
+    };
   }
 
   function revokeToken(body: JsonObject): Answer {
     const { appkey, secretkey, token } = body;
-    if (typeof appkey !== 'string' || typeof secretkey !== 'string' || !appkey || !secretkey) throw authError(8020, '입력파라미터로 appkey 또는 secretkey가 들어오지 않았습니다.');
+    if (typeof appkey !== 'string' || typeof secretkey !== 'string' || !appkey || !secretkey)
+      throw authError(8020, '입력파라미터로 appkey 또는 secretkey가 들어오지 않았습니다.');
     if (typeof token !== 'string' || token === '') throw authError(8016, 'Access Token을 폐기하는데 실패했습니다. 입력값에 Token이 들어오지 않았습니다');
     const app = creds.verify(appkey, secretkey);
     if (!app) throw authError(8001, 'App Key와 Secret Key 검증에 실패했습니다');
@@ -218,8 +238,10 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
 
   function route(req: IncomingMessage, path: string, apiId: string | undefined, raw: Buffer, arrival: number): Answer {
     const known = path === '/oauth2/token' || path === '/oauth2/revoke' || isKnownGroupPath(path);
-    if (!known) return { status: 404, headers: {}, body: { return_code: 1, return_msg: `잘못된 요청입니다[1999:존재하지 않는 URI입니다. URI=${path.slice(0, 100)}]` } };
-    if (req.method !== 'POST') return { status: 405, headers: { allow: 'POST' }, body: { return_code: 1, return_msg: '잘못된 요청입니다[1512:POST 요청만 지원합니다]' } };
+    if (!known)
+      return { status: 404, headers: {}, body: { return_code: 1, return_msg: `잘못된 요청입니다[1999:존재하지 않는 URI입니다. URI=${path.slice(0, 100)}]` } };
+    if (req.method !== 'POST')
+      return { status: 405, headers: { allow: 'POST' }, body: { return_code: 1, return_msg: '잘못된 요청입니다[1512:POST 요청만 지원합니다]' } };
     if (path === '/oauth2/token') return issueToken(req, parseJsonObject(raw), arrival);
     if (path === '/oauth2/revoke') return revokeToken(parseJsonObject(raw));
     return trCall(req, path, apiId, raw, arrival);
@@ -303,18 +325,25 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const work = opts.control && path.startsWith('/_sim/')
-      ? handleControl(req, res, path, sim, isLoopbackAddress(req.socket.remoteAddress))
-      : handleKiwoom(req, res, path);
+    const work =
+      opts.control && path.startsWith('/_sim/')
+        ? handleControl(req, res, path, sim, isLoopbackAddress(req.socket.remoteAddress))
+        : handleKiwoom(req, res, path);
     work.catch((err: unknown) => {
       log?.error({ err: err instanceof Error ? err.message : 'unknown' }, 'sim request failed');
-      if (!res.headersSent && !res.destroyed) { res.writeHead(500); res.end(); }
+      if (!res.headersSent && !res.destroyed) {
+        res.writeHead(500);
+        res.end();
+      }
     });
   });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const addr = server.address() as AddressInfo;
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -340,8 +369,14 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     },
     quote: (stkCd) => market.price(stkCd),
     stats: (): SimStats => ({
-      tokensIssued: creds.issued, tokensReused: creds.reused, tokensRevoked: creds.revoked, liveTokens: creds.live(now()), requests,
-      refusals: { ...refusals }, refusedIssues, peakIssuesPerSecond: issueRate.peak,
+      tokensIssued: creds.issued,
+      tokensReused: creds.reused,
+      tokensRevoked: creds.revoked,
+      liveTokens: creds.live(now()),
+      requests,
+      refusals: { ...refusals },
+      refusedIssues,
+      peakIssuesPerSecond: issueRate.peak,
     }),
     liveTokens: () => creds.live(now()),
     requestLog: () => [...requestLog],

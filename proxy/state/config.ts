@@ -136,8 +136,22 @@ export function parseStateConfig(raw: unknown): StateConfig {
 
   const rw = `${where}.redis`;
   const r = section(top.redis, rw, [
-    'url', 'sentinels', 'name', 'nodes', 'username', 'passwordFile', 'sentinelPasswordFile', 'tls', 'keyPrefix',
-    'commandTimeoutMs', 'connectTimeoutMs', 'maxReconnectDelayMs', 'generationCheckMs', 'generationTtlMs', 'readOnlyQueriesWhenDown', 'autoPipelining',
+    'url',
+    'sentinels',
+    'name',
+    'nodes',
+    'username',
+    'passwordFile',
+    'sentinelPasswordFile',
+    'tls',
+    'keyPrefix',
+    'commandTimeoutMs',
+    'connectTimeoutMs',
+    'maxReconnectDelayMs',
+    'generationCheckMs',
+    'generationTtlMs',
+    'readOnlyQueriesWhenDown',
+    'autoPipelining',
   ]);
   const url = optString(r, 'url', rw);
   if (url !== undefined) {

@@ -10,11 +10,22 @@ export type { LeasedValue, LimitRequest, LimitResult, SlotRequest, SlotResult, S
 export { createMemoryStore, MEMORY_DEFAULTS, type MemoryStoreOptions } from './memory.js';
 export { createRedisStore, type RedisStore, type RedisStoreDeps, type RedisStoreOptions } from './redis.js';
 export {
-  parseStateConfig, REDIS_DEFAULTS,
-  type StateConfig, type RedisStateConfig, type MemoryStateConfig, type RedisEndpoint, type RedisTlsConfig,
+  parseStateConfig,
+  REDIS_DEFAULTS,
+  type StateConfig,
+  type RedisStateConfig,
+  type MemoryStateConfig,
+  type RedisEndpoint,
+  type RedisTlsConfig,
 } from './config.js';
 export {
-  hashTagOf, MAX_ID_LENGTH, MAX_KEY_LENGTH, MAX_KEYS_PER_READ, MAX_LEASE_VALUE_BYTES, MAX_LIMITS_PER_CALL, MAX_SLOT_LIMIT,
+  hashTagOf,
+  MAX_ID_LENGTH,
+  MAX_KEY_LENGTH,
+  MAX_KEYS_PER_READ,
+  MAX_LEASE_VALUE_BYTES,
+  MAX_LIMITS_PER_CALL,
+  MAX_SLOT_LIMIT,
 } from './validate.js';
 // Daily caps reset at Seoul midnight: put seoulDay in a fixed-window key.
 export { seoulDay, msUntilSeoulMidnight } from '../common/kst.js';

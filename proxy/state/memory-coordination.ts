@@ -7,14 +7,19 @@ import { NO_EXPIRY, type HashEntry, type MemoryData, type ZsetEntry } from './me
 import type { LeasedValue, Store } from './types.js';
 import { checkId, checkKey, checkTtl, leaseKeys, normaliseLeasePut, normaliseSlot } from './validate.js';
 
-export type MemoryCoordination = Pick<Store,
-  'takeSlot' | 'settleSlot' | 'pauseSlots' | 'leaseTake' | 'leaseRelease' | 'leasePut' | 'leaseRetire' | 'leaseDrop' | 'leasePeek'>;
+export type MemoryCoordination = Pick<
+  Store,
+  'takeSlot' | 'settleSlot' | 'pauseSlots' | 'leaseTake' | 'leaseRelease' | 'leasePut' | 'leaseRetire' | 'leaseDrop' | 'leasePeek'
+>;
 
 export function memoryCoordination(d: MemoryData): MemoryCoordination {
   const { data, now, assertOpen, live, put, stringEntry, hashEntry, zsetEntry, trimZset, ensureRoom } = d;
 
   /** The leased value and its live leases (expired leases dropped first); undefined when absent. */
-  function readLease(keys: { key: string; leases: string }, t: number): {
+  function readLease(
+    keys: { key: string; leases: string },
+    t: number,
+  ): {
     hash: HashEntry | undefined;
     leases: ZsetEntry | undefined;
     value: Omit<LeasedValue, 'leases'> | undefined;
@@ -22,11 +27,14 @@ export function memoryCoordination(d: MemoryData): MemoryCoordination {
     const leases = trimZset(keys.leases, zsetEntry(keys.leases, t), t);
     const hash = hashEntry(keys.key, t);
     const version = hash?.fields.get('version');
-    const value = version === undefined ? undefined : {
-      version,
-      value: hash!.fields.get('value') ?? '',
-      state: hash!.fields.get('state') === 'retiring' ? 'retiring' as const : 'live' as const,
-    };
+    const value =
+      version === undefined
+        ? undefined
+        : {
+            version,
+            value: hash!.fields.get('value') ?? '',
+            state: hash!.fields.get('state') === 'retiring' ? ('retiring' as const) : ('live' as const),
+          };
     return { hash, leases, value };
   }
 
@@ -122,7 +130,13 @@ export function memoryCoordination(d: MemoryData): MemoryCoordination {
       ensureRoom(leases ? 1 : 2);
       if (leases) data.delete(keys.leases);
       put(keys.key, {
-        kind: 'hash', fields: new Map([['version', version], ['value', value], ['state', 'live']]), expiresAt: t + ttl,
+        kind: 'hash',
+        fields: new Map([
+          ['version', version],
+          ['value', value],
+          ['state', 'live'],
+        ]),
+        expiresAt: t + ttl,
       });
       put(keys.leases, { kind: 'zset', members: new Map([[holder, t + leaseTtl]]), expiresAt: t + ttl });
       return true;

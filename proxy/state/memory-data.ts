@@ -3,7 +3,10 @@
 // rules for "does this key exist" and "is there room" live in one place.
 import { GuardError } from '../common/errors.js';
 
-interface WindowEvent { readonly at: number; readonly cost: number }
+interface WindowEvent {
+  readonly at: number;
+  readonly cost: number;
+}
 
 export type Entry =
   | { kind: 'string'; value: string; expiresAt: number }

@@ -4,12 +4,12 @@
 import { GuardError } from '../common/errors.js';
 import { integerValue, NO_EXPIRY, wrongType, type MemoryData, type WindowEntry } from './memory-data.js';
 import type { LimitRequest, LimitResult, Store } from './types.js';
-import {
-  checkInteger, checkKey, checkList, checkOptionalTtl, checkString, checkTtl, normaliseLimits, type NormalisedLimit,
-} from './validate.js';
+import { checkInteger, checkKey, checkList, checkOptionalTtl, checkString, checkTtl, normaliseLimits, type NormalisedLimit } from './validate.js';
 
-export type MemoryOps = Pick<Store,
-  'get' | 'mget' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hmget' | 'hset' | 'hdel' | 'hgetall' | 'consume' | 'peek'>;
+export type MemoryOps = Pick<
+  Store,
+  'get' | 'mget' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hmget' | 'hset' | 'hdel' | 'hgetall' | 'consume' | 'peek'
+>;
 
 // Drops events that left the window, keeping the running sum exact.
 function trimWindow(entry: WindowEntry, t: number, windowMs: number): void {
@@ -19,7 +19,11 @@ function trimWindow(entry: WindowEntry, t: number, windowMs: number): void {
   if (drop > 0) entry.events.splice(0, drop);
 }
 
-interface Reading { used: number; retryAfterMs: (cost: number) => number; charge: (cost: number) => void }
+interface Reading {
+  used: number;
+  retryAfterMs: (cost: number) => number;
+  charge: (cost: number) => void;
+}
 
 export function memoryOps(d: MemoryData): MemoryOps {
   const { data, now, assertOpen, live, put, stringEntry, ensureRoom } = d;

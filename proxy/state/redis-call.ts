@@ -5,10 +5,33 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { GuardError, isGuardError } from '../common/errors.js';
 
 export type OpName =
-  | 'get' | 'mget' | 'hmget' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hset' | 'hdel' | 'hgetall'
-  | 'consume' | 'peek' | 'takeSlot' | 'settleSlot' | 'pauseSlots'
-  | 'leaseTake' | 'leaseRelease' | 'leasePut' | 'leaseRetire' | 'leaseDrop' | 'leasePeek'
-  | 'publish' | 'subscribe' | 'health' | 'generation';
+  | 'get'
+  | 'mget'
+  | 'hmget'
+  | 'set'
+  | 'setIfAbsent'
+  | 'del'
+  | 'incr'
+  | 'expire'
+  | 'hget'
+  | 'hset'
+  | 'hdel'
+  | 'hgetall'
+  | 'consume'
+  | 'peek'
+  | 'takeSlot'
+  | 'settleSlot'
+  | 'pauseSlots'
+  | 'leaseTake'
+  | 'leaseRelease'
+  | 'leasePut'
+  | 'leaseRetire'
+  | 'leaseDrop'
+  | 'leasePeek'
+  | 'publish'
+  | 'subscribe'
+  | 'health'
+  | 'generation';
 
 /** Runs one store call under the deadline, timed and counted as `name`. */
 export type RunOp = <T>(name: OpName, fn: () => Promise<T>) => Promise<T>;
@@ -19,18 +42,45 @@ const OP_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 export function stateMetrics(registry: Registry) {
   const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
   return {
-    errors: get('kguard_state_errors_total', () => new Counter({
-      name: 'kguard_state_errors_total', help: 'Shared state operations that failed (fail closed), by operation', labelNames: ['op'], registers: [registry],
-    })),
-    seconds: get('kguard_state_op_seconds', () => new Histogram({
-      name: 'kguard_state_op_seconds', help: 'Shared state operation latency, by operation', labelNames: ['op'], buckets: OP_BUCKETS, registers: [registry],
-    })),
-    up: get('kguard_state_up', () => new Gauge({
-      name: 'kguard_state_up', help: '1 while the Redis state connection is ready', registers: [registry],
-    })),
-    flush: get('kguard_state_flush_detected', () => new Gauge({
-      name: 'kguard_state_flush_detected', help: '1 while a Redis flush/empty restart awaits operator confirmation', registers: [registry],
-    })),
+    errors: get(
+      'kguard_state_errors_total',
+      () =>
+        new Counter({
+          name: 'kguard_state_errors_total',
+          help: 'Shared state operations that failed (fail closed), by operation',
+          labelNames: ['op'],
+          registers: [registry],
+        }),
+    ),
+    seconds: get(
+      'kguard_state_op_seconds',
+      () =>
+        new Histogram({
+          name: 'kguard_state_op_seconds',
+          help: 'Shared state operation latency, by operation',
+          labelNames: ['op'],
+          buckets: OP_BUCKETS,
+          registers: [registry],
+        }),
+    ),
+    up: get(
+      'kguard_state_up',
+      () =>
+        new Gauge({
+          name: 'kguard_state_up',
+          help: '1 while the Redis state connection is ready',
+          registers: [registry],
+        }),
+    ),
+    flush: get(
+      'kguard_state_flush_detected',
+      () =>
+        new Gauge({
+          name: 'kguard_state_flush_detected',
+          help: '1 while a Redis flush/empty restart awaits operator confirmation',
+          registers: [registry],
+        }),
+    ),
   };
 }
 
@@ -41,8 +91,9 @@ export function classify(err: unknown): GuardError {
   const msg = err instanceof Error ? err.message : '';
   if (/^(WRONGTYPE|KGUARD_INVALID|ERR value is not an integer|ERR increment or decrement would overflow)/.test(msg)) {
     // A script's own refusal ('KGUARD_INVALID <detail>') keeps its detail.
-    const detail = msg.startsWith('WRONGTYPE') ? 'WRONGTYPE: key holds another kind of value'
-      : /^KGUARD_INVALID [^\n]+/.exec(msg)?.[0].slice('KGUARD_INVALID '.length) ?? 'value is not an integer';
+    const detail = msg.startsWith('WRONGTYPE')
+      ? 'WRONGTYPE: key holds another kind of value'
+      : (/^KGUARD_INVALID [^\n]+/.exec(msg)?.[0].slice('KGUARD_INVALID '.length) ?? 'value is not an integer');
     return new GuardError('KG7002', detail, { cause: err });
   }
   if (/CROSSSLOT/.test(msg)) return new GuardError('KG7002', 'keys of one call are in different cluster slots', { cause: err });

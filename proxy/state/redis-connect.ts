@@ -118,7 +118,10 @@ export async function createRedisClient(cfg: ConnectConfig): Promise<{ client: R
       scaleReads: 'master',
       clusterRetryStrategy: retryStrategy,
     };
-    client = new Cluster(cfg.nodes.map((n) => ({ host: n.host, port: n.port })), clusterOpts);
+    client = new Cluster(
+      cfg.nodes.map((n) => ({ host: n.host, port: n.port })),
+      clusterOpts,
+    );
   } else if (cfg.sentinels) {
     client = new Redis({
       ...connection,
@@ -165,7 +168,9 @@ export function connectionErrorLogger(log: Logger): (err: Error) => void {
 export function keepConnecting(c: RedisClient, what: string, retryStrategy: RetryStrategy, isClosed: () => boolean, log: Logger): void {
   if (!(c instanceof Redis)) return; // Cluster reconnects through clusterRetryStrategy
   let attempts = 0;
-  c.on('ready', () => { attempts = 0; });
+  c.on('ready', () => {
+    attempts = 0;
+  });
   c.on('end', () => {
     if (isClosed()) return;
     const delay = retryStrategy(++attempts);

@@ -4,14 +4,23 @@
 import { GuardError } from '../common/errors.js';
 import { defineScript, type OpsDeps } from './redis-ops.js';
 import {
-  LEASE_DROP_LUA, LEASE_PEEK_LUA, LEASE_PUT_LUA, LEASE_RELEASE_LUA, LEASE_RETIRE_LUA, LEASE_TAKE_LUA,
-  PAUSE_SLOTS_LUA, SETTLE_SLOT_LUA, TAKE_SLOT_LUA,
+  LEASE_DROP_LUA,
+  LEASE_PEEK_LUA,
+  LEASE_PUT_LUA,
+  LEASE_RELEASE_LUA,
+  LEASE_RETIRE_LUA,
+  LEASE_TAKE_LUA,
+  PAUSE_SLOTS_LUA,
+  SETTLE_SLOT_LUA,
+  TAKE_SLOT_LUA,
 } from './redis-scripts.js';
 import type { LeasedValue, Store } from './types.js';
 import { checkId, checkKey, checkTtl, leaseKeys, normaliseLeasePut, normaliseSlot } from './validate.js';
 
-export type RedisCoordination = Pick<Store,
-  'takeSlot' | 'settleSlot' | 'pauseSlots' | 'leaseTake' | 'leaseRelease' | 'leasePut' | 'leaseRetire' | 'leaseDrop' | 'leasePeek'>;
+export type RedisCoordination = Pick<
+  Store,
+  'takeSlot' | 'settleSlot' | 'pauseSlots' | 'leaseTake' | 'leaseRelease' | 'leasePut' | 'leaseRetire' | 'leaseDrop' | 'leasePeek'
+>;
 
 function leasedValue(reply: unknown): LeasedValue | null {
   if (reply === null || reply === undefined) return null;

@@ -78,7 +78,9 @@ export function createGeneration(o: GenerationOptions): Generation {
         generationStale = true;
         throw classify(err);
       })
-      .finally(() => { generationCheck = undefined; });
+      .finally(() => {
+        generationCheck = undefined;
+      });
     return generationCheck;
   }
 
@@ -93,7 +95,9 @@ export function createGeneration(o: GenerationOptions): Generation {
     known: () => knownGeneration,
     flushDetected: () => flushFlag,
     isStale: () => generationStale,
-    markStale: () => { generationStale = true; },
+    markStale: () => {
+      generationStale = true;
+    },
     ensure: ensureGeneration,
     async confirm() {
       await ensureGeneration();

@@ -8,9 +8,7 @@ import type { RedisClient } from './redis-connect.js';
 import type { Generation } from './redis-generation.js';
 import { CONSUME_LUA, HSET_LUA, INCR_LUA } from './redis-scripts.js';
 import type { LimitRequest, LimitResult, Store } from './types.js';
-import {
-  checkInteger, checkKey, checkList, checkOptionalTtl, checkString, checkTtl, hashTagOf, normaliseLimits, type NormalisedLimit,
-} from './validate.js';
+import { checkInteger, checkKey, checkList, checkOptionalTtl, checkString, checkTtl, hashTagOf, normaliseLimits, type NormalisedLimit } from './validate.js';
 
 // Scripts defined without numberOfKeys take the key count as their first argument.
 export type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
@@ -29,8 +27,10 @@ export interface OpsDeps {
   generation: Pick<Generation, 'isStale' | 'ensure'>;
 }
 
-export type RedisOps = Pick<Store,
-  'get' | 'mget' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hmget' | 'hset' | 'hdel' | 'hgetall' | 'consume' | 'peek'>;
+export type RedisOps = Pick<
+  Store,
+  'get' | 'mget' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hmget' | 'hset' | 'hdel' | 'hgetall' | 'consume' | 'peek'
+>;
 
 export function redisOps({ client, prefix, op, generation }: OpsDeps): RedisOps {
   const consumeScript = defineScript(client, 'kguardConsume', CONSUME_LUA);
@@ -68,11 +68,15 @@ export function redisOps({ client, prefix, op, generation }: OpsDeps): RedisOps 
         if (!(client instanceof Cluster) || full.length === 1 || (tag !== undefined && full.every((f) => hashTagOf(f) === tag))) {
           return client.mget(...full);
         }
-        return Promise.all(full.map((f) => client.get(f).catch((err: unknown) => {
-          // As MGET: a key holding another kind of value reads as null.
-          if (err instanceof Error && err.message.startsWith('WRONGTYPE')) return null;
-          throw err;
-        })));
+        return Promise.all(
+          full.map((f) =>
+            client.get(f).catch((err: unknown) => {
+              // As MGET: a key holding another kind of value reads as null.
+              if (err instanceof Error && err.message.startsWith('WRONGTYPE')) return null;
+              throw err;
+            }),
+          ),
+        );
       });
     },
 
@@ -95,7 +99,9 @@ export function redisOps({ client, prefix, op, generation }: OpsDeps): RedisOps 
 
     async del(key) {
       const full = k(key);
-      return op('del', async () => { await client.del(full); });
+      return op('del', async () => {
+        await client.del(full);
+      });
     },
 
     async incr(key, by = 1, ttlMs) {
@@ -128,13 +134,17 @@ export function redisOps({ client, prefix, op, generation }: OpsDeps): RedisOps 
       checkString(field, 'field');
       checkString(value, 'value');
       const ttl = checkOptionalTtl(ttlMs);
-      return op('hset', async () => { await hsetScript(full, field, value, ttl ?? ''); });
+      return op('hset', async () => {
+        await hsetScript(full, field, value, ttl ?? '');
+      });
     },
 
     async hdel(key, field) {
       const full = k(key);
       checkString(field, 'field');
-      return op('hdel', async () => { await client.hdel(full, field); });
+      return op('hdel', async () => {
+        await client.hdel(full, field);
+      });
     },
 
     async hgetall(key) {
@@ -148,9 +158,7 @@ export function redisOps({ client, prefix, op, generation }: OpsDeps): RedisOps 
       return op('consume', async () => {
         const { failed, retry, used } = await runLimits(ls, true);
         const usage = ls.map((l, i) => used[i]! + l.cost);
-        return failed === 0
-          ? { allowed: true, usage }
-          : { allowed: false, failedIndex: failed - 1, usage, retryAfterMs: Math.max(1, retry) };
+        return failed === 0 ? { allowed: true, usage } : { allowed: false, failedIndex: failed - 1, usage, retryAfterMs: Math.max(1, retry) };
       });
     },
 

@@ -53,7 +53,9 @@ export function createPubSub(o: PubSubOptions): PubSub {
   subscriber.on('ready', () => {
     if (generationSubscribed) return;
     subscriber.subscribe(generationChannel).then(
-      () => { generationSubscribed = true; },
+      () => {
+        generationSubscribed = true;
+      },
       (err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'generation channel subscribe failed'),
     );
   });
@@ -64,7 +66,9 @@ export function createPubSub(o: PubSubOptions): PubSub {
     async publish(channel, message) {
       const full = k(channel);
       checkString(message, 'message');
-      return op('publish', async () => { await client.publish(full, message); });
+      return op('publish', async () => {
+        await client.publish(full, message);
+      });
     },
 
     async subscribe(channel, handler) {

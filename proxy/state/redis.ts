@@ -50,15 +50,25 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
   const isClosed = (): boolean => closed;
   const op = opRunner(m, cfg.commandTimeoutMs, isClosed);
   const generation = createGeneration({
-    client, prefix, ttlMs: cfg.generationTtlMs, checkMs: cfg.generationCheckMs, log, flushGauge: m.flush,
+    client,
+    prefix,
+    ttlMs: cfg.generationTtlMs,
+    checkMs: cfg.generationCheckMs,
+    log,
+    flushGauge: m.flush,
   });
   const ops = redisOps({ client, prefix, op, generation });
   const coordination = redisCoordination({ client, prefix, op, generation });
   // A replica that detects or confirms a flush tells the others at once.
   const pubsub = createPubSub({
-    client, prefix, op, log,
+    client,
+    prefix,
+    op,
+    log,
     generationChannel: generation.channel,
-    onGenerationMessage: () => { void generation.ensure().catch(() => undefined); },
+    onGenerationMessage: () => {
+      void generation.ensure().catch(() => undefined);
+    },
   });
   const { subscriber } = pubsub;
 
@@ -125,7 +135,10 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
   // store still starts (fail closed per call, /readyz red) and connects later.
   const connectBoth = Promise.all([client.connect(), subscriber.connect()]);
   const started = await Promise.race([
-    connectBoth.then(() => true, () => false),
+    connectBoth.then(
+      () => true,
+      () => false,
+    ),
     new Promise<false>((resolve) => setTimeout(() => resolve(false), cfg.connectTimeoutMs).unref()),
   ]);
   if (started) {

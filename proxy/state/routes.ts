@@ -43,7 +43,7 @@ export async function stateStatus(store: Store): Promise<StateStatus> {
     backend: store.kind,
     up,
     ...(reason !== undefined ? { reason } : {}),
-    generation: isRedisStore(store) ? store.generation() ?? null : null,
+    generation: isRedisStore(store) ? (store.generation() ?? null) : null,
     flushDetected: store.flushDetected(),
   };
 }
@@ -66,24 +66,33 @@ export function parseConfirmReason(body: Record<string, unknown>): string {
 export function stateRoutes(store: Store, audit: AuditFn, prefix = '/admin/v1'): AdminRoute[] {
   return [
     {
-      method: 'GET', path: `${prefix}/state`, role: 'viewer',
+      method: 'GET',
+      path: `${prefix}/state`,
+      role: 'viewer',
       handler: async () => ({ body: await stateStatus(store) }),
     },
     {
-      method: 'POST', path: `${prefix}/state/confirm-flush`, role: 'admin',
+      method: 'POST',
+      path: `${prefix}/state/confirm-flush`,
+      role: 'admin',
       async handler({ body, principal }) {
         const reason = parseConfirmReason(body);
         // This replica may not have seen a peer's detection yet: look now rather than refuse wrongly.
         if (!store.flushDetected() && isRedisStore(store)) await store.refreshGeneration();
         if (!store.flushDetected()) throw new GuardError('KG7005', `${store.kind} state: nothing to confirm`);
-        const generation = isRedisStore(store) ? store.generation() ?? null : null;
+        const generation = isRedisStore(store) ? (store.generation() ?? null) : null;
         // Audited before acting: no audit record, no confirmation (fail closed).
         await audit({ action: 'state.confirm-flush', actor: principal.name, reason, backend: store.kind, generation });
         try {
           await store.confirmFlush();
         } catch (err) {
-          await audit({ action: 'state.confirm-flush.failed', actor: principal.name, backend: store.kind, generation, code: isGuardError(err) ? err.code : 'KG9001' })
-            .catch(() => undefined);
+          await audit({
+            action: 'state.confirm-flush.failed',
+            actor: principal.name,
+            backend: store.kind,
+            generation,
+            code: isGuardError(err) ? err.code : 'KG9001',
+          }).catch(() => undefined);
           throw err;
         }
         return { body: { confirmed: true, ...(await stateStatus(store)) } };

@@ -127,7 +127,15 @@ export interface Store {
    * writer gets a lease as `holder`; leases left by an earlier (expired)
    * value do not carry over. False (nothing changed) otherwise.
    */
-  leasePut(key: string, version: string, value: string, ttlMs: number, lock: { key: string; value: string }, holder: string, leaseTtlMs: number): Promise<boolean>;
+  leasePut(
+    key: string,
+    version: string,
+    value: string,
+    ttlMs: number,
+    lock: { key: string; value: string },
+    holder: string,
+    leaseTtlMs: number,
+  ): Promise<boolean>;
   /**
    * Added: marks the value of this version 'retiring' (no new leases) only
    * when no live lease holds it. 'retiring': the caller now owns the

@@ -103,12 +103,14 @@ export async function createAwsKmsProvider(opts: AwsKmsProviderOptions): Promise
     async unwrap(wrapped, context) {
       if (wrapped.provider !== AWS_KMS_PROVIDER_ID) throw new GuardError('KG4004', 'wrapped by another provider');
       const out = await call('Decrypt', () =>
-        client.send(new DecryptCommand({
-          CiphertextBlob: Buffer.from(wrapped.ciphertext, 'base64'),
-          // Naming the key stops KMS from decrypting under some other key the role can use.
-          KeyId: wrapped.keyId,
-          EncryptionContext: toMutableContext(context),
-        })),
+        client.send(
+          new DecryptCommand({
+            CiphertextBlob: Buffer.from(wrapped.ciphertext, 'base64'),
+            // Naming the key stops KMS from decrypting under some other key the role can use.
+            KeyId: wrapped.keyId,
+            EncryptionContext: toMutableContext(context),
+          }),
+        ),
       );
       const { Plaintext } = out;
       if (Plaintext?.length !== 32) {
@@ -123,7 +125,13 @@ export async function createAwsKmsProvider(opts: AwsKmsProviderOptions): Promise
       const out = await call('DescribeKey', () => client.send(new DescribeKeyCommand({ KeyId: opts.keyId })));
       const meta = out.KeyMetadata;
       if (!meta?.Arn) throw new GuardError('KG4001', 'kms DescribeKey: malformed response');
-      if (meta.KeyState !== 'Enabled') throw new GuardError('KG4001', `kms key state ${String(meta.KeyState).replace(/[^A-Za-z]/g, '').slice(0, 32)}`);
+      if (meta.KeyState !== 'Enabled')
+        throw new GuardError(
+          'KG4001',
+          `kms key state ${String(meta.KeyState)
+            .replace(/[^A-Za-z]/g, '')
+            .slice(0, 32)}`,
+        );
       resolvedKeyArn = meta.Arn;
     },
     describe() {

@@ -126,7 +126,11 @@ export interface FileIdentity {
  * open descriptor, so a concurrent replace cannot pair new bytes with an old
  * identity). Undefined when absent; refuses symlinks and oversized files.
  */
-export async function readFileWithIdentity(file: string, maxBytes: number, tooLarge: () => Error): Promise<{ bytes: Buffer; identity: FileIdentity } | undefined> {
+export async function readFileWithIdentity(
+  file: string,
+  maxBytes: number,
+  tooLarge: () => Error,
+): Promise<{ bytes: Buffer; identity: FileIdentity } | undefined> {
   let fh: FileHandle;
   try {
     fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);

@@ -1,7 +1,15 @@
 // Public API of the vault part: envelope-encrypted credential records and the
 // key providers that wrap their data keys.
 export type {
-  CredentialMeta, DecryptPurpose, EncryptionContext, KeyProvider, KiwoomCredentials, ManagedVault, RewrapReport, Vault, WrappedKey,
+  CredentialMeta,
+  DecryptPurpose,
+  EncryptionContext,
+  KeyProvider,
+  KiwoomCredentials,
+  ManagedVault,
+  RewrapReport,
+  Vault,
+  WrappedKey,
 } from './types.js';
 export { createVault, type DecryptEvent, type VaultOptions } from './vault.js';
 export { createLocalKeyProvider, addLocalMasterKeyVersion, LOCAL_PROVIDER_ID, type LocalProviderOptions } from './local-provider.js';
@@ -9,8 +17,13 @@ export { parseVaultConfig, PROVIDER_NAMES, type ProviderName, type VaultConfig, 
 export { withDataKeyCache, DEFAULT_CACHE_CONFIG, type DataKeyCacheConfig } from './cache.js';
 export { DEFAULT_RECORD_CACHE_CONFIG, type RecordCacheConfig } from './record-cache.js';
 export {
-  readSecretInput, parseCredentialInput, validateSecretKeyMaterial, DEFAULT_CREDENTIAL_LIMITS, DEFAULT_MAX_SECRET_INPUT_BYTES,
-  type CredentialLimits, type SecretSource,
+  readSecretInput,
+  parseCredentialInput,
+  validateSecretKeyMaterial,
+  DEFAULT_CREDENTIAL_LIMITS,
+  DEFAULT_MAX_SECRET_INPUT_BYTES,
+  type CredentialLimits,
+  type SecretSource,
 } from './secret-input.js';
 export { canonicalContext, credentialContext } from './context.js';
 export { BOT_ID_PATTERN, ACCOUNT_PATTERN } from './records.js';

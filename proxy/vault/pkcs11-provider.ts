@@ -150,8 +150,12 @@ function findKeys(lib: Lib, session: Buffer, keyLabel: string): Buffer[] {
 
 function checkKeyAttributes(lib: Lib, session: Buffer, key: Buffer): void {
   const attrs = lib.C_GetAttributeValue(session, key, [
-    { type: pkcs11js.CKA_KEY_TYPE }, { type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_EXTRACTABLE },
-    { type: pkcs11js.CKA_ENCRYPT }, { type: pkcs11js.CKA_DECRYPT }, { type: pkcs11js.CKA_VALUE_LEN },
+    { type: pkcs11js.CKA_KEY_TYPE },
+    { type: pkcs11js.CKA_SENSITIVE },
+    { type: pkcs11js.CKA_EXTRACTABLE },
+    { type: pkcs11js.CKA_ENCRYPT },
+    { type: pkcs11js.CKA_DECRYPT },
+    { type: pkcs11js.CKA_VALUE_LEN },
   ]);
   const v = (t: number): Buffer => (attrs.find((a) => a.type === t)?.value as Buffer | undefined) ?? Buffer.alloc(0);
   const bool = (t: number): boolean => v(t)[0] === 1;
@@ -293,7 +297,9 @@ export async function createPkcs11KeyProvider(opts: Pkcs11ProviderOptions): Prom
       } catch (err) {
         if (err instanceof GuardError) throw err;
         // SoftHSM reports a GCM tag mismatch as CKR_GENERAL_ERROR; anything not session-related is "these bytes are wrong".
-        throw isUnavailable(err) ? new GuardError('KG4001', `PKCS#11 unwrap failed (${p11Name(err)})`) : new GuardError('KG4004', 'data key does not match its context');
+        throw isUnavailable(err)
+          ? new GuardError('KG4001', `PKCS#11 unwrap failed (${p11Name(err)})`)
+          : new GuardError('KG4004', 'data key does not match its context');
       } finally {
         out.fill(0);
       }

@@ -22,7 +22,12 @@ export async function createKeyProvider(cfg: VaultConfig, deps: KeyProviderDeps,
     case 'aws-kms': {
       if (!cfg.awsKms) throw new GuardError('KG4005', 'vault.awsKms is not configured');
       const { createAwsKmsProvider } = await import('./aws-kms-provider.js');
-      return createAwsKmsProvider({ ...cfg.awsKms, registry: deps.registry, logger: deps.logger, ...(deps.awsCredentials ? { credentials: deps.awsCredentials } : {}) });
+      return createAwsKmsProvider({
+        ...cfg.awsKms,
+        registry: deps.registry,
+        logger: deps.logger,
+        ...(deps.awsCredentials ? { credentials: deps.awsCredentials } : {}),
+      });
     }
     case 'pkcs11': {
       if (!cfg.pkcs11) throw new GuardError('KG4005', 'vault.pkcs11 is not configured');

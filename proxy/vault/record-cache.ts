@@ -79,8 +79,12 @@ export function createRecordCache(opts: RecordCacheOptions): RecordCache {
   const now = opts.now ?? (() => performance.now());
   const entries = new Map<string, Entry>();
   const inflight = new Map<string, Promise<CredentialRecord | undefined>>();
-  const loads = counter(opts.registry, 'kguard_vault_record_loads_total', 'Credential record file reads (cache miss, stale entry, or cache off)', ['reason'] as const);
-  const invalidations = counter(opts.registry, 'kguard_vault_record_invalidations_total', 'Cached credential records dropped because their file changed', ['source'] as const);
+  const loads = counter(opts.registry, 'kguard_vault_record_loads_total', 'Credential record file reads (cache miss, stale entry, or cache off)', [
+    'reason',
+  ] as const);
+  const invalidations = counter(opts.registry, 'kguard_vault_record_invalidations_total', 'Cached credential records dropped because their file changed', [
+    'source',
+  ] as const);
   // Bumped on every invalidation: a load that started before one must not install what it read.
   let generation = 0;
   let watcher: FSWatcher | undefined;
@@ -110,7 +114,10 @@ export function createRecordCache(opts: RecordCacheOptions): RecordCache {
         if (name.endsWith('.json') && !name.startsWith('.')) invalidate(name.slice(0, -'.json'.length), 'watch');
       });
       watcher.on('error', (err) => {
-        logger.warn({ code: toGuardError(err).code, errno: (err as NodeJS.ErrnoException).code }, 'credentials dir watch failed; relying on the periodic check');
+        logger.warn(
+          { code: toGuardError(err).code, errno: (err as NodeJS.ErrnoException).code },
+          'credentials dir watch failed; relying on the periodic check',
+        );
         watcher?.close();
         watcher = undefined;
         invalidate(undefined, 'error');

@@ -70,16 +70,23 @@ export function parseRecord(bytes: Buffer, expectedBotId: string): CredentialRec
   }
   const r = raw as Partial<CredentialRecord> | null;
   const ok =
-    r !== null && typeof r === 'object' &&
+    r !== null &&
+    typeof r === 'object' &&
     r.format === RECORD_FORMAT &&
     r.botId === expectedBotId &&
-    typeof r.account === 'string' && ACCOUNT_PATTERN.test(r.account) &&
-    Number.isInteger(r.keyVersion) && (r.keyVersion as number) >= 1 &&
-    typeof r.createdAt === 'string' && typeof r.updatedAt === 'string' &&
+    typeof r.account === 'string' &&
+    ACCOUNT_PATTERN.test(r.account) &&
+    Number.isInteger(r.keyVersion) &&
+    (r.keyVersion as number) >= 1 &&
+    typeof r.createdAt === 'string' &&
+    typeof r.updatedAt === 'string' &&
     typeof r.enabled === 'boolean' &&
-    typeof r.provider === 'string' && typeof r.keyId === 'string' &&
-    typeof r.wrappedKey === 'string' && B64.test(r.wrappedKey) &&
-    isSealedField(r.appKey) && isSealedField(r.secretKey) &&
+    typeof r.provider === 'string' &&
+    typeof r.keyId === 'string' &&
+    typeof r.wrappedKey === 'string' &&
+    B64.test(r.wrappedKey) &&
+    isSealedField(r.appKey) &&
+    isSealedField(r.secretKey) &&
     typeof r.appKeyFingerprint === 'string';
   if (!ok) throw new GuardError('KG4004', 'credential record is malformed');
   return r as CredentialRecord;

@@ -69,8 +69,14 @@ export function createKeyRotation(deps: RotationDeps): Pick<ManagedVault, 'rotat
       const now = new Date().toISOString();
       const record = await sealer.sealNewRecord(
         {
-          format: RECORD_FORMAT, botId: old.botId, account: input.account ?? old.account, keyVersion: old.keyVersion + 1,
-          createdAt: now, updatedAt: now, enabled: old.enabled, appKeyFingerprint: deps.fingerprint(input.appKey),
+          format: RECORD_FORMAT,
+          botId: old.botId,
+          account: input.account ?? old.account,
+          keyVersion: old.keyVersion + 1,
+          createdAt: now,
+          updatedAt: now,
+          enabled: old.enabled,
+          appKeyFingerprint: deps.fingerprint(input.appKey),
         },
         input,
       );
@@ -112,8 +118,14 @@ export function createKeyRotation(deps: RotationDeps): Pick<ManagedVault, 'rotat
         await withCredentialsOfRecord(record, async (creds) => {
           const next = await sealer.sealNewRecord(
             {
-              format: RECORD_FORMAT, botId: record.botId, account: record.account, keyVersion: record.keyVersion, createdAt: record.createdAt,
-              updatedAt: new Date().toISOString(), enabled: record.enabled, appKeyFingerprint: record.appKeyFingerprint,
+              format: RECORD_FORMAT,
+              botId: record.botId,
+              account: record.account,
+              keyVersion: record.keyVersion,
+              createdAt: record.createdAt,
+              updatedAt: new Date().toISOString(),
+              enabled: record.enabled,
+              appKeyFingerprint: record.appKeyFingerprint,
             },
             creds,
           );

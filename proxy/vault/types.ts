@@ -5,8 +5,8 @@
 export type EncryptionContext = Readonly<Record<string, string>>;
 
 export interface WrappedKey {
-  readonly provider: string;   // provider id, e.g. 'local', 'aws-kms', 'pkcs11'
-  readonly keyId: string;      // master key id / alias / label + version
+  readonly provider: string; // provider id, e.g. 'local', 'aws-kms', 'pkcs11'
+  readonly keyId: string; // master key id / alias / label + version
   readonly ciphertext: string; // base64
 }
 
@@ -30,9 +30,9 @@ export interface KiwoomCredentials {
 
 export interface CredentialMeta {
   readonly botId: string;
-  readonly account: string;      // Kiwoom account label (not secret, but audited as HMAC)
+  readonly account: string; // Kiwoom account label (not secret, but audited as HMAC)
   readonly keyVersion: number;
-  readonly createdAt: string;    // ISO time
+  readonly createdAt: string; // ISO time
   readonly provider: string;
   readonly keyId: string;
   readonly enabled: boolean;

@@ -14,7 +14,14 @@ import { GuardError, toGuardError } from '../common/errors.js';
 import { keyedFingerprint } from '../common/secret.js';
 import { DEFAULT_CACHE_CONFIG, withDataKeyCache, type DataKeyCacheConfig } from './cache.js';
 import {
-  atomicWriteFile, createFileExclusive, ensurePrivateDir, overwriteAndUnlink, readFileIfExists, readFileWithIdentity, readPrivateFile, withFileLock,
+  atomicWriteFile,
+  createFileExclusive,
+  ensurePrivateDir,
+  overwriteAndUnlink,
+  readFileIfExists,
+  readFileWithIdentity,
+  readPrivateFile,
+  withFileLock,
   type LockOptions,
 } from './files.js';
 import { counter, histogram, UNWRAP_BUCKETS } from './metrics.js';
@@ -118,7 +125,12 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
 
   // The per-call path reads records from here: no file I/O and no lock while the copy is confirmed current.
   const records = createRecordCache({
-    dir: credDir, config: { ...DEFAULT_RECORD_CACHE_CONFIG, ...opts.records }, load: loadRecord, fileFor: recordFile, logger, registry: opts.registry,
+    dir: credDir,
+    config: { ...DEFAULT_RECORD_CACHE_CONFIG, ...opts.records },
+    load: loadRecord,
+    fileFor: recordFile,
+    logger,
+    registry: opts.registry,
   });
 
   function providerFor(name: string): KeyProvider {
@@ -188,7 +200,16 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       if (await readFileIfExists(recordFile(input.botId))) throw new GuardError('KG4008', 'use rotate to replace keys');
       const now = new Date().toISOString();
       const record = await sealNewRecord(
-        { format: RECORD_FORMAT, botId: input.botId, account: input.account, keyVersion: 1, createdAt: now, updatedAt: now, enabled: true, appKeyFingerprint: fingerprint(input.appKey) },
+        {
+          format: RECORD_FORMAT,
+          botId: input.botId,
+          account: input.account,
+          keyVersion: 1,
+          createdAt: now,
+          updatedAt: now,
+          enabled: true,
+          appKeyFingerprint: fingerprint(input.appKey),
+        },
         input,
       );
       await atomicWriteFile(recordFile(input.botId), serializeRecord(record));
@@ -223,8 +244,21 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
   }
 
   const { rotateCredentials, rewrapAll } = createKeyRotation({
-    credDir, primary, lockOpts, logger, writes, sealer, recordFile, lockFile, readRecord,
-    invalidate: (botId) => records.invalidate(botId), listBotIds, assertOpen, validateInput, fingerprint, report,
+    credDir,
+    primary,
+    lockOpts,
+    logger,
+    writes,
+    sealer,
+    recordFile,
+    lockFile,
+    readRecord,
+    invalidate: (botId) => records.invalidate(botId),
+    listBotIds,
+    assertOpen,
+    validateInput,
+    fingerprint,
+    report,
   });
 
   return {
@@ -289,4 +323,3 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
 function botIdLabel(botId: unknown): string {
   return typeof botId === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(botId) ? botId : '(invalid)';
 }
-

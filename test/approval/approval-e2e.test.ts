@@ -13,7 +13,14 @@ import { base32Decode, totpAt } from '../../proxy/approval/index.js';
 const code = (r: CallResult): string | undefined => /\[(KG\d{4})/.exec(String(r.json.return_msg ?? ''))?.[1];
 const TOTP = { periodSec: 30, digits: 6, window: 1 };
 
-interface World { h: Harness; setClock(ms: number): void; admin: string; approver: string; secret: Buffer; newAddress: Agent }
+interface World {
+  h: Harness;
+  setClock(ms: number): void;
+  admin: string;
+  approver: string;
+  secret: Buffer;
+  newAddress: Agent;
+}
 
 async function world(t: Test, mode: 'hold' | 'pending'): Promise<World> {
   let fakeNow = seoulToEpoch('2026-01-05', 10, 0);
@@ -26,21 +33,33 @@ async function world(t: Test, mode: 'hold' | 'pending'): Promise<World> {
   const enrolled = await h.admin('POST', '/admin/v1/approvers', admin, { name: 'bob', roles: ['approver'] });
   t.equal(enrolled.status, 201, 'approver enrolled');
   const secret = base32Decode(Buffer.from(String(enrolled.json.secret), 'ascii'));
-  t.teardown(() => { secret.fill(0); });
+  t.teardown(() => {
+    secret.fill(0);
+  });
 
   // Two days of ordinary daytime activity from 127.0.0.1: queries and small resting sells of 005930.
   const token = await h.token();
   for (const day of ['2026-01-05', '2026-01-06']) {
     for (let i = 0; i < 30; i++) {
       fakeNow = seoulToEpoch(day, 10, 0) + i * 5 * 60_000;
-      const r = i % 3 === 0
-        ? await h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: String(90_000 + i * 10), trde_tp: '0' }, { token })
-        : await h.call('ka10001', { stk_cd: '005930' }, { token });
+      const r =
+        i % 3 === 0
+          ? await h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: String(90_000 + i * 10), trde_tp: '0' }, { token })
+          : await h.call('ka10001', { stk_cd: '005930' }, { token });
       if (r.json.return_code !== 0) t.fail(`warm-up call refused: ${r.text}`);
     }
   }
   fakeNow = seoulToEpoch('2026-01-07', 11, 0); // Wednesday 11:00: in session, at a usual hour
-  return { h, setClock: (ms) => { fakeNow = ms; }, admin, approver, secret, newAddress };
+  return {
+    h,
+    setClock: (ms) => {
+      fakeNow = ms;
+    },
+    admin,
+    approver,
+    secret,
+    newAddress,
+  };
 }
 
 // From a new address, a first buy (new api-id) of a never-traded symbol: location + new_api + new_symbol.
@@ -64,15 +83,23 @@ t.test('hold mode: a step-up call waits, is approved with a TOTP through the adm
   t.ok(a.score >= 0.7 && a.score < 0.9, `step-up score ${a.score}`);
   t.match(JSON.stringify(a.reasons), /never seen for this bot/);
   t.same(a.summary, STEP_UP_BUY, 'approvers see what they approve');
-  t.notOk(w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'), 'nothing forwarded while held');
+  t.notOk(
+    w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'),
+    'nothing forwarded while held',
+  );
 
-  const wrong = await w.h.admin('POST', `/admin/v1/approvals/${a.id}/approve`, w.approver, { code: '000000' === totpAt(w.secret, Date.now(), TOTP) ? '111111' : '000000' });
+  const wrong = await w.h.admin('POST', `/admin/v1/approvals/${a.id}/approve`, w.approver, {
+    code: '000000' === totpAt(w.secret, Date.now(), TOTP) ? '111111' : '000000',
+  });
   t.equal(wrong.status, 403, 'a wrong TOTP is refused');
   const ok = await w.h.admin('POST', `/admin/v1/approvals/${a.id}/approve`, w.approver, { code: totpAt(w.secret, Date.now(), TOTP) });
   t.equal(ok.status, 200, `approved: ${ok.json.status}`);
   const res = await held;
   t.equal(res.json.return_code, 0, 'the held call proceeds once approved');
-  t.ok(w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420' && o.side === 'buy'), 'the order reached the simulator');
+  t.ok(
+    w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420' && o.side === 'buy'),
+    'the order reached the simulator',
+  );
   t.equal((await w.h.admin('GET', `/admin/v1/approvals/${a.id}`, w.admin)).json.status, 'consumed', 'single use: consumed');
 });
 
@@ -84,7 +111,10 @@ t.test('pending mode: KG3004 with the approval id, retry succeeds, replay on ano
   t.equal(code(first), 'KG3004', 'pending approval');
   const id = first.headers['x-kguard-approval-id'];
   t.match(id, /^[0-9a-f-]{36}$/, 'approval id header');
-  t.notOk(w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'), 'nothing forwarded');
+  t.notOk(
+    w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'),
+    'nothing forwarded',
+  );
 
   const early = await w.h.call('kt10000', STEP_UP_BUY, { token, dispatcher: w.newAddress, headers: { 'x-kguard-approval-id': String(id) } });
   t.equal(code(early), 'KG3004', 'retry before the decision: still pending');
@@ -92,9 +122,16 @@ t.test('pending mode: KG3004 with the approval id, retry succeeds, replay on ano
   const ok = await w.h.admin('POST', `/admin/v1/approvals/${id}/approve`, w.approver, { code: totpAt(w.secret, Date.now(), TOTP) });
   t.equal(ok.status, 200);
 
-  const other = await w.h.call('kt10000', { ...STEP_UP_BUY, ord_qty: '500' }, { token, dispatcher: w.newAddress, headers: { 'x-kguard-approval-id': String(id) } });
+  const other = await w.h.call(
+    'kt10000',
+    { ...STEP_UP_BUY, ord_qty: '500' },
+    { token, dispatcher: w.newAddress, headers: { 'x-kguard-approval-id': String(id) } },
+  );
   t.equal(code(other), 'KG3009', 'the approval is bound to the exact call: another body is refused');
-  t.notOk(w.h.sim.orders(CANARY.account).some((o) => o.qty === 500), 'the other body never reached the broker');
+  t.notOk(
+    w.h.sim.orders(CANARY.account).some((o) => o.qty === 500),
+    'the other body never reached the broker',
+  );
 
   const retry = await w.h.call('kt10000', STEP_UP_BUY, { token, dispatcher: w.newAddress, headers: { 'x-kguard-approval-id': String(id) } });
   t.equal(retry.json.return_code, 0, 'retry with the approval id succeeds');
@@ -112,21 +149,28 @@ t.test('warm-up bot at sustained load is never held (through the sidecar)', asyn
   const t0 = Date.now();
   // About the risk engine, not Kiwoom's limits: 600 orders at Kiwoom's 5/s would take two minutes,
   // so this runs against the idealised simulator with the governor off.
-  const h = await startHarness({ clock: () => base + (Date.now() - t0), sim: { ideal: true }, config: { approval: { mode: 'hold', holdSeconds: 3 }, upstream: { limits: 'off' } } });
+  const h = await startHarness({
+    clock: () => base + (Date.now() - t0),
+    sim: { ideal: true },
+    config: { approval: { mode: 'hold', holdSeconds: 3 }, upstream: { limits: 'off' } },
+  });
   t.teardown(() => h.close());
   const token = await h.token();
-  const TOTAL = 600, CONNECTIONS = 10;
+  const TOTAL = 600,
+    CONNECTIONS = 10;
   const codes: Record<string, number> = {};
   let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-    while (next < TOTAL) {
-      next++;
-      const r = await h.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '71000', trde_tp: '0' }, { token });
-      const k = r.json.return_code === 0 ? 'ok' : code(r) ?? `rc${String(r.json.return_code)}`;
-      codes[k] = (codes[k] ?? 0) + 1;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (next < TOTAL) {
+        next++;
+        const r = await h.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '71000', trde_tp: '0' }, { token });
+        const k = r.json.return_code === 0 ? 'ok' : (code(r) ?? `rc${String(r.json.return_code)}`);
+        codes[k] = (codes[k] ?? 0) + 1;
+      }
+    }),
+  );
   const secs = (performance.now() - started) / 1000;
   t.comment(`${TOTAL} orders in ${secs.toFixed(2)} s (${(TOTAL / secs).toFixed(0)}/s) from a bot with no history: ${JSON.stringify(codes)}`);
   t.same(codes, { ok: TOTAL }, 'every order forwarded, none held');

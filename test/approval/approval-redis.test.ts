@@ -14,7 +14,13 @@ import { createRiskEngine, parseRiskConfig, seoulToEpoch } from '../../proxy/ris
 import { startRedis } from '../helpers/redis.js';
 
 const logger = pino({ level: 'silent' });
-const auditor: Auditor = { async append() { return { seq: 0, hash: '' }; }, async health() {}, async close() {} };
+const auditor: Auditor = {
+  async append() {
+    return { seq: 0, hash: '' };
+  },
+  async health() {},
+  async close() {},
+};
 
 t.test('approval requested on replica A is approved on replica B over Redis', async (t) => {
   const redis = await startRedis();
@@ -26,7 +32,10 @@ t.test('approval requested on replica A is approved on replica B over Redis', as
   const replica = async () => {
     const store = await createRedisStore({ url: redis.url, logger, registry: new Registry() });
     const service = createApprovalService({ config, store, sealer: createKeyProviderSealer(provider), auditor, registry: new Registry(), logger });
-    t.teardown(async () => { await service.close(); await store.close(); });
+    t.teardown(async () => {
+      await service.close();
+      await store.close();
+    });
     return { store, service };
   };
   const a = await replica();
@@ -35,8 +44,19 @@ t.test('approval requested on replica A is approved on replica B over Redis', as
   const secret = base32Decode(e.secret);
   e.secret.fill(0);
 
-  const ticket = await a.service.request({ botId: 'bot1', account: 'acct', apiId: 'kt10001', body: { stk_cd: '005930', ord_qty: '5' }, owner: 'alice', score: 0.8, level: 'step_up' });
-  t.same((await b.service.list({ status: 'pending' })).map((v) => v.id), [ticket.id]);
+  const ticket = await a.service.request({
+    botId: 'bot1',
+    account: 'acct',
+    apiId: 'kt10001',
+    body: { stk_cd: '005930', ord_qty: '5' },
+    owner: 'alice',
+    score: 0.8,
+    level: 'step_up',
+  });
+  t.same(
+    (await b.service.list({ status: 'pending' })).map((v) => v.id),
+    [ticket.id],
+  );
   const waiting = ticket.wait();
   const t0 = Date.now();
   await b.service.approve(ticket.id, 'alice', Buffer.from(totpAt(secret, Date.now(), config.totp)));
@@ -52,8 +72,23 @@ t.test('approval requested on replica A is approved on replica B over Redis', as
   const ra = createRiskEngine({ config: risk, store: a.store, registry: new Registry(), logger });
   const rb = createRiskEngine({ config: risk, store: b.store, registry: new Registry(), logger });
   const now = seoulToEpoch('2026-01-05', 10);
-  for (let i = 0; i < 6; i++) await ra.learn({ botId: 'bot1', account: 'acct', apiId: 'ka10001', kind: 'query', stkCd: '005930', sourceIp: '10.0.0.5', now: now + i * 1000 }, { allowed: true, completed: true });
-  const judged = await rb.assess({ botId: 'bot1', account: 'acct', apiId: 'ka10001', kind: 'query', stkCd: '005930', sourceIp: '203.0.113.7', now: now + 10_000 });
+  for (let i = 0; i < 6; i++)
+    await ra.learn(
+      { botId: 'bot1', account: 'acct', apiId: 'ka10001', kind: 'query', stkCd: '005930', sourceIp: '10.0.0.5', now: now + i * 1000 },
+      { allowed: true, completed: true },
+    );
+  const judged = await rb.assess({
+    botId: 'bot1',
+    account: 'acct',
+    apiId: 'ka10001',
+    kind: 'query',
+    stkCd: '005930',
+    sourceIp: '203.0.113.7',
+    now: now + 10_000,
+  });
   t.equal(judged.baselineCalls, 6);
-  t.ok(judged.contributions.some((c) => c.detector === 'location'), 'new address seen by the other replica');
+  t.ok(
+    judged.contributions.some((c) => c.detector === 'location'),
+    'new address seen by the other replica',
+  );
 });

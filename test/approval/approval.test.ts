@@ -13,8 +13,17 @@ import { createLocalKeyProvider } from '../../proxy/vault/local-provider.js';
 import type { Auditor, AuditEvent } from '../../proxy/audit/types.js';
 import { GuardError, kiwoomErrorBody } from '../../proxy/common/errors.js';
 import {
-  createApprovalService, createKeyProviderSealer, parseApprovalConfig, hashCall, totpAt, base32Decode, hotp,
-  pendingApprovalError, approvalRoutes, type ApprovalService, type ApprovalCall,
+  createApprovalService,
+  createKeyProviderSealer,
+  parseApprovalConfig,
+  hashCall,
+  totpAt,
+  base32Decode,
+  hotp,
+  pendingApprovalError,
+  approvalRoutes,
+  type ApprovalService,
+  type ApprovalCall,
 } from '../../proxy/approval/index.js';
 import { createAdminServer } from '../../proxy/admin/server.js';
 import { AdminTokens } from '../../proxy/admin/tokens.js';
@@ -41,7 +50,15 @@ async function fixture(t: Test, raw: Record<string, unknown> = {}) {
   const store = createMemoryStore();
   t.teardown(() => store.close());
   const logLines: string[] = [];
-  const logger = pino({ level: 'debug' }, new Writable({ write(c, _e, cb) { logLines.push(String(c)); cb(); } }));
+  const logger = pino(
+    { level: 'debug' },
+    new Writable({
+      write(c, _e, cb) {
+        logLines.push(String(c));
+        cb();
+      },
+    }),
+  );
   const auditor = recordingAuditor();
   // A controllable clock: each approval moves it one TOTP step so codes never repeat.
   let offset = 0;
@@ -54,7 +71,11 @@ async function fixture(t: Test, raw: Record<string, unknown> = {}) {
   };
   const service = make();
   const secrets: Record<string, Buffer> = {};
-  for (const [name, roles] of [['alice', ['approver']], ['bob', ['admin']], ['carol', ['admin']]] as const) {
+  for (const [name, roles] of [
+    ['alice', ['approver']],
+    ['bob', ['admin']],
+    ['carol', ['admin']],
+  ] as const) {
     const e = await service.enroll(name, [...roles], 'root');
     secrets[name] = base32Decode(e.secret);
     t.match(e.uri.toString(), /^otpauth:\/\/totp\/kiwoom-guard%3A\w+\?secret=[A-Z2-7]+&issuer=kiwoom-guard&algorithm=SHA1&digits=6&period=30$/);
@@ -68,11 +89,36 @@ async function fixture(t: Test, raw: Record<string, unknown> = {}) {
     secrets[name] = base32Decode(e.secret);
     e.secret.fill(0);
   };
-  return { dir, store, service, make, auditor, logLines, code, config, secrets, provider, enrollNew, advance: (ms: number) => { offset += ms; } };
+  return {
+    dir,
+    store,
+    service,
+    make,
+    auditor,
+    logLines,
+    code,
+    config,
+    secrets,
+    provider,
+    enrollNew,
+    advance: (ms: number) => {
+      offset += ms;
+    },
+  };
 }
 
 const BODY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '10', ord_uv: '74000', trde_tp: '0' };
-const call = (over: Partial<ApprovalCall> = {}): ApprovalCall => ({ botId: 'bot1', account: '5555-01', apiId: 'kt10001', body: BODY, owner: 'alice', score: 0.8, level: 'step_up', reasons: ['time: 03h'], ...over });
+const call = (over: Partial<ApprovalCall> = {}): ApprovalCall => ({
+  botId: 'bot1',
+  account: '5555-01',
+  apiId: 'kt10001',
+  body: BODY,
+  owner: 'alice',
+  score: 0.8,
+  level: 'step_up',
+  reasons: ['time: 03h'],
+  ...over,
+});
 
 t.test('TOTP matches the RFC 6238 SHA-1 test vectors', async (t) => {
   const secret = Buffer.from('12345678901234567890');
@@ -102,7 +148,10 @@ t.test('step-up: held call approved by the owner with TOTP, single use', async (
   const used = await f.service.consume(ticket.id, hashCall('bot1', 'kt10001', BODY));
   t.equal(used.status, 'consumed');
   await t.rejects(f.service.consume(ticket.id, ticket.callHash), { code: 'KG3010' }, 'single use');
-  t.same(f.auditor.events.filter((e) => e.type === 'approval' && e.approvalId === ticket.id).map((e) => e.action), ['requested', 'approved', 'consumed']);
+  t.same(
+    f.auditor.events.filter((e) => e.type === 'approval' && e.approvalId === ticket.id).map((e) => e.action),
+    ['requested', 'approved', 'consumed'],
+  );
 });
 
 t.test('bad, replayed and brute-forced codes are refused', async (t) => {
@@ -177,7 +226,10 @@ t.test('admin approval: four-eyes, two approvers when configured', async (t) => 
   await f.enrollNew('erin', ['admin']);
   const done = await f.service.approve(ticket.id, 'erin', f.code('erin'));
   t.equal(done.status, 'approved');
-  t.same(done.approvals.map((a) => a.approver), ['carol', 'erin']);
+  t.same(
+    done.approvals.map((a) => a.approver),
+    ['carol', 'erin'],
+  );
   t.equal(await waiting, 'approved');
 });
 
@@ -186,7 +238,11 @@ t.test('approval on another replica: two services sharing one Store', async (t) 
   const replicaB = f.make();
   const ticket = await f.service.request(call());
   const listed = await replicaB.list({ status: 'pending' });
-  t.same(listed.map((v) => v.id), [ticket.id], 'replica B lists it');
+  t.same(
+    listed.map((v) => v.id),
+    [ticket.id],
+    'replica B lists it',
+  );
   const waiting = ticket.wait();
   const t0 = Date.now();
   await replicaB.approve(ticket.id, 'alice', f.code('alice'));
@@ -247,14 +303,23 @@ t.test('admin API routes over real HTTP with roles', async (t) => {
   const viewerToken = (await tokens.create('vic', 'viewer')).toString('latin1');
   const rootToken = (await tokens.create('root', 'admin')).toString('latin1');
   const server = createAdminServer({
-    registry: new Registry(), logger: pino({ level: 'silent' }), language: 'en', readiness: [],
-    routes: approvalRoutes(f.service), tokens, maxBodyBytes: 64 * 1024,
+    registry: new Registry(),
+    logger: pino({ level: 'silent' }),
+    language: 'en',
+    readiness: [],
+    routes: approvalRoutes(f.service),
+    tokens,
+    maxBodyBytes: 64 * 1024,
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/admin/v1`;
   const call$ = async (method: 'GET' | 'POST', p: string, token: string, body?: unknown) => {
-    const res = await request(base + p, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await request(base + p, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
   };
   const ticket = await f.service.request(call());

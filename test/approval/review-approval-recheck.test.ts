@@ -14,8 +14,10 @@ t.test('a held order whose bot is disabled during the hold is refused after appr
   const policyFile = path.join(FIXTURES, '..', '..', 'tmp', `review-approval-${process.pid}.yaml`);
   const { mkdir, rm } = await import('node:fs/promises');
   await mkdir(path.dirname(policyFile), { recursive: true });
-  await writeFile(policyFile, readFileSync(path.join(FIXTURES, 'policy-open.yaml'), 'utf8') +
-    '  - { id: approve-size, type: require-approval, outcome: step-up, minQuantity: 5 }\n');
+  await writeFile(
+    policyFile,
+    readFileSync(path.join(FIXTURES, 'policy-open.yaml'), 'utf8') + '  - { id: approve-size, type: require-approval, outcome: step-up, minQuantity: 5 }\n',
+  );
   t.teardown(() => rm(policyFile, { force: true }));
   const h = await startHarness({ policyFile, config: { approval: { mode: 'hold', holdSeconds: 20 } } });
   t.teardown(() => h.close());
@@ -27,10 +29,14 @@ t.test('a held order whose bot is disabled during the hold is refused after appr
 
   const held = h.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: '035420', ord_qty: '5', ord_uv: '150000', trde_tp: '0' });
   let pending: Record<string, any>[] = [];
-  await waitFor(async () => {
-    pending = (await h.admin('GET', '/admin/v1/approvals?status=pending', admin)).json.approvals as Record<string, any>[];
-    return pending.length === 1;
-  }, 5000, 'a pending approval');
+  await waitFor(
+    async () => {
+      pending = (await h.admin('GET', '/admin/v1/approvals?status=pending', admin)).json.approvals as Record<string, any>[];
+      return pending.length === 1;
+    },
+    5000,
+    'a pending approval',
+  );
 
   const disabled = await h.admin('POST', `/admin/v1/bots/${h.botId}/disable`, admin, {});
   t.equal(disabled.status, 200, 'bot disabled while its order is held');
@@ -39,6 +45,9 @@ t.test('a held order whose bot is disabled during the hold is refused after appr
   const res = await held;
   t.not(res.json.return_code, 0, `refused: ${res.text}`);
   t.match(String(res.json.return_msg), /KG2006|KG2007/, 'refused as a disabled bot / ended session');
-  t.notOk(h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'), 'nothing reached the broker');
+  t.notOk(
+    h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'),
+    'nothing reached the broker',
+  );
   secret.fill(0);
 });

@@ -11,7 +11,10 @@ t.test('appends a chained, durable record per event and resumes the chain after 
   const a = await env.open();
   await a.health();
   const acks = await Promise.all(Array.from({ length: 12 }, (_, i) => a.append({ type: 'call.intent', requestId: `r${i}`, apiId: 'kt10000' })));
-  t.same(acks.map((x) => x.seq).sort((x, y) => x - y), Array.from({ length: 12 }, (_, i) => i + 1));
+  t.same(
+    acks.map((x) => x.seq).sort((x, y) => x - y),
+    Array.from({ length: 12 }, (_, i) => i + 1),
+  );
   await a.close();
 
   const b = await env.open();

@@ -53,7 +53,10 @@ t.test('kill -9 under load, verify, restart, resume', async (t) => {
   await appendFile(files[files.length - 1]!.path, '{"v":1,"sink":"file","seq":');
   const torn = await verifyLog(logDir, opts);
   t.ok(torn.ok, 'a torn tail alone is not a failure');
-  t.ok(torn.warnings.some((w) => /torn final write/.test(w)), 'but it is reported');
+  t.ok(
+    torn.warnings.some((w) => /torn final write/.test(w)),
+    'but it is reported',
+  );
   const before = torn.lastSeq!;
 
   const config = parseAuditConfig({ replicaId: 'restarted', checkpoint: { mirrorDir: 'mirror' }, sinks: [{ type: 'file', rotateBytes: 256 * 1024 }] }, dataDir);
@@ -64,13 +67,22 @@ t.test('kill -9 under load, verify, restart, resume', async (t) => {
 
   const final = await verifyLog(logDir, opts);
   t.ok(final.ok, final.failure?.reason ?? 'the log verifies');
-  t.notOk(final.warnings.some((w) => /torn final write/.test(w)), 'torn tail is sealed');
+  t.notOk(
+    final.warnings.some((w) => /torn final write/.test(w)),
+    'torn tail is sealed',
+  );
   t.equal(final.uncoveredRecords, 0, 'close() checkpoints everything');
   // The recovery record is sealed in the file that held the torn write; the record after the
   // restart may start a new file (rotation), so it is found by its sequence number, not its place.
   const lines: string[] = [];
   for (const f of await listLogFiles(logDir)) lines.push(...(await readFile(f.path, 'utf8')).trim().split('\n'));
-  const parse = (l: string) => { try { return JSON.parse(l) as { seq: number; type: string; data: { reason: string; tornBytes: number } }; } catch { return undefined; } };
+  const parse = (l: string) => {
+    try {
+      return JSON.parse(l) as { seq: number; type: string; data: { reason: string; tornBytes: number } };
+    } catch {
+      return undefined;
+    }
+  };
   const recovery = lines.map(parse).find((r) => r?.seq === before + 1)!;
   t.equal(recovery.type, 'recovery');
   t.equal(recovery.data.reason, 'torn-tail');

@@ -15,12 +15,16 @@ import { listLogFiles, logFileName } from '../../proxy/audit/logfiles.js';
 import { verifyLog } from '../../proxy/audit/verify.js';
 
 const CHILD_ENV = 'KGUARD_DURABILITY_CHILD';
-const childConfig = (dataDir: string) => parseAuditConfig({
-  replicaId: 'durability-child',
-  // Frequent checkpoints: each must fsync first, or a power loss would leave a signed checkpoint past the log's end.
-  checkpoint: { everyRecords: 50, everyMs: 600_000, mirrorDir: 'mirror' },
-  sinks: [{ type: 'file' }],
-}, dataDir);
+const childConfig = (dataDir: string) =>
+  parseAuditConfig(
+    {
+      replicaId: 'durability-child',
+      // Frequent checkpoints: each must fsync first, or a power loss would leave a signed checkpoint past the log's end.
+      checkpoint: { everyRecords: 50, everyMs: 600_000, mirrorDir: 'mirror' },
+      sinks: [{ type: 'file' }],
+    },
+    dataDir,
+  );
 
 interface ChildReport {
   acks: { seq: number; durability: AuditDurability; syncedAtAck: number }[];
@@ -33,13 +37,18 @@ async function runChild(dataDir: string): Promise<void> {
   const synced = () => auditor.status()[0]!.syncedSeq!;
   const acks: ChildReport['acks'] = [];
   // 8 callers, orders and queries mixed (75 each), then queries only.
-  await Promise.all(Array.from({ length: 8 }, async (_, w) => {
-    const durability: AuditDurability = w % 2 === 0 ? 'fsync' : 'write';
-    for (let i = 0; i < 75; i++) {
-      const ack = await auditor.append({ type: 'call.intent', requestId: `w${w}-${i}`, apiId: durability === 'fsync' ? 'kt10000' : 'ka10001' }, { durability });
-      acks.push({ seq: ack.seq, durability, syncedAtAck: synced() });
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, w) => {
+      const durability: AuditDurability = w % 2 === 0 ? 'fsync' : 'write';
+      for (let i = 0; i < 75; i++) {
+        const ack = await auditor.append(
+          { type: 'call.intent', requestId: `w${w}-${i}`, apiId: durability === 'fsync' ? 'kt10000' : 'ka10001' },
+          { durability },
+        );
+        acks.push({ seq: ack.seq, durability, syncedAtAck: synced() });
+      }
+    }),
+  );
   // A checkpoint fsyncs everything written; the 5 queries after it stay only in the page cache.
   await auditor.checkpointNow();
   for (let i = 0; i < 5; i++) {
@@ -88,18 +97,31 @@ if (childDir) {
     t.teardown(env.cleanup);
     const a = await env.open();
     const notSynced: number[] = [];
-    const acks = await Promise.all(Array.from({ length: 300 }, (_, i) => {
-      const durability: AuditDurability = i % 3 === 0 ? 'fsync' : 'write';
-      return a.append({ type: 'call.intent', requestId: `m${i}` }, { durability }).then((ack) => {
-        if (durability === 'fsync' && a.status()[0]!.syncedSeq! < ack.seq) notSynced.push(ack.seq);
-        return ack;
-      });
-    }));
-    t.same(acks.map((x) => x.seq), Array.from({ length: 300 }, (_, i) => i + 1), 'seq follows append order');
+    const acks = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => {
+        const durability: AuditDurability = i % 3 === 0 ? 'fsync' : 'write';
+        return a.append({ type: 'call.intent', requestId: `m${i}` }, { durability }).then((ack) => {
+          if (durability === 'fsync' && a.status()[0]!.syncedSeq! < ack.seq) notSynced.push(ack.seq);
+          return ack;
+        });
+      }),
+    );
+    t.same(
+      acks.map((x) => x.seq),
+      Array.from({ length: 300 }, (_, i) => i + 1),
+      'seq follows append order',
+    );
     t.same(notSynced, [], 'no fsync ack before its fdatasync');
     const recorded = (await lines(env.logDir)).map((l) => JSON.parse(l) as { seq: number; hash: string; data: { requestId: string } });
-    t.same(recorded.map((r) => r.data.requestId), Array.from({ length: 300 }, (_, i) => `m${i}`), 'lines in chain order');
-    t.same(recorded.map((r) => r.hash), acks.map((x) => x.hash));
+    t.same(
+      recorded.map((r) => r.data.requestId),
+      Array.from({ length: 300 }, (_, i) => `m${i}`),
+      'lines in chain order',
+    );
+    t.same(
+      recorded.map((r) => r.hash),
+      acks.map((x) => x.hash),
+    );
     await a.close();
     const report = await verifyLog(env.logDir, { publicKeyFile: path.join(env.dataDir, 'audit-signing.pub') });
     t.ok(report.ok, report.failure?.reason ?? 'the log verifies');
@@ -148,7 +170,10 @@ if (childDir) {
 
     const report = await new Promise<ChildReport>((resolve, reject) => {
       const self = fileURLToPath(import.meta.url);
-      const proc = spawn(process.execPath, [...process.execArgv, self], { env: { ...process.env, [CHILD_ENV]: dataDir }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const proc = spawn(process.execPath, [...process.execArgv, self], {
+        env: { ...process.env, [CHILD_ENV]: dataDir },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let out = '';
       let parsed: ChildReport | undefined;
       const guard = setTimeout(() => proc.kill('SIGKILL'), 60_000);
@@ -170,7 +195,11 @@ if (childDir) {
     const fsyncAcks = report.acks.filter((a) => a.durability === 'fsync');
     const writeAcks = report.acks.filter((a) => a.durability === 'write');
     t.same([fsyncAcks.length, writeAcks.length], [300, 305], 'both kinds were acknowledged');
-    t.same(fsyncAcks.filter((a) => a.syncedAtAck < a.seq), [], 'every fsync ack came after an fdatasync covering it');
+    t.same(
+      fsyncAcks.filter((a) => a.syncedAtAck < a.seq),
+      [],
+      'every fsync ack came after an fdatasync covering it',
+    );
     t.equal(report.writtenSeq, 605);
     // What a power loss may take: everything after the last fsync ack (a later
     // group fsync may or may not have covered the 'write' tail by the kill).
@@ -183,7 +212,11 @@ if (childDir) {
     t.ok(afterKill.ok, afterKill.failure?.reason ?? 'the log verifies');
     t.equal(afterKill.lastSeq, report.writtenSeq, "every 'write' ack survives a process crash");
     const seqs = (await lines(logDir)).map((l) => (JSON.parse(l) as { seq: number }).seq);
-    t.same(seqs, Array.from({ length: report.writtenSeq }, (_, i) => i + 1), 'in chain order');
+    t.same(
+      seqs,
+      Array.from({ length: report.writtenSeq }, (_, i) => i + 1),
+      'in chain order',
+    );
 
     // Power loss: the disk keeps what was fdatasynced, plus perhaps a torn piece of the next write.
     const files = await listLogFiles(logDir);
@@ -195,7 +228,10 @@ if (childDir) {
     await appendFile(files[0]!.path, all[durableSeq]!.slice(0, 40));
     const lost = report.acks.filter((a) => a.seq > durableSeq);
     t.equal(lost.length, 5);
-    t.ok(lost.every((a) => a.durability === 'write'), "only 'write' records are lost");
+    t.ok(
+      lost.every((a) => a.durability === 'write'),
+      "only 'write' records are lost",
+    );
 
     // Restart: signed checkpoints never cover unsynced records, so the chain resumes after a sealed torn tail.
     const config = parseAuditConfig({ replicaId: 'restarted', checkpoint: { mirrorDir: 'mirror' } }, dataDir);

@@ -18,8 +18,12 @@ import { startRedis } from '../helpers/redis.js';
 function fakeIO(stdin = ''): CliIO & { out: () => string; err: () => string } {
   let out = '';
   let err = '';
-  const stdout = new PassThrough().on('data', (d: Buffer) => { out += d.toString(); });
-  const stderr = new PassThrough().on('data', (d: Buffer) => { err += d.toString(); });
+  const stdout = new PassThrough().on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const stderr = new PassThrough().on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   return { stdin: Readable.from([Buffer.from(stdin)]), stdout, stderr, env: {}, out: () => out, err: () => err };
 }
 
@@ -35,11 +39,17 @@ t.test('secrets never reach the log; sensitive fields are keyed hashes an invest
   const token = Buffer.from('CANARY-BROKER-TOKEN-0001');
   const fp = a.fingerprint(token);
   await a.append({
-    type: 'broker_token.issued', botId: 'bot-a', tokenFingerprint: fp,
-    appkey: Buffer.from('CANARY-APPKEY-0002'), secretkey: 'CANARY-SECRET-0003',
+    type: 'broker_token.issued',
+    botId: 'bot-a',
+    tokenFingerprint: fp,
+    appkey: Buffer.from('CANARY-APPKEY-0002'),
+    secretkey: 'CANARY-SECRET-0003',
     headers: { authorization: 'Bearer CANARY-JWT-0004', 'api-id': 'au10001' },
-    note: 'Bearer CANARY-TOKEN-0005', password: 'CANARY-PW-0006', nested: { deeper: { accessToken: 'CANARY-0007' } },
-    accountNo: '5012345678', clientIp: '10.1.2.3',
+    note: 'Bearer CANARY-TOKEN-0005',
+    password: 'CANARY-PW-0006',
+    nested: { deeper: { accessToken: 'CANARY-0007' } },
+    accountNo: '5012345678',
+    clientIp: '10.1.2.3',
   });
   await a.close();
   const text = await allLogText(env.logDir);
@@ -93,12 +103,20 @@ t.test('a second sink keeps calls flowing when the first fails', async (t) => {
   await symlink('/dev/full', path.join(env.logDir, 'audit-0000000000000001.jsonl'));
   const out = new PassThrough();
   let lines = '';
-  out.on('data', (d: Buffer) => { lines += d.toString(); });
+  out.on('data', (d: Buffer) => {
+    lines += d.toString();
+  });
   const a = await env.open({ stdout: out });
   const ack = await a.append({ type: 'decision', requestId: 'z', decision: 'allow' });
   t.equal(ack.sink, 'stdout');
   await a.health();
-  t.same(a.status().map((s) => [s.id, s.up]), [['file', false], ['stdout', true]]);
+  t.same(
+    a.status().map((s) => [s.id, s.up]),
+    [
+      ['file', false],
+      ['stdout', true],
+    ],
+  );
   t.match(lines, /"type":"decision"/);
 });
 
@@ -141,7 +159,8 @@ t.test('redis-stream sink chains records in Redis, bounded, and resumes', async 
   const env = await auditEnv({
     sinks: [{ type: 'file' }, { type: 'redis-stream', stream: 'kg:audit', maxLen: 1000 }],
     checkpoint: { everyRecords: 5, mirrorRedisKey: 'kg:audit:checkpoints' },
-    sinkTimeoutMs: 500, sinkRetryMs: 0,
+    sinkTimeoutMs: 500,
+    sinkRetryMs: 0,
   });
   t.teardown(env.cleanup);
   const a = await env.open({ redis });
@@ -152,9 +171,12 @@ t.test('redis-stream sink chains records in Redis, bounded, and resumes', async 
   const entries = await redis.xrange('kg:audit:test-replica', '-', '+');
   t.equal(entries.length, 13);
   const records = entries.map(([, f]) => JSON.parse(f[1]!) as { seq: number; prev: string; hash: string; sink: string });
-  t.same(records.map((r) => r.seq), Array.from({ length: 13 }, (_, i) => i + 1));
+  t.same(
+    records.map((r) => r.seq),
+    Array.from({ length: 13 }, (_, i) => i + 1),
+  );
   for (let i = 1; i < records.length; i++) t.equal(records[i]!.prev, records[i - 1]!.hash);
-  t.ok(await redis.xlen('kg:audit:checkpoints') >= 2, 'checkpoints mirrored to Redis');
+  t.ok((await redis.xlen('kg:audit:checkpoints')) >= 2, 'checkpoints mirrored to Redis');
 
   await redisProc.kill();
   const ack = await b.append({ type: 'call.intent', requestId: 'while-redis-down' });
@@ -183,7 +205,9 @@ t.test('kguard audit verify: verdict and exit code', async (t) => {
   t.equal(await audit(['verify', '--public-key', log.publicKeyFile, '--checkpoints', log.mirrorDir, log.dir], ok), 0);
   t.match(ok.out(), /^VERIFIED .*50 records \(seq 1\.\.50\)/);
   const [file] = await logFilePaths(log.dir);
-  await editRecord(file!, 9, (r) => { r.data.botId = 'bot-b'; });
+  await editRecord(file!, 9, (r) => {
+    r.data.botId = 'bot-b';
+  });
   const bad = fakeIO();
   t.equal(await audit(['verify', '--public-key', log.publicKeyFile, log.dir], bad), 1);
   t.match(bad.out(), /FAILED[\s\S]*first bad record: seq 10 at audit-0000000000000001\.jsonl:10/);

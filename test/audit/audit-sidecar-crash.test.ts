@@ -37,39 +37,62 @@ t.teardown(() => sim.close());
 sim.registerApp({ appKey: 'CRASHappKEY0c9d8e7f6a5b', secretKey: 'CRASHsecretKEY1a2b3c4d5e6f7a8b9c', accountNo: ACCOUNT, cash: 10_000_000_000, holdings: [] });
 
 // Provision the bot and its credentials before the sidecar runs; the sidecar reads them from the data dir.
-const { botSecret } = await provisionBot(dataDir, { botId: 'crash-bot', account: ACCOUNT, appKey: 'CRASHappKEY0c9d8e7f6a5b', secretKey: 'CRASHsecretKEY1a2b3c4d5e6f7a8b9c', allowed: ['kind:query', 'kind:account', 'kind:order'] });
+const { botSecret } = await provisionBot(dataDir, {
+  botId: 'crash-bot',
+  account: ACCOUNT,
+  appKey: 'CRASHappKEY0c9d8e7f6a5b',
+  secretKey: 'CRASHsecretKEY1a2b3c4d5e6f7a8b9c',
+  allowed: ['kind:query', 'kind:account', 'kind:order'],
+});
 
 const configFile = path.join(dataDir, 'kguard.yaml');
-await writeFile(configFile, stringify({
-  dataDir,
-  listen: { host: '127.0.0.1', port: 0 },
-  admin: { enabled: false },
-  upstream: { target: 'custom', url: sim.url, limits: 'off' },
-  demo: { enabled: false },
-  log: { level: 'warn' },
-  brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
-  policy: { file: path.join(FIXTURES, 'policy-open.yaml') },
-  audit: { checkpoint: { everyRecords: 100, everyMs: 200, mirrorDir: 'audit-mirror' } },
-}));
+await writeFile(
+  configFile,
+  stringify({
+    dataDir,
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { enabled: false },
+    upstream: { target: 'custom', url: sim.url, limits: 'off' },
+    demo: { enabled: false },
+    log: { level: 'warn' },
+    brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
+    policy: { file: path.join(FIXTURES, 'policy-open.yaml') },
+    audit: { checkpoint: { everyRecords: 100, everyMs: 200, mirrorDir: 'audit-mirror' } },
+  }),
+);
 
-interface Running { proc: ChildProcess; url: string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
+interface Running {
+  proc: ChildProcess;
+  url: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
 
 async function startChild(): Promise<Running> {
   const proc = spawn(process.execPath, [TS_LOADER, CHILD, configFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const guard = setTimeout(() => proc.kill('SIGKILL'), 30_000);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => {
-    clearTimeout(guard);
-    resolve({ code, signal });
-  }));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => {
+      clearTimeout(guard);
+      resolve({ code, signal });
+    }),
+  );
   const url = await Promise.race([
     new Promise<string>((resolve) => proc.once('message', (m: { url: string }) => resolve(m.url))),
-    exited.then(({ code, signal }) => { throw new Error(`sidecar child exited before it was ready (code ${code}, signal ${signal})`); }),
+    exited.then(({ code, signal }) => {
+      throw new Error(`sidecar child exited before it was ready (code ${code}, signal ${signal})`);
+    }),
   ]);
   return { proc, url, exited };
 }
 
 async function post(url: string, p: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await request(url + p, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json;charset=UTF-8', ...headers }, headersTimeout: 5_000, bodyTimeout: 5_000 });
+  const res = await request(url + p, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json;charset=UTF-8', ...headers },
+    headersTimeout: 5_000,
+    bodyTimeout: 5_000,
+  });
   const text = await res.body.text();
   return { status: res.statusCode, json: parseJson(text), requestId: String(res.headers['x-kguard-request-id'] ?? '') };
 }
@@ -89,20 +112,28 @@ async function load(url: string, ms: number, connections: number, onProgress?: (
   const forwarded: string[] = [];
   let failed = 0;
   let dead = false;
-  await Promise.all(Array.from({ length: connections }, async (_, w) => {
-    for (let i = 0; Date.now() < end && !dead; i++) {
-      try {
-        const r = (w + i) % 3 === 0
-          ? await post(url, '/api/dostk/acnt', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { ...auth, 'api-id': 'kt00018' })
-          : await post(url, '/api/dostk/ordr', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: String(price--), trde_tp: '0' }, { ...auth, 'api-id': 'kt10000' });
-        if (r.status === 200 && r.json.return_code === 0) forwarded.push(r.requestId);
-        else failed++;
-        onProgress?.(forwarded.length);
-      } catch {
-        dead = true; // the sidecar was killed: connection refused or reset
+  await Promise.all(
+    Array.from({ length: connections }, async (_, w) => {
+      for (let i = 0; Date.now() < end && !dead; i++) {
+        try {
+          const r =
+            (w + i) % 3 === 0
+              ? await post(url, '/api/dostk/acnt', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { ...auth, 'api-id': 'kt00018' })
+              : await post(
+                  url,
+                  '/api/dostk/ordr',
+                  { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: String(price--), trde_tp: '0' },
+                  { ...auth, 'api-id': 'kt10000' },
+                );
+          if (r.status === 200 && r.json.return_code === 0) forwarded.push(r.requestId);
+          else failed++;
+          onProgress?.(forwarded.length);
+        } catch {
+          dead = true; // the sidecar was killed: connection refused or reset
+        }
       }
-    }
-  }));
+    }),
+  );
   return { forwarded, failed };
 }
 
@@ -151,7 +182,10 @@ t.test('kill -9 the sidecar mid-load, restart on the same data dir, verify', asy
   const final = await verifyLog(auditDir, verifyOpts);
   t.ok(final.ok, `log verifies after the restart: ${final.failure?.reason ?? 'ok'}`);
   t.equal(final.records, final.lastSeq, 'one chain, no gaps, from seq 1');
-  t.notOk(final.warnings.some((w) => /torn final write/.test(w)), 'the torn tail is sealed');
+  t.notOk(
+    final.warnings.some((w) => /torn final write/.test(w)),
+    'the torn tail is sealed',
+  );
   t.equal(final.uncoveredRecords, 0, 'a clean close checkpoints everything');
 
   const records = await readAuditRecords(auditDir);
@@ -161,8 +195,14 @@ t.test('kill -9 the sidecar mid-load, restart on the same data dir, verify', asy
   t.equal(seal?.prev, afterCrash.headHash, 'chained to the last complete record before the crash');
   const secondRun = run2.forwarded.flatMap((id) => recordsFor(records, id));
   t.ok(secondRun.length >= run2.forwarded.length * 2, 'the calls after the restart have their records');
-  t.ok(secondRun.every((r) => r.seq > seal!.seq), 'and their seqs continue after the seal');
-  t.ok(run2.forwarded.every((id) => recordsFor(records, id).some((r) => r.type === 'call.outcome' && r.data.ok === true)), 'with outcomes');
+  t.ok(
+    secondRun.every((r) => r.seq > seal!.seq),
+    'and their seqs continue after the seal',
+  );
+  t.ok(
+    run2.forwarded.every((id) => recordsFor(records, id).some((r) => r.type === 'call.outcome' && r.data.ok === true)),
+    'with outcomes',
+  );
   // Not asserted: the machine is shared, so wall time says more about neighbours than about this code.
   t.comment(`whole test ${Date.now() - started} ms`);
 });

@@ -35,7 +35,12 @@ t.test('every forwarded, denied and rejected call has its records; the log verif
   const brokerTokens: string[] = [];
   const h = await startHarness({
     policyFile: path.join(FIXTURES, 'policy-strict.yaml'),
-    sim: { onTokenIssued: (tok) => { brokerTokens.push(tok.toString('utf8')); tok.fill(0); } },
+    sim: {
+      onTokenIssued: (tok) => {
+        brokerTokens.push(tok.toString('utf8'));
+        tok.fill(0);
+      },
+    },
   });
   t.teardown(() => h.close());
   h.sim.setQuote('005930', 70_000);
@@ -65,7 +70,10 @@ t.test('every forwarded, denied and rejected call has its records; the log verif
   const rejected: Record<string, { r: CallResult; code: string }> = {
     'no bearer': { r: await h.post('/api/dostk/stkinfo', '{"stk_cd":"005930"}', { 'api-id': 'ka10001' }), code: 'KG2001' },
     'forged bearer': { r: await h.call('ka10001', { stk_cd: '005930' }, { token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl' }), code: 'KG2002' },
-    'wrong bot secret': { r: await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: h.botId, secretkey: 'not-the-secret' })), code: 'KG2005' },
+    'wrong bot secret': {
+      r: await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: h.botId, secretkey: 'not-the-secret' })),
+      code: 'KG2005',
+    },
     'unknown api-id': { r: await h.call('kt99999', { stk_cd: '005930' }, { token, path: '/api/dostk/stkinfo' }), code: 'KG1004' },
     'bad json': { r: await h.call('ka10001', '{"stk_cd":', { token }), code: 'KG1001' },
     'missing field': { r: await h.call('ka10001', { other: 1 }, { token }), code: 'KG1010' },
@@ -96,18 +104,27 @@ t.test('every forwarded, denied and rejected call has its records; the log verif
       t.equal((intent?.data.decision as Record<string, unknown>)?.outcome, 'allow', `${name}: decision allow`);
       t.match((intent?.data.decision as Record<string, unknown>)?.policyVersion, /\S/, `${name}: policy version recorded`);
       t.equal(intent?.data.account, accountHash, `${name}: account only as its keyed hash`);
-      t.ok(recs.filter((x) => x.type === 'decrypt').every((x) => x.data.outcome === 'ok'), `${name}: decrypts succeeded`);
+      t.ok(
+        recs.filter((x) => x.type === 'decrypt').every((x) => x.data.outcome === 'ok'),
+        `${name}: decrypts succeeded`,
+      );
       const outcome = one(recs, 'call.outcome');
       t.equal(outcome?.data.ok, true, `${name}: outcome ok`);
       t.equal(outcome?.data.upstreamStatus, 200);
       // The intent is durable before the call is forwarded: a token this call issued comes after it.
-      t.ok(recs.filter((x) => x.type === 'broker_token.issued').every((x) => x.seq > intent!.seq), `${name}: any token it issued was issued after the intent`);
+      t.ok(
+        recs.filter((x) => x.type === 'broker_token.issued').every((x) => x.seq > intent!.seq),
+        `${name}: any token it issued was issued after the intent`,
+      );
       t.ok(outcome!.seq > intent!.seq, `${name}: outcome after intent`);
     }
     const issued = all.filter((x) => x.type === 'broker_token.issued');
     t.ok(issued.length >= 1, 'broker tokens were issued (with a decrypt) for the key');
     t.ok(tokensSettled(all), 'every broker token issued was revoked');
-    t.ok(issued.every((x) => x.data.key && /^[0-9a-f]{32}$/.test(String(x.data.key))), 'issue records name the app key by keyed fingerprint');
+    t.ok(
+      issued.every((x) => x.data.key && /^[0-9a-f]{32}$/.test(String(x.data.key))),
+      'issue records name the app key by keyed fingerprint',
+    );
     const buyOutcome = one(recordsFor(all, requestIdOf(buy)), 'call.outcome');
     t.equal(buyOutcome?.data.orderNo, buy.json.ord_no, 'the order number is in the buy outcome');
   });
@@ -124,7 +141,11 @@ t.test('every forwarded, denied and rejected call has its records; the log verif
       t.equal(outcome?.data.ok, false);
       t.equal(outcome?.data.code, 'KG3001');
       t.equal((outcome?.data.decision as Record<string, unknown>)?.ruleId, rule);
-      t.same(recs.filter((x) => x.type === 'decrypt' || x.type.startsWith('broker_token')), [], `${rule}: no decrypt, no broker token`);
+      t.same(
+        recs.filter((x) => x.type === 'decrypt' || x.type.startsWith('broker_token')),
+        [],
+        `${rule}: no decrypt, no broker token`,
+      );
     }
   });
 
@@ -134,7 +155,10 @@ t.test('every forwarded, denied and rejected call has its records; the log verif
       t.equal(one(recs, 'call.outcome')?.data.code, code, `${name}: outcome with ${code}`);
       t.equal(one(recs, 'call.outcome')?.data.ok, false);
       t.notOk(has(recs, 'call.intent'), `${name}: no intent`);
-      t.notOk(recs.some((x) => x.type === 'decrypt' || x.type.startsWith('broker_token')), `${name}: no decrypt, no broker token`);
+      t.notOk(
+        recs.some((x) => x.type === 'decrypt' || x.type.startsWith('broker_token')),
+        `${name}: no decrypt, no broker token`,
+      );
     }
   });
 
@@ -142,15 +166,26 @@ t.test('every forwarded, denied and rejected call has its records; the log verif
     const text = await auditLogText(auditDir);
     for (const [what, secret] of Object.entries(CANARY)) t.notOk(text.includes(secret), `no ${what} in the audit log`);
     t.ok(brokerTokens.length >= 1, `the simulator issued ${brokerTokens.length} broker tokens (one per key while calls overlap)`);
-    t.same(brokerTokens.filter((tok) => text.includes(tok)), [], 'no broker token in the audit log');
-    const accountFields = all.flatMap((r) => Object.entries(r.data).filter(([k]) => k === 'account').map(([, v]) => v));
+    t.same(
+      brokerTokens.filter((tok) => text.includes(tok)),
+      [],
+      'no broker token in the audit log',
+    );
+    const accountFields = all.flatMap((r) =>
+      Object.entries(r.data)
+        .filter(([k]) => k === 'account')
+        .map(([, v]) => v),
+    );
     t.ok(accountFields.length > 0 && accountFields.every((v) => typeof v === 'string' && HMAC.test(v)), 'every account field is an hmac');
     // Broker tokens appear only as keyed fingerprints (HMAC under the audit key), so an investigator holding a token can find it.
     const key = h.sidecar.parts.auditor.fingerprintKey;
     const expected = new Set(brokerTokens.map((tok) => keyedFingerprint(key, Buffer.from(tok))));
     key.fill(0);
     const issued = all.filter((r) => r.type === 'broker_token.issued');
-    t.ok(issued.length === brokerTokens.length && issued.every((r) => expected.has(String(r.data.fingerprint))), 'each issued record names a real token by its keyed fingerprint');
+    t.ok(
+      issued.length === brokerTokens.length && issued.every((r) => expected.has(String(r.data.fingerprint))),
+      'each issued record names a real token by its keyed fingerprint',
+    );
   });
 
   t.test('the sidecar log verifies, and a forwarded order has a receipt from the admin API', async (t) => {
@@ -228,8 +263,14 @@ t.test('fail closed through the sidecar: a broken audit sink stops orders, /read
   await waitForRequestRecords(auditDir, [requestIdOf(after)], (recs) => has(recs, 'call.outcome') && has(recs, 'broker_token.revoked'));
 
   const records = await readAuditRecords(auditDir);
-  t.ok(records.some((r) => r.type === 'recovery' && r.data.reason === 'sink-resumed'), 'the outage is marked in the chain');
-  t.notOk(records.some((r) => r.data.requestId === requestIdOf(refused) && r.type === 'call.intent'), 'the refused order has no intent (nothing could be written)');
+  t.ok(
+    records.some((r) => r.type === 'recovery' && r.data.reason === 'sink-resumed'),
+    'the outage is marked in the chain',
+  );
+  t.notOk(
+    records.some((r) => r.data.requestId === requestIdOf(refused) && r.type === 'call.intent'),
+    'the refused order has no intent (nothing could be written)',
+  );
   const report = await verifyLog(auditDir, { publicKeyFile: path.join(h.dataDir, 'audit-signing.pub') });
   t.ok(report.ok, `verify after the outage: ${report.failure?.reason ?? 'ok'}`);
   t.equal(report.records, report.lastSeq, 'no gaps across the outage');

@@ -29,7 +29,9 @@ t.test('editing a field is caught at that record', async (t) => {
   const log = await buildLog(60);
   t.teardown(log.env.cleanup);
   const [file] = await logFilePaths(log.dir);
-  await editRecord(file!, 24, (r) => { r.data.apiId = 'kt10001'; });
+  await editRecord(file!, 24, (r) => {
+    r.data.apiId = 'kt10001';
+  });
   const r = await verifyBuilt(log);
   t.notOk(r.ok);
   t.equal(r.failure?.seq, 25);

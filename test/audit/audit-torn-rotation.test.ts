@@ -28,5 +28,8 @@ t.test('a torn tail in a full file is sealed in that file', async (t) => {
   await b.close();
   const report = await verifyLog(env.logDir);
   t.ok(report.ok, report.failure?.reason ?? 'the log verifies across the torn write and the rotation');
-  t.notOk(report.warnings.some((w) => /torn final write/.test(w)), 'the torn write is sealed, not left dangling');
+  t.notOk(
+    report.warnings.some((w) => /torn final write/.test(w)),
+    'the torn write is sealed, not left dangling',
+  );
 });

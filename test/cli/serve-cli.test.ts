@@ -19,11 +19,19 @@ t.test('kguard serve --redis URL runs on Redis and drains on SIGTERM', async (t)
   await chmod(dataDir, 0o700);
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const configFile = path.join(dataDir, 'kguard.yaml');
-  await writeFile(configFile, JSON.stringify({
-    dataDir, listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0, enabled: true },
-    upstream: { target: 'custom', url: sim.url }, demo: { enabled: false }, log: { level: 'warn' },
-    policy: { file: path.join(ROOT, 'test/fixtures/policy-open.yaml') },
-  }), { mode: 0o600 });
+  await writeFile(
+    configFile,
+    JSON.stringify({
+      dataDir,
+      listen: { host: '127.0.0.1', port: 0 },
+      admin: { host: '127.0.0.1', port: 0, enabled: true },
+      upstream: { target: 'custom', url: sim.url },
+      demo: { enabled: false },
+      log: { level: 'warn' },
+      policy: { file: path.join(ROOT, 'test/fixtures/policy-open.yaml') },
+    }),
+    { mode: 0o600 },
+  );
   const child = await spawnSidecar({ configFile, args: ['--redis', redisProc.url] });
   t.teardown(() => child.kill());
   const metrics = await (await request(`${child.adminUrl}/metrics`)).body.text();

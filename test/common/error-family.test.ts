@@ -19,14 +19,22 @@ import policyCommand from '../../proxy/cli/policy.js';
 import { main } from '../../proxy/cli/index.js';
 
 let dir: string;
-t.before(async () => { dir = await mkdtemp(path.join(tmpdir(), 'kg-error-family-')); });
+t.before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'kg-error-family-'));
+});
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough(), stderr = new PassThrough();
-  let out = '', err = '';
-  stdout.on('data', (c) => { out += String(c); });
-  stderr.on('data', (c) => { err += String(c); });
+  const stdout = new PassThrough(),
+    stderr = new PassThrough();
+  let out = '',
+    err = '';
+  stdout.on('data', (c) => {
+    out += String(c);
+  });
+  stderr.on('data', (c) => {
+    err += String(c);
+  });
   const code = await main(args, { stdin: new PassThrough(), stdout, stderr, env: {} });
   return { code, out, err };
 }
@@ -45,7 +53,10 @@ t.test('ConfigError is KG9003', async (t) => {
   t.ok(err instanceof ConfigError && err instanceof GuardError, 'a GuardError subclass');
   t.match(err, { name: 'ConfigError', code: 'KG9003', status: 500, detail: 'upstream.url is required when upstream.target is custom' });
   t.equal((err as Error).message, 'KG9003: Invalid configuration (upstream.url is required when upstream.target is custom)');
-  t.same(kiwoomErrorBody(err as GuardError, 'ko'), { return_code: 9, return_msg: '설정이 올바르지 않습니다[KG9003:upstream.url is required when upstream.target is custom]' });
+  t.same(kiwoomErrorBody(err as GuardError, 'ko'), {
+    return_code: 9,
+    return_msg: '설정이 올바르지 않습니다[KG9003:upstream.url is required when upstream.target is custom]',
+  });
 });
 
 t.test('a config file that does not parse is named, never quoted', async (t) => {
@@ -66,7 +77,14 @@ t.test('a config file that does not parse is named, never quoted', async (t) => 
 });
 
 t.test('PolicyLoadError is KG3017 and keeps its issues', async (t) => {
-  const err = (() => { try { parsePolicySource('version: 1\nrules: [\n', 'p.yaml'); return undefined; } catch (e) { return e; } })();
+  const err = (() => {
+    try {
+      parsePolicySource('version: 1\nrules: [\n', 'p.yaml');
+      return undefined;
+    } catch (e) {
+      return e;
+    }
+  })();
   t.ok(err instanceof PolicyLoadError && err instanceof GuardError);
   t.match(err, { name: 'PolicyLoadError', code: 'KG3017', file: 'p.yaml' });
   t.ok((err as PolicyLoadError).issues.length > 0);
@@ -100,9 +118,12 @@ t.test('CLI usage errors are KG9004; exit codes and text as before', async (t) =
   t.ok(new UsageError('x') instanceof GuardError);
 
   // Commands that print their usage: exit 2, the same line as before.
-  const stdout = new PassThrough(), stderr = new PassThrough();
+  const stdout = new PassThrough(),
+    stderr = new PassThrough();
   let err = '';
-  stderr.on('data', (c) => { err += String(c); });
+  stderr.on('data', (c) => {
+    err += String(c);
+  });
   t.equal(await policyCommand(['check', '--lang', 'fr', 'x'], { stdin: new PassThrough(), stdout, stderr, env: {} }), 2);
   t.match(err, /^kguard policy: --lang must be ko or en\nusage: kguard policy/);
   const sim = await cli(['sim', '--port', 'x']);

@@ -95,7 +95,13 @@ t.test('dashboard: Grafana JSON with a Prometheus datasource and a replica varia
   }
 });
 
-interface Rule { alert: string; expr: string; for?: string; labels: Obj; annotations: Obj }
+interface Rule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: Obj;
+  annotations: Obj;
+}
 const rules: Rule[] = ((alertsDoc.groups as { name: string; rules: Rule[] }[]) ?? []).flatMap((g) => g.rules);
 
 t.test('alerts: PrometheusRule-compatible groups with severities and runbooks', async (t) => {
@@ -111,9 +117,20 @@ t.test('alerts: PrometheusRule-compatible groups with severities and runbooks', 
   }
   // The situations operators asked to be told about, each covered by a rule.
   const covered = (metric: string) => rules.some((r) => metricNames(r.expr).includes(metric));
-  for (const m of ['kguard_ready', 'kguard_audit_healthy', 'kguard_policy_valid', 'kguard_policy_reloads_total', 'kguard_broker_tokens_outstanding',
-    'kguard_broker_token_revoke_failures_total', 'kguard_kms_requests_total', 'kguard_state_errors_total', 'kguard_lockdowns_total',
-    'kguard_risk_score', 'kguard_approval_events_total']) t.ok(covered(m), `an alert watches ${m}`);
+  for (const m of [
+    'kguard_ready',
+    'kguard_audit_healthy',
+    'kguard_policy_valid',
+    'kguard_policy_reloads_total',
+    'kguard_broker_tokens_outstanding',
+    'kguard_broker_token_revoke_failures_total',
+    'kguard_kms_requests_total',
+    'kguard_state_errors_total',
+    'kguard_lockdowns_total',
+    'kguard_risk_score',
+    'kguard_approval_events_total',
+  ])
+    t.ok(covered(m), `an alert watches ${m}`);
 });
 
 // --- every referenced metric exists on a live sidecar ----------------------
@@ -157,14 +174,29 @@ t.test('every metric named by the dashboard and the alerts is exported by a runn
 
   // The calls above left their mark on the series the overview panels read.
   const requests = samples(text, 'kguard_requests_total');
-  t.ok([...requests].some(([l, v]) => l.includes('route="tr"') && l.includes('code="OK"') && v >= 1), 'OK calls counted by route');
-  t.ok([...requests].some(([l, v]) => /code="KG3\d{3}"/.test(l) && v >= 1), 'policy denial counted by code');
-  t.ok([...requests].some(([l, v]) => /code="KG2\d{3}"/.test(l) && v >= 1), 'bad token counted by code');
-  t.ok([...samples(text, 'kguard_policy_decisions_total')].some(([l, v]) => l.includes('decision="deny"') && l.includes('rule="order-size"') && v >= 1), 'deny counted by rule');
+  t.ok(
+    [...requests].some(([l, v]) => l.includes('route="tr"') && l.includes('code="OK"') && v >= 1),
+    'OK calls counted by route',
+  );
+  t.ok(
+    [...requests].some(([l, v]) => /code="KG3\d{3}"/.test(l) && v >= 1),
+    'policy denial counted by code',
+  );
+  t.ok(
+    [...requests].some(([l, v]) => /code="KG2\d{3}"/.test(l) && v >= 1),
+    'bad token counted by code',
+  );
+  t.ok(
+    [...samples(text, 'kguard_policy_decisions_total')].some(([l, v]) => l.includes('decision="deny"') && l.includes('rule="order-size"') && v >= 1),
+    'deny counted by rule',
+  );
   t.ok((samples(text, 'kguard_broker_tokens_issued_total').get('') ?? 0) >= 1, 'broker token issued');
   t.equal(samples(text, 'kguard_broker_tokens_outstanding').get(''), 0, 'no broker token outstanding');
   t.equal(samples(text, 'kguard_ready').get(''), 1, 'ready');
-  t.ok([...samples(text, 'kguard_kms_requests_total')].some(([l, v]) => l.includes('outcome="ok"') && v >= 1), 'KMS requests counted');
+  t.ok(
+    [...samples(text, 'kguard_kms_requests_total')].some(([l, v]) => l.includes('outcome="ok"') && v >= 1),
+    'KMS requests counted',
+  );
   t.ok((samples(text, 'kguard_overhead_seconds_count').get('') ?? 0) >= 1, 'overhead observed');
   t.notOk(text.includes('CANARY'), 'no canary secret in /metrics');
 });
@@ -181,7 +213,11 @@ for (const file of MANIFESTS) {
   t.test(`${path.relative(ROOT, file)}: valid documents whose embedded config every parser accepts`, async (t) => {
     const parsed = parseAllDocuments(await readFile(file, 'utf8'));
     const docs = parsed.map((d) => {
-      t.same(d.errors.map((e) => e.message), [], 'YAML parses');
+      t.same(
+        d.errors.map((e) => e.message),
+        [],
+        'YAML parses',
+      );
       return d.toJS() as Obj;
     });
     t.ok(docs.length >= 3, `${docs.length} documents`);
@@ -210,24 +246,30 @@ for (const file of MANIFESTS) {
     const configPath = args[args.indexOf('--config') + 1]!;
     const mounts = container.volumeMounts as { name: string; mountPath: string; subPathExpr?: string }[];
     const volumes = podSpec.volumes as Obj[];
-    const mountOf = (p: string) => mounts.filter((m) => p === m.mountPath || p.startsWith(`${m.mountPath}/`)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+    const mountOf = (p: string) =>
+      mounts.filter((m) => p === m.mountPath || p.startsWith(`${m.mountPath}/`)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
     const configMount = mountOf(configPath);
     t.ok(configMount, `--config ${configPath} lies on a volume`);
-    const configMapName = ((volumes.find((v) => v.name === configMount!.name)!.configMap) as Obj).name;
+    const configMapName = (volumes.find((v) => v.name === configMount!.name)!.configMap as Obj).name;
     const configMap = byKind('ConfigMap').find((c) => (c.metadata as Obj).name === configMapName)!;
     t.ok(configMap, `ConfigMap ${String(configMapName)} is in the manifest`);
     const configText = (configMap.data as Record<string, string>)[path.basename(configPath)]!;
     t.type(configText, 'string', 'the config file is in the ConfigMap');
     // Mounts nested inside another volume fail on read-only ConfigMap volumes.
-    for (const m of mounts) t.notOk(mounts.some((o) => o !== m && m.mountPath.startsWith(`${o.mountPath}/`)), `${m.mountPath} is not nested in another mount`);
+    for (const m of mounts)
+      t.notOk(
+        mounts.some((o) => o !== m && m.mountPath.startsWith(`${o.mountPath}/`)),
+        `${m.mountPath} is not nested in another mount`,
+      );
     for (const probe of ['readinessProbe', 'livenessProbe']) t.ok(container[probe], probe);
 
     const dir = await mkdtemp(path.join(tmpdir(), 'kguard-deploy-'));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
     const cfgFile = path.join(dir, 'config.yaml');
     await writeFile(cfgFile, configText);
-    const containerEnv = Object.fromEntries(((container.env as { name: string; value?: string }[] | undefined) ?? [])
-      .filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+    const containerEnv = Object.fromEntries(
+      ((container.env as { name: string; value?: string }[] | undefined) ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]),
+    );
     const config = await loadConfig({ file: cfgFile, env: { ...(await imageEnv()), ...containerEnv }, cwd: '/app' });
     t.not(config.upstream.target, 'sim', 'a deployment talks to Kiwoom, not the simulator');
     t.not(config.admin.host, '127.0.0.1', 'the admin port is reachable by the kubelet probes and Prometheus');
@@ -244,8 +286,14 @@ for (const file of MANIFESTS) {
     parseResponseConfig(config.response);
 
     // Every file the config names sits on a mounted volume, and writable state on a writable one.
-    const files = [policy.file, config.tokens.keyFile, state.redis.passwordFile, state.redis.sentinelPasswordFile, audit.signingKeyFile, audit.hmacKeyFile]
-      .filter((f): f is string => typeof f === 'string');
+    const files = [
+      policy.file,
+      config.tokens.keyFile,
+      state.redis.passwordFile,
+      state.redis.sentinelPasswordFile,
+      audit.signingKeyFile,
+      audit.hmacKeyFile,
+    ].filter((f): f is string => typeof f === 'string');
     for (const f of files) t.ok(mountOf(f), `${f} is on a mounted volume`);
     const writable = [config.dataDir, ...audit.sinks.flatMap((s) => (s.type === 'file' ? [s.dir] : []))];
     for (const w of writable) {
@@ -255,7 +303,10 @@ for (const file of MANIFESTS) {
     if (deployment.spec && (spec.replicas as number) > 1) {
       t.equal(byKind('PodDisruptionBudget').length, 1, 'replicas have a PodDisruptionBudget');
       t.ok(state.redis.sentinels && state.redis.sentinels.length >= 3, 'Redis through Sentinel');
-      t.ok(audit.sinks.some((s) => s.type === 'file' && mountOf(s.dir)?.subPathExpr?.includes('$(POD_NAME)')), 'each replica keeps its audit chain in its own directory');
+      t.ok(
+        audit.sinks.some((s) => s.type === 'file' && mountOf(s.dir)?.subPathExpr?.includes('$(POD_NAME)')),
+        'each replica keeps its audit chain in its own directory',
+      );
       t.ok(config.tokens.keyFile, 'replicas share one JWT key from the Secret');
     }
   });

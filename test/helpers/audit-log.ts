@@ -16,8 +16,11 @@ export async function buildLog(records: number, raw: Record<string, unknown> = {
   const env = await auditEnv({ checkpoint: { everyRecords: 10, mirrorDir: 'mirror' }, ...raw });
   const a = await env.open();
   for (let i = 0; i < records; i += 25) {
-    await Promise.all(Array.from({ length: Math.min(25, records - i) }, (_, j) =>
-      a.append({ type: 'call.intent', requestId: `req-${i + j}`, botId: 'bot-a', apiId: 'kt10000', body: { stk_cd: '005930', ord_qty: String(i + j) } })));
+    await Promise.all(
+      Array.from({ length: Math.min(25, records - i) }, (_, j) =>
+        a.append({ type: 'call.intent', requestId: `req-${i + j}`, botId: 'bot-a', apiId: 'kt10000', body: { stk_cd: '005930', ord_qty: String(i + j) } }),
+      ),
+    );
     // Deterministic checkpoint boundaries (every 25 records) on top of the count/time triggers.
     await a.checkpointNow();
   }

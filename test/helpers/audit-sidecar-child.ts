@@ -11,8 +11,11 @@ const sidecar = await startSidecar(config, { logger: createLogger({ level: 'warn
 process.send!({ url: sidecar.url });
 process.on('message', (m) => {
   if (m !== 'close') return;
-  void sidecar.close().then(() => process.exit(0), (err: unknown) => {
-    process.stderr.write(`close failed: ${String(err)}\n`);
-    process.exit(1);
-  });
+  void sidecar.close().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`close failed: ${String(err)}\n`);
+      process.exit(1);
+    },
+  );
 });

@@ -49,7 +49,10 @@ export async function waitForRequestRecords(
     const pending = ids.filter((id) => !ready(recordsFor(all, id), id));
     if (pending.length === 0) return all;
     if (Date.now() > deadline) {
-      const detail = pending.slice(0, 3).map((id) => `${id}: [${typesOf(recordsFor(all, id)).join(', ')}]`).join('; ');
+      const detail = pending
+        .slice(0, 3)
+        .map((id) => `${id}: [${typesOf(recordsFor(all, id)).join(', ')}]`)
+        .join('; ');
       throw new Error(`timed out waiting for audit records of ${pending.length} request(s): ${detail}`);
     }
     await new Promise((r) => setTimeout(r, 25));

@@ -49,7 +49,11 @@ function canonical(ctx: Record<string, string> | undefined): Buffer {
 }
 
 class KmsError extends Error {
-  constructor(readonly type: string, message: string, readonly status = 400) {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
     super(message);
   }
 }
@@ -85,7 +89,8 @@ export async function startFakeKms(opts: { region?: string } = {}): Promise<Fake
 
   function context(v: unknown): Record<string, string> | undefined {
     if (v === undefined) return undefined;
-    if (typeof v !== 'object' || v === null || Object.values(v).some((x) => typeof x !== 'string')) throw new KmsError('ValidationException', 'bad EncryptionContext');
+    if (typeof v !== 'object' || v === null || Object.values(v).some((x) => typeof x !== 'string'))
+      throw new KmsError('ValidationException', 'bad EncryptionContext');
     return v as Record<string, string>;
   }
 
@@ -101,7 +106,8 @@ export async function startFakeKms(opts: { region?: string } = {}): Promise<Fake
     if (blob.length < 1 + 36 + 12 + 16 + 1 || blob[0] !== BLOB_VERSION) throw new KmsError('InvalidCiphertextException', '');
     const key = keys.get(blob.subarray(1, 37).toString('ascii'));
     if (!key) throw new KmsError('InvalidCiphertextException', '');
-    if (keyIdParam !== undefined && resolve(keyIdParam).id !== key.id) throw new KmsError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.');
+    if (keyIdParam !== undefined && resolve(keyIdParam).id !== key.id)
+      throw new KmsError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.');
     usable(key);
     try {
       const d = createDecipheriv('aes-256-gcm', key.material, blob.subarray(37, 49));
@@ -130,7 +136,11 @@ export async function startFakeKms(opts: { region?: string } = {}): Promise<Fake
       case 'TrentService.Encrypt': {
         const key = resolve(body.KeyId);
         usable(key);
-        return { KeyId: key.arn, CiphertextBlob: encrypt(key, b64(body.Plaintext, 'Plaintext'), ctx).toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+        return {
+          KeyId: key.arn,
+          CiphertextBlob: encrypt(key, b64(body.Plaintext, 'Plaintext'), ctx).toString('base64'),
+          EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        };
       }
       case 'TrentService.Decrypt': {
         const { key, plaintext } = decrypt(b64(body.CiphertextBlob, 'CiphertextBlob'), ctx, body.KeyId);
@@ -140,8 +150,16 @@ export async function startFakeKms(opts: { region?: string } = {}): Promise<Fake
         const key = resolve(body.KeyId);
         return {
           KeyMetadata: {
-            AWSAccountId: ACCOUNT, KeyId: key.id, Arn: key.arn, KeyState: key.state, Enabled: key.state === 'Enabled',
-            KeyUsage: 'ENCRYPT_DECRYPT', KeySpec: 'SYMMETRIC_DEFAULT', KeyManager: 'CUSTOMER', Origin: 'AWS_KMS', CreationDate: 1_700_000_000,
+            AWSAccountId: ACCOUNT,
+            KeyId: key.id,
+            Arn: key.arn,
+            KeyState: key.state,
+            Enabled: key.state === 'Enabled',
+            KeyUsage: 'ENCRYPT_DECRYPT',
+            KeySpec: 'SYMMETRIC_DEFAULT',
+            KeyManager: 'CUSTOMER',
+            Origin: 'AWS_KMS',
+            CreationDate: 1_700_000_000,
           },
         };
       }
@@ -237,7 +255,9 @@ export function useFakeAwsCredentials(t: { teardown(fn: () => void): void }): vo
   process.env.AWS_ACCESS_KEY_ID = 'AKIAFAKETESTKEY00001';
   process.env.AWS_SECRET_ACCESS_KEY = 'fake-secret-for-sigv4-only';
   t.teardown(() => {
-    if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID; else process.env.AWS_ACCESS_KEY_ID = saved.id;
-    if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY; else process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+    if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
+    else process.env.AWS_ACCESS_KEY_ID = saved.id;
+    if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+    else process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
   });
 }

@@ -12,8 +12,10 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): Re
   const out = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
-      ? merge(b as Record<string, unknown>, v as Record<string, unknown>) : v;
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+        ? merge(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
   }
   return out;
 }
@@ -92,29 +94,51 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-e2e-'));
   await chmod(dataDir, 0o700);
   const sim = opts.simulator ?? (await startSimulator({ ...opts.sim }));
-  sim.registerApp({ appKey: CANARY.appKey, secretKey: CANARY.secretKey, accountNo: CANARY.account, cash: 500_000_000, holdings: [{ stkCd: '005930', qty: 1000, avgPrice: 70_000 }] });
+  sim.registerApp({
+    appKey: CANARY.appKey,
+    secretKey: CANARY.secretKey,
+    accountNo: CANARY.account,
+    cash: 500_000_000,
+    holdings: [{ stkCd: '005930', qty: 1000, avgPrice: 70_000 }],
+  });
 
   let logText = '';
-  const sink = new Writable({ write(chunk, _enc, cb) { logText += chunk.toString(); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logText += chunk.toString();
+      cb();
+    },
+  });
   const logger = createLogger({ level: 'debug', destination: sink });
   const config = await loadConfig({
     env: {},
-    overrides: merge({
-      dataDir,
-      listen: { host: '127.0.0.1', port: 0 },
-      admin: { host: '127.0.0.1', port: 0, enabled: true },
-      // Tests not about the governor play a patient bot: calls queue for Kiwoom's
-      // per-key limits instead of being refused after the short default waits.
-      upstream: { target: 'custom', url: sim.url, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, limits: { orderMaxWaitMs: 30_000, queryMaxWaitMs: 30_000, cancelMaxWaitMs: 30_000 } },
-      demo: { enabled: false },
-      brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
-      policy: { file: opts.policyFile ?? path.join(FIXTURES, 'policy-open.yaml') },
-    }, opts.config ?? {}),
+    overrides: merge(
+      {
+        dataDir,
+        listen: { host: '127.0.0.1', port: 0 },
+        admin: { host: '127.0.0.1', port: 0, enabled: true },
+        // Tests not about the governor play a patient bot: calls queue for Kiwoom's
+        // per-key limits instead of being refused after the short default waits.
+        upstream: {
+          target: 'custom',
+          url: sim.url,
+          headersTimeoutMs: 2000,
+          bodyTimeoutMs: 2000,
+          limits: { orderMaxWaitMs: 30_000, queryMaxWaitMs: 30_000, cancelMaxWaitMs: 30_000 },
+        },
+        demo: { enabled: false },
+        brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
+        policy: { file: opts.policyFile ?? path.join(FIXTURES, 'policy-open.yaml') },
+      },
+      opts.config ?? {},
+    ),
   });
   const sidecar = await startSidecar(config, { logger, cwd: ROOT, ...(opts.clock ? { clock: opts.clock } : {}) });
   const botId = opts.botId ?? 'bot-e2e';
   const { secret } = await sidecar.parts.bots.add({
-    id: botId, owner: 'alice', account: CANARY.account,
+    id: botId,
+    owner: 'alice',
+    account: CANARY.account,
     allowed: opts.allowed ?? ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel'],
   });
   const botSecret = secret.toString('latin1');
@@ -123,13 +147,22 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const url = sidecar.url;
   async function post(pathname: string, body: string | Buffer, headers: Record<string, string> = {}, dispatcher?: Dispatcher): Promise<CallResult> {
     const res = await request(url + pathname, {
-      method: 'POST', body, headers: { 'content-type': 'application/json;charset=UTF-8', ...headers }, ...(dispatcher ? { dispatcher } : {}),
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json;charset=UTF-8', ...headers },
+      ...(dispatcher ? { dispatcher } : {}),
     });
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, text, json: parseJson(text) };
   }
   const h: Harness = {
-    sidecar, sim, url, adminUrl: sidecar.adminUrl!, dataDir, botId, botSecret,
+    sidecar,
+    sim,
+    url,
+    adminUrl: sidecar.adminUrl!,
+    dataDir,
+    botId,
+    botSecret,
     logs: () => logText,
     post,
     async token(dispatcher?: Dispatcher) {
@@ -154,7 +187,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     async admin(method, pathname, token, body) {
       const res = await request(sidecar.adminUrl! + pathname, {
-        method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       const text = await res.body.text();

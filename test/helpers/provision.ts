@@ -16,15 +16,29 @@ export interface ProvisionedBot {
   readonly keyFingerprint: string;
 }
 
-export async function provisionBot(dataDir: string, bot: { botId: string; account: string; appKey: string; secretKey: string; allowed: string[] }, logger: Logger = pino({ level: 'silent' })): Promise<ProvisionedBot> {
+export async function provisionBot(
+  dataDir: string,
+  bot: { botId: string; account: string; appKey: string; secretKey: string; allowed: string[] },
+  logger: Logger = pino({ level: 'silent' }),
+): Promise<ProvisionedBot> {
   const bots = await BotRegistry.open(dataDir);
   const { secret } = await bots.add({ id: bot.botId, owner: 'test', account: bot.account, allowed: bot.allowed });
   const botSecret = secret.toString('latin1');
   secret.fill(0);
   bots.close();
-  const vault = await createVault({ dataDir, provider: await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') }), registry: new Registry(), logger });
+  const vault = await createVault({
+    dataDir,
+    provider: await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') }),
+    registry: new Registry(),
+    logger,
+  });
   try {
-    const meta = await vault.importCredentials({ botId: bot.botId, account: bot.account, appKey: Buffer.from(bot.appKey), secretKey: Buffer.from(bot.secretKey) });
+    const meta = await vault.importCredentials({
+      botId: bot.botId,
+      account: bot.account,
+      appKey: Buffer.from(bot.appKey),
+      secretKey: Buffer.from(bot.secretKey),
+    });
     return { botSecret, keyFingerprint: meta.appKeyFingerprint.replace(/^hmac-sha256:/, '') };
   } finally {
     await vault.close();

@@ -25,12 +25,15 @@ export async function freePort(clusterBus = false): Promise<number> {
   for (let i = 0; i < 200; i++) {
     const port = 20_000 + Math.floor(Math.random() * 25_000);
     if (port === FORBIDDEN_PORT) continue;
-    if (await portFree(port) && (!clusterBus || await portFree(port + 10_000))) return port;
+    if ((await portFree(port)) && (!clusterBus || (await portFree(port + 10_000)))) return port;
   }
   throw new Error('no free port found');
 }
 
-export interface CliAuth { user: string; password: string }
+export interface CliAuth {
+  user: string;
+  password: string;
+}
 
 export async function redisCli(port: number, ...args: string[]): Promise<string> {
   return redisCliAs(port, undefined, ...args);
@@ -88,7 +91,7 @@ export interface StartRedisOptions {
 }
 
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisProcess> {
-  let port = opts.port ?? await freePort(opts.clusterBus);
+  let port = opts.port ?? (await freePort(opts.clusterBus));
   if (port === FORBIDDEN_PORT) throw new Error('refusing to use port 6379');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kguard-redis-'));
   let child: ChildProcess | undefined;
@@ -113,11 +116,15 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
     if (opts.tlsOnly) {
       await waitFor(async () => !(await portFree(port)), 10_000, `tls redis on ${port}`);
     } else if (opts.waitReady !== false) {
-      await waitFor(async () => {
-        // A port taken between freePort() and bind makes redis exit at once: say so, don't wait out the deadline.
-        if (c.exitCode !== null) throw new Error(`redis on ${port} exited at start (port taken?)`);
-        return (await redisCliAs(port, opts.auth, 'PING')) === 'PONG';
-      }, 10_000, `redis on ${port}`);
+      await waitFor(
+        async () => {
+          // A port taken between freePort() and bind makes redis exit at once: say so, don't wait out the deadline.
+          if (c.exitCode !== null) throw new Error(`redis on ${port} exited at start (port taken?)`);
+          return (await redisCliAs(port, opts.auth, 'PING')) === 'PONG';
+        },
+        10_000,
+        `redis on ${port}`,
+      );
     }
   }
 
@@ -185,9 +192,17 @@ export async function startSentinelSetup(name = 'kguard'): Promise<SentinelSetup
   };
   await waitFor(async () => (await masterPort()) === master.port, 10_000, 'sentinel to see the master');
   // Sentinel must know the replica before it can promote it.
-  await waitFor(async () => (await redisCli(sentinel.port, 'SENTINEL', 'replicas', name)).includes(String(replica.port)), 15_000, 'sentinel to discover the replica');
+  await waitFor(
+    async () => (await redisCli(sentinel.port, 'SENTINEL', 'replicas', name)).includes(String(replica.port)),
+    15_000,
+    'sentinel to discover the replica',
+  );
   return {
-    master, replica, sentinel, name, masterPort,
+    master,
+    replica,
+    sentinel,
+    name,
+    masterPort,
     async cleanup() {
       await Promise.all([sentinel.cleanup(), replica.cleanup(), master.cleanup()]);
     },
@@ -204,14 +219,16 @@ export async function startCluster(): Promise<ClusterSetup> {
   const nodes: RedisProcess[] = [];
   try {
     for (let i = 0; i < 3; i++) {
-      nodes.push(await startRedis({
-        clusterBus: true,
-        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'],
-      }));
+      nodes.push(
+        await startRedis({
+          clusterBus: true,
+          args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'],
+        }),
+      );
     }
-    await execFileAsync(REDIS_CLI, [
-      '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes',
-    ], { timeout: 30_000 });
+    await execFileAsync(REDIS_CLI, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], {
+      timeout: 30_000,
+    });
     for (const n of nodes) {
       await waitFor(async () => (await redisCli(n.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'), 20_000, `cluster state ok on ${n.port}`);
     }

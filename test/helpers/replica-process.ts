@@ -4,7 +4,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'undici';
 
-export interface ReplicaBot { botId: string; account: string; appKey: string; secretKey: string }
+export interface ReplicaBot {
+  botId: string;
+  account: string;
+  appKey: string;
+  secretKey: string;
+}
 
 export interface Replica {
   url: string;
@@ -42,10 +47,16 @@ export async function startReplica(name: string, overrides: Record<string, unkno
   const next = () => new Promise<Record<string, unknown>>((resolve) => waiters.push(resolve));
   const info = await Promise.race([
     next() as Promise<{ url: string; adminUrl: string; botSecrets?: Record<string, string> }>,
-    exited.then(() => { throw new Error(`replica ${name} exited before it was ready`); }),
+    exited.then(() => {
+      throw new Error(`replica ${name} exited before it was ready`);
+    }),
   ]);
   return {
-    url: info.url, adminUrl: info.adminUrl, ...(info.botSecrets ? { botSecrets: info.botSecrets } : {}), child, exited,
+    url: info.url,
+    adminUrl: info.adminUrl,
+    ...(info.botSecrets ? { botSecrets: info.botSecrets } : {}),
+    child,
+    exited,
     command(line) {
       const answer = next();
       child.stdin!.write(`${line}\n`);
@@ -61,10 +72,18 @@ export async function startReplica(name: string, overrides: Record<string, unkno
   };
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
   const res = await request(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json;charset=UTF-8', ...headers } });
   const text = await res.body.text();
   let json: Record<string, unknown> = {};
-  try { json = JSON.parse(text) as Record<string, unknown>; } catch { /* not JSON */ }
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    /* not JSON */
+  }
   return { status: res.statusCode, json, text };
 }

@@ -35,15 +35,28 @@ export interface SidecarProcess {
   kill(): Promise<void>;
 }
 
-export async function spawnSidecar(opts: { configFile: string; args?: string[]; cwd?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[]; timeoutMs?: number }): Promise<SidecarProcess> {
+export async function spawnSidecar(opts: {
+  configFile: string;
+  args?: string[];
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  nodeArgs?: string[];
+  timeoutMs?: number;
+}): Promise<SidecarProcess> {
   ensureBuilt();
   const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), MAIN, 'serve', '--config', opts.configFile, ...(opts.args ?? [])], {
-    cwd: opts.cwd ?? ROOT, env: { PATH: process.env.PATH, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: opts.cwd ?? ROOT,
+    env: { PATH: process.env.PATH, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const urls = await new Promise<{ url: string; adminUrl?: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`sidecar did not start in time:\n${out}\n${err}`)), opts.timeoutMs ?? 30_000);
@@ -56,10 +69,14 @@ export async function spawnSidecar(opts: { configFile: string; args?: string[]; 
       resolve({ url: m[1]!, adminUrl: a?.[1] });
     };
     proc.stdout!.on('data', check);
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`sidecar exited (${code}) before starting:\n${out}\n${err}`)); });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`sidecar exited (${code}) before starting:\n${out}\n${err}`));
+    });
   });
   return {
-    proc, ...urls,
+    proc,
+    ...urls,
     stdout: () => out,
     stderr: () => err,
     async stop() {

@@ -27,7 +27,8 @@ function jsonWithSecrets(fields: Record<string, string | Buffer>): Buffer {
 
 export function simGateway(simUrl: string, vault: Vault): SimGateway {
   const pool = new Pool(simUrl, { connections: 32 });
-  let issued = 0, revoked = 0;
+  let issued = 0,
+    revoked = 0;
 
   async function post(path: string, body: Buffer, headers: Record<string, string> = {}) {
     const res = await pool.request({ method: 'POST', path, headers: { 'content-type': 'application/json;charset=UTF-8', ...headers }, body });
@@ -36,8 +37,12 @@ export function simGateway(simUrl: string, vault: Vault): SimGateway {
   }
 
   return {
-    get issued() { return issued; },
-    get revoked() { return revoked; },
+    get issued() {
+      return issued;
+    },
+    get revoked() {
+      return revoked;
+    },
     async withSession(botId, fn) {
       const token = await vault.withCredentials(botId, 'lockdown', async (c) => {
         const body = jsonWithSecrets({ grant_type: 'client_credentials', appkey: c.appKey, secretkey: c.secretKey });
@@ -63,15 +68,17 @@ export function simGateway(simUrl: string, vault: Vault): SimGateway {
       try {
         return await fn(kiwoomSession(call));
       } finally {
-        await vault.withCredentials(botId, 'revoke', async (c) => {
-          const body = jsonWithSecrets({ appkey: c.appKey, secretkey: c.secretKey, token });
-          try {
-            const r = await post('/oauth2/revoke', body);
-            if (r.json.return_code === 0) revoked++;
-          } finally {
-            body.fill(0);
-          }
-        }).finally(() => token.fill(0));
+        await vault
+          .withCredentials(botId, 'revoke', async (c) => {
+            const body = jsonWithSecrets({ appkey: c.appKey, secretkey: c.secretKey, token });
+            try {
+              const r = await post('/oauth2/revoke', body);
+              if (r.json.return_code === 0) revoked++;
+            } finally {
+              body.fill(0);
+            }
+          })
+          .finally(() => token.fill(0));
       }
     },
     close: () => pool.close(),

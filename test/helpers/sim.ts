@@ -24,7 +24,11 @@ export async function call(
   });
   const text = await res.body.text();
   let json: Record<string, unknown> = {};
-  try { json = JSON.parse(text) as Record<string, unknown>; } catch { /* non-JSON bodies are asserted via text */ }
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    /* non-JSON bodies are asserted via text */
+  }
   return { status: res.statusCode, headers: res.headers, json, text };
 }
 
@@ -44,7 +48,13 @@ export function revoke(baseUrl: string, appkey: string, secretkey: string, token
 }
 
 export function tr(
-  baseUrl: string, token: string, apiId: string, group: string, body: unknown, extra: Record<string, string> = {}, dispatcher?: Dispatcher,
+  baseUrl: string,
+  token: string,
+  apiId: string,
+  group: string,
+  body: unknown,
+  extra: Record<string, string> = {},
+  dispatcher?: Dispatcher,
 ): Promise<HttpResult> {
   return call(baseUrl, `/api/dostk/${group}`, body, { 'api-id': apiId, authorization: `Bearer ${token}`, ...extra }, dispatcher ? { dispatcher } : {});
 }

@@ -31,7 +31,9 @@ export async function createSoftHsmToken(dir: string, opts: { tokenLabel?: strin
   process.env.SOFTHSM2_CONF = conf;
   const tokenLabel = opts.tokenLabel ?? 'kguard-test';
   const pin = '4711-test-pin';
-  await run('softhsm2-util', ['--init-token', '--free', '--label', tokenLabel, '--so-pin', '0000-so-pin', '--pin', pin], { env: { ...process.env, SOFTHSM2_CONF: conf } });
+  await run('softhsm2-util', ['--init-token', '--free', '--label', tokenLabel, '--so-pin', '0000-so-pin', '--pin', pin], {
+    env: { ...process.env, SOFTHSM2_CONF: conf },
+  });
   const pinFile = path.join(dir, 'hsm.pin');
   await writeFile(pinFile, `${pin}\n`, { mode: 0o600 });
   const keyLabel = opts.keyLabel ?? 'kguard-wrap';

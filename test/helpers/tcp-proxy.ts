@@ -32,7 +32,9 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       // Due times never go backwards, so chunks leave in the order they came.
       const due = Math.max(Date.now() + latencyMs, lastDue);
       lastDue = due;
-      setTimeout(() => { if (!to.destroyed) to.write(chunk); }, due - Date.now());
+      setTimeout(() => {
+        if (!to.destroyed) to.write(chunk);
+      }, due - Date.now());
     });
   }
 
@@ -64,8 +66,12 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   };
   return {
     port,
-    setLatency(ms) { latencyMs = ms; },
-    setBlackhole(on) { blackhole = on; },
+    setLatency(ms) {
+      latencyMs = ms;
+    },
+    setBlackhole(on) {
+      blackhole = on;
+    },
     dropConnections,
     setRefusing(on) {
       refusing = on;

@@ -23,7 +23,8 @@ export interface WebhookServer {
 
 export async function startWebhookServer(): Promise<WebhookServer> {
   const received: ReceivedHook[] = [];
-  let failNext = 0, failed = 0;
+  let failNext = 0,
+    failed = 0;
   const waiters = new Set<() => void>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -37,7 +38,11 @@ export async function startWebhookServer(): Promise<WebhookServer> {
       }
       const raw = Buffer.concat(chunks).toString('utf8');
       let json: Record<string, unknown> = {};
-      try { json = JSON.parse(raw) as Record<string, unknown>; } catch { /* recorded raw */ }
+      try {
+        json = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        /* recorded raw */
+      }
       received.push({ path: req.url ?? '/', headers: req.headers, raw, json, at: Date.now() });
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       for (const w of waiters) w();
@@ -48,8 +53,12 @@ export async function startWebhookServer(): Promise<WebhookServer> {
   return {
     url,
     received,
-    get failed() { return failed; },
-    failNext(n) { failNext = n; },
+    get failed() {
+      return failed;
+    },
+    failNext(n) {
+      failNext = n;
+    },
     waitFor(count, timeoutMs = 5000, filter = () => true) {
       return new Promise((resolve, reject) => {
         const check = () => {
@@ -60,11 +69,18 @@ export async function startWebhookServer(): Promise<WebhookServer> {
             resolve(got);
           }
         };
-        const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`only ${received.filter(filter).length} of ${count} webhooks in ${timeoutMs} ms`)); }, timeoutMs);
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`only ${received.filter(filter).length} of ${count} webhooks in ${timeoutMs} ms`));
+        }, timeoutMs);
         waiters.add(check);
         check();
       });
     },
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

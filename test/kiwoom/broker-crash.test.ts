@@ -33,29 +33,37 @@ const masterKeyFile = path.join(dataDir, 'master.key');
 const { botSecret, keyFingerprint } = await provisionBot(dataDir, { botId: 'crash-bot', account: ACCOUNT, ...APP, allowed: ['kind:query', 'kind:account'] });
 
 const configFile = path.join(dataDir, 'kguard.yaml');
-await writeFile(configFile, stringify({
-  dataDir,
-  listen: { host: '127.0.0.1', port: 0 },
-  admin: { enabled: false },
-  upstream: { target: 'custom', url: sim.url },
-  demo: { enabled: false },
-  log: { level: 'warn' },
-  // The token lingers between calls, so a kill always finds one live.
-  brokerTokens: { idleRevokeMs: 60_000, revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
-  policy: { file: path.join(FIXTURES, 'policy-open.yaml') },
-  risk: { enabled: false },
-}));
+await writeFile(
+  configFile,
+  stringify({
+    dataDir,
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { enabled: false },
+    upstream: { target: 'custom', url: sim.url },
+    demo: { enabled: false },
+    log: { level: 'warn' },
+    // The token lingers between calls, so a kill always finds one live.
+    brokerTokens: { idleRevokeMs: 60_000, revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
+    policy: { file: path.join(FIXTURES, 'policy-open.yaml') },
+    risk: { enabled: false },
+  }),
+);
 
 async function quote(s: SidecarProcess, token: string) {
   const res = await request(`${s.url}/api/dostk/stkinfo`, {
-    method: 'POST', body: JSON.stringify({ stk_cd: '005930' }),
+    method: 'POST',
+    body: JSON.stringify({ stk_cd: '005930' }),
     headers: { 'content-type': 'application/json;charset=UTF-8', 'api-id': 'ka10001', authorization: `Bearer ${token}` },
   });
   return parseJson(await res.body.text());
 }
 
 async function botToken(s: SidecarProcess): Promise<string> {
-  const res = await request(`${s.url}/oauth2/token`, { method: 'POST', body: JSON.stringify({ grant_type: 'client_credentials', appkey: 'crash-bot', secretkey: botSecret }), headers: { 'content-type': 'application/json' } });
+  const res = await request(`${s.url}/oauth2/token`, {
+    method: 'POST',
+    body: JSON.stringify({ grant_type: 'client_credentials', appkey: 'crash-bot', secretkey: botSecret }),
+    headers: { 'content-type': 'application/json' },
+  });
   return String(parseJson(await res.body.text()).token);
 }
 
@@ -64,12 +72,14 @@ t.test('kill -9 under load leaves a live token; the restarted binary revokes it 
   const token = await botToken(first);
   let stop = false;
   let ok = 0;
-  const load = Promise.all([0, 1, 2].map(async () => {
-    while (!stop) {
-      const r = await quote(first, token).catch(() => undefined);
-      if (r?.return_code === 0) ok++;
-    }
-  }));
+  const load = Promise.all(
+    [0, 1, 2].map(async () => {
+      while (!stop) {
+        const r = await quote(first, token).catch(() => undefined);
+        if (r?.return_code === 0) ok++;
+      }
+    }),
+  );
   await waitFor(() => ok >= 10, 30_000, 'calls flowing');
   await first.kill();
   stop = true;

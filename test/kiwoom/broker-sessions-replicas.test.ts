@@ -49,10 +49,17 @@ const post = postJson;
 
 async function metric(r: Replica, name: string): Promise<number> {
   const text = await (await request(`${r.adminUrl}/metrics`)).body.text();
-  return text.split('\n').filter((l) => l.startsWith(name)).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
 }
 
-const A = await startReplica('A', overrides('A'), BOTS.map((botId) => ({ botId, account: ACCOUNT, ...APP })));
+const A = await startReplica(
+  'A',
+  overrides('A'),
+  BOTS.map((botId) => ({ botId, account: ACCOUNT, ...APP })),
+);
 t.teardown(() => A.stop());
 const B = await startReplica('B', overrides('B'));
 t.teardown(() => B.stop());
@@ -82,13 +89,22 @@ t.test('3 bots, 2 replicas, one key, 4.5 calls/s for 20 s: every call succeeds, 
     const r = replicas[i % 2]!;
     const bot = BOTS[i % 3]!;
     const headersFor = (apiId: string) => ({ 'api-id': apiId, authorization: `Bearer ${toks.get(`${r.url}|${bot}`)!}` });
-    if (i % 10 === 9) { orders++; calls.push(post(`${r.url}/api/dostk/ordr`, { ...BUY, ord_uv: String(50_000 - i) }, headersFor('kt10000'))); }
-    else if (i % 5 === 2) calls.push(post(`${r.url}/api/dostk/acnt`, BALANCE, headersFor('kt00018')));
+    if (i % 10 === 9) {
+      orders++;
+      calls.push(post(`${r.url}/api/dostk/ordr`, { ...BUY, ord_uv: String(50_000 - i) }, headersFor('kt10000')));
+    } else if (i % 5 === 2) calls.push(post(`${r.url}/api/dostk/acnt`, BALANCE, headersFor('kt00018')));
     else calls.push(post(`${r.url}/api/dostk/stkinfo`, QUOTE, headersFor('ka10001')));
   }
   const results = await Promise.all(calls);
   const failed = results.filter((r) => r.json.return_code !== 0);
-  t.equal(failed.length, 0, `every call succeeded (${failed.slice(0, 3).map((r) => r.text).join(' | ')})`);
+  t.equal(
+    failed.length,
+    0,
+    `every call succeeded (${failed
+      .slice(0, 3)
+      .map((r) => r.text)
+      .join(' | ')})`,
+  );
   t.equal(results.filter((r) => /\[(8005|1700|1701|1702)/.test(String(r.json.return_msg))).length, 0, 'no [8005] or [1700] reaches a bot');
   const s = sim.stats();
   t.same(s.refusals, { 1634: 0, 1700: 0, 1701: 0, 1702: 0, 8005: 0, 8010: 0 }, 'the simulator refused nothing');

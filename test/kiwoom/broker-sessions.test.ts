@@ -14,8 +14,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function addBotsOnSameKey(h: Harness, ids: string[]): Promise<Map<string, string>> {
   const tokens = new Map<string, string>();
   for (const id of ids) {
-    const { secret } = await h.sidecar.parts.bots.add({ id, owner: 'alice', account: CANARY.account, allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel'] });
-    await h.sidecar.parts.vault.importCredentials({ botId: id, account: CANARY.account, appKey: Buffer.from(CANARY.appKey), secretKey: Buffer.from(CANARY.secretKey) });
+    const { secret } = await h.sidecar.parts.bots.add({
+      id,
+      owner: 'alice',
+      account: CANARY.account,
+      allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel'],
+    });
+    await h.sidecar.parts.vault.importCredentials({
+      botId: id,
+      account: CANARY.account,
+      appKey: Buffer.from(CANARY.appKey),
+      secretKey: Buffer.from(CANARY.secretKey),
+    });
     const r = await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: id, secretkey: secret.toString('latin1') }));
     secret.fill(0);
     tokens.set(id, String(r.json.token));
@@ -30,7 +40,14 @@ function refusalsAtSim(h: Harness): number {
 
 function noKiwoomRefusal(t: Test, results: CallResult[]): void {
   const raw = results.filter((r) => /\[(8005|1700|1701|1702|8010)/.test(String(r.json.return_msg)));
-  t.equal(raw.length, 0, `no raw Kiwoom refusal reaches a bot (${raw.slice(0, 2).map((r) => r.text).join(' | ')})`);
+  t.equal(
+    raw.length,
+    0,
+    `no raw Kiwoom refusal reaches a bot (${raw
+      .slice(0, 2)
+      .map((r) => r.text)
+      .join(' | ')})`,
+  );
 }
 
 t.test('three bots on one app key share one broker token; nothing is refused upstream; it is revoked when idle', async (t) => {
@@ -39,12 +56,14 @@ t.test('three bots on one app key share one broker token; nothing is refused ups
   const toks = await addBotsOnSameKey(h, ['bot-a', 'bot-b', 'bot-c']);
   const results: CallResult[] = [];
   // Each bot: a quote every ~150 ms, a balance now and then: about 6-7 calls/s on one key.
-  await Promise.all([...toks.values()].map(async (token, i) => {
-    for (let n = 0; n < 12; n++) {
-      results.push(await h.call(n % 4 === 3 ? 'kt00018' : 'ka10001', n % 4 === 3 ? BALANCE : QUOTE, { token }));
-      await sleep(150 + i * 10);
-    }
-  }));
+  await Promise.all(
+    [...toks.values()].map(async (token, i) => {
+      for (let n = 0; n < 12; n++) {
+        results.push(await h.call(n % 4 === 3 ? 'kt00018' : 'ka10001', n % 4 === 3 ? BALANCE : QUOTE, { token }));
+        await sleep(150 + i * 10);
+      }
+    }),
+  );
   t.equal(results.filter((r) => r.json.return_code === 0).length, results.length, 'every call succeeded');
   noKiwoomRefusal(t, results);
   const s = h.sim.stats();
@@ -57,7 +76,7 @@ t.test('three bots on one app key share one broker token; nothing is refused ups
   t.notMatch(metrics, new RegExp(CANARY.appKey), 'no app key in metrics');
 });
 
-t.test('a token revoked behind the sidecar\'s back: the next call re-issues once and succeeds', async (t) => {
+t.test("a token revoked behind the sidecar's back: the next call re-issues once and succeeds", async (t) => {
   // Keep the token between calls so there is one for Kiwoom to revoke under us.
   const h = await startHarness({ config: { brokerTokens: { idleRevokeMs: 60_000 } } });
   t.teardown(() => h.close());
@@ -65,7 +84,7 @@ t.test('a token revoked behind the sidecar\'s back: the next call re-issues once
   t.equal((await h.call('ka10001', QUOTE, { token })).json.return_code, 0);
   t.equal(h.sim.liveTokens(), 1, 'the token lingers (idleRevokeMs)');
   const issued = h.sim.stats().tokensIssued;
-  t.equal(h.sim.revokeAll(), 1, 'revoked behind the sidecar\'s back');
+  t.equal(h.sim.revokeAll(), 1, "revoked behind the sidecar's back");
   const results = await Promise.all([1, 2, 3].map(() => h.call('ka10001', QUOTE, { token })));
   for (const r of results) t.equal(r.json.return_code, 0, r.text);
   noKiwoomRefusal(t, results);
@@ -85,7 +104,11 @@ t.test('overload at 10+ calls/s on one key: success or a clear limit error with 
   const calls: Promise<{ kind: string; r: CallResult }>[] = [];
   for (let i = 0; i < 30; i++) {
     const order = i % 3 === 0;
-    calls.push(h.call(order ? 'kt10000' : 'ka10001', order ? { ...BUY, ord_uv: String(60_000 - i * 10) } : QUOTE, { token }).then((r) => ({ kind: order ? 'order' : 'query', r })));
+    calls.push(
+      h
+        .call(order ? 'kt10000' : 'ka10001', order ? { ...BUY, ord_uv: String(60_000 - i * 10) } : QUOTE, { token })
+        .then((r) => ({ kind: order ? 'order' : 'query', r })),
+    );
     await sleep(50);
   }
   const results = await Promise.all(calls);
@@ -94,18 +117,21 @@ t.test('overload at 10+ calls/s on one key: success or a clear limit error with 
     if (r.json.return_code === 0) continue;
     limited++;
     t.equal(r.status, 429, r.text);
-    t.equal(r.json.return_code, 5, 'Kiwoom\'s rate-limit return_code, so existing bot code handles it');
+    t.equal(r.json.return_code, 5, "Kiwoom's rate-limit return_code, so existing bot code handles it");
     t.match(r.json.return_msg, /KG5006/);
     t.match(String(r.headers['retry-after']), /^\d+$/, 'retry-after tells when to come back');
   }
   t.ok(limited > 0, `the sidecar refused ${limited} of ${results.length} calls itself`);
-  noKiwoomRefusal(t, results.map((x) => x.r));
+  noKiwoomRefusal(
+    t,
+    results.map((x) => x.r),
+  );
   t.equal(refusalsAtSim(h), 0, `the simulator refused nothing (${JSON.stringify(h.sim.stats().refusals)})`);
   const okOrders = results.filter((x) => x.kind === 'order' && x.r.json.return_code === 0).length;
   t.equal(h.sim.orders(CANARY.account).length - before, okOrders, 'every accepted order reached Kiwoom exactly once; no refused order was sent');
 });
 
-t.test('calls far apart get the seed\'s promise: a token per call, revoked after each', async (t) => {
+t.test("calls far apart get the seed's promise: a token per call, revoked after each", async (t) => {
   const h = await startHarness();
   t.teardown(() => h.close());
   const token = await h.token();
@@ -123,10 +149,12 @@ t.test('a slow upstream: overlapping calls of several bots never see their share
   h.sim.faults.set({ latencyMs: 250 });
   const toks = [...(await addBotsOnSameKey(h, ['slow-a', 'slow-b'])).values()];
   const results: CallResult[] = [];
-  await Promise.all(toks.map(async (token, i) => {
-    await sleep(i * 120);
-    for (let n = 0; n < 4; n++) results.push(await h.call('ka10001', QUOTE, { token }));
-  }));
+  await Promise.all(
+    toks.map(async (token, i) => {
+      await sleep(i * 120);
+      for (let n = 0; n < 4; n++) results.push(await h.call('ka10001', QUOTE, { token }));
+    }),
+  );
   t.equal(results.filter((r) => r.json.return_code === 0).length, results.length);
   t.equal(h.sim.stats().refusals['8005'], 0, 'no call ever used a revoked token');
   h.sim.faults.clear();
@@ -149,7 +177,7 @@ t.test('admin API lists live sessions by key fingerprint, never the token', asyn
   t.notMatch(r.text, /token"|sealed/, 'no token or sealed token in the listing');
 });
 
-t.test('lockdown under load: new orders stop at once; cancels go first, at the key\'s limit', async (t) => {
+t.test("lockdown under load: new orders stop at once; cancels go first, at the key's limit", async (t) => {
   const h = await startHarness({ config: { risk: { enabled: false } } });
   t.teardown(() => h.close());
   const token = await h.token();
@@ -181,7 +209,10 @@ t.test('lockdown under load: new orders stop at once; cancels go first, at the k
   t.equal(newOrders.filter((r) => r.time > firstCancel).length, 0, 'no new order reached Kiwoom once cancels started');
   t.equal(refusalsAtSim(h), 0, `cancels ran at the key's limit without a single refusal (${JSON.stringify(h.sim.stats().refusals)})`);
   const after = background.filter((r) => r.json.return_code !== 0);
-  t.ok(after.every((r) => /KG3008|KG2007|KG2006|KG2004|KG4002|KG5006/.test(String(r.json.return_msg))), 'orders after the button got a clear refusal');
+  t.ok(
+    after.every((r) => /KG3008|KG2007|KG2006|KG2004|KG4002|KG5006/.test(String(r.json.return_msg))),
+    'orders after the button got a clear refusal',
+  );
   t.comment(`cancel-all of 20 open orders under load: ${lockedAt - lockAt} ms for the whole lockdown`);
 });
 
@@ -211,15 +242,21 @@ t.test('a token bound to another address [8010]: a clear error, a metric and a /
   const other = new Agent({ localAddress: '127.0.0.2' });
   t.teardown(() => other.close());
   const { call } = await import('../helpers/sim.js');
-  const issued = await call(h.sim.url, '/oauth2/token', { grant_type: 'client_credentials', appkey: CANARY.appKey, secretkey: CANARY.secretKey }, {}, { dispatcher: other });
+  const issued = await call(
+    h.sim.url,
+    '/oauth2/token',
+    { grant_type: 'client_credentials', appkey: CANARY.appKey, secretkey: CANARY.secretKey },
+    {},
+    { dispatcher: other },
+  );
   t.equal(issued.json.return_code, 0, issued.text);
   const r = await h.call('ka10001', QUOTE);
   t.equal(r.status, 502, r.text);
   t.match(r.json.return_msg, /KG5007/);
-  t.notMatch(r.text, /8010.*Token을|token"/, 'the bot gets the sidecar\'s error, not Kiwoom\'s raw refusal');
+  t.notMatch(r.text, /8010.*Token을|token"/, "the bot gets the sidecar's error, not Kiwoom's raw refusal");
   const metrics = await (await fetch(`${h.adminUrl}/metrics`)).text();
   t.match(metrics, /kguard_upstream_refusals_total\{code="8010"\} 1/);
-  const ready = await (await fetch(`${h.adminUrl}/readyz`)).json() as { checks: Record<string, { ok: boolean; severity?: string; error?: string }> };
+  const ready = (await (await fetch(`${h.adminUrl}/readyz`)).json()) as { checks: Record<string, { ok: boolean; severity?: string; error?: string }> };
   t.equal(ready.checks.egress?.ok, false, `egress warns: ${JSON.stringify(ready.checks.egress)}`);
   t.match(h.logs(), /replicas sharing an app key must leave through one egress address/);
 });

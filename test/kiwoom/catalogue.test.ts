@@ -40,18 +40,28 @@ const CSV_ROWS = `
   0A:websocket 0B:websocket 0C:websocket 0D:websocket 0E:websocket 0F:websocket 0G:websocket 
   0H:websocket 0I:websocket 0J:websocket 0U:websocket 0g:websocket 0m:websocket 0s:websocket 
   0u:websocket 0w:websocket 1h:websocket 
-`.trim().split(/\s+/).map((s) => s.split(':') as [string, string]);
+`
+  .trim()
+  .split(/\s+/)
+  .map((s) => s.split(':') as [string, string]);
 
 t.test('every CSV row is present, on its path', async (t) => {
   t.equal(CSV_ROWS.length, CATALOGUE_ROW_COUNT);
   t.equal(allApis().length, CATALOGUE_ROW_COUNT);
   for (const [apiId, group] of CSV_ROWS) {
     const e = lookupApi(apiId);
-    if (!e) { t.fail(`missing ${apiId}`); continue; }
+    if (!e) {
+      t.fail(`missing ${apiId}`);
+      continue;
+    }
     t.equal(e.group, group, `${apiId} group`);
     t.equal(e.path, apiId.startsWith('au') ? `/oauth2/${group}` : `/api/dostk/${group}`, `${apiId} path`);
   }
-  t.same(allApis().map((e) => e.apiId), CSV_ROWS.map(([id]) => id), 'CSV order kept');
+  t.same(
+    allApis().map((e) => e.apiId),
+    CSV_ROWS.map(([id]) => id),
+    'CSV order kept',
+  );
 });
 
 t.test('lookups are exact and case-sensitive', async (t) => {
@@ -71,12 +81,18 @@ t.test('lookups are exact and case-sensitive', async (t) => {
 
 t.test('order rows classified as the brief and Kiwoom names say', async (t) => {
   const expected: Record<string, [ApiKind, string, string | undefined]> = {
-    kt10000: ['order', 'stock', 'buy'], kt10001: ['order', 'stock', 'sell'],
-    kt10002: ['modify', 'stock', undefined], kt10003: ['cancel', 'stock', undefined],
-    kt10006: ['order', 'credit', 'buy'], kt10007: ['order', 'credit', 'sell'],
-    kt10008: ['modify', 'credit', undefined], kt10009: ['cancel', 'credit', undefined],
-    kt50000: ['order', 'gold', 'buy'], kt50001: ['order', 'gold', 'sell'],
-    kt50002: ['modify', 'gold', undefined], kt50003: ['cancel', 'gold', undefined],
+    kt10000: ['order', 'stock', 'buy'],
+    kt10001: ['order', 'stock', 'sell'],
+    kt10002: ['modify', 'stock', undefined],
+    kt10003: ['cancel', 'stock', undefined],
+    kt10006: ['order', 'credit', 'buy'],
+    kt10007: ['order', 'credit', 'sell'],
+    kt10008: ['modify', 'credit', undefined],
+    kt10009: ['cancel', 'credit', undefined],
+    kt50000: ['order', 'gold', 'buy'],
+    kt50001: ['order', 'gold', 'sell'],
+    kt50002: ['modify', 'gold', undefined],
+    kt50003: ['cancel', 'gold', undefined],
   };
   const writes = allApis().filter((e) => e.safety === 'order_write');
   t.same(writes.map((e) => e.apiId).sort(), Object.keys(expected).sort(), 'exactly these order_write rows');
@@ -98,13 +114,15 @@ t.test('other kinds follow the safety class', async (t) => {
     else if (e.safety === 'auth_write') t.equal(e.kind, 'auth', e.apiId);
     if (e.kind !== 'order') t.equal(e.side, undefined, `${e.apiId} has no side`);
   }
-  t.same(apisByKind('auth').map((e) => e.apiId), ['au10001', 'au10002']);
+  t.same(
+    apisByKind('auth').map((e) => e.apiId),
+    ['au10001', 'au10002'],
+  );
   t.equal(lookupApi('00')?.kind, 'realtime');
   t.equal(lookupApi('ka10172')?.kind, 'realtime');
   t.equal(lookupApi('kt00018')?.kind, 'account');
   t.equal(lookupApi('ka10001')?.kind, 'query');
-  const total = (['order', 'modify', 'cancel', 'query', 'account', 'auth', 'transfer', 'realtime'] as const)
-    .reduce((n, k) => n + apisByKind(k).length, 0);
+  const total = (['order', 'modify', 'cancel', 'query', 'account', 'auth', 'transfer', 'realtime'] as const).reduce((n, k) => n + apisByKind(k).length, 0);
   t.equal(total, allApis().length, 'every entry has exactly one kind');
 });
 
@@ -113,7 +131,16 @@ t.test('group paths', async (t) => {
     t.ok(isKnownGroupPath(`/api/dostk/${g}`), g);
   }
   t.equal(knownGroupPaths().length, 15);
-  for (const bad of ['/api/dostk/', '/api/dostk/ordr/', '/api/dostk/ORDR', '/api/dostk/../ordr', '//api/dostk/ordr', '/api/dostk/ordr?x=1', '/oauth2/token', '/api/dostk/nope']) {
+  for (const bad of [
+    '/api/dostk/',
+    '/api/dostk/ordr/',
+    '/api/dostk/ORDR',
+    '/api/dostk/../ordr',
+    '//api/dostk/ordr',
+    '/api/dostk/ordr?x=1',
+    '/oauth2/token',
+    '/api/dostk/nope',
+  ]) {
     t.notOk(isKnownGroupPath(bad), bad);
   }
 });

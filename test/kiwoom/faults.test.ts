@@ -89,7 +89,9 @@ t.test('the bot disconnecting mid-call still ends in revocation', async (t) => {
   h.sim.faults.set({ latencyMs: 300 });
   const ac = new AbortController();
   const p = request(`${h.url}/api/dostk/stkinfo`, {
-    method: 'POST', body: '{"stk_cd":"005930"}', signal: ac.signal,
+    method: 'POST',
+    body: '{"stk_cd":"005930"}',
+    signal: ac.signal,
     headers: { 'content-type': 'application/json', 'api-id': 'ka10001', authorization: `Bearer ${token}` },
   }).catch((e: Error) => e);
   await waitFor(() => h.sim.stats().tokensIssued > 0 && h.sim.liveTokens() > 0, 2000, 'token issued');
@@ -110,7 +112,7 @@ t.test('rate limited by Kiwoom: a query is retried after a pause, an order is ne
   h.sim.faults.set({ rateLimitNext: 1 });
   const o = await h.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '60000', trde_tp: '0' }, { token });
   t.equal(o.status, 429, o.text);
-  t.equal(o.json.return_code, 5, 'Kiwoom\'s rate-limit return_code');
+  t.equal(o.json.return_code, 5, "Kiwoom's rate-limit return_code");
   t.match(o.json.return_msg, /KG5006.*1700/);
   t.match(String(o.headers['retry-after']), /^\d+$/);
   t.equal(h.sim.orders(CANARY.account).length, orders, 'the refused order was not sent again');
@@ -123,7 +125,10 @@ t.test('concurrent calls: every broker token is revoked', async (t) => {
   const results = await Promise.all(Array.from({ length: 20 }, () => h.call('ka10001', { stk_cd: '005930' }, { token })));
   // On a loaded CI machine some calls may hit this harness's short 500 ms upstream
   // time-out; each still gets a Kiwoom-shaped answer and its token must still be revoked.
-  t.ok(results.every((r) => typeof r.json.return_code === 'number'), 'every call got a Kiwoom-shaped answer');
+  t.ok(
+    results.every((r) => typeof r.json.return_code === 'number'),
+    'every call got a Kiwoom-shaped answer',
+  );
   t.ok(results.filter((r) => r.json.return_code === 0).length >= 10, 'most succeeded');
   await h.waitNoLiveTokens(5000);
   const after = h.sim.stats();

@@ -50,10 +50,19 @@ function limits(over: Partial<GovernorLimits> = {}): GovernorLimits {
 
 function fakeClock(start = 1_700_000_000_000) {
   let now = start;
-  return { now: () => now, advance(ms: number) { now += ms; } };
+  return {
+    now: () => now,
+    advance(ms: number) {
+      now += ms;
+    },
+  };
 }
 
-interface Take { readonly key: string; readonly granted: boolean; readonly retryAfterMs: number }
+interface Take {
+  readonly key: string;
+  readonly granted: boolean;
+  readonly retryAfterMs: number;
+}
 
 /** The store with every takeSlot answer recorded (the governor's polls). */
 function probe(inner: Store): { store: Store; takes: Take[] } {
@@ -96,10 +105,24 @@ class Call {
   permit: Permit | undefined;
   error: unknown;
   readonly done: Promise<void>;
-  constructor(readonly name: string, p: Promise<Permit>, events: string[], onGrant?: (c: Call) => void) {
+  constructor(
+    readonly name: string,
+    p: Promise<Permit>,
+    events: string[],
+    onGrant?: (c: Call) => void,
+  ) {
     this.done = p.then(
-      (permit) => { this.state = 'granted'; this.permit = permit; events.push(name); onGrant?.(this); },
-      (err: unknown) => { this.state = 'refused'; this.error = err; events.push(`${name}!`); },
+      (permit) => {
+        this.state = 'granted';
+        this.permit = permit;
+        events.push(name);
+        onGrant?.(this);
+      },
+      (err: unknown) => {
+        this.state = 'refused';
+        this.error = err;
+        events.push(`${name}!`);
+      },
     );
   }
 
@@ -142,7 +165,11 @@ t.test('queriesPerSecond admits at once; the next waits for a settle, then is gr
   const req = (botId: string) => ({ key: 'k1', cls: 'query' as const, priority: 'normal' as const, botId });
   const first = ['a', 'b', 'c'].map((n) => new Call(n, gov.admit(req('bot')), events));
   await Promise.all(first.map((c) => c.done));
-  t.same(first.map((c) => c.state), ['granted', 'granted', 'granted'], 'queriesPerSecond admits granted without waiting');
+  t.same(
+    first.map((c) => c.state),
+    ['granted', 'granted', 'granted'],
+    'queriesPerSecond admits granted without waiting',
+  );
   const d = new Call('d', gov.admit(req('bot')), events);
   // The three calls are in flight (unsettled): their slots count as taken for holdMs (60 s).
   await sleep(3 * 200);
@@ -238,7 +265,7 @@ t.test('priority: lockdown, then cancels, then new orders, whatever the arrival 
   t.same(events, ['filler', 'settle filler', 'lockdown', 'cancel1', 'cancel2', 'normal1', 'normal2']);
 });
 
-t.test('fairness: a bot that queued later is not served after all of an earlier bot\'s calls', async (t) => {
+t.test("fairness: a bot that queued later is not served after all of an earlier bot's calls", async (t) => {
   const { gov, events } = rig(t, limits({ queriesPerSecond: 1, windowMs: 100 }));
   const req = (botId: string) => ({ key: 'k1', cls: 'query' as const, priority: 'normal' as const, botId });
   const filler = new Call('x', gov.admit(req('x')), events);
@@ -251,13 +278,20 @@ t.test('fairness: a bot that queued later is not served after all of an earlier 
   await waitFor('all granted', () => calls.every((c) => c.state !== 'pending'));
   const order = events.slice(1);
   t.equal(order.length, 8, 'every call granted');
-  t.notOk(order.some((e) => e.endsWith('!')), 'none refused');
+  t.notOk(
+    order.some((e) => e.endsWith('!')),
+    'none refused',
+  );
   const firstB = order.indexOf('B1');
   const lastB = order.indexOf('B2');
   const lastA = order.indexOf('A6');
   t.ok(firstB < lastA, `B's first grant comes before A's last (${order.join(' ')})`);
   t.ok(lastB < order.indexOf('A3'), `both of B's calls are served before A's third (${order.join(' ')})`);
-  t.same(order.filter((e) => e.startsWith('A')), ['A1', 'A2', 'A3', 'A4', 'A5', 'A6'], 'a bot\'s own calls keep their order');
+  t.same(
+    order.filter((e) => e.startsWith('A')),
+    ['A1', 'A2', 'A3', 'A4', 'A5', 'A6'],
+    "a bot's own calls keep their order",
+  );
   t.same(order, ['A1', 'B1', 'A2', 'B2', 'A3', 'A4', 'A5', 'A6'], 'start-time fair queuing interleaves the two bots');
 });
 
@@ -285,7 +319,7 @@ t.test('maxQueuePerKey: beyond it admit is refused at once with KG5006', async (
   t.equal(q2.state, 'granted');
 });
 
-t.test('rejectQueued: the matching bot\'s queued calls are refused with the error given; lockdown\'s own calls stay', async (t) => {
+t.test("rejectQueued: the matching bot's queued calls are refused with the error given; lockdown's own calls stay", async (t) => {
   const { gov, events, registry } = rig(t, limits({ ordersPerSecond: 1, windowMs: 100 }));
   const req = (priority: 'lockdown' | 'cancel' | 'normal', botId: string) => ({ key: 'k1', cls: 'order' as const, priority, botId });
   const filler = new Call('filler', gov.admit(req('normal', 'A')), events);
@@ -298,22 +332,36 @@ t.test('rejectQueued: the matching bot\'s queued calls are refused with the erro
   t.equal(gov.waiting('k1'), 5);
   const err = new GuardError('KG3008');
   const n = gov.rejectQueued((botId) => botId === 'A', err);
-  t.equal(n, 3, 'A\'s two new orders and its cancel');
+  t.equal(n, 3, "A's two new orders and its cancel");
   await Promise.all([a1.done, a2.done, aCancel.done]);
   for (const c of [a1, a2, aCancel]) t.equal(c.error, err, `${c.name} refused with the error given`);
-  t.equal(gov.waiting('k1'), 2, 'B\'s call and A\'s lockdown call stay queued');
+  t.equal(gov.waiting('k1'), 2, "B's call and A's lockdown call stay queued");
   t.equal(b1.state, 'pending');
   t.equal(aLock.state, 'pending');
   t.equal(await refusedTotal(registry, 'lockdown'), 3, 'counted as refused for lockdown');
-  t.equal(gov.rejectQueued(() => false, err), 0, 'no match, nothing refused');
+  t.equal(
+    gov.rejectQueued(() => false, err),
+    0,
+    'no match, nothing refused',
+  );
   filler.settle();
   await waitFor('kept calls granted', () => b1.state !== 'pending' && aLock.state !== 'pending');
-  t.same(events.filter((e) => !e.endsWith('!')), ['filler', 'A-lockdown', 'B-normal'], 'the kept calls are served, lockdown first');
+  t.same(
+    events.filter((e) => !e.endsWith('!')),
+    ['filler', 'A-lockdown', 'B-normal'],
+    'the kept calls are served, lockdown first',
+  );
 });
 
 t.test('an aborted signal refuses the waiter with KG5002 and frees its place', async (t) => {
   const { gov, events } = rig(t, limits({ queriesPerSecond: 1, maxQueuePerKey: 1 }));
-  const req = (botId: string, signal?: AbortSignal) => ({ key: 'k1', cls: 'query' as const, priority: 'normal' as const, botId, ...(signal ? { signal } : {}) });
+  const req = (botId: string, signal?: AbortSignal) => ({
+    key: 'k1',
+    cls: 'query' as const,
+    priority: 'normal' as const,
+    botId,
+    ...(signal ? { signal } : {}),
+  });
 
   const early = new Call('early', gov.admit(req('a', AbortSignal.abort())), events);
   await early.done;
@@ -340,7 +388,7 @@ t.test('an aborted signal refuses the waiter with KG5002 and frees its place', a
   t.same(events, ['early!', 'filler', 'full!', 'w1!', 'settle filler', 'w3'], 'the aborted waiter never got a slot');
 });
 
-t.test('refusedUpstream pauses the key\'s class until the pause ends', async (t) => {
+t.test("refusedUpstream pauses the key's class until the pause ends", async (t) => {
   const clock = fakeClock();
   const { gov, store, events, polls } = rig(t, limits({ queriesPerSecond: 5, refusalPauseMs: 300 }), clock.now);
   const req = (key: string, cls: 'query' | 'order') => ({ key, cls, priority: 'normal' as const, botId: 'bot' });
@@ -369,22 +417,43 @@ t.test('refusedUpstream pauses the key\'s class until the pause ends', async (t)
 
 t.test('refusedUpstream does not throw when the store cannot record the pause', async (t) => {
   const inner = createMemoryStore();
-  const store: Store = { ...inner, pauseSlots: async () => { throw new GuardError('KG7001', 'down'); } };
+  const store: Store = {
+    ...inner,
+    pauseSlots: async () => {
+      throw new GuardError('KG7001', 'down');
+    },
+  };
   const gov = new Governor(limits(), { store, registry: new Registry(), logger });
-  t.teardown(async () => { gov.close(); await inner.close(); });
+  t.teardown(async () => {
+    gov.close();
+    await inner.close();
+  });
   await t.resolves(gov.refusedUpstream('k1', 'query'));
 });
 
 t.test('a store that cannot take slots fails closed with KG7001', async (t) => {
   const inner = createMemoryStore();
-  const store: Store = { ...inner, takeSlot: async () => { throw new Error('connection reset'); } };
+  const store: Store = {
+    ...inner,
+    takeSlot: async () => {
+      throw new Error('connection reset');
+    },
+  };
   const gov = new Governor(limits(), { store, registry: new Registry(), logger });
-  t.teardown(async () => { gov.close(); await inner.close(); });
+  t.teardown(async () => {
+    gov.close();
+    await inner.close();
+  });
   const events: string[] = [];
   const a = new Call('a', gov.admit({ key: 'k1', cls: 'query', priority: 'normal', botId: 'bot' }), events);
   await a.done;
   t.equal(a.code, 'KG7001', 'an unknown failure becomes KG7001');
-  const down: Store = { ...inner, takeSlot: async () => { throw new GuardError('KG7001', 'redis down'); } };
+  const down: Store = {
+    ...inner,
+    takeSlot: async () => {
+      throw new GuardError('KG7001', 'redis down');
+    },
+  };
   const gov2 = new Governor(limits(), { store: down, registry: new Registry(), logger });
   t.teardown(() => gov2.close());
   const b = new Call('b', gov2.admit({ key: 'k1', cls: 'order', priority: 'lockdown', botId: 'bot' }), events);
@@ -397,8 +466,15 @@ t.test('limits off: every admit resolves at once; issueRoomInMs is 0', async (t)
   const { gov, takes, store } = rig(t, 'off');
   t.equal(gov.enabled, false);
   let immediate = false;
-  const tick = new Promise<void>((resolve) => setImmediate(() => { immediate = true; resolve(); }));
-  const permits = await Promise.all(Array.from({ length: 50 }, (_, i) => gov.admit({ key: 'k1', cls: i % 2 ? 'order' : 'query', priority: 'normal', botId: 'bot' })));
+  const tick = new Promise<void>((resolve) =>
+    setImmediate(() => {
+      immediate = true;
+      resolve();
+    }),
+  );
+  const permits = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => gov.admit({ key: 'k1', cls: i % 2 ? 'order' : 'query', priority: 'normal', botId: 'bot' })),
+  );
   t.equal(immediate, false, 'all 50 resolved before the next macrotask');
   await tick;
   for (const p of permits) p.settle();
@@ -443,7 +519,7 @@ t.test('different keys and classes do not share a window', async (t) => {
   t.equal(k1o.state, 'granted', 'orders have their own window');
   t.equal(k1t.state, 'granted', 'token issues have their own window');
   await polls(2, slotKey('k1', 'query'));
-  t.equal(k1b.state, 'pending', 'k1\'s query window is still full');
+  t.equal(k1b.state, 'pending', "k1's query window is still full");
   k1.settle();
   clock.advance(200);
   await waitFor('k1b granted', () => k1b.state !== 'pending');
@@ -464,26 +540,36 @@ t.test('close() refuses waiters with KG9002, and every later admit', async (t) =
   t.equal(gov.waiting('k1'), 3);
   gov.close();
   await Promise.all(waiters.map((w) => w.done));
-  t.same(waiters.map((w) => w.code), ['KG9002', 'KG9002', 'KG9002']);
+  t.same(
+    waiters.map((w) => w.code),
+    ['KG9002', 'KG9002', 'KG9002'],
+  );
   t.equal(gov.waiting('k1'), 0);
   const late = new Call('late', gov.admit(req('query')), events);
   await late.done;
   t.equal(late.code, 'KG9002');
   q.settle(); // a permit settled after close does no harm
   o.settle();
-  t.equal(gov.rejectQueued(() => true, new GuardError('KG3008')), 0);
+  t.equal(
+    gov.rejectQueued(() => true, new GuardError('KG3008')),
+    0,
+  );
 });
 
 t.test('config: upstream.limits feeds governorLimits', async (t) => {
   const hold = 3_000 + 10_000 + 10_000; // connect + headers + body timeouts (defaults)
   const mock = await loadConfig({ env: {}, overrides: { upstream: { limits: { queriesPerSecond: 3, mock: { ordersPerSecond: 2 } }, target: 'mock' } } });
-  t.same(governorLimits(mock.upstream), { ...KIWOOM_LIMITS, holdMs: hold, queriesPerSecond: 3, ordersPerSecond: 2 }, 'mock target: base and mock overrides on Kiwoom\'s defaults');
+  t.same(
+    governorLimits(mock.upstream),
+    { ...KIWOOM_LIMITS, holdMs: hold, queriesPerSecond: 3, ordersPerSecond: 2 },
+    "mock target: base and mock overrides on Kiwoom's defaults",
+  );
 
   const prod = await loadConfig({ env: {}, overrides: { upstream: { limits: { queriesPerSecond: 3, mock: { ordersPerSecond: 2 } }, target: 'production' } } });
   t.same(governorLimits(prod.upstream), { ...KIWOOM_LIMITS, holdMs: hold, queriesPerSecond: 3 }, 'production: the mock override is not applied');
 
   const sim = await loadConfig({ env: {}, overrides: {} });
-  t.same(governorLimits(sim.upstream), { ...KIWOOM_LIMITS, holdMs: hold }, 'no overrides: Kiwoom\'s defaults, holdMs from the upstream timeouts');
+  t.same(governorLimits(sim.upstream), { ...KIWOOM_LIMITS, holdMs: hold }, "no overrides: Kiwoom's defaults, holdMs from the upstream timeouts");
 
   const explicitHold = await loadConfig({ env: {}, overrides: { upstream: { limits: { holdMs: 5_000 } } } });
   t.equal((governorLimits(explicitHold.upstream) as GovernorLimits).holdMs, 5_000, 'holdMs can be set');
@@ -510,7 +596,11 @@ t.test('config: bad upstream.limits and the removed brokerTokens keys are refuse
   t.match(await refusal({ upstream: { limits: { mock: { burst: 3 } } } }), /unknown key 'burst'/, 'unknown key under mock');
   t.match(await refusal({ upstream: { limits: { queriesPerSecond: -1 } } }), /^KG9003: Invalid configuration \(\/upstream\/limits/, 'negative rate');
   t.match(await refusal({ upstream: { limits: { orderMaxWaitMs: -5 } } }), /^KG9003: Invalid configuration \(\/upstream\/limits/, 'negative wait');
-  t.match(await refusal({ upstream: { limits: { mock: { ordersPerSecond: -2 } } } }), /^KG9003: Invalid configuration \(\/upstream\/limits/, 'negative under mock');
+  t.match(
+    await refusal({ upstream: { limits: { mock: { ordersPerSecond: -2 } } } }),
+    /^KG9003: Invalid configuration \(\/upstream\/limits/,
+    'negative under mock',
+  );
   t.match(await refusal({ upstream: { limits: { queriesPerSecond: 0 } } }), /^KG9003: Invalid configuration \(\/upstream\/limits/, 'a rate of 0');
   t.match(await refusal({ upstream: { limits: { windowMs: 50 } } }), /^KG9003: Invalid configuration \(\/upstream\/limits/, 'a window under 100 ms');
   t.match(await refusal({ upstream: { limits: { queriesPerSecond: 2.5 } } }), /^KG9003: Invalid configuration \(\/upstream\/limits/, 'not an integer');
@@ -524,7 +614,10 @@ t.test('config: bad upstream.limits and the removed brokerTokens keys are refuse
     const msg = await refusal({ brokerTokens: { [gone]: gone === 'ledger' ? 'file' : 1 } });
     t.match(msg, new RegExp(`brokerTokens\\.${gone}`), `brokerTokens.${gone} refused`);
   }
-  const viaEnv = await loadConfig({ env: { KGUARD_BROKER_TOKENS__MAX_USES: '5' } }).then(() => 'accepted', (err: unknown) => (err instanceof ConfigError ? err.message : 'other'));
+  const viaEnv = await loadConfig({ env: { KGUARD_BROKER_TOKENS__MAX_USES: '5' } }).then(
+    () => 'accepted',
+    (err: unknown) => (err instanceof ConfigError ? err.message : 'other'),
+  );
   t.match(viaEnv, /brokerTokens\.maxUses/, 'refused from the environment too');
 });
 
@@ -544,7 +637,11 @@ t.test('regression: rejectQueued over-counts kguard_governor_refused_total{reaso
   const q = new Call('q', gov.admit(req('query')), events);
   const o = new Call('o', gov.admit(req('order')), events);
   await Promise.all([q.done, o.done]);
-  const waiting = [new Call('q1', gov.admit(req('query')), events), new Call('q2', gov.admit(req('query')), events), new Call('o1', gov.admit(req('order')), events)];
+  const waiting = [
+    new Call('q1', gov.admit(req('query')), events),
+    new Call('q2', gov.admit(req('query')), events),
+    new Call('o1', gov.admit(req('order')), events),
+  ];
   const n = gov.rejectQueued((b) => b === 'A', new GuardError('KG3008'));
   await Promise.all(waiting.map((w) => w.done));
   t.equal(n, 3);
@@ -580,7 +677,13 @@ t.test('regression: a new order that arrives while the lane sleeps is held past 
 
 t.test('regression: a bot is penalised in fair queuing for calls that were refused and never took a slot', async (t) => {
   const { gov, events } = rig(t, limits({ queriesPerSecond: 1, windowMs: 100 }));
-  const req = (botId: string, signal?: AbortSignal) => ({ key: 'k1', cls: 'query' as const, priority: 'normal' as const, botId, ...(signal ? { signal } : {}) });
+  const req = (botId: string, signal?: AbortSignal) => ({
+    key: 'k1',
+    cls: 'query' as const,
+    priority: 'normal' as const,
+    botId,
+    ...(signal ? { signal } : {}),
+  });
   const filler = new Call('x', gov.admit(req('x')), events);
   await filler.done;
   // Bot A's first four calls are given up (the bot disconnected) before any slot frees.

@@ -5,9 +5,32 @@
 // simulator). The consumers are checked against the same answers.
 import t from 'tap';
 import {
-  BALANCE, DAY_MS, FILLS, KST_OFFSET_MS, OPEN_ORDERS, baseCode, cancelAllBody, formatExpiresDt, formatHhmmss, hhmmssToEpoch, isStockCode,
-  kiwoomNumber, kiwoomPrice, kiwoomQuantity, msUntilSeoulMidnight, orderPrice, orderQuantity, parseExpiresDt, seoulDate, seoulDay,
-  seoulMidnight, seoulParts, seoulTimeOfDay, seoulToEpoch, seoulWeekday, venueOfCode,
+  BALANCE,
+  DAY_MS,
+  FILLS,
+  KST_OFFSET_MS,
+  OPEN_ORDERS,
+  baseCode,
+  cancelAllBody,
+  formatExpiresDt,
+  formatHhmmss,
+  hhmmssToEpoch,
+  isStockCode,
+  kiwoomNumber,
+  kiwoomPrice,
+  kiwoomQuantity,
+  msUntilSeoulMidnight,
+  orderPrice,
+  orderQuantity,
+  parseExpiresDt,
+  seoulDate,
+  seoulDay,
+  seoulMidnight,
+  seoulParts,
+  seoulTimeOfDay,
+  seoulToEpoch,
+  seoulWeekday,
+  venueOfCode,
 } from '../../proxy/kiwoom/protocol/index.js';
 import * as kst from '../../proxy/common/kst.js';
 import { seoulDay as stateSeoulDay, msUntilSeoulMidnight as stateMsUntil } from '../../proxy/state/index.js';
@@ -18,7 +41,7 @@ import type { PolicyCall } from '../../proxy/policy/types.js';
 import { hourOfWeek, symbolOf } from '../../proxy/risk/baseline.js';
 import { holdingsFromBalance, kiwoomSession } from '../../proxy/response/kiwoom-session.js';
 import { addBusinessDays } from '../../proxy/response/incident.js';
-import { createMarketData, } from '../../proxy/server/market.js';
+import { createMarketData } from '../../proxy/server/market.js';
 import { Market } from '../../proxy/sim/market.js';
 
 t.test('numbers: zero-padded signed response strings', async (t) => {
@@ -144,7 +167,12 @@ t.test('bodies: ka10075, kt00018, ka10076, kt10003', async (t) => {
   t.same(FILLS.body(), { stk_cd: '', qry_tp: '0', sell_tp: '0', ord_no: '', stex_tp: '0' });
   t.equal(FILLS.apiId, 'ka10076');
   t.not(OPEN_ORDERS.body(), OPEN_ORDERS.body(), 'a fresh object each time');
-  t.same(cancelAllBody({ exchange: 'NXT', ordNo: '0000138', stkCd: '005930_NX' }), { dmst_stex_tp: 'NXT', orig_ord_no: '0000138', stk_cd: '005930_NX', cncl_qty: '0' });
+  t.same(cancelAllBody({ exchange: 'NXT', ordNo: '0000138', stkCd: '005930_NX' }), {
+    dmst_stex_tp: 'NXT',
+    orig_ord_no: '0000138',
+    stk_cd: '005930_NX',
+    cncl_qty: '0',
+  });
   for (const q of [OPEN_ORDERS, BALANCE, FILLS]) {
     const entry = lookupApi(q.apiId);
     t.ok(entry, `${q.apiId} is in the catalogue`);
@@ -158,12 +186,17 @@ t.test('bodies: ka10075, kt00018, ka10076, kt10003', async (t) => {
       { stk_cd: 'A005930', rmnd_qty: '000000000000015', cur_prc: '-000000000080500', pur_pric: '000000000072050' },
       { stk_cd: 'A000660', rmnd_qty: '-5', cur_prc: '180000', pur_pric: '180000' },
     ],
-    ka10075: [{ ord_no: '0000138', stk_cd: '005930_NX', io_tp_nm: '+매수', ord_qty: '000000000010', oso_qty: '000000000004', ord_pric: '+74100', trde_tp: '보통' }],
+    ka10075: [
+      { ord_no: '0000138', stk_cd: '005930_NX', io_tp_nm: '+매수', ord_qty: '000000000010', oso_qty: '000000000004', ord_pric: '+74100', trde_tp: '보통' },
+    ],
     ka10076: [{ ord_no: '0000139', stk_cd: '005930', io_tp_nm: '-매도', cntr_qty: '3', cntr_pric: '-73900', ord_tm: '090000' }],
   };
   const call: CallTr = async (apiId, body) => {
     sent.push({ apiId, body });
-    return { status: 200, json: { return_code: 0, [{ kt00018: 'acnt_evlt_remn_indv_tot', ka10075: 'oso', ka10076: 'cntr' }[apiId] ?? 'x']: rows[apiId] ?? [], cur_prc: '-74100' } };
+    return {
+      status: 200,
+      json: { return_code: 0, [{ kt00018: 'acnt_evlt_remn_indv_tot', ka10075: 'oso', ka10076: 'cntr' }[apiId] ?? 'x']: rows[apiId] ?? [], cur_prc: '-74100' },
+    };
   };
   const gateway = { withSession: <T>(_bot: string, fn: (c: CallTr) => Promise<T>) => fn(call) } as unknown as BrokerGateway;
   const market = createMarketData(gateway);
@@ -172,7 +205,9 @@ t.test('bodies: ka10075, kt00018, ka10076, kt10003', async (t) => {
   t.equal(await market.openOrderCount('bot', 'acct'), 1);
   t.equal(await market.referencePrice('bot', '005930'), 74100, 'cur_prc "-74100" is the price 74100');
   const session = kiwoomSession(call, () => Date.parse('2026-01-05T06:00:00Z'));
-  t.same(await session.listOpenOrders(), [{ ordNo: '0000138', stkCd: '005930_NX', side: 'buy', qty: 10, remaining: 4, price: 74100, trdeTp: '보통', exchange: 'NXT' }]);
+  t.same(await session.listOpenOrders(), [
+    { ordNo: '0000138', stkCd: '005930_NX', side: 'buy', qty: 10, remaining: 4, price: 74100, trdeTp: '보통', exchange: 'NXT' },
+  ]);
   t.same(await session.fills(0), [{ ordNo: '0000139', stkCd: '005930', side: 'sell', qty: 3, price: 73900, at: Date.parse('2026-01-05T00:00:00Z') }]);
   t.same(await session.holdings(), [{ stkCd: '005930', qty: 15, price: 80500, avgPrice: 72050 }]);
   await session.cancel({ ordNo: '0000138', stkCd: '005930_NX', side: 'buy', qty: 10, remaining: 4, price: 74100, trdeTp: '0', exchange: 'NXT' });
@@ -186,7 +221,9 @@ t.test('bodies: ka10075, kt00018, ka10076, kt10003', async (t) => {
   t.equal(bodies.get('kt00018'), JSON.stringify(BALANCE.body()));
   t.equal(bodies.get('ka10076'), JSON.stringify(FILLS.body()));
   t.equal(bodies.get('kt10003'), JSON.stringify(cancelAllBody({ exchange: 'NXT', ordNo: '0000138', stkCd: '005930_NX' })));
-  t.same(holdingsFromBalance([{ stk_cd: 'A005930', rmnd_qty: '10', cur_prc: '+74100', pur_pric: '-70000' }]), [{ stkCd: '005930', qty: 10, price: 74100, avgPrice: 70000 }]);
+  t.same(holdingsFromBalance([{ stk_cd: 'A005930', rmnd_qty: '10', cur_prc: '+74100', pur_pric: '-70000' }]), [
+    { stkCd: '005930', qty: 10, price: 74100, avgPrice: 70000 },
+  ]);
 });
 
 function call(apiId: string, body: Record<string, unknown>): PolicyCall {

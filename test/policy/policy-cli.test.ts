@@ -16,14 +16,20 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
   const stderr = new PassThrough();
   let out = '';
   let err = '';
-  stdout.on('data', (c) => { out += String(c); });
-  stderr.on('data', (c) => { err += String(c); });
+  stdout.on('data', (c) => {
+    out += String(c);
+  });
+  stderr.on('data', (c) => {
+    err += String(c);
+  });
   const code = await policyCommand(args, { stdin: new PassThrough(), stdout, stderr, env: {} });
   return { code, out, err };
 }
 
 let dir: string;
-t.before(async () => { dir = await mkdtemp(path.join(tmpdir(), 'kg-policy-cli-')); });
+t.before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'kg-policy-cli-'));
+});
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 
 t.test('check: OK with version; problems with file:line:column and exit 1', async (t) => {
@@ -54,7 +60,9 @@ t.test('test: every shipped policy passes its cases', async (t) => {
 
 t.test('test: a failing case is reported with what differed', async (t) => {
   const cases = path.join(dir, 'c.yaml');
-  await writeFile(cases, `cases:
+  await writeFile(
+    cases,
+    `cases:
   - name: expects the wrong thing
     call: { apiId: kt10000, body: { dmst_stex_tp: KRX, stk_cd: "005930", ord_qty: "5000", ord_uv: "1", trde_tp: "0" } }
     market: { referencePrice: 1 }
@@ -62,7 +70,8 @@ t.test('test: a failing case is reported with what differed', async (t) => {
   - name: right
     call: { apiId: ka10001, body: { stk_cd: "005930" } }
     expect: { decision: allow }
-`);
+`,
+  );
   const r = await run('test', P('default.yaml'), cases);
   t.equal(r.code, 1);
   t.match(r.out, /FAIL {2}expects the wrong thing\n\s+expected allow, got deny by order-size/);
@@ -76,7 +85,13 @@ t.test('test: a failing case is reported with what differed', async (t) => {
 
 t.test('explain: every rule considered, with its verdict', async (t) => {
   const call = path.join(dir, 'call.json');
-  await writeFile(call, JSON.stringify({ call: { bot: 'mm-alpha', apiId: 'kt10000', body: { dmst_stex_tp: 'NXT', stk_cd: '005930_NX', ord_qty: '300', ord_uv: '80000', trde_tp: '0' } }, market: { referencePrice: 70000 } }));
+  await writeFile(
+    call,
+    JSON.stringify({
+      call: { bot: 'mm-alpha', apiId: 'kt10000', body: { dmst_stex_tp: 'NXT', stk_cd: '005930_NX', ord_qty: '300', ord_uv: '80000', trde_tp: '0' } },
+      market: { referencePrice: 70000 },
+    }),
+  );
   const r = await run('explain', P('examples/market-maker.yaml'), '--call', call);
   t.equal(r.code, 0, r.err);
   t.match(r.out, /decision: DENY by collar — price 80,000 is 14\.29% away/);
@@ -95,21 +110,27 @@ t.test('explain: every rule considered, with its verdict', async (t) => {
 t.test('diff: loosening and tightening, and --fail-on-loosen for CI', async (t) => {
   const a = path.join(dir, 'a.yaml');
   const b = path.join(dir, 'b.yaml');
-  await writeFile(a, `version: 1
+  await writeFile(
+    a,
+    `version: 1
 rules:
   - { id: size, type: order-size, maxQuantity: 100 }
   - { id: venues, type: markets, allow: [KRX] }
   - { id: hours, type: trading-window, windows: [{ start: "09:00", end: "15:30" }] }
   - { id: gone, type: deny-symbols, symbols: ["035720"] }
-`);
-  await writeFile(b, `version: 1
+`,
+  );
+  await writeFile(
+    b,
+    `version: 1
 riskThresholds: { approval: 0.95 }
 rules:
   - { id: size, type: order-size, maxQuantity: 50, mode: shadow }
   - { id: venues, type: markets, allow: [KRX, NXT] }
   - { id: hours, type: trading-window, windows: [{ start: "08:00", end: "15:30" }] }
   - { id: dup, type: duplicate-guard, windowSeconds: 2 }
-`);
+`,
+  );
   const r = await run('diff', a, b);
   t.equal(r.code, 0);
   t.match(r.out, /loosens {2}size: mode enforce → shadow/);
@@ -126,7 +147,16 @@ rules:
 
 t.test('schema prints the published schema; usage errors exit 2', async (t) => {
   t.same(JSON.parse((await run('schema')).out), JSON.parse(JSON.stringify(POLICY_SCHEMA)));
-  for (const args of [[], ['nope'], ['check'], ['test', 'only-one'], ['explain', 'f.yaml'], ['diff', 'a'], ['check', '--lang', 'fr', 'x'], ['check', '--wat', 'x']]) {
+  for (const args of [
+    [],
+    ['nope'],
+    ['check'],
+    ['test', 'only-one'],
+    ['explain', 'f.yaml'],
+    ['diff', 'a'],
+    ['check', '--lang', 'fr', 'x'],
+    ['check', '--wat', 'x'],
+  ]) {
     const r = await run(...args);
     t.equal(r.code, 2, args.join(' '));
   }

@@ -26,7 +26,10 @@ const order = (over: Record<string, string> = {}) => ({ dmst_stex_tp: 'KRX', stk
 
 async function decrypts(): Promise<number> {
   const text = await (await request(`${h.adminUrl}/metrics`)).body.text();
-  return text.split('\n').filter((l) => l.startsWith('kguard_vault_decrypts_total{')).reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('kguard_vault_decrypts_total{'))
+    .reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
 }
 
 async function denied(t: Test, body: Record<string, string>, rule: string, code = 'KG3001', status = 403) {
@@ -59,7 +62,11 @@ t.test('rate limit: KG3005 with retry-after, then room again', async (t) => {
   const token = await h.token();
   const results = [];
   for (let i = 0; i < 4; i++) results.push(await h.call('kt10000', order(), { token }));
-  t.same(results.slice(0, 3).map((r) => r.json.return_code), [0, 0, 0], 'three allowed');
+  t.same(
+    results.slice(0, 3).map((r) => r.json.return_code),
+    [0, 0, 0],
+    'three allowed',
+  );
   t.equal(results[3]!.status, 429);
   t.match(String(results[3]!.json.return_msg), /\[KG3005:rule=order-rate/);
   t.ok(results[3]!.headers['retry-after'], 'retry-after header');
@@ -81,17 +88,25 @@ t.test('hot reload: a valid edit takes effect, an invalid one keeps the last goo
   const before = (await (await request(`${h.adminUrl}/readyz`)).body.json()) as { ready: boolean };
   t.ok(before.ready);
   await writeFile(policyFile, original.replace('maxQuantity: 100', 'maxQuantity: 5'));
-  await waitFor(async () => {
-    await new Promise((r) => setTimeout(r, 1100));
-    const r = await h.call('kt10000', order({ ord_qty: '6' }));
-    return /rule=order-size/.test(String(r.json.return_msg));
-  }, 8000, 'tightened policy in force');
+  await waitFor(
+    async () => {
+      await new Promise((r) => setTimeout(r, 1100));
+      const r = await h.call('kt10000', order({ ord_qty: '6' }));
+      return /rule=order-size/.test(String(r.json.return_msg));
+    },
+    8000,
+    'tightened policy in force',
+  );
   t.pass('tightened limit applies without restart');
   await writeFile(policyFile, 'version: 1\nrules:\n  - id: x\n    type: no-such-rule\n');
-  await waitFor(async () => {
-    const r = (await (await request(`${h.adminUrl}/readyz`)).body.json()) as { ready: boolean; checks: Record<string, { ok: boolean }> };
-    return r.checks['policy-reload']?.ok === false && r.ready && r.checks.policy?.ok === true;
-  }, 5000, '/readyz reports the invalid policy');
+  await waitFor(
+    async () => {
+      const r = (await (await request(`${h.adminUrl}/readyz`)).body.json()) as { ready: boolean; checks: Record<string, { ok: boolean }> };
+      return r.checks['policy-reload']?.ok === false && r.ready && r.checks.policy?.ok === true;
+    },
+    5000,
+    '/readyz reports the invalid policy',
+  );
   await new Promise((r) => setTimeout(r, 1100));
   const still = await h.call('kt10000', order({ ord_qty: '6' }));
   t.match(String(still.json.return_msg), /rule=order-size/, 'last good policy still enforced');

@@ -29,17 +29,17 @@ t.test('a valid policy loads with a content hash that changes with the bytes', a
 
 t.test('errors carry file, line, column and what was expected', async (t) => {
   const src = [
-    'version: 1',              // 1
-    'rules:',                  // 2
-    '  - id: size',            // 3
-    '    type: order-size',    // 4
-    '    maxQty: 3',           // 5  unknown key
-    '  - id: venue',           // 6
-    '    type: markets',       // 7
-    '    allow: [KRX, XXX]',   // 8  bad enum
-    '  - id: typo',            // 9
-    '    type: order-sise',    // 10 unknown type
-    'extra: true',             // 11 unknown top-level key
+    'version: 1', // 1
+    'rules:', // 2
+    '  - id: size', // 3
+    '    type: order-size', // 4
+    '    maxQty: 3', // 5  unknown key
+    '  - id: venue', // 6
+    '    type: markets', // 7
+    '    allow: [KRX, XXX]', // 8  bad enum
+    '  - id: typo', // 9
+    '    type: order-sise', // 10 unknown type
+    'extra: true', // 11 unknown top-level key
   ].join('\n');
   const issues = issuesOf(src);
   const at = (line: number) => issues.filter((i) => i.line === line);
@@ -49,7 +49,10 @@ t.test('errors carry file, line, column and what was expected', async (t) => {
   t.match(at(10)[0], { column: 11, message: /unknown rule type "order-sise"; expected one of: allow-apis/ });
   t.match(at(11)[0], { column: 1, message: /unknown key 'extra'/ });
   // Sorted by position so the first line printed is the first mistake in the file.
-  t.same(issues.map((i) => i.line), [...issues.map((i) => i.line)].sort((a, b) => a - b));
+  t.same(
+    issues.map((i) => i.line),
+    [...issues.map((i) => i.line)].sort((a, b) => a - b),
+  );
 });
 
 t.test('YAML syntax errors and duplicate keys are located', async (t) => {
@@ -96,16 +99,22 @@ t.test('anchors and aliases are bounded (billion laughs)', async (t) => {
   const [issue] = issuesOf(bomb);
   t.match(issue!.message, /aliases are limited to 100/);
   // Ordinary use of anchors and merge keys still works.
-  const ok = parsePolicySource(`version: 1
+  const ok = parsePolicySource(
+    `version: 1
 x-limits: &limits { maxQuantity: 10 }
 rules: []
-`.replace('x-limits: &limits { maxQuantity: 10 }\n', ''), 'ok.yaml');
+`.replace('x-limits: &limits { maxQuantity: 10 }\n', ''),
+    'ok.yaml',
+  );
   t.equal(ok.doc.rules.length, 0);
-  const merged = parsePolicySource(`version: 1
+  const merged = parsePolicySource(
+    `version: 1
 rules:
   - &base { id: size-a, type: order-size, maxQuantity: 10 }
   - { <<: *base, id: size-b, when: { bots: [b] } }
-`, 'merge.yaml');
+`,
+    'merge.yaml',
+  );
   t.same(merged.doc.rules[1], { id: 'size-b', type: 'order-size', maxQuantity: 10, when: { bots: ['b'] } });
 });
 
@@ -117,7 +126,10 @@ t.test('file size is bounded before parsing', async (t) => {
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'big.yaml');
   await writeFile(file, big);
-  await t.rejects(loadPolicyFile(file, { maxFileBytes: 1000, maxAliasCount: 100, maxRules: 10 }), { name: 'PolicyLoadError', issues: [{ message: /larger than 1000 bytes/ }] });
+  await t.rejects(loadPolicyFile(file, { maxFileBytes: 1000, maxAliasCount: 100, maxRules: 10 }), {
+    name: 'PolicyLoadError',
+    issues: [{ message: /larger than 1000 bytes/ }],
+  });
   await t.rejects(loadPolicyFile(path.join(dir, 'missing.yaml')), { name: 'PolicyLoadError', issues: [{ message: /cannot read the file \(ENOENT\)/ }] });
 });
 
@@ -133,7 +145,12 @@ t.test('policies/schema.json is exactly the schema the loader uses', async (t) =
 });
 
 t.test('every shipped policy is valid and names the schema for editors', async (t) => {
-  const files = ['policies/default.yaml', ...(await readdir(path.join(ROOT, 'policies/examples'))).filter((f) => f.endsWith('.yaml') && !f.endsWith('.cases.yaml')).map((f) => `policies/examples/${f}`)];
+  const files = [
+    'policies/default.yaml',
+    ...(await readdir(path.join(ROOT, 'policies/examples')))
+      .filter((f) => f.endsWith('.yaml') && !f.endsWith('.cases.yaml'))
+      .map((f) => `policies/examples/${f}`),
+  ];
   t.ok(files.length >= 5);
   for (const f of files) {
     const text = await readFile(path.join(ROOT, f), 'utf8');
@@ -143,16 +160,57 @@ t.test('every shipped policy is valid and names the schema for editors', async (
 });
 
 t.test('fuzzed YAML never crashes the loader: it loads or throws PolicyLoadError', async (t) => {
-  const fragments = ['version: 1\n', 'rules:\n', '  - ', 'id: a\n', 'type: markets\n', '&x ', '*x ', '<<: *x\n', '[', ']', '{', '}', ': ', '- ', '"', "'", '\t', '\n', '!!binary ', '!!js/function ', '? ', '|\n', '>\n', '%YAML 1.2\n', '---\n', '...\n', '\u0000', '\uFEFF', 'allow: [KRX]\n', 'maxQuantity: 1e309\n'];
+  const fragments = [
+    'version: 1\n',
+    'rules:\n',
+    '  - ',
+    'id: a\n',
+    'type: markets\n',
+    '&x ',
+    '*x ',
+    '<<: *x\n',
+    '[',
+    ']',
+    '{',
+    '}',
+    ': ',
+    '- ',
+    '"',
+    "'",
+    '\t',
+    '\n',
+    '!!binary ',
+    '!!js/function ',
+    '? ',
+    '|\n',
+    '>\n',
+    '%YAML 1.2\n',
+    '---\n',
+    '...\n',
+    '\u0000',
+    '\uFEFF',
+    'allow: [KRX]\n',
+    'maxQuantity: 1e309\n',
+  ];
   const yamlish = fc.array(fc.oneof(fc.constantFrom(...fragments), fc.string({ maxLength: 8 })), { maxLength: 40 }).map((a) => a.join(''));
-  fc.assert(fc.property(fc.oneof(yamlish, fc.string({ maxLength: 200 }), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('latin1'))), (src) => {
-    try {
-      parsePolicySource(src, 'fuzz.yaml');
-      return true;
-    } catch (err) {
-      return err instanceof PolicyLoadError && err.issues.length > 0 && err.issues.every((i) => i.line >= 1 && i.column >= 1);
-    }
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        yamlish,
+        fc.string({ maxLength: 200 }),
+        fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('latin1')),
+      ),
+      (src) => {
+        try {
+          parsePolicySource(src, 'fuzz.yaml');
+          return true;
+        } catch (err) {
+          return err instanceof PolicyLoadError && err.issues.length > 0 && err.issues.every((i) => i.line >= 1 && i.column >= 1);
+        }
+      },
+    ),
+    { numRuns: 2000 },
+  );
   // Invalid UTF-8 is refused explicitly.
   t.throws(() => parsePolicySource(Buffer.from([0x76, 0xff, 0xfe]), 'bin.yaml'), PolicyLoadError);
 });

@@ -15,7 +15,13 @@ import { createPolicyEngine, parsePolicyConfig, POLICY_CONFIG_DEFAULTS } from '.
 
 const market = { referencePrice: async () => 70000, heldQuantity: async () => 0, openOrderCount: async () => 0 };
 const policy = (maxQuantity: number) => `version: 1\nrules:\n  - { id: size, type: order-size, maxQuantity: ${maxQuantity} }\n`;
-const order = (qty: number) => ({ botId: 'b', account: 'a', apiId: 'kt10000', entry: lookupApi('kt10000'), body: { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: String(qty), ord_uv: '1', trde_tp: '0' } });
+const order = (qty: number) => ({
+  botId: 'b',
+  account: 'a',
+  apiId: 'kt10000',
+  entry: lookupApi('kt10000'),
+  body: { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: String(qty), ord_uv: '1', trde_tp: '0' },
+});
 
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -30,9 +36,16 @@ async function setup(t: Test, file: string, dir: string) {
   const registry = new Registry();
   const store = createMemoryStore();
   const engine = await createPolicyEngine({
-    config: parsePolicyConfig({ file, reloadDebounceMs: 30 }, dir), store, market, registry, logger: pino({ level: 'silent' }),
+    config: parsePolicyConfig({ file, reloadDebounceMs: 30 }, dir),
+    store,
+    market,
+    registry,
+    logger: pino({ level: 'silent' }),
   });
-  t.teardown(async () => { await engine.close(); await store.close(); });
+  t.teardown(async () => {
+    await engine.close();
+    await store.close();
+  });
   const allows = async (qty: number) => (await engine.evaluate(order(qty))).outcome === 'allow';
   return { engine, registry, allows };
 }
@@ -70,7 +83,10 @@ t.test('edits are picked up; an invalid edit keeps the last good policy and is r
   await until('the invalid file to be seen', () => engine.lastError() !== undefined);
   t.equal(engine.current()!.version, v2, 'last good policy stays in force');
   t.ok(await allows(20));
-  t.ok(engine.lastError()!.issues.some((i) => i.line === 3 && /unknown key 'maxQuantty'/.test(i.message)), 'the error names line 3 and the bad key');
+  t.ok(
+    engine.lastError()!.issues.some((i) => i.line === 3 && /unknown key 'maxQuantty'/.test(i.message)),
+    'the error names line 3 and the bad key',
+  );
   t.doesNotThrow(() => engine.health(), 'a good policy is still in force, so the engine is healthy');
   const reloads = await registry.getSingleMetricAsString('kguard_policy_reloads_total');
   t.match(reloads, /outcome="invalid"\} [1-9]/);
@@ -122,7 +138,10 @@ t.test('a policy that was never valid refuses every call until a valid one appea
   t.equal(engine.current(), undefined);
   t.ok(engine.lastError());
   t.throws(() => engine.health(), { code: 'KG3003' });
-  const err = await engine.evaluate(order(1)).then(() => undefined, (e: unknown) => e);
+  const err = await engine.evaluate(order(1)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.ok(err instanceof GuardError && err.code === 'KG3003', 'evaluate refuses with KG3003');
   t.match(await registry.getSingleMetricAsString('kguard_policy_valid'), /kguard_policy_valid 0/);
 
@@ -138,14 +157,26 @@ t.test('a missing file at start is fail-closed too, and reload() is explicit', a
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'nope.yaml');
   const store = createMemoryStore();
-  const engine = await createPolicyEngine({ config: parsePolicyConfig({ file, watch: false }, dir), store, market, registry: new Registry(), logger: pino({ level: 'silent' }) });
-  t.teardown(async () => { await engine.close(); await store.close(); });
+  const engine = await createPolicyEngine({
+    config: parsePolicyConfig({ file, watch: false }, dir),
+    store,
+    market,
+    registry: new Registry(),
+    logger: pino({ level: 'silent' }),
+  });
+  t.teardown(async () => {
+    await engine.close();
+    await store.close();
+  });
   t.match(engine.lastError()!.issues[0], { message: /ENOENT/ });
   await writeFile(file, policy(1));
   t.match(await engine.reload(), { ok: true, changed: true });
   t.match(await engine.reload(), { ok: true, changed: false }, 'same bytes: nothing to swap');
   t.equal((await engine.evaluate(order(1))).policyVersion, engine.current()!.version, 'decisions carry the version');
   await engine.close();
-  const closed = await engine.evaluate(order(1)).then(() => undefined, (e: unknown) => e);
+  const closed = await engine.evaluate(order(1)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.ok(closed instanceof GuardError && closed.code === 'KG9002');
 });

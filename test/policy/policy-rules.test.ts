@@ -25,7 +25,14 @@ interface Fixture {
   store: Store;
   registry: Registry;
   clock: { ms: number };
-  market: MarketData & { calls: Record<string, number>; price: number | undefined; held: number | undefined; open: number | undefined; fail: boolean; slowMs: number };
+  market: MarketData & {
+    calls: Record<string, number>;
+    price: number | undefined;
+    held: number | undefined;
+    open: number | undefined;
+    fail: boolean;
+    slowMs: number;
+  };
   call(apiId: string, body?: Record<string, unknown>, extra?: Partial<PolicyCall>): PolicyCall;
   logs: string[];
 }
@@ -37,31 +44,70 @@ async function fixture(t: Test, yaml: string, opts: { at?: string; language?: 'k
   const clock = { ms: KST(opts.at ?? '2026-03-03T10:00:00') };
   const store = createMemoryStore({ now: () => clock.ms });
   const market = {
-    calls: {} as Record<string, number>, price: 70000 as number | undefined, held: 100 as number | undefined, open: 0 as number | undefined, fail: false, slowMs: 0,
+    calls: {} as Record<string, number>,
+    price: 70000 as number | undefined,
+    held: 100 as number | undefined,
+    open: 0 as number | undefined,
+    fail: false,
+    slowMs: 0,
     async hit<T>(name: string, v: T): Promise<T> {
       market.calls[name] = (market.calls[name] ?? 0) + 1;
       if (market.slowMs) await new Promise((r) => setTimeout(r, market.slowMs));
       if (market.fail) throw new Error(`upstream quote failed (canary-secret-should-not-leak)`);
       return v;
     },
-    referencePrice(_b: string, _s: string) { return market.hit('price', market.price); },
-    heldQuantity() { return market.hit('held', market.held); },
-    openOrderCount() { return market.hit('open', market.open); },
+    referencePrice(_b: string, _s: string) {
+      return market.hit('price', market.price);
+    },
+    heldQuantity() {
+      return market.hit('held', market.held);
+    },
+    openOrderCount() {
+      return market.hit('open', market.open);
+    },
   };
   const registry = new Registry();
   const logs: string[] = [];
   const engine = await createPolicyEngine({
     config: parsePolicyConfig({ file, watch: false, ...opts.config }, dir),
-    store, market, registry, logger: pino({ level: 'debug' }, { write: (line: string) => { logs.push(line); } }), now: () => new Date(clock.ms), language: opts.language ?? 'en',
+    store,
+    market,
+    registry,
+    logger: pino(
+      { level: 'debug' },
+      {
+        write: (line: string) => {
+          logs.push(line);
+        },
+      },
+    ),
+    now: () => new Date(clock.ms),
+    language: opts.language ?? 'en',
   });
-  t.teardown(async () => { await engine.close(); await store.close(); await rm(dir, { recursive: true, force: true }); });
+  t.teardown(async () => {
+    await engine.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
   const call = (apiId: string, body: Record<string, unknown> = {}, extra: Partial<PolicyCall> = {}): PolicyCall => ({
-    botId: 'bot-1', account: '5001', apiId, entry: lookupApi(apiId), body, ...extra,
+    botId: 'bot-1',
+    account: '5001',
+    apiId,
+    entry: lookupApi(apiId),
+    body,
+    ...extra,
   });
   return { engine, store, registry, clock, market, call, logs };
 }
 
-const BUY = (qty = '10', price = '70000', extra: Record<string, string> = {}) => ({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: qty, ord_uv: price, trde_tp: '0', ...extra });
+const BUY = (qty = '10', price = '70000', extra: Record<string, string> = {}) => ({
+  dmst_stex_tp: 'KRX',
+  stk_cd: '005930',
+  ord_qty: qty,
+  ord_uv: price,
+  trde_tp: '0',
+  ...extra,
+});
 const SELL = BUY;
 const CANCEL = { dmst_stex_tp: 'KRX', orig_ord_no: '0000138', stk_cd: '005930', cncl_qty: '0' };
 
@@ -76,12 +122,18 @@ t.test('Seoul time is UTC+9 all year (no DST)', async (t) => {
 });
 
 t.test('trading window: 09:00:00 is in, 15:30:00 is out, weekends and holidays closed', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 calendar: { holidays: ["2026-03-04"] }
 rules:
   - { id: hours, type: trading-window, windows: [{ start: "09:00", end: "15:30" }] }
-`);
-  const at = async (iso: string) => { f.clock.ms = KST(iso); return (await f.engine.evaluate(f.call('kt10000', BUY()))).outcome; };
+`,
+  );
+  const at = async (iso: string) => {
+    f.clock.ms = KST(iso);
+    return (await f.engine.evaluate(f.call('kt10000', BUY()))).outcome;
+  };
   t.equal(await at('2026-03-03T08:59:59.999'), 'deny');
   t.equal(await at('2026-03-03T09:00:00.000'), 'allow');
   t.equal(await at('2026-03-03T15:29:59.999'), 'allow');
@@ -95,10 +147,14 @@ rules:
 });
 
 t.test('daily caps roll over at Seoul midnight (15:00 UTC)', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 rules:
   - { id: caps, type: daily-cap, maxOrders: 2 }
-`, { at: '2026-03-03T23:59:59' });
+`,
+    { at: '2026-03-03T23:59:59' },
+  );
   const send = async () => (await f.engine.evaluate(f.call('kt10000', BUY(), { intentional: true }))).outcome;
   t.equal(await send(), 'allow');
   t.equal(await send(), 'allow');
@@ -110,10 +166,13 @@ rules:
 });
 
 t.test('daily notional caps price market orders at the reference price', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 rules:
   - { id: buy-cap, type: daily-cap, maxBuyNotional: 1400000 }
-`);
+`,
+  );
   f.market.price = 70000;
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY('10', '', { trde_tp: '3' })))).outcome, 'allow', '700,000');
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY('10', '70000')))).outcome, 'allow', 'exactly 1,400,000');
@@ -122,14 +181,17 @@ rules:
 });
 
 t.test('layered rate limits are charged together; denied calls are not charged', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 rules:
   - id: rl
     type: rate-limit
     when: { kinds: [order] }
     limits: [{ max: 2, per: 1s }, { max: 3, per: day }]
   - { id: sizes, type: order-size, maxQuantity: 100 }
-`);
+`,
+  );
   const send = async (qty = '1') => f.engine.evaluate(f.call('kt10000', BUY(qty)));
   t.equal((await send()).outcome, 'allow');
   t.match(await send('101'), { outcome: 'deny', ruleId: 'sizes' }, 'a stateless deny comes first and charges nothing');
@@ -145,29 +207,44 @@ rules:
 });
 
 t.test('order size: exactly at the limit passes, one over fails, malformed fails closed', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 rules:
   - { id: size, type: order-size, maxQuantity: 100, maxNotional: 7000000 }
-`);
+`,
+  );
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY('100', '70000')))).outcome, 'allow');
   t.match(await f.engine.evaluate(f.call('kt10000', BUY('101', '100'))), { outcome: 'deny', reason: 'quantity 101 exceeds the limit of 100' });
   t.match(await f.engine.evaluate(f.call('kt10000', BUY('100', '70001'))), { outcome: 'deny', reason: /notional KRW 7,000,100 exceeds/ });
   t.match(await f.engine.evaluate(f.call('kt10000', BUY('1e3'))), { outcome: 'deny', reason: /quantity is missing or not a whole number/ });
   t.match(await f.engine.evaluate(f.call('kt10000', BUY('1', '12abc'))), { outcome: 'deny', reason: /price is malformed/ });
-  t.match(await f.engine.evaluate(f.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: '005930', trde_tp: '0', ord_uv: '1' })), { outcome: 'deny' }, 'missing quantity');
+  t.match(
+    await f.engine.evaluate(f.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: '005930', trde_tp: '0', ord_uv: '1' })),
+    { outcome: 'deny' },
+    'missing quantity',
+  );
   f.market.price = 70000;
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY('100', '', { trde_tp: '3' })))).outcome, 'allow', 'market order at the reference price');
   f.market.price = 70001;
   f.clock.ms += 10_000; // past the reference price cache
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY('100', '', { trde_tp: '3' })))).outcome, 'deny');
-  t.equal((await f.engine.evaluate(f.call('kt10002', { dmst_stex_tp: 'KRX', orig_ord_no: '1', stk_cd: '005930', mdfy_qty: '101', mdfy_uv: '1' }))).outcome, 'deny', 'modify quantities are checked');
+  t.equal(
+    (await f.engine.evaluate(f.call('kt10002', { dmst_stex_tp: 'KRX', orig_ord_no: '1', stk_cd: '005930', mdfy_qty: '101', mdfy_uv: '1' }))).outcome,
+    'deny',
+    'modify quantities are checked',
+  );
 });
 
 t.test('reference prices: cached for referencePriceTtlMs, failures and timeouts fail closed', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 rules:
   - { id: collar, type: price-collar, maxDeviationPercent: 5 }
-`, { config: { referencePriceTtlMs: 3000, marketDataTimeoutMs: 50 } });
+`,
+    { config: { referencePriceTtlMs: 3000, marketDataTimeoutMs: 50 } },
+  );
   const edge = await f.engine.evaluate(f.call('kt10000', BUY('1', '73500')));
   t.equal(edge.outcome, 'allow', 'exactly 5%');
   t.same(edge.market, { referencePrice: 70000 }, 'the decision carries the market data it was made on (for the audit intent)');
@@ -180,8 +257,14 @@ rules:
   const failed = await f.engine.evaluate(f.call('kt10000', BUY('1', '70000')));
   t.match(failed, { outcome: 'deny', ruleId: 'collar', reason: /no reference price/ });
   t.notMatch(JSON.stringify(failed), /canary/, 'the upstream error text is not echoed');
-  t.ok(f.logs.some((l) => l.includes('market data unavailable')), 'the failure is logged');
-  t.notOk(f.logs.some((l) => l.includes('canary')), 'without the upstream error text');
+  t.ok(
+    f.logs.some((l) => l.includes('market data unavailable')),
+    'the failure is logged',
+  );
+  t.notOk(
+    f.logs.some((l) => l.includes('canary')),
+    'without the upstream error text',
+  );
   f.market.fail = false;
   f.market.slowMs = 200;
   t.match(await f.engine.evaluate(f.call('kt10000', BUY('1', '70000'))), { outcome: 'deny', ruleId: 'collar' }, 'a slow quote is a failed quote');
@@ -193,18 +276,28 @@ rules:
 });
 
 t.test('symbols, venues and order types', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 rules:
   - { id: only, type: allow-symbols, symbols: ["005930", "000660"] }
   - { id: restricted, type: deny-symbols, symbols: ["000660"] }
   - { id: venues, type: markets, allow: [KRX, NXT] }
   - { id: types, type: trade-types, deny: [market, "13", after-hours-single] }
-`);
+`,
+  );
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY()))).outcome, 'allow');
-  t.equal((await f.engine.evaluate(f.call('kt10000', BUY('1', '70000', { stk_cd: '005930_NX', dmst_stex_tp: 'NXT' })))).outcome, 'allow', 'venue suffix is normalised');
+  t.equal(
+    (await f.engine.evaluate(f.call('kt10000', BUY('1', '70000', { stk_cd: '005930_NX', dmst_stex_tp: 'NXT' })))).outcome,
+    'allow',
+    'venue suffix is normalised',
+  );
   t.match(await f.engine.evaluate(f.call('kt10000', BUY('1', '70000', { stk_cd: 'A000660' }))), { ruleId: 'restricted' }, 'A-prefix is normalised');
   t.match(await f.engine.evaluate(f.call('kt10000', BUY('1', '70000', { stk_cd: '035720' }))), { ruleId: 'only' });
-  t.match(await f.engine.evaluate(f.call('kt10000', BUY('1', '70000', { stk_cd: undefined as unknown as string }))), { ruleId: 'only', reason: /no stock code/ });
+  t.match(await f.engine.evaluate(f.call('kt10000', BUY('1', '70000', { stk_cd: undefined as unknown as string }))), {
+    ruleId: 'only',
+    reason: /no stock code/,
+  });
   t.match(await f.engine.evaluate(f.call('kt10000', BUY('1', '70000', { stk_cd: '005930_AL', dmst_stex_tp: 'SOR' }))), { ruleId: 'venues', reason: /SOR/ });
   t.match(await f.engine.evaluate(f.call('kt10000', BUY('1', '', { trde_tp: '3' }))), { ruleId: 'types', reason: /trde_tp 3 market/ });
   t.match(await f.engine.evaluate(f.call('kt10000', BUY('1', '', { trde_tp: '13' }))), { ruleId: 'types' });
@@ -214,32 +307,51 @@ rules:
 });
 
 t.test('api allow-lists, unknown api-ids and transfers', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 rules:
   - { id: ro, type: allow-apis, kinds: [query, account], when: { bots: [reader] } }
   - { id: no-gold, type: deny-apis, apiIds: [kt50000] }
-`);
+`,
+  );
   const reader = (apiId: string, body = {}) => f.engine.evaluate({ ...f.call(apiId, body), botId: 'reader' });
   t.equal((await reader('ka10001', { stk_cd: '005930' })).outcome, 'allow');
   t.match(await reader('kt10000', BUY()), { outcome: 'deny', ruleId: 'ro', ruleKind: 'apis' });
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY()))).outcome, 'allow', 'other bots are not read-only');
   t.match(await f.engine.evaluate(f.call('kt50000', {})), { ruleId: 'no-gold' });
   t.match(await f.engine.evaluate(f.call('zz00000', {})), { outcome: 'deny', ruleId: 'builtin.unknown-api', ruleKind: 'unknown-api' });
-  const transfer: ApiEntry = { apiId: 'kt99001', name: '이체', category: 'x', subcategory: 'x', path: '/api/dostk/acnt', group: 'acnt', kind: 'transfer', safety: 'order_write', requiredFields: [] };
+  const transfer: ApiEntry = {
+    apiId: 'kt99001',
+    name: '이체',
+    category: 'x',
+    subcategory: 'x',
+    path: '/api/dostk/acnt',
+    group: 'acnt',
+    kind: 'transfer',
+    safety: 'order_write',
+    requiredFields: [],
+  };
   t.match(await f.engine.evaluate({ ...f.call('kt99001'), entry: transfer }), { outcome: 'deny', ruleId: 'builtin.transfer' });
-  const g = await fixture(t, `version: 1
+  const g = await fixture(
+    t,
+    `version: 1
 rules:
   - { id: treasury, type: allow-apis, kinds: [transfer], when: { bots: [treasury] } }
-`);
+`,
+  );
   t.equal((await g.engine.evaluate({ ...g.call('kt99001'), entry: transfer, botId: 'treasury' })).outcome, 'allow', 'an explicit grant opens transfers');
   t.match(await g.engine.evaluate({ ...g.call('kt99001'), entry: transfer }), { ruleId: 'builtin.transfer' });
 });
 
 t.test('duplicate guard: same order within the window, unless intentional', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 rules:
   - { id: dup, type: duplicate-guard, windowSeconds: 2 }
-`);
+`,
+  );
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY()))).outcome, 'allow');
   t.match(await f.engine.evaluate(f.call('kt10000', BUY())), { outcome: 'deny', ruleId: 'dup', ruleKind: 'duplicate-guard' });
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY(), { intentional: true }))).outcome, 'allow');
@@ -259,7 +371,7 @@ rules:
 
 t.test('trading states: HALTED and REDUCING, global/bot/account, most restrictive wins', async (t) => {
   const f = await fixture(t, 'version: 1\nrules: []\n');
-  const o = async (apiId: string, body: Record<string, unknown>, extra: Partial<PolicyCall> = {}) => (await f.engine.evaluate(f.call(apiId, body, extra)));
+  const o = async (apiId: string, body: Record<string, unknown>, extra: Partial<PolicyCall> = {}) => await f.engine.evaluate(f.call(apiId, body, extra));
   await f.engine.setTradingState({ account: '5001' }, 'HALTED', 'margin call');
   t.match(await o('kt10000', BUY()), { outcome: 'deny', ruleId: 'builtin.trading-state', ruleKind: 'trading-state', reason: /HALTED.*margin call/ });
   t.match(await o('kt10001', SELL()), { outcome: 'deny' });
@@ -274,7 +386,11 @@ t.test('trading states: HALTED and REDUCING, global/bot/account, most restrictiv
   t.equal((await o('kt10001', SELL('30'))).outcome, 'allow', 'selling exactly what is held');
   t.match(await o('kt10001', SELL('31')), { outcome: 'deny', reason: /selling 31 exceeds the 30 held/ });
   t.match(await o('kt10000', BUY('1')), { outcome: 'deny', reason: /REDUCING/ });
-  t.match(await o('kt10002', { dmst_stex_tp: 'KRX', orig_ord_no: '1', stk_cd: '005930', mdfy_qty: '1', mdfy_uv: '1' }), { outcome: 'deny' }, 'modifies could add exposure');
+  t.match(
+    await o('kt10002', { dmst_stex_tp: 'KRX', orig_ord_no: '1', stk_cd: '005930', mdfy_qty: '1', mdfy_uv: '1' }),
+    { outcome: 'deny' },
+    'modifies could add exposure',
+  );
   t.equal((await o('kt10003', CANCEL)).outcome, 'allow');
   f.market.fail = true;
   t.match(await o('kt10001', SELL('1')), { outcome: 'deny', reason: /held quantity unavailable/ }, 'unknown position fails closed');
@@ -291,11 +407,14 @@ t.test('trading states: HALTED and REDUCING, global/bot/account, most restrictiv
 });
 
 t.test('shadow rules log and count would-denies but let the call through', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 rules:
   - { id: tiny, type: order-size, maxQuantity: 1, mode: shadow }
   - { id: rl, type: rate-limit, mode: shadow, limits: [{ max: 1, per: 1s }] }
-`);
+`,
+  );
   const first = await f.engine.evaluate(f.call('kt10000', BUY('5')));
   t.match(first, { outcome: 'allow', shadowDenies: ['tiny'], matched: [{ ruleId: 'tiny', mode: 'shadow', outcome: 'deny' }] });
   const second = await f.engine.evaluate(f.call('kt10000', BUY('1')));
@@ -306,12 +425,15 @@ rules:
 });
 
 t.test('per-bot overrides replace the default rule only for the selected calls', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 rules:
   - { id: size, type: order-size, maxQuantity: 10 }
   - { id: size-big, overrides: size, type: order-size, maxQuantity: 1000, when: { bots: [big] } }
   - { id: size-big-acct, overrides: size, type: order-size, maxQuantity: 50, when: { accounts: ["9"] } }
-`);
+`,
+  );
   t.match(await f.engine.evaluate(f.call('kt10000', BUY('11'))), { ruleId: 'size' });
   t.equal((await f.engine.evaluate({ ...f.call('kt10000', BUY('999')), botId: 'big' })).outcome, 'allow');
   t.match(await f.engine.evaluate({ ...f.call('kt10000', BUY('1001')), botId: 'big' }), { ruleId: 'size-big' });
@@ -320,11 +442,14 @@ rules:
 });
 
 t.test('risk score thresholds: above 0.7 step-up, above 0.9 hold (defaults, as the seed says); deny beats both', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 rules:
   - { id: size, type: order-size, maxQuantity: 10 }
   - { id: approve-big, type: require-approval, outcome: hold, minQuantity: 8 }
-`);
+`,
+  );
   const at = async (riskScore: number | undefined, qty = '1') => f.engine.evaluate(f.call('kt10000', BUY(qty), riskScore === undefined ? {} : { riskScore }));
   t.equal((await at(0.69)).outcome, 'allow');
   t.equal((await at(0.7)).outcome, 'allow', 'exactly at the threshold is not above it');
@@ -338,10 +463,13 @@ rules:
 });
 
 t.test('cancel ratio counts broker-confirmed orders and cancels from recordOutcome', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 rules:
   - { id: ratio, type: cancel-ratio, maxCancelsPerOrder: 0.5, minOrders: 2 }
-`);
+`,
+  );
   const ok = async (apiId: string, body: Record<string, unknown>) => {
     const c = f.call(apiId, body);
     const d = await f.engine.evaluate(c);
@@ -360,10 +488,13 @@ rules:
 });
 
 t.test('max open orders uses the live count and fails closed without it', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 rules:
   - { id: open, type: max-open-orders, max: 3 }
-`);
+`,
+  );
   f.market.open = 2;
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY()))).outcome, 'allow');
   f.market.open = 3;
@@ -377,23 +508,31 @@ rules:
 t.test('reasons default to Korean', async (t) => {
   const f = await fixture(t, 'version: 1\nrules:\n  - { id: size, type: order-size, maxQuantity: 1 }\n', { language: 'ko' });
   t.match(await f.engine.evaluate(f.call('kt10000', BUY('2'))), { reason: '주문수량 2주가 한도 1주를 초과합니다' });
-  const g = await fixture(t, 'version: 1\nlanguage: en\nrules:\n  - { id: size, type: order-size, maxQuantity: 1, message: "Desk limit: one share" }\n', { language: 'ko' });
+  const g = await fixture(t, 'version: 1\nlanguage: en\nrules:\n  - { id: size, type: order-size, maxQuantity: 1, message: "Desk limit: one share" }\n', {
+    language: 'ko',
+  });
   t.match(await g.engine.evaluate(g.call('kt10000', BUY('2'))), { reason: 'Desk limit: one share' });
 });
 
 t.test('a failing store fails closed with KG7001', async (t) => {
   const f = await fixture(t, 'version: 1\nrules:\n  - { id: rl, type: rate-limit, limits: [{ max: 5, per: 1s }] }\n');
   await f.store.close();
-  const err = await f.engine.evaluate(f.call('kt10000', BUY())).then(() => undefined, (e: unknown) => e);
+  const err = await f.engine.evaluate(f.call('kt10000', BUY())).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.ok(err instanceof GuardError, 'a GuardError');
   t.equal((err as GuardError).code, 'KG7001');
 });
 
 t.test('property: no generated call gets past a deny-all policy', async (t) => {
-  const f = await fixture(t, `version: 1
+  const f = await fixture(
+    t,
+    `version: 1
 rules:
   - { id: deny-all, type: deny-apis, kinds: [order, modify, cancel, query, account, auth, transfer, realtime] }
-`);
+`,
+  );
   const apiIds = allApis().map((a) => a.apiId);
   const value = fc.oneof(fc.string({ maxLength: 12 }), fc.integer().map(String), fc.constantFrom('', '0', 'KRX', 'NXT', 'SOR', '005930', '3', '-1', '1e9'));
   const callArb = fc.record({
@@ -405,13 +544,22 @@ rules:
     riskScore: fc.option(fc.double({ min: -1, max: 2, noNaN: false }), { nil: undefined }),
     at: fc.integer({ min: Date.parse('2020-01-01'), max: Date.parse('2030-01-01') }),
   });
-  await fc.assert(fc.asyncProperty(callArb, async (c) => {
-    const d = await f.engine.evaluate({
-      botId: c.botId, account: c.account, apiId: c.apiId, entry: lookupApi(c.apiId), body: c.body, intentional: c.intentional,
-      now: new Date(c.at), ...(c.riskScore === undefined ? {} : { riskScore: c.riskScore }),
-    });
-    return d.outcome === 'deny';
-  }), { numRuns: 1500 });
+  await fc.assert(
+    fc.asyncProperty(callArb, async (c) => {
+      const d = await f.engine.evaluate({
+        botId: c.botId,
+        account: c.account,
+        apiId: c.apiId,
+        entry: lookupApi(c.apiId),
+        body: c.body,
+        intentional: c.intentional,
+        now: new Date(c.at),
+        ...(c.riskScore === undefined ? {} : { riskScore: c.riskScore }),
+      });
+      return d.outcome === 'deny';
+    }),
+    { numRuns: 1500 },
+  );
   t.pass('1500 generated calls denied');
 });
 
@@ -419,8 +567,11 @@ t.test('property: a read-only allow-list never lets an order-like call through',
   const f = await fixture(t, 'version: 1\nrules:\n  - { id: ro, type: allow-apis, kinds: [query, account] }\n');
   const writers = allApis().filter((a) => ['order', 'modify', 'cancel', 'transfer', 'auth', 'realtime'].includes(a.kind));
   t.ok(writers.length > 10);
-  await fc.assert(fc.asyncProperty(fc.constantFrom(...writers), fc.string({ maxLength: 8 }), async (entry, bot) => {
-    const d = await f.engine.evaluate({ botId: bot, account: 'a', apiId: entry.apiId, entry, body: BUY() });
-    return d.outcome === 'deny' && d.ruleId === 'ro';
-  }), { numRuns: 500 });
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom(...writers), fc.string({ maxLength: 8 }), async (entry, bot) => {
+      const d = await f.engine.evaluate({ botId: bot, account: 'a', apiId: entry.apiId, entry, body: BUY() });
+      return d.outcome === 'deny' && d.ruleId === 'ro';
+    }),
+    { numRuns: 500 },
+  );
 });

@@ -14,7 +14,12 @@ import type { Vault } from '../../proxy/vault/types.js';
 import { createMemoryStore } from '../../proxy/state/index.js';
 import type { Auditor, AuditEvent } from '../../proxy/audit/types.js';
 import {
-  createResponder, parseResponseConfig, renderIncidentMarkdown, addBusinessDays, type Responder, type TradingStateScope,
+  createResponder,
+  parseResponseConfig,
+  renderIncidentMarkdown,
+  addBusinessDays,
+  type Responder,
+  type TradingStateScope,
 } from '../../proxy/response/index.js';
 import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.js';
 import { simGateway, type SimGateway } from '../helpers/sim-gateway.js';
@@ -23,16 +28,36 @@ const ACCOUNT = '5555-01';
 
 function recordingAuditor(): Auditor & { events: AuditEvent[] } {
   const events: AuditEvent[] = [];
-  return { events, async append(e) { events.push(structuredClone(e)); return { seq: events.length, hash: '' }; }, async health() {}, async close() {} };
+  return {
+    events,
+    async append(e) {
+      events.push(structuredClone(e));
+      return { seq: events.length, hash: '' };
+    },
+    async health() {},
+    async close() {},
+  };
 }
 
-interface Call { what: string; at: number; arg: unknown }
+interface Call {
+  what: string;
+  at: number;
+  arg: unknown;
+}
 
 async function world(t: Test, responseRaw: Record<string, unknown> = {}, latencyMs = 0) {
   const dir = await mkdtemp(path.join(tmpdir(), 'kg-response-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const logLines: string[] = [];
-  const logger = pino({ level: 'debug' }, new Writable({ write(c, _e, cb) { logLines.push(String(c)); cb(); } }));
+  const logger = pino(
+    { level: 'debug' },
+    new Writable({
+      write(c, _e, cb) {
+        logLines.push(String(c));
+        cb();
+      },
+    }),
+  );
   const registry = new Registry();
   // The responder's own logic over a plain per-call-token gateway (test/helpers/sim-gateway.ts) and bots
   // placing orders at full speed: the idealised simulator. Kiwoom's limits through the real sidecar
@@ -42,9 +67,21 @@ async function world(t: Test, responseRaw: Record<string, unknown> = {}, latency
   const provider = await createLocalKeyProvider({ masterKeyFile: path.join(dir, 'master.key') });
   const vault: Vault = await createVault({ dataDir: path.join(dir, 'vault'), provider, registry, logger });
   t.teardown(() => vault.close());
-  const canaries = { appKey: `APPCANARY${randomBytes(12).toString('hex')}`, secretKey: `SECCANARY${randomBytes(12).toString('hex')}`, hook: `HOOKCANARY${randomBytes(8).toString('hex')}` };
-  const addBot = async (botId: string, account: string, holdings = [{ stkCd: '005930', qty: 1000, avgPrice: 70000 }, { stkCd: '000660', qty: 200, avgPrice: 150000 }]) => {
-    const appKey = `${canaries.appKey}${botId}`, secretKey = `${canaries.secretKey}${botId}`;
+  const canaries = {
+    appKey: `APPCANARY${randomBytes(12).toString('hex')}`,
+    secretKey: `SECCANARY${randomBytes(12).toString('hex')}`,
+    hook: `HOOKCANARY${randomBytes(8).toString('hex')}`,
+  };
+  const addBot = async (
+    botId: string,
+    account: string,
+    holdings = [
+      { stkCd: '005930', qty: 1000, avgPrice: 70000 },
+      { stkCd: '000660', qty: 200, avgPrice: 150000 },
+    ],
+  ) => {
+    const appKey = `${canaries.appKey}${botId}`,
+      secretKey = `${canaries.secretKey}${botId}`;
     sim.registerApp({ appKey, secretKey, accountNo: account, cash: 10_000_000_000, holdings });
     await vault.importCredentials({ botId, account, appKey: Buffer.from(appKey), secretKey: Buffer.from(secretKey) });
     return { appKey, secretKey };
@@ -57,46 +94,116 @@ async function world(t: Test, responseRaw: Record<string, unknown> = {}, latency
   const secretFile = path.join(dir, 'hook.secret');
   await writeFile(secretFile, `${canaries.hook}\n`, { mode: 0o600 });
   const config = parseResponseConfig({
-    webhooks: [{ url: `${hooks.url}/json`, kind: 'json', secretHeader: { name: 'x-hook-secret', file: secretFile } }, { url: `${hooks.url}/slack`, kind: 'slack' }],
+    webhooks: [
+      { url: `${hooks.url}/json`, kind: 'json', secretHeader: { name: 'x-hook-secret', file: secretFile } },
+      { url: `${hooks.url}/slack`, kind: 'slack' },
+    ],
     webhook: { backoffMs: 20, timeoutMs: 2000 },
     ...responseRaw,
   });
   const calls: Call[] = [];
-  const rec = (what: string) => async (arg: unknown) => { calls.push({ what, at: performance.now(), arg }); };
+  const rec = (what: string) => async (arg: unknown) => {
+    calls.push({ what, at: performance.now(), arg });
+  };
   const store = createMemoryStore();
   t.teardown(() => store.close());
   const auditor = recordingAuditor();
   const suspended: unknown[] = [];
   const responder: Responder = createResponder({
-    config, gateway, store, vault, registry, logger, auditor,
+    config,
+    gateway,
+    store,
+    vault,
+    registry,
+    logger,
+    auditor,
     sessions: { killAll: rec('killAll') },
     tokens: { revokeOutstanding: rec('revokeOutstanding') },
-    policy: { setTradingState: async (scope: TradingStateScope, state: string, reason: string) => { calls.push({ what: `state:${state}`, at: performance.now(), arg: { scope, reason } }); } },
-    conditions: [{ suspendConditions: async (target) => { suspended.push(target); calls.push({ what: 'suspendConditions', at: performance.now(), arg: target }); } }],
+    policy: {
+      setTradingState: async (scope: TradingStateScope, state: string, reason: string) => {
+        calls.push({ what: `state:${state}`, at: performance.now(), arg: { scope, reason } });
+      },
+    },
+    conditions: [
+      {
+        suspendConditions: async (target) => {
+          suspended.push(target);
+          calls.push({ what: 'suspendConditions', at: performance.now(), arg: target });
+        },
+      },
+    ],
   });
   t.teardown(() => responder.flush());
 
   // Orders are placed as the bot would, over HTTP with its own token.
   const placeOrders = async (creds: { appKey: string; secretKey: string }, orders: Record<string, string>[], apiId = 'kt10000') => {
-    const tok = await request(`${sim.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/json;charset=UTF-8' }, body: JSON.stringify({ grant_type: 'client_credentials', appkey: creds.appKey, secretkey: creds.secretKey }) });
+    const tok = await request(`${sim.url}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json;charset=UTF-8' },
+      body: JSON.stringify({ grant_type: 'client_credentials', appkey: creds.appKey, secretkey: creds.secretKey }),
+    });
     const token = ((await tok.body.json()) as { token: string }).token;
     for (const body of orders) {
-      const r = await request(`${sim.url}/api/dostk/ordr`, { method: 'POST', headers: { 'content-type': 'application/json;charset=UTF-8', 'api-id': apiId, authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+      const r = await request(`${sim.url}/api/dostk/ordr`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json;charset=UTF-8', 'api-id': apiId, authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      });
       const j = (await r.body.json()) as { return_code: number; return_msg: string };
       if (j.return_code !== 0) throw new Error(`order failed: ${j.return_msg}`);
     }
-    await (await request(`${sim.url}/oauth2/revoke`, { method: 'POST', headers: { 'content-type': 'application/json;charset=UTF-8' }, body: JSON.stringify({ appkey: creds.appKey, secretkey: creds.secretKey, token }) })).body.dump();
+    await (
+      await request(`${sim.url}/oauth2/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json;charset=UTF-8' },
+        body: JSON.stringify({ appkey: creds.appKey, secretkey: creds.secretKey, token }),
+      })
+    ).body.dump();
   };
-  const restingBuys = (n: number) => Array.from({ length: n }, (_, i) => ({ dmst_stex_tp: 'KRX', stk_cd: i % 2 ? '000660' : '005930', ord_qty: String(1 + i), ord_uv: i % 2 ? '150000' : '60000', trde_tp: '0' }));
+  const restingBuys = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      dmst_stex_tp: 'KRX',
+      stk_cd: i % 2 ? '000660' : '005930',
+      ord_qty: String(1 + i),
+      ord_uv: i % 2 ? '150000' : '60000',
+      trde_tp: '0',
+    }));
   if (latencyMs) t.teardown(() => sim.faults.clear());
-  return { dir, sim, vault, gateway, hooks, responder, calls, suspended, auditor, logLines, canaries, config, store, bot1, addBot, placeOrders, restingBuys, registry, setLatency: (ms: number) => sim.faults.set({ latencyMs: ms }) };
+  return {
+    dir,
+    sim,
+    vault,
+    gateway,
+    hooks,
+    responder,
+    calls,
+    suspended,
+    auditor,
+    logLines,
+    canaries,
+    config,
+    store,
+    bot1,
+    addBot,
+    placeOrders,
+    restingBuys,
+    registry,
+    setLatency: (ms: number) => sim.faults.set({ latencyMs: ms }),
+  };
 }
 
 t.test('lockdown against the simulator: 50 open orders, 50 ms latency, < 1 s to all cancelled', async (t) => {
   const w = await world(t);
   // Baseline holdings, then the "attack": two market sells that fill, and 50 resting buys.
   await w.responder.snapshotHoldings('bot1');
-  await w.placeOrders(w.bot1, [{ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '100', ord_uv: '', trde_tp: '3' }, { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '100', ord_uv: '', trde_tp: '3' }], 'kt10001');
+  await w.placeOrders(
+    w.bot1,
+    [
+      { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '100', ord_uv: '', trde_tp: '3' },
+      { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '100', ord_uv: '', trde_tp: '3' },
+    ],
+    'kt10001',
+  );
   await w.placeOrders(w.bot1, w.restingBuys(50));
   t.equal(w.sim.orders(ACCOUNT).filter((o) => o.status === 'open').length, 50, '50 open orders');
   w.hooks.failNext(1); // the first delivery fails: retried
@@ -106,11 +213,20 @@ t.test('lockdown against the simulator: 50 open orders, 50 ms latency, < 1 s to 
   const report = await w.responder.lockdown({ botId: 'bot1', reason: 'compromise drill', actor: 'sec-admin' });
   const wall = performance.now() - issued;
 
-  t.same(report.steps.map((s) => s.step), ['1 disable credentials + HALTED', '2 kill sessions + revoke broker tokens', '3 cancel all open orders', '4 suspend conditional activity']);
-  t.ok(report.steps.every((s) => s.ok), JSON.stringify(report.steps));
+  t.same(
+    report.steps.map((s) => s.step),
+    ['1 disable credentials + HALTED', '2 kill sessions + revoke broker tokens', '3 cancel all open orders', '4 suspend conditional activity'],
+  );
+  t.ok(
+    report.steps.every((s) => s.ok),
+    JSON.stringify(report.steps),
+  );
   for (let i = 1; i < report.steps.length; i++) t.ok(report.steps[i]!.startedMs >= report.steps[i - 1]!.endedMs, 'steps run in order');
   const order = w.calls.map((c) => c.what);
-  t.ok(order.indexOf('state:HALTED') < order.indexOf('killAll') && order.indexOf('killAll') < order.indexOf('suspendConditions'), `call order ${order.join(',')}`);
+  t.ok(
+    order.indexOf('state:HALTED') < order.indexOf('killAll') && order.indexOf('killAll') < order.indexOf('suspendConditions'),
+    `call order ${order.join(',')}`,
+  );
   t.same(w.suspended, [{ botId: 'bot1', account: ACCOUNT }], 'suspendConditions hook called with the target');
 
   const c = report.cancels[0]!;
@@ -122,13 +238,24 @@ t.test('lockdown against the simulator: 50 open orders, 50 ms latency, < 1 s to 
   const cancelled = report.timings.cancelConfirmedMs!;
   if (process.env.KG_DEBUG_TIMING) {
     const t0 = Date.parse(report.createdAt);
-    t.comment(w.sim.requestLog().filter((r) => r.time >= t0).map((r) => `${r.time - t0}:${r.apiId ?? r.path}`).join(' '));
+    t.comment(
+      w.sim
+        .requestLog()
+        .filter((r) => r.time >= t0)
+        .map((r) => `${r.time - t0}:${r.apiId ?? r.path}`)
+        .join(' '),
+    );
   }
-  t.comment(`MEASURED lockdown issue -> all 50 orders cancelled and confirmed: ${cancelled} ms (50 ms simulator latency, ${w.config.cancel.concurrency} parallel cancels); damage assessment ${report.timings.damageMs} ms; lockdown() wall ${Math.round(wall)} ms`);
+  t.comment(
+    `MEASURED lockdown issue -> all 50 orders cancelled and confirmed: ${cancelled} ms (50 ms simulator latency, ${w.config.cancel.concurrency} parallel cancels); damage assessment ${report.timings.damageMs} ms; lockdown() wall ${Math.round(wall)} ms`,
+  );
 
   // Credentials disabled: a bot call can no longer decrypt.
   t.equal((await w.vault.describe('bot1'))?.enabled, false);
-  await t.rejects(w.vault.withCredentials('bot1', 'call', async () => 1), { code: 'KG4002' });
+  await t.rejects(
+    w.vault.withCredentials('bot1', 'call', async () => 1),
+    { code: 'KG4002' },
+  );
 
   // Damage assessment.
   const d = report.damage!;
@@ -152,7 +279,10 @@ t.test('lockdown against the simulator: 50 open orders, 50 ms latency, < 1 s to 
   const json = got.filter((x) => x.path === '/json');
   t.same(json.map((x) => x.json.event).sort(), ['damage_assessment', 'lockdown']);
   t.ok(json.every((x) => x.json.severity === 'CRITICAL' && x.json.incidentId === report.id));
-  t.ok(json.every((x) => x.headers['x-hook-secret'] === w.canaries.hook), 'shared secret header sent');
+  t.ok(
+    json.every((x) => x.headers['x-hook-secret'] === w.canaries.hook),
+    'shared secret header sent',
+  );
   const slack = got.filter((x) => x.path === '/slack');
   t.equal(slack.length, 2);
   t.match(slack[0]!.json, { text: /CRITICAL/, blocks: Array });
@@ -160,11 +290,19 @@ t.test('lockdown against the simulator: 50 open orders, 50 ms latency, < 1 s to 
   // Locked: calls refused, conditional ones with their own reason.
   await t.rejects(w.responder.checkLockdown({ botId: 'bot1', account: ACCOUNT, kind: 'order', body: { trde_tp: '0' } }), { code: 'KG3008' });
   await t.resolves(w.responder.checkLockdown({ botId: 'other', account: ACCOUNT }), 'bot scope: another bot on the account is not locked');
-  await t.rejects(w.responder.checkLockdown({ botId: 'bot1', account: ACCOUNT, kind: 'order', body: { trde_tp: '28' } }), { message: /conditional orders suspended/ });
+  await t.rejects(w.responder.checkLockdown({ botId: 'bot1', account: ACCOUNT, kind: 'order', body: { trde_tp: '28' } }), {
+    message: /conditional orders suspended/,
+  });
   t.equal(await w.responder.onHighRisk({ score: 0.99, contributions: [] }, { botId: 'bot1' }), undefined, 'no second automatic lockdown while locked');
 
   // No secret anywhere: report, alerts, logs, audit.
-  const everything = JSON.stringify(report) + JSON.stringify(await w.responder.get(report.id)) + got.map((x) => x.raw).join('') + w.logLines.join('') + JSON.stringify(w.auditor.events) + renderIncidentMarkdown(await w.responder.get(report.id));
+  const everything =
+    JSON.stringify(report) +
+    JSON.stringify(await w.responder.get(report.id)) +
+    got.map((x) => x.raw).join('') +
+    w.logLines.join('') +
+    JSON.stringify(w.auditor.events) +
+    renderIncidentMarkdown(await w.responder.get(report.id));
   for (const [name, value] of Object.entries(w.canaries)) t.notOk(everything.includes(value), `${name} canary absent`);
   t.match(await w.registry.metrics(), /kguard_lockdown_seconds_count 1/);
 
@@ -208,12 +346,26 @@ t.test('unlock is refused until the checklist is complete and two admins approve
   await t.rejects(w.responder.unlock(r.id, 'a2'), { code: 'KG3016' }, 'already unlocked');
   // A wiped store cannot prove "not locked".
   const flushed = Object.create(w.store, { flushDetected: { value: () => true } }) as typeof w.store;
-  const r2 = createResponder({ config: w.config, gateway: w.gateway, store: flushed, vault: w.vault, registry: new Registry(), logger: pino({ level: 'silent' }), auditor: w.auditor, sessions: { killAll: async () => 0 }, tokens: { revokeOutstanding: async () => 0 }, policy: { setTradingState: async () => {} } });
+  const r2 = createResponder({
+    config: w.config,
+    gateway: w.gateway,
+    store: flushed,
+    vault: w.vault,
+    registry: new Registry(),
+    logger: pino({ level: 'silent' }),
+    auditor: w.auditor,
+    sessions: { killAll: async () => 0 },
+    tokens: { revokeOutstanding: async () => 0 },
+    policy: { setTradingState: async () => {} },
+  });
   await t.rejects(r2.checkLockdown({ botId: 'bot1', account: ACCOUNT }), { code: 'KG7003' });
   t.ok(w.auditor.events.some((e) => e.type === 'recovery' && e.action === 'unlocked'));
 
   // Automatic lockdown from the risk engine: one approver is enough.
-  const auto = (await w.responder.onHighRisk({ score: 0.97, level: 'lockdown', contributions: [{ detector: 'drain', score: 1, weight: 0.9, reason: 'selling everything' }] }, { botId: 'bot1', account: ACCOUNT, apiId: 'kt10001' }))!;
+  const auto = (await w.responder.onHighRisk(
+    { score: 0.97, level: 'lockdown', contributions: [{ detector: 'drain', score: 1, weight: 0.9, reason: 'selling everything' }] },
+    { botId: 'bot1', account: ACCOUNT, apiId: 'kt10001' },
+  ))!;
   t.ok(auto.automatic);
   t.equal(auto.actor, 'risk-engine');
   t.equal(auto.trigger?.contributions[0]?.detector, 'drain');
@@ -258,7 +410,15 @@ t.test('compensation worksheet and report rendering', async (t) => {
   const w = await world(t);
   const r = await w.responder.lockdown({ botId: 'bot1', reason: 'comp', actor: 'a1' });
   const attack = await w.responder.compensation(r.id, 'external_attack', 'claims', { lossKrw: 20_000_000 });
-  t.match(attack, { rate: 0.7, lossKrw: 20_000_000, uncappedKrw: 14_000_000, capKrw: 10_000_000, amountKrw: 10_000_000, lossBasis: 'operator', setBy: 'claims' });
+  t.match(attack, {
+    rate: 0.7,
+    lossKrw: 20_000_000,
+    uncappedKrw: 14_000_000,
+    capKrw: 10_000_000,
+    amountKrw: 10_000_000,
+    lossBasis: 'operator',
+    setBy: 'claims',
+  });
   const neg = await w.responder.compensation(r.id, 'user_negligence', 'claims', { lossKrw: 1_000_000 });
   t.equal(neg.amountKrw, 300_000);
   const sys = await w.responder.compensation(r.id, 'system_fault', 'claims');
@@ -270,7 +430,8 @@ t.test('compensation worksheet and report rendering', async (t) => {
   t.equal(addBusinessDays(Date.parse('2026-11-27T03:00:00Z'), 7, new Set()), '2026-12-08');
   t.equal(addBusinessDays(Date.parse('2026-11-27T03:00:00Z'), 7, new Set(['2026-12-01'])), '2026-12-09');
   const md = renderIncidentMarkdown(await w.responder.get(r.id));
-  for (const section of ['# Security incident', '## Actions', '## Damage assessment', '## Recovery checklist', '## Compensation worksheet', '## Timeline']) t.ok(md.includes(section), section);
+  for (const section of ['# Security incident', '## Actions', '## Damage assessment', '## Recovery checklist', '## Compensation worksheet', '## Timeline'])
+    t.ok(md.includes(section), section);
   t.throws(() => parseResponseConfig({ webhooks: [{ url: 'ftp://x' }] }), { code: 'KG3013' });
   t.throws(() => parseResponseConfig({ webhooks: [{ url: 'https://user:pw@x.example/' }] }), { code: 'KG3013' });
   t.throws(() => parseResponseConfig({ compensation: { minBusinessDays: 9, maxBusinessDays: 3 } }), { code: 'KG3013' });
@@ -282,7 +443,9 @@ t.test('CLI: kguard lockdown / incidents / approvals over the admin API', async 
   const { createAdminServer } = await import('../../proxy/admin/server.js');
   const { AdminTokens } = await import('../../proxy/admin/tokens.js');
   const { responseRoutes } = await import('../../proxy/response/index.js');
-  const { approvalRoutes, createApprovalService, createKeyProviderSealer, parseApprovalConfig, base32Decode, totpAt } = await import('../../proxy/approval/index.js');
+  const { approvalRoutes, createApprovalService, createKeyProviderSealer, parseApprovalConfig, base32Decode, totpAt } = await import(
+    '../../proxy/approval/index.js'
+  );
   const { createLocalKeyProvider: lkp } = await import('../../proxy/vault/index.js');
   const { PassThrough } = await import('node:stream');
   const lockdownCli = (await import('../../proxy/cli/lockdown.js')).default;
@@ -290,7 +453,14 @@ t.test('CLI: kguard lockdown / incidents / approvals over the admin API', async 
   const approvalsCli = (await import('../../proxy/cli/approvals.js')).default;
 
   const approvalCfg = parseApprovalConfig({ mode: 'pending' });
-  const approvals = createApprovalService({ config: approvalCfg, store: w.store, sealer: createKeyProviderSealer(await lkp({ masterKeyFile: path.join(w.dir, 'approval.key') })), auditor: w.auditor, registry: new Registry(), logger: pino({ level: 'silent' }) });
+  const approvals = createApprovalService({
+    config: approvalCfg,
+    store: w.store,
+    sealer: createKeyProviderSealer(await lkp({ masterKeyFile: path.join(w.dir, 'approval.key') })),
+    auditor: w.auditor,
+    registry: new Registry(),
+    logger: pino({ level: 'silent' }),
+  });
   t.teardown(() => approvals.close());
   const tokens = new AdminTokens(path.join(w.dir, 'admins.json'));
   const writeToken = async (name: string, role: 'admin' | 'approver') => {
@@ -302,16 +472,37 @@ t.test('CLI: kguard lockdown / incidents / approvals over the admin API', async 
   };
   const rootFile = await writeToken('root', 'admin');
   const secondFile = await writeToken('second', 'admin');
-  const server = createAdminServer({ registry: new Registry(), logger: pino({ level: 'silent' }), language: 'en', readiness: [], routes: [...responseRoutes(w.responder), ...approvalRoutes(approvals)], tokens, maxBodyBytes: 65536 });
+  const server = createAdminServer({
+    registry: new Registry(),
+    logger: pino({ level: 'silent' }),
+    language: 'en',
+    readiness: [],
+    routes: [...responseRoutes(w.responder), ...approvalRoutes(approvals)],
+    tokens,
+    maxBodyBytes: 65536,
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   const adminUrl = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/admin/v1`;
 
   const run = async (cmd: typeof lockdownCli, args: string[], tokenFile = rootFile, stdinText?: string) => {
-    const stdin = new PassThrough(), stdout = new PassThrough(), stderr = new PassThrough();
-    let out = '', err = '';
-    stdout.on('data', (c) => { out += String(c); });
-    stderr.on('data', (c) => { err += String(c); });
+    const stdin = new PassThrough(),
+      stdout = new PassThrough(),
+      stderr = new PassThrough();
+    let out = '',
+      err = '';
+    stdout.on('data', (c) => {
+      out += String(c);
+    });
+    stderr.on('data', (c) => {
+      err += String(c);
+    });
     if (stdinText !== undefined) stdin.end(stdinText);
     const code = await cmd([...args, '--admin-url', adminUrl, '--token-file', tokenFile], { stdin, stdout, stderr, env: {} });
     return { code, out, err };
@@ -345,7 +536,15 @@ t.test('CLI: kguard lockdown / incidents / approvals over the admin API', async 
   const enrolled = await run(approvalsCli, ['enroll', 'root', '--role', 'admin']);
   t.equal(enrolled.code, 0, enrolled.err);
   const secret = /TOTP secret \(shown once\): ([A-Z2-7]+)/.exec(enrolled.out)![1]!;
-  const ticket = await approvals.request({ botId: 'bot1', account: ACCOUNT, apiId: 'kt10001', body: { stk_cd: '005930', ord_qty: '10' }, owner: 'alice', score: 0.8, level: 'step_up' });
+  const ticket = await approvals.request({
+    botId: 'bot1',
+    account: ACCOUNT,
+    apiId: 'kt10001',
+    body: { stk_cd: '005930', ord_qty: '10' },
+    owner: 'alice',
+    score: 0.8,
+    level: 'step_up',
+  });
   const listed = await run(approvalsCli, ['list', '--status', 'pending']);
   t.match(listed.out, new RegExp(`${ticket.id}\\s+pending\\s+step_up bot=bot1 kt10001`));
   await t.rejects(run(approvalsCli, ['approve', ticket.id], rootFile, 'abc\n'), /6-8 digits/, 'a malformed code never leaves the CLI');
@@ -362,13 +561,38 @@ t.test('webhooks: retry with backoff, no retry on 4xx, give up without blocking'
   const { createServer } = await import('node:http');
   let hits = 0;
   let status = 500;
-  const server = createServer((req, res) => { hits++; req.resume(); req.on('end', () => res.writeHead(status).end()); });
+  const server = createServer((req, res) => {
+    hits++;
+    req.resume();
+    req.on('end', () => res.writeHead(status).end());
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   const port = (server.address() as import('node:net').AddressInfo).port;
   const lines: string[] = [];
-  const logger = pino({ level: 'info' }, new Writable({ write(c, _e, cb) { lines.push(String(c)); cb(); } }));
-  const n = createWebhookNotifier({ webhooks: [{ url: `http://127.0.0.1:${port}/T000/B000/XXXXSECRETPATH`, kind: 'slack' }], attempts: 3, backoffMs: 10, timeoutMs: 500, logger, registry: new Registry() });
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(c, _e, cb) {
+        lines.push(String(c));
+        cb();
+      },
+    }),
+  );
+  const n = createWebhookNotifier({
+    webhooks: [{ url: `http://127.0.0.1:${port}/T000/B000/XXXXSECRETPATH`, kind: 'slack' }],
+    attempts: 3,
+    backoffMs: 10,
+    timeoutMs: 500,
+    logger,
+    registry: new Registry(),
+  });
   const alert = { event: 'risk_alert' as const, severity: 'WARNING' as const, audience: ['admin' as const], title: 't', lines: ['x'] };
   const failed = await n.notify(alert);
   t.match(failed[0], { ok: false, attempts: 3, status: 500 });
@@ -378,7 +602,14 @@ t.test('webhooks: retry with backoff, no retry on 4xx, give up without blocking'
   status = 403;
   await n.notify(alert);
   t.equal(hits, 1, '4xx is not retried');
-  const dead = createWebhookNotifier({ webhooks: [{ url: 'http://127.0.0.1:1/hook', kind: 'json' }], attempts: 2, backoffMs: 10, timeoutMs: 300, logger, registry: new Registry() });
+  const dead = createWebhookNotifier({
+    webhooks: [{ url: 'http://127.0.0.1:1/hook', kind: 'json' }],
+    attempts: 2,
+    backoffMs: 10,
+    timeoutMs: 300,
+    logger,
+    registry: new Registry(),
+  });
   const r = await dead.notify(alert);
   t.match(r[0], { ok: false, error: /ECONNREFUSED|network/ });
 

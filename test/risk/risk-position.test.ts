@@ -21,7 +21,12 @@ t.test('selling the whole known position shows in the risk contributions', async
   const reasonsOf = async (r: typeof small) => {
     const id = String(r.headers['x-kguard-request-id']);
     let intent: Record<string, unknown> | undefined;
-    await waitFor(async () => (intent = recordsFor(await readAuditRecords(dir), id).find((x) => x.type === 'call.intent')?.data as Record<string, unknown> | undefined) !== undefined, 3000, 'intent record');
+    await waitFor(
+      async () =>
+        (intent = recordsFor(await readAuditRecords(dir), id).find((x) => x.type === 'call.intent')?.data as Record<string, unknown> | undefined) !== undefined,
+      3000,
+      'intent record',
+    );
     const risk = intent!.risk as { contributions: { detector: string; reason: string }[] } | undefined;
     return (risk?.contributions ?? []).filter((c) => c.detector === 'drain').map((c) => c.reason);
   };

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createMemoryStore } from '../../proxy/state/index.js';
 import type { Store } from '../../proxy/state/types.js';
-import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput, } from '../../proxy/risk/index.js';
+import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput } from '../../proxy/risk/index.js';
 import { GuardError } from '../../proxy/common/errors.js';
 
 const logger = pino({ level: 'silent' });
@@ -28,14 +28,44 @@ function setup(raw: unknown = {}, startMs = seoulToEpoch('2026-01-05', 9, 0)) {
   const registry = new Registry();
   const config = parseRiskConfig(raw);
   const engine = createRiskEngine({ config, store, registry, logger, now: () => clock });
-  return { engine, store, registry, config, setClock: (ms: number) => { clock = ms; } , close: () => store.close() };
+  return {
+    engine,
+    store,
+    registry,
+    config,
+    setClock: (ms: number) => {
+      clock = ms;
+    },
+    close: () => store.close(),
+  };
 }
 
 const SYMBOLS = ['005930', '000660', '035420', '051910', '006400', '035720', '068270', '105560'];
-const PRICES: Record<string, number> = { '005930': 74000, '000660': 180000, '035420': 210000, '051910': 400000, '006400': 380000, '035720': 50000, '068270': 180000, '105560': 80000 };
+const PRICES: Record<string, number> = {
+  '005930': 74000,
+  '000660': 180000,
+  '035420': 210000,
+  '051910': 400000,
+  '006400': 380000,
+  '035720': 50000,
+  '068270': 180000,
+  '105560': 80000,
+};
 
 function order(over: Partial<RiskInput> & { now: number }): RiskInput {
-  return { botId: 'b1', account: '5555-01', apiId: 'kt10000', kind: 'order', side: 'buy', stkCd: '005930', qty: 10, price: 74000, sourceIp: '10.0.0.5', clientId: 'pod-a', ...over };
+  return {
+    botId: 'b1',
+    account: '5555-01',
+    apiId: 'kt10000',
+    kind: 'order',
+    side: 'buy',
+    stkCd: '005930',
+    qty: 10,
+    price: 74000,
+    sourceIp: '10.0.0.5',
+    clientId: 'pod-a',
+    ...over,
+  };
 }
 
 /** Normal weekday trading: 09:00-15:20 Seoul, mostly quotes, some orders, few cancels. */
@@ -91,7 +121,11 @@ t.test('config: defaults, knobs and clear errors', async (t) => {
   t.equal(c.thresholds.lockdown, 0.95);
   t.equal(c.warmupCalls, 50);
   t.equal(c.sessions.length, 1);
-  const custom = parseRiskConfig({ weights: { time: 0.2 }, sessions: [{ days: [1, 2], start: '09:00', end: '15:30' }], location: { allowedCidrs: ['10.0.0.0/8'] } });
+  const custom = parseRiskConfig({
+    weights: { time: 0.2 },
+    sessions: [{ days: [1, 2], start: '09:00', end: '15:30' }],
+    location: { allowedCidrs: ['10.0.0.0/8'] },
+  });
   t.equal(custom.weights.time, 0.2);
   t.equal(custom.sessions[0]!.endMin, 15 * 60 + 30);
   const bad = (raw: unknown, re: RegExp) => {
@@ -121,7 +155,10 @@ t.test('warm-up: a brand-new bot is not judged on volume or novelty', async (t) 
   const now = seoulToEpoch('2026-01-05', 10, 0);
   const a = await s.engine.assess(order({ now, qty: 1_000_000 }));
   t.ok(a.warmingUp);
-  t.notOk(a.contributions.some((c) => c.detector === 'volume' || c.detector === 'location' || c.detector === 'new_symbol'), 'no warm-up-gated detector fired');
+  t.notOk(
+    a.contributions.some((c) => c.detector === 'volume' || c.detector === 'location' || c.detector === 'new_symbol'),
+    'no warm-up-gated detector fired',
+  );
   t.equal(a.level, 'none');
 });
 
@@ -130,15 +167,29 @@ t.test('warm-up bot at sustained load is never held (engine)', async (t) => {
   t.teardown(s.close);
   // A bot with no history sends ~200 orders/s (the foundation benchmark's shape) for two
   // 30 seconds (1,000+ per minute, over the absolute burst cap), in trading hours and again at 03:00 (outside sessions: an absolute rule fires).
-  for (const [label, start] of [['10:00', seoulToEpoch('2026-01-05', 10, 0)], ['03:00', seoulToEpoch('2026-01-06', 3, 0)]] as const) {
-    let max = 0, calls = 0, warm = 0, highRisk = 0;
+  for (const [label, start] of [
+    ['10:00', seoulToEpoch('2026-01-05', 10, 0)],
+    ['03:00', seoulToEpoch('2026-01-06', 3, 0)],
+  ] as const) {
+    let max = 0,
+      calls = 0,
+      warm = 0,
+      highRisk = 0;
     const seen = new Set<string>();
     for (let i = 0; i < 200 * 30; i++) {
       const now = start + i * 5;
       s.setClock(now);
-      const call = i % 50 === 49
-        ? { ...order({ now }), apiId: 'kt10003', kind: 'cancel' as const, side: undefined }
-        : order({ now, side: i % 2 ? 'sell' : 'buy', stkCd: i % 3 ? '005930' : '000660', qty: 1 + (i % 7), price: i % 3 ? 71_000 : 180_000, sourceIp: i % 2 ? '10.0.0.5' : '10.0.0.6' });
+      const call =
+        i % 50 === 49
+          ? { ...order({ now }), apiId: 'kt10003', kind: 'cancel' as const, side: undefined }
+          : order({
+              now,
+              side: i % 2 ? 'sell' : 'buy',
+              stkCd: i % 3 ? '005930' : '000660',
+              qty: 1 + (i % 7),
+              price: i % 3 ? 71_000 : 180_000,
+              sourceIp: i % 2 ? '10.0.0.5' : '10.0.0.6',
+            });
       const a = await s.engine.assess(call);
       calls++;
       max = Math.max(max, a.score);
@@ -177,14 +228,21 @@ t.test('warm-up ends after warmupCalls AND warmupHours; then baseline detectors 
   }
   // 200 calls but only ~3 h old: a new address, api-id and symbol are reported, not held.
   s.setClock(day1 + 4 * 3_600_000);
-  const young = await s.engine.assess(order({ now: day1 + 4 * 3_600_000, apiId: 'kt10001', side: 'sell', sourceIp: '203.0.113.9', clientId: 'laptop', stkCd: '035420', qty: 10 }));
+  const young = await s.engine.assess(
+    order({ now: day1 + 4 * 3_600_000, apiId: 'kt10001', side: 'sell', sourceIp: '203.0.113.9', clientId: 'laptop', stkCd: '035420', qty: 10 }),
+  );
   t.ok(young.warmingUp);
-  t.ok(young.contributions.some((c) => c.detector === 'location' && c.warmupCapped), 'location reported during warm-up');
+  t.ok(
+    young.contributions.some((c) => c.detector === 'location' && c.warmupCapped),
+    'location reported during warm-up',
+  );
   t.ok(young.score <= s.config.warmupMaxScore, `capped at ${s.config.warmupMaxScore}: ${young.score}`);
   // The next day (baseline older than 24 h), the same call is judged in full.
   const day2 = day1 + 26 * 3_600_000;
   s.setClock(day2);
-  const warm = await s.engine.assess(order({ now: day2, apiId: 'kt10001', side: 'sell', sourceIp: '203.0.113.9', clientId: 'laptop', stkCd: '035420', qty: 10 }));
+  const warm = await s.engine.assess(
+    order({ now: day2, apiId: 'kt10001', side: 'sell', sourceIp: '203.0.113.9', clientId: 'laptop', stkCd: '035420', qty: 10 }),
+  );
   t.notOk(warm.warmingUp);
   t.notOk(warm.contributions.some((c) => c.warmupCapped));
   t.ok(warm.score > s.config.thresholds.stepUp, `judged in full: ${warm.score}`);
@@ -232,7 +290,19 @@ t.test('time, session, location, CIDR and the 03:00 sell-everything drill', asyn
   let last;
   for (const [i, sym] of SYMBOLS.slice(0, 6).entries()) {
     s.setClock(at3 + i * 1000);
-    last = await s.engine.assess(order({ now: at3 + i * 1000, apiId: 'kt10001', side: 'sell', stkCd: sym, qty: 500, price: PRICES[sym]!, holdingQty: 500, sourceIp: '203.0.113.9', clientId: 'laptop' }));
+    last = await s.engine.assess(
+      order({
+        now: at3 + i * 1000,
+        apiId: 'kt10001',
+        side: 'sell',
+        stkCd: sym,
+        qty: 500,
+        price: PRICES[sym]!,
+        holdingQty: 500,
+        sourceIp: '203.0.113.9',
+        clientId: 'laptop',
+      }),
+    );
   }
   const byName = Object.fromEntries(last!.contributions.map((c) => [c.detector, c]));
   t.ok(byName.time, 'unusual hour');
@@ -243,7 +313,11 @@ t.test('time, session, location, CIDR and the 03:00 sell-everything drill', asyn
   t.ok(last!.score >= 0.95, `score ${last!.score}`);
   t.equal(last!.level, 'lockdown');
   t.ok(s.engine.isHighRisk(last!));
-  t.same(last!.contributions.map((c) => c.contribution), [...last!.contributions.map((c) => c.contribution)].sort((a, b) => b - a), 'sorted by contribution');
+  t.same(
+    last!.contributions.map((c) => c.contribution),
+    [...last!.contributions.map((c) => c.contribution)].sort((a, b) => b - a),
+    'sorted by contribution',
+  );
 
   // CIDR: b2 only from 192.168/16.
   const inside = await s.engine.assess(order({ botId: 'b2', now: normalAt, sourceIp: '::ffff:192.168.1.4' }));
@@ -261,15 +335,30 @@ t.test('patterns: new api / symbol, burst, cancel storm, query-to-order switch, 
   const at = days.at(-1)! + 3 * 86_400_000 + 11 * 3_600_000;
   s.setClock(at);
   const newSym = await s.engine.assess(order({ now: at, stkCd: '999990_NX', qty: 100 }));
-  t.ok(newSym.contributions.find((c) => c.detector === 'new_symbol'), 'new symbol');
+  t.ok(
+    newSym.contributions.find((c) => c.detector === 'new_symbol'),
+    'new symbol',
+  );
   const newApi = await s.engine.assess({ ...order({ now: at }), apiId: 'kt10006', kind: 'order' });
-  t.ok(newApi.contributions.find((c) => c.detector === 'new_api'), 'new api-id');
+  t.ok(
+    newApi.contributions.find((c) => c.detector === 'new_api'),
+    'new api-id',
+  );
 
   // Burst: 200 calls within one minute (usual is ~1 per active minute).
   let burst;
   for (let i = 0; i < 200; i++) {
     s.setClock(at + 60_000 + i * 100);
-    burst = await s.engine.assess({ botId: 'b1', account: '5555-01', apiId: 'ka10001', kind: 'query', stkCd: '005930', sourceIp: '10.0.0.5', clientId: 'pod-a', now: at + 60_000 + i * 100 });
+    burst = await s.engine.assess({
+      botId: 'b1',
+      account: '5555-01',
+      apiId: 'ka10001',
+      kind: 'query',
+      stkCd: '005930',
+      sourceIp: '10.0.0.5',
+      clientId: 'pod-a',
+      now: at + 60_000 + i * 100,
+    });
   }
   const b = burst!.contributions.find((c) => c.detector === 'burst');
   t.ok(b && b.score >= 0.9, `burst: ${b?.reason}`);
@@ -278,12 +367,27 @@ t.test('patterns: new api / symbol, burst, cancel storm, query-to-order switch, 
   for (let i = 0; i < 60; i++) {
     const now = at + 5 * 60_000 + i * 200;
     s.setClock(now);
-    storm = await s.engine.assess({ botId: 'b1', account: '5555-01', apiId: 'kt10003', kind: 'cancel', stkCd: '005930', sourceIp: '10.0.0.5', clientId: 'pod-a', now });
+    storm = await s.engine.assess({
+      botId: 'b1',
+      account: '5555-01',
+      apiId: 'kt10003',
+      kind: 'cancel',
+      stkCd: '005930',
+      sourceIp: '10.0.0.5',
+      clientId: 'pod-a',
+      now,
+    });
   }
-  t.ok(storm!.contributions.find((c) => c.detector === 'cancel_storm'), 'cancel storm');
+  t.ok(
+    storm!.contributions.find((c) => c.detector === 'cancel_storm'),
+    'cancel storm',
+  );
 
   const illiquid = await s.engine.assess(order({ now: at + 10 * 60_000, qty: 5000, symbolAdv: 10_000 }));
-  t.ok(illiquid.contributions.find((c) => c.detector === 'drain' && /daily volume/.test(c.reason)), 'illiquid buy');
+  t.ok(
+    illiquid.contributions.find((c) => c.detector === 'drain' && /daily volume/.test(c.reason)),
+    'illiquid buy',
+  );
 
   // A query-only bot (b3) suddenly ordering.
   const q = setup();
@@ -295,7 +399,10 @@ t.test('patterns: new api / symbol, burst, cancel storm, query-to-order switch, 
     await q.engine.learn(call, { allowed: true, completed: true });
   }
   const sw = await q.engine.assess(order({ botId: 'b3', now: days[0]! + 12 * 3_600_000 }));
-  t.ok(sw.contributions.find((c) => c.detector === 'mode_switch'), 'query-to-order switch');
+  t.ok(
+    sw.contributions.find((c) => c.detector === 'mode_switch'),
+    'query-to-order switch',
+  );
 });
 
 t.test('learn ignores denied or failed calls; baselines persist in the Store with a TTL', async (t) => {
@@ -330,7 +437,10 @@ t.test('fails closed when the store is down', async (t) => {
   t.teardown(s.close);
   const broken: Store = new Proxy(s.store, {
     get(target, prop) {
-      if (prop === 'get' || prop === 'incr') return async () => { throw new GuardError('KG7001'); };
+      if (prop === 'get' || prop === 'incr')
+        return async () => {
+          throw new GuardError('KG7001');
+        };
       return (target as never)[prop];
     },
   });
@@ -344,7 +454,10 @@ t.test('false-positive rate on a replay of normal synthetic trading', async (t) 
   const rand = mulberry32(2024);
   const days = weekdaysFrom('2026-02-02', 40);
   await train(s, days.slice(0, 10), rand, 150);
-  let calls = 0, alerts = 0, stepUps = 0, admin = 0;
+  let calls = 0,
+    alerts = 0,
+    stepUps = 0,
+    admin = 0;
   const byDetector: Record<string, number> = {};
   for (const day of days.slice(10)) {
     for (const call of normalDay(rand, day, 150, 1, true)) {
@@ -360,7 +473,9 @@ t.test('false-positive rate on a replay of normal synthetic trading', async (t) 
     }
   }
   const rate = stepUps / calls;
-  t.comment(`FP replay: ${calls} calls over 30 weekdays; alert-level ${alerts} (${(100 * alerts / calls).toFixed(3)}%), step-up ${stepUps} (${(100 * rate).toFixed(3)}%), admin ${admin}; detector hits ${JSON.stringify(byDetector)}`);
+  t.comment(
+    `FP replay: ${calls} calls over 30 weekdays; alert-level ${alerts} (${((100 * alerts) / calls).toFixed(3)}%), step-up ${stepUps} (${(100 * rate).toFixed(3)}%), admin ${admin}; detector hits ${JSON.stringify(byDetector)}`,
+  );
   t.ok(rate <= 0.002, `step-up false-positive rate ${rate}`);
   t.equal(admin, 0, 'no admin-level false positive');
 });

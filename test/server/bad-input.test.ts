@@ -92,7 +92,12 @@ t.test('token exchange', async (t) => {
   await refused(t, () => ex({ grant_type: 'password', appkey: h.botId, secretkey: h.botSecret }), 400, 'KG2008');
   await refused(t, () => ex({ grant_type: 'client_credentials', appkey: h.botId }), 400, 'KG1010');
   // Duplicate secretkey: the parser that checks and the one that reads must agree.
-  await refused(t, () => h.post('/oauth2/token', `{"grant_type":"client_credentials","appkey":"${h.botId}","secretkey":"${h.botSecret}","secretkey":"other"}`), 400, 'KG1010');
+  await refused(
+    t,
+    () => h.post('/oauth2/token', `{"grant_type":"client_credentials","appkey":"${h.botId}","secretkey":"${h.botSecret}","secretkey":"other"}`),
+    400,
+    'KG1010',
+  );
   await refused(t, () => h.post('/oauth2/token', '{"grant_type":'), 400, 'KG1001');
 });
 

@@ -17,7 +17,12 @@ await writeFile(tokenFile, await h.adminToken('sec', 'admin'), { mode: 0o600 });
 
 async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   let out = '';
-  const sink = new Writable({ write(c, _e, cb) { out += c.toString(); cb(); } });
+  const sink = new Writable({
+    write(c, _e, cb) {
+      out += c.toString();
+      cb();
+    },
+  });
   const code = await main([...args, '--data-dir', h.dataDir], { stdin: process.stdin, stdout: sink, stderr: sink, env });
   return { code, out };
 }
@@ -27,7 +32,7 @@ const code = (text: string) => /\[(KG\d{4})/.exec(text)?.[1];
 t.test('kguard bots disable through the running sidecar: refused at once, sessions ended, broker token revoked', async (t) => {
   const token = await h.token();
   t.equal((await h.call('ka10001', QUOTE, { token })).json.return_code, 0);
-  t.equal(h.sim.liveTokens(), 1, 'the key\'s token lingers (idleRevokeMs)');
+  t.equal(h.sim.liveTokens(), 1, "the key's token lingers (idleRevokeMs)");
   const r = await cli(['bots', 'disable', h.botId, '--admin-url', `${h.adminUrl}/admin/v1`, '--token-file', tokenFile]);
   t.equal(r.code, 0, r.out);
   t.match(r.out, /"enabled": false/);

@@ -30,7 +30,12 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 async function cli(args: string[]): Promise<string> {
   let text = '';
-  const sink = new Writable({ write(c, _e, cb) { text += c.toString(); cb(); } });
+  const sink = new Writable({
+    write(c, _e, cb) {
+      text += c.toString();
+      cb();
+    },
+  });
   await main([...args, '--data-dir', h.dataDir], { stdin: process.stdin, stdout: sink, stderr: sink, env: {} });
   return text;
 }
@@ -64,15 +69,24 @@ t.test('no canary anywhere', async (t) => {
   const fileTexts = await Promise.all(files.map(async (f) => [f, (await readFile(f)).toString('latin1')] as const));
   const cliOut = [await cli(['keys', 'list']), await cli(['bots', 'list'])].join('\n');
   t.match(cliOut, /bot-e2e/, 'the CLI really listed the bot');
-  t.ok(files.some((f) => f.includes(`${path.sep}audit${path.sep}`)), 'audit files were written');
+  t.ok(
+    files.some((f) => f.includes(`${path.sep}audit${path.sep}`)),
+    'audit files were written',
+  );
   t.ok(h.logs().length > 1000, 'logs were captured');
 
   const secrets: Record<string, string> = {
-    appKey: CANARY.appKey, secretKey: CANARY.secretKey, botSecret: h.botSecret,
+    appKey: CANARY.appKey,
+    secretKey: CANARY.secretKey,
+    botSecret: h.botSecret,
     ...Object.fromEntries(brokerTokens.map((tok, i) => [`brokerToken${i}`, tok])),
   };
   const places: [string, string][] = [
-    ['logs', h.logs()], ['metrics', metrics], ['readyz', ready], ['bot responses', seen.join('\n')], ['cli', cliOut],
+    ['logs', h.logs()],
+    ['metrics', metrics],
+    ['readyz', ready],
+    ['bot responses', seen.join('\n')],
+    ['cli', cliOut],
     ...fileTexts.map(([f, text]) => [`file ${path.relative(h.dataDir, f)}`, text] as [string, string]),
   ];
   for (const [name, secret] of Object.entries(secrets)) {

@@ -37,7 +37,10 @@ t.test('a buy order is forwarded with a just-in-time broker token that is revoke
   t.notMatch(r.text, CANARY.secretKey);
   t.notOk(r.headers.authorization, 'no authorization header comes back');
   const orders = h.sim.orders(CANARY.account);
-  t.ok(orders.some((o) => o.ordNo === r.json.ord_no && o.status === 'open'), 'the simulator holds the order');
+  t.ok(
+    orders.some((o) => o.ordNo === r.json.ord_no && o.status === 'open'),
+    'the simulator holds the order',
+  );
 });
 
 t.test('a cancel removes the open order', async (t) => {
@@ -74,12 +77,20 @@ t.test('account and quote queries pass through', async (t) => {
   t.ok(Array.isArray(bal.json.acnt_evlt_remn_indv_tot));
   // The bot's own complete balance inquiry becomes the damage-assessment baseline (no extra broker call).
   let baseline: { holdings: { stkCd: string; qty: number }[] } | undefined;
-  await waitFor(async () => {
-    const raw = await h.sidecar.parts.store.get(`response:holdings:${CANARY.account}`);
-    baseline = raw ? JSON.parse(raw) : undefined;
-    return baseline !== undefined;
-  }, 3000, 'holdings baseline');
-  t.same(baseline!.holdings.map((x) => [x.stkCd, x.qty]), [['005930', 1000]], 'holdings baseline recorded from the balance');
+  await waitFor(
+    async () => {
+      const raw = await h.sidecar.parts.store.get(`response:holdings:${CANARY.account}`);
+      baseline = raw ? JSON.parse(raw) : undefined;
+      return baseline !== undefined;
+    },
+    3000,
+    'holdings baseline',
+  );
+  t.same(
+    baseline!.holdings.map((x) => [x.stkCd, x.qty]),
+    [['005930', 1000]],
+    'holdings baseline recorded from the balance',
+  );
   const q = await h.call('ka10001', { stk_cd: '005930' });
   t.equal(q.json.return_code, 0, q.text);
   t.ok(q.json.cur_prc);

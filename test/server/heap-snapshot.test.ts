@@ -34,7 +34,10 @@ const capture = net.createServer((client) => {
   client.pipe(up);
   up.on('data', (d: Buffer) => upstreamBytes.push(Buffer.from(d)));
   up.pipe(client);
-  const end = () => { client.destroy(); up.destroy(); };
+  const end = () => {
+    client.destroy();
+    up.destroy();
+  };
   client.on('error', end);
   up.on('error', end);
   client.on('close', end);
@@ -44,17 +47,29 @@ t.teardown(() => new Promise<void>((r) => capture.close(() => r())));
 const upstreamUrl = `http://127.0.0.1:${(capture.address() as net.AddressInfo).port}`;
 
 // Provision bot and credentials in this process; the sidecar only ever sees ciphertext on disk.
-const { botSecret } = await provisionBot(dataDir, { botId: 'heap-bot', account: ACCOUNT, appKey: APP_KEY, secretKey: SECRET_KEY, allowed: ['kind:query', 'kind:account', 'kind:order'] }, capturingLogger().logger);
+const { botSecret } = await provisionBot(
+  dataDir,
+  { botId: 'heap-bot', account: ACCOUNT, appKey: APP_KEY, secretKey: SECRET_KEY, allowed: ['kind:query', 'kind:account', 'kind:order'] },
+  capturingLogger().logger,
+);
 
 // The real `kguard serve` binary; Node writes a heap snapshot into its cwd on SIGUSR2.
 const configFile = path.join(dataDir, 'kguard.yaml');
-await writeFile(configFile, JSON.stringify({
-  dataDir, listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0, enabled: false },
-  // A patient bot: back-to-back orders queue for Kiwoom's 5/s instead of being refused.
-  upstream: { target: 'custom', url: upstreamUrl, limits: { orderMaxWaitMs: 10_000 } }, demo: { enabled: false }, log: { level: 'warn' },
-  brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
-  policy: { file: path.resolve('test/fixtures/policy-open.yaml') },
-}), { mode: 0o600 });
+await writeFile(
+  configFile,
+  JSON.stringify({
+    dataDir,
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0, enabled: false },
+    // A patient bot: back-to-back orders queue for Kiwoom's 5/s instead of being refused.
+    upstream: { target: 'custom', url: upstreamUrl, limits: { orderMaxWaitMs: 10_000 } },
+    demo: { enabled: false },
+    log: { level: 'warn' },
+    brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
+    policy: { file: path.resolve('test/fixtures/policy-open.yaml') },
+  }),
+  { mode: 0o600 },
+);
 const snapDir = await mkdtemp(path.join(tmpdir(), 'kguard-heap-snap-'));
 t.teardown(() => rm(snapDir, { recursive: true, force: true }));
 const child = await spawnSidecar({ configFile, cwd: snapDir, nodeArgs: ['--heapsnapshot-signal=SIGUSR2'] });
@@ -62,7 +77,11 @@ t.teardown(() => child.kill());
 const sidecarUrl = child.url;
 
 async function post(p: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await request(sidecarUrl + p, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json;charset=UTF-8', ...headers } });
+  const res = await request(sidecarUrl + p, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json;charset=UTF-8', ...headers },
+  });
   const text = await res.body.text();
   return { status: res.statusCode, json: JSON.parse(text) as Record<string, unknown>, text };
 }
@@ -72,16 +91,25 @@ t.test('calls through the sidecar leave no key or broker token in its heap', asy
   t.equal(tok.json.return_code, 0, tok.text);
   const auth = { authorization: `Bearer ${String(tok.json.token)}` };
   for (let i = 0; i < CALLS; i++) {
-    const r = i % 2
-      ? await post('/api/dostk/acnt', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { ...auth, 'api-id': 'kt00018' })
-      : await post('/api/dostk/ordr', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: String(70_000 - i), trde_tp: '0' }, { ...auth, 'api-id': 'kt10000' });
+    const r =
+      i % 2
+        ? await post('/api/dostk/acnt', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { ...auth, 'api-id': 'kt00018' })
+        : await post(
+            '/api/dostk/ordr',
+            { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: String(70_000 - i), trde_tp: '0' },
+            { ...auth, 'api-id': 'kt10000' },
+          );
     t.equal(r.json.return_code, 0, r.text);
   }
   const deadline = Date.now() + 5_000;
   while (sim.liveTokens() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   t.equal(sim.liveTokens(), 0, 'every broker token revoked');
 
-  const brokerTokens = [...Buffer.concat(upstreamBytes).toString('latin1').matchAll(/"token"\s*:\s*"([^"]+)"/g)].map((m) => m[1]!);
+  const brokerTokens = [
+    ...Buffer.concat(upstreamBytes)
+      .toString('latin1')
+      .matchAll(/"token"\s*:\s*"([^"]+)"/g),
+  ].map((m) => m[1]!);
   // Calls close together share the key's token, so a few tokens serve all the calls.
   t.ok(brokerTokens.length >= 1, `learned ${brokerTokens.length} broker tokens`);
 

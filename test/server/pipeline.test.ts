@@ -26,15 +26,30 @@ import { buildPipelines } from '../../proxy/server/pipeline/index.js';
 const BOT: BotRecord = { id: 'b1', owner: 'o', account: '1234', allowed: ['kind:query'], enabled: true, createdAt: '', updatedAt: '' } as unknown as BotRecord;
 const CLAIMS = { botId: 'b1', jti: 'j', epoch: 0 } as unknown as SessionClaims;
 
-function ctx(over: { method?: string; url?: string; headers?: Record<string, string>; rawHeaders?: string[] } = {}, fields: Partial<RequestContext> = {}): RequestContext {
+function ctx(
+  over: { method?: string; url?: string; headers?: Record<string, string>; rawHeaders?: string[] } = {},
+  fields: Partial<RequestContext> = {},
+): RequestContext {
   const headers = { 'content-type': 'application/json', ...over.headers };
   const req = {
-    method: over.method ?? 'POST', url: over.url ?? '/api/dostk/stkinfo', headers,
+    method: over.method ?? 'POST',
+    url: over.url ?? '/api/dostk/stkinfo',
+    headers,
     rawHeaders: over.rawHeaders ?? Object.entries(headers).flat(),
   } as unknown as IncomingMessage;
   return {
-    id: 'r1', startedAt: 0, req, res: {} as ServerResponse, signal: new AbortController().signal, route: 'tr', sourceIp: '127.0.0.1',
-    body: Buffer.alloc(0), intentional: false, upstreamMs: 0, trail: [], ...fields,
+    id: 'r1',
+    startedAt: 0,
+    req,
+    res: {} as ServerResponse,
+    signal: new AbortController().signal,
+    route: 'tr',
+    sourceIp: '127.0.0.1',
+    body: Buffer.alloc(0),
+    intentional: false,
+    upstreamMs: 0,
+    trail: [],
+    ...fields,
   };
 }
 
@@ -75,7 +90,7 @@ t.test('parse and allowlist need a classified, authenticated call', async (t) =>
   t.same(parsed(c).json, { stk_cd: '005930' });
   t.doesNotThrow(() => allowlist(c), 'a query is allowed');
   const order = ctx({}, { ...authed(), apiId: 'kt10000', entry: lookupApi('kt10000')!, json: {} });
-  t.throws(() => allowlist(order), { code: 'KG3002' }, 'an order is not on a query-only bot\'s list');
+  t.throws(() => allowlist(order), { code: 'KG3002' }, "an order is not on a query-only bot's list");
 });
 
 t.test('need: typed views fail closed when a stage ran out of order', async (t) => {
@@ -88,11 +103,19 @@ t.test('session, lockdown: await what earlier stages started', async (t) => {
   await t.rejects(lockdown(ctx()), { code: 'KG9001' }, 'no prefetch: fails closed');
   const locked = Promise.reject(new GuardError('KG3008'));
   locked.catch(() => undefined);
-  await t.rejects(lockdown(ctx({}, { prefetched: { tradingState: { botId: 'b1', account: '1', state: Promise.resolve(undefined as never) }, lockdown: locked } })), { code: 'KG3008' });
+  await t.rejects(
+    lockdown(ctx({}, { prefetched: { tradingState: { botId: 'b1', account: '1', state: Promise.resolve(undefined as never) }, lockdown: locked } })),
+    { code: 'KG3008' },
+  );
 });
 
 t.test('sessionFirst: an error before the session verdict waits for it, and the session error wins', async (t) => {
-  const failing = sessionFirst({ name: 'x', run: () => { throw new GuardError('KG1004'); } });
+  const failing = sessionFirst({
+    name: 'x',
+    run: () => {
+      throw new GuardError('KG1004');
+    },
+  });
   const revoked = Promise.reject(new GuardError('KG2004'));
   revoked.catch(() => undefined);
   await t.rejects(async () => failing.run(ctx({}, { liveCheck: revoked })), { code: 'KG2004' });
@@ -104,10 +127,14 @@ t.test('approval: allow passes, deny names its rule, rate limits answer KG3005 w
   const stage = approval(deps);
   const base = { ...authed(), apiId: 'kt10000', entry: lookupApi('kt10000')!, json: {} };
   await t.resolves(stage(ctx({}, { ...base, decision: { outcome: 'allow' } as Decision })));
-  const deny = await stage(ctx({}, { ...base, decision: { outcome: 'deny', ruleId: 'order-size', ruleKind: 'order-size', reason: 'too big' } as Decision })).catch((e: unknown) => e);
+  const deny = await stage(
+    ctx({}, { ...base, decision: { outcome: 'deny', ruleId: 'order-size', ruleKind: 'order-size', reason: 'too big' } as Decision }),
+  ).catch((e: unknown) => e);
   t.equal(code(deny), 'KG3001');
   t.match((deny as GuardError).detail, /rule=order-size too big/);
-  const rate = await stage(ctx({}, { ...base, decision: { outcome: 'deny', ruleId: 'r', ruleKind: 'rate-limit', retryAfterMs: 1500 } as Decision })).catch((e: unknown) => e);
+  const rate = await stage(ctx({}, { ...base, decision: { outcome: 'deny', ruleId: 'r', ruleKind: 'rate-limit', retryAfterMs: 1500 } as Decision })).catch(
+    (e: unknown) => e,
+  );
   t.equal(code(rate), 'KG3005');
   t.same((rate as GuardError).headers, { 'retry-after': '2' });
 });
@@ -116,11 +143,16 @@ t.test('durability by kind, policy call and risk input from the parsed call', as
   t.equal(durabilityFor('order'), 'fsync');
   t.equal(durabilityFor('cancel'), 'fsync');
   t.equal(durabilityFor('query'), 'write');
-  const p = parsed(ctx({}, { ...authed(), apiId: 'kt10001', entry: lookupApi('kt10001')!, json: { stk_cd: '005930', ord_qty: '10', ord_uv: '70000' }, intentional: true }));
+  const p = parsed(
+    ctx({}, { ...authed(), apiId: 'kt10001', entry: lookupApi('kt10001')!, json: { stk_cd: '005930', ord_qty: '10', ord_uv: '70000' }, intentional: true }),
+  );
   t.match(policyCall(p), { botId: 'b1', account: '1234', apiId: 'kt10001', intentional: true, body: { stk_cd: '005930' } });
   t.match(riskInput(p, 42), { botId: 'b1', side: 'sell', stkCd: '005930', qty: 10, price: 70000, now: 42, sourceIp: '127.0.0.1' });
   // Order quantities and prices follow kiwoom/protocol, as the policy does: signed ones are malformed, not scored.
-  for (const [ord_qty, ord_uv] of [['-5', '-70000'], ['+10', '+70000']]) {
+  for (const [ord_qty, ord_uv] of [
+    ['-5', '-70000'],
+    ['+10', '+70000'],
+  ]) {
     const q = parsed(ctx({}, { ...authed(), apiId: 'kt10001', entry: lookupApi('kt10001')!, json: { stk_cd: '005930', ord_qty, ord_uv } }));
     const r = riskInput(q, 42);
     t.equal(r.qty, undefined, `qty ${ord_qty}`);
@@ -130,8 +162,17 @@ t.test('durability by kind, policy call and risk input from the parsed call', as
 
 t.test('after: holdings only from a complete, successful balance inquiry', async (t) => {
   const recorded: unknown[] = [];
-  const stage = holdings({ responder: { recordHoldings: async (_a: string, h: unknown) => { recorded.push(h); } } as never, logger: { warn() {} } as never });
-  const body = Buffer.from(JSON.stringify({ acnt_evlt_remn_indv_tot: [{ stk_cd: 'A005930', rmnd_qty: '000000000000010', cur_prc: '70000', pur_pric: '65000' }], return_code: 0 }));
+  const stage = holdings({
+    responder: {
+      recordHoldings: async (_a: string, h: unknown) => {
+        recorded.push(h);
+      },
+    } as never,
+    logger: { warn() {} } as never,
+  });
+  const body = Buffer.from(
+    JSON.stringify({ acnt_evlt_remn_indv_tot: [{ stk_cd: 'A005930', rmnd_qty: '000000000000010', cur_prc: '70000', pur_pric: '65000' }], return_code: 0 }),
+  );
   const upstream = { status: 200, body };
   await stage(ctx({}, { ...authed(), apiId: 'kt00018', upstream, outcome: { ok: false } }));
   await stage(ctx({}, { ...authed(), apiId: 'kt00018', upstream: { ...upstream, contYn: 'Y' }, outcome: { ok: true } }));
@@ -142,7 +183,31 @@ t.test('after: holdings only from a complete, successful balance inquiry', async
 
 t.test('the pipeline list names every stage once, in order, after-stages included', async (t) => {
   const p = buildPipelines({} as never);
-  t.same(p.tr.map((s) => s.name), ['framing', 'authenticate', 'classify', 'body', 'parse', 'allowlist', 'prefetch', 'session', 'lockdown', 'risk', 'policy', 'audit-intent', 'approval', 'forward']);
-  t.same(p.after.map((s) => s.name), ['outcome-audit', 'counters', 'learning', 'holdings']);
-  t.same(p.token.map((s) => s.name), ['framing', 'body', 'token']);
+  t.same(
+    p.tr.map((s) => s.name),
+    [
+      'framing',
+      'authenticate',
+      'classify',
+      'body',
+      'parse',
+      'allowlist',
+      'prefetch',
+      'session',
+      'lockdown',
+      'risk',
+      'policy',
+      'audit-intent',
+      'approval',
+      'forward',
+    ],
+  );
+  t.same(
+    p.after.map((s) => s.name),
+    ['outcome-audit', 'counters', 'learning', 'holdings'],
+  );
+  t.same(
+    p.token.map((s) => s.name),
+    ['framing', 'body', 'token'],
+  );
 });

@@ -30,7 +30,11 @@ const BOUNDS = {
   order: { critical: 16 + 2, total: 23 + 2, waits: 6 + 1 },
 };
 
-interface Seen { at: number; args: string[]; source: string }
+interface Seen {
+  at: number;
+  args: string[];
+  source: string;
+}
 
 /** Which part a key belongs to, from the key layout of each part. */
 function partOf(cmd: string, key: string | undefined): string {
@@ -57,7 +61,10 @@ function describe(s: Seen): string {
   const cmd = s.args[0]!.toUpperCase();
   // EVALSHA sha numkeys key...: name the first key.
   const key = cmd === 'EVALSHA' || cmd === 'EVAL' ? s.args[3] : s.args[1];
-  const shownKey = key?.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>').replace(/[0-9a-f]{16,}/g, '<hex>').replace(/:\d{4,}/g, ':<n>');
+  const shownKey = key
+    ?.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>')
+    .replace(/[0-9a-f]{16,}/g, '<hex>')
+    .replace(/:\d{4,}/g, ':<n>');
   return `${cmd} ${shownKey ?? ''} [${partOf(cmd, key)}]`;
 }
 
@@ -66,7 +73,23 @@ function describe(s: Seen): string {
  * record when each op starts and ends; ops that overlap in time share one
  * wait (issued together, e.g. Promise.all), so the waits are the busy periods.
  */
-const STORE_OPS = ['get', 'mget', 'set', 'setIfAbsent', 'del', 'incr', 'expire', 'hget', 'hmget', 'hset', 'hdel', 'hgetall', 'consume', 'peek', 'publish'] as const;
+const STORE_OPS = [
+  'get',
+  'mget',
+  'set',
+  'setIfAbsent',
+  'del',
+  'incr',
+  'expire',
+  'hget',
+  'hmget',
+  'hset',
+  'hdel',
+  'hgetall',
+  'consume',
+  'peek',
+  'publish',
+] as const;
 const opSpans: { start: number; end: number; op: string }[] = [];
 function instrument(store: Record<string, unknown>): void {
   for (const name of STORE_OPS) {
@@ -91,7 +114,6 @@ function busyPeriods(spans: { start: number; end: number }[]): number {
   }
   return n;
 }
-
 
 let redis: RedisProcess;
 let h: Harness;
@@ -131,7 +153,8 @@ async function measure(kind: 'query' | 'order', token: string) {
   opSpans.length = 0;
   const start = nowMs();
   const res = await request(h.url + path, {
-    method: 'POST', body: JSON.stringify(body),
+    method: 'POST',
+    body: JSON.stringify(body),
     headers: { 'content-type': 'application/json;charset=UTF-8', 'api-id': apiId, authorization: `Bearer ${token}` },
   });
   const text = await res.body.text();
@@ -159,7 +182,7 @@ t.test('Redis round trips per call (query, order) with a per-command breakdown',
   // Quiet window: nothing runs in the background while nobody calls.
   log.length = 0;
   await new Promise((r) => setTimeout(r, 500));
-  t.same(log.map(describe), [], 'no background Redis traffic while idle (the counts below are the calls\' own)');
+  t.same(log.map(describe), [], "no background Redis traffic while idle (the counts below are the calls' own)");
 
   for (const kind of ['query', 'order'] as const) {
     const runs = [await measure(kind, token), await measure(kind, token)];
@@ -167,14 +190,22 @@ t.test('Redis round trips per call (query, order) with a per-command breakdown',
     const [a, b] = runs as [Awaited<ReturnType<typeof measure>>, Awaited<ReturnType<typeof measure>>];
     // Split by time against the response, so a command may land on either side on a loaded machine.
     // Which side of the response an unawaited settle or unlock lands on varies with load; the total does not.
-    const totalA = a.critical.length + a.after.length, totalB = b.critical.length + b.after.length;
-    t.ok(Math.abs(totalA - totalB) <= 1, `${kind}: the same total count twice, within one (${totalA}, ${totalB}; critical ${a.critical.length}, ${b.critical.length})`);
+    const totalA = a.critical.length + a.after.length,
+      totalB = b.critical.length + b.after.length;
+    t.ok(
+      Math.abs(totalA - totalB) <= 1,
+      `${kind}: the same total count twice, within one (${totalA}, ${totalB}; critical ${a.critical.length}, ${b.critical.length})`,
+    );
     const origin = a.critical[0]?.at ?? 0;
-    t.comment([
-      `MEASURED ${kind}: ${a.critical.length} commands before the response in ${a.waits} sequential waits, call took ${a.ms.toFixed(2)} ms; ${a.after.length} after; total ${a.critical.length + a.after.length}`,
-      '  critical path:', breakdown(a.critical, origin),
-      '  after the response:', breakdown(a.after, origin),
-    ].join('\n'));
+    t.comment(
+      [
+        `MEASURED ${kind}: ${a.critical.length} commands before the response in ${a.waits} sequential waits, call took ${a.ms.toFixed(2)} ms; ${a.after.length} after; total ${a.critical.length + a.after.length}`,
+        '  critical path:',
+        breakdown(a.critical, origin),
+        '  after the response:',
+        breakdown(a.after, origin),
+      ].join('\n'),
+    );
     t.ok(a.critical.length <= BOUNDS[kind].critical, `${kind}: critical path ${a.critical.length} <= ${BOUNDS[kind].critical}`);
     t.ok(a.waits <= BOUNDS[kind].waits, `${kind}: ${a.waits} sequential Redis waits before the response <= ${BOUNDS[kind].waits}`);
     t.ok(a.critical.length + a.after.length <= BOUNDS[kind].total, `${kind}: total ${a.critical.length + a.after.length} <= ${BOUNDS[kind].total}`);

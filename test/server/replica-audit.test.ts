@@ -30,7 +30,7 @@ t.test('audit records reach the Redis stream through the sidecar', async (t) => 
   t.ok(stream, `a per-replica stream exists (${keys.join(', ')})`);
   const entries = await redis.xrange(stream!, '-', '+');
   const text = JSON.stringify(entries);
-  t.ok(text.includes(requestId), 'the call\'s records are in the stream');
+  t.ok(text.includes(requestId), "the call's records are in the stream");
   t.match(text, /call\.intent/);
   t.match(text, /call\.outcome/);
   t.notMatch(text, /CANARY/, 'no canary secret in the stream');

@@ -18,7 +18,12 @@ if (process.env.REPLICA_SETUP) {
   const bots = JSON.parse(process.env.REPLICA_SETUP) as { botId: string; account: string; appKey: string; secretKey: string }[];
   const secrets: Record<string, string> = {};
   for (const s of bots) {
-    const { secret } = await sidecar.parts.bots.add({ id: s.botId, owner: 'replica-test', account: s.account, allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:cancel'] });
+    const { secret } = await sidecar.parts.bots.add({
+      id: s.botId,
+      owner: 'replica-test',
+      account: s.account,
+      allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:cancel'],
+    });
     // Test-only: the parent needs the bot secrets to log in through either replica.
     secrets[s.botId] = secret.toString('latin1');
     secret.fill(0);

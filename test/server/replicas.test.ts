@@ -21,7 +21,6 @@ const LOCK_ACCOUNT = '8888000033';
 const LOCK_APP = { appKey: 'CANARYlockAPPkey1a2b3c4d5e', secretKey: 'CANARYlockSECRETkey6f7a8b9c0d1e' };
 const RATE = 30;
 
-
 const redis = await startRedis();
 t.teardown(() => redis.cleanup());
 // About the policy's shared limits, lockdown and Redis loss across replicas, with bursts of 90 orders:
@@ -55,7 +54,10 @@ function overrides(name: string): Record<string, unknown> {
 }
 
 const post = postJson;
-const SETUP = [{ botId: BOT, account: ACCOUNT, ...APP }, { botId: LOCK_BOT, account: LOCK_ACCOUNT, ...LOCK_APP }];
+const SETUP = [
+  { botId: BOT, account: ACCOUNT, ...APP },
+  { botId: LOCK_BOT, account: LOCK_ACCOUNT, ...LOCK_APP },
+];
 
 const A = await startReplica('A', overrides('A'), SETUP);
 t.teardown(() => A.stop());
@@ -87,7 +89,10 @@ t.test('three replicas share one rate limit exactly under concurrent load', asyn
   t.equal(limited.length, 2 * RATE, 'every other call refused by the shared limit (KG3005)');
   const okByReplica = [0, 1, 2].map((k) => results.filter((r, i) => i % 3 === k && r.json.return_code === 0).length);
   t.comment(`forwarded per replica A/B/C: ${okByReplica.join(' / ')} (the split depends on scheduling; the total may not)`);
-  t.ok(results.every((r) => !r.text.includes(APP.secretKey) && !r.text.includes(APP.appKey)), 'no credential in any response');
+  t.ok(
+    results.every((r) => !r.text.includes(APP.secretKey) && !r.text.includes(APP.appKey)),
+    'no credential in any response',
+  );
 });
 
 t.test('lockdown on replica A stops replica B within 100 ms', async (t) => {
@@ -100,11 +105,13 @@ t.test('lockdown on replica A stops replica B within 100 ms', async (t) => {
   const watcher = new Redis(redis.url);
   t.teardown(() => watcher.disconnect());
   let lockWrittenAt = 0;
-  watcher.on('pmessage', () => { lockWrittenAt ||= Date.now(); });
+  watcher.on('pmessage', () => {
+    lockWrittenAt ||= Date.now();
+  });
   await watcher.psubscribe(`__keyspace@0__:*response:lock:bot:${LOCK_BOT}`);
   const tb = await token(B, LOCK_BOT);
   const before = await order(B, tb);
-  t.equal(before.json.return_code, 0, 'B forwards this bot\'s orders before the lockdown');
+  t.equal(before.json.return_code, 0, "B forwards this bot's orders before the lockdown");
 
   // Probe B with orders back to back; a refusal is the lockdown itself
   // (KG3008) or one of its effects reaching B: sessions killed (KG2007/KG2004),
@@ -146,13 +153,18 @@ t.test('lockdown on replica A stops replica B within 100 ms', async (t) => {
   t.ok(firstRefusedAt > 0, 'B refuses the bot');
   t.ok(lockWrittenAt > 0, 'saw the lock key written');
   const propagation = firstRefusedAt - lockWrittenAt;
-  t.comment(`MEASURED lock written to Redis by A -> first refusal received from B: ${propagation} ms; `
-    + `lockdown issued on A -> first refusal on B: ${firstRefusedAt - lockIssuedAt} ms; A wrote the lock ${lockWrittenAt - lockIssuedAt} ms after the admin call, which returned after ${lockReturnedAt - lockIssuedAt} ms`);
+  t.comment(
+    `MEASURED lock written to Redis by A -> first refusal received from B: ${propagation} ms; ` +
+      `lockdown issued on A -> first refusal on B: ${firstRefusedAt - lockIssuedAt} ms; A wrote the lock ${lockWrittenAt - lockIssuedAt} ms after the admin call, which returned after ${lockReturnedAt - lockIssuedAt} ms`,
+  );
   // What matters is the next two lines (nothing sent after the lock was written got through); the time is reported above.
-  t.ok(propagation >= 0, 'B\'s first refusal came after the lock reached Redis');
+  t.ok(propagation >= 0, "B's first refusal came after the lock reached Redis");
   t.equal(forwardedSentAfterLockWritten, 0, 'no call sent to B after the lock was written was forwarded (B reads the lock on every call)');
   t.equal(forwardedAfterLockReturned, 0, 'B forwarded nothing sent after the lockdown call returned');
-  t.ok(refusals.every((m) => /KG3008|KG2007|KG2004|KG4002|KG2006|rule=builtin\.trading-state/.test(m)), `refusals are lockdown/session-kill codes: ${[...new Set(refusals)].join(' ')}`);
+  t.ok(
+    refusals.every((m) => /KG3008|KG2007|KG2004|KG4002|KG2006|rule=builtin\.trading-state/.test(m)),
+    `refusals are lockdown/session-kill codes: ${[...new Set(refusals)].join(' ')}`,
+  );
   t.comment(`orders B forwarded while the lockdown was in flight: ${forwardedBeforeRefusal}`);
   const after = await order(B, tb);
   t.not(after.json.return_code, 0, `still refused on B: ${String(after.json.return_msg)}`);
@@ -161,8 +173,7 @@ t.test('lockdown on replica A stops replica B within 100 ms', async (t) => {
 
 t.test('Redis killed under load: both replicas fail closed, /readyz red, then recover on their own', async (t) => {
   const [ta, tb] = await Promise.all([token(A), token(B)]);
-  const query = (r: Replica, tok: string) =>
-    post(`${r.url}/api/dostk/acnt`, { qry_tp: '3' }, { 'api-id': 'kt00001', authorization: `Bearer ${tok}` });
+  const query = (r: Replica, tok: string) => post(`${r.url}/api/dostk/acnt`, { qry_tp: '3' }, { 'api-id': 'kt00001', authorization: `Bearer ${tok}` });
   const readyz = async (r: Replica) => (await request(`${r.adminUrl}/readyz`)).statusCode;
   t.equal(await readyz(A), 200, 'A ready');
   t.equal(await readyz(B), 200, 'B ready');
@@ -170,8 +181,14 @@ t.test('Redis killed under load: both replicas fail closed, /readyz red, then re
   await redis.kill();
   const tc = await token(C).catch(() => 'no-token-without-redis');
   const during = await Promise.all([order(A, ta), order(B, tb), query(A, ta), query(B, tb), query(C, tc)]);
-  t.ok(during.every((r) => r.json.return_code !== 0), 'nothing forwarded without shared state');
-  t.ok(during.slice(0, 4).every((r) => /KG7001/.test(String(r.json.return_msg))), `refusals name the state store: ${[...new Set(during.slice(0, 4).map((r) => String(r.json.return_msg)))].join(' | ')}`);
+  t.ok(
+    during.every((r) => r.json.return_code !== 0),
+    'nothing forwarded without shared state',
+  );
+  t.ok(
+    during.slice(0, 4).every((r) => /KG7001/.test(String(r.json.return_msg))),
+    `refusals name the state store: ${[...new Set(during.slice(0, 4).map((r) => String(r.json.return_msg)))].join(' | ')}`,
+  );
   t.equal(await readyz(A), 503, 'A /readyz red');
   t.equal(await readyz(B), 503, 'B /readyz red');
 
@@ -186,7 +203,10 @@ t.test('Redis killed under load: both replicas fail closed, /readyz red, then re
   const [ta2, tb2] = await Promise.all([token(A), token(B)]);
   // Lockdown flags and daily counters may be gone: refused until an operator confirms.
   const unconfirmed = await Promise.all([order(A, ta2), order(B, tb2)]);
-  t.ok(unconfirmed.every((r) => /KG7003/.test(String(r.json.return_msg))), `empty Redis detected, calls refused until confirmed: ${String(unconfirmed[0]!.json.return_msg)}`);
+  t.ok(
+    unconfirmed.every((r) => /KG7003/.test(String(r.json.return_msg))),
+    `empty Redis detected, calls refused until confirmed: ${String(unconfirmed[0]!.json.return_msg)}`,
+  );
   t.same(await A.command('confirm-flush'), { confirmed: true }, 'operator confirms on replica A');
   const confirmedAt = Date.now();
   let after = await Promise.all([query(A, ta2), query(B, tb2)]);
@@ -194,5 +214,8 @@ t.test('Redis killed under load: both replicas fail closed, /readyz red, then re
     await new Promise((r) => setTimeout(r, 100));
     after = await Promise.all([query(A, ta2), query(B, tb2)]);
   }
-  t.ok(after.every((r) => r.json.return_code === 0), `queries flow again through both replicas ${Date.now() - confirmedAt} ms after the confirmation: ${after.map((r) => r.text.slice(0, 80)).join(' | ')}`);
+  t.ok(
+    after.every((r) => r.json.return_code === 0),
+    `queries flow again through both replicas ${Date.now() - confirmedAt} ms after the confirmation: ${after.map((r) => r.text.slice(0, 80)).join(' | ')}`,
+  );
 });

@@ -13,7 +13,11 @@ t.test('token exchange and revoke wipe the raw body holding the bot secret', asy
   const dir = await mkdtemp(path.join(tmpdir(), 'kguard-review-'));
   const bots = await BotRegistry.open(dir);
   const store = createMemoryStore();
-  t.teardown(async () => { bots.close(); await store.close(); await rm(dir, { recursive: true, force: true }); });
+  t.teardown(async () => {
+    bots.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
   const sessions = new Sessions(randomBytes(32), store, { ttlSeconds: 60, issuer: 'i', audience: 'a', clockToleranceSeconds: 0 });
   const { secret } = await bots.add({ id: 'bot-wipe', owner: 'o', account: '1' });
   const secretText = secret.toString('latin1');

@@ -69,6 +69,12 @@ t.test('a live session still works and does reach risk', async (t) => {
   storeOps.length = 0;
   const r = await h.call('ka10001', QUOTE, { token });
   t.equal(r.json.return_code, 0, r.text);
-  t.ok(storeOps.some((o) => o.key.startsWith('risk:')), 'risk ran for the live session');
-  t.ok(storeOps.some((o) => o.op === 'mget' && o.key.startsWith('jti:')), 'session checked with one mget');
+  t.ok(
+    storeOps.some((o) => o.key.startsWith('risk:')),
+    'risk ran for the live session',
+  );
+  t.ok(
+    storeOps.some((o) => o.op === 'mget' && o.key.startsWith('jti:')),
+    'session checked with one mget',
+  );
 });

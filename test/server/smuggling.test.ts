@@ -18,9 +18,17 @@ function raw(bytes: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(Number(port), '127.0.0.1');
     let out = '';
-    const timer = setTimeout(() => { sock.destroy(); resolve(out); }, 2000);
-    sock.on('data', (d) => { out += d.toString('latin1'); });
-    sock.on('close', () => { clearTimeout(timer); resolve(out); });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve(out);
+    }, 2000);
+    sock.on('data', (d) => {
+      out += d.toString('latin1');
+    });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
     sock.on('error', reject);
     sock.write(bytes);
   });
@@ -37,10 +45,13 @@ const cases: Record<string, () => string> = {
   'obs-fold Transfer-Encoding': () => `${head()}Transfer-Encoding:\r\n chunked\r\n\r\n${(body.length).toString(16)}\r\n${body}\r\n0\r\n\r\n`,
   'odd Transfer-Encoding': () => `${head()}Transfer-Encoding: xchunked\r\n\r\n${(body.length).toString(16)}\r\n${body}\r\n0\r\n\r\n`,
   'Transfer-Encoding list': () => `${head()}Transfer-Encoding: chunked, identity\r\n\r\n${(body.length).toString(16)}\r\n${body}\r\n0\r\n\r\n`,
-  'two Transfer-Encoding headers': () => `${head()}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n${(body.length).toString(16)}\r\n${body}\r\n0\r\n\r\n`,
-  'bare LF header lines': () => `POST /api/dostk/stkinfo HTTP/1.1\nHost: x\napi-id: ka10001\nauthorization: Bearer ${token}\ncontent-type: application/json\nContent-Length: ${body.length}\n\n${body}`,
+  'two Transfer-Encoding headers': () =>
+    `${head()}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n${(body.length).toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+  'bare LF header lines': () =>
+    `POST /api/dostk/stkinfo HTTP/1.1\nHost: x\napi-id: ka10001\nauthorization: Bearer ${token}\ncontent-type: application/json\nContent-Length: ${body.length}\n\n${body}`,
   'CR inside a header value': () => `${head()}next-key: a\rb\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-  'absolute-form target': () => `POST http://evil.example/api/dostk/stkinfo HTTP/1.1\r\nHost: x\r\napi-id: ka10001\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+  'absolute-form target': () =>
+    `POST http://evil.example/api/dostk/stkinfo HTTP/1.1\r\nHost: x\r\napi-id: ka10001\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
 };
 
 for (const [name, build] of Object.entries(cases)) {

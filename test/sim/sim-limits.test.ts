@@ -15,9 +15,15 @@ const T0 = Date.UTC(2024, 10, 6, 0, 0, 0);
 
 const OVER = '허용된 요청 개수를 초과하였습니다';
 // Inner messages as in Kiwoom's error table.
-const perApi = (apiId: string, n = 5): object => ({ return_code: 5, return_msg: `${OVER}[1700:허용된 API 요청 개수를 초과하였습니다. 유량=${n}, API ID=${apiId}]` });
+const perApi = (apiId: string, n = 5): object => ({
+  return_code: 5,
+  return_msg: `${OVER}[1700:허용된 API 요청 개수를 초과하였습니다. 유량=${n}, API ID=${apiId}]`,
+});
 const total = (_apiId: string, n = 20): object => ({ return_code: 5, return_msg: `${OVER}[1701:허용된 전체 요청 개수를 초과하였습니다. 총유량=${n}]` });
-const group = (apiId: string, n = 5): object => ({ return_code: 5, return_msg: `${OVER}[1702:허용된 그룹 요청 개수를 초과하였습니다. 총유량=${n}, API_ID=${apiId}]` });
+const group = (apiId: string, n = 5): object => ({
+  return_code: 5,
+  return_msg: `${OVER}[1702:허용된 그룹 요청 개수를 초과하였습니다. 총유량=${n}, API_ID=${apiId}]`,
+});
 const issueRefused = { return_code: 5, return_msg: `${OVER}[1700:허용된 API 요청 개수를 초과하였습니다. 유량=2, API ID=au10001]` };
 const INVALID = { return_code: 3, return_msg: '인증에 실패했습니다[8005:Token이 유효하지 않습니다]' };
 const MISMATCH = { return_code: 3, return_msg: '인증에 실패했습니다[8010:Token을 발급받은 IP와 서비스를 요청한 IP가 동일하지 않습니다]' };
@@ -26,7 +32,9 @@ const TOO_MANY = { return_code: 5, return_msg: `${OVER}[1634:한 번에 조회�
 const QUOTE = { stk_cd: '005930' };
 const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0' };
 
-interface Clock { now: number }
+interface Clock {
+  now: number;
+}
 
 async function started(t: Test, opts: SimOptions = {}): Promise<{ sim: Simulator; clock: Clock }> {
   const clock = { now: T0 };
@@ -37,7 +45,8 @@ async function started(t: Test, opts: SimOptions = {}): Promise<{ sim: Simulator
   return { sim, clock };
 }
 
-const quote = (sim: Simulator, tok: string, apiId = 'ka10001', group = 'stkinfo', body: object = QUOTE): ReturnType<typeof tr> => tr(sim.url, tok, apiId, group, body);
+const quote = (sim: Simulator, tok: string, apiId = 'ka10001', group = 'stkinfo', body: object = QUOTE): ReturnType<typeof tr> =>
+  tr(sim.url, tok, apiId, group, body);
 
 t.test('one token per app key while valid', async (t) => {
   const { sim, clock } = await started(t, { tokenTtlMs: 60_000 });
@@ -102,7 +111,10 @@ t.test('parallel au10001 for one app key: two answered with the one token, the r
   const ok = answers.filter((r) => r.json.return_code === 0);
   t.equal(ok.length, 2);
   t.equal(new Set(ok.map((r) => r.json.token)).size, 1, 'both got the same token');
-  t.same(answers.filter((r) => r.json.return_code !== 0).map((r) => r.json), [issueRefused, issueRefused, issueRefused]);
+  t.same(
+    answers.filter((r) => r.json.return_code !== 0).map((r) => r.json),
+    [issueRefused, issueRefused, issueRefused],
+  );
   t.equal(sim.stats().tokensIssued, 1);
 });
 
@@ -140,8 +152,11 @@ t.test('total limit: 20 TR calls per second per app key', async (t) => {
   const { sim, clock } = await started(t);
   const tok = await issueToken(sim.url, APP.appKey, APP.secretKey);
   const calls: Array<[string, string, object]> = [
-    ['ka10001', 'stkinfo', QUOTE], ['ka10004', 'mrkcond', QUOTE], ['ka00001', 'acnt', {}],
-    ['kt00018', 'acnt', { qry_tp: '1', dmst_stex_tp: 'KRX' }], ['kt00001', 'acnt', { qry_tp: '3' }],
+    ['ka10001', 'stkinfo', QUOTE],
+    ['ka10004', 'mrkcond', QUOTE],
+    ['ka00001', 'acnt', {}],
+    ['kt00018', 'acnt', { qry_tp: '1', dmst_stex_tp: 'KRX' }],
+    ['kt00001', 'acnt', { qry_tp: '3' }],
   ];
   for (let round = 0; round < 4; round++) {
     for (const [apiId, grp, body] of calls) t.equal((await quote(sim, tok, apiId, grp, body)).json.return_code, 0, `${apiId} #${round + 1}`);
@@ -164,11 +179,19 @@ t.test('order group: stock and credit orders share 5 per second; checked before 
   const credit = await tr(sim.url, tok, 'kt10006', 'crdordr', { dmst_stex_tp: 'KRX', stk_cd: '000660', ord_qty: '1', trde_tp: '3' });
   t.same(credit.json, group('kt10006'), 'a credit order counts in the group');
   t.same((await tr(sim.url, tok, 'kt10000', 'ordr', BUY)).json, group('kt10000'), 'sixth kt10000-group call: 1702 before 1700');
-  t.equal((await tr(sim.url, tok, 'kt50000', 'ordr', { stk_cd: 'M04020000', ord_qty: '1', trde_tp: '3' })).json.return_code, 0, 'gold orders are outside the group');
+  t.equal(
+    (await tr(sim.url, tok, 'kt50000', 'ordr', { stk_cd: 'M04020000', ord_qty: '1', trde_tp: '3' })).json.return_code,
+    0,
+    'gold orders are outside the group',
+  );
   t.equal((await quote(sim, tok)).json.return_code, 0, 'queries are outside the group');
   t.equal(sim.orders(APP.accountNo).length, 6, 'refused orders placed nothing');
   clock.now = T0 + 1000;
-  t.equal((await tr(sim.url, tok, 'kt10006', 'crdordr', { dmst_stex_tp: 'KRX', stk_cd: '000660', ord_qty: '1', trde_tp: '3' })).json.return_code, 0, 'recovered');
+  t.equal(
+    (await tr(sim.url, tok, 'kt10006', 'crdordr', { dmst_stex_tp: 'KRX', stk_cd: '000660', ord_qty: '1', trde_tp: '3' })).json.return_code,
+    0,
+    'recovered',
+  );
   t.equal(sim.stats().refusals['1702'], 2);
 });
 
@@ -280,7 +303,7 @@ t.test('start-up options are validated', async (t) => {
   t.same((await quote(sim, tok)).json, perApi('ka10001', 2));
 });
 
-t.test('revokeAll: behind the sidecar\'s back', async (t) => {
+t.test("revokeAll: behind the sidecar's back", async (t) => {
   const { sim, clock } = await started(t);
   sim.registerApp({ appKey: 'second-key-same-account', secretKey: 'x-secret', accountNo: APP.accountNo });
   const a = await issueToken(sim.url, APP.appKey, APP.secretKey);
@@ -288,7 +311,7 @@ t.test('revokeAll: behind the sidecar\'s back', async (t) => {
   const b = await issueToken(sim.url, OTHER.appKey, OTHER.secretKey);
   t.throws(() => sim.revokeAll(5 as never), SimError);
   t.equal(sim.liveTokens(), 3, 'a bad call revoked nothing');
-  t.equal(sim.revokeAll(APP.accountNo), 2, "both app keys of the account");
+  t.equal(sim.revokeAll(APP.accountNo), 2, 'both app keys of the account');
   t.same((await quote(sim, a)).json, INVALID);
   t.same((await quote(sim, a2)).json, INVALID);
   t.equal((await quote(sim, b)).json.return_code, 0);

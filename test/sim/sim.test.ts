@@ -75,8 +75,14 @@ t.test('revoke, expiry and live-token accounting (one shared token per app key)'
   t.equal(again.json.token, a, 'a second au10001 returns the live token');
   t.equal(again.json.expires_dt, first.json.expires_dt, 'with its expiry unchanged');
   t.same(sim.stats(), {
-    tokensIssued: 1, tokensReused: 1, tokensRevoked: 0, liveTokens: 1, requests: 2,
-    refusals: { 1700: 0, 1701: 0, 1702: 0, 1634: 0, 8005: 0, 8010: 0 }, refusedIssues: 0, peakIssuesPerSecond: 1,
+    tokensIssued: 1,
+    tokensReused: 1,
+    tokensRevoked: 0,
+    liveTokens: 1,
+    requests: 2,
+    refusals: { 1700: 0, 1701: 0, 1702: 0, 1634: 0, 8005: 0, 8010: 0 },
+    refusedIssues: 0,
+    peakIssuesPerSecond: 1,
   });
   t.equal((await tr(sim.url, a, 'ka00001', 'acnt', {})).json.acctNo, APP.accountNo);
 
@@ -97,7 +103,11 @@ t.test('revoke, expiry and live-token accounting (one shared token per app key)'
   t.match((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: 'x', token: b })).json.return_msg, /8001/);
   t.match((await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET })).json.return_msg, /8016/);
   sim.registerApp({ appKey: 'other-app', secretKey: 'other-secret', accountNo: '5099999999' });
-  t.match((await call(sim.url, '/oauth2/revoke', { appkey: 'other-app', secretkey: 'other-secret', token: b })).json.return_msg, /8015/, "another app cannot revoke this app's token");
+  t.match(
+    (await call(sim.url, '/oauth2/revoke', { appkey: 'other-app', secretkey: 'other-secret', token: b })).json.return_msg,
+    /8015/,
+    "another app cannot revoke this app's token",
+  );
   t.equal(sim.liveTokens(), 1);
 
   clock.now += 60_001;
@@ -128,12 +138,21 @@ t.test('TR request validation', async (t) => {
   t.match(malformed.json, { return_code: 1, return_msg: /1517/ });
   const arr = await call(sim.url, '/api/dostk/acnt', null, { 'api-id': 'ka00001', authorization: `Bearer ${tok}` }, { raw: '[]' });
   t.match(arr.json.return_msg, /1517/);
-  t.equal((await tr(sim.url, tok, 'kt00018', 'acnt', { qry_tp: '1' })).json.return_msg, '잘못된 요청입니다[1511:필수 입력 값에 값이 존재하지 않습니다. 필수입력 파라미터=dmst_stex_tp]');
+  t.equal(
+    (await tr(sim.url, tok, 'kt00018', 'acnt', { qry_tp: '1' })).json.return_msg,
+    '잘못된 요청입니다[1511:필수 입력 값에 값이 존재하지 않습니다. 필수입력 파라미터=dmst_stex_tp]',
+  );
   t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, ord_qty: 3 })).json.return_msg, /1517:.*파라미터=ord_qty/, 'values must be strings');
   t.match((await tr(sim.url, tok, 'ka00001', 'acnt', {}, { 'next-key': 'x'.repeat(51) })).json.return_msg, /1517:.*next-key/);
   t.equal((await call(sim.url, '/api/dostk/nope', {}, { 'api-id': 'ka00001' })).status, 404);
   t.equal((await call(sim.url, '/api/dostk/acnt', undefined, {}, { method: 'GET' })).status, 405);
-  const big = await call(sim.url, '/api/dostk/acnt', null, { 'api-id': 'ka00001', authorization: `Bearer ${tok}` }, { raw: JSON.stringify({ x: 'y'.repeat(70_000) }) }).catch((e: Error) => e);
+  const big = await call(
+    sim.url,
+    '/api/dostk/acnt',
+    null,
+    { 'api-id': 'ka00001', authorization: `Bearer ${tok}` },
+    { raw: JSON.stringify({ x: 'y'.repeat(70_000) }) },
+  ).catch((e: Error) => e);
   if (!(big instanceof Error)) t.equal(big.status, 413);
   t.equal(sim.orders(APP.accountNo).length, 0, 'no bad request placed an order');
 });
@@ -141,7 +160,21 @@ t.test('TR request validation', async (t) => {
 t.test('every catalogue api-id: answered on its path, 1504 elsewhere', async (t) => {
   const sim = await started(t, { now: pacedClock() });
   const tok = await issueToken(sim.url, APP.appKey, SECRET);
-  const filler: Record<string, string> = { stk_cd: '005930', dmst_stex_tp: 'KRX', ord_qty: '1', trde_tp: '3', qry_tp: '1', orig_ord_no: '0000001', mdfy_qty: '1', mdfy_uv: '70000', cncl_qty: '0', all_stk_tp: '0', sell_tp: '0', stex_tp: '0', crd_deal_tp: '33' };
+  const filler: Record<string, string> = {
+    stk_cd: '005930',
+    dmst_stex_tp: 'KRX',
+    ord_qty: '1',
+    trde_tp: '3',
+    qry_tp: '1',
+    orig_ord_no: '0000001',
+    mdfy_qty: '1',
+    mdfy_uv: '70000',
+    cncl_qty: '0',
+    all_stk_tp: '0',
+    sell_tp: '0',
+    stex_tp: '0',
+    crd_deal_tp: '33',
+  };
   let checked = 0;
   for (const e of allApis()) {
     if (e.kind === 'auth') continue;
@@ -169,14 +202,31 @@ t.test('order lifecycle: limit rests, modify replaces, cancel removes, market fi
   const open1 = await tr(sim.url, tok, 'ka10075', 'acnt', { all_stk_tp: '0', trde_tp: '0', stex_tp: '0' });
   const oso = open1.json.oso as Array<Record<string, string>>;
   t.equal(oso.length, 1);
-  t.match(oso[0], { acnt_no: APP.accountNo, ord_no: ordNo, stk_cd: '005930', ord_qty: '3', ord_pric: '70000', oso_qty: '3', orig_ord_no: '0000000', io_tp_nm: '+매수', cur_prc: '74100', tm: /^\d{6}$/ });
+  t.match(oso[0], {
+    acnt_no: APP.accountNo,
+    ord_no: ordNo,
+    stk_cd: '005930',
+    ord_qty: '3',
+    ord_pric: '70000',
+    oso_qty: '3',
+    orig_ord_no: '0000000',
+    io_tp_nm: '+매수',
+    cur_prc: '74100',
+    tm: /^\d{6}$/,
+  });
 
   const mod = await tr(sim.url, tok, 'kt10002', 'ordr', { dmst_stex_tp: 'KRX', orig_ord_no: ordNo, stk_cd: '005930', mdfy_qty: '3', mdfy_uv: '71000' });
   t.match(mod.json, { return_code: 0, base_orig_ord_no: ordNo, mdfy_qty: '000000000003', ord_no: /^\d{7}$/ });
   const modNo = mod.json.ord_no as string;
   t.not(modNo, ordNo);
-  const open2 = (await tr(sim.url, tok, 'ka10075', 'acnt', { all_stk_tp: '1', stk_cd: '005930', trde_tp: '2', stex_tp: '1' })).json.oso as Array<Record<string, string>>;
-  t.same(open2.map((o) => [o.ord_no, o.ord_pric, o.orig_ord_no]), [[modNo, '71000', ordNo]], 'the modify replaced the original');
+  const open2 = (await tr(sim.url, tok, 'ka10075', 'acnt', { all_stk_tp: '1', stk_cd: '005930', trde_tp: '2', stex_tp: '1' })).json.oso as Array<
+    Record<string, string>
+  >;
+  t.same(
+    open2.map((o) => [o.ord_no, o.ord_pric, o.orig_ord_no]),
+    [[modNo, '71000', ordNo]],
+    'the modify replaced the original',
+  );
 
   const reModify = await tr(sim.url, tok, 'kt10002', 'ordr', { dmst_stex_tp: 'KRX', orig_ord_no: ordNo, stk_cd: '005930', mdfy_qty: '1', mdfy_uv: '71000' });
   t.match(reModify.json, { return_code: 20, return_msg: /^\[2000\]\(\d+:/ }, 'a replaced order cannot be modified again');
@@ -193,7 +243,10 @@ t.test('order lifecycle: limit rests, modify replaces, cancel removes, market fi
   t.equal(sim.account(APP.accountNo)?.cash, 10_000_000 - 10 * 74100);
   t.same(sim.account(APP.accountNo)?.holdings, [{ stkCd: '005930', qty: 20, avgPrice: 72050 }]);
   const fills = (await tr(sim.url, tok, 'ka10076', 'acnt', { qry_tp: '0', sell_tp: '0', stex_tp: '0' })).json.cntr as Array<Record<string, string>>;
-  t.same(fills.map((f) => [f.ord_no, f.cntr_qty, f.cntr_pric, f.stk_cd]), [[mkt.json.ord_no, '10', '74100', '005930_AL']]);
+  t.same(
+    fills.map((f) => [f.ord_no, f.cntr_qty, f.cntr_pric, f.stk_cd]),
+    [[mkt.json.ord_no, '10', '74100', '005930_AL']],
+  );
   t.match(fills[0], { ord_tm: /^\d{6}$/, tdy_trde_cmsn: '0', tdy_trde_tax: '0' });
 
   const sell = await tr(sim.url, tok, 'kt10001', 'ordr', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '5', ord_uv: '80000', trde_tp: '0' });
@@ -221,10 +274,23 @@ t.test('order rejections', async (t) => {
   t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, dmst_stex_tp: 'NYSE' })).json.return_msg, /1517:.*dmst_stex_tp/);
   t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, stk_cd: '999999' })).json.return_msg, /1902:/);
   t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, ord_qty: '0' })).json.return_msg, /1517:.*ord_qty/);
-  t.match((await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, ord_qty: '1000' })).json, { return_code: 20, return_msg: /^\[2000\]\(800033:/ }, 'not enough cash');
-  t.match((await tr(sim.url, tok, 'kt10001', 'ordr', { ...BUY, ord_qty: '11' })).json, { return_code: 20, return_msg: /^\[2000\]\(800043:/ }, 'not enough shares');
-  t.match((await tr(sim.url, tok, 'kt10003', 'ordr', { dmst_stex_tp: 'KRX', orig_ord_no: '0000999', stk_cd: '005930', cncl_qty: '0' })).json, { return_code: 20 });
-  t.match((await tr(sim.url, tok, 'kt10003', 'ordr', { dmst_stex_tp: 'KRX', orig_ord_no: '12', stk_cd: '005930', cncl_qty: '0' })).json.return_msg, /1517:.*orig_ord_no/);
+  t.match(
+    (await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, ord_qty: '1000' })).json,
+    { return_code: 20, return_msg: /^\[2000\]\(800033:/ },
+    'not enough cash',
+  );
+  t.match(
+    (await tr(sim.url, tok, 'kt10001', 'ordr', { ...BUY, ord_qty: '11' })).json,
+    { return_code: 20, return_msg: /^\[2000\]\(800043:/ },
+    'not enough shares',
+  );
+  t.match((await tr(sim.url, tok, 'kt10003', 'ordr', { dmst_stex_tp: 'KRX', orig_ord_no: '0000999', stk_cd: '005930', cncl_qty: '0' })).json, {
+    return_code: 20,
+  });
+  t.match(
+    (await tr(sim.url, tok, 'kt10003', 'ordr', { dmst_stex_tp: 'KRX', orig_ord_no: '12', stk_cd: '005930', cncl_qty: '0' })).json.return_msg,
+    /1517:.*orig_ord_no/,
+  );
   const ioc = await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, trde_tp: '10', ord_uv: '60000' });
   t.equal(sim.orders(APP.accountNo).find((o) => o.ordNo === ioc.json.ord_no)?.status, 'killed', 'unmarketable IOC is killed');
   const gold = await tr(sim.url, tok, 'kt50000', 'ordr', { stk_cd: 'M04020000', ord_qty: '1', trde_tp: '3' });
@@ -232,13 +298,24 @@ t.test('order rejections', async (t) => {
   t.notOk('dmst_stex_tp' in gold.json, 'gold orders carry no exchange');
   const credit = await tr(sim.url, tok, 'kt10006', 'crdordr', { dmst_stex_tp: 'KRX', stk_cd: '000660', ord_qty: '1', trde_tp: '3' });
   t.match(credit.json, { return_code: 0 });
-  t.same(sim.orders(APP.accountNo).filter((o) => o.status === 'filled').map((o) => o.market), ['gold', 'credit']);
+  t.same(
+    sim
+      .orders(APP.accountNo)
+      .filter((o) => o.status === 'filled')
+      .map((o) => o.market),
+    ['gold', 'credit'],
+  );
   t.ok(sim.orders(APP.accountNo).every((o) => /^\d{7}$/.test(o.ordNo)));
 });
 
 t.test('cont-yn / next-key paging', async (t) => {
   const sim = await started(t, { pageSize: 3, now: pacedClock() });
-  sim.registerApp({ appKey: 'pager', secretKey: 'pager-secret', accountNo: '5011111111', holdings: ['005930', '000660', '035420', '035720', '005380', '051910', '068270'].map((stkCd) => ({ stkCd, qty: 1, avgPrice: 1000 })) });
+  sim.registerApp({
+    appKey: 'pager',
+    secretKey: 'pager-secret',
+    accountNo: '5011111111',
+    holdings: ['005930', '000660', '035420', '035720', '005380', '051910', '068270'].map((stkCd) => ({ stkCd, qty: 1, avgPrice: 1000 })),
+  });
   const tok = await issueToken(sim.url, 'pager', 'pager-secret');
   const seen: string[] = [];
   let headers: Record<string, string> = {};
@@ -249,7 +326,10 @@ t.test('cont-yn / next-key paging', async (t) => {
     const rows = r.json.acnt_evlt_remn_indv_tot as Array<{ stk_cd: string }>;
     seen.push(...rows.map((x) => x.stk_cd));
     pages.push(`${rows.length}:${r.headers['cont-yn']}`);
-    if (r.headers['cont-yn'] !== 'Y') { t.equal(r.headers['next-key'], ''); break; }
+    if (r.headers['cont-yn'] !== 'Y') {
+      t.equal(r.headers['next-key'], '');
+      break;
+    }
     t.ok(String(r.headers['next-key']).length <= 50);
     headers = { 'cont-yn': 'Y', 'next-key': String(r.headers['next-key']) };
   }
@@ -262,8 +342,18 @@ t.test('cont-yn / next-key paging', async (t) => {
   const p1 = await tr(sim.url, tok, 'ka10075', 'acnt', { all_stk_tp: '0', trde_tp: '0', stex_tp: '0' });
   t.equal((p1.json.oso as unknown[]).length, 3);
   t.equal(p1.headers['cont-yn'], 'Y');
-  const p2 = await tr(sim.url, tok, 'ka10075', 'acnt', { all_stk_tp: '0', trde_tp: '0', stex_tp: '0' }, { 'cont-yn': 'Y', 'next-key': String(p1.headers['next-key']) });
-  t.same((p2.json.oso as Array<{ ord_pric: string }>).map((o) => o.ord_pric), ['60003']);
+  const p2 = await tr(
+    sim.url,
+    tok,
+    'ka10075',
+    'acnt',
+    { all_stk_tp: '0', trde_tp: '0', stex_tp: '0' },
+    { 'cont-yn': 'Y', 'next-key': String(p1.headers['next-key']) },
+  );
+  t.same(
+    (p2.json.oso as Array<{ ord_pric: string }>).map((o) => o.ord_pric),
+    ['60003'],
+  );
   t.equal(p2.headers['cont-yn'], 'N');
 });
 
@@ -360,7 +450,11 @@ t.test('onTokenIssued test hook gets a copy of each created token, once', async 
   const again = await issueToken(sim.url, APP.appKey, SECRET);
   await call(sim.url, '/oauth2/token', { grant_type: 'client_credentials', appkey: APP.appKey, secretkey: 'wrong' });
   t.equal(again, a);
-  t.same(seen.map((x) => x.toString('utf8')), [a], 'handing the live token out again is not a new token');
+  t.same(
+    seen.map((x) => x.toString('utf8')),
+    [a],
+    'handing the live token out again is not a new token',
+  );
   seen[0]!.fill(0);
   t.equal((await tr(sim.url, a, 'ka10001', 'stkinfo', { stk_cd: '005930' })).status, 200, 'zeroing the copy does not affect the live token');
   await call(sim.url, '/oauth2/revoke', { appkey: APP.appKey, secretkey: SECRET, token: a });
@@ -375,7 +469,9 @@ t.test('hangNext holds the request until the client gives up; close() still ends
   const tok = await issueToken(sim.url, APP.appKey, SECRET);
   sim.faults.set({ hangNext: 1 });
   const agent = new Agent({ headersTimeout: 200 });
-  await t.rejects(call(sim.url, '/api/dostk/stkinfo', { stk_cd: '005930' }, { 'api-id': 'ka10001', authorization: `Bearer ${tok}` }, { dispatcher: agent }), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+  await t.rejects(call(sim.url, '/api/dostk/stkinfo', { stk_cd: '005930' }, { 'api-id': 'ka10001', authorization: `Bearer ${tok}` }, { dispatcher: agent }), {
+    code: 'UND_ERR_HEADERS_TIMEOUT',
+  });
   t.equal(sim.requestLog().at(-1)?.outcome, 'hung');
   sim.faults.set({ hangNext: 1 });
   const pending = call(sim.url, '/api/dostk/stkinfo', { stk_cd: '005930' }, { 'api-id': 'ka10001', authorization: `Bearer ${tok}` }).catch((e: Error) => e);
@@ -441,7 +537,12 @@ t.test('control API: off by default, loopback JSON when on', async (t) => {
 
 t.test('no key or token in logs', async (t) => {
   let logged = '';
-  const sink = new Writable({ write(chunk, _enc, cb) { logged += String(chunk); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logged += String(chunk);
+      cb();
+    },
+  });
   const sim = await startSimulator({ logger: pino({ level: 'trace' }, sink) });
   t.teardown(() => sim.close());
   sim.registerApp(APP);
@@ -461,11 +562,23 @@ t.test('kguard sim CLI', async (t) => {
     let err = '';
     return {
       io: {
-        stdin: process.stdin, env: {},
-        stdout: new Writable({ write(c, _e, cb) { out += String(c); cb(); } }),
-        stderr: new Writable({ write(c, _e, cb) { err += String(c); cb(); } }),
+        stdin: process.stdin,
+        env: {},
+        stdout: new Writable({
+          write(c, _e, cb) {
+            out += String(c);
+            cb();
+          },
+        }),
+        stderr: new Writable({
+          write(c, _e, cb) {
+            err += String(c);
+            cb();
+          },
+        }),
       },
-      out: () => out, err: () => err,
+      out: () => out,
+      err: () => err,
     };
   };
   const refused = io();
@@ -493,7 +606,11 @@ t.test('kguard sim CLI', async (t) => {
   }
   t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
   t.match((await call(url, '/_sim/stats', undefined, {}, { method: 'GET' })).json, { tokensIssued: 0 }, 'control API on by default');
-  t.match((await call(url, '/_sim/limits', undefined, {}, { method: 'GET' })).json, { tokenPerSecond: 2, perApiIdPerSecond: 5, totalPerSecond: 20, orderGroupPerSecond: 5, maxSymbolsPerRequest: 100 }, 'faithful by default');
+  t.match(
+    (await call(url, '/_sim/limits', undefined, {}, { method: 'GET' })).json,
+    { tokenPerSecond: 2, perApiIdPerSecond: 5, totalPerSecond: 20, orderGroupPerSecond: 5, maxSymbolsPerRequest: 100 },
+    'faithful by default',
+  );
   t.match(run.out(), /mode: faithful/);
   ac.abort();
   t.equal(await done, 0);

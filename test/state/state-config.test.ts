@@ -21,7 +21,7 @@ function configError(raw: unknown): string {
     parseStateConfig(raw);
     return 'accepted';
   } catch (err) {
-    return isGuardError(err) && err.code === 'KG7004' ? err.detail ?? '' : `other: ${(err as Error).message}`;
+    return isGuardError(err) && err.code === 'KG7004' ? (err.detail ?? '') : `other: ${(err as Error).message}`;
   }
 }
 
@@ -37,7 +37,10 @@ t.test('defaults', async (t) => {
   t.equal(r.backend, 'redis', 'a Redis endpoint implies the redis backend');
   t.equal(r.redis.generationCheckMs, REDIS_DEFAULTS.generationCheckMs);
   const s = parseStateConfig({ redis: { sentinels: ['10.0.0.1:26379', { host: 'h2', port: 26380 }], name: 'm1' } });
-  t.same(s.redis.sentinels, [{ host: '10.0.0.1', port: 26379 }, { host: 'h2', port: 26380 }]);
+  t.same(s.redis.sentinels, [
+    { host: '10.0.0.1', port: 26379 },
+    { host: 'h2', port: 26380 },
+  ]);
   const n = parseStateConfig({ redis: { nodes: ['[::1]:7000'] } });
   t.same(n.redis.nodes, [{ host: '::1', port: 7000 }]);
   t.equal(parseStateConfig({ backend: 'memory', redis: { url: 'redis://x' } }).backend, 'memory', 'explicit backend wins');
@@ -90,7 +93,12 @@ t.test('ACL user with the password from a file; the password never reaches a log
   await chmod(pwFile, 0o600);
 
   let logged = '';
-  const sink = new Writable({ write(chunk, _enc, cb) { logged += chunk; cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logged += chunk;
+      cb();
+    },
+  });
   const logger = pino({ level: 'trace' }, sink);
   const cfg = parseStateConfig({ redis: { url: redis.url, username: 'kguard', passwordFile: pwFile } });
   const store = await createRedisStore({ ...cfg.redis, logger, registry: new Registry() });
@@ -128,7 +136,23 @@ t.test('TLS with a private CA and a client certificate', async (t) => {
   await writeFile(f('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   for (const who of ['server', 'client']) {
     await ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${who}`, '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`));
-    await ssl('x509', '-req', '-in', f(`${who}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f('san.ext'), '-out', f(`${who}.crt`));
+    await ssl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${who}.csr`),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-extfile',
+      f('san.ext'),
+      '-out',
+      f(`${who}.crt`),
+    );
   }
   const redis = await startRedis({
     tlsOnly: true,
@@ -145,7 +169,11 @@ t.test('TLS with a private CA and a client certificate', async (t) => {
   t.equal((await store.consume([{ key: 'tls', limit: 1, windowMs: 1000 }])).allowed, true, 'works over mutual TLS');
 
   const noCert = await createRedisStore({
-    url: `rediss://127.0.0.1:${redis.port}`, tls: { caFile: f('ca.crt') }, logger, registry: new Registry(), connectTimeoutMs: 500,
+    url: `rediss://127.0.0.1:${redis.port}`,
+    tls: { caFile: f('ca.crt') },
+    logger,
+    registry: new Registry(),
+    connectTimeoutMs: 500,
   });
   t.teardown(() => noCert.close());
   await t.rejects(noCert.health(), { code: 'KG7001' }, 'no client certificate: refused, fail closed');
@@ -154,7 +182,9 @@ t.test('TLS with a private CA and a client certificate', async (t) => {
 t.test('createRedisStore refuses to guess an endpoint', async (t) => {
   const logger = pino({ level: 'silent' });
   await t.rejects(createRedisStore({ logger, registry: new Registry() }), { code: 'KG7004' }, 'no endpoint: no silent localhost:6379');
-  await t.rejects(createRedisStore({ url: 'redis://127.0.0.1:1', nodes: [{ host: '127.0.0.1', port: 1 }], logger, registry: new Registry() }), { code: 'KG7004' });
+  await t.rejects(createRedisStore({ url: 'redis://127.0.0.1:1', nodes: [{ host: '127.0.0.1', port: 1 }], logger, registry: new Registry() }), {
+    code: 'KG7004',
+  });
   await t.rejects(createRedisStore({ sentinels: [{ host: '127.0.0.1', port: 1 }], logger, registry: new Registry() }), { code: 'KG7004' });
   await t.rejects(createRedisStore({ url: 'redis://127.0.0.1:1', keyPrefix: 'a{b}', logger, registry: new Registry() }), { code: 'KG7004' });
 });

@@ -19,15 +19,17 @@ let next = 0;
 // Tell the parent we are connected, then wait for its go signal so all children start at once.
 process.stdout.write('ready\n');
 await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
-await Promise.all(Array.from({ length: concurrency }, async () => {
-  while (next < calls) {
-    next++;
-    try {
-      if ((await store.consume(limits)).allowed) allowed++;
-    } catch {
-      errors++;
+await Promise.all(
+  Array.from({ length: concurrency }, async () => {
+    while (next < calls) {
+      next++;
+      try {
+        if ((await store.consume(limits)).allowed) allowed++;
+      } catch {
+        errors++;
+      }
     }
-  }
-}));
+  }),
+);
 await store.close();
 process.stdout.write(`${JSON.stringify({ allowed, errors })}\n`);

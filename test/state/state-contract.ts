@@ -151,13 +151,45 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     await rejectsCode(t, s.consume([{ key: a, limit: 1, windowMs: 0 }]), 'KG7002', 'zero window');
     await rejectsCode(t, s.consume([{ key: a, limit: 1, windowMs: W, cost: -1 }]), 'KG7002', 'negative cost');
     await rejectsCode(t, s.consume([{ key: a, limit: 1, windowMs: W, mode: 'bogus' as 'fixed' }]), 'KG7002', 'bad mode');
-    await rejectsCode(t, s.consume([{ key: a, limit: 5, windowMs: W }, { key: a, limit: 5, windowMs: W }]), 'KG7002', 'repeated key');
-    await rejectsCode(t, s.consume([{ key: uniq('a'), limit: 5, windowMs: W }, { key: uniq('b'), limit: 5, windowMs: W }]), 'KG7002', 'no hash tag');
-    await rejectsCode(t, s.consume([{ key: uniq('{x}a'), limit: 5, windowMs: W }, { key: uniq('{y}b'), limit: 5, windowMs: W }]), 'KG7002', 'different hash tags');
+    await rejectsCode(
+      t,
+      s.consume([
+        { key: a, limit: 5, windowMs: W },
+        { key: a, limit: 5, windowMs: W },
+      ]),
+      'KG7002',
+      'repeated key',
+    );
+    await rejectsCode(
+      t,
+      s.consume([
+        { key: uniq('a'), limit: 5, windowMs: W },
+        { key: uniq('b'), limit: 5, windowMs: W },
+      ]),
+      'KG7002',
+      'no hash tag',
+    );
+    await rejectsCode(
+      t,
+      s.consume([
+        { key: uniq('{x}a'), limit: 5, windowMs: W },
+        { key: uniq('{y}b'), limit: 5, windowMs: W },
+      ]),
+      'KG7002',
+      'different hash tags',
+    );
     t.same(await s.peek([{ key: a, limit: 1, windowMs: W }]), [0], 'no charge from refused calls');
     const str = uniq('{bot:x}:str');
     await s.set(str, 'hello');
-    await rejectsCode(t, s.consume([{ key: a, limit: 5, windowMs: W }, { key: str, limit: 5, windowMs: W }]), 'KG7002', 'sliding on a string');
+    await rejectsCode(
+      t,
+      s.consume([
+        { key: a, limit: 5, windowMs: W },
+        { key: str, limit: 5, windowMs: W },
+      ]),
+      'KG7002',
+      'sliding on a string',
+    );
     t.same(await s.peek([{ key: a, limit: 5, windowMs: W }]), [0], 'first limit not charged when a later one errors');
   });
 
@@ -255,14 +287,30 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     const got1: string[] = [];
     const got2: string[] = [];
     let waiters: (() => void)[] = [];
-    const notify = (): void => { const ws = waiters; waiters = []; for (const w of ws) w(); };
-    const wait = (pred: () => boolean): Promise<void> => new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('timed out waiting for message')), 3000);
-      const check = (): void => { if (pred()) { clearTimeout(timer); resolve(); } else waiters.push(check); };
-      check();
+    const notify = (): void => {
+      const ws = waiters;
+      waiters = [];
+      for (const w of ws) w();
+    };
+    const wait = (pred: () => boolean): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('timed out waiting for message')), 3000);
+        const check = (): void => {
+          if (pred()) {
+            clearTimeout(timer);
+            resolve();
+          } else waiters.push(check);
+        };
+        check();
+      });
+    const un1 = await s.subscribe(ch, (m) => {
+      got1.push(m);
+      notify();
     });
-    const un1 = await s.subscribe(ch, (m) => { got1.push(m); notify(); });
-    const un2 = await s.subscribe(ch, (m) => { got2.push(m); notify(); });
+    const un2 = await s.subscribe(ch, (m) => {
+      got2.push(m);
+      notify();
+    });
     const published = s.publish(ch, 'lockdown:1');
     t.same(got1, [], 'handlers never run inside publish()');
     await published;
@@ -421,7 +469,7 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     t.equal(await s.leaseDrop(key, 'v1'), false, 'dropping twice');
     t.equal(await s.leasePut(key, 'v2', 'tok-2', L, { key: lock, value: 'f1' }, 'D', L), true, 'a new value after the drop');
     t.same(await s.leasePeek(key), { version: 'v2', value: 'tok-2', state: 'live', leases: 1 });
-    t.equal(await s.get(lock), 'f1', 'the lock is the caller\'s to release');
+    t.equal(await s.get(lock), 'f1', "the lock is the caller's to release");
   });
 
   withStore('leases: lapsed leases, a lapsed retire claim and an expired value', async (t, s, clock) => {
@@ -429,9 +477,9 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     const L = W * 100;
     await s.setIfAbsent(lock, 'f1', L);
     t.equal(await s.leasePut(key, 'v1', 'tok-1', L, { key: lock, value: 'f1' }, 'A', W), true);
-    t.equal(await s.leaseRetire(key, 'v1', W), 'held', 'A\'s lease is live');
+    t.equal(await s.leaseRetire(key, 'v1', W), 'held', "A's lease is live");
     await clock.advance(W + W / 2);
-    t.same(await s.leasePeek(key), { version: 'v1', value: 'tok-1', state: 'live', leases: 0 }, 'A\'s lease lapsed');
+    t.same(await s.leasePeek(key), { version: 'v1', value: 'tok-1', state: 'live', leases: 0 }, "A's lease lapsed");
     t.equal(await s.leaseRetire(key, 'v1', W), 'retiring', 'retirable once the lease lapsed');
     t.equal(await s.leaseRetire(key, 'v1', W), 'held', 'the claim is live');
     t.same(await s.leaseTake(key, 'B', L), { version: 'v1', value: 'tok-1', state: 'retiring', leases: 0 }, 'no new lease on a retiring value');
@@ -476,7 +524,15 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     await s.setIfAbsent(fresh.lock, 'f9', L);
     const okLock = { key: fresh.lock, value: 'f9' };
     const put = (over: Partial<{ version: string; value: string; ttl: number; lock: { key: string; value: string }; holder: string; leaseTtl: number }>) =>
-      s.leasePut(fresh.key, over.version ?? 'v1', over.value ?? 'tok', over.ttl ?? L, 'lock' in over ? over.lock! : okLock, over.holder ?? 'A', over.leaseTtl ?? L);
+      s.leasePut(
+        fresh.key,
+        over.version ?? 'v1',
+        over.value ?? 'tok',
+        over.ttl ?? L,
+        'lock' in over ? over.lock! : okLock,
+        over.holder ?? 'A',
+        over.leaseTtl ?? L,
+      );
     await rejectsCode(t, put({ version: '' }), 'KG7002', 'put: empty version');
     await rejectsCode(t, put({ value: 'x'.repeat(64 * 1024 + 1) }), 'KG7002', 'put: value above 64 KiB');
     await rejectsCode(t, put({ value: 7 as unknown as string }), 'KG7002', 'put: value not a string');

@@ -6,7 +6,12 @@ import { runStoreContract } from './state-contract.js';
 
 function fakeClock(start = 1_700_000_000_000) {
   let now = start;
-  return { now: () => now, advance: async (ms: number) => { now += ms; } };
+  return {
+    now: () => now,
+    advance: async (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 runStoreContract(t, {
@@ -59,7 +64,10 @@ t.test('memory: sweep frees expired keys and maxKeys bounds memory', async (t) =
   t.equal(await s.get('d'), null);
   await s.set('c', '2'); // overwriting an existing key needs no room
   try {
-    await s.consume([{ key: '{x}1', limit: 5, windowMs: 100 }, { key: '{x}2', limit: 5, windowMs: 100 }]);
+    await s.consume([
+      { key: '{x}1', limit: 5, windowMs: 100 },
+      { key: '{x}2', limit: 5, windowMs: 100 },
+    ]);
     t.fail('should be full');
   } catch (err) {
     t.ok(isGuardError(err) && err.code === 'KG7001', 'consume needing new keys fails when full');
@@ -81,8 +89,15 @@ t.test('memory: closed store refuses work; health throws', async (t) => {
 t.test('memory: a throwing subscriber does not break others', async (t) => {
   const s = createMemoryStore();
   const got: string[] = [];
-  await s.subscribe('c', () => { throw new Error('boom'); });
-  const done = new Promise<void>((resolve) => { void s.subscribe('c', (m) => { got.push(m); resolve(); }); });
+  await s.subscribe('c', () => {
+    throw new Error('boom');
+  });
+  const done = new Promise<void>((resolve) => {
+    void s.subscribe('c', (m) => {
+      got.push(m);
+      resolve();
+    });
+  });
   await new Promise((r) => setImmediate(r));
   await s.publish('c', 'm');
   await done;
@@ -133,7 +148,14 @@ t.test('memory: slot stamps and lease expiry are exact to the millisecond', asyn
 
 t.test('read-only fallback: slots and leases of a read-only call fall back to local state; of any other call they fail closed', async (t) => {
   const down = new Proxy({} as Store, {
-    get: (_, prop) => (prop === 'kind' ? 'redis' : prop === 'close' ? async () => {} : async () => { throw new GuardError('KG7001', 'unavailable'); }),
+    get: (_, prop) =>
+      prop === 'kind'
+        ? 'redis'
+        : prop === 'close'
+          ? async () => {}
+          : async () => {
+              throw new GuardError('KG7001', 'unavailable');
+            },
   });
   const local = createMemoryStore();
   const fallbacks: string[] = [];
@@ -160,6 +182,10 @@ t.test('read-only fallback: slots and leases of a read-only call fall back to lo
   t.equal(await local.leasePeek('{v}s'), null, 'nothing was written locally');
   readOnly = true;
   for (const [name, call] of calls) await t.resolves(call(), `${name} served on local state for a read-only call`);
-  t.same(fallbacks.slice(1), calls.map(([name]) => name), 'each counted as a fallback');
+  t.same(
+    fallbacks.slice(1),
+    calls.map(([name]) => name),
+    'each counted as a fallback',
+  );
   await s.close();
 });

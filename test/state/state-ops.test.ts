@@ -23,7 +23,11 @@ import { redisCli, startRedis, type RedisProcess } from '../helpers/redis.js';
 const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0', cond_uv: '' };
 const QUERY = { qry_tp: '3' };
 
-interface Json { status: number; json: Record<string, unknown>; text: string }
+interface Json {
+  status: number;
+  json: Record<string, unknown>;
+  text: string;
+}
 
 async function http(method: 'GET' | 'POST', url: string, token?: string, body?: unknown): Promise<Json> {
   const res = await request(url, {
@@ -33,29 +37,56 @@ async function http(method: 'GET' | 'POST', url: string, token?: string, body?: 
   });
   const text = await res.body.text();
   let json: Record<string, unknown> = {};
-  try { json = JSON.parse(text) as Record<string, unknown>; } catch { /* not JSON */ }
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    /* not JSON */
+  }
   return { status: res.statusCode, json, text };
 }
 
 /** An admin listener of our own, for when the sidecar does not mount the state routes (yet). */
-async function testAdminServer(t: { teardown(fn: () => unknown): void }, store: Store, audit: (f: Record<string, unknown>) => Promise<unknown>, dataDir: string, extraReadiness: ReadinessCheck[] = []): Promise<string> {
+async function testAdminServer(
+  t: { teardown(fn: () => unknown): void },
+  store: Store,
+  audit: (f: Record<string, unknown>) => Promise<unknown>,
+  dataDir: string,
+  extraReadiness: ReadinessCheck[] = [],
+): Promise<string> {
   const routes: AdminRoute[] = stateRoutes(store, audit);
   const server = createAdminServer({
-    registry: new Registry(), logger: pino({ level: 'silent' }), language: 'en',
+    registry: new Registry(),
+    logger: pino({ level: 'silent' }),
+    language: 'en',
     readiness: [{ name: 'state', check: () => store.health() }, stateFlushReadiness(store), ...extraReadiness],
-    routes, tokens: AdminTokens.forDataDir(dataDir), maxBodyBytes: 65_536,
+    routes,
+    tokens: AdminTokens.forDataDir(dataDir),
+    maxBodyBytes: 65_536,
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdin = new PassThrough(), stdout = new PassThrough(), stderr = new PassThrough();
-  let out = '', err = '';
-  stdout.on('data', (c) => { out += String(c); });
-  stderr.on('data', (c) => { err += String(c); });
+  const stdin = new PassThrough(),
+    stdout = new PassThrough(),
+    stderr = new PassThrough();
+  let out = '',
+    err = '';
+  stdout.on('data', (c) => {
+    out += String(c);
+  });
+  stderr.on('data', (c) => {
+    err += String(c);
+  });
   stdin.end();
   const code = await stateCli(args, { stdin, stdout, stderr, env: {} });
   return { code, out, err };
@@ -93,7 +124,7 @@ t.test('FLUSHALL: refused with KG7003, /readyz names it, an audited confirmation
   if (probe.status === 404) {
     const audit = (f: Record<string, unknown>) => h.sidecar.parts.auditor.append({ type: 'admin', ...f });
     base = await testAdminServer(t, store, audit, h.dataDir);
-    t.comment('the sidecar does not mount stateRoutes yet: using a test-only admin listener over the sidecar\'s own store and auditor');
+    t.comment("the sidecar does not mount stateRoutes yet: using a test-only admin listener over the sidecar's own store and auditor");
   } else {
     base = h.adminUrl;
   }
@@ -113,10 +144,14 @@ t.test('FLUSHALL: refused with KG7003, /readyz names it, an audited confirmation
   t.equal(await redisCli(redis.port, 'FLUSHALL'), 'OK');
   // Sessions lived in Redis too: the bot logs in again; detection takes at most one generation check.
   let order = await h.call('kt10000', BUY);
-  await waitFor(async () => {
-    order = await h.call('kt10000', BUY);
-    return /KG7003/.test(String(order.json.return_msg));
-  }, 5_000, 'orders refused with KG7003');
+  await waitFor(
+    async () => {
+      order = await h.call('kt10000', BUY);
+      return /KG7003/.test(String(order.json.return_msg));
+    },
+    5_000,
+    'orders refused with KG7003',
+  );
   t.comment(`MEASURED FLUSHALL -> first KG7003 refusal: ${Date.now() - flushedAt} ms (generationCheckMs 200)`);
   t.equal(order.status, 503, `order refused: ${String(order.json.return_msg)}`);
   t.not(order.json.return_code, 0);
@@ -130,7 +165,9 @@ t.test('FLUSHALL: refused with KG7003, /readyz names it, an audited confirmation
     t.equal(sidecarCheck.ok, false, 'sidecar /readyz: state-flush check fails');
     t.match(sidecarCheck.reason, /KG7003/, `sidecar /readyz names it: ${sidecarCheck.reason}`);
   } else {
-    t.pass('sidecar /readyz names the state-flush failure', { skip: 'sidecar /readyz has no state-flush check yet (lead: add stateFlushReadiness(store) to the readiness list in proxy/server/sidecar.ts)' });
+    t.pass('sidecar /readyz names the state-flush failure', {
+      skip: 'sidecar /readyz has no state-flush check yet (lead: add stateFlushReadiness(store) to the readiness list in proxy/server/sidecar.ts)',
+    });
   }
   if (base !== h.adminUrl) {
     const ready = await http('GET', `${base}/readyz`);
@@ -200,7 +237,14 @@ t.test('memory backend: GET /state, nothing ever to confirm', async (t) => {
   const store = createMemoryStore({ logger: pino({ level: 'silent' }) });
   t.teardown(() => store.close());
   const audited: Record<string, unknown>[] = [];
-  const base = await testAdminServer(t, store, async (f) => { audited.push(f); }, h.dataDir);
+  const base = await testAdminServer(
+    t,
+    store,
+    async (f) => {
+      audited.push(f);
+    },
+    h.dataDir,
+  );
   const tok = await h.adminToken('carol', 'admin');
   const s = await http('GET', `${base}/admin/v1/state`, tok);
   t.same(s.json, { backend: 'memory', up: true, generation: null, flushDetected: false });
@@ -218,7 +262,14 @@ t.test('a confirmation that cannot be audited does not happen (fail closed)', as
   t.teardown(() => store.close());
   await redisCli(r2.port, 'FLUSHALL');
   await waitFor(() => store.flushDetected(), 3_000, 'flush detected');
-  const base = await testAdminServer(t, store, async () => { throw new Error('audit sink down'); }, h.dataDir);
+  const base = await testAdminServer(
+    t,
+    store,
+    async () => {
+      throw new Error('audit sink down');
+    },
+    h.dataDir,
+  );
   const tok = await h.adminToken('bob', 'admin');
   const r = await http('POST', `${base}/admin/v1/state/confirm-flush`, tok, { reason: 'confirm while audit is down' });
   t.equal(r.status, 500, `refused: ${r.text}`);

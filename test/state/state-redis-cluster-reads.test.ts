@@ -21,7 +21,11 @@ t.test('cluster: mget across slots, mget on one tag, hmget', async (t) => {
   t.ok(slots.size > 1, `the keys span ${slots.size} slots`);
   for (const [i, k] of keys.entries()) if (i % 2 === 0) await store.set(k, `v${i}`, 10_000);
   await store.hset(keys[1]!, 'f', 'x', 10_000);
-  t.same(await store.mget(keys), keys.map((_, i) => (i % 2 === 0 ? `v${i}` : null)), 'in order; missing and hash keys read as null');
+  t.same(
+    await store.mget(keys),
+    keys.map((_, i) => (i % 2 === 0 ? `v${i}` : null)),
+    'in order; missing and hash keys read as null',
+  );
   await store.set('{tag}:a', 'A', 10_000);
   t.same(await store.mget(['{tag}:a', '{tag}:b']), ['A', null], 'one hash tag: one MGET');
   await store.hset('{tag}:h', 'f', '1', 10_000);

@@ -32,7 +32,7 @@ t.test('cluster: layered consume on many bots spreads over slots, each call atom
   const masters = new Set<number>();
   for (const bot of bots) {
     for (const n of cluster.nodes) {
-      if (await redisCli(n.port, 'EXISTS', `kguard:{bot:${bot}}:day`) === '1') masters.add(n.port);
+      if ((await redisCli(n.port, 'EXISTS', `kguard:{bot:${bot}}:day`)) === '1') masters.add(n.port);
     }
   }
   t.ok(masters.size > 1, `data spread over ${masters.size} masters`);
@@ -42,7 +42,10 @@ t.test('cluster: keys without a shared tag are refused before reaching Redis', a
   const store = await createRedisStore({ nodes, logger, registry: new Registry() });
   t.teardown(() => store.close());
   try {
-    await store.consume([{ key: 'a:1s', limit: 1, windowMs: 1000 }, { key: 'b:1s', limit: 1, windowMs: 1000 }]);
+    await store.consume([
+      { key: 'a:1s', limit: 1, windowMs: 1000 },
+      { key: 'b:1s', limit: 1, windowMs: 1000 },
+    ]);
     t.fail('should refuse');
   } catch (err) {
     t.ok(isGuardError(err) && err.code === 'KG7002', 'KG7002, not a CROSSSLOT from Redis');
@@ -59,7 +62,9 @@ t.test('cluster: kv, hashes, incr, pub/sub, generation', async (t) => {
   t.same(await store.hgetall('h1'), { f: 'v' });
   t.equal(await store.incr('c1', 2, 10_000), 2);
   t.type(store.generation(), 'string');
-  const got = new Promise<string>((resolve) => { void store.subscribe('lockdown', resolve); });
+  const got = new Promise<string>((resolve) => {
+    void store.subscribe('lockdown', resolve);
+  });
   await new Promise((r) => setTimeout(r, 100));
   await store.publish('lockdown', 'global');
   t.equal(await got, 'global');
@@ -82,7 +87,7 @@ t.test('cluster: tagged leased values and governor slots run as one script on th
     t.equal(await store.leaseRelease(key, 'B'), 0);
     t.equal(await store.leaseRetire(key, 'v1', 60_000), 'retiring');
     for (const n of cluster.nodes) {
-      if (await redisCli(n.port, 'EXISTS', `kguard:${key}`) === '1') masters.add(n.port);
+      if ((await redisCli(n.port, 'EXISTS', `kguard:${key}`)) === '1') masters.add(n.port);
     }
     t.equal(await store.leaseDrop(key, 'v1'), true);
     t.equal(await store.leasePeek(key), null);

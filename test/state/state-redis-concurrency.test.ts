@@ -29,12 +29,18 @@ t.test('two ioredis clients, 600 parallel layered consumes: exact totals', async
 });
 
 function runChild(keyBase: string, calls: number, concurrency: number) {
-  const child = spawn(process.execPath, [...process.execArgv, new URL('./state-consumer-child.ts', import.meta.url).pathname, redis.url, keyBase, String(calls), String(concurrency)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, new URL('./state-consumer-child.ts', import.meta.url).pathname, redis.url, keyBase, String(calls), String(concurrency)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   let markReady: () => void;
-  const ready = new Promise<void>((resolve) => { markReady = resolve; });
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve;
+  });
   child.stdout.on('data', (d) => {
     out += d;
     if (out.startsWith('ready\n')) {
@@ -60,9 +66,12 @@ t.test('two processes racing: exact totals, no overshoot', async (t) => {
   t.ok(r1!.allowed > 0 && r2!.allowed > 0, 'both processes got some');
   const store = await createRedisStore({ url: redis.url, logger, registry: new Registry() });
   t.teardown(() => store.close());
-  t.same(await store.peek([
-    { key: `{${keyBase}}:sliding`, limit: 173, windowMs: 60_000 },
-    { key: `{${keyBase}}:day`, limit: 190, windowMs: 60_000, mode: 'fixed' },
-    { key: `{${keyBase}}:krw`, limit: 1_000_000, windowMs: 60_000 },
-  ]), [173, 173, 173 * 5_000]);
+  t.same(
+    await store.peek([
+      { key: `{${keyBase}}:sliding`, limit: 173, windowMs: 60_000 },
+      { key: `{${keyBase}}:day`, limit: 190, windowMs: 60_000, mode: 'fixed' },
+      { key: `{${keyBase}}:krw`, limit: 1_000_000, windowMs: 60_000 },
+    ]),
+    [173, 173, 173 * 5_000],
+  );
 });

@@ -52,7 +52,10 @@ t.test('killed mid-use: fails closed quickly, recovers after restart without re-
   t.match(errors, /kguard_state_errors_total\{op="consume"\} \d+/, 'errors counted per op');
 
   await redis.restart();
-  const recoveredIn = await until(async () => { await store.health(); return true; }, 10_000);
+  const recoveredIn = await until(async () => {
+    await store.health();
+    return true;
+  }, 10_000);
   t.ok(recoveredIn < 10_000, `recovered on its own in ${recoveredIn} ms`);
   const r = await store.consume([lim]);
   t.equal(r.allowed, true, 'serving again');
@@ -103,7 +106,10 @@ t.test('latency injected by a TCP proxy trips the deadline; removing it heals', 
 
   proxy.setLatency(0);
   await sleep(500); // late replies drain
-  await until(async () => { await store.health(); return true; }, 5_000);
+  await until(async () => {
+    await store.health();
+    return true;
+  }, 5_000);
   const after = await store.peek([lim]);
   t.ok(after[0]! >= 1 && after[0]! <= 2, `usage ${after[0]}: a timed-out consume may have been charged (safe direction), never lost`);
 
@@ -111,7 +117,10 @@ t.test('latency injected by a TCP proxy trips the deadline; removing it heals', 
   t.equal(await code(store.get('x')), 'KG7001', 'a hung peer fails closed too');
   proxy.setBlackhole(false);
   proxy.dropConnections();
-  await until(async () => { await store.health(); return true; }, 5_000);
+  await until(async () => {
+    await store.health();
+    return true;
+  }, 5_000);
   t.pass('recovers after the connection is dropped');
 });
 
@@ -122,13 +131,20 @@ t.test('unavailable at start: createRedisStore resolves, calls fail closed, then
   t.teardown(() => proxy.close());
   proxy.setRefusing(true);
   const store = await createRedisStore({
-    url: `redis://127.0.0.1:${proxy.port}`, logger, registry: new Registry(), connectTimeoutMs: 300, maxReconnectDelayMs: 100,
+    url: `redis://127.0.0.1:${proxy.port}`,
+    logger,
+    registry: new Registry(),
+    connectTimeoutMs: 300,
+    maxReconnectDelayMs: 100,
   });
   t.teardown(() => store.close());
   t.equal(await code(store.consume([{ key: 'x', limit: 1, windowMs: 1000 }])), 'KG7001');
   t.equal(await code(store.health()), 'KG7001');
   proxy.setRefusing(false);
-  await until(async () => { await store.health(); return true; }, 5_000);
+  await until(async () => {
+    await store.health();
+    return true;
+  }, 5_000);
   t.equal((await store.consume([{ key: 'x', limit: 1, windowMs: 1000 }])).allowed, true);
   t.equal(store.flushDetected(), false, 'first contact is not a flush');
 });
@@ -141,7 +157,10 @@ t.test('pub/sub resubscribes after Redis restarts', async (t) => {
   const got: string[] = [];
   await store.subscribe('lockdown', (m) => got.push(m));
   await redis.restart();
-  await until(async () => { await store.health(); return true; }, 10_000);
+  await until(async () => {
+    await store.health();
+    return true;
+  }, 10_000);
   await until(async () => {
     await store.publish('lockdown', 'on');
     await sleep(50);
@@ -155,7 +174,10 @@ t.test('keys carry the prefix and a TTL', async (t) => {
   t.teardown(() => redis.cleanup());
   const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), keyPrefix: 'kg1:' });
   t.teardown(() => store.close());
-  await store.consume([{ key: '{bot:a}:s', limit: 5, windowMs: 5000 }, { key: '{bot:a}:f', limit: 5, windowMs: 5000, mode: 'fixed' }]);
+  await store.consume([
+    { key: '{bot:a}:s', limit: 5, windowMs: 5000 },
+    { key: '{bot:a}:f', limit: 5, windowMs: 5000, mode: 'fixed' },
+  ]);
   await store.hset('h', 'f', 'v', 5000);
   await store.incr('c', 1, 5000);
   const keys = (await redisCli(redis.port, 'KEYS', '*')).split('\n').sort();

@@ -13,8 +13,12 @@ t.test('sentinel: failover to the replica without restarting the store', async (
   const setup = await startSentinelSetup('kguard');
   t.teardown(() => setup.cleanup());
   const store = await createRedisStore({
-    sentinels: [{ host: '127.0.0.1', port: setup.sentinel.port }], name: setup.name,
-    logger: pino({ level: 'silent' }), registry: new Registry(), commandTimeoutMs: 200, maxReconnectDelayMs: 100,
+    sentinels: [{ host: '127.0.0.1', port: setup.sentinel.port }],
+    name: setup.name,
+    logger: pino({ level: 'silent' }),
+    registry: new Registry(),
+    commandTimeoutMs: 200,
+    maxReconnectDelayMs: 100,
   });
   t.teardown(() => store.close());
   const lim = { key: '{bot:s}:rl', limit: 1000, windowMs: 120_000, mode: 'fixed' as const };
@@ -26,7 +30,8 @@ t.test('sentinel: failover to the replica without restarting the store', async (
   let failedClosed = 0;
   const otherErrors: string[] = [];
   let recoveredAfter = -1;
-  while (Date.now() - start < 45_000) { // elections take longer on a loaded 2-core machine
+  while (Date.now() - start < 45_000) {
+    // elections take longer on a loaded 2-core machine
     try {
       const r = await store.consume([lim]);
       if (r.allowed) {

@@ -35,11 +35,15 @@ t.test('redis: slot and lease ops are timed per op; two clients racing never ove
   const req = (i: number) => ({ key: '{gov:r}:q', pauseKey: '{gov:r}:p', limit: 7, windowMs: 60_000, holdMs: 1_000, id: `id${i}` });
   const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).takeSlot(req(i))));
   t.equal(rs.filter((r) => r.granted).length, 7, 'exactly the limit granted across both clients');
-  t.ok(rs.filter((r) => !r.granted).every((r) => r.retryAfterMs >= 1), 'every refusal names a retry');
+  t.ok(
+    rs.filter((r) => !r.granted).every((r) => r.retryAfterMs >= 1),
+    'every refusal names a retry',
+  );
 
   await a.setIfAbsent('{tok:r}:lock', 'f', 60_000);
-  const puts = await Promise.all(Array.from({ length: 10 }, (_, i) =>
-    (i % 2 ? a : b).leasePut('{tok:r}:s', `v${i}`, 'tok', 60_000, { key: '{tok:r}:lock', value: 'f' }, `h${i}`, 60_000)));
+  const puts = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).leasePut('{tok:r}:s', `v${i}`, 'tok', 60_000, { key: '{tok:r}:lock', value: 'f' }, `h${i}`, 60_000)),
+  );
   t.equal(puts.filter(Boolean).length, 1, 'one writer wins');
   const v = await a.leasePeek('{tok:r}:s');
   t.equal(v?.leases, 1);
@@ -52,10 +56,16 @@ t.test('redis: slot and lease ops are timed per op; two clients racing never ove
   // Atomic: a take that came first leases it (then the retire is 'held' and every take leases);
   // a retire that came first leaves every take without a lease.
   if (retired === 'retiring') {
-    t.ok(takes.every((x) => x?.state === 'retiring' && x.leases === 0), 'retire first: no take got a lease');
+    t.ok(
+      takes.every((x) => x?.state === 'retiring' && x.leases === 0),
+      'retire first: no take got a lease',
+    );
   } else {
     t.equal(retired, 'held');
-    t.ok(takes.every((x) => x?.state === 'live' && x.leases >= 1), 'a take first: every take leased it');
+    t.ok(
+      takes.every((x) => x?.state === 'live' && x.leases >= 1),
+      'a take first: every take leased it',
+    );
   }
   const metrics = await registry.getSingleMetricAsString('kguard_state_op_seconds');
   for (const op of ['takeSlot', 'leasePut', 'leasePeek', 'leaseRelease', 'leaseRetire']) {

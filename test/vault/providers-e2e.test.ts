@@ -32,10 +32,15 @@ t.test('aws-kms', async (t) => {
   t.teardown(() => kms.close());
   const key = kms.createKey({ alias: 'alias/kguard-e2e' });
   useFakeAwsCredentials(t);
-  const h = await startHarness({ config: { vault: { provider: 'aws-kms', awsKms: { keyId: 'alias/kguard-e2e', region: kms.region, endpoint: kms.url, maxAttempts: 2 } } } });
+  const h = await startHarness({
+    config: { vault: { provider: 'aws-kms', awsKms: { keyId: 'alias/kguard-e2e', region: kms.region, endpoint: kms.url, maxAttempts: 2 } } },
+  });
   t.teardown(() => h.close());
   await roundTrip(t, h, 'aws-kms');
-  t.ok(kms.requests.some((r) => /Decrypt$/.test(r.target) && r.status === 200), 'the SDK called KMS Decrypt');
+  t.ok(
+    kms.requests.some((r) => /Decrypt$/.test(r.target) && r.status === 200),
+    'the SDK called KMS Decrypt',
+  );
 
   // KMS key disabled: fail closed, nothing reaches the broker.
   const sent = h.sim.requestLog().filter((r) => r.apiId === 'kt10000').length;

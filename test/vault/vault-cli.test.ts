@@ -18,10 +18,25 @@ const transcript: string[] = [];
 async function run(args: string[], opts: { stdin?: Buffer | string; tty?: boolean; env?: NodeJS.ProcessEnv } = {}) {
   let out = '';
   let err = '';
-  const sink = (add: (s: string) => void) => new Writable({ write(c: Buffer, _e, cb) { add(c.toString('utf8')); cb(); } });
+  const sink = (add: (s: string) => void) =>
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        add(c.toString('utf8'));
+        cb();
+      },
+    });
   const stdin = Readable.from(opts.stdin === undefined ? [] : [Buffer.from(opts.stdin)]) as Readable & { isTTY?: boolean };
   if (opts.tty) stdin.isTTY = true;
-  const io: CliIO = { stdin, stdout: sink((s) => { out += s; }), stderr: sink((s) => { err += s; }), env: { ...opts.env } };
+  const io: CliIO = {
+    stdin,
+    stdout: sink((s) => {
+      out += s;
+    }),
+    stderr: sink((s) => {
+      err += s;
+    }),
+    env: { ...opts.env },
+  };
   let code: number;
   try {
     code = await keys(args, io);
@@ -62,7 +77,13 @@ t.test('import, list, disable, enable, rotate, rewrap to a new local master key'
 
   r = await run(['list', '--json', ...dd]);
   const metas = JSON.parse(r.out) as { botId: string; enabled: boolean; keyId: string; keyVersion: number }[];
-  t.same(metas.map((m) => [m.botId, m.enabled, m.keyId, m.keyVersion]), [['alpha', true, 'local:v1', 1], ['beta', true, 'local:v1', 1]]);
+  t.same(
+    metas.map((m) => [m.botId, m.enabled, m.keyId, m.keyVersion]),
+    [
+      ['alpha', true, 'local:v1', 1],
+      ['beta', true, 'local:v1', 1],
+    ],
+  );
   t.equal((await run(['disable', '--bot', 'beta', ...dd])).code, 0);
   r = await run(['list', ...dd]);
   t.match(r.out, /beta\taccount=acct2\tversion=1\tDISABLED/);
@@ -82,7 +103,12 @@ t.test('import, list, disable, enable, rotate, rewrap to a new local master key'
   t.match((await run(['rewrap', '--to', 'aws-kms', ...dd])).err, /KG4005.*awsKms/);
   t.match((await run(['frobnicate', ...dd])).err, /usage/);
 
-  const vault = await createVault({ dataDir: dir, provider: await createLocalKeyProvider({ masterKeyFile: path.join(dir, 'master.key') }), registry: freshRegistry(), logger: capturingLogger().logger });
+  const vault = await createVault({
+    dataDir: dir,
+    provider: await createLocalKeyProvider({ masterKeyFile: path.join(dir, 'master.key') }),
+    registry: freshRegistry(),
+    logger: capturingLogger().logger,
+  });
   t.teardown(() => vault.close());
   t.equal(await vault.withCredentials('alpha', 'call', async (c) => `${c.appKey}/${c.secretKey}`), 'ROTATEDappKEY12345/ROTATEDsecretKEY12345');
   t.equal(await vault.withCredentials('beta', 'call', async (c) => c.appKey.toString()), `${CANARY_APP_KEY}B`);
@@ -94,10 +120,15 @@ t.test('rewrap local -> aws-kms survives SIGKILL midway and resumes', async (t) 
   fake.createKey({ alias: 'alias/cli' });
   const dir = await tempDir(t);
   const configFile = path.join(dir, 'kguard.json');
-  await writeFile(configFile, JSON.stringify({ dataDir: dir, vault: { provider: 'local', awsKms: { keyId: 'alias/cli', region: fake.region, endpoint: fake.url } } }));
+  await writeFile(
+    configFile,
+    JSON.stringify({ dataDir: dir, vault: { provider: 'local', awsKms: { keyId: 'alias/cli', region: fake.region, endpoint: fake.url } } }),
+  );
   const count = 6;
   for (let i = 0; i < count; i++) {
-    const r = await run(['import', '--bot', `k${i}`, '--account', 'acct', '--config', configFile], { stdin: `${CANARY_APP_KEY}${i}\n${CANARY_SECRET_KEY}${i}\n` });
+    const r = await run(['import', '--bot', `k${i}`, '--account', 'acct', '--config', configFile], {
+      stdin: `${CANARY_APP_KEY}${i}\n${CANARY_SECRET_KEY}${i}\n`,
+    });
     t.equal(r.code, 0, r.err);
   }
   fake.delayMs = 150; // slow KMS so the kill lands midway
@@ -105,12 +136,19 @@ t.test('rewrap local -> aws-kms survives SIGKILL midway and resumes', async (t) 
   const script = `import keys from ${JSON.stringify(path.resolve('proxy/cli/keys.ts'))};
     const code = await keys(process.argv.slice(1), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
     process.exitCode = code;`;
-  const child = spawn(process.execPath, [`--import=${new URL(`file://${loader}`).href}`, '--input-type=module', '-e', script, 'rewrap', '--to', 'aws-kms', '--config', configFile], {
-    env: { ...process.env, ...AWS_ENV }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [`--import=${new URL(`file://${loader}`).href}`, '--input-type=module', '-e', script, 'rewrap', '--to', 'aws-kms', '--config', configFile],
+    {
+      env: { ...process.env, ...AWS_ENV },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
-  child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
   const killed = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, sig) => resolve(sig)));
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (c: Buffer) => {
@@ -131,16 +169,26 @@ t.test('rewrap local -> aws-kms survives SIGKILL midway and resumes', async (t) 
   const cfg = parseVaultConfig({ provider: 'aws-kms', readProviders: ['local'], awsKms: { keyId: 'alias/cli', region: fake.region, endpoint: fake.url } }, dir);
   const { logger } = capturingLogger();
   const registry = freshRegistry();
-  const mixed = await createVault({ dataDir: dir, provider: await createKeyProvider(cfg, { logger, registry }), readProviders: [await createKeyProvider(cfg, { logger, registry }, 'local')], registry, logger });
+  const mixed = await createVault({
+    dataDir: dir,
+    provider: await createKeyProvider(cfg, { logger, registry }),
+    readProviders: [await createKeyProvider(cfg, { logger, registry }, 'local')],
+    registry,
+    logger,
+  });
   const providers = (await mixed.list()).map((m) => m.provider);
   t.ok(providers.includes('aws-kms') && providers.includes('local'), `interrupted midway: ${providers.join(',')}`);
-  for (let i = 0; i < count; i++) t.equal(await mixed.withCredentials(`k${i}`, 'call', async (c) => c.appKey.toString()), `${CANARY_APP_KEY}${i}`, `k${i} readable after the kill`);
+  for (let i = 0; i < count; i++)
+    t.equal(await mixed.withCredentials(`k${i}`, 'call', async (c) => c.appKey.toString()), `${CANARY_APP_KEY}${i}`, `k${i} readable after the kill`);
   await mixed.close();
 
   const r = await run(['rewrap', '--to', 'aws-kms', '--config', configFile]);
   t.equal(r.code, 0, r.err);
   t.match(r.out, /resumed an interrupted rewrap/);
-  t.notOk((await readdir(path.join(dir, 'credentials'))).some((n) => n.startsWith('.')), 'journal and temp files gone');
+  t.notOk(
+    (await readdir(path.join(dir, 'credentials'))).some((n) => n.startsWith('.')),
+    'journal and temp files gone',
+  );
   const after = await createVault({ dataDir: dir, provider: await createKeyProvider(cfg, { logger, registry }), registry, logger });
   t.teardown(() => after.close());
   t.ok((await after.list()).every((m) => m.provider === 'aws-kms'));

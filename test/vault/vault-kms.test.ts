@@ -16,7 +16,10 @@ async function setup(t: Test, awsKms: Record<string, unknown> = {}) {
   t.teardown(() => fake.close());
   const key = fake.createKey({ alias: 'alias/kguard' });
   const dataDir = await tempDir(t);
-  const cfg = parseVaultConfig({ provider: 'aws-kms', awsKms: { keyId: 'alias/kguard', region: fake.region, endpoint: fake.url, maxAttempts: 3, ...awsKms } }, dataDir);
+  const cfg = parseVaultConfig(
+    { provider: 'aws-kms', awsKms: { keyId: 'alias/kguard', region: fake.region, endpoint: fake.url, maxAttempts: 3, ...awsKms } },
+    dataDir,
+  );
   const registry = freshRegistry();
   const log = capturingLogger();
   const provider = await createKeyProvider(cfg, { logger: log.logger, registry, awsCredentials: FAKE_CREDS });
@@ -54,13 +57,21 @@ t.test('throttling is retried with backoff; beyond maxAttempts it fails closed',
   t.match(await registry.metrics(), /kguard_kms_retries_total\{op="Decrypt"\} 2/);
   fake.throttleNext(3);
   let ran = false;
-  await t.rejects(vault.withCredentials('tb', 'call', async () => { ran = true; }), { code: 'KG4001', detail: 'kms Decrypt: ThrottlingException' });
+  await t.rejects(
+    vault.withCredentials('tb', 'call', async () => {
+      ran = true;
+    }),
+    { code: 'KG4001', detail: 'kms Decrypt: ThrottlingException' },
+  );
   t.notOk(ran, 'nothing runs without keys');
   t.match(await registry.metrics(), /kguard_kms_requests_total\{op="Decrypt",outcome="throttled"\} 1/);
   fake.failNext(1);
   t.equal(await vault.withCredentials('tb', 'call', async () => 'ok'), 'ok', '5xx retried');
   fake.failNext(5);
-  await t.rejects(vault.withCredentials('tb', 'call', async () => 'x'), { code: 'KG4001', detail: 'kms Decrypt: KMSInternalException' });
+  await t.rejects(
+    vault.withCredentials('tb', 'call', async () => 'x'),
+    { code: 'KG4001', detail: 'kms Decrypt: KMSInternalException' },
+  );
   t.match(await registry.metrics(), /kguard_vault_decrypts_total\{purpose="call",outcome="error"\} 2/);
 });
 
@@ -68,20 +79,32 @@ t.test('key state and context are enforced; failures map to KG4001 / KG4004', as
   const { fake, key, vault, dataDir } = await setup(t);
   await vault.importCredentials({ botId: 'sb', account: 'a', ...canaryBuffers() });
   fake.setKeyState(key.keyId, 'Disabled');
-  await t.rejects(vault.withCredentials('sb', 'call', async () => 1), { code: 'KG4001', detail: 'kms Decrypt: DisabledException' });
+  await t.rejects(
+    vault.withCredentials('sb', 'call', async () => 1),
+    { code: 'KG4001', detail: 'kms Decrypt: DisabledException' },
+  );
   await t.rejects(vault.health(), { code: 'KG4001', detail: 'kms key state Disabled' });
   await t.rejects(vault.importCredentials({ botId: 'sb2', account: 'a', ...canaryBuffers() }), { code: 'KG4001' });
   fake.setKeyState(key.keyId, 'PendingDeletion');
-  await t.rejects(vault.withCredentials('sb', 'call', async () => 1), { code: 'KG4001', detail: 'kms Decrypt: KMSInvalidStateException' });
+  await t.rejects(
+    vault.withCredentials('sb', 'call', async () => 1),
+    { code: 'KG4001', detail: 'kms Decrypt: KMSInvalidStateException' },
+  );
   fake.setKeyState(key.keyId, 'Enabled');
   await vault.health();
   const file = path.join(dataDir, 'credentials', 'sb.json');
   const r = JSON.parse(await readFile(file, 'utf8'));
   await writeFile(file, JSON.stringify({ ...r, account: 'other' }));
-  await t.rejects(vault.withCredentials('sb', 'call', async () => 1), { code: 'KG4004', detail: 'kms Decrypt: InvalidCiphertextException' });
+  await t.rejects(
+    vault.withCredentials('sb', 'call', async () => 1),
+    { code: 'KG4004', detail: 'kms Decrypt: InvalidCiphertextException' },
+  );
   const other = fake.createKey();
   await writeFile(file, JSON.stringify({ ...r, keyId: other.arn }));
-  await t.rejects(vault.withCredentials('sb', 'call', async () => 1), { code: 'KG4004', detail: 'kms Decrypt: IncorrectKeyException' });
+  await t.rejects(
+    vault.withCredentials('sb', 'call', async () => 1),
+    { code: 'KG4004', detail: 'kms Decrypt: IncorrectKeyException' },
+  );
 });
 
 t.test('KMS outage and time-outs fail closed', async (t) => {
@@ -89,11 +112,17 @@ t.test('KMS outage and time-outs fail closed', async (t) => {
   await vault.importCredentials({ botId: 'ob', account: 'a', ...canaryBuffers() });
   fake.delayMs = 1_000;
   const started = Date.now();
-  await t.rejects(vault.withCredentials('ob', 'call', async () => 1), { code: 'KG4001' });
+  await t.rejects(
+    vault.withCredentials('ob', 'call', async () => 1),
+    { code: 'KG4001' },
+  );
   t.ok(Date.now() - started < 3_000, 'bounded by the request time-out');
   fake.delayMs = 0;
   await fake.close();
-  await t.rejects(vault.withCredentials('ob', 'call', async () => 1), { code: 'KG4001' });
+  await t.rejects(
+    vault.withCredentials('ob', 'call', async () => 1),
+    { code: 'KG4001' },
+  );
   await t.rejects(vault.health(), { code: 'KG4001' });
 });
 
@@ -107,13 +136,26 @@ t.test('rewrap local -> aws-kms: records move one by one and stay readable', asy
   const local = await createVault({ dataDir, provider: await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') }), registry, logger });
   for (let i = 0; i < 4; i++) await local.importCredentials({ botId: `m${i}`, account: 'a', ...canaryBuffers(String(i)) });
   await local.close();
-  const cfg = parseVaultConfig({ provider: 'aws-kms', readProviders: ['local'], awsKms: { keyId: 'alias/move', region: fake.region, endpoint: fake.url } }, dataDir);
+  const cfg = parseVaultConfig(
+    { provider: 'aws-kms', readProviders: ['local'], awsKms: { keyId: 'alias/move', region: fake.region, endpoint: fake.url } },
+    dataDir,
+  );
   const kms = await createKeyProvider(cfg, { logger, registry, awsCredentials: FAKE_CREDS });
   const vault = await createVault({ dataDir, provider: kms, readProviders: [await createKeyProvider(cfg, { logger, registry }, 'local')], registry, logger });
   t.teardown(() => vault.close());
   let n = 0;
-  await t.rejects(vault.rewrapAll({ onRecord: () => { if (++n === 2) throw new Error('interrupted'); } }), /interrupted/);
-  t.same((await vault.list()).map((m) => m.provider), ['aws-kms', 'aws-kms', 'local', 'local']);
+  await t.rejects(
+    vault.rewrapAll({
+      onRecord: () => {
+        if (++n === 2) throw new Error('interrupted');
+      },
+    }),
+    /interrupted/,
+  );
+  t.same(
+    (await vault.list()).map((m) => m.provider),
+    ['aws-kms', 'aws-kms', 'local', 'local'],
+  );
   const report = await vault.rewrapAll();
   t.ok(report.resumed);
   t.same(report.rewrapped, ['m2', 'm3']);
@@ -134,8 +176,12 @@ t.test('config errors are clear', async (t) => {
   t.throws(() => parseVaultConfig({ pkcs11: { module: 'm', pinFile: 'p', keyLabel: 'k' } }, dir), { code: 'KG4005', message: /slot or tokenLabel/ });
   const d = parseVaultConfig(undefined, dir);
   t.same(d, {
-    provider: 'local', readProviders: [], local: { masterKeyFile: path.join(dir, 'master.key') },
-    cache: { enabled: false, maxAgeMs: 60_000, maxUses: 100, maxEntries: 100 }, limits: { minKeyBytes: 8, maxKeyBytes: 512 }, lock: { timeoutMs: 5_000, staleMs: 30_000 },
+    provider: 'local',
+    readProviders: [],
+    local: { masterKeyFile: path.join(dir, 'master.key') },
+    cache: { enabled: false, maxAgeMs: 60_000, maxUses: 100, maxEntries: 100 },
+    limits: { minKeyBytes: 8, maxKeyBytes: 512 },
+    lock: { timeoutMs: 5_000, staleMs: 30_000 },
     records: { enabled: true, watch: true, revalidateMs: 250, maxStaleMs: 1_000 },
   });
   t.ok(GuardError);

@@ -20,10 +20,15 @@ const leakyLabel = 'leaky';
   const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
   lib.C_Login(session, pkcs11js.CKU_USER, (await readFile(token.pinFile, 'utf8')).trim());
   lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
-    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY }, { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
-    { type: pkcs11js.CKA_VALUE_LEN, value: 32 }, { type: pkcs11js.CKA_TOKEN, value: true }, { type: pkcs11js.CKA_LABEL, value: leakyLabel },
-    { type: pkcs11js.CKA_SENSITIVE, value: false }, { type: pkcs11js.CKA_EXTRACTABLE, value: true },
-    { type: pkcs11js.CKA_ENCRYPT, value: true }, { type: pkcs11js.CKA_DECRYPT, value: true },
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+    { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_LABEL, value: leakyLabel },
+    { type: pkcs11js.CKA_SENSITIVE, value: false },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+    { type: pkcs11js.CKA_ENCRYPT, value: true },
+    { type: pkcs11js.CKA_DECRYPT, value: true },
   ]);
   lib.C_CloseSession(session);
   lib.C_Finalize();
@@ -31,7 +36,10 @@ const leakyLabel = 'leaky';
 }
 
 function cfgFor(dataDir: string, extra: Record<string, unknown> = {}) {
-  return parseVaultConfig({ provider: 'pkcs11', pkcs11: { module: token.module, tokenLabel: token.tokenLabel, pinFile: token.pinFile, keyLabel: token.keyLabel, ...extra } }, dataDir);
+  return parseVaultConfig(
+    { provider: 'pkcs11', pkcs11: { module: token.module, tokenLabel: token.tokenLabel, pinFile: token.pinFile, keyLabel: token.keyLabel, ...extra } },
+    dataDir,
+  );
 }
 
 t.test('credentials wrapped by a non-extractable AES key inside the token', async (t) => {
@@ -50,7 +58,10 @@ t.test('credentials wrapped by a non-extractable AES key inside the token', asyn
   const file = path.join(dataDir, 'credentials', 'hbot.json');
   const r = JSON.parse(await readFile(file, 'utf8'));
   await writeFile(file, JSON.stringify({ ...r, account: 'other' }));
-  await t.rejects(vault.withCredentials('hbot', 'call', async () => 1), { code: 'KG4004' });
+  await t.rejects(
+    vault.withCredentials('hbot', 'call', async () => 1),
+    { code: 'KG4004' },
+  );
   await writeFile(file, JSON.stringify(r));
   t.equal(await vault.withCredentials('hbot', 'revoke', async (c) => c.appKey.toString()), CANARY_APP_KEY, 'session still usable after a failed decrypt');
   const ctx = { botId: 'x', account: 'y', keyVersion: '1', createdAt: 'z' };
@@ -76,7 +87,9 @@ t.test('refuses keys that could leave the token, wrong PINs and unsafe PIN files
   await t.rejects(createPkcs11KeyProvider({ ...base, keyLabel: token.keyLabel, pinFile: badPin }), { code: 'KG4001', detail: /CKR_PIN_INCORRECT/ });
   await chmod(badPin, 0o644);
   await t.rejects(createPkcs11KeyProvider({ ...base, keyLabel: token.keyLabel, pinFile: badPin }), { code: 'KG4007' });
-  await t.rejects(createPkcs11WrappingKey({ module: token.module, tokenLabel: token.tokenLabel, pinFile: token.pinFile, keyLabel: token.keyLabel }), { code: 'KG4005' });
+  await t.rejects(createPkcs11WrappingKey({ module: token.module, tokenLabel: token.tokenLabel, pinFile: token.pinFile, keyLabel: token.keyLabel }), {
+    code: 'KG4005',
+  });
   await t.rejects(createPkcs11KeyProvider({ ...base, keyLabel: token.keyLabel, module: '/nonexistent/libp11.so' }), { code: 'KG4005' });
 });
 
@@ -106,16 +119,35 @@ t.test('rewrap local -> pkcs11 with interruption, then back to local', async (t)
   for (let i = 0; i < 5; i++) await v0.importCredentials({ botId: `p${i}`, account: 'a', ...canaryBuffers(String(i)) });
   await v0.close();
   const cfg = cfgFor(dataDir);
-  const v1 = await createVault({ dataDir, provider: await createKeyProvider(cfg, { logger, registry }), readProviders: [await createLocalKeyProvider({ masterKeyFile })], registry, logger });
+  const v1 = await createVault({
+    dataDir,
+    provider: await createKeyProvider(cfg, { logger, registry }),
+    readProviders: [await createLocalKeyProvider({ masterKeyFile })],
+    registry,
+    logger,
+  });
   let n = 0;
-  await t.rejects(v1.rewrapAll({ onRecord: () => { if (++n === 3) throw new Error('crash'); } }), /crash/);
+  await t.rejects(
+    v1.rewrapAll({
+      onRecord: () => {
+        if (++n === 3) throw new Error('crash');
+      },
+    }),
+    /crash/,
+  );
   const r = await v1.rewrapAll();
   t.ok(r.resumed);
   t.same(r.rewrapped, ['p3', 'p4']);
   t.ok((await v1.list()).every((m) => m.provider === 'pkcs11'));
   for (let i = 0; i < 5; i++) t.equal(await v1.withCredentials(`p${i}`, 'call', async (c) => c.appKey.toString()), CANARY_APP_KEY + i);
   await v1.close();
-  const v2 = await createVault({ dataDir, provider: await createLocalKeyProvider({ masterKeyFile }), readProviders: [await createKeyProvider(cfg, { logger, registry })], registry, logger });
+  const v2 = await createVault({
+    dataDir,
+    provider: await createLocalKeyProvider({ masterKeyFile }),
+    readProviders: [await createKeyProvider(cfg, { logger, registry })],
+    registry,
+    logger,
+  });
   t.teardown(() => v2.close());
   t.equal((await v2.rewrapAll()).rewrapped.length, 5);
   for (let i = 0; i < 5; i++) t.equal(await v2.withCredentials(`p${i}`, 'call', async (c) => c.secretKey.toString()), CANARY_SECRET_KEY + i);

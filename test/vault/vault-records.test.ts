@@ -10,13 +10,16 @@ import path from 'node:path';
 import { createLocalKeyProvider, createVault, parseVaultConfig, type DecryptEvent, type ManagedVault } from '../../proxy/vault/index.js';
 import { CANARY_APP_KEY, canaryBuffers, capturingLogger, freshRegistry, tempDir } from '../helpers/vault-fixtures.js';
 
-
 async function openVault(t: Test, dataDir: string, records?: Parameters<typeof createVault>[0]['records']) {
   const registry = freshRegistry();
   const events: DecryptEvent[] = [];
   const vault = await createVault({
-    dataDir, provider: await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') }), registry, logger: capturingLogger().logger,
-    onDecrypt: (e) => events.push(e), ...(records ? { records } : {}),
+    dataDir,
+    provider: await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') }),
+    registry,
+    logger: capturingLogger().logger,
+    onDecrypt: (e) => events.push(e),
+    ...(records ? { records } : {}),
   });
   t.teardown(() => vault.close());
   return { vault, registry, events };
@@ -34,7 +37,9 @@ async function metricValue(registry: ReturnType<typeof freshRegistry>, name: str
 async function msUntil(vault: ManagedVault, botId: string, want: 'denied' | 'ok', deadlineMs = 10_000): Promise<number> {
   const started = performance.now();
   for (;;) {
-    const outcome = await vault.withCredentials(botId, 'call', async () => 'ok' as const).catch((e: { code?: string }) => (e.code === 'KG4002' ? 'denied' as const : Promise.reject(e)));
+    const outcome = await vault
+      .withCredentials(botId, 'call', async () => 'ok' as const)
+      .catch((e: { code?: string }) => (e.code === 'KG4002' ? ('denied' as const) : Promise.reject(e)));
     const ms = performance.now() - started;
     if (outcome === want || ms > deadlineMs) return ms;
     await new Promise((r) => setTimeout(r, 2));
@@ -58,7 +63,10 @@ t.test('2,000 calls: one record read, one unwrap per call, disabled state still 
   t.equal(count, 2_000, 'every call still unwrapped its data key');
   // This process's own write is seen by the very next call.
   await vault.setEnabled('hot', false);
-  await t.rejects(vault.withCredentials('hot', 'call', async () => t.fail('must not run')), { code: 'KG4002' });
+  await t.rejects(
+    vault.withCredentials('hot', 'call', async () => t.fail('must not run')),
+    { code: 'KG4002' },
+  );
   t.equal(await vault.withCredentials('hot', 'revoke', async () => 'ok'), 'ok', 'revoke still allowed when disabled');
   await vault.setEnabled('hot', true);
   t.equal(await vault.withCredentials('hot', 'call', async () => 'ok'), 'ok');
@@ -73,13 +81,22 @@ t.test('kguard keys disable/enable in another process takes effect in a running 
   const loader = path.resolve('node_modules/@tapjs/typescript/dist/esm/import.mjs');
   const script = `import keys from ${JSON.stringify(path.resolve('proxy/cli/keys.ts'))};
     process.exitCode = await keys(process.argv.slice(1), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });`;
-  const runCli = (sub: string) => new Promise<{ code: number | null; out: string }>((resolve) => {
-    const child = spawn(process.execPath, [`--import=${new URL(`file://${loader}`).href}`, '--input-type=module', '-e', script, sub, '--bot', 'cli-bot', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
-    child.on('exit', (code) => resolve({ code, out }));
-  });
+  const runCli = (sub: string) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [`--import=${new URL(`file://${loader}`).href}`, '--input-type=module', '-e', script, sub, '--bot', 'cli-bot', '--data-dir', dataDir],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
+      child.on('exit', (code) => resolve({ code, out }));
+    });
   // Keep the entry hot while the CLI starts up, as a live sidecar would.
   let calls = 0;
   let stop = false;
@@ -101,7 +118,7 @@ t.test('kguard keys disable/enable in another process takes effect in a running 
   stop = true;
   await traffic;
   t.ok(calls > 10, 'calls ran throughout');
-  t.ok(await metricValue(registry, 'kguard_vault_record_invalidations_total', { source: 'watch' }) >= 2, 'the watcher saw both changes');
+  t.ok((await metricValue(registry, 'kguard_vault_record_invalidations_total', { source: 'watch' })) >= 2, 'the watcher saw both changes');
 });
 
 t.test('without the watcher, the periodic check alone catches changes from another process', async (t) => {
@@ -113,7 +130,7 @@ t.test('without the watcher, the periodic check alone catches changes from anoth
   await b.vault.setEnabled('w', false);
   const ms = await msUntil(a.vault, 'w', 'denied');
   t.ok(ms < 10_000, `disable seen by the sweep after ${ms.toFixed(1)} ms`);
-  t.ok(await metricValue(a.registry, 'kguard_vault_record_invalidations_total', { source: 'sweep' }) >= 1);
+  t.ok((await metricValue(a.registry, 'kguard_vault_record_invalidations_total', { source: 'sweep' })) >= 1);
   t.equal(await metricValue(a.registry, 'kguard_vault_record_invalidations_total', { source: 'watch' }), 0);
 
   // Rotation and destruction elsewhere reach the running vault too.
@@ -131,7 +148,12 @@ t.test('without the watcher, the periodic check alone catches changes from anoth
   let code: string | undefined;
   const deadline2 = performance.now() + 1_000;
   while (performance.now() < deadline2 && code !== 'KG4003') {
-    code = await a.vault.withCredentials('w', 'call', async () => undefined).then(() => undefined, (e: { code: string }) => e.code);
+    code = await a.vault
+      .withCredentials('w', 'call', async () => undefined)
+      .then(
+        () => undefined,
+        (e: { code: string }) => e.code,
+      );
     await new Promise((r) => setTimeout(r, 5));
   }
   t.equal(code, 'KG4003', 'destroyed elsewhere: no credentials');
@@ -146,7 +168,10 @@ t.test('an entry nobody confirmed within maxStaleMs is re-read from disk by the 
   t.equal(await a.vault.withCredentials('s', 'call', async () => 'ok'), 'ok');
   await b.vault.setEnabled('s', false);
   await new Promise((r) => setTimeout(r, 80));
-  await t.rejects(a.vault.withCredentials('s', 'call', async () => t.fail('stale entry served')), { code: 'KG4002' });
+  await t.rejects(
+    a.vault.withCredentials('s', 'call', async () => t.fail('stale entry served')),
+    { code: 'KG4002' },
+  );
   t.equal(await metricValue(a.registry, 'kguard_vault_record_loads_total', { reason: 'stale' }), 1);
 });
 
@@ -163,7 +188,12 @@ t.test('a record tampered in place is refused, not served from memory', async (t
   let code: string | undefined;
   const deadline = performance.now() + 1_000;
   while (performance.now() < deadline && code !== 'KG4004') {
-    code = await vault.withCredentials('tam', 'call', async () => undefined).then(() => undefined, (e: { code: string }) => e.code);
+    code = await vault
+      .withCredentials('tam', 'call', async () => undefined)
+      .then(
+        () => undefined,
+        (e: { code: string }) => e.code,
+      );
   }
   t.equal(code, 'KG4004');
 });
@@ -178,7 +208,12 @@ t.test('with the record cache off every call reads the file', async (t) => {
 
 t.test('vault.records config: defaults and clear errors', async (t) => {
   t.same(parseVaultConfig({}, '/d').records, { enabled: true, watch: true, revalidateMs: 250, maxStaleMs: 1_000 });
-  t.same(parseVaultConfig({ records: { watch: false, revalidateMs: 100, maxStaleMs: 500 } }, '/d').records, { enabled: true, watch: false, revalidateMs: 100, maxStaleMs: 500 });
+  t.same(parseVaultConfig({ records: { watch: false, revalidateMs: 100, maxStaleMs: 500 } }, '/d').records, {
+    enabled: true,
+    watch: false,
+    revalidateMs: 100,
+    maxStaleMs: 500,
+  });
   const bad: [unknown, RegExp][] = [
     [{ records: { enabled: 'yes' } }, /records\.enabled: must be true or false/],
     [{ records: { revalidateMs: 5 } }, /records\.revalidateMs: must be an integer from 10/],

@@ -6,10 +6,23 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { GuardError } from '../../proxy/common/errors.js';
 import {
-  addLocalMasterKeyVersion, createLocalKeyProvider, createVault, parseCredentialInput, readSecretInput, type DecryptEvent, type KeyProvider,
+  addLocalMasterKeyVersion,
+  createLocalKeyProvider,
+  createVault,
+  parseCredentialInput,
+  readSecretInput,
+  type DecryptEvent,
+  type KeyProvider,
 } from '../../proxy/vault/index.js';
 import {
-  allFileBytes, CANARY_APP_KEY, CANARY_SECRET_KEY, canaryBuffers, capturingLogger, containsSecret, freshRegistry, tempDir,
+  allFileBytes,
+  CANARY_APP_KEY,
+  CANARY_SECRET_KEY,
+  canaryBuffers,
+  capturingLogger,
+  containsSecret,
+  freshRegistry,
+  tempDir,
 } from '../helpers/vault-fixtures.js';
 
 async function setup(t: Test, extra: { cache?: object; provider?: KeyProvider } = {}) {
@@ -18,7 +31,14 @@ async function setup(t: Test, extra: { cache?: object; provider?: KeyProvider } 
   const registry = freshRegistry();
   const log = capturingLogger();
   const events: DecryptEvent[] = [];
-  const vault = await createVault({ dataDir, provider, registry, logger: log.logger, onDecrypt: (e) => events.push(e), ...(extra.cache ? { cache: extra.cache } : {}) });
+  const vault = await createVault({
+    dataDir,
+    provider,
+    registry,
+    logger: log.logger,
+    onDecrypt: (e) => events.push(e),
+    ...(extra.cache ? { cache: extra.cache } : {}),
+  });
   t.teardown(() => vault.close());
   return { dataDir, provider, registry, log, events, vault };
 }
@@ -43,15 +63,30 @@ t.test('import then decrypt just in time; plaintext zero-filled afterwards', asy
     return 42;
   });
   t.equal(result, 42);
-  t.ok(seen[0]!.every((b) => b === 0), 'app key zero-filled');
-  t.ok(seen[1]!.every((b) => b === 0), 'secret key zero-filled');
+  t.ok(
+    seen[0]!.every((b) => b === 0),
+    'app key zero-filled',
+  );
+  t.ok(
+    seen[1]!.every((b) => b === 0),
+    'secret key zero-filled',
+  );
   // zero-filled even when fn throws
-  await t.rejects(vault.withCredentials('bot-1', 'call', async (c) => {
-    seen = [c.appKey, c.secretKey];
-    throw new Error('boom');
-  }), /boom/);
+  await t.rejects(
+    vault.withCredentials('bot-1', 'call', async (c) => {
+      seen = [c.appKey, c.secretKey];
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
   t.ok(seen.every((b) => b.every((x) => x === 0)));
-  t.same(events.map((e) => [e.botId, e.purpose, e.outcome]), [['bot-1', 'call', 'ok'], ['bot-1', 'call', 'ok']]);
+  t.same(
+    events.map((e) => [e.botId, e.purpose, e.outcome]),
+    [
+      ['bot-1', 'call', 'ok'],
+      ['bot-1', 'call', 'ok'],
+    ],
+  );
   const metrics = await registry.metrics();
   t.match(metrics, /kguard_vault_decrypts_total\{purpose="call",outcome="ok"\} 2/);
   t.match(metrics, /kguard_vault_unwrap_duration_seconds_count\{provider="local"\} 2/);
@@ -62,7 +97,21 @@ t.test('import then decrypt just in time; plaintext zero-filled afterwards', asy
   t.equal((await stat(path.join(credDir, 'bot-1.json'))).mode & 0o777, 0o600);
   t.equal((await stat(path.join(dataDir, 'master.key'))).mode & 0o777, 0o600);
   const record = JSON.parse(await readFile(path.join(credDir, 'bot-1.json'), 'utf8'));
-  t.same(Object.keys(record).sort(), ['account', 'appKey', 'appKeyFingerprint', 'botId', 'createdAt', 'enabled', 'format', 'keyId', 'keyVersion', 'provider', 'secretKey', 'updatedAt', 'wrappedKey']);
+  t.same(Object.keys(record).sort(), [
+    'account',
+    'appKey',
+    'appKeyFingerprint',
+    'botId',
+    'createdAt',
+    'enabled',
+    'format',
+    'keyId',
+    'keyVersion',
+    'provider',
+    'secretKey',
+    'updatedAt',
+    'wrappedKey',
+  ]);
   const files = await allFileBytes(dataDir);
   t.notOk(containsSecret(files, CANARY_APP_KEY), 'no plaintext app key on disk');
   t.notOk(containsSecret(files, CANARY_SECRET_KEY), 'no plaintext secret key on disk');
@@ -76,12 +125,18 @@ t.test('disabled record: call denied before any unwrap; revoke and lockdown stil
   await vault.importCredentials({ botId: 'bot-2', account: 'acct2', ...canaryBuffers() });
   await vault.setEnabled('bot-2', false);
   t.equal((await vault.describe('bot-2'))!.enabled, false);
-  await t.rejects(vault.withCredentials('bot-2', 'call', async () => t.fail('must not run')), code('KG4002'));
+  await t.rejects(
+    vault.withCredentials('bot-2', 'call', async () => t.fail('must not run')),
+    code('KG4002'),
+  );
   t.equal(await vault.withCredentials('bot-2', 'revoke', async (c) => c.appKey.toString()), CANARY_APP_KEY);
   t.equal(await vault.withCredentials('bot-2', 'lockdown', async () => 'ok'), 'ok');
   await vault.setEnabled('bot-2', true);
   t.equal(await vault.withCredentials('bot-2', 'call', async () => 'ok'), 'ok');
-  t.same(events.map((e) => e.outcome), ['denied', 'ok', 'ok', 'ok']);
+  t.same(
+    events.map((e) => e.outcome),
+    ['denied', 'ok', 'ok', 'ok'],
+  );
   t.equal(events[0]!.code, 'KG4002');
 });
 
@@ -98,15 +153,27 @@ t.test('bad input gets a clear error and changes nothing', async (t) => {
     ['string key', { botId: 'b1', account: 'a1', appKey: CANARY_APP_KEY, secretKey: Buffer.from(CANARY_SECRET_KEY) }],
   ];
   for (const [name, input] of cases) {
-    const err = await vault.importCredentials(input as never).then(() => undefined, (e: unknown) => e);
+    const err = await vault.importCredentials(input as never).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     t.ok(err instanceof GuardError && err.code === 'KG4006', name);
-    t.notOk(String((err as Error).message).includes(CANARY_APP_KEY) || String((err as Error).message).includes(CANARY_SECRET_KEY), `${name}: no secret in message`);
+    t.notOk(
+      String((err as Error).message).includes(CANARY_APP_KEY) || String((err as Error).message).includes(CANARY_SECRET_KEY),
+      `${name}: no secret in message`,
+    );
   }
   t.same(await readdir(path.join(dataDir, 'credentials')), []);
   await vault.importCredentials({ botId: 'b1', account: 'a1', ...canaryBuffers() });
   await t.rejects(vault.importCredentials({ botId: 'b1', account: 'a1', ...canaryBuffers('x') }), code('KG4008'));
-  await t.rejects(vault.withCredentials('nobody', 'call', async () => 1), code('KG4003'));
-  await t.rejects(vault.withCredentials('../x', 'call', async () => 1), code('KG4006'));
+  await t.rejects(
+    vault.withCredentials('nobody', 'call', async () => 1),
+    code('KG4003'),
+  );
+  await t.rejects(
+    vault.withCredentials('../x', 'call', async () => 1),
+    code('KG4006'),
+  );
   await t.rejects(vault.setEnabled('nobody', false), code('KG4003'));
   t.notOk(containsSecret(log.lines(), CANARY_APP_KEY));
   t.notOk(containsSecret(log.lines(), CANARY_SECRET_KEY));
@@ -121,22 +188,45 @@ t.test('tampered records fail closed (AAD binds context and field)', async (t) =
     const r = structuredClone(original);
     change(r);
     await writeFile(file, JSON.stringify(r));
-    await t.rejects(vault.withCredentials('b3', 'call', async () => t.fail('decrypted tampered record')), code('KG4004'));
+    await t.rejects(
+      vault.withCredentials('b3', 'call', async () => t.fail('decrypted tampered record')),
+      code('KG4004'),
+    );
   };
-  await tamper((r) => { r.account = 'other'; });
-  await tamper((r) => { r.keyVersion = 2; });
-  await tamper((r) => { r.createdAt = new Date(0).toISOString(); });
-  await tamper((r) => { const a = r.appKey; r.appKey = r.secretKey; r.secretKey = a; });
-  await tamper((r) => { (r.appKey as { tag: string }).tag = Buffer.alloc(16).toString('base64'); });
-  await tamper((r) => { r.botId = 'b4'; });
+  await tamper((r) => {
+    r.account = 'other';
+  });
+  await tamper((r) => {
+    r.keyVersion = 2;
+  });
+  await tamper((r) => {
+    r.createdAt = new Date(0).toISOString();
+  });
+  await tamper((r) => {
+    const a = r.appKey;
+    r.appKey = r.secretKey;
+    r.secretKey = a;
+  });
+  await tamper((r) => {
+    (r.appKey as { tag: string }).tag = Buffer.alloc(16).toString('base64');
+  });
+  await tamper((r) => {
+    r.botId = 'b4';
+  });
   await writeFile(file, '{not json');
-  await t.rejects(vault.withCredentials('b3', 'call', async () => 1), code('KG4004'));
+  await t.rejects(
+    vault.withCredentials('b3', 'call', async () => 1),
+    code('KG4004'),
+  );
   // Another bot's record moved under this bot's name is refused, not served.
   await vault.importCredentials({ botId: 'b5', account: 'a3', ...canaryBuffers('5') });
   const moved = JSON.parse(await readFile(path.join(dataDir, 'credentials', 'b5.json'), 'utf8'));
   moved.botId = 'b3';
   await writeFile(file, JSON.stringify(moved));
-  await t.rejects(vault.withCredentials('b3', 'call', async () => 1), code('KG4004'));
+  await t.rejects(
+    vault.withCredentials('b3', 'call', async () => 1),
+    code('KG4004'),
+  );
 });
 
 t.test('master key file: created 0600, refused when group/world readable or wrong size', async (t) => {
@@ -183,9 +273,13 @@ t.test('rotate: in-flight calls finish on the old keys, new calls use the new re
   await vault.importCredentials({ botId: 'rot', account: 'acct', ...canaryBuffers() });
   const oldRecordText = await readFile(path.join(dataDir, 'credentials', 'rot.json'), 'utf8');
   let release!: () => void;
-  const gate = new Promise<void>((r) => { release = r; });
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
   let entered!: () => void;
-  const inside = new Promise<void>((r) => { entered = r; });
+  const inside = new Promise<void>((r) => {
+    entered = r;
+  });
   const inflight = vault.withCredentials('rot', 'call', async (c) => {
     entered();
     await gate;
@@ -204,7 +298,8 @@ t.test('rotate: in-flight calls finish on the old keys, new calls use the new re
   await t.rejects(vault.rotateCredentials({ botId: 'none', ...canaryBuffers() }), code('KG4003'));
   // Concurrent readers during many rotations never see a torn or zeroed record.
   const readers = Array.from({ length: 40 }, () => vault.withCredentials('rot', 'call', async (c) => c.appKey.length));
-  for (let i = 0; i < 5; i++) await vault.rotateCredentials({ botId: 'rot', appKey: Buffer.from(`ROTATEDappKEY${i}xxxx`), secretKey: Buffer.from(`ROTATEDsecret${i}xxxx`) });
+  for (let i = 0; i < 5; i++)
+    await vault.rotateCredentials({ botId: 'rot', appKey: Buffer.from(`ROTATEDappKEY${i}xxxx`), secretKey: Buffer.from(`ROTATEDsecret${i}xxxx`) });
   for (const r of await Promise.allSettled(readers)) t.equal(r.status, 'fulfilled');
   t.equal((await vault.describe('rot'))!.keyVersion, 7);
 });
@@ -221,9 +316,19 @@ t.test('rewrap to a new local master key; interrupted run resumes and every reco
   await addLocalMasterKeyVersion(masterKeyFile);
   const v2 = await createVault({ dataDir, provider: await createLocalKeyProvider({ masterKeyFile }), registry, logger });
   let n = 0;
-  await t.rejects(v2.rewrapAll({ onRecord: () => { if (++n === 3) throw new Error('simulated crash'); } }), /simulated crash/);
+  await t.rejects(
+    v2.rewrapAll({
+      onRecord: () => {
+        if (++n === 3) throw new Error('simulated crash');
+      },
+    }),
+    /simulated crash/,
+  );
   const metas = await v2.list();
-  t.same(metas.map((m) => m.keyId), ['local:v2', 'local:v2', 'local:v2', 'local:v1', 'local:v1', 'local:v1']);
+  t.same(
+    metas.map((m) => m.keyId),
+    ['local:v2', 'local:v2', 'local:v2', 'local:v1', 'local:v1', 'local:v1'],
+  );
   for (let i = 0; i < 6; i++) {
     t.equal(await v2.withCredentials(`bot${i}`, 'revoke', async (c) => c.appKey.toString()), CANARY_APP_KEY + i, `bot${i} readable mid-rewrap`);
   }
@@ -248,7 +353,18 @@ t.test('optional data-key cache: bounded by uses, off by default', async (t) => 
   const dataDir = await tempDir(t);
   const inner = await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') });
   let unwraps = 0;
-  const counting: KeyProvider = { ...inner, id: inner.id, unwrap: async (w, c) => { unwraps++; return inner.unwrap(w, c); }, generateDataKey: (c) => inner.generateDataKey(c), health: () => inner.health(), describe: () => inner.describe(), close: () => inner.close() };
+  const counting: KeyProvider = {
+    ...inner,
+    id: inner.id,
+    unwrap: async (w, c) => {
+      unwraps++;
+      return inner.unwrap(w, c);
+    },
+    generateDataKey: (c) => inner.generateDataKey(c),
+    health: () => inner.health(),
+    describe: () => inner.describe(),
+    close: () => inner.close(),
+  };
   const { vault, registry } = await setup(t, { provider: counting, cache: { enabled: true, maxUses: 3, maxAgeMs: 60_000, maxEntries: 2 } });
   await vault.importCredentials({ botId: 'c1', account: 'a', ...canaryBuffers() });
   for (let i = 0; i < 7; i++) t.equal(await vault.withCredentials('c1', 'call', async (c) => c.appKey.toString()), CANARY_APP_KEY);
@@ -275,7 +391,10 @@ t.test('readSecretInput and parseCredentialInput', async (t) => {
   await t.rejects(readSecretInput({ file: path.join(dir, 'missing') }), code('KG4006'));
   const fromStdin = await readSecretInput({ stdin: Readable.from([Buffer.from(`{"appkey": "${CANARY_APP_KEY}",\n "secretkey":"${CANARY_SECRET_KEY}"}`)]) });
   const j = parseCredentialInput(fromStdin);
-  t.ok(fromStdin.every((b) => b === 0), 'input buffer zero-filled after parsing');
+  t.ok(
+    fromStdin.every((b) => b === 0),
+    'input buffer zero-filled after parsing',
+  );
   t.equal(j.secretKey.toString(), CANARY_SECRET_KEY);
   await t.rejects(readSecretInput({ stdin: Readable.from([Buffer.alloc(100)]) }, { maxBytes: 10 }), code('KG4006'));
   const bad = [
@@ -302,10 +421,21 @@ t.test('readSecretInput and parseCredentialInput', async (t) => {
 t.test('onDecrypt hook failure refuses the decrypt (audit fails closed)', async (t) => {
   const dataDir = await tempDir(t);
   const provider = await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') });
-  const vault = await createVault({ dataDir, provider, registry: freshRegistry(), logger: capturingLogger().logger, onDecrypt: () => { throw new GuardError('KG6001'); } });
+  const vault = await createVault({
+    dataDir,
+    provider,
+    registry: freshRegistry(),
+    logger: capturingLogger().logger,
+    onDecrypt: () => {
+      throw new GuardError('KG6001');
+    },
+  });
   t.teardown(() => vault.close());
   await vault.importCredentials({ botId: 'h', account: 'a', ...canaryBuffers() });
-  await t.rejects(vault.withCredentials('h', 'call', async () => t.fail('ran without audit')), code('KG6001'));
+  await t.rejects(
+    vault.withCredentials('h', 'call', async () => t.fail('ran without audit')),
+    code('KG6001'),
+  );
   t.ok(await vault.destroyCredentials('h'));
   t.notOk(await vault.destroyCredentials('h'));
   t.equal(await vault.describe('h'), undefined);

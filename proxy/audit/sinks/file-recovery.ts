@@ -65,7 +65,10 @@ export async function walkLog(sinkId: string, dir: string, checkpointFile: strin
     throw new GuardError('KG6001', `${sinkId}: log broken at ${e.file}:${e.line}${e.seq ? ` (seq ${e.seq})` : ''}: ${e.reason}; run kguard audit verify`);
   }
   if (lastCp && !cpHeadSeen) {
-    throw new GuardError('KG6001', `${sinkId}: log ends at seq ${walker.head?.seq ?? 0} but a signed checkpoint covers seq ${lastCp.seq}: the log was truncated`);
+    throw new GuardError(
+      'KG6001',
+      `${sinkId}: log ends at seq ${walker.head?.seq ?? 0} but a signed checkpoint covers seq ${lastCp.seq}: the log was truncated`,
+    );
   }
   return {
     head: walker.head ?? { seq: 0, hash: GENESIS_HASH },

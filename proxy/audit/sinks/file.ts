@@ -60,7 +60,10 @@ export class FileSink implements AuditSink {
   private closed = false;
   private failedBefore = false;
 
-  constructor(private readonly cfg: FileSinkConfig, private readonly deps: FileSinkDeps) {
+  constructor(
+    private readonly cfg: FileSinkConfig,
+    private readonly deps: FileSinkDeps,
+  ) {
     this.id = cfg.id;
     this.sync = new GroupCommit({
       id: this.id,
@@ -155,7 +158,10 @@ export class FileSink implements AuditSink {
       if (torn.bytes[torn.bytes.length - 1] !== 0x0a) await this.writeAll(Buffer.from('\n'));
       const record = await this.writeRecordNow({ reason: 'torn-tail', file: torn.file, line: torn.line, offset: torn.offset, ...seal });
       this.deps.metrics.recoveries.inc({ sink: this.id });
-      this.deps.logger.warn({ sink: this.id, file: torn.file, tornBytes: seal.tornBytes, seq: record.seq }, 'audit log had a torn final write (crash); sealed it with a recovery record');
+      this.deps.logger.warn(
+        { sink: this.id, file: torn.file, tornBytes: seal.tornBytes, seq: record.seq },
+        'audit log had a torn final write (crash); sealed it with a recovery record',
+      );
     }
   }
 
@@ -175,7 +181,7 @@ export class FileSink implements AuditSink {
     const st = await fh.stat();
     this.fh = fh;
     this.fileBytes = st.size;
-    this.fileOpenedAt = isNew || st.size === 0 ? Date.now() : (st.birthtimeMs || st.mtimeMs);
+    this.fileOpenedAt = isNew || st.size === 0 ? Date.now() : st.birthtimeMs || st.mtimeMs;
     if (isNew) await syncDir(this.cfg.dir);
   }
 
@@ -256,7 +262,8 @@ export class FileSink implements AuditSink {
     }
     if (!waiting) return;
     // 'always': this record's own fdatasync before the next record is written.
-    if (this.cfg.fsync === 'always') await this.sync.syncThrough().catch(() => undefined); // a failure has already rejected them
+    if (this.cfg.fsync === 'always')
+      await this.sync.syncThrough().catch(() => undefined); // a failure has already rejected them
     else this.sync.schedule(this.cfg.groupCommitMs);
   }
 

@@ -35,7 +35,10 @@ export class RedisStreamSink implements AuditSink {
   private lastOpenAttempt = 0;
   private opening: Promise<void> | undefined;
 
-  constructor(private readonly cfg: RedisStreamSinkConfig, private readonly deps: RedisStreamSinkDeps) {
+  constructor(
+    private readonly cfg: RedisStreamSinkConfig,
+    private readonly deps: RedisStreamSinkDeps,
+  ) {
     this.id = cfg.id;
     this.key = streamKey(cfg, deps.replica);
   }

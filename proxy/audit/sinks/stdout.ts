@@ -13,7 +13,11 @@ export class StdoutSink implements AuditSink {
   private isUp = false;
   private reason: string | undefined = 'not opened';
 
-  constructor(readonly id: string, private readonly out: Writable, private readonly metrics: AuditMetrics) {}
+  constructor(
+    readonly id: string,
+    private readonly out: Writable,
+    private readonly metrics: AuditMetrics,
+  ) {}
 
   get up(): boolean {
     return this.isUp;

@@ -5,7 +5,20 @@
 export { kiwoomNumber, kiwoomPrice, kiwoomQuantity, orderPrice, orderQuantity } from './numbers.js';
 export { baseCode, isStockCode, venueOfCode, type Venue } from './codes.js';
 export {
-  DAY_MS, KST_OFFSET_MS, formatExpiresDt, formatHhmmss, hhmmssToEpoch, msUntilSeoulMidnight, parseExpiresDt,
-  seoulDate, seoulDay, seoulMidnight, seoulParts, seoulTimeOfDay, seoulToEpoch, seoulWeekday, type SeoulParts,
+  DAY_MS,
+  KST_OFFSET_MS,
+  formatExpiresDt,
+  formatHhmmss,
+  hhmmssToEpoch,
+  msUntilSeoulMidnight,
+  parseExpiresDt,
+  seoulDate,
+  seoulDay,
+  seoulMidnight,
+  seoulParts,
+  seoulTimeOfDay,
+  seoulToEpoch,
+  seoulWeekday,
+  type SeoulParts,
 } from './time.js';
 export { BALANCE, FILLS, OPEN_ORDERS, cancelAllBody, type PagedInquiry } from './bodies.js';

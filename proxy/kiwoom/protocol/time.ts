@@ -5,7 +5,16 @@
 import { KST_OFFSET_MS, seoulMidnight } from '../../common/kst.js';
 
 export {
-  DAY_MS, KST_OFFSET_MS, msUntilSeoulMidnight, seoulDate, seoulDay, seoulMidnight, seoulParts, seoulTimeOfDay, seoulToEpoch, seoulWeekday,
+  DAY_MS,
+  KST_OFFSET_MS,
+  msUntilSeoulMidnight,
+  seoulDate,
+  seoulDay,
+  seoulMidnight,
+  seoulParts,
+  seoulTimeOfDay,
+  seoulToEpoch,
+  seoulWeekday,
   type SeoulParts,
 } from '../../common/kst.js';
 
@@ -16,7 +25,14 @@ function pad(n: number, w = 2): string {
 /** expires_dt: YYYYMMDDHHMMSS in Korea time → the instant; undefined unless 14 digits. */
 export function parseExpiresDt(s: unknown): Date | undefined {
   if (typeof s !== 'string' || !/^\d{14}$/.test(s)) return undefined;
-  const [y, mo, d, h, mi, se] = [s.slice(0, 4), s.slice(4, 6), s.slice(6, 8), s.slice(8, 10), s.slice(10, 12), s.slice(12, 14)].map(Number) as [number, number, number, number, number, number];
+  const [y, mo, d, h, mi, se] = [s.slice(0, 4), s.slice(4, 6), s.slice(6, 8), s.slice(8, 10), s.slice(10, 12), s.slice(12, 14)].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   return new Date(Date.UTC(y, mo - 1, d, h, mi, se) - KST_OFFSET_MS);
 }
 

@@ -17,19 +17,26 @@ export function compileApis(doc: Doc<'allow-apis' | 'deny-apis'>, index: number,
       ...base(doc, index, 'apis', EVERY_KIND, true),
       needs: 0,
       grantsTransfer: kinds.has('transfer') || undefined,
-      check: (f) => listed(f.kind, f.apiId) ? undefined : {
-        outcome: 'deny',
-        reason: doc.message ?? say(lang, `이 봇에 허용되지 않은 API입니다 (${f.apiId}, ${f.kind})`, `${f.apiId} (${f.kind}) is not on this bot's allow-list`),
-      },
+      check: (f) =>
+        listed(f.kind, f.apiId)
+          ? undefined
+          : {
+              outcome: 'deny',
+              reason:
+                doc.message ?? say(lang, `이 봇에 허용되지 않은 API입니다 (${f.apiId}, ${f.kind})`, `${f.apiId} (${f.kind}) is not on this bot's allow-list`),
+            },
     };
   }
   return {
     ...base(doc, index, 'apis', EVERY_KIND, true),
     needs: 0,
-    check: (f) => listed(f.kind, f.apiId) ? {
-      outcome: 'deny',
-      reason: doc.message ?? say(lang, `금지된 API입니다 (${f.apiId}, ${f.kind})`, `${f.apiId} (${f.kind}) is denied`),
-    } : undefined,
+    check: (f) =>
+      listed(f.kind, f.apiId)
+        ? {
+            outcome: 'deny',
+            reason: doc.message ?? say(lang, `금지된 API입니다 (${f.apiId}, ${f.kind})`, `${f.apiId} (${f.kind}) is denied`),
+          }
+        : undefined,
   };
 }
 
@@ -51,9 +58,11 @@ export function compileSymbols(doc: Doc<'allow-symbols' | 'deny-symbols'>, index
       if (symbols.has(f.symbol) === allow) return undefined;
       return {
         outcome: 'deny',
-        reason: doc.message ?? (allow
-          ? say(lang, `허용 목록에 없는 종목입니다 (${f.symbol})`, `${f.symbol} is not on the symbol allow-list`)
-          : say(lang, `거래가 제한된 종목입니다 (${f.symbol})`, `${f.symbol} is a restricted security`)),
+        reason:
+          doc.message ??
+          (allow
+            ? say(lang, `허용 목록에 없는 종목입니다 (${f.symbol})`, `${f.symbol} is not on the symbol allow-list`)
+            : say(lang, `거래가 제한된 종목입니다 (${f.symbol})`, `${f.symbol} is a restricted security`)),
       };
     },
   };
@@ -66,10 +75,15 @@ export function compileMarkets(doc: Doc<'markets'>, index: number, ctx: CompileC
   return {
     ...base(doc, index, 'markets', BOOK_KINDS),
     needs: 0,
-    check: (f) => f.market !== undefined && allowed.has(f.market) ? undefined : {
-      outcome: 'deny',
-      reason: doc.message ?? say(lang, `허용되지 않은 거래소입니다 (${f.market ?? '없음'}; 허용: ${list})`, `venue ${f.market ?? '(none)'} is not allowed (allowed: ${list})`),
-    },
+    check: (f) =>
+      f.market !== undefined && allowed.has(f.market)
+        ? undefined
+        : {
+            outcome: 'deny',
+            reason:
+              doc.message ??
+              say(lang, `허용되지 않은 거래소입니다 (${f.market ?? '없음'}; 허용: ${list})`, `venue ${f.market ?? '(none)'} is not allowed (allowed: ${list})`),
+          },
   };
 }
 
@@ -88,7 +102,10 @@ export function compileTradeTypes(doc: Doc<'trade-types'>, index: number, ctx: C
       const ok = tp !== undefined && (allow ? allow.has(tp) : !deny.has(tp));
       if (ok) return undefined;
       const label = tp === undefined ? say(lang, '없음', '(none)') : `${tp}${CODE_NAMES[tp] ? ` ${CODE_NAMES[tp]}` : ''}`;
-      return { outcome: 'deny', reason: doc.message ?? say(lang, `허용되지 않은 매매구분입니다 (trde_tp ${label})`, `order type trde_tp ${label} is not allowed`) };
+      return {
+        outcome: 'deny',
+        reason: doc.message ?? say(lang, `허용되지 않은 매매구분입니다 (trde_tp ${label})`, `order type trde_tp ${label} is not allowed`),
+      };
     },
   };
 }

@@ -20,17 +20,16 @@ export type RuleBaseFields = Pick<CompiledRule, 'id' | 'type' | 'kind' | 'mode' 
  */
 export function base(doc: RuleDoc, index: number, kind: RuleKind, typeKinds: readonly ApiKind[], generic = false): RuleBaseFields {
   const when = doc.when ?? {};
-  const kinds = new Set<ApiKind>(
-    when.kinds === undefined ? typeKinds : generic ? when.kinds : when.kinds.filter((k) => typeKinds.includes(k)),
-  );
+  const kinds = new Set<ApiKind>(when.kinds === undefined ? typeKinds : generic ? when.kinds : when.kinds.filter((k) => typeKinds.includes(k)));
   const accounts = when.accounts ? new Set(when.accounts) : undefined;
   const apiIds = when.apiIds ? new Set(when.apiIds) : undefined;
   const sides = when.sides ? new Set<string>(when.sides) : undefined;
   let select: ((f: CallFacts) => boolean) | null = null;
   if (accounts || apiIds || sides) {
-    select = (f) => (accounts === undefined || accounts.has(f.account))
-      && (apiIds === undefined || apiIds.has(f.apiId))
-      && (sides === undefined || (f.side !== undefined && sides.has(f.side)));
+    select = (f) =>
+      (accounts === undefined || accounts.has(f.account)) &&
+      (apiIds === undefined || apiIds.has(f.apiId)) &&
+      (sides === undefined || (f.side !== undefined && sides.has(f.side)));
   }
   return {
     id: doc.id,

@@ -29,14 +29,19 @@ export function compileRateLimit(doc: Doc<'rate-limit'>, index: number, ctx: Com
     limits: (f) => {
       const who = scopeKey(scope, f);
       const date = f.day;
-      return layers.map((l): LimitRequest => l.day
-        // A Seoul calendar day: the date in the key makes the counter roll over at KST midnight.
-        ? { key: `${prefix}${who}:day:${date}`, limit: l.max, windowMs: DAY_MS, mode: 'fixed' }
-        : { key: `${prefix}${who}:${l.per}`, limit: l.max, windowMs: l.ms, mode: 'sliding' });
+      return layers.map(
+        (l): LimitRequest =>
+          l.day
+            ? // A Seoul calendar day: the date in the key makes the counter roll over at KST midnight.
+              { key: `${prefix}${who}:day:${date}`, limit: l.max, windowMs: DAY_MS, mode: 'fixed' }
+            : { key: `${prefix}${who}:${l.per}`, limit: l.max, windowMs: l.ms, mode: 'sliding' },
+      );
     },
     limitReason: (i) => {
       const l = layers[i]!;
-      return doc.message ?? say(lang, `요청 한도를 초과했습니다 (${l.per === 'day' ? '하루' : l.per}당 ${l.max}회)`, `rate limit reached (${l.max} per ${l.per})`);
+      return (
+        doc.message ?? say(lang, `요청 한도를 초과했습니다 (${l.per === 'day' ? '하루' : l.per}당 ${l.max}회)`, `rate limit reached (${l.max} per ${l.per})`)
+      );
     },
   };
 }
@@ -80,7 +85,11 @@ export function compileDailyCap(doc: Doc<'daily-cap'>, index: number, ctx: Compi
       if (doc.message) return doc.message;
       if (l.name === 'orders') return say(lang, `일일 주문 건수 한도 ${l.max}건에 도달했습니다`, `daily order cap of ${l.max} reached`);
       const label = { buy: ['매수', 'buy'], sell: ['매도', 'sell'], gross: ['총', 'gross'] }[l.name];
-      return say(lang, `일일 ${label[0]} 금액 한도 ${krw(l.max)}원을 초과합니다 (현재 ${krw(usage)}원)`, `daily ${label[1]} notional cap of KRW ${krw(l.max)} would be exceeded (used KRW ${krw(usage)})`);
+      return say(
+        lang,
+        `일일 ${label[0]} 금액 한도 ${krw(l.max)}원을 초과합니다 (현재 ${krw(usage)}원)`,
+        `daily ${label[1]} notional cap of KRW ${krw(l.max)} would be exceeded (used KRW ${krw(usage)})`,
+      );
     },
   };
 }
@@ -107,7 +116,16 @@ export function compileCancelRatio(doc: Doc<'cancel-ratio'>, index: number, ctx:
       if (orders < minOrders) return undefined;
       const ratio = (cancels + 1) / orders;
       if (ratio <= maxRatio + 1e-12) return undefined;
-      return { outcome: 'deny', reason: doc.message ?? say(lang, `주문 대비 취소 비율이 한도 ${maxRatio}를 초과합니다 (주문 ${orders}, 취소 ${cancels})`, `cancel-to-order ratio would exceed ${maxRatio} (orders ${orders}, cancels ${cancels})`) };
+      return {
+        outcome: 'deny',
+        reason:
+          doc.message ??
+          say(
+            lang,
+            `주문 대비 취소 비율이 한도 ${maxRatio}를 초과합니다 (주문 ${orders}, 취소 ${cancels})`,
+            `cancel-to-order ratio would exceed ${maxRatio} (orders ${orders}, cancels ${cancels})`,
+          ),
+      };
     },
   };
 }
@@ -119,9 +137,13 @@ export function compileMaxOpenOrders(doc: Doc<'max-open-orders'>, index: number,
     needs: NEEDS_OPEN_ORDERS,
     check: (_f, m) => {
       const open = m.openOrders;
-      if (open === undefined || open === null) return { outcome: 'deny', reason: doc.message ?? say(lang, '미체결 주문 수를 확인할 수 없습니다', 'open order count is unavailable; refusing') };
+      if (open === undefined || open === null)
+        return { outcome: 'deny', reason: doc.message ?? say(lang, '미체결 주문 수를 확인할 수 없습니다', 'open order count is unavailable; refusing') };
       if (open < doc.max) return undefined;
-      return { outcome: 'deny', reason: doc.message ?? say(lang, `미체결 주문이 ${open}건으로 한도 ${doc.max}건에 도달했습니다`, `${open} open orders; the limit is ${doc.max}`) };
+      return {
+        outcome: 'deny',
+        reason: doc.message ?? say(lang, `미체결 주문이 ${open}건으로 한도 ${doc.max}건에 도달했습니다`, `${open} open orders; the limit is ${doc.max}`),
+      };
     },
   };
 }
@@ -139,6 +161,12 @@ export function compileDuplicateGuard(doc: Doc<'duplicate-guard'>, index: number
       return order.length <= 160 ? prefix + order : `${prefix}h:${createHash('sha256').update(order).digest('base64url')}`;
     },
     duplicateTtlMs: Math.round(doc.windowSeconds * 1000),
-    duplicateReason: doc.message ?? say(lang, `${doc.windowSeconds}초 안에 같은 주문이 이미 들어왔습니다 (의도한 주문이면 표시하십시오)`, `the same order was sent within ${doc.windowSeconds}s (mark it intentional if it is deliberate)`),
+    duplicateReason:
+      doc.message ??
+      say(
+        lang,
+        `${doc.windowSeconds}초 안에 같은 주문이 이미 들어왔습니다 (의도한 주문이면 표시하십시오)`,
+        `the same order was sent within ${doc.windowSeconds}s (mark it intentional if it is deliberate)`,
+      ),
   };
 }

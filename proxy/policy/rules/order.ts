@@ -18,7 +18,10 @@ export function malformedQuantity(lang: Language, message?: string): Verdict {
 }
 
 export function noReferencePrice(lang: Language, symbol: string | undefined, message?: string): Verdict {
-  return { outcome: 'deny', reason: message ?? say(lang, `기준가를 확인할 수 없습니다 (${symbol ?? '-'})`, `no reference price for ${symbol ?? '(no symbol)'}; refusing to guess`) };
+  return {
+    outcome: 'deny',
+    reason: message ?? say(lang, `기준가를 확인할 수 없습니다 (${symbol ?? '-'})`, `no reference price for ${symbol ?? '(no symbol)'}; refusing to guess`),
+  };
 }
 
 export function compileOrderSize(doc: Doc<'order-size'>, index: number, ctx: CompileContext): CompiledRule {
@@ -32,16 +35,30 @@ export function compileOrderSize(doc: Doc<'order-size'>, index: number, ctx: Com
       const qty = f.quantity;
       if (qty === undefined || Number.isNaN(qty)) return malformedQuantity(lang, doc.message);
       if (maxQty !== undefined && qty > maxQty) {
-        return { outcome: 'deny', reason: doc.message ?? say(lang, `주문수량 ${qty}주가 한도 ${maxQty}주를 초과합니다`, `quantity ${qty} exceeds the limit of ${maxQty}`) };
+        return {
+          outcome: 'deny',
+          reason: doc.message ?? say(lang, `주문수량 ${qty}주가 한도 ${maxQty}주를 초과합니다`, `quantity ${qty} exceeds the limit of ${maxQty}`),
+        };
       }
       if (maxNotional !== undefined) {
         const px = notionalPrice(f, m);
         if (px === undefined || Number.isNaN(px)) {
-          return Number.isNaN(px) ? { outcome: 'deny', reason: doc.message ?? say(lang, '주문단가가 올바르지 않습니다', 'order price is malformed') } : noReferencePrice(lang, f.symbol, doc.message);
+          return Number.isNaN(px)
+            ? { outcome: 'deny', reason: doc.message ?? say(lang, '주문단가가 올바르지 않습니다', 'order price is malformed') }
+            : noReferencePrice(lang, f.symbol, doc.message);
         }
         const notional = px * qty;
         if (notional > maxNotional) {
-          return { outcome: 'deny', reason: doc.message ?? say(lang, `주문금액 ${krw(notional)}원이 한도 ${krw(maxNotional)}원을 초과합니다`, `order notional KRW ${krw(notional)} exceeds the limit of KRW ${krw(maxNotional)}`) };
+          return {
+            outcome: 'deny',
+            reason:
+              doc.message ??
+              say(
+                lang,
+                `주문금액 ${krw(notional)}원이 한도 ${krw(maxNotional)}원을 초과합니다`,
+                `order notional KRW ${krw(notional)} exceeds the limit of KRW ${krw(maxNotional)}`,
+              ),
+          };
         }
       }
       return undefined;
@@ -66,7 +83,13 @@ export function compilePriceCollar(doc: Doc<'price-collar'>, index: number, ctx:
       if (dev <= maxDev + 1e-9) return undefined;
       return {
         outcome: 'deny',
-        reason: doc.message ?? say(lang, `주문단가 ${krw(px)}원이 기준가 ${krw(ref)}원에서 ${dev.toFixed(2)}% 벗어났습니다 (한도 ${maxDev}%)`, `price ${krw(px)} is ${dev.toFixed(2)}% away from the reference ${krw(ref)} (limit ${maxDev}%)`),
+        reason:
+          doc.message ??
+          say(
+            lang,
+            `주문단가 ${krw(px)}원이 기준가 ${krw(ref)}원에서 ${dev.toFixed(2)}% 벗어났습니다 (한도 ${maxDev}%)`,
+            `price ${krw(px)} is ${dev.toFixed(2)}% away from the reference ${krw(ref)} (limit ${maxDev}%)`,
+          ),
       };
     },
   };
@@ -78,7 +101,13 @@ export function compileRequireApproval(doc: Doc<'require-approval'>, index: numb
   const minQty = doc.minQuantity;
   const minNotional = doc.minNotional;
   const sized = minQty !== undefined || minNotional !== undefined;
-  const reason = doc.message ?? say(lang, outcome === 'hold' ? '관리자 승인이 필요한 주문입니다' : '추가 승인이 필요한 주문입니다', outcome === 'hold' ? 'this call needs admin approval' : 'this call needs step-up approval');
+  const reason =
+    doc.message ??
+    say(
+      lang,
+      outcome === 'hold' ? '관리자 승인이 필요한 주문입니다' : '추가 승인이 필요한 주문입니다',
+      outcome === 'hold' ? 'this call needs admin approval' : 'this call needs step-up approval',
+    );
   const verdict: Verdict = { outcome, reason };
   return {
     ...base(doc, index, 'approval', sized ? PRICED_KINDS : ['order', 'modify', 'cancel', 'query', 'account', 'auth', 'transfer', 'realtime'], !sized),

@@ -30,7 +30,10 @@ export function compileTradingWindow(doc: Doc<'trading-window'>, index: number, 
         const iv = intervals[i]!;
         if (tod >= iv[0] && tod < iv[1]) return undefined;
       }
-      return { outcome: 'deny', reason: doc.message ?? say(lang, `거래 가능 시간이 아닙니다 (KST; 허용: ${describe})`, `outside the trading window (KST; allowed: ${describe})`) };
+      return {
+        outcome: 'deny',
+        reason: doc.message ?? say(lang, `거래 가능 시간이 아닙니다 (KST; 허용: ${describe})`, `outside the trading window (KST; allowed: ${describe})`),
+      };
     },
   };
 }

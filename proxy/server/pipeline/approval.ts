@@ -19,8 +19,13 @@ async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalCon
     return;
   }
   const ticket = await deps.approvals.request({
-    botId: ctx.bot.id, account: ctx.bot.account, apiId: ctx.apiId, body: ctx.json, owner: ctx.bot.owner,
-    score: ctx.risk?.score ?? 0, level: decision.outcome === 'hold' ? 'admin' : 'step_up',
+    botId: ctx.bot.id,
+    account: ctx.bot.account,
+    apiId: ctx.apiId,
+    body: ctx.json,
+    owner: ctx.bot.owner,
+    score: ctx.risk?.score ?? 0,
+    level: decision.outcome === 'hold' ? 'admin' : 'step_up',
     reasons: [decision.reason ?? decision.ruleId ?? 'risk', ...(ctx.risk?.contributions.map((c) => c.reason) ?? [])],
     requestId: ctx.id,
   });

@@ -15,18 +15,30 @@ export function auditIntent(deps: Pick<PipelineDeps, 'auditor'>) {
     const j = judged(ctx);
     const d = j.decision;
     try {
-      await deps.auditor.append({
-        type: 'call.intent',
-        requestId: j.id,
-        botId: j.bot.id,
-        apiId: j.apiId,
-        kind: j.entry.kind,
-        account: j.bot.account,
-        sourceIp: j.sourceIp,
-        body: j.entry.kind === 'query' ? undefined : j.json,
-        decision: { outcome: d.outcome, ruleId: d.ruleId, ruleKind: d.ruleKind, reason: d.reason, matched: d.matched, shadowDenies: d.shadowDenies, policyVersion: d.policyVersion, ...(d.market ? { market: d.market } : {}) },
-        risk: j.risk,
-      }, { durability: durabilityFor(j.entry.kind) });
+      await deps.auditor.append(
+        {
+          type: 'call.intent',
+          requestId: j.id,
+          botId: j.bot.id,
+          apiId: j.apiId,
+          kind: j.entry.kind,
+          account: j.bot.account,
+          sourceIp: j.sourceIp,
+          body: j.entry.kind === 'query' ? undefined : j.json,
+          decision: {
+            outcome: d.outcome,
+            ruleId: d.ruleId,
+            ruleKind: d.ruleKind,
+            reason: d.reason,
+            matched: d.matched,
+            shadowDenies: d.shadowDenies,
+            policyVersion: d.policyVersion,
+            ...(d.market ? { market: d.market } : {}),
+          },
+          risk: j.risk,
+        },
+        { durability: durabilityFor(j.entry.kind) },
+      );
     } catch (err) {
       throw err instanceof GuardError && err.code === 'KG6001' ? err : new GuardError('KG6001', undefined, { cause: err });
     }

@@ -25,8 +25,12 @@ export function forward(deps: Pick<PipelineDeps, 'upstream'>) {
     let up: TrResponse;
     try {
       up = await deps.upstream.call({
-        botId: j.bot.id, entry: j.entry, body: Buffer.from(JSON.stringify(j.json)),
-        contYn: j.contYn, nextKey: j.nextKey, signal: abortable(j),
+        botId: j.bot.id,
+        entry: j.entry,
+        body: Buffer.from(JSON.stringify(j.json)),
+        contYn: j.contYn,
+        nextKey: j.nextKey,
+        signal: abortable(j),
       });
       j.upstream = up;
     } finally {

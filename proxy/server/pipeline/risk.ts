@@ -18,9 +18,16 @@ export function riskInput(ctx: Parsed, now: number): RiskInput {
   const qty = valid(orderQuantity(b.ord_qty ?? b.mdfy_qty ?? b.cncl_qty));
   const price = valid(orderPrice(b.ord_uv ?? b.mdfy_uv));
   return {
-    botId: ctx.bot.id, account: ctx.bot.account, apiId: ctx.apiId, kind: ctx.entry.kind, side: ctx.entry.side,
-    stkCd: typeof b.stk_cd === 'string' ? b.stk_cd : undefined, qty, price: price || undefined,
-    sourceIp: ctx.sourceIp, now,
+    botId: ctx.bot.id,
+    account: ctx.bot.account,
+    apiId: ctx.apiId,
+    kind: ctx.entry.kind,
+    side: ctx.entry.side,
+    stkCd: typeof b.stk_cd === 'string' ? b.stk_cd : undefined,
+    qty,
+    price: price || undefined,
+    sourceIp: ctx.sourceIp,
+    now,
   };
 }
 
