@@ -1,11 +1,11 @@
 // Configuration: an optional YAML/JSON file, then KGUARD_* environment
-// overrides, validated once at start. Core sections are checked here with a
-// JSON Schema; the sections owned by other parts (vault, policy, audit,
-// state, risk, approval, response) stay raw and each part validates its own.
+// overrides, validated once at start. Core sections are checked with the JSON
+// Schema in config-schema.ts; the sections owned by other parts (vault, policy,
+// audit, state, risk, approval, response) stay raw and each part validates its own.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import { describeErrors, validateConfig } from './config-schema.js';
 import { GuardError, type Language } from './errors.js';
 import { KIWOOM_LIMITS, type GovernorLimits } from './kiwoom-limits.js';
 
@@ -154,152 +154,6 @@ export function defaultConfig(): Config {
   };
 }
 
-const port = { type: 'integer', minimum: 0, maximum: 65535 };
-const posInt = { type: 'integer', minimum: 1 };
-const host = { type: 'string', minLength: 1, maxLength: 255 };
-const limitProps = Object.fromEntries(
-  Object.keys(KIWOOM_LIMITS).map((k) => [
-    k,
-    k === 'windowMs' || k.endsWith('Ms')
-      ? { type: 'integer', minimum: k === 'windowMs' ? 100 : 0, maximum: 600_000 }
-      : { type: 'integer', minimum: 1, maximum: 10_000 },
-  ]),
-);
-
-const schema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    configFile: { type: 'string' },
-    dataDir: { type: 'string', minLength: 1 },
-    language: { enum: ['ko', 'en'] },
-    listen: { type: 'object', additionalProperties: false, required: ['host', 'port'], properties: { host, port } },
-    admin: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['host', 'port', 'enabled'],
-      properties: { host, port, enabled: { type: 'boolean' } },
-    },
-    upstream: {
-      type: 'object',
-      additionalProperties: false,
-      required: [
-        'target',
-        'allowInsecureHttp',
-        'connections',
-        'connectTimeoutMs',
-        'headersTimeoutMs',
-        'bodyTimeoutMs',
-        'keepAliveTimeoutMs',
-        'maxResponseBytes',
-      ],
-      properties: {
-        target: { enum: ['sim', 'mock', 'production', 'custom'] },
-        url: { type: 'string', pattern: '^https?://' },
-        allowInsecureHttp: { type: 'boolean' },
-        caFile: { type: 'string' },
-        connections: { type: 'integer', minimum: 1, maximum: 4096 },
-        connectTimeoutMs: posInt,
-        headersTimeoutMs: posInt,
-        bodyTimeoutMs: posInt,
-        keepAliveTimeoutMs: posInt,
-        maxResponseBytes: { type: 'integer', minimum: 1024 },
-        limits: {
-          anyOf: [
-            { const: 'off' },
-            {
-              type: 'object',
-              additionalProperties: false,
-              properties: { ...limitProps, mock: { type: 'object', additionalProperties: false, properties: limitProps } },
-            },
-          ],
-        },
-        sim: { type: 'object', additionalProperties: false, required: ['ideal'], properties: { ideal: { type: 'boolean' } } },
-      },
-    },
-    limits: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['maxBodyBytes', 'maxHeaderBytes', 'requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'],
-      properties: {
-        maxBodyBytes: { type: 'integer', minimum: 2, maximum: 16 * 1024 * 1024 },
-        maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1024 * 1024 },
-        requestTimeoutMs: posInt,
-        headersTimeoutMs: posInt,
-        keepAliveTimeoutMs: posInt,
-        maxConnections: posInt,
-      },
-    },
-    tokens: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['ttlSeconds', 'issuer', 'audience', 'clockToleranceSeconds'],
-      properties: {
-        ttlSeconds: { type: 'integer', minimum: 10, maximum: 86_400 },
-        issuer: { type: 'string', minLength: 1 },
-        audience: { type: 'string', minLength: 1 },
-        clockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
-        keyFile: { type: 'string' },
-      },
-    },
-    brokerTokens: {
-      type: 'object',
-      additionalProperties: false,
-      required: [
-        'idleRevokeMs',
-        'renewBeforeMs',
-        'leaseTtlMs',
-        'issueLockTtlMs',
-        'sessionWaitMs',
-        'revokeAttempts',
-        'revokeBaseDelayMs',
-        'revokeMaxDelayMs',
-        'sweepIntervalMs',
-        'queryRetryBudgetMs',
-      ],
-      properties: {
-        idleRevokeMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
-        renewBeforeMs: { type: 'integer', minimum: 0, maximum: 12 * 3_600_000 },
-        leaseTtlMs: { type: 'integer', minimum: 100, maximum: 3_600_000 },
-        issueLockTtlMs: { type: 'integer', minimum: 100, maximum: 600_000 },
-        sessionWaitMs: { type: 'integer', minimum: 1, maximum: 600_000 },
-        revokeAttempts: posInt,
-        revokeBaseDelayMs: posInt,
-        revokeMaxDelayMs: posInt,
-        sweepIntervalMs: { type: 'integer', minimum: 50, maximum: 3_600_000 },
-        queryRetryBudgetMs: { type: 'integer', minimum: 0, maximum: 60_000 },
-      },
-    },
-    log: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['level'],
-      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
-    },
-    demo: { type: 'object', additionalProperties: false, required: ['enabled'], properties: { enabled: { type: 'boolean' } } },
-    vault: { type: 'object' },
-    policy: { type: 'object' },
-    audit: { type: 'object' },
-    state: { type: 'object' },
-    risk: { type: 'object' },
-    approval: { type: 'object' },
-    response: { type: 'object' },
-  },
-} as const;
-
-const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
-
-function describeErrors(errors: ErrorObject[] | null | undefined): string {
-  return (errors ?? [])
-    .map((e) => {
-      const where = e.instancePath || '(root)';
-      if (e.keyword === 'additionalProperties') return `${where}: unknown key '${String(e.params.additionalProperty)}'`;
-      if (e.keyword === 'enum') return `${where}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
-      return `${where}: ${e.message ?? 'invalid'}`;
-    })
-    .join('; ');
-}
-
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -414,7 +268,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
         `brokerTokens.${gone} was replaced by one broker session per app key (Kiwoom shares one token per key); use brokerTokens.idleRevokeMs to keep a token between calls`,
       );
   }
-  if (!validate(merged)) throw new ConfigError(describeErrors(validate.errors));
+  if (!validateConfig(merged)) throw new ConfigError(describeErrors(validateConfig.errors));
   const config = merged as unknown as Config;
   config.dataDir = path.resolve(cwd, config.dataDir);
   checkUpstream(config.upstream);

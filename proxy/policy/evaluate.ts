@@ -4,7 +4,8 @@
 // The first enforce-mode deny decides; shadow rules are recorded, never obeyed.
 // Counters are charged last and only when nothing denied before them, so a
 // denied call does not use up a bot's rate limit.
-import type { LimitRequest, Store } from '../state/types.js';
+import type { Store } from '../state/types.js';
+import { Accumulator, applies, type TraceEntry } from './accumulator.js';
 import {
   NEEDS_HELD_QUANTITY,
   NEEDS_OPEN_ORDERS,
@@ -19,15 +20,10 @@ import {
   type Verdict,
 } from './compiled.js';
 import { callFacts, type CallFacts } from './facts.js';
-import type { Decision, MatchedRule, PolicyCall, RuleKind, RuleMode, TradingState } from './types.js';
+import { statefulPhase } from './stateful.js';
+import type { Decision, PolicyCall, TradingState } from './types.js';
 
-export interface TraceEntry {
-  ruleId: string;
-  type: string;
-  mode: RuleMode;
-  result: 'pass' | 'deny' | 'step-up' | 'hold' | 'overridden' | 'not-selected' | 'skipped';
-  reason?: string;
-}
+export type { TraceEntry } from './accumulator.js';
 
 export interface EvalDeps {
   store: Store;
@@ -52,76 +48,8 @@ export const BUILTIN = {
   riskApproval: 'builtin.risk-approval',
 } as const;
 
-const RANK = { allow: 0, 'step-up': 1, hold: 2 } as const;
-
 /** Kinds that stay open in each posture; REDUCING also lets sells of held stock through. */
 const OPEN_WHEN_HALTED = new Set(['cancel', 'query', 'account', 'auth', 'realtime']);
-
-class Accumulator {
-  matched: MatchedRule[] = [];
-  shadowDenies: string[] = [];
-  deny: { ruleId: string; kind: RuleKind; reason: string; retryAfterMs?: number } | undefined;
-  soft: { outcome: 'step-up' | 'hold'; ruleId: string; kind: RuleKind; reason: string } | undefined;
-
-  constructor(readonly trace: TraceEntry[] | undefined) {}
-
-  /** Returns true when evaluation should stop (an enforced deny, outside explain). */
-  record(rule: { id: string; type: string; kind: RuleKind; mode: RuleMode }, v: Verdict | undefined): boolean {
-    this.trace?.push({ ruleId: rule.id, type: rule.type, mode: rule.mode, result: v ? v.outcome : 'pass', ...(v ? { reason: v.reason } : {}) });
-    if (v === undefined) return false;
-    this.matched.push({ ruleId: rule.id, outcome: v.outcome, mode: rule.mode, reason: v.reason });
-    if (rule.mode === 'shadow') {
-      if (v.outcome === 'deny') this.shadowDenies.push(rule.id);
-      return false;
-    }
-    if (v.outcome === 'deny') {
-      if (this.deny === undefined)
-        this.deny = { ruleId: rule.id, kind: rule.kind, reason: v.reason, ...(v.retryAfterMs !== undefined ? { retryAfterMs: v.retryAfterMs } : {}) };
-      return this.trace === undefined;
-    }
-    if (this.soft === undefined || RANK[v.outcome] > RANK[this.soft.outcome])
-      this.soft = { outcome: v.outcome, ruleId: rule.id, kind: rule.kind, reason: v.reason };
-    return false;
-  }
-
-  skip(rule: CompiledRule, result: 'overridden' | 'not-selected' | 'skipped'): void {
-    this.trace?.push({ ruleId: rule.id, type: rule.type, mode: rule.mode, result });
-  }
-
-  decision(version: string): Decision {
-    const base = { matched: this.matched, shadowDenies: this.shadowDenies, policyVersion: version };
-    if (this.deny) {
-      return {
-        outcome: 'deny',
-        ruleId: this.deny.ruleId,
-        ruleKind: this.deny.kind,
-        reason: this.deny.reason,
-        ...base,
-        ...(this.deny.retryAfterMs !== undefined ? { retryAfterMs: this.deny.retryAfterMs } : {}),
-      };
-    }
-    if (this.soft) return { outcome: this.soft.outcome, ruleId: this.soft.ruleId, ruleKind: this.soft.kind, reason: this.soft.reason, ...base };
-    return { outcome: 'allow', ...base };
-  }
-}
-
-function applies(r: CompiledRule, f: CallFacts, acc: Accumulator): boolean {
-  if (r.select !== null && !r.select(f)) {
-    acc.skip(r, 'not-selected');
-    return false;
-  }
-  const by = r.overriddenBy;
-  if (by !== undefined) {
-    for (let i = 0; i < by.length; i++) {
-      const o = by[i]!;
-      if (o.select === null || o.select(f)) {
-        acc.skip(r, 'overridden');
-        return false;
-      }
-    }
-  }
-  return true;
-}
 
 const NO_DATA: MarketSnapshot = {};
 
@@ -336,108 +264,4 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
   if (acc.deny !== undefined && opts.trace === undefined) return done();
   if (await statefulPhase(activeStateful, f, market, deps.store, acc, opts.dryRun === true || acc.deny !== undefined)) return done();
   return done();
-}
-
-async function statefulPhase(rules: CompiledRule[], f: CallFacts, market: MarketSnapshot, store: Store, acc: Accumulator, dryRun: boolean): Promise<boolean> {
-  // 4a: counters that are only read (cancel ratio).
-  const readers = rules.filter((r) => r.counterKeys);
-  if (readers.length > 0) {
-    const keys = [...new Set(readers.flatMap((r) => r.counterKeys!(f)))];
-    const values = await Promise.all(keys.map((k) => store.get(k)));
-    const byKey = new Map(keys.map((k, i) => [k, Number(values[i] ?? 0) || 0]));
-    const reads = { get: (k: string) => byKey.get(k) ?? 0 };
-    for (const r of readers) if (acc.record(r, r.checkCounters!(f, reads))) return true;
-  }
-
-  // 4b: duplicate guard, looked up before anything is charged.
-  const dups: { rule: CompiledRule; key: string }[] = [];
-  for (const r of rules) {
-    if (!r.duplicateKey) continue;
-    const key = r.duplicateKey(f);
-    if (key === undefined) {
-      acc.record(r, undefined);
-      continue;
-    }
-    dups.push({ rule: r, key: r.mode === 'shadow' ? `${key}:shadow` : key });
-  }
-  let seen: (string | null)[] = [];
-  if (dups.length > 0) {
-    seen = await Promise.all(dups.map((d) => store.get(d.key)));
-    for (let i = 0; i < dups.length; i++) {
-      if (seen[i] !== null && acc.record(dups[i]!.rule, { outcome: 'deny', reason: dups[i]!.rule.duplicateReason! })) return true;
-    }
-  }
-
-  // 4c: rate limits and daily caps: every enforced limit in one atomic consume; shadow ones are peeked.
-  const enforced: LimitRequest[] = [];
-  const enforcedOwner: { rule: CompiledRule; index: number }[] = [];
-  const shadow: LimitRequest[] = [];
-  const shadowOwner: { rule: CompiledRule; index: number }[] = [];
-  for (const r of rules) {
-    if (!r.limits) continue;
-    const reqs = r.limits(f, market);
-    if (reqs === undefined) continue;
-    if (!Array.isArray(reqs)) {
-      if (acc.record(r, reqs)) return true;
-      continue;
-    }
-    const into = r.mode === 'shadow' ? shadow : enforced;
-    const owners = r.mode === 'shadow' ? shadowOwner : enforcedOwner;
-    reqs.forEach((q, index) => {
-      into.push(q);
-      owners.push({ rule: r, index });
-    });
-  }
-  if (shadow.length > 0) {
-    const usage = await store.peek(shadow);
-    const failed = new Set<CompiledRule>();
-    shadow.forEach((q, i) => {
-      const o = shadowOwner[i]!;
-      if (!failed.has(o.rule) && usage[i]! + (q.cost ?? 1) > q.limit) {
-        failed.add(o.rule);
-        acc.record(o.rule, { outcome: 'deny', reason: o.rule.limitReason!(o.index, q, usage[i]!) });
-      }
-    });
-    for (const o of new Set(shadowOwner.map((x) => x.rule))) if (!failed.has(o)) acc.record(o, undefined);
-  }
-  if (enforced.length > 0) {
-    if (dryRun) {
-      const usage = await store.peek(enforced);
-      const failed = new Set<CompiledRule>();
-      for (let i = 0; i < enforced.length; i++) {
-        const q = enforced[i]!;
-        const o = enforcedOwner[i]!;
-        if (!failed.has(o.rule) && usage[i]! + (q.cost ?? 1) > q.limit) {
-          failed.add(o.rule);
-          if (acc.record(o.rule, { outcome: 'deny', reason: o.rule.limitReason!(o.index, q, usage[i]!) })) return true;
-        }
-      }
-      for (const o of new Set(enforcedOwner.map((x) => x.rule))) if (!failed.has(o)) acc.record(o, undefined);
-    } else {
-      const result = await store.consume(enforced);
-      if (!result.allowed) {
-        const i = result.failedIndex ?? 0;
-        const o = enforcedOwner[i]!;
-        const q = enforced[i]!;
-        const v: Verdict = { outcome: 'deny', reason: o.rule.limitReason!(o.index, q, result.usage[i] ?? 0) };
-        if (result.retryAfterMs !== undefined) v.retryAfterMs = result.retryAfterMs;
-        if (acc.record(o.rule, v)) return true;
-      } else {
-        for (const o of new Set(enforcedOwner.map((x) => x.rule))) acc.record(o, undefined);
-      }
-    }
-  }
-
-  // 4d: claim the duplicate keys; losing a race to an identical call is a duplicate too.
-  if (dups.length > 0 && !dryRun) {
-    const claimed = await Promise.all(dups.map((d) => store.setIfAbsent(d.key, '1', d.rule.duplicateTtlMs!)));
-    for (let i = 0; i < dups.length; i++) {
-      const d = dups[i]!;
-      if (seen[i] !== null) continue; // already recorded above
-      if (!claimed[i]) {
-        if (acc.record(d.rule, { outcome: 'deny', reason: d.rule.duplicateReason! })) return true;
-      } else acc.record(d.rule, undefined);
-    }
-  }
-  return false;
 }

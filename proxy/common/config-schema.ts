@@ -1,0 +1,151 @@
+// The JSON Schema for the core config sections and its compiled validator,
+// kept apart from config.ts (types, defaults, loading) because it is long and
+// changes on its own. Sections owned by other parts are only checked to be objects.
+import { Ajv, type ErrorObject } from 'ajv';
+import { KIWOOM_LIMITS } from './kiwoom-limits.js';
+
+const port = { type: 'integer', minimum: 0, maximum: 65535 };
+const posInt = { type: 'integer', minimum: 1 };
+const host = { type: 'string', minLength: 1, maxLength: 255 };
+const limitProps = Object.fromEntries(
+  Object.keys(KIWOOM_LIMITS).map((k) => [
+    k,
+    k === 'windowMs' || k.endsWith('Ms')
+      ? { type: 'integer', minimum: k === 'windowMs' ? 100 : 0, maximum: 600_000 }
+      : { type: 'integer', minimum: 1, maximum: 10_000 },
+  ]),
+);
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    configFile: { type: 'string' },
+    dataDir: { type: 'string', minLength: 1 },
+    language: { enum: ['ko', 'en'] },
+    listen: { type: 'object', additionalProperties: false, required: ['host', 'port'], properties: { host, port } },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port', 'enabled'],
+      properties: { host, port, enabled: { type: 'boolean' } },
+    },
+    upstream: {
+      type: 'object',
+      additionalProperties: false,
+      required: [
+        'target',
+        'allowInsecureHttp',
+        'connections',
+        'connectTimeoutMs',
+        'headersTimeoutMs',
+        'bodyTimeoutMs',
+        'keepAliveTimeoutMs',
+        'maxResponseBytes',
+      ],
+      properties: {
+        target: { enum: ['sim', 'mock', 'production', 'custom'] },
+        url: { type: 'string', pattern: '^https?://' },
+        allowInsecureHttp: { type: 'boolean' },
+        caFile: { type: 'string' },
+        connections: { type: 'integer', minimum: 1, maximum: 4096 },
+        connectTimeoutMs: posInt,
+        headersTimeoutMs: posInt,
+        bodyTimeoutMs: posInt,
+        keepAliveTimeoutMs: posInt,
+        maxResponseBytes: { type: 'integer', minimum: 1024 },
+        limits: {
+          anyOf: [
+            { const: 'off' },
+            {
+              type: 'object',
+              additionalProperties: false,
+              properties: { ...limitProps, mock: { type: 'object', additionalProperties: false, properties: limitProps } },
+            },
+          ],
+        },
+        sim: { type: 'object', additionalProperties: false, required: ['ideal'], properties: { ideal: { type: 'boolean' } } },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['maxBodyBytes', 'maxHeaderBytes', 'requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'],
+      properties: {
+        maxBodyBytes: { type: 'integer', minimum: 2, maximum: 16 * 1024 * 1024 },
+        maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1024 * 1024 },
+        requestTimeoutMs: posInt,
+        headersTimeoutMs: posInt,
+        keepAliveTimeoutMs: posInt,
+        maxConnections: posInt,
+      },
+    },
+    tokens: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['ttlSeconds', 'issuer', 'audience', 'clockToleranceSeconds'],
+      properties: {
+        ttlSeconds: { type: 'integer', minimum: 10, maximum: 86_400 },
+        issuer: { type: 'string', minLength: 1 },
+        audience: { type: 'string', minLength: 1 },
+        clockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
+        keyFile: { type: 'string' },
+      },
+    },
+    brokerTokens: {
+      type: 'object',
+      additionalProperties: false,
+      required: [
+        'idleRevokeMs',
+        'renewBeforeMs',
+        'leaseTtlMs',
+        'issueLockTtlMs',
+        'sessionWaitMs',
+        'revokeAttempts',
+        'revokeBaseDelayMs',
+        'revokeMaxDelayMs',
+        'sweepIntervalMs',
+        'queryRetryBudgetMs',
+      ],
+      properties: {
+        idleRevokeMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+        renewBeforeMs: { type: 'integer', minimum: 0, maximum: 12 * 3_600_000 },
+        leaseTtlMs: { type: 'integer', minimum: 100, maximum: 3_600_000 },
+        issueLockTtlMs: { type: 'integer', minimum: 100, maximum: 600_000 },
+        sessionWaitMs: { type: 'integer', minimum: 1, maximum: 600_000 },
+        revokeAttempts: posInt,
+        revokeBaseDelayMs: posInt,
+        revokeMaxDelayMs: posInt,
+        sweepIntervalMs: { type: 'integer', minimum: 50, maximum: 3_600_000 },
+        queryRetryBudgetMs: { type: 'integer', minimum: 0, maximum: 60_000 },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['level'],
+      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
+    },
+    demo: { type: 'object', additionalProperties: false, required: ['enabled'], properties: { enabled: { type: 'boolean' } } },
+    vault: { type: 'object' },
+    policy: { type: 'object' },
+    audit: { type: 'object' },
+    state: { type: 'object' },
+    risk: { type: 'object' },
+    approval: { type: 'object' },
+    response: { type: 'object' },
+  },
+} as const;
+
+export const validateConfig = new Ajv({ allErrors: true, strict: true }).compile(schema);
+
+export function describeErrors(errors: ErrorObject[] | null | undefined): string {
+  return (errors ?? [])
+    .map((e) => {
+      const where = e.instancePath || '(root)';
+      if (e.keyword === 'additionalProperties') return `${where}: unknown key '${String(e.params.additionalProperty)}'`;
+      if (e.keyword === 'enum') return `${where}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+      return `${where}: ${e.message ?? 'invalid'}`;
+    })
+    .join('; ');
+}

@@ -1,0 +1,84 @@
+// The accumulator that turns rule verdicts into one Decision (first enforced
+// deny wins, the strongest soft outcome otherwise, shadow denies only recorded)
+// and the explain trace. Apart from evaluate.ts so the phases there and the
+// counter phase in stateful.ts share it.
+import type { CompiledRule, Verdict } from './compiled.js';
+import type { CallFacts } from './facts.js';
+import type { Decision, MatchedRule, RuleKind, RuleMode } from './types.js';
+
+export interface TraceEntry {
+  ruleId: string;
+  type: string;
+  mode: RuleMode;
+  result: 'pass' | 'deny' | 'step-up' | 'hold' | 'overridden' | 'not-selected' | 'skipped';
+  reason?: string;
+}
+
+const RANK = { allow: 0, 'step-up': 1, hold: 2 } as const;
+
+export class Accumulator {
+  matched: MatchedRule[] = [];
+  shadowDenies: string[] = [];
+  deny: { ruleId: string; kind: RuleKind; reason: string; retryAfterMs?: number } | undefined;
+  soft: { outcome: 'step-up' | 'hold'; ruleId: string; kind: RuleKind; reason: string } | undefined;
+
+  constructor(readonly trace: TraceEntry[] | undefined) {}
+
+  /** Returns true when evaluation should stop (an enforced deny, outside explain). */
+  record(rule: { id: string; type: string; kind: RuleKind; mode: RuleMode }, v: Verdict | undefined): boolean {
+    this.trace?.push({ ruleId: rule.id, type: rule.type, mode: rule.mode, result: v ? v.outcome : 'pass', ...(v ? { reason: v.reason } : {}) });
+    if (v === undefined) return false;
+    this.matched.push({ ruleId: rule.id, outcome: v.outcome, mode: rule.mode, reason: v.reason });
+    if (rule.mode === 'shadow') {
+      if (v.outcome === 'deny') this.shadowDenies.push(rule.id);
+      return false;
+    }
+    if (v.outcome === 'deny') {
+      if (this.deny === undefined)
+        this.deny = { ruleId: rule.id, kind: rule.kind, reason: v.reason, ...(v.retryAfterMs !== undefined ? { retryAfterMs: v.retryAfterMs } : {}) };
+      return this.trace === undefined;
+    }
+    if (this.soft === undefined || RANK[v.outcome] > RANK[this.soft.outcome])
+      this.soft = { outcome: v.outcome, ruleId: rule.id, kind: rule.kind, reason: v.reason };
+    return false;
+  }
+
+  skip(rule: CompiledRule, result: 'overridden' | 'not-selected' | 'skipped'): void {
+    this.trace?.push({ ruleId: rule.id, type: rule.type, mode: rule.mode, result });
+  }
+
+  decision(version: string): Decision {
+    const base = { matched: this.matched, shadowDenies: this.shadowDenies, policyVersion: version };
+    if (this.deny) {
+      return {
+        outcome: 'deny',
+        ruleId: this.deny.ruleId,
+        ruleKind: this.deny.kind,
+        reason: this.deny.reason,
+        ...base,
+        ...(this.deny.retryAfterMs !== undefined ? { retryAfterMs: this.deny.retryAfterMs } : {}),
+      };
+    }
+    if (this.soft) return { outcome: this.soft.outcome, ruleId: this.soft.ruleId, ruleKind: this.soft.kind, reason: this.soft.reason, ...base };
+    return { outcome: 'allow', ...base };
+  }
+}
+
+/** Whether a rule is selected for this call and not overridden; records the skip in the trace otherwise. */
+export function applies(r: CompiledRule, f: CallFacts, acc: Accumulator): boolean {
+  if (r.select !== null && !r.select(f)) {
+    acc.skip(r, 'not-selected');
+    return false;
+  }
+  const by = r.overriddenBy;
+  if (by !== undefined) {
+    for (let i = 0; i < by.length; i++) {
+      const o = by[i]!;
+      if (o.select === null || o.select(f)) {
+        acc.skip(r, 'overridden');
+        return false;
+      }
+    }
+  }
+  return true;
+}

@@ -1,0 +1,119 @@
+// The last evaluation phase: counters kept in the Store (cancel-ratio reads,
+// the duplicate guard, rate limits and daily caps). Apart from evaluate.ts
+// because it is the only phase that writes state. Outside explain it runs only
+// when nothing enforced denied before it, so a denied call does not use up a limit.
+import type { LimitRequest, Store } from '../state/types.js';
+import type { Accumulator } from './accumulator.js';
+import type { CompiledRule, MarketSnapshot, Verdict } from './compiled.js';
+import type { CallFacts } from './facts.js';
+
+export async function statefulPhase(
+  rules: CompiledRule[],
+  f: CallFacts,
+  market: MarketSnapshot,
+  store: Store,
+  acc: Accumulator,
+  dryRun: boolean,
+): Promise<boolean> {
+  // 4a: counters that are only read (cancel ratio).
+  const readers = rules.filter((r) => r.counterKeys);
+  if (readers.length > 0) {
+    const keys = [...new Set(readers.flatMap((r) => r.counterKeys!(f)))];
+    const values = await Promise.all(keys.map((k) => store.get(k)));
+    const byKey = new Map(keys.map((k, i) => [k, Number(values[i] ?? 0) || 0]));
+    const reads = { get: (k: string) => byKey.get(k) ?? 0 };
+    for (const r of readers) if (acc.record(r, r.checkCounters!(f, reads))) return true;
+  }
+
+  // 4b: duplicate guard, looked up before anything is charged.
+  const dups: { rule: CompiledRule; key: string }[] = [];
+  for (const r of rules) {
+    if (!r.duplicateKey) continue;
+    const key = r.duplicateKey(f);
+    if (key === undefined) {
+      acc.record(r, undefined);
+      continue;
+    }
+    dups.push({ rule: r, key: r.mode === 'shadow' ? `${key}:shadow` : key });
+  }
+  let seen: (string | null)[] = [];
+  if (dups.length > 0) {
+    seen = await Promise.all(dups.map((d) => store.get(d.key)));
+    for (let i = 0; i < dups.length; i++) {
+      if (seen[i] !== null && acc.record(dups[i]!.rule, { outcome: 'deny', reason: dups[i]!.rule.duplicateReason! })) return true;
+    }
+  }
+
+  // 4c: rate limits and daily caps: every enforced limit in one atomic consume; shadow ones are peeked.
+  const enforced: LimitRequest[] = [];
+  const enforcedOwner: { rule: CompiledRule; index: number }[] = [];
+  const shadow: LimitRequest[] = [];
+  const shadowOwner: { rule: CompiledRule; index: number }[] = [];
+  for (const r of rules) {
+    if (!r.limits) continue;
+    const reqs = r.limits(f, market);
+    if (reqs === undefined) continue;
+    if (!Array.isArray(reqs)) {
+      if (acc.record(r, reqs)) return true;
+      continue;
+    }
+    const into = r.mode === 'shadow' ? shadow : enforced;
+    const owners = r.mode === 'shadow' ? shadowOwner : enforcedOwner;
+    reqs.forEach((q, index) => {
+      into.push(q);
+      owners.push({ rule: r, index });
+    });
+  }
+  if (shadow.length > 0) {
+    const usage = await store.peek(shadow);
+    const failed = new Set<CompiledRule>();
+    shadow.forEach((q, i) => {
+      const o = shadowOwner[i]!;
+      if (!failed.has(o.rule) && usage[i]! + (q.cost ?? 1) > q.limit) {
+        failed.add(o.rule);
+        acc.record(o.rule, { outcome: 'deny', reason: o.rule.limitReason!(o.index, q, usage[i]!) });
+      }
+    });
+    for (const o of new Set(shadowOwner.map((x) => x.rule))) if (!failed.has(o)) acc.record(o, undefined);
+  }
+  if (enforced.length > 0) {
+    if (dryRun) {
+      const usage = await store.peek(enforced);
+      const failed = new Set<CompiledRule>();
+      for (let i = 0; i < enforced.length; i++) {
+        const q = enforced[i]!;
+        const o = enforcedOwner[i]!;
+        if (!failed.has(o.rule) && usage[i]! + (q.cost ?? 1) > q.limit) {
+          failed.add(o.rule);
+          if (acc.record(o.rule, { outcome: 'deny', reason: o.rule.limitReason!(o.index, q, usage[i]!) })) return true;
+        }
+      }
+      for (const o of new Set(enforcedOwner.map((x) => x.rule))) if (!failed.has(o)) acc.record(o, undefined);
+    } else {
+      const result = await store.consume(enforced);
+      if (!result.allowed) {
+        const i = result.failedIndex ?? 0;
+        const o = enforcedOwner[i]!;
+        const q = enforced[i]!;
+        const v: Verdict = { outcome: 'deny', reason: o.rule.limitReason!(o.index, q, result.usage[i] ?? 0) };
+        if (result.retryAfterMs !== undefined) v.retryAfterMs = result.retryAfterMs;
+        if (acc.record(o.rule, v)) return true;
+      } else {
+        for (const o of new Set(enforcedOwner.map((x) => x.rule))) acc.record(o, undefined);
+      }
+    }
+  }
+
+  // 4d: claim the duplicate keys; losing a race to an identical call is a duplicate too.
+  if (dups.length > 0 && !dryRun) {
+    const claimed = await Promise.all(dups.map((d) => store.setIfAbsent(d.key, '1', d.rule.duplicateTtlMs!)));
+    for (let i = 0; i < dups.length; i++) {
+      const d = dups[i]!;
+      if (seen[i] !== null) continue; // already recorded above
+      if (!claimed[i]) {
+        if (acc.record(d.rule, { outcome: 'deny', reason: d.rule.duplicateReason! })) return true;
+      } else acc.record(d.rule, undefined);
+    }
+  }
+  return false;
+}
