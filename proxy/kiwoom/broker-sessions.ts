@@ -8,13 +8,13 @@
 // the token. The token is revoked by whoever releases last, by a peer's sweep
 // when a replica died holding it, or at start-up from the ledger after a crash.
 import { GuardError, toGuardError } from '../common/errors.js';
-import { keyedFingerprint } from '../common/secret.js';
-import type { BrokerToken } from './client.js';
 import { newVersion, parseRecord, type SessionRecord } from './session-ledger.js';
 import type { BrokerLease, BrokerSessionDeps, BrokerSessionOptions, Gen, IssuePurpose, KeyState, SessionInfo } from './session-types.js';
+import { stopLinger, stopTimers } from './session-types.js';
 import { createSessionMetrics, type SessionMetrics } from './session-metrics.js';
 import { createRevoker, type RevokeWithRetry } from './revoke-retry.js';
-import { listSessions, lockKey, recoverLeftovers, sweepOnce, valueKey, type SweepContext } from './session-sweep.js';
+import { issueUnderLock } from './session-issue.js';
+import { listSessions, lockKey, recoverLeftovers, retireShared, sweepOnce, valueKey, type SweepContext } from './session-sweep.js';
 
 export type { BrokerLease, BrokerSessionDeps, BrokerSessionOptions, IssuePurpose, SessionInfo } from './session-types.js';
 
@@ -49,13 +49,8 @@ export class BrokerSessions {
   /** Sweeps (dead replicas, unfinished issues) every sweepIntervalMs, jittered ±20 %. */
   startSweeper(): void {
     const schedule = (ms: number) => {
-      if (this.closing) return;
-      this.sweepTimer = setTimeout(() => {
-        this.sweep()
-          .catch((err) => this.deps.logger.warn({ code: toGuardError(err).code }, 'broker session sweep failed'))
-          .finally(() => schedule(this.opts.sweepIntervalMs * (0.8 + Math.random() * 0.4)));
-      }, ms);
-      this.sweepTimer.unref();
+      if (!this.closing)
+        this.sweepTimer = setTimeout(() => void this.sweep().finally(() => schedule(this.opts.sweepIntervalMs * (0.8 + Math.random() * 0.4))), ms).unref();
     };
     schedule(this.opts.sweepIntervalMs);
   }
@@ -134,8 +129,12 @@ export class BrokerSessions {
    * Kiwoom's answer and the record): issuing again returns that orphan token.
    */
   sweep(): Promise<number> {
-    if (!this.sweeping)
-      this.sweeping = sweepOnce(this.sweepContext()).finally(() => {
+    this.sweeping ??= sweepOnce(this.sweepContext())
+      .catch((err) => {
+        this.deps.logger.warn({ code: toGuardError(err).code }, 'broker session sweep failed');
+        return 0;
+      })
+      .finally(() => {
         this.sweeping = undefined;
       });
     return this.sweeping;
@@ -158,10 +157,7 @@ export class BrokerSessions {
     while (Date.now() < deadline && ([...this.keys.values()].some((k) => k.gen && !k.gen.dead) || this.background.size > 0)) {
       await Promise.race([Promise.allSettled([...this.background]), sleep(50)]);
     }
-    for (const k of this.keys.values()) {
-      if (k.refresh) clearInterval(k.refresh);
-      if (k.linger) clearTimeout(k.linger);
-    }
+    for (const k of this.keys.values()) stopTimers(k);
   }
 
   private state(key: string): KeyState {
@@ -181,10 +177,7 @@ export class BrokerSessions {
   private tryLease(k: KeyState): BrokerLease | undefined {
     const g = k.gen;
     if (!g || g.dead || !k.shared || k.retiring || !this.fresh(g.record)) return undefined;
-    if (k.linger) {
-      clearTimeout(k.linger);
-      k.linger = undefined;
-    }
+    stopLinger(k);
     return this.lease(k, g);
   }
 
@@ -250,58 +243,20 @@ export class BrokerSessions {
 
   /** True when the new token is published and leased by this replica. */
   private async issueUnderLock(k: KeyState, botId: string, purpose: IssuePurpose, fence: string): Promise<boolean> {
-    const { store, ledger, replicaId, governor } = this.deps;
-    // The intent is durable and the issue slot ours before Kiwoom is asked (both in one wait).
-    const [, permit] = await Promise.all([
-      ledger.issuing(k.key, botId),
-      governor.admit({ key: k.key, cls: 'token', priority: purpose === 'lockdown' ? 'lockdown' : 'normal', botId }),
-    ]);
-    let issued: BrokerToken;
-    try {
-      // Never aborted with the bot's request: a token created upstream must be known to us.
-      issued = await this.deps.issue(botId, purpose);
-    } finally {
-      permit.settle();
-    }
-    const version = newVersion();
-    const expiresAt = issued.expiresAt.getTime();
-    const record: SessionRecord = {
-      v: 1,
-      botId,
-      version,
-      issuedAt: Date.now(),
-      expiresAt,
-      tokenFp: keyedFingerprint(this.deps.fingerprintKey, issued.token),
-      sealed: ledger.seal(k.key, version, expiresAt, issued.token),
+    const noteIssue = () => {
+      k.issues = [...k.issues.filter((t) => t > Date.now() - 60_000).slice(-15), Date.now()];
     };
-    this.m.issued.inc();
-    k.issues = [...k.issues.filter((t) => t > Date.now() - 60_000).slice(-15), Date.now()];
-    this.deps.onEvent?.('broker_token.issued', { botId, key: k.key, fingerprint: record.tokenFp });
-    try {
-      await ledger.recorded(k.key, record);
-    } catch (err) {
-      // Unrecorded, a crash would leave it live with no one to revoke it: never use it.
-      this.deps.logger.error({ key: k.key, code: toGuardError(err).code }, 'broker session ledger write failed; revoking the token unused');
-      void this.track(
-        this.revokeWithRetry({ botId, token: issued.token, key: k.key, fingerprint: record.tokenFp, expiresAt }).finally(() => issued.token.fill(0)),
-      );
-      throw toGuardError(err);
-    }
-    const ttl = Math.max(1_000, expiresAt - Date.now());
-    if (await store.leasePut(valueKey(k.key), version, JSON.stringify(record), ttl, { key: lockKey(k.key), value: fence }, replicaId, this.opts.leaseTtlMs)) {
-      this.adopt(k, record, issued.token);
-      return true;
-    }
-    // Our lock lapsed and a peer published meanwhile. Kiwoom's one token per key
-    // means theirs is most likely ours: only a different token is revoked.
-    const theirs = await store.leasePeek(valueKey(k.key));
-    const same = theirs ? parseRecord(theirs.value)?.tokenFp === record.tokenFp : false;
-    if (!same) {
-      const copy = Buffer.from(issued.token);
-      void this.track(this.revokeWithRetry({ botId, token: copy, key: k.key, fingerprint: record.tokenFp, expiresAt }).finally(() => copy.fill(0)));
-    }
-    issued.token.fill(0);
-    return false;
+    const ctx = {
+      ...this.deps,
+      metrics: this.m,
+      revokeWithRetry: this.revokeWithRetry,
+      track: <T>(p: Promise<T>) => this.track(p),
+      leaseTtlMs: this.opts.leaseTtlMs,
+    };
+    const published = await issueUnderLock(ctx, { key: k.key, botId, purpose, fence, noteIssue });
+    if (!published) return false;
+    this.adopt(k, published.record, published.token);
+    return true;
   }
 
   private adopt(k: KeyState, record: SessionRecord, token: Buffer): void {
@@ -310,10 +265,7 @@ export class BrokerSessions {
     if (old && old.version !== record.version) old.dead = true;
     k.gen = old && old.version === record.version ? old : { version: record.version, record, token, local: 0, dead: false };
     k.shared = true;
-    if (k.linger) {
-      clearTimeout(k.linger);
-      k.linger = undefined;
-    }
+    stopLinger(k);
     if (!k.refresh) {
       // Keeps this replica's shared lease alive while it holds the token; notices a token dropped elsewhere.
       k.refresh = setInterval(() => void this.refreshLease(k), Math.max(50, Math.floor(this.opts.leaseTtlMs / 3)));
@@ -373,14 +325,7 @@ export class BrokerSessions {
   /** Gives up this replica's shared lease; the last holder out revokes. Serialised with obtain through k.retiring. */
   private endLinger(k: KeyState, g: Gen): void {
     if (k.retiring) return;
-    if (k.linger) {
-      clearTimeout(k.linger);
-      k.linger = undefined;
-    }
-    if (k.refresh) {
-      clearInterval(k.refresh);
-      k.refresh = undefined;
-    }
+    stopTimers(k);
     k.shared = false;
     const run = async () => {
       const remaining = await this.deps.store.leaseRelease(valueKey(k.key), this.deps.replicaId);
@@ -401,33 +346,9 @@ export class BrokerSessions {
   }
 
   /** Revokes the key's token if no lease holds it (claimed atomically, so exactly one replica does it). */
-  private async retireShared(key: string, botHint: string, g?: Gen): Promise<boolean> {
-    const { store, ledger } = this.deps;
-    const v = await store.leasePeek(valueKey(key));
-    const rec = v ? parseRecord(v.value) : undefined;
-    if (!v || !rec) return false;
-    const claim = await store.leaseRetire(valueKey(key), rec.version, Math.max(this.opts.issueLockTtlMs, this.opts.leaseTtlMs));
-    if (claim !== 'retiring') return false;
-    const token = g && g.version === rec.version && !g.dead ? Buffer.from(g.token) : ledger.open(key, rec);
-    try {
-      if (rec.expiresAt > Date.now())
-        await this.revokeWithRetry({
-          botId: rec.botId || botHint,
-          token,
-          key,
-          fingerprint: rec.tokenFp,
-          expiresAt: rec.expiresAt,
-          maxAttempts: this.opts.revokeAttempts,
-          fallbackBot: botHint,
-        });
-    } finally {
-      token.fill(0);
-    }
-    const endedAt = Math.min(Date.now(), rec.expiresAt);
-    await store.leaseDrop(valueKey(key), rec.version);
-    await ledger.forget(key, rec.version);
-    this.m.liveSeconds.inc({ key }, Math.max(0, (endedAt - rec.issuedAt) / 1000));
-    return true;
+  private retireShared(key: string, botHint: string, g?: Gen): Promise<boolean> {
+    const local = g && !g.dead ? { version: g.version, token: g.token } : undefined;
+    return retireShared({ ...this.deps, opts: this.opts, metrics: this.m, revokeWithRetry: this.revokeWithRetry }, key, botHint, local);
   }
 
   /** Kiwoom said [8005]: the token is dead upstream. Drop it if it is still the current one; no revoke is needed. */
@@ -437,14 +358,7 @@ export class BrokerSessions {
     this.m.reissues.inc({ reason: '8005' });
     this.deps.onEvent?.('broker_token.invalidated', { botId: g.record.botId, key: k.key, fingerprint: g.record.tokenFp });
     if (k.gen === g) {
-      if (k.linger) {
-        clearTimeout(k.linger);
-        k.linger = undefined;
-      }
-      if (k.refresh) {
-        clearInterval(k.refresh);
-        k.refresh = undefined;
-      }
+      stopTimers(k);
       k.shared = false;
       const drop = async () => {
         await this.deps.store.leaseDrop(valueKey(k.key), g.version);

@@ -151,3 +151,46 @@ export async function listSessions(store: Store, ledger: SessionLedger): Promise
   }
   return out;
 }
+
+export interface RetireContext {
+  store: Store;
+  ledger: SessionLedger;
+  opts: { issueLockTtlMs: number; leaseTtlMs: number; revokeAttempts: number };
+  metrics: Pick<SessionMetrics, 'liveSeconds'>;
+  revokeWithRetry: RevokeWithRetry;
+}
+
+/**
+ * Revokes the key's token if no lease holds it: the retirement is claimed
+ * atomically (exactly one replica does it), Kiwoom revokes, then the session
+ * and its ledger entry go. `local` is this replica's copy of the token, used
+ * when it is the same version (no decrypt needed).
+ */
+export async function retireShared(c: RetireContext, key: string, botHint: string, local?: { version: string; token: Buffer }): Promise<boolean> {
+  const v = await c.store.leasePeek(valueKey(key));
+  const rec = v ? parseRecord(v.value) : undefined;
+  if (!v || !rec) return false;
+  const claim = await c.store.leaseRetire(valueKey(key), rec.version, Math.max(c.opts.issueLockTtlMs, c.opts.leaseTtlMs));
+  if (claim !== 'retiring') return false;
+  const token = local && local.version === rec.version ? Buffer.from(local.token) : c.ledger.open(key, rec);
+  try {
+    if (rec.expiresAt > Date.now()) {
+      await c.revokeWithRetry({
+        botId: rec.botId || botHint,
+        token,
+        key,
+        fingerprint: rec.tokenFp,
+        expiresAt: rec.expiresAt,
+        maxAttempts: c.opts.revokeAttempts,
+        fallbackBot: botHint,
+      });
+    }
+  } finally {
+    token.fill(0);
+  }
+  const endedAt = Math.min(Date.now(), rec.expiresAt);
+  await c.store.leaseDrop(valueKey(key), rec.version);
+  await c.ledger.forget(key, rec.version);
+  c.metrics.liveSeconds.inc({ key }, Math.max(0, (endedAt - rec.issuedAt) / 1000));
+  return true;
+}

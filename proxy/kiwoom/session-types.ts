@@ -1,5 +1,5 @@
 // The broker sessions' types: options, dependencies, the lease a call holds,
-// the admin listing, and the per-key state one replica keeps.
+// the admin listing, and the per-key state one replica keeps (with its timer helpers).
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../common/config.js';
@@ -77,4 +77,17 @@ export interface KeyState {
   revokeWhenIdle: boolean;
   /** When this replica issued the key's recent tokens (for Kiwoom's issue limit). */
   issues: number[];
+}
+
+/** This replica's copy no longer lingers (a new lease came, or it is being given up). */
+export function stopLinger(k: KeyState): void {
+  if (k.linger) clearTimeout(k.linger);
+  k.linger = undefined;
+}
+
+/** Neither lingering nor refreshing its shared lease. */
+export function stopTimers(k: KeyState): void {
+  stopLinger(k);
+  if (k.refresh) clearInterval(k.refresh);
+  k.refresh = undefined;
 }

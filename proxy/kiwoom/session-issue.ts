@@ -1,0 +1,98 @@
+// Issuing a key's broker token, under the key's issue lock: the intent is
+// made durable and an issue slot taken (one wait), Kiwoom is asked, the
+// sealed token is recorded before first use, and it is published as the
+// key's leased value only if our lock still fences it.
+import type { Logger } from 'pino';
+import { toGuardError } from '../common/errors.js';
+import { keyedFingerprint } from '../common/secret.js';
+import type { Store } from '../state/types.js';
+import type { BrokerToken } from './client.js';
+import type { Governor } from './governor.js';
+import type { RevokeWithRetry } from './revoke-retry.js';
+import { newVersion, parseRecord, type SessionLedger, type SessionRecord } from './session-ledger.js';
+import type { SessionMetrics } from './session-metrics.js';
+import { lockKey, valueKey } from './session-sweep.js';
+import type { BrokerSessionDeps, IssuePurpose } from './session-types.js';
+
+export interface IssueContext {
+  store: Store;
+  ledger: SessionLedger;
+  governor: Governor;
+  replicaId: string;
+  fingerprintKey: Buffer;
+  logger: Logger;
+  issue(botId: string, purpose: IssuePurpose): Promise<BrokerToken>;
+  onEvent?: BrokerSessionDeps['onEvent'];
+  metrics: Pick<SessionMetrics, 'issued'>;
+  revokeWithRetry: RevokeWithRetry;
+  track<T>(p: Promise<T>): Promise<T>;
+  leaseTtlMs: number;
+}
+
+export interface IssueRequest {
+  readonly key: string;
+  readonly botId: string;
+  readonly purpose: IssuePurpose;
+  /** Our value of the key's issue lock. */
+  readonly fence: string;
+  /** Kiwoom was asked and answered with a token (for the issue-rate bookkeeping). */
+  readonly noteIssue: () => void;
+}
+
+/** The published record and token, or undefined when a peer published first (then ours is dropped or revoked). */
+export async function issueUnderLock(c: IssueContext, r: IssueRequest): Promise<{ record: SessionRecord; token: Buffer } | undefined> {
+  const { store, ledger } = c;
+  const [, permit] = await Promise.all([
+    ledger.issuing(r.key, r.botId),
+    c.governor.admit({ key: r.key, cls: 'token', priority: r.purpose === 'lockdown' ? 'lockdown' : 'normal', botId: r.botId }),
+  ]);
+  let issued: BrokerToken;
+  try {
+    // Never aborted with the bot's request: a token created upstream must be known to us.
+    issued = await c.issue(r.botId, r.purpose);
+  } catch (err) {
+    // Kiwoom answered and refused (KG5004) or the credentials could not be used (KG4xxx): no token
+    // exists, so the intent goes; anything else (time-out, dropped connection) may have created one,
+    // and the intent stays for a sweep to issue again and revoke.
+    const code = toGuardError(err).code;
+    if (code === 'KG5004' || code.startsWith('KG4')) await ledger.forget(r.key).catch(() => undefined);
+    throw err;
+  } finally {
+    permit.settle();
+  }
+  r.noteIssue();
+  const version = newVersion();
+  const expiresAt = issued.expiresAt.getTime();
+  const record: SessionRecord = {
+    v: 1,
+    botId: r.botId,
+    version,
+    issuedAt: Date.now(),
+    expiresAt,
+    tokenFp: keyedFingerprint(c.fingerprintKey, issued.token),
+    sealed: ledger.seal(r.key, version, expiresAt, issued.token),
+  };
+  c.metrics.issued.inc();
+  c.onEvent?.('broker_token.issued', { botId: r.botId, key: r.key, fingerprint: record.tokenFp });
+  const revokeUnused = (token: Buffer) =>
+    void c.track(c.revokeWithRetry({ botId: r.botId, token, key: r.key, fingerprint: record.tokenFp, expiresAt }).finally(() => token.fill(0)));
+  try {
+    await ledger.recorded(r.key, record);
+  } catch (err) {
+    // Unrecorded, a crash would leave it live with no one to revoke it: never use it.
+    c.logger.error({ key: r.key, code: toGuardError(err).code }, 'broker session ledger write failed; revoking the token unused');
+    revokeUnused(issued.token);
+    throw toGuardError(err);
+  }
+  const ttl = Math.max(1_000, expiresAt - Date.now());
+  if (await store.leasePut(valueKey(r.key), version, JSON.stringify(record), ttl, { key: lockKey(r.key), value: r.fence }, c.replicaId, c.leaseTtlMs)) {
+    return { record, token: issued.token };
+  }
+  // Our lock lapsed and a peer published meanwhile. Kiwoom's one token per key
+  // means theirs is most likely ours: only a different token is revoked.
+  const theirs = await store.leasePeek(valueKey(r.key));
+  const same = theirs ? parseRecord(theirs.value)?.tokenFp === record.tokenFp : false;
+  if (same) issued.token.fill(0);
+  else revokeUnused(issued.token);
+  return undefined;
+}
