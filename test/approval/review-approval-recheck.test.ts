@@ -16,7 +16,7 @@ t.test('a held order whose bot is disabled during the hold is refused after appr
   await mkdir(path.dirname(policyFile), { recursive: true });
   await writeFile(
     policyFile,
-    readFileSync(path.join(FIXTURES, 'policy-open.yaml'), 'utf8') + '  - { id: approve-size, type: require-approval, outcome: step-up, minQuantity: 5 }\n',
+    `${readFileSync(path.join(FIXTURES, 'policy-open.yaml'), 'utf8')}  - { id: approve-size, type: require-approval, outcome: step-up, minQuantity: 5 }\n`,
   );
   t.teardown(() => rm(policyFile, { force: true }));
   const h = await startHarness({ policyFile, config: { approval: { mode: 'hold', holdSeconds: 20 } } });
