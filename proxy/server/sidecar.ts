@@ -1,45 +1,42 @@
 // Wires the parts into a running sidecar: state, vault, audit, policy, auth,
 // the upstream client (or the built-in simulator), the stage pipeline, the
 // bot listener and the admin listener. Every part gets its logger, metrics
-// registry and store here; nothing is a module-level singleton.
+// registry and store here; nothing is a module-level singleton. The upstream
+// wiring is in upstream-setup.ts, readiness and the admin server in
+// admin-setup.ts; the order of the steps and of the closers is read here.
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
+import { Registry, collectDefaultMetrics, Counter } from 'prom-client';
 import type { Logger } from 'pino';
-import { governorLimits, upstreamUrl, type Config } from '../common/config.js';
+import type { Config } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
 import { ensurePrivateDir } from '../common/fsutil.js';
-import { GuardError } from '../common/errors.js';
 import { BotRegistry, Sessions, loadSigningKey, OK_MESSAGE } from '../auth/index.js';
-import { createKiwoomClient, type KiwoomClient } from '../kiwoom/client.js';
-import { BrokerSessions } from '../kiwoom/broker-sessions.js';
-import { openFileLedger, openStoreLedger } from '../kiwoom/session-ledger.js';
-import { Governor } from '../kiwoom/governor.js';
-import { Upstream } from '../kiwoom/upstream.js';
-import { BrokerGateway } from '../kiwoom/gateway.js';
-import { randomBytes } from 'node:crypto';
+import type { KiwoomClient } from '../kiwoom/client.js';
+import type { BrokerSessions } from '../kiwoom/broker-sessions.js';
+import type { Governor } from '../kiwoom/governor.js';
+import type { Upstream } from '../kiwoom/upstream.js';
+import type { BrokerGateway } from '../kiwoom/gateway.js';
 import { createVault, createKeyProvider, createReadProviders, parseVaultConfig, type ManagedVault } from '../vault/index.js';
 import { createAuditor, parseAuditConfig, type ManagedAuditor } from '../audit/index.js';
 import { createPolicyEngine, parsePolicyConfig } from '../policy/index.js';
 import type { PolicyEngine } from '../policy/types.js';
-import { createMemoryStore, createStore, parseStateConfig, stateRoutes, stateFlushReadiness, withReadOnlyFallback, type RedisStore } from '../state/index.js';
+import { createMemoryStore, createStore, parseStateConfig, withReadOnlyFallback, type RedisStore } from '../state/index.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
 import type { Store } from '../state/types.js';
-import { startSimulator, type Simulator } from '../sim/index.js';
-import { createAdminServer } from '../admin/server.js';
-import { AdminTokens } from '../admin/tokens.js';
-import type { ReadinessCheck } from '../admin/health.js';
+import type { Simulator } from '../sim/index.js';
 import { buildPipelines } from './pipeline/index.js';
 import { createBotControl, type BotControl } from './bot-control.js';
 import { createBotListener } from './listener.js';
 import { requestScope, createMarketData } from './market.js';
 import type { RequestContext } from './context.js';
 import { ensureDemo, type DemoInfo } from './demo.js';
-import { coreAdminRoutes } from './admin-routes.js';
+import { setupUpstream } from './upstream-setup.js';
+import { createSidecarAdmin, readinessChecks, registerReadyGauge } from './admin-setup.js';
 import { createRiskEngine, parseRiskConfig, type RiskEngine } from '../risk/index.js';
-import { createApprovalService, createKeyProviderSealer, parseApprovalConfig, approvalRoutes, type ApprovalService } from '../approval/index.js';
-import { createResponder, kiwoomBrokerGateway, parseResponseConfig, responseRoutes, type Responder } from '../response/index.js';
+import { createApprovalService, createKeyProviderSealer, parseApprovalConfig, type ApprovalService } from '../approval/index.js';
+import { createResponder, kiwoomBrokerGateway, parseResponseConfig, type Responder } from '../response/index.js';
 
 export interface SidecarOptions {
   logger?: Logger;
@@ -94,15 +91,6 @@ function isReadOnlyCall(ctx: RequestContext): boolean {
   const apiId = ctx.req.headers['api-id'];
   const kind = ctx.entry?.kind ?? (typeof apiId === 'string' ? lookupApi(apiId)?.kind : undefined);
   return kind === 'query' || kind === 'account';
-}
-
-/** Memoises a health probe's outcome for ttlMs so frequent /readyz polls do not hammer a remote service. */
-function cachedCheck(probe: () => Promise<void>, ttlMs: number): () => Promise<void> {
-  let last: { at: number; result: Promise<void> } | undefined;
-  return () => {
-    if (!last || Date.now() - last.at > ttlMs) last = { at: Date.now(), result: probe() };
-    return last.result;
-  };
 }
 
 export async function startSidecar(config: Config, opts: SidecarOptions = {}): Promise<Sidecar> {
@@ -179,60 +167,11 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     });
     closers.push(() => vault.close());
 
-    let sim: Simulator | undefined;
-    let baseUrl = upstreamUrl(config.upstream);
-    if (config.upstream.target === 'sim') {
-      sim = await startSimulator({ host: '127.0.0.1', port: 0, logger: logger.child({ part: 'sim' }), ideal: config.upstream.sim.ideal });
-      closers.push(() => sim!.close());
-      baseUrl = sim.url;
-      logger.warn(
-        { upstream: baseUrl, ideal: config.upstream.sim.ideal },
-        '*** NO UPSTREAM CONFIGURED: forwarding to the BUILT-IN KIWOOM SIMULATOR on loopback. No real orders reach Kiwoom. ***',
-      );
-    }
-    const kiwoom = createKiwoomClient({ baseUrl: baseUrl!, ...config.upstream });
-    closers.push(() => kiwoom.close());
-
-    // One broker session per app key, shared by every bot and replica of that key.
-    const limits = governorLimits(config.upstream);
-    if (limits === 'off')
-      logger.warn("upstream.limits is off: nothing keeps calls inside Kiwoom's per-key limits (benchmarks against an ideal simulator only)");
-    const governor = new Governor(limits, { store, registry, logger: logger.child({ part: 'governor' }) });
-    closers.push(async () => governor.close());
-    const keyOf = async (botId: string, purpose: 'call' | 'lockdown' | 'revoke') => (await vault.appKeyOf(botId, purpose)).replace(/^hmac-sha256:/, '');
-    const ledger = store.kind === 'redis' ? await openStoreLedger(store, provider) : await openFileLedger(config.dataDir, provider, logger);
-    closers.push(async () => ledger.close());
-    const brokerSessions = new BrokerSessions(config.brokerTokens, {
-      store,
-      ledger,
-      governor,
-      replicaId: randomBytes(8).toString('hex'),
-      keyOf,
-      issue: (botId, purpose) => vault.withCredentials(botId, purpose, (creds) => kiwoom.issueToken(creds)),
-      revoke: (botId, token) => vault.withCredentials(botId, 'revoke', (creds) => kiwoom.revokeToken(creds, token)),
-      fingerprintKey,
-      registry,
-      logger: logger.child({ part: 'broker-sessions' }),
-      onEvent: (type, fields) => {
-        auditor
-          .append({ type, requestId: requestScope.getStore()?.requestId, ...fields }, { durability: 'write' })
-          .catch((err) => logger.error({ err: String(err), type }, 'broker token audit record failed'));
-      },
-    });
-    // Whatever a previous process left live (kill -9, power loss) is revoked before we serve.
-    if (ledger.kind === 'file') await brokerSessions.recover();
-    brokerSessions.startSweeper();
-    closers.push(() => brokerSessions.drain(5_000));
-    const upstream = new Upstream(
-      kiwoom,
-      brokerSessions,
-      governor,
-      keyOf,
-      { queryRetryBudgetMs: config.brokerTokens.queryRetryBudgetMs },
-      registry,
-      logger.child({ part: 'upstream' }),
+    // Closes, in reverse: broker sessions drain, ledger, governor, Kiwoom client, simulator.
+    const { sim, baseUrl, kiwoom, governor, brokerSessions, upstream, gateway } = await setupUpstream(
+      { config, store, vault, provider, auditor, fingerprintKey, registry, logger },
+      closers,
     );
-    const gateway = new BrokerGateway(upstream);
 
     const policy = await createPolicyEngine({
       config: parsePolicyConfig(config.policy, cwd),
@@ -336,68 +275,17 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       await once(botServer, 'close').catch(() => undefined);
     });
 
-    const readiness: ReadinessCheck[] = [
-      { name: 'policy', check: () => policy.health() },
-      {
-        name: 'policy-reload',
-        severity: 'warn',
-        check: () => {
-          const e = policy.lastError();
-          if (e) throw new Error(`last edit rejected, previous policy in force: ${e.message}`);
-        },
-      },
-      { name: 'audit', check: () => auditor.health() },
-      // A KMS health probe costs quota: probe at most every 10 s.
-      { name: 'vault', check: cachedCheck(() => vault.health(), 10_000) },
-      { name: 'state', check: () => store.health() },
-      {
-        // Kiwoom binds a token to the address that issued it: replicas sharing a key must leave through one egress address.
-        name: 'egress',
-        severity: 'warn',
-        check: () => {
-          const at = upstream.boundRefusalAt();
-          if (at && Date.now() - at < 600_000) throw new GuardError('KG5007', `last seen ${new Date(at).toISOString()}`);
-        },
-      },
-      stateFlushReadiness(store),
-      {
-        name: 'shutdown',
-        check: () => {
-          if (shuttingDown) throw new GuardError('KG9002');
-        },
-      },
-    ];
+    const readiness = readinessChecks(parts, () => shuttingDown);
     let adminUrl: string | undefined;
     if (config.admin.enabled) {
-      const adminServer = createAdminServer({
-        registry,
-        logger,
-        language: config.language,
-        readiness,
-        tokens: AdminTokens.forDataDir(config.dataDir),
-        routes: [
-          ...coreAdminRoutes(parts),
-          ...approvalRoutes(approvals),
-          ...responseRoutes(responder),
-          ...stateRoutes(store, (f) => auditor.append({ type: 'admin', ...f })),
-        ],
-        maxBodyBytes: config.limits.maxBodyBytes,
-      });
+      const adminServer = createSidecarAdmin(parts, readiness);
       adminUrl = await listen(adminServer, config.admin.host, config.admin.port);
       closers.push(async () => {
         adminServer.close();
         adminServer.closeAllConnections();
       });
     }
-    new Gauge({
-      name: 'kguard_ready',
-      help: '1 when every readiness check passes',
-      registers: [registry],
-      async collect() {
-        const { runReadiness } = await import('../admin/health.js');
-        this.set((await runReadiness(readiness)).ready ? 1 : 0);
-      },
-    });
+    registerReadyGauge(registry, readiness);
 
     const demo = sim && config.demo.enabled ? await ensureDemo(parts, sim) : undefined;
     logger.info(

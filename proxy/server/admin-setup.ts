@@ -1,0 +1,91 @@
+// The operator side of the sidecar, split from sidecar.ts so startSidecar
+// stays a readable list of wiring steps: the readiness checks behind /readyz
+// and the kguard_ready gauge, and the admin server with every part's routes.
+// startSidecar still listens and pushes the closer, so the order stays there.
+import type { Server } from 'node:http';
+import { Gauge, type Registry } from 'prom-client';
+import { GuardError } from '../common/errors.js';
+import { createAdminServer } from '../admin/server.js';
+import { AdminTokens } from '../admin/tokens.js';
+import type { ReadinessCheck } from '../admin/health.js';
+import { stateRoutes, stateFlushReadiness } from '../state/index.js';
+import { approvalRoutes } from '../approval/index.js';
+import { responseRoutes } from '../response/index.js';
+import { coreAdminRoutes } from './admin-routes.js';
+import type { SidecarParts } from './sidecar.js';
+
+/** Memoises a health probe's outcome for ttlMs so frequent /readyz polls do not hammer a remote service. */
+function cachedCheck(probe: () => Promise<void>, ttlMs: number): () => Promise<void> {
+  let last: { at: number; result: Promise<void> } | undefined;
+  return () => {
+    if (!last || Date.now() - last.at > ttlMs) last = { at: Date.now(), result: probe() };
+    return last.result;
+  };
+}
+
+export function readinessChecks(parts: SidecarParts, isShuttingDown: () => boolean): ReadinessCheck[] {
+  const { policy, auditor, vault, store, upstream } = parts;
+  return [
+    { name: 'policy', check: () => policy.health() },
+    {
+      name: 'policy-reload',
+      severity: 'warn',
+      check: () => {
+        const e = policy.lastError();
+        if (e) throw new Error(`last edit rejected, previous policy in force: ${e.message}`);
+      },
+    },
+    { name: 'audit', check: () => auditor.health() },
+    // A KMS health probe costs quota: probe at most every 10 s.
+    { name: 'vault', check: cachedCheck(() => vault.health(), 10_000) },
+    { name: 'state', check: () => store.health() },
+    {
+      // Kiwoom binds a token to the address that issued it: replicas sharing a key must leave through one egress address.
+      name: 'egress',
+      severity: 'warn',
+      check: () => {
+        const at = upstream.boundRefusalAt();
+        if (at && Date.now() - at < 600_000) throw new GuardError('KG5007', `last seen ${new Date(at).toISOString()}`);
+      },
+    },
+    stateFlushReadiness(store),
+    {
+      name: 'shutdown',
+      check: () => {
+        if (isShuttingDown()) throw new GuardError('KG9002');
+      },
+    },
+  ];
+}
+
+/** The admin listener (not yet listening): metrics, readiness and every part's admin routes. */
+export function createSidecarAdmin(parts: SidecarParts, readiness: ReadinessCheck[]): Server {
+  const { config, registry, logger, store, auditor } = parts;
+  return createAdminServer({
+    registry,
+    logger,
+    language: config.language,
+    readiness,
+    tokens: AdminTokens.forDataDir(config.dataDir),
+    routes: [
+      ...coreAdminRoutes(parts),
+      ...approvalRoutes(parts.approvals),
+      ...responseRoutes(parts.responder),
+      ...stateRoutes(store, (f) => auditor.append({ type: 'admin', ...f })),
+    ],
+    maxBodyBytes: config.limits.maxBodyBytes,
+  });
+}
+
+/** kguard_ready: 1 when every readiness check passes, judged at scrape time. */
+export function registerReadyGauge(registry: Registry, readiness: ReadinessCheck[]): void {
+  new Gauge({
+    name: 'kguard_ready',
+    help: '1 when every readiness check passes',
+    registers: [registry],
+    async collect() {
+      const { runReadiness } = await import('../admin/health.js');
+      this.set((await runReadiness(readiness)).ready ? 1 : 0);
+    },
+  });
+}

@@ -1,0 +1,101 @@
+// The upstream side of the sidecar, split from sidecar.ts so startSidecar
+// stays a readable list of wiring steps: the Kiwoom client (or the built-in
+// simulator on loopback), the per-key governor, the broker-session ledger,
+// the shared broker sessions, and the Upstream and gateway the pipeline and
+// policy call through. Closers are pushed onto the sidecar's list in wiring
+// order, so a failure part-way closes what was opened.
+import { randomBytes } from 'node:crypto';
+import type { Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { governorLimits, upstreamUrl, type Config } from '../common/config.js';
+import { createKiwoomClient, type KiwoomClient } from '../kiwoom/client.js';
+import { BrokerSessions } from '../kiwoom/broker-sessions.js';
+import { openFileLedger, openStoreLedger } from '../kiwoom/session-ledger.js';
+import { Governor } from '../kiwoom/governor.js';
+import { Upstream } from '../kiwoom/upstream.js';
+import { BrokerGateway } from '../kiwoom/gateway.js';
+import type { KeyProvider, ManagedVault } from '../vault/index.js';
+import type { ManagedAuditor } from '../audit/index.js';
+import type { Store } from '../state/types.js';
+import { startSimulator, type Simulator } from '../sim/index.js';
+import { requestScope } from './market.js';
+
+export interface UpstreamDeps {
+  config: Config;
+  store: Store;
+  vault: ManagedVault;
+  provider: KeyProvider;
+  auditor: ManagedAuditor;
+  fingerprintKey: Buffer;
+  registry: Registry;
+  logger: Logger;
+}
+
+export interface UpstreamParts {
+  sim?: Simulator;
+  /** Where calls go: the simulator's loopback URL, or the configured upstream (undefined if none is configured). */
+  baseUrl: string | undefined;
+  kiwoom: KiwoomClient;
+  governor: Governor;
+  brokerSessions: BrokerSessions;
+  upstream: Upstream;
+  gateway: BrokerGateway;
+}
+
+export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<unknown>)[]): Promise<UpstreamParts> {
+  const { config, store, vault, provider, auditor, fingerprintKey, registry, logger } = deps;
+  let sim: Simulator | undefined;
+  let baseUrl = upstreamUrl(config.upstream);
+  if (config.upstream.target === 'sim') {
+    sim = await startSimulator({ host: '127.0.0.1', port: 0, logger: logger.child({ part: 'sim' }), ideal: config.upstream.sim.ideal });
+    closers.push(() => sim!.close());
+    baseUrl = sim.url;
+    logger.warn(
+      { upstream: baseUrl, ideal: config.upstream.sim.ideal },
+      '*** NO UPSTREAM CONFIGURED: forwarding to the BUILT-IN KIWOOM SIMULATOR on loopback. No real orders reach Kiwoom. ***',
+    );
+  }
+  const kiwoom = createKiwoomClient({ baseUrl: baseUrl!, ...config.upstream });
+  closers.push(() => kiwoom.close());
+
+  // One broker session per app key, shared by every bot and replica of that key.
+  const limits = governorLimits(config.upstream);
+  if (limits === 'off') logger.warn("upstream.limits is off: nothing keeps calls inside Kiwoom's per-key limits (benchmarks against an ideal simulator only)");
+  const governor = new Governor(limits, { store, registry, logger: logger.child({ part: 'governor' }) });
+  closers.push(async () => governor.close());
+  const keyOf = async (botId: string, purpose: 'call' | 'lockdown' | 'revoke') => (await vault.appKeyOf(botId, purpose)).replace(/^hmac-sha256:/, '');
+  const ledger = store.kind === 'redis' ? await openStoreLedger(store, provider) : await openFileLedger(config.dataDir, provider, logger);
+  closers.push(async () => ledger.close());
+  const brokerSessions = new BrokerSessions(config.brokerTokens, {
+    store,
+    ledger,
+    governor,
+    replicaId: randomBytes(8).toString('hex'),
+    keyOf,
+    issue: (botId, purpose) => vault.withCredentials(botId, purpose, (creds) => kiwoom.issueToken(creds)),
+    revoke: (botId, token) => vault.withCredentials(botId, 'revoke', (creds) => kiwoom.revokeToken(creds, token)),
+    fingerprintKey,
+    registry,
+    logger: logger.child({ part: 'broker-sessions' }),
+    onEvent: (type, fields) => {
+      auditor
+        .append({ type, requestId: requestScope.getStore()?.requestId, ...fields }, { durability: 'write' })
+        .catch((err) => logger.error({ err: String(err), type }, 'broker token audit record failed'));
+    },
+  });
+  // Whatever a previous process left live (kill -9, power loss) is revoked before we serve.
+  if (ledger.kind === 'file') await brokerSessions.recover();
+  brokerSessions.startSweeper();
+  closers.push(() => brokerSessions.drain(5_000));
+  const upstream = new Upstream(
+    kiwoom,
+    brokerSessions,
+    governor,
+    keyOf,
+    { queryRetryBudgetMs: config.brokerTokens.queryRetryBudgetMs },
+    registry,
+    logger.child({ part: 'upstream' }),
+  );
+  const gateway = new BrokerGateway(upstream);
+  return { sim, baseUrl, kiwoom, governor, brokerSessions, upstream, gateway };
+}
