@@ -35,7 +35,9 @@ function overrides(name: string): Record<string, unknown> {
     dataDir,
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0, enabled: true },
-    upstream: { target: 'custom', url: sim.url, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 },
+    // A patient bot: on a CPU-starved CI machine the paced calls bunch up, and a query may wait longer
+    // than the default 1 s for its slot. What is tested is that Kiwoom refuses nothing and nothing is lost.
+    upstream: { target: 'custom', url: sim.url, headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000, limits: { queryMaxWaitMs: 10_000, orderMaxWaitMs: 10_000 } },
     demo: { enabled: false },
     brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200, leaseTtlMs: LEASE_TTL_MS, sweepIntervalMs: 300 },
     policy: { file: policyFile },
