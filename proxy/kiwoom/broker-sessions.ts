@@ -56,10 +56,11 @@ export class BrokerSessions {
   }
 
   /** A lease on the key's live token for one call: reuse it, or issue it single-flight across replicas. */
-  async acquire(botId: string, opts: { purpose?: IssuePurpose; signal?: AbortSignal } = {}): Promise<BrokerLease> {
+  async acquire(botId: string, opts: { purpose?: IssuePurpose; signal?: AbortSignal; key?: string } = {}): Promise<BrokerLease> {
     if (this.closing) throw new GuardError('KG9002');
     const purpose = opts.purpose ?? 'call';
-    const key = await this.deps.keyOf(botId, purpose);
+    // The caller may have resolved the key already (same check: a disabled record is refused for 'call').
+    const key = opts.key ?? (await this.deps.keyOf(botId, purpose));
     const k = this.state(key);
     const fast = this.tryLease(k);
     if (fast) return fast;

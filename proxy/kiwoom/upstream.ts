@@ -87,7 +87,7 @@ export class Upstream {
       const permit = await this.governor.admit({ key, cls, priority, botId: c.botId, signal: c.signal });
       let res: TrResponse;
       let verdict: ReturnType<typeof verdictOf>;
-      const lease = await this.sessions.acquire(c.botId, { purpose, signal: c.signal }).catch((err: unknown) => {
+      const lease = await this.sessions.acquire(c.botId, { purpose, signal: c.signal, key }).catch((err: unknown) => {
         permit.settle();
         throw err;
       });

@@ -89,7 +89,6 @@ t.test("a token revoked behind the sidecar's back: the next call re-issues once 
   for (const r of results) t.equal(r.json.return_code, 0, r.text);
   noKiwoomRefusal(t, results);
   t.equal(h.sim.stats().tokensIssued, issued + 1, 'exactly one re-issue, no storm');
-  t.equal(h.sim.stats().refusals['8005'], results.length > 0 ? h.sim.stats().refusals['8005'] : 0);
   t.ok(h.sim.stats().refusals['8005'] <= 3, 'at most the in-flight calls met the revoked token once');
   const metrics = await (await fetch(`${h.adminUrl}/metrics`)).text();
   t.match(metrics, /kguard_broker_token_reissues_total\{reason="8005"\} [1-9]/);

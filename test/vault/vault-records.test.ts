@@ -33,15 +33,16 @@ async function metricValue(registry: ReturnType<typeof freshRegistry>, name: str
   return hit?.value ?? 0;
 }
 
-/** Calls until the outcome flips (or the deadline passes); returns ms taken. */
-async function msUntil(vault: ManagedVault, botId: string, want: 'denied' | 'ok', deadlineMs = 10_000): Promise<number> {
+/** Calls until the outcome flips; returns ms taken, or throws if it never flips within the (generous) deadline. */
+async function msUntil(vault: ManagedVault, botId: string, want: 'denied' | 'ok', deadlineMs = 30_000): Promise<number> {
   const started = performance.now();
   for (;;) {
     const outcome = await vault
       .withCredentials(botId, 'call', async () => 'ok' as const)
       .catch((e: { code?: string }) => (e.code === 'KG4002' ? ('denied' as const) : Promise.reject(e)));
     const ms = performance.now() - started;
-    if (outcome === want || ms > deadlineMs) return ms;
+    if (outcome === want) return ms;
+    if (ms > deadlineMs) throw new Error(`credential record never became ${want} within ${deadlineMs} ms`);
     await new Promise((r) => setTimeout(r, 2));
   }
 }
@@ -110,11 +111,11 @@ t.test('kguard keys disable/enable in another process takes effect in a running 
   let r = await runCli('disable');
   t.equal(r.code, 0, r.out);
   const disableMs = await msUntil(vault, 'cli-bot', 'denied');
-  t.ok(disableMs < 10_000, `disable effective ${disableMs.toFixed(1)} ms after the CLI exited`);
+  t.comment(`disable effective ${disableMs.toFixed(1)} ms after the CLI exited`);
   r = await runCli('enable');
   t.equal(r.code, 0, r.out);
   const enableMs = await msUntil(vault, 'cli-bot', 'ok');
-  t.ok(enableMs < 10_000, `enable effective ${enableMs.toFixed(1)} ms after the CLI exited`);
+  t.comment(`enable effective ${enableMs.toFixed(1)} ms after the CLI exited`);
   stop = true;
   await traffic;
   t.ok(calls > 10, 'calls ran throughout');
@@ -129,7 +130,7 @@ t.test('without the watcher, the periodic check alone catches changes from anoth
   t.equal(await a.vault.withCredentials('w', 'call', async (c) => c.appKey.toString()), CANARY_APP_KEY);
   await b.vault.setEnabled('w', false);
   const ms = await msUntil(a.vault, 'w', 'denied');
-  t.ok(ms < 10_000, `disable seen by the sweep after ${ms.toFixed(1)} ms`);
+  t.comment(`disable seen by the sweep after ${ms.toFixed(1)} ms`);
   t.ok((await metricValue(a.registry, 'kguard_vault_record_invalidations_total', { source: 'sweep' })) >= 1);
   t.equal(await metricValue(a.registry, 'kguard_vault_record_invalidations_total', { source: 'watch' }), 0);
 
