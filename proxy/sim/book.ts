@@ -148,22 +148,7 @@ export class OrderBook {
     if (qty > orig.openQty) throw orderRejected('505218', '정정가능수량을 초과하였습니다');
     orig.openQty -= qty;
     if (orig.openQty === 0) this.close(orig, 'replaced');
-    const order = this.record(
-      account,
-      {
-        apiId: orig.apiId,
-        market: orig.market,
-        side: orig.side,
-        stkCd: orig.stkCd,
-        exchange: orig.exchange,
-        trdeTp: orig.trdeTp,
-        qty,
-        price,
-        origOrdNo: orig.ordNo,
-        openQty: qty,
-      },
-      now,
-    );
+    const order = this.followUp(account, orig, qty, price, qty, now);
     return { order, base: this.root(account, orig) };
   }
 
@@ -174,24 +159,15 @@ export class OrderBook {
     if (cancelled > orig.openQty) throw orderRejected('505219', '취소가능수량을 초과하였습니다');
     orig.openQty -= cancelled;
     if (orig.openQty === 0) this.close(orig, 'cancelled');
-    const order = this.record(
-      account,
-      {
-        apiId: orig.apiId,
-        market: orig.market,
-        side: orig.side,
-        stkCd: orig.stkCd,
-        exchange: orig.exchange,
-        trdeTp: orig.trdeTp,
-        qty: cancelled,
-        price: orig.price,
-        origOrdNo: orig.ordNo,
-        openQty: 0,
-      },
-      now,
-    );
+    const order = this.followUp(account, orig, cancelled, orig.price, 0, now);
     this.close(order, 'cancelled');
     return { order, base: this.root(account, orig), cancelled };
+  }
+
+  /** A modify or cancel is its own order, on the same stock, side and venue as the one it acts on. */
+  private followUp(account: Account, orig: MutableOrder, qty: number, price: number, openQty: number, now: number): MutableOrder {
+    const { apiId, market, side, stkCd, exchange, trdeTp } = orig;
+    return this.record(account, { apiId, market, side, stkCd, exchange, trdeTp, qty, price, origOrdNo: orig.ordNo, openQty }, now);
   }
 
   private openOrder(account: Account, ordNo: string, stkCd: string): MutableOrder {
