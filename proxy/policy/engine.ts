@@ -5,11 +5,11 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { GuardError, isGuardError, type Language } from '../common/errors.js';
 import type { Store } from '../state/types.js';
-import type { CompiledPolicy } from './compiled.js';
+import type { CompiledPolicy, MarketSnapshot } from './compiled.js';
 import { compilePolicy } from './compile.js';
 import type { PolicyConfig } from './config.js';
 import { PolicyLoadError } from './errors.js';
-import { evaluatePolicy, type EvalDeps, type EvalOptions } from './evaluate.js';
+import { chargeLimits, decideOnSnapshot, evaluatePolicy, planPolicy, type EvalDeps, type EvalOptions, type PolicyPlan, type Step } from './evaluate.js';
 import { loadPolicyFile } from './load.js';
 import { createMarketFetcher } from './market.js';
 import { createPolicyMetrics } from './metrics.js';
@@ -42,8 +42,29 @@ export interface EvaluateOptions {
   tradingState?: PrefetchedTradingState;
 }
 
-/** Internal extension used by the CLI, tests and the server's assess stage. */
+/** A decision under way in the request pipeline: what the plan still needs. */
+export interface PendingDecision {
+  readonly call: PolicyCall;
+  readonly plan: PolicyPlan;
+  /** Market data the remaining rules need; 0 = nothing to fetch. */
+  readonly wanted: number;
+  /** Time spent deciding so far (market data fetches excluded). */
+  spentMs: number;
+}
+
+export type PolicyStep = { readonly decision: Decision; readonly pending?: undefined } | { readonly decision?: undefined; readonly pending: PendingDecision };
+
+/** Internal extension used by the CLI, tests and the request pipeline. */
 export interface PolicyEngineInternals extends PolicyEngine {
+  /**
+   * The pipeline's steps, each a stage: the plan and the snapshot decision are
+   * pure; market data and counters are the only I/O, and each runs only when
+   * the plan says it is needed.
+   */
+  plan(call: PolicyCall, state: EffectiveTradingState): PolicyStep;
+  marketData(pending: PendingDecision): Promise<MarketSnapshot>;
+  decide(pending: PendingDecision, market: MarketSnapshot): PolicyStep;
+  chargeLimits(pending: PendingDecision): Promise<Decision>;
   /** As PolicyEngine.evaluate; a prefetched trading state replaces the engine's own read (same semantics). */
   evaluate(call: PolicyCall, opts?: EvaluateOptions): Promise<Decision>;
   evaluateWith(call: PolicyCall, opts: EvalOptions): Promise<Decision>;
@@ -150,21 +171,15 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     };
   }
 
-  async function run(call: PolicyCall, evalOpts: EvalOptions, prefetched?: PrefetchedTradingState): Promise<Decision> {
+  function current(): CompiledPolicy {
     if (closed) throw new GuardError('KG9002');
-    const current = active;
-    if (!current) throw new GuardError('KG3003', 'no valid policy loaded');
-    const started = performance.now();
-    let decision: Decision;
-    try {
-      decision = await evaluatePolicy(current.policy, call, depsFor(prefetched), nowMs(), evalOpts);
-    } catch (err) {
-      metrics.evalSeconds.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
-      return storeErrors(err);
-    }
-    const elapsed = performance.now() - started;
-    decision.evalMicros = Math.round(elapsed * 1000);
-    metrics.evalSeconds.observe({ outcome: decision.outcome }, elapsed / 1000);
+    if (!active) throw new GuardError('KG3003', 'no valid policy loaded');
+    return active.policy;
+  }
+
+  function finished(call: PolicyCall, decision: Decision, elapsedMs: number): Decision {
+    decision.evalMicros = Math.round(elapsedMs * 1000);
+    metrics.evalSeconds.observe({ outcome: decision.outcome }, elapsedMs / 1000);
     metrics.decisions.inc({ rule: decision.ruleId ? metrics.ruleLabel(decision.ruleId) : 'none', decision: decision.outcome });
     for (const id of decision.shadowDenies) metrics.decisions.inc({ rule: metrics.ruleLabel(id), decision: 'shadow-deny' });
     if (decision.shadowDenies.length > 0 && log.isLevelEnabled('info'))
@@ -175,8 +190,50 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     return decision;
   }
 
+  function failed(started: number, err: unknown): never {
+    metrics.evalSeconds.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
+    return storeErrors(err);
+  }
+
+  function step(call: PolicyCall, s: Step, spentMs: number): PolicyStep {
+    if (s.decision) return { decision: finished(call, s.decision, spentMs) };
+    return { pending: { call, plan: s.plan, wanted: s.plan.wanted, spentMs } };
+  }
+
+  async function run(call: PolicyCall, evalOpts: EvalOptions, prefetched?: PrefetchedTradingState): Promise<Decision> {
+    const policy = current();
+    const started = performance.now();
+    let decision: Decision;
+    try {
+      decision = await evaluatePolicy(policy, call, depsFor(prefetched), nowMs(), evalOpts);
+    } catch (err) {
+      return failed(started, err);
+    }
+    return finished(call, decision, performance.now() - started);
+  }
+
   return {
     evaluate: (call, opts) => run(call, {}, opts?.tradingState),
+    plan(call, state) {
+      const policy = current();
+      const started = performance.now();
+      return step(call, planPolicy(policy, call, state, nowMs()), performance.now() - started);
+    },
+    marketData: (pending) => fetcher.fetch(pending.wanted, pending.plan.facts),
+    decide(pending, market) {
+      const started = performance.now();
+      return step(pending.call, decideOnSnapshot(pending.plan, market), pending.spentMs + performance.now() - started);
+    },
+    async chargeLimits(pending) {
+      const started = performance.now();
+      let decision: Decision;
+      try {
+        decision = await chargeLimits(pending.plan, store);
+      } catch (err) {
+        return failed(started, err);
+      }
+      return finished(pending.call, decision, pending.spentMs + performance.now() - started);
+    },
     evaluateWith: (call, evalOpts) => run(call, evalOpts),
     compiled: () => active?.policy,
 

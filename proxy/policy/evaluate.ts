@@ -1,7 +1,11 @@
-// Evaluating one call against a compiled policy. Order of phases:
-//   unknown api-id → plain rules (sync) → transfer grant → trading state →
-//   market-data rules → risk score → counters (read, then charge atomically).
+// Evaluating one call against a compiled policy, in three steps that the
+// request pipeline runs as separate stages:
+//   planPolicy (pure): unknown api-id → plain rules → transfer grant → trading
+//     state (read earlier) → which market data the remaining rules need;
+//   decideOnSnapshot (pure): rules over the fetched market snapshot → risk score;
+//   chargeLimits (Store): counters read, then charged atomically.
 // The first enforce-mode deny decides; shadow rules are recorded, never obeyed.
+// A deny in the plan costs no market data (so no key unwrap, no broker token).
 // Counters are charged last and only when nothing denied before them, so a
 // denied call does not use up a bot's rate limit.
 import type { Store } from '../state/types.js';
@@ -21,7 +25,7 @@ import {
 } from './compiled.js';
 import { callFacts, type CallFacts } from './facts.js';
 import { statefulPhase } from './stateful.js';
-import type { Decision, PolicyCall, TradingState } from './types.js';
+import type { Decision, EffectiveTradingState, PolicyCall, TradingState } from './types.js';
 
 export type { TraceEntry } from './accumulator.js';
 
@@ -107,15 +111,36 @@ function postureVerdict(state: TradingState, f: CallFacts, m: MarketSnapshot, la
 
 const STATE_RANK: Record<TradingState, number> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
 
-export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, deps: EvalDeps, now: number, opts: EvalOptions = {}): Promise<Decision> {
+/** What the plan leaves for the snapshot and the counters; opaque outside the policy part. */
+export interface PolicyPlan {
+  readonly policy: CompiledPolicy;
+  readonly facts: CallFacts;
+  /** Market data the remaining rules need (NEEDS_* bits); 0 = none, nothing to fetch. */
+  readonly wanted: number;
+  readonly acc: Accumulator;
+  readonly activeData: readonly CompiledRule[];
+  readonly activeStateful: readonly CompiledRule[];
+  readonly enforcedPosture: { state: TradingState; id: string; type: string; reason: string };
+  readonly shadowPostures: readonly CompiledRule[];
+  readonly reducingSell: boolean;
+  readonly opts: EvalOptions;
+  market?: MarketSnapshot;
+}
+
+/** Either the decision is made, or the plan says what is still needed. */
+export type Step = { readonly decision: Decision; readonly plan?: undefined } | { readonly decision?: undefined; readonly plan: PolicyPlan };
+
+function decided(policy: CompiledPolicy, acc: Accumulator, market?: MarketSnapshot): Step {
+  const d = acc.decision(policy.version);
+  return { decision: market ? { ...d, market: { ...market } } : d };
+}
+
+/** Pure: everything that needs neither market data nor counters. */
+export function planPolicy(policy: CompiledPolicy, call: PolicyCall, operator: EffectiveTradingState, now: number, opts: EvalOptions = {}): Step {
   const acc = new Accumulator(opts.trace);
   const lang = policy.language;
   const f = callFacts(call, now);
-  let fetched: MarketSnapshot | undefined;
-  const done = (): Decision => {
-    const d = acc.decision(policy.version);
-    return fetched ? { ...d, market: { ...fetched } } : d;
-  };
+  const done = () => decided(policy, acc);
 
   if (call.entry === undefined || f.kind === undefined) {
     acc.record(
@@ -128,10 +153,9 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
     return done();
   }
   const list = ruleListFor(policy, f.botId, f.kind);
-  const noData: MarketSnapshot = {};
 
-  // Phase 1: plain rules, synchronous. Explain walks every rule in file order;
-  // evaluation reaches account-scoped and deny-symbols rules through indexes.
+  // Plain rules. Explain walks every rule in file order; evaluation reaches
+  // account-scoped and deny-symbols rules through indexes.
   if (opts.trace) {
     if (walk(list.plain, f, acc)) return done();
   } else {
@@ -147,7 +171,7 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
   // Transfers move money out: only an explicit allow-apis grant lets one through.
   if (f.kind === 'transfer') {
     let granted = false;
-    for (const r of list.allowApis) if (r.mode === 'enforce' && (r.select === null || r.select(f)) && r.check!(f, noData) === undefined) granted = true;
+    for (const r of list.allowApis) if (r.mode === 'enforce' && (r.select === null || r.select(f)) && r.check!(f, NO_DATA) === undefined) granted = true;
     if (
       !granted &&
       acc.record(
@@ -161,14 +185,8 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
       return done();
   }
 
-  // Phase 2: trading state (operators' kill switch and the policy's own postures).
-  const operator = await deps.tradingState(f.botId, f.account);
-  let enforcedPosture: { state: TradingState; id: string; type: string; reason: string } = {
-    state: operator.state,
-    id: BUILTIN.tradingState,
-    type: 'builtin',
-    reason: operator.reason,
-  };
+  // Trading state (operators' kill switch and the policy's own postures).
+  let enforcedPosture: PolicyPlan['enforcedPosture'] = { state: operator.state, id: BUILTIN.tradingState, type: 'builtin', reason: operator.reason };
   const shadowPostures: CompiledRule[] = [];
   for (const r of list.postures) {
     if (!applies(r, f, acc)) continue;
@@ -178,19 +196,15 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
 
   // Which market data the remaining rules need.
   let needs = 0;
-  const data = list.data;
-  const stateful = list.stateful;
   const activeData: CompiledRule[] = [];
   const activeStateful: CompiledRule[] = [];
-  for (let i = 0; i < data.length; i++) {
-    const r = data[i]!;
+  for (const r of list.data) {
     if (applies(r, f, acc)) {
       activeData.push(r);
       needs |= r.needs;
     }
   }
-  for (let i = 0; i < stateful.length; i++) {
-    const r = stateful[i]!;
+  for (const r of list.stateful) {
     if (applies(r, f, acc)) {
       activeStateful.push(r);
       needs |= r.needs;
@@ -199,39 +213,42 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
   const reducingSell =
     f.kind === 'order' && f.side === 'sell' && (enforcedPosture.state === 'REDUCING' || shadowPostures.some((r) => r.posture === 'REDUCING'));
   if (reducingSell) needs |= NEEDS_HELD_QUANTITY;
-
   const wanted =
     (needs & (NEEDS_HELD_QUANTITY | NEEDS_OPEN_ORDERS | NEEDS_REFERENCE_PRICE)) |
     (needs & NEEDS_REFERENCE_PRICE_IF_MARKET && f.limitPrice === undefined ? NEEDS_REFERENCE_PRICE : 0) |
     (needs & NEEDS_REFERENCE_PRICE_IF_LIMIT && f.limitPrice !== undefined && !Number.isNaN(f.limitPrice) ? NEEDS_REFERENCE_PRICE : 0);
 
-  // The posture is checked before market data is fetched unless it needs the held quantity.
-  let market: MarketSnapshot = noData;
-  if (!reducingSell) {
-    const stop = acc.record(
-      { id: enforcedPosture.id, type: enforcedPosture.type, kind: 'trading-state', mode: 'enforce' },
-      postureVerdict(enforcedPosture.state, f, noData, lang, enforcedPosture.reason),
-    );
-    for (const r of shadowPostures) acc.record(r, postureVerdict(r.posture!, f, noData, lang, ''));
-    if (stop) return done();
-  }
-  if (wanted !== 0) market = fetched = await deps.market(wanted, f);
-  if (reducingSell) {
-    const stop = acc.record(
-      { id: enforcedPosture.id, type: enforcedPosture.type, kind: 'trading-state', mode: 'enforce' },
-      postureVerdict(enforcedPosture.state, f, market, lang, enforcedPosture.reason),
-    );
-    for (const r of shadowPostures) acc.record(r, postureVerdict(r.posture!, f, market, lang, ''));
-    if (stop) return done();
-  }
+  // The posture is judged now unless it needs the held quantity.
+  if (!reducingSell && recordPosture(enforcedPosture, shadowPostures, f, NO_DATA, lang, acc)) return done();
+  return { plan: { policy, facts: f, wanted, acc, activeData, activeStateful, enforcedPosture, shadowPostures, reducingSell, opts } };
+}
 
-  // Phase 3: rules that needed market data.
-  for (let i = 0; i < activeData.length; i++) {
-    const r = activeData[i]!;
-    if (acc.record(r, r.check!(f, market))) return done();
-  }
+function recordPosture(
+  enforced: PolicyPlan['enforcedPosture'],
+  shadows: readonly CompiledRule[],
+  f: CallFacts,
+  market: MarketSnapshot,
+  lang: 'ko' | 'en',
+  acc: Accumulator,
+): boolean {
+  const stop = acc.record(
+    { id: enforced.id, type: enforced.type, kind: 'trading-state', mode: 'enforce' },
+    postureVerdict(enforced.state, f, market, lang, enforced.reason),
+  );
+  for (const r of shadows) acc.record(r, postureVerdict(r.posture!, f, market, lang, ''));
+  return stop;
+}
 
-  // Phase 4: the risk score from the risk part.
+/** Pure: the rules over the market snapshot (empty when nothing was wanted), then the risk score. */
+export function decideOnSnapshot(plan: PolicyPlan, market: MarketSnapshot): Step {
+  const { policy, facts: f, acc } = plan;
+  const lang = policy.language;
+  if (plan.wanted !== 0) plan.market = market;
+  const done = () => decided(policy, acc, plan.market);
+  if (plan.reducingSell && recordPosture(plan.enforcedPosture, plan.shadowPostures, f, market, lang, acc)) return done();
+
+  for (const r of plan.activeData) if (acc.record(r, r.check!(f, market))) return done();
+
   if (f.riskScore !== undefined) {
     if (f.riskScore > policy.approval) {
       acc.record(
@@ -259,9 +276,26 @@ export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, d
       );
     }
   }
+  if (plan.activeStateful.length === 0) return done();
+  if (acc.deny !== undefined && plan.opts.trace === undefined) return done();
+  return { plan };
+}
 
-  if (activeStateful.length === 0) return done();
-  if (acc.deny !== undefined && opts.trace === undefined) return done();
-  if (await statefulPhase(activeStateful, f, market, deps.store, acc, opts.dryRun === true || acc.deny !== undefined)) return done();
-  return done();
+/** The Store step: counters read, then charged atomically (peeked only in explain or after a deny). */
+export async function chargeLimits(plan: PolicyPlan, store: Store): Promise<Decision> {
+  const dryRun = plan.opts.dryRun === true || plan.acc.deny !== undefined;
+  await statefulPhase(plan.activeStateful, plan.facts, plan.market ?? NO_DATA, store, plan.acc, dryRun);
+  return decided(plan.policy, plan.acc, plan.market).decision!;
+}
+
+/** The three steps in one, for callers outside the request pipeline (explain, `policy test`, the engine). */
+export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, deps: EvalDeps, now: number, opts: EvalOptions = {}): Promise<Decision> {
+  const known = call.entry !== undefined;
+  const operator = known ? await deps.tradingState(call.botId, call.account) : { state: 'ACTIVE' as const, source: '', reason: '' };
+  const planned = planPolicy(policy, call, operator, now, opts);
+  if (planned.decision) return planned.decision;
+  const market = planned.plan.wanted !== 0 ? await deps.market(planned.plan.wanted, planned.plan.facts) : NO_DATA;
+  const judged = decideOnSnapshot(planned.plan, market);
+  if (judged.decision) return judged.decision;
+  return chargeLimits(judged.plan, deps.store);
 }

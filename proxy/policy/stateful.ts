@@ -8,7 +8,7 @@ import type { CompiledRule, MarketSnapshot, Verdict } from './compiled.js';
 import type { CallFacts } from './facts.js';
 
 export async function statefulPhase(
-  rules: CompiledRule[],
+  rules: readonly CompiledRule[],
   f: CallFacts,
   market: MarketSnapshot,
   store: Store,

@@ -8,7 +8,8 @@ import type { ApiEntry } from '../kiwoom/types.js';
 import type { BotRecord, SessionClaims } from '../auth/index.js';
 import type { TrResponse } from '../kiwoom/client.js';
 import type { Decision } from '../policy/types.js';
-import type { PrefetchedTradingState } from '../policy/engine.js';
+import type { PendingDecision, PrefetchedTradingState } from '../policy/engine.js';
+import type { MarketSnapshot } from '../policy/compiled.js';
 import type { RiskInput } from '../risk/index.js';
 import type { GuardError } from '../common/errors.js';
 
@@ -53,6 +54,10 @@ export interface RequestContext {
   /** Approval id the bot retries with after a pending-approval error. */
   approvalId?: string;
   risk?: RiskView;
+  /** The policy's plan while it still needs market data or counters (policy → market-data → decide → limits). */
+  pendingDecision?: PendingDecision;
+  /** Market data fetched for the policy (only what the plan asked for). */
+  market?: MarketSnapshot;
   decision?: Decision;
   upstream?: TrResponse;
   /** Time spent waiting on the broker (token issue + call), for overhead metrics. */

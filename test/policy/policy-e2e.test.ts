@@ -24,11 +24,13 @@ t.teardown(() => h.close());
 let price = 70_000;
 const order = (over: Record<string, string> = {}) => ({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: String(price--), trde_tp: '0', ...over });
 
+// Unwraps for calls (purpose "call"); a background revoke of an earlier call's
+// token (purpose "revoke", retried on a slow machine) is not this call's work.
 async function decrypts(): Promise<number> {
   const text = await (await request(`${h.adminUrl}/metrics`)).body.text();
   return text
     .split('\n')
-    .filter((l) => l.startsWith('kguard_vault_decrypts_total{'))
+    .filter((l) => l.startsWith('kguard_vault_decrypts_total{') && l.includes('purpose="call"'))
     .reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
 }
 
@@ -38,11 +40,12 @@ async function denied(t: Test, body: Record<string, string>, rule: string, code 
   const token = await h.token();
   const sent = h.sim.requestLog().filter((r) => r.apiId === 'kt10000').length;
   const unwraps = await decrypts();
+  const issues = h.sim.requestLog().filter((x) => x.apiId === 'au10001').length;
   const r = await h.call('kt10000', body, { token });
   t.equal(r.status, status, r.text);
   t.match(String(r.json.return_msg), new RegExp(`\\[${code}:rule=${rule}`), `names rule ${rule}`);
   t.equal(h.sim.requestLog().filter((x) => x.apiId === 'kt10000').length, sent, 'no order reached the simulator');
-  return { r, unwrapsDuringDenial: (await decrypts()) - unwraps };
+  return { r, unwrapsDuringDenial: (await decrypts()) - unwraps, issuesDuringDenial: h.sim.requestLog().filter((x) => x.apiId === 'au10001').length - issues };
 }
 
 t.test('denials name the rule and cost no order', async (t) => {
@@ -53,8 +56,9 @@ t.test('denials name the rule and cost no order', async (t) => {
 });
 
 t.test('a denial unwraps no key when it needs no market data', async (t) => {
-  const { unwrapsDuringDenial } = await denied(t, order({ ord_qty: '101' }), 'order-size');
+  const { unwrapsDuringDenial, issuesDuringDenial } = await denied(t, order({ ord_qty: '101' }), 'order-size');
   t.equal(unwrapsDuringDenial, 0, 'no decrypt for a denied call');
+  t.equal(issuesDuringDenial, 0, 'no broker token issued for a denied call');
 });
 
 t.test('rate limit: KG3005 with retry-after, then room again', async (t) => {

@@ -3,8 +3,9 @@
 // fastify's hooks): it returns (the next runs), sets `reply` (the pipeline
 // answers), or throws a GuardError (the bot gets a Kiwoom-shaped error).
 // Nothing that costs a key unwrap or a broker token runs before the call is
-// authenticated, classified, judged by risk and policy, and its intent
-// audited. After-stages run once the bot has its answer and never throw.
+// authenticated, classified, judged by risk and by the policy's plan; market
+// data (the only such cost before the intent is audited) is fetched only
+// when the plan asks for it. After-stages run once the bot has its answer and never throw.
 import type { NamedStage, Route } from '../context.js';
 import { allowlist } from './allowlist.js';
 import { approval } from './approval.js';
@@ -16,7 +17,7 @@ import { forward } from './forward.js';
 import { framing } from './framing.js';
 import { lockdown } from './lockdown.js';
 import { parse } from './parse.js';
-import { policy } from './policy.js';
+import { decide, limits, marketData, policy } from './policy.js';
 import { prefetch } from './prefetch.js';
 import { readBodyStage } from './read-body.js';
 import { risk } from './risk.js';
@@ -54,6 +55,9 @@ export function buildPipelines(deps: PipelineDeps): Pipelines {
       { name: 'lockdown', run: lockdown },
       { name: 'risk', run: risk(deps) },
       { name: 'policy', run: policy(deps) },
+      { name: 'market-data', run: marketData(deps) },
+      { name: 'decide', run: decide(deps) },
+      { name: 'limits', run: limits(deps) },
       { name: 'audit-intent', run: auditIntent(deps) },
       { name: 'approval', run: approval(deps) },
       { name: 'forward', run: forward(deps) },
