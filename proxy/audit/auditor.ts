@@ -2,6 +2,7 @@
 // to every sink (each chains it in its own log), and resolves when at least
 // one sink has it at the requested durability ('fsync' or 'write'). With no sink able to record, append rejects with KG6001 and
 // health() throws, so the call is refused and /readyz turns red.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Redis, Cluster } from 'ioredis';
@@ -12,7 +13,7 @@ import { canonicalJson } from './canonical.js';
 import { appendCheckpointLine, mirrorFileName, type Checkpoint } from './checkpoint.js';
 import { Checkpointer } from './checkpointer.js';
 import type { AuditConfig } from './config.js';
-import { fingerprint as keyedFingerprint, loadHmacKey, loadSigningKeys, publicKeyPem } from './keys.js';
+import { fingerprint as keyedFingerprint, loadHmacKey, loadSigningKeys, PUBLIC_KEY_FILE, publicKeyPem, type SigningKeys } from './keys.js';
 import { createAuditMetrics, type AuditMetrics } from './metrics.js';
 import { buildReceipt, type Receipt } from './receipt.js';
 import type { RecordBody } from './record.js';
@@ -67,6 +68,39 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new GuardError('KG6001', `${what}: no acknowledgement within ${ms} ms`)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The signing key sits where `<key>.pub` cannot be written (a read-only
+ * Secret mount): the public key, derived in memory, goes beside each file
+ * sink's log instead, where `kguard audit verify <dir>` looks for it. Best
+ * effort: verifying with `--public-key` a trusted copy works regardless.
+ */
+async function publishPublicKeyBesideLogs(keys: SigningKeys, fileSinks: readonly FileSink[], logger: Logger): Promise<void> {
+  const pem = publicKeyPem(keys.publicKey);
+  const published: string[] = [];
+  for (const sink of fileSinks) {
+    const file = path.join(sink.dir, PUBLIC_KEY_FILE);
+    try {
+      await mkdir(sink.dir, { recursive: true, mode: 0o700 });
+      if ((await readFile(file, 'utf8').catch(() => undefined)) !== pem) await writeFile(file, pem, { mode: 0o644 });
+      published.push(file);
+    } catch (err) {
+      logger.warn({ file, code: (err as NodeJS.ErrnoException).code }, 'audit public key could not be written beside the log');
+    }
+  }
+  const problem = keys.publicKeyFileProblem;
+  if (problem?.stale) {
+    logger.warn(
+      { keyId: keys.keyId, code: problem.code, published },
+      'the .pub beside the audit signing key holds another key and cannot be rewritten: do not hand it to auditors',
+    );
+  } else {
+    logger.info(
+      { keyId: keys.keyId, code: problem?.code, published },
+      'no .pub can be written beside the audit signing key (read-only); public key copies written beside the audit logs',
+    );
+  }
 }
 
 export async function createAuditor(opts: CreateAuditorOptions): Promise<AuditorHandle> {
@@ -163,6 +197,7 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
 
   let closed = false;
   const fileSinks = sinks.filter((s): s is FileSink => s instanceof FileSink);
+  if (!keys.publicKeyFile) await publishPublicKeyBesideLogs(keys, fileSinks, logger);
 
   function reasons(): string {
     return sinks.map((s) => `${s.id}: ${s.downReason ?? 'up'}`).join('; ');

@@ -16,6 +16,10 @@ export interface SigningKeys {
   readonly publicKey: KeyObject;
   /** First 16 hex of SHA-256 over the SPKI DER: names the key in checkpoints. */
   readonly keyId: string;
+  /** The `.pub` beside the signing key, when it holds this public key (already there, or written now). */
+  readonly publicKeyFile?: string;
+  /** Why there is no current `.pub` beside the key (a read-only place such as a Kubernetes Secret mount); stale: an older key's copy is there. */
+  readonly publicKeyFileProblem?: { readonly code: string; readonly stale: boolean };
 }
 
 export function publicKeyId(publicKey: KeyObject): string {
@@ -25,6 +29,9 @@ export function publicKeyId(publicKey: KeyObject): string {
 export function publicKeyPem(publicKey: KeyObject): string {
   return publicKey.export({ type: 'spki', format: 'pem' }).toString();
 }
+
+/** The name `kguard audit verify` looks for beside (or above) a log directory. */
+export const PUBLIC_KEY_FILE = 'audit-signing.pub';
 
 /** Where the public half of a signing key file lives. */
 export function publicKeyFileFor(signingKeyFile: string): string {
@@ -57,6 +64,27 @@ async function createExclusive(file: string, content: Buffer | string, mode: num
   }
   await chmod(file, mode);
   return true;
+}
+
+/** Errors that mean "this place cannot be written", not "this key is unusable". */
+const READ_ONLY_CODES = new Set(['EROFS', 'EACCES', 'EPERM']);
+
+/**
+ * Keeps `pubFile` holding `pem` so operators can hand it to auditors. The
+ * public key itself is always derived in memory from the private key; a
+ * place that cannot be written (read-only Secret mount) only costs the copy.
+ */
+async function keepPublicKeyFile(pubFile: string, pem: string): Promise<Pick<SigningKeys, 'publicKeyFile' | 'publicKeyFileProblem'>> {
+  const existing = await readFile(pubFile, 'utf8').catch(() => undefined);
+  if (existing === pem) return { publicKeyFile: pubFile };
+  try {
+    await writeFile(pubFile, pem, { mode: 0o644 });
+    return { publicKeyFile: pubFile };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'write failed';
+    if (!READ_ONLY_CODES.has(code)) throw err;
+    return { publicKeyFileProblem: { code, stale: existing !== undefined } };
+  }
 }
 
 function keyFileError(file: string, err: unknown): GuardError {
@@ -99,12 +127,8 @@ export async function loadSigningKeys(signingKeyFile: string, createIfMissing: b
     }
     if (privateKey.asymmetricKeyType !== 'ed25519') throw new GuardError('KG6003', `${path.basename(signingKeyFile)} is not an Ed25519 key`);
     const publicKey = createPublicKey(privateKey);
-    // Keep the .pub beside it current so operators can hand it to auditors.
-    const pubFile = publicKeyFileFor(signingKeyFile);
-    const pubPem = publicKeyPem(publicKey);
-    const existing = await readFile(pubFile, 'utf8').catch(() => undefined);
-    if (existing !== pubPem) await writeFile(pubFile, pubPem, { mode: 0o644 });
-    return { privateKey, publicKey, keyId: publicKeyId(publicKey) };
+    const copy = await keepPublicKeyFile(publicKeyFileFor(signingKeyFile), publicKeyPem(publicKey));
+    return { privateKey, publicKey, keyId: publicKeyId(publicKey), ...copy };
   } catch (err) {
     throw keyFileError(signingKeyFile, err);
   }

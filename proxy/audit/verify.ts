@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkpointSignatureValid, readCheckpointFile, type Checkpoint } from './checkpoint.js';
-import { loadPublicKey, publicKeyId } from './keys.js';
+import { loadPublicKey, PUBLIC_KEY_FILE, publicKeyId } from './keys.js';
 import { listLogFiles, readLineBatches, readLines, LOCAL_CHECKPOINT_FILE, type LogFile } from './logfiles.js';
 import { merkleRoot } from './merkle.js';
 import { parseRecordLine } from './record.js';
@@ -55,7 +55,7 @@ async function checkpointFilesIn(source: string): Promise<string[]> {
 
 async function findPublicKey(dir: string, explicit?: string): Promise<string | undefined> {
   if (explicit) return explicit;
-  for (const candidate of [path.join(dir, 'audit-signing.pub'), path.join(path.dirname(dir), 'audit-signing.pub')]) {
+  for (const candidate of [path.join(dir, PUBLIC_KEY_FILE), path.join(path.dirname(dir), PUBLIC_KEY_FILE)]) {
     if (
       await stat(candidate).then(
         (s) => s.isFile(),
