@@ -96,11 +96,47 @@ export interface NewOrder {
   readonly price: number;
 }
 
+/**
+ * What the book tells listeners (the realtime WebSocket's 00/04 pushes):
+ * 'accepted' when an order number is given out (new, modify or cancel),
+ * 'filled' after a fill changed the order, the cash and the holding,
+ * 'confirmed' when a modify or cancel has taken effect or an IOC/FOK order
+ * was killed. `order` is a snapshot taken at that moment.
+ */
+export interface BookEvent {
+  readonly kind: 'accepted' | 'filled' | 'confirmed';
+  readonly accountNo: string;
+  readonly order: SimOrder;
+  /** For 'filled': this fill's quantity and price. */
+  readonly fill?: { readonly qty: number; readonly price: number };
+}
+
+export type BookListener = (event: BookEvent) => void;
+
 export class OrderBook {
   private readonly accounts = new Map<string, Account>();
+  private readonly listeners = new Set<BookListener>();
   private nextOrdNo = 1;
 
   constructor(private readonly market: Market) {}
+
+  /** Adds a listener; returns the function that removes it. A listener that throws does not disturb the book. */
+  listen(listener: BookListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(account: Account, kind: BookEvent['kind'], order: MutableOrder, fill?: BookEvent['fill']): void {
+    if (this.listeners.size === 0) return;
+    const event: BookEvent = { kind, accountNo: account.accountNo, order: { ...order }, ...(fill ? { fill } : {}) };
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        /* a listener's failure is its own */
+      }
+    }
+  }
 
   open(accountNo: string, cash: number, holdings: readonly SimHolding[]): Account {
     if (!/^[0-9-]{6,20}$/.test(accountNo)) throw new SimError(`bad account number: ${JSON.stringify(accountNo)}`);
@@ -137,7 +173,10 @@ export class OrderBook {
     else if (IMMEDIATE_LIMIT_TYPES.has(req.trdeTp)) {
       const marketable = req.side === 'buy' ? req.price >= quote : req.price <= quote;
       if (marketable) this.fill(account, order, quote);
-      else this.close(order, 'killed');
+      else {
+        this.close(order, 'killed');
+        this.emit(account, 'confirmed', order);
+      }
     }
     return order;
   }
@@ -149,6 +188,7 @@ export class OrderBook {
     orig.openQty -= qty;
     if (orig.openQty === 0) this.close(orig, 'replaced');
     const order = this.followUp(account, orig, qty, price, qty, now);
+    this.emit(account, 'confirmed', order);
     return { order, base: this.root(account, orig) };
   }
 
@@ -161,6 +201,7 @@ export class OrderBook {
     if (orig.openQty === 0) this.close(orig, 'cancelled');
     const order = this.followUp(account, orig, cancelled, orig.price, 0, now);
     this.close(order, 'cancelled');
+    this.emit(account, 'confirmed', order);
     return { order, base: this.root(account, orig), cancelled };
   }
 
@@ -191,6 +232,7 @@ export class OrderBook {
   private record(account: Account, o: Omit<MutableOrder, 'ordNo' | 'filledQty' | 'fillPrice' | 'status' | 'time'>, now: number): MutableOrder {
     const order: MutableOrder = { ...o, ordNo: orderNumber(this.nextOrdNo++), filledQty: 0, fillPrice: 0, status: 'open', time: now };
     account.orders.push(order);
+    this.emit(account, 'accepted', order);
     return order;
   }
 
@@ -216,6 +258,7 @@ export class OrderBook {
     order.fillPrice = price;
     order.openQty = 0;
     order.status = 'filled';
+    this.emit(account, 'filled', order, { qty, price });
   }
 
   /** Fills resting limit orders whose price the new quote has reached. */
