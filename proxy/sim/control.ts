@@ -103,6 +103,28 @@ export async function handleControl(req: IncomingMessage, res: ServerResponse, p
         reply(res, 200, { orders: sim.orders(accountNo), account: sim.account(accountNo) ?? null });
         return;
       }
+      case 'GET /_sim/ws/sessions':
+        reply(res, 200, { sessions: sim.wsSessions(), stats: sim.stats().ws });
+        return;
+      case 'POST /_sim/ws/drop':
+        // Every WebSocket destroyed without a close frame, for reconnect tests.
+        reply(res, 200, { dropped: sim.dropWebSockets() });
+        return;
+      case 'POST /_sim/ws/quote': {
+        // A trade now: body {stkCd, price?}; REAL 0B/0D to the sessions that registered it.
+        const price = body.price === undefined ? undefined : (body.price as number);
+        reply(res, 200, { pushes: sim.pushQuote(body.stkCd as string, price) });
+        return;
+      }
+      case 'POST /_sim/ws/condition': {
+        // A stock enters or leaves a simulated condition: body {seq, stkCd?, kind?}.
+        const change = {
+          ...(body.stkCd === undefined ? {} : { stkCd: body.stkCd as string }),
+          ...(body.kind === undefined ? {} : { kind: body.kind as 'I' | 'D' }),
+        };
+        reply(res, 200, sim.triggerCondition(body.seq as string, change));
+        return;
+      }
       default:
         reply(res, 404, { error: `no control route ${route}` });
     }

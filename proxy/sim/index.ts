@@ -2,8 +2,10 @@
 export { startSimulator, isLoopbackAddress, normaliseAddress } from './server.js';
 export { SimError } from './responses.js';
 export { DEFAULT_LIMITS } from './limits.js';
+export { DEFAULT_REALTIME, R10001_MESSAGE, WS_PATH, wsFingerprint } from './ws.js';
 export type {
   SimAppRegistration,
+  SimConditionEvent,
   SimFaultSettings,
   SimFaults,
   SimHolding,
@@ -14,5 +16,6 @@ export type {
   SimRefusalCode,
   SimRequestRecord,
   SimStats,
+  SimWsStats,
   Simulator,
 } from './types.js';

@@ -4,7 +4,8 @@
 // faithful: one shared token per app key while valid, Kiwoom's per-app-key
 // limits, optional address binding. `ideal: true` drops all of that.
 // This file is the HTTP side (body reading, injected faults, the request log,
-// the Simulator handle and its lifecycle); the protocol model is routes.ts.
+// the Simulator handle and its lifecycle); the protocol model is routes.ts,
+// the realtime WebSocket (same port, /api/dostk/websocket) is ws.ts.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +18,8 @@ import { KiwoomReply, SimError, badField, detailOf, rateLimited, serverFault } f
 import { type Answer, createRoute, header } from './routes.js';
 import { Credentials, checkKey } from './tokens.js';
 import type { SimAppRegistration, SimLimits, SimOptions, SimOrder, SimRefusalCode, SimRequestRecord, SimStats, Simulator } from './types.js';
+import { DEFAULT_REALTIME, Realtime, WS_PATH } from './ws.js';
+import { isStockCode } from '../kiwoom/protocol/index.js';
 
 export { normaliseAddress } from './routes.js';
 
@@ -81,6 +84,17 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   const rateLimitStatus = opts.rateLimitStatus ?? 200;
   if (rateLimitStatus !== 200 && rateLimitStatus !== 429) throw new SimError('rateLimitStatus must be 200 or 429');
   const startLimits = mergeLimits(DEFAULT_LIMITS, opts.limits ?? {});
+  const hour = 3600 * 1000;
+  const realtimeOptions = {
+    pingIntervalMs: checkInt('wsPingIntervalMs', opts.wsPingIntervalMs ?? DEFAULT_REALTIME.pingIntervalMs, 1, hour),
+    maxMissedPings: checkInt('wsMaxMissedPings', opts.wsMaxMissedPings ?? DEFAULT_REALTIME.maxMissedPings, 1, 1000),
+    loginTimeoutMs: checkInt('wsLoginTimeoutMs', opts.wsLoginTimeoutMs ?? DEFAULT_REALTIME.loginTimeoutMs, 1, hour),
+    maxRegistrations: checkInt('wsMaxRegistrations', opts.wsMaxRegistrations ?? DEFAULT_REALTIME.maxRegistrations, 1, 100_000),
+    maxLiveConditions: checkInt('wsMaxLiveConditions', opts.wsMaxLiveConditions ?? DEFAULT_REALTIME.maxLiveConditions, 1, 1000),
+    quoteIntervalMs: checkInt('wsQuoteIntervalMs', opts.wsQuoteIntervalMs ?? DEFAULT_REALTIME.quoteIntervalMs, 0, hour),
+    conditionIntervalMs: checkInt('wsConditionIntervalMs', opts.wsConditionIntervalMs ?? DEFAULT_REALTIME.conditionIntervalMs, 0, hour),
+    maxPayloadBytes: maxBodyBytes,
+  };
 
   const market = new Market();
   const book = new OrderBook(market);
@@ -94,6 +108,13 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   let requests = 0;
   const timers = new Set<NodeJS.Timeout>();
   const hung = new Set<ServerResponse>();
+  // A quote move: the market, resting orders (00/04 pushes through the book), then the trade's 0B/0D.
+  const moveQuote = (stkCd: string, price: number): number => {
+    market.setQuote(stkCd, price);
+    book.matchResting(price, stkCd);
+    return realtime.trade(stkCd);
+  };
+  const realtime = new Realtime({ creds, book, market, now, bindToAddress, moveQuote, ...(log ? { log } : {}) }, realtimeOptions);
 
   function record(rec: SimRequestRecord): void {
     if (maxRequestLog === 0) return;
@@ -190,6 +211,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       }
     }
     send(res, answer, apiId, isTr);
+    if (path === '/oauth2/revoke' && answer.body.return_code === 0) realtime.sweepTokens();
     const returnCode = typeof answer.body.return_code === 'number' ? answer.body.return_code : undefined;
     const detail = detailOf(answer.body);
     // Injected faults are not the model refusing, so they are not counted.
@@ -215,6 +237,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       }
     });
   });
+  server.on('upgrade', (req, socket, head) => realtime.upgrade(req, socket, head));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -228,6 +251,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
 
   const sim: Simulator = {
     url: `http://${urlHost}:${addr.port}`,
+    wsUrl: `ws://${urlHost}:${addr.port}${WS_PATH}`,
     host: addr.address,
     port: addr.port,
     faults,
@@ -242,8 +266,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       creds.register(r.appKey, r.secretKey, r.accountNo);
     },
     setQuote(stkCd: string, price: number): void {
-      market.setQuote(stkCd, price);
-      book.matchResting(price, stkCd);
+      moveQuote(stkCd, price);
     },
     quote: (stkCd) => market.price(stkCd),
     stats: (): SimStats => ({
@@ -255,6 +278,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       refusals: { ...refusals },
       refusedIssues,
       peakIssuesPerSecond: issueRate.peak,
+      ws: realtime.stats(),
     }),
     liveTokens: () => creds.live(now()),
     requestLog: () => [...requestLog],
@@ -266,7 +290,9 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     ideal,
     revokeAll(accountNo?: string): number {
       if (accountNo !== undefined && typeof accountNo !== 'string') throw new SimError('accountNo must be a string');
-      return creds.revokeAll(now(), accountNo);
+      const n = creds.revokeAll(now(), accountNo);
+      realtime.sweepTokens();
+      return n;
     },
     limits: (): SimLimits => limiter.limits,
     setLimits(next: Partial<SimLimits>): SimLimits {
@@ -275,7 +301,17 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       return limiter.limits;
     },
     peakIssuesPerSecond: () => issueRate.peak,
+    wsSessions: () => realtime.sessions(),
+    dropWebSockets: () => realtime.drop(),
+    pushQuote(stkCd: string, price?: number): number {
+      if (price !== undefined) return moveQuote(stkCd, price);
+      if (typeof stkCd !== 'string' || !isStockCode(stkCd) || market.price(stkCd) === undefined)
+        throw new SimError(`unknown stock code: ${JSON.stringify(stkCd)}`);
+      return realtime.trade(stkCd);
+    },
+    triggerCondition: (seq, change) => realtime.triggerCondition(seq, change),
     reset(): void {
+      realtime.reset();
       creds.clear();
       limiter.clear();
       limiter.limits = startLimits;
@@ -293,6 +329,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       timers.clear();
       for (const res of hung) res.destroy();
       hung.clear();
+      await realtime.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;

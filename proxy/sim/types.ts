@@ -48,6 +48,20 @@ export interface SimOptions {
    * should zero-fill it when done. Never wire this outside tests.
    */
   readonly onTokenIssued?: (token: Buffer) => void;
+  /** The server sends {"trnm":"PING"} to every logged-in WebSocket session this often. Default 10 000 ms. */
+  readonly wsPingIntervalMs?: number;
+  /** A session that leaves this many PINGs in a row unanswered gets SYSTEM R10002 and is closed. Default 3. */
+  readonly wsMaxMissedPings?: number;
+  /** A WebSocket that has not sent a good LOGIN this long after connecting is closed (SYSTEM R10004). Default 10 000 ms. */
+  readonly wsLoginTimeoutMs?: number;
+  /** Most REG (type, item) pairs one session may hold across its groups. Default 100 (Kiwoom's own cap is not published). */
+  readonly wsMaxRegistrations?: number;
+  /** Most live condition searches (CNSRREQ search_type 1) per login. Default 10, as in Kiwoom's terms. */
+  readonly wsMaxLiveConditions?: number;
+  /** Registered 0B/0D items get a simulated trade this often (prices walk a tick). 0 turns the timer off. Default 1000 ms. */
+  readonly wsQuoteIntervalMs?: number;
+  /** Live condition searches see one stock enter or leave a condition this often. 0 turns the timer off. Default 5000 ms. */
+  readonly wsConditionIntervalMs?: number;
 }
 
 export interface SimHolding {
@@ -102,6 +116,32 @@ export interface SimStats {
   readonly refusedIssues: number;
   /** Most au10001 calls (any outcome, any app) that arrived within one 1000 ms window. */
   readonly peakIssuesPerSecond: number;
+  /** The realtime WebSocket (/api/dostk/websocket). */
+  readonly ws: SimWsStats;
+}
+
+export interface SimWsStats {
+  /** Logged-in sessions now (at most one per app key). */
+  readonly sessions: number;
+  /** Successful LOGINs. */
+  readonly logins: number;
+  /** LOGINs refused (bad, expired, revoked or unknown token; another source address). */
+  readonly loginFailures: number;
+  /** Sessions closed with SYSTEM R10001 because a newer LOGIN used the same app key. */
+  readonly replaced: number;
+  /** REAL frames sent. */
+  readonly pushes: number;
+  /** REG (type, item) pairs held by the logged-in sessions now. */
+  readonly registrations: number;
+}
+
+/** One stock entering (I) or leaving (D) a simulated condition. */
+export interface SimConditionEvent {
+  readonly seq: string;
+  readonly stkCd: string;
+  readonly kind: 'I' | 'D';
+  /** REAL 02 frames sent for it (one per session with a live search on `seq`). */
+  readonly pushes: number;
 }
 
 export interface SimRequestRecord {
@@ -173,6 +213,8 @@ export interface SimOrder {
 export interface Simulator {
   /** e.g. 'http://127.0.0.1:40123' */
   readonly url: string;
+  /** Kiwoom's realtime WebSocket on the same port, e.g. 'ws://127.0.0.1:40123/api/dostk/websocket'. */
+  readonly wsUrl: string;
   readonly host: string;
   readonly port: number;
   readonly faults: SimFaults;
@@ -202,7 +244,23 @@ export interface Simulator {
   setLimits(limits: Partial<SimLimits>): SimLimits;
   /** Most au10001 calls that arrived within one 1000 ms window so far. */
   peakIssuesPerSecond(): number;
-  /** Forgets tokens, orders, apps, quotes overrides, faults, the request log, counters and rate windows; limits go back to the start-up ones. */
+  /** Logged-in WebSocket sessions per app key fingerprint (wsFingerprint(appKey)); never the key itself. */
+  wsSessions(): Readonly<Record<string, number>>;
+  /** Destroys every WebSocket (logged in or not) without a close frame, as a network drop would; returns how many. */
+  dropWebSockets(): number;
+  /**
+   * A trade in `stkCd` now: with `price` the quote moves there first (as setQuote, resting orders
+   * included), without it the trade is at the current price. Sends REAL 0B and 0D to the sessions
+   * that registered the stock; returns how many REAL frames went out. Throws SimError on a bad code or price.
+   */
+  pushQuote(stkCd: string, price?: number): number;
+  /**
+   * One stock enters or leaves simulated condition `seq` ('0'..'11') now: the given stock (default: the
+   * condition's next stock in rotation) and kind (default: the opposite of its current membership).
+   * Sends REAL 02 to the sessions with a live search on `seq`. Throws SimError on a bad seq or code.
+   */
+  triggerCondition(seq: string, change?: { readonly stkCd?: string; readonly kind?: 'I' | 'D' }): SimConditionEvent;
+  /** Forgets tokens, orders, apps, quotes overrides, faults, the request log, counters and rate windows; limits go back to the start-up ones. WebSockets are dropped. */
   reset(): void;
   close(): Promise<void>;
 }

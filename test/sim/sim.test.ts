@@ -83,6 +83,7 @@ t.test('revoke, expiry and live-token accounting (one shared token per app key)'
     refusals: { 1700: 0, 1701: 0, 1702: 0, 1634: 0, 8005: 0, 8010: 0 },
     refusedIssues: 0,
     peakIssuesPerSecond: 1,
+    ws: { sessions: 0, logins: 0, loginFailures: 0, replaced: 0, pushes: 0, registrations: 0 },
   });
   t.equal((await tr(sim.url, a, 'ka00001', 'acnt', {})).json.acctNo, APP.accountNo);
 
