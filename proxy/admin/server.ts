@@ -1,8 +1,13 @@
 // The admin listener, on its own port: /healthz, /readyz and /metrics for
-// operators, and a JSON admin API with roles for security staff. Routes are
-// plain descriptors that parts contribute; the listener only authenticates,
-// checks the role, parses JSON and maps errors.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+// operators (no token), and a JSON admin API with roles for security staff,
+// described by /admin/v1/openapi.json (viewer; generated from this route
+// table). Routes are plain descriptors that parts contribute; the listener
+// only authenticates, checks the role, parses JSON and maps errors. Failed
+// logins and role refusals are logged, counted and limited per source address
+// (auth-guard.ts); the public routes are never limited, so probes and scrapes
+// keep working while an address is cooling down.
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { GuardError, kiwoomErrorBody, toGuardError, type Language } from '../common/errors.js';
@@ -10,7 +15,10 @@ import { parseJsonObject } from '../common/json.js';
 import { readBody } from '../common/body.js';
 import { runReadiness, type ReadinessCheck } from './health.js';
 import type { AdminTokens } from './tokens.js';
-import type { AdminRoute } from '../common/admin-route.js';
+import type { AdminPrincipal, AdminRoute, Role } from '../common/admin-route.js';
+import { DEFAULT_AUTH_FAILURE_LIMITS, type AdminAuthFailureLimits } from './auth-limiter.js';
+import { createAuthGuard } from './auth-guard.js';
+import { openApiDocument } from './openapi.js';
 
 export type { AdminRequest, AdminRoute } from '../common/admin-route.js';
 
@@ -22,14 +30,35 @@ export interface AdminServerOptions {
   routes: readonly AdminRoute[];
   tokens: AdminTokens;
   maxBodyBytes: number;
+  /** Failed logins per source before a cool-down; config admin.authFailures. */
+  authFailures?: Partial<AdminAuthFailureLimits>;
+  /** Keys the fingerprint of a refused credential in the log (the sidecar passes the audit fingerprint key); default a random per-process key. */
+  fingerprintKey?: Buffer;
+  /** For the failure window and cool-down (tests). */
+  clock?: () => number;
+  /** Builds the server (TLS: proxy/common/tls-server.ts); default node:http. */
+  createServer?: (options: ServerOptions, handler: RequestListener) => Server;
 }
 
-interface CompiledRoute extends AdminRoute {
+/** A route as the listener serves it: `public` needs no token, otherwise the least role. */
+export interface ServedRoute {
+  readonly method: AdminRoute['method'];
+  readonly path: string;
+  readonly access: Role | 'public';
+}
+
+type Reply = { status: number; body: Buffer | string; contentType: string; headers?: Record<string, string> };
+
+interface CompiledRoute extends ServedRoute {
   readonly pattern: RegExp;
   readonly names: string[];
+  readonly handler: AdminRoute['handler'];
 }
 
-function compile(route: AdminRoute): CompiledRoute {
+/** A path parameter: what the listener's patterns accept. */
+export const PATH_PARAM_PATTERN = '^[A-Za-z0-9_.:-]{1,128}$';
+
+function compile(route: ServedRoute & { handler: AdminRoute['handler'] }): CompiledRoute {
   const names: string[] = [];
   const pattern = new RegExp(
     `^${route.path.replace(/:([a-zA-Z]+)/g, (_, n: string) => {
@@ -37,38 +66,85 @@ function compile(route: AdminRoute): CompiledRoute {
       return '([A-Za-z0-9_.:-]{1,128})';
     })}$`,
   );
-  return { ...route, pattern, names };
+  return { method: route.method, path: route.path, access: route.access, handler: route.handler, pattern, names };
 }
 
-export function createAdminServer(opts: AdminServerOptions): Server {
-  const routes = opts.routes.map(compile);
+const served = new WeakMap<Server, readonly ServedRoute[]>();
 
-  async function handle(req: IncomingMessage): Promise<{ status: number; body: Buffer | string; contentType: string }> {
+/** The routes an admin server dispatches on (method, path, access), in its matching order. */
+export function registeredRoutes(server: Server): readonly ServedRoute[] {
+  const r = served.get(server);
+  if (!r) throw new Error('not an admin server');
+  return r;
+}
+
+export const OPENAPI_PATH = '/admin/v1/openapi.json';
+
+export function createAdminServer(opts: AdminServerOptions): Server {
+  const json = (body: unknown) => ({ body });
+  const own: (ServedRoute & { handler: AdminRoute['handler'] })[] = [
+    { method: 'GET', path: '/healthz', access: 'public', handler: async () => json({ status: 'ok' }) },
+    {
+      method: 'GET',
+      path: '/readyz',
+      access: 'public',
+      handler: async () => {
+        const report = await runReadiness(opts.readiness);
+        return { status: report.ready ? 200 : 503, body: report };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/metrics',
+      access: 'public',
+      handler: async () => ({ body: await opts.registry.metrics(), contentType: opts.registry.contentType }),
+    },
+    // The document is built once, on first request, from the table below (which includes this route).
+    { method: 'GET', path: OPENAPI_PATH, access: 'viewer', handler: async () => ({ body: document() }) },
+  ];
+  const routes = [...own, ...opts.routes.map((r) => ({ method: r.method, path: r.path, access: r.role, handler: r.handler }))].map(compile);
+  const table: readonly ServedRoute[] = routes.map(({ method, path, access }) => ({ method, path, access }));
+  let doc: unknown;
+  const document = () => {
+    doc ??= openApiDocument(table);
+    return doc;
+  };
+  const guard = createAuthGuard({
+    limits: { ...DEFAULT_AUTH_FAILURE_LIMITS, ...opts.authFailures },
+    registry: opts.registry,
+    logger: opts.logger,
+    fingerprintKey: opts.fingerprintKey ?? randomBytes(32),
+    clock: opts.clock,
+  });
+
+  async function handle(req: IncomingMessage): Promise<Reply> {
     const url = new URL(req.url ?? '/', 'http://admin');
-    if (req.method === 'GET' && url.pathname === '/healthz') return { status: 200, body: '{"status":"ok"}', contentType: 'application/json' };
-    if (req.method === 'GET' && url.pathname === '/readyz') {
-      const report = await runReadiness(opts.readiness);
-      return { status: report.ready ? 200 : 503, body: JSON.stringify(report), contentType: 'application/json' };
-    }
-    if (req.method === 'GET' && url.pathname === '/metrics') {
-      return { status: 200, body: await opts.registry.metrics(), contentType: opts.registry.contentType };
-    }
     const candidates = routes.filter((r) => r.pattern.test(url.pathname));
-    if (candidates.length === 0) throw new GuardError('KG1009');
     const route = candidates.find((r) => r.method === req.method);
-    if (!route) throw new GuardError('KG1008');
-    const principal = opts.tokens.authenticate(req.headers.authorization);
-    if (!opts.tokens.permits(principal, route.role)) throw new GuardError('KG2009', `role ${route.role} required`);
+    let principal: AdminPrincipal | undefined;
+    if (route?.access !== 'public') {
+      // Everything but the public routes: a source cooling down is refused first, whatever it asks.
+      guard.checkSource(req);
+      if (candidates.length === 0) throw new GuardError('KG1009');
+      if (!route) throw new GuardError('KG1008');
+      principal = guard.authenticate(req, route, opts.tokens);
+    }
     const m = route.pattern.exec(url.pathname)!;
     const params = Object.fromEntries(route.names.map((n, i) => [n, m[i + 1]!]));
-    const body = req.method === 'POST' ? parseJsonObject(await readBody(req, opts.maxBodyBytes, new AbortController().signal)) : {};
-    const out = await route.handler({ params, query: url.searchParams, body, principal, sourceIp: req.socket.remoteAddress ?? 'unknown' });
-    opts.logger.info({ admin: principal.name, role: principal.role, method: req.method, path: route.path }, 'admin call');
+    const body = req.method === 'POST' && principal ? parseJsonObject(await readBody(req, opts.maxBodyBytes, new AbortController().signal)) : {};
+    const out = await route.handler({
+      params,
+      query: url.searchParams,
+      body,
+      principal: principal ?? { name: 'public', role: 'viewer' },
+      sourceIp: req.socket.remoteAddress ?? 'unknown',
+    });
+    if (principal) opts.logger.info({ admin: principal.name, role: principal.role, method: req.method, path: route.path }, 'admin call');
     const contentType = out.contentType ?? 'application/json';
     return { status: out.status ?? 200, body: contentType === 'application/json' ? JSON.stringify(out.body) : String(out.body), contentType };
   }
 
-  return createServer({ insecureHTTPParser: false, maxHeaderSize: 16 * 1024, requestTimeout: 30_000 }, (req, res) => {
+  const server = (opts.createServer ?? createHttpServer)({ insecureHTTPParser: false, maxHeaderSize: 16 * 1024, requestTimeout: 30_000 }, (req, res) => {
     handle(req)
       .then((r) => {
         res.writeHead(r.status, { 'content-type': r.contentType, 'cache-control': 'no-store' });
@@ -77,8 +153,10 @@ export function createAdminServer(opts: AdminServerOptions): Server {
       .catch((err) => {
         const ge = toGuardError(err);
         if (ge.code === 'KG9001') opts.logger.error({ err: ge.cause ?? err, path: req.url }, 'admin internal error');
-        res.writeHead(ge.status === 202 ? 400 : ge.status, { 'content-type': 'application/json' });
+        res.writeHead(ge.status === 202 ? 400 : ge.status, { ...ge.headers, 'content-type': 'application/json', 'cache-control': 'no-store' });
         res.end(JSON.stringify({ ...kiwoomErrorBody(ge, opts.language), code: ge.code }));
       });
   });
+  served.set(server, table);
+  return server;
 }

@@ -27,8 +27,23 @@ const schema = {
     admin: {
       type: 'object',
       additionalProperties: false,
-      required: ['host', 'port', 'enabled'],
-      properties: { host, port, enabled: { type: 'boolean' } },
+      required: ['host', 'port', 'enabled', 'authFailures'],
+      properties: {
+        host,
+        port,
+        enabled: { type: 'boolean' },
+        authFailures: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['maxFailures', 'windowMs', 'blockMs', 'maxSources'],
+          properties: {
+            maxFailures: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+            windowMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
+            blockMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+            maxSources: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+          },
+        },
+      },
     },
     upstream: {
       type: 'object',

@@ -41,7 +41,7 @@ export interface Config {
   dataDir: string;
   language: Language;
   listen: { host: string; port: number };
-  admin: { host: string; port: number; enabled: boolean };
+  admin: { host: string; port: number; enabled: boolean; authFailures: AdminAuthFailureLimits };
   upstream: UpstreamConfig;
   limits: {
     maxBodyBytes: number;
@@ -90,6 +90,16 @@ export interface Config {
   response: unknown;
 }
 
+/** Failed admin logins (401) and role refusals (403) per source address, and the cool-down that follows. */
+export interface AdminAuthFailureLimits {
+  /** Failures from one source within windowMs after which it is refused (429) for blockMs, correct token or not. */
+  maxFailures: number;
+  windowMs: number;
+  blockMs: number;
+  /** Sources tracked at once; past this the one whose last failure is oldest is forgotten. */
+  maxSources: number;
+}
+
 /** KG9003: the configuration is invalid. `detail` names the key or file; never a value that may be secret. */
 export class ConfigError extends GuardError {
   constructor(detail: string) {
@@ -108,7 +118,12 @@ export function defaultConfig(): Config {
     dataDir: '.kguard',
     language: 'ko',
     listen: { host: '127.0.0.1', port: 8080 },
-    admin: { host: '127.0.0.1', port: 9090, enabled: true },
+    admin: {
+      host: '127.0.0.1',
+      port: 9090,
+      enabled: true,
+      authFailures: { maxFailures: 10, windowMs: 60_000, blockMs: 300_000, maxSources: 10_000 },
+    },
     upstream: {
       target: 'sim',
       allowInsecureHttp: false,

@@ -5,7 +5,7 @@
 import type { Server } from 'node:http';
 import { Gauge, type Registry } from 'prom-client';
 import { GuardError } from '../common/errors.js';
-import { createAdminServer } from '../admin/server.js';
+import { createAdminServer, type AdminServerOptions } from '../admin/server.js';
 import { AdminTokens } from '../admin/tokens.js';
 import type { ReadinessCheck } from '../admin/health.js';
 import { stateRoutes, stateFlushReadiness } from '../state/index.js';
@@ -59,7 +59,7 @@ export function readinessChecks(parts: SidecarParts, isShuttingDown: () => boole
 }
 
 /** The admin listener (not yet listening): metrics, readiness and every part's admin routes. */
-export function createSidecarAdmin(parts: SidecarParts, readiness: ReadinessCheck[]): Server {
+export function createSidecarAdmin(parts: SidecarParts, readiness: ReadinessCheck[], createServer?: AdminServerOptions['createServer']): Server {
   const { config, registry, logger, store, auditor } = parts;
   return createAdminServer({
     registry,
@@ -74,6 +74,10 @@ export function createSidecarAdmin(parts: SidecarParts, readiness: ReadinessChec
       ...stateRoutes(store, (f) => auditor.append({ type: 'admin', ...f })),
     ],
     maxBodyBytes: config.limits.maxBodyBytes,
+    authFailures: config.admin.authFailures,
+    // Refused credentials are fingerprinted with the audit key: the same guess matches across replicas and audit records.
+    fingerprintKey: auditor.fingerprintKey,
+    ...(createServer ? { createServer } : {}),
   });
 }
 

@@ -1,0 +1,108 @@
+// Failed admin logins (401) and role refusals (403), per source address:
+// counted in a fixed window that starts with a source's first failure; at
+// maxFailures the source is refused (429, retry-after) for blockMs, whatever
+// token it presents, so a guessed token cannot be confirmed during the
+// cool-down. A success does not clear the count (a viewer cannot interleave
+// its own token to keep guessing an admin's). Memory is bounded: at most
+// maxSources are tracked, and the one whose last failure is oldest goes first.
+//
+// The source is the socket's peer address (X-Forwarded-For is never trusted):
+// IPv4-mapped IPv6 counts as IPv4, and an IPv6 source counts as its /64, the
+// block one host is usually given.
+import { isIPv6 } from 'node:net';
+import type { AdminAuthFailureLimits } from '../common/config.js';
+
+export type { AdminAuthFailureLimits };
+
+export const DEFAULT_AUTH_FAILURE_LIMITS: AdminAuthFailureLimits = { maxFailures: 10, windowMs: 60_000, blockMs: 300_000, maxSources: 10_000 };
+
+interface SourceState {
+  windowStart: number;
+  failures: number;
+  /** 0 while not blocked. */
+  blockedUntil: number;
+}
+
+export type LimiterVerdict = { readonly blocked: false } | { readonly blocked: true; readonly retryAfterSeconds: number };
+
+export interface FailureOutcome {
+  readonly failures: number;
+  /** This failure reached the limit: the source is blocked from now on. */
+  readonly blockedNow: boolean;
+  /** A source was forgotten to make room (maxSources). */
+  readonly evicted: boolean;
+}
+
+function expandIPv6(addr: string): string[] | undefined {
+  const [head, tail, ...rest] = addr.split('::');
+  if (rest.length > 0) return undefined;
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  if (tail === undefined && h.length !== 8) return undefined;
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-f]{1,4}$/i.test(g))) return undefined;
+  return groups.map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''));
+}
+
+/** The key a source address is counted under: IPv4 as is, IPv4-mapped as IPv4, other IPv6 as its /64. */
+export function sourceKey(remoteAddress: string | undefined): string {
+  if (!remoteAddress) return 'unknown';
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(remoteAddress);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(remoteAddress)) return remoteAddress;
+  const groups = expandIPv6(remoteAddress.replace(/%.*$/, ''));
+  return groups ? `${groups.slice(0, 4).join(':')}::/64` : remoteAddress;
+}
+
+export class AuthFailureLimiter {
+  private readonly sources = new Map<string, SourceState>();
+
+  constructor(
+    readonly limits: AdminAuthFailureLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether the source is in its cool-down now; an expired cool-down forgets the source. */
+  check(key: string): LimiterVerdict {
+    const s = this.sources.get(key);
+    if (!s || s.blockedUntil === 0) return { blocked: false };
+    const left = s.blockedUntil - this.now();
+    if (left > 0) return { blocked: true, retryAfterSeconds: Math.max(1, Math.ceil(left / 1000)) };
+    this.sources.delete(key);
+    return { blocked: false };
+  }
+
+  /** Records one failure of the source. */
+  fail(key: string): FailureOutcome {
+    const now = this.now();
+    let s = this.sources.get(key);
+    if (!s || (s.blockedUntil === 0 && now - s.windowStart >= this.limits.windowMs) || (s.blockedUntil !== 0 && s.blockedUntil <= now)) {
+      s = { windowStart: now, failures: 0, blockedUntil: 0 };
+    }
+    s.failures++;
+    const blockedNow = s.blockedUntil === 0 && s.failures >= this.limits.maxFailures && this.limits.blockMs > 0;
+    if (blockedNow) s.blockedUntil = now + this.limits.blockMs;
+    // Most recent failure last: the first key is the one to forget.
+    this.sources.delete(key);
+    this.sources.set(key, s);
+    let evicted = false;
+    while (this.sources.size > this.limits.maxSources) {
+      this.sources.delete(this.sources.keys().next().value!);
+      evicted = true;
+    }
+    return { failures: s.failures, blockedNow, evicted };
+  }
+
+  /** Sources tracked now (bounded by maxSources). */
+  size(): number {
+    return this.sources.size;
+  }
+
+  /** Sources in their cool-down now. */
+  blockedCount(): number {
+    const now = this.now();
+    let n = 0;
+    for (const s of this.sources.values()) if (s.blockedUntil > now) n++;
+    return n;
+  }
+}
