@@ -7,10 +7,11 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { Registry, collectDefaultMetrics, Counter } from 'prom-client';
+import { Registry, Counter } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
+import { registerProcessMetrics } from '../common/metrics.js';
 import { ensurePrivateDir } from '../common/fsutil.js';
 import { BotRegistry, Sessions, loadSigningKey, OK_MESSAGE } from '../auth/index.js';
 import type { KiwoomClient } from '../kiwoom/client.js';
@@ -98,7 +99,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
   const cwd = opts.cwd ?? process.cwd();
   await ensurePrivateDir(config.dataDir);
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'kguard_process_' });
+  registerProcessMetrics(registry);
   const closers: (() => Promise<unknown>)[] = [];
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch((err) => logger.warn({ err }, 'close failed'));
@@ -178,7 +179,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       store,
       market: createMarketData(gateway),
       registry,
-      logger: logger.child({ part: 'policy' }),
+      // The engine names itself (part: policy), as the auditor does.
+      logger,
       language: config.language,
     });
     closers.push(() => policy.close());
