@@ -7,6 +7,16 @@ import { KIWOOM_LIMITS } from './kiwoom-limits.js';
 const port = { type: 'integer', minimum: 0, maximum: 65535 };
 const posInt = { type: 'integer', minimum: 1 };
 const host = { type: 'string', minLength: 1, maxLength: 255 };
+const tls = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['certFile', 'keyFile'],
+  properties: {
+    certFile: { type: 'string', minLength: 1 },
+    keyFile: { type: 'string', minLength: 1 },
+    reloadIntervalMs: { type: 'integer', minimum: 10, maximum: 3_600_000 },
+  },
+};
 const limitProps = Object.fromEntries(
   Object.keys(KIWOOM_LIMITS).map((k) => [
     k,
@@ -23,7 +33,7 @@ const schema = {
     configFile: { type: 'string' },
     dataDir: { type: 'string', minLength: 1 },
     language: { enum: ['ko', 'en'] },
-    listen: { type: 'object', additionalProperties: false, required: ['host', 'port'], properties: { host, port } },
+    listen: { type: 'object', additionalProperties: false, required: ['host', 'port'], properties: { host, port, tls } },
     admin: {
       type: 'object',
       additionalProperties: false,
@@ -32,6 +42,7 @@ const schema = {
         host,
         port,
         enabled: { type: 'boolean' },
+        tls,
         authFailures: {
           type: 'object',
           additionalProperties: false,

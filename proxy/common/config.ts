@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { describeErrors, validateConfig } from './config-schema.js';
 import { GuardError, type Language } from './errors.js';
 import { KIWOOM_LIMITS, type GovernorLimits } from './kiwoom-limits.js';
+import { DEFAULT_TLS_RELOAD_INTERVAL_MS, type TlsFilesConfig } from './tls-server.js';
 
 export type UpstreamTarget = 'sim' | 'mock' | 'production' | 'custom';
 
@@ -40,8 +41,9 @@ export interface Config {
   configFile?: string;
   dataDir: string;
   language: Language;
-  listen: { host: string; port: number };
-  admin: { host: string; port: number; enabled: boolean; authFailures: AdminAuthFailureLimits };
+  /** `tls` (optional): serve bots over HTTPS with this certificate and key, reloaded on change. */
+  listen: { host: string; port: number; tls?: TlsFilesConfig };
+  admin: { host: string; port: number; enabled: boolean; tls?: TlsFilesConfig; authFailures: AdminAuthFailureLimits };
   upstream: UpstreamConfig;
   limits: {
     maxBodyBytes: number;
@@ -286,6 +288,14 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
   if (!validateConfig(merged)) throw new ConfigError(describeErrors(validateConfig.errors));
   const config = merged as unknown as Config;
   config.dataDir = path.resolve(cwd, config.dataDir);
+  for (const l of [config.listen, config.admin]) {
+    if (l.tls)
+      l.tls = {
+        certFile: path.resolve(cwd, l.tls.certFile),
+        keyFile: path.resolve(cwd, l.tls.keyFile),
+        reloadIntervalMs: l.tls.reloadIntervalMs ?? DEFAULT_TLS_RELOAD_INTERVAL_MS,
+      };
+  }
   checkUpstream(config.upstream);
   return config;
 }

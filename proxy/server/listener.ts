@@ -7,6 +7,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { GuardError, kiwoomErrorBody, toGuardError, type Language } from '../common/errors.js';
 import type { Config } from '../common/config.js';
+import type { ServerFactory } from '../common/tls-server.js';
 import { jsonReply, type NamedStage, type RequestContext, type Route } from './context.js';
 import { writeClientError } from './http.js';
 
@@ -18,6 +19,8 @@ export interface ListenerDeps {
   /** Run in order after the response is sent; a failing one is logged and the rest still run. */
   after: readonly NamedStage[];
   isShuttingDown: () => boolean;
+  /** Builds the server (TLS: proxy/common/tls-server.ts); default node:http. */
+  createServer?: ServerFactory;
 }
 
 function routeOf(url: string | undefined): Route | undefined {
@@ -46,7 +49,7 @@ export function createBotListener(deps: ListenerDeps): Server {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
   });
 
-  const server = createServer(
+  const server = (deps.createServer ?? createServer)(
     {
       maxHeaderSize: config.limits.maxHeaderBytes,
       requestTimeout: config.limits.requestTimeoutMs,

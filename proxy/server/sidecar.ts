@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
 import { registerProcessMetrics } from '../common/metrics.js';
+import { createListenerServerFactory } from '../common/tls-server.js';
 import { ensurePrivateDir } from '../common/fsutil.js';
 import { BotRegistry, Sessions, loadSigningKey, OK_MESSAGE } from '../auth/index.js';
 import type { KiwoomClient } from '../kiwoom/client.js';
@@ -79,12 +80,12 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
-async function listen(server: Server, host: string, port: number): Promise<string> {
+async function listen(server: Server, host: string, port: number, scheme: 'http' | 'https' = 'http'): Promise<string> {
   server.listen(port, host);
   await once(server, 'listening');
   const addr = server.address() as AddressInfo;
   const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  return `http://${h}:${addr.port}`;
+  return `${scheme}://${h}:${addr.port}`;
 }
 
 /** Quotes and account inquiries; before classification the api-id header tells (nothing is trusted from it but the kind). */
@@ -261,6 +262,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       run: (ctx: RequestContext) => requestScope.run({ requestId: ctx.id, readOnly: isReadOnlyCall(ctx) }, () => s.run(ctx)),
     }));
 
+    const botTls = await createListenerServerFactory('bot', config.listen.tls, { logger, registry });
+    closers.push(async () => botTls.close());
     const botServer = createBotListener({
       config,
       logger,
@@ -268,8 +271,9 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       pipelines: { token: pipelines.token, revoke: pipelines.revoke, tr },
       after: pipelines.after,
       isShuttingDown: () => shuttingDown,
+      createServer: botTls.createServer,
     });
-    const url = await listen(botServer, config.listen.host, config.listen.port);
+    const url = await listen(botServer, config.listen.host, config.listen.port, botTls.scheme);
     closers.push(async () => {
       shuttingDown = true;
       botServer.close();
@@ -280,8 +284,10 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     const readiness = readinessChecks(parts, () => shuttingDown);
     let adminUrl: string | undefined;
     if (config.admin.enabled) {
-      const adminServer = createSidecarAdmin(parts, readiness);
-      adminUrl = await listen(adminServer, config.admin.host, config.admin.port);
+      const adminTls = await createListenerServerFactory('admin', config.admin.tls, { logger, registry });
+      closers.push(async () => adminTls.close());
+      const adminServer = createSidecarAdmin(parts, readiness, adminTls.createServer);
+      adminUrl = await listen(adminServer, config.admin.host, config.admin.port, adminTls.scheme);
       closers.push(async () => {
         adminServer.close();
         adminServer.closeAllConnections();
