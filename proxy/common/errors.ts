@@ -66,6 +66,7 @@ export const ERROR_CATALOGUE = {
   KG3014: { status: 503, returnCode: 9, ko: '승인 대기열이 가득 찼습니다', en: 'Approval queue is full' },
   KG3015: { status: 404, returnCode: 2, ko: '해당 승인 또는 사고 기록이 없습니다', en: 'No such approval or incident' },
   KG3016: { status: 400, returnCode: 1, ko: '관리 요청 형식이 올바르지 않습니다', en: 'Invalid admin request' },
+  KG3018: { status: 429, returnCode: 5, ko: '실시간 등록 또는 조건검색 한도를 초과했습니다', en: 'Realtime registration or condition search limit reached' },
   KG3017: { status: 500, returnCode: 9, ko: '정책 파일(또는 정책 테스트 파일)이 올바르지 않습니다', en: 'Policy file (or policy test file) is invalid' },
 
   // 4xxx: credentials and key custody
@@ -98,6 +99,8 @@ export const ERROR_CATALOGUE = {
     en: 'Broker token was issued to another egress address; replicas sharing a key must leave through one address',
   },
   KG5008: { status: 503, returnCode: 9, ko: '증권사 세션을 준비하지 못했습니다', en: 'Broker session could not be established in time' },
+  KG5010: { status: 503, returnCode: 9, ko: '실시간 데이터를 읽지 않아 연결을 종료합니다', en: 'Realtime connection closed: the bot is not reading its data' },
+  KG5009: { status: 502, returnCode: 9, ko: '증권사가 실시간 요청을 거절했습니다', en: 'Kiwoom refused the realtime request' },
 
   // 6xxx: audit
   KG6001: { status: 503, returnCode: 9, ko: '감사 기록을 남길 수 없어 요청을 거부합니다', en: 'Audit sink unavailable; call refused' },

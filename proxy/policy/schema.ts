@@ -34,7 +34,12 @@ const scope = { enum: ['bot', 'account', 'bot-account', 'global'], default: 'bot
 const clock = { type: 'string', pattern: '^(([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?|24:00(:00)?)$', description: 'HH:MM or HH:MM:SS, Asia/Seoul time.' };
 const apiSet = {
   kinds: { type: 'array', items: { enum: [...KINDS] }, uniqueItems: true, description: 'api-id kinds.' },
-  apiIds: { type: 'array', items: { type: 'string', pattern: '^[a-z]{2}[0-9]{5}$' }, uniqueItems: true, description: 'Exact api-ids, e.g. kt10000.' },
+  apiIds: {
+    type: 'array',
+    items: { type: 'string', pattern: '^([a-z]{2}[0-9]{5}|[0-9A-Za-z]{2})$' },
+    uniqueItems: true,
+    description: 'Exact api-ids, e.g. kt10000, or realtime types, e.g. 0B.',
+  },
 };
 
 const common = {

@@ -31,6 +31,7 @@ import type { Simulator } from '../sim/index.js';
 import { buildPipelines } from './pipeline/index.js';
 import { createBotControl, type BotControl } from './bot-control.js';
 import { createBotListener } from './listener.js';
+import { setupRealtime, type RealtimeParts } from './realtime-setup.js';
 import { requestScope, createMarketData } from './market.js';
 import type { RequestContext } from './context.js';
 import { ensureDemo, type DemoInfo } from './demo.js';
@@ -75,6 +76,9 @@ export interface Sidecar {
   readonly url: string;
   readonly adminUrl?: string;
   readonly upstreamUrl: string;
+  /** Where bots open the realtime WebSocket (ws:// or wss:// …/api/dostk/websocket). */
+  readonly realtimeUrl: string;
+  readonly realtime: RealtimeParts;
   readonly parts: SidecarParts;
   readonly demo?: DemoInfo;
   close(): Promise<void>;
@@ -170,7 +174,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     closers.push(() => vault.close());
 
     // Closes, in reverse: broker sessions drain, ledger, governor, Kiwoom client, simulator.
-    const { sim, baseUrl, kiwoom, governor, brokerSessions, upstream, gateway } = await setupUpstream(
+    const { sim, baseUrl, kiwoom, governor, brokerSessions, upstream, gateway, replicaId, keyOf } = await setupUpstream(
       { config, store, vault, provider, auditor, fingerprintKey, registry, logger },
       closers,
     );
@@ -281,6 +285,35 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       await once(botServer, 'close').catch(() => undefined);
     });
 
+    // Realtime: one upstream WebSocket per app key, fanned out to the bots on the bot port (and the :10000 mirror).
+    const realtime = setupRealtime({
+      config,
+      restBase: baseUrl,
+      store,
+      replicaId,
+      brokerSessions,
+      keyOf,
+      sessions,
+      bots,
+      policy,
+      responder,
+      auditor,
+      logger,
+      registry,
+    });
+    closers.push(() => realtime.service.close());
+    closers.push(() => realtime.endpoint.close());
+    realtime.endpoint.attach(botServer);
+    let realtimeUrl = `${url.replace(/^http/, 'ws')}/api/dostk/websocket`;
+    if (realtime.server) {
+      const rt = realtime.server;
+      realtimeUrl = `${(await listen(rt, config.listen.host, config.realtime.port!)).replace(/^http/, 'ws')}/api/dostk/websocket`;
+      closers.push(async () => {
+        rt.close();
+        rt.closeAllConnections();
+      });
+    }
+
     const readiness = readinessChecks(parts, () => shuttingDown);
     let adminUrl: string | undefined;
     if (config.admin.enabled) {
@@ -305,6 +338,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       url,
       adminUrl,
       upstreamUrl: baseUrl!,
+      realtimeUrl,
+      realtime,
       parts,
       demo,
       close: async () => {

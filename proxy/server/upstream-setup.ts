@@ -40,6 +40,10 @@ export interface UpstreamParts {
   brokerSessions: BrokerSessions;
   upstream: Upstream;
   gateway: BrokerGateway;
+  /** This process among the replicas (broker leases, realtime ownership). */
+  replicaId: string;
+  /** The bot's app key fingerprint, refusing a disabled record for 'call'. */
+  keyOf(botId: string, purpose: 'call' | 'lockdown' | 'revoke'): Promise<string>;
 }
 
 export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<unknown>)[]): Promise<UpstreamParts> {
@@ -66,11 +70,12 @@ export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<
   const keyOf = async (botId: string, purpose: 'call' | 'lockdown' | 'revoke') => (await vault.appKeyOf(botId, purpose)).replace(/^hmac-sha256:/, '');
   const ledger = store.kind === 'redis' ? await openStoreLedger(store, provider) : await openFileLedger(config.dataDir, provider, logger);
   closers.push(async () => ledger.close());
+  const replicaId = randomBytes(8).toString('hex');
   const brokerSessions = new BrokerSessions(config.brokerTokens, {
     store,
     ledger,
     governor,
-    replicaId: randomBytes(8).toString('hex'),
+    replicaId,
     keyOf,
     issue: (botId, purpose) => vault.withCredentials(botId, purpose, (creds) => kiwoom.issueToken(creds)),
     revoke: (botId, token) => vault.withCredentials(botId, 'revoke', (creds) => kiwoom.revokeToken(creds, token)),
@@ -97,5 +102,5 @@ export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<
     logger.child({ part: 'upstream' }),
   );
   const gateway = new BrokerGateway(upstream);
-  return { sim, baseUrl, kiwoom, governor, brokerSessions, upstream, gateway };
+  return { sim, baseUrl, kiwoom, governor, brokerSessions, upstream, gateway, replicaId, keyOf };
 }

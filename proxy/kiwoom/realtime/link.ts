@@ -1,0 +1,227 @@
+// One upstream WebSocket to Kiwoom for one app key: LOGIN with the key's
+// broker token (a lease held for as long as the socket lives), PING echoed,
+// control requests answered in order per trnm, REAL pushes handed on. After a
+// drop it logs in again with a fresh lease, with backoff, and tells its owner
+// so registrations are replayed. The broker token is spliced into the LOGIN
+// frame as bytes and never becomes a string here.
+import WebSocket from 'ws';
+import type { Logger } from 'pino';
+import { GuardError } from '../../common/errors.js';
+import type { BrokerLease } from '../session-types.js';
+
+export interface LinkOptions {
+  url: string;
+  /** Upstream connect + LOGIN wait. */
+  connectTimeoutMs: number;
+  /** Wait for the reply to one control request. */
+  requestTimeoutMs: number;
+  reconnectBaseMs: number;
+  reconnectMaxMs: number;
+  /** Largest frame accepted from upstream. */
+  maxFrameBytes: number;
+}
+
+export interface LinkEvents {
+  /** A REAL frame (already parsed). */
+  push(frame: Record<string, unknown>): void;
+  /** Logged in (first time or again after a drop): replay registrations now. */
+  up(): void;
+  /** The socket dropped (reason for logs and metrics); a reconnect follows unless closed. */
+  down(reason: string): void;
+}
+
+interface Pending {
+  resolve(frame: Record<string, unknown>): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+const LOGIN_HEAD = Buffer.from('{"trnm":"LOGIN","token":"');
+const LOGIN_TAIL = Buffer.from('"}');
+
+export class UpstreamLink {
+  private ws: WebSocket | undefined;
+  private lease: BrokerLease | undefined;
+  private closed = false;
+  private attempt = 0;
+  private retry: NodeJS.Timeout | undefined;
+  private loggedIn = false;
+  private readonly pending = new Map<string, Pending[]>();
+  private readonly waitingLogin = new Set<() => void>();
+
+  constructor(
+    private readonly opts: LinkOptions,
+    private readonly acquire: () => Promise<BrokerLease>,
+    private readonly events: LinkEvents,
+    private readonly log: Logger,
+  ) {}
+
+  get up(): boolean {
+    return this.loggedIn;
+  }
+
+  start(): void {
+    void this.connect();
+  }
+
+  /** Sends a control frame and waits for Kiwoom's reply with the same trnm (replies come in order); waits for a login in progress first. */
+  async request(trnm: string, frame: string): Promise<Record<string, unknown>> {
+    if (!this.loggedIn && !this.closed) await this.loggedInWithin(this.opts.connectTimeoutMs);
+    return this.send(trnm, frame);
+  }
+
+  private loggedInWithin(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waitingLogin.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waitingLogin.add(done);
+    });
+  }
+
+  private send(trnm: string, frame: string): Promise<Record<string, unknown>> {
+    const ws = this.ws;
+    if (!this.loggedIn || !ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new GuardError('KG5001', 'realtime upstream not connected'));
+    return new Promise((resolve, reject) => {
+      const queue = this.pending.get(trnm) ?? [];
+      this.pending.set(trnm, queue);
+      const p: Pending = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const i = queue.indexOf(p);
+          if (i >= 0) queue.splice(i, 1);
+          reject(new GuardError('KG5003', `realtime ${trnm} got no reply`));
+        }, this.opts.requestTimeoutMs),
+      };
+      queue.push(p);
+      ws.send(frame);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    const ws = this.ws;
+    this.drop('closed');
+    if (ws && ws.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        ws.once('close', () => resolve());
+        ws.close(1000);
+        setTimeout(() => {
+          ws.terminate();
+          resolve();
+        }, 1000).unref();
+      });
+    }
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    let lease: BrokerLease;
+    try {
+      lease = await this.acquire();
+    } catch (err) {
+      this.log.warn({ code: (err as GuardError).code ?? 'error' }, 'realtime: no broker session for the upstream login');
+      this.scheduleReconnect();
+      return;
+    }
+    if (this.closed) {
+      lease.release();
+      return;
+    }
+    this.lease = lease;
+    const ws = new WebSocket(this.opts.url, { maxPayload: this.opts.maxFrameBytes, handshakeTimeout: this.opts.connectTimeoutMs });
+    this.ws = ws;
+    const loginTimer = setTimeout(() => ws.terminate(), this.opts.connectTimeoutMs);
+    ws.on('open', () => {
+      const frame = Buffer.concat([LOGIN_HEAD, lease.token, LOGIN_TAIL]);
+      ws.send(frame, { binary: false }, () => frame.fill(0));
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      let frame: Record<string, unknown>;
+      try {
+        frame = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        this.log.warn('realtime: malformed upstream frame dropped');
+        return;
+      }
+      this.onFrame(ws, frame, data as Buffer, loginTimer);
+    });
+    ws.on('error', (err) => this.log.warn({ err: err.message }, 'realtime upstream socket error'));
+    ws.on('close', (code) => {
+      clearTimeout(loginTimer);
+      if (this.ws !== ws) return;
+      this.log.info({ code }, 'realtime upstream closed');
+      this.drop(`closed ${code}`);
+      this.scheduleReconnect();
+    });
+  }
+
+  private onFrame(ws: WebSocket, frame: Record<string, unknown>, raw: Buffer, loginTimer: NodeJS.Timeout): void {
+    const trnm = frame.trnm;
+    if (trnm === 'PING') {
+      ws.send(raw, { binary: false });
+      return;
+    }
+    if (trnm === 'LOGIN') {
+      clearTimeout(loginTimer);
+      if (Number(frame.return_code) === 0) {
+        this.loggedIn = true;
+        this.attempt = 0;
+        this.log.info('realtime upstream logged in');
+        this.events.up();
+        for (const w of [...this.waitingLogin]) w();
+        return;
+      }
+      // [8005]: the token is no longer valid; the next lease issues afresh.
+      if (String(frame.return_msg ?? '').includes('8005')) this.lease?.invalidate();
+      this.log.warn({ returnCode: frame.return_code }, 'realtime upstream login refused');
+      ws.close();
+      return;
+    }
+    if (trnm === 'SYSTEM') {
+      this.log.warn({ code: String(frame.code ?? '') }, 'realtime upstream SYSTEM message');
+      return;
+    }
+    if (trnm === 'REAL') {
+      this.events.push(frame);
+      return;
+    }
+    const queue = typeof trnm === 'string' ? this.pending.get(trnm) : undefined;
+    const p = queue?.shift();
+    if (p) {
+      clearTimeout(p.timer);
+      p.resolve(frame);
+    }
+  }
+
+  private drop(reason: string): void {
+    const wasUp = this.loggedIn;
+    this.loggedIn = false;
+    this.ws = undefined;
+    for (const [, queue] of this.pending) {
+      for (const p of queue) {
+        clearTimeout(p.timer);
+        p.reject(new GuardError('KG5001', 'realtime upstream dropped'));
+      }
+    }
+    this.pending.clear();
+    this.lease?.release();
+    this.lease = undefined;
+    if (wasUp) this.events.down(reason);
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed) return;
+    const delay = Math.min(this.opts.reconnectMaxMs, this.opts.reconnectBaseMs * 2 ** Math.min(this.attempt, 16));
+    this.attempt++;
+    // Full jitter keeps many keys from reconnecting in step after an upstream outage.
+    this.retry = setTimeout(() => void this.connect(), Math.round(delay * (0.5 + Math.random() / 2)));
+    this.retry.unref();
+  }
+}

@@ -1,0 +1,169 @@
+// Kiwoom's realtime WebSocket protocol (KIWOOM.md "WebSocket"): the frames a
+// bot may send, checked once into typed messages, and the frames the sidecar
+// answers with, in Kiwoom's shape. Nothing here touches a socket.
+
+/** Realtime types that carry one account's private data, registered with item [""]. */
+export const ACCOUNT_TYPES: ReadonlySet<string> = new Set(['00', '04']);
+/** Condition search results arrive as REAL type 02. */
+export const CONDITION_RESULT_TYPE = '02';
+/** Kiwoom's cap on live condition searches per login. */
+export const MAX_LIVE_CONDITION_SEARCHES = 10;
+
+const TYPE = /^[0-9A-Za-z]{2}$/;
+const ITEM = /^[0-9A-Za-z_]{0,12}$/;
+const GROUP = /^[0-9]{1,4}$/;
+const SEQ = /^[0-9]{1,3}$/;
+
+export interface Registration {
+  readonly type: string;
+  readonly item: string;
+}
+
+export type BotMessage =
+  | { trnm: 'LOGIN'; token: string }
+  | { trnm: 'PING'; raw: string }
+  | { trnm: 'REG'; group: string; refresh: boolean; items: Registration[] }
+  | { trnm: 'REMOVE'; group: string; items: Registration[] }
+  | { trnm: 'CNSRLST' }
+  | { trnm: 'CNSRREQ'; seq: string; live: boolean; frame: Record<string, unknown> }
+  | { trnm: 'CNSRCLR'; seq: string };
+
+export class RealtimeProtocolError extends Error {
+  constructor(
+    readonly trnm: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RealtimeProtocolError';
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' && Number.isInteger(v) ? String(v) : undefined;
+}
+
+function registrations(trnm: string, data: unknown, maxItems: number): Registration[] {
+  if (!Array.isArray(data) || data.length === 0) throw new RealtimeProtocolError(trnm, 'data must be a non-empty list');
+  const out: Registration[] = [];
+  for (const d of data) {
+    if (d === null || typeof d !== 'object') throw new RealtimeProtocolError(trnm, 'data entries must be objects');
+    const { item, type } = d as { item?: unknown; type?: unknown };
+    if (!Array.isArray(item) || !Array.isArray(type) || type.length === 0) throw new RealtimeProtocolError(trnm, 'each entry needs item and type lists');
+    for (const t of type) {
+      if (typeof t !== 'string' || !TYPE.test(t)) throw new RealtimeProtocolError(trnm, 'bad realtime type');
+      const items = ACCOUNT_TYPES.has(t) ? [''] : item;
+      for (const i of items) {
+        if (typeof i !== 'string' || !ITEM.test(i) || (i === '' && !ACCOUNT_TYPES.has(t))) throw new RealtimeProtocolError(trnm, 'bad item code');
+        out.push({ type: t, item: i });
+        if (out.length > maxItems) throw new RealtimeProtocolError(trnm, `too many registrations in one message (max ${maxItems})`);
+      }
+    }
+  }
+  return out;
+}
+
+/** Parses one text frame from a bot; throws RealtimeProtocolError with a message fit for the bot. */
+export function parseBotMessage(text: string, maxItems: number): BotMessage {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new RealtimeProtocolError('', 'malformed JSON');
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new RealtimeProtocolError('', 'a frame must be a JSON object');
+  const o = v as Record<string, unknown>;
+  const trnm = str(o.trnm) ?? '';
+  switch (trnm) {
+    case 'LOGIN': {
+      if (typeof o.token !== 'string' || o.token.length === 0 || o.token.length > 4096) throw new RealtimeProtocolError(trnm, 'token missing');
+      return { trnm, token: o.token };
+    }
+    case 'PING':
+      return { trnm, raw: text };
+    case 'REG':
+    case 'REMOVE': {
+      const group = str(o.grp_no) ?? '1';
+      if (!GROUP.test(group)) throw new RealtimeProtocolError(trnm, 'bad grp_no');
+      const items = registrations(trnm, o.data, maxItems);
+      if (trnm === 'REMOVE') return { trnm, group, items };
+      const refresh = str(o.refresh) ?? '1';
+      if (refresh !== '0' && refresh !== '1') throw new RealtimeProtocolError(trnm, 'refresh must be 0 or 1');
+      return { trnm, group, refresh: refresh === '1', items };
+    }
+    case 'CNSRLST':
+      return { trnm };
+    case 'CNSRREQ': {
+      const seq = str(o.seq);
+      if (seq === undefined || !SEQ.test(seq)) throw new RealtimeProtocolError(trnm, 'bad seq');
+      const searchType = str(o.search_type) ?? '0';
+      if (searchType !== '0' && searchType !== '1') throw new RealtimeProtocolError(trnm, 'search_type must be 0 or 1');
+      const frame: Record<string, unknown> = { trnm, seq, search_type: searchType, stex_tp: str(o.stex_tp) ?? 'K' };
+      if (o.cont_yn !== undefined) frame.cont_yn = str(o.cont_yn) ?? 'N';
+      if (o.next_key !== undefined) frame.next_key = str(o.next_key) ?? '';
+      return { trnm, seq, live: searchType === '1', frame };
+    }
+    case 'CNSRCLR': {
+      const seq = str(o.seq);
+      if (seq === undefined || !SEQ.test(seq)) throw new RealtimeProtocolError(trnm, 'bad seq');
+      return { trnm, seq };
+    }
+    default:
+      throw new RealtimeProtocolError(trnm, `unknown trnm ${JSON.stringify(trnm.slice(0, 16))}`);
+  }
+}
+
+export function regFrame(trnm: 'REG' | 'REMOVE', group: string, items: readonly Registration[], refresh = true): string {
+  const byType = new Map<string, string[]>();
+  for (const r of items) {
+    const list = byType.get(r.type);
+    if (list) list.push(r.item);
+    else byType.set(r.type, [r.item]);
+  }
+  const data = [...byType].map(([type, list]) => ({ item: list, type: [type] }));
+  return JSON.stringify(trnm === 'REG' ? { trnm, grp_no: group, refresh: refresh ? '1' : '0', data } : { trnm, grp_no: group, data });
+}
+
+export function reply(trnm: string, returnCode: number, message: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ trnm, return_code: returnCode, return_msg: message, ...extra });
+}
+
+export function systemFrame(code: string, message: string): string {
+  return JSON.stringify({ trnm: 'SYSTEM', code, message });
+}
+
+export function registrationKey(r: Registration): string {
+  return `${r.type}|${r.item}`;
+}
+
+export function fromRegistrationKey(k: string): Registration {
+  const i = k.indexOf('|');
+  return { type: k.slice(0, i), item: k.slice(i + 1) };
+}
+
+/** One REAL entry's routing facts (type, item, account for 00/04, condition seq for 02). */
+export interface PushEntry {
+  readonly type: string;
+  readonly item: string;
+  readonly account?: string;
+  readonly seq?: string;
+  readonly entry: unknown;
+}
+
+/** Splits an upstream REAL frame into entries that can be routed one by one. */
+export function pushEntries(frame: Record<string, unknown>): PushEntry[] {
+  const data = frame.data;
+  if (!Array.isArray(data)) return [];
+  const out: PushEntry[] = [];
+  for (const e of data) {
+    if (e === null || typeof e !== 'object') continue;
+    const o = e as { type?: unknown; item?: unknown; values?: Record<string, unknown> };
+    const type = str(o.type);
+    if (type === undefined) continue;
+    const item = str(o.item) ?? '';
+    const values = o.values && typeof o.values === 'object' ? o.values : {};
+    const account = ACCOUNT_TYPES.has(type) ? str(values['9201'])?.trim() : undefined;
+    const seq = type === CONDITION_RESULT_TYPE ? str(values['841'])?.trim() : undefined;
+    out.push({ type, item, ...(account !== undefined ? { account } : {}), ...(seq !== undefined ? { seq } : {}), entry: e });
+  }
+  return out;
+}

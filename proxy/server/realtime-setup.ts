@@ -1,0 +1,91 @@
+// Wires the realtime relay: the per-key upstream sessions (owned by one
+// replica each) and the bot-facing WebSocket endpoint on the bot port, plus
+// an optional second port that mirrors Kiwoom's :10000.
+import { createServer, type Server } from 'node:http';
+import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { realtimeUrl, type Config } from '../common/config.js';
+import type { Auditor } from '../audit/types.js';
+import type { BotRegistry, Sessions } from '../auth/index.js';
+import type { BrokerSessions } from '../kiwoom/broker-sessions.js';
+import { RealtimeService } from '../kiwoom/realtime/service.js';
+import type { PolicyEngineInternals } from '../policy/engine.js';
+import type { Responder } from '../response/index.js';
+import type { Store } from '../state/types.js';
+import { createRealtimeEndpoint, type RealtimeEndpoint } from './realtime.js';
+
+export interface RealtimeParts {
+  endpoint: RealtimeEndpoint;
+  service: RealtimeService;
+  /** The mirror of Kiwoom's :10000 when realtime.port is set. */
+  server?: Server;
+}
+
+export function setupRealtime(d: {
+  config: Config;
+  restBase: string | undefined;
+  store: Store;
+  replicaId: string;
+  brokerSessions: BrokerSessions;
+  keyOf(botId: string, purpose: 'call'): Promise<string>;
+  sessions: Sessions;
+  bots: BotRegistry;
+  policy: PolicyEngineInternals;
+  responder: Responder;
+  auditor: Auditor;
+  logger: Logger;
+  registry: Registry;
+}): RealtimeParts {
+  const cfg = d.config.realtime;
+  const log = d.logger.child({ part: 'realtime' });
+  const url = realtimeUrl(d.config, d.restBase) ?? 'ws://127.0.0.1:1/api/dostk/websocket';
+  const registers = [d.registry];
+  const pushes = new Counter({ name: 'kguard_realtime_pushes_total', help: 'Upstream REAL frames delivered to bots (one per bot per frame)', registers });
+  const upstreamEvents = new Counter({
+    name: 'kguard_realtime_upstream_events_total',
+    help: 'Upstream realtime sessions opened, dropped and closed',
+    labelNames: ['event'],
+    registers,
+  });
+  const service = new RealtimeService(
+    { url, ...cfg, maxFrameBytes: Math.max(cfg.maxFrameBytes, 1024 * 1024) },
+    {
+      store: d.store,
+      replicaId: d.replicaId,
+      acquire: (botId, key) => d.brokerSessions.acquire(botId, { key }),
+      logger: log,
+      onPush: (routed) => pushes.inc(routed),
+      onUpstream: (event) => upstreamEvents.inc({ event }),
+    },
+  );
+  new Gauge({
+    name: 'kguard_realtime_upstream_sessions',
+    help: 'Upstream realtime sessions this replica owns (logged in or reconnecting)',
+    registers,
+    collect() {
+      this.set(service.stats().owned);
+    },
+  });
+  const endpoint = createRealtimeEndpoint({
+    config: cfg,
+    language: d.config.language,
+    sessions: d.sessions,
+    bots: d.bots,
+    policy: d.policy,
+    responder: d.responder,
+    auditor: d.auditor,
+    service,
+    keyOf: (botId) => d.keyOf(botId, 'call'),
+    logger: log,
+    registry: d.registry,
+  });
+  let server: Server | undefined;
+  if (cfg.enabled && cfg.port !== undefined) {
+    server = createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' });
+      res.end('WebSocket only');
+    });
+    endpoint.attach(server);
+  }
+  return { endpoint, service, server };
+}

@@ -1,0 +1,280 @@
+// The bot-facing realtime WebSocket at /api/dostk/websocket, in Kiwoom's
+// protocol: LOGIN with the sidecar token (never a broker token), PING, REG /
+// REMOVE and condition search, each judged by the bot's allowlist and the
+// policy and audited; pushes fanned out from the key's one upstream session.
+// A bot that stops reading is cut off alone (close 4008). The session is
+// re-checked every recheckMs: a revoked or killed token, a disabled bot, a
+// lockdown or a HALTED trading state clears its registrations and searches
+// and closes it with a clear message.
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { GuardError, errorMessage, kiwoomErrorBody, toGuardError, type Language } from '../common/errors.js';
+import type { RealtimeConfig } from '../common/config.js';
+import type { Auditor } from '../audit/types.js';
+import { botAllows, type BotRecord, type BotRegistry, type SessionClaims, type Sessions } from '../auth/index.js';
+import { lookupApi } from '../kiwoom/catalogue.js';
+import type { RealtimeHandle, RealtimeService } from '../kiwoom/realtime/service.js';
+import { parseBotMessage, type RealtimeProtocolError, reply, systemFrame, type BotMessage, type Registration } from '../kiwoom/realtime/protocol.js';
+import type { PolicyEngineInternals } from '../policy/engine.js';
+import type { Responder } from '../response/index.js';
+
+export const REALTIME_PATH = '/api/dostk/websocket';
+
+export interface RealtimeEndpointDeps {
+  config: RealtimeConfig;
+  language: Language;
+  sessions: Sessions;
+  bots: BotRegistry;
+  policy: Pick<PolicyEngineInternals, 'evaluate' | 'tradingState'>;
+  responder: Pick<Responder, 'checkLockdown'>;
+  auditor: Auditor;
+  service: RealtimeService;
+  /** The bot's app key fingerprint (refuses a disabled credential record). */
+  keyOf(botId: string): Promise<string>;
+  logger: Logger;
+  registry: Registry;
+}
+
+/** Close codes a bot sees (4000–4999 are the application's). */
+export const CLOSE = { slow: 4008, ended: 4003, login: 4001, protocol: 4002 } as const;
+
+export interface RealtimeEndpoint {
+  /** Handles an HTTP upgrade on a bot port; anything but the realtime path is refused. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  attach(server: Server): void;
+  /** Closes every bot socket (shutdown). */
+  close(): Promise<void>;
+}
+
+export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndpoint {
+  const { config, language: lang, logger } = deps;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes });
+  const registers = [deps.registry];
+  const bots = new Gauge({ name: 'kguard_realtime_bots', help: 'Bot realtime sessions logged in on this replica', registers });
+  const denials = new Counter({ name: 'kguard_realtime_denials_total', help: 'Realtime requests refused, by reason', labelNames: ['reason'], registers });
+  const closes = new Counter({
+    name: 'kguard_realtime_closes_total',
+    help: 'Bot realtime sessions closed by the sidecar, by reason',
+    labelNames: ['reason'],
+    registers,
+  });
+  const logins = new Counter({ name: 'kguard_realtime_logins_total', help: 'Bot realtime logins, by outcome', labelNames: ['outcome'], registers });
+
+  const audit = (fields: Record<string, unknown>) =>
+    deps.auditor
+      .append({ ...fields, type: String(fields.type) } as never)
+      .catch((err) => logger.error({ code: toGuardError(err).code }, 'realtime audit failed'));
+
+  function errorText(err: GuardError): string {
+    return kiwoomErrorBody(err, lang).return_msg;
+  }
+
+  function onConnection(ws: WebSocket, req: IncomingMessage): void {
+    const sourceIp = req.socket.remoteAddress ?? '';
+    let bot: BotRecord | undefined;
+    let claims: SessionClaims | undefined;
+    let handle: RealtimeHandle | undefined;
+    let ending = false;
+    let missed = 0;
+    let busy: Promise<void> = Promise.resolve();
+
+    const send = (frame: string): void => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (ws.bufferedAmount > config.maxBufferedBytes) {
+        void end('slow', CLOSE.slow, errorMessage('KG5010', lang));
+        return;
+      }
+      ws.send(frame);
+    };
+
+    async function end(reason: string, code: number, message: string): Promise<void> {
+      if (ending) return;
+      ending = true;
+      clearTimeout(loginTimer);
+      clearInterval(pinger);
+      clearInterval(recheck);
+      closes.inc({ reason });
+      if (ws.readyState === ws.OPEN && reason !== 'slow') ws.send(systemFrame(`KG-${reason.toUpperCase()}`, message));
+      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
+        if (reason === 'slow') ws.terminate();
+        else ws.close(code, message.slice(0, 120));
+      }
+      if (handle) {
+        bots.dec();
+        const h = handle;
+        handle = undefined;
+        await h.close().catch(() => undefined);
+        await audit({ type: 'realtime.closed', botId: bot?.id, reason, sourceIp });
+      }
+    }
+
+    const loginTimer = setTimeout(() => void end('login', CLOSE.login, errorMessage('KG2001', lang)), config.loginTimeoutMs);
+    const pinger = setInterval(() => {
+      if (!handle) return;
+      if (++missed > config.maxMissedPings) void end('ping', CLOSE.protocol, 'PING not answered');
+      else send('{"trnm":"PING"}');
+    }, config.pingIntervalMs);
+    const recheck = setInterval(() => void live().catch((err) => end(reasonOf(err), CLOSE.ended, errorText(toGuardError(err)))), config.recheckMs);
+    pinger.unref();
+    recheck.unref();
+
+    async function live(): Promise<void> {
+      if (!handle || !bot || !claims) return;
+      await deps.sessions.checkLive(claims);
+      await deps.responder.checkLockdown({ botId: bot.id, account: bot.account, kind: 'realtime', body: {} });
+      const state = await deps.policy.tradingState(bot.id, bot.account);
+      if (state.state === 'HALTED') throw new GuardError('KG3008', `trading HALTED${state.reason ? `: ${state.reason}` : ''}`);
+    }
+
+    async function login(m: Extract<BotMessage, { trnm: 'LOGIN' }>): Promise<void> {
+      try {
+        const c = await deps.sessions.verify(m.token);
+        const b = deps.bots.get(c.botId);
+        if (!b) throw new GuardError('KG2002', 'unknown bot');
+        if (!b.enabled) throw new GuardError('KG2006');
+        await deps.responder.checkLockdown({ botId: b.id, account: b.account, kind: 'realtime', body: {} });
+        const key = await deps.keyOf(b.id);
+        bot = b;
+        claims = c;
+        handle = await deps.service.open({ id: b.id, account: b.account }, key, send);
+      } catch (err) {
+        const g = toGuardError(err);
+        logins.inc({ outcome: 'refused' });
+        await audit({ type: 'realtime.login_refused', code: g.code, sourceIp });
+        if (ws.readyState === ws.OPEN) ws.send(reply('LOGIN', 3, errorText(g)));
+        await end('login', CLOSE.login, errorText(g));
+        return;
+      }
+      clearTimeout(loginTimer);
+      bots.inc();
+      logins.inc({ outcome: 'ok' });
+      await audit({ type: 'realtime.login', botId: bot.id, sourceIp });
+      send(reply('LOGIN', 0, '', { sor_yn: 'Y' }));
+    }
+
+    /** The bot's allowlist and the policy, for one realtime api-id (type or condition search TR). */
+    async function judge(apiId: string, item = ''): Promise<void> {
+      const entry = lookupApi(apiId);
+      if (!entry || !botAllows(bot!, apiId, entry.kind)) throw new GuardError('KG3002', `api-id ${apiId} is not allowed for this bot`);
+      const d = await deps.policy.evaluate({ botId: bot!.id, account: bot!.account, apiId, entry, body: item ? { stk_cd: item } : {}, intentional: false });
+      if (d.outcome !== 'allow') throw new GuardError('KG3001', `rule=${d.ruleId ?? '?'} ${d.reason ?? ''}`.trim());
+    }
+
+    async function registration(m: Extract<BotMessage, { trnm: 'REG' | 'REMOVE' }>): Promise<void> {
+      const h = handle!;
+      if (m.trnm === 'REG') {
+        for (const r of m.items) await judge(r.type, r.item);
+        const after = (m.refresh ? h.counts().registrations : 0) + m.items.length;
+        if (after > config.maxRegistrationsPerBot) throw new GuardError('KG3018', `at most ${config.maxRegistrationsPerBot} registrations per bot`);
+        await h.register(m.group, m.items, m.refresh);
+      } else await h.remove(m.group, m.items);
+      send(reply(m.trnm, 0, ''));
+      await audit({ type: m.trnm === 'REG' ? 'realtime.registered' : 'realtime.removed', botId: bot!.id, group: m.group, items: summary(m.items) });
+    }
+
+    async function condition(m: Extract<BotMessage, { trnm: 'CNSRLST' | 'CNSRREQ' | 'CNSRCLR' }>): Promise<void> {
+      const h = handle!;
+      if (m.trnm === 'CNSRLST') {
+        await judge('ka10171');
+        send(JSON.stringify(await h.conditionList()));
+        return;
+      }
+      if (m.trnm === 'CNSRCLR') {
+        send(JSON.stringify(await h.conditionClear(m.seq)));
+        await audit({ type: 'realtime.search_cleared', botId: bot!.id, seq: m.seq });
+        return;
+      }
+      await judge(m.live ? 'ka10173' : 'ka10172');
+      if (m.live && h.counts().liveSearches >= config.maxLiveSearchesPerBot)
+        throw new GuardError('KG3018', `at most ${config.maxLiveSearchesPerBot} live condition searches per bot`);
+      send(JSON.stringify(await h.conditionRequest(m.seq, m.live, m.frame)));
+      await audit({ type: 'realtime.search', botId: bot!.id, seq: m.seq, live: m.live });
+    }
+
+    async function onMessage(text: string): Promise<void> {
+      let m: BotMessage;
+      try {
+        m = parseBotMessage(text, config.maxItemsPerMessage);
+      } catch (err) {
+        const e = err as RealtimeProtocolError;
+        denials.inc({ reason: 'malformed' });
+        send(reply(e.trnm || 'ERROR', 1, errorText(new GuardError('KG1007', e.message))));
+        if (!handle) await end('login', CLOSE.login, e.message);
+        return;
+      }
+      if (m.trnm === 'PING') {
+        missed = 0;
+        return;
+      }
+      if (!handle) {
+        if (m.trnm !== 'LOGIN') {
+          send(reply(m.trnm, 3, errorText(new GuardError('KG2001', 'LOGIN first'))));
+          await end('login', CLOSE.login, 'LOGIN first');
+          return;
+        }
+        await login(m);
+        return;
+      }
+      if (m.trnm === 'LOGIN') return send(reply('LOGIN', 0, '', { sor_yn: 'Y' }));
+      try {
+        await live();
+        if (m.trnm === 'REG' || m.trnm === 'REMOVE') await registration(m);
+        else await condition(m);
+      } catch (err) {
+        const g = toGuardError(err);
+        if (['KG2004', 'KG2006', 'KG2007', 'KG3008', 'KG7003'].includes(g.code)) {
+          await end(reasonOf(g), CLOSE.ended, errorText(g));
+          return;
+        }
+        denials.inc({ reason: g.code });
+        send(reply(m.trnm, g.returnCode || 1, errorText(g)));
+        await audit({ type: 'realtime.denied', botId: bot?.id, trnm: m.trnm, code: g.code, detail: g.detail });
+      }
+    }
+
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        void end('protocol', CLOSE.protocol, 'text frames only');
+        return;
+      }
+      // One message at a time per bot: its registrations change in the order it sent them.
+      busy = busy.then(() => onMessage(data.toString())).catch((err) => logger.warn({ code: toGuardError(err).code }, 'realtime message failed'));
+    });
+    ws.on('close', () => void end('closed', 1000, ''));
+    ws.on('error', () => void end('closed', 1000, ''));
+  }
+
+  wss.on('connection', onConnection);
+
+  return {
+    upgrade(req, socket, head) {
+      const path = (req.url ?? '').split('?')[0];
+      if (!config.enabled || path !== REALTIME_PATH || req.method !== 'GET') {
+        socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    },
+    attach(server) {
+      server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+    },
+    async close() {
+      for (const ws of wss.clients) ws.close(1001, 'sidecar shutting down');
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+function reasonOf(err: unknown): string {
+  const code = toGuardError(err).code;
+  if (code === 'KG3008' || code === 'KG7003') return 'lockdown';
+  if (code === 'KG2006') return 'disabled';
+  return 'revoked';
+}
+
+function summary(items: readonly Registration[]): { count: number; first: string[] } {
+  return { count: items.length, first: items.slice(0, 20).map((r) => `${r.type}:${r.item}`) };
+}
