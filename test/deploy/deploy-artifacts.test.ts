@@ -1,13 +1,14 @@
 // The operator artefacts in deploy/ cannot rot: every metric a dashboard panel
 // or an alert rule names is exported by a real sidecar (Redis state + AWS KMS
 // wire protocol, so the optional metrics exist too), and the config embedded
-// in each Kubernetes manifest is accepted by loadConfig and every part's parser.
+// in each rendered Kubernetes overlay is accepted by loadConfig and every
+// part's parser, exactly as the container loads it.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../proxy/common/config.js';
 import { parseApprovalConfig } from '../../proxy/approval/config.js';
 import { parseAuditConfig } from '../../proxy/audit/config.js';
@@ -19,11 +20,11 @@ import { parseVaultConfig } from '../../proxy/vault/config.js';
 import { startFakeKms, useFakeAwsCredentials } from '../helpers/fake-kms.js';
 import { ROOT, startHarness } from '../helpers/harness.js';
 import { startRedis } from '../helpers/redis.js';
+import { OVERLAYS, podOf, renderOverlay } from './render.js';
 
 const DEPLOY = path.join(ROOT, 'deploy');
 const DASHBOARD = path.join(DEPLOY, 'grafana', 'kiwoom-guard.json');
 const ALERTS = path.join(DEPLOY, 'prometheus', 'alerts.yaml');
-const MANIFESTS = ['sidecar.yaml', 'replicas.yaml'].map((f) => path.join(DEPLOY, 'kubernetes', f));
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -202,78 +203,53 @@ t.test('every metric named by the dashboard and the alerts is exported by a runn
 });
 
 // --- the Kubernetes manifests ----------------------------------------------
+// (Rendering, schemas and how the objects fit together: kubernetes-manifests.test.ts.)
 
-/** KGUARD_* defaults the image sets (Dockerfile ENV), which the manifests rely on. */
+/** KGUARD_* variables the image sets (Dockerfile ENV), which every container inherits. */
 async function imageEnv(): Promise<Record<string, string>> {
   const dockerfile = await readFile(path.join(ROOT, 'Dockerfile'), 'utf8');
   return Object.fromEntries([...dockerfile.matchAll(/(KGUARD_[A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
 }
 
-for (const file of MANIFESTS) {
-  t.test(`${path.relative(ROOT, file)}: valid documents whose embedded config every parser accepts`, async (t) => {
-    const parsed = parseAllDocuments(await readFile(file, 'utf8'));
-    const docs = parsed.map((d) => {
-      t.same(
-        d.errors.map((e) => e.message),
-        [],
-        'YAML parses',
-      );
-      return d.toJS() as Obj;
-    });
-    t.ok(docs.length >= 3, `${docs.length} documents`);
-    for (const d of docs) {
-      t.match(d.apiVersion, /^([a-z0-9.-]+\/)?v\d/, 'apiVersion');
-      t.match(d.kind, /^[A-Z][A-Za-z]+$/, 'kind');
-      t.match((d.metadata as Obj | undefined)?.name, /^[a-z0-9][a-z0-9-]*$/, `${String(d.kind)} metadata.name`);
-    }
+for (const overlay of OVERLAYS) {
+  t.test(`overlays/${overlay}: the embedded config is what runs, and every parser accepts it`, async (t) => {
+    const docs = await renderOverlay(overlay);
     const byKind = (k: string) => docs.filter((d) => d.kind === k);
     const deployment = byKind('Deployment')[0]!;
     t.ok(deployment, 'has a Deployment');
     const spec = deployment.spec as Obj;
-    const selector = (spec.selector as { matchLabels: Obj }).matchLabels;
-    const template = spec.template as { metadata: { labels: Obj }; spec: Obj };
-    t.match(template.metadata.labels, selector, 'Deployment selector matches its pod labels');
-    for (const other of [...byKind('Service'), ...byKind('PodDisruptionBudget'), ...byKind('NetworkPolicy')]) {
-      const s = other.spec as Obj;
-      const sel = (s.selector as Obj | undefined)?.matchLabels ?? s.selector ?? (s.podSelector as Obj).matchLabels;
-      t.match(template.metadata.labels, sel as Obj, `${String(other.kind)} ${String((other.metadata as Obj).name)} selects the pods`);
-    }
-
-    const podSpec = template.spec;
-    const container = (podSpec.containers as Obj[]).find((c) => c.name === 'kiwoom-guard')!;
+    const pod = podOf(deployment)!;
+    const podSpec = pod.spec;
+    const container = pod.containers.find((c) => c.name === 'kiwoom-guard')!;
     t.ok(container, 'kiwoom-guard container');
-    const args = container.args as string[];
-    const configPath = args[args.indexOf('--config') + 1]!;
-    const mounts = container.volumeMounts as { name: string; mountPath: string; subPathExpr?: string }[];
+    const containerEnv = Object.fromEntries(
+      ((container.env as { name: string; value?: string }[] | undefined) ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]),
+    );
+    const env = { ...(await imageEnv()), ...containerEnv };
+    const configPath = env.KGUARD_CONFIG!;
+    t.ok(configPath, 'KGUARD_CONFIG names the config file');
+    const mounts = container.volumeMounts as { name: string; mountPath: string; subPathExpr?: string; readOnly?: boolean }[];
     const volumes = podSpec.volumes as Obj[];
     const mountOf = (p: string) =>
       mounts.filter((m) => p === m.mountPath || p.startsWith(`${m.mountPath}/`)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
     const configMount = mountOf(configPath);
-    t.ok(configMount, `--config ${configPath} lies on a volume`);
+    t.ok(configMount, `${configPath} lies on a volume`);
     const configMapName = (volumes.find((v) => v.name === configMount!.name)!.configMap as Obj).name;
-    const configMap = byKind('ConfigMap').find((c) => (c.metadata as Obj).name === configMapName)!;
-    t.ok(configMap, `ConfigMap ${String(configMapName)} is in the manifest`);
+    const configMap = byKind('ConfigMap').find((c) => c.metadata.name === configMapName)!;
+    t.ok(configMap, `ConfigMap ${String(configMapName)} is rendered`);
     const configText = (configMap.data as Record<string, string>)[path.basename(configPath)]!;
     t.type(configText, 'string', 'the config file is in the ConfigMap');
-    // Mounts nested inside another volume fail on read-only ConfigMap volumes.
-    for (const m of mounts)
-      t.notOk(
-        mounts.some((o) => o !== m && m.mountPath.startsWith(`${o.mountPath}/`)),
-        `${m.mountPath} is not nested in another mount`,
-      );
-    for (const probe of ['readinessProbe', 'livenessProbe']) t.ok(container[probe], probe);
 
     const dir = await mkdtemp(path.join(tmpdir(), 'kguard-deploy-'));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
     const cfgFile = path.join(dir, 'config.yaml');
     await writeFile(cfgFile, configText);
-    const containerEnv = Object.fromEntries(
-      ((container.env as { name: string; value?: string }[] | undefined) ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]),
-    );
-    const config = await loadConfig({ file: cfgFile, env: { ...(await imageEnv()), ...containerEnv }, cwd: '/app' });
+    // As `kguard serve` in the container loads it: the file KGUARD_CONFIG names, then KGUARD_* keys from the environment.
+    const config = await loadConfig({ file: cfgFile, env, cwd: '/app' });
+    const fileOnly = await loadConfig({ file: cfgFile, env: {}, cwd: '/app' });
+    t.same(config, fileOnly, 'nothing in the image or container environment overrides the ConfigMap');
     t.not(config.upstream.target, 'sim', 'a deployment talks to Kiwoom, not the simulator');
-    t.not(config.admin.host, '127.0.0.1', 'the admin port is reachable by the kubelet probes and Prometheus');
-    t.equal(config.dataDir, '/var/lib/kguard');
+    t.equal(config.admin.host, '0.0.0.0', 'the admin port is reachable by the kubelet probes and Prometheus');
 
     const state = parseStateConfig(config.state);
     t.equal(state.backend, 'redis', 'shared state in Redis');
@@ -284,6 +260,10 @@ for (const file of MANIFESTS) {
     parseRiskConfig(config.risk);
     parseApprovalConfig(config.approval);
     parseResponseConfig(config.response);
+    t.ok(
+      audit.sinks.some((s) => s.type === 'redis-stream'),
+      'audit records also go to a Redis Stream',
+    );
 
     // Every file the config names sits on a mounted volume, and writable state on a writable one.
     const files = [
@@ -295,12 +275,18 @@ for (const file of MANIFESTS) {
       audit.hmacKeyFile,
     ].filter((f): f is string => typeof f === 'string');
     for (const f of files) t.ok(mountOf(f), `${f} is on a mounted volume`);
-    const writable = [config.dataDir, ...audit.sinks.flatMap((s) => (s.type === 'file' ? [s.dir] : []))];
+    const writable = [config.dataDir, ...audit.sinks.flatMap((s) => (s.type === 'file' ? [s.dir] : [])), audit.checkpoint.mirrorDir].filter(
+      (w): w is string => typeof w === 'string',
+    );
     for (const w of writable) {
       const m = mountOf(w);
-      t.ok(m && !(m as { readOnly?: boolean }).readOnly, `${w} is on a writable volume`);
+      t.ok(m && !m.readOnly, `${w} is on a writable volume`);
     }
-    if (deployment.spec && (spec.replicas as number) > 1) {
+    // A volume's root belongs to root and the pod's fsGroup (often world-readable): the data dir is a
+    // subdirectory kiwoom-guard creates itself, 0700 and its own.
+    const dataMount = mountOf(config.dataDir)!;
+    t.ok(config.dataDir.startsWith(`${dataMount.mountPath}/`), `dataDir ${config.dataDir} is below the mount ${dataMount.mountPath}, not its root`);
+    if ((spec.replicas as number) > 1) {
       t.equal(byKind('PodDisruptionBudget').length, 1, 'replicas have a PodDisruptionBudget');
       t.ok(state.redis.sentinels && state.redis.sentinels.length >= 3, 'Redis through Sentinel');
       t.ok(
@@ -308,6 +294,12 @@ for (const file of MANIFESTS) {
         'each replica keeps its audit chain in its own directory',
       );
       t.ok(config.tokens.keyFile, 'replicas share one JWT key from the Secret');
+      t.ok(
+        audit.signingKeyFile && mountOf(audit.signingKeyFile)?.readOnly,
+        'the shared audit keys come from a read-only mount (the sidecar writes nothing there)',
+      );
+    } else {
+      t.match(config.listen, { host: '127.0.0.1' }, 'one bot per sidecar: loopback only');
     }
   });
 }
