@@ -9,6 +9,8 @@ export interface ReplicaBot {
   account: string;
   appKey: string;
   secretKey: string;
+  /** Default: query, account, order, cancel. */
+  allowed?: string[];
 }
 
 export interface Replica {

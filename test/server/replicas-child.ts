@@ -15,14 +15,14 @@ const config = await loadConfig({ env: {}, overrides });
 const sidecar = await startSidecar(config, { logger: createLogger({ level: 'error', destination: process.stderr }), cwd: ROOT });
 const out: Record<string, unknown> = { url: sidecar.url, adminUrl: sidecar.adminUrl, pid: process.pid };
 if (process.env.REPLICA_SETUP) {
-  const bots = JSON.parse(process.env.REPLICA_SETUP) as { botId: string; account: string; appKey: string; secretKey: string }[];
+  const bots = JSON.parse(process.env.REPLICA_SETUP) as { botId: string; account: string; appKey: string; secretKey: string; allowed?: string[] }[];
   const secrets: Record<string, string> = {};
   for (const s of bots) {
     const { secret } = await sidecar.parts.bots.add({
       id: s.botId,
       owner: 'replica-test',
       account: s.account,
-      allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:cancel'],
+      allowed: s.allowed ?? ['kind:query', 'kind:account', 'kind:order', 'kind:cancel'],
     });
     // Test-only: the parent needs the bot secrets to log in through either replica.
     secrets[s.botId] = secret.toString('latin1');

@@ -332,7 +332,12 @@ export class RealtimeService {
         }
     }
     for (const b of this.bots.values()) {
-      if (this.owned.has(b.key)) continue;
+      const mine = this.owned.get(b.key);
+      if (mine) {
+        // Taken over while this bot was homed on the old owner: attach it here with what it had.
+        if (!mine.hub.has(b.id)) await this.home(b).catch((err) => this.deps.logger.warn({ code: toGuardError(err).code }, 'realtime: re-homing a bot failed'));
+        continue;
+      }
       const owner = await this.deps.store.get(ownerKey(b.key));
       if (owner !== b.owner) await this.home(b).catch((err) => this.deps.logger.warn({ code: toGuardError(err).code }, 'realtime: re-homing a bot failed'));
       else await this.dispatch(b, { op: 'alive' }).catch(() => undefined);
