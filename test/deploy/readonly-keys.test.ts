@@ -2,9 +2,11 @@
 // sidecar once tried to write audit-signing.pub beside the key there and
 // died at start (KG6003 ... EACCES). Here the real `kguard serve` process runs
 // as a non-root user (uid 10001, as in the image) with its audit keys in a
-// directory it cannot write: it starts, is ready, keeps the public key in
-// memory, writes a copy beside its audit log, and `kguard audit verify` finds
-// it there and verifies the log (verifyLog, what `kguard audit verify DIR` runs).
+// directory it cannot write and its data dir laid out as the overlays do (a
+// subdirectory of a root-owned fsGroup volume, 2775): it starts, is ready,
+// keeps the public key in memory, writes a copy beside its audit log, and the
+// verifier (what `kguard audit verify DIR` runs) finds it there and verifies
+// the log. Pointed at the volume root itself, it refuses with the reason.
 import { chown, chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { generateKeyPairSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -41,7 +43,13 @@ async function layout(t: Test, keys: { stalePub?: boolean } = {}) {
   const root = await mkdtemp(path.join(tmpdir(), 'kguard-rokeys-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
   await chmod(root, 0o755);
-  const dataDir = path.join(root, 'data');
+  // As the kubelet leaves a volume for the pod's fsGroup: root-owned, group 10001, 2775.
+  // The data dir is a subdirectory of it, as in the overlays (dataDir: /var/lib/kguard/data).
+  const volume = path.join(root, 'volume');
+  await mkdir(volume);
+  if (AS_ROOT) await chown(volume, 0, GID);
+  await chmod(volume, 0o2775);
+  const dataDir = path.join(volume, 'data');
   await mkdir(dataDir, { mode: 0o700 });
   const bot = await provisionBot(dataDir, { botId: 'ro-bot', account: ACCOUNT, ...APP, allowed: ['kind:query'] });
   await ownTree(dataDir);
@@ -66,10 +74,10 @@ async function layout(t: Test, keys: { stalePub?: boolean } = {}) {
   }
   await own(keyDir);
   await chmod(keyDir, 0o500); // read-only to its owner, like a read-only volume mount
-  return { bot, root, dataDir, keyDir, signingKeyFile, hmacKeyFile, trustedPub, auditDir: path.join(dataDir, 'audit') };
+  return { bot, root, volume, dataDir, keyDir, signingKeyFile, hmacKeyFile, trustedPub, auditDir: path.join(dataDir, 'audit') };
 }
 
-async function serve(t: Test, l: Awaited<ReturnType<typeof layout>>) {
+async function serve(t: Test, l: Awaited<ReturnType<typeof layout>>, dataDir = l.dataDir) {
   const sim = await startSimulator({});
   t.teardown(() => sim.close());
   sim.registerApp({ ...APP, accountNo: ACCOUNT, cash: 1_000_000, holdings: [] });
@@ -77,7 +85,7 @@ async function serve(t: Test, l: Awaited<ReturnType<typeof layout>>) {
   await writeFile(
     configFile,
     JSON.stringify({
-      dataDir: l.dataDir,
+      dataDir,
       listen: { host: '127.0.0.1', port: 0 },
       admin: { host: '127.0.0.1', port: 0, enabled: true },
       upstream: { target: 'custom', url: sim.url },
@@ -158,3 +166,32 @@ t.test('a stale .pub beside a read-only key is reported, not fatal', async (t) =
   const pinned = await verifyLog(l.auditDir, { publicKeyFile: l.trustedPub });
   t.ok(pinned.ok, `verifies with the real key: ${JSON.stringify(pinned.failure)}`);
 });
+
+t.test(
+  'the volume root itself as the data dir is refused with the reason, not EPERM',
+  { skip: AS_ROOT ? false : 'needs root to make a root-owned volume' },
+  async (t) => {
+    const l = await layout(t);
+    await t.rejects(
+      serve(t, l, l.volume),
+      /KG4007[^\n]*volume is owned by uid 0[^\n]*others can access it \(mode 2775\)/,
+      'KG4007 names the directory, its owner and mode',
+    );
+  },
+);
+
+t.test(
+  'a group-shared volume root (2770, no access for others) as the data dir',
+  {
+    skip: AS_ROOT ? false : 'needs root to make a root-owned volume',
+    todo: 'proxy/common accepts it, but proxy/vault/files.ts has its own ensurePrivateDir that still chmods it (EPERM); the overlays use a subdirectory meanwhile',
+  },
+  async (t) => {
+    const l = await layout(t);
+    await chmod(l.volume, 0o2770);
+    const child = await serve(t, l, l.volume);
+    const ready = await request(`${child.adminUrl}/readyz`);
+    t.equal(ready.statusCode, 200, 'starts and is ready');
+    t.equal((await stat(l.volume)).mode & 0o7777, 0o2770, 'the volume root is left as it is');
+  },
+);
