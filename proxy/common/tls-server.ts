@@ -9,14 +9,13 @@
 // keeps the certificate in force, is logged once and counted, and is retried
 // on the next poll.
 import { X509Certificate } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { createServer as createHttpServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { GuardError, isGuardError } from './errors.js';
-import { assertPrivateFile } from './fsutil.js';
 import { counter, gauge } from './metrics.js';
 
 export interface TlsFilesConfig {
@@ -70,13 +69,27 @@ function failure(name: string, err: unknown): GuardError {
   return new GuardError('KG9003', `${name} TLS certificate or key unusable (${what})`);
 }
 
-/** Reads and checks a certificate/key pair: key file mode, PEM parse, and that the key belongs to the certificate. */
+/**
+ * The key file's bytes, if group and others can do nothing with it. The mode is read from the
+ * open file, not the path: a rename between a check and a read (a rotation) cannot slip a loose file in.
+ */
+async function readPrivateKey(file: string): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const mode = (await fh.stat()).mode;
+    if ((mode & 0o077) !== 0) throw new GuardError('KG4007', `${file} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Reads and checks a certificate/key pair: key file mode (0600 or tighter), PEM parse, and that the key belongs to the certificate. */
 export async function loadTlsMaterial(name: string, cfg: TlsFilesConfig): Promise<Material> {
   let key: Buffer | undefined;
   try {
-    await assertPrivateFile(cfg.keyFile);
+    key = await readPrivateKey(cfg.keyFile);
     const cert = await readFile(cfg.certFile);
-    key = await readFile(cfg.keyFile);
     // Throws on a bad PEM and on a key that does not match the certificate.
     createSecureContext({ cert, key });
     const x509 = new X509Certificate(cert);

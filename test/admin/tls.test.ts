@@ -98,7 +98,8 @@ t.test('start refuses a loose key file and a key that is not the certificate’s
 t.test('both listeners serve TLS and pick up a rotated certificate without a restart', async (t) => {
   const before = getGlobalDispatcher();
   // The harness's own calls (token exchange, bot calls, admin calls) trust the test CA and nothing else.
-  setGlobalDispatcher(new Agent({ connect: { ca } }));
+  // pipelining 0: no kept-alive sockets, so every call is a new TLS connection (and none is closed under a request).
+  setGlobalDispatcher(new Agent({ connect: { ca }, pipelining: 0 }));
   t.teardown(() => setGlobalDispatcher(before));
   await install(A);
   const tls = { certFile: CERT, keyFile: KEY, reloadIntervalMs: 20 };
