@@ -3,7 +3,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import { AdminTokens } from '../../proxy/admin/tokens.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { startHarness, waitFor, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
 let adminToken: string;
@@ -73,6 +73,8 @@ t.test('policy and broker-token views', async (t) => {
   const reload = await admin('POST', '/admin/v1/policy/reload', adminToken);
   t.equal(reload.status, 200, reload.text);
   await h.waitNoLiveTokens();
+  // The simulator forgets the token a moment before the sidecar's session marks it gone: wait for that too.
+  await waitFor(async () => (await admin('GET', '/admin/v1/broker-tokens', viewerToken)).json.outstanding === 0, 5_000, 'no outstanding broker token');
   const bt = await admin('GET', '/admin/v1/broker-tokens', viewerToken);
   t.equal(bt.json.outstanding, 0);
 });

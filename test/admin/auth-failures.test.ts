@@ -102,6 +102,7 @@ async function world(t: Test, limits: Partial<AdminAuthFailureLimits>): Promise<
       const authorization = opts.authorization ?? (token ? `Bearer ${token}` : undefined);
       const res = await request(url + p, {
         method,
+        reset: true, // a fresh connection per request: no kept-alive socket closed under it on a busy machine
         headers: { ...(authorization ? { authorization } : {}), ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
         ...(method === 'POST' ? { body: '{}' } : {}),
         ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),

@@ -29,8 +29,10 @@ t.before(async () => {
 t.teardown(() => h.close());
 
 async function call(method: string, path: string, token?: string, body?: unknown) {
+  // A fresh connection each time: a kept-alive socket idle past the server's keep-alive timeout (a busy machine) may be closed under the request.
   const res = await request(h.adminUrl + path, {
     method: method as 'GET',
+    reset: true,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
 import { AdminTokens } from '../../proxy/admin/tokens.js';
-import { parseJson } from '../helpers/harness.js';
+import { parseJson, waitFor } from '../helpers/harness.js';
 import { spawnSidecar } from '../helpers/sidecar-process.js';
 import { duplicateKeys } from './json-duplicate-keys.js';
 
@@ -43,6 +43,8 @@ t.test('a sidecar run logs no duplicate keys; process metrics have one prefix', 
   );
   const child = await spawnSidecar({ configFile });
   t.teardown(() => child.kill());
+  // The demo lines follow the banner's last fixed line, which is all spawnSidecar waits for.
+  await waitFor(() => /demo bot secret/.test(child.stdout()), 10_000, 'the demo bot lines');
   const botId = /demo bot id\s+(\S+)/.exec(child.stdout())?.[1];
   t.ok(botId, 'demo bot');
   const secret = (await readFile(path.join(dataDir, 'demo-bot.secret'), 'latin1')).trim();
@@ -50,6 +52,7 @@ t.test('a sidecar run logs no duplicate keys; process metrics have one prefix', 
   const post = async (p: string, body: unknown, headers: Record<string, string> = {}) => {
     const res = await request(child.url + p, {
       method: 'POST',
+      reset: true, // a fresh connection per request: no kept-alive socket closed under it on a busy machine
       headers: { 'content-type': 'application/json;charset=UTF-8', ...headers },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
@@ -75,6 +78,7 @@ t.test('a sidecar run logs no duplicate keys; process metrics have one prefix', 
   const adminCall = async (method: 'GET' | 'POST', p: string, token?: string) => {
     const res = await request(child.adminUrl + p, {
       method,
+      reset: true,
       headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
       ...(method === 'POST' ? { body: '{}' } : {}),
     });
