@@ -20,8 +20,8 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
   const base = opts.baseUrl.replace(/\/+$/, '');
   return {
     async call(method, path, body) {
-      const token = await readFile(opts.tokenFile).catch(() => {
-        throw new GuardError('KG2001', `cannot read admin token file ${opts.tokenFile}`);
+      const token = await readFile(opts.tokenFile).catch((err: NodeJS.ErrnoException) => {
+        throw new GuardError('KG2001', `cannot read admin token file ${opts.tokenFile} (${err.code ?? 'error'})`);
       });
       let auth: string;
       try {
@@ -35,6 +35,9 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
         body: body === undefined ? undefined : JSON.stringify(body),
         headersTimeout: opts.timeoutMs ?? 30_000,
         bodyTimeout: opts.timeoutMs ?? 30_000,
+      }).catch((err: NodeJS.ErrnoException) => {
+        // Which sidecar could not be reached, and why, in one line (never the token).
+        throw new Error(`cannot reach the admin API at ${base} (${err.code ?? err.message})`);
       });
       const text = await res.body.text();
       let json: unknown;
