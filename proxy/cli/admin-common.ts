@@ -1,14 +1,9 @@
-// Shared by `kguard approvals|lockdown|incidents`: where the admin API is and
-// how the answer is printed. Precedence: flags, then environment, then config.
+// Shared by the commands that act through the admin API (bots, approvals,
+// lockdown, incidents, state): where the admin API is and how the answer is
+// printed. Precedence: flags, then environment, then config.
 import type { CliIO } from './types.js';
 import { UsageError } from './usage.js';
 import { createAdminClient, type AdminClient } from './admin-client.js';
-
-export const ADMIN_FLAGS = {
-  'admin-url': { type: 'string' },
-  'token-file': { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
 
 export async function adminClientFrom(
   values: Record<string, unknown>,

@@ -1,45 +1,51 @@
 // kguard admins add|list|remove: tokens for the admin API, shown once.
-import { AdminTokens, ROLES, type Role } from '../admin/tokens.js';
+import { AdminTokens, type Role } from '../admin/tokens.js';
 import { ensurePrivateDir, writeFileAtomic } from '../common/fsutil.js';
-import { configFromFlags, parseFlags, printJson } from './args.js';
+import { configFromFlags, printJson } from './args.js';
+import { runCommand } from './runner.js';
+import type { Ctx, Handler } from './spec.js';
 import type { CliCommand } from './types.js';
-import { UsageError } from './usage.js';
 
-const admins: CliCommand = async (args, io) => {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parseFlags(rest, { role: { type: 'string' }, 'token-out': { type: 'string' } });
-  const config = await configFromFlags(values, io);
+async function tokensOf(ctx: Ctx): Promise<AdminTokens> {
+  const config = await configFromFlags(ctx.values, ctx.io);
   await ensurePrivateDir(config.dataDir);
-  const tokens = AdminTokens.forDataDir(config.dataDir);
-  const name = positionals[0];
-  switch (sub) {
-    case 'add': {
-      const role = (values.role ?? 'viewer') as Role;
-      if (!name || !ROLES.includes(role)) throw new UsageError(`usage: kguard admins add <name> --role ${ROLES.join('|')} [--token-out FILE]`);
-      const token = await tokens.create(name, role);
-      try {
-        if (typeof values['token-out'] === 'string') {
-          await writeFileAtomic(values['token-out'], token, 0o600);
-          io.stdout.write(`admin ${name} (${role}) created; token written to ${values['token-out']} (mode 0600)\n`);
-        } else {
-          io.stdout.write(`admin ${name} (${role}) created\nadmin token (shown once): ${token.toString('latin1')}\n`);
-        }
-      } finally {
-        token.fill(0);
-      }
-      return 0;
+  return AdminTokens.forDataDir(config.dataDir);
+}
+
+export const add: Handler = async (ctx) => {
+  const name = ctx.positionals[0]!;
+  const role = (ctx.str('role') ?? 'viewer') as Role;
+  const token = await (await tokensOf(ctx)).create(name, role);
+  try {
+    const out = ctx.str('token-out');
+    if (out !== undefined) {
+      await writeFileAtomic(out, token, 0o600);
+      ctx.io.stdout.write(`admin ${name} (${role}) created; token written to ${out} (mode 0600)\n`);
+    } else {
+      ctx.io.stdout.write(`admin ${name} (${role}) created\nadmin token (shown once): ${token.toString('latin1')}\n`);
     }
-    case 'list':
-      printJson(io, tokens.list());
-      return 0;
-    case 'remove':
-      if (!name) throw new UsageError('usage: kguard admins remove <name>');
-      await tokens.remove(name);
-      return 0;
-    default:
-      io.stderr.write('usage: kguard admins add|list|remove ...\n');
-      return 2;
+  } finally {
+    token.fill(0);
   }
+  return 0;
 };
 
+export const list: Handler = async (ctx) => {
+  const all = (await tokensOf(ctx)).list();
+  if (ctx.bool('json')) printJson(ctx.io, all);
+  else if (all.length === 0) ctx.io.stdout.write('no admins\n');
+  else ctx.io.stdout.write(`${all.map((a) => `${a.name}\t${a.role}`).join('\n')}\n`);
+  return 0;
+};
+
+export const remove: Handler = async (ctx) => {
+  const name = ctx.positionals[0]!;
+  const tokens = await tokensOf(ctx);
+  const known = tokens.list().some((a) => a.name === name);
+  await tokens.remove(name);
+  ctx.io.stdout.write(known ? `admin ${name} removed; its token no longer works\n` : `no admin named ${name}; nothing removed\n`);
+  return 0;
+};
+
+const admins: CliCommand = (args, io) => runCommand(['admins'], args, io);
 export default admins;

@@ -2,18 +2,12 @@
 // sidecar's admin API (approvals live in the shared Store). The TOTP code is
 // read from stdin, never from argv.
 import { readCodeFromStdin } from './admin-client.js';
-import { ADMIN_FLAGS, adminClientFrom, printResult } from './admin-common.js';
-import { configFromFlags, parseFlags } from './args.js';
+import { adminClientFrom, printResult } from './admin-common.js';
+import { configFromFlags } from './args.js';
+import { runCommand } from './runner.js';
+import type { Ctx, Handler } from './spec.js';
 import type { CliCommand } from './types.js';
 import { UsageError } from './usage.js';
-
-const USAGE = `usage: kguard approvals list [--status pending|approved|refused|timeout|consumed] [--bot B]
-       kguard approvals show ID
-       kguard approvals approve ID          (reads your TOTP code from stdin)
-       kguard approvals refuse ID --reason TEXT
-       kguard approvals enroll NAME [--role approver|admin ...] [--replace]
-  common: --admin-url URL (or KGUARD_ADMIN_URL)  --token-file FILE (or KGUARD_ADMIN_TOKEN_FILE)
-`;
 
 interface View {
   id: string;
@@ -42,65 +36,51 @@ function table(json: unknown): string {
     .join('\n')}\n`;
 }
 
-const approvals: CliCommand = async (args, io) => {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parseFlags(rest, {
-    ...ADMIN_FLAGS,
-    status: { type: 'string' },
-    bot: { type: 'string' },
-    reason: { type: 'string' },
-    role: { type: 'string', multiple: true },
-    replace: { type: 'boolean' },
-  });
-  const client = () => adminClientFrom(values, io, async () => (await configFromFlags(values, io)).admin);
-  const id = positionals[0];
-  switch (sub) {
-    case 'list': {
-      const q = new URLSearchParams();
-      if (typeof values.status === 'string') q.set('status', values.status);
-      if (typeof values.bot === 'string') q.set('bot', values.bot);
-      const r = await (await client()).call('GET', `/approvals${q.size ? `?${q}` : ''}`);
-      return printResult(io, r, values.json ? undefined : table);
-    }
-    case 'show':
-      if (!id) break;
-      return printResult(io, await (await client()).call('GET', `/approvals/${encodeURIComponent(id)}`));
-    case 'approve': {
-      if (!id) break;
-      if (io.stdin.isTTY) io.stderr.write('TOTP code: ');
-      const code = await readCodeFromStdin(io.stdin);
-      try {
-        if (!/^\d{6,8}$/.test(code.toString('latin1'))) throw new UsageError('the code must be 6-8 digits on stdin');
-        return printResult(
-          io,
-          await (await client()).call('POST', `/approvals/${encodeURIComponent(id)}/approve`, { code: code.toString('latin1') }),
-          (j) => `approval ${id}: ${(j as View).status}\n`,
-        );
-      } finally {
-        code.fill(0);
-      }
-    }
-    case 'refuse':
-      if (!id || typeof values.reason !== 'string') break;
-      return printResult(
-        io,
-        await (await client()).call('POST', `/approvals/${encodeURIComponent(id)}/refuse`, { reason: values.reason }),
-        (j) => `approval ${id}: ${(j as View).status}\n`,
-      );
-    case 'enroll': {
-      if (!id) break;
-      const roles = values.role?.length ? values.role : ['approver'];
-      const r = await (await client()).call('POST', '/approvers', { name: id, roles, replace: values.replace === true });
-      return printResult(io, r, (j) => {
-        const e = j as { name: string; secret: string; uri: string };
-        return `approver ${e.name} enrolled (${roles.join(', ')})\nTOTP secret (shown once): ${e.secret}\notpauth URI (shown once): ${e.uri}\n`;
-      });
-    }
-    default:
-      break;
-  }
-  io.stderr.write(USAGE);
-  return 2;
+const client = async (ctx: Ctx) => adminClientFrom(ctx.values, ctx.io, async () => (await configFromFlags(ctx.values, ctx.io)).admin);
+const at = (ctx: Ctx, suffix = '') => `/approvals/${encodeURIComponent(ctx.positionals[0]!)}${suffix}`;
+const statusLine = (ctx: Ctx) => (ctx.bool('json') ? undefined : (j: unknown) => `approval ${ctx.positionals[0]}: ${(j as View).status}\n`);
+
+export const list: Handler = async (ctx) => {
+  const q = new URLSearchParams();
+  const status = ctx.str('status');
+  const bot = ctx.str('bot');
+  if (status !== undefined) q.set('status', status);
+  if (bot !== undefined) q.set('bot', bot);
+  const r = await (await client(ctx)).call('GET', `/approvals${q.size ? `?${q}` : ''}`);
+  return printResult(ctx.io, r, ctx.bool('json') ? undefined : table);
 };
 
+/** One approval as JSON (with or without --json: there is no shorter form worth having). */
+export const show: Handler = async (ctx) => printResult(ctx.io, await (await client(ctx)).call('GET', at(ctx)));
+
+export const approve: Handler = async (ctx) => {
+  if (ctx.io.stdin.isTTY) ctx.io.stderr.write('TOTP code: ');
+  const code = await readCodeFromStdin(ctx.io.stdin);
+  try {
+    if (!/^\d{6,8}$/.test(code.toString('latin1'))) throw new UsageError('the code must be 6-8 digits on stdin');
+    return printResult(ctx.io, await (await client(ctx)).call('POST', at(ctx, '/approve'), { code: code.toString('latin1') }), statusLine(ctx));
+  } finally {
+    code.fill(0);
+  }
+};
+
+export const refuse: Handler = async (ctx) =>
+  printResult(ctx.io, await (await client(ctx)).call('POST', at(ctx, '/refuse'), { reason: ctx.str('reason') }), statusLine(ctx));
+
+export const enroll: Handler = async (ctx) => {
+  const roles = ctx.strs('role').length ? ctx.strs('role') : ['approver'];
+  const r = await (await client(ctx)).call('POST', '/approvers', { name: ctx.positionals[0], roles, replace: ctx.bool('replace') });
+  return printResult(
+    ctx.io,
+    r,
+    ctx.bool('json')
+      ? undefined
+      : (j) => {
+          const e = j as { name: string; secret: string; uri: string };
+          return `approver ${e.name} enrolled (${roles.join(', ')})\nTOTP secret (shown once): ${e.secret}\notpauth URI (shown once): ${e.uri}\n`;
+        },
+  );
+};
+
+const approvals: CliCommand = (args, io) => runCommand(['approvals'], args, io);
 export default approvals;

@@ -1,24 +1,10 @@
-// Minimal flag parsing shared by subcommands (node:util parseArgs), plus the
-// config loading every command does the same way.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+// What every command does the same way: load the configuration from
+// --config / --data-dir (then KGUARD_* and the embedded default), print JSON,
+// name the file behind an error.
+import path from 'node:path';
 import { loadConfig, type Config } from '../common/config.js';
+import { GuardError } from '../common/errors.js';
 import type { CliIO } from './types.js';
-import { UsageError } from './usage.js';
-
-export const CONFIG_FLAGS = {
-  config: { type: 'string', short: 'c' },
-  'data-dir': { type: 'string' },
-} as const;
-
-export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
-  try {
-    return parseArgs({ args, options: { ...CONFIG_FLAGS, ...options }, allowPositionals: true, strict: true });
-  } catch (err) {
-    // node:util names the option, never its value: safe to show.
-    if (String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS_')) throw new UsageError((err as Error).message);
-    throw err;
-  }
-}
 
 export async function configFromFlags(values: { config?: unknown; 'data-dir'?: unknown }, io: CliIO, overrides: Record<string, unknown> = {}): Promise<Config> {
   const o: Record<string, unknown> = { ...overrides };
@@ -28,4 +14,23 @@ export async function configFromFlags(values: { config?: unknown; 'data-dir'?: u
 
 export function printJson(io: CliIO, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Runs fn on a file a flag names; what it throws then names the flag and the
+ * file, with the error's code kept once (`KG4006: ... (--from-file F: ...)`).
+ */
+export async function withNamedFile<T>(flag: string, file: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const where = `${flag} ${file}`;
+    if (err instanceof GuardError) {
+      const base = `${path.basename(file)}: `;
+      const detail = err.detail?.startsWith(base) ? err.detail.slice(base.length) : err.detail;
+      throw new GuardError(err.code, detail ? `${where}: ${detail}` : where, { cause: err });
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    throw Object.assign(new Error(`${where}: ${code ? `cannot read (${code})` : (err as Error).message}`, { cause: err }), code ? { code } : {});
+  }
 }

@@ -5,17 +5,11 @@ import type { Config } from '../common/config.js';
 import { buildReceipt, loadPublicKey, parseAuditConfig, publicKeyFileFor, verifyReceipt, type AuditConfig, type Receipt } from '../audit/index.js';
 import { fingerprint, generateHmacKeyFile, generateSigningKeyFiles, loadHmacKey, loadSigningKeys } from '../audit/keys.js';
 import { verifyLog, type VerifyReport } from '../audit/verify.js';
-import { configFromFlags, parseFlags, printJson } from './args.js';
+import { configFromFlags, printJson, withNamedFile } from './args.js';
+import { runCommand } from './runner.js';
+import type { Handler } from './spec.js';
 import type { CliCommand, CliIO } from './types.js';
 import { UsageError } from './usage.js';
-
-const USAGE = `usage:
-  kguard audit verify [--from SEQ] [--checkpoints DIR]... [--public-key FILE] [--json] [FILE_OR_DIR]
-  kguard audit hash [--hmac-key FILE] [--raw] < value      (one trailing newline is dropped unless --raw)
-  kguard audit receipt SEQ [--dir DIR]                     (prints the receipt as JSON)
-  kguard audit receipt --verify FILE [--public-key FILE]
-  kguard audit keygen                                      (creates missing audit keys, never overwrites)
-`;
 
 async function auditConfig(values: { config?: unknown; 'data-dir'?: unknown }, io: CliIO): Promise<AuditConfig> {
   const config: Config = await configFromFlags(values, io);
@@ -65,91 +59,97 @@ function printVerdict(io: CliIO, report: VerifyReport, target: string): void {
   for (const warning of report.warnings) w(`  warning: ${warning}`);
 }
 
-const audit: CliCommand = async (args, io) => {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case 'verify': {
-      const { values, positionals } = parseFlags(rest, {
-        from: { type: 'string' },
-        checkpoints: { type: 'string', multiple: true },
-        'public-key': { type: 'string' },
-        json: { type: 'boolean' },
-      });
-      const target = positionals[0] ?? primaryDir(await auditConfig(values, io));
-      const tty = Boolean((io.stderr as { isTTY?: boolean }).isTTY) && !values.json;
-      const started = Date.now();
-      const report = await verifyLog(target, {
-        ...(values.from !== undefined ? { fromSeq: intArg('--from', values.from) } : {}),
-        ...(values.checkpoints ? { checkpointSources: values.checkpoints } : {}),
-        ...(typeof values['public-key'] === 'string' ? { publicKeyFile: values['public-key'] } : {}),
-        ...(tty
-          ? {
-              onProgress: ({ bytesDone, bytesTotal, records }) => {
-                const pct = bytesTotal > 0 ? Math.floor((bytesDone / bytesTotal) * 100) : 100;
-                io.stderr.write(`\rverifying ${pct}% ${records} records ${((Date.now() - started) / 1000).toFixed(1)} s `);
-              },
-            }
-          : {}),
-      });
-      if (tty) io.stderr.write('\n');
-      if (values.json) printJson(io, report);
-      else printVerdict(io, report, target);
-      return report.ok ? 0 : 1;
-    }
-    case 'hash': {
-      const { values, positionals } = parseFlags(rest, { 'hmac-key': { type: 'string' }, raw: { type: 'boolean' } });
-      if (positionals.length > 0) throw new UsageError('kguard audit hash reads the value from stdin, not from arguments (they end up in shell history)');
-      const keyFile = typeof values['hmac-key'] === 'string' ? values['hmac-key'] : (await auditConfig(values, io)).hmacKeyFile;
-      const key = await loadHmacKey(keyFile, false);
-      const input = await readStdin(io);
-      try {
-        let end = input.length;
-        if (!values.raw && end > 0 && input[end - 1] === 0x0a) end -= end > 1 && input[end - 2] === 0x0d ? 2 : 1;
-        io.stdout.write(`${fingerprint(input.subarray(0, end), key)}\n`);
-      } finally {
-        input.fill(0);
-      }
-      return 0;
-    }
-    case 'receipt': {
-      const { values, positionals } = parseFlags(rest, { dir: { type: 'string' }, verify: { type: 'string' }, 'public-key': { type: 'string' } });
-      if (typeof values.verify === 'string') {
-        const receipt = JSON.parse(await readFile(values.verify, 'utf8')) as Receipt;
-        const keyFile = typeof values['public-key'] === 'string' ? values['public-key'] : publicKeyFileFor((await auditConfig(values, io)).signingKeyFile);
-        const verdict = verifyReceipt(receipt, await loadPublicKey(keyFile));
-        io.stdout.write(
-          verdict.ok
-            ? `VALID receipt for seq ${receipt.seq} (checkpoint ${receipt.checkpoint.fromSeq}..${receipt.checkpoint.seq})\n`
-            : `INVALID receipt: ${verdict.reason}\n`,
-        );
-        return verdict.ok ? 0 : 1;
-      }
-      const seq = intArg('SEQ', positionals[0]);
-      const dir = typeof values.dir === 'string' ? values.dir : primaryDir(await auditConfig(values, io));
-      const receipt = await buildReceipt(dir, seq);
-      if (!receipt) {
-        io.stderr.write(`no signed checkpoint covers seq ${seq} yet (the sidecar checkpoints every N records or T seconds)\n`);
-        return 1;
-      }
-      printJson(io, receipt);
-      return 0;
-    }
-    case 'keygen': {
-      const { values } = parseFlags(rest, {});
-      const cfg = await auditConfig(values, io);
-      const newSigning = await generateSigningKeyFiles(cfg.signingKeyFile);
-      const newHmac = await generateHmacKeyFile(cfg.hmacKeyFile);
-      const keys = await loadSigningKeys(cfg.signingKeyFile, false);
-      await loadHmacKey(cfg.hmacKeyFile, false);
-      io.stdout.write(`signing key ${cfg.signingKeyFile}: ${newSigning ? 'created' : 'exists, kept'} (key id ${keys.keyId})\n`);
-      io.stdout.write(`public key  ${publicKeyFileFor(cfg.signingKeyFile)}: give this to auditors\n`);
-      io.stdout.write(`hmac key    ${cfg.hmacKeyFile}: ${newHmac ? 'created' : 'exists, kept'}\n`);
-      return 0;
-    }
-    default:
-      io.stderr.write(USAGE);
-      return 2;
-  }
+export const verify: Handler = async (ctx) => {
+  const { io } = ctx;
+  const json = ctx.bool('json');
+  const from = ctx.str('from');
+  const checkpoints = ctx.strs('checkpoints');
+  const publicKey = ctx.str('public-key');
+  const target = ctx.positionals[0] ?? primaryDir(await auditConfig(ctx.values, io));
+  const tty = Boolean((io.stderr as { isTTY?: boolean }).isTTY) && !json;
+  const started = Date.now();
+  const report = await verifyLog(target, {
+    ...(from !== undefined ? { fromSeq: intArg('--from', from) } : {}),
+    ...(checkpoints.length ? { checkpointSources: checkpoints } : {}),
+    ...(publicKey !== undefined ? { publicKeyFile: publicKey } : {}),
+    ...(tty
+      ? {
+          onProgress: ({ bytesDone, bytesTotal, records }) => {
+            const pct = bytesTotal > 0 ? Math.floor((bytesDone / bytesTotal) * 100) : 100;
+            io.stderr.write(`\rverifying ${pct}% ${records} records ${((Date.now() - started) / 1000).toFixed(1)} s `);
+          },
+        }
+      : {}),
+  });
+  if (tty) io.stderr.write('\n');
+  if (json) printJson(io, report);
+  else printVerdict(io, report, target);
+  return report.ok ? 0 : 1;
 };
 
+export const hash: Handler = async (ctx) => {
+  const flag = ctx.str('hmac-key');
+  const keyFile = flag ?? (await auditConfig(ctx.values, ctx.io)).hmacKeyFile;
+  const key = await withNamedFile(flag ? '--hmac-key' : 'audit HMAC key', keyFile, () => loadHmacKey(keyFile, false));
+  const input = await readStdin(ctx.io);
+  try {
+    let end = input.length;
+    if (!ctx.bool('raw') && end > 0 && input[end - 1] === 0x0a) end -= end > 1 && input[end - 2] === 0x0d ? 2 : 1;
+    ctx.io.stdout.write(`${fingerprint(input.subarray(0, end), key)}\n`);
+  } finally {
+    input.fill(0);
+  }
+  return 0;
+};
+
+export const receipt: Handler = async (ctx) => {
+  const { io } = ctx;
+  const toVerify = ctx.str('verify');
+  if (toVerify !== undefined) {
+    if (ctx.positionals.length) return ctx.usage('give SEQ or --verify FILE, not both');
+    const r = await withNamedFile('--verify', toVerify, async () => JSON.parse(await readFile(toVerify, 'utf8')) as Receipt);
+    const flag = ctx.str('public-key');
+    const keyFile = flag ?? publicKeyFileFor((await auditConfig(ctx.values, io)).signingKeyFile);
+    const verdict = verifyReceipt(r, await withNamedFile(flag ? '--public-key' : 'audit public key', keyFile, () => loadPublicKey(keyFile)));
+    if (ctx.bool('json')) printJson(io, { ok: verdict.ok, seq: r.seq, ...(verdict.ok ? {} : { reason: verdict.reason }) });
+    else
+      io.stdout.write(
+        verdict.ok ? `VALID receipt for seq ${r.seq} (checkpoint ${r.checkpoint.fromSeq}..${r.checkpoint.seq})\n` : `INVALID receipt: ${verdict.reason}\n`,
+      );
+    return verdict.ok ? 0 : 1;
+  }
+  if (ctx.positionals.length === 0) return ctx.usage('give SEQ (build a receipt) or --verify FILE');
+  const seq = intArg('SEQ', ctx.positionals[0]);
+  const dir = ctx.str('dir') ?? primaryDir(await auditConfig(ctx.values, io));
+  const built = await buildReceipt(dir, seq);
+  if (!built) {
+    io.stderr.write(`no signed checkpoint covers seq ${seq} yet (the sidecar checkpoints every N records or T seconds)\n`);
+    return 1;
+  }
+  printJson(io, built);
+  return 0;
+};
+
+export const keygen: Handler = async (ctx) => {
+  const cfg = await auditConfig(ctx.values, ctx.io);
+  const newSigning = await generateSigningKeyFiles(cfg.signingKeyFile);
+  const newHmac = await generateHmacKeyFile(cfg.hmacKeyFile);
+  const keys = await loadSigningKeys(cfg.signingKeyFile, false);
+  await loadHmacKey(cfg.hmacKeyFile, false);
+  const publicKey = publicKeyFileFor(cfg.signingKeyFile);
+  if (ctx.bool('json')) {
+    printJson(ctx.io, {
+      signingKey: { file: cfg.signingKeyFile, created: newSigning, keyId: keys.keyId },
+      publicKey: { file: publicKey },
+      hmacKey: { file: cfg.hmacKeyFile, created: newHmac },
+    });
+    return 0;
+  }
+  ctx.io.stdout.write(`signing key ${cfg.signingKeyFile}: ${newSigning ? 'created' : 'exists, kept'} (key id ${keys.keyId})\n`);
+  ctx.io.stdout.write(`public key  ${publicKey}: give this to auditors\n`);
+  ctx.io.stdout.write(`hmac key    ${cfg.hmacKeyFile}: ${newHmac ? 'created' : 'exists, kept'}\n`);
+  return 0;
+};
+
+const audit: CliCommand = (args, io) => runCommand(['audit'], args, io);
 export default audit;

@@ -1,83 +1,105 @@
 // kguard bots add|list|disable|enable|kill-sessions. The bot secret is
 // printed once on `add` (or written to a 0600 file with --secret-out).
-import { BotRegistry } from '../auth/index.js';
+// disable, enable and kill-sessions go through the running sidecar's admin
+// API (server/bot-control.ts: one meaning of disable and of ending sessions).
+import { BotRegistry, type PublicBot } from '../auth/index.js';
 import { ensurePrivateDir, writeFileAtomic } from '../common/fsutil.js';
-import { configFromFlags, parseFlags, printJson } from './args.js';
-import { ADMIN_FLAGS, adminClientFrom, printResult } from './admin-common.js';
+import { configFromFlags, printJson } from './args.js';
+import { adminClientFrom, printResult } from './admin-common.js';
+import { runCommand } from './runner.js';
+import type { Ctx, Handler } from './spec.js';
 import type { CliCommand } from './types.js';
 import { UsageError } from './usage.js';
 
-const bots: CliCommand = async (args, io) => {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parseFlags(rest, {
-    owner: { type: 'string' },
-    account: { type: 'string' },
-    allow: { type: 'string', multiple: true },
-    'secret-out': { type: 'string' },
-    ...ADMIN_FLAGS,
-  });
-  const config = await configFromFlags(values, io);
+async function withRegistry<T>(ctx: Ctx, fn: (registry: BotRegistry) => Promise<T>): Promise<T> {
+  const config = await configFromFlags(ctx.values, ctx.io);
   await ensurePrivateDir(config.dataDir);
   const registry = await BotRegistry.open(config.dataDir);
   try {
-    const id = positionals[0];
-    switch (sub) {
-      case 'add': {
-        if (!id || typeof values.account !== 'string')
-          throw new UsageError('usage: kguard bots add <id> --account <account> [--owner <name>] [--allow kt10000 --allow kind:query ...] [--secret-out FILE]');
-        const allowed = (values.allow ?? [])
-          .flatMap((a) => a.split(','))
-          .map((a) => a.trim())
-          .filter(Boolean);
-        const { bot, secret } = await registry.add({
-          id,
-          owner: typeof values.owner === 'string' ? values.owner : 'unknown',
-          account: values.account,
-          allowed,
-        });
-        try {
-          if (typeof values['secret-out'] === 'string') {
-            await writeFileAtomic(values['secret-out'], secret, 0o600);
-            io.stdout.write(`bot ${bot.id} created; secret written to ${values['secret-out']} (mode 0600)\n`);
-          } else {
-            io.stdout.write(`bot ${bot.id} created\nbot secret (shown once): ${secret.toString('latin1')}\n`);
-          }
-        } finally {
-          secret.fill(0);
-        }
-        printJson(io, bot);
-        return 0;
-      }
-      case 'list':
-        printJson(io, registry.list());
-        return 0;
-      case 'disable':
-      case 'enable':
-      case 'kill-sessions': {
-        if (!id) throw new UsageError(`usage: kguard bots ${sub} <id> [--admin-url URL --token-file FILE]`);
-        // A running sidecar does all of it (one meaning of disable: flag, sessions ended on every
-        // replica, broker token revoked); without one, only the registry flag can be set here.
-        const online = typeof values['admin-url'] === 'string' || io.env.KGUARD_ADMIN_URL !== undefined;
-        if (online) {
-          const admin = await adminClientFrom(values, io);
-          return printResult(io, await admin.call('POST', `/bots/${encodeURIComponent(id)}/${sub}`));
-        }
-        if (sub === 'kill-sessions')
-          throw new UsageError('kill-sessions needs the running sidecar: pass --admin-url and --token-file (or KGUARD_ADMIN_URL / KGUARD_ADMIN_TOKEN_FILE)');
-        printJson(io, await registry.setEnabled(id, sub === 'enable'));
-        if (sub === 'disable')
-          io.stderr.write(
-            'registry flag set: a running sidecar refuses the bot from its next call (it watches the registry); pass --admin-url to also end its sessions on every replica and revoke its broker token now\n',
-          );
-        return 0;
-      }
-      default:
-        io.stderr.write('usage: kguard bots add|list|disable|enable|kill-sessions ...\n');
-        return 2;
-    }
+    return await fn(registry);
   } finally {
     registry.close();
   }
+}
+
+export const add: Handler = (ctx) =>
+  withRegistry(ctx, async (registry) => {
+    const allowed = ctx
+      .strs('allow')
+      .flatMap((a) => a.split(','))
+      .map((a) => a.trim())
+      .filter(Boolean);
+    const { bot, secret } = await registry.add({ id: ctx.positionals[0]!, owner: ctx.str('owner') ?? 'unknown', account: ctx.str('account')!, allowed });
+    try {
+      const out = ctx.str('secret-out');
+      if (out !== undefined) {
+        await writeFileAtomic(out, secret, 0o600);
+        ctx.io.stdout.write(`bot ${bot.id} created; secret written to ${out} (mode 0600)\n`);
+      } else {
+        ctx.io.stdout.write(`bot ${bot.id} created\nbot secret (shown once): ${secret.toString('latin1')}\n`);
+      }
+    } finally {
+      secret.fill(0);
+    }
+    printJson(ctx.io, bot);
+    return 0;
+  });
+
+function botLine(b: PublicBot): string {
+  return `${b.id}\t${b.enabled ? 'enabled' : 'DISABLED'}\towner=${b.owner}\taccount=${b.account}\tallowed=${b.allowed.join(',') || '-'}\tcreated=${b.createdAt}`;
+}
+
+export const list: Handler = (ctx) =>
+  withRegistry(ctx, async (registry) => {
+    const all = registry.list();
+    if (ctx.bool('json')) printJson(ctx.io, all);
+    else if (all.length === 0) ctx.io.stdout.write('no bots registered\n');
+    else ctx.io.stdout.write(`${all.map(botLine).join('\n')}\n`);
+    return 0;
+  });
+
+/** Through the admin API when one is named (flag or environment), or a token file is given. */
+function online(ctx: Ctx): boolean {
+  return [ctx.str('admin-url'), ctx.str('token-file'), ctx.io.env.KGUARD_ADMIN_URL, ctx.io.env.KGUARD_ADMIN_TOKEN_FILE].some(
+    (v) => v !== undefined && v !== '',
+  );
+}
+
+const DONE: Record<string, (id: string) => string> = {
+  disable: (id) => `bot ${id} disabled on every replica; its sessions ended and its broker access revoked\n`,
+  enable: (id) => `bot ${id} enabled; sessions ended before stay ended\n`,
+  'kill-sessions': (id) => `every session of bot ${id} ended; its broker access revoked\n`,
 };
 
+async function viaAdmin(ctx: Ctx, action: 'disable' | 'enable' | 'kill-sessions'): Promise<number> {
+  const id = ctx.positionals[0]!;
+  const admin = await adminClientFrom(ctx.values, ctx.io, async () => (await configFromFlags(ctx.values, ctx.io)).admin);
+  const r = await admin.call('POST', `/bots/${encodeURIComponent(id)}/${action}`);
+  return printResult(ctx.io, r, ctx.bool('json') ? undefined : () => DONE[action]!(id));
+}
+
+async function setFlag(ctx: Ctx, enabled: boolean): Promise<number> {
+  if (online(ctx)) return viaAdmin(ctx, enabled ? 'enable' : 'disable');
+  return withRegistry(ctx, async (registry) => {
+    const bot = await registry.setEnabled(ctx.positionals[0]!, enabled);
+    if (ctx.bool('json')) printJson(ctx.io, { bot });
+    else ctx.io.stdout.write(`bot ${bot.id} ${enabled ? 'enabled' : 'disabled'} in the registry\n`);
+    if (!enabled)
+      ctx.io.stderr.write(
+        'registry flag set: a running sidecar refuses the bot from its next call (it watches the registry); pass --admin-url to also end its sessions on every replica and revoke its broker token now\n',
+      );
+    return 0;
+  });
+}
+
+export const disable: Handler = (ctx) => setFlag(ctx, false);
+export const enable: Handler = (ctx) => setFlag(ctx, true);
+
+export const killSessions: Handler = async (ctx) => {
+  if (!online(ctx))
+    throw new UsageError('kill-sessions needs the running sidecar: pass --admin-url and --token-file (or KGUARD_ADMIN_URL / KGUARD_ADMIN_TOKEN_FILE)');
+  return viaAdmin(ctx, 'kill-sessions');
+};
+
+const bots: CliCommand = (args, io) => runCommand(['bots'], args, io);
 export default bots;

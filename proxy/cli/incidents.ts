@@ -1,83 +1,72 @@
-// kguard incidents list|show|confirm|approve-unlock|unlock|compensation.
-import { ADMIN_FLAGS, adminClientFrom, printResult } from './admin-common.js';
+// kguard incidents list|show|confirm|approve-unlock|unlock|compensation,
+// through the running sidecar's admin API.
+import { adminClientFrom, printResult } from './admin-common.js';
 import type { CompensationWorksheet, IncidentSummary } from '../response/index.js';
-import { configFromFlags, parseFlags } from './args.js';
+import { configFromFlags } from './args.js';
+import { runCommand } from './runner.js';
+import type { Ctx, Handler } from './spec.js';
 import type { CliCommand } from './types.js';
-import { UsageError } from './usage.js';
 
-const USAGE = `usage: kguard incidents list
-       kguard incidents show ID [--format md|json]
-       kguard incidents confirm ID STEP [--note TEXT]
-       kguard incidents approve-unlock ID
-       kguard incidents unlock ID
-       kguard incidents compensation ID --cause system_fault|user_negligence|external_attack [--loss KRW]
-  common: --admin-url URL (or KGUARD_ADMIN_URL)  --token-file FILE (or KGUARD_ADMIN_TOKEN_FILE)
-`;
+const client = async (ctx: Ctx) => adminClientFrom(ctx.values, ctx.io, async () => (await configFromFlags(ctx.values, ctx.io)).admin);
+const at = (ctx: Ctx, suffix: string) => `/incidents/${encodeURIComponent(ctx.positionals[0]!)}${suffix}`;
+/** The given line, or the admin API's JSON answer with --json. */
+const line = (ctx: Ctx, text: string) => (ctx.bool('json') ? undefined : () => text);
 
-const incidents: CliCommand = async (args, io) => {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parseFlags(rest, {
-    ...ADMIN_FLAGS,
-    format: { type: 'string' },
-    note: { type: 'string' },
-    cause: { type: 'string' },
-    loss: { type: 'string' },
-  });
-  const client = () => adminClientFrom(values, io, async () => (await configFromFlags(values, io)).admin);
-  const [id, step] = positionals;
-  const at = (p: string) => `/incidents/${encodeURIComponent(id!)}${p}`;
-  switch (sub) {
-    case 'list':
-      return printResult(
-        io,
-        await (await client()).call('GET', '/incidents'),
-        values.json
-          ? undefined
-          : (j) => {
-              const list = (j as { incidents: IncidentSummary[] }).incidents;
-              return list.length
-                ? `${list.map((i) => `${i.id}  ${i.status.padEnd(8)} ${i.createdAt} ${i.automatic ? 'auto  ' : 'manual'} bots=${i.bots.join(',')} ${i.reason}`).join('\n')}\n`
-                : 'no incidents\n';
-            },
-      );
-    case 'show': {
-      if (!id) break;
-      const md = (values.format ?? 'md') === 'md';
-      return printResult(io, await (await client()).call('GET', at(md ? '?format=md' : '')), md ? (_j, text) => text : undefined);
-    }
-    case 'confirm':
-      if (!id || !step) break;
-      return printResult(
-        io,
-        await (await client()).call('POST', at(`/steps/${encodeURIComponent(step)}/confirm`), typeof values.note === 'string' ? { note: values.note } : {}),
-        () => `step ${step} confirmed on incident ${id}\n`,
-      );
-    case 'approve-unlock':
-      if (!id) break;
-      return printResult(io, await (await client()).call('POST', at('/approve-unlock'), {}), () => `unlock approved for incident ${id}\n`);
-    case 'unlock':
-      if (!id) break;
-      return printResult(io, await (await client()).call('POST', at('/unlock'), {}), () => `incident ${id} unlocked\n`);
-    case 'compensation': {
-      if (!id || typeof values.cause !== 'string') break;
-      const loss = values.loss === undefined ? undefined : Number(values.loss);
-      if (loss !== undefined && (!Number.isFinite(loss) || loss < 0)) throw new UsageError('--loss must be a non-negative number of KRW');
-      return printResult(
-        io,
-        await (await client()).call('POST', at('/compensation'), { cause: values.cause, ...(loss !== undefined ? { lossKrw: loss } : {}) }),
-        values.json
-          ? undefined
-          : (j) => {
-              const c = j as CompensationWorksheet;
-              return `incident ${c.incidentId}: cause ${c.cause} ${Math.round(c.rate * 100)}% of ${c.lossKrw} KRW (${c.lossBasis}) = ${c.uncappedKrw} KRW, cap ${c.capKrw} KRW -> ${c.amountKrw} KRW\nprocessing ${c.processing.minBusinessDays}-${c.processing.maxBusinessDays} business days (${c.processing.earliest} - ${c.processing.latest}); set by ${c.setBy}\n`;
-            },
-      );
-    }
-    default:
-      break;
-  }
-  io.stderr.write(USAGE);
-  return 2;
+export const list: Handler = async (ctx) =>
+  printResult(
+    ctx.io,
+    await (await client(ctx)).call('GET', '/incidents'),
+    ctx.bool('json')
+      ? undefined
+      : (j) => {
+          const all = (j as { incidents: IncidentSummary[] }).incidents;
+          return all.length
+            ? `${all.map((i) => `${i.id}  ${i.status.padEnd(8)} ${i.createdAt} ${i.automatic ? 'auto  ' : 'manual'} bots=${i.bots.join(',')} ${i.reason}`).join('\n')}\n`
+            : 'no incidents\n';
+        },
+  );
+
+export const show: Handler = async (ctx) => {
+  if (ctx.bool('json') && ctx.str('format') === 'md') return ctx.usage('--json and --format md contradict each other');
+  const md = !ctx.bool('json') && (ctx.str('format') ?? 'md') === 'md';
+  return printResult(ctx.io, await (await client(ctx)).call('GET', at(ctx, md ? '?format=md' : '')), md ? (_j, text) => text : undefined);
 };
 
+export const confirm: Handler = async (ctx) => {
+  const [id, step] = ctx.positionals as [string, string];
+  const note = ctx.str('note');
+  return printResult(
+    ctx.io,
+    await (await client(ctx)).call('POST', at(ctx, `/steps/${encodeURIComponent(step)}/confirm`), note !== undefined ? { note } : {}),
+    line(ctx, `step ${step} confirmed on incident ${id}\n`),
+  );
+};
+
+export const approveUnlock: Handler = async (ctx) =>
+  printResult(
+    ctx.io,
+    await (await client(ctx)).call('POST', at(ctx, '/approve-unlock'), {}),
+    line(ctx, `unlock approved for incident ${ctx.positionals[0]}\n`),
+  );
+
+export const unlock: Handler = async (ctx) =>
+  printResult(ctx.io, await (await client(ctx)).call('POST', at(ctx, '/unlock'), {}), line(ctx, `incident ${ctx.positionals[0]} unlocked\n`));
+
+export const compensation: Handler = async (ctx) => {
+  const raw = ctx.str('loss');
+  const loss = raw === undefined ? undefined : Number(raw);
+  if (loss !== undefined && (raw!.trim() === '' || !Number.isFinite(loss) || loss < 0)) return ctx.usage('--loss must be a non-negative number of KRW');
+  return printResult(
+    ctx.io,
+    await (await client(ctx)).call('POST', at(ctx, '/compensation'), { cause: ctx.str('cause'), ...(loss !== undefined ? { lossKrw: loss } : {}) }),
+    ctx.bool('json')
+      ? undefined
+      : (j) => {
+          const c = j as CompensationWorksheet;
+          return `incident ${c.incidentId}: cause ${c.cause} ${Math.round(c.rate * 100)}% of ${c.lossKrw} KRW (${c.lossBasis}) = ${c.uncappedKrw} KRW, cap ${c.capKrw} KRW -> ${c.amountKrw} KRW\nprocessing ${c.processing.minBusinessDays}-${c.processing.maxBusinessDays} business days (${c.processing.earliest} - ${c.processing.latest}); set by ${c.setBy}\n`;
+        },
+  );
+};
+
+const incidents: CliCommand = (args, io) => runCommand(['incidents'], args, io);
 export default incidents;

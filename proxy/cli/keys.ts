@@ -20,18 +20,10 @@ import {
   type ManagedVault,
   type ProviderName,
 } from '../vault/index.js';
-import { configFromFlags, parseFlags, printJson } from './args.js';
+import { configFromFlags, printJson, withNamedFile } from './args.js';
+import { runCommand } from './runner.js';
+import type { Ctx, Handler } from './spec.js';
 import type { CliCommand, CliIO } from './types.js';
-
-const USAGE = `usage: kguard keys <command> [--config FILE] [--data-dir DIR]
-  import  --bot B --account A [--from-file F]   keys from stdin (two lines: app key, secret key) or a 0600 file
-                                                 (the same two lines, or JSON {"appkey": "...", "secretkey": "..."})
-  list    [--json]                              metadata only
-  rotate  --bot B [--account A] [--from-file F] new key version; the old ciphertext is destroyed
-  rewrap  --to <local|aws-kms|pkcs11> [--new-master-key]
-                                                re-wrap every record under the target provider; resumable
-  disable --bot B | enable --bot B
-`;
 
 /** Providers named by existing records, read straight from the files so we only open what is needed. */
 async function providersInUse(dataDir: string): Promise<Set<string>> {
@@ -50,8 +42,8 @@ async function providersInUse(dataDir: string): Promise<Set<string>> {
   return used;
 }
 
-async function readKeys(values: { 'from-file'?: unknown }, io: CliIO, limits: { minKeyBytes: number; maxKeyBytes: number }) {
-  if (typeof values['from-file'] === 'string') return parseCredentialInput(await readSecretInput({ file: values['from-file'] }), limits);
+async function readKeys(file: string | undefined, io: CliIO, limits: { minKeyBytes: number; maxKeyBytes: number }) {
+  if (file !== undefined) return withNamedFile('--from-file', file, async () => parseCredentialInput(await readSecretInput({ file }), limits));
   if (io.stdin.isTTY) throw new GuardError('KG4006', 'pipe the keys in on stdin (app key line, secret key line) or use --from-file with a 0600 file');
   return parseCredentialInput(await readSecretInput({ stdin: io.stdin }), limits);
 }
@@ -60,61 +52,22 @@ function metaLine(m: CredentialMeta): string {
   return `${m.botId}\taccount=${m.account}\tversion=${m.keyVersion}\t${m.enabled ? 'enabled' : 'DISABLED'}\tprovider=${m.provider}\tkeyId=${m.keyId}\tcreated=${m.createdAt}\tfingerprint=${m.appKeyFingerprint}`;
 }
 
-const keys: CliCommand = async (args, io) => {
-  const [sub, ...rest] = args;
-  if (!sub || sub === '--help' || sub === 'help') {
-    io.stdout.write(USAGE);
-    return sub ? 0 : 2;
-  }
-  const { values, positionals } = parseFlags(rest, {
-    bot: { type: 'string' },
-    account: { type: 'string' },
-    'from-file': { type: 'string' },
-    to: { type: 'string' },
-    'new-master-key': { type: 'boolean' },
-    json: { type: 'boolean' },
-  });
-  // Not echoed: someone may have pasted a key as an argument.
-  if (positionals.length > 0) throw new GuardError('KG4006', `${positionals.length} unexpected argument(s); keys are never taken from arguments`);
-  const config = await configFromFlags(values, io);
+interface Opened {
+  readonly vault: ManagedVault;
+  readonly limits: { minKeyBytes: number; maxKeyBytes: number };
+}
+
+/** Opens the vault (primary provider, plus every provider existing records name) for fn, and closes it. */
+async function withVault<T>(ctx: Ctx, fn: (o: Opened) => Promise<T>, primaryOverride?: (dataDirKeyFile: string) => Promise<ProviderName>): Promise<T> {
+  const config = await configFromFlags(ctx.values, ctx.io);
   const vaultConfig = parseVaultConfig(config.vault, config.dataDir);
-  const logger = createLogger({ level: config.log.level === 'silent' ? 'silent' : 'warn', destination: io.stderr, name: 'kguard-keys' });
+  const logger = createLogger({ level: config.log.level === 'silent' ? 'silent' : 'warn', destination: ctx.io.stderr, name: 'kguard-keys' });
   const registry = new Registry();
   const deps = { logger, registry };
-  const bot = typeof values.bot === 'string' ? values.bot : undefined;
-  const needBot = (): string => {
-    if (!bot) throw new GuardError('KG4006', `--bot is required for keys ${sub}`);
-    return bot;
-  };
-  /** Reads the keys (stdin or a 0600 file), hands them to fn, zero-fills them whatever happens. */
-  const withKeys = async <T>(fn: (creds: { appKey: Buffer; secretKey: Buffer }) => Promise<T>): Promise<T> => {
-    const creds = await readKeys(values, io, vaultConfig.limits);
-    try {
-      return await fn(creds);
-    } finally {
-      creds.appKey.fill(0);
-      creds.secretKey.fill(0);
-    }
-  };
-
-  let primaryName: ProviderName = vaultConfig.provider;
-  if (sub === 'rewrap') {
-    const to = values.to;
-    if (typeof to !== 'string' || !(PROVIDER_NAMES as readonly string[]).includes(to))
-      throw new GuardError('KG4006', `--to must be one of ${PROVIDER_NAMES.join(', ')}`);
-    primaryName = to as ProviderName;
-    if (values['new-master-key']) {
-      if (primaryName !== 'local') throw new GuardError('KG4006', '--new-master-key applies to --to local only');
-      const v = await addLocalMasterKeyVersion(vaultConfig.local.masterKeyFile);
-      io.stdout.write(`created local master key version ${v}\n`);
-    }
-  } else if (sub !== 'list' && values.to !== undefined) {
-    throw new GuardError('KG4006', '--to applies to rewrap only');
-  }
-
   const opened: KeyProvider[] = [];
   let vault: ManagedVault | undefined;
   try {
+    const primaryName = primaryOverride ? await primaryOverride(vaultConfig.local.masterKeyFile) : vaultConfig.provider;
     const primary = await createKeyProvider(vaultConfig, deps, primaryName);
     opened.push(primary);
     const readNames = new Set<string>([...vaultConfig.readProviders, ...(await providersInUse(config.dataDir))]);
@@ -142,61 +95,100 @@ const keys: CliCommand = async (args, io) => {
       hmacKey.fill(0);
     }
     opened.length = 0; // the vault owns them now
-    const v = vault;
-
-    switch (sub) {
-      case 'import': {
-        const botId = needBot();
-        if (typeof values.account !== 'string') throw new GuardError('KG4006', '--account is required for keys import');
-        const account = values.account;
-        const meta = await withKeys((creds) => v.importCredentials({ botId, account, ...creds }));
-        io.stdout.write(`imported credentials for ${meta.botId} (version ${meta.keyVersion}, provider ${meta.provider})\n`);
-        printJson(io, meta);
-        return 0;
-      }
-      case 'rotate': {
-        const botId = needBot();
-        const meta = await withKeys((creds) =>
-          v.rotateCredentials({ botId, ...creds, ...(typeof values.account === 'string' ? { account: values.account } : {}) }),
-        );
-        io.stdout.write(`rotated credentials for ${meta.botId} to version ${meta.keyVersion}; the previous ciphertext was destroyed\n`);
-        printJson(io, meta);
-        return 0;
-      }
-      case 'list': {
-        const metas = await vault.list();
-        if (values.json) printJson(io, metas);
-        else if (metas.length === 0) io.stdout.write('no credentials registered\n');
-        else for (const m of metas) io.stdout.write(`${metaLine(m)}\n`);
-        return 0;
-      }
-      case 'rewrap': {
-        const report = await vault.rewrapAll({
-          onRecord: (botId, outcome) => {
-            io.stdout.write(`${outcome === 'rewrapped' ? 'rewrapped' : 'already done'}\t${botId}\n`);
-          },
-        });
-        io.stdout.write(
-          `${report.resumed ? 'resumed an interrupted rewrap; ' : ''}${report.rewrapped.length} rewrapped, ${report.skipped.length} already under ${report.target.provider} ${report.target.keyId}\n`,
-        );
-        return 0;
-      }
-      case 'disable':
-      case 'enable': {
-        const botId = needBot();
-        await vault.setEnabled(botId, sub === 'enable');
-        io.stdout.write(`credentials for ${botId} ${sub}d\n`);
-        return 0;
-      }
-      default:
-        io.stderr.write(USAGE);
-        return 2;
-    }
+    return await fn({ vault, limits: vaultConfig.limits });
   } finally {
     await vault?.close();
     await Promise.all(opened.map((p) => p.close().catch(() => undefined)));
     logger.flush();
   }
+}
+
+/** Reads the keys (stdin or a 0600 file), hands them to fn, zero-fills them whatever happens. */
+async function withKeys<T>(ctx: Ctx, o: Opened, fn: (creds: { appKey: Buffer; secretKey: Buffer }) => Promise<T>): Promise<T> {
+  const creds = await readKeys(ctx.str('from-file'), ctx.io, o.limits);
+  try {
+    return await fn(creds);
+  } finally {
+    creds.appKey.fill(0);
+    creds.secretKey.fill(0);
+  }
+}
+
+function printMeta(ctx: Ctx, line: string, meta: CredentialMeta): number {
+  if (!ctx.bool('json')) ctx.io.stdout.write(line);
+  printJson(ctx.io, meta);
+  return 0;
+}
+
+export const importKeys: Handler = (ctx) =>
+  withVault(ctx, async (o) => {
+    const meta = await withKeys(ctx, o, (creds) => o.vault.importCredentials({ botId: ctx.str('bot')!, account: ctx.str('account')!, ...creds }));
+    return printMeta(ctx, `imported credentials for ${meta.botId} (version ${meta.keyVersion}, provider ${meta.provider})\n`, meta);
+  });
+
+export const rotate: Handler = (ctx) =>
+  withVault(ctx, async (o) => {
+    const account = ctx.str('account');
+    const meta = await withKeys(ctx, o, (creds) =>
+      o.vault.rotateCredentials({ botId: ctx.str('bot')!, ...creds, ...(account !== undefined ? { account } : {}) }),
+    );
+    return printMeta(ctx, `rotated credentials for ${meta.botId} to version ${meta.keyVersion}; the previous ciphertext was destroyed\n`, meta);
+  });
+
+export const list: Handler = (ctx) =>
+  withVault(ctx, async ({ vault }) => {
+    const metas = await vault.list();
+    if (ctx.bool('json')) printJson(ctx.io, metas);
+    else if (metas.length === 0) ctx.io.stdout.write('no credentials registered\n');
+    else for (const m of metas) ctx.io.stdout.write(`${metaLine(m)}\n`);
+    return 0;
+  });
+
+export const rewrap: Handler = async (ctx) => {
+  const to = ctx.str('to') as ProviderName;
+  if (ctx.bool('new-master-key') && to !== 'local') return ctx.usage('--new-master-key applies to --to local only');
+  const json = ctx.bool('json');
+  let created: number | undefined;
+  const out = (line: string) => {
+    if (!json) ctx.io.stdout.write(line);
+  };
+  return withVault(
+    ctx,
+    async ({ vault }) => {
+      const records: { botId: string; outcome: string }[] = [];
+      const report = await vault.rewrapAll({
+        onRecord: (botId, outcome) => {
+          records.push({ botId, outcome });
+          out(`${outcome === 'rewrapped' ? 'rewrapped' : 'already done'}\t${botId}\n`);
+        },
+      });
+      if (json) printJson(ctx.io, { ...(created !== undefined ? { newMasterKeyVersion: created } : {}), ...report, records });
+      out(
+        `${report.resumed ? 'resumed an interrupted rewrap; ' : ''}${report.rewrapped.length} rewrapped, ${report.skipped.length} already under ${report.target.provider} ${report.target.keyId}\n`,
+      );
+      return 0;
+    },
+    async (masterKeyFile) => {
+      if (ctx.bool('new-master-key')) {
+        created = await addLocalMasterKeyVersion(masterKeyFile);
+        out(`created local master key version ${created}\n`);
+      }
+      return to;
+    },
+  );
 };
 
+async function setEnabled(ctx: Ctx, enabled: boolean): Promise<number> {
+  return withVault(ctx, async ({ vault }) => {
+    const botId = ctx.str('bot')!;
+    await vault.setEnabled(botId, enabled);
+    ctx.io.stdout.write(`credentials for ${botId} ${enabled ? 'enabled' : 'disabled'}\n`);
+    return 0;
+  });
+}
+
+export const disable: Handler = (ctx) => setEnabled(ctx, false);
+export const enable: Handler = (ctx) => setEnabled(ctx, true);
+
+const keys: CliCommand = (args, io) => runCommand(['keys'], args, io);
 export default keys;

@@ -1,13 +1,11 @@
 // kguard lockdown --bot B | --account A | --all --reason R — emergency stop
 // through the running sidecar's admin API; prints the step timings.
-import { ADMIN_FLAGS, adminClientFrom, printResult } from './admin-common.js';
+import { adminClientFrom, printResult } from './admin-common.js';
 import type { IncidentReport } from '../response/incident.js';
-import { configFromFlags, parseFlags } from './args.js';
+import { configFromFlags } from './args.js';
+import { runCommand } from './runner.js';
+import type { Handler } from './spec.js';
 import type { CliCommand } from './types.js';
-
-const USAGE = `usage: kguard lockdown (--bot B | --account A | --all) --reason TEXT [--admin-url URL] [--token-file FILE] [--json]
-  then: kguard incidents show ID; kguard incidents confirm ID STEP; kguard incidents unlock ID
-`;
 
 export function summarise(r: IncidentReport): string {
   const lines = [`LOCKDOWN incident ${r.id} (${r.targets.map((t) => t.botId).join(', ') || 'no bots'})`];
@@ -24,30 +22,25 @@ export function summarise(r: IncidentReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-const lockdown: CliCommand = async (args, io) => {
-  const { values } = parseFlags(args, {
-    ...ADMIN_FLAGS,
-    bot: { type: 'string' },
-    account: { type: 'string' },
-    all: { type: 'boolean' },
-    reason: { type: 'string' },
-  });
-  const scopes = [values.bot, values.account, values.all].filter((v) => v !== undefined && v !== false).length;
-  if (scopes !== 1 || typeof values.reason !== 'string' || values.reason.trim() === '') {
-    io.stderr.write(USAGE);
-    return 2;
-  }
-  const client = await adminClientFrom(values, io, async () => (await configFromFlags(values, io)).admin);
+export const lockdown: Handler = async (ctx) => {
+  const bot = ctx.str('bot');
+  const account = ctx.str('account');
+  const all = ctx.bool('all');
+  const reason = ctx.str('reason')!;
+  if ([bot !== undefined, account !== undefined, all].filter(Boolean).length !== 1) return ctx.usage('name exactly one of --bot, --account, --all');
+  if (reason.trim() === '') return ctx.usage('--reason must say why');
+  const client = await adminClientFrom(ctx.values, ctx.io, async () => (await configFromFlags(ctx.values, ctx.io)).admin);
   const r = await client.call('POST', '/lockdown', {
-    reason: values.reason,
-    ...(typeof values.bot === 'string' ? { bot: values.bot } : {}),
-    ...(typeof values.account === 'string' ? { account: values.account } : {}),
-    ...(values.all ? { all: true } : {}),
+    reason,
+    ...(bot !== undefined ? { bot } : {}),
+    ...(account !== undefined ? { account } : {}),
+    ...(all ? { all: true } : {}),
   });
-  const code = printResult(io, r, values.json ? undefined : (j) => summarise(j as IncidentReport));
+  const code = printResult(ctx.io, r, ctx.bool('json') ? undefined : (j) => summarise(j as IncidentReport));
   // A lockdown that could not cancel everything is a failure the operator must see in the exit code.
   if (code === 0 && (r.json as IncidentReport).steps.some((s) => !s.ok)) return 3;
   return code;
 };
 
-export default lockdown;
+const lockdownCommand: CliCommand = (args, io) => runCommand(['lockdown'], args, io);
+export default lockdownCommand;

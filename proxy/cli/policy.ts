@@ -9,44 +9,23 @@ import { POLICY_SCHEMA } from '../policy/schema.js';
 import { ruleListFor, type TraceEntry } from '../policy/evaluate.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
 import type { Language } from '../common/errors.js';
+import { runCommand } from './runner.js';
+import type { Ctx, Handler } from './spec.js';
 import type { CliCommand, CliIO } from './types.js';
-import { UsageError } from './usage.js';
-
-const USAGE = `usage: kguard policy <command>
-  check FILE...                     validate policy files; errors as file:line:column
-  test FILE CASES.yaml              run table-driven cases against a policy
-  explain FILE --call CALL.json     show every rule a call meets and what each decided
-  diff OLD NEW [--fail-on-loosen]   summarise what a change loosens or tightens
-  schema                            print the policy JSON Schema (policies/schema.json)
-options: --json (machine-readable output), --lang ko|en (language of reasons; default en)
-`;
 
 interface Flags {
-  positional: string[];
+  positional: readonly string[];
   json: boolean;
   lang: Language;
   call?: string;
   failOnLoosen: boolean;
 }
 
-function parseFlags(args: string[]): Flags {
-  const out: Flags = { positional: [], json: false, lang: 'en', failOnLoosen: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--json') out.json = true;
-    else if (a === '--fail-on-loosen') out.failOnLoosen = true;
-    else if (a === '--lang') {
-      const v = args[++i];
-      if (v !== 'ko' && v !== 'en') throw new UsageError('--lang must be ko or en');
-      out.lang = v;
-    } else if (a === '--call') {
-      const v = args[++i];
-      if (!v) throw new UsageError('--call needs a file');
-      out.call = v;
-    } else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
-    else out.positional.push(a);
-  }
-  return out;
+/** The registry parsed and checked the command line (commands.ts); the sub-commands read it as before. */
+function policyFlags(ctx: Ctx): Flags {
+  const common = { positional: ctx.positionals, json: ctx.bool('json'), lang: (ctx.str('lang') ?? 'en') as Language };
+  const call = ctx.path[1] === 'explain' ? ctx.str('call') : undefined;
+  return { ...common, failOnLoosen: ctx.path[1] === 'diff' && ctx.bool('fail-on-loosen'), ...(call !== undefined ? { call } : {}) };
 }
 
 function write(io: CliIO, text: string): void {
@@ -65,8 +44,7 @@ async function loadOrReport(file: string, io: CliIO): Promise<LoadedPolicy | und
   }
 }
 
-async function check(f: Flags, io: CliIO): Promise<number> {
-  if (f.positional.length === 0) throw new UsageError('check needs at least one FILE');
+async function checkFiles(f: Flags, io: CliIO): Promise<number> {
   let bad = 0;
   const results: unknown[] = [];
   for (const file of f.positional) {
@@ -85,9 +63,8 @@ async function check(f: Flags, io: CliIO): Promise<number> {
   return bad === 0 ? 0 : 1;
 }
 
-async function test(f: Flags, io: CliIO): Promise<number> {
-  const [file, casesFile] = f.positional;
-  if (!file || !casesFile || f.positional.length !== 2) throw new UsageError('test needs FILE and CASES.yaml');
+async function testCases(f: Flags, io: CliIO): Promise<number> {
+  const [file, casesFile] = f.positional as [string, string];
   const loaded = await loadOrReport(file, io);
   if (!loaded) return 1;
   let cases: Awaited<ReturnType<typeof loadCases>>;
@@ -122,9 +99,8 @@ async function test(f: Flags, io: CliIO): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-async function explain(f: Flags, io: CliIO): Promise<number> {
-  const [file] = f.positional;
-  if (!file || f.positional.length !== 1 || !f.call) throw new UsageError('explain needs FILE and --call CALL.json');
+async function explainCall(f: Flags & { call: string }, io: CliIO): Promise<number> {
+  const [file] = f.positional as [string];
   const loaded = await loadOrReport(file, io);
   if (!loaded) return 1;
   let request: Awaited<ReturnType<typeof loadExplainCall>>;
@@ -189,9 +165,8 @@ async function explain(f: Flags, io: CliIO): Promise<number> {
   return 0;
 }
 
-async function diff(f: Flags, io: CliIO): Promise<number> {
-  const [a, b] = f.positional;
-  if (!a || !b || f.positional.length !== 2) throw new UsageError('diff needs OLD and NEW');
+async function diffFiles(f: Flags, io: CliIO): Promise<number> {
+  const [a, b] = f.positional as [string, string];
   const oldP = await loadOrReport(a, io);
   const newP = await loadOrReport(b, io);
   if (!oldP || !newP) return 1;
@@ -209,38 +184,14 @@ async function diff(f: Flags, io: CliIO): Promise<number> {
   return f.failOnLoosen && count('loosens') > 0 ? 3 : 0;
 }
 
-const policyCommand: CliCommand = async (args, io) => {
-  const [sub, ...rest] = args;
-  try {
-    const f = parseFlags(rest);
-    switch (sub) {
-      case 'check':
-        return await check(f, io);
-      case 'test':
-        return await test(f, io);
-      case 'explain':
-        return await explain(f, io);
-      case 'diff':
-        return await diff(f, io);
-      case 'schema':
-        write(io, JSON.stringify(POLICY_SCHEMA, null, 2));
-        return 0;
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        io.stdout.write(USAGE);
-        return sub === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown policy command ${JSON.stringify(sub)}`);
-    }
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`kguard policy: ${err.detail}\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
+export const check: Handler = async (ctx) => checkFiles(policyFlags(ctx), ctx.io);
+export const test: Handler = async (ctx) => testCases(policyFlags(ctx), ctx.io);
+export const explain: Handler = async (ctx) => explainCall({ ...policyFlags(ctx), call: ctx.str('call')! }, ctx.io);
+export const diff: Handler = async (ctx) => diffFiles(policyFlags(ctx), ctx.io);
+export const schema: Handler = async (ctx) => {
+  write(ctx.io, JSON.stringify(POLICY_SCHEMA, null, 2));
+  return 0;
 };
 
+const policyCommand: CliCommand = (args, io) => runCommand(['policy'], args, io);
 export default policyCommand;

@@ -2,22 +2,31 @@
 // accepting, finish in-flight calls, revoke every outstanding broker token.
 import { startSidecar } from '../server/sidecar.js';
 import { createLogger } from '../common/logger.js';
-import { configFromFlags, parseFlags } from './args.js';
+import { UsageError } from './usage.js';
+import { configFromFlags } from './args.js';
+import { runCommand } from './runner.js';
+import type { Ctx, Handler } from './spec.js';
 import type { CliCommand } from './types.js';
 
-const serve: CliCommand = async (args, io) => {
-  const { values } = parseFlags(args, {
-    redis: { type: 'string' },
-    port: { type: 'string' },
-    'admin-port': { type: 'string' },
-    policy: { type: 'string' },
-  });
+function port(ctx: Ctx, name: string): number | undefined {
+  const v = ctx.str(name);
+  if (v === undefined) return undefined;
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new UsageError(`--${name} needs an integer in 0..65535`);
+  return Number(v);
+}
+
+export const serve: Handler = async (ctx) => {
+  const { io } = ctx;
   const overrides: Record<string, unknown> = {};
-  if (typeof values.redis === 'string') overrides.state = { backend: 'redis', redis: { url: values.redis } };
-  if (typeof values.port === 'string') overrides.listen = { port: Number(values.port) };
-  if (typeof values['admin-port'] === 'string') overrides.admin = { port: Number(values['admin-port']) };
-  if (typeof values.policy === 'string') overrides.policy = { file: values.policy };
-  const config = await configFromFlags(values, io, overrides);
+  const redis = ctx.str('redis');
+  const listen = port(ctx, 'port');
+  const admin = port(ctx, 'admin-port');
+  const policy = ctx.str('policy');
+  if (redis !== undefined) overrides.state = { backend: 'redis', redis: { url: redis } };
+  if (listen !== undefined) overrides.listen = { port: listen };
+  if (admin !== undefined) overrides.admin = { port: admin };
+  if (policy !== undefined) overrides.policy = { file: policy };
+  const config = await configFromFlags(ctx.values, io, overrides);
   const logger = createLogger({ level: config.log.level });
 
   // A crash must not print secrets: log the error through the redacting logger, then exit.
@@ -62,4 +71,5 @@ const serve: CliCommand = async (args, io) => {
   return 0;
 };
 
-export default serve;
+const serveCommand: CliCommand = (args, io) => runCommand(['serve'], args, io);
+export default serveCommand;

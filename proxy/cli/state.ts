@@ -1,14 +1,11 @@
 // kguard state status|confirm-flush — the shared state as the running
 // sidecar sees it, and the operator's audited confirmation after Redis lost
 // its data (flush, restart without persistence, failover to an empty replica).
-import { ADMIN_FLAGS, adminClientFrom, printResult } from './admin-common.js';
-import { configFromFlags, parseFlags } from './args.js';
+import { adminClientFrom, printResult } from './admin-common.js';
+import { configFromFlags } from './args.js';
+import { runCommand } from './runner.js';
+import type { Ctx, Handler } from './spec.js';
 import type { CliCommand } from './types.js';
-
-const USAGE = `usage: kguard state status
-       kguard state confirm-flush --reason TEXT
-  common: --admin-url URL (or KGUARD_ADMIN_URL)  --token-file FILE (or KGUARD_ADMIN_TOKEN_FILE)  --json
-`;
 
 interface Status {
   backend: string;
@@ -31,19 +28,15 @@ function render(json: unknown): string {
   return `${lines.join('\n')}\n`;
 }
 
-const state: CliCommand = async (args, io) => {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parseFlags(rest, { ...ADMIN_FLAGS, reason: { type: 'string' } });
-  const client = () => adminClientFrom(values, io, async () => (await configFromFlags(values, io)).admin);
-  const view = values.json ? undefined : render;
-  if (positionals.length === 0) {
-    if (sub === 'status') return printResult(io, await (await client()).call('GET', '/state'), view);
-    if (sub === 'confirm-flush' && typeof values.reason === 'string' && values.reason.trim() !== '') {
-      return printResult(io, await (await client()).call('POST', '/state/confirm-flush', { reason: values.reason }), view);
-    }
-  }
-  io.stderr.write(USAGE);
-  return 2;
+const client = async (ctx: Ctx) => adminClientFrom(ctx.values, ctx.io, async () => (await configFromFlags(ctx.values, ctx.io)).admin);
+
+export const status: Handler = async (ctx) => printResult(ctx.io, await (await client(ctx)).call('GET', '/state'), ctx.bool('json') ? undefined : render);
+
+export const confirmFlush: Handler = async (ctx) => {
+  const reason = ctx.str('reason')!;
+  if (reason.trim() === '') return ctx.usage('--reason must say why it is safe');
+  return printResult(ctx.io, await (await client(ctx)).call('POST', '/state/confirm-flush', { reason }), ctx.bool('json') ? undefined : render);
 };
 
+const state: CliCommand = (args, io) => runCommand(['state'], args, io);
 export default state;

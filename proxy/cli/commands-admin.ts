@@ -1,0 +1,209 @@
+// Registry entries for the commands that manage identities and act on the
+// running sidecar through its admin API: bots, admins, approvals, lockdown,
+// incidents, state. (commands.ts assembles the whole table.)
+import { ADMIN_FLAGS, CONFIG_FLAGS, JSON_FLAG, lazy, type Command, type Flags } from './spec.js';
+
+const ADMIN_COMMON: Flags = { ...CONFIG_FLAGS, ...ADMIN_FLAGS };
+const ADMIN_NOTE = "The admin API is --admin-url, else KGUARD_ADMIN_URL, else the configuration's admin listener (admin.host, admin.port).";
+
+const BOT_ONLINE_NOTE = [
+  'disable, enable and kill-sessions act through the running sidecar when --admin-url or --token-file',
+  '(or KGUARD_ADMIN_URL / KGUARD_ADMIN_TOKEN_FILE) is given: disable turns the flag off on every replica,',
+  "ends the bot's sessions and revokes its broker access, as the admin API's POST /bots/ID/disable does.",
+  'Without them, disable and enable only set the registry flag (for a stopped sidecar; a running one',
+  'refuses the bot from its next call), and kill-sessions refuses to run.',
+];
+
+export const bots: Command = {
+  name: 'bots',
+  summary: 'bot identities and their sessions',
+  common: CONFIG_FLAGS,
+  sub: [
+    {
+      name: 'add',
+      args: '<id>',
+      summary: 'create a bot identity; its secret is printed once (or written to --secret-out)',
+      flags: {
+        account: { type: 'string', value: 'ACCOUNT', required: true, help: 'the Kiwoom account number the bot trades' },
+        owner: { type: 'string', value: 'NAME', help: 'who answers for the bot (default: unknown)' },
+        allow: { type: 'string', value: 'API', multiple: true, help: 'an api-id (kt10000) or a kind (kind:query) the bot may call; comma lists too' },
+        'secret-out': { type: 'string', value: 'FILE', help: 'write the secret to FILE (mode 0600) instead of printing it' },
+      },
+      run: lazy(() => import('./bots.js'), 'add'),
+    },
+    { name: 'list', summary: 'the registered bots (id, owner, account, enabled, allowed api)', flags: JSON_FLAG, run: lazy(() => import('./bots.js'), 'list') },
+    {
+      name: 'disable',
+      args: '<id>',
+      summary: 'refuse the bot: flag off, sessions ended, broker access revoked (registry flag only when offline)',
+      flags: { ...ADMIN_FLAGS, ...JSON_FLAG },
+      run: lazy(() => import('./bots.js'), 'disable'),
+    },
+    {
+      name: 'enable',
+      args: '<id>',
+      summary: 'let the bot exchange tokens again (sessions ended before stay ended)',
+      flags: { ...ADMIN_FLAGS, ...JSON_FLAG },
+      run: lazy(() => import('./bots.js'), 'enable'),
+    },
+    {
+      name: 'kill-sessions',
+      args: '<id>',
+      summary: 'end every session of the bot now and revoke its broker access (needs the running sidecar)',
+      flags: { ...ADMIN_FLAGS, ...JSON_FLAG },
+      run: lazy(() => import('./bots.js'), 'killSessions'),
+    },
+  ],
+  notes: BOT_ONLINE_NOTE,
+};
+
+export const admins: Command = {
+  name: 'admins',
+  summary: 'admin API tokens, shown once',
+  common: CONFIG_FLAGS,
+  sub: [
+    {
+      name: 'add',
+      args: '<name>',
+      summary: 'create an admin API principal and its token',
+      flags: {
+        role: { type: 'string', choices: ['viewer', 'approver', 'admin'], help: 'what the token may do (default viewer)' },
+        'token-out': { type: 'string', value: 'FILE', help: 'write the token to FILE (mode 0600) instead of printing it' },
+      },
+      run: lazy(() => import('./admins.js'), 'add'),
+    },
+    { name: 'list', summary: 'admin principals and their roles (never a token)', flags: JSON_FLAG, run: lazy(() => import('./admins.js'), 'list') },
+    { name: 'remove', args: '<name>', summary: 'remove a principal; its token stops working', run: lazy(() => import('./admins.js'), 'remove') },
+  ],
+};
+
+export const approvals: Command = {
+  name: 'approvals',
+  summary: 'step-up and four-eyes approvals of held calls',
+  common: ADMIN_COMMON,
+  sub: [
+    {
+      name: 'list',
+      summary: 'approvals, newest first',
+      flags: {
+        status: { type: 'string', choices: ['pending', 'approved', 'refused', 'timeout', 'consumed'], help: 'only approvals in this state' },
+        bot: { type: 'string', value: 'ID', help: "only this bot's approvals" },
+        ...JSON_FLAG,
+      },
+      run: lazy(() => import('./approvals.js'), 'list'),
+    },
+    { name: 'show', args: '<id>', summary: 'one approval (JSON)', flags: JSON_FLAG, run: lazy(() => import('./approvals.js'), 'show') },
+    {
+      name: 'approve',
+      args: '<id>',
+      summary: 'approve; reads your TOTP code from stdin',
+      flags: JSON_FLAG,
+      run: lazy(() => import('./approvals.js'), 'approve'),
+    },
+    {
+      name: 'refuse',
+      args: '<id>',
+      summary: 'refuse a held call',
+      flags: { reason: { type: 'string', value: 'TEXT', required: true, help: 'why (audited)' }, ...JSON_FLAG },
+      run: lazy(() => import('./approvals.js'), 'refuse'),
+    },
+    {
+      name: 'enroll',
+      args: '<name>',
+      summary: 'enrol an approver; prints the TOTP secret and otpauth URI once',
+      flags: {
+        role: { type: 'string', value: 'approver|admin', multiple: true, help: 'roles of the approver (default approver)' },
+        replace: { type: 'boolean', help: 'replace an existing enrolment' },
+        ...JSON_FLAG,
+      },
+      run: lazy(() => import('./approvals.js'), 'enroll'),
+    },
+  ],
+  notes: [ADMIN_NOTE],
+};
+
+export const lockdown: Command = {
+  name: 'lockdown',
+  summary: 'emergency stop of a bot, an account or everything: sessions ended, orders cancelled, incident opened',
+  common: ADMIN_COMMON,
+  flags: {
+    bot: { type: 'string', value: 'ID', help: 'lock down this bot' },
+    account: { type: 'string', value: 'ACCOUNT', help: 'lock down every bot of this account' },
+    all: { type: 'boolean', help: 'lock down everything' },
+    reason: { type: 'string', value: 'TEXT', required: true, help: 'why (audited, in the incident report)' },
+    ...JSON_FLAG,
+  },
+  notes: [
+    'Exactly one of --bot, --account, --all. Exit 3 when a step failed (e.g. an order not cancelled).',
+    'then: kguard incidents show ID; kguard incidents confirm ID STEP; kguard incidents unlock ID',
+    ADMIN_NOTE,
+  ],
+  run: lazy(() => import('./lockdown.js'), 'lockdown'),
+};
+
+const idCmd = (name: string, summary: string, key: 'approveUnlock' | 'unlock'): Command => ({
+  name,
+  args: '<id>',
+  summary,
+  flags: JSON_FLAG,
+  run: lazy(() => import('./incidents.js'), key),
+});
+
+export const incidents: Command = {
+  name: 'incidents',
+  summary: 'security incidents after a lockdown',
+  common: ADMIN_COMMON,
+  sub: [
+    { name: 'list', summary: 'incidents, newest first', flags: JSON_FLAG, run: lazy(() => import('./incidents.js'), 'list') },
+    {
+      name: 'show',
+      args: '<id>',
+      summary: 'the incident report (Markdown by default)',
+      flags: { format: { type: 'string', choices: ['md', 'json'], help: 'report format (default md)' }, ...JSON_FLAG },
+      run: lazy(() => import('./incidents.js'), 'show'),
+    },
+    {
+      name: 'confirm',
+      args: '<id> <step>',
+      summary: 'confirm a recovery checklist step',
+      flags: { note: { type: 'string', value: 'TEXT', help: 'what was done (audited)' }, ...JSON_FLAG },
+      run: lazy(() => import('./incidents.js'), 'confirm'),
+    },
+    idCmd('approve-unlock', 'approve the unlock (two admins must)', 'approveUnlock'),
+    idCmd('unlock', 'unlock once the checklist is complete and the unlock approved', 'unlock'),
+    {
+      name: 'compensation',
+      args: '<id>',
+      summary: 'the compensation worksheet for the incident',
+      flags: {
+        cause: {
+          type: 'string',
+          value: 'CAUSE',
+          required: true,
+          choices: ['system_fault', 'user_negligence', 'external_attack'],
+          help: 'the established cause',
+        },
+        loss: { type: 'string', value: 'KRW', help: 'the loss, if not the assessed one' },
+        ...JSON_FLAG,
+      },
+      run: lazy(() => import('./incidents.js'), 'compensation'),
+    },
+  ],
+  notes: [ADMIN_NOTE],
+};
+
+export const state: Command = {
+  name: 'state',
+  summary: 'the shared state (Redis) as the sidecar sees it',
+  common: ADMIN_COMMON,
+  sub: [
+    { name: 'status', summary: 'backend, up, generation marker, flush detected', flags: JSON_FLAG, run: lazy(() => import('./state.js'), 'status') },
+    {
+      name: 'confirm-flush',
+      summary: 'after Redis lost its data: let calls through again (audited)',
+      flags: { reason: { type: 'string', value: 'TEXT', required: true, help: 'why it is safe (audited)' }, ...JSON_FLAG },
+      run: lazy(() => import('./state.js'), 'confirmFlush'),
+    },
+  ],
+  notes: [ADMIN_NOTE],
+};

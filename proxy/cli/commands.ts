@@ -1,0 +1,215 @@
+// The command registry: every kguard command, its flags with descriptions,
+// its subcommands and its handler. The dispatcher (runner.ts) and the help
+// printer (help.ts) both read this table. Handlers are loaded on demand, so
+// `kguard policy check` does not load a server's worth of modules.
+import { GuardError } from '../common/errors.js';
+import { admins, approvals, bots, incidents, lockdown, state } from './commands-admin.js';
+import { CONFIG_FLAGS, JSON_FLAG, lazy, type Command } from './spec.js';
+import { UsageError } from './usage.js';
+
+const NUMBER = (help: string) => ({ type: 'string', value: 'N', help }) as const;
+
+const serve: Command = {
+  name: 'serve',
+  summary: 'run the sidecar (embedded default: simulator, local keyring, memory state); SIGTERM drains',
+  common: CONFIG_FLAGS,
+  flags: {
+    redis: { type: 'string', value: 'URL', help: 'shared state on Redis (state.backend redis, state.redis.url)' },
+    port: NUMBER('port bots connect to (listen.port)'),
+    'admin-port': NUMBER('port of the admin API, health and metrics (admin.port)'),
+    policy: { type: 'string', value: 'FILE', help: 'policy file (policy.file)' },
+  },
+  run: lazy(() => import('./serve.js'), 'serve'),
+};
+
+const LIMIT_HELP = "overrides the simulator's per-app-key limit";
+const sim: Command = {
+  name: 'sim',
+  summary: 'run the Kiwoom REST simulator on loopback, with its control API under /_sim/',
+  flags: {
+    port: NUMBER('port to listen on (default 0: any free port)'),
+    host: { type: 'string', value: 'IP', help: 'address to listen on (default 127.0.0.1)' },
+    'page-size': NUMBER('rows per page of paged answers (default 20)'),
+    'allow-remote': { type: 'boolean', help: 'allow a non-loopback --host (the simulator has no real authentication)' },
+    'no-control': { type: 'boolean', help: 'no control API' },
+    ideal: { type: 'boolean', help: 'a fresh independent token per issue, no limits, no address binding (benchmarks)' },
+    'bind-token-to-address': { type: 'boolean', help: 'refuse a token used from another address, as Kiwoom does ([8010])' },
+    'rate-limit-status': { type: 'string', choices: ['200', '429'], help: 'HTTP status of rate-limit refusals (default 200, as Kiwoom)' },
+    'token-per-second': NUMBER(`au10001 issues per second; ${LIMIT_HELP}`),
+    'per-api-id-per-second': NUMBER(`calls per api-id per second; ${LIMIT_HELP}`),
+    'total-per-second': NUMBER(`all TR calls per second; ${LIMIT_HELP}`),
+    'order-group-per-second': NUMBER(`orders per second; ${LIMIT_HELP}`),
+    'max-symbols': NUMBER('stock codes accepted in one stk_cd'),
+  },
+  notes: [
+    'By default the simulator behaves like Kiwoom: one shared token per app key while valid and',
+    'per-app-key limits (au10001 2/s, each api-id 5/s, all TRs 20/s, orders 5/s, 100 codes per stk_cd).',
+  ],
+  run: lazy(() => import('./sim.js'), 'sim'),
+};
+
+const policy: Command = {
+  name: 'policy',
+  summary: 'policy files',
+  common: {
+    ...JSON_FLAG,
+    lang: { type: 'string', choices: ['ko', 'en'], help: 'language of rule reasons (default en)' },
+  },
+  sub: [
+    { name: 'check', args: 'FILE...', summary: 'validate policy files; errors as file:line:column', run: lazy(() => import('./policy.js'), 'check') },
+    { name: 'test', args: 'FILE CASES.yaml', summary: 'run table-driven cases against a policy', run: lazy(() => import('./policy.js'), 'test') },
+    {
+      name: 'explain',
+      args: 'FILE',
+      summary: 'show every rule a call meets and what each decided',
+      flags: { call: { type: 'string', value: 'CALL.json', required: true, help: 'the call to explain (api-id, body, bot, account)' } },
+      run: lazy(() => import('./policy.js'), 'explain'),
+    },
+    {
+      name: 'diff',
+      args: 'OLD NEW',
+      summary: 'what a change loosens or tightens',
+      flags: { 'fail-on-loosen': { type: 'boolean', help: 'exit 3 when the change loosens anything' } },
+      run: lazy(() => import('./policy.js'), 'diff'),
+    },
+    { name: 'schema', summary: 'print the policy JSON Schema (policies/schema.json)', run: lazy(() => import('./policy.js'), 'schema') },
+  ],
+};
+
+const audit: Command = {
+  name: 'audit',
+  summary: 'the tamper-evident audit trail',
+  common: CONFIG_FLAGS,
+  sub: [
+    {
+      name: 'verify',
+      args: '[FILE_OR_DIR]',
+      summary: 'check the hash chain and signed checkpoints (default: the configured log directory)',
+      flags: {
+        from: NUMBER('start at this sequence number'),
+        checkpoints: { type: 'string', value: 'DIR', multiple: true, help: 'also check against checkpoint mirrors' },
+        'public-key': { type: 'string', value: 'FILE', help: 'the signing public key (default: next to the signing key)' },
+        ...JSON_FLAG,
+      },
+      run: lazy(() => import('./audit.js'), 'verify'),
+    },
+    {
+      name: 'hash',
+      summary: 'the keyed fingerprint of a value read from stdin, as the audit trail records it',
+      flags: {
+        'hmac-key': { type: 'string', value: 'FILE', help: 'the audit HMAC key (default: from the configuration)' },
+        raw: { type: 'boolean', help: 'keep a trailing newline (dropped by default)' },
+      },
+      strayArgs: () => new UsageError('kguard audit hash reads the value from stdin, not from arguments (they end up in shell history)'),
+      run: lazy(() => import('./audit.js'), 'hash'),
+    },
+    {
+      name: 'receipt',
+      args: '[SEQ]',
+      summary: "one order's receipt with its inclusion proof (JSON), or --verify a receipt",
+      flags: {
+        dir: { type: 'string', value: 'DIR', help: 'the log directory (default: the configured one)' },
+        verify: { type: 'string', value: 'FILE', help: 'verify this receipt instead of building one' },
+        'public-key': { type: 'string', value: 'FILE', help: 'the signing public key, for --verify' },
+        ...JSON_FLAG,
+      },
+      run: lazy(() => import('./audit.js'), 'receipt'),
+    },
+    {
+      name: 'keygen',
+      summary: 'create missing audit signing and HMAC keys (never overwrites)',
+      flags: JSON_FLAG,
+      run: lazy(() => import('./audit.js'), 'keygen'),
+    },
+  ],
+};
+
+// A credential-input error (KG4006), not a usage error; the arguments are not echoed.
+const strayKeys = (count: number) => new GuardError('KG4006', `${count} unexpected argument(s); keys are never taken from arguments`);
+const BOT = { type: 'string', value: 'ID', required: true, help: 'the bot whose credentials these are' } as const;
+const FROM_FILE = {
+  type: 'string',
+  value: 'FILE',
+  help: 'read the keys from a 0600 file (two lines, or JSON {"appkey","secretkey"}) instead of stdin',
+} as const;
+const keys: Command = {
+  name: 'keys',
+  summary: 'Kiwoom credentials, envelope-encrypted (keys from stdin or a 0600 file, never argv)',
+  common: CONFIG_FLAGS,
+  sub: [
+    {
+      name: 'import',
+      summary: "store a bot's app key and secret key (stdin: app key line, secret key line)",
+      flags: {
+        bot: BOT,
+        account: { type: 'string', value: 'ACCOUNT', required: true, help: 'the Kiwoom account number' },
+        'from-file': FROM_FILE,
+        ...JSON_FLAG,
+      },
+      strayArgs: strayKeys,
+      run: lazy(() => import('./keys.js'), 'importKeys'),
+    },
+    { name: 'list', summary: 'credential metadata (never a key)', flags: JSON_FLAG, strayArgs: strayKeys, run: lazy(() => import('./keys.js'), 'list') },
+    {
+      name: 'rotate',
+      summary: 'a new key version for a bot; the previous ciphertext is destroyed',
+      flags: {
+        bot: BOT,
+        account: { type: 'string', value: 'ACCOUNT', help: 'a new account number (default: unchanged)' },
+        'from-file': FROM_FILE,
+        ...JSON_FLAG,
+      },
+      strayArgs: strayKeys,
+      run: lazy(() => import('./keys.js'), 'rotate'),
+    },
+    {
+      name: 'rewrap',
+      summary: 'wrap every record under the target key provider; resumable',
+      flags: {
+        to: { type: 'string', required: true, choices: ['local', 'aws-kms', 'pkcs11'], help: 'the key provider to wrap under' },
+        'new-master-key': { type: 'boolean', help: 'first add a new local master key version (--to local only)' },
+        ...JSON_FLAG,
+      },
+      strayArgs: strayKeys,
+      run: lazy(() => import('./keys.js'), 'rewrap'),
+    },
+    {
+      name: 'disable',
+      summary: "refuse to decrypt a bot's credentials",
+      flags: { bot: BOT },
+      strayArgs: strayKeys,
+      run: lazy(() => import('./keys.js'), 'disable'),
+    },
+    { name: 'enable', summary: "allow a bot's credentials again", flags: { bot: BOT }, strayArgs: strayKeys, run: lazy(() => import('./keys.js'), 'enable') },
+  ],
+  notes: ['Arguments are refused and never echoed: someone may have pasted a key as one.'],
+};
+export const ROOT: Command = {
+  name: 'kguard',
+  summary: 'kiwoom-guard: a zero-trust sidecar between trading bots and the Kiwoom Securities REST API',
+  sub: [
+    serve,
+    bots,
+    keys,
+    policy,
+    audit,
+    admins,
+    approvals,
+    lockdown,
+    incidents,
+    state,
+    sim,
+    {
+      name: 'version',
+      summary: "print kiwoom-guard's version (also: kguard --version)",
+      flags: JSON_FLAG,
+      run: lazy(() => import('./meta.js'), 'version'),
+    },
+    {
+      name: 'help',
+      args: '[COMMAND]...',
+      summary: 'print the usage of a command (the same as kguard COMMAND... --help)',
+      run: lazy(() => import('./meta.js'), 'help'),
+    },
+  ],
+};
