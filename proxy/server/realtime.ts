@@ -40,6 +40,7 @@ export interface RealtimeEndpointDeps {
 
 /** Close codes a bot sees (4000–4999 are the application's). */
 export const CLOSE = { slow: 4008, ended: 4003, login: 4001, protocol: 4002 } as const;
+const CLOSE_GRACE_MS = 2_000;
 
 export interface RealtimeEndpoint {
   /** Handles an HTTP upgrade on a bot port; anything but the realtime path is refused. */
@@ -99,8 +100,9 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       closes.inc({ reason });
       if (ws.readyState === ws.OPEN && reason !== 'slow') ws.send(systemFrame(`KG-${reason.toUpperCase()}`, message));
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
-        if (reason === 'slow') ws.terminate();
-        else ws.close(code, message.slice(0, 120));
+        ws.close(code, message.slice(0, 120));
+        // A bot that reads nothing never reads the close frame either: the socket goes after a grace.
+        setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
       }
       if (handle) {
         bots.dec();

@@ -1,0 +1,141 @@
+// Realtime limits and routing details on one sidecar: a bot that stops
+// reading is cut off alone (close 4008), a bot that ignores PING is closed,
+// per-bot caps, and condition search results only for the bots that started
+// the search, cleared upstream only when the last of them stops.
+import t from 'tap';
+import path from 'node:path';
+import { request } from 'undici';
+import { startHarness, CANARY, FIXTURES, waitFor, type Harness } from '../helpers/harness.js';
+import { connectBot, isReal, type BotSocket } from './ws-client.js';
+
+let h: Harness;
+t.before(async () => {
+  h = await startHarness({
+    sim: { wsQuoteIntervalMs: 0, wsConditionIntervalMs: 0 },
+    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
+    config: {
+      realtime: {
+        pingIntervalMs: 2_000,
+        maxMissedPings: 3,
+        recheckMs: 200,
+        lingerMs: 200,
+        maxBufferedBytes: 64 * 1024,
+        maxRegistrationsPerBot: 5,
+        maxLiveSearchesPerBot: 2,
+      },
+    },
+  });
+});
+t.teardown(() => h.close());
+
+let n = 0;
+async function bot(opts: { echoPing?: boolean } = {}): Promise<BotSocket> {
+  const id = `rl-${++n}`;
+  const { secret } = await h.sidecar.parts.bots.add({ id, owner: 'alice', account: CANARY.account, allowed: ['kind:query', 'kind:account', 'kind:realtime'] });
+  await h.sidecar.parts.vault.importCredentials({
+    botId: id,
+    account: CANARY.account,
+    appKey: Buffer.from(CANARY.appKey),
+    secretKey: Buffer.from(CANARY.secretKey),
+  });
+  const r = await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: id, secretkey: secret.toString('latin1') }));
+  const s = await connectBot(h.sidecar.realtimeUrl, opts);
+  t.teardown(() => s.close());
+  const reply = await s.login(String(r.json.token));
+  if (reply.return_code !== 0) throw new Error(`login failed: ${JSON.stringify(reply)}`);
+  return s;
+}
+
+async function metric(name: string): Promise<string> {
+  const text = await (await request(`${h.adminUrl}/metrics`)).body.text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .join('\n');
+}
+
+const reg = (s: BotSocket, items: string[]) => {
+  s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: items, type: ['0B'] }] });
+  return s.next((f) => f.trnm === 'REG', 'REG reply');
+};
+
+t.test('a bot that stops reading is disconnected alone; the others keep their feed', async (t) => {
+  const slow = await bot();
+  const fast = await bot();
+  t.equal((await reg(slow, ['005930'])).return_code, 0);
+  t.equal((await reg(fast, ['005930'])).return_code, 0);
+  // The bot stops reading: its TCP socket is paused and ws may not resume it.
+  const sock = (slow.ws as unknown as { _socket: import('node:net').Socket })._socket;
+  const resume = sock.resume.bind(sock);
+  sock.resume = () => sock;
+  sock.pause();
+  // The simulator skips quotes to a reader it cannot write to, so it is given time to flush between bursts.
+  let closedAt = 0;
+  for (let i = 0; i < 100_000 && closedAt === 0; i += 20) {
+    for (let j = 0; j < 20; j++) h.sim.pushQuote('005930');
+    await new Promise((r) => setTimeout(r, 1));
+    if (i % 2_000 === 0 && (await metric('kguard_realtime_closes_total{reason="slow"}')).endsWith(' 1')) closedAt = i;
+  }
+  t.ok(closedAt > 0, `the slow bot was disconnected (after ${closedAt} pushes)`);
+  const before = fast.frames.length;
+  await waitFor(
+    () => {
+      h.sim.pushQuote('005930');
+      return fast.frames.slice(before).some(isReal('0B', '005930'));
+    },
+    20_000,
+    'the reading bot still gets pushes',
+  );
+  sock.resume = resume;
+  sock.resume();
+  const closed = await slow.closed;
+  t.ok(closed.code === 4008 || closed.code === 1006, `closed (${closed.code})`);
+});
+
+t.test('a bot that ignores PING is closed', async (t) => {
+  const silent = await bot({ echoPing: false });
+  const closed = await silent.closed;
+  t.equal(closed.code, 4002);
+});
+
+t.test('per-bot caps: registrations and live condition searches', async (t) => {
+  const s = await bot();
+  t.equal((await reg(s, ['005930', '000660', '035420'])).return_code, 0);
+  const over = await reg(s, ['005380', '051910', '006400']);
+  t.match(String(over.return_msg), /KG3018/, 'six registrations exceed the cap of five');
+  s.send({ trnm: 'CNSRLST' });
+  await s.next((f) => f.trnm === 'CNSRLST', 'list');
+  for (const seq of ['0', '1']) {
+    s.send({ trnm: 'CNSRREQ', seq, search_type: '1', stex_tp: 'K' });
+    t.equal((await s.next((f) => f.trnm === 'CNSRREQ', 'live search')).return_code, 0);
+  }
+  s.send({ trnm: 'CNSRREQ', seq: '2', search_type: '1', stex_tp: 'K' });
+  t.match(String((await s.next((f) => f.trnm === 'CNSRREQ', 'third live search')).return_msg), /KG3018/);
+});
+
+t.test('condition results go only to the bots that started the search; cleared upstream with the last of them', async (t) => {
+  const a = await bot();
+  const b = await bot();
+  const c = await bot();
+  for (const s of [a, b]) {
+    s.send({ trnm: 'CNSRLST' });
+    await s.next((f) => f.trnm === 'CNSRLST', 'list');
+    s.send({ trnm: 'CNSRREQ', seq: '3', search_type: '1', stex_tp: 'K' });
+    t.equal((await s.next((f) => f.trnm === 'CNSRREQ', 'live search')).return_code, 0);
+  }
+  t.equal((await reg(c, ['000660'])).return_code, 0);
+  const ev = h.sim.triggerCondition('3', { stkCd: '005930', kind: 'I' });
+  t.equal(ev.pushes, 1, 'one upstream session receives the result');
+  await a.next(isReal('02'), 'A gets the result');
+  await b.next(isReal('02'), 'B gets the result');
+  h.sim.pushQuote('000660');
+  t.notOk(isReal('02')(await c.next((f) => f.trnm === 'REAL', 'C next push')), 'C never got a result');
+
+  a.send({ trnm: 'CNSRCLR', seq: '3' });
+  await a.next((f) => f.trnm === 'CNSRCLR', 'A clear');
+  t.equal(h.sim.triggerCondition('3', { stkCd: '005930', kind: 'D' }).pushes, 1, 'still live upstream for B');
+  await b.next(isReal('02'), 'B still gets results');
+  b.send({ trnm: 'CNSRCLR', seq: '3' });
+  await b.next((f) => f.trnm === 'CNSRCLR', 'B clear');
+  await waitFor(() => h.sim.triggerCondition('3', { stkCd: '005930', kind: 'I' }).pushes === 0, 10_000, 'cleared upstream with the last requester');
+});
