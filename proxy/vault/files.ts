@@ -11,13 +11,8 @@ import { writeFileAtomic } from '../common/fsutil.js';
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;
 
-/** Creates dir (and parents) 0700; an existing dir open to group/world is tightened, not trusted blindly. */
-export async function ensurePrivateDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  const st = await stat(dir);
-  if (!st.isDirectory()) throw new GuardError('KG4005', `${path.basename(dir)} is not a directory`);
-  if ((st.mode & 0o077) !== 0) await chmod(dir, PRIVATE_DIR_MODE);
-}
+/** One rule for private directories (ours tightened to 0700, a group-owned volume root checked, not chmod-ed): common/fsutil. */
+export { ensurePrivateDir } from '../common/fsutil.js';
 
 /** Refuses key material that group or world could read or that someone else owns. */
 export function assertPrivateMode(st: { mode: number; uid: number }, label: string): void {

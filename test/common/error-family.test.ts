@@ -113,7 +113,7 @@ t.test('bot and admin registration errors are KG2010-KG2012', async (t) => {
   await t.rejects(admins.create('ops', 'admin'), { code: 'KG2011', detail: 'admin ops' });
 });
 
-t.test('CLI usage errors are KG9004; exit codes and text as before', async (t) => {
+t.test('CLI usage errors are KG9004 with exit 2, the usage line and the code once', async (t) => {
   t.throws(() => parseSimArgs(['--port', 'x']), { name: 'UsageError', code: 'KG9004', detail: '--port needs an integer in 0..65535' });
   t.ok(new UsageError('x') instanceof GuardError);
 
@@ -130,14 +130,15 @@ t.test('CLI usage errors are KG9004; exit codes and text as before', async (t) =
   t.equal(sim.code, 2);
   t.match(sim.err, /^kguard sim: --port needs an integer in 0\.\.65535\n/);
 
-  // Elsewhere main() prints the error with its code once and exits 1, as before.
+  // Every usage error: what is wrong, the usage line, the code once; exit 2.
   const dd = ['--data-dir', path.join(dir, 'cli')];
   const bots = await cli(['bots', 'add', ...dd]);
-  t.equal(bots.code, 1);
-  t.match(bots.err, /^kguard bots: KG9004: Invalid command usage \(usage: kguard bots add <id>/);
+  t.equal(bots.code, 2);
+  t.match(bots.err, /^kguard bots: .*\nusage: kguard bots add <id>[^\n]*\nKG9004: Invalid command usage/);
+  t.equal(bots.err.match(/KG9004/g)?.length, 1, 'the code once');
   const unknown = await cli(['bots', 'list', '--wat', ...dd]);
-  t.equal(unknown.code, 1);
-  t.match(unknown.err, /^kguard bots: KG9004: Invalid command usage \(Unknown option '--wat'/);
+  t.equal(unknown.code, 2);
+  t.match(unknown.err, /^kguard bots: unknown option --wat\n/);
   const badConfig = await cli(['bots', 'list', '--config', path.join(dir, 'missing.yaml')]);
   t.equal(badConfig.code, 1);
   t.match(badConfig.err, /^kguard bots: KG9003: Invalid configuration \(.*missing\.yaml: cannot read \(ENOENT\)\)\n$/);

@@ -184,7 +184,6 @@ t.test(
   'a group-shared volume root (2770, no access for others) as the data dir',
   {
     skip: AS_ROOT ? false : 'needs root to make a root-owned volume',
-    todo: 'proxy/common accepts it, but proxy/vault/files.ts has its own ensurePrivateDir that still chmods it (EPERM); the overlays use a subdirectory meanwhile',
   },
   async (t) => {
     const l = await layout(t);
