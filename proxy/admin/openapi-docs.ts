@@ -4,6 +4,8 @@
 // openapi.ts joins this to the live route table, and test/admin/openapi.test.ts
 // fails when a registered route has no entry here, when an entry names no
 // registered route, or when a live answer does not match its schema.
+import { DASHBOARD_ROUTE_DOCS, DASHBOARD_SCHEMAS } from './dashboard/openapi-docs.js';
+
 type Schema = Record<string, unknown>;
 
 export interface RouteDoc {
@@ -174,6 +176,7 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
     'generation',
     'flushDetected',
   ]),
+  ...DASHBOARD_SCHEMAS,
 };
 
 const reason = (max: number): Schema => str({ minLength: 1, maxLength: max });
@@ -294,4 +297,5 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     ]),
     errors: [400, 409],
   },
+  ...DASHBOARD_ROUTE_DOCS,
 };

@@ -2,6 +2,7 @@
 // audit receipts. Every change is audited with the acting admin's name.
 import { GuardError } from '../common/errors.js';
 import type { AdminRoute } from '../common/admin-route.js';
+import { dashboardRoutes, primaryFileSink } from '../admin/dashboard/routes.js';
 import type { SidecarParts } from './sidecar.js';
 
 export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
@@ -80,5 +81,7 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
         return { body: receipt };
       },
     },
+    // The dashboard's reads: recent audit records, risk per bot, audit chain status.
+    ...dashboardRoutes({ auditor: p.auditor, fileSink: primaryFileSink(p.config) }),
   ];
 }
