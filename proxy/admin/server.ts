@@ -19,6 +19,7 @@ import type { AdminPrincipal, AdminRoute, Role } from '../common/admin-route.js'
 import { DEFAULT_AUTH_FAILURE_LIMITS, type AdminAuthFailureLimits } from './auth-limiter.js';
 import { createAuthGuard } from './auth-guard.js';
 import { openApiDocument } from './openapi.js';
+import { dashboardAssets } from './dashboard/static.js';
 
 export type { AdminRequest, AdminRoute } from '../common/admin-route.js';
 
@@ -144,7 +145,10 @@ export function createAdminServer(opts: AdminServerOptions): Server {
     return { status: out.status ?? 200, body: contentType === 'application/json' ? JSON.stringify(out.body) : String(out.body), contentType };
   }
 
+  // The dashboard's static files (GET /, /dashboard.js, /dashboard.css): public, no data; the rest is routed below.
+  const dashboard = dashboardAssets(opts.language);
   const server = (opts.createServer ?? createHttpServer)({ insecureHTTPParser: false, maxHeaderSize: 16 * 1024, requestTimeout: 30_000 }, (req, res) => {
+    if (dashboard(req, res)) return;
     handle(req)
       .then((r) => {
         res.writeHead(r.status, { 'content-type': r.contentType, 'cache-control': 'no-store' });
