@@ -5,6 +5,7 @@ import type { Config } from '../common/config.js';
 import { buildReceipt, loadPublicKey, parseAuditConfig, publicKeyFileFor, verifyReceipt, type AuditConfig, type Receipt } from '../audit/index.js';
 import { fingerprint, generateHmacKeyFile, generateSigningKeyFiles, loadHmacKey, loadSigningKeys } from '../audit/keys.js';
 import { verifyLog, type VerifyReport } from '../audit/verify.js';
+import { recordAuditVerify, verifiedOneOf } from '../admin/posture-marker.js';
 import { configFromFlags, printJson, withNamedFile } from './args.js';
 import { runCommand } from './runner.js';
 import type { Handler } from './spec.js';
@@ -59,6 +60,23 @@ function printVerdict(io: CliIO, report: VerifyReport, target: string): void {
   for (const warning of report.warnings) w(`  warning: ${warning}`);
 }
 
+/** Only a verify of a configured file sink's log is recorded; best effort: a read-only data directory records nothing and never fails the verify. */
+async function recordVerify(values: { config?: unknown; 'data-dir'?: unknown }, io: CliIO, target: string, report: VerifyReport): Promise<void> {
+  try {
+    const config = await configFromFlags(values, io);
+    const dirs = parseAuditConfig(config.audit, config.dataDir).sinks.flatMap((s) => (s.type === 'file' ? [s.dir] : []));
+    if (!verifiedOneOf(target, dirs)) return;
+    await recordAuditVerify(config.dataDir, {
+      ok: report.ok,
+      target,
+      records: report.records,
+      ...(report.lastSeq !== undefined ? { lastSeq: report.lastSeq } : {}),
+    });
+  } catch {
+    // nothing recorded: doctor then reports the verify as not recorded
+  }
+}
+
 export const verify: Handler = async (ctx) => {
   const { io } = ctx;
   const json = ctx.bool('json');
@@ -82,6 +100,8 @@ export const verify: Handler = async (ctx) => {
       : {}),
   });
   if (tty) io.stderr.write('\n');
+  // kguard doctor's audit-verify check: when the log was last verified in full, and the verdict (<dataDir>/audit-verify.json).
+  if (from === undefined) await recordVerify(ctx.values, io, target, report);
   if (json) printJson(io, report);
   else printVerdict(io, report, target);
   return report.ok ? 0 : 1;
