@@ -4,6 +4,8 @@
 // openapi.ts joins this to the live route table, and test/admin/openapi.test.ts
 // fails when a registered route has no entry here, when an entry names no
 // registered route, or when a live answer does not match its schema.
+import { POSTURE_ROUTE_DOC } from './posture-openapi.js';
+
 import { DASHBOARD_ROUTE_DOCS, DASHBOARD_SCHEMAS } from './dashboard/openapi-docs.js';
 
 type Schema = Record<string, unknown>;
@@ -285,6 +287,7 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     response: ref('Compensation'),
     errors: [400, 404],
   },
+  'GET /admin/v1/posture': POSTURE_ROUTE_DOC,
   'GET /admin/v1/state': { summary: 'Shared state backend, health and flush detection', response: ref('StateStatus') },
   'POST /admin/v1/state/confirm-flush': {
     summary: 'Accept the loss of shared state after a Redis flush (audited) so calls flow again',

@@ -7,6 +7,8 @@ import { Gauge, type Registry } from 'prom-client';
 import { GuardError } from '../common/errors.js';
 import { createAdminServer, type AdminServerOptions } from '../admin/server.js';
 import { AdminTokens } from '../admin/tokens.js';
+import { postureRoutes } from '../admin/posture-routes.js';
+import { loadPolicyFile } from '../policy/index.js';
 import type { ReadinessCheck } from '../admin/health.js';
 import { stateRoutes, stateFlushReadiness } from '../state/index.js';
 import { approvalRoutes } from '../approval/index.js';
@@ -72,6 +74,7 @@ export function createSidecarAdmin(parts: SidecarParts, readiness: ReadinessChec
       ...approvalRoutes(parts.approvals),
       ...responseRoutes(parts.responder),
       ...stateRoutes(store, (f) => auditor.append({ type: 'admin', ...f })),
+      ...postureRoutes({ ...parts, loadPolicy: (file) => loadPolicyFile(file) }),
     ],
     maxBodyBytes: config.limits.maxBodyBytes,
     authFailures: config.admin.authFailures,
