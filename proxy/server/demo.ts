@@ -29,7 +29,7 @@ export async function ensureDemo(parts: SidecarParts, sim: Simulator): Promise<D
       id: DEMO_BOT_ID,
       owner: 'demo',
       account: DEMO_ACCOUNT,
-      allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel'],
+      allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel', 'kind:realtime'],
     });
     secret = created.secret;
     await writeFileAtomic(secretFile, secret, 0o600);
