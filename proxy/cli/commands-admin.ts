@@ -1,6 +1,6 @@
 // Registry entries for the commands that manage identities and act on the
 // running sidecar through its admin API: bots, admins, approvals, lockdown,
-// incidents, state. (commands.ts assembles the whole table.)
+// incidents, state, doctor. (commands.ts assembles the whole table.)
 import { ADMIN_FLAGS, CONFIG_FLAGS, JSON_FLAG, lazy, type Command, type Flags } from './spec.js';
 
 const ADMIN_COMMON: Flags = { ...CONFIG_FLAGS, ...ADMIN_FLAGS };
@@ -206,4 +206,17 @@ export const state: Command = {
     },
   ],
   notes: [ADMIN_NOTE],
+};
+
+export const doctor: Command = {
+  name: 'doctor',
+  summary: "each bot's security posture, 0-100: every check PASS/FAIL and the recommendations (a viewer token is enough)",
+  common: ADMIN_COMMON,
+  flags: {
+    bot: { type: 'string', value: 'ID', help: 'only this bot' },
+    lang: { type: 'string', choices: ['ko', 'en'], help: 'language of the text report (default: the configured language)' },
+    ...JSON_FLAG,
+  },
+  notes: ['The same report as GET /admin/v1/posture; each recommendation links into docs/security-guide.ko.md / .en.md.', ADMIN_NOTE],
+  run: lazy(() => import('./doctor.js'), 'doctor'),
 };

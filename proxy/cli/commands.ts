@@ -3,7 +3,7 @@
 // printer (help.ts) both read this table. Handlers are loaded on demand, so
 // `kguard policy check` does not load a server's worth of modules.
 import { GuardError } from '../common/errors.js';
-import { admins, approvals, bots, incidents, lockdown, state } from './commands-admin.js';
+import { admins, approvals, bots, doctor, incidents, lockdown, state } from './commands-admin.js';
 import { CONFIG_FLAGS, JSON_FLAG, lazy, type Command } from './spec.js';
 import { UsageError } from './usage.js';
 
@@ -198,6 +198,7 @@ export const ROOT: Command = {
     lockdown,
     incidents,
     state,
+    doctor,
     sim,
     {
       name: 'version',
