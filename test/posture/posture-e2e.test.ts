@@ -37,15 +37,15 @@ const check = (b: BotPosture, id: string) => b.checks.find((c) => c.id === id)!;
 t.test('the gatherer reads the real parts: a call from loopback, its broker token, the policy, the audit sinks', async (t) => {
   t.equal((await h.call('ka10001', { stk_cd: '005930' })).json.return_code, 0, 'a quote through the sidecar');
   await h.waitNoLiveTokens(10_000);
-  // Learning runs after the answer: wait for the baseline to hold the address.
+  // Learning runs after the answer, and the live seconds are counted once the revoked token is dropped: wait for both.
   let snap = (await gatherSnapshots(sources(), h.botId))[0]!;
   await waitFor(
     async () => {
       snap = (await gatherSnapshots(sources(), h.botId))[0]!;
-      return snap.sources.seen.length > 0;
+      return snap.sources.seen.length > 0 && snap.brokerTokens.liveSecondsTotal > 0 && snap.brokerTokens.sessions.length === 0;
     },
     15_000,
-    'the baseline to learn the source address',
+    'the baseline to learn the source address and the broker token to be counted as ended',
   );
   t.same(
     snap.sources.seen.map((s) => s.address),
