@@ -6,7 +6,7 @@ import { ALL_KINDS, type CompiledPolicy, type CompiledRule, type RuleList } from
 import type { PolicyDoc, RuleDoc, Scope } from './document.js';
 import type { LoadedPolicy } from './load.js';
 import { compileApis, compileMarkets, compileSymbols, compileTradeTypes } from './rules/access.js';
-import type { CompileContext } from './rules/common.js';
+import { base, type CompileContext } from './rules/common.js';
 import { compileCancelRatio, compileDailyCap, compileDuplicateGuard, compileMaxOpenOrders, compileRateLimit } from './rules/counters.js';
 import { compileOrderSize, compilePriceCollar, compileRequireApproval } from './rules/order.js';
 import { compileTradingStateRule, compileTradingWindow } from './rules/window.js';
@@ -41,6 +41,7 @@ function uniform(r: CompiledRule): CompiledRule {
     duplicateReason: r.duplicateReason,
     posture: r.posture,
     grantsTransfer: r.grantsTransfer,
+    realtimeCaps: r.realtimeCaps,
     denySymbols: r.denySymbols,
     scope: (r as { scope?: Scope }).scope,
     overriddenBy: undefined,
@@ -79,6 +80,16 @@ function compileRuleShape(doc: RuleDoc, index: number, ctx: CompileContext): Com
       return compileDailyCap(doc, index, ctx);
     case 'cancel-ratio':
       return compileCancelRatio(doc, index, ctx);
+    case 'realtime-limits':
+      return {
+        ...base(doc, index, 'realtime-limits', ['realtime'], true),
+        needs: 0,
+        realtimeCaps: {
+          ...(doc.maxRegistrations !== undefined ? { maxRegistrations: doc.maxRegistrations } : {}),
+          ...(doc.maxLiveSearches !== undefined ? { maxLiveSearches: doc.maxLiveSearches } : {}),
+        },
+        check: () => undefined,
+      };
     case 'max-open-orders':
       return compileMaxOpenOrders(doc, index, ctx);
     case 'duplicate-guard':

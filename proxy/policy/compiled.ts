@@ -60,6 +60,8 @@ export interface CompiledRule {
   readonly duplicateKey?: (f: CallFacts) => string | undefined;
   readonly duplicateTtlMs?: number;
   readonly duplicateReason?: string;
+  /** realtime-limits rules: caps on the bot's realtime session (read by the realtime endpoint, never by a call). */
+  readonly realtimeCaps?: { readonly maxRegistrations?: number; readonly maxLiveSearches?: number };
   /** trading-state rules: the posture they impose. */
   readonly posture?: TradingState;
   /** allow-apis rules that explicitly grant transfers. */

@@ -25,6 +25,8 @@ const LOOSER_WHEN_BIGGER = new Set([
   'maxGrossNotional',
   'maxCancelsPerOrder',
   'minOrders',
+  'maxRegistrations',
+  'maxLiveSearches',
   'minQuantity',
   'minNotional',
 ]);

@@ -34,6 +34,7 @@ export type RuleDoc = RuleBase &
     | { type: 'daily-cap'; scope?: Scope; maxOrders?: number; maxBuyNotional?: number; maxSellNotional?: number; maxGrossNotional?: number }
     | { type: 'cancel-ratio'; scope?: Scope; maxCancelsPerOrder: number; minOrders?: number; countModifies?: boolean }
     | { type: 'max-open-orders'; max: number }
+    | { type: 'realtime-limits'; maxRegistrations?: number; maxLiveSearches?: number }
     | { type: 'duplicate-guard'; windowSeconds: number }
     | { type: 'trading-state'; state: 'REDUCING' | 'HALTED' }
     | { type: 'require-approval'; outcome?: 'step-up' | 'hold'; minQuantity?: number; minNotional?: number }

@@ -65,6 +65,8 @@ export interface PolicyEngineInternals extends PolicyEngine {
   marketData(pending: PendingDecision): Promise<MarketSnapshot>;
   decide(pending: PendingDecision, market: MarketSnapshot): PolicyStep;
   chargeLimits(pending: PendingDecision): Promise<Decision>;
+  /** The tightest enforced `realtime-limits` caps for this bot and account (undefined = no rule). */
+  realtimeCaps(botId: string, account: string): { maxRegistrations?: number; maxLiveSearches?: number };
   /** As PolicyEngine.evaluate; a prefetched trading state replaces the engine's own read (same semantics). */
   evaluate(call: PolicyCall, opts?: EvaluateOptions): Promise<Decision>;
   evaluateWith(call: PolicyCall, opts: EvalOptions): Promise<Decision>;
@@ -220,6 +222,16 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       return step(call, planPolicy(policy, call, state, nowMs()), performance.now() - started);
     },
     marketData: (pending) => fetcher.fetch(pending.wanted, pending.plan.facts),
+    realtimeCaps(botId, account) {
+      const caps: { maxRegistrations?: number; maxLiveSearches?: number } = {};
+      for (const r of current().rules) {
+        const c = r.realtimeCaps;
+        if (!c || r.mode !== 'enforce' || (r.bots && !r.bots.has(botId)) || (r.accounts && !r.accounts.has(account))) continue;
+        if (c.maxRegistrations !== undefined) caps.maxRegistrations = Math.min(caps.maxRegistrations ?? Infinity, c.maxRegistrations);
+        if (c.maxLiveSearches !== undefined) caps.maxLiveSearches = Math.min(caps.maxLiveSearches ?? Infinity, c.maxLiveSearches);
+      }
+      return caps;
+    },
     decide(pending, market) {
       const started = performance.now();
       return step(pending.call, decideOnSnapshot(pending.plan, market), pending.spentMs + performance.now() - started);

@@ -15,21 +15,26 @@ export interface MarketFetcherOptions {
   onError: (source: string, err: unknown) => void;
 }
 
-function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+/** Runs call with a deadline; at the deadline the call is also aborted, so no fetch (key unwrap, token issue) outlives the decision. */
+function withDeadline<T>(call: (signal: AbortSignal) => Promise<T>, ms: number): Promise<T> {
+  const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`market data call exceeded ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(new Error(`market data call exceeded ${ms} ms`));
+    }, ms);
   });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([Promise.resolve().then(() => call(abort.signal)), deadline]).finally(() => clearTimeout(timer));
 }
 
 export function createMarketFetcher(o: MarketFetcherOptions): { fetch(needs: number, f: CallFacts): Promise<MarketSnapshot>; clear(): void } {
   const cache = new Map<string, { price: number; expires: number }>();
   const inflight = new Map<string, Promise<number | null>>();
 
-  const guarded = async <T>(source: string, call: () => Promise<unknown>, valid: (v: unknown) => v is T): Promise<T | null> => {
+  const guarded = async <T>(source: string, call: (signal: AbortSignal) => Promise<unknown>, valid: (v: unknown) => v is T): Promise<T | null> => {
     try {
-      const v = await withDeadline(Promise.resolve().then(call), o.timeoutMs);
+      const v = await withDeadline(call, o.timeoutMs);
       if (v === undefined) return null;
       if (!valid(v)) throw new Error(`market data ${source} returned an invalid value`);
       return v;
@@ -49,7 +54,7 @@ export function createMarketFetcher(o: MarketFetcherOptions): { fetch(needs: num
     if (hit !== undefined && hit.expires > t) return hit.price;
     const running = inflight.get(symbol);
     if (running) return running;
-    const p = guarded('reference_price', () => o.market.referencePrice(botId, symbol), isPrice).then((price) => {
+    const p = guarded('reference_price', (signal) => o.market.referencePrice(botId, symbol, signal), isPrice).then((price) => {
       inflight.delete(symbol);
       if (price !== null && o.ttlMs > 0) {
         if (cache.size >= o.cacheSize) cache.delete(cache.keys().next().value!); // oldest first
@@ -79,14 +84,14 @@ export function createMarketFetcher(o: MarketFetcherOptions): { fetch(needs: num
         if (f.symbol === undefined) snap.heldQuantity = null;
         else
           tasks.push(
-            guarded('held_quantity', () => o.market.heldQuantity(f.botId, f.account, f.symbol!), isCount).then((v) => {
+            guarded('held_quantity', (signal) => o.market.heldQuantity(f.botId, f.account, f.symbol!, signal), isCount).then((v) => {
               snap.heldQuantity = v;
             }),
           );
       }
       if (needs & NEEDS_OPEN_ORDERS) {
         tasks.push(
-          guarded('open_orders', () => o.market.openOrderCount(f.botId, f.account), isCount).then((v) => {
+          guarded('open_orders', (signal) => o.market.openOrderCount(f.botId, f.account, signal), isCount).then((v) => {
             snap.openOrders = v;
           }),
         );

@@ -181,6 +181,16 @@ const RULES = [
     },
     ['maxCancelsPerOrder'],
   ),
+  rule(
+    'realtime-limits',
+    "Caps on a bot's realtime session: (type, item) registrations held and live condition searches (the lower of this and the sidecar's realtime config wins).",
+    {
+      maxRegistrations: positiveInt('Registrations per bot.'),
+      maxLiveSearches: { type: 'integer', minimum: 0, maximum: 10, description: 'Live condition searches per bot.' },
+    },
+    [],
+    { anyOf: [{ required: ['maxRegistrations'] }, { required: ['maxLiveSearches'] }] },
+  ),
   rule('max-open-orders', 'New orders are refused while this many orders are open on the account.', { max: positiveInt('Open orders.') }, ['max']),
   rule(
     'duplicate-guard',

@@ -10,9 +10,10 @@ export type DecisionOutcome = 'allow' | 'deny' | 'step-up' | 'hold';
 /** The sidecar implements this by calling Kiwoom through itself. `undefined` = not known. */
 export interface MarketData {
   /** `botId`: whose key fetches it (the call being judged); the price itself is the same for every bot. */
-  referencePrice(botId: string, stkCd: string): Promise<number | undefined>;
-  heldQuantity(botId: string, account: string, stkCd: string): Promise<number | undefined>;
-  openOrderCount(botId: string, account: string): Promise<number | undefined>;
+  /** `signal` aborts at the policy's market-data deadline: the fetch must not outlive the decision. */
+  referencePrice(botId: string, stkCd: string, signal?: AbortSignal): Promise<number | undefined>;
+  heldQuantity(botId: string, account: string, stkCd: string, signal?: AbortSignal): Promise<number | undefined>;
+  openOrderCount(botId: string, account: string, signal?: AbortSignal): Promise<number | undefined>;
 }
 
 export interface PolicyCall {
@@ -50,6 +51,7 @@ export type RuleKind =
   | 'daily-cap'
   | 'cancel-ratio'
   | 'max-open-orders'
+  | 'realtime-limits'
   | 'duplicate-guard'
   | 'trading-state'
   | 'approval'

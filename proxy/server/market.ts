@@ -15,26 +15,38 @@ export const requestScope = new AsyncLocalStorage<{ requestId: string; readOnly?
 
 export function createMarketData(gateway: BrokerGateway): MarketData {
   return {
-    async referencePrice(bot, stkCd) {
-      return gateway.withSession(bot, async (call) => {
-        const r = await call('ka10001', { stk_cd: stkCd });
-        // Kiwoom's sign on cur_prc is the change direction, not a negative price.
-        const price = kiwoomPrice(r.json.cur_prc);
-        return r.json.return_code === 0 && price !== undefined && price !== 0 ? price : undefined;
-      });
+    async referencePrice(bot, stkCd, signal) {
+      return gateway.withSession(
+        bot,
+        async (call) => {
+          const r = await call('ka10001', { stk_cd: stkCd });
+          // Kiwoom's sign on cur_prc is the change direction, not a negative price.
+          const price = kiwoomPrice(r.json.cur_prc);
+          return r.json.return_code === 0 && price !== undefined && price !== 0 ? price : undefined;
+        },
+        signal,
+      );
     },
-    async heldQuantity(bot, _account, stkCd) {
-      return gateway.withSession(bot, async (call) => {
-        const rows = await BrokerGateway.allPages(call, BALANCE.apiId, BALANCE.body(), BALANCE.listField);
-        const want = baseCode(stkCd);
-        return rows.filter((r) => baseCode(String(r.stk_cd ?? '')) === want).reduce((sum, r) => sum + (kiwoomQuantity(r.rmnd_qty) ?? 0), 0);
-      });
+    async heldQuantity(bot, _account, stkCd, signal) {
+      return gateway.withSession(
+        bot,
+        async (call) => {
+          const rows = await BrokerGateway.allPages(call, BALANCE.apiId, BALANCE.body(), BALANCE.listField);
+          const want = baseCode(stkCd);
+          return rows.filter((r) => baseCode(String(r.stk_cd ?? '')) === want).reduce((sum, r) => sum + (kiwoomQuantity(r.rmnd_qty) ?? 0), 0);
+        },
+        signal,
+      );
     },
-    async openOrderCount(bot) {
-      return gateway.withSession(bot, async (call) => {
-        const rows = await BrokerGateway.allPages(call, OPEN_ORDERS.apiId, OPEN_ORDERS.body(), OPEN_ORDERS.listField);
-        return rows.length;
-      });
+    async openOrderCount(bot, _account, signal) {
+      return gateway.withSession(
+        bot,
+        async (call) => {
+          const rows = await BrokerGateway.allPages(call, OPEN_ORDERS.apiId, OPEN_ORDERS.body(), OPEN_ORDERS.listField);
+          return rows.length;
+        },
+        signal,
+      );
     },
   };
 }

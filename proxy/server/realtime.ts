@@ -28,7 +28,7 @@ export interface RealtimeEndpointDeps {
   language: Language;
   sessions: Sessions;
   bots: BotRegistry;
-  policy: Pick<PolicyEngineInternals, 'evaluate' | 'tradingState'>;
+  policy: Pick<PolicyEngineInternals, 'evaluate' | 'tradingState' | 'realtimeCaps'>;
   responder: Pick<Responder, 'checkLockdown'>;
   auditor: Auditor;
   service: RealtimeService;
@@ -170,7 +170,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       if (m.trnm === 'REG') {
         for (const r of m.items) await judge(r.type, r.item);
         const after = (m.refresh ? h.counts().registrations : 0) + m.items.length;
-        if (after > config.maxRegistrationsPerBot) throw new GuardError('KG3018', `at most ${config.maxRegistrationsPerBot} registrations per bot`);
+        const cap = Math.min(config.maxRegistrationsPerBot, deps.policy.realtimeCaps(bot!.id, bot!.account).maxRegistrations ?? Infinity);
+        if (after > cap) throw new GuardError('KG3018', `at most ${cap} registrations for this bot`);
         await h.register(m.group, m.items, m.refresh);
       } else await h.remove(m.group, m.items);
       send(reply(m.trnm, 0, ''));
@@ -190,8 +191,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         return;
       }
       await judge(m.live ? 'ka10173' : 'ka10172');
-      if (m.live && h.counts().liveSearches >= config.maxLiveSearchesPerBot)
-        throw new GuardError('KG3018', `at most ${config.maxLiveSearchesPerBot} live condition searches per bot`);
+      const cap = Math.min(config.maxLiveSearchesPerBot, deps.policy.realtimeCaps(bot!.id, bot!.account).maxLiveSearches ?? Infinity);
+      if (m.live && h.counts().liveSearches >= cap) throw new GuardError('KG3018', `at most ${cap} live condition searches for this bot`);
       send(JSON.stringify(await h.conditionRequest(m.seq, m.live, m.frame)));
       await audit({ type: 'realtime.search', botId: bot!.id, seq: m.seq, live: m.live });
     }

@@ -127,6 +127,9 @@ t.test('policy: denials name the rule (type, symbol) or the allowlist, and regis
   h.sim.pushQuote('000660');
   const first = await d.next((f) => f.trnm === 'REAL', 'first push');
   t.ok(isReal('0B', '000660')(first), 'the refused message registered nothing (no 005930 push came first)');
+  d.send(reg(['005380', '051910'], '0B'));
+  const capped = await d.next((f) => f.trnm === 'REG', 'REG reply');
+  t.match(String(capped.return_msg), /KG3018/, `the policy's realtime-limits cap for this bot (2): ${JSON.stringify(capped)}`);
   d.send('{not json');
   const bad = await d.next((f) => f.return_code !== undefined && f.trnm !== 'REG', 'malformed reply');
   t.match(String(bad.return_msg), /KG1007/);
