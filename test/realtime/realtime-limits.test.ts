@@ -1,6 +1,6 @@
 // Realtime limits and routing details on one sidecar: a bot that stops
 // reading is cut off alone (close 4008), a bot that ignores PING is closed,
-// per-bot caps, and condition search results only for the bots that started
+// per-bot caps, the :10000 mirror port, and condition search results only for the bots that started
 // the search, cleared upstream only when the last of them stops.
 import t from 'tap';
 import path from 'node:path';
@@ -15,6 +15,7 @@ t.before(async () => {
     policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
     config: {
       realtime: {
+        port: 0,
         pingIntervalMs: 2_000,
         maxMissedPings: 3,
         recheckMs: 200,
@@ -58,6 +59,16 @@ const reg = (s: BotSocket, items: string[]) => {
   s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: items, type: ['0B'] }] });
   return s.next((f) => f.trnm === 'REG', 'REG reply');
 };
+
+t.test('realtime.port: a second port that mirrors Kiwoom\'s :10000 serves only the WebSocket', async (t) => {
+  t.not(new URL(h.sidecar.realtimeUrl).port, new URL(h.url).port, 'the bots in this file use the mirror port');
+  const plain = await request(h.sidecar.realtimeUrl.replace(/^ws/, 'http'), { method: 'GET' });
+  t.equal(plain.statusCode, 426);
+  await plain.body.dump();
+  const other = await request(`${h.sidecar.realtimeUrl.replace(/^ws/, 'http').replace('/api/dostk/websocket', '/oauth2/token')}`, { method: 'POST', body: '{}' });
+  t.equal(other.statusCode, 426, 'no REST on the mirror');
+  await other.body.dump();
+});
 
 t.test('a bot that stops reading is disconnected alone; the others keep their feed', async (t) => {
   const slow = await bot();
