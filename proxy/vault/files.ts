@@ -2,7 +2,7 @@
 // atomic replace (temp + fsync + rename + dir fsync), permission checks and a
 // per-record lock so the CLI and a running sidecar never interleave writes.
 import { constants as fsConstants } from 'node:fs';
-import { link, mkdir, open, stat, unlink, chmod, readFile, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, open, stat, unlink, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { GuardError } from '../common/errors.js';
