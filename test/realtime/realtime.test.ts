@@ -5,6 +5,7 @@
 import t from 'tap';
 import path from 'node:path';
 import { startHarness, CANARY, FIXTURES, waitFor, type Harness } from '../helpers/harness.js';
+import { readAuditRecords } from '../helpers/audit-sidecar-log.js';
 import { connectBot, isReal, type BotSocket } from './ws-client.js';
 
 const tokens: Buffer[] = [];
@@ -23,6 +24,8 @@ t.teardown(async () => {
 });
 
 const sockets: BotSocket[] = [];
+/** Every bot socket of the file, for the canary scan at the end. */
+const everOpened: BotSocket[] = [];
 t.afterEach(() => {
   for (const s of sockets.splice(0)) s.close();
 });
@@ -37,6 +40,7 @@ async function addBot(id: string, account = CANARY.account, allowed = ['kind:que
 async function bot(token: string): Promise<BotSocket> {
   const s = await connectBot(h.sidecar.realtimeUrl);
   sockets.push(s);
+  everOpened.push(s);
   const r = await s.login(token);
   if (r.return_code !== 0) throw new Error(`login failed: ${JSON.stringify(r)}`);
   return s;
@@ -169,16 +173,43 @@ t.test('lockdown mid-stream: live searches cleared, the socket closed with a cle
   const admin = await h.adminToken('ops', 'admin');
   const r = await h.admin('POST', '/admin/v1/lockdown', admin, { bot: 'rt-f', reason: 'realtime drill' });
   t.ok(r.status < 300, r.text);
+  t.ok(h.sim.triggerCondition('1').pushes >= 0);
   const sys = await a.next((f) => f.trnm === 'SYSTEM', 'SYSTEM message');
   t.match(String(sys.message), /KG2|KG3|KG7/, 'the message names why');
   t.equal((await a.closed).code, 4003);
+  await waitFor(() => h.sim.triggerCondition('1').pushes === 0, 10_000, 'the live search cleared upstream (CNSRCLR)');
   const audit = h.logs();
   t.ok(audit.length > 0);
 });
 
+t.test('audit: logins, registration changes, searches and closes are recorded', async (t) => {
+  const types = new Set((await readAuditRecords(path.join(h.dataDir, 'audit'))).map((r) => String(r.type)));
+  for (const type of [
+    'realtime.login',
+    'realtime.login_refused',
+    'realtime.registered',
+    'realtime.removed',
+    'realtime.denied',
+    'realtime.search',
+    'realtime.closed',
+  ])
+    t.ok(types.has(type), `${type} audited`);
+});
+
+t.test('the last bot gone: the upstream session closes after the linger and the broker token is revoked', async (t) => {
+  for (const s of sockets.splice(0)) s.close();
+  await waitFor(() => h.sim.stats().ws.sessions === 0, 20_000, 'upstream session closed');
+  await h.waitNoLiveTokens(20_000);
+  t.pass('no upstream session and no live broker token once no bot is connected');
+});
+
 t.test('canary: no broker token in any frame a bot received', async (t) => {
   t.ok(tokens.length > 0, 'the simulator issued broker tokens');
-  const seen = sockets.flatMap((s) => s.frames.map((f) => JSON.stringify(f))).join('\n') + h.logs();
+  const seen = everOpened.flatMap((s) => s.frames.map((f) => JSON.stringify(f))).join('\n') + h.logs();
+  t.ok(
+    everOpened.some((s) => s.frames.some((f) => f.trnm === 'REAL')),
+    'the scan covers real pushes',
+  );
   for (const b of tokens) t.notOk(seen.includes(b.toString('latin1')), 'broker token absent');
   t.notOk(seen.includes(CANARY.appKey) || seen.includes(CANARY.secretKey), 'keys absent');
 });
