@@ -1,14 +1,13 @@
 // The real `kguard serve` binary: `--redis URL` puts it on shared state, and
 // SIGTERM drains (no broker token left live, exit code 0).
 import t from 'tap';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { startSimulator } from '../../proxy/sim/index.js';
 import { startRedis } from '../helpers/redis.js';
-import { spawnSidecar } from '../helpers/sidecar-process.js';
-import { ROOT } from '../helpers/harness.js';
+import { spawnSidecar, writeSidecarConfig } from '../helpers/sidecar-process.js';
 
 t.test('kguard serve --redis URL runs on Redis and drains on SIGTERM', async (t) => {
   const redisProc = await startRedis();
@@ -18,20 +17,11 @@ t.test('kguard serve --redis URL runs on Redis and drains on SIGTERM', async (t)
   const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-serve-'));
   await chmod(dataDir, 0o700);
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  const configFile = path.join(dataDir, 'kguard.yaml');
-  await writeFile(
-    configFile,
-    JSON.stringify({
-      dataDir,
-      listen: { host: '127.0.0.1', port: 0 },
-      admin: { host: '127.0.0.1', port: 0, enabled: true },
-      upstream: { target: 'custom', url: sim.url },
-      demo: { enabled: false },
-      log: { level: 'warn' },
-      policy: { file: path.join(ROOT, 'test/fixtures/policy-open.yaml') },
-    }),
-    { mode: 0o600 },
-  );
+  const configFile = await writeSidecarConfig(path.join(dataDir, 'kguard.yaml'), {
+    dataDir,
+    upstream: { target: 'custom', url: sim.url },
+    log: { level: 'warn' },
+  });
   const child = await spawnSidecar({ configFile, args: ['--redis', redisProc.url] });
   t.teardown(() => child.kill());
   const metrics = await (await request(`${child.adminUrl}/metrics`)).body.text();

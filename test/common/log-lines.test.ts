@@ -5,14 +5,14 @@
 // policy, bots, the broker session, refusals, the admin API and its failed
 // logins, a policy reload and the drain on SIGTERM. Its /metrics carries the
 // process metrics under one prefix (kguard_process_cpu_seconds_total).
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
 import { AdminTokens } from '../../proxy/admin/tokens.js';
 import { parseJson, waitFor } from '../helpers/harness.js';
-import { spawnSidecar } from '../helpers/sidecar-process.js';
+import { spawnSidecar, writeSidecarConfig } from '../helpers/sidecar-process.js';
 import { duplicateKeys } from './json-duplicate-keys.js';
 
 t.test('the duplicate-key scanner', async (t) => {
@@ -28,19 +28,8 @@ t.test('a sidecar run logs no duplicate keys; process metrics have one prefix', 
   const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-logs-'));
   await chmod(dataDir, 0o700);
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  const configFile = path.join(dataDir, 'kguard.yaml');
-  await writeFile(
-    configFile,
-    JSON.stringify({
-      dataDir,
-      listen: { host: '127.0.0.1', port: 0 },
-      admin: { host: '127.0.0.1', port: 0, enabled: true },
-      log: { level: 'debug' },
-      // The built-in simulator and its demo bot: nothing to provision.
-      demo: { enabled: true },
-    }),
-    { mode: 0o600 },
-  );
+  // The built-in simulator and its demo bot: nothing to provision.
+  const configFile = await writeSidecarConfig(path.join(dataDir, 'kguard.yaml'), { dataDir, log: { level: 'debug' }, demo: { enabled: true }, policy: {} });
   const child = await spawnSidecar({ configFile });
   t.teardown(() => child.kill());
   // The demo lines follow the banner's last fixed line, which is all spawnSidecar waits for.

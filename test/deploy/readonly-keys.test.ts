@@ -16,9 +16,8 @@ import { request } from 'undici';
 import { generateHmacKeyFile, generateSigningKeyFiles, publicKeyFileFor } from '../../proxy/audit/keys.js';
 import { verifyLog } from '../../proxy/audit/verify.js';
 import { startSimulator } from '../../proxy/sim/index.js';
-import { ROOT } from '../helpers/harness.js';
 import { provisionBot } from '../helpers/provision.js';
-import { spawnSidecar } from '../helpers/sidecar-process.js';
+import { spawnSidecar, writeSidecarConfig } from '../helpers/sidecar-process.js';
 
 const AS_ROOT = process.getuid?.() === 0;
 /** The image's user. As root, the child drops to it before the sidecar loads (root ignores file modes). */
@@ -81,20 +80,15 @@ async function serve(t: Test, l: Awaited<ReturnType<typeof layout>>, dataDir = l
   const sim = await startSimulator({});
   t.teardown(() => sim.close());
   sim.registerApp({ ...APP, accountNo: ACCOUNT, cash: 1_000_000, holdings: [] });
-  const configFile = path.join(l.root, 'kguard.yaml');
-  await writeFile(
-    configFile,
-    JSON.stringify({
+  const configFile = await writeSidecarConfig(
+    path.join(l.root, 'kguard.yaml'),
+    {
       dataDir,
-      listen: { host: '127.0.0.1', port: 0 },
-      admin: { host: '127.0.0.1', port: 0, enabled: true },
       upstream: { target: 'custom', url: sim.url },
-      demo: { enabled: false },
       log: { level: 'info' },
-      policy: { file: path.join(ROOT, 'test/fixtures/policy-open.yaml') },
       audit: { signingKeyFile: l.signingKeyFile, hmacKeyFile: l.hmacKeyFile, checkpoint: { everyRecords: 1 } },
-    }),
-    { mode: 0o644 },
+    },
+    0o644,
   );
   // tap's process-info hook in the child writes where the sidecar user may write, not into the checkout.
   const tapInfo = path.join(l.root, 'tap');

@@ -3,6 +3,7 @@
 // builds dist/ first (pretest); a single test run builds it when stale.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ROOT } from './harness.js';
 
@@ -88,4 +89,21 @@ export async function spawnSidecar(opts: {
       await exited;
     },
   };
+}
+
+/**
+ * Writes a sidecar config file for a spawned `kguard serve`: loopback listeners
+ * on free ports, the admin API on, the demo off and the open test policy
+ * unless `over` says otherwise (shallow: a key in `over` replaces the default).
+ */
+export async function writeSidecarConfig(file: string, over: Record<string, unknown>, mode = 0o600): Promise<string> {
+  const config = {
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0, enabled: true },
+    demo: { enabled: false },
+    policy: { file: path.join(ROOT, 'test/fixtures/policy-open.yaml') },
+    ...over,
+  };
+  await writeFile(file, JSON.stringify(config), { mode });
+  return file;
 }
