@@ -60,12 +60,15 @@ const reg = (s: BotSocket, items: string[]) => {
   return s.next((f) => f.trnm === 'REG', 'REG reply');
 };
 
-t.test('realtime.port: a second port that mirrors Kiwoom\'s :10000 serves only the WebSocket', async (t) => {
+t.test("realtime.port: a second port that mirrors Kiwoom's :10000 serves only the WebSocket", async (t) => {
   t.not(new URL(h.sidecar.realtimeUrl).port, new URL(h.url).port, 'the bots in this file use the mirror port');
   const plain = await request(h.sidecar.realtimeUrl.replace(/^ws/, 'http'), { method: 'GET' });
   t.equal(plain.statusCode, 426);
   await plain.body.dump();
-  const other = await request(`${h.sidecar.realtimeUrl.replace(/^ws/, 'http').replace('/api/dostk/websocket', '/oauth2/token')}`, { method: 'POST', body: '{}' });
+  const other = await request(`${h.sidecar.realtimeUrl.replace(/^ws/, 'http').replace('/api/dostk/websocket', '/oauth2/token')}`, {
+    method: 'POST',
+    body: '{}',
+  });
   t.equal(other.statusCode, 426, 'no REST on the mirror');
   await other.body.dump();
 });
