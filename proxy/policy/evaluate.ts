@@ -194,33 +194,57 @@ export function planPolicy(policy: CompiledPolicy, call: PolicyCall, operator: E
     else if (STATE_RANK[r.posture!] > STATE_RANK[enforcedPosture.state]) enforcedPosture = { state: r.posture!, id: r.id, type: r.type, reason: '' };
   }
 
-  // Which market data the remaining rules need.
-  let needs = 0;
+  // The rules still to judge; which market data they need is resolved per call (wantedFor).
   const activeData: CompiledRule[] = [];
   const activeStateful: CompiledRule[] = [];
-  for (const r of list.data) {
-    if (applies(r, f, acc)) {
-      activeData.push(r);
-      needs |= r.needs;
-    }
-  }
-  for (const r of list.stateful) {
-    if (applies(r, f, acc)) {
-      activeStateful.push(r);
-      needs |= r.needs;
-    }
-  }
+  for (const r of list.data) if (applies(r, f, acc)) activeData.push(r);
+  for (const r of list.stateful) if (applies(r, f, acc)) activeStateful.push(r);
   const reducingSell =
     f.kind === 'order' && f.side === 'sell' && (enforcedPosture.state === 'REDUCING' || shadowPostures.some((r) => r.posture === 'REDUCING'));
-  if (reducingSell) needs |= NEEDS_HELD_QUANTITY;
-  const wanted =
+
+  // The posture is judged now unless it needs the held quantity; so are the
+  // data rules that need nothing for this call (a limit order's size cap):
+  // a denial that needs no market data costs no fetch, no unwrap, no token.
+  if (!reducingSell) {
+    if (recordPosture(enforcedPosture, shadowPostures, f, NO_DATA, lang, acc)) return done();
+    const later: CompiledRule[] = [];
+    for (const r of activeData) {
+      if (wantedFor(r.needs, f) !== 0) later.push(r);
+      else if (acc.record(r, r.check!(f, NO_DATA))) return done();
+    }
+    activeData.length = 0;
+    activeData.push(...later);
+  }
+  return {
+    plan: {
+      policy,
+      facts: f,
+      wanted: wantedFor(needsOf(activeData, activeStateful, reducingSell), f),
+      acc,
+      activeData,
+      activeStateful,
+      enforcedPosture,
+      shadowPostures,
+      reducingSell,
+      opts,
+    },
+  };
+}
+
+/** The market data a set of NEEDS_* bits asks for on this call (the conditional bits resolved). */
+function wantedFor(needs: number, f: CallFacts): number {
+  return (
     (needs & (NEEDS_HELD_QUANTITY | NEEDS_OPEN_ORDERS | NEEDS_REFERENCE_PRICE)) |
     (needs & NEEDS_REFERENCE_PRICE_IF_MARKET && f.limitPrice === undefined ? NEEDS_REFERENCE_PRICE : 0) |
-    (needs & NEEDS_REFERENCE_PRICE_IF_LIMIT && f.limitPrice !== undefined && !Number.isNaN(f.limitPrice) ? NEEDS_REFERENCE_PRICE : 0);
+    (needs & NEEDS_REFERENCE_PRICE_IF_LIMIT && f.limitPrice !== undefined && !Number.isNaN(f.limitPrice) ? NEEDS_REFERENCE_PRICE : 0)
+  );
+}
 
-  // The posture is judged now unless it needs the held quantity.
-  if (!reducingSell && recordPosture(enforcedPosture, shadowPostures, f, NO_DATA, lang, acc)) return done();
-  return { plan: { policy, facts: f, wanted, acc, activeData, activeStateful, enforcedPosture, shadowPostures, reducingSell, opts } };
+function needsOf(data: readonly CompiledRule[], stateful: readonly CompiledRule[], reducingSell: boolean): number {
+  let needs = reducingSell ? NEEDS_HELD_QUANTITY : 0;
+  for (const r of data) needs |= r.needs;
+  for (const r of stateful) needs |= r.needs;
+  return needs;
 }
 
 function recordPosture(

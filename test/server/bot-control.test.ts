@@ -33,7 +33,7 @@ t.test('kguard bots disable through the running sidecar: refused at once, sessio
   const token = await h.token();
   t.equal((await h.call('ka10001', QUOTE, { token })).json.return_code, 0);
   t.equal(h.sim.liveTokens(), 1, "the key's token lingers (idleRevokeMs)");
-  const r = await cli(['bots', 'disable', h.botId, '--admin-url', `${h.adminUrl}/admin/v1`, '--token-file', tokenFile]);
+  const r = await cli(['bots', 'disable', h.botId, '--admin-url', `${h.adminUrl}/admin/v1`, '--token-file', tokenFile, '--json']);
   t.equal(r.code, 0, r.out);
   t.match(r.out, /"enabled": false/);
   t.equal(code((await h.call('ka10001', QUOTE, { token })).text), 'KG2006', 'the bot is refused');
