@@ -184,6 +184,38 @@ const keys: Command = {
   ],
   notes: ['Arguments are refused and never echoed: someone may have pasted a key as one.'],
 };
+const ca: Command = {
+  name: 'ca',
+  summary: 'the local CA for transparent mode (bots that hard-code https://api.kiwoom.com)',
+  common: { ...CONFIG_FLAGS, ...JSON_FLAG },
+  sub: [
+    {
+      name: 'init',
+      summary: 'create the local CA (ECDSA P-256; key 0600 in the data directory) and print the certificate bots trust',
+      flags: {
+        force: { type: 'boolean', help: 'replace an existing CA (every bot must then trust the new certificate)' },
+        days: NUMBER('lifetime of the CA certificate in days (default 1825)'),
+      },
+      run: lazy(() => import('./ca.js'), 'init'),
+    },
+    { name: 'show', summary: "the CA certificate's path, fingerprint and expiry", run: lazy(() => import('./ca.js'), 'show') },
+    {
+      name: 'issue',
+      summary: "write a leaf certificate for Kiwoom's names and the sidecar's own (transparent.hosts, transparent.names)",
+      flags: {
+        'cert-out': { type: 'string', value: 'FILE', required: true, help: 'the certificate chain (leaf, then the CA), PEM' },
+        'key-out': { type: 'string', value: 'FILE', required: true, help: 'the private key, PEM, written with mode 0600' },
+        name: { type: 'string', value: 'NAME', multiple: true, help: 'a DNS name or IP address instead of the configured ones; comma lists too' },
+        hours: NUMBER('lifetime in hours (default transparent.leafLifetimeMs)'),
+      },
+      run: lazy(() => import('./ca.js'), 'issue'),
+    },
+  ],
+  notes: [
+    'The running sidecar issues its own short-lived leaf in memory and renews it before expiry;',
+    'issue is for a certificate another process serves. The CA key never leaves the data directory.',
+  ],
+};
 export const ROOT: Command = {
   name: 'kguard',
   summary: 'kiwoom-guard: a zero-trust sidecar between trading bots and the Kiwoom Securities REST API',
@@ -199,6 +231,7 @@ export const ROOT: Command = {
     incidents,
     state,
     doctor,
+    ca,
     sim,
     {
       name: 'version',

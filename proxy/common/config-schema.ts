@@ -3,6 +3,7 @@
 // changes on its own. Sections owned by other parts are only checked to be objects.
 import { Ajv, type ErrorObject } from 'ajv';
 import { KIWOOM_LIMITS } from './kiwoom-limits.js';
+import { TRANSPARENT_SCHEMA } from './config-transparent.js';
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 };
 const posInt = { type: 'integer', minimum: 1 };
@@ -197,6 +198,7 @@ const schema = {
       properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
     },
     demo: { type: 'object', additionalProperties: false, required: ['enabled'], properties: { enabled: { type: 'boolean' } } },
+    transparent: TRANSPARENT_SCHEMA,
     vault: { type: 'object' },
     policy: { type: 'object' },
     audit: { type: 'object' },

@@ -3,6 +3,7 @@
 // Schema in config-schema.ts; the sections owned by other parts (vault, policy,
 // audit, state, risk, approval, response) stay raw and each part validates its own.
 import { REALTIME_DEFAULTS, type RealtimeConfig } from './config-realtime.js';
+import { TRANSPARENT_DEFAULTS, transparentProblem, type TransparentConfig } from './config-transparent.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -39,6 +40,7 @@ export interface UpstreamConfig {
 }
 
 export type { RealtimeConfig } from './config-realtime.js';
+export type { TransparentConfig } from './config-transparent.js';
 export { realtimeUrl } from './config-realtime.js';
 
 export interface Config {
@@ -89,6 +91,8 @@ export interface Config {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   /** Creates a demo bot + demo credentials on first start when the upstream is the simulator. */
   demo: { enabled: boolean };
+  /** Bots that hard-code https://api.kiwoom.com (CONNECT / name override); see proxy/server/transparent. */
+  transparent: TransparentConfig;
   vault: unknown;
   policy: unknown;
   audit: unknown;
@@ -168,6 +172,13 @@ export function defaultConfig(): Config {
     },
     log: { level: 'info' },
     demo: { enabled: true },
+    transparent: {
+      ...TRANSPARENT_DEFAULTS,
+      hosts: [...TRANSPARENT_DEFAULTS.hosts],
+      ports: [...TRANSPARENT_DEFAULTS.ports],
+      names: [...TRANSPARENT_DEFAULTS.names],
+      listen: [],
+    },
     vault: {},
     policy: {},
     audit: {},
@@ -304,6 +315,9 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
       };
   }
   checkUpstream(config.upstream);
+  const tp = transparentProblem(config.transparent);
+  if (tp) throw new ConfigError(tp);
+  if (config.transparent.caDir) config.transparent.caDir = path.resolve(cwd, config.transparent.caDir);
   return config;
 }
 
