@@ -18,7 +18,9 @@ export type AuditEventType =
   | 'approval'
   | 'lockdown'
   | 'incident'
-  | 'recovery';
+  | 'recovery'
+  | 'transparent.connect_refused'
+  | 'security.real_key_presented';
 
 export interface AuditEvent {
   readonly type: AuditEventType;

@@ -29,6 +29,12 @@ export const ERROR_CATALOGUE = {
   KG1011: { status: 415, returnCode: 1, ko: 'Content-Type은 application/json이어야 합니다', en: 'Content-Type must be application/json' },
   KG1012: { status: 431, returnCode: 1, ko: '요청 헤더가 너무 큽니다', en: 'Request headers are too large' },
   KG1013: { status: 408, returnCode: 1, ko: '요청 수신 시간이 초과되었습니다', en: 'Timed out reading the request' },
+  KG1014: {
+    status: 403,
+    returnCode: 1,
+    ko: '허용되지 않는 CONNECT 대상입니다. 이 사이드카는 키움 API로만 연결합니다',
+    en: 'CONNECT target refused: this sidecar tunnels only to the Kiwoom API',
+  },
 
   // 2xxx: who is calling
   KG2001: { status: 401, returnCode: 3, ko: '인증 토큰이 없습니다', en: 'No bearer token' },
@@ -43,6 +49,12 @@ export const ERROR_CATALOGUE = {
   KG2010: { status: 400, returnCode: 1, ko: '봇 또는 관리자 등록 정보가 올바르지 않습니다', en: 'Invalid bot or admin registration input' },
   KG2011: { status: 409, returnCode: 1, ko: '이미 등록된 봇 또는 관리자입니다', en: 'Bot or admin is already registered' },
   KG2012: { status: 404, returnCode: 1, ko: '등록되지 않은 봇입니다', en: 'No such bot' },
+  KG2013: {
+    status: 401,
+    returnCode: 3,
+    ko: '실제 키움 앱키는 사용할 수 없습니다. 봇 ID와 봇 시크릿을 사용하십시오 (보안 경보가 발생했습니다)',
+    en: 'A real Kiwoom app key was presented; use your bot id and bot secret instead (a security alert was raised)',
+  },
 
   // 3xxx: policy and risk decisions
   KG3001: { status: 403, returnCode: 2, ko: '정책에 의해 거부되었습니다', en: 'Denied by policy' },

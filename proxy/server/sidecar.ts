@@ -37,6 +37,7 @@ import type { RequestContext } from './context.js';
 import { ensureDemo, type DemoInfo } from './demo.js';
 import { setupUpstream } from './upstream-setup.js';
 import { createSidecarAdmin, readinessChecks, registerReadyGauge } from './admin-setup.js';
+import { setupTransparent, type TransparentParts } from './transparent/index.js';
 import { createRiskEngine, parseRiskConfig, type RiskEngine } from '../risk/index.js';
 import { createApprovalService, createKeyProviderSealer, parseApprovalConfig, type ApprovalService } from '../approval/index.js';
 import { createResponder, kiwoomBrokerGateway, parseResponseConfig, type Responder } from '../response/index.js';
@@ -79,6 +80,8 @@ export interface Sidecar {
   /** Where bots open the realtime WebSocket (ws:// or wss:// …/api/dostk/websocket). */
   readonly realtimeUrl: string;
   readonly realtime: RealtimeParts;
+  /** Transparent mode (CONNECT, name override): the leaf and the name-override URLs. */
+  readonly transparent: TransparentParts;
   readonly parts: SidecarParts;
   readonly demo?: DemoInfo;
   close(): Promise<void>;
@@ -284,6 +287,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       botServer.closeIdleConnections();
       await once(botServer, 'close').catch(() => undefined);
     });
+    // CONNECT to Kiwoom's names (HTTPS_PROXY) and the name-override addresses: the same server, the same pipeline.
+    const transparent = await setupTransparent({ config, botServer, auditor, logger, registry }, closers);
 
     // Realtime: one upstream WebSocket per app key, fanned out to the bots on the bot port (and the :10000 mirror).
     const realtime = setupRealtime({
@@ -340,6 +345,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       upstreamUrl: baseUrl!,
       realtimeUrl,
       realtime,
+      transparent,
       parts,
       demo,
       close: async () => {

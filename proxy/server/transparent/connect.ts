@@ -1,0 +1,109 @@
+// Forward-proxy mode: a bot that honours HTTPS_PROXY sends
+// `CONNECT api.kiwoom.com:443` (or :10000 for the realtime WebSocket) to the
+// bot port. The sidecar answers 200, terminates TLS on that socket with the
+// leaf certificate (the SNI must name the CONNECT host) and hands the
+// decrypted stream to the same HTTP server, so exactly the same pipeline and
+// the same WebSocket upgrade path run. A CONNECT to any other host or port,
+// or any CONNECT while transparent mode is off, is refused (403) and audited:
+// never a general-purpose proxy, and nothing is ever dialled.
+import type { Server, IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { TransparentConfig } from '../../common/config.js';
+import { GuardError, kiwoomErrorBody, type Language } from '../../common/errors.js';
+import { counter } from '../../common/metrics.js';
+import type { Auditor } from '../../audit/index.js';
+import { JSON_CONTENT_TYPE } from '../context.js';
+import type { LeafManager } from './leaf.js';
+
+export interface ConnectDeps {
+  config: TransparentConfig;
+  /** Undefined while transparent mode is off: every CONNECT is refused. */
+  leaf?: LeafManager;
+  auditor: Pick<Auditor, 'append'>;
+  logger: Logger;
+  registry: Registry;
+  language: Language;
+}
+
+/** `host:port` of a CONNECT request line (authority form only); undefined when it is anything else. */
+export function parseConnectTarget(url: string | undefined): { host: string; port: number } | undefined {
+  const m = /^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):(\d{1,5})$/.exec(url ?? '');
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: m[1]!.toLowerCase().replace(/\.$/, ''), port };
+}
+
+/** Shown in the audit record: the target as asked, trimmed and without control characters. */
+function shown(url: string | undefined): string {
+  return (url ?? '').replace(/[^\x21-\x7e]/g, '?').slice(0, 260);
+}
+
+export function attachConnect(server: Server, deps: ConnectDeps): void {
+  const { config, logger } = deps;
+  const hosts = new Set(config.hosts.map((h) => h.toLowerCase()));
+  const ports = new Set(config.ports);
+  const tunnels = counter(deps.registry, 'kguard_transparent_connect_total', 'CONNECT requests on the bot port, by result (tunnelled | refused | tls_failed)', [
+    'result',
+  ]);
+
+  function refuse(req: IncomingMessage, socket: Duplex, reason: string): void {
+    tunnels.inc({ result: 'refused' });
+    const target = parseConnectTarget(req.url);
+    const source = req.socket.remoteAddress ?? 'unknown';
+    deps.auditor
+      .append({
+        type: 'transparent.connect_refused',
+        host: target?.host ?? shown(req.url),
+        port: target?.port ?? null,
+        source,
+        reason,
+      })
+      .catch((err) => logger.error({ err: String(err) }, 'audit of a refused CONNECT failed'));
+    logger.warn({ host: target?.host ?? shown(req.url), port: target?.port, source, reason }, 'CONNECT refused');
+    const body = JSON.stringify(kiwoomErrorBody(new GuardError('KG1014', reason), deps.language));
+    socket.end(
+      `HTTP/1.1 403 Forbidden\r\ncontent-type: ${JSON_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+
+  server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const target = parseConnectTarget(req.url);
+    if (!deps.leaf || !config.enabled) return refuse(req, socket, 'transparent mode is off');
+    if (!target) return refuse(req, socket, 'malformed CONNECT target');
+    if (!hosts.has(target.host)) return refuse(req, socket, 'host not allowed');
+    if (!ports.has(target.port)) return refuse(req, socket, 'port not allowed');
+    const leaf = deps.leaf;
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length > 0) socket.unshift(head);
+    const tls = new TLSSocket(socket, {
+      isServer: true,
+      secureContext: leaf.context(),
+      // Taken at handshake time: a renewal in between is served at once.
+      SNICallback: (name, cb) => (name.toLowerCase() === target.host ? cb(null, leaf.context()) : cb(new Error('SNI does not name the CONNECT host'))),
+      ALPNProtocols: ['http/1.1'],
+    });
+    const timer = setTimeout(() => tls.destroy(), config.handshakeTimeoutMs);
+    timer.unref();
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      tunnels.inc({ result: 'tls_failed' });
+      logger.info({ host: target.host, port: target.port, source: req.socket.remoteAddress, why }, 'CONNECT tunnel closed before TLS was established');
+      tls.destroy();
+      socket.destroy();
+    };
+    tls.once('error', (err) => fail((err as NodeJS.ErrnoException).code ?? 'tls error'));
+    tls.once('secure', () => {
+      clearTimeout(timer);
+      tls.removeAllListeners('error');
+      tls.on('error', () => tls.destroy());
+      if (typeof tls.servername !== 'string' || tls.servername.toLowerCase() !== target.host) return fail('no SNI naming the CONNECT host');
+      tunnels.inc({ result: 'tunnelled' });
+      server.emit('connection', tls);
+    });
+  });
+}

@@ -1,0 +1,75 @@
+// Transparent mode, wired: the leaf certificate from the local CA (when
+// enabled), CONNECT handling on the bot port (always attached, so a CONNECT
+// while the mode is off is refused and audited rather than silently dropped),
+// and the name-override addresses: TLS servers for Kiwoom's names whose
+// decrypted connections go to the same bot HTTP server.
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Config } from '../../common/config.js';
+import { counter } from '../../common/metrics.js';
+import type { Auditor } from '../../audit/index.js';
+import { loadCa } from './ca.js';
+import { attachConnect } from './connect.js';
+import { createLeafManager, type LeafManager } from './leaf.js';
+
+export { initCa, issueLeaf, loadCa, caFiles, type LocalCa, type Leaf } from './ca.js';
+export type { LeafManager, LeafInfo } from './leaf.js';
+
+export interface TransparentParts {
+  /** The in-memory leaf (renew() forces a renewal); undefined while the mode is off. */
+  readonly leaf?: LeafManager;
+  /** The name-override addresses actually bound (https://host:port). */
+  readonly urls: readonly string[];
+}
+
+export interface TransparentDeps {
+  config: Config;
+  botServer: Server;
+  auditor: Pick<Auditor, 'append'>;
+  logger: Logger;
+  registry: Registry;
+}
+
+export async function setupTransparent(deps: TransparentDeps, closers: (() => Promise<unknown>)[]): Promise<TransparentParts> {
+  const { config, botServer, registry } = deps;
+  const t = config.transparent;
+  const logger = deps.logger.child({ part: 'transparent' });
+  let leaf: LeafManager | undefined;
+  if (t.enabled) {
+    const ca = await loadCa(config.dataDir, { dir: t.caDir });
+    const l = await createLeafManager({ ca, names: [...t.hosts, ...t.names], lifetimeMs: t.leafLifetimeMs, renewBeforeMs: t.renewBeforeMs, logger, registry });
+    leaf = l;
+    closers.push(async () => l.close());
+    logger.info(
+      { ca: ca.files.certFile, fingerprint256: ca.fingerprint256, hosts: t.hosts, ports: t.ports },
+      'transparent mode on: CONNECT to Kiwoom is served here',
+    );
+  }
+  attachConnect(botServer, { config: t, leaf, auditor: deps.auditor, logger, registry, language: config.language });
+
+  const urls: string[] = [];
+  if (leaf) {
+    const handshakeFailures = counter(registry, 'kguard_transparent_tls_failures_total', 'Failed TLS handshakes on the name-override addresses');
+    for (const addr of t.listen) {
+      const l = leaf;
+      const server: TlsServer = createTlsServer({ ...l.options(), handshakeTimeout: t.handshakeTimeoutMs, ALPNProtocols: ['http/1.1'] }, (socket) =>
+        botServer.emit('connection', socket),
+      );
+      server.on('tlsClientError', () => handshakeFailures.inc());
+      l.onRenew(() => server.setSecureContext(l.options()));
+      server.listen(addr.port, addr.host);
+      await once(server, 'listening');
+      const a = server.address() as AddressInfo;
+      urls.push(`https://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
+      closers.push(async () => {
+        server.close();
+      });
+    }
+    if (urls.length > 0) logger.info({ urls }, "name-override mode: TLS for Kiwoom's names served here");
+  }
+  return { leaf, urls };
+}
