@@ -42,6 +42,27 @@ export function parseExchangeBody(raw: Buffer): ExchangeBody {
   }
 }
 
+/**
+ * Whether an `appkey` looks like a real Kiwoom app key rather than a bot id:
+ * bot ids are lower-case (BOT_ID_PATTERN), Kiwoom's keys are long
+ * base64-style strings of mixed case and digits. Only asked about an appkey
+ * that is no known bot id.
+ */
+export function looksLikeKiwoomAppKey(v: string): boolean {
+  return v.length >= 20 && v.length <= 512 && /^[A-Za-z0-9+/=_-]+$/.test(v) && /[A-Z]/.test(v) && /[a-z]/.test(v) && /[0-9]/.test(v);
+}
+
+/**
+ * Refuses a real Kiwoom app key (KG2013, no detail: the key is never echoed,
+ * logged or forwarded); `onRealKey` hears of it first (alert, metric, audit).
+ */
+function refuseRealKey(fields: Record<string, unknown>, bots: BotRegistry, onRealKey?: (appkey: string) => void): void {
+  const v = fields.appkey;
+  if (typeof v !== 'string' || bots.get(v) || !looksLikeKiwoomAppKey(v)) return;
+  onRealKey?.(v);
+  throw new GuardError('KG2013');
+}
+
 function requireString(fields: Record<string, unknown>, name: string, max = 4096): string {
   const v = fields[name];
   if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new GuardError('KG1010', name);
@@ -61,9 +82,11 @@ export async function exchangeToken(
   bots: BotRegistry,
   sessions: Sessions,
   okMessage: string,
+  onRealKey?: (appkey: string) => void,
 ): Promise<{ bot: BotRecord; response: TokenResponse; jti: string }> {
   const { fields, secret } = parseExchangeBody(raw);
   try {
+    refuseRealKey(fields, bots, onRealKey);
     if (fields.grant_type !== 'client_credentials') throw new GuardError('KG2008');
     const botId = requireString(fields, 'appkey', 64);
     const bot = await bots.authenticate(botId, secret);
@@ -80,9 +103,15 @@ export async function exchangeToken(
 }
 
 /** Kiwoom's revoke shape: appkey + secretkey + token. Revokes the sidecar token's jti. */
-export async function revokeToken(raw: Buffer, bots: BotRegistry, sessions: Sessions): Promise<{ bot: BotRecord; claims: SessionClaims }> {
+export async function revokeToken(
+  raw: Buffer,
+  bots: BotRegistry,
+  sessions: Sessions,
+  onRealKey?: (appkey: string) => void,
+): Promise<{ bot: BotRecord; claims: SessionClaims }> {
   const { fields, secret } = parseExchangeBody(raw);
   try {
+    refuseRealKey(fields, bots, onRealKey);
     const botId = requireString(fields, 'appkey', 64);
     const token = requireString(fields, 'token');
     const bot = await bots.authenticate(botId, secret);

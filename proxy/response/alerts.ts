@@ -14,6 +14,8 @@ export interface Alerts {
   notify(inc: Incident, alert: Alert): Promise<void>;
   /** Medium risk: an alert only, at most once per bot per cooldown. */
   onRiskAlert(assessment: RiskLike, call: HighRiskCall): Promise<void>;
+  /** A security event that is no incident (a real Kiwoom key in a bot's hands): at most once per `key` per cooldown. */
+  onSecurityAlert(key: string, alert: Alert): Promise<void>;
 }
 
 /** Bound on locally remembered alert cooldowns (one per bot); beyond it the store alone decides. */
@@ -80,5 +82,10 @@ export function createAlerts(ctx: ResponseContext): Alerts {
     ctx.track(notifier.notify(alert));
   }
 
-  return { alertFor, notify, onRiskAlert };
+  async function onSecurityAlert(key: string, alert: Alert): Promise<void> {
+    if (cfg.alertCooldownMs > 0 && !(await store.setIfAbsent(K.alertCooldown(`security:${alert.event}:${key}`), '1', cfg.alertCooldownMs))) return;
+    ctx.track(notifier.notify(alert));
+  }
+
+  return { alertFor, notify, onRiskAlert, onSecurityAlert };
 }

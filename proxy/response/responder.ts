@@ -19,6 +19,7 @@ import { createLockCheck, type LockCheckCall } from './lock-check.js';
 import { createLockdown, type HighRiskCall, type LockdownRequest, type RiskLike } from './lockdown.js';
 import { createRecovery } from './recovery.js';
 import type { Holding } from './types.js';
+import type { Alert } from './webhooks.js';
 
 // Re-exported so index.ts and existing imports of './responder.js' keep working.
 export type { ResponderOptions } from './context.js';
@@ -32,6 +33,8 @@ export interface Responder {
   onHighRisk(assessment: RiskLike, call: HighRiskCall): Promise<IncidentReport | undefined>;
   /** Medium risk: an alert only, at most once per bot per cooldown. */
   onRiskAlert(assessment: RiskLike, call: HighRiskCall): Promise<void>;
+  /** A security alert that opens no incident (e.g. a real Kiwoom app key presented), at most once per `key` per cooldown. */
+  onSecurityAlert(key: string, alert: Alert): Promise<void>;
   /** Throws KG3008 while the bot, its account or everything is locked. */
   checkLockdown(call: LockCheckCall): Promise<void>;
   /** Incident id holding a lock on this bot/account, if any. */
@@ -66,6 +69,7 @@ export function createResponder(opts: ResponderOptions): Responder {
     lockdown,
     onHighRisk,
     onRiskAlert: alerts.onRiskAlert,
+    onSecurityAlert: alerts.onSecurityAlert,
     checkLockdown: lockCheck.checkLockdown,
     lockedBy: lockCheck.lockedBy,
     snapshotHoldings: holdings.snapshotHoldings,

@@ -29,6 +29,7 @@ import { lookupApi } from '../kiwoom/catalogue.js';
 import type { Store } from '../state/types.js';
 import type { Simulator } from '../sim/index.js';
 import { buildPipelines } from './pipeline/index.js';
+import { createRealKeyReporter } from './pipeline/real-key.js';
 import { createBotControl, type BotControl } from './bot-control.js';
 import { createBotListener } from './listener.js';
 import { setupRealtime, type RealtimeParts } from './realtime-setup.js';
@@ -261,6 +262,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       responder,
       logger,
       clock,
+      realKey: createRealKeyReporter({ auditor, fingerprintKey, responder, registry, logger }),
     });
     // Records deeper down (decrypt and broker-token audit records) name the
     // request they serve, and the read-only state fallback knows the kind of call.

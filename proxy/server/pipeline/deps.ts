@@ -10,6 +10,7 @@ import type { PolicyEngineInternals } from '../../policy/engine.js';
 import type { PolicyEngine } from '../../policy/types.js';
 import type { Responder } from '../../response/index.js';
 import type { RiskEngine } from '../../risk/index.js';
+import type { RealKeyReporter } from './real-key.js';
 
 export interface PipelineDeps {
   maxBodyBytes: number;
@@ -28,4 +29,6 @@ export interface PipelineDeps {
   logger: Logger;
   /** Clock for behaviour analysis (risk time-of-week, live counters). */
   clock: () => number;
+  /** Hears of a real Kiwoom app key presented at the token exchange (alert, metric, audit). */
+  realKey?: RealKeyReporter;
 }

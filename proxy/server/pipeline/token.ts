@@ -6,9 +6,9 @@ import { exchangeToken, revokeToken } from '../../auth/index.js';
 import { jsonReply, type RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 
-export function tokenExchange(deps: Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage'>) {
+export function tokenExchange(deps: Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage' | 'realKey'>) {
   return async (ctx: RequestContext): Promise<void> => {
-    const { bot, response, jti } = await exchangeToken(ctx.body, deps.bots, deps.sessions, deps.okMessage);
+    const { bot, response, jti } = await exchangeToken(ctx.body, deps.bots, deps.sessions, deps.okMessage, (k) => deps.realKey?.(ctx, k));
     ctx.bot = bot;
     await deps.auditor.append({ type: 'session.issued', requestId: ctx.id, botId: bot.id, jti, sourceIp: ctx.sourceIp }, { durability: 'write' }).catch(() => {
       throw new GuardError('KG6001');
@@ -17,9 +17,9 @@ export function tokenExchange(deps: Pick<PipelineDeps, 'bots' | 'sessions' | 'au
   };
 }
 
-export function tokenRevoke(deps: Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage'>) {
+export function tokenRevoke(deps: Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage' | 'realKey'>) {
   return async (ctx: RequestContext): Promise<void> => {
-    const { bot, claims } = await revokeToken(ctx.body, deps.bots, deps.sessions);
+    const { bot, claims } = await revokeToken(ctx.body, deps.bots, deps.sessions, (k) => deps.realKey?.(ctx, k));
     ctx.bot = bot;
     await deps.auditor.append({ type: 'session.revoked', requestId: ctx.id, botId: bot.id, jti: claims.jti }).catch(() => undefined);
     ctx.reply = jsonReply(200, { return_code: 0, return_msg: deps.okMessage });
