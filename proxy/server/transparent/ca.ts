@@ -60,7 +60,7 @@ export interface Leaf {
 function serial(): string {
   // Positive, 16 bytes of randomness (RFC 5280: at most 20 octets, non-negative).
   const b = randomBytes(16);
-  b[0] = b[0]! & 0x7f;
+  b[0] = (b[0]! & 0x3f) | 0x40;
   return b.toString('hex');
 }
 
