@@ -1,0 +1,244 @@
+// The figures: replays normal traffic alone (false positives) and every
+// attack scenario inside its victims' traffic (detection), then measures per
+// family and overall. Labels are read here, after the engine has scored.
+import { seoulDate } from '../../proxy/kiwoom/protocol/index.js';
+import { DEFAULT_STEP_UP } from '../../proxy/policy/compile.js';
+import { type CallRecord, evaluationConfig, replay } from './replay.js';
+import { type Corpus, type CorpusEvent, FAMILIES, type Family, type Labels } from './types.js';
+import type { RiskInput } from '../../proxy/risk/index.js';
+
+export interface ThresholdFigures {
+  readonly threshold: number;
+  readonly detected: number;
+  readonly scenarios: number;
+  readonly detectionRate: number;
+  /** Over detected scenarios: median calls (1 = the first attack call) and seconds from the first attack call. */
+  readonly medianCallsToDetect: number | null;
+  readonly medianSecondsToDetect: number | null;
+  /** KRW of attack orders that went out before detection (all of them when undetected): median and max over scenarios. */
+  readonly medianKrwMoved: number;
+  readonly maxKrwMoved: number;
+  /** Scenarios stopped before 1,000,000 KRW moved (the issue's goal, at the lockdown threshold). */
+  readonly stoppedUnder1M: number;
+}
+
+export interface FamilyFigures {
+  readonly family: Family | 'overall';
+  readonly stepUp: ThresholdFigures;
+  readonly lockdown: ThresholdFigures;
+}
+
+export interface ScenarioResult {
+  readonly id: string;
+  readonly family: Family;
+  readonly variant: string;
+  readonly victims: readonly string[];
+  readonly attackCalls: number;
+  readonly attackKrw: number;
+  readonly maxScore: number;
+  readonly firstStepUp: { calls: number; seconds: number; krwMoved: number } | null;
+  readonly firstLockdown: { calls: number; seconds: number; krwMoved: number } | null;
+  readonly krwMovedTotal: number;
+  readonly topDetectors: readonly string[];
+}
+
+export interface NormalFigures {
+  readonly calls: number;
+  readonly botDays: number;
+  readonly stepUps: number;
+  readonly admin: number;
+  readonly lockdowns: number;
+  readonly stepUpsPer10k: number;
+  readonly lockdownsPer10k: number;
+  readonly stepUpsPerBotDay: number;
+  readonly byProfile: Record<string, { calls: number; botDays: number; stepUps: number; lockdowns: number }>;
+  readonly detectorsOnStepUps: Record<string, number>;
+}
+
+export interface SweepPoint {
+  readonly threshold: number;
+  readonly normalPer10k: number;
+  readonly detection: Record<Family, number>;
+}
+
+export interface Results {
+  readonly seed: number;
+  readonly thresholds: { readonly stepUp: number; readonly lockdown: number };
+  readonly corpus: {
+    readonly days: number;
+    readonly tradingDays: number;
+    readonly bots: number;
+    readonly normalCalls: number;
+    readonly scenarios: number;
+    readonly attackCalls: number;
+  };
+  readonly normal: NormalFigures;
+  readonly families: readonly FamilyFigures[];
+  readonly scenarios: readonly ScenarioResult[];
+  readonly sweep: readonly SweepPoint[];
+}
+
+function median(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const moved = (r: CallRecord): number => (r.outcome === 'forwarded' || r.outcome === 'held-approved' ? r.notional : 0);
+
+function firstCatch(records: readonly CallRecord[], caught: (r: CallRecord) => boolean): ScenarioResult['firstStepUp'] {
+  const i = records.findIndex(caught);
+  if (i < 0) return null;
+  const krwMoved = records.slice(0, i).reduce((a, r) => a + moved(r), 0);
+  return { calls: i + 1, seconds: (records[i]!.t - records[0]!.t) / 1000, krwMoved };
+}
+
+function figures(results: readonly ScenarioResult[], threshold: number, key: 'firstStepUp' | 'firstLockdown'): ThresholdFigures {
+  const hits = results.filter((r) => r[key] !== null);
+  const krw = results.map((r) => r[key]?.krwMoved ?? r.krwMovedTotal);
+  return {
+    threshold,
+    detected: hits.length,
+    scenarios: results.length,
+    detectionRate: results.length === 0 ? 0 : hits.length / results.length,
+    medianCallsToDetect: median(hits.map((r) => r[key]!.calls)),
+    medianSecondsToDetect: median(hits.map((r) => r[key]!.seconds)),
+    medianKrwMoved: median(krw) ?? 0,
+    maxKrwMoved: Math.max(0, ...krw),
+    stoppedUnder1M: results.filter((r) => r[key] !== null && r[key]!.krwMoved < 1_000_000).length,
+  };
+}
+
+export interface EvaluateOptions {
+  /** Sees every input the engine is given (the test checks no label leaks into it). */
+  readonly onInput?: (input: RiskInput) => void;
+  readonly log?: (line: string) => void;
+}
+
+export async function evaluate(corpus: Corpus, labels: Labels, opts: EvaluateOptions = {}): Promise<Results> {
+  const cfg = evaluationConfig();
+  // The policy holds above its stepUp (policy/compile DEFAULT_STEP_UP); the engine locks down at its lockdown threshold.
+  const stepUp = DEFAULT_STEP_UP;
+  const lockdown = cfg.thresholds.lockdown;
+  const isNormal = (ev: CorpusEvent): boolean => labels.events.get(ev.id)?.class === 'normal';
+  const common = { ...(opts.onInput ? { onInput: opts.onInput } : {}), config: cfg };
+
+  // 1. Normal traffic alone: every held call is the owner's own and approved; a lockdown is unlocked at once.
+  const normalRecords = await replay(corpus, corpus.traffic, { approve: () => true, haltOnLockdown: false, ...common });
+  opts.log?.(`normal replay: ${normalRecords.length} calls`);
+
+  // 2. Each scenario inside its victims' traffic; the approver refuses held attack calls; a lockdown halts the bot.
+  const scenarios: ScenarioResult[] = [];
+  for (const s of corpus.scenarios) {
+    const truth = labels.scenarios.get(s.id)!;
+    const victims = new Set(s.victims);
+    const end = Math.max(...s.events.map((e) => e.t)) + 10 * 60_000;
+    const stream = [...corpus.traffic.filter((e) => victims.has(e.bot) && e.t <= end), ...s.events].sort((a, b) => a.t - b.t || a.id - b.id);
+    const records = await replay(corpus, stream, { approve: isNormal, haltOnLockdown: true, ...common });
+    const attackIds = new Set(s.events.map((e) => e.id));
+    const attack = records.filter((r) => attackIds.has(r.eventId));
+    const det: Record<string, number> = {};
+    for (const r of attack) for (const d of r.detectors) det[d] = (det[d] ?? 0) + 1;
+    scenarios.push({
+      id: s.id,
+      family: truth.family,
+      variant: truth.variant,
+      victims: s.victims,
+      attackCalls: attack.length,
+      attackKrw: attack.reduce((a, r) => a + r.notional, 0),
+      maxScore: Math.max(0, ...attack.map((r) => r.score)),
+      firstStepUp: firstCatch(attack, (r) => r.highRisk || r.score > stepUp),
+      firstLockdown: firstCatch(attack, (r) => r.highRisk),
+      krwMovedTotal: attack.reduce((a, r) => a + moved(r), 0),
+      topDetectors: Object.entries(det)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 3)
+        .map(([d]) => d),
+    });
+    opts.log?.(`${s.id} ${truth.family}/${truth.variant}: ${records.length} calls replayed, max score ${scenarios.at(-1)!.maxScore}`);
+  }
+
+  const families: FamilyFigures[] = [...FAMILIES, 'overall' as const].map((family) => {
+    const rs = family === 'overall' ? scenarios : scenarios.filter((r) => r.family === family);
+    return { family, stepUp: figures(rs, stepUp, 'firstStepUp'), lockdown: figures(rs, lockdown, 'firstLockdown') };
+  });
+
+  return {
+    seed: corpus.seed,
+    thresholds: { stepUp, lockdown },
+    corpus: {
+      days: corpus.days.length,
+      tradingDays: corpus.days.filter((d) => d.trading).length,
+      bots: corpus.bots.length,
+      normalCalls: corpus.traffic.length,
+      scenarios: corpus.scenarios.length,
+      attackCalls: corpus.scenarios.reduce((a, s) => a + s.events.length, 0),
+    },
+    normal: normalFigures(normalRecords, labels, stepUp),
+    families,
+    scenarios,
+    sweep: sweep(normalRecords, scenarios),
+  };
+}
+
+function normalFigures(records: readonly CallRecord[], labels: Labels, stepUp: number): NormalFigures {
+  const botDays = new Set<string>();
+  const byProfile: NormalFigures['byProfile'] = {};
+  const detectorsOnStepUps: Record<string, number> = {};
+  let stepUps = 0,
+    admin = 0,
+    lockdowns = 0;
+  const dayKeys = new Map<string, Set<string>>();
+  for (const r of records) {
+    const profile = labels.botProfiles.get(r.bot)!;
+    const p = byProfile[profile] ?? { calls: 0, botDays: 0, stepUps: 0, lockdowns: 0 };
+    byProfile[profile] = p;
+    p.calls++;
+    const key = `${r.bot}|${seoulDate(r.t)}`;
+    botDays.add(key);
+    const set = dayKeys.get(profile) ?? new Set<string>();
+    set.add(key);
+    dayKeys.set(profile, set);
+    if (r.highRisk) {
+      lockdowns++;
+      p.lockdowns++;
+    }
+    if (r.highRisk || r.score > stepUp) {
+      stepUps++;
+      p.stepUps++;
+      for (const d of r.detectors) detectorsOnStepUps[d] = (detectorsOnStepUps[d] ?? 0) + 1;
+    }
+    if (r.level === 'admin' || r.level === 'lockdown') admin++;
+  }
+  for (const [profile, set] of dayKeys) byProfile[profile]!.botDays = set.size;
+  const n = records.length || 1;
+  return {
+    calls: records.length,
+    botDays: botDays.size,
+    stepUps,
+    admin,
+    lockdowns,
+    stepUpsPer10k: (stepUps / n) * 10_000,
+    lockdownsPer10k: (lockdowns / n) * 10_000,
+    stepUpsPerBotDay: stepUps / Math.max(1, botDays.size),
+    byProfile,
+    detectorsOnStepUps,
+  };
+}
+
+function sweep(normal: readonly CallRecord[], scenarios: readonly ScenarioResult[]): SweepPoint[] {
+  const out: SweepPoint[] = [];
+  const scores = normal.map((r) => r.score);
+  for (let i = 0; i <= 50; i++) {
+    const thr = i / 50;
+    const detection = Object.fromEntries(
+      FAMILIES.map((f) => {
+        const rs = scenarios.filter((s) => s.family === f);
+        return [f, rs.length === 0 ? 0 : rs.filter((s) => s.maxScore >= thr && s.maxScore > 0).length / rs.length];
+      }),
+    ) as Record<Family, number>;
+    out.push({ threshold: thr, normalPer10k: (scores.filter((s) => s >= thr && s > 0).length / Math.max(1, scores.length)) * 10_000, detection });
+  }
+  return out;
+}

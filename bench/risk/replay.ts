@@ -1,0 +1,124 @@
+// Replays corpus events through the real risk engine the way the sidecar
+// calls it (engine level, not over HTTP): the pipeline's own riskInput()
+// builds the input from the event, holdings come from the bot's last balance
+// inquiry as in the risk stage, assess() scores, isHighRisk() locks down, a
+// score above the policy's step-up holds the call for approval, and learn()
+// runs only for calls that went out — exactly the after-stage's rule.
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { lookupApi } from '../../proxy/kiwoom/catalogue.js';
+import { baseCode } from '../../proxy/kiwoom/protocol/index.js';
+import { DEFAULT_STEP_UP } from '../../proxy/policy/compile.js';
+import { createRiskEngine, parseRiskConfig, type RiskConfig, type RiskEngine, type RiskInput, type RiskLevel } from '../../proxy/risk/index.js';
+import type { Parsed } from '../../proxy/server/pipeline/need.js';
+import { riskInput } from '../../proxy/server/pipeline/risk.js';
+import { createMemoryStore } from '../../proxy/state/index.js';
+import { API, KRX_HOLIDAYS } from './market.js';
+import type { Corpus, CorpusEvent } from './types.js';
+
+export type Outcome = 'forwarded' | 'held-approved' | 'held-refused' | 'lockdown' | 'halted' | 'unknown-api';
+
+export interface CallRecord {
+  readonly eventId: number;
+  readonly t: number;
+  readonly bot: string;
+  readonly score: number;
+  readonly level: RiskLevel;
+  readonly highRisk: boolean;
+  readonly outcome: Outcome;
+  /** KRW of a new order (qty × price from its body), 0 otherwise. */
+  readonly notional: number;
+  /** Detectors that fired, highest contribution first. */
+  readonly detectors: readonly string[];
+}
+
+export interface ReplayOptions {
+  /**
+   * The human approver of a held call. It is the only place ground truth
+   * enters the replay, and it never reaches the engine: it decides after
+   * the score whether a held call goes out (and so is learned).
+   */
+  readonly approve: (ev: CorpusEvent) => boolean;
+  /** A locked-down bot stays halted for the rest of the replay (attack runs) or is unlocked at once (false-positive runs). */
+  readonly haltOnLockdown: boolean;
+  /** Observes every engine input (tests check what the engine sees). */
+  readonly onInput?: (input: RiskInput) => void;
+  readonly config?: RiskConfig;
+}
+
+/** The config the evaluation runs: defaults, with the corpus' KRX holidays configured as an operator would. */
+export function evaluationConfig(): RiskConfig {
+  return parseRiskConfig({ holidays: [...KRX_HOLIDAYS] });
+}
+
+export function notionalOfEvent(ev: CorpusEvent): number {
+  if (ev.apiId !== API.buy && ev.apiId !== API.sell) return 0;
+  const q = Number(ev.body.ord_qty),
+    p = Number(ev.body.ord_uv);
+  return Number.isFinite(q) && Number.isFinite(p) ? q * p : 0;
+}
+
+/** The events' inputs as the pipeline's risk stage builds them (bot record, classified entry, parsed body). */
+function inputFor(ev: CorpusEvent, account: string, now: number): RiskInput | undefined {
+  const entry = lookupApi(ev.apiId);
+  if (!entry) return undefined;
+  const ctx = { bot: { id: ev.bot, account }, apiId: ev.apiId, entry, json: { ...ev.body }, sourceIp: ev.sourceIp } as unknown as Parsed;
+  return riskInput(ctx, now);
+}
+
+export async function replay(corpus: Corpus, events: readonly CorpusEvent[], opts: ReplayOptions): Promise<CallRecord[]> {
+  let clock = events[0]?.t ?? 0;
+  const store = createMemoryStore({ now: () => clock, maxKeys: 5_000_000 });
+  const config = opts.config ?? evaluationConfig();
+  const engine: RiskEngine = createRiskEngine({ config, store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => clock });
+  const accountOf = new Map(corpus.bots.map((b) => [b.id, b.account]));
+  // The simulated broker: positions per account (every forwarded order fills), and the holdings
+  // baseline the sidecar records from a bot's own balance inquiry (after/holdings.ts).
+  const positions = new Map(Object.entries(corpus.openingHoldings).map(([a, h]) => [a, new Map(Object.entries(h))]));
+  const lastBalance = new Map<string, Map<string, number>>();
+  const halted = new Set<string>();
+  const out: CallRecord[] = [];
+  try {
+    for (const ev of events) {
+      clock = ev.t;
+      const account = accountOf.get(ev.bot)!;
+      const base = { eventId: ev.id, t: ev.t, bot: ev.bot, notional: notionalOfEvent(ev) };
+      if (halted.has(ev.bot)) {
+        out.push({ ...base, score: 0, level: 'none', highRisk: false, outcome: 'halted', detectors: [] });
+        continue;
+      }
+      let input = inputFor(ev, account, clock);
+      if (!input) {
+        out.push({ ...base, score: 0, level: 'none', highRisk: false, outcome: 'unknown-api', detectors: [] });
+        continue;
+      }
+      if (input.side === 'sell' && input.stkCd) {
+        const held = lastBalance.get(account)?.get(baseCode(input.stkCd));
+        if (lastBalance.has(account)) input = { ...input, holdingQty: held ?? 0 };
+      }
+      opts.onInput?.(input);
+      const a = await engine.assess(input);
+      const highRisk = engine.isHighRisk(a);
+      let outcome: Outcome = 'forwarded';
+      if (highRisk) {
+        outcome = 'lockdown';
+        if (opts.haltOnLockdown) halted.add(ev.bot);
+      } else if (a.score > DEFAULT_STEP_UP) outcome = opts.approve(ev) ? 'held-approved' : 'held-refused';
+      out.push({ ...base, score: a.score, level: a.level, highRisk, outcome, detectors: a.contributions.map((c) => c.detector) });
+      if (outcome !== 'forwarded' && outcome !== 'held-approved') continue;
+      // The call went out: the broker acts on it, the holdings baseline follows a balance inquiry, the baseline learns.
+      const pos = positions.get(account) ?? new Map<string, number>();
+      positions.set(account, pos);
+      if ((ev.apiId === API.buy || ev.apiId === API.sell) && ev.body.stk_cd) {
+        const code = baseCode(ev.body.stk_cd);
+        const q = Number(ev.body.ord_qty) || 0;
+        pos.set(code, Math.max(0, (pos.get(code) ?? 0) + (ev.apiId === API.buy ? q : -q)));
+      }
+      if (ev.apiId === API.balance) lastBalance.set(account, new Map(pos));
+      await engine.learn(input, { allowed: true, completed: true });
+    }
+  } finally {
+    await store.close();
+  }
+  return out;
+}
