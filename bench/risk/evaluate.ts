@@ -3,7 +3,7 @@
 // family and overall. Labels are read here, after the engine has scored.
 import { seoulDate } from '../../proxy/kiwoom/protocol/index.js';
 import { DEFAULT_STEP_UP } from '../../proxy/policy/compile.js';
-import { type CallRecord, evaluationConfig, replay } from './replay.js';
+import { type CallRecord, type EngineVariant, evaluationConfig, replay } from './replay.js';
 import { type Corpus, type CorpusEvent, FAMILIES, type Family, type Labels } from './types.js';
 import type { RiskInput } from '../../proxy/risk/index.js';
 
@@ -62,6 +62,7 @@ export interface SweepPoint {
 }
 
 export interface Results {
+  readonly engine: EngineVariant;
   readonly seed: number;
   readonly thresholds: { readonly stepUp: number; readonly lockdown: number };
   readonly corpus: {
@@ -114,10 +115,11 @@ export interface EvaluateOptions {
   /** Sees every input the engine is given (the test checks no label leaks into it). */
   readonly onInput?: (input: RiskInput) => void;
   readonly log?: (line: string) => void;
+  readonly engine?: EngineVariant;
 }
 
 export async function evaluate(corpus: Corpus, labels: Labels, opts: EvaluateOptions = {}): Promise<Results> {
-  const cfg = evaluationConfig();
+  const cfg = evaluationConfig(opts.engine);
   // The policy holds above its stepUp (policy/compile DEFAULT_STEP_UP); the engine locks down at its lockdown threshold.
   const stepUp = DEFAULT_STEP_UP;
   const lockdown = cfg.thresholds.lockdown;
@@ -165,6 +167,7 @@ export async function evaluate(corpus: Corpus, labels: Labels, opts: EvaluateOpt
   });
 
   return {
+    engine: opts.engine ?? 'current',
     seed: corpus.seed,
     thresholds: { stepUp, lockdown },
     corpus: {

@@ -46,9 +46,14 @@ export interface ReplayOptions {
   readonly config?: RiskConfig;
 }
 
-/** The config the evaluation runs: defaults, with the corpus' KRX holidays configured as an operator would. */
-export function evaluationConfig(): RiskConfig {
-  return parseRiskConfig({ holidays: [...KRX_HOLIDAYS] });
+export type EngineVariant = 'rules' | 'current';
+
+/**
+ * The config the evaluation runs: defaults, with the corpus' KRX holidays configured as an operator would.
+ * 'rules' is the per-bot baseline of issue 17 (the cross-tenant detectors off); 'current' is every default.
+ */
+export function evaluationConfig(variant: EngineVariant = 'current'): RiskConfig {
+  return parseRiskConfig({ holidays: [...KRX_HOLIDAYS], ...(variant === 'rules' ? { weights: { shared_source: 0, herd: 0 } } : {}) });
 }
 
 export function notionalOfEvent(ev: CorpusEvent): number {

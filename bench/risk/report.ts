@@ -83,7 +83,9 @@ export function sweepSvg(r: Results): string {
   const o: string[] = [];
   o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   o.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  o.push(`<text x="${m.left}" y="24" font-size="16" font-weight="bold">Risk engine baseline: detection rate vs score threshold, per attack family</text>`);
+  o.push(
+    `<text x="${m.left}" y="24" font-size="16" font-weight="bold">Risk engine (${r.engine === 'rules' ? 'rules only' : 'with cross-tenant detectors'}): detection rate vs score threshold, per family</text>`,
+  );
   o.push(
     `<text x="${m.left}" y="44" fill="#555">seed ${r.seed}; a scenario counts as detected at t when one attack call scores &gt;= t; dashed: normal calls flagged per 10,000 (right axis, log)</text>`,
   );

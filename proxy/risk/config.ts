@@ -16,6 +16,8 @@ export const DETECTORS = [
   'cancel_storm', // cancel / modify rate far above usual
   'mode_switch', // a query-only bot suddenly places orders
   'drain', // selling everything / buying illiquid names
+  'shared_source', // cross-tenant: one source address presents many bots' credentials
+  'herd', // cross-tenant: many accounts trade one symbol, new to each, the same way within minutes
 ] as const;
 export type DetectorName = (typeof DETECTORS)[number];
 
@@ -25,7 +27,7 @@ export type DetectorName = (typeof DETECTORS)[number];
  * behaviour. Only these may push a warming-up bot's score over step-up: a new
  * bot has no baseline, so "unlike its baseline" means nothing yet.
  */
-export const ABSOLUTE_DETECTORS: ReadonlySet<DetectorName> = new Set<DetectorName>(['session', 'cidr', 'drain']);
+export const ABSOLUTE_DETECTORS: ReadonlySet<DetectorName> = new Set<DetectorName>(['session', 'cidr', 'drain', 'shared_source']);
 
 export interface MarketSession {
   /** 0 = Sunday ... 6 = Saturday (Seoul; the one weekday convention, see common/kst.ts) */
@@ -83,6 +85,17 @@ export interface RiskConfig {
     readonly drainHoldingFraction: number;
     readonly illiquidAdvFraction: number;
   };
+  /** Cross-tenant signals, counted in the shared Store. */
+  readonly crossTenant: {
+    readonly sourceWindowMs: number;
+    /** Distinct bots from one source within the window before it scores. */
+    readonly sharedSourceMinBots: number;
+    readonly herdWindowMs: number;
+    /** Distinct accounts trading one symbol new to each, same side, within the window, before it scores. */
+    readonly herdMinAccounts: number;
+    /** Members recorded per source or symbol and window (bounded cardinality). */
+    readonly maxTracked: number;
+  };
 }
 
 export const DEFAULT_WEIGHTS: Readonly<Record<DetectorName, number>> = {
@@ -98,6 +111,8 @@ export const DEFAULT_WEIGHTS: Readonly<Record<DetectorName, number>> = {
   cancel_storm: 0.6,
   mode_switch: 0.45,
   drain: 0.9,
+  shared_source: 0.7,
+  herd: 0.8,
 };
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
@@ -136,6 +151,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     'location',
     'volume',
     'pattern',
+    'crossTenant',
   ]);
   const w = section(r.weights, `${path}.weights`, DETECTORS);
   const weights = Object.fromEntries(DETECTORS.map((d) => [d, num(w, d, `${path}.weights`, DEFAULT_WEIGHTS[d], 0, 1)])) as Record<DetectorName, number>;
@@ -211,6 +227,14 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     'illiquidAdvFraction',
   ]);
   const pp = `${path}.pattern`;
+  const ct = section(r.crossTenant, `${path}.crossTenant`, [
+    'sourceWindowMinutes',
+    'sharedSourceMinBots',
+    'herdWindowMinutes',
+    'herdMinAccounts',
+    'maxTracked',
+  ]);
+  const cp = `${path}.crossTenant`;
   return {
     enabled: bool(r, 'enabled', path, true),
     warmupCalls: num(r, 'warmupCalls', path, 50, 0, 1e6, true),
@@ -251,6 +275,13 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
       drainNotionalFactor: num(pt, 'drainNotionalFactor', pp, 10, 1, 1000),
       drainHoldingFraction: num(pt, 'drainHoldingFraction', pp, 0.9, 0.01, 1),
       illiquidAdvFraction: num(pt, 'illiquidAdvFraction', pp, 0.05, 0.0001, 10),
+    },
+    crossTenant: {
+      sourceWindowMs: num(ct, 'sourceWindowMinutes', cp, 60, 1, 1440) * 60_000,
+      sharedSourceMinBots: num(ct, 'sharedSourceMinBots', cp, 3, 2, 10_000, true),
+      herdWindowMs: num(ct, 'herdWindowMinutes', cp, 10, 1, 1440) * 60_000,
+      herdMinAccounts: num(ct, 'herdMinAccounts', cp, 3, 2, 10_000, true),
+      maxTracked: num(ct, 'maxTracked', cp, 64, 2, 100_000, true),
     },
   };
 }

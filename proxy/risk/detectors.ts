@@ -17,6 +17,10 @@ export interface LiveCounters {
   readonly soldDistinct: number;
   /** KRW sold in the current drain window, this call included. */
   readonly soldNotional: number;
+  /** Cross-tenant: distinct bots seen from this source in its window, this one included. */
+  readonly sourceBots: number;
+  /** Cross-tenant: distinct accounts trading this symbol, new to each, this way in its window (0 when not counted). */
+  readonly herdAccounts: number;
 }
 
 export interface DetectorContext {
@@ -225,6 +229,26 @@ const drain: Detector = (ctx) => {
   return found.reduce((a, c) => (c.score > a.score ? c : a));
 };
 
+const sharedSource: Detector = (ctx) => {
+  const c = ctx.cfg.crossTenant;
+  const n = ctx.live.sourceBots;
+  if (n < c.sharedSourceMinBots) return undefined;
+  return {
+    score: clamp01(0.5 + (0.5 * (n - c.sharedSourceMinBots)) / c.sharedSourceMinBots),
+    reason: `source ${normaliseIp(ctx.input.sourceIp)} presented ${n} bots' credentials within ${c.sourceWindowMs / 60_000} min (threshold ${c.sharedSourceMinBots})`,
+  };
+};
+
+const herd: Detector = (ctx) => {
+  const c = ctx.cfg.crossTenant;
+  const n = ctx.live.herdAccounts;
+  if (n < c.herdMinAccounts) return undefined;
+  return {
+    score: clamp01(0.6 + (0.4 * (n - c.herdMinAccounts)) / c.herdMinAccounts),
+    reason: `${n} accounts ${ctx.input.side === 'sell' ? 'sold' : 'bought'} ${symbolOf(ctx.input.stkCd)}, new to each of them, within ${c.herdWindowMs / 60_000} min (threshold ${c.herdMinAccounts})`,
+  };
+};
+
 export const DETECTOR_FUNCTIONS: Readonly<Record<DetectorName, Detector>> = {
   time,
   session,
@@ -238,4 +262,6 @@ export const DETECTOR_FUNCTIONS: Readonly<Record<DetectorName, Detector>> = {
   cancel_storm: cancelStorm,
   mode_switch: modeSwitch,
   drain,
+  shared_source: sharedSource,
+  herd,
 };

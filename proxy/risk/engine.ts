@@ -5,8 +5,9 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { toGuardError } from '../common/errors.js';
 import type { Store } from '../state/types.js';
-import { learnInto, parseBaseline, symbolOf, notionalOf } from './baseline.js';
+import { learnInto, normaliseIp, parseBaseline, symbolOf, notionalOf, type Baseline } from './baseline.js';
 import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type RiskConfig } from './config.js';
+import { herdAccounts, sourceBots } from './cross-tenant.js';
 import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
 import { counter, histogram } from '../common/metrics.js';
 import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel, RiskOutcome } from './types.js';
@@ -61,12 +62,13 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     return cur + prev * (1 - elapsed);
   }
 
-  async function liveCounters(input: RiskInput, nowMs: number): Promise<LiveCounters> {
+  async function liveCounters(input: RiskInput, nowMs: number): Promise<Omit<LiveCounters, 'herdAccounts'>> {
     const bot = input.botId;
     const isCancel = input.kind === 'cancel' || input.kind === 'modify';
-    const [callsPerMinute, cancelsPerMinute] = await Promise.all([
+    const [callsPerMinute, cancelsPerMinute, sources] = await Promise.all([
       slidingCount(`risk:rate:${bot}`, nowMs, true),
       isCancel ? slidingCount(`risk:cxl:${bot}`, nowMs, true) : Promise.resolve(0),
+      cfg.weights.shared_source > 0 ? sourceBots(store, cfg, normaliseIp(input.sourceIp), bot, nowMs) : Promise.resolve(0),
     ]);
     let soldDistinct = 0,
       soldNotional = 0;
@@ -80,7 +82,16 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         store.incr(`risk:sellamt:${bot}:${win}`, Math.round(notionalOf(input) ?? 0), ttl),
       ]);
     }
-    return { callsPerMinute, cancelsPerMinute, soldDistinct, soldNotional };
+    return { callsPerMinute, cancelsPerMinute, soldDistinct, soldNotional, sourceBots: sources };
+  }
+
+  /** Herd counting needs the baseline: only a warm bot's order in a symbol new to it counts (one more round trip, rare). */
+  function herdCount(input: RiskInput, baseline: Baseline, nowMs: number): Promise<number> {
+    const sym = symbolOf(input.stkCd);
+    if (cfg.weights.herd === 0 || input.kind !== 'order' || !input.side || !sym || baseline.calls < cfg.warmupCalls || sym in baseline.symbols) {
+      return Promise.resolve(0);
+    }
+    return herdAccounts(store, cfg, sym, input.side, input.account, nowMs);
   }
 
   function timeOf(input: RiskInput): number {
@@ -95,8 +106,9 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       if (!cfg.enabled) {
         return { score: 0, level: 'none', contributions: [], warmingUp: false, baselineCalls: 0, assessedAt: new Date(nowMs).toISOString() };
       }
-      const [json, live] = await Promise.all([store.get(baselineKey(input.botId)), liveCounters(input, nowMs)]);
+      const [json, counted] = await Promise.all([store.get(baselineKey(input.botId)), liveCounters(input, nowMs)]);
       const baseline = parseBaseline(json, nowMs);
+      const live: LiveCounters = { ...counted, herdAccounts: await herdCount(input, baseline, nowMs) };
       const ctx = { input, nowMs, baseline, cfg, cidrs: cidrsFor(input.botId), live };
       const warmingUp = baseline.calls < cfg.warmupCalls || nowMs - baseline.firstSeen < cfg.warmupMs;
       const contributions: Contribution[] = [];

@@ -116,6 +116,7 @@ t.test('evaluation: labels never reach the engine; deterministic; every family r
   const md = markdownTable(r1);
   for (const f of FAMILIES) t.match(md, `| ${f} |`);
   const svg = sweepSvg(r1);
+  t.equal(r1.engine, 'current');
   t.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   t.equal((svg.match(/<polyline /g) ?? []).length, FAMILIES.length + 1, 'one line per family and the normal flag rate');
 });

@@ -1,0 +1,36 @@
+// Cross-tenant signals no single bot's baseline can see, shared through the
+// Store so every replica counts the same: how many bots one source address
+// presents within a window, and how many accounts trade one symbol, new to
+// each of them, in the same direction within minutes. Cardinality is bounded:
+// at most `maxTracked` members are recorded per source or symbol and window,
+// and every key expires with its window.
+import type { Store } from '../state/types.js';
+import type { RiskConfig } from './config.js';
+
+export interface CrossTenantCounts {
+  /** Distinct bots seen from this call's source in the current window, this one included (capped at maxTracked). */
+  readonly sourceBots: number;
+  /** Distinct accounts that traded this symbol (new to each) in this direction in the current window, this one included. */
+  readonly herdAccounts: number;
+}
+
+/** Adds a member to a windowed distinct count; returns the count (the count stops growing at `cap`). */
+async function distinct(store: Store, key: string, member: string, ttlMs: number, cap: number): Promise<number> {
+  const current = Number((await store.get(`${key}:n`)) ?? 0);
+  if (current >= cap) return current;
+  const fresh = await store.setIfAbsent(`${key}:m:${member}`, '1', ttlMs);
+  return fresh ? store.incr(`${key}:n`, 1, ttlMs) : current;
+}
+
+export function sourceBots(store: Store, cfg: RiskConfig, sourceIp: string, botId: string, nowMs: number): Promise<number> {
+  const c = cfg.crossTenant;
+  const win = Math.floor(nowMs / c.sourceWindowMs);
+  return distinct(store, `risk:xsrc:${sourceIp}:${win}`, botId, 2 * c.sourceWindowMs, c.maxTracked);
+}
+
+/** Counted only for a warm bot's order in a symbol its baseline has never seen (the caller checks). */
+export function herdAccounts(store: Store, cfg: RiskConfig, symbol: string, side: string, account: string, nowMs: number): Promise<number> {
+  const c = cfg.crossTenant;
+  const win = Math.floor(nowMs / c.herdWindowMs);
+  return distinct(store, `risk:xherd:${symbol}:${side}:${win}`, account, 2 * c.herdWindowMs, c.maxTracked);
+}

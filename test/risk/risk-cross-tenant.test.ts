@@ -1,0 +1,122 @@
+// Cross-tenant detectors: one source presenting many bots (shared_source) and
+// many accounts trading one symbol new to each the same way (herd), counted
+// in the shared Store with bounded cardinality.
+import t from 'tap';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { createMemoryStore } from '../../proxy/state/index.js';
+import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput } from '../../proxy/risk/index.js';
+import { GuardError } from '../../proxy/common/errors.js';
+
+const logger = pino({ level: 'silent' });
+const START = seoulToEpoch('2026-01-05', 10, 0);
+
+function setup(raw: Record<string, unknown> = {}) {
+  let clock = START;
+  const store = createMemoryStore({ now: () => clock });
+  // Two engines on one store: replicas share the counts.
+  const config = parseRiskConfig(raw);
+  const mk = () => createRiskEngine({ config, store, registry: new Registry(), logger, now: () => clock });
+  return { a: mk(), b: mk(), store, config, at: (ms: number) => (clock = ms), close: () => store.close() };
+}
+
+function call(over: Partial<RiskInput> & { botId: string; now: number }): RiskInput {
+  return { account: `acct-${over.botId}`, apiId: 'ka10001', kind: 'query', stkCd: '005930', sourceIp: '10.0.0.5', ...over };
+}
+
+/** Learns enough ordinary calls for a bot to be warm (warmupCalls 50, warmupHours 24). */
+async function warm(engine: ReturnType<typeof setup>['a'], botId: string, ip: string): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    const now = START - 3 * 86_400_000 + i * 60_000;
+    await engine.learn(call({ botId, now, sourceIp: ip }), { allowed: true, completed: true });
+  }
+}
+
+const detector = (a: { contributions: readonly { detector: string; reason: string }[] }, name: string) => a.contributions.find((c) => c.detector === name);
+
+t.test('config: defaults, knobs and range errors', async (t) => {
+  const d = parseRiskConfig({});
+  t.same(d.crossTenant, { sourceWindowMs: 3_600_000, sharedSourceMinBots: 3, herdWindowMs: 600_000, herdMinAccounts: 3, maxTracked: 64 });
+  t.equal(d.weights.shared_source, 0.7);
+  t.equal(d.weights.herd, 0.8);
+  const c = parseRiskConfig({ crossTenant: { sourceWindowMinutes: 5, sharedSourceMinBots: 4, herdWindowMinutes: 2, herdMinAccounts: 5, maxTracked: 10 } });
+  t.same(c.crossTenant, { sourceWindowMs: 300_000, sharedSourceMinBots: 4, herdWindowMs: 120_000, herdMinAccounts: 5, maxTracked: 10 });
+  for (const bad of [{ sharedSourceMinBots: 1 }, { herdMinAccounts: 1.5 }, { maxTracked: 1 }, { nope: 1 }]) {
+    t.throws(() => parseRiskConfig({ crossTenant: bad }), GuardError, JSON.stringify(bad));
+  }
+});
+
+t.test('shared_source: a third bot from one address scores, across replicas; other addresses and a new window do not', async (t) => {
+  const s = setup();
+  t.teardown(s.close);
+  const first = await s.a.assess(call({ botId: 'b1', now: START, sourceIp: '198.51.100.7' }));
+  const second = await s.b.assess(call({ botId: 'b2', now: START + 1_000, sourceIp: '198.51.100.7' }));
+  const again = await s.a.assess(call({ botId: 'b1', now: START + 2_000, sourceIp: '198.51.100.7' }));
+  t.notOk(detector(first, 'shared_source'));
+  t.notOk(detector(second, 'shared_source'));
+  t.notOk(detector(again, 'shared_source'), 'the same bot again is not a new one');
+  const third = await s.b.assess(call({ botId: 'b3', now: START + 3_000, sourceIp: '198.51.100.7' }));
+  const hit = detector(third, 'shared_source');
+  t.ok(hit, 'three bots from one source within the window');
+  t.match(hit!.reason, /198\.51\.100\.7 presented 3 bots' credentials within 60 min/);
+  const elsewhere = await s.a.assess(call({ botId: 'b4', now: START + 4_000, sourceIp: '198.51.100.8' }));
+  t.notOk(detector(elsewhere, 'shared_source'));
+  const later = await s.a.assess(call({ botId: 'b5', now: START + 2 * 3_600_000, sourceIp: '198.51.100.7' }));
+  t.notOk(detector(later, 'shared_source'), 'a new window starts afresh');
+  // Absolute: a brand-new (warming-up) bot is not capped by warm-up.
+  t.ok(third.warmingUp);
+  t.notOk((third.contributions.find((c) => c.detector === 'shared_source') as { warmupCapped?: boolean }).warmupCapped);
+});
+
+t.test('herd: three warm accounts buying one symbol new to each within minutes', async (t) => {
+  const s = setup();
+  t.teardown(s.close);
+  for (const b of ['h1', 'h2', 'h3', 'h4']) await warm(s.a, b, `10.1.0.${b.slice(1)}`);
+  const order = (botId: string, now: number, stkCd = '900107', side: 'buy' | 'sell' = 'buy') =>
+    call({
+      botId,
+      now,
+      apiId: side === 'buy' ? 'kt10000' : 'kt10001',
+      kind: 'order',
+      side,
+      stkCd,
+      qty: 100,
+      price: 3000,
+      sourceIp: `10.1.0.${botId.slice(1)}`,
+    });
+  t.notOk(detector(await s.a.assess(order('h1', START)), 'herd'));
+  t.notOk(detector(await s.b.assess(order('h2', START + 60_000)), 'herd'));
+  t.notOk(detector(await s.a.assess(order('h4', START + 70_000, '900107', 'sell')), 'herd'), 'the other direction counts apart');
+  t.notOk(detector(await s.a.assess(order('h3', START + 80_000, '005930')), 'herd'), 'a symbol the bot knows does not count');
+  const third = await s.b.assess(order('h3', START + 120_000));
+  const hit = detector(third, 'herd');
+  t.ok(hit, 'the third account in the window');
+  t.match(hit!.reason, /3 accounts bought 900107, new to each of them, within 10 min/);
+
+  const cold = setup();
+  t.teardown(cold.close);
+  for (const b of ['c1', 'c2', 'c3']) {
+    const a = await cold.a.assess(order(b, START));
+    t.notOk(detector(a, 'herd'), 'warming-up bots are not counted');
+  }
+});
+
+t.test('bounded cardinality: counts stop at maxTracked; weight 0 writes nothing', async (t) => {
+  const s = setup({ crossTenant: { maxTracked: 5 } });
+  t.teardown(s.close);
+  for (let i = 0; i < 20; i++) await s.a.assess(call({ botId: `m${i}`, now: START + i, sourceIp: '192.0.2.1' }));
+  const a = await s.a.assess(call({ botId: 'm99', now: START + 100, sourceIp: '192.0.2.1' }));
+  t.match(detector(a, 'shared_source')!.reason, /presented 5 bots/);
+  const win = Math.floor(START / 3_600_000);
+  let members = 0;
+  for (let i = 0; i < 20; i++) if ((await s.store.get(`risk:xsrc:192.0.2.1:${win}:m:m${i}`)) !== null) members++;
+  t.equal(members, 5, 'at most maxTracked member keys per source and window');
+
+  const off = setup({ weights: { shared_source: 0, herd: 0 } });
+  t.teardown(off.close);
+  for (let i = 0; i < 5; i++) {
+    const r = await off.a.assess(call({ botId: `z${i}`, now: START + i, sourceIp: '192.0.2.2' }));
+    t.notOk(detector(r, 'shared_source'));
+  }
+  t.equal(await off.store.get(`risk:xsrc:192.0.2.2:${Math.floor(START / 3_600_000)}:n`), null, 'nothing counted when the weight is 0');
+});
