@@ -25,9 +25,12 @@ const nowMs = (): number => performance.timeOrigin + performance.now();
 // take, issue lock, ledger intent + issue slot (one wait), lease put; and,
 // after the response, lease release, retire, drop and the index entry. A call
 // on a key whose token is live costs the governor slot only.
+// The cross-tenant shared-source detector (risk.crossTenant) adds one GET and
+// one SET to every call's risk reads, in the same wait: +2 commands, +0 waits.
+const CROSS_TENANT = 2;
 const BOUNDS = {
-  query: { critical: 15 + 2, total: 22 + 2, waits: 5 + 1 },
-  order: { critical: 16 + 2, total: 23 + 2, waits: 6 + 1 },
+  query: { critical: 15 + 2 + CROSS_TENANT, total: 22 + 2 + CROSS_TENANT, waits: 5 + 1 },
+  order: { critical: 16 + 2 + CROSS_TENANT, total: 23 + 2 + CROSS_TENANT, waits: 6 + 1 },
 };
 
 interface Seen {
