@@ -73,7 +73,7 @@ function failure(name: string, err: unknown): GuardError {
  * The key file's bytes, if group and others can do nothing with it. The mode is read from the
  * open file, not the path: a rename between a check and a read (a rotation) cannot slip a loose file in.
  */
-async function readPrivateKey(file: string): Promise<Buffer> {
+export async function readPrivateKey(file: string): Promise<Buffer> {
   const fh = await open(file, 'r');
   try {
     const mode = (await fh.stat()).mode;

@@ -6,8 +6,9 @@
 // file here); the public certificate (ca/ca.pem) is what bots trust. In
 // memory the CA key is a non-extractable CryptoKey: the PEM bytes are wiped
 // as soon as it is imported.
+import { readPrivateKey } from '../../common/tls-server.js';
 import { X509Certificate as NodeX509, createPrivateKey, generateKeyPairSync, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
@@ -75,18 +76,6 @@ async function cryptoKeys(pair: { privateKey: KeyObject; publicKey: KeyObject },
   }
 }
 
-/** Reads a secret file only if group and others can do nothing with it (mode read from the open file). */
-async function readPrivate(file: string): Promise<Buffer> {
-  const fh = await open(file, 'r');
-  try {
-    const mode = (await fh.stat()).mode;
-    if ((mode & 0o077) !== 0) throw new GuardError('KG4007', `${file} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
-    return await fh.readFile();
-  } finally {
-    await fh.close();
-  }
-}
-
 async function exists(file: string): Promise<boolean> {
   return readFile(file).then(
     () => true,
@@ -139,7 +128,7 @@ export async function loadCa(dataDir: string, opts: { dir?: string } = {}): Prom
   const files = caFiles(dataDir, opts.dir);
   let pem: Buffer | undefined;
   try {
-    pem = await readPrivate(files.keyFile);
+    pem = await readPrivateKey(files.keyFile);
     const certPem = await readFile(files.certFile, 'utf8');
     const nodeCert = new NodeX509(certPem);
     if (!nodeCert.ca) throw new GuardError('KG9003', `${files.certFile} is not a CA certificate`);
