@@ -11,7 +11,7 @@ import { startSimulator, type Simulator } from '../../proxy/sim/index.js';
 import { FIXTURES } from '../helpers/harness.js';
 import { call } from '../helpers/sim.js';
 import { spawnSidecar, type SidecarProcess } from '../helpers/sidecar-process.js';
-import { kguard, pooled } from './run-cli.js';
+import { kguard, kguardInProcess, pooled } from './run-cli.js';
 
 const BOT = 'cli-bot';
 const ACCOUNT = '5012345678';
@@ -64,11 +64,11 @@ t.before(async () => {
   tokenFile = path.join(dir, 'ops.token');
   viewerFile = path.join(dir, 'viewer.token');
   const provisioned = await Promise.all([
-    kguard(['keys', 'import', '--bot', BOT, '--account', ACCOUNT, ...dd()], { stdin: `${APP_KEY}\n${SECRET_KEY}\n` }),
-    kguard(['admins', 'add', 'ops', '--role', 'admin', '--token-out', tokenFile, ...dd()]),
+    kguardInProcess(['keys', 'import', '--bot', BOT, '--account', ACCOUNT, ...dd()], { stdin: `${APP_KEY}\n${SECRET_KEY}\n` }),
+    kguardInProcess(['admins', 'add', 'ops', '--role', 'admin', '--token-out', tokenFile, ...dd()]),
   ]);
   // Sequential: both write admins.json.
-  provisioned.push(await kguard(['admins', 'add', 'vic', '--role', 'viewer', '--token-out', viewerFile, ...dd()]));
+  provisioned.push(await kguardInProcess(['admins', 'add', 'vic', '--role', 'viewer', '--token-out', viewerFile, ...dd()]));
   for (const r of provisioned) if (r.code !== 0) throw new Error(`provisioning: ${r.stderr}`);
 
   const configFile = path.join(dir, 'kguard.json');
@@ -124,7 +124,7 @@ t.test('every listing command prints JSON with --json', async (t) => {
     [['policy', 'check', path.join(FIXTURES, 'policy-open.yaml')], {}, (j) => t.match(j, [{ ok: true }])],
     [['version'], {}, (j) => t.match(j, { name: 'kiwoom-guard' })],
   ];
-  const runs = await pooled(cases, 3, ([args, env]) => kguard([...args, '--json'], { env }));
+  const runs = await pooled(cases, 3, ([args, env]) => kguardInProcess([...args, '--json'], { env }));
   cases.forEach(([args, , check], i) => {
     const r = runs[i]!;
     const verdict = args[0] === 'audit' && /"ok": false/.test(r.stdout) ? 1 : 0;
@@ -140,7 +140,7 @@ t.test('every listing command prints JSON with --json', async (t) => {
   });
 
   // Without --json: lines for people, one bot (one admin) per line.
-  const [bots, admins] = await Promise.all([kguard(['bots', 'list', ...dd()]), kguard(['admins', 'list', ...dd()])]);
+  const [bots, admins] = await Promise.all([kguardInProcess(['bots', 'list', ...dd()]), kguardInProcess(['admins', 'list', ...dd()])]);
   t.match(bots.stdout, new RegExp(`^${BOT}\\tenabled\\towner=alice\\taccount=${ACCOUNT}\\tallowed=kind:query,kind:account\\t`, 'm'));
   t.equal(admins.stdout, 'ops\tadmin\nvic\tviewer\n');
 });
@@ -151,11 +151,11 @@ t.test('bots kill-sessions ends the sessions: the sidecar JWT is refused after',
   const first = await quote(before.token!);
   t.equal(first.json.return_code, 0, first.text);
 
-  const viewer = await kguard(['bots', 'kill-sessions', BOT], { env: { ...adminEnv, KGUARD_ADMIN_TOKEN_FILE: viewerFile } });
+  const viewer = await kguardInProcess(['bots', 'kill-sessions', BOT], { env: { ...adminEnv, KGUARD_ADMIN_TOKEN_FILE: viewerFile } });
   t.equal(viewer.code, 1, 'a viewer may not end sessions');
   t.equal((await quote(before.token!)).json.return_code, 0, 'so the session still works');
 
-  const r = await kguard(['bots', 'kill-sessions', BOT], { env: adminEnv });
+  const r = await kguardInProcess(['bots', 'kill-sessions', BOT], { env: adminEnv });
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout, `every session of bot ${BOT} ended; its broker access revoked\n`);
   const after = await quote(before.token!);
@@ -165,14 +165,14 @@ t.test('bots kill-sessions ends the sessions: the sidecar JWT is refused after',
   const again = await exchange();
   t.ok(again.token, 'the bot is not disabled: a new exchange works');
   t.equal((await quote(again.token!)).json.return_code, 0, 'and its new session works');
-  const json = await kguard(['bots', 'kill-sessions', BOT, '--json'], { env: adminEnv });
+  const json = await kguardInProcess(['bots', 'kill-sessions', BOT, '--json'], { env: adminEnv });
   t.same(JSON.parse(json.stdout), { ended: true }, '--json prints the admin API answer');
 });
 
 t.test('bots disable refuses new token exchanges and old sessions; enable lets new ones in', async (t) => {
   const before = await exchange();
   t.ok(before.token, before.text);
-  const r = await kguard(['bots', 'disable', BOT, '--admin-url', adminEnv.KGUARD_ADMIN_URL!, '--token-file', tokenFile, '--json']);
+  const r = await kguardInProcess(['bots', 'disable', BOT, '--admin-url', adminEnv.KGUARD_ADMIN_URL!, '--token-file', tokenFile, '--json']);
   t.equal(r.code, 0, r.stderr);
   t.match(JSON.parse(r.stdout), { bot: { id: BOT, enabled: false } }, 'the admin route answered');
   t.equal(r.stderr, '', 'no offline warning: the running sidecar did all of it');
@@ -181,9 +181,9 @@ t.test('bots disable refuses new token exchanges and old sessions; enable lets n
   t.notOk(refused.token, 'no token for a disabled bot');
   t.equal(code(refused.text), 'KG2006', refused.text);
   t.equal(code((await quote(before.token!)).text), 'KG2006', 'the session from before is refused too');
-  t.match(JSON.parse((await kguard(['bots', 'list', '--json', ...dd()])).stdout), [{ id: BOT, enabled: false }], 'the registry says so');
+  t.match(JSON.parse((await kguardInProcess(['bots', 'list', '--json', ...dd()])).stdout), [{ id: BOT, enabled: false }], 'the registry says so');
 
-  const enabled = await kguard(['bots', 'enable', BOT], { env: adminEnv });
+  const enabled = await kguardInProcess(['bots', 'enable', BOT], { env: adminEnv });
   t.equal(enabled.code, 0, enabled.stderr);
   t.equal(enabled.stdout, `bot ${BOT} enabled; sessions ended before stay ended\n`);
   const fresh = await exchange();
@@ -192,7 +192,7 @@ t.test('bots disable refuses new token exchanges and old sessions; enable lets n
 });
 
 t.test('an unknown bot: the admin API says so, the CLI exits 1', async (t) => {
-  const r = await kguard(['bots', 'disable', 'no-such-bot'], { env: adminEnv });
+  const r = await kguardInProcess(['bots', 'disable', 'no-such-bot'], { env: adminEnv });
   t.equal(r.code, 1);
   t.match(r.stderr, /^error \(HTTP 404\): .*KG1009/);
 });

@@ -77,7 +77,7 @@ export async function kguardInProcess(args: readonly string[], opts: { env?: Nod
       },
     });
   const code = await main([...args], {
-    stdin: Readable.from([opts.stdin ?? '']),
+    stdin: Readable.from([Buffer.from(opts.stdin ?? '')], { objectMode: false }),
     stdout: sink((s) => {
       stdout += s;
     }),

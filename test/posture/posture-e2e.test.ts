@@ -13,7 +13,7 @@ import { gatherSnapshots } from '../../proxy/admin/posture-gather.js';
 import { readAuditVerify } from '../../proxy/admin/posture-marker.js';
 import type { BotPosture, PostureReport } from '../../proxy/admin/posture-types.js';
 import { loadPolicyFile } from '../../proxy/policy/index.js';
-import { kguard } from '../cli/run-cli.js';
+import { kguard, kguardInProcess } from '../cli/run-cli.js';
 import { startHarness, waitFor, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -138,7 +138,7 @@ t.test('fixing a finding raises the score: TOTP enrolment for the admin', async 
 });
 
 t.test('kguard audit verify records the verify that doctor judges by', async (t) => {
-  const r = await kguard(['audit', 'verify', '--data-dir', h.dataDir]);
+  const r = await kguardInProcess(['audit', 'verify', '--data-dir', h.dataDir]);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^VERIFIED /);
   const marker = await readAuditVerify(h.dataDir);
@@ -157,7 +157,7 @@ t.test('kguard doctor --json prints the admin API answer; the text is the same d
   const cli = JSON.parse(json.stdout) as PostureReport;
   t.same(cli.bots, api.bots, 'the same report as GET /admin/v1/posture');
 
-  const en = await kguard(['doctor', '--lang', 'en', '--bot', h.botId, ...flags]);
+  const en = await kguardInProcess(['doctor', '--lang', 'en', '--bot', h.botId, ...flags]);
   t.equal(en.code, 0, en.stderr);
   const b = cli.bots[0]!;
   t.match(en.stdout, `${h.botId} (owner alice): ${b.score}/100`);
@@ -172,15 +172,15 @@ t.test('kguard doctor --json prints the admin API answer; the text is the same d
     t.match(en.stdout, `-> ${r.link.en}`);
   });
 
-  const ko = await kguard(['doctor', ...flags]);
+  const ko = await kguardInProcess(['doctor', ...flags]);
   t.equal(ko.code, 0, ko.stderr);
   t.match(ko.stdout, '보안 점검', 'Korean by default (the configured language)');
   t.match(ko.stdout, `${h.botId} (담당 alice): ${b.score}/100`);
   for (const r of b.recommendations) t.match(ko.stdout, `-> ${r.link.ko}`);
 
-  const missing = await kguard(['doctor', '--bot', 'nobody', ...flags]);
+  const missing = await kguardInProcess(['doctor', '--bot', 'nobody', ...flags]);
   t.equal(missing.code, 1);
   t.match(missing.stderr, 'HTTP 404');
-  const noToken = await kguard(['doctor', '--admin-url', `${h.adminUrl}/admin/v1`]);
+  const noToken = await kguardInProcess(['doctor', '--admin-url', `${h.adminUrl}/admin/v1`]);
   t.equal(noToken.code, 2, 'no token file: a usage error');
 });
