@@ -1,12 +1,32 @@
 // kguard ca init | issue | show: the local CA for transparent mode. init
 // creates it once (never overwrites without --force) and prints the path of
 // the public certificate bots trust; issue writes one leaf certificate and
-// its key (0600) to files; show prints the CA's fingerprint and expiry.
+// its key (0600) to files; show prints the CA's fingerprint and expiry. With
+// --key-provider (or transparent.caKeyStore: key-provider) the CA key is
+// sealed by the vault's key provider and only ca.key.sealed is written.
+import { Registry } from 'prom-client';
+import type { Config } from '../common/config.js';
 import { writeFileAtomic } from '../common/fsutil.js';
-import { initCa, issueLeaf, loadCa } from '../server/transparent/ca.js';
+import { createLogger } from '../common/logger.js';
+import { initCa, issueLeaf, loadCa, type CaLocation } from '../server/transparent/ca.js';
+import { createKeyProvider, parseVaultConfig } from '../vault/index.js';
 import { configFromFlags, printJson } from './args.js';
-import type { Handler } from './spec.js';
+import type { Ctx, Handler } from './spec.js';
 import { UsageError } from './usage.js';
+
+/** The CA's directory and key storage, with the key provider opened for fn when the key is sealed. */
+async function withCa<T>(ctx: Ctx, fn: (config: Config, loc: CaLocation) => Promise<T>): Promise<T> {
+  const config = await configFromFlags(ctx.values, ctx.io);
+  const store = ctx.bool('key-provider') ? 'key-provider' : config.transparent.caKeyStore;
+  if (store === 'file') return fn(config, { dir: config.transparent.caDir, keyStorage: { store } });
+  const logger = createLogger({ level: config.log.level === 'silent' ? 'silent' : 'warn', destination: ctx.io.stderr, name: 'kguard-ca' });
+  const provider = await createKeyProvider(parseVaultConfig(config.vault, config.dataDir), { logger, registry: new Registry() });
+  try {
+    return await fn(config, { dir: config.transparent.caDir, keyStorage: { store, provider } });
+  } finally {
+    await provider.close();
+  }
+}
 
 function positiveInt(name: string, v: string | undefined, fallback: number): number {
   if (v === undefined) return fallback;
@@ -15,23 +35,32 @@ function positiveInt(name: string, v: string | undefined, fallback: number): num
 }
 
 export const init: Handler = async (ctx) => {
-  const config = await configFromFlags(ctx.values, ctx.io);
   const days = positiveInt('days', ctx.str('days'), 1825);
-  const { created, ca } = await initCa(config.dataDir, { dir: config.transparent.caDir, lifetimeDays: days, force: ctx.bool('force') });
-  const summary = { created, certFile: ca.files.certFile, keyFile: ca.files.keyFile, fingerprint256: ca.fingerprint256, notAfter: ca.notAfter.toISOString() };
+  const { created, ca, sealed } = await withCa(ctx, async (config, loc) => ({
+    ...(await initCa(config.dataDir, { ...loc, lifetimeDays: days, force: ctx.bool('force') })),
+    sealed: loc.keyStorage?.store === 'key-provider',
+  }));
+  const keyFile = sealed ? ca.files.sealedKeyFile : ca.files.keyFile;
+  const summary = {
+    created,
+    certFile: ca.files.certFile,
+    keyFile,
+    keyStore: sealed ? 'key-provider' : 'file',
+    fingerprint256: ca.fingerprint256,
+    notAfter: ca.notAfter.toISOString(),
+  };
   if (ctx.bool('json')) printJson(ctx.io, summary);
   else {
     ctx.io.stdout.write(`${created ? 'local CA created' : 'local CA already exists (kept; --force replaces it)'}\n`);
     ctx.io.stdout.write(`  bots trust    ${ca.files.certFile}\n`);
-    ctx.io.stdout.write(`  key (0600)    ${ca.files.keyFile}\n`);
+    ctx.io.stdout.write(sealed ? `  key (sealed)  ${keyFile} (by the key provider)\n` : `  key (0600)    ${keyFile}\n`);
     ctx.io.stdout.write(`  fingerprint   ${ca.fingerprint256}\n  valid until   ${summary.notAfter}\n`);
   }
   return 0;
 };
 
 export const show: Handler = async (ctx) => {
-  const config = await configFromFlags(ctx.values, ctx.io);
-  const ca = await loadCa(config.dataDir, { dir: config.transparent.caDir });
+  const ca = await withCa(ctx, (config, loc) => loadCa(config.dataDir, loc));
   const summary = { certFile: ca.files.certFile, fingerprint256: ca.fingerprint256, subject: ca.cert.subject, notAfter: ca.notAfter.toISOString() };
   if (ctx.bool('json')) printJson(ctx.io, summary);
   else
@@ -52,7 +81,7 @@ export const issue: Handler = async (ctx) => {
     .map((n) => n.trim())
     .filter(Boolean);
   const names = extra.length > 0 ? extra : [...config.transparent.hosts, ...config.transparent.names];
-  const ca = await loadCa(config.dataDir, { dir: config.transparent.caDir });
+  const ca = await withCa(ctx, (c, loc) => loadCa(c.dataDir, loc));
   const leaf = await issueLeaf(ca, names, hours * 3_600_000);
   try {
     await writeFileAtomic(keyOut, leaf.key, 0o600);

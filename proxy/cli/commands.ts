@@ -187,11 +187,18 @@ const keys: Command = {
 const ca: Command = {
   name: 'ca',
   summary: 'the local CA for transparent mode (bots that hard-code https://api.kiwoom.com)',
-  common: { ...CONFIG_FLAGS, ...JSON_FLAG },
+  common: {
+    ...CONFIG_FLAGS,
+    ...JSON_FLAG,
+    'key-provider': {
+      type: 'boolean',
+      help: 'the CA key is sealed by the vault key provider (ca.key.sealed), as transparent.caKeyStore: key-provider',
+    },
+  },
   sub: [
     {
       name: 'init',
-      summary: 'create the local CA (ECDSA P-256; key 0600 in the data directory) and print the certificate bots trust',
+      summary: 'create the local CA (ECDSA P-256; key 0600 in the data directory, or sealed by the key provider) and print the certificate bots trust',
       flags: {
         force: { type: 'boolean', help: 'replace an existing CA (every bot must then trust the new certificate)' },
         days: NUMBER('lifetime of the CA certificate in days (default 1825)'),
@@ -213,7 +220,8 @@ const ca: Command = {
   ],
   notes: [
     'The running sidecar issues its own short-lived leaf in memory and renews it before expiry;',
-    'issue is for a certificate another process serves. The CA key never leaves the data directory.',
+    'issue is for a certificate another process serves. The CA key never leaves the data directory in clear;',
+    'with --key-provider (or transparent.caKeyStore: key-provider) only its sealed form is written.',
   ],
 };
 export const ROOT: Command = {

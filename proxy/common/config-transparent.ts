@@ -3,6 +3,9 @@
 // TLS address that serves Kiwoom's names (hostAliases). Off by default; the
 // CONNECT targets are a fixed list, never a general-purpose proxy.
 
+export const CA_KEY_STORES = ['file', 'key-provider'] as const;
+export type CaKeyStore = (typeof CA_KEY_STORES)[number];
+
 export interface TransparentConfig {
   enabled: boolean;
   /** The only hosts a CONNECT may name; the leaf certificate carries them. */
@@ -19,6 +22,12 @@ export interface TransparentConfig {
   handshakeTimeoutMs: number;
   /** The CA's directory; default <dataDir>/ca (kguard ca init). */
   caDir?: string;
+  /**
+   * Where the CA private key lives: `file` (ca.key, PKCS#8 PEM, mode 0600) or
+   * `key-provider` (ca.key.sealed: envelope-encrypted by the vault's key
+   * provider, unsealed in memory at start; the plaintext form is then refused).
+   */
+  caKeyStore: CaKeyStore;
   /** Name-override mode: addresses served with TLS for Kiwoom's names (e.g. 127.0.0.1:443 with hostAliases). */
   listen: { host: string; port: number }[];
 }
@@ -31,6 +40,7 @@ export const TRANSPARENT_DEFAULTS: TransparentConfig = {
   leafLifetimeMs: 86_400_000,
   renewBeforeMs: 28_800_000,
   handshakeTimeoutMs: 10_000,
+  caKeyStore: 'file',
   listen: [],
 };
 
@@ -39,7 +49,7 @@ const hostName = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Z
 export const TRANSPARENT_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['enabled', 'hosts', 'ports', 'names', 'leafLifetimeMs', 'renewBeforeMs', 'handshakeTimeoutMs', 'listen'],
+  required: ['enabled', 'hosts', 'ports', 'names', 'leafLifetimeMs', 'renewBeforeMs', 'handshakeTimeoutMs', 'caKeyStore', 'listen'],
   properties: {
     enabled: { type: 'boolean' },
     hosts: { type: 'array', maxItems: 16, items: hostName },
@@ -49,6 +59,7 @@ export const TRANSPARENT_SCHEMA = {
     renewBeforeMs: { type: 'integer', minimum: 1_000, maximum: 90 * 86_400_000 },
     handshakeTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 },
     caDir: { type: 'string', minLength: 1 },
+    caKeyStore: { enum: CA_KEY_STORES },
     listen: {
       type: 'array',
       maxItems: 8,

@@ -30,3 +30,4 @@ export { BOT_ID_PATTERN, ACCOUNT_PATTERN } from './records.js';
 export { createKeyProvider, createReadProviders, type KeyProviderDeps } from './providers.js';
 export { AWS_KMS_PROVIDER_ID, type AwsKmsProviderOptions } from './aws-kms-provider.js';
 export { PKCS11_PROVIDER_ID, type Pkcs11ProviderOptions } from './pkcs11-provider.js';
+export { sealSecret, openSecret, parseSealedSecret, type SealedSecret } from './secret-box.js';

@@ -3,17 +3,18 @@
 // instead. Keys come from node:crypto (ECDSA P-256); certificates are built
 // with @peculiar/x509 over node's webcrypto. The CA key lives in the data
 // directory (ca/ca.key, mode 0600, checked on every load like every secret
-// file here); the public certificate (ca/ca.pem) is what bots trust. In
-// memory the CA key is a non-extractable CryptoKey: the PEM bytes are wiped
+// file here) or, sealed by the vault's key provider, in ca/ca.key.sealed
+// (ca-key.ts); the public certificate (ca/ca.pem) is what bots trust. In
+// memory the CA key is a non-extractable CryptoKey: the key bytes are wiped
 // as soon as it is imported.
-import { readPrivateKey } from '../../common/tls-server.js';
-import { X509Certificate as NodeX509, createPrivateKey, generateKeyPairSync, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
+import { X509Certificate as NodeX509, generateKeyPairSync, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { GuardError } from '../../common/errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../../common/fsutil.js';
+import { caKeyPresent, readCaKey, writeCaKey, type CaKeyStorage } from './ca-key.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -28,14 +29,24 @@ export interface CaFiles {
   readonly dir: string;
   /** The public certificate bots trust (PEM, mode 0644). */
   readonly certFile: string;
-  /** The CA private key (PKCS#8 PEM, mode 0600). */
+  /** The CA private key (PKCS#8 PEM, mode 0600), caKeyStore `file`. */
   readonly keyFile: string;
+  /** The CA private key sealed by the key provider, caKeyStore `key-provider`. */
+  readonly sealedKeyFile: string;
 }
 
 export function caFiles(dataDir: string, dir?: string): CaFiles {
   const d = dir ?? path.join(dataDir, 'ca');
-  return { dir: d, certFile: path.join(d, 'ca.pem'), keyFile: path.join(d, 'ca.key') };
+  return { dir: d, certFile: path.join(d, 'ca.pem'), keyFile: path.join(d, 'ca.key'), sealedKeyFile: path.join(d, 'ca.key.sealed') };
 }
+
+/** Options both initCa and loadCa take: the CA's directory and where its key is kept (default: a 0600 file). */
+export interface CaLocation {
+  dir?: string;
+  keyStorage?: CaKeyStorage;
+}
+
+const FILE_STORAGE: CaKeyStorage = { store: 'file' };
 
 export interface LocalCa {
   readonly files: CaFiles;
@@ -92,11 +103,13 @@ export interface InitResult {
  * Creates the CA if it does not exist (never overwrites one unless `force`).
  * `created` is false when an existing, loadable CA was kept.
  */
-export async function initCa(dataDir: string, opts: { dir?: string; lifetimeDays?: number; force?: boolean; now?: () => number } = {}): Promise<InitResult> {
+export async function initCa(dataDir: string, opts: CaLocation & { lifetimeDays?: number; force?: boolean; now?: () => number } = {}): Promise<InitResult> {
   const files = caFiles(dataDir, opts.dir);
+  const keyStorage = opts.keyStorage ?? FILE_STORAGE;
   await ensurePrivateDir(dataDir);
   await ensurePrivateDir(files.dir);
-  if (!opts.force && ((await exists(files.keyFile)) || (await exists(files.certFile)))) return { created: false, ca: await loadCa(dataDir, { dir: opts.dir }) };
+  if (!opts.force && ((await caKeyPresent(files)) || (await exists(files.certFile))))
+    return { created: false, ca: await loadCa(dataDir, { dir: opts.dir, keyStorage }) };
   const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const keys = await cryptoKeys(pair);
   const now = opts.now?.() ?? Date.now();
@@ -113,26 +126,20 @@ export async function initCa(dataDir: string, opts: { dir?: string; lifetimeDays
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  const pem = Buffer.from(pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  try {
-    await writeFileAtomic(files.keyFile, pem, 0o600);
-  } finally {
-    pem.fill(0);
-  }
-  await writeFileAtomic(files.certFile, cert.toString('pem'), 0o644);
-  return { created: true, ca: await loadCa(dataDir, { dir: opts.dir }) };
+  const certPem = cert.toString('pem');
+  await writeCaKey(files, pair.privateKey, new NodeX509(certPem).fingerprint256, keyStorage);
+  await writeFileAtomic(files.certFile, certPem, 0o644);
+  return { created: true, ca: await loadCa(dataDir, { dir: opts.dir, keyStorage }) };
 }
 
-/** Loads the CA: key file mode 0600 or tighter, a CA certificate, and the key belongs to it. */
-export async function loadCa(dataDir: string, opts: { dir?: string } = {}): Promise<LocalCa> {
+/** Loads the CA: the key in its configured form (a file 0600 or tighter, or sealed), a CA certificate, and the key belongs to it. */
+export async function loadCa(dataDir: string, opts: CaLocation = {}): Promise<LocalCa> {
   const files = caFiles(dataDir, opts.dir);
-  let pem: Buffer | undefined;
   try {
-    pem = await readPrivateKey(files.keyFile);
     const certPem = await readFile(files.certFile, 'utf8');
     const nodeCert = new NodeX509(certPem);
     if (!nodeCert.ca) throw new GuardError('KG9003', `${files.certFile} is not a CA certificate`);
-    const privateKey = createPrivateKey(pem);
+    const privateKey = await readCaKey(files, nodeCert.fingerprint256, opts.keyStorage ?? FILE_STORAGE);
     if (!nodeCert.checkPrivateKey(privateKey)) throw new GuardError('KG9003', `${files.keyFile} does not belong to ${files.certFile}`);
     const der = privateKey.export({ type: 'pkcs8', format: 'der' });
     let key: CryptoKey;
@@ -151,8 +158,6 @@ export async function loadCa(dataDir: string, opts: { dir?: string } = {}): Prom
       'KG9003',
       `local CA in ${files.dir} unusable (${code ?? (err instanceof Error ? err.message.split('\n', 1)[0]!.slice(0, 120) : 'error')})`,
     );
-  } finally {
-    pem?.fill(0);
   }
 }
 

@@ -12,11 +12,13 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../../common/config.js';
 import { counter } from '../../common/metrics.js';
 import type { Auditor } from '../../audit/index.js';
+import type { KeyProvider } from '../../vault/index.js';
 import { loadCa } from './ca.js';
 import { attachConnect } from './connect.js';
 import { createLeafManager, type LeafManager } from './leaf.js';
 
-export { initCa, issueLeaf, loadCa, caFiles, type LocalCa, type Leaf } from './ca.js';
+export { initCa, issueLeaf, loadCa, caFiles, type LocalCa, type Leaf, type CaLocation } from './ca.js';
+export type { CaKeyStorage, CaKeyStore } from './ca-key.js';
 export type { LeafManager, LeafInfo } from './leaf.js';
 
 export interface TransparentParts {
@@ -32,6 +34,8 @@ export interface TransparentDeps {
   auditor: Pick<Auditor, 'append'>;
   logger: Logger;
   registry: Registry;
+  /** The vault's primary provider: unseals the CA key when transparent.caKeyStore is key-provider. */
+  keyProvider?: KeyProvider;
 }
 
 export async function setupTransparent(deps: TransparentDeps, closers: (() => Promise<unknown>)[]): Promise<TransparentParts> {
@@ -40,12 +44,12 @@ export async function setupTransparent(deps: TransparentDeps, closers: (() => Pr
   const logger = deps.logger.child({ part: 'transparent' });
   let leaf: LeafManager | undefined;
   if (t.enabled) {
-    const ca = await loadCa(config.dataDir, { dir: t.caDir });
+    const ca = await loadCa(config.dataDir, { dir: t.caDir, keyStorage: { store: t.caKeyStore, provider: deps.keyProvider } });
     const l = await createLeafManager({ ca, names: [...t.hosts, ...t.names], lifetimeMs: t.leafLifetimeMs, renewBeforeMs: t.renewBeforeMs, logger, registry });
     leaf = l;
     closers.push(async () => l.close());
     logger.info(
-      { ca: ca.files.certFile, fingerprint256: ca.fingerprint256, hosts: t.hosts, ports: t.ports },
+      { ca: ca.files.certFile, caKeyStore: t.caKeyStore, fingerprint256: ca.fingerprint256, hosts: t.hosts, ports: t.ports },
       'transparent mode on: CONNECT to Kiwoom is served here',
     );
   }
