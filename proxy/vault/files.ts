@@ -74,15 +74,19 @@ export async function createFileExclusive(file: string, data: Buffer): Promise<b
   } finally {
     await fh.close();
   }
-  const { link } = await import('node:fs/promises');
+  let linked = false;
   try {
     await link(tmp, file);
+    linked = true;
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
   } finally {
-    await overwriteAndUnlink(tmp);
+    // Once linked, tmp and file are one inode: zeroing tmp in place would zero the new file
+    // (every key made here came out all zeros). Only an unused copy is overwritten.
+    if (linked) await unlink(tmp);
+    else await overwriteAndUnlink(tmp);
     await fsyncDir(dir);
   }
 }
