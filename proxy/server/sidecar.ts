@@ -294,7 +294,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       await once(botServer, 'close').catch(() => undefined);
     });
     // CONNECT to Kiwoom's names (HTTPS_PROXY) and the name-override addresses: the same server, the same pipeline.
-    const transparent = await setupTransparent({ config, botServer, auditor, logger, registry, keyProvider: provider }, closers);
+    const transparent = await setupTransparent({ config, botServer, auditor, logger, registry, keyProvider: provider, upstreamUrl: baseUrl }, closers);
 
     // Realtime: one upstream WebSocket per app key, fanned out to the bots on the bot port (and the :10000 mirror).
     const realtime = setupRealtime({

@@ -16,6 +16,7 @@ import type { KeyProvider } from '../../vault/index.js';
 import { loadCa } from './ca.js';
 import { attachConnect } from './connect.js';
 import { createLeafManager, type LeafManager } from './leaf.js';
+import { assertUpstreamNotSelf, type Lookup } from './self-loop.js';
 
 export { initCa, issueLeaf, loadCa, caFiles, type LocalCa, type Leaf, type CaLocation } from './ca.js';
 export type { CaKeyStorage, CaKeyStore } from './ca-key.js';
@@ -36,6 +37,9 @@ export interface TransparentDeps {
   registry: Registry;
   /** The vault's primary provider: unseals the CA key when transparent.caKeyStore is key-provider. */
   keyProvider?: KeyProvider;
+  /** Kiwoom's REST base the upstream client calls: must not resolve to this sidecar. */
+  upstreamUrl?: string;
+  lookup?: Lookup;
 }
 
 export async function setupTransparent(deps: TransparentDeps, closers: (() => Promise<unknown>)[]): Promise<TransparentParts> {
@@ -44,6 +48,7 @@ export async function setupTransparent(deps: TransparentDeps, closers: (() => Pr
   const logger = deps.logger.child({ part: 'transparent' });
   let leaf: LeafManager | undefined;
   if (t.enabled) {
+    if (deps.upstreamUrl) await assertUpstreamNotSelf(deps.upstreamUrl, t.hosts, deps.lookup);
     const ca = await loadCa(config.dataDir, { dir: t.caDir, keyStorage: { store: t.caKeyStore, provider: deps.keyProvider } });
     const l = await createLeafManager({ ca, names: [...t.hosts, ...t.names], lifetimeMs: t.leafLifetimeMs, renewBeforeMs: t.renewBeforeMs, logger, registry });
     leaf = l;
