@@ -33,7 +33,7 @@ import {
 
 /** Made by operators before applying (deploy/README.md): referenced, never rendered. */
 const EXTERNAL = {
-  ConfigMap: new Set(['kiwoom-guard-policy']),
+  ConfigMap: new Set(['kiwoom-guard-policy', 'kiwoom-guard-ca']),
   Secret: new Set(['kiwoom-guard-secrets', 'trading-bot-login']),
 };
 const GUARD = 'kiwoom-guard';
@@ -54,6 +54,7 @@ t.test('every kustomization names files that exist, and each file is used', asyn
     const k = await readKustomization(dir);
     t.ok(k.resources.length > 0, `${path.relative(ROOT, dir)} has resources`);
     for (const r of k.resources) used.add(path.resolve(dir, r));
+    for (const p of k.patches) used.add(path.resolve(dir, p.path));
     for (const img of k.images)
       t.match(img, { name: GUARD, newName: /\S/, newTag: /^\d+\.\d+\.\d+$/ }, `${path.relative(ROOT, dir)}: the image gets a fixed version`);
   }

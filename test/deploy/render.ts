@@ -1,8 +1,10 @@
 // Renders the Kustomize overlays in deploy/kubernetes for the deploy tests.
 //
-// The manifests use two Kustomize features only: `resources` (files, and
-// directories holding a kustomization.yaml) and `images` (name, newName,
-// newTag, digest). This file renders exactly that subset itself, so the tests
+// The manifests use three Kustomize features only: `resources` (files, and
+// directories holding a kustomization.yaml), `images` (name, newName,
+// newTag, digest) and `patches` given as a file of JSON 6902 operations (add,
+// replace, remove) with a target kind and name. This file renders exactly
+// that subset itself, so the tests
 // run on a machine without kubectl, and refuses any other kustomization key
 // (extend it here when the manifests need more). Where `kubectl kustomize` or
 // `kustomize` is installed, the tests also render with it and require the same
@@ -16,7 +18,7 @@ import { parseAllDocuments } from 'yaml';
 import { ROOT } from '../helpers/harness.js';
 
 export const KUBERNETES = path.join(ROOT, 'deploy', 'kubernetes');
-export const OVERLAYS = ['sidecar', 'replicas'] as const;
+export const OVERLAYS = ['sidecar', 'replicas', 'transparent-proxy', 'transparent-hosts'] as const;
 export type Overlay = (typeof OVERLAYS)[number];
 export const overlayDir = (o: Overlay): string => path.join(KUBERNETES, 'overlays', o);
 
@@ -50,12 +52,18 @@ interface ImageRule {
   digest?: string;
 }
 
-const SUPPORTED = new Set(['apiVersion', 'kind', 'resources', 'images']);
+interface PatchRule {
+  path: string;
+  target: { kind: string; name: string };
+}
+
+const SUPPORTED = new Set(['apiVersion', 'kind', 'resources', 'images', 'patches']);
 
 export interface Kustomization {
   dir: string;
   resources: string[];
   images: ImageRule[];
+  patches: PatchRule[];
 }
 
 export async function readKustomization(dir: string): Promise<Kustomization> {
@@ -63,8 +71,55 @@ export async function readKustomization(dir: string): Promise<Kustomization> {
   const [k] = parseYamlStream(await readFile(file, 'utf8'), file) as unknown as Obj[];
   if (k?.apiVersion !== 'kustomize.config.k8s.io/v1beta1' || k.kind !== 'Kustomization') throw new Error(`${file}: not a Kustomization`);
   const unsupported = Object.keys(k).filter((key) => !SUPPORTED.has(key));
-  if (unsupported.length > 0) throw new Error(`${file}: ${unsupported.join(', ')} not rendered by test/deploy/render.ts (resources and images only)`);
-  return { dir, resources: (k.resources as string[] | undefined) ?? [], images: (k.images as ImageRule[] | undefined) ?? [] };
+  if (unsupported.length > 0) throw new Error(`${file}: ${unsupported.join(', ')} not rendered by test/deploy/render.ts (resources, images, patches only)`);
+  const patches = (k.patches as Obj[] | undefined) ?? [];
+  for (const p of patches) {
+    const target = p.target as Obj | undefined;
+    if (typeof p.path !== 'string' || !isObj(target) || typeof target.kind !== 'string' || typeof target.name !== 'string' || Object.keys(p).length !== 2)
+      throw new Error(`${file}: a patch must be { path, target: { kind, name } } (JSON 6902 file) for test/deploy/render.ts`);
+  }
+  return {
+    dir,
+    resources: (k.resources as string[] | undefined) ?? [],
+    images: (k.images as ImageRule[] | undefined) ?? [],
+    patches: patches as unknown as PatchRule[],
+  };
+}
+
+interface PatchOp {
+  op: 'add' | 'replace' | 'remove';
+  path: string;
+  value?: unknown;
+}
+
+/** RFC 6902 add / replace / remove, RFC 6901 pointers (`-` appends). Throws on a path that does not resolve. */
+export function applyJsonPatch(target: Obj, ops: PatchOp[], where: string): void {
+  for (const op of ops) {
+    if (!['add', 'replace', 'remove'].includes(op.op)) throw new Error(`${where}: op ${op.op} not rendered by test/deploy/render.ts`);
+    const parts = op.path
+      .split('/')
+      .slice(1)
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const last = parts.pop();
+    if (op.path[0] !== '/' || last === undefined) throw new Error(`${where}: bad path ${op.path}`);
+    let node: unknown = target;
+    for (const p of parts) {
+      node = Array.isArray(node) ? node[Number(p)] : isObj(node) ? node[p] : undefined;
+      if (node === undefined) throw new Error(`${where}: ${op.path} does not resolve`);
+    }
+    const value = structuredClone(op.value);
+    if (Array.isArray(node)) {
+      const i = last === '-' ? node.length : Number(last);
+      if (!Number.isInteger(i) || i < 0 || i > node.length || (op.op !== 'add' && i >= node.length)) throw new Error(`${where}: ${op.path} out of range`);
+      if (op.op === 'add') node.splice(i, 0, value);
+      else if (op.op === 'replace') node[i] = value;
+      else node.splice(i, 1);
+    } else if (isObj(node)) {
+      if (op.op !== 'add' && !(last in node)) throw new Error(`${where}: ${op.path} does not exist`);
+      if (op.op === 'remove') delete node[last];
+      else node[last] = value;
+    } else throw new Error(`${where}: ${op.path} does not resolve`);
+  }
 }
 
 /** `repo/name:tag` or `repo/name@sha256:...` -> the name part. */
@@ -108,6 +163,14 @@ export async function renderKustomization(dir: string): Promise<K8sObject[]> {
   for (const o of out) {
     if (seen.has(idOf(o))) throw new Error(`${dir}: ${idOf(o)} is defined twice`);
     seen.add(idOf(o));
+  }
+  for (const p of k.patches) {
+    const file = path.resolve(dir, p.path);
+    const objs = out.filter((o) => o.kind === p.target.kind && o.metadata.name === p.target.name);
+    if (objs.length !== 1) throw new Error(`${file}: target ${p.target.kind}/${p.target.name} matches ${objs.length} objects`);
+    const ops = parseAllDocuments(await readFile(file, 'utf8'), { version: '1.1' })[0]?.toJS() as unknown;
+    if (!Array.isArray(ops)) throw new Error(`${file}: not a list of JSON 6902 operations`);
+    applyJsonPatch(objs[0]!, ops as PatchOp[], file);
   }
   applyImages(out, k.images);
   return out;
