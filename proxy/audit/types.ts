@@ -20,6 +20,7 @@ export type AuditEventType =
   | 'incident'
   | 'recovery'
   | 'transparent.connect_refused'
+  | 'transparent.tls_failed'
   | 'security.real_key_presented';
 
 export interface AuditEvent {

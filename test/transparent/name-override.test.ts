@@ -5,9 +5,12 @@
 // api.kiwoom.com:443), never /etc/hosts. Also: a leaf renewal under load drops
 // no call, in either mode, and new handshakes get the new certificate.
 import { once } from 'node:events';
+import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import t from 'tap';
 import { Agent, ProxyAgent, buildConnector } from 'undici';
+import { readAuditRecords } from '../helpers/audit-sidecar-log.js';
+import { waitFor } from '../helpers/harness.js';
 import { kiwoomBot, startTransparent, type TransparentHarness } from './helpers.js';
 
 let th: TransparentHarness;
@@ -66,6 +69,12 @@ t.test('an unmodified client works in name-override mode (token, quote, order, c
     .token(h.botId, h.botSecret)
     .catch((e: Error) => e);
   t.ok(err instanceof Error, 'a client that does not trust the CA fails the handshake');
+  const failed = async () =>
+    (await readAuditRecords(path.join(h.dataDir, 'audit')))
+      .filter((r) => r.type === 'transparent.tls_failed' && r.data.mode === 'name-override')
+      .map((r) => r.data);
+  await waitFor(async () => (await failed()).length >= 1, 10_000, 'the failed handshake audited');
+  t.match((await failed())[0], { port, source: '127.0.0.1', reason: /\S/ }, 'audited with the address, source and the TLS reason');
 });
 
 t.test('a leaf renewal under load drops no call; new handshakes get the new certificate', async (t) => {

@@ -119,6 +119,11 @@ t.test('a client that does not trust the CA refuses the sidecar (TLS fails on th
     String((err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message),
     /UNABLE_TO_VERIFY|SELF_SIGNED|UNABLE_TO_GET_ISSUER|certificate/i,
   );
+  const failed = async () =>
+    (await readAuditRecords(path.join(h.dataDir, 'audit'))).filter((r) => r.type === 'transparent.tls_failed' && r.data.mode === 'connect').map((r) => r.data);
+  await waitFor(async () => (await failed()).length >= 1, 10_000, 'the failed handshake audited');
+  t.match((await failed())[0], { host: 'api.kiwoom.com', port: 443, source: '127.0.0.1', reason: /\S/ }, 'audited with host, port, source and the TLS reason');
+  t.notMatch(JSON.stringify(await failed()), h.botSecret, 'nothing the client would have sent');
 });
 
 t.test('the CA key never appears in logs or responses', async (t) => {

@@ -42,6 +42,22 @@ function shown(url: string | undefined): string {
   return (url ?? '').replace(/[^\x21-\x7e]/g, '?').slice(0, 260);
 }
 
+/**
+ * A TLS handshake to the sidecar that did not finish (the client does not
+ * trust the CA, no SNI for the name, a timeout): audited and logged with the
+ * reason the TLS stack gave, never with anything the client sent.
+ */
+export function auditTlsFailure(
+  deps: Pick<ConnectDeps, 'auditor' | 'logger'>,
+  e: { mode: 'connect' | 'name-override'; host?: string; port: number; source: string; why: string },
+): void {
+  const record = { mode: e.mode, host: e.host ?? null, port: e.port, source: e.source, reason: e.why.replace(/[^\x20-\x7e]/g, '?').slice(0, 120) };
+  deps.auditor
+    .append({ type: 'transparent.tls_failed', ...record })
+    .catch((err) => deps.logger.error({ err: String(err) }, 'audit of a failed TLS handshake failed'));
+  deps.logger.info(record, 'TLS to the sidecar failed before the handshake finished');
+}
+
 export function attachConnect(server: Server, deps: ConnectDeps): void {
   const { config, logger } = deps;
   const hosts = new Set(config.hosts.map((h) => h.toLowerCase()));
@@ -87,21 +103,31 @@ export function attachConnect(server: Server, deps: ConnectDeps): void {
       SNICallback: (name, cb) => (name.toLowerCase() === target.host ? cb(null, leaf.context()) : cb(new Error('SNI does not name the CONNECT host'))),
       ALPNProtocols: ['http/1.1'],
     });
-    const timer = setTimeout(() => tls.destroy(), config.handshakeTimeoutMs);
-    timer.unref();
+    let settled = false;
     const fail = (why: string) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       tunnels.inc({ result: 'tls_failed' });
-      logger.info({ host: target.host, port: target.port, source: req.socket.remoteAddress, why }, 'CONNECT tunnel closed before TLS was established');
+      auditTlsFailure(deps, { mode: 'connect', host: target.host, port: target.port, source: req.socket.remoteAddress ?? 'unknown', why });
       tls.destroy();
       socket.destroy();
     };
+    const timer = setTimeout(() => fail('handshake timed out'), config.handshakeTimeoutMs);
+    timer.unref();
     tls.once('error', (err) => fail((err as NodeJS.ErrnoException).code ?? 'tls error'));
+    // A client that does not trust the CA may just hang up after our certificate.
+    tls.once('close', () => fail('closed before the handshake finished'));
     tls.once('secure', () => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       tls.removeAllListeners('error');
       tls.on('error', () => tls.destroy());
-      if (typeof tls.servername !== 'string' || tls.servername.toLowerCase() !== target.host) return fail('no SNI naming the CONNECT host');
+      if (typeof tls.servername !== 'string' || tls.servername.toLowerCase() !== target.host) {
+        settled = false;
+        return fail('no SNI naming the CONNECT host');
+      }
       tunnels.inc({ result: 'tunnelled' });
       server.emit('connection', tls);
     });

@@ -5,7 +5,7 @@
 // decrypted connections go to the same bot HTTP server.
 import { once } from 'node:events';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -14,7 +14,7 @@ import { counter } from '../../common/metrics.js';
 import type { Auditor } from '../../audit/index.js';
 import type { KeyProvider } from '../../vault/index.js';
 import { loadCa } from './ca.js';
-import { attachConnect } from './connect.js';
+import { attachConnect, auditTlsFailure } from './connect.js';
 import { createLeafManager, type LeafManager } from './leaf.js';
 import { assertUpstreamNotSelf, type Lookup } from './self-loop.js';
 
@@ -68,7 +68,25 @@ export async function setupTransparent(deps: TransparentDeps, closers: (() => Pr
       const server: TlsServer = createTlsServer({ ...l.options(), handshakeTimeout: t.handshakeTimeoutMs, ALPNProtocols: ['http/1.1'] }, (socket) =>
         botServer.emit('connection', socket),
       );
-      server.on('tlsClientError', () => handshakeFailures.inc());
+      // A failed handshake's socket is already destroyed (no remoteAddress): note the source on arrival.
+      const sources = new WeakMap<object, string>();
+      server.on('connection', (raw: Socket) => sources.set(raw, raw.remoteAddress ?? 'unknown'));
+      server.on('tlsClientError', (err, socket) => {
+        handshakeFailures.inc();
+        const raw = (socket as { _parent?: object })._parent;
+        const why = (err as NodeJS.ErrnoException).code ?? 'tls error';
+        const servername = (socket as { servername?: unknown }).servername;
+        auditTlsFailure(
+          { auditor: deps.auditor, logger },
+          {
+            mode: 'name-override',
+            host: typeof servername === 'string' ? servername : undefined,
+            port: (server.address() as AddressInfo | null)?.port ?? addr.port,
+            source: socket.remoteAddress ?? (raw && sources.get(raw)) ?? 'unknown',
+            why,
+          },
+        );
+      });
       l.onRenew(() => server.setSecureContext(l.options()));
       server.listen(addr.port, addr.host);
       await once(server, 'listening');
