@@ -1,15 +1,17 @@
 // The realtime WebSocket through forward-proxy mode: the bot keeps
 // wss://api.kiwoom.com:10000/api/dostk/websocket, its proxy sends
 // CONNECT api.kiwoom.com:10000, and the sidecar's own upgrade path (LOGIN with
-// the sidecar token, REG checked, fan-out from the one upstream session) runs.
+// the sidecar token, REG checked, fan-out from the one upstream session) runs,
+// and an order sent through CONNECT :443 comes back as the fill push (00).
 import { once } from 'node:events';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
+import { ProxyAgent } from 'undici';
 import WebSocket from 'ws';
 import { FIXTURES } from '../helpers/harness.js';
-import { startTransparent, type TransparentHarness } from './helpers.js';
+import { kiwoomBot, startTransparent, type TransparentHarness } from './helpers.js';
 
 let th: TransparentHarness;
 t.before(async () => {
@@ -34,9 +36,9 @@ async function tunnel(proxyPort: number, target: string): Promise<import('node:n
   return s;
 }
 
-t.test('wss://api.kiwoom.com:10000 through CONNECT: LOGIN, REG and a pushed quote', async (t) => {
+/** The bot's WebSocket, unchanged: wss://api.kiwoom.com:10000 through CONNECT, with a frame queue. */
+async function openBotSocket(t: Test) {
   const { h, ca } = th;
-  const token = await h.token();
   const raw = await tunnel(Number(new URL(h.url).port), 'api.kiwoom.com:10000');
   const ws = new WebSocket('wss://api.kiwoom.com:10000/api/dostk/websocket', {
     createConnection: () => tlsConnect({ socket: raw, servername: 'api.kiwoom.com', ca: ca.certPem }),
@@ -65,13 +67,42 @@ t.test('wss://api.kiwoom.com:10000 through CONNECT: LOGIN, REG and a pushed quot
       check();
     });
   await once(ws, 'open');
-  ws.send(JSON.stringify({ trnm: 'LOGIN', token }));
+  return { ws, next, send: (f: unknown) => ws.send(JSON.stringify(f)) };
+}
+
+t.test('wss://api.kiwoom.com:10000 through CONNECT: LOGIN, REG and a pushed quote', async (t) => {
+  const { h } = th;
+  const token = await h.token();
+  const { next, send } = await openBotSocket(t);
+  send({ trnm: 'LOGIN', token });
   const login = await next((f) => f.trnm === 'LOGIN', 'LOGIN reply');
   t.equal(login.return_code, 0, JSON.stringify(login));
-  ws.send(JSON.stringify({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: ['005930'], type: ['0B'] }] }));
+  send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: ['005930'], type: ['0B'] }] });
   const ack = await next((f) => f.trnm === 'REG', 'REG ack');
   t.equal(ack.return_code, 0, JSON.stringify(ack));
   h.sim.pushQuote('005930');
   const real = await next((f) => f.trnm === 'REAL', 'a pushed quote');
   t.match(JSON.stringify(real.data), '005930', 'the quote arrives through the tunnel');
+});
+
+t.test('the fill push (00) after an order sent through the proxy arrives on the tunnelled WebSocket', async (t) => {
+  const { h, ca } = th;
+  const agent = new ProxyAgent({ uri: h.url, requestTls: { ca: ca.certPem } });
+  t.teardown(() => agent.close());
+  const bot = kiwoomBot(agent);
+  const tok = await bot.token(h.botId, h.botSecret);
+  t.equal(tok.json.return_code, 0, tok.text);
+  const token = String(tok.json.token);
+  const { next, send } = await openBotSocket(t);
+  send({ trnm: 'LOGIN', token });
+  t.equal((await next((f) => f.trnm === 'LOGIN', 'LOGIN reply')).return_code, 0);
+  send({ trnm: 'REG', grp_no: '2', refresh: '1', data: [{ item: [''], type: ['00'] }] });
+  t.equal((await next((f) => f.trnm === 'REG', 'REG 00 ack')).return_code, 0);
+  // A market order through CONNECT api.kiwoom.com:443: the simulator fills it at once.
+  const order = await bot.call('/api/dostk/ordr', 'kt10000', token, { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '', trde_tp: '3' });
+  t.equal(order.json.return_code, 0, order.text);
+  const fill = await next((f) => f.trnm === 'REAL' && JSON.stringify(f.data).includes('"00"'), 'the fill push');
+  const item = (fill.data as { type: string; values: Record<string, string> }[]).find((d) => d.type === '00')!;
+  t.ok(item, 'a 00 (order fill) item');
+  t.match(JSON.stringify(item.values), String(order.json.ord_no), 'for the order just sent');
 });
