@@ -3,6 +3,7 @@
 // CONNECT api.kiwoom.com:10000, and the sidecar's own upgrade path (LOGIN with
 // the sidecar token, REG checked, fan-out from the one upstream session) runs,
 // and an order sent through CONNECT :443 comes back as the fill push (00).
+// The same WebSocket through a name-override address.
 import { once } from 'node:events';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -18,6 +19,7 @@ t.before(async () => {
   th = await startTransparent({
     allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:realtime'],
     policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
+    transparent: { listen: [{ host: '127.0.0.1', port: 0 }] },
   });
 });
 t.teardown(() => th.close());
@@ -37,11 +39,16 @@ async function tunnel(proxyPort: number, target: string): Promise<import('node:n
 }
 
 /** The bot's WebSocket, unchanged: wss://api.kiwoom.com:10000 through CONNECT, with a frame queue. */
-async function openBotSocket(t: Test) {
+async function openBotSocket(t: Test, via: 'connect' | 'name-override' = 'connect') {
   const { h, ca } = th;
-  const raw = await tunnel(Number(new URL(h.url).port), 'api.kiwoom.com:10000');
+  // name-override: api.kiwoom.com:10000 resolves to the sidecar's TLS address, for this socket only.
+  const override = new URL(h.sidecar.transparent.urls[0]!);
+  const raw = via === 'connect' ? await tunnel(Number(new URL(h.url).port), 'api.kiwoom.com:10000') : undefined;
   const ws = new WebSocket('wss://api.kiwoom.com:10000/api/dostk/websocket', {
-    createConnection: () => tlsConnect({ socket: raw, servername: 'api.kiwoom.com', ca: ca.certPem }),
+    createConnection: () =>
+      raw
+        ? tlsConnect({ socket: raw, servername: 'api.kiwoom.com', ca: ca.certPem })
+        : tlsConnect({ host: override.hostname, port: Number(override.port), servername: 'api.kiwoom.com', ca: ca.certPem }),
   });
   t.teardown(() => ws.terminate());
   const frames: Record<string, unknown>[] = [];
@@ -105,4 +112,17 @@ t.test('the fill push (00) after an order sent through the proxy arrives on the 
   const item = (fill.data as { type: string; values: Record<string, string> }[]).find((d) => d.type === '00')!;
   t.ok(item, 'a 00 (order fill) item');
   t.match(JSON.stringify(item.values), String(order.json.ord_no), 'for the order just sent');
+});
+
+t.test('wss://api.kiwoom.com:10000 in name-override mode: LOGIN, REG and a pushed quote', async (t) => {
+  const { h } = th;
+  const token = await h.token();
+  const { next, send } = await openBotSocket(t, 'name-override');
+  send({ trnm: 'LOGIN', token });
+  t.equal((await next((f) => f.trnm === 'LOGIN', 'LOGIN reply')).return_code, 0);
+  send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: ['000660'], type: ['0B'] }] });
+  t.equal((await next((f) => f.trnm === 'REG', 'REG ack')).return_code, 0);
+  h.sim.pushQuote('000660');
+  const real = await next((f) => f.trnm === 'REAL' && JSON.stringify(f.data).includes('000660'), 'a pushed quote');
+  t.ok(real, 'the quote arrives on the name-override address');
 });
