@@ -30,6 +30,8 @@ export interface TransparentConfig {
   caKeyStore: CaKeyStore;
   /** Name-override mode: addresses served with TLS for Kiwoom's names (e.g. 127.0.0.1:443 with hostAliases). */
   listen: { host: string; port: number }[];
+  /** Forward-proxy mode on dedicated ports as well as the bot port: these answer CONNECT only. */
+  proxyListen: { host: string; port: number }[];
 }
 
 export const TRANSPARENT_DEFAULTS: TransparentConfig = {
@@ -42,14 +44,26 @@ export const TRANSPARENT_DEFAULTS: TransparentConfig = {
   handshakeTimeoutMs: 10_000,
   caKeyStore: 'file',
   listen: [],
+  proxyListen: [],
 };
 
 const hostName = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:-]+$' };
 
+const ADDRESSES = {
+  type: 'array',
+  maxItems: 8,
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['host', 'port'],
+    properties: { host: { type: 'string', minLength: 1, maxLength: 255 }, port: { type: 'integer', minimum: 0, maximum: 65535 } },
+  },
+} as const;
+
 export const TRANSPARENT_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['enabled', 'hosts', 'ports', 'names', 'leafLifetimeMs', 'renewBeforeMs', 'handshakeTimeoutMs', 'caKeyStore', 'listen'],
+  required: ['enabled', 'hosts', 'ports', 'names', 'leafLifetimeMs', 'renewBeforeMs', 'handshakeTimeoutMs', 'caKeyStore', 'listen', 'proxyListen'],
   properties: {
     enabled: { type: 'boolean' },
     hosts: { type: 'array', maxItems: 16, items: hostName },
@@ -60,16 +74,8 @@ export const TRANSPARENT_SCHEMA = {
     handshakeTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 },
     caDir: { type: 'string', minLength: 1 },
     caKeyStore: { enum: CA_KEY_STORES },
-    listen: {
-      type: 'array',
-      maxItems: 8,
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['host', 'port'],
-        properties: { host: { type: 'string', minLength: 1, maxLength: 255 }, port: { type: 'integer', minimum: 0, maximum: 65535 } },
-      },
-    },
+    listen: ADDRESSES,
+    proxyListen: ADDRESSES,
   },
 } as const;
 

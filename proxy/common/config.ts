@@ -181,6 +181,7 @@ export function defaultConfig(): Config {
       ports: [...TRANSPARENT_DEFAULTS.ports],
       names: [...TRANSPARENT_DEFAULTS.names],
       listen: [],
+      proxyListen: [],
     },
     vault: {},
     policy: {},

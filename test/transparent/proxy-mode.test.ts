@@ -160,3 +160,39 @@ t.test('with transparent mode off (the default) a CONNECT is refused and audited
     'the refusal audited',
   );
 });
+
+t.test('a dedicated CONNECT port (transparent.proxyListen): the same tunnels, CONNECT only', async (t) => {
+  const dedicated = await startTransparent({ transparent: { proxyListen: [{ host: '127.0.0.1', port: 0 }] } });
+  t.teardown(() => dedicated.close());
+  const { h, ca } = dedicated;
+  const proxyUrl = h.sidecar.transparent.proxyUrls[0]!;
+  t.not(new URL(proxyUrl).port, new URL(h.url).port, 'a port of its own');
+  const agent = new ProxyAgent({ uri: proxyUrl, requestTls: { ca: ca.certPem } });
+  t.teardown(() => agent.close());
+  const bot = kiwoomBot(agent);
+  const tok = await bot.token(h.botId, h.botSecret);
+  t.equal(tok.json.return_code, 0, tok.text);
+  const quote = await bot.call('/api/dostk/stkinfo', 'ka10001', String(tok.json.token), { stk_cd: '005930' });
+  t.equal(quote.json.return_code, 0, quote.text);
+  t.ok(quote.headers['x-kguard-request-id'], 'answered by the sidecar pipeline');
+
+  const { request } = await import('undici');
+  const plain = await request(`${proxyUrl}/oauth2/token`, { method: 'POST', body: '{}' });
+  t.equal(plain.statusCode, 404, 'anything but CONNECT is refused there');
+  t.match(await plain.body.text(), /"return_code":1/);
+
+  const s = netConnect(Number(new URL(proxyUrl).port), '127.0.0.1');
+  await once(s, 'connect');
+  s.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+  let text = '';
+  s.on('data', (d) => {
+    text += String(d);
+  });
+  await once(s, 'close');
+  t.match(text, /^HTTP\/1\.1 403 /, 'another host refused there too');
+  await waitFor(
+    async () => (await readAuditRecords(path.join(h.dataDir, 'audit'))).some((r) => r.type === 'transparent.connect_refused' && r.data.host === 'example.com'),
+    10_000,
+    'and audited',
+  );
+});

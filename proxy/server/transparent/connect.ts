@@ -26,6 +26,8 @@ export interface ConnectDeps {
   logger: Logger;
   registry: Registry;
   language: Language;
+  /** Where a tunnel's decrypted connection goes (the bot server); default the server the CONNECT came to. */
+  target?: Server;
 }
 
 /** `host:port` of a CONNECT request line (authority form only); undefined when it is anything else. */
@@ -129,7 +131,7 @@ export function attachConnect(server: Server, deps: ConnectDeps): void {
         return fail('no SNI naming the CONNECT host');
       }
       tunnels.inc({ result: 'tunnelled' });
-      server.emit('connection', tls);
+      (deps.target ?? server).emit('connection', tls);
     });
   });
 }

@@ -4,13 +4,15 @@
 // and the name-override addresses: TLS servers for Kiwoom's names whose
 // decrypted connections go to the same bot HTTP server.
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../common/config.js';
+import { GuardError, kiwoomErrorBody } from '../../common/errors.js';
 import { counter } from '../../common/metrics.js';
+import { JSON_CONTENT_TYPE } from '../context.js';
 import type { Auditor } from '../../audit/index.js';
 import type { KeyProvider } from '../../vault/index.js';
 import { loadCa } from './ca.js';
@@ -27,6 +29,8 @@ export interface TransparentParts {
   readonly leaf?: LeafManager;
   /** The name-override addresses actually bound (https://host:port). */
   readonly urls: readonly string[];
+  /** The dedicated CONNECT ports actually bound (http://host:port), for HTTPS_PROXY. */
+  readonly proxyUrls: readonly string[];
 }
 
 export interface TransparentDeps {
@@ -58,10 +62,30 @@ export async function setupTransparent(deps: TransparentDeps, closers: (() => Pr
       'transparent mode on: CONNECT to Kiwoom is served here',
     );
   }
-  attachConnect(botServer, { config: t, leaf, auditor: deps.auditor, logger, registry, language: config.language });
+  const connectDeps = { config: t, leaf, auditor: deps.auditor, logger, registry, language: config.language };
+  attachConnect(botServer, connectDeps);
 
   const urls: string[] = [];
+  const proxyUrls: string[] = [];
   if (leaf) {
+    // Dedicated forward-proxy ports: CONNECT only (same checks), tunnels go to the bot server.
+    for (const addr of t.proxyListen) {
+      const server = createHttpServer(
+        { maxHeaderSize: config.limits.maxHeaderBytes, headersTimeout: config.limits.headersTimeoutMs, requestTimeout: config.limits.requestTimeoutMs },
+        (_req, res) => {
+          const body = JSON.stringify(kiwoomErrorBody(new GuardError('KG1009', 'this port answers CONNECT only'), config.language));
+          res.writeHead(404, { 'content-type': JSON_CONTENT_TYPE, connection: 'close' }).end(body);
+        },
+      );
+      attachConnect(server, { ...connectDeps, target: botServer });
+      proxyUrls.push(await listenOn(server, addr, 'http'));
+      // Stops accepting; open tunnels belong to the bot server now and drain with it.
+      closers.push(async () => {
+        server.close();
+      });
+    }
+    if (proxyUrls.length > 0) logger.info({ proxyUrls }, 'forward-proxy mode: dedicated CONNECT ports');
+
     const handshakeFailures = counter(registry, 'kguard_transparent_tls_failures_total', 'Failed TLS handshakes on the name-override addresses');
     for (const addr of t.listen) {
       const l = leaf;
@@ -88,15 +112,19 @@ export async function setupTransparent(deps: TransparentDeps, closers: (() => Pr
         );
       });
       l.onRenew(() => server.setSecureContext(l.options()));
-      server.listen(addr.port, addr.host);
-      await once(server, 'listening');
-      const a = server.address() as AddressInfo;
-      urls.push(`https://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
+      urls.push(await listenOn(server, addr, 'https'));
       closers.push(async () => {
         server.close();
       });
     }
     if (urls.length > 0) logger.info({ urls }, "name-override mode: TLS for Kiwoom's names served here");
   }
-  return { leaf, urls };
+  return { leaf, urls, proxyUrls };
+}
+
+async function listenOn(server: Server | TlsServer, addr: { host: string; port: number }, scheme: 'http' | 'https'): Promise<string> {
+  server.listen(addr.port, addr.host);
+  await once(server, 'listening');
+  const a = server.address() as AddressInfo;
+  return `${scheme}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
 }
