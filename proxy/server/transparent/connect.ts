@@ -64,9 +64,12 @@ export function attachConnect(server: Server, deps: ConnectDeps): void {
   const { config, logger } = deps;
   const hosts = new Set(config.hosts.map((h) => h.toLowerCase()));
   const ports = new Set(config.ports);
-  const tunnels = counter(deps.registry, 'kguard_transparent_connect_total', 'CONNECT requests on the bot port, by result (tunnelled | refused | tls_failed)', [
-    'result',
-  ]);
+  const tunnels = counter(
+    deps.registry,
+    'kguard_transparent_connect_total',
+    'CONNECT requests (bot port and transparent.proxyListen), by result (tunnelled | refused | tls_failed)',
+    ['result'],
+  );
 
   function refuse(req: IncomingMessage, socket: Duplex, reason: string): void {
     tunnels.inc({ result: 'refused' });
