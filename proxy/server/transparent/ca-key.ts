@@ -5,7 +5,7 @@
 // certificate). Key bytes live in Buffers and are zero-filled as soon as a
 // KeyObject holds them; neither form is ever logged or echoed in an error.
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFile, unlink } from 'node:fs/promises';
+import { lstat, readFile, stat, unlink } from 'node:fs/promises';
 import type { CaKeyStore } from '../../common/config-transparent.js';
 import { GuardError } from '../../common/errors.js';
 import { writeFileAtomic } from '../../common/fsutil.js';
@@ -42,8 +42,9 @@ function needProvider(s: CaKeyStorage): KeyProvider {
   return s.provider;
 }
 
+/** Whether a file is there, without reading it (a key's bytes are read only to be used). */
 async function present(file: string): Promise<boolean> {
-  return readFile(file).then(
+  return lstat(file).then(
     () => true,
     (err: NodeJS.ErrnoException) => err.code !== 'ENOENT',
   );
@@ -87,9 +88,8 @@ export async function readCaKey(files: CaKeyFiles, certFingerprint256: string, s
     const provider = needProvider(s);
     if (await present(files.keyFile))
       throw new GuardError('KG9003', `${files.keyFile}: a plaintext CA key is present while transparent.caKeyStore is key-provider; remove it`);
-    const text = await readFile(files.sealedKeyFile, 'utf8');
-    if (text.length > MAX_SEALED_BYTES) throw new GuardError('KG4004', `${files.sealedKeyFile} is too large to be a sealed CA key`);
-    const box = parseSealedSecret(text, CA_KEY_KIND);
+    if ((await stat(files.sealedKeyFile)).size > MAX_SEALED_BYTES) throw new GuardError('KG4004', `${files.sealedKeyFile} is too large to be a sealed CA key`);
+    const box = parseSealedSecret(await readFile(files.sealedKeyFile, 'utf8'), CA_KEY_KIND);
     const providerFor = (name: string): KeyProvider => {
       if (name !== provider.id) throw new GuardError('KG4001', `the CA key is sealed by key provider ${name}, not the configured ${provider.id}`);
       return provider;
