@@ -19,6 +19,12 @@ export interface LocalProviderOptions {
   masterKeyFile: string;
   /** Create version 1 when no master key exists yet (first run). Default true. */
   createIfMissing?: boolean;
+  /**
+   * Told about each master key version that is all zero bytes: what createFileExclusive wrote
+   * before its fix (the key file's temporary name was zero-filled after linking). Such a key
+   * protects nothing; it stays readable so records can be rewrapped off it.
+   */
+  onZeroKey?: (version: number) => void;
 }
 
 function versionFile(masterKeyFile: string, version: number): string {
@@ -87,7 +93,11 @@ export async function createLocalKeyProvider(opts: LocalProviderOptions): Promis
   }
   const keys = new Map<number, Buffer>();
   try {
-    for (const v of versions) keys.set(v, await loadMasterKey(versionFile(masterKeyFile, v), v));
+    for (const v of versions) {
+      const key = await loadMasterKey(versionFile(masterKeyFile, v), v);
+      keys.set(v, key);
+      if (key.every((b) => b === 0)) opts.onZeroKey?.(v);
+    }
   } catch (err) {
     for (const k of keys.values()) k.fill(0);
     throw err;

@@ -18,7 +18,14 @@ export interface KeyProviderDeps {
 export async function createKeyProvider(cfg: VaultConfig, deps: KeyProviderDeps, name: ProviderName = cfg.provider): Promise<KeyProvider> {
   switch (name) {
     case 'local':
-      return createLocalKeyProvider({ masterKeyFile: cfg.local.masterKeyFile });
+      return createLocalKeyProvider({
+        masterKeyFile: cfg.local.masterKeyFile,
+        onZeroKey: (version) =>
+          deps.logger.error(
+            { provider: 'local', version, file: cfg.local.masterKeyFile },
+            'local master key is all zero bytes (made by a defect, since fixed, in how key files were created): it protects nothing. Rotate now: kguard keys rewrap --to local --new-master-key',
+          ),
+      });
     case 'aws-kms': {
       if (!cfg.awsKms) throw new GuardError('KG4005', 'vault.awsKms is not configured');
       const { createAwsKmsProvider } = await import('./aws-kms-provider.js');

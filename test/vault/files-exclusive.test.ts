@@ -42,3 +42,25 @@ t.test('two first runs of the local keyring make two different, non-zero master 
   g.plaintext.fill(0);
   await t.rejects(pb.unwrap(g.wrapped, { x: '1' }), { code: 'KG4004' }, "one keyring cannot unwrap the other's data keys");
 });
+
+t.test('a master key left all zero by the old defect is still readable, and the operator is told to rotate it', async (t) => {
+  const { chmod, mkdir, writeFile } = await import('node:fs/promises');
+  const { createKeyProvider, parseVaultConfig } = await import('../../proxy/vault/index.js');
+  const pino = (await import('pino')).default;
+  const { Registry } = await import('prom-client');
+  const keyDir = path.join(dir, 'zero');
+  await mkdir(keyDir, { mode: 0o700 });
+  await chmod(keyDir, 0o700);
+  await writeFile(path.join(keyDir, 'master.key'), Buffer.alloc(32), { mode: 0o600 });
+  const lines: string[] = [];
+  const logger = pino({ level: 'error' }, { write: (l: string) => void lines.push(l) });
+  const provider = await createKeyProvider(parseVaultConfig({ local: { masterKeyFile: path.join(keyDir, 'master.key') } }, keyDir), {
+    logger,
+    registry: new Registry(),
+  });
+  t.teardown(() => provider.close?.());
+  const made = await provider.generateDataKey({ purpose: 't' });
+  t.same(await provider.unwrap(made.wrapped, { purpose: 't' }), made.plaintext, 'records under it can still be read (to rewrap them)');
+  t.equal(lines.length, 1, 'one error at start');
+  t.match(lines[0], /all zero bytes.*kguard keys rewrap --to local --new-master-key/);
+});
