@@ -27,6 +27,8 @@ export interface SanitizerOptions {
 
 export type Sanitizer = (event: AuditEvent) => SanitizedEvent;
 
+type NameKind = 'plain' | 'secret' | 'hmac';
+
 export function isSecretLookingName(name: string): boolean {
   return SECRET_NAME.test(name);
 }
@@ -34,6 +36,18 @@ export function isSecretLookingName(name: string): boolean {
 export function createSanitizer(opts: SanitizerOptions): Sanitizer {
   const hmacNames = new Set(opts.hmacFields.map((f) => f.toLowerCase()));
   const { hmacKey, maxStringLength } = opts;
+  // Field names recur on every record (botId, apiId, ...): each is classified once. Bounded, so
+  // names taken from bodies cannot grow it without limit; past the bound names are classified each time.
+  const NAME_CACHE_MAX = 4_096;
+  const nameKinds = new Map<string, NameKind>();
+  function kindOf(key: string): NameKind {
+    let kind = nameKinds.get(key);
+    if (kind === undefined) {
+      kind = isSecretLookingName(key) ? 'secret' : hmacNames.has(key.toLowerCase()) ? 'hmac' : 'plain';
+      if (nameKinds.size < NAME_CACHE_MAX) nameKinds.set(key, kind);
+    }
+    return kind;
+  }
 
   function clampString(s: string): string {
     // Bearer credentials can arrive inside free-text values too.
@@ -77,17 +91,18 @@ export function createSanitizer(opts: SanitizerOptions): Sanitizer {
     for (const key of Object.keys(value as object)) {
       if (++n > MAX_KEYS) break;
       const v = (value as Record<string, unknown>)[key];
-      const here = at ? `${at}.${key}` : key;
-      if (isSecretLookingName(key) && !isKeyedHash(v)) {
-        if (v !== undefined && v !== null) stripped.push(here);
+      const kind = kindOf(key);
+      if (kind === 'secret' && !isKeyedHash(v)) {
+        if (v !== undefined && v !== null) stripped.push(at ? `${at}.${key}` : key);
         continue;
       }
-      if (hmacNames.has(key.toLowerCase()) && v !== undefined && v !== null && !isKeyedHash(v)) {
+      if (kind === 'hmac' && v !== undefined && v !== null && !isKeyedHash(v)) {
         if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') out[key] = hmacString(String(v), hmacKey);
-        else stripped.push(here); // a structured value under a sensitive name: nothing safe to keep
+        else stripped.push(at ? `${at}.${key}` : key); // a structured value under a sensitive name: nothing safe to keep
         continue;
       }
-      const w = walk(v, here, depth + 1, stripped);
+      // Scalars need no path (only stripped fields are named): build it only for what can hold one.
+      const w = typeof v === 'object' && v !== null ? walk(v, at ? `${at}.${key}` : key, depth + 1, stripped) : walk(v, '', depth + 1, stripped);
       if (w !== undefined) out[key] = w;
     }
     return out;
