@@ -88,3 +88,12 @@ export async function kguardInProcess(args: readonly string[], opts: { env?: Nod
   });
   return { code, stdout, stderr };
 }
+
+/** kguardInProcess with the short field names several tests use (`out`, `err`; exit code 1 when none). */
+export async function cli(
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; stdin?: string } = {},
+): Promise<{ code: number; out: string; err: string }> {
+  const r = await kguardInProcess(args, opts);
+  return { code: r.code ?? 1, out: r.stdout, err: r.stderr };
+}

@@ -16,28 +16,13 @@ import { AdminTokens } from '../../proxy/admin/tokens.js';
 import { UsageError } from '../../proxy/cli/usage.js';
 import { parseSimArgs } from '../../proxy/cli/sim.js';
 import policyCommand from '../../proxy/cli/policy.js';
-import { main } from '../../proxy/cli/index.js';
+import { cli } from '../cli/run-cli.js';
 
 let dir: string;
 t.before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kg-error-family-'));
 });
 t.teardown(() => rm(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough(),
-    stderr = new PassThrough();
-  let out = '',
-    err = '';
-  stdout.on('data', (c) => {
-    out += String(c);
-  });
-  stderr.on('data', (c) => {
-    err += String(c);
-  });
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr, env: {} });
-  return { code, out, err };
-}
 
 t.test('the new codes are in the catalogue, Korean and English', async (t) => {
   for (const code of ['KG2010', 'KG2011', 'KG2012', 'KG3017', 'KG6004', 'KG9003', 'KG9004'] as const) {

@@ -8,10 +8,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { ProxyAgent } from 'undici';
-import { main } from '../../proxy/cli/index.js';
 import { CA_KEY_KIND } from '../../proxy/server/transparent/ca-key.js';
 import { caFiles, initCa, loadCa } from '../../proxy/server/transparent/ca.js';
 import { createLocalKeyProvider } from '../../proxy/vault/local-provider.js';
@@ -19,27 +17,13 @@ import { openSecret, parseSealedSecret } from '../../proxy/vault/secret-box.js';
 import { readAuditRecords } from '../helpers/audit-sidecar-log.js';
 import { startHarness } from '../helpers/harness.js';
 import { kiwoomBot } from './helpers.js';
+import { cli } from '../cli/run-cli.js';
 
 let dir: string;
 t.before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kg-ca-kp-'));
 });
 t.teardown(() => rm(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough(),
-    stderr = new PassThrough();
-  let out = '',
-    err = '';
-  stdout.on('data', (c) => {
-    out += String(c);
-  });
-  stderr.on('data', (c) => {
-    err += String(c);
-  });
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr, env: {} });
-  return { code, out, err };
-}
 
 /** Every encoding of the CA key a leak could take: DER hex and base64, and the PEM body lines. */
 async function keyCanaries(dataDir: string): Promise<string[]> {

@@ -7,32 +7,16 @@ import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { connect, createServer } from 'node:tls';
 import t from 'tap';
-import { main } from '../../proxy/cli/index.js';
 import { initCa, issueLeaf, loadCa } from '../../proxy/server/transparent/ca.js';
+import { cli } from '../cli/run-cli.js';
 
 let dir: string;
 t.before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kg-ca-'));
 });
 t.teardown(() => rm(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough(),
-    stderr = new PassThrough();
-  let out = '',
-    err = '';
-  stdout.on('data', (c) => {
-    out += String(c);
-  });
-  stderr.on('data', (c) => {
-    err += String(c);
-  });
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr, env: {} });
-  return { code, out, err };
-}
 
 t.test('kguard ca init creates the CA once and prints the certificate bots trust', async (t) => {
   const dataDir = path.join(dir, 'cli');
