@@ -10,14 +10,17 @@
 //     kt10000) against one bot at the same total rate, each through its own
 //     app key. The upstream is the ideal simulator (it refuses nothing, so one
 //     key may take 200 calls/s); the sidecar runs its default configuration
-//     for the 100 bots, and with Kiwoom's per-key limits off for the one bot
-//     (on, one key at 200/s would wait for Kiwoom's 5/s); the 100 bots are
-//     also run with the limits off, so the ratio is shown both ways.
+//     for the 100 bots (risk scoring off, as in bench:foundation: it rightly
+//     holds orders of bots with no baseline for approval), then with a short
+//     linger (brokerTokens.idleRevokeMs = BENCH_LINGER, default 1,000 ms: a
+//     token outlives a bot's 500 ms gap instead of an issue + revoke per
+//     call), and one bot at the same total rate with that linger and Kiwoom's
+//     per-key limits off (on, one key at 200/s would wait for Kiwoom's 5/s).
 //  4. 1,000 idle bot keep-alive connections (each made one token exchange):
 //     the sidecar's RSS after GC before and after.
 // Knobs: BENCH_SECONDS (measured per load run, default 20), BENCH_WARMUP (5),
 // BENCH_BOTS (100), BENCH_RATE (2 per bot), BENCH_BIG (10000), BENCH_IDLE (1000),
-// BENCH_SIM (ideal | faithful), BENCH_LOG (sidecar log level, default warn).
+// BENCH_SIM (ideal | faithful), BENCH_LOG (sidecar log level, default warn), BENCH_LINGER (1000).
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -41,6 +44,7 @@ const IDLE = env('BENCH_IDLE', 1_000);
 const SETUP = 1_000;
 const IDEAL = (process.env.BENCH_SIM ?? 'ideal') !== 'faithful';
 const LOG = process.env.BENCH_LOG ?? 'warn';
+const LINGER = env('BENCH_LINGER', 1_000);
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
 async function freshDir(root: string, name: string): Promise<string> {
@@ -50,7 +54,7 @@ async function freshDir(root: string, name: string): Promise<string> {
 }
 
 // Idle connections stay open for the measurement (the default keep-alive is 5 s).
-const GUARD_CONFIG = { limits: { keepAliveTimeoutMs: 120_000, maxConnections: 4_096 } };
+const GUARD_CONFIG = { limits: { keepAliveTimeoutMs: 120_000, maxConnections: 4_096 }, risk: { enabled: false } };
 
 const root = await mkdtemp(path.join(tmpdir(), 'kguard-bench-tenants-'));
 await chmod(root, 0o700);
@@ -71,7 +75,7 @@ try {
   const bigData = await freshDir(root, 'big');
   const cliBig = await cliImport(root, bigData, BIG);
   log(`start-up with ${BIG} bots`);
-  const big = await startTenantChild('guard', { type: 'start', dataDir: bigData, simUrl, logLevel: LOG });
+  const big = await startTenantChild('guard', { type: 'start', dataDir: bigData, simUrl, logLevel: LOG, guardConfig: GUARD_CONFIG });
   const startup = {
     bots: big.ready.bots,
     forkToReadyMs: big.forkToReadyMs,
@@ -95,33 +99,37 @@ try {
   log(`${BOTS} bots x ${RATE}/s, default configuration`);
   const many = await runMix({ url: guard.ready.url, tokens, ratePerBot: RATE, warmupS: WARMUP, seconds: SECONDS, connectionsPerBot: 2 });
   const guardTokens = await guard.ask({ type: 'stats' }, 'stats');
+  const simAfterDefault = await sim.ask({ type: 'stats' }, 'stats');
 
-  // The same with Kiwoom's per-key limits off, and one bot at the same total rate.
+  // The same with a short linger (brokerTokens.idleRevokeMs = LINGER): a key's token outlives a
+  // bot's gap between calls instead of being issued and revoked for each one.
+  const lingerCfg = { ...GUARD_CONFIG, brokerTokens: { idleRevokeMs: LINGER } };
+  const linger = await startTenantChild('guard', { type: 'start', dataDir: await freshDir(root, 'linger'), simUrl, logLevel: LOG, guardConfig: lingerCfg });
+  children.push(linger);
+  const b2 = batchBody(0, BOTS);
+  await postBatch(linger.ready.adminUrl!, linger.ready.adminToken!, b2.body);
+  b2.body.fill(0);
+  const lingerTokens = await exchangeAll(linger.ready.url, 0, b2.secrets, BOTS);
+  log(`${BOTS} bots x ${RATE}/s, idleRevokeMs ${LINGER}`);
+  const manyLinger = await runMix({ url: linger.ready.url, tokens: lingerTokens, ratePerBot: RATE, warmupS: WARMUP, seconds: SECONDS, connectionsPerBot: 2 });
+  await linger.close();
+  // One bot at the same total rate: Kiwoom's per-key limits must be off (on, one key at 200/s waits for 5/s).
   const off = await startTenantChild('guard', {
     type: 'start',
     dataDir: await freshDir(root, 'off'),
     simUrl,
     logLevel: LOG,
     limitsOff: true,
-    guardConfig: GUARD_CONFIG,
+    guardConfig: lingerCfg,
   });
   children.push(off);
-  const b2 = batchBody(0, BOTS);
-  await postBatch(off.ready.adminUrl!, off.ready.adminToken!, b2.body);
-  b2.body.fill(0);
-  const offTokens = await exchangeAll(off.ready.url, 0, b2.secrets, BOTS);
-  log(`${BOTS} bots x ${RATE}/s, limits off`);
-  const manyOff = await runMix({ url: off.ready.url, tokens: offTokens, ratePerBot: RATE, warmupS: WARMUP, seconds: SECONDS, connectionsPerBot: 2 });
-  log(`1 bot x ${BOTS * RATE}/s, limits off`);
-  const one = await runMix({
-    url: off.ready.url,
-    tokens: offTokens.slice(0, 1),
-    ratePerBot: BOTS * RATE,
-    warmupS: WARMUP,
-    seconds: SECONDS,
-    connectionsPerBot: 16,
-  });
-  for (const s of b2.secrets) s.fill(0);
+  const b3 = batchBody(0, 1);
+  await postBatch(off.ready.adminUrl!, off.ready.adminToken!, b3.body);
+  b3.body.fill(0);
+  const offTokens = await exchangeAll(off.ready.url, 0, b3.secrets, 1);
+  log(`1 bot x ${BOTS * RATE}/s, limits off, idleRevokeMs ${LINGER}`);
+  const one = await runMix({ url: off.ready.url, tokens: offTokens, ratePerBot: BOTS * RATE, warmupS: WARMUP, seconds: SECONDS, connectionsPerBot: 16 });
+  for (const s of [...b2.secrets, ...b3.secrets]) s.fill(0);
   await off.close();
 
   // 4. Idle keep-alive connections, one bot each (token exchange, then silence).
@@ -166,17 +174,18 @@ try {
   });
   result.load = {
     manyDefault: summary(many),
-    manyLimitsOff: summary(manyOff),
+    manyLinger: summary(manyLinger),
     oneBotLimitsOff: summary(one),
     ratioP99: {
       defaultVsOne: round(many.all.percentilesMs.p99! / one.all.percentilesMs.p99!, 2),
-      limitsOffVsOne: round(manyOff.all.percentilesMs.p99! / one.all.percentilesMs.p99!, 2),
+      lingerVsOne: round(manyLinger.all.percentilesMs.p99! / one.all.percentilesMs.p99!, 2),
     },
     ratioP50: {
       defaultVsOne: round(many.all.percentilesMs.p50! / one.all.percentilesMs.p50!, 2),
-      limitsOffVsOne: round(manyOff.all.percentilesMs.p50! / one.all.percentilesMs.p50!, 2),
+      lingerVsOne: round(manyLinger.all.percentilesMs.p50! / one.all.percentilesMs.p50!, 2),
     },
     sidecarAfterManyDefault: guardTokens.stats,
+    simulatorAfterManyDefault: simAfterDefault.stats,
   };
   result.idle = {
     connections: n,
@@ -199,8 +208,8 @@ try {
     percentileChartSvg(
       [
         { name: `${BOTS} bots, default`, points: pts(many) },
-        { name: `${BOTS} bots, limits off`, points: pts(manyOff) },
-        { name: '1 bot, limits off', points: pts(one) },
+        { name: `${BOTS} bots, linger ${LINGER} ms`, points: pts(manyLinger) },
+        { name: `1 bot, linger, limits off`, points: pts(one) },
       ],
       {
         title: `kiwoom-guard: ${BOTS} bots x ${RATE}/s vs one bot at ${BOTS * RATE}/s`,
@@ -219,14 +228,14 @@ try {
     ...(
       [
         [`${BOTS} bots x ${RATE}/s, default config`, many],
-        [`${BOTS} bots x ${RATE}/s, limits off`, manyOff],
-        [`1 bot x ${BOTS * RATE}/s, limits off`, one],
+        [`${BOTS} bots x ${RATE}/s, idleRevokeMs ${LINGER}`, manyLinger],
+        [`1 bot x ${BOTS * RATE}/s, idleRevokeMs ${LINGER}, limits off`, one],
       ] as const
     ).map(
       ([name, r]) => `| ${name} | ${r.all.percentilesMs.p50} | ${r.all.percentilesMs.p90} | ${r.all.percentilesMs.p99} | ${r.all.maxMs} | ${r.ok}/${r.calls} |`,
     ),
     '',
-    `p99 ratio many/one: ${(result.load as { ratioP99: Record<string, number> }).ratioP99.defaultVsOne} (default), ${(result.load as { ratioP99: Record<string, number> }).ratioP99.limitsOffVsOne} (limits off); goal <= 2.`,
+    `p99 ratio many/one: ${(result.load as { ratioP99: Record<string, number> }).ratioP99.defaultVsOne} (default idleRevokeMs 0), ${(result.load as { ratioP99: Record<string, number> }).ratioP99.lingerVsOne} (idleRevokeMs ${LINGER}); goal <= 2.`,
     `${n} idle keep-alive connections: RSS +${(result.idle as { addedMB: number }).addedMB} MB (goal < 50 MB).`,
     '',
   ].join('\n');

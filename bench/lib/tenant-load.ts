@@ -176,8 +176,8 @@ export async function runMix(o: MixOptions): Promise<MixResult> {
         if (json.return_code === 0) {
           ok++;
           samples.push(ms);
-          let k = byKind.get(call.kind);
-          if (!k) byKind.set(call.kind, (k = []));
+          const k = byKind.get(call.kind) ?? [];
+          if (k.length === 0) byKind.set(call.kind, k);
           k.push(ms);
         } else {
           const code = /\[(KG\d{4})/.exec(String(json.return_msg))?.[1] ?? `rc${String(json.return_code)}`;
