@@ -95,7 +95,36 @@ try {
   result.startup = startup;
   log(`setup done: ${JSON.stringify(result.setup)}; start-up ${JSON.stringify(startup)}`);
 
+  // 4 (first, on a sidecar not yet loaded). Idle keep-alive connections, one bot each (token exchange, then silence).
+  log(`${IDLE} idle keep-alive connections`);
+  const before = await guard.ask({ type: 'mem' }, 'mem');
+  const clients: Client[] = [];
+  const n = Math.min(IDLE, SETUP);
+  await forEachLimited(
+    Array.from({ length: n }, (_, i) => i),
+    32,
+    async (i) => {
+      const c = new Client(guard.ready.url, { keepAliveTimeout: 120_000 });
+      clients.push(c);
+      const res = await c.request({
+        method: 'POST',
+        path: '/oauth2/token',
+        headers: { 'content-type': 'application/json;charset=UTF-8' },
+        body: Buffer.concat([
+          Buffer.from(`{"grant_type":"client_credentials","appkey":"${tenantKeys(i).botId}","secretkey":"`),
+          secrets[i]!,
+          Buffer.from('"}'),
+        ]),
+      });
+      await res.body.dump();
+    },
+  );
+  await new Promise((r) => setTimeout(r, 1_000));
+  const after = await guard.ask({ type: 'mem' }, 'mem');
+  await Promise.all(clients.map((c) => c.close()));
+
   const tokens = await exchangeAll(guard.ready.url, 0, secrets, BOTS);
+  for (const s of secrets) s.fill(0);
   log(`${BOTS} bots x ${RATE}/s, default configuration`);
   const many = await runMix({ url: guard.ready.url, tokens, ratePerBot: RATE, warmupS: WARMUP, seconds: SECONDS, connectionsPerBot: 2 });
   const guardTokens = await guard.ask({ type: 'stats' }, 'stats');
@@ -131,35 +160,6 @@ try {
   const one = await runMix({ url: off.ready.url, tokens: offTokens, ratePerBot: BOTS * RATE, warmupS: WARMUP, seconds: SECONDS, connectionsPerBot: 16 });
   for (const s of [...b2.secrets, ...b3.secrets]) s.fill(0);
   await off.close();
-
-  // 4. Idle keep-alive connections, one bot each (token exchange, then silence).
-  log(`${IDLE} idle keep-alive connections`);
-  const before = await guard.ask({ type: 'mem' }, 'mem');
-  const clients: Client[] = [];
-  const n = Math.min(IDLE, SETUP);
-  await forEachLimited(
-    Array.from({ length: n }, (_, i) => i),
-    32,
-    async (i) => {
-      const c = new Client(guard.ready.url, { keepAliveTimeout: 120_000 });
-      clients.push(c);
-      const res = await c.request({
-        method: 'POST',
-        path: '/oauth2/token',
-        headers: { 'content-type': 'application/json;charset=UTF-8' },
-        body: Buffer.concat([
-          Buffer.from(`{"grant_type":"client_credentials","appkey":"${tenantKeys(i).botId}","secretkey":"`),
-          secrets[i]!,
-          Buffer.from('"}'),
-        ]),
-      });
-      await res.body.dump();
-    },
-  );
-  await new Promise((r) => setTimeout(r, 1_000));
-  const after = await guard.ask({ type: 'mem' }, 'mem');
-  await Promise.all(clients.map((c) => c.close()));
-  for (const s of secrets) s.fill(0);
 
   const summary = (r: MixResult) => ({
     p50: r.all.percentilesMs.p50,
