@@ -37,8 +37,9 @@ function reply(proc: ChildProcess, role: ChildRole, expect: ChildMessage['type']
   });
 }
 
-export async function startChild(role: ChildRole, start: StartMessage): Promise<BenchChild> {
-  const proc = fork(WORKER, [role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** `execArgv`: extra Node flags for this child only (e.g. `--cpu-prof` for bench/profile.ts). */
+export async function startChild(role: ChildRole, start: StartMessage, execArgv: readonly string[] = []): Promise<BenchChild> {
+  const proc = fork(WORKER, [role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...execArgv] });
   const ask = (msg: ParentMessage, expect: ChildMessage['type']) => {
     const p = reply(proc, role, expect);
     proc.send(msg);

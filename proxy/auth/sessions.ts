@@ -2,7 +2,7 @@
 // accepted only if the signature, algorithm, issuer, audience and expiry are
 // right, its jti was not revoked, and it was issued in the bot's current
 // session epoch (so "kill all sessions" is one write).
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
@@ -15,7 +15,11 @@ export interface SessionOptions {
   issuer: string;
   audience: string;
   clockToleranceSeconds: number;
+  /** Tokens whose signature and claims were checked, kept by SHA-256 digest (never the token) until they expire; 0 = none. */
+  verifiedCacheSize?: number;
 }
+
+const DEFAULT_VERIFIED_CACHE_SIZE = 10_000;
 
 export interface SessionClaims {
   readonly botId: string;
@@ -55,11 +59,24 @@ export function bearerToken(header: string | undefined): string {
 }
 
 export class Sessions {
+  /** The HMAC key as a KeyObject: jose keeps its CryptoKey, instead of importing raw bytes on every sign and verify. */
+  private readonly signingKey: KeyObject;
+  /**
+   * A bot presents the same token on every call for its lifetime: its signature is checked once,
+   * then the claims are found by the token's digest (insertion order evicts the oldest). The store
+   * half (revocation, disable, epoch) is still checked on every call.
+   */
+  private readonly verified = new Map<string, SessionClaims>();
+  private readonly verifiedCap: number;
+
   constructor(
-    private readonly key: Buffer,
+    key: Buffer,
     private readonly store: Store,
     private readonly opts: SessionOptions,
-  ) {}
+  ) {
+    this.signingKey = createSecretKey(key);
+    this.verifiedCap = opts.verifiedCacheSize ?? DEFAULT_VERIFIED_CACHE_SIZE;
+  }
 
   private epochKey(botId: string): string {
     return `epoch:${botId}`;
@@ -83,7 +100,7 @@ export class Sessions {
       .setNotBefore(now - 1)
       .setExpirationTime(exp)
       .setJti(jti)
-      .sign(this.key);
+      .sign(this.signingKey);
     return { token, expiresAt: new Date(exp * 1000), jti };
   }
 
@@ -101,9 +118,18 @@ export class Sessions {
    */
   async verifySignature(token: string, opts: { allowExpired?: boolean } = {}): Promise<SessionClaims> {
     if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) throw new GuardError('KG2002', 'malformed token');
+    const digest = this.verifiedCap > 0 ? createHash('sha256').update(token).digest('base64url') : '';
+    const known = digest ? this.verified.get(digest) : undefined;
+    if (known) {
+      if (!opts.allowExpired && known.exp + this.opts.clockToleranceSeconds < Date.now() / 1000) {
+        this.verified.delete(digest);
+        throw new GuardError('KG2003');
+      }
+      return known;
+    }
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.key, {
+      ({ payload } = await jwtVerify(token, this.signingKey, {
         algorithms: [ALG],
         issuer: this.opts.issuer,
         audience: this.opts.audience,
@@ -120,6 +146,10 @@ export class Sessions {
       epoch: Number(payload.ep ?? 0),
       exp: Number(payload.exp),
     };
+    if (digest) {
+      if (this.verified.size >= this.verifiedCap) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(digest, claims);
+    }
     return claims;
   }
 

@@ -125,6 +125,7 @@ const schema = {
         issuer: { type: 'string', minLength: 1 },
         audience: { type: 'string', minLength: 1 },
         clockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
+        verifiedCacheSize: { type: 'integer', minimum: 0, maximum: 1_000_000 },
         keyFile: { type: 'string' },
       },
     },

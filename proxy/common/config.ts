@@ -72,7 +72,10 @@ export interface Config {
     ttlSeconds: number;
     issuer: string;
     audience: string;
-    clockToleranceSeconds: number /** HS256 key shared by replicas; default <dataDir>/jwt.key created on first run. */;
+    clockToleranceSeconds: number;
+    /** Session tokens whose signature was checked, remembered by digest until they expire (0: check every call). */
+    verifiedCacheSize?: number;
+    /** HS256 key shared by replicas; default <dataDir>/jwt.key created on first run. */
     keyFile?: string;
   };
   /** Realtime WebSocket relay (see proxy/kiwoom/realtime and proxy/server/realtime.ts). */
@@ -165,7 +168,7 @@ export function defaultConfig(): Config {
       keepAliveTimeoutMs: 5_000,
       maxConnections: 1_024,
     },
-    tokens: { ttlSeconds: 300, issuer: 'kiwoom-guard', audience: 'kiwoom-guard:bots', clockToleranceSeconds: 5 },
+    tokens: { ttlSeconds: 300, issuer: 'kiwoom-guard', audience: 'kiwoom-guard:bots', clockToleranceSeconds: 5, verifiedCacheSize: 10_000 },
     realtime: { ...REALTIME_DEFAULTS },
     brokerTokens: {
       idleRevokeMs: 0,

@@ -56,13 +56,13 @@ export class BrokerSessions {
   }
 
   /** A lease on the key's live token for one call: reuse it, or issue it single-flight across replicas. */
-  async acquire(botId: string, opts: { purpose?: IssuePurpose; signal?: AbortSignal; key?: string } = {}): Promise<BrokerLease> {
+  async acquire(botId: string, opts: { purpose?: IssuePurpose; signal?: AbortSignal; key?: string; requestId?: string } = {}): Promise<BrokerLease> {
     if (this.closing) throw new GuardError('KG9002');
     const purpose = opts.purpose ?? 'call';
     // The caller may have resolved the key already (same check: a disabled record is refused for 'call').
     const key = opts.key ?? (await this.deps.keyOf(botId, purpose));
     const k = this.state(key);
-    const fast = this.tryLease(k);
+    const fast = this.tryLease(k, opts.requestId);
     if (fast) return fast;
     const started = performance.now();
     const deadline = Date.now() + this.opts.sessionWaitMs;
@@ -70,7 +70,7 @@ export class BrokerSessions {
       for (;;) {
         if (this.closing) throw new GuardError('KG9002');
         if (opts.signal?.aborted) throw new GuardError('KG5002', 'bot disconnected');
-        const lease = this.tryLease(k);
+        const lease = this.tryLease(k, opts.requestId);
         if (lease) return lease;
         if (Date.now() > deadline) throw new GuardError('KG5008', "waited for the key's token too long");
         if (k.retiring) {
@@ -92,7 +92,7 @@ export class BrokerSessions {
           this.endLinger(k, g);
           continue;
         }
-        k.obtaining = this.obtain(k, botId, purpose, deadline).finally(() => {
+        k.obtaining = this.obtain(k, botId, purpose, deadline, opts.requestId).finally(() => {
           k.obtaining = undefined;
         });
         await k.obtaining;
@@ -175,14 +175,14 @@ export class BrokerSessions {
   }
 
   /** The fast path: this replica already holds the shared lease on a fresh token. */
-  private tryLease(k: KeyState): BrokerLease | undefined {
+  private tryLease(k: KeyState, requestId?: string): BrokerLease | undefined {
     const g = k.gen;
     if (!g || g.dead || !k.shared || k.retiring || !this.fresh(g.record)) return undefined;
     stopLinger(k);
-    return this.lease(k, g);
+    return this.lease(k, g, requestId);
   }
 
-  private lease(k: KeyState, g: Gen): BrokerLease {
+  private lease(k: KeyState, g: Gen, requestId?: string): BrokerLease {
     g.local++;
     let released = false;
     return {
@@ -192,6 +192,7 @@ export class BrokerSessions {
       release: () => {
         if (released) return;
         released = true;
+        k.lastRequestId = requestId;
         g.local--;
         if (g.local === 0) this.idle(k, g);
       },
@@ -200,7 +201,7 @@ export class BrokerSessions {
   }
 
   /** Gets the shared token: lease the live one, wait out a revoke, or issue it under the key's lock. */
-  private async obtain(k: KeyState, botId: string, purpose: IssuePurpose, deadline: number): Promise<void> {
+  private async obtain(k: KeyState, botId: string, purpose: IssuePurpose, deadline: number, requestId?: string): Promise<void> {
     const { store, ledger, replicaId } = this.deps;
     for (;;) {
       if (Date.now() > deadline) throw new GuardError('KG5008', "waited for the key's token too long");
@@ -232,7 +233,7 @@ export class BrokerSessions {
       // Kiwoom then handed us the same token, which we drop and lease theirs.
       let done = false;
       try {
-        done = await this.issueUnderLock(k, botId, purpose, fence);
+        done = await this.issueUnderLock(k, botId, purpose, fence, requestId);
       } finally {
         // Off the call's path once published: the lock only guards the issue itself.
         const unlock = store.del(lockKey(k.key)).catch(() => undefined);
@@ -243,7 +244,7 @@ export class BrokerSessions {
   }
 
   /** True when the new token is published and leased by this replica. */
-  private async issueUnderLock(k: KeyState, botId: string, purpose: IssuePurpose, fence: string): Promise<boolean> {
+  private async issueUnderLock(k: KeyState, botId: string, purpose: IssuePurpose, fence: string, requestId?: string): Promise<boolean> {
     const noteIssue = () => {
       k.issues = [...k.issues.filter((t) => t > Date.now() - 60_000).slice(-15), Date.now()];
     };
@@ -254,7 +255,7 @@ export class BrokerSessions {
       track: <T>(p: Promise<T>) => this.track(p),
       leaseTtlMs: this.opts.leaseTtlMs,
     };
-    const published = await issueUnderLock(ctx, { key: k.key, botId, purpose, fence, noteIssue });
+    const published = await issueUnderLock(ctx, { key: k.key, botId, purpose, requestId, fence, noteIssue });
     if (!published) return false;
     this.adopt(k, published.record, published.token);
     return true;
@@ -330,7 +331,7 @@ export class BrokerSessions {
     k.shared = false;
     const run = async () => {
       const remaining = await this.deps.store.leaseRelease(valueKey(k.key), this.deps.replicaId);
-      if (remaining === 0 && !g.dead) await this.retireShared(k.key, g.record.botId, g);
+      if (remaining === 0 && !g.dead) await this.retireShared(k.key, g.record.botId, g, k.lastRequestId);
     };
     k.retiring = this.track(run())
       .catch((err) => {
@@ -347,9 +348,9 @@ export class BrokerSessions {
   }
 
   /** Revokes the key's token if no lease holds it (claimed atomically, so exactly one replica does it). */
-  private retireShared(key: string, botHint: string, g?: Gen): Promise<boolean> {
+  private retireShared(key: string, botHint: string, g?: Gen, requestId?: string): Promise<boolean> {
     const local = g && !g.dead ? { version: g.version, token: g.token } : undefined;
-    return retireShared({ ...this.deps, opts: this.opts, metrics: this.m, revokeWithRetry: this.revokeWithRetry }, key, botHint, local);
+    return retireShared({ ...this.deps, opts: this.opts, metrics: this.m, revokeWithRetry: this.revokeWithRetry }, key, botHint, local, requestId);
   }
 
   /** Kiwoom said [8005]: the token is dead upstream. Drop it if it is still the current one; no revoke is needed. */

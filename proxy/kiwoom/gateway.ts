@@ -39,7 +39,7 @@ export class BrokerGateway {
   }
 
   /** Runs fn with a TR caller on the bot's key; each call leases the key's shared token. */
-  async withSession<T>(botId: string, fn: (call: CallTr) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async withSession<T>(botId: string, fn: (call: CallTr) => Promise<T>, signal?: AbortSignal, requestId?: string): Promise<T> {
     return fn(async (apiId, body, paging) => {
       const entry = lookupApi(apiId);
       if (!entry) throw new GuardError('KG1004', apiId);
@@ -51,6 +51,7 @@ export class BrokerGateway {
         nextKey: paging?.nextKey,
         signal,
         purpose: this.purpose,
+        requestId,
       });
       return parseTr(res);
     });

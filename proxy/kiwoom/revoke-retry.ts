@@ -16,6 +16,8 @@ export interface RevokeRequest {
   /** Throw after this many attempts; unlimited keeps trying slowly until expiry. */
   readonly maxAttempts?: number;
   readonly fallbackBot?: string;
+  /** The bot call whose release let the token go (named in the audit record). */
+  readonly requestId?: string;
 }
 
 export interface RevokeRetryDeps {
@@ -24,7 +26,7 @@ export interface RevokeRetryDeps {
   metrics: Pick<SessionMetrics, 'revoked' | 'revokeFailures'>;
   onEvent?: (
     type: 'broker_token.revoked' | 'broker_token.revoke_failed',
-    fields: { botId: string; key: string; fingerprint: string; attempts: number },
+    fields: { botId: string; key: string; fingerprint: string; attempts: number; requestId?: string },
   ) => void;
 }
 
@@ -42,13 +44,13 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
       try {
         await deps.revoke(who, r.token);
         deps.metrics.revoked.inc();
-        deps.onEvent?.('broker_token.revoked', { botId: who, key: r.key, fingerprint: r.fingerprint, attempts: attempt });
+        deps.onEvent?.('broker_token.revoked', { botId: who, key: r.key, fingerprint: r.fingerprint, attempts: attempt, requestId: r.requestId });
         return;
       } catch (err) {
         const fast = attempt < opts.revokeAttempts;
         deps.metrics.revokeFailures.inc({ final: fast ? 'false' : 'true' });
         if (attempt >= maxAttempts) {
-          deps.onEvent?.('broker_token.revoke_failed', { botId: r.botId, key: r.key, fingerprint: r.fingerprint, attempts: attempt });
+          deps.onEvent?.('broker_token.revoke_failed', { botId: r.botId, key: r.key, fingerprint: r.fingerprint, attempts: attempt, requestId: r.requestId });
           throw err;
         }
         if (Date.now() >= r.expiresAt) {

@@ -21,7 +21,7 @@ export interface IssueContext {
   replicaId: string;
   fingerprintKey: Buffer;
   logger: Logger;
-  issue(botId: string, purpose: IssuePurpose): Promise<BrokerToken>;
+  issue(botId: string, purpose: IssuePurpose, requestId?: string): Promise<BrokerToken>;
   onEvent?: BrokerSessionDeps['onEvent'];
   metrics: Pick<SessionMetrics, 'issued'>;
   revokeWithRetry: RevokeWithRetry;
@@ -33,6 +33,8 @@ export interface IssueRequest {
   readonly key: string;
   readonly botId: string;
   readonly purpose: IssuePurpose;
+  /** The bot call that needed the token (named in the audit records). */
+  readonly requestId?: string;
   /** Our value of the key's issue lock. */
   readonly fence: string;
   /** Kiwoom was asked and answered with a token (for the issue-rate bookkeeping). */
@@ -49,7 +51,7 @@ export async function issueUnderLock(c: IssueContext, r: IssueRequest): Promise<
   let issued: BrokerToken;
   try {
     // Never aborted with the bot's request: a token created upstream must be known to us.
-    issued = await c.issue(r.botId, r.purpose);
+    issued = await c.issue(r.botId, r.purpose, r.requestId);
   } catch (err) {
     // Kiwoom answered and refused (KG5004) or the credentials could not be used (KG4xxx): no token
     // exists, so the intent goes; anything else (time-out, dropped connection) may have created one,
@@ -73,7 +75,7 @@ export async function issueUnderLock(c: IssueContext, r: IssueRequest): Promise<
     sealed: ledger.seal(r.key, version, expiresAt, issued.token),
   };
   c.metrics.issued.inc();
-  c.onEvent?.('broker_token.issued', { botId: r.botId, key: r.key, fingerprint: record.tokenFp });
+  c.onEvent?.('broker_token.issued', { botId: r.botId, key: r.key, fingerprint: record.tokenFp, requestId: r.requestId });
   const revokeUnused = (token: Buffer) =>
     void c.track(c.revokeWithRetry({ botId: r.botId, token, key: r.key, fingerprint: record.tokenFp, expiresAt }).finally(() => token.fill(0)));
   try {

@@ -166,7 +166,13 @@ export interface RetireContext {
  * and its ledger entry go. `local` is this replica's copy of the token, used
  * when it is the same version (no decrypt needed).
  */
-export async function retireShared(c: RetireContext, key: string, botHint: string, local?: { version: string; token: Buffer }): Promise<boolean> {
+export async function retireShared(
+  c: RetireContext,
+  key: string,
+  botHint: string,
+  local?: { version: string; token: Buffer },
+  requestId?: string,
+): Promise<boolean> {
   const v = await c.store.leasePeek(valueKey(key));
   const rec = v ? parseRecord(v.value) : undefined;
   if (!v || !rec) return false;
@@ -183,6 +189,7 @@ export async function retireShared(c: RetireContext, key: string, botHint: strin
         expiresAt: rec.expiresAt,
         maxAttempts: c.opts.revokeAttempts,
         fallbackBot: botHint,
+        requestId,
       });
     }
   } finally {

@@ -22,7 +22,7 @@ export interface BrokerSessionDeps {
   /** The app key a bot's credential record holds (keyed fingerprint); refuses a disabled record for 'call'. */
   keyOf(botId: string, purpose: IssuePurpose | 'revoke'): Promise<string>;
   /** Issues a token with the bot's credentials, decrypted just in time. */
-  issue(botId: string, purpose: IssuePurpose): Promise<BrokerToken>;
+  issue(botId: string, purpose: IssuePurpose, requestId?: string): Promise<BrokerToken>;
   /** Revokes with the bot's credentials (vault purpose 'revoke'). */
   revoke(botId: string, token: Buffer): Promise<void>;
   fingerprintKey: Buffer;
@@ -30,7 +30,7 @@ export interface BrokerSessionDeps {
   logger: Logger;
   onEvent?: (
     type: 'broker_token.issued' | 'broker_token.revoked' | 'broker_token.revoke_failed' | 'broker_token.invalidated',
-    fields: { botId: string; key: string; fingerprint: string; attempts?: number; orphan?: boolean },
+    fields: { botId: string; key: string; fingerprint: string; attempts?: number; orphan?: boolean; requestId?: string },
   ) => void;
 }
 
@@ -77,6 +77,8 @@ export interface KeyState {
   revokeWhenIdle: boolean;
   /** When this replica issued the key's recent tokens (for Kiwoom's issue limit). */
   issues: number[];
+  /** The call whose release left the token idle: its revoke record names it. */
+  lastRequestId?: string;
 }
 
 /** This replica's copy no longer lingers (a new lease came, or it is being given up). */

@@ -22,6 +22,8 @@ export interface UpstreamCall {
   /** Aborts the call when the bot leaves (queries only: an order once sent is not un-sent). */
   readonly signal?: AbortSignal;
   readonly purpose?: IssuePurpose;
+  /** The bot call this serves (named in decrypt and token audit records). */
+  readonly requestId?: string;
 }
 
 export interface UpstreamOptions {
@@ -87,7 +89,7 @@ export class Upstream {
       const permit = await this.governor.admit({ key, cls, priority, botId: c.botId, signal: c.signal });
       let res: TrResponse;
       let verdict: ReturnType<typeof verdictOf>;
-      const lease = await this.sessions.acquire(c.botId, { purpose, signal: c.signal, key }).catch((err: unknown) => {
+      const lease = await this.sessions.acquire(c.botId, { purpose, signal: c.signal, key, requestId: c.requestId }).catch((err: unknown) => {
         permit.settle();
         throw err;
       });

@@ -10,7 +10,7 @@ import { compilePolicy } from './compile.js';
 import type { PolicyConfig } from './config.js';
 import { PolicyLoadError } from './errors.js';
 import { chargeLimits, decideOnSnapshot, evaluatePolicy, planPolicy, type EvalDeps, type EvalOptions, type PolicyPlan, type Step } from './evaluate.js';
-import { loadPolicyFile } from './load.js';
+import { parsePolicySource, policyVersion, readPolicyBytes } from './load.js';
 import { createMarketFetcher } from './market.js';
 import { createPolicyMetrics } from './metrics.js';
 import { outcomeCounterKey } from './rules/counters.js';
@@ -114,12 +114,14 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
 
   async function loadOnce(): Promise<{ ok: boolean; changed: boolean; error?: PolicyLoadError }> {
     try {
-      const loaded = await loadPolicyFile(config.file, config);
-      if (active && active.policy.version === loaded.version) {
+      const bytes = await readPolicyBytes(config.file, config);
+      // Same bytes as the active policy: nothing to parse (a spurious watch event costs one read).
+      if (active && active.policy.version === policyVersion(bytes)) {
         metrics.reloads.inc({ outcome: 'unchanged' });
         lastError = undefined;
         return { ok: true, changed: false };
       }
+      const loaded = parsePolicySource(bytes, config.file, config);
       const policy = compilePolicy(loaded, language);
       // The swap is one assignment: a call in flight keeps the policy it started with.
       active = { policy, info: { version: loaded.version, file: config.file, loadedAt: nowDate().toISOString() } };

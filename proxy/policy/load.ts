@@ -43,22 +43,28 @@ export function policyVersion(bytes: Buffer | string): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 }
 
-/** Reads and validates a policy file; throws PolicyLoadError. */
-export async function loadPolicyFile(file: string, limits: LoadLimits = DEFAULT_LOAD_LIMITS): Promise<LoadedPolicy> {
-  let bytes: Buffer;
+/** Reads a policy file's bytes, at most maxFileBytes + 1 (so an oversized file is seen without reading it all); throws PolicyLoadError. */
+export async function readPolicyBytes(file: string, limits: LoadLimits = DEFAULT_LOAD_LIMITS): Promise<Buffer> {
   try {
     const handle = await open(file, 'r');
     try {
-      // Read at most one byte past the limit so an oversized file is detected without reading it all.
-      const buf = Buffer.alloc(limits.maxFileBytes + 1);
+      // Sized from the file, not the limit: a reload of a 2 KB policy should not zero a megabyte.
+      const { size } = await handle.stat();
+      let buf = Buffer.alloc(Math.min(size, limits.maxFileBytes) + 1);
       let total = 0;
       for (;;) {
+        if (total === buf.length) {
+          if (total > limits.maxFileBytes) break;
+          // The file grew while we read it: keep reading up to the limit.
+          const grown = Buffer.alloc(Math.min(buf.length * 2, limits.maxFileBytes + 1));
+          buf.copy(grown);
+          buf = grown;
+        }
         const { bytesRead } = await handle.read(buf, total, buf.length - total, null);
         if (bytesRead === 0) break;
         total += bytesRead;
-        if (total > limits.maxFileBytes) break;
       }
-      bytes = buf.subarray(0, total);
+      return buf.subarray(0, total);
     } finally {
       await handle.close();
     }
@@ -66,7 +72,11 @@ export async function loadPolicyFile(file: string, limits: LoadLimits = DEFAULT_
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new PolicyLoadError(file, [{ file, line: 1, column: 1, path: '', message: `cannot read the file (${code})` }]);
   }
-  return parsePolicySource(bytes, file, limits);
+}
+
+/** Reads and validates a policy file; throws PolicyLoadError. */
+export async function loadPolicyFile(file: string, limits: LoadLimits = DEFAULT_LOAD_LIMITS): Promise<LoadedPolicy> {
+  return parsePolicySource(await readPolicyBytes(file, limits), file, limits);
 }
 
 /** Parses policy text; throws PolicyLoadError listing every problem found. */

@@ -48,6 +48,17 @@ export function createBotListener(deps: ListenerDeps): Server {
     registers,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
   });
+  // Where a call's time goes, stage by stage (Envoy's per-filter stats). Children are bound
+  // once here, so the hot path observes without hashing labels.
+  const stageSeconds = new Histogram({
+    name: 'kguard_stage_seconds',
+    help: 'Time spent in each pipeline stage (forward includes the upstream round trip)',
+    labelNames: ['route', 'stage'],
+    registers,
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  });
+  const stageTimers = new Map<NamedStage, ReturnType<typeof stageSeconds.labels>>();
+  for (const [route, stages] of Object.entries(deps.pipelines)) for (const stage of stages) stageTimers.set(stage, stageSeconds.labels(route, stage.name));
 
   const server = (deps.createServer ?? createServer)(
     {
@@ -107,7 +118,12 @@ export function createBotListener(deps: ListenerDeps): Server {
       if (!route) throw new GuardError('KG1009');
       for (const stage of deps.pipelines[route]) {
         ctx.trail.push(stage.name);
-        await stage.run(ctx);
+        const stageStart = performance.now();
+        try {
+          await stage.run(ctx);
+        } finally {
+          stageTimers.get(stage)?.observe((performance.now() - stageStart) / 1000);
+        }
         if (ctx.reply) break;
       }
       if (!ctx.reply) throw new GuardError('KG9001', 'pipeline produced no reply');

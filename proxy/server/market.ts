@@ -7,9 +7,9 @@ import { BALANCE, OPEN_ORDERS, baseCode, kiwoomPrice, kiwoomQuantity } from '../
 import type { MarketData } from '../policy/types.js';
 
 /**
- * The request being served, for records deeper down that name it (decrypt and
- * broker-token audit records) and the read-only state fallback. Identity is
- * never taken from here: every part that acts for a bot is given the bot.
+ * The request being served, for the read-only state fallback only (opt-in:
+ * state.redis.readOnlyQueriesWhenDown). Identity and request ids are never
+ * taken from here: every part that acts for a call is given it explicitly.
  */
 export const requestScope = new AsyncLocalStorage<{ requestId: string; readOnly?: boolean }>();
 

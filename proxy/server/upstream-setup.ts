@@ -18,7 +18,6 @@ import type { KeyProvider, ManagedVault } from '../vault/index.js';
 import type { ManagedAuditor } from '../audit/index.js';
 import type { Store } from '../state/types.js';
 import { startSimulator, type Simulator } from '../sim/index.js';
-import { requestScope } from './market.js';
 
 export interface UpstreamDeps {
   config: Config;
@@ -77,15 +76,13 @@ export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<
     governor,
     replicaId,
     keyOf,
-    issue: (botId, purpose) => vault.withCredentials(botId, purpose, (creds) => kiwoom.issueToken(creds)),
+    issue: (botId, purpose, requestId) => vault.withCredentials(botId, purpose, (creds) => kiwoom.issueToken(creds), requestId),
     revoke: (botId, token) => vault.withCredentials(botId, 'revoke', (creds) => kiwoom.revokeToken(creds, token)),
     fingerprintKey,
     registry,
     logger: logger.child({ part: 'broker-sessions' }),
     onEvent: (type, fields) => {
-      auditor
-        .append({ type, requestId: requestScope.getStore()?.requestId, ...fields }, { durability: 'write' })
-        .catch((err) => logger.error({ err: String(err), type }, 'broker token audit record failed'));
+      auditor.append({ type, ...fields }, { durability: 'write' }).catch((err) => logger.error({ err: String(err), type }, 'broker token audit record failed'));
     },
   });
   // Whatever a previous process left live (kill -9, power loss) is revoked before we serve.

@@ -46,7 +46,8 @@ export type DecryptPurpose = 'call' | 'revoke' | 'lockdown' | 'rewrap';
 export interface Vault {
   importCredentials(input: { botId: string; account: string; appKey: Buffer; secretKey: Buffer }): Promise<CredentialMeta>;
   /** Decrypts just in time, runs fn, zero-fills the plaintext whatever happens. */
-  withCredentials<T>(botId: string, purpose: DecryptPurpose, fn: (creds: KiwoomCredentials) => Promise<T>): Promise<T>;
+  /** `requestId`: the bot call this decrypt serves, named in its audit record. */
+  withCredentials<T>(botId: string, purpose: DecryptPurpose, fn: (creds: KiwoomCredentials) => Promise<T>, requestId?: string): Promise<T>;
   describe(botId: string): Promise<CredentialMeta | undefined>;
   /**
    * The keyed fingerprint of the app key in the bot's record, without

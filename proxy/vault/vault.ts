@@ -40,6 +40,8 @@ export interface DecryptEvent {
   code?: string;
   provider: string;
   ms: number;
+  /** The bot call it served, when there is one. */
+  requestId?: string;
 }
 
 export interface VaultOptions {
@@ -162,7 +164,7 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     opts.onDecrypt?.(e);
   }
 
-  async function withCredentials<T>(botId: string, purpose: DecryptPurpose, fn: (creds: KiwoomCredentials) => Promise<T>): Promise<T> {
+  async function withCredentials<T>(botId: string, purpose: DecryptPurpose, fn: (creds: KiwoomCredentials) => Promise<T>, requestId?: string): Promise<T> {
     const started = performance.now();
     let providerName = primary.id;
     let creds: KiwoomCredentials | undefined;
@@ -179,7 +181,7 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       const g = toGuardError(err);
       const outcome = g.code === 'KG4002' || g.code === 'KG4003' ? 'denied' : 'error';
       try {
-        report({ botId: botIdLabel(botId), purpose, outcome, code: g.code, provider: providerName, ms: performance.now() - started });
+        report({ botId: botIdLabel(botId), purpose, outcome, code: g.code, provider: providerName, ms: performance.now() - started, requestId });
       } catch (auditErr) {
         logger.error({ err: toGuardError(auditErr).code }, 'decrypt audit hook failed');
       }
@@ -187,7 +189,7 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       throw g;
     }
     try {
-      report({ botId, purpose, outcome: 'ok', provider: providerName, ms: performance.now() - started });
+      report({ botId, purpose, outcome: 'ok', provider: providerName, ms: performance.now() - started, requestId });
       return await fn(creds);
     } finally {
       creds.appKey.fill(0);

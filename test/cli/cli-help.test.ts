@@ -9,7 +9,7 @@ import t from 'tap';
 import { ROOT as COMMANDS } from '../../proxy/cli/commands.js';
 import { flagsOf, type Command } from '../../proxy/cli/spec.js';
 import { ROOT } from '../helpers/harness.js';
-import { kguard, occurrences, pooled } from './run-cli.js';
+import { kguard, kguardInProcess, occurrences } from './run-cli.js';
 
 interface Entry {
   path: string[];
@@ -43,7 +43,8 @@ t.test('the registry has every command the issue names', async (t) => {
 });
 
 t.test('--help on every command and subcommand: usage on stdout, every flag named, exit 0', async (t) => {
-  const runs = await pooled(entries, 4, async (e) => ({ e, r: await kguard([...e.path, '--help']) }));
+  const runs = [];
+  for (const e of entries) runs.push({ e, r: await kguardInProcess([...e.path, '--help']) });
   for (const { e, r } of runs) {
     const name = e.path.join(' ');
     t.equal(r.code, 0, `kguard ${name} --help exits 0\n${r.stderr}`);
@@ -59,24 +60,27 @@ t.test('--help on every command and subcommand: usage on stdout, every flag name
 
 t.test('-h, `kguard help PATH` and `kguard GROUP help SUB` print the same usage', async (t) => {
   for (const p of [['serve'], ['bots', 'kill-sessions'], ['lockdown'], ['audit']]) {
-    const long = await kguard([...p, '--help']);
-    const short = await kguard([...p, '-h']);
-    const viaHelp = await kguard(['help', ...p]);
+    const long = await kguardInProcess([...p, '--help']);
+    const short = await kguardInProcess([...p, '-h']);
+    const viaHelp = await kguardInProcess(['help', ...p]);
     t.equal(short.code, 0);
     t.equal(short.stdout, long.stdout, `kguard ${p.join(' ')} -h`);
     t.equal(viaHelp.code, 0);
     t.equal(viaHelp.stdout, long.stdout, `kguard help ${p.join(' ')}`);
   }
-  const sub = await kguard(['bots', 'help', 'disable']);
+  const sub = await kguardInProcess(['bots', 'help', 'disable']);
   t.equal(sub.code, 0);
-  t.equal(sub.stdout, (await kguard(['bots', 'disable', '--help'])).stdout);
+  t.equal(sub.stdout, (await kguardInProcess(['bots', 'disable', '--help'])).stdout);
+  // The installed binary itself, once: the same text as the in-process entry.
   const top = await kguard(['--help']);
+  t.equal(top.stdout, (await kguardInProcess(['--help'])).stdout, 'the binary prints what main() prints');
   t.equal(top.code, 0);
   for (const s of COMMANDS.sub ?? []) t.match(top.stdout, new RegExp(`^  ${s.name}\\s`, 'm'), `kguard --help lists ${s.name}`);
 });
 
 t.test('a bare group is a usage error: its full usage on stderr, KG9004 once, exit 2', async (t) => {
-  const runs = await pooled([{ path: [] as string[], cmd: COMMANDS }, ...groups], 4, async (e) => ({ e, r: await kguard(e.path) }));
+  const runs = [];
+  for (const e of [{ path: [] as string[], cmd: COMMANDS }, ...groups]) runs.push({ e, r: await kguardInProcess(e.path) });
   for (const { e, r } of runs) {
     const name = ['kguard', ...e.path].join(' ');
     t.equal(r.code, 2, `${name} exits 2`);
@@ -85,7 +89,7 @@ t.test('a bare group is a usage error: its full usage on stderr, KG9004 once, ex
     for (const s of e.cmd.sub ?? []) t.match(r.stderr, new RegExp(`^  ${s.name}\\b`, 'm'), `${name} lists ${s.name}`);
     t.equal(occurrences(r.stderr, 'KG9004'), 1, `${name}: the usage code once`);
     if (e.path.length) {
-      const help = await kguard([...e.path, '--help']);
+      const help = await kguardInProcess([...e.path, '--help']);
       t.ok(r.stderr.includes(help.stdout), `${name}: the same usage as ${name} --help`);
     }
   }

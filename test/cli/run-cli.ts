@@ -1,6 +1,7 @@
 // Runs the built kguard binary (dist/proxy/cli/main.js, as operators run it)
 // as a child process and resolves when it has exited and its output is read.
 import { spawn } from 'node:child_process';
+import { Readable, Writable } from 'node:stream';
 import path from 'node:path';
 import { ROOT } from '../helpers/harness.js';
 import { ensureBuilt } from '../helpers/sidecar-process.js';
@@ -57,4 +58,33 @@ export async function pooled<T, R>(items: readonly T[], limit: number, fn: (item
 /** How many times `needle` occurs in `text`. */
 export function occurrences(text: string, needle: string): number {
   return text.split(needle).length - 1;
+}
+
+/**
+ * Runs kguard in this process through the same entry (`main` with its own
+ * streams): for commands that only print (help, usage, version), where a
+ * child process per case costs most of the test's time.
+ */
+export async function kguardInProcess(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; stdin?: string } = {}): Promise<CliRun> {
+  const { main } = await import('../../proxy/cli/index.js');
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (s: string) => void) =>
+    new Writable({
+      write(chunk: Buffer | string, _enc, done) {
+        append(chunk.toString());
+        done();
+      },
+    });
+  const code = await main([...args], {
+    stdin: Readable.from([opts.stdin ?? '']),
+    stdout: sink((s) => {
+      stdout += s;
+    }),
+    stderr: sink((s) => {
+      stderr += s;
+    }),
+    env: { PATH: process.env.PATH, ...opts.env },
+  });
+  return { code, stdout, stderr };
 }

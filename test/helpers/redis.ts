@@ -243,3 +243,20 @@ export async function startCluster(): Promise<ClusterSetup> {
     },
   };
 }
+
+/**
+ * A store that started before Redis answered (on a busy machine a cluster can take longer than
+ * connectTimeoutMs) connects later by design: wait for its first healthy answer.
+ */
+export async function untilHealthy(store: { health(): Promise<unknown> }, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await store.health();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -1,8 +1,9 @@
-// One sidecar replica in its own process (test/server/replicas-child.ts) for the
+// One sidecar replica in its own process (test/helpers/replica-child.mjs, on the compiled sidecar) for the
 // multi-replica tests: started with config overrides and optionally the bots
 // to provision in the shared data dir; answers one JSON line per command.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'undici';
+import { ensureBuilt } from './sidecar-process.js';
 
 export interface ReplicaBot {
   botId: string;
@@ -26,10 +27,11 @@ export interface Replica {
   stop(): Promise<void>;
 }
 
-const CHILD = new URL('../server/replicas-child.ts', import.meta.url).pathname;
+const CHILD = new URL('./replica-child.mjs', import.meta.url).pathname;
 
 export async function startReplica(name: string, overrides: Record<string, unknown>, setup?: readonly ReplicaBot[]): Promise<Replica> {
-  const child = spawn(process.execPath, [...process.execArgv, CHILD], {
+  ensureBuilt();
+  const child = spawn(process.execPath, [CHILD], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, REPLICA_OVERRIDES: JSON.stringify(overrides), ...(setup ? { REPLICA_SETUP: JSON.stringify(setup) } : {}) },
   });

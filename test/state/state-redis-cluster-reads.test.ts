@@ -5,7 +5,7 @@ import t from 'tap';
 import { Registry } from 'prom-client';
 import pino from 'pino';
 import { createRedisStore } from '../../proxy/state/index.js';
-import { redisCli, startCluster } from '../helpers/redis.js';
+import { redisCli, startCluster, untilHealthy } from '../helpers/redis.js';
 
 const cluster = await startCluster();
 t.teardown(() => cluster.cleanup());
@@ -14,7 +14,7 @@ const nodes = cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
 t.test('cluster: mget across slots, mget on one tag, hmget', async (t) => {
   const store = await createRedisStore({ nodes, logger: pino({ level: 'silent' }), registry: new Registry() });
   t.teardown(() => store.close());
-  await store.health();
+  await untilHealthy(store);
   const keys = Array.from({ length: 8 }, (_, i) => `spread:${i}`);
   const slots = new Set<string>();
   for (const k of keys) slots.add(await redisCli(cluster.nodes[0]!.port, 'CLUSTER', 'KEYSLOT', `kguard:${k}`));

@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import pino from 'pino';
 import { createRedisStore } from '../../proxy/state/index.js';
 import { isGuardError } from '../../proxy/common/errors.js';
-import { redisCli, startCluster } from '../helpers/redis.js';
+import { redisCli, startCluster, untilHealthy } from '../helpers/redis.js';
 
 const cluster = await startCluster();
 t.teardown(() => cluster.cleanup());
@@ -15,7 +15,7 @@ const nodes = cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
 t.test('cluster: layered consume on many bots spreads over slots, each call atomic', async (t) => {
   const store = await createRedisStore({ nodes, logger, registry: new Registry() });
   t.teardown(() => store.close());
-  await store.health();
+  await untilHealthy(store);
   const bots = Array.from({ length: 12 }, (_, i) => `b${i}`);
   const slots = new Set<string>();
   for (const bot of bots) {
@@ -73,7 +73,7 @@ t.test('cluster: kv, hashes, incr, pub/sub, generation', async (t) => {
 t.test('cluster: tagged leased values and governor slots run as one script on their slot', async (t) => {
   const store = await createRedisStore({ nodes, logger, registry: new Registry() });
   t.teardown(() => store.close());
-  await store.health();
+  await untilHealthy(store);
   const apps = Array.from({ length: 8 }, (_, i) => `a${i}`);
   const masters = new Set<number>();
   for (const app of apps) {

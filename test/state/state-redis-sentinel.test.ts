@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import pino from 'pino';
 import { createRedisStore } from '../../proxy/state/index.js';
 import { isGuardError } from '../../proxy/common/errors.js';
-import { startSentinelSetup } from '../helpers/redis.js';
+import { startSentinelSetup, untilHealthy } from '../helpers/redis.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -50,5 +50,5 @@ t.test('sentinel: failover to the replica without restarting the store', async (
   const [usage] = await store.peek([lim]);
   t.ok(usage! >= 10, `replicated usage survived the failover (${usage})`);
   t.equal(store.flushDetected(), false, 'a failover to a replica with the data is not a flush');
-  await store.health();
+  await untilHealthy(store);
 });

@@ -14,7 +14,7 @@ runStoreContract(t, {
   windowMs: 400,
   async create() {
     const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), keyPrefix: 'ct:' });
-    return { store, clock: { advance: (ms) => new Promise((r) => setTimeout(r, ms)) } };
+    return { store, clock: { advance: (ms) => new Promise((r) => setTimeout(r, ms)), now: () => Date.now() } };
   },
 });
 
@@ -23,7 +23,7 @@ runStoreContract(t, {
   windowMs: 400,
   async create() {
     const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), keyPrefix: 'ctp:', autoPipelining: true });
-    return { store, clock: { advance: (ms) => new Promise((r) => setTimeout(r, ms)) } };
+    return { store, clock: { advance: (ms) => new Promise((r) => setTimeout(r, ms)), now: () => Date.now() } };
   },
 });
 

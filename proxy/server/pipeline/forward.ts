@@ -31,6 +31,7 @@ export function forward(deps: Pick<PipelineDeps, 'upstream'>) {
         contYn: j.contYn,
         nextKey: j.nextKey,
         signal: abortable(j),
+        requestId: j.id,
       });
       j.upstream = up;
     } finally {

@@ -1,22 +1,25 @@
-// One sidecar replica in its own process for the multi-replica tests.
-// REPLICA_OVERRIDES: config overrides (JSON). REPLICA_SETUP: optional JSON
-// list of {botId, account, appKey, secretKey} to register bots and their
-// credentials in the shared data dir. Prints one JSON line when ready; closes
-// when stdin ends.
+// One sidecar replica in its own process for the multi-replica tests, run by
+// plain node from the compiled sidecar (dist/): compiling the sidecar's
+// TypeScript through the test loader in each child cost ~20 s per replica on
+// a busy machine. REPLICA_OVERRIDES: config overrides (JSON). REPLICA_SETUP:
+// optional JSON list of {botId, account, appKey, secretKey, allowed} to
+// register bots and their credentials in the shared data dir. Prints one JSON
+// line when ready; closes when stdin ends.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../../proxy/common/config.js';
-import { createLogger } from '../../proxy/common/logger.js';
-import { startSidecar } from '../../proxy/server/sidecar.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const overrides = JSON.parse(process.env.REPLICA_OVERRIDES ?? '{}') as Record<string, unknown>;
+const { loadConfig } = await import(path.join(ROOT, 'dist/proxy/common/config.js'));
+const { createLogger } = await import(path.join(ROOT, 'dist/proxy/common/logger.js'));
+const { startSidecar } = await import(path.join(ROOT, 'dist/proxy/server/sidecar.js'));
+
+const overrides = JSON.parse(process.env.REPLICA_OVERRIDES ?? '{}');
 const config = await loadConfig({ env: {}, overrides });
 const sidecar = await startSidecar(config, { logger: createLogger({ level: 'error', destination: process.stderr }), cwd: ROOT });
-const out: Record<string, unknown> = { url: sidecar.url, adminUrl: sidecar.adminUrl, pid: process.pid };
+const out = { url: sidecar.url, adminUrl: sidecar.adminUrl, pid: process.pid };
 if (process.env.REPLICA_SETUP) {
-  const bots = JSON.parse(process.env.REPLICA_SETUP) as { botId: string; account: string; appKey: string; secretKey: string; allowed?: string[] }[];
-  const secrets: Record<string, string> = {};
+  const bots = JSON.parse(process.env.REPLICA_SETUP);
+  const secrets = {};
   for (const s of bots) {
     const { secret } = await sidecar.parts.bots.add({
       id: s.botId,
@@ -33,18 +36,18 @@ if (process.env.REPLICA_SETUP) {
 }
 process.stdout.write(`${JSON.stringify(out)}\n`);
 // Commands, one per line. 'confirm-flush' stands in for the operator's
-// confirmation after Redis lost its data (there is no admin route for it yet).
+// confirmation after Redis lost its data.
 let pending = '';
 process.stdin.on('data', (d) => {
   pending += d;
-  let nl: number;
+  let nl;
   while ((nl = pending.indexOf('\n')) >= 0) {
     const cmd = pending.slice(0, nl).trim();
     pending = pending.slice(nl + 1);
     if (cmd === 'confirm-flush') {
       sidecar.parts.store.confirmFlush().then(
         () => process.stdout.write(`${JSON.stringify({ confirmed: true })}\n`),
-        (err: Error) => process.stdout.write(`${JSON.stringify({ confirmed: false, error: err.message })}\n`),
+        (err) => process.stdout.write(`${JSON.stringify({ confirmed: false, error: err.message })}\n`),
       );
     }
   }
