@@ -31,7 +31,7 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
           const ids = entries.map((e) => e.id);
           const digest = idsDigest(ids);
           const withKeys = entries.filter((e) => e.appKey).length;
-          await audit({ action: 'bots.batch', actor: principal.name, entries: entries.length, credentials: withKeys, idsSha256: digest });
+          await audit({ action: 'bots.batch', actor: principal.name, entries: entries.length, keyRecords: withKeys, idsSha256: digest });
           const r = await applyBatch(entries, { bots: p.bots, vault: p.vault, language, limits });
           for (let i = 0; i < ids.length; i += AUDIT_IDS_PER_RECORD)
             await audit({ action: 'bots.batch.created', actor: principal.name, idsSha256: digest, ids: ids.slice(i, i + AUDIT_IDS_PER_RECORD) });
