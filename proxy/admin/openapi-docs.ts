@@ -17,6 +17,8 @@ export interface RouteDoc {
   readonly query?: Readonly<Record<string, { readonly description: string; readonly schema: Schema }>>;
   /** The JSON request body; absent: the route takes no body (an empty body or `{}` is accepted). */
   readonly body?: Schema;
+  /** The body's media type when it is not JSON (e.g. application/x-ndjson). */
+  readonly bodyMedia?: string;
   /** Success status (default 200) and its JSON schema. */
   readonly status?: number;
   readonly response: Schema;
@@ -197,6 +199,25 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     response: open({ openapi: str(), info: { type: 'object' }, paths: { type: 'object' } }, ['openapi', 'info', 'paths']),
   },
   'GET /admin/v1/bots': { summary: 'Bots and their allowlists (never their secrets)', response: obj({ bots: arr(ref('Bot')) }) },
+  'POST /admin/v1/bots/batch': {
+    summary: 'Register many bots and their Kiwoom credentials at once, all or none; 422 names every bad entry and changes nothing',
+    description:
+      'Body (application/x-ndjson, admin.batch.maxBytes): one bot a line, a JSON object {id, owner, account, allow} followed by TAB-separated botSecret=..., appKey=..., secretKey=... fields. The secrets are read as bytes, hashed or sealed, and zero-filled; none is ever returned. `kguard bots import --from-file` builds it.',
+    bodyMedia: 'application/x-ndjson',
+    body: str({ description: 'JSONL with TAB-separated secret fields (see description)' }),
+    response: {
+      oneOf: [
+        obj({ ok: { const: true }, bots: int(), credentials: int() }),
+        obj({
+          ok: { const: false },
+          code: str(),
+          problems: arr(obj({ line: int(), id: str(), code: str(), message: str() }, ['line', 'code', 'message'])),
+          more: int(),
+        }),
+      ],
+    },
+    errors: [413, 422],
+  },
   'POST /admin/v1/bots/{id}/disable': {
     summary: 'Disable a bot: flag off everywhere, sessions ended on every replica, queued calls refused, broker token revoked',
     response: botResult,

@@ -86,7 +86,7 @@ function operation(route: ServedRoute, doc: RouteDoc | undefined): Obj {
     'x-kguard-role': route.access,
     ...(doc ? {} : { 'x-kguard-undocumented': true }),
     ...(params.length + query.length > 0 ? { parameters: [...params, ...query] } : {}),
-    ...(doc?.body ? { requestBody: { required: true, content: { 'application/json': { schema: doc.body } } } } : {}),
+    ...(doc?.body ? { requestBody: { required: true, content: { [doc.bodyMedia ?? 'application/json']: { schema: doc.body } } } } : {}),
     responses,
   };
 }

@@ -18,16 +18,17 @@ export const botSecret: PostureCheck = {
   run(s) {
     const sec = s.bot.secret;
     const weak: string[] = [];
-    if (sec.alg !== 'scrypt') weak.push(`alg=${sec.alg}`);
-    if (sec.N < L.scrypt.minN) weak.push(`N=${sec.N}<${L.scrypt.minN}`);
-    if (sec.r < L.scrypt.minR) weak.push(`r=${sec.r}<${L.scrypt.minR}`);
+    // A generated secret is 256 random bits: a salted SHA-256 is as safe as scrypt against guessing it.
+    if (sec.alg !== 'scrypt' && sec.alg !== 'sha256') weak.push(`alg=${sec.alg}`);
+    if (sec.alg === 'scrypt' && sec.N < L.scrypt.minN) weak.push(`N=${sec.N}<${L.scrypt.minN}`);
+    if (sec.alg === 'scrypt' && sec.r < L.scrypt.minR) weak.push(`r=${sec.r}<${L.scrypt.minR}`);
     if (sec.saltBytes < L.scrypt.minSaltBytes) weak.push(`salt ${sec.saltBytes}B<${L.scrypt.minSaltBytes}B`);
     if (sec.hashBytes < L.scrypt.minHashBytes) weak.push(`hash ${sec.hashBytes}B<${L.scrypt.minHashBytes}B`);
     const age = ageDays(s.bot.createdAt, s.now);
     if (Number.isNaN(age))
       return fail('봇 등록 시각을 읽을 수 없어 시크릿의 나이를 알 수 없습니다.', "the bot's creation time is unreadable: the secret's age is unknown");
     const old = age > L.botSecretMaxAgeDays;
-    const stored = `scrypt N=${sec.N} r=${sec.r}`;
+    const stored = sec.alg === 'sha256' ? 'salted SHA-256 (256-bit generated secret)' : `scrypt N=${sec.N} r=${sec.r}`;
     if (weak.length > 0)
       return fail(
         `봇 시크릿의 해시가 약합니다 (${weak.join(', ')}); 등록부가 유출되면 추측이 쉽습니다. 시크릿은 ${age}일 되었습니다.`,

@@ -23,7 +23,7 @@ interface BotLike {
   readonly allowed: readonly string[];
   readonly enabled: boolean;
   readonly createdAt: string;
-  readonly secret: { readonly alg: string; readonly N: number; readonly r: number; readonly p: number; readonly salt: string; readonly hash: string };
+  readonly secret: { readonly alg: string; readonly N?: number; readonly r?: number; readonly p?: number; readonly salt: string; readonly hash: string };
 }
 
 interface RuleDocLike {
@@ -180,9 +180,10 @@ async function snapshotOf(src: PostureSources, bot: BotLike, common: Awaited<Ret
       canOrder: canOrder(bot.allowed),
       secret: {
         alg: bot.secret.alg,
-        N: bot.secret.N,
-        r: bot.secret.r,
-        p: bot.secret.p,
+        // A salted SHA-256 (generated 256-bit secrets) has no work factor: 0.
+        N: bot.secret.N ?? 0,
+        r: bot.secret.r ?? 0,
+        p: bot.secret.p ?? 0,
         saltBytes: Buffer.from(bot.secret.salt, 'base64').length,
         hashBytes: Buffer.from(bot.secret.hash, 'base64').length,
       },

@@ -54,12 +54,13 @@ interface CompiledRoute extends ServedRoute {
   readonly pattern: RegExp;
   readonly names: string[];
   readonly handler: AdminRoute['handler'];
+  readonly rawBody?: AdminRoute['rawBody'];
 }
 
 /** A path parameter: what the listener's patterns accept. */
 export const PATH_PARAM_PATTERN = '^[A-Za-z0-9_.:-]{1,128}$';
 
-function compile(route: ServedRoute & { handler: AdminRoute['handler'] }): CompiledRoute {
+function compile(route: ServedRoute & { handler: AdminRoute['handler']; rawBody?: AdminRoute['rawBody'] }): CompiledRoute {
   const names: string[] = [];
   const pattern = new RegExp(
     `^${route.path.replace(/:([a-zA-Z]+)/g, (_, n: string) => {
@@ -67,7 +68,7 @@ function compile(route: ServedRoute & { handler: AdminRoute['handler'] }): Compi
       return '([A-Za-z0-9_.:-]{1,128})';
     })}$`,
   );
-  return { method: route.method, path: route.path, access: route.access, handler: route.handler, pattern, names };
+  return { method: route.method, path: route.path, access: route.access, handler: route.handler, rawBody: route.rawBody, pattern, names };
 }
 
 const served = new WeakMap<Server, readonly ServedRoute[]>();
@@ -103,7 +104,7 @@ export function createAdminServer(opts: AdminServerOptions): Server {
     // The document is built once, on first request, from the table below (which includes this route).
     { method: 'GET', path: OPENAPI_PATH, access: 'viewer', handler: async () => ({ body: document() }) },
   ];
-  const routes = [...own, ...opts.routes.map((r) => ({ method: r.method, path: r.path, access: r.role, handler: r.handler }))].map(compile);
+  const routes = [...own, ...opts.routes.map((r) => ({ method: r.method, path: r.path, access: r.role, handler: r.handler, rawBody: r.rawBody }))].map(compile);
   const table: readonly ServedRoute[] = routes.map(({ method, path, access }) => ({ method, path, access }));
   let doc: unknown;
   const document = () => {
@@ -132,14 +133,21 @@ export function createAdminServer(opts: AdminServerOptions): Server {
     }
     const m = route.pattern.exec(url.pathname)!;
     const params = Object.fromEntries(route.names.map((n, i) => [n, m[i + 1]!]));
-    const body = req.method === 'POST' && principal ? parseJsonObject(await readBody(req, opts.maxBodyBytes, new AbortController().signal)) : {};
-    const out = await route.handler({
-      params,
-      query: url.searchParams,
-      body,
-      principal: principal ?? { name: 'public', role: 'viewer' },
-      sourceIp: req.socket.remoteAddress ?? 'unknown',
-    });
+    const raw = route.rawBody && principal ? await readBody(req, route.rawBody.maxBytes, new AbortController().signal) : undefined;
+    const body = req.method === 'POST' && principal && !raw ? parseJsonObject(await readBody(req, opts.maxBodyBytes, new AbortController().signal)) : {};
+    let out: Awaited<ReturnType<AdminRoute['handler']>>;
+    try {
+      out = await route.handler({
+        params,
+        query: url.searchParams,
+        body,
+        principal: principal ?? { name: 'public', role: 'viewer' },
+        sourceIp: req.socket.remoteAddress ?? 'unknown',
+        ...(raw ? { raw } : {}),
+      });
+    } finally {
+      raw?.fill(0);
+    }
     if (principal) opts.logger.info({ admin: principal.name, role: principal.role, method: req.method, path: route.path }, 'admin call');
     const contentType = out.contentType ?? 'application/json';
     return { status: out.status ?? 200, body: contentType === 'application/json' ? JSON.stringify(out.body) : String(out.body), contentType };

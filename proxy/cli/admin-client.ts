@@ -31,8 +31,9 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
       }
       const res = await request(`${base}${path}`, {
         method,
-        headers: { authorization: auth, 'content-type': 'application/json;charset=UTF-8' },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        // A Buffer body goes as bytes (a batch with secrets: the caller wipes it); anything else as JSON.
+        headers: { authorization: auth, 'content-type': Buffer.isBuffer(body) ? 'application/x-ndjson' : 'application/json;charset=UTF-8' },
+        body: body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body),
         headersTimeout: opts.timeoutMs ?? 30_000,
         bodyTimeout: opts.timeoutMs ?? 30_000,
       }).catch((err: NodeJS.ErrnoException) => {

@@ -31,6 +31,22 @@ export const bots: Command = {
       },
       run: lazy(() => import('./bots.js'), 'add'),
     },
+    {
+      name: 'import',
+      summary: 'register many bots and their Kiwoom keys at once, all or none (JSONL, 0600 if it holds secrets; or YAML naming 0600 key files)',
+      flags: {
+        'from-file': {
+          type: 'string',
+          value: 'FILE',
+          required: true,
+          help: 'the batch: .jsonl (secrets as TAB name=value fields) or .yaml (credentialsFile/botSecretFile references)',
+        },
+        'secrets-out': { type: 'string', value: 'FILE', help: 'write generated bot secrets here (created 0600, never replaced; "id<TAB>secret" lines)' },
+        ...ADMIN_FLAGS,
+        ...JSON_FLAG,
+      },
+      run: lazy(() => import('./bots-import.js'), 'importBatch'),
+    },
     { name: 'list', summary: 'the registered bots (id, owner, account, enabled, allowed api)', flags: JSON_FLAG, run: lazy(() => import('./bots.js'), 'list') },
     {
       name: 'disable',

@@ -58,7 +58,7 @@ interface Opened {
 }
 
 /** Opens the vault (primary provider, plus every provider existing records name) for fn, and closes it. */
-async function withVault<T>(ctx: Ctx, fn: (o: Opened) => Promise<T>, primaryOverride?: (dataDirKeyFile: string) => Promise<ProviderName>): Promise<T> {
+export async function withVault<T>(ctx: Ctx, fn: (o: Opened) => Promise<T>, primaryOverride?: (dataDirKeyFile: string) => Promise<ProviderName>): Promise<T> {
   const config = await configFromFlags(ctx.values, ctx.io);
   const vaultConfig = parseVaultConfig(config.vault, config.dataDir);
   const logger = createLogger({ level: config.log.level === 'silent' ? 'silent' : 'warn', destination: ctx.io.stderr, name: 'kguard-keys' });

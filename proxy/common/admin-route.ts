@@ -17,6 +17,8 @@ export interface AdminRequest {
   readonly body: Record<string, unknown>;
   readonly principal: AdminPrincipal;
   readonly sourceIp: string;
+  /** Routes with `rawBody`: the body bytes, unparsed; zero-filled by the listener once the handler settles. */
+  readonly raw?: Buffer;
 }
 
 export interface AdminRoute {
@@ -24,6 +26,11 @@ export interface AdminRoute {
   /** e.g. /admin/v1/bots/:id/disable */
   readonly path: string;
   readonly role: Role;
+  /**
+   * The body is handed over as bytes (`raw`), never parsed into JS strings by
+   * the listener: for bodies that carry secrets. Its own size limit.
+   */
+  readonly rawBody?: { readonly maxBytes: number };
   readonly handler: (req: AdminRequest) => Promise<{ status?: number; body: unknown; contentType?: string }>;
 }
 

@@ -38,7 +38,7 @@ const schema = {
     admin: {
       type: 'object',
       additionalProperties: false,
-      required: ['host', 'port', 'enabled', 'authFailures'],
+      required: ['host', 'port', 'enabled', 'authFailures', 'batch'],
       properties: {
         host,
         port,
@@ -53,6 +53,15 @@ const schema = {
             windowMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
             blockMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
             maxSources: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+          },
+        },
+        batch: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['maxBytes', 'maxEntries'],
+          properties: {
+            maxBytes: { type: 'integer', minimum: 1024, maximum: 256 * 1024 * 1024 },
+            maxEntries: { type: 'integer', minimum: 1, maximum: 1_000_000 },
           },
         },
       },

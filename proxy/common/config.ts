@@ -49,7 +49,15 @@ export interface Config {
   language: Language;
   /** `tls` (optional): serve bots over HTTPS with this certificate and key, reloaded on change. */
   listen: { host: string; port: number; tls?: TlsFilesConfig };
-  admin: { host: string; port: number; enabled: boolean; tls?: TlsFilesConfig; authFailures: AdminAuthFailureLimits };
+  admin: {
+    host: string;
+    port: number;
+    enabled: boolean;
+    tls?: TlsFilesConfig;
+    authFailures: AdminAuthFailureLimits;
+    /** POST /admin/v1/bots/batch: body size and entries per batch. */
+    batch: { maxBytes: number; maxEntries: number };
+  };
   upstream: UpstreamConfig;
   limits: {
     maxBodyBytes: number;
@@ -138,6 +146,7 @@ export function defaultConfig(): Config {
       port: 9090,
       enabled: true,
       authFailures: { maxFailures: 10, windowMs: 60_000, blockMs: 300_000, maxSources: 10_000 },
+      batch: { maxBytes: 16 * 1024 * 1024, maxEntries: 10_000 },
     },
     upstream: {
       target: 'sim',

@@ -49,6 +49,12 @@ export const ERROR_CATALOGUE = {
   KG2010: { status: 400, returnCode: 1, ko: '봇 또는 관리자 등록 정보가 올바르지 않습니다', en: 'Invalid bot or admin registration input' },
   KG2011: { status: 409, returnCode: 1, ko: '이미 등록된 봇 또는 관리자입니다', en: 'Bot or admin is already registered' },
   KG2012: { status: 404, returnCode: 1, ko: '등록되지 않은 봇입니다', en: 'No such bot' },
+  KG2014: {
+    status: 422,
+    returnCode: 1,
+    ko: '일괄 등록 내용에 잘못된 항목이 있어 아무것도 변경하지 않았습니다',
+    en: 'The batch has invalid entries; nothing was changed',
+  },
   KG2013: {
     status: 401,
     returnCode: 3,

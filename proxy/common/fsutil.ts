@@ -1,6 +1,6 @@
 // Crash-safe file writes for state that must never be half-written:
 // temp file in the same directory, fsync, rename, fsync the directory.
-import { open, rename, mkdir, stat, chmod, unlink } from 'node:fs/promises';
+import { open, rename, mkdir, stat, chmod, unlink, link } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { GuardError } from './errors.js';
@@ -93,5 +93,76 @@ export async function assertPrivateFile(file: string): Promise<void> {
   const st = await stat(file);
   if ((st.mode & 0o077) !== 0) {
     throw new GuardError('KG4007', `${file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+  }
+}
+
+/** One file of a batch: its name inside the directory and its bytes. */
+export interface BatchFile {
+  readonly name: string;
+  readonly data: Buffer | string;
+}
+
+/** Runs fn over items with at most `limit` in flight; the first failure stops new work and is rethrown. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        await fn(items[i]!, i);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  const bad = results.find((r) => r.status === 'rejected');
+  if (bad) throw (bad as PromiseRejectedResult).reason;
+}
+
+/**
+ * Creates many new files in one directory, all or none: each is written to a
+ * private temp file and fsynced (concurrently, so the journal commits them in
+ * groups rather than one commit per file), then hard-linked to its name —
+ * which fails with EEXIST if the name exists, so nothing is ever replaced —
+ * and the directory is fsynced once at the end. On any failure every file this
+ * call linked is removed again and the error is rethrown. A file's bytes are
+ * what the caller passed (the caller wipes secret-bearing buffers).
+ */
+export async function createFilesExclusive(dir: string, files: readonly BatchFile[], opts: { mode?: number; concurrency?: number } = {}): Promise<void> {
+  const mode = opts.mode ?? 0o600;
+  const concurrency = opts.concurrency ?? 16;
+  const tag = randomBytes(6).toString('hex');
+  const tmpOf = (i: number) => path.join(dir, `.batch-${tag}-${i}.tmp`);
+  const written: number[] = [];
+  const linked: string[] = [];
+  try {
+    await forEachLimited(files, concurrency, async (f, i) => {
+      const fh = await open(tmpOf(i), 'wx', mode);
+      written.push(i);
+      try {
+        await fh.writeFile(f.data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    });
+    await forEachLimited(files, concurrency, async (f, i) => {
+      await link(tmpOf(i), path.join(dir, f.name));
+      linked.push(f.name);
+    });
+  } catch (err) {
+    await forEachLimited(linked, concurrency, (name) => unlink(path.join(dir, name)).catch(() => undefined));
+    throw err;
+  } finally {
+    await forEachLimited(written, concurrency, (i) => unlink(tmpOf(i)).catch(() => undefined));
+  }
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
   }
 }

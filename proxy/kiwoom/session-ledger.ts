@@ -140,12 +140,29 @@ export async function openFileLedger(dataDir: string, provider: KeyProvider, log
   }
   const sealer = new Sealer(dataKey);
   const entries = new Map<string, LedgerEntry>(Object.entries(previous?.entries ?? {}).filter(([k]) => KEY_PATTERN.test(k)));
-  // Writes are serialised; each resolves once its state (or a later one) is on disk.
-  let writing: Promise<void> = Promise.resolve();
-  const persist = (): Promise<void> => {
+  // Group commit: one write at a time, and every change made while it runs
+  // shares the next one (its snapshot is taken when it starts, so it holds
+  // them all). A caller resolves once a write that includes its change is on
+  // disk. Without this, every key's issue and revoke queued its own
+  // temp+fsync+rename+dir-fsync behind all the others: with many keys each
+  // issuing and revoking per call, the queue (not the work) set the latency.
+  let inflight: Promise<void> | undefined;
+  let next: Promise<void> | undefined;
+  const writeNext = async (): Promise<void> => {
+    await inflight?.catch(() => undefined);
+    next = undefined; // changes from here on wait for a later write
     const snapshot = JSON.stringify({ v: 1, wrapped, entries: Object.fromEntries(entries) } satisfies LedgerFile);
-    writing = writing.catch(() => undefined).then(() => writeFileAtomic(file, snapshot));
-    return writing.catch((err) => {
+    const w = writeFileAtomic(file, snapshot);
+    inflight = w;
+    try {
+      await w;
+    } finally {
+      if (inflight === w) inflight = undefined;
+    }
+  };
+  const persist = (): Promise<void> => {
+    next ??= writeNext();
+    return next.catch((err) => {
       throw new GuardError('KG7001', `broker session ledger write failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
     });
   };

@@ -4,6 +4,10 @@ import { GuardError } from '../common/errors.js';
 import type { AdminRoute } from '../common/admin-route.js';
 import { dashboardRoutes, primaryFileSink } from '../admin/dashboard/routes.js';
 import type { SidecarParts } from './sidecar.js';
+import { applyBatch, BatchRefused, idsDigest, parseBatch } from './tenant-batch.js';
+
+/** Ids per audit record of a batch (a record stays well under audit.maxRecordBytes). */
+const AUDIT_IDS_PER_RECORD = 500;
 
 export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
   const audit = (fields: Record<string, unknown>) => p.auditor.append({ type: 'admin', ...fields });
@@ -13,6 +17,32 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
   };
   return [
     { method: 'GET', path: '/admin/v1/bots', role: 'viewer', handler: async () => ({ body: { bots: p.bots.list() } }) },
+    {
+      // Bulk provisioning (server/tenant-batch.ts): JSONL with the secrets as TAB name=value fields, read as bytes, never parsed into strings.
+      method: 'POST',
+      path: '/admin/v1/bots/batch',
+      role: 'admin',
+      rawBody: { maxBytes: p.config.admin.batch.maxBytes },
+      handler: async ({ raw, principal }) => {
+        const language = p.config.language;
+        const limits = { maxEntries: p.config.admin.batch.maxEntries };
+        try {
+          const entries = parseBatch(raw ?? Buffer.alloc(0), { language, limits, requireBotSecret: true });
+          const ids = entries.map((e) => e.id);
+          const digest = idsDigest(ids);
+          const withKeys = entries.filter((e) => e.appKey).length;
+          await audit({ action: 'bots.batch', actor: principal.name, entries: entries.length, keyRecords: withKeys, idsSha256: digest });
+          const r = await applyBatch(entries, { bots: p.bots, vault: p.vault, language, limits });
+          for (let i = 0; i < ids.length; i += AUDIT_IDS_PER_RECORD)
+            await audit({ action: 'bots.batch.created', actor: principal.name, idsSha256: digest, ids: ids.slice(i, i + AUDIT_IDS_PER_RECORD) });
+          return { body: { ok: true, bots: r.bots, credentials: r.credentials } };
+        } catch (err) {
+          if (!(err instanceof BatchRefused)) throw err;
+          await audit({ action: 'bots.batch.refused', actor: principal.name, problems: err.problems.length + err.more });
+          return { status: 422, body: { ok: false, code: err.code, problems: err.problems, more: err.more } };
+        }
+      },
+    },
     {
       method: 'POST',
       path: '/admin/v1/bots/:id/disable',

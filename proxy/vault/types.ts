@@ -79,6 +79,13 @@ export interface ManagedVault extends Vault {
   rotateCredentials(input: { botId: string; appKey: Buffer; secretKey: Buffer; account?: string }): Promise<CredentialMeta>;
   /** Re-wraps every record not yet under the primary provider's current key; resumable. */
   rewrapAll(opts?: { onRecord?: (botId: string, outcome: 'rewrapped' | 'skipped') => void | Promise<void> }): Promise<RewrapReport>;
+  /**
+   * Imports many new records at once, all or none (bulk provisioning): KG4006
+   * for bad input, KG4008 when a bot already has a record. The caller wipes the keys.
+   */
+  importMany(inputs: readonly { botId: string; account: string; appKey: Buffer; secretKey: Buffer }[]): Promise<CredentialMeta[]>;
+  /** The bots that have a credential record (file names only: nothing is read or decrypted). */
+  recordIds(): Promise<string[]>;
   /** Deletes a bot's record, zero-filling the file first. */
   destroyCredentials(botId: string): Promise<boolean>;
   readonly provider: KeyProvider;

@@ -28,6 +28,7 @@ import { counter, histogram, UNWRAP_BUCKETS } from './metrics.js';
 import { createRecordCache, DEFAULT_RECORD_CACHE_CONFIG, type LoadedRecord, type RecordCacheConfig } from './record-cache.js';
 import { assertAccount, assertBotId, parseRecord, recordMeta, RECORD_FORMAT, serializeRecord, type CredentialRecord } from './records.js';
 import { createKeyRotation } from './rewrap.js';
+import { createBatchImport } from './batch-import.js';
 import { createRecordSealer } from './seal-record.js';
 import { DEFAULT_CREDENTIAL_LIMITS, validateSecretKeyMaterial, type CredentialLimits } from './secret-input.js';
 import type { CredentialMeta, DecryptPurpose, KeyProvider, KiwoomCredentials, ManagedVault } from './types.js';
@@ -60,6 +61,8 @@ export interface VaultOptions {
   lock?: Partial<LockOptions>;
   /** In-memory copies of the encrypted records for the per-call path; on by default. */
   records?: Partial<RecordCacheConfig>;
+  /** Batch import: records sealed at once (one data-key request each to the provider). Default 8. */
+  batchSealConcurrency?: number;
 }
 
 const CREDENTIALS_DIR = 'credentials';
@@ -236,6 +239,22 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     });
   }
 
+  const importMany = createBatchImport({
+    credDir,
+    sealer,
+    fingerprint,
+    validateInput: (i) => {
+      validateInput(i);
+      assertAccount(i.account);
+    },
+    invalidate: (botId) => records.invalidate(botId),
+    existing: async () => new Set(await listBotIds()),
+    assertOpen,
+    writes,
+    logger,
+    sealConcurrency: opts.batchSealConcurrency ?? 8,
+  });
+
   async function listBotIds(): Promise<string[]> {
     const names = await readdir(credDir);
     return names
@@ -266,6 +285,8 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
   return {
     provider: primary,
     importCredentials,
+    importMany,
+    recordIds: listBotIds,
     withCredentials,
     rotateCredentials,
     rewrapAll,

@@ -59,7 +59,7 @@ t.test('the gatherer reads the real parts: a call from loopback, its broker toke
   t.equal(snap.keyProvider, 'local');
   t.match(snap.policy, { state: 'loaded', name: 'e2e-open' });
   t.ok(snap.bot.canOrder, 'kind:order in the allowlist');
-  t.match(snap.bot.secret, { alg: 'scrypt', N: 16384, r: 8, saltBytes: 16, hashBytes: 32 });
+  t.match(snap.bot.secret, { alg: 'sha256', saltBytes: 16, hashBytes: 32 });
   t.match(snap.audit.sinks, [{ type: 'file', fsync: 'group', dir: path.join(h.dataDir, 'audit') }]);
   t.same(
     snap.admins.map((a) => [a.name, a.role, a.totp]),
