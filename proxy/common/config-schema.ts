@@ -190,6 +190,7 @@ const schema = {
       ],
       properties: {
         idleRevokeMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+        cadenceLingerMs: { type: 'integer', minimum: 0, maximum: 60_000 },
         renewBeforeMs: { type: 'integer', minimum: 0, maximum: 12 * 3_600_000 },
         leaseTtlMs: { type: 'integer', minimum: 100, maximum: 3_600_000 },
         issueLockTtlMs: { type: 'integer', minimum: 100, maximum: 600_000 },

@@ -84,6 +84,12 @@ export interface Config {
   brokerTokens: {
     /** Linger after the last call before the key's token is revoked; 0 revokes as soon as Kiwoom's issue limit allows a re-issue. */
     idleRevokeMs: number;
+    /**
+     * A key whose calls keep coming faster than this keeps its token between them: after the last
+     * call it lingers 1.5 x the key's recent gap between calls, at most this long, and is revoked
+     * once that passes with no call. A key called now and then still loses its token at once. 0: off.
+     */
+    cadenceLingerMs?: number;
     /** A token this close to expires_dt is revoked and issued afresh before it is handed out. */
     renewBeforeMs: number;
     /** A replica's shared lease on a token lapses this long after its last refresh (dead replica). */
@@ -172,6 +178,7 @@ export function defaultConfig(): Config {
     realtime: { ...REALTIME_DEFAULTS },
     brokerTokens: {
       idleRevokeMs: 0,
+      cadenceLingerMs: 1_000,
       renewBeforeMs: 300_000,
       leaseTtlMs: 15_000,
       issueLockTtlMs: 15_000,

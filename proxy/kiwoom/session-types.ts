@@ -79,6 +79,9 @@ export interface KeyState {
   issues: number[];
   /** The call whose release left the token idle: its revoke record names it. */
   lastRequestId?: string;
+  /** When this replica last leased the key for a call, and the recent gap between such leases (moving average). */
+  lastCallAt?: number;
+  callGapMs?: number;
 }
 
 /** This replica's copy no longer lingers (a new lease came, or it is being given up). */

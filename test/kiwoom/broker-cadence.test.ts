@@ -1,0 +1,50 @@
+// A key whose calls keep coming (a bot at 2-3 calls a second) keeps its token
+// between them instead of issuing and revoking one per call
+// (brokerTokens.cadenceLingerMs, on by default at 1 s); once the calls stop
+// the token is revoked; a single call still gives its token up at once; and
+// with the knob at 0 each quiet gap costs a revoke and a re-issue again.
+import t from 'tap';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+const QUOTE = { stk_cd: '005930' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function paced(h: Harness, calls: number, gapMs: number): Promise<number> {
+  const token = await h.token();
+  await h.waitNoLiveTokens(10_000);
+  const before = h.sim.stats().tokensIssued;
+  for (let i = 0; i < calls; i++) {
+    const r = await h.call('ka10001', QUOTE, { token });
+    if (r.json.return_code !== 0) throw new Error(`call ${i} failed: ${r.text}`);
+    await sleep(gapMs);
+  }
+  return h.sim.stats().tokensIssued - before;
+}
+
+t.test('a key called every 300 ms keeps its token between calls; it is revoked once the calls stop', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  const issued = await paced(h, 10, 300);
+  // The first call has no cadence yet, so its token goes; from the second on the gap is known.
+  t.ok(issued <= 3, `${issued} tokens issued for 10 calls 300 ms apart`);
+  await h.waitNoLiveTokens(10_000);
+  t.equal(h.sim.liveTokens(), 0, 'no token left once the calls stopped');
+  const metrics = await (await fetch(`${h.adminUrl}/metrics`)).text();
+  t.match(metrics, /kguard_broker_token_revoke_deferred_total [1-9]/, 'the lingers are counted');
+});
+
+t.test('one call alone gives its token up at once (no cadence to follow)', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  const token = await h.token();
+  t.equal((await h.call('ka10001', QUOTE, { token })).json.return_code, 0);
+  await h.waitNoLiveTokens(10_000);
+  t.equal(h.sim.stats().tokensRevoked, h.sim.stats().tokensIssued, 'revoked');
+});
+
+t.test('cadenceLingerMs: 0 gives each token up when its call ends (re-issued for the next)', async (t) => {
+  const h = await startHarness({ config: { brokerTokens: { cadenceLingerMs: 0 } } });
+  t.teardown(() => h.close());
+  const issued = await paced(h, 10, 300);
+  t.ok(issued >= 4, `${issued} tokens issued for 10 calls 300 ms apart (Kiwoom's issue limit keeps some)`);
+});
