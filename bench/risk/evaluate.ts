@@ -3,7 +3,7 @@
 // family and overall. Labels are read here, after the engine has scored.
 import { seoulDate } from '../../proxy/kiwoom/protocol/index.js';
 import { DEFAULT_STEP_UP } from '../../proxy/policy/compile.js';
-import { type CallRecord, type EngineVariant, evaluationConfig, replay } from './replay.js';
+import { type CallRecord, type EngineVariant, evaluationConfig, type ReplayOptions, replay } from './replay.js';
 import { type Corpus, type CorpusEvent, FAMILIES, type Family, type Labels } from './types.js';
 import type { RiskInput } from '../../proxy/risk/index.js';
 
@@ -51,6 +51,9 @@ export interface NormalFigures {
   readonly stepUpsPer10k: number;
   readonly lockdownsPer10k: number;
   readonly stepUpsPerBotDay: number;
+  /** Step-ups per bot-week (bot-days / 7), and the most any one bot had in one Seoul week (Mon-Sun). */
+  readonly stepUpsPerBotWeek: number;
+  readonly maxStepUpsInOneBotWeek: number;
   readonly byProfile: Record<string, { calls: number; botDays: number; stepUps: number; lockdowns: number }>;
   readonly detectorsOnStepUps: Record<string, number>;
 }
@@ -77,6 +80,20 @@ export interface Results {
   readonly families: readonly FamilyFigures[];
   readonly scenarios: readonly ScenarioResult[];
   readonly sweep: readonly SweepPoint[];
+  /** The learned model in shadow: its scores on normal calls and attack calls (scored whatever its weight). */
+  readonly model: ModelFigures;
+}
+
+export interface ModelFigures {
+  readonly weight: number;
+  readonly normalScored: number;
+  readonly normalP999: number;
+  readonly normalMax: number;
+  /** Scenarios with an attack call scoring above every normal call (the model's detections at zero false positives). */
+  readonly scenariosAboveNormalMax: number;
+  /** Of those, scenarios the rules did not catch at lockdown: what the model would add. */
+  readonly addedOverLockdown: number;
+  readonly addedOverStepUp: number;
 }
 
 function median(xs: number[]): number | null {
@@ -116,6 +133,10 @@ export interface EvaluateOptions {
   readonly onInput?: (input: RiskInput) => void;
   readonly log?: (line: string) => void;
   readonly engine?: EngineVariant;
+  /** Skip the normal-traffic replay (scenario figures only, while iterating). */
+  readonly skipNormal?: boolean;
+  /** Observes every assessment of the scenario replays. */
+  readonly onAssess?: ReplayOptions['onAssess'];
 }
 
 export async function evaluate(corpus: Corpus, labels: Labels, opts: EvaluateOptions = {}): Promise<Results> {
@@ -127,18 +148,35 @@ export async function evaluate(corpus: Corpus, labels: Labels, opts: EvaluateOpt
   const common = { ...(opts.onInput ? { onInput: opts.onInput } : {}), config: cfg };
 
   // 1. Normal traffic alone: every held call is the owner's own and approved; a lockdown is unlocked at once.
-  const normalRecords = await replay(corpus, corpus.traffic, { approve: () => true, haltOnLockdown: false, ...common });
+  const normalModel: number[] = [];
+  const normalRecords = await replay(corpus, opts.skipNormal ? [] : corpus.traffic, {
+    approve: () => true,
+    haltOnLockdown: false,
+    ...common,
+    onAssess: (_ev, a) => {
+      if (a.model) normalModel.push(a.model.score);
+    },
+  });
   opts.log?.(`normal replay: ${normalRecords.length} calls`);
 
   // 2. Each scenario inside its victims' traffic; the approver refuses held attack calls; a lockdown halts the bot.
   const scenarios: ScenarioResult[] = [];
+  const attackModel = new Map<string, number>();
   for (const s of corpus.scenarios) {
     const truth = labels.scenarios.get(s.id)!;
     const victims = new Set(s.victims);
     const end = Math.max(...s.events.map((e) => e.t)) + 10 * 60_000;
     const stream = [...corpus.traffic.filter((e) => victims.has(e.bot) && e.t <= end), ...s.events].sort((a, b) => a.t - b.t || a.id - b.id);
-    const records = await replay(corpus, stream, { approve: isNormal, haltOnLockdown: true, ...common });
     const attackIds = new Set(s.events.map((e) => e.id));
+    const records = await replay(corpus, stream, {
+      approve: isNormal,
+      haltOnLockdown: true,
+      ...common,
+      onAssess: (ev, a) => {
+        opts.onAssess?.(ev, a);
+        if (a.model && attackIds.has(ev.id)) attackModel.set(s.id, Math.max(attackModel.get(s.id) ?? 0, a.model.score));
+      },
+    });
     const attack = records.filter((r) => attackIds.has(r.eventId));
     const det: Record<string, number> = {};
     for (const r of attack) for (const d of r.detectors) det[d] = (det[d] ?? 0) + 1;
@@ -182,6 +220,22 @@ export async function evaluate(corpus: Corpus, labels: Labels, opts: EvaluateOpt
     families,
     scenarios,
     sweep: sweep(normalRecords, scenarios),
+    model: modelFigures(cfg.weights.model, normalModel, attackModel, scenarios),
+  };
+}
+
+function modelFigures(weight: number, normal: number[], attack: ReadonlyMap<string, number>, scenarios: readonly ScenarioResult[]): ModelFigures {
+  const sorted = [...normal].sort((a, b) => a - b);
+  const max = sorted.at(-1) ?? 0;
+  const above = scenarios.filter((s) => (attack.get(s.id) ?? 0) > max);
+  return {
+    weight,
+    normalScored: sorted.length,
+    normalP999: sorted[Math.floor(0.999 * (sorted.length - 1))] ?? 0,
+    normalMax: max,
+    scenariosAboveNormalMax: above.length,
+    addedOverLockdown: above.filter((s) => s.firstLockdown === null).length,
+    addedOverStepUp: above.filter((s) => s.firstStepUp === null).length,
   };
 }
 
@@ -216,6 +270,13 @@ function normalFigures(records: readonly CallRecord[], labels: Labels, stepUp: n
   }
   for (const [profile, set] of dayKeys) byProfile[profile]!.botDays = set.size;
   const n = records.length || 1;
+  // Seoul weeks start on Monday: bucket by the Monday's date.
+  const weekOf = (t: number): string => {
+    const d = new Date(`${seoulDate(t)}T00:00:00Z`);
+    return new Date(d.getTime() - ((d.getUTCDay() + 6) % 7) * 86_400_000).toISOString().slice(0, 10);
+  };
+  const perBotWeek = new Map<string, number>();
+  for (const r of records) if (r.highRisk || r.score > stepUp) perBotWeek.set(`${r.bot}|${weekOf(r.t)}`, (perBotWeek.get(`${r.bot}|${weekOf(r.t)}`) ?? 0) + 1);
   return {
     calls: records.length,
     botDays: botDays.size,
@@ -225,6 +286,8 @@ function normalFigures(records: readonly CallRecord[], labels: Labels, stepUp: n
     stepUpsPer10k: (stepUps / n) * 10_000,
     lockdownsPer10k: (lockdowns / n) * 10_000,
     stepUpsPerBotDay: stepUps / Math.max(1, botDays.size),
+    stepUpsPerBotWeek: (7 * stepUps) / Math.max(1, botDays.size),
+    maxStepUpsInOneBotWeek: Math.max(0, ...perBotWeek.values()),
     byProfile,
     detectorsOnStepUps,
   };

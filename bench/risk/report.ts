@@ -41,7 +41,19 @@ export function markdownTable(r: Results): string {
   lines.push('Calls and seconds: medians over detected scenarios, counted from the first attack call (1 = caught on the first call).');
   lines.push('KRW moved: attack orders (qty × price from their bodies) that went out before detection; all of them when never detected.');
   lines.push('');
+  const m = r.model;
+  lines.push('### Learned model (half-space trees), shadow figures');
+  lines.push('');
+  lines.push(
+    `Weight ${m.weight}${m.weight === 0 ? ' (shadow: scored and recorded, adds nothing)' : ''}. Normal calls scored: ${m.normalScored.toLocaleString('en')}; ` +
+      `model score p99.9 ${m.normalP999.toFixed(3)}, max ${m.normalMax.toFixed(3)}. Scenarios with an attack call above the highest normal score ` +
+      `(detections at zero false positives): ${m.scenariosAboveNormalMax}/${r.scenarios.length}; of those not caught by the rules at lockdown: ` +
+      `${m.addedOverLockdown}, at step-up: ${m.addedOverStepUp}.`,
+  );
+  lines.push('');
   lines.push('### False positives on normal traffic');
+  lines.push('');
+  lines.push(`Step-ups per bot-week: ${n.stepUpsPerBotWeek.toFixed(3)} on average; the most in one bot's Seoul week (Mon-Sun): ${n.maxStepUpsInOneBotWeek}.`);
   lines.push('');
   lines.push('| | calls | bot-days | step-ups (score > step-up or lockdown) | per 10,000 calls | per bot-day | admin-level | lockdowns |');
   lines.push('|---|---|---|---|---|---|---|---|');

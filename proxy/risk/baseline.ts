@@ -35,6 +35,31 @@ export interface Baseline {
   /** EWMA of the share of calls that are orders. */
   orderShare: number;
   sells: { window: number; distinct: string[]; notional: number; windows: number; distinctEwma: number; notionalEwma: number };
+  // Added with issue 17 (optional: older documents parse and fill them in as they learn).
+  /** Symbols this bot has ordered (new buy/sell), last order time; bounded by maxSymbols. */
+  traded?: Record<string, number>;
+  /** Symbols first seen within the last hour: first-seen time (at most FRESH_MAX). */
+  fresh?: Record<string, number>;
+  /** Sources: first-seen time, same keys as `sources`. */
+  sourceFirst?: Record<string, number>;
+  /** Learned sells of a known position, by the fraction sold: [<15%, 15-60%, 60-90%, >=90%]. */
+  sellFrac?: number[];
+  /** Log notional (KRW) of new orders per side (bounded windows). */
+  buyLogNotional?: number[];
+  sellLogNotional?: number[];
+  /** Account reads (kind 'account') per Seoul day: the day counted, its count, EWMA and max of completed days. */
+  reads?: { day: string; count: number; ewma: number; max: number; days: number };
+  /** The learned per-bot model (model.ts), opaque here. */
+  model?: unknown;
+}
+
+const FRESH_MAX = 32;
+const FRESH_MS = 3_600_000;
+const SELL_FRAC_LIMIT = 400;
+
+/** Bin of a sold fraction of a position: [<15%, 15-60%, 60-90%, >=90%]. */
+export function sellFracBin(fraction: number): number {
+  return fraction < 0.15 ? 0 : fraction < 0.6 ? 1 : fraction < 0.9 ? 2 : 3;
 }
 
 const HOW_AGE_LIMIT = 20_000;
@@ -130,11 +155,27 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
   b.hourOfWeek[how] = (b.hourOfWeek[how] ?? 0) + 1;
   if (b.hourOfWeek.reduce((a, c) => a + c, 0) > HOW_AGE_LIMIT) b.hourOfWeek = b.hourOfWeek.map((c) => c / 2);
 
-  touchBounded(b.sources, normaliseIp(input.sourceIp), nowMs, cfg.location.maxSources);
+  const ip = normaliseIp(input.sourceIp);
+  b.sourceFirst ??= {};
+  const firsts = b.sourceFirst;
+  if (!(ip in b.sources)) firsts[ip] = nowMs;
+  touchBounded(b.sources, ip, nowMs, cfg.location.maxSources);
+  for (const k of Object.keys(firsts)) if (!(k in b.sources)) delete firsts[k];
   if (input.clientId) touchBounded(b.clients, input.clientId, nowMs, cfg.location.maxSources);
   touchBounded(b.apis, input.apiId, nowMs, p.maxApis);
   const sym = symbolOf(input.stkCd);
-  if (sym) touchBounded(b.symbols, sym, nowMs, p.maxSymbols);
+  if (sym) {
+    b.fresh ??= {};
+    const fresh = b.fresh;
+    for (const [k, t] of Object.entries(fresh)) if (nowMs - t > FRESH_MS) delete fresh[k];
+    if (!(sym in b.symbols) && Object.keys(fresh).length < FRESH_MAX) fresh[sym] = nowMs;
+    touchBounded(b.symbols, sym, nowMs, p.maxSymbols);
+    if (input.kind === 'order') {
+      b.traded ??= {};
+      touchBounded(b.traded, sym, nowMs, p.maxSymbols);
+    }
+  }
+  if (input.kind === 'account') learnReads(b, nowMs);
 
   const minute = Math.floor(nowMs / 60_000);
   foldRate(b.rate, minute, p.rateAlpha, true);
@@ -152,11 +193,32 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
       b.qtyEwma = ewmaUpdate(b.qtyEwma, lq, cfg.volume.ewmaAlpha);
     }
     const notional = notionalOf(input);
+    if (input.kind === 'order' && notional !== undefined) {
+      b.sellLogNotional ??= [];
+      b.buyLogNotional ??= [];
+      const w = input.side === 'sell' ? b.sellLogNotional : b.buyLogNotional;
+      pushBounded(w, Math.log(notional), cfg.volume.window);
+    }
     if (notional !== undefined) {
       const ln = Math.log(notional);
       pushBounded(b.logNotional, ln, cfg.volume.window);
       b.notionalEwma = ewmaUpdate(b.notionalEwma, ln, cfg.volume.ewmaAlpha);
     }
+  }
+
+  if (
+    input.kind === 'order' &&
+    input.side === 'sell' &&
+    input.holdingQty !== undefined &&
+    input.holdingQty > 0 &&
+    input.qty !== undefined &&
+    input.qty <= input.holdingQty
+  ) {
+    b.sellFrac ??= [0, 0, 0, 0];
+    const h = b.sellFrac;
+    const bin = sellFracBin(input.qty / input.holdingQty);
+    h[bin] = (h[bin] ?? 0) + 1;
+    if (h.reduce((a, c) => a + c, 0) > SELL_FRAC_LIMIT) b.sellFrac = h.map((c) => c / 2);
   }
 
   if (input.kind === 'order' && input.side === 'sell') {
@@ -176,4 +238,21 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
     if (sym && !s.distinct.includes(sym) && s.distinct.length < 1000) s.distinct.push(sym);
     s.notional += notionalOf(input) ?? 0;
   }
+}
+
+/** Folds an account read into the per-day read counts (a day closes when the next one starts). */
+function learnReads(b: Baseline, nowMs: number): void {
+  const day = seoulParts(nowMs).date;
+  b.reads ??= { day, count: 0, ewma: 0, max: 0, days: 0 };
+  const r = b.reads;
+  if (r.day !== day) {
+    if (r.count > 0) {
+      r.ewma = r.days === 0 ? r.count : r.ewma + 0.1 * (r.count - r.ewma);
+      r.max = Math.max(r.max * 0.97, r.count);
+      r.days += 1;
+    }
+    r.day = day;
+    r.count = 0;
+  }
+  r.count += 1;
 }

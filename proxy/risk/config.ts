@@ -1,6 +1,7 @@
 // Risk engine configuration: config section `risk` (the policy YAML may carry
 // the same object; pass it through parseRiskConfig). Every knob has a default.
 import { BlockList, isIP } from 'node:net';
+import { type FlowConfig, parseFlowConfig } from './config-flow.js';
 import { bool, configError, list, num, section, strList, type Raw } from '../common/validate.js';
 
 export const DETECTORS = [
@@ -18,6 +19,13 @@ export const DETECTORS = [
   'drain', // selling everything / buying illiquid names
   'shared_source', // cross-tenant: one source address presents many bots' credentials
   'herd', // cross-tenant: many accounts trade one symbol, new to each, the same way within minutes
+  'sell_off', // sells a share of a position this bot never sells (all of it, or a sliver of a full-closer's)
+  'order_size', // order quantity far above or below this bot's own orders on that side
+  'account_reads', // account, order and fill inquiries far above this bot's busiest day
+  'api_breadth', // several api-ids never used by this bot within the hour
+  'stuffing', // cross-tenant: bot secrets failing for many bots from this source (or everywhere) at once
+  'model', // the learned per-bot model (half-space trees); shadow unless weighted
+  'escalation', // sustained risk: repeated calls above step-up lock the bot down
 ] as const;
 export type DetectorName = (typeof DETECTORS)[number];
 
@@ -27,7 +35,7 @@ export type DetectorName = (typeof DETECTORS)[number];
  * behaviour. Only these may push a warming-up bot's score over step-up: a new
  * bot has no baseline, so "unlike its baseline" means nothing yet.
  */
-export const ABSOLUTE_DETECTORS: ReadonlySet<DetectorName> = new Set<DetectorName>(['session', 'cidr', 'drain', 'shared_source']);
+export const ABSOLUTE_DETECTORS: ReadonlySet<DetectorName> = new Set<DetectorName>(['session', 'cidr', 'drain', 'shared_source', 'stuffing', 'escalation']);
 
 export interface MarketSession {
   /** 0 = Sunday ... 6 = Saturday (Seoul; the one weekday convention, see common/kst.ts) */
@@ -38,7 +46,7 @@ export interface MarketSession {
   readonly endMin: number;
 }
 
-export interface RiskConfig {
+export interface RiskConfig extends FlowConfig {
   readonly enabled: boolean;
   /** Learned calls before time, location and pattern detectors judge. */
   readonly warmupCalls: number;
@@ -106,13 +114,20 @@ export const DEFAULT_WEIGHTS: Readonly<Record<DetectorName, number>> = {
   client: 0.4,
   volume: 0.7,
   new_api: 0.35,
-  new_symbol: 0.3,
+  new_symbol: 0.75,
   burst: 0.6,
-  cancel_storm: 0.6,
+  cancel_storm: 0.8,
   mode_switch: 0.45,
   drain: 0.9,
   shared_source: 0.7,
   herd: 0.8,
+  sell_off: 0.8,
+  order_size: 0.75,
+  account_reads: 0.85,
+  api_breadth: 0.85,
+  stuffing: 0.8,
+  model: 0,
+  escalation: 1,
 };
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
@@ -152,6 +167,13 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     'volume',
     'pattern',
     'crossTenant',
+    'escalation',
+    'sellOff',
+    'orderSize',
+    'reads',
+    'apiBreadth',
+    'stuffing',
+    'model',
   ]);
   const w = section(r.weights, `${path}.weights`, DETECTORS);
   const weights = Object.fromEntries(DETECTORS.map((d) => [d, num(w, d, `${path}.weights`, DEFAULT_WEIGHTS[d], 0, 1)])) as Record<DetectorName, number>;
@@ -236,6 +258,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
   ]);
   const cp = `${path}.crossTenant`;
   return {
+    ...parseFlowConfig(r, path),
     enabled: bool(r, 'enabled', path, true),
     warmupCalls: num(r, 'warmupCalls', path, 50, 0, 1e6, true),
     warmupSamples: num(r, 'warmupSamples', path, 30, 3, 1e6, true),

@@ -15,7 +15,7 @@ export interface CrossTenantCounts {
 }
 
 /** Adds a member to a windowed distinct count; returns the count (the count stops growing at `cap`). */
-async function distinct(store: Store, key: string, member: string, ttlMs: number, cap: number): Promise<number> {
+export async function distinct(store: Store, key: string, member: string, ttlMs: number, cap: number): Promise<number> {
   const current = Number((await store.get(`${key}:n`)) ?? 0);
   if (current >= cap) return current;
   const fresh = await store.setIfAbsent(`${key}:m:${member}`, '1', ttlMs);

@@ -6,6 +6,8 @@ import { seoulParts } from '../kiwoom/protocol/index.js';
 import { hourOfWeek, isTradingKind, normaliseIp, notionalOf, symbolOf, type Baseline } from './baseline.js';
 import type { DetectorName, RiskConfig } from './config.js';
 import { clamp01, median, scaledMad } from './stats.js';
+import { accountReads, apiBreadth, model, orderSize, sellOff, stuffing } from './detectors-flow.js';
+import type { ModelResult } from './model.js';
 import type { RiskInput } from './types.js';
 
 export interface LiveCounters {
@@ -21,6 +23,14 @@ export interface LiveCounters {
   readonly sourceBots: number;
   /** Cross-tenant: distinct accounts trading this symbol, new to each, this way in its window (0 when not counted). */
   readonly herdAccounts: number;
+  /** Account inquiries (kind 'account') this Seoul day, this one included (0 for other kinds). */
+  readonly readsToday: number;
+  /** Distinct never-used api-ids this bot called in the api-breadth window, this one included (0 when this one is known). */
+  readonly newApis: number;
+  /** Cross-tenant: distinct bots whose secret failed from this source / anywhere in the stuffing window; this bot's failed there. */
+  readonly stuffingSource: number;
+  readonly stuffingGlobal: number;
+  readonly stuffingThisBot: boolean;
 }
 
 export interface DetectorContext {
@@ -30,6 +40,8 @@ export interface DetectorContext {
   readonly cfg: RiskConfig;
   readonly cidrs: BlockList | undefined;
   readonly live: LiveCounters;
+  /** The learned model's verdict on this call, when it has a reference window. */
+  readonly model?: ModelResult | undefined;
 }
 
 export interface DetectorResult {
@@ -39,6 +51,9 @@ export interface DetectorResult {
 
 type Detector = (ctx: DetectorContext) => DetectorResult | undefined;
 
+const YOUNG_SOURCE_MS = 30 * 60_000;
+const FRESH_SYMBOL_ORDER_SCORE = 0.6;
+const QUERY_NEW_SYMBOL_SCORE = 0.15;
 const warm = (ctx: DetectorContext): boolean => ctx.baseline.calls >= ctx.cfg.warmupCalls;
 const r2 = (x: number): string => (Math.round(x * 100) / 100).toString();
 
@@ -90,7 +105,14 @@ const cidr: Detector = (ctx) => {
 const location: Detector = (ctx) => {
   const b = ctx.baseline;
   const ip = normaliseIp(ctx.input.sourceIp);
-  if (!warm(ctx) || Object.keys(b.sources).length === 0 || ip in b.sources) return undefined;
+  if (!warm(ctx) || Object.keys(b.sources).length === 0) return undefined;
+  if (ip in b.sources) {
+    // A source first seen minutes ago that now places an order: the address that read the balance now sells.
+    const first = b.sourceFirst?.[ip];
+    const age = first === undefined ? Infinity : ctx.nowMs - first;
+    if (ctx.input.kind !== 'order' || age >= YOUNG_SOURCE_MS || Object.keys(b.sources).length < 2) return undefined;
+    return { score: 0.6, reason: `order from source ${ip} first seen ${Math.round(age / 60_000)} min ago` };
+  }
   const knownClient = ctx.input.clientId !== undefined && ctx.input.clientId in b.clients;
   const score = knownClient ? ctx.cfg.location.knownClientNewAddressScore : 1;
   return { score, reason: `source ${ip} never seen for this bot (${Object.keys(b.sources).length} known)${knownClient ? ', client identity known' : ''}` };
@@ -140,9 +162,19 @@ const newApi: Detector = (ctx) => {
 
 const newSymbol: Detector = (ctx) => {
   const sym = symbolOf(ctx.input.stkCd);
-  if (!sym || !warm(ctx) || sym in ctx.baseline.symbols) return undefined;
+  const b = ctx.baseline;
+  if (!sym || !warm(ctx)) return undefined;
   const trading = isTradingKind(ctx.input.kind);
-  return { score: trading ? 1 : 0.3, reason: `${trading ? 'order in' : 'query for'} symbol ${sym} never traded or queried by this bot` };
+  if (sym in b.symbols) {
+    // Seen minutes ago for the first time and never ordered: the quote-then-buy of a name new to this bot.
+    const first = b.fresh?.[sym];
+    if (ctx.input.kind !== 'order' || first === undefined || !b.traded || sym in b.traded) return undefined;
+    return { score: FRESH_SYMBOL_ORDER_SCORE, reason: `order in ${sym}, first seen ${Math.round((ctx.nowMs - first) / 60_000)} min ago and never ordered` };
+  }
+  return {
+    score: trading ? 1 : QUERY_NEW_SYMBOL_SCORE,
+    reason: `${trading ? 'order in' : 'query for'} symbol ${sym} never traded or queried by this bot`,
+  };
 };
 
 function rateScore(count: number, typical: number, factor: number, min: number): number {
@@ -207,9 +239,15 @@ const drain: Detector = (ctx) => {
           reason: `${Math.round(live.soldNotional)} KRW sold in the window vs usual ${Math.round(s.notionalEwma)}`,
         });
     }
-    if (input.holdingQty !== undefined && input.holdingQty > 0 && input.qty !== undefined && input.qty >= p.drainHoldingFraction * input.holdingQty) {
+    if (
+      input.holdingQty !== undefined &&
+      input.holdingQty > 0 &&
+      input.qty !== undefined &&
+      input.qty >= p.drainHoldingFraction * input.holdingQty &&
+      input.qty <= input.holdingQty
+    ) {
       // Closing one position is routine; closing it while many others go too is draining.
-      const many = live.soldDistinct >= Math.max(2, Math.ceil(threshold / 2));
+      const many = live.soldDistinct >= Math.max(2, warmSells ? Math.ceil(s.distinctEwma + 0.5) : Math.ceil(threshold / 2));
       found.push({
         score: many ? 1 : 0.4,
         reason: `sells ${Math.round((100 * input.qty) / input.holdingQty)}% of the position${many ? ` while selling ${live.soldDistinct} symbols` : ''}`,
@@ -264,4 +302,12 @@ export const DETECTOR_FUNCTIONS: Readonly<Record<DetectorName, Detector>> = {
   drain,
   shared_source: sharedSource,
   herd,
+  sell_off: sellOff,
+  order_size: orderSize,
+  account_reads: accountReads,
+  api_breadth: apiBreadth,
+  stuffing,
+  model,
+  // Scored by the engine after the others (it counts calls above step-up).
+  escalation: () => undefined,
 };

@@ -1,16 +1,19 @@
 // The risk engine: loads a bot's baseline, reads a few live counters, runs
 // every detector and combines them with a weighted noisy-OR, so one strong
 // signal can carry the score alone and weak signals add up without exceeding 1.
+// Calls that keep scoring above step-up escalate to lockdown (sustained risk).
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { toGuardError } from '../common/errors.js';
-import type { Store } from '../state/types.js';
-import { learnInto, normaliseIp, parseBaseline, symbolOf, notionalOf, type Baseline } from './baseline.js';
-import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type RiskConfig } from './config.js';
-import { herdAccounts, sourceBots } from './cross-tenant.js';
-import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
 import { counter, histogram } from '../common/metrics.js';
-import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel, RiskOutcome } from './types.js';
+import type { Store } from '../state/types.js';
+import { type Baseline, learnInto, parseBaseline, symbolOf } from './baseline.js';
+import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type RiskConfig } from './config.js';
+import { herdAccounts } from './cross-tenant.js';
+import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
+import { features, hotCalls, liveCounters, newApis, noteAuthFailure } from './live.js';
+import { createForest, modelState } from './model.js';
+import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel } from './types.js';
 
 export interface RiskEngineOptions {
   readonly config: RiskConfig;
@@ -22,7 +25,8 @@ export interface RiskEngineOptions {
 }
 
 const baselineKey = (botId: string): string => `risk:baseline:${botId}`;
-const LIVE_TTL_MS = 150_000;
+/** Parsed baselines kept per bot while the stored text is unchanged (bounded; the Store stays the truth). */
+const PARSED_CACHE_MAX = 10_000;
 
 export function levelFor(score: number, t: RiskConfig['thresholds']): RiskLevel {
   if (score >= t.lockdown) return 'lockdown';
@@ -36,6 +40,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   const { config: cfg, store, logger } = opts;
   const clock = opts.now ?? Date.now;
   const cidrsFor = compileCidrs(cfg);
+  const forest = createForest(cfg.model);
   const scoreHist = histogram(
     opts.registry,
     'kguard_risk_score',
@@ -51,44 +56,31 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   );
   // learn() is read-modify-write on one document; serialise it per bot within this process.
   const learning = new Map<string, Promise<void>>();
+  const parsed = new Map<string, { json: string; baseline: Baseline }>();
+  // The model's features of an assessed call, for learn() of the same input object.
+  const assessedFeatures = new WeakMap<RiskInput, number[]>();
+  // The escalation bucket a call above step-up was counted in (learn() takes an approved one off).
+  const hotKeys = new WeakMap<RiskInput, string>();
 
-  async function slidingCount(key: string, nowMs: number, charge: boolean): Promise<number> {
-    const minute = Math.floor(nowMs / 60_000);
-    const [cur, prev] = await Promise.all([
-      charge ? store.incr(`${key}:${minute}`, 1, LIVE_TTL_MS) : store.get(`${key}:${minute}`).then((v) => Number(v ?? 0)),
-      store.get(`${key}:${minute - 1}`).then((v) => Number(v ?? 0)),
-    ]);
-    const elapsed = (nowMs % 60_000) / 60_000;
-    return cur + prev * (1 - elapsed);
+  function baselineOf(botId: string, json: string | null, nowMs: number): Baseline {
+    const hit = parsed.get(botId);
+    if (json !== null && hit && hit.json === json) return hit.baseline;
+    const b = parseBaseline(json, nowMs);
+    if (json !== null) remember(botId, json, b);
+    return b;
   }
 
-  async function liveCounters(input: RiskInput, nowMs: number): Promise<Omit<LiveCounters, 'herdAccounts'>> {
-    const bot = input.botId;
-    const isCancel = input.kind === 'cancel' || input.kind === 'modify';
-    const [callsPerMinute, cancelsPerMinute, sources] = await Promise.all([
-      slidingCount(`risk:rate:${bot}`, nowMs, true),
-      isCancel ? slidingCount(`risk:cxl:${bot}`, nowMs, true) : Promise.resolve(0),
-      cfg.weights.shared_source > 0 ? sourceBots(store, cfg, normaliseIp(input.sourceIp), bot, nowMs) : Promise.resolve(0),
-    ]);
-    let soldDistinct = 0,
-      soldNotional = 0;
-    if (input.kind === 'order' && input.side === 'sell') {
-      const win = Math.floor(nowMs / cfg.pattern.drainWindowMs);
-      const ttl = cfg.pattern.drainWindowMs * 2;
-      const sym = symbolOf(input.stkCd) ?? '?';
-      const fresh = await store.setIfAbsent(`risk:sellsym:${bot}:${win}:${sym}`, '1', ttl);
-      [soldDistinct, soldNotional] = await Promise.all([
-        fresh ? store.incr(`risk:sellcnt:${bot}:${win}`, 1, ttl) : store.get(`risk:sellcnt:${bot}:${win}`).then((v) => Number(v ?? 0)),
-        store.incr(`risk:sellamt:${bot}:${win}`, Math.round(notionalOf(input) ?? 0), ttl),
-      ]);
-    }
-    return { callsPerMinute, cancelsPerMinute, soldDistinct, soldNotional, sourceBots: sources };
+  function remember(botId: string, json: string, baseline: Baseline): void {
+    parsed.delete(botId);
+    parsed.set(botId, { json, baseline });
+    if (parsed.size > PARSED_CACHE_MAX) parsed.delete(parsed.keys().next().value!);
   }
 
-  /** Herd counting needs the baseline: only a warm bot's order in a symbol new to it counts (one more round trip, rare). */
+  /** Herd counting needs the baseline: only a warm bot's order in a symbol it never ordered counts (one more round trip, rare). */
   function herdCount(input: RiskInput, baseline: Baseline, nowMs: number): Promise<number> {
     const sym = symbolOf(input.stkCd);
-    if (cfg.weights.herd === 0 || input.kind !== 'order' || !input.side || !sym || baseline.calls < cfg.warmupCalls || sym in baseline.symbols) {
+    const traded = baseline.traded ?? baseline.symbols;
+    if (cfg.weights.herd === 0 || input.kind !== 'order' || !input.side || !sym || baseline.calls < cfg.warmupCalls || sym in traded) {
       return Promise.resolve(0);
     }
     return herdAccounts(store, cfg, sym, input.side, input.account, nowMs);
@@ -106,39 +98,62 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       if (!cfg.enabled) {
         return { score: 0, level: 'none', contributions: [], warmingUp: false, baselineCalls: 0, assessedAt: new Date(nowMs).toISOString() };
       }
-      const [json, counted] = await Promise.all([store.get(baselineKey(input.botId)), liveCounters(input, nowMs)]);
-      const baseline = parseBaseline(json, nowMs);
-      const live: LiveCounters = { ...counted, herdAccounts: await herdCount(input, baseline, nowMs) };
-      const ctx = { input, nowMs, baseline, cfg, cidrs: cidrsFor(input.botId), live };
+      const [json, counted] = await Promise.all([store.get(baselineKey(input.botId)), liveCounters(store, cfg, input, nowMs)]);
+      const baseline = baselineOf(input.botId, json, nowMs);
+      const [herd, fresh] = await Promise.all([herdCount(input, baseline, nowMs), newApis(store, cfg, input, baseline, nowMs)]);
+      const live: LiveCounters = { ...counted, herdAccounts: herd, newApis: fresh };
+      const x = features(input, baseline, live, nowMs);
+      assessedFeatures.set(input, x);
+      const verdict = forest.score(modelState(baseline.model, cfg.model), x);
+      const ctx = { input, nowMs, baseline, cfg, cidrs: cidrsFor(input.botId), live, model: verdict };
       const warmingUp = baseline.calls < cfg.warmupCalls || nowMs - baseline.firstSeen < cfg.warmupMs;
       const contributions: Contribution[] = [];
       let keepAbsolute = 1,
         keepRelative = 1;
-      for (const name of DETECTORS) {
+      const add = (name: (typeof DETECTORS)[number], score: number, reason: string): void => {
         const weight = cfg.weights[name];
-        if (weight === 0) continue;
-        const result = DETECTOR_FUNCTIONS[name](ctx);
-        if (!result || result.score <= 0) continue;
-        const contribution = weight * result.score;
+        const contribution = weight * score;
         const absolute = ABSOLUTE_DETECTORS.has(name);
         if (absolute) keepAbsolute *= 1 - contribution;
         else keepRelative *= 1 - contribution;
         const capped = warmingUp && !absolute;
         contributions.push({
           detector: name,
-          score: round(result.score),
+          score: round(score),
           weight,
           contribution: round(contribution),
-          reason: capped ? `${result.reason} [warming up: at most ${cfg.warmupMaxScore}]` : result.reason,
+          reason: capped ? `${reason} [warming up: at most ${cfg.warmupMaxScore}]` : reason,
           ...(capped ? { warmupCapped: true } : {}),
         });
         hits.inc({ detector: name });
+      };
+      for (const name of DETECTORS) {
+        // The model is always scored (shadow mode at weight 0: recorded, adds nothing).
+        if (cfg.weights[name] === 0 && name !== 'model') continue;
+        const result = DETECTOR_FUNCTIONS[name](ctx);
+        if (!result || result.score <= 0) continue;
+        add(name, result.score, result.reason);
+      }
+      const combine = (): number => {
+        const combined = 1 - keepAbsolute * keepRelative;
+        // A warming-up bot has no behaviour to deviate from: signals measured against its
+        // (empty or young) baseline may raise an alert but never a hold; absolute rules still can.
+        return round(warmingUp ? Math.max(1 - keepAbsolute, Math.min(combined, cfg.warmupMaxScore)) : combined);
+      };
+      let score = combine();
+      if (cfg.weights.escalation > 0 && score > cfg.thresholds.stepUp) {
+        const { count: n, key } = await hotCalls(store, cfg, input.botId, nowMs);
+        hotKeys.set(input, key);
+        if (n >= cfg.escalation.after) {
+          add(
+            'escalation',
+            1,
+            `call ${n} above step-up (${cfg.thresholds.stepUp}) within ${cfg.escalation.windowMs / 3_600_000} h (threshold ${cfg.escalation.after})`,
+          );
+          score = combine();
+        }
       }
       contributions.sort((a, b) => b.contribution - a.contribution);
-      const combined = 1 - keepAbsolute * keepRelative;
-      // A warming-up bot has no behaviour to deviate from: signals measured against its
-      // (empty or young) baseline may raise an alert but never a hold; absolute rules still can.
-      const score = round(warmingUp ? Math.max(1 - keepAbsolute, Math.min(combined, cfg.warmupMaxScore)) : combined);
       scoreHist.observe(score);
       return {
         score,
@@ -147,6 +162,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         warmingUp,
         baselineCalls: baseline.calls,
         assessedAt: new Date(nowMs).toISOString(),
+        ...(verdict ? { model: { score: verdict.score, weight: cfg.weights.model, top: verdict.top } } : {}),
       };
     } catch (err) {
       // Fail closed: the caller gets a GuardError (KG7001 from the store) and forwards nothing.
@@ -160,13 +176,24 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   async function learnOnce(input: RiskInput): Promise<void> {
     const nowMs = timeOf(input);
     const key = baselineKey(input.botId);
-    const baseline = parseBaseline(await store.get(key), nowMs);
+    const json = await store.get(key);
+    // The cached object is the one assess() reads: learn into a fresh parse and swap it in once stored.
+    const baseline = parseBaseline(json, nowMs);
+    const x = assessedFeatures.get(input);
     learnInto(baseline, input, nowMs, cfg);
-    await store.set(key, JSON.stringify(baseline), cfg.baselineTtlMs);
+    if (x) baseline.model = forest.learn(modelState(baseline.model, cfg.model), x);
+    const next = JSON.stringify(baseline);
+    await store.set(key, next, cfg.baselineTtlMs);
+    remember(input.botId, next, baseline);
   }
 
-  async function learn(input: RiskInput, outcome: RiskOutcome): Promise<void> {
+  async function learn(input: RiskInput, outcome: { allowed: boolean; completed: boolean }): Promise<void> {
     if (!cfg.enabled || !outcome.allowed || !outcome.completed) return;
+    const hot = hotKeys.get(input);
+    if (hot) {
+      hotKeys.delete(input);
+      await store.incr(hot, -1, cfg.escalation.windowMs);
+    }
     const prior = learning.get(input.botId) ?? Promise.resolve();
     const next = prior.then(() => learnOnce(input));
     const tail = next.catch(() => undefined);
@@ -185,7 +212,11 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     assess,
     learn,
     isHighRisk,
-    resetBaseline: (botId) => store.del(baselineKey(botId)),
+    noteAuthFailure: (botId, sourceIp, now) => noteAuthFailure(store, cfg, botId, sourceIp, now ?? clock()),
+    resetBaseline: async (botId) => {
+      parsed.delete(botId);
+      await store.del(baselineKey(botId));
+    },
   };
 }
 

@@ -49,6 +49,12 @@ export interface RiskAssessment {
   readonly warmingUp: boolean;
   readonly baselineCalls: number;
   readonly assessedAt: string;
+  /** The learned model's verdict (recorded even in shadow mode, weight 0), with the features that drove it. */
+  readonly model?: {
+    readonly score: number;
+    readonly weight: number;
+    readonly top: readonly { readonly feature: string; readonly value: number; readonly share: number }[];
+  };
 }
 
 export interface RiskOutcome {
@@ -62,6 +68,8 @@ export interface RiskEngine {
   learn(input: RiskInput, outcome: RiskOutcome): Promise<void>;
   /** True when the assessment warrants automatic lockdown (score or a lockdown detector). */
   isHighRisk(assessment: RiskAssessment): boolean;
+  /** Records a failed bot secret (token exchange) for the cross-tenant stuffing detector. */
+  noteAuthFailure(botId: string, sourceIp: string, now?: number): Promise<void>;
   /** Deletes a bot's learned baseline (after a confirmed compromise, say). */
   resetBaseline(botId: string): Promise<void>;
 }

@@ -1,0 +1,60 @@
+// Knobs of the detectors added with issue 17 (sell-off, order size, account
+// reads, api-id breadth, escalation, credential stuffing, the learned model).
+// Every knob has a default; parsed as part of parseRiskConfig.
+import { num, section } from '../common/validate.js';
+
+export interface FlowConfig {
+  /** Sustained risk: `after` calls above step-up within `windowMs` lock the bot down. */
+  readonly escalation: { readonly windowMs: number; readonly after: number };
+  /** Sell-off: learned sells of a known position before the fraction sold is judged; share under which a band is "never". */
+  readonly sellOff: { readonly minSamples: number; readonly rareShare: number };
+  /** Order size per side: robust z (log quantity) where the score starts and reaches 1, both ways. */
+  readonly orderSize: { readonly zWarn: number; readonly zMax: number };
+  /** Account reads per Seoul day: at least `minPerDay` and `factor` times the learned busiest day. */
+  readonly reads: { readonly minPerDay: number; readonly factor: number };
+  /** Never-used api-ids within a window: scores from `minApis` distinct ids. */
+  readonly apiBreadth: { readonly windowMs: number; readonly minApis: number };
+  /** Credential stuffing: distinct bots whose secret failed from one source (or anywhere) within a window. */
+  readonly stuffing: { readonly windowMs: number; readonly minBots: number; readonly globalMinBots: number };
+  /** The learned per-bot model (half-space trees); weight 0 = shadow (scored and recorded, adds nothing). */
+  readonly model: { readonly trees: number; readonly depth: number; readonly windowSize: number; readonly scoreFrom: number };
+}
+
+export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowConfig {
+  const e = section(r.escalation, `${path}.escalation`, ['windowHours', 'after']);
+  const so = section(r.sellOff, `${path}.sellOff`, ['minSamples', 'rareShare']);
+  const os = section(r.orderSize, `${path}.orderSize`, ['zWarn', 'zMax']);
+  const rd = section(r.reads, `${path}.reads`, ['minPerDay', 'factor']);
+  const ab = section(r.apiBreadth, `${path}.apiBreadth`, ['windowMinutes', 'minApis']);
+  const st = section(r.stuffing, `${path}.stuffing`, ['windowMinutes', 'minBots', 'globalMinBots']);
+  const md = section(r.model, `${path}.model`, ['trees', 'depth', 'windowSize', 'scoreFrom']);
+  const orderSize = { zWarn: num(os, 'zWarn', `${path}.orderSize`, 3, 1, 50), zMax: num(os, 'zMax', `${path}.orderSize`, 4.5, 1, 100) };
+  if (orderSize.zMax <= orderSize.zWarn) orderSize.zMax = orderSize.zWarn + 1;
+  return {
+    escalation: {
+      windowMs: num(e, 'windowHours', `${path}.escalation`, 72, 1, 24 * 30) * 3_600_000,
+      after: num(e, 'after', `${path}.escalation`, 3, 2, 1000, true),
+    },
+    sellOff: {
+      minSamples: num(so, 'minSamples', `${path}.sellOff`, 5, 1, 10_000, true),
+      rareShare: num(so, 'rareShare', `${path}.sellOff`, 0.05, 0, 1),
+    },
+    orderSize,
+    reads: { minPerDay: num(rd, 'minPerDay', `${path}.reads`, 15, 1, 1e6, true), factor: num(rd, 'factor', `${path}.reads`, 3, 1, 1000) },
+    apiBreadth: {
+      windowMs: num(ab, 'windowMinutes', `${path}.apiBreadth`, 60, 1, 1440) * 60_000,
+      minApis: num(ab, 'minApis', `${path}.apiBreadth`, 3, 2, 1000, true),
+    },
+    stuffing: {
+      windowMs: num(st, 'windowMinutes', `${path}.stuffing`, 10, 1, 1440) * 60_000,
+      minBots: num(st, 'minBots', `${path}.stuffing`, 3, 2, 10_000, true),
+      globalMinBots: num(st, 'globalMinBots', `${path}.stuffing`, 10, 2, 100_000, true),
+    },
+    model: {
+      trees: num(md, 'trees', `${path}.model`, 16, 1, 64, true),
+      depth: num(md, 'depth', `${path}.model`, 6, 2, 10, true),
+      windowSize: num(md, 'windowSize', `${path}.model`, 256, 16, 10_000, true),
+      scoreFrom: num(md, 'scoreFrom', `${path}.model`, 0.7, 0, 1),
+    },
+  };
+}

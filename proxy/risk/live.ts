@@ -1,0 +1,137 @@
+// Live counters the detectors read, kept in the Store so every replica
+// counts the same: calls and cancels per minute, the current drain window,
+// account inquiries today, never-used api-ids within the hour, the
+// cross-tenant source and stuffing counts, and the sustained-risk (escalation)
+// count. Each call reads a bounded, fixed set of keys: nothing grows with history.
+import { seoulParts } from '../kiwoom/protocol/index.js';
+import type { Store } from '../state/types.js';
+import { type Baseline, normaliseIp, notionalOf, symbolOf } from './baseline.js';
+import type { RiskConfig } from './config.js';
+import { distinct, sourceBots } from './cross-tenant.js';
+import type { LiveCounters } from './detectors.js';
+import { FEATURES } from './model.js';
+import type { RiskInput } from './types.js';
+
+const LIVE_TTL_MS = 150_000;
+const DAY_MS = 86_400_000;
+
+export async function slidingCount(store: Store, key: string, nowMs: number, charge: boolean): Promise<number> {
+  const minute = Math.floor(nowMs / 60_000);
+  const [cur, prev] = await Promise.all([
+    charge ? store.incr(`${key}:${minute}`, 1, LIVE_TTL_MS) : store.get(`${key}:${minute}`).then((v) => Number(v ?? 0)),
+    store.get(`${key}:${minute - 1}`).then((v) => Number(v ?? 0)),
+  ]);
+  const elapsed = (nowMs % 60_000) / 60_000;
+  return cur + prev * (1 - elapsed);
+}
+
+async function drainCounts(store: Store, cfg: RiskConfig, input: RiskInput, nowMs: number): Promise<[number, number]> {
+  if (input.kind !== 'order' || input.side !== 'sell') return [0, 0];
+  const bot = input.botId;
+  const win = Math.floor(nowMs / cfg.pattern.drainWindowMs);
+  const ttl = cfg.pattern.drainWindowMs * 2;
+  const sym = symbolOf(input.stkCd) ?? '?';
+  const fresh = await store.setIfAbsent(`risk:sellsym:${bot}:${win}:${sym}`, '1', ttl);
+  const [n, amt] = await Promise.all([
+    fresh ? store.incr(`risk:sellcnt:${bot}:${win}`, 1, ttl) : store.get(`risk:sellcnt:${bot}:${win}`).then((v) => Number(v ?? 0)),
+    store.incr(`risk:sellamt:${bot}:${win}`, Math.round(notionalOf(input) ?? 0), ttl),
+  ]);
+  return [n, amt];
+}
+
+/** Per-bot counters that need the baseline (a never-used api-id) come from `liveWithBaseline`; herd is the engine's. */
+export async function liveCounters(
+  store: Store,
+  cfg: RiskConfig,
+  input: RiskInput,
+  nowMs: number,
+): Promise<Omit<LiveCounters, 'herdAccounts' | 'newApis' | 'hotCalls'>> {
+  const bot = input.botId;
+  const isCancel = input.kind === 'cancel' || input.kind === 'modify';
+  const ip = normaliseIp(input.sourceIp);
+  const sw = Math.floor(nowMs / cfg.stuffing.windowMs);
+  const [callsPerMinute, cancelsPerMinute, sources, readsToday, stuff, [soldDistinct, soldNotional]] = await Promise.all([
+    slidingCount(store, `risk:rate:${bot}`, nowMs, true),
+    isCancel ? slidingCount(store, `risk:cxl:${bot}`, nowMs, true) : Promise.resolve(0),
+    cfg.weights.shared_source > 0 ? sourceBots(store, cfg, ip, bot, nowMs) : Promise.resolve(0),
+    input.kind === 'account' && cfg.weights.account_reads > 0 ? store.incr(`risk:reads:${bot}:${seoulParts(nowMs).date}`, 1, 2 * DAY_MS) : Promise.resolve(0),
+    cfg.weights.stuffing > 0
+      ? store.mget([`risk:xfail:src:${ip}:${sw}:n`, `risk:xfail:all:${sw}:n`, `risk:xfail:all:${sw}:m:${bot}`])
+      : Promise.resolve([null, null, null]),
+    drainCounts(store, cfg, input, nowMs),
+  ]);
+  return {
+    callsPerMinute,
+    cancelsPerMinute,
+    soldDistinct,
+    soldNotional,
+    sourceBots: sources,
+    readsToday,
+    stuffingSource: Number(stuff[0] ?? 0),
+    stuffingGlobal: Number(stuff[1] ?? 0),
+    stuffingThisBot: stuff[2] !== null,
+  };
+}
+
+/** Distinct never-used api-ids this bot called within the window (0 when this one is known: nothing is read). */
+export function newApis(store: Store, cfg: RiskConfig, input: RiskInput, baseline: Baseline, nowMs: number): Promise<number> {
+  if (cfg.weights.api_breadth === 0 || input.kind === 'auth' || baseline.calls < cfg.warmupCalls || input.apiId in baseline.apis) return Promise.resolve(0);
+  const win = Math.floor(nowMs / cfg.apiBreadth.windowMs);
+  return distinct(store, `risk:newapi:${input.botId}:${win}`, input.apiId, 2 * cfg.apiBreadth.windowMs, cfg.crossTenant.maxTracked);
+}
+
+/**
+ * Sustained risk: counts this call when it scored above step-up, and returns
+ * how many such calls the bot made within the escalation window (day buckets,
+ * one round trip; only on calls above step-up, which are rare). A held call
+ * the owner approves is taken off again when it is learned (learn() runs only
+ * for calls that went out): only refused, pending or unheld calls escalate.
+ */
+export async function hotCalls(store: Store, cfg: RiskConfig, botId: string, nowMs: number): Promise<{ count: number; key: string }> {
+  const { windowMs } = cfg.escalation;
+  const bucketMs = Math.min(DAY_MS, windowMs);
+  const cur = Math.floor(nowMs / bucketMs);
+  const n = Math.max(1, Math.ceil(windowMs / bucketMs));
+  const [mine, older] = await Promise.all([
+    store.incr(`risk:hot:${botId}:${cur}`, 1, windowMs + bucketMs),
+    n > 1 ? store.mget(Array.from({ length: n - 1 }, (_, i) => `risk:hot:${botId}:${cur - 1 - i}`)) : Promise.resolve([]),
+  ]);
+  return { count: mine + older.reduce((a: number, v) => a + Number(v ?? 0), 0), key: `risk:hot:${botId}:${cur}` };
+}
+
+/** Records a failed bot secret for the stuffing detector (bounded cardinality: maxTracked members per window). */
+export async function noteAuthFailure(store: Store, cfg: RiskConfig, botId: string, sourceIp: string, nowMs: number): Promise<void> {
+  if (cfg.weights.stuffing === 0) return;
+  const w = cfg.stuffing.windowMs;
+  const win = Math.floor(nowMs / w);
+  const ip = normaliseIp(sourceIp);
+  await Promise.all([
+    distinct(store, `risk:xfail:src:${ip}:${win}`, botId, 2 * w, cfg.crossTenant.maxTracked),
+    distinct(store, `risk:xfail:all:${win}`, botId, 2 * w, cfg.crossTenant.maxTracked),
+  ]);
+}
+
+/** The model's feature vector, each in [0,1] (FEATURES order). */
+export function features(input: RiskInput, b: Baseline, live: LiveCounters, nowMs: number): number[] {
+  const st = seoulParts(nowMs);
+  const kinds = ['order', 'modify', 'cancel', 'query', 'account'];
+  const k = kinds.indexOf(input.kind);
+  const sym = symbolOf(input.stkCd);
+  const frac = input.side === 'sell' && input.holdingQty && input.holdingQty > 0 && input.qty ? Math.min(1.5, input.qty / input.holdingQty) / 1.5 : 0;
+  const x = [
+    (st.hour + st.minute / 60) / 24,
+    st.weekday / 6,
+    (k < 0 ? 5 : k) / 5,
+    input.side === 'buy' ? 0.25 : input.side === 'sell' ? 0.75 : 0.5,
+    Math.min(1, Math.log10((input.qty ?? 0) + 1) / 6),
+    Math.min(1, Math.log10((notionalOf(input) ?? 0) + 1) / 10),
+    frac,
+    Math.min(1, Math.log10(1 + live.callsPerMinute) / 3),
+    Math.min(1, Math.log10(1 + live.readsToday) / 3),
+    b.calls > 0 && !(input.apiId in b.apis) ? 1 : 0,
+    !sym ? 0 : !(sym in b.symbols) ? 1 : b.fresh && sym in b.fresh ? 0.5 : 0,
+    b.calls > 0 && !(normaliseIp(input.sourceIp) in b.sources) ? 1 : 0,
+  ];
+  if (x.length !== FEATURES.length) throw new Error('model features out of step with FEATURES');
+  return x;
+}

@@ -1,0 +1,113 @@
+// The learned per-bot model: streaming half-space trees (proxy/risk/model.ts).
+// Reference behaviour from the paper's definitions: node masses count the
+// window, the mass score r x 2^depth, a window swap, and a dense point
+// scoring below a far one; bounded memory; persistence with the baseline
+// through the memory Store and a real redis-server.
+import t from 'tap';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { createForest, FEATURES, modelState } from '../../proxy/risk/model.js';
+import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput } from '../../proxy/risk/index.js';
+import { createMemoryStore, createRedisStore } from '../../proxy/state/index.js';
+import type { Store } from '../../proxy/state/types.js';
+import { startRedis } from '../helpers/redis.js';
+
+const dims = FEATURES.length;
+const point = (v: number): number[] => Array.from({ length: dims }, () => v);
+
+t.test('a window of one repeated point: root and path masses count it, and that point scores 0', async (t) => {
+  const shape = { trees: 3, depth: 4, windowSize: 20 };
+  const f = createForest(shape);
+  let s = undefined as ReturnType<typeof f.learn> | undefined;
+  for (let i = 0; i < 19; i++) s = f.learn(s, point(0.3));
+  t.equal(s!.windows, 0, 'no reference before the first window completes');
+  t.equal(f.score(s, point(0.3)), undefined, 'no reference, no score (warm-up)');
+  s = f.learn(s, point(0.3));
+  t.equal(s.windows, 1);
+  t.equal(s.n, 0, 'latest window reset at the swap');
+  const r = Buffer.from(s.r, 'base64');
+  const nodes = 2 ** (shape.depth + 1) - 1;
+  for (let tree = 0; tree < shape.trees; tree++) t.equal(r.readUInt16LE(2 * tree * nodes), 20, `tree ${tree}: root reference mass = window`);
+  // Every node on the path holds the whole window: total = window x 2^depth, the maximum, so anomaly 0.
+  t.equal(f.score(s, point(0.3))!.score, 0);
+});
+
+t.test('a dense cluster scores low, a far point high, and the odd feature is named', async (t) => {
+  const f = createForest({ trees: 16, depth: 6, windowSize: 128 });
+  let seed = 7;
+  const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  let s = undefined as ReturnType<typeof f.learn> | undefined;
+  for (let i = 0; i < 256; i++)
+    s = f.learn(
+      s,
+      point(0.3).map((v) => v + 0.05 * rnd()),
+    );
+  const dense = f.score(s, point(0.32))!;
+  const odd = point(0.32);
+  odd[FEATURES.indexOf('log_qty')] = 0.95;
+  const far = f.score(s, odd)!;
+  t.ok(far.score > 5 * dense.score && far.score > 0.05, `far ${far.score} vs dense ${dense.score}`);
+  t.equal(far.top[0]?.feature, 'log_qty', 'the feature that moved is credited first');
+  t.ok(far.top.every((x) => x.share > 0 && x.share <= 1));
+  // Deterministic: the same forest on another "replica".
+  t.same(createForest({ trees: 16, depth: 6, windowSize: 128 }).score(s, odd), far);
+});
+
+t.test('memory is bounded by the shape, whatever the history', async (t) => {
+  const shape = { trees: 16, depth: 6, windowSize: 64 };
+  const f = createForest(shape);
+  let s = undefined as ReturnType<typeof f.learn> | undefined;
+  const sizes = new Set<number>();
+  for (let i = 0; i < 1000; i++) {
+    s = f.learn(s, point((i % 17) / 17));
+    if (i > 64) sizes.add(JSON.stringify(s).length);
+  }
+  const bytes = 2 * shape.trees * (2 ** (shape.depth + 1) - 1);
+  t.ok(Math.max(...sizes) < 2 * (4 * Math.ceil(bytes / 3)) + 100, `state stays at two base64 arrays (${Math.max(...sizes)} chars)`);
+  t.equal(s!.windows, Math.floor(1000 / 64));
+  t.ok(modelState(JSON.parse(JSON.stringify(s)), shape), 'round-trips through JSON');
+  t.equal(modelState({ ...s, r: 'short' }, shape), undefined, 'a malformed state reads as none');
+  t.equal(modelState(s, { ...shape, depth: 5 }), undefined, 'a state of another shape reads as none');
+});
+
+interface Asserts {
+  ok(v: unknown, msg: string): unknown;
+  notOk(v: unknown, msg: string): unknown;
+  equal(a: unknown, b: unknown, msg: string): unknown;
+  teardown(fn: () => unknown): unknown;
+}
+
+async function persistence(t: Asserts, mkStore: () => Promise<Store>): Promise<void> {
+  const start = seoulToEpoch('2026-01-05', 9, 0);
+  const config = parseRiskConfig({ model: { windowSize: 16 } });
+  const store = await mkStore();
+  t.teardown(() => store.close());
+  const a = createRiskEngine({ config, store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => start });
+  for (let i = 0; i < 70; i++) {
+    const input: RiskInput = { botId: 'm1', account: 'a1', apiId: 'ka10001', kind: 'query', stkCd: '005930', sourceIp: '10.0.0.5', now: start + i * 60_000 };
+    await a.assess(input);
+    await a.learn(input, { allowed: true, completed: true });
+  }
+  // Another replica on the same store sees the model the first one learned.
+  const b = createRiskEngine({ config, store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => start });
+  const probe: RiskInput = { botId: 'm1', account: 'a1', apiId: 'ka10001', kind: 'query', stkCd: '005930', sourceIp: '10.0.0.5', now: start + 71 * 60_000 };
+  const seen = await b.assess(probe);
+  t.ok(seen.model, 'the model verdict is recorded');
+  t.equal(seen.model!.weight, 0, 'shadow by default: weight 0');
+  t.notOk(
+    seen.contributions.some((c) => c.detector === 'model' && c.contribution > 0),
+    'in shadow it adds nothing',
+  );
+  const stored = JSON.parse((await store.get('risk:baseline:m1'))!);
+  t.equal(stored.model.windows, Math.floor(70 / 16), 'persisted with the baseline');
+}
+
+t.test('persisted with the baseline in the memory Store, shared across engines', async (t) => {
+  await persistence(t, async () => createMemoryStore({ now: () => seoulToEpoch('2026-01-05', 9, 0) }));
+});
+
+t.test('persisted with the baseline in Redis', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.cleanup());
+  await persistence(t, () => createRedisStore({ url: redis.url, logger: pino({ level: 'silent' }), registry: new Registry() }));
+});
