@@ -124,6 +124,21 @@ const audit: Command = {
   ],
 };
 
+const risk: Command = {
+  name: 'risk',
+  summary: 'the risk engine: why a call scored what it did',
+  common: CONFIG_FLAGS,
+  sub: [
+    {
+      name: 'explain',
+      args: '<request-id>',
+      summary: "each detector's score, weight and contribution for one call, and the learned model's verdict, from the audit trail",
+      flags: { dir: { type: 'string', value: 'DIR', help: 'the audit log directory (default: the configured file sink)' }, ...JSON_FLAG },
+      run: lazy(() => import('./risk.js'), 'explain'),
+    },
+  ],
+};
+
 // A credential-input error (KG4006), not a usage error; the arguments are not echoed.
 const strayKeys = (count: number) => new GuardError('KG4006', `${count} unexpected argument(s); keys are never taken from arguments`);
 const BOT = { type: 'string', value: 'ID', required: true, help: 'the bot whose credentials these are' } as const;
@@ -233,6 +248,7 @@ export const ROOT: Command = {
     keys,
     policy,
     audit,
+    risk,
     admins,
     approvals,
     lockdown,

@@ -35,7 +35,13 @@ export interface HighRiskCall {
 export interface RiskLike {
   readonly score: number;
   readonly level?: string;
-  readonly contributions: readonly { readonly detector: string; readonly score: number; readonly weight: number; readonly reason: string }[];
+  readonly contributions: readonly {
+    readonly detector: string;
+    readonly score: number;
+    readonly weight: number;
+    readonly contribution?: number;
+    readonly reason: string;
+  }[];
 }
 
 export interface Lockdown {
@@ -247,7 +253,13 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
       trigger: {
         score: assessment.score,
         ...(assessment.level ? { level: assessment.level } : {}),
-        contributions: assessment.contributions.map(({ detector, score, weight, reason }) => ({ detector, score, weight, reason })),
+        contributions: assessment.contributions.map(({ detector, score, weight, contribution, reason }) => ({
+          detector,
+          score,
+          weight,
+          ...(contribution !== undefined ? { contribution } : {}),
+          reason,
+        })),
         ...(call.apiId ? { apiId: call.apiId } : {}),
         ...(call.requestId ? { requestId: call.requestId } : {}),
       },

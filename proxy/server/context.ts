@@ -23,7 +23,11 @@ export interface Reply {
 
 export interface RiskView {
   score: number;
-  contributions: readonly { detector: string; score: number; weight: number; reason: string }[];
+  level?: string;
+  /** Each detector that fired: its own score, its weight and what it added (weight x score), with the reason. */
+  contributions: readonly { detector: string; score: number; weight: number; contribution?: number; reason: string }[];
+  /** The learned model's verdict and the features that drove it (recorded in shadow mode too). */
+  model?: { score: number; weight: number; top: readonly { feature: string; value: number; share: number }[] };
 }
 
 export interface RequestContext {

@@ -50,6 +50,11 @@ export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 
       throw new GuardError('KG3008', `automatic lockdown: risk ${a.score.toFixed(2)} (${a.contributions.map((c) => c.detector).join(', ')})`);
     }
     if (a.level === 'alert') void deps.responder.onRiskAlert(a, call).catch((err) => deps.logger.warn({ err: String(err) }, 'risk alert failed'));
-    p.risk = { score: a.score, contributions: a.contributions.map((c) => ({ detector: c.detector, score: c.score, weight: c.weight, reason: c.reason })) };
+    p.risk = {
+      score: a.score,
+      level: a.level,
+      contributions: a.contributions.map((c) => ({ detector: c.detector, score: c.score, weight: c.weight, contribution: c.contribution, reason: c.reason })),
+      ...(a.model ? { model: a.model } : {}),
+    };
   };
 }
