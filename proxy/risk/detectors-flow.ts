@@ -13,7 +13,8 @@ type Detector = (ctx: DetectorContext) => DetectorResult | undefined;
 const r2 = (x: number): string => (Math.round(x * 100) / 100).toString();
 const BANDS = ['under 15%', '15-60%', '60-90%', '90% or more'];
 const ORDER_SIZE_MIN_SPREAD = 0.35;
-const ORDER_SIZE_MIN_SAMPLES = 15;
+/** Orders of a side learned before order_size judges (and the volume detector stops judging new orders: one piece of evidence, counted once). */
+export const ORDER_SIZE_MIN_SAMPLES = 15;
 
 export const sellOff: Detector = (ctx) => {
   const { input, baseline: b, cfg } = ctx;

@@ -6,7 +6,7 @@ import { seoulParts } from '../kiwoom/protocol/index.js';
 import { hourOfWeek, isTradingKind, normaliseIp, notionalOf, symbolOf, type Baseline } from './baseline.js';
 import type { DetectorName, RiskConfig } from './config.js';
 import { clamp01, median, scaledMad } from './stats.js';
-import { accountReads, apiBreadth, model, orderSize, sellOff, stuffing } from './detectors-flow.js';
+import { accountReads, apiBreadth, model, ORDER_SIZE_MIN_SAMPLES, orderSize, sellOff, stuffing } from './detectors-flow.js';
 import type { ModelResult } from './model.js';
 import type { RiskInput } from './types.js';
 
@@ -136,6 +136,9 @@ function robustZ(x: number, window: readonly number[], ewma: { mean: number; var
 const volume: Detector = (ctx) => {
   const { input, baseline: b, cfg } = ctx;
   if (!isTradingKind(input.kind) || b.orders < cfg.warmupSamples) return undefined;
+  // A new order on a side order_size can judge is judged there (per side, by notional): size counts once.
+  const sideWindow = input.side === 'sell' ? b.sellLogNotional : b.buyLogNotional;
+  if (input.kind === 'order' && cfg.weights.order_size > 0 && (sideWindow?.length ?? 0) >= ORDER_SIZE_MIN_SAMPLES) return undefined;
   const v = cfg.volume;
   let best: DetectorResult | undefined;
   const judge = (label: string, x: number | undefined, window: number[], ew: typeof b.qtyEwma): void => {
