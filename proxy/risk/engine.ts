@@ -141,7 +141,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         return round(warmingUp ? Math.max(1 - keepAbsolute, Math.min(combined, cfg.warmupMaxScore)) : combined);
       };
       let score = combine();
-      if (cfg.weights.escalation > 0 && score > cfg.thresholds.stepUp) {
+      if (cfg.weights.escalation > 0 && score > cfg.thresholds.stepUp && !input.approvalRetry) {
         const { count: n, key } = await hotCalls(store, cfg, input.botId, nowMs);
         hotKeys.set(input, key);
         if (n >= cfg.escalation.after) {

@@ -22,6 +22,12 @@ export interface RiskInput {
   readonly holdingQty?: number;
   /** Optional: average daily traded volume of the symbol, in shares. */
   readonly symbolAdv?: number;
+  /**
+   * The call names an approval (the approval protocol's retry of a held call). It is scored as
+   * usual but not counted again toward escalation: the approval stage lets it through only if an
+   * owner approved exactly this call, and refuses it otherwise.
+   */
+  readonly approvalRetry?: boolean;
 }
 
 export interface Contribution {

@@ -5,7 +5,6 @@
 // that must never be held.
 import t from 'tap';
 import type { Test } from 'tap';
-import { Agent } from 'undici';
 import { startHarness, CANARY, waitFor, type Harness, type CallResult } from '../helpers/harness.js';
 import { seoulToEpoch } from '../../proxy/risk/index.js';
 import { base32Decode, totpAt } from '../../proxy/approval/index.js';
@@ -19,15 +18,12 @@ interface World {
   admin: string;
   approver: string;
   secret: Buffer;
-  newAddress: Agent;
 }
 
 async function world(t: Test, mode: 'hold' | 'pending'): Promise<World> {
   let fakeNow = seoulToEpoch('2026-01-05', 10, 0);
   const h = await startHarness({ clock: () => fakeNow, config: { approval: { mode, holdSeconds: 20 } } });
   t.teardown(() => h.close());
-  const newAddress = new Agent({ localAddress: '127.0.0.2' });
-  t.teardown(() => newAddress.close());
   const admin = await h.adminToken('sec-lead', 'admin');
   const approver = await h.adminToken('bob', 'approver');
   const enrolled = await h.admin('POST', '/admin/v1/approvers', admin, { name: 'bob', roles: ['approver'] });
@@ -58,11 +54,11 @@ async function world(t: Test, mode: 'hold' | 'pending'): Promise<World> {
     admin,
     approver,
     secret,
-    newAddress,
   };
 }
 
-// From a new address, a first buy (new api-id) of a never-traded symbol: location + new_api + new_symbol.
+// From the bot's usual address, a first buy (new api-id) of a never-traded symbol: new_api + new_symbol,
+// a step-up. (From a new address as well it is admin-level: a new source on an order weighs more since issue 17.)
 const STEP_UP_BUY = { dmst_stex_tp: 'KRX', stk_cd: '035420', ord_qty: '1', ord_uv: '150000', trde_tp: '0' };
 
 async function pendingApprovals(w: World): Promise<Record<string, any>[]> {
@@ -72,7 +68,7 @@ async function pendingApprovals(w: World): Promise<Record<string, any>[]> {
 
 t.test('hold mode: a step-up call waits, is approved with a TOTP through the admin API, and proceeds', async (t) => {
   const w = await world(t, 'hold');
-  const held = w.h.call('kt10000', STEP_UP_BUY, { dispatcher: w.newAddress });
+  const held = w.h.call('kt10000', STEP_UP_BUY);
   let pending: Record<string, any>[] = [];
   await waitFor(async () => (pending = await pendingApprovals(w)).length === 1, 5000, 'a pending approval');
   const a = pending[0]!;
@@ -81,7 +77,7 @@ t.test('hold mode: a step-up call waits, is approved with a TOTP through the adm
   t.match(scrape, /^kguard_approvals_pending 1$/m, 'the held call shows in kguard_approvals_pending');
   t.equal(a.level, 'step_up');
   t.ok(a.score >= 0.7 && a.score < 0.9, `step-up score ${a.score}`);
-  t.match(JSON.stringify(a.reasons), /never seen for this bot/);
+  t.match(JSON.stringify(a.reasons), /never used by this bot/);
   t.same(a.summary, STEP_UP_BUY, 'approvers see what they approve');
   t.notOk(
     w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'),
@@ -105,8 +101,8 @@ t.test('hold mode: a step-up call waits, is approved with a TOTP through the adm
 
 t.test('pending mode: KG3004 with the approval id, retry succeeds, replay on another body refused', async (t) => {
   const w = await world(t, 'pending');
-  const token = await w.h.token(w.newAddress);
-  const first = await w.h.call('kt10000', STEP_UP_BUY, { token, dispatcher: w.newAddress });
+  const token = await w.h.token();
+  const first = await w.h.call('kt10000', STEP_UP_BUY, { token });
   t.equal(first.status, 202);
   t.equal(code(first), 'KG3004', 'pending approval');
   const id = first.headers['x-kguard-approval-id'];
@@ -116,28 +112,24 @@ t.test('pending mode: KG3004 with the approval id, retry succeeds, replay on ano
     'nothing forwarded',
   );
 
-  const early = await w.h.call('kt10000', STEP_UP_BUY, { token, dispatcher: w.newAddress, headers: { 'x-kguard-approval-id': String(id) } });
+  const early = await w.h.call('kt10000', STEP_UP_BUY, { token, headers: { 'x-kguard-approval-id': String(id) } });
   t.equal(code(early), 'KG3004', 'retry before the decision: still pending');
 
   const ok = await w.h.admin('POST', `/admin/v1/approvals/${id}/approve`, w.approver, { code: totpAt(w.secret, Date.now(), TOTP) });
   t.equal(ok.status, 200);
 
-  const other = await w.h.call(
-    'kt10000',
-    { ...STEP_UP_BUY, ord_qty: '500' },
-    { token, dispatcher: w.newAddress, headers: { 'x-kguard-approval-id': String(id) } },
-  );
+  const other = await w.h.call('kt10000', { ...STEP_UP_BUY, ord_qty: '500' }, { token, headers: { 'x-kguard-approval-id': String(id) } });
   t.equal(code(other), 'KG3009', 'the approval is bound to the exact call: another body is refused');
   t.notOk(
     w.h.sim.orders(CANARY.account).some((o) => o.qty === 500),
     'the other body never reached the broker',
   );
 
-  const retry = await w.h.call('kt10000', STEP_UP_BUY, { token, dispatcher: w.newAddress, headers: { 'x-kguard-approval-id': String(id) } });
+  const retry = await w.h.call('kt10000', STEP_UP_BUY, { token, headers: { 'x-kguard-approval-id': String(id) } });
   t.equal(retry.json.return_code, 0, 'retry with the approval id succeeds');
   t.equal(w.h.sim.orders(CANARY.account).filter((o) => o.stkCd === '035420').length, 1, 'exactly one order');
 
-  const replay = await w.h.call('kt10000', STEP_UP_BUY, { token, dispatcher: w.newAddress, headers: { 'x-kguard-approval-id': String(id) } });
+  const replay = await w.h.call('kt10000', STEP_UP_BUY, { token, headers: { 'x-kguard-approval-id': String(id) } });
   t.equal(code(replay), 'KG3010', 'single use: a replay of the same call is refused');
   t.equal(w.h.sim.orders(CANARY.account).filter((o) => o.stkCd === '035420').length, 1, 'still exactly one order');
 });

@@ -138,6 +138,14 @@ t.test('escalation: the third call above step-up locks down unless the owner app
     t.notOk(hit(a, 'escalation'), `call ${i}: the owner approved the earlier holds`);
     await s2.engine.learn(input, { allowed: true, completed: true });
   }
+  // Retries of one held call through the approval protocol (they name its approval) count once.
+  const s3 = setup();
+  t.teardown(s3.close);
+  await learn(s3.engine, days(2));
+  await s3.engine.assess(odd(1));
+  for (let i = 2; i <= 4; i++) t.notOk(hit(await s3.engine.assess({ ...odd(i), approvalRetry: true }), 'escalation'), `retry ${i} of the held call`);
+  t.notOk(hit(await s3.engine.assess(odd(5)), 'escalation'), 'a second new held call is only the second');
+  t.ok(hit(await s3.engine.assess(odd(6)), 'escalation'), 'the third new one escalates');
 });
 
 t.test('stuffing: secrets of three bots failing from one source, or a wide wave including this bot', async (t) => {

@@ -28,6 +28,7 @@ export function riskInput(ctx: Parsed, now: number): RiskInput {
     price: price || undefined,
     sourceIp: ctx.sourceIp,
     now,
+    ...(ctx.approvalId ? { approvalRetry: true } : {}),
   };
 }
 
