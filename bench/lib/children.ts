@@ -17,15 +17,21 @@ export interface BenchChild {
   close(): Promise<void>;
 }
 
-function reply(proc: ChildProcess, role: ChildRole, expect: ChildMessage['type']): Promise<ChildMessage> {
+/** The child's next message of type `expect`; rejects on its 'error' message, its exit, or the time-out. */
+export function replyFrom<M extends { readonly type: string; readonly message?: string }, T extends M['type']>(
+  proc: ChildProcess,
+  label: string,
+  expect: T,
+  timeoutMs: number,
+): Promise<Extract<M, { type: T }>> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${role}: no '${expect}' reply within ${REPLY_TIMEOUT_MS} ms`)), REPLY_TIMEOUT_MS);
-    const onMessage = (m: ChildMessage) => {
-      if (m.type === 'error') done(new Error(`${role}: ${m.message}`));
-      else if (m.type === expect) done(undefined, m);
+    const timer = setTimeout(() => done(new Error(`${label}: no '${expect}' reply within ${timeoutMs} ms`)), timeoutMs);
+    const onMessage = (m: M) => {
+      if (m.type === 'error') done(new Error(`${label}: ${m.message}`));
+      else if (m.type === expect) done(undefined, m as Extract<M, { type: T }>);
     };
-    const onExit = (code: number | null) => done(new Error(`${role} exited (code ${code}) before '${expect}'`));
-    function done(err?: Error, m?: ChildMessage): void {
+    const onExit = (code: number | null) => done(new Error(`${label} exited (code ${code}) before '${expect}'`));
+    function done(err?: Error, m?: Extract<M, { type: T }>): void {
       clearTimeout(timer);
       proc.off('message', onMessage);
       proc.off('exit', onExit);
@@ -41,7 +47,7 @@ function reply(proc: ChildProcess, role: ChildRole, expect: ChildMessage['type']
 export async function startChild(role: ChildRole, start: StartMessage, execArgv: readonly string[] = []): Promise<BenchChild> {
   const proc = fork(WORKER, [role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...execArgv] });
   const ask = (msg: ParentMessage, expect: ChildMessage['type']) => {
-    const p = reply(proc, role, expect);
+    const p: Promise<ChildMessage> = replyFrom<ChildMessage, ChildMessage['type']>(proc, role, expect, REPLY_TIMEOUT_MS);
     proc.send(msg);
     return p;
   };

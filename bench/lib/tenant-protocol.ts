@@ -5,6 +5,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { replyFrom } from './children.js';
 
 export const BENCH_STOCK = '005930';
 export const BENCH_QUOTE = 70_000;
@@ -58,33 +59,13 @@ export interface TenantChild {
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'tenant-worker.js');
 
-function reply<T extends TenantChildMessage['type']>(proc: ChildProcess, expect: T, timeoutMs: number): Promise<Extract<TenantChildMessage, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`no '${expect}' within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (m: TenantChildMessage) => {
-      if (m.type === 'error') done(new Error(m.message));
-      else if (m.type === expect) done(undefined, m as Extract<TenantChildMessage, { type: T }>);
-    };
-    const onExit = (code: number | null) => done(new Error(`child exited (${code}) before '${expect}'`));
-    function done(err?: Error, m?: Extract<TenantChildMessage, { type: T }>): void {
-      clearTimeout(timer);
-      proc.off('message', onMessage);
-      proc.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(m!);
-    }
-    proc.on('message', onMessage);
-    proc.once('exit', onExit);
-  });
-}
-
 export async function startTenantChild(role: 'sim' | 'guard', start: Extract<TenantParentMessage, { type: 'start' }>): Promise<TenantChild> {
   const t0 = performance.now();
   // BENCH_CPU_PROF=DIR: the sidecar writes a V8 CPU profile there when it exits (to find where a call's time goes).
   const prof = role === 'guard' && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const proc = fork(WORKER, [role], { execArgv: ['--expose-gc', ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const ask = <T extends TenantChildMessage['type']>(msg: TenantParentMessage, expect: T) => {
-    const p = reply(proc, expect, 120_000);
+    const p = replyFrom<TenantChildMessage, typeof expect>(proc, 'tenant child', expect, 120_000);
     proc.send(msg);
     return p;
   };

@@ -9,8 +9,8 @@ import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import { GuardError } from '../common/errors.js';
 import { createFilesExclusive, forEachLimited } from '../common/fsutil.js';
-import { RECORD_FORMAT, recordMeta, serializeRecord } from './records.js';
-import type { RecordSealer } from './seal-record.js';
+import { recordMeta, serializeRecord } from './records.js';
+import { newRecordBase, type RecordSealer } from './seal-record.js';
 import type { CredentialMeta } from './types.js';
 
 export interface BatchCredentialInput {
@@ -51,19 +51,7 @@ export function createBatchImport(d: BatchImportDeps): (inputs: readonly BatchCr
     const files: { name: string; data: Buffer }[] = new Array(inputs.length);
     const metas: CredentialMeta[] = new Array(inputs.length);
     await forEachLimited(inputs, d.sealConcurrency, async (input, idx) => {
-      const record = await d.sealer.sealNewRecord(
-        {
-          format: RECORD_FORMAT,
-          botId: input.botId,
-          account: input.account,
-          keyVersion: 1,
-          createdAt: now,
-          updatedAt: now,
-          enabled: true,
-          appKeyFingerprint: d.fingerprint(input.appKey),
-        },
-        input,
-      );
+      const record = await d.sealer.sealNewRecord(newRecordBase(input.botId, input.account, d.fingerprint(input.appKey), now), input);
       files[idx] = { name: `${input.botId}.json`, data: serializeRecord(record) };
       metas[idx] = recordMeta(record);
     });

@@ -7,7 +7,7 @@ import type { Histogram } from 'prom-client';
 import { GuardError, isGuardError } from '../common/errors.js';
 import { open, seal } from './aead.js';
 import { canonicalContext, credentialContext } from './context.js';
-import { decodeSealed, encodeSealed, type CredentialRecord } from './records.js';
+import { decodeSealed, encodeSealed, RECORD_FORMAT, type CredentialRecord } from './records.js';
 import type { EncryptionContext, KeyProvider, KiwoomCredentials } from './types.js';
 
 const FIELD_APP_KEY = 'appKey';
@@ -15,6 +15,11 @@ const FIELD_SECRET_KEY = 'secretKey';
 
 /** The record's fields without its key material: what a writer decides before sealing. */
 export type RecordBase = Omit<CredentialRecord, 'provider' | 'keyId' | 'wrappedKey' | 'appKey' | 'secretKey'>;
+
+/** The clear part of a first record for a bot (key version 1, enabled); `now` is an ISO time. */
+export function newRecordBase(botId: string, account: string, appKeyFingerprint: string, now: string): RecordBase {
+  return { format: RECORD_FORMAT, botId, account, keyVersion: 1, createdAt: now, updatedAt: now, enabled: true, appKeyFingerprint };
+}
 
 export interface RecordSealer {
   /** Seals the credentials under a new data key from the primary provider. */

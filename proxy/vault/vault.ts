@@ -26,10 +26,10 @@ import {
 } from './files.js';
 import { counter, histogram, UNWRAP_BUCKETS } from './metrics.js';
 import { createRecordCache, DEFAULT_RECORD_CACHE_CONFIG, type LoadedRecord, type RecordCacheConfig } from './record-cache.js';
-import { assertAccount, assertBotId, parseRecord, recordMeta, RECORD_FORMAT, serializeRecord, type CredentialRecord } from './records.js';
+import { assertAccount, assertBotId, parseRecord, recordMeta, serializeRecord, type CredentialRecord } from './records.js';
 import { createKeyRotation } from './rewrap.js';
 import { createBatchImport } from './batch-import.js';
-import { createRecordSealer } from './seal-record.js';
+import { createRecordSealer, newRecordBase } from './seal-record.js';
 import { DEFAULT_CREDENTIAL_LIMITS, validateSecretKeyMaterial, type CredentialLimits } from './secret-input.js';
 import type { CredentialMeta, DecryptPurpose, KeyProvider, KiwoomCredentials, ManagedVault } from './types.js';
 
@@ -204,19 +204,7 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     return withFileLock(lockFile(input.botId), lockOpts, async () => {
       if (await readFileIfExists(recordFile(input.botId))) throw new GuardError('KG4008', 'use rotate to replace keys');
       const now = new Date().toISOString();
-      const record = await sealNewRecord(
-        {
-          format: RECORD_FORMAT,
-          botId: input.botId,
-          account: input.account,
-          keyVersion: 1,
-          createdAt: now,
-          updatedAt: now,
-          enabled: true,
-          appKeyFingerprint: fingerprint(input.appKey),
-        },
-        input,
-      );
+      const record = await sealNewRecord(newRecordBase(input.botId, input.account, fingerprint(input.appKey), now), input);
       await atomicWriteFile(recordFile(input.botId), serializeRecord(record));
       records.invalidate(input.botId);
       writes.inc({ op: 'import' });
