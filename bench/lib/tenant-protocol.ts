@@ -1,7 +1,7 @@
 // The many-tenant benches' child protocol and fixtures: bench-only app keys
 // derived from an index (random-looking text, never real keys), and a fork
 // helper for bench/lib/tenant-worker.ts.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

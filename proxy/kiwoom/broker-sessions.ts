@@ -14,6 +14,7 @@ import { stopLinger, stopTimers } from './session-types.js';
 import { createSessionMetrics, type SessionMetrics } from './session-metrics.js';
 import { createRevoker, type RevokeWithRetry } from './revoke-retry.js';
 import { issueUnderLock } from './session-issue.js';
+import { cadenceLinger, noteCall } from './session-cadence.js';
 import { listSessions, lockKey, recoverLeftovers, retireShared, sweepOnce, valueKey, type SweepContext } from './session-sweep.js';
 
 export type { BrokerLease, BrokerSessionDeps, BrokerSessionOptions, IssuePurpose, SessionInfo } from './session-types.js';
@@ -62,7 +63,7 @@ export class BrokerSessions {
     // The caller may have resolved the key already (same check: a disabled record is refused for 'call').
     const key = opts.key ?? (await this.deps.keyOf(botId, purpose));
     const k = this.state(key);
-    this.noteCall(k);
+    noteCall(k);
     const fast = this.tryLease(k, opts.requestId);
     if (fast) return fast;
     const started = performance.now();
@@ -299,7 +300,9 @@ export class BrokerSessions {
     const urgent = k.revokeWhenIdle || this.closing || !this.fresh(g.record);
     // Calls queued for the key's next governor slot need this token in a moment: revoking now would only re-issue it.
     const queued = !urgent && this.deps.governor.waiting(k.key) > 0;
-    const delay = urgent ? 0 : Math.max(this.opts.idleRevokeMs, issueGap, queued ? QUEUED_RECHECK_MS : 0, this.cadenceLinger(k, now));
+    const delay = urgent
+      ? 0
+      : Math.max(this.opts.idleRevokeMs, issueGap, queued ? QUEUED_RECHECK_MS : 0, cadenceLinger(k, now, this.opts.cadenceLingerMs ?? 0));
     if (delay > this.opts.idleRevokeMs) this.m.deferred.inc();
     if (delay <= 0) {
       this.endLinger(k, g);
@@ -310,27 +313,6 @@ export class BrokerSessions {
       if (g.local === 0) this.idle(k, g);
     }, delay);
     k.linger.unref();
-  }
-
-  /** The gap between this key's calls, as a moving average (each new gap counts half). */
-  private noteCall(k: KeyState): void {
-    const now = Date.now();
-    if (k.lastCallAt !== undefined) {
-      const gap = now - k.lastCallAt;
-      k.callGapMs = k.callGapMs === undefined ? gap : (k.callGapMs + gap) / 2;
-    }
-    k.lastCallAt = now;
-  }
-
-  /**
-   * How much longer to keep an idle token because the key's calls are coming fast (cadenceLingerMs):
-   * 1.5 x the recent gap after the last call, never more than the bound. Counted from the last
-   * call, so a key that went quiet loses its token once that passes.
-   */
-  private cadenceLinger(k: KeyState, now: number): number {
-    const bound = this.opts.cadenceLingerMs ?? 0;
-    if (bound <= 0 || k.callGapMs === undefined || k.lastCallAt === undefined || k.callGapMs > bound) return 0;
-    return Math.max(0, k.lastCallAt + Math.min(bound, Math.ceil(k.callGapMs * 1.5)) - now);
   }
 
   /** A stale generation with no local lease: drop our copy and, if still ours, our shared lease. */
