@@ -28,11 +28,20 @@ export function riskInput(ctx: Parsed, now: number): RiskInput {
     price: price || undefined,
     sourceIp: ctx.sourceIp,
     now,
-    ...(ctx.approvalId ? { approvalRetry: true } : {}),
   };
 }
 
-export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 'clock'>) {
+/**
+ * True when the call names an approval that exists for this bot: the approval protocol's retry of
+ * a held call, not counted again toward escalation. A made-up id counts as a new call.
+ */
+async function retriesKnownApproval(deps: Pick<PipelineDeps, 'approvals'>, p: Parsed): Promise<boolean> {
+  if (!p.approvalId) return false;
+  const known = await deps.approvals.get(p.approvalId).catch(() => undefined);
+  return known?.botId === p.bot.id;
+}
+
+export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 'clock' | 'approvals'>) {
   return async (ctx: RequestContext): Promise<void> => {
     const p = parsed(ctx);
     let input = riskInput(p, deps.clock());
@@ -42,6 +51,7 @@ export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 
       const held = await deps.responder.baselineHolding(input.account, input.stkCd);
       if (held !== undefined) input = { ...input, holdingQty: held };
     }
+    if (await retriesKnownApproval(deps, p)) input = { ...input, approvalRetry: true };
     p.riskInput = input;
     const a = await deps.risk.assess(input);
     const call = { botId: input.botId, account: input.account, apiId: input.apiId, requestId: p.id };
