@@ -9,14 +9,13 @@ import { copyFile, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { ProxyAgent } from 'undici';
 import { CA_KEY_KIND } from '../../proxy/server/transparent/ca-key.js';
 import { caFiles, initCa, loadCa } from '../../proxy/server/transparent/ca.js';
 import { createLocalKeyProvider } from '../../proxy/vault/local-provider.js';
 import { openSecret, parseSealedSecret } from '../../proxy/vault/secret-box.js';
 import { readAuditRecords } from '../helpers/audit-sidecar-log.js';
 import { startHarness } from '../helpers/harness.js';
-import { kiwoomBot } from './helpers.js';
+import { proxiedBot } from './helpers.js';
 import { cli } from '../cli/run-cli.js';
 
 let dir: string;
@@ -143,12 +142,8 @@ t.test('a sidecar with caKeyStore key-provider serves forward-proxy mode; the CA
     config: { vault: { local: { masterKeyFile } }, transparent: { enabled: true, caDir, caKeyStore: 'key-provider' } },
   });
   t.teardown(() => h.close());
-  const agent = new ProxyAgent({ uri: h.url, requestTls: { ca: await readFile(path.join(caDir, 'ca.pem'), 'utf8') } });
-  t.teardown(() => agent.close());
-  const bot = kiwoomBot(agent);
-  const tok = await bot.token(h.botId, h.botSecret);
-  t.equal(tok.json.return_code, 0, tok.text);
-  const quote = await bot.call('/api/dostk/stkinfo', 'ka10001', String(tok.json.token), { stk_cd: '005930' });
+  const { bot, token, tokenReply: tok } = await proxiedBot(t, h.url, await readFile(path.join(caDir, 'ca.pem'), 'utf8'), h.botId, h.botSecret);
+  const quote = await bot.call('/api/dostk/stkinfo', 'ka10001', token, { stk_cd: '005930' });
   t.equal(quote.json.return_code, 0, quote.text);
   t.match(h.logs(), /"caKeyStore":"key-provider"/, 'the start is logged with the storage form');
 

@@ -5,7 +5,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { request, type Dispatcher } from 'undici';
+import type { Test } from 'tap';
+import { ProxyAgent, request, type Dispatcher } from 'undici';
 import { initCa, type LocalCa } from '../../proxy/server/transparent/ca.js';
 import { parseJson, startHarness, type CallResult, type Harness, type HarnessOptions } from '../helpers/harness.js';
 
@@ -58,4 +59,17 @@ export function kiwoomBot(dispatcher: Dispatcher, base = KIWOOM) {
       return post(pathname, JSON.stringify(body), { 'api-id': apiId, authorization: `Bearer ${token}` });
     },
   };
+}
+
+/**
+ * A bot that reaches Kiwoom's name through the sidecar as its HTTPS proxy, trusting only `caPem`,
+ * already holding a sidecar token (the exchange is asserted).
+ */
+export async function proxiedBot(t: Test, proxyUrl: string, caPem: string, botId: string, botSecret: string) {
+  const agent = new ProxyAgent({ uri: proxyUrl, requestTls: { ca: caPem } });
+  t.teardown(() => agent.close());
+  const bot = kiwoomBot(agent);
+  const tok = await bot.token(botId, botSecret);
+  t.equal(tok.json.return_code, 0, tok.text);
+  return { bot, token: String(tok.json.token), tokenReply: tok };
 }

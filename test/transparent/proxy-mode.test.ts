@@ -13,7 +13,7 @@ import t from 'tap';
 import { ProxyAgent } from 'undici';
 import { readAuditRecords } from '../helpers/audit-sidecar-log.js';
 import { waitFor } from '../helpers/harness.js';
-import { kiwoomBot, startTransparent, type TransparentHarness } from './helpers.js';
+import { kiwoomBot, startTransparent, type TransparentHarness, proxiedBot } from './helpers.js';
 
 const run = promisify(execFile);
 const haveCurl = await run('curl', ['--version']).then(
@@ -29,12 +29,7 @@ t.teardown(() => th.close());
 
 t.test('an unmodified client (base URL https://api.kiwoom.com, HTTPS_PROXY) works end to end', async (t) => {
   const { h, ca } = th;
-  const agent = new ProxyAgent({ uri: h.url, requestTls: { ca: ca.certPem } });
-  t.teardown(() => agent.close());
-  const bot = kiwoomBot(agent);
-  const tok = await bot.token(h.botId, h.botSecret);
-  t.equal(tok.json.return_code, 0, tok.text);
-  const token = String(tok.json.token);
+  const { bot, token } = await proxiedBot(t, h.url, ca.certPem, h.botId, h.botSecret);
   t.notOk(token.includes(h.botSecret));
 
   const quote = await bot.call('/api/dostk/stkinfo', 'ka10001', token, { stk_cd: '005930' });
@@ -167,12 +162,8 @@ t.test('a dedicated CONNECT port (transparent.proxyListen): the same tunnels, CO
   const { h, ca } = dedicated;
   const proxyUrl = h.sidecar.transparent.proxyUrls[0]!;
   t.not(new URL(proxyUrl).port, new URL(h.url).port, 'a port of its own');
-  const agent = new ProxyAgent({ uri: proxyUrl, requestTls: { ca: ca.certPem } });
-  t.teardown(() => agent.close());
-  const bot = kiwoomBot(agent);
-  const tok = await bot.token(h.botId, h.botSecret);
-  t.equal(tok.json.return_code, 0, tok.text);
-  const quote = await bot.call('/api/dostk/stkinfo', 'ka10001', String(tok.json.token), { stk_cd: '005930' });
+  const { bot, token } = await proxiedBot(t, proxyUrl, ca.certPem, h.botId, h.botSecret);
+  const quote = await bot.call('/api/dostk/stkinfo', 'ka10001', token, { stk_cd: '005930' });
   t.equal(quote.json.return_code, 0, quote.text);
   t.ok(quote.headers['x-kguard-request-id'], 'answered by the sidecar pipeline');
 

@@ -9,10 +9,9 @@ import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { ProxyAgent } from 'undici';
 import WebSocket from 'ws';
 import { FIXTURES } from '../helpers/harness.js';
-import { kiwoomBot, startTransparent, type TransparentHarness } from './helpers.js';
+import { startTransparent, type TransparentHarness, proxiedBot } from './helpers.js';
 
 let th: TransparentHarness;
 t.before(async () => {
@@ -94,12 +93,7 @@ t.test('wss://api.kiwoom.com:10000 through CONNECT: LOGIN, REG and a pushed quot
 
 t.test('the fill push (00) after an order sent through the proxy arrives on the tunnelled WebSocket', async (t) => {
   const { h, ca } = th;
-  const agent = new ProxyAgent({ uri: h.url, requestTls: { ca: ca.certPem } });
-  t.teardown(() => agent.close());
-  const bot = kiwoomBot(agent);
-  const tok = await bot.token(h.botId, h.botSecret);
-  t.equal(tok.json.return_code, 0, tok.text);
-  const token = String(tok.json.token);
+  const { bot, token } = await proxiedBot(t, h.url, ca.certPem, h.botId, h.botSecret);
   const { next, send } = await openBotSocket(t);
   send({ trnm: 'LOGIN', token });
   t.equal((await next((f) => f.trnm === 'LOGIN', 'LOGIN reply')).return_code, 0);
