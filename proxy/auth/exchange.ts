@@ -83,13 +83,18 @@ export async function exchangeToken(
   sessions: Sessions,
   okMessage: string,
   onRealKey?: (appkey: string) => void,
+  onBadSecret?: (botId: string) => Promise<void>,
 ): Promise<{ bot: BotRecord; response: TokenResponse; jti: string }> {
   const { fields, secret } = parseExchangeBody(raw);
   try {
     refuseRealKey(fields, bots, onRealKey);
     if (fields.grant_type !== 'client_credentials') throw new GuardError('KG2008');
     const botId = requireString(fields, 'appkey', 64);
-    const bot = await bots.authenticate(botId, secret);
+    const bot = await bots.authenticate(botId, secret).catch(async (err: unknown) => {
+      // The bot id comes from the masked parse: the raw bytes are wiped by now and the secret never becomes a string.
+      if (err instanceof GuardError && err.code === 'KG2005') await onBadSecret?.(botId);
+      throw err;
+    });
     if (await sessions.isDisabled(bot.id)) throw new GuardError('KG2006');
     const { token, expiresAt, jti } = await sessions.issue(bot.id);
     return {

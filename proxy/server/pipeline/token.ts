@@ -6,26 +6,20 @@ import { exchangeToken, revokeToken } from '../../auth/index.js';
 import { jsonReply, type RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 
-/** The bot id a failed exchange named (not a secret: Kiwoom's appkey field carries the bot id), for the stuffing counts. */
-function claimedBotId(body: Buffer): string | undefined {
-  try {
-    const id = (JSON.parse(body.toString('utf8')) as { appkey?: unknown }).appkey;
-    return typeof id === 'string' && id.length > 0 && id.length <= 64 ? id : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export function tokenExchange(
   deps: Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage' | 'realKey'> & Partial<Pick<PipelineDeps, 'risk' | 'clock'>>,
 ) {
   return async (ctx: RequestContext): Promise<void> => {
-    const { bot, response, jti } = await exchangeToken(ctx.body, deps.bots, deps.sessions, deps.okMessage, (k) => deps.realKey?.(ctx, k)).catch(
-      async (err: unknown) => {
-        // A bot secret that fails is counted across bots (risk stuffing detector); the count never blocks the answer.
-        const id = err instanceof GuardError && err.code === 'KG2005' ? claimedBotId(ctx.body) : undefined;
-        if (id && deps.risk) await deps.risk.noteAuthFailure(id, ctx.sourceIp, deps.clock?.()).catch(() => undefined);
-        throw err;
+    // A bot secret that fails is counted across bots (risk stuffing detector); the count never blocks the answer.
+    // exchangeToken names the bot: ctx.body is wiped by then (the secret never lingers in the request bytes).
+    const { bot, response, jti } = await exchangeToken(
+      ctx.body,
+      deps.bots,
+      deps.sessions,
+      deps.okMessage,
+      (k) => deps.realKey?.(ctx, k),
+      async (id) => {
+        await deps.risk?.noteAuthFailure(id, ctx.sourceIp, deps.clock?.()).catch(() => undefined);
       },
     );
     ctx.bot = bot;
