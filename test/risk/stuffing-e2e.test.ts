@@ -168,6 +168,11 @@ t.test('stuffing from one address: the next correct secret from it is stepped up
   t.ok(risk.score > 0.7, `score ${risk.score} above step-up`);
   t.equal(risk.level, 'step_up');
 
+  // The same bot from its own address (the owner, not the attacker): its secret never failed, nothing is held.
+  const home = await w.h.call('kt10000', BUY);
+  w.responses.push(home.text);
+  t.equal(home.json.return_code, 0, `the bot from 127.0.0.1 is not held: ${home.text}`);
+
   await otherTenantUnaffected(t, w);
   await noCanary(t, w);
 });
