@@ -45,11 +45,9 @@ t.test('the PRNG is seeded and forks deterministically', async (t) => {
 });
 
 t.test('corpus: same seed, same corpus; labels kept apart from events', async (t) => {
-  const one = buildCorpus(REDUCED);
   const two = buildCorpus(REDUCED);
-  t.same(JSON.stringify(one.corpus), JSON.stringify(two.corpus), 'deterministic for a seed');
-  t.not(JSON.stringify(buildCorpus({ ...REDUCED, seed: 1718 }).corpus.traffic.slice(0, 50)), JSON.stringify(one.corpus.traffic.slice(0, 50)));
-  const { corpus, labels } = one;
+  t.same(JSON.stringify(corpus), JSON.stringify(two.corpus), 'deterministic for a seed');
+  t.not(JSON.stringify(buildCorpus({ ...REDUCED, seed: 1718 }).corpus.traffic.slice(0, 50)), JSON.stringify(corpus.traffic.slice(0, 50)));
   const all = [...corpus.traffic, ...corpus.scenarios.flatMap((s) => s.events)];
   t.equal(
     all.find((e) => JSON.stringify(Object.keys(e).sort()) !== JSON.stringify(EVENT_KEYS)),
@@ -81,10 +79,13 @@ t.test('corpus: same seed, same corpus; labels kept apart from events', async (t
   t.same(outside, [], 'every scenario starts inside normal traffic');
 });
 
+// One corpus and one evaluation of the current engine, shared by the tests below (each evaluation replays the whole corpus).
+const { corpus, labels } = buildCorpus(REDUCED);
+const seen: RiskInput[] = [];
+const current = evaluate(corpus, labels, { onInput: (i) => seen.push(i) });
+
 t.test('evaluation: labels never reach the engine; deterministic; every family reported', async (t) => {
-  const { corpus, labels } = buildCorpus(REDUCED);
-  const seen: RiskInput[] = [];
-  const r1 = await evaluate(corpus, labels, { onInput: (i) => seen.push(i) });
+  const r1 = await current;
   t.ok(seen.length > corpus.traffic.length, 'the engine saw the normal replay and the scenarios');
   const bad = seen.find((i) => Object.keys(i).some((k) => !INPUT_KEYS.has(k)));
   t.equal(bad, undefined, 'engine inputs carry only RiskInput fields');
@@ -124,8 +125,7 @@ t.test('evaluation: labels never reach the engine; deterministic; every family r
 });
 
 t.test('detection on the reduced corpus: what locks down, on which detector, and no admin-level false positive', async (t) => {
-  const { corpus, labels } = buildCorpus(REDUCED);
-  const r = await evaluate(corpus, labels);
+  const r = await current;
   const by = (f: string) => r.scenarios.find((s) => s.family === f)!;
   // Every victim here is warm when the attack starts (the dca victim of low_and_slow is not: warm-up, by design).
   for (const f of ['stolen_token_night', 'liquidate', 'pump_thin', 'scraping', 'cancel_storm', 'api_probing']) {
