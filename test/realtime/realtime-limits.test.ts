@@ -86,16 +86,20 @@ t.test('a bot that stops reading is disconnected alone; the others keep their fe
   // The simulator skips quotes to a reader it cannot write to, so it is given time to flush between
   // bursts. Pushes go on until the cut-off is seen: how many it takes depends on the kernel's socket
   // buffers and on how busy the machine is, so only the event is waited for (deadline generous).
+  // A reader that stopped also stops answering PING: on a starved machine the ping cut-off (after
+  // maxMissedPings intervals) can come before the buffer fills. Either is the sidecar cutting it off.
   let pushes = 0;
-  let closed = false;
+  let closedFor: string | undefined;
   const deadline = Date.now() + 120_000;
-  while (!closed && Date.now() < deadline) {
+  while (!closedFor && Date.now() < deadline) {
     for (let j = 0; j < 20; j++) h.sim.pushQuote('005930');
     pushes += 20;
     await new Promise((r) => setTimeout(r, 1));
-    if (pushes % 2_000 === 0) closed = (await metric('kguard_realtime_closes_total{reason="slow"}')).endsWith(' 1');
+    if (pushes % 2_000 !== 0) continue;
+    const closes = await metric('kguard_realtime_closes_total');
+    closedFor = ['slow', 'ping'].find((reason) => closes.includes(`{reason="${reason}"} 1`));
   }
-  t.ok(closed, `the slow bot was disconnected (after ${pushes} pushes)`);
+  t.ok(closedFor, `the slow bot was disconnected (${closedFor ?? 'not'}, after ${pushes} pushes)`);
   const before = fast.frames.length;
   await waitFor(
     () => {
@@ -108,7 +112,7 @@ t.test('a bot that stops reading is disconnected alone; the others keep their fe
   sock.resume = resume;
   sock.resume();
   const end = await slow.closed;
-  t.ok(end.code === 4008 || end.code === 1006, `closed (${end.code})`);
+  t.ok([4008, 4002, 1006].includes(end.code), `closed (${end.code})`);
 });
 
 t.test('a bot that ignores PING is closed', async (t) => {
