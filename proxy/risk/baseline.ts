@@ -49,6 +49,8 @@ export interface Baseline {
   sellLogNotional?: number[];
   /** Account reads (kind 'account') per Seoul day: the day counted, its count, EWMA and max of completed days. */
   reads?: { day: string; count: number; ewma: number; max: number; days: number };
+  /** Size envelope of new buys: how many were learned, the largest quantity and the largest KRW notional. */
+  buyEnvelope?: { orders: number; maxQty: number; maxNotional: number };
   /** The learned per-bot model (model.ts), opaque here. */
   model?: unknown;
 }
@@ -193,6 +195,13 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
       b.qtyEwma = ewmaUpdate(b.qtyEwma, lq, cfg.volume.ewmaAlpha);
     }
     const notional = notionalOf(input);
+    if (input.kind === 'order' && input.side === 'buy') {
+      b.buyEnvelope ??= { orders: 0, maxQty: 0, maxNotional: 0 };
+      const e = b.buyEnvelope;
+      e.orders += 1;
+      e.maxQty = Math.max(e.maxQty, input.qty ?? 0);
+      e.maxNotional = Math.max(e.maxNotional, notional ?? 0);
+    }
     if (input.kind === 'order' && notional !== undefined) {
       b.sellLogNotional ??= [];
       b.buyLogNotional ??= [];

@@ -1,15 +1,29 @@
-// Knobs of the detectors added with issue 17 (sell-off, order size, account
-// reads, api-id breadth, escalation, credential stuffing, the learned model).
+// Knobs of the detectors added with issue 17 (sell-off, order size and the
+// buy-size envelope, account reads, api-id breadth, escalation, credential
+// stuffing, the learned model).
 // Every knob has a default; parsed as part of parseRiskConfig.
 import { num, section } from '../common/validate.js';
 
 export interface FlowConfig {
   /** Sustained risk: `after` calls above step-up within `windowMs` lock the bot down. */
   readonly escalation: { readonly windowMs: number; readonly after: number };
-  /** Sell-off: learned sells of a known position before the fraction sold is judged; share under which a band is "never". */
-  readonly sellOff: { readonly minSamples: number; readonly rareShare: number };
-  /** Order size per side: robust z (log quantity) where the score starts and reaches 1, both ways. */
-  readonly orderSize: { readonly zWarn: number; readonly zMax: number };
+  /**
+   * After the owner approves a held call, calls flagged by no detector beyond the approved call's and scoring
+   * below admin are not held again for `windowMs` (0 = off): one approval per deliberate change, not one per order.
+   */
+  readonly approvalGrace: { readonly windowMs: number };
+  /**
+   * Sell-off: learned sells of a known position before the fraction sold is judged; share under which a band is rare;
+   * the score of a band exactly that rare (rising to 1 for a band never used); orders a bot must have learned, none
+   * of them a sell, before its first sell scores.
+   */
+  readonly sellOff: { readonly minSamples: number; readonly rareShare: number; readonly rareScore: number; readonly firstSellMinOrders: number };
+  /**
+   * Order size per side: robust z (log notional) where the score starts and reaches 1, both ways; and the size
+   * envelope of new buys: learned buys before it judges, and the multiple of the largest learned buy (qty or KRW)
+   * at which it scores 1 (it starts above the largest). Size counts once: the stronger of the two.
+   */
+  readonly orderSize: { readonly zWarn: number; readonly zMax: number; readonly envelopeMinOrders: number; readonly envelopeFactor: number };
   /** Account reads per Seoul day: at least `minPerDay` and `factor` times the learned busiest day. */
   readonly reads: { readonly minPerDay: number; readonly factor: number };
   /** Never-used api-ids within a window: scores from `minApis` distinct ids. */
@@ -22,22 +36,31 @@ export interface FlowConfig {
 
 export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowConfig {
   const e = section(r.escalation, `${path}.escalation`, ['windowHours', 'after']);
-  const so = section(r.sellOff, `${path}.sellOff`, ['minSamples', 'rareShare']);
-  const os = section(r.orderSize, `${path}.orderSize`, ['zWarn', 'zMax']);
+  const ag = section(r.approvalGrace, `${path}.approvalGrace`, ['minutes']);
+  const so = section(r.sellOff, `${path}.sellOff`, ['minSamples', 'rareShare', 'rareScore', 'firstSellMinOrders']);
+  const os = section(r.orderSize, `${path}.orderSize`, ['zWarn', 'zMax', 'envelopeMinOrders', 'envelopeFactor']);
   const rd = section(r.reads, `${path}.reads`, ['minPerDay', 'factor']);
   const ab = section(r.apiBreadth, `${path}.apiBreadth`, ['windowMinutes', 'minApis']);
   const st = section(r.stuffing, `${path}.stuffing`, ['windowMinutes', 'minBots', 'globalMinBots']);
   const md = section(r.model, `${path}.model`, ['trees', 'depth', 'windowSize', 'scoreFrom']);
-  const orderSize = { zWarn: num(os, 'zWarn', `${path}.orderSize`, 3, 1, 50), zMax: num(os, 'zMax', `${path}.orderSize`, 4.5, 1, 100) };
+  const orderSize = {
+    zWarn: num(os, 'zWarn', `${path}.orderSize`, 3, 1, 50),
+    zMax: num(os, 'zMax', `${path}.orderSize`, 4.5, 1, 100),
+    envelopeMinOrders: num(os, 'envelopeMinOrders', `${path}.orderSize`, 5, 2, 10_000, true),
+    envelopeFactor: num(os, 'envelopeFactor', `${path}.orderSize`, 1.5, 1.01, 100),
+  };
   if (orderSize.zMax <= orderSize.zWarn) orderSize.zMax = orderSize.zWarn + 1;
   return {
     escalation: {
       windowMs: num(e, 'windowHours', `${path}.escalation`, 72, 1, 24 * 30) * 3_600_000,
       after: num(e, 'after', `${path}.escalation`, 3, 2, 1000, true),
     },
+    approvalGrace: { windowMs: num(ag, 'minutes', `${path}.approvalGrace`, 30, 0, 24 * 60) * 60_000 },
     sellOff: {
-      minSamples: num(so, 'minSamples', `${path}.sellOff`, 5, 1, 10_000, true),
+      minSamples: num(so, 'minSamples', `${path}.sellOff`, 4, 1, 10_000, true),
       rareShare: num(so, 'rareShare', `${path}.sellOff`, 0.05, 0, 1),
+      rareScore: num(so, 'rareScore', `${path}.sellOff`, 0.75, 0, 1),
+      firstSellMinOrders: num(so, 'firstSellMinOrders', `${path}.sellOff`, 20, 1, 1e6, true),
     },
     orderSize,
     reads: { minPerDay: num(rd, 'minPerDay', `${path}.reads`, 15, 1, 1e6, true), factor: num(rd, 'factor', `${path}.reads`, 3, 1, 1000) },

@@ -20,7 +20,7 @@ export const DETECTORS = [
   'shared_source', // cross-tenant: one source address presents many bots' credentials
   'herd', // cross-tenant: many accounts trade one symbol, new to each, the same way within minutes
   'sell_off', // sells a share of a position this bot never sells (all of it, or a sliver of a full-closer's)
-  'order_size', // order quantity far above or below this bot's own orders on that side
+  'order_size', // order size far above or below this bot's own orders on that side, or a buy above the largest it ever placed
   'account_reads', // account, order and fill inquiries far above this bot's busiest day
   'api_breadth', // several api-ids never used by this bot within the hour
   'stuffing', // cross-tenant: bot secrets failing for many bots from this source (or everywhere) at once
@@ -101,6 +101,8 @@ export interface RiskConfig extends FlowConfig {
     readonly herdWindowMs: number;
     /** Distinct accounts trading one symbol new to each, same side, within the window, before it scores. */
     readonly herdMinAccounts: number;
+    /** Distinct accounts at which the herd scores 1 (the score grows with the victims from herdMinAccounts). */
+    readonly herdFullAccounts: number;
     /** Members recorded per source or symbol and window (bounded cardinality). */
     readonly maxTracked: number;
   };
@@ -168,6 +170,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     'pattern',
     'crossTenant',
     'escalation',
+    'approvalGrace',
     'sellOff',
     'orderSize',
     'reads',
@@ -254,9 +257,13 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     'sharedSourceMinBots',
     'herdWindowMinutes',
     'herdMinAccounts',
+    'herdFullAccounts',
     'maxTracked',
   ]);
   const cp = `${path}.crossTenant`;
+  const herdMinAccounts = num(ct, 'herdMinAccounts', cp, 3, 2, 10_000, true);
+  const herdFullAccounts = num(ct, 'herdFullAccounts', cp, Math.max(5, herdMinAccounts + 1), 3, 10_000, true);
+  if (herdFullAccounts <= herdMinAccounts) throw configError(`${cp}.herdFullAccounts`, `must be above herdMinAccounts (${herdMinAccounts})`);
   return {
     ...parseFlowConfig(r, path),
     enabled: bool(r, 'enabled', path, true),
@@ -303,7 +310,8 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
       sourceWindowMs: num(ct, 'sourceWindowMinutes', cp, 60, 1, 1440) * 60_000,
       sharedSourceMinBots: num(ct, 'sharedSourceMinBots', cp, 3, 2, 10_000, true),
       herdWindowMs: num(ct, 'herdWindowMinutes', cp, 10, 1, 1440) * 60_000,
-      herdMinAccounts: num(ct, 'herdMinAccounts', cp, 3, 2, 10_000, true),
+      herdMinAccounts,
+      herdFullAccounts,
       maxTracked: num(ct, 'maxTracked', cp, 64, 2, 100_000, true),
     },
   };

@@ -28,9 +28,18 @@ export function sourceBots(store: Store, cfg: RiskConfig, sourceIp: string, botI
   return distinct(store, `risk:xsrc:${sourceIp}:${win}`, botId, 2 * c.sourceWindowMs, c.maxTracked);
 }
 
-/** Counted only for a warm bot's order in a symbol its baseline has never seen (the caller checks). */
-export function herdAccounts(store: Store, cfg: RiskConfig, symbol: string, side: string, account: string, nowMs: number): Promise<number> {
+/**
+ * Counted only for a warm bot's order in a symbol its baseline has never seen (the caller checks). Each
+ * account goes into this window's bucket and the next one's, and the count is this bucket's: accounts
+ * within the last one to two windows, so a herd that straddles a window boundary is still one herd.
+ */
+export async function herdAccounts(store: Store, cfg: RiskConfig, symbol: string, side: string, account: string, nowMs: number): Promise<number> {
   const c = cfg.crossTenant;
   const win = Math.floor(nowMs / c.herdWindowMs);
-  return distinct(store, `risk:xherd:${symbol}:${side}:${win}`, account, 2 * c.herdWindowMs, c.maxTracked);
+  const key = (w: number): string => `risk:xherd:${symbol}:${side}:${w}`;
+  const [n] = await Promise.all([
+    distinct(store, key(win), account, 2 * c.herdWindowMs, c.maxTracked),
+    distinct(store, key(win + 1), account, 3 * c.herdWindowMs, c.maxTracked),
+  ]);
+  return n;
 }

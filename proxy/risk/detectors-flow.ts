@@ -19,6 +19,12 @@ export const ORDER_SIZE_MIN_SAMPLES = 15;
 export const sellOff: Detector = (ctx) => {
   const { input, baseline: b, cfg } = ctx;
   if (input.kind !== 'order' || input.side !== 'sell' || b.calls < cfg.warmupCalls) return undefined;
+  // A bot whose orders were all buys: its first sell is the pattern (liquidation, or low-and-slow selling), whatever its size.
+  const neverSold = b.sells.windows === 0 && b.sells.distinct.length === 0 && (b.sellFrac ?? [0]).every((c) => c === 0);
+  if (neverSold && b.orders >= cfg.sellOff.firstSellMinOrders) {
+    const of = input.holdingQty && input.qty ? `, ${Math.round((100 * input.qty) / input.holdingQty)}% of the position` : '';
+    return { score: 1, reason: `first sell by this bot: ${b.orders} orders learned, none a sell (threshold ${cfg.sellOff.firstSellMinOrders})${of}` };
+  }
   if (input.holdingQty === undefined || input.holdingQty <= 0 || input.qty === undefined || input.qty <= 0) return undefined;
   const fraction = input.qty / input.holdingQty;
   // More than the position last seen: it grew since the bot's inquiry, so the fraction says nothing.
@@ -27,25 +33,28 @@ export const sellOff: Detector = (ctx) => {
   const h = b.sellFrac ?? [0, 0, 0, 0];
   const total = h.reduce((a, c) => a + c, 0);
   const pct = Math.round(100 * fraction);
-  if (total < cfg.sellOff.minSamples) {
-    // A bot that has placed orders but never sold: its first sell of most of a position is the liquidation pattern.
-    if (b.sells.windows === 0 && b.sells.distinct.length === 0 && b.orders >= cfg.warmupSamples)
-      return { score: fraction >= 0.5 ? 1 : 0.8, reason: `first sell ever by this bot (${b.orders} orders learned), ${pct}% of the position` };
-    return undefined;
-  }
+  if (total < cfg.sellOff.minSamples) return undefined;
+  const { rareShare, rareScore } = cfg.sellOff;
   const share = (h[bin] ?? 0) / total;
-  // Two shapes only: all of a position by a bot that only trims, or a part of one by a bot that only closes whole positions.
+  // Two shapes only: all of a position by a bot that rarely sells all of one (whatever its trims look like),
+  // or a part of one by a bot that only closes whole positions.
   const big = ((h[2] ?? 0) + (h[3] ?? 0)) / total;
-  const trimmer = big <= cfg.sellOff.rareShare;
-  const fullCloser = big >= 1 - cfg.sellOff.rareShare;
-  if (share >= cfg.sellOff.rareShare || !((bin === 3 && trimmer) || (bin <= 1 && fullCloser))) return undefined;
+  const fullCloser = big >= 1 - rareShare;
+  if (share >= rareShare || !(bin === 3 || (bin <= 1 && fullCloser))) return undefined;
   return {
-    score: clamp01(Math.max(0.5, 1 - share / Math.max(cfg.sellOff.rareShare, 1e-9))),
-    reason: `sells ${pct}% of the position; ${r2(h[bin] ?? 0)} of ${r2(total)} learned sells were in that band (${BANDS[bin]})`,
+    score: clamp01(rareScore + (1 - rareScore) * (1 - share / Math.max(rareShare, 1e-9))),
+    reason: `sells ${pct}% of the position; ${r2(h[bin] ?? 0)} of ${r2(total)} learned sells were in that band (${BANDS[bin]}; rare under ${Math.round(100 * rareShare)}%)`,
   };
 };
 
+/** Size counts once: the stronger of the robust z on that side and the buy envelope. */
 export const orderSize: Detector = (ctx) => {
+  const z = sizeZ(ctx);
+  const e = buyEnvelope(ctx);
+  return !z ? e : !e ? z : e.score > z.score ? e : z;
+};
+
+function sizeZ(ctx: DetectorContext): DetectorResult | undefined {
   const { input, baseline: b, cfg } = ctx;
   const notional = notionalOf(input);
   if (input.kind !== 'order' || notional === undefined) return undefined;
@@ -60,7 +69,34 @@ export const orderSize: Detector = (ctx) => {
     score: clamp01(Math.max(0.01, (Math.abs(z) - zWarn) / (zMax - zWarn))),
     reason: `${input.side ?? 'order'} of ${Math.round(notional)} KRW is ${z > 0 ? `${r2(notional / typical)}x` : `1/${r2(typical / notional)} of`} this bot's usual ${Math.round(typical)} on that side (robust z ${r2(z)})`,
   };
-};
+}
+
+/**
+ * A buy above the largest this bot ever placed, by quantity or by KRW, each with one share of slack (so 6
+ * shares after 5 is not 1.2x): from 0 at the largest to 1 at `envelopeFactor` times it. Sells are bounded by the position
+ * and judged by the share of it sold (sell_off, drain), not here.
+ */
+function buyEnvelope(ctx: DetectorContext): DetectorResult | undefined {
+  const { input, baseline: b, cfg } = ctx;
+  if (input.kind !== 'order' || input.side !== 'buy' || b.calls < cfg.warmupCalls) return undefined;
+  const e = b.buyEnvelope;
+  const { envelopeMinOrders: minOrders, envelopeFactor: factor } = cfg.orderSize;
+  if (!e || e.orders < minOrders) return undefined;
+  const notional = notionalOf(input);
+  const byQty = input.qty !== undefined && e.maxQty > 0 ? input.qty / (e.maxQty + 1) : 0;
+  const slack = input.price ?? (notional !== undefined && input.qty ? notional / input.qty : 0);
+  const byKrw = notional !== undefined && e.maxNotional > 0 ? notional / (e.maxNotional + slack) : 0;
+  const ratio = Math.max(byQty, byKrw);
+  if (ratio <= 1) return undefined;
+  const what =
+    byQty >= byKrw
+      ? `qty ${input.qty} is ${r2(byQty)}x the largest buy (${e.maxQty}, plus one share)`
+      : `${Math.round(notional!)} KRW is ${r2(byKrw)}x the largest buy (${Math.round(e.maxNotional)} KRW, plus one share)`;
+  return {
+    score: clamp01((ratio - 1) / (factor - 1)),
+    reason: `buy ${what} of ${e.orders} learned buys (scores 1 from ${factor}x)`,
+  };
+}
 
 export const accountReads: Detector = (ctx) => {
   const { input, baseline: b, cfg, live } = ctx;

@@ -250,7 +250,8 @@ const drain: Detector = (ctx) => {
       input.qty <= input.holdingQty
     ) {
       // Closing one position is routine; closing it while many others go too is draining.
-      const many = live.soldDistinct >= Math.max(2, warmSells ? Math.ceil(s.distinctEwma + 0.5) : Math.ceil(threshold / 2));
+      // Many: twice the symbols this bot usually sells in a window (a rebalancer sells several every day).
+      const many = live.soldDistinct >= Math.max(2, warmSells ? Math.ceil(2 * s.distinctEwma) : Math.ceil(threshold / 2));
       found.push({
         score: many ? 1 : 0.4,
         reason: `sells ${Math.round((100 * input.qty) / input.holdingQty)}% of the position${many ? ` while selling ${live.soldDistinct} symbols` : ''}`,
@@ -284,9 +285,10 @@ const herd: Detector = (ctx) => {
   const c = ctx.cfg.crossTenant;
   const n = ctx.live.herdAccounts;
   if (n < c.herdMinAccounts) return undefined;
+  // Stronger as the victims grow: 0.6 at herdMinAccounts, 1 at herdFullAccounts.
   return {
-    score: clamp01(0.6 + (0.4 * (n - c.herdMinAccounts)) / c.herdMinAccounts),
-    reason: `${n} accounts ${ctx.input.side === 'sell' ? 'sold' : 'bought'} ${symbolOf(ctx.input.stkCd)}, new to each of them, within ${c.herdWindowMs / 60_000} min (threshold ${c.herdMinAccounts})`,
+    score: clamp01(0.6 + (0.4 * (n - c.herdMinAccounts)) / (c.herdFullAccounts - c.herdMinAccounts)),
+    reason: `${n} accounts ${ctx.input.side === 'sell' ? 'sold' : 'bought'} ${symbolOf(ctx.input.stkCd)}, new to each of them, within ${c.herdWindowMs / 60_000}-${(2 * c.herdWindowMs) / 60_000} min (scores from ${c.herdMinAccounts}, fully at ${c.herdFullAccounts})`,
   };
 };
 

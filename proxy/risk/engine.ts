@@ -25,6 +25,7 @@ export interface RiskEngineOptions {
 }
 
 const baselineKey = (botId: string): string => `risk:baseline:${botId}`;
+const graceKey = (botId: string): string => `risk:grace:${botId}`;
 /** Parsed baselines kept per bot while the stored text is unchanged (bounded; the Store stays the truth). */
 const PARSED_CACHE_MAX = 10_000;
 
@@ -61,6 +62,8 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   const assessedFeatures = new WeakMap<RiskInput, number[]>();
   // The escalation bucket a call above step-up was counted in (learn() takes an approved one off).
   const hotKeys = new WeakMap<RiskInput, string>();
+  // The detectors that flagged a call above step-up (an approved one opens the approval grace).
+  const heldBy = new WeakMap<RiskInput, string[]>();
 
   function baselineOf(botId: string, json: string | null, nowMs: number): Baseline {
     const hit = parsed.get(botId);
@@ -141,6 +144,15 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         return round(warmingUp ? Math.max(1 - keepAbsolute, Math.min(combined, cfg.warmupMaxScore)) : combined);
       };
       let score = combine();
+      if (score > cfg.thresholds.stepUp && score <= cfg.thresholds.admin && cfg.approvalGrace.windowMs > 0 && !input.approvalRetry) {
+        const grace = await graceOf(input.botId, contributions);
+        if (grace) {
+          // Nothing new since the owner's approval: an alert, not another hold (and not counted toward escalation).
+          score = Math.min(score, cfg.thresholds.stepUp);
+          for (const [i, c] of contributions.entries()) contributions[i] = { ...c, reason: `${c.reason} [${grace}]` };
+        }
+      }
+      if (score > cfg.thresholds.stepUp) heldBy.set(input, [...new Set(contributions.map((c) => c.detector))]);
       if (cfg.weights.escalation > 0 && score > cfg.thresholds.stepUp && !input.approvalRetry) {
         const { count: n, key } = await hotCalls(store, cfg, input.botId, nowMs);
         hotKeys.set(input, key);
@@ -173,6 +185,16 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     }
   }
 
+  /** The grace an approval opened, when every detector that flagged this call also flagged the approved one. */
+  async function graceOf(botId: string, contributions: readonly Contribution[]): Promise<string | undefined> {
+    const raw = await store.get(graceKey(botId));
+    if (!raw) return undefined;
+    const g = JSON.parse(raw) as { at: number; detectors: string[] };
+    if (!contributions.every((c) => g.detectors.includes(c.detector))) return undefined;
+    const mins = cfg.approvalGrace.windowMs / 60_000;
+    return `owner approved a call flagged by ${g.detectors.join(', ')} at ${new Date(g.at).toISOString()}: not held again within ${mins} min`;
+  }
+
   async function learnOnce(input: RiskInput): Promise<void> {
     const nowMs = timeOf(input);
     const key = baselineKey(input.botId);
@@ -193,6 +215,12 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     if (hot) {
       hotKeys.delete(input);
       await store.incr(hot, -1, cfg.escalation.windowMs);
+    }
+    const approved = heldBy.get(input);
+    if (approved && cfg.approvalGrace.windowMs > 0) {
+      // A held call went out: its owner approved it. Open the grace for what flagged it.
+      heldBy.delete(input);
+      await store.set(graceKey(input.botId), JSON.stringify({ at: timeOf(input), detectors: approved }), cfg.approvalGrace.windowMs);
     }
     const prior = learning.get(input.botId) ?? Promise.resolve();
     const next = prior.then(() => learnOnce(input));

@@ -36,12 +36,13 @@ const detector = (a: { contributions: readonly { detector: string; reason: strin
 
 t.test('config: defaults, knobs and range errors', async (t) => {
   const d = parseRiskConfig({});
-  t.same(d.crossTenant, { sourceWindowMs: 3_600_000, sharedSourceMinBots: 3, herdWindowMs: 600_000, herdMinAccounts: 3, maxTracked: 64 });
+  t.same(d.crossTenant, { sourceWindowMs: 3_600_000, sharedSourceMinBots: 3, herdWindowMs: 600_000, herdMinAccounts: 3, herdFullAccounts: 5, maxTracked: 64 });
   t.equal(d.weights.shared_source, 0.7);
   t.equal(d.weights.herd, 0.8);
   const c = parseRiskConfig({ crossTenant: { sourceWindowMinutes: 5, sharedSourceMinBots: 4, herdWindowMinutes: 2, herdMinAccounts: 5, maxTracked: 10 } });
-  t.same(c.crossTenant, { sourceWindowMs: 300_000, sharedSourceMinBots: 4, herdWindowMs: 120_000, herdMinAccounts: 5, maxTracked: 10 });
-  for (const bad of [{ sharedSourceMinBots: 1 }, { herdMinAccounts: 1.5 }, { maxTracked: 1 }, { nope: 1 }]) {
+  t.same(c.crossTenant, { sourceWindowMs: 300_000, sharedSourceMinBots: 4, herdWindowMs: 120_000, herdMinAccounts: 5, herdFullAccounts: 6, maxTracked: 10 });
+  t.equal(parseRiskConfig({ crossTenant: { herdFullAccounts: 8 } }).crossTenant.herdFullAccounts, 8);
+  for (const bad of [{ sharedSourceMinBots: 1 }, { herdMinAccounts: 1.5 }, { maxTracked: 1 }, { nope: 1 }, { herdMinAccounts: 4, herdFullAccounts: 4 }]) {
     t.throws(() => parseRiskConfig({ crossTenant: bad }), GuardError, JSON.stringify(bad));
   }
 });
@@ -91,7 +92,11 @@ t.test('herd: three warm accounts buying one symbol new to each within minutes',
   const third = await s.b.assess(order('h3', START + 120_000));
   const hit = detector(third, 'herd');
   t.ok(hit, 'the third account in the window');
-  t.match(hit!.reason, /3 accounts bought 900107, new to each of them, within 10 min/);
+  t.match(hit!.reason, /3 accounts bought 900107, new to each of them, within 10-20 min \(scores from 3, fully at 5\)/);
+  t.match(
+    third.contributions.find((c) => c.detector === 'herd'),
+    { score: 0.6 },
+  );
 
   const cold = setup();
   t.teardown(cold.close);
@@ -99,6 +104,22 @@ t.test('herd: three warm accounts buying one symbol new to each within minutes',
     const a = await cold.a.assess(order(b, START));
     t.notOk(detector(a, 'herd'), 'warming-up bots are not counted');
   }
+});
+
+t.test('herd: stronger as the victims grow, and one herd across a window boundary', async (t) => {
+  const s = setup();
+  t.teardown(s.close);
+  const bots = ['g1', 'g2', 'g3', 'g4', 'g5'];
+  for (const b of bots) await warm(s.a, b, `10.2.0.${b.slice(1)}`);
+  // Start two minutes before a 10-minute boundary: the last three orders fall in the next window.
+  const t0 = (Math.floor(START / 600_000) + 1) * 600_000 - 120_000;
+  const scores: number[] = [];
+  for (const [i, b] of bots.entries()) {
+    const input = call({ botId: b, now: t0 + i * 50_000, apiId: 'kt10000', kind: 'order', side: 'buy', stkCd: '900211', qty: 100, price: 3000 });
+    const a = await (i % 2 ? s.b : s.a).assess(input);
+    scores.push(a.contributions.find((c) => c.detector === 'herd')?.score ?? 0);
+  }
+  t.same(scores, [0, 0, 0.6, 0.8, 1], 'from 0.6 at three accounts to 1 at five, across the boundary');
 });
 
 t.test('bounded cardinality: counts stop at maxTracked; weight 0 writes nothing', async (t) => {

@@ -1,5 +1,6 @@
-// The detectors added with issue 17 (sell_off, order_size, account_reads,
-// api_breadth, stuffing, escalation) on the engine with a memory Store, and
+// The detectors added with issue 17 (sell_off, order_size and its buy
+// envelope, account_reads, api_breadth, stuffing, escalation, the approval
+// grace) on the engine with a memory Store, and
 // `kguard risk explain`'s reading of an audit record.
 import t from 'tap';
 import pino from 'pino';
@@ -66,6 +67,86 @@ t.test('sell_off: a trimmer selling a whole position scores; its usual trim does
   t.match(all!.reason, /sells 100% of the position; 0 of \d+ learned sells/);
 });
 
+t.test('sell_off: a bot that sells all of a position in under 5% of its sells; a full closer selling a part', async (t) => {
+  const s = setup();
+  t.teardown(s.close);
+  // 44 trims of a half and one full close: the full-close band holds 1 of 45 learned sells (2.2%).
+  let n = 0;
+  await learn(
+    s.engine,
+    days(5, (d, k) => (k % 4 === 1 ? [sell(d + k * 600_000 + 1000, ++n === 20 ? 100 : 50, 100)] : [])),
+  );
+  const later = START + 5 * DAY + 3_600_000;
+  t.notOk(hit(await s.engine.assess(sell(later, 50, 100)), 'sell_off'), 'its usual half');
+  const all = hit(await s.engine.assess(sell(later + 60_000, 100, 100)), 'sell_off');
+  t.ok(all, 'all of it, rare for this bot');
+  t.equal(all!.score, 0.8889, 'from rareScore 0.75 at the 5% threshold towards 1 at none');
+  t.match(all!.reason, /sells 100% of the position; 1 of 45 learned sells were in that band \(90% or more; rare under 5%\)/);
+
+  const closer = setup();
+  t.teardown(closer.close);
+  await learn(
+    closer.engine,
+    days(3, (d, k) => (k === 7 || k === 20 ? [sell(d + k * 600_000 + 1000, 100, 100)] : [])),
+  );
+  const part = hit(await closer.engine.assess(sell(START + 3 * DAY + 3_600_000, 30, 100)), 'sell_off');
+  t.ok(part, 'four learned full closes (minSamples 4), then 30%');
+  t.equal(part!.score, 1);
+  t.match(part!.reason, /sells 30% of the position; 0 of 6 learned sells were in that band \(15-60%/);
+});
+
+t.test('sell_off: the first sell of a bot that has only ever bought, whatever its size', async (t) => {
+  const s = setup();
+  t.teardown(s.close);
+  await learn(
+    s.engine,
+    days(3, (d, k) => (k % 5 === 3 ? [buy(d + k * 600_000 + 1000, 10)] : [])),
+  );
+  const later = START + 3 * DAY + 3_600_000;
+  const first = hit(await s.engine.assess(sell(later, 1, 400)), 'sell_off');
+  t.ok(first, 'one share of 400');
+  t.equal(first!.score, 1);
+  t.match(first!.reason, /first sell by this bot: 2\d orders learned, none a sell \(threshold 20\), 0% of the position/);
+
+  const young = setup({ sellOff: { firstSellMinOrders: 40 } });
+  t.teardown(young.close);
+  await learn(
+    young.engine,
+    days(3, (d, k) => (k % 5 === 3 ? [buy(d + k * 600_000 + 1000, 10)] : [])),
+  );
+  t.notOk(hit(await young.engine.assess(sell(later, 1, 400)), 'sell_off'), 'too few orders to call it a buy-only bot');
+});
+
+t.test('order_size envelope: a buy above the largest learned, by quantity (one share of slack) or by KRW', async (t) => {
+  const s = setup();
+  t.teardown(s.close);
+  // Six buys of 100-150 shares at 10,000 KRW (largest 150 shares, 1.5M KRW).
+  let n = 0;
+  await learn(
+    s.engine,
+    days(3, (d, k) => (k === 5 || k === 25 ? [buy(d + k * 600_000 + 1000, 100 + 10 * n++)] : [])),
+  );
+  const later = START + 3 * DAY + 3_600_000;
+  t.notOk(hit(await s.engine.assess(buy(later, 151)), 'order_size'), 'one share above the largest is within the slack');
+  const byQty = hit(await s.engine.assess(buy(later + 1000, 227, 5_000)), 'order_size');
+  t.ok(byQty, '1.5x the largest (plus one share) by quantity, in a cheaper name');
+  t.equal(byQty!.score, 1);
+  t.match(byQty!.reason, /buy qty 227 is 1\.5x the largest buy \(150, plus one share\) of 6 learned buys \(scores 1 from 1\.5x\)/);
+  const byKrw = hit(await s.engine.assess(buy(later + 2000, 120, 15_750)), 'order_size');
+  t.ok(byKrw, 'a usual quantity of a dearer name: 1.26x the largest KRW');
+  t.match(byKrw!.reason, /buy 1890000 KRW is 1\.25x the largest buy \(1500000 KRW, plus one share\)/);
+  t.ok(byKrw!.score > 0.45 && byKrw!.score < 0.55, `partial below the factor (${byKrw!.score})`);
+  t.notOk(hit(await s.engine.assess(sell(later + 3000, 500, 500)), 'order_size'), 'sells are bounded by the position: not judged by the envelope');
+
+  const strict = setup({ orderSize: { envelopeMinOrders: 10, envelopeFactor: 2 } });
+  t.teardown(strict.close);
+  await learn(
+    strict.engine,
+    days(3, (d, k) => (k === 5 || k === 25 ? [buy(d + k * 600_000 + 1000, 100)] : [])),
+  );
+  t.notOk(hit(await strict.engine.assess(buy(later, 400)), 'order_size'), 'six buys are under envelopeMinOrders 10');
+});
+
 t.test('order_size: far above or far below the usual notional on that side', async (t) => {
   const s = setup();
   t.teardown(s.close);
@@ -74,7 +155,8 @@ t.test('order_size: far above or far below the usual notional on that side', asy
     days(3, (d, k) => (k % 4 === 2 ? [buy(d + k * 600_000 + 1000, 100 + (k % 3))] : [])),
   );
   const later = START + 3 * DAY + 3_600_000;
-  t.notOk(hit(await s.engine.assess(buy(later, 110)), 'order_size'), 'usual size');
+  // 101: within the learned 100-102 (110 would be above the largest buy: the envelope's, weakly).
+  t.notOk(hit(await s.engine.assess(buy(later, 101)), 'order_size'), 'usual size');
   const big = hit(await s.engine.assess(buy(later + 1000, 2000)), 'order_size');
   t.ok(big && big.score > 0.9, 'twenty times the usual');
   t.match(big!.reason, /buy of 20000000 KRW is 19\.\d+x this bot's usual/);
@@ -103,7 +185,8 @@ t.test('account_reads: inquiries far above the busiest learned day', async (t) =
 t.test('api_breadth: the third never-used api-id within the hour', async (t) => {
   const s = setup();
   t.teardown(s.close);
-  await learn(s.engine, days(2));
+  const trader = (n: number) => days(n, (d, k) => (k % 3 === 0 ? [buy(d + k * 600_000 + 1000, 10)] : []));
+  await learn(s.engine, trader(2));
   const now = START + 2 * DAY + 3_600_000;
   const ids = ['ka10002', 'ka10003', 'ka10004'];
   const got = [];
@@ -146,6 +229,35 @@ t.test('escalation: the third call above step-up locks down unless the owner app
   for (let i = 2; i <= 4; i++) t.notOk(hit(await s3.engine.assess({ ...odd(i), approvalRetry: true }), 'escalation'), `retry ${i} of the held call`);
   t.notOk(hit(await s3.engine.assess(odd(5)), 'escalation'), 'a second new held call is only the second');
   t.ok(hit(await s3.engine.assess(odd(6)), 'escalation'), 'the third new one escalates');
+});
+
+t.test('approval grace: after the owner approves a held call, the same flags are not held again for 30 min', async (t) => {
+  const s = setup();
+  t.teardown(s.close);
+  const trader = (n: number) => days(n, (d, k) => (k % 3 === 0 ? [buy(d + k * 600_000 + 1000, 10)] : []));
+  await learn(s.engine, trader(2));
+  const now = START + 2 * DAY + 3_600_000;
+  const fresh = (i: number, stkCd: string) => base({ now: now + i * 10_000, apiId: 'kt10000', kind: 'order', side: 'buy', qty: 10, price: 10_000, stkCd });
+  const first = fresh(0, '000100');
+  const a1 = await s.engine.assess(first);
+  t.ok(a1.score > 0.7, `a first order in a never-seen symbol is held (${a1.score})`);
+  await s.engine.learn(first, { allowed: true, completed: true });
+  const a2 = await s.engine.assess(fresh(1, '000200'));
+  t.equal(a2.score, 0.7, 'the next new symbol: not above step-up');
+  t.match(hit(a2, 'new_symbol')?.reason, /\[owner approved a call flagged by new_symbol at 2026-01-07T01:00:00.000Z: not held again within 30 min\]/);
+  const other = await s.engine.assess({ ...fresh(2, '000300'), sourceIp: '203.0.113.7' });
+  t.ok(other.score > 0.7, `a flag the approved call did not have is held (${other.score})`);
+  s.at(now + 31 * 60_000); // the Store's clock: the grace key expires
+  const late = await s.engine.assess({ ...fresh(0, '000400'), now: now + 31 * 60_000 });
+  t.ok(late.score > 0.7, 'after the grace window it is held again');
+
+  const off = setup({ approvalGrace: { minutes: 0 } });
+  t.teardown(off.close);
+  await learn(off.engine, trader(2));
+  const o1 = fresh(0, '000100');
+  await off.engine.assess(o1);
+  await off.engine.learn(o1, { allowed: true, completed: true });
+  t.ok((await off.engine.assess(fresh(1, '000200'))).score > 0.7, 'minutes 0: no grace');
 });
 
 t.test('stuffing: secrets of three bots failing from one source, or a wide wave including this bot', async (t) => {
