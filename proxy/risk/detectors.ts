@@ -52,6 +52,7 @@ export interface DetectorResult {
 type Detector = (ctx: DetectorContext) => DetectorResult | undefined;
 
 const YOUNG_SOURCE_MS = 30 * 60_000;
+const YOUNG_SOURCE_ORDER_SCORE = 0.6;
 const FRESH_SYMBOL_ORDER_SCORE = 0.6;
 const QUERY_NEW_SYMBOL_SCORE = 0.15;
 const warm = (ctx: DetectorContext): boolean => ctx.baseline.calls >= ctx.cfg.warmupCalls;
@@ -111,7 +112,12 @@ const location: Detector = (ctx) => {
     const first = b.sourceFirst?.[ip];
     const age = first === undefined ? Infinity : ctx.nowMs - first;
     if (ctx.input.kind !== 'order' || age >= YOUNG_SOURCE_MS || Object.keys(b.sources).length < 2) return undefined;
-    return { score: 0.6, reason: `order from source ${ip} first seen ${Math.round(age / 60_000)} min ago` };
+    // Seconds after its first (unheld) read, the new address is as new as it was then: from the new-address
+    // score at first sight down to YOUNG_SOURCE_ORDER_SCORE when it is YOUNG_SOURCE_MS old.
+    const knownClient = ctx.input.clientId !== undefined && ctx.input.clientId in b.clients;
+    const start = knownClient ? ctx.cfg.location.knownClientNewAddressScore : 1;
+    const score = Math.max(YOUNG_SOURCE_ORDER_SCORE, start - ((start - YOUNG_SOURCE_ORDER_SCORE) * age) / YOUNG_SOURCE_MS);
+    return { score, reason: `order from source ${ip} first seen ${Math.round(age / 60_000)} min ago${knownClient ? ', client identity known' : ''}` };
   }
   const knownClient = ctx.input.clientId !== undefined && ctx.input.clientId in b.clients;
   const score = knownClient ? ctx.cfg.location.knownClientNewAddressScore : 1;

@@ -231,6 +231,23 @@ t.test('escalation: the third call above step-up locks down unless the owner app
   t.ok(hit(await s3.engine.assess(odd(6)), 'escalation'), 'the third new one escalates');
 });
 
+t.test('location: an order from an address first seen seconds ago scores like a new address, fading to 0.6 at 30 min', async (t) => {
+  const s = setup();
+  t.teardown(s.close);
+  // Two known addresses (a pod that moves), then a balance read from a third that nobody held.
+  await learn(s.engine, [...days(2), ...days(1).map((i) => ({ ...i, now: (i.now as number) + 2 * DAY, sourceIp: '10.0.0.6' }))]);
+  const now = START + 3 * DAY + 3_600_000;
+  const read = base({ now, apiId: 'kt00018', kind: 'account', stkCd: undefined, sourceIp: '203.0.113.44' });
+  t.equal(hit(await s.engine.assess(read), 'location')?.score, 1, 'the read: a new address');
+  await s.engine.learn(read, { allowed: true, completed: true });
+  const order = (ms: number) => ({ ...sell(now + ms, 10, 100), sourceIp: '203.0.113.44' });
+  const at0 = hit(await s.engine.assess(order(8_000)), 'location');
+  t.ok(at0 && at0.score > 0.99, `8 s later the order scores like a new address (${at0?.score})`);
+  t.match(at0!.reason, /order from source 203\.0\.113\.44 first seen 0 min ago/);
+  t.equal(hit(await s.engine.assess(order(15 * 60_000)), 'location')?.score, 0.8, 'halfway: 0.8');
+  t.notOk(hit(await s.engine.assess(order(31 * 60_000)), 'location'), 'after 30 min it is a known address');
+});
+
 t.test('approval grace: after the owner approves a held call, the same flags are not held again for 30 min', async (t) => {
   const s = setup();
   t.teardown(s.close);
