@@ -57,7 +57,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
     },
     approvalGrace: { windowMs: num(ag, 'minutes', `${path}.approvalGrace`, 30, 0, 24 * 60) * 60_000 },
     sellOff: {
-      minSamples: num(so, 'minSamples', `${path}.sellOff`, 4, 1, 10_000, true),
+      minSamples: num(so, 'minSamples', `${path}.sellOff`, 5, 1, 10_000, true),
       rareShare: num(so, 'rareShare', `${path}.sellOff`, 0.05, 0, 1),
       rareScore: num(so, 'rareScore', `${path}.sellOff`, 0.75, 0, 1),
       firstSellMinOrders: num(so, 'firstSellMinOrders', `${path}.sellOff`, 20, 1, 1e6, true),

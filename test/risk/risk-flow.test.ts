@@ -90,7 +90,7 @@ t.test('sell_off: a bot that sells all of a position in under 5% of its sells; a
     days(3, (d, k) => (k === 7 || k === 20 ? [sell(d + k * 600_000 + 1000, 100, 100)] : [])),
   );
   const part = hit(await closer.engine.assess(sell(START + 3 * DAY + 3_600_000, 30, 100)), 'sell_off');
-  t.ok(part, 'four learned full closes (minSamples 4), then 30%');
+  t.ok(part, 'six learned full closes (minSamples 5), then 30%');
   t.equal(part!.score, 1);
   t.match(part!.reason, /sells 30% of the position; 0 of 6 learned sells were in that band \(15-60%/);
 });
