@@ -1,0 +1,43 @@
+// Detection on the reduced, seeded corpus of bench/risk (see risk-eval.test.ts
+// for the corpus and the evaluation's own properties): the detection
+// properties that would fail if a detector broke — which families lock down
+// (and with how little money moved), which detector carries each, no
+// admin-level false positive on normal traffic — and the rules-only baseline
+// catching less. A file of its own: each evaluation replays the whole corpus,
+// and the two files run side by side. The full figures come from `npm run bench:risk`.
+import t from 'tap';
+import { buildCorpus } from '../../bench/risk/corpus.js';
+import { evaluate } from '../../bench/risk/evaluate.js';
+import { REDUCED } from './risk-eval-corpus.js';
+
+const { corpus, labels } = buildCorpus(REDUCED);
+
+t.test('detection on the reduced corpus: what locks down, on which detector, and no admin-level false positive', async (t) => {
+  const r = await evaluate(corpus, labels);
+  const by = (f: string) => r.scenarios.find((s) => s.family === f)!;
+  // Every victim here is warm when the attack starts (the dca victim of low_and_slow is not: warm-up, by design).
+  for (const f of ['stolen_token_night', 'liquidate', 'pump_thin', 'scraping', 'cancel_storm', 'api_probing']) {
+    t.ok(by(f).firstLockdown, `${f} locks down`);
+  }
+  for (const f of ['stolen_token_night', 'scraping', 'cancel_storm', 'api_probing']) t.equal(by(f).firstLockdown?.krwMoved, 0, `${f}: nothing moved`);
+  t.ok(by('stolen_token_night').firstLockdown!.calls <= 3, 'the stolen token escalates by its third held call');
+  t.ok(by('scraping').topDetectors.includes('account_reads'), 'scraping: account_reads');
+  t.ok(by('api_probing').topDetectors.includes('api_breadth'), 'api probing: api_breadth');
+  t.ok(by('cancel_storm').topDetectors.includes('cancel_storm'), 'cancel storm: cancel_storm');
+  t.ok(
+    by('liquidate').topDetectors.some((d) => d === 'sell_off' || d === 'drain'),
+    'liquidation: sell_off or drain',
+  );
+  const overall = r.families.find((f) => f.family === 'overall')!;
+  t.ok(overall.lockdown.detected >= 6, `lockdown catches ${overall.lockdown.detected}/8`);
+  t.equal(r.normal.admin, 0, 'no admin-level false positive');
+  t.equal(r.normal.lockdowns, 0, 'no lockdown on normal traffic');
+  t.ok(r.normal.maxStepUpsInOneBotWeek <= 1, `at most one step-up per bot-week (${r.normal.maxStepUpsInOneBotWeek})`);
+  t.equal(r.model.weight, 0, 'the learned model runs in shadow');
+  t.ok(r.model.normalScored > 0, 'and is scored on normal traffic');
+
+  // The rules-only baseline misses what the new detectors catch (so a broken detector shows here).
+  const rules = await evaluate(corpus, labels, { engine: 'rules' });
+  const rulesOverall = rules.families.find((f) => f.family === 'overall')!;
+  t.ok(rulesOverall.lockdown.detected < overall.lockdown.detected, `rules only: ${rulesOverall.lockdown.detected}/8`);
+});
