@@ -127,8 +127,10 @@ export const stuffing: Detector = (ctx) => {
   const s = cfg.stuffing;
   const win = `${s.windowMs / 60_000} min`;
   if (live.stuffingSource >= s.minBots) {
+    // At the threshold this alone (score 0.9 x weight 0.8) steps the call up: one address failing several
+    // bots' secrets and then calling with a good one is the stuffing pattern itself. 1 at twice the threshold.
     return {
-      score: clamp01(0.6 + (0.4 * (live.stuffingSource - s.minBots)) / s.minBots),
+      score: clamp01(0.9 + (0.1 * (live.stuffingSource - s.minBots)) / s.minBots),
       reason: `source ${normaliseIp(ctx.input.sourceIp)} failed the secrets of ${live.stuffingSource} bots within ${win} (threshold ${s.minBots})`,
     };
   }

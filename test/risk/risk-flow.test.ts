@@ -284,6 +284,8 @@ t.test('stuffing: secrets of three bots failing from one source, or a wide wave 
   for (const bot of ['x1', 'x2', 'x2', 'x3']) await s.engine.noteAuthFailure(bot, '198.51.100.4', now);
   const a = await s.engine.assess(base({ botId: 'x9', now: now + 1000, sourceIp: '198.51.100.4' }));
   t.match(hit(a, 'stuffing')?.reason, /source 198\.51\.100\.4 failed the secrets of 3 bots within 10 min/);
+  t.equal(hit(a, 'stuffing')?.score, 0.9, 'at the threshold: 0.9, a step-up on its own (weight 0.8)');
+  t.ok(a.score > 0.7, `the call is stepped up (${a.score})`);
   t.notOk(hit(await s.engine.assess(base({ botId: 'x9', now: now + 2000, sourceIp: '198.51.100.5' })), 'stuffing'), 'another source');
   for (let i = 0; i < 10; i++) await s.engine.noteAuthFailure(`w${i}`, `192.0.2.${i}`, now);
   t.match(hit(await s.engine.assess(base({ botId: 'w3', now: now + 3000, sourceIp: '10.9.9.9' })), 'stuffing')?.reason, /wave of 1\d bots/);
