@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import { toGuardError } from '../common/errors.js';
 import { counter, histogram } from '../common/metrics.js';
 import type { Store } from '../state/types.js';
-import { type Baseline, learnInto, parseBaseline, symbolOf } from './baseline.js';
+import { type Baseline, learnInto, normaliseIp, parseBaseline, symbolOf } from './baseline.js';
 import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type RiskConfig } from './config.js';
 import { herdAccounts } from './cross-tenant.js';
 import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
@@ -145,7 +145,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       };
       let score = combine();
       if (score > cfg.thresholds.stepUp && score <= cfg.thresholds.admin && cfg.approvalGrace.windowMs > 0 && !input.approvalRetry) {
-        const grace = await graceOf(input.botId, contributions);
+        const grace = await graceOf(input.botId, normaliseIp(input.sourceIp), contributions);
         if (grace) {
           // Nothing new since the owner's approval: an alert, not another hold (and not counted toward escalation).
           score = Math.min(score, cfg.thresholds.stepUp);
@@ -185,12 +185,15 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     }
   }
 
-  /** The grace an approval opened, when every detector that flagged this call also flagged the approved one. */
-  async function graceOf(botId: string, contributions: readonly Contribution[]): Promise<string | undefined> {
+  /**
+   * The grace an approval opened, when the call comes from the approved call's address and every detector
+   * that flagged it also flagged the approved one (the same flags from another address are other evidence).
+   */
+  async function graceOf(botId: string, source: string, contributions: readonly Contribution[]): Promise<string | undefined> {
     const raw = await store.get(graceKey(botId));
     if (!raw) return undefined;
-    const g = JSON.parse(raw) as { at: number; detectors: string[] };
-    if (!contributions.every((c) => g.detectors.includes(c.detector))) return undefined;
+    const g = JSON.parse(raw) as { at: number; source?: string; detectors: string[] };
+    if (g.source !== source || !contributions.every((c) => g.detectors.includes(c.detector))) return undefined;
     const mins = cfg.approvalGrace.windowMs / 60_000;
     return `owner approved a call flagged by ${g.detectors.join(', ')} at ${new Date(g.at).toISOString()}: not held again within ${mins} min`;
   }
@@ -220,7 +223,8 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     if (approved && cfg.approvalGrace.windowMs > 0) {
       // A held call went out: its owner approved it. Open the grace for what flagged it.
       heldBy.delete(input);
-      await store.set(graceKey(input.botId), JSON.stringify({ at: timeOf(input), detectors: approved }), cfg.approvalGrace.windowMs);
+      const grace = { at: timeOf(input), source: normaliseIp(input.sourceIp), detectors: approved };
+      await store.set(graceKey(input.botId), JSON.stringify(grace), cfg.approvalGrace.windowMs);
     }
     const prior = learning.get(input.botId) ?? Promise.resolve();
     const next = prior.then(() => learnOnce(input));

@@ -268,6 +268,23 @@ t.test('approval grace: after the owner approves a held call, the same flags are
   const late = await s.engine.assess({ ...fresh(0, '000400'), now: now + 31 * 60_000 });
   t.ok(late.score > 0.7, 'after the grace window it is held again');
 
+  // The same flags from another address are other evidence: an owner approving a call from a new address
+  // does not wave through a different new address within the grace.
+  const away = (i: number, stkCd: string, sourceIp: string) => ({ ...fresh(i, stkCd), now: now + 40 * 60_000 + i * 10_000, sourceIp });
+  s.at(now + 40 * 60_000);
+  const trip = away(0, '000500', '198.51.100.60');
+  const t1 = await s.engine.assess(trip);
+  t.ok(t1.score > 0.7 && hit(t1, 'location') && hit(t1, 'new_symbol'), `a new symbol from a new address is held (${t1.score})`);
+  await s.engine.learn(trip, { allowed: true, completed: true });
+  const same = await s.engine.assess(away(1, '000600', '198.51.100.60'));
+  t.equal(same.score, 0.7, 'from the approved address, nothing new: not held');
+  const elsewhere = await s.engine.assess(away(2, '000700', '198.51.100.61'));
+  t.ok(
+    hit(elsewhere, 'location') && hit(elsewhere, 'new_symbol') && elsewhere.score > 0.7,
+    `the same flags from another new address are held (${elsewhere.score})`,
+  );
+  t.notMatch(JSON.stringify(elsewhere.contributions), /owner approved/);
+
   const off = setup({ approvalGrace: { minutes: 0 } });
   t.teardown(off.close);
   await learn(off.engine, trader(2));
