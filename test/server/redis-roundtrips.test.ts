@@ -202,18 +202,23 @@ t.test('Redis round trips per call (query, order) with a per-command breakdown',
       Math.abs(totalA - totalB) <= 1,
       `${kind}: the same total count twice, within one (${totalA}, ${totalB}; critical ${a.critical.length}, ${b.critical.length})`,
     );
-    const origin = a.critical[0]?.at ?? 0;
+    // The bounds judge the quieter run: on a starved machine the client may read the answer after the
+    // sidecar's after-stages (learning: GET + SET of the baseline) already ran, which puts them before
+    // "answered" in one run. A command added to the critical path shows in both runs.
+    const q = a.critical.length <= b.critical.length ? a : b;
+    const waits = Math.min(a.waits, b.waits);
+    const origin = q.critical[0]?.at ?? 0;
     t.comment(
       [
-        `MEASURED ${kind}: ${a.critical.length} commands before the response in ${a.waits} sequential waits, call took ${a.ms.toFixed(2)} ms; ${a.after.length} after; total ${a.critical.length + a.after.length}`,
+        `MEASURED ${kind}: ${q.critical.length} commands before the response in ${q.waits} sequential waits, call took ${q.ms.toFixed(2)} ms; ${q.after.length} after; total ${q.critical.length + q.after.length}`,
         '  critical path:',
-        breakdown(a.critical, origin),
+        breakdown(q.critical, origin),
         '  after the response:',
-        breakdown(a.after, origin),
+        breakdown(q.after, origin),
       ].join('\n'),
     );
-    t.ok(a.critical.length <= BOUNDS[kind].critical, `${kind}: critical path ${a.critical.length} <= ${BOUNDS[kind].critical}`);
-    t.ok(a.waits <= BOUNDS[kind].waits, `${kind}: ${a.waits} sequential Redis waits before the response <= ${BOUNDS[kind].waits}`);
-    t.ok(a.critical.length + a.after.length <= BOUNDS[kind].total, `${kind}: total ${a.critical.length + a.after.length} <= ${BOUNDS[kind].total}`);
+    t.ok(q.critical.length <= BOUNDS[kind].critical, `${kind}: critical path ${q.critical.length} <= ${BOUNDS[kind].critical}`);
+    t.ok(waits <= BOUNDS[kind].waits, `${kind}: ${waits} sequential Redis waits before the response <= ${BOUNDS[kind].waits} (runs: ${a.waits}, ${b.waits})`);
+    t.ok(q.critical.length + q.after.length <= BOUNDS[kind].total, `${kind}: total ${q.critical.length + q.after.length} <= ${BOUNDS[kind].total}`);
   }
 });
