@@ -8,8 +8,8 @@ export interface FlowConfig {
   /** Sustained risk: `after` calls above step-up within `windowMs` lock the bot down. */
   readonly escalation: { readonly windowMs: number; readonly after: number };
   /**
-   * After the owner approves a held call, calls flagged by no detector beyond the approved call's and scoring
-   * below admin are not held again for `windowMs` (0 = off): one approval per deliberate change, not one per order.
+   * After the owner approves a held call, calls from its address flagged by no detector beyond the approved call's
+   * and scoring below admin are not held again for `windowMs` (0 = off): one approval per deliberate change, not one per order.
    */
   readonly approvalGrace: { readonly windowMs: number };
   /**
