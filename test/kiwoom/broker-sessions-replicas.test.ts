@@ -77,7 +77,7 @@ const QUOTE = { stk_cd: '005930' };
 const BALANCE = { qry_tp: '1', dmst_stex_tp: 'KRX' };
 const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '50000', trde_tp: '0' };
 
-t.test('3 bots, 2 replicas, one key, 4.5 calls/s for 20 s: every call succeeds, Kiwoom refuses nothing, no token left after', async (t) => {
+t.test('3 bots, 2 replicas, one key, 4.5 calls/s for 10 s: every call succeeds, Kiwoom refuses nothing, no token left after', async (t) => {
   const replicas = [A, B];
   const toks = new Map<string, string>();
   for (const r of replicas) for (const b of BOTS) toks.set(`${r.url}|${b}`, await token(r, b));
@@ -85,7 +85,7 @@ t.test('3 bots, 2 replicas, one key, 4.5 calls/s for 20 s: every call succeeds, 
   const ordersBefore = sim.orders(ACCOUNT).length;
   let orders = 0;
   const started = Date.now();
-  for (let i = 0; i < 90; i++) {
+  for (let i = 0; i < 45; i++) {
     // Paced at 4.5 calls/s; the mix of a trading service: mostly quotes, some balances, a few orders.
     await new Promise((res) => setTimeout(res, Math.max(0, started + i * (1000 / 4.5) - Date.now())));
     const r = replicas[i % 2]!;
