@@ -5,13 +5,13 @@
 // policy, bots, the broker session, refusals, the admin API and its failed
 // logins, a policy reload and the drain on SIGTERM. Its /metrics carries the
 // process metrics under one prefix (kguard_process_cpu_seconds_total).
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, chmod, copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
 import { AdminTokens } from '../../proxy/admin/tokens.js';
-import { parseJson, waitFor } from '../helpers/harness.js';
+import { parseJson, ROOT, waitFor } from '../helpers/harness.js';
 import { spawnSidecar, writeSidecarConfig } from '../helpers/sidecar-process.js';
 import { duplicateKeys } from './json-duplicate-keys.js';
 
@@ -28,8 +28,15 @@ t.test('a sidecar run logs no duplicate keys; process metrics have one prefix', 
   const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-logs-'));
   await chmod(dataDir, 0o700);
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  // The built-in simulator and its demo bot: nothing to provision.
-  const configFile = await writeSidecarConfig(path.join(dataDir, 'kguard.yaml'), { dataDir, log: { level: 'debug' }, demo: { enabled: true }, policy: {} });
+  // The built-in simulator and its demo bot: nothing to provision. The example policy, in a copy the reload below changes.
+  const policyFile = path.join(dataDir, 'policy.yaml');
+  await copyFile(path.join(ROOT, 'policies', 'default.yaml'), policyFile);
+  const configFile = await writeSidecarConfig(path.join(dataDir, 'kguard.yaml'), {
+    dataDir,
+    log: { level: 'debug' },
+    demo: { enabled: true },
+    policy: { file: policyFile, watch: false },
+  });
   const child = await spawnSidecar({ configFile });
   t.teardown(() => child.kill());
   // The demo lines follow the banner's last fixed line, which is all spawnSidecar waits for.
@@ -74,6 +81,8 @@ t.test('a sidecar run logs no duplicate keys; process metrics have one prefix', 
     return { status: res.statusCode, text: await res.body.text() };
   };
   t.equal((await adminCall('GET', '/admin/v1/bots', admin)).status, 200);
+  // A changed file, so the reload loads and logs (an unchanged one is counted, not logged).
+  await appendFile(policyFile, '# edited\n');
   t.equal((await adminCall('POST', '/admin/v1/policy/reload', admin)).status, 200);
   t.equal((await adminCall('GET', '/admin/v1/openapi.json', viewer)).status, 200);
   t.equal((await adminCall('POST', '/admin/v1/policy/reload', viewer)).status, 403);

@@ -55,8 +55,13 @@ export async function load(url, context, nextLoad) {
   const sourcePath = fileURLToPath(url);
   const js = emitted(sourcePath);
   if (js === null) return { format: 'module', source: await transpile(sourcePath), shortCircuit: true };
-  // The emitted map's `sources` are relative to the map file: point at it by absolute URL.
-  const source = readFileSync(js, 'utf8').replace(/\/\/# sourceMappingURL=.*$/m, `//# sourceMappingURL=${pathToFileURL(`${js}.map`).href}`);
+  // Inline the emitted map with absolute sources (Node does not follow a file URL in
+  // sourceMappingURL for a module whose URL is not the map's neighbour's).
+  const map = JSON.parse(readFileSync(`${js}.map`, 'utf8'));
+  map.sources = map.sources.map((s) => pathToFileURL(path.resolve(path.dirname(js), map.sourceRoot ?? '', s)).href);
+  map.sourceRoot = '';
+  const inline = `//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}`;
+  const source = readFileSync(js, 'utf8').replace(/\/\/# sourceMappingURL=.*$/m, inline);
   return { format: 'module', source, shortCircuit: true };
 }
 
