@@ -134,18 +134,19 @@ export async function createListenerServerFactory(
   let running: Promise<boolean> | undefined;
   let closed = false;
 
+  const currentStamp = (): Promise<string> => stampOf(tls!).catch((err: NodeJS.ErrnoException) => `missing:${err.code ?? 'error'}`);
+
   async function check(): Promise<boolean> {
     if (!server || closed) return false;
-    let now: string;
-    try {
-      now = await stampOf(tls!);
-    } catch (err) {
-      now = `missing:${(err as NodeJS.ErrnoException).code ?? 'error'}`;
-    }
+    const now = await currentStamp();
     if (now === stamp || now === failedStamp) return false;
+    // A rotation writes two files: read mid-way, the pair is half old, half new. Files seen
+    // changing under the read are neither a rotation nor a failure: the next tick reads them whole.
+    const changedUnderRead = async () => (await currentStamp()) !== now;
     try {
       const m = await loadTlsMaterial(name, tls!);
       try {
+        if (await changedUnderRead()) return false;
         server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2' });
       } finally {
         m.key.fill(0);
@@ -157,6 +158,7 @@ export async function createListenerServerFactory(
       logger.info({ listener: name, certificate: m.info }, 'TLS certificate reloaded; new connections use it');
       return true;
     } catch (err) {
+      if (await changedUnderRead()) return false;
       // Logged once per state of the files; the next change is tried again.
       failedStamp = now;
       reloads.inc({ listener: name, result: 'failed' });
