@@ -49,6 +49,8 @@ export interface Baseline {
   sellLogNotional?: number[];
   /** Account reads (kind 'account') per Seoul day: the day counted, its count, EWMA and max of completed days. */
   reads?: { day: string; count: number; ewma: number; max: number; days: number };
+  /** Shares bought and sold per symbol by new orders that went out since the last holdings read (HOLDINGS_READ_API). */
+  sinceRead?: Record<string, [bought: number, sold: number]>;
   /** Size envelope of new buys: how many were learned, the largest quantity and the largest KRW notional. */
   buyEnvelope?: { orders: number; maxQty: number; maxNotional: number };
   /** The learned per-bot model (model.ts), opaque here. */
@@ -58,6 +60,31 @@ export interface Baseline {
 const FRESH_MAX = 32;
 const FRESH_MS = 3_600_000;
 const SELL_FRAC_LIMIT = 400;
+
+/** The balance inquiry whose rows become the holdings a sell is judged against (server/pipeline/after/holdings.ts). */
+export const HOLDINGS_READ_API = 'kt00018';
+
+/**
+ * A sell's position as the sidecar can know it: the quantity last read, the largest it can be now (plus the bot's
+ * own buys since, as if filled) and the estimate (less its own sells since; a cancelled sell makes it low).
+ */
+export function positionOf(b: Baseline, input: RiskInput): { read: number; upper: number; estimate: number } | undefined {
+  if (input.holdingQty === undefined) return undefined;
+  const sym = symbolOf(input.stkCd);
+  const [bought, sold] = (sym && b.sinceRead?.[sym]) || [0, 0];
+  const upper = input.holdingQty + bought;
+  return { read: input.holdingQty, upper, estimate: Math.max(0, upper - sold) };
+}
+
+/** The fraction of its position a sell sells, when it can be known: 1 when it sells more than the position can be. */
+export function soldFraction(b: Baseline, input: RiskInput, minHoldingQty: number): number | undefined {
+  const pos = positionOf(b, input);
+  if (!pos || input.qty === undefined || input.qty <= 0 || pos.upper < minHoldingQty) return undefined;
+  if (input.qty > pos.upper) return Infinity;
+  // Between the estimate and the upper bound (a sell since may not have filled), or too small a position: unknown.
+  if (input.qty > pos.estimate || pos.estimate < minHoldingQty) return undefined;
+  return input.qty / pos.estimate;
+}
 
 /** Bin of a sold fraction of a position: [<15%, 15-60%, 60-90%, >=90%]. */
 export function sellFracBin(fraction: number): number {
@@ -215,19 +242,25 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
     }
   }
 
-  if (
-    input.kind === 'order' &&
-    input.side === 'sell' &&
-    input.holdingQty !== undefined &&
-    input.holdingQty > 0 &&
-    input.qty !== undefined &&
-    input.qty <= input.holdingQty
-  ) {
-    b.sellFrac ??= [0, 0, 0, 0];
-    const h = b.sellFrac;
-    const bin = sellFracBin(input.qty / input.holdingQty);
-    h[bin] = (h[bin] ?? 0) + 1;
-    if (h.reduce((a, c) => a + c, 0) > SELL_FRAC_LIMIT) b.sellFrac = h.map((c) => c / 2);
+  if (input.kind === 'order' && input.side === 'sell') {
+    const fraction = soldFraction(b, input, cfg.sellOff.minHoldingQty);
+    if (fraction !== undefined && fraction <= 1) {
+      b.sellFrac ??= [0, 0, 0, 0];
+      const h = b.sellFrac;
+      const bin = sellFracBin(fraction);
+      h[bin] = (h[bin] ?? 0) + 1;
+      if (h.reduce((a, c) => a + c, 0) > SELL_FRAC_LIMIT) b.sellFrac = h.map((c) => c / 2);
+    }
+  }
+  if (input.apiId === HOLDINGS_READ_API) b.sinceRead = {};
+  else if (input.kind === 'order' && (input.side === 'buy' || input.side === 'sell') && sym && input.qty !== undefined && input.qty > 0) {
+    b.sinceRead ??= {};
+    const q = b.sinceRead;
+    if (sym in q || Object.keys(q).length < p.maxSymbols) {
+      const e = q[sym] ?? [0, 0];
+      e[input.side === 'buy' ? 0 : 1] += input.qty;
+      q[sym] = e;
+    }
   }
 
   if (input.kind === 'order' && input.side === 'sell') {

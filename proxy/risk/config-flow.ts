@@ -15,9 +15,16 @@ export interface FlowConfig {
   /**
    * Sell-off: learned sells of a known position before the fraction sold is judged; share under which a band is rare;
    * the score of a band exactly that rare (rising to 1 for a band never used); orders a bot must have learned, none
-   * of them a sell, before its first sell scores.
+   * of them a sell, before its first sell scores; the smallest position (shares) whose sold fraction is learned and
+   * judged (a one-share position can only be sold whole: it says nothing about the share of a position a bot sells).
    */
-  readonly sellOff: { readonly minSamples: number; readonly rareShare: number; readonly rareScore: number; readonly firstSellMinOrders: number };
+  readonly sellOff: {
+    readonly minSamples: number;
+    readonly rareShare: number;
+    readonly rareScore: number;
+    readonly firstSellMinOrders: number;
+    readonly minHoldingQty: number;
+  };
   /**
    * Order size per side: robust z (log notional) where the score starts and reaches 1, both ways; and the size
    * envelope of new buys: learned buys before it judges, and the multiple of the largest learned buy (qty or KRW)
@@ -37,7 +44,7 @@ export interface FlowConfig {
 export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowConfig {
   const e = section(r.escalation, `${path}.escalation`, ['windowHours', 'after']);
   const ag = section(r.approvalGrace, `${path}.approvalGrace`, ['minutes']);
-  const so = section(r.sellOff, `${path}.sellOff`, ['minSamples', 'rareShare', 'rareScore', 'firstSellMinOrders']);
+  const so = section(r.sellOff, `${path}.sellOff`, ['minSamples', 'rareShare', 'rareScore', 'firstSellMinOrders', 'minHoldingQty']);
   const os = section(r.orderSize, `${path}.orderSize`, ['zWarn', 'zMax', 'envelopeMinOrders', 'envelopeFactor']);
   const rd = section(r.reads, `${path}.reads`, ['minPerDay', 'factor']);
   const ab = section(r.apiBreadth, `${path}.apiBreadth`, ['windowMinutes', 'minApis']);
@@ -61,6 +68,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       rareShare: num(so, 'rareShare', `${path}.sellOff`, 0.05, 0, 1),
       rareScore: num(so, 'rareScore', `${path}.sellOff`, 0.75, 0, 1),
       firstSellMinOrders: num(so, 'firstSellMinOrders', `${path}.sellOff`, 20, 1, 1e6, true),
+      minHoldingQty: num(so, 'minHoldingQty', `${path}.sellOff`, 2, 1, 1e9, true),
     },
     orderSize,
     reads: { minPerDay: num(rd, 'minPerDay', `${path}.reads`, 15, 1, 1e6, true), factor: num(rd, 'factor', `${path}.reads`, 3, 1, 1000) },

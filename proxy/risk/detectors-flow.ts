@@ -4,7 +4,7 @@
 // inquiries far above its busiest day, several never-used api-ids within the
 // hour, and credential stuffing seen across bots. Pure functions of the call,
 // the baseline and live counters, like detectors.ts.
-import { normaliseIp, notionalOf, sellFracBin } from './baseline.js';
+import { normaliseIp, notionalOf, positionOf, sellFracBin, soldFraction } from './baseline.js';
 import type { DetectorContext, DetectorResult } from './detectors.js';
 import { clamp01, median, scaledMad } from './stats.js';
 
@@ -25,10 +25,12 @@ export const sellOff: Detector = (ctx) => {
     const of = input.holdingQty && input.qty ? `, ${Math.round((100 * input.qty) / input.holdingQty)}% of the position` : '';
     return { score: 1, reason: `first sell by this bot: ${b.orders} orders learned, none a sell (threshold ${cfg.sellOff.firstSellMinOrders})${of}` };
   }
-  if (input.holdingQty === undefined || input.holdingQty <= 0 || input.qty === undefined || input.qty <= 0) return undefined;
-  const fraction = input.qty / input.holdingQty;
-  // More than the position last seen: it grew since the bot's inquiry, so the fraction says nothing.
-  if (fraction > 1) return undefined;
+  const sold = soldFraction(b, input, cfg.sellOff.minHoldingQty);
+  if (sold === undefined) return undefined;
+  // More than the position can be (the last read plus the bot's own buys since): at least all of it, on a stale view
+  // of the book (what an intruder acting on an old balance does).
+  const fraction = Math.min(sold, 1);
+  const beyond = sold > 1 ? ` (${input.qty} shares: more than the ${positionOf(b, input)!.upper} it can hold)` : '';
   const bin = sellFracBin(fraction);
   const h = b.sellFrac ?? [0, 0, 0, 0];
   const total = h.reduce((a, c) => a + c, 0);
@@ -37,13 +39,12 @@ export const sellOff: Detector = (ctx) => {
   const { rareShare, rareScore } = cfg.sellOff;
   const share = (h[bin] ?? 0) / total;
   // Two shapes only: all of a position by a bot that rarely sells all of one (whatever its trims look like),
-  // or a part of one by a bot that only closes whole positions.
-  const big = ((h[2] ?? 0) + (h[3] ?? 0)) / total;
-  const fullCloser = big >= 1 - rareShare;
-  if (share >= rareShare || !(bin === 3 || (bin <= 1 && fullCloser))) return undefined;
+  // or a smaller share of one than this bot ever sells (a sliver by a bot that sells halves, a part by a full-closer).
+  const above = h.slice(bin + 1).reduce((a, c) => a + c, 0) / total;
+  if (share >= rareShare || !(bin === 3 || (bin <= 1 && above >= 1 - rareShare))) return undefined;
   return {
     score: clamp01(rareScore + (1 - rareScore) * (1 - share / Math.max(rareShare, 1e-9))),
-    reason: `sells ${pct}% of the position; ${r2(h[bin] ?? 0)} of ${r2(total)} learned sells were in that band (${BANDS[bin]}; rare under ${Math.round(100 * rareShare)}%)`,
+    reason: `sells ${pct}% of the position${beyond}; ${r2(h[bin] ?? 0)} of ${r2(total)} learned sells were in that band (${BANDS[bin]}; rare under ${Math.round(100 * rareShare)}%)`,
   };
 };
 

@@ -31,6 +31,8 @@ const base = (over: Partial<RiskInput> & { now: number }): RiskInput => ({
 });
 const sell = (now: number, qty: number, holdingQty: number): RiskInput =>
   base({ now, apiId: 'kt10001', kind: 'order', side: 'sell', qty, price: 10_000, holdingQty });
+/** The balance inquiry the sell's holdingQty comes from (the position is read again before each learned sell). */
+const read = (now: number): RiskInput => base({ now, apiId: 'kt00018', kind: 'account', stkCd: undefined });
 const buy = (now: number, qty: number, price = 10_000): RiskInput => base({ now, apiId: 'kt10000', kind: 'order', side: 'buy', qty, price });
 const hit = (a: RiskAssessment, d: string) => a.contributions.find((c) => c.detector === d);
 
@@ -57,9 +59,10 @@ t.test('sell_off: a trimmer selling a whole position scores; its usual trim does
   t.teardown(s.close);
   await learn(
     s.engine,
-    days(3, (d, k) => (k % 6 === 1 ? [sell(d + k * 600_000 + 1000, 10, 100)] : [])),
+    days(3, (d, k) => (k % 6 === 1 ? [read(d + k * 600_000 + 500), sell(d + k * 600_000 + 1000, 10, 100)] : [])),
   );
   const later = START + 3 * DAY + 3_600_000;
+  await learn(s.engine, [read(later - 1000)]);
   t.notOk(hit(await s.engine.assess(sell(later, 8, 100)), 'sell_off'), 'a trim of 8%');
   const all = hit(await s.engine.assess(sell(later + 60_000, 100, 100)), 'sell_off');
   t.ok(all, 'all of it');
@@ -74,9 +77,10 @@ t.test('sell_off: a bot that sells all of a position in under 5% of its sells; a
   let n = 0;
   await learn(
     s.engine,
-    days(5, (d, k) => (k % 4 === 1 ? [sell(d + k * 600_000 + 1000, ++n === 20 ? 100 : 50, 100)] : [])),
+    days(5, (d, k) => (k % 4 === 1 ? [read(d + k * 600_000 + 500), sell(d + k * 600_000 + 1000, ++n === 20 ? 100 : 50, 100)] : [])),
   );
   const later = START + 5 * DAY + 3_600_000;
+  await learn(s.engine, [read(later - 1000)]);
   t.notOk(hit(await s.engine.assess(sell(later, 50, 100)), 'sell_off'), 'its usual half');
   const all = hit(await s.engine.assess(sell(later + 60_000, 100, 100)), 'sell_off');
   t.ok(all, 'all of it, rare for this bot');
@@ -87,12 +91,41 @@ t.test('sell_off: a bot that sells all of a position in under 5% of its sells; a
   t.teardown(closer.close);
   await learn(
     closer.engine,
-    days(3, (d, k) => (k === 7 || k === 20 ? [sell(d + k * 600_000 + 1000, 100, 100)] : [])),
+    days(3, (d, k) => (k === 7 || k === 20 ? [read(d + k * 600_000 + 500), sell(d + k * 600_000 + 1000, 100, 100)] : [])),
   );
+  await learn(closer.engine, [read(START + 3 * DAY + 3_599_000)]);
   const part = hit(await closer.engine.assess(sell(START + 3 * DAY + 3_600_000, 30, 100)), 'sell_off');
   t.ok(part, 'six learned full closes (minSamples 5), then 30%');
   t.equal(part!.score, 1);
   t.match(part!.reason, /sells 30% of the position; 0 of 6 learned sells were in that band \(15-60%/);
+});
+
+t.test("sell_off: the position is the last read plus the bot's own orders since; one share says nothing; a sliver by a halver", async (t) => {
+  const s = setup();
+  t.teardown(s.close);
+  // A halver: reads its balance, sells half of a position; now and then closes a one-share remnant (not learned).
+  let n = 0;
+  await learn(
+    s.engine,
+    days(4, (d, k) =>
+      k % 4 === 1 ? [read(d + k * 600_000 + 500), ++n % 5 === 0 ? sell(d + k * 600_000 + 1000, 1, 1) : sell(d + k * 600_000 + 1000, 40, 80)] : [],
+    ),
+  );
+  const later = START + 4 * DAY + 3_600_000;
+  await learn(s.engine, [read(later - 1000)]);
+  const all = hit(await s.engine.assess(sell(later, 80, 80)), 'sell_off');
+  t.ok(all, 'all of a position: its closes of one-share remnants do not count as selling all of one');
+  t.match(all!.reason, /0 of \d+ learned sells were in that band \(90% or more/);
+  const sliver = hit(await s.engine.assess(sell(later, 2, 80)), 'sell_off');
+  t.ok(sliver, 'a sliver, smaller than any share it sells');
+  t.match(sliver!.reason, /sells 3% of the position; 0 of \d+ learned sells were in that band \(under 15%/);
+  // Its own orders since the read: a buy grows the position, a sell shrinks it.
+  await learn(s.engine, [buy(later + 1000, 80), sell(later + 2000, 40, 80)]);
+  t.notOk(hit(await s.engine.assess(sell(later + 3000, 60, 80)), 'sell_off'), 'half of 80 + 80 - 40');
+  const over = hit(await s.engine.assess(sell(later + 3000, 200, 80)), 'sell_off');
+  t.ok(over, 'more than the position can be (80 read + 80 bought)');
+  t.match(over!.reason, /sells 100% of the position \(200 shares: more than the 160 it can hold\)/);
+  t.notOk(hit(await s.engine.assess(sell(later + 3000, 150, 80)), 'sell_off'), 'between the estimate and the upper bound: unknown');
 });
 
 t.test('sell_off: the first sell of a bot that has only ever bought, whatever its size', async (t) => {
