@@ -5,8 +5,12 @@
 import { num, section } from '../common/validate.js';
 
 export interface FlowConfig {
-  /** Sustained risk: `after` calls above step-up within `windowMs` lock the bot down. */
-  readonly escalation: { readonly windowMs: number; readonly after: number };
+  /**
+   * Sustained risk: `after` calls above step-up within `windowMs` lock the bot down. For `followMs` after a call above
+   * step-up that the owner has not approved (awaiting approval, or refused), a call of that bot at alert level or above
+   * scores `followScore` more (noisy-OR: held too, and counted toward `after`); 0 = off.
+   */
+  readonly escalation: { readonly windowMs: number; readonly after: number; readonly followMs: number; readonly followScore: number };
   /**
    * After the owner approves a held call, calls from its address flagged by no detector beyond the approved call's
    * and scoring below admin are not held again for `windowMs` (0 = off): one approval per deliberate change, not one per order.
@@ -42,7 +46,7 @@ export interface FlowConfig {
 }
 
 export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowConfig {
-  const e = section(r.escalation, `${path}.escalation`, ['windowHours', 'after']);
+  const e = section(r.escalation, `${path}.escalation`, ['windowHours', 'after', 'followMinutes', 'followScore']);
   const ag = section(r.approvalGrace, `${path}.approvalGrace`, ['minutes']);
   const so = section(r.sellOff, `${path}.sellOff`, ['minSamples', 'rareShare', 'rareScore', 'firstSellMinOrders', 'minHoldingQty']);
   const os = section(r.orderSize, `${path}.orderSize`, ['zWarn', 'zMax', 'envelopeMinOrders', 'envelopeFactor']);
@@ -61,6 +65,8 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
     escalation: {
       windowMs: num(e, 'windowHours', `${path}.escalation`, 72, 1, 24 * 30) * 3_600_000,
       after: num(e, 'after', `${path}.escalation`, 3, 2, 1000, true),
+      followMs: num(e, 'followMinutes', `${path}.escalation`, 60, 0, 24 * 60) * 60_000,
+      followScore: num(e, 'followScore', `${path}.escalation`, 0.6, 0, 1),
     },
     approvalGrace: { windowMs: num(ag, 'minutes', `${path}.approvalGrace`, 30, 0, 24 * 60) * 60_000 },
     sellOff: {

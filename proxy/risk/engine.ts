@@ -26,6 +26,8 @@ export interface RiskEngineOptions {
 
 const baselineKey = (botId: string): string => `risk:baseline:${botId}`;
 const graceKey = (botId: string): string => `risk:grace:${botId}`;
+/** Set while a call above step-up of this bot is not approved (escalation.followMs). */
+const followKey = (botId: string): string => `risk:follow:${botId}`;
 /** Parsed baselines kept per bot while the stored text is unchanged (bounded; the Store stays the truth). */
 const PARSED_CACHE_MAX = 10_000;
 
@@ -152,7 +154,22 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
           for (const [i, c] of contributions.entries()) contributions[i] = { ...c, reason: `${c.reason} [${grace}]` };
         }
       }
+      const follow = cfg.escalation.followMs > 0 && cfg.weights.escalation > 0 && !input.approvalRetry;
+      if (follow && score >= cfg.thresholds.alert && score <= cfg.thresholds.stepUp) {
+        const since = await store.get(followKey(input.botId));
+        if (since !== null) {
+          // The owner has not approved the bot's last held call: what raises an alert now waits for them too.
+          const mins = Math.round((nowMs - Number(since)) / 60_000);
+          add(
+            'escalation',
+            cfg.escalation.followScore,
+            `alert-level call ${mins} min after a call above step-up the owner has not approved (within ${cfg.escalation.followMs / 60_000} min)`,
+          );
+          score = combine();
+        }
+      }
       if (score > cfg.thresholds.stepUp) heldBy.set(input, [...new Set(contributions.map((c) => c.detector))]);
+      if (follow && score > cfg.thresholds.stepUp) await store.set(followKey(input.botId), String(nowMs), cfg.escalation.followMs);
       if (cfg.weights.escalation > 0 && score > cfg.thresholds.stepUp && !input.approvalRetry) {
         const { count: n, key } = await hotCalls(store, cfg, input.botId, nowMs);
         hotKeys.set(input, key);
@@ -220,6 +237,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       await store.incr(hot, -1, cfg.escalation.windowMs);
     }
     const approved = heldBy.get(input);
+    if (approved && cfg.escalation.followMs > 0) await store.del(followKey(input.botId));
     if (approved && cfg.approvalGrace.windowMs > 0) {
       // A held call went out: its owner approved it. Open the grace for what flagged it.
       heldBy.delete(input);

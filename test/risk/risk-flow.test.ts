@@ -264,6 +264,29 @@ t.test('escalation: the third call above step-up locks down unless the owner app
   t.ok(hit(await s3.engine.assess(odd(6)), 'escalation'), 'the third new one escalates');
 });
 
+t.test('escalation follow: an alert-level call within the hour of a hold the owner has not approved is held too', async (t) => {
+  const night = START + 2 * DAY + 14 * 3_600_000; // 23:00 Seoul
+  const odd = base({ now: night, sourceIp: '203.0.113.9', apiId: 'kt00018', kind: 'account', stkCd: undefined });
+  const quiet = (m: number) => base({ now: night + m * 60_000 }); // its own address, at an hour it never calls: an alert
+  const run = async (raw: Record<string, unknown>, approve: boolean, m = 5) => {
+    const s = setup(raw);
+    t.teardown(s.close);
+    await learn(s.engine, days(2));
+    s.at(night);
+    t.ok((await s.engine.assess(odd)).score > 0.7, 'the held call');
+    if (approve) await s.engine.learn(odd, { allowed: true, completed: true });
+    s.at(night + m * 60_000);
+    return s.engine.assess(quiet(m));
+  };
+  const off = await run({ escalation: { followMinutes: 0 } }, false);
+  t.ok(off.score >= 0.4 && off.score <= 0.7, `alert level on its own (${off.score})`);
+  const on = await run({}, false);
+  t.ok(on.score > 0.7, `held after an unapproved hold (${on.score})`);
+  t.match(hit(on, 'escalation')?.reason, /alert-level call 5 min after a call above step-up the owner has not approved \(within 60 min\)/);
+  t.notOk(hit(await run({}, true), 'escalation'), 'the owner approved the hold');
+  t.notOk(hit(await run({}, false, 61), 'escalation'), 'more than an hour later');
+});
+
 t.test('location: an order from an address first seen seconds ago scores like a new address, fading to 0.6 at 30 min', async (t) => {
   const s = setup();
   t.teardown(s.close);
