@@ -22,7 +22,10 @@ t.test('detection on the reduced corpus: what locks down, on which detector, and
   for (const f of ['stolen_token_night', 'scraping', 'cancel_storm', 'api_probing']) t.equal(by(f).firstLockdown?.krwMoved, 0, `${f}: nothing moved`);
   t.ok(by('stolen_token_night').firstLockdown!.calls <= 3, 'the stolen token escalates by its third held call');
   // The escalation follow locks scraping down at account_reads' first hit: api_breadth may outnumber it.
-  t.ok(['account_reads', 'api_breadth'].some((d) => by('scraping').topDetectors.includes(d)), 'scraping: account_reads or api_breadth');
+  t.ok(
+    ['account_reads', 'api_breadth'].some((d) => by('scraping').topDetectors.includes(d)),
+    'scraping: account_reads or api_breadth',
+  );
   t.ok(by('api_probing').topDetectors.includes('api_breadth'), 'api probing: api_breadth');
   t.ok(by('cancel_storm').topDetectors.includes('cancel_storm'), 'cancel storm: cancel_storm');
   t.ok(
