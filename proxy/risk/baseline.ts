@@ -1,6 +1,6 @@
 // A bot's learned behaviour, kept as one JSON document per bot in the Store.
 // Every collection is bounded so a document never grows without limit.
-import { baseCode, seoulParts } from '../kiwoom/protocol/index.js';
+import { BALANCE, baseCode, seoulParts } from '../kiwoom/protocol/index.js';
 import type { RiskConfig } from './config.js';
 import { ewmaUpdate, pushBounded, type Ewma } from './stats.js';
 import type { RiskInput } from './types.js';
@@ -49,7 +49,7 @@ export interface Baseline {
   sellLogNotional?: number[];
   /** Account reads (kind 'account') per Seoul day: the day counted, its count, EWMA and max of completed days. */
   reads?: { day: string; count: number; ewma: number; max: number; days: number };
-  /** Shares bought and sold per symbol by new orders that went out since the last holdings read (HOLDINGS_READ_API). */
+  /** Shares bought and sold per symbol by new orders that went out since the last holdings read (BALANCE, kt00018). */
   sinceRead?: Record<string, [bought: number, sold: number]>;
   /** Size envelope of new buys: how many were learned, the largest quantity and the largest KRW notional. */
   buyEnvelope?: { orders: number; maxQty: number; maxNotional: number };
@@ -60,9 +60,6 @@ export interface Baseline {
 const FRESH_MAX = 32;
 const FRESH_MS = 3_600_000;
 const SELL_FRAC_LIMIT = 400;
-
-/** The balance inquiry whose rows become the holdings a sell is judged against (server/pipeline/after/holdings.ts). */
-export const HOLDINGS_READ_API = 'kt00018';
 
 /**
  * A sell's position as the sidecar can know it: the quantity last read, the largest it can be now (plus the bot's
@@ -252,7 +249,8 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
       if (h.reduce((a, c) => a + c, 0) > SELL_FRAC_LIMIT) b.sellFrac = h.map((c) => c / 2);
     }
   }
-  if (input.apiId === HOLDINGS_READ_API) b.sinceRead = {};
+  // The balance inquiry whose rows become the holdings a sell is judged against (server/pipeline/after/holdings.ts).
+  if (input.apiId === BALANCE.apiId) b.sinceRead = {};
   else if (input.kind === 'order' && (input.side === 'buy' || input.side === 'sell') && sym && input.qty !== undefined && input.qty > 0) {
     b.sinceRead ??= {};
     const q = b.sinceRead;
