@@ -1,6 +1,6 @@
-// `npm run bench:profile [-- query|order] [--duration S]`: the sidecar at
-// saturation under a V8 CPU profile, beside the bare pass-through in the same
-// run. Prints the throughput ratio and the functions with the most self time,
+// `npm run bench:profile [-- query|order] [--duration S] [--rate R]`: the
+// sidecar at saturation (or at R calls/s) under a V8 CPU profile, beside the
+// bare pass-through in the same run. Prints the throughput ratio and the functions with the most self time,
 // grouped by function and file, and writes the .cpuprofile to bench/results/
 // (open it in Chrome DevTools' Performance tab).
 import { randomBytes, randomInt } from 'node:crypto';
@@ -71,6 +71,8 @@ async function main(): Promise<void> {
   if (!workload) throw new Error('workload must be query or order');
   const durIdx = args.indexOf('--duration');
   const durationS = durIdx >= 0 ? Number(args[durIdx + 1]) : 10;
+  const rateIdx = args.indexOf('--rate');
+  const rate = rateIdx >= 0 ? Number(args[rateIdx + 1]) : undefined;
   const profDir = await mkdtemp(path.join(tmpdir(), 'kguard-prof-'));
   const creds = { appKey: randomBytes(24).toString('hex'), secretKey: randomBytes(24).toString('hex'), account: `5${randomInt(100_000_000, 999_999_999)}` };
   const children: BenchChild[] = [];
@@ -84,7 +86,8 @@ async function main(): Promise<void> {
     const guardConfig = process.env.BENCH_LIMITS_OFF
       ? undefined
       : { upstream: { target: 'custom', url: sim.url, limits: { queriesPerSecond: 10_000, ordersPerSecond: 10_000, maxQueuePerKey: 10_000 } } };
-    const guard = await startChild('guard', { type: 'start', ...creds, simUrl: sim.url, logLevel: 'info', guardConfig }, [
+    const logLevel = process.env.BENCH_LOG_LEVEL ?? 'info';
+    const guard = await startChild('guard', { type: 'start', ...creds, simUrl: sim.url, logLevel, guardConfig }, [
       '--cpu-prof',
       `--cpu-prof-dir=${profDir}`,
     ]);
@@ -96,7 +99,7 @@ async function main(): Promise<void> {
     });
     const ownToken = String(((await own.body.json()) as Record<string, unknown>).token);
     const guardToken = await guard.ask({ type: 'token' }, 'token');
-    const shape = { path: workload.path, body: workload.body, connections: 10 };
+    const shape = { path: workload.path, body: workload.body, connections: rate ? 2 : 10, ...(rate ? { rate } : {}) };
     const results: Record<string, number> = {};
     for (const [name, child, token] of [
       ['bare', bare, ownToken],

@@ -51,9 +51,7 @@ async function start(m: Extract<TenantParentMessage, { type: 'start' }>): Promis
   const policyFile = path.join(path.dirname(dataDir), 'bench-policy.yaml');
   await writeFile(policyFile, BENCH_POLICY);
   const logger =
-    m.logLevel === 'silent'
-      ? pino({ level: 'silent' })
-      : createLogger({ level: m.logLevel ?? 'info', destination: pino.destination({ dest: path.join(path.dirname(dataDir), 'sidecar.log'), sync: false }) });
+    m.logLevel === 'silent' ? pino({ level: 'silent' }) : createLogger({ level: m.logLevel ?? 'info', file: path.join(path.dirname(dataDir), 'sidecar.log') });
   const t0 = performance.now();
   const config = await loadConfig({
     env: {},

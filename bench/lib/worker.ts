@@ -5,7 +5,6 @@ import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import { request } from 'undici';
 import { loadConfig } from '../../proxy/common/config.js';
 import { createLogger } from '../../proxy/common/logger.js';
@@ -64,7 +63,7 @@ async function startGuardChild(m: StartMessage): Promise<Child> {
   await writeFile(policyFile, BENCH_POLICY);
   const logger = createLogger({
     level: m.logLevel ?? 'info',
-    destination: pino.destination({ dest: path.join(dir, 'sidecar.log'), sync: false, mkdir: true }),
+    file: path.join(dir, 'sidecar.log'),
   });
   const config = await loadConfig({
     env: {},

@@ -49,6 +49,20 @@ export function createSanitizer(opts: SanitizerOptions): Sanitizer {
     return kind;
   }
 
+  // The values under sensitive names recur on every record (a bot's account, its address): each is
+  // hashed once. Bounded the same way; a full cache is dropped whole rather than tracked for age.
+  const HASH_CACHE_MAX = 4_096;
+  const hashes = new Map<string, string>();
+  function keyedHash(value: string): string {
+    let h = hashes.get(value);
+    if (h === undefined) {
+      h = hmacString(value, hmacKey);
+      if (hashes.size >= HASH_CACHE_MAX) hashes.clear();
+      hashes.set(value, h);
+    }
+    return h;
+  }
+
   function clampString(s: string): string {
     // Bearer credentials can arrive inside free-text values too.
     if (/^\s*bearer\s+\S/i.test(s)) return '[stripped:bearer]';
@@ -97,7 +111,7 @@ export function createSanitizer(opts: SanitizerOptions): Sanitizer {
         continue;
       }
       if (kind === 'hmac' && v !== undefined && v !== null && !isKeyedHash(v)) {
-        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') out[key] = hmacString(String(v), hmacKey);
+        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint') out[key] = keyedHash(String(v));
         else stripped.push(at ? `${at}.${key}` : key); // a structured value under a sensitive name: nothing safe to keep
         continue;
       }

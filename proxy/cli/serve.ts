@@ -27,7 +27,7 @@ export const serve: Handler = async (ctx) => {
   if (admin !== undefined) overrides.admin = { port: admin };
   if (policy !== undefined) overrides.policy = { file: policy };
   const config = await configFromFlags(ctx.values, io, overrides);
-  const logger = createLogger({ level: config.log.level });
+  const logger = createLogger({ level: config.log.level, bufferBytes: config.log.bufferBytes, flushMs: config.log.flushMs });
 
   // A crash must not print secrets: log the error through the redacting logger, then exit.
   process.on('uncaughtException', (err) => {

@@ -206,7 +206,11 @@ const schema = {
       type: 'object',
       additionalProperties: false,
       required: ['level'],
-      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
+      properties: {
+        level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+        bufferBytes: { type: 'integer', minimum: 0, maximum: 16_000 },
+        flushMs: { type: 'integer', minimum: 10, maximum: 60_000 },
+      },
     },
     demo: { type: 'object', additionalProperties: false, required: ['enabled'], properties: { enabled: { type: 'boolean' } } },
     transparent: TRANSPARENT_SCHEMA,

@@ -11,6 +11,7 @@ import { describeErrors, validateConfig } from './config-schema.js';
 import { GuardError, type Language } from './errors.js';
 import { KIWOOM_LIMITS, type GovernorLimits } from './kiwoom-limits.js';
 import { DEFAULT_TLS_RELOAD_INTERVAL_MS, type TlsFilesConfig } from './tls-server.js';
+import { LOG_BUFFER_DEFAULTS } from './logger.js';
 
 export type UpstreamTarget = 'sim' | 'mock' | 'production' | 'custom';
 
@@ -105,7 +106,12 @@ export interface Config {
     /** How long a query keeps retrying after Kiwoom refused it for rate. */
     queryRetryBudgetMs: number;
   };
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  log: {
+    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+    /** Log lines gathered before one write to stdout (0: a write per line); they wait at most flushMs. */
+    bufferBytes: number;
+    flushMs: number;
+  };
   /** Creates a demo bot + demo credentials on first start when the upstream is the simulator. */
   demo: { enabled: boolean };
   /** Bots that hard-code https://api.kiwoom.com (CONNECT / name override); see proxy/server/transparent. */
@@ -189,7 +195,7 @@ export function defaultConfig(): Config {
       sweepIntervalMs: 5_000,
       queryRetryBudgetMs: 3_000,
     },
-    log: { level: 'info' },
+    log: { level: 'info', ...LOG_BUFFER_DEFAULTS },
     demo: { enabled: true },
     transparent: {
       ...TRANSPARENT_DEFAULTS,

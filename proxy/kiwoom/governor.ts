@@ -88,6 +88,8 @@ export interface GovernorDeps {
 export class Governor {
   private readonly lanes = new Map<string, Lane>();
   private seq = 0;
+  private readonly slotIdPrefix = randomBytes(8).toString('hex');
+  private slotCounter = 0;
   private closed = false;
   private readonly waitSeconds: Histogram<'class'>;
   private readonly refused: Counter<'class' | 'reason'>;
@@ -372,8 +374,9 @@ export class Governor {
     }
   }
 
+  /** Unique across replicas (every pod may be pid 1): a random prefix drawn once, then a counter. */
   private seqId(): string {
-    return `${process.pid}.${randomBytes(6).toString('hex')}`;
+    return `${this.slotIdPrefix}.${(this.slotCounter++).toString(36)}`;
   }
 
   private permit(lane: Lane, id: string): Permit {

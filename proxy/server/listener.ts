@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
+import { flatLineLogger } from '../common/logger.js';
 import { GuardError, kiwoomErrorBody, toGuardError, type Language } from '../common/errors.js';
 import type { Config } from '../common/config.js';
 import type { ServerFactory } from '../common/tls-server.js';
@@ -33,6 +34,7 @@ function routeOf(url: string | undefined): Route | undefined {
 export function createBotListener(deps: ListenerDeps): Server {
   const { config, logger } = deps;
   const lang: Language = config.language;
+  const requestLog = flatLineLogger(logger);
   const registers = [deps.registry];
   const requests = new Counter({ name: 'kguard_requests_total', help: 'Bot requests by route and result code', labelNames: ['route', 'code'], registers });
   const duration = new Histogram({
@@ -138,7 +140,7 @@ export function createBotListener(deps: ListenerDeps): Server {
     requests.inc({ route: ctx.route, code: ctx.error?.code ?? 'OK' });
     duration.observe({ route: ctx.route }, seconds);
     if (ctx.upstream) overhead.observe(Math.max(0, seconds - ctx.upstreamMs / 1000));
-    logger.info(
+    requestLog.info(
       {
         requestId: ctx.id,
         route: ctx.route,

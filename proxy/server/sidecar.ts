@@ -104,7 +104,7 @@ function isReadOnlyCall(ctx: RequestContext): boolean {
 }
 
 export async function startSidecar(config: Config, opts: SidecarOptions = {}): Promise<Sidecar> {
-  const logger = opts.logger ?? createLogger({ level: config.log.level });
+  const logger = opts.logger ?? createLogger({ level: config.log.level, bufferBytes: config.log.bufferBytes, flushMs: config.log.flushMs });
   const cwd = opts.cwd ?? process.cwd();
   await ensurePrivateDir(config.dataDir);
   const registry = new Registry();
