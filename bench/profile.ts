@@ -87,10 +87,7 @@ async function main(): Promise<void> {
       ? undefined
       : { upstream: { target: 'custom', url: sim.url, limits: { queriesPerSecond: 10_000, ordersPerSecond: 10_000, maxQueuePerKey: 10_000 } } };
     const logLevel = process.env.BENCH_LOG_LEVEL ?? 'info';
-    const guard = await startChild('guard', { type: 'start', ...creds, simUrl: sim.url, logLevel, guardConfig }, [
-      '--cpu-prof',
-      `--cpu-prof-dir=${profDir}`,
-    ]);
+    const guard = await startChild('guard', { type: 'start', ...creds, simUrl: sim.url, logLevel, guardConfig }, ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
     children.push(guard);
     const own = await request(`${sim.url}/oauth2/token`, {
       method: 'POST',
