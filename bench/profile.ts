@@ -54,15 +54,31 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** Mean seconds per stage from the sidecar's kguard_stage_seconds histogram. */
-async function stageMeans(metricsUrl: string): Promise<{ stage: string; meanUs: number }[]> {
+/** Per stage of the tr route, from the sidecar's kguard_stage_seconds histogram: mean, and p50/p99 as bucket upper bounds. */
+async function stageTimes(metricsUrl: string): Promise<{ stage: string; meanUs: number; p50Us: number; p99Us: number }[]> {
   const text = await (await request(metricsUrl)).body.text();
   const sums = new Map<string, number>();
   const counts = new Map<string, number>();
+  const buckets = new Map<string, { le: number; n: number }[]>();
   for (const m of text.matchAll(/^kguard_stage_seconds_(sum|count)\{route="tr",stage="([^"]+)"\} (\S+)$/gm)) {
     (m[1] === 'sum' ? sums : counts).set(m[2]!, Number(m[3]));
   }
-  return [...sums].map(([stage, sum]) => ({ stage, meanUs: (sum / Math.max(1, counts.get(stage) ?? 0)) * 1e6 }));
+  for (const m of text.matchAll(/^kguard_stage_seconds_bucket\{le="([^"]+)",route="tr",stage="([^"]+)"\} (\S+)$/gm)) {
+    const list = buckets.get(m[2]!) ?? [];
+    list.push({ le: Number(m[1]), n: Number(m[3]) });
+    buckets.set(m[2]!, list);
+  }
+  const quantile = (stage: string, q: number): number => {
+    const list = (buckets.get(stage) ?? []).sort((a, b) => a.le - b.le);
+    const total = counts.get(stage) ?? 0;
+    return (list.find((b) => b.n >= q * total)?.le ?? Number.NaN) * 1e6;
+  };
+  return [...sums].map(([stage, sum]) => ({
+    stage,
+    meanUs: (sum / Math.max(1, counts.get(stage) ?? 0)) * 1e6,
+    p50Us: quantile(stage, 0.5),
+    p99Us: quantile(stage, 0.99),
+  }));
 }
 
 async function main(): Promise<void> {
@@ -118,8 +134,11 @@ async function main(): Promise<void> {
     console.log(`broker tokens issued ${String(simStats.tokensIssued)}, revoked ${String(simStats.tokensRevoked)} (warm-up included)`);
     // CPU per call holds on a busy machine where throughput does not: its inverse ratio is the saturation ratio on an idle one.
     console.log(`bare/guard CPU per call: ${Math.round((results.bareCpu! / results.guardCpu!) * 100) / 100}`);
-    console.log('\nmean time per stage (tr route, warm-up included):');
-    for (const row of await stageMeans(`${guard.adminUrl}/metrics`)) console.log(`${row.meanUs.toFixed(0).padStart(8)} us  ${row.stage}`);
+    console.log('\ntime per stage (tr route, warm-up included):');
+    console.log('    mean   p50<=   p99<=  (us)');
+    for (const row of await stageTimes(`${guard.adminUrl}/metrics`)) {
+      console.log(`${[row.meanUs, row.p50Us, row.p99Us].map((v) => v.toFixed(0).padStart(8)).join('')}  ${row.stage}`);
+    }
     await guard.close();
     children.pop();
     const file = (await readdir(profDir)).find((f) => f.endsWith('.cpuprofile'));

@@ -6,6 +6,7 @@ import { ConfigError } from '../common/config.js';
 import type { AuditDurability } from './types.js';
 
 export type FsyncMode = 'group' | 'always' | 'none';
+export type FileWriteMode = 'inline' | 'pool';
 
 export interface FileSinkConfig {
   readonly type: 'file';
@@ -15,6 +16,15 @@ export interface FileSinkConfig {
   readonly rotateMs: number;
   readonly fsync: FsyncMode;
   readonly groupCommitMs: number;
+  /**
+   * Where a batch is written: 'inline' on the event loop's thread (a page-cache
+   * append, about 16 us against a thread-pool round trip of 90 us at the median
+   * and 0.8 ms at p99), or 'pool' on libuv's thread pool, for a file system whose
+   * writes can stall (a hard-mounted NFS): there a stall cannot freeze the process,
+   * audit.sinkTimeoutMs refuses calls and /readyz says why. fdatasync always runs
+   * on the pool.
+   */
+  readonly write: FileWriteMode;
   /** Appends waiting for the next batch; beyond this, appends are refused. */
   readonly maxQueue: number;
 }
@@ -145,7 +155,7 @@ export function parseAuditConfig(raw: unknown, dataDir: string): AuditConfig {
     let sink: SinkConfig;
     switch (s.type) {
       case 'file': {
-        const f = new Reader(s, where, ['type', 'id', 'dir', 'rotateBytes', 'rotateMs', 'fsync', 'groupCommitMs', 'maxQueue']);
+        const f = new Reader(s, where, ['type', 'id', 'dir', 'rotateBytes', 'rotateMs', 'fsync', 'groupCommitMs', 'write', 'maxQueue']);
         sink = {
           type: 'file',
           id: f.str('id', 'file', ID),
@@ -154,6 +164,7 @@ export function parseAuditConfig(raw: unknown, dataDir: string): AuditConfig {
           rotateMs: f.int('rotateMs', 24 * 3600 * 1000, 1000, 366 * 24 * 3600 * 1000),
           fsync: f.oneOf<FsyncMode>('fsync', 'group', ['group', 'always', 'none']),
           groupCommitMs: f.int('groupCommitMs', 2, 0, 1000),
+          write: f.oneOf<FileWriteMode>('write', 'inline', ['inline', 'pool']),
           maxQueue: f.int('maxQueue', 10_000, 1, 1_000_000),
         };
         break;

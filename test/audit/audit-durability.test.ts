@@ -92,41 +92,44 @@ if (childDir) {
     await a.close();
   });
 
-  t.test('mixed durability: one chain in append order, every fsync ack already synced', async (t) => {
-    const env = await auditEnv({ checkpoint: { everyRecords: 37 } });
-    t.teardown(env.cleanup);
-    const a = await env.open();
-    const notSynced: number[] = [];
-    const acks = await Promise.all(
-      Array.from({ length: 300 }, (_, i) => {
-        const durability: AuditDurability = i % 3 === 0 ? 'fsync' : 'write';
-        return a.append({ type: 'call.intent', requestId: `m${i}` }, { durability }).then((ack) => {
-          if (durability === 'fsync' && a.status()[0]!.syncedSeq! < ack.seq) notSynced.push(ack.seq);
-          return ack;
-        });
-      }),
-    );
-    t.same(
-      acks.map((x) => x.seq),
-      Array.from({ length: 300 }, (_, i) => i + 1),
-      'seq follows append order',
-    );
-    t.same(notSynced, [], 'no fsync ack before its fdatasync');
-    const recorded = (await lines(env.logDir)).map((l) => JSON.parse(l) as { seq: number; hash: string; data: { requestId: string } });
-    t.same(
-      recorded.map((r) => r.data.requestId),
-      Array.from({ length: 300 }, (_, i) => `m${i}`),
-      'lines in chain order',
-    );
-    t.same(
-      recorded.map((r) => r.hash),
-      acks.map((x) => x.hash),
-    );
-    await a.close();
-    const report = await verifyLog(env.logDir, { publicKeyFile: path.join(env.dataDir, 'audit-signing.pub') });
-    t.ok(report.ok, report.failure?.reason ?? 'the log verifies');
-    t.equal(report.uncoveredRecords, 0);
-  });
+  // Inline writes (the default) and writes on the thread pool keep the same chain and fail closed the same way.
+  for (const write of ['inline', 'pool'] as const) {
+    t.test(`mixed durability, write: ${write}: one chain in append order, every fsync ack already synced`, async (t) => {
+      const env = await auditEnv({ sinks: [{ type: 'file', write }], checkpoint: { everyRecords: 37 } });
+      t.teardown(env.cleanup);
+      const a = await env.open();
+      const notSynced: number[] = [];
+      const acks = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => {
+          const durability: AuditDurability = i % 3 === 0 ? 'fsync' : 'write';
+          return a.append({ type: 'call.intent', requestId: `m${i}` }, { durability }).then((ack) => {
+            if (durability === 'fsync' && a.status()[0]!.syncedSeq! < ack.seq) notSynced.push(ack.seq);
+            return ack;
+          });
+        }),
+      );
+      t.same(
+        acks.map((x) => x.seq),
+        Array.from({ length: 300 }, (_, i) => i + 1),
+        'seq follows append order',
+      );
+      t.same(notSynced, [], 'no fsync ack before its fdatasync');
+      const recorded = (await lines(env.logDir)).map((l) => JSON.parse(l) as { seq: number; hash: string; data: { requestId: string } });
+      t.same(
+        recorded.map((r) => r.data.requestId),
+        Array.from({ length: 300 }, (_, i) => `m${i}`),
+        'lines in chain order',
+      );
+      t.same(
+        recorded.map((r) => r.hash),
+        acks.map((x) => x.hash),
+      );
+      await a.close();
+      const report = await verifyLog(env.logDir, { publicKeyFile: path.join(env.dataDir, 'audit-signing.pub') });
+      t.ok(report.ok, report.failure?.reason ?? 'the log verifies');
+      t.equal(report.uncoveredRecords, 0);
+    });
+  }
 
   t.test('bad durability is refused and changes nothing; the config default applies', async (t) => {
     const env = await auditEnv({ durability: { default: 'write' }, sinks: [{ type: 'file', groupCommitMs: 1000 }], checkpoint: { everyMs: 600_000 } });
@@ -144,22 +147,24 @@ if (childDir) {
     t.equal(parseAuditConfig(undefined, '/d').durability.default, 'fsync');
   });
 
-  t.test("a failed write still rejects a 'write' append (fail closed)", async (t) => {
-    const env = await auditEnv({ sinks: [{ type: 'file', rotateBytes: 4096 }] });
-    t.teardown(env.cleanup);
-    const a = await env.open();
-    let seq = 0;
-    // Fill the first file past rotateBytes; the next record rotates into a file that cannot take it.
-    for (;;) {
-      seq = (await a.append({ type: 'call.intent', pad: 'x'.repeat(200) }, { durability: 'write' })).seq;
-      if ((await stat(path.join(env.logDir, logFileName(1)))).size >= 4096) break;
-    }
-    await symlink('/dev/full', path.join(env.logDir, logFileName(seq + 1)));
-    const err = await a.append({ type: 'call.intent', requestId: 'lost' }, { durability: 'write' }).catch((e: unknown) => e);
-    t.ok(isGuardError(err) && err.code === 'KG6001', `rejected with KG6001 (${String(err)})`);
-    t.match(a.status()[0], { up: false });
-    await t.rejects(a.health(), { code: 'KG6001' });
-  });
+  for (const write of ['inline', 'pool'] as const) {
+    t.test(`write: ${write}: a failed write still rejects a 'write' append (fail closed)`, async (t) => {
+      const env = await auditEnv({ sinks: [{ type: 'file', rotateBytes: 4096, write }] });
+      t.teardown(env.cleanup);
+      const a = await env.open();
+      let seq = 0;
+      // Fill the first file past rotateBytes; the next record rotates into a file that cannot take it.
+      for (;;) {
+        seq = (await a.append({ type: 'call.intent', pad: 'x'.repeat(200) }, { durability: 'write' })).seq;
+        if ((await stat(path.join(env.logDir, logFileName(1)))).size >= 4096) break;
+      }
+      await symlink('/dev/full', path.join(env.logDir, logFileName(seq + 1)));
+      const err = await a.append({ type: 'call.intent', requestId: 'lost' }, { durability: 'write' }).catch((e: unknown) => e);
+      t.ok(isGuardError(err) && err.code === 'KG6001', `rejected with KG6001 (${String(err)})`);
+      t.match(a.status()[0], { up: false });
+      await t.rejects(a.health(), { code: 'KG6001' });
+    });
+  }
 
   t.test("kill -9 keeps every 'write' record; a power loss loses only what was not fsynced", async (t) => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-audit-durability-'));

@@ -2,12 +2,14 @@
 // the tail since the last checkpoint is re-walked and a torn final write is
 // sealed by a recovery record, never dropped), and two decoupled steps per
 // record: a write loop that appends queued records in chain order, one
-// write() per batch, and a group fsync that runs beside it. 'write' appends
+// write() per batch (inline on the loop's thread, or on the thread pool where
+// writes can stall: cfg.write), and a group fsync that runs beside it. 'write' appends
 // resolve after the write, 'fsync' appends after an fdatasync started once
 // their write completed; so a query never waits behind an order's fsync, and
 // an order's record is on disk before it is forwarded.
 // Recovery (the walk on open) is in file-recovery.ts and the group fsync in
 // file-sync.ts; this file owns the file handle, the write loop and rotation.
+import { writeSync } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -194,6 +196,14 @@ export class FileSink implements AuditSink {
     this.fileBytes += buf.length;
   }
 
+  /** A batch written on the event loop's thread (write: inline): no thread-pool round trip. */
+  private writeAllInline(buf: Buffer): void {
+    const fd = this.fh!.fd;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    this.fileBytes += buf.length;
+  }
+
   async append(body: RecordBody, opts: SinkAppendOptions): Promise<AuditAck> {
     if (this.closed) throw new GuardError('KG6001', `${this.id}: closed`);
     if (!this.isUp) {
@@ -244,7 +254,8 @@ export class FileSink implements AuditSink {
       await this.rotate(batch[0]!.record.seq);
     }
     const buf = Buffer.from(batch.length === 1 ? batch[0]!.line : batch.map((p) => p.line).join(''));
-    await this.writeAll(buf);
+    if (this.cfg.write === 'inline') this.writeAllInline(buf);
+    else await this.writeAll(buf);
     this.sync.writtenSeq = batch[batch.length - 1]!.record.seq;
     const { metrics } = this.deps;
     metrics.batchSize.observe({ sink: this.id }, batch.length);
