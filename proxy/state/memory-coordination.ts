@@ -43,8 +43,15 @@ export function memoryCoordination(d: MemoryData): MemoryCoordination {
       assertOpen();
       const r = normaliseSlot(req);
       const t = now();
-      const window = trimZset(r.key, zsetEntry(r.key, t), t - r.windowMs);
-      if (window?.members.has(r.id)) throw new GuardError('KG7002', 'slot id is already in the window');
+      // Trimming only lowers the count, so below the limit it cannot change the answer: the
+      // window is swept when it is full, not on every take (a key at thousands of calls a second
+      // would otherwise scan them all per call). It stays bounded by the limit either way.
+      const cutoff = t - r.windowMs;
+      const untrimmed = zsetEntry(r.key, t);
+      const window = untrimmed && untrimmed.members.size >= r.limit ? trimZset(r.key, untrimmed, cutoff) : untrimmed;
+      const held = window?.members.get(r.id);
+      if (held !== undefined && held > cutoff) throw new GuardError('KG7002', 'slot id is already in the window');
+      if (held !== undefined) window!.members.delete(r.id);
       const pause = live(r.pauseKey, t);
       if (pause) return { granted: false, retryAfterMs: pause.expiresAt === NO_EXPIRY ? r.windowMs : Math.max(1, pause.expiresAt - t) };
       const count = window?.members.size ?? 0;

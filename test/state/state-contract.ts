@@ -379,6 +379,19 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     t.ok(none.retryAfterMs >= 1, 'and still names a retry');
   });
 
+  withStore('slots: slots that left the window count for nothing and free their ids, swept or not', async (t, s, clock) => {
+    const keys = slotKeys();
+    const req = (id: string) => ({ ...keys, limit: 3, windowMs: W, holdMs: 0, id });
+    t.equal((await s.takeSlot(req('a'))).granted, true);
+    await clock.advance(W + W / 2);
+    // 'a' has left the window; the window is below its limit, so a store may not have swept it yet.
+    t.equal((await s.takeSlot(req('b'))).granted, true);
+    await rejectsCode(t, s.takeSlot(req('b')), 'KG7002', 'an id still in the window is refused');
+    t.equal((await s.takeSlot(req('a'))).granted, true, 'the id of a slot that left the window is taken again');
+    t.equal((await s.takeSlot(req('c'))).granted, true, 'b, a and c: three live slots');
+    t.equal((await s.takeSlot(req('d'))).granted, false, 'the fourth is refused: the old a counted for nothing, the new a counts');
+  });
+
   withStore('slots: an unsettled slot is held; settling frees it windowMs after the settle, never earlier', async (t, s, clock) => {
     const keys = slotKeys();
     const hold = W * 20;
