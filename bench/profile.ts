@@ -99,9 +99,13 @@ async function main(): Promise<void> {
     children.push(bare);
     // Kiwoom's call limits lifted (thousands of calls a second on one key measure the sidecar), its
     // token-issue pacing kept: with every limit off an idle moment revokes and the next call issues again.
-    const guardConfig = process.env.BENCH_LIMITS_OFF
-      ? undefined
-      : { upstream: { target: 'custom', url: sim.url, limits: { queriesPerSecond: 10_000, ordersPerSecond: 10_000, maxQueuePerKey: 10_000 } } };
+    // BENCH_GUARD_CONFIG (a JSON object) is merged over it, e.g. '{"audit":{"sinks":[{"type":"file","groupCommitMs":0}]}}'.
+    const guardConfig = {
+      ...(process.env.BENCH_LIMITS_OFF
+        ? {}
+        : { upstream: { target: 'custom', url: sim.url, limits: { queriesPerSecond: 10_000, ordersPerSecond: 10_000, maxQueuePerKey: 10_000 } } }),
+      ...(JSON.parse(process.env.BENCH_GUARD_CONFIG ?? '{}') as Record<string, unknown>),
+    };
     const logLevel = process.env.BENCH_LOG_LEVEL ?? 'info';
     const guard = await startChild('guard', { type: 'start', ...creds, simUrl: sim.url, logLevel, guardConfig }, ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
     children.push(guard);

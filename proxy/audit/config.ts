@@ -163,7 +163,7 @@ export function parseAuditConfig(raw: unknown, dataDir: string): AuditConfig {
           rotateBytes: f.int('rotateBytes', 64 * 1024 * 1024, 4096, 2 ** 40),
           rotateMs: f.int('rotateMs', 24 * 3600 * 1000, 1000, 366 * 24 * 3600 * 1000),
           fsync: f.oneOf<FsyncMode>('fsync', 'group', ['group', 'always', 'none']),
-          groupCommitMs: f.int('groupCommitMs', 2, 0, 1000),
+          groupCommitMs: f.int('groupCommitMs', 0, 0, 1000),
           write: f.oneOf<FileWriteMode>('write', 'inline', ['inline', 'pool']),
           maxQueue: f.int('maxQueue', 10_000, 1, 1_000_000),
         };

@@ -131,6 +131,26 @@ if (childDir) {
     });
   }
 
+  t.test('group commit at its default (no delay): a lone fsync record waits for one fsync; records written meanwhile share one', async (t) => {
+    const env = await auditEnv({ checkpoint: { everyMs: 600_000, everyRecords: 100_000 } });
+    t.teardown(env.cleanup);
+    const a = await env.open();
+    const fsyncs = async () => {
+      const m = (await env.registry.getSingleMetric('kguard_audit_fsync_seconds')!.get()).values;
+      return m.find((v) => (v as { metricName?: string }).metricName === 'kguard_audit_fsync_seconds_count')?.value ?? 0;
+    };
+    const before = await fsyncs();
+    const lone = await a.append({ type: 'call.intent', requestId: 'lone' }, { durability: 'fsync' });
+    t.equal(a.status()[0]!.syncedSeq, lone.seq, 'acked once synced');
+    t.equal((await fsyncs()) - before, 1, 'one fsync for one record');
+    const mid = await fsyncs();
+    const acks = await Promise.all(Array.from({ length: 200 }, (_, i) => a.append({ type: 'call.intent', requestId: `g${i}` }, { durability: 'fsync' })));
+    const used = (await fsyncs()) - mid;
+    t.ok(used >= 1 && used < 200, `200 records, ${used} fsyncs`);
+    t.equal(a.status()[0]!.syncedSeq, acks.at(-1)!.seq);
+    await a.close();
+  });
+
   t.test('bad durability is refused and changes nothing; the config default applies', async (t) => {
     const env = await auditEnv({ durability: { default: 'write' }, sinks: [{ type: 'file', groupCommitMs: 1000 }], checkpoint: { everyMs: 600_000 } });
     t.teardown(env.cleanup);

@@ -187,7 +187,7 @@ t.test('redis-stream sink chains records in Redis, bounded, and resumes', async 
 t.test('config: defaults and clear errors', async (t) => {
   const c = parseAuditConfig(undefined, '/data');
   t.equal(c.sinks.length, 1);
-  t.match(c.sinks[0], { type: 'file', dir: '/data/audit', fsync: 'group', groupCommitMs: 2, write: 'inline' });
+  t.match(c.sinks[0], { type: 'file', dir: '/data/audit', fsync: 'group', groupCommitMs: 0, write: 'inline' });
   t.throws(() => parseAuditConfig({ sinks: [{ type: 'file', write: 'async' }] }, '/d'), /audit\.sinks\[0\]\.write: must be one of inline, pool/);
   t.equal(c.signingKeyFile, '/data/audit-signing.key');
   t.equal(c.checkpoint.everyRecords, 1000);

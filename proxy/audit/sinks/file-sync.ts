@@ -39,7 +39,8 @@ export class GroupCommit {
   private waiters: SyncWaiter[] = [];
   private chain: Promise<void> = Promise.resolve();
   private inFlight = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending group commit (a timer or an immediate); undefined when none is pending. */
+  private cancelPending: (() => void) | undefined;
 
   constructor(private readonly host: GroupCommitHost) {}
 
@@ -57,13 +58,24 @@ export class GroupCommit {
     this.waiters.push(waiter);
   }
 
-  /** Group commit: the first waiter starts a timer; everything written until it fires shares one fdatasync. */
+  /**
+   * Group commit: the first waiter starts a timer; everything written until it fires shares one
+   * fdatasync, and so does everything written while a sync runs. A delay of 0 syncs on the next
+   * turn of the loop (setImmediate: setTimeout's floor is 1 ms).
+   */
   schedule(delayMs: number): void {
-    if (this.inFlight || this.timer || this.waiters.length === 0) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
+    if (this.inFlight || this.cancelPending || this.waiters.length === 0) return;
+    const fire = () => {
+      this.cancelPending = undefined;
       this.syncThrough().catch(() => undefined); // a failure has already rejected the waiters
-    }, delayMs);
+    };
+    if (delayMs > 0) {
+      const timer = setTimeout(fire, delayMs);
+      this.cancelPending = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(fire);
+      this.cancelPending = () => clearImmediate(immediate);
+    }
   }
 
   /** fdatasyncs everything written so far (one sync at a time) and releases the waiters it covers. */
@@ -86,8 +98,8 @@ export class GroupCommit {
   }
 
   cancelTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelPending?.();
+    this.cancelPending = undefined;
   }
 
   /** Settles once no sync is running or queued. */
