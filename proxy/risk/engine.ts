@@ -219,13 +219,21 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     const nowMs = timeOf(input);
     const key = baselineKey(input.botId);
     const json = await store.get(key);
-    // The cached object is the one assess() reads: learn into a fresh parse and swap it in once stored.
-    const baseline = parseBaseline(json, nowMs);
+    // The stored text unchanged since this process parsed it (no other replica learned since): learn
+    // into that object, sparing a parse of the whole document and a decode of the model per call.
+    // learnInto runs in one turn, so assess() never reads it half-learned; a failed store forgets it.
+    const hit = parsed.get(input.botId);
+    const baseline = json !== null && hit?.json === json ? hit.baseline : parseBaseline(json, nowMs);
     const x = assessedFeatures.get(input);
     learnInto(baseline, input, nowMs, cfg);
     if (x) baseline.model = forest.learn(modelState(baseline.model, cfg.model), x);
     const next = JSON.stringify(baseline);
-    await store.set(key, next, cfg.baselineTtlMs);
+    try {
+      await store.set(key, next, cfg.baselineTtlMs);
+    } catch (err) {
+      parsed.delete(input.botId);
+      throw err;
+    }
     remember(input.botId, next, baseline);
   }
 

@@ -11,6 +11,7 @@ import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput } from 
 import { createMemoryStore, createRedisStore } from '../../proxy/state/index.js';
 import type { Store } from '../../proxy/state/types.js';
 import { startRedis } from '../helpers/redis.js';
+import { GuardError } from '../../proxy/common/errors.js';
 
 const dims = FEATURES.length;
 const point = (v: number): number[] => Array.from({ length: dims }, () => v);
@@ -110,4 +111,48 @@ t.test('persisted with the baseline in Redis', async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.cleanup());
   await persistence(t, () => createRedisStore({ url: redis.url, logger: pino({ level: 'silent' }), registry: new Registry() }));
+});
+
+t.test('learning: replicas taking turns each learn into the stored document; a failed write forgets the local copy', async (t) => {
+  const start = seoulToEpoch('2026-01-05', 9, 0);
+  const config = parseRiskConfig({});
+  const store = createMemoryStore({ now: () => start });
+  t.teardown(() => store.close());
+  let failNextSet = false;
+  // The same store, whose next write fails (a Redis outage between the read and the write).
+  const flaky = new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'set' && failNextSet) {
+        failNextSet = false;
+        return () => Promise.reject(new GuardError('KG7001', 'injected'));
+      }
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+  const engine = (s: Store) => createRiskEngine({ config, store: s, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => start });
+  const a = engine(flaky);
+  const b = engine(store);
+  const call = (i: number): RiskInput => ({
+    botId: 'r1',
+    account: 'a1',
+    apiId: 'ka10001',
+    kind: 'query',
+    stkCd: '005930',
+    sourceIp: '10.0.0.5',
+    now: start + i * 60_000,
+  });
+  const storedCalls = async () => (JSON.parse((await store.get('risk:baseline:r1'))!) as { calls: number }).calls;
+  for (let i = 0; i < 10; i++) {
+    const e = i % 2 === 0 ? a : b;
+    await e.assess(call(i));
+    await e.learn(call(i), { allowed: true, completed: true });
+  }
+  t.equal(await storedCalls(), 10, 'no call lost or counted twice between the replicas');
+  failNextSet = true;
+  await a.assess(call(10));
+  await t.rejects(a.learn(call(10), { allowed: true, completed: true }), { code: 'KG7001' });
+  t.equal(await storedCalls(), 10, 'the failed write changed nothing stored');
+  await a.assess(call(11));
+  await a.learn(call(11), { allowed: true, completed: true });
+  t.equal(await storedCalls(), 11, 'the next learn starts from the store, not from the copy that counted the lost call');
 });
