@@ -11,38 +11,11 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { GuardError, toGuardError } from '../common/errors.js';
 import type { SlotResult, Store } from '../state/types.js';
-import type { ApiKind } from './types.js';
 import type { GovernorLimits } from '../common/kiwoom-limits.js';
-
-/** Which of Kiwoom's per-key limits a call counts against. */
-export type CallClass = 'query' | 'order' | 'token';
-/** Who goes first when a key's window is full. */
-export type CallPriority = 'lockdown' | 'cancel' | 'normal';
+import type { AdmitRequest, CallClass, CallPriority, LimitsSetting, Permit } from './governor-types.js';
 
 export { KIWOOM_LIMITS, type GovernorLimits } from '../common/kiwoom-limits.js';
-
-export type LimitsSetting = GovernorLimits | 'off';
-
-/** The class and priority of an upstream call of this kind. */
-export function classify(kind: ApiKind | undefined, lockdown = false): { cls: CallClass; priority: CallPriority } {
-  const cls: CallClass = kind === 'order' || kind === 'modify' || kind === 'cancel' ? 'order' : 'query';
-  const priority: CallPriority = lockdown ? 'lockdown' : kind === 'cancel' ? 'cancel' : 'normal';
-  return { cls, priority };
-}
-
-export interface Permit {
-  /** The call was answered (or failed): its slot frees windowMs from now. Idempotent. */
-  settle(): void;
-}
-
-export interface AdmitRequest {
-  /** The app key's keyed fingerprint. */
-  readonly key: string;
-  readonly cls: CallClass;
-  readonly priority: CallPriority;
-  readonly botId: string;
-  readonly signal?: AbortSignal;
-}
+export { classify, type AdmitRequest, type CallClass, type CallPriority, type LimitsSetting, type Permit } from './governor-types.js';
 
 interface Waiter {
   readonly botId: string;
@@ -54,6 +27,8 @@ interface Waiter {
   resolve(p: Permit): void;
   reject(e: unknown): void;
   done: boolean;
+  /** A look at the window found it full while this waiter waited: only then may its bound refuse it. */
+  sawFull: boolean;
 }
 
 interface Lane {
@@ -177,6 +152,7 @@ export class Governor {
         enqueuedAt: now,
         deadline: now + this.maxWait(req.cls, req.priority),
         done: false,
+        sawFull: false,
         resolve: (p) => {
           if (w.done) return;
           w.done = true;
@@ -301,8 +277,9 @@ export class Governor {
       while (lane.waiters.length > 0 && !this.closed) {
         const now = Date.now();
         for (const w of lane.waiters) {
-          // Every waiter is asked for at least once (a max wait of 0 means "only if free now").
-          if (w.deadline < now) {
+          // Every waiter is asked for at least once (a max wait of 0 means "only if free now"), however
+          // late the pump runs on a busy machine.
+          if (w.sawFull && w.deadline < now) {
             this.refused.inc({ class: lane.cls, reason: 'wait' });
             this.refuse(lane, w, limitError(Math.min(lastRetryMs, l.windowMs), 'no slot within the wait bound'));
           }
@@ -346,6 +323,7 @@ export class Governor {
           continue;
         }
         lastRetryMs = result.retryAfterMs;
+        for (const x of lane.waiters) x.sawFull = true;
         if (lane.waiters.every((x) => x.done)) break;
         // Look again when a slot may be free, when the first waiter's bound ends, or at once when a
         // local call is answered; a peer replica's answer is seen within one window at most.

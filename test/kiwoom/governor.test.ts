@@ -631,6 +631,28 @@ t.test('regression: a maxWait of 0 (allowed by config) refuses even when a slot 
   t.equal(a.state, 'granted', 'an empty window should grant a call that may not wait');
 });
 
+t.test('regression: a maxWait of 0 is asked once however late the pump gets to it (a busy machine)', async (t) => {
+  const inner = createMemoryStore();
+  // A slow window (a loaded machine, a slow Redis): the pump is still in a's take when b arrives.
+  const store: Store = {
+    ...inner,
+    takeSlot: async (req) => {
+      await new Promise((r) => setTimeout(r, 30));
+      return inner.takeSlot(req);
+    },
+  };
+  const gov = new Governor(limits({ queryMaxWaitMs: 0 }), { store, registry: new Registry(), logger });
+  t.teardown(async () => {
+    gov.close();
+    await inner.close();
+  });
+  const events: string[] = [];
+  const a = new Call('a', gov.admit({ key: 'k1', cls: 'query', priority: 'normal', botId: 'A' }), events);
+  const b = new Call('b', gov.admit({ key: 'k1', cls: 'query', priority: 'normal', botId: 'B' }), events);
+  await Promise.all([a.done, b.done]);
+  t.same([a.state, b.state], ['granted', 'granted'], 'both fit in the window: neither is refused unasked');
+});
+
 t.test('regression: rejectQueued over-counts kguard_governor_refused_total{reason=lockdown} across lanes', async (t) => {
   const { gov, events, registry } = rig(t, limits({ queriesPerSecond: 1, ordersPerSecond: 1 }));
   const req = (cls: 'query' | 'order') => ({ key: 'k1', cls, priority: 'normal' as const, botId: 'A' });
