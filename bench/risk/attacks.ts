@@ -233,8 +233,23 @@ export const ATTACKS: Readonly<Record<Family, FamilyDef>> = {
   },
 };
 
-/** Picks victims and a start day inside normal traffic, then builds one attack instance. */
+/** Redraws of victims and day for a plan that has no call to make (a bot flat overnight has nothing to sell one share of). */
+const MAX_REDRAWS = 20;
+
+/**
+ * Picks victims and a start day inside normal traffic, then builds one attack instance. A draw the variant
+ * cannot act on (no call at all) is drawn again from a child stream of the same generator, so every labelled
+ * scenario has calls to catch and the corpus stays one per seed; a scenario that could act at its first draw
+ * is exactly what it was before redraws existed.
+ */
 export function planAttack(rng: Rng, family: Family, variant: string, traces: readonly BotTrace[], m: MarketView): Plan & { start: number } {
+  let plan = drawAttack(rng, family, variant, traces, m);
+  for (let k = 1; plan.events.length === 0 && k <= MAX_REDRAWS; k++) plan = drawAttack(rng.fork(`redraw-${k}`), family, variant, traces, m);
+  if (plan.events.length === 0) throw new Error(`attack ${family}/${variant}: no victim and day it can act on in ${MAX_REDRAWS} draws`);
+  return plan;
+}
+
+function drawAttack(rng: Rng, family: Family, variant: string, traces: readonly BotTrace[], m: MarketView): Plan & { start: number } {
   const def = ATTACKS[family];
   const pool = traces.filter(def.eligible);
   const want = Math.min(def.victimCount(variant), pool.length);
