@@ -83,6 +83,8 @@ export interface RiskConfig extends FlowConfig {
     readonly burstAbsolutePerMinute: number;
     readonly cancelStormFactor: number;
     readonly cancelStormMinPerMinute: number;
+    /** Cancels/modifies the broker rejected (orders the bot does not have) in the last minute before cancel_storm scores on them alone. */
+    readonly cancelStormRejectedPerMinute: number;
     readonly rateAlpha: number;
     readonly rateWarmupMinutes: number;
     readonly modeSwitchOrderShare: number;
@@ -241,6 +243,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     'burstAbsolutePerMinute',
     'cancelStormFactor',
     'cancelStormMinPerMinute',
+    'cancelStormRejectedPerMinute',
     'rateAlpha',
     'rateWarmupMinutes',
     'modeSwitchOrderShare',
@@ -296,6 +299,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
       burstAbsolutePerMinute: num(pt, 'burstAbsolutePerMinute', pp, 600, 1, 1e7),
       cancelStormFactor: num(pt, 'cancelStormFactor', pp, 5, 1, 1000),
       cancelStormMinPerMinute: num(pt, 'cancelStormMinPerMinute', pp, 20, 1, 1e6),
+      cancelStormRejectedPerMinute: num(pt, 'cancelStormRejectedPerMinute', pp, 10, 1, 1e6),
       rateAlpha: num(pt, 'rateAlpha', pp, 0.1, 0.001, 1),
       rateWarmupMinutes: num(pt, 'rateWarmupMinutes', pp, 5, 0, 1e6, true),
       modeSwitchOrderShare: num(pt, 'modeSwitchOrderShare', pp, 0.02, 0, 1),

@@ -15,6 +15,8 @@ export interface LiveCounters {
   readonly callsPerMinute: number;
   /** Cancels and modifies in the last minute, sliding estimate. */
   readonly cancelsPerMinute: number;
+  /** This bot's cancels and modifies the broker rejected in the last minute (sliding; 0 for other kinds). */
+  readonly cancelsRejected: number;
   /** Distinct symbols sold in the current drain window, this call included. */
   readonly soldDistinct: number;
   /** KRW sold in the current drain window, this call included. */
@@ -210,9 +212,16 @@ const cancelStorm: Detector = (ctx) => {
   const r = ctx.baseline.cancelRate;
   const count = ctx.live.cancelsPerMinute;
   const typical = r.minutes < p.rateWarmupMinutes ? 0 : r.ewma;
-  const score = rateScore(count, typical, p.cancelStormFactor, p.cancelStormMinPerMinute);
+  const rate = rateScore(count, typical, p.cancelStormFactor, p.cancelStormMinPerMinute);
+  // Cancels and modifies the broker rejected: orders this bot does not have (made-up or stale order numbers).
+  // A bot racing a fill now and then is rejected once or twice; a minute of them is tampering or a runaway bot.
+  const rejected = ctx.live.cancelsRejected;
+  const min = p.cancelStormRejectedPerMinute;
+  const refused = rejected >= min ? clamp01(0.9 + (0.1 * (rejected - min)) / min) : 0;
+  const score = Math.max(rate, refused);
   if (score === 0) return undefined;
-  return { score, reason: `${Math.round(count)} cancels/modifies in the last minute vs usual ${r2(typical)}` };
+  const also = rejected >= 1 ? `; ${Math.round(rejected)} rejected by the broker in the last minute (scores 0.9 from ${min})` : '';
+  return { score, reason: `${Math.round(count)} cancels/modifies in the last minute vs usual ${r2(typical)}${also}` };
 };
 
 const modeSwitch: Detector = (ctx) => {

@@ -11,7 +11,7 @@ import { type Baseline, learnInto, normaliseIp, parseBaseline, symbolOf } from '
 import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type RiskConfig } from './config.js';
 import { herdAccounts } from './cross-tenant.js';
 import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
-import { features, hotCalls, liveCounters, newApis, noteAuthFailure } from './live.js';
+import { features, hotCalls, liveCounters, newApis, noteAuthFailure, noteRejectedCancel } from './live.js';
 import { createForest, modelState } from './model.js';
 import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel } from './types.js';
 
@@ -238,7 +238,12 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   }
 
   async function learn(input: RiskInput, outcome: { allowed: boolean; completed: boolean }): Promise<void> {
-    if (!cfg.enabled || !outcome.allowed || !outcome.completed) return;
+    if (!cfg.enabled || !outcome.allowed) return;
+    if (!outcome.completed) {
+      // Not learned; a cancel or modify the broker refused is counted for cancel_storm (the order was not there).
+      if ((input.kind === 'cancel' || input.kind === 'modify') && cfg.weights.cancel_storm > 0) await noteRejectedCancel(store, input.botId, timeOf(input));
+      return;
+    }
     const hot = hotKeys.get(input);
     if (hot) {
       hotKeys.delete(input);

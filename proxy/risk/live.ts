@@ -50,9 +50,10 @@ export async function liveCounters(
   const isCancel = input.kind === 'cancel' || input.kind === 'modify';
   const ip = normaliseIp(input.sourceIp);
   const sw = Math.floor(nowMs / cfg.stuffing.windowMs);
-  const [callsPerMinute, cancelsPerMinute, sources, readsToday, stuff, [soldDistinct, soldNotional]] = await Promise.all([
+  const [callsPerMinute, cancelsPerMinute, cancelsRejected, sources, readsToday, stuff, [soldDistinct, soldNotional]] = await Promise.all([
     slidingCount(store, `risk:rate:${bot}`, nowMs, true),
     isCancel ? slidingCount(store, `risk:cxl:${bot}`, nowMs, true) : Promise.resolve(0),
+    isCancel ? slidingCount(store, rejectedKey(bot), nowMs, false) : Promise.resolve(0),
     cfg.weights.shared_source > 0 ? sourceBots(store, cfg, ip, bot, nowMs) : Promise.resolve(0),
     input.kind === 'account' && cfg.weights.account_reads > 0 ? store.incr(`risk:reads:${bot}:${seoulParts(nowMs).date}`, 1, 2 * DAY_MS) : Promise.resolve(0),
     cfg.weights.stuffing > 0
@@ -63,6 +64,7 @@ export async function liveCounters(
   return {
     callsPerMinute,
     cancelsPerMinute,
+    cancelsRejected,
     soldDistinct,
     soldNotional,
     sourceBots: sources,
@@ -71,6 +73,13 @@ export async function liveCounters(
     stuffingGlobal: Number(stuff[1] ?? 0),
     stuffingThisBot: stuff[2] !== null,
   };
+}
+
+const rejectedKey = (bot: string): string => `risk:cxlrej:${bot}`;
+
+/** Counts a cancel or modify the broker rejected (learn() of a call that went out and did not complete), per minute. */
+export async function noteRejectedCancel(store: Store, botId: string, nowMs: number): Promise<void> {
+  await store.incr(`${rejectedKey(botId)}:${Math.floor(nowMs / 60_000)}`, 1, LIVE_TTL_MS);
 }
 
 /** Distinct never-used api-ids this bot called within the window (0 when this one is known: nothing is read). */
