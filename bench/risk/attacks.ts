@@ -174,13 +174,17 @@ export const ATTACKS: Readonly<Record<Family, FamilyDef>> = {
       const n = variant.startsWith('60') ? 60 : variant.startsWith('200') ? 200 : 40;
       const span = variant.startsWith('200') ? 5 * MIN : variant.startsWith('60') ? MIN : 2 * MIN;
       const t0 = at(day, usualMinute(rng, v!, day));
+      // The cancels name the victim's own recent orders (numbers an open-orders inquiry shows; the broker takes
+      // them): the storm is the rate. The modifies name orders the victim never had (the broker rejects them).
+      const own = v!.events.filter((e) => e.orderNo && e.t < t0).slice(-60);
       return Array.from({ length: n }, (_, k) => {
         const c = rng.pick(v!.symbols);
-        const no = String(9_000_000 + rng.int(0, 999_999));
+        const draw = rng.int(0, 999_999);
         const t = t0 + Math.round((k * span) / n);
-        return variant === '40-bad-modifies'
-          ? ev(v!, t, ip, API.modify, body.modify(c, no, v!.typicalQty, quote(rng, m.priceOf(c) * 0.7)))
-          : ev(v!, t, ip, API.cancel, body.cancel(c, no));
+        if (variant === '40-bad-modifies')
+          return ev(v!, t, ip, API.modify, body.modify(c, String(9_000_000 + draw), v!.typicalQty, quote(rng, m.priceOf(c) * 0.7)));
+        const o = own[draw % Math.max(1, own.length)];
+        return ev(v!, t, ip, API.cancel, o ? body.cancel(o.body.stk_cd!, o.orderNo!) : body.cancel(c, String(9_000_000 + draw)));
       });
     },
   },

@@ -57,7 +57,7 @@ export function buildCorpus(opts: CorpusOptions): { corpus: Corpus; labels: Labe
     .map(({ e, profile }) => {
       const id = nextId++;
       labelOf.set(id, { class: 'normal', profile, ...(e.note ? { note: e.note } : {}) });
-      return { id, t: e.t, bot: e.bot, sourceIp: e.sourceIp, apiId: e.apiId, body: e.body };
+      return { id, t: e.t, bot: e.bot, sourceIp: e.sourceIp, apiId: e.apiId, body: e.body, ...(e.orderNo ? { orderNo: e.orderNo } : {}) };
     });
 
   const scenarios: Scenario[] = [];

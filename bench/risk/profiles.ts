@@ -28,16 +28,17 @@ class Emitter {
   at(day: Day, minute: number): number {
     return day.midnight + Math.round(minute * MIN);
   }
-  call(t: number, apiId: string, b: Readonly<Record<string, string>>, note?: string): void {
-    this.events.push({ t, bot: this.ctx.bot.id, sourceIp: this.ip, apiId, body: b, ...(note ? { note } : {}) });
+  call(t: number, apiId: string, b: Readonly<Record<string, string>>, note?: string, orderNo?: string): void {
+    this.events.push({ t, bot: this.ctx.bot.id, sourceIp: this.ip, apiId, body: b, ...(note ? { note } : {}), ...(orderNo ? { orderNo } : {}) });
   }
-  /** A limit order at today's quote; returns the order number. */
+  /** A limit order at today's quote; returns the order number the broker answers it with. */
   order(t: number, side: 'buy' | 'sell', code: string, qty: number, note?: string): string {
     const px = quote(this.ctx.rng, this.ctx.m.priceOf(code));
-    this.call(t, side === 'buy' ? API.buy : API.sell, body.order(code, qty, px), note);
-    this.book[code] = Math.max(0, (this.book[code] ?? 0) + (side === 'buy' ? qty : -qty));
     this.ord += 1;
-    return String(1_000_000 + this.ctx.index * 100_000 + this.ord);
+    const no = String(1_000_000 + this.ctx.index * 100_000 + this.ord);
+    this.call(t, side === 'buy' ? API.buy : API.sell, body.order(code, qty, px), note, no);
+    this.book[code] = Math.max(0, (this.book[code] ?? 0) + (side === 'buy' ? qty : -qty));
+    return no;
   }
 }
 

@@ -3,7 +3,9 @@
 // builds the input from the event, holdings come from the bot's last balance
 // inquiry as in the risk stage, assess() scores, isHighRisk() locks down, a
 // score above the policy's step-up holds the call for approval, and learn()
-// runs only for calls that went out — exactly the after-stage's rule.
+// runs only for calls that went out — exactly the after-stage's rule — and
+// hears whether the simulated broker completed them (a modify or cancel of an
+// order number it never issued to the account is rejected).
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { lookupApi } from '../../proxy/kiwoom/catalogue.js';
@@ -109,6 +111,8 @@ export async function replay(corpus: Corpus, events: readonly CorpusEvent[], opt
   // baseline the sidecar records from a bot's own balance inquiry (after/holdings.ts).
   const positions = new Map(Object.entries(corpus.openingHoldings).map(([a, h]) => [a, new Map(Object.entries(h))]));
   const lastBalance = new Map<string, Map<string, number>>();
+  // Order numbers the broker issued per account: a modify or cancel of any other is rejected (return_code != 0).
+  const issued = new Map<string, Set<string>>();
   const halted = new Set<string>();
   const out: CallRecord[] = [];
   try {
@@ -149,7 +153,11 @@ export async function replay(corpus: Corpus, events: readonly CorpusEvent[], opt
         pos.set(code, Math.max(0, (pos.get(code) ?? 0) + (ev.apiId === API.buy ? q : -q)));
       }
       if (ev.apiId === API.balance) lastBalance.set(account, new Map(pos));
-      await engine.learn(input, { allowed: true, completed: true });
+      const mine = issued.get(account) ?? new Set<string>();
+      issued.set(account, mine);
+      if (ev.orderNo) mine.add(ev.orderNo);
+      const completed = (ev.apiId !== API.modify && ev.apiId !== API.cancel) || mine.has(ev.body.orig_ord_no ?? '');
+      await engine.learn(input, { allowed: true, completed });
     }
   } finally {
     await store.close();

@@ -12,6 +12,12 @@ export interface CorpusEvent {
   readonly sourceIp: string;
   readonly apiId: string;
   readonly body: Body;
+  /**
+   * A new order's number as the broker answers it (the sidecar reads ord_no from the response,
+   * server/pipeline/after/outcome.ts). The replay's simulated broker issues it when the order goes out,
+   * and rejects a modify or cancel of a number it never issued to the account.
+   */
+  readonly orderNo?: string;
 }
 
 export interface BotInfo {

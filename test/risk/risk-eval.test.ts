@@ -6,6 +6,7 @@
 import t from 'tap';
 import { buildCorpus, type CorpusOptions } from '../../bench/risk/corpus.js';
 import { evaluate } from '../../bench/risk/evaluate.js';
+import { API } from '../../bench/risk/market.js';
 import { createRng } from '../../bench/risk/prng.js';
 import { markdownTable, sweepSvg } from '../../bench/risk/report.js';
 import { FAMILIES, PROFILES } from '../../bench/risk/types.js';
@@ -52,9 +53,20 @@ t.test('corpus: same seed, same corpus; labels kept apart from events', async (t
   t.not(JSON.stringify(buildCorpus({ ...REDUCED, seed: 1718 }).corpus.traffic.slice(0, 50)), JSON.stringify(corpus.traffic.slice(0, 50)));
   const all = [...corpus.traffic, ...corpus.scenarios.flatMap((s) => s.events)];
   t.equal(
-    all.find((e) => JSON.stringify(Object.keys(e).sort()) !== JSON.stringify(EVENT_KEYS)),
+    all.find(
+      (e) =>
+        JSON.stringify(
+          Object.keys(e)
+            .filter((k) => k !== 'orderNo')
+            .sort(),
+        ) !== JSON.stringify(EVENT_KEYS),
+    ),
     undefined,
     'an event is time, bot, source, api-id, body (and its id)',
+  );
+  t.ok(
+    all.every((e) => e.orderNo === undefined || e.apiId === API.buy || e.apiId === API.sell),
+    "and a new order the broker's order number, nothing else",
   );
   t.equal(new Set(all.map((e) => e.id)).size, all.length, 'event ids are unique');
   t.equal(labels.events.size, all.length, 'every event has a label');
