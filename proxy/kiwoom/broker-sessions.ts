@@ -14,7 +14,7 @@ import { stopLinger, stopTimers } from './session-types.js';
 import { createSessionMetrics, type SessionMetrics } from './session-metrics.js';
 import { createRevoker, type RevokeWithRetry } from './revoke-retry.js';
 import { issueUnderLock } from './session-issue.js';
-import { cadenceLinger, noteCall } from './session-cadence.js';
+import { cadenceLinger, noteCall, noteRetire } from './session-cadence.js';
 import { listSessions, lockKey, recoverLeftovers, retireShared, sweepOnce, valueKey, type SweepContext } from './session-sweep.js';
 
 export type { BrokerLease, BrokerSessionDeps, BrokerSessionOptions, IssuePurpose, SessionInfo } from './session-types.js';
@@ -164,11 +164,8 @@ export class BrokerSessions {
   }
 
   private state(key: string): KeyState {
-    let k = this.keys.get(key);
-    if (!k) {
-      k = { key, shared: false, revokeWhenIdle: false, issues: [] };
-      this.keys.set(key, k);
-    }
+    const k = this.keys.get(key) ?? { key, shared: false, revokeWhenIdle: false, issues: [] };
+    if (!this.keys.has(key)) this.keys.set(key, k);
     return k;
   }
 
@@ -333,9 +330,10 @@ export class BrokerSessions {
     if (k.retiring) return;
     stopTimers(k);
     k.shared = false;
-    const run = async () => {
+    const run = async (started = Date.now()) => {
       const remaining = await this.deps.store.leaseRelease(valueKey(k.key), this.deps.replicaId);
       if (remaining === 0 && !g.dead) await this.retireShared(k.key, g.record.botId, g, k.lastRequestId);
+      noteRetire(k, Date.now() - started);
     };
     k.retiring = this.track(run())
       .catch((err) => {

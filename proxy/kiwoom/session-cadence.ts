@@ -2,7 +2,10 @@
 // (brokerTokens.cadenceLingerMs): the gap between a key's calls is tracked as
 // a moving average, and an idle token lingers 1.5 x that gap after the last
 // call, never more than the bound. Counted from the last call, so a key that
-// went quiet loses its token once that passes.
+// went quiet loses its token once that passes. Nor is it given up for less
+// than giving it up takes (the key's recent revoke time): a call arriving
+// while the revoke runs waits for it, and waiting lengthens the gaps, which
+// shortens the linger, so with a slow Kiwoom revoke every call would wait.
 import type { KeyState } from './session-types.js';
 
 /** Notes a call on the key: the gap since the previous one enters the moving average (each new gap counts half). */
@@ -14,8 +17,14 @@ export function noteCall(k: KeyState, now = Date.now()): void {
   k.lastCallAt = now;
 }
 
+/** Notes how long giving up the key's token took (release and revoke): the next call would have waited that long. */
+export function noteRetire(k: KeyState, ms: number): void {
+  k.retireMs = k.retireMs === undefined ? ms : (k.retireMs + ms) / 2;
+}
+
 /** How much longer to keep the key's idle token for its cadence (ms; 0 = not at all). */
 export function cadenceLinger(k: KeyState, now: number, boundMs: number): number {
   if (boundMs <= 0 || k.callGapMs === undefined || k.lastCallAt === undefined || k.callGapMs > boundMs) return 0;
-  return Math.max(0, k.lastCallAt + Math.min(boundMs, Math.ceil(k.callGapMs * 1.5)) - now);
+  const linger = Math.max(Math.ceil(k.callGapMs * 1.5), Math.ceil(k.retireMs ?? 0));
+  return Math.max(0, k.lastCallAt + Math.min(boundMs, linger) - now);
 }

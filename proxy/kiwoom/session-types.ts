@@ -82,6 +82,8 @@ export interface KeyState {
   /** When this replica last leased the key for a call, and the recent gap between such leases (moving average). */
   lastCallAt?: number;
   callGapMs?: number;
+  /** How long giving up the key's token recently took (moving average): the linger is not shorter. */
+  retireMs?: number;
 }
 
 /** This replica's copy no longer lingers (a new lease came, or it is being given up). */

@@ -48,3 +48,28 @@ t.test('cadenceLingerMs: 0 gives each token up when its call ends (re-issued for
   const issued = await paced(h, 10, 300);
   t.ok(issued >= 4, `${issued} tokens issued for 10 calls 300 ms apart (Kiwoom's issue limit keeps some)`);
 });
+
+t.test('a slow Kiwoom revoke: a pause shorter than the revoke takes does not give the token up (the next call would wait for it)', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  const token = await h.token();
+  await h.waitNoLiveTokens(10_000);
+  h.sim.faults.set({ revokeLatencyMs: 600 });
+  const call = async () => t.equal((await h.call('ka10001', QUOTE, { token })).json.return_code, 0);
+  // A lone call: no cadence yet, so its token is revoked at once, and the revoke is seen to take ~600 ms.
+  await call();
+  await h.waitNoLiveTokens(10_000);
+  // Then a cadence of ~60 ms for over a second (Kiwoom's issue limit would keep the token by itself
+  // within a second of two issues), and a 300 ms pause: past 1.5 x the gap, shorter than a revoke takes.
+  for (let i = 0; i < 20; i++) {
+    await call();
+    await sleep(60);
+  }
+  const { tokensIssued, tokensRevoked } = h.sim.stats();
+  await sleep(300);
+  await call();
+  t.equal(h.sim.stats().tokensRevoked, tokensRevoked, 'the pause kept the token');
+  t.equal(h.sim.stats().tokensIssued, tokensIssued, 'and the call after it needed no new one');
+  h.sim.faults.set({ revokeLatencyMs: 0 });
+  await h.waitNoLiveTokens(10_000);
+});
