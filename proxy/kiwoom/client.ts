@@ -49,6 +49,7 @@ export interface KiwoomClient {
 }
 
 const JSON_CT = 'application/json;charset=UTF-8';
+const NOT_REGISTERED = /\[8015[:\]]/;
 const SYSTEM_CA_FILES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
 
 /** The system CA store (Node ships its own bundle; operators expect the OS store they manage). */
@@ -205,6 +206,9 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
         body.fill(0);
       }
       const status = parseStatus(res.body);
+      // [8015] "not a registered token": Kiwoom no longer knows it (expired and purged, or forgotten).
+      // What a revoke is for is done; retrying would hold the key's next issue back for the whole budget.
+      if (res.status === 200 && status.return_code !== 0 && NOT_REGISTERED.test(String(status.return_msg ?? ''))) return;
       if (res.status !== 200 || status.return_code !== 0) {
         throw new GuardError('KG5001', `revoke refused: ${upstreamMessage(status, res.status)}`);
       }

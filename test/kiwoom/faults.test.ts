@@ -84,6 +84,29 @@ t.test('failing revoke is retried with backoff until it succeeds, off the bot cr
   t.pass('nothing outstanding');
 });
 
+t.test('a token Kiwoom no longer knows ([8015] on revoke) counts as revoked: no retries, the key is free at once', async (t) => {
+  const token = await h.token();
+  await h.waitNoLiveTokens(5000);
+  const failuresBefore = (await metric('kguard_broker_token_revoke_failures_total{final="false"}')) || 0;
+  // A cadence keeps the token between calls; then Kiwoom forgets its tokens (the simulator reset,
+  // the app registered again), so the sidecar's revoke at the end of the linger is refused [8015].
+  for (let i = 0; i < 3; i++) {
+    t.equal((await h.call('ka10001', { stk_cd: '005930' }, { token })).json.return_code, 0);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  h.sim.reset();
+  h.sim.registerApp({
+    appKey: CANARY.appKey,
+    secretKey: CANARY.secretKey,
+    accountNo: CANARY.account,
+    cash: 500_000_000,
+    holdings: [{ stkCd: '005930', qty: 1000, avgPrice: 70_000 }],
+  });
+  await waitFor(async () => (await metric('kguard_broker_tokens_outstanding')) === 0, 5_000, 'the token given up');
+  t.equal(((await metric('kguard_broker_token_revoke_failures_total{final="false"}')) || 0) - failuresBefore, 0, 'no revoke retried');
+  t.equal((await h.call('ka10001', { stk_cd: '005930' }, { token })).json.return_code, 0, 'the next call gets a new token');
+});
+
 t.test('the bot disconnecting mid-call still ends in revocation', async (t) => {
   const token = await h.token();
   h.sim.faults.set({ latencyMs: 300 });
