@@ -151,6 +151,30 @@ if (childDir) {
     await a.close();
   });
 
+  t.test("inline: a turn's first record is written at once, the rest of the turn share one write", async (t) => {
+    const env = await auditEnv({ checkpoint: { everyMs: 600_000, everyRecords: 100_000 } });
+    t.teardown(env.cleanup);
+    const a = await env.open();
+    await new Promise((r) => setImmediate(r)); // a fresh turn
+    let turnEnded = false;
+    setImmediate(() => {
+      turnEnded = true;
+    });
+    const first = await a.append({ type: 'call.intent', requestId: 'now' }, { durability: 'write' });
+    t.notOk(turnEnded, 'acknowledged within the turn it was appended in');
+    t.equal((await lines(env.logDir)).length, first.seq, 'and in the file');
+    const rest = await Promise.all(Array.from({ length: 20 }, (_, i) => a.append({ type: 'call.intent', requestId: `r${i}` }, { durability: 'write' })));
+    t.same(
+      rest.map((x) => x.seq),
+      Array.from({ length: 20 }, (_, i) => first.seq + 1 + i),
+      'in chain order',
+    );
+    const batches = (await env.registry.getSingleMetric('kguard_audit_batch_records')!.get()).values;
+    const count = batches.find((v) => (v as { metricName?: string }).metricName === 'kguard_audit_batch_records_count')?.value ?? 0;
+    t.ok(count <= 4, `21 records in ${count} writes`);
+    await a.close();
+  });
+
   t.test('bad durability is refused and changes nothing; the config default applies', async (t) => {
     const env = await auditEnv({ durability: { default: 'write' }, sinks: [{ type: 'file', groupCommitMs: 1000 }], checkpoint: { everyMs: 600_000 } });
     t.teardown(env.cleanup);
