@@ -330,7 +330,8 @@ export class BrokerSessions {
     if (k.retiring) return;
     stopTimers(k);
     k.shared = false;
-    const run = async (started = Date.now()) => {
+    const run = async () => {
+      const started = Date.now();
       const remaining = await this.deps.store.leaseRelease(valueKey(k.key), this.deps.replicaId);
       if (remaining === 0 && !g.dead) await this.retireShared(k.key, g.record.botId, g, k.lastRequestId);
       noteRetire(k, Date.now() - started);

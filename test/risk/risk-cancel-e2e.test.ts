@@ -3,30 +3,19 @@
 // after-stage reports them (outcome not ok), and from the tenth rejected in a
 // minute the next modify is held for approval, cancel_storm naming the rejections.
 import t from 'tap';
-import { parseAuditConfig } from '../../proxy/audit/index.js';
 import { seoulToEpoch } from '../../proxy/risk/index.js';
 import { waitForRequestRecords } from '../helpers/audit-sidecar-log.js';
-import { startHarness, waitFor, type CallResult, type Harness } from '../helpers/harness.js';
+import { waitFor, type CallResult, type Harness } from '../helpers/harness.js';
+import { warmRiskHarness } from '../helpers/risk-setups.js';
 
 const code = (r: CallResult): string | undefined => /\[(KG\d{4})/.exec(String(r.json.return_msg ?? ''))?.[1];
 
-let fakeNow = seoulToEpoch('2026-01-05', 10, 0); // Monday 10:00 Seoul
+const clock = { now: seoulToEpoch('2026-01-05', 10, 0) }; // Monday 10:00 Seoul
 let h: Harness;
 let auditDir: string;
 
 t.before(async () => {
-  h = await startHarness({ clock: () => fakeNow, sim: { ideal: true }, config: { approval: { mode: 'pending' }, upstream: { limits: 'off' } } });
-  auditDir = parseAuditConfig({}, h.dataDir).sinks.find((s) => s.type === 'file')!.dir;
-  // Two days of ordinary daytime quotes and balance inquiries: a warm baseline.
-  const token = await h.token();
-  for (const day of ['2026-01-05', '2026-01-06']) {
-    for (let i = 0; i < 30; i++) {
-      fakeNow = seoulToEpoch(day, 10, 0) + i * 5 * 60_000;
-      const r =
-        i % 3 === 0 ? await h.call('kt00018', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { token }) : await h.call('ka10001', { stk_cd: '005930' }, { token });
-      if (r.json.return_code !== 0) throw new Error(`warm-up call refused: ${r.text}`);
-    }
-  }
+  ({ h, auditDir } = await warmRiskHarness(clock));
 });
 t.teardown(async () => {
   await h?.close();
@@ -36,12 +25,12 @@ t.test('modifies of orders the account never had: rejected by the broker, then h
   const token = await h.token();
   const results: CallResult[] = [];
   for (let k = 0; k < 11; k++) {
-    fakeNow = seoulToEpoch('2026-01-07', 10, 0) + k * 3_000;
+    clock.now = seoulToEpoch('2026-01-07', 10, 0) + k * 3_000;
     const body = { dmst_stex_tp: 'KRX', orig_ord_no: String(9_100_000 + k), stk_cd: '005930', mdfy_qty: '1', mdfy_uv: '70000' };
     const r = await h.call('kt10002', body, { token });
     results.push(r);
     // The after-stages run once the bot has its answer: a bot's next modify seconds later finds this one counted.
-    const key = `risk:cxlrej:${h.botId}:${Math.floor(fakeNow / 60_000)}`;
+    const key = `risk:cxlrej:${h.botId}:${Math.floor(clock.now / 60_000)}`;
     if (k < 10) await waitFor(async () => Number((await h.sidecar.parts.store.get(key)) ?? 0) >= k + 1, 3000, `rejection ${k + 1} counted`);
   }
   const first = results.slice(0, 10);

@@ -3,30 +3,14 @@
 // own, from cancelStormRejectedPerMinute a minute; the same calls accepted
 // stay under the rate threshold and score nothing.
 import t from 'tap';
-import pino from 'pino';
-import { Registry } from 'prom-client';
-import { createMemoryStore } from '../../proxy/state/index.js';
-import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskAssessment, type RiskInput } from '../../proxy/risk/index.js';
+import type { RiskAssessment, RiskInput } from '../../proxy/risk/index.js';
+import { RISK_START, riskEngineSetup, riskInput } from '../helpers/risk-setups.js';
 
 const DAY = 86_400_000;
-const START = seoulToEpoch('2026-01-05', 9, 0);
+const START = RISK_START;
 
-function setup() {
-  let clock = START;
-  const store = createMemoryStore({ now: () => clock });
-  const engine = createRiskEngine({ config: parseRiskConfig({}), store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => clock });
-  return { engine, at: (ms: number) => (clock = ms), close: () => store.close() };
-}
-
-const base = (over: Partial<RiskInput> & { now: number }): RiskInput => ({
-  botId: 'b1',
-  account: 'a1',
-  apiId: 'ka10001',
-  kind: 'query',
-  stkCd: '005930',
-  sourceIp: '10.0.0.5',
-  ...over,
-});
+const setup = riskEngineSetup;
+const base = riskInput;
 const modify = (now: number): RiskInput => base({ now, apiId: 'kt10002', kind: 'modify', qty: 20, price: 70_000 });
 const storm = (a: RiskAssessment) => a.contributions.find((c) => c.detector === 'cancel_storm');
 

@@ -6,12 +6,12 @@
 // back each detector's contribution and the decision for both requests.
 import t from 'tap';
 import { Agent } from 'undici';
-import { parseAuditConfig } from '../../proxy/audit/index.js';
 import type { AuditRecord } from '../../proxy/audit/record.js';
 import { seoulToEpoch } from '../../proxy/risk/index.js';
 import { cli } from '../cli/run-cli.js';
 import { readAuditRecords, waitForRequestRecords } from '../helpers/audit-sidecar-log.js';
-import { startHarness, waitFor, type CallResult, type Harness } from '../helpers/harness.js';
+import { waitFor, type CallResult, type Harness } from '../helpers/harness.js';
+import { warmRiskHarness } from '../helpers/risk-setups.js';
 
 const code = (r: CallResult): string | undefined => /\[(KG\d{4})/.exec(String(r.json.return_msg ?? ''))?.[1];
 const NEW_ADDRESS = '127.0.0.2';
@@ -30,25 +30,13 @@ interface Risk {
   model?: { score: number; weight: number; top: { feature: string; value: number; share: number }[] };
 }
 
-let fakeNow = seoulToEpoch('2026-01-05', 10, 0); // Monday 10:00 Seoul
+const clock = { now: seoulToEpoch('2026-01-05', 10, 0) }; // Monday 10:00 Seoul
 let h: Harness;
 let auditDir: string;
 const night = new Agent({ localAddress: NEW_ADDRESS });
 
 t.before(async () => {
-  // About the risk engine, not Kiwoom's limits: the idealised simulator, the governor off (the warm-up is quick).
-  h = await startHarness({ clock: () => fakeNow, sim: { ideal: true }, config: { approval: { mode: 'pending' }, upstream: { limits: 'off' } } });
-  auditDir = parseAuditConfig({}, h.dataDir).sinks.find((s) => s.type === 'file')!.dir;
-  // Two days of ordinary daytime quotes and balance inquiries from 127.0.0.1: a warm baseline.
-  const token = await h.token();
-  for (const day of ['2026-01-05', '2026-01-06']) {
-    for (let i = 0; i < 30; i++) {
-      fakeNow = seoulToEpoch(day, 10, 0) + i * 5 * 60_000;
-      const r =
-        i % 3 === 0 ? await h.call('kt00018', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { token }) : await h.call('ka10001', { stk_cd: '005930' }, { token });
-      if (r.json.return_code !== 0) throw new Error(`warm-up call refused: ${r.text}`);
-    }
-  }
+  ({ h, auditDir } = await warmRiskHarness(clock));
 });
 t.teardown(async () => {
   await night.close();
@@ -66,7 +54,7 @@ function line(c: Contribution): RegExp {
 
 /** A balance inquiry at 23:00 Seoul from the new address. */
 async function nightCall(minute: number): Promise<{ r: CallResult; id: string }> {
-  fakeNow = seoulToEpoch('2026-01-07', 23, minute);
+  clock.now = seoulToEpoch('2026-01-07', 23, minute);
   const r = await h.call('kt00018', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { dispatcher: night });
   return { r, id: String(r.headers['x-kguard-request-id']) };
 }

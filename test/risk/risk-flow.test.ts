@@ -3,32 +3,16 @@
 // grace) on the engine with a memory Store, and
 // `kguard risk explain`'s reading of an audit record.
 import t from 'tap';
-import pino from 'pino';
-import { Registry } from 'prom-client';
 import type { AuditRecord } from '../../proxy/audit/record.js';
 import { explanationOf, formatExplanation } from '../../proxy/cli/risk.js';
-import { createMemoryStore } from '../../proxy/state/index.js';
-import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskAssessment, type RiskInput } from '../../proxy/risk/index.js';
+import type { RiskAssessment, RiskInput } from '../../proxy/risk/index.js';
+import { RISK_START, riskEngineSetup, riskInput } from '../helpers/risk-setups.js';
 
 const DAY = 86_400_000;
-const START = seoulToEpoch('2026-01-05', 9, 0);
+const START = RISK_START;
 
-function setup(raw: Record<string, unknown> = {}) {
-  let clock = START;
-  const store = createMemoryStore({ now: () => clock });
-  const engine = createRiskEngine({ config: parseRiskConfig(raw), store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => clock });
-  return { engine, store, at: (ms: number) => (clock = ms), close: () => store.close() };
-}
-
-const base = (over: Partial<RiskInput> & { now: number }): RiskInput => ({
-  botId: 'b1',
-  account: 'a1',
-  apiId: 'ka10001',
-  kind: 'query',
-  stkCd: '005930',
-  sourceIp: '10.0.0.5',
-  ...over,
-});
+const setup = riskEngineSetup;
+const base = riskInput;
 const sell = (now: number, qty: number, holdingQty: number): RiskInput =>
   base({ now, apiId: 'kt10001', kind: 'order', side: 'sell', qty, price: 10_000, holdingQty });
 /** The balance inquiry the sell's holdingQty comes from (the position is read again before each learned sell). */
