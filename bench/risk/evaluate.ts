@@ -188,8 +188,9 @@ export async function evaluate(corpus: Corpus, labels: Labels, opts: EvaluateOpt
       attackCalls: attack.length,
       attackKrw: attack.reduce((a, r) => a + r.notional, 0),
       maxScore: Math.max(0, ...attack.map((r) => r.score)),
-      firstStepUp: firstCatch(attack, (r) => r.highRisk || r.score > stepUp),
-      firstLockdown: firstCatch(attack, (r) => r.highRisk),
+      // A call the bot makes after its lockdown is refused whichever call (attack or its own, escalated) locked it.
+      firstStepUp: firstCatch(attack, (r) => r.highRisk || r.outcome === 'halted' || r.score > stepUp),
+      firstLockdown: firstCatch(attack, (r) => r.highRisk || r.outcome === 'halted'),
       krwMovedTotal: attack.reduce((a, r) => a + moved(r), 0),
       topDetectors: Object.entries(det)
         .sort((a, b) => b[1] - a[1])

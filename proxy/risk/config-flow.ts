@@ -32,9 +32,16 @@ export interface FlowConfig {
   /**
    * Order size per side: robust z (log notional) where the score starts and reaches 1, both ways; and the size
    * envelope of new buys: learned buys before it judges, and the multiple of the largest learned buy (qty or KRW)
-   * at which it scores 1 (it starts above the largest). Size counts once: the stronger of the two.
+   * at which it scores 1 (it starts above the largest); learned buys before a second buy above it in one Seoul
+   * day scores 1 (a young envelope is topped often). Size counts once: the stronger of the two.
    */
-  readonly orderSize: { readonly zWarn: number; readonly zMax: number; readonly envelopeMinOrders: number; readonly envelopeFactor: number };
+  readonly orderSize: {
+    readonly zWarn: number;
+    readonly zMax: number;
+    readonly envelopeMinOrders: number;
+    readonly envelopeFactor: number;
+    readonly envelopeRepeatMinOrders: number;
+  };
   /** Account reads per Seoul day: at least `minPerDay` and `factor` times the learned busiest day. */
   readonly reads: { readonly minPerDay: number; readonly factor: number };
   /** Never-used api-ids within a window: scores from `minApis` distinct ids. */
@@ -49,7 +56,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
   const e = section(r.escalation, `${path}.escalation`, ['windowHours', 'after', 'followMinutes', 'followScore']);
   const ag = section(r.approvalGrace, `${path}.approvalGrace`, ['minutes']);
   const so = section(r.sellOff, `${path}.sellOff`, ['minSamples', 'rareShare', 'rareScore', 'firstSellMinOrders', 'minHoldingQty']);
-  const os = section(r.orderSize, `${path}.orderSize`, ['zWarn', 'zMax', 'envelopeMinOrders', 'envelopeFactor']);
+  const os = section(r.orderSize, `${path}.orderSize`, ['zWarn', 'zMax', 'envelopeMinOrders', 'envelopeFactor', 'envelopeRepeatMinOrders']);
   const rd = section(r.reads, `${path}.reads`, ['minPerDay', 'factor']);
   const ab = section(r.apiBreadth, `${path}.apiBreadth`, ['windowMinutes', 'minApis']);
   const st = section(r.stuffing, `${path}.stuffing`, ['windowMinutes', 'minBots', 'globalMinBots']);
@@ -59,6 +66,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
     zMax: num(os, 'zMax', `${path}.orderSize`, 4.5, 1, 100),
     envelopeMinOrders: num(os, 'envelopeMinOrders', `${path}.orderSize`, 5, 2, 10_000, true),
     envelopeFactor: num(os, 'envelopeFactor', `${path}.orderSize`, 1.5, 1.01, 100),
+    envelopeRepeatMinOrders: num(os, 'envelopeRepeatMinOrders', `${path}.orderSize`, 200, 2, 1e6, true),
   };
   if (orderSize.zMax <= orderSize.zWarn) orderSize.zMax = orderSize.zWarn + 1;
   return {

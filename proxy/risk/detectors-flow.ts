@@ -4,7 +4,8 @@
 // inquiries far above its busiest day, several never-used api-ids within the
 // hour, and credential stuffing seen across bots. Pure functions of the call,
 // the baseline and live counters, like detectors.ts.
-import { normaliseIp, notionalOf, positionOf, sellFracBin, soldFraction } from './baseline.js';
+import { seoulParts } from '../kiwoom/protocol/index.js';
+import { envelopeOn, envelopeRatio, normaliseIp, notionalOf, positionOf, sellFracBin, soldFraction } from './baseline.js';
 import type { DetectorContext, DetectorResult } from './detectors.js';
 import { clamp01, median, scaledMad } from './stats.js';
 
@@ -74,28 +75,31 @@ function sizeZ(ctx: DetectorContext): DetectorResult | undefined {
 
 /**
  * A buy above the largest this bot ever placed, by quantity or by KRW, each with one share of slack (so 6
- * shares after 5 is not 1.2x): from 0 at the largest to 1 at `envelopeFactor` times it. Sells are bounded by the position
- * and judged by the share of it sold (sell_off, drain), not here.
+ * shares after 5 is not 1.2x): from 0 at the largest to 1 at `envelopeFactor` times it. A buy above it when
+ * one already went out today scores 1 whatever its size, once the envelope holds `envelopeRepeatMinOrders`
+ * buys: the bar does not move until tomorrow (baseline.ts), and the same outsized buy again is a pattern, not
+ * a new high (a mature envelope is topped about once in as many buys as it holds). Sells are bounded by the position and judged
+ * by the share of it sold (sell_off, drain), not here.
  */
 function buyEnvelope(ctx: DetectorContext): DetectorResult | undefined {
   const { input, baseline: b, cfg } = ctx;
   if (input.kind !== 'order' || input.side !== 'buy' || b.calls < cfg.warmupCalls) return undefined;
-  const e = b.buyEnvelope;
-  const { envelopeMinOrders: minOrders, envelopeFactor: factor } = cfg.orderSize;
-  if (!e || e.orders < minOrders) return undefined;
+  const learned = b.buyEnvelope;
+  const { envelopeMinOrders: minOrders, envelopeFactor: factor, envelopeRepeatMinOrders: repeatFrom } = cfg.orderSize;
+  if (!learned || learned.orders < minOrders) return undefined;
+  const e = envelopeOn(learned, seoulParts(ctx.nowMs).date);
   const notional = notionalOf(input);
-  const byQty = input.qty !== undefined && e.maxQty > 0 ? input.qty / (e.maxQty + 1) : 0;
-  const slack = input.price ?? (notional !== undefined && input.qty ? notional / input.qty : 0);
-  const byKrw = notional !== undefined && e.maxNotional > 0 ? notional / (e.maxNotional + slack) : 0;
-  const ratio = Math.max(byQty, byKrw);
+  const { byQty, byKrw, ratio } = envelopeRatio(e, input.qty, notional, input.price);
   if (ratio <= 1) return undefined;
   const what =
     byQty >= byKrw
       ? `qty ${input.qty} is ${r2(byQty)}x the largest buy (${e.maxQty}, plus one share)`
       : `${Math.round(notional!)} KRW is ${r2(byKrw)}x the largest buy (${Math.round(e.maxNotional)} KRW, plus one share)`;
+  const repeat = e.above > 0 && learned.orders >= repeatFrom;
+  const again = repeat ? `; buy ${e.above + 1} above it today (scores 1 from the second)` : '';
   return {
-    score: clamp01((ratio - 1) / (factor - 1)),
-    reason: `buy ${what} of ${e.orders} learned buys (scores 1 from ${factor}x)`,
+    score: repeat ? 1 : clamp01((ratio - 1) / (factor - 1)),
+    reason: `buy ${what} of ${learned.orders} learned buys (scores 1 from ${factor}x)${again}`,
   };
 }
 

@@ -164,6 +164,42 @@ t.test('order_size envelope: a buy above the largest learned, by quantity (one s
   t.notOk(hit(await strict.engine.assess(buy(later, 400)), 'order_size'), 'six buys are under envelopeMinOrders 10');
 });
 
+t.test('order_size envelope: a buy above it waits a day to raise it; a second one above it that day scores 1', async (t) => {
+  const s = setup({ orderSize: { envelopeRepeatMinOrders: 6 } });
+  t.teardown(s.close);
+  // Six buys of 100-150 shares at 10,000 KRW (largest 150 shares, 1.5M KRW).
+  let n = 0;
+  await learn(
+    s.engine,
+    days(3, (d, k) => (k === 5 || k === 25 ? [buy(d + k * 600_000 + 1000, 100 + 10 * n++)] : [])),
+  );
+  const day4 = START + 3 * DAY + 3_600_000;
+  const first = hit(await s.engine.assess(buy(day4, 190)), 'order_size');
+  t.ok(first && first.score > 0.4 && first.score < 0.6, `190 shares: 1.26x the largest, partial (${first?.score})`);
+  await s.engine.learn(buy(day4, 190), { allowed: true, completed: true });
+  const again = hit(await s.engine.assess(buy(day4 + 60_000, 185)), 'order_size');
+  t.ok(again, 'the bar is still 150 today: 185 is above it');
+  t.equal(again!.score, 1, 'the second buy above it today');
+  t.match(again!.reason, /qty 185 is 1\.2\dx the largest buy \(150, plus one share\) of 7 learned buys .*; buy 2 above it today/);
+  t.notOk(hit(await s.engine.assess(buy(day4 + 120_000, 120)), 'order_size'), 'a usual buy the same day');
+  // The next Seoul day the first one has joined the envelope: 185 is within 190.
+  t.notOk(hit(await s.engine.assess(buy(day4 + DAY, 185)), 'order_size'), 'the next day the bar is 190');
+  await s.engine.learn(buy(day4 + DAY, 185), { allowed: true, completed: true });
+  t.notOk(hit(await s.engine.assess(buy(day4 + DAY + 60_000, 191)), 'order_size'), 'and stays so once that day learned a buy (one share of slack)');
+
+  const young = setup({ orderSize: { envelopeRepeatMinOrders: 200 } });
+  t.teardown(young.close);
+  n = 0;
+  await learn(
+    young.engine,
+    days(3, (d, k) => (k === 5 || k === 25 ? [buy(d + k * 600_000 + 1000, 100 + 10 * n++)] : [])),
+  );
+  await learn(young.engine, [buy(day4, 190)]);
+  const partial = hit(await young.engine.assess(buy(day4 + 60_000, 185)), 'order_size');
+  t.ok(partial && partial.score < 1, `seven buys are under envelopeRepeatMinOrders 200: judged by size alone (${partial?.score})`);
+  t.notMatch(partial!.reason, /above it today/);
+});
+
 t.test('order_size: far above or far below the usual notional on that side', async (t) => {
   const s = setup();
   t.teardown(s.close);
