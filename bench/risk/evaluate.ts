@@ -40,6 +40,22 @@ export interface ScenarioResult {
   readonly firstLockdown: { calls: number; seconds: number; krwMoved: number } | null;
   readonly krwMovedTotal: number;
   readonly topDetectors: readonly string[];
+  /** The highest score among the attack calls made before 1,000,000 KRW had moved: a lockdown threshold at or below it stops the scenario in time. */
+  readonly scoreBefore1M: number;
+}
+
+/**
+ * What stopping a scenario before 1,000,000 KRW moved would have cost, to first order (the same scores): the
+ * lockdown threshold it needed, and the normal calls at or above it (each one a lockdown of a bot at work).
+ */
+export interface MissCost {
+  readonly id: string;
+  readonly family: Family;
+  readonly variant: string;
+  readonly krwMoved: number;
+  readonly neededThreshold: number;
+  readonly normalCallsAtOrAbove: number;
+  readonly perBotWeek: number;
 }
 
 export interface NormalFigures {
@@ -82,6 +98,8 @@ export interface Results {
   readonly sweep: readonly SweepPoint[];
   /** The learned model in shadow: its scores on normal calls and attack calls (scored whatever its weight). */
   readonly model: ModelFigures;
+  /** Scenarios not stopped before 1,000,000 KRW at lockdown, and what stopping them would have cost. */
+  readonly misses: readonly MissCost[];
 }
 
 export interface ModelFigures {
@@ -192,6 +210,7 @@ export async function evaluate(corpus: Corpus, labels: Labels, opts: EvaluateOpt
       firstStepUp: firstCatch(attack, (r) => r.highRisk || r.outcome === 'halted' || r.score > stepUp),
       firstLockdown: firstCatch(attack, (r) => r.highRisk || r.outcome === 'halted'),
       krwMovedTotal: attack.reduce((a, r) => a + moved(r), 0),
+      scoreBefore1M: scoreBefore(attack, 1_000_000),
       topDetectors: Object.entries(det)
         .sort((a, b) => b[1] - a[1])
         .slice(0, 3)
@@ -222,7 +241,37 @@ export async function evaluate(corpus: Corpus, labels: Labels, opts: EvaluateOpt
     scenarios,
     sweep: sweep(normalRecords, scenarios),
     model: modelFigures(cfg.weights.model, normalModel, attackModel, scenarios),
+    misses: missCosts(normalRecords, scenarios),
   };
+}
+
+function scoreBefore(attack: readonly CallRecord[], krw: number): number {
+  let movedSoFar = 0,
+    best = 0;
+  for (const r of attack) {
+    if (movedSoFar >= krw) break;
+    best = Math.max(best, r.score);
+    movedSoFar += moved(r);
+  }
+  return best;
+}
+
+function missCosts(normal: readonly CallRecord[], scenarios: readonly ScenarioResult[]): MissCost[] {
+  const botDays = new Set(normal.map((r) => `${r.bot}|${seoulDate(r.t)}`)).size;
+  return scenarios
+    .filter((s) => !(s.firstLockdown && s.firstLockdown.krwMoved < 1_000_000))
+    .map((s) => {
+      const at = normal.filter((r) => r.score >= s.scoreBefore1M).length;
+      return {
+        id: s.id,
+        family: s.family,
+        variant: s.variant,
+        krwMoved: s.firstLockdown?.krwMoved ?? s.krwMovedTotal,
+        neededThreshold: s.scoreBefore1M,
+        normalCallsAtOrAbove: at,
+        perBotWeek: (7 * at) / Math.max(1, botDays),
+      };
+    });
 }
 
 function modelFigures(weight: number, normal: number[], attack: ReadonlyMap<string, number>, scenarios: readonly ScenarioResult[]): ModelFigures {

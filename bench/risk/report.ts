@@ -51,6 +51,22 @@ export function markdownTable(r: Results): string {
       `${m.addedOverLockdown}, at step-up: ${m.addedOverStepUp}.`,
   );
   lines.push('');
+  if (r.misses.length > 0) {
+    lines.push('### What the scenarios not stopped before 1M KRW would cost');
+    lines.push('');
+    lines.push(
+      'To first order (the same scores): the lockdown threshold that would have stopped each in time (the highest score among its calls ' +
+        'made before 1,000,000 KRW had moved), and how many normal calls score at or above it: each would lock a bot at work down.',
+    );
+    lines.push('');
+    lines.push('| scenario | family | variant | KRW moved | lockdown threshold needed | normal calls at or above | lockdowns per bot-week |');
+    lines.push('|---|---|---|---|---|---|---|');
+    for (const x of r.misses)
+      lines.push(
+        `| ${x.id} | ${x.family} | ${x.variant} | ${krw(x.krwMoved)} | ${x.neededThreshold.toFixed(2)} | ${x.normalCallsAtOrAbove.toLocaleString('en')} | ${x.perBotWeek.toFixed(2)} |`,
+      );
+    lines.push('');
+  }
   lines.push('### False positives on normal traffic');
   lines.push('');
   lines.push(`Step-ups per bot-week: ${n.stepUpsPerBotWeek.toFixed(3)} on average; the most in one bot's Seoul week (Mon-Sun): ${n.maxStepUpsInOneBotWeek}.`);

@@ -128,8 +128,21 @@ t.test('evaluation: labels never reach the engine; deterministic; every family r
     r1.sweep.every((p, i) => i === 0 || FAMILIES.every((f) => p.detection[f] <= r1.sweep[i - 1]!.detection[f])),
     'detection falls as the threshold rises',
   );
+  // Every scenario not stopped before 1M KRW at lockdown has its cost, and only those; the threshold it needed
+  // is at most its highest score, and the normal calls at or above it fall as the threshold rises.
+  const notStopped = r1.scenarios.filter((x) => !(x.firstLockdown && x.firstLockdown.krwMoved < 1_000_000)).map((x) => x.id);
+  t.same(
+    r1.misses.map((x) => x.id),
+    notStopped,
+  );
+  for (const x of r1.misses) {
+    const sc = r1.scenarios.find((y) => y.id === x.id)!;
+    t.ok(x.neededThreshold <= sc.maxScore, `${x.id}: needed ${x.neededThreshold} <= max ${sc.maxScore}`);
+    t.ok(x.normalCallsAtOrAbove <= r1.normal.calls);
+  }
   const md = markdownTable(r1);
   for (const f of FAMILIES) t.match(md, `| ${f} |`);
+  for (const x of r1.misses) t.match(md, `| ${x.id} | ${x.family} |`);
   const svg = sweepSvg(r1);
   t.equal(r1.engine, 'current');
   t.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
