@@ -27,6 +27,11 @@ export interface ApprovalServiceOptions {
   readonly registry: Registry;
   readonly logger: Logger;
   readonly now?: () => number;
+  /**
+   * Told of every refusal after it is recorded (the risk engine counts them toward lockdown). A failure here is
+   * logged and does not undo the refusal: refusing is the safe direction.
+   */
+  readonly onRefused?: (botId: string) => Promise<void>;
 }
 
 interface ApproverDoc {
@@ -206,6 +211,9 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       await store.hdel(K.open, rec.id);
       events.inc({ event: 'refused', level: rec.level });
       await store.publish(CHANNEL, rec.id);
+      await opts
+        .onRefused?.(rec.botId)
+        .catch((err) => logger.error({ err: String(err), approvalId: rec.id, botId: rec.botId }, 'refusal not counted by the risk engine'));
       return view(rec);
     },
 

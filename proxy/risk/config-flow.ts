@@ -8,9 +8,17 @@ export interface FlowConfig {
   /**
    * Sustained risk: `after` calls above step-up within `windowMs` lock the bot down. For `followMs` after a call above
    * step-up that the owner has not approved (awaiting approval, or refused), a call of that bot at alert level or above
-   * scores `followScore` more (noisy-OR: held too, and counted toward `after`); 0 = off.
+   * scores `followScore` more (noisy-OR: held too, and counted toward `after`); 0 = off. Once the owner (or an
+   * approver) has refused `refusedAfter` of the bot's held calls within `windowMs`, its next call above step-up
+   * locks it down: a refusal says the call was not theirs (0 = off).
    */
-  readonly escalation: { readonly windowMs: number; readonly after: number; readonly followMs: number; readonly followScore: number };
+  readonly escalation: {
+    readonly windowMs: number;
+    readonly after: number;
+    readonly followMs: number;
+    readonly followScore: number;
+    readonly refusedAfter: number;
+  };
   /**
    * After the owner approves a held call, calls from its address flagged by no detector beyond the approved call's
    * and scoring below admin are not held again for `windowMs` (0 = off): one approval per deliberate change, not one per order.
@@ -53,7 +61,7 @@ export interface FlowConfig {
 }
 
 export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowConfig {
-  const e = section(r.escalation, `${path}.escalation`, ['windowHours', 'after', 'followMinutes', 'followScore']);
+  const e = section(r.escalation, `${path}.escalation`, ['windowHours', 'after', 'followMinutes', 'followScore', 'refusedAfter']);
   const ag = section(r.approvalGrace, `${path}.approvalGrace`, ['minutes']);
   const so = section(r.sellOff, `${path}.sellOff`, ['minSamples', 'rareShare', 'rareScore', 'firstSellMinOrders', 'minHoldingQty']);
   const os = section(r.orderSize, `${path}.orderSize`, ['zWarn', 'zMax', 'envelopeMinOrders', 'envelopeFactor', 'envelopeRepeatMinOrders']);
@@ -75,6 +83,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       after: num(e, 'after', `${path}.escalation`, 3, 2, 1000, true),
       followMs: num(e, 'followMinutes', `${path}.escalation`, 60, 0, 24 * 60) * 60_000,
       followScore: num(e, 'followScore', `${path}.escalation`, 0.6, 0, 1),
+      refusedAfter: num(e, 'refusedAfter', `${path}.escalation`, 1, 0, 1000, true),
     },
     approvalGrace: { windowMs: num(ag, 'minutes', `${path}.approvalGrace`, 30, 0, 24 * 60) * 60_000 },
     sellOff: {

@@ -11,7 +11,7 @@ import { type Baseline, learnInto, normaliseIp, parseBaseline, symbolOf } from '
 import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type RiskConfig } from './config.js';
 import { herdAccounts } from './cross-tenant.js';
 import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
-import { features, hotCalls, liveCounters, newApis, noteAuthFailure, noteRejectedCancel } from './live.js';
+import { features, hotCalls, liveCounters, newApis, noteAuthFailure, noteRefused, noteRejectedCancel, refusedCalls } from './live.js';
 import { createForest, modelState } from './model.js';
 import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel } from './types.js';
 
@@ -171,13 +171,21 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       if (score > cfg.thresholds.stepUp) heldBy.set(input, [...new Set(contributions.map((c) => c.detector))]);
       if (follow && score > cfg.thresholds.stepUp) await store.set(followKey(input.botId), String(nowMs), cfg.escalation.followMs);
       if (cfg.weights.escalation > 0 && score > cfg.thresholds.stepUp && !input.approvalRetry) {
-        const { count: n, key } = await hotCalls(store, cfg, input.botId, nowMs);
+        const { after, refusedAfter, windowMs } = cfg.escalation;
+        const [{ count: n, key }, refused] = await Promise.all([
+          hotCalls(store, cfg, input.botId, nowMs),
+          refusedAfter > 0 ? refusedCalls(store, cfg, input.botId, nowMs) : Promise.resolve(0),
+        ]);
         hotKeys.set(input, key);
-        if (n >= cfg.escalation.after) {
+        const hours = windowMs / 3_600_000;
+        if (n >= after) {
+          add('escalation', 1, `call ${n} above step-up (${cfg.thresholds.stepUp}) within ${hours} h (threshold ${after})`);
+          score = combine();
+        } else if (refusedAfter > 0 && refused >= refusedAfter) {
           add(
             'escalation',
             1,
-            `call ${n} above step-up (${cfg.thresholds.stepUp}) within ${cfg.escalation.windowMs / 3_600_000} h (threshold ${cfg.escalation.after})`,
+            `call above step-up (${cfg.thresholds.stepUp}) after ${refused} of this bot's held calls were refused within ${hours} h (threshold ${refusedAfter})`,
           );
           score = combine();
         }
@@ -276,6 +284,9 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     learn,
     isHighRisk,
     noteAuthFailure: (botId, sourceIp, now) => noteAuthFailure(store, cfg, botId, sourceIp, now ?? clock()),
+    noteRefused: async (botId, now) => {
+      if (cfg.enabled && cfg.escalation.refusedAfter > 0 && cfg.weights.escalation > 0) await noteRefused(store, cfg, botId, now ?? clock());
+    },
     resetBaseline: async (botId) => {
       parsed.delete(botId);
       await store.del(baselineKey(botId));

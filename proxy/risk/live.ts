@@ -97,15 +97,31 @@ export function newApis(store: Store, cfg: RiskConfig, input: RiskInput, baselin
  * for calls that went out): only refused, pending or unheld calls escalate.
  */
 export async function hotCalls(store: Store, cfg: RiskConfig, botId: string, nowMs: number): Promise<{ count: number; key: string }> {
+  return windowCount(store, cfg, `risk:hot:${botId}`, nowMs, 1);
+}
+
+/** Records a held call of this bot its owner (or an approver) refused: what refusedAfter counts. */
+export async function noteRefused(store: Store, cfg: RiskConfig, botId: string, nowMs: number): Promise<void> {
+  await windowCount(store, cfg, `risk:refused:${botId}`, nowMs, 1);
+}
+
+/** Held calls of this bot refused within the escalation window (read on calls above step-up only). */
+export async function refusedCalls(store: Store, cfg: RiskConfig, botId: string, nowMs: number): Promise<number> {
+  return (await windowCount(store, cfg, `risk:refused:${botId}`, nowMs, 0)).count;
+}
+
+/** Adds `by` to this day's bucket of `prefix` and sums the buckets of the escalation window (one round trip). */
+async function windowCount(store: Store, cfg: RiskConfig, prefix: string, nowMs: number, by: number): Promise<{ count: number; key: string }> {
   const { windowMs } = cfg.escalation;
   const bucketMs = Math.min(DAY_MS, windowMs);
   const cur = Math.floor(nowMs / bucketMs);
   const n = Math.max(1, Math.ceil(windowMs / bucketMs));
+  const key = `${prefix}:${cur}`;
   const [mine, older] = await Promise.all([
-    store.incr(`risk:hot:${botId}:${cur}`, 1, windowMs + bucketMs),
-    n > 1 ? store.mget(Array.from({ length: n - 1 }, (_, i) => `risk:hot:${botId}:${cur - 1 - i}`)) : Promise.resolve([]),
+    by === 0 ? store.get(key).then((v) => Number(v ?? 0)) : store.incr(key, by, windowMs + bucketMs),
+    n > 1 ? store.mget(Array.from({ length: n - 1 }, (_, i) => `${prefix}:${cur - 1 - i}`)) : Promise.resolve([]),
   ]);
-  return { count: mine + older.reduce((a: number, v) => a + Number(v ?? 0), 0), key: `risk:hot:${botId}:${cur}` };
+  return { count: mine + older.reduce((a: number, v) => a + Number(v ?? 0), 0), key };
 }
 
 /** Records a failed bot secret for the stuffing detector (bounded cardinality: maxTracked members per window). */

@@ -76,6 +76,8 @@ export interface RiskEngine {
   isHighRisk(assessment: RiskAssessment): boolean;
   /** Records a failed bot secret (token exchange) for the cross-tenant stuffing detector. */
   noteAuthFailure(botId: string, sourceIp: string, now?: number): Promise<void>;
+  /** Records that a held call of this bot was refused (escalation.refusedAfter). */
+  noteRefused(botId: string, now?: number): Promise<void>;
   /** Deletes a bot's learned baseline (after a confirmed compromise, say). */
   resetBaseline(botId: string): Promise<void>;
 }

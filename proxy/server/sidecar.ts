@@ -208,6 +208,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       auditor,
       registry,
       logger: logger.child({ part: 'approval' }),
+      onRefused: (botId) => risk.noteRefused(botId),
     });
     closers.push(() => approvals.close());
     const botControl = createBotControl({ bots, sessions, brokerSessions, governor });

@@ -134,6 +134,28 @@ t.test('pending mode: KG3004 with the approval id, retry succeeds, replay on ano
   t.equal(w.h.sim.orders(CANARY.account).filter((o) => o.stkCd === '035420').length, 1, 'still exactly one order');
 });
 
+t.test('a refused hold: the next call of that bot above step-up locks it down (escalation.refusedAfter)', async (t) => {
+  const w = await world(t, 'pending');
+  const token = await w.h.token();
+  const first = await w.h.call('kt10000', STEP_UP_BUY, { token });
+  t.equal(code(first), 'KG3004', 'held');
+  const id = String(first.headers['x-kguard-approval-id']);
+  const refused = await w.h.admin('POST', `/admin/v1/approvals/${id}/refuse`, w.approver, { reason: 'not my order' });
+  t.equal(refused.status, 200, `refused: ${refused.json.status}`);
+  const retry = await w.h.call('kt10000', STEP_UP_BUY, { token, headers: { 'x-kguard-approval-id': id } });
+  t.equal(code(retry), 'KG3006', 'the refused call stays refused');
+
+  // Another never-traded symbol: a step-up on its own; after the refusal, a lockdown.
+  const next = await w.h.call('kt10000', { ...STEP_UP_BUY, stk_cd: '000660', ord_uv: '120000' }, { token });
+  t.equal(code(next), 'KG3008', `locked down: ${next.text}`);
+  t.notOk(
+    w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420' || o.stkCd === '000660'),
+    'neither order reached the broker',
+  );
+  const quote = await w.h.call('ka10001', { stk_cd: '005930' }, { token });
+  t.not(quote.json.return_code, 0, `the locked bot's ordinary calls are refused too: ${quote.text}`);
+});
+
 t.test('warm-up bot at sustained load is never held (through the sidecar)', async (t) => {
   // A bot with no history at 03:00 Seoul (outside sessions: an absolute rule fires) sends
   // orders as fast as 10 connections allow, the foundation benchmark's shape.

@@ -43,7 +43,7 @@ function recordingAuditor(): Auditor & { events: AuditEvent[]; failing: boolean 
   return a;
 }
 
-async function fixture(t: Test, raw: Record<string, unknown> = {}) {
+async function fixture(t: Test, raw: Record<string, unknown> = {}, onRefused?: (botId: string) => Promise<void>) {
   const dir = await mkdtemp(path.join(tmpdir(), 'kg-approval-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const provider = await createLocalKeyProvider({ masterKeyFile: path.join(dir, 'master.key') });
@@ -65,7 +65,8 @@ async function fixture(t: Test, raw: Record<string, unknown> = {}) {
   const now = () => Date.now() + offset;
   const config = parseApprovalConfig({ holdSeconds: 3600, stepUpTimeoutSeconds: 3600, adminTimeoutSeconds: 3600, ...raw });
   const make = (): ApprovalService => {
-    const s = createApprovalService({ config, store, sealer: createKeyProviderSealer(provider), auditor, registry: new Registry(), logger, now });
+    const hooks = onRefused ? { onRefused } : {};
+    const s = createApprovalService({ config, store, sealer: createKeyProviderSealer(provider), auditor, registry: new Registry(), logger, now, ...hooks });
     t.teardown(() => s.close());
     return s;
   };
@@ -178,6 +179,29 @@ t.test('refusal denies the held call', async (t) => {
   t.equal(await waiting, 'refused');
   await t.rejects(f.service.consume(ticket.id, ticket.callHash), { code: 'KG3006' });
   await t.rejects(f.service.approve(ticket.id, 'bob', f.code('bob')), { code: 'KG3006' });
+});
+
+t.test('a refusal is told to the risk engine (onRefused) after it is recorded; a failing hook does not undo it', async (t) => {
+  const told: string[] = [];
+  const f = await fixture(t, {}, async (botId) => {
+    told.push(botId);
+  });
+  const ticket = await f.service.request(call({ botId: 'bot7' }));
+  await f.service.approve((await f.service.request(call({ botId: 'bot8' }))).id, 'alice', Buffer.from(f.code('alice')));
+  t.same(told, [], 'an approval tells nothing');
+  await f.service.refuse(ticket.id, 'alice', 'not me');
+  t.same(told, ['bot7']);
+
+  const broken = await fixture(t, {}, async () => {
+    throw new Error('store down');
+  });
+  const held = await broken.service.request(call({ botId: 'bot9' }));
+  const v = await broken.service.refuse(held.id, 'alice', 'not me');
+  t.equal(v.status, 'refused', 'the refusal stands');
+  t.ok(
+    broken.logLines.some((l) => l.includes('refusal not counted by the risk engine') && l.includes('bot9')),
+    'and the operator sees why it was not counted',
+  );
 });
 
 t.test('time-out denies, and late approvals are refused', async (t) => {

@@ -284,6 +284,27 @@ t.test('escalation: the third call above step-up locks down unless the owner app
   t.ok(hit(await s3.engine.assess(odd(6)), 'escalation'), 'the third new one escalates');
 });
 
+t.test('escalation after a refusal: the next call above step-up locks down once the owner refused a held one', async (t) => {
+  const night = START + 2 * DAY + 14 * 3_600_000; // 23:00 Seoul, from a new address: held, not locked
+  const odd = (i: number) => base({ now: night + i * 60_000, sourceIp: '203.0.113.9', apiId: 'kt00018', kind: 'account', stkCd: undefined });
+  const run = async (raw: Record<string, unknown>, refuse: boolean) => {
+    const s = setup(raw);
+    t.teardown(s.close);
+    await learn(s.engine, days(2));
+    const first = await s.engine.assess(odd(1));
+    t.ok(first.score > 0.7 && !s.engine.isHighRisk(first), `the first held call (${first.score})`);
+    if (refuse) await s.engine.noteRefused('b1', night + 90_000);
+    return s.engine.assess(odd(2));
+  };
+  const refused = await run({}, true);
+  t.match(hit(refused, 'escalation')?.reason, /call above step-up \(0\.7\) after 1 of this bot's held calls were refused within 72 h \(threshold 1\)/);
+  t.equal(refused.level, 'lockdown');
+  const pending = await run({}, false);
+  t.notOk(hit(pending, 'escalation'), 'the first hold still awaiting its owner: the second is only the second');
+  t.notOk(hit(await run({ escalation: { refusedAfter: 0 } }, true), 'escalation'), 'refusedAfter 0: off');
+  t.notOk(hit(await run({ escalation: { refusedAfter: 2 } }, true), 'escalation'), 'one refusal under refusedAfter 2');
+});
+
 t.test('escalation follow: an alert-level call within the hour of a hold the owner has not approved is held too', async (t) => {
   const night = START + 2 * DAY + 14 * 3_600_000; // 23:00 Seoul
   const odd = base({ now: night, sourceIp: '203.0.113.9', apiId: 'kt00018', kind: 'account', stkCd: undefined });
