@@ -70,6 +70,7 @@ const RULES_ONLY = {
   order_size: 0,
   account_reads: 0,
   api_breadth: 0,
+  condition: 0,
   stuffing: 0,
   model: 0,
   escalation: 0,

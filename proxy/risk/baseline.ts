@@ -51,6 +51,8 @@ export interface Baseline {
   reads?: { day: string; count: number; ewma: number; max: number; days: number };
   /** Shares bought and sold per symbol by new orders that went out since the last holdings read (BALANCE, kt00018). */
   sinceRead?: Record<string, [bought: number, sold: number]>;
+  /** Realtime condition searches this bot ran (CNSRREQ, one-shot or live): seq, last run; bounded by maxSymbols. */
+  conditions?: Record<string, number>;
   /** Size envelope of new buys: how many were learned, the largest quantity and the largest KRW notional. */
   buyEnvelope?: BuyEnvelope;
   /** The learned per-bot model (model.ts), opaque here. */
@@ -118,6 +120,8 @@ function learnBuyEnvelope(b: Baseline, input: RiskInput, notional: number | unde
 }
 
 const FRESH_MAX = 32;
+/** Condition-search requests (one-shot, live); ka10174 clears one. */
+export const CONDITION_REQUESTS: ReadonlySet<string> = new Set(['ka10172', 'ka10173']);
 const FRESH_MS = 3_600_000;
 const SELL_FRAC_LIMIT = 400;
 
@@ -249,6 +253,10 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
   for (const k of Object.keys(firsts)) if (!(k in b.sources)) delete firsts[k];
   if (input.clientId) touchBounded(b.clients, input.clientId, nowMs, cfg.location.maxSources);
   touchBounded(b.apis, input.apiId, nowMs, p.maxApis);
+  if (input.condition !== undefined && CONDITION_REQUESTS.has(input.apiId)) {
+    b.conditions ??= {};
+    touchBounded(b.conditions, input.condition, nowMs, p.maxSymbols);
+  }
   const sym = symbolOf(input.stkCd);
   if (sym) {
     b.fresh ??= {};

@@ -23,6 +23,7 @@ export const DETECTORS = [
   'order_size', // order size far above or below this bot's own orders on that side, or a buy above the largest it ever placed
   'account_reads', // account, order and fill inquiries far above this bot's busiest day
   'api_breadth', // several api-ids never used by this bot within the hour
+  'condition', // a realtime condition search this bot never ran (its strategy's condition swapped)
   'stuffing', // cross-tenant: bot secrets failing for many bots from this source (or everywhere) at once
   'model', // the learned per-bot model (half-space trees); shadow unless weighted
   'escalation', // sustained risk: repeated calls above step-up lock the bot down
@@ -129,6 +130,7 @@ export const DEFAULT_WEIGHTS: Readonly<Record<DetectorName, number>> = {
   order_size: 0.75,
   account_reads: 0.85,
   api_breadth: 0.85,
+  condition: 0.75,
   stuffing: 0.8,
   model: 0,
   escalation: 1,

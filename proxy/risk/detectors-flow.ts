@@ -5,7 +5,7 @@
 // hour, and credential stuffing seen across bots. Pure functions of the call,
 // the baseline and live counters, like detectors.ts.
 import { seoulParts } from '../kiwoom/protocol/index.js';
-import { envelopeOn, envelopeRatio, normaliseIp, notionalOf, positionOf, sellFracBin, soldFraction } from './baseline.js';
+import { CONDITION_REQUESTS, envelopeOn, envelopeRatio, normaliseIp, notionalOf, positionOf, sellFracBin, soldFraction } from './baseline.js';
 import type { DetectorContext, DetectorResult } from './detectors.js';
 import { clamp01, median, scaledMad } from './stats.js';
 
@@ -102,6 +102,23 @@ function buyEnvelope(ctx: DetectorContext): DetectorResult | undefined {
     reason: `buy ${what} of ${learned.orders} learned buys (scores 1 from ${factor}x)${again}`,
   };
 }
+
+/**
+ * A realtime condition search this bot never ran, by a bot that runs them: swapping the condition its strategy
+ * trades on (a live search scores 1, a one-shot 0.6). A bot's first condition search at all is new_api's.
+ */
+export const condition: Detector = (ctx) => {
+  const { input, baseline: b, cfg } = ctx;
+  const seq = input.condition;
+  if (seq === undefined || !CONDITION_REQUESTS.has(input.apiId) || b.calls < cfg.warmupCalls) return undefined;
+  const known = Object.keys(b.conditions ?? {});
+  if (known.length === 0 || known.includes(seq)) return undefined;
+  const live = input.apiId === 'ka10173';
+  return {
+    score: live ? 1 : 0.6,
+    reason: `${live ? 'live' : 'one-shot'} condition search ${seq} never run by this bot (runs ${known.slice(0, 5).join(', ')})`,
+  };
+};
 
 export const accountReads: Detector = (ctx) => {
   const { input, baseline: b, cfg, live } = ctx;

@@ -6,7 +6,7 @@ import { seoulParts } from '../kiwoom/protocol/index.js';
 import { hourOfWeek, isTradingKind, normaliseIp, notionalOf, symbolOf, type Baseline } from './baseline.js';
 import type { DetectorName, RiskConfig } from './config.js';
 import { clamp01, median, scaledMad } from './stats.js';
-import { accountReads, apiBreadth, model, ORDER_SIZE_MIN_SAMPLES, orderSize, sellOff, stuffing } from './detectors-flow.js';
+import { accountReads, apiBreadth, condition, model, ORDER_SIZE_MIN_SAMPLES, orderSize, sellOff, stuffing } from './detectors-flow.js';
 import type { ModelResult } from './model.js';
 import type { RiskInput } from './types.js';
 
@@ -326,6 +326,7 @@ export const DETECTOR_FUNCTIONS: Readonly<Record<DetectorName, Detector>> = {
   order_size: orderSize,
   account_reads: accountReads,
   api_breadth: apiBreadth,
+  condition,
   stuffing,
   model,
   // Scored by the engine after the others (it counts calls above step-up).

@@ -20,6 +20,8 @@ export interface RiskInput {
   readonly now: Date | number;
   /** Optional context the pipeline may know: current position in this symbol. */
   readonly holdingQty?: number;
+  /** A realtime condition search (CNSRREQ, CNSRCLR): the condition's seq in the account's list. */
+  readonly condition?: string;
   /** Optional: average daily traded volume of the symbol, in shares. */
   readonly symbolAdv?: number;
   /**

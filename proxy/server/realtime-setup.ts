@@ -11,7 +11,9 @@ import type { BrokerSessions } from '../kiwoom/broker-sessions.js';
 import { RealtimeService } from '../kiwoom/realtime/service.js';
 import type { PolicyEngineInternals } from '../policy/engine.js';
 import type { Responder } from '../response/index.js';
+import type { RiskEngine } from '../risk/index.js';
 import type { Store } from '../state/types.js';
+import { createConditionRisk } from './realtime-risk.js';
 import { createRealtimeEndpoint, type RealtimeEndpoint } from './realtime.js';
 
 export interface RealtimeParts {
@@ -32,6 +34,8 @@ export function setupRealtime(d: {
   bots: BotRegistry;
   policy: PolicyEngineInternals;
   responder: Responder;
+  risk: RiskEngine;
+  clock: () => number;
   auditor: Auditor;
   logger: Logger;
   registry: Registry;
@@ -76,6 +80,7 @@ export function setupRealtime(d: {
     auditor: d.auditor,
     service,
     keyOf: (botId) => d.keyOf(botId, 'call'),
+    conditionRisk: createConditionRisk({ risk: d.risk, responder: d.responder, clock: d.clock, logger: log }),
     logger: log,
     registry: d.registry,
   });

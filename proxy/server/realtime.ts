@@ -20,6 +20,7 @@ import type { RealtimeHandle, RealtimeService } from '../kiwoom/realtime/service
 import { parseBotMessage, type RealtimeProtocolError, reply, systemFrame, type BotMessage, type Registration } from '../kiwoom/realtime/protocol.js';
 import type { PolicyEngineInternals } from '../policy/engine.js';
 import type { Responder } from '../response/index.js';
+import type { ConditionRisk } from './realtime-risk.js';
 
 export const REALTIME_PATH = '/api/dostk/websocket';
 
@@ -34,6 +35,8 @@ export interface RealtimeEndpointDeps {
   service: RealtimeService;
   /** The bot's app key fingerprint (refuses a disabled credential record). */
   keyOf(botId: string): Promise<string>;
+  /** Risk on condition searches (realtime-risk.ts). */
+  conditionRisk: ConditionRisk;
   logger: Logger;
   registry: Registry;
 }
@@ -158,10 +161,11 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     }
 
     /** The bot's allowlist and the policy, for one realtime api-id (type or condition search TR). */
-    async function judge(apiId: string, item = ''): Promise<void> {
+    async function judge(apiId: string, item = '', riskScore?: number): Promise<void> {
       const entry = lookupApi(apiId);
       if (!entry || !botAllows(bot!, apiId, entry.kind)) throw new GuardError('KG3002', `api-id ${apiId} is not allowed for this bot`);
-      const d = await deps.policy.evaluate({ botId: bot!.id, account: bot!.account, apiId, entry, body: item ? { stk_cd: item } : {}, intentional: false });
+      const call = { botId: bot!.id, account: bot!.account, apiId, entry, body: item ? { stk_cd: item } : {}, intentional: false };
+      const d = await deps.policy.evaluate(riskScore === undefined ? call : { ...call, riskScore });
       if (d.outcome !== 'allow') throw new GuardError('KG3001', `rule=${d.ruleId ?? '?'} ${d.reason ?? ''}`.trim());
     }
 
@@ -186,15 +190,21 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         return;
       }
       if (m.trnm === 'CNSRCLR') {
+        // Clearing only narrows what the bot receives: risk may lock the bot down, the policy is not asked.
+        const { input } = await deps.conditionRisk.assess(bot!, 'ka10174', m.seq, sourceIp);
         send(JSON.stringify(await h.conditionClear(m.seq)));
         await audit({ type: 'realtime.search_cleared', botId: bot!.id, seq: m.seq });
+        await deps.conditionRisk.learn(input);
         return;
       }
-      await judge(m.live ? 'ka10173' : 'ka10172');
+      const apiId = m.live ? 'ka10173' : 'ka10172';
+      const { input, score } = await deps.conditionRisk.assess(bot!, apiId, m.seq, sourceIp);
+      await judge(apiId, '', score);
       const cap = Math.min(config.maxLiveSearchesPerBot, deps.policy.realtimeCaps(bot!.id, bot!.account).maxLiveSearches ?? Infinity);
       if (m.live && h.counts().liveSearches >= cap) throw new GuardError('KG3018', `at most ${cap} live condition searches for this bot`);
       send(JSON.stringify(await h.conditionRequest(m.seq, m.live, m.frame)));
       await audit({ type: 'realtime.search', botId: bot!.id, seq: m.seq, live: m.live });
+      await deps.conditionRisk.learn(input);
     }
 
     async function onMessage(text: string): Promise<void> {

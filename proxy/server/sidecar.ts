@@ -309,6 +309,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       bots,
       policy,
       responder,
+      risk,
+      clock,
       auditor,
       logger,
       registry,

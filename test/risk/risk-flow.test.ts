@@ -134,6 +134,30 @@ t.test('sell_off: the first sell of a bot that has only ever bought, whatever it
   t.notOk(hit(await young.engine.assess(sell(later, 1, 400)), 'sell_off'), 'too few orders to call it a buy-only bot');
 });
 
+t.test('condition: a realtime condition search the bot never ran (live 1, one-shot 0.6); a first search at all is new_api', async (t) => {
+  const s = setup();
+  t.teardown(s.close);
+  const cond = (now: number, apiId: string, seq: string) => base({ now, apiId, kind: 'realtime', stkCd: undefined, condition: seq });
+  await learn(
+    s.engine,
+    days(2, (d, k) => (k === 0 ? [cond(d + 1000, 'ka10173', '1')] : k === 35 ? [cond(d + k * 600_000 + 1000, 'ka10174', '1')] : [])),
+  );
+  const now = START + 2 * DAY + 3_600_000;
+  t.notOk(hit(await s.engine.assess(cond(now, 'ka10173', '1')), 'condition'), 'its own live search');
+  const live = hit(await s.engine.assess(cond(now, 'ka10173', '7')), 'condition');
+  t.equal(live?.score, 1);
+  t.match(live?.reason, /live condition search 7 never run by this bot \(runs 1\)/);
+  t.equal(hit(await s.engine.assess(cond(now, 'ka10172', '7')), 'condition')?.score, 0.6, 'a one-shot search');
+  t.notOk(hit(await s.engine.assess(cond(now, 'ka10174', '7')), 'condition'), 'a clear is not a search');
+
+  const never = setup();
+  t.teardown(never.close);
+  await learn(never.engine, days(2));
+  const first = await never.engine.assess(cond(now, 'ka10173', '1'));
+  t.notOk(hit(first, 'condition'), 'a bot that never ran one: the condition detector stays out');
+  t.ok(hit(first, 'new_api'), 'new_api judges its first search');
+});
+
 t.test('order_size envelope: a buy above the largest learned, by quantity (one share of slack) or by KRW', async (t) => {
   const s = setup();
   t.teardown(s.close);

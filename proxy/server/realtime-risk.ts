@@ -1,0 +1,46 @@
+// Risk on realtime condition searches (CNSRREQ, CNSRCLR): judged by the same
+// engine as REST calls (a new source, an odd hour, a condition this bot never
+// ran), learned once they went out, and locking the bot down at high risk. A
+// WebSocket message cannot wait for approval: above step-up the policy's own
+// risk rule refuses a search request, naming builtin.risk-step-up.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { GuardError } from '../common/errors.js';
+import type { Responder } from '../response/index.js';
+import type { RiskEngine, RiskInput } from '../risk/index.js';
+
+/** The engine's view of a condition-search message (bench/risk builds its inputs with this too). */
+export function conditionRiskInput(bot: { id: string; account: string }, apiId: string, seq: string, sourceIp: string, now: number): RiskInput {
+  return { botId: bot.id, account: bot.account, apiId, kind: 'realtime', condition: seq, sourceIp, now };
+}
+
+export interface ConditionRisk {
+  /** Scores the message; at high risk locks the bot down and throws KG3008. */
+  assess(bot: { id: string; account: string }, apiId: string, seq: string, sourceIp: string): Promise<{ input: RiskInput; score: number }>;
+  /** Learns a message that went out (a failure is logged: the search already ran). */
+  learn(input: RiskInput): Promise<void>;
+}
+
+export function createConditionRisk(deps: {
+  risk: Pick<RiskEngine, 'assess' | 'learn' | 'isHighRisk'>;
+  responder: Pick<Responder, 'onHighRisk'>;
+  clock: () => number;
+  logger: Logger;
+}): ConditionRisk {
+  return {
+    async assess(bot, apiId, seq, sourceIp) {
+      const input = conditionRiskInput(bot, apiId, seq, sourceIp, deps.clock());
+      const a = await deps.risk.assess(input);
+      if (deps.risk.isHighRisk(a)) {
+        await deps.responder.onHighRisk(a, { botId: bot.id, account: bot.account, apiId, requestId: randomUUID() });
+        throw new GuardError('KG3008', `automatic lockdown: risk ${a.score.toFixed(2)} (${a.contributions.map((c) => c.detector).join(', ')})`);
+      }
+      return { input, score: a.score };
+    },
+    async learn(input) {
+      await deps.risk
+        .learn(input, { allowed: true, completed: true })
+        .catch((err) => deps.logger.warn({ err: String(err), botId: input.botId, apiId: input.apiId }, 'risk learning of a condition search failed'));
+    },
+  };
+}
