@@ -235,6 +235,35 @@ export const ATTACKS: Readonly<Record<Family, FamilyDef>> = {
       return out.sort((a, b) => a.t - b.t);
     },
   },
+  condition_tamper: {
+    // The victim's realtime condition searches, from its identity: its live search cleared and conditions it
+    // never ran requested in its place (the strategy now trades on the attacker's picks), or probed one by one.
+    variants: ['swap-live-own-ip', 'swap-live-new-ip', 'probe-one-shot-own-ip'],
+    eligible: (b) => b.events.some((e) => e.apiId === API.conditionLive || e.apiId === API.conditionOnce),
+    victimCount: () => 1,
+    build(rng, variant, [v], m, d) {
+      const day = m.days[d]!;
+      const ip = variant.includes('new-ip') ? attackerIp(rng) : v!.ipOn(d);
+      const runs = new Set(v!.events.filter((e) => e.body.seq !== undefined).map((e) => e.body.seq!));
+      const live = v!.events.find((e) => e.apiId === API.conditionLive)?.body.seq;
+      const fresh = ['3', '4', '5', '6', '7', '8', '9'].filter((s) => !runs.has(s));
+      let t = at(day, usualMinute(rng, v!, day));
+      const out: Draft[] = [];
+      if (variant.startsWith('swap')) {
+        if (live) out.push(ev(v!, t, ip, API.conditionClear, body.conditionClear(live)));
+        for (const seq of fresh.slice(0, 3)) {
+          t += rng.int(20, 90) * 1000;
+          out.push(ev(v!, t, ip, API.conditionLive, body.condition(seq, true)));
+        }
+      } else {
+        for (const seq of fresh.slice(0, 5)) {
+          t += rng.int(10, 60) * 1000;
+          out.push(ev(v!, t, ip, API.conditionOnce, body.condition(seq, false)));
+        }
+      }
+      return out;
+    },
+  },
 };
 
 /** Redraws of victims and day for a plan that has no call to make (a bot flat overnight has nothing to sell one share of). */

@@ -114,6 +114,10 @@ export const body = {
   journal: (): Body => ({ ottks_tp: '1', ch_crd_tp: '0' }),
   returns: (): Body => ({ stex_tp: '0' }),
   evaluation: (): Body => ({ qry_tp: '0', dmst_stex_tp: 'KRX' }),
+  /** Realtime condition search (CNSRREQ): live (search_type 1) or one-shot (0). */
+  condition: (seq: string, live: boolean): Body => ({ seq, search_type: live ? '1' : '0', stex_tp: 'K' }),
+  /** Clears a live condition search (CNSRCLR). */
+  conditionClear: (seq: string): Body => ({ seq }),
 };
 
 /** Api-ids the corpus uses (all in the catalogue). */
@@ -131,4 +135,8 @@ export const API = {
   returns: 'ka10085',
   journal: 'ka10170',
   evaluation: 'kt00004',
+  /** Realtime condition searches over the WebSocket: one-shot, live, clear. */
+  conditionOnce: 'ka10172',
+  conditionLive: 'ka10173',
+  conditionClear: 'ka10174',
 } as const;

@@ -59,7 +59,15 @@ interface Generator {
   opening(ctx: Ctx, symbols: string[]): Record<string, number>;
   symbols(ctx: Ctx): string[];
   ipOn?: (ctx: Ctx, dayIndex: number) => string;
+  /**
+   * Realtime condition searches, drawn from their own stream after run() so the rest of the
+   * traffic (and every scenario drawn from it) is what it was before they existed.
+   */
+  conditions?(ctx: Ctx, e: Emitter, rng: Rng): void;
 }
+
+/** The condition a scalper's strategy trades on (its live search, every session). */
+const SCALPER_CONDITION = '1';
 
 const scalper: Generator = {
   hours: [540, 930],
@@ -106,6 +114,15 @@ const scalper: Generator = {
       for (const s of symbols) if ((e.book[s] ?? 0) > 0) e.order(e.at(day, close - 8), 'sell', s, e.book[s]!);
     }
   },
+};
+
+scalper.conditions = (ctx, e, rng) => {
+  for (const day of ctx.m.days) {
+    if (!day.trading) continue;
+    const { open, close } = sessionOf(day);
+    e.call(e.at(day, open - 2 + rng.next()), API.conditionLive, body.condition(SCALPER_CONDITION, true));
+    e.call(e.at(day, close - 6 + rng.next()), API.conditionClear, body.conditionClear(SCALPER_CONDITION));
+  }
 };
 
 const swing: Generator = {
@@ -234,6 +251,14 @@ const screener: Generator = {
   },
 };
 
+screener.conditions = (ctx, e, rng) => {
+  // A few one-shot scans a session, on its two saved conditions.
+  for (const day of ctx.m.days) {
+    if (!day.trading) continue;
+    for (let k = 0; k < 3; k++) e.call(e.at(day, rng.int(540, 900)), API.conditionOnce, body.condition(rng.pick(['0', '2']), false));
+  }
+};
+
 const mover: Generator = {
   hours: [540, 920],
   typicalQty: (rng) => rng.int(30, 90),
@@ -275,6 +300,7 @@ export function generateBot(profile: Profile, bot: BotInfo, index: number, rng: 
   const ipOn = g.ipOn ? (d: number) => g.ipOn!(ctx, d) : () => homeIp;
   const e = new Emitter(ctx, opening, ipOn(0));
   g.run(ctx, e, symbols);
+  g.conditions?.(ctx, e, rng.fork('conditions'));
   e.events.sort((a, b) => a.t - b.t);
   const positions = positionsByDay(opening, e.events, m.days);
   const qtys = e.events.filter((x) => x.apiId === API.buy).map((x) => Number(x.body.ord_qty));

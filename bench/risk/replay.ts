@@ -22,11 +22,13 @@ import {
 } from '../../proxy/risk/index.js';
 import type { Parsed } from '../../proxy/server/pipeline/need.js';
 import { riskInput } from '../../proxy/server/pipeline/risk.js';
+import { conditionRiskInput } from '../../proxy/server/realtime-risk.js';
 import { createMemoryStore } from '../../proxy/state/index.js';
 import { API, KRX_HOLIDAYS } from './market.js';
 import type { Corpus, CorpusEvent } from './types.js';
 
-export type Outcome = 'forwarded' | 'held-approved' | 'held-refused' | 'lockdown' | 'halted' | 'unknown-api';
+/** 'refused': a realtime condition search above step-up, refused by the policy's risk rule (a WebSocket message cannot wait for approval). */
+export type Outcome = 'forwarded' | 'held-approved' | 'held-refused' | 'refused' | 'lockdown' | 'halted' | 'unknown-api';
 
 export interface CallRecord {
   readonly eventId: number;
@@ -98,6 +100,9 @@ export function notionalOfEvent(ev: CorpusEvent): number {
 function inputFor(ev: CorpusEvent, account: string, now: number): RiskInput | undefined {
   const entry = lookupApi(ev.apiId);
   if (!entry) return undefined;
+  // Condition searches come over the WebSocket: the realtime endpoint builds their input (realtime-risk.ts).
+  if (entry.kind === 'realtime')
+    return ev.body.seq === undefined ? undefined : conditionRiskInput({ id: ev.bot, account }, ev.apiId, ev.body.seq, ev.sourceIp, now);
   const ctx = { bot: { id: ev.bot, account }, apiId: ev.apiId, entry, json: { ...ev.body }, sourceIp: ev.sourceIp } as unknown as Parsed;
   return riskInput(ctx, now);
 }
@@ -142,6 +147,9 @@ export async function replay(corpus: Corpus, events: readonly CorpusEvent[], opt
       if (highRisk) {
         outcome = 'lockdown';
         if (opts.haltOnLockdown) halted.add(ev.bot);
+      } else if (a.score > DEFAULT_STEP_UP && input.kind === 'realtime') {
+        // A search request is refused by the policy's risk rule; a clear is not judged by the policy (realtime.ts).
+        if (input.apiId !== API.conditionClear) outcome = 'refused';
       } else if (a.score > DEFAULT_STEP_UP) outcome = opts.approve(ev) ? 'held-approved' : 'held-refused';
       out.push({ ...base, score: a.score, level: a.level, highRisk, outcome, detectors: a.contributions.map((c) => c.detector) });
       // The approval service tells the engine of a refusal (sidecar.ts: onRefused).

@@ -25,7 +25,18 @@ export interface BotInfo {
   readonly account: string;
 }
 
-export const FAMILIES = ['stolen_token_night', 'liquidate', 'pump_thin', 'low_and_slow', 'scraping', 'cancel_storm', 'api_probing', 'insider'] as const;
+export const FAMILIES = [
+  'stolen_token_night',
+  'liquidate',
+  'pump_thin',
+  'low_and_slow',
+  'scraping',
+  'cancel_storm',
+  'api_probing',
+  'insider',
+  // Last, so the scenarios drawn before it keep their ids and their random streams.
+  'condition_tamper',
+] as const;
 export type Family = (typeof FAMILIES)[number];
 
 export const PROFILES = ['scalper', 'swing', 'rebalancer', 'dca', 'screener', 'mover'] as const;

@@ -105,7 +105,8 @@ function buyEnvelope(ctx: DetectorContext): DetectorResult | undefined {
 
 /**
  * A realtime condition search this bot never ran, by a bot that runs them: swapping the condition its strategy
- * trades on (a live search scores 1, a one-shot 0.6). A bot's first condition search at all is new_api's.
+ * trades on (a live search scores 1, a one-shot 0.6, and so does any once `apiBreadth.minApis` never-run
+ * conditions were requested within the api-breadth window: probing them). A bot's first search at all is new_api's.
  */
 export const condition: Detector = (ctx) => {
   const { input, baseline: b, cfg } = ctx;
@@ -114,9 +115,12 @@ export const condition: Detector = (ctx) => {
   const known = Object.keys(b.conditions ?? {});
   if (known.length === 0 || known.includes(seq)) return undefined;
   const live = input.apiId === 'ka10173';
+  const n = ctx.live.newConditions;
+  const probing = n >= cfg.apiBreadth.minApis;
+  const breadth = probing ? `; ${n} never-run conditions within ${cfg.apiBreadth.windowMs / 60_000} min (scores 1 from ${cfg.apiBreadth.minApis})` : '';
   return {
-    score: live ? 1 : 0.6,
-    reason: `${live ? 'live' : 'one-shot'} condition search ${seq} never run by this bot (runs ${known.slice(0, 5).join(', ')})`,
+    score: live || probing ? 1 : 0.6,
+    reason: `${live ? 'live' : 'one-shot'} condition search ${seq} never run by this bot (runs ${known.slice(0, 5).join(', ')})${breadth}`,
   };
 };
 

@@ -29,6 +29,8 @@ export interface LiveCounters {
   readonly readsToday: number;
   /** Distinct never-used api-ids this bot called in the api-breadth window, this one included (0 when this one is known). */
   readonly newApis: number;
+  /** Distinct condition searches this bot never ran, requested in the api-breadth window, this one included (0 when known). */
+  readonly newConditions: number;
   /** Cross-tenant: distinct bots whose secret failed from this source / anywhere in the stuffing window; this bot's failed there. */
   readonly stuffingSource: number;
   readonly stuffingGlobal: number;

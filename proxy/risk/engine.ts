@@ -11,7 +11,7 @@ import { type Baseline, learnInto, normaliseIp, parseBaseline, symbolOf } from '
 import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type RiskConfig } from './config.js';
 import { herdAccounts } from './cross-tenant.js';
 import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
-import { features, hotCalls, liveCounters, newApis, noteAuthFailure, noteRefused, noteRejectedCancel, refusedCalls } from './live.js';
+import { features, hotCalls, liveCounters, newApis, newConditions, noteAuthFailure, noteRefused, noteRejectedCancel, refusedCalls } from './live.js';
 import { createForest, modelState } from './model.js';
 import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel } from './types.js';
 
@@ -105,8 +105,12 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       }
       const [json, counted] = await Promise.all([store.get(baselineKey(input.botId)), liveCounters(store, cfg, input, nowMs)]);
       const baseline = baselineOf(input.botId, json, nowMs);
-      const [herd, fresh] = await Promise.all([herdCount(input, baseline, nowMs), newApis(store, cfg, input, baseline, nowMs)]);
-      const live: LiveCounters = { ...counted, herdAccounts: herd, newApis: fresh };
+      const [herd, fresh, conditions] = await Promise.all([
+        herdCount(input, baseline, nowMs),
+        newApis(store, cfg, input, baseline, nowMs),
+        newConditions(store, cfg, input, baseline, nowMs),
+      ]);
+      const live: LiveCounters = { ...counted, herdAccounts: herd, newApis: fresh, newConditions: conditions };
       const x = features(input, baseline, live, nowMs);
       assessedFeatures.set(input, x);
       const verdict = forest.score(modelState(baseline.model, cfg.model), x);

@@ -5,7 +5,7 @@
 // count. Each call reads a bounded, fixed set of keys: nothing grows with history.
 import { seoulParts } from '../kiwoom/protocol/index.js';
 import type { Store } from '../state/types.js';
-import { type Baseline, normaliseIp, notionalOf, symbolOf } from './baseline.js';
+import { type Baseline, CONDITION_REQUESTS, normaliseIp, notionalOf, symbolOf } from './baseline.js';
 import type { RiskConfig } from './config.js';
 import { distinct, sourceBots } from './cross-tenant.js';
 import type { LiveCounters } from './detectors.js';
@@ -45,7 +45,7 @@ export async function liveCounters(
   cfg: RiskConfig,
   input: RiskInput,
   nowMs: number,
-): Promise<Omit<LiveCounters, 'herdAccounts' | 'newApis' | 'hotCalls'>> {
+): Promise<Omit<LiveCounters, 'herdAccounts' | 'newApis' | 'newConditions' | 'hotCalls'>> {
   const bot = input.botId;
   const isCancel = input.kind === 'cancel' || input.kind === 'modify';
   const ip = normaliseIp(input.sourceIp);
@@ -80,6 +80,20 @@ const rejectedKey = (bot: string): string => `risk:cxlrej:${bot}`;
 /** Counts a cancel or modify the broker rejected (learn() of a call that went out and did not complete), per minute. */
 export async function noteRejectedCancel(store: Store, botId: string, nowMs: number): Promise<void> {
   await store.incr(`${rejectedKey(botId)}:${Math.floor(nowMs / 60_000)}`, 1, LIVE_TTL_MS);
+}
+
+/**
+ * Distinct condition searches this bot never ran, requested in the api-breadth window (0 when this one is known
+ * or the bot runs none: nothing is read).
+ */
+export function newConditions(store: Store, cfg: RiskConfig, input: RiskInput, baseline: Baseline, nowMs: number): Promise<number> {
+  const seq = input.condition;
+  const known = baseline.conditions ?? {};
+  if (cfg.weights.condition === 0 || seq === undefined || !CONDITION_REQUESTS.has(input.apiId) || seq in known || Object.keys(known).length === 0) {
+    return Promise.resolve(0);
+  }
+  const win = Math.floor(nowMs / cfg.apiBreadth.windowMs);
+  return distinct(store, `risk:newcond:${input.botId}:${win}`, seq, 2 * cfg.apiBreadth.windowMs, cfg.crossTenant.maxTracked);
 }
 
 /** Distinct never-used api-ids this bot called within the window (0 when this one is known: nothing is read). */

@@ -16,7 +16,7 @@ t.test('detection on the reduced corpus: what locks down, on which detector, and
   const r = await evaluate(corpus, labels);
   const by = (f: string) => r.scenarios.find((s) => s.family === f)!;
   // Every victim here is warm when the attack starts (the dca victim of low_and_slow is not: warm-up, by design).
-  for (const f of ['stolen_token_night', 'liquidate', 'pump_thin', 'scraping', 'cancel_storm', 'api_probing']) {
+  for (const f of ['stolen_token_night', 'liquidate', 'pump_thin', 'scraping', 'cancel_storm', 'api_probing', 'condition_tamper']) {
     t.ok(by(f).firstLockdown, `${f} locks down`);
   }
   for (const f of ['stolen_token_night', 'scraping', 'cancel_storm', 'api_probing']) t.equal(by(f).firstLockdown?.krwMoved, 0, `${f}: nothing moved`);
@@ -28,12 +28,13 @@ t.test('detection on the reduced corpus: what locks down, on which detector, and
   );
   t.ok(by('api_probing').topDetectors.includes('api_breadth'), 'api probing: api_breadth');
   t.ok(by('cancel_storm').topDetectors.includes('cancel_storm'), 'cancel storm: cancel_storm');
+  t.ok(by('condition_tamper').topDetectors.includes('condition'), 'condition tampering: condition');
   t.ok(
     by('liquidate').topDetectors.some((d) => d === 'sell_off' || d === 'drain'),
     'liquidation: sell_off or drain',
   );
   const overall = r.families.find((f) => f.family === 'overall')!;
-  t.ok(overall.lockdown.detected >= 6, `lockdown catches ${overall.lockdown.detected}/8`);
+  t.ok(overall.lockdown.detected >= 7, `lockdown catches ${overall.lockdown.detected}/${overall.lockdown.scenarios}`);
   t.equal(r.normal.admin, 0, 'no admin-level false positive');
   t.equal(r.normal.lockdowns, 0, 'no lockdown on normal traffic');
   t.ok(r.normal.maxStepUpsInOneBotWeek <= 1, `at most one step-up per bot-week (${r.normal.maxStepUpsInOneBotWeek})`);
@@ -43,5 +44,5 @@ t.test('detection on the reduced corpus: what locks down, on which detector, and
   // The rules-only baseline misses what the new detectors catch (so a broken detector shows here).
   const rules = await evaluate(corpus, labels, { engine: 'rules', skipNormal: true }); // scenario figures are what is compared
   const rulesOverall = rules.families.find((f) => f.family === 'overall')!;
-  t.ok(rulesOverall.lockdown.detected < overall.lockdown.detected, `rules only: ${rulesOverall.lockdown.detected}/8`);
+  t.ok(rulesOverall.lockdown.detected < overall.lockdown.detected, `rules only: ${rulesOverall.lockdown.detected}/${rulesOverall.lockdown.scenarios}`);
 });

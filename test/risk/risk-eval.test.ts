@@ -33,6 +33,7 @@ const INPUT_KEYS = new Set([
   'now',
   'holdingQty',
   'symbolAdv',
+  'condition',
 ]);
 
 t.test('the PRNG is seeded and forks deterministically', async (t) => {

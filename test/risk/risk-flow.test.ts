@@ -149,6 +149,12 @@ t.test('condition: a realtime condition search the bot never ran (live 1, one-sh
   t.match(live?.reason, /live condition search 7 never run by this bot \(runs 1\)/);
   t.equal(hit(await s.engine.assess(cond(now, 'ka10172', '7')), 'condition')?.score, 0.6, 'a one-shot search');
   t.notOk(hit(await s.engine.assess(cond(now, 'ka10174', '7')), 'condition'), 'a clear is not a search');
+  // Probing: one-shot searches of conditions it never ran, the third distinct one within the hour scores 1.
+  t.equal(hit(await s.engine.assess(cond(now + 60_000, 'ka10172', '8')), 'condition')?.score, 0.6, 'a second never-run condition');
+  const third = hit(await s.engine.assess(cond(now + 120_000, 'ka10172', '9')), 'condition');
+  t.equal(third?.score, 1, 'the third');
+  t.match(third?.reason, /3 never-run conditions within 60 min \(scores 1 from 3\)/);
+  t.equal(hit(await s.engine.assess(cond(now + 2 * 3_600_000 + 60_000, 'ka10172', '5')), 'condition')?.score, 0.6, 'hours later: one again');
 
   const never = setup();
   t.teardown(never.close);
