@@ -43,7 +43,8 @@ export interface TrResponse {
 
 export interface KiwoomClient {
   issueToken(creds: KiwoomCredentials, signal?: AbortSignal): Promise<BrokerToken>;
-  revokeToken(creds: KiwoomCredentials, token: Buffer, signal?: AbortSignal): Promise<void>;
+  /** 'not-registered': Kiwoom refused with [8015], it no longer knows the token (what a revoke is for is done). */
+  revokeToken(creds: KiwoomCredentials, token: Buffer, signal?: AbortSignal): Promise<'revoked' | 'not-registered'>;
   call(req: TrRequest): Promise<TrResponse>;
   close(): Promise<void>;
 }
@@ -208,10 +209,11 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
       const status = parseStatus(res.body);
       // [8015] "not a registered token": Kiwoom no longer knows it (expired and purged, or forgotten).
       // What a revoke is for is done; retrying would hold the key's next issue back for the whole budget.
-      if (res.status === 200 && status.return_code !== 0 && NOT_REGISTERED.test(String(status.return_msg ?? ''))) return;
+      if (res.status === 200 && status.return_code !== 0 && NOT_REGISTERED.test(String(status.return_msg ?? ''))) return 'not-registered';
       if (res.status !== 200 || status.return_code !== 0) {
         throw new GuardError('KG5001', `revoke refused: ${upstreamMessage(status, res.status)}`);
       }
+      return 'revoked';
     },
 
     async call(req) {

@@ -21,12 +21,13 @@ export interface RevokeRequest {
 }
 
 export interface RevokeRetryDeps {
-  revoke(botId: string, token: Buffer): Promise<void>;
+  /** 'not-registered': Kiwoom no longer knew the token ([8015]); the audit record says so. */
+  revoke(botId: string, token: Buffer): Promise<'revoked' | 'not-registered' | undefined>;
   logger: Logger;
   metrics: Pick<SessionMetrics, 'revoked' | 'revokeFailures'>;
   onEvent?: (
     type: 'broker_token.revoked' | 'broker_token.revoke_failed',
-    fields: { botId: string; key: string; fingerprint: string; attempts: number; requestId?: string },
+    fields: { botId: string; key: string; fingerprint: string; attempts: number; requestId?: string; notRegistered?: boolean },
   ) => void;
 }
 
@@ -42,9 +43,10 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
     for (let attempt = 1; ; attempt++) {
       const who = attempt % 2 === 0 && r.fallbackBot ? r.fallbackBot : r.botId;
       try {
-        await deps.revoke(who, r.token);
+        const outcome = await deps.revoke(who, r.token);
         deps.metrics.revoked.inc();
-        deps.onEvent?.('broker_token.revoked', { botId: who, key: r.key, fingerprint: r.fingerprint, attempts: attempt, requestId: r.requestId });
+        const gone = outcome === 'not-registered' ? { notRegistered: true } : {};
+        deps.onEvent?.('broker_token.revoked', { botId: who, key: r.key, fingerprint: r.fingerprint, attempts: attempt, requestId: r.requestId, ...gone });
         return;
       } catch (err) {
         const fast = attempt < opts.revokeAttempts;

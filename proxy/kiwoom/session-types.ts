@@ -24,13 +24,13 @@ export interface BrokerSessionDeps {
   /** Issues a token with the bot's credentials, decrypted just in time. */
   issue(botId: string, purpose: IssuePurpose, requestId?: string): Promise<BrokerToken>;
   /** Revokes with the bot's credentials (vault purpose 'revoke'). */
-  revoke(botId: string, token: Buffer): Promise<void>;
+  revoke(botId: string, token: Buffer): Promise<'revoked' | 'not-registered' | undefined>;
   fingerprintKey: Buffer;
   registry: Registry;
   logger: Logger;
   onEvent?: (
     type: 'broker_token.issued' | 'broker_token.revoked' | 'broker_token.revoke_failed' | 'broker_token.invalidated',
-    fields: { botId: string; key: string; fingerprint: string; attempts?: number; orphan?: boolean; requestId?: string },
+    fields: { botId: string; key: string; fingerprint: string; attempts?: number; orphan?: boolean; requestId?: string; notRegistered?: boolean },
   ) => void;
 }
 
