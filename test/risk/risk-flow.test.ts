@@ -164,15 +164,19 @@ t.test('condition: a realtime condition search the bot never ran (live 1, one-sh
   t.ok(hit(first, 'new_api'), 'new_api judges its first search');
 });
 
+/** Three days of quotes with six buys of 100-150 shares at 10,000 KRW (largest 150 shares, 1.5M KRW). */
+async function learnSixBuys(engine: ReturnType<typeof setup>['engine']): Promise<void> {
+  let n = 0;
+  await learn(
+    engine,
+    days(3, (d, k) => (k === 5 || k === 25 ? [buy(d + k * 600_000 + 1000, 100 + 10 * n++)] : [])),
+  );
+}
+
 t.test('order_size envelope: a buy above the largest learned, by quantity (one share of slack) or by KRW', async (t) => {
   const s = setup();
   t.teardown(s.close);
-  // Six buys of 100-150 shares at 10,000 KRW (largest 150 shares, 1.5M KRW).
-  let n = 0;
-  await learn(
-    s.engine,
-    days(3, (d, k) => (k === 5 || k === 25 ? [buy(d + k * 600_000 + 1000, 100 + 10 * n++)] : [])),
-  );
+  await learnSixBuys(s.engine);
   const later = START + 3 * DAY + 3_600_000;
   t.notOk(hit(await s.engine.assess(buy(later, 151)), 'order_size'), 'one share above the largest is within the slack');
   const byQty = hit(await s.engine.assess(buy(later + 1000, 227, 5_000)), 'order_size');
@@ -197,12 +201,7 @@ t.test('order_size envelope: a buy above the largest learned, by quantity (one s
 t.test('order_size envelope: a buy above it waits a day to raise it; a second one above it that day scores 1', async (t) => {
   const s = setup({ orderSize: { envelopeRepeatMinOrders: 6 } });
   t.teardown(s.close);
-  // Six buys of 100-150 shares at 10,000 KRW (largest 150 shares, 1.5M KRW).
-  let n = 0;
-  await learn(
-    s.engine,
-    days(3, (d, k) => (k === 5 || k === 25 ? [buy(d + k * 600_000 + 1000, 100 + 10 * n++)] : [])),
-  );
+  await learnSixBuys(s.engine);
   const day4 = START + 3 * DAY + 3_600_000;
   const first = hit(await s.engine.assess(buy(day4, 190)), 'order_size');
   t.ok(first && first.score > 0.4 && first.score < 0.6, `190 shares: 1.26x the largest, partial (${first?.score})`);
@@ -219,11 +218,7 @@ t.test('order_size envelope: a buy above it waits a day to raise it; a second on
 
   const young = setup({ orderSize: { envelopeRepeatMinOrders: 200 } });
   t.teardown(young.close);
-  n = 0;
-  await learn(
-    young.engine,
-    days(3, (d, k) => (k === 5 || k === 25 ? [buy(d + k * 600_000 + 1000, 100 + 10 * n++)] : [])),
-  );
+  await learnSixBuys(young.engine);
   await learn(young.engine, [buy(day4, 190)]);
   const partial = hit(await young.engine.assess(buy(day4 + 60_000, 185)), 'order_size');
   t.ok(partial && partial.score < 1, `seven buys are under envelopeRepeatMinOrders 200: judged by size alone (${partial?.score})`);
