@@ -106,7 +106,8 @@ t.test('a token Kiwoom no longer knows ([8015] on revoke) counts as revoked: no 
   });
   await waitFor(async () => (await metric('kguard_broker_tokens_outstanding')) === 0, 5_000, 'the token given up');
   t.equal(((await metric('kguard_broker_token_revoke_failures_total{final="false"}')) || 0) - failuresBefore, 0, 'no revoke retried');
-  const gone = async () => (await readAuditRecords(path.join(h.dataDir, 'audit'))).filter((r) => r.type === 'broker_token.revoked' && r.data.notRegistered === true);
+  const gone = async () =>
+    (await readAuditRecords(path.join(h.dataDir, 'audit'))).filter((r) => r.type === 'broker_token.revoked' && r.data.notRegistered === true);
   await waitFor(async () => (await gone()).length === 1, 5_000, 'the revoke audit record');
   t.equal((await gone()).length, 1, 'its audit record says Kiwoom no longer knew the token');
   t.equal((await h.call('ka10001', { stk_cd: '005930' }, { token })).json.return_code, 0, 'the next call gets a new token');
