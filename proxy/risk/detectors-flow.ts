@@ -2,8 +2,9 @@
 // and measured by bench/risk: selling a share of a position the bot never
 // sells, orders far outside the bot's own size on that side, account
 // inquiries far above its busiest day, several never-used api-ids within the
-// hour, and credential stuffing seen across bots. Pure functions of the call,
-// the baseline and live counters, like detectors.ts.
+// hour, a realtime condition search it never ran, and credential stuffing seen
+// across bots. Pure functions of the call, the baseline and live counters,
+// like detectors.ts.
 import { seoulParts } from '../kiwoom/protocol/index.js';
 import { CONDITION_REQUESTS, envelopeOn, envelopeRatio, normaliseIp, notionalOf, positionOf, sellFracBin, soldFraction } from './baseline.js';
 import type { DetectorContext, DetectorResult } from './detectors.js';
@@ -78,8 +79,8 @@ function sizeZ(ctx: DetectorContext): DetectorResult | undefined {
  * shares after 5 is not 1.2x): from 0 at the largest to 1 at `envelopeFactor` times it. A buy above it when
  * one already went out today scores 1 whatever its size, once the envelope holds `envelopeRepeatMinOrders`
  * buys: the bar does not move until tomorrow (baseline.ts), and the same outsized buy again is a pattern, not
- * a new high (a mature envelope is topped about once in as many buys as it holds). Sells are bounded by the position and judged
- * by the share of it sold (sell_off, drain), not here.
+ * a new high (a mature envelope is topped about once in as many buys as it holds). Sells are bounded by the
+ * position and judged by the share of it sold (sell_off, drain), not here.
  */
 function buyEnvelope(ctx: DetectorContext): DetectorResult | undefined {
   const { input, baseline: b, cfg } = ctx;

@@ -14,9 +14,21 @@ export function conditionRiskInput(bot: { id: string; account: string }, apiId: 
   return { botId: bot.id, account: bot.account, apiId, kind: 'realtime', condition: seq, sourceIp, now };
 }
 
+/** What the audit record of the message carries (as a REST call's intent record does): `kguard risk explain <requestId>`. */
+export interface ConditionJudgement {
+  readonly requestId: string;
+  readonly apiId: string;
+  readonly risk: { score: number; level: string; contributions: { detector: string; score: number; weight: number; contribution: number; reason: string }[] };
+}
+
 export interface ConditionRisk {
   /** Scores the message; at high risk locks the bot down and throws KG3008. */
-  assess(bot: { id: string; account: string }, apiId: string, seq: string, sourceIp: string): Promise<{ input: RiskInput; score: number }>;
+  assess(
+    bot: { id: string; account: string },
+    apiId: string,
+    seq: string,
+    sourceIp: string,
+  ): Promise<{ input: RiskInput; score: number; judgement: ConditionJudgement }>;
   /** Learns a message that went out (a failure is logged: the search already ran). */
   learn(input: RiskInput): Promise<void>;
 }
@@ -30,12 +42,20 @@ export function createConditionRisk(deps: {
   return {
     async assess(bot, apiId, seq, sourceIp) {
       const input = conditionRiskInput(bot, apiId, seq, sourceIp, deps.clock());
+      const requestId = randomUUID();
       const a = await deps.risk.assess(input);
       if (deps.risk.isHighRisk(a)) {
-        await deps.responder.onHighRisk(a, { botId: bot.id, account: bot.account, apiId, requestId: randomUUID() });
+        await deps.responder.onHighRisk(a, { botId: bot.id, account: bot.account, apiId, requestId });
         throw new GuardError('KG3008', `automatic lockdown: risk ${a.score.toFixed(2)} (${a.contributions.map((c) => c.detector).join(', ')})`);
       }
-      return { input, score: a.score };
+      const contributions = a.contributions.map((c) => ({
+        detector: c.detector,
+        score: c.score,
+        weight: c.weight,
+        contribution: c.contribution,
+        reason: c.reason,
+      }));
+      return { input, score: a.score, judgement: { requestId, apiId, risk: { score: a.score, level: a.level, contributions } } };
     },
     async learn(input) {
       await deps.risk

@@ -20,7 +20,7 @@ import type { RealtimeHandle, RealtimeService } from '../kiwoom/realtime/service
 import { parseBotMessage, type RealtimeProtocolError, reply, systemFrame, type BotMessage, type Registration } from '../kiwoom/realtime/protocol.js';
 import type { PolicyEngineInternals } from '../policy/engine.js';
 import type { Responder } from '../response/index.js';
-import type { ConditionRisk } from './realtime-risk.js';
+import type { ConditionJudgement, ConditionRisk } from './realtime-risk.js';
 
 export const REALTIME_PATH = '/api/dostk/websocket';
 
@@ -84,6 +84,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     let ending = false;
     let missed = 0;
     let busy: Promise<void> = Promise.resolve();
+    // The risk judgement of the message being handled (one at a time per bot), for its audit record.
+    let judged: ConditionJudgement | Record<string, never> = {};
 
     const send = (frame: string): void => {
       if (ws.readyState !== ws.OPEN) return;
@@ -191,19 +193,21 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       }
       if (m.trnm === 'CNSRCLR') {
         // Clearing only narrows what the bot receives: risk may lock the bot down, the policy is not asked.
-        const { input } = await deps.conditionRisk.assess(bot!, 'ka10174', m.seq, sourceIp);
+        const { input, judgement } = await deps.conditionRisk.assess(bot!, 'ka10174', m.seq, sourceIp);
+        judged = judgement;
         send(JSON.stringify(await h.conditionClear(m.seq)));
-        await audit({ type: 'realtime.search_cleared', botId: bot!.id, seq: m.seq });
+        await audit({ type: 'realtime.search_cleared', botId: bot!.id, seq: m.seq, ...judged });
         await deps.conditionRisk.learn(input);
         return;
       }
       const apiId = m.live ? 'ka10173' : 'ka10172';
-      const { input, score } = await deps.conditionRisk.assess(bot!, apiId, m.seq, sourceIp);
+      const { input, score, judgement } = await deps.conditionRisk.assess(bot!, apiId, m.seq, sourceIp);
+      judged = judgement;
       await judge(apiId, '', score);
       const cap = Math.min(config.maxLiveSearchesPerBot, deps.policy.realtimeCaps(bot!.id, bot!.account).maxLiveSearches ?? Infinity);
       if (m.live && h.counts().liveSearches >= cap) throw new GuardError('KG3018', `at most ${cap} live condition searches for this bot`);
       send(JSON.stringify(await h.conditionRequest(m.seq, m.live, m.frame)));
-      await audit({ type: 'realtime.search', botId: bot!.id, seq: m.seq, live: m.live });
+      await audit({ type: 'realtime.search', botId: bot!.id, seq: m.seq, live: m.live, ...judged });
       await deps.conditionRisk.learn(input);
     }
 
@@ -232,6 +236,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         return;
       }
       if (m.trnm === 'LOGIN') return send(reply('LOGIN', 0, '', { sor_yn: 'Y' }));
+      judged = {};
       try {
         await live();
         if (m.trnm === 'REG' || m.trnm === 'REMOVE') await registration(m);
@@ -244,7 +249,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         }
         denials.inc({ reason: g.code });
         send(reply(m.trnm, g.returnCode || 1, errorText(g)));
-        await audit({ type: 'realtime.denied', botId: bot?.id, trnm: m.trnm, code: g.code, detail: g.detail });
+        await audit({ type: 'realtime.denied', botId: bot?.id, trnm: m.trnm, code: g.code, detail: g.detail, ...judged });
       }
     }
 

@@ -5,7 +5,9 @@
 // locks the bot down (escalation): socket closed, bot locked, incident kept.
 import path from 'node:path';
 import t from 'tap';
+import { explanationOf, formatExplanation } from '../../proxy/cli/risk.js';
 import { seoulToEpoch } from '../../proxy/risk/index.js';
+import { readAuditRecords } from '../helpers/audit-sidecar-log.js';
 import { FIXTURES, startHarness } from '../helpers/harness.js';
 import { connectBot, type BotSocket } from './ws-client.js';
 
@@ -61,6 +63,12 @@ t.test('a condition search the bot never ran is refused by the risk rule; the th
   t.not(swapped.return_code, 0, 'refused');
   t.match(String(swapped.return_msg), /KG3001.*builtin\.risk-step-up/, `the denial names the rule: ${swapped.return_msg}`);
   t.notOk(h.sim.triggerCondition('3').pushes > 0, 'nothing registered upstream for condition 3');
+  // The refusal's audit record carries the judgement, as a REST call's does: kguard risk explain reads it.
+  const denied = (await readAuditRecords(path.join(h.dataDir, 'audit'))).find((r) => String(r.type) === 'realtime.denied' && r.data.code === 'KG3001');
+  t.ok(denied, 'the refusal is audited');
+  const why = explanationOf(denied!, String(denied!.data.requestId));
+  t.ok(why, 'with a request id and the risk judgement');
+  t.match(formatExplanation(why!), /condition\s+score 1\.00 x weight 0\.75 = 0\.75\s+live condition search 3 never run by this bot \(runs 1\)/);
 
   fakeNow += 60_000;
   ws.send(search('4'));
