@@ -153,7 +153,10 @@ export async function replay(corpus: Corpus, events: readonly CorpusEvent[], opt
       } else if (a.score > DEFAULT_STEP_UP) outcome = opts.approve(ev) ? 'held-approved' : 'held-refused';
       out.push({ ...base, score: a.score, level: a.level, highRisk, outcome, detectors: a.contributions.map((c) => c.detector) });
       // The approval service tells the engine of a refusal (sidecar.ts: onRefused).
-      if (outcome === 'held-refused') await engine.noteRefused(ev.bot, clock);
+      if (outcome === 'held-refused') {
+        const order = input.kind === 'order' && input.side && input.stkCd ? { account, stkCd: input.stkCd, side: input.side } : undefined;
+        await engine.noteRefused(ev.bot, clock, order);
+      }
       if (outcome !== 'forwarded' && outcome !== 'held-approved') continue;
       // The call went out: the broker acts on it, the holdings baseline follows a balance inquiry, the baseline learns.
       const pos = positions.get(account) ?? new Map<string, number>();

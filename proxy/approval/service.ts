@@ -31,7 +31,7 @@ export interface ApprovalServiceOptions {
    * Told of every refusal after it is recorded (the risk engine counts them toward lockdown). A failure here is
    * logged and does not undo the refusal: refusing is the safe direction.
    */
-  readonly onRefused?: (botId: string) => Promise<void>;
+  readonly onRefused?: (rec: Pick<ApprovalRecord, 'botId' | 'account' | 'apiId' | 'summary'>) => Promise<void>;
 }
 
 interface ApproverDoc {
@@ -212,7 +212,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       events.inc({ event: 'refused', level: rec.level });
       await store.publish(CHANNEL, rec.id);
       await opts
-        .onRefused?.(rec.botId)
+        .onRefused?.(rec)
         .catch((err) => logger.error({ err: String(err), approvalId: rec.id, botId: rec.botId }, 'refusal not counted by the risk engine'));
       return view(rec);
     },

@@ -36,7 +36,15 @@ export type DetectorName = (typeof DETECTORS)[number];
  * behaviour. Only these may push a warming-up bot's score over step-up: a new
  * bot has no baseline, so "unlike its baseline" means nothing yet.
  */
-export const ABSOLUTE_DETECTORS: ReadonlySet<DetectorName> = new Set<DetectorName>(['session', 'cidr', 'drain', 'shared_source', 'stuffing', 'escalation']);
+export const ABSOLUTE_DETECTORS: ReadonlySet<DetectorName> = new Set<DetectorName>([
+  'session',
+  'cidr',
+  'drain',
+  'shared_source',
+  'herd',
+  'stuffing',
+  'escalation',
+]);
 
 export interface MarketSession {
   /** 0 = Sunday ... 6 = Saturday (Seoul; the one weekday convention, see common/kst.ts) */
@@ -106,6 +114,8 @@ export interface RiskConfig extends FlowConfig {
     readonly herdMinAccounts: number;
     /** Distinct accounts at which the herd scores 1 (the score grows with the victims from herdMinAccounts). */
     readonly herdFullAccounts: number;
+    /** Distinct accounts whose orders in one symbol, one way, their owners refused within the herd window before an order there scores. */
+    readonly herdRefusedMinAccounts: number;
     /** Members recorded per source or symbol and window (bounded cardinality). */
     readonly maxTracked: number;
   };
@@ -263,6 +273,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     'herdWindowMinutes',
     'herdMinAccounts',
     'herdFullAccounts',
+    'herdRefusedMinAccounts',
     'maxTracked',
   ]);
   const cp = `${path}.crossTenant`;
@@ -318,6 +329,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
       herdWindowMs: num(ct, 'herdWindowMinutes', cp, 10, 1, 1440) * 60_000,
       herdMinAccounts,
       herdFullAccounts,
+      herdRefusedMinAccounts: num(ct, 'herdRefusedMinAccounts', cp, 2, 1, 10_000, true),
       maxTracked: num(ct, 'maxTracked', cp, 64, 2, 100_000, true),
     },
   };

@@ -28,6 +28,23 @@ export function sourceBots(store: Store, cfg: RiskConfig, sourceIp: string, botI
   return distinct(store, `risk:xsrc:${sourceIp}:${win}`, botId, 2 * c.sourceWindowMs, c.maxTracked);
 }
 
+const refusedKey = (symbol: string, side: string, w: number): string => `risk:xref:${symbol}:${side}:${w}`;
+
+/** Records an order in `symbol` its owner refused (this window's bucket and the next one's, as herdAccounts). */
+export async function noteRefusedOrder(store: Store, cfg: RiskConfig, symbol: string, side: string, account: string, nowMs: number): Promise<void> {
+  const c = cfg.crossTenant;
+  const win = Math.floor(nowMs / c.herdWindowMs);
+  await Promise.all([
+    distinct(store, refusedKey(symbol, side, win), account, 2 * c.herdWindowMs, c.maxTracked),
+    distinct(store, refusedKey(symbol, side, win + 1), account, 3 * c.herdWindowMs, c.maxTracked),
+  ]);
+}
+
+/** The key holding how many accounts' orders in `symbol`, this way, were refused within the last one to two herd windows. */
+export function refusedAccountsKey(cfg: RiskConfig, symbol: string, side: string, nowMs: number): string {
+  return `${refusedKey(symbol, side, Math.floor(nowMs / cfg.crossTenant.herdWindowMs))}:n`;
+}
+
 /**
  * Counted only for a warm bot's order in a symbol its baseline has never seen (the caller checks). Each
  * account goes into this window's bucket and the next one's, and the count is this bucket's: accounts

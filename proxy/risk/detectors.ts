@@ -25,6 +25,8 @@ export interface LiveCounters {
   readonly sourceBots: number;
   /** Cross-tenant: distinct accounts trading this symbol, new to each, this way in its window (0 when not counted). */
   readonly herdAccounts: number;
+  /** Cross-tenant: distinct accounts whose orders in this symbol, this way, their owners refused within the herd window (orders only). */
+  readonly refusedAccounts: number;
   /** Account inquiries (kind 'account') this Seoul day, this one included (0 for other kinds). */
   readonly readsToday: number;
   /** Distinct never-used api-ids this bot called in the api-breadth window, this one included (0 when this one is known). */
@@ -298,15 +300,32 @@ const sharedSource: Detector = (ctx) => {
   };
 };
 
+/**
+ * Many accounts trading one symbol the same way within minutes: new to each of them (warm bots), or refused by
+ * the owners of other accounts (any bot: the evidence is theirs, not this bot's baseline, so it counts while
+ * the bot warms up too). The stronger of the two.
+ */
 const herd: Detector = (ctx) => {
   const c = ctx.cfg.crossTenant;
   const n = ctx.live.herdAccounts;
-  if (n < c.herdMinAccounts) return undefined;
-  // Stronger as the victims grow: 0.6 at herdMinAccounts, 1 at herdFullAccounts.
-  return {
-    score: clamp01(0.6 + (0.4 * (n - c.herdMinAccounts)) / (c.herdFullAccounts - c.herdMinAccounts)),
-    reason: `${n} accounts ${ctx.input.side === 'sell' ? 'sold' : 'bought'} ${symbolOf(ctx.input.stkCd)}, new to each of them, within ${c.herdWindowMs / 60_000}-${(2 * c.herdWindowMs) / 60_000} min (scores from ${c.herdMinAccounts}, fully at ${c.herdFullAccounts})`,
-  };
+  const refused = ctx.live.refusedAccounts;
+  const sym = symbolOf(ctx.input.stkCd);
+  const within = `within ${c.herdWindowMs / 60_000}-${(2 * c.herdWindowMs) / 60_000} min`;
+  const found: DetectorResult[] = [];
+  if (refused >= c.herdRefusedMinAccounts) {
+    found.push({
+      score: 0.9,
+      reason: `orders of ${refused} accounts ${ctx.input.side === 'sell' ? 'selling' : 'buying'} ${sym} were refused by their owners ${within} (threshold ${c.herdRefusedMinAccounts})`,
+    });
+  }
+  if (n >= c.herdMinAccounts) {
+    // Stronger as the victims grow: 0.6 at herdMinAccounts, 1 at herdFullAccounts.
+    found.push({
+      score: clamp01(0.6 + (0.4 * (n - c.herdMinAccounts)) / (c.herdFullAccounts - c.herdMinAccounts)),
+      reason: `${n} accounts ${ctx.input.side === 'sell' ? 'sold' : 'bought'} ${sym}, new to each of them, ${within} (scores from ${c.herdMinAccounts}, fully at ${c.herdFullAccounts})`,
+    });
+  }
+  return found.length === 0 ? undefined : found.reduce((a, b) => (b.score > a.score ? b : a));
 };
 
 export const DETECTOR_FUNCTIONS: Readonly<Record<DetectorName, Detector>> = {

@@ -9,7 +9,7 @@ import { counter, histogram } from '../common/metrics.js';
 import type { Store } from '../state/types.js';
 import { type Baseline, learnInto, normaliseIp, parseBaseline, symbolOf } from './baseline.js';
 import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type RiskConfig } from './config.js';
-import { herdAccounts } from './cross-tenant.js';
+import { herdAccounts, noteRefusedOrder } from './cross-tenant.js';
 import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
 import { features, hotCalls, liveCounters, newApis, newConditions, noteAuthFailure, noteRefused, noteRejectedCancel, refusedCalls } from './live.js';
 import { createForest, modelState } from './model.js';
@@ -288,8 +288,14 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     learn,
     isHighRisk,
     noteAuthFailure: (botId, sourceIp, now) => noteAuthFailure(store, cfg, botId, sourceIp, now ?? clock()),
-    noteRefused: async (botId, now) => {
-      if (cfg.enabled && cfg.escalation.refusedAfter > 0 && cfg.weights.escalation > 0) await noteRefused(store, cfg, botId, now ?? clock());
+    noteRefused: async (botId, now, order) => {
+      if (!cfg.enabled) return;
+      const at = now ?? clock();
+      const sym = symbolOf(order?.stkCd);
+      await Promise.all([
+        cfg.escalation.refusedAfter > 0 && cfg.weights.escalation > 0 ? noteRefused(store, cfg, botId, at) : undefined,
+        order && sym && cfg.weights.herd > 0 ? noteRefusedOrder(store, cfg, sym, order.side, order.account, at) : undefined,
+      ]);
     },
     resetBaseline: async (botId) => {
       parsed.delete(botId);

@@ -7,7 +7,7 @@ import { seoulParts } from '../kiwoom/protocol/index.js';
 import type { Store } from '../state/types.js';
 import { type Baseline, CONDITION_REQUESTS, normaliseIp, notionalOf, symbolOf } from './baseline.js';
 import type { RiskConfig } from './config.js';
-import { distinct, sourceBots } from './cross-tenant.js';
+import { distinct, refusedAccountsKey, sourceBots } from './cross-tenant.js';
 import type { LiveCounters } from './detectors.js';
 import { FEATURES } from './model.js';
 import type { RiskInput } from './types.js';
@@ -50,7 +50,9 @@ export async function liveCounters(
   const isCancel = input.kind === 'cancel' || input.kind === 'modify';
   const ip = normaliseIp(input.sourceIp);
   const sw = Math.floor(nowMs / cfg.stuffing.windowMs);
-  const [callsPerMinute, cancelsPerMinute, cancelsRejected, sources, readsToday, stuff, [soldDistinct, soldNotional]] = await Promise.all([
+  const sym = symbolOf(input.stkCd);
+  const order = input.kind === 'order' && input.side !== undefined && sym !== undefined && cfg.weights.herd > 0;
+  const [callsPerMinute, cancelsPerMinute, cancelsRejected, sources, readsToday, stuff, [soldDistinct, soldNotional], refused] = await Promise.all([
     slidingCount(store, `risk:rate:${bot}`, nowMs, true),
     isCancel ? slidingCount(store, `risk:cxl:${bot}`, nowMs, true) : Promise.resolve(0),
     isCancel ? slidingCount(store, rejectedKey(bot), nowMs, false) : Promise.resolve(0),
@@ -60,8 +62,10 @@ export async function liveCounters(
       ? store.mget([`risk:xfail:src:${ip}:${sw}:n`, `risk:xfail:all:${sw}:n`, `risk:xfail:all:${sw}:m:${bot}`])
       : Promise.resolve([null, null, null]),
     drainCounts(store, cfg, input, nowMs),
+    order ? store.get(refusedAccountsKey(cfg, sym!, input.side!, nowMs)) : Promise.resolve(null),
   ]);
   return {
+    refusedAccounts: Number(refused ?? 0),
     callsPerMinute,
     cancelsPerMinute,
     cancelsRejected,

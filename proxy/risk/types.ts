@@ -70,6 +70,13 @@ export interface RiskOutcome {
   readonly completed: boolean;
 }
 
+/** A refused new order: whose, in what, which way. */
+export interface RefusedOrder {
+  readonly account: string;
+  readonly stkCd: string;
+  readonly side: OrderSide;
+}
+
 export interface RiskEngine {
   assess(input: RiskInput): Promise<RiskAssessment>;
   /** Updates baselines; ignores calls that were not allowed and completed. */
@@ -78,8 +85,11 @@ export interface RiskEngine {
   isHighRisk(assessment: RiskAssessment): boolean;
   /** Records a failed bot secret (token exchange) for the cross-tenant stuffing detector. */
   noteAuthFailure(botId: string, sourceIp: string, now?: number): Promise<void>;
-  /** Records that a held call of this bot was refused (escalation.refusedAfter). */
-  noteRefused(botId: string, now?: number): Promise<void>;
+  /**
+   * Records that a held call of this bot was refused (escalation.refusedAfter); a refused new order also
+   * counts, across tenants, toward the herd of its symbol and side (crossTenant.herdRefusedMinAccounts).
+   */
+  noteRefused(botId: string, now?: number, order?: RefusedOrder): Promise<void>;
   /** Deletes a bot's learned baseline (after a confirmed compromise, say). */
   resetBaseline(botId: string): Promise<void>;
 }

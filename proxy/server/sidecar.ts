@@ -30,6 +30,7 @@ import type { Store } from '../state/types.js';
 import type { Simulator } from '../sim/index.js';
 import { buildPipelines } from './pipeline/index.js';
 import { createRealKeyReporter } from './pipeline/real-key.js';
+import { refusedOrderOf } from './pipeline/risk.js';
 import { createBotControl, type BotControl } from './bot-control.js';
 import { createBotListener } from './listener.js';
 import { setupRealtime, type RealtimeParts } from './realtime-setup.js';
@@ -208,7 +209,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       auditor,
       registry,
       logger: logger.child({ part: 'approval' }),
-      onRefused: (botId) => risk.noteRefused(botId),
+      onRefused: (rec) => risk.noteRefused(rec.botId, undefined, refusedOrderOf(rec)),
     });
     closers.push(() => approvals.close());
     const botControl = createBotControl({ bots, sessions, brokerSessions, governor });

@@ -43,7 +43,11 @@ function recordingAuditor(): Auditor & { events: AuditEvent[]; failing: boolean 
   return a;
 }
 
-async function fixture(t: Test, raw: Record<string, unknown> = {}, onRefused?: (botId: string) => Promise<void>) {
+async function fixture(
+  t: Test,
+  raw: Record<string, unknown> = {},
+  onRefused?: (rec: { botId: string; apiId: string; summary: Readonly<Record<string, string>> }) => Promise<void>,
+) {
   const dir = await mkdtemp(path.join(tmpdir(), 'kg-approval-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const provider = await createLocalKeyProvider({ masterKeyFile: path.join(dir, 'master.key') });
@@ -183,14 +187,14 @@ t.test('refusal denies the held call', async (t) => {
 
 t.test('a refusal is told to the risk engine (onRefused) after it is recorded; a failing hook does not undo it', async (t) => {
   const told: string[] = [];
-  const f = await fixture(t, {}, async (botId) => {
-    told.push(botId);
+  const f = await fixture(t, {}, async (rec) => {
+    told.push(`${rec.botId} ${rec.apiId} ${rec.summary.stk_cd}`);
   });
   const ticket = await f.service.request(call({ botId: 'bot7' }));
   await f.service.approve((await f.service.request(call({ botId: 'bot8' }))).id, 'alice', Buffer.from(f.code('alice')));
   t.same(told, [], 'an approval tells nothing');
   await f.service.refuse(ticket.id, 'alice', 'not me');
-  t.same(told, ['bot7']);
+  t.same(told, [`bot7 ${call().apiId} ${(call().body as Record<string, string>).stk_cd}`], 'with the held call: whose, which api-id, which symbol');
 
   const broken = await fixture(t, {}, async () => {
     throw new Error('store down');

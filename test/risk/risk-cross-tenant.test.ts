@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { createMemoryStore } from '../../proxy/state/index.js';
 import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput } from '../../proxy/risk/index.js';
 import { GuardError } from '../../proxy/common/errors.js';
+import { refusedOrderOf } from '../../proxy/server/pipeline/risk.js';
 
 const logger = pino({ level: 'silent' });
 const START = seoulToEpoch('2026-01-05', 10, 0);
@@ -36,11 +37,27 @@ const detector = (a: { contributions: readonly { detector: string; reason: strin
 
 t.test('config: defaults, knobs and range errors', async (t) => {
   const d = parseRiskConfig({});
-  t.same(d.crossTenant, { sourceWindowMs: 3_600_000, sharedSourceMinBots: 3, herdWindowMs: 600_000, herdMinAccounts: 3, herdFullAccounts: 5, maxTracked: 64 });
+  t.same(d.crossTenant, {
+    sourceWindowMs: 3_600_000,
+    sharedSourceMinBots: 3,
+    herdWindowMs: 600_000,
+    herdMinAccounts: 3,
+    herdFullAccounts: 5,
+    herdRefusedMinAccounts: 2,
+    maxTracked: 64,
+  });
   t.equal(d.weights.shared_source, 0.7);
   t.equal(d.weights.herd, 0.8);
   const c = parseRiskConfig({ crossTenant: { sourceWindowMinutes: 5, sharedSourceMinBots: 4, herdWindowMinutes: 2, herdMinAccounts: 5, maxTracked: 10 } });
-  t.same(c.crossTenant, { sourceWindowMs: 300_000, sharedSourceMinBots: 4, herdWindowMs: 120_000, herdMinAccounts: 5, herdFullAccounts: 6, maxTracked: 10 });
+  t.same(c.crossTenant, {
+    sourceWindowMs: 300_000,
+    sharedSourceMinBots: 4,
+    herdWindowMs: 120_000,
+    herdMinAccounts: 5,
+    herdFullAccounts: 6,
+    herdRefusedMinAccounts: 2,
+    maxTracked: 10,
+  });
   t.equal(parseRiskConfig({ crossTenant: { herdFullAccounts: 8 } }).crossTenant.herdFullAccounts, 8);
   for (const bad of [{ sharedSourceMinBots: 1 }, { herdMinAccounts: 1.5 }, { maxTracked: 1 }, { nope: 1 }, { herdMinAccounts: 4, herdFullAccounts: 4 }]) {
     t.throws(() => parseRiskConfig({ crossTenant: bad }), GuardError, JSON.stringify(bad));
@@ -104,6 +121,34 @@ t.test('herd: three warm accounts buying one symbol new to each within minutes',
     const a = await cold.a.assess(order(b, START));
     t.notOk(detector(a, 'herd'), 'warming-up bots are not counted');
   }
+});
+
+t.test('herd: orders of two accounts in one symbol refused by their owners; the next order there is held, warm or not', async (t) => {
+  const s = setup();
+  t.teardown(s.close);
+  const order = (botId: string, now: number, side: 'buy' | 'sell' = 'buy') =>
+    call({ botId, now, apiId: side === 'buy' ? 'kt10000' : 'kt10001', kind: 'order', side, stkCd: '900107', qty: 100, price: 3000 });
+  const refused = (botId: string) => ({ account: `acct-${botId}`, stkCd: '900107', side: 'buy' as const });
+  t.notOk(detector(await s.a.assess(order('n1', START)), 'herd'), 'nothing refused yet');
+  await s.a.noteRefused('r1', START + 10_000, refused('r1'));
+  t.notOk(detector(await s.b.assess(order('n1', START + 20_000)), 'herd'), 'one account refused: under the threshold of 2');
+  await s.b.noteRefused('r2', START + 30_000, refused('r2'));
+  await s.b.noteRefused('r2', START + 31_000, refused('r2'));
+  const next = await s.a.assess(order('n1', START + 60_000));
+  const hit = detector(next, 'herd');
+  t.ok(hit, 'a bot still warming up (no baseline at all): the evidence is the other owners');
+  t.match(hit, { score: 0.9, reason: /orders of 2 accounts buying 900107 were refused by their owners within 10-20 min \(threshold 2\)/ });
+  t.ok(next.score > 0.7, `held, warm-up cap notwithstanding (${next.score})`);
+  t.notOk(detector(await s.a.assess(order('n1', START + 60_000, 'sell')), 'herd'), 'the other direction is apart');
+  t.notOk(detector(await s.a.assess(order('n1', START + 25 * 60_000)), 'herd'), 'two windows later it has expired');
+});
+
+t.test('refusedOrderOf: what a refused approval tells the herd (new orders only)', async (t) => {
+  t.same(refusedOrderOf({ account: 'A1', apiId: 'kt10000', summary: { stk_cd: '900107', ord_qty: '5' } }), { account: 'A1', stkCd: '900107', side: 'buy' });
+  t.same(refusedOrderOf({ account: 'A1', apiId: 'kt10001', summary: { stk_cd: '900107' } }), { account: 'A1', stkCd: '900107', side: 'sell' });
+  t.equal(refusedOrderOf({ account: 'A1', apiId: 'kt10003', summary: { stk_cd: '900107', orig_ord_no: '1' } }), undefined, 'a cancel');
+  t.equal(refusedOrderOf({ account: 'A1', apiId: 'kt00018', summary: {} }), undefined, 'an inquiry');
+  t.equal(refusedOrderOf({ account: 'A1', apiId: 'kt10000', summary: {} }), undefined, 'no symbol');
 });
 
 t.test('herd: stronger as the victims grow, and one herd across a window boundary', async (t) => {

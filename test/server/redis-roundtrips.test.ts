@@ -35,9 +35,11 @@ const CROSS_TENANT = 2;
 // Issue 17 adds, in the same wait: one MGET for the stuffing counts on every
 // call, and one INCR of the day's account reads on an account inquiry: +2, +0 waits.
 const FLOW = 2;
+// A new order also reads how many accounts' orders in its symbol their owners refused (herd), in the same wait: +1, +0 waits.
+const REFUSED_HERD = 1;
 const BOUNDS = {
   query: { critical: 15 + 2 + CROSS_TENANT + FLOW, total: 22 + 2 + CROSS_TENANT + FLOW, waits: 5 + 1 },
-  order: { critical: 16 + 2 + CROSS_TENANT + FLOW, total: 23 + 2 + CROSS_TENANT + FLOW, waits: 6 + 1 },
+  order: { critical: 16 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD, total: 23 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD, waits: 6 + 1 },
 };
 
 interface Seen {

@@ -2,8 +2,9 @@
 // session: it has side effects (behaviour counters, automatic lockdown,
 // alerts) a revoked token must not cause.
 import { GuardError } from '../../common/errors.js';
+import { lookupApi } from '../../kiwoom/catalogue.js';
 import { orderPrice, orderQuantity } from '../../kiwoom/protocol/index.js';
-import type { RiskInput } from '../../risk/index.js';
+import type { RefusedOrder, RiskInput } from '../../risk/index.js';
 import type { RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 import { parsed, type Parsed } from './need.js';
@@ -29,6 +30,13 @@ export function riskInput(ctx: Parsed, now: number): RiskInput {
     sourceIp: ctx.sourceIp,
     now,
   };
+}
+
+/** The new order a refused approval held, for the risk engine's cross-tenant herd (undefined for any other call). */
+export function refusedOrderOf(rec: { account: string; apiId: string; summary: Readonly<Record<string, string>> }): RefusedOrder | undefined {
+  const entry = lookupApi(rec.apiId);
+  const stkCd = rec.summary.stk_cd;
+  return entry?.kind === 'order' && entry.side && stkCd ? { account: rec.account, stkCd, side: entry.side } : undefined;
 }
 
 /**
