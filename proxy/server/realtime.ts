@@ -16,6 +16,7 @@ import type { RealtimeConfig } from '../common/config.js';
 import type { Auditor } from '../audit/types.js';
 import { botAllows, type BotRecord, type BotRegistry, type SessionClaims, type Sessions } from '../auth/index.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
+import type { ApiEntry } from '../kiwoom/types.js';
 import type { RealtimeHandle, RealtimeService } from '../kiwoom/realtime/service.js';
 import { parseBotMessage, type RealtimeProtocolError, reply, systemFrame, type BotMessage, type Registration } from '../kiwoom/realtime/protocol.js';
 import type { PolicyEngineInternals } from '../policy/engine.js';
@@ -163,9 +164,14 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     }
 
     /** The bot's allowlist and the policy, for one realtime api-id (type or condition search TR). */
-    async function judge(apiId: string, item = '', riskScore?: number): Promise<void> {
+    function allowed(apiId: string): ApiEntry {
       const entry = lookupApi(apiId);
       if (!entry || !botAllows(bot!, apiId, entry.kind)) throw new GuardError('KG3002', `api-id ${apiId} is not allowed for this bot`);
+      return entry;
+    }
+
+    async function judge(apiId: string, item = '', riskScore?: number): Promise<void> {
+      const entry = allowed(apiId);
       const call = { botId: bot!.id, account: bot!.account, apiId, entry, body: item ? { stk_cd: item } : {}, intentional: false };
       const d = await deps.policy.evaluate(riskScore === undefined ? call : { ...call, riskScore });
       if (d.outcome !== 'allow') throw new GuardError('KG3001', `rule=${d.ruleId ?? '?'} ${d.reason ?? ''}`.trim());
@@ -201,6 +207,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         return;
       }
       const apiId = m.live ? 'ka10173' : 'ka10172';
+      // The bot's allowlist first, as the REST pipeline's plan: a call it may never make is not scored or counted.
+      allowed(apiId);
       const { input, score, judgement } = await deps.conditionRisk.assess(bot!, apiId, m.seq, sourceIp);
       judged = judgement;
       await judge(apiId, '', score);
