@@ -62,6 +62,8 @@ export interface Harness {
   botSecret: string;
   logs(): string;
   token(dispatcher?: Dispatcher): Promise<string>;
+  /** Adds another bot with the canary credentials (default: the canary account) and returns its sidecar token. */
+  addBot(id: string, allowed: string[], account?: string): Promise<string>;
   /** `dispatcher` lets a test pick the client's source address (undici `new Agent({ localAddress })`). */
   call(apiId: string, body: unknown, opts?: { token?: string; path?: string; headers?: Record<string, string>; dispatcher?: Dispatcher }): Promise<CallResult>;
   post(pathname: string, body: string | Buffer, headers?: Record<string, string>, dispatcher?: Dispatcher): Promise<CallResult>;
@@ -169,6 +171,17 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       const r = await post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: botId, secretkey: botSecret }), {}, dispatcher);
       if (r.json.return_code !== 0) throw new Error(`token exchange failed: ${r.text}`);
       return String(r.json.token);
+    },
+    async addBot(id, allowed, account = CANARY.account) {
+      const { secret } = await sidecar.parts.bots.add({ id, owner: 'alice', account, allowed });
+      await sidecar.parts.vault.importCredentials({ botId: id, account, appKey: Buffer.from(CANARY.appKey), secretKey: Buffer.from(CANARY.secretKey) });
+      try {
+        const r = await post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: id, secretkey: secret.toString('latin1') }));
+        if (r.json.return_code !== 0) throw new Error(`token exchange failed: ${r.text}`);
+        return String(r.json.token);
+      } finally {
+        secret.fill(0);
+      }
     },
     async call(apiId, body, o = {}) {
       const { lookupApi } = await import('../../proxy/kiwoom/catalogue.js');

@@ -13,23 +13,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Adds bots that share the harness bot's app key (one account, one key, several strategies). */
 async function addBotsOnSameKey(h: Harness, ids: string[]): Promise<Map<string, string>> {
   const tokens = new Map<string, string>();
-  for (const id of ids) {
-    const { secret } = await h.sidecar.parts.bots.add({
-      id,
-      owner: 'alice',
-      account: CANARY.account,
-      allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel'],
-    });
-    await h.sidecar.parts.vault.importCredentials({
-      botId: id,
-      account: CANARY.account,
-      appKey: Buffer.from(CANARY.appKey),
-      secretKey: Buffer.from(CANARY.secretKey),
-    });
-    const r = await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: id, secretkey: secret.toString('latin1') }));
-    secret.fill(0);
-    tokens.set(id, String(r.json.token));
-  }
+  for (const id of ids) tokens.set(id, await h.addBot(id, ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel']));
   return tokens;
 }
 

@@ -5,7 +5,7 @@
 import t from 'tap';
 import path from 'node:path';
 import { request } from 'undici';
-import { startHarness, CANARY, FIXTURES, waitFor, type Harness } from '../helpers/harness.js';
+import { startHarness, FIXTURES, waitFor, type Harness } from '../helpers/harness.js';
 import { connectBot, isReal, type BotSocket } from './ws-client.js';
 
 let h: Harness;
@@ -32,17 +32,10 @@ t.teardown(() => h.close());
 let n = 0;
 async function bot(opts: { echoPing?: boolean } = {}): Promise<BotSocket> {
   const id = `rl-${++n}`;
-  const { secret } = await h.sidecar.parts.bots.add({ id, owner: 'alice', account: CANARY.account, allowed: ['kind:query', 'kind:account', 'kind:realtime'] });
-  await h.sidecar.parts.vault.importCredentials({
-    botId: id,
-    account: CANARY.account,
-    appKey: Buffer.from(CANARY.appKey),
-    secretKey: Buffer.from(CANARY.secretKey),
-  });
-  const r = await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: id, secretkey: secret.toString('latin1') }));
+  const token = await h.addBot(id, ['kind:query', 'kind:account', 'kind:realtime']);
   const s = await connectBot(h.sidecar.realtimeUrl, opts);
   t.teardown(() => s.close());
-  const reply = await s.login(String(r.json.token));
+  const reply = await s.login(token);
   if (reply.return_code !== 0) throw new Error(`login failed: ${JSON.stringify(reply)}`);
   return s;
 }

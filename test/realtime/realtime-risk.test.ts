@@ -8,7 +8,7 @@ import t from 'tap';
 import { explanationOf, formatExplanation } from '../../proxy/cli/risk.js';
 import { seoulToEpoch } from '../../proxy/risk/index.js';
 import { readAuditRecords } from '../helpers/audit-sidecar-log.js';
-import { CANARY, FIXTURES, startHarness } from '../helpers/harness.js';
+import { FIXTURES, startHarness } from '../helpers/harness.js';
 import { connectBot, type BotSocket } from './ws-client.js';
 
 let fakeNow = seoulToEpoch('2026-01-05', 9, 0);
@@ -90,15 +90,7 @@ t.test('a condition search the bot never ran is refused by the risk rule; the th
 
 t.test('the allowlist comes first: a condition search the bot may never run is refused unscored', async (t) => {
   const id = 'rt-narrow';
-  const { secret } = await h.sidecar.parts.bots.add({ id, owner: 'alice', account: CANARY.account, allowed: ['kind:query', 'ka10172'] });
-  await h.sidecar.parts.vault.importCredentials({
-    botId: id,
-    account: CANARY.account,
-    appKey: Buffer.from(CANARY.appKey),
-    secretKey: Buffer.from(CANARY.secretKey),
-  });
-  const r = await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: id, secretkey: secret.toString('latin1') }));
-  const ws = await connect(String(r.json.token));
+  const ws = await connect(await h.addBot(id, ['kind:query', 'ka10172']));
   ws.send(search('1'));
   const live = await ws.next((f) => f.trnm === 'CNSRREQ', 'a live search it may not run');
   t.match(String(live.return_msg), /KG3002/, `refused by the allowlist: ${live.return_msg}`);

@@ -30,11 +30,8 @@ t.afterEach(() => {
   for (const s of sockets.splice(0)) s.close();
 });
 
-async function addBot(id: string, account = CANARY.account, allowed = ['kind:query', 'kind:account', 'kind:order', 'kind:realtime']) {
-  const { secret } = await h.sidecar.parts.bots.add({ id, owner: 'alice', account, allowed });
-  await h.sidecar.parts.vault.importCredentials({ botId: id, account, appKey: Buffer.from(CANARY.appKey), secretKey: Buffer.from(CANARY.secretKey) });
-  const r = await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: id, secretkey: secret.toString('latin1') }));
-  return String(r.json.token);
+function addBot(id: string, account = CANARY.account, allowed = ['kind:query', 'kind:account', 'kind:order', 'kind:realtime']): Promise<string> {
+  return h.addBot(id, allowed, account);
 }
 
 async function bot(token: string): Promise<BotSocket> {
