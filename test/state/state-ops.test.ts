@@ -142,17 +142,16 @@ t.test('FLUSHALL: refused with KG7003, /readyz names it, an audited confirmation
 
   const flushedAt = Date.now();
   t.equal(await redisCli(redis.port, 'FLUSHALL'), 'OK');
-  // Sessions lived in Redis too: the bot logs in again; detection takes at most one generation check.
-  let order = await h.call('kt10000', BUY);
+  // Sessions lived in Redis too: the bot logs in again; detection takes at most one generation check. Polled with
+  // an inquiry, not an order: until detection calls still flow, and the governor's order window went with the flush,
+  // so orders polled here would count against Kiwoom's 5 per second and refuse the one after the confirmation.
   await waitFor(
-    async () => {
-      order = await h.call('kt10000', BUY);
-      return /KG7003/.test(String(order.json.return_msg));
-    },
+    async () => /KG7003/.test(String((await h.call('kt00001', QUERY, { path: '/api/dostk/acnt' })).json.return_msg)),
     5_000,
-    'orders refused with KG7003',
+    'calls refused with KG7003',
   );
   t.comment(`MEASURED FLUSHALL -> first KG7003 refusal: ${Date.now() - flushedAt} ms (generationCheckMs 200)`);
+  const order = await h.call('kt10000', BUY);
   t.equal(order.status, 503, `order refused: ${String(order.json.return_msg)}`);
   t.not(order.json.return_code, 0);
   tok = await h.token();
