@@ -8,7 +8,7 @@ import t from 'tap';
 import { explanationOf, formatExplanation } from '../../proxy/cli/risk.js';
 import { seoulToEpoch } from '../../proxy/risk/index.js';
 import { readAuditRecords } from '../helpers/audit-sidecar-log.js';
-import { FIXTURES, startHarness } from '../helpers/harness.js';
+import { FIXTURES, startHarness, waitFor } from '../helpers/harness.js';
 import { connectBot, type BotSocket } from './ws-client.js';
 
 let fakeNow = seoulToEpoch('2026-01-05', 9, 0);
@@ -82,8 +82,17 @@ t.test('a condition search the bot never ran is refused by the risk rule; the th
   const quote = await h.call('ka10001', { stk_cd: '005930' }, { token });
   t.not(quote.json.return_code, 0, `the bot's REST calls are refused too: ${quote.text}`);
   const admin = await h.adminToken('sec-lead', 'admin');
-  const incidents = await h.admin('GET', '/admin/v1/incidents', admin);
-  const incident = (incidents.json.incidents as Record<string, unknown>[])[0];
+  // The incident record is written after the lockdown took effect: wait for it, do not race it.
+  let incident: Record<string, unknown> | undefined;
+  await waitFor(
+    async () => {
+      const r = await h.admin('GET', '/admin/v1/incidents', admin);
+      incident = (r.json.incidents as Record<string, unknown>[] | undefined)?.[0];
+      return incident !== undefined;
+    },
+    10_000,
+    'the incident',
+  );
   t.match(incident, { status: 'locked', automatic: true, bots: [h.botId] }, 'an automatic lockdown incident for the bot');
   t.match(String(incident?.reason), /escalation, condition/, `it keeps why: ${incident?.reason}`);
 });
