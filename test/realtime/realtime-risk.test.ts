@@ -33,6 +33,13 @@ async function connect(token: string): Promise<BotSocket> {
   return s;
 }
 const search = (seq: string) => ({ trnm: 'CNSRREQ', seq, search_type: '1', stex_tp: 'K' });
+type Audited = Awaited<ReturnType<typeof readAuditRecords>>[number];
+/** The first audit record that matches, once it is written. */
+async function auditRecord(match: (r: Audited) => boolean): Promise<Audited | undefined> {
+  let found: Audited | undefined;
+  await waitFor(async () => (found = (await readAuditRecords(path.join(h.dataDir, 'audit'))).find(match)) !== undefined, 10_000, 'the audit record');
+  return found;
+}
 
 t.test('a condition search the bot never ran is refused by the risk rule; the third locks the bot down', async (t) => {
   const token = await h.token();
@@ -64,7 +71,8 @@ t.test('a condition search the bot never ran is refused by the risk rule; the th
   t.match(String(swapped.return_msg), /KG3001.*builtin\.risk-step-up/, `the denial names the rule: ${swapped.return_msg}`);
   t.notOk(h.sim.triggerCondition('3').pushes > 0, 'nothing registered upstream for condition 3');
   // The refusal's audit record carries the judgement, as a REST call's does: kguard risk explain reads it.
-  const denied = (await readAuditRecords(path.join(h.dataDir, 'audit'))).find((r) => String(r.type) === 'realtime.denied' && r.data.code === 'KG3001');
+  // The reply goes out before its audit record is written: wait for the record.
+  const denied = await auditRecord((r) => String(r.type) === 'realtime.denied' && r.data.code === 'KG3001');
   t.ok(denied, 'the refusal is audited');
   const why = explanationOf(denied!, String(denied!.data.requestId));
   t.ok(why, 'with a request id and the risk judgement');
@@ -103,8 +111,7 @@ t.test('the allowlist comes first: a condition search the bot may never run is r
   ws.send(search('1'));
   const live = await ws.next((f) => f.trnm === 'CNSRREQ', 'a live search it may not run');
   t.match(String(live.return_msg), /KG3002/, `refused by the allowlist: ${live.return_msg}`);
-  const records = await readAuditRecords(path.join(h.dataDir, 'audit'));
-  const denied = records.find((x) => String(x.type) === 'realtime.denied' && x.data.botId === id);
+  const denied = await auditRecord((x) => String(x.type) === 'realtime.denied' && x.data.botId === id);
   t.ok(denied, 'audited');
   t.notOk(denied!.data.risk, 'with no risk judgement: the engine never saw it');
 });
