@@ -2,6 +2,7 @@
 // the seeded corpus (RISK_SEED, as bench:risk) through the real engine and
 // prints every attack call's score with each detector's contribution and
 // reason: why a scenario was caught late or not at all.
+import { DEFAULT_STEP_UP } from '../../proxy/policy/compile.js';
 import { buildCorpus, FULL } from './corpus.js';
 import { notionalOfEvent, replay } from './replay.js';
 import type { CorpusEvent } from './types.js';
@@ -35,7 +36,7 @@ for (const id of wanted) {
     haltOnLockdown: true,
     onAssess: (ev, a) => {
       // The attack's calls, and the victims' own calls held or locked down once it began.
-      if (attackIds.has(ev.id) || (ev.t >= from && a.score > 0.7)) seen.push([ev, a]);
+      if (attackIds.has(ev.id) || (ev.t >= from && a.score > DEFAULT_STEP_UP)) seen.push([ev, a]);
     },
   });
   const outcome = new Map(records.map((r) => [r.eventId, r.outcome]));

@@ -28,35 +28,33 @@ export function sourceBots(store: Store, cfg: RiskConfig, sourceIp: string, botI
   return distinct(store, `risk:xsrc:${sourceIp}:${win}`, botId, 2 * c.sourceWindowMs, c.maxTracked);
 }
 
-const refusedKey = (symbol: string, side: string, w: number): string => `risk:xref:${symbol}:${side}:${w}`;
-
-/** Records an order in `symbol` its owner refused (this window's bucket and the next one's, as herdAccounts). */
-export async function noteRefusedOrder(store: Store, cfg: RiskConfig, symbol: string, side: string, account: string, nowMs: number): Promise<void> {
+/**
+ * Adds an account to this herd window's bucket and the next one's, and returns this bucket's count: accounts
+ * within the last one to two windows, so a herd that straddles a window boundary is still one herd.
+ */
+async function herdDistinct(store: Store, cfg: RiskConfig, prefix: string, account: string, nowMs: number): Promise<number> {
   const c = cfg.crossTenant;
   const win = Math.floor(nowMs / c.herdWindowMs);
-  await Promise.all([
-    distinct(store, refusedKey(symbol, side, win), account, 2 * c.herdWindowMs, c.maxTracked),
-    distinct(store, refusedKey(symbol, side, win + 1), account, 3 * c.herdWindowMs, c.maxTracked),
+  const [n] = await Promise.all([
+    distinct(store, `${prefix}:${win}`, account, 2 * c.herdWindowMs, c.maxTracked),
+    distinct(store, `${prefix}:${win + 1}`, account, 3 * c.herdWindowMs, c.maxTracked),
   ]);
+  return n;
+}
+
+const refusedPrefix = (symbol: string, side: string): string => `risk:xref:${symbol}:${side}`;
+
+/** Records an order in `symbol` its owner refused. */
+export async function noteRefusedOrder(store: Store, cfg: RiskConfig, symbol: string, side: string, account: string, nowMs: number): Promise<void> {
+  await herdDistinct(store, cfg, refusedPrefix(symbol, side), account, nowMs);
 }
 
 /** The key holding how many accounts' orders in `symbol`, this way, were refused within the last one to two herd windows. */
 export function refusedAccountsKey(cfg: RiskConfig, symbol: string, side: string, nowMs: number): string {
-  return `${refusedKey(symbol, side, Math.floor(nowMs / cfg.crossTenant.herdWindowMs))}:n`;
+  return `${refusedPrefix(symbol, side)}:${Math.floor(nowMs / cfg.crossTenant.herdWindowMs)}:n`;
 }
 
-/**
- * Counted only for a warm bot's order in a symbol its baseline has never seen (the caller checks). Each
- * account goes into this window's bucket and the next one's, and the count is this bucket's: accounts
- * within the last one to two windows, so a herd that straddles a window boundary is still one herd.
- */
-export async function herdAccounts(store: Store, cfg: RiskConfig, symbol: string, side: string, account: string, nowMs: number): Promise<number> {
-  const c = cfg.crossTenant;
-  const win = Math.floor(nowMs / c.herdWindowMs);
-  const key = (w: number): string => `risk:xherd:${symbol}:${side}:${w}`;
-  const [n] = await Promise.all([
-    distinct(store, key(win), account, 2 * c.herdWindowMs, c.maxTracked),
-    distinct(store, key(win + 1), account, 3 * c.herdWindowMs, c.maxTracked),
-  ]);
-  return n;
+/** Counted only for a warm bot's order in a symbol its baseline has never seen (the caller checks). */
+export function herdAccounts(store: Store, cfg: RiskConfig, symbol: string, side: string, account: string, nowMs: number): Promise<number> {
+  return herdDistinct(store, cfg, `risk:xherd:${symbol}:${side}`, account, nowMs);
 }

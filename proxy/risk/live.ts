@@ -135,11 +135,12 @@ async function windowCount(store: Store, cfg: RiskConfig, prefix: string, nowMs:
   const cur = Math.floor(nowMs / bucketMs);
   const n = Math.max(1, Math.ceil(windowMs / bucketMs));
   const key = `${prefix}:${cur}`;
-  const [mine, older] = await Promise.all([
-    by === 0 ? store.get(key).then((v) => Number(v ?? 0)) : store.incr(key, by, windowMs + bucketMs),
-    n > 1 ? store.mget(Array.from({ length: n - 1 }, (_, i) => `${prefix}:${cur - 1 - i}`)) : Promise.resolve([]),
-  ]);
-  return { count: mine + older.reduce((a: number, v) => a + Number(v ?? 0), 0), key };
+  const older = Array.from({ length: n - 1 }, (_, i) => `${prefix}:${cur - 1 - i}`);
+  const sum = (vs: readonly (string | null)[]): number => vs.reduce((a: number, v) => a + Number(v ?? 0), 0);
+  // Reading only: every bucket in one MGET.
+  if (by === 0) return { count: sum(await store.mget([key, ...older])), key };
+  const [mine, rest] = await Promise.all([store.incr(key, by, windowMs + bucketMs), older.length > 0 ? store.mget(older) : Promise.resolve([])]);
+  return { count: mine + sum(rest), key };
 }
 
 /** Records a failed bot secret for the stuffing detector (bounded cardinality: maxTracked members per window). */

@@ -1,13 +1,14 @@
 // Risk on realtime condition searches (CNSRREQ, CNSRCLR): judged by the same
 // engine as REST calls (a new source, an odd hour, a condition this bot never
-// ran), learned once they went out, and locking the bot down at high risk. A
-// WebSocket message cannot wait for approval: above step-up the policy's own
-// risk rule refuses a search request, naming builtin.risk-step-up.
+// ran), settled the same way (lockdown, alert: settleRisk), and learned once
+// they went out. A WebSocket message cannot wait for approval: above step-up
+// the policy's own risk rule refuses a search request, naming builtin.risk-step-up.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { GuardError } from '../common/errors.js';
 import type { Responder } from '../response/index.js';
 import type { RiskEngine, RiskInput } from '../risk/index.js';
+import type { RiskView } from './context.js';
+import { settleRisk } from './pipeline/risk.js';
 
 /** The engine's view of a condition-search message (bench/risk builds its inputs with this too). */
 export function conditionRiskInput(bot: { id: string; account: string }, apiId: string, seq: string, sourceIp: string, now: number): RiskInput {
@@ -18,7 +19,7 @@ export function conditionRiskInput(bot: { id: string; account: string }, apiId: 
 export interface ConditionJudgement {
   readonly requestId: string;
   readonly apiId: string;
-  readonly risk: { score: number; level: string; contributions: { detector: string; score: number; weight: number; contribution: number; reason: string }[] };
+  readonly risk: RiskView;
 }
 
 export interface ConditionRisk {
@@ -35,7 +36,7 @@ export interface ConditionRisk {
 
 export function createConditionRisk(deps: {
   risk: Pick<RiskEngine, 'assess' | 'learn' | 'isHighRisk'>;
-  responder: Pick<Responder, 'onHighRisk'>;
+  responder: Pick<Responder, 'onHighRisk' | 'onRiskAlert'>;
   clock: () => number;
   logger: Logger;
 }): ConditionRisk {
@@ -44,18 +45,8 @@ export function createConditionRisk(deps: {
       const input = conditionRiskInput(bot, apiId, seq, sourceIp, deps.clock());
       const requestId = randomUUID();
       const a = await deps.risk.assess(input);
-      if (deps.risk.isHighRisk(a)) {
-        await deps.responder.onHighRisk(a, { botId: bot.id, account: bot.account, apiId, requestId });
-        throw new GuardError('KG3008', `automatic lockdown: risk ${a.score.toFixed(2)} (${a.contributions.map((c) => c.detector).join(', ')})`);
-      }
-      const contributions = a.contributions.map((c) => ({
-        detector: c.detector,
-        score: c.score,
-        weight: c.weight,
-        contribution: c.contribution,
-        reason: c.reason,
-      }));
-      return { input, score: a.score, judgement: { requestId, apiId, risk: { score: a.score, level: a.level, contributions } } };
+      const risk = await settleRisk(deps, a, { botId: bot.id, account: bot.account, apiId, requestId });
+      return { input, score: a.score, judgement: { requestId, apiId, risk } };
     },
     async learn(input) {
       await deps.risk

@@ -170,8 +170,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       return entry;
     }
 
-    async function judge(apiId: string, item = '', riskScore?: number): Promise<void> {
-      const entry = allowed(apiId);
+    async function judge(apiId: string, item = '', riskScore?: number, entry = allowed(apiId)): Promise<void> {
       const call = { botId: bot!.id, account: bot!.account, apiId, entry, body: item ? { stk_cd: item } : {}, intentional: false };
       const d = await deps.policy.evaluate(riskScore === undefined ? call : { ...call, riskScore });
       if (d.outcome !== 'allow') throw new GuardError('KG3001', `rule=${d.ruleId ?? '?'} ${d.reason ?? ''}`.trim());
@@ -208,10 +207,10 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       }
       const apiId = m.live ? 'ka10173' : 'ka10172';
       // The bot's allowlist first, as the REST pipeline's plan: a call it may never make is not scored or counted.
-      allowed(apiId);
+      const entry = allowed(apiId);
       const { input, score, judgement } = await deps.conditionRisk.assess(bot!, apiId, m.seq, sourceIp);
       judged = judgement;
-      await judge(apiId, '', score);
+      await judge(apiId, '', score, entry);
       const cap = Math.min(config.maxLiveSearchesPerBot, deps.policy.realtimeCaps(bot!.id, bot!.account).maxLiveSearches ?? Infinity);
       if (m.live && h.counts().liveSearches >= cap) throw new GuardError('KG3018', `at most ${cap} live condition searches for this bot`);
       send(JSON.stringify(await h.conditionRequest(m.seq, m.live, m.frame)));

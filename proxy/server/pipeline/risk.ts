@@ -4,8 +4,8 @@
 import { GuardError } from '../../common/errors.js';
 import { lookupApi } from '../../kiwoom/catalogue.js';
 import { orderPrice, orderQuantity } from '../../kiwoom/protocol/index.js';
-import type { RefusedOrder, RiskInput } from '../../risk/index.js';
-import type { RequestContext } from '../context.js';
+import type { RefusedOrder, RiskAssessment, RiskEngine, RiskInput } from '../../risk/index.js';
+import type { RequestContext, RiskView } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 import { parsed, type Parsed } from './need.js';
 
@@ -62,18 +62,29 @@ export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 
     if (await retriesKnownApproval(deps, p)) input = { ...input, approvalRetry: true };
     p.riskInput = input;
     const a = await deps.risk.assess(input);
-    const call = { botId: input.botId, account: input.account, apiId: input.apiId, requestId: p.id };
-    if (deps.risk.isHighRisk(a)) {
-      // The seed's _handle_high_risk_anomaly: lock the bot down, alert, record the incident, refuse the call.
-      await deps.responder.onHighRisk(a, call);
-      throw new GuardError('KG3008', `automatic lockdown: risk ${a.score.toFixed(2)} (${a.contributions.map((c) => c.detector).join(', ')})`);
-    }
-    if (a.level === 'alert') void deps.responder.onRiskAlert(a, call).catch((err) => deps.logger.warn({ err: String(err) }, 'risk alert failed'));
-    p.risk = {
-      score: a.score,
-      level: a.level,
-      contributions: a.contributions.map((c) => ({ detector: c.detector, score: c.score, weight: c.weight, contribution: c.contribution, reason: c.reason })),
-      ...(a.model ? { model: a.model } : {}),
-    };
+    p.risk = await settleRisk(deps, a, { botId: input.botId, account: input.account, apiId: input.apiId, requestId: p.id });
+  };
+}
+
+/**
+ * What follows an assessment, for a REST call or a realtime message alike: at high risk the seed's
+ * _handle_high_risk_anomaly (lock the bot down, alert, record the incident) and the call refused (KG3008);
+ * at alert level an alert; otherwise the judgement as the call's audit record keeps it.
+ */
+export async function settleRisk(
+  deps: { risk: Pick<RiskEngine, 'isHighRisk'>; responder: Pick<PipelineDeps['responder'], 'onHighRisk' | 'onRiskAlert'>; logger: PipelineDeps['logger'] },
+  a: RiskAssessment,
+  call: { botId: string; account: string; apiId: string; requestId: string },
+): Promise<RiskView> {
+  if (deps.risk.isHighRisk(a)) {
+    await deps.responder.onHighRisk(a, call);
+    throw new GuardError('KG3008', `automatic lockdown: risk ${a.score.toFixed(2)} (${a.contributions.map((c) => c.detector).join(', ')})`);
+  }
+  if (a.level === 'alert') void deps.responder.onRiskAlert(a, call).catch((err) => deps.logger.warn({ err: String(err) }, 'risk alert failed'));
+  return {
+    score: a.score,
+    level: a.level,
+    contributions: a.contributions.map((c) => ({ detector: c.detector, score: c.score, weight: c.weight, contribution: c.contribution, reason: c.reason })),
+    ...(a.model ? { model: a.model } : {}),
   };
 }
