@@ -111,7 +111,7 @@ export async function replay(corpus: Corpus, events: readonly CorpusEvent[], opt
   let clock = events[0]?.t ?? 0;
   const store = createMemoryStore({ now: () => clock, maxKeys: 5_000_000 });
   const config = opts.config ?? evaluationConfig();
-  const engine: RiskEngine = createRiskEngine({ config, store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => clock });
+  const engine: RiskEngine = createRiskEngine({ config, store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => clock, language: 'en' });
   const accountOf = new Map(corpus.bots.map((b) => [b.id, b.account]));
   // The simulated broker: positions per account (every forwarded order fills), and the holdings
   // baseline the sidecar records from a bot's own balance inquiry (after/holdings.ts).

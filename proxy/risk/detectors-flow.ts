@@ -12,8 +12,6 @@ import { clamp01, median, scaledMad } from './stats.js';
 
 type Detector = (ctx: DetectorContext) => DetectorResult | undefined;
 
-const r2 = (x: number): string => (Math.round(x * 100) / 100).toString();
-const BANDS = ['under 15%', '15-60%', '60-90%', '90% or more'];
 const ORDER_SIZE_MIN_SPREAD = 0.35;
 /** Orders of a side learned before order_size judges (and the volume detector stops judging new orders: one piece of evidence, counted once). */
 export const ORDER_SIZE_MIN_SAMPLES = 15;
@@ -24,15 +22,15 @@ export const sellOff: Detector = (ctx) => {
   // A bot whose orders were all buys: its first sell is the pattern (liquidation, or low-and-slow selling), whatever its size.
   const neverSold = b.sells.windows === 0 && b.sells.distinct.length === 0 && (b.sellFrac ?? [0]).every((c) => c === 0);
   if (neverSold && b.orders >= cfg.sellOff.firstSellMinOrders) {
-    const of = input.holdingQty && input.qty ? `, ${Math.round((100 * input.qty) / input.holdingQty)}% of the position` : '';
-    return { score: 1, reason: `first sell by this bot: ${b.orders} orders learned, none a sell (threshold ${cfg.sellOff.firstSellMinOrders})${of}` };
+    const of = input.holdingQty && input.qty ? Math.round((100 * input.qty) / input.holdingQty) : undefined;
+    return { score: 1, reason: ctx.say.firstSell(b.orders, cfg.sellOff.firstSellMinOrders, of) };
   }
   const sold = soldFraction(b, input, cfg.sellOff.minHoldingQty);
   if (sold === undefined) return undefined;
   // More than the position can be (the last read plus the bot's own buys since): at least all of it, on a stale view
   // of the book (what an intruder acting on an old balance does).
   const fraction = Math.min(sold, 1);
-  const beyond = sold > 1 ? ` (${input.qty} shares: more than the ${positionOf(b, input)!.upper} it can hold)` : '';
+  const beyond = sold > 1 ? { qty: input.qty!, upper: positionOf(b, input)!.upper } : undefined;
   const bin = sellFracBin(fraction);
   const h = b.sellFrac ?? [0, 0, 0, 0];
   const total = h.reduce((a, c) => a + c, 0);
@@ -46,7 +44,7 @@ export const sellOff: Detector = (ctx) => {
   if (share >= rareShare || !(bin === 3 || (bin <= 1 && above >= 1 - rareShare))) return undefined;
   return {
     score: clamp01(rareScore + (1 - rareScore) * (1 - share / Math.max(rareShare, 1e-9))),
-    reason: `sells ${pct}% of the position${beyond}; ${r2(h[bin] ?? 0)} of ${r2(total)} learned sells were in that band (${BANDS[bin]}; rare under ${Math.round(100 * rareShare)}%)`,
+    reason: ctx.say.sellShare({ pct, ...(beyond ? { beyond } : {}), inBand: h[bin] ?? 0, total, band: bin, rarePct: Math.round(100 * rareShare) }),
   };
 };
 
@@ -67,10 +65,9 @@ function sizeZ(ctx: DetectorContext): DetectorResult | undefined {
   const z = (Math.log(notional) - med) / Math.max(scaledMad(window, med), ORDER_SIZE_MIN_SPREAD);
   const { zWarn, zMax } = cfg.orderSize;
   if (Math.abs(z) < zWarn) return undefined;
-  const typical = Math.exp(med);
   return {
     score: clamp01(Math.max(0.01, (Math.abs(z) - zWarn) / (zMax - zWarn))),
-    reason: `${input.side ?? 'order'} of ${Math.round(notional)} KRW is ${z > 0 ? `${r2(notional / typical)}x` : `1/${r2(typical / notional)} of`} this bot's usual ${Math.round(typical)} on that side (robust z ${r2(z)})`,
+    reason: ctx.say.sizeZ({ side: input.side, krw: notional, usual: Math.exp(med), z }),
   };
 }
 
@@ -92,15 +89,11 @@ function buyEnvelope(ctx: DetectorContext): DetectorResult | undefined {
   const notional = notionalOf(input);
   const { byQty, byKrw, ratio } = envelopeRatio(e, input.qty, notional, input.price);
   if (ratio <= 1) return undefined;
-  const what =
-    byQty >= byKrw
-      ? `qty ${input.qty} is ${r2(byQty)}x the largest buy (${e.maxQty}, plus one share)`
-      : `${Math.round(notional!)} KRW is ${r2(byKrw)}x the largest buy (${Math.round(e.maxNotional)} KRW, plus one share)`;
+  const measure = byQty >= byKrw ? { by: 'qty' as const, qty: input.qty!, max: e.maxQty } : { by: 'krw' as const, krw: notional!, max: e.maxNotional };
   const repeat = e.above > 0 && learned.orders >= repeatFrom;
-  const again = repeat ? `; buy ${e.above + 1} above it today (scores 1 from the second)` : '';
   return {
     score: repeat ? 1 : clamp01((ratio - 1) / (factor - 1)),
-    reason: `buy ${what} of ${learned.orders} learned buys (scores 1 from ${factor}x)${again}`,
+    reason: ctx.say.envelope({ measure, times: ratio, learned: learned.orders, factor, nthToday: repeat ? e.above + 1 : undefined }),
   };
 }
 
@@ -118,10 +111,10 @@ export const condition: Detector = (ctx) => {
   const live = input.apiId === 'ka10173';
   const n = ctx.live.newConditions;
   const probing = n >= cfg.apiBreadth.minApis;
-  const breadth = probing ? `; ${n} never-run conditions within ${cfg.apiBreadth.windowMs / 60_000} min (scores 1 from ${cfg.apiBreadth.minApis})` : '';
+  const breadth = probing ? { n, minutes: cfg.apiBreadth.windowMs / 60_000, min: cfg.apiBreadth.minApis } : undefined;
   return {
     score: live || probing ? 1 : 0.6,
-    reason: `${live ? 'live' : 'one-shot'} condition search ${seq} never run by this bot (runs ${known.slice(0, 5).join(', ')})${breadth}`,
+    reason: ctx.say.condition({ live, seq, known: known.slice(0, 5), ...(breadth ? { breadth } : {}) }),
   };
 };
 
@@ -135,7 +128,7 @@ export const accountReads: Detector = (ctx) => {
   if (n < threshold) return undefined;
   return {
     score: clamp01(0.6 + (0.4 * (n - threshold)) / threshold),
-    reason: `${n} account/order/fill inquiries today vs this bot's busiest learned day ${r2(usual)} (threshold ${threshold})`,
+    reason: ctx.say.accountReads(n, usual, threshold),
   };
 };
 
@@ -145,24 +138,24 @@ export const apiBreadth: Detector = (ctx) => {
   if (n < min) return undefined;
   return {
     score: clamp01(0.5 + (0.5 * (n - min)) / min),
-    reason: `${n} api-ids never used by this bot called within ${ctx.cfg.apiBreadth.windowMs / 60_000} min (threshold ${min})`,
+    reason: ctx.say.apiBreadth(n, ctx.cfg.apiBreadth.windowMs / 60_000, min),
   };
 };
 
 export const stuffing: Detector = (ctx) => {
   const { live, cfg } = ctx;
   const s = cfg.stuffing;
-  const win = `${s.windowMs / 60_000} min`;
+  const minutes = s.windowMs / 60_000;
   if (live.stuffingSource >= s.minBots) {
     // At the threshold this alone (score 0.9 x weight 0.8) steps the call up: one address failing several
     // bots' secrets and then calling with a good one is the stuffing pattern itself. 1 at twice the threshold.
     return {
       score: clamp01(0.9 + (0.1 * (live.stuffingSource - s.minBots)) / s.minBots),
-      reason: `source ${normaliseIp(ctx.input.sourceIp)} failed the secrets of ${live.stuffingSource} bots within ${win} (threshold ${s.minBots})`,
+      reason: ctx.say.stuffingSource(normaliseIp(ctx.input.sourceIp), live.stuffingSource, minutes, s.minBots),
     };
   }
   if (live.stuffingGlobal >= s.globalMinBots && live.stuffingThisBot) {
-    return { score: 0.7, reason: `this bot's secret failed during a wave of ${live.stuffingGlobal} bots failing within ${win} (threshold ${s.globalMinBots})` };
+    return { score: 0.7, reason: ctx.say.stuffingWave(live.stuffingGlobal, minutes, s.globalMinBots) };
   }
   return undefined;
 };
@@ -173,6 +166,6 @@ export const model: Detector = (ctx) => {
   const from = ctx.cfg.model.scoreFrom;
   return {
     score: clamp01((m.score - from) / Math.max(1 - from, 1e-9)),
-    reason: `learned model anomaly ${r2(m.score)} (from ${from}); driven by ${m.top.map((f) => `${f.feature} ${r2(f.value)} (${Math.round(100 * f.share)}%)`).join(', ')}`,
+    reason: ctx.say.model(m.score, from, m.top),
   };
 };

@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { seoulParts } from '../kiwoom/protocol/index.js';
 import { hourOfWeek, isTradingKind, normaliseIp, notionalOf, symbolOf, type Baseline } from './baseline.js';
 import type { DetectorName, RiskConfig } from './config.js';
+import type { Reasons } from './reasons.js';
 import { clamp01, median, scaledMad } from './stats.js';
 import { accountReads, apiBreadth, condition, model, ORDER_SIZE_MIN_SAMPLES, orderSize, sellOff, stuffing } from './detectors-flow.js';
 import type { ModelResult } from './model.js';
@@ -48,6 +49,8 @@ export interface DetectorContext {
   readonly live: LiveCounters;
   /** The learned model's verdict on this call, when it has a reference window. */
   readonly model?: ModelResult | undefined;
+  /** The reasons in the sidecar's language. */
+  readonly say: Reasons;
 }
 
 export interface DetectorResult {
@@ -62,7 +65,6 @@ const YOUNG_SOURCE_ORDER_SCORE = 0.6;
 const FRESH_SYMBOL_ORDER_SCORE = 0.6;
 const QUERY_NEW_SYMBOL_SCORE = 0.15;
 const warm = (ctx: DetectorContext): boolean => ctx.baseline.calls >= ctx.cfg.warmupCalls;
-const r2 = (x: number): string => (Math.round(x * 100) / 100).toString();
 
 const time: Detector = (ctx) => {
   if (!warm(ctx)) return undefined;
@@ -72,33 +74,32 @@ const time: Detector = (ctx) => {
   const total = b.hourOfWeek.reduce((a, c) => a + c, 0);
   if (total <= 0) return undefined;
   const covered = ctx.nowMs - b.firstSeen >= ctx.cfg.time.weekCoverageMs;
-  let seen: number, expected: number, label: string;
+  let seen: number, expected: number;
   if (covered) {
     // This hour of the week and its neighbours, so 08:59 vs 09:00 does not alarm.
     seen = [-1, 0, 1].reduce((a, d) => a + (b.hourOfWeek[(how + d + 168) % 168] ?? 0), 0);
     expected = (3 * total) / 168;
-    label = `hour-of-week ${how} (day ${st.weekday} ${st.hour}h Seoul)`;
   } else {
     // Less than a week learned: compare with the same hour on any day.
     const byHour = (h: number): number => [0, 1, 2, 3, 4, 5, 6].reduce((a, d) => a + (b.hourOfWeek[d * 24 + ((h + 24) % 24)] ?? 0), 0);
     seen = byHour(st.hour - 1) + byHour(st.hour) + byHour(st.hour + 1);
     expected = (3 * total) / 24;
-    label = `hour ${st.hour}h Seoul`;
   }
   const ratio = seen / expected;
   const min = ctx.cfg.time.minActivityRatio;
   if (ratio >= min) return undefined;
-  return { score: clamp01(1 - ratio / min), reason: `${label}: ${r2(seen)} learned calls near this hour vs ${r2(expected)} expected if uniform` };
+  const week = covered ? { how, weekday: st.weekday } : undefined;
+  return { score: clamp01(1 - ratio / min), reason: ctx.say.quietHour({ ...(week ? { week } : {}), hour: st.hour, seen, expected }) };
 };
 
 const session: Detector = (ctx) => {
   if (!isTradingKind(ctx.input.kind)) return undefined;
   const st = seoulParts(ctx.nowMs);
   const mins = st.hour * 60 + st.minute;
-  if (ctx.cfg.holidays.has(st.date)) return { score: 1, reason: `order on market holiday ${st.date}` };
+  if (ctx.cfg.holidays.has(st.date)) return { score: 1, reason: ctx.say.holiday(st.date) };
   const open = ctx.cfg.sessions.some((s) => s.days.includes(st.weekday) && mins >= s.startMin && mins < s.endMin);
   if (open) return undefined;
-  return { score: 1, reason: `order outside market sessions (${st.date} ${String(st.hour).padStart(2, '0')}:${String(st.minute).padStart(2, '0')} Seoul)` };
+  return { score: 1, reason: ctx.say.offSession(st.date, `${String(st.hour).padStart(2, '0')}:${String(st.minute).padStart(2, '0')}`) };
 };
 
 const cidr: Detector = (ctx) => {
@@ -106,7 +107,7 @@ const cidr: Detector = (ctx) => {
   const ip = normaliseIp(ctx.input.sourceIp);
   const family = isIP(ip);
   if (family !== 0 && ctx.cidrs.check(ip, family === 6 ? 'ipv6' : 'ipv4')) return undefined;
-  return { score: 1, reason: `source ${family === 0 ? '(unparseable address)' : ip} is outside the allowed CIDRs` };
+  return { score: 1, reason: ctx.say.outsideCidrs(family === 0 ? undefined : ip) };
 };
 
 const location: Detector = (ctx) => {
@@ -123,18 +124,18 @@ const location: Detector = (ctx) => {
     const knownClient = ctx.input.clientId !== undefined && ctx.input.clientId in b.clients;
     const start = knownClient ? ctx.cfg.location.knownClientNewAddressScore : 1;
     const score = Math.max(YOUNG_SOURCE_ORDER_SCORE, start - ((start - YOUNG_SOURCE_ORDER_SCORE) * age) / YOUNG_SOURCE_MS);
-    return { score, reason: `order from source ${ip} first seen ${Math.round(age / 60_000)} min ago${knownClient ? ', client identity known' : ''}` };
+    return { score, reason: ctx.say.youngSource(ip, Math.round(age / 60_000), knownClient) };
   }
   const knownClient = ctx.input.clientId !== undefined && ctx.input.clientId in b.clients;
   const score = knownClient ? ctx.cfg.location.knownClientNewAddressScore : 1;
-  return { score, reason: `source ${ip} never seen for this bot (${Object.keys(b.sources).length} known)${knownClient ? ', client identity known' : ''}` };
+  return { score, reason: ctx.say.newSource(ip, Object.keys(b.sources).length, knownClient) };
 };
 
 const client: Detector = (ctx) => {
   const id = ctx.input.clientId;
   const b = ctx.baseline;
   if (!id || !warm(ctx) || Object.keys(b.clients).length === 0 || id in b.clients) return undefined;
-  return { score: 1, reason: `client identity never seen for this bot (${Object.keys(b.clients).length} known)` };
+  return { score: 1, reason: ctx.say.newClient(Object.keys(b.clients).length) };
 };
 
 function robustZ(x: number, window: readonly number[], ewma: { mean: number; variance: number } | undefined, minSpread: number): { z: number; med: number } {
@@ -153,7 +154,7 @@ const volume: Detector = (ctx) => {
   if (input.kind === 'order' && cfg.weights.order_size > 0 && (sideWindow?.length ?? 0) >= ORDER_SIZE_MIN_SAMPLES) return undefined;
   const v = cfg.volume;
   let best: DetectorResult | undefined;
-  const judge = (label: string, x: number | undefined, window: number[], ew: typeof b.qtyEwma): void => {
+  const judge = (what: 'qty' | 'krw', x: number | undefined, window: number[], ew: typeof b.qtyEwma): void => {
     if (x === undefined || x <= 0 || window.length < cfg.warmupSamples) return;
     const { z, med } = robustZ(Math.log(x), window, ew, v.minSpread);
     if (z < v.zWarn) return;
@@ -161,18 +162,18 @@ const volume: Detector = (ctx) => {
     if (!best || score > best.score) {
       best = {
         score: Math.max(score, 0.01),
-        reason: `${label} ${Math.round(x)} is ${r2(Math.exp(Math.log(x) - med))}x the median ${Math.round(Math.exp(med))} (robust z ${r2(z)} >= ${v.zWarn})`,
+        reason: ctx.say.volume({ what, x, times: Math.exp(Math.log(x) - med), median: Math.exp(med), z, zWarn: v.zWarn }),
       };
     }
   };
   judge('qty', input.qty, b.logQty, b.qtyEwma);
-  judge('notional KRW', notionalOf(input), b.logNotional, b.notionalEwma);
+  judge('krw', notionalOf(input), b.logNotional, b.notionalEwma);
   return best;
 };
 
 const newApi: Detector = (ctx) => {
   if (!warm(ctx) || ctx.input.kind === 'auth' || ctx.input.apiId in ctx.baseline.apis) return undefined;
-  return { score: 1, reason: `api-id ${ctx.input.apiId} never used by this bot` };
+  return { score: 1, reason: ctx.say.newApi(ctx.input.apiId) };
 };
 
 const newSymbol: Detector = (ctx) => {
@@ -184,12 +185,9 @@ const newSymbol: Detector = (ctx) => {
     // Seen minutes ago for the first time and never ordered: the quote-then-buy of a name new to this bot.
     const first = b.fresh?.[sym];
     if (ctx.input.kind !== 'order' || first === undefined || !b.traded || sym in b.traded) return undefined;
-    return { score: FRESH_SYMBOL_ORDER_SCORE, reason: `order in ${sym}, first seen ${Math.round((ctx.nowMs - first) / 60_000)} min ago and never ordered` };
+    return { score: FRESH_SYMBOL_ORDER_SCORE, reason: ctx.say.freshSymbolOrder(sym, Math.round((ctx.nowMs - first) / 60_000)) };
   }
-  return {
-    score: trading ? 1 : QUERY_NEW_SYMBOL_SCORE,
-    reason: `${trading ? 'order in' : 'query for'} symbol ${sym} never traded or queried by this bot`,
-  };
+  return { score: trading ? 1 : QUERY_NEW_SYMBOL_SCORE, reason: ctx.say.newSymbol(sym, trading) };
 };
 
 function rateScore(count: number, typical: number, factor: number, min: number): number {
@@ -202,12 +200,11 @@ const burst: Detector = (ctx) => {
   const p = ctx.cfg.pattern;
   const count = ctx.live.callsPerMinute;
   const r = ctx.baseline.rate;
-  if (count >= p.burstAbsolutePerMinute)
-    return { score: 1, reason: `${Math.round(count)} calls in the last minute (absolute cap ${p.burstAbsolutePerMinute})` };
+  if (count >= p.burstAbsolutePerMinute) return { score: 1, reason: ctx.say.burstCap(count, p.burstAbsolutePerMinute) };
   if (r.minutes < p.rateWarmupMinutes) return undefined;
   const score = rateScore(count, r.ewma, p.burstFactor, p.burstMinPerMinute);
   if (score === 0) return undefined;
-  return { score, reason: `${Math.round(count)} calls in the last minute vs usual ${r2(r.ewma)} per active minute` };
+  return { score, reason: ctx.say.burst(count, r.ewma) };
 };
 
 const cancelStorm: Detector = (ctx) => {
@@ -224,8 +221,7 @@ const cancelStorm: Detector = (ctx) => {
   const refused = rejected >= min ? clamp01(0.9 + (0.1 * (rejected - min)) / min) : 0;
   const score = Math.max(rate, refused);
   if (score === 0) return undefined;
-  const also = rejected >= 1 ? `; ${Math.round(rejected)} rejected by the broker in the last minute (scores 0.9 from ${min})` : '';
-  return { score, reason: `${Math.round(count)} cancels/modifies in the last minute vs usual ${r2(typical)}${also}` };
+  return { score, reason: ctx.say.cancelStorm({ count, usual: typical, rejected, rejectedMin: min }) };
 };
 
 const modeSwitch: Detector = (ctx) => {
@@ -233,7 +229,7 @@ const modeSwitch: Detector = (ctx) => {
   if (ctx.input.kind !== 'order' || !warm(ctx) || ctx.baseline.orderShare >= p.modeSwitchOrderShare) return undefined;
   return {
     score: clamp01(1 - ctx.baseline.orderShare / p.modeSwitchOrderShare),
-    reason: `bot is query-only (orders ${r2(100 * ctx.baseline.orderShare)}% of calls) and now places an order`,
+    reason: ctx.say.modeSwitch(100 * ctx.baseline.orderShare),
   };
 };
 
@@ -249,17 +245,13 @@ const drain: Detector = (ctx) => {
     if (live.soldDistinct >= threshold) {
       found.push({
         score: clamp01(0.6 + (0.4 * (live.soldDistinct - threshold)) / threshold),
-        reason: `${live.soldDistinct} distinct symbols sold within ${cfg.pattern.drainWindowMs / 60_000} min (threshold ${threshold})`,
+        reason: ctx.say.drainSymbols(live.soldDistinct, cfg.pattern.drainWindowMs / 60_000, threshold),
       });
     }
     // A flow, not one large order (the volume detector judges single orders).
     if (warmSells && s.notionalEwma > 0 && live.soldDistinct >= 2) {
       const ratio = live.soldNotional / (s.notionalEwma * p.drainNotionalFactor);
-      if (ratio >= 1)
-        found.push({
-          score: clamp01(0.5 + 0.5 * (ratio - 1)),
-          reason: `${Math.round(live.soldNotional)} KRW sold in the window vs usual ${Math.round(s.notionalEwma)}`,
-        });
+      if (ratio >= 1) found.push({ score: clamp01(0.5 + 0.5 * (ratio - 1)), reason: ctx.say.drainKrw(live.soldNotional, s.notionalEwma) });
     }
     if (
       input.holdingQty !== undefined &&
@@ -273,7 +265,7 @@ const drain: Detector = (ctx) => {
       const many = live.soldDistinct >= Math.max(2, warmSells ? Math.ceil(2 * s.distinctEwma) : Math.ceil(threshold / 2));
       found.push({
         score: many ? 1 : 0.4,
-        reason: `sells ${Math.round((100 * input.qty) / input.holdingQty)}% of the position${many ? ` while selling ${live.soldDistinct} symbols` : ''}`,
+        reason: ctx.say.drainPosition(Math.round((100 * input.qty) / input.holdingQty), many ? live.soldDistinct : undefined),
       });
     }
   } else if (input.side === 'buy' && input.symbolAdv !== undefined && input.symbolAdv >= 0 && input.qty !== undefined) {
@@ -282,7 +274,7 @@ const drain: Detector = (ctx) => {
       const ratio = cap > 0 ? input.qty / cap : Infinity;
       found.push({
         score: clamp01(0.6 + 0.4 * (ratio - 1)),
-        reason: `buy of ${input.qty} is ${cap > 0 ? r2((input.qty / input.symbolAdv) * 100) : 'inf'}% of the symbol's daily volume (illiquid)`,
+        reason: ctx.say.illiquidBuy(input.qty, cap > 0 ? (input.qty / input.symbolAdv) * 100 : undefined),
       });
     }
   }
@@ -296,7 +288,7 @@ const sharedSource: Detector = (ctx) => {
   if (n < c.sharedSourceMinBots) return undefined;
   return {
     score: clamp01(0.5 + (0.5 * (n - c.sharedSourceMinBots)) / c.sharedSourceMinBots),
-    reason: `source ${normaliseIp(ctx.input.sourceIp)} presented ${n} bots' credentials within ${c.sourceWindowMs / 60_000} min (threshold ${c.sharedSourceMinBots})`,
+    reason: ctx.say.sharedSource(normaliseIp(ctx.input.sourceIp), n, c.sourceWindowMs / 60_000, c.sharedSourceMinBots),
   };
 };
 
@@ -309,20 +301,16 @@ const herd: Detector = (ctx) => {
   const c = ctx.cfg.crossTenant;
   const n = ctx.live.herdAccounts;
   const refused = ctx.live.refusedAccounts;
-  const sym = symbolOf(ctx.input.stkCd);
-  const within = `within ${c.herdWindowMs / 60_000}-${(2 * c.herdWindowMs) / 60_000} min`;
+  const at = { symbol: symbolOf(ctx.input.stkCd) ?? '', side: ctx.input.side, from: c.herdWindowMs / 60_000, to: (2 * c.herdWindowMs) / 60_000 };
   const found: DetectorResult[] = [];
   if (refused >= c.herdRefusedMinAccounts) {
-    found.push({
-      score: 0.9,
-      reason: `orders of ${refused} accounts ${ctx.input.side === 'sell' ? 'selling' : 'buying'} ${sym} were refused by their owners ${within} (threshold ${c.herdRefusedMinAccounts})`,
-    });
+    found.push({ score: 0.9, reason: ctx.say.herdRefused({ ...at, accounts: refused, threshold: c.herdRefusedMinAccounts }) });
   }
   if (n >= c.herdMinAccounts) {
     // Stronger as the victims grow: 0.6 at herdMinAccounts, 1 at herdFullAccounts.
     found.push({
       score: clamp01(0.6 + (0.4 * (n - c.herdMinAccounts)) / (c.herdFullAccounts - c.herdMinAccounts)),
-      reason: `${n} accounts ${ctx.input.side === 'sell' ? 'sold' : 'bought'} ${sym}, new to each of them, ${within} (scores from ${c.herdMinAccounts}, fully at ${c.herdFullAccounts})`,
+      reason: ctx.say.herdNew({ ...at, accounts: n, scoresFrom: c.herdMinAccounts, fullAt: c.herdFullAccounts }),
     });
   }
   return found.length === 0 ? undefined : found.reduce((a, b) => (b.score > a.score ? b : a));

@@ -4,7 +4,7 @@
 // Calls that keep scoring above step-up escalate to lockdown (sustained risk).
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { toGuardError } from '../common/errors.js';
+import { type Language, toGuardError } from '../common/errors.js';
 import { counter, histogram } from '../common/metrics.js';
 import type { Store } from '../state/types.js';
 import { type Baseline, learnInto, normaliseIp, parseBaseline, symbolOf } from './baseline.js';
@@ -13,6 +13,7 @@ import { herdAccounts, noteRefusedOrder } from './cross-tenant.js';
 import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
 import { features, hotCalls, liveCounters, newApis, newConditions, noteAuthFailure, noteRefused, noteRejectedCancel, refusedCalls } from './live.js';
 import { createForest, modelState } from './model.js';
+import { REASONS } from './reasons.js';
 import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel } from './types.js';
 
 export interface RiskEngineOptions {
@@ -22,6 +23,8 @@ export interface RiskEngineOptions {
   readonly logger: Logger;
   /** Clock for live counters when an input carries no time; tests inject one. */
   readonly now?: () => number;
+  /** The language of the reasons (config `language`; Korean by default). */
+  readonly language?: Language;
 }
 
 const baselineKey = (botId: string): string => `risk:baseline:${botId}`;
@@ -42,6 +45,7 @@ export function levelFor(score: number, t: RiskConfig['thresholds']): RiskLevel 
 export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   const { config: cfg, store, logger } = opts;
   const clock = opts.now ?? Date.now;
+  const say = REASONS[opts.language ?? 'ko'];
   const cidrsFor = compileCidrs(cfg);
   const forest = createForest(cfg.model);
   const scoreHist = histogram(
@@ -114,7 +118,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       const x = features(input, baseline, live, nowMs);
       assessedFeatures.set(input, x);
       const verdict = forest.score(modelState(baseline.model, cfg.model), x);
-      const ctx = { input, nowMs, baseline, cfg, cidrs: cidrsFor(input.botId), live, model: verdict };
+      const ctx = { input, nowMs, baseline, cfg, cidrs: cidrsFor(input.botId), live, model: verdict, say };
       const warmingUp = baseline.calls < cfg.warmupCalls || nowMs - baseline.firstSeen < cfg.warmupMs;
       const contributions: Contribution[] = [];
       let keepAbsolute = 1,
@@ -131,7 +135,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
           score: round(score),
           weight,
           contribution: round(contribution),
-          reason: capped ? `${reason} [warming up: at most ${cfg.warmupMaxScore}]` : reason,
+          reason: capped ? say.warmupCap(reason, cfg.warmupMaxScore) : reason,
           ...(capped ? { warmupCapped: true } : {}),
         });
         hits.inc({ detector: name });
@@ -155,7 +159,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         if (grace) {
           // Nothing new since the owner's approval: an alert, not another hold (and not counted toward escalation).
           score = Math.min(score, cfg.thresholds.stepUp);
-          for (const [i, c] of contributions.entries()) contributions[i] = { ...c, reason: `${c.reason} [${grace}]` };
+          for (const [i, c] of contributions.entries()) contributions[i] = { ...c, reason: say.graced(c.reason, grace) };
         }
       }
       const follow = cfg.escalation.followMs > 0 && cfg.weights.escalation > 0 && !input.approvalRetry;
@@ -164,11 +168,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         if (since !== null) {
           // The owner has not approved the bot's last held call: what raises an alert now waits for them too.
           const mins = Math.round((nowMs - Number(since)) / 60_000);
-          add(
-            'escalation',
-            cfg.escalation.followScore,
-            `alert-level call ${mins} min after a call above step-up the owner has not approved (within ${cfg.escalation.followMs / 60_000} min)`,
-          );
+          add('escalation', cfg.escalation.followScore, say.followUp(mins, cfg.escalation.followMs / 60_000));
           score = combine();
         }
       }
@@ -183,14 +183,10 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         hotKeys.set(input, key);
         const hours = windowMs / 3_600_000;
         if (n >= after) {
-          add('escalation', 1, `call ${n} above step-up (${cfg.thresholds.stepUp}) within ${hours} h (threshold ${after})`);
+          add('escalation', 1, say.escalationHot(n, cfg.thresholds.stepUp, hours, after));
           score = combine();
         } else if (refusedAfter > 0 && refused >= refusedAfter) {
-          add(
-            'escalation',
-            1,
-            `call above step-up (${cfg.thresholds.stepUp}) after ${refused} of this bot's held calls were refused within ${hours} h (threshold ${refusedAfter})`,
-          );
+          add('escalation', 1, say.escalationRefused(refused, cfg.thresholds.stepUp, hours, refusedAfter));
           score = combine();
         }
       }
@@ -218,13 +214,12 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
    * The grace an approval opened, when the call comes from the approved call's address and every detector
    * that flagged it also flagged the approved one (the same flags from another address are other evidence).
    */
-  async function graceOf(botId: string, source: string, contributions: readonly Contribution[]): Promise<string | undefined> {
+  async function graceOf(botId: string, source: string, contributions: readonly Contribution[]) {
     const raw = await store.get(graceKey(botId));
     if (!raw) return undefined;
     const g = JSON.parse(raw) as { at: number; source?: string; detectors: string[] };
     if (g.source !== source || !contributions.every((c) => g.detectors.includes(c.detector))) return undefined;
-    const mins = cfg.approvalGrace.windowMs / 60_000;
-    return `owner approved a call flagged by ${g.detectors.join(', ')} at ${new Date(g.at).toISOString()}: not held again within ${mins} min`;
+    return { detectors: g.detectors, at: g.at, minutes: cfg.approvalGrace.windowMs / 60_000 };
   }
 
   async function learnOnce(input: RiskInput): Promise<void> {

@@ -37,3 +37,6 @@ export function pushBounded(window: number[], x: number, max: number): void {
 export function clamp01(x: number): number {
   return x < 0 ? 0 : x > 1 ? 1 : Number.isFinite(x) ? x : 1;
 }
+
+/** Two decimals at most, trailing zeros dropped (1.5, not 1.50): numbers in reasons. */
+export const r2 = (x: number): string => (Math.round(x * 100) / 100).toString();

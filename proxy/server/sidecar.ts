@@ -200,7 +200,14 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     const sessions = new Sessions(await loadSigningKey(config.dataDir, config.tokens.keyFile), store, config.tokens);
 
     const clock = opts.clock ?? Date.now;
-    const risk = createRiskEngine({ config: parseRiskConfig(config.risk), store, registry, logger: logger.child({ part: 'risk' }), now: clock });
+    const risk = createRiskEngine({
+      config: parseRiskConfig(config.risk),
+      store,
+      registry,
+      logger: logger.child({ part: 'risk' }),
+      now: clock,
+      language: config.language,
+    });
     const approvalConfig = parseApprovalConfig(config.approval);
     const approvals = createApprovalService({
       config: approvalConfig,

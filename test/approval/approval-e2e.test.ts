@@ -77,7 +77,7 @@ t.test('hold mode: a step-up call waits, is approved with a TOTP through the adm
   t.match(scrape, /^kguard_approvals_pending 1$/m, 'the held call shows in kguard_approvals_pending');
   t.equal(a.level, 'step_up');
   t.ok(a.score >= 0.7 && a.score < 0.9, `step-up score ${a.score}`);
-  t.match(JSON.stringify(a.reasons), /never used by this bot/);
+  t.match(JSON.stringify(a.reasons), /이 봇이 쓴 적 없는 api-id/, 'the reasons in the sidecar language (Korean by default)');
   t.same(a.summary, STEP_UP_BUY, 'approvers see what they approve');
   t.notOk(
     w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'),

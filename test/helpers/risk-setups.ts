@@ -13,7 +13,14 @@ export const RISK_START = seoulToEpoch('2026-01-05', 9, 0);
 export function riskEngineSetup(raw: Record<string, unknown> = {}) {
   let clock = RISK_START;
   const store = createMemoryStore({ now: () => clock });
-  const engine = createRiskEngine({ config: parseRiskConfig(raw), store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => clock });
+  const engine = createRiskEngine({
+    config: parseRiskConfig(raw),
+    store,
+    registry: new Registry(),
+    logger: pino({ level: 'silent' }),
+    now: () => clock,
+    language: 'en',
+  });
   return { engine, store, at: (ms: number) => (clock = ms), close: () => store.close() };
 }
 

@@ -51,5 +51,5 @@ t.test('modifies of orders the account never had: rejected by the broker, then h
   const risk = intent.data.risk as { contributions: { detector: string; reason: string }[] };
   const storm = risk.contributions.find((c) => c.detector === 'cancel_storm');
   t.ok(storm, 'cancel_storm in the decision record');
-  t.match(storm?.reason, /10 rejected by the broker in the last minute/);
+  t.match(storm?.reason, /그중 증권사가 거부한 것 10건/, 'named in Korean, the default language');
 });

@@ -17,7 +17,7 @@ function setup(raw: Record<string, unknown> = {}) {
   const store = createMemoryStore({ now: () => clock });
   // Two engines on one store: replicas share the counts.
   const config = parseRiskConfig(raw);
-  const mk = () => createRiskEngine({ config, store, registry: new Registry(), logger, now: () => clock });
+  const mk = () => createRiskEngine({ config, store, registry: new Registry(), logger, now: () => clock, language: 'en' });
   return { a: mk(), b: mk(), store, config, at: (ms: number) => (clock = ms), close: () => store.close() };
 }
 

@@ -121,7 +121,7 @@ t.test('the third such call locks the bot down: explained from the lockdown reco
   t.match(run.out, new RegExp(`^request ${id}: lockdown \\(seq ${lock!.seq}, `, 'm'), 'found in the lockdown record');
   t.match(run.out, new RegExp(`^risk score ${trigger.score} \\(lockdown\\)`, 'm'));
   for (const c of trigger.contributions) t.match(run.out, line(c), `${c.detector} listed`);
-  t.match(run.out, /^ {2}escalation\s+score 1\.00 x weight 1\.00 = 1\.00 {2}call 3 above step-up \(0\.7\) within 72 h \(threshold 3\)$/m);
+  t.match(run.out, /^ {2}escalation\s+score 1\.00 x weight 1\.00 = 1\.00 {2}72시간 안에 추가 승인 기준\(0\.7\)을 넘은 3번째 호출 \(기준 3번\)$/m);
 });
 
 t.test('an unknown request id: a clear error naming the id and the directory, exit 1, nothing on stdout', async (t) => {

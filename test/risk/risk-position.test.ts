@@ -31,5 +31,5 @@ t.test('selling the whole known position shows in the risk contributions', async
     return (risk?.contributions ?? []).filter((c) => c.detector === 'drain').map((c) => c.reason);
   };
   t.same(await reasonsOf(small), [], 'a 1% sell is not draining');
-  t.match((await reasonsOf(all)).join(' '), /sells 100% of the position/, 'selling everything is named by the drain detector');
+  t.match((await reasonsOf(all)).join(' '), /보유 수량의 100% 매도/, 'selling everything is named by the drain detector');
 });

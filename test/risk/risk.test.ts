@@ -27,7 +27,7 @@ function setup(raw: unknown = {}, startMs = seoulToEpoch('2026-01-05', 9, 0)) {
   const store = createMemoryStore({ now: () => clock });
   const registry = new Registry();
   const config = parseRiskConfig(raw);
-  const engine = createRiskEngine({ config, store, registry, logger, now: () => clock });
+  const engine = createRiskEngine({ config, store, registry, logger, now: () => clock, language: 'en' });
   return {
     engine,
     store,

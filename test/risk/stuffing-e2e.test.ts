@@ -151,7 +151,7 @@ t.test('stuffing from one address: the next correct secret from it is stepped up
   t.equal(approval.json.level, 'step_up');
   t.match(
     JSON.stringify(approval.json.reasons),
-    new RegExp(`source ${ATTACKER.replace(/\./g, '\\.')} failed the secrets of ${STUFFED} bots within 10 min \\(threshold ${AT_THRESHOLD}\\)`),
+    new RegExp(`출발지 ${ATTACKER.replace(/\./g, '\\.')}에서 10분 안에 봇 ${STUFFED}개의 시크릿 인증 실패 \\(기준 ${AT_THRESHOLD}개\\)`),
   );
 
   // The audit file the sidecar wrote: the call's intent record carries the stuffing contribution.
@@ -207,7 +207,7 @@ t.test('stuffing as a lockdown detector: the call is refused with KG3008 naming 
   const trigger = engaged!.trigger as { contributions: { detector: string; score: number; reason: string }[] };
   t.match(
     trigger.contributions.find((c) => c.detector === 'stuffing'),
-    { score: 1, reason: /failed the secrets of 6 bots within 10 min \(threshold 3\)/ },
+    { score: 1, reason: /10분 안에 봇 6개의 시크릿 인증 실패 \(기준 3개\)/ },
   );
 
   await otherTenantUnaffected(t, w);

@@ -1,0 +1,65 @@
+// The detectors' reasons in English (language: en).
+import type { Reasons } from './reasons.js';
+import { r2 } from './stats.js';
+
+const BANDS = ['under 15%', '15-60%', '60-90%', '90% or more'];
+const known = (knownClient: boolean): string => (knownClient ? ', client identity known' : '');
+
+export const REASONS_EN: Reasons = {
+  quietHour: ({ week, hour, seen, expected }) =>
+    `${week ? `hour-of-week ${week.how} (day ${week.weekday} ${hour}h Seoul)` : `hour ${hour}h Seoul`}: ${r2(seen)} learned calls near this hour vs ${r2(expected)} expected if uniform`,
+  holiday: (date) => `order on market holiday ${date}`,
+  offSession: (date, hhmm) => `order outside market sessions (${date} ${hhmm} Seoul)`,
+  outsideCidrs: (ip) => `source ${ip ?? '(unparseable address)'} is outside the allowed CIDRs`,
+  youngSource: (ip, minutes, knownClient) => `order from source ${ip} first seen ${minutes} min ago${known(knownClient)}`,
+  newSource: (ip, n, knownClient) => `source ${ip} never seen for this bot (${n} known)${known(knownClient)}`,
+  newClient: (n) => `client identity never seen for this bot (${n} known)`,
+  volume: ({ what, x, times, median, z, zWarn }) =>
+    `${what === 'qty' ? 'qty' : 'notional KRW'} ${Math.round(x)} is ${r2(times)}x the median ${Math.round(median)} (robust z ${r2(z)} >= ${zWarn})`,
+  newApi: (apiId) => `api-id ${apiId} never used by this bot`,
+  freshSymbolOrder: (symbol, minutes) => `order in ${symbol}, first seen ${minutes} min ago and never ordered`,
+  newSymbol: (symbol, trading) => `${trading ? 'order in' : 'query for'} symbol ${symbol} never traded or queried by this bot`,
+  burstCap: (count, cap) => `${Math.round(count)} calls in the last minute (absolute cap ${cap})`,
+  burst: (count, usual) => `${Math.round(count)} calls in the last minute vs usual ${r2(usual)} per active minute`,
+  cancelStorm: ({ count, usual, rejected, rejectedMin }) =>
+    `${Math.round(count)} cancels/modifies in the last minute vs usual ${r2(usual)}${rejected >= 1 ? `; ${Math.round(rejected)} rejected by the broker in the last minute (scores 0.9 from ${rejectedMin})` : ''}`,
+  modeSwitch: (orderPct) => `bot is query-only (orders ${r2(orderPct)}% of calls) and now places an order`,
+  drainSymbols: (n, minutes, threshold) => `${n} distinct symbols sold within ${minutes} min (threshold ${threshold})`,
+  drainKrw: (sold, usual) => `${Math.round(sold)} KRW sold in the window vs usual ${Math.round(usual)}`,
+  drainPosition: (pct, alongWith) => `sells ${pct}% of the position${alongWith !== undefined ? ` while selling ${alongWith} symbols` : ''}`,
+  illiquidBuy: (qty, share) => `buy of ${qty} is ${share === undefined ? 'inf' : r2(share)}% of the symbol's daily volume (illiquid)`,
+  sharedSource: (ip, bots, minutes, threshold) => `source ${ip} presented ${bots} bots' credentials within ${minutes} min (threshold ${threshold})`,
+  herdRefused: ({ accounts, side, symbol, from, to, threshold }) =>
+    `orders of ${accounts} accounts ${side === 'sell' ? 'selling' : 'buying'} ${symbol} were refused by their owners within ${from}-${to} min (threshold ${threshold})`,
+  herdNew: ({ accounts, side, symbol, from, to, scoresFrom, fullAt }) =>
+    `${accounts} accounts ${side === 'sell' ? 'sold' : 'bought'} ${symbol}, new to each of them, within ${from}-${to} min (scores from ${scoresFrom}, fully at ${fullAt})`,
+  firstSell: (orders, threshold, pct) =>
+    `first sell by this bot: ${orders} orders learned, none a sell (threshold ${threshold})${pct !== undefined ? `, ${pct}% of the position` : ''}`,
+  sellShare: ({ pct, beyond, inBand, total, band, rarePct }) =>
+    `sells ${pct}% of the position${beyond ? ` (${beyond.qty} shares: more than the ${beyond.upper} it can hold)` : ''}; ${r2(inBand)} of ${r2(total)} learned sells were in that band (${BANDS[band]}; rare under ${rarePct}%)`,
+  sizeZ: ({ side, krw, usual, z }) =>
+    `${side ?? 'order'} of ${Math.round(krw)} KRW is ${z > 0 ? `${r2(krw / usual)}x` : `1/${r2(usual / krw)} of`} this bot's usual ${Math.round(usual)} on that side (robust z ${r2(z)})`,
+  envelope: ({ measure: m, times, learned, factor, nthToday }) => {
+    const what =
+      m.by === 'qty'
+        ? `qty ${m.qty} is ${r2(times)}x the largest buy (${m.max}, plus one share)`
+        : `${Math.round(m.krw)} KRW is ${r2(times)}x the largest buy (${Math.round(m.max)} KRW, plus one share)`;
+    const again = nthToday !== undefined ? `; buy ${nthToday} above it today (scores 1 from the second)` : '';
+    return `buy ${what} of ${learned} learned buys (scores 1 from ${factor}x)${again}`;
+  },
+  condition: ({ live, seq, known: runs, breadth: b }) =>
+    `${live ? 'live' : 'one-shot'} condition search ${seq} never run by this bot (runs ${runs.join(', ')})${b ? `; ${b.n} never-run conditions within ${b.minutes} min (scores 1 from ${b.min})` : ''}`,
+  accountReads: (n, usual, threshold) => `${n} account/order/fill inquiries today vs this bot's busiest learned day ${r2(usual)} (threshold ${threshold})`,
+  apiBreadth: (n, minutes, threshold) => `${n} api-ids never used by this bot called within ${minutes} min (threshold ${threshold})`,
+  stuffingSource: (ip, bots, minutes, threshold) => `source ${ip} failed the secrets of ${bots} bots within ${minutes} min (threshold ${threshold})`,
+  stuffingWave: (bots, minutes, threshold) => `this bot's secret failed during a wave of ${bots} bots failing within ${minutes} min (threshold ${threshold})`,
+  model: (score, from, drivers) =>
+    `learned model anomaly ${r2(score)} (from ${from}); driven by ${drivers.map((f) => `${f.feature} ${r2(f.value)} (${Math.round(100 * f.share)}%)`).join(', ')}`,
+  warmupCap: (reason, max) => `${reason} [warming up: at most ${max}]`,
+  graced: (reason, { detectors, at, minutes }) =>
+    `${reason} [owner approved a call flagged by ${detectors.join(', ')} at ${new Date(at).toISOString()}: not held again within ${minutes} min]`,
+  followUp: (minutes, within) => `alert-level call ${minutes} min after a call above step-up the owner has not approved (within ${within} min)`,
+  escalationHot: (n, stepUp, hours, threshold) => `call ${n} above step-up (${stepUp}) within ${hours} h (threshold ${threshold})`,
+  escalationRefused: (refused, stepUp, hours, threshold) =>
+    `call above step-up (${stepUp}) after ${refused} of this bot's held calls were refused within ${hours} h (threshold ${threshold})`,
+};
