@@ -2,6 +2,7 @@
 // assessment, unlock), whose deliveries are recorded on the incident, and the
 // medium-risk "unusual activity" alert, rate-limited per bot by a cooldown.
 import { randomUUID } from 'node:crypto';
+import type { AlertWords } from './alert-text.js';
 import type { ResponseContext } from './context.js';
 import type { Incident } from './incident.js';
 import { K } from './keys.js';
@@ -9,7 +10,7 @@ import type { HighRiskCall, RiskLike } from './lockdown.js';
 import type { Alert } from './webhooks.js';
 
 export interface Alerts {
-  alertFor(inc: Incident, event: Alert['event'], severity: Alert['severity'], title: string, lines: string[], details?: Record<string, unknown>): Alert;
+  alertFor(inc: Incident, event: Alert['event'], severity: Alert['severity'], words: AlertWords, details?: Record<string, unknown>): Alert;
   /** Delivers an incident alert and records the delivery results on the incident. */
   notify(inc: Incident, alert: Alert): Promise<void>;
   /** Medium risk: an alert only, at most once per bot per cooldown. */
@@ -22,25 +23,17 @@ export interface Alerts {
 const MAX_REMEMBERED_COOLDOWNS = 10_000;
 
 export function createAlerts(ctx: ResponseContext): Alerts {
-  const { cfg, store, now, notifier } = ctx;
+  const { cfg, store, now, notifier, text } = ctx;
   const alertedUntil = new Map<string, number>();
 
-  function alertFor(
-    inc: Incident,
-    event: Alert['event'],
-    severity: Alert['severity'],
-    title: string,
-    lines: string[],
-    details?: Record<string, unknown>,
-  ): Alert {
+  function alertFor(inc: Incident, event: Alert['event'], severity: Alert['severity'], words: AlertWords, details?: Record<string, unknown>): Alert {
     return {
       event,
       severity,
       audience: ['owner', 'admin'],
-      title,
+      ...words,
       incidentId: inc.id,
       botIds: inc.targets.map((t) => t.botId),
-      lines,
       ...(details ? { details } : {}),
     };
   }
@@ -68,17 +61,8 @@ export function createAlerts(ctx: ResponseContext): Alerts {
       if (alertedUntil.size >= MAX_REMEMBERED_COOLDOWNS) for (const [b, until] of alertedUntil) if (until <= t) alertedUntil.delete(b);
       if (alertedUntil.size < MAX_REMEMBERED_COOLDOWNS) alertedUntil.set(call.botId, t + cfg.alertCooldownMs);
     }
-    const alert: Alert = {
-      event: 'risk_alert',
-      severity: 'WARNING',
-      audience: ['owner', 'admin'],
-      title: `Unusual activity: ${call.botId}`,
-      botIds: [call.botId],
-      lines: [
-        `risk score ${assessment.score}${call.apiId ? ` on ${call.apiId}` : ''}`,
-        ...assessment.contributions.slice(0, 5).map((c) => `${c.detector}: ${c.reason}`),
-      ],
-    };
+    const words = text.risk({ botId: call.botId, score: assessment.score, apiId: call.apiId, reasons: assessment.contributions });
+    const alert: Alert = { event: 'risk_alert', severity: 'WARNING', audience: ['owner', 'admin'], botIds: [call.botId], ...words };
     ctx.track(notifier.notify(alert));
   }
 

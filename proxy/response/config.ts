@@ -1,5 +1,5 @@
 // Emergency response configuration: config section `response`.
-import { GuardError } from '../common/errors.js';
+import { GuardError, type Language } from '../common/errors.js';
 import { configError, list, num, section, str, strList, oneOf } from '../common/validate.js';
 
 export interface WebhookConfig {
@@ -41,19 +41,28 @@ export interface ResponseConfig {
   readonly alertCooldownMs: number;
 }
 
-// The seed's recovery plan, in its order.
-export const DEFAULT_RECOVERY_STEPS: readonly RecoveryStep[] = [
-  { id: 'change-account-password', title: 'Change the Kiwoom account password', required: true },
-  { id: 'reissue-api-key', title: 'Revoke and reissue the Kiwoom API key (app key and secret key)', required: true },
-  { id: 'scan-bot-host', title: "Scan and patch the bot's machine", required: true },
-  { id: 'register-new-key', title: 'Register the new key with `kguard keys rotate`', required: true },
-  { id: 'review-trades', title: 'Review recent trades and report anomalies', required: true },
-];
+// The seed's recovery plan, in its order, in the sidecar's language (the ids are the same in both).
+export const DEFAULT_RECOVERY_STEPS: Readonly<Record<Language, readonly RecoveryStep[]>> = {
+  ko: [
+    { id: 'change-account-password', title: '키움 계좌 비밀번호 변경', required: true },
+    { id: 'reissue-api-key', title: '키움 API 키(앱 키와 시크릿 키) 폐기 후 재발급', required: true },
+    { id: 'scan-bot-host', title: '봇이 실행되는 기계 점검과 보안 패치', required: true },
+    { id: 'register-new-key', title: '새 키를 `kguard keys rotate`로 등록', required: true },
+    { id: 'review-trades', title: '최근 거래 검토와 이상 거래 신고', required: true },
+  ],
+  en: [
+    { id: 'change-account-password', title: 'Change the Kiwoom account password', required: true },
+    { id: 'reissue-api-key', title: 'Revoke and reissue the Kiwoom API key (app key and secret key)', required: true },
+    { id: 'scan-bot-host', title: "Scan and patch the bot's machine", required: true },
+    { id: 'register-new-key', title: 'Register the new key with `kguard keys rotate`', required: true },
+    { id: 'review-trades', title: 'Review recent trades and report anomalies', required: true },
+  ],
+};
 
 const STEP_ID = /^[a-z0-9-]{1,40}$/;
 const HEADER = /^[A-Za-z0-9-]{1,64}$/;
 
-export function parseResponseConfig(raw: unknown, path = 'response'): ResponseConfig {
+export function parseResponseConfig(raw: unknown, path = 'response', language: Language = 'ko'): ResponseConfig {
   const r = section(raw, path, [
     'cancel',
     'damage',
@@ -106,7 +115,7 @@ export function parseResponseConfig(raw: unknown, path = 'response'): ResponseCo
         if (typeof required !== 'boolean') throw configError(`${p}.required`, 'must be true or false');
         return { id, title, required };
       })
-    : DEFAULT_RECOVERY_STEPS;
+    : DEFAULT_RECOVERY_STEPS[language];
   if (new Set(recoverySteps.map((s) => s.id)).size !== recoverySteps.length) throw configError(`${path}.recoverySteps`, 'ids must be unique');
 
   const minBusinessDays = num(comp, 'minBusinessDays', `${path}.compensation`, 7, 0, 365, true);

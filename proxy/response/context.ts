@@ -4,7 +4,8 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Auditor } from '../audit/types.js';
-import { GuardError } from '../common/errors.js';
+import { GuardError, type Language } from '../common/errors.js';
+import { ALERT_TEXT, type AlertText } from './alert-text.js';
 import type { Store } from '../state/types.js';
 import type { ResponseConfig } from './config.js';
 import type { LockdownScope } from './incident.js';
@@ -33,6 +34,8 @@ export interface ResponderOptions {
   readonly logger: Logger;
   /** Replaces the webhook notifier built from config (tests). */
   readonly notifier?: WebhookNotifier;
+  /** The language of the alerts' titles and lines (config `language`; Korean by default). */
+  readonly language?: Language;
   readonly now?: () => number;
 }
 
@@ -43,6 +46,8 @@ export interface ResponseContext {
   readonly logger: Logger;
   readonly now: () => number;
   readonly notifier: WebhookNotifier;
+  /** The alerts' words in the sidecar's language. */
+  readonly text: AlertText;
   /** Runs p in the background: a failure is logged, and flush() waits for it. */
   track<T>(p: Promise<T>): Promise<T>;
   flush(): Promise<void>;
@@ -96,5 +101,5 @@ export function createContext(opts: ResponderOptions): ResponseContext {
     while (pending.size > 0) await Promise.all([...pending]);
   }
 
-  return { opts, cfg, store, logger, now, notifier, track, flush, auditSafe };
+  return { opts, cfg, store, logger, now, notifier, text: ALERT_TEXT[opts.language ?? 'ko'], track, flush, auditSafe };
 }

@@ -152,19 +152,18 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     track(
       alerts.notify(
         inc,
-        alerts.alertFor(inc, 'lockdown', 'CRITICAL', `Lockdown: ${targets.map((t) => t.botId).join(', ') || 'no bots'}`, [
-          `reason: ${reason}`,
-          `by: ${actor}${inc.automatic ? ' (automatic)' : ''}`,
-          ...(req.trigger
-            ? [
-                `risk score ${req.trigger.score}: ${req.trigger.contributions
-                  .slice(0, 4)
-                  .map((c) => c.detector)
-                  .join(', ')}`,
-              ]
-            : []),
-          'credentials disabled, trading HALTED, sessions and broker tokens revoked; cancelling open orders',
-        ]),
+        alerts.alertFor(
+          inc,
+          'lockdown',
+          'CRITICAL',
+          ctx.text.lockdown({
+            bots: targets.map((t) => t.botId),
+            reason,
+            actor,
+            automatic: inc.automatic,
+            trigger: req.trigger && { score: req.trigger.score, detectors: req.trigger.contributions.slice(0, 4).map((c) => c.detector) },
+          }),
+        ),
       ),
     );
 
@@ -225,13 +224,15 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
           inc,
           'damage_assessment',
           'CRITICAL',
-          'Damage assessment',
-          [
-            `fills in window: ${d.fills}; bought ${d.boughtKrw.toLocaleString('en-US')} KRW; sold ${d.soldKrw.toLocaleString('en-US')} KRW`,
-            `orders cancelled: ${d.ordersCancelled}; NOT cancelled: ${d.ordersNotCancelled}`,
-            `estimated loss (lower bound): ${d.estimatedLossKrw.toLocaleString('en-US')} KRW`,
-            `recovery: ${cfg.recoverySteps.map((s) => s.title).join(' → ')}`,
-          ],
+          ctx.text.damage({
+            fills: d.fills,
+            boughtKrw: d.boughtKrw,
+            soldKrw: d.soldKrw,
+            cancelled: d.ordersCancelled,
+            notCancelled: d.ordersNotCancelled,
+            lossKrw: d.estimatedLossKrw,
+            recovery: cfg.recoverySteps.map((s) => s.title),
+          }),
           { timings: inc.timings, totals: d, complete: inc.damage.complete },
         ),
       ),

@@ -95,10 +95,12 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
     track(
       alerts.notify(
         inc,
-        alerts.alertFor(inc, 'unlock', 'INFO', `Unlocked: ${inc.targets.map((t) => t.botId).join(', ')}`, [
-          `by ${actor}`,
-          `approvals: ${r.unlockApprovals.map((a) => a.approver).join(', ')}`,
-        ]),
+        alerts.alertFor(
+          inc,
+          'unlock',
+          'INFO',
+          ctx.text.unlock({ bots: inc.targets.map((t) => t.botId), actor, approvers: r.unlockApprovals.map((a) => a.approver) }),
+        ),
       ),
     );
     return incidents.report(inc);

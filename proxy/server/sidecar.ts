@@ -221,7 +221,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     closers.push(() => approvals.close());
     const botControl = createBotControl({ bots, sessions, brokerSessions, governor });
     const responder = createResponder({
-      config: parseResponseConfig(config.response),
+      config: parseResponseConfig(config.response, 'response', config.language),
       gateway: kiwoomBrokerGateway(gateway.forPurpose('lockdown')),
       store,
       vault: { setEnabled: (botId, enabled) => vault.setEnabled(botId, enabled), list: () => vault.list() },
@@ -232,6 +232,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       auditor,
       registry,
       logger: logger.child({ part: 'response' }),
+      language: config.language,
     });
     closers.push(() => responder.flush());
 
@@ -271,7 +272,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       responder,
       logger,
       clock,
-      realKey: createRealKeyReporter({ auditor, fingerprintKey, responder, registry, logger }),
+      realKey: createRealKeyReporter({ auditor, fingerprintKey, responder, registry, logger, language: config.language }),
     });
     // The read-only state fallback (opt-in) must know, deep inside the Store, what kind of call is
     // running: only then is the call scoped with AsyncLocalStorage, whose promise hooks cost every

@@ -9,7 +9,10 @@ import { Agent } from 'undici';
 import { startHarness, CANARY, type Harness, type CallResult } from '../helpers/harness.js';
 import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.js';
 import { seoulToEpoch } from '../../proxy/risk/index.js';
-import { DEFAULT_RECOVERY_STEPS } from '../../proxy/response/config.js';
+import { DEFAULT_RECOVERY_STEPS as STEPS } from '../../proxy/response/config.js';
+
+// The sidecar's default language.
+const DEFAULT_RECOVERY_STEPS = STEPS.ko;
 
 const code = (r: CallResult): string | undefined => /\[(KG\d{4})/.exec(String(r.json.return_msg ?? ''))?.[1];
 

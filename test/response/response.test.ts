@@ -283,6 +283,12 @@ t.test('lockdown against the simulator: 50 open orders, 50 ms latency, < 1 s to 
     json.every((x) => x.headers['x-hook-secret'] === w.canaries.hook),
     'shared secret header sent',
   );
+  // In the sidecar's language, Korean by default: the title, the lines and the default recovery steps.
+  const byEvent = (e: string) => json.find((x) => x.json.event === e)!.json as { title: string; lines: string[] };
+  t.equal(byEvent('lockdown').title, '긴급 차단: bot1');
+  t.match(byEvent('lockdown').lines, ['사유: compromise drill', '실행: sec-admin']);
+  t.equal(byEvent('damage_assessment').title, '피해 평가');
+  t.match(byEvent('damage_assessment').lines.join('\n'), /추정 손실 \(하한\): [\d,]+원\n복구 절차: 키움 계좌 비밀번호 변경 → /);
   const slack = got.filter((x) => x.path === '/slack');
   t.equal(slack.length, 2);
   t.match(slack[0]!.json, { text: /CRITICAL/, blocks: Array });

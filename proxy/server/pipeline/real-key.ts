@@ -8,7 +8,9 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { hmacString } from '../../audit/keys.js';
 import type { Auditor } from '../../audit/types.js';
+import type { Language } from '../../common/errors.js';
 import { counter } from '../../common/metrics.js';
+import { ALERT_TEXT } from '../../response/alert-text.js';
 import type { Responder } from '../../response/index.js';
 import type { RequestContext } from '../context.js';
 
@@ -20,6 +22,7 @@ export function createRealKeyReporter(deps: {
   responder: Pick<Responder, 'onSecurityAlert'>;
   registry: Registry;
   logger: Logger;
+  language: Language;
 }): RealKeyReporter {
   const presented = counter(deps.registry, 'kguard_real_key_presented_total', 'Token exchanges refused because a bot presented a real Kiwoom app key', [
     'route',
@@ -42,12 +45,11 @@ export function createRealKeyReporter(deps: {
         event: 'real_key_presented',
         severity: 'CRITICAL',
         audience: ['owner', 'admin'],
-        title: 'A real Kiwoom app key was presented to the sidecar',
-        lines: [
-          `source ${ctx.sourceIp}, ${ctx.route === 'revoke' ? '/oauth2/revoke' : '/oauth2/token'}; refused and never forwarded`,
-          `key fingerprint ${fingerprint} (kguard audit hash matches a known key)`,
-          'a bot holds a broker key: find it, remove the key from it, and rotate the key at Kiwoom',
-        ],
+        ...ALERT_TEXT[deps.language].realKey({
+          sourceIp: ctx.sourceIp,
+          path: ctx.route === 'revoke' ? '/oauth2/revoke' : '/oauth2/token',
+          fingerprint,
+        }),
         details: { sourceIp: ctx.sourceIp, keyFingerprint: fingerprint, requestId: ctx.id },
       })
       .catch((err) => deps.logger.warn({ err: String(err) }, 'real-key alert failed'));

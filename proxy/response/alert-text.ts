@@ -1,0 +1,105 @@
+// What the alerts say, in the sidecar's language (config `language`): the
+// owner and the security team read them in Slack or a bridge to a phone, so
+// they are Korean by default. Structured details (for machines) stay as they
+// are; only the title and the lines for humans change.
+import type { Language } from '../common/errors.js';
+
+export interface AlertWords {
+  readonly title: string;
+  readonly lines: string[];
+}
+
+export interface AlertText {
+  risk(p: { botId: string; score: number; apiId?: string | undefined; reasons: readonly { detector: string; reason: string }[] }): AlertWords;
+  lockdown(p: {
+    bots: readonly string[];
+    reason: string;
+    actor: string;
+    automatic: boolean;
+    trigger?: { score: number; detectors: readonly string[] } | undefined;
+  }): AlertWords;
+  damage(p: {
+    fills: number;
+    boughtKrw: number;
+    soldKrw: number;
+    cancelled: number;
+    notCancelled: number;
+    lossKrw: number;
+    recovery: readonly string[];
+  }): AlertWords;
+  unlock(p: { bots: readonly string[]; actor: string; approvers: readonly string[] }): AlertWords;
+  realKey(p: { sourceIp: string; path: string; fingerprint: string }): AlertWords;
+}
+
+const krw = (n: number): string => n.toLocaleString('en-US');
+const reasonLines = (reasons: readonly { detector: string; reason: string }[]): string[] => reasons.slice(0, 5).map((c) => `${c.detector}: ${c.reason}`);
+
+const EN: AlertText = {
+  risk: ({ botId, score, apiId, reasons }) => ({
+    title: `Unusual activity: ${botId}`,
+    lines: [`risk score ${score}${apiId ? ` on ${apiId}` : ''}`, ...reasonLines(reasons)],
+  }),
+  lockdown: ({ bots, reason, actor, automatic, trigger }) => ({
+    title: `Lockdown: ${bots.join(', ') || 'no bots'}`,
+    lines: [
+      `reason: ${reason}`,
+      `by: ${actor}${automatic ? ' (automatic)' : ''}`,
+      ...(trigger ? [`risk score ${trigger.score}: ${trigger.detectors.join(', ')}`] : []),
+      'credentials disabled, trading HALTED, sessions and broker tokens revoked; cancelling open orders',
+    ],
+  }),
+  damage: (d) => ({
+    title: 'Damage assessment',
+    lines: [
+      `fills in window: ${d.fills}; bought ${krw(d.boughtKrw)} KRW; sold ${krw(d.soldKrw)} KRW`,
+      `orders cancelled: ${d.cancelled}; NOT cancelled: ${d.notCancelled}`,
+      `estimated loss (lower bound): ${krw(d.lossKrw)} KRW`,
+      `recovery: ${d.recovery.join(' → ')}`,
+    ],
+  }),
+  unlock: ({ bots, actor, approvers }) => ({ title: `Unlocked: ${bots.join(', ')}`, lines: [`by ${actor}`, `approvals: ${approvers.join(', ')}`] }),
+  realKey: ({ sourceIp, path, fingerprint }) => ({
+    title: 'A real Kiwoom app key was presented to the sidecar',
+    lines: [
+      `source ${sourceIp}, ${path}; refused and never forwarded`,
+      `key fingerprint ${fingerprint} (kguard audit hash matches a known key)`,
+      'a bot holds a broker key: find it, remove the key from it, and rotate the key at Kiwoom',
+    ],
+  }),
+};
+
+const KO: AlertText = {
+  risk: ({ botId, score, apiId, reasons }) => ({
+    title: `이상 거래 징후: ${botId}`,
+    lines: [`위험 점수 ${score}${apiId ? ` (${apiId})` : ''}`, ...reasonLines(reasons)],
+  }),
+  lockdown: ({ bots, reason, actor, automatic, trigger }) => ({
+    title: `긴급 차단: ${bots.join(', ') || '대상 봇 없음'}`,
+    lines: [
+      `사유: ${reason}`,
+      `실행: ${actor}${automatic ? ' (자동)' : ''}`,
+      ...(trigger ? [`위험 점수 ${trigger.score}: ${trigger.detectors.join(', ')}`] : []),
+      '자격 증명 비활성화, 거래 중지, 세션과 브로커 토큰 폐기 완료; 미체결 주문 취소 중',
+    ],
+  }),
+  damage: (d) => ({
+    title: '피해 평가',
+    lines: [
+      `조사 구간 체결: ${d.fills}건; 매수 ${krw(d.boughtKrw)}원; 매도 ${krw(d.soldKrw)}원`,
+      `취소한 주문: ${d.cancelled}건; 취소하지 못한 주문: ${d.notCancelled}건`,
+      `추정 손실 (하한): ${krw(d.lossKrw)}원`,
+      `복구 절차: ${d.recovery.join(' → ')}`,
+    ],
+  }),
+  unlock: ({ bots, actor, approvers }) => ({ title: `차단 해제: ${bots.join(', ')}`, lines: [`실행: ${actor}`, `해제 승인: ${approvers.join(', ')}`] }),
+  realKey: ({ sourceIp, path, fingerprint }) => ({
+    title: '실제 키움 앱 키가 사이드카에 제시되었습니다',
+    lines: [
+      `출발지 ${sourceIp}, ${path}; 거부했고 키움으로 전달하지 않음`,
+      `키 지문 ${fingerprint} (kguard audit hash로 알려진 키와 대조 가능)`,
+      '어느 봇이 증권사 키를 가지고 있습니다: 그 봇을 찾아 키를 지우고, 키움에서 키를 재발급하세요',
+    ],
+  }),
+};
+
+export const ALERT_TEXT: Readonly<Record<Language, AlertText>> = { ko: KO, en: EN };

@@ -1,0 +1,28 @@
+// The alerts' words in both languages: each alert has a title and lines in
+// Korean and in English, the Korean title is Korean and the English one has
+// no Hangul, and both carry the figures and names they were given.
+import t from 'tap';
+import { ALERT_TEXT, type AlertText } from '../../proxy/response/alert-text.js';
+
+const SAMPLES: { [K in keyof AlertText]: Parameters<AlertText[K]>[0] } = {
+  risk: { botId: 'bot-37', score: 0.5, apiId: 'kt10000', reasons: [{ detector: 'new_symbol', reason: 'r' }] },
+  lockdown: { bots: ['bot-37'], reason: 'drill', actor: 'sec', automatic: true, trigger: { score: 0.97, detectors: ['drain'] } },
+  damage: { fills: 37, boughtKrw: 1_000, soldKrw: 2_000, cancelled: 3, notCancelled: 0, lossKrw: 37_000, recovery: ['a', 'b'] },
+  unlock: { bots: ['bot-37'], actor: 'sec', approvers: ['x', 'y'] },
+  realKey: { sourceIp: '10.0.0.37', path: '/oauth2/token', fingerprint: 'fp37' },
+};
+const HANGUL = /[\uac00-\ud7a3]/;
+
+t.test('every alert in Korean and English', async (t) => {
+  for (const key of Object.keys(SAMPLES) as (keyof AlertText)[]) {
+    for (const lang of ['ko', 'en'] as const) {
+      const words = (ALERT_TEXT[lang][key] as (p: unknown) => { title: string; lines: string[] })(SAMPLES[key]);
+      const all = `${words.title}\n${words.lines.join('\n')}`;
+      if (lang === 'ko') t.match(words.title, HANGUL, `${key}: Korean title (${words.title})`);
+      else t.notMatch(all, HANGUL, `${key}: English (${words.title})`);
+      t.match(all, /37/, `${key} (${lang}): carries its figures`);
+      t.notMatch(all, /undefined|NaN|\[object/, `${key} (${lang}): nothing unformatted`);
+    }
+  }
+  t.equal(Object.keys(SAMPLES).length, Object.keys(ALERT_TEXT.ko).length, 'the samples cover every alert');
+});
