@@ -88,6 +88,7 @@ export function buildCorpus(opts: CorpusOptions): { corpus: Corpus; labels: Labe
     days,
     bots: traces.map((t) => t.bot),
     openingHoldings: Object.fromEntries(traces.map((t) => [t.bot.account, t.opening])),
+    dailyVolume: Object.fromEntries([...u.all, ...ETFS].map((s) => [s.code, s.adv])),
     traffic: normal,
     scenarios,
   };

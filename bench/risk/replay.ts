@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { lookupApi } from '../../proxy/kiwoom/catalogue.js';
 import { baseCode } from '../../proxy/kiwoom/protocol/index.js';
+import { seoulDay } from '../../proxy/common/kst.js';
 import { DEFAULT_STEP_UP } from '../../proxy/policy/compile.js';
 import {
   createRiskEngine,
@@ -167,6 +168,12 @@ export async function replay(corpus: Corpus, events: readonly CorpusEvent[], opt
         pos.set(code, Math.max(0, (pos.get(code) ?? 0) + (ev.apiId === API.buy ? q : -q)));
       }
       if (ev.apiId === API.balance) lastBalance.set(account, new Map(pos));
+      // A daily chart teaches the sidecar the symbol's volume (after/daily-volume.ts): 20 completed days at its ADV.
+      if (ev.apiId === API.daily && ev.body.stk_cd && corpus.dailyVolume[baseCode(ev.body.stk_cd)] !== undefined) {
+        const adv = corpus.dailyVolume[baseCode(ev.body.stk_cd)]!;
+        const days = Array.from({ length: 20 }, (_, i) => ({ day: seoulDay(clock - (i + 1) * 86_400_000), shares: adv }));
+        await engine.noteDailyVolume(ev.body.stk_cd, days, clock);
+      }
       const mine = issued.get(account) ?? new Set<string>();
       issued.set(account, mine);
       if (ev.orderNo) mine.add(ev.orderNo);

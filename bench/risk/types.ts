@@ -56,6 +56,8 @@ export interface Corpus {
   readonly bots: readonly BotInfo[];
   /** The simulated broker's opening positions per account (code → qty). */
   readonly openingHoldings: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** What the simulated broker's daily chart (ka10081) reports as each code's daily volume. */
+  readonly dailyVolume: Readonly<Record<string, number>>;
   /** Every bot's own traffic, in time order (attack scenarios are planted into it at replay). */
   readonly traffic: readonly CorpusEvent[];
   readonly scenarios: readonly Scenario[];

@@ -102,7 +102,14 @@ export interface RiskConfig extends FlowConfig {
     readonly drainDistinctSymbols: number;
     readonly drainNotionalFactor: number;
     readonly drainHoldingFraction: number;
+    /** A buy above this share of the symbol's average daily volume is draining into an illiquid name. */
     readonly illiquidAdvFraction: number;
+    /**
+     * The average daily volume comes from the daily charts (ka10081) bots fetch through the sidecar: completed
+     * days it needs in one chart, and how long a learned volume counts (unknown after: no judgement).
+     */
+    readonly advMinDays: number;
+    readonly advTtlMs: number;
   };
   /** Cross-tenant signals, counted in the shared Store. */
   readonly crossTenant: {
@@ -265,6 +272,8 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     'drainNotionalFactor',
     'drainHoldingFraction',
     'illiquidAdvFraction',
+    'advMinDays',
+    'advTtlHours',
   ]);
   const pp = `${path}.pattern`;
   const ct = section(r.crossTenant, `${path}.crossTenant`, [
@@ -322,6 +331,8 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
       drainNotionalFactor: num(pt, 'drainNotionalFactor', pp, 10, 1, 1000),
       drainHoldingFraction: num(pt, 'drainHoldingFraction', pp, 0.9, 0.01, 1),
       illiquidAdvFraction: num(pt, 'illiquidAdvFraction', pp, 0.05, 0.0001, 10),
+      advMinDays: num(pt, 'advMinDays', pp, 5, 1, 600, true),
+      advTtlMs: num(pt, 'advTtlHours', pp, 72, 1, 24 * 30) * 3_600_000,
     },
     crossTenant: {
       sourceWindowMs: num(ct, 'sourceWindowMinutes', cp, 60, 1, 1440) * 60_000,

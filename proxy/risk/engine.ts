@@ -13,6 +13,7 @@ import { herdAccounts, noteRefusedOrder } from './cross-tenant.js';
 import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
 import { features, hotCalls, liveCounters, newApis, newConditions, noteAuthFailure, noteRefused, noteRejectedCancel, refusedCalls } from './live.js';
 import { createForest, modelState } from './model.js';
+import { advOf, noteDailyVolume } from './market-volume.js';
 import { REASONS } from './reasons.js';
 import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel } from './types.js';
 
@@ -107,7 +108,11 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       if (!cfg.enabled) {
         return { score: 0, level: 'none', contributions: [], warmingUp: false, baselineCalls: 0, assessedAt: new Date(nowMs).toISOString() };
       }
-      const [json, counted] = await Promise.all([store.get(baselineKey(input.botId)), liveCounters(store, cfg, input, nowMs)]);
+      const [json, counted, symbolAdv] = await Promise.all([
+        store.get(baselineKey(input.botId)),
+        liveCounters(store, cfg, input, nowMs),
+        advOf(store, cfg, input),
+      ]);
       const baseline = baselineOf(input.botId, json, nowMs);
       const [herd, fresh, conditions] = await Promise.all([
         herdCount(input, baseline, nowMs),
@@ -118,7 +123,9 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       const x = features(input, baseline, live, nowMs);
       assessedFeatures.set(input, x);
       const verdict = forest.score(modelState(baseline.model, cfg.model), x);
-      const ctx = { input, nowMs, baseline, cfg, cidrs: cidrsFor(input.botId), live, model: verdict, say };
+      // The detectors see the symbol's learned daily volume; the input itself stays the key of the per-call maps.
+      const judged = symbolAdv === input.symbolAdv ? input : { ...input, symbolAdv };
+      const ctx = { input: judged, nowMs, baseline, cfg, cidrs: cidrsFor(input.botId), live, model: verdict, say };
       const warmingUp = baseline.calls < cfg.warmupCalls || nowMs - baseline.firstSeen < cfg.warmupMs;
       const contributions: Contribution[] = [];
       let keepAbsolute = 1,
@@ -292,6 +299,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         order && sym && cfg.weights.herd > 0 ? noteRefusedOrder(store, cfg, sym, order.side, order.account, at) : undefined,
       ]);
     },
+    noteDailyVolume: (stkCd, days, now) => noteDailyVolume(store, cfg, stkCd, days, now ?? clock()),
     resetBaseline: async (botId) => {
       parsed.delete(botId);
       await store.del(baselineKey(botId));

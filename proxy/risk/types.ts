@@ -1,5 +1,6 @@
 import type { ApiKind, OrderSide } from '../kiwoom/types.js';
 import type { DetectorName } from './config.js';
+import type { DailyVolume } from './market-volume.js';
 
 /** What the risk engine sees of one call, before any key is decrypted. */
 export interface RiskInput {
@@ -22,7 +23,7 @@ export interface RiskInput {
   readonly holdingQty?: number;
   /** A realtime condition search (CNSRREQ, CNSRCLR): the condition's seq in the account's list. */
   readonly condition?: string;
-  /** Optional: average daily traded volume of the symbol, in shares. */
+  /** Average daily traded volume of the symbol, in shares (the engine reads the one learned from daily charts when absent). */
   readonly symbolAdv?: number;
   /**
    * The call names an approval (the approval protocol's retry of a held call). It is scored as
@@ -90,6 +91,11 @@ export interface RiskEngine {
    * counts, across tenants, toward the herd of its symbol and side (crossTenant.herdRefusedMinAccounts).
    */
   noteRefused(botId: string, now?: number, order?: RefusedOrder): Promise<void>;
+  /**
+   * Learns a symbol's average daily volume from a daily chart a bot fetched (its completed days), for the
+   * drain detector's illiquid-buy check; returns it, or undefined when the chart had too few completed days.
+   */
+  noteDailyVolume(stkCd: string, days: readonly DailyVolume[], now?: number): Promise<number | undefined>;
   /** Deletes a bot's learned baseline (after a confirmed compromise, say). */
   resetBaseline(botId: string): Promise<void>;
 }

@@ -82,6 +82,10 @@ export async function handleControl(req: IncomingMessage, res: ServerResponse, p
         sim.setQuote(body.stkCd as string, body.price as number);
         reply(res, 200, { ok: true });
         return;
+      case 'POST /_sim/volumes':
+        sim.setVolume(body.stkCd as string, body.adv as number);
+        reply(res, 200, { ok: true });
+        return;
       case 'POST /_sim/reset':
         sim.reset();
         reply(res, 200, { ok: true });

@@ -5,6 +5,7 @@
 import type { ApiEntry } from '../kiwoom/types.js';
 import { type Account, type OrderBook, TRADE_TYPES, isMarketType, type MutableOrder } from './book.js';
 import { baseCode, formatHhmmss, isStockCode } from '../kiwoom/protocol/index.js';
+import { dailyChart } from './charts.js';
 import { padded, signedAmount, signedPrice, signedRate } from './format.js';
 import type { Market } from './market.js';
 import { type KiwoomBody, OK_MSG, badField, missingField, orderRejected, unknownStock } from './responses.js';
@@ -62,7 +63,7 @@ function oneOf(body: JsonObject, field: string, allowed: readonly string[], fall
   return v;
 }
 
-function stockCode(body: JsonObject, market: Market): string {
+export function stockCode(body: JsonObject, market: Market): string {
   const stkCd = requiredString(body, 'stk_cd');
   if (!isStockCode(stkCd)) throw badField('stk_cd', '종목코드 형식이 아닙니다');
   if (market.price(stkCd) === undefined) throw unknownStock(stkCd);
@@ -84,11 +85,11 @@ function limitPrice(body: JsonObject, field: string): number {
   return Number(v);
 }
 
-function single(body: KiwoomBody): TrResult {
+export function single(body: KiwoomBody): TrResult {
   return { body, contYn: 'N', nextKey: '' };
 }
 
-function ok(fields: JsonObject): KiwoomBody {
+export function ok(fields: JsonObject): KiwoomBody {
   return { ...fields, return_code: 0, return_msg: OK_MSG };
 }
 
@@ -348,6 +349,7 @@ const QUERY_HANDLERS: ReadonlyMap<string, TrHandler> = new Map([
   ['ka10076', fills],
   ['ka10001', basicInfo],
   ['ka10004', orderBookQuote],
+  ['ka10081', dailyChart],
 ]);
 
 /** The handler for a catalogue entry: the order engine, a modelled query, or the generic answer. */

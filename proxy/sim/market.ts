@@ -8,20 +8,25 @@ interface Instrument {
   readonly name: string;
   readonly previousClose: number;
   price: number;
+  /** Average daily volume in shares: what the daily chart (ka10081) reports around. */
+  adv: number;
 }
 
+/** A new code's daily volume until a test sets one. */
+const DEFAULT_ADV = 1_000_000;
+
 // Sensible defaults so demos work without setup; prices are plausible, not live.
-const DEFAULT_INSTRUMENTS: ReadonlyArray<readonly [string, string, number]> = [
-  ['005930', '삼성전자', 74100],
-  ['000660', 'SK하이닉스', 180000],
-  ['035420', 'NAVER', 190000],
-  ['035720', '카카오', 42000],
-  ['005380', '현대차', 210000],
-  ['051910', 'LG화학', 350000],
-  ['068270', '셀트리온', 180000],
-  ['039490', '키움증권', 120000],
-  ['069500', 'KODEX 200', 35000],
-  ['M04020000', '금 99.99_1kg', 140000],
+const DEFAULT_INSTRUMENTS: ReadonlyArray<readonly [string, string, number, number]> = [
+  ['005930', '삼성전자', 74100, 15_000_000],
+  ['000660', 'SK하이닉스', 180000, 3_000_000],
+  ['035420', 'NAVER', 190000, 800_000],
+  ['035720', '카카오', 42000, 2_000_000],
+  ['005380', '현대차', 210000, 700_000],
+  ['051910', 'LG화학', 350000, 300_000],
+  ['068270', '셀트리온', 180000, 900_000],
+  ['039490', '키움증권', 120000, 100_000],
+  ['069500', 'KODEX 200', 35000, 5_000_000],
+  ['M04020000', '금 99.99_1kg', 140000, 20_000],
 ];
 
 export class Market {
@@ -33,7 +38,7 @@ export class Market {
 
   reset(): void {
     this.instruments.clear();
-    for (const [code, name, price] of DEFAULT_INSTRUMENTS) this.instruments.set(code, { name, previousClose: price, price });
+    for (const [code, name, price, adv] of DEFAULT_INSTRUMENTS) this.instruments.set(code, { name, previousClose: price, price, adv });
   }
 
   setQuote(stkCd: string, price: number): void {
@@ -42,7 +47,15 @@ export class Market {
     const code = baseCode(stkCd);
     const existing = this.instruments.get(code);
     if (existing) existing.price = price;
-    else this.instruments.set(code, { name: code, previousClose: price, price });
+    else this.instruments.set(code, { name: code, previousClose: price, price, adv: DEFAULT_ADV });
+  }
+
+  /** Sets a known code's average daily volume (shares): a thin name for a test. */
+  setVolume(stkCd: string, adv: number): void {
+    const inst = this.instruments.get(baseCode(stkCd));
+    if (!inst) throw new SimError(`unknown stock code: ${JSON.stringify(stkCd)} (set its quote first)`);
+    if (!Number.isInteger(adv) || adv < 0 || adv > 1e12) throw new SimError(`volume must be a non-negative integer of shares: ${adv}`);
+    inst.adv = adv;
   }
 
   /** Current price, or undefined for an unknown code. */

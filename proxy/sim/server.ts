@@ -268,6 +268,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     setQuote(stkCd: string, price: number): void {
       moveQuote(stkCd, price);
     },
+    setVolume: (stkCd, adv) => market.setVolume(stkCd, adv),
     quote: (stkCd) => market.price(stkCd),
     stats: (): SimStats => ({
       tokensIssued: creds.issued,

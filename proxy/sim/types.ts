@@ -220,6 +220,8 @@ export interface Simulator {
   readonly faults: SimFaults;
   registerApp(registration: SimAppRegistration): void;
   setQuote(stkCd: string, price: number): void;
+  /** A known code's average daily volume (shares), around which its daily chart's volumes lie. */
+  setVolume(stkCd: string, adv: number): void;
   quote(stkCd: string): number | undefined;
   stats(): SimStats;
   liveTokens(): number;

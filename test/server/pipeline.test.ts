@@ -207,7 +207,7 @@ t.test('the pipeline list names every stage once, in order, after-stages include
   );
   t.same(
     p.after.map((s) => s.name),
-    ['outcome-audit', 'counters', 'learning', 'holdings'],
+    ['outcome-audit', 'counters', 'learning', 'holdings', 'daily-volume'],
   );
   t.same(
     p.token.map((s) => s.name),

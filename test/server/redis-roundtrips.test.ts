@@ -37,9 +37,15 @@ const CROSS_TENANT = 2;
 const FLOW = 2;
 // A new order also reads how many accounts' orders in its symbol their owners refused (herd), in the same wait: +1, +0 waits.
 const REFUSED_HERD = 1;
+// A buy also reads its symbol's daily volume learned from charts (drain's illiquid check), in the same wait: +1, +0 waits.
+const DAILY_VOLUME = 1;
 const BOUNDS = {
   query: { critical: 15 + 2 + CROSS_TENANT + FLOW, total: 22 + 2 + CROSS_TENANT + FLOW, waits: 5 + 1 },
-  order: { critical: 16 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD, total: 23 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD, waits: 6 + 1 },
+  order: {
+    critical: 16 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME,
+    total: 23 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME,
+    waits: 6 + 1,
+  },
 };
 
 interface Seen {

@@ -24,6 +24,7 @@ import { risk } from './risk.js';
 import { session } from './session.js';
 import { tokenExchange, tokenRevoke } from './token.js';
 import { counters } from './after/counters.js';
+import { dailyVolume } from './after/daily-volume.js';
 import { holdings } from './after/holdings.js';
 import { learning } from './after/learning.js';
 import { outcomeAudit } from './after/outcome.js';
@@ -67,6 +68,7 @@ export function buildPipelines(deps: PipelineDeps): Pipelines {
       { name: 'counters', run: counters(deps) },
       { name: 'learning', run: learning(deps) },
       { name: 'holdings', run: holdings(deps) },
+      { name: 'daily-volume', run: dailyVolume(deps) },
     ],
   };
 }

@@ -1,0 +1,52 @@
+// A buy judged against the symbol's average daily volume, learned from a
+// daily chart (ka10081) a bot fetched through the sidecar from the simulator:
+// a buy of 10 % of a thin name's volume is draining into an illiquid stock
+// (drain, risk.pattern.illiquidAdvFraction 5 %) and says so in the audit
+// record; 1 % is not; a name nobody charted is not judged on volume at all.
+import path from 'node:path';
+import t from 'tap';
+import { seoulDay } from '../../proxy/common/kst.js';
+import { readAuditRecords, recordsFor } from '../helpers/audit-sidecar-log.js';
+import { startHarness, waitFor } from '../helpers/harness.js';
+
+const THIN = '900107';
+const UNCHARTED = '900114';
+
+t.test('a buy of 10% of a thin name’s daily volume is named by drain; 1% is not; an uncharted name is not judged', async (t) => {
+  const h = await startHarness({ config: { approval: { mode: 'pending' }, upstream: { limits: 'off' } } });
+  t.teardown(() => h.close());
+  for (const code of [THIN, UNCHARTED]) {
+    h.sim.setQuote(code, 1_000);
+    h.sim.setVolume(code, 20_000);
+  }
+  const token = await h.token();
+  const chart = await h.call('ka10081', { stk_cd: THIN, base_dt: seoulDay(Date.now()), upd_stkpc_tp: '1' }, { token });
+  t.equal(chart.json.return_code, 0, chart.text);
+  t.equal((chart.json.stk_dt_pole_chart_qry as unknown[]).length, 20, 'twenty daily rows');
+  const learned = async () => Number(await h.sidecar.parts.store.get(`risk:adv:${THIN}`));
+  await waitFor(async () => (await learned()) > 0, 3000, 'the daily volume learned');
+  // The simulator's days lie within ±30 % of 20,000 shares.
+  const adv = await learned();
+  t.ok(adv >= 14_000 && adv <= 26_000, `average daily volume ${adv}`);
+
+  const buy = (code: string, qty: number) =>
+    h.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: code, ord_qty: String(qty), ord_uv: '1000', trde_tp: '0' }, { token });
+  const dir = path.join(h.dataDir, 'audit');
+  const drainOf = async (r: Awaited<ReturnType<typeof buy>>) => {
+    const id = String(r.headers['x-kguard-request-id']);
+    let intent: Record<string, unknown> | undefined;
+    await waitFor(
+      async () => (intent = recordsFor(await readAuditRecords(dir), id).find((x) => x.type === 'call.intent')?.data as Record<string, unknown>) !== undefined,
+      3000,
+      'intent record',
+    );
+    const risk = intent!.risk as { contributions: { detector: string; score: number; reason: string }[] } | undefined;
+    return (risk?.contributions ?? []).filter((c) => c.detector === 'drain');
+  };
+  t.same(await drainOf(await buy(THIN, Math.round(adv / 100))), [], '1% of the daily volume is not draining');
+  const big = await buy(THIN, Math.round(adv / 10));
+  t.match(String(big.json.return_msg), /\[KG3004:/, `held for approval above step-up: ${big.text}`);
+  const [hit] = await drainOf(big);
+  t.match(hit, { score: 1, reason: /^매수 \d+주: 종목 일 거래량의 10% \(유동성 부족\)$/ }, 'named in the audit record, in Korean');
+  t.same(await drainOf(await buy(UNCHARTED, 2_000)), [], 'no chart, no volume: not judged on it');
+});
