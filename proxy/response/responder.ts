@@ -9,6 +9,7 @@
 //   holdings.ts        holdings baselines and damage assessment
 //   alerts.ts          incident alerts and the medium-risk alert cooldown
 //   context.ts / keys.ts  what the parts share (options, tracking, store keys)
+import type { Language } from '../common/errors.js';
 import { createAlerts } from './alerts.js';
 import type { CompensationCause } from './config.js';
 import { createContext, type ResponderOptions } from './context.js';
@@ -28,6 +29,8 @@ export { CONDITIONAL_TRDE_TP, type LockCheckCall } from './lock-check.js';
 export type { HighRiskCall, LockdownRequest, RiskLike } from './lockdown.js';
 
 export interface Responder {
+  /** The language of its alerts and incident reports (config `language`). */
+  readonly language: Language;
   lockdown(req: LockdownRequest): Promise<IncidentReport>;
   /** Automatic lockdown for a high-risk call (the pipeline decides "high" with RiskEngine.isHighRisk); no-op when the bot is already locked. */
   onHighRisk(assessment: RiskLike, call: HighRiskCall): Promise<IncidentReport | undefined>;
@@ -66,6 +69,7 @@ export function createResponder(opts: ResponderOptions): Responder {
   const recovery = createRecovery(ctx, { incidents, alerts });
 
   return {
+    language: opts.language ?? 'ko',
     lockdown,
     onHighRisk,
     onRiskAlert: alerts.onRiskAlert,

@@ -3,7 +3,7 @@
 import { bodyString, type AdminRoute } from '../common/admin-route.js';
 import { GuardError } from '../common/errors.js';
 import type { CompensationCause } from './config.js';
-import { renderIncidentMarkdown } from './incident.js';
+import { renderIncidentMarkdown } from './incident-markdown.js';
 import type { Responder } from './responder.js';
 
 export function responseRoutes(responder: Responder, prefix = '/admin/v1'): AdminRoute[] {
@@ -35,7 +35,7 @@ export function responseRoutes(responder: Responder, prefix = '/admin/v1'): Admi
       role: 'viewer',
       async handler({ params, query }) {
         const report = await responder.get(params.id!);
-        if (query.get('format') === 'md') return { status: 200, body: renderIncidentMarkdown(report), contentType: 'text/markdown' };
+        if (query.get('format') === 'md') return { status: 200, body: renderIncidentMarkdown(report, responder.language), contentType: 'text/markdown' };
         return { status: 200, body: report };
       },
     },

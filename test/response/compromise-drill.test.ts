@@ -159,7 +159,7 @@ t.test('compromise drill: 03:00 sell-everything from a new address', async (t) =
   const md = await h.admin('GET', `/admin/v1/incidents/${id}?format=md`, admin);
   t.equal(md.status, 200);
   t.match(String(md.headers['content-type']), /text\/markdown/);
-  for (const s of ['Timeline', 'Damage', 'kt10001', 'session', 'change-account-password']) t.match(md.text, s, `markdown mentions ${s}`);
+  for (const s of ['경과', '피해 평가', 'kt10001', 'session', 'change-account-password']) t.match(md.text, s, `markdown mentions ${s}`);
 
   // --- 4. Webhooks: the generic JSON one and the Slack one, lockdown and damage assessment, no secrets.
   const json = await hooks.waitFor(2, 5000, (x) => x.path === '/json');

@@ -406,7 +406,7 @@ t.test('account and global scope; cancel failures are reported, transient ones r
   t.match(c.notCancelled![0]!.reason, /HTTP 500/);
   t.equal(all.timings.cancelConfirmedMs, undefined, 'not confirmed');
   t.ok(all.steps.find((s) => s.step.startsWith('4'))!.ok, 'later steps still ran');
-  t.match(renderIncidentMarkdown(all), /order \d{7} 005930/);
+  t.match(renderIncidentMarkdown(all), /주문 \d{7} 005930/);
   await t.rejects(w.responder.checkLockdown({ botId: 'anyone', account: 'x' }), { code: 'KG3008' }, 'global lock');
   await t.rejects(w.responder.lockdown({ botId: 'a', account: 'b', reason: 'x', actor: 'a1' }), { code: 'KG3016' });
   await t.rejects(w.responder.lockdown({ botId: 'a', reason: '', actor: 'a1' }), { code: 'KG3016' });
@@ -436,8 +436,14 @@ t.test('compensation worksheet and report rendering', async (t) => {
   t.equal(addBusinessDays(Date.parse('2026-11-27T03:00:00Z'), 7, new Set()), '2026-12-08');
   t.equal(addBusinessDays(Date.parse('2026-11-27T03:00:00Z'), 7, new Set(['2026-12-01'])), '2026-12-09');
   const md = renderIncidentMarkdown(await w.responder.get(r.id));
+  // Korean by default (the sidecar's language), English with language: en; the recorded data the same in both.
+  for (const section of ['# 보안 사고', '## 조치', '## 피해 평가', '## 복구 체크리스트', '## 보상 산정', '## 경과']) t.ok(md.includes(section), section);
+  const en = renderIncidentMarkdown(await w.responder.get(r.id), 'en');
   for (const section of ['# Security incident', '## Actions', '## Damage assessment', '## Recovery checklist', '## Compensation worksheet', '## Timeline'])
-    t.ok(md.includes(section), section);
+    t.ok(en.includes(section), section);
+  // The checklist's titles were recorded in the configured language (Korean here); everything else is English.
+  const words = en.split('\n').filter((l) => !l.startsWith('- ['));
+  t.notMatch(words.join('\n'), /[\uac00-\ud7a3]/, 'no Hangul in the English report but the recorded checklist titles');
   t.throws(() => parseResponseConfig({ webhooks: [{ url: 'ftp://x' }] }), { code: 'KG3013' });
   t.throws(() => parseResponseConfig({ webhooks: [{ url: 'https://user:pw@x.example/' }] }), { code: 'KG3013' });
   t.throws(() => parseResponseConfig({ compensation: { minBusinessDays: 9, maxBusinessDays: 3 } }), { code: 'KG3013' });
@@ -526,7 +532,7 @@ t.test('CLI: kguard lockdown / incidents / approvals over the admin API', async 
   const list = await run(incidentsCli, ['list']);
   t.match(list.out, new RegExp(`${id}\\s+locked`));
   const show = await run(incidentsCli, ['show', id]);
-  t.match(show.out, /# Security incident/);
+  t.match(show.out, /# 보안 사고/);
   const refused = await run(incidentsCli, ['unlock', id]);
   t.equal(refused.code, 1);
   t.match(refused.err, /KG3012/);
