@@ -56,15 +56,19 @@ export function markdownTable(r: Results): string {
     lines.push('');
     lines.push(
       'To first order (the same scores): the lockdown threshold that would have stopped each in time (the highest score among its calls ' +
-        'made before 1,000,000 KRW had moved), and how many normal calls score at or above it: each would lock a bot at work down.',
+        'made before 1,000,000 KRW had moved), and how many normal calls score at or above it: each would lock a bot at work down. ' +
+        'None: no detector fired on any of its calls before 1,000,000 KRW had moved, so no threshold separates it from normal traffic.',
     );
     lines.push('');
     lines.push('| scenario | family | variant | KRW moved | lockdown threshold needed | normal calls at or above | lockdowns per bot-week |');
     lines.push('|---|---|---|---|---|---|---|');
-    for (const x of r.misses)
-      lines.push(
-        `| ${x.id} | ${x.family} | ${x.variant} | ${krw(x.krwMoved)} | ${x.neededThreshold.toFixed(2)} | ${x.normalCallsAtOrAbove.toLocaleString('en')} | ${x.perBotWeek.toFixed(2)} |`,
-      );
+    for (const x of r.misses) {
+      const cost =
+        x.neededThreshold > 0
+          ? `${x.neededThreshold.toFixed(2)} | ${x.normalCallsAtOrAbove.toLocaleString('en')} | ${x.perBotWeek.toFixed(2)}`
+          : 'none (no detector fired) | every call | -';
+      lines.push(`| ${x.id} | ${x.family} | ${x.variant} | ${krw(x.krwMoved)} | ${cost} |`);
+    }
     lines.push('');
   }
   lines.push('### False positives on normal traffic');

@@ -1,13 +1,13 @@
 // A sell is scored against the position the bot last saw in its own balance
 // inquiry: selling (nearly) all of it is what draining an account looks like,
-// and the drain detector says so in the audit record.
+// and the drain detector says so in the audit record, in the sidecar's language.
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startHarness, waitFor } from '../helpers/harness.js';
 import { readAuditRecords, recordsFor } from '../helpers/audit-sidecar-log.js';
 
-t.test('selling the whole known position shows in the risk contributions', async (t) => {
-  const h = await startHarness();
+async function sellEverything(t: Test, language?: 'en') {
+  const h = await startHarness(language ? { config: { language } } : {});
   t.teardown(() => h.close());
   const token = await h.token();
   const bal = await h.call('kt00018', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { token });
@@ -31,5 +31,13 @@ t.test('selling the whole known position shows in the risk contributions', async
     return (risk?.contributions ?? []).filter((c) => c.detector === 'drain').map((c) => c.reason);
   };
   t.same(await reasonsOf(small), [], 'a 1% sell is not draining');
-  t.match((await reasonsOf(all)).join(' '), /보유 수량의 100% 매도/, 'selling everything is named by the drain detector');
+  return (await reasonsOf(all)).join(' ');
+}
+
+t.test('selling the whole known position shows in the risk contributions', async (t) => {
+  t.match(await sellEverything(t), /보유 수량의 100% 매도/, 'selling everything is named by the drain detector, in Korean by default');
+});
+
+t.test('with language: en the reason is English', async (t) => {
+  t.match(await sellEverything(t, 'en'), /sells 100% of the position/);
 });
