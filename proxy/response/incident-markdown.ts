@@ -1,5 +1,5 @@
 // An incident as Markdown (GET /admin/v1/incidents/:id?format=md, `kguard
-// incidents show --md`), in the sidecar's language: the report the security
+// incidents show <id>`), in the sidecar's language: the report the security
 // team files and reads, Korean by default. What the incident recorded stays
 // as recorded (step names, timeline events, reasons, ids); only the
 // headings, labels and sentences around them change.
