@@ -24,7 +24,7 @@ t.test('a buy of 10% of a thin name’s daily volume is named by drain; 1% is no
   t.equal(chart.json.return_code, 0, chart.text);
   t.equal((chart.json.stk_dt_pole_chart_qry as unknown[]).length, 20, 'twenty daily rows');
   const learned = async () => Number(await h.sidecar.parts.store.get(`risk:adv:${THIN}`));
-  await waitFor(async () => (await learned()) > 0, 3000, 'the daily volume learned');
+  await waitFor(async () => (await learned()) > 0, 10_000, 'the daily volume learned');
   // The simulator's days lie within ±30 % of 20,000 shares.
   const adv = await learned();
   t.ok(adv >= 14_000 && adv <= 26_000, `average daily volume ${adv}`);
