@@ -37,7 +37,7 @@ t.test('a buy of 10% of a thin name’s daily volume is named by drain; 1% is no
     let intent: Record<string, unknown> | undefined;
     await waitFor(
       async () => (intent = recordsFor(await readAuditRecords(dir), id).find((x) => x.type === 'call.intent')?.data as Record<string, unknown>) !== undefined,
-      3000,
+      10_000,
       'intent record',
     );
     const risk = intent!.risk as { contributions: { detector: string; score: number; reason: string }[] } | undefined;
