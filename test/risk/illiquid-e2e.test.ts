@@ -8,19 +8,22 @@ import t from 'tap';
 import { seoulDay } from '../../proxy/common/kst.js';
 import { readAuditRecords, recordsFor } from '../helpers/audit-sidecar-log.js';
 import { startHarness, waitFor } from '../helpers/harness.js';
+import { RISK_START } from '../helpers/risk-setups.js';
 
 const THIN = '900107';
 const UNCHARTED = '900114';
 
 t.test('a buy of 10% of a thin name’s daily volume is named by drain; 1% is not; an uncharted name is not judged', async (t) => {
-  const h = await startHarness({ config: { approval: { mode: 'pending' }, upstream: { limits: 'off' } } });
+  // Inside market hours (Monday 10:00 Seoul), whatever the wall clock says: an order after hours scores on session too.
+  const now = RISK_START + 3_600_000;
+  const h = await startHarness({ clock: () => now, config: { approval: { mode: 'pending' }, upstream: { limits: 'off' } } });
   t.teardown(() => h.close());
   for (const code of [THIN, UNCHARTED]) {
     h.sim.setQuote(code, 1_000);
     h.sim.setVolume(code, 20_000);
   }
   const token = await h.token();
-  const chart = await h.call('ka10081', { stk_cd: THIN, base_dt: seoulDay(Date.now()), upd_stkpc_tp: '1' }, { token });
+  const chart = await h.call('ka10081', { stk_cd: THIN, base_dt: seoulDay(now), upd_stkpc_tp: '1' }, { token });
   t.equal(chart.json.return_code, 0, chart.text);
   t.equal((chart.json.stk_dt_pole_chart_qry as unknown[]).length, 20, 'twenty daily rows');
   const learned = async () => Number(await h.sidecar.parts.store.get(`risk:adv:${THIN}`));
