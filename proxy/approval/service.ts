@@ -32,6 +32,8 @@ export interface ApprovalServiceOptions {
    * logged and does not undo the refusal: refusing is the safe direction.
    */
   readonly onRefused?: (rec: Pick<ApprovalRecord, 'botId' | 'account' | 'apiId' | 'summary'>) => Promise<void>;
+  /** Told of every request once it is recorded (the responder alerts the approvers); it must not throw. */
+  readonly onRequested?: (rec: ApprovalRecord) => void;
 }
 
 interface ApproverDoc {
@@ -161,6 +163,11 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       await store.hset(K.open, rec.id, JSON.stringify({ b: rec.botId, e: Date.parse(rec.expiresAt) }), recordTtl(rec));
       events.inc({ event: 'requested', level: rec.level });
       logger.info({ approvalId: rec.id, botId: rec.botId, apiId: rec.apiId, level: rec.level, score: rec.score, mode }, 'approval requested');
+      try {
+        opts.onRequested?.(rec);
+      } catch (err) {
+        logger.error({ err: String(err), approvalId: rec.id }, 'approvers not alerted');
+      }
       const ticket: ApprovalTicket = {
         id: rec.id,
         callHash: rec.callHash,

@@ -27,11 +27,28 @@ export interface AlertText {
     lossKrw: number;
     recovery: readonly string[];
   }): AlertWords;
+  approval(p: ApprovalWords): AlertWords;
   unlock(p: { bots: readonly string[]; actor: string; approvers: readonly string[] }): AlertWords;
   realKey(p: { sourceIp: string; path: string; fingerprint: string }): AlertWords;
 }
 
+/** A call held for approval, as the approver needs to read it (no secret: the approval record's own fields). */
+export interface ApprovalWords {
+  readonly id: string;
+  readonly botId: string;
+  readonly apiId: string;
+  readonly level: 'step_up' | 'admin';
+  readonly score: number;
+  readonly summary: Readonly<Record<string, string>>;
+  readonly reasons: readonly string[];
+  readonly expiresAt: string;
+}
+
 const krw = (n: number): string => n.toLocaleString('en-US');
+const fields = (summary: Readonly<Record<string, string>>): string =>
+  Object.entries(summary)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 const reasonLines = (reasons: readonly { detector: string; reason: string }[]): string[] => reasons.slice(0, 5).map((c) => `${c.detector}: ${c.reason}`);
 
 const EN: AlertText = {
@@ -55,6 +72,15 @@ const EN: AlertText = {
       `orders cancelled: ${d.cancelled}; NOT cancelled: ${d.notCancelled}`,
       `estimated loss (lower bound): ${krw(d.lossKrw)} KRW`,
       `recovery: ${d.recovery.join(' → ')}`,
+    ],
+  }),
+  approval: (a) => ({
+    title: `${a.level === 'admin' ? 'Admin approval (four eyes)' : 'Approval'} needed: ${a.botId} ${a.apiId}`,
+    lines: [
+      `risk score ${a.score}; expires ${a.expiresAt}`,
+      ...(Object.keys(a.summary).length ? [`call: ${fields(a.summary)}`] : []),
+      ...a.reasons.slice(0, 5),
+      `approve: kguard approvals approve ${a.id} (TOTP code on stdin) or the dashboard; refuse: kguard approvals refuse ${a.id} --reason "..."`,
     ],
   }),
   unlock: ({ bots, actor, approvers }) => ({ title: `Unlocked: ${bots.join(', ')}`, lines: [`by ${actor}`, `approvals: ${approvers.join(', ')}`] }),
@@ -89,6 +115,15 @@ const KO: AlertText = {
       `취소한 주문: ${d.cancelled}건; 취소하지 못한 주문: ${d.notCancelled}건`,
       `추정 손실 (하한): ${krw(d.lossKrw)}원`,
       `복구 절차: ${d.recovery.join(' → ')}`,
+    ],
+  }),
+  approval: (a) => ({
+    title: `${a.level === 'admin' ? '관리자 승인(4-eyes)' : '승인'} 요청: ${a.botId} ${a.apiId}`,
+    lines: [
+      `위험 점수 ${a.score}; 만료 ${a.expiresAt}`,
+      ...(Object.keys(a.summary).length ? [`호출: ${fields(a.summary)}`] : []),
+      ...a.reasons.slice(0, 5),
+      `승인: kguard approvals approve ${a.id} (OTP 코드는 표준 입력으로) 또는 대시보드; 거절: kguard approvals refuse ${a.id} --reason "..."`,
     ],
   }),
   unlock: ({ bots, actor, approvers }) => ({ title: `차단 해제: ${bots.join(', ')}`, lines: [`실행: ${actor}`, `해제 승인: ${approvers.join(', ')}`] }),

@@ -2,7 +2,7 @@
 // assessment, unlock), whose deliveries are recorded on the incident, and the
 // medium-risk "unusual activity" alert, rate-limited per bot by a cooldown.
 import { randomUUID } from 'node:crypto';
-import type { AlertWords } from './alert-text.js';
+import type { AlertWords, ApprovalWords } from './alert-text.js';
 import type { ResponseContext } from './context.js';
 import type { Incident } from './incident.js';
 import { K } from './keys.js';
@@ -17,6 +17,11 @@ export interface Alerts {
   onRiskAlert(assessment: RiskLike, call: HighRiskCall): Promise<void>;
   /** A security event that is no incident (a real Kiwoom key in a bot's hands): at most once per `key` per cooldown. */
   onSecurityAlert(key: string, alert: Alert): Promise<void>;
+  /**
+   * A call held for approval: every one is told (bounded by approval.maxPending and escalation), to the owner and the
+   * admins for a step-up, to the admins for an admin-level call (the owner may not approve it).
+   */
+  onApprovalRequested(a: ApprovalWords): void;
 }
 
 /** Bound on locally remembered alert cooldowns (one per bot); beyond it the store alone decides. */
@@ -71,5 +76,18 @@ export function createAlerts(ctx: ResponseContext): Alerts {
     ctx.track(notifier.notify(alert));
   }
 
-  return { alertFor, notify, onRiskAlert, onSecurityAlert };
+  function onApprovalRequested(a: ApprovalWords): void {
+    ctx.track(
+      notifier.notify({
+        event: 'approval_requested',
+        severity: 'WARNING',
+        audience: a.level === 'admin' ? ['admin'] : ['owner', 'admin'],
+        botIds: [a.botId],
+        ...text.approval(a),
+        details: { approvalId: a.id, botId: a.botId, apiId: a.apiId, level: a.level, score: a.score, expiresAt: a.expiresAt, summary: a.summary },
+      }),
+    );
+  }
+
+  return { alertFor, notify, onRiskAlert, onSecurityAlert, onApprovalRequested };
 }

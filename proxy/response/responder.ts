@@ -10,6 +10,7 @@
 //   alerts.ts          incident alerts and the medium-risk alert cooldown
 //   context.ts / keys.ts  what the parts share (options, tracking, store keys)
 import type { Language } from '../common/errors.js';
+import type { ApprovalWords } from './alert-text.js';
 import { createAlerts } from './alerts.js';
 import type { CompensationCause } from './config.js';
 import { createContext, type ResponderOptions } from './context.js';
@@ -38,6 +39,8 @@ export interface Responder {
   onRiskAlert(assessment: RiskLike, call: HighRiskCall): Promise<void>;
   /** A security alert that opens no incident (e.g. a real Kiwoom app key presented), at most once per `key` per cooldown. */
   onSecurityAlert(key: string, alert: Alert): Promise<void>;
+  /** Tells the owner and the admins (the admins only for an admin-level call) that a call waits for their approval. */
+  onApprovalRequested(a: ApprovalWords): void;
   /** Throws KG3008 while the bot, its account or everything is locked. */
   checkLockdown(call: LockCheckCall): Promise<void>;
   /** Incident id holding a lock on this bot/account, if any. */
@@ -74,6 +77,7 @@ export function createResponder(opts: ResponderOptions): Responder {
     onHighRisk,
     onRiskAlert: alerts.onRiskAlert,
     onSecurityAlert: alerts.onSecurityAlert,
+    onApprovalRequested: alerts.onApprovalRequested,
     checkLockdown: lockCheck.checkLockdown,
     lockedBy: lockCheck.lockedBy,
     snapshotHoldings: holdings.snapshotHoldings,

@@ -12,7 +12,7 @@ import type { WebhookConfig } from './config.js';
 export type Severity = 'CRITICAL' | 'WARNING' | 'INFO';
 
 export interface Alert {
-  readonly event: 'lockdown' | 'damage_assessment' | 'risk_alert' | 'unlock' | 'recovery_plan' | 'real_key_presented';
+  readonly event: 'lockdown' | 'damage_assessment' | 'risk_alert' | 'approval_requested' | 'unlock' | 'recovery_plan' | 'real_key_presented';
   readonly severity: Severity;
   /** Who should act: the bot's owner and/or the administrators. */
   readonly audience: readonly ('owner' | 'admin')[];

@@ -217,6 +217,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       registry,
       logger: logger.child({ part: 'approval' }),
       onRefused: (rec) => risk.noteRefused(rec.botId, undefined, refusedOrderOf(rec)),
+      // The approvers hear of a held call at once (a webhook), not only when they look at the dashboard.
+      onRequested: (rec) => responder.onApprovalRequested(rec),
     });
     closers.push(() => approvals.close());
     const botControl = createBotControl({ bots, sessions, brokerSessions, governor });

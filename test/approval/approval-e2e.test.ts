@@ -8,6 +8,7 @@ import type { Test } from 'tap';
 import { startHarness, CANARY, waitFor, type Harness, type CallResult } from '../helpers/harness.js';
 import { seoulToEpoch } from '../../proxy/risk/index.js';
 import { base32Decode, totpAt } from '../../proxy/approval/index.js';
+import { startWebhookServer } from '../helpers/webhook-server.js';
 
 const code = (r: CallResult): string | undefined => /\[(KG\d{4})/.exec(String(r.json.return_msg ?? ''))?.[1];
 const TOTP = { periodSec: 30, digits: 6, window: 1 };
@@ -20,9 +21,9 @@ interface World {
   secret: Buffer;
 }
 
-async function world(t: Test, mode: 'hold' | 'pending'): Promise<World> {
+async function world(t: Test, mode: 'hold' | 'pending', response: Record<string, unknown> = {}): Promise<World> {
   let fakeNow = seoulToEpoch('2026-01-05', 10, 0);
-  const h = await startHarness({ clock: () => fakeNow, config: { approval: { mode, holdSeconds: 20 } } });
+  const h = await startHarness({ clock: () => fakeNow, config: { approval: { mode, holdSeconds: 20 }, response } });
   t.teardown(() => h.close());
   const admin = await h.adminToken('sec-lead', 'admin');
   const approver = await h.adminToken('bob', 'approver');
@@ -132,6 +133,25 @@ t.test('pending mode: KG3004 with the approval id, retry succeeds, replay on ano
   const replay = await w.h.call('kt10000', STEP_UP_BUY, { token, headers: { 'x-kguard-approval-id': String(id) } });
   t.equal(code(replay), 'KG3010', 'single use: a replay of the same call is refused');
   t.equal(w.h.sim.orders(CANARY.account).filter((o) => o.stkCd === '035420').length, 1, 'still exactly one order');
+});
+
+t.test('a held call is told to the approvers at once: an approval_requested webhook with its id, call and reasons, in Korean', async (t) => {
+  const hooks = await startWebhookServer();
+  t.teardown(() => hooks.close());
+  const w = await world(t, 'pending', { webhooks: [{ url: `${hooks.url}/json`, kind: 'json' }], webhook: { backoffMs: 20, timeoutMs: 2000 } });
+  const held = await w.h.call('kt10000', STEP_UP_BUY);
+  t.equal(code(held), 'KG3004');
+  const id = String(held.headers['x-kguard-approval-id']);
+  const [hook] = await hooks.waitFor(1, 10_000, (x) => x.json.event === 'approval_requested');
+  const alert = hook!.json as { title: string; lines: string[]; audience: string[]; details: Record<string, unknown> };
+  t.match(alert, { severity: 'WARNING', audience: ['owner', 'admin'], botIds: [w.h.botId] });
+  t.equal(alert.title, `승인 요청: ${w.h.botId} kt10000`);
+  t.match(alert.details, { approvalId: id, apiId: 'kt10000', level: 'step_up', summary: { stk_cd: '035420', ord_qty: '1', ord_uv: '150000' } });
+  const text = alert.lines.join('\n');
+  t.match(text, /호출: .*stk_cd 035420/, 'the call as the approver reads it');
+  t.match(text, /이 봇이 쓴 적 없는 api-id kt10000/, "the detectors' reasons");
+  t.match(text, new RegExp(`kguard approvals approve ${id}`), 'how to approve it');
+  t.notMatch(JSON.stringify(hook!.json), new RegExp(CANARY.account), 'no account number in the alert');
 });
 
 t.test('a refused hold: the next call of that bot above step-up locks it down (escalation.refusedAfter)', async (t) => {

@@ -23,7 +23,9 @@ import {
   pendingApprovalError,
   approvalRoutes,
   type ApprovalService,
+  type ApprovalServiceOptions,
   type ApprovalCall,
+  type ApprovalRecord,
 } from '../../proxy/approval/index.js';
 import { createAdminServer } from '../../proxy/admin/server.js';
 import { AdminTokens } from '../../proxy/admin/tokens.js';
@@ -47,6 +49,7 @@ async function fixture(
   t: Test,
   raw: Record<string, unknown> = {},
   onRefused?: (rec: { botId: string; apiId: string; summary: Readonly<Record<string, string>> }) => Promise<void>,
+  onRequested?: ApprovalServiceOptions['onRequested'],
 ) {
   const dir = await mkdtemp(path.join(tmpdir(), 'kg-approval-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -69,7 +72,7 @@ async function fixture(
   const now = () => Date.now() + offset;
   const config = parseApprovalConfig({ holdSeconds: 3600, stepUpTimeoutSeconds: 3600, adminTimeoutSeconds: 3600, ...raw });
   const make = (): ApprovalService => {
-    const hooks = onRefused ? { onRefused } : {};
+    const hooks = { ...(onRefused ? { onRefused } : {}), ...(onRequested ? { onRequested } : {}) };
     const s = createApprovalService({ config, store, sealer: createKeyProviderSealer(provider), auditor, registry: new Registry(), logger, now, ...hooks });
     t.teardown(() => s.close());
     return s;
@@ -205,6 +208,26 @@ t.test('a refusal is told to the risk engine (onRefused) after it is recorded; a
   t.ok(
     broken.logLines.some((l) => l.includes('refusal not counted by the risk engine') && l.includes('bot9')),
     'and the operator sees why it was not counted',
+  );
+});
+
+t.test('every request is told (onRequested) once recorded, with what the approvers read; a throwing hook does not fail it', async (t) => {
+  const told: ApprovalRecord[] = [];
+  const f = await fixture(t, {}, undefined, (rec) => told.push(rec));
+  const ticket = await f.service.request(call({ botId: 'bot7', reasons: ['new_symbol: r'] }));
+  t.equal(told.length, 1);
+  t.match(told[0], { id: ticket.id, botId: 'bot7', apiId: call().apiId, level: 'step_up', reasons: ['new_symbol: r'], expiresAt: ticket.expiresAt });
+  t.equal(told[0]!.summary.stk_cd, (call().body as Record<string, string>).stk_cd);
+  t.equal((await f.service.get(ticket.id)).status, 'pending', 'recorded before it was told');
+
+  const broken = await fixture(t, {}, undefined, () => {
+    throw new Error('webhook queue down');
+  });
+  const held = await broken.service.request(call({ botId: 'bot9' }));
+  t.equal((await broken.service.get(held.id)).status, 'pending', 'the request stands');
+  t.ok(
+    broken.logLines.some((l) => l.includes('approvers not alerted') && l.includes(held.id)),
+    'and the operator sees why nobody was told',
   );
 });
 

@@ -8,6 +8,16 @@ const SAMPLES: { [K in keyof AlertText]: Parameters<AlertText[K]>[0] } = {
   risk: { botId: 'bot-37', score: 0.5, apiId: 'kt10000', reasons: [{ detector: 'new_symbol', reason: 'r' }] },
   lockdown: { bots: ['bot-37'], reason: 'drill', actor: 'sec', automatic: true, trigger: { score: 0.97, detectors: ['drain'] } },
   damage: { fills: 37, boughtKrw: 1_000, soldKrw: 2_000, cancelled: 3, notCancelled: 0, lossKrw: 37_000, recovery: ['a', 'b'] },
+  approval: {
+    id: 'a-37',
+    botId: 'bot-37',
+    apiId: 'kt10000',
+    level: 'admin',
+    score: 0.93,
+    summary: { stk_cd: '005930', ord_qty: '37' },
+    reasons: ['new_symbol'],
+    expiresAt: '2026-01-05T01:00:00.000Z',
+  },
   unlock: { bots: ['bot-37'], actor: 'sec', approvers: ['x', 'y'] },
   realKey: { sourceIp: '10.0.0.37', path: '/oauth2/token', fingerprint: 'fp37' },
 };
