@@ -1,6 +1,7 @@
 // Alerts to the bot owner and admins: incident alerts (lockdown, damage
 // assessment, unlock), whose deliveries are recorded on the incident, and the
-// medium-risk "unusual activity" alert, rate-limited per bot by a cooldown.
+// medium-risk "unusual activity" alert, rate-limited per bot by a cooldown,
+// and the alert that a call waits for approval.
 import { randomUUID } from 'node:crypto';
 import type { AlertWords, ApprovalWords } from './alert-text.js';
 import type { ResponseContext } from './context.js';

@@ -7,7 +7,7 @@
 //   incident-store.ts  incident records, the index, reports
 //   recovery.ts        checklist, unlock approvals, unlock, compensation
 //   holdings.ts        holdings baselines and damage assessment
-//   alerts.ts          incident alerts and the medium-risk alert cooldown
+//   alerts.ts          incident alerts, the medium-risk alert cooldown, approval requests
 //   context.ts / keys.ts  what the parts share (options, tracking, store keys)
 import type { Language } from '../common/errors.js';
 import type { ApprovalWords } from './alert-text.js';
