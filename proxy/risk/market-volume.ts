@@ -47,8 +47,10 @@ export async function noteDailyVolume(store: Store, cfg: RiskConfig, stkCd: stri
 
 /** The learned ADV of a buy's symbol (drain judges buys only); undefined when none or not needed. */
 export async function advOf(store: Store, cfg: RiskConfig, input: RiskInput): Promise<number | undefined> {
+  // Every call is assessed; only a buy reads the store.
+  if (input.kind !== 'order' || input.side !== 'buy' || input.symbolAdv !== undefined || cfg.weights.drain === 0) return input.symbolAdv;
   const symbol = symbolOf(input.stkCd);
-  if (input.symbolAdv !== undefined || cfg.weights.drain === 0 || input.kind !== 'order' || input.side !== 'buy' || !symbol) return input.symbolAdv;
+  if (!symbol) return undefined;
   const raw = await store.get(advKey(symbol));
   const adv = raw === null ? NaN : Number(raw);
   return Number.isFinite(adv) && adv >= 0 ? adv : undefined;

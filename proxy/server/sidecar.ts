@@ -274,7 +274,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       responder,
       logger,
       clock,
-      realKey: createRealKeyReporter({ auditor, fingerprintKey, responder, registry, logger, language: config.language }),
+      realKey: createRealKeyReporter({ auditor, fingerprintKey, responder, registry, logger }),
     });
     // The read-only state fallback (opt-in) must know, deep inside the Store, what kind of call is
     // running: only then is the call scoped with AsyncLocalStorage, whose promise hooks cost every

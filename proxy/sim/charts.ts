@@ -1,11 +1,11 @@
-// The daily chart (ka10081, 주식일봉차트조회요청): the 20 weekdays up to
-// base_dt, newest first, in Kiwoom's row shape (stk_dt_pole_chart_qry). Each
+// The daily chart (ka10081, 주식일봉차트조회요청): 600 weekdays up to base_dt
+// (a page of Kiwoom's), newest first, in Kiwoom's row shape (stk_dt_pole_chart_qry). Each
 // day's volume lies within ±30 % of the instrument's average daily volume and
 // is the same for the same code and day, so a test can reason about it.
 import { DAY_MS, seoulDay, seoulWeekday } from '../common/kst.js';
 import { type TrContext, type TrResult, ok, single, stockCode } from './handlers.js';
 
-const CHART_DAYS = 20;
+const CHART_DAYS = 600;
 
 /** A stable fraction in [0, 1) for a code and a day (FNV-1a). */
 function jitter(code: string, day: string): number {

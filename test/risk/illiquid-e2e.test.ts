@@ -25,7 +25,8 @@ t.test('a buy of 10% of a thin name’s daily volume is named by drain; 1% is no
   const token = await h.token();
   const chart = await h.call('ka10081', { stk_cd: THIN, base_dt: seoulDay(now), upd_stkpc_tp: '1' }, { token });
   t.equal(chart.json.return_code, 0, chart.text);
-  t.equal((chart.json.stk_dt_pole_chart_qry as unknown[]).length, 20, 'twenty daily rows');
+  t.equal((chart.json.stk_dt_pole_chart_qry as unknown[]).length, 600, "a page of Kiwoom's: 600 daily rows");
+  t.ok(chart.text.length > 64 * 1024, `over the 64 KB the outcome stage reads (${chart.text.length} bytes): the volume is still learned`);
   const learned = async () => Number(await h.sidecar.parts.store.get(`risk:adv:${THIN}`));
   await waitFor(async () => (await learned()) > 0, 10_000, 'the daily volume learned');
   // The simulator's days lie within ±30 % of 20,000 shares.

@@ -8,7 +8,6 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { hmacString } from '../../audit/keys.js';
 import type { Auditor } from '../../audit/types.js';
-import type { Language } from '../../common/errors.js';
 import { counter } from '../../common/metrics.js';
 import { ALERT_TEXT } from '../../response/alert-text.js';
 import type { Responder } from '../../response/index.js';
@@ -19,10 +18,9 @@ export type RealKeyReporter = (ctx: RequestContext, appkey: string) => void;
 export function createRealKeyReporter(deps: {
   auditor: Pick<Auditor, 'append'>;
   fingerprintKey: Buffer;
-  responder: Pick<Responder, 'onSecurityAlert'>;
+  responder: Pick<Responder, 'onSecurityAlert' | 'language'>;
   registry: Registry;
   logger: Logger;
-  language: Language;
 }): RealKeyReporter {
   const presented = counter(deps.registry, 'kguard_real_key_presented_total', 'Token exchanges refused because a bot presented a real Kiwoom app key', [
     'route',
@@ -45,7 +43,7 @@ export function createRealKeyReporter(deps: {
         event: 'real_key_presented',
         severity: 'CRITICAL',
         audience: ['owner', 'admin'],
-        ...ALERT_TEXT[deps.language].realKey({
+        ...ALERT_TEXT[deps.responder.language].realKey({
           sourceIp: ctx.sourceIp,
           path: ctx.route === 'revoke' ? '/oauth2/revoke' : '/oauth2/token',
           fingerprint,
