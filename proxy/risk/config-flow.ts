@@ -28,7 +28,9 @@ export interface FlowConfig {
    * Sell-off: learned sells of a known position before the fraction sold is judged; share under which a band is rare;
    * the score of a band exactly that rare (rising to 1 for a band never used); orders a bot must have learned, none
    * of them a sell, before its first sell scores; the smallest position (shares) whose sold fraction is learned and
-   * judged (a one-share position can only be sold whole: it says nothing about the share of a position a bot sells).
+   * judged (a one-share position can only be sold whole: it says nothing about the share of a position a bot sells);
+   * with fewer learned sells than minSamples, the orders (any side) a bot must have learned before a sliver of a
+   * position (under 15 %) at most sliverFactor times its smallest order scores.
    */
   readonly sellOff: {
     readonly minSamples: number;
@@ -36,6 +38,8 @@ export interface FlowConfig {
     readonly rareScore: number;
     readonly firstSellMinOrders: number;
     readonly minHoldingQty: number;
+    readonly sliverMinOrders: number;
+    readonly sliverFactor: number;
   };
   /**
    * Order size per side: robust z (log notional) where the score starts and reaches 1, both ways; and the size
@@ -63,7 +67,15 @@ export interface FlowConfig {
 export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowConfig {
   const e = section(r.escalation, `${path}.escalation`, ['windowHours', 'after', 'followMinutes', 'followScore', 'refusedAfter']);
   const ag = section(r.approvalGrace, `${path}.approvalGrace`, ['minutes']);
-  const so = section(r.sellOff, `${path}.sellOff`, ['minSamples', 'rareShare', 'rareScore', 'firstSellMinOrders', 'minHoldingQty']);
+  const so = section(r.sellOff, `${path}.sellOff`, [
+    'minSamples',
+    'rareShare',
+    'rareScore',
+    'firstSellMinOrders',
+    'minHoldingQty',
+    'sliverMinOrders',
+    'sliverFactor',
+  ]);
   const os = section(r.orderSize, `${path}.orderSize`, ['zWarn', 'zMax', 'envelopeMinOrders', 'envelopeFactor', 'envelopeRepeatMinOrders']);
   const rd = section(r.reads, `${path}.reads`, ['minPerDay', 'factor']);
   const ab = section(r.apiBreadth, `${path}.apiBreadth`, ['windowMinutes', 'minApis']);
@@ -92,6 +104,8 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       rareScore: num(so, 'rareScore', `${path}.sellOff`, 0.75, 0, 1),
       firstSellMinOrders: num(so, 'firstSellMinOrders', `${path}.sellOff`, 20, 1, 1e6, true),
       minHoldingQty: num(so, 'minHoldingQty', `${path}.sellOff`, 2, 1, 1e9, true),
+      sliverMinOrders: num(so, 'sliverMinOrders', `${path}.sellOff`, 5, 1, 1e6, true),
+      sliverFactor: num(so, 'sliverFactor', `${path}.sellOff`, 0.1, 0, 1),
     },
     orderSize,
     reads: { minPerDay: num(rd, 'minPerDay', `${path}.reads`, 15, 1, 1e6, true), factor: num(rd, 'factor', `${path}.reads`, 3, 1, 1000) },

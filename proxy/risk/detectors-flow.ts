@@ -35,7 +35,7 @@ export const sellOff: Detector = (ctx) => {
   const h = b.sellFrac ?? [0, 0, 0, 0];
   const total = h.reduce((a, c) => a + c, 0);
   const pct = Math.round(100 * fraction);
-  if (total < cfg.sellOff.minSamples) return undefined;
+  if (total < cfg.sellOff.minSamples) return sliver(ctx, fraction);
   const { rareShare, rareScore } = cfg.sellOff;
   const share = (h[bin] ?? 0) / total;
   // Two shapes only: all of a position by a bot that rarely sells all of one (whatever its trims look like),
@@ -47,6 +47,21 @@ export const sellOff: Detector = (ctx) => {
     reason: ctx.say.sellShare({ pct, ...(beyond ? { beyond } : {}), inBand: h[bin] ?? 0, total, band: bin, rarePct: Math.round(100 * rareShare) }),
   };
 };
+
+/**
+ * Too few sells learned to know what share of a position this bot sells, but a sliver of one far below every
+ * order it ever placed: one share of each holding a day (low-and-slow) from a bot that trades in lots. Its buys
+ * say what its lots are; a young history is when the first sliver would otherwise go out unjudged and then
+ * become part of the baseline.
+ */
+function sliver(ctx: DetectorContext, fraction: number): DetectorResult | undefined {
+  const { input, baseline: b, cfg } = ctx;
+  const { sliverMinOrders, sliverFactor } = cfg.sellOff;
+  if (sellFracBin(fraction) !== 0 || input.qty === undefined || b.logQty.length < sliverMinOrders) return undefined;
+  const smallest = Math.round(Math.exp(Math.min(...b.logQty)));
+  if (input.qty > sliverFactor * smallest) return undefined;
+  return { score: 1, reason: ctx.say.sliver({ qty: input.qty, pct: Math.round(100 * fraction), smallest, orders: b.logQty.length }) };
+}
 
 /** Size counts once: the stronger of the robust z on that side and the buy envelope. */
 export const orderSize: Detector = (ctx) => {

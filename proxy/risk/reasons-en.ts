@@ -37,6 +37,8 @@ export const REASONS_EN: Reasons = {
     `first sell by this bot: ${orders} orders learned, none a sell (threshold ${threshold})${pct !== undefined ? `, ${pct}% of the position` : ''}`,
   sellShare: ({ pct, beyond, inBand, total, band, rarePct }) =>
     `sells ${pct}% of the position${beyond ? ` (${beyond.qty} shares: more than the ${beyond.upper} it can hold)` : ''}; ${r2(inBand)} of ${r2(total)} learned sells were in that band (${BANDS[band]}; rare under ${rarePct}%)`,
+  sliver: ({ qty, pct, smallest, orders }) =>
+    `sells ${qty} shares, ${pct}% of the position: a sliver, with too few sells learned to know this bot's shares, and its smallest of ${orders} orders is ${smallest} shares`,
   sizeZ: ({ side, krw, usual, z }) =>
     `${side ?? 'order'} of ${Math.round(krw)} KRW is ${z > 0 ? `${r2(krw / usual)}x` : `1/${r2(usual / krw)} of`} this bot's usual ${Math.round(usual)} on that side (robust z ${r2(z)})`,
   envelope: ({ measure: m, times, learned, factor, nthToday }) => {

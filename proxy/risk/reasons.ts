@@ -41,6 +41,7 @@ export interface Reasons {
   firstSell(orders: number, threshold: number, pct: number | undefined): string;
   /** band: 0 under 15 %, 1 15-60 %, 2 60-90 %, 3 90 % or more. */
   sellShare(p: { pct: number; beyond?: { qty: number; upper: number }; inBand: number; total: number; band: number; rarePct: number }): string;
+  sliver(p: { qty: number; pct: number; smallest: number; orders: number }): string;
   sizeZ(p: { side: Side; krw: number; usual: number; z: number }): string;
   envelope(p: { measure: EnvelopeMeasure; times: number; learned: number; factor: number; nthToday: number | undefined }): string;
   condition(p: { live: boolean; seq: string; known: readonly string[]; breadth?: { n: number; minutes: number; min: number } }): string;

@@ -131,7 +131,53 @@ t.test('sell_off: the first sell of a bot that has only ever bought, whatever it
     young.engine,
     days(3, (d, k) => (k % 5 === 3 ? [buy(d + k * 600_000 + 1000, 10)] : [])),
   );
-  t.notOk(hit(await young.engine.assess(sell(later, 1, 400)), 'sell_off'), 'too few orders to call it a buy-only bot');
+  t.notOk(hit(await young.engine.assess(sell(later, 50, 400)), 'sell_off'), 'too few orders to call it a buy-only bot');
+  t.match(hit(await young.engine.assess(sell(later, 1, 400)), 'sell_off')?.reason, /a sliver/, 'though one share is a sliver of its lots of 10');
+});
+
+t.test('sell_off: a sliver of a position by a bot that trades in lots, before it has sold enough to judge its shares', async (t) => {
+  // A swing trader: buys of 40-120 shares and two full closes so far (minSamples is 5).
+  const lots = async (engine: ReturnType<typeof setup>['engine']): Promise<void> => {
+    const qty = [40, 120, 80, 60, 100, 90];
+    let n = 0;
+    await learn(
+      engine,
+      days(3, (d, k) => (k % 6 === 2 && n < qty.length ? [buy(d + k * 600_000 + 1000, qty[n++]!)] : [])),
+    );
+    await learn(engine, [read(START + 3 * DAY), sell(START + 3 * DAY + 1000, 40, 40), read(START + 3 * DAY + 2000), sell(START + 3 * DAY + 3000, 120, 120)]);
+    await learn(engine, [read(START + 3 * DAY + 3_599_000)]);
+  };
+  const s = setup();
+  t.teardown(s.close);
+  await lots(s.engine);
+  const later = START + 3 * DAY + 3_600_000;
+  const one = hit(await s.engine.assess(sell(later, 1, 80)), 'sell_off');
+  t.ok(one, 'one share of 80, from a bot whose smallest order is 40');
+  t.equal(one!.score, 1);
+  t.match(one!.reason, /sells 1 shares, 1% of the position: a sliver, .* its smallest of 8 orders is 40 shares/);
+  t.ok(hit(await s.engine.assess(sell(later, 4, 80)), 'sell_off'), 'a tenth of its smallest order');
+  t.notOk(hit(await s.engine.assess(sell(later, 5, 80)), 'sell_off'), 'above a tenth of its smallest order');
+  t.notOk(hit(await s.engine.assess(sell(later, 40, 80)), 'sell_off'), 'half of a position: not a sliver');
+
+  // A bot that orders a share or two at a time: one share is its own size.
+  const small = setup();
+  t.teardown(small.close);
+  await learn(
+    small.engine,
+    days(3, (d, k) => (k % 6 === 2 ? [buy(d + k * 600_000 + 1000, 1 + (k % 2))] : [])),
+  );
+  await learn(small.engine, [read(later - 1000)]);
+  t.notOk(hit(await small.engine.assess(sell(later, 1, 30)), 'sell_off'), 'its own lot size');
+
+  // Knobs: too few orders to know its lots; a stricter factor.
+  const knobs = setup({ sellOff: { sliverMinOrders: 9, sliverFactor: 0.01 } });
+  t.teardown(knobs.close);
+  await lots(knobs.engine);
+  t.notOk(hit(await knobs.engine.assess(sell(later, 1, 80)), 'sell_off'), 'sliverMinOrders 9 > 8 orders learned');
+  const tight = setup({ sellOff: { sliverFactor: 0.01 } });
+  t.teardown(tight.close);
+  await lots(tight.engine);
+  t.notOk(hit(await tight.engine.assess(sell(later, 1, 80)), 'sell_off'), 'sliverFactor 0.01: 1 share is more than 0.4');
 });
 
 t.test('condition: a realtime condition search the bot never ran (live 1, one-shot 0.6); a first search at all is new_api', async (t) => {

@@ -37,6 +37,7 @@ const SAMPLES: { [K in keyof Reasons]: Parameters<Reasons[K]> } = {
   herdNew: [{ accounts: 37, side: 'buy', symbol: '000660', from: 10, to: 20, scoresFrom: 3, fullAt: 5 }],
   firstSell: [37, 20, 100],
   sellShare: [{ pct: 100, beyond: { qty: 200, upper: 160 }, inBand: 1, total: 37, band: 3, rarePct: 5 }],
+  sliver: [{ qty: 1, pct: 2, smallest: 37, orders: 9 }],
   sizeZ: [{ side: 'buy', krw: 37_000_000, usual: 1_000_000, z: 6 }],
   envelope: [{ measure: { by: 'qty', qty: 227, max: 150 }, times: 1.5, learned: 37, factor: 1.5, nthToday: 2 }],
   condition: [{ live: true, seq: '7', known: ['1'], breadth: { n: 37, minutes: 60, min: 3 } }],
