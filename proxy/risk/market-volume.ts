@@ -13,6 +13,11 @@ import type { RiskInput } from './types.js';
 
 /** Completed days averaged at most: about a trading month. */
 const ADV_DAYS = 20;
+/**
+ * Days older than this (calendar) are not today's market: a chart asked for a past base_dt would otherwise
+ * set the shared volume of a thin name to a busier season's, and let a large buy of it pass.
+ */
+const ADV_MAX_AGE_DAYS = 45;
 
 const advKey = (symbol: string): string => `risk:adv:${symbol}`;
 
@@ -23,13 +28,14 @@ export interface DailyVolume {
 }
 
 /**
- * The mean volume of the chart's most recent completed days (today's row is partial), when it has at least
- * `advMinDays` of them; undefined otherwise.
+ * The mean volume of the chart's most recent completed days (today's row is partial) of the last
+ * ADV_MAX_AGE_DAYS, when it has at least `advMinDays` of them; undefined otherwise.
  */
 export function averageDailyVolume(days: readonly DailyVolume[], nowMs: number, minDays: number): number | undefined {
   const today = seoulDay(nowMs);
+  const oldest = seoulDay(nowMs - ADV_MAX_AGE_DAYS * 86_400_000);
   const done = days
-    .filter((d) => /^\d{8}$/.test(d.day) && d.day < today && Number.isFinite(d.shares) && d.shares >= 0)
+    .filter((d) => /^\d{8}$/.test(d.day) && d.day < today && d.day >= oldest && Number.isFinite(d.shares) && d.shares >= 0)
     .sort((a, b) => (a.day < b.day ? 1 : -1))
     .slice(0, ADV_DAYS);
   if (done.length < minDays) return undefined;

@@ -32,10 +32,25 @@ t.test('a buy of 10% of a thin name’s daily volume is named by drain; 1% is no
   // The simulator's days lie within ±30 % of 20,000 shares.
   const adv = await learned();
   t.ok(adv >= 14_000 && adv <= 26_000, `average daily volume ${adv}`);
+  // A large answer completed OK like any other: its outcome says so, and the bot's baseline learned the call.
+  const dir = path.join(h.dataDir, 'audit');
+  const chartId = String(chart.headers['x-kguard-request-id']);
+  let outcome: Record<string, unknown> | undefined;
+  await waitFor(
+    async () =>
+      (outcome = recordsFor(await readAuditRecords(dir), chartId).find((x) => x.type === 'call.outcome')?.data as Record<string, unknown>) !== undefined,
+    10_000,
+    'outcome record',
+  );
+  t.match(outcome, { ok: true, returnCode: 0 }, 'the outcome of a 600-day chart');
+  await waitFor(
+    async () => 'ka10081' in ((JSON.parse((await h.sidecar.parts.store.get('risk:baseline:bot-e2e')) ?? '{}') as { apis?: object }).apis ?? {}),
+    10_000,
+    'the chart call learned into the baseline',
+  );
 
   const buy = (code: string, qty: number) =>
     h.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: code, ord_qty: String(qty), ord_uv: '1000', trde_tp: '0' }, { token });
-  const dir = path.join(h.dataDir, 'audit');
   const drainOf = async (r: Awaited<ReturnType<typeof buy>>) => {
     const id = String(r.headers['x-kguard-request-id']);
     let intent: Record<string, unknown> | undefined;

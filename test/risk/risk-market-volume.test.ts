@@ -36,6 +36,9 @@ t.test('averageDailyVolume: completed days, the 20 most recent, at least advMinD
     10,
     'malformed rows ignored',
   );
+  const june = Array.from({ length: 20 }, (_, i) => ({ day: `202506${String(30 - i).padStart(2, '0')}`, shares: 1_000_000 }));
+  t.equal(averageDailyVolume(june, RISK_START, 5), undefined, "a chart of a past base_dt is not today's market");
+  t.equal(averageDailyVolume([...days(5, () => 100), ...june], RISK_START, 5), 100, 'days over 45 days old left out');
 });
 
 t.test('the engine judges a buy against the learned volume, for advTtlHours; sells and bad codes are not', async (t) => {

@@ -20,7 +20,9 @@ import { parse } from '../../proxy/server/pipeline/parse.js';
 import { policyCall } from '../../proxy/server/pipeline/policy.js';
 import { session } from '../../proxy/server/pipeline/session.js';
 import { riskInput } from '../../proxy/server/pipeline/risk.js';
+import { dailyVolume } from '../../proxy/server/pipeline/after/daily-volume.js';
 import { holdings } from '../../proxy/server/pipeline/after/holdings.js';
+import { outcomeAudit, trailingReturnCode } from '../../proxy/server/pipeline/after/outcome.js';
 import { buildPipelines } from '../../proxy/server/pipeline/index.js';
 
 const BOT: BotRecord = { id: 'b1', owner: 'o', account: '1234', allowed: ['kind:query'], enabled: true, createdAt: '', updatedAt: '' } as unknown as BotRecord;
@@ -179,6 +181,66 @@ t.test('after: holdings only from a complete, successful balance inquiry', async
   t.equal(recorded.length, 0, 'not from a failed call, not from a partial (paged) answer');
   await stage(ctx({}, { ...authed(), apiId: 'kt00018', upstream, outcome: { ok: true } }));
   t.same(recorded, [[{ stkCd: '005930', qty: 10, price: 70000, avgPrice: 65000 }]]);
+});
+
+t.test("after: a large answer's return_code is read from its tail, and only a top-level one counts", async (t) => {
+  const rows = Array.from({ length: 600 }, (_, i) => ({ dt: String(20260101 + i), trde_qty: '12345', note: 'x'.repeat(150) }));
+  const chart = (tail: Record<string, unknown>) => Buffer.from(JSON.stringify({ stk_cd: '005930', stk_dt_pole_chart_qry: rows, ...tail }));
+  const ok = chart({ return_code: 0, return_msg: '정상적으로 처리되었습니다' });
+  t.ok(ok.length > 64 * 1024, `${ok.length} bytes`);
+  t.equal(trailingReturnCode(ok), 0);
+  t.equal(trailingReturnCode(chart({ return_code: 5, return_msg: '허용된 요청 개수를 초과하였습니다' })), 5);
+  t.equal(trailingReturnCode(chart({})), undefined, 'none at all');
+  const nested = Buffer.from(JSON.stringify({ rows: [...rows, { return_code: 0 }] }));
+  t.equal(trailingReturnCode(nested), undefined, "a row's return_code is not the answer's");
+  const quoted = Buffer.from(JSON.stringify({ rows, return_msg: '"return_code":0}' }));
+  t.equal(trailingReturnCode(quoted), undefined, 'inside a string it is escaped and cannot match');
+  const first = Buffer.from(JSON.stringify({ return_code: 0, rows }));
+  t.equal(trailingReturnCode(first), undefined, 'not near the end of a large answer: unknown, so not OK');
+  t.equal(trailingReturnCode(Buffer.from(`${ok.subarray(0, ok.length - 1).toString()}`)), undefined, 'truncated');
+
+  const appended: Record<string, unknown>[] = [];
+  const stage = outcomeAudit({ auditor: { append: async (r: Record<string, unknown>) => void appended.push(r) } as never, logger: {} as never });
+  const c = ctx({}, { ...authed(), apiId: 'ka10081', upstream: { status: 200, body: ok } });
+  await stage(c);
+  t.same(c.outcome, { ok: true }, 'a 600-day chart completed OK: learned and counted like any call');
+  t.match(appended[0], { type: 'call.outcome', ok: true, returnCode: 0 });
+  const refused = ctx({}, { ...authed(), apiId: 'ka10081', upstream: { status: 200, body: chart({ return_code: 5, return_msg: 'x' }) } });
+  await stage(refused);
+  t.same(refused.outcome, { ok: false });
+});
+
+t.test('after: a daily chart teaches its volume once a day per symbol; a failed or unlearnable one is parsed again', async (t) => {
+  const noted: string[] = [];
+  let now = Date.parse('2026-01-05T01:00:00Z');
+  let answer: number | undefined = 1000;
+  const stage = dailyVolume({
+    risk: {
+      noteDailyVolume: async (code: string) => {
+        noted.push(code);
+        return answer;
+      },
+    } as never,
+    logger: { warn() {} } as never,
+    clock: () => now,
+  });
+  const body = Buffer.from(JSON.stringify({ stk_dt_pole_chart_qry: [{ dt: '20260102', trde_qty: '1000' }], return_code: 0 }));
+  const chart = (code: string, ok = true) =>
+    ctx({}, { ...authed(), apiId: 'ka10081', json: { stk_cd: code }, upstream: { status: 200, body }, outcome: { ok } });
+  await stage(chart('005930', false));
+  t.same(noted, [], 'not from a failed call');
+  answer = undefined;
+  await stage(chart('005930'));
+  await stage(chart('005930'));
+  t.same(noted, ['005930', '005930'], 'nothing learned (a past base_dt, too few days): a later chart may teach it');
+  answer = 1000;
+  await stage(chart('005930'));
+  await stage(chart('005930'));
+  await stage(chart('000660'));
+  t.same(noted, ['005930', '005930', '005930', '000660'], 'learned: not parsed again today');
+  now += 86_400_000;
+  await stage(chart('005930'));
+  t.equal(noted.length, 5, 'tomorrow a new day is complete');
 });
 
 t.test('the pipeline list names every stage once, in order, after-stages included', async (t) => {

@@ -5,14 +5,40 @@ import type { RequestContext } from '../../context.js';
 import type { PipelineDeps } from '../deps.js';
 import { durabilityFor } from '../audit-intent.js';
 
-/** Reads Kiwoom's return_code and ord_no from a small answer; large answers are data, not orders. */
+/** Answers up to this size are parsed whole (order numbers are in small answers). */
+const SMALL_ANSWER_BYTES = 64 * 1024;
+/** How far from the end of a larger answer its return_code may start. */
+const RETURN_TAIL_BYTES = 4096;
+const RETURN_CODE_KEY = Buffer.from('"return_code":');
+
+/** Reads Kiwoom's return_code and ord_no: a small answer whole, a large one (charts, lists) from its tail. */
 function readOutcome(ctx: RequestContext): { returnCode: unknown; orderNo?: string } {
-  if (!ctx.upstream || ctx.upstream.body.length >= 64 * 1024) return { returnCode: undefined };
+  if (!ctx.upstream) return { returnCode: undefined };
+  const body = ctx.upstream.body;
+  if (body.length >= SMALL_ANSWER_BYTES) return { returnCode: trailingReturnCode(body) };
   try {
-    const j = JSON.parse(ctx.upstream.body.toString('utf8')) as Record<string, unknown>;
+    const j = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
     return { returnCode: j.return_code, ...(typeof j.ord_no === 'string' ? { orderNo: j.ord_no } : {}) };
   } catch {
     return { returnCode: 'unparsed' };
+  }
+}
+
+/**
+ * Kiwoom ends every answer with its return_code and return_msg. A chart page (600 days, ~110 KB) or a
+ * listing runs to megabytes, and parsing 1 MB whole holds the event loop ~25 ms, so the code is read from
+ * the tail: the last `"return_code":` within RETURN_TAIL_BYTES of the end, and what follows it must parse
+ * as the closing members of an object. Inside a row it would be followed by the row's closing brackets and
+ * fail; inside a string its quotes are escaped, so it cannot match. Anything else: undefined (not OK).
+ */
+export function trailingReturnCode(body: Buffer): unknown {
+  const at = body.lastIndexOf(RETURN_CODE_KEY);
+  if (at < 0 || at < body.length - RETURN_TAIL_BYTES) return undefined;
+  try {
+    const members = JSON.parse(`{${body.subarray(at).toString('utf8')}`) as Record<string, unknown>;
+    return members.return_code;
+  } catch {
+    return undefined;
   }
 }
 
