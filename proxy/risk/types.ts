@@ -96,6 +96,8 @@ export interface RiskEngine {
    * drain detector's illiquid-buy check; returns it, or undefined when the chart had too few completed days.
    */
   noteDailyVolume(stkCd: string, days: readonly DailyVolume[], now?: number): Promise<number | undefined>;
+  /** False when nothing judges the daily volume (risk off, drain weight 0): a chart need not be read for it. */
+  readonly learnsDailyVolume: boolean;
   /** Deletes a bot's learned baseline (after a confirmed compromise, say). */
   resetBaseline(botId: string): Promise<void>;
 }

@@ -214,13 +214,15 @@ t.test('after: a daily chart teaches its volume once a day per symbol; a failed 
   const noted: string[] = [];
   let now = Date.parse('2026-01-05T01:00:00Z');
   let answer: number | undefined = 1000;
+  const risk = {
+    learnsDailyVolume: true,
+    noteDailyVolume: async (code: string) => {
+      noted.push(code);
+      return answer;
+    },
+  };
   const stage = dailyVolume({
-    risk: {
-      noteDailyVolume: async (code: string) => {
-        noted.push(code);
-        return answer;
-      },
-    } as never,
+    risk: risk as never,
     logger: { warn() {} } as never,
     clock: () => now,
   });
@@ -241,6 +243,9 @@ t.test('after: a daily chart teaches its volume once a day per symbol; a failed 
   now += 86_400_000;
   await stage(chart('005930'));
   t.equal(noted.length, 5, 'tomorrow a new day is complete');
+  risk.learnsDailyVolume = false;
+  await stage(chart('035720'));
+  t.equal(noted.length, 5, 'not read when nothing judges the volume (risk off, drain weight 0)');
 });
 
 t.test('the pipeline list names every stage once, in order, after-stages included', async (t) => {

@@ -18,7 +18,8 @@ export function dailyVolume(deps: Pick<PipelineDeps, 'risk' | 'logger' | 'clock'
   const learnedToday = new Map<string, string>();
   return async (ctx: RequestContext): Promise<void> => {
     const code = ctx.json?.stk_cd;
-    if (ctx.apiId !== DAILY_CHART || !ctx.outcome?.ok || !ctx.upstream || ctx.contYn === 'Y' || typeof code !== 'string') return;
+    if (ctx.apiId !== DAILY_CHART || !deps.risk.learnsDailyVolume || !ctx.outcome?.ok || !ctx.upstream || ctx.contYn === 'Y' || typeof code !== 'string')
+      return;
     const now = deps.clock();
     const today = seoulDay(now);
     if (learnedToday.get(code) === today) return;
