@@ -1,7 +1,7 @@
 // Everything rules look at, read from the call once so that each of a
 // thousand rules is a few property reads, not a parse.
 import type { ApiKind, OrderSide } from '../kiwoom/types.js';
-import { baseCode, orderPrice, orderQuantity, seoulDate, seoulTimeOfDay, seoulWeekday } from '../kiwoom/protocol/index.js';
+import { baseCode, isMarketPriced, orderPrice, orderQuantity, seoulDate, seoulTimeOfDay, seoulWeekday } from '../kiwoom/protocol/index.js';
 import type { PolicyCall } from './types.js';
 
 export interface CallFacts {
@@ -30,9 +30,6 @@ export interface CallFacts {
   readonly riskScore: number | undefined;
 }
 
-/** trde_tp codes that execute at the market (no limit price of their own). */
-const MARKET_PRICED = new Set(['3', '13', '23', '6', '16', '26', '7', '29', '30', '31', '61', '81']);
-
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 }
@@ -47,7 +44,7 @@ export function callFacts(call: PolicyCall, now: number): CallFacts {
   let limitPrice: number | undefined;
   if (kind === 'order') {
     quantity = orderQuantity(b.ord_qty);
-    limitPrice = tradeType !== undefined && MARKET_PRICED.has(tradeType) ? undefined : orderPrice(b.ord_uv);
+    limitPrice = isMarketPriced(tradeType) ? undefined : orderPrice(b.ord_uv);
   } else if (kind === 'modify') {
     quantity = orderQuantity(b.mdfy_qty);
     limitPrice = orderPrice(b.mdfy_uv);

@@ -15,10 +15,15 @@ export interface Holdings {
   snapshotHoldings(botId: string): Promise<void>;
   /** Records holdings the sidecar already saw (a bot's own complete balance inquiry) as the baseline: no extra broker call. */
   recordHoldings(account: string, holdings: readonly Holding[]): Promise<void>;
-  /** Quantity held in one stock per the last recorded baseline (undefined when none is known). */
-  baselineHolding(account: string, stkCd: string): Promise<number | undefined>;
+  /** Quantity held in one stock and its price (KRW, when the read gave one) per the last recorded baseline (undefined when none is known). */
+  baselineHolding(account: string, stkCd: string): Promise<BaselineHolding | undefined>;
   /** Fills in the lookback window before t0 and holdings against the baseline, for every account of the incident. */
   assessDamage(inc: Incident, t0: number): Promise<DamageAssessment>;
+}
+
+export interface BaselineHolding {
+  readonly qty: number;
+  readonly price?: number;
 }
 
 /** How long a recorded baseline is kept. */
@@ -53,12 +58,14 @@ export function createHoldings(ctx: ResponseContext): Holdings {
     await recordHoldings(account, await opts.gateway.withSession(botId, (s) => s.holdings()));
   }
 
-  async function baselineHolding(account: string, stkCd: string): Promise<number | undefined> {
+  async function baselineHolding(account: string, stkCd: string): Promise<BaselineHolding | undefined> {
     const base = await holdingsBaseline(account);
     if (!base) return undefined;
     // Same stock whatever the venue suffix (KRX, _NX, _AL).
     const code = baseCode(stkCd);
-    return base.holdings.filter((h) => baseCode(h.stkCd) === code).reduce((sum, h) => sum + h.qty, 0);
+    const rows = base.holdings.filter((h) => baseCode(h.stkCd) === code);
+    const price = rows.find((h) => Number.isFinite(h.price) && h.price > 0)?.price;
+    return { qty: rows.reduce((sum, h) => sum + h.qty, 0), ...(price !== undefined ? { price } : {}) };
   }
 
   async function assessAccount(botId: string, account: string, since: number): Promise<AccountDamage> {

@@ -14,7 +14,7 @@ import type { ApprovalWords } from './alert-text.js';
 import { createAlerts } from './alerts.js';
 import type { CompensationCause } from './config.js';
 import { createContext, type ResponderOptions } from './context.js';
-import { createHoldings } from './holdings.js';
+import { type BaselineHolding, createHoldings } from './holdings.js';
 import type { CompensationWorksheet, IncidentReport } from './incident.js';
 import { createIncidentStore, type IncidentSummary } from './incident-store.js';
 import { createLockCheck, type LockCheckCall } from './lock-check.js';
@@ -48,7 +48,7 @@ export interface Responder {
   /** Records current holdings as the baseline damage assessments compare with. */
   snapshotHoldings(botId: string): Promise<void>;
   /** Quantity held in one stock per the last recorded baseline (undefined when none is known). */
-  baselineHolding(account: string, stkCd: string): Promise<number | undefined>;
+  baselineHolding(account: string, stkCd: string): Promise<BaselineHolding | undefined>;
   /** Records holdings the sidecar already saw (a bot's own complete balance inquiry) as the baseline: no extra broker call. */
   recordHoldings(account: string, holdings: readonly Holding[]): Promise<void>;
   get(incidentId: string): Promise<IncidentReport>;

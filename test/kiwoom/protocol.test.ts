@@ -15,6 +15,7 @@ import {
   formatExpiresDt,
   formatHhmmss,
   hhmmssToEpoch,
+  isMarketPriced,
   isStockCode,
   kiwoomNumber,
   kiwoomPrice,
@@ -82,6 +83,13 @@ t.test('numbers: order quantities and prices from a bot', async (t) => {
   t.ok(Number.isNaN(orderPrice('-70000')), 'a signed order price is malformed');
   t.ok(Number.isNaN(orderPrice('+70000')));
   t.ok(Number.isNaN(orderPrice('1.23456')));
+
+  t.ok(isMarketPriced('3'), 'market (시장가)');
+  t.ok(isMarketPriced(' 6 '), 'best limit');
+  t.ok(isMarketPriced(13), 'a JSON number as written');
+  t.notOk(isMarketPriced('0'), 'limit (보통)');
+  t.notOk(isMarketPriced('5'), 'conditional limit carries its price');
+  t.notOk(isMarketPriced(undefined));
 });
 
 t.test('codes: one instrument, every spelling', async (t) => {

@@ -12,7 +12,7 @@ async function sellEverything(t: Test, language?: 'en') {
   const token = await h.token();
   const bal = await h.call('kt00018', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { token });
   t.equal(bal.json.return_code, 0, bal.text);
-  await waitFor(async () => (await h.sidecar.parts.responder.baselineHolding('8888000011', '005930')) === 1000, 3000, 'baseline recorded');
+  await waitFor(async () => (await h.sidecar.parts.responder.baselineHolding('8888000011', '005930'))?.qty === 1000, 3000, 'baseline recorded');
 
   const sell = (qty: string) => h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: qty, ord_uv: '74000', trde_tp: '0' }, { token });
   const small = await sell('10');

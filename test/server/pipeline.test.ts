@@ -19,7 +19,7 @@ import { authenticated, judged, parsed } from '../../proxy/server/pipeline/need.
 import { parse } from '../../proxy/server/pipeline/parse.js';
 import { policyCall } from '../../proxy/server/pipeline/policy.js';
 import { session } from '../../proxy/server/pipeline/session.js';
-import { riskInput } from '../../proxy/server/pipeline/risk.js';
+import { risk, riskInput } from '../../proxy/server/pipeline/risk.js';
 import { dailyVolume } from '../../proxy/server/pipeline/after/daily-volume.js';
 import { holdings } from '../../proxy/server/pipeline/after/holdings.js';
 import { outcomeAudit, trailingReturnCode } from '../../proxy/server/pipeline/after/outcome.js';
@@ -160,6 +160,50 @@ t.test('durability by kind, policy call and risk input from the parsed call', as
     t.equal(r.qty, undefined, `qty ${ord_qty}`);
     t.equal(r.price, undefined, `price ${ord_uv}`);
   }
+});
+
+t.test('risk: an order at the market is priced from the holdings read; a limit order keeps its own price', async (t) => {
+  const seen: { holdingQty?: number; price?: number; qty?: number }[] = [];
+  const reads: string[] = [];
+  const stage = risk({
+    risk: {
+      assess: async (input: { holdingQty?: number; price?: number; qty?: number }) => {
+        seen.push({ holdingQty: input.holdingQty, price: input.price, qty: input.qty });
+        return { score: 0, level: 'none', contributions: [] };
+      },
+      isHighRisk: () => false,
+    } as never,
+    responder: {
+      baselineHolding: async (_account: string, stkCd: string) => {
+        reads.push(stkCd);
+        return stkCd === '005930' ? { qty: 100, price: 71_000 } : stkCd === '000660' ? { qty: 5 } : undefined;
+      },
+    } as never,
+    logger: { warn() {} } as never,
+    clock: () => 42,
+    approvals: { get: async () => undefined } as never,
+  });
+  const order = async (apiId: 'kt10000' | 'kt10001', json: Record<string, unknown>) => {
+    await stage(ctx({}, { ...authed(), apiId, entry: lookupApi(apiId)!, json: { dmst_stex_tp: 'KRX', ord_qty: '10', ...json } }));
+    return seen.at(-1);
+  };
+  t.same(await order('kt10001', { stk_cd: '005930', ord_uv: '', trde_tp: '3' }), { holdingQty: 100, price: 71_000, qty: 10 }, 'a market sell: the read price');
+  t.same(
+    await order('kt10001', { stk_cd: '005930', ord_uv: '99999', trde_tp: '3' }),
+    { holdingQty: 100, price: 71_000, qty: 10 },
+    "a market sell's ord_uv is not its price",
+  );
+  t.same(await order('kt10001', { stk_cd: '005930', ord_uv: '70000', trde_tp: '0' }), { holdingQty: 100, price: 70_000, qty: 10 }, 'a limit sell: its own');
+  t.same(
+    await order('kt10000', { stk_cd: '005930', ord_uv: '', trde_tp: '3' }),
+    { holdingQty: undefined, price: 71_000, qty: 10 },
+    'a market buy of a held name',
+  );
+  t.same(await order('kt10000', { stk_cd: '035720', ord_uv: '', trde_tp: '3' }), { holdingQty: undefined, price: undefined, qty: 10 }, 'not held: no price');
+  t.same(await order('kt10001', { stk_cd: '000660', ord_uv: '', trde_tp: '3' }), { holdingQty: 5, price: undefined, qty: 10 }, 'a read without a price');
+  const before = reads.length;
+  t.same(await order('kt10000', { stk_cd: '005930', ord_uv: '70000', trde_tp: '0' }), { holdingQty: undefined, price: 70_000, qty: 10 });
+  t.equal(reads.length, before, 'a limit buy reads no holdings');
 });
 
 t.test('after: holdings only from a complete, successful balance inquiry', async (t) => {

@@ -56,3 +56,12 @@ export function orderPrice(v: unknown): number | undefined {
   if (s === undefined || s === '' || /^0+$/.test(s)) return undefined;
   return /^[0-9]{1,15}(\.[0-9]{1,4})?$/.test(s) ? Number(s) : Number.NaN;
 }
+
+/** trde_tp codes that execute at the market (no limit price of their own; ord_uv is "" or ignored). */
+const MARKET_PRICED_TRADE_TYPES = new Set(['3', '13', '23', '6', '16', '26', '7', '29', '30', '31', '61', '81']);
+
+/** True for an order type (trde_tp) priced by the market, not by its ord_uv. */
+export function isMarketPriced(trdeTp: unknown): boolean {
+  const s = text(trdeTp)?.trim();
+  return s !== undefined && MARKET_PRICED_TRADE_TYPES.has(s);
+}

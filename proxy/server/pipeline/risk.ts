@@ -3,7 +3,7 @@
 // alerts) a revoked token must not cause.
 import { GuardError } from '../../common/errors.js';
 import { lookupApi } from '../../kiwoom/catalogue.js';
-import { orderPrice, orderQuantity } from '../../kiwoom/protocol/index.js';
+import { isMarketPriced, orderPrice, orderQuantity } from '../../kiwoom/protocol/index.js';
 import type { RefusedOrder, RiskAssessment, RiskEngine, RiskInput } from '../../risk/index.js';
 import type { RequestContext, RiskView } from '../context.js';
 import type { PipelineDeps } from './deps.js';
@@ -17,7 +17,8 @@ function valid(n: number | undefined): number | undefined {
 export function riskInput(ctx: Parsed, now: number): RiskInput {
   const b = ctx.json;
   const qty = valid(orderQuantity(b.ord_qty ?? b.mdfy_qty ?? b.cncl_qty));
-  const price = valid(orderPrice(b.ord_uv ?? b.mdfy_uv));
+  // A market-priced order's ord_uv is not its price (risk() prices it from the holdings read when it can).
+  const price = ctx.entry.kind === 'order' && isMarketPriced(b.trde_tp) ? undefined : valid(orderPrice(b.ord_uv ?? b.mdfy_uv));
   return {
     botId: ctx.bot.id,
     account: ctx.bot.account,
@@ -54,10 +55,19 @@ export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 
     const p = parsed(ctx);
     let input = riskInput(p, deps.clock());
     // A sell is judged against the position the bot last saw (its own balance
-    // inquiry): "sells 95% of what it holds" is what draining looks like.
-    if (input.side === 'sell' && input.stkCd) {
+    // inquiry): "sells 95% of what it holds" is what draining looks like. An
+    // order at the market has no price of its own: the read's current price of
+    // a held name stands in, so size in KRW is judged for it too.
+    const atMarket = input.kind === 'order' && input.price === undefined;
+    if (input.stkCd && (input.side === 'sell' || atMarket)) {
       const held = await deps.responder.baselineHolding(input.account, input.stkCd);
-      if (held !== undefined) input = { ...input, holdingQty: held };
+      if (held !== undefined) {
+        input = {
+          ...input,
+          ...(input.side === 'sell' ? { holdingQty: held.qty } : {}),
+          ...(atMarket && held.price !== undefined ? { price: held.price } : {}),
+        };
+      }
     }
     if (await retriesKnownApproval(deps, p)) input = { ...input, approvalRetry: true };
     p.riskInput = input;
