@@ -3,7 +3,8 @@
 // and the drain detector says so in the audit record, in the sidecar's language.
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { startHarness, waitFor } from '../helpers/harness.js';
+import { startSimulator } from '../../proxy/sim/index.js';
+import { CANARY, startHarness, waitFor } from '../helpers/harness.js';
 import { readAuditRecords, recordsFor } from '../helpers/audit-sidecar-log.js';
 
 async function sellEverything(t: Test, language?: 'en') {
@@ -40,4 +41,34 @@ t.test('selling the whole known position shows in the risk contributions', async
 
 t.test('with language: en the reason is English', async (t) => {
   t.match(await sellEverything(t, 'en'), /sells 100% of the position/);
+});
+
+t.test('an account read in pages: the whole is the position, once the bot has read the last page', async (t) => {
+  const sim = await startSimulator({ pageSize: 1 });
+  t.teardown(() => sim.close());
+  sim.registerApp({
+    appKey: CANARY.appKey,
+    secretKey: CANARY.secretKey,
+    accountNo: CANARY.account,
+    holdings: [
+      { stkCd: '005930', qty: 1000, avgPrice: 70_000 },
+      { stkCd: '000660', qty: 30, avgPrice: 180_000 },
+    ],
+  });
+  const h = await startHarness({ simulator: sim });
+  t.teardown(() => h.close());
+  const token = await h.token();
+  const first = await h.call('kt00018', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { token });
+  t.equal(first.headers['cont-yn'], 'Y', 'one name a page: more to come');
+  const held = (code: string) => h.sidecar.parts.responder.baselineHolding(CANARY.account, code);
+  // The first page alone is not recorded: it would say 000660 is not held.
+  const second = await h.call(
+    'kt00018',
+    { qry_tp: '1', dmst_stex_tp: 'KRX' },
+    { token, headers: { 'cont-yn': 'Y', 'next-key': String(first.headers['next-key']) } },
+  );
+  t.equal(second.json.return_code, 0, second.text);
+  t.not(second.headers['cont-yn'], 'Y', 'the last page');
+  await waitFor(async () => (await held('000660'))?.qty === 30, 5000, 'the second page recorded with the first');
+  t.match(await held('005930'), { qty: 1000 });
 });

@@ -206,8 +206,9 @@ t.test('risk: an order at the market is priced from the holdings read; a limit o
   t.equal(reads.length, before, 'a limit buy reads no holdings');
 });
 
-t.test('after: holdings only from a complete, successful balance inquiry', async (t) => {
+t.test('after: holdings only from a complete, successful balance inquiry, its pages put together', async (t) => {
   const recorded: unknown[] = [];
+  let now = 1_000_000;
   const stage = holdings({
     responder: {
       recordHoldings: async (_a: string, h: unknown) => {
@@ -215,16 +216,57 @@ t.test('after: holdings only from a complete, successful balance inquiry', async
       },
     } as never,
     logger: { warn() {} } as never,
+    clock: () => now,
   });
-  const body = Buffer.from(
-    JSON.stringify({ acnt_evlt_remn_indv_tot: [{ stk_cd: 'A005930', rmnd_qty: '000000000000010', cur_prc: '70000', pur_pric: '65000' }], return_code: 0 }),
-  );
-  const upstream = { status: 200, body };
-  await stage(ctx({}, { ...authed(), apiId: 'kt00018', upstream, outcome: { ok: false } }));
-  await stage(ctx({}, { ...authed(), apiId: 'kt00018', upstream: { ...upstream, contYn: 'Y' }, outcome: { ok: true } }));
-  t.equal(recorded.length, 0, 'not from a failed call, not from a partial (paged) answer');
-  await stage(ctx({}, { ...authed(), apiId: 'kt00018', upstream, outcome: { ok: true } }));
-  t.same(recorded, [[{ stkCd: '005930', qty: 10, price: 70000, avgPrice: 65000 }]]);
+  const page = (code: string, qty: number) =>
+    Buffer.from(
+      JSON.stringify({
+        acnt_evlt_remn_indv_tot: [{ stk_cd: `A${code}`, rmnd_qty: String(qty).padStart(15, '0'), cur_prc: '70000', pur_pric: '65000' }],
+        return_code: 0,
+      }),
+    );
+  const read = (body: Buffer, over: { ok?: boolean; contYn?: string; nextKey?: string; answerCont?: string; answerKey?: string; bot?: BotRecord } = {}) =>
+    stage(
+      ctx(
+        {},
+        {
+          ...authed(over.bot ? { bot: over.bot } : {}),
+          apiId: 'kt00018',
+          ...(over.contYn ? { contYn: over.contYn, nextKey: over.nextKey } : {}),
+          upstream: { status: 200, body, ...(over.answerCont ? { contYn: over.answerCont, nextKey: over.answerKey } : {}) },
+          outcome: { ok: over.ok ?? true },
+        },
+      ),
+    );
+  const held = (code: string, qty: number) => ({ stkCd: code, qty, price: 70000, avgPrice: 65000 });
+
+  await read(page('005930', 10), { ok: false });
+  t.same(recorded, [], 'not from a failed call');
+  await read(page('005930', 10));
+  t.same(recorded, [[held('005930', 10)]], 'one page, complete');
+
+  recorded.length = 0;
+  await read(page('005930', 10), { answerCont: 'Y', answerKey: 'k1' });
+  t.same(recorded, [], 'a first page of more: nothing yet (a part would say the names on the rest are not held)');
+  await read(page('000660', 3), { contYn: 'Y', nextKey: 'k1', answerCont: 'Y', answerKey: 'k2' });
+  await read(page('035720', 7), { contYn: 'Y', nextKey: 'k2' });
+  t.same(recorded, [[held('005930', 10), held('000660', 3), held('035720', 7)]], 'the three pages, recorded once the last came');
+
+  recorded.length = 0;
+  await read(page('000660', 3), { contYn: 'Y', nextKey: 'k2' });
+  t.same(recorded, [], 'a next page without its first (read by another replica, or again): nothing');
+  await read(page('005930', 10), { answerCont: 'Y', answerKey: 'k1' });
+  await read(page('000660', 3), { contYn: 'Y', nextKey: 'other' });
+  await read(page('035720', 7), { contYn: 'Y', nextKey: 'k1' });
+  t.same(recorded, [], 'a page of another chain drops the read');
+  await read(page('005930', 10), { answerCont: 'Y', answerKey: 'k1' });
+  await read(page('005930', 10), { bot: { ...BOT, id: 'b2', account: '5678' } as BotRecord });
+  await read(page('000660', 3), { contYn: 'Y', nextKey: 'k1' });
+  t.same(recorded.length, 2, "another bot's read does not break this one's");
+  await read(page('005930', 10), { answerCont: 'Y', answerKey: 'k1' });
+  now += 61_000;
+  await read(page('000660', 3), { contYn: 'Y', nextKey: 'k1' });
+  t.same(recorded.length, 2, 'a next page over a minute later: dropped');
 });
 
 t.test("after: a large answer's return_code is read from its tail, and only a top-level one counts", async (t) => {
