@@ -237,7 +237,7 @@ function foldRate(rate: RateBaseline, minute: number, alpha: number, counts: boo
 }
 
 /** Folds one allowed and completed call into the baseline (mutates). */
-export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: RiskConfig): void {
+export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: RiskConfig, holdingsRecorded = true): void {
   const p = cfg.pattern;
   b.lastSeen = nowMs;
   b.calls += 1;
@@ -312,8 +312,10 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
     }
   }
   // The balance inquiry whose rows become the holdings a sell is judged against (server/pipeline/after/holdings.ts).
-  if (input.apiId === BALANCE.apiId) b.sinceRead = {};
-  else if (input.kind === 'order' && (input.side === 'buy' || input.side === 'sell') && sym && input.qty !== undefined && input.qty > 0) {
+  if (input.apiId === BALANCE.apiId) {
+    // A read that did not become the holdings (a first page of several) leaves the orders since the last one counted.
+    if (holdingsRecorded) b.sinceRead = {};
+  } else if (input.kind === 'order' && (input.side === 'buy' || input.side === 'sell') && sym && input.qty !== undefined && input.qty > 0) {
     b.sinceRead ??= {};
     const q = b.sinceRead;
     if (sym in q || Object.keys(q).length < p.maxSymbols) {

@@ -15,7 +15,7 @@ import { features, hotCalls, liveCounters, newApis, newConditions, noteAuthFailu
 import { createForest, modelState } from './model.js';
 import { advOf, noteDailyVolume } from './market-volume.js';
 import { REASONS } from './reasons.js';
-import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel } from './types.js';
+import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel, RiskOutcome } from './types.js';
 
 export interface RiskEngineOptions {
   readonly config: RiskConfig;
@@ -229,7 +229,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     return { detectors: g.detectors, at: g.at, minutes: cfg.approvalGrace.windowMs / 60_000 };
   }
 
-  async function learnOnce(input: RiskInput): Promise<void> {
+  async function learnOnce(input: RiskInput, holdingsRecorded: boolean): Promise<void> {
     const nowMs = timeOf(input);
     const key = baselineKey(input.botId);
     const json = await store.get(key);
@@ -239,7 +239,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     const hit = parsed.get(input.botId);
     const baseline = json !== null && hit?.json === json ? hit.baseline : parseBaseline(json, nowMs);
     const x = assessedFeatures.get(input);
-    learnInto(baseline, input, nowMs, cfg);
+    learnInto(baseline, input, nowMs, cfg, holdingsRecorded);
     if (x) baseline.model = forest.learn(modelState(baseline.model, cfg.model), x);
     const next = JSON.stringify(baseline);
     try {
@@ -251,7 +251,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     remember(input.botId, next, baseline);
   }
 
-  async function learn(input: RiskInput, outcome: { allowed: boolean; completed: boolean }): Promise<void> {
+  async function learn(input: RiskInput, outcome: RiskOutcome): Promise<void> {
     if (!cfg.enabled || !outcome.allowed) return;
     if (!outcome.completed) {
       // Not learned; a cancel or modify the broker refused is counted for cancel_storm (the order was not there).
@@ -272,7 +272,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       await store.set(graceKey(input.botId), JSON.stringify(grace), cfg.approvalGrace.windowMs);
     }
     const prior = learning.get(input.botId) ?? Promise.resolve();
-    const next = prior.then(() => learnOnce(input));
+    const next = prior.then(() => learnOnce(input, outcome.holdingsRecorded ?? true));
     const tail = next.catch(() => undefined);
     learning.set(input.botId, tail);
     void tail.then(() => {

@@ -69,6 +69,12 @@ export interface RiskAssessment {
 export interface RiskOutcome {
   readonly allowed: boolean;
   readonly completed: boolean;
+  /**
+   * For a balance inquiry: whether it became the holdings sells are judged against (a whole read; a first
+   * page of several does not). Only then do the bot's own orders since the read start again from zero.
+   * Absent: it did (every inquiry is whole).
+   */
+  readonly holdingsRecorded?: boolean;
 }
 
 /** A refused new order: whose, in what, which way. */

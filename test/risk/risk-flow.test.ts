@@ -110,6 +110,12 @@ t.test("sell_off: the position is the last read plus the bot's own orders since;
   t.ok(over, 'more than the position can be (80 read + 80 bought)');
   t.match(over!.reason, /sells 100% of the position \(200 shares: more than the 160 it can hold\)/);
   t.notOk(hit(await s.engine.assess(sell(later + 3000, 150, 80)), 'sell_off'), 'between the estimate and the upper bound: unknown');
+  // A first page of several is not the holdings (server/pipeline/after/holdings.ts): the buy since the last whole read still counts.
+  await s.engine.assess(read(later + 2500));
+  await s.engine.learn(read(later + 2500), { allowed: true, completed: true, holdingsRecorded: false });
+  t.match(hit(await s.engine.assess(sell(later + 3000, 200, 80)), 'sell_off')?.reason, /more than the 160 it can hold/, 'a partial read');
+  await learn(s.engine, [read(later + 2600)]);
+  t.match(hit(await s.engine.assess(sell(later + 3000, 200, 80)), 'sell_off')?.reason, /more than the 80 it can hold/, 'a whole read starts again');
 });
 
 t.test('sell_off: the first sell of a bot that has only ever bought, whatever its size', async (t) => {

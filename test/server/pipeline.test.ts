@@ -360,7 +360,7 @@ t.test('the pipeline list names every stage once, in order, after-stages include
   );
   t.same(
     p.after.map((s) => s.name),
-    ['outcome-audit', 'counters', 'learning', 'holdings', 'daily-volume'],
+    ['outcome-audit', 'counters', 'holdings', 'learning', 'daily-volume'],
   );
   t.same(
     p.token.map((s) => s.name),

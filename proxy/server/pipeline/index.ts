@@ -66,8 +66,8 @@ export function buildPipelines(deps: PipelineDeps): Pipelines {
     after: [
       { name: 'outcome-audit', run: outcomeAudit(deps) },
       { name: 'counters', run: counters(deps) },
-      { name: 'learning', run: learning(deps) },
       { name: 'holdings', run: holdings(deps) },
+      { name: 'learning', run: learning(deps) },
       { name: 'daily-volume', run: dailyVolume(deps) },
     ],
   };

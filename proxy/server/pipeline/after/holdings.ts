@@ -48,6 +48,7 @@ export function holdings(deps: Pick<PipelineDeps, 'responder' | 'logger' | 'cloc
         return;
       }
       await deps.responder.recordHoldings(ctx.bot.account, all);
+      ctx.holdingsRecorded = true;
     } catch (err) {
       deps.logger.warn({ err: String(err) }, 'holdings baseline update failed');
     }
