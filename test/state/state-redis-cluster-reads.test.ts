@@ -12,7 +12,12 @@ t.teardown(() => cluster.cleanup());
 const nodes = cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
 
 t.test('cluster: mget across slots, mget on one tag, hmget', async (t) => {
-  const store = await createRedisStore({ nodes, logger: pino({ level: 'silent' }), registry: new Registry() });
+  const store = await createRedisStore({
+    nodes,
+    logger: pino({ level: 'silent' }),
+    registry: new Registry(),
+    commandTimeoutMs: 5000 /* a busy machine's first cluster call */,
+  });
   t.teardown(() => store.close());
   await untilHealthy(store);
   const keys = Array.from({ length: 8 }, (_, i) => `spread:${i}`);

@@ -10,10 +10,12 @@ import { redisCli, startCluster, untilHealthy } from '../helpers/redis.js';
 const cluster = await startCluster();
 t.teardown(() => cluster.cleanup());
 const logger = pino({ level: 'silent' });
+// Not what these tests are about: a cluster's first call (scripts loading, redirections) on a busy machine can take longer than the 250 ms default.
+const LOADED_MACHINE_TIMEOUT_MS = 5000;
 const nodes = cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
 
 t.test('cluster: layered consume on many bots spreads over slots, each call atomic', async (t) => {
-  const store = await createRedisStore({ nodes, logger, registry: new Registry() });
+  const store = await createRedisStore({ nodes, logger, registry: new Registry(), commandTimeoutMs: LOADED_MACHINE_TIMEOUT_MS });
   t.teardown(() => store.close());
   await untilHealthy(store);
   const bots = Array.from({ length: 12 }, (_, i) => `b${i}`);
@@ -39,7 +41,7 @@ t.test('cluster: layered consume on many bots spreads over slots, each call atom
 });
 
 t.test('cluster: keys without a shared tag are refused before reaching Redis', async (t) => {
-  const store = await createRedisStore({ nodes, logger, registry: new Registry() });
+  const store = await createRedisStore({ nodes, logger, registry: new Registry(), commandTimeoutMs: LOADED_MACHINE_TIMEOUT_MS });
   t.teardown(() => store.close());
   try {
     await store.consume([
@@ -53,7 +55,7 @@ t.test('cluster: keys without a shared tag are refused before reaching Redis', a
 });
 
 t.test('cluster: kv, hashes, incr, pub/sub, generation', async (t) => {
-  const store = await createRedisStore({ nodes, logger, registry: new Registry() });
+  const store = await createRedisStore({ nodes, logger, registry: new Registry(), commandTimeoutMs: LOADED_MACHINE_TIMEOUT_MS });
   t.teardown(() => store.close());
   await store.set('s1', 'v', 10_000);
   t.equal(await store.get('s1'), 'v');
@@ -71,7 +73,7 @@ t.test('cluster: kv, hashes, incr, pub/sub, generation', async (t) => {
 });
 
 t.test('cluster: tagged leased values and governor slots run as one script on their slot', async (t) => {
-  const store = await createRedisStore({ nodes, logger, registry: new Registry() });
+  const store = await createRedisStore({ nodes, logger, registry: new Registry(), commandTimeoutMs: LOADED_MACHINE_TIMEOUT_MS });
   t.teardown(() => store.close());
   await untilHealthy(store);
   const apps = Array.from({ length: 8 }, (_, i) => `a${i}`);
