@@ -15,11 +15,32 @@ export interface Holdings {
   snapshotHoldings(botId: string): Promise<void>;
   /** Records holdings the sidecar already saw (a bot's own complete balance inquiry) as the baseline: no extra broker call. */
   recordHoldings(account: string, holdings: readonly Holding[]): Promise<void>;
+  /**
+   * One page of a bot's own balance inquiry; the whole read is recorded once its last page comes (true then).
+   * A read answered in pages is put together in the shared store, so pages that reach different replicas
+   * still make one read: a part would say the names on the other pages are not held.
+   */
+  recordHoldingsPage(page: HoldingsPage): Promise<boolean>;
   /** Quantity held in one stock and its price (KRW, when the read gave one) per the last recorded baseline (undefined when none is known). */
   baselineHolding(account: string, stkCd: string): Promise<BaselineHolding | undefined>;
   /** Fills in the lookback window before t0 and holdings against the baseline, for every account of the incident. */
   assessDamage(inc: Incident, t0: number): Promise<DamageAssessment>;
 }
+
+export interface HoldingsPage {
+  readonly botId: string;
+  readonly account: string;
+  readonly holdings: readonly Holding[];
+  /** The request's next-key when it asked for a next page (cont-yn Y). */
+  readonly continues?: string;
+  /** The answer's next-key when more pages follow (cont-yn Y). */
+  readonly more?: string;
+}
+
+/** A read whose next page does not come within this long is dropped. */
+const PAGE_WAIT_MS = 60_000;
+/** Pages of one read at most; more is not a balance inquiry a bot makes. */
+const MAX_PAGES = 50;
 
 export interface BaselineHolding {
   readonly qty: number;
@@ -49,6 +70,28 @@ export function createHoldings(ctx: ResponseContext): Holdings {
 
   async function recordHoldings(account: string, holdings: readonly Holding[]): Promise<void> {
     await store.set(K.holdings(account), JSON.stringify({ at: new Date(now()).toISOString(), holdings }), BASELINE_TTL_MS);
+  }
+
+  async function recordHoldingsPage(page: HoldingsPage): Promise<boolean> {
+    const key = K.holdingsPages(page.botId);
+    let before: { nextKey: string; holdings: Holding[]; pages: number } | undefined;
+    if (page.continues !== undefined) {
+      const raw = await store.get(key);
+      before = raw ? (JSON.parse(raw) as typeof before) : undefined;
+      // A next page continues the read this bot started, or nothing.
+      if (!before || before.nextKey !== page.continues || before.pages >= MAX_PAGES) {
+        if (raw) await store.del(key);
+        return false;
+      }
+    }
+    const holdings = [...(before?.holdings ?? []), ...page.holdings];
+    if (page.more !== undefined) {
+      await store.set(key, JSON.stringify({ nextKey: page.more, holdings, pages: (before?.pages ?? 0) + 1 }), PAGE_WAIT_MS);
+      return false;
+    }
+    if (before) await store.del(key);
+    await recordHoldings(page.account, holdings);
+    return true;
   }
 
   async function snapshotHoldings(botId: string): Promise<void> {
@@ -147,5 +190,5 @@ export function createHoldings(ctx: ResponseContext): Holdings {
     };
   }
 
-  return { snapshotHoldings, recordHoldings, baselineHolding, assessDamage };
+  return { snapshotHoldings, recordHoldings, recordHoldingsPage, baselineHolding, assessDamage };
 }

@@ -12,6 +12,7 @@ export const K = {
   lockBot: (b: string) => `response:lock:bot:${b}`,
   lockAccount: (a: string) => `response:lock:account:${a}`,
   holdings: (a: string) => `response:holdings:${a}`,
+  holdingsPages: (b: string) => `response:holdings-pages:${b}`,
   alertCooldown: (b: string) => `response:alerted:${b}`,
 };
 export const CHANNEL = 'response:lockdown';

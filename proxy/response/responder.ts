@@ -14,7 +14,7 @@ import type { ApprovalWords } from './alert-text.js';
 import { createAlerts } from './alerts.js';
 import type { CompensationCause } from './config.js';
 import { createContext, type ResponderOptions } from './context.js';
-import { type BaselineHolding, createHoldings } from './holdings.js';
+import { type BaselineHolding, createHoldings, type HoldingsPage } from './holdings.js';
 import type { CompensationWorksheet, IncidentReport } from './incident.js';
 import { createIncidentStore, type IncidentSummary } from './incident-store.js';
 import { createLockCheck, type LockCheckCall } from './lock-check.js';
@@ -47,10 +47,12 @@ export interface Responder {
   lockedBy(botId: string, account: string): Promise<string | undefined>;
   /** Records current holdings as the baseline damage assessments compare with. */
   snapshotHoldings(botId: string): Promise<void>;
-  /** Quantity held in one stock per the last recorded baseline (undefined when none is known). */
+  /** Quantity held in one stock and its price per the last recorded baseline (undefined when none is known). */
   baselineHolding(account: string, stkCd: string): Promise<BaselineHolding | undefined>;
   /** Records holdings the sidecar already saw (a bot's own complete balance inquiry) as the baseline: no extra broker call. */
   recordHoldings(account: string, holdings: readonly Holding[]): Promise<void>;
+  /** One page of a bot's own balance inquiry; true once the whole read is recorded (Holdings.recordHoldingsPage). */
+  recordHoldingsPage(page: HoldingsPage): Promise<boolean>;
   get(incidentId: string): Promise<IncidentReport>;
   list(): Promise<IncidentSummary[]>;
   confirmStep(incidentId: string, stepId: string, actor: string, note?: string): Promise<IncidentReport>;
@@ -82,6 +84,7 @@ export function createResponder(opts: ResponderOptions): Responder {
     lockedBy: lockCheck.lockedBy,
     snapshotHoldings: holdings.snapshotHoldings,
     recordHoldings: holdings.recordHoldings,
+    recordHoldingsPage: holdings.recordHoldingsPage,
     baselineHolding: holdings.baselineHolding,
     get: incidents.get,
     list: incidents.list,

@@ -22,6 +22,9 @@ import { session } from '../../proxy/server/pipeline/session.js';
 import { risk, riskInput } from '../../proxy/server/pipeline/risk.js';
 import { dailyVolume } from '../../proxy/server/pipeline/after/daily-volume.js';
 import { holdings } from '../../proxy/server/pipeline/after/holdings.js';
+import type { ResponseContext } from '../../proxy/response/context.js';
+import { createHoldings } from '../../proxy/response/holdings.js';
+import { createMemoryStore } from '../../proxy/state/index.js';
 import { outcomeAudit, trailingReturnCode } from '../../proxy/server/pipeline/after/outcome.js';
 import { buildPipelines } from '../../proxy/server/pipeline/index.js';
 
@@ -206,18 +209,13 @@ t.test('risk: an order at the market is priced from the holdings read; a limit o
   t.equal(reads.length, before, 'a limit buy reads no holdings');
 });
 
-t.test('after: holdings only from a complete, successful balance inquiry, its pages put together', async (t) => {
-  const recorded: unknown[] = [];
+t.test('after: holdings only from a complete, successful balance inquiry, its pages put together in the store', async (t) => {
   let now = 1_000_000;
-  const stage = holdings({
-    responder: {
-      recordHoldings: async (_a: string, h: unknown) => {
-        recorded.push(h);
-      },
-    } as never,
-    logger: { warn() {} } as never,
-    clock: () => now,
-  });
+  const store = createMemoryStore({ now: () => now });
+  t.teardown(() => store.close());
+  const book = createHoldings({ store, now: () => now } as unknown as ResponseContext);
+  // Two replicas: two stages, one store.
+  const [stageA, stageB] = [0, 1].map(() => holdings({ responder: book as never, logger: { warn() {} } as never }));
   const page = (code: string, qty: number) =>
     Buffer.from(
       JSON.stringify({
@@ -225,48 +223,51 @@ t.test('after: holdings only from a complete, successful balance inquiry, its pa
         return_code: 0,
       }),
     );
-  const read = (body: Buffer, over: { ok?: boolean; contYn?: string; nextKey?: string; answerCont?: string; answerKey?: string; bot?: BotRecord } = {}) =>
-    stage(
-      ctx(
-        {},
-        {
-          ...authed(over.bot ? { bot: over.bot } : {}),
-          apiId: 'kt00018',
-          ...(over.contYn ? { contYn: over.contYn, nextKey: over.nextKey } : {}),
-          upstream: { status: 200, body, ...(over.answerCont ? { contYn: over.answerCont, nextKey: over.answerKey } : {}) },
-          outcome: { ok: over.ok ?? true },
-        },
-      ),
+  const read = async (
+    body: Buffer,
+    over: { ok?: boolean; contYn?: string; nextKey?: string; answerCont?: string; answerKey?: string; bot?: BotRecord; replica?: 'B' } = {},
+  ) => {
+    const c = ctx(
+      {},
+      {
+        ...authed(over.bot ? { bot: over.bot } : {}),
+        apiId: 'kt00018',
+        ...(over.contYn ? { contYn: over.contYn, nextKey: over.nextKey } : {}),
+        upstream: { status: 200, body, ...(over.answerCont ? { contYn: over.answerCont, nextKey: over.answerKey } : {}) },
+        outcome: { ok: over.ok ?? true },
+      },
     );
-  const held = (code: string, qty: number) => ({ stkCd: code, qty, price: 70000, avgPrice: 65000 });
+    await (over.replica === 'B' ? stageB! : stageA!)(c);
+    return c.holdingsRecorded === true;
+  };
+  const held = async () =>
+    (JSON.parse((await store.get('response:holdings:1234')) ?? '{"holdings":[]}') as { holdings: { stkCd: string; qty: number }[] }).holdings;
+  const codes = async () => (await held()).map((h) => `${h.stkCd}:${h.qty}`);
 
-  await read(page('005930', 10), { ok: false });
-  t.same(recorded, [], 'not from a failed call');
-  await read(page('005930', 10));
-  t.same(recorded, [[held('005930', 10)]], 'one page, complete');
+  t.notOk(await read(page('005930', 10), { ok: false }));
+  t.same(await held(), [], 'not from a failed call');
+  t.ok(await read(page('005930', 10)), 'one page, complete: recorded');
+  t.same(await held(), [{ stkCd: '005930', qty: 10, price: 70000, avgPrice: 65000 }]);
 
-  recorded.length = 0;
-  await read(page('005930', 10), { answerCont: 'Y', answerKey: 'k1' });
-  t.same(recorded, [], 'a first page of more: nothing yet (a part would say the names on the rest are not held)');
-  await read(page('000660', 3), { contYn: 'Y', nextKey: 'k1', answerCont: 'Y', answerKey: 'k2' });
-  await read(page('035720', 7), { contYn: 'Y', nextKey: 'k2' });
-  t.same(recorded, [[held('005930', 10), held('000660', 3), held('035720', 7)]], 'the three pages, recorded once the last came');
+  t.notOk(await read(page('000660', 3), { answerCont: 'Y', answerKey: 'k1' }), 'a first page of more: not yet');
+  t.same(await codes(), ['005930:10'], 'the last whole read stands meanwhile');
+  t.notOk(await read(page('035720', 7), { contYn: 'Y', nextKey: 'k1', answerCont: 'Y', answerKey: 'k2' }));
+  t.ok(await read(page('051910', 2), { contYn: 'Y', nextKey: 'k2', replica: 'B' }), 'the last page, on another replica');
+  t.same(await codes(), ['000660:3', '035720:7', '051910:2'], 'the three pages, recorded once the last came');
 
-  recorded.length = 0;
-  await read(page('000660', 3), { contYn: 'Y', nextKey: 'k2' });
-  t.same(recorded, [], 'a next page without its first (read by another replica, or again): nothing');
-  await read(page('005930', 10), { answerCont: 'Y', answerKey: 'k1' });
-  await read(page('000660', 3), { contYn: 'Y', nextKey: 'other' });
-  await read(page('035720', 7), { contYn: 'Y', nextKey: 'k1' });
-  t.same(recorded, [], 'a page of another chain drops the read');
-  await read(page('005930', 10), { answerCont: 'Y', answerKey: 'k1' });
-  await read(page('005930', 10), { bot: { ...BOT, id: 'b2', account: '5678' } as BotRecord });
-  await read(page('000660', 3), { contYn: 'Y', nextKey: 'k1' });
-  t.same(recorded.length, 2, "another bot's read does not break this one's");
-  await read(page('005930', 10), { answerCont: 'Y', answerKey: 'k1' });
+  t.notOk(await read(page('005930', 1), { contYn: 'Y', nextKey: 'k2' }), 'a next page without its first (the chain was used): nothing');
+  t.notOk(await read(page('005930', 1), { answerCont: 'Y', answerKey: 'k1' }));
+  t.notOk(await read(page('000660', 1), { contYn: 'Y', nextKey: 'other' }), 'a page of another chain drops the read');
+  t.notOk(await read(page('035720', 1), { contYn: 'Y', nextKey: 'k1' }));
+  t.notOk(await read(page('005930', 1), { answerCont: 'Y', answerKey: 'k1' }));
+  t.ok(await read(page('005930', 9), { bot: { ...BOT, id: 'b2', account: '5678' } as BotRecord }), "another bot's read");
+  t.ok(await read(page('000660', 1), { contYn: 'Y', nextKey: 'k1' }), "does not break this one's");
+  t.same(await codes(), ['005930:1', '000660:1']);
+  t.notOk(await read(page('005930', 1), { answerCont: 'Y', answerKey: 'k1' }));
   now += 61_000;
-  await read(page('000660', 3), { contYn: 'Y', nextKey: 'k1' });
-  t.same(recorded.length, 2, 'a next page over a minute later: dropped');
+  t.notOk(await read(page('000660', 5), { contYn: 'Y', nextKey: 'k1' }), 'a next page over a minute later: dropped');
+  t.notOk(await read(page('000660', 5), { answerCont: 'Y' }), 'more pages without a next-key: cannot be completed');
+  t.same(await codes(), ['005930:1', '000660:1']);
 });
 
 t.test("after: a large answer's return_code is read from its tail, and only a top-level one counts", async (t) => {
