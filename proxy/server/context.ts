@@ -70,6 +70,8 @@ export interface RequestContext {
   error?: GuardError;
   /** Set by the outcome after-stage for a TR call: did it complete OK upstream. */
   outcome?: { ok: boolean; orderNo?: string };
+  /** The answer's JSON, parsed once for the after-stages (outcome.ts answerOf). */
+  answer?: Record<string, unknown>;
   /** Set by the holdings after-stage when this balance inquiry became the account's holdings (a whole read). */
   holdingsRecorded?: boolean;
   /** Names of stages run, for the audit record and debugging. */

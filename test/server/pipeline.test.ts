@@ -25,7 +25,7 @@ import { holdings } from '../../proxy/server/pipeline/after/holdings.js';
 import type { ResponseContext } from '../../proxy/response/context.js';
 import { createHoldings } from '../../proxy/response/holdings.js';
 import { createMemoryStore } from '../../proxy/state/index.js';
-import { outcomeAudit, trailingReturnCode } from '../../proxy/server/pipeline/after/outcome.js';
+import { answerOf, outcomeAudit, trailingReturnCode } from '../../proxy/server/pipeline/after/outcome.js';
 import { buildPipelines } from '../../proxy/server/pipeline/index.js';
 
 const BOT: BotRecord = { id: 'b1', owner: 'o', account: '1234', allowed: ['kind:query'], enabled: true, createdAt: '', updatedAt: '' } as unknown as BotRecord;
@@ -295,6 +295,16 @@ t.test("after: a large answer's return_code is read from its tail, and only a to
   const refused = ctx({}, { ...authed(), apiId: 'ka10081', upstream: { status: 200, body: chart({ return_code: 5, return_msg: 'x' }) } });
   await stage(refused);
   t.same(refused.outcome, { ok: false });
+
+  // A small answer is parsed once, by the outcome stage, for the after-stages that read it (holdings, daily volume).
+  const small = ctx({}, { ...authed(), apiId: 'kt00018', upstream: { status: 200, body: Buffer.from('{"acnt_evlt_remn_indv_tot":[],"return_code":0}') } });
+  await stage(small);
+  t.same(small.answer, { acnt_evlt_remn_indv_tot: [], return_code: 0 });
+  t.equal(answerOf(small), small.answer, 'the same object, not a second parse');
+  const large = ctx({}, { ...authed(), apiId: 'ka10081', upstream: { status: 200, body: ok } });
+  await stage(large);
+  t.equal(large.answer, undefined, 'a large answer is not parsed for its outcome');
+  t.equal(answerOf(large), answerOf(large), 'parsed once when a stage needs it');
 });
 
 t.test('after: a daily chart teaches its volume once a day per symbol; a failed or unlearnable one is parsed again', async (t) => {

@@ -9,6 +9,7 @@
 import { seoulDay } from '../../../common/kst.js';
 import type { RequestContext } from '../../context.js';
 import type { PipelineDeps } from '../deps.js';
+import { answerOf } from './outcome.js';
 
 const DAILY_CHART = 'ka10081';
 /** Symbols parsed today by this process; cleared when it holds more (Kiwoom lists a few thousand). */
@@ -24,7 +25,7 @@ export function dailyVolume(deps: Pick<PipelineDeps, 'risk' | 'logger' | 'clock'
     const today = seoulDay(now);
     if (learnedToday.get(code) === today) return;
     try {
-      const rows = (JSON.parse(ctx.upstream.body.toString('utf8')) as Record<string, unknown>).stk_dt_pole_chart_qry;
+      const rows = answerOf(ctx).stk_dt_pole_chart_qry;
       if (!Array.isArray(rows)) return;
       const days = (rows as Record<string, unknown>[]).map((r) => ({
         day: String(r?.dt ?? ''),

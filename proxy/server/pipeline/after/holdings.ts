@@ -8,6 +8,7 @@ import { BALANCE } from '../../../kiwoom/protocol/index.js';
 import { holdingsFromBalance } from '../../../response/index.js';
 import type { RequestContext } from '../../context.js';
 import type { PipelineDeps } from '../deps.js';
+import { answerOf } from './outcome.js';
 
 export function holdings(deps: Pick<PipelineDeps, 'responder' | 'logger'>) {
   return async (ctx: RequestContext): Promise<void> => {
@@ -16,7 +17,7 @@ export function holdings(deps: Pick<PipelineDeps, 'responder' | 'logger'>) {
     // More pages without a key to ask for them: the read cannot be completed.
     if (up.contYn === 'Y' && !up.nextKey) return;
     try {
-      const rows = (JSON.parse(up.body.toString('utf8')) as Record<string, unknown>)[BALANCE.listField];
+      const rows = answerOf(ctx)[BALANCE.listField];
       if (!Array.isArray(rows)) return;
       ctx.holdingsRecorded = await deps.responder.recordHoldingsPage({
         botId: ctx.bot.id,

@@ -17,11 +17,20 @@ function readOutcome(ctx: RequestContext): { returnCode: unknown; orderNo?: stri
   const body = ctx.upstream.body;
   if (body.length >= SMALL_ANSWER_BYTES) return { returnCode: trailingReturnCode(body) };
   try {
-    const j = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    const j = answerOf(ctx);
     return { returnCode: j.return_code, ...(typeof j.ord_no === 'string' ? { orderNo: j.ord_no } : {}) };
   } catch {
     return { returnCode: 'unparsed' };
   }
+}
+
+/**
+ * The answer's JSON for an after-stage that reads it (holdings, daily volume): parsed once per call, by the
+ * outcome stage for a small answer, by the first stage that needs a large one. Throws when it is not JSON.
+ */
+export function answerOf(ctx: RequestContext): Record<string, unknown> {
+  ctx.answer ??= JSON.parse(ctx.upstream?.body.toString('utf8') ?? '') as Record<string, unknown>;
+  return ctx.answer;
 }
 
 /**
