@@ -63,6 +63,11 @@ export interface PolicyEngineInternals extends PolicyEngine {
    */
   plan(call: PolicyCall, state: EffectiveTradingState): PolicyStep;
   marketData(pending: PendingDecision): Promise<MarketSnapshot>;
+  /**
+   * A symbol's reference price (a quote) through the market-data cache the rules use, so the risk stage's
+   * price for an order at the market and the policy's notional are one broker call (null: cannot tell).
+   */
+  referencePrice(botId: string, symbol: string): Promise<number | null>;
   decide(pending: PendingDecision, market: MarketSnapshot): PolicyStep;
   chargeLimits(pending: PendingDecision): Promise<Decision>;
   /** The tightest enforced `realtime-limits` caps for this bot and account (undefined = no rule). */
@@ -224,6 +229,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       return step(call, planPolicy(policy, call, state, nowMs()), performance.now() - started);
     },
     marketData: (pending) => fetcher.fetch(pending.wanted, pending.plan.facts),
+    referencePrice: (botId, symbol) => fetcher.referencePrice(botId, symbol),
     realtimeCaps(botId, account) {
       const caps: { maxRegistrations?: number; maxLiveSearches?: number } = {};
       for (const r of current().rules) {

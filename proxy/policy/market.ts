@@ -28,7 +28,14 @@ function withDeadline<T>(call: (signal: AbortSignal) => Promise<T>, ms: number):
   return Promise.race([Promise.resolve().then(() => call(abort.signal)), deadline]).finally(() => clearTimeout(timer));
 }
 
-export function createMarketFetcher(o: MarketFetcherOptions): { fetch(needs: number, f: CallFacts): Promise<MarketSnapshot>; clear(): void } {
+export interface MarketFetcher {
+  fetch(needs: number, f: CallFacts): Promise<MarketSnapshot>;
+  /** The symbol's reference price through the same cache, deadline and error counting (null: cannot tell). */
+  referencePrice(botId: string, symbol: string): Promise<number | null>;
+  clear(): void;
+}
+
+export function createMarketFetcher(o: MarketFetcherOptions): MarketFetcher {
   const cache = new Map<string, { price: number; expires: number }>();
   const inflight = new Map<string, Promise<number | null>>();
 
@@ -99,6 +106,7 @@ export function createMarketFetcher(o: MarketFetcherOptions): { fetch(needs: num
       if (tasks.length > 0) await Promise.all(tasks);
       return snap;
     },
+    referencePrice: async (botId, symbol) => referencePrice(botId, symbol),
     clear() {
       cache.clear();
     },

@@ -2,7 +2,7 @@
 // buy-size envelope, account reads, api-id breadth, escalation, credential
 // stuffing, the learned model).
 // Every knob has a default; parsed as part of parseRiskConfig.
-import { num, section } from '../common/validate.js';
+import { bool, num, section } from '../common/validate.js';
 
 export interface FlowConfig {
   /**
@@ -46,6 +46,8 @@ export interface FlowConfig {
    * envelope of new buys: learned buys before it judges, and the multiple of the largest learned buy (qty or KRW)
    * at which it scores 1 (it starts above the largest); learned buys before a second buy above it in one Seoul
    * day scores 1 (a young envelope is topped often). Size counts once: the stronger of the two.
+   * `quoteMarketOrders`: an order at the market of a name its last balance read does not price is priced at
+   * the policy's reference price (one cached quote shared with the notional rules), else by quantity alone.
    */
   readonly orderSize: {
     readonly zWarn: number;
@@ -53,6 +55,7 @@ export interface FlowConfig {
     readonly envelopeMinOrders: number;
     readonly envelopeFactor: number;
     readonly envelopeRepeatMinOrders: number;
+    readonly quoteMarketOrders: boolean;
   };
   /** Account reads per Seoul day: at least `minPerDay` and `factor` times the learned busiest day. */
   readonly reads: { readonly minPerDay: number; readonly factor: number };
@@ -76,7 +79,14 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
     'sliverMinOrders',
     'sliverFactor',
   ]);
-  const os = section(r.orderSize, `${path}.orderSize`, ['zWarn', 'zMax', 'envelopeMinOrders', 'envelopeFactor', 'envelopeRepeatMinOrders']);
+  const os = section(r.orderSize, `${path}.orderSize`, [
+    'zWarn',
+    'zMax',
+    'envelopeMinOrders',
+    'envelopeFactor',
+    'envelopeRepeatMinOrders',
+    'quoteMarketOrders',
+  ]);
   const rd = section(r.reads, `${path}.reads`, ['minPerDay', 'factor']);
   const ab = section(r.apiBreadth, `${path}.apiBreadth`, ['windowMinutes', 'minApis']);
   const st = section(r.stuffing, `${path}.stuffing`, ['windowMinutes', 'minBots', 'globalMinBots']);
@@ -87,6 +97,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
     envelopeMinOrders: num(os, 'envelopeMinOrders', `${path}.orderSize`, 5, 2, 10_000, true),
     envelopeFactor: num(os, 'envelopeFactor', `${path}.orderSize`, 1.5, 1.01, 100),
     envelopeRepeatMinOrders: num(os, 'envelopeRepeatMinOrders', `${path}.orderSize`, 200, 2, 1e6, true),
+    quoteMarketOrders: bool(os, 'quoteMarketOrders', `${path}.orderSize`, true),
   };
   if (orderSize.zMax <= orderSize.zWarn) orderSize.zMax = orderSize.zWarn + 1;
   return {

@@ -301,6 +301,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     },
     noteDailyVolume: (stkCd, days, now) => noteDailyVolume(store, cfg, stkCd, days, now ?? clock()),
     learnsDailyVolume: cfg.enabled && cfg.weights.drain > 0,
+    quotesMarketOrders: cfg.enabled && cfg.orderSize.quoteMarketOrders,
     resetBaseline: async (botId) => {
       parsed.delete(botId);
       await store.del(baselineKey(botId));

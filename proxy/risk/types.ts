@@ -104,6 +104,8 @@ export interface RiskEngine {
   noteDailyVolume(stkCd: string, days: readonly DailyVolume[], now?: number): Promise<number | undefined>;
   /** False when nothing judges the daily volume (risk off, drain weight 0): a chart need not be read for it. */
   readonly learnsDailyVolume: boolean;
+  /** True when an order at the market without a price from the holdings read is priced at a quote (orderSize.quoteMarketOrders). */
+  readonly quotesMarketOrders: boolean;
   /** Deletes a bot's learned baseline (after a confirmed compromise, say). */
   resetBaseline(botId: string): Promise<void>;
 }

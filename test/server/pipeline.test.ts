@@ -165,16 +165,25 @@ t.test('durability by kind, policy call and risk input from the parsed call', as
   }
 });
 
-t.test('risk: an order at the market is priced from the holdings read; a limit order keeps its own price', async (t) => {
+t.test('risk: an order at the market is priced from the holdings read, else at a quote; a limit order keeps its own price', async (t) => {
   const seen: { holdingQty?: number; price?: number; qty?: number }[] = [];
   const reads: string[] = [];
+  const quoted: string[] = [];
+  const engine = {
+    quotesMarketOrders: true,
+    assess: async (input: { holdingQty?: number; price?: number; qty?: number }) => {
+      seen.push({ holdingQty: input.holdingQty, price: input.price, qty: input.qty });
+      return { score: 0, level: 'none', contributions: [] };
+    },
+    isHighRisk: () => false,
+  };
   const stage = risk({
-    risk: {
-      assess: async (input: { holdingQty?: number; price?: number; qty?: number }) => {
-        seen.push({ holdingQty: input.holdingQty, price: input.price, qty: input.qty });
-        return { score: 0, level: 'none', contributions: [] };
+    risk: engine as never,
+    policy: {
+      referencePrice: async (botId: string, stkCd: string) => {
+        quoted.push(`${botId}:${stkCd}`);
+        return stkCd === '035720' ? 45_000 : null;
       },
-      isHighRisk: () => false,
     } as never,
     responder: {
       baselineHolding: async (_account: string, stkCd: string) => {
@@ -202,8 +211,24 @@ t.test('risk: an order at the market is priced from the holdings read; a limit o
     { holdingQty: undefined, price: 71_000, qty: 10 },
     'a market buy of a held name',
   );
-  t.same(await order('kt10000', { stk_cd: '035720', ord_uv: '', trde_tp: '3' }), { holdingQty: undefined, price: undefined, qty: 10 }, 'not held: no price');
-  t.same(await order('kt10001', { stk_cd: '000660', ord_uv: '', trde_tp: '3' }), { holdingQty: 5, price: undefined, qty: 10 }, 'a read without a price');
+  t.same(quoted, [], 'a held name priced by the read: no quote');
+  t.same(await order('kt10000', { stk_cd: '035720', ord_uv: '', trde_tp: '3' }), { holdingQty: undefined, price: 45_000, qty: 10 }, 'not held: the quote');
+  t.same(quoted, ['b1:035720'], "the bot's own quote of the name");
+  t.same(await order('kt10001', { stk_cd: '000660', ord_uv: '', trde_tp: '3' }), { holdingQty: 5, price: undefined, qty: 10 }, 'no quote to be had');
+  t.same(quoted, ['b1:035720', 'b1:000660'], 'a held name the read does not price is quoted');
+  t.same(
+    await order('kt10000', { stk_cd: '035720', ord_uv: '', trde_tp: '0' }),
+    { holdingQty: undefined, price: undefined, qty: 10 },
+    'a limit buy without a price',
+  );
+  t.same(
+    await order('kt10000', { stk_cd: '035720', ord_uv: '', ord_qty: '', trde_tp: '3' }),
+    { holdingQty: undefined, price: undefined, qty: undefined },
+    'a market buy without a quantity',
+  );
+  engine.quotesMarketOrders = false;
+  t.same(await order('kt10000', { stk_cd: '035720', ord_uv: '', trde_tp: '3' }), { holdingQty: undefined, price: undefined, qty: 10 }, 'quotes off');
+  t.equal(quoted.length, 2, 'none of the last three is quoted');
   const before = reads.length;
   t.same(await order('kt10000', { stk_cd: '005930', ord_uv: '70000', trde_tp: '0' }), { holdingQty: undefined, price: 70_000, qty: 10 });
   t.equal(reads.length, before, 'a limit buy reads no holdings');

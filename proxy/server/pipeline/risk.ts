@@ -50,23 +50,31 @@ async function retriesKnownApproval(deps: Pick<PipelineDeps, 'approvals'>, p: Pa
   return known?.botId === p.bot.id;
 }
 
-export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 'clock' | 'approvals'>) {
+export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 'clock' | 'approvals' | 'policy'>) {
   return async (ctx: RequestContext): Promise<void> => {
     const p = parsed(ctx);
     let input = riskInput(p, deps.clock());
     // A sell is judged against the position the bot last saw (its own balance
     // inquiry): "sells 95% of what it holds" is what draining looks like. An
     // order at the market has no price of its own: the read's current price of
-    // a held name stands in, so size in KRW is judged for it too.
+    // a held name stands in, else the policy's reference price (the quote its
+    // notional rules fetch for the same order, one cached broker call), so its
+    // size in KRW is judged too.
     const atMarket = input.kind === 'order' && input.price === undefined;
-    if (input.stkCd && (input.side === 'sell' || atMarket)) {
-      const held = await deps.responder.baselineHolding(input.account, input.stkCd);
+    const stkCd = input.stkCd;
+    if (stkCd && (input.side === 'sell' || atMarket)) {
+      const held = await deps.responder.baselineHolding(input.account, stkCd);
       if (held !== undefined) {
         input = {
           ...input,
           ...(input.side === 'sell' ? { holdingQty: held.qty } : {}),
           ...(atMarket && held.price !== undefined ? { price: held.price } : {}),
         };
+      }
+      if (atMarket && input.price === undefined && input.qty !== undefined && isMarketPriced(p.json.trde_tp) && deps.risk.quotesMarketOrders) {
+        // A quote that cannot be had leaves the order judged by quantity; the notional rules refuse it on their own.
+        const quote = await deps.policy.referencePrice(input.botId, stkCd);
+        if (quote !== null) input = { ...input, price: quote };
       }
     }
     if (await retriesKnownApproval(deps, p)) input = { ...input, approvalRetry: true };
