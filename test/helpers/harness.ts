@@ -112,30 +112,39 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
   });
   const logger = createLogger({ level: 'debug', destination: sink });
-  const config = await loadConfig({
-    env: {},
-    overrides: merge(
-      {
-        dataDir,
-        listen: { host: '127.0.0.1', port: 0 },
-        admin: { host: '127.0.0.1', port: 0, enabled: true },
-        // Tests not about the governor play a patient bot: calls queue for Kiwoom's
-        // per-key limits instead of being refused after the short default waits.
-        upstream: {
-          target: 'custom',
-          url: sim.url,
-          headersTimeoutMs: 2000,
-          bodyTimeoutMs: 2000,
-          limits: { orderMaxWaitMs: 30_000, queryMaxWaitMs: 30_000, cancelMaxWaitMs: 30_000 },
+  // A configuration the sidecar refuses (what some tests are about) must not leave the simulator running:
+  // its open server would keep the test process alive until tap's timeout.
+  let sidecar: Awaited<ReturnType<typeof startSidecar>>;
+  try {
+    const config = await loadConfig({
+      env: {},
+      overrides: merge(
+        {
+          dataDir,
+          listen: { host: '127.0.0.1', port: 0 },
+          admin: { host: '127.0.0.1', port: 0, enabled: true },
+          // Tests not about the governor play a patient bot: calls queue for Kiwoom's
+          // per-key limits instead of being refused after the short default waits.
+          upstream: {
+            target: 'custom',
+            url: sim.url,
+            headersTimeoutMs: 2000,
+            bodyTimeoutMs: 2000,
+            limits: { orderMaxWaitMs: 30_000, queryMaxWaitMs: 30_000, cancelMaxWaitMs: 30_000 },
+          },
+          demo: { enabled: false },
+          brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
+          policy: { file: opts.policyFile ?? path.join(FIXTURES, 'policy-open.yaml') },
         },
-        demo: { enabled: false },
-        brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
-        policy: { file: opts.policyFile ?? path.join(FIXTURES, 'policy-open.yaml') },
-      },
-      opts.config ?? {},
-    ),
-  });
-  const sidecar = await startSidecar(config, { logger, cwd: ROOT, ...(opts.clock ? { clock: opts.clock } : {}) });
+        opts.config ?? {},
+      ),
+    });
+    sidecar = await startSidecar(config, { logger, cwd: ROOT, ...(opts.clock ? { clock: opts.clock } : {}) });
+  } catch (err) {
+    if (!opts.simulator) await sim.close();
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const botId = opts.botId ?? 'bot-e2e';
   const { secret } = await sidecar.parts.bots.add({
     id: botId,
