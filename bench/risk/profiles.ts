@@ -289,6 +289,14 @@ const mover: Generator = {
   },
 };
 
+/**
+ * Bots run from a trader's home whose line's address moves to another network once (the ISP reassigns it, or the
+ * trader moves the bot to another line): a normal change the \`network\` detector holds the first order after.
+ * Applied after the traffic is drawn, so it draws nothing and every other call and scenario is what it was.
+ */
+const HOME_LINE_MOVES: ReadonlySet<Profile> = new Set<Profile>(['swing', 'dca']);
+const homeLineMove = (index: number): { day: number; ip: string } => ({ day: 12 + (index % 9), ip: `100.64.${index}.${20 + index}` });
+
 const GENERATORS: Record<Profile, Generator> = { scalper, swing, rebalancer, dca, screener, mover };
 
 export function generateBot(profile: Profile, bot: BotInfo, index: number, rng: Rng, m: MarketView): BotTrace {
@@ -297,10 +305,18 @@ export function generateBot(profile: Profile, bot: BotInfo, index: number, rng: 
   const symbols = g.symbols(ctx);
   const opening = g.opening(ctx, symbols);
   const homeIp = `10.20.${index}.${10 + rng.int(0, 200)}`;
-  const ipOn = g.ipOn ? (d: number) => g.ipOn!(ctx, d) : () => homeIp;
+  const move = homeLineMove(index);
+  const line = HOME_LINE_MOVES.has(profile) && move.day < m.days.length ? move : undefined;
+  const ipOn = g.ipOn ? (d: number) => g.ipOn!(ctx, d) : line ? (d: number) => (d >= line.day ? line.ip : homeIp) : () => homeIp;
   const e = new Emitter(ctx, opening, ipOn(0));
   g.run(ctx, e, symbols);
   g.conditions?.(ctx, e, rng.fork('conditions'));
+  if (line) {
+    const from = m.days[line.day]!.midnight;
+    e.events.forEach((ev, i) => {
+      if (ev.t >= from) e.events[i] = { ...ev, sourceIp: line.ip };
+    });
+  }
   e.events.sort((a, b) => a.t - b.t);
   const positions = positionsByDay(opening, e.events, m.days);
   const qtys = e.events.filter((x) => x.apiId === API.buy).map((x) => Number(x.body.ord_qty));

@@ -8,6 +8,7 @@ export const DETECTORS = [
   'time', // outside the bot's learned active hours
   'session', // order outside market sessions
   'location', // source address not seen before for this bot
+  'network', // an order from a network (IPv4 /16, IPv6 /48) this bot never used, or first used minutes ago
   'cidr', // source address outside allowed CIDRs
   'client', // client identity (certificate / pod) not seen before
   'volume', // quantity or notional far above baseline
@@ -82,6 +83,9 @@ export interface RiskConfig extends FlowConfig {
     readonly maxSources: number;
     /** Score for a new address when the client identity is already known (pods move). */
     readonly knownClientNewAddressScore: number;
+    /** Leading bits that make an address's network for the `network` detector (a pod moves inside its cluster's). */
+    readonly networkPrefixV4: number;
+    readonly networkPrefixV6: number;
   };
   readonly volume: { readonly zWarn: number; readonly zMax: number; readonly ewmaAlpha: number; readonly window: number; readonly minSpread: number };
   readonly pattern: {
@@ -132,6 +136,7 @@ export const DEFAULT_WEIGHTS: Readonly<Record<DetectorName, number>> = {
   time: 0.45,
   session: 0.5,
   location: 0.55,
+  network: 0.5,
   cidr: 1,
   client: 0.4,
   volume: 0.7,
@@ -239,7 +244,14 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     : // KRX regular 09:00-15:30 plus NXT pre/after market 08:00-20:00, weekdays.
       [{ days: [1, 2, 3, 4, 5], startMin: 8 * 60, endMin: 20 * 60 }];
 
-  const loc = section(r.location, `${path}.location`, ['allowedCidrs', 'botCidrs', 'maxSources', 'knownClientNewAddressScore']);
+  const loc = section(r.location, `${path}.location`, [
+    'allowedCidrs',
+    'botCidrs',
+    'maxSources',
+    'knownClientNewAddressScore',
+    'networkPrefixV4',
+    'networkPrefixV6',
+  ]);
   const botCidrsRaw = section(loc.botCidrs, `${path}.location.botCidrs`, Object.keys((loc.botCidrs as Raw | undefined) ?? {}));
   const botCidrs: Record<string, string[]> = {};
   for (const [bot, v] of Object.entries(botCidrsRaw)) {
@@ -311,6 +323,8 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
       botCidrs,
       maxSources: num(loc, 'maxSources', `${path}.location`, 64, 1, 10_000, true),
       knownClientNewAddressScore: num(loc, 'knownClientNewAddressScore', `${path}.location`, 0.5, 0, 1),
+      networkPrefixV4: num(loc, 'networkPrefixV4', `${path}.location`, 16, 1, 32, true),
+      networkPrefixV6: num(loc, 'networkPrefixV6', `${path}.location`, 48, 1, 128, true),
     },
     volume,
     pattern: {

@@ -7,6 +7,7 @@ import { hourOfWeek, isTradingKind, normaliseIp, notionalOf, symbolOf, type Base
 import type { DetectorName, RiskConfig } from './config.js';
 import type { Reasons } from './reasons.js';
 import { clamp01, median, scaledMad } from './stats.js';
+import { networkOf } from './network.js';
 import { accountReads, apiBreadth, condition, model, ORDER_SIZE_MIN_SAMPLES, orderSize, sellOff, stuffing } from './detectors-flow.js';
 import type { ModelResult } from './model.js';
 import type { RiskInput } from './types.js';
@@ -129,6 +130,37 @@ const location: Detector = (ctx) => {
   const knownClient = ctx.input.clientId !== undefined && ctx.input.clientId in b.clients;
   const score = knownClient ? ctx.cfg.location.knownClientNewAddressScore : 1;
   return { score, reason: ctx.say.newSource(ip, Object.keys(b.sources).length, knownClient) };
+};
+
+/**
+ * An order from a network this bot never used, or first used minutes ago (its address read the balance, now it
+ * trades): a pod that moves stays inside its cluster's network, a stolen token is used from elsewhere. With
+ * `location` it holds the order for approval; a known client identity scores as for a new address.
+ */
+const network: Detector = (ctx) => {
+  const b = ctx.baseline;
+  const known = Object.keys(b.sources);
+  if (!isTradingKind(ctx.input.kind) || !warm(ctx) || known.length === 0) return undefined;
+  const { networkPrefixV4: v4, networkPrefixV6: v6, knownClientNewAddressScore } = ctx.cfg.location;
+  const net = networkOf(normaliseIp(ctx.input.sourceIp), v4, v6);
+  if (net === undefined) return undefined;
+  const networks = new Set<string>();
+  let firstUsed = Infinity;
+  for (const source of known) {
+    const n = networkOf(source, v4, v6);
+    if (n === undefined) continue;
+    networks.add(n);
+    // An address learned before first-seen times were kept counts as long known.
+    if (n === net) firstUsed = Math.min(firstUsed, b.sourceFirst?.[source] ?? -Infinity);
+  }
+  const age = ctx.nowMs - firstUsed;
+  if (firstUsed !== Infinity && age >= YOUNG_SOURCE_MS) return undefined;
+  const knownClient = ctx.input.clientId !== undefined && ctx.input.clientId in b.clients;
+  networks.delete(net);
+  return {
+    score: knownClient ? knownClientNewAddressScore : 1,
+    reason: ctx.say.newNetwork({ network: net, ...(firstUsed === Infinity ? {} : { minutes: Math.round(age / 60_000) }), known: networks.size, knownClient }),
+  };
 };
 
 const client: Detector = (ctx) => {
@@ -320,6 +352,7 @@ export const DETECTOR_FUNCTIONS: Readonly<Record<DetectorName, Detector>> = {
   time,
   session,
   location,
+  network,
   cidr,
   client,
   volume,

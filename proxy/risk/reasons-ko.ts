@@ -17,6 +17,8 @@ export const REASONS_KO: Reasons = {
   outsideCidrs: (ip) => `허용된 CIDR 밖의 출발지 ${ip ?? '(해석할 수 없는 주소)'}`,
   youngSource: (ip, minutes, knownClient) => `${minutes}분 전에 처음 본 출발지 ${ip}에서의 주문${known(knownClient)}`,
   newSource: (ip, n, knownClient) => `이 봇에서 처음 보는 출발지 ${ip} (알려진 출발지 ${n}개)${known(knownClient)}`,
+  newNetwork: ({ network, minutes, known: n, knownClient }) =>
+    `${minutes === undefined ? '이 봇이 쓴 적 없는' : `${minutes}분 전에 처음 쓴`} 네트워크 ${network}에서의 주문 (다른 네트워크 ${n}개)${known(knownClient)}`,
   newClient: (n) => `이 봇에서 처음 보는 클라이언트 식별자 (알려진 식별자 ${n}개)`,
   volume: ({ what, x, times, median, z, zWarn }) =>
     what === 'qty'

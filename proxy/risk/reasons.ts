@@ -23,6 +23,8 @@ export interface Reasons {
   youngSource(ip: string, minutes: number, knownClient: boolean): string;
   newSource(ip: string, known: number, knownClient: boolean): string;
   newClient(known: number): string;
+  /** network: never used (minutes undefined) or first used `minutes` ago; `known` other networks of this bot. */
+  newNetwork(p: { network: string; minutes?: number; known: number; knownClient: boolean }): string;
   volume(p: { what: 'qty' | 'krw'; x: number; times: number; median: number; z: number; zWarn: number }): string;
   newApi(apiId: string): string;
   freshSymbolOrder(symbol: string, minutes: number): string;

@@ -29,10 +29,14 @@ t.test('detection on the reduced corpus: what locks down, on which detector, and
   t.ok(by('api_probing').topDetectors.includes('api_breadth'), 'api probing: api_breadth');
   t.ok(by('cancel_storm').topDetectors.includes('cancel_storm'), 'cancel storm: cancel_storm');
   t.ok(by('condition_tamper').topDetectors.includes('condition'), 'condition tampering: condition');
+  // Liquidation from a network the victim never used is held at its first sell and locked down before any moved.
+  const liquidate = by('liquidate');
+  const carriers = liquidate.variant.startsWith('new-ip') ? ['network'] : ['sell_off', 'drain'];
   t.ok(
-    by('liquidate').topDetectors.some((d) => d === 'sell_off' || d === 'drain'),
-    'liquidation: sell_off or drain',
+    liquidate.topDetectors.some((d) => carriers.includes(d)),
+    `liquidation (${liquidate.variant}): ${carriers.join(' or ')} (${liquidate.topDetectors.join(', ')})`,
   );
+  if (liquidate.variant.startsWith('new-ip')) t.equal(liquidate.firstLockdown?.krwMoved, 0, 'liquidation from a new network: nothing moved');
   const overall = r.families.find((f) => f.family === 'overall')!;
   t.ok(overall.lockdown.detected >= 7, `lockdown catches ${overall.lockdown.detected}/${overall.lockdown.scenarios}`);
   t.equal(r.normal.admin, 0, 'no admin-level false positive');

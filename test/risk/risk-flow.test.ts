@@ -423,7 +423,8 @@ t.test('location: an order from an address first seen seconds ago scores like a 
 });
 
 t.test('approval grace: after the owner approves a held call, the same flags are not held again for 30 min', async (t) => {
-  const s = setup();
+  // The addresses below are in networks the bot never used: network's own grace is in risk-network.test.ts.
+  const s = setup({ weights: { network: 0 } });
   t.teardown(s.close);
   const trader = (n: number) => days(n, (d, k) => (k % 3 === 0 ? [buy(d + k * 600_000 + 1000, 10)] : []));
   await learn(s.engine, trader(2));
@@ -459,7 +460,7 @@ t.test('approval grace: after the owner approves a held call, the same flags are
   );
   t.notMatch(JSON.stringify(elsewhere.contributions), /owner approved/);
 
-  const off = setup({ approvalGrace: { minutes: 0 } });
+  const off = setup({ approvalGrace: { minutes: 0 }, weights: { network: 0 } });
   t.teardown(off.close);
   await learn(off.engine, trader(2));
   const o1 = fresh(0, '000100');

@@ -19,6 +19,7 @@ const SAMPLES: { [K in keyof Reasons]: Parameters<Reasons[K]> } = {
   outsideCidrs: ['203.0.113.37'],
   youngSource: ['203.0.113.37', 5, true],
   newSource: ['203.0.113.37', 2, false],
+  newNetwork: [{ network: '203.0.0.0/16', minutes: 37, known: 2, knownClient: true }],
   newClient: [37],
   volume: [{ what: 'krw', x: 37_000_000, times: 12, median: 3_000_000, z: 5.5, zWarn: 3 }],
   newApi: ['ka10037'],
