@@ -14,7 +14,7 @@ export const REASONS_EN: Reasons = {
   youngSource: (ip, minutes, knownClient) => `order from source ${ip} first seen ${minutes} min ago${known(knownClient)}`,
   newSource: (ip, n, knownClient) => `source ${ip} never seen for this bot (${n} known)${known(knownClient)}`,
   newNetwork: ({ network, minutes, known: n, knownClient }) =>
-    `order from network ${network}, ${minutes === undefined ? 'never used by this bot' : `first used by this bot ${minutes} min ago`} (${n} other networks)${known(knownClient)}`,
+    `order from network ${network}, ${minutes === undefined ? 'never used by this bot' : `first used by this bot ${minutes} min ago`} (${n} other network${n === 1 ? '' : 's'})${known(knownClient)}`,
   newClient: (n) => `client identity never seen for this bot (${n} known)`,
   volume: ({ what, x, times, median, z, zWarn }) =>
     `${what === 'qty' ? 'qty' : 'notional KRW'} ${Math.round(x)} is ${r2(times)}x the median ${Math.round(median)} (robust z ${r2(z)} >= ${zWarn})`,

@@ -60,3 +60,18 @@ export async function waitForRequestRecords(
 }
 
 export const has = (records: readonly AuditRecord[], type: string): boolean => records.some((r) => r.type === type);
+
+export interface RiskContribution {
+  detector: string;
+  score: number;
+  weight: number;
+  reason: string;
+}
+
+/** The risk contributions the call.intent record of `requestId` carries (of `detector` only, when given), once it is written. */
+export async function riskContributions(dir: string, requestId: string, detector?: string): Promise<RiskContribution[]> {
+  const all = await waitForRequestRecords(dir, [requestId], (rs) => has(rs, 'call.intent'), 10_000);
+  const intent = recordsFor(all, requestId).find((r) => r.type === 'call.intent');
+  const found = (intent?.data.risk as { contributions?: RiskContribution[] } | undefined)?.contributions ?? [];
+  return detector === undefined ? found : found.filter((c) => c.detector === detector);
+}

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import t from 'tap';
 import { seoulDay } from '../../proxy/common/kst.js';
-import { readAuditRecords, recordsFor } from '../helpers/audit-sidecar-log.js';
+import { readAuditRecords, recordsFor, riskContributions } from '../helpers/audit-sidecar-log.js';
 import { startHarness, waitFor } from '../helpers/harness.js';
 import { RISK_START } from '../helpers/risk-setups.js';
 
@@ -51,17 +51,7 @@ t.test('a buy of 10% of a thin name’s daily volume is named by drain; 1% is no
 
   const buy = (code: string, qty: number) =>
     h.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: code, ord_qty: String(qty), ord_uv: '1000', trde_tp: '0' }, { token });
-  const drainOf = async (r: Awaited<ReturnType<typeof buy>>) => {
-    const id = String(r.headers['x-kguard-request-id']);
-    let intent: Record<string, unknown> | undefined;
-    await waitFor(
-      async () => (intent = recordsFor(await readAuditRecords(dir), id).find((x) => x.type === 'call.intent')?.data as Record<string, unknown>) !== undefined,
-      10_000,
-      'intent record',
-    );
-    const risk = intent!.risk as { contributions: { detector: string; score: number; reason: string }[] } | undefined;
-    return (risk?.contributions ?? []).filter((c) => c.detector === 'drain');
-  };
+  const drainOf = (r: Awaited<ReturnType<typeof buy>>) => riskContributions(dir, String(r.headers['x-kguard-request-id']), 'drain');
   t.same(await drainOf(await buy(THIN, Math.round(adv / 100))), [], '1% of the daily volume is not draining');
   const big = await buy(THIN, Math.round(adv / 10));
   t.match(String(big.json.return_msg), /\[KG3004:/, `held for approval above step-up: ${big.text}`);

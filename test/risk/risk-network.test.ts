@@ -61,7 +61,7 @@ t.test('network: an order from a network the bot never used is held with locatio
   t.ok(moved.score <= 0.7, `not held (${moved.score})`);
 
   const away = await s.engine.assess(s.order('203.0.113.9'));
-  t.match(hit(away, 'network'), { score: 1, weight: 0.5, reason: /^order from network 203\.0\.0\.0\/16, never used by this bot \(1 other networks\)$/ });
+  t.match(hit(away, 'network'), { score: 1, weight: 0.5, reason: /^order from network 203\.0\.0\.0\/16, never used by this bot \(1 other network\)$/ });
   t.ok(away.score > 0.7 && away.score < 0.95, `held for approval, not locked down (${away.score})`);
 
   const read = await s.engine.assess(s.order('203.0.113.9', { apiId: 'kt00018', kind: 'account', side: undefined, qty: undefined, price: undefined }));
