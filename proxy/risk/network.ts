@@ -24,6 +24,25 @@ function ipv6Groups(ip: string): number[] | undefined {
  * kept; undefined when it is not an IP address (a detector cannot say which network it is in).
  */
 export function networkOf(ip: string, v4Bits: number, v6Bits: number): string | undefined {
+  // An order reads the network of every address the bot used (up to location.maxSources): parse each once,
+  // for the prefixes in force (a configuration with others starts the memo again).
+  if (v4Bits !== memoBits[0] || v6Bits !== memoBits[1] || memo.size >= MEMO_SIZE) {
+    memo.clear();
+    memoBits = [v4Bits, v6Bits];
+  }
+  const hit = memo.get(ip);
+  if (hit !== undefined || memo.has(ip)) return hit;
+  const net = parseNetwork(ip, v4Bits, v6Bits);
+  memo.set(ip, net);
+  return net;
+}
+
+/** Addresses whose network is remembered; past this the memo starts again (a few MB at most). */
+const MEMO_SIZE = 50_000;
+const memo = new Map<string, string | undefined>();
+let memoBits: [number, number] = [0, 0];
+
+function parseNetwork(ip: string, v4Bits: number, v6Bits: number): string | undefined {
   const family = isIP(ip);
   if (family === 4) {
     const n = ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);

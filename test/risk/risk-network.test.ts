@@ -50,6 +50,11 @@ t.test('networkOf: the leading bits of IPv4 and IPv6 addresses, anything else no
   t.equal(networkOf('64:ff9b::203.0.113.9', 16, 128), '64:ff9b:0:0:0:0:cb00:7109/128', 'an embedded IPv4 tail');
   t.equal(networkOf('fe80::1%eth0', 16, 64), 'fe80:0:0:0:0:0:0:0/64', 'a zone id');
   for (const bad of ['', 'unknown', '10.0.0', '2001:db8::g', '1:2:3:4:5:6:7:8:9']) t.equal(networkOf(bad, 16, 48), undefined, `"${bad}"`);
+  // Each address is parsed once for the prefixes in force; other prefixes are read afresh, not from the memo.
+  t.equal(networkOf('10.42.7.11', 16, 48), '10.42.0.0/16');
+  t.equal(networkOf('10.42.7.11', 8, 48), '10.0.0.0/8');
+  t.equal(networkOf('10.42.7.11', 16, 48), '10.42.0.0/16');
+  t.equal(networkOf('unknown', 16, 48), undefined, 'an unparsable address, remembered as such');
 });
 
 t.test('network: an order from a network the bot never used is held with location; a pod moving inside its network is not', async (t) => {
