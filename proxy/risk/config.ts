@@ -120,6 +120,11 @@ export interface RiskConfig extends FlowConfig {
     readonly sourceWindowMs: number;
     /** Distinct bots from one source within the window before it scores. */
     readonly sharedSourceMinBots: number;
+    /**
+     * Addresses that host many bots by design, not counted by shared_source: the loopback of a sidecar on the bots'
+     * own machine (every bot there shares it), and an operator's bot hosts or NAT egress.
+     */
+    readonly botHostCidrs: readonly string[];
     readonly herdWindowMs: number;
     /** Distinct accounts trading one symbol new to each, same side, within the window, before it scores. */
     readonly herdMinAccounts: number;
@@ -291,6 +296,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
   const ct = section(r.crossTenant, `${path}.crossTenant`, [
     'sourceWindowMinutes',
     'sharedSourceMinBots',
+    'botHostCidrs',
     'herdWindowMinutes',
     'herdMinAccounts',
     'herdFullAccounts',
@@ -351,6 +357,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     crossTenant: {
       sourceWindowMs: num(ct, 'sourceWindowMinutes', cp, 60, 1, 1440) * 60_000,
       sharedSourceMinBots: num(ct, 'sharedSourceMinBots', cp, 3, 2, 10_000, true),
+      botHostCidrs: parseCidrs(strList(ct, 'botHostCidrs', cp, ['127.0.0.0/8', '::1/128']), `${cp}.botHostCidrs`),
       herdWindowMs: num(ct, 'herdWindowMinutes', cp, 10, 1, 1440) * 60_000,
       herdMinAccounts,
       herdFullAccounts,
@@ -360,17 +367,29 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
   };
 }
 
+/** A node:net BlockList of validated CIDRs (parseCidrs), or undefined for none. */
+function blockListOf(cidrs: readonly string[]): BlockList | undefined {
+  if (cidrs.length === 0) return undefined;
+  const bl = new BlockList();
+  for (const c of cidrs) {
+    const [addr, bits] = c.split('/') as [string, string];
+    bl.addSubnet(addr, Number(bits), isIP(addr) === 6 ? 'ipv6' : 'ipv4');
+  }
+  return bl;
+}
+
+/** True for an address inside the CIDRs (an unparsable one is inside none); built once per config. */
+export function cidrMatcher(cidrs: readonly string[]): (ip: string) => boolean {
+  const bl = blockListOf(cidrs);
+  return (ip) => {
+    const family = isIP(ip);
+    return bl !== undefined && family !== 0 && bl.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+  };
+}
+
 /** Compiled CIDR matchers (node:net BlockList) per bot; built once per config. */
 export function compileCidrs(config: RiskConfig): (botId: string) => BlockList | undefined {
-  const build = (cidrs: readonly string[]): BlockList | undefined => {
-    if (cidrs.length === 0) return undefined;
-    const bl = new BlockList();
-    for (const c of cidrs) {
-      const [addr, bits] = c.split('/') as [string, string];
-      bl.addSubnet(addr, Number(bits), isIP(addr) === 6 ? 'ipv6' : 'ipv4');
-    }
-    return bl;
-  };
+  const build = blockListOf;
   const global = build(config.location.allowedCidrs);
   const perBot = new Map(Object.entries(config.location.botCidrs).map(([bot, c]) => [bot, build([...c, ...config.location.allowedCidrs])]));
   return (botId) => (perBot.has(botId) ? perBot.get(botId) : global);

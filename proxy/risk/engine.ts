@@ -8,7 +8,7 @@ import { type Language, toGuardError } from '../common/errors.js';
 import { counter, histogram } from '../common/metrics.js';
 import type { Store } from '../state/types.js';
 import { type Baseline, learnInto, normaliseIp, parseBaseline, symbolOf } from './baseline.js';
-import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type RiskConfig } from './config.js';
+import { ABSOLUTE_DETECTORS, cidrMatcher, compileCidrs, DETECTORS, type RiskConfig } from './config.js';
 import { herdAccounts, noteRefusedOrder } from './cross-tenant.js';
 import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
 import { features, hotCalls, liveCounters, newApis, newConditions, noteAuthFailure, noteRefused, noteRejectedCancel, refusedCalls } from './live.js';
@@ -48,6 +48,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   const clock = opts.now ?? Date.now;
   const say = REASONS[opts.language ?? 'ko'];
   const cidrsFor = compileCidrs(cfg);
+  const isBotHost = cidrMatcher(cfg.crossTenant.botHostCidrs);
   const forest = createForest(cfg.model);
   const scoreHist = histogram(
     opts.registry,
@@ -110,7 +111,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       }
       const [json, counted, symbolAdv] = await Promise.all([
         store.get(baselineKey(input.botId)),
-        liveCounters(store, cfg, input, nowMs),
+        liveCounters(store, cfg, input, nowMs, isBotHost),
         advOf(store, cfg, input),
       ]);
       const baseline = baselineOf(input.botId, json, nowMs);

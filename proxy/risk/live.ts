@@ -45,6 +45,7 @@ export async function liveCounters(
   cfg: RiskConfig,
   input: RiskInput,
   nowMs: number,
+  isBotHost: (ip: string) => boolean,
 ): Promise<Omit<LiveCounters, 'herdAccounts' | 'newApis' | 'newConditions' | 'hotCalls'>> {
   const bot = input.botId;
   const isCancel = input.kind === 'cancel' || input.kind === 'modify';
@@ -56,7 +57,7 @@ export async function liveCounters(
     slidingCount(store, `risk:rate:${bot}`, nowMs, true),
     isCancel ? slidingCount(store, `risk:cxl:${bot}`, nowMs, true) : Promise.resolve(0),
     isCancel ? slidingCount(store, rejectedKey(bot), nowMs, false) : Promise.resolve(0),
-    cfg.weights.shared_source > 0 ? sourceBots(store, cfg, ip, bot, nowMs) : Promise.resolve(0),
+    cfg.weights.shared_source > 0 && !isBotHost(ip) ? sourceBots(store, cfg, ip, bot, nowMs) : Promise.resolve(0),
     input.kind === 'account' && cfg.weights.account_reads > 0 ? store.incr(`risk:reads:${bot}:${seoulParts(nowMs).date}`, 1, 2 * DAY_MS) : Promise.resolve(0),
     cfg.weights.stuffing > 0
       ? store.mget([`risk:xfail:src:${ip}:${sw}:n`, `risk:xfail:all:${sw}:n`, `risk:xfail:all:${sw}:m:${bot}`])

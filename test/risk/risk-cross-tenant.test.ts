@@ -40,6 +40,7 @@ t.test('config: defaults, knobs and range errors', async (t) => {
   t.same(d.crossTenant, {
     sourceWindowMs: 3_600_000,
     sharedSourceMinBots: 3,
+    botHostCidrs: ['127.0.0.0/8', '::1/128'],
     herdWindowMs: 600_000,
     herdMinAccounts: 3,
     herdFullAccounts: 5,
@@ -52,6 +53,7 @@ t.test('config: defaults, knobs and range errors', async (t) => {
   t.same(c.crossTenant, {
     sourceWindowMs: 300_000,
     sharedSourceMinBots: 4,
+    botHostCidrs: ['127.0.0.0/8', '::1/128'],
     herdWindowMs: 120_000,
     herdMinAccounts: 5,
     herdFullAccounts: 6,
@@ -59,7 +61,15 @@ t.test('config: defaults, knobs and range errors', async (t) => {
     maxTracked: 10,
   });
   t.equal(parseRiskConfig({ crossTenant: { herdFullAccounts: 8 } }).crossTenant.herdFullAccounts, 8);
-  for (const bad of [{ sharedSourceMinBots: 1 }, { herdMinAccounts: 1.5 }, { maxTracked: 1 }, { nope: 1 }, { herdMinAccounts: 4, herdFullAccounts: 4 }]) {
+  for (const bad of [
+    { sharedSourceMinBots: 1 },
+    { botHostCidrs: ['10.0.0.0/33'] },
+    { botHostCidrs: 'lo' },
+    { herdMinAccounts: 1.5 },
+    { maxTracked: 1 },
+    { nope: 1 },
+    { herdMinAccounts: 4, herdFullAccounts: 4 },
+  ]) {
     t.throws(() => parseRiskConfig({ crossTenant: bad }), GuardError, JSON.stringify(bad));
   }
 });
@@ -84,6 +94,26 @@ t.test('shared_source: a third bot from one address scores, across replicas; oth
   // Absolute: a brand-new (warming-up) bot is not capped by warm-up.
   t.ok(third.warmingUp);
   t.notOk((third.contributions.find((c) => c.detector === 'shared_source') as { warmupCapped?: boolean }).warmupCapped);
+});
+
+t.test('shared_source: bot hosts are not counted (loopback by default, crossTenant.botHostCidrs); other addresses are', async (t) => {
+  const bots = async (engine: ReturnType<typeof setup>['a'], sourceIp: string, at: number) => {
+    let last: Awaited<ReturnType<typeof engine.assess>> | undefined;
+    for (const b of ['b1', 'b2', 'b3', 'b4']) last = await engine.assess(call({ botId: b, now: at, sourceIp }));
+    return detector(last!, 'shared_source');
+  };
+  const s = setup();
+  t.teardown(s.close);
+  t.notOk(await bots(s.a, '127.0.0.1', START), 'four bots through a sidecar on their own machine (loopback)');
+  t.notOk(await bots(s.a, '::ffff:127.0.0.1', START), 'IPv4-mapped loopback');
+  t.notOk(await bots(s.a, '::1', START), 'IPv6 loopback');
+  t.ok(await bots(s.a, '10.9.0.4', START), 'any other address presenting four bots');
+
+  const farm = setup({ crossTenant: { botHostCidrs: ['10.9.0.0/24'] } });
+  t.teardown(farm.close);
+  t.notOk(await bots(farm.a, '10.9.0.4', START), "the operator's bot hosts");
+  t.ok(await bots(farm.a, '10.9.1.4', START), 'outside them');
+  t.ok(await bots(farm.a, '127.0.0.1', START), 'a list without loopback counts loopback');
 });
 
 t.test('herd: three warm accounts buying one symbol new to each within minutes', async (t) => {
