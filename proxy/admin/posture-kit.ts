@@ -1,7 +1,7 @@
 // The shape of one posture check and the small helpers the checks share.
 // A check is a pure function of the snapshot: no clock (the snapshot's `now`),
 // no I/O, so each is unit-tested with a hand-made snapshot.
-import { BlockList, isIP } from 'node:net';
+export { cidrMatcher } from '../common/cidr.js';
 import type { Bilingual, CheckArea, PostureSnapshot } from './posture-types.js';
 
 export interface Verdict extends Bilingual {
@@ -57,25 +57,6 @@ export function day(iso: string): string {
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
-}
-
-/** A matcher for CIDRs (a.b.c.d/n, v6/n, or a bare address); malformed entries are ignored. */
-export function cidrMatcher(cidrs: readonly string[]): (address: string) => boolean {
-  const list = new BlockList();
-  for (const c of cidrs) {
-    const [ip, bits] = c.split('/');
-    const family = isIP(ip ?? '');
-    if (family === 0) continue;
-    const type = family === 6 ? 'ipv6' : 'ipv4';
-    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
-    if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) continue;
-    list.addSubnet(ip!, prefix, type);
-  }
-  return (address) => {
-    const a = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-    const family = isIP(a);
-    return family !== 0 && list.check(a, family === 6 ? 'ipv6' : 'ipv4');
-  };
 }
 
 /** "a, b and 3 more" — keeps explanations short. */

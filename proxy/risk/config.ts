@@ -367,29 +367,17 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
   };
 }
 
-/** A node:net BlockList of validated CIDRs (parseCidrs), or undefined for none. */
-function blockListOf(cidrs: readonly string[]): BlockList | undefined {
-  if (cidrs.length === 0) return undefined;
-  const bl = new BlockList();
-  for (const c of cidrs) {
-    const [addr, bits] = c.split('/') as [string, string];
-    bl.addSubnet(addr, Number(bits), isIP(addr) === 6 ? 'ipv6' : 'ipv4');
-  }
-  return bl;
-}
-
-/** True for an address inside the CIDRs (an unparsable one is inside none); built once per config. */
-export function cidrMatcher(cidrs: readonly string[]): (ip: string) => boolean {
-  const bl = blockListOf(cidrs);
-  return (ip) => {
-    const family = isIP(ip);
-    return bl !== undefined && family !== 0 && bl.check(ip, family === 6 ? 'ipv6' : 'ipv4');
-  };
-}
-
 /** Compiled CIDR matchers (node:net BlockList) per bot; built once per config. */
 export function compileCidrs(config: RiskConfig): (botId: string) => BlockList | undefined {
-  const build = blockListOf;
+  const build = (cidrs: readonly string[]): BlockList | undefined => {
+    if (cidrs.length === 0) return undefined;
+    const bl = new BlockList();
+    for (const c of cidrs) {
+      const [addr, bits] = c.split('/') as [string, string];
+      bl.addSubnet(addr, Number(bits), isIP(addr) === 6 ? 'ipv6' : 'ipv4');
+    }
+    return bl;
+  };
   const global = build(config.location.allowedCidrs);
   const perBot = new Map(Object.entries(config.location.botCidrs).map(([bot, c]) => [bot, build([...c, ...config.location.allowedCidrs])]));
   return (botId) => (perBot.has(botId) ? perBot.get(botId) : global);

@@ -144,19 +144,18 @@ const network: Detector = (ctx) => {
   const { networkPrefixV4: v4, networkPrefixV6: v6, knownClientNewAddressScore } = ctx.cfg.location;
   const net = networkOf(normaliseIp(ctx.input.sourceIp), v4, v6);
   if (net === undefined) return undefined;
-  const networks = new Set<string>();
   let firstUsed = Infinity;
   for (const source of known) {
-    const n = networkOf(source, v4, v6);
-    if (n === undefined) continue;
-    networks.add(n);
     // An address learned before first-seen times were kept counts as long known.
-    if (n === net) firstUsed = Math.min(firstUsed, b.sourceFirst?.[source] ?? -Infinity);
+    if (networkOf(source, v4, v6) === net) firstUsed = Math.min(firstUsed, b.sourceFirst?.[source] ?? -Infinity);
   }
   const age = ctx.nowMs - firstUsed;
   if (firstUsed !== Infinity && age >= YOUNG_SOURCE_MS) return undefined;
-  const knownClient = ctx.input.clientId !== undefined && ctx.input.clientId in b.clients;
+  // The bot's other networks, for the reason only (an order from a known network allocates nothing).
+  const networks = new Set(known.map((source) => networkOf(source, v4, v6)));
   networks.delete(net);
+  networks.delete(undefined);
+  const knownClient = ctx.input.clientId !== undefined && ctx.input.clientId in b.clients;
   return {
     score: knownClient ? knownClientNewAddressScore : 1,
     reason: ctx.say.newNetwork({ network: net, ...(firstUsed === Infinity ? {} : { minutes: Math.round(age / 60_000) }), known: networks.size, knownClient }),

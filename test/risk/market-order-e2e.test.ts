@@ -33,5 +33,6 @@ t.test('a market buy of an unheld name is sized in KRW at the quote the policy a
 t.test('orderSize.quoteMarketOrders false: judged by quantity alone, as its usual ten shares', async (t) => {
   const { marketBuy, sizeOf } = await setUp(t, { orderSize: { quoteMarketOrders: false } });
   const r = await marketBuy();
+  t.equal(r.json.return_code, 0, `it goes out: ${r.text}`);
   t.same(await sizeOf(String(r.headers['x-kguard-request-id'])), [], 'no size finding without a price');
 });

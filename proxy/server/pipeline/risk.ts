@@ -60,7 +60,7 @@ export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 
     // a held name stands in, else the policy's reference price (the quote its
     // notional rules fetch for the same order, one cached broker call), so its
     // size in KRW is judged too.
-    const atMarket = input.kind === 'order' && input.price === undefined;
+    const atMarket = input.kind === 'order' && isMarketPriced(p.json.trde_tp);
     const stkCd = input.stkCd;
     if (stkCd && (input.side === 'sell' || atMarket)) {
       const held = await deps.responder.baselineHolding(input.account, stkCd);
@@ -71,7 +71,7 @@ export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 
           ...(atMarket && held.price !== undefined ? { price: held.price } : {}),
         };
       }
-      if (atMarket && input.price === undefined && input.qty !== undefined && isMarketPriced(p.json.trde_tp) && deps.risk.quotesMarketOrders) {
+      if (atMarket && input.price === undefined && input.qty !== undefined && deps.risk.quotesMarketOrders) {
         // A quote that cannot be had leaves the order judged by quantity; the notional rules refuse it on their own.
         const quote = await deps.policy.referencePrice(input.botId, stkCd);
         if (quote !== null) input = { ...input, price: quote };
