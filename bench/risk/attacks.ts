@@ -2,6 +2,7 @@
 // at a random point inside its victims' normal traffic; the events carry only
 // what the sidecar would see (the family and variant go to the labels).
 import { allApis } from '../../proxy/kiwoom/catalogue.js';
+import { median } from '../../proxy/risk/stats.js';
 import { API, body, quote, sessionOf, type Day } from './market.js';
 import type { Rng } from './prng.js';
 import type { BotTrace, Draft, Family, MarketView } from './types.js';
@@ -37,6 +38,18 @@ function usualMinute(rng: Rng, b: BotTrace, day: Day): number {
 function heldCodes(b: BotTrace, dayIndex: number): Array<[string, number]> {
   const pos = b.positions[Math.max(0, dayIndex - 1)] ?? b.opening;
   return Object.entries(pos).filter(([, q]) => q > 0);
+}
+/**
+ * `times` the victim's usual buy of `code` before `before`, in shares: the median of its own buys of that name, or,
+ * for a name it never bought, its median buy in KRW at that name's price. Shares alone do not say "usual" for a bot
+ * that sizes by KRW (a rebalancer's 150 shares are a trim of one name and a fifth of another).
+ */
+function usualBuyQty(b: BotTrace, code: string, before: number, m: MarketView, times: number): number {
+  const buys = b.events.filter((e) => e.apiId === API.buy && e.t < before);
+  const own = buys.filter((e) => e.body.stk_cd === code).map((e) => Number(e.body.ord_qty));
+  const krw = buys.map((e) => Number(e.body.ord_qty) * Number(e.body.ord_uv));
+  const usual = own.length > 0 ? median(own) : krw.length > 0 ? median(krw) / m.priceOf(code) : b.typicalQty || 50;
+  return Math.max(1, Math.round(times * usual));
 }
 function ev(b: BotTrace, t: number, ip: string, apiId: string, bd: Readonly<Record<string, string>>): Draft {
   return { t, bot: b.bot.id, sourceIp: ip, apiId, body: bd };
@@ -217,7 +230,6 @@ export const ATTACKS: Readonly<Record<Family, FamilyDef>> = {
       const day = m.days[d]!;
       const ip = v!.ipOn(d);
       const out: Draft[] = [];
-      const typical = v!.typicalQty || 50;
       if (variant === 'gradual-sell-down') {
         heldCodes(v!, d).forEach(([c, q], i) => {
           const t = at(day, Math.min(v!.hours[1] - 1, v!.hours[0] + 20 + i * 25 + rng.int(0, 10)));
@@ -229,7 +241,7 @@ export const ATTACKS: Readonly<Record<Family, FamilyDef>> = {
       for (let k = 0; k < 4; k++) {
         const t = at(day, usualMinute(rng, v!, day));
         const code = variant === 'new-symbol-usual-size' ? fresh.code : rng.pick(v!.symbols);
-        const qty = variant === 'new-symbol-usual-size' ? typical : typical * 3;
+        const qty = usualBuyQty(v!, code, day.midnight, m, variant === 'new-symbol-usual-size' ? 1 : 3);
         out.push(ev(v!, t, ip, API.buy, body.order(code, qty, quote(rng, m.priceOf(code)))));
       }
       return out.sort((a, b) => a.t - b.t);

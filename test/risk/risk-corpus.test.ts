@@ -5,6 +5,7 @@ import t from 'tap';
 import { planAttack } from '../../bench/risk/attacks.js';
 import { buildCorpus, FULL } from '../../bench/risk/corpus.js';
 import { universe } from '../../bench/risk/market.js';
+import { median } from '../../proxy/risk/stats.js';
 import { createRng } from '../../bench/risk/prng.js';
 import type { MarketView } from '../../bench/risk/types.js';
 import { REDUCED } from './risk-eval-corpus.js';
@@ -42,5 +43,28 @@ t.test('a variant that cannot act on its victim is drawn again, on a bot it can 
       `seed ${seed}: aimed at the holder`,
     );
     t.same(JSON.stringify(planAttack(createRng(seed), 'low_and_slow', variant, [scalper, swing], m)), JSON.stringify(plan), 'deterministic');
+  }
+});
+
+t.test("the insider's sizes are the victim's own: 3x its usual buy of that name, or its usual buy in KRW of a new one", async (t) => {
+  const krw = (e: { body: Readonly<Record<string, string | undefined>> }): number => Number(e.body.ord_qty) * Number(e.body.ord_uv);
+  for (const seed of [FULL.seed, 4242, 777]) {
+    const { corpus, labels, traces } = buildCorpus({ ...FULL, seed });
+    for (const s of corpus.scenarios) {
+      const { family, variant } = labels.scenarios.get(s.id)!;
+      if (family !== 'insider' || variant === 'gradual-sell-down') continue;
+      const victim = traces.find((b) => b.bot.id === s.victims[0])!;
+      const start = Math.min(...s.events.map((e) => e.t));
+      const before = victim.events.filter((e) => e.apiId === 'kt10000' && e.t < start - 12 * 3_600_000);
+      for (const e of s.events) {
+        const own = before.filter((b) => b.body.stk_cd === e.body.stk_cd);
+        // In shares of a name the victim bought (prices move from day to day); in KRW of a name it holds but never
+        // bought (its opening book) or never traded.
+        const qty = (x: { body: Readonly<Record<string, string | undefined>> }): number => Number(x.body.ord_qty);
+        const ratio = own.length > 0 ? qty(e) / median(own.map(qty)) : krw(e) / median(before.map(krw));
+        const [lo, hi] = variant === 'new-symbol-usual-size' ? [0.7, 1.4] : [2.4, 3.6];
+        t.ok(ratio >= lo && ratio <= hi, `seed ${seed} ${s.id} (${victim.profile}) ${variant}: ${ratio.toFixed(2)}x the victim's usual buy`);
+      }
+    }
   }
 });
