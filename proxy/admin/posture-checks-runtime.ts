@@ -1,7 +1,7 @@
 // Posture checks on where the bot trades from, the audit trail, and the
-// sidecar's network surface: trusted source ranges, addresses seen lately,
-// audit sink durability and verification, upstream TLS, the bot listener's
-// address, and how long broker tokens stay live.
+// sidecar's network surface: trusted source ranges, addresses seen lately, whether
+// a proxy hides them, audit sink durability and verification, upstream TLS, the
+// bot listener's address, and how long broker tokens stay live.
 import { ageDays, cidrMatcher, DAY_MS, day, fail, isLoopback, listed, pass, POSTURE_LIMITS, type PostureCheck } from './posture-kit.js';
 
 const L = POSTURE_LIMITS;
@@ -9,7 +9,7 @@ const L = POSTURE_LIMITS;
 export const trustedSources: PostureCheck = {
   id: 'trusted-sources',
   area: 'sources',
-  weight: 6,
+  weight: 4,
   title: { ko: '신뢰하는 기계에서만 거래', en: 'Trading from trusted machines only' },
   recommendation: {
     anchor: 'trusted-machines',
@@ -29,7 +29,7 @@ export const trustedSources: PostureCheck = {
 export const newSources: PostureCheck = {
   id: 'new-sources',
   area: 'sources',
-  weight: 6,
+  weight: 4,
   title: { ko: '새로운 곳에서의 접속', en: 'Logins from new places' },
   recommendation: {
     anchor: 'new-places',
@@ -66,6 +66,42 @@ export const newSources: PostureCheck = {
       recent.length === 1
         ? `one place in the last ${L.recentSourceDays} days: ${shown(recent)} (${total} seen in all)`
         : `no calls in the last ${L.recentSourceDays} days (${total} addresses seen in all)`,
+    );
+  },
+};
+
+/** The address Istio's sidecar (1.10 and later) connects to the application from, after redirecting inbound traffic. */
+const MESH_INBOUND_ADDRESSES: ReadonlySet<string> = new Set(['127.0.0.6', '::ffff:127.0.0.6']);
+
+export const visibleSources: PostureCheck = {
+  id: 'visible-sources',
+  area: 'sources',
+  weight: 4,
+  title: { ko: '봇의 실제 주소가 보임', en: "The bot's own address is visible" },
+  recommendation: {
+    anchor: 'visible-sources',
+    ko: '서비스 메시가 봇 포트의 인바운드를 가로채지 않게 하세요 (Istio: traffic.sidecar.istio.io/excludeInboundPorts 에 봇 포트, 또는 TPROXY 모드). 그래야 사이드카가 봇 파드의 주소를 보고 위치·네트워크 판단이 작동합니다.',
+    en: "Keep the service mesh from capturing the bot port's inbound traffic (Istio: the bot port in traffic.sidecar.istio.io/excludeInboundPorts, or TPROXY interception), so the sidecar sees the bot pod's address and the location and network detectors work.",
+  },
+  run(s) {
+    const since = s.now - L.recentSourceDays * DAY_MS;
+    const recent = s.sources.seen.filter((x) => Date.parse(x.lastSeenAt) >= since).map((x) => x.address);
+    const mesh = recent.filter((a) => MESH_INBOUND_ADDRESSES.has(a.toLowerCase()));
+    if (mesh.length > 0)
+      return fail(
+        `최근 ${L.recentSourceDays}일 동안 ${listed(mesh)}에서 호출이 왔습니다: 서비스 메시(Istio) 사이드카가 연결하는 주소입니다. 사이드카는 봇이 아니라 메시를 보므로 봇의 기계와 다른 기계를 구별하지 못합니다.`,
+        `calls of the last ${L.recentSourceDays} days came from ${listed(mesh)}, the address a service mesh's sidecar (Istio) connects from: the sidecar sees the mesh, not the bot, so it cannot tell the bot's machine from any other`,
+      );
+    const host = s.listen.bot.host;
+    if (!isLoopback(host) && recent.length > 0 && recent.every(isLoopback))
+      return fail(
+        `봇 포트는 다른 기계를 위해 ${host}에서 받는데, 최근 ${L.recentSourceDays}일의 호출이 모두 루프백(${listed(recent)})에서 왔습니다: 같은 기계의 프록시가 전달하고 있어 봇의 주소가 보이지 않습니다.`,
+        `the bot port listens on ${host} for other machines, yet every call of the last ${L.recentSourceDays} days came from loopback (${listed(recent)}): a proxy on this machine forwards them, hiding the bot's address`,
+      );
+    if (isLoopback(host)) return pass(`봇 포트가 루프백에서 받으니 봇은 이 기계에서 돕니다.`, `the bot port listens on loopback: the bot runs on this machine`);
+    return pass(
+      recent.length > 0 ? `봇의 주소가 보입니다: ${listed(recent)}.` : `최근 ${L.recentSourceDays}일 동안 호출이 없습니다.`,
+      recent.length > 0 ? `the bot's own addresses are visible: ${listed(recent)}` : `no calls in the last ${L.recentSourceDays} days`,
     );
   },
 };

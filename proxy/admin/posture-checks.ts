@@ -5,7 +5,16 @@
 // security guide for bot owners (docs/security-guide.{ko,en}.md).
 import { adminTotp, botSecret, credentialAge, keyProvider } from './posture-checks-keys.js';
 import { marketOrders, orderLimits, tradingWindow, windowShadow } from './posture-checks-policy.js';
-import { auditDurability, auditVerify, brokerTokenExposure, listenAddress, newSources, trustedSources, upstreamTls } from './posture-checks-runtime.js';
+import {
+  auditDurability,
+  auditVerify,
+  brokerTokenExposure,
+  listenAddress,
+  newSources,
+  trustedSources,
+  upstreamTls,
+  visibleSources,
+} from './posture-checks-runtime.js';
 import type { PostureCheck } from './posture-kit.js';
 import type { BotPosture, CheckResult, PostureRecommendation, PostureSnapshot } from './posture-types.js';
 
@@ -20,6 +29,7 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
   windowShadow,
   trustedSources,
   newSources,
+  visibleSources,
   auditDurability,
   auditVerify,
   upstreamTls,

@@ -320,6 +320,32 @@ t.test('trusted-sources and new-sources: pinned ranges, and where the bot called
   expect(t, 'new-sources', unpinned([]), 'pass', ['no calls']);
 });
 
+t.test("visible-sources: a mesh or a local proxy hiding the bot's address", async (t) => {
+  const seenFrom = (host: string, addresses: string[], ago = 1) =>
+    withSnapshot((s) => {
+      s.listen.bot.host = host;
+      s.sources.seen = addresses.map((address) => ({ address, lastSeenAt: daysAgo(ago) }));
+    });
+  expect(t, 'visible-sources', goodSnapshot(), 'pass', ['runs on this machine']);
+  expect(t, 'visible-sources', seenFrom('0.0.0.0', ['10.1.2.3']), 'pass', ['visible: 10.1.2.3']);
+  expect(t, 'visible-sources', seenFrom('0.0.0.0', []), 'pass', ['no calls']);
+  // Istio's inbound passthrough address, whatever the listener, and as an IPv4-mapped address.
+  expect(t, 'visible-sources', seenFrom('0.0.0.0', ['10.1.2.3', '127.0.0.6']), 'fail', ['127.0.0.6', 'service mesh'], ['127.0.0.6', 'Istio']);
+  expect(t, 'visible-sources', seenFrom('127.0.0.1', ['::FFFF:127.0.0.6']), 'fail', ['service mesh']);
+  expect(t, 'visible-sources', seenFrom('0.0.0.0', ['127.0.0.6'], 8), 'pass', ['no calls'], []);
+  // A port open to other machines whose calls all arrive from loopback: a forwarder on this machine.
+  expect(
+    t,
+    'visible-sources',
+    seenFrom('0.0.0.0', ['127.0.0.1', '::1']),
+    'fail',
+    ['listens on 0.0.0.0 for other machines', 'loopback (127.0.0.1, ::1)'],
+    ['루프백'],
+  );
+  expect(t, 'visible-sources', seenFrom('0.0.0.0', ['127.0.0.1', '10.1.2.3']), 'pass', ['10.1.2.3']);
+  expect(t, 'visible-sources', seenFrom('127.0.0.1', ['127.0.0.1']), 'pass', ['loopback']);
+});
+
 t.test('audit-durability: a sink that survives a crash', async (t) => {
   expect(t, 'audit-durability', goodSnapshot(), 'pass', ['with a copy elsewhere']);
   expect(

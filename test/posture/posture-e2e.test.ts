@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import t from 'tap';
+import { Agent } from 'undici';
 import { gatherSnapshots } from '../../proxy/admin/posture-gather.js';
 import { readAuditVerify } from '../../proxy/admin/posture-marker.js';
 import type { BotPosture, PostureReport } from '../../proxy/admin/posture-types.js';
@@ -102,6 +103,7 @@ t.test('GET /admin/v1/posture: viewer role, one bot or all, 404 for an unknown b
       'window-shadow': 'pass',
       'trusted-sources': 'pass',
       'new-sources': 'pass',
+      'visible-sources': 'pass',
       'audit-durability': 'pass',
       'audit-verify': 'fail', // never run
       'upstream-tls': 'pass',
@@ -183,4 +185,23 @@ t.test('kguard doctor --json prints the admin API answer; the text is the same d
   t.match(missing.stderr, 'HTTP 404');
   const noToken = await kguardInProcess(['doctor', '--admin-url', `${h.adminUrl}/admin/v1`]);
   t.equal(noToken.code, 2, 'no token file: a usage error');
+});
+
+t.test("a call through a mesh sidecar's inbound address (Istio's 127.0.0.6) fails visible-sources, naming it", async (t) => {
+  const mesh = new Agent({ localAddress: '127.0.0.6' });
+  t.teardown(() => mesh.close());
+  t.equal((await h.call('ka10001', { stk_cd: '005930' }, { dispatcher: mesh })).json.return_code, 0, 'a quote from 127.0.0.6');
+  // Learning runs after the answer: wait for the baseline to hold the address.
+  await waitFor(
+    async () => (await gatherSnapshots(sources(), h.botId))[0]!.sources.seen.some((s) => s.address === '127.0.0.6'),
+    15_000,
+    'the baseline to learn 127.0.0.6',
+  );
+  const b = ((await posture(`?bot=${h.botId}`)).json as unknown as PostureReport).bots[0]!;
+  t.equal(check(b, 'visible-sources').status, 'fail');
+  t.match(check(b, 'visible-sources').explanation.en, /127\.0\.0\.6, the address a service mesh's sidecar \(Istio\) connects from/);
+  t.ok(
+    b.recommendations.some((r) => r.check === 'visible-sources' && r.link.en === 'docs/security-guide.en.md#visible-sources'),
+    'recommended, with its guide section',
+  );
 });
