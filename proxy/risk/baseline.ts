@@ -44,6 +44,8 @@ export interface Baseline {
   sourceFirst?: Record<string, number>;
   /** Learned sells of a known position, by the fraction sold: [<15%, 15-60%, 60-90%, >=90%]. */
   sellFrac?: number[];
+  /** The smallest fractions of a known position learned sells sold, ascending (at most SELL_FRAC_LOW). */
+  sellFracLow?: number[];
   /** Log notional (KRW) of new orders per side (bounded windows). */
   buyLogNotional?: number[];
   sellLogNotional?: number[];
@@ -124,6 +126,11 @@ const FRESH_MAX = 32;
 export const CONDITION_REQUESTS: ReadonlySet<string> = new Set(['ka10172', 'ka10173']);
 const FRESH_MS = 3_600_000;
 const SELL_FRAC_LIMIT = 400;
+/**
+ * Smallest sold fractions kept; the largest of them is the floor sell_off judges by. Not the smallest alone: one
+ * sell that went out (an intruder's first sliver) would lower it for the next.
+ */
+export const SELL_FRAC_LOW = 3;
 
 /**
  * A sell's position as the sidecar can know it: the quantity last read, the largest it can be now (plus the bot's
@@ -308,6 +315,7 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
       const h = b.sellFrac;
       const bin = sellFracBin(fraction);
       h[bin] = (h[bin] ?? 0) + 1;
+      b.sellFracLow = [...(b.sellFracLow ?? []), fraction].sort((x, y) => x - y).slice(0, SELL_FRAC_LOW);
       if (h.reduce((a, c) => a + c, 0) > SELL_FRAC_LIMIT) b.sellFrac = h.map((c) => c / 2);
     }
   }

@@ -10,7 +10,9 @@ export interface FlowConfig {
    * step-up that the owner has not approved (awaiting approval, or refused), a call of that bot at alert level or above
    * scores `followScore` more (noisy-OR: held too, and counted toward `after`); 0 = off. Once the owner (or an
    * approver) has refused `refusedAfter` of the bot's held calls within `windowMs`, its next call above step-up
-   * locks it down: a refusal says the call was not theirs (0 = off).
+   * locks it down: a refusal says the call was not theirs (0 = off). For `refusedOrdersMs` after a refusal, any order
+   * or modify of that bot locks it down, whatever it scores: the intruder whose outsized order was held does not get
+   * to go on trading in the bot's usual sizes (0 = off).
    */
   readonly escalation: {
     readonly windowMs: number;
@@ -18,6 +20,7 @@ export interface FlowConfig {
     readonly followMs: number;
     readonly followScore: number;
     readonly refusedAfter: number;
+    readonly refusedOrdersMs: number;
   };
   /**
    * After the owner approves a held call, calls from its address flagged by no detector beyond the approved call's
@@ -30,7 +33,8 @@ export interface FlowConfig {
    * of them a sell, before its first sell scores; the smallest position (shares) whose sold fraction is learned and
    * judged (a one-share position can only be sold whole: it says nothing about the share of a position a bot sells);
    * with fewer learned sells than minSamples, the orders (any side) a bot must have learned before a sliver of a
-   * position (under 15 %) at most sliverFactor times its smallest order scores.
+   * position (under 15 %) at most sliverFactor times its smallest order scores; with enough, a share of a position
+   * under floorShare times the smallest share it ever sold scores (0 = off).
    */
   readonly sellOff: {
     readonly minSamples: number;
@@ -40,6 +44,7 @@ export interface FlowConfig {
     readonly minHoldingQty: number;
     readonly sliverMinOrders: number;
     readonly sliverFactor: number;
+    readonly floorShare: number;
   };
   /**
    * Order size per side: robust z (log notional) where the score starts and reaches 1, both ways; and the size
@@ -68,7 +73,7 @@ export interface FlowConfig {
 }
 
 export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowConfig {
-  const e = section(r.escalation, `${path}.escalation`, ['windowHours', 'after', 'followMinutes', 'followScore', 'refusedAfter']);
+  const e = section(r.escalation, `${path}.escalation`, ['windowHours', 'after', 'followMinutes', 'followScore', 'refusedAfter', 'refusedOrdersHours']);
   const ag = section(r.approvalGrace, `${path}.approvalGrace`, ['minutes']);
   const so = section(r.sellOff, `${path}.sellOff`, [
     'minSamples',
@@ -78,6 +83,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
     'minHoldingQty',
     'sliverMinOrders',
     'sliverFactor',
+    'floorShare',
   ]);
   const os = section(r.orderSize, `${path}.orderSize`, [
     'zWarn',
@@ -107,6 +113,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       followMs: num(e, 'followMinutes', `${path}.escalation`, 60, 0, 24 * 60) * 60_000,
       followScore: num(e, 'followScore', `${path}.escalation`, 0.6, 0, 1),
       refusedAfter: num(e, 'refusedAfter', `${path}.escalation`, 1, 0, 1000, true),
+      refusedOrdersMs: num(e, 'refusedOrdersHours', `${path}.escalation`, 24, 0, 24 * 30) * 3_600_000,
     },
     approvalGrace: { windowMs: num(ag, 'minutes', `${path}.approvalGrace`, 30, 0, 24 * 60) * 60_000 },
     sellOff: {
@@ -117,6 +124,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       minHoldingQty: num(so, 'minHoldingQty', `${path}.sellOff`, 2, 1, 1e9, true),
       sliverMinOrders: num(so, 'sliverMinOrders', `${path}.sellOff`, 5, 1, 1e6, true),
       sliverFactor: num(so, 'sliverFactor', `${path}.sellOff`, 0.1, 0, 1),
+      floorShare: num(so, 'floorShare', `${path}.sellOff`, 0.33, 0, 1),
     },
     orderSize,
     reads: { minPerDay: num(rd, 'minPerDay', `${path}.reads`, 15, 1, 1e6, true), factor: num(rd, 'factor', `${path}.reads`, 3, 1, 1000) },

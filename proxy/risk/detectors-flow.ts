@@ -6,7 +6,7 @@
 // across bots. Pure functions of the call, the baseline and live counters,
 // like detectors.ts.
 import { seoulParts } from '../kiwoom/protocol/index.js';
-import { CONDITION_REQUESTS, envelopeOn, envelopeRatio, normaliseIp, notionalOf, positionOf, sellFracBin, soldFraction } from './baseline.js';
+import { CONDITION_REQUESTS, SELL_FRAC_LOW, envelopeOn, envelopeRatio, normaliseIp, notionalOf, positionOf, sellFracBin, soldFraction } from './baseline.js';
 import type { DetectorContext, DetectorResult } from './detectors.js';
 import { clamp01, median, scaledMad } from './stats.js';
 
@@ -15,6 +15,9 @@ type Detector = (ctx: DetectorContext) => DetectorResult | undefined;
 const ORDER_SIZE_MIN_SPREAD = 0.35;
 /** Orders of a side learned before order_size judges (and the volume detector stops judging new orders: one piece of evidence, counted once). */
 export const ORDER_SIZE_MIN_SAMPLES = 15;
+
+/** A share as a percentage with one decimal (0.8 %, where a whole percent would say 1). */
+const pct1 = (share: number): number => Math.round(1000 * share) / 10;
 
 export const sellOff: Detector = (ctx) => {
   const { input, baseline: b, cfg } = ctx;
@@ -41,12 +44,25 @@ export const sellOff: Detector = (ctx) => {
   // Two shapes only: all of a position by a bot that rarely sells all of one (whatever its trims look like),
   // or a smaller share of one than this bot ever sells (a sliver by a bot that sells halves, a part by a full-closer).
   const above = h.slice(bin + 1).reduce((a, c) => a + c, 0) / total;
-  if (share >= rareShare || !(bin === 3 || (bin <= 1 && above >= 1 - rareShare))) return undefined;
+  if (share >= rareShare || !(bin === 3 || (bin <= 1 && above >= 1 - rareShare))) return floor(ctx, fraction, total);
   return {
     score: clamp01(rareScore + (1 - rareScore) * (1 - share / Math.max(rareShare, 1e-9))),
     reason: ctx.say.sellShare({ pct, ...(beyond ? { beyond } : {}), inBand: h[bin] ?? 0, total, band: bin, rarePct: Math.round(100 * rareShare) }),
   };
 };
+
+/**
+ * A share of a position far under the smallest this bot sells (all but SELL_FRAC_LOW - 1 of its learned sells sold
+ * that much or more), inside a band it uses: one share of each holding from a rebalancer whose trims are 3-13% of a
+ * position (all under 15%: the bands cannot tell them apart).
+ */
+function floor(ctx: DetectorContext, fraction: number, total: number): DetectorResult | undefined {
+  const low = ctx.baseline.sellFracLow ?? [];
+  const smallest = low[SELL_FRAC_LOW - 1];
+  const { floorShare } = ctx.cfg.sellOff;
+  if (smallest === undefined || fraction >= smallest * floorShare) return undefined;
+  return { score: 1, reason: ctx.say.sellFloor({ pct: pct1(fraction), floorPct: pct1(smallest), belowPct: pct1(smallest * floorShare), total }) };
+}
 
 /**
  * Too few sells learned to know what share of a position this bot sells, but a sliver of one far below every

@@ -39,6 +39,8 @@ export interface LiveCounters {
   readonly stuffingSource: number;
   readonly stuffingGlobal: number;
   readonly stuffingThisBot: boolean;
+  /** When the owner last refused one of this bot's held calls, within escalation.refusedOrdersMs (orders and modifies only). */
+  readonly refusedAt?: number;
 }
 
 export interface DetectorContext {

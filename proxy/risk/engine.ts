@@ -156,6 +156,10 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         if (!result || result.score <= 0) continue;
         add(name, result.score, result.reason);
       }
+      // The owner refused one of this bot's held calls lately (it was not theirs): whatever moves money now locks it down.
+      // (The key's TTL bounds it in the Store; the times bound it for a clock that is not the Store's.)
+      const afterRefusal = live.refusedAt !== undefined && nowMs >= live.refusedAt && nowMs - live.refusedAt < cfg.escalation.refusedOrdersMs;
+      if (afterRefusal) add('escalation', 1, say.afterRefusal(Math.round((nowMs - live.refusedAt!) / 60_000), cfg.escalation.refusedOrdersMs / 3_600_000));
       const combine = (): number => {
         const combined = 1 - keepAbsolute * keepRelative;
         // A warming-up bot has no behaviour to deviate from: signals measured against its
@@ -194,7 +198,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         if (n >= after) {
           add('escalation', 1, say.escalationHot(n, cfg.thresholds.stepUp, hours, after));
           score = combine();
-        } else if (refusedAfter > 0 && refused >= refusedAfter) {
+        } else if (refusedAfter > 0 && refused >= refusedAfter && !afterRefusal) {
           add('escalation', 1, say.escalationRefused(refused, cfg.thresholds.stepUp, hours, refusedAfter));
           score = combine();
         }
@@ -297,7 +301,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       const at = now ?? clock();
       const sym = symbolOf(order?.stkCd);
       await Promise.all([
-        cfg.escalation.refusedAfter > 0 && cfg.weights.escalation > 0 ? noteRefused(store, cfg, botId, at) : undefined,
+        (cfg.escalation.refusedAfter > 0 || cfg.escalation.refusedOrdersMs > 0) && cfg.weights.escalation > 0 ? noteRefused(store, cfg, botId, at) : undefined,
         order && sym && cfg.weights.herd > 0 ? noteRefusedOrder(store, cfg, sym, order.side, order.account, at) : undefined,
       ]);
     },

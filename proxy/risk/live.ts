@@ -53,7 +53,8 @@ export async function liveCounters(
   const sw = Math.floor(nowMs / cfg.stuffing.windowMs);
   const sym = symbolOf(input.stkCd);
   const order = input.kind === 'order' && input.side !== undefined && sym !== undefined && cfg.weights.herd > 0;
-  const [callsPerMinute, cancelsPerMinute, cancelsRejected, sources, readsToday, stuff, [soldDistinct, soldNotional], refused] = await Promise.all([
+  const movesMoney = (input.kind === 'order' || input.kind === 'modify') && cfg.escalation.refusedOrdersMs > 0 && cfg.weights.escalation > 0;
+  const [callsPerMinute, cancelsPerMinute, cancelsRejected, sources, readsToday, stuff, [soldDistinct, soldNotional], refused, refusedAt] = await Promise.all([
     slidingCount(store, `risk:rate:${bot}`, nowMs, true),
     isCancel ? slidingCount(store, `risk:cxl:${bot}`, nowMs, true) : Promise.resolve(0),
     isCancel ? slidingCount(store, rejectedKey(bot), nowMs, false) : Promise.resolve(0),
@@ -64,8 +65,10 @@ export async function liveCounters(
       : Promise.resolve([null, null, null]),
     drainCounts(store, cfg, input, nowMs),
     order ? store.get(refusedAccountsKey(cfg, sym!, input.side!, nowMs)) : Promise.resolve(null),
+    movesMoney && !input.approvalRetry ? store.get(refusedAtKey(bot)) : Promise.resolve(null),
   ]);
   return {
+    ...(refusedAt !== null && Number.isFinite(Number(refusedAt)) ? { refusedAt: Number(refusedAt) } : {}),
     refusedAccounts: Number(refused ?? 0),
     callsPerMinute,
     cancelsPerMinute,
@@ -119,9 +122,14 @@ export async function hotCalls(store: Store, cfg: RiskConfig, botId: string, now
   return windowCount(store, cfg, `risk:hot:${botId}`, nowMs, 1);
 }
 
-/** Records a held call of this bot its owner (or an approver) refused: what refusedAfter counts. */
+const refusedAtKey = (bot: string): string => `risk:refusedat:${bot}`;
+
+/** Records a held call of this bot its owner (or an approver) refused: what refusedAfter counts, and when (refusedOrdersMs). */
 export async function noteRefused(store: Store, cfg: RiskConfig, botId: string, nowMs: number): Promise<void> {
-  await windowCount(store, cfg, `risk:refused:${botId}`, nowMs, 1);
+  await Promise.all([
+    cfg.escalation.refusedAfter > 0 ? windowCount(store, cfg, `risk:refused:${botId}`, nowMs, 1) : undefined,
+    cfg.escalation.refusedOrdersMs > 0 ? store.set(refusedAtKey(botId), String(nowMs), cfg.escalation.refusedOrdersMs) : undefined,
+  ]);
 }
 
 /** Held calls of this bot refused within the escalation window (read on calls above step-up only). */

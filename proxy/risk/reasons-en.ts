@@ -41,6 +41,8 @@ export const REASONS_EN: Reasons = {
     `sells ${pct}% of the position${beyond ? ` (${beyond.qty} shares: more than the ${beyond.upper} it can hold)` : ''}; ${r2(inBand)} of ${r2(total)} learned sells were in that band (${BANDS[band]}; rare under ${rarePct}%)`,
   sliver: ({ qty, pct, smallest, orders }) =>
     `sells ${qty} shares, ${pct}% of the position: a sliver, with too few sells learned to know this bot's shares, and its smallest of ${orders} orders is ${smallest} shares`,
+  sellFloor: ({ pct, floorPct, belowPct, total }) =>
+    `sells ${pct}% of the position; all but two of ${r2(total)} learned sells sold ${floorPct}% or more (scores under ${belowPct}%)`,
   sizeZ: ({ side, krw, usual, z }) =>
     `${side ?? 'order'} of ${Math.round(krw)} KRW is ${z > 0 ? `${r2(krw / usual)}x` : `1/${r2(usual / krw)} of`} this bot's usual ${Math.round(usual)} on that side (robust z ${r2(z)})`,
   envelope: ({ measure: m, times, learned, factor, nthToday }) => {
@@ -66,4 +68,5 @@ export const REASONS_EN: Reasons = {
   escalationHot: (n, stepUp, hours, threshold) => `call ${n} above step-up (${stepUp}) within ${hours} h (threshold ${threshold})`,
   escalationRefused: (refused, stepUp, hours, threshold) =>
     `call above step-up (${stepUp}) after ${refused} of this bot's held calls were refused within ${hours} h (threshold ${threshold})`,
+  afterRefusal: (minutes, hours) => `order ${minutes} min after the owner refused one of this bot's held calls (any order within ${hours} h locks it down)`,
 };

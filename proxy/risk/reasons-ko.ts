@@ -47,6 +47,8 @@ export const REASONS_KO: Reasons = {
     `보유 수량의 ${pct}% 매도${beyond ? ` (${beyond.qty}주: 보유 가능한 ${beyond.upper}주 초과)` : ''}; 학습된 매도 ${r2(total)}건 중 이 구간(${BANDS[band]})은 ${r2(inBand)}건 (${rarePct}% 미만이면 드묾)`,
   sliver: ({ qty, pct, smallest, orders }) =>
     `${qty}주 매도 (보유 수량의 ${pct}%): 소량 분할 매도 — 학습된 매도가 적어 매도 비율을 판단할 수 없고, 이 봇의 주문 ${orders}건 중 가장 작은 주문이 ${smallest}주`,
+  sellFloor: ({ pct, floorPct, belowPct, total }) =>
+    `보유 수량의 ${pct}% 매도; 학습된 매도 ${r2(total)}건 중 두 건을 빼고는 모두 ${floorPct}% 이상 (${belowPct}% 미만이면 점수)`,
   sizeZ: ({ side, krw, usual, z }) =>
     `${side ? SIDE[side] : '주문'} ${won(krw)}: 이 봇의 같은 방향 평소 금액 ${won(usual)}의 ${z > 0 ? `${r2(krw / usual)}배` : `1/${r2(usual / krw)}`} (robust z ${r2(z)})`,
   envelope: ({ measure: m, times, learned, factor, nthToday }) => {
@@ -70,4 +72,5 @@ export const REASONS_KO: Reasons = {
   escalationHot: (n, stepUp, hours, threshold) => `${hours}시간 안에 추가 승인 기준(${stepUp})을 넘은 ${n}번째 호출 (기준 ${threshold}번)`,
   escalationRefused: (refused, stepUp, hours, threshold) =>
     `${hours}시간 안에 이 봇의 보류된 호출 ${refused}건이 거절된 뒤 추가 승인 기준(${stepUp})을 넘은 호출 (기준 ${threshold}건)`,
+  afterRefusal: (minutes, hours) => `소유자가 이 봇의 보류된 호출을 거절한 지 ${minutes}분 뒤의 주문 (${hours}시간 안의 모든 주문은 잠금)`,
 };

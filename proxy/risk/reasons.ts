@@ -44,6 +44,7 @@ export interface Reasons {
   /** band: 0 under 15 %, 1 15-60 %, 2 60-90 %, 3 90 % or more. */
   sellShare(p: { pct: number; beyond?: { qty: number; upper: number }; inBand: number; total: number; band: number; rarePct: number }): string;
   sliver(p: { qty: number; pct: number; smallest: number; orders: number }): string;
+  sellFloor(p: { pct: number; floorPct: number; belowPct: number; total: number }): string;
   sizeZ(p: { side: Side; krw: number; usual: number; z: number }): string;
   envelope(p: { measure: EnvelopeMeasure; times: number; learned: number; factor: number; nthToday: number | undefined }): string;
   condition(p: { live: boolean; seq: string; known: readonly string[]; breadth?: { n: number; minutes: number; min: number } }): string;
@@ -57,6 +58,7 @@ export interface Reasons {
   followUp(minutes: number, within: number): string;
   escalationHot(n: number, stepUp: number, hours: number, threshold: number): string;
   escalationRefused(refused: number, stepUp: number, hours: number, threshold: number): string;
+  afterRefusal(minutes: number, hours: number): string;
 }
 
 export const REASONS: Readonly<Record<Language, Reasons>> = { en: REASONS_EN, ko: REASONS_KO };

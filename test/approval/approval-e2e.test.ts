@@ -154,7 +154,7 @@ t.test('a held call is told to the approvers at once: an approval_requested webh
   t.notMatch(JSON.stringify(hook!.json), new RegExp(CANARY.account), 'no account number in the alert');
 });
 
-t.test('a refused hold: the next call of that bot above step-up locks it down (escalation.refusedAfter)', async (t) => {
+t.test('a refused hold: reads go on, but the next order of that bot locks it down, even its usual one (escalation.refusedOrdersHours)', async (t) => {
   const w = await world(t, 'pending');
   const token = await w.h.token();
   const first = await w.h.call('kt10000', STEP_UP_BUY, { token });
@@ -165,12 +165,17 @@ t.test('a refused hold: the next call of that bot above step-up locks it down (e
   const retry = await w.h.call('kt10000', STEP_UP_BUY, { token, headers: { 'x-kguard-approval-id': id } });
   t.equal(code(retry), 'KG3006', 'the refused call stays refused');
 
-  // Another never-traded symbol: a step-up on its own; after the refusal, a lockdown.
-  const next = await w.h.call('kt10000', { ...STEP_UP_BUY, stk_cd: '000660', ord_uv: '120000' }, { token });
-  t.equal(code(next), 'KG3008', `locked down: ${next.text}`);
+  t.equal((await w.h.call('ka10001', { stk_cd: '005930' }, { token })).json.return_code, 0, 'a quote still goes out');
+  // The bot's usual order (one share of 005930, as it sold every fifteen minutes for two days): after the refusal, a lockdown.
+  const usual = await w.h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '90100', trde_tp: '0' }, { token });
+  t.equal(code(usual), 'KG3008', `locked down: ${usual.text}`);
   t.notOk(
-    w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420' || o.stkCd === '000660'),
-    'neither order reached the broker',
+    w.h.sim.orders(CANARY.account).some((o) => o.apiId === 'kt10001' && o.price === 90_100),
+    'it did not reach the broker',
+  );
+  t.notOk(
+    w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'),
+    'nor did the refused one',
   );
   const quote = await w.h.call('ka10001', { stk_cd: '005930' }, { token });
   t.not(quote.json.return_code, 0, `the locked bot's ordinary calls are refused too: ${quote.text}`);

@@ -84,6 +84,37 @@ t.test('sell_off: a bot that sells all of a position in under 5% of its sells; a
   t.match(part!.reason, /sells 30% of the position; 0 of 6 learned sells were in that band \(15-60%/);
 });
 
+t.test('sell_off: a share of a position under a third of the smallest this bot sells (a rebalancer sold one share)', async (t) => {
+  const trimmer = async (raw: Record<string, unknown> = {}, trims = 10) => {
+    const s = setup(raw);
+    t.teardown(s.close);
+    // A rebalancer's trims: 5 to 14% of a 200-share position, every one in the under-15% band.
+    let n = 0;
+    await learn(
+      s.engine,
+      days(4, (d, k) => (k % 6 === 2 && n < trims ? [read(d + k * 600_000 + 500), sell(d + k * 600_000 + 1000, 10 + (n++ % 10), 200)] : [])),
+    );
+    await learn(s.engine, [read(START + 4 * DAY + 3_599_000)]);
+    return s;
+  };
+  const s = await trimmer();
+  const at = START + 4 * DAY + 3_600_000;
+  const one = hit(await s.engine.assess(sell(at, 1, 200)), 'sell_off');
+  t.equal(one?.score, 1, 'one share of 200 (0.5%)');
+  // Its three smallest sold 5, 5.5 and 6%: the third is the floor (one odd sell does not lower it).
+  t.match(one!.reason, /sells 0\.5% of the position; all but two of 10 learned sells sold 6% or more \(scores under 2%\)/);
+  t.equal(hit(await s.engine.assess(sell(at, 3, 200)), 'sell_off')?.score, 1, '1.5%: under a third of 6%');
+  t.notOk(hit(await s.engine.assess(sell(at, 4, 200)), 'sell_off'), '2%: a small trim, not under a third of 6%');
+  t.notOk(hit(await s.engine.assess(sell(at, 20, 200)), 'sell_off'), 'its usual trim');
+  t.notOk(hit(await (await trimmer({ sellOff: { floorShare: 0 } })).engine.assess(sell(at, 1, 200)), 'sell_off'), 'floorShare 0: off');
+  const young = hit(await (await trimmer({}, 4)).engine.assess(sell(at, 1, 200)), 'sell_off');
+  t.notMatch(young?.reason ?? '', /learned sells sold/, 'under minSamples (5) learned sells the bands are not judged, nor the floor');
+  // An intruder's first sliver that went out (1 share of 100) does not open the way for the next.
+  await learn(s.engine, [sell(at + 1_000, 1, 100)]);
+  const next = hit(await s.engine.assess(sell(at + 2_000, 1, 150)), 'sell_off');
+  t.match(next?.reason, /sells 0\.7% of the position; all but two of 11 learned sells sold 5\.5% or more/, 'the floor is now the 5.5% trim');
+});
+
 t.test("sell_off: the position is the last read plus the bot's own orders since; one share says nothing; a sliver by a halver", async (t) => {
   const s = setup();
   t.teardown(s.close);
@@ -380,6 +411,53 @@ t.test('escalation after a refusal: the next call above step-up locks down once 
   t.notOk(hit(pending, 'escalation'), 'the first hold still awaiting its owner: the second is only the second');
   t.notOk(hit(await run({ escalation: { refusedAfter: 0 } }, true), 'escalation'), 'refusedAfter 0: off');
   t.notOk(hit(await run({ escalation: { refusedAfter: 2 } }, true), 'escalation'), 'one refusal under refusedAfter 2');
+});
+
+t.test('after a refusal: any order or modify within refusedOrdersHours locks the bot down, whatever it scores', async (t) => {
+  const night = START + 2 * DAY + 14 * 3_600_000; // 23:00 Seoul, from a new address: held, not locked
+  const odd = base({ now: night, sourceIp: '203.0.113.9', apiId: 'kt00018', kind: 'account', stkCd: undefined });
+  const morning = START + 3 * DAY + 600_000; // 09:10 Seoul the next day, its own address: its usual buy
+  const usual = (ms = 0) => buy(morning + ms, 10);
+  const run = async (raw: Record<string, unknown>, refuse = true) => {
+    const s = setup(raw);
+    t.teardown(s.close);
+    await learn(
+      s.engine,
+      days(2, (d, k) => (k % 6 === 0 ? [buy(d + k * 600_000 + 1_000, 10)] : [])),
+    );
+    t.ok((await s.engine.assess(odd)).score > 0.7, 'the held call');
+    if (refuse) await s.engine.noteRefused('b1', night + 60_000);
+    return s;
+  };
+  const quiet = await run({}, false);
+  const before = await quiet.engine.assess(usual());
+  t.ok(before.score < 0.4, `without a refusal its usual buy goes out (${before.score})`);
+
+  const s = await run({});
+  const order = await s.engine.assess(usual());
+  t.equal(order.level, 'lockdown', `its usual buy after the refusal (${order.score})`);
+  t.ok(s.engine.isHighRisk(order));
+  const esc = order.contributions.filter((c) => c.detector === 'escalation');
+  t.equal(esc.length, 1, 'counted once (not again as a call above step-up after a refusal)');
+  t.match(esc[0]!.reason, /order \d+ min after the owner refused one of this bot's held calls \(any order within 24 h locks it down\)/);
+  t.notOk(hit(await s.engine.assess(base({ now: morning + 1_000 })), 'escalation'), 'a quote is not an order');
+  t.notOk(hit(await s.engine.assess(base({ now: morning + 2_000, apiId: 'kt10003', kind: 'cancel' })), 'escalation'), 'nor is a cancel');
+  t.ok(hit(await s.engine.assess(base({ now: morning + 3_000, apiId: 'kt10002', kind: 'modify', qty: 10, price: 10_000 })), 'escalation'), 'a modify is');
+  t.notOk(
+    hit(await s.engine.assess({ ...usual(4_000), approvalRetry: true }), 'escalation'),
+    "an owner-approved call's retry is the approval stage's to judge",
+  );
+
+  const later = await run({});
+  t.notOk(hit(await later.engine.assess(usual(DAY)), 'escalation'), 'more than 24 h after the refusal');
+  const short = await run({ escalation: { refusedOrdersHours: 1 } });
+  t.notOk(hit(await short.engine.assess(usual()), 'escalation'), 'refusedOrdersHours 1: ten hours later is past it');
+  const off = await run({ escalation: { refusedOrdersHours: 0 } });
+  t.notOk(hit(await off.engine.assess(usual()), 'escalation'), 'refusedOrdersHours 0: off');
+  const only = await run({ escalation: { refusedAfter: 0 } });
+  t.equal((await only.engine.assess(usual())).level, 'lockdown', 'refusedAfter 0 leaves this on');
+  const none = await run({ weights: { escalation: 0 } });
+  t.notOk(hit(await none.engine.assess(usual()), 'escalation'), 'escalation weight 0: off');
 });
 
 t.test('escalation follow: an alert-level call within the hour of a hold the owner has not approved is held too', async (t) => {

@@ -39,6 +39,7 @@ const SAMPLES: { [K in keyof Reasons]: Parameters<Reasons[K]> } = {
   firstSell: [37, 20, 100],
   sellShare: [{ pct: 100, beyond: { qty: 200, upper: 160 }, inBand: 1, total: 37, band: 3, rarePct: 5 }],
   sliver: [{ qty: 1, pct: 2, smallest: 37, orders: 9 }],
+  sellFloor: [{ pct: 0.8, floorPct: 3.3, belowPct: 1.1, total: 37 }],
   sizeZ: [{ side: 'buy', krw: 37_000_000, usual: 1_000_000, z: 6 }],
   envelope: [{ measure: { by: 'qty', qty: 227, max: 150 }, times: 1.5, learned: 37, factor: 1.5, nthToday: 2 }],
   condition: [{ live: true, seq: '7', known: ['1'], breadth: { n: 37, minutes: 60, min: 3 } }],
@@ -52,6 +53,7 @@ const SAMPLES: { [K in keyof Reasons]: Parameters<Reasons[K]> } = {
   followUp: [37, 60],
   escalationHot: [37, 0.7, 72, 3],
   escalationRefused: [37, 0.7, 72, 1],
+  afterRefusal: [37, 24],
 };
 
 const HANGUL = /[\uac00-\ud7a3]/;
