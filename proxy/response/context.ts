@@ -29,6 +29,8 @@ export interface ResponderOptions {
   readonly policy: TradingStateControl;
   readonly tokens: BrokerTokenControl;
   readonly conditions?: readonly ConditionSubscriber[];
+  /** Told of each bot an unlock frees (the risk engine forgets its escalation); a failure is recorded, not thrown. */
+  readonly onUnlocked?: (botId: string) => Promise<void>;
   readonly auditor: Auditor;
   readonly registry: Registry;
   readonly logger: Logger;

@@ -77,14 +77,14 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
       ...(scope.account ? [clearIfOurs(K.lockAccount(scope.account))] : []),
       ...inc.targets.map((t) => clearIfOurs(K.lockBot(t.botId))),
     ]);
-    for (const t of inc.targets)
-      await opts.vault.setEnabled(t.botId, true).catch((err: unknown) => {
-        inc.timeline.push({
-          at: new Date(now()).toISOString(),
-          event: 'credential re-enable failed',
-          detail: `${t.botId}: ${(err as Error).message.slice(0, 120)}`,
-        });
-      });
+    const failed = (event: string, botId: string) => (err: unknown) => {
+      inc.timeline.push({ at: new Date(now()).toISOString(), event, detail: `${botId}: ${(err as Error).message.slice(0, 120)}` });
+    };
+    for (const t of inc.targets) {
+      await opts.vault.setEnabled(t.botId, true).catch(failed('credential re-enable failed', t.botId));
+      // The refusal that led here would otherwise lock the bot down again at its first order.
+      await opts.onUnlocked?.(t.botId).catch(failed('risk escalation reset failed', t.botId));
+    }
     await opts.policy.setTradingState(tradingScope(scope), 'ACTIVE', `unlock of incident ${id} by ${actor}`);
     await store.publish(CHANNEL, JSON.stringify({ incidentId: id, unlocked: true }));
     inc.status = 'unlocked';

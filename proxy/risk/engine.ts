@@ -12,7 +12,18 @@ import { cidrMatcher } from '../common/cidr.js';
 import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type RiskConfig } from './config.js';
 import { herdAccounts, noteRefusedOrder } from './cross-tenant.js';
 import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
-import { features, hotCalls, liveCounters, newApis, newConditions, noteAuthFailure, noteRefused, noteRejectedCancel, refusedCalls } from './live.js';
+import {
+  clearEscalation,
+  features,
+  hotCalls,
+  liveCounters,
+  newApis,
+  newConditions,
+  noteAuthFailure,
+  noteRefused,
+  noteRejectedCancel,
+  refusedCalls,
+} from './live.js';
 import { createForest, modelState } from './model.js';
 import { advOf, noteDailyVolume } from './market-volume.js';
 import { REASONS } from './reasons.js';
@@ -195,10 +206,11 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         ]);
         hotKeys.set(input, key);
         const hours = windowMs / 3_600_000;
-        if (n >= after) {
+        // Counted either way; added once (an order after a refusal already scored escalation 1).
+        if (!afterRefusal && n >= after) {
           add('escalation', 1, say.escalationHot(n, cfg.thresholds.stepUp, hours, after));
           score = combine();
-        } else if (refusedAfter > 0 && refused >= refusedAfter && !afterRefusal) {
+        } else if (!afterRefusal && refusedAfter > 0 && refused >= refusedAfter) {
           add('escalation', 1, say.escalationRefused(refused, cfg.thresholds.stepUp, hours, refusedAfter));
           score = combine();
         }
@@ -308,6 +320,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     noteDailyVolume: (stkCd, days, now) => noteDailyVolume(store, cfg, stkCd, days, now ?? clock()),
     learnsDailyVolume: cfg.enabled && cfg.weights.drain > 0,
     quotesMarketOrders: cfg.enabled && cfg.orderSize.quoteMarketOrders,
+    clearEscalation: (botId, now) => clearEscalation(store, cfg, botId, followKey(botId), now ?? clock()),
     resetBaseline: async (botId) => {
       parsed.delete(botId);
       await store.del(baselineKey(botId));

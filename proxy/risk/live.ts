@@ -137,18 +137,34 @@ export async function refusedCalls(store: Store, cfg: RiskConfig, botId: string,
   return (await windowCount(store, cfg, `risk:refused:${botId}`, nowMs, 0)).count;
 }
 
+/**
+ * Forgets this bot's escalation: held calls counted, refusals, the refusal's orders window and the unapproved hold
+ * being followed. For an unlock after a recovery: the bot starts again, and its first order is not the one the
+ * refusal before the lockdown still locks down.
+ */
+export async function clearEscalation(store: Store, cfg: RiskConfig, botId: string, followKey: string, nowMs: number): Promise<void> {
+  const buckets = (prefix: string) => windowKeys(cfg, prefix, nowMs);
+  await Promise.all([...buckets(`risk:hot:${botId}`), ...buckets(`risk:refused:${botId}`), refusedAtKey(botId), followKey].map((k) => store.del(k)));
+}
+
+/** The escalation window's day buckets of `prefix`, the current one first. */
+function windowKeys(cfg: RiskConfig, prefix: string, nowMs: number): string[] {
+  const bucketMs = Math.min(DAY_MS, cfg.escalation.windowMs);
+  const cur = Math.floor(nowMs / bucketMs);
+  return Array.from({ length: Math.max(1, Math.ceil(cfg.escalation.windowMs / bucketMs)) }, (_, i) => `${prefix}:${cur - i}`);
+}
+
 /** Adds `by` to this day's bucket of `prefix` and sums the buckets of the escalation window (one round trip). */
 async function windowCount(store: Store, cfg: RiskConfig, prefix: string, nowMs: number, by: number): Promise<{ count: number; key: string }> {
-  const { windowMs } = cfg.escalation;
-  const bucketMs = Math.min(DAY_MS, windowMs);
-  const cur = Math.floor(nowMs / bucketMs);
-  const n = Math.max(1, Math.ceil(windowMs / bucketMs));
-  const key = `${prefix}:${cur}`;
-  const older = Array.from({ length: n - 1 }, (_, i) => `${prefix}:${cur - 1 - i}`);
+  const [key, ...older] = windowKeys(cfg, prefix, nowMs) as [string, ...string[]];
   const sum = (vs: readonly (string | null)[]): number => vs.reduce((a: number, v) => a + Number(v ?? 0), 0);
   // Reading only: every bucket in one MGET.
   if (by === 0) return { count: sum(await store.mget([key, ...older])), key };
-  const [mine, rest] = await Promise.all([store.incr(key, by, windowMs + bucketMs), older.length > 0 ? store.mget(older) : Promise.resolve([])]);
+  const { windowMs } = cfg.escalation;
+  const [mine, rest] = await Promise.all([
+    store.incr(key, by, windowMs + Math.min(DAY_MS, windowMs)),
+    older.length > 0 ? store.mget(older) : Promise.resolve([]),
+  ]);
   return { count: mine + sum(rest), key };
 }
 

@@ -108,4 +108,6 @@ export interface RiskEngine {
   readonly quotesMarketOrders: boolean;
   /** Deletes a bot's learned baseline (after a confirmed compromise, say). */
   resetBaseline(botId: string): Promise<void>;
+  /** Forgets the bot's escalation state (held calls counted, refusals and their orders window): an unlock's fresh start. */
+  clearEscalation(botId: string, now?: number): Promise<void>;
 }

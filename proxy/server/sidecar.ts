@@ -231,6 +231,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       policy,
       // New orders stop at once: the locked bot's queued calls are refused (lockdown's own calls go first).
       tokens: { revokeOutstanding: (botId) => botControl.revokeBrokerAccess(botId, 'KG3008') },
+      onUnlocked: (botId) => risk.clearEscalation(botId),
       auditor,
       registry,
       logger: logger.child({ part: 'response' }),

@@ -8,6 +8,7 @@ import type { Test } from 'tap';
 import { startHarness, CANARY, waitFor, type Harness, type CallResult } from '../helpers/harness.js';
 import { seoulToEpoch } from '../../proxy/risk/index.js';
 import { base32Decode, totpAt } from '../../proxy/approval/index.js';
+import { DEFAULT_RECOVERY_STEPS } from '../../proxy/response/config.js';
 import { startWebhookServer } from '../helpers/webhook-server.js';
 
 const code = (r: CallResult): string | undefined => /\[(KG\d{4})/.exec(String(r.json.return_msg ?? ''))?.[1];
@@ -179,6 +180,17 @@ t.test('a refused hold: reads go on, but the next order of that bot locks it dow
   );
   const quote = await w.h.call('ka10001', { stk_cd: '005930' }, { token });
   t.not(quote.json.return_code, 0, `the locked bot's ordinary calls are refused too: ${quote.text}`);
+
+  // After the recovery and the unlock the bot starts again: its first order is not locked down by the old refusal.
+  const incidents = (await w.h.admin('GET', '/admin/v1/incidents', w.admin)).json.incidents as { id: string }[];
+  t.equal(incidents.length, 1, 'one incident');
+  const id2 = incidents[0]!.id;
+  for (const step of DEFAULT_RECOVERY_STEPS.ko)
+    t.equal((await w.h.admin('POST', `/admin/v1/incidents/${id2}/steps/${step.id}/confirm`, w.admin, {})).status, 200);
+  t.equal((await w.h.admin('POST', `/admin/v1/incidents/${id2}/approve-unlock`, w.admin, {})).status, 200);
+  t.equal((await w.h.admin('POST', `/admin/v1/incidents/${id2}/unlock`, w.admin, {})).status, 200, 'unlocked');
+  const again = await w.h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '90200', trde_tp: '0' });
+  t.equal(again.json.return_code, 0, `its usual order goes out after the unlock: ${again.text}`);
 });
 
 t.test('warm-up bot at sustained load is never held (through the sidecar)', async (t) => {

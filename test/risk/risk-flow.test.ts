@@ -450,6 +450,9 @@ t.test('after a refusal: any order or modify within refusedOrdersHours locks the
 
   const later = await run({});
   t.notOk(hit(await later.engine.assess(usual(DAY)), 'escalation'), 'more than 24 h after the refusal');
+  const unlocked = await run({});
+  await unlocked.engine.clearEscalation('b1', morning - 1_000);
+  t.notOk(hit(await unlocked.engine.assess(usual()), 'escalation'), 'an unlock cleared the escalation: its usual buy goes out');
   const short = await run({ escalation: { refusedOrdersHours: 1 } });
   t.notOk(hit(await short.engine.assess(usual()), 'escalation'), 'refusedOrdersHours 1: ten hours later is past it');
   const off = await run({ escalation: { refusedOrdersHours: 0 } });
