@@ -36,3 +36,11 @@ t.test('every alert in Korean and English', async (t) => {
   }
   t.equal(Object.keys(SAMPLES).length, Object.keys(ALERT_TEXT.ko).length, 'the samples cover every alert');
 });
+
+t.test('an approval request says what a refusal does, in both languages', async (t) => {
+  t.match(
+    ALERT_TEXT.en.approval(SAMPLES.approval).lines.join('\n'),
+    /refuse only a call the bot did not make: its next order then locks it down; .* let it expire/,
+  );
+  t.match(ALERT_TEXT.ko.approval(SAMPLES.approval).lines.join('\n'), /봇이 하지 않은 호출만 거절하세요: 그 뒤 이 봇의 주문은 봇을 잠급니다/);
+});
