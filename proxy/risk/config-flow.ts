@@ -34,7 +34,7 @@ export interface FlowConfig {
    * judged (a one-share position can only be sold whole: it says nothing about the share of a position a bot sells);
    * with fewer learned sells than minSamples, the orders (any side) a bot must have learned before a sliver of a
    * position (under 15 %) at most sliverFactor times its smallest order scores; with enough, a share of a position
-   * under floorShare times the smallest share it ever sold scores (0 = off).
+   * under floorShare times the third smallest share it ever sold scores (0 = off).
    */
   readonly sellOff: {
     readonly minSamples: number;
