@@ -163,6 +163,10 @@ t.test('English labels with language: en', async (t) => {
   t.notMatch(en, /승인 대기/);
   t.match(dashboardScript('en'), /"approve":"Approve"/);
   t.match(dashboardScript('ko'), /"approve":"승인"/);
+  // The refuse dialog says what a refusal does (the bot's next order locks it down).
+  t.match(dashboardScript('ko'), /"refuseHelp":"봇이 하지 않은 호출만 거절하세요: 거절하면 이 봇의 다음 주문이 봇을 잠급니다/);
+  t.match(dashboardScript('en'), /"refuseHelp":"Refuse only a call the bot did not make/);
+  t.match(dashboardScript('en'), /text: L\.refuseHelp/);
 });
 
 t.test('unknown static paths 404; the page is GET/HEAD only', async (t) => {

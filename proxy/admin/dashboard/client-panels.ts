@@ -146,7 +146,7 @@ async function approve(a) {
 async function refuse(a) {
   const done = await ask({
     title: L.refuse + ': ' + a.botId + ' ' + a.apiId,
-    body: approvalFacts(a),
+    body: [...approvalFacts(a), el('p', { class: 't-warn', text: L.refuseHelp })],
     fields: [{ name: 'reason', label: L.reason, required: true, maxlength: 500 }],
     ok: L.refuse,
     danger: true,

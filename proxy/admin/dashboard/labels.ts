@@ -59,6 +59,10 @@ const LABELS = {
   level: ['단계', 'Level'],
   approved: ['승인했습니다', 'Approved'],
   refusedDone: ['거절했습니다', 'Refused'],
+  refuseHelp: [
+    '봇이 하지 않은 호출만 거절하세요: 거절하면 이 봇의 다음 주문이 봇을 잠급니다. 봇이 낸 호출을 막으려면 만료되게 두세요.',
+    'Refuse only a call the bot did not make: after a refusal its next order locks it down. To stop a call of its own, let it expire.',
+  ],
   incidents: ['사고와 복구 체크리스트', 'Incidents and recovery checklists'],
   noIncidents: ['사고가 없습니다', 'No incidents'],
   locked: ['차단됨', 'locked'],
