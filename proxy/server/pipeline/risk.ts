@@ -96,7 +96,9 @@ export async function settleRisk(
 ): Promise<RiskView> {
   if (deps.risk.isHighRisk(a)) {
     await deps.responder.onHighRisk(a, call);
-    throw new GuardError('KG3008', `automatic lockdown: risk ${a.score.toFixed(2)} (${a.contributions.map((c) => c.detector).join(', ')})`);
+    // Each detector once (escalation can add a follow-up and a count to one call).
+    const detectors = [...new Set(a.contributions.map((c) => c.detector))];
+    throw new GuardError('KG3008', `automatic lockdown: risk ${a.score.toFixed(2)} (${detectors.join(', ')})`);
   }
   if (a.level === 'alert') void deps.responder.onRiskAlert(a, call).catch((err) => deps.logger.warn({ err: String(err) }, 'risk alert failed'));
   return {
