@@ -57,6 +57,11 @@ export interface LockdownParts {
   readonly lockCheck: LockCheck;
 }
 
+/** The first `n` distinct detectors of a call's contributions (strongest first; escalation can appear twice). */
+function topDetectors(contributions: readonly { readonly detector: string }[], n: number): string[] {
+  return [...new Set(contributions.map((c) => c.detector))].slice(0, n);
+}
+
 export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lockdown {
   const { opts, cfg, store, logger, now, track } = ctx;
   const { incidents, holdings, alerts, lockCheck } = parts;
@@ -161,7 +166,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
             reason,
             actor,
             automatic: inc.automatic,
-            trigger: req.trigger && { score: req.trigger.score, detectors: req.trigger.contributions.slice(0, 4).map((c) => c.detector) },
+            trigger: req.trigger && { score: req.trigger.score, detectors: topDetectors(req.trigger.contributions, 4) },
           }),
         ),
       ),
@@ -245,10 +250,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     if (existing) return undefined;
     return lockdown({
       botId: call.botId,
-      reason: `automatic: risk score ${assessment.score} (${assessment.contributions
-        .slice(0, 3)
-        .map((c) => c.detector)
-        .join(', ')})`,
+      reason: `automatic: risk score ${assessment.score} (${topDetectors(assessment.contributions, 3).join(', ')})`,
       actor: 'risk-engine',
       automatic: true,
       trigger: {
