@@ -46,6 +46,8 @@ export interface Baseline {
   sellFrac?: number[];
   /** The smallest fractions of a known position learned sells sold, ascending (at most SELL_FRAC_LOW). */
   sellFracLow?: number[];
+  /** The largest fractions under 90% (a whole position has its own band), descending (at most SELL_FRAC_LOW). */
+  sellFracHigh?: number[];
   /** Log notional (KRW) of new orders per side (bounded windows). */
   buyLogNotional?: number[];
   sellLogNotional?: number[];
@@ -316,6 +318,7 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
       const bin = sellFracBin(fraction);
       h[bin] = (h[bin] ?? 0) + 1;
       b.sellFracLow = [...(b.sellFracLow ?? []), fraction].sort((x, y) => x - y).slice(0, SELL_FRAC_LOW);
+      if (fraction < 0.9) b.sellFracHigh = [...(b.sellFracHigh ?? []), fraction].sort((x, y) => y - x).slice(0, SELL_FRAC_LOW);
       if (h.reduce((a, c) => a + c, 0) > SELL_FRAC_LIMIT) b.sellFrac = h.map((c) => c / 2);
     }
   }

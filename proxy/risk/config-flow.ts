@@ -34,7 +34,8 @@ export interface FlowConfig {
    * judged (a one-share position can only be sold whole: it says nothing about the share of a position a bot sells);
    * with fewer learned sells than minSamples, the orders (any side) a bot must have learned before a sliver of a
    * position (under 15 %) at most sliverFactor times its smallest order scores; with enough, a share of a position
-   * under floorShare times the third smallest share it ever sold scores (0 = off).
+   * under floorShare times the third smallest share it ever sold scores (0 = off), and so does a part of one over
+   * ceilingFactor times the third largest part it ever sold (0 = off; selling a whole position has its own band).
    */
   readonly sellOff: {
     readonly minSamples: number;
@@ -45,6 +46,7 @@ export interface FlowConfig {
     readonly sliverMinOrders: number;
     readonly sliverFactor: number;
     readonly floorShare: number;
+    readonly ceilingFactor: number;
   };
   /**
    * Order size per side: robust z (log notional) where the score starts and reaches 1, both ways; and the size
@@ -84,6 +86,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
     'sliverMinOrders',
     'sliverFactor',
     'floorShare',
+    'ceilingFactor',
   ]);
   const os = section(r.orderSize, `${path}.orderSize`, [
     'zWarn',
@@ -125,6 +128,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       sliverMinOrders: num(so, 'sliverMinOrders', `${path}.sellOff`, 5, 1, 1e6, true),
       sliverFactor: num(so, 'sliverFactor', `${path}.sellOff`, 0.1, 0, 1),
       floorShare: num(so, 'floorShare', `${path}.sellOff`, 0.33, 0, 1),
+      ceilingFactor: num(so, 'ceilingFactor', `${path}.sellOff`, 2, 0, 100),
     },
     orderSize,
     reads: { minPerDay: num(rd, 'minPerDay', `${path}.reads`, 15, 1, 1e6, true), factor: num(rd, 'factor', `${path}.reads`, 3, 1, 1000) },

@@ -44,7 +44,8 @@ export const sellOff: Detector = (ctx) => {
   // Two shapes only: all of a position by a bot that rarely sells all of one (whatever its trims look like),
   // or a smaller share of one than this bot ever sells (a sliver by a bot that sells halves, a part by a full-closer).
   const above = h.slice(bin + 1).reduce((a, c) => a + c, 0) / total;
-  if (share >= rareShare || !(bin === 3 || (bin <= 1 && above >= 1 - rareShare))) return floor(ctx, fraction, total);
+  if (share >= rareShare || !(bin === 3 || (bin <= 1 && above >= 1 - rareShare)))
+    return floor(ctx, fraction, total) ?? ceiling(ctx, fraction, (h[0] ?? 0) + (h[1] ?? 0) + (h[2] ?? 0));
   return {
     score: clamp01(rareScore + (1 - rareScore) * (1 - share / Math.max(rareShare, 1e-9))),
     reason: ctx.say.sellShare({ pct, ...(beyond ? { beyond } : {}), inBand: h[bin] ?? 0, total, band: bin, rarePct: Math.round(100 * rareShare) }),
@@ -62,6 +63,18 @@ function floor(ctx: DetectorContext, fraction: number, total: number): DetectorR
   const { floorShare } = ctx.cfg.sellOff;
   if (smallest === undefined || fraction >= smallest * floorShare) return undefined;
   return { score: 1, reason: ctx.say.sellFloor({ pct: pct1(fraction), floorPct: pct1(smallest), belowPct: pct1(smallest * floorShare), total }) };
+}
+
+/**
+ * A part of a position far over the largest part this bot sells (all but SELL_FRAC_LOW - 1 of its learned partial
+ * sells sold that much or less): a third of each holding from a bot that trims a few percent. Selling a whole
+ * position has its own band.
+ */
+function ceiling(ctx: DetectorContext, fraction: number, partial: number): DetectorResult | undefined {
+  const largest = (ctx.baseline.sellFracHigh ?? [])[SELL_FRAC_LOW - 1];
+  const { ceilingFactor } = ctx.cfg.sellOff;
+  if (largest === undefined || ceilingFactor === 0 || fraction >= 0.9 || fraction <= largest * ceilingFactor) return undefined;
+  return { score: 1, reason: ctx.say.sellCeiling({ pct: pct1(fraction), ceilingPct: pct1(largest), abovePct: pct1(largest * ceilingFactor), partial }) };
 }
 
 /**

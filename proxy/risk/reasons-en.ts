@@ -43,6 +43,8 @@ export const REASONS_EN: Reasons = {
     `sells ${qty} shares, ${pct}% of the position: a sliver, with too few sells learned to know this bot's shares, and its smallest of ${orders} orders is ${smallest} shares`,
   sellFloor: ({ pct, floorPct, belowPct, total }) =>
     `sells ${pct}% of the position; all but two of ${r2(total)} learned sells sold ${floorPct}% or more (scores under ${belowPct}%)`,
+  sellCeiling: ({ pct, ceilingPct, abovePct, partial }) =>
+    `sells ${pct}% of the position; all but two of ${r2(partial)} learned sells of part of one sold ${ceilingPct}% or less (scores over ${abovePct}%)`,
   sizeZ: ({ side, krw, usual, z }) =>
     `${side ?? 'order'} of ${Math.round(krw)} KRW is ${z > 0 ? `${r2(krw / usual)}x` : `1/${r2(usual / krw)} of`} this bot's usual ${Math.round(usual)} on that side (robust z ${r2(z)})`,
   envelope: ({ measure: m, times, learned, factor, nthToday }) => {

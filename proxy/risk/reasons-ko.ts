@@ -49,6 +49,8 @@ export const REASONS_KO: Reasons = {
     `${qty}주 매도 (보유 수량의 ${pct}%): 소량 분할 매도 — 학습된 매도가 적어 매도 비율을 판단할 수 없고, 이 봇의 주문 ${orders}건 중 가장 작은 주문이 ${smallest}주`,
   sellFloor: ({ pct, floorPct, belowPct, total }) =>
     `보유 수량의 ${pct}% 매도; 학습된 매도 ${r2(total)}건 중 두 건을 빼고는 모두 ${floorPct}% 이상 (${belowPct}% 미만이면 점수)`,
+  sellCeiling: ({ pct, ceilingPct, abovePct, partial }) =>
+    `보유 수량의 ${pct}% 매도; 학습된 일부 매도 ${r2(partial)}건 중 두 건을 빼고는 모두 ${ceilingPct}% 이하 (${abovePct}% 초과면 점수)`,
   sizeZ: ({ side, krw, usual, z }) =>
     `${side ? SIDE[side] : '주문'} ${won(krw)}: 이 봇의 같은 방향 평소 금액 ${won(usual)}의 ${z > 0 ? `${r2(krw / usual)}배` : `1/${r2(usual / krw)}`} (robust z ${r2(z)})`,
   envelope: ({ measure: m, times, learned, factor, nthToday }) => {

@@ -45,6 +45,7 @@ export interface Reasons {
   sellShare(p: { pct: number; beyond?: { qty: number; upper: number }; inBand: number; total: number; band: number; rarePct: number }): string;
   sliver(p: { qty: number; pct: number; smallest: number; orders: number }): string;
   sellFloor(p: { pct: number; floorPct: number; belowPct: number; total: number }): string;
+  sellCeiling(p: { pct: number; ceilingPct: number; abovePct: number; partial: number }): string;
   sizeZ(p: { side: Side; krw: number; usual: number; z: number }): string;
   envelope(p: { measure: EnvelopeMeasure; times: number; learned: number; factor: number; nthToday: number | undefined }): string;
   condition(p: { live: boolean; seq: string; known: readonly string[]; breadth?: { n: number; minutes: number; min: number } }): string;

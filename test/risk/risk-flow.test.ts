@@ -115,6 +115,29 @@ t.test('sell_off: a share of a position under a third of the smallest this bot s
   t.match(next?.reason, /sells 0\.7% of the position; all but two of 11 learned sells sold 5\.5% or more/, 'the floor is now the 5.5% trim');
 });
 
+t.test('sell_off: a part of a position over twice what all but two of its partial sells sold (a trimmer sells a third)', async (t) => {
+  const trimmer = async (raw: Record<string, unknown> = {}) => {
+    const s = setup(raw);
+    t.teardown(s.close);
+    // Trims of 5 to 9.5% of a 200-share position: the third largest is 17 shares (8.5%), the ceiling 17%.
+    let n = 0;
+    await learn(
+      s.engine,
+      days(4, (d, k) => (k % 6 === 2 && n < 10 ? [read(d + k * 600_000 + 500), sell(d + k * 600_000 + 1000, 10 + n++, 200)] : [])),
+    );
+    await learn(s.engine, [read(START + 4 * DAY + 3_599_000)]);
+    return s;
+  };
+  const s = await trimmer();
+  const at = START + 4 * DAY + 3_600_000;
+  const third = hit(await s.engine.assess(sell(at, 60, 200)), 'sell_off');
+  t.equal(third?.score, 1, 'a third of the position (30%)');
+  t.match(third!.reason, /sells 30% of the position; all but two of 10 learned sells of part of one sold 8\.5% or less \(scores over 17%\)/);
+  t.notOk(hit(await s.engine.assess(sell(at, 34, 200)), 'sell_off'), '17%: not over twice 8.5%');
+  t.notMatch(hit(await s.engine.assess(sell(at, 200, 200)), 'sell_off')?.reason ?? '', /part of one/, "all of it is the bands' to judge");
+  t.notOk(hit(await (await trimmer({ sellOff: { ceilingFactor: 0 } })).engine.assess(sell(at, 60, 200)), 'sell_off'), 'ceilingFactor 0: off');
+});
+
 t.test("sell_off: the position is the last read plus the bot's own orders since; one share says nothing; a sliver by a halver", async (t) => {
   const s = setup();
   t.teardown(s.close);

@@ -40,6 +40,7 @@ const SAMPLES: { [K in keyof Reasons]: Parameters<Reasons[K]> } = {
   sellShare: [{ pct: 100, beyond: { qty: 200, upper: 160 }, inBand: 1, total: 37, band: 3, rarePct: 5 }],
   sliver: [{ qty: 1, pct: 2, smallest: 37, orders: 9 }],
   sellFloor: [{ pct: 0.8, floorPct: 3.3, belowPct: 1.1, total: 37 }],
+  sellCeiling: [{ pct: 30, ceilingPct: 13, abovePct: 26, partial: 37 }],
   sizeZ: [{ side: 'buy', krw: 37_000_000, usual: 1_000_000, z: 6 }],
   envelope: [{ measure: { by: 'qty', qty: 227, max: 150 }, times: 1.5, learned: 37, factor: 1.5, nthToday: 2 }],
   condition: [{ live: true, seq: '7', known: ['1'], breadth: { n: 37, minutes: 60, min: 3 } }],
