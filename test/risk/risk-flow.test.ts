@@ -3,6 +3,7 @@
 // grace) on the engine with a memory Store, and
 // `kguard risk explain`'s reading of an audit record.
 import t from 'tap';
+import type { Test } from 'tap';
 import type { AuditRecord } from '../../proxy/audit/record.js';
 import { explanationOf, formatExplanation } from '../../proxy/cli/risk.js';
 import type { RiskAssessment, RiskInput } from '../../proxy/risk/index.js';
@@ -36,6 +37,19 @@ function days(n: number, extra: (dayStart: number, k: number) => RiskInput[] = (
     for (let k = 0; k < 36; k++) out.push(base({ now: s + k * 600_000 }), ...extra(s, k));
   }
   return out;
+}
+
+/** A rebalancer's trims, learned: `trims` sells of 10 to 19 shares of a 200-share position (5 to 9.5%, all in the under-15% band), then a read. */
+async function trimmerSetup(t: Test, raw: Record<string, unknown>, trims: number) {
+  const s = setup(raw);
+  t.teardown(s.close);
+  let n = 0;
+  await learn(
+    s.engine,
+    days(4, (d, k) => (k % 6 === 2 && n < trims ? [read(d + k * 600_000 + 500), sell(d + k * 600_000 + 1000, 10 + n++, 200)] : [])),
+  );
+  await learn(s.engine, [read(START + 4 * DAY + 3_599_000)]);
+  return s;
 }
 
 t.test('sell_off: a trimmer selling a whole position scores; its usual trim does not', async (t) => {
@@ -85,18 +99,7 @@ t.test('sell_off: a bot that sells all of a position in under 5% of its sells; a
 });
 
 t.test('sell_off: a share of a position under a third of the smallest this bot sells (a rebalancer sold one share)', async (t) => {
-  const trimmer = async (raw: Record<string, unknown> = {}, trims = 10) => {
-    const s = setup(raw);
-    t.teardown(s.close);
-    // A rebalancer's trims: 5 to 14% of a 200-share position, every one in the under-15% band.
-    let n = 0;
-    await learn(
-      s.engine,
-      days(4, (d, k) => (k % 6 === 2 && n < trims ? [read(d + k * 600_000 + 500), sell(d + k * 600_000 + 1000, 10 + (n++ % 10), 200)] : [])),
-    );
-    await learn(s.engine, [read(START + 4 * DAY + 3_599_000)]);
-    return s;
-  };
+  const trimmer = (raw: Record<string, unknown> = {}, trims = 10) => trimmerSetup(t, raw, trims);
   const s = await trimmer();
   const at = START + 4 * DAY + 3_600_000;
   const one = hit(await s.engine.assess(sell(at, 1, 200)), 'sell_off');
@@ -116,18 +119,8 @@ t.test('sell_off: a share of a position under a third of the smallest this bot s
 });
 
 t.test('sell_off: a part of a position over twice what all but two of its partial sells sold (a trimmer sells a third)', async (t) => {
-  const trimmer = async (raw: Record<string, unknown> = {}) => {
-    const s = setup(raw);
-    t.teardown(s.close);
-    // Trims of 5 to 9.5% of a 200-share position: the third largest is 17 shares (8.5%), the ceiling 17%.
-    let n = 0;
-    await learn(
-      s.engine,
-      days(4, (d, k) => (k % 6 === 2 && n < 10 ? [read(d + k * 600_000 + 500), sell(d + k * 600_000 + 1000, 10 + n++, 200)] : [])),
-    );
-    await learn(s.engine, [read(START + 4 * DAY + 3_599_000)]);
-    return s;
-  };
+  // Its three largest sold 9.5, 9 and 8.5%: the third is what the ceiling doubles (17%).
+  const trimmer = (raw: Record<string, unknown> = {}) => trimmerSetup(t, raw, 10);
   const s = await trimmer();
   const at = START + 4 * DAY + 3_600_000;
   const third = hit(await s.engine.assess(sell(at, 60, 200)), 'sell_off');
