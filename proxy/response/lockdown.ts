@@ -57,7 +57,8 @@ export interface LockdownParts {
   readonly lockCheck: LockCheck;
 }
 
-/** The first `n` distinct detectors of a call's contributions (strongest first; escalation can appear twice). */
+/** The first `n` distinct detectors of a call's contributions (strongest first; escalation can appear twice). The
+ * response part takes the assessment's shape only (RiskLike), not the risk part: risk's detectorsOf, kept apart. */
 function topDetectors(contributions: readonly { readonly detector: string }[], n: number): string[] {
   return [...new Set(contributions.map((c) => c.detector))].slice(0, n);
 }

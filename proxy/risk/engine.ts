@@ -9,7 +9,7 @@ import { counter, histogram } from '../common/metrics.js';
 import type { Store } from '../state/types.js';
 import { type Baseline, learnInto, normaliseIp, parseBaseline, symbolOf } from './baseline.js';
 import { cidrMatcher } from '../common/cidr.js';
-import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type RiskConfig } from './config.js';
+import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type DetectorName, type RiskConfig } from './config.js';
 import { herdAccounts, noteRefusedOrder } from './cross-tenant.js';
 import { DETECTOR_FUNCTIONS, type LiveCounters } from './detectors.js';
 import {
@@ -46,6 +46,11 @@ const graceKey = (botId: string): string => `risk:grace:${botId}`;
 const followKey = (botId: string): string => `risk:follow:${botId}`;
 /** Parsed baselines kept per bot while the stored text is unchanged (bounded; the Store stays the truth). */
 const PARSED_CACHE_MAX = 10_000;
+
+/** The detectors behind a score, each once, in the contributions' order (escalation can add a follow-up and a count to one call). */
+export function detectorsOf(contributions: readonly Contribution[]): DetectorName[] {
+  return [...new Set(contributions.map((c) => c.detector))];
+}
 
 export function levelFor(score: number, t: RiskConfig['thresholds']): RiskLevel {
   if (score >= t.lockdown) return 'lockdown';
@@ -196,7 +201,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
           score = combine();
         }
       }
-      if (score > cfg.thresholds.stepUp) heldBy.set(input, [...new Set(contributions.map((c) => c.detector))]);
+      if (score > cfg.thresholds.stepUp) heldBy.set(input, detectorsOf(contributions));
       if (follow && score > cfg.thresholds.stepUp) await store.set(followKey(input.botId), String(nowMs), cfg.escalation.followMs);
       if (cfg.weights.escalation > 0 && score > cfg.thresholds.stepUp && !input.approvalRetry) {
         const { after, refusedAfter, windowMs } = cfg.escalation;

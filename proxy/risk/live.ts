@@ -5,7 +5,7 @@
 // count. Each call reads a bounded, fixed set of keys: nothing grows with history.
 import { seoulParts } from '../kiwoom/protocol/index.js';
 import type { Store } from '../state/types.js';
-import { type Baseline, CONDITION_REQUESTS, normaliseIp, notionalOf, symbolOf } from './baseline.js';
+import { type Baseline, CONDITION_REQUESTS, isTradingKind, normaliseIp, notionalOf, symbolOf } from './baseline.js';
 import type { RiskConfig } from './config.js';
 import { distinct, refusedAccountsKey, sourceBots } from './cross-tenant.js';
 import type { LiveCounters } from './detectors.js';
@@ -53,7 +53,7 @@ export async function liveCounters(
   const sw = Math.floor(nowMs / cfg.stuffing.windowMs);
   const sym = symbolOf(input.stkCd);
   const order = input.kind === 'order' && input.side !== undefined && sym !== undefined && cfg.weights.herd > 0;
-  const movesMoney = (input.kind === 'order' || input.kind === 'modify') && cfg.escalation.refusedOrdersMs > 0 && cfg.weights.escalation > 0;
+  const movesMoney = isTradingKind(input.kind) && cfg.escalation.refusedOrdersMs > 0 && cfg.weights.escalation > 0;
   const [callsPerMinute, cancelsPerMinute, cancelsRejected, sources, readsToday, stuff, [soldDistinct, soldNotional], refused, refusedAt] = await Promise.all([
     slidingCount(store, `risk:rate:${bot}`, nowMs, true),
     isCancel ? slidingCount(store, `risk:cxl:${bot}`, nowMs, true) : Promise.resolve(0),

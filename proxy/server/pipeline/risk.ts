@@ -4,7 +4,7 @@
 import { GuardError } from '../../common/errors.js';
 import { lookupApi } from '../../kiwoom/catalogue.js';
 import { isMarketPriced, orderPrice, orderQuantity } from '../../kiwoom/protocol/index.js';
-import type { RefusedOrder, RiskAssessment, RiskEngine, RiskInput } from '../../risk/index.js';
+import { detectorsOf, type RefusedOrder, type RiskAssessment, type RiskEngine, type RiskInput } from '../../risk/index.js';
 import type { RequestContext, RiskView } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 import { parsed, type Parsed } from './need.js';
@@ -96,9 +96,7 @@ export async function settleRisk(
 ): Promise<RiskView> {
   if (deps.risk.isHighRisk(a)) {
     await deps.responder.onHighRisk(a, call);
-    // Each detector once (escalation can add a follow-up and a count to one call).
-    const detectors = [...new Set(a.contributions.map((c) => c.detector))];
-    throw new GuardError('KG3008', `automatic lockdown: risk ${a.score.toFixed(2)} (${detectors.join(', ')})`);
+    throw new GuardError('KG3008', `automatic lockdown: risk ${a.score.toFixed(2)} (${detectorsOf(a.contributions).join(', ')})`);
   }
   if (a.level === 'alert') void deps.responder.onRiskAlert(a, call).catch((err) => deps.logger.warn({ err: String(err) }, 'risk alert failed'));
   return {
