@@ -153,7 +153,7 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
       expiresAt: time,
       status: { enum: ['pending', 'approved', 'refused', 'timeout', 'consumed'] },
       approvals: arr(obj({ approver: str(), at: time })),
-      refusal: obj({ approver: str(), reason: str(), at: time }),
+      refusal: obj({ approver: str(), reason: str(), at: time, ownCall: bool }, ['approver', 'reason', 'at']),
     },
     [
       'id',
@@ -265,8 +265,12 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     errors: [400, 404, 409],
   },
   'POST /admin/v1/approvals/{id}/refuse': {
-    summary: 'Refuse an approval',
-    body: obj({ reason: reason(500) }),
+    summary:
+      "Refuse an approval: by default a call the bot did not make (its next order within risk.escalation.refusedOrdersHours locks it down); ownCall declines the bot's own call without that",
+    body: obj(
+      { reason: reason(500), ownCall: { type: 'boolean', description: 'the bot did make this call; it is only declined (not counted toward its lockdown)' } },
+      ['reason'],
+    ),
     response: ref('Approval'),
     errors: [400, 404, 409],
   },

@@ -52,7 +52,9 @@ export function approvalRoutes(service: ApprovalService, prefix = '/admin/v1'): 
       role: 'approver',
       async handler({ params, body, principal }) {
         const reason = bodyString(body, 'reason', 500)!;
-        return { status: 200, body: await service.refuse(params.id!, principal.name, reason) };
+        const ownCall = body.ownCall ?? false;
+        if (typeof ownCall !== 'boolean') throw new GuardError('KG3016', 'ownCall must be true or false');
+        return { status: 200, body: await service.refuse(params.id!, principal.name, reason, { ownCall }) };
       },
     },
     {

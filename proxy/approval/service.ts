@@ -28,8 +28,9 @@ export interface ApprovalServiceOptions {
   readonly logger: Logger;
   readonly now?: () => number;
   /**
-   * Told of every refusal after it is recorded (the risk engine counts them toward lockdown). A failure here is
-   * logged and does not undo the refusal: refusing is the safe direction.
+   * Told of every refusal of a call the bot did not make, after it is recorded (the risk engine counts them toward
+   * lockdown); not of a call declined as the bot's own. A failure here is logged and does not undo the refusal:
+   * refusing is the safe direction.
    */
   readonly onRefused?: (rec: Pick<ApprovalRecord, 'botId' | 'account' | 'apiId' | 'summary'>) => Promise<void>;
   /** Told of every request once it is recorded (the responder alerts the approvers); it must not throw. */
@@ -201,7 +202,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       return after;
     },
 
-    async refuse(id, approver, reason) {
+    async refuse(id, approver, reason, refuseOpts) {
       const rec = await load(id);
       const doc = await loadApprover(approver);
       // Refusing is always safe, so the owner may refuse even an admin-level call.
@@ -212,15 +213,18 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       const clean = String(reason ?? '')
         .replace(/[\r\n\t]+/g, ' ')
         .slice(0, 500);
-      await audit('refused', rec, { approver, reason: clean });
-      const refusal = { approver, reason: clean, at: new Date(now()).toISOString() };
+      // The bot's own call, declined: not a sign of compromise, so the risk engine is not told (no escalation).
+      const ownCall = refuseOpts?.ownCall === true;
+      await audit('refused', rec, { approver, reason: clean, ...(ownCall ? { ownCall } : {}) });
+      const refusal = { approver, reason: clean, at: new Date(now()).toISOString(), ...(ownCall ? { ownCall } : {}) };
       await store.setIfAbsent(K.refused(rec.id), JSON.stringify(refusal), recordTtl(rec));
       await store.hdel(K.open, rec.id);
-      events.inc({ event: 'refused', level: rec.level });
+      events.inc({ event: ownCall ? 'declined_own_call' : 'refused', level: rec.level });
       await store.publish(CHANNEL, rec.id);
-      await opts
-        .onRefused?.(rec)
-        .catch((err) => logger.error({ err: String(err), approvalId: rec.id, botId: rec.botId }, 'refusal not counted by the risk engine'));
+      if (!ownCall)
+        await opts
+          .onRefused?.(rec)
+          .catch((err) => logger.error({ err: String(err), approvalId: rec.id, botId: rec.botId }, 'refusal not counted by the risk engine'));
       return view(rec);
     },
 

@@ -41,7 +41,8 @@ export interface ApprovalRecord {
 export interface ApprovalView extends ApprovalRecord {
   readonly status: ApprovalStatus;
   readonly approvals: readonly { readonly approver: string; readonly at: string }[];
-  readonly refusal?: { readonly approver: string; readonly reason: string; readonly at: string };
+  /** ownCall: declined as a call the bot did make (not counted toward its lockdown). */
+  readonly refusal?: { readonly approver: string; readonly reason: string; readonly at: string; readonly ownCall?: boolean };
 }
 
 export interface ApprovalTicket {
@@ -64,7 +65,11 @@ export interface ApprovalService {
   request(call: ApprovalCall, opts?: { mode?: 'hold' | 'pending' }): Promise<ApprovalTicket>;
   /** `code` is the approver's current TOTP code (digits, as bytes). */
   approve(id: string, approver: string, code: Buffer): Promise<ApprovalView>;
-  refuse(id: string, approver: string, reason: string): Promise<ApprovalView>;
+  /**
+   * Refuses a held call. By default it was not the bot's (a sign of compromise: the risk engine is told, and the
+   * bot's next order locks it down); `ownCall` declines a call the bot did make, without that.
+   */
+  refuse(id: string, approver: string, reason: string, opts?: { ownCall?: boolean }): Promise<ApprovalView>;
   get(id: string): Promise<ApprovalView>;
   list(filter?: { status?: ApprovalStatus; botId?: string }): Promise<ApprovalView[]>;
   /** Single use: succeeds once for an approved approval whose hash matches the call; throws a GuardError otherwise. */

@@ -21,6 +21,7 @@ interface View {
   summary: Record<string, string>;
   approvals: { approver: string }[];
   requiredApprovals: number;
+  refusal?: { ownCall?: boolean };
 }
 
 function table(json: unknown): string {
@@ -38,7 +39,10 @@ function table(json: unknown): string {
 
 const client = async (ctx: Ctx) => adminClientFrom(ctx.values, ctx.io, async () => (await configFromFlags(ctx.values, ctx.io)).admin);
 const at = (ctx: Ctx, suffix = '') => `/approvals/${encodeURIComponent(ctx.positionals[0]!)}${suffix}`;
-const statusLine = (ctx: Ctx) => (ctx.bool('json') ? undefined : (j: unknown) => `approval ${ctx.positionals[0]}: ${(j as View).status}\n`);
+const statusLine = (ctx: Ctx) =>
+  ctx.bool('json')
+    ? undefined
+    : (j: unknown) => `approval ${ctx.positionals[0]}: ${(j as View).status}${(j as View).refusal?.ownCall ? " (declined as the bot's own call)" : ''}\n`;
 
 export const list: Handler = async (ctx) => {
   const q = new URLSearchParams();
@@ -65,7 +69,11 @@ export const approve: Handler = async (ctx) => {
 };
 
 export const refuse: Handler = async (ctx) =>
-  printResult(ctx.io, await (await client(ctx)).call('POST', at(ctx, '/refuse'), { reason: ctx.str('reason') }), statusLine(ctx));
+  printResult(
+    ctx.io,
+    await (await client(ctx)).call('POST', at(ctx, '/refuse'), { reason: ctx.str('reason'), ...(ctx.bool('own-call') ? { ownCall: true } : {}) }),
+    statusLine(ctx),
+  );
 
 export const enroll: Handler = async (ctx) => {
   const roles = ctx.strs('role').length ? ctx.strs('role') : ['approver'];

@@ -119,8 +119,12 @@ export const approvals: Command = {
     {
       name: 'refuse',
       args: '<id>',
-      summary: 'refuse a held call',
-      flags: { reason: { type: 'string', value: 'TEXT', required: true, help: 'why (audited)' }, ...JSON_FLAG },
+      summary: 'refuse a held call the bot did not make (its next order then locks it down), or decline one of its own with --own-call',
+      flags: {
+        reason: { type: 'string', value: 'TEXT', required: true, help: 'why (audited)' },
+        'own-call': { type: 'boolean', help: 'the bot did make this call: decline it without counting it toward a lockdown' },
+        ...JSON_FLAG,
+      },
       run: lazy(() => import('./approvals.js'), 'refuse'),
     },
     {

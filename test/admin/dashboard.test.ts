@@ -6,7 +6,8 @@
 // finds an edited or missing record. With Debian's headless chromium
 // (playwright-core): a refused token costs one failed login; an admin token
 // fills every panel from an allowed, a denied and a held call; the held call
-// is approved from the page with a TOTP code and goes through; a lockdown
+// is approved from the page with a TOTP code and goes through; another is
+// declined from the page as the bot's own call and the bot goes on; a lockdown
 // from the page (cancelled once, then confirmed) opens an incident with its
 // recovery checklist. Waits are for elements and events, never a time bound.
 import { existsSync } from 'node:fs';
@@ -163,10 +164,11 @@ t.test('English labels with language: en', async (t) => {
   t.notMatch(en, /승인 대기/);
   t.match(dashboardScript('en'), /"approve":"Approve"/);
   t.match(dashboardScript('ko'), /"approve":"승인"/);
-  // The refuse dialog says what a refusal does (the bot's next order locks it down).
-  t.match(dashboardScript('ko'), /"refuseHelp":"봇이 하지 않은 호출만 거절하세요: 거절하면 이 봇의 다음 주문이 봇을 잠급니다/);
-  t.match(dashboardScript('en'), /"refuseHelp":"Refuse only a call the bot did not make/);
+  // The refuse dialog says what a refusal does (the bot's next order locks it down), and asks whose call it was.
+  t.match(dashboardScript('ko'), /"refuseHelp":"봇이 하지 않은 호출이면 침해 징후입니다: 거절하면 이 봇의 다음 주문이 봇을 잠급니다/);
+  t.match(dashboardScript('en'), /"refuseHelp":"A call the bot did not make is a sign of compromise/);
   t.match(dashboardScript('en'), /text: L\.refuseHelp/);
+  t.match(dashboardScript('en'), /"ownCall":"the bot made it: only decline it \(no lockdown\)"/);
 });
 
 t.test('unknown static paths 404; the page is GET/HEAD only', async (t) => {
@@ -410,6 +412,35 @@ t.test('in headless chromium: sign in, every panel, approve from the page, lockd
     t.match(await page.locator('#approvals').textContent(), L.noApprovals);
     t.equal((await h.admin('GET', `/admin/v1/approvals/${pending.id}`, viewer)).json.status, 'consumed');
     await page.locator('#calls tr[data-decision="step-up"]', { hasText: '✓' }).first().waitFor();
+  });
+
+  await t.test("refuse from the page: whose call it was is asked first; the bot's own, declined, does not lock it down", async (t) => {
+    const token = await h.token();
+    const second = h.call('kt10000', BUY(100), { token });
+    let a: Obj | undefined;
+    await waitFor(
+      async () => (a = ((await h.admin('GET', '/admin/v1/approvals?status=pending', viewer)).json.approvals as Obj[])[0]) !== undefined,
+      10_000,
+      'a second held call',
+    );
+    const card = page.locator(`#approvals .approval[data-approval-id="${a!.id}"]`);
+    await card.waitFor();
+    await card.locator('button.refuse').click();
+    await page.locator('#dialog').waitFor({ state: 'visible' });
+    t.equal(await page.inputValue('#dialog-field-whose'), '', 'no default answer');
+    await page.fill('#dialog-field-reason', 'too large today');
+    await page.click('#dialog-ok');
+    t.equal(await page.evaluate("document.getElementById('dialog-field-whose').validity.valueMissing"), true, 'the form asks for it');
+    t.ok(await page.locator('#dialog').isVisible(), 'still open');
+    t.equal((await h.admin('GET', `/admin/v1/approvals/${a!.id}`, viewer)).json.status, 'pending', 'nothing decided');
+    await page.selectOption('#dialog-field-whose', 'own');
+    await page.click('#dialog-ok');
+    await page.locator('#dialog').waitFor({ state: 'hidden' });
+    const res = await second;
+    t.match(res.json.return_msg, /KG3006/, `the held call is refused: ${res.text}`);
+    t.match((await h.admin('GET', `/admin/v1/approvals/${a!.id}`, viewer)).json, { status: 'refused', refusal: { reason: 'too large today', ownCall: true } });
+    const next = await h.call('kt10000', BUY(1), { token });
+    t.equal(next.json.return_code, 0, `the bot's next order goes out: ${next.text}`);
   });
 
   await t.test('lockdown from the page: cancel does nothing, confirm opens an incident with its checklist', async (t) => {

@@ -3,6 +3,8 @@
 // the admin API; the pending mode (KG3004 + approval id, retry with the header,
 // replay on a different body refused); and a warming-up bot at sustained load
 // that must never be held.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { startHarness, CANARY, waitFor, type Harness, type CallResult } from '../helpers/harness.js';
@@ -10,6 +12,8 @@ import { seoulToEpoch } from '../../proxy/risk/index.js';
 import { base32Decode, totpAt } from '../../proxy/approval/index.js';
 import { DEFAULT_RECOVERY_STEPS } from '../../proxy/response/config.js';
 import { startWebhookServer } from '../helpers/webhook-server.js';
+import { readAuditRecords } from '../helpers/audit-sidecar-log.js';
+import { kguardInProcess } from '../cli/run-cli.js';
 
 const code = (r: CallResult): string | undefined => /\[(KG\d{4})/.exec(String(r.json.return_msg ?? ''))?.[1];
 const TOTP = { periodSec: 30, digits: 6, window: 1 };
@@ -191,6 +195,52 @@ t.test('a refused hold: reads go on, but the next order of that bot locks it dow
   t.equal((await w.h.admin('POST', `/admin/v1/incidents/${id2}/unlock`, w.admin, {})).status, 200, 'unlocked');
   const again = await w.h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '90200', trde_tp: '0' });
   t.equal(again.json.return_code, 0, `its usual order goes out after the unlock: ${again.text}`);
+});
+
+t.test("a held call declined as the bot's own (ownCall): refused, audited as such, and the bot's next order goes out", async (t) => {
+  const w = await world(t, 'pending');
+  const token = await w.h.token();
+  const first = await w.h.call('kt10000', STEP_UP_BUY, { token });
+  t.equal(code(first), 'KG3004', 'held');
+  const id = String(first.headers['x-kguard-approval-id']);
+  const bad = await w.h.admin('POST', `/admin/v1/approvals/${id}/refuse`, w.approver, { reason: 'mine', ownCall: 'yes' });
+  t.equal(bad.status, 400, 'ownCall must be a boolean');
+  t.match(bad.json.return_msg, /ownCall must be true or false/);
+  t.equal((await w.h.admin('GET', `/admin/v1/approvals/${id}`, w.admin)).json.status, 'pending', 'a bad request changes nothing');
+
+  // Declined with the CLI, as the approval alert says.
+  const tokenFile = path.join(w.h.dataDir, 'bob.token');
+  await writeFile(tokenFile, w.approver, { mode: 0o600 });
+  const cli = await kguardInProcess([
+    'approvals',
+    'refuse',
+    id,
+    '--own-call',
+    '--reason',
+    'too large today',
+    '--admin-url',
+    `${w.h.adminUrl}/admin/v1`,
+    '--token-file',
+    tokenFile,
+  ]);
+  t.equal(cli.code, 0, cli.stderr);
+  t.equal(cli.stdout, `approval ${id}: refused (declined as the bot's own call)\n`);
+  const declined = await w.h.admin('GET', `/admin/v1/approvals/${id}`, w.admin);
+  t.match(declined.json, { status: 'refused', refusal: { approver: 'bob', reason: 'too large today', ownCall: true } });
+  const retry = await w.h.call('kt10000', STEP_UP_BUY, { token, headers: { 'x-kguard-approval-id': id } });
+  t.equal(code(retry), 'KG3006', 'the declined call stays refused');
+  t.notOk(
+    w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'),
+    'and never reached the broker',
+  );
+  // The same usual sell that a refusal turns into a lockdown (the test above) goes out after a decline.
+  const usual = await w.h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '90100', trde_tp: '0' }, { token });
+  t.equal(usual.json.return_code, 0, `the bot's usual order goes out: ${usual.text}`);
+  t.same((await w.h.admin('GET', '/admin/v1/incidents', w.admin)).json.incidents, [], 'no incident');
+  const refusal = (await readAuditRecords(path.join(w.h.dataDir, 'audit'))).find(
+    (r) => r.type === 'approval' && r.data.approvalId === id && r.data.action === 'refused',
+  );
+  t.match(refusal?.data, { approver: 'bob', reason: 'too large today', ownCall: true }, "the audit record says it was declined as the bot's own call");
 });
 
 t.test('warm-up bot at sustained load is never held (through the sidecar)', async (t) => {

@@ -198,6 +198,16 @@ t.test('a refusal is told to the risk engine (onRefused) after it is recorded; a
   t.same(told, [], 'an approval tells nothing');
   await f.service.refuse(ticket.id, 'alice', 'not me');
   t.same(told, [`bot7 ${call().apiId} ${(call().body as Record<string, string>).stk_cd}`], 'with the held call: whose, which api-id, which symbol');
+  const own = await f.service.request(call({ botId: 'bot10' }));
+  const declined = await f.service.refuse(own.id, 'alice', 'mine, too large', { ownCall: true });
+  t.match(declined, { status: 'refused', refusal: { approver: 'alice', ownCall: true } });
+  t.equal(told.length, 1, "a call declined as the bot's own is not told (no escalation)");
+  t.match(
+    f.auditor.events.find((e) => e.type === 'approval' && e.approvalId === own.id && e.action === 'refused'),
+    { ownCall: true },
+    'and its audit record says so',
+  );
+  t.notOk((await f.service.get(ticket.id)).refusal?.ownCall, 'a plain refusal carries no ownCall');
 
   const broken = await fixture(t, {}, async () => {
     throw new Error('store down');

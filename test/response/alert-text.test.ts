@@ -37,10 +37,16 @@ t.test('every alert in Korean and English', async (t) => {
   t.equal(Object.keys(SAMPLES).length, Object.keys(ALERT_TEXT.ko).length, 'the samples cover every alert');
 });
 
-t.test('an approval request says what a refusal does, in both languages', async (t) => {
+t.test("an approval request says what a refusal does, and how to decline a call of the bot's own, in both languages", async (t) => {
+  const id = SAMPLES.approval.id;
   t.match(
     ALERT_TEXT.en.approval(SAMPLES.approval).lines.join('\n'),
-    /refuse only a call the bot did not make: its next order then locks it down; .* let it expire/,
+    new RegExp(
+      `a call the bot did not make: refuse it, and its next order locks it down; a call of its own you do not want: kguard approvals refuse ${id} --own-call`,
+    ),
   );
-  t.match(ALERT_TEXT.ko.approval(SAMPLES.approval).lines.join('\n'), /봇이 하지 않은 호출만 거절하세요: 그 뒤 이 봇의 주문은 봇을 잠급니다/);
+  t.match(
+    ALERT_TEXT.ko.approval(SAMPLES.approval).lines.join('\n'),
+    new RegExp(`봇이 하지 않은 호출은 거절하세요: 그 뒤 이 봇의 주문은 봇을 잠급니다. 봇이 낸 호출을 막기만 하려면: kguard approvals refuse ${id} --own-call`),
+  );
 });

@@ -135,7 +135,7 @@ function ask(o) {
     const fields = (o.fields || []).map((f) => {
       const id = 'dialog-field-' + f.name;
       const input = f.options
-        ? el('select', { id, name: f.name }, f.options.map((op) => el('option', { value: op.value, text: op.label })))
+        ? el('select', { id, name: f.name, required: !!f.required }, f.options.map((op) => el('option', { value: op.value, text: op.label })))
         : el('input', { id, name: f.name, type: 'text', required: !!f.required, pattern: f.pattern, maxlength: f.maxlength, inputmode: f.inputmode, autocomplete: f.autocomplete || 'off', spellcheck: 'false' });
       inputs[f.name] = input;
       return [el('label', { for: id, text: f.label }), input];

@@ -147,10 +147,14 @@ async function refuse(a) {
   const done = await ask({
     title: L.refuse + ': ' + a.botId + ' ' + a.apiId,
     body: [...approvalFacts(a), el('p', { class: 't-warn', text: L.refuseHelp })],
-    fields: [{ name: 'reason', label: L.reason, required: true, maxlength: 500 }],
+    fields: [
+      // No default: whether the bot made the call decides whether its next order locks it down.
+      { name: 'whose', label: L.whoseCall, required: true, options: [{ value: '', label: L.choose }, { value: 'not-mine', label: L.notOwnCall }, { value: 'own', label: L.ownCall }] },
+      { name: 'reason', label: L.reason, required: true, maxlength: 500 },
+    ],
     ok: L.refuse,
     danger: true,
-    submit: (v) => api('POST', '/admin/v1/approvals/' + encodeURIComponent(a.id) + '/refuse', { reason: v.reason }),
+    submit: (v) => api('POST', '/admin/v1/approvals/' + encodeURIComponent(a.id) + '/refuse', { reason: v.reason, ownCall: v.whose === 'own' }),
   });
   if (done) {
     toast(L.refusedDone + ': ' + a.id);
