@@ -34,8 +34,10 @@ export interface FlowConfig {
    * judged (a one-share position can only be sold whole: it says nothing about the share of a position a bot sells);
    * with fewer learned sells than minSamples, the orders (any side) a bot must have learned before a sliver of a
    * position (under 15 %) at most sliverFactor times its smallest order scores; with enough, a share of a position
-   * under floorShare times the third smallest share it ever sold scores (0 = off), and so does a part of one over
-   * ceilingFactor times the third largest part it ever sold (0 = off; selling a whole position has its own band).
+   * under floorShare times the third smallest share it ever sold scores (0 = off), under tightFloorShare times it
+   * for a bot that sells a steady share (of ten or more partial sells, the third largest at most tightSpread times
+   * that third smallest; 0 = off), and so does a part of one over ceilingFactor times the third largest part it ever sold
+   * (0 = off; selling a whole position has its own band).
    */
   readonly sellOff: {
     readonly minSamples: number;
@@ -46,6 +48,8 @@ export interface FlowConfig {
     readonly sliverMinOrders: number;
     readonly sliverFactor: number;
     readonly floorShare: number;
+    readonly tightSpread: number;
+    readonly tightFloorShare: number;
     readonly ceilingFactor: number;
   };
   /**
@@ -86,6 +90,8 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
     'sliverMinOrders',
     'sliverFactor',
     'floorShare',
+    'tightSpread',
+    'tightFloorShare',
     'ceilingFactor',
   ]);
   const os = section(r.orderSize, `${path}.orderSize`, [
@@ -128,6 +134,8 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       sliverMinOrders: num(so, 'sliverMinOrders', `${path}.sellOff`, 5, 1, 1e6, true),
       sliverFactor: num(so, 'sliverFactor', `${path}.sellOff`, 0.1, 0, 1),
       floorShare: num(so, 'floorShare', `${path}.sellOff`, 0.33, 0, 1),
+      tightSpread: num(so, 'tightSpread', `${path}.sellOff`, 1.25, 0, 100),
+      tightFloorShare: num(so, 'tightFloorShare', `${path}.sellOff`, 0.7, 0, 1),
       ceilingFactor: num(so, 'ceilingFactor', `${path}.sellOff`, 2, 0, 100),
     },
     orderSize,

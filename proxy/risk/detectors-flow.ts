@@ -16,6 +16,11 @@ const ORDER_SIZE_MIN_SPREAD = 0.35;
 /** Orders of a side learned before order_size judges (and the volume detector stops judging new orders: one piece of evidence, counted once). */
 export const ORDER_SIZE_MIN_SAMPLES = 15;
 
+/** Partial sells (of a share under 90% of a position) learned before a steady share is judged from them. */
+const STEADY_MIN_PARTIAL = 10;
+/** Learned sells of part of a position: every band but the whole one. */
+const partialSells = (h: readonly number[]): number => (h[0] ?? 0) + (h[1] ?? 0) + (h[2] ?? 0);
+
 /** A share as a percentage with one decimal (0.8 %, where a whole percent would say 1). */
 const pct1 = (share: number): number => Math.round(1000 * share) / 10;
 
@@ -45,7 +50,7 @@ export const sellOff: Detector = (ctx) => {
   // or a smaller share of one than this bot ever sells (a sliver by a bot that sells halves, a part by a full-closer).
   const above = h.slice(bin + 1).reduce((a, c) => a + c, 0) / total;
   if (share >= rareShare || !(bin === 3 || (bin <= 1 && above >= 1 - rareShare)))
-    return floor(ctx, fraction, total) ?? ceiling(ctx, fraction, (h[0] ?? 0) + (h[1] ?? 0) + (h[2] ?? 0));
+    return floor(ctx, fraction, total, partialSells(h)) ?? ceiling(ctx, fraction, partialSells(h));
   return {
     score: clamp01(rareScore + (1 - rareScore) * (1 - share / Math.max(rareShare, 1e-9))),
     reason: ctx.say.sellShare({ pct, ...(beyond ? { beyond } : {}), inBand: h[bin] ?? 0, total, band: bin, rarePct: Math.round(100 * rareShare) }),
@@ -55,14 +60,24 @@ export const sellOff: Detector = (ctx) => {
 /**
  * A share of a position far under the smallest this bot sells (all but SELL_FRAC_LOW - 1 of its learned sells sold
  * that much or more), inside a band it uses: one share of each holding from a rebalancer whose trims are 3-13% of a
- * position (all under 15%: the bands cannot tell them apart).
+ * position (all under 15%: the bands cannot tell them apart). A bot that sells a steady share (its partial sells,
+ * all but SELL_FRAC_LOW - 1 each way, within tightSpread of each other: a halver) is held to a closer floor: a third
+ * of each holding from a bot that always sells half is not its own, while a trimmer's 3-13% spread is kept wide.
  */
-function floor(ctx: DetectorContext, fraction: number, total: number): DetectorResult | undefined {
-  const low = ctx.baseline.sellFracLow ?? [];
-  const smallest = low[SELL_FRAC_LOW - 1];
-  const { floorShare } = ctx.cfg.sellOff;
-  if (smallest === undefined || fraction >= smallest * floorShare) return undefined;
-  return { score: 1, reason: ctx.say.sellFloor({ pct: pct1(fraction), floorPct: pct1(smallest), belowPct: pct1(smallest * floorShare), total }) };
+function floor(ctx: DetectorContext, fraction: number, total: number, partial: number): DetectorResult | undefined {
+  const smallest = (ctx.baseline.sellFracLow ?? [])[SELL_FRAC_LOW - 1];
+  const largest = (ctx.baseline.sellFracHigh ?? [])[SELL_FRAC_LOW - 1];
+  const { floorShare, tightSpread, tightFloorShare } = ctx.cfg.sellOff;
+  if (smallest === undefined) return undefined;
+  // Few partial sells put the third smallest and the third largest next to each other (five: the same one).
+  const steady = tightSpread > 0 && partial >= STEADY_MIN_PARTIAL && largest !== undefined && largest <= smallest * tightSpread;
+  const share = steady ? Math.max(floorShare, tightFloorShare) : floorShare;
+  if (fraction >= smallest * share) return undefined;
+  const belowPct = pct1(smallest * share);
+  return {
+    score: 1,
+    reason: ctx.say.sellFloor({ pct: pct1(fraction), floorPct: pct1(smallest), belowPct, total, ...(steady ? { steadyPct: pct1(largest) } : {}) }),
+  };
 }
 
 /**

@@ -41,8 +41,8 @@ export const REASONS_EN: Reasons = {
     `sells ${pct}% of the position${beyond ? ` (${beyond.qty} shares: more than the ${beyond.upper} it can hold)` : ''}; ${r2(inBand)} of ${r2(total)} learned sells were in that band (${BANDS[band]}; rare under ${rarePct}%)`,
   sliver: ({ qty, pct, smallest, orders }) =>
     `sells ${qty} shares, ${pct}% of the position: a sliver, with too few sells learned to know this bot's shares, and its smallest of ${orders} orders is ${smallest} shares`,
-  sellFloor: ({ pct, floorPct, belowPct, total }) =>
-    `sells ${pct}% of the position; all but two of ${r2(total)} learned sells sold ${floorPct}% or more (scores under ${belowPct}%)`,
+  sellFloor: ({ pct, floorPct, belowPct, total, steadyPct }) =>
+    `sells ${pct}% of the position; all but two of ${r2(total)} learned sells sold ${floorPct}% or more${steadyPct !== undefined ? ` and all but two of its partial sells ${steadyPct}% or less (a steady share)` : ''} (scores under ${belowPct}%)`,
   sellCeiling: ({ pct, ceilingPct, abovePct, partial }) =>
     `sells ${pct}% of the position; all but two of ${r2(partial)} learned sells of part of one sold ${ceilingPct}% or less (scores over ${abovePct}%)`,
   sizeZ: ({ side, krw, usual, z }) =>

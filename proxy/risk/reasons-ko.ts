@@ -47,8 +47,8 @@ export const REASONS_KO: Reasons = {
     `보유 수량의 ${pct}% 매도${beyond ? ` (${beyond.qty}주: 보유 가능한 ${beyond.upper}주 초과)` : ''}; 학습된 매도 ${r2(total)}건 중 이 구간(${BANDS[band]})은 ${r2(inBand)}건 (${rarePct}% 미만이면 드묾)`,
   sliver: ({ qty, pct, smallest, orders }) =>
     `${qty}주 매도 (보유 수량의 ${pct}%): 소량 분할 매도 — 학습된 매도가 적어 매도 비율을 판단할 수 없고, 이 봇의 주문 ${orders}건 중 가장 작은 주문이 ${smallest}주`,
-  sellFloor: ({ pct, floorPct, belowPct, total }) =>
-    `보유 수량의 ${pct}% 매도; 학습된 매도 ${r2(total)}건 중 두 건을 빼고는 모두 ${floorPct}% 이상 (${belowPct}% 미만이면 점수)`,
+  sellFloor: ({ pct, floorPct, belowPct, total, steadyPct }) =>
+    `보유 수량의 ${pct}% 매도; 학습된 매도 ${r2(total)}건 중 두 건을 빼고는 모두 ${floorPct}% 이상${steadyPct !== undefined ? `, 일부 매도는 두 건을 빼고 모두 ${steadyPct}% 이하 (일정한 비율)` : ''} (${belowPct}% 미만이면 점수)`,
   sellCeiling: ({ pct, ceilingPct, abovePct, partial }) =>
     `보유 수량의 ${pct}% 매도; 학습된 일부 매도 ${r2(partial)}건 중 두 건을 빼고는 모두 ${ceilingPct}% 이하 (${abovePct}% 초과면 점수)`,
   sizeZ: ({ side, krw, usual, z }) =>

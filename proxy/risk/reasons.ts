@@ -44,7 +44,8 @@ export interface Reasons {
   /** band: 0 under 15 %, 1 15-60 %, 2 60-90 %, 3 90 % or more. */
   sellShare(p: { pct: number; beyond?: { qty: number; upper: number }; inBand: number; total: number; band: number; rarePct: number }): string;
   sliver(p: { qty: number; pct: number; smallest: number; orders: number }): string;
-  sellFloor(p: { pct: number; floorPct: number; belowPct: number; total: number }): string;
+  /** steadyPct: the third largest partial sell, when the bot sells a steady share (the closer floor). */
+  sellFloor(p: { pct: number; floorPct: number; belowPct: number; total: number; steadyPct?: number }): string;
   sellCeiling(p: { pct: number; ceilingPct: number; abovePct: number; partial: number }): string;
   sizeZ(p: { side: Side; krw: number; usual: number; z: number }): string;
   envelope(p: { measure: EnvelopeMeasure; times: number; learned: number; factor: number; nthToday: number | undefined }): string;

@@ -39,14 +39,17 @@ function days(n: number, extra: (dayStart: number, k: number) => RiskInput[] = (
   return out;
 }
 
-/** A rebalancer's trims, learned: `trims` sells of 10 to 19 shares of a 200-share position (5 to 9.5%, all in the under-15% band), then a read. */
-async function trimmerSetup(t: Test, raw: Record<string, unknown>, trims: number) {
+/**
+ * A rebalancer's trims, learned: `trims` sells of 10 to 19 shares of a 200-share position (5 to 9.5%, all in the
+ * under-15% band), then a read; or the sells `qtyOf` (the nth) says.
+ */
+async function trimmerSetup(t: Test, raw: Record<string, unknown>, trims: number, qtyOf = (n: number) => 10 + n) {
   const s = setup(raw);
   t.teardown(s.close);
   let n = 0;
   await learn(
     s.engine,
-    days(4, (d, k) => (k % 6 === 2 && n < trims ? [read(d + k * 600_000 + 500), sell(d + k * 600_000 + 1000, 10 + n++, 200)] : [])),
+    days(4, (d, k) => (k % 6 === 2 && n < trims ? [read(d + k * 600_000 + 500), sell(d + k * 600_000 + 1000, qtyOf(n++), 200)] : [])),
   );
   await learn(s.engine, [read(START + 4 * DAY + 3_599_000)]);
   return s;
@@ -116,6 +119,28 @@ t.test('sell_off: a share of a position under a third of the smallest this bot s
   await learn(s.engine, [sell(at + 1_000, 1, 100)]);
   const next = hit(await s.engine.assess(sell(at + 2_000, 1, 150)), 'sell_off');
   t.match(next?.reason, /sells 0\.7% of the position; all but two of 11 learned sells sold 5\.5% or more/, 'the floor is now the 5.5% trim');
+});
+
+t.test('sell_off: a bot that sells a steady share (a halver) is held to a closer floor: a third of a position is not its own', async (t) => {
+  // Ten sells of 100 to 104 shares of 200 (50 to 52%; the third smallest 50.5%, the third largest 51.5%): within 1.25x of each other (tightSpread).
+  const halver = (raw: Record<string, unknown> = {}, sells = 10) => trimmerSetup(t, raw, sells, (n) => 100 + (n % 5));
+  const s = await halver();
+  const at = START + 4 * DAY + 3_600_000;
+  const third = hit(await s.engine.assess(sell(at, 60, 200)), 'sell_off');
+  t.equal(third?.score, 1, 'a third of the position (30%)');
+  t.match(
+    third!.reason,
+    /sells 30% of the position; all but two of 10 learned sells sold 50\.5% or more and all but two of its partial sells 51\.5% or less \(a steady share\) \(scores under 35\.4%\)/,
+  );
+  t.equal(hit(await s.engine.assess(sell(at, 70, 200)), 'sell_off')?.score, 1, '35%: under 0.7 of 50.5% (its third smallest)');
+  t.notOk(hit(await s.engine.assess(sell(at, 71, 200)), 'sell_off'), '35.5%: not under it');
+  t.notOk(hit(await s.engine.assess(sell(at, 101, 200)), 'sell_off'), 'its usual half');
+  t.notOk(hit(await (await halver({ sellOff: { tightSpread: 0 } })).engine.assess(sell(at, 60, 200)), 'sell_off'), 'tightSpread 0: only a third of 50% scores');
+  // Nine partial sells are too few to call a share steady (with five, the third smallest and the third largest are one sell).
+  t.notOk(hit(await (await halver({}, 9)).engine.assess(sell(at, 60, 200)), 'sell_off'), 'under ten partial sells: the usual floor');
+  // A trimmer's 5-9.5% is not steady (6% to 8.5%: 1.42x): its floor stays a third of its third smallest.
+  const trimmer = await trimmerSetup(t, {}, 10);
+  t.notOk(hit(await trimmer.engine.assess(sell(at, 4, 200)), 'sell_off'), "2% of a trimmer's position: not under a third of 6%");
 });
 
 t.test('sell_off: a part of a position over twice what all but two of its partial sells sold (a trimmer sells a third)', async (t) => {

@@ -73,6 +73,18 @@ t.test('every reason in Korean and English, each with its figures', async (t) =>
   t.equal(Object.keys(SAMPLES).length, Object.keys(REASONS.ko).length, 'the samples cover every reason');
 });
 
+t.test("sell_off's closer floor for a bot that sells a steady share says so, in both languages", async (t) => {
+  const p = { pct: 30, floorPct: 50, belowPct: 35, total: 37, steadyPct: 51.5 };
+  t.equal(
+    REASONS.en.sellFloor(p),
+    'sells 30% of the position; all but two of 37 learned sells sold 50% or more and all but two of its partial sells 51.5% or less (a steady share) (scores under 35%)',
+  );
+  t.equal(
+    REASONS.ko.sellFloor(p),
+    '보유 수량의 30% 매도; 학습된 매도 37건 중 두 건을 빼고는 모두 50% 이상, 일부 매도는 두 건을 빼고 모두 51.5% 이하 (일정한 비율) (35% 미만이면 점수)',
+  );
+});
+
 t.test('an engine without a language explains in Korean; language en in English', async (t) => {
   const store = createMemoryStore({ now: () => RISK_START });
   t.teardown(() => store.close());
