@@ -29,10 +29,13 @@ export interface ApprovalServiceOptions {
   readonly now?: () => number;
   /**
    * Told of every refusal of a call the bot did not make, after it is recorded (the risk engine counts them toward
-   * lockdown); not of a call declined as the bot's own. A failure here is logged and does not undo the refusal:
+   * lockdown, the owner and the admins are alerted); not of a call declined as the bot's own. A failure here is logged and does not undo the refusal:
    * refusing is the safe direction.
    */
-  readonly onRefused?: (rec: Pick<ApprovalRecord, 'botId' | 'account' | 'apiId' | 'summary'>) => Promise<void>;
+  readonly onRefused?: (
+    rec: Pick<ApprovalRecord, 'id' | 'botId' | 'account' | 'apiId' | 'summary'>,
+    refusal: { approver: string; reason: string },
+  ) => Promise<void>;
   /** Told of every request once it is recorded (the responder alerts the approvers); it must not throw. */
   readonly onRequested?: (rec: ApprovalRecord) => void;
 }
@@ -223,7 +226,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       await store.publish(CHANNEL, rec.id);
       if (!ownCall)
         await opts
-          .onRefused?.(rec)
+          .onRefused?.(rec, { approver, reason: clean })
           .catch((err) => logger.error({ err: String(err), approvalId: rec.id, botId: rec.botId }, 'refusal not counted by the risk engine'));
       return view(rec);
     },

@@ -28,6 +28,8 @@ export interface AlertText {
     recovery: readonly string[];
   }): AlertWords;
   approval(p: ApprovalWords): AlertWords;
+  /** A held call refused as one the bot did not make: what was refused, by whom and why, and what follows. */
+  refusal(p: RefusalWords): AlertWords;
   unlock(p: { bots: readonly string[]; actor: string; approvers: readonly string[] }): AlertWords;
   realKey(p: { sourceIp: string; path: string; fingerprint: string }): AlertWords;
 }
@@ -42,6 +44,16 @@ export interface ApprovalWords {
   readonly summary: Readonly<Record<string, string>>;
   readonly reasons: readonly string[];
   readonly expiresAt: string;
+}
+
+/** A held call refused as not the bot's (the approval record's fields and the refusal; no secret). */
+export interface RefusalWords {
+  readonly id: string;
+  readonly botId: string;
+  readonly apiId: string;
+  readonly summary: Readonly<Record<string, string>>;
+  readonly approver: string;
+  readonly reason: string;
 }
 
 const krw = (n: number): string => n.toLocaleString('en-US');
@@ -82,6 +94,14 @@ const EN: AlertText = {
       ...a.reasons.slice(0, 5),
       `approve: kguard approvals approve ${a.id} (TOTP code on stdin) or the dashboard; refuse: kguard approvals refuse ${a.id} --reason "..."`,
       `a call the bot did not make: refuse it, and its next order locks it down; a call of its own you do not want: kguard approvals refuse ${a.id} --own-call --reason "..."`,
+    ],
+  }),
+  refusal: (r) => ({
+    title: `Refused as not the bot's call: ${r.botId} ${r.apiId}`,
+    lines: [
+      `refused by ${r.approver}: ${r.reason}`,
+      ...(Object.keys(r.summary).length ? [`call: ${fields(r.summary)}`] : []),
+      "the bot's identity made a call its owner did not: its next order locks it down; to stop it now: kguard lockdown --bot " + `${r.botId} --reason "..."`,
     ],
   }),
   unlock: ({ bots, actor, approvers }) => ({ title: `Unlocked: ${bots.join(', ')}`, lines: [`by ${actor}`, `approvals: ${approvers.join(', ')}`] }),
@@ -126,6 +146,14 @@ const KO: AlertText = {
       ...a.reasons.slice(0, 5),
       `승인: kguard approvals approve ${a.id} (OTP 코드는 표준 입력으로) 또는 대시보드; 거절: kguard approvals refuse ${a.id} --reason "..."`,
       `봇이 하지 않은 호출은 거절하세요: 그 뒤 이 봇의 주문은 봇을 잠급니다. 봇이 낸 호출을 막기만 하려면: kguard approvals refuse ${a.id} --own-call --reason "..."`,
+    ],
+  }),
+  refusal: (r) => ({
+    title: `봇이 하지 않은 호출로 거절됨: ${r.botId} ${r.apiId}`,
+    lines: [
+      `거절: ${r.approver}: ${r.reason}`,
+      ...(Object.keys(r.summary).length ? [`호출: ${fields(r.summary)}`] : []),
+      `소유자가 하지 않은 호출이 이 봇의 ID로 나왔습니다: 이 봇의 다음 주문은 봇을 잠급니다. 지금 막으려면: kguard lockdown --bot ${r.botId} --reason "..."`,
     ],
   }),
   unlock: ({ bots, actor, approvers }) => ({ title: `차단 해제: ${bots.join(', ')}`, lines: [`실행: ${actor}`, `해제 승인: ${approvers.join(', ')}`] }),

@@ -1,9 +1,9 @@
 // Alerts to the bot owner and admins: incident alerts (lockdown, damage
 // assessment, unlock), whose deliveries are recorded on the incident, and the
 // medium-risk "unusual activity" alert, rate-limited per bot by a cooldown,
-// and the alert that a call waits for approval.
+// and the alerts that a call waits for approval or was refused as not the bot's.
 import { randomUUID } from 'node:crypto';
-import type { AlertWords, ApprovalWords } from './alert-text.js';
+import type { AlertWords, ApprovalWords, RefusalWords } from './alert-text.js';
 import type { ResponseContext } from './context.js';
 import type { Incident } from './incident.js';
 import { K } from './keys.js';
@@ -23,6 +23,8 @@ export interface Alerts {
    * admins for a step-up, to the admins for an admin-level call (the owner may not approve it).
    */
   onApprovalRequested(a: ApprovalWords): void;
+  /** A held call refused as one the bot did not make: a sign of compromise, told to the owner and the admins at once. */
+  onApprovalRefused(r: RefusalWords): void;
 }
 
 /** Bound on locally remembered alert cooldowns (one per bot); beyond it the store alone decides. */
@@ -90,5 +92,18 @@ export function createAlerts(ctx: ResponseContext): Alerts {
     );
   }
 
-  return { alertFor, notify, onRiskAlert, onSecurityAlert, onApprovalRequested };
+  function onApprovalRefused(r: RefusalWords): void {
+    ctx.track(
+      notifier.notify({
+        event: 'approval_refused',
+        severity: 'CRITICAL',
+        audience: ['owner', 'admin'],
+        botIds: [r.botId],
+        ...text.refusal(r),
+        details: { approvalId: r.id, botId: r.botId, apiId: r.apiId, approver: r.approver, summary: r.summary },
+      }),
+    );
+  }
+
+  return { alertFor, notify, onRiskAlert, onSecurityAlert, onApprovalRequested, onApprovalRefused };
 }

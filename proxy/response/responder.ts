@@ -10,7 +10,7 @@
 //   alerts.ts          incident alerts, the medium-risk alert cooldown, approval requests
 //   context.ts / keys.ts  what the parts share (options, tracking, store keys)
 import type { Language } from '../common/errors.js';
-import type { ApprovalWords } from './alert-text.js';
+import type { ApprovalWords, RefusalWords } from './alert-text.js';
 import { createAlerts } from './alerts.js';
 import type { CompensationCause } from './config.js';
 import { createContext, type ResponderOptions } from './context.js';
@@ -41,6 +41,8 @@ export interface Responder {
   onSecurityAlert(key: string, alert: Alert): Promise<void>;
   /** Tells the owner and the admins (the admins only for an admin-level call) that a call waits for their approval. */
   onApprovalRequested(a: ApprovalWords): void;
+  /** Tells the owner and the admins that a held call was refused as one the bot did not make. */
+  onApprovalRefused(r: RefusalWords): void;
   /** Throws KG3008 while the bot, its account or everything is locked. */
   checkLockdown(call: LockCheckCall): Promise<void>;
   /** Incident id holding a lock on this bot/account, if any. */
@@ -80,6 +82,7 @@ export function createResponder(opts: ResponderOptions): Responder {
     onRiskAlert: alerts.onRiskAlert,
     onSecurityAlert: alerts.onSecurityAlert,
     onApprovalRequested: alerts.onApprovalRequested,
+    onApprovalRefused: alerts.onApprovalRefused,
     checkLockdown: lockCheck.checkLockdown,
     lockedBy: lockCheck.lockedBy,
     snapshotHoldings: holdings.snapshotHoldings,

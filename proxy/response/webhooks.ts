@@ -12,7 +12,15 @@ import type { WebhookConfig } from './config.js';
 export type Severity = 'CRITICAL' | 'WARNING' | 'INFO';
 
 export interface Alert {
-  readonly event: 'lockdown' | 'damage_assessment' | 'risk_alert' | 'approval_requested' | 'unlock' | 'recovery_plan' | 'real_key_presented';
+  readonly event:
+    | 'lockdown'
+    | 'damage_assessment'
+    | 'risk_alert'
+    | 'approval_requested'
+    | 'approval_refused'
+    | 'unlock'
+    | 'recovery_plan'
+    | 'real_key_presented';
   readonly severity: Severity;
   /** Who should act: the bot's owner and/or the administrators. */
   readonly audience: readonly ('owner' | 'admin')[];
@@ -38,9 +46,16 @@ export interface WebhookNotifier {
   notify(alert: Alert): Promise<DeliveryResult[]>;
 }
 
+/**
+ * Slack's three control characters as entities, in text Slack reads as mrkdwn: a held call's fields come from the
+ * bot and a refusal's reason from an approver, and `<!channel>` or `<https://…|approve here>` in them must reach the
+ * channel as text, not as a mention or a link inside a trusted alert.
+ */
+export const slackEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
 export function slackPayload(alert: Alert): Record<string, unknown> {
   const icon = alert.severity === 'CRITICAL' ? ':rotating_light:' : alert.severity === 'WARNING' ? ':warning:' : ':information_source:';
-  const text = `${icon} [${alert.severity}] ${alert.title}`;
+  const text = `${icon} [${alert.severity}] ${slackEscape(alert.title)}`;
   return {
     text,
     blocks: [
@@ -51,7 +66,7 @@ export function slackPayload(alert: Alert): Record<string, unknown> {
           type: 'mrkdwn',
           text:
             alert.lines
-              .map((l) => `• ${l}`)
+              .map((l) => `• ${slackEscape(l)}`)
               .join('\n')
               .slice(0, 2900) || '-',
         },

@@ -216,7 +216,11 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       auditor,
       registry,
       logger: logger.child({ part: 'approval' }),
-      onRefused: (rec) => risk.noteRefused(rec.botId, undefined, refusedOrderOf(rec)),
+      onRefused: (rec, refusal) => {
+        // The owner says the bot's identity made a call they did not: alerted at once, and counted toward lockdown.
+        responder.onApprovalRefused({ id: rec.id, botId: rec.botId, apiId: rec.apiId, summary: rec.summary, ...refusal });
+        return risk.noteRefused(rec.botId, undefined, refusedOrderOf(rec));
+      },
       // The approvers hear of a held call at once (a webhook), not only when they look at the dashboard.
       onRequested: (rec) => responder.onApprovalRequested(rec),
     });

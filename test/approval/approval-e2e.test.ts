@@ -159,43 +159,67 @@ t.test('a held call is told to the approvers at once: an approval_requested webh
   t.notMatch(JSON.stringify(hook!.json), new RegExp(CANARY.account), 'no account number in the alert');
 });
 
-t.test('a refused hold: reads go on, but the next order of that bot locks it down, even its usual one (escalation.refusedOrdersHours)', async (t) => {
-  const w = await world(t, 'pending');
-  const token = await w.h.token();
-  const first = await w.h.call('kt10000', STEP_UP_BUY, { token });
-  t.equal(code(first), 'KG3004', 'held');
-  const id = String(first.headers['x-kguard-approval-id']);
-  const refused = await w.h.admin('POST', `/admin/v1/approvals/${id}/refuse`, w.approver, { reason: 'not my order' });
-  t.equal(refused.status, 200, `refused: ${refused.json.status}`);
-  const retry = await w.h.call('kt10000', STEP_UP_BUY, { token, headers: { 'x-kguard-approval-id': id } });
-  t.equal(code(retry), 'KG3006', 'the refused call stays refused');
+t.test(
+  'a refused hold: the owner and admins are alerted, reads go on, but the next order of that bot locks it down, even its usual one (escalation.refusedOrdersHours)',
+  async (t) => {
+    const hooks = await startWebhookServer();
+    t.teardown(() => hooks.close());
+    const w = await world(t, 'pending', {
+      webhooks: [
+        { url: `${hooks.url}/json`, kind: 'json' },
+        { url: `${hooks.url}/slack`, kind: 'slack' },
+      ],
+      webhook: { backoffMs: 20, timeoutMs: 2000 },
+    });
+    const token = await w.h.token();
+    const first = await w.h.call('kt10000', STEP_UP_BUY, { token });
+    t.equal(code(first), 'KG3004', 'held');
+    const id = String(first.headers['x-kguard-approval-id']);
+    const refused = await w.h.admin('POST', `/admin/v1/approvals/${id}/refuse`, w.approver, { reason: 'not my order <!here>' });
+    t.equal(refused.status, 200, `refused: ${refused.json.status}`);
+    // A sign of compromise: told at once, before the bot's next order, in Korean by default; Slack gets the reason as text.
+    const [hook] = await hooks.waitFor(1, 10_000, (x) => x.path === '/json' && x.json.event === 'approval_refused');
+    t.match(hook!.json, {
+      severity: 'CRITICAL',
+      audience: ['owner', 'admin'],
+      botIds: [w.h.botId],
+      title: `봇이 하지 않은 호출로 거절됨: ${w.h.botId} kt10000`,
+    });
+    t.match(hook!.json.details, { approvalId: id, approver: 'bob', summary: { stk_cd: '035420' } });
+    t.match((hook!.json.lines as string[]).join('\n'), /거절: bob: not my order <!here>[\s\S]*kguard lockdown --bot/);
+    t.notMatch(JSON.stringify(hook!.json), new RegExp(CANARY.account), 'no account number in the alert');
+    const [slack] = await hooks.waitFor(1, 10_000, (x) => x.path === '/slack' && /거절됨/.test(String(x.json.text)));
+    t.match(JSON.stringify(slack!.json.blocks), /not my order &lt;!here&gt;/, 'Slack reads the reason as text');
+    const retry = await w.h.call('kt10000', STEP_UP_BUY, { token, headers: { 'x-kguard-approval-id': id } });
+    t.equal(code(retry), 'KG3006', 'the refused call stays refused');
 
-  t.equal((await w.h.call('ka10001', { stk_cd: '005930' }, { token })).json.return_code, 0, 'a quote still goes out');
-  // The bot's usual order (one share of 005930, as it sold every fifteen minutes for two days): after the refusal, a lockdown.
-  const usual = await w.h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '90100', trde_tp: '0' }, { token });
-  t.equal(code(usual), 'KG3008', `locked down: ${usual.text}`);
-  t.notOk(
-    w.h.sim.orders(CANARY.account).some((o) => o.apiId === 'kt10001' && o.price === 90_100),
-    'it did not reach the broker',
-  );
-  t.notOk(
-    w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'),
-    'nor did the refused one',
-  );
-  const quote = await w.h.call('ka10001', { stk_cd: '005930' }, { token });
-  t.not(quote.json.return_code, 0, `the locked bot's ordinary calls are refused too: ${quote.text}`);
+    t.equal((await w.h.call('ka10001', { stk_cd: '005930' }, { token })).json.return_code, 0, 'a quote still goes out');
+    // The bot's usual order (one share of 005930, as it sold every fifteen minutes for two days): after the refusal, a lockdown.
+    const usual = await w.h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '90100', trde_tp: '0' }, { token });
+    t.equal(code(usual), 'KG3008', `locked down: ${usual.text}`);
+    t.notOk(
+      w.h.sim.orders(CANARY.account).some((o) => o.apiId === 'kt10001' && o.price === 90_100),
+      'it did not reach the broker',
+    );
+    t.notOk(
+      w.h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'),
+      'nor did the refused one',
+    );
+    const quote = await w.h.call('ka10001', { stk_cd: '005930' }, { token });
+    t.not(quote.json.return_code, 0, `the locked bot's ordinary calls are refused too: ${quote.text}`);
 
-  // After the recovery and the unlock the bot starts again: its first order is not locked down by the old refusal.
-  const incidents = (await w.h.admin('GET', '/admin/v1/incidents', w.admin)).json.incidents as { id: string }[];
-  t.equal(incidents.length, 1, 'one incident');
-  const id2 = incidents[0]!.id;
-  for (const step of DEFAULT_RECOVERY_STEPS.ko)
-    t.equal((await w.h.admin('POST', `/admin/v1/incidents/${id2}/steps/${step.id}/confirm`, w.admin, {})).status, 200);
-  t.equal((await w.h.admin('POST', `/admin/v1/incidents/${id2}/approve-unlock`, w.admin, {})).status, 200);
-  t.equal((await w.h.admin('POST', `/admin/v1/incidents/${id2}/unlock`, w.admin, {})).status, 200, 'unlocked');
-  const again = await w.h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '90200', trde_tp: '0' });
-  t.equal(again.json.return_code, 0, `its usual order goes out after the unlock: ${again.text}`);
-});
+    // After the recovery and the unlock the bot starts again: its first order is not locked down by the old refusal.
+    const incidents = (await w.h.admin('GET', '/admin/v1/incidents', w.admin)).json.incidents as { id: string }[];
+    t.equal(incidents.length, 1, 'one incident');
+    const id2 = incidents[0]!.id;
+    for (const step of DEFAULT_RECOVERY_STEPS.ko)
+      t.equal((await w.h.admin('POST', `/admin/v1/incidents/${id2}/steps/${step.id}/confirm`, w.admin, {})).status, 200);
+    t.equal((await w.h.admin('POST', `/admin/v1/incidents/${id2}/approve-unlock`, w.admin, {})).status, 200);
+    t.equal((await w.h.admin('POST', `/admin/v1/incidents/${id2}/unlock`, w.admin, {})).status, 200, 'unlocked');
+    const again = await w.h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '90200', trde_tp: '0' });
+    t.equal(again.json.return_code, 0, `its usual order goes out after the unlock: ${again.text}`);
+  },
+);
 
 t.test("a held call declined as the bot's own (ownCall): refused, audited as such, and the bot's next order goes out", async (t) => {
   const w = await world(t, 'pending');

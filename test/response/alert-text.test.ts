@@ -3,6 +3,7 @@
 // no Hangul, and both carry the figures and names they were given.
 import t from 'tap';
 import { ALERT_TEXT, type AlertText } from '../../proxy/response/alert-text.js';
+import { slackPayload } from '../../proxy/response/webhooks.js';
 
 const SAMPLES: { [K in keyof AlertText]: Parameters<AlertText[K]>[0] } = {
   risk: { botId: 'bot-37', score: 0.5, apiId: 'kt10000', reasons: [{ detector: 'new_symbol', reason: 'r' }] },
@@ -18,6 +19,7 @@ const SAMPLES: { [K in keyof AlertText]: Parameters<AlertText[K]>[0] } = {
     reasons: ['new_symbol'],
     expiresAt: '2026-01-05T01:00:00.000Z',
   },
+  refusal: { id: 'a-37', botId: 'bot-37', apiId: 'kt10001', summary: { stk_cd: '005930', ord_qty: '37' }, approver: 'alice', reason: 'not my order' },
   unlock: { bots: ['bot-37'], actor: 'sec', approvers: ['x', 'y'] },
   realKey: { sourceIp: '10.0.0.37', path: '/oauth2/token', fingerprint: 'fp37' },
 };
@@ -49,4 +51,17 @@ t.test("an approval request says what a refusal does, and how to decline a call 
     ALERT_TEXT.ko.approval(SAMPLES.approval).lines.join('\n'),
     new RegExp(`봇이 하지 않은 호출은 거절하세요: 그 뒤 이 봇의 주문은 봇을 잠급니다. 봇이 낸 호출을 막기만 하려면: kguard approvals refuse ${id} --own-call`),
   );
+});
+
+t.test('a Slack alert carries text from a bot or an approver as text: no mention, no link', async (t) => {
+  const words = ALERT_TEXT.en.refusal({ ...SAMPLES.refusal, summary: { stk_cd: '<!channel>' }, reason: 'see <https://evil.example|the runbook> & approve' });
+  const payload = slackPayload({ event: 'approval_refused', severity: 'CRITICAL', audience: ['admin'], ...words, title: 'held <!here>' }) as {
+    text: string;
+    blocks: { text?: { text: string } }[];
+  };
+  const section = payload.blocks[1]!.text!.text;
+  t.match(section, 'refused by alice: see &lt;https://evil.example|the runbook&gt; &amp; approve');
+  t.match(section, 'call: stk_cd &lt;!channel&gt;');
+  t.notMatch(section, /<|>/, 'no angle bracket reaches Slack');
+  t.equal(payload.text, ':rotating_light: [CRITICAL] held &lt;!here&gt;');
 });
