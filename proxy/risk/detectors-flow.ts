@@ -68,7 +68,7 @@ function floor(ctx: DetectorContext, fraction: number, total: number, partial: n
   const smallest = (ctx.baseline.sellFracLow ?? [])[SELL_FRAC_LOW - 1];
   const largest = (ctx.baseline.sellFracHigh ?? [])[SELL_FRAC_LOW - 1];
   const { floorShare, tightSpread, tightFloorShare } = ctx.cfg.sellOff;
-  if (smallest === undefined) return undefined;
+  if (smallest === undefined || floorShare === 0) return undefined;
   // Few partial sells put the third smallest and the third largest next to each other (five: the same one).
   const steady = tightSpread > 0 && partial >= STEADY_MIN_PARTIAL && largest !== undefined && largest <= smallest * tightSpread;
   const share = steady ? Math.max(floorShare, tightFloorShare) : floorShare;

@@ -136,6 +136,7 @@ t.test('sell_off: a bot that sells a steady share (a halver) is held to a closer
   t.notOk(hit(await s.engine.assess(sell(at, 71, 200)), 'sell_off'), '35.5%: not under it');
   t.notOk(hit(await s.engine.assess(sell(at, 101, 200)), 'sell_off'), 'its usual half');
   t.notOk(hit(await (await halver({ sellOff: { tightSpread: 0 } })).engine.assess(sell(at, 60, 200)), 'sell_off'), 'tightSpread 0: only a third of 50% scores');
+  t.notOk(hit(await (await halver({ sellOff: { floorShare: 0 } })).engine.assess(sell(at, 60, 200)), 'sell_off'), 'floorShare 0: no floor at all');
   // Nine partial sells are too few to call a share steady (with five, the third smallest and the third largest are one sell).
   t.notOk(hit(await (await halver({}, 9)).engine.assess(sell(at, 60, 200)), 'sell_off'), 'under ten partial sells: the usual floor');
   // A trimmer's 5-9.5% is not steady (6% to 8.5%: 1.42x): its floor stays a third of its third smallest.
