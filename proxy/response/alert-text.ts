@@ -101,7 +101,7 @@ const EN: AlertText = {
     lines: [
       `refused by ${r.approver}: ${r.reason}`,
       ...(Object.keys(r.summary).length ? [`call: ${fields(r.summary)}`] : []),
-      "the bot's identity made a call its owner did not: its next order locks it down; to stop it now: kguard lockdown --bot " + `${r.botId} --reason "..."`,
+      `the bot's identity made a call its owner did not: its next order locks it down; to stop it now: kguard lockdown --bot ${r.botId} --reason "..."`,
     ],
   }),
   unlock: ({ bots, actor, approvers }) => ({ title: `Unlocked: ${bots.join(', ')}`, lines: [`by ${actor}`, `approvals: ${approvers.join(', ')}`] }),
