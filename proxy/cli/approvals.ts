@@ -24,13 +24,16 @@ interface View {
   refusal?: { ownCall?: boolean };
 }
 
+/** One approval per line; a call declined as the bot's own shows as `declined`, not `refused` (a sign of compromise). */
 function table(json: unknown): string {
   const rows = (json as { approvals: View[] }).approvals;
   if (rows.length === 0) return 'no approvals\n';
   return `${rows
     .map(
       (v) =>
-        `${v.id}  ${v.status.padEnd(8)} ${v.level.padEnd(7)} bot=${v.botId} ${v.apiId} score=${v.score} ${Object.entries(v.summary)
+        `${v.id}  ${(v.refusal?.ownCall ? 'declined' : v.status).padEnd(8)} ${v.level.padEnd(7)} bot=${v.botId} ${v.apiId} score=${v.score} ${Object.entries(
+          v.summary,
+        )
           .map(([k, x]) => `${k}=${x}`)
           .join(' ')} approvals=${v.approvals.length}/${v.requiredApprovals} expires=${v.expiresAt}`,
     )

@@ -249,6 +249,8 @@ t.test("a held call declined as the bot's own (ownCall): refused, audited as suc
   ]);
   t.equal(cli.code, 0, cli.stderr);
   t.equal(cli.stdout, `approval ${id}: refused (declined as the bot's own call)\n`);
+  const listed = await kguardInProcess(['approvals', 'list', '--status', 'refused', '--admin-url', `${w.h.adminUrl}/admin/v1`, '--token-file', tokenFile]);
+  t.match(listed.stdout, new RegExp(`^${id}  declined step_up`, 'm'), 'the list tells a decline from a refusal');
   const declined = await w.h.admin('GET', `/admin/v1/approvals/${id}`, w.admin);
   t.match(declined.json, { status: 'refused', refusal: { approver: 'bob', reason: 'too large today', ownCall: true } });
   const retry = await w.h.call('kt10000', STEP_UP_BUY, { token, headers: { 'x-kguard-approval-id': id } });
