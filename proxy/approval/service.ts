@@ -29,8 +29,8 @@ export interface ApprovalServiceOptions {
   readonly now?: () => number;
   /**
    * Told of every refusal of a call the bot did not make, after it is recorded (the risk engine counts them toward
-   * lockdown, the owner and the admins are alerted); not of a call declined as the bot's own. A failure here is logged and does not undo the refusal:
-   * refusing is the safe direction.
+   * lockdown, the owner and the admins are alerted); not of a call declined as the bot's own. A failure here is
+   * logged and does not undo the refusal: refusing is the safe direction.
    */
   readonly onRefused?: (
     rec: Pick<ApprovalRecord, 'id' | 'botId' | 'account' | 'apiId' | 'summary'>,

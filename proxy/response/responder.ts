@@ -7,7 +7,7 @@
 //   incident-store.ts  incident records, the index, reports
 //   recovery.ts        checklist, unlock approvals, unlock, compensation
 //   holdings.ts        holdings baselines and damage assessment
-//   alerts.ts          incident alerts, the medium-risk alert cooldown, approval requests
+//   alerts.ts          incident alerts, the medium-risk alert cooldown, approval requests and refusals
 //   context.ts / keys.ts  what the parts share (options, tracking, store keys)
 import type { Language } from '../common/errors.js';
 import type { ApprovalWords, RefusalWords } from './alert-text.js';

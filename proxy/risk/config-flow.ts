@@ -34,10 +34,10 @@ export interface FlowConfig {
    * judged (a one-share position can only be sold whole: it says nothing about the share of a position a bot sells);
    * with fewer learned sells than minSamples, the orders (any side) a bot must have learned before a sliver of a
    * position (under 15 %) at most sliverFactor times its smallest order scores; with enough, a share of a position
-   * under floorShare times the third smallest share it ever sold scores (0 = off, both), under tightFloorShare times it
-   * for a bot that sells a steady share (of ten or more partial sells, the third largest at most tightSpread times
-   * that third smallest; 0 = off), and so does a part of one over ceilingFactor times the third largest part it ever sold
-   * (0 = off; selling a whole position has its own band).
+   * under floorShare times the third smallest share it ever sold scores (0 = off, both), under tightFloorShare
+   * times it for a bot that sells a steady share (of ten or more partial sells, the third largest at most
+   * tightSpread times that third smallest; 0 = off), and so does a part of one over ceilingFactor times the third
+   * largest part it ever sold (0 = off; selling a whole position has its own band).
    */
   readonly sellOff: {
     readonly minSamples: number;
