@@ -35,6 +35,7 @@ export const ERROR_CATALOGUE = {
     ko: '허용되지 않는 CONNECT 대상입니다. 이 사이드카는 키움 API로만 연결합니다',
     en: 'CONNECT target refused: this sidecar tunnels only to the Kiwoom API',
   },
+  KG1015: { status: 400, returnCode: 1, ko: '입력 항목의 형식이 올바르지 않습니다', en: 'A field is malformed' },
 
   // 2xxx: who is calling
   KG2001: { status: 401, returnCode: 3, ko: '인증 토큰이 없습니다', en: 'No bearer token' },

@@ -131,6 +131,17 @@ t.test('bodies', async (t) => {
   await refused(t, () => h.post('/api/dostk/stkinfo', '{}', { ...auth(), 'content-type': 'text/plain' }), 415, 'KG1011');
 });
 
+t.test("an order's, modify's or cancel's stock code is a stock code (it reaches policy, risk, approvals and alerts)", async (t) => {
+  const order = (stk_cd: unknown) => ({ dmst_stex_tp: 'KRX', stk_cd, ord_qty: '1', ord_uv: '70000', trde_tp: '0' });
+  for (const bad of ['<!channel>', '005930 ', 'a05930', '00593', '005930_XX', 5930, null])
+    await refused(t, () => h.call('kt10000', order(bad), { token: goodToken }), 400, 'KG1015');
+  await refused(t, () => h.call('kt10003', { dmst_stex_tp: 'KRX', orig_ord_no: '0000001', stk_cd: '<x>', cncl_qty: '0' }, { token: goodToken }), 400, 'KG1015');
+  const r = await h.call('kt10000', order('005930_NX'), { token: goodToken });
+  t.notMatch(String(r.json.return_msg), /KG1015/, `a venue suffix is a stock code: ${r.text}`);
+  const q = await h.call('ka10001', { stk_cd: '' }, { token: goodToken });
+  t.notMatch(String(q.json.return_msg), /KG1015/, 'queries keep their own codes (an empty one means all)');
+});
+
 t.test('api-ids and paths', async (t) => {
   const auth = { authorization: `Bearer ${goodToken}` };
   await refused(t, () => h.post('/api/dostk/stkinfo', '{}', { ...auth, 'api-id': 'kz99999' }), 400, 'KG1004');
