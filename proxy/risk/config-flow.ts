@@ -35,7 +35,7 @@ export interface FlowConfig {
    * with fewer learned sells than minSamples, the orders (any side) a bot must have learned before a sliver of a
    * position (under 15 %) at most sliverFactor times its smallest order scores; with enough, a share of a position
    * under floorShare times the third smallest share it ever sold scores (0 = off, both), under tightFloorShare
-   * times it for a bot that sells a steady share (of ten or more partial sells, the third largest at most
+   * times it for a bot that sells a steady share (of tightMinSells or more partial sells, the third largest at most
    * tightSpread times that third smallest; 0 = off), and so does a part of one over ceilingFactor times the third
    * largest part it ever sold (0 = off; selling a whole position has its own band).
    */
@@ -50,6 +50,7 @@ export interface FlowConfig {
     readonly floorShare: number;
     readonly tightSpread: number;
     readonly tightFloorShare: number;
+    readonly tightMinSells: number;
     readonly ceilingFactor: number;
   };
   /**
@@ -92,6 +93,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
     'floorShare',
     'tightSpread',
     'tightFloorShare',
+    'tightMinSells',
     'ceilingFactor',
   ]);
   const os = section(r.orderSize, `${path}.orderSize`, [
@@ -136,6 +138,8 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       floorShare: num(so, 'floorShare', `${path}.sellOff`, 0.33, 0, 1),
       tightSpread: num(so, 'tightSpread', `${path}.sellOff`, 1.25, 0, 100),
       tightFloorShare: num(so, 'tightFloorShare', `${path}.sellOff`, 0.7, 0, 1),
+      // Five would make the third smallest and the third largest one and the same sell.
+      tightMinSells: num(so, 'tightMinSells', `${path}.sellOff`, 10, 6, 1e6, true),
       ceilingFactor: num(so, 'ceilingFactor', `${path}.sellOff`, 2, 0, 100),
     },
     orderSize,

@@ -16,8 +16,6 @@ const ORDER_SIZE_MIN_SPREAD = 0.35;
 /** Orders of a side learned before order_size judges (and the volume detector stops judging new orders: one piece of evidence, counted once). */
 export const ORDER_SIZE_MIN_SAMPLES = 15;
 
-/** Partial sells (of a share under 90% of a position) learned before a steady share is judged from them. */
-const STEADY_MIN_PARTIAL = 10;
 /** Learned sells of part of a position: every band but the whole one. */
 const partialSells = (h: readonly number[]): number => (h[0] ?? 0) + (h[1] ?? 0) + (h[2] ?? 0);
 
@@ -67,10 +65,10 @@ export const sellOff: Detector = (ctx) => {
 function floor(ctx: DetectorContext, fraction: number, total: number, partial: number): DetectorResult | undefined {
   const smallest = (ctx.baseline.sellFracLow ?? [])[SELL_FRAC_LOW - 1];
   const largest = (ctx.baseline.sellFracHigh ?? [])[SELL_FRAC_LOW - 1];
-  const { floorShare, tightSpread, tightFloorShare } = ctx.cfg.sellOff;
+  const { floorShare, tightSpread, tightFloorShare, tightMinSells } = ctx.cfg.sellOff;
   if (smallest === undefined || floorShare === 0) return undefined;
   // Few partial sells put the third smallest and the third largest next to each other (five: the same one).
-  const steady = tightSpread > 0 && partial >= STEADY_MIN_PARTIAL && largest !== undefined && largest <= smallest * tightSpread;
+  const steady = tightSpread > 0 && partial >= tightMinSells && largest !== undefined && largest <= smallest * tightSpread;
   const share = steady ? Math.max(floorShare, tightFloorShare) : floorShare;
   if (fraction >= smallest * share) return undefined;
   const belowPct = pct1(smallest * share);

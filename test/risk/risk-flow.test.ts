@@ -139,6 +139,11 @@ t.test('sell_off: a bot that sells a steady share (a halver) is held to a closer
   t.notOk(hit(await (await halver({ sellOff: { floorShare: 0 } })).engine.assess(sell(at, 60, 200)), 'sell_off'), 'floorShare 0: no floor at all');
   // Nine partial sells are too few to call a share steady (with five, the third smallest and the third largest are one sell).
   t.notOk(hit(await (await halver({}, 9)).engine.assess(sell(at, 60, 200)), 'sell_off'), 'under ten partial sells: the usual floor');
+  t.equal(
+    hit(await (await halver({ sellOff: { tightMinSells: 9 } }, 9)).engine.assess(sell(at, 60, 200)), 'sell_off')?.score,
+    1,
+    'tightMinSells 9: nine are enough',
+  );
   // A trimmer's 5-9.5% is not steady (6% to 8.5%: 1.42x): its floor stays a third of its third smallest.
   const trimmer = await trimmerSetup(t, {}, 10);
   t.notOk(hit(await trimmer.engine.assess(sell(at, 4, 200)), 'sell_off'), "2% of a trimmer's position: not under a third of 6%");
