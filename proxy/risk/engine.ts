@@ -318,7 +318,8 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       const at = now ?? clock();
       const sym = symbolOf(order?.stkCd);
       await Promise.all([
-        (cfg.escalation.refusedAfter > 0 || cfg.escalation.refusedOrdersMs > 0) && cfg.weights.escalation > 0 ? noteRefused(store, cfg, botId, at) : undefined,
+        // noteRefused writes only what refusedAfter and refusedOrdersMs use.
+        cfg.weights.escalation > 0 ? noteRefused(store, cfg, botId, at) : undefined,
         order && sym && cfg.weights.herd > 0 ? noteRefusedOrder(store, cfg, sym, order.side, order.account, at) : undefined,
       ]);
     },

@@ -113,6 +113,8 @@ t.test('other kinds follow the safety class', async (t) => {
     else if (e.safety === 'account_read') t.equal(e.kind, 'account', e.apiId);
     else if (e.safety === 'auth_write') t.equal(e.kind, 'auth', e.apiId);
     if (e.kind !== 'order') t.equal(e.side, undefined, `${e.apiId} has no side`);
+    // The pipeline's stock-code check (parse.ts) relies on this: a book exactly for orders, modifies and cancels.
+    t.equal(e.market !== undefined, ['order', 'modify', 'cancel'].includes(e.kind), `${e.apiId}: a market exactly when it trades`);
   }
   t.same(
     apisByKind('auth').map((e) => e.apiId),

@@ -15,8 +15,7 @@ export function parse(ctx: RequestContext): void {
     if (!(field in c.json)) throw new GuardError('KG1010', field);
   }
   const code = c.json.stk_cd;
-  if (TRADING.has(c.entry.kind) && code !== undefined && (typeof code !== 'string' || !isStockCode(code)))
+  // The catalogue names a book (market) for exactly the order, modify and cancel api-ids.
+  if (c.entry.market !== undefined && code !== undefined && (typeof code !== 'string' || !isStockCode(code)))
     throw new GuardError('KG1015', 'stk_cd must be a stock code: 6-9 upper-case letters and digits, optionally _NX or _AL');
 }
-
-const TRADING: ReadonlySet<string> = new Set(['order', 'modify', 'cancel']);
