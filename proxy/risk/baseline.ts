@@ -51,8 +51,10 @@ export interface Baseline {
   /** Log notional (KRW) of new orders per side (bounded windows). */
   buyLogNotional?: number[];
   sellLogNotional?: number[];
-  /** Account reads (kind 'account') per Seoul day: the day counted, its count, EWMA and max of completed days. */
-  reads?: { day: string; count: number; ewma: number; max: number; days: number };
+  /** Account reads (kind 'account') per Seoul day. */
+  reads?: DailyCount;
+  /** Sells of a whole position (drainHoldingFraction of it or more) that went out, per Seoul day. */
+  closes?: DailyCount;
   /** Shares bought and sold per symbol by new orders that went out since the last holdings read (BALANCE, kt00018). */
   sinceRead?: Record<string, [bought: number, sold: number]>;
   /** Realtime condition searches this bot ran (CNSRREQ, one-shot or live): seq, last run; bounded by maxSymbols. */
@@ -61,6 +63,15 @@ export interface Baseline {
   buyEnvelope?: BuyEnvelope;
   /** The learned per-bot model (model.ts), opaque here. */
   model?: unknown;
+}
+
+/** Events per Seoul day: the day counted, its count, the EWMA and the (slowly decaying) max of completed days. */
+export interface DailyCount {
+  day: string;
+  count: number;
+  ewma: number;
+  max: number;
+  days: number;
 }
 
 /**
@@ -278,7 +289,7 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
       touchBounded(b.traded, sym, nowMs, p.maxSymbols);
     }
   }
-  if (input.kind === 'account') learnReads(b, nowMs);
+  if (input.kind === 'account') b.reads = countDaily(b.reads, nowMs);
 
   const minute = Math.floor(nowMs / 60_000);
   foldRate(b.rate, minute, p.rateAlpha, true);
@@ -312,6 +323,7 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
 
   if (input.kind === 'order' && input.side === 'sell') {
     const fraction = soldFraction(b, input, cfg.sellOff.minHoldingQty);
+    if (fraction !== undefined && fraction >= p.drainHoldingFraction) b.closes = countDaily(b.closes, nowMs);
     if (fraction !== undefined && fraction <= 1) {
       b.sellFrac ??= [0, 0, 0, 0];
       const h = b.sellFrac;
@@ -355,11 +367,16 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
   }
 }
 
-/** Folds an account read into the per-day read counts (a day closes when the next one starts). */
-function learnReads(b: Baseline, nowMs: number): void {
+/** The most events of a completed Seoul day before `day` (the last day counted is completed once `day` is another). */
+export function busiestDay(c: DailyCount | undefined, day: string): number {
+  if (!c) return 0;
+  return c.day === day ? c.max : Math.max(c.max, c.count);
+}
+
+/** Counts one event of a Seoul day (a day closes into the EWMA and the max when the next one starts). */
+function countDaily(c: DailyCount | undefined, nowMs: number): DailyCount {
   const day = seoulParts(nowMs).date;
-  b.reads ??= { day, count: 0, ewma: 0, max: 0, days: 0 };
-  const r = b.reads;
+  const r = c ?? { day, count: 0, ewma: 0, max: 0, days: 0 };
   if (r.day !== day) {
     if (r.count > 0) {
       r.ewma = r.days === 0 ? r.count : r.ewma + 0.1 * (r.count - r.ewma);
@@ -370,4 +387,5 @@ function learnReads(b: Baseline, nowMs: number): void {
     r.count = 0;
   }
   r.count += 1;
+  return r;
 }

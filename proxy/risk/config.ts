@@ -106,6 +106,12 @@ export interface RiskConfig extends FlowConfig {
     readonly drainDistinctSymbols: number;
     readonly drainNotionalFactor: number;
     readonly drainHoldingFraction: number;
+    /**
+     * Whole positions sold in one Seoul day before drain holds the next: at least this many (0: off) and
+     * `drainDayFactor` times the most this bot sold on a learned day.
+     */
+    readonly drainDayCloses: number;
+    readonly drainDayFactor: number;
     /** A buy above this share of the symbol's average daily volume is draining into an illiquid name. */
     readonly illiquidAdvFraction: number;
     /**
@@ -288,11 +294,16 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     'drainDistinctSymbols',
     'drainNotionalFactor',
     'drainHoldingFraction',
+    'drainDayCloses',
+    'drainDayFactor',
     'illiquidAdvFraction',
     'advMinDays',
     'advTtlHours',
   ]);
   const pp = `${path}.pattern`;
+  const drainDayCloses = num(pt, 'drainDayCloses', pp, 3, 0, 10_000, true);
+  // One would hold every whole-position sale after the first of the day: that is a policy rule, not a pattern.
+  if (drainDayCloses === 1) throw configError(`${pp}.drainDayCloses`, 'must be 0 (off) or at least 2');
   const ct = section(r.crossTenant, `${path}.crossTenant`, [
     'sourceWindowMinutes',
     'sharedSourceMinBots',
@@ -350,6 +361,8 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
       drainDistinctSymbols: num(pt, 'drainDistinctSymbols', pp, 5, 2, 10_000, true),
       drainNotionalFactor: num(pt, 'drainNotionalFactor', pp, 10, 1, 1000),
       drainHoldingFraction: num(pt, 'drainHoldingFraction', pp, 0.9, 0.01, 1),
+      drainDayCloses,
+      drainDayFactor: num(pt, 'drainDayFactor', pp, 1.5, 1, 100),
       illiquidAdvFraction: num(pt, 'illiquidAdvFraction', pp, 0.05, 0.0001, 10),
       advMinDays: num(pt, 'advMinDays', pp, 5, 1, 600, true),
       advTtlMs: num(pt, 'advTtlHours', pp, 72, 1, 24 * 30) * 3_600_000,

@@ -2,11 +2,22 @@
 // and measured by bench/risk: selling a share of a position the bot never
 // sells, orders far outside the bot's own size on that side, account
 // inquiries far above its busiest day, several never-used api-ids within the
-// hour, a realtime condition search it never ran, and credential stuffing seen
-// across bots. Pure functions of the call, the baseline and live counters,
+// hour, a realtime condition search it never ran, draining the account, and
+// credential stuffing seen across bots. Pure functions of the call, the baseline and live counters,
 // like detectors.ts.
 import { seoulParts } from '../kiwoom/protocol/index.js';
-import { CONDITION_REQUESTS, SELL_FRAC_LOW, envelopeOn, envelopeRatio, normaliseIp, notionalOf, positionOf, sellFracBin, soldFraction } from './baseline.js';
+import {
+  busiestDay,
+  CONDITION_REQUESTS,
+  SELL_FRAC_LOW,
+  envelopeOn,
+  envelopeRatio,
+  normaliseIp,
+  notionalOf,
+  positionOf,
+  sellFracBin,
+  soldFraction,
+} from './baseline.js';
 import type { DetectorContext, DetectorResult } from './detectors.js';
 import { clamp01, median, scaledMad } from './stats.js';
 
@@ -226,3 +237,75 @@ export const model: Detector = (ctx) => {
     reason: ctx.say.model(m.score, from, m.top),
   };
 };
+
+/**
+ * Draining the account: many symbols or far more KRW sold within the drain window, a whole position sold (routine
+ * alone, draining with many others in the window), a whole position sold when the bot already sold more of them today
+ * than on its busiest learned day (a liquidation paced over hours), and a buy into an illiquid name.
+ */
+export const drain: Detector = (ctx) => {
+  const { input, cfg, live, baseline: b } = ctx;
+  const p = cfg.pattern;
+  if (input.kind !== 'order') return undefined;
+  const found: DetectorResult[] = [];
+  if (input.side === 'sell') {
+    const s = b.sells;
+    const warmSells = s.windows >= 3;
+    const threshold = Math.max(p.drainDistinctSymbols, warmSells ? Math.ceil(2 * s.distinctEwma) : 0);
+    if (live.soldDistinct >= threshold) {
+      found.push({
+        score: clamp01(0.6 + (0.4 * (live.soldDistinct - threshold)) / threshold),
+        reason: ctx.say.drainSymbols(live.soldDistinct, cfg.pattern.drainWindowMs / 60_000, threshold),
+      });
+    }
+    // A flow, not one large order (the volume detector judges single orders).
+    if (warmSells && s.notionalEwma > 0 && live.soldDistinct >= 2) {
+      const ratio = live.soldNotional / (s.notionalEwma * p.drainNotionalFactor);
+      if (ratio >= 1) found.push({ score: clamp01(0.5 + 0.5 * (ratio - 1)), reason: ctx.say.drainKrw(live.soldNotional, s.notionalEwma) });
+    }
+    if (
+      input.holdingQty !== undefined &&
+      input.holdingQty > 0 &&
+      input.qty !== undefined &&
+      input.qty >= p.drainHoldingFraction * input.holdingQty &&
+      input.qty <= input.holdingQty
+    ) {
+      // Closing one position is routine; closing it while many others go too is draining.
+      // Many: twice the symbols this bot usually sells in a window (a rebalancer sells several every day).
+      const many = live.soldDistinct >= Math.max(2, warmSells ? Math.ceil(2 * s.distinctEwma) : Math.ceil(threshold / 2));
+      found.push({
+        score: many ? 1 : 0.4,
+        reason: ctx.say.drainPosition(Math.round((100 * input.qty) / input.holdingQty), many ? live.soldDistinct : undefined),
+      });
+    }
+    const day = dayCloses(ctx);
+    if (day) found.push(day);
+  } else if (input.side === 'buy' && input.symbolAdv !== undefined && input.symbolAdv >= 0 && input.qty !== undefined) {
+    const cap = p.illiquidAdvFraction * input.symbolAdv;
+    if (input.qty > cap) {
+      const ratio = cap > 0 ? input.qty / cap : Infinity;
+      found.push({
+        score: clamp01(0.6 + 0.4 * (ratio - 1)),
+        reason: ctx.say.illiquidBuy(input.qty, cap > 0 ? (input.qty / input.symbolAdv) * 100 : undefined),
+      });
+    }
+  }
+  if (found.length === 0) return undefined;
+  return found.reduce((a, c) => (c.score > a.score ? c : a));
+};
+
+/**
+ * The nth whole position sold this Seoul day, from `drainDayCloses` on and above `drainDayFactor` times the most the
+ * bot sold on a learned day: 0.8 at the threshold (drain's weight 0.9 holds it for approval), 1 at twice it. Judged
+ * once the bot is past warm-up, so a new scalper's first day (dozens of closes) teaches its own busiest day first.
+ */
+function dayCloses(ctx: DetectorContext): DetectorResult | undefined {
+  const { cfg, live, baseline: b } = ctx;
+  const p = cfg.pattern;
+  const n = live.closesToday;
+  if (n === 0 || p.drainDayCloses === 0 || b.calls < cfg.warmupCalls || ctx.nowMs - b.firstSeen < cfg.warmupMs) return undefined;
+  const busiest = busiestDay(b.closes, seoulParts(ctx.nowMs).date);
+  const threshold = Math.max(p.drainDayCloses, Math.ceil(p.drainDayFactor * busiest));
+  if (n < threshold) return undefined;
+  return { score: clamp01(0.8 + (0.2 * (n - threshold)) / threshold), reason: ctx.say.drainDay(n, busiest, threshold) };
+}

@@ -8,7 +8,7 @@ import type { DetectorName, RiskConfig } from './config.js';
 import type { Reasons } from './reasons.js';
 import { clamp01, median, scaledMad } from './stats.js';
 import { networkOf } from './network.js';
-import { accountReads, apiBreadth, condition, model, ORDER_SIZE_MIN_SAMPLES, orderSize, sellOff, stuffing } from './detectors-flow.js';
+import { accountReads, apiBreadth, condition, drain, model, ORDER_SIZE_MIN_SAMPLES, orderSize, sellOff, stuffing } from './detectors-flow.js';
 import type { ModelResult } from './model.js';
 import type { RiskInput } from './types.js';
 
@@ -29,6 +29,8 @@ export interface LiveCounters {
   readonly herdAccounts: number;
   /** Cross-tenant: distinct accounts whose orders in this symbol, this way, their owners refused within the herd window (orders only). */
   readonly refusedAccounts: number;
+  /** Sells of a whole position this Seoul day, this one included (0 when this call is not one). */
+  readonly closesToday: number;
   /** Account inquiries (kind 'account') this Seoul day, this one included (0 for other kinds). */
   readonly readsToday: number;
   /** Distinct never-used api-ids this bot called in the api-breadth window, this one included (0 when this one is known). */
@@ -264,55 +266,6 @@ const modeSwitch: Detector = (ctx) => {
     score: clamp01(1 - ctx.baseline.orderShare / p.modeSwitchOrderShare),
     reason: ctx.say.modeSwitch(100 * ctx.baseline.orderShare),
   };
-};
-
-const drain: Detector = (ctx) => {
-  const { input, cfg, live, baseline: b } = ctx;
-  const p = cfg.pattern;
-  if (input.kind !== 'order') return undefined;
-  const found: DetectorResult[] = [];
-  if (input.side === 'sell') {
-    const s = b.sells;
-    const warmSells = s.windows >= 3;
-    const threshold = Math.max(p.drainDistinctSymbols, warmSells ? Math.ceil(2 * s.distinctEwma) : 0);
-    if (live.soldDistinct >= threshold) {
-      found.push({
-        score: clamp01(0.6 + (0.4 * (live.soldDistinct - threshold)) / threshold),
-        reason: ctx.say.drainSymbols(live.soldDistinct, cfg.pattern.drainWindowMs / 60_000, threshold),
-      });
-    }
-    // A flow, not one large order (the volume detector judges single orders).
-    if (warmSells && s.notionalEwma > 0 && live.soldDistinct >= 2) {
-      const ratio = live.soldNotional / (s.notionalEwma * p.drainNotionalFactor);
-      if (ratio >= 1) found.push({ score: clamp01(0.5 + 0.5 * (ratio - 1)), reason: ctx.say.drainKrw(live.soldNotional, s.notionalEwma) });
-    }
-    if (
-      input.holdingQty !== undefined &&
-      input.holdingQty > 0 &&
-      input.qty !== undefined &&
-      input.qty >= p.drainHoldingFraction * input.holdingQty &&
-      input.qty <= input.holdingQty
-    ) {
-      // Closing one position is routine; closing it while many others go too is draining.
-      // Many: twice the symbols this bot usually sells in a window (a rebalancer sells several every day).
-      const many = live.soldDistinct >= Math.max(2, warmSells ? Math.ceil(2 * s.distinctEwma) : Math.ceil(threshold / 2));
-      found.push({
-        score: many ? 1 : 0.4,
-        reason: ctx.say.drainPosition(Math.round((100 * input.qty) / input.holdingQty), many ? live.soldDistinct : undefined),
-      });
-    }
-  } else if (input.side === 'buy' && input.symbolAdv !== undefined && input.symbolAdv >= 0 && input.qty !== undefined) {
-    const cap = p.illiquidAdvFraction * input.symbolAdv;
-    if (input.qty > cap) {
-      const ratio = cap > 0 ? input.qty / cap : Infinity;
-      found.push({
-        score: clamp01(0.6 + 0.4 * (ratio - 1)),
-        reason: ctx.say.illiquidBuy(input.qty, cap > 0 ? (input.qty / input.symbolAdv) * 100 : undefined),
-      });
-    }
-  }
-  if (found.length === 0) return undefined;
-  return found.reduce((a, c) => (c.score > a.score ? c : a));
 };
 
 const sharedSource: Detector = (ctx) => {

@@ -5,7 +5,7 @@
 // count. Each call reads a bounded, fixed set of keys: nothing grows with history.
 import { seoulParts } from '../kiwoom/protocol/index.js';
 import type { Store } from '../state/types.js';
-import { type Baseline, CONDITION_REQUESTS, isTradingKind, normaliseIp, notionalOf, symbolOf } from './baseline.js';
+import { type Baseline, CONDITION_REQUESTS, isTradingKind, normaliseIp, notionalOf, soldFraction, symbolOf } from './baseline.js';
 import type { RiskConfig } from './config.js';
 import { distinct, refusedAccountsKey, sourceBots } from './cross-tenant.js';
 import type { LiveCounters } from './detectors.js';
@@ -46,7 +46,7 @@ export async function liveCounters(
   input: RiskInput,
   nowMs: number,
   isBotHost: (ip: string) => boolean,
-): Promise<Omit<LiveCounters, 'herdAccounts' | 'newApis' | 'newConditions' | 'hotCalls'>> {
+): Promise<Omit<LiveCounters, 'herdAccounts' | 'newApis' | 'newConditions' | 'closesToday' | 'hotCalls'>> {
   const bot = input.botId;
   const isCancel = input.kind === 'cancel' || input.kind === 'modify';
   const ip = normaliseIp(input.sourceIp);
@@ -102,6 +102,18 @@ export function newConditions(store: Store, cfg: RiskConfig, input: RiskInput, b
   }
   const win = Math.floor(nowMs / cfg.apiBreadth.windowMs);
   return distinct(store, `risk:newcond:${input.botId}:${win}`, seq, 2 * cfg.apiBreadth.windowMs, cfg.crossTenant.maxTracked);
+}
+
+/**
+ * Sells of a whole position (drainHoldingFraction of it or more, as sell_off knows the position) this Seoul day,
+ * this one included; 0 for any other call (nothing is read). Counted when judged, so held and refused ones count too.
+ */
+export function closesToday(store: Store, cfg: RiskConfig, input: RiskInput, baseline: Baseline, nowMs: number): Promise<number> {
+  const p = cfg.pattern;
+  if (cfg.weights.drain === 0 || p.drainDayCloses === 0 || input.kind !== 'order' || input.side !== 'sell') return Promise.resolve(0);
+  const fraction = soldFraction(baseline, input, cfg.sellOff.minHoldingQty);
+  if (fraction === undefined || fraction < p.drainHoldingFraction) return Promise.resolve(0);
+  return store.incr(`risk:closes:${input.botId}:${seoulParts(nowMs).date}`, 1, 2 * DAY_MS);
 }
 
 /** Distinct never-used api-ids this bot called within the window (0 when this one is known: nothing is read). */

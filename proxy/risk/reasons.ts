@@ -36,6 +36,8 @@ export interface Reasons {
   drainSymbols(n: number, minutes: number, threshold: number): string;
   drainKrw(sold: number, usual: number): string;
   drainPosition(pct: number, alongWith: number | undefined): string;
+  /** The nth whole position sold this Seoul day; the most sold on a learned day (decaying, so maybe fractional). */
+  drainDay(n: number, busiest: number, threshold: number): string;
   illiquidBuy(qty: number, pctOfDailyVolume: number | undefined): string;
   sharedSource(ip: string, bots: number, minutes: number, threshold: number): string;
   herdRefused(p: { accounts: number; side: Side; symbol: string; from: number; to: number; threshold: number }): string;

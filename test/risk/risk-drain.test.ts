@@ -1,0 +1,139 @@
+// drain's count of whole positions sold in a Seoul day: a liquidation paced
+// over hours (one position every 15 to 25 minutes) never sells many symbols
+// within one drain window, but it sells more whole positions in a day than
+// the bot ever did. On the engine with a memory Store.
+import t from 'tap';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { createRiskEngine, parseRiskConfig, type RiskAssessment, type RiskInput } from '../../proxy/risk/index.js';
+import { RISK_START, riskEngineSetup, riskInput } from '../helpers/risk-setups.js';
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+/** The nth symbol: every position sold in a test is another one. */
+const symbol = (n: number): string => String(100_000 + n);
+
+const read = (now: number): RiskInput => riskInput({ now, apiId: 'kt00018', kind: 'account', stkCd: undefined });
+/** The balance inquiry that shows 100 shares of the nth symbol, and the sell of all of them a second later. */
+const close = (now: number, n: number): RiskInput[] => [
+  read(now - 1_000),
+  riskInput({ now, apiId: 'kt10001', kind: 'order', side: 'sell', stkCd: symbol(n), qty: 100, price: 10_000, holdingQty: 100 }),
+];
+const dayRule = (a: RiskAssessment) => a.contributions.find((c) => c.detector === 'drain' && /whole position/.test(c.reason));
+
+type Setup = ReturnType<typeof riskEngineSetup>;
+
+/** Judges `input` at its time (the Store's clock too, so what expires there expires). */
+function assess(s: Setup, input: RiskInput): Promise<RiskAssessment> {
+  s.at(Number(input.now));
+  return s.engine.assess(input);
+}
+
+/** Learns `inputs` as calls that went out, each judged first (as the pipeline does). */
+async function learn(s: Setup, inputs: RiskInput[]): Promise<void> {
+  for (const i of inputs) {
+    await assess(s, i);
+    await s.engine.learn(i, { allowed: true, completed: true });
+  }
+}
+
+/**
+ * A swing trader's days, learned: quotes every 10 minutes from 09:00 and, on day d, `closesOn[d]` whole positions
+ * sold an hour apart from 10:00. Returns the start (09:00) of the day after.
+ */
+async function swingDays(s: Setup, closesOn: readonly number[]): Promise<number> {
+  let sold = 0;
+  for (const [d, closes] of closesOn.entries()) {
+    const start = RISK_START + d * DAY;
+    const calls: RiskInput[] = [];
+    for (let k = 0; k < 36; k++) calls.push(riskInput({ now: start + k * 600_000 + 1 }));
+    for (let c = 0; c < closes; c++) calls.push(...close(start + (1 + c) * HOUR, sold++));
+    await learn(
+      s,
+      calls.sort((a, b) => Number(a.now) - Number(b.now)),
+    );
+  }
+  return RISK_START + closesOn.length * DAY;
+}
+
+t.test('the third whole position of a day from a bot that never sold more than two is held; the first two are not', async (t) => {
+  const s = riskEngineSetup();
+  t.teardown(s.close);
+  const day = await swingDays(s, [1, 1, 1, 2]);
+  for (const n of [0, 1]) {
+    const [r, sell] = close(day + (1 + n) * 1.5 * HOUR, 10 + n);
+    await learn(s, [r!]);
+    const a = await assess(s, sell!);
+    t.notOk(dayRule(a), `whole position ${n + 1} of the day`);
+    await s.engine.learn(sell!, { allowed: true, completed: true });
+  }
+  const [r, third] = close(day + 5 * HOUR, 12);
+  await learn(s, [r!]);
+  const a = await assess(s, third!);
+  const hit = dayRule(a);
+  t.ok(hit, 'the third');
+  t.equal(hit!.score, 0.8);
+  t.equal(hit!.reason, 'sells a whole position, 3 today; its busiest learned day sold 2 (threshold 3)');
+  t.ok(a.score > 0.7, `held for approval (score ${a.score})`);
+  t.equal(a.level === 'lockdown', false, 'not locked down on this alone');
+  // Twice the threshold scores 1.
+  let last = a;
+  for (let n = 4; n <= 6; n++) last = await assess(s, close(day + (2 + n) * HOUR, 10 + n)[1]!);
+  t.equal(dayRule(last)!.score, 1, 'the sixth scores 1');
+});
+
+t.test("a bot's busiest learned day raises the threshold (1.5 times it)", async (t) => {
+  const s = riskEngineSetup();
+  t.teardown(s.close);
+  const day = await swingDays(s, [4, 1, 1, 1]);
+  // Decayed once a day after the busiest: 4, 3.88, 3.76 → ceil(1.5 x 3.76) = 6.
+  for (let n = 0; n < 5; n++) {
+    const a = await assess(s, close(day + (1 + n) * HOUR, 10 + n)[1]!);
+    t.notOk(dayRule(a), `whole position ${n + 1}`);
+  }
+  const sixth = dayRule(await assess(s, close(day + 7 * HOUR, 20)[1]!));
+  t.match(sixth?.reason, /6 today; its busiest learned day sold 3\.76 \(threshold 6\)/);
+});
+
+t.test('counted when judged: closes held or refused count, and every replica counts the same day', async (t) => {
+  const s = riskEngineSetup();
+  t.teardown(s.close);
+  const day = await swingDays(s, [1, 1, 1, 1]);
+  // A second engine on the same Store: another replica.
+  const replica = createRiskEngine({
+    config: parseRiskConfig({}),
+    store: s.store,
+    registry: new Registry(),
+    logger: pino({ level: 'silent' }),
+    now: () => day,
+    language: 'en',
+  });
+  t.notOk(dayRule(await assess(s, close(day + HOUR, 0)[1]!)), 'the first, judged and never sent');
+  t.notOk(dayRule(await replica.assess(close(day + 2 * HOUR, 1)[1]!)), 'the second, on the other replica');
+  t.match(dayRule(await assess(s, close(day + 3 * HOUR, 2)[1]!))?.reason, /3 today/, 'the third');
+});
+
+t.test('not judged in warm-up, nor for a partial sell; drainDayCloses 0 turns it off, 1 is refused', async (t) => {
+  const fresh = riskEngineSetup();
+  t.teardown(fresh.close);
+  for (let n = 0; n < 3; n++) {
+    const [r, sell] = close(RISK_START + (1 + n) * HOUR, n);
+    await learn(fresh, [r!]);
+    t.notOk(dayRule(await assess(fresh, sell!)), `a bot seen for ${n + 1} hours: whole position ${n + 1}`);
+  }
+
+  const off = riskEngineSetup({ pattern: { drainDayCloses: 0 } });
+  t.teardown(off.close);
+  const day = await swingDays(off, [1, 1, 1, 1]);
+  for (let n = 0; n < 4; n++) t.notOk(dayRule(await assess(off, close(day + (1 + n) * HOUR, n)[1]!)), `off: whole position ${n + 1}`);
+
+  const s = riskEngineSetup();
+  t.teardown(s.close);
+  const d = await swingDays(s, [1, 1, 1, 1]);
+  const half = (n: number) =>
+    riskInput({ now: d + n * HOUR, apiId: 'kt10001', kind: 'order', side: 'sell', stkCd: symbol(n), qty: 50, price: 10_000, holdingQty: 100 });
+  for (let n = 1; n <= 4; n++) t.notOk(dayRule(await assess(s, half(n))), `half of a position, ${n} today`);
+
+  t.throws(() => parseRiskConfig({ pattern: { drainDayCloses: 1 } }), /drainDayCloses: must be 0 \(off\) or at least 2/);
+  t.throws(() => parseRiskConfig({ pattern: { drainDayFactor: 0.5 } }), /drainDayFactor/);
+});
