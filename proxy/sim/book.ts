@@ -10,29 +10,9 @@ import { KiwoomReply, SimError, orderRejected } from './responses.js';
 
 export const DEFAULT_CASH = 100_000_000;
 
-// trde_tp codes (KIWOOM.md). Market-type codes fill at once at the quote;
-// limit IOC/FOK codes fill at once when marketable and are killed otherwise;
-// every other code rests in the book.
-export const TRADE_TYPES: ReadonlyMap<string, string> = new Map([
-  ['0', '보통'],
-  ['3', '시장가'],
-  ['5', '조건부지정가'],
-  ['6', '최유리지정가'],
-  ['7', '최우선지정가'],
-  ['10', '보통(IOC)'],
-  ['13', '시장가(IOC)'],
-  ['16', '최유리(IOC)'],
-  ['20', '보통(FOK)'],
-  ['23', '시장가(FOK)'],
-  ['26', '최유리(FOK)'],
-  ['28', '스톱지정가'],
-  ['29', '중간가'],
-  ['30', '중간가(IOC)'],
-  ['31', '중간가(FOK)'],
-  ['61', '장시작전시간외'],
-  ['62', '시간외단일가'],
-  ['81', '장마감후시간외'],
-]);
+// trde_tp codes (kiwoom/protocol/trade-types.ts). Market-type codes fill at
+// once at the quote; limit IOC/FOK codes (gold's 10 and 20 too) fill at once
+// when marketable and are killed otherwise; every other code rests in the book.
 const MARKET_TYPES = new Set(['3', '6', '7', '13', '16', '23', '26']);
 const IMMEDIATE_LIMIT_TYPES = new Set(['10', '20', '30', '31']);
 

@@ -3,8 +3,8 @@
 // plus paging state. Kiwoom sends every value as a string, so do we.
 
 import type { ApiEntry } from '../kiwoom/types.js';
-import { type Account, type OrderBook, TRADE_TYPES, isMarketType, type MutableOrder } from './book.js';
-import { baseCode, formatHhmmss, isStockCode } from '../kiwoom/protocol/index.js';
+import { type Account, type OrderBook, isMarketType, type MutableOrder } from './book.js';
+import { baseCode, formatHhmmss, isStockCode, tradeTypeName, tradeTypesOf } from '../kiwoom/protocol/index.js';
 import { dailyChart } from './charts.js';
 import { padded, signedAmount, signedPrice, signedRate } from './format.js';
 import type { Market } from './market.js';
@@ -104,7 +104,7 @@ export function newOrder(ctx: TrContext): TrResult {
   const stkCd = stockCode(ctx.body, ctx.market);
   const qty = integerField(ctx.body, 'ord_qty', 1);
   const trdeTp = requiredString(ctx.body, 'trde_tp');
-  if (!TRADE_TYPES.has(trdeTp)) throw badField('trde_tp', '매매구분 코드가 아닙니다');
+  if (!tradeTypesOf(ctx.entry.market ?? 'stock').has(trdeTp)) throw badField('trde_tp', '매매구분 코드가 아닙니다');
   const price = isMarketType(trdeTp) ? 0 : limitPrice(ctx.body, 'ord_uv');
   const order = ctx.book.place(
     ctx.account,
@@ -246,7 +246,7 @@ function orderRow(ctx: TrContext, o: MutableOrder): JsonObject {
     oso_qty: String(o.openQty),
     orig_ord_no: o.origOrdNo,
     io_tp_nm: o.side === 'buy' ? '+매수' : '-매도',
-    trde_tp: TRADE_TYPES.get(o.trdeTp) ?? o.trdeTp,
+    trde_tp: tradeTypeName(o.trdeTp) ?? o.trdeTp,
     tm: formatHhmmss(o.time),
     cntr_pric: String(o.fillPrice),
     cntr_qty: String(o.filledQty),

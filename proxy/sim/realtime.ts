@@ -14,8 +14,8 @@
 //  - 02 values 841/9001/843/20 as in Kiwoom's condition-search example and
 //    clients' fixtures ({'841':'1','9001':'001210','843':'D','20':'095654'}).
 
-import { baseCode, formatHhmmss } from '../kiwoom/protocol/index.js';
-import { type BookEvent, TRADE_TYPES } from './book.js';
+import { baseCode, formatHhmmss, tradeTypeName } from '../kiwoom/protocol/index.js';
+import type { BookEvent } from './book.js';
 import { signedPrice, signedRate } from './format.js';
 import type { SimOrder } from './types.js';
 
@@ -246,7 +246,7 @@ export function orderFill(event: BookEvent, quote: Quote | undefined, fillNo: st
     903: String(o.filledQty * o.fillPrice),
     904: o.origOrdNo,
     905: orderLabel(o),
-    906: TRADE_TYPES.get(o.trdeTp) ?? o.trdeTp,
+    906: tradeTypeName(o.trdeTp) ?? o.trdeTp,
     907: o.side === 'buy' ? '2' : '1',
     908: hhmmss(now),
     909: filled ? fillNo : '',

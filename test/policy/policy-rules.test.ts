@@ -306,6 +306,16 @@ rules:
   t.equal((await f.engine.evaluate(f.call('ka10001', { stk_cd: '000660' }))).outcome, 'allow', 'quoting it is allowed unless when.kinds says otherwise');
 });
 
+t.test("a rule on limit orders covers gold's plain limit order (00)", async (t) => {
+  const f = await fixture(t, 'version: 1\nrules:\n  - { id: limits-only, type: trade-types, allow: [limit, limit-ioc] }\n');
+  const gold = (trde_tp: string) => f.call('kt50000', { stk_cd: 'M04020000', ord_qty: '1', ord_uv: '140000', trde_tp });
+  t.equal((await f.engine.evaluate(gold('00'))).outcome, 'allow', 'gold 00 is a limit order');
+  t.equal((await f.engine.evaluate(gold('10'))).outcome, 'allow', 'gold 10 is a limit IOC');
+  t.match(await f.engine.evaluate(gold('20')), { ruleId: 'limits-only', reason: /trde_tp 20 limit-fok/ }, 'gold 20 (FOK) is not on the list');
+  const deny = await fixture(t, 'version: 1\nrules:\n  - { id: no-limit, type: trade-types, deny: [limit] }\n');
+  t.match(await deny.engine.evaluate(gold('00')), { ruleId: 'no-limit', reason: /trde_tp 00 limit/ });
+});
+
 t.test('api allow-lists, unknown api-ids and transfers', async (t) => {
   const f = await fixture(
     t,

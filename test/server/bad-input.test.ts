@@ -142,6 +142,39 @@ t.test("an order's, modify's or cancel's stock code is a stock code (it reaches 
   t.notMatch(String(q.json.return_msg), /KG1015/, 'queries keep their own codes (an empty one means all)');
 });
 
+t.test("an order's fields each in the one form Kiwoom documents, or refused before anything reads them", async (t) => {
+  const order = (over: Record<string, unknown>) => ({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0', ...over });
+  const bad: [string, Record<string, unknown>][] = [
+    // A market order a policy denies as "3", spelled so the sidecar would read it as a limit order at ord_uv.
+    ['trde_tp', { trde_tp: '03' }],
+    ['trde_tp', { trde_tp: ' 3' }],
+    ['trde_tp', { trde_tp: 3 }],
+    ['trde_tp', { trde_tp: '00' }], // gold's code, not a stock order's
+    ['ord_qty', { ord_qty: '100abc' }],
+    ['ord_qty', { ord_qty: '-5' }],
+    ['ord_qty', { ord_qty: '1e3' }],
+    ['ord_qty', { ord_qty: null }],
+    ['ord_uv', { ord_uv: '7e4' }],
+    ['ord_uv', { ord_uv: ['70000'] }],
+    ['cond_uv', { cond_uv: '-1' }],
+    ['dmst_stex_tp', { dmst_stex_tp: 'krx' }],
+  ];
+  for (const [field, over] of bad) {
+    const r = await refused(t, () => h.call('kt10000', order(over), { token: goodToken }), 400, 'KG1015');
+    t.match(String(r.json.return_msg), new RegExp(`${field} must be`), `names ${field}`);
+  }
+  const modify = { dmst_stex_tp: 'KRX', orig_ord_no: '0000001', stk_cd: '005930', mdfy_qty: '1', mdfy_uv: '70000' };
+  await refused(t, () => h.call('kt10002', { ...modify, orig_ord_no: '1; drop' }, { token: goodToken }), 400, 'KG1015');
+  await refused(t, () => h.call('kt10002', { ...modify, mdfy_qty: '1.5' }, { token: goodToken }), 400, 'KG1015');
+  await refused(t, () => h.call('kt50000', { stk_cd: 'M04020000', ord_qty: '1', ord_uv: '140000', trde_tp: '3' }, { token: goodToken }), 400, 'KG1015');
+  for (const ok of [order({ trde_tp: '3', ord_uv: '' }), order({ ord_qty: 5, ord_uv: 70000 }), order({ ord_uv: '70000.5' })]) {
+    const r = await h.call('kt10000', ok, { token: goodToken });
+    t.notMatch(String(r.json.return_msg), /KG1015/, `well-formed: ${JSON.stringify(ok)} -> ${r.text}`);
+  }
+  const gold = await h.call('kt50000', { stk_cd: 'M04020000', ord_qty: '1', ord_uv: '140000', trde_tp: '00' }, { token: goodToken });
+  t.equal(gold.json.return_code, 0, `gold's plain limit order (00) goes out: ${gold.text}`);
+});
+
 t.test('api-ids and paths', async (t) => {
   const auth = { authorization: `Bearer ${goodToken}` };
   await refused(t, () => h.post('/api/dostk/stkinfo', '{}', { ...auth, 'api-id': 'kz99999' }), 400, 'KG1004');

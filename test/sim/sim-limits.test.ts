@@ -180,7 +180,7 @@ t.test('order group: stock and credit orders share 5 per second; checked before 
   t.same(credit.json, group('kt10006'), 'a credit order counts in the group');
   t.same((await tr(sim.url, tok, 'kt10000', 'ordr', BUY)).json, group('kt10000'), 'sixth kt10000-group call: 1702 before 1700');
   t.equal(
-    (await tr(sim.url, tok, 'kt50000', 'ordr', { stk_cd: 'M04020000', ord_qty: '1', trde_tp: '3' })).json.return_code,
+    (await tr(sim.url, tok, 'kt50000', 'ordr', { stk_cd: 'M04020000', ord_qty: '1', ord_uv: '140000', trde_tp: '00' })).json.return_code,
     0,
     'gold orders are outside the group',
   );

@@ -294,9 +294,12 @@ t.test('order rejections', async (t) => {
   );
   const ioc = await tr(sim.url, tok, 'kt10000', 'ordr', { ...BUY, trde_tp: '10', ord_uv: '60000' });
   t.equal(sim.orders(APP.accountNo).find((o) => o.ordNo === ioc.json.ord_no)?.status, 'killed', 'unmarketable IOC is killed');
-  const gold = await tr(sim.url, tok, 'kt50000', 'ordr', { stk_cd: 'M04020000', ord_qty: '1', trde_tp: '3' });
+  // Gold takes its own order types (00 limit, 10 IOC, 20 FOK): a marketable IOC fills at once.
+  const gold = await tr(sim.url, tok, 'kt50000', 'ordr', { stk_cd: 'M04020000', ord_qty: '1', ord_uv: '141000', trde_tp: '10' });
   t.match(gold.json, { return_code: 0 });
   t.notOk('dmst_stex_tp' in gold.json, 'gold orders carry no exchange');
+  const goldMarket = await tr(sim.url, tok, 'kt50000', 'ordr', { stk_cd: 'M04020000', ord_qty: '1', trde_tp: '3' });
+  t.match(goldMarket.json.return_msg, /trde_tp/, 'a stock order type is not a gold one');
   const credit = await tr(sim.url, tok, 'kt10006', 'crdordr', { dmst_stex_tp: 'KRX', stk_cd: '000660', ord_qty: '1', trde_tp: '3' });
   t.match(credit.json, { return_code: 0 });
   t.same(

@@ -4,6 +4,7 @@
 // Kiwoom data only through this module; state uses common/kst.ts directly.
 export { isMarketPriced, kiwoomNumber, kiwoomPrice, kiwoomQuantity, orderPrice, orderQuantity } from './numbers.js';
 export { baseCode, isStockCode, venueOfCode, type Venue } from './codes.js';
+export { tradeTypeName, tradeTypesOf, type Book } from './trade-types.js';
 export {
   DAY_MS,
   KST_OFFSET_MS,

@@ -87,12 +87,19 @@ export function compileMarkets(doc: Doc<'markets'>, index: number, ctx: CompileC
   };
 }
 
-const CODE_NAMES = Object.fromEntries(Object.entries(TRADE_TYPE_NAMES).map(([name, code]) => [code, name]));
+const CODE_NAMES: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(Object.entries(TRADE_TYPE_NAMES).map(([name, code]) => [code, name])),
+  '00': 'limit',
+};
 
 export function compileTradeTypes(doc: Doc<'trade-types'>, index: number, ctx: CompileContext): CompiledRule {
-  const toCode = (t: string) => TRADE_TYPE_NAMES[t] ?? t;
-  const allow = doc.allow ? new Set(doc.allow.map(toCode)) : undefined;
-  const deny = new Set((doc.deny ?? []).map(toCode));
+  // Gold's plain limit order is "00" (its IOC and FOK share stock's 10 and 20): a rule on limit orders covers it.
+  const codesOf = (t: string): string[] => {
+    const code = TRADE_TYPE_NAMES[t] ?? t;
+    return code === '0' ? ['0', '00'] : [code];
+  };
+  const allow = doc.allow ? new Set(doc.allow.flatMap(codesOf)) : undefined;
+  const deny = new Set((doc.deny ?? []).flatMap(codesOf));
   const { lang } = ctx;
   return {
     ...base(doc, index, 'trade-types', ORDER_KINDS),

@@ -1,12 +1,18 @@
 // The body parsed once (duplicate keys refused); every later stage and the
-// forwarded bytes use this one value. An order's, modify's or cancel's stock
-// code is checked here: policy, risk, approval records and alerts read it,
-// and the broker would refuse anything else anyway.
+// forwarded bytes use this one value. An order's, modify's or cancel's fields
+// are checked here, each against the one form Kiwoom documents: policy, risk,
+// approval records and alerts read them, and a value the sidecar reads one
+// way and the broker another ("03" for a market order a policy denies as "3",
+// "100abc" shares that risk cannot size) must not reach either.
 import { GuardError } from '../../common/errors.js';
-import { isStockCode } from '../../kiwoom/protocol/index.js';
+import { type Book, isStockCode, orderPrice, orderQuantity, tradeTypesOf } from '../../kiwoom/protocol/index.js';
 import { parseJsonObject } from '../http.js';
 import { classified } from './need.js';
 import type { RequestContext } from '../context.js';
+
+const QUANTITY_FIELDS = ['ord_qty', 'mdfy_qty', 'cncl_qty'] as const;
+const PRICE_FIELDS = ['ord_uv', 'mdfy_uv', 'cond_uv', 'mdfy_cond_uv'] as const;
+const VENUES: ReadonlySet<unknown> = new Set(['KRX', 'NXT', 'SOR']);
 
 export function parse(ctx: RequestContext): void {
   const c = classified(ctx);
@@ -14,8 +20,37 @@ export function parse(ctx: RequestContext): void {
   for (const field of c.entry.requiredFields) {
     if (!(field in c.json)) throw new GuardError('KG1010', field);
   }
-  const code = c.json.stk_cd;
   // The catalogue names a book (market) for exactly the order, modify and cancel api-ids.
-  if (c.entry.market !== undefined && code !== undefined && (typeof code !== 'string' || !isStockCode(code)))
-    throw new GuardError('KG1015', 'stk_cd must be a stock code: 6-9 upper-case letters and digits, optionally _NX or _AL');
+  if (c.entry.market !== undefined) checkTradingFields(c.entry.market, c.json);
+}
+
+/** The message names the field and its form, never the value (it can be anything a bot sent). */
+function malformed(field: string, form: string): never {
+  throw new GuardError('KG1015', `${field} must be ${form}`);
+}
+
+const isNumberText = (v: unknown): boolean => typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+
+function checkTradingFields(book: Book, json: Readonly<Record<string, unknown>>): void {
+  const code = json.stk_cd;
+  if (code !== undefined && (typeof code !== 'string' || !isStockCode(code))) {
+    malformed('stk_cd', 'a stock code: 6-9 upper-case letters and digits, optionally _NX or _AL');
+  }
+  for (const f of QUANTITY_FIELDS) {
+    const v = json[f];
+    if (v !== undefined && (!isNumberText(v) || Number.isNaN(orderQuantity(v)))) malformed(f, 'a whole number of shares: digits only');
+  }
+  for (const f of PRICE_FIELDS) {
+    const v = json[f];
+    if (v !== undefined && (!isNumberText(v) || Number.isNaN(orderPrice(v)))) {
+      malformed(f, 'a price: digits, up to 4 decimals after a point, or empty or 0 for none');
+    }
+  }
+  const types = tradeTypesOf(book);
+  const tp = json.trde_tp;
+  if (tp !== undefined && (typeof tp !== 'string' || !types.has(tp)))
+    malformed('trde_tp', `a string, one of this order's types: ${[...types.keys()].join(', ')}`);
+  const orig = json.orig_ord_no;
+  if (orig !== undefined && (typeof orig !== 'string' || !/^[0-9]{1,10}$/.test(orig))) malformed('orig_ord_no', 'an order number: a string of digits');
+  if (json.dmst_stex_tp !== undefined && !VENUES.has(json.dmst_stex_tp)) malformed('dmst_stex_tp', 'KRX, NXT or SOR');
 }
