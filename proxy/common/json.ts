@@ -1,15 +1,47 @@
 // Bodies bots send: one JSON object, parsed once; anything else is KG1001.
+// A key twice in one object is refused too: JSON.parse keeps the last, other
+// parsers the first or neither, and what the sidecar judged must be what
+// everyone after it reads.
 import { GuardError } from './errors.js';
 
 /** Parses a bot's body: must be a JSON object (Kiwoom sends `{}` when there are no inputs). */
 export function parseJsonObject(body: Buffer): Record<string, unknown> {
   if (body.length === 0) return {};
+  const text = body.toString('utf8');
   let v: unknown;
   try {
-    v = JSON.parse(body.toString('utf8'));
+    v = JSON.parse(text);
   } catch {
     throw new GuardError('KG1001');
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new GuardError('KG1001', 'body must be a JSON object');
+  if (hasDuplicateKey(text)) throw new GuardError('KG1001', 'a key appears twice in one object');
   return v as Record<string, unknown>;
+}
+
+/**
+ * True when some object in `text`, a document JSON.parse accepted, holds one key twice, compared as JSON.parse
+ * decodes them ("stk_cd" and "stk\u005fcd" are one key). One pass; a string is decoded only when it is a key.
+ */
+export function hasDuplicateKey(text: string): boolean {
+  const objects: (Set<string> | undefined)[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x7b /* { */) objects.push(new Set());
+    else if (ch === 0x5b /* [ */) objects.push(undefined);
+    else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) objects.pop();
+    else if (ch === 0x22 /* " */) {
+      const start = i;
+      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c /* \ */) i++;
+      const keys = objects.at(-1);
+      if (!keys) continue;
+      let next = i + 1;
+      while (/\s/.test(text[next] ?? '')) next++;
+      if (text[next] !== ':') continue;
+      const key = JSON.parse(text.slice(start, i + 1)) as string;
+      if (keys.has(key)) return true;
+      keys.add(key);
+    }
+  }
+  return false;
 }

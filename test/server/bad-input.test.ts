@@ -91,12 +91,12 @@ t.test('token exchange', async (t) => {
   await refused(t, () => ex({ grant_type: 'client_credentials', appkey: h.botId, secretkey: 'wrong'.repeat(8) }), 401, 'KG2005');
   await refused(t, () => ex({ grant_type: 'password', appkey: h.botId, secretkey: h.botSecret }), 400, 'KG2008');
   await refused(t, () => ex({ grant_type: 'client_credentials', appkey: h.botId }), 400, 'KG1010');
-  // Duplicate secretkey: the parser that checks and the one that reads must agree.
+  // Duplicate secretkey: the parser that checks and the one that reads must agree; a key twice is refused outright.
   await refused(
     t,
     () => h.post('/oauth2/token', `{"grant_type":"client_credentials","appkey":"${h.botId}","secretkey":"${h.botSecret}","secretkey":"other"}`),
     400,
-    'KG1010',
+    'KG1001',
   );
   await refused(t, () => h.post('/oauth2/token', '{"grant_type":'), 400, 'KG1001');
 });
@@ -126,6 +126,18 @@ t.test('bodies', async (t) => {
   await refused(t, () => h.post('/api/dostk/stkinfo', '{"stk_cd":', auth()), 400, 'KG1001');
   await refused(t, () => h.post('/api/dostk/stkinfo', '[1,2]', auth()), 400, 'KG1001');
   await refused(t, () => h.post('/api/dostk/stkinfo', 'null', auth()), 400, 'KG1001');
+  // A key twice: JSON.parse keeps the last, another parser may keep the first; neither is judged and sent.
+  for (const twice of ['{"stk_cd":"005930","stk_cd":"000660"}', '{"stk_cd":"005930","stk\\u005fcd":"000660"}', '{"a":{"b":1,"b":2},"stk_cd":"005930"}']) {
+    const r = await refused(t, () => h.post('/api/dostk/stkinfo', twice, auth()), 400, 'KG1001');
+    t.match(String(r.json.return_msg), /twice/, twice);
+  }
+  const order = { 'api-id': 'kt10000', authorization: `Bearer ${goodToken}` };
+  await refused(
+    t,
+    () => h.post('/api/dostk/ordr', '{"dmst_stex_tp":"KRX","stk_cd":"005930","ord_qty":"1","ord_uv":"","trde_tp":"0","trde_tp":"3"}', order),
+    400,
+    'KG1001',
+  );
   await refused(t, () => h.post('/api/dostk/stkinfo', JSON.stringify({ stk_cd: 'x'.repeat(70 * 1024) }), auth()), 413, 'KG1002');
   await refused(t, () => h.post('/api/dostk/stkinfo', '{}', auth()), 400, 'KG1010');
   await refused(t, () => h.post('/api/dostk/stkinfo', '{}', { ...auth(), 'content-type': 'text/plain' }), 415, 'KG1011');

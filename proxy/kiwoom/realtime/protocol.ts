@@ -1,6 +1,7 @@
 // Kiwoom's realtime WebSocket protocol (KIWOOM.md "WebSocket"): the frames a
 // bot may send, checked once into typed messages, and the frames the sidecar
 // answers with, in Kiwoom's shape. Nothing here touches a socket.
+import { hasDuplicateKey } from '../../common/json.js';
 
 /** Realtime types that carry one account's private data, registered with item [""]. */
 export const ACCOUNT_TYPES: ReadonlySet<string> = new Set(['00', '04']);
@@ -71,6 +72,7 @@ export function parseBotMessage(text: string, maxItems: number): BotMessage {
     throw new RealtimeProtocolError('', 'malformed JSON');
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new RealtimeProtocolError('', 'a frame must be a JSON object');
+  if (hasDuplicateKey(text)) throw new RealtimeProtocolError('', 'a key appears twice in one object');
   const o = v as Record<string, unknown>;
   const trnm = str(o.trnm) ?? '';
   switch (trnm) {
