@@ -1,7 +1,7 @@
 // Everything rules look at, read from the call once so that each of a
 // thousand rules is a few property reads, not a parse.
 import type { ApiKind, OrderSide } from '../kiwoom/types.js';
-import { baseCode, isMarketPriced, orderPrice, orderQuantity, seoulDate, seoulTimeOfDay, seoulWeekday } from '../kiwoom/protocol/index.js';
+import { baseCode, orderTerms, seoulDate, seoulTimeOfDay, seoulWeekday } from '../kiwoom/protocol/index.js';
 import type { PolicyCall } from './types.js';
 
 export interface CallFacts {
@@ -40,17 +40,7 @@ export function callFacts(call: PolicyCall, now: number): CallFacts {
   const kind = entry?.kind;
   const rawSymbol = str(b.stk_cd);
   const tradeType = str(b.trde_tp)?.trim();
-  let quantity: number | undefined;
-  let limitPrice: number | undefined;
-  if (kind === 'order') {
-    quantity = orderQuantity(b.ord_qty);
-    limitPrice = isMarketPriced(tradeType) ? undefined : orderPrice(b.ord_uv);
-  } else if (kind === 'modify') {
-    quantity = orderQuantity(b.mdfy_qty);
-    limitPrice = orderPrice(b.mdfy_uv);
-  } else if (kind === 'cancel') {
-    quantity = orderQuantity(b.cncl_qty);
-  }
+  const { quantity, limitPrice } = orderTerms(kind, b);
   const t = call.now?.getTime() ?? now;
   return {
     botId: call.botId,

@@ -7,6 +7,7 @@ import { GuardError } from '../../proxy/common/errors.js';
 import { lookupApi } from '../../proxy/kiwoom/catalogue.js';
 import type { BotRecord, SessionClaims } from '../../proxy/auth/index.js';
 import type { Decision } from '../../proxy/policy/types.js';
+import { callFacts } from '../../proxy/policy/facts.js';
 import type { RequestContext } from '../../proxy/server/context.js';
 import { allowlist } from '../../proxy/server/pipeline/allowlist.js';
 import { approval } from '../../proxy/server/pipeline/approval.js';
@@ -163,6 +164,24 @@ t.test('durability by kind, policy call and risk input from the parsed call', as
     t.equal(r.qty, undefined, `qty ${ord_qty}`);
     t.equal(r.price, undefined, `price ${ord_uv}`);
   }
+  // Each kind's own fields, as the broker reads them: a modify's ord_qty and ord_uv are not its terms.
+  const modify = parsed(
+    ctx(
+      {},
+      {
+        ...authed(),
+        apiId: 'kt10002',
+        entry: lookupApi('kt10002')!,
+        json: { stk_cd: '005930', mdfy_qty: '5000', mdfy_uv: '70000', ord_qty: '1', ord_uv: '1' },
+      },
+    ),
+  );
+  t.match(riskInput(modify, 42), { kind: 'modify', qty: 5000, price: 70000 });
+  t.match(callFacts(policyCall(modify), 42), { quantity: 5000, limitPrice: 70000 });
+  const cancel = parsed(
+    ctx({}, { ...authed(), apiId: 'kt10003', entry: lookupApi('kt10003')!, json: { stk_cd: '005930', cncl_qty: '0', ord_qty: '7', ord_uv: '9' } }),
+  );
+  t.match(riskInput(cancel, 42), { kind: 'cancel', qty: 0, price: undefined });
 });
 
 t.test('risk: an order at the market is priced from the holdings read, else at a quote; a limit order keeps its own price', async (t) => {

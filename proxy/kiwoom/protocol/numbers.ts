@@ -65,3 +65,14 @@ export function isMarketPriced(trdeTp: unknown): boolean {
   const s = text(trdeTp)?.trim();
   return s !== undefined && MARKET_PRICED_TRADE_TYPES.has(s);
 }
+
+/**
+ * An order's, modify's or cancel's quantity and limit price, each from the field Kiwoom defines for that kind (the
+ * broker reads a modify's mdfy_qty, whatever ord_qty it also carries). A market-priced order has no price of its own.
+ */
+export function orderTerms(kind: string | undefined, body: Readonly<Record<string, unknown>>): { quantity?: number; limitPrice?: number } {
+  if (kind === 'order') return { quantity: orderQuantity(body.ord_qty), limitPrice: isMarketPriced(body.trde_tp) ? undefined : orderPrice(body.ord_uv) };
+  if (kind === 'modify') return { quantity: orderQuantity(body.mdfy_qty), limitPrice: orderPrice(body.mdfy_uv) };
+  if (kind === 'cancel') return { quantity: orderQuantity(body.cncl_qty) };
+  return {};
+}

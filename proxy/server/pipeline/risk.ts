@@ -3,7 +3,7 @@
 // alerts) a revoked token must not cause.
 import { GuardError } from '../../common/errors.js';
 import { lookupApi } from '../../kiwoom/catalogue.js';
-import { isMarketPriced, orderPrice, orderQuantity } from '../../kiwoom/protocol/index.js';
+import { isMarketPriced, orderTerms } from '../../kiwoom/protocol/index.js';
 import { detectorsOf, type RefusedOrder, type RiskAssessment, type RiskEngine, type RiskInput } from '../../risk/index.js';
 import type { RequestContext, RiskView } from '../context.js';
 import type { PipelineDeps } from './deps.js';
@@ -16,9 +16,10 @@ function valid(n: number | undefined): number | undefined {
 
 export function riskInput(ctx: Parsed, now: number): RiskInput {
   const b = ctx.json;
-  const qty = valid(orderQuantity(b.ord_qty ?? b.mdfy_qty ?? b.cncl_qty));
-  // A market-priced order's ord_uv is not its price (risk() prices it from the holdings read when it can).
-  const price = ctx.entry.kind === 'order' && isMarketPriced(b.trde_tp) ? undefined : valid(orderPrice(b.ord_uv ?? b.mdfy_uv));
+  // A market-priced order has no price of its own (risk() prices it from the holdings read when it can).
+  const terms = orderTerms(ctx.entry.kind, b);
+  const qty = valid(terms.quantity);
+  const price = valid(terms.limitPrice);
   return {
     botId: ctx.bot.id,
     account: ctx.bot.account,
