@@ -148,7 +148,7 @@ t.test("an order's, modify's or cancel's stock code is a stock code (it reaches 
   for (const bad of ['<!channel>', '005930 ', 'a05930', '00593', '005930_XX', 5930, null])
     await refused(t, () => h.call('kt10000', order(bad), { token: goodToken }), 400, 'KG1015');
   await refused(t, () => h.call('kt10003', { dmst_stex_tp: 'KRX', orig_ord_no: '0000001', stk_cd: '<x>', cncl_qty: '0' }, { token: goodToken }), 400, 'KG1015');
-  const r = await h.call('kt10000', order('005930_NX'), { token: goodToken });
+  const r = await h.call('kt10000', { ...order('005930_NX'), dmst_stex_tp: 'NXT' }, { token: goodToken });
   t.notMatch(String(r.json.return_msg), /KG1015/, `a venue suffix is a stock code: ${r.text}`);
   const q = await h.call('ka10001', { stk_cd: '' }, { token: goodToken });
   t.notMatch(String(q.json.return_msg), /KG1015/, 'queries keep their own codes (an empty one means all)');
@@ -170,6 +170,8 @@ t.test("an order's fields each in the one form Kiwoom documents, or refused befo
     ['ord_uv', { ord_uv: ['70000'] }],
     ['cond_uv', { cond_uv: '-1' }],
     ['dmst_stex_tp', { dmst_stex_tp: 'krx' }],
+    ['stk_cd', { stk_cd: '005930_AL', dmst_stex_tp: 'KRX' }],
+    ['stk_cd', { stk_cd: '005930_NX', dmst_stex_tp: 'SOR' }],
   ];
   for (const [field, over] of bad) {
     const r = await refused(t, () => h.call('kt10000', order(over), { token: goodToken }), 400, 'KG1015');
@@ -179,7 +181,13 @@ t.test("an order's fields each in the one form Kiwoom documents, or refused befo
   await refused(t, () => h.call('kt10002', { ...modify, orig_ord_no: '1; drop' }, { token: goodToken }), 400, 'KG1015');
   await refused(t, () => h.call('kt10002', { ...modify, mdfy_qty: '1.5' }, { token: goodToken }), 400, 'KG1015');
   await refused(t, () => h.call('kt50000', { stk_cd: 'M04020000', ord_qty: '1', ord_uv: '140000', trde_tp: '3' }, { token: goodToken }), 400, 'KG1015');
-  for (const ok of [order({ trde_tp: '3', ord_uv: '' }), order({ ord_qty: 5, ord_uv: 70000 }), order({ ord_uv: '70000.5' })]) {
+  for (const ok of [
+    order({ trde_tp: '3', ord_uv: '' }),
+    order({ ord_qty: 5, ord_uv: 70000 }),
+    order({ ord_uv: '70000.5' }),
+    order({ stk_cd: '005930_NX', dmst_stex_tp: 'NXT' }),
+    order({ stk_cd: '005930', dmst_stex_tp: 'SOR' }),
+  ]) {
     const r = await h.call('kt10000', ok, { token: goodToken });
     t.notMatch(String(r.json.return_msg), /KG1015/, `well-formed: ${JSON.stringify(ok)} -> ${r.text}`);
   }

@@ -5,7 +5,7 @@
 // way and the broker another ("03" for a market order a policy denies as "3",
 // "100abc" shares that risk cannot size) must not reach either.
 import { GuardError } from '../../common/errors.js';
-import { type Book, isStockCode, orderPrice, orderQuantity, tradeTypesOf } from '../../kiwoom/protocol/index.js';
+import { type Book, isStockCode, orderPrice, orderQuantity, tradeTypesOf, venueOfCode } from '../../kiwoom/protocol/index.js';
 import { parseJsonObject } from '../http.js';
 import { classified } from './need.js';
 import type { RequestContext } from '../context.js';
@@ -53,4 +53,8 @@ function checkTradingFields(book: Book, json: Readonly<Record<string, unknown>>)
   const orig = json.orig_ord_no;
   if (orig !== undefined && (typeof orig !== 'string' || !/^[0-9]{1,10}$/.test(orig))) malformed('orig_ord_no', 'an order number: a string of digits');
   if (json.dmst_stex_tp !== undefined && !VENUES.has(json.dmst_stex_tp)) malformed('dmst_stex_tp', 'KRX, NXT or SOR');
+  // A code's venue suffix and dmst_stex_tp naming two venues: policy's venue rules read dmst_stex_tp, a broker may route by either.
+  if (typeof code === 'string' && code.includes('_') && json.dmst_stex_tp !== undefined && venueOfCode(code) !== json.dmst_stex_tp) {
+    malformed('stk_cd', "a code whose venue suffix (_NX: NXT, _AL: SOR) is dmst_stex_tp's venue");
+  }
 }
