@@ -55,6 +55,8 @@ export interface Baseline {
   reads?: DailyCount;
   /** Sells of a whole position (drainHoldingFraction of it or more) that went out, per Seoul day. */
   closes?: DailyCount;
+  /** Sells of part of a known position that went out, per Seoul day. */
+  parts?: DailyCount;
   /** Shares bought and sold per symbol by new orders that went out since the last holdings read (BALANCE, kt00018). */
   sinceRead?: Record<string, [bought: number, sold: number]>;
   /** Realtime condition searches this bot ran (CNSRREQ, one-shot or live): seq, last run; bounded by maxSymbols. */
@@ -323,7 +325,10 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
 
   if (input.kind === 'order' && input.side === 'sell') {
     const fraction = soldFraction(b, input, cfg.sellOff.minHoldingQty);
-    if (fraction !== undefined && fraction >= p.drainHoldingFraction) b.closes = countDaily(b.closes, nowMs);
+    if (fraction !== undefined) {
+      if (fraction >= p.drainHoldingFraction) b.closes = countDaily(b.closes, nowMs);
+      else b.parts = countDaily(b.parts, nowMs);
+    }
     if (fraction !== undefined && fraction <= 1) {
       b.sellFrac ??= [0, 0, 0, 0];
       const h = b.sellFrac;

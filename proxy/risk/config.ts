@@ -112,6 +112,8 @@ export interface RiskConfig extends FlowConfig {
      */
     readonly drainDayCloses: number;
     readonly drainDayFactor: number;
+    /** Parts of positions sold in one Seoul day before drain holds the next, by a bot whose learned sells all sold whole positions (0: off). */
+    readonly drainDayParts: number;
     /** A buy above this share of the symbol's average daily volume is draining into an illiquid name. */
     readonly illiquidAdvFraction: number;
     /**
@@ -296,14 +298,18 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     'drainHoldingFraction',
     'drainDayCloses',
     'drainDayFactor',
+    'drainDayParts',
     'illiquidAdvFraction',
     'advMinDays',
     'advTtlHours',
   ]);
   const pp = `${path}.pattern`;
-  const drainDayCloses = num(pt, 'drainDayCloses', pp, 3, 0, 10_000, true);
-  // One would hold every whole-position sale after the first of the day: that is a policy rule, not a pattern.
-  if (drainDayCloses === 1) throw configError(`${pp}.drainDayCloses`, 'must be 0 (off) or at least 2');
+  // One would hold every such sale after the first of the day: that is a policy rule, not a pattern.
+  const perDay = (key: string): number => {
+    const n = num(pt, key, pp, 3, 0, 10_000, true);
+    if (n === 1) throw configError(`${pp}.${key}`, 'must be 0 (off) or at least 2');
+    return n;
+  };
   const ct = section(r.crossTenant, `${path}.crossTenant`, [
     'sourceWindowMinutes',
     'sharedSourceMinBots',
@@ -361,8 +367,9 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
       drainDistinctSymbols: num(pt, 'drainDistinctSymbols', pp, 5, 2, 10_000, true),
       drainNotionalFactor: num(pt, 'drainNotionalFactor', pp, 10, 1, 1000),
       drainHoldingFraction: num(pt, 'drainHoldingFraction', pp, 0.9, 0.01, 1),
-      drainDayCloses,
+      drainDayCloses: perDay('drainDayCloses'),
       drainDayFactor: num(pt, 'drainDayFactor', pp, 1.5, 1, 100),
+      drainDayParts: perDay('drainDayParts'),
       illiquidAdvFraction: num(pt, 'illiquidAdvFraction', pp, 0.05, 0.0001, 10),
       advMinDays: num(pt, 'advMinDays', pp, 5, 1, 600, true),
       advTtlMs: num(pt, 'advTtlHours', pp, 72, 1, 24 * 30) * 3_600_000,

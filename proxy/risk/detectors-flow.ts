@@ -241,7 +241,8 @@ export const model: Detector = (ctx) => {
 /**
  * Draining the account: many symbols or far more KRW sold within the drain window, a whole position sold (routine
  * alone, draining with many others in the window), a whole position sold when the bot already sold more of them today
- * than on its busiest learned day (a liquidation paced over hours), and a buy into an illiquid name.
+ * than on its busiest learned day (a liquidation paced over hours), parts of several positions sold in a day by a bot
+ * that only ever sold whole ones (a sell-down), and a buy into an illiquid name.
  */
 export const drain: Detector = (ctx) => {
   const { input, cfg, live, baseline: b } = ctx;
@@ -278,8 +279,7 @@ export const drain: Detector = (ctx) => {
         reason: ctx.say.drainPosition(Math.round((100 * input.qty) / input.holdingQty), many ? live.soldDistinct : undefined),
       });
     }
-    const day = dayCloses(ctx);
-    if (day) found.push(day);
+    for (const day of [dayCloses(ctx), dayParts(ctx)]) if (day) found.push(day);
   } else if (input.side === 'buy' && input.symbolAdv !== undefined && input.symbolAdv >= 0 && input.qty !== undefined) {
     const cap = p.illiquidAdvFraction * input.symbolAdv;
     if (input.qty > cap) {
@@ -303,9 +303,30 @@ function dayCloses(ctx: DetectorContext): DetectorResult | undefined {
   const { cfg, live, baseline: b } = ctx;
   const p = cfg.pattern;
   const n = live.closesToday;
-  if (n === 0 || p.drainDayCloses === 0 || b.calls < cfg.warmupCalls || ctx.nowMs - b.firstSeen < cfg.warmupMs) return undefined;
+  if (n === 0 || p.drainDayCloses === 0 || !pastWarmup(ctx)) return undefined;
   const busiest = busiestDay(b.closes, seoulParts(ctx.nowMs).date);
   const threshold = Math.max(p.drainDayCloses, Math.ceil(p.drainDayFactor * busiest));
   if (n < threshold) return undefined;
   return { score: clamp01(0.8 + (0.2 * (n - threshold)) / threshold), reason: ctx.say.drainDay(n, busiest, threshold) };
 }
+
+/**
+ * The nth part of a position sold this Seoul day, from `drainDayParts` on, by a bot whose learned sells all sold a
+ * whole position: sell_off judges a share against five learned sells or more; before that, an intruder's sell-down of
+ * a bot that closes positions (a third of each, 20 minutes apart) is held at its third. Scores as dayCloses.
+ */
+function dayParts(ctx: DetectorContext): DetectorResult | undefined {
+  const { cfg, live, baseline: b } = ctx;
+  const n = live.partsToday;
+  const threshold = cfg.pattern.drainDayParts;
+  if (n === 0 || threshold === 0 || n < threshold || !pastWarmup(ctx)) return undefined;
+  const h = b.sellFrac ?? [];
+  const wholes = Math.round(h[3] ?? 0);
+  // Today's parts that went out are learned already: what counts is whether the bot sold a part on an earlier day.
+  const today = b.parts?.day === seoulParts(ctx.nowMs).date ? b.parts.count : 0;
+  if (wholes === 0 || partialSells(h) - today > 0) return undefined;
+  return { score: clamp01(0.8 + (0.2 * (n - threshold)) / threshold), reason: ctx.say.drainDayParts(n, wholes, threshold) };
+}
+
+/** Past warm-up by calls and by time: a new bot's first day teaches what its days look like. */
+const pastWarmup = (ctx: DetectorContext): boolean => ctx.baseline.calls >= ctx.cfg.warmupCalls && ctx.nowMs - ctx.baseline.firstSeen >= ctx.cfg.warmupMs;

@@ -31,6 +31,8 @@ export interface LiveCounters {
   readonly refusedAccounts: number;
   /** Sells of a whole position this Seoul day, this one included (0 when this call is not one). */
   readonly closesToday: number;
+  /** Sells of part of a known position this Seoul day, this one included (0 when this call is not one). */
+  readonly partsToday: number;
   /** Account inquiries (kind 'account') this Seoul day, this one included (0 for other kinds). */
   readonly readsToday: number;
   /** Distinct never-used api-ids this bot called in the api-breadth window, this one included (0 when this one is known). */

@@ -18,7 +18,7 @@ import {
   hotCalls,
   liveCounters,
   newApis,
-  closesToday,
+  sellsToday,
   newConditions,
   noteAuthFailure,
   noteRefused,
@@ -133,13 +133,20 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         advOf(store, cfg, input),
       ]);
       const baseline = baselineOf(input.botId, json, nowMs);
-      const [herd, fresh, conditions, closes] = await Promise.all([
+      const [herd, fresh, conditions, sells] = await Promise.all([
         herdCount(input, baseline, nowMs),
         newApis(store, cfg, input, baseline, nowMs),
         newConditions(store, cfg, input, baseline, nowMs),
-        closesToday(store, cfg, input, baseline, nowMs),
+        sellsToday(store, cfg, input, baseline, nowMs),
       ]);
-      const live: LiveCounters = { ...counted, herdAccounts: herd, newApis: fresh, newConditions: conditions, closesToday: closes };
+      const live: LiveCounters = {
+        ...counted,
+        herdAccounts: herd,
+        newApis: fresh,
+        newConditions: conditions,
+        closesToday: sells.closes,
+        partsToday: sells.parts,
+      };
       const x = features(input, baseline, live, nowMs);
       assessedFeatures.set(input, x);
       const verdict = forest.score(modelState(baseline.model, cfg.model), x);

@@ -46,7 +46,7 @@ export async function liveCounters(
   input: RiskInput,
   nowMs: number,
   isBotHost: (ip: string) => boolean,
-): Promise<Omit<LiveCounters, 'herdAccounts' | 'newApis' | 'newConditions' | 'closesToday' | 'hotCalls'>> {
+): Promise<Omit<LiveCounters, 'herdAccounts' | 'newApis' | 'newConditions' | 'closesToday' | 'partsToday' | 'hotCalls'>> {
   const bot = input.botId;
   const isCancel = input.kind === 'cancel' || input.kind === 'modify';
   const ip = normaliseIp(input.sourceIp);
@@ -105,15 +105,26 @@ export function newConditions(store: Store, cfg: RiskConfig, input: RiskInput, b
 }
 
 /**
- * Sells of a whole position (drainHoldingFraction of it or more, as sell_off knows the position) this Seoul day,
- * this one included; 0 for any other call (nothing is read). Counted when judged, so held and refused ones count too.
+ * This Seoul day's sells of a known position, this one included, by kind: of the whole of it (drainHoldingFraction
+ * or more, as sell_off knows the position) or of a part. Only this call's kind is counted and read; 0 for the other
+ * and for any other call (nothing is read). Counted when judged, so held and refused sells count too.
  */
-export function closesToday(store: Store, cfg: RiskConfig, input: RiskInput, baseline: Baseline, nowMs: number): Promise<number> {
+export async function sellsToday(
+  store: Store,
+  cfg: RiskConfig,
+  input: RiskInput,
+  baseline: Baseline,
+  nowMs: number,
+): Promise<{ closes: number; parts: number }> {
   const p = cfg.pattern;
-  if (cfg.weights.drain === 0 || p.drainDayCloses === 0 || input.kind !== 'order' || input.side !== 'sell') return Promise.resolve(0);
+  const none = { closes: 0, parts: 0 };
+  if (cfg.weights.drain === 0 || input.kind !== 'order' || input.side !== 'sell') return none;
   const fraction = soldFraction(baseline, input, cfg.sellOff.minHoldingQty);
-  if (fraction === undefined || fraction < p.drainHoldingFraction) return Promise.resolve(0);
-  return store.incr(`risk:closes:${input.botId}:${seoulParts(nowMs).date}`, 1, 2 * DAY_MS);
+  if (fraction === undefined) return none;
+  const whole = fraction >= p.drainHoldingFraction;
+  if ((whole ? p.drainDayCloses : p.drainDayParts) === 0) return none;
+  const n = await store.incr(`risk:${whole ? 'closes' : 'parts'}:${input.botId}:${seoulParts(nowMs).date}`, 1, 2 * DAY_MS);
+  return whole ? { closes: n, parts: 0 } : { closes: 0, parts: n };
 }
 
 /** Distinct never-used api-ids this bot called within the window (0 when this one is known: nothing is read). */

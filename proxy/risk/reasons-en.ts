@@ -30,6 +30,8 @@ export const REASONS_EN: Reasons = {
   drainKrw: (sold, usual) => `${Math.round(sold)} KRW sold in the window vs usual ${Math.round(usual)}`,
   drainPosition: (pct, alongWith) => `sells ${pct}% of the position${alongWith !== undefined ? ` while selling ${alongWith} symbols` : ''}`,
   drainDay: (n, busiest, threshold) => `sells a whole position, ${n} today; its busiest learned day sold ${r2(busiest)} (threshold ${threshold})`,
+  drainDayParts: (n, wholes, threshold) =>
+    `sells part of a position, ${n} today; each of its ${wholes} learned sells sold a whole position (threshold ${threshold})`,
   illiquidBuy: (qty, share) => `buy of ${qty} is ${share === undefined ? 'inf' : r2(share)}% of the symbol's daily volume (illiquid)`,
   sharedSource: (ip, bots, minutes, threshold) => `source ${ip} presented ${bots} bots' credentials within ${minutes} min (threshold ${threshold})`,
   herdRefused: ({ accounts, side, symbol, from, to, threshold }) =>

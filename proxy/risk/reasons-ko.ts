@@ -36,6 +36,7 @@ export const REASONS_KO: Reasons = {
   drainKrw: (sold, usual) => `이 구간의 매도 ${won(sold)}, 평소 ${won(usual)}`,
   drainPosition: (pct, alongWith) => `보유 수량의 ${pct}% 매도${alongWith !== undefined ? ` (동시에 종목 ${alongWith}개 매도 중)` : ''}`,
   drainDay: (n, busiest, threshold) => `종목 전량 매도 오늘 ${n}건째, 이 봇의 학습된 최다 일 ${r2(busiest)}건 (기준 ${threshold}건)`,
+  drainDayParts: (n, wholes, threshold) => `종목 일부 매도 오늘 ${n}건째, 학습된 매도 ${wholes}건은 모두 전량 매도 (기준 ${threshold}건)`,
   illiquidBuy: (qty, share) => `매수 ${qty}주: 종목 일 거래량의 ${share === undefined ? '무한대' : `${r2(share)}%`} (유동성 부족)`,
   sharedSource: (ip, bots, minutes, threshold) => `출발지 ${ip}에서 ${minutes}분 안에 봇 ${bots}개의 자격 증명이 제시됨 (기준 ${threshold}개)`,
   herdRefused: ({ accounts, side, symbol, from, to, threshold }) =>

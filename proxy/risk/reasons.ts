@@ -38,6 +38,8 @@ export interface Reasons {
   drainPosition(pct: number, alongWith: number | undefined): string;
   /** The nth whole position sold this Seoul day; the most sold on a learned day (decaying, so maybe fractional). */
   drainDay(n: number, busiest: number, threshold: number): string;
+  /** The nth part of a position sold this Seoul day by a bot whose `wholes` learned sells each sold a whole position. */
+  drainDayParts(n: number, wholes: number, threshold: number): string;
   illiquidBuy(qty: number, pctOfDailyVolume: number | undefined): string;
   sharedSource(ip: string, bots: number, minutes: number, threshold: number): string;
   herdRefused(p: { accounts: number; side: Side; symbol: string; from: number; to: number; threshold: number }): string;

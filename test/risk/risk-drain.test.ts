@@ -19,7 +19,13 @@ const close = (now: number, n: number): RiskInput[] => [
   read(now - 1_000),
   riskInput({ now, apiId: 'kt10001', kind: 'order', side: 'sell', stkCd: symbol(n), qty: 100, price: 10_000, holdingQty: 100 }),
 ];
-const dayRule = (a: RiskAssessment) => a.contributions.find((c) => c.detector === 'drain' && /whole position/.test(c.reason));
+const dayRule = (a: RiskAssessment) => a.contributions.find((c) => c.detector === 'drain' && /whole position, \d+ today/.test(c.reason));
+const partsRule = (a: RiskAssessment) => a.contributions.find((c) => c.detector === 'drain' && /part of a position/.test(c.reason));
+/** The balance inquiry that shows 100 shares of the nth symbol, and the sell of `qty` of them a second later. */
+const sellPart = (now: number, n: number, qty = 30): RiskInput[] => [
+  read(now - 1_000),
+  riskInput({ now, apiId: 'kt10001', kind: 'order', side: 'sell', stkCd: symbol(n), qty, price: 10_000, holdingQty: 100 }),
+];
 
 type Setup = ReturnType<typeof riskEngineSetup>;
 
@@ -136,4 +142,45 @@ t.test('not judged in warm-up, nor for a partial sell; drainDayCloses 0 turns it
 
   t.throws(() => parseRiskConfig({ pattern: { drainDayCloses: 1 } }), /drainDayCloses: must be 0 \(off\) or at least 2/);
   t.throws(() => parseRiskConfig({ pattern: { drainDayFactor: 0.5 } }), /drainDayFactor/);
+});
+
+t.test('a bot that only ever sold whole positions selling parts of three in a day: the third is held', async (t) => {
+  const s = riskEngineSetup();
+  t.teardown(s.close);
+  // Four learned sells, each of a whole position: under the five sell_off needs to judge a share.
+  const day = await swingDays(s, [1, 1, 1, 1]);
+  for (const n of [0, 1]) {
+    const [r, sell] = sellPart(day + (1 + n) * HOUR, 10 + n);
+    await learn(s, [r!]);
+    t.notOk(partsRule(await assess(s, sell!)), `part ${n + 1} of the day`);
+    // It goes out and is learned: today's parts do not make the bot one that sells parts.
+    await s.engine.learn(sell!, { allowed: true, completed: true });
+  }
+  const [r, third] = sellPart(day + 3 * HOUR, 12);
+  await learn(s, [r!]);
+  const a = await assess(s, third!);
+  const hit = partsRule(a);
+  t.equal(hit?.score, 0.8, 'the third');
+  t.equal(hit?.reason, 'sells part of a position, 3 today; each of its 4 learned sells sold a whole position (threshold 3)');
+  t.ok(a.score > 0.7, `held for approval (score ${a.score})`);
+  t.notOk(dayRule(a), 'a part is not a whole position');
+});
+
+t.test('parts sold by a bot that ever sold a part are judged by sell_off, not counted here; drainDayParts 0 turns it off', async (t) => {
+  const s = riskEngineSetup();
+  t.teardown(s.close);
+  const day = await swingDays(s, [1, 1, 1]);
+  const [r0, part] = sellPart(day - DAY + 5 * HOUR, 9, 50);
+  await learn(s, [r0!, part!]);
+  for (let n = 1; n <= 4; n++) {
+    const [r, sell] = sellPart(day + n * HOUR, 10 + n);
+    await learn(s, [r!]);
+    t.notOk(partsRule(await assess(s, sell!)), `part ${n} of the day`);
+  }
+
+  const off = riskEngineSetup({ pattern: { drainDayParts: 0 } });
+  t.teardown(off.close);
+  const d = await swingDays(off, [1, 1, 1, 1]);
+  for (let n = 1; n <= 4; n++) t.notOk(partsRule(await assess(off, sellPart(d + n * HOUR, 10 + n)[1]!)), `off: part ${n}`);
+  t.throws(() => parseRiskConfig({ pattern: { drainDayParts: 1 } }), /drainDayParts: must be 0 \(off\) or at least 2/);
 });

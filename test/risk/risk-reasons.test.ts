@@ -33,6 +33,7 @@ const SAMPLES: { [K in keyof Reasons]: Parameters<Reasons[K]> } = {
   drainKrw: [37_000_000, 1_000_000],
   drainPosition: [100, 37],
   drainDay: [37, 1.94, 3],
+  drainDayParts: [37, 4, 3],
   illiquidBuy: [37, 2.5],
   sharedSource: ['203.0.113.37', 5, 60, 3],
   herdRefused: [{ accounts: 37, side: 'sell', symbol: '000660', from: 10, to: 20, threshold: 2 }],
