@@ -3,8 +3,8 @@
 // sells, orders far outside the bot's own size on that side, account
 // inquiries far above its busiest day, several never-used api-ids within the
 // hour, a realtime condition search it never ran, draining the account, and
-// credential stuffing seen across bots. Pure functions of the call, the baseline and live counters,
-// like detectors.ts.
+// credential stuffing seen across bots. Pure functions of the call, the
+// baseline and live counters, like detectors.ts.
 import { seoulParts } from '../kiwoom/protocol/index.js';
 import {
   busiestDay,
@@ -303,7 +303,7 @@ function dayCloses(ctx: DetectorContext): DetectorResult | undefined {
   const { cfg, live, baseline: b } = ctx;
   const p = cfg.pattern;
   const n = live.closesToday;
-  if (n === 0 || p.drainDayCloses === 0 || !pastWarmup(ctx)) return undefined;
+  if (n === 0 || p.drainDayCloses === 0 || ctx.warmingUp) return undefined;
   const busiest = busiestDay(b.closes, seoulParts(ctx.nowMs).date);
   const threshold = Math.max(p.drainDayCloses, Math.ceil(p.drainDayFactor * busiest));
   if (n < threshold) return undefined;
@@ -319,7 +319,7 @@ function dayParts(ctx: DetectorContext): DetectorResult | undefined {
   const { cfg, live, baseline: b } = ctx;
   const n = live.partsToday;
   const threshold = cfg.pattern.drainDayParts;
-  if (n === 0 || threshold === 0 || n < threshold || !pastWarmup(ctx)) return undefined;
+  if (n === 0 || threshold === 0 || n < threshold || ctx.warmingUp) return undefined;
   const h = b.sellFrac ?? [];
   const wholes = Math.round(h[3] ?? 0);
   // Today's parts that went out are learned already: what counts is whether the bot sold a part on an earlier day.
@@ -327,6 +327,3 @@ function dayParts(ctx: DetectorContext): DetectorResult | undefined {
   if (wholes === 0 || partialSells(h) - today > 0) return undefined;
   return { score: clamp01(0.8 + (0.2 * (n - threshold)) / threshold), reason: ctx.say.drainDayParts(n, wholes, threshold) };
 }
-
-/** Past warm-up by calls and by time: a new bot's first day teaches what its days look like. */
-const pastWarmup = (ctx: DetectorContext): boolean => ctx.baseline.calls >= ctx.cfg.warmupCalls && ctx.nowMs - ctx.baseline.firstSeen >= ctx.cfg.warmupMs;

@@ -58,6 +58,8 @@ export interface DetectorContext {
   readonly model?: ModelResult | undefined;
   /** The reasons in the sidecar's language. */
   readonly say: Reasons;
+  /** Under warmupCalls learned calls or younger than warmupMs: relative detectors are capped, day counts not judged. */
+  readonly warmingUp: boolean;
 }
 
 export interface DetectorResult {

@@ -18,12 +18,12 @@ import {
   hotCalls,
   liveCounters,
   newApis,
-  sellsToday,
   newConditions,
   noteAuthFailure,
   noteRefused,
   noteRejectedCancel,
   refusedCalls,
+  sellsToday,
 } from './live.js';
 import { createForest, modelState } from './model.js';
 import { advOf, noteDailyVolume } from './market-volume.js';
@@ -152,8 +152,8 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       const verdict = forest.score(modelState(baseline.model, cfg.model), x);
       // The detectors see the symbol's learned daily volume; the input itself stays the key of the per-call maps.
       const judged = symbolAdv === input.symbolAdv ? input : { ...input, symbolAdv };
-      const ctx = { input: judged, nowMs, baseline, cfg, cidrs: cidrsFor(input.botId), live, model: verdict, say };
       const warmingUp = baseline.calls < cfg.warmupCalls || nowMs - baseline.firstSeen < cfg.warmupMs;
+      const ctx = { input: judged, nowMs, baseline, cfg, cidrs: cidrsFor(input.botId), live, model: verdict, say, warmingUp };
       const contributions: Contribution[] = [];
       let keepAbsolute = 1,
         keepRelative = 1;
