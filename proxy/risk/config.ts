@@ -1,6 +1,7 @@
 // Risk engine configuration: config section `risk` (the policy YAML may carry
 // the same object; pass it through parseRiskConfig). Every knob has a default.
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { cidrMatcher } from '../common/cidr.js';
 import { type FlowConfig, parseFlowConfig } from './config-flow.js';
 import { bool, configError, list, num, section, strList, type Raw } from '../common/validate.js';
 
@@ -387,17 +388,9 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
   };
 }
 
-/** Compiled CIDR matchers (node:net BlockList) per bot; built once per config. */
-export function compileCidrs(config: RiskConfig): (botId: string) => BlockList | undefined {
-  const build = (cidrs: readonly string[]): BlockList | undefined => {
-    if (cidrs.length === 0) return undefined;
-    const bl = new BlockList();
-    for (const c of cidrs) {
-      const [addr, bits] = c.split('/') as [string, string];
-      bl.addSubnet(addr, Number(bits), isIP(addr) === 6 ? 'ipv6' : 'ipv4');
-    }
-    return bl;
-  };
+/** Matchers of the allowed address ranges per bot (its own and the global ones), built once per config; none: not judged. */
+export function compileCidrs(config: RiskConfig): (botId: string) => ((address: string) => boolean) | undefined {
+  const build = (cidrs: readonly string[]) => (cidrs.length === 0 ? undefined : cidrMatcher(cidrs));
   const global = build(config.location.allowedCidrs);
   const perBot = new Map(Object.entries(config.location.botCidrs).map(([bot, c]) => [bot, build([...c, ...config.location.allowedCidrs])]));
   return (botId) => (perBot.has(botId) ? perBot.get(botId) : global);

@@ -1,6 +1,5 @@
 // Explainable detectors: each is a pure function of the call, the bot's
 // baseline and a few live counters, returning a score in [0,1] and a reason.
-import type { BlockList } from 'node:net';
 import { isIP } from 'node:net';
 import { seoulParts } from '../kiwoom/protocol/index.js';
 import { hourOfWeek, isTradingKind, normaliseIp, notionalOf, symbolOf, type Baseline } from './baseline.js';
@@ -52,7 +51,8 @@ export interface DetectorContext {
   readonly nowMs: number;
   readonly baseline: Baseline;
   readonly cfg: RiskConfig;
-  readonly cidrs: BlockList | undefined;
+  /** The bot's allowed address ranges (risk.location), when any are configured. */
+  readonly cidrs: ((address: string) => boolean) | undefined;
   readonly live: LiveCounters;
   /** The learned model's verdict on this call, when it has a reference window. */
   readonly model?: ModelResult | undefined;
@@ -114,9 +114,8 @@ const session: Detector = (ctx) => {
 const cidr: Detector = (ctx) => {
   if (!ctx.cidrs) return undefined;
   const ip = normaliseIp(ctx.input.sourceIp);
-  const family = isIP(ip);
-  if (family !== 0 && ctx.cidrs.check(ip, family === 6 ? 'ipv6' : 'ipv4')) return undefined;
-  return { score: 1, reason: ctx.say.outsideCidrs(family === 0 ? undefined : ip) };
+  if (ctx.cidrs(ip)) return undefined;
+  return { score: 1, reason: ctx.say.outsideCidrs(isIP(ip) === 0 ? undefined : ip) };
 };
 
 const location: Detector = (ctx) => {
