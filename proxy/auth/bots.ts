@@ -126,15 +126,24 @@ function parseBotFile(name: string, read: () => string): BotRecord | undefined {
 
 export class BotRegistry {
   private bots = new Map<string, BotRecord>();
+  /**
+   * This process's own changes per bot, counted: a re-read that began before one of them read the file as it was,
+   * and must not put the older record back (a bot enabled right after its disable, refused as disabled meanwhile).
+   */
+  private readonly changes = new Map<string, number>();
   private watcher?: FSWatcher;
   private reloadTimer?: NodeJS.Timeout;
   /** A fixed record so unknown bot ids cost the same scrypt as known ones. */
   private decoy?: SecretHash;
 
-  private constructor(private readonly dir: string) {}
+  private constructor(
+    private readonly dir: string,
+    private readonly readText: (file: string) => Promise<string>,
+  ) {}
 
-  static async open(dataDir: string, opts: { watch?: boolean } = {}): Promise<BotRegistry> {
-    const reg = new BotRegistry(path.join(dataDir, 'bots'));
+  /** `readText` reads a bot file after start-up (a test holds one read to order it against a write). */
+  static async open(dataDir: string, opts: { watch?: boolean; readText?: (file: string) => Promise<string> } = {}): Promise<BotRegistry> {
+    const reg = new BotRegistry(path.join(dataDir, 'bots'), opts.readText ?? ((file) => readFile(file, 'utf8')));
     await ensurePrivateDir(reg.dir);
     reg.loadAllSync();
     reg.decoy = hashSecret(randomBytes(32));
@@ -162,13 +171,25 @@ export class BotRegistry {
   }
 
   async reload(): Promise<void> {
+    const before = new Map(this.changes);
     const next = new Map<string, BotRecord>();
     const names = (await readdir(this.dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
     await forEachLimited(names, FILE_CONCURRENCY, async (name) => {
       const rec = await this.readOne(name);
       if (rec) next.set(rec.id, rec);
     });
+    for (const [id, n] of this.changes) {
+      if (before.get(id) === n) continue;
+      const mine = this.bots.get(id);
+      if (mine) next.set(id, mine);
+      else next.delete(id);
+    }
     this.bots = next;
+  }
+
+  /** Records a change this process made to one bot (see `changes`). */
+  private changed(id: string): void {
+    this.changes.set(id, (this.changes.get(id) ?? 0) + 1);
   }
 
   /**
@@ -190,7 +211,7 @@ export class BotRegistry {
   private async readOne(name: string): Promise<BotRecord | undefined> {
     let text: string;
     try {
-      text = await readFile(path.join(this.dir, name), 'utf8');
+      text = await this.readText(path.join(this.dir, name));
     } catch {
       return undefined; // a file being replaced; the next watch event reloads it
     }
@@ -199,7 +220,10 @@ export class BotRegistry {
 
   /** Re-reads one bot's file after a watch event named it. */
   private async reloadOne(id: string): Promise<void> {
+    const before = this.changes.get(id);
     const rec = await this.readOne(`${id}.json`);
+    // Changed here meanwhile: what was read may be older than that change; the file now holds it or something newer.
+    if (this.changes.get(id) !== before) return this.reloadOne(id);
     if (rec) this.bots.set(id, rec);
     else this.bots.delete(id);
   }
@@ -269,7 +293,10 @@ export class BotRegistry {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new GuardError('KG2011', 'a bot of the batch was registered meanwhile; nothing was added');
       throw err;
     }
-    for (const r of recs) this.bots.set(r.id, r);
+    for (const r of recs) {
+      this.bots.set(r.id, r);
+      this.changed(r.id);
+    }
     return recs.map(publicBot);
   }
 
@@ -278,6 +305,7 @@ export class BotRegistry {
     await forEachLimited(ids, FILE_CONCURRENCY, async (id) => {
       await unlink(path.join(this.dir, `${id}.json`)).catch(() => undefined);
       this.bots.delete(id);
+      this.changed(id);
     });
   }
 
@@ -307,5 +335,6 @@ export class BotRegistry {
   private async write(rec: BotRecord): Promise<void> {
     await writeFileAtomic(path.join(this.dir, `${rec.id}.json`), `${JSON.stringify(rec, null, 2)}\n`);
     this.bots.set(rec.id, rec);
+    this.changed(rec.id);
   }
 }
