@@ -107,7 +107,7 @@ export function newConditions(store: Store, cfg: RiskConfig, input: RiskInput, b
 /**
  * This Seoul day's sells of a known position, this one included, by kind: of the whole of it (drainHoldingFraction
  * or more, as sell_off knows the position) or of a part. Only this call's kind is counted and read; 0 for the other
- * and for any other call (nothing is read). Counted when judged, so held and refused sells count too.
+ * and for any other call (nothing is read). Counted when judged, so held and refused sells count too, once each.
  */
 export async function sellsToday(
   store: Store,
@@ -123,7 +123,9 @@ export async function sellsToday(
   if (fraction === undefined) return none;
   const whole = fraction >= p.drainHoldingFraction;
   if ((whole ? p.drainDayCloses : p.drainDayParts) === 0) return none;
-  const n = await store.incr(`risk:${whole ? 'closes' : 'parts'}:${input.botId}:${seoulParts(nowMs).date}`, 1, 2 * DAY_MS);
+  const key = `risk:${whole ? 'closes' : 'parts'}:${input.botId}:${seoulParts(nowMs).date}`;
+  // The approval protocol's retry of a held sell is that sell, counted when it was held.
+  const n = input.approvalRetry ? Number((await store.get(key)) ?? 0) : await store.incr(key, 1, 2 * DAY_MS);
   return whole ? { closes: n, parts: 0 } : { closes: 0, parts: n };
 }
 

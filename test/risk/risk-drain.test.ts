@@ -116,7 +116,11 @@ t.test('counted when judged: closes held or refused count, and every replica cou
   });
   t.notOk(dayRule(await assess(s, close(day + HOUR, 0)[1]!)), 'the first, judged and never sent');
   t.notOk(dayRule(await replica.assess(close(day + 2 * HOUR, 1)[1]!)), 'the second, on the other replica');
-  t.match(dayRule(await assess(s, close(day + 3 * HOUR, 2)[1]!))?.reason, /3 today/, 'the third');
+  const third = close(day + 3 * HOUR, 2)[1]!;
+  t.match(dayRule(await assess(s, third))?.reason, /3 today/, 'the third');
+  // Held, approved, and sent again with its approval id: the same sell, not a fourth.
+  t.match(dayRule(await assess(s, { ...third, approvalRetry: true }))?.reason, /3 today/, 'its approval retry is still the third');
+  t.match(dayRule(await assess(s, close(day + 4 * HOUR, 20)[1]!))?.reason, /4 today/, 'the next sell is the fourth');
 });
 
 t.test('not judged in warm-up, nor for a partial sell; drainDayCloses 0 turns it off, 1 is refused', async (t) => {
