@@ -296,19 +296,29 @@ export const drain: Detector = (ctx) => {
 
 /**
  * The nth whole position sold this Seoul day, from `drainDayCloses` on and above `drainDayFactor` times the most the
- * bot sold on a learned day: 0.8 at the threshold (drain's weight 0.9 holds it for approval), 1 at twice it. Judged
- * once the bot is past warm-up, so a new scalper's first day (dozens of closes) teaches its own busiest day first.
+ * bot sold on a learned day (dayScore). Judged once the bot is past warm-up, so a new scalper's first day (dozens of
+ * closes) teaches its own busiest day first.
  */
 function dayCloses(ctx: DetectorContext): DetectorResult | undefined {
   const { cfg, live, baseline: b } = ctx;
   const p = cfg.pattern;
   const n = live.closesToday;
   if (n === 0 || p.drainDayCloses === 0 || ctx.warmingUp) return undefined;
-  const busiest = busiestDay(b.closes, seoulParts(ctx.nowMs).date);
+  const today = seoulParts(ctx.nowMs).date;
+  const c = b.closes;
+  const countedDays = c ? c.days + (c.day !== today && c.count > 0 ? 1 : 0) : 0;
+  const closedToday = c?.day === today ? c.count : 0;
+  // Whole positions learned before a day of them was counted (a baseline an older version wrote): the busiest day is
+  // not known yet, and a scalper's dozens a day must not be held from the third.
+  if (countedDays === 0 && (b.sellFrac?.[3] ?? 0) - closedToday > 0) return undefined;
+  const busiest = busiestDay(c, today);
   const threshold = Math.max(p.drainDayCloses, Math.ceil(p.drainDayFactor * busiest));
   if (n < threshold) return undefined;
-  return { score: clamp01(0.8 + (0.2 * (n - threshold)) / threshold), reason: ctx.say.drainDay(n, busiest, threshold) };
+  return { score: dayScore(n, threshold), reason: ctx.say.drainDay(n, busiest, threshold) };
 }
+
+/** A day count at its threshold scores 0.8 (drain's weight 0.9 holds it for approval), 1 at twice it. */
+const dayScore = (n: number, threshold: number): number => clamp01(0.8 + (0.2 * (n - threshold)) / threshold);
 
 /**
  * The nth part of a position sold this Seoul day, from `drainDayParts` on, by a bot whose learned sells all sold a
@@ -325,5 +335,5 @@ function dayParts(ctx: DetectorContext): DetectorResult | undefined {
   // Today's parts that went out are learned already: what counts is whether the bot sold a part on an earlier day.
   const today = b.parts?.day === seoulParts(ctx.nowMs).date ? b.parts.count : 0;
   if (wholes === 0 || partialSells(h) - today > 0) return undefined;
-  return { score: clamp01(0.8 + (0.2 * (n - threshold)) / threshold), reason: ctx.say.drainDayParts(n, wholes, threshold) };
+  return { score: dayScore(n, threshold), reason: ctx.say.drainDayParts(n, wholes, threshold) };
 }

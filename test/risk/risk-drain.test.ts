@@ -188,3 +188,31 @@ t.test('parts sold by a bot that ever sold a part are judged by sell_off, not co
   for (let n = 1; n <= 4; n++) t.notOk(partsRule(await assess(off, sellPart(d + n * HOUR, 10 + n)[1]!)), `off: part ${n}`);
   t.throws(() => parseRiskConfig({ pattern: { drainDayParts: 1 } }), /drainDayParts: must be 0 \(off\) or at least 2/);
 });
+
+t.test('a baseline written before whole positions were counted per day: not judged until a day of them is counted', async (t) => {
+  const s = riskEngineSetup();
+  t.teardown(s.close);
+  // A scalper-like history of whole closes (six a day), then its day counts taken out as an older version wrote it.
+  const day = await swingDays(s, [6, 6, 6, 6]);
+  const raw = JSON.parse((await s.store.get('risk:baseline:b1'))!) as Record<string, unknown>;
+  t.ok(raw.closes, 'the day count is kept in the baseline');
+  delete raw.closes;
+  delete raw.parts;
+  await s.store.set('risk:baseline:b1', JSON.stringify(raw));
+  for (let n = 1; n <= 4; n++) {
+    const [r, sell] = close(day + n * HOUR, 30 + n);
+    await learn(s, [r!]);
+    t.notOk(dayRule(await assess(s, sell!)), `upgraded baseline: whole position ${n} of the day`);
+    await s.engine.learn(sell!, { allowed: true, completed: true });
+  }
+  // The next day has one counted day behind it (four), so its threshold is 6.
+  const next = day + DAY;
+  for (let n = 1; n <= 6; n++) {
+    const [r, sell] = close(next + n * HOUR, 40 + n);
+    await learn(s, [r!]);
+    const hit = dayRule(await assess(s, sell!));
+    if (n < 6) t.notOk(hit, `next day: whole position ${n}`);
+    else t.match(hit?.reason, /6 today; its busiest learned day sold 4 \(threshold 6\)/, 'next day: the sixth');
+    await s.engine.learn(sell!, { allowed: true, completed: true });
+  }
+});
