@@ -27,6 +27,8 @@ export interface CallFacts {
   readonly timeOfDay: number;
   readonly weekday: number;
   readonly intentional: boolean;
+  /** PolicyCall.approvalRetry. */
+  readonly approvalRetry: boolean;
   readonly riskScore: number | undefined;
 }
 
@@ -59,6 +61,7 @@ export function callFacts(call: PolicyCall, now: number): CallFacts {
     timeOfDay: seoulTimeOfDay(t),
     weekday: seoulWeekday(t),
     intentional: call.intentional === true,
+    approvalRetry: call.approvalRetry === true,
     riskScore: typeof call.riskScore === 'number' && Number.isFinite(call.riskScore) ? call.riskScore : undefined,
   };
 }

@@ -25,6 +25,13 @@ export async function statefulPhase(
     for (const r of readers) if (acc.record(r, r.checkCounters!(f, reads))) return true;
   }
 
+  // The retry of a call an approval held is that call: its duplicate key was claimed and its limits
+  // were charged when it was held (charging again made it its own duplicate, and cost a cap twice).
+  if (f.approvalRetry) {
+    for (const r of rules) if (r.duplicateKey || r.limits) acc.skip(r, 'skipped');
+    return false;
+  }
+
   // 4b: duplicate guard, looked up before anything is charged.
   const dups: { rule: CompiledRule; key: string }[] = [];
   for (const r of rules) {

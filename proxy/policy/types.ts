@@ -26,6 +26,8 @@ export interface PolicyCall {
   body: Record<string, unknown>;
   /** The bot marked a deliberate duplicate via header. */
   intentional?: boolean;
+  /** The retry of a call an approval held: its counters were charged when it was held, and it is not its own duplicate. */
+  approvalRetry?: boolean;
   now?: Date;
   riskScore?: number;
 }

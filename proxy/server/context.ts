@@ -57,6 +57,8 @@ export interface RequestContext {
   intentional: boolean;
   /** Approval id the bot retries with after a pending-approval error. */
   approvalId?: string;
+  /** The call is the retry of one this bot's approval holds (same call hash): judged, not counted again. */
+  approvalRetry?: boolean;
   risk?: RiskView;
   /** The policy's plan while it still needs market data or counters (policy → market-data → decide → limits). */
   pendingDecision?: PendingDecision;

@@ -18,6 +18,7 @@ export function policyCall(ctx: Parsed) {
     entry: ctx.entry,
     body: ctx.json,
     intentional: ctx.intentional,
+    approvalRetry: ctx.approvalRetry === true,
     riskScore: ctx.risk?.score,
   };
 }

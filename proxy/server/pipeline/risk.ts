@@ -1,6 +1,7 @@
 // Risk score in [0,1] with explainable contributions. Runs only for a live
 // session: it has side effects (behaviour counters, automatic lockdown,
 // alerts) a revoked token must not cause.
+import { hashCall } from '../../approval/index.js';
 import { GuardError } from '../../common/errors.js';
 import { lookupApi } from '../../kiwoom/catalogue.js';
 import { isMarketPriced, orderTerms } from '../../kiwoom/protocol/index.js';
@@ -42,13 +43,14 @@ export function refusedOrderOf(rec: { account: string; apiId: string; summary: R
 }
 
 /**
- * True when the call names an approval that exists for this bot: the approval protocol's retry of
- * a held call, not counted again toward escalation. A made-up id counts as a new call.
+ * True when the call names an approval this bot holds for exactly this call: the approval protocol's
+ * retry of a held call, not counted again toward escalation or the policy's limits (it was counted
+ * when it was held). A made-up id, or another call under a real one, counts as a new call.
  */
 async function retriesKnownApproval(deps: Pick<PipelineDeps, 'approvals'>, p: Parsed): Promise<boolean> {
   if (!p.approvalId) return false;
   const known = await deps.approvals.get(p.approvalId).catch(() => undefined);
-  return known?.botId === p.bot.id;
+  return known?.botId === p.bot.id && known.callHash === hashCall(p.bot.id, p.apiId, p.json);
 }
 
 export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 'clock' | 'approvals' | 'policy'>) {
@@ -78,7 +80,10 @@ export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 
         if (quote !== null) input = { ...input, price: quote };
       }
     }
-    if (await retriesKnownApproval(deps, p)) input = { ...input, approvalRetry: true };
+    if (await retriesKnownApproval(deps, p)) {
+      p.approvalRetry = true;
+      input = { ...input, approvalRetry: true };
+    }
     p.riskInput = input;
     const a = await deps.risk.assess(input);
     p.risk = await settleRisk(deps, a, { botId: input.botId, account: input.account, apiId: input.apiId, requestId: p.id });
