@@ -99,8 +99,10 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
   }
 
   async function checkCode(approver: string, doc: ApproverDoc, code: Buffer, rec: ApprovalRecord): Promise<void> {
-    const failures = Number((await store.get(K.totpFail(approver))) ?? 0);
-    if (failures >= cfg.totp.maxFailures) throw new GuardError('KG3011', 'too many failed codes; approver temporarily locked');
+    // Each attempt is counted (one atomic increment) before its code is checked, and only a right code clears the
+    // count: attempts made at once, on any replica, cannot all read the count from before any of them failed.
+    const attempts = await store.incr(K.totpFail(approver), 1, cfg.totp.lockoutMs);
+    if (attempts > cfg.totp.maxFailures) throw new GuardError('KG3011', 'too many failed codes; approver temporarily locked');
     const secret = await sealer.open(doc.sealed, { purpose: 'approver-totp', approver });
     let step: number | undefined;
     try {
@@ -109,7 +111,6 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       secret.fill(0);
     }
     if (step === undefined) {
-      await store.incr(K.totpFail(approver), 1, cfg.totp.lockoutMs);
       events.inc({ event: 'totp_failed', level: rec.level });
       await audit('totp_failed', rec, { approver });
       throw new GuardError('KG3011', 'invalid second-factor code');
