@@ -254,12 +254,18 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       return views.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     },
 
-    async consume(id, callHash) {
+    async consume(id, callHash, o) {
       const rec = await load(id);
       if (rec.callHash !== callHash) {
         await audit('consume_mismatch', rec, { presentedHash: String(callHash).slice(0, 64) });
         events.inc({ event: 'mismatch', level: rec.level });
         throw new GuardError('KG3009', rec.id);
+      }
+      // Judged again on the retry as needing more than it was given (one approver instead of the admin rule).
+      if (o?.level === 'admin' && rec.level !== 'admin') {
+        await audit('consume_mismatch', rec, { neededLevel: o.level });
+        events.inc({ event: 'mismatch', level: rec.level });
+        throw new GuardError('KG3009', `${rec.id}: a ${rec.level} approval; this call now needs an admin-level approval`);
       }
       const v = await view(rec);
       if (v.status === 'pending') throw new GuardError('KG3004', rec.id, { headers: { [cfg.header]: rec.id } });

@@ -72,8 +72,11 @@ export interface ApprovalService {
   refuse(id: string, approver: string, reason: string, opts?: { ownCall?: boolean }): Promise<ApprovalView>;
   get(id: string): Promise<ApprovalView>;
   list(filter?: { status?: ApprovalStatus; botId?: string }): Promise<ApprovalView[]>;
-  /** Single use: succeeds once for an approved approval whose hash matches the call; throws a GuardError otherwise. */
-  consume(id: string, callHash: string): Promise<ApprovalView>;
+  /**
+   * Single use: succeeds once for an approved approval whose hash matches the call; throws a GuardError otherwise.
+   * `level`: the level the call needs now; a step-up approval does not do for an admin-level call (KG3009).
+   */
+  consume(id: string, callHash: string, opts?: { level?: ApprovalLevel }): Promise<ApprovalView>;
   enroll(approver: string, roles: readonly ApproverRole[], actor: string, opts?: { replace?: boolean }): Promise<Enrolment>;
   approvers(): Promise<{ name: string; roles: ApproverRole[]; enrolledAt: string }[]>;
   removeApprover(approver: string, actor: string): Promise<void>;

@@ -13,9 +13,10 @@ const DECISION_ERRORS: Partial<Record<string, ErrorCode>> = { 'rate-limit': 'KG3
 
 async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig'>, ctx: Judged, decision: Decision): Promise<void> {
   const callHash = hashCall(ctx.bot.id, ctx.apiId, ctx.json);
+  const level = decision.outcome === 'hold' ? 'admin' : 'step_up';
   if (ctx.approvalId) {
-    // A retry after a pending-approval error: the approval must match this exact call, once.
-    await deps.approvals.consume(ctx.approvalId, callHash);
+    // A retry after a pending-approval error: the approval must match this exact call, once, at the level it needs now.
+    await deps.approvals.consume(ctx.approvalId, callHash, { level });
     return;
   }
   const ticket = await deps.approvals.request({
@@ -25,7 +26,7 @@ async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalCon
     body: ctx.json,
     owner: ctx.bot.owner,
     score: ctx.risk?.score ?? 0,
-    level: decision.outcome === 'hold' ? 'admin' : 'step_up',
+    level,
     reasons: [decision.reason ?? decision.ruleId ?? 'risk', ...(ctx.risk?.contributions.map((c) => c.reason) ?? [])],
     requestId: ctx.id,
   });
