@@ -7,7 +7,8 @@ import type { RequestContext } from '../context.js';
 
 const APPROVAL_ID = /^[A-Za-z0-9_-]{8,64}$/;
 
-export function classify(ctx: RequestContext): void {
+/** `approvalHeader`: approval.header, where a retry after a pending-approval error carries its approval id. */
+export function classify(ctx: RequestContext, approvalHeader = 'x-kguard-approval-id'): void {
   const apiId = readApiId(ctx.req);
   ctx.apiId = apiId;
   const entry = lookupApi(apiId);
@@ -17,6 +18,6 @@ export function classify(ctx: RequestContext): void {
   ctx.entry = entry;
   Object.assign(ctx, readPaging(ctx.req));
   ctx.intentional = ctx.req.headers['x-kguard-intentional'] === '1';
-  const approval = ctx.req.headers['x-kguard-approval-id'];
+  const approval = ctx.req.headers[approvalHeader];
   if (typeof approval === 'string' && APPROVAL_ID.test(approval)) ctx.approvalId = approval;
 }

@@ -47,7 +47,7 @@ export function buildPipelines(deps: PipelineDeps): Pipelines {
       { name: 'framing', run: framing },
       // Until the session verdict, an error waits for it: a revoked session gets its own code.
       sessionFirst({ name: 'authenticate', run: authenticate(deps) }),
-      sessionFirst({ name: 'classify', run: classify }),
+      sessionFirst({ name: 'classify', run: (ctx) => classify(ctx, deps.approvalConfig.header) }),
       sessionFirst(body),
       sessionFirst({ name: 'parse', run: parse }),
       sessionFirst({ name: 'allowlist', run: allowlist }),
