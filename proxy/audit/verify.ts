@@ -248,6 +248,17 @@ export async function verifyLog(target: string, opts: VerifyOptions = {}): Promi
       { ...base, uncoveredRecords: 0 },
     );
   }
+  if (checkpoints.length === 0 && walker.records > 0 && opts.checkpointSources?.length) {
+    // Only the log itself names its chain: a fresh chain written in its place, with checkpoints.jsonl removed, has no
+    // checkpoint anywhere, and the independent copy the operator named is what must vouch for it.
+    return fail(
+      {
+        reason: `neither ${LOCAL_CHECKPOINT_FILE} nor the given checkpoint copies hold a signed checkpoint of this log's chain: the log was replaced (and its checkpoints removed), or it is younger than its first checkpoint`,
+        seq: firstSeq,
+      },
+      { ...base, uncoveredRecords },
+    );
+  }
   const torn = walker.tornTail();
   if (torn)
     warnings.push(
