@@ -22,7 +22,21 @@ export const K = {
 };
 const NAME = /^[A-Za-z0-9._@-]{1,64}$/;
 const ID = /^[0-9a-f-]{36}$/;
-const SUMMARY_FIELDS = ['dmst_stex_tp', 'stk_cd', 'ord_qty', 'ord_uv', 'trde_tp', 'cond_uv', 'orig_ord_no', 'mdfy_qty', 'mdfy_uv', 'cncl_qty'];
+// Every documented order field that changes what the broker does (KIWOOM.md, the catalogue's credit orders).
+const SUMMARY_FIELDS = [
+  'dmst_stex_tp',
+  'stk_cd',
+  'ord_qty',
+  'ord_uv',
+  'trde_tp',
+  'cond_uv',
+  'crd_deal_tp',
+  'orig_ord_no',
+  'mdfy_qty',
+  'mdfy_uv',
+  'mdfy_cond_uv',
+  'cncl_qty',
+];
 
 export function summarise(body: unknown): Record<string, string> {
   const out: Record<string, string> = {};
