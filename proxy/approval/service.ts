@@ -159,8 +159,8 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
         mode,
         ...(call.requestId !== undefined ? { requestId: call.requestId } : {}),
         createdAt: new Date(t).toISOString(),
-        // A held request cannot outlive the hold time, so neither may its approval.
-        expiresAt: new Date(t + (mode === 'hold' ? Math.min(timeout, cfg.holdMs) : timeout)).toISOString(),
+        // A held request cannot outlive the hold time (nor its own deadline), so neither may its approval.
+        expiresAt: new Date(t + (mode === 'hold' ? Math.max(0, Math.min(timeout, cfg.holdMs, o?.holdMs ?? Number.POSITIVE_INFINITY)) : timeout)).toISOString(),
       };
       await audit('requested', rec, { owner: rec.owner, mode, callHash: rec.callHash, expiresAt: rec.expiresAt });
       await store.set(K.rec(rec.id), JSON.stringify(rec), recordTtl(rec));

@@ -62,7 +62,8 @@ export interface Enrolment {
 }
 
 export interface ApprovalService {
-  request(call: ApprovalCall, opts?: { mode?: 'hold' | 'pending' }): Promise<ApprovalTicket>;
+  /** `holdMs` (hold mode): how much longer the request waiting for it is kept open; the approval ends no later. */
+  request(call: ApprovalCall, opts?: { mode?: 'hold' | 'pending'; holdMs?: number }): Promise<ApprovalTicket>;
   /** `code` is the approver's current TOTP code (digits, as bytes). */
   approve(id: string, approver: string, code: Buffer): Promise<ApprovalView>;
   /**

@@ -276,6 +276,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       risk,
       approvals,
       approvalConfig,
+      requestTimeoutMs: config.limits.requestTimeoutMs,
       responder,
       logger,
       clock,

@@ -11,7 +11,7 @@ import { judged, type Judged } from './need.js';
 
 const DECISION_ERRORS: Partial<Record<string, ErrorCode>> = { 'rate-limit': 'KG3005', 'daily-cap': 'KG3005' };
 
-async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig'>, ctx: Judged, decision: Decision): Promise<void> {
+async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig' | 'requestTimeoutMs'>, ctx: Judged, decision: Decision): Promise<void> {
   const callHash = hashCall(ctx.bot.id, ctx.apiId, ctx.json);
   const level = decision.outcome === 'hold' ? 'admin' : 'step_up';
   if (ctx.approvalId) {
@@ -19,24 +19,29 @@ async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalCon
     await deps.approvals.consume(ctx.approvalId, callHash, { level });
     return;
   }
-  const ticket = await deps.approvals.request({
-    botId: ctx.bot.id,
-    account: ctx.bot.account,
-    apiId: ctx.apiId,
-    body: ctx.json,
-    owner: ctx.bot.owner,
-    score: ctx.risk?.score ?? 0,
-    level,
-    reasons: [decision.reason ?? decision.ruleId ?? 'risk', ...(ctx.risk?.contributions.map((c) => c.reason) ?? [])],
-    requestId: ctx.id,
-  });
+  // The listener answers the request at its deadline: a held call's approval must not outlive it.
+  const left = deps.requestTimeoutMs === undefined ? undefined : deps.requestTimeoutMs - (performance.now() - ctx.startedAt);
+  const ticket = await deps.approvals.request(
+    {
+      botId: ctx.bot.id,
+      account: ctx.bot.account,
+      apiId: ctx.apiId,
+      body: ctx.json,
+      owner: ctx.bot.owner,
+      score: ctx.risk?.score ?? 0,
+      level,
+      reasons: [decision.reason ?? decision.ruleId ?? 'risk', ...(ctx.risk?.contributions.map((c) => c.reason) ?? [])],
+      requestId: ctx.id,
+    },
+    left === undefined ? undefined : { holdMs: left },
+  );
   if (deps.approvalConfig.mode === 'pending') throw pendingApprovalError(ticket.id, deps.approvalConfig.header);
   const outcome = await ticket.wait(ctx.signal);
   if (outcome !== 'approved') throw outcomeError(outcome, ticket.id);
   await deps.approvals.consume(ticket.id, callHash);
 }
 
-export function approval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig' | 'sessions' | 'bots' | 'responder'>) {
+export function approval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig' | 'requestTimeoutMs' | 'sessions' | 'bots' | 'responder'>) {
   return async (ctx: RequestContext): Promise<void> => {
     const j = judged(ctx);
     const d = j.decision;

@@ -25,6 +25,8 @@ export interface PipelineDeps {
   risk: RiskEngine;
   approvals: ApprovalService;
   approvalConfig: ApprovalConfig;
+  /** limits.requestTimeoutMs: a held call is answered then, so its approval ends then too. */
+  requestTimeoutMs?: number;
   responder: Responder;
   logger: Logger;
   /** Clock for behaviour analysis (risk time-of-week, live counters). */
