@@ -85,26 +85,46 @@ function aadFor(keyId: string, context: EncryptionContext): Buffer {
 export async function createLocalKeyProvider(opts: LocalProviderOptions): Promise<KeyProvider> {
   const { masterKeyFile } = opts;
   await ensurePrivateDir(path.dirname(masterKeyFile));
-  let versions = await presentVersions(masterKeyFile);
-  if (versions.length === 0) {
+  if ((await presentVersions(masterKeyFile)).length === 0) {
     if (opts.createIfMissing === false) throw new GuardError('KG4001', 'no local master key');
     await addLocalMasterKeyVersion(masterKeyFile);
-    versions = await presentVersions(masterKeyFile);
   }
   const keys = new Map<number, Buffer>();
-  try {
-    for (const v of versions) {
+  let current = 0;
+  let closed = false;
+  let refreshing: Promise<void> | undefined;
+
+  /**
+   * Loads the versions present on disk that are not loaded yet: another process (the CLI's
+   * `rewrap --new-master-key`) may add one while this keyring runs. The highest becomes current.
+   */
+  async function loadNewVersions(): Promise<void> {
+    for (const v of await presentVersions(masterKeyFile)) {
+      if (keys.has(v)) continue;
       const key = await loadMasterKey(versionFile(masterKeyFile, v), v);
+      if (closed) {
+        key.fill(0);
+        return;
+      }
       keys.set(v, key);
+      if (v > current) current = v;
       if (key.every((b) => b === 0)) opts.onZeroKey?.(v);
     }
+  }
+
+  function refresh(): Promise<void> {
+    refreshing ??= loadNewVersions().finally(() => {
+      refreshing = undefined;
+    });
+    return refreshing;
+  }
+
+  try {
+    await refresh();
   } catch (err) {
     for (const k of keys.values()) k.fill(0);
     throw err;
   }
-  const current = versions.at(-1)!;
-  const currentKeyId = `local:v${current}`;
-  let closed = false;
 
   function keyFor(keyId: string): Buffer {
     if (closed) throw new GuardError('KG4001', 'local keyring closed');
@@ -114,9 +134,20 @@ export async function createLocalKeyProvider(opts: LocalProviderOptions): Promis
     return key;
   }
 
+  /** The key for keyId, looking on disk once for a version added since start. */
+  async function loadedKeyFor(keyId: string): Promise<Buffer> {
+    if (closed) throw new GuardError('KG4001', 'local keyring closed');
+    const version = parseKeyId(keyId);
+    if (version !== undefined && !keys.has(version)) await refresh();
+    return keyFor(keyId);
+  }
+
   return {
     id: LOCAL_PROVIDER_ID,
     async generateDataKey(context) {
+      if (closed) throw new GuardError('KG4001', 'local keyring closed');
+      await refresh();
+      const currentKeyId = `local:v${current}`;
       const master = keyFor(currentKeyId);
       const plaintext = randomBytes(KEY_BYTES);
       const sealed = seal(master, plaintext, aadFor(currentKeyId, context));
@@ -126,7 +157,7 @@ export async function createLocalKeyProvider(opts: LocalProviderOptions): Promis
     },
     async unwrap(wrapped, context) {
       if (wrapped.provider !== LOCAL_PROVIDER_ID) throw new GuardError('KG4004', 'wrapped by another provider');
-      const master = keyFor(wrapped.keyId);
+      const master = await loadedKeyFor(wrapped.keyId);
       const blob = Buffer.from(wrapped.ciphertext, 'base64');
       if (blob[0] !== BLOB_FORMAT) throw new GuardError('KG4004', 'unknown wrapped key format');
       try {
@@ -142,9 +173,11 @@ export async function createLocalKeyProvider(opts: LocalProviderOptions): Promis
     },
     async health() {
       if (closed) throw new GuardError('KG4001', 'local keyring closed');
+      // Picks up a newer version for describe(); a bad new key file fails the writes that need it, not readiness.
+      await refresh().catch(() => undefined);
     },
     describe() {
-      return { provider: LOCAL_PROVIDER_ID, keyId: currentKeyId, versions: [...keys.keys()].join(','), masterKeyFile };
+      return { provider: LOCAL_PROVIDER_ID, keyId: `local:v${current}`, versions: [...keys.keys()].join(','), masterKeyFile };
     },
     async close() {
       closed = true;
