@@ -219,13 +219,33 @@ export async function createPkcs11KeyProvider(opts: Pkcs11ProviderOptions): Prom
     }
   }
 
+  let connecting: Promise<{ s: TokenSession; key: Buffer }> | undefined;
+
+  /** The one session; calls that find none wait for a single connect (each open session is held by the token). */
   async function session(): Promise<{ s: TokenSession; key: Buffer }> {
     if (closed) throw new GuardError('KG4001', 'pkcs11 provider closed');
-    current ??= await connect();
-    return current;
+    if (current) return current;
+    connecting ??= connect().then(
+      (c) => {
+        connecting = undefined;
+        if (closed) {
+          c.s.close();
+          throw new GuardError('KG4001', 'pkcs11 provider closed');
+        }
+        current = c;
+        return c;
+      },
+      (err: unknown) => {
+        connecting = undefined;
+        throw err;
+      },
+    );
+    return connecting;
   }
 
-  function dropSession(): void {
+  /** Drops the session a call found dead, not a fresh one another call has opened since. */
+  function dropSession(dead?: { s: TokenSession; key: Buffer }): void {
+    if (dead !== undefined && current !== dead) return;
     current?.s.close();
     current = undefined;
   }
@@ -248,7 +268,7 @@ export async function createPkcs11KeyProvider(opts: Pkcs11ProviderOptions): Prom
       } catch (err) {
         if (err instanceof GuardError) throw err;
         if (isUnavailable(err) && attempt === 0) {
-          dropSession();
+          dropSession(s);
           continue;
         }
         throw err;
