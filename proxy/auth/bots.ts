@@ -127,8 +127,10 @@ function parseBotFile(name: string, read: () => string): BotRecord | undefined {
 export class BotRegistry {
   private bots = new Map<string, BotRecord>();
   /**
-   * This process's own changes per bot, counted: a re-read that began before one of them read the file as it was,
-   * and must not put the older record back (a bot enabled right after its disable, refused as disabled meanwhile).
+   * Changes to the map per bot, counted: this process's own writes, and one file's re-read (a watch event).
+   * A re-read that began before one of them read the file as it was, and must not put the older record back
+   * (a bot enabled right after its disable, refused as disabled meanwhile; a disable by the CLI undone by a
+   * folder re-read that read the file first).
    */
   private readonly changes = new Map<string, number>();
   private watcher?: FSWatcher;
@@ -226,6 +228,7 @@ export class BotRegistry {
     if (this.changes.get(id) !== before) return this.reloadOne(id);
     if (rec) this.bots.set(id, rec);
     else this.bots.delete(id);
+    this.changed(id);
   }
 
   get(id: string): BotRecord | undefined {
