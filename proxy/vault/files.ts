@@ -1,7 +1,7 @@
 // File helpers for key material and credential records: private modes,
 // atomic replace (temp + fsync + rename + dir fsync), permission checks and a
 // per-record lock so the CLI and a running sidecar never interleave writes.
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, type BigIntStats } from 'node:fs';
 import { link, open, stat, unlink, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -177,6 +177,36 @@ async function holderIsDead(lockFile: string): Promise<boolean> {
 }
 
 /**
+ * Removes the lock judged stale, but only that one: several waiters may judge it at once, and the
+ * first to remove it takes the lock; a later remove would delete that live lock and let two writers
+ * in. Removal goes one waiter at a time (a `.break` file made like the lock) and only while the lock
+ * file is still the one judged (same inode and change time). A `.break` left by a crash goes once stale.
+ * False when another waiter is breaking it (the caller waits as for a live lock).
+ */
+async function breakStaleLock(lockFile: string, judged: BigIntStats, staleMs: number): Promise<boolean> {
+  const breaker = `${lockFile}.break`;
+  const tmp = `${breaker}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, `${process.pid}\n`, { mode: PRIVATE_FILE_MODE });
+  try {
+    await link(tmp, breaker);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const b = await stat(breaker).catch(() => undefined);
+    if (b && Date.now() - b.mtimeMs > staleMs) await unlink(breaker).catch(() => undefined);
+    return false;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+  try {
+    const now = await stat(lockFile, { bigint: true }).catch(() => undefined);
+    if (now && now.dev === judged.dev && now.ino === judged.ino && now.ctimeNs === judged.ctimeNs) await unlink(lockFile).catch(() => undefined);
+    return true;
+  } finally {
+    await unlink(breaker).catch(() => undefined);
+  }
+}
+
+/**
  * Exclusive lock file (O_EXCL). Holds for the duration of fn. Cross-process,
  * because `kguard keys` runs beside a live sidecar on the same data dir.
  */
@@ -194,10 +224,9 @@ export async function withFileLock<T>(lockFile: string, opts: LockOptions, fn: (
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const st = await stat(lockFile).catch(() => undefined);
-        if (st && (Date.now() - st.mtimeMs > opts.staleMs || (await holderIsDead(lockFile)))) {
-          await unlink(lockFile).catch(() => undefined);
-          continue;
+        const st = await stat(lockFile, { bigint: true }).catch(() => undefined);
+        if (st && (Date.now() - Number(st.mtimeMs) > opts.staleMs || (await holderIsDead(lockFile)))) {
+          if (await breakStaleLock(lockFile, st, opts.staleMs)) continue;
         }
         if (Date.now() >= deadline) throw new GuardError('KG4009', path.basename(lockFile, '.lock'));
         await new Promise((r) => setTimeout(r, delay));
