@@ -109,10 +109,17 @@ function findSlot(lib: Lib, cfg: Pick<Pkcs11Config, 'slot' | 'tokenLabel'>): Buf
 }
 
 async function openSession(lib: Lib, cfg: Pick<Pkcs11Config, 'slot' | 'tokenLabel' | 'pinFile'>, readWrite: boolean): Promise<TokenSession> {
-  const slot = findSlot(lib, cfg);
-  const flags = pkcs11js.CKF_SERIAL_SESSION | (readWrite ? pkcs11js.CKF_RW_SESSION : 0);
-  const session = lib.C_OpenSession(slot, flags);
+  // The PIN first: a session opened before a PIN file that cannot be read would be left open.
   const pin = await readPin(cfg.pinFile);
+  let session: Buffer;
+  try {
+    const slot = findSlot(lib, cfg);
+    const flags = pkcs11js.CKF_SERIAL_SESSION | (readWrite ? pkcs11js.CKF_RW_SESSION : 0);
+    session = lib.C_OpenSession(slot, flags);
+  } catch (err) {
+    pin.fill(0);
+    throw err;
+  }
   try {
     lib.C_Login(session, pkcs11js.CKU_USER, pin.toString('utf8'));
   } catch (err) {
