@@ -4,7 +4,7 @@
 // provider's current key, resumably (a journal marks a run in progress).
 // Kept apart from vault.ts, which owns the per-call decrypt path.
 import { constants as fsConstants } from 'node:fs';
-import { open as openFile, readdir, unlink } from 'node:fs/promises';
+import { lstat, open as openFile, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
@@ -105,7 +105,14 @@ export function createKeyRotation(deps: RotationDeps): Pick<ManagedVault, 'rotat
     await atomicWriteFile(journalFile, JSON.stringify({ target, startedAt: new Date().toISOString(), pid: process.pid }));
     // Temp files left by a killed writer hold only ciphertext; remove them so they don't pile up.
     for (const name of await readdir(credDir)) {
-      if (name.startsWith('.') && name.endsWith('.tmp')) await overwriteAndUnlink(path.join(credDir, name));
+      if (!name.startsWith('.') || !name.endsWith('.tmp')) continue;
+      const file = path.join(credDir, name);
+      const st = await lstat(file).catch(() => undefined);
+      // A recent one may be a live writer's in another process (before its rename or link): not a leftover.
+      if (!st?.isFile() || Date.now() - st.mtimeMs < lockOpts.staleMs) continue;
+      // A linked one is a record under a second name (a batch import's): zeroing it would zero the record.
+      if (st.nlink > 1) await unlink(file).catch(() => undefined);
+      else await overwriteAndUnlink(file);
     }
     const ids = await deps.listBotIds();
     const rewrapped: string[] = [];
