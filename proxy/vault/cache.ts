@@ -56,7 +56,8 @@ export function withDataKeyCache(inner: KeyProvider, cfg: DataKeyCacheConfig, re
       }
       lookups.inc({ result: 'miss' });
       const key = await inner.unwrap(wrapped, context);
-      if (cfg.maxUses > 1) {
+      // A concurrent miss of the same key may have cached it meanwhile: replacing that entry would drop its copy un-zeroed.
+      if (cfg.maxUses > 1 && !entries.has(id)) {
         while (entries.size >= cfg.maxEntries) evict(entries.keys().next().value as string, 'size');
         entries.set(id, { key: Buffer.from(key), expiresAt: now() + cfg.maxAgeMs, usesLeft: cfg.maxUses - 1 });
         size.set(entries.size);
