@@ -2,7 +2,7 @@
 // atomic replace (temp + fsync + rename + dir fsync), permission checks and a
 // per-record lock so the CLI and a running sidecar never interleave writes.
 import { constants as fsConstants, type BigIntStats } from 'node:fs';
-import { link, open, stat, unlink, readFile, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, open, stat, unlink, readFile, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { GuardError } from '../common/errors.js';
@@ -235,9 +235,19 @@ export async function withFileLock<T>(lockFile: string, opts: LockOptions, fn: (
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
+  // A held lock stays fresh: only a dead writer's lock grows older than staleMs (a live one may wait long on a key provider).
+  const heartbeat = setInterval(
+    () => {
+      const now = new Date();
+      utimes(lockFile, now, now).catch(() => undefined);
+    },
+    Math.max(10, Math.floor(opts.staleMs / 4)),
+  );
+  heartbeat.unref();
   try {
     return await fn();
   } finally {
+    clearInterval(heartbeat);
     await unlink(lockFile).catch(() => undefined);
   }
 }
