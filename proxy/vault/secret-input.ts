@@ -62,6 +62,12 @@ function isSpace(c: number | undefined): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
+/** An unknown field's name for an error: only a plain lower-case word is quoted (a key has capitals or digits). */
+function fieldNameShown(name: Buffer): string {
+  const plain = name.length >= 1 && name.length <= 32 && name.every((c) => (c >= 0x61 && c <= 0x7a) || c === 0x5f || c === 0x2d);
+  return plain ? JSON.stringify(name.toString('latin1')) : '(name not shown: it may be a key)';
+}
+
 /** Scans a flat JSON object of string fields without escapes; returns copies of the wanted fields' bytes. */
 function scanFlatJson(buf: Buffer, wanted: readonly string[]): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
@@ -91,15 +97,17 @@ function scanFlatJson(buf: Buffer, wanted: readonly string[]): Map<string, Buffe
     for (;;) {
       skip();
       const [ks, ke] = readString();
-      const name = buf.subarray(ks, ke).toString('latin1'); // field names are not secret
+      // Compared as bytes: what stands where a name goes may be a key pasted in the wrong place.
+      const nameBytes = buf.subarray(ks, ke);
+      const name = wanted.find((w) => nameBytes.equals(Buffer.from(w, 'latin1')));
       skip();
       if (buf[i++] !== 0x3a) fail('expected ":"');
       skip();
       const [vs, ve] = readString();
-      if (wanted.includes(name)) {
+      if (name !== undefined) {
         if (out.has(name)) fail(`duplicate field ${name}`);
         out.set(name, Buffer.from(buf.subarray(vs, ve)));
-      } else fail(`unknown field ${JSON.stringify(name.slice(0, 32))}`);
+      } else fail(`unknown field ${fieldNameShown(nameBytes)}`);
       skip();
       if (buf[i] === 0x2c) {
         i++;
