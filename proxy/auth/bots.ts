@@ -7,8 +7,8 @@
 // takes effect in a running sidecar without a restart; a change re-reads only
 // the file that changed.
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
-import { readdir, readFile, unlink } from 'node:fs/promises';
-import { readdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync, watch, type BigIntStats, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createFilesExclusive, ensurePrivateDir, forEachLimited, writeFileAtomic } from '../common/fsutil.js';
@@ -124,6 +124,11 @@ function parseBotFile(name: string, read: () => string): BotRecord | undefined {
   }
 }
 
+/** What a file's re-check compares: any write, replace or removal changes it. */
+function identity(st: BigIntStats | undefined): string {
+  return st ? `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : '';
+}
+
 export class BotRegistry {
   private bots = new Map<string, BotRecord>();
   /**
@@ -135,6 +140,15 @@ export class BotRegistry {
   private readonly changes = new Map<string, number>();
   private watcher?: FSWatcher;
   private reloadTimer?: NodeJS.Timeout;
+  /**
+   * The re-check (watch events never come for another host's writes on a shared volume: EFS, NFS):
+   * each bot file's identity when last read, the folder's at the last pass, when a full pass last ran.
+   */
+  private readonly seen = new Map<string, string>();
+  private folderSeen = '';
+  private fullPassAt = 0;
+  private rechecking = false;
+  private recheckTimer?: NodeJS.Timeout;
   /** A fixed record so unknown bot ids cost the same scrypt as known ones. */
   private decoy?: SecretHash;
 
@@ -144,7 +158,8 @@ export class BotRegistry {
   ) {}
 
   /** `readText` reads a bot file after start-up (a test holds one read to order it against a write). */
-  static async open(dataDir: string, opts: { watch?: boolean; readText?: (file: string) => Promise<string> } = {}): Promise<BotRegistry> {
+  /** `recheckMs` (default 2 s with `watch`, else off): how often the folder is checked for changes no watch event reported. */
+  static async open(dataDir: string, opts: { watch?: boolean; recheckMs?: number; readText?: (file: string) => Promise<string> } = {}): Promise<BotRegistry> {
     const reg = new BotRegistry(path.join(dataDir, 'bots'), opts.readText ?? ((file) => readFile(file, 'utf8')));
     await ensurePrivateDir(reg.dir);
     reg.loadAllSync();
@@ -169,7 +184,38 @@ export class BotRegistry {
       });
       reg.watcher.unref();
     }
+    const recheckMs = opts.recheckMs ?? (opts.watch ? 2_000 : 0);
+    if (recheckMs > 0) {
+      reg.recheckTimer = setInterval(() => void reg.recheck(recheckMs).catch(() => undefined), recheckMs);
+      reg.recheckTimer.unref();
+    }
     return reg;
+  }
+
+  /**
+   * Re-reads the bot files whose identity changed since they were read, and drops removed ones. Every
+   * write here is a rename or link, which changes the folder: a pass runs when it did, and every 10 checks.
+   */
+  private async recheck(recheckMs: number): Promise<void> {
+    if (this.rechecking) return;
+    this.rechecking = true;
+    try {
+      const folder = identity(await stat(this.dir, { bigint: true }));
+      if (folder === this.folderSeen && Date.now() - this.fullPassAt < 10 * recheckMs) return;
+      this.folderSeen = folder; // before the pass: a change during it shows at the next check
+      this.fullPassAt = Date.now();
+      const names = (await readdir(this.dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+      const changed: string[] = [];
+      await forEachLimited(names, FILE_CONCURRENCY, async (name) => {
+        const now = identity(await stat(path.join(this.dir, name), { bigint: true }).catch(() => undefined));
+        if (this.seen.get(name) !== now) changed.push(name);
+      });
+      const present = new Set(names);
+      for (const name of this.seen.keys()) if (!present.has(name)) changed.push(name);
+      await forEachLimited(changed, FILE_CONCURRENCY, (name) => this.reloadOne(name.slice(0, -'.json'.length)));
+    } finally {
+      this.rechecking = false;
+    }
   }
 
   async reload(): Promise<void> {
@@ -203,6 +249,7 @@ export class BotRegistry {
     const next = new Map<string, BotRecord>();
     for (const name of readdirSync(this.dir)) {
       if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      this.seen.set(name, identity(statSync(path.join(this.dir, name), { bigint: true, throwIfNoEntry: false })));
       const rec = parseBotFile(name, () => readFileSync(path.join(this.dir, name), 'utf8'));
       if (rec) next.set(rec.id, rec);
     }
@@ -211,9 +258,14 @@ export class BotRegistry {
 
   /** One bot file, or undefined when it is absent, being replaced, or not a bot record. */
   private async readOne(name: string): Promise<BotRecord | undefined> {
+    const file = path.join(this.dir, name);
+    // Taken before the read: a change after it shows as a new identity at the next re-check.
+    const now = identity(await stat(file, { bigint: true }).catch(() => undefined));
+    if (now) this.seen.set(name, now);
+    else this.seen.delete(name);
     let text: string;
     try {
-      text = await this.readText(path.join(this.dir, name));
+      text = await this.readText(file);
     } catch {
       return undefined; // a file being replaced; the next watch event reloads it
     }
@@ -333,6 +385,7 @@ export class BotRegistry {
   close(): void {
     this.watcher?.close();
     clearTimeout(this.reloadTimer);
+    clearInterval(this.recheckTimer);
   }
 
   private async write(rec: BotRecord): Promise<void> {
