@@ -4,6 +4,7 @@
 import { constants as fsConstants, type BigIntStats } from 'node:fs';
 import { link, open, stat, unlink, readFile, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { GuardError } from '../common/errors.js';
 import { writeFileAtomic } from '../common/fsutil.js';
@@ -162,11 +163,18 @@ export interface LockOptions {
   staleMs: number;
 }
 
-/** A lock whose writer (same host: the data dir is local) was killed can be broken at once. */
+/** What a lock holds: its writer's pid and host (the replicas overlay shares the data dir between pods). */
+const LOCK_OWNER = `${process.pid}@${hostname()}\n`;
+
+/**
+ * A lock whose writer on this host was killed can be broken at once. Another host's pid (another
+ * pod's) means nothing here, nor does a lock that names no host: those wait for staleMs.
+ */
 async function holderIsDead(lockFile: string): Promise<boolean> {
   const text = await readFile(lockFile, 'utf8').catch(() => '');
-  const pid = Number(text.trim());
-  if (!Number.isInteger(pid) || pid <= 0) return false; // being written right now, or foreign: wait for staleMs
+  const m = /^([1-9][0-9]*)@(.+)\n?$/.exec(text);
+  if (!m || m[2] !== hostname()) return false; // being written right now, or foreign: wait for staleMs
+  const pid = Number(m[1]);
   if (pid === process.pid) return false;
   try {
     process.kill(pid, 0);
@@ -186,7 +194,7 @@ async function holderIsDead(lockFile: string): Promise<boolean> {
 async function breakStaleLock(lockFile: string, judged: BigIntStats, staleMs: number): Promise<boolean> {
   const breaker = `${lockFile}.break`;
   const tmp = `${breaker}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, `${process.pid}\n`, { mode: PRIVATE_FILE_MODE });
+  await writeFile(tmp, LOCK_OWNER, { mode: PRIVATE_FILE_MODE });
   try {
     await link(tmp, breaker);
   } catch (err) {
@@ -216,7 +224,7 @@ export async function withFileLock<T>(lockFile: string, opts: LockOptions, fn: (
   // temp file, then hard-linked into place, which fails if the lock exists):
   // a writer killed at any moment never leaves an empty, unattributable lock.
   const tmp = `${lockFile}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, `${process.pid}\n`, { mode: PRIVATE_FILE_MODE });
+  await writeFile(tmp, LOCK_OWNER, { mode: PRIVATE_FILE_MODE });
   try {
     for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
       try {

@@ -7,19 +7,20 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { withFileLock } from '../../proxy/vault/files.js';
 import { tempDir } from '../helpers/vault-fixtures.js';
 
 t.test('waiters that all find a dead holder break its lock one at a time, and only one holds it', async (t) => {
   const dir = await tempDir(t);
-  // A pid that is certainly dead: a child that has exited.
+  // A pid on this host that is certainly dead: a child that has exited.
   const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
   t.match(dead, /^\d+$/);
   let worst = 0;
   for (let round = 0; round < 30; round++) {
     const lock = path.join(dir, `bot${round}.lock`);
-    await writeFile(lock, `${dead}\n`, { mode: 0o600 });
+    await writeFile(lock, `${dead}@${hostname()}\n`, { mode: 0o600 });
     let inside = 0;
     await Promise.all(
       Array.from({ length: 8 }, () =>
