@@ -158,22 +158,26 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       hmacKey: fingerprintKey,
       cache: vaultConfig.cache,
       records: vaultConfig.records,
+      limits: vaultConfig.limits,
+      lock: vaultConfig.lock,
+      // A decrypt for a call or a rewrap waits for its audit record and is refused without one (fail closed);
+      // revoking a broker token or locking down is never held up by the audit sink.
       onDecrypt: (e) => {
-        auditor
-          .append(
-            {
-              type: 'decrypt',
-              requestId: e.requestId,
-              botId: e.botId,
-              purpose: e.purpose,
-              outcome: e.outcome,
-              code: e.code,
-              provider: e.provider,
-              ms: e.ms,
-            },
-            { durability: 'write' },
-          )
-          .catch((err) => logger.error({ err: String(err) }, 'decrypt audit record failed'));
+        const written = auditor.append(
+          {
+            type: 'decrypt',
+            requestId: e.requestId,
+            botId: e.botId,
+            purpose: e.purpose,
+            outcome: e.outcome,
+            code: e.code,
+            provider: e.provider,
+            ms: e.ms,
+          },
+          { durability: 'write' },
+        );
+        if (e.purpose === 'call' || e.purpose === 'rewrap') return written.then(() => undefined);
+        written.catch((err) => logger.error({ err: String(err) }, 'decrypt audit record failed'));
       },
     });
     closers.push(() => vault.close());

@@ -52,8 +52,8 @@ export interface VaultOptions {
   readProviders?: KeyProvider[];
   registry: Registry;
   logger: Logger;
-  /** Called for every decrypt attempt (the audit `decrypt_attempt`); if it throws, the decrypt is refused. */
-  onDecrypt?: (e: DecryptEvent) => void;
+  /** Called for every decrypt attempt (the audit `decrypt_attempt`) and awaited; if it throws or rejects, the decrypt is refused. */
+  onDecrypt?: (e: DecryptEvent) => void | Promise<void>;
   /** Key for app-key fingerprints; default: `<dataDir>/fingerprint.key`, created 0600 on first run. */
   hmacKey?: Buffer;
   cache?: Partial<DataKeyCacheConfig>;
@@ -159,9 +159,9 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     validateSecretKeyMaterial(input.secretKey, 'secretKey', limits);
   }
 
-  function report(e: DecryptEvent): void {
+  async function report(e: DecryptEvent): Promise<void> {
     decrypts.inc({ purpose: e.purpose, outcome: e.outcome });
-    opts.onDecrypt?.(e);
+    await opts.onDecrypt?.(e);
   }
 
   async function withCredentials<T>(botId: string, purpose: DecryptPurpose, fn: (creds: KiwoomCredentials) => Promise<T>, requestId?: string): Promise<T> {
@@ -181,7 +181,7 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       const g = toGuardError(err);
       const outcome = g.code === 'KG4002' || g.code === 'KG4003' ? 'denied' : 'error';
       try {
-        report({ botId: botIdLabel(botId), purpose, outcome, code: g.code, provider: providerName, ms: performance.now() - started, requestId });
+        await report({ botId: botIdLabel(botId), purpose, outcome, code: g.code, provider: providerName, ms: performance.now() - started, requestId });
       } catch (auditErr) {
         logger.error({ err: toGuardError(auditErr).code }, 'decrypt audit hook failed');
       }
@@ -189,7 +189,7 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       throw g;
     }
     try {
-      report({ botId, purpose, outcome: 'ok', provider: providerName, ms: performance.now() - started, requestId });
+      await report({ botId, purpose, outcome: 'ok', provider: providerName, ms: performance.now() - started, requestId });
       return await fn(creds);
     } finally {
       creds.appKey.fill(0);

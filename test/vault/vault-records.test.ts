@@ -18,7 +18,9 @@ async function openVault(t: Test, dataDir: string, records?: Parameters<typeof c
     provider: await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') }),
     registry,
     logger: capturingLogger().logger,
-    onDecrypt: (e) => events.push(e),
+    onDecrypt: (e) => {
+      events.push(e);
+    },
     ...(records ? { records } : {}),
   });
   t.teardown(() => vault.close());

@@ -36,7 +36,9 @@ async function setup(t: Test, extra: { cache?: object; provider?: KeyProvider } 
     provider,
     registry,
     logger: log.logger,
-    onDecrypt: (e) => events.push(e),
+    onDecrypt: (e) => {
+      events.push(e);
+    },
     ...(extra.cache ? { cache: extra.cache } : {}),
   });
   t.teardown(() => vault.close());
@@ -416,6 +418,38 @@ t.test('readSecretInput and parseCredentialInput', async (t) => {
     }
     t.ok(err instanceof GuardError && err.code === 'KG4006' && !err.message.includes(CANARY_APP_KEY), b.slice(0, 20));
   }
+});
+
+t.test('an onDecrypt hook that rejects refuses the decrypt: the vault waits for the audit record before the keys are used', async (t) => {
+  const dataDir = await tempDir(t);
+  const provider = await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') });
+  let written = 0;
+  const vault = await createVault({
+    dataDir,
+    provider,
+    registry: freshRegistry(),
+    logger: capturingLogger().logger,
+    onDecrypt: async (e) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (e.purpose === 'call') throw new GuardError('KG6001');
+      written++;
+    },
+  });
+  t.teardown(() => vault.close());
+  await vault.importCredentials({ botId: 'h', account: 'a', ...canaryBuffers() });
+  await t.rejects(
+    vault.withCredentials('h', 'call', async () => t.fail('ran without its audit record')),
+    code('KG6001'),
+  );
+  let seen: Buffer | undefined;
+  await vault.withCredentials('h', 'revoke', async (creds) => {
+    seen = creds.appKey;
+    t.equal(written, 1, 'the record was written before the keys were handed over');
+  });
+  t.ok(
+    seen?.every((b) => b === 0),
+    'the keys are zero-filled after use',
+  );
 });
 
 t.test('onDecrypt hook failure refuses the decrypt (audit fails closed)', async (t) => {
