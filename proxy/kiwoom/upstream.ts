@@ -19,8 +19,10 @@ export interface UpstreamCall {
   readonly body: Buffer;
   readonly contYn?: string;
   readonly nextKey?: string;
-  /** Aborts the call when the bot leaves (queries only: an order once sent is not un-sent). */
+  /** Aborts the call when the bot leaves: its waits (governor slot, broker session) always, the call once written unless keepSent. */
   readonly signal?: AbortSignal;
+  /** Once written to Kiwoom the call is not aborted (orders: the bot leaving does not un-send one; its outcome is audited). */
+  readonly keepSent?: boolean;
   readonly purpose?: IssuePurpose;
   /** The bot call this serves (named in decrypt and token audit records). */
   readonly requestId?: string;
@@ -94,6 +96,8 @@ export class Upstream {
         throw err;
       });
       try {
+        // The last look before the call is written: nothing goes out for a bot that left while it waited.
+        if (c.signal?.aborted) throw new GuardError('KG5002', 'bot disconnected');
         res = await this.client.call({
           apiId: c.entry.apiId,
           path: c.entry.path,
@@ -101,7 +105,7 @@ export class Upstream {
           token: lease.token,
           contYn: c.contYn,
           nextKey: c.nextKey,
-          signal: c.signal,
+          signal: c.keepSent ? undefined : c.signal,
         });
         verdict = verdictOf(res);
         if (verdict.verdict === 'invalid-token') lease.invalidate();

@@ -11,10 +11,14 @@ import { judged, type Judged } from './need.js';
 
 const JSON_CONTENT_TYPE_PATTERN = /^application\/json(\s*;\s*charset=[A-Za-z0-9_-]{1,32})?$/i;
 
-/** Orders are never aborted once sent: the bot leaving does not un-send an order, and we want its outcome audited. */
-function abortable(ctx: Judged): AbortSignal | undefined {
+/**
+ * Orders are never aborted once sent: the bot leaving does not un-send an order, and we want its outcome audited.
+ * Until it is sent (a governor slot, the key's broker token) an order whose bot left stops: a bot that timed out
+ * retries, and the waiting one would be placed too.
+ */
+function keepSent(ctx: Judged): boolean {
   const k = ctx.entry.kind;
-  return k === 'query' || k === 'account' ? ctx.signal : undefined;
+  return k !== 'query' && k !== 'account';
 }
 
 export function forward(deps: Pick<PipelineDeps, 'upstream'>) {
@@ -30,7 +34,8 @@ export function forward(deps: Pick<PipelineDeps, 'upstream'>) {
         body: Buffer.from(JSON.stringify(j.json)),
         contYn: j.contYn,
         nextKey: j.nextKey,
-        signal: abortable(j),
+        signal: j.signal,
+        keepSent: keepSent(j),
         requestId: j.id,
       });
       j.upstream = up;
