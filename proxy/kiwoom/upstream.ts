@@ -23,6 +23,8 @@ export interface UpstreamCall {
   readonly signal?: AbortSignal;
   /** Once written to Kiwoom the call is not aborted (orders: the bot leaving does not un-send one; its outcome is audited). */
   readonly keepSent?: boolean;
+  /** Run with the slot and the lease held, right before the call is written; a throw stops it (a bot's order: the lock flags). */
+  readonly beforeSend?: () => Promise<void>;
   readonly purpose?: IssuePurpose;
   /** The bot call this serves (named in decrypt and token audit records). */
   readonly requestId?: string;
@@ -96,6 +98,7 @@ export class Upstream {
         throw err;
       });
       try {
+        await c.beforeSend?.();
         // The last look before the call is written: nothing goes out for a bot that left while it waited.
         if (c.signal?.aborted) throw new GuardError('KG5002', 'bot disconnected');
         res = await this.client.call({

@@ -39,12 +39,14 @@ const FLOW = 2;
 const REFUSED_HERD = 1;
 // A buy also reads its symbol's daily volume learned from charts (drain's illiquid check), in the same wait: +1, +0 waits.
 const DAILY_VOLUME = 1;
+// An order reads the lock flags again (one MGET) right before it is written: a lockdown pressed meanwhile stops it. +1, +1 wait.
+const LOCK_RECHECK = 1;
 const BOUNDS = {
   query: { critical: 15 + 2 + CROSS_TENANT + FLOW, total: 22 + 2 + CROSS_TENANT + FLOW, waits: 5 + 1 },
   order: {
-    critical: 16 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME,
-    total: 23 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME,
-    waits: 6 + 1,
+    critical: 16 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + LOCK_RECHECK,
+    total: 23 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + LOCK_RECHECK,
+    waits: 6 + 1 + LOCK_RECHECK,
   },
 };
 

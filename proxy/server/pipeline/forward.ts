@@ -21,7 +21,7 @@ function keepSent(ctx: Judged): boolean {
   return k !== 'query' && k !== 'account';
 }
 
-export function forward(deps: Pick<PipelineDeps, 'upstream'>) {
+export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder'>) {
   return async (ctx: RequestContext): Promise<void> => {
     const j = judged(ctx);
     if (j.signal.aborted) throw new GuardError('KG5002', 'bot disconnected');
@@ -36,6 +36,11 @@ export function forward(deps: Pick<PipelineDeps, 'upstream'>) {
         nextKey: j.nextKey,
         signal: j.signal,
         keepSent: keepSent(j),
+        // A lockdown pressed after the lockdown stage (while the order was scored, judged, audited, or waited for
+        // a slot or the key's token, here or on another replica) still stops it before it is written.
+        ...(keepSent(j)
+          ? { beforeSend: () => deps.responder.checkLockdown({ botId: j.bot.id, account: j.bot.account, kind: j.entry.kind, body: j.json }) }
+          : {}),
         requestId: j.id,
       });
       j.upstream = up;

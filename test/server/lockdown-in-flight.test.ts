@@ -1,0 +1,56 @@
+// A lockdown pressed while an order is already past the pipeline's lockdown
+// stage (scoring, market data, the audit fsync, a governor slot, the key's
+// broker token) must still stop it: the order is checked against the lock
+// flags once more right before it is written to Kiwoom. Queued calls of the
+// locking replica were refused already; this covers the rest (the stages in
+// between, a token issue, other replicas' queues).
+import t from 'tap';
+import type { BrokerToken } from '../../proxy/kiwoom/client.js';
+import type { KiwoomCredentials } from '../../proxy/vault/types.js';
+import { CANARY, startHarness, waitFor, type Harness } from '../helpers/harness.js';
+
+const ORDER = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0' };
+
+let h: Harness;
+t.before(async () => {
+  h = await startHarness();
+});
+t.teardown(() => h.close());
+
+const buysSent = () => h.sim.requestLog().filter((r) => r.apiId === 'kt10000').length;
+
+t.test('an order waiting for its broker token when a lockdown is pressed is refused, not sent', async (t) => {
+  const token = await h.token();
+  await h.waitNoLiveTokens();
+  const kiwoom = h.sidecar.parts.kiwoom;
+  const issue = kiwoom.issueToken.bind(kiwoom);
+  let entered!: () => void;
+  const waiting = new Promise<void>((r) => {
+    entered = r;
+  });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  kiwoom.issueToken = async (creds: KiwoomCredentials, signal?: AbortSignal): Promise<BrokerToken> => {
+    entered();
+    await gate;
+    return issue(creds, signal);
+  };
+  t.teardown(() => {
+    kiwoom.issueToken = issue;
+    release();
+  });
+
+  const before = buysSent();
+  const answer = h.call('kt10000', ORDER, { token });
+  await waiting; // the order is in its forward stage, past the lockdown check
+  const { responder } = h.sidecar.parts;
+  const issued = responder.lockdown({ botId: h.botId, reason: 'in-flight order test', actor: 'sec-lead' });
+  await waitFor(async () => (await responder.lockedBy(h.botId, CANARY.account)) !== undefined, 5_000, 'the lock flags');
+  release();
+  const r = await answer;
+  await issued;
+  t.match(String(r.json.return_msg), /\[KG3008/, `refused as locked down: ${r.text}`);
+  t.equal(buysSent(), before, 'the order never reached Kiwoom');
+});
