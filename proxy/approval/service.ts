@@ -122,6 +122,26 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
     await store.del(K.totpFail(approver));
   }
 
+  /**
+   * A held request ended (its bot left, its deadline passed) before a decision: nobody waits for the call any
+   * more, so it expires now. An approver can no longer approve, and be told "approved", a call that never goes out.
+   */
+  async function abandon(rec: ApprovalRecord): Promise<void> {
+    const t = now();
+    if (t >= Date.parse(rec.expiresAt)) return;
+    const ended: ApprovalRecord = { ...rec, expiresAt: new Date(t).toISOString() };
+    try {
+      await audit('abandoned', rec, { expiresAt: ended.expiresAt });
+      await store.set(K.rec(rec.id), JSON.stringify(ended), recordTtl(ended));
+      await store.hset(K.index, rec.id, ended.expiresAt, recordTtl(ended));
+      await store.hdel(K.open, rec.id);
+      events.inc({ event: 'abandoned', level: rec.level });
+      await store.publish(CHANNEL, rec.id);
+    } catch (err) {
+      logger.error({ err: String(err), approvalId: rec.id }, 'approval of an abandoned hold not closed; it lapses at its expiry');
+    }
+  }
+
   function decidedError(v: ApprovalView): GuardError {
     switch (v.status) {
       case 'refused':
@@ -178,7 +198,11 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
         callHash: rec.callHash,
         level: rec.level,
         expiresAt: rec.expiresAt,
-        wait: (signal) => waits.waitFor(rec, signal),
+        async wait(signal) {
+          const outcome = await waits.waitFor(rec, signal);
+          if (outcome === 'timeout' && signal?.aborted) await abandon(rec);
+          return outcome;
+        },
       };
       return ticket;
     },

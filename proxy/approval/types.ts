@@ -50,7 +50,7 @@ export interface ApprovalTicket {
   readonly callHash: string;
   readonly level: ApprovalLevel;
   readonly expiresAt: string;
-  /** Resolves when decided or expired; an aborted signal resolves 'timeout'. Rejects (KG7001) if the store fails. */
+  /** Resolves when decided or expired; an aborted signal resolves 'timeout' and expires the approval at once (nobody waits). Rejects (KG7001) if the store fails. */
   wait(signal?: AbortSignal): Promise<ApprovalOutcome>;
 }
 
