@@ -5,6 +5,7 @@
 // locking replica were refused already; this covers the rest (the stages in
 // between, a token issue, other replicas' queues).
 import t from 'tap';
+import type { Test } from 'tap';
 import type { BrokerToken } from '../../proxy/kiwoom/client.js';
 import type { KiwoomCredentials } from '../../proxy/vault/types.js';
 import { CANARY, startHarness, waitFor, type Harness } from '../helpers/harness.js';
@@ -19,9 +20,8 @@ t.teardown(() => h.close());
 
 const buysSent = () => h.sim.requestLog().filter((r) => r.apiId === 'kt10000').length;
 
-t.test('an order waiting for its broker token when a lockdown is pressed is refused, not sent', async (t) => {
-  const token = await h.token();
-  await h.waitNoLiveTokens();
+/** Holds the next broker token issue until released; `waiting` resolves once one is held. */
+function gateIssue(t: Test): { waiting: Promise<void>; release: () => void } {
   const kiwoom = h.sidecar.parts.kiwoom;
   const issue = kiwoom.issueToken.bind(kiwoom);
   let entered!: () => void;
@@ -41,6 +41,13 @@ t.test('an order waiting for its broker token when a lockdown is pressed is refu
     kiwoom.issueToken = issue;
     release();
   });
+  return { waiting, release };
+}
+
+t.test('an order waiting for its broker token when a lockdown is pressed is refused, not sent', async (t) => {
+  const token = await h.token();
+  await h.waitNoLiveTokens();
+  const { waiting, release } = gateIssue(t);
 
   const before = buysSent();
   const answer = h.call('kt10000', ORDER, { token });
@@ -52,5 +59,24 @@ t.test('an order waiting for its broker token when a lockdown is pressed is refu
   const r = await answer;
   await issued;
   t.match(String(r.json.return_msg), /\[KG3008/, `refused as locked down: ${r.text}`);
+  t.equal(buysSent(), before, 'the order never reached Kiwoom');
+});
+
+t.test('an order waiting for its broker token when its bot is disabled is refused, not sent', async (t) => {
+  // Another bot: the first one is locked down now.
+  const id = 'bot-disabled';
+  const token = await h.addBot(id, ['kind:query', 'kind:order']);
+  await h.waitNoLiveTokens();
+  const { waiting, release } = gateIssue(t);
+  const before = buysSent();
+  const answer = h.call('kt10000', ORDER, { token });
+  await waiting;
+  const { botControl, sessions } = h.sidecar.parts;
+  const disabling = botControl.disable(id, 'in-flight order test');
+  await waitFor(() => sessions.isDisabled(id), 5_000, 'the bot disabled');
+  release();
+  const r = await answer;
+  await disabling;
+  t.match(String(r.json.return_msg), /\[KG200[67]/, `refused as a disabled bot: ${r.text}`);
   t.equal(buysSent(), before, 'the order never reached Kiwoom');
 });

@@ -39,14 +39,15 @@ const FLOW = 2;
 const REFUSED_HERD = 1;
 // A buy also reads its symbol's daily volume learned from charts (drain's illiquid check), in the same wait: +1, +0 waits.
 const DAILY_VOLUME = 1;
-// An order reads the lock flags again (one MGET) right before it is written: a lockdown pressed meanwhile stops it. +1, +1 wait.
-const LOCK_RECHECK = 1;
+// An order reads its session and the lock flags again (one MGET each, together) right before it is written: a lockdown
+// pressed, a session ended or the bot disabled meanwhile stops it. +2, +1 wait.
+const SEND_RECHECK = 2;
 const BOUNDS = {
   query: { critical: 15 + 2 + CROSS_TENANT + FLOW, total: 22 + 2 + CROSS_TENANT + FLOW, waits: 5 + 1 },
   order: {
-    critical: 16 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + LOCK_RECHECK,
-    total: 23 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + LOCK_RECHECK,
-    waits: 6 + 1 + LOCK_RECHECK,
+    critical: 16 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + SEND_RECHECK,
+    total: 23 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + SEND_RECHECK,
+    waits: 6 + 1 + 1,
   },
 };
 

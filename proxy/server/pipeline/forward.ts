@@ -21,7 +21,16 @@ function keepSent(ctx: Judged): boolean {
   return k !== 'query' && k !== 'account';
 }
 
-export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder'>) {
+/** The session, the bot and the lock flags, read again right before an order is written (one wait). */
+async function stillAllowed(deps: Pick<PipelineDeps, 'responder' | 'sessions' | 'bots'>, j: Judged): Promise<void> {
+  await Promise.all([
+    deps.sessions.checkLive(j.claims),
+    deps.responder.checkLockdown({ botId: j.bot.id, account: j.bot.account, kind: j.entry.kind, body: j.json }),
+  ]);
+  if (!deps.bots.get(j.bot.id)?.enabled) throw new GuardError('KG2006');
+}
+
+export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder' | 'sessions' | 'bots'>) {
   return async (ctx: RequestContext): Promise<void> => {
     const j = judged(ctx);
     if (j.signal.aborted) throw new GuardError('KG5002', 'bot disconnected');
@@ -36,11 +45,9 @@ export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder'>) {
         nextKey: j.nextKey,
         signal: j.signal,
         keepSent: keepSent(j),
-        // A lockdown pressed after the lockdown stage (while the order was scored, judged, audited, or waited for
-        // a slot or the key's token, here or on another replica) still stops it before it is written.
-        ...(keepSent(j)
-          ? { beforeSend: () => deps.responder.checkLockdown({ botId: j.bot.id, account: j.bot.account, kind: j.entry.kind, body: j.json }) }
-          : {}),
+        // A lockdown pressed, a session ended or the bot disabled after the pipeline's checks (while the order was
+        // scored, judged, audited, or waited for a slot or the key's token, here or on another replica) still stops it.
+        ...(keepSent(j) ? { beforeSend: () => stillAllowed(deps, j) } : {}),
         requestId: j.id,
       });
       j.upstream = up;
