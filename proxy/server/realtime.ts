@@ -145,9 +145,16 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         if (!b.enabled) throw new GuardError('KG2006');
         await deps.responder.checkLockdown({ botId: b.id, account: b.account, kind: 'realtime', body: {} });
         const key = await deps.keyOf(b.id);
+        const opened = await deps.service.open({ id: b.id, account: b.account }, key, send);
+        if (ending) {
+          // The bot left while it logged in: end() found no session to close, so this one is closed here
+          // (else it would hold the key's upstream session and broker token for good).
+          await opened.close().catch(() => undefined);
+          return;
+        }
         bot = b;
         claims = c;
-        handle = await deps.service.open({ id: b.id, account: b.account }, key, send);
+        handle = opened;
       } catch (err) {
         const g = toGuardError(err);
         logins.inc({ outcome: 'refused' });
