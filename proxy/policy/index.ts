@@ -4,6 +4,7 @@ export { createPolicyEngine, type PolicyEngineOptions, type PolicyEngineInternal
 export { PolicyLoadError, formatIssues, type PolicyIssue } from './errors.js';
 export { loadPolicyFile, parsePolicySource, DEFAULT_LOAD_LIMITS, type LoadLimits, type LoadedPolicy } from './load.js';
 export { compilePolicy } from './compile.js';
+export { isStricterState } from './trading-state.js';
 export { BUILTIN, type TraceEntry } from './evaluate.js';
 export { POLICY_SCHEMA } from './schema.js';
 export { seoulDate } from '../kiwoom/protocol/index.js';

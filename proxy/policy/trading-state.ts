@@ -9,6 +9,11 @@ export const TRADING_STATE_KEY = `${KEY_PREFIX}trading-state`;
 export const TRADING_STATE_CHANNEL = 'kguard:policy:trading-state';
 const STATES: readonly TradingState[] = ['ACTIVE', 'REDUCING', 'HALTED'];
 const RANK: Record<TradingState, number> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
+
+/** True when `now` lets less through than `before` (ACTIVE < REDUCING < HALTED). */
+export function isStricterState(now: TradingState, before: TradingState): boolean {
+  return RANK[now] > RANK[before];
+}
 const MAX_REASON = 500;
 
 function field(scope: TradingStateScope): string {

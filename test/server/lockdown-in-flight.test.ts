@@ -80,3 +80,23 @@ t.test('an order waiting for its broker token when its bot is disabled is refuse
   t.match(String(r.json.return_msg), /\[KG200[67]/, `refused as a disabled bot: ${r.text}`);
   t.equal(buysSent(), before, 'the order never reached Kiwoom');
 });
+
+t.test('an order waiting for its broker token when operators halt trading is refused, naming the trading state', async (t) => {
+  const id = 'bot-halted';
+  const token = await h.addBot(id, ['kind:query', 'kind:order']);
+  await h.waitNoLiveTokens();
+  const { waiting, release } = gateIssue(t);
+  const before = buysSent();
+  const answer = h.call('kt10000', ORDER, { token });
+  await waiting; // judged under ACTIVE
+  const { policy } = h.sidecar.parts;
+  await policy.setTradingState({ botId: id }, 'HALTED', 'ops halt');
+  release();
+  const r = await answer;
+  t.match(String(r.json.return_msg), /\[KG3001:rule=builtin\.trading-state trading became HALTED at bot scope \(ops halt\)/, `refused: ${r.text}`);
+  t.equal(buysSent(), before, 'the order never reached Kiwoom');
+
+  await policy.setTradingState({ botId: id }, 'ACTIVE', 'resumed');
+  const again = await h.call('kt10000', ORDER, { token });
+  t.equal(again.json.return_code, 0, `sent again once trading resumed: ${again.text}`);
+});

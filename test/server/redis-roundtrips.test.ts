@@ -39,9 +39,9 @@ const FLOW = 2;
 const REFUSED_HERD = 1;
 // A buy also reads its symbol's daily volume learned from charts (drain's illiquid check), in the same wait: +1, +0 waits.
 const DAILY_VOLUME = 1;
-// An order reads its session and the lock flags again (one MGET each, together) right before it is written: a lockdown
-// pressed, a session ended or the bot disabled meanwhile stops it. +2, +1 wait.
-const SEND_RECHECK = 2;
+// An order reads its session, the lock flags (one MGET each) and the trading state (one HMGET) again, together, right
+// before it is written: a lockdown pressed, a session ended, the bot disabled or trading halted meanwhile stops it. +3, +1 wait.
+const SEND_RECHECK = 3;
 const BOUNDS = {
   query: { critical: 15 + 2 + CROSS_TENANT + FLOW, total: 22 + 2 + CROSS_TENANT + FLOW, waits: 5 + 1 },
   order: {

@@ -8,6 +8,7 @@ import { safeHeaderValue } from '../http.js';
 import type { RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 import { judged, type Judged } from './need.js';
+import { BUILTIN, isStricterState } from '../../policy/index.js';
 
 const JSON_CONTENT_TYPE_PATTERN = /^application\/json(\s*;\s*charset=[A-Za-z0-9_-]{1,32})?$/i;
 
@@ -21,16 +22,29 @@ function keepSent(ctx: Judged): boolean {
   return k !== 'query' && k !== 'account';
 }
 
-/** The session, the bot and the lock flags, read again right before an order is written (one wait). */
-async function stillAllowed(deps: Pick<PipelineDeps, 'responder' | 'sessions' | 'bots'>, j: Judged): Promise<void> {
-  await Promise.all([
+/**
+ * The session, the bot, the lock flags and the operators' trading state, read again right before an order is
+ * written (one wait). A trading state stricter than the one the policy judged the call under refuses it (a cancel
+ * stays open in every state): the bot sends it again and it is judged under the new state.
+ */
+async function stillAllowed(deps: Pick<PipelineDeps, 'responder' | 'sessions' | 'bots' | 'policy'>, j: Judged): Promise<void> {
+  const [, , state] = await Promise.all([
     deps.sessions.checkLive(j.claims),
     deps.responder.checkLockdown({ botId: j.bot.id, account: j.bot.account, kind: j.entry.kind, body: j.json }),
+    j.entry.kind === 'cancel' ? undefined : deps.policy.tradingState(j.bot.id, j.bot.account),
   ]);
   if (!deps.bots.get(j.bot.id)?.enabled) throw new GuardError('KG2006');
+  const judgedUnder = await j.prefetched?.tradingState.state;
+  if (state !== undefined && judgedUnder !== undefined && isStricterState(state.state, judgedUnder.state)) {
+    const why = state.reason ? ` (${state.reason})` : '';
+    throw new GuardError(
+      'KG3001',
+      `rule=${BUILTIN.tradingState} trading became ${state.state} at ${state.source} scope${why} after this call was judged under ${judgedUnder.state}; send it again to be judged under ${state.state}`,
+    );
+  }
 }
 
-export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder' | 'sessions' | 'bots'>) {
+export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder' | 'sessions' | 'bots' | 'policy'>) {
   return async (ctx: RequestContext): Promise<void> => {
     const j = judged(ctx);
     if (j.signal.aborted) throw new GuardError('KG5002', 'bot disconnected');
