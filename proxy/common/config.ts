@@ -341,6 +341,11 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> 
       };
   }
   checkUpstream(config.upstream);
+  // Node refuses to start a listener whose header deadline is past its request deadline (a raw RangeError).
+  if (config.limits.headersTimeoutMs > config.limits.requestTimeoutMs)
+    throw new ConfigError(
+      `limits.headersTimeoutMs (${config.limits.headersTimeoutMs}) must not exceed limits.requestTimeoutMs (${config.limits.requestTimeoutMs})`,
+    );
   const tp = transparentProblem(config.transparent);
   if (tp) throw new ConfigError(tp);
   if (config.transparent.caDir) config.transparent.caDir = path.resolve(cwd, config.transparent.caDir);
