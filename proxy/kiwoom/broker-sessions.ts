@@ -188,6 +188,7 @@ export class BrokerSessions {
       token: g.token,
       key: k.key,
       fingerprint: g.record.tokenFp,
+      renewAt: g.record.expiresAt - this.opts.renewBeforeMs,
       release: () => {
         if (released) return;
         released = true;

@@ -40,6 +40,8 @@ export interface BrokerLease {
   readonly key: string;
   /** Keyed fingerprint of the token. */
   readonly fingerprint: string;
+  /** When the token is due for renewal (ms, renewBeforeMs before expiry): a long holder (the realtime session) lets go by then. */
+  readonly renewAt: number;
   /** Ends this use. Idempotent. */
   release(): void;
   /** Kiwoom answered [8005] with this token: forget it (if still current) so the next lease issues afresh. */

@@ -45,6 +45,8 @@ export class UpstreamLink {
   private closed = false;
   private attempt = 0;
   private retry: NodeJS.Timeout | undefined;
+  /** Ends the session when its token is due for renewal (it cannot be renewed while we hold it). */
+  private renew: NodeJS.Timeout | undefined;
   private loggedIn = false;
   private readonly pending = new Map<string, Pending[]>();
   private readonly waitingLogin = new Set<() => void>();
@@ -174,6 +176,16 @@ export class UpstreamLink {
         this.loggedIn = true;
         this.attempt = 0;
         this.log.info('realtime upstream logged in');
+        // Held past its renewal time, the token would make every call of the key wait until it expires: log in afresh then.
+        const due = Math.min(2 ** 31 - 1, Math.max(0, (this.lease?.renewAt ?? Number.POSITIVE_INFINITY) - Date.now()));
+        this.renew = setTimeout(() => {
+          if (this.ws !== ws) return;
+          this.log.info('realtime upstream token due for renewal; logging in again');
+          ws.close(1000);
+          this.drop('token renewal');
+          this.scheduleReconnect();
+        }, due);
+        this.renew.unref();
         this.events.up();
         for (const w of [...this.waitingLogin]) w();
         return;
@@ -203,6 +215,8 @@ export class UpstreamLink {
   private drop(reason: string): void {
     const wasUp = this.loggedIn;
     this.loggedIn = false;
+    if (this.renew) clearTimeout(this.renew);
+    this.renew = undefined;
     this.ws = undefined;
     for (const [, queue] of this.pending) {
       for (const p of queue) {
