@@ -48,6 +48,8 @@ export class KeyHub {
   private readonly wants = new Map<string, Map<string, number>>();
   /** Live condition search seq → subscribers that started it. */
   private readonly searches = new Map<string, Set<string>>();
+  /** Live condition search seq → the market Kiwoom runs it on (stex_tp of its last accepted CNSRREQ), for replays. */
+  private readonly searchMarkets = new Map<string, unknown>();
   private chain: Promise<unknown> = Promise.resolve();
   private listed = false;
   private linger: NodeJS.Timeout | undefined;
@@ -128,6 +130,7 @@ export class KeyHub {
         const set = this.searches.get(seq) ?? new Set<string>();
         set.add(subId);
         this.searches.set(seq, set);
+        this.searchMarkets.set(seq, frame.stex_tp ?? 'K');
         s.searches.add(seq);
       }
       return reply;
@@ -201,7 +204,8 @@ export class KeyHub {
       for (let i = 0; i < all.length; i += BATCH) await this.upstream('REG', all.slice(i, i + BATCH));
       for (const seq of this.searches.keys()) {
         if (!this.listed) await this.list();
-        await this.link.request('CNSRREQ', JSON.stringify({ trnm: 'CNSRREQ', seq, search_type: '1', stex_tp: 'K' }));
+        const stex = this.searchMarkets.get(seq) ?? 'K';
+        await this.link.request('CNSRREQ', JSON.stringify({ trnm: 'CNSRREQ', seq, search_type: '1', stex_tp: stex }));
       }
     }).catch((err) => this.log.warn({ code: (err as GuardError).code ?? 'error' }, 'realtime: replay after login failed'));
   }
@@ -234,6 +238,7 @@ export class KeyHub {
     if (!set?.delete(subId)) return undefined;
     if (set.size > 0) return undefined;
     this.searches.delete(seq);
+    this.searchMarkets.delete(seq);
     return this.link.up ? this.link.request('CNSRCLR', JSON.stringify({ trnm: 'CNSRCLR', seq })) : undefined;
   }
 
