@@ -44,10 +44,17 @@ export interface IssueRequest {
 /** The published record and token, or undefined when a peer published first (then ours is dropped or revoked). */
 export async function issueUnderLock(c: IssueContext, r: IssueRequest): Promise<{ record: SessionRecord; token: Buffer } | undefined> {
   const { store, ledger } = c;
-  const [, permit] = await Promise.all([
+  const [intent, admitted] = await Promise.allSettled([
     ledger.issuing(r.key, r.botId),
     c.governor.admit({ key: r.key, cls: 'token', priority: r.purpose === 'lockdown' ? 'lockdown' : 'normal', botId: r.botId }),
   ]);
+  if (intent.status === 'rejected') {
+    // Nothing is asked of Kiwoom: the issue slot goes back (unsettled, it would count for holdMs).
+    if (admitted.status === 'fulfilled') admitted.value.settle();
+    throw intent.reason;
+  }
+  if (admitted.status === 'rejected') throw admitted.reason;
+  const permit = admitted.value;
   let issued: BrokerToken;
   try {
     // Never aborted with the bot's request: a token created upstream must be known to us.

@@ -2,6 +2,7 @@
 // every path (retried until Kiwoom accepts), and nothing is sent twice.
 import t from 'tap';
 import { request } from 'undici';
+import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readAuditRecords } from '../helpers/audit-sidecar-log.js';
 import { CANARY, startHarness, waitFor, type Harness } from '../helpers/harness.js';
@@ -164,4 +165,27 @@ t.test('concurrent calls: every broker token is revoked', async (t) => {
   const issued = after.tokensIssued - before.tokensIssued;
   t.ok(issued >= 1 && issued < 20, `concurrent calls share the key's token (${issued} issued for 20 calls)`);
   t.equal(after.tokensRevoked - before.tokensRevoked, issued, 'and every one was revoked');
+});
+
+t.test('the broker-session ledger cannot record an issue: the call fails closed and the key is not left without token-issue slots', async (t) => {
+  const token = await h.token();
+  await h.waitNoLiveTokens();
+  // Every write of the ledger fails while its file's place is taken by a directory.
+  const ledger = path.join(h.dataDir, 'broker-sessions.json');
+  const saved = await readFile(ledger);
+  await rm(ledger);
+  await mkdir(ledger);
+  const issued = h.sim.stats().tokensIssued;
+  // Two failures: as many as Kiwoom's token-issue limit allows per second (2).
+  for (let i = 0; i < 2; i++) {
+    const r = await h.call('ka10001', { stk_cd: '005930' }, { token });
+    t.not(r.json.return_code, 0, 'refused while the intent cannot be recorded');
+    t.match(r.json.return_msg, /KG7001/);
+  }
+  t.equal(h.sim.stats().tokensIssued, issued, 'no token was issued without its intent on disk');
+  await rmdir(ledger);
+  await writeFile(ledger, saved, { mode: 0o600 });
+  const r = await h.call('ka10001', { stk_cd: '005930' }, { token });
+  t.equal(r.json.return_code, 0, `the key issues again once the ledger can be written (${r.text})`);
+  await h.waitNoLiveTokens();
 });
