@@ -367,8 +367,8 @@ export class BrokerSessions {
       stopTimers(k);
       k.shared = false;
       const drop = async () => {
-        await this.deps.store.leaseDrop(valueKey(k.key), g.version);
-        await this.deps.ledger.forget(k.key, g.version);
+        // Not ours to drop any more (a peer has published the key's next token): its ledger entry stays.
+        if (await this.deps.store.leaseDrop(valueKey(k.key), g.version)) await this.deps.ledger.forget(k.key, g.version);
         this.m.liveSeconds.inc({ key: k.key }, Math.max(0, (Date.now() - g.record.issuedAt) / 1000));
       };
       k.retiring = this.track(drop())
