@@ -243,7 +243,7 @@ export class RealtimeService {
     let hub: KeyHub | undefined;
     const link = new UpstreamLink(
       this.opts,
-      () => this.deps.acquire(botId, key),
+      () => this.acquireFor(key, botId, hub),
       {
         push: (frame) => hub?.route(frame),
         up: () => {
@@ -259,6 +259,21 @@ export class RealtimeService {
     this.owned.set(key, entry);
     entry.unsubscribe = await this.deps.store.subscribe(keyChannel(key), (m) => void this.fromPeer(key, m));
     link.start();
+  }
+
+  /**
+   * Leases the key's token for an upstream login with the credentials of a bot still on the key: the bot
+   * that opened the session may since have been locked down or removed, and its credentials then issue nothing.
+   */
+  private async acquireFor(key: string, opener: string, hub: KeyHub | undefined): Promise<BrokerLease> {
+    const bots = [...new Set([...(hub?.subscribers().map((s) => s.botId) ?? []), opener])];
+    for (let i = 0; ; i++) {
+      try {
+        return await this.deps.acquire(bots[i]!, key);
+      } catch (err) {
+        if (i + 1 >= bots.length || !toGuardError(err).code.startsWith('KG4')) throw err;
+      }
+    }
   }
 
   private async fromPeer(key: string, message: string): Promise<void> {
