@@ -187,7 +187,11 @@ export class RealtimeService {
 
   /** The owner's side of one operation. */
   private async apply(hub: KeyHub, e: Envelope, send: (frame: string) => void): Promise<Back> {
-    if (!hub.has(e.sub) && e.op !== 'detach') hub.attach({ id: e.sub, botId: e.bot, account: e.account, send } satisfies Subscriber);
+    if (!hub.has(e.sub) && e.op !== 'detach') {
+      hub.attach({ id: e.sub, botId: e.bot, account: e.account, send } satisfies Subscriber);
+      // A bot this hub had dropped (its replica went quiet for peerTimeoutMs) is back: it must replay what it had.
+      if (e.op === 'alive') return { ok: true, reply: { resync: true } };
+    }
     switch (e.op) {
       case 'attach':
       case 'alive':
@@ -355,7 +359,8 @@ export class RealtimeService {
       }
       const owner = await this.deps.store.get(ownerKey(b.key));
       if (owner !== b.owner) await this.home(b).catch((err) => this.deps.logger.warn({ code: toGuardError(err).code }, 'realtime: re-homing a bot failed'));
-      else await this.dispatch(b, { op: 'alive' }).catch(() => undefined);
+      else if ((await this.dispatch(b, { op: 'alive' }).catch(() => undefined))?.reply?.resync)
+        await this.home(b).catch((err) => this.deps.logger.warn({ code: toGuardError(err).code }, 'realtime: re-registering a bot failed'));
     }
   }
 

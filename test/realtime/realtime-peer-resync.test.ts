@@ -1,0 +1,85 @@
+// The replica that owns a key's upstream session drops a peer replica's bot
+// it has not heard from for peerTimeoutMs (its registrations go upstream as
+// REMOVE). A peer that was only paused (a stalled VM, a long GC, a CPU-starved
+// pod, Redis out for a while) comes back with the bot still connected and
+// still believing it is registered: the owner must have it replay what it
+// had, or the bot's feed stops with nothing telling it.
+import t from 'tap';
+import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startSimulator } from '../../proxy/sim/index.js';
+import { FIXTURES, waitFor } from '../helpers/harness.js';
+import { startRedis } from '../helpers/redis.js';
+import { postJson, startReplica } from '../helpers/replica-process.js';
+import { connectBot, isReal, type BotSocket } from './ws-client.js';
+
+const KEY = { appKey: 'CANARYrtResyncKEY0a1b2c3d4e', secretKey: 'CANARYrtResyncSECRET9f8e7d6c5b4a' };
+const ACCOUNT = '5555000077';
+const BOTS = ['rt-own', 'rt-peer'].map((botId) => ({ botId, account: ACCOUNT, ...KEY, allowed: ['kind:query', 'kind:account', 'kind:realtime'] }));
+
+const redis = await startRedis();
+t.teardown(() => redis.stop());
+const sim = await startSimulator({ wsQuoteIntervalMs: 0, wsConditionIntervalMs: 0 });
+t.teardown(() => sim.close());
+sim.registerApp({ appKey: KEY.appKey, secretKey: KEY.secretKey, accountNo: ACCOUNT });
+const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-rt-resync-'));
+await chmod(dataDir, 0o700);
+t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+const policyFile = path.join(dataDir, 'policy.yaml');
+await copyFile(path.join(FIXTURES, 'policy-realtime.yaml'), policyFile);
+
+const overrides = {
+  dataDir,
+  listen: { host: '127.0.0.1', port: 0 },
+  admin: { host: '127.0.0.1', port: 0, enabled: true },
+  upstream: { target: 'custom', url: sim.url },
+  state: { backend: 'redis', redis: { url: redis.url, commandTimeoutMs: 1000 } },
+  policy: { file: policyFile },
+  demo: { enabled: false },
+  realtime: { ownerTtlMs: 1500, recheckMs: 200, lingerMs: 500, peerTimeoutMs: 1500, pingIntervalMs: 60_000 },
+};
+const A = await startReplica('A', overrides, BOTS);
+t.teardown(() => A.stop());
+const B = await startReplica('B', overrides);
+t.teardown(() => B.stop());
+const secrets = A.botSecrets!;
+
+async function login(replicaUrl: string, botId: string): Promise<BotSocket> {
+  const r = await postJson(`${replicaUrl}/oauth2/token`, { grant_type: 'client_credentials', appkey: botId, secretkey: secrets[botId] });
+  const s = await connectBot(`${replicaUrl.replace(/^http/, 'ws')}/api/dostk/websocket`);
+  const reply = await s.login(String(r.json.token));
+  if (reply.return_code !== 0) throw new Error(`login failed: ${JSON.stringify(reply)}`);
+  return s;
+}
+
+t.test("a paused peer replica's bot gets its registrations back once the peer is heard from again", async (t) => {
+  // rt-own on A opens (and A owns) the key's upstream session; rt-peer is on B.
+  const own = await login(A.url, 'rt-own');
+  await waitFor(() => sim.stats().ws.sessions === 1, 20_000, 'the upstream session, owned by A');
+  const peer = await login(B.url, 'rt-peer');
+  t.teardown(() => {
+    own.close();
+    peer.close();
+  });
+  peer.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: ['005930'], type: ['0B'] }] });
+  t.equal((await peer.next((f) => f.trnm === 'REG', 'REG ack')).return_code, 0);
+  await waitFor(() => sim.stats().ws.registrations === 1, 10_000, "rt-peer's registration upstream");
+
+  // B stalls; A stops hearing from rt-peer and drops it (REMOVE upstream).
+  B.child.kill('SIGSTOP');
+  try {
+    await waitFor(() => sim.stats().ws.registrations === 0, 20_000, "A dropped the silent peer's bot");
+  } finally {
+    B.child.kill('SIGCONT');
+  }
+  await waitFor(
+    () => {
+      sim.pushQuote('005930');
+      return peer.frames.some(isReal('0B', '005930'));
+    },
+    20_000,
+    'rt-peer gets 005930 again once B is back',
+  );
+  t.equal(sim.stats().ws.sessions, 1, 'one upstream session throughout');
+});
