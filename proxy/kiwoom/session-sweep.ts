@@ -196,8 +196,11 @@ export async function retireShared(
     token.fill(0);
   }
   const endedAt = Math.min(Date.now(), rec.expiresAt);
-  await c.store.leaseDrop(valueKey(key), rec.version);
-  await c.ledger.forget(key, rec.version);
-  c.metrics.liveSeconds.inc({ key }, Math.max(0, (endedAt - rec.issuedAt) / 1000));
+  // Our claim may have lapsed meanwhile (a slow revoke): whoever took it over dropped the token and
+  // counted it, and the ledger entry may already be a newer token's, which must stay.
+  if (await c.store.leaseDrop(valueKey(key), rec.version)) {
+    await c.ledger.forget(key, rec.version);
+    c.metrics.liveSeconds.inc({ key }, Math.max(0, (endedAt - rec.issuedAt) / 1000));
+  }
   return true;
 }

@@ -4,7 +4,7 @@
 // A replica that learns late that the key's previous token died ([8005] on a
 // call that was in flight) must not drop the index entry of the token a peer
 // issued since.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import path from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -26,7 +26,7 @@ const OPTS: BrokerSessionOptions = {
   idleRevokeMs: 0,
   cadenceLingerMs: 0,
   renewBeforeMs: 60_000,
-  leaseTtlMs: 600,
+  leaseTtlMs: 2_000,
   issueLockTtlMs: 2_000,
   sessionWaitMs: 10_000,
   revokeAttempts: 3,
@@ -35,11 +35,18 @@ const OPTS: BrokerSessionOptions = {
   sweepIntervalMs: 60_000,
 };
 
-t.test("a replica's late [8005] on the previous token keeps the index entry of the token a peer issued since", async (t) => {
+/** A Redis, the simulator, and replicas' broker sessions on them (each its own Store connection). */
+async function world(t: Test) {
   const redis = await startRedis();
-  t.teardown(() => redis.cleanup());
   const sim = await startSimulator({});
-  t.teardown(() => sim.close());
+  // Closed in order: the replicas still alive, then the client, the simulator and Redis.
+  const alive = new Set<{ stop(): Promise<void> }>();
+  t.teardown(async () => {
+    for (const r of alive) await r.stop();
+    await client.close();
+    await sim.close();
+    await redis.cleanup();
+  });
   sim.registerApp({ ...APP, accountNo: '7000111122', cash: 1_000_000, holdings: [] });
   const provider = await createLocalKeyProvider({ masterKeyFile: path.join(t.testdir({}), 'master.key') });
   const client = createKiwoomClient({
@@ -53,35 +60,55 @@ t.test("a replica's late [8005] on the previous token keeps the index entry of t
     limits: {},
     sim: { ideal: false },
   });
-  t.teardown(() => client.close());
   const creds = () => ({ appKey: Buffer.from(APP.appKey), secretKey: Buffer.from(APP.secretKey) });
 
-  async function replica(name: string) {
+  async function replica(name: string, gate?: () => Promise<void>, opts: BrokerSessionOptions = OPTS) {
     const registry = new Registry();
     const store = await createStore(parseStateConfig({ backend: 'redis', redis: { url: redis.url, commandTimeoutMs: 2_000 } }), { logger, registry });
     const ledger = await openStoreLedger(store, provider);
     const governor = new Governor({ ...KIWOOM_LIMITS }, { store, registry, logger });
-    const sessions = new BrokerSessions(OPTS, {
+    const sessions = new BrokerSessions(opts, {
       store,
       ledger,
       governor,
       replicaId: name,
       keyOf: async () => KEY,
       issue: () => client.issueToken(creds()),
-      revoke: (_bot, token) => client.revokeToken(creds(), token),
+      // A replica's revokes may be held back by the test (a slow Kiwoom, deterministically).
+      revoke: async (_bot, token) => {
+        await gate?.();
+        return client.revokeToken(creds(), token);
+      },
       fingerprintKey: Buffer.alloc(32, 7),
       registry,
       logger,
     });
-    return { store, ledger, governor, sessions, registry };
+    const r = {
+      store,
+      ledger,
+      sessions,
+      registry,
+      /** Dies: its connection to shared state is gone, so its leases lapse. */
+      async kill() {
+        alive.delete(r);
+        governor.close();
+        await store.close();
+      },
+      async stop() {
+        await sessions.drain(2_000);
+        await r.kill();
+      },
+    };
+    alive.add(r);
+    return r;
   }
+  return { sim, replica };
+}
+
+t.test("a replica's late [8005] on the previous token keeps the index entry of the token a peer issued since", async (t) => {
+  const { sim, replica } = await world(t);
   const A = await replica('replica-a');
   const B = await replica('replica-b');
-  t.teardown(async () => {
-    await B.sessions.drain(2_000);
-    B.governor.close();
-    await B.store.close();
-  });
 
   // Both replicas have a call out on the key's token.
   const a1 = await A.sessions.acquire('bot-a');
@@ -107,16 +134,87 @@ t.test("a replica's late [8005] on the previous token keeps the index entry of t
   );
 
   // A dies holding the new token (its connection to shared state is gone; its lease lapses).
-  await A.store.close();
-  A.governor.close();
+  await A.kill();
   await waitFor(
     async () => {
       await B.sessions.sweep();
       return sim.liveTokens() === 0;
     },
-    10_000,
+    20_000,
     "B's sweep revokes the token its dead peer held",
   );
   t.equal(sim.liveTokens(), 0);
   a2.release();
+});
+
+t.test('a retirement that outlived its claim keeps the index entry of the token issued after it', async (t) => {
+  const { sim, replica } = await world(t);
+  // A retirement's claim lasts max(issueLockTtlMs, leaseTtlMs): here 1 s.
+  const opts = { ...OPTS, leaseTtlMs: 1_000, issueLockTtlMs: 1_000 };
+  let openX = () => {};
+  const xGate = new Promise<void>((r) => {
+    openX = r;
+  });
+  let xRevoking = false;
+  const X = await replica(
+    'replica-x',
+    async () => {
+      xRevoking = true;
+      await xGate;
+    },
+    opts,
+  );
+  let yRevoking = false;
+  let openY = () => {};
+  const yGate = new Promise<void>((r) => {
+    openY = r;
+  });
+  const Y = await replica(
+    'replica-y',
+    async () => {
+      yRevoking = true;
+      await yGate;
+    },
+    opts,
+  );
+  t.teardown(openY);
+
+  // X's call ends and X retires the key's token; Kiwoom is slow to answer X's revoke.
+  (await X.sessions.acquire('bot-x')).release();
+  await waitFor(() => xRevoking, 10_000, 'X claimed the retirement and asked Kiwoom to revoke');
+  // X's claim lapses: Y's sweep claims the retirement again and revokes too (as slowly).
+  const ySweeps: Promise<number>[] = [];
+  await waitFor(
+    () => {
+      if (!yRevoking) ySweeps.push(Y.sessions.sweep());
+      return yRevoking;
+    },
+    10_000,
+    "Y's sweep took the lapsed retirement over",
+  );
+  // X's revoke is answered: X drops the token, and its next call issues the key's next token.
+  openX();
+  const x2 = await X.sessions.acquire('bot-x');
+  t.equal(sim.stats().tokensIssued, 2, 'X issued the next token');
+  // Only now is Y's revoke of the old token answered.
+  openY();
+  await Promise.all(ySweeps);
+  t.same(
+    (await Y.ledger.entries()).map((e) => e.key),
+    [KEY],
+    'the index still names the key: a token of it is live',
+  );
+
+  // X dies holding the new token (its connection to shared state is gone; its lease lapses).
+  await X.kill();
+  await waitFor(
+    async () => {
+      await Y.sessions.sweep();
+      return sim.liveTokens() === 0;
+    },
+    20_000,
+    "Y's sweep revokes the token its dead peer held",
+  );
+  t.equal(sim.liveTokens(), 0);
+  x2.release();
 });
