@@ -159,7 +159,8 @@ export function compilePolicy(loaded: LoadedPolicy, defaultLanguage: Language): 
   const rules = doc.rules.map((r, i) => compileRule(r, i, ctx));
   const byId = new Map(rules.map((r) => [r.id, r]));
   for (const r of rules) {
-    if (r.overrides === undefined) continue;
+    // A shadow rule never changes an outcome: a shadow override is tried beside its default, which stays in force.
+    if (r.overrides === undefined || r.mode === 'shadow') continue;
     const target = byId.get(r.overrides);
     if (target) {
       target.overriddenBy ??= [];

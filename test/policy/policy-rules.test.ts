@@ -585,3 +585,20 @@ t.test('property: a read-only allow-list never lets an order-like call through',
     { numRuns: 500 },
   );
 });
+
+t.test('a shadow override is tried beside the rule it would replace, which stays enforced', async (t) => {
+  const f = await fixture(
+    t,
+    `version: 1
+rules:
+  - { id: size, type: order-size, maxQuantity: 10 }
+  - { id: size-trial, overrides: size, mode: shadow, type: order-size, maxQuantity: 5, when: { bots: [bot-1] } }
+`,
+  );
+  const big = await f.engine.evaluate(f.call('kt10000', BUY('5000')));
+  t.match(big, { outcome: 'deny', ruleId: 'size' }, 'the enforced default still denies');
+  const mid = await f.engine.evaluate(f.call('kt10000', BUY('7')));
+  t.match(mid, { outcome: 'allow', shadowDenies: ['size-trial'] }, 'the shadow override only records what it would do');
+  const explained = await f.engine.evaluateWith(f.call('kt10000', BUY('5000')), { trace: [], dryRun: true });
+  t.match(explained, { outcome: 'deny', ruleId: 'size' }, 'explain agrees');
+});
