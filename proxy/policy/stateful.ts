@@ -32,7 +32,7 @@ export async function statefulPhase(
     return false;
   }
 
-  // 4b: duplicate guard, looked up before anything is charged.
+  // 4b: duplicate guard, before anything is charged.
   const dups: { rule: CompiledRule; key: string }[] = [];
   for (const r of rules) {
     if (!r.duplicateKey) continue;
@@ -43,15 +43,57 @@ export async function statefulPhase(
     }
     dups.push({ rule: r, key: r.mode === 'shadow' ? `${key}:shadow` : key });
   }
-  let seen: (string | null)[] = [];
+  // Outside explain the keys are claimed now, before any limit is charged: an identical call that loses
+  // the race is refused without using up a limit, and a call refused later gives its claims back.
+  const claimed: string[] = [];
+  const release = async (): Promise<void> => {
+    // Best effort: the call is refused either way, and a key left behind only refuses its own duplicate.
+    await Promise.all(claimed.map((k) => store.del(k))).catch(() => undefined);
+  };
+  let free: boolean[] = [];
   if (dups.length > 0) {
-    seen = await Promise.all(dups.map((d) => store.get(d.key)));
+    free = dryRun
+      ? (await Promise.all(dups.map((d) => store.get(d.key)))).map((v) => v === null)
+      : await Promise.all(dups.map((d) => store.setIfAbsent(d.key, '1', d.rule.duplicateTtlMs!)));
+    dups.forEach((d, i) => {
+      if (free[i] && !dryRun) claimed.push(d.key);
+    });
     for (let i = 0; i < dups.length; i++) {
-      if (seen[i] !== null && acc.record(dups[i]!.rule, { outcome: 'deny', reason: dups[i]!.rule.duplicateReason! })) return true;
+      if (free[i]) continue;
+      if (acc.record(dups[i]!.rule, { outcome: 'deny', reason: dups[i]!.rule.duplicateReason! })) {
+        await release();
+        return true;
+      }
     }
   }
 
-  // 4c: rate limits and daily caps: every enforced limit in one atomic consume; shadow ones are peeked.
+  // 4c: a call refused here (or by a Store failure) was never sent: it gives its duplicate claims back.
+  let stopped: boolean;
+  try {
+    stopped = await chargeCounters(rules, f, market, store, acc, dryRun);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  if (stopped || acc.deny !== undefined) {
+    await release();
+    if (stopped) return true;
+  }
+
+  // 4d: the duplicate guards that passed.
+  if (!dryRun) for (let i = 0; i < dups.length; i++) if (free[i]) acc.record(dups[i]!.rule, undefined);
+  return false;
+}
+
+/** Rate limits and daily caps: every enforced limit in one atomic consume; shadow ones are peeked. True when a deny stops evaluation. */
+async function chargeCounters(
+  rules: readonly CompiledRule[],
+  f: CallFacts,
+  market: MarketSnapshot,
+  store: Store,
+  acc: Accumulator,
+  dryRun: boolean,
+): Promise<boolean> {
   const enforced: LimitRequest[] = [];
   const enforcedOwner: { rule: CompiledRule; index: number }[] = [];
   const shadow: LimitRequest[] = [];
@@ -111,16 +153,5 @@ export async function statefulPhase(
     }
   }
 
-  // 4d: claim the duplicate keys; losing a race to an identical call is a duplicate too.
-  if (dups.length > 0 && !dryRun) {
-    const claimed = await Promise.all(dups.map((d) => store.setIfAbsent(d.key, '1', d.rule.duplicateTtlMs!)));
-    for (let i = 0; i < dups.length; i++) {
-      const d = dups[i]!;
-      if (seen[i] !== null) continue; // already recorded above
-      if (!claimed[i]) {
-        if (acc.record(d.rule, { outcome: 'deny', reason: d.rule.duplicateReason! })) return true;
-      } else acc.record(d.rule, undefined);
-    }
-  }
   return false;
 }

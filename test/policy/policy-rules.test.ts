@@ -602,3 +602,36 @@ rules:
   const explained = await f.engine.evaluateWith(f.call('kt10000', BUY('5000')), { trace: [], dryRun: true });
   t.match(explained, { outcome: 'deny', ruleId: 'size' }, 'explain agrees');
 });
+
+t.test('an identical order that loses the duplicate race is not charged against limits', async (t) => {
+  const f = await fixture(
+    t,
+    `version: 1
+rules:
+  - { id: dup, type: duplicate-guard, windowSeconds: 60 }
+  - { id: cap, type: daily-cap, maxOrders: 2 }
+`,
+  );
+  const both = await Promise.all([f.engine.evaluate(f.call('kt10000', BUY('7'))), f.engine.evaluate(f.call('kt10000', BUY('7')))]);
+  t.same(both.map((d) => d.outcome).sort(), ['allow', 'deny']);
+  t.match(
+    both.find((d) => d.outcome === 'deny'),
+    { ruleId: 'dup' },
+  );
+  t.equal((await f.engine.evaluate(f.call('kt10000', BUY('8')))).outcome, 'allow', 'one order went out: the cap of 2 has room for another');
+});
+
+t.test('a call denied by a limit leaves no duplicate claim behind', async (t) => {
+  const f = await fixture(
+    t,
+    `version: 1
+rules:
+  - { id: dup, type: duplicate-guard, windowSeconds: 60 }
+  - { id: rl, type: rate-limit, limits: [{ max: 1, per: 1s }] }
+`,
+  );
+  t.equal((await f.engine.evaluate(f.call('kt10000', BUY('1')))).outcome, 'allow');
+  t.match(await f.engine.evaluate(f.call('kt10000', BUY('2'))), { outcome: 'deny', ruleId: 'rl' });
+  f.clock.ms += 1000;
+  t.equal((await f.engine.evaluate(f.call('kt10000', BUY('2')))).outcome, 'allow', 'the refused order was never sent: sending it now is not a duplicate');
+});
