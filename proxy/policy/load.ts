@@ -306,6 +306,16 @@ function semanticIssues(doc: PolicyDoc, limits: LoadLimits): SemanticIssue[] {
           });
       });
     }
+    if (rule.type === 'rate-limit') {
+      // Each period is one Store counter: a period named twice would be charged twice in one step, which the Store refuses.
+      const periods = new Map<string, number>();
+      rule.limits.forEach((l, li) => {
+        const first = periods.get(l.per);
+        if (first === undefined) periods.set(l.per, li);
+        else
+          issues.push({ path: ['rules', index, 'limits', li, 'per'], message: `per ${l.per} is given twice (first at limits[${first}]); keep the lower max` });
+      });
+    }
     if (rule.type === 'require-approval' && rule.when === undefined && rule.minNotional === undefined && rule.minQuantity === undefined) {
       issues.push({
         path: ['rules', index],

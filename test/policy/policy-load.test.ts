@@ -214,3 +214,15 @@ t.test('fuzzed YAML never crashes the loader: it loads or throws PolicyLoadError
   // Invalid UTF-8 is refused explicitly.
   t.throws(() => parsePolicySource(Buffer.from([0x76, 0xff, 0xfe]), 'bin.yaml'), PolicyLoadError);
 });
+
+t.test('a rate-limit that names one period twice is refused at load, naming its line', async (t) => {
+  // Both layers would count in one Store key: every call the rule selected failed on the Store (KG7002), naming no rule.
+  const issues = issuesOf(
+    ['version: 1', 'rules:', '  - id: rl', '    type: rate-limit', '    limits:', '      - { max: 5, per: 1s }', '      - { max: 3, per: 1s }', ''].join('\n'),
+  );
+  t.match(
+    issues.map((i) => `${i.line}: ${i.message}`),
+    [/^7: .*1s.*twice/],
+  );
+  t.equal(issues[0]!.path, 'rules[0].limits[1].per');
+});
