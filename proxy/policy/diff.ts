@@ -85,7 +85,21 @@ function selectorEffect(oldSel: Selector = {}, newSel: Selector = {}): { effect:
   return { effect: wider && !narrower ? 'tightens' : narrower && !wider ? 'loosens' : 'changes', text: `applies to: ${parts.join('; ')}` };
 }
 
-function ruleChanges(o: AnyRule, n: AnyRule): DiffEntry[] {
+/** Any loosening loosens; otherwise any tightening tightens. */
+function overall(entries: readonly DiffEntry[]): Effect {
+  if (entries.some((e) => e.effect === 'loosens')) return 'loosens';
+  return entries.some((e) => e.effect === 'tightens') ? 'tightens' : 'changes';
+}
+
+/** An enforced override replaces `replaced` for the calls it selects: its effect there is the change from that rule to it. */
+function overrideEffect(replaced: AnyRule, r: AnyRule): Effect {
+  return overall(ruleChanges({ ...replaced, when: r.when, overrides: r.overrides }, r));
+}
+
+const isEnforced = (r: AnyRule) => (r.mode ?? 'enforce') === 'enforce';
+
+/** `replaced`: for an enforced override, the rule it replaces in the new policy. */
+function ruleChanges(o: AnyRule, n: AnyRule, replaced?: AnyRule): DiffEntry[] {
   const id = n.id;
   const out: DiffEntry[] = [];
   if (o.type !== n.type) return [{ effect: 'changes', ruleId: id, message: `type changed from ${o.type} to ${n.type}` }];
@@ -93,7 +107,15 @@ function ruleChanges(o: AnyRule, n: AnyRule): DiffEntry[] {
   const nm = n.mode ?? 'enforce';
   if (om !== nm) out.push({ effect: nm === 'shadow' ? 'loosens' : 'tightens', ruleId: id, message: `mode ${om} → ${nm}` });
   const sel = selectorEffect(o.when, n.when);
-  if (sel) out.push({ effect: sel.effect, ruleId: id, message: sel.text });
+  if (sel) {
+    // An override selecting more calls replaces its default for more calls: that is the override's own effect, not a wider restriction.
+    let effect = sel.effect;
+    if (replaced !== undefined && effect !== 'changes') {
+      const e = overrideEffect(replaced, n);
+      effect = e === 'changes' ? 'changes' : (effect === 'tightens') === (e === 'tightens') ? 'tightens' : 'loosens';
+    }
+    out.push({ effect, ruleId: id, message: sel.text });
+  }
   if (o.overrides !== n.overrides) out.push({ effect: 'changes', ruleId: id, message: `overrides ${o.overrides ?? '(none)'} → ${n.overrides ?? '(none)'}` });
   for (const key of new Set([...Object.keys(o), ...Object.keys(n)])) {
     const a = o[key];
@@ -149,6 +171,12 @@ function ruleChanges(o: AnyRule, n: AnyRule): DiffEntry[] {
       ruleId: id,
       message: `outcome ${String(o.outcome ?? 'step-up')} → ${String(n.outcome ?? 'step-up')}`,
     });
+  if (n.type === 'cancel-ratio' && (o.countModifies ?? true) !== (n.countModifies ?? true))
+    out.push({
+      effect: n.countModifies === false ? 'loosens' : 'tightens',
+      ruleId: id,
+      message: `countModifies ${String(o.countModifies ?? true)} → ${String(n.countModifies ?? true)}`,
+    });
   if ((o.scope ?? 'bot') !== (n.scope ?? 'bot'))
     out.push({ effect: 'changes', ruleId: id, message: `scope ${String(o.scope ?? 'bot')} → ${String(n.scope ?? 'bot')}` });
   return out;
@@ -163,13 +191,15 @@ export function diffPolicies(oldDoc: PolicyDoc, newDoc: PolicyDoc): DiffEntry[] 
   }
   for (const [id, r] of newRules) {
     const o = oldRules.get(id);
+    // An enforced override is not one more restriction: it replaces its default for the calls it selects.
+    const replaced = r.overrides !== undefined && isEnforced(r) ? newRules.get(r.overrides) : undefined;
     if (!o)
       out.push({
-        effect: (r.mode ?? 'enforce') === 'shadow' ? 'changes' : 'tightens',
+        effect: !isEnforced(r) ? 'changes' : replaced !== undefined ? overrideEffect(replaced, r) : 'tightens',
         ruleId: id,
-        message: `rule added (${r.type}${(r.mode ?? 'enforce') === 'shadow' ? ', shadow' : ''})`,
+        message: `rule added (${r.type}${!isEnforced(r) ? ', shadow' : ''})`,
       });
-    else out.push(...ruleChanges(o, r));
+    else out.push(...ruleChanges(o, r, replaced));
   }
   const ot = oldDoc.riskThresholds ?? {};
   const nt = newDoc.riskThresholds ?? {};

@@ -1,7 +1,7 @@
 // kguard policy check | test | explain | diff | schema, as security staff run them.
 // Every shipped example policy must pass its own cases here.
 import t from 'tap';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -143,6 +143,47 @@ rules:
   t.equal((await run('diff', a, b, '--fail-on-loosen')).code, 3);
   t.equal((await run('diff', b, b, '--fail-on-loosen')).code, 0);
   t.match((await run('diff', a, a)).out, /no rule changes/);
+});
+
+t.test('diff: an added override is judged against the rule it replaces; countModifies is reported', async (t) => {
+  const a = path.join(dir, 'ov-a.yaml');
+  const b = path.join(dir, 'ov-b.yaml');
+  await writeFile(
+    a,
+    `version: 1
+rules:
+  - { id: size, type: order-size, maxQuantity: 100 }
+  - { id: ratio, type: cancel-ratio, maxCancelsPerOrder: 2 }
+`,
+  );
+  await writeFile(
+    b,
+    `version: 1
+rules:
+  - { id: size, type: order-size, maxQuantity: 100 }
+  - { id: size-x, type: order-size, maxQuantity: 1000000, overrides: size, when: { bots: [x] } }
+  - { id: ratio, type: cancel-ratio, maxCancelsPerOrder: 2, countModifies: false }
+`,
+  );
+  const r = await run('diff', a, b);
+  t.match(r.out, /loosens {2}size-x: rule added \(order-size\)/, r.out);
+  t.match(r.out, /loosens {2}ratio: countModifies true → false/, r.out);
+  t.equal((await run('diff', a, b, '--fail-on-loosen')).code, 3, 'a CI gate on loosening catches both');
+  const tight = path.join(dir, 'ov-c.yaml');
+  await writeFile(
+    tight,
+    `version: 1
+rules:
+  - { id: size, type: order-size, maxQuantity: 100 }
+  - { id: size-x, type: order-size, maxQuantity: 10, overrides: size, when: { bots: [x] } }
+  - { id: ratio, type: cancel-ratio, maxCancelsPerOrder: 2 }
+`,
+  );
+  t.match((await run('diff', a, tight)).out, /tightens size-x: rule added \(order-size\)/, 'a stricter override still tightens');
+  t.match((await run('diff', tight, b)).out, /loosens {2}size-x: maxQuantity 10 → 1000000/);
+  const wider = path.join(dir, 'ov-d.yaml');
+  await writeFile(wider, (await readFile(b, 'utf8')).replace('bots: [x]', 'bots: [x, y]'));
+  t.match((await run('diff', b, wider)).out, /loosens {2}size-x: applies to: bots \+y/, 'the looser override now replaces the default for one more bot');
 });
 
 t.test('schema prints the published schema; usage errors exit 2', async (t) => {
