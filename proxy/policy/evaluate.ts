@@ -123,6 +123,8 @@ export interface PolicyPlan {
   readonly enforcedPosture: { state: TradingState; id: string; type: string; reason: string };
   readonly shadowPostures: readonly CompiledRule[];
   readonly reducingSell: boolean;
+  /** The shadow postures wait for the held quantity (the enforced one was judged in the plan). */
+  readonly shadowHeld: boolean;
   readonly opts: EvalOptions;
   market?: MarketSnapshot;
 }
@@ -199,14 +201,17 @@ export function planPolicy(policy: CompiledPolicy, call: PolicyCall, operator: E
   const activeStateful: CompiledRule[] = [];
   for (const r of list.data) if (applies(r, f, acc)) activeData.push(r);
   for (const r of list.stateful) if (applies(r, f, acc)) activeStateful.push(r);
-  const reducingSell =
-    f.kind === 'order' && f.side === 'sell' && (enforcedPosture.state === 'REDUCING' || shadowPostures.some((r) => r.posture === 'REDUCING'));
+  const sell = f.kind === 'order' && f.side === 'sell';
+  const reducingSell = sell && enforcedPosture.state === 'REDUCING';
+  // A shadow REDUCING posture needs the held quantity too, but only to be recorded: it must not hold back
+  // a denial that needs no market data (nor fetch anything for a call HALTED refuses anyway).
+  const shadowHeld = sell && !reducingSell && enforcedPosture.state !== 'HALTED' && shadowPostures.some((r) => r.posture === 'REDUCING');
 
   // The posture is judged now unless it needs the held quantity; so are the
   // data rules that need nothing for this call (a limit order's size cap):
   // a denial that needs no market data costs no fetch, no unwrap, no token.
   if (!reducingSell) {
-    if (recordPosture(enforcedPosture, shadowPostures, f, NO_DATA, lang, acc)) return done();
+    if (recordPosture(enforcedPosture, shadowHeld ? [] : shadowPostures, f, NO_DATA, lang, acc)) return done();
     const later: CompiledRule[] = [];
     for (const r of activeData) {
       if (wantedFor(r.needs, f) !== 0) later.push(r);
@@ -219,13 +224,14 @@ export function planPolicy(policy: CompiledPolicy, call: PolicyCall, operator: E
     plan: {
       policy,
       facts: f,
-      wanted: wantedFor(needsOf(activeData, activeStateful, reducingSell), f),
+      wanted: wantedFor(needsOf(activeData, activeStateful, reducingSell || shadowHeld), f),
       acc,
       activeData,
       activeStateful,
       enforcedPosture,
       shadowPostures,
       reducingSell,
+      shadowHeld,
       opts,
     },
   };
@@ -270,6 +276,7 @@ export function decideOnSnapshot(plan: PolicyPlan, market: MarketSnapshot): Step
   if (plan.wanted !== 0) plan.market = market;
   const done = () => decided(policy, acc, plan.market);
   if (plan.reducingSell && recordPosture(plan.enforcedPosture, plan.shadowPostures, f, market, lang, acc)) return done();
+  if (plan.shadowHeld) for (const r of plan.shadowPostures) acc.record(r, postureVerdict(r.posture!, f, market, lang, ''));
 
   for (const r of plan.activeData) if (acc.record(r, r.check!(f, market))) return done();
 

@@ -635,3 +635,28 @@ rules:
   f.clock.ms += 1000;
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY('2')))).outcome, 'allow', 'the refused order was never sent: sending it now is not a duplicate');
 });
+
+t.test('a shadow REDUCING rule does not make a sell that is denied without market data fetch any', async (t) => {
+  const f = await fixture(
+    t,
+    `version: 1
+rules:
+  - { id: size, type: order-size, maxQuantity: 10, maxNotional: 100000000 }
+  - { id: collar, type: price-collar, maxDeviationPercent: 5 }
+  - { id: try-reducing, type: trading-state, state: REDUCING, mode: shadow }
+`,
+  );
+  const plan = (body: Record<string, unknown>) => f.engine.plan(f.call('kt10001', body), { state: 'ACTIVE', source: 'default', reason: '' });
+  t.match(plan(SELL('11')), { decision: { outcome: 'deny', ruleId: 'size' } }, 'the size denial is made in the plan, before any fetch');
+  t.match(
+    f.engine.plan(f.call('kt10001', SELL('1')), { state: 'HALTED', source: 'global', reason: 'incident' }),
+    { decision: { outcome: 'deny', ruleId: 'builtin.trading-state' } },
+    'so is a HALTED denial',
+  );
+  t.match(await f.engine.evaluate(f.call('kt10001', SELL('11'))), { outcome: 'deny', ruleId: 'size' });
+  t.same(f.market.calls, {}, 'no market data was asked for');
+  f.market.held = 0;
+  const d = await f.engine.evaluate(f.call('kt10001', SELL('5')));
+  t.match(d, { outcome: 'allow', shadowDenies: ['try-reducing'] }, 'the shadow posture is still judged on the held quantity');
+  t.equal(f.market.calls.held, 1);
+});
