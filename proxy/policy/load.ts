@@ -306,10 +306,17 @@ function semanticIssues(doc: PolicyDoc, limits: LoadLimits): SemanticIssue[] {
           });
       });
     }
+    // Counted limits go to the Store, which counts in exact integers (at most 2^53 - 1).
+    const tooBig = (path: (string | number)[], v: number | undefined) => {
+      if (v !== undefined && v > Number.MAX_SAFE_INTEGER)
+        issues.push({ path: ['rules', index, ...path], message: `${v} is above ${Number.MAX_SAFE_INTEGER}, the largest limit that is counted exactly` });
+    };
+    if (rule.type === 'daily-cap') for (const key of ['maxOrders', 'maxBuyNotional', 'maxSellNotional', 'maxGrossNotional'] as const) tooBig([key], rule[key]);
     if (rule.type === 'rate-limit') {
       // Each period is one Store counter: a period named twice would be charged twice in one step, which the Store refuses.
       const periods = new Map<string, number>();
       rule.limits.forEach((l, li) => {
+        tooBig(['limits', li, 'max'], l.max);
         const first = periods.get(l.per);
         if (first === undefined) periods.set(l.per, li);
         else

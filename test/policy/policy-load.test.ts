@@ -226,3 +226,20 @@ t.test('a rate-limit that names one period twice is refused at load, naming its 
   );
   t.equal(issues[0]!.path, 'rules[0].limits[1].per');
 });
+
+t.test('limits the Store cannot count exactly are refused at load, naming their line', async (t) => {
+  // Above 2^53 a cap is not an exact integer: every call the rule selected failed on the Store (KG7002), naming no rule.
+  const issues = issuesOf(
+    [
+      'version: 1',
+      'rules:',
+      '  - { id: cap, type: daily-cap, maxGrossNotional: 99999999999999999 }',
+      '  - { id: rl, type: rate-limit, limits: [{ max: 99999999999999999, per: day }] }',
+      '',
+    ].join('\n'),
+  );
+  t.match(
+    issues.map((i) => `${i.line}: ${i.path}: ${i.message}`),
+    [/^3: rules\[0\]\.maxGrossNotional: .*9007199254740991/, /^4: rules\[1\]\.limits\[0\]\.max: .*9007199254740991/],
+  );
+});

@@ -660,3 +660,16 @@ rules:
   t.match(d, { outcome: 'allow', shadowDenies: ['try-reducing'] }, 'the shadow posture is still judged on the held quantity');
   t.equal(f.market.calls.held, 1);
 });
+
+t.test('an order too large for the Store to count is denied by the daily cap, naming it', async (t) => {
+  const f = await fixture(
+    t,
+    `version: 1
+rules:
+  - { id: cap, type: daily-cap, maxBuyNotional: 1000000000 }
+`,
+  );
+  const huge = await f.engine.evaluate(f.call('kt10000', BUY('999999999999999', '999999999999999')));
+  t.match(huge, { outcome: 'deny', ruleId: 'cap', ruleKind: 'daily-cap', reason: /daily buy notional cap of KRW 1,000,000,000/ });
+  t.equal((await f.engine.evaluate(f.call('kt10000', BUY('10')))).outcome, 'allow', 'and charged nothing');
+});

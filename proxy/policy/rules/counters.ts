@@ -75,23 +75,34 @@ export function compileDailyCap(doc: Doc<'daily-cap'>, index: number, ctx: Compi
         if (l.name === 'buy' && f.side !== 'buy') continue;
         if (l.name === 'sell' && f.side !== 'sell') continue;
         // The Store counts whole units: KRW caps round the limit down and the cost up.
-        out.push({ key: head + l.name, limit: Math.floor(l.max), windowMs: DAY_MS, mode: 'fixed', cost: l.name === 'orders' ? 1 : Math.ceil(notional) });
+        const req: LimitRequest = {
+          key: head + l.name,
+          limit: Math.floor(l.max),
+          windowMs: DAY_MS,
+          mode: 'fixed',
+          cost: l.name === 'orders' ? 1 : Math.ceil(notional),
+        };
+        // An order above the cap on its own is over it whatever was used (and may be too large for the Store to count).
+        if (req.cost! > req.limit) return { outcome: 'deny', reason: reasonFor(l, req.cost!) };
+        out.push(req);
       }
       return out;
     },
     limitReason: (_i, req, usage) => {
       const name = req.key.slice(req.key.lastIndexOf(':') + 1);
-      const l = layers.find((x) => x.name === name) ?? layers[0]!;
-      if (doc.message) return doc.message;
-      if (l.name === 'orders') return say(lang, `일일 주문 건수 한도 ${l.max}건에 도달했습니다`, `daily order cap of ${l.max} reached`);
-      const label = { buy: ['매수', 'buy'], sell: ['매도', 'sell'], gross: ['총', 'gross'] }[l.name];
-      return say(
-        lang,
-        `일일 ${label[0]} 금액 한도 ${krw(l.max)}원을 초과합니다 (현재 ${krw(usage)}원)`,
-        `daily ${label[1]} notional cap of KRW ${krw(l.max)} would be exceeded (used KRW ${krw(usage)})`,
-      );
+      return reasonFor(layers.find((x) => x.name === name) ?? layers[0]!, usage);
     },
   };
+  function reasonFor(l: Layer, usage: number): string {
+    if (doc.message) return doc.message;
+    if (l.name === 'orders') return say(lang, `일일 주문 건수 한도 ${l.max}건에 도달했습니다`, `daily order cap of ${l.max} reached`);
+    const label = { buy: ['매수', 'buy'], sell: ['매도', 'sell'], gross: ['총', 'gross'] }[l.name];
+    return say(
+      lang,
+      `일일 ${label[0]} 금액 한도 ${krw(l.max)}원을 초과합니다 (현재 ${krw(usage)}원)`,
+      `daily ${label[1]} notional cap of KRW ${krw(l.max)} would be exceeded (used KRW ${krw(usage)})`,
+    );
+  }
 }
 
 /** Store key of today's successful orders or cancels for one scope (fed by recordOutcome). */
