@@ -673,3 +673,9 @@ rules:
   t.match(huge, { outcome: 'deny', ruleId: 'cap', ruleKind: 'daily-cap', reason: /daily buy notional cap of KRW 1,000,000,000/ });
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY('10')))).outcome, 'allow', 'and charged nothing');
 });
+
+t.test('a duplicate guard window shorter than a millisecond still guards instead of failing every order', async (t) => {
+  const f = await fixture(t, 'version: 1\nrules:\n  - { id: dup, type: duplicate-guard, windowSeconds: 0.0001 }\n');
+  t.equal((await f.engine.evaluate(f.call('kt10000', BUY()))).outcome, 'allow');
+  t.match(await f.engine.evaluate(f.call('kt10000', BUY())), { outcome: 'deny', ruleId: 'dup' }, 'the same instant is the same order');
+});

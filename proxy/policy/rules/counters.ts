@@ -171,7 +171,8 @@ export function compileDuplicateGuard(doc: Doc<'duplicate-guard'>, index: number
       // Bodies are the bot's input: an absurdly long field must not make an over-long Store key.
       return order.length <= 160 ? prefix + order : `${prefix}h:${createHash('sha256').update(order).digest('base64url')}`;
     },
-    duplicateTtlMs: Math.round(doc.windowSeconds * 1000),
+    // The Store keeps a key at least 1 ms: a shorter window rounded to 0 made every order fail on the Store.
+    duplicateTtlMs: Math.max(1, Math.round(doc.windowSeconds * 1000)),
     duplicateReason:
       doc.message ??
       say(
