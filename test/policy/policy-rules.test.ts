@@ -679,3 +679,17 @@ t.test('a duplicate guard window shorter than a millisecond still guards instead
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY()))).outcome, 'allow');
   t.match(await f.engine.evaluate(f.call('kt10000', BUY())), { outcome: 'deny', ruleId: 'dup' }, 'the same instant is the same order');
 });
+
+t.test('a call that fails on the Store while charging limits leaves no duplicate claim behind', async (t) => {
+  const f = await fixture(
+    t,
+    'version: 1\nrules:\n  - { id: dup, type: duplicate-guard, windowSeconds: 60 }\n  - { id: rl, type: rate-limit, limits: [{ max: 5, per: 1s }] }\n',
+  );
+  const consume = f.store.consume;
+  f.store.consume = async () => {
+    throw new GuardError('KG7001', 'unavailable');
+  };
+  await t.rejects(f.engine.evaluate(f.call('kt10000', BUY())), { code: 'KG7001' });
+  f.store.consume = consume;
+  t.equal((await f.engine.evaluate(f.call('kt10000', BUY()))).outcome, 'allow', 'the failed call was never sent: sending it again is not a duplicate');
+});
