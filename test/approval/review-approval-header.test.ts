@@ -8,9 +8,8 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { startHarness, FIXTURES, CANARY } from '../helpers/harness.js';
-import { base32Decode, totpAt } from '../../proxy/approval/index.js';
+import { enrolApprover } from '../helpers/approvers.js';
 
-const TOTP = { periodSec: 30, digits: 6, window: 1 };
 const ORDER = { dmst_stex_tp: 'KRX', stk_cd: '035420', ord_qty: '5', ord_uv: '150000', trde_tp: '0' };
 const HEADER = 'x-approval-ticket';
 
@@ -22,21 +21,14 @@ t.test('pending mode with a configured approval header: the retry with the id in
   t.teardown(() => rm(policyFile, { force: true }));
   const h = await startHarness({ policyFile, config: { approval: { mode: 'pending', header: HEADER } } });
   t.teardown(() => h.close());
-  const admin = await h.adminToken('sec-lead', 'admin');
-  const approver = await h.adminToken('bob', 'approver');
-  const enrolled = await h.admin('POST', '/admin/v1/approvers', admin, { name: 'bob', roles: ['approver'] });
-  t.equal(enrolled.status, 201, 'approver enrolled');
-  const secret = base32Decode(Buffer.from(String(enrolled.json.secret), 'ascii'));
-  t.teardown(() => {
-    secret.fill(0);
-  });
+  const { admin, approve } = await enrolApprover(t, h);
   const token = await h.token();
 
   const first = await h.call('kt10000', ORDER, { token });
   t.equal(first.status, 202, `pending: ${first.text}`);
   const id = first.headers[HEADER];
   t.match(id, /^[0-9a-f-]{36}$/, `the id comes in ${HEADER}`);
-  const ok = await h.admin('POST', `/admin/v1/approvals/${String(id)}/approve`, approver, { code: totpAt(secret, Date.now(), TOTP) });
+  const ok = await approve(String(id));
   t.equal(ok.status, 200, 'approved');
 
   const retry = await h.call('kt10000', ORDER, { token, headers: { [HEADER]: String(id) } });

@@ -10,9 +10,8 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { startHarness, FIXTURES, CANARY, waitFor } from '../helpers/harness.js';
-import { base32Decode, totpAt } from '../../proxy/approval/index.js';
+import { enrolApprover } from '../helpers/approvers.js';
 
-const TOTP = { periodSec: 30, digits: 6, window: 1 };
 const ORDER = { dmst_stex_tp: 'KRX', stk_cd: '035420', ord_qty: '5', ord_uv: '150000', trde_tp: '0' };
 
 t.test('a held call cut at the request deadline leaves no approval to approve', async (t) => {
@@ -27,14 +26,7 @@ t.test('a held call cut at the request deadline leaves no approval to approve', 
     config: { approval: { mode: 'hold', holdSeconds: 600 }, limits: { requestTimeoutMs: 2_000, headersTimeoutMs: 1_000 } },
   });
   t.teardown(() => h.close());
-  const admin = await h.adminToken('sec-lead', 'admin');
-  const approver = await h.adminToken('bob', 'approver');
-  const enrolled = await h.admin('POST', '/admin/v1/approvers', admin, { name: 'bob', roles: ['approver'] });
-  t.equal(enrolled.status, 201, 'approver enrolled');
-  const secret = base32Decode(Buffer.from(String(enrolled.json.secret), 'ascii'));
-  t.teardown(() => {
-    secret.fill(0);
-  });
+  const { admin, approve } = await enrolApprover(t, h);
 
   const held = await h.call('kt10000', ORDER);
   t.match(String(held.json.return_msg), /KG3007/, `the bot is told its approval timed out: ${held.text}`);
@@ -47,7 +39,7 @@ t.test('a held call cut at the request deadline leaves no approval to approve', 
     10_000,
     'the approval timed out with its call',
   );
-  const late = await h.admin('POST', `/admin/v1/approvals/${id}/approve`, approver, { code: totpAt(secret, Date.now(), TOTP) });
+  const late = await approve(id);
   t.equal(late.status, 403, `a late approval is refused: ${late.text}`);
   t.notOk(
     h.sim.orders(CANARY.account).some((o) => o.stkCd === '035420'),

@@ -9,9 +9,8 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { startHarness, FIXTURES, CANARY } from '../helpers/harness.js';
-import { base32Decode, totpAt } from '../../proxy/approval/index.js';
+import { enrolApprover } from '../helpers/approvers.js';
 
-const TOTP = { periodSec: 30, digits: 6, window: 1 };
 const ORDER = { dmst_stex_tp: 'KRX', stk_cd: '035420', ord_qty: '5', ord_uv: '150000', trde_tp: '0' };
 
 t.test('a step-up approval does not release a retry that now needs an admin-level approval', async (t) => {
@@ -23,21 +22,14 @@ t.test('a step-up approval does not release a retry that now needs an admin-leve
   t.teardown(() => rm(policyFile, { force: true }));
   const h = await startHarness({ policyFile, config: { approval: { mode: 'pending' } } });
   t.teardown(() => h.close());
-  const admin = await h.adminToken('sec-lead', 'admin');
-  const approver = await h.adminToken('bob', 'approver');
-  const enrolled = await h.admin('POST', '/admin/v1/approvers', admin, { name: 'bob', roles: ['approver'] });
-  t.equal(enrolled.status, 201, 'approver enrolled');
-  const secret = base32Decode(Buffer.from(String(enrolled.json.secret), 'ascii'));
-  t.teardown(() => {
-    secret.fill(0);
-  });
+  const { admin, approve } = await enrolApprover(t, h);
   const token = await h.token();
 
   const first = await h.call('kt10000', ORDER, { token });
   t.equal(first.status, 202, `pending: ${first.text}`);
   const id = String(first.headers['x-kguard-approval-id']);
   t.equal((await h.admin('GET', `/admin/v1/approvals/${id}`, admin)).json.level, 'step_up', 'a step-up approval');
-  const ok = await h.admin('POST', `/admin/v1/approvals/${id}/approve`, approver, { code: totpAt(secret, Date.now(), TOTP) });
+  const ok = await approve(id);
   t.equal(ok.status, 200, 'approved by one approver');
   t.equal(ok.json.status, 'approved');
 

@@ -8,10 +8,9 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { base32Decode, totpAt } from '../../proxy/approval/index.js';
+import { enrolApprover } from '../helpers/approvers.js';
 import { CANARY, FIXTURES, startHarness, waitFor } from '../helpers/harness.js';
 
-const TOTP = { periodSec: 30, digits: 6, window: 1 };
 const ORDER = JSON.stringify({ dmst_stex_tp: 'KRX', stk_cd: '035420', ord_qty: '5', ord_uv: '150000', trde_tp: '0' });
 
 t.test('a held call whose bot hangs up closes its approval', async (t) => {
@@ -24,14 +23,7 @@ t.test('a held call whose bot hangs up closes its approval', async (t) => {
   t.teardown(() => rm(policyFile, { force: true }));
   const h = await startHarness({ policyFile, config: { approval: { mode: 'hold', holdSeconds: 20 } } });
   t.teardown(() => h.close());
-  const admin = await h.adminToken('sec-lead', 'admin');
-  const approver = await h.adminToken('bob', 'approver');
-  const enrolled = await h.admin('POST', '/admin/v1/approvers', admin, { name: 'bob', roles: ['approver'] });
-  t.equal(enrolled.status, 201, 'approver enrolled');
-  const secret = base32Decode(Buffer.from(String(enrolled.json.secret), 'ascii'));
-  t.teardown(() => {
-    secret.fill(0);
-  });
+  const { admin, approve } = await enrolApprover(t, h);
   const token = await h.token();
 
   const port = Number(new URL(h.url).port);
@@ -67,7 +59,7 @@ t.test('a held call whose bot hangs up closes its approval', async (t) => {
   // The listener logs the request once its pipeline is done with it.
   await waitFor(() => /"apiId":"kt10000"[^\n]*"msg":"request"/.test(h.logs()), 5_000, "the held call's end");
 
-  const late = await h.admin('POST', `/admin/v1/approvals/${a.id}/approve`, approver, { code: totpAt(secret, Date.now(), TOTP) });
+  const late = await approve(a.id);
   t.not(late.status, 200, `approving a call whose bot left is refused: ${late.text}`);
   t.match(late.text, /KG3007/);
   t.equal((await h.admin('GET', `/admin/v1/approvals/${a.id}`, admin)).json.status, 'timeout', 'shown as no longer waiting');
