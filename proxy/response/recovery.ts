@@ -6,7 +6,7 @@ import { GuardError } from '../common/errors.js';
 import type { Alerts } from './alerts.js';
 import type { CompensationCause } from './config.js';
 import { checkActor, tradingScope, type ResponseContext } from './context.js';
-import { computeCompensation, type CompensationWorksheet, type IncidentReport } from './incident.js';
+import { computeCompensation, type CompensationWorksheet, type Incident, type IncidentReport } from './incident.js';
 import type { IncidentStore } from './incident-store.js';
 import { CHANNEL, K } from './keys.js';
 
@@ -53,6 +53,25 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
     return incidents.report(inc);
   }
 
+  /** The lock flags an incident set at its lockdown (step 1). */
+  const flagKeys = (inc: Incident): string[] => [
+    ...(inc.scope.all ? [K.lockAll] : []),
+    ...(inc.scope.account ? [K.lockAccount(inc.scope.account)] : []),
+    ...inc.targets.map((t) => K.lockBot(t.botId)),
+  ];
+
+  /** Every other incident still locked, newest first. */
+  async function otherLockedIncidents(id: string): Promise<Incident[]> {
+    const ids = Object.keys(await store.hgetall(K.index)).filter((x) => x !== id);
+    // An expired record is no open incident; a store that cannot answer stops the unlock (fail closed).
+    const expired = (err: unknown) => {
+      if (err instanceof GuardError && err.code === 'KG3015') return undefined;
+      throw err;
+    };
+    const loaded = await Promise.all(ids.map((x) => incidents.load(x).catch(expired)));
+    return loaded.filter((o): o is Incident => o?.status === 'locked').sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
   async function unlock(id: string, actor: string): Promise<IncidentReport> {
     checkActor(actor);
     const inc = await incidents.load(id);
@@ -68,9 +87,16 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
     }
     await opts.auditor.append({ type: 'recovery', action: 'unlocked', incidentId: id, actor, approvers: r.unlockApprovals.map((a) => a.approver) });
     const scope = inc.scope;
+    // Another incident still open on the same flag (a second lockdown of the same bot overwrote ours, or ours
+    // overwrote its) keeps that flag, the bot's credentials and the scope's HALTED: only the last one frees them.
+    const others = await otherLockedIncidents(id);
+    const holderOf = (key: string) => others.find((o) => flagKeys(o).includes(key));
     // Clear only flags this incident set: a later incident on the same bot keeps its own lock.
     const clearIfOurs = async (key: string) => {
-      if ((await store.get(key)) === id) await store.del(key);
+      if ((await store.get(key)) !== id) return;
+      const holder = holderOf(key);
+      if (holder) await store.set(key, holder.id);
+      else await store.del(key);
     };
     await Promise.all([
       ...(scope.all ? [clearIfOurs(K.lockAll)] : []),
@@ -81,11 +107,14 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
       inc.timeline.push({ at: new Date(now()).toISOString(), event, detail: `${botId}: ${(err as Error).message.slice(0, 120)}` });
     };
     for (const t of inc.targets) {
+      if (holderOf(K.lockBot(t.botId))) continue;
       await opts.vault.setEnabled(t.botId, true).catch(failed('credential re-enable failed', t.botId));
       // The refusal that led here would otherwise lock the bot down again at its first order.
       await opts.onUnlocked?.(t.botId).catch(failed('risk escalation reset failed', t.botId));
     }
-    await opts.policy.setTradingState(tradingScope(scope), 'ACTIVE', `unlock of incident ${id} by ${actor}`);
+    const sameScope = JSON.stringify(tradingScope(scope));
+    if (!others.some((o) => JSON.stringify(tradingScope(o.scope)) === sameScope))
+      await opts.policy.setTradingState(tradingScope(scope), 'ACTIVE', `unlock of incident ${id} by ${actor}`);
     await store.publish(CHANNEL, JSON.stringify({ incidentId: id, unlocked: true }));
     inc.status = 'unlocked';
     inc.unlockedAt = new Date(now()).toISOString();

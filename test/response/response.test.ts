@@ -383,6 +383,32 @@ t.test('unlock is refused until the checklist is complete and two admins approve
   t.equal(listed.length, 2);
 });
 
+t.test('unlocking one of two open incidents on the same bot leaves the bot locked by the other', async (t) => {
+  const w = await world(t);
+  // An administrator's lockdown (two approvers), then a second one on the same bot (say, an on-call engineer's).
+  const first = await w.responder.lockdown({ botId: 'bot1', reason: 'stolen key suspected', actor: 'a1' });
+  const second = await w.responder.lockdown({ botId: 'bot1', reason: 'odd orders', actor: 'a2' });
+  const release = async (id: string) => {
+    for (const s of (await w.responder.get(id)).checklist) await w.responder.confirmStep(id, s.id, 'a1');
+    await w.responder.approveUnlock(id, 'a1');
+    await w.responder.approveUnlock(id, 'a2');
+    return w.responder.unlock(id, 'a2');
+  };
+  t.equal((await release(second.id)).status, 'unlocked');
+  t.equal((await w.responder.get(first.id)).status, 'locked', 'the first incident is still open');
+  await t.rejects(w.responder.checkLockdown({ botId: 'bot1', account: ACCOUNT }), { code: 'KG3008', message: new RegExp(first.id) }, 'still locked');
+  t.equal((await w.vault.describe('bot1'))?.enabled, false, 'credentials stay disabled');
+  t.notOk(
+    w.calls.some((c) => c.what === 'state:ACTIVE'),
+    'trading state not set back to ACTIVE while another incident on the same scope is open',
+  );
+  // Unlocking the first (last open) incident frees the bot.
+  await release(first.id);
+  await w.responder.checkLockdown({ botId: 'bot1', account: ACCOUNT });
+  t.equal((await w.vault.describe('bot1'))?.enabled, true);
+  t.ok(w.calls.some((c) => c.what === 'state:ACTIVE'));
+});
+
 t.test('account and global scope; cancel failures are reported, transient ones retried', async (t) => {
   const w = await world(t, { cancel: { retries: 2, retryBackoffMs: 5 } });
   const bot2 = await w.addBot('bot2', '7777-01');
