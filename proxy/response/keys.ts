@@ -14,5 +14,6 @@ export const K = {
   holdings: (a: string) => `response:holdings:${a}`,
   holdingsPages: (b: string) => `response:holdings-pages:${b}`,
   alertCooldown: (b: string) => `response:alerted:${b}`,
+  autoLockdown: (b: string) => `response:auto-lockdown:${b}`,
 };
 export const CHANNEL = 'response:lockdown';

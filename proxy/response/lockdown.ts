@@ -63,6 +63,9 @@ function topDetectors(contributions: readonly { readonly detector: string }[], n
   return [...new Set(contributions.map((c) => c.detector))].slice(0, n);
 }
 
+/** How long one replica's claim to lock a bot down automatically holds if it dies before releasing it. */
+const AUTO_CLAIM_MS = 120_000;
+
 export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lockdown {
   const { opts, cfg, store, logger, now, track } = ctx;
   const { incidents, holdings, alerts, lockCheck } = parts;
@@ -249,6 +252,19 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
   async function onHighRisk(assessment: RiskLike, call: HighRiskCall): Promise<IncidentReport | undefined> {
     const existing = await lockCheck.lockedBy(call.botId, call.account ?? '');
     if (existing) return undefined;
+    // A burst of high-risk calls (on any replica) all see "not locked" until the first lockdown sets its flags:
+    // one claims the bot, the others are refused without opening incidents (and cancel-alls) of their own.
+    const claim = K.autoLockdown(call.botId);
+    if (!(await store.setIfAbsent(claim, '1', AUTO_CLAIM_MS))) return undefined;
+    try {
+      if (await lockCheck.lockedBy(call.botId, call.account ?? '')) return undefined;
+      return await automatic(assessment, call);
+    } finally {
+      await store.del(claim).catch(() => undefined);
+    }
+  }
+
+  function automatic(assessment: RiskLike, call: HighRiskCall): Promise<IncidentReport> {
     return lockdown({
       botId: call.botId,
       reason: `automatic: risk score ${assessment.score} (${topDetectors(assessment.contributions, 3).join(', ')})`,

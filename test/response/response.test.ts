@@ -409,6 +409,26 @@ t.test('unlocking one of two open incidents on the same bot leaves the bot locke
   t.ok(w.calls.some((c) => c.what === 'state:ACTIVE'));
 });
 
+t.test('a burst of high-risk calls from one bot opens one automatic incident, not one per call', async (t) => {
+  const w = await world(t);
+  await w.placeOrders(w.bot1, w.restingBuys(3));
+  const risk = { score: 0.97, level: 'lockdown', contributions: [{ detector: 'drain', score: 1, weight: 0.9, reason: 'selling everything' }] };
+  const reports = await Promise.all(
+    Array.from({ length: 5 }, (_, i) => w.responder.onHighRisk(risk, { botId: 'bot1', account: ACCOUNT, apiId: 'kt10001', requestId: `r${i}` })),
+  );
+  const opened = reports.filter((r) => r !== undefined);
+  t.equal(opened.length, 1, 'one incident');
+  t.equal((await w.responder.list()).length, 1, 'one incident recorded');
+  await t.rejects(w.responder.checkLockdown({ botId: 'bot1', account: ACCOUNT }), { code: 'KG3008' });
+  t.equal(w.calls.filter((c) => c.what === 'killAll').length, 1, 'one lockdown ran');
+  // Once that incident is unlocked, a later high-risk call locks the bot down again.
+  const inc = opened[0]!;
+  for (const s of inc.checklist) await w.responder.confirmStep(inc.id, s.id, 'a1');
+  await w.responder.approveUnlock(inc.id, 'a1');
+  await w.responder.unlock(inc.id, 'a1');
+  t.ok(await w.responder.onHighRisk(risk, { botId: 'bot1', account: ACCOUNT }), 'locked again after the unlock');
+});
+
 t.test('account and global scope; cancel failures are reported, transient ones retried', async (t) => {
   const w = await world(t, { cancel: { retries: 2, retryBackoffMs: 5 } });
   const bot2 = await w.addBot('bot2', '7777-01');
