@@ -137,7 +137,8 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
 
   async function compensation(id: string, cause: CompensationCause, actor: string, o?: { lossKrw?: number }): Promise<CompensationWorksheet> {
     checkActor(actor);
-    if (!(cause in cfg.compensation.rates)) throw new GuardError('KG3016', `cause must be one of ${Object.keys(cfg.compensation.rates).join(', ')}`);
+    if (typeof cause !== 'string' || !Object.hasOwn(cfg.compensation.rates, cause))
+      throw new GuardError('KG3016', `cause must be one of ${Object.keys(cfg.compensation.rates).join(', ')}`);
     if (o?.lossKrw !== undefined && (!Number.isFinite(o.lossKrw) || o.lossKrw < 0)) throw new GuardError('KG3016', 'loss must be a non-negative number of KRW');
     const r = await incidents.report(await incidents.load(id));
     const sheet = computeCompensation(r, cause, actor, cfg.compensation, now(), o?.lossKrw);

@@ -477,6 +477,10 @@ t.test('compensation worksheet and report rendering', async (t) => {
   t.equal(sys.lossBasis, 'damage_assessment');
   t.equal(sys.rate, 1);
   await t.rejects(w.responder.compensation(r.id, 'act_of_god' as never, 'claims'), { code: 'KG3016' });
+  // Names every object has are no causes either: refused, and the worksheet set before stays.
+  for (const bad of ['constructor', 'toString', '__proto__', 'hasOwnProperty'])
+    await t.rejects(w.responder.compensation(r.id, bad as never, 'claims'), { code: 'KG3016' }, bad);
+  t.same((await w.responder.get(r.id)).compensation, sys, 'worksheet unchanged');
   await t.rejects(w.responder.get('not-an-id'), { code: 'KG3015' });
   // 2026-11-27 is a Friday (Seoul): 7 business days later is Tuesday 2026-12-08.
   t.equal(addBusinessDays(Date.parse('2026-11-27T03:00:00Z'), 7, new Set()), '2026-12-08');
