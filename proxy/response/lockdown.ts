@@ -99,7 +99,21 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     const id = randomUUID();
     const at = (ms = now()) => new Date(ms).toISOString();
     const rel = () => now() - t0;
-    const targets = await resolveTargets(scope).catch(() => (scope.botId ? [{ botId: scope.botId, account: '' }] : []));
+    // The lockdown goes on without the bots' list (the lock flags still stop every call), but the steps that needed it
+    // are reported failed: no step may say "done" (nor a cancel-all "confirmed") for bots and accounts it never saw.
+    let unresolved: string | undefined;
+    const targets = await resolveTargets(scope).catch((err: unknown) => {
+      unresolved = `the bots in scope could not be listed (${String((err as Error)?.message ?? err).slice(0, 120)})`;
+      return scope.botId ? [{ botId: scope.botId, account: '' }] : [];
+    });
+    const unknownTargets = (what: string) =>
+      unresolved
+        ? [
+            async () => {
+              throw new Error(`${what}: ${unresolved}`);
+            },
+          ]
+        : [];
     const inc: Incident = {
       id,
       createdAt: at(t0),
@@ -135,6 +149,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
       ...(scope.account ? [() => store.set(K.lockAccount(scope.account!), id)] : []),
       ...targets.map((t) => () => store.set(K.lockBot(t.botId), id)),
       ...targets.map((t) => () => opts.vault.setEnabled(t.botId, false)),
+      ...unknownTargets('credentials not disabled'),
       () => opts.policy.setTradingState(tradingScope(scope), 'HALTED', `lockdown ${id}: ${reason}`),
       () => store.publish(CHANNEL, JSON.stringify({ incidentId: id, scope })),
     ]);
@@ -152,10 +167,10 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     if (auditErr) inc.timeline.push({ at: at(), event: 'audit', detail: auditErr });
 
     // Step 2: sessions and broker tokens.
-    await step(
-      '2 kill sessions + revoke broker tokens',
-      targets.flatMap((t) => [() => opts.sessions.killAll(t.botId), () => opts.tokens.revokeOutstanding(t.botId)]),
-    );
+    await step('2 kill sessions + revoke broker tokens', [
+      ...targets.flatMap((t) => [() => opts.sessions.killAll(t.botId), () => opts.tokens.revokeOutstanding(t.botId)]),
+      ...unknownTargets('sessions and broker tokens not ended'),
+    ]);
     await incidents.save(inc);
     await incidents.addToIndex(inc);
     track(
@@ -181,9 +196,9 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     for (const t of targets) if (t.account && !byAccount.has(t.account)) byAccount.set(t.account, t.botId);
     // When each account's confirmation listing came back empty (the broker token is revoked after that, off this clock).
     const confirmedAt: number[] = [];
-    await step(
-      '3 cancel all open orders',
-      [...byAccount].map(([account, botId]) => async () => {
+    await step('3 cancel all open orders', [
+      ...unknownTargets('open orders not cancelled'),
+      ...[...byAccount].map(([account, botId]) => async () => {
         try {
           const r = await opts.gateway.withSession(botId, async (s) => {
             const rep = await cancelAll(s, cfg.cancel);
@@ -198,7 +213,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
           throw err;
         }
       }),
-    );
+    ]);
     const s3 = inc.steps.at(-1)!;
     if (s3.ok) {
       inc.timings.cancelConfirmedMs = confirmedAt.length ? Math.max(...confirmedAt) : s3.endedMs;

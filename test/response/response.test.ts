@@ -429,6 +429,32 @@ t.test('a burst of high-risk calls from one bot opens one automatic incident, no
   t.ok(await w.responder.onHighRisk(risk, { botId: 'bot1', account: ACCOUNT }), 'locked again after the unlock');
 });
 
+t.test('a lockdown whose bots cannot be listed says so: no cancel-all is reported done', async (t) => {
+  const w = await world(t);
+  await w.placeOrders(w.bot1, w.restingBuys(3));
+  const responder = createResponder({
+    config: w.config,
+    gateway: w.gateway,
+    store: w.store,
+    // The credential store's listing fails (an I/O error) while disabling still works.
+    vault: { setEnabled: (b, e) => w.vault.setEnabled(b, e), list: async () => Promise.reject(new Error('EIO: listing failed')) },
+    registry: new Registry(),
+    logger: pino({ level: 'silent' }),
+    auditor: w.auditor,
+    sessions: { killAll: async () => 0 },
+    tokens: { revokeOutstanding: async () => 0 },
+    policy: { setTradingState: async () => {} },
+  });
+  t.teardown(() => responder.flush());
+  for (const scope of [{ all: true as const }, { account: ACCOUNT }, { botId: 'bot1' }]) {
+    const r = await responder.lockdown({ ...scope, reason: 'vault listing down', actor: 'a1' });
+    const s3 = r.steps.find((s) => s.step.startsWith('3'))!;
+    t.notOk(s3.ok, `${JSON.stringify(scope)}: cancel step not reported done`);
+    t.match(s3.errors.join(' '), /EIO/, 'names why');
+    t.equal(r.timings.cancelConfirmedMs, undefined, 'no cancel confirmation time');
+  }
+});
+
 t.test('account and global scope; cancel failures are reported, transient ones retried', async (t) => {
   const w = await world(t, { cancel: { retries: 2, retryBackoffMs: 5 } });
   const bot2 = await w.addBot('bot2', '7777-01');
