@@ -103,6 +103,7 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
       createdAt: time,
       scope: obj({ botId: str(), account: str(), all: bool }, []),
       targets: arr(obj({ botId: str(), account: str() })),
+      keptDisabled: arr(str()),
       reason: str(),
       actor: str(),
       automatic: bool,

@@ -78,6 +78,8 @@ export interface Incident {
   readonly createdAt: string;
   readonly scope: LockdownScope;
   readonly targets: readonly { readonly botId: string; readonly account: string }[];
+  /** Targets whose credentials were already disabled when the lockdown began: the unlock leaves them off. */
+  readonly keptDisabled?: readonly string[];
   readonly reason: string;
   readonly actor: string;
   readonly automatic: boolean;

@@ -77,13 +77,23 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
   );
   const lockdowns = counter(opts.registry, 'kguard_lockdowns_total', 'Lockdowns by trigger', ['trigger']);
 
-  async function resolveTargets(scope: LockdownScope): Promise<{ botId: string; account: string }[]> {
+  /** Credentials found off: an operator's kill switch, unless an open incident turned them off (then as that one says). */
+  async function offByOperator(botId: string): Promise<boolean> {
+    // Not knowing keeps them off after the unlock (fail closed; kguard keys enable turns them on).
+    const holder = await store.get(K.lockBot(botId)).catch(() => undefined);
+    if (holder === undefined) return true;
+    const earlier = holder ? await incidents.load(holder).catch(() => undefined) : undefined;
+    return earlier?.status !== 'locked' || (earlier.keptDisabled?.includes(botId) ?? false);
+  }
+
+  async function resolveTargets(scope: LockdownScope): Promise<{ targets: { botId: string; account: string }[]; keptDisabled: string[] }> {
     const all = await opts.vault.list();
-    if (scope.all) return all.map(({ botId, account }) => ({ botId, account }));
-    if (scope.account) return all.filter((m) => m.account === scope.account).map(({ botId, account }) => ({ botId, account }));
-    const found = all.find((m) => m.botId === scope.botId);
+    const inScope = scope.all ? all : scope.account ? all.filter((m) => m.account === scope.account) : all.filter((m) => m.botId === scope.botId);
+    const keptDisabled: string[] = [];
+    for (const m of inScope.filter((x) => x.enabled === false)) if (await offByOperator(m.botId)) keptDisabled.push(m.botId);
     // A bot without a credential record is still locked (its flag and sessions), just with nothing to cancel.
-    return [{ botId: scope.botId!, account: found?.account ?? '' }];
+    if (scope.botId && inScope.length === 0) return { targets: [{ botId: scope.botId, account: '' }], keptDisabled };
+    return { targets: inScope.map(({ botId, account }) => ({ botId, account })), keptDisabled };
   }
 
   async function lockdown(req: LockdownRequest): Promise<IncidentReport> {
@@ -102,9 +112,9 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     // The lockdown goes on without the bots' list (the lock flags still stop every call), but the steps that needed it
     // are reported failed: no step may say "done" (nor a cancel-all "confirmed") for bots and accounts it never saw.
     let unresolved: string | undefined;
-    const targets = await resolveTargets(scope).catch((err: unknown) => {
+    const { targets, keptDisabled } = await resolveTargets(scope).catch((err: unknown) => {
       unresolved = `the bots in scope could not be listed (${String((err as Error)?.message ?? err).slice(0, 120)})`;
-      return scope.botId ? [{ botId: scope.botId, account: '' }] : [];
+      return { targets: scope.botId ? [{ botId: scope.botId, account: '' }] : [], keptDisabled: [] };
     });
     const unknownTargets = (what: string) =>
       unresolved
@@ -119,6 +129,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
       createdAt: at(t0),
       scope,
       targets,
+      ...(keptDisabled.length ? { keptDisabled } : {}),
       reason,
       actor,
       automatic: req.automatic === true,

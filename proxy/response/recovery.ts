@@ -108,7 +108,10 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
     };
     for (const t of inc.targets) {
       if (holderOf(K.lockBot(t.botId))) continue;
-      await opts.vault.setEnabled(t.botId, true).catch(failed('credential re-enable failed', t.botId));
+      // Credentials that were off before the lockdown (an operator's kill switch) are not the incident's to turn on.
+      if (inc.keptDisabled?.includes(t.botId))
+        inc.timeline.push({ at: new Date(now()).toISOString(), event: 'credentials left disabled', detail: `${t.botId}: disabled before the lockdown` });
+      else await opts.vault.setEnabled(t.botId, true).catch(failed('credential re-enable failed', t.botId));
       // The refusal that led here would otherwise lock the bot down again at its first order.
       await opts.onUnlocked?.(t.botId).catch(failed('risk escalation reset failed', t.botId));
     }

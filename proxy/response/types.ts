@@ -61,7 +61,8 @@ export interface BrokerGateway {
 /** The Vault satisfies this. */
 export interface CredentialControl {
   setEnabled(botId: string, enabled: boolean): Promise<void>;
-  list(): Promise<readonly { readonly botId: string; readonly account: string }[]>;
+  /** `enabled` false: the credentials were already off (an operator's kill switch); absent counts as on. */
+  list(): Promise<readonly { readonly botId: string; readonly account: string; readonly enabled?: boolean }[]>;
 }
 
 export interface SessionControl {

@@ -455,6 +455,44 @@ t.test('a lockdown whose bots cannot be listed says so: no cancel-all is reporte
   }
 });
 
+t.test("unlock re-enables only the credentials its lockdown disabled, not an operator's earlier kill switch", async (t) => {
+  const w = await world(t);
+  await w.addBot('bot2', '7777-01');
+  await w.addBot('bot3', '7777-01');
+  // bot2's key is suspected leaked: the operator turned its credentials off (kguard keys disable) before any incident.
+  await w.vault.setEnabled('bot2', false);
+  const r = await w.responder.lockdown({ account: '7777-01', reason: 'account scope', actor: 'a1' });
+  for (const s of r.checklist) await w.responder.confirmStep(r.id, s.id, 'a1');
+  await w.responder.approveUnlock(r.id, 'a1');
+  await w.responder.approveUnlock(r.id, 'a2');
+  await w.responder.unlock(r.id, 'a2');
+  t.equal((await w.vault.describe('bot3'))?.enabled, true, 'the lockdown turned bot3 off: the unlock turns it back on');
+  t.equal((await w.vault.describe('bot2'))?.enabled, false, "bot2 stays off: the operator's kill switch is not the incident's to undo");
+  t.equal((await w.vault.describe('bot1'))?.enabled, true, 'a bot outside the scope is untouched');
+
+  const release = async (id: string) => {
+    for (const s of (await w.responder.get(id)).checklist) await w.responder.confirmStep(id, s.id, 'a1');
+    await w.responder.approveUnlock(id, 'a1');
+    await w.responder.approveUnlock(id, 'a2');
+    await w.responder.unlock(id, 'a2');
+  };
+  // Two incidents on bot1: the second finds the credentials off (the first did that), which is no kill switch of an
+  // operator's. Unlocked oldest first, the last unlock turns them back on.
+  const one = await w.responder.lockdown({ botId: 'bot1', reason: 'first', actor: 'a1' });
+  const two = await w.responder.lockdown({ botId: 'bot1', reason: 'second', actor: 'a1' });
+  await release(one.id);
+  t.equal((await w.vault.describe('bot1'))?.enabled, false, 'still off while the second incident is open');
+  await release(two.id);
+  t.equal((await w.vault.describe('bot1'))?.enabled, true, 'back on after the last unlock');
+  // And bot2's kill switch survives two overlapping incidents unlocked in the same order.
+  const a = await w.responder.lockdown({ botId: 'bot2', reason: 'a', actor: 'a1' });
+  const b = await w.responder.lockdown({ account: '7777-01', reason: 'b', actor: 'a1' });
+  await release(a.id);
+  await release(b.id);
+  t.equal((await w.vault.describe('bot2'))?.enabled, false, 'bot2 stays off');
+  t.equal((await w.vault.describe('bot3'))?.enabled, true);
+});
+
 t.test('account and global scope; cancel failures are reported, transient ones retried', async (t) => {
   const w = await world(t, { cancel: { retries: 2, retryBackoffMs: 5 } });
   const bot2 = await w.addBot('bot2', '7777-01');
