@@ -104,6 +104,7 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
       scope: obj({ botId: str(), account: str(), all: bool }, []),
       targets: arr(obj({ botId: str(), account: str() })),
       keptDisabled: arr(str()),
+      priorTradingState: obj({ state: { enum: ['REDUCING', 'HALTED'] }, reason: str() }),
       reason: str(),
       actor: str(),
       automatic: bool,

@@ -80,6 +80,8 @@ export interface Incident {
   readonly targets: readonly { readonly botId: string; readonly account: string }[];
   /** Targets whose credentials were already disabled when the lockdown began: the unlock leaves them off. */
   readonly keptDisabled?: readonly string[];
+  /** The scope's trading state operators had set before the lockdown (REDUCING or HALTED): the unlock puts it back. */
+  readonly priorTradingState?: { readonly state: 'REDUCING' | 'HALTED'; readonly reason: string };
   readonly reason: string;
   readonly actor: string;
   readonly automatic: boolean;

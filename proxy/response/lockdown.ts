@@ -86,6 +86,17 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     return earlier?.status !== 'locked' || (earlier.keptDisabled?.includes(botId) ?? false);
   }
 
+  /** The scope's own trading-state record before this lockdown; one an open (or earlier) lockdown set hands on its own prior. */
+  async function priorTradingState(scope: LockdownScope): Promise<Incident['priorTradingState']> {
+    if (!opts.policy.tradingState) return undefined;
+    const s = await opts.policy.tradingState(scope.botId ?? '', scope.account ?? '');
+    const rec = scope.all ? s.global : scope.account ? s.account : s.bot;
+    if (!rec || (rec.state !== 'REDUCING' && rec.state !== 'HALTED')) return undefined;
+    const byLockdown = /^lockdown ([0-9a-f-]{36}): /.exec(rec.reason);
+    const earlier = byLockdown ? await incidents.load(byLockdown[1]!).catch(() => undefined) : undefined;
+    return earlier ? earlier.priorTradingState : { state: rec.state, reason: rec.reason };
+  }
+
   async function resolveTargets(scope: LockdownScope): Promise<{ targets: { botId: string; account: string }[]; keptDisabled: string[] }> {
     const all = await opts.vault.list();
     const inScope = scope.all ? all : scope.account ? all.filter((m) => m.account === scope.account) : all.filter((m) => m.botId === scope.botId);
@@ -124,12 +135,15 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
             },
           ]
         : [];
+    // Unreadable: the unlock sets ACTIVE, as it always did.
+    const prior = await priorTradingState(scope).catch(() => undefined);
     const inc: Incident = {
       id,
       createdAt: at(t0),
       scope,
       targets,
       ...(keptDisabled.length ? { keptDisabled } : {}),
+      ...(prior ? { priorTradingState: prior } : {}),
       reason,
       actor,
       automatic: req.automatic === true,

@@ -116,8 +116,10 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
       await opts.onUnlocked?.(t.botId).catch(failed('risk escalation reset failed', t.botId));
     }
     const sameScope = JSON.stringify(tradingScope(scope));
+    // Back to what operators had set before the lockdown (reduce-only stays reduce-only), else ACTIVE.
+    const prior = inc.priorTradingState;
     if (!others.some((o) => JSON.stringify(tradingScope(o.scope)) === sameScope))
-      await opts.policy.setTradingState(tradingScope(scope), 'ACTIVE', `unlock of incident ${id} by ${actor}`);
+      await opts.policy.setTradingState(tradingScope(scope), prior?.state ?? 'ACTIVE', prior?.reason ?? `unlock of incident ${id} by ${actor}`);
     await store.publish(CHANNEL, JSON.stringify({ incidentId: id, unlocked: true }));
     inc.status = 'unlocked';
     inc.unlockedAt = new Date(now()).toISOString();

@@ -76,8 +76,17 @@ export interface TradingStateScope {
   readonly botId?: string;
   readonly account?: string;
 }
+export interface TradingStateRecordLike {
+  readonly state: TradingState;
+  readonly reason: string;
+}
 export interface TradingStateControl {
   setTradingState(scope: TradingStateScope, state: TradingState, reason: string): Promise<void>;
+  /** The records per scope (the policy engine's): lets an unlock put back what operators had set before the lockdown. */
+  tradingState?(
+    botId: string,
+    account: string,
+  ): Promise<{ readonly global?: TradingStateRecordLike; readonly bot?: TradingStateRecordLike; readonly account?: TradingStateRecordLike }>;
 }
 
 export interface BrokerTokenControl {

@@ -21,6 +21,7 @@ import {
   type Responder,
   type TradingStateScope,
 } from '../../proxy/response/index.js';
+import { readTradingState, setTradingState } from '../../proxy/policy/trading-state.js';
 import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.js';
 import { simGateway, type SimGateway } from '../helpers/sim-gateway.js';
 
@@ -491,6 +492,51 @@ t.test("unlock re-enables only the credentials its lockdown disabled, not an ope
   await release(b.id);
   t.equal((await w.vault.describe('bot2'))?.enabled, false, 'bot2 stays off');
   t.equal((await w.vault.describe('bot3'))?.enabled, true);
+});
+
+t.test("unlock puts back the scope's trading state from before the lockdown, not ACTIVE", async (t) => {
+  const w = await world(t);
+  // The policy engine's own trading-state records, over the same store.
+  const policy = {
+    setTradingState: (scope: TradingStateScope, state: 'ACTIVE' | 'REDUCING' | 'HALTED', reason: string) =>
+      setTradingState(w.store, scope, state, reason, new Date()),
+    tradingState: (botId: string, account: string) => readTradingState(w.store, botId, account),
+  };
+  const responder = createResponder({
+    config: w.config,
+    gateway: w.gateway,
+    store: w.store,
+    vault: w.vault,
+    registry: new Registry(),
+    logger: pino({ level: 'silent' }),
+    auditor: w.auditor,
+    sessions: { killAll: async () => 0 },
+    tokens: { revokeOutstanding: async () => 0 },
+    policy,
+  });
+  t.teardown(() => responder.flush());
+  const release = async (id: string) => {
+    for (const s of (await responder.get(id)).checklist) await responder.confirmStep(id, s.id, 'a1');
+    await responder.approveUnlock(id, 'a1');
+    await responder.approveUnlock(id, 'a2');
+    await responder.unlock(id, 'a2');
+  };
+  // Markets are rough: operators put everything in reduce-only.
+  await policy.setTradingState({ global: true }, 'REDUCING', 'market turmoil: reduce only');
+  const all = await responder.lockdown({ all: true, reason: 'global', actor: 'a1' });
+  t.equal((await policy.tradingState('bot1', ACCOUNT)).global?.state, 'HALTED');
+  // A second global incident meanwhile finds HALTED (the first one's doing), not the operators' REDUCING.
+  const again = await responder.lockdown({ all: true, reason: 'global again', actor: 'a1' });
+  await release(all.id);
+  t.equal((await policy.tradingState('bot1', ACCOUNT)).global?.state, 'HALTED', 'the second incident is open');
+  await release(again.id);
+  const after = await policy.tradingState('bot1', ACCOUNT);
+  t.equal(after.global?.state, 'REDUCING', 'reduce-only again, not ACTIVE');
+  t.equal(after.global?.reason, 'market turmoil: reduce only');
+  // A scope that was ACTIVE before goes back to ACTIVE.
+  const bot = await responder.lockdown({ botId: 'bot1', reason: 'bot', actor: 'a1' });
+  await release(bot.id);
+  t.equal((await policy.tradingState('bot1', ACCOUNT)).bot, undefined, 'bot scope ACTIVE again');
 });
 
 t.test('account and global scope; cancel failures are reported, transient ones retried', async (t) => {
