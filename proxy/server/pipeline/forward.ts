@@ -8,7 +8,7 @@ import { safeHeaderValue } from '../http.js';
 import type { RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 import { judged, type Judged } from './need.js';
-import { BUILTIN, isStricterState } from '../../policy/index.js';
+import { BUILTIN, isStricterState, type EffectiveTradingState } from '../../policy/index.js';
 
 const JSON_CONTENT_TYPE_PATTERN = /^application\/json(\s*;\s*charset=[A-Za-z0-9_-]{1,32})?$/i;
 
@@ -28,11 +28,14 @@ function keepSent(ctx: Judged): boolean {
  * stays open in every state): the bot sends it again and it is judged under the new state.
  */
 async function stillAllowed(deps: Pick<PipelineDeps, 'responder' | 'sessions' | 'bots' | 'policy'>, j: Judged): Promise<void> {
-  const [, , state] = await Promise.all([
+  const [live, lock, read] = await Promise.allSettled([
     deps.sessions.checkLive(j.claims),
     deps.responder.checkLockdown({ botId: j.bot.id, account: j.bot.account, kind: j.entry.kind, body: j.json }),
     j.entry.kind === 'cancel' ? undefined : deps.policy.tradingState(j.bot.id, j.bot.account),
   ]);
+  // A lockdown also ends the bot's sessions: its own answer (KG3008, naming the incident) is the one the bot gets.
+  for (const r of [lock, live, read]) if (r.status === 'rejected') throw r.reason;
+  const state = (read as PromiseFulfilledResult<EffectiveTradingState | undefined>).value;
   if (!deps.bots.get(j.bot.id)?.enabled) throw new GuardError('KG2006');
   const judgedUnder = await j.prefetched?.tradingState.state;
   if (state !== undefined && judgedUnder !== undefined && isStricterState(state.state, judgedUnder.state)) {
