@@ -2,13 +2,11 @@
 // nobody to forward it: its approval must close with it. Approvers must not
 // approve, and be told "approved", a call that will never go out.
 import t from 'tap';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { enrolApprover } from '../helpers/approvers.js';
+import { orderThenHangUp } from '../helpers/gates.js';
 import { CANARY, FIXTURES, startHarness, waitFor } from '../helpers/harness.js';
 
 const ORDER = JSON.stringify({ dmst_stex_tp: 'KRX', stk_cd: '035420', ord_qty: '5', ord_uv: '150000', trde_tp: '0' });
@@ -26,21 +24,7 @@ t.test('a held call whose bot hangs up closes its approval', async (t) => {
   const { admin, approve } = await enrolApprover(t, h);
   const token = await h.token();
 
-  const port = Number(new URL(h.url).port);
-  let serverSide: net.Socket | undefined;
-  const onSocket = (m: unknown) => {
-    const s = (m as { socket: net.Socket }).socket;
-    if (s.localPort === port) serverSide = s;
-  };
-  subscribe('net.server.socket', onSocket);
-  t.teardown(() => unsubscribe('net.server.socket', onSocket));
-  const bot = net.connect(port, '127.0.0.1');
-  bot.on('error', () => undefined);
-  await once(bot, 'connect');
-  bot.write(
-    `POST /api/dostk/ordr HTTP/1.1\r\nHost: x\r\napi-id: kt10000\r\nauthorization: Bearer ${token}\r\n` +
-      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(ORDER)}\r\n\r\n${ORDER}`,
-  );
+  const bot = await orderThenHangUp(t, h, token, ORDER);
   let pending: Record<string, any>[] = [];
   await waitFor(
     async () => {
@@ -51,11 +35,7 @@ t.test('a held call whose bot hangs up closes its approval', async (t) => {
     'a pending approval',
   );
   const a = pending[0]!;
-  const seen = serverSide;
-  if (!seen) throw new Error('no server-side socket seen');
-  const closed = once(seen, 'close');
-  bot.destroy();
-  await closed;
+  await bot.hangUp();
   // The listener logs the request once its pipeline is done with it.
   await waitFor(() => /"apiId":"kt10000"[^\n]*"msg":"request"/.test(h.logs()), 5_000, "the held call's end");
 

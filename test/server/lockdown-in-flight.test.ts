@@ -5,9 +5,7 @@
 // locking replica were refused already; this covers the rest (the stages in
 // between, a token issue, other replicas' queues).
 import t from 'tap';
-import type { Test } from 'tap';
-import type { BrokerToken } from '../../proxy/kiwoom/client.js';
-import type { KiwoomCredentials } from '../../proxy/vault/types.js';
+import { holdTokenIssues } from '../helpers/gates.js';
 import { CANARY, startHarness, waitFor, type Harness } from '../helpers/harness.js';
 
 const ORDER = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0' };
@@ -20,34 +18,10 @@ t.teardown(() => h.close());
 
 const buysSent = () => h.sim.requestLog().filter((r) => r.apiId === 'kt10000').length;
 
-/** Holds the next broker token issue until released; `waiting` resolves once one is held. */
-function gateIssue(t: Test): { waiting: Promise<void>; release: () => void } {
-  const kiwoom = h.sidecar.parts.kiwoom;
-  const issue = kiwoom.issueToken.bind(kiwoom);
-  let entered!: () => void;
-  const waiting = new Promise<void>((r) => {
-    entered = r;
-  });
-  let release!: () => void;
-  const gate = new Promise<void>((r) => {
-    release = r;
-  });
-  kiwoom.issueToken = async (creds: KiwoomCredentials, signal?: AbortSignal): Promise<BrokerToken> => {
-    entered();
-    await gate;
-    return issue(creds, signal);
-  };
-  t.teardown(() => {
-    kiwoom.issueToken = issue;
-    release();
-  });
-  return { waiting, release };
-}
-
 t.test('an order waiting for its broker token when a lockdown is pressed is refused, not sent', async (t) => {
   const token = await h.token();
   await h.waitNoLiveTokens();
-  const { waiting, release } = gateIssue(t);
+  const { waiting, release } = holdTokenIssues(t, h);
 
   const before = buysSent();
   const answer = h.call('kt10000', ORDER, { token });
@@ -67,7 +41,7 @@ t.test('an order waiting for its broker token when its bot is disabled is refuse
   const id = 'bot-disabled';
   const token = await h.addBot(id, ['kind:query', 'kind:order']);
   await h.waitNoLiveTokens();
-  const { waiting, release } = gateIssue(t);
+  const { waiting, release } = holdTokenIssues(t, h);
   const before = buysSent();
   const answer = h.call('kt10000', ORDER, { token });
   await waiting;
@@ -85,7 +59,7 @@ t.test('an order waiting for its broker token when operators halt trading is ref
   const id = 'bot-halted';
   const token = await h.addBot(id, ['kind:query', 'kind:order']);
   await h.waitNoLiveTokens();
-  const { waiting, release } = gateIssue(t);
+  const { waiting, release } = holdTokenIssues(t, h);
   const before = buysSent();
   const answer = h.call('kt10000', ORDER, { token });
   await waiting; // judged under ACTIVE

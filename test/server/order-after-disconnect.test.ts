@@ -4,12 +4,7 @@
 // written to Kiwoom an order is never aborted (its outcome is audited); before
 // that, it stops. The request deadline aborts the same signal.
 import t from 'tap';
-import type { Test } from 'tap';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { once } from 'node:events';
-import net from 'node:net';
-import type { BrokerToken } from '../../proxy/kiwoom/client.js';
-import type { KiwoomCredentials } from '../../proxy/vault/types.js';
+import { holdTokenIssues, orderThenHangUp } from '../helpers/gates.js';
 import { CANARY, startHarness, waitFor, type Harness } from '../helpers/harness.js';
 
 const ORDER = JSON.stringify({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0' });
@@ -28,57 +23,13 @@ function orderLines(): { code?: string }[] {
     .map((l) => JSON.parse(l) as { code?: string });
 }
 
-/** Holds the next broker token issues until released; resolves `entered` when one is waiting. */
-function gateIssues(t: Test) {
-  const kiwoom = h.sidecar.parts.kiwoom;
-  const issue = kiwoom.issueToken.bind(kiwoom);
-  let entered!: () => void;
-  const waiting = new Promise<void>((r) => {
-    entered = r;
-  });
-  let release!: () => void;
-  const gate = new Promise<void>((r) => {
-    release = r;
-  });
-  kiwoom.issueToken = async (creds: KiwoomCredentials, signal?: AbortSignal): Promise<BrokerToken> => {
-    entered();
-    await gate;
-    return issue(creds, signal);
-  };
-  t.teardown(() => {
-    kiwoom.issueToken = issue;
-    release();
-  });
-  return { waiting, release };
-}
-
 t.test('an order still waiting for its broker token when the bot hangs up is not sent', async (t) => {
   const token = await h.token();
   await h.waitNoLiveTokens();
-  const { waiting, release } = gateIssues(t);
-  const port = Number(new URL(h.url).port);
-  // The sidecar's side of the bot's connection, to know when it has seen the hang-up.
-  let serverSide: net.Socket | undefined;
-  const onSocket = (m: unknown) => {
-    const s = (m as { socket: net.Socket }).socket;
-    if (s.localPort === port) serverSide = s;
-  };
-  subscribe('net.server.socket', onSocket);
-  t.teardown(() => unsubscribe('net.server.socket', onSocket));
-
-  const bot = net.connect(port, '127.0.0.1');
-  bot.on('error', () => undefined);
-  await once(bot, 'connect');
-  bot.write(
-    `POST /api/dostk/ordr HTTP/1.1\r\nHost: x\r\napi-id: kt10000\r\nauthorization: Bearer ${token}\r\n` +
-      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(ORDER)}\r\n\r\n${ORDER}`,
-  );
+  const { waiting, release } = holdTokenIssues(t, h);
+  const bot = await orderThenHangUp(t, h, token, ORDER);
   await waiting;
-  const seen = serverSide;
-  if (!seen) throw new Error('no server-side socket seen');
-  const closed = once(seen, 'close');
-  bot.destroy();
-  await closed;
+  await bot.hangUp();
   await new Promise((r) => setImmediate(r));
   const before = h.sim.requestLog().filter((r) => r.path === '/api/dostk/ordr').length;
   release();

@@ -4,6 +4,7 @@
 // WebSocket and its broker token end as for any bot that leaves.
 import t from 'tap';
 import path from 'node:path';
+import { latch } from '../helpers/gates.js';
 import { FIXTURES, startHarness, waitFor } from '../helpers/harness.js';
 import { connectBot } from '../realtime/ws-client.js';
 
@@ -21,17 +22,10 @@ t.test('a realtime LOGIN whose bot left before it finished leaves no session and
   // Hold the LOGIN where it resolves the bot's app key, before it opens the key's realtime session.
   const vault = h.sidecar.parts.vault;
   const appKeyOf = vault.appKeyOf.bind(vault);
-  let entered!: () => void;
-  const waiting = new Promise<void>((r) => {
-    entered = r;
-  });
-  let release!: () => void;
-  const gate = new Promise<void>((r) => {
-    release = r;
-  });
+  const { waiting, passed, reached, release } = latch();
   vault.appKeyOf = async (...args: Parameters<typeof appKeyOf>) => {
-    entered();
-    await gate;
+    reached();
+    await passed;
     return appKeyOf(...args);
   };
   t.teardown(() => {
