@@ -7,67 +7,25 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { startHarness, CANARY, waitFor, type Harness, type CallResult } from '../helpers/harness.js';
+import { startHarness, CANARY, waitFor, type CallResult } from '../helpers/harness.js';
 import { seoulToEpoch } from '../../proxy/risk/index.js';
-import { base32Decode, totpAt } from '../../proxy/approval/index.js';
+import { approvalWorld, type ApprovalWorld } from '../helpers/approvers.js';
 import { DEFAULT_RECOVERY_STEPS } from '../../proxy/response/config.js';
 import { startWebhookServer } from '../helpers/webhook-server.js';
 import { readAuditRecords } from '../helpers/audit-sidecar-log.js';
 import { kguardInProcess } from '../cli/run-cli.js';
 
 const code = (r: CallResult): string | undefined => /\[(KG\d{4})/.exec(String(r.json.return_msg ?? ''))?.[1];
-const TOTP = { periodSec: 30, digits: 6, window: 1 };
 
-interface World {
-  h: Harness;
-  setClock(ms: number): void;
-  admin: string;
-  approver: string;
-  secret: Buffer;
-}
-
-async function world(t: Test, mode: 'hold' | 'pending', response: Record<string, unknown> = {}): Promise<World> {
-  let fakeNow = seoulToEpoch('2026-01-05', 10, 0);
-  const h = await startHarness({ clock: () => fakeNow, config: { approval: { mode, holdSeconds: 20 }, response } });
-  t.teardown(() => h.close());
-  const admin = await h.adminToken('sec-lead', 'admin');
-  const approver = await h.adminToken('bob', 'approver');
-  const enrolled = await h.admin('POST', '/admin/v1/approvers', admin, { name: 'bob', roles: ['approver'] });
-  t.equal(enrolled.status, 201, 'approver enrolled');
-  const secret = base32Decode(Buffer.from(String(enrolled.json.secret), 'ascii'));
-  t.teardown(() => {
-    secret.fill(0);
-  });
-
-  // Two days of ordinary daytime activity from 127.0.0.1: queries and small resting sells of 005930.
-  const token = await h.token();
-  for (const day of ['2026-01-05', '2026-01-06']) {
-    for (let i = 0; i < 30; i++) {
-      fakeNow = seoulToEpoch(day, 10, 0) + i * 5 * 60_000;
-      const r =
-        i % 3 === 0
-          ? await h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: String(90_000 + i * 10), trde_tp: '0' }, { token })
-          : await h.call('ka10001', { stk_cd: '005930' }, { token });
-      if (r.json.return_code !== 0) t.fail(`warm-up call refused: ${r.text}`);
-    }
-  }
-  fakeNow = seoulToEpoch('2026-01-07', 11, 0); // Wednesday 11:00: in session, at a usual hour
-  return {
-    h,
-    setClock: (ms) => {
-      fakeNow = ms;
-    },
-    admin,
-    approver,
-    secret,
-  };
+async function world(t: Test, mode: 'hold' | 'pending', response: Record<string, unknown> = {}): Promise<ApprovalWorld> {
+  return approvalWorld(t, { mode, config: { response } });
 }
 
 // From the bot's usual address, a first buy (new api-id) of a never-traded symbol: new_api + new_symbol,
 // a step-up. (From a new address as well it is admin-level: a new source on an order weighs more since issue 17.)
 const STEP_UP_BUY = { dmst_stex_tp: 'KRX', stk_cd: '035420', ord_qty: '1', ord_uv: '150000', trde_tp: '0' };
 
-async function pendingApprovals(w: World): Promise<Record<string, any>[]> {
+async function pendingApprovals(w: ApprovalWorld): Promise<Record<string, any>[]> {
   const r = await w.h.admin('GET', '/admin/v1/approvals?status=pending', w.admin);
   return r.json.approvals as Record<string, any>[];
 }
@@ -91,10 +49,10 @@ t.test('hold mode: a step-up call waits, is approved with a TOTP through the adm
   );
 
   const wrong = await w.h.admin('POST', `/admin/v1/approvals/${a.id}/approve`, w.approver, {
-    code: '000000' === totpAt(w.secret, Date.now(), TOTP) ? '111111' : '000000',
+    code: '000000' === w.code() ? '111111' : '000000',
   });
   t.equal(wrong.status, 403, 'a wrong TOTP is refused');
-  const ok = await w.h.admin('POST', `/admin/v1/approvals/${a.id}/approve`, w.approver, { code: totpAt(w.secret, Date.now(), TOTP) });
+  const ok = await w.h.admin('POST', `/admin/v1/approvals/${a.id}/approve`, w.approver, { code: w.code() });
   t.equal(ok.status, 200, `approved: ${ok.json.status}`);
   const res = await held;
   t.equal(res.json.return_code, 0, 'the held call proceeds once approved');
@@ -121,7 +79,7 @@ t.test('pending mode: KG3004 with the approval id, retry succeeds, replay on ano
   const early = await w.h.call('kt10000', STEP_UP_BUY, { token, headers: { 'x-kguard-approval-id': String(id) } });
   t.equal(code(early), 'KG3004', 'retry before the decision: still pending');
 
-  const ok = await w.h.admin('POST', `/admin/v1/approvals/${id}/approve`, w.approver, { code: totpAt(w.secret, Date.now(), TOTP) });
+  const ok = await w.h.admin('POST', `/admin/v1/approvals/${id}/approve`, w.approver, { code: w.code() });
   t.equal(ok.status, 200);
 
   const other = await w.h.call('kt10000', { ...STEP_UP_BUY, ord_qty: '500' }, { token, headers: { 'x-kguard-approval-id': String(id) } });
@@ -195,10 +153,10 @@ t.test(
 
     t.equal((await w.h.call('ka10001', { stk_cd: '005930' }, { token })).json.return_code, 0, 'a quote still goes out');
     // The bot's usual order (one share of 005930, as it sold every fifteen minutes for two days): after the refusal, a lockdown.
-    const usual = await w.h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '90100', trde_tp: '0' }, { token });
+    const usual = await w.h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '90300', trde_tp: '0' }, { token });
     t.equal(code(usual), 'KG3008', `locked down: ${usual.text}`);
     t.notOk(
-      w.h.sim.orders(CANARY.account).some((o) => o.apiId === 'kt10001' && o.price === 90_100),
+      w.h.sim.orders(CANARY.account).some((o) => o.apiId === 'kt10001' && o.price === 90_300),
       'it did not reach the broker',
     );
     t.notOk(
@@ -216,7 +174,7 @@ t.test(
       t.equal((await w.h.admin('POST', `/admin/v1/incidents/${id2}/steps/${step.id}/confirm`, w.admin, {})).status, 200);
     t.equal((await w.h.admin('POST', `/admin/v1/incidents/${id2}/approve-unlock`, w.admin, {})).status, 200);
     t.equal((await w.h.admin('POST', `/admin/v1/incidents/${id2}/unlock`, w.admin, {})).status, 200, 'unlocked');
-    const again = await w.h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '90200', trde_tp: '0' });
+    const again = await w.h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '90400', trde_tp: '0' });
     t.equal(again.json.return_code, 0, `its usual order goes out after the unlock: ${again.text}`);
   },
 );
@@ -260,7 +218,7 @@ t.test("a held call declined as the bot's own (ownCall): refused, audited as suc
     'and never reached the broker',
   );
   // The same usual sell that a refusal turns into a lockdown (the test above) goes out after a decline.
-  const usual = await w.h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '90100', trde_tp: '0' }, { token });
+  const usual = await w.h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '90300', trde_tp: '0' }, { token });
   t.equal(usual.json.return_code, 0, `the bot's usual order goes out: ${usual.text}`);
   t.same((await w.h.admin('GET', '/admin/v1/incidents', w.admin)).json.incidents, [], 'no incident');
   const refusal = (await readAuditRecords(path.join(w.h.dataDir, 'audit'))).find(

@@ -2,14 +2,14 @@
 // guard and daily cap counted it when it was held, so the retry is neither its own duplicate nor
 // charged again. (Before, a policy with a duplicate guard made every approved pending-mode call
 // fail as a duplicate of itself, and each held order used its daily cap twice.)
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { base32Decode, totpAt } from '../../proxy/approval/index.js';
+import { approvalWorld, type ApprovalWorld } from '../helpers/approvers.js';
 import { seoulToEpoch } from '../../proxy/risk/index.js';
-import { CANARY, startHarness, type CallResult, type Harness } from '../helpers/harness.js';
+import { CANARY, type CallResult } from '../helpers/harness.js';
 
 const code = (r: CallResult): string | undefined =>
   /\[(KG\d{4})(?::rule=([\w.-]+))?/
@@ -19,67 +19,26 @@ const code = (r: CallResult): string | undefined =>
     .join(' ');
 const DAY_CAP = 25;
 
-interface World {
-  h: Harness;
-  token: string;
-  /** A fresh small sell of 005930 (each at its own price, so none is a duplicate of another). */
-  sell(): Record<string, string>;
-  setClock(ms: number): void;
-  approve(id: string): Promise<number>;
-}
-
-async function world(t: Test, rules: string[]): Promise<World> {
+async function world(t: Test, rules: string[]): Promise<ApprovalWorld> {
   const dir = await mkdtemp(path.join(tmpdir(), 'kg-approval-limits-'));
-  const file = path.join(dir, 'policy.yaml');
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const policyFile = path.join(dir, 'policy.yaml');
   const allow = '  - { id: least-privilege, type: allow-apis, kinds: [query, account, order, modify, cancel] }';
-  await writeFile(file, ['version: 1', 'name: approval-limits', 'rules:', allow, ...rules.map((r) => `  - ${r}`), ''].join('\n'));
-  let fakeNow = seoulToEpoch('2026-01-05', 10, 0);
-  const h = await startHarness({ clock: () => fakeNow, policyFile: file, config: { approval: { mode: 'pending', holdSeconds: 20 } } });
-  t.teardown(() => h.close());
-  const admin = await h.adminToken('sec-lead', 'admin');
-  const approver = await h.adminToken('bob', 'approver');
-  const enrolled = await h.admin('POST', '/admin/v1/approvers', admin, { name: 'bob', roles: ['approver'] });
-  const secret = base32Decode(Buffer.from(String(enrolled.json.secret), 'ascii'));
-  t.teardown(() => {
-    secret.fill(0);
-  });
-
-  // Two days of usual activity teach the risk engine this bot: queries and small sells of 005930 (20 orders).
-  const token = await h.token();
-  let price = 90_000;
-  const sell = () => ({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: String((price += 10)), trde_tp: '0' });
-  for (const day of ['2026-01-05', '2026-01-06']) {
-    for (let i = 0; i < 30; i++) {
-      fakeNow = seoulToEpoch(day, 10, 0) + i * 5 * 60_000;
-      const r = i % 3 === 0 ? await h.call('kt10001', sell(), { token }) : await h.call('ka10001', { stk_cd: '005930' }, { token });
-      if (r.json.return_code !== 0) t.fail(`warm-up call refused: ${r.text}`);
-    }
-  }
-  fakeNow = seoulToEpoch('2026-01-07', 11, 0);
-  return {
-    h,
-    token,
-    sell,
-    setClock: (ms) => {
-      fakeNow = ms;
-    },
-    approve: async (id) =>
-      (await h.admin('POST', `/admin/v1/approvals/${id}/approve`, approver, { code: totpAt(secret, Date.now(), { periodSec: 30, digits: 6, window: 1 }) }))
-        .status,
-  };
+  await writeFile(policyFile, ['version: 1', 'name: approval-limits', 'rules:', allow, ...rules.map((r) => `  - ${r}`), ''].join('\n'));
+  return approvalWorld(t, { mode: 'pending', policyFile });
 }
 
 // A first buy of a name the bot never traded: held for step-up approval.
 const BUY = { dmst_stex_tp: 'KRX', stk_cd: '035420', ord_qty: '1', ord_uv: '150000', trde_tp: '0' };
 
 /** The held buy, a retry while it waits, the approval and the approved retry; returns that retry. */
-async function heldThenApproved(t: Test, w: World): Promise<CallResult> {
+async function heldThenApproved(t: Test, w: ApprovalWorld): Promise<CallResult> {
   const first = await w.h.call('kt10000', BUY, { token: w.token });
   t.equal(code(first), 'KG3004', 'held: pending approval');
   const id = String(first.headers['x-kguard-approval-id']);
   const withId = { token: w.token, headers: { 'x-kguard-approval-id': id } };
   t.equal(code(await w.h.call('kt10000', BUY, withId)), 'KG3004', 'a retry before the decision is still pending');
-  t.equal(await w.approve(id), 200, 'approved');
+  t.equal((await w.approve(id)).status, 200, 'approved');
   return w.h.call('kt10000', BUY, withId);
 }
 

@@ -47,7 +47,7 @@ t.test('ConfigError is KG9003', async (t) => {
 t.test('a header deadline past the request deadline is a KG9003 naming both keys, not a crash at listen', async (t) => {
   const err = await loadConfig({ env: {}, overrides: { limits: { requestTimeoutMs: 5_000, headersTimeoutMs: 10_000 } } }).catch((e: unknown) => e);
   t.match(err, { code: 'KG9003', detail: 'limits.headersTimeoutMs (10000) must not exceed limits.requestTimeoutMs (5000)' });
-  t.resolves(loadConfig({ env: {}, overrides: { limits: { requestTimeoutMs: 10_000, headersTimeoutMs: 10_000 } } }), 'equal deadlines are fine');
+  await t.resolves(loadConfig({ env: {}, overrides: { limits: { requestTimeoutMs: 10_000, headersTimeoutMs: 10_000 } } }), 'equal deadlines are fine');
 });
 
 t.test('a config file that does not parse is named, never quoted', async (t) => {
