@@ -10,7 +10,7 @@
 import { GuardError, toGuardError } from '../common/errors.js';
 import { newVersion, parseRecord, type SessionRecord } from './session-ledger.js';
 import type { BrokerLease, BrokerSessionDeps, BrokerSessionOptions, Gen, IssuePurpose, KeyState, SessionInfo } from './session-types.js';
-import { stopLinger, stopTimers } from './session-types.js';
+import { adoptGen, stopLinger, stopTimers } from './session-types.js';
 import { createSessionMetrics, type SessionMetrics } from './session-metrics.js';
 import { createRevoker, type RevokeWithRetry } from './revoke-retry.js';
 import { issueUnderLock } from './session-issue.js';
@@ -262,10 +262,7 @@ export class BrokerSessions {
   }
 
   private adopt(k: KeyState, record: SessionRecord, token: Buffer): void {
-    const old = k.gen;
-    if (old && old.version !== record.version && old.local === 0) old.token.fill(0);
-    if (old && old.version !== record.version) old.dead = true;
-    k.gen = old && old.version === record.version ? old : { version: record.version, record, token, local: 0, dead: false };
+    k.gen = adoptGen(k.gen, record, token);
     k.shared = true;
     stopLinger(k);
     if (!k.refresh) {

@@ -88,6 +88,22 @@ export interface KeyState {
   retireMs?: number;
 }
 
+/**
+ * The generation a replica holds after the shared Store named `record`: its own when the version is the same
+ * (a copy of the token opened for it is wiped), a new one otherwise (the old is dead, and wiped once no call holds it).
+ */
+export function adoptGen(old: Gen | undefined, record: SessionRecord, token: Buffer): Gen {
+  if (old && old.version === record.version) {
+    if (token !== old.token) token.fill(0);
+    return old;
+  }
+  if (old) {
+    old.dead = true;
+    if (old.local === 0) old.token.fill(0);
+  }
+  return { version: record.version, record, token, local: 0, dead: false };
+}
+
 /** This replica's copy no longer lingers (a new lease came, or it is being given up). */
 export function stopLinger(k: KeyState): void {
   if (k.linger) clearTimeout(k.linger);
