@@ -1,7 +1,7 @@
 // Attack families, each in a few variants and intensities. An attack starts
 // at a random point inside its victims' normal traffic; the events carry only
 // what the sidecar would see (the family and variant go to the labels).
-import { allApis } from '../../proxy/kiwoom/catalogue.js';
+import { allApis, lookupApi } from '../../proxy/kiwoom/catalogue.js';
 import { median } from '../../proxy/risk/stats.js';
 import { API, body, quote, sessionOf, type Day } from './market.js';
 import type { Rng } from './prng.js';
@@ -216,7 +216,10 @@ export const ATTACKS: Readonly<Record<Family, FamilyDef>> = {
       const out: Draft[] = [];
       for (let k = 0; k < n; k++) {
         const id = ids[(k * 7 + rng.int(0, 3)) % ids.length]!;
-        out.push(ev(v!, t, ip, id, { stk_cd: rng.pick(m.liquid).code }));
+        // Well-formed, as a prober copying Kiwoom's documentation sends it: the sidecar refuses a call that lacks a
+        // required field before any stage judges it.
+        const required = Object.fromEntries((lookupApi(id)?.requiredFields ?? []).map((f) => [f, '0']));
+        out.push(ev(v!, t, ip, id, { ...required, stk_cd: rng.pick(m.liquid).code }));
         t += variant.includes('fast') ? rng.int(200, 800) : rng.int(2, 20) * 1000;
       }
       return out;

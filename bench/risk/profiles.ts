@@ -244,7 +244,11 @@ const screener: Generator = {
       const [from, to] = day.trading ? [510, 1080] : [540, 600];
       for (let mi = from; mi < to; mi += 0.25 + rng.next() * 0.4) {
         const s = rng.pick(symbols);
-        e.call(e.at(day, mi), rng.chance(0.7) ? API.quote : API.daily, rng.chance(0.7) ? body.quote(s) : body.daily(s, day.date));
+        // The call's body follows its api-id (a chart without base_dt is refused by the sidecar); the second
+        // draw stays so the random stream, and so the corpus, is the one every figure was measured on.
+        const quote = rng.chance(0.7);
+        rng.chance(0.7);
+        e.call(e.at(day, mi), quote ? API.quote : API.daily, quote ? body.quote(s) : body.daily(s, day.date));
       }
       if (day.trading && rng.chance(0.25)) e.order(e.at(day, rng.int(560, 900)), 'buy', rng.pick(m.liquid).code, lognormalQty(rng, q), 'signal trade');
     }

@@ -50,6 +50,8 @@ export interface SidecarOptions {
   cwd?: string;
   /** Clock for behaviour analysis (risk time-of-week, live counters); tests replay other hours. */
   clock?: () => number;
+  /** Called once a bot call's after-stages have run (replays through the sidecar wait on it). */
+  onSettled?: (ctx: RequestContext) => void;
 }
 
 export interface SidecarParts {
@@ -304,7 +306,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       logger,
       registry,
       pipelines: { token: pipelines.token, revoke: pipelines.revoke, tr },
-      after: pipelines.after,
+      after: opts.onSettled ? [...pipelines.after, { name: 'settled', run: async (ctx: RequestContext) => opts.onSettled?.(ctx) }] : pipelines.after,
       isShuttingDown: () => shuttingDown,
       createServer: botTls.createServer,
     });

@@ -27,6 +27,14 @@ interface Position {
   avgPrice: number;
 }
 
+function checkHoldings(holdings: readonly SimHolding[]): void {
+  for (const h of holdings) {
+    if (typeof h.stkCd !== 'string' || !/^[0-9A-Z]{6,9}$/.test(h.stkCd)) throw new SimError(`bad holding code: ${JSON.stringify(h.stkCd)}`);
+    if (!Number.isSafeInteger(h.qty) || h.qty <= 0) throw new SimError(`holding qty must be a positive integer: ${h.stkCd}`);
+    if (!Number.isFinite(h.avgPrice) || h.avgPrice <= 0) throw new SimError(`holding avgPrice must be positive: ${h.stkCd}`);
+  }
+}
+
 export class Account {
   cash: number;
   readonly holdings = new Map<string, Position>();
@@ -121,15 +129,20 @@ export class OrderBook {
   open(accountNo: string, cash: number, holdings: readonly SimHolding[]): Account {
     if (!/^[0-9-]{6,20}$/.test(accountNo)) throw new SimError(`bad account number: ${JSON.stringify(accountNo)}`);
     if (!Number.isSafeInteger(cash) || cash < 0) throw new SimError('cash must be a non-negative integer KRW');
-    for (const h of holdings) {
-      if (typeof h.stkCd !== 'string' || !/^[0-9A-Z]{6,9}$/.test(h.stkCd)) throw new SimError(`bad holding code: ${JSON.stringify(h.stkCd)}`);
-      if (!Number.isSafeInteger(h.qty) || h.qty <= 0) throw new SimError(`holding qty must be a positive integer: ${h.stkCd}`);
-      if (!Number.isFinite(h.avgPrice) || h.avgPrice <= 0) throw new SimError(`holding avgPrice must be positive: ${h.stkCd}`);
-    }
+    checkHoldings(holdings);
     const account = new Account(accountNo, cash);
     for (const h of holdings) account.holdings.set(h.stkCd, { qty: h.qty, avgPrice: h.avgPrice });
     this.accounts.set(accountNo, account);
     return account;
+  }
+
+  /** Replaces an account's holdings (a test or replay playing the market); its orders and cash stay. */
+  setHoldings(accountNo: string, holdings: readonly SimHolding[]): void {
+    const account = this.accounts.get(accountNo);
+    if (!account) throw new SimError(`unknown account: ${JSON.stringify(accountNo)}`);
+    checkHoldings(holdings);
+    account.holdings.clear();
+    for (const h of holdings) account.holdings.set(baseCode(h.stkCd), { qty: h.qty, avgPrice: h.avgPrice });
   }
 
   get(accountNo: string): Account | undefined {

@@ -284,6 +284,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     liveTokens: () => creds.live(now()),
     requestLog: () => [...requestLog],
     orders: (accountNo): readonly SimOrder[] => (book.get(accountNo)?.orders ?? []).map((o) => ({ ...o })),
+    setHoldings: (accountNo, holdings) => book.setHoldings(accountNo, holdings),
     account(accountNo) {
       const a = book.get(accountNo);
       return a ? { cash: a.cash, holdings: a.holdingList() } : undefined;

@@ -227,6 +227,8 @@ export interface Simulator {
   liveTokens(): number;
   requestLog(): readonly SimRequestRecord[];
   orders(accountNo: string): readonly SimOrder[];
+  /** Replaces an account's holdings (its orders and cash stay): a replay playing the market. */
+  setHoldings(accountNo: string, holdings: readonly SimHolding[]): void;
   /** Cash and holdings of an account, for assertions. */
   account(accountNo: string): { cash: number; holdings: readonly SimHolding[] } | undefined;
   /**
