@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { Registry, Counter } from 'prom-client';
+import { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
@@ -24,8 +24,7 @@ import { createVault, createKeyProvider, createReadProviders, parseVaultConfig, 
 import { createAuditor, parseAuditConfig, type ManagedAuditor } from '../audit/index.js';
 import { createPolicyEngine, parsePolicyConfig } from '../policy/index.js';
 import type { PolicyEngine } from '../policy/types.js';
-import { createMemoryStore, createStore, parseStateConfig, withReadOnlyFallback, type RedisStore } from '../state/index.js';
-import { lookupApi } from '../kiwoom/catalogue.js';
+import type { RedisStore } from '../state/index.js';
 import type { Store } from '../state/types.js';
 import type { Simulator } from '../sim/index.js';
 import { buildPipelines } from './pipeline/index.js';
@@ -35,6 +34,7 @@ import { createBotControl, type BotControl } from './bot-control.js';
 import { createBotListener } from './listener.js';
 import { setupRealtime, type RealtimeParts } from './realtime-setup.js';
 import { requestScope, createMarketData } from './market.js';
+import { isReadOnlyCall, setupState } from './state-setup.js';
 import type { RequestContext } from './context.js';
 import { ensureDemo, type DemoInfo } from './demo.js';
 import { setupUpstream } from './upstream-setup.js';
@@ -99,13 +99,6 @@ async function listen(server: Server, host: string, port: number, scheme: 'http'
   return `${scheme}://${h}:${addr.port}`;
 }
 
-/** Quotes and account inquiries; before classification the api-id header tells (nothing is trusted from it but the kind). */
-function isReadOnlyCall(ctx: RequestContext): boolean {
-  const apiId = ctx.req.headers['api-id'];
-  const kind = ctx.entry?.kind ?? (typeof apiId === 'string' ? lookupApi(apiId)?.kind : undefined);
-  return kind === 'query' || kind === 'account';
-}
-
 export async function startSidecar(config: Config, opts: SidecarOptions = {}): Promise<Sidecar> {
   const logger = opts.logger ?? createLogger({ level: config.log.level, bufferBytes: config.log.bufferBytes, flushMs: config.log.flushMs });
   const cwd = opts.cwd ?? process.cwd();
@@ -118,27 +111,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
   };
 
   try {
-    const readOnlyFallbacks = new Counter({
-      name: 'kguard_state_read_only_fallbacks_total',
-      labelNames: ['op'],
-      registers: [registry],
-      help: 'Store operations of read-only calls served from local state while Redis was down (readOnlyQueriesWhenDown: allow)',
-    });
-    const stateConfig = parseStateConfig(config.state);
-    const sharedStore = await createStore(stateConfig, { logger, registry });
-    const store =
-      stateConfig.backend === 'redis' && stateConfig.redis.readOnlyQueriesWhenDown === 'allow'
-        ? withReadOnlyFallback(sharedStore, createMemoryStore(), {
-            isReadOnlyCall: () => requestScope.getStore()?.readOnly === true,
-            onFallback: (op) => {
-              readOnlyFallbacks.inc({ op });
-              logger.warn(
-                { op, requestId: requestScope.getStore()?.requestId },
-                "shared state unavailable: read-only call judged on this replica's local state",
-              );
-            },
-          })
-        : sharedStore;
+    const { sharedStore, store, readOnlyFallback } = await setupState(config, { logger, registry });
     closers.push(() => store.close());
 
     // The audit stream sink and the Redis checkpoint copy share the state connection.
@@ -291,13 +264,12 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     // The read-only state fallback (opt-in) must know, deep inside the Store, what kind of call is
     // running: only then is the call scoped with AsyncLocalStorage, whose promise hooks cost every
     // call about a tenth of the sidecar's CPU. Everything else is given the request explicitly.
-    const tr =
-      store === sharedStore
-        ? pipelines.tr
-        : pipelines.tr.map((s) => ({
-            name: s.name,
-            run: (ctx: RequestContext) => requestScope.run({ requestId: ctx.id, readOnly: isReadOnlyCall(ctx) }, () => s.run(ctx)),
-          }));
+    const tr = !readOnlyFallback
+      ? pipelines.tr
+      : pipelines.tr.map((s) => ({
+          name: s.name,
+          run: (ctx: RequestContext) => requestScope.run({ requestId: ctx.id, readOnly: isReadOnlyCall(ctx) }, () => s.run(ctx)),
+        }));
 
     const botTls = await createListenerServerFactory('bot', config.listen.tls, { logger, registry });
     closers.push(async () => botTls.close());

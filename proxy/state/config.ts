@@ -49,6 +49,8 @@ export interface RedisStateConfig {
   readonly autoPipelining: boolean;
   /** What market-data and account queries do while Redis is down; orders always fail closed. */
   readonly readOnlyQueriesWhenDown: 'deny' | 'allow';
+  /** With readOnlyQueriesWhenDown: allow, how many security keys' last values (sessions, flags) a replica keeps to judge those calls. */
+  readonly readOnlyMirrorMaxKeys: number;
 }
 
 export interface MemoryStateConfig {
@@ -70,6 +72,7 @@ export const REDIS_DEFAULTS = {
   generationCheckMs: 1_000,
   generationTtlMs: 7 * 24 * 60 * 60 * 1000,
   readOnlyQueriesWhenDown: 'deny',
+  readOnlyMirrorMaxKeys: 100_000,
   autoPipelining: false,
 } as const;
 
@@ -151,6 +154,7 @@ export function parseStateConfig(raw: unknown): StateConfig {
     'generationCheckMs',
     'generationTtlMs',
     'readOnlyQueriesWhenDown',
+    'readOnlyMirrorMaxKeys',
     'autoPipelining',
   ]);
   const url = optString(r, 'url', rw);
@@ -210,6 +214,7 @@ export function parseStateConfig(raw: unknown): StateConfig {
     generationCheckMs: int(r, 'generationCheckMs', rw, REDIS_DEFAULTS.generationCheckMs, 50, 3_600_000),
     generationTtlMs: int(r, 'generationTtlMs', rw, REDIS_DEFAULTS.generationTtlMs, 60_000, 365 * 24 * 3_600_000),
     readOnlyQueriesWhenDown: readOnly,
+    readOnlyMirrorMaxKeys: int(r, 'readOnlyMirrorMaxKeys', rw, REDIS_DEFAULTS.readOnlyMirrorMaxKeys, 100, 10_000_000),
     autoPipelining,
   };
 

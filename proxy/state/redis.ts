@@ -34,6 +34,8 @@ export interface RedisStore extends Store {
   refreshGeneration(): Promise<void>;
   /** The command connection, for parts that speak Redis themselves (the audit stream sink). */
   readonly client: Redis | Cluster;
+  /** How many times the pub/sub connection became ready: a change means messages published meanwhile were missed. */
+  subscriberEpoch(): number;
 }
 
 export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisStore> {
@@ -71,6 +73,10 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
     },
   });
   const { subscriber } = pubsub;
+  let subscriberEpoch = 0;
+  subscriber.on('ready', () => {
+    subscriberEpoch++;
+  });
 
   let wasReady = false;
   client.on('ready', () => {
@@ -96,6 +102,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
     client,
 
     generation: () => generation.known(),
+    subscriberEpoch: () => subscriberEpoch,
 
     async refreshGeneration() {
       return op('generation', () => generation.ensure());

@@ -32,6 +32,7 @@ t.test('defaults', async (t) => {
   t.equal(c.redis.keyPrefix, 'kguard:');
   t.equal(c.redis.commandTimeoutMs, 250);
   t.equal(c.redis.readOnlyQueriesWhenDown, 'deny');
+  t.equal(c.redis.readOnlyMirrorMaxKeys, 100_000);
   t.same(parseStateConfig({}), c);
   const r = parseStateConfig({ redis: { url: 'redis://10.0.0.1:6380/2' } });
   t.equal(r.backend, 'redis', 'a Redis endpoint implies the redis backend');
@@ -61,6 +62,7 @@ t.test('clear errors', async (t) => {
   t.match(configError({ redis: { url: 'redis://h', commandTimeoutMs: 0 } }), /commandTimeoutMs must be an integer from 1/);
   t.match(configError({ redis: { url: 'redis://h', keyPrefix: 'a{b}' } }), /keyPrefix/);
   t.match(configError({ redis: { url: 'redis://h', readOnlyQueriesWhenDown: 'maybe' } }), /deny or allow/);
+  t.match(configError({ redis: { url: 'redis://h', readOnlyMirrorMaxKeys: 10 } }), /readOnlyMirrorMaxKeys must be an integer from 100/);
   t.match(configError({ redis: { url: 'redis://h', tls: { certFile: 'c' } } }), /certFile and keyFile go together/);
   t.match(configError({ redis: { url: 'redis://h', passwrd: 'x' } }), /state.redis.passwrd is not a known setting/);
   t.match(configError({ memory: { maxKeys: -1 } }), /maxKeys/);
