@@ -51,7 +51,7 @@ export interface CompiledRule {
   readonly check?: (f: CallFacts, m: MarketSnapshot) => Verdict | undefined;
   /** Counter limits to charge atomically (rate-limit, daily-cap). Verdict = decided without counters. */
   readonly limits?: (f: CallFacts, m: MarketSnapshot) => LimitRequest[] | Verdict | undefined;
-  /** Explains a failed limit: its index in what `limits` returned, the request, and its usage. */
+  /** Explains a failed limit: its index in what `limits` returned, the request (its cost is this call's), and the usage before this call. */
   readonly limitReason?: (index: number, request: LimitRequest, usage: number) => string;
   /** Counters read before deciding (cancel-ratio). */
   readonly counterKeys?: (f: CallFacts) => string[];

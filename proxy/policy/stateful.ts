@@ -144,7 +144,9 @@ async function chargeCounters(
         const i = result.failedIndex ?? 0;
         const o = enforcedOwner[i]!;
         const q = enforced[i]!;
-        const v: Verdict = { outcome: 'deny', reason: o.rule.limitReason!(o.index, q, result.usage[i] ?? 0) };
+        // The Store reports usage with this call's cost in it; a reason tells what was used before the call.
+        const before = Math.max(0, (result.usage[i] ?? 0) - (q.cost ?? 1));
+        const v: Verdict = { outcome: 'deny', reason: o.rule.limitReason!(o.index, q, before) };
         if (result.retryAfterMs !== undefined) v.retryAfterMs = result.retryAfterMs;
         if (acc.record(o.rule, v)) return true;
       } else {

@@ -693,3 +693,29 @@ t.test('a call that fails on the Store while charging limits leaves no duplicate
   f.store.consume = consume;
   t.equal((await f.engine.evaluate(f.call('kt10000', BUY()))).outcome, 'allow', 'the failed call was never sent: sending it again is not a duplicate');
 });
+
+t.test("a daily notional cap's denial reports what was used before the order, and the order's own cost", async (t) => {
+  const yaml = `version: 1
+rules:
+  - { id: cap, type: daily-cap, maxBuyNotional: 1000000 }
+`;
+  const f = await fixture(t, yaml);
+  t.equal((await f.engine.evaluate(f.call('kt10000', BUY('10')))).outcome, 'allow', '700,000 used');
+  const denied = await f.engine.evaluate(f.call('kt10000', BUY('5')));
+  t.match(denied, {
+    outcome: 'deny',
+    ruleId: 'cap',
+    reason: 'daily buy notional cap of KRW 1,000,000 would be exceeded (used KRW 700,000, this order KRW 350,000)',
+  });
+  const explained = await f.engine.evaluateWith(f.call('kt10000', BUY('5')), { trace: [], dryRun: true });
+  t.equal(explained.reason, denied.reason, 'explain (a peek) says the same');
+  const alone = await f.engine.evaluate(f.call('kt10000', BUY('20')));
+  t.equal(alone.reason, 'daily buy notional cap of KRW 1,000,000 would be exceeded (this order KRW 1,400,000)', 'an order over the cap on its own');
+
+  const ko = await fixture(t, yaml, { language: 'ko' });
+  t.equal((await ko.engine.evaluate(ko.call('kt10000', BUY('10')))).outcome, 'allow');
+  t.match(await ko.engine.evaluate(ko.call('kt10000', BUY('5'))), {
+    outcome: 'deny',
+    reason: '일일 매수 금액 한도 1,000,000원을 초과합니다 (사용 700,000원, 이 주문 350,000원)',
+  });
+});

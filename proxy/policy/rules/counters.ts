@@ -83,24 +83,27 @@ export function compileDailyCap(doc: Doc<'daily-cap'>, index: number, ctx: Compi
           cost: l.name === 'orders' ? 1 : Math.ceil(notional),
         };
         // An order above the cap on its own is over it whatever was used (and may be too large for the Store to count).
-        if (req.cost! > req.limit) return { outcome: 'deny', reason: reasonFor(l, req.cost!) };
+        if (req.cost! > req.limit) return { outcome: 'deny', reason: reasonFor(l, undefined, req.cost!) };
         out.push(req);
       }
       return out;
     },
-    limitReason: (_i, req, usage) => {
+    limitReason: (_i, req, usedBefore) => {
       const name = req.key.slice(req.key.lastIndexOf(':') + 1);
-      return reasonFor(layers.find((x) => x.name === name) ?? layers[0]!, usage);
+      return reasonFor(layers.find((x) => x.name === name) ?? layers[0]!, usedBefore, req.cost ?? 1);
     },
   };
-  function reasonFor(l: Layer, usage: number): string {
+  /** `used`: the day's usage before this order (undefined: not read, the order alone is over the cap); `cost`: this order's. */
+  function reasonFor(l: Layer, used: number | undefined, cost: number): string {
     if (doc.message) return doc.message;
     if (l.name === 'orders') return say(lang, `일일 주문 건수 한도 ${l.max}건에 도달했습니다`, `daily order cap of ${l.max} reached`);
     const label = { buy: ['매수', 'buy'], sell: ['매도', 'sell'], gross: ['총', 'gross'] }[l.name];
+    const ko = used === undefined ? `이 주문 ${krw(cost)}원` : `사용 ${krw(used)}원, 이 주문 ${krw(cost)}원`;
+    const en = used === undefined ? `this order KRW ${krw(cost)}` : `used KRW ${krw(used)}, this order KRW ${krw(cost)}`;
     return say(
       lang,
-      `일일 ${label[0]} 금액 한도 ${krw(l.max)}원을 초과합니다 (현재 ${krw(usage)}원)`,
-      `daily ${label[1]} notional cap of KRW ${krw(l.max)} would be exceeded (used KRW ${krw(usage)})`,
+      `일일 ${label[0]} 금액 한도 ${krw(l.max)}원을 초과합니다 (${ko})`,
+      `daily ${label[1]} notional cap of KRW ${krw(l.max)} would be exceeded (${en})`,
     );
   }
 }
