@@ -21,6 +21,8 @@ export class Accumulator {
   shadowDenies: string[] = [];
   deny: { ruleId: string; kind: RuleKind; reason: string; retryAfterMs?: number } | undefined;
   soft: { outcome: 'step-up' | 'hold'; ruleId: string; kind: RuleKind; reason: string } | undefined;
+  /** Counters this call was counted under at admission (Decision.counted). */
+  counted: string[] = [];
 
   constructor(readonly trace: TraceEntry[] | undefined) {}
 
@@ -48,7 +50,12 @@ export class Accumulator {
   }
 
   decision(version: string): Decision {
-    const base = { matched: this.matched, shadowDenies: this.shadowDenies, policyVersion: version };
+    const base = {
+      matched: this.matched,
+      shadowDenies: this.shadowDenies,
+      policyVersion: version,
+      ...(this.counted.length > 0 ? { counted: this.counted } : {}),
+    };
     if (this.deny) {
       return {
         outcome: 'deny',

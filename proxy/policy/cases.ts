@@ -12,7 +12,8 @@ import { evaluatePolicy, type EvalDeps, type TraceEntry } from './evaluate.js';
 import { createMarketFetcher } from './market.js';
 import { createAjv, DEFAULT_LOAD_LIMITS, parseValidatedYaml } from './load.js';
 import { readTradingState, setTradingState } from './trading-state.js';
-import { outcomeCounterKey } from './rules/counters.js';
+import { callFacts } from './facts.js';
+import { settleCounts } from './stateful.js';
 import type { Decision, MarketData, PolicyCall, TradingState } from './types.js';
 import { Counter, Registry } from 'prom-client';
 
@@ -218,7 +219,7 @@ export async function runCase(
       const call = toPolicyCall(b);
       clock = call.now!.getTime();
       const d = await evaluatePolicy(policy, call, deps, clock);
-      if (d.outcome !== 'deny' && (c as PolicyCase).succeeded) await countOutcome(store, policy, call);
+      await settleCounts(store, policy.counterScopes, callFacts(call, clock), d, (c as PolicyCase).succeeded === true);
     }
     clock = main.now!.getTime();
     const repeat = (c as PolicyCase).repeat ?? 1;
@@ -226,7 +227,7 @@ export async function runCase(
     for (let i = 0; i < repeat; i++) {
       const last = i === repeat - 1;
       decision = await evaluatePolicy(policy, main, deps, clock, last && trace ? { trace } : {});
-      if (!last && decision.outcome !== 'deny' && (c as PolicyCase).succeeded) await countOutcome(store, policy, main);
+      if (!last) await settleCounts(store, policy.counterScopes, callFacts(main, clock), decision, (c as PolicyCase).succeeded === true);
     }
     const problems: string[] = [];
     const e = c.expect;
@@ -246,12 +247,4 @@ export async function runCase(
   } finally {
     await store.close();
   }
-}
-
-async function countOutcome(store: ReturnType<typeof createMemoryStore>, policy: CompiledPolicy, call: PolicyCall): Promise<void> {
-  const kind = call.entry?.kind;
-  const what = kind === 'order' ? 'orders' : kind === 'cancel' ? 'cancels' : kind === 'modify' ? 'modifies' : undefined;
-  if (!what) return;
-  const f = { botId: call.botId, account: call.account, t: call.now!.getTime() };
-  for (const scope of policy.counterScopes) await store.incr(outcomeCounterKey(scope, f, what), 1, 2 * 86_400_000);
 }

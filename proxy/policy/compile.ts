@@ -36,6 +36,7 @@ function uniform(r: CompiledRule): CompiledRule {
     limitReason: r.limitReason,
     counterKeys: r.counterKeys,
     checkCounters: r.checkCounters,
+    counterCharge: r.counterCharge,
     duplicateKey: r.duplicateKey,
     duplicateTtlMs: r.duplicateTtlMs,
     duplicateReason: r.duplicateReason,

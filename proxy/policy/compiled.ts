@@ -31,6 +31,8 @@ export interface Verdict {
 export interface CounterReads {
   /** Order / cancel counts of today by scope key, for cancel-ratio. */
   get(key: string): number;
+  /** True when this call was counted at admission (its own counterCharge key includes it); false in explain. */
+  readonly includesThisCall: boolean;
 }
 
 export interface CompiledRule {
@@ -56,6 +58,11 @@ export interface CompiledRule {
   /** Counters read before deciding (cancel-ratio). */
   readonly counterKeys?: (f: CallFacts) => string[];
   readonly checkCounters?: (f: CallFacts, reads: CounterReads) => Verdict | undefined;
+  /**
+   * The counter (one of counterKeys) this call counts under, charged when the call is admitted so that
+   * calls sent at once do not all read the same counts; given back when the call is refused (cancel-ratio).
+   */
+  readonly counterCharge?: (f: CallFacts) => string | undefined;
   /** Duplicate guard. */
   readonly duplicateKey?: (f: CallFacts) => string | undefined;
   readonly duplicateTtlMs?: number;

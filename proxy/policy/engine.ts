@@ -13,7 +13,7 @@ import { chargeLimits, decideOnSnapshot, evaluatePolicy, planPolicy, type EvalDe
 import { parsePolicySource, policyVersion, readPolicyBytes } from './load.js';
 import { createMarketFetcher } from './market.js';
 import { createPolicyMetrics } from './metrics.js';
-import { outcomeCounterKey } from './rules/counters.js';
+import { settleCounts } from './stateful.js';
 import { readTradingState, setTradingState } from './trading-state.js';
 import type { Decision, EffectiveTradingState, MarketData, PolicyCall, PolicyEngine, PolicyInfo } from './types.js';
 import { watchPolicyFile } from './watch.js';
@@ -77,8 +77,6 @@ export interface PolicyEngineInternals extends PolicyEngine {
   evaluateWith(call: PolicyCall, opts: EvalOptions): Promise<Decision>;
   compiled(): CompiledPolicy | undefined;
 }
-
-const COUNTER_TTL_MS = 2 * 24 * 60 * 60 * 1000;
 
 export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<PolicyEngineInternals> {
   const { config, store, logger } = opts;
@@ -258,13 +256,11 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     compiled: () => active?.policy,
 
     async recordOutcome(call, decision, outcome) {
-      const policy = active?.policy;
-      if (!outcome.ok || !policy || policy.counterScopes.size === 0 || decision.outcome === 'deny') return;
-      const f = callFacts(call, nowMs());
-      const what = f.kind === 'order' ? 'orders' : f.kind === 'cancel' ? 'cancels' : f.kind === 'modify' ? 'modifies' : undefined;
-      if (what === undefined) return;
+      // What was counted at admission is settled even when the policy was swapped since (its keys are in the decision).
+      const scopes = active?.policy.counterScopes ?? new Set();
+      if (scopes.size === 0 && decision.counted === undefined) return;
       try {
-        await Promise.all([...policy.counterScopes].map((scope) => store.incr(outcomeCounterKey(scope, f, what), 1, COUNTER_TTL_MS)));
+        await settleCounts(store, scopes, callFacts(call, nowMs()), decision, outcome.ok);
       } catch (err) {
         storeErrors(err);
       }

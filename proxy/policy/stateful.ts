@@ -1,11 +1,39 @@
-// The last evaluation phase: counters kept in the Store (cancel-ratio reads,
+// The last evaluation phase: counters kept in the Store (cancel-ratio counts,
 // the duplicate guard, rate limits and daily caps). Apart from evaluate.ts
 // because it is the only phase that writes state. Outside explain it runs only
 // when nothing enforced denied before it, so a denied call does not use up a limit.
 import type { LimitRequest, Store } from '../state/types.js';
 import type { Accumulator } from './accumulator.js';
 import type { CompiledRule, MarketSnapshot, Verdict } from './compiled.js';
+import type { Scope } from './document.js';
 import type { CallFacts } from './facts.js';
+import { OUTCOME_COUNTER_TTL_MS, outcomeCounterKey } from './rules/counters.js';
+import type { Decision } from './types.js';
+
+/** Gives back counts taken at admission by a call that is not going out (best effort: the call is refused either way). */
+async function uncount(store: Store, keys: readonly string[]): Promise<void> {
+  await Promise.all(keys.map((k) => store.incr(k, -1, OUTCOME_COUNTER_TTL_MS))).catch(() => undefined);
+}
+
+/**
+ * The broker answered a call the policy let through: an accepted order, cancel or modify is counted in every
+ * scope the cancel-ratio rules count in, except where it was counted at admission (Decision.counted); a call
+ * that did not go through gives back what it was counted under.
+ */
+export async function settleCounts(
+  store: Store,
+  scopes: ReadonlySet<Scope>,
+  f: Pick<CallFacts, 'botId' | 'account' | 't' | 'kind'>,
+  decision: Pick<Decision, 'outcome' | 'counted'>,
+  ok: boolean,
+): Promise<void> {
+  const counted = decision.counted ?? [];
+  if (!ok || decision.outcome === 'deny') return uncount(store, counted);
+  const what = f.kind === 'order' ? 'orders' : f.kind === 'cancel' ? 'cancels' : f.kind === 'modify' ? 'modifies' : undefined;
+  if (what === undefined) return;
+  const keys = [...scopes].map((scope) => outcomeCounterKey(scope, f, what)).filter((k) => !counted.includes(k));
+  await Promise.all(keys.map((k) => store.incr(k, 1, OUTCOME_COUNTER_TTL_MS)));
+}
 
 export async function statefulPhase(
   rules: readonly CompiledRule[],
@@ -15,14 +43,32 @@ export async function statefulPhase(
   acc: Accumulator,
   dryRun: boolean,
 ): Promise<boolean> {
-  // 4a: counters that are only read (cancel ratio).
+  // 4a: counted calls (cancel ratio). Outside explain the call is counted first and the counts read after,
+  // so cancels sent at once each see the ones admitted before them; a call refused gives its count back.
   const readers = rules.filter((r) => r.counterKeys);
   if (readers.length > 0) {
-    const keys = [...new Set(readers.flatMap((r) => r.counterKeys!(f)))];
-    const values = await Promise.all(keys.map((k) => store.get(k)));
-    const byKey = new Map(keys.map((k, i) => [k, Number(values[i] ?? 0) || 0]));
-    const reads = { get: (k: string) => byKey.get(k) ?? 0 };
-    for (const r of readers) if (acc.record(r, r.checkCounters!(f, reads))) return true;
+    const own = dryRun ? [] : [...new Set(readers.map((r) => r.counterCharge?.(f)).filter((k): k is string => k !== undefined))];
+    const charged = await Promise.allSettled(own.map((k) => store.incr(k, 1, OUTCOME_COUNTER_TTL_MS)));
+    acc.counted = own.filter((_k, i) => charged[i]!.status === 'fulfilled');
+    const byKey = new Map<string, number>();
+    try {
+      for (const c of charged) if (c.status === 'rejected') throw c.reason;
+      for (let i = 0; i < own.length; i++) byKey.set(own[i]!, Number((charged[i] as PromiseFulfilledResult<number>).value));
+      const keys = [...new Set(readers.flatMap((r) => r.counterKeys!(f)))].filter((k) => !byKey.has(k));
+      const values = await Promise.all(keys.map((k) => store.get(k)));
+      for (let i = 0; i < keys.length; i++) byKey.set(keys[i]!, Number(values[i] ?? 0) || 0);
+    } catch (err) {
+      await uncounted(store, acc);
+      throw err;
+    }
+    const get = (k: string) => byKey.get(k) ?? 0;
+    for (const r of readers) {
+      const mine = r.counterCharge?.(f);
+      if (acc.record(r, r.checkCounters!(f, { get, includesThisCall: mine !== undefined && acc.counted.includes(mine) }))) {
+        await uncounted(store, acc);
+        return true;
+      }
+    }
   }
 
   // The retry of a call an approval held is that call: its duplicate key was claimed and its limits
@@ -48,13 +94,18 @@ export async function statefulPhase(
   const claimed: string[] = [];
   const release = async (): Promise<void> => {
     // Best effort: the call is refused either way, and a key left behind only refuses its own duplicate.
-    await Promise.all(claimed.map((k) => store.del(k))).catch(() => undefined);
+    await Promise.all([Promise.all(claimed.map((k) => store.del(k))).catch(() => undefined), uncounted(store, acc)]);
   };
   let free: boolean[] = [];
   if (dups.length > 0) {
-    free = dryRun
-      ? (await Promise.all(dups.map((d) => store.get(d.key)))).map((v) => v === null)
-      : await Promise.all(dups.map((d) => store.setIfAbsent(d.key, '1', d.rule.duplicateTtlMs!)));
+    try {
+      free = dryRun
+        ? (await Promise.all(dups.map((d) => store.get(d.key)))).map((v) => v === null)
+        : await Promise.all(dups.map((d) => store.setIfAbsent(d.key, '1', d.rule.duplicateTtlMs!)));
+    } catch (err) {
+      await uncounted(store, acc);
+      throw err;
+    }
     dups.forEach((d, i) => {
       if (free[i] && !dryRun) claimed.push(d.key);
     });
@@ -83,6 +134,13 @@ export async function statefulPhase(
   // 4d: the duplicate guards that passed.
   if (!dryRun) for (let i = 0; i < dups.length; i++) if (free[i]) acc.record(dups[i]!.rule, undefined);
   return false;
+}
+
+/** The call is refused: the counts it took at admission are given back, and the decision names none. */
+async function uncounted(store: Store, acc: Accumulator): Promise<void> {
+  const keys = acc.counted;
+  acc.counted = [];
+  await uncount(store, keys);
 }
 
 /** Rate limits and daily caps: every enforced limit in one atomic consume; shadow ones are peeked. True when a deny stops evaluation. */

@@ -77,6 +77,11 @@ export interface Decision {
   /** For rate-limit denials: when the limit next has room. */
   retryAfterMs?: number;
   evalMicros?: number;
+  /**
+   * Counters the call was counted under when it was admitted (cancel-ratio): recordOutcome keeps them when
+   * the broker accepts the call and gives them back when it does not. Never set on a deny.
+   */
+  counted?: readonly string[];
   /** The market data the decision was made on (fetched before the market-data rules), for the audit intent. */
   market?: { referencePrice?: number | null; heldQuantity?: number | null; openOrders?: number | null };
 }

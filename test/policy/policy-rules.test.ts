@@ -719,3 +719,50 @@ rules:
     reason: '일일 매수 금액 한도 1,000,000원을 초과합니다 (사용 700,000원, 이 주문 350,000원)',
   });
 });
+
+t.test('cancel ratio: cancels sent at once are counted as they are admitted, and given back when refused', async (t) => {
+  const f = await fixture(
+    t,
+    `version: 1
+rules:
+  - { id: ratio, type: cancel-ratio, maxCancelsPerOrder: 0.5, minOrders: 2 }
+`,
+  );
+  for (const qty of ['1', '2', '3', '4']) {
+    const c = f.call('kt10000', BUY(qty));
+    await f.engine.recordOutcome(c, await f.engine.evaluate(c), { ok: true, orderNo: qty });
+  }
+  // 4 orders: (cancels + 1) / 4 <= 0.5 lets 2 cancels through.
+  const burst = await Promise.all([1, 2, 3].map(() => f.engine.evaluate(f.call('kt10003', CANCEL))));
+  t.same(
+    burst.map((d) => d.outcome),
+    ['allow', 'allow', 'deny'],
+    'a burst does not all see the same ratio',
+  );
+  t.match(burst[2], { ruleId: 'ratio', reason: /orders 4, cancels 2/ });
+  // One of the two is refused by the broker: it was never a cancel, so it gives its count back.
+  await f.engine.recordOutcome(f.call('kt10003', CANCEL), burst[0]!, { ok: true, orderNo: '5' });
+  await f.engine.recordOutcome(f.call('kt10003', CANCEL), burst[1]!, { ok: false });
+  t.equal((await f.engine.evaluate(f.call('kt10003', CANCEL))).outcome, 'allow', 'the refused cancel left room for one');
+  t.match(await f.engine.evaluate(f.call('kt10003', CANCEL)), { outcome: 'deny', ruleId: 'ratio' });
+
+  // A cancel refused by a later rule (the rate limit) is not counted either.
+  const g = await fixture(
+    t,
+    `version: 1
+rules:
+  - { id: ratio, type: cancel-ratio, maxCancelsPerOrder: 1, minOrders: 1 }
+  - { id: cancel-rate, type: rate-limit, when: { kinds: [cancel] }, limits: [{ max: 1, per: 1s }] }
+`,
+  );
+  for (const qty of ['1', '2']) {
+    const c = g.call('kt10000', BUY(qty));
+    await g.engine.recordOutcome(c, await g.engine.evaluate(c), { ok: true, orderNo: qty });
+  }
+  const first = await g.engine.evaluate(g.call('kt10003', CANCEL));
+  t.equal(first.outcome, 'allow');
+  await g.engine.recordOutcome(g.call('kt10003', CANCEL), first, { ok: true, orderNo: '3' });
+  t.match(await g.engine.evaluate(g.call('kt10003', CANCEL)), { outcome: 'deny', ruleId: 'cancel-rate' });
+  g.clock.ms += 1000;
+  t.equal((await g.engine.evaluate(g.call('kt10003', CANCEL))).outcome, 'allow', '(1 + 1) / 2: the rate-limited cancel was not counted');
+});

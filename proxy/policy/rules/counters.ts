@@ -108,7 +108,14 @@ export function compileDailyCap(doc: Doc<'daily-cap'>, index: number, ctx: Compi
   }
 }
 
-/** Store key of today's successful orders or cancels for one scope (fed by recordOutcome). */
+/** How long an outcome counter lives: the Seoul day in its key rolls it over; the TTL only clears it away. */
+export const OUTCOME_COUNTER_TTL_MS = 2 * DAY_MS;
+
+/**
+ * Store key of today's orders, cancels or modifies for one scope: fed by recordOutcome with the calls the
+ * broker accepted, and by the cancel-ratio rule with the cancels and modifies it admits (kept when the
+ * broker accepts them, given back when not).
+ */
 export function outcomeCounterKey(scope: Scope, f: { botId: string; account: string; t: number }, what: 'orders' | 'cancels' | 'modifies'): string {
   return `${KEY_PREFIX}oc:${scopeKey(scope, f)}:${seoulDate(f.t)}:${what}`;
 }
@@ -124,9 +131,13 @@ export function compileCancelRatio(doc: Doc<'cancel-ratio'>, index: number, ctx:
     needs: 0,
     scope,
     counterKeys: (f) => [outcomeCounterKey(scope, f, 'orders'), outcomeCounterKey(scope, f, 'cancels'), outcomeCounterKey(scope, f, 'modifies')],
+    counterCharge: (f) =>
+      f.kind === 'cancel' ? outcomeCounterKey(scope, f, 'cancels') : f.kind === 'modify' ? outcomeCounterKey(scope, f, 'modifies') : undefined,
     checkCounters: (f, reads) => {
       const orders = reads.get(outcomeCounterKey(scope, f, 'orders'));
-      const cancels = reads.get(outcomeCounterKey(scope, f, 'cancels')) + (countModifies ? reads.get(outcomeCounterKey(scope, f, 'modifies')) : 0);
+      const counted = reads.get(outcomeCounterKey(scope, f, 'cancels')) + (countModifies ? reads.get(outcomeCounterKey(scope, f, 'modifies')) : 0);
+      // The cancels before this one (admitted and in flight included): this call was counted at admission, or is added here.
+      const cancels = reads.includesThisCall ? Math.max(0, counted - 1) : counted;
       if (orders < minOrders) return undefined;
       const ratio = (cancels + 1) / orders;
       if (ratio <= maxRatio + 1e-12) return undefined;
