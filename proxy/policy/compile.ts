@@ -34,6 +34,7 @@ function uniform(r: CompiledRule): CompiledRule {
     check: r.check,
     limits: r.limits,
     limitReason: r.limitReason,
+    needsOriginalOrder: r.needsOriginalOrder,
     counterKeys: r.counterKeys,
     checkCounters: r.checkCounters,
     counterCharge: r.counterCharge,
@@ -186,6 +187,7 @@ export function compilePolicy(loaded: LoadedPolicy, defaultLanguage: Language): 
     approval: doc.riskThresholds?.approval ?? DEFAULT_APPROVAL,
     holidays,
     counterScopes,
+    recordsOrders: rules.some((r) => r.needsOriginalOrder === true),
     byBot,
     byKind: listsFor(rules, undefined),
   };

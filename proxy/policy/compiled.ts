@@ -1,5 +1,5 @@
 // The compiled form of a policy: plain data and closures built once per load.
-import type { ApiKind } from '../kiwoom/types.js';
+import type { ApiKind, OrderSide } from '../kiwoom/types.js';
 import type { LimitRequest } from '../state/types.js';
 import type { CallFacts } from './facts.js';
 import type { Language } from '../common/errors.js';
@@ -28,6 +28,14 @@ export interface Verdict {
   retryAfterMs?: number;
 }
 
+/** What the sidecar recorded of an order it forwarded today (orders.ts): what is left of it, its price and side. */
+export interface OrderTerms {
+  readonly qty: number;
+  readonly price: number;
+  /** undefined: the order was a modify of an order the sidecar never saw. */
+  readonly side: OrderSide | undefined;
+}
+
 export interface CounterReads {
   /** Order / cancel counts of today by scope key, for cancel-ratio. */
   get(key: string): number;
@@ -51,8 +59,13 @@ export interface CompiledRule {
   readonly needs: number;
   /** Stateless check, run after any needed market data is in. */
   readonly check?: (f: CallFacts, m: MarketSnapshot) => Verdict | undefined;
-  /** Counter limits to charge atomically (rate-limit, daily-cap). Verdict = decided without counters. */
-  readonly limits?: (f: CallFacts, m: MarketSnapshot) => LimitRequest[] | Verdict | undefined;
+  /**
+   * Counter limits to charge atomically (rate-limit, daily-cap). Verdict = decided without counters.
+   * `original`: for a modify, when the rule asks (needsOriginalOrder), the order it names (null = never seen).
+   */
+  readonly limits?: (f: CallFacts, m: MarketSnapshot, original?: OrderTerms | null) => LimitRequest[] | Verdict | undefined;
+  /** `limits` charges a modify against the order it modifies: its recorded terms are read first (daily caps). */
+  readonly needsOriginalOrder?: boolean;
   /** Explains a failed limit: its index in what `limits` returned, the request (its cost is this call's), and the usage before this call. */
   readonly limitReason?: (index: number, request: LimitRequest, usage: number) => string;
   /** Counters read before deciding (cancel-ratio). */
@@ -112,6 +125,8 @@ export interface CompiledPolicy {
   readonly holidays: ReadonlySet<string>;
   /** Scopes cancel-ratio rules count in (recordOutcome keeps only these). */
   readonly counterScopes: ReadonlySet<Scope>;
+  /** Some rule charges modifies against the orders they modify: recordOrder records accepted orders (orders.ts). */
+  readonly recordsOrders: boolean;
   /** Per named bot, then per kind. */
   readonly byBot: ReadonlyMap<string, ReadonlyMap<ApiKind, RuleList>>;
   /** Bots not named in any rule. */

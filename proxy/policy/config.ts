@@ -18,6 +18,11 @@ export interface PolicyConfig {
   marketDataTimeoutMs: number;
   /** Distinct rule ids used as metric labels before the rest become "other". */
   metricsMaxRuleLabels: number;
+  /**
+   * Orders recorded per account and Seoul day for daily caps to charge modifies against (orders.ts);
+   * a modify of an order past it is charged its whole notional.
+   */
+  maxOrderRecords: number;
 }
 
 export const POLICY_CONFIG_DEFAULTS: Omit<PolicyConfig, 'file'> & { file: string } = {
@@ -31,6 +36,7 @@ export const POLICY_CONFIG_DEFAULTS: Omit<PolicyConfig, 'file'> & { file: string
   referencePriceCacheSize: 10_000,
   marketDataTimeoutMs: 2_000,
   metricsMaxRuleLabels: 200,
+  maxOrderRecords: 50_000,
 };
 
 const INTEGER_KEYS = [
@@ -42,6 +48,7 @@ const INTEGER_KEYS = [
   'referencePriceCacheSize',
   'marketDataTimeoutMs',
   'metricsMaxRuleLabels',
+  'maxOrderRecords',
 ] as const;
 const MINIMUM: Record<(typeof INTEGER_KEYS)[number], number> = {
   reloadDebounceMs: 0,
@@ -52,6 +59,7 @@ const MINIMUM: Record<(typeof INTEGER_KEYS)[number], number> = {
   referencePriceCacheSize: 1,
   marketDataTimeoutMs: 1,
   metricsMaxRuleLabels: 1,
+  maxOrderRecords: 0,
 };
 
 /** Validates `policy:`; relative `file` is resolved against `cwd`. Throws ConfigError naming the key. */

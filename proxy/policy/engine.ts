@@ -13,6 +13,7 @@ import { chargeLimits, decideOnSnapshot, evaluatePolicy, planPolicy, type EvalDe
 import { parsePolicySource, policyVersion, readPolicyBytes } from './load.js';
 import { createMarketFetcher } from './market.js';
 import { createPolicyMetrics } from './metrics.js';
+import { recordAccepted } from './orders.js';
 import { settleCounts } from './stateful.js';
 import { readTradingState, setTradingState } from './trading-state.js';
 import type { Decision, EffectiveTradingState, MarketData, PolicyCall, PolicyEngine, PolicyInfo } from './types.js';
@@ -70,6 +71,10 @@ export interface PolicyEngineInternals extends PolicyEngine {
   referencePrice(botId: string, symbol: string): Promise<number | null>;
   decide(pending: PendingDecision, market: MarketSnapshot): PolicyStep;
   chargeLimits(pending: PendingDecision): Promise<Decision>;
+  /** Whether the policy in force charges modifies against the orders they name (then recordOrder is wanted). */
+  recordsOrders(): boolean;
+  /** The broker accepted this order, modify or cancel under `orderNo`: recorded for later modifies (orders.ts). */
+  recordOrder(call: PolicyCall, decision: Decision, orderNo: string): Promise<void>;
   /** The tightest enforced `realtime-limits` caps for this bot and account (undefined = no rule). */
   realtimeCaps(botId: string, account: string): { maxRegistrations?: number; maxLiveSearches?: number };
   /** As PolicyEngine.evaluate; a prefetched trading state replaces the engine's own read (same semantics). */
@@ -261,6 +266,16 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       if (scopes.size === 0 && decision.counted === undefined) return;
       try {
         await settleCounts(store, scopes, callFacts(call, nowMs()), decision, outcome.ok);
+      } catch (err) {
+        storeErrors(err);
+      }
+    },
+    recordsOrders: () => active?.policy.recordsOrders === true,
+    async recordOrder(call, decision, orderNo) {
+      const f = callFacts(call, nowMs());
+      if (decision.outcome === 'deny' || (f.kind !== 'order' && f.kind !== 'modify' && f.kind !== 'cancel')) return;
+      try {
+        await recordAccepted(store, { f, orderNo, referencePrice: decision.market?.referencePrice ?? undefined }, config.maxOrderRecords);
       } catch (err) {
         storeErrors(err);
       }

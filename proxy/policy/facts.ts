@@ -21,6 +21,8 @@ export interface CallFacts {
   /** ord_uv / mdfy_uv (protocol orderPrice); undefined for market-priced orders, NaN when malformed. */
   readonly limitPrice: number | undefined;
   readonly tradeType: string | undefined;
+  /** orig_ord_no: the order a modify or cancel acts on. */
+  readonly origOrderNo: string | undefined;
   readonly t: number;
   /** Seoul calendar date (YYYY-MM-DD), time of day (ms) and weekday (0 = Sunday … 6 = Saturday), computed once per call. */
   readonly day: string;
@@ -56,6 +58,7 @@ export function callFacts(call: PolicyCall, now: number): CallFacts {
     quantity,
     limitPrice,
     tradeType,
+    origOrderNo: str(b.orig_ord_no),
     t,
     day: seoulDate(t),
     timeOfDay: seoulTimeOfDay(t),

@@ -159,7 +159,7 @@ const RULES = [
   ),
   rule(
     'daily-cap',
-    'Caps per Asia/Seoul day on order count and gross notional.',
+    'Caps per Asia/Seoul day on order count and notional. With a notional cap a modify is charged what it adds over the order it modifies (its whole notional when the sidecar never saw that order).',
     {
       scope,
       maxOrders: positiveInt('Orders per day.'),

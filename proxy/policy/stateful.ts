@@ -7,6 +7,7 @@ import type { Accumulator } from './accumulator.js';
 import type { CompiledRule, MarketSnapshot, Verdict } from './compiled.js';
 import type { Scope } from './document.js';
 import type { CallFacts } from './facts.js';
+import { originalOrder } from './orders.js';
 import { OUTCOME_COUNTER_TTL_MS, outcomeCounterKey } from './rules/counters.js';
 import type { Decision } from './types.js';
 
@@ -156,12 +157,19 @@ async function chargeCounters(
   const enforcedOwner: { rule: CompiledRule; index: number }[] = [];
   const shadow: LimitRequest[] = [];
   const shadowOwner: { rule: CompiledRule; index: number }[] = [];
+  // A modify is charged against the order it names (daily caps): its recorded terms, null when never seen.
+  const original = f.kind === 'modify' && rules.some((r) => r.needsOriginalOrder) ? await originalOrder(store, f) : undefined;
   for (const r of rules) {
     if (!r.limits) continue;
-    const reqs = r.limits(f, market);
+    const reqs = r.limits(f, market, original);
     if (reqs === undefined) continue;
     if (!Array.isArray(reqs)) {
       if (acc.record(r, reqs)) return true;
+      continue;
+    }
+    // Nothing to charge (a modify that adds no notional): the rule passed.
+    if (reqs.length === 0) {
+      acc.record(r, undefined);
       continue;
     }
     const into = r.mode === 'shadow' ? shadow : enforced;

@@ -766,3 +766,85 @@ rules:
   g.clock.ms += 1000;
   t.equal((await g.engine.evaluate(g.call('kt10003', CANCEL))).outcome, 'allow', '(1 + 1) / 2: the rate-limited cancel was not counted');
 });
+
+const MODIFY = (orig: string, qty: string, price: string) => ({ dmst_stex_tp: 'KRX', orig_ord_no: orig, stk_cd: '005930', mdfy_qty: qty, mdfy_uv: price });
+
+t.test('daily notional caps charge a modify what it adds over the order it modifies', async (t) => {
+  const yaml = `version: 1
+rules:
+  - { id: buy-cap, type: daily-cap, maxBuyNotional: 1000000, maxOrders: 10 }
+`;
+  const f = await fixture(t, yaml);
+  let next = 1;
+  /** Judged, and when allowed accepted by the broker under the next order number. */
+  const send = async (apiId: string, body: Record<string, unknown>) => {
+    const c = f.call(apiId, body);
+    const d = await f.engine.evaluate(c);
+    const orderNo = String(next++).padStart(7, '0');
+    if (d.outcome !== 'deny') await f.engine.recordOrder(c, d, orderNo);
+    return { ...d, orderNo };
+  };
+  const small = await send('kt10000', BUY('10', '50000'));
+  t.equal(small.outcome, 'allow', '500,000');
+  const up = await send('kt10002', MODIFY(small.orderNo, '10', '90000'));
+  t.equal(up.outcome, 'allow', 'the modify adds 400,000: 900,000 used');
+  t.match(await send('kt10000', BUY('2', '70000')), {
+    outcome: 'deny',
+    ruleId: 'buy-cap',
+    reason: 'daily buy notional cap of KRW 1,000,000 would be exceeded (used KRW 900,000, this order KRW 140,000)',
+  });
+  // A modify of the modify is judged against the modify's terms (90,000), not the first order's (50,000).
+  const again = await send('kt10002', MODIFY(up.orderNo, '10', '95000'));
+  t.equal(again.outcome, 'allow', 'adds 50,000: 950,000 used');
+  t.match(await send('kt10002', MODIFY(again.orderNo, '10', '101000')), { outcome: 'deny', ruleId: 'buy-cap', reason: /this order KRW 60,000\)/ });
+  t.match(
+    await send('kt10002', MODIFY(up.orderNo, '10', '95000')),
+    { outcome: 'deny', reason: /this order KRW 950,000/ },
+    'nothing is left of a modified order',
+  );
+  t.equal((await send('kt10002', MODIFY(again.orderNo, '10', '10000'))).outcome, 'allow', 'a modify that lowers the price charges nothing, even at the cap');
+  t.equal((await send('kt10000', BUY('1', '50000'))).outcome, 'allow', 'lowering refunds nothing either: 950,000 + 50,000 is the cap');
+  t.match(await send('kt10000', BUY('1', '1')), { outcome: 'deny', ruleId: 'buy-cap' });
+
+  // A modify of an order the sidecar never saw (placed before it started) is charged its whole notional.
+  const g = await fixture(t, yaml);
+  const c = g.call('kt10000', BUY('10', '50000'));
+  await g.engine.recordOrder(c, await g.engine.evaluate(c), '0000001');
+  t.match(await g.engine.evaluate(g.call('kt10002', MODIFY('0000777', '10', '60000'))), {
+    outcome: 'deny',
+    ruleId: 'buy-cap',
+    reason: 'daily buy notional cap of KRW 1,000,000 would be exceeded (used KRW 500,000, this order KRW 600,000)',
+  });
+  // The shares a modify moves beyond what is left of the order cost their whole price; a bot may drop the zero padding.
+  t.equal((await g.engine.evaluate(g.call('kt10002', MODIFY('1', '12', '50000')))).outcome, 'allow', '2 shares beyond the 10: 100,000');
+  t.match(await g.engine.evaluate(g.call('kt10000', BUY('9', '50000'))), { outcome: 'deny', reason: /used KRW 600,000/ });
+});
+
+t.test('a modify inherits the side of the order it modifies; the records are bounded and end with the Seoul day', async (t) => {
+  const f = await fixture(
+    t,
+    `version: 1
+rules:
+  - { id: buy-cap, type: daily-cap, maxBuyNotional: 1000000 }
+  - { id: sell-cap, type: daily-cap, maxSellNotional: 1000000 }
+`,
+    { config: { maxOrderRecords: 2 }, at: '2026-03-03T15:00:00' },
+  );
+  const send = async (apiId: string, body: Record<string, unknown>, orderNo: string) => {
+    const c = f.call(apiId, body);
+    const d = await f.engine.evaluate(c);
+    if (d.outcome !== 'deny') await f.engine.recordOrder(c, d, orderNo);
+    return d;
+  };
+  t.equal((await send('kt10001', SELL('10', '50000'), '0000001')).outcome, 'allow');
+  t.equal((await send('kt10002', MODIFY('0000001', '10', '90000'), '0000002')).outcome, 'allow', 'a sell re-priced: 900,000 sold');
+  t.equal((await send('kt10000', BUY('14', '70000'), '0000003')).outcome, 'allow', 'the buy cap was not charged by it');
+  t.match(await f.engine.evaluate(f.call('kt10001', SELL('2', '70000'))), { outcome: 'deny', ruleId: 'sell-cap' });
+  // Past maxOrderRecords (2 per account and day) an order is not recorded: a modify of it is charged in full, on both sides.
+  t.match(await f.engine.evaluate(f.call('kt10002', MODIFY('0000003', '1', '60000'))), { outcome: 'deny', ruleId: 'buy-cap', reason: /this order KRW 60,000/ });
+  const key = 'kguard:{policy}:ord:5001:2026-03-03';
+  t.same(Object.keys(await f.store.hgetall(key)).sort(), ['1', '2']);
+  t.same(await f.store.hget(key, '1'), '0:50000:s', 'the modified order has nothing left');
+  f.clock.ms = KST('2026-03-04T00:00:00');
+  t.same(await f.store.hgetall(key), {}, 'the records end at Seoul midnight');
+});

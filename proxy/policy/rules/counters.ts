@@ -5,7 +5,7 @@ import type { LimitRequest } from '../../state/types.js';
 import { KEY_PREFIX, NEEDS_OPEN_ORDERS, NEEDS_REFERENCE_PRICE_IF_MARKET, say, scopeKey, type CompiledRule, type Verdict } from '../compiled.js';
 import type { RuleDoc, Scope } from '../document.js';
 import { DAY_MS, seoulDate } from '../../kiwoom/protocol/index.js';
-import { base, EVERY_KIND, krw, ORDER_KINDS, type CompileContext } from './common.js';
+import { base, EVERY_KIND, krw, ORDER_KINDS, PRICED_KINDS, type CompileContext } from './common.js';
 import { malformedQuantity, noReferencePrice, notionalPrice } from './order.js';
 
 type Doc<T extends RuleDoc['type']> = Extract<RuleDoc, { type: T }>;
@@ -58,9 +58,11 @@ export function compileDailyCap(doc: Doc<'daily-cap'>, index: number, ctx: Compi
   if (doc.maxSellNotional !== undefined) layers.push({ name: 'sell', max: doc.maxSellNotional });
   if (doc.maxGrossNotional !== undefined) layers.push({ name: 'gross', max: doc.maxGrossNotional });
   return {
-    ...base(doc, index, 'daily-cap', ORDER_KINDS),
+    // A modify is no new order (maxOrders), but re-pricing one up adds notional: it is charged what it adds.
+    ...base(doc, index, 'daily-cap', needsPrice ? PRICED_KINDS : ORDER_KINDS),
     needs: needsPrice ? NEEDS_REFERENCE_PRICE_IF_MARKET : 0,
-    limits: (f, m): LimitRequest[] | Verdict => {
+    needsOriginalOrder: needsPrice,
+    limits: (f, m, original): LimitRequest[] | Verdict => {
       const qty = f.quantity;
       if (qty === undefined || Number.isNaN(qty)) return malformedQuantity(lang, doc.message);
       let notional = 0;
@@ -69,11 +71,24 @@ export function compileDailyCap(doc: Doc<'daily-cap'>, index: number, ctx: Compi
         if (px === undefined || Number.isNaN(px)) return noReferencePrice(lang, f.symbol, doc.message);
         notional = px * qty;
       }
+      const modify = f.kind === 'modify';
+      // A modify moves qty shares of the order it names to a new price: it adds what they cost now over what
+      // they cost there (shares beyond what is recorded as left cost their whole price). Lowering adds nothing.
+      // An order the sidecar never saw (or a modify with no original at all): the whole notional, on every side.
+      let side = f.side;
+      if (modify) {
+        if (original) {
+          notional -= Math.min(qty, original.qty) * original.price;
+          side = original.side;
+        }
+        if (notional <= 0) return [];
+      }
       const head = `${prefix}${scopeKey(scope, f)}:${f.day}:`;
       const out: LimitRequest[] = [];
       for (const l of layers) {
-        if (l.name === 'buy' && f.side !== 'buy') continue;
-        if (l.name === 'sell' && f.side !== 'sell') continue;
+        if (l.name === 'orders' && modify) continue;
+        if (l.name === 'buy' && side !== 'buy' && !(modify && side === undefined)) continue;
+        if (l.name === 'sell' && side !== 'sell' && !(modify && side === undefined)) continue;
         // The Store counts whole units: KRW caps round the limit down and the cost up.
         const req: LimitRequest = {
           key: head + l.name,

@@ -18,7 +18,7 @@ export interface PipelineDeps {
   bots: BotRegistry;
   sessions: Sessions;
   /** evaluate() takes the trading state read early (PolicyEngineInternals does). */
-  policy: PolicyEngine & Pick<PolicyEngineInternals, 'plan' | 'marketData' | 'referencePrice' | 'decide' | 'chargeLimits'>;
+  policy: PolicyEngine & Pick<PolicyEngineInternals, 'plan' | 'marketData' | 'referencePrice' | 'decide' | 'chargeLimits' | 'recordsOrders' | 'recordOrder'>;
   auditor: Auditor;
   /** Governor slot, the key's broker session, Kiwoom's refusals handled. */
   upstream: Upstream;

@@ -1,13 +1,15 @@
 // Forward to Kiwoom through the key's governor slot and broker session
 // (../../kiwoom/upstream.ts), and answer the bot. A re-serialisation of
 // exactly the judged value goes out: no duplicate keys or odd encodings the
-// broker could read differently. The broker token never comes back.
+// broker could read differently. The broker token never comes back. An order
+// the broker accepted is recorded for the policy before the bot is answered.
 import { GuardError } from '../../common/errors.js';
 import type { TrResponse } from '../../kiwoom/client.js';
 import { safeHeaderValue } from '../http.js';
 import type { RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 import { judged, type Judged } from './need.js';
+import { recordOrder } from './order-book.js';
 import { BUILTIN, isStricterState, type EffectiveTradingState } from '../../policy/index.js';
 
 const JSON_CONTENT_TYPE_PATTERN = /^application\/json(\s*;\s*charset=[A-Za-z0-9_-]{1,32})?$/i;
@@ -47,7 +49,7 @@ async function stillAllowed(deps: Pick<PipelineDeps, 'responder' | 'sessions' | 
   }
 }
 
-export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder' | 'sessions' | 'bots' | 'policy'>) {
+export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder' | 'sessions' | 'bots' | 'policy' | 'logger'>) {
   return async (ctx: RequestContext): Promise<void> => {
     const j = judged(ctx);
     if (j.signal.aborted) throw new GuardError('KG5002', 'bot disconnected');
@@ -71,6 +73,7 @@ export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder' | 'ses
     } finally {
       j.upstreamMs = performance.now() - t0;
     }
+    await recordOrder(deps, j);
     // Only a plain JSON content type is copied; anything else is replaced, never echoed.
     const headers: Record<string, string> = { 'content-type': safeHeaderValue(up.contentType, JSON_CONTENT_TYPE_PATTERN) ?? 'application/json;charset=UTF-8' };
     const apiId = safeHeaderValue(up.apiId, /^[a-z]{2}\d{5}$/);

@@ -6,7 +6,7 @@ import type { PipelineDeps } from '../deps.js';
 import { durabilityFor } from '../audit-intent.js';
 
 /** Answers up to this size are parsed whole (order numbers are in small answers). */
-const SMALL_ANSWER_BYTES = 64 * 1024;
+export const SMALL_ANSWER_BYTES = 64 * 1024;
 /** How far from the end of a larger answer its return_code may start. */
 const RETURN_TAIL_BYTES = 4096;
 const RETURN_CODE_KEY = Buffer.from('"return_code":');

@@ -1,0 +1,33 @@
+// Before the bot has the answer to an order, modify or cancel the broker
+// accepted, the policy learns its order number (daily caps charge a later
+// modify against the order it names: policy/orders.ts). It is done here, not
+// in an after-stage, because a bot may name the order in its next call as soon
+// as it has the answer: an after-stage (behind the outcome's fsync) would lose
+// that race and the modify would be charged as one of an order never seen.
+// A failure only loses the record (the modify is then charged in full); the
+// order went out, so the bot gets its answer either way.
+import type { RequestContext } from '../context.js';
+import type { PipelineDeps } from './deps.js';
+import type { Judged } from './need.js';
+import { policyCall } from './policy.js';
+import { answerOf, SMALL_ANSWER_BYTES } from './after/outcome.js';
+
+const BOOK_KINDS = new Set(['order', 'modify', 'cancel']);
+
+export async function recordOrder(deps: Pick<PipelineDeps, 'policy' | 'logger'>, j: Judged): Promise<void> {
+  const up = j.upstream;
+  if (!deps.policy.recordsOrders() || !BOOK_KINDS.has(j.entry.kind) || j.decision.outcome === 'deny') return;
+  if (up?.status !== 200 || up.body.length >= SMALL_ANSWER_BYTES) return;
+  let orderNo: unknown;
+  try {
+    const a = answerOf(j as RequestContext);
+    if (a.return_code !== 0) return;
+    orderNo = a.ord_no;
+  } catch {
+    return;
+  }
+  if (typeof orderNo !== 'string' || !/^[0-9]{1,10}$/.test(orderNo)) return;
+  await deps.policy
+    .recordOrder(policyCall(j), j.decision, orderNo)
+    .catch((err) => deps.logger.warn({ err: String(err), requestId: j.id }, 'order record failed'));
+}
