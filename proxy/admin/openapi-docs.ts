@@ -109,7 +109,36 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
       actor: str(),
       automatic: bool,
       status: { enum: ['locked', 'unlocked'] },
-      steps: arr(open({ step: str(), startedMs: { type: 'number' }, endedMs: { type: 'number' }, ok: bool, errors: arr(str()) }, ['step', 'ok'])),
+      steps: arr(
+        open(
+          {
+            step: str(),
+            startedMs: { type: 'number' },
+            endedMs: { type: 'number' },
+            ok: bool,
+            status: {
+              enum: ['done', 'pending', 'failed'],
+              description: 'pending: asked for, not confirmed yet (step 2 until Kiwoom revoked the broker tokens)',
+            },
+            errors: arr(str()),
+          },
+          ['step', 'ok'],
+        ),
+      ),
+      brokerTokens: arr(
+        open(
+          {
+            key: str({ description: "the app key's keyed fingerprint" }),
+            bots: arr(str()),
+            state: { enum: ['pending', 'revoked', 'failed'] },
+            code: str({ description: 'why the last revoke failed (a sweep retries it)' }),
+            attempts: int({ minimum: 0 }),
+            at: time,
+            failedAt: time,
+          },
+          ['key', 'bots', 'state', 'at'],
+        ),
+      ),
       cancels: arr(open({ account: str(), viaBot: str(), error: str() }, ['account'])),
       timings: { type: 'object', additionalProperties: { type: 'number' } },
       timeline: arr(open({ at: time, event: str(), detail: str() }, ['at', 'event'])),

@@ -10,7 +10,9 @@ import type { CliCommand } from './types.js';
 export function summarise(r: IncidentReport): string {
   const lines = [`LOCKDOWN incident ${r.id} (${r.targets.map((t) => t.botId).join(', ') || 'no bots'})`];
   for (const s of r.steps)
-    lines.push(`  ${s.ok ? 'ok    ' : 'FAILED'} ${s.step} (${s.startedMs}-${s.endedMs} ms)${s.errors.length ? `: ${s.errors.join('; ')}` : ''}`);
+    lines.push(
+      `  ${s.ok ? 'ok     ' : s.status === 'pending' ? 'PENDING' : 'FAILED '} ${s.step} (${s.startedMs}-${s.endedMs} ms)${s.errors.length ? `: ${s.errors.join('; ')}` : ''}`,
+    );
   for (const c of r.cancels)
     lines.push(
       `  account ${c.account}: listed ${c.listed ?? 0}, cancelled ${c.cancelled ?? 0}, NOT cancelled ${c.notCancelled?.length ?? 0}${c.error ? ` (${c.error})` : ''}`,
@@ -37,7 +39,7 @@ export const lockdown: Handler = async (ctx) => {
     ...(all ? { all: true } : {}),
   });
   const code = printResult(ctx.io, r, ctx.bool('json') ? undefined : (j) => summarise(j as IncidentReport));
-  // A lockdown that could not cancel everything is a failure the operator must see in the exit code.
+  // A lockdown that could not cancel everything, or whose broker tokens are not confirmed revoked yet, is what the operator must see in the exit code.
   if (code === 0 && (r.json as IncidentReport).steps.some((s) => !s.ok)) return 3;
   return code;
 };

@@ -17,6 +17,8 @@ import type { SessionMetrics } from './session-metrics.js';
 /** The key's leased value (its sealed token) and its issue lock; one hash tag per key (one Cluster slot). */
 export const valueKey = (key: string): string => `{bs:${key}}:session`;
 export const lockKey = (key: string): string => `{bs:${key}}:lock`;
+/** Why the key's token could not be revoked (its version, the last failure's code): any replica following it reads this. */
+export const revokeFailedKey = (key: string): string => `{bs:${key}}:revoke-failed`;
 
 export interface SweepContext {
   store: Store;
@@ -181,16 +183,23 @@ export async function retireShared(
   const token = local && local.version === rec.version ? Buffer.from(local.token) : c.ledger.open(key, rec);
   try {
     if (rec.expiresAt > Date.now()) {
-      await c.revokeWithRetry({
-        botId: rec.botId || botHint,
-        token,
-        key,
-        fingerprint: rec.tokenFp,
-        expiresAt: rec.expiresAt,
-        maxAttempts: c.opts.revokeAttempts,
-        fallbackBot: botHint,
-        requestId,
-      });
+      await c
+        .revokeWithRetry({
+          botId: rec.botId || botHint,
+          token,
+          key,
+          fingerprint: rec.tokenFp,
+          expiresAt: rec.expiresAt,
+          maxAttempts: c.opts.revokeAttempts,
+          fallbackBot: botHint,
+          requestId,
+        })
+        .catch(async (err: unknown) => {
+          // The token stays live (retiring) until a sweep's retry: whoever follows it (a lockdown's incident) is told why.
+          const failure = { version: rec.version, code: toGuardError(err).code, attempts: c.opts.revokeAttempts, at: Date.now() };
+          await c.store.set(revokeFailedKey(key), JSON.stringify(failure), Math.max(1_000, rec.expiresAt - Date.now())).catch(() => undefined);
+          throw err;
+        });
     }
   } finally {
     token.fill(0);

@@ -39,6 +39,8 @@ export interface ResponseConfig {
   };
   readonly incidentRetentionMs: number;
   readonly alertCooldownMs: number;
+  /** How often a lockdown's broker token that has not been revoked yet is checked again (its step 2 then updates). */
+  readonly revokeCheckMs: number;
 }
 
 // The seed's recovery plan, in its order, in the sidecar's language (the ids are the same in both).
@@ -73,6 +75,7 @@ export function parseResponseConfig(raw: unknown, path = 'response', language: L
     'compensation',
     'incidentRetentionDays',
     'alertCooldownSeconds',
+    'revokeCheckMs',
   ]);
   const c = section(r.cancel, `${path}.cancel`, ['concurrency', 'retries', 'retryBackoffMs', 'confirmRounds', 'maxOrders']);
   const d = section(r.damage, `${path}.damage`, ['lookbackMinutes', 'deadlineMs']);
@@ -158,5 +161,6 @@ export function parseResponseConfig(raw: unknown, path = 'response', language: L
     },
     incidentRetentionMs: num(r, 'incidentRetentionDays', path, 400, 1, 3650) * 86_400_000,
     alertCooldownMs: num(r, 'alertCooldownSeconds', path, 300, 0, 86_400) * 1000,
+    revokeCheckMs: num(r, 'revokeCheckMs', path, 1000, 50, 600_000, true),
   };
 }

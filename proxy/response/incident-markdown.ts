@@ -31,6 +31,7 @@ interface Words {
   readonly actions: string;
   readonly stepHeader: string;
   readonly failed: string;
+  readonly pending: string;
   readonly timings: (steps: string, confirmed: string, damage: string) => string;
   readonly notConfirmed: string;
   readonly orders: string;
@@ -77,6 +78,7 @@ const EN: Words = {
   actions: 'Actions',
   stepHeader: '| step | started (ms) | ended (ms) | result |',
   failed: 'FAILED',
+  pending: 'PENDING (not confirmed yet)',
   timings: (steps, confirmed, damage) =>
     `Lockdown steps took ${steps} ms; all orders cancelled and confirmed at ${confirmed} ms; damage assessment ${damage} ms.`,
   notConfirmed: 'NOT CONFIRMED',
@@ -126,6 +128,7 @@ const KO: Words = {
   actions: '조치',
   stepHeader: '| 단계 | 시작 (ms) | 종료 (ms) | 결과 |',
   failed: '실패',
+  pending: '확인 대기',
   timings: (steps, confirmed, damage) => `차단 단계 ${steps} ms; 모든 주문 취소 확인 ${confirmed} ms; 피해 평가 ${damage} ms.`,
   notConfirmed: '확인 안 됨',
   orders: '주문',
@@ -174,7 +177,10 @@ export function renderIncidentMarkdown(r: IncidentReport, language: Language = '
     out.push('');
   }
   out.push(`## ${w.actions}`, '', w.stepHeader, '|---|---|---|---|');
-  for (const s of r.steps) out.push(`| ${cell(s.step)} | ${s.startedMs} | ${s.endedMs} | ${s.ok ? 'ok' : `${w.failed}: ${cell(s.errors.join('; '))}`} |`);
+  for (const s of r.steps) {
+    const result = s.ok ? 'ok' : s.status === 'pending' ? w.pending : `${w.failed}: ${cell(s.errors.join('; '))}`;
+    out.push(`| ${cell(s.step)} | ${s.startedMs} | ${s.endedMs} | ${result} |`);
+  }
   out.push('', w.timings(String(r.timings.stepsMs ?? '-'), String(r.timings.cancelConfirmedMs ?? w.notConfirmed), String(r.timings.damageMs ?? '-')), '');
   out.push(`## ${w.orders}`, '');
   for (const c of r.cancels) {

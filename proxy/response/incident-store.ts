@@ -1,12 +1,13 @@
 // Incident records in the shared store: saving and loading the incident
 // document, the index behind list(), and the report that merges in what is
 // kept beside it (checklist confirmations, unlock approvals, the compensation
-// worksheet, webhook deliveries). The record's shape and the pure rendering
+// worksheet, webhook deliveries, step 2's broker tokens). The record's shape and the pure rendering
 // live in incident.ts; this module is the storage side.
 import { GuardError } from '../common/errors.js';
 import type { ResponseContext } from './context.js';
 import type { ChecklistItem, CompensationWorksheet, Incident, IncidentReport } from './incident.js';
 import { K } from './keys.js';
+import type { TokenRevokes } from './token-revokes.js';
 
 export interface IncidentSummary {
   readonly id: string;
@@ -30,7 +31,7 @@ export interface IncidentStore {
 
 const ID = /^[0-9a-f-]{36}$/;
 
-export function createIncidentStore(ctx: ResponseContext): IncidentStore {
+export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes): IncidentStore {
   const { cfg, store } = ctx;
 
   async function save(inc: Incident): Promise<void> {
@@ -49,11 +50,12 @@ export function createIncidentStore(ctx: ResponseContext): IncidentStore {
   }
 
   async function report(inc: Incident): Promise<IncidentReport> {
-    const [confirmed, approvals, comp, sent] = await Promise.all([
+    const [confirmed, approvals, comp, sent, tokens] = await Promise.all([
       store.hgetall(K.checklist(inc.id)),
       store.hgetall(K.approvals(inc.id)),
       store.get(K.compensation(inc.id)),
       store.hgetall(K.notifications(inc.id)),
+      revokes.merge(inc),
     ]);
     const notifications = [
       ...inc.notifications,
@@ -67,6 +69,7 @@ export function createIncidentStore(ctx: ResponseContext): IncidentStore {
     });
     return {
       ...inc,
+      ...tokens,
       notifications,
       checklist,
       unlockApprovals: Object.entries(approvals)

@@ -17,8 +17,29 @@ export interface StepTiming {
   /** ms after the lockdown was issued */
   readonly startedMs: number;
   readonly endedMs: number;
+  /** status 'done' (a step whose effect is confirmed). */
   readonly ok: boolean;
+  /** 'pending': asked for, not confirmed yet (step 2 until Kiwoom confirms the broker tokens revoked). Absent in older records: ok says. */
+  readonly status?: 'done' | 'pending' | 'failed';
   readonly errors: readonly string[];
+}
+
+/** Step 2's revoke of one app key's broker token, followed after the lockdown's own calls (its own store hash; merged in by the report). */
+export interface BrokerTokenRevoke {
+  /** The app key's keyed fingerprint (as in the audit's broker_token records); never the token. */
+  readonly key: string;
+  readonly bots: readonly string[];
+  /** pending: still live (held by a call, being revoked); revoked: gone (Kiwoom confirmed, or it expired or was refused [8005]); failed: Kiwoom refused the last revoke, a sweep retries. */
+  readonly state: 'pending' | 'revoked' | 'failed';
+  /** Why the last revoke failed (or the token could not be checked). */
+  readonly code?: string;
+  readonly attempts?: number;
+  /** When this state was seen. */
+  readonly at: string;
+  /** When a revoke of it last failed (kept once it is revoked). */
+  readonly failedAt?: string;
+  /** The token generation followed. */
+  readonly version?: string;
 }
 
 export interface AccountCancel extends Partial<CancelAllReport> {
@@ -95,6 +116,8 @@ export interface Incident {
   /** Webhook deliveries (kept in their own store hash; merged in by the report). */
   readonly notifications: { event: string; at?: string; results: readonly DeliveryResult[] }[];
   readonly timeline: { at: string; event: string; detail?: string }[];
+  /** Step 2's broker tokens, one per app key (kept in their own store hash; merged in by the report). */
+  readonly brokerTokens?: readonly BrokerTokenRevoke[];
   unlockedAt?: string;
   unlockedBy?: string;
 }

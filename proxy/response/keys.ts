@@ -7,6 +7,7 @@ export const K = {
   approvals: (id: string) => `response:incident:${id}:unlock`,
   compensation: (id: string) => `response:incident:${id}:compensation`,
   notifications: (id: string) => `response:incident:${id}:notifications`,
+  brokerTokens: (id: string) => `response:incident:${id}:broker-tokens`,
   index: 'response:incidents',
   lockAll: 'response:lock:all',
   lockBot: (b: string) => `response:lock:bot:${b}`,

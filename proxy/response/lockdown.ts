@@ -1,6 +1,7 @@
 // Issuing a lockdown. The issue's steps run in order and each is timed:
 //   1. disable credentials, trading state HALTED (and the lock flags)
-//   2. kill sidecar sessions, revoke outstanding broker tokens
+//   2. kill sidecar sessions, revoke outstanding broker tokens (pending until
+//      Kiwoom confirms: token-revokes.ts follows them after the lockdown's calls)
 //   3. cancel every open order per account (all pages), confirm by listing
 //   4. suspend conditional activity (condition-search subscribers)
 // A failing step never stops the later ones: a lockdown does as much as it
@@ -16,6 +17,7 @@ import type { Incident, IncidentReport, IncidentTrigger, LockdownScope, StepTimi
 import type { IncidentStore } from './incident-store.js';
 import { CHANNEL, K } from './keys.js';
 import type { LockCheck } from './lock-check.js';
+import { REVOKE_STEP, type TokenRevokes } from './token-revokes.js';
 
 export interface LockdownRequest extends LockdownScope {
   readonly reason: string;
@@ -55,6 +57,7 @@ export interface LockdownParts {
   readonly holdings: Holdings;
   readonly alerts: Alerts;
   readonly lockCheck: LockCheck;
+  readonly revokes: TokenRevokes;
 }
 
 /** The first `n` distinct detectors of a call's contributions (strongest first; escalation can appear twice). The
@@ -68,7 +71,7 @@ const AUTO_CLAIM_MS = 120_000;
 
 export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lockdown {
   const { opts, cfg, store, logger, now, track } = ctx;
-  const { incidents, holdings, alerts, lockCheck } = parts;
+  const { incidents, holdings, alerts, lockCheck, revokes } = parts;
   const lockSeconds = histogram(
     opts.registry,
     'kguard_lockdown_seconds',
@@ -158,13 +161,15 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     lockdowns.inc({ trigger: inc.automatic ? 'automatic' : 'manual' });
     logger.warn({ incidentId: id, scope, actor, automatic: inc.automatic, bots: targets.length }, 'LOCKDOWN issued');
 
-    const step = async (name: string, tasks: (() => Promise<unknown>)[]): Promise<StepTiming> => {
+    // A step whose effect is confirmed later (step 2: Kiwoom revoking the tokens) is pending until then, not done.
+    const step = async (name: string, tasks: (() => Promise<unknown>)[], confirmedLater = false): Promise<StepTiming> => {
       const startedMs = rel();
       const results = await Promise.allSettled(tasks.map((f) => f()));
       const errors = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error)?.message?.slice(0, 200) ?? 'error'] : []));
-      const s: StepTiming = { step: name, startedMs, endedMs: rel(), ok: errors.length === 0, errors };
+      const status = errors.length ? 'failed' : confirmedLater ? 'pending' : 'done';
+      const s: StepTiming = { step: name, startedMs, endedMs: rel(), ok: status === 'done', status, errors };
       inc.steps.push(s);
-      inc.timeline.push({ at: at(), event: `${name} ${s.ok ? 'done' : 'FAILED'}`, ...(errors.length ? { detail: errors.join('; ') } : {}) });
+      inc.timeline.push({ at: at(), event: `${name} ${status === 'failed' ? 'FAILED' : status}`, ...(errors.length ? { detail: errors.join('; ') } : {}) });
       return s;
     };
 
@@ -191,11 +196,15 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     });
     if (auditErr) inc.timeline.push({ at: at(), event: 'audit', detail: auditErr });
 
-    // Step 2: sessions and broker tokens.
-    await step('2 kill sessions + revoke broker tokens', [
-      ...targets.flatMap((t) => [() => opts.sessions.killAll(t.botId), () => opts.tokens.revokeOutstanding(t.botId)]),
-      ...unknownTargets('sessions and broker tokens not ended'),
-    ]);
+    // Step 2: sessions and broker tokens (the revoke is asked for here; followed after the lockdown's own calls).
+    await step(
+      REVOKE_STEP,
+      [
+        ...targets.flatMap((t) => [() => opts.sessions.killAll(t.botId), () => opts.tokens.revokeOutstanding(t.botId)]),
+        ...unknownTargets('sessions and broker tokens not ended'),
+      ],
+      revokes.followed,
+    );
     await incidents.save(inc);
     await incidents.addToIndex(inc);
     track(
@@ -263,6 +272,8 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
       detail: `${inc.damage.totals.fills} fills, bought ${inc.damage.totals.boughtKrw} KRW, sold ${inc.damage.totals.soldKrw} KRW${inc.damage.complete ? '' : ' (incomplete)'}`,
     });
     inc.timeline.push({ at: at(), event: 'recovery plan', detail: cfg.recoverySteps.map((s) => s.id).join(', ') });
+    // The lockdown's own broker calls are over: the key's token goes now, and step 2 says whether it went.
+    await revokes.follow(inc).catch((err: unknown) => logger.error({ incidentId: id, err: (err as Error).message }, 'broker tokens not followed'));
     await incidents.save(inc);
     await ctx.auditSafe({ type: 'incident', action: 'opened', incidentId: id, timings: inc.timings, steps: inc.steps, totals: inc.damage.totals });
     const d = inc.damage.totals;

@@ -5,6 +5,7 @@
 //   lockdown.ts        issuing a lockdown (timed steps, cancel-all), automatic trigger
 //   lock-check.ts      the hot-path "is this bot locked?" check
 //   incident-store.ts  incident records, the index, reports
+//   token-revokes.ts   step 2's broker tokens followed until Kiwoom revoked them
 //   recovery.ts        checklist, unlock approvals, unlock, compensation
 //   holdings.ts        holdings baselines and damage assessment
 //   alerts.ts          incident alerts, the medium-risk alert cooldown, approval requests and refusals
@@ -20,6 +21,7 @@ import { createIncidentStore, type IncidentSummary } from './incident-store.js';
 import { createLockCheck, type LockCheckCall } from './lock-check.js';
 import { createLockdown, type HighRiskCall, type LockdownRequest, type RiskLike } from './lockdown.js';
 import { createRecovery } from './recovery.js';
+import { createTokenRevokes } from './token-revokes.js';
 import type { Holding } from './types.js';
 import type { Alert } from './webhooks.js';
 
@@ -64,15 +66,18 @@ export interface Responder {
   compensation(incidentId: string, cause: CompensationCause, actor: string, opts?: { lossKrw?: number }): Promise<CompensationWorksheet>;
   /** Waits for notifications still being delivered. */
   flush(): Promise<void>;
+  /** Shutdown: stops following broker tokens, then flushes. */
+  close(): Promise<void>;
 }
 
 export function createResponder(opts: ResponderOptions): Responder {
   const ctx = createContext(opts);
-  const incidents = createIncidentStore(ctx);
+  const revokes = createTokenRevokes(ctx);
+  const incidents = createIncidentStore(ctx, revokes);
   const alerts = createAlerts(ctx);
   const lockCheck = createLockCheck(ctx);
   const holdings = createHoldings(ctx);
-  const { lockdown, onHighRisk } = createLockdown(ctx, { incidents, holdings, alerts, lockCheck });
+  const { lockdown, onHighRisk } = createLockdown(ctx, { incidents, holdings, alerts, lockCheck, revokes });
   const recovery = createRecovery(ctx, { incidents, alerts });
 
   return {
@@ -96,5 +101,9 @@ export function createResponder(opts: ResponderOptions): Responder {
     unlock: recovery.unlock,
     compensation: recovery.compensation,
     flush: ctx.flush,
+    async close() {
+      revokes.close();
+      await ctx.flush();
+    },
   };
 }

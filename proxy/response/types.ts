@@ -92,7 +92,22 @@ export interface TradingStateControl {
 export interface BrokerTokenControl {
   /** Revokes the broker access of the bot (its key's token once no call holds it). */
   revokeOutstanding(botId: string): Promise<unknown>;
+  /** The bot's key and the generation of its token now (none: no token live); KG4003 when the bot has no credentials. */
+  markToken?(botId: string): Promise<BrokerTokenMark>;
+  /** Whether the marked token has ended (Kiwoom confirmed the revoke, or it is dead), is live, or its last revoke failed. */
+  tokenState?(mark: BrokerTokenMark): Promise<BrokerTokenState>;
 }
+
+export interface BrokerTokenMark {
+  /** The app key's keyed fingerprint (as the audit's broker_token records name it). */
+  readonly key: string;
+  readonly version?: string;
+}
+
+export type BrokerTokenState =
+  | { readonly state: 'ended' }
+  | { readonly state: 'live' }
+  | { readonly state: 'failed'; readonly code: string; readonly attempts: number; readonly at: number };
 
 /** Realtime condition searches (Kiwoom WebSocket CNSRREQ) to clear while locked. */
 export interface ConditionSubscriber {

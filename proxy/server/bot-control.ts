@@ -8,6 +8,9 @@ import { GuardError, type ErrorCode } from '../common/errors.js';
 import type { BotRegistry, PublicBot, Sessions } from '../auth/index.js';
 import type { BrokerSessions } from '../kiwoom/broker-sessions.js';
 import type { Governor } from '../kiwoom/governor.js';
+import { markToken, tokenState } from '../kiwoom/revoke-status.js';
+import type { BrokerTokenControl } from '../response/index.js';
+import type { Store } from '../state/types.js';
 
 export interface BotControl {
   disable(botId: string, reason: string): Promise<PublicBot>;
@@ -39,5 +42,14 @@ export function createBotControl(d: { bots: BotRegistry; sessions: Sessions; bro
       await revokeBrokerAccess(botId, code);
     },
     revokeBrokerAccess,
+  };
+}
+
+/** Lockdown's broker half: the bot's access revoked (queued calls refused KG3008), and whether its key's token really went. */
+export function brokerTokenControl(botControl: BotControl, store: Store, keyOf: (botId: string, purpose: 'revoke') => Promise<string>): BrokerTokenControl {
+  return {
+    revokeOutstanding: (botId) => botControl.revokeBrokerAccess(botId, 'KG3008'),
+    markToken: async (botId) => markToken(store, await keyOf(botId, 'revoke')),
+    tokenState: (mark) => tokenState(store, mark),
   };
 }

@@ -30,7 +30,7 @@ import type { Simulator } from '../sim/index.js';
 import { buildPipelines } from './pipeline/index.js';
 import { createRealKeyReporter } from './pipeline/real-key.js';
 import { refusedOrderOf } from './pipeline/risk.js';
-import { createBotControl, type BotControl } from './bot-control.js';
+import { brokerTokenControl, createBotControl, type BotControl } from './bot-control.js';
 import { createBotListener } from './listener.js';
 import { setupRealtime, type RealtimeParts } from './realtime-setup.js';
 import { requestScope, createMarketData } from './market.js';
@@ -213,14 +213,14 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       sessions,
       policy,
       // New orders stop at once: the locked bot's queued calls are refused (lockdown's own calls go first).
-      tokens: { revokeOutstanding: (botId) => botControl.revokeBrokerAccess(botId, 'KG3008') },
+      tokens: brokerTokenControl(botControl, store, keyOf),
       onUnlocked: (botId) => risk.clearEscalation(botId),
       auditor,
       registry,
       logger: logger.child({ part: 'response' }),
       language: config.language,
     });
-    closers.push(() => responder.flush());
+    closers.push(() => responder.close());
 
     const parts: SidecarParts = {
       config,

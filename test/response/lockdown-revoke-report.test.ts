@@ -1,0 +1,86 @@
+// The lockdown's step 2 (kill sessions + revoke broker tokens) reports what
+// the broker did, not that a revoke was asked for: pending until Kiwoom
+// confirms the key's token revoked (or it is known dead), failed with the
+// reason code while Kiwoom refuses, and done once a retry succeeds. Through
+// the real sidecar over HTTP, against the simulator told to fail revokes.
+import t from 'tap';
+import { startHarness, waitFor, type Harness } from '../helpers/harness.js';
+
+interface Step {
+  step: string;
+  ok: boolean;
+  status?: string;
+  errors: string[];
+}
+
+const ORDER = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '60000', trde_tp: '0' };
+const revokeStep = (r: Record<string, unknown>): Step => (r.steps as Step[]).find((s) => s.step.startsWith('2 '))!;
+
+let h: Harness;
+t.before(async () => {
+  h = await startHarness({
+    // A failed revoke is retried by the sweep once its claim lapses: short here, so the retry comes soon. A token
+    // Kiwoom will not revoke also keeps the lockdown's own cancel-all waiting for the key's token (KG5008, after
+    // sessionWaitMs): short here too, that step's failure is not what this test is about.
+    config: {
+      brokerTokens: { revokeAttempts: 2, sweepIntervalMs: 200, leaseTtlMs: 1_000, issueLockTtlMs: 1_000, sessionWaitMs: 500 },
+      response: { damage: { deadlineMs: 1_000 }, revokeCheckMs: 100 },
+    },
+  });
+});
+t.teardown(() => h.close());
+
+t.test('step 2 is not done while Kiwoom refuses the revoke, and becomes done when a retry succeeds', async (t) => {
+  const admin = await h.adminToken('sec-lead', 'admin');
+  const placed = await h.call('kt10000', ORDER);
+  t.equal(placed.json.return_code, 0, `a resting order: ${placed.text}`);
+  await h.waitNoLiveTokens();
+  // Every revoke fails from now on: the token the lockdown's cancel-all uses cannot be revoked.
+  h.sim.faults.set({ revokeFailNext: 1_000_000 });
+
+  const lock = await h.admin('POST', '/admin/v1/lockdown', admin, { bot: h.botId, reason: 'revoke report drill' });
+  t.equal(lock.status, 201, lock.text.slice(0, 200));
+  const id = String(lock.json.id);
+  t.equal(h.sim.liveTokens(), 1, "the broker still holds the key's token");
+  const atReturn = revokeStep(lock.json);
+  t.notOk(atReturn.ok, `the lockdown's answer does not say the token is revoked: ${JSON.stringify(atReturn)}`);
+  t.not(atReturn.status, 'done');
+
+  const report = async () => (await h.admin('GET', `/admin/v1/incidents/${id}`, admin)).json;
+  await waitFor(async () => revokeStep(await report()).status === 'failed', 10_000, 'step 2 reported failed');
+  const failed = revokeStep(await report());
+  t.notOk(failed.ok);
+  t.match(failed.errors.join('; '), /KG5001/, `the reason code is named: ${failed.errors.join('; ')}`);
+  t.equal(h.sim.liveTokens(), 1, 'and indeed the token is still live');
+  const md = await h.admin('GET', `/admin/v1/incidents/${id}?format=md`, admin);
+  t.match(md.text, /\| 2 kill sessions \+ revoke broker tokens \|[^\n]*실패[^\n]*KG5001/, 'the incident view (kguard incidents show) says so');
+
+  h.sim.faults.clear();
+  await waitFor(async () => revokeStep(await report()).status === 'done', 20_000, 'step 2 done after the retry');
+  await h.waitNoLiveTokens();
+  const done = await report();
+  t.ok(revokeStep(done).ok, 'done once Kiwoom confirmed the revoke');
+  t.same(revokeStep(done).errors, [], 'no error left once revoked');
+  const events = (done.timeline as { event: string }[]).map((e) => e.event);
+  t.ok(
+    events.some((e) => /broker token revoke FAILED/.test(e)),
+    'the timeline keeps the failure',
+  );
+  t.ok(
+    events.some((e) => /broker token revoked/.test(e)),
+    'and the revoke',
+  );
+});
+
+t.test('a lockdown whose revoke goes through reports step 2 done at once', async (t) => {
+  const admin = await h.adminToken('sec-lead-2', 'admin');
+  const bot = 'bot-revoke-ok';
+  const token = await h.addBot(bot, ['kind:query', 'kind:order', 'kind:account', 'kind:cancel']);
+  t.equal((await h.call('kt10000', ORDER, { token })).json.return_code, 0);
+  const lock = await h.admin('POST', '/admin/v1/lockdown', admin, { bot, reason: 'revoke report drill 2' });
+  t.equal(lock.status, 201);
+  const s2 = revokeStep(lock.json);
+  t.equal(s2.status, 'done', JSON.stringify(s2));
+  t.ok(s2.ok);
+  t.equal(h.sim.liveTokens(), 0, 'no live token at the broker');
+});
