@@ -29,6 +29,8 @@ export interface ResponderOptions {
   readonly policy: TradingStateControl;
   readonly tokens: BrokerTokenControl;
   readonly conditions?: readonly ConditionSubscriber[];
+  /** Told on every replica (this one included) of each lockdown as it is issued: ends the locked bots' calls there. */
+  readonly onLockdown?: (e: { readonly incidentId: string; readonly scope: LockdownScope }) => Promise<void> | void;
   /** Told of each bot an unlock frees (the risk engine forgets its escalation); a failure is recorded, not thrown. */
   readonly onUnlocked?: (botId: string) => Promise<void>;
   readonly auditor: Auditor;

@@ -17,4 +17,5 @@ export const K = {
   alertCooldown: (b: string) => `response:alerted:${b}`,
   autoLockdown: (b: string) => `response:auto-lockdown:${b}`,
 };
+/** Each lockdown as it is issued, heard by every replica (lockdown-channel.ts). */
 export const CHANNEL = 'response:lockdown';

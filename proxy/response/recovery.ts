@@ -8,7 +8,7 @@ import type { CompensationCause } from './config.js';
 import { checkActor, tradingScope, type ResponseContext } from './context.js';
 import { computeCompensation, type CompensationWorksheet, type Incident, type IncidentReport } from './incident.js';
 import type { IncidentStore } from './incident-store.js';
-import { CHANNEL, K } from './keys.js';
+import { K } from './keys.js';
 
 export interface Recovery {
   confirmStep(incidentId: string, stepId: string, actor: string, note?: string): Promise<IncidentReport>;
@@ -120,7 +120,6 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
     const prior = inc.priorTradingState;
     if (!others.some((o) => JSON.stringify(tradingScope(o.scope)) === sameScope))
       await opts.policy.setTradingState(tradingScope(scope), prior?.state ?? 'ACTIVE', prior?.reason ?? `unlock of incident ${id} by ${actor}`);
-    await store.publish(CHANNEL, JSON.stringify({ incidentId: id, unlocked: true }));
     inc.status = 'unlocked';
     inc.unlockedAt = new Date(now()).toISOString();
     inc.unlockedBy = actor;

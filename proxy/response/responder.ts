@@ -3,6 +3,7 @@
 // keeps the Responder interface callers depend on; each concern lives in its
 // own module:
 //   lockdown.ts        issuing a lockdown (timed steps, cancel-all), automatic trigger
+//   lockdown-channel.ts every replica hears each lockdown (onLockdown ends its calls there)
 //   lock-check.ts      the hot-path "is this bot locked?" check
 //   incident-store.ts  incident records, the index, reports
 //   token-revokes.ts   step 2's broker tokens followed until Kiwoom revoked them
@@ -20,6 +21,7 @@ import type { CompensationWorksheet, IncidentReport } from './incident.js';
 import { createIncidentStore, type IncidentSummary } from './incident-store.js';
 import { createLockCheck, type LockCheckCall } from './lock-check.js';
 import { createLockdown, type HighRiskCall, type LockdownRequest, type RiskLike } from './lockdown.js';
+import { subscribeLockdowns } from './lockdown-channel.js';
 import { createRecovery } from './recovery.js';
 import { createTokenRevokes } from './token-revokes.js';
 import type { Holding } from './types.js';
@@ -66,7 +68,7 @@ export interface Responder {
   compensation(incidentId: string, cause: CompensationCause, actor: string, opts?: { lossKrw?: number }): Promise<CompensationWorksheet>;
   /** Waits for notifications still being delivered. */
   flush(): Promise<void>;
-  /** Shutdown: stops following broker tokens, then flushes. */
+  /** Shutdown: stops hearing lockdowns and following broker tokens, then flushes. */
   close(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ export function createResponder(opts: ResponderOptions): Responder {
   const holdings = createHoldings(ctx);
   const { lockdown, onHighRisk } = createLockdown(ctx, { incidents, holdings, alerts, lockCheck, revokes });
   const recovery = createRecovery(ctx, { incidents, alerts });
+  const channel = opts.onLockdown ? subscribeLockdowns(ctx, opts.onLockdown) : undefined;
 
   return {
     language: opts.language ?? 'ko',
@@ -103,6 +106,7 @@ export function createResponder(opts: ResponderOptions): Responder {
     flush: ctx.flush,
     async close() {
       revokes.close();
+      await channel?.close();
       await ctx.flush();
     },
   };

@@ -11,6 +11,7 @@ import type { Config } from '../common/config.js';
 import type { ServerFactory } from '../common/tls-server.js';
 import { jsonReply, type NamedStage, type RequestContext, type Route } from './context.js';
 import { writeClientError } from './http.js';
+import type { BotCalls } from './bot-calls.js';
 
 export interface ListenerDeps {
   config: Config;
@@ -22,6 +23,8 @@ export interface ListenerDeps {
   isShuttingDown: () => boolean;
   /** Builds the server (TLS: proxy/common/tls-server.ts); default node:http. */
   createServer?: ServerFactory;
+  /** Where each call is tracked once its bot is known: a lockdown ends the locked bots' calls (bot-calls.ts). */
+  calls?: BotCalls;
 }
 
 function routeOf(url: string | undefined): Route | undefined {
@@ -115,6 +118,7 @@ export function createBotListener(deps: ListenerDeps): Server {
       upstreamMs: 0,
       trail: [],
     };
+    let untrack: (() => void) | undefined;
     try {
       if (deps.isShuttingDown()) throw new GuardError('KG9002');
       if (!route) throw new GuardError('KG1009');
@@ -127,13 +131,18 @@ export function createBotListener(deps: ListenerDeps): Server {
           stageTimers.get(stage)?.observe((performance.now() - stageStart) / 1000);
         }
         if (ctx.reply) break;
+        // From here on a lockdown of this bot, pressed on any replica, ends the call wherever it waits.
+        if (!untrack && ctx.bot && deps.calls) untrack = deps.calls.track(ctx.bot, (reason) => controller.abort(reason));
       }
       if (!ctx.reply) throw new GuardError('KG9001', 'pipeline produced no reply');
     } catch (err) {
-      ctx.error = toGuardError(err);
+      // Ended by a lockdown: whatever the stage saw (a closed hold, a dropped wait), the bot is told why.
+      const reason: unknown = controller.signal.reason;
+      ctx.error = toGuardError(controller.signal.aborted && reason instanceof GuardError ? reason : err);
       if (ctx.error.code === 'KG9001') logger.error({ err: ctx.error.cause ?? err, requestId: ctx.id, stage: ctx.trail.at(-1) }, 'internal error');
       ctx.reply = jsonReply(ctx.error.status, kiwoomErrorBody(ctx.error, lang), ctx.error.headers ?? {});
     }
+    untrack?.();
     send(ctx);
     clearTimeout(deadline);
     const seconds = (performance.now() - ctx.startedAt) / 1000;

@@ -31,6 +31,7 @@ import { buildPipelines } from './pipeline/index.js';
 import { createRealKeyReporter } from './pipeline/real-key.js';
 import { refusedOrderOf } from './pipeline/risk.js';
 import { brokerTokenControl, createBotControl, type BotControl } from './bot-control.js';
+import { createBotCalls, lockdownHere } from './bot-calls.js';
 import { createBotListener } from './listener.js';
 import { setupRealtime, type RealtimeParts } from './realtime-setup.js';
 import { requestScope, createMarketData } from './market.js';
@@ -205,6 +206,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     });
     closers.push(() => approvals.close());
     const botControl = createBotControl({ bots, sessions, brokerSessions, governor });
+    const calls = createBotCalls();
     const responder = createResponder({
       config: parseResponseConfig(config.response, 'response', config.language),
       gateway: kiwoomBrokerGateway(gateway.forPurpose('lockdown')),
@@ -214,6 +216,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       policy,
       // New orders stop at once: the locked bot's queued calls are refused (lockdown's own calls go first).
       tokens: brokerTokenControl(botControl, store, keyOf),
+      onLockdown: lockdownHere({ calls, governor, brokerSessions, bots, logger: logger.child({ part: 'response' }) }),
       onUnlocked: (botId) => risk.clearEscalation(botId),
       auditor,
       registry,
@@ -281,6 +284,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       after: opts.onSettled ? [...pipelines.after, { name: 'settled', run: async (ctx: RequestContext) => opts.onSettled?.(ctx) }] : pipelines.after,
       isShuttingDown: () => shuttingDown,
       createServer: botTls.createServer,
+      calls,
     });
     const url = await listen(botServer, config.listen.host, config.listen.port, botTls.scheme);
     closers.push(async () => {

@@ -43,6 +43,11 @@ export interface HarnessOptions {
   simulator?: Simulator;
   /** Clock for behaviour analysis (SidecarOptions.clock): replay calls at other hours. */
   clock?: () => number;
+  /**
+   * Another replica of this harness's sidecar, in this process: its data dir (bots, credentials, admin
+   * tokens), simulator and bot. Give both a shared Redis and each its own audit sink in `config`.
+   */
+  replicaOf?: Harness;
 }
 
 export interface CallResult {
@@ -93,16 +98,19 @@ export function parseJson(text: string): Record<string, unknown> {
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-e2e-'));
+  const peer = opts.replicaOf;
+  const dataDir = peer?.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'kguard-e2e-')));
   await chmod(dataDir, 0o700);
-  const sim = opts.simulator ?? (await startSimulator({ ...opts.sim }));
-  sim.registerApp({
-    appKey: CANARY.appKey,
-    secretKey: CANARY.secretKey,
-    accountNo: CANARY.account,
-    cash: 500_000_000,
-    holdings: [{ stkCd: '005930', qty: 1000, avgPrice: 70_000 }],
-  });
+  const sim = peer?.sim ?? opts.simulator ?? (await startSimulator({ ...opts.sim }));
+  const ownsSim = !peer && !opts.simulator;
+  if (!peer)
+    sim.registerApp({
+      appKey: CANARY.appKey,
+      secretKey: CANARY.secretKey,
+      accountNo: CANARY.account,
+      cash: 500_000_000,
+      holdings: [{ stkCd: '005930', qty: 1000, avgPrice: 70_000 }],
+    });
 
   let logText = '';
   const sink = new Writable({
@@ -141,19 +149,27 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     });
     sidecar = await startSidecar(config, { logger, cwd: ROOT, ...(opts.clock ? { clock: opts.clock } : {}) });
   } catch (err) {
-    if (!opts.simulator) await sim.close();
-    await rm(dataDir, { recursive: true, force: true });
+    if (ownsSim) await sim.close();
+    if (!peer) await rm(dataDir, { recursive: true, force: true });
     throw err;
   }
-  const botId = opts.botId ?? 'bot-e2e';
-  const { secret } = await sidecar.parts.bots.add({
-    id: botId,
-    owner: 'alice',
-    account: CANARY.account,
-    allowed: opts.allowed ?? ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel'],
-  });
-  const botSecret = secret.toString('latin1');
-  await sidecar.parts.vault.importCredentials({ botId, account: CANARY.account, appKey: Buffer.from(CANARY.appKey), secretKey: Buffer.from(CANARY.secretKey) });
+  const botId = peer?.botId ?? opts.botId ?? 'bot-e2e';
+  let botSecret = peer?.botSecret ?? '';
+  if (!peer) {
+    const { secret } = await sidecar.parts.bots.add({
+      id: botId,
+      owner: 'alice',
+      account: CANARY.account,
+      allowed: opts.allowed ?? ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel'],
+    });
+    botSecret = secret.toString('latin1');
+    await sidecar.parts.vault.importCredentials({
+      botId,
+      account: CANARY.account,
+      appKey: Buffer.from(CANARY.appKey),
+      secretKey: Buffer.from(CANARY.secretKey),
+    });
+  }
 
   const url = sidecar.url;
   async function post(pathname: string, body: string | Buffer, headers: Record<string, string> = {}, dispatcher?: Dispatcher): Promise<CallResult> {
@@ -219,8 +235,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     waitNoLiveTokens: (timeoutMs = 3000) => waitFor(() => sim.liveTokens() === 0, timeoutMs, 'no live broker tokens'),
     async close() {
       await sidecar.close();
-      if (!opts.simulator) await sim.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (ownsSim) await sim.close();
+      if (!peer) await rm(dataDir, { recursive: true, force: true });
     },
   };
   return h;

@@ -1,0 +1,60 @@
+// The lockdown channel. A lockdown publishes {incidentId, scope} as its lock
+// flags are set (lockdown.ts step 1); every replica, this one included, hears
+// it and ends the locked bots' calls there at once (ResponderOptions.onLockdown:
+// the sidecar's is server/bot-calls.ts). The flags stay what stops calls: a
+// replica that missed the message (pub/sub down) still refuses them at the
+// lockdown stage and before an order is written, only later. An unlock needs
+// nothing of the other replicas (they read the flags on every call), so it
+// publishes nothing.
+import type { ResponseContext } from './context.js';
+import type { LockdownScope } from './incident.js';
+import { CHANNEL } from './keys.js';
+
+export interface LockdownMessage {
+  readonly incidentId: string;
+  readonly scope: LockdownScope;
+}
+
+const ID = /^[0-9a-f-]{36}$/;
+
+/** The message, or undefined when it is not a lockdown's (malformed, or an older replica's unlock notice). */
+export function parseLockdownMessage(raw: string): LockdownMessage | undefined {
+  let m: unknown;
+  try {
+    m = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof m !== 'object' || m === null) return undefined;
+  const { incidentId, scope } = m as { incidentId?: unknown; scope?: unknown };
+  if (typeof incidentId !== 'string' || !ID.test(incidentId) || typeof scope !== 'object' || scope === null) return undefined;
+  const s = scope as Record<string, unknown>;
+  if (s.all === true) return { incidentId, scope: { all: true } };
+  if (typeof s.account === 'string' && s.account) return { incidentId, scope: { account: s.account } };
+  if (typeof s.botId === 'string' && s.botId) return { incidentId, scope: { botId: s.botId } };
+  return undefined;
+}
+
+export function subscribeLockdowns(ctx: ResponseContext, onLockdown: (m: LockdownMessage) => Promise<void> | void): { close(): Promise<void> } {
+  const { store, logger } = ctx;
+  let closed = false;
+  const handle = (raw: string): void => {
+    const m = parseLockdownMessage(raw);
+    if (!m || closed) return;
+    void Promise.resolve()
+      .then(() => onLockdown(m))
+      .catch((err: unknown) => logger.error({ incidentId: m.incidentId, err: (err as Error).message }, "lockdown not applied to this replica's calls"));
+  };
+  const subscribed = store.subscribe(CHANNEL, handle).catch((err: unknown) => {
+    // ioredis re-subscribes by itself after a reconnect; a refusal here leaves the lock flags to do it, later.
+    logger.error({ err: (err as Error).message }, "lockdown channel not subscribed: other replicas' lockdowns reach calls here only at their next check");
+    return undefined;
+  });
+  return {
+    async close() {
+      closed = true;
+      const unsubscribe = await subscribed;
+      await unsubscribe?.().catch(() => undefined);
+    },
+  };
+}
