@@ -2,6 +2,7 @@
 // sidecar over HTTP (sidecar-replay.ts) and reports, call by call, where the
 // two disagree on the outcome or the score: the evidence that bench:risk's
 // engine-level figures are the sidecar's.
+import type { Replayer } from './evaluate.js';
 import { replay, type CallRecord, type ReplayOptions } from './replay.js';
 import { replayThroughSidecar } from './sidecar-replay.js';
 import type { Corpus, CorpusEvent, Labels } from './types.js';
@@ -24,8 +25,14 @@ export interface Comparison {
 }
 
 export async function compareReplays(corpus: Corpus, events: readonly CorpusEvent[], opts: ReplayOptions): Promise<Comparison> {
+  return (await compared(corpus, events, opts)).comparison;
+}
+
+async function compared(corpus: Corpus, events: readonly CorpusEvent[], opts: ReplayOptions): Promise<{ comparison: Comparison; sidecar: CallRecord[] }> {
   const t0 = performance.now();
-  const engine = await replay(corpus, events, opts);
+  // The engine-level replay only looks: its assessments are not the sidecar's, and the caller hears the sidecar's.
+  const { onAssess: _, ...quiet } = opts;
+  const engine = await replay(corpus, events, quiet);
   const t1 = performance.now();
   const sidecar = await replayThroughSidecar(corpus, events, opts);
   const t2 = performance.now();
@@ -47,7 +54,28 @@ export async function compareReplays(corpus: Corpus, events: readonly CorpusEven
         sidecar: { outcome: s.outcome, score: s.score },
       });
   });
-  return { calls: engine.length, sameOutcome, sameScore, disagreements, engineMs: t1 - t0, sidecarMs: t2 - t1 };
+  return { comparison: { calls: engine.length, sameOutcome, sameScore, disagreements, engineMs: t1 - t0, sidecarMs: t2 - t1 }, sidecar };
+}
+
+/**
+ * A replayer for evaluate() that replays every stream through the sidecar (its records make the figures) and at
+ * engine level too, and keeps the call-by-call comparison of the two over the whole evaluation.
+ */
+export function comparingReplayer(): { replayer: Replayer; total(): Comparison } {
+  const sum = { calls: 0, sameOutcome: 0, sameScore: 0, disagreements: [] as Disagreement[], engineMs: 0, sidecarMs: 0 };
+  return {
+    async replayer(corpus, events, opts) {
+      const { comparison: c, sidecar } = await compared(corpus, events, opts);
+      sum.calls += c.calls;
+      sum.sameOutcome += c.sameOutcome;
+      sum.sameScore += c.sameScore;
+      sum.disagreements.push(...c.disagreements);
+      sum.engineMs += c.engineMs;
+      sum.sidecarMs += c.sidecarMs;
+      return sidecar;
+    },
+    total: () => ({ ...sum, disagreements: [...sum.disagreements] }),
+  };
 }
 
 /** A scenario inside its victims' traffic, as evaluate() replays it. */

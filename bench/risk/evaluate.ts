@@ -3,7 +3,7 @@
 // family and overall. Labels are read here, after the engine has scored.
 import { seoulDate } from '../../proxy/kiwoom/protocol/index.js';
 import { DEFAULT_STEP_UP } from '../../proxy/policy/compile.js';
-import { type CallRecord, type EngineVariant, evaluationConfig, type ReplayOptions, replay } from './replay.js';
+import { type CallRecord, type EngineVariant, evaluationConfig, type ReplayOptions, replay as replayEngine } from './replay.js';
 import { type Corpus, type CorpusEvent, FAMILIES, type Family, type Labels } from './types.js';
 import type { RiskInput } from '../../proxy/risk/index.js';
 
@@ -155,7 +155,11 @@ export interface EvaluateOptions {
   readonly skipNormal?: boolean;
   /** Observes every assessment of the scenario replays. */
   readonly onAssess?: ReplayOptions['onAssess'];
+  /** How events are replayed: the engine directly (default, replay.ts) or through the real sidecar (sidecar-replay.ts). */
+  readonly replayer?: Replayer;
 }
+
+export type Replayer = (corpus: Corpus, events: readonly CorpusEvent[], opts: ReplayOptions) => Promise<CallRecord[]>;
 
 export async function evaluate(corpus: Corpus, labels: Labels, opts: EvaluateOptions = {}): Promise<Results> {
   const cfg = evaluationConfig(opts.engine);
@@ -167,6 +171,7 @@ export async function evaluate(corpus: Corpus, labels: Labels, opts: EvaluateOpt
 
   // 1. Normal traffic alone: every held call is the owner's own and approved; a lockdown is unlocked at once.
   const normalModel: number[] = [];
+  const replay = opts.replayer ?? replayEngine;
   const normalRecords = await replay(corpus, opts.skipNormal ? [] : corpus.traffic, {
     approve: () => true,
     haltOnLockdown: false,

@@ -5,7 +5,8 @@
 // score above the policy's step-up holds the call for approval, and learn()
 // runs only for calls that went out — exactly the after-stage's rule — and
 // hears whether the simulated broker completed them (a modify or cancel of an
-// order number it never issued to the account is rejected).
+// order that is not open in the account — never issued, or already cancelled or replaced — is rejected, and so
+// is a sell of more than the account holds: broker-model.ts).
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { lookupApi } from '../../proxy/kiwoom/catalogue.js';
@@ -25,6 +26,7 @@ import type { Parsed } from '../../proxy/server/pipeline/need.js';
 import { riskInput } from '../../proxy/server/pipeline/risk.js';
 import { conditionRiskInput } from '../../proxy/server/realtime-risk.js';
 import { createMemoryStore } from '../../proxy/state/index.js';
+import { positionsModel } from './broker-model.js';
 import { API, KRX_HOLIDAYS } from './market.js';
 import type { Corpus, CorpusEvent } from './types.js';
 
@@ -116,10 +118,11 @@ export async function replay(corpus: Corpus, events: readonly CorpusEvent[], opt
   const accountOf = new Map(corpus.bots.map((b) => [b.id, b.account]));
   // The simulated broker: positions per account (every forwarded order fills), and the holdings
   // baseline the sidecar records from a bot's own balance inquiry (after/holdings.ts).
-  const positions = new Map(Object.entries(corpus.openingHoldings).map(([a, h]) => [a, new Map(Object.entries(h))]));
+  const positions = positionsModel(corpus);
   const lastBalance = new Map<string, Map<string, number>>();
-  // Order numbers the broker issued per account: a modify or cancel of any other is rejected (return_code != 0).
-  const issued = new Map<string, Set<string>>();
+  // Open orders per account (the broker's numbers): a modify or cancel of any other — never issued, or already
+  // cancelled or replaced — is rejected (return_code != 0), as Kiwoom and the simulator reject it.
+  const open = new Map<string, Set<string>>();
   const halted = new Set<string>();
   const out: CallRecord[] = [];
   try {
@@ -160,24 +163,19 @@ export async function replay(corpus: Corpus, events: readonly CorpusEvent[], opt
       }
       if (outcome !== 'forwarded' && outcome !== 'held-approved') continue;
       // The call went out: the broker acts on it, the holdings baseline follows a balance inquiry, the baseline learns.
-      const pos = positions.get(account) ?? new Map<string, number>();
-      positions.set(account, pos);
-      if ((ev.apiId === API.buy || ev.apiId === API.sell) && ev.body.stk_cd) {
-        const code = baseCode(ev.body.stk_cd);
-        const q = Number(ev.body.ord_qty) || 0;
-        pos.set(code, Math.max(0, (pos.get(code) ?? 0) + (ev.apiId === API.buy ? q : -q)));
-      }
-      if (ev.apiId === API.balance) lastBalance.set(account, new Map(pos));
+      const filled = positions.fill(account, ev);
+      if (ev.apiId === API.balance) lastBalance.set(account, new Map(positions.of(account)));
       // A daily chart teaches the sidecar the symbol's volume (after/daily-volume.ts): 20 completed days at its ADV.
       if (ev.apiId === API.daily && ev.body.stk_cd && corpus.dailyVolume[baseCode(ev.body.stk_cd)] !== undefined) {
         const adv = corpus.dailyVolume[baseCode(ev.body.stk_cd)]!;
         const days = Array.from({ length: 20 }, (_, i) => ({ day: seoulDay(clock - (i + 1) * 86_400_000), shares: adv }));
         await engine.noteDailyVolume(ev.body.stk_cd, days, clock);
       }
-      const mine = issued.get(account) ?? new Set<string>();
-      issued.set(account, mine);
-      if (ev.orderNo) mine.add(ev.orderNo);
-      const completed = (ev.apiId !== API.modify && ev.apiId !== API.cancel) || mine.has(ev.body.orig_ord_no ?? '');
+      const mine = open.get(account) ?? new Set<string>();
+      open.set(account, mine);
+      if (ev.orderNo && filled) mine.add(ev.orderNo);
+      // The corpus' modifies and cancels act on the whole order: a completed one closes it.
+      const completed = ev.apiId === API.modify || ev.apiId === API.cancel ? mine.delete(ev.body.orig_ord_no ?? '') : filled;
       await engine.learn(input, { allowed: true, completed });
     }
   } finally {

@@ -4,10 +4,16 @@
 // and bench/risk/CURRENT.md (every default detector, cross-tenant included).
 // Knobs: RISK_ENGINE (rules | current; both by default), RISK_SEED, RISK_DAYS
 // (trading days), RISK_INSTANCES (bots per profile), RISK_REPS.
+// RISK_REPLAY=sidecar replays every call through the real sidecar over HTTP
+// and its WebSocket in front of the simulator (sidecar-replay.ts; the current
+// engine, about 2-3 ms a call) and at engine level too, writes the sidecar's
+// figures to bench/results/risk-sidecar*.{json,md,svg} and says call by call
+// where the two replays disagree.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCorpus, FULL } from './corpus.js';
+import { comparingReplayer, type Comparison } from './compare-replays.js';
 import { evaluate } from './evaluate.js';
 import type { EngineVariant } from './replay.js';
 import { markdownTable, sweepSvg } from './report.js';
@@ -22,7 +28,9 @@ const opts = {
   instances: Number(process.env.RISK_INSTANCES ?? FULL.instances),
   reps: Number(process.env.RISK_REPS ?? FULL.reps),
 };
-const engines: EngineVariant[] = process.env.RISK_ENGINE ? [process.env.RISK_ENGINE as EngineVariant] : ['rules', 'current'];
+const throughSidecar = process.env.RISK_REPLAY === 'sidecar';
+// The sidecar runs its default risk configuration: the current engine.
+const engines: EngineVariant[] = throughSidecar ? ['current'] : process.env.RISK_ENGINE ? [process.env.RISK_ENGINE as EngineVariant] : ['rules', 'current'];
 const TITLE: Record<EngineVariant, [string, string]> = {
   model: ['MODEL.md', 'Risk engine with the learned model weighted (0.75 from model score 0.2): the enable test'],
   rules: ['BASELINE.md', 'Risk engine baseline (rules only: the per-bot detectors, cross-tenant off)'],
@@ -34,12 +42,21 @@ const outDir = path.join(root, 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
 for (const engine of engines) {
   const started = Date.now();
-  const results = await evaluate(corpus, labels, { engine, log: (l) => process.stderr.write(`[${engine}] ${l}\n`) });
-  const md = markdownTable(results);
-  const suffix = opts.seed === FULL.seed ? '' : `-seed${opts.seed}`;
-  writeFileSync(path.join(outDir, `risk-${engine}${suffix}.json`), `${JSON.stringify({ options: opts, ...results }, null, 2)}\n`);
-  writeFileSync(path.join(outDir, `risk-${engine}${suffix}.md`), md);
-  writeFileSync(path.join(outDir, `risk-${engine}${suffix}.svg`), sweepSvg(results));
+  const comparing = throughSidecar ? comparingReplayer() : undefined;
+  const results = await evaluate(corpus, labels, {
+    engine,
+    log: (l) => process.stderr.write(`[${engine}] ${l}\n`),
+    ...(comparing ? { replayer: comparing.replayer } : {}),
+  });
+  const comparison = comparing?.total();
+  const md = markdownTable(results) + (comparison ? agreement(comparison) : '');
+  const name = `risk-${throughSidecar ? 'sidecar' : engine}${opts.seed === FULL.seed ? '' : `-seed${opts.seed}`}`;
+  writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify({ options: opts, ...results, ...(comparison ? { comparison } : {}) }, null, 2)}\n`);
+  writeFileSync(path.join(outDir, `${name}.md`), md);
+  writeFileSync(path.join(outDir, `${name}.svg`), sweepSvg(results));
+  process.stdout.write(`## ${throughSidecar ? 'through the sidecar' : engine}\n\n${md}\n`);
+  process.stderr.write(`[${engine}] done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  if (throughSidecar) continue;
   const [file, title] = TITLE[engine];
   const header = [
     `# ${title}`,
@@ -52,6 +69,23 @@ for (const engine of engines) {
   ].join('\n');
   // A second seed checks the figures are not tuned to the first: its tables go to bench/results only.
   if (opts.seed === FULL.seed) writeFileSync(path.join(root, 'bench', 'risk', file), `${header}\n${md}`);
-  process.stdout.write(`## ${engine}\n\n${md}\n`);
-  process.stderr.write(`[${engine}] done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+}
+
+function agreement(c: Comparison): string {
+  const pct = (n: number) => `${((100 * n) / Math.max(1, c.calls)).toFixed(3)}%`;
+  const lines = [
+    '',
+    '### The same calls at engine level',
+    '',
+    `Every stream above was also replayed at engine level (replay.ts). Of ${c.calls} calls, ${c.sameOutcome} (${pct(c.sameOutcome)}) had the same outcome and ${c.sameScore} (${pct(c.sameScore)}) the same score (within 0.01); through the sidecar ${(c.sidecarMs / 1000).toFixed(0)} s (${(c.sidecarMs / Math.max(1, c.calls)).toFixed(2)} ms a call), at engine level ${(c.engineMs / 1000).toFixed(0)} s.`,
+    '',
+  ];
+  if (c.disagreements.length > 0) {
+    lines.push('| event | api-id | engine outcome | engine score | sidecar outcome | sidecar score |', '|---|---|---|---|---|---|');
+    for (const d of c.disagreements.slice(0, 50))
+      lines.push(`| ${d.eventId} | ${d.apiId} | ${d.engine.outcome} | ${d.engine.score.toFixed(3)} | ${d.sidecar.outcome} | ${d.sidecar.score.toFixed(3)} |`);
+    if (c.disagreements.length > 50) lines.push('', `(${c.disagreements.length - 50} more in the JSON)`);
+    lines.push('');
+  }
+  return lines.join('\n');
 }

@@ -1,139 +1,129 @@
-// Replays corpus events through the real sidecar over HTTP, in front of the
-// project's Kiwoom simulator, at accelerated time: the sidecar's clock
-// (SidecarOptions.clock) stands at each event's time while the call goes
-// through every stage — session, policy, risk, approval, forward, and the
-// after-stages that record holdings, learn and read daily volume. Each event
-// comes from its own source address (the corpus address mapped into
-// 127.0.0.0/8 so that equal /16 and /24 networks stay equal); held calls are
-// decided through the admin API by enrolled approvers (TOTP); a lockdown is the
-// responder's real one. It returns the same records as the engine-level
-// replay (replay.ts), so evaluate() can run on either and the two can be
-// compared call by call.
+// Replays corpus events through the real sidecar over HTTP and its WebSocket,
+// in front of the project's Kiwoom simulator, at accelerated time: the
+// sidecar's clock (SidecarOptions.clock) stands at each event's time while the
+// call goes through every stage — session, policy, risk, approval, forward,
+// and the after-stages that record holdings, learn and read daily volume.
+// Each event comes from its own source address (the corpus address mapped
+// into 127.0.0.0/8, so equal /16 and /24 networks stay equal); a held call is
+// decided over the admin API by enrolled approvers with their TOTP codes; a
+// lockdown is the responder's own. It returns the engine-level replay's
+// records (replay.ts), so evaluate() runs on either and compareReplays()
+// checks them call by call.
 //
-// The simulator plays the corpus' broker: every symbol is listed at its
-// corpus price, accounts hold the corpus' opening positions and ample cash,
-// and — as in replay.ts — an order that goes out fills in the positions a
-// balance inquiry reports, while the order itself rests in the book, so a
-// modify or cancel of an order the broker issued and did not close succeeds.
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
+// The simulator plays the corpus' broker (broker-model.ts): every symbol is
+// listed at its first order's price, each account holds the modelled
+// positions when it asks for its balance or sells, and an order rests in the
+// book, so a modify or cancel of an order the broker issued and did not close
+// succeeds — as in the engine-level replay.
 import { Agent, request } from 'undici';
-import { AdminTokens } from '../../proxy/admin/tokens.js';
-import { base32Decode, totpAt } from '../../proxy/approval/index.js';
-import { loadConfig } from '../../proxy/common/config.js';
+import WebSocket from 'ws';
+import { totpAt } from '../../proxy/approval/index.js';
 import { lookupApi } from '../../proxy/kiwoom/catalogue.js';
 import { baseCode } from '../../proxy/kiwoom/protocol/index.js';
-import { DEFAULT_STEP_UP } from '../../proxy/policy/compile.js';
-import type { RiskLevel } from '../../proxy/risk/index.js';
-import type { RequestContext } from '../../proxy/server/context.js';
-import { startSidecar, type Sidecar } from '../../proxy/server/sidecar.js';
-import { startSimulator, type Simulator } from '../../proxy/sim/index.js';
-import { API, KRX_HOLIDAYS } from './market.js';
+import type { RiskAssessment } from '../../proxy/risk/index.js';
+import { positionsModel } from './broker-model.js';
+import { API } from './market.js';
 import { type CallRecord, notionalOfEvent, type Outcome, type ReplayOptions } from './replay.js';
+import { adminCall, APPROVERS, loopbackMapper, startWorld, type World } from './sidecar-world.js';
 import type { Corpus, CorpusEvent } from './types.js';
 
-const POLICY = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../bench/risk/replay-policy.yaml');
 const TOTP = { periodSec: 30, digits: 6, window: 1 };
-/** Approvers in turn: a TOTP code is accepted once per approver and step, and the replay is fast. */
-const APPROVERS = 6;
-const ALL_KINDS = ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel', 'kind:transfer'];
+/** How often the approver looks for a held call while one is not answered. */
+const APPROVAL_POLL_MS = 10;
 
-/** What the replay reads of each settled call (the after-stages have run). */
+/** What the replay reads of a settled REST call (its after-stages have run). */
 interface Settled {
   readonly code?: string;
   readonly detail?: string;
-  readonly score?: number;
-  readonly level?: RiskLevel;
-  readonly detectors: readonly string[];
   readonly ordNo?: string;
 }
 
-/** A corpus address in 127.0.0.0/8: its /16 network numbered in order of first sight, its last two octets kept. */
-function loopbackMapper(): (ip: string) => string {
-  const nets = new Map<string, number>();
-  return (ip) => {
-    const o = ip.split('.');
-    const net = `${o[0]}.${o[1]}`;
-    let n = nets.get(net);
-    if (n === undefined) {
-      n = nets.size + 1;
-      if (n > 254) throw new Error('more than 254 /16 networks in one replay');
-      nets.set(net, n);
+type Judged = Pick<CallRecord, 'score' | 'level' | 'highRisk' | 'outcome' | 'detectors'>;
+
+function judged(a: RiskAssessment | undefined, outcome: Outcome): Judged {
+  return {
+    score: a?.score ?? 0,
+    level: a?.level ?? 'none',
+    highRisk: outcome === 'lockdown',
+    outcome,
+    detectors: (a?.contributions ?? []).map((c) => c.detector),
+  };
+}
+
+interface BotSocket {
+  readonly ws: WebSocket;
+  readonly frames: Record<string, unknown>[];
+  wake?: () => void;
+}
+
+/** Condition searches over the sidecar's WebSocket: one socket per bot and source address, logged in with the bot's token. */
+function realtimeReplayer(world: World, toLoopback: (ip: string) => string, observe: (ev: CorpusEvent, a: RiskAssessment | undefined) => void) {
+  const sockets = new Map<string, BotSocket>();
+
+  /** Sends, then waits for the frame answering `trnm`; undefined once the socket closed (a lockdown ends it). */
+  async function exchange(s: BotSocket, msg: { trnm: string }): Promise<Record<string, unknown> | undefined> {
+    s.frames.length = 0;
+    s.ws.send(JSON.stringify(msg));
+    for (;;) {
+      const f = s.frames.find((x) => x.trnm === msg.trnm);
+      if (f) return f;
+      if (s.ws.readyState === WebSocket.CLOSED) return undefined;
+      await new Promise<void>((r) => {
+        s.wake = r;
+      });
     }
-    return `127.${n}.${o[2]}.${o[3]}`;
-  };
-}
-
-interface World {
-  readonly sidecar: Sidecar;
-  readonly sim: Simulator;
-  readonly dataDir: string;
-  readonly secrets: Map<string, Buffer>;
-  readonly approvers: Array<{ token: string; secret: Buffer }>;
-  readonly admin: string;
-}
-
-async function startWorld(corpus: Corpus, clock: () => number, onSettled: (ctx: RequestContext) => void): Promise<World> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-risk-replay-'));
-  await chmod(dataDir, 0o700);
-  const sim = await startSimulator({ ideal: true, wsQuoteIntervalMs: 0, wsConditionIntervalMs: 0 });
-  const config = await loadConfig({
-    env: {},
-    overrides: {
-      dataDir,
-      language: 'en',
-      listen: { host: '127.0.0.1', port: 0 },
-      admin: { host: '127.0.0.1', port: 0, enabled: true },
-      upstream: { target: 'custom', url: sim.url, limits: 'off' },
-      demo: { enabled: false },
-      policy: { file: POLICY },
-      // The corpus' addresses are mapped into 127.0.0.0/8, which by default hosts many bots by design (a sidecar
-      // on the bots' loopback): here no address does, as in the engine-level replay.
-      risk: { holidays: [...KRX_HOLIDAYS], crossTenant: { botHostCidrs: [] } },
-      approval: { mode: 'hold', holdSeconds: 60 },
-    },
-  });
-  const sidecar = await startSidecar(config, { logger: pino({ level: 'silent' }), clock, onSettled });
-  const secrets = new Map<string, Buffer>();
-  for (const b of corpus.bots) {
-    const appKey = Buffer.from(`replayAppKey-${b.id}`);
-    const secretKey = Buffer.from(`replaySecretKey-${b.id}`);
-    const holdings = Object.entries(corpus.openingHoldings[b.account] ?? {})
-      .filter(([, q]) => q > 0)
-      .map(([stkCd, qty]) => ({ stkCd, qty, avgPrice: 1 }));
-    sim.registerApp({ appKey, secretKey, accountNo: b.account, cash: 1e15, holdings });
-    const { secret } = await sidecar.parts.bots.add({ id: b.id, owner: b.id, account: b.account, allowed: ALL_KINDS });
-    secrets.set(b.id, secret);
-    await sidecar.parts.vault.importCredentials({ botId: b.id, account: b.account, appKey, secretKey });
   }
-  const tokens = AdminTokens.forDataDir(dataDir);
-  const mint = async (name: string, role: 'admin' | 'approver') => {
-    const buf = await tokens.create(name, role);
-    const s = buf.toString('latin1');
-    buf.fill(0);
+
+  async function socketFor(ev: CorpusEvent, token: string): Promise<BotSocket> {
+    const key = `${ev.bot}|${ev.sourceIp}`;
+    const have = sockets.get(key);
+    if (have) return have;
+    const ws = new WebSocket(world.sidecar.realtimeUrl, { localAddress: toLoopback(ev.sourceIp) });
+    const s: BotSocket = { ws, frames: [] };
+    ws.on('message', (d) => {
+      const f = JSON.parse(d.toString()) as Record<string, unknown>;
+      if (f.trnm === 'PING') ws.send(d.toString());
+      else s.frames.push(f);
+      s.wake?.();
+    });
+    ws.on('close', () => {
+      sockets.delete(key);
+      s.wake?.();
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    sockets.set(key, s);
+    const login = await exchange(s, { trnm: 'LOGIN', token } as { trnm: string });
+    if (login?.return_code !== 0) throw new Error(`${ev.bot}: realtime LOGIN refused: ${JSON.stringify(login)}`);
     return s;
-  };
-  const admin = await mint('replay-admin', 'admin');
-  const approvers: World['approvers'] = [];
-  for (let i = 0; i < APPROVERS; i++) {
-    const name = `replay-approver-${i}`;
-    const r = await adminCall(sidecar, 'POST', '/admin/v1/approvers', admin, { name, roles: ['admin', 'approver'] });
-    if (r.status !== 201) throw new Error(`approver enrolment failed: ${JSON.stringify(r.json)}`);
-    approvers.push({ token: await mint(name, 'admin'), secret: base32Decode(Buffer.from(String(r.json.secret), 'ascii')) });
   }
-  return { sidecar, sim, dataDir, secrets, approvers, admin };
-}
 
-async function adminCall(s: Sidecar, method: 'GET' | 'POST', pathname: string, token: string, body?: unknown) {
-  const res = await request(s.adminUrl! + pathname, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+  return {
+    async message(ev: CorpusEvent, token: string): Promise<Judged> {
+      const s = await socketFor(ev, token);
+      const msg =
+        ev.apiId === API.conditionClear
+          ? { trnm: 'CNSRCLR', seq: ev.body.seq }
+          : { trnm: 'CNSRREQ', seq: ev.body.seq, search_type: ev.apiId === API.conditionLive ? '1' : '0', stex_tp: 'K' };
+      world.engine.take();
+      const lesson = world.engine.nextRealtimeLesson();
+      const r = await exchange(s, msg);
+      const a = world.engine.take();
+      observe(ev, a);
+      const text = String(r?.return_msg ?? '');
+      if (!r || text.includes('KG3008')) return judged(a, 'lockdown');
+      // Above step-up the policy's risk rule refuses a search request (a message cannot wait for approval).
+      if (r.return_code !== 0 && text.includes('KG3001')) return judged(a, 'refused');
+      // Sent upstream (a clear whatever the broker answers), and learned once the reply went out.
+      await lesson;
+      return judged(a, 'forwarded');
+    },
+    close(): void {
+      for (const s of sockets.values()) s.ws.close();
+    },
+  };
 }
 
 export async function replayThroughSidecar(corpus: Corpus, events: readonly CorpusEvent[], opts: ReplayOptions): Promise<CallRecord[]> {
@@ -144,12 +134,8 @@ export async function replayThroughSidecar(corpus: Corpus, events: readonly Corp
     corpus,
     () => clock,
     (ctx) => {
-      const score = ctx.risk?.score ?? Number(/risk (\d\.\d+)/.exec(ctx.error?.detail ?? '')?.[1] ?? Number.NaN);
       settled = {
         ...(ctx.error ? { code: ctx.error.code, detail: ctx.error.detail } : {}),
-        ...(Number.isFinite(score) ? { score } : {}),
-        ...(ctx.risk ? { level: ctx.risk.level as RiskLevel } : {}),
-        detectors: (ctx.risk?.contributions ?? []).filter((c) => (c.contribution ?? 0) > 0).map((c) => c.detector),
         ...(ctx.outcome?.orderNo ? { ordNo: ctx.outcome.orderNo } : {}),
       };
       settle?.();
@@ -157,8 +143,21 @@ export async function replayThroughSidecar(corpus: Corpus, events: readonly Corp
   );
   const { sidecar, sim } = world;
   const toLoopback = loopbackMapper();
+  const observe = (ev: CorpusEvent, a: RiskAssessment | undefined) => {
+    if (a) opts.onAssess?.(ev, a);
+  };
+  const realtime = realtimeReplayer(world, toLoopback, observe);
   const agents = new Map<string, Agent>();
-  const agentFor = (ip: string) => {
+  const accountOf = new Map(corpus.bots.map((b) => [b.id, b.account]));
+  const positions = positionsModel(corpus);
+  const listed = new Set<string>();
+  /** The corpus' order numbers as the simulator issued them. */
+  const orderNos = new Map<string, string>();
+  const tokens = new Map<string, string>();
+  const halted = new Set<string>();
+  let turn = 0;
+
+  function agentFor(ip: string): Agent {
     const local = toLoopback(ip);
     let a = agents.get(local);
     if (!a) {
@@ -166,17 +165,9 @@ export async function replayThroughSidecar(corpus: Corpus, events: readonly Corp
       agents.set(local, a);
     }
     return a;
-  };
-  const accountOf = new Map(corpus.bots.map((b) => [b.id, b.account]));
-  const positions = new Map(Object.entries(corpus.openingHoldings).map(([a, h]) => [a, new Map(Object.entries(h))]));
-  const listed = new Set<string>();
-  // The corpus' order numbers, as the simulator issued them.
-  const orderNos = new Map<string, string>();
-  const tokens = new Map<string, string>();
-  const halted = new Set<string>();
-  let turn = 0;
-  const out: CallRecord[] = [];
+  }
 
+  /** One call from the event's address; resolves once its after-stages have run. */
   async function post(ev: CorpusEvent, pathname: string, body: unknown, headers: Record<string, string>) {
     settled = undefined;
     const done = new Promise<void>((r) => {
@@ -188,9 +179,9 @@ export async function replayThroughSidecar(corpus: Corpus, events: readonly Corp
       headers: { 'content-type': 'application/json;charset=UTF-8', ...headers },
       dispatcher: agentFor(ev.sourceIp),
     });
-    const text = await res.body.text();
+    const json = (await res.body.json()) as Record<string, unknown>;
     await done;
-    return { status: res.statusCode, json: JSON.parse(text) as Record<string, unknown>, settled: settled! };
+    return { json, settled: settled! };
   }
 
   async function tokenOf(ev: CorpusEvent): Promise<string> {
@@ -203,29 +194,37 @@ export async function replayThroughSidecar(corpus: Corpus, events: readonly Corp
     return String(r.json.token);
   }
 
-  /** The approver decides a call held for approval while the bot waits on it. */
-  async function decideHeld(ev: CorpusEvent, answered: () => boolean): Promise<boolean | undefined> {
+  /** The approver decides a call held for approval while the bot waits on it; undefined when it was not held. */
+  async function decideHeld(ev: CorpusEvent, call: Promise<unknown>): Promise<boolean | undefined> {
+    let answered = false;
+    const done = call.then(
+      () => {
+        answered = true;
+      },
+      () => {
+        answered = true;
+      },
+    );
     for (;;) {
-      if (answered()) return undefined;
-      const r = await adminCall(sidecar, 'GET', `/admin/v1/approvals?status=pending&bot=${encodeURIComponent(ev.bot)}`, world.admin);
-      const pending = (r.json.approvals as Array<{ id: string }> | undefined) ?? [];
-      if (pending.length > 0) {
-        const id = pending[0]!.id;
-        const yes = opts.approve(ev);
-        if (yes) {
-          // An admin-level approval needs as many distinct admins as the four-eyes rule asks: approve until it is.
-          for (let k = 0; k < APPROVERS; k++) {
-            const a = world.approvers[turn++ % APPROVERS]!;
-            const d = await adminCall(sidecar, 'POST', `/admin/v1/approvals/${id}/approve`, a.token, { code: totpAt(a.secret, Date.now(), TOTP) });
-            if (d.status !== 200 || d.json.status !== 'pending') break;
-          }
-        } else {
-          const d = await adminCall(sidecar, 'POST', `/admin/v1/approvals/${id}/refuse`, world.approvers[0]!.token, { reason: 'not the owner' });
-          if (d.status !== 200) throw new Error(`refusal failed: ${JSON.stringify(d.json)}`);
-        }
-        return yes;
+      await Promise.race([done, new Promise((r) => setTimeout(r, APPROVAL_POLL_MS))]);
+      if (answered) return undefined;
+      const r = await adminCall(sidecar, 'GET', `/admin/v1/approvals?status=pending&bot=${encodeURIComponent(ev.bot)}`, world.viewer);
+      const id = (r.json.approvals as Array<{ id: string }> | undefined)?.[0]?.id;
+      if (!id) continue;
+      const yes = opts.approve(ev);
+      if (!yes) {
+        const d = await adminCall(sidecar, 'POST', `/admin/v1/approvals/${id}/refuse`, world.approvers[0]!.token, { reason: 'not the owner' });
+        if (d.status !== 200) throw new Error(`refusal failed: ${JSON.stringify(d.json)}`);
+        return false;
       }
-      await new Promise((r) => setTimeout(r, 5));
+      // An admin-level approval needs as many distinct admins as the four-eyes rule asks: approve until it is.
+      for (let k = 0; k < APPROVERS; k++) {
+        const a = world.approvers[turn++ % APPROVERS]!;
+        const d = await adminCall(sidecar, 'POST', `/admin/v1/approvals/${id}/approve`, a.token, { code: totpAt(a.secret, Date.now(), TOTP) });
+        if (d.status !== 200) throw new Error(`approval failed: ${JSON.stringify(d.json)}`);
+        if (d.json.status !== 'pending') break;
+      }
+      return true;
     }
   }
 
@@ -233,83 +232,63 @@ export async function replayThroughSidecar(corpus: Corpus, events: readonly Corp
   function prepareBroker(ev: CorpusEvent, account: string): void {
     const code = ev.body.stk_cd ? baseCode(ev.body.stk_cd) : undefined;
     if (code && !listed.has(code)) {
-      const price = Number(ev.body.ord_uv) || 10_000;
-      sim.setQuote(code, Math.max(1, Math.round(price)));
+      sim.setQuote(code, Math.max(1, Math.round(Number(ev.body.ord_uv) || 10_000)));
       if (corpus.dailyVolume[code] !== undefined) sim.setVolume(code, corpus.dailyVolume[code]!);
       listed.add(code);
     }
-    if (ev.apiId === API.balance || ev.apiId === API.sell) {
-      const held = positions.get(account) ?? new Map<string, number>();
-      const resting = new Map<string, number>();
-      if (ev.apiId === API.sell)
-        for (const o of sim.orders(account))
-          if (o.side === 'sell' && o.status === 'open') resting.set(baseCode(o.stkCd), (resting.get(baseCode(o.stkCd)) ?? 0) + o.openQty);
-      sim.setHoldings(
-        account,
-        [...new Set([...held.keys(), ...resting.keys()])]
-          .map((stkCd) => ({ stkCd, qty: (held.get(stkCd) ?? 0) + (resting.get(stkCd) ?? 0), avgPrice: 1 }))
-          .filter((h) => h.qty > 0),
-      );
-    }
+    if (ev.apiId !== API.balance && ev.apiId !== API.sell) return;
+    // A sell must find its shares sellable: the account's resting sells (they never fill here) keep theirs.
+    const held = new Map(positions.of(account));
+    if (ev.apiId === API.sell)
+      for (const o of sim.orders(account))
+        if (o.side === 'sell' && o.status === 'open') held.set(baseCode(o.stkCd), (held.get(baseCode(o.stkCd)) ?? 0) + o.openQty);
+    sim.setHoldings(
+      account,
+      [...held].filter(([, qty]) => qty > 0).map(([stkCd, qty]) => ({ stkCd, qty, avgPrice: 1 })),
+    );
   }
 
+  async function rest(ev: CorpusEvent, account: string): Promise<Judged> {
+    const entry = lookupApi(ev.apiId);
+    prepareBroker(ev, account);
+    const body: Record<string, string> = { ...ev.body };
+    if (body.orig_ord_no) body.orig_ord_no = orderNos.get(body.orig_ord_no) ?? body.orig_ord_no;
+    const token = await tokenOf(ev);
+    world.engine.take();
+    const call = post(ev, entry?.path ?? '/api/dostk/stkinfo', body, { 'api-id': ev.apiId, authorization: `Bearer ${token}` });
+    const [r, approved] = await Promise.all([call, decideHeld(ev, call)]);
+    const a = world.engine.take();
+    observe(ev, a);
+    const code = r.settled.code;
+    let outcome: Outcome = 'forwarded';
+    if (code === 'KG3008') outcome = 'lockdown';
+    else if (approved !== undefined) outcome = approved ? 'held-approved' : 'held-refused';
+    else if (!entry && code?.startsWith('KG1')) outcome = 'unknown-api';
+    // Anything else the sidecar refused is a difference between the replays, not a figure: stop and say so.
+    else if (code) throw new Error(`${ev.bot} ${ev.apiId} (event ${ev.id}): refused ${code} ${r.settled.detail ?? ''}`);
+    if ((outcome === 'forwarded' || outcome === 'held-approved') && ev.orderNo && r.settled.ordNo) orderNos.set(ev.orderNo, r.settled.ordNo);
+    return judged(a, outcome);
+  }
+
+  const out: CallRecord[] = [];
   try {
     for (const ev of events) {
       clock = ev.t;
       const account = accountOf.get(ev.bot)!;
       const base = { eventId: ev.id, t: ev.t, bot: ev.bot, notional: notionalOfEvent(ev) };
-      const entry = lookupApi(ev.apiId);
       if (halted.has(ev.bot)) {
-        out.push({ ...base, score: 0, level: 'none', highRisk: false, outcome: 'halted', detectors: [] });
+        out.push({ ...base, ...judged(undefined, 'halted') });
         continue;
       }
-      if (entry?.kind === 'realtime') throw new Error('realtime events are not replayed through the sidecar yet');
-      prepareBroker(ev, account);
-      const body: Record<string, string> = { ...ev.body };
-      if (body.orig_ord_no) body.orig_ord_no = orderNos.get(body.orig_ord_no) ?? body.orig_ord_no;
-      const token = await tokenOf(ev);
-      let answered = false;
-      const call = post(ev, entry?.path ?? '/api/dostk/stkinfo', body, { 'api-id': ev.apiId, authorization: `Bearer ${token}` }).finally(() => {
-        answered = true;
-      });
-      const t0 = performance.now();
-      const [r, approved] = await Promise.all([call, decideHeld(ev, () => answered)]);
-      if (process.env.REPLAY_DEBUG && performance.now() - t0 > 200)
-        process.stderr.write(`slow ${ev.id} ${ev.apiId} ${Math.round(performance.now() - t0)} ms ${r.settled.code ?? ''} ${approved}\n`);
-      const s = r.settled;
-      let outcome: Outcome = 'forwarded';
-      if (s.code === 'KG3008') outcome = 'lockdown';
-      else if (approved !== undefined) outcome = approved ? 'held-approved' : 'held-refused';
-      else if (s.code && /^KG1/.test(s.code) && !entry) outcome = 'unknown-api';
-      else if (s.code && s.code !== 'KG5xxx' && !/^KG5/.test(s.code)) throw new Error(`${ev.bot} ${ev.apiId}: refused ${s.code} ${s.detail ?? ''}`);
-      if (outcome === 'lockdown' && opts.haltOnLockdown) halted.add(ev.bot);
-      const score = s.score ?? 0;
-      out.push({
-        ...base,
-        score,
-        level: s.level ?? (outcome === 'lockdown' ? 'lockdown' : 'none'),
-        highRisk: outcome === 'lockdown',
-        outcome,
-        detectors: s.detectors,
-      });
-      if (outcome !== 'forwarded' && outcome !== 'held-approved') continue;
-      if (ev.orderNo && s.ordNo) orderNos.set(ev.orderNo, s.ordNo);
-      if ((ev.apiId === API.buy || ev.apiId === API.sell) && ev.body.stk_cd) {
-        const pos = positions.get(account) ?? new Map<string, number>();
-        positions.set(account, pos);
-        const code = baseCode(ev.body.stk_cd);
-        const q = Number(ev.body.ord_qty) || 0;
-        pos.set(code, Math.max(0, (pos.get(code) ?? 0) + (ev.apiId === API.buy ? q : -q)));
-      }
+      const rec = lookupApi(ev.apiId)?.kind === 'realtime' ? await realtime.message(ev, await tokenOf(ev)) : await rest(ev, account);
+      out.push({ ...base, ...rec });
+      if (rec.outcome === 'lockdown' && opts.haltOnLockdown) halted.add(ev.bot);
+      if (rec.outcome === 'forwarded' || rec.outcome === 'held-approved') positions.fill(account, ev);
     }
   } finally {
+    realtime.close();
     await Promise.all([...agents.values()].map((a) => a.close()));
-    await sidecar.close();
-    await sim.close();
-    for (const s of world.secrets.values()) s.fill(0);
-    for (const a of world.approvers) a.secret.fill(0);
-    await rm(world.dataDir, { recursive: true, force: true });
+    await world.close();
   }
-  void DEFAULT_STEP_UP;
   return out;
 }
