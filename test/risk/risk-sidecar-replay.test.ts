@@ -1,0 +1,43 @@
+// The risk evaluation's figures are the real sidecar's: every attack scenario
+// of a small seeded corpus (one per family, inside its victims' own traffic)
+// is replayed through the sidecar over HTTP and its WebSocket, in front of the
+// simulator, at accelerated time — held calls decided by enrolled approvers
+// over the admin API, lockdowns by the responder — and at engine level, and
+// the two agree on every call's outcome and score. A sidecar stage that
+// refused, judged or learned a call differently from what bench/risk assumes
+// would show here as a disagreement (or as a refusal the replay stops on).
+import t from 'tap';
+import { comparingReplayer } from '../../bench/risk/compare-replays.js';
+import { buildCorpus } from '../../bench/risk/corpus.js';
+import { evaluate } from '../../bench/risk/evaluate.js';
+import { FAMILIES } from '../../bench/risk/types.js';
+import { REDUCED } from './risk-eval-corpus.js';
+
+// Three trading days: about 6,000 calls in the nine scenario streams.
+const { corpus, labels } = buildCorpus({ ...REDUCED, tradingDays: 3 });
+
+t.test('every call of every scenario: the same outcome and score through the sidecar as at engine level', async (t) => {
+  const comparing = comparingReplayer();
+  const outcomes = new Map<string, number>();
+  const results = await evaluate(corpus, labels, {
+    skipNormal: true,
+    replayer: async (c, events, opts) => {
+      const records = await comparing.replayer(c, events, opts);
+      for (const r of records) outcomes.set(r.outcome, (outcomes.get(r.outcome) ?? 0) + 1);
+      return records;
+    },
+  });
+  const total = comparing.total();
+  t.same(
+    results.scenarios.map((s) => s.family),
+    [...FAMILIES],
+    'one scenario per family',
+  );
+  t.ok(total.calls > 3000, `${total.calls} calls replayed both ways`);
+  t.same(total.disagreements.slice(0, 10), [], 'no call differs in outcome or score');
+  t.equal(total.sameOutcome, total.calls);
+  t.equal(total.sameScore, total.calls);
+  // The paths that make the figures ran for real: approvals decided over the admin API, automatic lockdowns,
+  // calls of a locked-down bot refused.
+  for (const o of ['forwarded', 'held-refused', 'lockdown', 'halted']) t.ok((outcomes.get(o) ?? 0) > 0, `some calls ${o}`);
+});
