@@ -193,7 +193,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       };
       let score = combine();
       if (score > cfg.thresholds.stepUp && score <= cfg.thresholds.admin && cfg.approvalGrace.windowMs > 0 && !input.approvalRetry) {
-        const grace = await graceOf(input.botId, normaliseIp(input.sourceIp), contributions);
+        const grace = await graceOf(input.botId, normaliseIp(input.sourceIp), contributions, nowMs);
         if (grace) {
           // Nothing new since the owner's approval: an alert, not another hold (and not counted toward escalation).
           score = Math.min(score, cfg.thresholds.stepUp);
@@ -203,7 +203,8 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       const follow = cfg.escalation.followMs > 0 && cfg.weights.escalation > 0 && !input.approvalRetry;
       if (follow && score >= cfg.thresholds.alert && score <= cfg.thresholds.stepUp) {
         const since = await store.get(followKey(input.botId));
-        if (since !== null) {
+        // The windows end by this engine's clock, not by their keys' lives in a Store that may keep another.
+        if (since !== null && nowMs - Number(since) < cfg.escalation.followMs) {
           // The owner has not approved the bot's last held call: what raises an alert now waits for them too.
           const mins = Math.round((nowMs - Number(since)) / 60_000);
           add('escalation', cfg.escalation.followScore, say.followUp(mins, cfg.escalation.followMs / 60_000));
@@ -253,10 +254,11 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
    * The grace an approval opened, when the call comes from the approved call's address and every detector
    * that flagged it also flagged the approved one (the same flags from another address are other evidence).
    */
-  async function graceOf(botId: string, source: string, contributions: readonly Contribution[]) {
+  async function graceOf(botId: string, source: string, contributions: readonly Contribution[], nowMs: number) {
     const raw = await store.get(graceKey(botId));
     if (!raw) return undefined;
     const g = JSON.parse(raw) as { at: number; source?: string; detectors: string[] };
+    if (!(nowMs >= g.at && nowMs - g.at < cfg.approvalGrace.windowMs)) return undefined;
     if (g.source !== source || !contributions.every((c) => g.detectors.includes(c.detector))) return undefined;
     return { detectors: g.detectors, at: g.at, minutes: cfg.approvalGrace.windowMs / 60_000 };
   }

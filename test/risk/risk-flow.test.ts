@@ -597,6 +597,25 @@ t.test('approval grace: after the owner approves a held call, the same flags are
   t.ok((await off.engine.assess(fresh(1, '000200'))).score > 0.7, 'minutes 0: no grace');
 });
 
+t.test("approval grace ends by the engine's clock, not by its key's life in the Store", async (t) => {
+  // A Store on another clock (a replay at accelerated time, the sidecar's store on real time) keeps the key.
+  const s = setup({ weights: { network: 0 } });
+  t.teardown(s.close);
+  await learn(
+    s.engine,
+    days(2, (d, k) => (k % 3 === 0 ? [buy(d + k * 600_000 + 1000, 10)] : [])),
+  );
+  const now = START + 2 * DAY + 3_600_000;
+  const fresh = (ms: number, stkCd: string) => base({ now: now + ms, apiId: 'kt10000', kind: 'order', side: 'buy', qty: 10, price: 10_000, stkCd });
+  const first = fresh(0, '000100');
+  t.ok((await s.engine.assess(first)).score > 0.7, 'held');
+  await s.engine.learn(first, { allowed: true, completed: true });
+  t.equal((await s.engine.assess(fresh(10_000, '000200'))).score, 0.7, 'within the grace: not held');
+  const late = await s.engine.assess(fresh(31 * 60_000, '000300'));
+  t.ok(late.score > 0.7, `31 min later by the engine's clock: held again (${late.score})`);
+  t.notMatch(JSON.stringify(late.contributions), /owner approved/);
+});
+
 t.test('stuffing: secrets of three bots failing from one source, or a wide wave including this bot', async (t) => {
   const s = setup();
   t.teardown(s.close);
