@@ -113,7 +113,8 @@ function realtimeReplayer(world: World, toLoopback: (ip: string) => string, obse
       const a = world.engine.take();
       observe(ev, a);
       const text = String(r?.return_msg ?? '');
-      if (!r || text.includes('KG3008')) return judged(a, 'lockdown');
+      if (text.includes('KG3008') || (!r && a && world.sidecar.parts.risk.isHighRisk(a))) return judged(a, 'lockdown');
+      if (!r) throw new Error(`${ev.bot} ${ev.apiId} (event ${ev.id}): the sidecar closed the socket without a lockdown`);
       // Above step-up the policy's risk rule refuses a search request (a message cannot wait for approval).
       if (r.return_code !== 0 && text.includes('KG3001')) return judged(a, 'refused');
       // Sent upstream (a clear whatever the broker answers), and learned once the reply went out.

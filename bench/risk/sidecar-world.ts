@@ -128,6 +128,8 @@ export async function startWorld(corpus: Corpus, clock: () => number, onSettled:
         admin: { host: '127.0.0.1', port: 0, enabled: true },
         upstream: { target: 'custom', url: sim.url, limits: 'off' },
         demo: { enabled: false },
+        // A replay runs for minutes of real time: a bot's session lasts it (the longest the sidecar allows).
+        tokens: { ttlSeconds: 86_400 },
         policy: { file: POLICY },
         // The corpus' addresses are mapped into 127.0.0.0/8, which by default hosts many bots by design (a sidecar
         // on the bots' loopback): here no address does, as in the engine-level replay.
