@@ -2,6 +2,7 @@
 // sidecar passes the real parts (Vault, policy engine, sessions, broker
 // tokens); tests pass the same real parts or small fakes where a part does
 // not exist yet (the WebSocket condition-search subscriber).
+import type { TokenMark, TokenState } from '../kiwoom/revoke-status.js';
 
 export interface OpenOrder {
   readonly ordNo: string;
@@ -98,16 +99,9 @@ export interface BrokerTokenControl {
   tokenState?(mark: BrokerTokenMark): Promise<BrokerTokenState>;
 }
 
-export interface BrokerTokenMark {
-  /** The app key's keyed fingerprint (as the audit's broker_token records name it). */
-  readonly key: string;
-  readonly version?: string;
-}
-
-export type BrokerTokenState =
-  | { readonly state: 'ended' }
-  | { readonly state: 'live' }
-  | { readonly state: 'failed'; readonly code: string; readonly attempts: number; readonly at: number };
+/** A key's broker token at one moment, and what became of it: the broker session layer's own types. */
+export type BrokerTokenMark = TokenMark;
+export type BrokerTokenState = TokenState;
 
 /** Realtime condition searches (Kiwoom WebSocket CNSRREQ) to clear while locked. */
 export interface ConditionSubscriber {
