@@ -136,9 +136,11 @@ export function createBotListener(deps: ListenerDeps): Server {
       }
       if (!ctx.reply) throw new GuardError('KG9001', 'pipeline produced no reply');
     } catch (err) {
-      // Ended by a lockdown: whatever the stage saw (a closed hold, a dropped wait), the bot is told why.
+      // Ended by a lockdown: whatever the stage saw (a closed hold, a dropped wait), the bot is told why; the call
+      // that set the lockdown off keeps its own KG3008, which names the detectors that fired.
       const reason: unknown = controller.signal.reason;
-      ctx.error = toGuardError(controller.signal.aborted && reason instanceof GuardError ? reason : err);
+      const own = toGuardError(err);
+      ctx.error = controller.signal.aborted && reason instanceof GuardError && own.code !== 'KG3008' ? reason : own;
       if (ctx.error.code === 'KG9001') logger.error({ err: ctx.error.cause ?? err, requestId: ctx.id, stage: ctx.trail.at(-1) }, 'internal error');
       ctx.reply = jsonReply(ctx.error.status, kiwoomErrorBody(ctx.error, lang), ctx.error.headers ?? {});
     }
