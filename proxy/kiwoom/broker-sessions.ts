@@ -15,7 +15,7 @@ import { createSessionMetrics, type SessionMetrics } from './session-metrics.js'
 import { createRevoker, type RevokeWithRetry } from './revoke-retry.js';
 import { issueUnderLock } from './session-issue.js';
 import { cadenceLinger, noteCall, noteRetire } from './session-cadence.js';
-import { listSessions, lockKey, recoverLeftovers, retireShared, sweepOnce, valueKey, type SweepContext } from './session-sweep.js';
+import { listSessions, lockKey, recoverLeftovers, retireShared, retireSoon, sweepOnce, valueKey, type SweepContext } from './session-sweep.js';
 
 export type { BrokerLease, BrokerSessionDeps, BrokerSessionOptions, IssuePurpose, SessionInfo } from './session-types.js';
 
@@ -117,7 +117,7 @@ export class BrokerSessions {
     k.revokeWhenIdle = true;
     const g = k.gen;
     if (g && g.local === 0 && k.shared) this.endLinger(k, g);
-    else if (!g) await this.track(this.retireShared(key, botId)).catch(() => undefined);
+    else if (!g) await this.retireShared(key, botId, undefined, undefined, true).catch(() => undefined);
     await k.retiring?.catch(() => undefined);
   }
 
@@ -331,7 +331,8 @@ export class BrokerSessions {
     const run = async () => {
       const started = Date.now();
       const remaining = await this.deps.store.leaseRelease(valueKey(k.key), this.deps.replicaId);
-      if (remaining === 0 && !g.dead) await this.retireShared(k.key, g.record.botId, g, k.lastRequestId);
+      // Settles at the first failed attempt: Kiwoom still honours the token, so the calls waiting for it go first.
+      if (remaining === 0 && !g.dead) await this.retireShared(k.key, g.record.botId, g, k.lastRequestId, true);
       noteRetire(k, Date.now() - started);
     };
     k.retiring = this.track(run())
@@ -348,10 +349,12 @@ export class BrokerSessions {
       });
   }
 
-  /** Revokes the key's token if no lease holds it (claimed atomically, so exactly one replica does it). */
-  private retireShared(key: string, botHint: string, g?: Gen, requestId?: string): Promise<boolean> {
+  /** Revokes the key's token if no lease holds it (claimed atomically: one replica does it); `soon`: settles once a failed attempt left it leasable. */
+  private retireShared(key: string, botHint: string, g?: Gen, requestId?: string, soon = false): Promise<boolean> {
     const local = g && !g.dead ? { version: g.version, token: g.token } : undefined;
-    return retireShared({ ...this.deps, opts: this.opts, metrics: this.m, revokeWithRetry: this.revokeWithRetry }, key, botHint, local, requestId);
+    const c = { ...this.deps, opts: this.opts, metrics: this.m, revokeWithRetry: this.revokeWithRetry };
+    if (!soon) return retireShared(c, key, botHint, local, requestId);
+    return retireSoon((revived) => this.track(retireShared(c, key, botHint, local, requestId, revived)), this.deps.logger, key);
   }
 
   /** Kiwoom said [8005]: the token is dead upstream. Drop it if it is still the current one; no revoke is needed. */

@@ -18,6 +18,11 @@ export interface RevokeRequest {
   readonly fallbackBot?: string;
   /** The bot call whose release let the token go (named in the audit record). */
   readonly requestId?: string;
+  /**
+   * Waits out the delay before the next attempt after a failed one (default: sleeps). False gives
+   * up (someone needs the token meanwhile): revokeWithRetry then resolves false, nothing revoked.
+   */
+  readonly pause?: (waitMs: number, err: unknown, attempt: number) => Promise<boolean>;
 }
 
 export interface RevokeRetryDeps {
@@ -32,13 +37,15 @@ export interface RevokeRetryDeps {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+const pauseFor = (ms: number) => sleep(ms).then(() => true);
 
 export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs: number; revokeMaxDelayMs: number }, deps: RevokeRetryDeps) {
   const delay = (attempt: number): number => {
     const ceiling = Math.min(opts.revokeMaxDelayMs, opts.revokeBaseDelayMs * 2 ** attempt);
     return Math.floor(ceiling / 2 + Math.random() * (ceiling / 2));
   };
-  return async function revokeWithRetry(r: RevokeRequest): Promise<void> {
+  /** True once the token is revoked (or expired: nobody can use it); false when `pause` gave up. */
+  return async function revokeWithRetry(r: RevokeRequest): Promise<boolean> {
     const maxAttempts = r.maxAttempts ?? Number.POSITIVE_INFINITY;
     for (let attempt = 1; ; attempt++) {
       const who = attempt % 2 === 0 && r.fallbackBot ? r.fallbackBot : r.botId;
@@ -47,7 +54,7 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
         deps.metrics.revoked.inc();
         const gone = outcome === 'not-registered' ? { notRegistered: true } : {};
         deps.onEvent?.('broker_token.revoked', { botId: who, key: r.key, fingerprint: r.fingerprint, attempts: attempt, requestId: r.requestId, ...gone });
-        return;
+        return true;
       } catch (err) {
         const fast = attempt < opts.revokeAttempts;
         deps.metrics.revokeFailures.inc({ final: fast ? 'false' : 'true' });
@@ -57,14 +64,14 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
         }
         if (Date.now() >= r.expiresAt) {
           deps.logger.warn({ botId: r.botId, key: r.key, fingerprint: r.fingerprint, attempts: attempt }, 'broker token expired before it could be revoked');
-          return;
+          return true;
         }
         const wait = fast ? delay(attempt) : opts.revokeMaxDelayMs;
         deps.logger[fast ? 'warn' : 'error'](
           { botId: r.botId, key: r.key, fingerprint: r.fingerprint, attempt, code: toGuardError(err).code, retryInMs: wait },
           'broker token revoke failed; retrying',
         );
-        await sleep(wait);
+        if (!(await (r.pause ?? pauseFor)(wait, err, attempt))) return false;
       }
     }
   };

@@ -2,9 +2,9 @@
 // the shared Store. The key's leased value is its one live token: it is
 // dropped only once Kiwoom confirmed the revoke ([8015] "not registered"
 // included) or the token is known dead (expired: the value's TTL is the
-// token's; [8005]: invalidated). A revoke that failed leaves the value
-// retiring until a sweep's retry, with the failure noted beside it
-// (session-sweep.ts retireShared). A lockdown marks the key's token after
+// token's; [8005]: invalidated). A revoke that failed leaves the value live
+// (Kiwoom still honours the token) until a retry succeeds, with the failure
+// noted beside it (session-sweep.ts retireShared). A lockdown marks the key's token after
 // its own calls and follows the mark until the token has ended.
 import type { Store } from '../state/types.js';
 import { revokeFailedKey, valueKey } from './session-sweep.js';

@@ -14,6 +14,8 @@ import { newVersion, parseRecord, type SessionLedger } from './session-ledger.js
 import type { SessionInfo } from './session-types.js';
 import type { SessionMetrics } from './session-metrics.js';
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
 /** The key's leased value (its sealed token) and its issue lock; one hash tag per key (one Cluster slot). */
 export const valueKey = (key: string): string => `{bs:${key}}:session`;
 export const lockKey = (key: string): string => `{bs:${key}}:lock`;
@@ -166,7 +168,12 @@ export interface RetireContext {
  * Revokes the key's token if no lease holds it: the retirement is claimed
  * atomically (exactly one replica does it), Kiwoom revokes, then the session
  * and its ledger entry go. `local` is this replica's copy of the token, used
- * when it is the same version (no decrypt needed).
+ * when it is the same version (no decrypt needed). A failed attempt leaves
+ * the token live at Kiwoom (one token per key): the failure is noted for
+ * whoever follows it and the value is leasable again (`onRevived`) until the
+ * next attempt claims it back, so a call that needs the token meanwhile (a
+ * lockdown's cancel-all) gets it, and its release retires it again; after the
+ * last attempt it stays live for a sweep's retry.
  */
 export async function retireShared(
   c: RetireContext,
@@ -174,16 +181,25 @@ export async function retireShared(
   botHint: string,
   local?: { version: string; token: Buffer },
   requestId?: string,
+  onRevived?: () => void,
 ): Promise<boolean> {
   const v = await c.store.leasePeek(valueKey(key));
   const rec = v ? parseRecord(v.value) : undefined;
   if (!v || !rec) return false;
-  const claim = await c.store.leaseRetire(valueKey(key), rec.version, Math.max(c.opts.issueLockTtlMs, c.opts.leaseTtlMs));
-  if (claim !== 'retiring') return false;
+  const claimTtl = Math.max(c.opts.issueLockTtlMs, c.opts.leaseTtlMs);
+  if ((await c.store.leaseRetire(valueKey(key), rec.version, claimTtl)) !== 'retiring') return false;
+  const giveUp = async (err: unknown, attempts: number): Promise<boolean> => {
+    const failure = { version: rec.version, code: toGuardError(err).code, attempts, at: Date.now() };
+    await c.store.set(revokeFailedKey(key), JSON.stringify(failure), Math.max(1_000, rec.expiresAt - Date.now())).catch(() => undefined);
+    const revived = await c.store.leaseRevive(valueKey(key), rec.version).catch(() => false);
+    onRevived?.();
+    return revived;
+  };
   const token = local && local.version === rec.version ? Buffer.from(local.token) : c.ledger.open(key, rec);
+  let revoked = true;
   try {
     if (rec.expiresAt > Date.now()) {
-      await c
+      revoked = await c
         .revokeWithRetry({
           botId: rec.botId || botHint,
           token,
@@ -193,17 +209,22 @@ export async function retireShared(
           maxAttempts: c.opts.revokeAttempts,
           fallbackBot: botHint,
           requestId,
+          // Leasable while we wait; the next attempt only if nobody leased it meanwhile (else its release retires it).
+          pause: async (waitMs, err, attempt) => {
+            if (!(await giveUp(err, attempt))) return false;
+            await sleep(waitMs);
+            return (await c.store.leaseRetire(valueKey(key), rec.version, claimTtl)) === 'retiring';
+          },
         })
         .catch(async (err: unknown) => {
-          // The token stays live (retiring) until a sweep's retry: whoever follows it (a lockdown's incident) is told why.
-          const failure = { version: rec.version, code: toGuardError(err).code, attempts: c.opts.revokeAttempts, at: Date.now() };
-          await c.store.set(revokeFailedKey(key), JSON.stringify(failure), Math.max(1_000, rec.expiresAt - Date.now())).catch(() => undefined);
+          await giveUp(err, c.opts.revokeAttempts);
           throw err;
         });
     }
   } finally {
     token.fill(0);
   }
+  if (!revoked) return false;
   const endedAt = Math.min(Date.now(), rec.expiresAt);
   // Our claim may have lapsed meanwhile (a slow revoke): whoever took it over dropped the token and
   // counted it, and the ledger entry may already be a newer token's, which must stay.
@@ -212,4 +233,24 @@ export async function retireShared(
     c.metrics.liveSeconds.inc({ key }, Math.max(0, (endedAt - rec.issuedAt) / 1000));
   }
   return true;
+}
+
+/**
+ * Settles when the retirement `start`s does, or as soon as a failed attempt left the token leasable
+ * (false): the retries go on meanwhile, and a failure after that point is logged here.
+ */
+export function retireSoon(start: (onRevived: () => void) => Promise<boolean>, logger: Logger, key: string): Promise<boolean> {
+  let early = false;
+  let revived!: () => void;
+  const leasable = new Promise<boolean>((r) => {
+    revived = () => {
+      early = true;
+      r(false);
+    };
+  });
+  const whole = start(() => revived());
+  whole.catch((err: unknown) => {
+    if (early) logger.warn({ key, code: toGuardError(err).code }, 'broker token revoke failed; it stays usable and a sweep retries it');
+  });
+  return Promise.race([whole, leasable]);
 }

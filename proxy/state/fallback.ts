@@ -265,6 +265,12 @@ export function withReadOnlyFallback(primary: Store, local: Store, opts: Fallbac
         () => primary.leaseRetire(k, ver, claimTtl),
         () => local.leaseRetire(k, ver, claimTtl),
       ),
+    leaseRevive: (k, ver) =>
+      run(
+        'leaseRevive',
+        () => primary.leaseRevive(k, ver),
+        () => local.leaseRevive(k, ver),
+      ),
     leaseDrop: (k, ver) =>
       run(
         'leaseDrop',

@@ -9,7 +9,7 @@ import { checkId, checkKey, checkTtl, leaseKeys, normaliseLeasePut, normaliseSlo
 
 export type MemoryCoordination = Pick<
   Store,
-  'takeSlot' | 'settleSlot' | 'pauseSlots' | 'leaseTake' | 'leaseRelease' | 'leasePut' | 'leaseRetire' | 'leaseDrop' | 'leasePeek'
+  'takeSlot' | 'settleSlot' | 'pauseSlots' | 'leaseTake' | 'leaseRelease' | 'leasePut' | 'leaseRetire' | 'leaseRevive' | 'leaseDrop' | 'leasePeek'
 >;
 
 export function memoryCoordination(d: MemoryData): MemoryCoordination {
@@ -162,6 +162,17 @@ export function memoryCoordination(d: MemoryData): MemoryCoordination {
       hash!.fields.set('state', 'retiring');
       hash!.fields.set('claimUntil', String(t + claimTtl));
       return 'retiring';
+    },
+
+    async leaseRevive(key, version) {
+      assertOpen();
+      const keys = leaseKeys(key);
+      checkId(version, 'version');
+      const { hash, value } = readLease(keys, now());
+      if (!value || value.version !== version || value.state !== 'retiring') return false;
+      hash!.fields.set('state', 'live');
+      hash!.fields.delete('claimUntil');
+      return true;
     },
 
     async leaseDrop(key, version) {

@@ -26,6 +26,7 @@ export type OpName =
   | 'leaseRelease'
   | 'leasePut'
   | 'leaseRetire'
+  | 'leaseRevive'
   | 'leaseDrop'
   | 'leasePeek'
   | 'publish'

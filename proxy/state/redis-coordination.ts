@@ -9,6 +9,7 @@ import {
   LEASE_PUT_LUA,
   LEASE_RELEASE_LUA,
   LEASE_RETIRE_LUA,
+  LEASE_REVIVE_LUA,
   LEASE_TAKE_LUA,
   PAUSE_SLOTS_LUA,
   SETTLE_SLOT_LUA,
@@ -19,7 +20,7 @@ import { checkId, checkKey, checkTtl, leaseKeys, normaliseLeasePut, normaliseSlo
 
 export type RedisCoordination = Pick<
   Store,
-  'takeSlot' | 'settleSlot' | 'pauseSlots' | 'leaseTake' | 'leaseRelease' | 'leasePut' | 'leaseRetire' | 'leaseDrop' | 'leasePeek'
+  'takeSlot' | 'settleSlot' | 'pauseSlots' | 'leaseTake' | 'leaseRelease' | 'leasePut' | 'leaseRetire' | 'leaseRevive' | 'leaseDrop' | 'leasePeek'
 >;
 
 function leasedValue(reply: unknown): LeasedValue | null {
@@ -37,6 +38,7 @@ export function redisCoordination({ client, prefix, op, generation }: OpsDeps): 
   const leaseReleaseScript = defineScript(client, 'kguardLeaseRelease', LEASE_RELEASE_LUA, 2);
   const leasePutScript = defineScript(client, 'kguardLeasePut', LEASE_PUT_LUA, 3);
   const leaseRetireScript = defineScript(client, 'kguardLeaseRetire', LEASE_RETIRE_LUA, 2);
+  const leaseReviveScript = defineScript(client, 'kguardLeaseRevive', LEASE_REVIVE_LUA, 2);
   const leaseDropScript = defineScript(client, 'kguardLeaseDrop', LEASE_DROP_LUA, 2);
 
   const k = (key: string): string => prefix + checkKey(key);
@@ -120,6 +122,15 @@ export function redisCoordination({ client, prefix, op, generation }: OpsDeps): 
         const reply = String(await leaseRetireScript(full, leases, version, claimTtl));
         if (reply !== 'retiring' && reply !== 'held' && reply !== 'gone') throw new GuardError('KG7001', 'unexpected reply');
         return reply;
+      });
+    },
+
+    async leaseRevive(key, version) {
+      const [full, leases] = lk(key);
+      checkId(version, 'version');
+      return op('leaseRevive', async () => {
+        await fresh();
+        return Number(await leaseReviveScript(full, leases, version)) === 1;
       });
     },
 

@@ -266,6 +266,15 @@ redis.call('HSET', KEYS[1], 'state', 'retiring', 'claimUntil', int(now + tonumbe
 return 'retiring'
 `;
 
+/** ARGV[1] version. A retiring value of this version is live again (claim cleared). 1 / 0. */
+export const LEASE_REVIVE_LUA = `${LEASE_PRELUDE}
+local h = redis.call('HMGET', KEYS[1], 'version', 'state')
+if not h[1] or h[1] ~= ARGV[1] or state_of(h[2]) ~= 'retiring' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'live')
+redis.call('HDEL', KEYS[1], 'claimUntil')
+return 1
+`;
+
 /** ARGV[1] version. Deletes the value and its leases when it is still this version. 1 / 0. */
 export const LEASE_DROP_LUA = `${LEASE_PRELUDE}
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end

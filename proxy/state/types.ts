@@ -144,6 +144,12 @@ export interface Store {
    * 'gone': absent or another version.
    */
   leaseRetire(key: string, version: string, claimTtlMs: number): Promise<'retiring' | 'held' | 'gone'>;
+  /**
+   * Added: a retirement given up (the revoke failed, so the value is still
+   * good upstream): the retiring value of this version is live again (new
+   * leases allowed, its claim cleared). True when it was this version and retiring.
+   */
+  leaseRevive(key: string, version: string): Promise<boolean>;
   /** Added: deletes the value and its leases if it is still this version; true when deleted. */
   leaseDrop(key: string, version: string): Promise<boolean>;
   /** Added: reads without leasing (admin listing, sweeps). */

@@ -19,11 +19,9 @@ const revokeStep = (r: Record<string, unknown>): Step => (r.steps as Step[]).fin
 let h: Harness;
 t.before(async () => {
   h = await startHarness({
-    // A failed revoke is retried by the sweep once its claim lapses: short here, so the retry comes soon. A token
-    // Kiwoom will not revoke also keeps the lockdown's own cancel-all waiting for the key's token (KG5008, after
-    // sessionWaitMs): short here too, that step's failure is not what this test is about.
+    // A failed revoke is retried by the sweep: short here, so the retry comes soon.
     config: {
-      brokerTokens: { revokeAttempts: 2, sweepIntervalMs: 200, leaseTtlMs: 1_000, issueLockTtlMs: 1_000, sessionWaitMs: 500 },
+      brokerTokens: { revokeAttempts: 2, sweepIntervalMs: 200, leaseTtlMs: 1_000, issueLockTtlMs: 1_000 },
       response: { damage: { deadlineMs: 1_000 }, revokeCheckMs: 100 },
     },
   });

@@ -474,7 +474,7 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     return { key: `{${tag}}:session`, lock: `{${tag}}:lock` };
   };
 
-  withStore('leases: put needs the exact lock and no stored value; take, release, retire, drop', async (t, s) => {
+  withStore('leases: put needs the exact lock and no stored value; take, release, retire, revive, drop', async (t, s) => {
     const { key, lock } = leaseKeys();
     const L = W * 100;
     t.equal(await s.leasePeek(key), null, 'absent');
@@ -502,6 +502,13 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     t.same(await s.leaseTake(key, 'C', L), { version: 'v1', value: 'tok-1', state: 'retiring', leases: 0 }, 'retiring: returned without a lease');
     t.same(await s.leasePeek(key), { version: 'v1', value: 'tok-1', state: 'retiring', leases: 0 });
     t.equal(await s.leaseRetire(key, 'v1', L), 'held', 'another retirement claim is live');
+    t.equal(await s.leaseRevive(key, 'v0'), false, 'revive refused for another version');
+    t.equal(await s.leaseRevive(key, 'v1'), true, 'a retirement given up: live again');
+    t.equal(await s.leaseRevive(key, 'v1'), false, 'only a retiring value is revived');
+    t.same(await s.leaseTake(key, 'C', L), { version: 'v1', value: 'tok-1', state: 'live', leases: 1 }, 'leasable again');
+    t.equal(await s.leaseRetire(key, 'v1', L), 'held', 'held by the new lease (the old claim is gone with the revive)');
+    t.equal(await s.leaseRelease(key, 'C'), 0);
+    t.equal(await s.leaseRetire(key, 'v1', L), 'retiring', 'claimed again at once: the old claim was cleared');
     t.equal(await s.leaseDrop(key, 'v0'), false, 'drop refused for another version');
     t.same(await s.leasePeek(key), { version: 'v1', value: 'tok-1', state: 'retiring', leases: 0 }, 'unchanged');
     t.equal(await s.leaseDrop(key, 'v1'), true, 'dropped');

@@ -173,6 +173,7 @@ t.test('read-only fallback: slots and leases of a read-only call fall back to lo
     ['leaseRelease', () => s.leaseRelease('{v}s', 'A')],
     ['leasePut', () => s.leasePut('{v}s', 'v1', 'tok', 1000, lock, 'A', 1000)],
     ['leaseRetire', () => s.leaseRetire('{v}s', 'v1', 1000)],
+    ['leaseRevive', () => s.leaseRevive('{v}s', 'v1')],
     ['leaseDrop', () => s.leaseDrop('{v}s', 'v1')],
     ['leasePeek', () => s.leasePeek('{v}s')],
   ];
