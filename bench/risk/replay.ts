@@ -92,6 +92,12 @@ export function evaluationConfig(variant: EngineVariant = 'current'): RiskConfig
   return parseRiskConfig({ holidays: [...KRX_HOLIDAYS], weights, ...(variant === 'model' ? { model: { scoreFrom: 0.2 } } : {}) });
 }
 
+/** The record of a call of a bot the replay halted after its lockdown: never sent, never judged. */
+export const HALTED = { score: 0, level: 'none', highRisk: false, outcome: 'halted', detectors: [] } as const satisfies Omit<
+  CallRecord,
+  'eventId' | 't' | 'bot' | 'notional'
+>;
+
 export function notionalOfEvent(ev: CorpusEvent): number {
   if (ev.apiId !== API.buy && ev.apiId !== API.sell) return 0;
   const q = Number(ev.body.ord_qty),
@@ -131,7 +137,7 @@ export async function replay(corpus: Corpus, events: readonly CorpusEvent[], opt
       const account = accountOf.get(ev.bot)!;
       const base = { eventId: ev.id, t: ev.t, bot: ev.bot, notional: notionalOfEvent(ev) };
       if (halted.has(ev.bot)) {
-        out.push({ ...base, score: 0, level: 'none', highRisk: false, outcome: 'halted', detectors: [] });
+        out.push({ ...base, ...HALTED });
         continue;
       }
       let input = inputFor(ev, account, clock);

@@ -23,7 +23,7 @@ import { baseCode } from '../../proxy/kiwoom/protocol/index.js';
 import type { RiskAssessment } from '../../proxy/risk/index.js';
 import { positionsModel } from './broker-model.js';
 import { API } from './market.js';
-import { type CallRecord, notionalOfEvent, type Outcome, type ReplayOptions } from './replay.js';
+import { type CallRecord, HALTED, notionalOfEvent, type Outcome, type ReplayOptions } from './replay.js';
 import { adminCall, APPROVERS, loopbackMapper, startWorld, type World } from './sidecar-world.js';
 import type { Corpus, CorpusEvent } from './types.js';
 
@@ -278,7 +278,7 @@ export async function replayThroughSidecar(corpus: Corpus, events: readonly Corp
       const account = accountOf.get(ev.bot)!;
       const base = { eventId: ev.id, t: ev.t, bot: ev.bot, notional: notionalOfEvent(ev) };
       if (halted.has(ev.bot)) {
-        out.push({ ...base, ...judged(undefined, 'halted') });
+        out.push({ ...base, ...HALTED });
         continue;
       }
       const rec = lookupApi(ev.apiId)?.kind === 'realtime' ? await realtime.message(ev, await tokenOf(ev)) : await rest(ev, account);

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { startSimulator } from '../../proxy/sim/index.js';
 import { FIXTURES, waitFor } from '../helpers/harness.js';
 import { startRedis } from '../helpers/redis.js';
-import { postJson, startReplica } from '../helpers/replica-process.js';
-import { connectBot, isReal, type BotSocket } from './ws-client.js';
+import { startReplica } from '../helpers/replica-process.js';
+import { isReal, loginAtReplica, type BotSocket } from './ws-client.js';
 
 const KEY = { appKey: 'CANARYrtResyncKEY0a1b2c3d4e', secretKey: 'CANARYrtResyncSECRET9f8e7d6c5b4a' };
 const ACCOUNT = '5555000077';
@@ -45,13 +45,7 @@ const B = await startReplica('B', overrides);
 t.teardown(() => B.stop());
 const secrets = A.botSecrets!;
 
-async function login(replicaUrl: string, botId: string): Promise<BotSocket> {
-  const r = await postJson(`${replicaUrl}/oauth2/token`, { grant_type: 'client_credentials', appkey: botId, secretkey: secrets[botId] });
-  const s = await connectBot(`${replicaUrl.replace(/^http/, 'ws')}/api/dostk/websocket`);
-  const reply = await s.login(String(r.json.token));
-  if (reply.return_code !== 0) throw new Error(`login failed: ${JSON.stringify(reply)}`);
-  return s;
-}
+const login = (replicaUrl: string, botId: string): Promise<BotSocket> => loginAtReplica(replicaUrl, botId, secrets[botId]!);
 
 t.test("a paused peer replica's bot gets its registrations back once the peer is heard from again", async (t) => {
   // rt-own on A opens (and A owns) the key's upstream session; rt-peer is on B.

@@ -11,7 +11,7 @@ import { startSimulator } from '../../proxy/sim/index.js';
 import { FIXTURES, waitFor } from '../helpers/harness.js';
 import { startRedis } from '../helpers/redis.js';
 import { postJson, startReplica } from '../helpers/replica-process.js';
-import { connectBot, isReal, type BotSocket } from './ws-client.js';
+import { isReal, loginAtReplica, type BotSocket } from './ws-client.js';
 
 const KEY = { appKey: 'CANARYrtAppKEY0a1b2c3d4e5f', secretKey: 'CANARYrtSecretKEY9f8e7d6c5b4a3210' };
 const ACCOUNT = '5555000033';
@@ -49,13 +49,7 @@ const B = await startReplica('B', overrides);
 t.teardown(() => B.stop());
 const secrets = A.botSecrets!;
 
-async function login(replicaUrl: string, botId: string): Promise<BotSocket> {
-  const r = await postJson(`${replicaUrl}/oauth2/token`, { grant_type: 'client_credentials', appkey: botId, secretkey: secrets[botId] });
-  const s = await connectBot(`${replicaUrl.replace(/^http/, 'ws')}/api/dostk/websocket`);
-  const reply = await s.login(String(r.json.token));
-  if (reply.return_code !== 0) throw new Error(`login failed: ${JSON.stringify(reply)}`);
-  return s;
-}
+const login = (replicaUrl: string, botId: string): Promise<BotSocket> => loginAtReplica(replicaUrl, botId, secrets[botId]!);
 
 async function register(s: BotSocket, group: string, items: string[], type: string): Promise<void> {
   s.send({ trnm: 'REG', grp_no: group, refresh: '1', data: [{ item: items, type: [type] }] });

@@ -1,6 +1,7 @@
 // A bot's realtime socket for tests: every frame is kept, and a test waits
 // for the frame it expects (never for a time).
 import WebSocket from 'ws';
+import { postJson } from '../helpers/replica-process.js';
 
 export interface BotSocket {
   ws: WebSocket;
@@ -78,3 +79,12 @@ export const isReal = (type: string, item?: string) => (f: Record<string, unknow
   f.trnm === 'REAL' &&
   Array.isArray(f.data) &&
   (f.data as { type: string; item: string }[]).some((e) => e.type === type && (item === undefined || e.item === item));
+
+/** A bot's token from a replica (sidecar process) and its realtime socket there, logged in. */
+export async function loginAtReplica(replicaUrl: string, botId: string, secret: string): Promise<BotSocket> {
+  const r = await postJson(`${replicaUrl}/oauth2/token`, { grant_type: 'client_credentials', appkey: botId, secretkey: secret });
+  const s = await connectBot(`${replicaUrl.replace(/^http/, 'ws')}/api/dostk/websocket`);
+  const reply = await s.login(String(r.json.token));
+  if (reply.return_code !== 0) throw new Error(`login failed: ${JSON.stringify(reply)}`);
+  return s;
+}

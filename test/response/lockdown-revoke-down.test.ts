@@ -6,16 +6,8 @@
 // the simulator told to fail every revoke; default session wait and revoke
 // retries.
 import t from 'tap';
+import { RESTING_ORDER, stepsOf, revokeStep } from '../helpers/lockdown-steps.js';
 import { CANARY, startHarness, waitFor, type Harness } from '../helpers/harness.js';
-
-interface Step {
-  step: string;
-  ok: boolean;
-  status?: string;
-  errors: string[];
-}
-
-const ORDER = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '60000', trde_tp: '0' };
 
 let h: Harness;
 t.before(async () => {
@@ -30,14 +22,14 @@ t.test("a lockdown cancels the bot's open orders while every revoke fails, and t
   const admin = await h.adminToken('sec-lead', 'admin');
   // Every revoke fails from now on: the token the order was placed with cannot be revoked.
   h.sim.faults.set({ revokeFailNext: 1_000_000 });
-  const placed = await h.call('kt10000', ORDER);
+  const placed = await h.call('kt10000', RESTING_ORDER);
   t.equal(placed.json.return_code, 0, `a resting order: ${placed.text}`);
   const ordNo = String(placed.json.ord_no);
   t.equal(h.sim.liveTokens(), 1, "the broker holds the key's token");
 
   const lock = await h.admin('POST', '/admin/v1/lockdown', admin, { bot: h.botId, reason: 'revoke endpoint down' });
   t.equal(lock.status, 201, lock.text.slice(0, 300));
-  const steps = lock.json.steps as Step[];
+  const steps = stepsOf(lock.json);
   const s3 = steps.find((s) => s.step.startsWith('3 '))!;
   t.ok(s3.ok, `step 3 cancelled and confirmed: ${JSON.stringify(s3)}`);
   const order = h.sim.orders(CANARY.account).find((o) => o.ordNo === ordNo);
@@ -48,5 +40,5 @@ t.test("a lockdown cancels the bot's open orders while every revoke fails, and t
   await h.waitNoLiveTokens(30_000);
   t.equal(h.sim.liveTokens(), 0, 'revoked once Kiwoom accepted the revoke');
   const report = async () => (await h.admin('GET', `/admin/v1/incidents/${String(lock.json.id)}`, admin)).json;
-  await waitFor(async () => ((await report()).steps as Step[]).find((s) => s.step.startsWith('2 '))?.status === 'done', 10_000, 'step 2 done');
+  await waitFor(async () => revokeStep(await report())?.status === 'done', 10_000, 'step 2 done');
 });

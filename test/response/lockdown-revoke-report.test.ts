@@ -4,17 +4,8 @@
 // reason code while Kiwoom refuses, and done once a retry succeeds. Through
 // the real sidecar over HTTP, against the simulator told to fail revokes.
 import t from 'tap';
+import { RESTING_ORDER, revokeStep } from '../helpers/lockdown-steps.js';
 import { startHarness, waitFor, type Harness } from '../helpers/harness.js';
-
-interface Step {
-  step: string;
-  ok: boolean;
-  status?: string;
-  errors: string[];
-}
-
-const ORDER = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '60000', trde_tp: '0' };
-const revokeStep = (r: Record<string, unknown>): Step => (r.steps as Step[]).find((s) => s.step.startsWith('2 '))!;
 
 let h: Harness;
 t.before(async () => {
@@ -30,7 +21,7 @@ t.teardown(() => h.close());
 
 t.test('step 2 is not done while Kiwoom refuses the revoke, and becomes done when a retry succeeds', async (t) => {
   const admin = await h.adminToken('sec-lead', 'admin');
-  const placed = await h.call('kt10000', ORDER);
+  const placed = await h.call('kt10000', RESTING_ORDER);
   t.equal(placed.json.return_code, 0, `a resting order: ${placed.text}`);
   await h.waitNoLiveTokens();
   // Every revoke fails from now on: the token the lockdown's cancel-all uses cannot be revoked.
@@ -74,7 +65,7 @@ t.test('a lockdown whose revoke goes through reports step 2 done at once', async
   const admin = await h.adminToken('sec-lead-2', 'admin');
   const bot = 'bot-revoke-ok';
   const token = await h.addBot(bot, ['kind:query', 'kind:order', 'kind:account', 'kind:cancel']);
-  t.equal((await h.call('kt10000', ORDER, { token })).json.return_code, 0);
+  t.equal((await h.call('kt10000', RESTING_ORDER, { token })).json.return_code, 0);
   const lock = await h.admin('POST', '/admin/v1/lockdown', admin, { bot, reason: 'revoke report drill 2' });
   t.equal(lock.status, 201);
   const s2 = revokeStep(lock.json);
