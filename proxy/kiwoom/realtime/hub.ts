@@ -125,7 +125,7 @@ export class KeyHub {
       if (live && !this.searches.has(seq) && this.searches.size >= MAX_LIVE_CONDITION_SEARCHES)
         throw new GuardError('KG3018', `${MAX_LIVE_CONDITION_SEARCHES} live condition searches are already running on this key`);
       if (!this.listed) await this.list();
-      const reply = await this.link.request('CNSRREQ', JSON.stringify(frame));
+      const reply = await this.link.request('CNSRREQ', JSON.stringify(frame), seq);
       if (live && Number(reply.return_code) === 0) {
         const set = this.searches.get(seq) ?? new Set<string>();
         set.add(subId);
@@ -205,7 +205,7 @@ export class KeyHub {
       for (const seq of this.searches.keys()) {
         if (!this.listed) await this.list();
         const stex = this.searchMarkets.get(seq) ?? 'K';
-        await this.link.request('CNSRREQ', JSON.stringify({ trnm: 'CNSRREQ', seq, search_type: '1', stex_tp: stex }));
+        await this.link.request('CNSRREQ', JSON.stringify({ trnm: 'CNSRREQ', seq, search_type: '1', stex_tp: stex }), seq);
       }
     }).catch((err) => this.log.warn({ code: (err as GuardError).code ?? 'error' }, 'realtime: replay after login failed'));
   }
@@ -239,7 +239,7 @@ export class KeyHub {
     if (set.size > 0) return undefined;
     this.searches.delete(seq);
     this.searchMarkets.delete(seq);
-    return this.link.up ? this.link.request('CNSRCLR', JSON.stringify({ trnm: 'CNSRCLR', seq })) : undefined;
+    return this.link.up ? this.link.request('CNSRCLR', JSON.stringify({ trnm: 'CNSRCLR', seq }), seq) : undefined;
   }
 
   /** Applies one bot's group change: first refs go upstream before they count, last refs are removed after; a refusal changes nothing. */

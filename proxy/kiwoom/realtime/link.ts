@@ -2,7 +2,9 @@
 // broker token (a lease held for as long as the socket lives), PING echoed,
 // control requests answered in order per trnm, REAL pushes handed on. After a
 // drop it logs in again with a fresh lease, with backoff, and tells its owner
-// so registrations are replayed. The broker token is spliced into the LOGIN
+// so registrations are replayed. Replies name no request, so a reply that does
+// not come in time (or names another seq) means the pairing is lost: the link
+// logs in afresh rather than hand one bot another bot's answer. The broker token is spliced into the LOGIN
 // frame as bytes and never becomes a string here.
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
@@ -31,6 +33,8 @@ export interface LinkEvents {
 }
 
 interface Pending {
+  /** The condition-search seq the reply must name, when the request has one. */
+  seq: string | undefined;
   resolve(frame: Record<string, unknown>): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
@@ -66,10 +70,10 @@ export class UpstreamLink {
     void this.connect();
   }
 
-  /** Sends a control frame and waits for Kiwoom's reply with the same trnm (replies come in order); waits for a login in progress first. */
-  async request(trnm: string, frame: string): Promise<Record<string, unknown>> {
+  /** Sends a control frame and waits for Kiwoom's reply with the same trnm (replies come in order), and the same seq when one is given; waits for a login in progress first. */
+  async request(trnm: string, frame: string, seq?: string): Promise<Record<string, unknown>> {
     if (!this.loggedIn && !this.closed) await this.loggedInWithin(this.opts.connectTimeoutMs);
-    return this.send(trnm, frame);
+    return this.send(trnm, frame, seq);
   }
 
   private loggedInWithin(ms: number): Promise<void> {
@@ -84,19 +88,22 @@ export class UpstreamLink {
     });
   }
 
-  private send(trnm: string, frame: string): Promise<Record<string, unknown>> {
+  private send(trnm: string, frame: string, seq: string | undefined): Promise<Record<string, unknown>> {
     const ws = this.ws;
     if (!this.loggedIn || !ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new GuardError('KG5001', 'realtime upstream not connected'));
     return new Promise((resolve, reject) => {
       const queue = this.pending.get(trnm) ?? [];
       this.pending.set(trnm, queue);
       const p: Pending = {
+        seq,
         resolve,
         reject,
         timer: setTimeout(() => {
           const i = queue.indexOf(p);
           if (i >= 0) queue.splice(i, 1);
           reject(new GuardError('KG5003', `realtime ${trnm} got no reply`));
+          // Its reply may still come, and would be paired with the next request.
+          this.resync(ws, `${trnm} reply timed out`);
         }, this.opts.requestTimeoutMs),
       };
       queue.push(p);
@@ -152,6 +159,8 @@ export class UpstreamLink {
         this.log.warn('realtime: malformed upstream frame dropped');
         return;
       }
+      // A socket already given up on may still deliver a late reply: it answers nothing now.
+      if (this.ws !== ws) return;
       this.onFrame(ws, frame, data as Buffer, loginTimer);
     });
     ws.on('error', (err) => this.log.warn({ err: err.message }, 'realtime upstream socket error'));
@@ -179,11 +188,8 @@ export class UpstreamLink {
         // Held past its renewal time, the token would make every call of the key wait until it expires: log in afresh then.
         const due = Math.min(2 ** 31 - 1, Math.max(0, (this.lease?.renewAt ?? Number.POSITIVE_INFINITY) - Date.now()));
         this.renew = setTimeout(() => {
-          if (this.ws !== ws) return;
           this.log.info('realtime upstream token due for renewal; logging in again');
-          ws.close(1000);
-          this.drop('token renewal');
-          this.scheduleReconnect();
+          this.relogin(ws, 'token renewal');
         }, due);
         this.renew.unref();
         this.events.up();
@@ -206,10 +212,28 @@ export class UpstreamLink {
     }
     const queue = typeof trnm === 'string' ? this.pending.get(trnm) : undefined;
     const p = queue?.shift();
-    if (p) {
-      clearTimeout(p.timer);
-      p.resolve(frame);
+    if (!p) return;
+    clearTimeout(p.timer);
+    if (p.seq !== undefined && frame.seq !== undefined && String(frame.seq).trim() !== p.seq.trim()) {
+      p.reject(new GuardError('KG5003', `realtime ${String(trnm)} reply named another seq`));
+      this.resync(ws, `${String(trnm)} reply named another seq`);
+      return;
     }
+    p.resolve(frame);
+  }
+
+  /** Replies can no longer be paired with requests on this socket: log in afresh (the owner replays registrations). */
+  private resync(ws: WebSocket, reason: string): void {
+    if (this.ws !== ws) return;
+    this.log.warn({ reason }, 'realtime upstream out of step; logging in again');
+    this.relogin(ws, reason);
+  }
+
+  private relogin(ws: WebSocket, reason: string): void {
+    if (this.ws !== ws) return;
+    ws.close(1000);
+    this.drop(reason);
+    this.scheduleReconnect();
   }
 
   private drop(reason: string): void {
