@@ -1,11 +1,11 @@
 // The lockdown channel. A lockdown publishes {incidentId, scope} as its lock
 // flags are set (lockdown.ts step 1); every replica, this one included, hears
-// it and ends the locked bots' calls there at once (ResponderOptions.onLockdown:
-// the sidecar's is server/bot-calls.ts). The flags stay what stops calls: a
-// replica that missed the message (pub/sub down) still refuses them at the
-// lockdown stage and before an order is written, only later. An unlock needs
-// nothing of the other replicas (they read the flags on every call), so it
-// publishes nothing.
+// it and ends the locked bots' calls and realtime sessions there at once
+// (ResponderOptions.onLockdown: the sidecar's is server/bot-calls.ts). The
+// flags stay what stops calls: a replica that missed the message (pub/sub
+// down) still refuses them at the lockdown stage and before an order is
+// written, only later. An unlock needs nothing of the other replicas (they
+// read the flags on every call), so it publishes nothing.
 import type { ResponseContext } from './context.js';
 import type { LockdownScope } from './incident.js';
 import { CHANNEL } from './keys.js';
@@ -41,9 +41,17 @@ export function subscribeLockdowns(ctx: ResponseContext, onLockdown: (m: Lockdow
   const handle = (raw: string): void => {
     const m = parseLockdownMessage(raw);
     if (!m || closed) return;
-    void Promise.resolve()
-      .then(() => onLockdown(m))
-      .catch((err: unknown) => logger.error({ incidentId: m.incidentId, err: (err as Error).message }, "lockdown not applied to this replica's calls"));
+    // Called in this message's own turn, not a later one: a realtime push relayed to this replica on the same
+    // subscriber connection right after it must find the locked bot's socket already closed.
+    let applied: Promise<void> | void;
+    try {
+      applied = onLockdown(m);
+    } catch (err) {
+      applied = Promise.reject(err);
+    }
+    void Promise.resolve(applied).catch((err: unknown) =>
+      logger.error({ incidentId: m.incidentId, err: (err as Error).message }, "lockdown not applied to this replica's calls"),
+    );
   };
   const subscribed = store.subscribe(CHANNEL, handle).catch((err: unknown) => {
     // ioredis re-subscribes by itself after a reconnect; a refusal here leaves the lock flags to do it, later.

@@ -1,15 +1,17 @@
-// The bots' calls in flight on this replica, and what a lockdown does to them
-// here. The lock flags in the shared store stop every call that reads them
-// after they are set; a call already past the lockdown stage would only meet
-// them again at its pre-send re-check (orders only), after waiting minutes for
-// an approver, seconds for a governor slot or the key's broker token. So when
-// a lockdown is published (on any replica: response/lockdown-channel.ts), each
-// replica ends the locked bots' calls at once with the lockdown's error, drops
-// their queued calls from the governor, and lets go of their key's broker
-// token as soon as no call holds it. Nothing else of a bot is cached here that
-// a lockdown changes: sessions, lock flags and trading state are read from the
-// store on every call, and the credential records' cache only serves calls,
-// which the flags refuse.
+// The bots' calls in flight on this replica (and their realtime sessions:
+// server/realtime.ts tracks each from its LOGIN until it closes), and what a
+// lockdown does to them here. The lock flags in the shared store stop every
+// call that reads them after they are set; a call already past the lockdown
+// stage would only meet them again at its pre-send re-check (orders only),
+// after waiting minutes for an approver, seconds for a governor slot or the
+// key's broker token, and a realtime session at its next periodic re-check.
+// So when a lockdown is published (on any replica: response/lockdown-channel.ts),
+// each replica ends the locked bots' calls and realtime sessions at once with
+// the lockdown's error, drops their queued calls from the governor, and lets
+// go of their key's broker token as soon as no call holds it. Nothing else of
+// a bot is cached here that a lockdown changes: sessions, lock flags and
+// trading state are read from the store on every call, and the credential
+// records' cache only serves calls, which the flags refuse.
 import type { Logger } from 'pino';
 import { GuardError } from '../common/errors.js';
 import type { BotRegistry } from '../auth/index.js';

@@ -13,6 +13,7 @@ import type { PolicyEngineInternals } from '../policy/engine.js';
 import type { Responder } from '../response/index.js';
 import type { RiskEngine } from '../risk/index.js';
 import type { Store } from '../state/types.js';
+import type { BotCalls } from './bot-calls.js';
 import { createConditionRisk } from './realtime-risk.js';
 import { createRealtimeEndpoint, type RealtimeEndpoint } from './realtime.js';
 
@@ -35,6 +36,8 @@ export function setupRealtime(d: {
   policy: PolicyEngineInternals;
   responder: Responder;
   risk: RiskEngine;
+  /** The bots' calls on this replica: each realtime session is tracked there, so a lockdown ends it at once. */
+  calls: BotCalls;
   clock: () => number;
   auditor: Auditor;
   logger: Logger;
@@ -81,6 +84,7 @@ export function setupRealtime(d: {
     service,
     keyOf: (botId) => d.keyOf(botId, 'call'),
     conditionRisk: createConditionRisk({ risk: d.risk, responder: d.responder, clock: d.clock, logger: log }),
+    calls: d.calls,
     logger: log,
     registry: d.registry,
   });

@@ -5,7 +5,9 @@
 // A bot that stops reading is cut off alone (close 4008). The session is
 // re-checked every recheckMs: a revoked or killed token, a disabled bot, a
 // lockdown or a HALTED trading state clears its registrations and searches
-// and closes it with a clear message.
+// and closes it with a clear message. A lockdown published on any replica
+// closes it at once (it is tracked with the bot's calls: bot-calls.ts); the
+// re-check stays the backstop.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -21,6 +23,7 @@ import type { RealtimeHandle, RealtimeService } from '../kiwoom/realtime/service
 import { parseBotMessage, type RealtimeProtocolError, reply, systemFrame, type BotMessage, type Registration } from '../kiwoom/realtime/protocol.js';
 import type { PolicyEngineInternals } from '../policy/engine.js';
 import type { Responder } from '../response/index.js';
+import type { BotCalls } from './bot-calls.js';
 import type { ConditionJudgement, ConditionRisk } from './realtime-risk.js';
 
 export const REALTIME_PATH = '/api/dostk/websocket';
@@ -38,6 +41,8 @@ export interface RealtimeEndpointDeps {
   keyOf(botId: string): Promise<string>;
   /** Risk on condition searches (realtime-risk.ts). */
   conditionRisk: ConditionRisk;
+  /** Where each session is tracked from its LOGIN: a lockdown heard on this replica ends it at once (bot-calls.ts). */
+  calls?: Pick<BotCalls, 'track'>;
   logger: Logger;
   registry: Registry;
 }
@@ -83,6 +88,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     let claims: SessionClaims | undefined;
     let handle: RealtimeHandle | undefined;
     let ending = false;
+    let untrack: (() => void) | undefined;
     let missed = 0;
     let busy: Promise<void> = Promise.resolve();
     // The risk judgement of the message being handled (one at a time per bot), for its audit record.
@@ -100,6 +106,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     async function end(reason: string, code: number, message: string): Promise<void> {
       if (ending) return;
       ending = true;
+      untrack?.();
       clearTimeout(loginTimer);
       clearInterval(pinger);
       clearInterval(recheck);
@@ -143,6 +150,9 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         const b = deps.bots.get(c.botId);
         if (!b) throw new GuardError('KG2002', 'unknown bot');
         if (!b.enabled) throw new GuardError('KG2006');
+        // Tracked before the lock check, so a lockdown heard while this login goes on ends it too
+        // (not once the socket has ended: nothing would untrack it).
+        if (!ending) untrack = deps.calls?.track(b, (reason) => void end(reasonOf(reason), CLOSE.ended, errorText(reason)));
         await deps.responder.checkLockdown({ botId: b.id, account: b.account, kind: 'realtime', body: {} });
         const key = await deps.keyOf(b.id);
         const opened = await deps.service.open({ id: b.id, account: b.account }, key, send);

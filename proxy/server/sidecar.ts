@@ -309,6 +309,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       policy,
       responder,
       risk,
+      calls,
       clock,
       auditor,
       logger,
