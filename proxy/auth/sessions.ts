@@ -8,7 +8,7 @@ import path from 'node:path';
 import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import { GuardError } from '../common/errors.js';
 import { assertPrivateFile, writeFileAtomic } from '../common/fsutil.js';
-import type { Store } from '../state/types.js';
+import type { Store, Unsubscribe } from '../state/types.js';
 
 export interface SessionOptions {
   ttlSeconds: number;
@@ -26,6 +26,31 @@ export interface SessionClaims {
   readonly jti: string;
   readonly epoch: number;
   readonly exp: number;
+}
+
+/** A bot's sessions ended (killed, or the bot disabled), told to every replica: their realtime sockets close at once. */
+export const SESSIONS_ENDED_CHANNEL = 'auth:sessions-ended';
+
+export interface SessionsEnded {
+  readonly botId: string;
+  /** Sessions of earlier epochs ended. */
+  readonly epoch: number;
+  /** What their next check would say: KG2006 disabled, KG2007 killed. */
+  readonly code: 'KG2006' | 'KG2007';
+}
+
+/** The message, or undefined when it is not one. */
+export function parseSessionsEnded(raw: string): SessionsEnded | undefined {
+  let m: unknown;
+  try {
+    m = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof m !== 'object' || m === null) return undefined;
+  const { botId, epoch, code } = m as Record<string, unknown>;
+  if (typeof botId !== 'string' || !botId || !Number.isSafeInteger(epoch) || (code !== 'KG2006' && code !== 'KG2007')) return undefined;
+  return { botId, epoch: epoch as number, code };
 }
 
 const ALG = 'HS256';
@@ -172,7 +197,7 @@ export class Sessions {
   async setDisabled(botId: string, disabled: boolean, reason = ''): Promise<void> {
     if (disabled) {
       await this.store.set(this.disabledKey(botId), reason || 'disabled');
-      await this.killAll(botId);
+      await this.endAll(botId, 'KG2006');
     } else {
       await this.store.del(this.disabledKey(botId));
     }
@@ -190,6 +215,21 @@ export class Sessions {
 
   /** Terminates every session of a bot: tokens from earlier epochs stop working at once. */
   async killAll(botId: string): Promise<number> {
-    return this.store.incr(this.epochKey(botId));
+    return this.endAll(botId, 'KG2007');
+  }
+
+  /** Calls `handler` for every bot's sessions ended on any replica (this one included), in the message's own turn. */
+  onEnded(handler: (e: SessionsEnded) => void): Promise<Unsubscribe> {
+    return this.store.subscribe(SESSIONS_ENDED_CHANNEL, (raw) => {
+      const e = parseSessionsEnded(raw);
+      if (e) handler(e);
+    });
+  }
+
+  private async endAll(botId: string, code: SessionsEnded['code']): Promise<number> {
+    const epoch = await this.store.incr(this.epochKey(botId));
+    // Best effort: the epoch is written, so a replica that misses this still ends the sessions at their next check.
+    await this.store.publish(SESSIONS_ENDED_CHANNEL, JSON.stringify({ botId, epoch, code } satisfies SessionsEnded)).catch(() => undefined);
+    return epoch;
   }
 }

@@ -5,9 +5,10 @@
 // A bot that stops reading is cut off alone (close 4008). The session is
 // re-checked every recheckMs: a revoked or killed token, a disabled bot, a
 // lockdown or a HALTED trading state clears its registrations and searches
-// and closes it with a clear message. A lockdown published on any replica
-// closes it at once (it is tracked with the bot's calls: bot-calls.ts); the
-// re-check stays the backstop.
+// and closes it with a clear message. A lockdown, a session kill or a disable
+// published on any replica closes it at once (it is tracked with the bot's
+// calls, bot-calls.ts, and by its session epoch here); the re-check stays the
+// backstop.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -72,6 +73,30 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     registers,
   });
   const logins = new Counter({ name: 'kguard_realtime_logins_total', help: 'Bot realtime logins, by outcome', labelNames: ['outcome'], registers });
+
+  // The logged-in sessions (and those logging in), for sessions ended on any replica (Sessions.onEnded).
+  const live = new Set<{ claims: SessionClaims; end: (reason: GuardError) => void }>();
+  const endedSubscription = config.enabled
+    ? deps.sessions
+        .onEnded((e) => {
+          // In the message's own turn: a push relayed after it on the same subscriber connection finds the socket closed.
+          for (const s of [...live]) if (s.claims.botId === e.botId && s.claims.epoch < e.epoch) s.end(new GuardError(e.code));
+        })
+        .catch((err) => {
+          logger.error({ code: toGuardError(err).code }, 'sessions ended elsewhere reach realtime sessions here only at their next re-check');
+          return undefined;
+        })
+    : undefined;
+
+  function track(claims: SessionClaims, bot: BotRecord, end: (reason: GuardError) => void): () => void {
+    const entry = { claims, end };
+    live.add(entry);
+    const untrackCall = deps.calls?.track(bot, end);
+    return () => {
+      live.delete(entry);
+      untrackCall?.();
+    };
+  }
 
   const audit = (fields: Record<string, unknown>) =>
     deps.auditor
@@ -146,13 +171,14 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
 
     async function login(m: Extract<BotMessage, { trnm: 'LOGIN' }>): Promise<void> {
       try {
-        const c = await deps.sessions.verify(m.token);
+        const c = await deps.sessions.verifySignature(m.token);
         const b = deps.bots.get(c.botId);
+        // Tracked before the session and lock checks, so a kill, disable or lockdown heard while this login
+        // goes on ends it too (not once the socket has ended: nothing would untrack it).
+        if (!ending && b) untrack = track(c, b, (reason) => void end(reasonOf(reason), CLOSE.ended, errorText(reason)));
+        await deps.sessions.checkLive(c);
         if (!b) throw new GuardError('KG2002', 'unknown bot');
         if (!b.enabled) throw new GuardError('KG2006');
-        // Tracked before the lock check, so a lockdown heard while this login goes on ends it too
-        // (not once the socket has ended: nothing would untrack it).
-        if (!ending) untrack = deps.calls?.track(b, (reason) => void end(reasonOf(reason), CLOSE.ended, errorText(reason)));
         await deps.responder.checkLockdown({ botId: b.id, account: b.account, kind: 'realtime', body: {} });
         const key = await deps.keyOf(b.id);
         const opened = await deps.service.open({ id: b.id, account: b.account }, key, send);
@@ -306,6 +332,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     async close() {
       for (const ws of wss.clients) ws.close(1001, 'sidecar shutting down');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await (await endedSubscription)?.().catch(() => undefined);
     },
   };
 }

@@ -1,6 +1,6 @@
-// A lockdown pressed on replica A ends the bot's realtime socket on replica B
-// at once, not at B's next re-check: the re-check is set to ten minutes here,
-// so only the immediate path can close the socket.
+// A lockdown, a session kill or a disable pressed on replica A ends the bot's
+// realtime socket on replica B at once, not at B's next re-check: the re-check
+// is set to ten minutes here, so only the immediate path can close the socket.
 // Replica A owns the key's upstream session (its bot logged in first), so every
 // push B relays comes to B through Redis after the event was published there:
 // the ended bot must receive none of them. Two sidecars in this process, one
@@ -32,7 +32,7 @@ const A: Harness = await startHarness({
 });
 // Added before B starts, so B's bot registry reads them at start.
 const tokens: Record<string, string> = {};
-for (const id of ['rt-locked']) tokens[id] = await A.addBot(id, ALLOWED);
+for (const id of ['rt-locked', 'rt-killed', 'rt-disabled']) tokens[id] = await A.addBot(id, ALLOWED);
 const B: Harness = await startHarness({ policyFile: path.join(FIXTURES, 'policy-realtime.yaml'), config: replica('B'), replicaOf: A });
 t.teardown(async () => {
   await B.close();
@@ -109,6 +109,34 @@ t.test('a lockdown on A closes the locked bot realtime socket on B before any la
   const sys = locked.frames.slice(mark).find((f) => f.trnm === 'SYSTEM');
   t.equal(sys?.code, 'KG-LOCKDOWN', 'the lockdown message came before the close');
   t.equal(locked.frames.at(-1), sys, 'and nothing after it');
+});
+
+t.test('a session kill on A closes the bot realtime socket on B before any later push', async (t) => {
+  const killed = await atB('rt-killed');
+  t.teardown(() => killed.close());
+  const mark = killed.frames.length;
+  const kill = await A.admin('POST', '/admin/v1/bots/rt-killed/kill-sessions', admin);
+  t.equal(kill.status, 200, kill.text.slice(0, 200));
+  const closed = await pushUntilClosed(killed, mark);
+
+  t.same(real(killed.frames.slice(mark)), [], 'no push reached the bot after its sessions were killed');
+  t.equal(closed.code, 4003, 'closed as ended');
+  t.match(closed.reason, 'KG2007', 'as a terminated session, as the re-check says');
+  t.equal(killed.frames.slice(mark).find((f) => f.trnm === 'SYSTEM')?.code, 'KG-REVOKED');
+});
+
+t.test('a disable on A closes the bot realtime socket on B before any later push', async (t) => {
+  const disabled = await atB('rt-disabled');
+  t.teardown(() => disabled.close());
+  const mark = disabled.frames.length;
+  const r = await A.admin('POST', '/admin/v1/bots/rt-disabled/disable', admin);
+  t.equal(r.status, 200, r.text.slice(0, 200));
+  const closed = await pushUntilClosed(disabled, mark);
+
+  t.same(real(disabled.frames.slice(mark)), [], 'no push reached the bot after it was disabled');
+  t.equal(closed.code, 4003, 'closed as ended');
+  t.match(closed.reason, 'KG2006', 'as a disabled bot, as the re-check says');
+  t.equal(disabled.frames.slice(mark).find((f) => f.trnm === 'SYSTEM')?.code, 'KG-DISABLED');
 });
 
 t.test('rt-keep, on A and never locked, still receives', async () => {
