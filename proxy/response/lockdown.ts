@@ -174,14 +174,19 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     };
 
     // Step 1: nothing can be decrypted for these bots, trading is HALTED, and every replica sees the lock.
+    // Published once the lock flags are written (or failed): a replica that hears it ends the calls it holds,
+    // and any call it starts afterwards reads the flags, so no call falls between the two.
+    const flagsWritten = [
+      ...(scope.all ? [K.lockAll] : []),
+      ...(scope.account ? [K.lockAccount(scope.account)] : []),
+      ...targets.map((t) => K.lockBot(t.botId)),
+    ].map((key) => store.set(key, id));
     await step('1 disable credentials + HALTED', [
-      ...(scope.all ? [() => store.set(K.lockAll, id)] : []),
-      ...(scope.account ? [() => store.set(K.lockAccount(scope.account!), id)] : []),
-      ...targets.map((t) => () => store.set(K.lockBot(t.botId), id)),
+      ...flagsWritten.map((written) => () => written),
       ...targets.map((t) => () => opts.vault.setEnabled(t.botId, false)),
       ...unknownTargets('credentials not disabled'),
       () => opts.policy.setTradingState(tradingScope(scope), 'HALTED', `lockdown ${id}: ${reason}`),
-      () => store.publish(CHANNEL, JSON.stringify({ incidentId: id, scope })),
+      () => Promise.allSettled(flagsWritten).then(() => store.publish(CHANNEL, JSON.stringify({ incidentId: id, scope }))),
     ]);
     const auditErr = await ctx.auditSafe({
       type: 'lockdown',

@@ -12,6 +12,7 @@ import { startSimulator, type Simulator } from '../../proxy/sim/index.js';
 import { createVault, createLocalKeyProvider } from '../../proxy/vault/index.js';
 import type { Vault } from '../../proxy/vault/types.js';
 import { createMemoryStore } from '../../proxy/state/index.js';
+import type { Store } from '../../proxy/state/types.js';
 import type { Auditor, AuditEvent } from '../../proxy/audit/types.js';
 import {
   createResponder,
@@ -23,6 +24,7 @@ import {
 } from '../../proxy/response/index.js';
 import { readTradingState, setTradingState } from '../../proxy/policy/trading-state.js';
 import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.js';
+import { waitFor } from '../helpers/harness.js';
 import { simGateway, type SimGateway } from '../helpers/sim-gateway.js';
 
 const ACCOUNT = '5555-01';
@@ -46,7 +48,7 @@ interface Call {
   arg: unknown;
 }
 
-async function world(t: Test, responseRaw: Record<string, unknown> = {}, latencyMs = 0) {
+async function world(t: Test, responseRaw: Record<string, unknown> = {}, latencyMs = 0, wrapStore: (s: Store) => Store = (s) => s) {
   const dir = await mkdtemp(path.join(tmpdir(), 'kg-response-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const logLines: string[] = [];
@@ -106,7 +108,7 @@ async function world(t: Test, responseRaw: Record<string, unknown> = {}, latency
   const rec = (what: string) => async (arg: unknown) => {
     calls.push({ what, at: performance.now(), arg });
   };
-  const store = createMemoryStore();
+  const store = wrapStore(createMemoryStore());
   t.teardown(() => store.close());
   const auditor = recordingAuditor();
   const suspended: unknown[] = [];
@@ -192,6 +194,49 @@ async function world(t: Test, responseRaw: Record<string, unknown> = {}, latency
     setLatency: (ms: number) => sim.faults.set({ latencyMs: ms }),
   };
 }
+
+t.test('a lockdown is published only once its lock flags are set', async (t) => {
+  // A replica that hears the lockdown ends the calls it tracks, and a call it starts after reads the flags:
+  // published first, a call starting in between would find neither. The bot's flag is held back here.
+  let openGate!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    openGate = resolve;
+  });
+  let flagWrite!: () => void;
+  const flagWriteStarted = new Promise<void>((resolve) => {
+    flagWrite = resolve;
+  });
+  const w = await world(
+    t,
+    {},
+    0,
+    (inner) =>
+      new Proxy(inner, {
+        get(target, prop, receiver) {
+          if (prop !== 'set') return Reflect.get(target, prop, receiver);
+          return async (key: string, value: string, ttlMs?: number) => {
+            if (key === 'response:lock:bot:bot1') {
+              flagWrite();
+              await gate;
+            }
+            return target.set(key, value, ttlMs);
+          };
+        },
+      }),
+  );
+  const heard: (string | null)[] = [];
+  await w.store.subscribe('response:lockdown', () => void w.store.get('response:lock:bot:bot1').then((v) => heard.push(v)));
+  const done = w.responder.lockdown({ botId: 'bot1', reason: 'ordering', actor: 'sec-admin' });
+  await flagWriteStarted;
+  // Long enough for an in-process publish sent alongside the flag to be delivered and read (no clock involved).
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  t.same(heard, [], 'nothing is published while the lock flag is still being written');
+  openGate();
+  await done;
+  await waitFor(() => heard.length > 0, 5_000, 'the lockdown heard');
+  t.equal(heard.length, 1);
+  t.type(heard[0], 'string', 'a replica that hears the lockdown finds the flag set');
+});
 
 t.test('lockdown against the simulator: 50 open orders, 50 ms latency, < 1 s to all cancelled', async (t) => {
   const w = await world(t);
