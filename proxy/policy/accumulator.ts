@@ -23,11 +23,20 @@ export class Accumulator {
   soft: { outcome: 'step-up' | 'hold'; ruleId: string; kind: RuleKind; reason: string } | undefined;
   /** Counters this call was counted under at admission (Decision.counted). */
   counted: string[] = [];
+  /**
+   * Set for a modify or cancel of unknown side: said after the reason of every rule that fires because the
+   * side is unknown (one narrowed by side, or one a side-narrowed override did not replace).
+   */
+  unknownSideNote: string | undefined;
+  /** Rules a side-narrowed override would have replaced, had the call's side been known. */
+  keptForUnknownSide: Set<string> | undefined;
 
   constructor(readonly trace: TraceEntry[] | undefined) {}
 
   /** Returns true when evaluation should stop (an enforced deny, outside explain). */
-  record(rule: { id: string; type: string; kind: RuleKind; mode: RuleMode }, v: Verdict | undefined): boolean {
+  record(rule: { id: string; type: string; kind: RuleKind; mode: RuleMode; sided?: boolean }, verdict: Verdict | undefined): boolean {
+    const becauseUnknown = rule.sided === true || this.keptForUnknownSide?.has(rule.id) === true;
+    const v = verdict && becauseUnknown && this.unknownSideNote !== undefined ? { ...verdict, reason: `${verdict.reason} ${this.unknownSideNote}` } : verdict;
     this.trace?.push({ ruleId: rule.id, type: rule.type, mode: rule.mode, result: v ? v.outcome : 'pass', ...(v ? { reason: v.reason } : {}) });
     if (v === undefined) return false;
     this.matched.push({ ruleId: rule.id, outcome: v.outcome, mode: rule.mode, reason: v.reason });
@@ -81,10 +90,15 @@ export function applies(r: CompiledRule, f: CallFacts, acc: Accumulator): boolea
   if (by !== undefined) {
     for (let i = 0; i < by.length; i++) {
       const o = by[i]!;
-      if (o.select === null || o.select(f)) {
-        acc.skip(r, 'overridden');
-        return false;
+      if (o.select !== null && !o.select(f)) continue;
+      // An override narrowed by side does not replace a rule for a call of unknown side: it may be on the other.
+      if (o.sided && f.sideUnknown) {
+        acc.keptForUnknownSide ??= new Set();
+        acc.keptForUnknownSide.add(r.id);
+        continue;
       }
+      acc.skip(r, 'overridden');
+      return false;
     }
   }
   return true;

@@ -29,6 +29,7 @@ function uniform(r: CompiledRule): CompiledRule {
     bots: r.bots,
     accounts: r.accounts,
     select: r.select,
+    sided: r.sided,
     overrides: r.overrides,
     needs: r.needs,
     check: r.check,
@@ -176,6 +177,8 @@ export function compilePolicy(loaded: LoadedPolicy, defaultLanguage: Language): 
   for (const r of rules) for (const b of r.bots ?? []) namedBots.add(b);
   const byBot = new Map<string, Map<ApiKind, RuleList>>();
   for (const bot of namedBots) byBot.set(bot, listsFor(rules, bot));
+  // A modify or cancel takes its side from the order it names: the sidecar must know its orders' sides.
+  const sidesOnBook = rules.some((r) => r.sided && (r.kinds.has('modify') || r.kinds.has('cancel')));
 
   return {
     version: loaded.version,
@@ -187,7 +190,8 @@ export function compilePolicy(loaded: LoadedPolicy, defaultLanguage: Language): 
     approval: doc.riskThresholds?.approval ?? DEFAULT_APPROVAL,
     holidays,
     counterScopes,
-    recordsOrders: rules.some((r) => r.needsOriginalOrder === true),
+    recordsOrders: sidesOnBook || rules.some((r) => r.needsOriginalOrder === true),
+    sidesOnBook,
     byBot,
     byKind: listsFor(rules, undefined),
   };

@@ -55,6 +55,8 @@ export interface CompiledRule {
   readonly bots: ReadonlySet<string> | undefined;
   /** Residual selector (accounts, api-ids, sides); null = none. */
   readonly select: ((f: CallFacts) => boolean) | null;
+  /** `when.sides` narrows it: it selects a modify or cancel of unknown side, but does not override for one. */
+  readonly sided: boolean;
   readonly overrides: string | undefined;
   readonly needs: number;
   /** Stateless check, run after any needed market data is in. */
@@ -125,8 +127,10 @@ export interface CompiledPolicy {
   readonly holidays: ReadonlySet<string>;
   /** Scopes cancel-ratio rules count in (recordOutcome keeps only these). */
   readonly counterScopes: ReadonlySet<Scope>;
-  /** Some rule charges modifies against the orders they modify: recordOrder records accepted orders (orders.ts). */
+  /** Some rule charges modifies against the orders they modify or selects them by side: recordOrder records accepted orders (orders.ts). */
   readonly recordsOrders: boolean;
+  /** Some rule selects modifies or cancels by side: the order such a call names is looked up before the plan. */
+  readonly sidesOnBook: boolean;
   /** Per named bot, then per kind. */
   readonly byBot: ReadonlyMap<string, ReadonlyMap<ApiKind, RuleList>>;
   /** Bots not named in any rule. */

@@ -19,8 +19,9 @@ export interface PolicyConfig {
   /** Distinct rule ids used as metric labels before the rest become "other". */
   metricsMaxRuleLabels: number;
   /**
-   * Orders recorded per account and Seoul day for daily caps to charge modifies against (orders.ts);
-   * a modify of an order past it is charged its whole notional.
+   * Orders recorded per account and Seoul day for daily caps to charge modifies against and for `when.sides`
+   * to give a modify or cancel the side of its order (orders.ts); a modify of an order past it is charged
+   * its whole notional, and a modify or cancel of one is judged by the rules of both sides.
    */
   maxOrderRecords: number;
 }

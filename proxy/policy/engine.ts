@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { GuardError, isGuardError, type Language } from '../common/errors.js';
 import type { Store } from '../state/types.js';
-import type { CompiledPolicy, MarketSnapshot } from './compiled.js';
+import type { CompiledPolicy, MarketSnapshot, OrderTerms } from './compiled.js';
 import { compilePolicy } from './compile.js';
 import type { PolicyConfig } from './config.js';
 import { PolicyLoadError } from './errors.js';
@@ -13,7 +13,7 @@ import { chargeLimits, decideOnSnapshot, evaluatePolicy, planPolicy, type EvalDe
 import { parsePolicySource, policyVersion, readPolicyBytes } from './load.js';
 import { createMarketFetcher } from './market.js';
 import { createPolicyMetrics } from './metrics.js';
-import { recordAccepted } from './orders.js';
+import { orderNamedBy, recordAccepted } from './orders.js';
 import { settleCounts } from './stateful.js';
 import { readTradingState, setTradingState } from './trading-state.js';
 import type { Decision, EffectiveTradingState, MarketData, PolicyCall, PolicyEngine, PolicyInfo } from './types.js';
@@ -71,7 +71,12 @@ export interface PolicyEngineInternals extends PolicyEngine {
   referencePrice(botId: string, symbol: string): Promise<number | null>;
   decide(pending: PendingDecision, market: MarketSnapshot): PolicyStep;
   chargeLimits(pending: PendingDecision): Promise<Decision>;
-  /** Whether the policy in force charges modifies against the orders they name (then recordOrder is wanted). */
+  /**
+   * For a modify or cancel, when the policy in force selects such calls by side: the sidecar's record of the
+   * order it names (null: none), for PolicyCall.original. undefined: not needed. A Store failure rejects (KG7001).
+   */
+  originalOrder(call: PolicyCall): Promise<OrderTerms | null | undefined>;
+  /** Whether the policy in force charges modifies against the orders they name or selects them by side (then recordOrder is wanted). */
   recordsOrders(): boolean;
   /** The broker accepted this order, modify or cancel under `orderNo`: recorded for later modifies (orders.ts). */
   recordOrder(call: PolicyCall, decision: Decision, orderNo: string): Promise<void>;
@@ -271,6 +276,14 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       }
     },
     recordsOrders: () => active?.policy.recordsOrders === true,
+    async originalOrder(call) {
+      if (active?.policy.sidesOnBook !== true) return undefined;
+      try {
+        return await orderNamedBy(store, call, nowMs());
+      } catch (err) {
+        return storeErrors(err);
+      }
+    },
     async recordOrder(call, decision, orderNo) {
       const f = callFacts(call, nowMs());
       if (decision.outcome === 'deny' || (f.kind !== 'order' && f.kind !== 'modify' && f.kind !== 'cancel')) return;

@@ -24,6 +24,7 @@ import {
   type Verdict,
 } from './compiled.js';
 import { callFacts, type CallFacts } from './facts.js';
+import { orderNamedBy } from './orders.js';
 import { statefulPhase } from './stateful.js';
 import type { Decision, EffectiveTradingState, PolicyCall, TradingState } from './types.js';
 
@@ -109,6 +110,21 @@ function postureVerdict(state: TradingState, f: CallFacts, m: MarketSnapshot, la
   };
 }
 
+/** Said after a side-narrowed rule's reason when it judged a modify or cancel of unknown side (why a sell rule may refuse a buy's modify). */
+function unknownSideNote(lang: 'ko' | 'en', orderNo: string | undefined): string {
+  return orderNo === undefined
+    ? say(
+        lang,
+        '(원주문번호가 없어 매수/매도 구분을 알 수 없으므로 매수·매도 규칙을 모두 적용합니다)',
+        '(no order named: the rules for buys and for sells both apply)',
+      )
+    : say(
+        lang,
+        `(원주문 ${orderNo}의 매수/매도 구분을 알 수 없어 매수·매도 규칙을 모두 적용합니다)`,
+        `(the side of order ${orderNo} is not known to the sidecar: the rules for buys and for sells both apply)`,
+      );
+}
+
 const STATE_RANK: Record<TradingState, number> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
 
 /** What the plan leaves for the snapshot and the counters; opaque outside the policy part. */
@@ -143,6 +159,7 @@ export function planPolicy(policy: CompiledPolicy, call: PolicyCall, operator: E
   const lang = policy.language;
   const f = callFacts(call, now);
   const done = () => decided(policy, acc);
+  if (f.sideUnknown) acc.unknownSideNote = unknownSideNote(lang, f.origOrderNo);
 
   if (call.entry === undefined || f.kind === undefined) {
     acc.record(
@@ -320,7 +337,12 @@ export async function chargeLimits(plan: PolicyPlan, store: Store): Promise<Deci
 }
 
 /** The three steps in one, for callers outside the request pipeline (explain, `policy test`, the engine). */
-export async function evaluatePolicy(policy: CompiledPolicy, call: PolicyCall, deps: EvalDeps, now: number, opts: EvalOptions = {}): Promise<Decision> {
+export async function evaluatePolicy(policy: CompiledPolicy, given: PolicyCall, deps: EvalDeps, now: number, opts: EvalOptions = {}): Promise<Decision> {
+  let call = given;
+  if (policy.sidesOnBook && call.original === undefined) {
+    const original = await orderNamedBy(deps.store, call, now);
+    if (original !== undefined) call = { ...call, original };
+  }
   const known = call.entry !== undefined;
   const operator = known ? await deps.tradingState(call.botId, call.account) : { state: 'ACTIVE' as const, source: '', reason: '' };
   const planned = planPolicy(policy, call, operator, now, opts);

@@ -9,7 +9,16 @@ export interface CallFacts {
   readonly account: string;
   readonly apiId: string;
   readonly kind: ApiKind | undefined;
+  /**
+   * An order's own side; a modify's or cancel's is the side of the order it names, as the sidecar recorded
+   * it (PolicyCall.original): `when.sides` judges a call by the side of the order it places or acts on.
+   */
   readonly side: OrderSide | undefined;
+  /**
+   * A modify or cancel whose order's side the sidecar does not know (never recorded, past the bound, expired,
+   * not looked up, or no order named): a rule narrowed by `when.sides` judges it whichever side it names.
+   */
+  readonly sideUnknown: boolean;
   /** Normalised stock code (protocol baseCode): upper case, no venue suffix (_NX/_AL), no 'A' prefix. */
   readonly symbol: string | undefined;
   /** As the bot sent it (for quotes). */
@@ -46,12 +55,15 @@ export function callFacts(call: PolicyCall, now: number): CallFacts {
   const tradeType = str(b.trde_tp)?.trim();
   const { quantity, limitPrice } = orderTerms(kind, b);
   const t = call.now?.getTime() ?? now;
+  const actsOnOrder = kind === 'modify' || kind === 'cancel';
+  const side = actsOnOrder ? (call.original?.side ?? undefined) : entry?.side;
   return {
     botId: call.botId,
     account: call.account,
     apiId: call.apiId,
     kind,
-    side: entry?.side,
+    side,
+    sideUnknown: actsOnOrder && side === undefined,
     symbol: rawSymbol === undefined ? undefined : baseCode(rawSymbol),
     rawSymbol,
     market: str(b.dmst_stex_tp)?.trim().toUpperCase(),

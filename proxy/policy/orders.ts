@@ -9,9 +9,13 @@
 // account and Seoul day that expires at Seoul midnight, and at most
 // `maxOrderRecords` orders per account and day. An order never recorded
 // (placed before the sidecar, past the bound, or expired) reads as null, and
-// the cap then charges the modify's whole notional (fail safe).
+// the cap then charges the modify's whole notional (fail safe). The same
+// record gives a modify or cancel its side (`when.sides`): the side of the
+// order it names; an order never recorded leaves it unknown, and rules on
+// either side judge the call (fail closed).
 import { KEY_PREFIX, type OrderTerms } from './compiled.js';
-import type { CallFacts } from './facts.js';
+import { callFacts, type CallFacts } from './facts.js';
+import type { PolicyCall } from './types.js';
 import { msUntilSeoulMidnight } from '../kiwoom/protocol/index.js';
 import type { Store } from '../state/types.js';
 
@@ -44,6 +48,13 @@ function decode(v: string | null): OrderTerms | null {
 export async function originalOrder(store: Store, f: Pick<CallFacts, 'account' | 'day' | 'origOrderNo'>): Promise<OrderTerms | null> {
   if (f.origOrderNo === undefined) return null;
   return decode(await store.hget(recordKey(f.account, f.day), field(f.origOrderNo)));
+}
+
+/** For a modify or cancel: the recorded terms of the order it names (PolicyCall.original; null: none); undefined for any other call. */
+export async function orderNamedBy(store: Store, call: PolicyCall, now: number): Promise<OrderTerms | null | undefined> {
+  const kind = call.entry?.kind;
+  if (kind !== 'modify' && kind !== 'cancel') return undefined;
+  return originalOrder(store, callFacts(call, now));
 }
 
 /** What recordOrder knows of an accepted order, modify or cancel. */

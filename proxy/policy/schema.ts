@@ -58,7 +58,13 @@ const common = {
       accounts: nameList('Account numbers.'),
       kinds: apiSet.kinds,
       apiIds: apiSet.apiIds,
-      sides: { type: 'array', items: { enum: ['buy', 'sell'] }, uniqueItems: true },
+      sides: {
+        type: 'array',
+        items: { enum: ['buy', 'sell'] },
+        uniqueItems: true,
+        description:
+          "Order sides. A new order has its own; a modify or cancel has the side of the order it names (orig_ord_no), from the sidecar's record of the orders it forwarded today. An order the sidecar has no record of (placed elsewhere, past policy.maxOrderRecords, on another replica with memory state, or none named) is of unknown side: rules on either side judge the call, and an override narrowed by side does not replace the rule it overrides.",
+      },
     },
   },
 };

@@ -2,6 +2,7 @@
 // what it gets back (Decision), and what the sidecar provides (MarketData).
 import type { ApiEntry } from '../kiwoom/types.js';
 import type { GuardError } from '../common/errors.js';
+import type { OrderTerms } from './compiled.js';
 
 export type RuleMode = 'enforce' | 'shadow';
 export type TradingState = 'ACTIVE' | 'REDUCING' | 'HALTED';
@@ -30,6 +31,11 @@ export interface PolicyCall {
   approvalRetry?: boolean;
   now?: Date;
   riskScore?: number;
+  /**
+   * For a modify or cancel: the sidecar's record of the order it names (orders.ts), whose side is the call's;
+   * null = no record. Left out, a policy that selects modifies or cancels by side judges it as of unknown side.
+   */
+  original?: OrderTerms | null;
 }
 
 export interface MatchedRule {

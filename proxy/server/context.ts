@@ -9,7 +9,7 @@ import type { BotRecord, SessionClaims } from '../auth/index.js';
 import type { TrResponse } from '../kiwoom/client.js';
 import type { Decision } from '../policy/types.js';
 import type { PendingDecision, PrefetchedTradingState } from '../policy/engine.js';
-import type { MarketSnapshot } from '../policy/compiled.js';
+import type { MarketSnapshot, OrderTerms } from '../policy/compiled.js';
 import type { RiskInput } from '../risk/index.js';
 import type { GuardError } from '../common/errors.js';
 
@@ -46,7 +46,12 @@ export interface RequestContext {
   /** The store's verdict on the session, started by authenticate, awaited by the session stage. */
   liveCheck?: Promise<void>;
   /** Reads started together with the session check (prefetch stage). */
-  prefetched?: { tradingState: PrefetchedTradingState; lockdown: Promise<void> };
+  prefetched?: {
+    tradingState: PrefetchedTradingState;
+    lockdown: Promise<void>;
+    /** engine.originalOrder: the order a modify or cancel names, when the policy selects by side. */
+    original: Promise<OrderTerms | null | undefined>;
+  };
   /** What the risk engine judged, kept for learning after the call. */
   riskInput?: RiskInput;
   apiId?: string;

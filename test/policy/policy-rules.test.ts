@@ -848,3 +848,82 @@ rules:
   f.clock.ms = KST('2026-03-04T00:00:00');
   t.same(await f.store.hgetall(key), {}, 'the records end at Seoul midnight');
 });
+
+t.test('when.sides: a modify or cancel is judged as the side of the order it names', async (t) => {
+  const f = await fixture(
+    t,
+    `version: 1
+rules:
+  - { id: buy-size, type: order-size, maxNotional: 1000000, when: { sides: [buy] } }
+  - { id: buy-cancels, type: rate-limit, when: { kinds: [cancel], sides: [buy] }, limits: [{ max: 1, per: day }] }
+`,
+  );
+  t.ok(f.engine.recordsOrders(), 'a rule that selects modifies or cancels by side needs the orders recorded');
+  const send = async (apiId: string, body: Record<string, unknown>, orderNo: string) => {
+    const c = f.call(apiId, body);
+    const d = await f.engine.evaluate(c);
+    if (d.outcome !== 'deny') await f.engine.recordOrder(c, d, orderNo);
+    return d;
+  };
+  t.equal((await send('kt10000', BUY('10', '50000'), '0000001')).outcome, 'allow', 'a buy of 500,000');
+  t.match(
+    await send('kt10002', MODIFY('0000001', '10', '150000'), '0000002'),
+    { outcome: 'deny', ruleId: 'buy-size', reason: 'order notional KRW 1,500,000 exceeds the limit of KRW 1,000,000' },
+    're-priced to 1,500,000 it is a buy over the rule',
+  );
+  t.equal((await send('kt10001', SELL('10', '50000'), '0000003')).outcome, 'allow');
+  t.equal((await send('kt10002', MODIFY('0000003', '10', '150000'), '0000004')).outcome, 'allow', 'a sell re-priced is no buy');
+
+  t.equal((await send('kt10003', { ...CANCEL, orig_ord_no: '0000004', cncl_qty: '1' }, '0000005')).outcome, 'allow', 'a cancel of a sell');
+  t.equal((await send('kt10003', { ...CANCEL, orig_ord_no: '0000001', cncl_qty: '1' }, '0000006')).outcome, 'allow', "the day's one cancel of a buy");
+  t.match(await send('kt10003', { ...CANCEL, orig_ord_no: '1', cncl_qty: '1' }, '0000007'), { outcome: 'deny', ruleId: 'buy-cancels' }, 'a second');
+  t.equal((await send('kt10003', { ...CANCEL, orig_ord_no: '0000003', cncl_qty: '1' }, '0000008')).outcome, 'allow', 'sells are not counted');
+
+  // An order the sidecar never recorded (placed elsewhere, past the bound, another replica's memory): both sides' rules judge it.
+  t.match(await f.engine.evaluate(f.call('kt10002', MODIFY('0000777', '10', '150000'))), {
+    outcome: 'deny',
+    ruleId: 'buy-size',
+    reason: /^order notional KRW 1,500,000 exceeds the limit of KRW 1,000,000 \(the side of order 0000777 is not known to the sidecar/,
+  });
+  t.equal((await f.engine.evaluate(f.call('kt10002', MODIFY('0000777', '10', '90000')))).outcome, 'allow', 'within the rules of both sides');
+  t.match(await f.engine.evaluate(f.call('kt10003', { ...CANCEL, orig_ord_no: '0000777' })), { outcome: 'deny', ruleId: 'buy-cancels' });
+  t.match(
+    await f.engine.evaluate(f.call('kt10002', { ...MODIFY('1', '10', '150000'), orig_ord_no: undefined })),
+    { outcome: 'deny', ruleId: 'buy-size' },
+    'no order named',
+  );
+
+  // The record cannot be read: the call fails closed with the Store's error, as a trading-state read would.
+  f.store.hget = async () => {
+    throw new Error('store down');
+  };
+  await t.rejects(f.engine.originalOrder(f.call('kt10003', CANCEL)), { code: 'KG7001' });
+  await t.rejects(f.engine.evaluate(f.call('kt10002', MODIFY('0000001', '1', '1'))), { code: 'KG7001' });
+  t.equal(await f.engine.originalOrder(f.call('kt10000', BUY())), undefined, 'an order needs no record');
+});
+
+t.test('when.sides: an override narrowed by side replaces a rule only for a modify whose side is known', async (t) => {
+  const f = await fixture(
+    t,
+    `version: 1
+rules:
+  - { id: size, type: order-size, maxNotional: 3000000 }
+  - { id: sellers-size, overrides: size, type: order-size, maxNotional: 10000000, when: { sides: [sell] } }
+`,
+  );
+  const send = async (apiId: string, body: Record<string, unknown>, orderNo: string) => {
+    const c = f.call(apiId, body);
+    const d = await f.engine.evaluate(c);
+    if (d.outcome !== 'deny') await f.engine.recordOrder(c, d, orderNo);
+    return d;
+  };
+  t.equal((await send('kt10001', SELL('10', '50000'), '0000001')).outcome, 'allow');
+  t.equal((await send('kt10002', MODIFY('0000001', '10', '500000'), '0000002')).outcome, 'allow', 'a sell of 5,000,000 is under the sellers rule');
+  t.equal((await send('kt10000', BUY('10', '50000'), '0000003')).outcome, 'allow');
+  t.match(await send('kt10002', MODIFY('0000003', '10', '500000'), '0000004'), { outcome: 'deny', ruleId: 'size' }, 'a buy is not');
+  t.match(
+    await f.engine.evaluate(f.call('kt10002', MODIFY('0000777', '10', '500000'))),
+    { outcome: 'deny', ruleId: 'size', reason: /is not known to the sidecar/ },
+    'an order of unknown side may be a buy: the sellers rule does not replace the default for it',
+  );
+});

@@ -110,7 +110,18 @@ t.test('session, lockdown: await what earlier stages started', async (t) => {
   const locked = Promise.reject(new GuardError('KG3008'));
   locked.catch(() => undefined);
   await t.rejects(
-    lockdown(ctx({}, { prefetched: { tradingState: { botId: 'b1', account: '1', state: Promise.resolve(undefined as never) }, lockdown: locked } })),
+    lockdown(
+      ctx(
+        {},
+        {
+          prefetched: {
+            tradingState: { botId: 'b1', account: '1', state: Promise.resolve(undefined as never) },
+            lockdown: locked,
+            original: Promise.resolve(undefined),
+          },
+        },
+      ),
+    ),
     { code: 'KG3008' },
   );
 });

@@ -12,7 +12,7 @@ export interface CompileContext {
   readonly holidays: ReadonlySet<string>;
 }
 
-export type RuleBaseFields = Pick<CompiledRule, 'id' | 'type' | 'kind' | 'mode' | 'index' | 'kinds' | 'bots' | 'accounts' | 'select' | 'overrides'>;
+export type RuleBaseFields = Pick<CompiledRule, 'id' | 'type' | 'kind' | 'mode' | 'index' | 'kinds' | 'bots' | 'accounts' | 'select' | 'sided' | 'overrides'>;
 
 /**
  * `typeKinds`: the kinds this rule type can mean anything for. Generic rules
@@ -29,7 +29,8 @@ export function base(doc: RuleDoc, index: number, kind: RuleKind, typeKinds: rea
     select = (f) =>
       (accounts === undefined || accounts.has(f.account)) &&
       (apiIds === undefined || apiIds.has(f.apiId)) &&
-      (sides === undefined || (f.side !== undefined && sides.has(f.side)));
+      // A modify or cancel of an order whose side is unknown may be on either side: the rule judges it (fail closed).
+      (sides === undefined || (f.side !== undefined ? sides.has(f.side) : f.sideUnknown));
   }
   return {
     id: doc.id,
@@ -41,6 +42,7 @@ export function base(doc: RuleDoc, index: number, kind: RuleKind, typeKinds: rea
     bots: when.bots ? new Set(when.bots) : undefined,
     accounts,
     select,
+    sided: sides !== undefined,
     overrides: doc.overrides,
   };
 }

@@ -18,7 +18,8 @@ export interface PipelineDeps {
   bots: BotRegistry;
   sessions: Sessions;
   /** evaluate() takes the trading state read early (PolicyEngineInternals does). */
-  policy: PolicyEngine & Pick<PolicyEngineInternals, 'plan' | 'marketData' | 'referencePrice' | 'decide' | 'chargeLimits' | 'recordsOrders' | 'recordOrder'>;
+  policy: PolicyEngine &
+    Pick<PolicyEngineInternals, 'plan' | 'marketData' | 'referencePrice' | 'decide' | 'chargeLimits' | 'originalOrder' | 'recordsOrders' | 'recordOrder'>;
   auditor: Auditor;
   /** Governor slot, the key's broker session, Kiwoom's refusals handled. */
   upstream: Upstream;

@@ -33,7 +33,9 @@ export function policy(deps: Pick<PipelineDeps, 'policy'>) {
     const p = parsed(ctx);
     if (!p.prefetched) throw new GuardError('KG9001', 'pipeline order: prefetch missing');
     const state = await p.prefetched.tradingState.state;
-    settle(p, deps.policy.plan(policyCall(p), state));
+    // A modify or cancel is judged by the side of the order it names (a Store failure fails the call closed).
+    const original = await p.prefetched.original;
+    settle(p, deps.policy.plan(original === undefined ? policyCall(p) : { ...policyCall(p), original }, state));
   };
 }
 
