@@ -81,7 +81,7 @@ async function testCases(f: Flags, io: CliIO): Promise<number> {
   let failed = 0;
   const results = [];
   for (const c of cases) {
-    let r: { name: string; passed: boolean; problems: string[] };
+    let r: { name: string; passed: boolean; problems: string[]; side?: string; sideWhy?: string };
     try {
       r = await runCase(policy, c);
     } catch (err) {
@@ -92,6 +92,8 @@ async function testCases(f: Flags, io: CliIO): Promise<number> {
     if (!f.json) {
       write(io, `${r.passed ? 'PASS' : 'FAIL'}  ${c.name}`);
       for (const p of r.problems) write(io, `      ${p}`);
+      // A modify or cancel is judged by the side of the order it names: a failing case says which it was.
+      if (!r.passed && r.side !== undefined) write(io, `      side: ${r.side} (${r.sideWhy})`);
     }
   }
   if (f.json) write(io, JSON.stringify({ file, cases: casesFile, version: loaded.version, passed: cases.length - failed, failed, results }, null, 2));
@@ -129,12 +131,12 @@ async function explainCall(f: Flags & { call: string }, io: CliIO): Promise<numb
     .filter((r) => !considered.has(r.id) && !offered.has(r.id))
     .map((r) => ({ ruleId: r.id, type: r.type, why: r.bots && !r.bots.has(request.call.bot ?? 'bot') ? 'other bots' : 'other api kinds' }));
   if (f.json) {
-    write(io, JSON.stringify({ decision: d, trace, notApplicable, kind: entry?.kind ?? null }, null, 2));
+    write(io, JSON.stringify({ decision: d, trace, notApplicable, kind: entry?.kind ?? null, side: result.side ?? entry?.side ?? null }, null, 2));
     return 0;
   }
   write(
     io,
-    `call: ${request.call.apiId} (${entry ? `${entry.kind}${entry.side ? `, ${entry.side}` : ''}` : 'unknown api-id'}) bot=${request.call.bot ?? 'bot'} account=${request.call.account ?? '00000000'}`,
+    `call: ${request.call.apiId} (${entry ? `${entry.kind}${sideText(result.side, result.sideWhy) ?? (entry.side ? `, ${entry.side}` : '')}` : 'unknown api-id'}) bot=${request.call.bot ?? 'bot'} account=${request.call.account ?? '00000000'}`,
   );
   write(io, `decision: ${d.outcome.toUpperCase()}${d.ruleId ? ` by ${d.ruleId}` : ''}${d.reason ? ` — ${d.reason}` : ''}`);
   if (d.shadowDenies.length) write(io, `shadow rules that would deny: ${d.shadowDenies.join(', ')}`);
@@ -163,6 +165,12 @@ async function explainCall(f: Flags & { call: string }, io: CliIO): Promise<numb
     for (const n of notApplicable) write(io, `  ${n.ruleId} [${n.type}] — ${n.why}`);
   }
   return 0;
+}
+
+/** A modify's or cancel's side in explain's first line: the side of the order it names, or unknown. */
+function sideText(side: string | undefined, why: string | undefined): string | undefined {
+  if (side === undefined) return undefined;
+  return side === 'unknown' ? `, side unknown: ${why}` : `, ${side}: ${why}`;
 }
 
 async function diffFiles(f: Flags, io: CliIO): Promise<number> {

@@ -6,13 +6,15 @@ import type { ValidateFunction } from 'ajv';
 import { GuardError } from '../common/errors.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
 import { createMemoryStore } from '../state/memory.js';
-import type { CompiledPolicy } from './compiled.js';
+import type { CompiledPolicy, OrderTerms } from './compiled.js';
 import { PolicyLoadError } from './errors.js';
 import { evaluatePolicy, type EvalDeps, type TraceEntry } from './evaluate.js';
 import { createMarketFetcher } from './market.js';
 import { createAjv, DEFAULT_LOAD_LIMITS, parseValidatedYaml } from './load.js';
 import { readTradingState, setTradingState } from './trading-state.js';
 import { callFacts } from './facts.js';
+import { orderNamedBy, recordAccepted } from './orders.js';
+import { POLICY_CONFIG_DEFAULTS } from './config.js';
 import { settleCounts } from './stateful.js';
 import type { Decision, MarketData, PolicyCall, TradingState } from './types.js';
 import { Counter, Registry } from 'prom-client';
@@ -26,6 +28,11 @@ export interface CaseCall {
   at?: string;
   intentional?: boolean;
   riskScore?: number;
+}
+
+/** A `before` call; allowed, it is accepted by the broker under `orderNo` (so a later modify or cancel can name it). */
+export interface CaseBeforeCall extends CaseCall {
+  orderNo?: string;
 }
 
 export interface CaseMarket {
@@ -43,7 +50,7 @@ export interface PolicyCase {
   market?: CaseMarket;
   tradingState?: { global?: TradingState; bot?: TradingState; account?: TradingState };
   /** Calls sent first (same market and state), e.g. to fill a rate limit. */
-  before?: CaseCall[];
+  before?: CaseBeforeCall[];
   /** Send `call` this many times; the expectation is checked on the last. */
   repeat?: number;
   /** Record these as successful at the broker (feeds cancel-ratio counters). */
@@ -67,6 +74,10 @@ const callSchema = {
     riskScore: { type: 'number', minimum: 0, maximum: 1 },
   },
 };
+const beforeSchema = {
+  ...callSchema,
+  properties: { ...callSchema.properties, orderNo: { type: 'string', pattern: '^[0-9]{1,10}$' } },
+};
 const numberOrMap = {
   anyOf: [
     { type: 'number', minimum: 0 },
@@ -87,7 +98,7 @@ const caseSchema = {
       properties: { referencePrice: numberOrMap, heldQuantity: numberOrMap, openOrders: { type: 'integer', minimum: 0 }, unavailable: { type: 'boolean' } },
     },
     tradingState: { type: 'object', additionalProperties: false, properties: { global: stateEnum, bot: stateEnum, account: stateEnum } },
-    before: { type: 'array', items: callSchema, maxItems: 10_000 },
+    before: { type: 'array', items: beforeSchema, maxItems: 10_000 },
     repeat: { type: 'integer', minimum: 1, maximum: 10_000 },
     succeeded: { type: 'boolean' },
     expect: {
@@ -121,6 +132,7 @@ const EXPLAIN_SCHEMA = {
         call: callSchema,
         market: caseSchema.properties.market,
         tradingState: caseSchema.properties.tradingState,
+        before: caseSchema.properties.before,
         expect: caseSchema.properties.expect,
       },
     },
@@ -176,6 +188,22 @@ export interface CaseResult {
   decision: Decision;
   problems: string[];
   trace?: TraceEntry[];
+  /** A modify's or cancel's side, as the policy judged it: the side of the order it names, or unknown. */
+  side?: 'buy' | 'sell' | 'unknown';
+  /** Where that side came from, for people. */
+  sideWhy?: string;
+}
+
+function sideOf(call: PolicyCall, original: OrderTerms | null): Pick<CaseResult, 'side' | 'sideWhy'> {
+  const no = callFacts(call, 0).origOrderNo;
+  if (original?.side !== undefined) return { side: original.side, sideWhy: `the side of order ${no}` };
+  const why =
+    no === undefined
+      ? 'no order named'
+      : original === null
+        ? `no order ${no} was placed in this case (a before call places one with orderNo: "${no}")`
+        : `order ${no} modified an order of unknown side`;
+  return { side: 'unknown', sideWhy: `${why}; the rules for buys and for sells both apply` };
 }
 
 /** Runs one case (or an explain request when `trace` is given). */
@@ -220,8 +248,15 @@ export async function runCase(
       clock = call.now!.getTime();
       const d = await evaluatePolicy(policy, call, deps, clock);
       await settleCounts(store, policy.counterScopes, callFacts(call, clock), d, (c as PolicyCase).succeeded === true);
+      // As the sidecar records an order, modify or cancel the broker accepted (order-book.ts).
+      if (b.orderNo !== undefined && d.outcome !== 'deny') {
+        const accepted = { f: callFacts(call, clock), orderNo: b.orderNo, referencePrice: d.market?.referencePrice ?? undefined };
+        await recordAccepted(store, accepted, POLICY_CONFIG_DEFAULTS.maxOrderRecords);
+      }
     }
     clock = main.now!.getTime();
+    const original = await orderNamedBy(store, main, clock);
+    if (original !== undefined) main.original = original;
     const repeat = (c as PolicyCase).repeat ?? 1;
     let decision!: Decision;
     for (let i = 0; i < repeat; i++) {
@@ -243,7 +278,14 @@ export async function runCase(
       if (e.reasonContains !== undefined && !(decision.reason ?? '').includes(e.reasonContains))
         problems.push(`reason ${JSON.stringify(decision.reason ?? '')} does not contain ${JSON.stringify(e.reasonContains)}`);
     }
-    return { name: c.name ?? '(call)', passed: problems.length === 0, decision, problems, ...(trace ? { trace } : {}) };
+    return {
+      name: c.name ?? '(call)',
+      passed: problems.length === 0,
+      decision,
+      problems,
+      ...(trace ? { trace } : {}),
+      ...(original !== undefined ? sideOf(main, original) : {}),
+    };
   } finally {
     await store.close();
   }

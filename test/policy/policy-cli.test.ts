@@ -107,6 +107,63 @@ t.test('explain: every rule considered, with its verdict', async (t) => {
   t.match((await run('explain', P('examples/read-only-bot.yaml'), '--call', bare)).out, /decision: ALLOW/);
 });
 
+const SIDED = `version: 1
+language: en
+rules:
+  - { id: buy-size, type: order-size, maxNotional: 1000000, when: { sides: [buy] } }
+`;
+const BUY_BODY = '{ dmst_stex_tp: KRX, stk_cd: "005930", ord_qty: "10", ord_uv: "50000", trde_tp: "0" }';
+const MODIFY_BODY = (orig: string) => `{ dmst_stex_tp: KRX, orig_ord_no: "${orig}", stk_cd: "005930", mdfy_qty: "10", mdfy_uv: "150000" }`;
+
+t.test('test and explain: a modify takes the side of an order a `before` call placed under `orderNo`, and show it', async (t) => {
+  const policy = path.join(dir, 'sided.yaml');
+  await writeFile(policy, SIDED);
+  const cases = path.join(dir, 'sided.cases.yaml');
+  await writeFile(
+    cases,
+    `cases:
+  - name: a buy re-priced past the buy rule
+    before: [{ apiId: kt10000, body: ${BUY_BODY}, orderNo: "0000001" }]
+    call: { apiId: kt10002, body: ${MODIFY_BODY('0000001')} }
+    expect: { decision: deny, rule: buy-size }
+  - name: a sell re-priced is no buy
+    before: [{ apiId: kt10001, body: ${BUY_BODY}, orderNo: "0000001" }]
+    call: { apiId: kt10002, body: ${MODIFY_BODY('0000001')} }
+    expect: { decision: allow }
+  - name: an order never placed is of unknown side (expected wrongly, to see the side reported)
+    call: { apiId: kt10002, body: ${MODIFY_BODY('0000777')} }
+    expect: { decision: allow }
+`,
+  );
+  const r = await run('test', policy, cases);
+  t.equal(r.code, 1, r.err);
+  t.match(r.out, /PASS {2}a buy re-priced past the buy rule\nPASS {2}a sell re-priced is no buy\n/);
+  t.match(
+    r.out,
+    /FAIL {2}an order never placed[^\n]*\n\s+expected allow, got deny by buy-size .*\n\s+side: unknown \(no order 0000777 was placed in this case/,
+  );
+  const json = JSON.parse((await run('test', '--json', policy, cases)).out);
+  t.same(
+    json.results.map((x: { side?: string }) => x.side),
+    ['buy', 'sell', 'unknown'],
+  );
+
+  const call = path.join(dir, 'modify.yaml');
+  await writeFile(call, `before: [{ apiId: kt10000, body: ${BUY_BODY}, orderNo: "0000001" }]\ncall: { apiId: kt10002, body: ${MODIFY_BODY('0000001')} }\n`);
+  const known = await run('explain', policy, '--call', call);
+  t.equal(known.code, 0, known.err);
+  t.match(known.out, /^call: kt10002 \(modify, buy: the side of order 0000001\)/);
+  t.match(known.out, /decision: DENY by buy-size/);
+  t.equal(JSON.parse((await run('explain', policy, '--call', call, '--json')).out).side, 'buy');
+  await writeFile(call, `call: { apiId: kt10002, body: ${MODIFY_BODY('0000777')} }\n`);
+  const unknown = await run('explain', policy, '--call', call);
+  t.match(
+    unknown.out,
+    /^call: kt10002 \(modify, side unknown: no order 0000777 was placed in this case \(a before call places one with orderNo: "0000777"\); the rules for buys and for sells both apply\)/,
+  );
+  t.match(unknown.out, /DENY\s+buy-size \[order-size\] — .*the side of order 0000777 is not known/);
+});
+
 t.test('diff: loosening and tightening, and --fail-on-loosen for CI', async (t) => {
   const a = path.join(dir, 'a.yaml');
   const b = path.join(dir, 'b.yaml');
