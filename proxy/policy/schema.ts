@@ -63,7 +63,7 @@ const common = {
         items: { enum: ['buy', 'sell'] },
         uniqueItems: true,
         description:
-          "Order sides. A new order has its own; a modify or cancel has the side of the order it names (orig_ord_no), from the sidecar's record of the orders it forwarded today. An order the sidecar has no record of (placed elsewhere, past policy.maxOrderRecords, on another replica with memory state, or none named) is of unknown side: rules on either side judge the call, and an override narrowed by side does not replace the rule it overrides.",
+          "Order sides. A new order has its own; a modify or cancel has the side of the order it names (orig_ord_no), from the sidecar's record of the orders it forwarded today. An order the sidecar has no record of (placed elsewhere, past policy.maxOrderRecords, on another replica with memory state, or none named) is of unknown side: rules on either side judge the call, and an override narrowed by side does not replace the rule it overrides. A cancel is judged by a rule on a side only when the rule's when.kinds names cancel.",
       },
     },
   },

@@ -893,6 +893,24 @@ rules:
     'no order named',
   );
 
+  // A rule on a side that does not name cancels in when.kinds never stands in the way of a cancel, known side or not.
+  const g = await fixture(
+    t,
+    `version: 1
+rules:
+  - { id: buy-hours, type: trading-window, when: { sides: [buy] }, windows: [{ start: "09:00", end: "09:01" }] }
+`,
+  );
+  const gs = async (apiId: string, body: Record<string, unknown>, orderNo: string) => {
+    const c = g.call(apiId, body);
+    const d = await g.engine.evaluate(c);
+    if (d.outcome !== 'deny') await g.engine.recordOrder(c, d, orderNo);
+    return d;
+  };
+  t.match(await gs('kt10000', BUY('10', '50000'), '0000001'), { outcome: 'deny', ruleId: 'buy-hours' }, 'a buy outside the buy window');
+  t.match(await gs('kt10002', MODIFY('0000777', '10', '50000'), '0000002'), { outcome: 'deny', ruleId: 'buy-hours' }, 'a modify of unknown side');
+  t.equal((await gs('kt10003', { ...CANCEL, orig_ord_no: '0000777' }, '0000003')).outcome, 'allow', 'a cancel of unknown side goes');
+
   // The record cannot be read: the call fails closed with the Store's error, as a trading-state read would.
   f.store.hget = async () => {
     throw new Error('store down');

@@ -24,13 +24,15 @@ export function base(doc: RuleDoc, index: number, kind: RuleKind, typeKinds: rea
   const accounts = when.accounts ? new Set(when.accounts) : undefined;
   const apiIds = when.apiIds ? new Set(when.apiIds) : undefined;
   const sides = when.sides ? new Set<string>(when.sides) : undefined;
+  // A cancel only lowers exposure: a rule on a side judges cancels only when its author named them in when.kinds,
+  // so a buy-only trading window or rate limit never stands in the way of cancelling (least of all an order of unknown side).
+  const sidesJudgeCancels = when.kinds?.includes('cancel') === true;
   let select: ((f: CallFacts) => boolean) | null = null;
   if (accounts || apiIds || sides) {
     select = (f) =>
       (accounts === undefined || accounts.has(f.account)) &&
       (apiIds === undefined || apiIds.has(f.apiId)) &&
-      // A modify or cancel of an order whose side is unknown may be on either side: the rule judges it (fail closed).
-      (sides === undefined || (f.side !== undefined ? sides.has(f.side) : f.sideUnknown));
+      (sides === undefined || sidedSelects(sides, sidesJudgeCancels, f));
   }
   return {
     id: doc.id,
@@ -45,6 +47,12 @@ export function base(doc: RuleDoc, index: number, kind: RuleKind, typeKinds: rea
     sided: sides !== undefined,
     overrides: doc.overrides,
   };
+}
+
+function sidedSelects(sides: ReadonlySet<string>, judgeCancels: boolean, f: CallFacts): boolean {
+  if (f.kind === 'cancel' && !judgeCancels) return false;
+  // A modify or cancel of an order whose side is unknown may be on either side: the rule judges it (fail closed).
+  return f.side !== undefined ? sides.has(f.side) : f.sideUnknown;
 }
 
 export const ORDER_KINDS: readonly ApiKind[] = ['order'];
