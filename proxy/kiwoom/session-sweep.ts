@@ -159,6 +159,7 @@ export async function listSessions(store: Store, ledger: SessionLedger): Promise
 export interface RetireContext {
   store: Store;
   ledger: SessionLedger;
+  replicaId: string;
   opts: { issueLockTtlMs: number; leaseTtlMs: number; revokeAttempts: number };
   metrics: Pick<SessionMetrics, 'liveSeconds'>;
   revokeWithRetry: RevokeWithRetry;
@@ -173,7 +174,9 @@ export interface RetireContext {
  * whoever follows it and the value is leasable again (`onRevived`) until the
  * next attempt claims it back, so a call that needs the token meanwhile (a
  * lockdown's cancel-all) gets it, and its release retires it again; after the
- * last attempt it stays live for a sweep's retry.
+ * last attempt it stays live for a sweep's retry. Only while the retirement is
+ * still this call's claim: one that lapsed and was taken over (a long pause) is
+ * the new claimant's, who may be revoking the token right now.
  */
 export async function retireShared(
   c: RetireContext,
@@ -187,11 +190,15 @@ export async function retireShared(
   const rec = v ? parseRecord(v.value) : undefined;
   if (!v || !rec) return false;
   const claimTtl = Math.max(c.opts.issueLockTtlMs, c.opts.leaseTtlMs);
-  if ((await c.store.leaseRetire(valueKey(key), rec.version, claimTtl)) !== 'retiring') return false;
+  const claimant = `${c.replicaId}.${newVersion()}`;
+  if ((await c.store.leaseRetire(valueKey(key), rec.version, claimTtl, claimant)) !== 'retiring') return false;
   const giveUp = async (err: unknown, attempts: number): Promise<boolean> => {
-    const failure = { version: rec.version, code: toGuardError(err).code, attempts, at: Date.now() };
-    await c.store.set(revokeFailedKey(key), JSON.stringify(failure), Math.max(1_000, rec.expiresAt - Date.now())).catch(() => undefined);
-    const revived = await c.store.leaseRevive(valueKey(key), rec.version).catch(() => false);
+    const revived = await c.store.leaseRevive(valueKey(key), rec.version, claimant).catch(() => false);
+    // Noted only by the claim's holder: a claimant that took it over notes its own outcome.
+    if (revived) {
+      const failure = { version: rec.version, code: toGuardError(err).code, attempts, at: Date.now() };
+      await c.store.set(revokeFailedKey(key), JSON.stringify(failure), Math.max(1_000, rec.expiresAt - Date.now())).catch(() => undefined);
+    }
     onRevived?.();
     return revived;
   };
@@ -213,7 +220,7 @@ export async function retireShared(
           pause: async (waitMs, err, attempt) => {
             if (!(await giveUp(err, attempt))) return false;
             await sleep(waitMs);
-            return (await c.store.leaseRetire(valueKey(key), rec.version, claimTtl)) === 'retiring';
+            return (await c.store.leaseRetire(valueKey(key), rec.version, claimTtl, claimant)) === 'retiring';
           },
         })
         .catch(async (err: unknown) => {

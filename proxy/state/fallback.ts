@@ -259,17 +259,17 @@ export function withReadOnlyFallback(primary: Store, local: Store, opts: Fallbac
         () => primary.leasePut(k, ver, v, ttl, lock, h, leaseTtl),
         () => local.leasePut(k, ver, v, ttl, lock, h, leaseTtl),
       ),
-    leaseRetire: (k, ver, claimTtl) =>
+    leaseRetire: (k, ver, claimTtl, claimant) =>
       run(
         'leaseRetire',
-        () => primary.leaseRetire(k, ver, claimTtl),
-        () => local.leaseRetire(k, ver, claimTtl),
+        () => primary.leaseRetire(k, ver, claimTtl, claimant),
+        () => local.leaseRetire(k, ver, claimTtl, claimant),
       ),
-    leaseRevive: (k, ver) =>
+    leaseRevive: (k, ver, claimant) =>
       run(
         'leaseRevive',
-        () => primary.leaseRevive(k, ver),
-        () => local.leaseRevive(k, ver),
+        () => primary.leaseRevive(k, ver, claimant),
+        () => local.leaseRevive(k, ver, claimant),
       ),
     leaseDrop: (k, ver) =>
       run(

@@ -149,11 +149,12 @@ export function memoryCoordination(d: MemoryData): MemoryCoordination {
       return true;
     },
 
-    async leaseRetire(key, version, claimTtlMs) {
+    async leaseRetire(key, version, claimTtlMs, claimant) {
       assertOpen();
       const keys = leaseKeys(key);
       checkId(version, 'version');
       const claimTtl = checkTtl(claimTtlMs, 'claimTtlMs');
+      checkId(claimant, 'claimant');
       const t = now();
       const { hash, leases, value } = readLease(keys, t);
       if (!value || value.version !== version) return 'gone';
@@ -161,17 +162,21 @@ export function memoryCoordination(d: MemoryData): MemoryCoordination {
       if (value.state === 'retiring' && Number(hash!.fields.get('claimUntil') ?? 0) > t) return 'held';
       hash!.fields.set('state', 'retiring');
       hash!.fields.set('claimUntil', String(t + claimTtl));
+      hash!.fields.set('claimBy', claimant);
       return 'retiring';
     },
 
-    async leaseRevive(key, version) {
+    async leaseRevive(key, version, claimant) {
       assertOpen();
       const keys = leaseKeys(key);
       checkId(version, 'version');
+      checkId(claimant, 'claimant');
       const { hash, value } = readLease(keys, now());
       if (!value || value.version !== version || value.state !== 'retiring') return false;
+      if (hash!.fields.get('claimBy') !== claimant) return false;
       hash!.fields.set('state', 'live');
       hash!.fields.delete('claimUntil');
+      hash!.fields.delete('claimBy');
       return true;
     },
 

@@ -113,24 +113,26 @@ export function redisCoordination({ client, prefix, op, generation }: OpsDeps): 
       });
     },
 
-    async leaseRetire(key, version, claimTtlMs) {
+    async leaseRetire(key, version, claimTtlMs, claimant) {
       const [full, leases] = lk(key);
       checkId(version, 'version');
       const claimTtl = checkTtl(claimTtlMs, 'claimTtlMs');
+      checkId(claimant, 'claimant');
       return op('leaseRetire', async () => {
         await fresh();
-        const reply = String(await leaseRetireScript(full, leases, version, claimTtl));
+        const reply = String(await leaseRetireScript(full, leases, version, claimTtl, claimant));
         if (reply !== 'retiring' && reply !== 'held' && reply !== 'gone') throw new GuardError('KG7001', 'unexpected reply');
         return reply;
       });
     },
 
-    async leaseRevive(key, version) {
+    async leaseRevive(key, version, claimant) {
       const [full, leases] = lk(key);
       checkId(version, 'version');
+      checkId(claimant, 'claimant');
       return op('leaseRevive', async () => {
         await fresh();
-        return Number(await leaseReviveScript(full, leases, version)) === 1;
+        return Number(await leaseReviveScript(full, leases, version, claimant)) === 1;
       });
     },
 

@@ -193,7 +193,7 @@ return 1
 `;
 
 // ---- leased values: KEYS[1] hash {version, value, state 'live'|'retiring',
-// claimUntil ms}; KEYS[2] its leases (ZSET member = holder, score = lease
+// claimUntil ms, claimBy}; KEYS[2] its leases (ZSET member = holder, score = lease
 // expiry ms), same slot. Every script first drops expired leases (not a change).
 
 const LEASE_PRELUDE = `${NOW_MS}
@@ -253,25 +253,25 @@ return 1
 `;
 
 /**
- * ARGV: version, claimTtlMs. 'gone' (absent / other version), 'held' (live
- * leases, or a retirement claim that has not lapsed) or 'retiring' (state set,
- * claimUntil = now + claimTtlMs).
+ * ARGV: version, claimTtlMs, claimant. 'gone' (absent / other version), 'held'
+ * (live leases, or a retirement claim that has not lapsed) or 'retiring' (state
+ * set, claimUntil = now + claimTtlMs, claimBy = claimant).
  */
 export const LEASE_RETIRE_LUA = `${LEASE_PRELUDE}
 local h = redis.call('HMGET', KEYS[1], 'version', 'state', 'claimUntil')
 if not h[1] or h[1] ~= ARGV[1] then return 'gone' end
 if redis.call('ZCARD', KEYS[2]) > 0 then return 'held' end
 if state_of(h[2]) == 'retiring' and (tonumber(h[3]) or 0) > now then return 'held' end
-redis.call('HSET', KEYS[1], 'state', 'retiring', 'claimUntil', int(now + tonumber(ARGV[2])))
+redis.call('HSET', KEYS[1], 'state', 'retiring', 'claimUntil', int(now + tonumber(ARGV[2])), 'claimBy', ARGV[3])
 return 'retiring'
 `;
 
-/** ARGV[1] version. A retiring value of this version is live again (claim cleared). 1 / 0. */
+/** ARGV: version, claimant. A retiring value of this version whose last claim is the claimant's is live again (claim cleared). 1 / 0. */
 export const LEASE_REVIVE_LUA = `${LEASE_PRELUDE}
-local h = redis.call('HMGET', KEYS[1], 'version', 'state')
-if not h[1] or h[1] ~= ARGV[1] or state_of(h[2]) ~= 'retiring' then return 0 end
+local h = redis.call('HMGET', KEYS[1], 'version', 'state', 'claimBy')
+if not h[1] or h[1] ~= ARGV[1] or state_of(h[2]) ~= 'retiring' or h[3] ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'live')
-redis.call('HDEL', KEYS[1], 'claimUntil')
+redis.call('HDEL', KEYS[1], 'claimUntil', 'claimBy')
 return 1
 `;
 

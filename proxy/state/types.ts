@@ -139,17 +139,20 @@ export interface Store {
   /**
    * Added: marks the value of this version 'retiring' (no new leases) only
    * when no live lease holds it. 'retiring': the caller now owns the
-   * retirement for claimTtlMs (a retirement whose claim lapsed may be
-   * claimed again); 'held': leases remain or another claim is live;
+   * retirement for claimTtlMs under `claimant` (1..200 characters, unique to
+   * this claim; a retirement whose claim lapsed may be claimed again, and is
+   * then the new claimant's); 'held': leases remain or another claim is live;
    * 'gone': absent or another version.
    */
-  leaseRetire(key: string, version: string, claimTtlMs: number): Promise<'retiring' | 'held' | 'gone'>;
+  leaseRetire(key: string, version: string, claimTtlMs: number, claimant: string): Promise<'retiring' | 'held' | 'gone'>;
   /**
    * Added: a retirement given up (the revoke failed, so the value is still
    * good upstream): the retiring value of this version is live again (new
-   * leases allowed, its claim cleared). True when it was this version and retiring.
+   * leases allowed, its claim cleared). Only `claimant`, the last to claim it,
+   * may: a claim taken over since (the new claimant may be revoking it right
+   * now) is refused. True when it was this version, retiring, and its claim.
    */
-  leaseRevive(key: string, version: string): Promise<boolean>;
+  leaseRevive(key: string, version: string, claimant: string): Promise<boolean>;
   /** Added: deletes the value and its leases if it is still this version; true when deleted. */
   leaseDrop(key: string, version: string): Promise<boolean>;
   /** Added: reads without leasing (admin listing, sweeps). */

@@ -136,13 +136,13 @@ t.test('memory: slot stamps and lease expiry are exact to the millisecond', asyn
   await s.setIfAbsent('{v}lock', 'f', 10_000);
   t.equal(await s.leasePut('{v}s', 'v1', 'tok', 10_000, { key: '{v}lock', value: 'f' }, 'A', 500), true);
   await c.advance(499);
-  t.equal(await s.leaseRetire('{v}s', 'v1', 200), 'held', 'lease live until +500');
+  t.equal(await s.leaseRetire('{v}s', 'v1', 200, 'c1'), 'held', 'lease live until +500');
   await c.advance(1);
-  t.equal(await s.leaseRetire('{v}s', 'v1', 200), 'retiring', 'lapsed at exactly +500');
+  t.equal(await s.leaseRetire('{v}s', 'v1', 200, 'c1'), 'retiring', 'lapsed at exactly +500');
   await c.advance(199);
-  t.equal(await s.leaseRetire('{v}s', 'v1', 200), 'held', 'claim live until +200');
+  t.equal(await s.leaseRetire('{v}s', 'v1', 200, 'c1'), 'held', 'claim live until +200');
   await c.advance(1);
-  t.equal(await s.leaseRetire('{v}s', 'v1', 200), 'retiring', 'claim lapsed at exactly +200');
+  t.equal(await s.leaseRetire('{v}s', 'v1', 200, 'c1'), 'retiring', 'claim lapsed at exactly +200');
   await s.close();
 });
 
@@ -172,8 +172,8 @@ t.test('read-only fallback: slots and leases of a read-only call fall back to lo
     ['leaseTake', () => s.leaseTake('{v}s', 'A', 1000)],
     ['leaseRelease', () => s.leaseRelease('{v}s', 'A')],
     ['leasePut', () => s.leasePut('{v}s', 'v1', 'tok', 1000, lock, 'A', 1000)],
-    ['leaseRetire', () => s.leaseRetire('{v}s', 'v1', 1000)],
-    ['leaseRevive', () => s.leaseRevive('{v}s', 'v1')],
+    ['leaseRetire', () => s.leaseRetire('{v}s', 'v1', 1000, 'c1')],
+    ['leaseRevive', () => s.leaseRevive('{v}s', 'v1', 'c1')],
     ['leaseDrop', () => s.leaseDrop('{v}s', 'v1')],
     ['leasePeek', () => s.leasePeek('{v}s')],
   ];

@@ -84,10 +84,10 @@ t.test('cluster: tagged leased values and governor slots run as one script on th
     t.equal(await store.setIfAbsent(lock.key, lock.value, 60_000), true);
     t.equal(await store.leasePut(key, 'v1', `tok-${app}`, 60_000, lock, 'A', 60_000), true, `${app}: stored`);
     t.same(await store.leaseTake(key, 'B', 60_000), { version: 'v1', value: `tok-${app}`, state: 'live', leases: 2 });
-    t.equal(await store.leaseRetire(key, 'v1', 60_000), 'held');
+    t.equal(await store.leaseRetire(key, 'v1', 60_000, 'c1'), 'held');
     t.equal(await store.leaseRelease(key, 'A'), 1);
     t.equal(await store.leaseRelease(key, 'B'), 0);
-    t.equal(await store.leaseRetire(key, 'v1', 60_000), 'retiring');
+    t.equal(await store.leaseRetire(key, 'v1', 60_000, 'c1'), 'retiring');
     for (const n of cluster.nodes) {
       if ((await redisCli(n.port, 'EXISTS', `kguard:${key}`)) === '1') masters.add(n.port);
     }

@@ -50,7 +50,7 @@ t.test('redis: slot and lease ops are timed per op; two clients racing never ove
   // Retire racing with takes: either the retire wins (takes see 'retiring') or a take's lease makes it 'held'.
   await a.leaseRelease('{tok:r}:s', `h${puts.indexOf(true)}`);
   const [retired, ...takes] = await Promise.all([
-    a.leaseRetire('{tok:r}:s', v!.version, 60_000),
+    a.leaseRetire('{tok:r}:s', v!.version, 60_000, 'c1'),
     ...Array.from({ length: 5 }, (_, i) => b.leaseTake('{tok:r}:s', `t${i}`, 60_000)),
   ]);
   // Atomic: a take that came first leases it (then the retire is 'held' and every take leases);
