@@ -43,14 +43,21 @@ export interface TrResponse {
 
 export interface KiwoomClient {
   issueToken(creds: KiwoomCredentials, signal?: AbortSignal): Promise<BrokerToken>;
-  /** 'not-registered': Kiwoom refused with [8015], it no longer knows the token (what a revoke is for is done). */
-  revokeToken(creds: KiwoomCredentials, token: Buffer, signal?: AbortSignal): Promise<'revoked' | 'not-registered'>;
+  /**
+   * 'not-registered': Kiwoom refused with [8015], it no longer knows the token; 'invalid': refused with [8005],
+   * the token is no longer valid (expired or ended on Kiwoom's side). Either way what a revoke is for is done.
+   */
+  revokeToken(creds: KiwoomCredentials, token: Buffer, signal?: AbortSignal): Promise<RevokeOutcome>;
   call(req: TrRequest): Promise<TrResponse>;
   close(): Promise<void>;
 }
 
 const JSON_CT = 'application/json;charset=UTF-8';
 const NOT_REGISTERED = /\[8015[:\]]/;
+const INVALID_TOKEN = /\[8005[:\]]/;
+
+/** How Kiwoom ended a token it was asked to revoke. */
+export type RevokeOutcome = 'revoked' | 'not-registered' | 'invalid';
 const SYSTEM_CA_FILES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
 
 /** The system CA store (Node ships its own bundle; operators expect the OS store they manage). */
@@ -210,6 +217,8 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
       // [8015] "not a registered token": Kiwoom no longer knows it (expired and purged, or forgotten).
       // What a revoke is for is done; retrying would hold the key's next issue back for the whole budget.
       if (res.status === 200 && status.return_code !== 0 && NOT_REGISTERED.test(String(status.return_msg ?? ''))) return 'not-registered';
+      // [8005] "token not valid": nobody can use it any more, as on a TR call (often, not always, HTTP 200).
+      if (status.return_code !== 0 && INVALID_TOKEN.test(String(status.return_msg ?? ''))) return 'invalid';
       if (res.status !== 200 || status.return_code !== 0) {
         throw new GuardError('KG5001', `revoke refused: ${upstreamMessage(status, res.status)}`);
       }

@@ -3,6 +3,7 @@
 // revoke it (the issuer's record may be gone), so a fallback bot alternates.
 import type { Logger } from 'pino';
 import { toGuardError } from '../common/errors.js';
+import type { RevokeOutcome } from './client.js';
 import type { SessionMetrics } from './session-metrics.js';
 
 export interface RevokeRequest {
@@ -26,13 +27,13 @@ export interface RevokeRequest {
 }
 
 export interface RevokeRetryDeps {
-  /** 'not-registered': Kiwoom no longer knew the token ([8015]); the audit record says so. */
-  revoke(botId: string, token: Buffer): Promise<'revoked' | 'not-registered' | undefined>;
+  /** 'not-registered': Kiwoom no longer knew the token ([8015]); 'invalid': it was no longer valid ([8005]). The audit record says so. */
+  revoke(botId: string, token: Buffer): Promise<RevokeOutcome | undefined>;
   logger: Logger;
   metrics: Pick<SessionMetrics, 'revoked' | 'revokeFailures'>;
   onEvent?: (
     type: 'broker_token.revoked' | 'broker_token.revoke_failed',
-    fields: { botId: string; key: string; fingerprint: string; attempts: number; requestId?: string; notRegistered?: boolean },
+    fields: { botId: string; key: string; fingerprint: string; attempts: number; requestId?: string; notRegistered?: boolean; invalid?: boolean },
   ) => void;
 }
 
@@ -50,9 +51,9 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
     for (let attempt = 1; ; attempt++) {
       const who = attempt % 2 === 0 && r.fallbackBot ? r.fallbackBot : r.botId;
       try {
-        const outcome = await deps.revoke(who, r.token);
-        deps.metrics.revoked.inc();
-        const gone = outcome === 'not-registered' ? { notRegistered: true } : {};
+        const outcome = (await deps.revoke(who, r.token)) ?? 'revoked';
+        deps.metrics.revoked.inc({ outcome: outcome === 'not-registered' ? 'not_registered' : outcome });
+        const gone = outcome === 'not-registered' ? { notRegistered: true } : outcome === 'invalid' ? { invalid: true } : {};
         deps.onEvent?.('broker_token.revoked', { botId: who, key: r.key, fingerprint: r.fingerprint, attempts: attempt, requestId: r.requestId, ...gone });
         return true;
       } catch (err) {

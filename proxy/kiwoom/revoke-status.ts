@@ -1,8 +1,8 @@
 // Whether a key's broker token has really gone, as any replica can tell from
 // the shared Store. The key's leased value is its one live token: it is
-// dropped only once Kiwoom confirmed the revoke ([8015] "not registered"
-// included) or the token is known dead (expired: the value's TTL is the
-// token's; [8005]: invalidated). A revoke that failed leaves the value live
+// dropped only once Kiwoom confirmed the revoke ([8015] "not registered" and
+// [8005] "not valid" answers to it included) or the token is known dead
+// (expired: the value's TTL is the token's; [8005] on a call: invalidated). A revoke that failed leaves the value live
 // (Kiwoom still honours the token) until a retry succeeds, with the failure
 // noted beside it (session-sweep.ts retireShared). A lockdown marks the key's token after
 // its own calls and follows the mark until the token has ended.

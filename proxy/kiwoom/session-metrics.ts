@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface SessionMetrics {
   readonly issued: Counter;
-  readonly revoked: Counter;
+  readonly revoked: Counter<'outcome'>;
   readonly revokeFailures: Counter<'final'>;
   readonly liveSeconds: Counter<'key'>;
   readonly leaseWait: Histogram;
@@ -25,7 +25,12 @@ export function createSessionMetrics(registry: Registry, outstanding: () => numb
   });
   return {
     issued: new Counter({ name: 'kguard_broker_tokens_issued_total', help: 'Broker tokens issued upstream (au10001)', registers }),
-    revoked: new Counter({ name: 'kguard_broker_tokens_revoked_total', help: 'Broker tokens revoked upstream (au10002)', registers }),
+    revoked: new Counter({
+      name: 'kguard_broker_tokens_revoked_total',
+      help: 'Broker tokens ended by a revoke (au10002): revoked; not_registered: Kiwoom no longer knew it [8015]; invalid: it was no longer valid [8005]',
+      labelNames: ['outcome'],
+      registers,
+    }),
     revokeFailures: new Counter({
       name: 'kguard_broker_token_revoke_failures_total',
       help: 'Failed revoke attempts (final="true": gave up retrying fast, keeps retrying slowly until expiry)',

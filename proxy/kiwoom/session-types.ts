@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../common/config.js';
 import type { Store } from '../state/types.js';
-import type { BrokerToken } from './client.js';
+import type { BrokerToken, RevokeOutcome } from './client.js';
 import type { Governor } from './governor.js';
 import type { SessionLedger, SessionRecord } from './session-ledger.js';
 
@@ -24,13 +24,22 @@ export interface BrokerSessionDeps {
   /** Issues a token with the bot's credentials, decrypted just in time. */
   issue(botId: string, purpose: IssuePurpose, requestId?: string): Promise<BrokerToken>;
   /** Revokes with the bot's credentials (vault purpose 'revoke'). */
-  revoke(botId: string, token: Buffer): Promise<'revoked' | 'not-registered' | undefined>;
+  revoke(botId: string, token: Buffer): Promise<RevokeOutcome | undefined>;
   fingerprintKey: Buffer;
   registry: Registry;
   logger: Logger;
   onEvent?: (
     type: 'broker_token.issued' | 'broker_token.revoked' | 'broker_token.revoke_failed' | 'broker_token.invalidated',
-    fields: { botId: string; key: string; fingerprint: string; attempts?: number; orphan?: boolean; requestId?: string; notRegistered?: boolean },
+    fields: {
+      botId: string;
+      key: string;
+      fingerprint: string;
+      attempts?: number;
+      orphan?: boolean;
+      requestId?: string;
+      notRegistered?: boolean;
+      invalid?: boolean;
+    },
   ) => void;
 }
 

@@ -14,7 +14,7 @@ import { handleControl } from './control.js';
 import { FaultState } from './faults.js';
 import { DEFAULT_LIMITS, PeakRate, RateLimiter, mergeLimits } from './limits.js';
 import { Market } from './market.js';
-import { KiwoomReply, SimError, badField, detailOf, rateLimited, serverFault } from './responses.js';
+import { KiwoomReply, SimError, badField, detailOf, invalidToken, rateLimited, serverFault } from './responses.js';
 import { type Answer, createRoute, header } from './routes.js';
 import { Credentials, checkKey } from './tokens.js';
 import type { SimAppRegistration, SimLimits, SimOptions, SimOrder, SimRefusalCode, SimRequestRecord, SimStats, Simulator } from './types.js';
@@ -179,9 +179,11 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     const hang = isTr && faults.take('hangNext');
     const drop = !hang && isTr && faults.take('dropNext');
     let fault: KiwoomReply | undefined;
+    let revokeInvalid = false;
     if (!hang && !drop) {
       if (path === '/oauth2/token' && faults.take('tokenFailNext')) fault = serverFault();
       else if (path === '/oauth2/revoke' && faults.take('revokeFailNext')) fault = serverFault();
+      else if (path === '/oauth2/revoke' && faults.take('revokeInvalidNext')) revokeInvalid = true;
       else if (isTr && faults.take('rateLimitNext')) fault = rateLimited('1700', apiId ?? '');
       else if (isTr && (faults.failsApiId(apiId) || faults.take('fail5xxNext'))) fault = serverFault();
     }
@@ -209,9 +211,14 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
           answer = { status: 500, headers: {}, body: serverFault().body };
         } else answer = { status: err.status, body: err.body, headers: err.headers };
       }
+      // The token has ended (the route revoked it), but Kiwoom answers as for a token already invalid.
+      if (revokeInvalid && answer.body.return_code === 0) {
+        fault = invalidToken();
+        answer = { status: fault.status, body: fault.body, headers: fault.headers };
+      }
     }
     send(res, answer, apiId, isTr);
-    if (path === '/oauth2/revoke' && answer.body.return_code === 0) realtime.sweepTokens();
+    if (path === '/oauth2/revoke' && (answer.body.return_code === 0 || revokeInvalid)) realtime.sweepTokens();
     const returnCode = typeof answer.body.return_code === 'number' ? answer.body.return_code : undefined;
     const detail = detailOf(answer.body);
     // Injected faults are not the model refusing, so they are not counted.

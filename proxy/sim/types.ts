@@ -172,6 +172,11 @@ export interface SimFaultSettings {
   readonly dropNext?: number;
   /** The next N /oauth2/revoke calls answer HTTP 500 and revoke nothing. */
   readonly revokeFailNext?: number;
+  /**
+   * The next N /oauth2/revoke calls find their token already invalid at Kiwoom: it ends, and the answer is
+   * Kiwoom's bad-token refusal `[8005]` instead of success (an unknown token still gets [8015]).
+   */
+  readonly revokeInvalidNext?: number;
   /** The next N /oauth2/token calls answer HTTP 500 and issue nothing. */
   readonly tokenFailNext?: number;
   /** The next N TR calls answer HTTP 429 with Kiwoom's 1700 body (not counted in SimStats.refusals). */

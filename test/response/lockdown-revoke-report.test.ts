@@ -4,8 +4,10 @@
 // reason code while Kiwoom refuses, and done once a retry succeeds. Through
 // the real sidecar over HTTP, against the simulator told to fail revokes.
 import t from 'tap';
+import path from 'node:path';
 import { RESTING_ORDER, revokeStep } from '../helpers/lockdown-steps.js';
 import { startHarness, waitFor, type Harness } from '../helpers/harness.js';
+import { readAuditRecords } from '../helpers/audit-sidecar-log.js';
 
 let h: Harness;
 t.before(async () => {
@@ -72,4 +74,38 @@ t.test('a lockdown whose revoke goes through reports step 2 done at once', async
   t.equal(s2.status, 'done', JSON.stringify(s2));
   t.ok(s2.ok);
   t.equal(h.sim.liveTokens(), 0, 'no live token at the broker');
+});
+
+t.test('a revoke Kiwoom answers [8005] (the token is already invalid) counts as done: not retried, step 2 done', async (t) => {
+  const admin = await h.adminToken('sec-lead-3', 'admin');
+  const bot = 'bot-revoke-8005';
+  const token = await h.addBot(bot, ['kind:query', 'kind:order', 'kind:account', 'kind:cancel']);
+  t.equal((await h.call('kt10000', RESTING_ORDER, { token })).json.return_code, 0);
+  await h.waitNoLiveTokens();
+  const metrics = async () => (await fetch(`${h.adminUrl}/metrics`)).text();
+  const count = (text: string, series: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(series))
+      .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  const failuresBefore = count(await metrics(), 'kguard_broker_token_revoke_failures_total');
+  // Every revoke from now on finds its token already invalid at Kiwoom, which answers [8005].
+  h.sim.faults.set({ revokeInvalidNext: 1_000_000 });
+
+  const lock = await h.admin('POST', '/admin/v1/lockdown', admin, { bot, reason: 'revoke 8005 drill' });
+  t.equal(lock.status, 201, lock.text.slice(0, 200));
+  const report = async () => (await h.admin('GET', `/admin/v1/incidents/${String(lock.json.id)}`, admin)).json;
+  await waitFor(async () => revokeStep(await report()).status !== 'pending', 10_000, 'step 2 settled');
+  const s2 = revokeStep(await report());
+  t.equal(s2.status, 'done', `step 2: ${JSON.stringify(s2)}`);
+  t.same(s2.errors, [], 'no error: the token cannot be used any more');
+  t.equal(h.sim.liveTokens(), 0, 'no live token at the broker');
+  const after = await metrics();
+  t.equal(count(after, 'kguard_broker_token_revoke_failures_total') - failuresBefore, 0, 'no revoke attempt counted as failed, none retried');
+  t.ok(count(after, 'kguard_broker_tokens_revoked_total{outcome="invalid"}') >= 1, 'counted as ended by an [8005] answer');
+  const invalid = async () =>
+    (await readAuditRecords(path.join(h.dataDir, 'audit'))).filter((r) => r.type === 'broker_token.revoked' && r.data.invalid === true);
+  await waitFor(async () => (await invalid()).length >= 1, 5_000, 'the revoke audit record');
+  t.ok((await invalid()).length >= 1, 'its audit record says Kiwoom found the token invalid');
+  h.sim.faults.clear();
 });

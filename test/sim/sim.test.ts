@@ -423,6 +423,19 @@ t.test('fault knobs', async (t) => {
     t.equal(sim.liveTokens(), live - 1);
     tok = await issueToken(sim.url, APP.appKey, SECRET);
   });
+  t.test('revokeInvalidNext', async (t) => {
+    const victim = await issueToken(sim.url, APP.appKey, SECRET);
+    const live = sim.liveTokens();
+    sim.faults.set({ revokeInvalidNext: 1 });
+    const body = { appkey: APP.appKey, secretkey: SECRET, token: victim };
+    const r = await call(sim.url, '/oauth2/revoke', body);
+    t.equal(r.status, 200);
+    t.same(r.json, { return_code: 3, return_msg: '인증에 실패했습니다[8005:Token이 유효하지 않습니다]' }, "Kiwoom's bad-token answer");
+    t.equal(sim.liveTokens(), live - 1, 'the token is no longer valid');
+    t.equal(sim.stats().refusals['8005'], 0, 'an injected fault is not a refusal of the model');
+    t.equal((await call(sim.url, '/oauth2/revoke', body)).json.return_code, 0, 'the knob is spent: a repeated revoke succeeds');
+    tok = await issueToken(sim.url, APP.appKey, SECRET);
+  });
   t.test('revokeLatencyMs delays revokes only', async (t) => {
     const victim = await issueToken(sim.url, APP.appKey, SECRET);
     sim.faults.set({ revokeLatencyMs: 200 });
