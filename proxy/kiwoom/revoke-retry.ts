@@ -1,5 +1,6 @@
 // Revoking a broker token with backoff: fast retries first, then slow ones
-// until Kiwoom's own expiry ends the token anyway. Any bot of the key can
+// until Kiwoom's own expiry ends the token anyway: a token that expires before
+// the next attempt would run is given up as expired, not waited for. Any bot of the key can
 // revoke it (the issuer's record may be gone), so a fallback bot alternates.
 import type { Logger } from 'pino';
 import { toGuardError } from '../common/errors.js';
@@ -30,12 +31,15 @@ export interface RevokeRetryDeps {
   /** 'not-registered': Kiwoom no longer knew the token ([8015]); 'invalid': it was no longer valid ([8005]). The audit record says so. */
   revoke(botId: string, token: Buffer): Promise<RevokeOutcome | undefined>;
   logger: Logger;
-  metrics: Pick<SessionMetrics, 'revoked' | 'revokeFailures'>;
+  metrics: Pick<SessionMetrics, 'revoked' | 'revokeFailures' | 'expired'>;
   onEvent?: (
     type: 'broker_token.revoked' | 'broker_token.revoke_failed',
     fields: { botId: string; key: string; fingerprint: string; attempts: number; requestId?: string; notRegistered?: boolean; invalid?: boolean },
   ) => void;
 }
+
+/** 'revoked': Kiwoom ended it (confirmed, [8015], [8005]); 'expired': its revoke failed and it expires before a retry; false: `pause` gave up. */
+export type RevokeResult = 'revoked' | 'expired' | false;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 const pauseFor = (ms: number) => sleep(ms).then(() => true);
@@ -45,8 +49,7 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
     const ceiling = Math.min(opts.revokeMaxDelayMs, opts.revokeBaseDelayMs * 2 ** attempt);
     return Math.floor(ceiling / 2 + Math.random() * (ceiling / 2));
   };
-  /** True once the token is revoked (or expired: nobody can use it); false when `pause` gave up. */
-  return async function revokeWithRetry(r: RevokeRequest): Promise<boolean> {
+  return async function revokeWithRetry(r: RevokeRequest): Promise<RevokeResult> {
     const maxAttempts = r.maxAttempts ?? Number.POSITIVE_INFINITY;
     for (let attempt = 1; ; attempt++) {
       const who = attempt % 2 === 0 && r.fallbackBot ? r.fallbackBot : r.botId;
@@ -55,7 +58,7 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
         deps.metrics.revoked.inc({ outcome: outcome === 'not-registered' ? 'not_registered' : outcome });
         const gone = outcome === 'not-registered' ? { notRegistered: true } : outcome === 'invalid' ? { invalid: true } : {};
         deps.onEvent?.('broker_token.revoked', { botId: who, key: r.key, fingerprint: r.fingerprint, attempts: attempt, requestId: r.requestId, ...gone });
-        return true;
+        return 'revoked';
       } catch (err) {
         const fast = attempt < opts.revokeAttempts;
         deps.metrics.revokeFailures.inc({ final: fast ? 'false' : 'true' });
@@ -63,11 +66,16 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
           deps.onEvent?.('broker_token.revoke_failed', { botId: r.botId, key: r.key, fingerprint: r.fingerprint, attempts: attempt, requestId: r.requestId });
           throw err;
         }
-        if (Date.now() >= r.expiresAt) {
-          deps.logger.warn({ botId: r.botId, key: r.key, fingerprint: r.fingerprint, attempts: attempt }, 'broker token expired before it could be revoked');
-          return true;
-        }
         const wait = fast ? delay(attempt) : opts.revokeMaxDelayMs;
+        // Nobody can use it past its expiry: an attempt after that could only find it gone.
+        if (Date.now() + wait >= r.expiresAt) {
+          deps.metrics.expired.inc();
+          deps.logger.warn(
+            { botId: r.botId, key: r.key, fingerprint: r.fingerprint, attempts: attempt, expiresInMs: Math.max(0, r.expiresAt - Date.now()) },
+            'broker token revoke failed and the token expires before the next attempt; given up as expired',
+          );
+          return 'expired';
+        }
         deps.logger[fast ? 'warn' : 'error'](
           { botId: r.botId, key: r.key, fingerprint: r.fingerprint, attempt, code: toGuardError(err).code, retryInMs: wait },
           'broker token revoke failed; retrying',

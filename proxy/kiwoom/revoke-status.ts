@@ -2,12 +2,14 @@
 // the shared Store. The key's leased value is its one live token: it is
 // dropped only once Kiwoom confirmed the revoke ([8015] "not registered" and
 // [8005] "not valid" answers to it included) or the token is known dead
-// (expired: the value's TTL is the token's; [8005] on a call: invalidated). A revoke that failed leaves the value live
-// (Kiwoom still honours the token) until a retry succeeds, with the failure
-// noted beside it (session-sweep.ts retireShared). A lockdown marks the key's token after
-// its own calls and follows the mark until the token has ended.
+// (expired: the value's TTL is the token's; [8005] on a call: invalidated).
+// A revoke that failed leaves the value live (Kiwoom still honours the token)
+// until a retry succeeds, with the failure noted beside it (session-sweep.ts
+// retireShared); if the token expires before the retry would run, the value
+// is dropped early and noted as live until its expiry. A lockdown marks the
+// key's token after its own calls and follows the mark until it has ended.
 import type { Store } from '../state/types.js';
-import { revokeFailedKey, valueKey } from './session-sweep.js';
+import { expiringKey, revokeFailedKey, valueKey } from './session-sweep.js';
 
 /** The key's token at one moment: its generation, or none when no token was live. Never the token itself. */
 export interface TokenMark {
@@ -31,7 +33,8 @@ export async function markToken(store: Store, key: string): Promise<TokenMark> {
 export async function tokenState(store: Store, mark: TokenMark): Promise<TokenState> {
   if (!mark.version) return { state: 'ended' };
   const [v, noted] = await Promise.all([store.leasePeek(valueKey(mark.key)), store.get(revokeFailedKey(mark.key))]);
-  if (!v || v.version !== mark.version) return { state: 'ended' };
+  // Given up as expired (its revoke failed, a retry would come too late): live at Kiwoom until it expires.
+  if (!v || v.version !== mark.version) return (await store.get(expiringKey(mark.key))) === mark.version ? { state: 'live' } : { state: 'ended' };
   const f = parseFailure(noted);
   return f && f.version === mark.version ? { state: 'failed', code: f.code, attempts: f.attempts, at: f.at } : { state: 'live' };
 }

@@ -6,6 +6,7 @@ export interface SessionMetrics {
   readonly issued: Counter;
   readonly revoked: Counter<'outcome'>;
   readonly revokeFailures: Counter<'final'>;
+  readonly expired: Counter;
   readonly liveSeconds: Counter<'key'>;
   readonly leaseWait: Histogram;
   readonly deferred: Counter;
@@ -35,6 +36,11 @@ export function createSessionMetrics(registry: Registry, outstanding: () => numb
       name: 'kguard_broker_token_revoke_failures_total',
       help: 'Failed revoke attempts (final="true": gave up retrying fast, keeps retrying slowly until expiry)',
       labelNames: ['final'],
+      registers,
+    }),
+    expired: new Counter({
+      name: 'kguard_broker_tokens_expired_total',
+      help: 'Broker tokens whose revoke failed and that expired, or would before the next attempt: given up as expired, never revoked',
       registers,
     }),
     liveSeconds: new Counter({

@@ -9,7 +9,7 @@ import { keyedFingerprint } from '../common/secret.js';
 import type { Store } from '../state/types.js';
 import type { BrokerToken } from './client.js';
 import type { Governor } from './governor.js';
-import type { RevokeWithRetry } from './revoke-retry.js';
+import type { RevokeResult, RevokeWithRetry } from './revoke-retry.js';
 import { newVersion, parseRecord, type SessionLedger } from './session-ledger.js';
 import type { SessionInfo } from './session-types.js';
 import type { SessionMetrics } from './session-metrics.js';
@@ -21,6 +21,8 @@ export const valueKey = (key: string): string => `{bs:${key}}:session`;
 export const lockKey = (key: string): string => `{bs:${key}}:lock`;
 /** Why the key's token could not be revoked (its version, the last failure's code): any replica following it reads this. */
 export const revokeFailedKey = (key: string): string => `{bs:${key}}:revoke-failed`;
+/** The version of the key's token given up as expired before its expiry (its revoke failed): live at Kiwoom while this lives. */
+export const expiringKey = (key: string): string => `{bs:${key}}:expiring`;
 
 export interface SweepContext {
   store: Store;
@@ -203,10 +205,10 @@ export async function retireShared(
     return revived;
   };
   const token = local && local.version === rec.version ? Buffer.from(local.token) : c.ledger.open(key, rec);
-  let revoked = true;
+  let ended: RevokeResult = 'expired';
   try {
     if (rec.expiresAt > Date.now()) {
-      revoked = await c
+      ended = await c
         .revokeWithRetry({
           botId: rec.botId || botHint,
           token,
@@ -231,8 +233,11 @@ export async function retireShared(
   } finally {
     token.fill(0);
   }
-  if (!revoked) return false;
-  const endedAt = Math.min(Date.now(), rec.expiresAt);
+  if (!ended) return false;
+  const endedAt = ended === 'expired' ? rec.expiresAt : Math.min(Date.now(), rec.expiresAt);
+  // Given up before its expiry: whoever follows it (a lockdown's step 2) is told it is still live until then.
+  const liveForMs = rec.expiresAt - Date.now();
+  if (ended === 'expired' && liveForMs > 0) await c.store.set(expiringKey(key), rec.version, liveForMs).catch(() => undefined);
   // Our claim may have lapsed meanwhile (a slow revoke): whoever took it over dropped the token and
   // counted it, and the ledger entry may already be a newer token's, which must stay.
   if (await c.store.leaseDrop(valueKey(key), rec.version)) {
