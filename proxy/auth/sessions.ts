@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import { GuardError } from '../common/errors.js';
+import { messageObject } from '../common/json.js';
 import { assertPrivateFile, writeFileAtomic } from '../common/fsutil.js';
 import type { Store, Unsubscribe } from '../state/types.js';
 
@@ -41,14 +42,9 @@ export interface SessionsEnded {
 
 /** The message, or undefined when it is not one. */
 export function parseSessionsEnded(raw: string): SessionsEnded | undefined {
-  let m: unknown;
-  try {
-    m = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  if (typeof m !== 'object' || m === null) return undefined;
-  const { botId, epoch, code } = m as Record<string, unknown>;
+  const m = messageObject(raw);
+  if (!m) return undefined;
+  const { botId, epoch, code } = m;
   if (typeof botId !== 'string' || !botId || !Number.isSafeInteger(epoch) || (code !== 'KG2006' && code !== 'KG2007')) return undefined;
   return { botId, epoch: epoch as number, code };
 }

@@ -19,6 +19,17 @@ export function parseJsonObject(body: Buffer): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** A message the sidecar's own replicas exchange (pub/sub): its JSON object, or undefined when it is not one. */
+export function messageObject(raw: string): Record<string, unknown> | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
 /**
  * True when some object in `text`, a document JSON.parse accepted, holds one key twice, compared as JSON.parse
  * decodes them ("stk_cd" and "stk\u005fcd" are one key). One pass; a string is decoded only when it is a key.

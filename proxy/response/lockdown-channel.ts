@@ -6,6 +6,7 @@
 // down) still refuses them at the lockdown stage and before an order is
 // written, only later. An unlock needs nothing of the other replicas (they
 // read the flags on every call), so it publishes nothing.
+import { messageObject } from '../common/json.js';
 import type { ResponseContext } from './context.js';
 import type { LockdownScope } from './incident.js';
 import { CHANNEL } from './keys.js';
@@ -19,14 +20,9 @@ const ID = /^[0-9a-f-]{36}$/;
 
 /** The message, or undefined when it is not a lockdown's (malformed, or an older replica's unlock notice). */
 export function parseLockdownMessage(raw: string): LockdownMessage | undefined {
-  let m: unknown;
-  try {
-    m = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  if (typeof m !== 'object' || m === null) return undefined;
-  const { incidentId, scope } = m as { incidentId?: unknown; scope?: unknown };
+  const m = messageObject(raw);
+  if (!m) return undefined;
+  const { incidentId, scope } = m;
   if (typeof incidentId !== 'string' || !ID.test(incidentId) || typeof scope !== 'object' || scope === null) return undefined;
   const s = scope as Record<string, unknown>;
   if (s.all === true) return { incidentId, scope: { all: true } };
