@@ -26,6 +26,7 @@ import {
   sellsToday,
 } from './live.js';
 import { createForest, modelState } from './model.js';
+import { type Grace, graceCovers, openGrace } from './grace.js';
 import { advOf, noteDailyVolume } from './market-volume.js';
 import { REASONS } from './reasons.js';
 import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel, RiskOutcome } from './types.js';
@@ -193,7 +194,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       };
       let score = combine();
       if (score > cfg.thresholds.stepUp && score <= cfg.thresholds.admin && cfg.approvalGrace.windowMs > 0 && !input.approvalRetry) {
-        const grace = await graceOf(input.botId, normaliseIp(input.sourceIp), contributions, nowMs);
+        const grace = await graceFor(input, contributions, nowMs);
         if (grace) {
           // Nothing new since the owner's approval: an alert, not another hold (and not counted toward escalation).
           score = Math.min(score, cfg.thresholds.stepUp);
@@ -251,15 +252,16 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   }
 
   /**
-   * The grace an approval opened, when the call comes from the approved call's address and every detector
-   * that flagged it also flagged the approved one (the same flags from another address are other evidence).
+   * The grace an approval opened, when the call comes from the approved call's address, every detector
+   * that flagged it also flagged the approved one (the same flags from another address are other evidence),
+   * and a size it is flagged for is no larger than the approved one's (grace.ts).
    */
-  async function graceOf(botId: string, source: string, contributions: readonly Contribution[], nowMs: number) {
-    const raw = await store.get(graceKey(botId));
+  async function graceFor(input: RiskInput, contributions: readonly Contribution[], nowMs: number) {
+    const raw = await store.get(graceKey(input.botId));
     if (!raw) return undefined;
-    const g = JSON.parse(raw) as { at: number; source?: string; detectors: string[] };
+    const g = JSON.parse(raw) as Grace;
     if (!(nowMs >= g.at && nowMs - g.at < cfg.approvalGrace.windowMs)) return undefined;
-    if (g.source !== source || !contributions.every((c) => g.detectors.includes(c.detector))) return undefined;
+    if (!graceCovers(g, input, normaliseIp(input.sourceIp), contributions)) return undefined;
     return { detectors: g.detectors, at: g.at, minutes: cfg.approvalGrace.windowMs / 60_000 };
   }
 
@@ -302,7 +304,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     if (approved && cfg.approvalGrace.windowMs > 0) {
       // A held call went out: its owner approved it. Open the grace for what flagged it.
       heldBy.delete(input);
-      const grace = { at: timeOf(input), source: normaliseIp(input.sourceIp), detectors: approved };
+      const grace = openGrace(input, timeOf(input), normaliseIp(input.sourceIp), approved);
       await store.set(graceKey(input.botId), JSON.stringify(grace), cfg.approvalGrace.windowMs);
     }
     const prior = learning.get(input.botId) ?? Promise.resolve();
