@@ -180,6 +180,7 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
       requiredApprovals: int({ minimum: 1 }),
       mode: { enum: ['hold', 'pending'] },
       requestId: str(),
+      sessionEpoch: int({ minimum: 0, description: "the bot's session epoch when it made the call; ending its sessions voids the approval" }),
       createdAt: time,
       expiresAt: time,
       status: { enum: ['pending', 'approved', 'refused', 'timeout', 'consumed'] },

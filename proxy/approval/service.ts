@@ -178,6 +178,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
         requiredApprovals: call.level === 'admin' ? cfg.adminApprovers : 1,
         mode,
         ...(call.requestId !== undefined ? { requestId: call.requestId } : {}),
+        ...(call.sessionEpoch !== undefined ? { sessionEpoch: call.sessionEpoch } : {}),
         createdAt: new Date(t).toISOString(),
         // A held request cannot outlive the hold time (nor its own deadline), so neither may its approval.
         expiresAt: new Date(t + (mode === 'hold' ? Math.max(0, Math.min(timeout, cfg.holdMs, o?.holdMs ?? Number.POSITIVE_INFINITY)) : timeout)).toISOString(),
@@ -290,6 +291,13 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
         await audit('consume_mismatch', rec, { neededLevel: o.level });
         events.inc({ event: 'mismatch', level: rec.level });
         throw new GuardError('KG3009', `${rec.id}: a ${rec.level} approval; this call now needs an admin-level approval`);
+      }
+      // The bot's sessions were ended (kill, disable, lockdown) after it asked: whoever retries now is not who
+      // the approver was asked about, and security staff meant to stop them.
+      if (rec.sessionEpoch !== undefined && o?.sessionEpoch !== rec.sessionEpoch) {
+        await audit('consume_mismatch', rec, { why: 'session ended', sessionEpoch: rec.sessionEpoch, presentedEpoch: o?.sessionEpoch ?? null });
+        events.inc({ event: 'mismatch', level: rec.level });
+        throw new GuardError('KG2007', `${rec.id}: approval asked for in a session that has since ended`);
       }
       const v = await view(rec);
       if (v.status === 'pending') throw new GuardError('KG3004', rec.id, { headers: { [cfg.header]: rec.id } });

@@ -17,6 +17,8 @@ export interface ApprovalCall {
   /** Non-secret explanations (detector reasons, policy rule names). */
   readonly reasons?: readonly string[];
   readonly requestId?: string;
+  /** The bot's session epoch when it made the call: ending its sessions voids the approval (consume). */
+  readonly sessionEpoch?: number;
 }
 
 export interface ApprovalRecord {
@@ -34,6 +36,8 @@ export interface ApprovalRecord {
   readonly requiredApprovals: number;
   readonly mode: 'hold' | 'pending';
   readonly requestId?: string;
+  /** The session epoch the call was made in; a retry from a later epoch (sessions ended meanwhile) cannot use it. */
+  readonly sessionEpoch?: number;
   readonly createdAt: string;
   readonly expiresAt: string;
 }
@@ -76,8 +80,9 @@ export interface ApprovalService {
   /**
    * Single use: succeeds once for an approved approval whose hash matches the call; throws a GuardError otherwise.
    * `level`: the level the call needs now; a step-up approval does not do for an admin-level call (KG3009).
+   * `sessionEpoch`: the retrying call's session epoch; an approval asked for in an epoch since ended is void (KG2007).
    */
-  consume(id: string, callHash: string, opts?: { level?: ApprovalLevel }): Promise<ApprovalView>;
+  consume(id: string, callHash: string, opts?: { level?: ApprovalLevel; sessionEpoch?: number }): Promise<ApprovalView>;
   enroll(approver: string, roles: readonly ApproverRole[], actor: string, opts?: { replace?: boolean }): Promise<Enrolment>;
   approvers(): Promise<{ name: string; roles: ApproverRole[]; enrolledAt: string }[]>;
   removeApprover(approver: string, actor: string): Promise<void>;

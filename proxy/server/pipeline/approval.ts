@@ -16,7 +16,7 @@ async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalCon
   const level = decision.outcome === 'hold' ? 'admin' : 'step_up';
   if (ctx.approvalId) {
     // A retry after a pending-approval error: the approval must match this exact call, once, at the level it needs now.
-    await deps.approvals.consume(ctx.approvalId, callHash, { level });
+    await deps.approvals.consume(ctx.approvalId, callHash, { level, sessionEpoch: ctx.claims.epoch });
     return;
   }
   // The listener answers the request at its deadline: a held call's approval must not outlive it.
@@ -32,13 +32,14 @@ async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalCon
       level,
       reasons: [decision.reason ?? decision.ruleId ?? 'risk', ...(ctx.risk?.contributions.map((c) => c.reason) ?? [])],
       requestId: ctx.id,
+      sessionEpoch: ctx.claims.epoch,
     },
     left === undefined ? undefined : { holdMs: left },
   );
   if (deps.approvalConfig.mode === 'pending') throw pendingApprovalError(ticket.id, deps.approvalConfig.header);
   const outcome = await ticket.wait(ctx.signal);
   if (outcome !== 'approved') throw outcomeError(outcome, ticket.id);
-  await deps.approvals.consume(ticket.id, callHash);
+  await deps.approvals.consume(ticket.id, callHash, { sessionEpoch: ctx.claims.epoch });
 }
 
 export function approval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig' | 'requestTimeoutMs' | 'sessions' | 'bots' | 'responder'>) {
