@@ -182,7 +182,7 @@ export async function replay(corpus: Corpus, events: readonly CorpusEvent[], opt
       if (ev.orderNo && filled) mine.add(ev.orderNo);
       // The corpus' modifies and cancels act on the whole order: a completed one closes it.
       const completed = ev.apiId === API.modify || ev.apiId === API.cancel ? mine.delete(ev.body.orig_ord_no ?? '') : filled;
-      await engine.learn(input, { allowed: true, completed });
+      await engine.learn(input, { allowed: true, completed, approved: outcome === 'held-approved' });
     }
   } finally {
     await store.close();

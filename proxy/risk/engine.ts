@@ -301,8 +301,9 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     }
     const approved = heldBy.get(input);
     if (approved && cfg.escalation.followMs > 0) await store.del(followKey(input.botId));
-    if (approved && cfg.approvalGrace.windowMs > 0) {
-      // A held call went out: its owner approved it. Open the grace for what flagged it.
+    if (approved && outcome.approved === true && cfg.approvalGrace.windowMs > 0) {
+      // A held call went out on its owner's approval: open the grace for what flagged it. A call above step-up that
+      // went out unheld (a condition clear, a looser policy threshold) was approved by nobody and opens none.
       heldBy.delete(input);
       const grace = openGrace(input, timeOf(input), normaliseIp(input.sourceIp), approved);
       await store.set(graceKey(input.botId), JSON.stringify(grace), cfg.approvalGrace.windowMs);

@@ -75,6 +75,13 @@ export interface RiskOutcome {
    * Absent: it did (every inquiry is whole).
    */
   readonly holdingsRecorded?: boolean;
+  /**
+   * The call went out on a human approval (the approval stage consumed one). Only then does a call that scored
+   * above step-up open the approval grace and come off the escalation count: one that went out unheld (a realtime
+   * condition clear, which the policy is not asked about; a policy whose step-up threshold is above the engine's)
+   * was approved by nobody. Absent: not approved.
+   */
+  readonly approved?: boolean;
 }
 
 /** A refused new order: whose, in what, which way. */

@@ -64,6 +64,8 @@ export interface RequestContext {
   approvalId?: string;
   /** The call is the retry of one this bot's approval holds (same call hash): judged, not counted again. */
   approvalRetry?: boolean;
+  /** The call goes out on a human approval the approval stage consumed (the risk engine's grace opens only then). */
+  approved?: boolean;
   risk?: RiskView;
   /** The policy's plan while it still needs market data or counters (policy → market-data → decide → limits). */
   pendingDecision?: PendingDecision;

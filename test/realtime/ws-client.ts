@@ -13,8 +13,9 @@ export interface BotSocket {
   close(): void;
 }
 
-export async function connectBot(url: string, opts: { echoPing?: boolean } = {}): Promise<BotSocket> {
-  const ws = new WebSocket(url);
+/** `localAddress`: the client's source address (loopback is all of 127/8), for tests about where a bot connects from. */
+export async function connectBot(url: string, opts: { echoPing?: boolean; localAddress?: string } = {}): Promise<BotSocket> {
+  const ws = new WebSocket(url, opts.localAddress ? { localAddress: opts.localAddress } : {});
   const frames: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
   let seen = 0;

@@ -561,7 +561,7 @@ t.test('approval grace: after the owner approves a held call, the same flags are
   const first = fresh(0, '000100');
   const a1 = await s.engine.assess(first);
   t.ok(a1.score > 0.7, `a first order in a never-seen symbol is held (${a1.score})`);
-  await s.engine.learn(first, { allowed: true, completed: true });
+  await s.engine.learn(first, { allowed: true, completed: true, approved: true });
   const a2 = await s.engine.assess(fresh(1, '000200'));
   t.equal(a2.score, 0.7, 'the next new symbol: not above step-up');
   t.match(hit(a2, 'new_symbol')?.reason, /\[owner approved a call flagged by new_symbol at 2026-01-07T01:00:00.000Z: not held again within 30 min\]/);
@@ -578,7 +578,7 @@ t.test('approval grace: after the owner approves a held call, the same flags are
   const trip = away(0, '000500', '198.51.100.60');
   const t1 = await s.engine.assess(trip);
   t.ok(t1.score > 0.7 && hit(t1, 'location') && hit(t1, 'new_symbol'), `a new symbol from a new address is held (${t1.score})`);
-  await s.engine.learn(trip, { allowed: true, completed: true });
+  await s.engine.learn(trip, { allowed: true, completed: true, approved: true });
   const same = await s.engine.assess(away(1, '000600', '198.51.100.60'));
   t.equal(same.score, 0.7, 'from the approved address, nothing new: not held');
   const elsewhere = await s.engine.assess(away(2, '000700', '198.51.100.61'));
@@ -593,8 +593,27 @@ t.test('approval grace: after the owner approves a held call, the same flags are
   await learn(off.engine, trader(2));
   const o1 = fresh(0, '000100');
   await off.engine.assess(o1);
-  await off.engine.learn(o1, { allowed: true, completed: true });
+  await off.engine.learn(o1, { allowed: true, completed: true, approved: true });
   t.ok((await off.engine.assess(fresh(1, '000200'))).score > 0.7, 'minutes 0: no grace');
+});
+
+t.test('approval grace: a call above step-up that went out unapproved opens none', async (t) => {
+  // A condition clear goes out at any score below lockdown (the policy is not asked); a policy may set its own
+  // step-up above the engine's. Either way nobody approved it: the next call with the same flags is held.
+  const s = setup({ weights: { network: 0 } });
+  t.teardown(s.close);
+  await learn(
+    s.engine,
+    days(2, (d, k) => (k % 3 === 0 ? [buy(d + k * 600_000 + 1000, 10)] : [])),
+  );
+  const now = START + 2 * DAY + 3_600_000;
+  const fresh = (ms: number, stkCd: string) => base({ now: now + ms, apiId: 'kt10000', kind: 'order', side: 'buy', qty: 10, price: 10_000, stkCd });
+  const first = fresh(0, '000100');
+  t.ok((await s.engine.assess(first)).score > 0.7, 'above step-up');
+  await s.engine.learn(first, { allowed: true, completed: true });
+  const next = await s.engine.assess(fresh(10_000, '000200'));
+  t.ok(next.score > 0.7, `the same flags again are held (${next.score})`);
+  t.notMatch(JSON.stringify(next.contributions), /owner approved/);
 });
 
 t.test("approval grace ends by the engine's clock, not by its key's life in the Store", async (t) => {
@@ -609,7 +628,7 @@ t.test("approval grace ends by the engine's clock, not by its key's life in the 
   const fresh = (ms: number, stkCd: string) => base({ now: now + ms, apiId: 'kt10000', kind: 'order', side: 'buy', qty: 10, price: 10_000, stkCd });
   const first = fresh(0, '000100');
   t.ok((await s.engine.assess(first)).score > 0.7, 'held');
-  await s.engine.learn(first, { allowed: true, completed: true });
+  await s.engine.learn(first, { allowed: true, completed: true, approved: true });
   t.equal((await s.engine.assess(fresh(10_000, '000200'))).score, 0.7, 'within the grace: not held');
   const late = await s.engine.assess(fresh(31 * 60_000, '000300'));
   t.ok(late.score > 0.7, `31 min later by the engine's clock: held again (${late.score})`);

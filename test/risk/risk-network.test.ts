@@ -91,7 +91,7 @@ t.test('network: once the owner approves the held order, the next from that addr
   t.teardown(s.close);
   const first = s.order('203.0.113.9');
   t.ok((await s.engine.assess(first)).score > 0.7, 'held');
-  await s.engine.learn(first, { allowed: true, completed: true }); // a held call that went out: approved
+  await s.engine.learn(first, { allowed: true, completed: true, approved: true }); // a held call that went out: approved
   const next = await s.engine.assess({ ...s.order('203.0.113.9'), now: s.now + 60_000 });
   t.equal(next.score, 0.7, 'graced: nothing new since the approval');
   t.match(hit(next, 'network')?.reason, /owner approved a call flagged by location, network/);

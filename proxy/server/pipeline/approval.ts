@@ -17,6 +17,7 @@ async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalCon
   if (ctx.approvalId) {
     // A retry after a pending-approval error: the approval must match this exact call, once, at the level it needs now.
     await deps.approvals.consume(ctx.approvalId, callHash, { level, sessionEpoch: ctx.claims.epoch });
+    ctx.approved = true;
     return;
   }
   // The listener answers the request at its deadline: a held call's approval must not outlive it.
@@ -40,6 +41,7 @@ async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalCon
   const outcome = await ticket.wait(ctx.signal);
   if (outcome !== 'approved') throw outcomeError(outcome, ticket.id);
   await deps.approvals.consume(ticket.id, callHash, { sessionEpoch: ctx.claims.epoch });
+  ctx.approved = true;
 }
 
 export function approval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig' | 'requestTimeoutMs' | 'sessions' | 'bots' | 'responder'>) {

@@ -12,6 +12,7 @@ export function learning(deps: Pick<PipelineDeps, 'risk' | 'logger'>) {
         allowed: ctx.decision?.outcome !== 'deny' && !ctx.error,
         completed: ctx.outcome.ok,
         holdingsRecorded: ctx.holdingsRecorded === true,
+        approved: ctx.approved === true,
       })
       .catch((err) => deps.logger.warn({ err: String(err) }, 'risk baseline update failed'));
   };
