@@ -59,13 +59,30 @@ t.test('approval requested on replica A is approved on replica B over Redis', as
   );
   const waiting = ticket.wait();
   const t0 = Date.now();
-  await b.service.approve(ticket.id, 'alice', Buffer.from(totpAt(secret, Date.now(), config.totp)));
+  const code = totpAt(secret, Date.now(), config.totp);
+  await b.service.approve(ticket.id, 'alice', Buffer.from(code));
   t.equal(await waiting, 'approved');
   const woke = Date.now() - t0;
   // Pub/sub, not the 60 s poll: anything well under the poll interval proves it (generous for a busy machine).
   t.ok(woke < 30_000, `replica A woke ${woke} ms after replica B approved (pub/sub, poll is 60 s)`);
   t.equal((await b.service.consume(ticket.id, ticket.callHash)).status, 'consumed');
   await t.rejects(a.service.consume(ticket.id, ticket.callHash), { code: 'KG3010' }, 'single use across replicas');
+  // The code alice just used on replica B, replayed on replica A for another held call: refused there too.
+  const other = await a.service.request({
+    botId: 'bot1',
+    account: 'acct',
+    apiId: 'kt10001',
+    body: { stk_cd: '005930', ord_qty: '6' },
+    owner: 'alice',
+    score: 0.8,
+    level: 'step_up',
+  });
+  await t.rejects(
+    a.service.approve(other.id, 'alice', Buffer.from(code)),
+    { code: 'KG3011', message: /already used/ },
+    'a TOTP code works once across replicas',
+  );
+  t.equal((await b.service.get(other.id)).status, 'pending');
 
   // Risk baselines learned on one replica are judged on the other.
   const risk = parseRiskConfig({ warmupCalls: 5 });
