@@ -5,6 +5,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { GuardError } from '../common/errors.js';
+import { PERSON_NAME } from '../common/validate.js';
 import { writeFileAtomic } from '../common/fsutil.js';
 
 import type { AdminPrincipal, Role } from '../common/admin-route.js';
@@ -19,7 +20,7 @@ interface StoredAdmin extends AdminPrincipal {
 }
 
 const PREFIX = 'kga_';
-const NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+const NAME = PERSON_NAME;
 
 function digest(token: Buffer): Buffer {
   return createHash('sha256').update(token).digest();

@@ -3,6 +3,7 @@
 // consumption) read as one view. Every replica derives status the same way
 // from these keys, so none of them has to own an approval.
 import { GuardError } from '../common/errors.js';
+import { PERSON_NAME } from '../common/validate.js';
 import type { Store } from '../state/types.js';
 import type { ApprovalConfig } from './config.js';
 import type { ApprovalRecord, ApprovalStatus, ApprovalView } from './types.js';
@@ -20,7 +21,7 @@ export const K = {
   totpFail: (a: string) => `approval:totpfail:${a}`,
   totpStep: (a: string, step: number) => `approval:totpstep:${a}:${step}`,
 };
-const NAME = /^[A-Za-z0-9._@-]{1,64}$/;
+const NAME = PERSON_NAME;
 const ID = /^[0-9a-f-]{36}$/;
 // Every documented order field that changes what the broker does (KIWOOM.md, the catalogue's credit orders).
 const SUMMARY_FIELDS = [

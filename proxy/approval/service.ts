@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { GuardError } from '../common/errors.js';
+import { PERSON_NAME } from '../common/validate.js';
 import type { Auditor } from '../audit/types.js';
 import type { Store } from '../state/types.js';
 import { counter } from '../common/metrics.js';
@@ -157,7 +158,11 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
     async request(call, o) {
       if (closed) throw new GuardError('KG9002');
       checkName(call.botId, 'bot');
-      if (call.owner !== undefined) checkName(call.owner, 'owner');
+      // A bot registered before owners had to be approver names: its owner cannot confirm, approvers still can
+      // (refusing every held call of the bot instead would leave no way to approve any).
+      const owner = call.owner !== undefined && PERSON_NAME.test(call.owner) ? call.owner : undefined;
+      if (owner !== call.owner)
+        logger.warn({ botId: call.botId }, "approval: the bot's owner is not an approver name; only approvers can confirm its held calls");
       const mode = o?.mode ?? cfg.mode;
       const counts = await openCounts(call.botId);
       if (counts.total >= cfg.maxPending) throw new GuardError('KG3014', `${cfg.maxPending} approvals pending`);
@@ -170,7 +175,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
         botId: call.botId,
         account: call.account,
         apiId: call.apiId,
-        ...(call.owner !== undefined ? { owner: call.owner } : {}),
+        ...(owner !== undefined ? { owner } : {}),
         level: call.level,
         score: call.score,
         reasons: (call.reasons ?? []).slice(0, 20).map((r) => String(r).slice(0, 300)),

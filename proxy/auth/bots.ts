@@ -13,6 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createFilesExclusive, ensurePrivateDir, forEachLimited, writeFileAtomic } from '../common/fsutil.js';
 import { GuardError } from '../common/errors.js';
+import { PERSON_NAME } from '../common/validate.js';
 
 const scrypt = promisify(scryptCb) as (pw: Buffer, salt: Buffer, keylen: number, opts: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 
@@ -71,7 +72,9 @@ const ALLOWED_ENTRY = /^(\*|kind:[a-z]+|[a-z]{2}\d{5})$/;
 /** Checks one bot's registration fields; throws KG2010 naming the first bad field. */
 export function validateBotInput(input: { id: unknown; owner: unknown; account: unknown; allowed?: unknown }): void {
   if (typeof input.id !== 'string' || !BOT_ID_PATTERN.test(input.id)) throw new GuardError('KG2010', `bot id must match ${BOT_ID_PATTERN}`);
-  if (typeof input.owner !== 'string' || input.owner.length === 0 || input.owner.length > 200) throw new GuardError('KG2010', 'owner must be 1-200 characters');
+  // The owner is the approver who may confirm the bot's held calls: named as approvers are.
+  if (typeof input.owner !== 'string' || !PERSON_NAME.test(input.owner))
+    throw new GuardError('KG2010', `owner must be the owner's approver name (${PERSON_NAME}), e.g. kim.trader or kim@desk.example`);
   if (typeof input.account !== 'string' || input.account.length === 0 || input.account.length > 64)
     throw new GuardError('KG2010', 'account must be 1-64 characters');
   if (input.allowed === undefined) return;

@@ -6,6 +6,9 @@ import { GuardError } from '../common/errors.js';
 
 export type Raw = Record<string, unknown>;
 
+/** How people are named: admins, approvers and bot owners share it, so a bot's owner can be its approver. */
+export const PERSON_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
+
 export function configError(path: string, problem: string): GuardError {
   return new GuardError('KG3013', `${path}: ${problem}`);
 }

@@ -162,6 +162,18 @@ t.test('step-up: held call approved by the owner with TOTP, single use', async (
   );
 });
 
+t.test('a bot whose owner is not an approver name (registered before owners had to be) is still approved by an approver', async (t) => {
+  const f = await fixture(t);
+  const ticket = await f.service.request(call({ owner: 'Kim Trader' }));
+  t.equal((await f.service.get(ticket.id)).status, 'pending', 'held, not failed closed for every call of the bot');
+  t.notOk((await f.service.get(ticket.id)).owner, 'no owner who could confirm');
+  t.equal((await f.service.approve(ticket.id, 'alice', f.code('alice'))).status, 'approved');
+  t.ok(
+    f.logLines.some((l) => l.includes('not an approver name')),
+    'the operator is told',
+  );
+});
+
 t.test('bad, replayed and brute-forced codes are refused', async (t) => {
   const f = await fixture(t);
   const a = await f.service.request(call());

@@ -94,6 +94,8 @@ t.test('bot and admin registration errors are KG2010-KG2012', async (t) => {
   t.teardown(() => bots.close());
   await t.rejects(bots.add({ id: 'bad id!', owner: 'o', account: '1' }), { code: 'KG2010' });
   await t.rejects(bots.add({ id: 'alpha', owner: 'o', account: '1', allowed: ['rm -rf'] }), { code: 'KG2010', detail: /allowed entry/ });
+  // The owner confirms the bot's held calls, so it is an approver name: one with a space could never approve.
+  await t.rejects(bots.add({ id: 'alpha', owner: 'Kim Trader', account: '1' }), { code: 'KG2010', detail: /owner must be the owner's approver name/ });
   (await bots.add({ id: 'alpha', owner: 'o', account: '1' })).secret.fill(0);
   await t.rejects(bots.add({ id: 'alpha', owner: 'o', account: '1' }), { code: 'KG2011', detail: 'bot alpha' });
   await t.rejects(bots.setEnabled('nobody', false), { code: 'KG2012', detail: 'bot nobody' });
