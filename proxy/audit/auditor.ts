@@ -14,6 +14,7 @@ import { appendCheckpointLine, mirrorFileName, type Checkpoint } from './checkpo
 import { Checkpointer } from './checkpointer.js';
 import type { AuditConfig } from './config.js';
 import { fingerprint as keyedFingerprint, loadHmacKey, loadSigningKeys, PUBLIC_KEY_FILE, publicKeyPem, type SigningKeys } from './keys.js';
+import { assertLogSignedBy, existingLogs, refuseNewKeysForExistingLog } from './key-continuity.js';
 import { createAuditMetrics, type AuditMetrics } from './metrics.js';
 import { buildReceipt, type Receipt } from './receipt.js';
 import type { RecordBody } from './record.js';
@@ -108,7 +109,10 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
   const logger = opts.logger.child({ part: 'audit' });
   const metrics: AuditMetrics = createAuditMetrics(registry);
   const createKeys = opts.createKeys ?? true;
-  const keys = await loadSigningKeys(config.signingKeyFile, createKeys);
+  // Keys are created only for a fresh log, and the signing key must be the one the log is signed with.
+  const logs = await existingLogs(config.sinks.flatMap((s) => (s.type === 'file' ? [s.dir] : [])));
+  if (createKeys) await refuseNewKeysForExistingLog(logs, config.signingKeyFile, config.hmacKeyFile);
+  const keys = await loadSigningKeys(config.signingKeyFile, createKeys, (keyId) => assertLogSignedBy(logs, keyId, config.signingKeyFile));
   const hmacKey = await loadHmacKey(config.hmacKeyFile, createKeys);
   const sanitize = createSanitizer({ hmacFields: config.hmacFields, hmacKey, maxStringLength: config.maxStringLength, maxRecordBytes: config.maxRecordBytes });
   const cpCfg = config.checkpoint;

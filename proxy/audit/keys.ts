@@ -114,7 +114,8 @@ export async function generateHmacKeyFile(hmacKeyFile: string): Promise<boolean>
   }
 }
 
-export async function loadSigningKeys(signingKeyFile: string, createIfMissing: boolean): Promise<SigningKeys> {
+/** `accept` may refuse the key (by throwing) before anything is written beside it. */
+export async function loadSigningKeys(signingKeyFile: string, createIfMissing: boolean, accept?: (keyId: string) => void): Promise<SigningKeys> {
   try {
     if (createIfMissing) await generateSigningKeyFiles(signingKeyFile);
     await assertPrivateFile(signingKeyFile);
@@ -127,6 +128,7 @@ export async function loadSigningKeys(signingKeyFile: string, createIfMissing: b
     }
     if (privateKey.asymmetricKeyType !== 'ed25519') throw new GuardError('KG6003', `${path.basename(signingKeyFile)} is not an Ed25519 key`);
     const publicKey = createPublicKey(privateKey);
+    accept?.(publicKeyId(publicKey));
     const copy = await keepPublicKeyFile(publicKeyFileFor(signingKeyFile), publicKeyPem(publicKey));
     return { privateKey, publicKey, keyId: publicKeyId(publicKey), ...copy };
   } catch (err) {
