@@ -9,6 +9,11 @@ import type { AuditEvent } from './types.js';
 
 /** Names that may hold a secret. A value already in `hmac:<hex>` form is let through. */
 const SECRET_NAME = /app_?key|secret|token|authori[sz]ation|passw(or)?d|passphrase|credential|private_?key|bearer|cookie|api_?key|session_?key|data_?key/i;
+/** Credentials that can turn up inside free text (a body field, a reason typed by a person), by their shape. */
+const JWT_IN_TEXT = /eyJ[\w-]{2,}\.[\w-]{2,}\.[\w-]*/g;
+const ADMIN_TOKEN_IN_TEXT = /kga_[\w-]{16,}/g;
+const BEARER_IN_TEXT = /\bbearer\s+\S+/gi;
+const MIN_CREDENTIAL_LENGTH = 8; // "bearer x"
 const MAX_DEPTH = 8;
 const MAX_KEYS = 256;
 
@@ -31,6 +36,15 @@ type NameKind = 'plain' | 'secret' | 'hmac';
 
 export function isSecretLookingName(name: string): boolean {
   return SECRET_NAME.test(name);
+}
+
+/** Cuts JWTs, admin tokens and Bearer credentials out of free text; the rest of the text stays readable. */
+export function stripCredentials(s: string): string {
+  let out = s;
+  if (out.includes('eyJ')) out = out.replace(JWT_IN_TEXT, '[stripped:jwt]');
+  if (out.includes('kga_')) out = out.replace(ADMIN_TOKEN_IN_TEXT, '[stripped:admin-token]');
+  if (/bearer\s/i.test(out)) out = out.replace(BEARER_IN_TEXT, '[stripped:bearer]');
+  return out;
 }
 
 export function createSanitizer(opts: SanitizerOptions): Sanitizer {
@@ -63,9 +77,8 @@ export function createSanitizer(opts: SanitizerOptions): Sanitizer {
     return h;
   }
 
-  function clampString(s: string): string {
-    // Bearer credentials can arrive inside free-text values too.
-    if (/^\s*bearer\s+\S/i.test(s)) return '[stripped:bearer]';
+  function clampString(value: string): string {
+    const s = value.length < MIN_CREDENTIAL_LENGTH ? value : stripCredentials(value);
     return s.length > maxStringLength ? `${s.slice(0, maxStringLength)}…[+${s.length - maxStringLength}]` : s;
   }
 
