@@ -48,7 +48,7 @@ export function mirrorFileName(chain: string): string {
   return `checkpoints-${chain.slice(0, 16)}.jsonl`;
 }
 
-function looksLikeCheckpoint(v: unknown): v is Checkpoint {
+export function looksLikeCheckpoint(v: unknown): v is Checkpoint {
   if (typeof v !== 'object' || v === null) return false;
   const c = v as Record<string, unknown>;
   return (

@@ -5,9 +5,9 @@
 // what catches truncation of the log's end.
 import type { Stats } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { checkpointSignatureValid, readCheckpointFile, type Checkpoint } from './checkpoint.js';
+import { checkpointSignatureValid, looksLikeCheckpoint, readCheckpointFile, type Checkpoint } from './checkpoint.js';
 import { loadPublicKey, PUBLIC_KEY_FILE, publicKeyId } from './keys.js';
 import { listLogFiles, readLineBatches, readLines, LOCAL_CHECKPOINT_FILE, type LogFile } from './logfiles.js';
 import { merkleRoot } from './merkle.js';
@@ -51,6 +51,16 @@ async function checkpointFilesIn(source: string): Promise<string[]> {
   const st = await stat(source);
   if (!st.isDirectory()) return [source];
   return (await readdir(source)).filter((n) => /^checkpoints.*\.jsonl$/.test(n)).map((n) => path.join(source, n));
+}
+
+async function receiptCheckpoint(file: string): Promise<Checkpoint | undefined> {
+  try {
+    const receipt: unknown = JSON.parse(await readFile(file, 'utf8'));
+    const cp = (receipt as { checkpoint?: unknown } | null)?.checkpoint;
+    return looksLikeCheckpoint(cp) ? cp : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function findPublicKey(dir: string, explicit?: string): Promise<string | undefined> {
@@ -119,8 +129,14 @@ export async function verifyLog(target: string, opts: VerifyOptions = {}): Promi
     }
     for (const f of names) {
       const copy = await readCheckpointFile(f);
-      if (copy.badLines.length > 0) return fail({ reason: `${f}: line ${copy.badLines[0]} is not a checkpoint` });
-      sources.push({ name: f, cps: copy.checkpoints });
+      if (copy.badLines.length === 0) {
+        sources.push({ name: f, cps: copy.checkpoints });
+        continue;
+      }
+      // A receipt (`kguard audit receipt` output) carries the signed checkpoint a counterparty kept.
+      const fromReceipt = await receiptCheckpoint(f);
+      if (!fromReceipt) return fail({ reason: `${f}: line ${copy.badLines[0]} is not a checkpoint (nor is the file a receipt)` });
+      sources.push({ name: f, cps: [fromReceipt] });
     }
   }
   const first = await firstRecordHash(files[0]!);

@@ -87,7 +87,7 @@ const audit: Command = {
       summary: 'check the hash chain and signed checkpoints (default: the configured log directory)',
       flags: {
         from: NUMBER('start at this sequence number'),
-        checkpoints: { type: 'string', value: 'DIR', multiple: true, help: 'also check against checkpoint mirrors' },
+        checkpoints: { type: 'string', value: 'DIR', multiple: true, help: 'also check against checkpoint mirrors (directories, files, or receipts)' },
         'public-key': { type: 'string', value: 'FILE', help: 'the signing public key (default: next to the signing key)' },
         ...JSON_FLAG,
       },
