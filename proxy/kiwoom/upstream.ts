@@ -25,6 +25,12 @@ export interface UpstreamCall {
   readonly keepSent?: boolean;
   /** Run with the slot and the lease held, right before the call is written; a throw stops it (a bot's order: the lock flags). */
   readonly beforeSend?: () => Promise<void>;
+  /**
+   * Told 'writing' right before the call is written to Kiwoom and 'answered' once Kiwoom answered it (a refusal
+   * handled here, which never reaches the caller as an answer, included). A call left at 'writing' when this
+   * throws may or may not have reached the broker; one never told anything never left.
+   */
+  readonly onWire?: (phase: 'writing' | 'answered') => void;
   readonly purpose?: IssuePurpose;
   /** The bot call this serves (named in decrypt and token audit records). */
   readonly requestId?: string;
@@ -101,6 +107,7 @@ export class Upstream {
         await c.beforeSend?.();
         // The last look before the call is written: nothing goes out for a bot that left while it waited.
         if (c.signal?.aborted) throw new GuardError('KG5002', 'bot disconnected');
+        c.onWire?.('writing');
         res = await this.client.call({
           apiId: c.entry.apiId,
           path: c.entry.path,
@@ -110,6 +117,7 @@ export class Upstream {
           nextKey: c.nextKey,
           signal: c.keepSent ? undefined : c.signal,
         });
+        c.onWire?.('answered');
         verdict = verdictOf(res);
         if (verdict.verdict === 'invalid-token') lease.invalidate();
       } finally {

@@ -2,6 +2,7 @@
 // deny wins, the strongest soft outcome otherwise, shadow denies only recorded)
 // and the explain trace. Apart from evaluate.ts so the phases there and the
 // counter phase in stateful.ts share it.
+import type { LimitRequest } from '../state/types.js';
 import type { CompiledRule, Verdict } from './compiled.js';
 import type { CallFacts } from './facts.js';
 import type { Decision, MatchedRule, RuleKind, RuleMode } from './types.js';
@@ -23,6 +24,8 @@ export class Accumulator {
   soft: { outcome: 'step-up' | 'hold'; ruleId: string; kind: RuleKind; reason: string } | undefined;
   /** Counters this call was counted under at admission (Decision.counted). */
   counted: string[] = [];
+  /** Limits charged at admission that are given back if the call does not become an order (Decision.charged). */
+  charged: LimitRequest[] = [];
   /**
    * Set for a modify or cancel of unknown side: said after the reason of every rule that fires because the
    * side is unknown (one narrowed by side, or one a side-narrowed override did not replace).
@@ -64,6 +67,7 @@ export class Accumulator {
       shadowDenies: this.shadowDenies,
       policyVersion: version,
       ...(this.counted.length > 0 ? { counted: this.counted } : {}),
+      ...(this.charged.length > 0 ? { charged: this.charged } : {}),
     };
     if (this.deny) {
       return {

@@ -55,6 +55,8 @@ export interface PolicyCase {
   repeat?: number;
   /** Record these as successful at the broker (feeds cancel-ratio counters). */
   succeeded?: boolean;
+  /** Record these as refused by the broker: what the daily caps charged them is given back, as the sidecar does. */
+  refused?: boolean;
   expect: { decision: Decision['outcome']; rule?: string; shadowDenies?: string[]; reasonContains?: string };
 }
 
@@ -101,6 +103,7 @@ const caseSchema = {
     before: { type: 'array', items: beforeSchema, maxItems: 10_000 },
     repeat: { type: 'integer', minimum: 1, maximum: 10_000 },
     succeeded: { type: 'boolean' },
+    refused: { type: 'boolean' },
     expect: {
       type: 'object',
       additionalProperties: false,
@@ -243,11 +246,17 @@ export async function runCase(
     if (ts.bot) await setTradingState(store, { botId: main.botId }, ts.bot, 'case', at);
     if (ts.account) await setTradingState(store, { account: main.account }, ts.account, 'case', at);
 
+    // What the broker made of the calls before the last: accepted, refused, or (neither said) not known.
+    const pc = c as Partial<PolicyCase>;
+    if (pc.succeeded === true && pc.refused === true) throw new GuardError('KG3017', 'a case is either succeeded or refused, not both');
+    if (pc.refused === true && c.before?.some((b) => b.orderNo !== undefined))
+      throw new GuardError('KG3017', 'the before calls of a refused case place no order: leave out orderNo');
+    const outcome = { ok: pc.succeeded === true, ...(pc.refused === true ? { notPlaced: true } : {}) };
     for (const b of c.before ?? []) {
       const call = toPolicyCall(b);
       clock = call.now!.getTime();
       const d = await evaluatePolicy(policy, call, deps, clock);
-      await settleCounts(store, policy.counterScopes, callFacts(call, clock), d, (c as PolicyCase).succeeded === true);
+      await settleCounts(store, policy.counterScopes, callFacts(call, clock), d, outcome);
       // As the sidecar records an order, modify or cancel the broker accepted (order-book.ts).
       if (b.orderNo !== undefined && d.outcome !== 'deny') {
         const accepted = { f: callFacts(call, clock), orderNo: b.orderNo, referencePrice: d.market?.referencePrice ?? undefined };
@@ -262,7 +271,7 @@ export async function runCase(
     for (let i = 0; i < repeat; i++) {
       const last = i === repeat - 1;
       decision = await evaluatePolicy(policy, main, deps, clock, last && trace ? { trace } : {});
-      if (!last) await settleCounts(store, policy.counterScopes, callFacts(main, clock), decision, (c as PolicyCase).succeeded === true);
+      if (!last) await settleCounts(store, policy.counterScopes, callFacts(main, clock), decision, outcome);
     }
     const problems: string[] = [];
     const e = c.expect;

@@ -36,6 +36,7 @@ function uniform(r: CompiledRule): CompiledRule {
     limits: r.limits,
     limitReason: r.limitReason,
     needsOriginalOrder: r.needsOriginalOrder,
+    refundable: r.refundable,
     counterKeys: r.counterKeys,
     checkCounters: r.checkCounters,
     counterCharge: r.counterCharge,

@@ -68,6 +68,11 @@ export interface CompiledRule {
   readonly limits?: (f: CallFacts, m: MarketSnapshot, original?: OrderTerms | null) => LimitRequest[] | Verdict | undefined;
   /** `limits` charges a modify against the order it modifies: its recorded terms are read first (daily caps). */
   readonly needsOriginalOrder?: boolean;
+  /**
+   * What `limits` charges counts orders the broker accepted (daily caps), so it is given back (Store.refund) when
+   * the call certainly did not become one (recordOutcome). Rate limits count calls: theirs is kept.
+   */
+  readonly refundable?: boolean;
   /** Explains a failed limit: its index in what `limits` returned, the request (its cost is this call's), and the usage before this call. */
   readonly limitReason?: (index: number, request: LimitRequest, usage: number) => string;
   /** Counters read before deciding (cancel-ratio). */

@@ -266,11 +266,11 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     compiled: () => active?.policy,
 
     async recordOutcome(call, decision, outcome) {
-      // What was counted at admission is settled even when the policy was swapped since (its keys are in the decision).
+      // What was counted and charged at admission is settled even when the policy was swapped since (its keys are in the decision).
       const scopes = active?.policy.counterScopes ?? new Set();
-      if (scopes.size === 0 && decision.counted === undefined) return;
+      if (scopes.size === 0 && decision.counted === undefined && decision.charged === undefined) return;
       try {
-        await settleCounts(store, scopes, callFacts(call, nowMs()), decision, outcome.ok);
+        await settleCounts(store, scopes, callFacts(call, nowMs()), decision, outcome);
       } catch (err) {
         storeErrors(err);
       }

@@ -9,7 +9,7 @@ import type { Scope } from './document.js';
 import type { CallFacts } from './facts.js';
 import { originalOrder } from './orders.js';
 import { OUTCOME_COUNTER_TTL_MS, outcomeCounterKey } from './rules/counters.js';
-import type { Decision } from './types.js';
+import type { CallOutcome, Decision } from './types.js';
 
 /** Gives back counts taken at admission by a call that is not going out (best effort: the call is refused either way). */
 async function uncount(store: Store, keys: readonly string[]): Promise<void> {
@@ -19,17 +19,24 @@ async function uncount(store: Store, keys: readonly string[]): Promise<void> {
 /**
  * The broker answered a call the policy let through: an accepted order, cancel or modify is counted in every
  * scope the cancel-ratio rules count in, except where it was counted at admission (Decision.counted); a call
- * that did not go through gives back what it was counted under.
+ * that did not go through gives back what it was counted under. A call that certainly did not become an order
+ * (outcome.notPlaced) also gets back what the daily caps charged it (Decision.charged); one whose fate is not
+ * known keeps that charge: it may have been placed.
  */
 export async function settleCounts(
   store: Store,
   scopes: ReadonlySet<Scope>,
   f: Pick<CallFacts, 'botId' | 'account' | 't' | 'kind'>,
-  decision: Pick<Decision, 'outcome' | 'counted'>,
-  ok: boolean,
+  decision: Pick<Decision, 'outcome' | 'counted' | 'charged'>,
+  outcome: Pick<CallOutcome, 'ok' | 'notPlaced'>,
 ): Promise<void> {
   const counted = decision.counted ?? [];
-  if (!ok || decision.outcome === 'deny') return uncount(store, counted);
+  if (decision.outcome === 'deny') return uncount(store, counted);
+  if (!outcome.ok) {
+    const charged = outcome.notPlaced === true ? (decision.charged ?? []) : [];
+    await Promise.all([uncount(store, counted), charged.length > 0 ? store.refund(charged) : undefined]);
+    return;
+  }
   const what = f.kind === 'order' ? 'orders' : f.kind === 'cancel' ? 'cancels' : f.kind === 'modify' ? 'modifies' : undefined;
   if (what === undefined) return;
   const keys = [...scopes].map((scope) => outcomeCounterKey(scope, f, what)).filter((k) => !counted.includes(k));
@@ -95,7 +102,7 @@ export async function statefulPhase(
   const claimed: string[] = [];
   const release = async (): Promise<void> => {
     // Best effort: the call is refused either way, and a key left behind only refuses its own duplicate.
-    await Promise.all([Promise.all(claimed.map((k) => store.del(k))).catch(() => undefined), uncounted(store, acc)]);
+    await Promise.all([Promise.all(claimed.map((k) => store.del(k))).catch(() => undefined), uncounted(store, acc), uncharged(store, acc)]);
   };
   let free: boolean[] = [];
   if (dups.length > 0) {
@@ -119,7 +126,8 @@ export async function statefulPhase(
     }
   }
 
-  // 4c: a call refused here (or by a Store failure) was never sent: it gives its duplicate claims back.
+  // 4c: a call refused here (or by a Store failure) was never sent: it gives its duplicate claims back
+  // (and, in explain, what the limits charged it).
   let stopped: boolean;
   try {
     stopped = await chargeCounters(rules, f, market, store, acc, dryRun);
@@ -142,6 +150,13 @@ async function uncounted(store: Store, acc: Accumulator): Promise<void> {
   const keys = acc.counted;
   acc.counted = [];
   await uncount(store, keys);
+}
+
+/** The call is refused after its limits were charged (explain goes on past a deny): daily caps get theirs back. */
+async function uncharged(store: Store, acc: Accumulator): Promise<void> {
+  const limits = acc.charged;
+  acc.charged = [];
+  if (limits.length > 0) await store.refund(limits).catch(() => undefined);
 }
 
 /** Rate limits and daily caps: every enforced limit in one atomic consume; shadow ones are peeked. True when a deny stops evaluation. */
@@ -216,6 +231,7 @@ async function chargeCounters(
         if (result.retryAfterMs !== undefined) v.retryAfterMs = result.retryAfterMs;
         if (acc.record(o.rule, v)) return true;
       } else {
+        acc.charged = enforced.filter((_q, i) => enforcedOwner[i]!.rule.refundable === true);
         for (const o of new Set(enforcedOwner.map((x) => x.rule))) acc.record(o, undefined);
       }
     }

@@ -3,6 +3,7 @@
 import type { ApiEntry } from '../kiwoom/types.js';
 import type { GuardError } from '../common/errors.js';
 import type { OrderTerms } from './compiled.js';
+import type { LimitRequest } from '../state/types.js';
 
 export type RuleMode = 'enforce' | 'shadow';
 export type TradingState = 'ACTIVE' | 'REDUCING' | 'HALTED';
@@ -88,6 +89,11 @@ export interface Decision {
    * the broker accepts the call and gives them back when it does not. Never set on a deny.
    */
   counted?: readonly string[];
+  /**
+   * Daily-cap limits charged when the call was admitted: recordOutcome gives them back (Store.refund) when the
+   * call certainly did not become an order (outcome.notPlaced), and keeps them otherwise. Never set on a deny.
+   */
+  charged?: readonly LimitRequest[];
   /** The market data the decision was made on (fetched before the market-data rules), for the audit intent. */
   market?: { referencePrice?: number | null; heldQuantity?: number | null; openOrders?: number | null };
 }
@@ -121,10 +127,25 @@ export interface EffectiveTradingState {
   account?: TradingStateRecord;
 }
 
+/** What became of a call the policy let through. */
+export interface CallOutcome {
+  /** Kiwoom accepted it (HTTP 200, return_code 0). */
+  ok: boolean;
+  orderNo?: string;
+  /**
+   * It certainly did not take effect at the broker: Kiwoom answered it with a refusal. Unset when it may have
+   * (a time-out or a dropped connection after it was written, a server error): fail safe.
+   */
+  notPlaced?: boolean;
+}
+
 export interface PolicyEngine {
   evaluate(call: PolicyCall): Promise<Decision>;
-  /** Call once the broker answered (or failed): feeds order/cancel counters, frees duplicate keys on failure. */
-  recordOutcome(call: PolicyCall, decision: Decision, outcome: { ok: boolean; orderNo?: string }): Promise<void>;
+  /**
+   * Call once the broker answered (or failed): feeds order/cancel counters, and gives back the daily caps a call
+   * that certainly did not become an order was charged (`notPlaced`: Kiwoom refused it).
+   */
+  recordOutcome(call: PolicyCall, decision: Decision, outcome: CallOutcome): Promise<void>;
   current(): PolicyInfo | undefined;
   lastError(): import('./errors.js').PolicyLoadError | undefined;
   /** Throws GuardError KG3003 when no valid policy is loaded. */

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiEntry } from '../kiwoom/types.js';
 import type { BotRecord, SessionClaims } from '../auth/index.js';
 import type { TrResponse } from '../kiwoom/client.js';
-import type { Decision } from '../policy/types.js';
+import type { CallOutcome, Decision } from '../policy/types.js';
 import type { PendingDecision, PrefetchedTradingState } from '../policy/engine.js';
 import type { MarketSnapshot, OrderTerms } from '../policy/compiled.js';
 import type { RiskInput } from '../risk/index.js';
@@ -73,12 +73,14 @@ export interface RequestContext {
   market?: MarketSnapshot;
   decision?: Decision;
   upstream?: TrResponse;
+  /** How far the call got towards Kiwoom (UpstreamCall.onWire): unset, it never left. */
+  wire?: 'writing' | 'answered';
   /** Time spent waiting on the broker (token issue + call), for overhead metrics. */
   upstreamMs: number;
   reply?: Reply;
   error?: GuardError;
-  /** Set by the outcome after-stage for a TR call: did it complete OK upstream. */
-  outcome?: { ok: boolean; orderNo?: string };
+  /** Set by the outcome after-stage for a TR call: did it complete OK upstream, or certainly not take effect there. */
+  outcome?: CallOutcome;
   /** The answer's JSON, parsed once for the after-stages (outcome.ts answerOf). */
   answer?: Record<string, unknown>;
   /** Set by the holdings after-stage when this balance inquiry became the account's holdings (a whole read). */

@@ -219,6 +219,12 @@ export function withReadOnlyFallback(primary: Store, local: Store, opts: Fallbac
         () => primary.peek(ls),
         () => local.peek(ls),
       ),
+    refund: (ls) =>
+      run(
+        'refund',
+        () => primary.refund(ls),
+        () => local.refund(ls),
+      ),
     // A read-only call judged on local state also keeps Kiwoom's limits and
     // its key's broker session on local state: per replica while Redis is
     // down (peers may then use the key's token at the same time; Kiwoom's own

@@ -4,11 +4,21 @@
 import { GuardError } from '../common/errors.js';
 import { integerValue, NO_EXPIRY, wrongType, type MemoryData, type WindowEntry } from './memory-data.js';
 import type { LimitRequest, LimitResult, Store } from './types.js';
-import { checkInteger, checkKey, checkList, checkOptionalTtl, checkString, checkTtl, normaliseLimits, type NormalisedLimit } from './validate.js';
+import {
+  checkInteger,
+  checkKey,
+  checkList,
+  checkOptionalTtl,
+  checkString,
+  checkTtl,
+  normaliseLimits,
+  normaliseRefunds,
+  type NormalisedLimit,
+} from './validate.js';
 
 export type MemoryOps = Pick<
   Store,
-  'get' | 'mget' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hmget' | 'hset' | 'hdel' | 'hgetall' | 'consume' | 'peek'
+  'get' | 'mget' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hmget' | 'hset' | 'hdel' | 'hgetall' | 'consume' | 'peek' | 'refund'
 >;
 
 // Drops events that left the window, keeping the running sum exact.
@@ -235,6 +245,24 @@ export function memoryOps(d: MemoryData): MemoryOps {
       const ls = normaliseLimits(limits);
       const t = now();
       return ls.map((l) => read(l, t).used);
+    },
+
+    async refund(limits) {
+      assertOpen();
+      const ls = normaliseRefunds(limits);
+      const t = now();
+      // Read everything first (may throw on a value that is not a count) so a failure changes nothing.
+      const entries = ls.map((l) => {
+        const entry = stringEntry(l.key, t);
+        return { entry, used: integerValue(entry) };
+      });
+      return ls.map((l, i) => {
+        const { entry, used } = entries[i]!;
+        if (!entry) return 0;
+        const left = Math.max(0, used - l.cost);
+        entry.value = String(left);
+        return left;
+      });
     },
   };
 }

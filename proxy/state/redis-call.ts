@@ -19,6 +19,7 @@ export type OpName =
   | 'hgetall'
   | 'consume'
   | 'peek'
+  | 'refund'
   | 'takeSlot'
   | 'settleSlot'
   | 'pauseSlots'

@@ -6,9 +6,20 @@ import { Cluster } from 'ioredis';
 import type { RunOp } from './redis-call.js';
 import type { RedisClient } from './redis-connect.js';
 import type { Generation } from './redis-generation.js';
-import { CONSUME_LUA, HSET_LUA, INCR_LUA } from './redis-scripts.js';
+import { CONSUME_LUA, HSET_LUA, INCR_LUA, REFUND_LUA } from './redis-scripts.js';
 import type { LimitRequest, LimitResult, Store } from './types.js';
-import { checkInteger, checkKey, checkList, checkOptionalTtl, checkString, checkTtl, hashTagOf, normaliseLimits, type NormalisedLimit } from './validate.js';
+import {
+  checkInteger,
+  checkKey,
+  checkList,
+  checkOptionalTtl,
+  checkString,
+  checkTtl,
+  hashTagOf,
+  normaliseLimits,
+  normaliseRefunds,
+  type NormalisedLimit,
+} from './validate.js';
 
 // Scripts defined without numberOfKeys take the key count as their first argument.
 export type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
@@ -29,13 +40,14 @@ export interface OpsDeps {
 
 export type RedisOps = Pick<
   Store,
-  'get' | 'mget' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hmget' | 'hset' | 'hdel' | 'hgetall' | 'consume' | 'peek'
+  'get' | 'mget' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hmget' | 'hset' | 'hdel' | 'hgetall' | 'consume' | 'peek' | 'refund'
 >;
 
 export function redisOps({ client, prefix, op, generation }: OpsDeps): RedisOps {
   const consumeScript = defineScript(client, 'kguardConsume', CONSUME_LUA);
   const incrScript = defineScript(client, 'kguardIncr', INCR_LUA, 1);
   const hsetScript = defineScript(client, 'kguardHset', HSET_LUA, 1);
+  const refundScript = defineScript(client, 'kguardRefund', REFUND_LUA);
   const k = (key: string): string => prefix + checkKey(key);
 
   async function runLimits(ls: NormalisedLimit[], charge: boolean): Promise<{ failed: number; retry: number; used: number[] }> {
@@ -166,6 +178,16 @@ export function redisOps({ client, prefix, op, generation }: OpsDeps): RedisOps 
       const ls = normaliseLimits(limits);
       if (ls.length === 0) return [];
       return op('peek', async () => (await runLimits(ls, false)).used);
+    },
+
+    async refund(limits) {
+      const ls = normaliseRefunds(limits);
+      if (ls.length === 0) return [];
+      return op('refund', async () => {
+        if (generation.isStale()) await generation.ensure();
+        const reply = (await refundScript(ls.length, ...ls.map((l) => prefix + l.key), ...ls.map((l) => l.cost))) as number[];
+        return reply.map(Number);
+      });
     },
   };
 }

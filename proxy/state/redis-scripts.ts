@@ -123,6 +123,33 @@ for i = 1, n do out[i + 2] = used[i] end
 return out
 `;
 
+/**
+ * KEYS: fixed-window counters (one slot); ARGV: the cost to give back from each. Every value is checked
+ * first (KGUARD_INVALID, nothing changed). A counter goes down by its cost, never below zero, and keeps its
+ * TTL (DECRBY); one that is absent stays absent. Returns the usage after, per key.
+ */
+export const REFUND_LUA = `
+local vals = {}
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v and not string.match(v, '^%-?%d+$') then
+    return redis.error_reply('KGUARD_INVALID value is not an integer')
+  end
+  vals[i] = v
+end
+local out = {}
+for i = 1, #KEYS do
+  local left = 0
+  if vals[i] then
+    local u = tonumber(vals[i])
+    left = math.max(0, u - tonumber(ARGV[i]))
+    if u ~= left then redis.call('DECRBY', KEYS[i], string.format('%d', u - left)) end
+  end
+  out[i] = left
+end
+return out
+`;
+
 /** KEYS[1] counter; ARGV[1] increment; ARGV[2] ttl ms or '' — applied only when the key has no TTL. */
 export const INCR_LUA = `
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])

@@ -95,6 +95,14 @@ export interface Store {
   /** Reads usage without charging. */
   peek(limits: readonly LimitRequest[]): Promise<readonly number[]>;
   /**
+   * Added: gives back what consume() charged to fixed-window limits (a daily cap charged to an order that
+   * never reached the broker): each counter goes down by its cost, never below zero, and keeps its expiry; a
+   * counter that is gone (its window ended, the state was lost) stays gone. Atomic, checked first (KG7002,
+   * nothing changed): the same rules as consume, and only fixed limits (a sliding window's events are calls
+   * that were made). Returns each counter's usage after.
+   */
+  refund(limits: readonly LimitRequest[]): Promise<readonly number[]>;
+  /**
    * Added (governor): takes a slot of a sliding window when fewer than
    * `limit` slots are stamped within the last windowMs and the pause key is
    * absent. Atomic; time from the backend's clock (Redis TIME). key and

@@ -110,6 +110,14 @@ export function normaliseLimits(limits: readonly LimitRequest[]): NormalisedLimi
   return out;
 }
 
+/** refund()'s limits: as consume's, and fixed windows only. */
+export function normaliseRefunds(limits: readonly LimitRequest[]): NormalisedLimit[] {
+  const ls = normaliseLimits(limits);
+  const sliding = ls.findIndex((l) => l.mode !== 'fixed');
+  if (sliding >= 0) throw invalid(`limit ${sliding}: only fixed windows are refunded`);
+  return ls;
+}
+
 /** A non-empty identifier of at most MAX_ID_LENGTH characters (slot id, lease holder or version, lock value). */
 export function checkId(v: unknown, name: string): string {
   if (typeof v !== 'string' || v.length === 0) throw invalid(`${name} must be a non-empty string`);

@@ -20,7 +20,7 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): Re
   return out;
 }
 import { createLogger } from '../../proxy/common/logger.js';
-import { startSidecar, type Sidecar } from '../../proxy/server/sidecar.js';
+import { startSidecar, type Sidecar, type SidecarOptions } from '../../proxy/server/sidecar.js';
 import { startSimulator, type Simulator, type SimOptions } from '../../proxy/sim/index.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -43,6 +43,8 @@ export interface HarnessOptions {
   simulator?: Simulator;
   /** Clock for behaviour analysis (SidecarOptions.clock): replay calls at other hours. */
   clock?: () => number;
+  /** SidecarOptions.onSettled: told once a bot call's after-stages have run (outcome audit, counters, learning). */
+  onSettled?: SidecarOptions['onSettled'];
   /**
    * Another replica of this harness's sidecar, in this process: its data dir (bots, credentials, admin
    * tokens), simulator and bot. Give both a shared Redis and each its own audit sink in `config`.
@@ -147,7 +149,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         opts.config ?? {},
       ),
     });
-    sidecar = await startSidecar(config, { logger, cwd: ROOT, ...(opts.clock ? { clock: opts.clock } : {}) });
+    sidecar = await startSidecar(config, {
+      logger,
+      cwd: ROOT,
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.onSettled ? { onSettled: opts.onSettled } : {}),
+    });
   } catch (err) {
     if (ownsSim) await sim.close();
     if (!peer) await rm(dataDir, { recursive: true, force: true });

@@ -164,6 +164,40 @@ t.test('test and explain: a modify takes the side of an order a `before` call pl
   t.match(unknown.out, /DENY\s+buy-size \[order-size\] — .*the side of order 0000777 is not known/);
 });
 
+t.test('test: the before calls of a `refused` case give back what the daily caps charged them, as the sidecar does', async (t) => {
+  const policy = path.join(dir, 'capped.yaml');
+  await writeFile(policy, 'version: 1\nlanguage: en\nrules:\n  - { id: cap, type: daily-cap, maxBuyNotional: 1000000 }\n');
+  const buy = (price: number) => `{ apiId: kt10000, body: { dmst_stex_tp: KRX, stk_cd: "005930", ord_qty: "10", ord_uv: "${price}", trde_tp: "0" } }`;
+  const cases = path.join(dir, 'capped.cases.yaml');
+  await writeFile(
+    cases,
+    `cases:
+  - name: a buy Kiwoom refused leaves the cap
+    refused: true
+    before: [${buy(70000)}]
+    call: ${buy(70001)}
+    expect: { decision: allow }
+  - name: a buy whose outcome is not given stays charged (it may have been placed)
+    before: [${buy(70000)}]
+    call: ${buy(70001)}
+    expect: { decision: deny, rule: cap, reasonContains: "used KRW 700,000" }
+  - name: a buy the broker accepted stays charged
+    succeeded: true
+    before: [${buy(70000)}]
+    call: ${buy(70001)}
+    expect: { decision: deny, rule: cap }
+`,
+  );
+  const r = await run('test', policy, cases);
+  t.equal(r.code, 0, `${r.out}${r.err}`);
+  t.match(r.out, /3 passed, 0 failed/);
+  const both = path.join(dir, 'both.cases.yaml');
+  await writeFile(both, `cases:\n  - name: both\n    refused: true\n    succeeded: true\n    call: ${buy(70000)}\n    expect: { decision: allow }\n`);
+  const bad = await run('test', policy, both);
+  t.not(bad.code, 0, 'a case cannot be both refused and succeeded');
+  t.match(`${bad.out}${bad.err}`, /either succeeded or refused/);
+});
+
 t.test('diff: loosening and tightening, and --fail-on-loosen for CI', async (t) => {
   const a = path.join(dir, 'a.yaml');
   const b = path.join(dir, 'b.yaml');

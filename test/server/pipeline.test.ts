@@ -349,7 +349,13 @@ t.test("after: a large answer's return_code is read from its tail, and only a to
   t.match(appended[0], { type: 'call.outcome', ok: true, returnCode: 0 });
   const refused = ctx({}, { ...authed(), apiId: 'ka10081', upstream: { status: 200, body: chart({ return_code: 5, return_msg: 'x' }) } });
   await stage(refused);
-  t.same(refused.outcome, { ok: false });
+  t.same(refused.outcome, { ok: false, notPlaced: true }, 'Kiwoom refused it: it took no effect');
+  const serverError = ctx({}, { ...authed(), apiId: 'ka10081', upstream: { status: 500, body: chart({ return_code: 1, return_msg: 'x' }) } });
+  await stage(serverError);
+  t.same(serverError.outcome, { ok: false }, 'a server error may hide a call that took effect');
+  const unread = ctx({}, { ...authed(), apiId: 'ka10081', upstream: { status: 200, body: chart({}) } });
+  await stage(unread);
+  t.same(unread.outcome, { ok: false }, 'an answer whose return_code cannot be read may hide one too');
 
   // A small answer is parsed once, by the outcome stage, for the after-stages that read it (holdings, daily volume).
   const small = ctx({}, { ...authed(), apiId: 'kt00018', upstream: { status: 200, body: Buffer.from('{"acnt_evlt_remn_indv_tot":[],"return_code":0}') } });

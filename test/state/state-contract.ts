@@ -310,6 +310,45 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     t.same(await s.consume([]), { allowed: true, usage: [] }, 'no limits: allowed');
   });
 
+  withStore('refund: gives back what consume charged on fixed windows, never below zero, never making a counter', async (t, s) => {
+    const orders = uniq('{bot:R}:day');
+    const krw = uniq('{bot:R}:krw');
+    const fixed = (key: string, cost: number) => ({ key, limit: 1000, windowMs: W * 100, mode: 'fixed' as const, cost });
+    t.equal((await s.consume([fixed(orders, 1), fixed(krw, 600)])).allowed, true);
+    t.equal((await s.consume([fixed(orders, 1), fixed(krw, 300)])).allowed, true);
+    t.same(await s.refund([fixed(orders, 1), fixed(krw, 600)]), [1, 300], 'usage after the refund');
+    t.same(await s.peek([fixed(orders, 0), fixed(krw, 0)]), [1, 300]);
+    t.equal((await s.consume([fixed(krw, 700)])).allowed, true, 'the room given back can be used again');
+    t.same(await s.refund([fixed(krw, 5000)]), [0], 'a counter never goes below zero (a charge lost with a flushed store)');
+    t.equal(await s.get(krw), '0');
+    const gone = uniq('{bot:R}:gone');
+    t.same(await s.refund([fixed(gone, 5)]), [0], 'a counter that is not there (its window ended) stays not there');
+    t.equal(await s.get(gone), null, 'no key was made');
+    t.same(await s.refund([]), [], 'nothing to refund');
+    // Checked first, nothing changed: a sliding window's events are calls that were made.
+    await rejectsCode(t, s.refund([fixed(orders, 1), { key: uniq('{bot:R}:1s'), limit: 5, windowMs: W }]), 'KG7002', 'a sliding limit');
+    await rejectsCode(t, s.refund([fixed(orders, -1)]), 'KG7002', 'a negative cost');
+    await rejectsCode(t, s.refund([fixed(uniq('{x}a'), 1), fixed(uniq('{y}b'), 1)]), 'KG7002', 'different hash tags');
+    const str = uniq('{bot:R}:str');
+    await s.set(str, 'hello');
+    await rejectsCode(t, s.refund([fixed(orders, 1), fixed(str, 1)]), 'KG7002', 'a value that is not a count');
+    t.same(await s.peek([fixed(orders, 0)]), [1], 'the refused refunds changed nothing');
+  });
+
+  withStore('refund keeps the window: a fixed counter still ends windowMs after its first charge', async (t, s, clock) => {
+    const k = uniq('{bot:RT}:day');
+    const lim = { key: k, limit: 10, windowMs: W, mode: 'fixed' as const, cost: 3 };
+    const first = clock.now();
+    await s.consume([lim]);
+    await s.consume([lim]);
+    await onTime(t, clock, first, W - 20, 'refund inside the window', async () => {
+      t.same(await s.refund([lim]), [3]);
+    });
+    await clock.advance(W + W / 2);
+    t.same(await s.peek([lim]), [0], 'the counter ended with its window: the refund neither cleared nor extended its expiry');
+    t.equal(await s.get(k), null);
+  });
+
   withStore('pub/sub delivers asynchronously to every subscriber; unsubscribe stops it', async (t, s) => {
     const ch = uniq('chan');
     const got1: string[] = [];

@@ -62,6 +62,8 @@ export function compileDailyCap(doc: Doc<'daily-cap'>, index: number, ctx: Compi
     ...base(doc, index, 'daily-cap', needsPrice ? PRICED_KINDS : ORDER_KINDS),
     needs: needsPrice ? NEEDS_REFERENCE_PRICE_IF_MARKET : 0,
     needsOriginalOrder: needsPrice,
+    // A daily cap counts orders the broker took: an order that never became one gets its charge back.
+    refundable: true,
     limits: (f, m, original): LimitRequest[] | Verdict => {
       const qty = f.quantity;
       if (qty === undefined || Number.isNaN(qty)) return malformedQuantity(lang, doc.message);

@@ -67,6 +67,9 @@ export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder' | 'ses
         // A lockdown pressed, a session ended or the bot disabled after the pipeline's checks (while the order was
         // scored, judged, audited, or waited for a slot or the key's token, here or on another replica) still stops it.
         ...(keepSent(j) ? { beforeSend: () => stillAllowed(deps, j) } : {}),
+        onWire: (phase) => {
+          j.wire = phase;
+        },
         requestId: j.id,
       });
       j.upstream = up;

@@ -51,6 +51,17 @@ export function trailingReturnCode(body: Buffer): unknown {
   }
 }
 
+/**
+ * The call certainly did not take effect at the broker: Kiwoom answered it with a refusal (a non-zero
+ * return_code below HTTP 500, or a refusal the upstream path handled: rate, a token refused before the call
+ * was read). A server error, an answer that cannot be read, or no answer to a call that was written (a
+ * time-out, a dropped connection) may hide a placed order: not this (the daily caps keep their charge).
+ */
+function notPlaced(ctx: RequestContext, returnCode: unknown): boolean {
+  if (ctx.upstream) return ctx.upstream.status < 500 && typeof returnCode === 'number' && returnCode !== 0;
+  return ctx.wire === 'answered';
+}
+
 export function outcomeAudit(deps: Pick<PipelineDeps, 'auditor' | 'logger'>) {
   return async (ctx: RequestContext): Promise<void> => {
     if (ctx.route !== 'tr' || !ctx.bot) {
@@ -75,7 +86,7 @@ export function outcomeAudit(deps: Pick<PipelineDeps, 'auditor' | 'logger'>) {
     }
     const { returnCode, orderNo } = readOutcome(ctx);
     const ok = !ctx.error && ctx.upstream !== undefined && ctx.upstream.status === 200 && returnCode === 0;
-    ctx.outcome = { ok, ...(orderNo ? { orderNo } : {}) };
+    ctx.outcome = { ok, ...(orderNo ? { orderNo } : {}), ...(!ok && notPlaced(ctx, returnCode) ? { notPlaced: true } : {}) };
     await deps.auditor
       .append(
         {
