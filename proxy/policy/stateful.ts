@@ -79,11 +79,20 @@ export async function statefulPhase(
     }
   }
 
-  // The retry of a call an approval held is that call: its duplicate key was claimed and its limits
-  // were charged when it was held (charging again made it its own duplicate, and cost a cap twice).
+  // The retry of a call an approval held is that call: its duplicate key was claimed and its rate limits
+  // were charged when it was held (charging again made it its own duplicate). Its daily caps are not: the
+  // held call, never sent, got their charge back when its request ended, so the retry that may go out is
+  // charged (and judged) now, as any order: it cannot go out uncharged, nor be charged twice.
   if (f.approvalRetry) {
-    for (const r of rules) if (r.duplicateKey || r.limits) acc.skip(r, 'skipped');
-    return false;
+    for (const r of rules) if (r.duplicateKey || (r.limits && !r.refundable)) acc.skip(r, 'skipped');
+    return chargeCounters(
+      rules.filter((r) => r.refundable === true),
+      f,
+      market,
+      store,
+      acc,
+      dryRun,
+    );
   }
 
   // 4b: duplicate guard, before anything is charged.

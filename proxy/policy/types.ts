@@ -28,7 +28,10 @@ export interface PolicyCall {
   body: Record<string, unknown>;
   /** The bot marked a deliberate duplicate via header. */
   intentional?: boolean;
-  /** The retry of a call an approval held: its counters were charged when it was held, and it is not its own duplicate. */
+  /**
+   * The retry of a call an approval held: its rate limits were charged when it was held, and it is not its own
+   * duplicate. Its daily caps are charged again: the held call got theirs back when it ended without being sent.
+   */
   approvalRetry?: boolean;
   now?: Date;
   riskScore?: number;
@@ -133,8 +136,8 @@ export interface CallOutcome {
   ok: boolean;
   orderNo?: string;
   /**
-   * It certainly did not take effect at the broker: Kiwoom answered it with a refusal. Unset when it may have
-   * (a time-out or a dropped connection after it was written, a server error): fail safe.
+   * It certainly did not take effect at the broker: Kiwoom answered it with a refusal, or it never left. Unset
+   * when it may have (a time-out or a dropped connection after it was written, a server error): fail safe.
    */
   notPlaced?: boolean;
 }
@@ -143,7 +146,7 @@ export interface PolicyEngine {
   evaluate(call: PolicyCall): Promise<Decision>;
   /**
    * Call once the broker answered (or failed): feeds order/cancel counters, and gives back the daily caps a call
-   * that certainly did not become an order was charged (`notPlaced`: Kiwoom refused it).
+   * that certainly did not become an order was charged (`notPlaced`: Kiwoom refused it, or it never left).
    */
   recordOutcome(call: PolicyCall, decision: Decision, outcome: CallOutcome): Promise<void>;
   current(): PolicyInfo | undefined;

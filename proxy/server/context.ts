@@ -62,7 +62,7 @@ export interface RequestContext {
   intentional: boolean;
   /** Approval id the bot retries with after a pending-approval error. */
   approvalId?: string;
-  /** The call is the retry of one this bot's approval holds (same call hash): judged, not counted again. */
+  /** The call is the retry of one this bot's approval holds (same call hash): judged, not counted again (its daily caps aside). */
   approvalRetry?: boolean;
   /** The call goes out on a human approval the approval stage consumed (the risk engine's grace opens only then). */
   approved?: boolean;

@@ -1,7 +1,8 @@
 // The approval protocol's retry of a held call is that call, not another: the policy's duplicate
-// guard and daily cap counted it when it was held, so the retry is neither its own duplicate nor
-// charged again. (Before, a policy with a duplicate guard made every approved pending-mode call
-// fail as a duplicate of itself, and each held order used its daily cap twice.)
+// guard counted it when it was held, so the retry is not its own duplicate; the daily cap counts it
+// once, when it goes out (the held call, never sent, gave its charge back). (Before, a policy with a
+// duplicate guard made every approved pending-mode call fail as a duplicate of itself, and each held
+// order used its daily cap twice.)
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

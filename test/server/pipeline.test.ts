@@ -356,6 +356,15 @@ t.test("after: a large answer's return_code is read from its tail, and only a to
   const unread = ctx({}, { ...authed(), apiId: 'ka10081', upstream: { status: 200, body: chart({}) } });
   await stage(unread);
   t.same(unread.outcome, { ok: false }, 'an answer whose return_code cannot be read may hide one too');
+  const neverSent = ctx({}, { ...authed(), apiId: 'kt10000' });
+  await stage(neverSent);
+  t.same(neverSent.outcome, { ok: false, notPlaced: true }, 'a call that never left took no effect');
+  const written = ctx({}, { ...authed(), apiId: 'kt10000', wire: 'writing' });
+  await stage(written);
+  t.same(written.outcome, { ok: false }, 'one written and never answered may have');
+  const handled = ctx({}, { ...authed(), apiId: 'kt10000', wire: 'answered' });
+  await stage(handled);
+  t.same(handled.outcome, { ok: false, notPlaced: true }, 'one Kiwoom refused before the sidecar passed an answer on took none');
 
   // A small answer is parsed once, by the outcome stage, for the after-stages that read it (holdings, daily volume).
   const small = ctx({}, { ...authed(), apiId: 'kt00018', upstream: { status: 200, body: Buffer.from('{"acnt_evlt_remn_indv_tot":[],"return_code":0}') } });

@@ -44,8 +44,9 @@ export function refusedOrderOf(rec: { account: string; apiId: string; summary: R
 
 /**
  * True when the call names an approval this bot holds for exactly this call: the approval protocol's
- * retry of a held call, not counted again toward escalation or the policy's limits (it was counted
- * when it was held). A made-up id, or another call under a real one, counts as a new call.
+ * retry of a held call, not counted again toward escalation or the policy's rate limits (it was counted
+ * when it was held; its daily caps are charged when it goes out). A made-up id, or another call under a
+ * real one, counts as a new call.
  */
 async function retriesKnownApproval(deps: Pick<PipelineDeps, 'approvals'>, p: Parsed): Promise<boolean> {
   if (!p.approvalId) return false;

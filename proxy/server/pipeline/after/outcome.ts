@@ -52,14 +52,16 @@ export function trailingReturnCode(body: Buffer): unknown {
 }
 
 /**
- * The call certainly did not take effect at the broker: Kiwoom answered it with a refusal (a non-zero
- * return_code below HTTP 500, or a refusal the upstream path handled: rate, a token refused before the call
- * was read). A server error, an answer that cannot be read, or no answer to a call that was written (a
- * time-out, a dropped connection) may hide a placed order: not this (the daily caps keep their charge).
+ * The call certainly did not take effect at the broker: it never left (refused or timed out while held for
+ * approval, stopped by a lockdown, the governor, the broker session or the re-check before it was written), or
+ * Kiwoom answered it with a refusal (a non-zero return_code below HTTP 500, or a refusal the upstream path
+ * handled: rate, a token refused before the call was read). A server error, an answer that cannot be read, or
+ * no answer to a call that was written (a time-out, a dropped connection) may hide a placed order: not this
+ * (the daily caps keep their charge).
  */
 function notPlaced(ctx: RequestContext, returnCode: unknown): boolean {
   if (ctx.upstream) return ctx.upstream.status < 500 && typeof returnCode === 'number' && returnCode !== 0;
-  return ctx.wire === 'answered';
+  return ctx.wire !== 'writing';
 }
 
 export function outcomeAudit(deps: Pick<PipelineDeps, 'auditor' | 'logger'>) {
