@@ -25,8 +25,10 @@ export interface FlowConfig {
   /**
    * After the owner approves a held call, calls from its address flagged by no detector beyond the approved call's
    * and scoring below admin are not held again for `windowMs` (0 = off): one approval per deliberate change, not one per order.
+   * An order a size detector flags is covered only on the approved order's side and up to `sizeFactor` times its KRW
+   * (and its shares, in the same stock): approving twenty shares does not wave through two thousand.
    */
-  readonly approvalGrace: { readonly windowMs: number };
+  readonly approvalGrace: { readonly windowMs: number; readonly sizeFactor: number };
   /**
    * Sell-off: learned sells of a known position before the fraction sold is judged; share under which a band is rare;
    * the score of a band exactly that rare (rising to 1 for a band never used); orders a bot must have learned, none
@@ -81,7 +83,7 @@ export interface FlowConfig {
 
 export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowConfig {
   const e = section(r.escalation, `${path}.escalation`, ['windowHours', 'after', 'followMinutes', 'followScore', 'refusedAfter', 'refusedOrdersHours']);
-  const ag = section(r.approvalGrace, `${path}.approvalGrace`, ['minutes']);
+  const ag = section(r.approvalGrace, `${path}.approvalGrace`, ['minutes', 'sizeFactor']);
   const so = section(r.sellOff, `${path}.sellOff`, [
     'minSamples',
     'rareShare',
@@ -126,7 +128,10 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       refusedAfter: num(e, 'refusedAfter', `${path}.escalation`, 1, 0, 1000, true),
       refusedOrdersMs: num(e, 'refusedOrdersHours', `${path}.escalation`, 24, 0, 24 * 30) * 3_600_000,
     },
-    approvalGrace: { windowMs: num(ag, 'minutes', `${path}.approvalGrace`, 30, 0, 24 * 60) * 60_000 },
+    approvalGrace: {
+      windowMs: num(ag, 'minutes', `${path}.approvalGrace`, 30, 0, 24 * 60) * 60_000,
+      sizeFactor: num(ag, 'sizeFactor', `${path}.approvalGrace`, 1.25, 1, 100),
+    },
     sellOff: {
       minSamples: num(so, 'minSamples', `${path}.sellOff`, 5, 1, 10_000, true),
       rareShare: num(so, 'rareShare', `${path}.sellOff`, 0.05, 0, 1),

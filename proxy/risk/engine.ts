@@ -261,7 +261,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     if (!raw) return undefined;
     const g = JSON.parse(raw) as Grace;
     if (!(nowMs >= g.at && nowMs - g.at < cfg.approvalGrace.windowMs)) return undefined;
-    if (!graceCovers(g, input, normaliseIp(input.sourceIp), contributions)) return undefined;
+    if (!graceCovers(g, input, normaliseIp(input.sourceIp), contributions, cfg.approvalGrace.sizeFactor)) return undefined;
     return { detectors: g.detectors, at: g.at, minutes: cfg.approvalGrace.windowMs / 60_000 };
   }
 

@@ -3,7 +3,10 @@
 // for a while. "Nothing new" includes the size: a size detector scores the
 // approved order and one a hundred times larger alike (its score saturates),
 // so an order a size detector flags is covered only when it is on the approved
-// order's side and no larger than it, in shares and in KRW.
+// order's side and at most sizeFactor times its KRW (and its shares, in the same
+// stock: share counts of different stocks say nothing of each other). The
+// factor leaves room for the next order of a deliberate change (a rebalance
+// into another name of the same value), not for one a hundred times larger.
 import { notionalOf } from './baseline.js';
 import type { DetectorName } from './config.js';
 import type { Contribution, RiskInput } from './types.js';
@@ -16,6 +19,7 @@ interface ApprovedSize {
   readonly side?: string;
   readonly qty?: number;
   readonly notional?: number;
+  readonly stkCd?: string;
 }
 
 export interface Grace {
@@ -33,18 +37,24 @@ export function openGrace(input: RiskInput, at: number, source: string, detector
     ...(input.side !== undefined ? { side: input.side } : {}),
     ...(input.qty !== undefined ? { qty: input.qty } : {}),
     ...(notional !== undefined ? { notional } : {}),
+    ...(input.stkCd !== undefined ? { stkCd: input.stkCd } : {}),
   };
   return { at, source, detectors, size };
 }
 
-/** At most the approved amount; an amount the approved call did not have is not covered (fail closed). */
-const within = (value: number | undefined, approved: number | undefined): boolean => value === undefined || (approved !== undefined && value <= approved);
+/** At most `factor` times the approved amount; an amount the approved call did not have is not covered (fail closed). */
+const within = (value: number | undefined, approved: number | undefined, factor: number): boolean =>
+  value === undefined || (approved !== undefined && value <= approved * factor);
 
-/** Whether the grace covers the call: same address, every flag one the approved call had, and no larger when sized. */
-export function graceCovers(g: Grace, input: RiskInput, source: string, contributions: readonly Contribution[]): boolean {
+/** Whether the grace covers the call: same address, every flag one the approved call had, and no larger (sizeFactor) when sized. */
+export function graceCovers(g: Grace, input: RiskInput, source: string, contributions: readonly Contribution[], sizeFactor: number): boolean {
   if (g.source !== source || !contributions.every((c) => g.detectors.includes(c.detector))) return false;
   if (!contributions.some((c) => SIZE_DETECTORS.has(c.detector))) return true;
   const s = g.size;
   if (!s || s.kind !== input.kind || s.side !== input.side) return false;
-  return within(input.qty, s.qty) && within(notionalOf(input), s.notional);
+  const sameStock = input.stkCd !== undefined && input.stkCd === s.stkCd;
+  const notional = notionalOf(input);
+  // Without a price on either side only shares of one stock compare.
+  if (notional === undefined || s.notional === undefined) return sameStock && input.qty !== undefined && within(input.qty, s.qty, sizeFactor);
+  return within(notional, s.notional, sizeFactor) && (!sameStock || within(input.qty, s.qty, sizeFactor));
 }
