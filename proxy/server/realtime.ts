@@ -1,7 +1,8 @@
 // The bot-facing realtime WebSocket at /api/dostk/websocket, in Kiwoom's
 // protocol: LOGIN with the sidecar token (never a broker token), PING, REG /
 // REMOVE and condition search, each judged by the bot's allowlist and the
-// policy and audited; pushes fanned out from the key's one upstream session.
+// policy, and audited before it goes upstream (refused, KG6001, when its
+// record cannot be written); pushes fanned out from the key's one upstream session.
 // A bot that stops reading is cut off alone (close 4008). The session is
 // re-checked every recheckMs: a revoked or killed token, a disabled bot, a
 // lockdown or a HALTED trading state clears its registrations and searches
@@ -102,6 +103,17 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     deps.auditor
       .append({ ...fields, type: String(fields.type) } as never)
       .catch((err) => logger.error({ code: toGuardError(err).code }, 'realtime audit failed'));
+
+  /** The record of what the bot asks, before anything goes upstream: without it the request is refused (KG6001, fail closed). */
+  async function auditFirst(fields: Record<string, unknown>): Promise<void> {
+    try {
+      await deps.auditor.append({ ...fields, type: String(fields.type) } as never);
+    } catch (err) {
+      const g = err instanceof GuardError && err.code === 'KG6001' ? err : new GuardError('KG6001', undefined, { cause: err });
+      logger.warn({ code: toGuardError(err).code, type: fields.type, botId: fields.botId }, 'realtime request refused: its audit record could not be written');
+      throw g;
+    }
+  }
 
   function errorText(err: GuardError): string {
     return kiwoomErrorBody(err, lang).return_msg;
@@ -226,10 +238,11 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         const after = (m.refresh ? h.counts().registrations : 0) + m.items.length;
         const cap = Math.min(config.maxRegistrationsPerBot, deps.policy.realtimeCaps(bot!.id, bot!.account).maxRegistrations ?? Infinity);
         if (after > cap) throw new GuardError('KG3018', `at most ${cap} registrations for this bot`);
-        await h.register(m.group, m.items, m.refresh);
-      } else await h.remove(m.group, m.items);
+      }
+      await auditFirst({ type: m.trnm === 'REG' ? 'realtime.registered' : 'realtime.removed', botId: bot!.id, group: m.group, items: summary(m.items) });
+      if (m.trnm === 'REG') await h.register(m.group, m.items, m.refresh);
+      else await h.remove(m.group, m.items);
       send(reply(m.trnm, 0, ''));
-      await audit({ type: m.trnm === 'REG' ? 'realtime.registered' : 'realtime.removed', botId: bot!.id, group: m.group, items: summary(m.items) });
     }
 
     async function condition(m: Extract<BotMessage, { trnm: 'CNSRLST' | 'CNSRREQ' | 'CNSRCLR' }>): Promise<void> {
@@ -243,8 +256,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         // Clearing only narrows what the bot receives: risk may lock the bot down, the policy is not asked.
         const { input, judgement } = await deps.conditionRisk.assess(bot!, 'ka10174', m.seq, sourceIp);
         judged = judgement;
+        await auditFirst({ type: 'realtime.search_cleared', botId: bot!.id, seq: m.seq, ...judged });
         send(JSON.stringify(await h.conditionClear(m.seq)));
-        await audit({ type: 'realtime.search_cleared', botId: bot!.id, seq: m.seq, ...judged });
         await deps.conditionRisk.learn(input);
         return;
       }
@@ -256,8 +269,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       await judge(apiId, '', score, entry);
       const cap = Math.min(config.maxLiveSearchesPerBot, deps.policy.realtimeCaps(bot!.id, bot!.account).maxLiveSearches ?? Infinity);
       if (m.live && h.counts().liveSearches >= cap) throw new GuardError('KG3018', `at most ${cap} live condition searches for this bot`);
+      await auditFirst({ type: 'realtime.search', botId: bot!.id, seq: m.seq, live: m.live, ...judged });
       send(JSON.stringify(await h.conditionRequest(m.seq, m.live, m.frame)));
-      await audit({ type: 'realtime.search', botId: bot!.id, seq: m.seq, live: m.live, ...judged });
       await deps.conditionRisk.learn(input);
     }
 
