@@ -68,6 +68,10 @@ export interface RedisProcess {
   stop(): Promise<void>;
   /** Hard kill (SIGKILL), waits for exit. */
   kill(): Promise<void>;
+  /** Stops the process (SIGSTOP): its connections stay open and nothing is answered, as a hung Redis. */
+  pause(): void;
+  /** Lets a paused process go on (SIGCONT): it answers what was sent meanwhile. */
+  resume(): void;
   /** Starts again on the same port (empty: no persistence). */
   restart(): Promise<void>;
   /** Stops and removes the temp dir. */
@@ -152,6 +156,8 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
     dir,
     stop: () => signal('SIGTERM'),
     kill: () => signal('SIGKILL'),
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     async restart() {
       await signal('SIGKILL');
       await launch();

@@ -4,7 +4,10 @@
 // writer on the same stream (a replica id shared by mistake) is refused, not
 // forked. On (re)open the chain resumes from the stream's last entry, unless
 // the stream lost records this sink had acknowledged (Redis back empty): then
-// it continues after them with a recovery record naming the loss.
+// it continues after them with a recovery record naming the loss. A down
+// sink is skipped at once (the record goes to the sinks that are up) and
+// reopened in the background every retryMs: no append waits on a Redis that
+// does not answer.
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { GuardError } from '../../common/errors.js';
@@ -73,8 +76,9 @@ export class RedisStreamSink implements AuditSink {
   private readonly appendLinked: AppendLinked;
   private isUp = false;
   private reason: string | undefined = 'not opened';
-  private lastOpenAttempt = 0;
   private opening: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly cfg: RedisStreamSinkConfig,
@@ -113,7 +117,7 @@ export class RedisStreamSink implements AuditSink {
   }
 
   private async openOnce(): Promise<void> {
-    this.lastOpenAttempt = Date.now();
+    const downBefore = this.reason;
     try {
       const last = await this.timed(this.deps.redis.xrevrange(this.key, '+', '-', 'COUNT', 1));
       let top: ChainHead = { seq: 0, hash: GENESIS_HASH };
@@ -148,6 +152,7 @@ export class RedisStreamSink implements AuditSink {
       this.isUp = true;
       this.reason = undefined;
       this.deps.metrics.sinkUp.set({ sink: this.id }, 1);
+      if (downBefore !== undefined && downBefore !== 'not opened') this.deps.logger.warn({ sink: this.id, after: downBefore }, 'audit sink resumed');
     } catch (err) {
       this.markDown(err);
       throw err instanceof GuardError ? err : new GuardError('KG6001', `${this.id}: Redis unavailable`, { cause: err });
@@ -155,10 +160,8 @@ export class RedisStreamSink implements AuditSink {
   }
 
   async append(body: RecordBody, opts: SinkAppendOptions): Promise<AuditAck> {
-    if (!this.isUp) {
-      if (Date.now() - this.lastOpenAttempt < this.deps.retryMs) throw new GuardError('KG6001', `${this.id}: ${this.reason ?? 'down'}`);
-      await this.open();
-    }
+    // Down: skipped at once, never reopened here (that would make the call wait for Redis); see retryLater.
+    if (!this.isUp) throw new GuardError('KG6001', `${this.id}: ${this.reason ?? 'down'}`);
     const chained = chainRecord(body, this.id, this.head, opts.dataJson);
     try {
       await this.store(chained);
@@ -200,9 +203,23 @@ export class RedisStreamSink implements AuditSink {
     this.isUp = false;
     this.reason = err instanceof GuardError ? (err.detail ?? 'Redis error') : 'Redis error';
     this.deps.metrics.sinkUp.set({ sink: this.id }, 0);
+    this.retryLater();
+  }
+
+  /** Reopens the down sink after retryMs, in the background; a failed try marks it down again, which schedules the next. */
+  private retryLater(): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.closed && !this.isUp) this.open().catch(() => undefined);
+    }, this.deps.retryMs);
+    this.retryTimer.unref();
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.isUp = false;
     this.reason = 'closed';
     this.deps.metrics.sinkUp.set({ sink: this.id }, 0);
