@@ -249,6 +249,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       const h = handle!;
       if (m.trnm === 'CNSRLST') {
         await judge('ka10171');
+        await auditFirst({ type: 'realtime.search_list', botId: bot!.id });
         send(JSON.stringify(await h.conditionList()));
         return;
       }

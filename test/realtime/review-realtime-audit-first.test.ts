@@ -75,6 +75,7 @@ t.test('audit sink down: REG, REMOVE and condition searches are refused with KG6
     { trnm: 'CNSRREQ', seq: '2', search_type: '1', stex_tp: 'K' },
     { trnm: 'CNSRREQ', seq: '2', search_type: '0', stex_tp: 'K', cont_yn: 'N', next_key: '' },
     { trnm: 'CNSRCLR', seq: '1' },
+    { trnm: 'CNSRLST' },
   ];
   for (const frame of frames) {
     const what = `${String(frame.trnm)}${frame.search_type === undefined ? '' : ` search_type ${String(frame.search_type)}`}`;
