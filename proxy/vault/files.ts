@@ -124,12 +124,14 @@ export interface FileIdentity {
 /**
  * Reads a file and the identity of exactly the inode it read (fstat on the
  * open descriptor, so a concurrent replace cannot pair new bytes with an old
- * identity). Undefined when absent; refuses symlinks and oversized files.
+ * identity). Undefined when absent; refuses symlinks and oversized files, and
+ * (KG4007) files group or others can access or another user owns.
  */
 export async function readFileWithIdentity(
   file: string,
   maxBytes: number,
   tooLarge: () => Error,
+  label: string,
 ): Promise<{ bytes: Buffer; identity: FileIdentity } | undefined> {
   let fh: FileHandle;
   try {
@@ -140,6 +142,7 @@ export async function readFileWithIdentity(
   }
   try {
     const st = await fh.stat({ bigint: true });
+    assertPrivateMode({ mode: Number(st.mode), uid: Number(st.uid) }, label);
     if (st.size > BigInt(maxBytes)) throw tooLarge();
     const bytes = await readExactly(fh, Number(st.size));
     return { bytes, identity: { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs } };

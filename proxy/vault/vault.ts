@@ -112,7 +112,13 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
   /** Reads a record and its file identity; retries when it catches a rotation zeroing the old file under it. */
   async function loadRecord(botId: string): Promise<LoadedRecord | undefined> {
     for (let attempt = 0; ; attempt++) {
-      const read = await readFileWithIdentity(recordFile(botId), MAX_RECORD_BYTES, () => new GuardError('KG4004', 'credential record too large'));
+      const read = await readFileWithIdentity(
+        recordFile(botId),
+        MAX_RECORD_BYTES,
+        () => new GuardError('KG4004', 'credential record too large'),
+        // Its clear fields (enabled, the app-key fingerprint that picks the broker session) are trusted as written by us.
+        'credential record',
+      );
       if (!read) return undefined;
       try {
         return { record: parseRecord(read.bytes, botId), identity: read.identity };
