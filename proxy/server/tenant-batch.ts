@@ -84,6 +84,14 @@ function problemOf(line: number, id: string | undefined, err: unknown, lang: Lan
   return { line, ...(id !== undefined ? { id } : {}), code: g.code, message };
 }
 
+/**
+ * An unknown secret field's name for an error. A line whose secrets lost their names has a key where
+ * the name goes (a key may hold '=', base64 padding): only a short word of letters is quoted.
+ */
+function secretFieldNameShown(name: string): string {
+  return /^[A-Za-z]{1,12}$/.test(name) ? `'${name}'` : '(name not shown: it may be a key)';
+}
+
 /** One line: the JSON object, then secret fields copied into fresh Buffers. */
 function parseLine(buf: Buffer, start: number, end: number, line: number): BatchEntry {
   let tab = buf.indexOf(TAB, start);
@@ -112,7 +120,7 @@ function parseLine(buf: Buffer, start: number, end: number, line: number): Batch
       const eq = buf.indexOf(EQ, at + 1);
       if (eq < 0 || eq >= next) throw new GuardError('KG2010', 'a field after the JSON object is not name=value');
       const name = buf.toString('latin1', at + 1, eq) as SecretField;
-      if (!SECRET_FIELDS.includes(name)) throw new GuardError('KG2010', `unknown secret field '${name.slice(0, 20)}' (botSecret, appKey, secretKey)`);
+      if (!SECRET_FIELDS.includes(name)) throw new GuardError('KG2010', `unknown secret field ${secretFieldNameShown(name)} (botSecret, appKey, secretKey)`);
       if (entry[name]) throw new GuardError('KG2010', `${name} given twice`);
       entry[name] = Buffer.from(buf.subarray(eq + 1, next)); // a copy: the body is wiped by the caller
       at = next;
