@@ -1,5 +1,6 @@
 // kguard keys import|list|rotate|rewrap|disable|enable. Kiwoom keys come from
 // piped stdin or a 0600 file, never argv, and nothing secret is printed.
+import { fstatSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Registry } from 'prom-client';
@@ -20,6 +21,7 @@ import {
   type ManagedVault,
   type ProviderName,
 } from '../vault/index.js';
+import { assertPrivateMode } from '../vault/files.js';
 import { configFromFlags, printJson, withNamedFile } from './args.js';
 import { runCommand } from './runner.js';
 import type { Ctx, Handler } from './spec.js';
@@ -42,9 +44,18 @@ async function providersInUse(dataDir: string): Promise<Set<string>> {
   return used;
 }
 
+/** `keys import < file`: the shell's redirect is still a key file on disk, held to the 0600 rule of --from-file. */
+function assertStdinNotLooseFile(stdin: NodeJS.ReadableStream): void {
+  const fd = (stdin as { fd?: unknown }).fd;
+  if (typeof fd !== 'number') return; // an in-process stream: nothing on disk
+  const st = fstatSync(fd);
+  if (st.isFile()) assertPrivateMode(st, 'the key file redirected to stdin');
+}
+
 async function readKeys(file: string | undefined, io: CliIO, limits: { minKeyBytes: number; maxKeyBytes: number }) {
   if (file !== undefined) return withNamedFile('--from-file', file, async () => parseCredentialInput(await readSecretInput({ file }), limits));
   if (io.stdin.isTTY) throw new GuardError('KG4006', 'pipe the keys in on stdin (app key line, secret key line) or use --from-file with a 0600 file');
+  assertStdinNotLooseFile(io.stdin);
   return parseCredentialInput(await readSecretInput({ stdin: io.stdin }), limits);
 }
 
