@@ -4,7 +4,7 @@ import { GuardError } from '../common/errors.js';
 import type { AdminRoute } from '../common/admin-route.js';
 import { dashboardRoutes, primaryFileSink } from '../admin/dashboard/routes.js';
 import type { SidecarParts } from './sidecar.js';
-import { applyBatch, BatchRefused, idsDigest, parseBatch } from './tenant-batch.js';
+import { applyBatch, BatchRefused, idsDigest, parseBatch, wipeBatch, type BatchEntry } from './tenant-batch.js';
 
 /** Ids per audit record of a batch (a record stays well under audit.maxRecordBytes). */
 const AUDIT_IDS_PER_RECORD = 500;
@@ -26,8 +26,9 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
       handler: async ({ raw, principal }) => {
         const language = p.config.language;
         const limits = { maxEntries: p.config.admin.batch.maxEntries };
+        let entries: BatchEntry[] = [];
         try {
-          const entries = parseBatch(raw ?? Buffer.alloc(0), { language, limits, requireBotSecret: true });
+          entries = parseBatch(raw ?? Buffer.alloc(0), { language, limits, requireBotSecret: true });
           const ids = entries.map((e) => e.id);
           const digest = idsDigest(ids);
           const withKeys = entries.filter((e) => e.appKey).length;
@@ -40,6 +41,9 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
           if (!(err instanceof BatchRefused)) throw err;
           await audit({ action: 'bots.batch.refused', actor: principal.name, problems: err.problems.length + err.more });
           return { status: 422, body: { ok: false, code: err.code, problems: err.problems, more: err.more } };
+        } finally {
+          // applyBatch wipes what it is given; this covers a failure before it runs (the audit record above).
+          wipeBatch(entries);
         }
       },
     },
