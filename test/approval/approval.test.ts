@@ -285,6 +285,23 @@ t.test('replay of an approval on a different body is refused', async (t) => {
   t.equal((await f.service.consume(ticket.id, ticket.callHash)).status, 'consumed', 'the approved call itself still goes through once');
 });
 
+t.test("a removed approver's votes stop counting: removing a compromised approver voids what they approved", async (t) => {
+  const f = await fixture(t, { adminApprovers: 2, mode: 'pending' });
+  await f.enrollNew('erin', ['admin']);
+  const admin = await f.service.request(call({ level: 'admin', owner: 'alice', score: 0.93 }));
+  t.equal((await f.service.approve(admin.id, 'carol', f.code('carol'))).status, 'pending', 'one of two');
+  await f.service.removeApprover('carol', 'root');
+  t.equal((await f.service.approve(admin.id, 'erin', f.code('erin'))).status, 'pending', "carol's vote no longer counts: still one of two");
+  t.equal((await f.service.approve(admin.id, 'bob', f.code('bob'))).status, 'approved', 'two enrolled admins');
+
+  const stepUp = await f.service.request(call({ body: { ...BODY, ord_qty: '12' } }));
+  t.equal((await f.service.approve(stepUp.id, 'alice', f.code('alice'))).status, 'approved');
+  await f.service.removeApprover('alice', 'root');
+  await t.rejects(f.service.consume(stepUp.id, stepUp.callHash), { code: 'KG3004' }, 'approved only by a removed approver: pending again, not released');
+  await f.enrollNew('alice', ['approver']);
+  await t.rejects(f.service.consume(stepUp.id, stepUp.callHash), { code: 'KG3004' }, 'enrolling the name again does not revive the vote');
+});
+
 t.test('admin approval: four-eyes, two approvers when configured', async (t) => {
   const f = await fixture(t, { adminApprovers: 2 });
   // bob owns this bot: he may not approve its admin-level call.
