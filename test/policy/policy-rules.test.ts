@@ -37,6 +37,16 @@ interface Fixture {
   logs: string[];
 }
 
+/** Evaluates a call and, unless denied, records it as the broker accepted it under `orderNo` (as the sidecar does). */
+function placing(f: Fixture) {
+  return async (apiId: string, body: Record<string, unknown>, orderNo: string) => {
+    const c = f.call(apiId, body);
+    const d = await f.engine.evaluate(c);
+    if (d.outcome !== 'deny') await f.engine.recordOrder(c, d, orderNo);
+    return d;
+  };
+}
+
 async function fixture(t: Test, yaml: string, opts: { at?: string; language?: 'ko' | 'en'; config?: Record<string, unknown> } = {}): Promise<Fixture> {
   const dir = await mkdtemp(path.join(tmpdir(), 'kg-policy-rules-'));
   const file = path.join(dir, 'policy.yaml');
@@ -830,12 +840,7 @@ rules:
 `,
     { config: { maxOrderRecords: 2 }, at: '2026-03-03T15:00:00' },
   );
-  const send = async (apiId: string, body: Record<string, unknown>, orderNo: string) => {
-    const c = f.call(apiId, body);
-    const d = await f.engine.evaluate(c);
-    if (d.outcome !== 'deny') await f.engine.recordOrder(c, d, orderNo);
-    return d;
-  };
+  const send = placing(f);
   t.equal((await send('kt10001', SELL('10', '50000'), '0000001')).outcome, 'allow');
   t.equal((await send('kt10002', MODIFY('0000001', '10', '90000'), '0000002')).outcome, 'allow', 'a sell re-priced: 900,000 sold');
   t.equal((await send('kt10000', BUY('14', '70000'), '0000003')).outcome, 'allow', 'the buy cap was not charged by it');
@@ -859,12 +864,7 @@ rules:
 `,
   );
   t.ok(f.engine.recordsOrders(), 'a rule that selects modifies or cancels by side needs the orders recorded');
-  const send = async (apiId: string, body: Record<string, unknown>, orderNo: string) => {
-    const c = f.call(apiId, body);
-    const d = await f.engine.evaluate(c);
-    if (d.outcome !== 'deny') await f.engine.recordOrder(c, d, orderNo);
-    return d;
-  };
+  const send = placing(f);
   t.equal((await send('kt10000', BUY('10', '50000'), '0000001')).outcome, 'allow', 'a buy of 500,000');
   t.match(
     await send('kt10002', MODIFY('0000001', '10', '150000'), '0000002'),
@@ -901,12 +901,7 @@ rules:
   - { id: buy-hours, type: trading-window, when: { sides: [buy] }, windows: [{ start: "09:00", end: "09:01" }] }
 `,
   );
-  const gs = async (apiId: string, body: Record<string, unknown>, orderNo: string) => {
-    const c = g.call(apiId, body);
-    const d = await g.engine.evaluate(c);
-    if (d.outcome !== 'deny') await g.engine.recordOrder(c, d, orderNo);
-    return d;
-  };
+  const gs = placing(g);
   t.match(await gs('kt10000', BUY('10', '50000'), '0000001'), { outcome: 'deny', ruleId: 'buy-hours' }, 'a buy outside the buy window');
   t.match(await gs('kt10002', MODIFY('0000777', '10', '50000'), '0000002'), { outcome: 'deny', ruleId: 'buy-hours' }, 'a modify of unknown side');
   t.equal((await gs('kt10003', { ...CANCEL, orig_ord_no: '0000777' }, '0000003')).outcome, 'allow', 'a cancel of unknown side goes');
@@ -929,12 +924,7 @@ rules:
   - { id: sellers-size, overrides: size, type: order-size, maxNotional: 10000000, when: { sides: [sell] } }
 `,
   );
-  const send = async (apiId: string, body: Record<string, unknown>, orderNo: string) => {
-    const c = f.call(apiId, body);
-    const d = await f.engine.evaluate(c);
-    if (d.outcome !== 'deny') await f.engine.recordOrder(c, d, orderNo);
-    return d;
-  };
+  const send = placing(f);
   t.equal((await send('kt10001', SELL('10', '50000'), '0000001')).outcome, 'allow');
   t.equal((await send('kt10002', MODIFY('0000001', '10', '500000'), '0000002')).outcome, 'allow', 'a sell of 5,000,000 is under the sellers rule');
   t.equal((await send('kt10000', BUY('10', '50000'), '0000003')).outcome, 'allow');
