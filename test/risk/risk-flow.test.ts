@@ -597,9 +597,8 @@ t.test('approval grace: after the owner approves a held call, the same flags are
   t.ok((await off.engine.assess(fresh(1, '000200'))).score > 0.7, 'minutes 0: no grace');
 });
 
-t.test('approval grace: a call above step-up that went out unapproved opens none', async (t) => {
-  // A condition clear goes out at any score below lockdown (the policy is not asked); a policy may set its own
-  // step-up above the engine's. Either way nobody approved it: the next call with the same flags is held.
+/** A bot that buys 10 at 10,000 every half hour for two days; `fresh(ms, stkCd)` is a buy of a symbol it never used, ms after that. */
+async function warmBuyer(t: Test) {
   const s = setup({ weights: { network: 0 } });
   t.teardown(s.close);
   await learn(
@@ -608,6 +607,13 @@ t.test('approval grace: a call above step-up that went out unapproved opens none
   );
   const now = START + 2 * DAY + 3_600_000;
   const fresh = (ms: number, stkCd: string) => base({ now: now + ms, apiId: 'kt10000', kind: 'order', side: 'buy', qty: 10, price: 10_000, stkCd });
+  return { s, fresh };
+}
+
+t.test('approval grace: a call above step-up that went out unapproved opens none', async (t) => {
+  // A condition clear goes out at any score below lockdown (the policy is not asked); a policy may set its own
+  // step-up above the engine's. Either way nobody approved it: the next call with the same flags is held.
+  const { s, fresh } = await warmBuyer(t);
   const first = fresh(0, '000100');
   t.ok((await s.engine.assess(first)).score > 0.7, 'above step-up');
   await s.engine.learn(first, { allowed: true, completed: true });
@@ -618,14 +624,7 @@ t.test('approval grace: a call above step-up that went out unapproved opens none
 
 t.test("approval grace ends by the engine's clock, not by its key's life in the Store", async (t) => {
   // A Store on another clock (a replay at accelerated time, the sidecar's store on real time) keeps the key.
-  const s = setup({ weights: { network: 0 } });
-  t.teardown(s.close);
-  await learn(
-    s.engine,
-    days(2, (d, k) => (k % 3 === 0 ? [buy(d + k * 600_000 + 1000, 10)] : [])),
-  );
-  const now = START + 2 * DAY + 3_600_000;
-  const fresh = (ms: number, stkCd: string) => base({ now: now + ms, apiId: 'kt10000', kind: 'order', side: 'buy', qty: 10, price: 10_000, stkCd });
+  const { s, fresh } = await warmBuyer(t);
   const first = fresh(0, '000100');
   t.ok((await s.engine.assess(first)).score > 0.7, 'held');
   await s.engine.learn(first, { allowed: true, completed: true, approved: true });
