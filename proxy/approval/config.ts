@@ -26,6 +26,8 @@ export interface ApprovalConfig {
     readonly window: number;
     readonly maxFailures: number;
     readonly lockoutMs: number;
+    /** Each lockout in a row doubles the last, up to this: maxFailures guesses per lockout, not per fixed window. */
+    readonly maxLockoutMs: number;
     readonly issuer: string;
   };
   readonly header: string;
@@ -46,7 +48,7 @@ export function parseApprovalConfig(raw: unknown, path = 'approval'): ApprovalCo
     'totp',
     'header',
   ]);
-  const t = section(r.totp, `${path}.totp`, ['periodSec', 'digits', 'window', 'maxFailures', 'lockoutSeconds', 'issuer']);
+  const t = section(r.totp, `${path}.totp`, ['periodSec', 'digits', 'window', 'maxFailures', 'lockoutSeconds', 'maxLockoutSeconds', 'issuer']);
   return {
     mode: oneOf(r, 'mode', path, 'hold', ['hold', 'pending'] as const),
     holdMs: num(r, 'holdSeconds', path, 60, 1, 3600) * 1000,
@@ -64,6 +66,7 @@ export function parseApprovalConfig(raw: unknown, path = 'approval'): ApprovalCo
       window: num(t, 'window', `${path}.totp`, 1, 0, 5, true),
       maxFailures: num(t, 'maxFailures', `${path}.totp`, 5, 1, 100, true),
       lockoutMs: num(t, 'lockoutSeconds', `${path}.totp`, 300, 1, 86_400) * 1000,
+      maxLockoutMs: num(t, 'maxLockoutSeconds', `${path}.totp`, 86_400, 1, 30 * 86_400) * 1000,
       issuer: str(t, 'issuer', `${path}.totp`, 'kiwoom-guard', /^[A-Za-z0-9 ._-]{1,64}$/),
     },
     header: str(r, 'header', path, 'x-kguard-approval-id', /^[a-z0-9-]{1,64}$/),

@@ -19,6 +19,9 @@ export const K = {
   open: 'approval:open',
   approvers: 'approval:approvers',
   totpFail: (a: string) => `approval:totpfail:${a}`,
+  totpFailsInARow: (a: string) => `approval:totpinarow:${a}`,
+  totpLocked: (a: string) => `approval:totplocked:${a}`,
+  totpLockouts: (a: string) => `approval:totplockouts:${a}`,
   totpStep: (a: string, step: number) => `approval:totpstep:${a}:${step}`,
 };
 const NAME = PERSON_NAME;

@@ -16,7 +16,8 @@ import { hashCall } from './canonical.js';
 import type { ApprovalConfig } from './config.js';
 import { approvalRecords, CHANNEL, checkName, K, summarise } from './records.js';
 import type { SecretSealer } from './sealer.js';
-import { base32Encode, verifyTotp } from './totp.js';
+import { secondFactor } from './second-factor.js';
+import { base32Encode } from './totp.js';
 import type { ApprovalOutcome, ApprovalRecord, ApprovalService, ApprovalTicket, ApprovalView, ApproverRole } from './types.js';
 import { approvalWaits } from './waiting.js';
 
@@ -67,6 +68,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
     },
   });
   const waits = approvalWaits({ store, cfg, logger, now, view });
+  const { checkCode } = secondFactor({ store, cfg, sealer, logger, now, events, audit: (a, r, x) => audit(a, r, x) });
   let closed = false;
 
   async function audit(action: string, rec: ApprovalRecord, extra: Record<string, unknown> = {}): Promise<void> {
@@ -97,30 +99,6 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
     }
     if (approver === rec.owner || doc.roles.includes('approver') || doc.roles.includes('admin')) return undefined;
     return "only the bot's owner or an approver may confirm";
-  }
-
-  async function checkCode(approver: string, doc: ApproverDoc, code: Buffer, rec: ApprovalRecord): Promise<void> {
-    // Each attempt is counted (one atomic increment) before its code is checked, and only a right code clears the
-    // count: attempts made at once, on any replica, cannot all read the count from before any of them failed.
-    const attempts = await store.incr(K.totpFail(approver), 1, cfg.totp.lockoutMs);
-    if (attempts > cfg.totp.maxFailures) throw new GuardError('KG3011', 'too many failed codes; approver temporarily locked');
-    const secret = await sealer.open(doc.sealed, { purpose: 'approver-totp', approver });
-    let step: number | undefined;
-    try {
-      step = verifyTotp(secret, code, now(), cfg.totp);
-    } finally {
-      secret.fill(0);
-    }
-    if (step === undefined) {
-      events.inc({ event: 'totp_failed', level: rec.level });
-      await audit('totp_failed', rec, { approver });
-      throw new GuardError('KG3011', 'invalid second-factor code');
-    }
-    const replayTtl = cfg.totp.periodSec * 1000 * (2 * cfg.totp.window + 2);
-    if (!(await store.setIfAbsent(K.totpStep(approver, step), '1', replayTtl))) {
-      throw new GuardError('KG3011', 'this code was already used; wait for the next one');
-    }
-    await store.del(K.totpFail(approver));
   }
 
   /**
