@@ -18,10 +18,9 @@ async function uncount(store: Store, keys: readonly string[]): Promise<void> {
 
 /**
  * The broker answered a call the policy let through: an accepted order, cancel or modify is counted in every
- * scope the cancel-ratio rules count in, except where it was counted at admission (Decision.counted); a call
- * that did not go through gives back what it was counted under. A call that certainly did not become an order
- * (outcome.notPlaced) also gets back what the daily caps charged it (Decision.charged); one whose fate is not
- * known keeps that charge: it may have been placed.
+ * scope the cancel-ratio rules count in, except where it was counted at admission (Decision.counted). A call that
+ * certainly had no effect (outcome.notPlaced: refused, or never sent) gives back what it was counted under and what
+ * the daily caps charged it (Decision.charged); one whose fate is not known keeps both: it may have taken effect.
  */
 export async function settleCounts(
   store: Store,
@@ -33,7 +32,9 @@ export async function settleCounts(
   const counted = decision.counted ?? [];
   if (decision.outcome === 'deny') return uncount(store, counted);
   if (!outcome.ok) {
-    const charged = outcome.notPlaced === true ? (decision.charged ?? []) : [];
+    // Only a call that certainly had no effect gives back: a cancel written and never answered may have cancelled.
+    if (outcome.notPlaced !== true) return;
+    const charged = decision.charged ?? [];
     await Promise.all([uncount(store, counted), charged.length > 0 ? store.refund(charged) : undefined]);
     return;
   }

@@ -730,7 +730,7 @@ rules:
   });
 });
 
-t.test('cancel ratio: cancels sent at once are counted as they are admitted, and given back when refused', async (t) => {
+t.test('cancel ratio: cancels sent at once are counted as they are admitted, given back when refused, kept when their fate is unknown', async (t) => {
   const f = await fixture(
     t,
     `version: 1
@@ -752,9 +752,12 @@ rules:
   t.match(burst[2], { ruleId: 'ratio', reason: /orders 4, cancels 2/ });
   // One of the two is refused by the broker: it was never a cancel, so it gives its count back.
   await f.engine.recordOutcome(f.call('kt10003', CANCEL), burst[0]!, { ok: true, orderNo: '5' });
-  await f.engine.recordOutcome(f.call('kt10003', CANCEL), burst[1]!, { ok: false });
-  t.equal((await f.engine.evaluate(f.call('kt10003', CANCEL))).outcome, 'allow', 'the refused cancel left room for one');
-  t.match(await f.engine.evaluate(f.call('kt10003', CANCEL)), { outcome: 'deny', ruleId: 'ratio' });
+  await f.engine.recordOutcome(f.call('kt10003', CANCEL), burst[1]!, { ok: false, notPlaced: true });
+  const unknown = await f.engine.evaluate(f.call('kt10003', CANCEL));
+  t.equal(unknown.outcome, 'allow', 'the refused cancel left room for one');
+  // Written and never answered (a time-out, a dropped connection): it may have cancelled, so it stays counted.
+  await f.engine.recordOutcome(f.call('kt10003', CANCEL), unknown, { ok: false });
+  t.match(await f.engine.evaluate(f.call('kt10003', CANCEL)), { outcome: 'deny', ruleId: 'ratio' }, 'a cancel of unknown fate is counted');
 
   // A cancel refused by a later rule (the rate limit) is not counted either.
   const g = await fixture(
