@@ -35,6 +35,8 @@ export interface RedisStreamSinkConfig {
   /** Stream key prefix; the replica id is appended so each chain has its own stream. */
   readonly stream: string;
   readonly maxLen: number;
+  /** A stream no record was appended to for this long expires (0: never): retired replicas' streams go. */
+  readonly idleExpiryMs: number;
 }
 
 export interface StdoutSinkConfig {
@@ -170,12 +172,13 @@ export function parseAuditConfig(raw: unknown, dataDir: string): AuditConfig {
         break;
       }
       case 'redis-stream': {
-        const f = new Reader(s, where, ['type', 'id', 'stream', 'maxLen']);
+        const f = new Reader(s, where, ['type', 'id', 'stream', 'maxLen', 'idleExpiryDays']);
         sink = {
           type: 'redis-stream',
           id: f.str('id', 'redis', ID),
           stream: f.str('stream', 'kguard:audit'),
           maxLen: f.int('maxLen', 1_000_000, 1000, 2 ** 32),
+          idleExpiryMs: f.int('idleExpiryDays', 90, 0, 3650) * 86_400_000,
         };
         break;
       }

@@ -9,6 +9,7 @@ import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import type { RawLine } from '../../proxy/audit/logfiles.js';
 import { chainRecord, GENESIS_HASH } from '../../proxy/audit/record.js';
+import { parseAuditConfig } from '../../proxy/audit/config.js';
 import { ChainWalker } from '../../proxy/audit/walker.js';
 import { auditEnv } from '../helpers/audit-env.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
@@ -116,4 +117,26 @@ t.test('a stream whose last entry holds the record alone (written before entries
   const lines = await streamLines(redis, 'kg:audit:test-replica');
   t.equal((JSON.parse(lines[1]!) as StreamRecord).prev, record.hash, 'linked to the old entry');
   t.equal(walkStream(lines).error, undefined);
+});
+
+t.test("a replica's stream expires once nothing is appended to it for idleExpiryDays (a retired pod leaves none behind)", async (t) => {
+  const redisProc = await startRedis();
+  t.teardown(() => redisProc.cleanup());
+  const redis = client(t, redisProc);
+  const env = await auditEnv({ sinks: [{ type: 'redis-stream', stream: 'kg:audit' }], sinkRetryMs: 0 });
+  t.teardown(env.cleanup);
+  const a = await env.open({ redis: client(t, redisProc) });
+  await a.append({ type: 'call.intent', requestId: 'r1' });
+  const ninety = 90 * 86_400_000;
+  const first = await redis.pttl('kg:audit:test-replica');
+  t.ok(first > ninety - 60_000 && first <= ninety, `expires in ${first} ms: 90 days by default`);
+  await redis.pexpire('kg:audit:test-replica', 5_000);
+  await a.append({ type: 'call.intent', requestId: 'r2' });
+  t.ok((await redis.pttl('kg:audit:test-replica')) > ninety - 60_000, 'each append renews it');
+
+  const never = await auditEnv({ sinks: [{ type: 'redis-stream', stream: 'kg:keep', idleExpiryDays: 0 }], sinkRetryMs: 0 });
+  t.teardown(never.cleanup);
+  await (await never.open({ redis: client(t, redisProc) })).append({ type: 'call.intent', requestId: 'r3' });
+  t.equal(await redis.pttl('kg:keep:test-replica'), -1, 'idleExpiryDays: 0 keeps it for ever');
+  t.throws(() => parseAuditConfig({ sinks: [{ type: 'redis-stream', idleExpiryDays: -1 }] }, '/tmp'), /idleExpiryDays/);
 });

@@ -29,10 +29,11 @@ export interface RedisStreamSinkDeps {
 export const RECORD_FIELD = 'r';
 
 /**
- * KEYS[1] stream; ARGV maxLen, seq, prev, hash, line, gap. Appends when the stream's last entry (the genesis
+ * KEYS[1] stream; ARGV maxLen, seq, prev, hash, line, gap, idle expiry in ms ('0': never). Appends when the stream's last entry (the genesis
  * hash when it is empty) is `prev`, or, with gap = '1' (continuing after records the stream lost), when it
  * ends before seq - 1; else returns the last entry's seq and hash. Entries carry `s` and `h` beside the
- * record so the check needs no JSON decoding (older entries are decoded).
+ * record so the check needs no JSON decoding (older entries are decoded). Each append renews the stream's
+ * expiry: a replica gone for good (a pod name a rollout retired) leaves no stream behind in Redis for ever.
  */
 const APPEND_LINKED_LUA = `
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
@@ -57,10 +58,21 @@ local gap = ARGV[6] == '1' and topSeq ~= nil and topSeq < tonumber(ARGV[2]) - 1
 if not (linked or gap) then
   return {0, tostring(topSeq), tostring(topHash)}
 end
-return {1, redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'r', ARGV[5], 's', ARGV[2], 'h', ARGV[4])}
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'r', ARGV[5], 's', ARGV[2], 'h', ARGV[4])
+if tonumber(ARGV[7]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[7]) end
+return {1, id}
 `;
 const APPEND_LINKED = 'kguardAuditAppendLinked';
-type AppendLinked = (key: string, maxLen: number, seq: number, prev: string, hash: string, line: string, gap: '0' | '1') => Promise<[number, string, string?]>;
+type AppendLinked = (
+  key: string,
+  maxLen: number,
+  seq: number,
+  prev: string,
+  hash: string,
+  line: string,
+  gap: '0' | '1',
+  expireMs: number,
+) => Promise<[number, string, string?]>;
 
 export function streamKey(cfg: RedisStreamSinkConfig, replica: string): string {
   return `${cfg.stream}:${replica}`;
@@ -178,7 +190,9 @@ export class RedisStreamSink implements AuditSink {
     this.head = { seq: record.seq, hash: record.hash };
     let result: [number, string, string?];
     try {
-      result = await this.timed(this.appendLinked(this.key, this.cfg.maxLen, record.seq, record.prev, record.hash, line.slice(0, -1), gap ? '1' : '0'));
+      result = await this.timed(
+        this.appendLinked(this.key, this.cfg.maxLen, record.seq, record.prev, record.hash, line.slice(0, -1), gap ? '1' : '0', this.cfg.idleExpiryMs),
+      );
     } catch (err) {
       this.deps.metrics.failures.inc({ sink: this.id, reason: 'write' });
       throw err;
