@@ -40,6 +40,8 @@ export interface ApprovalServiceOptions {
   ) => Promise<void>;
   /** Told of every request once it is recorded (the responder alerts the approvers); it must not throw. */
   readonly onRequested?: (rec: ApprovalRecord) => void;
+  /** The bot's current session epoch (Sessions.currentEpoch): a call held in an ended session is not approvable. */
+  readonly sessionEpochOf?: (botId: string) => Promise<number>;
 }
 
 interface ApproverDoc {
@@ -105,12 +107,12 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
    * A held request ended (its bot left, its deadline passed) before a decision: nobody waits for the call any
    * more, so it expires now. An approver can no longer approve, and be told "approved", a call that never goes out.
    */
-  async function abandon(rec: ApprovalRecord): Promise<void> {
+  async function abandon(rec: ApprovalRecord, why?: string): Promise<void> {
     const t = now();
     if (t >= Date.parse(rec.expiresAt)) return;
     const ended: ApprovalRecord = { ...rec, expiresAt: new Date(t).toISOString() };
     try {
-      await audit('abandoned', rec, { expiresAt: ended.expiresAt });
+      await audit('abandoned', rec, { expiresAt: ended.expiresAt, ...(why ? { why } : {}) });
       await store.set(K.rec(rec.id), JSON.stringify(ended), recordTtl(ended));
       await store.hset(K.index, rec.id, ended.expiresAt, recordTtl(ended));
       await store.hdel(K.open, rec.id);
@@ -203,6 +205,11 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       if (before.status !== 'pending') throw decidedError(before);
       if (before.approvals.some((a) => a.approver === approver))
         throw new GuardError('KG3011', 'four-eyes: a second approval must come from a different approver');
+      // Its retry would be refused (consume): the approver is told now, not "approved" for a call that never goes out.
+      if (rec.sessionEpoch !== undefined && opts.sessionEpochOf && (await opts.sessionEpochOf(rec.botId)) !== rec.sessionEpoch) {
+        await abandon(rec, 'session ended');
+        throw new GuardError('KG3007', `${rec.id}: the bot's sessions ended (killed, disabled or locked down) after it made this call`);
+      }
       await checkCode(approver, doc, code, rec);
       if (now() >= Date.parse(rec.expiresAt)) throw new GuardError('KG3007', rec.id);
       await audit('approved', rec, { approver, votes: before.approvals.length + 1, required: rec.requiredApprovals });

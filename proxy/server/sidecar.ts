@@ -203,6 +203,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       },
       // The approvers hear of a held call at once (a webhook), not only when they look at the dashboard.
       onRequested: (rec) => responder.onApprovalRequested(rec),
+      sessionEpochOf: (botId) => sessions.currentEpoch(botId),
     });
     closers.push(() => approvals.close());
     const botControl = createBotControl({ bots, sessions, brokerSessions, governor });

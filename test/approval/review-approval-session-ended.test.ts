@@ -47,7 +47,12 @@ for (const [what, end] of [
 
     const ended = await end(h, admin);
     t.equal(ended.status, 200, `security staff act: ${ended.text}`);
-    t.equal((await approve(id)).status, 200, 'an approver, not told, approves the held call');
+    const approval = await approve(id);
+    t.not(approval.status, 200, `the approver is not told "approved": ${approval.text}`);
+    t.match(approval.text, /KG3007/, 'the held call is over');
+    t.match(approval.text, /sessions ended/, 'and why');
+    const listed = await h.admin('GET', `/admin/v1/approvals/${id}`, admin);
+    t.match(listed.json, { status: 'timeout' }, `the record says so: ${listed.text}`);
 
     const retry = await h.call('kt10000', ORDER, { token: await h.token(), headers: { 'x-kguard-approval-id': id } });
     t.not(retry.json.return_code, 0, `the retry on a new session is refused: ${retry.text}`);
