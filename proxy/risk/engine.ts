@@ -294,13 +294,13 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       if ((input.kind === 'cancel' || input.kind === 'modify') && cfg.weights.cancel_storm > 0) await noteRejectedCancel(store, input.botId, timeOf(input));
       return;
     }
+    // Only an approval clears what a call above step-up counted toward escalation: one that went out unheld (a
+    // condition clear, a looser policy threshold) was approved by nobody, and stays counted with its follow-up.
     const hot = hotKeys.get(input);
-    if (hot) {
-      hotKeys.delete(input);
-      await store.incr(hot, -1, cfg.escalation.windowMs);
-    }
+    hotKeys.delete(input);
+    if (hot && outcome.approved === true) await store.incr(hot, -1, cfg.escalation.windowMs);
     const approved = heldBy.get(input);
-    if (approved && cfg.escalation.followMs > 0) await store.del(followKey(input.botId));
+    if (approved && outcome.approved === true && cfg.escalation.followMs > 0) await store.del(followKey(input.botId));
     if (approved && outcome.approved === true && cfg.approvalGrace.windowMs > 0) {
       // A held call went out on its owner's approval: open the grace for what flagged it. A call above step-up that
       // went out unheld (a condition clear, a looser policy threshold) was approved by nobody and opens none.

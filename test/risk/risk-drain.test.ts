@@ -35,11 +35,11 @@ function assess(s: Setup, input: RiskInput): Promise<RiskAssessment> {
   return s.engine.assess(input);
 }
 
-/** Learns `inputs` as calls that went out, each judged first (as the pipeline does). */
+/** Learns `inputs` as calls that went out, each judged first (as the pipeline does: one held went out approved). */
 async function learn(s: Setup, inputs: RiskInput[]): Promise<void> {
   for (const i of inputs) {
-    await assess(s, i);
-    await s.engine.learn(i, { allowed: true, completed: true });
+    const a = await assess(s, i);
+    await s.engine.learn(i, { allowed: true, completed: true, approved: a.level !== 'none' && a.level !== 'alert' });
   }
 }
 
@@ -71,7 +71,8 @@ t.test('the third whole position of a day from a bot that never sold more than t
     await learn(s, [r!]);
     const a = await assess(s, sell!);
     t.notOk(dayRule(a), `whole position ${n + 1} of the day`);
-    await s.engine.learn(sell!, { allowed: true, completed: true });
+    // Held (a symbol it never traded) and approved by its owner.
+    await s.engine.learn(sell!, { allowed: true, completed: true, approved: a.level === 'step_up' });
   }
   const [r, third] = close(day + 5 * HOUR, 12);
   await learn(s, [r!]);

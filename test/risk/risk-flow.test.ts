@@ -439,6 +439,26 @@ t.test('escalation: the third call above step-up locks down unless the owner app
   t.ok(hit(await s3.engine.assess(odd(6)), 'escalation'), 'the third new one escalates');
 });
 
+t.test('escalation: calls above step-up that went out unheld (nobody approved them) stay counted, with their follow-up', async (t) => {
+  const night = START + 2 * DAY + 14 * 3_600_000; // 23:00 Seoul
+  // Each from an address on a network the bot never used.
+  const odd = (i: number) =>
+    base({ now: night + i * 1000, sourceIp: ['203.0.113.9', '198.51.100.9', '192.0.2.9'][i - 1]!, apiId: 'kt00018', kind: 'account', stkCd: undefined });
+  const s = setup();
+  t.teardown(s.close);
+  await learn(s.engine, days(2));
+  for (let i = 1; i <= 2; i++) {
+    const input = odd(i);
+    const a = await s.engine.assess(input);
+    t.ok(a.score > 0.7, `call ${i} above step-up (${a.score})`);
+    // Went out unheld (a condition clear, a looser policy threshold): learned, approved by nobody.
+    await s.engine.learn(input, { allowed: true, completed: true });
+  }
+  const third = await s.engine.assess(odd(3));
+  t.match(hit(third, 'escalation'), { score: 1, reason: /call 3 above step-up/ }, 'the third escalates');
+  t.equal(third.level, 'lockdown');
+});
+
 t.test('escalation after a refusal: the next call above step-up locks down once the owner refused a held one', async (t) => {
   const night = START + 2 * DAY + 14 * 3_600_000; // 23:00 Seoul, from a new address: held, not locked
   const odd = (i: number) => base({ now: night + i * 60_000, sourceIp: '203.0.113.9', apiId: 'kt00018', kind: 'account', stkCd: undefined });
