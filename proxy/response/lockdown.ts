@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { GuardError } from '../common/errors.js';
 import { counter, histogram } from '../common/metrics.js';
+import { ACCOUNT_PATTERN, BOT_ID_PATTERN } from '../vault/index.js';
 import type { Alerts } from './alerts.js';
 import { cancelAll } from './cancel-all.js';
 import { checkActor, maskAccount, tradingScope, type ResponseContext } from './context.js';
@@ -119,6 +120,9 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     if (!reason) throw new GuardError('KG3016', 'a lockdown needs a reason');
     const scopes = [req.all ? 1 : 0, req.account ? 1 : 0, req.botId ? 1 : 0].reduce((a, b) => a + b, 0);
     if (scopes !== 1) throw new GuardError('KG3016', 'give exactly one of botId, account or all');
+    // A scope no bot or account could have (a stray space, a bidi mark, a path) would lock nothing the operator meant.
+    if (req.botId && !BOT_ID_PATTERN.test(req.botId)) throw new GuardError('KG3016', `bot id must match ${BOT_ID_PATTERN}`);
+    if (req.account && !ACCOUNT_PATTERN.test(req.account)) throw new GuardError('KG3016', `account must match ${ACCOUNT_PATTERN}`);
     const scope: LockdownScope = req.all ? { all: true } : req.account ? { account: req.account } : { botId: req.botId! };
     const id = randomUUID();
     const at = (ms = now()) => new Date(ms).toISOString();

@@ -1,0 +1,37 @@
+// Review (red team): POST /admin/v1/lockdown names its scope with a bot id or
+// an account number. One that no bot or account could have (a trailing space,
+// a bidi override, a path, `__proto__`) is a mistake: it must be refused with
+// a clear error and open no incident, not answered 201 "locked" while the bot
+// the operator meant keeps trading.
+import t from 'tap';
+import { CANARY, startHarness } from '../helpers/harness.js';
+
+t.test('a lockdown naming an impossible bot id or account is refused and opens nothing', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  const admin = await h.adminToken('sec-lead', 'admin');
+  const incidents = async () => (await h.admin('GET', '/admin/v1/incidents', admin)).json.incidents as unknown[];
+
+  const bad: Record<string, unknown>[] = [
+    { bot: `${h.botId} ` },
+    { bot: ` ${h.botId}` },
+    { bot: 'bot-e2e\u202e' },
+    { bot: 'bót' },
+    { bot: '__proto__' },
+    { bot: '../bot-e2e' },
+    { account: ` ${CANARY.account}` },
+    { account: '../../etc' },
+    { account: '8888000011\n' },
+  ];
+  for (const scope of bad) {
+    const r = await h.admin('POST', '/admin/v1/lockdown', admin, { reason: 'drill', ...scope });
+    t.equal(r.status, 400, `${JSON.stringify(scope)} refused: ${r.text.slice(0, 160)}`);
+    t.equal(r.json.code, 'KG3016', `${JSON.stringify(scope)} names the bad request`);
+  }
+  t.same(await incidents(), [], 'no incident was opened');
+  const call = await h.call('ka10001', { stk_cd: '005930' });
+  t.equal(call.json.return_code, 0, 'the bot was never locked');
+
+  const ok = await h.admin('POST', '/admin/v1/lockdown', admin, { reason: 'drill', bot: h.botId });
+  t.equal(ok.status, 201, `a well-formed id still locks down: ${ok.text.slice(0, 160)}`);
+});
