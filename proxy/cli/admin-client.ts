@@ -1,7 +1,9 @@
 // A small admin-API client for the CLI commands that act on the running
 // sidecar's shared state (approvals, lockdown, incidents). The admin token is
-// read from a file (never argv), sent once and wiped.
-import { readFile } from 'node:fs/promises';
+// read from a file (never argv), sent once and wiped. A regular token file
+// must be 0600 or tighter, as every secret file the CLI reads; a pipe
+// (`--token-file <(pass show kguard)`) is taken as it is.
+import { open } from 'node:fs/promises';
 import { request } from 'undici';
 import { GuardError } from '../common/errors.js';
 
@@ -16,13 +18,41 @@ export interface AdminClient {
   call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; text: string; json: unknown }>;
 }
 
+/** Longest admin token file read (a token is 48 bytes; the rest is room for whitespace). */
+const MAX_TOKEN_FILE_BYTES = 4096;
+
+/** The token file's bytes (the caller wipes them): a regular file group or others can read is refused (KG4007). */
+async function readTokenFile(file: string): Promise<Buffer> {
+  const unreadable = (err: unknown) => new GuardError('KG2001', `cannot read admin token file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  const fh = await open(file, 'r').catch((err: unknown) => {
+    throw unreadable(err);
+  });
+  const buf = Buffer.alloc(MAX_TOKEN_FILE_BYTES + 1);
+  try {
+    const st = await fh.stat();
+    if (st.isFile() && (st.mode & 0o077) !== 0)
+      throw new GuardError('KG4007', `admin token file ${file} has mode ${(st.mode & 0o777).toString(8)}; it must be 0600 or tighter (chmod 600 ${file})`);
+    let n = 0;
+    while (n < buf.length) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, null).catch((err: unknown) => {
+        throw unreadable(err);
+      });
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    if (n > MAX_TOKEN_FILE_BYTES) throw new GuardError('KG2001', `admin token file ${file} is larger than ${MAX_TOKEN_FILE_BYTES} bytes`);
+    return Buffer.from(buf.subarray(0, n));
+  } finally {
+    buf.fill(0);
+    await fh.close();
+  }
+}
+
 export function createAdminClient(opts: AdminClientOptions): AdminClient {
   const base = opts.baseUrl.replace(/\/+$/, '');
   return {
     async call(method, path, body) {
-      const token = await readFile(opts.tokenFile).catch((err: NodeJS.ErrnoException) => {
-        throw new GuardError('KG2001', `cannot read admin token file ${opts.tokenFile} (${err.code ?? 'error'})`);
-      });
+      const token = await readTokenFile(opts.tokenFile);
       let auth: string;
       try {
         auth = `Bearer ${token.toString('latin1').trim()}`;
