@@ -1,7 +1,7 @@
 // kguard admins add|list|remove: tokens for the admin API, shown once.
 import { AdminTokens, type Role } from '../admin/tokens.js';
 import { ensurePrivateDir, writeFileAtomic } from '../common/fsutil.js';
-import { configFromFlags, printJson } from './args.js';
+import { configFromFlags, printJson, unwritten } from './args.js';
 import { runCommand } from './runner.js';
 import type { Ctx, Handler } from './spec.js';
 import type { CliCommand } from './types.js';
@@ -15,11 +15,16 @@ async function tokensOf(ctx: Ctx): Promise<AdminTokens> {
 export const add: Handler = async (ctx) => {
   const name = ctx.positionals[0]!;
   const role = (ctx.str('role') ?? 'viewer') as Role;
-  const token = await (await tokensOf(ctx)).create(name, role);
+  const tokens = await tokensOf(ctx);
+  const token = await tokens.create(name, role);
   try {
     const out = ctx.str('token-out');
     if (out !== undefined) {
-      await writeFileAtomic(out, token, 0o600);
+      // A token nobody received must not stay valid (nor hold the name against the retry).
+      await writeFileAtomic(out, token, 0o600).catch(async (err: unknown) => {
+        await tokens.remove(name);
+        throw unwritten('--token-out', out, `admin ${name} not created`, err);
+      });
       ctx.io.stdout.write(`admin ${name} (${role}) created; token written to ${out} (mode 0600)\n`);
     } else {
       ctx.io.stdout.write(`admin ${name} (${role}) created\nadmin token (shown once): ${token.toString('latin1')}\n`);

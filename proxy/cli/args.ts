@@ -34,3 +34,10 @@ export async function withNamedFile<T>(flag: string, file: string, fn: () => Pro
     throw Object.assign(new Error(`${where}: ${code ? `cannot read (${code})` : (err as Error).message}`, { cause: err }), code ? { code } : {});
   }
 }
+
+/** A file a flag names could not be written: names the flag, the file, why, and what was undone. */
+export function unwritten(flag: string, file: string, undone: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = code ? `cannot write (${code})` : (err as Error).message;
+  return Object.assign(new Error(`${flag} ${file}: ${why}; ${undone}`, { cause: err }), code ? { code } : {});
+}

@@ -4,7 +4,7 @@
 // API (server/bot-control.ts: one meaning of disable and of ending sessions).
 import { BotRegistry, type PublicBot } from '../auth/index.js';
 import { ensurePrivateDir, writeFileAtomic } from '../common/fsutil.js';
-import { configFromFlags, printJson } from './args.js';
+import { configFromFlags, printJson, unwritten } from './args.js';
 import { adminClientFrom, printResult } from './admin-common.js';
 import { runCommand } from './runner.js';
 import type { Ctx, Handler } from './spec.js';
@@ -33,7 +33,11 @@ export const add: Handler = (ctx) =>
     try {
       const out = ctx.str('secret-out');
       if (out !== undefined) {
-        await writeFileAtomic(out, secret, 0o600);
+        // A bot whose secret nobody received must not stay registered (nor hold the id against the retry).
+        await writeFileAtomic(out, secret, 0o600).catch(async (err: unknown) => {
+          await registry.removeAdded([bot.id]);
+          throw unwritten('--secret-out', out, `bot ${bot.id} not created`, err);
+        });
         ctx.io.stdout.write(`bot ${bot.id} created; secret written to ${out} (mode 0600)\n`);
       } else {
         ctx.io.stdout.write(`bot ${bot.id} created\nbot secret (shown once): ${secret.toString('latin1')}\n`);

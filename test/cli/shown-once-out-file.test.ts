@@ -1,0 +1,44 @@
+// Review (red team): `kguard admins add --token-out FILE` and `kguard bots add
+// --secret-out FILE` show their credential once, in FILE. When FILE cannot be
+// written (no such directory, a directory in its place) the command fails —
+// and must leave nothing behind: no admin or bot whose token or secret nobody
+// ever saw, holding the name so the retry is refused as a duplicate.
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { kguardInProcess } from './run-cli.js';
+
+const dir = await mkdtemp(path.join(tmpdir(), 'kguard-shown-once-'));
+await chmod(dir, 0o700);
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+const dd = ['--data-dir', path.join(dir, 'data')];
+
+t.test('admins add: a --token-out that cannot be written creates no admin', async (t) => {
+  for (const out of [path.join(dir, 'missing', 'ops.token'), dir]) {
+    const r = await kguardInProcess(['admins', 'add', 'ops', '--role', 'admin', '--token-out', out, ...dd]);
+    t.equal(r.code, 1, `--token-out ${out}: exit 1`);
+    t.notMatch(r.stdout + r.stderr, /kga_/, 'no token printed');
+    t.match(r.stderr, /admin ops not created/, 'says nothing was created');
+    const list = await kguardInProcess(['admins', 'list', '--json', ...dd]);
+    t.same(JSON.parse(list.stdout), [], 'no admin left behind');
+  }
+  const good = path.join(dir, 'ops.token');
+  const ok = await kguardInProcess(['admins', 'add', 'ops', '--role', 'admin', '--token-out', good, ...dd]);
+  t.equal(ok.code, 0, `the retry works: ${ok.stderr}`);
+  t.match(await readFile(good, 'latin1'), /^kga_/);
+});
+
+t.test('bots add: a --secret-out that cannot be written registers no bot', async (t) => {
+  await mkdir(path.join(dir, 'adir'));
+  for (const out of [path.join(dir, 'missing', 'b.secret'), path.join(dir, 'adir')]) {
+    const r = await kguardInProcess(['bots', 'add', 'trend-bot', '--account', '5012345678', '--secret-out', out, ...dd]);
+    t.equal(r.code, 1, `--secret-out ${out}: exit 1`);
+    t.match(r.stderr, /bot trend-bot not created/, 'says nothing was created');
+    const list = await kguardInProcess(['bots', 'list', '--json', ...dd]);
+    t.same(JSON.parse(list.stdout), [], 'no bot left behind');
+  }
+  const good = path.join(dir, 'b.secret');
+  const ok = await kguardInProcess(['bots', 'add', 'trend-bot', '--account', '5012345678', '--secret-out', good, ...dd]);
+  t.equal(ok.code, 0, `the retry works: ${ok.stderr}`);
+});
