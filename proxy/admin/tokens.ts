@@ -1,12 +1,15 @@
 // Admin API credentials: random 256-bit bearer tokens shown once, stored as
 // SHA-256 digests (high-entropy tokens need no slow hash) in <dataDir>/admins.json.
-// Roles are ordered: viewer < approver < admin.
+// Roles are ordered: viewer < approver < admin. A change reads, edits and
+// rewrites the whole file under a cross-process lock (admins.json.lock), so
+// two `kguard admins` runs at once lose neither change.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { GuardError } from '../common/errors.js';
 import { PERSON_NAME } from '../common/validate.js';
 import { writeFileAtomic } from '../common/fsutil.js';
+import { withFileLock } from '../vault/files.js';
 
 import type { AdminPrincipal, Role } from '../common/admin-route.js';
 
@@ -21,6 +24,9 @@ interface StoredAdmin extends AdminPrincipal {
 
 const PREFIX = 'kga_';
 const NAME = PERSON_NAME;
+
+/** How long a change waits for another one, and when a crashed writer's lock is broken. */
+const LOCK = { timeoutMs: 10_000, staleMs: 30_000 };
 
 function digest(token: Buffer): Buffer {
   return createHash('sha256').update(token).digest();
@@ -53,18 +59,36 @@ export class AdminTokens {
   async create(name: string, role: Role): Promise<Buffer> {
     if (!NAME.test(name)) throw new GuardError('KG2010', `admin name must match ${NAME}`);
     if (!ROLES.includes(role)) throw new GuardError('KG2010', `role must be one of ${ROLES.join(', ')}`);
-    this.refresh();
-    if (this.admins.some((a) => a.name === name)) throw new GuardError('KG2011', `admin ${name}`);
-    const token = Buffer.from(PREFIX + randomBytes(32).toString('base64url'), 'latin1');
-    this.admins = [...this.admins, { name, role, digest: digest(token).toString('hex'), createdAt: new Date().toISOString() }];
-    await writeFileAtomic(this.file, `${JSON.stringify(this.admins, null, 2)}\n`);
-    return token;
+    return this.change(async () => {
+      this.refresh();
+      if (this.admins.some((a) => a.name === name)) throw new GuardError('KG2011', `admin ${name}`);
+      const token = Buffer.from(PREFIX + randomBytes(32).toString('base64url'), 'latin1');
+      this.admins = [...this.admins, { name, role, digest: digest(token).toString('hex'), createdAt: new Date().toISOString() }];
+      try {
+        await this.save();
+      } catch (err) {
+        token.fill(0);
+        throw err;
+      }
+      return token;
+    });
   }
 
   async remove(name: string): Promise<void> {
-    this.refresh();
-    this.admins = this.admins.filter((a) => a.name !== name);
-    await writeFileAtomic(this.file, `${JSON.stringify(this.admins, null, 2)}\n`);
+    await this.change(async () => {
+      this.refresh();
+      this.admins = this.admins.filter((a) => a.name !== name);
+      await this.save();
+    });
+  }
+
+  /** Read-modify-write of admins.json, one writer at a time across processes. */
+  private change<T>(fn: () => Promise<T>): Promise<T> {
+    return withFileLock(`${this.file}.lock`, LOCK, fn);
+  }
+
+  private save(): Promise<void> {
+    return writeFileAtomic(this.file, `${JSON.stringify(this.admins, null, 2)}\n`);
   }
 
   authenticate(header: string | undefined): AdminPrincipal {
