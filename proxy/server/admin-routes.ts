@@ -92,6 +92,8 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
       path: '/admin/v1/policy/reload',
       role: 'admin',
       handler: async ({ principal }) => {
+        // Recorded before it takes effect, like every admin change: no record, no reload.
+        await audit({ action: 'policy.reload.requested', actor: principal.name, version: p.policy.current()?.version });
         const r = await p.policy.reload();
         await audit({ action: 'policy.reload', actor: principal.name, ok: r.ok, changed: r.changed, version: p.policy.current()?.version });
         return {
