@@ -110,8 +110,9 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
       path: '/admin/v1/audit/receipts/:seq',
       role: 'viewer',
       handler: async ({ params }) => {
-        const seq = Number(params.seq);
-        if (!Number.isSafeInteger(seq) || seq < 1) throw new GuardError('KG1010', 'seq');
+        // One decimal spelling per record: Number() would also read 0x10, 1e3, 01 and 1.0.
+        const seq = /^[1-9][0-9]{0,15}$/.test(params.seq!) ? Number(params.seq) : Number.NaN;
+        if (!Number.isSafeInteger(seq)) throw new GuardError('KG1010', 'seq must be a decimal record number from 1');
         const receipt = await p.auditor.receipt(seq);
         if (!receipt) throw new GuardError('KG1009', `receipt ${seq} (not yet checkpointed or unknown)`);
         return { body: receipt };
