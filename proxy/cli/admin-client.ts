@@ -18,6 +18,9 @@ export interface AdminClient {
   call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; text: string; json: unknown }>;
 }
 
+/** What `kguard admins add` hands out (proxy/admin/tokens.ts). */
+const ADMIN_TOKEN = /^kga_[A-Za-z0-9_-]{43}$/;
+
 /** Longest admin token file read (a token is 48 bytes; the rest is room for whitespace). */
 const MAX_TOKEN_FILE_BYTES = 4096;
 
@@ -55,7 +58,11 @@ export function createAdminClient(opts: AdminClientOptions): AdminClient {
       const token = await readTokenFile(opts.tokenFile);
       let auth: string;
       try {
-        auth = `Bearer ${token.toString('latin1').trim()}`;
+        const text = token.toString('latin1').trim();
+        // Only an admin token leaves: a bot secret or key file named by mistake is never sent as a Bearer.
+        if (!ADMIN_TOKEN.test(text))
+          throw new GuardError('KG2001', `admin token file ${opts.tokenFile} does not hold an admin token (kga_ and 43 more characters, alone on one line)`);
+        auth = `Bearer ${text}`;
       } finally {
         token.fill(0);
       }

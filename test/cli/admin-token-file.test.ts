@@ -62,3 +62,22 @@ t.test('a pipe is taken whatever its mode', async (t) => {
   const r = await status(fifo);
   t.equal(r.code, 0, r.stderr);
 });
+
+t.test('a file that holds no admin token is never sent', async (t) => {
+  // e.g. --token-file pointed at a bot secret or a Kiwoom key file by mistake: those bytes must not leave as a Bearer.
+  for (const [what, text] of [
+    ['a bot secret', 'bs_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG\n'],
+    ['a key file', 'APPKEYcanary0123456789\nSECRETcanary0123456789\n'],
+    ['an empty file', ''],
+    ['a token with a second line', `${token}\nmore\n`],
+  ] as const) {
+    const file = path.join(dir, `not-a-token-${what.replace(/\W+/g, '-')}`);
+    await writeFile(file, text, { mode: 0o600 });
+    const refusedBefore = occurrences(h.logs(), 'admin auth refused');
+    const r = await status(file);
+    t.equal(r.code, 1, `${what}: exit 1`);
+    t.match(r.stderr, /^kguard state: KG2001: .*admin token file .* does not hold an admin token \(kga_/, `${what}: says so`);
+    t.notMatch(r.stderr, /canary|bs_0123/, `${what}: nothing of it echoed`);
+    t.equal(occurrences(h.logs(), 'admin auth refused'), refusedBefore, `${what}: nothing was sent`);
+  }
+});

@@ -116,7 +116,8 @@ t.test('a file named by a flag is named in the error, with the code once', async
 
 t.test('an admin API that does not answer is named', async (t) => {
   const tokenFile = path.join(dir, 'token');
-  await writeFile(tokenFile, 'kga_not-a-real-token', { mode: 0o600 });
+  // Well-formed but unknown: the CLI sends nothing that does not look like an admin token.
+  await writeFile(tokenFile, `kga_${'0'.repeat(43)}`, { mode: 0o600 });
   // Port 9 (discard) on loopback: nothing listens there in a test sandbox.
   const r = await kguardInProcess(['approvals', 'list', '--admin-url', 'http://127.0.0.1:9/admin/v1', '--token-file', tokenFile]);
   t.equal(r.code, 1);
