@@ -16,6 +16,8 @@ export function responseRoutes(responder: Responder, prefix = '/admin/v1'): Admi
         const reason = bodyString(body, 'reason', 500)!;
         const botId = bodyString(body, 'bot', 64, false);
         const account = bodyString(body, 'account', 64, false);
+        // Anything but true or false (1, "true", null) is a mistake, not "no": read as absent it would lock less than asked.
+        if (body.all !== undefined && typeof body.all !== 'boolean') throw new GuardError('KG3016', 'all must be true or false');
         const all = body.all === true;
         const report = await responder.lockdown({
           ...(botId ? { botId } : {}),

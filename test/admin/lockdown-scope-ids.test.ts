@@ -35,3 +35,17 @@ t.test('a lockdown naming an impossible bot id or account is refused and opens n
   const ok = await h.admin('POST', '/admin/v1/lockdown', admin, { reason: 'drill', bot: h.botId });
   t.equal(ok.status, 201, `a well-formed id still locks down: ${ok.text.slice(0, 160)}`);
 });
+
+t.test("a lockdown whose 'all' is not true or false is refused, not read as absent", async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  const admin = await h.adminToken('sec-lead', 'admin');
+  for (const scope of [{ all: 1, bot: h.botId }, { all: 'true', account: CANARY.account }, { all: 'yes' }, { all: null, bot: h.botId }]) {
+    const r = await h.admin('POST', '/admin/v1/lockdown', admin, { reason: 'drill', ...scope });
+    t.equal(r.status, 400, `${JSON.stringify(scope)} refused: ${r.text.slice(0, 160)}`);
+    t.match(r.json.return_msg, /all must be true or false/, 'says what is wrong');
+  }
+  t.same((await h.admin('GET', '/admin/v1/incidents', admin)).json.incidents, [], 'no incident was opened');
+  const off = await h.admin('POST', '/admin/v1/lockdown', admin, { reason: 'drill', all: false, bot: h.botId });
+  t.equal(off.status, 201, `all: false with a bot locks the bot: ${off.text.slice(0, 120)}`);
+});
