@@ -101,6 +101,13 @@ export class AdminTokens {
     return { name: found.name, role: found.role };
   }
 
+  /** When the named admin's token was made, while they exist with at least `role`; undefined once removed. */
+  enrolledAt(name: string, role: Role): string | undefined {
+    this.refresh();
+    const a = this.admins.find((x) => x.name === name);
+    return a && RANK[a.role] >= RANK[role] ? a.createdAt : undefined;
+  }
+
   permits(p: AdminPrincipal, needed: Role): boolean {
     return RANK[p.role] >= RANK[needed];
   }

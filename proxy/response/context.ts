@@ -34,6 +34,11 @@ export interface ResponderOptions {
   /** Told of each bot an unlock frees (the risk engine forgets its escalation); a failure is recorded, not thrown. */
   readonly onUnlocked?: (botId: string) => Promise<void>;
   readonly auditor: Auditor;
+  /**
+   * The admins now (admins.json): an unlock approval counts while its admin exists with the admin role and was given
+   * since that admin's token was made, so removing an admin voids what they approved. Without it every approval counts.
+   */
+  readonly admins?: { enrolledAt(name: string, role: 'admin'): string | undefined };
   readonly registry: Registry;
   readonly logger: Logger;
   /** Replaces the webhook notifier built from config (tests). */

@@ -49,6 +49,13 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes)
     await store.hset(K.index, inc.id, inc.createdAt, cfg.incidentRetentionMs);
   }
 
+  /** An unlock approval counts while its admin is still one, and only if given since their token was made. */
+  const stillAdmin = (approver: string, at: string): boolean => {
+    if (!ctx.opts.admins) return true;
+    const since = ctx.opts.admins.enrolledAt(approver, 'admin');
+    return since !== undefined && at >= since;
+  };
+
   async function report(inc: Incident): Promise<IncidentReport> {
     const [confirmed, approvals, comp, sent, tokens] = await Promise.all([
       store.hgetall(K.checklist(inc.id)),
@@ -73,6 +80,7 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes)
       notifications,
       checklist,
       unlockApprovals: Object.entries(approvals)
+        .filter(([approver, at]) => stillAdmin(approver, at))
         .map(([approver, at]) => ({ approver, at }))
         .sort((a, b) => a.at.localeCompare(b.at)),
       unlockApprovalsRequired: inc.automatic ? cfg.unlock.automaticApprovers : cfg.unlock.adminTriggeredApprovers,

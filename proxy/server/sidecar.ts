@@ -40,6 +40,7 @@ import type { RequestContext } from './context.js';
 import { ensureDemo, type DemoInfo } from './demo.js';
 import { setupUpstream } from './upstream-setup.js';
 import { createSidecarAdmin, readinessChecks, registerReadyGauge } from './admin-setup.js';
+import { AdminTokens } from '../admin/tokens.js';
 import { setupTransparent, type TransparentParts } from './transparent/index.js';
 import { createRiskEngine, parseRiskConfig, type RiskEngine } from '../risk/index.js';
 import { createApprovalService, createKeyProviderSealer, parseApprovalConfig, type ApprovalService } from '../approval/index.js';
@@ -220,6 +221,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       onLockdown: lockdownHere({ calls, governor, brokerSessions, bots, logger: logger.child({ part: 'response' }) }),
       onUnlocked: (botId) => risk.clearEscalation(botId),
       auditor,
+      // Removing an admin voids the unlock approvals they gave (four eyes stay two admins still trusted).
+      admins: AdminTokens.forDataDir(config.dataDir),
       registry,
       logger: logger.child({ part: 'response' }),
       language: config.language,
