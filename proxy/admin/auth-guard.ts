@@ -29,8 +29,14 @@ export interface AuthGuardOptions {
 }
 
 export interface AuthGuard {
-  /** Throws KG3005 (429, retry-after) while the request's source is cooling down. */
-  checkSource(req: IncomingMessage): void;
+  /**
+   * Throws KG3005 (429, retry-after) while the request's source is cooling down, unless `admit` finds a valid
+   * token with the route's role: a 256-bit token cannot be guessed, and a compromised bot sharing the operators'
+   * address (127.0.0.1 in a pod) must not hold the kill switch shut by failing on purpose.
+   */
+  checkSource(req: IncomingMessage, admit?: () => AdminPrincipal | undefined): AdminPrincipal | undefined;
+  /** The principal of a valid token with at least the route's role, or undefined; nothing is counted or logged as a failure. */
+  admitted(req: IncomingMessage, route: { readonly access: Role | 'public' }, tokens: AdminTokens): AdminPrincipal | undefined;
   /** The principal of the request's bearer token with at least the route's role; every refusal is recorded. */
   authenticate(
     req: IncomingMessage,
@@ -101,11 +107,25 @@ export function createAuthGuard(o: AuthGuardOptions): AuthGuard {
 
   return {
     limiter,
-    checkSource(req) {
-      const verdict = limiter.check(sourceKey(req.socket.remoteAddress));
-      if (!verdict.blocked) return;
+    checkSource(req, admit) {
+      const source = sourceKey(req.socket.remoteAddress);
+      const verdict = limiter.check(source);
+      if (!verdict.blocked) return undefined;
+      const principal = admit?.();
+      if (principal) {
+        logger.info({ source, admin: principal.name }, 'admin authenticated while its source cools down');
+        return principal;
+      }
       refused.inc();
       throw new GuardError('KG3005', 'too many failed admin logins from this address', { headers: { 'retry-after': String(verdict.retryAfterSeconds) } });
+    },
+    admitted(req, route, tokens) {
+      try {
+        const principal = tokens.authenticate(req.headers.authorization);
+        return tokens.permits(principal, route.access === 'public' ? 'viewer' : route.access) ? principal : undefined;
+      } catch {
+        return undefined;
+      }
     },
     authenticate(req, route, tokens) {
       let principal: AdminPrincipal;

@@ -125,11 +125,12 @@ export function createAdminServer(opts: AdminServerOptions): Server {
     const route = candidates.find((r) => r.method === req.method);
     let principal: AdminPrincipal | undefined;
     if (route?.access !== 'public') {
-      // Everything but the public routes: a source cooling down is refused first, whatever it asks.
-      guard.checkSource(req);
+      // Everything but the public routes: a source cooling down is refused first, whatever it asks, unless it
+      // presents a valid token for an existing route.
+      principal = guard.checkSource(req, () => (route ? guard.admitted(req, route, opts.tokens) : undefined));
       if (candidates.length === 0) throw new GuardError('KG1009');
       if (!route) throw new GuardError('KG1008');
-      principal = guard.authenticate(req, route, opts.tokens);
+      principal ??= guard.authenticate(req, route, opts.tokens);
     }
     const m = route.pattern.exec(url.pathname)!;
     const params = Object.fromEntries(route.names.map((n, i) => [n, m[i + 1]!]));
