@@ -1,0 +1,100 @@
+// A broken or hostile Kiwoom, over real sockets: what it sends back must not
+// hand the bot the broker token or the app's keys, must reach the bot in
+// Kiwoom's shape, and an order whose answer was lost must be reported as one
+// whose fate is unknown, never as one that could not be sent.
+import t from 'tap';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
+import { startSimulator, type Simulator } from '../../proxy/sim/index.js';
+
+const brokerTokens: string[] = [];
+let sim: Simulator;
+let up: HostileUpstream;
+let h: Harness;
+
+t.before(async () => {
+  sim = await startSimulator({ onTokenIssued: (tok: Buffer) => brokerTokens.push(tok.toString('latin1')) });
+  up = await startHostileUpstream(sim.url);
+  h = await startHarness({ simulator: sim, config: { upstream: { url: up.url } } });
+});
+t.teardown(async () => {
+  await h.close();
+  await up.close();
+  await sim.close();
+});
+t.afterEach(() => {
+  up.answer = undefined;
+});
+
+const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0' };
+const isTr = (url: string | undefined) => url?.startsWith('/api/dostk/') === true;
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await filesUnder(p)));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+/** Every place a bot, an operator or an auditor reads, as text. */
+async function readable(seen: string): Promise<[string, string][]> {
+  const files = await filesUnder(h.dataDir);
+  const texts = await Promise.all(
+    files.map(async (f) => [`file ${path.relative(h.dataDir, f)}`, (await readFile(f).catch(() => Buffer.alloc(0))).toString('latin1')] as [string, string]),
+  );
+  return [['bot response', seen], ['logs', h.logs()], ...texts];
+}
+
+t.test('an upstream that echoes the Authorization header: the broker token never reaches the bot', async (t) => {
+  const token = await h.token();
+  up.answer = async (req, _body, res) => {
+    if (!isTr(req.url)) return false;
+    // A debugging error page or a WAF that reflects the request it refused.
+    const page = `<html><body>Bad gateway. Request headers: authorization: ${req.headers.authorization}</body></html>`;
+    res.writeHead(502, { 'content-type': 'text/html' });
+    res.end(page);
+    return true;
+  };
+  const html = await h.call('ka10001', { stk_cd: '005930' }, { token });
+  up.answer = async (req, _body, res) => {
+    if (!isTr(req.url)) return false;
+    res.writeHead(200, { 'content-type': 'application/json;charset=UTF-8', 'api-id': 'ka10001' });
+    res.end(JSON.stringify({ return_code: 1, return_msg: `invalid header [${req.headers.authorization}]` }));
+    return true;
+  };
+  const json = await h.call('ka10001', { stk_cd: '005930' }, { token });
+  t.ok(brokerTokens.length >= 1, 'a broker token was issued');
+  const seen = [html.text, JSON.stringify(html.headers), json.text, JSON.stringify(json.headers)].join('\n');
+  let leaks = 0;
+  for (const [place, text] of await readable(seen)) {
+    for (const tok of brokerTokens) {
+      if (text.includes(tok)) {
+        leaks++;
+        t.fail(`the broker token reached ${place}`);
+      }
+    }
+  }
+  t.equal(leaks, 0, 'the broker token is nowhere a bot, an operator or an auditor reads');
+  t.equal(json.status, 502, `an answer holding the broker token is refused: ${json.text}`);
+  t.match(json.json.return_msg, /KG5005/, 'as a malformed broker answer');
+});
+
+t.test('an order Kiwoom answered with its own JSON error: passed on as it is', async (t) => {
+  const token = await h.token();
+  const before = sim.requestLog().filter((r) => r.apiId === 'kt10000').length;
+  up.answer = async (req, _body, res) => {
+    if (!isTr(req.url)) return false;
+    res.writeHead(503, { 'content-type': 'application/json;charset=UTF-8' });
+    res.end(JSON.stringify({ return_code: 1, return_msg: 'maintenance' }));
+    return true;
+  };
+  const r = await h.call('kt10000', BUY, { token });
+  t.equal(sim.requestLog().filter((x) => x.apiId === 'kt10000').length - before, 0, 'the simulator never saw it');
+  t.equal(r.status, 503, `Kiwoom's own JSON answer is passed on as it is: ${r.text}`);
+  t.same(r.json, { return_code: 1, return_msg: 'maintenance' });
+});
