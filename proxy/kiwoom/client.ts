@@ -117,10 +117,17 @@ function parseStatus(body: Buffer): KiwoomStatus {
   }
 }
 
-/** Kiwoom's message is not secret (e.g. "[8001:App Key와 Secret Key 검증에 실패했습니다]"); bound its length. */
-function upstreamMessage(s: KiwoomStatus, status: number): string {
-  const msg = typeof s.return_msg === 'string' ? s.return_msg.slice(0, 200) : '';
-  return `upstream HTTP ${status} return_code=${String(s.return_code ?? '?')} ${msg}`.trim();
+/**
+ * Kiwoom's message is not secret (e.g. "[8001:App Key와 Secret Key 검증에 실패했습니다]"); bound its length. An
+ * answer that quotes what it was sent (the app key, the secret key, the token being revoked) is named by its
+ * detail code only: the message reaches the bot and the logs.
+ */
+function upstreamMessage(s: KiwoomStatus, status: number, body: Buffer, sent: readonly Buffer[]): string {
+  const rc = typeof s.return_code === 'number' ? String(s.return_code) : '?';
+  const raw = typeof s.return_msg === 'string' ? s.return_msg : '';
+  if (!sent.some((b) => b.length > 0 && body.includes(b))) return `upstream HTTP ${status} return_code=${rc} ${raw.slice(0, 200)}`.trim();
+  const code = /\[(\d{4})[:\]]/.exec(raw)?.[1];
+  return `upstream HTTP ${status} return_code=${rc}${code ? ` [${code}]` : ''} (message withheld: it quoted the keys sent)`;
 }
 
 export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
@@ -189,7 +196,7 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
       try {
         const status = parseStatus(res.body);
         if (res.status !== 200 || status.return_code !== 0 || !token || token.length === 0) {
-          throw new GuardError('KG5004', upstreamMessage(status, res.status));
+          throw new GuardError('KG5004', upstreamMessage(status, res.status, res.body, [creds.appKey, creds.secretKey]));
         }
         const expiresAt = parseExpiresDt(status.expires_dt) ?? new Date(Date.now() + 3600_000);
         return { token, expiresAt };
@@ -220,7 +227,7 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
       // [8005] "token not valid": nobody can use it any more, as on a TR call (often, not always, HTTP 200).
       if (status.return_code !== 0 && INVALID_TOKEN.test(String(status.return_msg ?? ''))) return 'invalid';
       if (res.status !== 200 || status.return_code !== 0) {
-        throw new GuardError('KG5001', `revoke refused: ${upstreamMessage(status, res.status)}`);
+        throw new GuardError('KG5001', `revoke refused: ${upstreamMessage(status, res.status, res.body, [creds.appKey, creds.secretKey, token])}`);
       }
       return 'revoked';
     },

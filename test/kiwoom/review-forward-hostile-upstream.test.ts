@@ -5,7 +5,7 @@
 import t from 'tap';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { CANARY, startHarness, type Harness } from '../helpers/harness.js';
 import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
 import { startSimulator, type Simulator } from '../../proxy/sim/index.js';
 
@@ -97,4 +97,33 @@ t.test('an order Kiwoom answered with its own JSON error: passed on as it is', a
   t.equal(sim.requestLog().filter((x) => x.apiId === 'kt10000').length - before, 0, 'the simulator never saw it');
   t.equal(r.status, 503, `Kiwoom's own JSON answer is passed on as it is: ${r.text}`);
   t.same(r.json, { return_code: 1, return_msg: 'maintenance' });
+});
+
+t.test('a token issue refused with a message that echoes the keys: the keys never reach the bot or the logs', async (t) => {
+  await h.waitNoLiveTokens(5000);
+  up.answer = async (req, body, res) => {
+    if (req.url !== '/oauth2/token') return false;
+    const sent = JSON.parse(body.toString('utf8')) as Record<string, string>;
+    res.writeHead(200, { 'content-type': 'application/json;charset=UTF-8', 'api-id': 'au10001' });
+    res.end(JSON.stringify({ return_code: 3, return_msg: `[8001:appkey ${sent.appkey} secretkey ${sent.secretkey} 검증에 실패했습니다]` }));
+    return true;
+  };
+  const token = await h.token();
+  const r = await h.call('ka10001', { stk_cd: '005930' }, { token });
+  t.equal(r.status, 502, r.text);
+  t.match(r.json.return_msg, /KG5004/);
+  let leaks = 0;
+  for (const [place, text] of await readable(`${r.text}\n${JSON.stringify(r.headers)}`)) {
+    for (const [name, secret] of [
+      ['app key', CANARY.appKey],
+      ['secret key', CANARY.secretKey],
+    ]) {
+      if (text.includes(secret!)) {
+        leaks++;
+        t.fail(`the ${name} reached ${place}`);
+      }
+    }
+  }
+  t.equal(leaks, 0, 'the keys Kiwoom echoed are nowhere a bot, an operator or an auditor reads');
+  t.match(r.json.return_msg, /8001/, "Kiwoom's detail code is still named");
 });
