@@ -84,6 +84,30 @@ t.test('an upstream that echoes the Authorization header: the broker token never
   t.match(json.json.return_msg, /KG5005/, 'as a malformed broker answer');
 });
 
+t.test('an upstream answering an HTML error page: the bot gets Kiwoom’s shape', async (t) => {
+  const token = await h.token();
+  up.answer = async (req, _body, res) => {
+    if (!isTr(req.url)) return false;
+    res.writeHead(503, { 'content-type': 'text/html' });
+    res.end('<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>');
+    return true;
+  };
+  const r = await h.call('ka10001', { stk_cd: '005930' }, { token });
+  up.answer = async (req, _body, res) => {
+    if (!isTr(req.url)) return false;
+    res.writeHead(200, { 'content-type': 'application/json;charset=UTF-8', 'api-id': 'ka10001' });
+    res.end('');
+    return true;
+  };
+  const empty = await h.call('ka10001', { stk_cd: '005930' }, { token });
+  t.match(empty.json.return_msg, /KG5005/, `an empty 200 answer too: ${empty.text}`);
+  t.match(String(r.headers['content-type']), /^application\/json/);
+  t.type(r.json.return_code, 'number', `a JSON body with a return_code: ${r.text}`);
+  t.equal(r.status, 502, 'as a malformed broker answer');
+  t.match(r.json.return_msg, /KG5005:.*HTTP 503/, 'naming the code and the status Kiwoom answered');
+  t.notMatch(r.text, /<html>/, 'the page itself is not passed on');
+});
+
 t.test('an order Kiwoom answered with its own JSON error: passed on as it is', async (t) => {
   const token = await h.token();
   const before = sim.requestLog().filter((r) => r.apiId === 'kt10000').length;

@@ -10,9 +10,34 @@ import type { RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 import { judged, type Judged } from './need.js';
 import { recordOrder } from './order-book.js';
+import { answerOf, SMALL_ANSWER_BYTES } from './after/outcome.js';
 import { BUILTIN, isStricterState, type EffectiveTradingState } from '../../policy/index.js';
 
 const JSON_CONTENT_TYPE_PATTERN = /^application\/json(\s*;\s*charset=[A-Za-z0-9_-]{1,32})?$/i;
+
+const isSpace = (b: number | undefined): boolean => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+
+/**
+ * Kiwoom answers with one JSON object, its refusals and server errors included. Anything else (a load balancer's
+ * HTML error page, an empty body) is not passed on under a JSON content type: the bot gets KG5005 instead. A small
+ * answer is parsed (once: the after-stages reuse it); a large one (charts, listings) is not parsed on the bot's path
+ * and must at least be framed as one object.
+ */
+function isObjectAnswer(j: Judged, body: Buffer): boolean {
+  if (body.length < SMALL_ANSWER_BYTES) {
+    try {
+      const a: unknown = answerOf(j as RequestContext);
+      return typeof a === 'object' && a !== null && !Array.isArray(a);
+    } catch {
+      return false;
+    }
+  }
+  let start = 0;
+  let end = body.length - 1;
+  while (isSpace(body[start])) start++;
+  while (end > start && isSpace(body[end])) end--;
+  return body[start] === 0x7b /* { */ && body[end] === 0x7d /* } */;
+}
 
 /**
  * Orders are never aborted once sent: the bot leaving does not un-send an order, and we want its outcome audited.
@@ -76,6 +101,7 @@ export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder' | 'ses
     } finally {
       j.upstreamMs = performance.now() - t0;
     }
+    if (!isObjectAnswer(j, up.body)) throw new GuardError('KG5005', `HTTP ${up.status} answer is not a JSON object`);
     await recordOrder(deps, j);
     // Only a plain JSON content type is copied; anything else is replaced, never echoed.
     const headers: Record<string, string> = { 'content-type': safeHeaderValue(up.contentType, JSON_CONTENT_TYPE_PATTERN) ?? 'application/json;charset=UTF-8' };
