@@ -120,6 +120,12 @@ export const ERROR_CATALOGUE = {
   KG5008: { status: 503, returnCode: 9, ko: '증권사 세션을 준비하지 못했습니다', en: 'Broker session could not be established in time' },
   KG5010: { status: 503, returnCode: 9, ko: '실시간 데이터를 읽지 않아 연결을 종료합니다', en: 'Realtime connection closed: the bot is not reading its data' },
   KG5009: { status: 502, returnCode: 9, ko: '증권사가 실시간 요청을 거절했습니다', en: 'Kiwoom refused the realtime request' },
+  KG5011: {
+    status: 502,
+    returnCode: 9,
+    ko: '주문이 증권사로 전송되었으나 결과를 확인하지 못했습니다. 다시 보내기 전에 주문 내역을 확인하십시오',
+    en: "The order was sent to the broker but its outcome is unknown; check the account's orders before sending it again",
+  },
 
   // 6xxx: audit
   KG6001: { status: 503, returnCode: 9, ko: '감사 기록을 남길 수 없어 요청을 거부합니다', en: 'Audit sink unavailable; call refused' },

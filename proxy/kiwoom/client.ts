@@ -85,6 +85,16 @@ export function mapUpstreamError(err: unknown): GuardError {
   return new GuardError('KG5001', (err as NodeJS.ErrnoException)?.code, { cause: err });
 }
 
+/** Failures that end a call before a byte of it left: no connection (refused, no route, no name, connect timeout), or TLS refused. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+const TLS_REFUSED = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/;
+
+/** True when a call that failed with this error certainly never reached the broker (mapUpstreamError keeps the cause). */
+export function neverWritten(err: unknown): boolean {
+  const code = err instanceof GuardError ? (err.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
+  return typeof code === 'string' && (NOT_CONNECTED.has(code) || TLS_REFUSED.test(code));
+}
+
 async function readCapped(body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;

@@ -37,24 +37,24 @@ t.test('upstream 5xx: the answer comes back, the order is not retried, the token
   await h.waitNoLiveTokens();
 });
 
-t.test('upstream time-out: KG5002, sent once, token revoked', async (t) => {
+t.test('upstream time-out on a written order: KG5011 (fate unknown, naming the KG5002 time-out), sent once, token revoked', async (t) => {
   const token = await h.token();
   const n = sent('kt10000');
   h.sim.faults.set({ hangNext: 1 });
   const r = await h.call('kt10000', BUY, { token });
-  t.equal(r.status, 504, r.text);
-  t.match(r.json.return_msg, /KG5002/);
+  t.equal(r.status, 502, r.text);
+  t.match(r.json.return_msg, /KG5011:KG5002/);
   t.equal(sent('kt10000') - n, 1, 'not retried');
   await h.waitNoLiveTokens();
 });
 
-t.test('dropped connection: KG5001, sent once, token revoked', async (t) => {
+t.test('dropped connection on a written order: KG5011 (fate unknown, naming the KG5001 drop), sent once, token revoked', async (t) => {
   const token = await h.token();
   const n = sent('kt10000');
   h.sim.faults.set({ dropNext: 1 });
   const r = await h.call('kt10000', BUY, { token });
   t.equal(r.status, 502, r.text);
-  t.match(r.json.return_msg, /KG5001/);
+  t.match(r.json.return_msg, /KG5011:KG5001/);
   t.equal(sent('kt10000') - n, 1);
   await h.waitNoLiveTokens();
 });

@@ -5,9 +5,12 @@
 import t from 'tap';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { CANARY, startHarness, type Harness } from '../helpers/harness.js';
 import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
 import { startSimulator, type Simulator } from '../../proxy/sim/index.js';
+import { createKiwoomClient, neverWritten } from '../../proxy/kiwoom/client.js';
+import { GuardError } from '../../proxy/common/errors.js';
 
 const brokerTokens: string[] = [];
 let sim: Simulator;
@@ -106,6 +109,46 @@ t.test('an upstream answering an HTML error page: the bot gets Kiwoom’s shape'
   t.equal(r.status, 502, 'as a malformed broker answer');
   t.match(r.json.return_msg, /KG5005:.*HTTP 503/, 'naming the code and the status Kiwoom answered');
   t.notMatch(r.text, /<html>/, 'the page itself is not passed on');
+});
+
+t.test('an order written whose answer is lost: reported as of unknown fate, sent once', async (t) => {
+  const token = await h.token();
+  const before = sim.requestLog().filter((r) => r.apiId === 'kt10000').length;
+  up.answer = async (req, _body, res, pass) => {
+    if (!isTr(req.url)) return false;
+    await pass(); // Kiwoom placed it; the answer never comes back.
+    res.socket?.destroy();
+    return true;
+  };
+  const r = await h.call('kt10000', BUY, { token });
+  t.equal(sim.requestLog().filter((x) => x.apiId === 'kt10000').length - before, 1, 'sent exactly once');
+  t.equal(r.status, 502, r.text);
+  t.match(r.json.return_msg, /KG5011/, `a code of its own, not "cannot connect": ${r.text}`);
+  t.match(r.json.return_msg, /주문/, 'the message (Korean by default) speaks of the order');
+});
+
+t.test('a call that never found a connection is known not to have left', async (t) => {
+  // A port nothing listens on: the connection is refused before a byte of the call is written.
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const client = createKiwoomClient({
+    baseUrl: `http://127.0.0.1:${port}`,
+    connections: 1,
+    connectTimeoutMs: 2_000,
+    headersTimeoutMs: 2_000,
+    bodyTimeoutMs: 2_000,
+    keepAliveTimeoutMs: 1_000,
+    maxResponseBytes: 1 << 16,
+    limits: {},
+    sim: { ideal: false },
+  });
+  t.teardown(() => client.close());
+  const err = await client.call({ apiId: 'kt10000', path: '/api/dostk/ordr', body: Buffer.from('{}'), token: Buffer.from('t') }).catch((e: unknown) => e);
+  t.match(err, { code: 'KG5001', detail: 'ECONNREFUSED' });
+  t.ok(neverWritten(err), 'a refused connection: never written');
+  t.notOk(neverWritten(new GuardError('KG5001', 'UND_ERR_SOCKET')), 'a dropped connection may hide a written call');
 });
 
 t.test('an order Kiwoom answered with its own JSON error: passed on as it is', async (t) => {

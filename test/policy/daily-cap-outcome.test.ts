@@ -96,7 +96,7 @@ t.test('an order whose fate is unknown stays charged: it may have been placed', 
   const w = await world(t, ['{ id: day-cap, type: daily-cap, maxOrders: 3 }']);
   w.h.sim.faults.set({ dropNext: 1 });
   const dropped = await w.order('kt10001', limit(1, 70_100));
-  t.equal(codeOf(dropped), 'KG5001', `the connection dropped after the order was written: ${dropped.text}`);
+  t.equal(codeOf(dropped), 'KG5011', `the connection dropped after the order was written, its fate unknown: ${dropped.text}`);
   w.h.sim.faults.set({ fail5xxNext: 1 });
   const failed = await w.order('kt10001', limit(1, 70_200));
   t.equal(failed.status, 500, `Kiwoom answered a server error: ${failed.text}`);

@@ -4,7 +4,7 @@
 // broker could read differently. The broker token never comes back. An order
 // the broker accepted is recorded for the policy before the bot is answered.
 import { GuardError } from '../../common/errors.js';
-import type { TrResponse } from '../../kiwoom/client.js';
+import { neverWritten, type TrResponse } from '../../kiwoom/client.js';
 import { safeHeaderValue } from '../http.js';
 import type { RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
@@ -74,6 +74,19 @@ async function stillAllowed(deps: Pick<PipelineDeps, 'responder' | 'sessions' | 
   }
 }
 
+/** What a failed upstream call may hide: a written order whose answer was lost, cut off, too large or unreadable. */
+const ANSWER_LOST: ReadonlySet<string> = new Set(['KG5001', 'KG5002', 'KG5003', 'KG5005']);
+
+/**
+ * An order, modify or cancel that was written to Kiwoom and got no answer the sidecar could pass on may have been
+ * placed: the bot is told so (KG5011), never "cannot connect" or "timed out", which a bot reads as "not sent" and
+ * sends again. A connection that was never made (refused, no route, TLS refused) keeps its own code.
+ */
+function fateUnknown(j: Judged, err: unknown): unknown {
+  if (!keepSent(j) || j.wire === undefined || !(err instanceof GuardError) || !ANSWER_LOST.has(err.code) || neverWritten(err)) return err;
+  return new GuardError('KG5011', `${err.code}${err.detail ? ` ${err.detail}` : ''}`, { cause: err });
+}
+
 export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder' | 'sessions' | 'bots' | 'policy' | 'logger'>) {
   return async (ctx: RequestContext): Promise<void> => {
     const j = judged(ctx);
@@ -98,10 +111,12 @@ export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder' | 'ses
         requestId: j.id,
       });
       j.upstream = up;
+      if (!isObjectAnswer(j, up.body)) throw new GuardError('KG5005', `HTTP ${up.status} answer is not a JSON object`);
+    } catch (err) {
+      throw fateUnknown(j, err);
     } finally {
       j.upstreamMs = performance.now() - t0;
     }
-    if (!isObjectAnswer(j, up.body)) throw new GuardError('KG5005', `HTTP ${up.status} answer is not a JSON object`);
     await recordOrder(deps, j);
     // Only a plain JSON content type is copied; anything else is replaced, never echoed.
     const headers: Record<string, string> = { 'content-type': safeHeaderValue(up.contentType, JSON_CONTENT_TYPE_PATTERN) ?? 'application/json;charset=UTF-8' };
