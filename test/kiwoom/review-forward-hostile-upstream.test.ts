@@ -6,7 +6,8 @@ import t from 'tap';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { CANARY, startHarness, type Harness } from '../helpers/harness.js';
+import { CANARY, startHarness, waitFor, type Harness } from '../helpers/harness.js';
+import { readAuditRecords, recordsFor } from '../helpers/audit-sidecar-log.js';
 import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
 import { startSimulator, type Simulator } from '../../proxy/sim/index.js';
 import { createKiwoomClient, neverWritten } from '../../proxy/kiwoom/client.js';
@@ -16,11 +17,13 @@ const brokerTokens: string[] = [];
 let sim: Simulator;
 let up: HostileUpstream;
 let h: Harness;
+/** Request ids whose after-stages (the outcome record among them) have run. */
+const settled = new Set<string>();
 
 t.before(async () => {
   sim = await startSimulator({ onTokenIssued: (tok: Buffer) => brokerTokens.push(tok.toString('latin1')) });
   up = await startHostileUpstream(sim.url);
-  h = await startHarness({ simulator: sim, config: { upstream: { url: up.url } } });
+  h = await startHarness({ simulator: sim, config: { upstream: { url: up.url } }, onSettled: (ctx) => settled.add(ctx.id) });
 });
 t.teardown(async () => {
   await h.close();
@@ -193,4 +196,27 @@ t.test('a token issue refused with a message that echoes the keys: the keys neve
   }
   t.equal(leaks, 0, 'the keys Kiwoom echoed are nowhere a bot, an operator or an auditor reads');
   t.match(r.json.return_msg, /8001/, "Kiwoom's detail code is still named");
+});
+
+t.test('an answer with an outsized return_code: the placed order still has its outcome record', async (t) => {
+  const token = await h.token();
+  up.answer = async (req, _body, res, pass) => {
+    if (!isTr(req.url)) return false;
+    const placed = JSON.parse((await pass()).body.toString('utf8')) as Record<string, unknown>;
+    // Kiwoom placed it; what comes back carries a return_code that is no number, just under the parsed-answer size.
+    const shape = (pad: number) =>
+      JSON.stringify({ ...placed, return_code: [...Array.from({ length: 15 }, () => 'x'.repeat(4000)), 'x'.repeat(pad)], ord_no: '9'.repeat(4000) });
+    const body = shape(65_400 - shape(0).length);
+    res.writeHead(200, { 'content-type': 'application/json;charset=UTF-8', 'api-id': 'kt10000' });
+    res.end(body);
+    return true;
+  };
+  const r = await h.call('kt10000', BUY, { token });
+  const id = String(r.headers['x-kguard-request-id']);
+  await waitFor(() => settled.has(id), 10_000, 'the after-stages');
+  const records = recordsFor(await readAuditRecords(path.join(h.dataDir, 'audit')), id);
+  const outcome = records.find((x) => x.type === 'call.outcome');
+  t.ok(outcome, `the order's outcome is recorded (records: ${records.map((x) => x.type).join(', ')})`);
+  t.equal(outcome?.data.ok, false, 'not recorded as OK');
+  t.notOk(h.logs().includes('outcome audit record failed'), 'no outcome record was refused');
 });

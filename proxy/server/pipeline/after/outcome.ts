@@ -11,14 +11,27 @@ export const SMALL_ANSWER_BYTES = 64 * 1024;
 const RETURN_TAIL_BYTES = 4096;
 const RETURN_CODE_KEY = Buffer.from('"return_code":');
 
+/** The longest order number, and return_code given as text, the outcome record copies from an answer. */
+const MAX_RECORDED_TEXT = 32;
+
+/**
+ * Kiwoom's return_code is a number. The record holds what the upstream sent only when it is one (or short text):
+ * a value of another shape is named by its shape, so an answer cannot make the record too large to be written.
+ */
+function recordedCode(v: unknown): unknown {
+  if (v === undefined || typeof v === 'number' || (typeof v === 'string' && v.length <= MAX_RECORDED_TEXT)) return v;
+  return `malformed (${v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v})`;
+}
+
 /** Reads Kiwoom's return_code and ord_no: a small answer whole, a large one (charts, lists) from its tail. */
 function readOutcome(ctx: RequestContext): { returnCode: unknown; orderNo?: string } {
   if (!ctx.upstream) return { returnCode: undefined };
   const body = ctx.upstream.body;
-  if (body.length >= SMALL_ANSWER_BYTES) return { returnCode: trailingReturnCode(body) };
+  if (body.length >= SMALL_ANSWER_BYTES) return { returnCode: recordedCode(trailingReturnCode(body)) };
   try {
     const j = answerOf(ctx);
-    return { returnCode: j.return_code, ...(typeof j.ord_no === 'string' ? { orderNo: j.ord_no } : {}) };
+    const orderNo = typeof j.ord_no === 'string' && j.ord_no.length <= MAX_RECORDED_TEXT ? j.ord_no : undefined;
+    return { returnCode: recordedCode(j.return_code), ...(orderNo ? { orderNo } : {}) };
   } catch {
     return { returnCode: 'unparsed' };
   }
