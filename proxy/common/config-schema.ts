@@ -76,6 +76,7 @@ const schema = {
         'connectTimeoutMs',
         'headersTimeoutMs',
         'bodyTimeoutMs',
+        'answerTimeoutMs',
         'keepAliveTimeoutMs',
         'maxResponseBytes',
       ],
@@ -88,6 +89,7 @@ const schema = {
         connectTimeoutMs: posInt,
         headersTimeoutMs: posInt,
         bodyTimeoutMs: posInt,
+        answerTimeoutMs: posInt,
         keepAliveTimeoutMs: posInt,
         maxResponseBytes: { type: 'integer', minimum: 1024 },
         limits: {

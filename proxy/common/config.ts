@@ -27,6 +27,8 @@ export interface UpstreamConfig {
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
+  /** The whole answer, from the call's start to its last byte (bodyTimeoutMs is per pause): an order is cut off by nothing else. */
+  answerTimeoutMs: number;
   /** Below the upstream's idle timeout so we never reuse a socket the far end is closing. */
   keepAliveTimeoutMs: number;
   maxResponseBytes: number;
@@ -167,6 +169,7 @@ export function defaultConfig(): Config {
       connectTimeoutMs: 3_000,
       headersTimeoutMs: 10_000,
       bodyTimeoutMs: 10_000,
+      answerTimeoutMs: 30_000,
       keepAliveTimeoutMs: 4_000,
       maxResponseBytes: 4 * 1024 * 1024,
       limits: {},

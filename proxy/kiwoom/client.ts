@@ -159,25 +159,43 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
   const revokePool = newPool();
 
   async function post(path: string, headers: Record<string, string>, body: Buffer, signal?: AbortSignal, via: Pool = pool): Promise<TrResponse> {
+    // One controller for the caller's signal and the whole answer's deadline: a call without its caller's signal (an
+    // order once written) is still ended when its answer never completes (each pause within bodyTimeoutMs).
+    const stop = new AbortController();
+    const onCallerAbort = () => stop.abort(signal?.reason);
+    if (signal?.aborted) onCallerAbort();
+    else signal?.addEventListener('abort', onCallerAbort, { once: true });
+    let overdue = false;
+    const timer = setTimeout(() => {
+      overdue = true;
+      stop.abort();
+    }, opts.answerTimeoutMs);
+    const fail = (err: unknown): GuardError =>
+      overdue ? new GuardError('KG5002', `no complete answer within ${opts.answerTimeoutMs} ms`, { cause: err }) : mapUpstreamError(err);
     let res: Dispatcher.ResponseData;
-    try {
-      res = await via.request({
-        method: 'POST',
-        path,
-        headers: { 'content-type': JSON_CT, 'content-length': String(body.length), ...headers },
-        body,
-        signal,
-        // Never retried here: an order must not be sent twice.
-      });
-    } catch (err) {
-      throw mapUpstreamError(err);
-    }
     let data: Buffer;
     try {
-      data = await readCapped(res.body, opts.maxResponseBytes);
-    } catch (err) {
-      res.body.destroy();
-      throw mapUpstreamError(err);
+      try {
+        res = await via.request({
+          method: 'POST',
+          path,
+          headers: { 'content-type': JSON_CT, 'content-length': String(body.length), ...headers },
+          body,
+          signal: stop.signal,
+          // Never retried here: an order must not be sent twice.
+        });
+      } catch (err) {
+        throw fail(err);
+      }
+      try {
+        data = await readCapped(res.body, opts.maxResponseBytes);
+      } catch (err) {
+        res.body.destroy();
+        throw fail(err);
+      }
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onCallerAbort);
     }
     return {
       status: res.statusCode,

@@ -52,6 +52,7 @@ export async function brokerWorld(t: Test, simOptions: SimOptions = {}) {
     connectTimeoutMs: 2_000,
     headersTimeoutMs: 5_000,
     bodyTimeoutMs: 5_000,
+    answerTimeoutMs: 10_000,
     keepAliveTimeoutMs: 4_000,
     maxResponseBytes: 1 << 20,
     limits: {},
