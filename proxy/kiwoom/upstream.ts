@@ -117,14 +117,15 @@ export class Upstream {
           nextKey: c.nextKey,
           signal: c.keepSent ? undefined : c.signal,
         });
-        c.onWire?.('answered');
         // An answer that echoes the request (a debugging error page, a WAF quoting what it refused, an
-        // "invalid header [Bearer ...]" message) would hand the bot the key's broker token: it never goes on.
+        // "invalid header [Bearer ...]" message) would hand the bot the key's broker token: it never goes on. Not an
+        // answer the sidecar can read either, so the call stays at 'writing': it may have been placed.
         if (res.body.includes(lease.token)) {
           res.body.fill(0);
           this.logger.error({ botId: c.botId, key, apiId: c.entry.apiId, status: res.status }, 'the broker answer held the broker token; refused');
           throw new GuardError('KG5005', 'the answer held the broker token');
         }
+        c.onWire?.('answered');
         verdict = verdictOf(res);
         if (verdict.verdict === 'invalid-token') lease.invalidate();
       } finally {

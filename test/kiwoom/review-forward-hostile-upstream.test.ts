@@ -12,18 +12,19 @@ import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-u
 import { startSimulator, type Simulator } from '../../proxy/sim/index.js';
 import { createKiwoomClient, neverWritten } from '../../proxy/kiwoom/client.js';
 import { GuardError } from '../../proxy/common/errors.js';
+import type { RequestContext } from '../../proxy/server/context.js';
 
 const brokerTokens: string[] = [];
 let sim: Simulator;
 let up: HostileUpstream;
 let h: Harness;
 /** Request ids whose after-stages (the outcome record among them) have run. */
-const settled = new Set<string>();
+const settled = new Map<string, RequestContext>();
 
 t.before(async () => {
   sim = await startSimulator({ onTokenIssued: (tok: Buffer) => brokerTokens.push(tok.toString('latin1')) });
   up = await startHostileUpstream(sim.url);
-  h = await startHarness({ simulator: sim, config: { upstream: { url: up.url } }, onSettled: (ctx) => settled.add(ctx.id) });
+  h = await startHarness({ simulator: sim, config: { upstream: { url: up.url } }, onSettled: (ctx) => settled.set(ctx.id, ctx) });
 });
 t.teardown(async () => {
   await h.close();
@@ -220,4 +221,20 @@ t.test('an answer with an outsized return_code: the placed order still has its o
   t.ok(outcome, `the order's outcome is recorded (records: ${records.map((x) => x.type).join(', ')})`);
   t.equal(outcome?.data.ok, false, 'not recorded as OK');
   t.notOk(h.logs().includes('outcome audit record failed'), 'no outcome record was refused');
+});
+
+t.test('an order whose answer echoes the broker token: of unknown fate, its daily-cap charge kept', async (t) => {
+  const token = await h.token();
+  up.answer = async (req, _body, res, pass) => {
+    if (!isTr(req.url)) return false;
+    const placed = JSON.parse((await pass()).body.toString('utf8')) as Record<string, unknown>;
+    res.writeHead(200, { 'content-type': 'application/json;charset=UTF-8', 'api-id': 'kt10000' });
+    res.end(JSON.stringify({ ...placed, return_msg: `${String(placed.return_msg)} (${req.headers.authorization})` }));
+    return true;
+  };
+  const r = await h.call('kt10000', BUY, { token });
+  const id = String(r.headers['x-kguard-request-id']);
+  await waitFor(() => settled.has(id), 10_000, 'the after-stages');
+  t.match(r.json.return_msg, /KG5011:KG5005/, `placed, but its answer could not be passed on: ${r.text}`);
+  t.notOk(settled.get(id)?.outcome?.notPlaced, 'not taken for an order that never reached the book (its daily-cap charge stays)');
 });
