@@ -34,6 +34,11 @@ function routeOf(url: string | undefined): Route | undefined {
   return undefined;
 }
 
+/** How often Node checks headersTimeout and requestTimeout: a quarter of the shorter, at most 1 s. */
+export function timeoutSweepMs(limits: { headersTimeoutMs: number; requestTimeoutMs: number }): number {
+  return Math.max(25, Math.min(1_000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4)));
+}
+
 export function createBotListener(deps: ListenerDeps): Server {
   const { config, logger } = deps;
   const lang: Language = config.language;
@@ -71,6 +76,9 @@ export function createBotListener(deps: ListenerDeps): Server {
       requestTimeout: config.limits.requestTimeoutMs,
       headersTimeout: config.limits.headersTimeoutMs,
       keepAliveTimeout: config.limits.keepAliveTimeoutMs,
+      // Node enforces the two time-outs above only when it sweeps its connections (every 30 s by default):
+      // sweep often enough that a slow or silent client is cut off near the configured limit.
+      connectionsCheckingInterval: timeoutSweepMs(config.limits),
       insecureHTTPParser: false,
       joinDuplicateHeaders: false,
       requireHostHeader: true,
