@@ -1,6 +1,6 @@
 // Bot-facing HTTP hygiene: framing checks against request smuggling, bounded
 // body reading, header validation. Pure helpers apart from reading the body.
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { GuardError, kiwoomErrorBody, type Language } from '../common/errors.js';
 import { JSON_CONTENT_TYPE } from './context.js';
@@ -30,6 +30,10 @@ export function checkFraming(req: IncomingMessage): void {
   if (te > 1) throw new GuardError('KG1003', 'duplicate Transfer-Encoding');
   if (te === 1 && cl === 1) throw new GuardError('KG1003', 'both Transfer-Encoding and Content-Length');
   if (te === 1 && teValue.trim().toLowerCase() !== 'chunked') throw new GuardError('KG1003', 'unsupported Transfer-Encoding');
+  // The listener answers these itself (requireHostHeader off, checkExpectation heard) so the refusal is Kiwoom's shape.
+  if (req.httpVersion === '1.1' && req.headers.host === undefined) throw new GuardError('KG1003', 'missing Host');
+  const expect = req.headers.expect;
+  if (expect !== undefined && expect.toLowerCase() !== '100-continue') throw new GuardError('KG1007', 'expect');
 }
 
 /** Kiwoom's bodies are JSON; `application/json` with any charset parameter is accepted. */
@@ -61,6 +65,15 @@ export function safeHeaderValue(v: string | undefined, pattern = NEXT_KEY): stri
   return v !== undefined && pattern.test(v) ? v : undefined;
 }
 
+/** A whole HTTP/1.1 error response in Kiwoom's shape, for a socket no ServerResponse owns; the connection closes after it. */
+export function rawErrorResponse(ge: GuardError, lang: Language): string {
+  const body = JSON.stringify(kiwoomErrorBody(ge, lang));
+  return (
+    `HTTP/1.1 ${ge.status} ${STATUS_CODES[ge.status] ?? 'Error'}\r\n` +
+    `content-type: ${JSON_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+  );
+}
+
 /** For parser errors Node raises before a request exists: answer in Kiwoom's shape and close. */
 export function writeClientError(socket: Socket, err: NodeJS.ErrnoException, lang: Language): void {
   if (!socket.writable) {
@@ -68,10 +81,5 @@ export function writeClientError(socket: Socket, err: NodeJS.ErrnoException, lan
     return;
   }
   const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'KG1012' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'KG1013' : 'KG1003';
-  const ge = new GuardError(code);
-  const body = JSON.stringify(kiwoomErrorBody(ge, lang));
-  socket.end(
-    `HTTP/1.1 ${ge.status} ${ge.status === 431 ? 'Request Header Fields Too Large' : ge.status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
-      `content-type: ${JSON_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
+  socket.end(rawErrorResponse(new GuardError(code), lang));
 }

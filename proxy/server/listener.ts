@@ -81,7 +81,8 @@ export function createBotListener(deps: ListenerDeps): Server {
       connectionsCheckingInterval: timeoutSweepMs(config.limits),
       insecureHTTPParser: false,
       joinDuplicateHeaders: false,
-      requireHostHeader: true,
+      // Checked by the framing stage instead (KG1003): Node's own refusal is an empty 400, not Kiwoom's shape.
+      requireHostHeader: false,
     },
     (req, res) => {
       handle(req, res).catch((err) => {
@@ -92,6 +93,8 @@ export function createBotListener(deps: ListenerDeps): Server {
     },
   );
   server.maxConnections = config.limits.maxConnections;
+  // An Expect other than 100-continue: Node would answer an empty 417; the framing stage refuses it in Kiwoom's shape.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
   server.on('clientError', (err, socket) => writeClientError(socket as import('node:net').Socket, err as NodeJS.ErrnoException, lang));
 
   function send(ctx: RequestContext): void {

@@ -26,6 +26,7 @@ import { parseBotMessage, type RealtimeProtocolError, reply, systemFrame, type B
 import type { PolicyEngineInternals } from '../policy/engine.js';
 import type { Responder } from '../response/index.js';
 import type { BotCalls } from './bot-calls.js';
+import { rawErrorResponse } from './http.js';
 import type { ConditionJudgement, ConditionRisk } from './realtime-risk.js';
 
 export const REALTIME_PATH = '/api/dostk/websocket';
@@ -335,7 +336,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     upgrade(req, socket, head) {
       const path = (req.url ?? '').split('?')[0];
       if (!config.enabled || path !== REALTIME_PATH || req.method !== 'GET') {
-        socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        const refusal = !config.enabled || path !== REALTIME_PATH ? new GuardError('KG1009') : new GuardError('KG1008');
+        socket.end(rawErrorResponse(refusal, lang));
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));

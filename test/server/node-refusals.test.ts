@@ -1,0 +1,63 @@
+// Requests Node's HTTP layer would answer by itself (an HTTP/1.1 request
+// without Host, an Expect the server does not meet, an Upgrade on a REST
+// path) get a Kiwoom-shaped error naming a KG code like every other refusal,
+// not Node's empty 400/417/404. Nothing reaches the simulator.
+import t from 'tap';
+import net from 'node:net';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+let token: string;
+t.before(async () => {
+  h = await startHarness();
+  token = await h.token();
+});
+t.teardown(() => h.close());
+
+/** Sends raw bytes, returns everything the server wrote until it closed. */
+function raw(bytes: string): Promise<string> {
+  const { port } = new URL(h.url);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(port), '127.0.0.1');
+    let out = '';
+    sock.on('data', (d) => {
+      out += d.toString('latin1');
+    });
+    sock.on('close', () => resolve(out));
+    sock.on('error', reject);
+    sock.write(bytes);
+  });
+}
+
+const body = '{"stk_cd":"005930"}';
+const quote = (lines: string, host = 'Host: x\r\n') =>
+  `POST /api/dostk/stkinfo HTTP/1.1\r\n${host}api-id: ka10001\r\ncontent-type: application/json\r\n${lines}Content-Length: ${body.length}\r\n\r\n${body}`;
+const auth = () => `authorization: Bearer ${token}\r\n`;
+
+const cases: Record<string, { build: () => string; code: RegExp }> = {
+  'HTTP/1.1 without Host': { build: () => quote(`${auth()}Connection: close\r\n`, ''), code: /KG1003/ },
+  'an Expect other than 100-continue': { build: () => quote(`${auth()}Expect: x-custom\r\nConnection: close\r\n`), code: /KG1007/ },
+  'an Upgrade on a REST path': { build: () => quote(`${auth()}Connection: upgrade\r\nUpgrade: websocket\r\n`), code: /KG1009/ },
+};
+
+for (const [name, { build, code }] of Object.entries(cases)) {
+  t.test(name, async (t) => {
+    await h.waitNoLiveTokens();
+    const before = h.sim.stats().requests;
+    const out = await raw(build());
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(out)?.[1]);
+    t.ok(status >= 400 && status < 500, `refused with 4xx (got ${status}): ${out.split('\r\n')[0]}`);
+    t.match(out, /"return_code":\d+/, 'Kiwoom-shaped body');
+    t.match(out, code, `names ${code.source}`);
+    t.equal(h.sim.stats().requests, before, 'nothing reached the simulator');
+  });
+}
+
+t.test('HTTP/1.0 without Host and Expect: 100-continue still work', async (t) => {
+  const ok = await raw(
+    `POST /api/dostk/stkinfo HTTP/1.0\r\napi-id: ka10001\r\ncontent-type: application/json\r\n${auth()}Content-Length: ${body.length}\r\n\r\n${body}`,
+  );
+  t.match(ok, /^HTTP\/1\.1 200/, ok.split('\r\n')[0]);
+  const cont = await raw(quote(`${auth()}Expect: 100-continue\r\nConnection: close\r\n`));
+  t.match(cont, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200/, cont.split('\r\n')[0]);
+});
