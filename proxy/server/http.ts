@@ -7,16 +7,20 @@ import { JSON_CONTENT_TYPE } from './context.js';
 export { parseJsonObject } from '../common/json.js';
 export { readBody } from '../common/body.js';
 
+/** Headers the sidecar reads of which Node keeps only the first copy (another reader may keep the last): one each. */
+const FIRST_WINS: ReadonlySet<string> = new Set(['host', 'authorization', 'content-type']);
+
 /**
  * Rejects ambiguous framing that front-ends and back-ends may read
  * differently: TE together with CL, more than one CL or TE header, any TE
- * other than a single `chunked`. Node's strict parser already refuses many of
+ * other than a single `chunked`, a second Host, Authorization or Content-Type. Node's strict parser already refuses many of
  * these; this makes the rule explicit and independent of parser versions.
  */
 export function checkFraming(req: IncomingMessage): void {
   let cl = 0;
   let te = 0;
   let teValue = '';
+  let once = '';
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
@@ -24,6 +28,9 @@ export function checkFraming(req: IncomingMessage): void {
     else if (name === 'transfer-encoding') {
       te++;
       teValue = raw[i + 1]!;
+    } else if (FIRST_WINS.has(name)) {
+      if (once.includes(`|${name}|`)) throw new GuardError('KG1003', `duplicate ${name}`);
+      once += `|${name}|`;
     }
   }
   if (cl > 1) throw new GuardError('KG1003', 'duplicate Content-Length');

@@ -1,7 +1,10 @@
 // Requests Node's HTTP layer would answer by itself (an HTTP/1.1 request
 // without Host, an Expect the server does not meet, an Upgrade on a REST
 // path) get a Kiwoom-shaped error naming a KG code like every other refusal,
-// not Node's empty 400/417/404. Nothing reaches the simulator.
+// not Node's empty 400/417/404; and headers Node keeps only the first of
+// (Host, Authorization, Content-Type) are refused when sent twice instead of read
+// first-wins, a reading a front proxy may not share. Nothing reaches the
+// simulator.
 import t from 'tap';
 import net from 'node:net';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -38,6 +41,9 @@ const cases: Record<string, { build: () => string; code: RegExp }> = {
   'HTTP/1.1 without Host': { build: () => quote(`${auth()}Connection: close\r\n`, ''), code: /KG1003/ },
   'an Expect other than 100-continue': { build: () => quote(`${auth()}Expect: x-custom\r\nConnection: close\r\n`), code: /KG1007/ },
   'an Upgrade on a REST path': { build: () => quote(`${auth()}Connection: upgrade\r\nUpgrade: websocket\r\n`), code: /KG1009/ },
+  'Host twice': { build: () => quote(`${auth()}Host: y\r\nConnection: close\r\n`), code: /KG1003/ },
+  'Authorization twice (first valid)': { build: () => quote(`${auth()}authorization: Bearer a.b.c\r\nConnection: close\r\n`), code: /KG1003/ },
+  'Content-Type twice': { build: () => quote(`${auth()}content-type: text/plain\r\nConnection: close\r\n`), code: /KG1003/ },
 };
 
 for (const [name, { build, code }] of Object.entries(cases)) {
