@@ -69,6 +69,15 @@ function requireString(fields: Record<string, unknown>, name: string, max = 4096
   return v;
 }
 
+/** bots.authenticate, telling `onBadSecret` of a failed secret (token and revoke alike: both take a bot's secret). */
+async function authenticateBot(bots: BotRegistry, botId: string, secret: Buffer, onBadSecret?: (botId: string) => Promise<void>): Promise<BotRecord> {
+  return bots.authenticate(botId, secret).catch(async (err: unknown) => {
+    // The bot id comes from the masked parse: the raw bytes are wiped by now and the secret never becomes a string.
+    if (err instanceof GuardError && err.code === 'KG2005') await onBadSecret?.(botId);
+    throw err;
+  });
+}
+
 export interface TokenResponse {
   expires_dt: string;
   token_type: 'bearer';
@@ -90,11 +99,7 @@ export async function exchangeToken(
     refuseRealKey(fields, bots, onRealKey);
     if (fields.grant_type !== 'client_credentials') throw new GuardError('KG2008');
     const botId = requireString(fields, 'appkey', 64);
-    const bot = await bots.authenticate(botId, secret).catch(async (err: unknown) => {
-      // The bot id comes from the masked parse: the raw bytes are wiped by now and the secret never becomes a string.
-      if (err instanceof GuardError && err.code === 'KG2005') await onBadSecret?.(botId);
-      throw err;
-    });
+    const bot = await authenticateBot(bots, botId, secret, onBadSecret);
     if (await sessions.isDisabled(bot.id)) throw new GuardError('KG2006');
     const { token, expiresAt, jti } = await sessions.issue(bot.id);
     return {
@@ -113,13 +118,14 @@ export async function revokeToken(
   bots: BotRegistry,
   sessions: Sessions,
   onRealKey?: (appkey: string) => void,
+  onBadSecret?: (botId: string) => Promise<void>,
 ): Promise<{ bot: BotRecord; claims: SessionClaims }> {
   const { fields, secret } = parseExchangeBody(raw);
   try {
     refuseRealKey(fields, bots, onRealKey);
     const botId = requireString(fields, 'appkey', 64);
     const token = requireString(fields, 'token');
-    const bot = await bots.authenticate(botId, secret);
+    const bot = await authenticateBot(bots, botId, secret, onBadSecret);
     // An expired token may still be revoked (idempotent); it must be ours and this bot's.
     const claims = await sessions.verify(token, { allowExpired: true });
     if (claims.botId !== bot.id) throw new GuardError('KG2002', 'token belongs to another bot');

@@ -30,9 +30,20 @@ export function tokenExchange(
   };
 }
 
-export function tokenRevoke(deps: Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage' | 'realKey'>) {
+export function tokenRevoke(
+  deps: Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage' | 'realKey'> & Partial<Pick<PipelineDeps, 'risk' | 'clock'>>,
+) {
   return async (ctx: RequestContext): Promise<void> => {
-    const { bot, claims } = await revokeToken(ctx.body, deps.bots, deps.sessions, (k) => deps.realKey?.(ctx, k));
+    // Revoke takes a bot's secret too: a wrong one counts for the stuffing detector as at the token exchange.
+    const { bot, claims } = await revokeToken(
+      ctx.body,
+      deps.bots,
+      deps.sessions,
+      (k) => deps.realKey?.(ctx, k),
+      async (id) => {
+        await deps.risk?.noteAuthFailure(id, ctx.sourceIp, deps.clock?.()).catch(() => undefined);
+      },
+    );
     ctx.bot = bot;
     await deps.auditor.append({ type: 'session.revoked', requestId: ctx.id, botId: bot.id, jti: claims.jti }).catch(() => undefined);
     ctx.reply = jsonReply(200, { return_code: 0, return_msg: deps.okMessage });
