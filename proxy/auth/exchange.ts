@@ -101,7 +101,7 @@ export async function exchangeToken(
     const botId = requireString(fields, 'appkey', 64);
     const bot = await authenticateBot(bots, botId, secret, onBadSecret);
     if (await sessions.isDisabled(bot.id)) throw new GuardError('KG2006');
-    const { token, expiresAt, jti } = await sessions.issue(bot.id);
+    const { token, expiresAt, jti } = await sessions.issue(bot.id, bot);
     return {
       bot,
       jti,

@@ -27,6 +27,17 @@ export interface SessionClaims {
   readonly jti: string;
   readonly epoch: number;
   readonly exp: number;
+  /** The createdAt of the bot registration it was issued to (claim `bc`); absent in tokens issued before tokens named it. */
+  readonly botCreatedAt?: string;
+}
+
+/**
+ * Whether a token was issued to this registration of its bot id, not to an earlier bot removed and registered
+ * again under the same id (another owner, account and secret; the epoch key outlives the bot). A token without
+ * the claim is taken as this bot's: only an earlier version issued it, and it expires within the token TTL.
+ */
+export function issuedTo(claims: SessionClaims, bot: { readonly createdAt: string }): boolean {
+  return claims.botCreatedAt === undefined || claims.botCreatedAt === bot.createdAt;
 }
 
 /** A bot's sessions ended (killed, or the bot disabled), told to every replica: their realtime sockets close at once. */
@@ -107,12 +118,13 @@ export class Sessions {
     return Number((await this.store.get(this.epochKey(botId))) ?? 0);
   }
 
-  async issue(botId: string): Promise<{ token: string; expiresAt: Date; jti: string }> {
+  /** `bot`: the registration the token is for (its createdAt goes into the token: see issuedTo). */
+  async issue(botId: string, bot?: { readonly createdAt: string }): Promise<{ token: string; expiresAt: Date; jti: string }> {
     const epoch = await this.currentEpoch(botId);
     const jti = randomUUID();
     const now = Math.floor(Date.now() / 1000);
     const exp = now + this.opts.ttlSeconds;
-    const token = await new SignJWT({ ep: epoch })
+    const token = await new SignJWT({ ep: epoch, ...(bot ? { bc: bot.createdAt } : {}) })
       .setProtectedHeader({ alg: ALG, typ: 'JWT' })
       .setSubject(botId)
       .setIssuer(this.opts.issuer)
@@ -166,6 +178,7 @@ export class Sessions {
       jti: String(payload.jti),
       epoch: Number(payload.ep ?? 0),
       exp: Number(payload.exp),
+      ...(typeof payload.bc === 'string' ? { botCreatedAt: payload.bc } : {}),
     };
     if (digest) {
       if (this.verified.size >= this.verifiedCap) this.verified.delete(this.verified.keys().next().value!);

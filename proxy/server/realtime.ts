@@ -18,7 +18,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { GuardError, errorMessage, kiwoomErrorBody, toGuardError, type Language } from '../common/errors.js';
 import type { RealtimeConfig } from '../common/config.js';
 import type { Auditor } from '../audit/types.js';
-import { botAllows, type BotRecord, type BotRegistry, type SessionClaims, type Sessions } from '../auth/index.js';
+import { botAllows, issuedTo, type BotRecord, type BotRegistry, type SessionClaims, type Sessions } from '../auth/index.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
 import type { ApiEntry } from '../kiwoom/types.js';
 import type { RealtimeHandle, RealtimeService } from '../kiwoom/realtime/service.js';
@@ -191,6 +191,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         if (!ending && b) untrack = track(c, b, (reason) => void end(reasonOf(reason), CLOSE.ended, errorText(reason)));
         await deps.sessions.checkLive(c);
         if (!b) throw new GuardError('KG2002', 'unknown bot');
+        if (!issuedTo(c, b)) throw new GuardError('KG2007', 'issued to an earlier bot of this id');
         if (!b.enabled) throw new GuardError('KG2006');
         await deps.responder.checkLockdown({ botId: b.id, account: b.account, kind: 'realtime', body: {} });
         const key = await deps.keyOf(b.id);
