@@ -3,9 +3,10 @@
 // exchange refuses it (KG2013, never forwarded); this reports it: a counter,
 // an audit record with only a keyed fingerprint of the key (an investigator
 // can match a known key with `kguard audit hash`), and a security alert to
-// the owners and admins, at most once per fingerprint per alert cooldown.
+// the owners and admins, at most once per source address per alert cooldown.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { sourceKey } from '../../admin/auth-limiter.js';
 import { hmacString } from '../../audit/keys.js';
 import type { Auditor } from '../../audit/types.js';
 import { counter } from '../../common/metrics.js';
@@ -38,8 +39,10 @@ export function createRealKeyReporter(deps: {
         { durability: 'write' },
       )
       .catch((err) => deps.logger.error({ err: String(err), requestId: ctx.id }, 'audit of a real-key refusal failed'));
+    // The exchange needs no secret: anyone can send key-shaped values, each its own fingerprint. The alert's
+    // cool-down is per source address (IPv6 by /64), so a flood of them pages once; each is still audited.
     deps.responder
-      .onSecurityAlert(fingerprint, {
+      .onSecurityAlert(`source:${sourceKey(ctx.sourceIp)}`, {
         event: 'real_key_presented',
         severity: 'CRITICAL',
         audience: ['owner', 'admin'],
