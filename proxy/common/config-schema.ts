@@ -108,10 +108,11 @@ const schema = {
     limits: {
       type: 'object',
       additionalProperties: false,
-      required: ['maxBodyBytes', 'maxHeaderBytes', 'requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'],
+      required: ['maxBodyBytes', 'maxHeaderBytes', 'maxHeaderCount', 'requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'],
       properties: {
         maxBodyBytes: { type: 'integer', minimum: 2, maximum: 16 * 1024 * 1024 },
         maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1024 * 1024 },
+        maxHeaderCount: { type: 'integer', minimum: 16, maximum: 10_000 },
         requestTimeoutMs: posInt,
         headersTimeoutMs: posInt,
         keepAliveTimeoutMs: posInt,

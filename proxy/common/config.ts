@@ -65,6 +65,8 @@ export interface Config {
   limits: {
     maxBodyBytes: number;
     maxHeaderBytes: number;
+    /** Header fields per request; more are refused (KG1012), where Node would drop them unread. */
+    maxHeaderCount: number;
     /** Whole-request deadline from first byte to response. */
     requestTimeoutMs: number;
     headersTimeoutMs: number;
@@ -178,6 +180,7 @@ export function defaultConfig(): Config {
     limits: {
       maxBodyBytes: 64 * 1024,
       maxHeaderBytes: 16 * 1024,
+      maxHeaderCount: 100,
       requestTimeoutMs: 30_000,
       headersTimeoutMs: 10_000,
       keepAliveTimeoutMs: 5_000,

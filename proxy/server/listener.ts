@@ -93,6 +93,8 @@ export function createBotListener(deps: ListenerDeps): Server {
     },
   );
   server.maxConnections = config.limits.maxConnections;
+  // One more than allowed is kept, so a request over the limit is seen and refused: Node drops the rest unread.
+  server.maxHeadersCount = config.limits.maxHeaderCount + 1;
   // An Expect other than 100-continue: Node would answer an empty 417; the framing stage refuses it in Kiwoom's shape.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
   server.on('clientError', (err, socket) => writeClientError(socket as import('node:net').Socket, err as NodeJS.ErrnoException, lang));
@@ -132,6 +134,8 @@ export function createBotListener(deps: ListenerDeps): Server {
     let untrack: (() => void) | undefined;
     try {
       if (deps.isShuttingDown()) throw new GuardError('KG9002');
+      // Past the count, the duplicate and framing checks would not see every header.
+      if (req.rawHeaders.length > 2 * config.limits.maxHeaderCount) throw new GuardError('KG1012', `more than ${config.limits.maxHeaderCount} header fields`);
       if (!route) throw new GuardError('KG1009');
       for (const stage of deps.pipelines[route]) {
         ctx.trail.push(stage.name);

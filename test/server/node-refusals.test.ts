@@ -59,6 +59,18 @@ for (const [name, { build, code }] of Object.entries(cases)) {
   });
 }
 
+t.test('a second Authorization past the header count Node keeps is refused, not dropped unseen', async (t) => {
+  await h.waitNoLiveTokens();
+  const before = h.sim.stats().requests;
+  // Node keeps at most maxHeadersCount headers and drops the rest without a word: the duplicate checks never see them.
+  const filler = 'x-f: 1\r\n'.repeat(1995);
+  const out = await raw(quote(`${auth()}Connection: close\r\n${filler}authorization: Bearer a.b.c\r\n`));
+  t.match(out, /^HTTP\/1\.1 431 /, out.split('\r\n')[0]);
+  t.match(out, /"return_code":\d+/, 'Kiwoom-shaped body');
+  t.match(out, /KG1012/, 'names KG1012');
+  t.equal(h.sim.stats().requests, before, 'nothing reached the simulator');
+});
+
 t.test('HTTP/1.0 without Host and Expect: 100-continue still work', async (t) => {
   const ok = await raw(
     `POST /api/dostk/stkinfo HTTP/1.0\r\napi-id: ka10001\r\ncontent-type: application/json\r\n${auth()}Content-Length: ${body.length}\r\n\r\n${body}`,
