@@ -18,6 +18,19 @@ const tls = {
     reloadIntervalMs: { type: 'integer', minimum: 10, maximum: 3_600_000 },
   },
 };
+/** Failed logins per source address and the cool-down after them (admin.authFailures, tokens.authFailures). */
+const authFailures = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['maxFailures', 'windowMs', 'blockMs', 'maxSources'],
+  properties: {
+    maxFailures: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    windowMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
+    blockMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+    maxSources: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+  },
+};
+
 const limitProps = Object.fromEntries(
   Object.keys(KIWOOM_LIMITS).map((k) => [
     k,
@@ -44,17 +57,7 @@ const schema = {
         port,
         enabled: { type: 'boolean' },
         tls,
-        authFailures: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['maxFailures', 'windowMs', 'blockMs', 'maxSources'],
-          properties: {
-            maxFailures: { type: 'integer', minimum: 1, maximum: 1_000_000 },
-            windowMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
-            blockMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
-            maxSources: { type: 'integer', minimum: 1, maximum: 10_000_000 },
-          },
-        },
+        authFailures,
         batch: {
           type: 'object',
           additionalProperties: false,
@@ -130,6 +133,7 @@ const schema = {
         clockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
         verifiedCacheSize: { type: 'integer', minimum: 0, maximum: 1_000_000 },
         keyFile: { type: 'string' },
+        authFailures: { ...authFailures, required: [] },
       },
     },
     realtime: {

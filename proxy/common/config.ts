@@ -82,6 +82,8 @@ export interface Config {
     verifiedCacheSize?: number;
     /** HS256 key shared by replicas; default <dataDir>/jwt.key created on first run. */
     keyFile?: string;
+    /** Wrong bot secrets (token, revoke) per source address before a cool-down; admin.authFailures' defaults. */
+    authFailures?: Partial<AdminAuthFailureLimits>;
   };
   /** Realtime WebSocket relay (see proxy/kiwoom/realtime and proxy/server/realtime.ts). */
   realtime: RealtimeConfig;

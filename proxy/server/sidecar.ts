@@ -28,6 +28,8 @@ import type { RedisStore } from '../state/index.js';
 import type { Store } from '../state/types.js';
 import type { Simulator } from '../sim/index.js';
 import { buildPipelines } from './pipeline/index.js';
+import { DEFAULT_AUTH_FAILURE_LIMITS } from '../admin/auth-limiter.js';
+import { createLoginLimiter } from './pipeline/login-limit.js';
 import { createRealKeyReporter } from './pipeline/real-key.js';
 import { refusedOrderOf } from './pipeline/risk.js';
 import { brokerTokenControl, createBotControl, type BotControl } from './bot-control.js';
@@ -267,6 +269,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       logger,
       clock,
       realKey: createRealKeyReporter({ auditor, fingerprintKey, responder, registry, logger }),
+      loginLimiter: createLoginLimiter({ ...DEFAULT_AUTH_FAILURE_LIMITS, ...config.tokens.authFailures }, registry, logger),
     });
     // The read-only state fallback (opt-in) must know, deep inside the Store, what kind of call is
     // running: only then is the call scoped with AsyncLocalStorage, whose promise hooks cost every

@@ -10,6 +10,7 @@ import type { PolicyEngineInternals } from '../../policy/engine.js';
 import type { PolicyEngine } from '../../policy/types.js';
 import type { Responder } from '../../response/index.js';
 import type { RiskEngine } from '../../risk/index.js';
+import type { LoginLimiter } from './login-limit.js';
 import type { RealKeyReporter } from './real-key.js';
 
 export interface PipelineDeps {
@@ -32,6 +33,8 @@ export interface PipelineDeps {
   logger: Logger;
   /** Clock for behaviour analysis (risk time-of-week, live counters). */
   clock: () => number;
+  /** Wrong bot secrets per source address, and the cool-down after them (token and revoke). */
+  loginLimiter: LoginLimiter;
   /** Hears of a real Kiwoom app key presented at the token exchange (alert, metric, audit). */
   realKey?: RealKeyReporter;
 }

@@ -7,7 +7,7 @@ import { jsonReply, type RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 
 export function tokenExchange(
-  deps: Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage' | 'realKey'> & Partial<Pick<PipelineDeps, 'risk' | 'clock'>>,
+  deps: Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage' | 'realKey'> & Partial<Pick<PipelineDeps, 'risk' | 'clock' | 'loginLimiter'>>,
 ) {
   return async (ctx: RequestContext): Promise<void> => {
     // A bot secret that fails is counted across bots (risk stuffing detector); the count never blocks the answer.
@@ -19,6 +19,7 @@ export function tokenExchange(
       deps.okMessage,
       (k) => deps.realKey?.(ctx, k),
       async (id) => {
+        deps.loginLimiter?.fail(ctx);
         await deps.risk?.noteAuthFailure(id, ctx.sourceIp, deps.clock?.()).catch(() => undefined);
       },
     );
@@ -31,7 +32,7 @@ export function tokenExchange(
 }
 
 export function tokenRevoke(
-  deps: Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage' | 'realKey'> & Partial<Pick<PipelineDeps, 'risk' | 'clock'>>,
+  deps: Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage' | 'realKey'> & Partial<Pick<PipelineDeps, 'risk' | 'clock' | 'loginLimiter'>>,
 ) {
   return async (ctx: RequestContext): Promise<void> => {
     // Revoke takes a bot's secret too: a wrong one counts for the stuffing detector as at the token exchange.
@@ -41,6 +42,7 @@ export function tokenRevoke(
       deps.sessions,
       (k) => deps.realKey?.(ctx, k),
       async (id) => {
+        deps.loginLimiter?.fail(ctx);
         await deps.risk?.noteAuthFailure(id, ctx.sourceIp, deps.clock?.()).catch(() => undefined);
       },
     );
