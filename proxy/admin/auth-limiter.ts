@@ -72,6 +72,15 @@ export class AuthFailureLimiter {
     return { blocked: false };
   }
 
+  /** Failures of the source in its current window or cool-down (0 once that has passed). */
+  failures(key: string): number {
+    const s = this.sources.get(key);
+    if (!s) return 0;
+    const now = this.now();
+    if (s.blockedUntil === 0 ? now - s.windowStart >= this.limits.windowMs : s.blockedUntil <= now) return 0;
+    return s.failures;
+  }
+
   /** Records one failure of the source. */
   fail(key: string): FailureOutcome {
     const now = this.now();
