@@ -5,7 +5,9 @@
 // and counts from when the call leaves until windowMs after its answer
 // arrived, so network delay can never squeeze a sixth call into Kiwoom's
 // window. Waiters queue per key and class: lockdown first, then cancels,
-// then everything else, fair between bots (start-time fair queuing).
+// then everything else, fair between bots (start-time fair queuing); a full
+// queue refuses the newest place of a lower priority or of the bot holding the
+// most places before it refuses a newcomer (governor-queue.ts).
 import { randomBytes } from 'node:crypto';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
@@ -13,23 +15,10 @@ import { GuardError, toGuardError } from '../common/errors.js';
 import type { SlotResult, Store } from '../state/types.js';
 import type { GovernorLimits } from '../common/kiwoom-limits.js';
 import type { AdmitRequest, CallClass, CallPriority, LimitsSetting, Permit } from './governor-types.js';
+import { evictee, nextWaiter, type Waiter } from './governor-queue.js';
 
 export { KIWOOM_LIMITS, type GovernorLimits } from '../common/kiwoom-limits.js';
 export { classify, type AdmitRequest, type CallClass, type CallPriority, type LimitsSetting, type Permit } from './governor-types.js';
-
-interface Waiter {
-  readonly botId: string;
-  readonly rank: number;
-  readonly tag: number;
-  readonly seq: number;
-  readonly deadline: number;
-  readonly enqueuedAt: number;
-  resolve(p: Permit): void;
-  reject(e: unknown): void;
-  done: boolean;
-  /** A look at the window found it full while this waiter waited: only then may its bound refuse it. */
-  sawFull: boolean;
-}
 
 interface Lane {
   readonly key: string;
@@ -133,7 +122,11 @@ export class Governor {
     const lane = this.lane(req.key, req.cls);
     if (lane.waiters.length >= limits.maxQueuePerKey) {
       this.refused.inc({ class: req.cls, reason: 'queue' });
-      return Promise.reject(limitError(limits.windowMs, 'queue full'));
+      // A lower-priority waiter, or one of a bot holding far more places, gives up its place instead.
+      const victim = evictee(lane.waiters, req.botId, RANK[req.priority]);
+      if (!victim) return Promise.reject(limitError(limits.windowMs, 'queue full'));
+      this.refuse(lane, victim, limitError(limits.windowMs, 'queue full'));
+      this.drop(lane, victim);
     }
     const now = Date.now();
     const start = Math.max(lane.vtime, lane.lastTag.get(req.botId) ?? 0);
@@ -242,13 +235,8 @@ export class Governor {
     if (i >= 0) lane.waiters.splice(i, 1);
   }
 
-  /** Highest priority first; within a priority the smallest fair-queuing tag, then arrival. */
   private next(lane: Lane): Waiter | undefined {
-    let best: Waiter | undefined;
-    for (const w of lane.waiters) {
-      if (!best || w.rank < best.rank || (w.rank === best.rank && (w.tag < best.tag || (w.tag === best.tag && w.seq < best.seq)))) best = w;
-    }
-    return best;
+    return nextWaiter(lane.waiters);
   }
 
   private limitFor(cls: CallClass): number {

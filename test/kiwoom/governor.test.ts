@@ -724,3 +724,54 @@ t.test('regression: a bot is penalised in fair queuing for calls that were refus
   const order = events.filter((e) => /^[AB]\d$/.test(e));
   t.ok(order.indexOf('A1') < order.indexOf('B2'), `A queued first and should not wait behind all of B's calls (${order.join(' ')})`);
 });
+
+t.test("regression: a noisy bot that fills a key's queue makes every other bot's call on the key fail 'queue full'", async (t) => {
+  const { gov, events, registry } = rig(t, limits({ queriesPerSecond: 1, windowMs: 100, maxQueuePerKey: 3 }));
+  const req = (botId: string) => ({ key: 'k1', cls: 'query' as const, priority: 'normal' as const, botId });
+  const filler = new Call('x', gov.admit(req('x')), events);
+  await filler.done;
+  const noisy = [1, 2, 3].map((i) => new Call(`A${i}`, gov.admit(req('A')), events, settleAtOnce));
+  t.equal(gov.waiting('k1'), 3, 'bot A alone fills the queue');
+  const quiet = new Call('B1', gov.admit(req('B')), events, settleAtOnce);
+  await waitFor('A3 or B1 refused', () => noisy[2]!.state === 'refused' || quiet.state === 'refused');
+  t.equal(quiet.state, 'pending', "B's one call takes a place: the bot with the most waiters gives up its newest");
+  t.equal(noisy[2]!.state, 'refused', "A's newest waiter is the one refused");
+  t.equal(noisy[2]!.code, 'KG5006');
+  t.match(noisy[2]!.retryAfter, /^\d+$/);
+  t.equal(gov.waiting('k1'), 3, 'the bound still holds');
+  // A's next call finds the queue full with A holding the most places: refused, B keeps its place.
+  const again = new Call('A4', gov.admit(req('A')), events);
+  await again.done;
+  t.equal(again.code, 'KG5006', 'A is refused at once');
+  t.equal(quiet.state, 'pending');
+  t.equal(await refusedTotal(registry, 'queue'), 2, 'both counted as refused for queue');
+  filler.settle();
+  await waitFor('all served', () => [noisy[0]!, noisy[1]!, quiet].every((c) => c.state === 'granted'));
+  t.ok(events.indexOf('B1') < events.indexOf('A2'), `B is served in its fair turn (${events.join(' ')})`);
+});
+
+t.test("regression: a lockdown's call finds the key's queue full of new orders and is refused 'queue full'", async (t) => {
+  const { gov, events } = rig(t, limits({ ordersPerSecond: 1, windowMs: 100, maxQueuePerKey: 3 }));
+  const req = (priority: 'lockdown' | 'cancel' | 'normal', botId: string) => ({ key: 'k1', cls: 'order' as const, priority, botId });
+  const filler = new Call('x', gov.admit(req('normal', 'x')), events);
+  await filler.done;
+  const normal = ['A', 'B', 'C'].map((b) => new Call(b, gov.admit(req('normal', b)), events, settleAtOnce));
+  const cancel = new Call('cancel-D', gov.admit(req('cancel', 'D')), events, settleAtOnce);
+  await waitFor('a normal order or the cancel refused', () => cancel.state === 'refused' || normal.some((c) => c.state === 'refused'));
+  t.equal(cancel.state, 'pending', 'a cancel takes the place of a new order');
+  const lock = new Call('lockdown-E', gov.admit(req('lockdown', 'E')), events, settleAtOnce);
+  await waitFor('two refused', () => lock.state === 'refused' || normal.filter((c) => c.state === 'refused').length === 2);
+  t.equal(lock.state, 'pending', "a lockdown's call takes the place of a new order");
+  t.equal(normal.filter((c) => c.state === 'refused').length, 2, 'two new orders gave up their places');
+  t.ok(
+    normal.filter((c) => c.state === 'refused').every((c) => c.code === 'KG5006'),
+    'refused as queue full',
+  );
+  // A new order cannot push out a lockdown's or a cancel's place.
+  const late = new Call('F', gov.admit(req('normal', 'F')), events);
+  await late.done;
+  t.equal(late.code, 'KG5006');
+  filler.settle();
+  await waitFor('served', () => lock.state === 'granted' && cancel.state === 'granted');
+  t.ok(events.indexOf('lockdown-E') < events.indexOf('cancel-D'), `lockdown first (${events.join(' ')})`);
+});
