@@ -287,7 +287,9 @@ export class Governor {
             id,
           });
         } catch (err) {
-          // No shared window, no way to stay inside Kiwoom's limits: fail closed.
+          // No shared window, no way to stay inside Kiwoom's limits: fail closed. A hung Redis still runs
+          // the take when it wakes: that slot is no call's, so it is settled like an answered one.
+          this.settle(lane, id);
           const g = toGuardError(err);
           this.deps.logger.error({ code: g.code, class: lane.cls }, 'governor cannot reach its window; calls refused');
           for (const x of lane.waiters) {
@@ -347,20 +349,30 @@ export class Governor {
 
   private permit(lane: Lane, id: string): Permit {
     let settled = false;
-    const l = this.limits as GovernorLimits;
     return {
       settle: () => {
         if (settled) return;
         settled = true;
-        this.deps.store.settleSlot(lane.slotKey, id, l.windowMs).then(
-          () => lane.wake?.(true),
-          (err) => {
-            // Unsettled, the slot simply stays counted until holdMs: slower, never over the limit.
-            this.deps.logger.warn({ code: toGuardError(err).code }, 'governor slot not settled');
-          },
-        );
+        this.settle(lane, id);
       },
     };
+  }
+
+  /**
+   * The slot's call was answered, or never left: it frees windowMs from now. Settling only ever lowers a
+   * stamp, so a failed attempt is tried again (backing off) until the slot would have lapsed anyway at
+   * holdMs: a slot left unsettled by a Redis hiccup would keep 1/limit of the key's window for holdMs.
+   */
+  private settle(lane: Lane, id: string, delayMs = 0, until = Date.now() + (this.limits as GovernorLimits).holdMs): void {
+    const { windowMs } = this.limits as GovernorLimits;
+    this.deps.store.settleSlot(lane.slotKey, id, windowMs).then(
+      () => lane.wake?.(true),
+      (err) => {
+        const next = Math.max(windowMs, delayMs * 2);
+        if (delayMs === 0) this.deps.logger.warn({ code: toGuardError(err).code }, 'governor slot not settled; trying again');
+        if (!this.closed && Date.now() + next < until) setTimeout(() => this.settle(lane, id, next, until), next).unref();
+      },
+    );
   }
 }
 
