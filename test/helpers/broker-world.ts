@@ -8,7 +8,8 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { BrokerSessions, type BrokerSessionOptions } from '../../proxy/kiwoom/broker-sessions.js';
 import { createKiwoomClient } from '../../proxy/kiwoom/client.js';
-import { Governor, KIWOOM_LIMITS } from '../../proxy/kiwoom/governor.js';
+import { Governor, KIWOOM_LIMITS, type GovernorLimits } from '../../proxy/kiwoom/governor.js';
+import { Upstream } from '../../proxy/kiwoom/upstream.js';
 import { openStoreLedger } from '../../proxy/kiwoom/session-ledger.js';
 import { startSimulator, type SimOptions } from '../../proxy/sim/index.js';
 import { createStore, parseStateConfig, type Store } from '../../proxy/state/index.js';
@@ -64,11 +65,17 @@ export async function brokerWorld(t: Test, simOptions: SimOptions = {}) {
    * A replica. `gate` runs before each of its revokes (a slow Kiwoom, deterministically; a rejection is a
    * failed revoke); `spy` wraps the Store its broker sessions use (to observe an operation).
    */
-  async function replica(name: string, gate?: () => Promise<void>, opts: BrokerSessionOptions = WORLD_OPTS, spy?: (store: Store) => Store) {
+  async function replica(
+    name: string,
+    gate?: () => Promise<void>,
+    opts: BrokerSessionOptions = WORLD_OPTS,
+    spy?: (store: Store) => Store,
+    limits: GovernorLimits = { ...KIWOOM_LIMITS },
+  ) {
     const registry = new Registry();
     const store = await createStore(parseStateConfig({ backend: 'redis', redis: { url: redis.url, commandTimeoutMs: 2_000 } }), { logger, registry });
     const ledger = await openStoreLedger(store, provider);
-    const governor = new Governor({ ...KIWOOM_LIMITS }, { store, registry, logger });
+    const governor = new Governor(limits, { store, registry, logger });
     const sessions = new BrokerSessions(opts, {
       store: spy ? spy(store) : store,
       ledger,
@@ -84,11 +91,15 @@ export async function brokerWorld(t: Test, simOptions: SimOptions = {}) {
       registry,
       logger,
     });
+    /** The whole upstream path of this replica (governor slot, broker session, the call). */
+    const upstream = new Upstream(client, sessions, governor, async () => WORLD_KEY, { queryRetryBudgetMs: 3_000 }, registry, logger);
     const r = {
       store,
       ledger,
       sessions,
       registry,
+      governor,
+      upstream,
       /** Dies: its connection to shared state is gone, so its leases lapse. */
       async kill() {
         alive.delete(r);
