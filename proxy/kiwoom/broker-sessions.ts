@@ -9,11 +9,12 @@
 // when a replica died holding it, or at start-up from the ledger after a crash.
 import { GuardError, toGuardError } from '../common/errors.js';
 import { newVersion, parseRecord, type SessionRecord } from './session-ledger.js';
-import type { BrokerLease, BrokerSessionDeps, BrokerSessionOptions, Gen, IssuePurpose, KeyState, SessionInfo } from './session-types.js';
-import { adoptGen, stopLinger, stopTimers } from './session-types.js';
+import { adoptGen, stopLinger, stopTimers, type BrokerLease, type BrokerSessionDeps, type BrokerSessionOptions, type Gen } from './session-types.js';
+import type { IssuePurpose, KeyState, SessionInfo } from './session-types.js';
 import { createSessionMetrics, type SessionMetrics } from './session-metrics.js';
 import { createRevoker, type RevokeWithRetry } from './revoke-retry.js';
 import { issueUnderLock } from './session-issue.js';
+import { takeLock } from './session-undo.js';
 import { cadenceLinger, noteCall, noteRetire } from './session-cadence.js';
 import { listSessions, lockKey, recoverLeftovers, retireShared, retireSoon, sweepOnce, valueKey, type SweepContext } from './session-sweep.js';
 
@@ -225,12 +226,11 @@ export class BrokerSessions {
         continue;
       } // retiring: an issue now would get the token being revoked
       const fence = `${replicaId}.${newVersion()}`;
-      if (!(await store.setIfAbsent(lockKey(k.key), fence, this.opts.issueLockTtlMs))) {
+      if (!(await takeLock(store, lockKey(k.key), fence, this.opts.issueLockTtlMs))) {
         await sleep(POLL_MS);
         continue;
       }
-      // A peer that published between our take and our lock makes leasePut fail;
-      // Kiwoom then handed us the same token, which we drop and lease theirs.
+      // A peer that published between our take and our lock makes leasePut fail; we drop ours (the same token) and lease theirs.
       let done = false;
       try {
         done = await this.issueUnderLock(k, botId, purpose, fence, requestId);

@@ -13,6 +13,7 @@ import type { RevokeResult, RevokeWithRetry } from './revoke-retry.js';
 import { newVersion, parseRecord, type SessionLedger } from './session-ledger.js';
 import type { SessionInfo } from './session-types.js';
 import type { SessionMetrics } from './session-metrics.js';
+import { takeLock, undoLater } from './session-undo.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
@@ -118,7 +119,7 @@ export async function sweepOnce(c: SweepContext): Promise<number> {
       if (Date.now() - e.at < c.opts.issueLockTtlMs || (await c.store.get(lockKey(e.key))) !== null) continue;
       // An entry without a session and without an issuer at work: an issue that never finished.
       const fence = `${c.replicaId}.${newVersion()}`;
-      if (!(await c.store.setIfAbsent(lockKey(e.key), fence, c.opts.issueLockTtlMs))) continue;
+      if (!(await takeLock(c.store, lockKey(e.key), fence, c.opts.issueLockTtlMs))) continue;
       try {
         if (await c.store.leasePeek(valueKey(e.key))) continue;
         if (e.state === 'issuing') {
@@ -193,7 +194,12 @@ export async function retireShared(
   if (!v || !rec) return false;
   const claimTtl = Math.max(c.opts.issueLockTtlMs, c.opts.leaseTtlMs);
   const claimant = `${c.replicaId}.${newVersion()}`;
-  if ((await c.store.leaseRetire(valueKey(key), rec.version, claimTtl, claimant)) !== 'retiring') return false;
+  const claimed = await c.store.leaseRetire(valueKey(key), rec.version, claimTtl, claimant).catch((err: unknown) => {
+    // A hung Redis may still record the claim when it wakes: nobody would hold it, and nobody could lease the token.
+    undoLater(() => c.store.leaseRevive(valueKey(key), rec.version, claimant), claimTtl);
+    throw err;
+  });
+  if (claimed !== 'retiring') return false;
   const giveUp = async (err: unknown, attempts: number): Promise<boolean> => {
     const revived = await c.store.leaseRevive(valueKey(key), rec.version, claimant).catch(() => false);
     // Noted only by the claim's holder: a claimant that took it over notes its own outcome.

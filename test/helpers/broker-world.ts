@@ -114,5 +114,5 @@ export async function brokerWorld(t: Test, simOptions: SimOptions = {}) {
     alive.add(r);
     return r;
   }
-  return { sim, replica };
+  return { sim, replica, redis };
 }
