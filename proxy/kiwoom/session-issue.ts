@@ -94,12 +94,17 @@ export async function issueUnderLock(c: IssueContext, r: IssueRequest): Promise<
     throw toGuardError(err);
   }
   const ttl = Math.max(1_000, expiresAt - Date.now());
-  if (await store.leasePut(valueKey(r.key), version, JSON.stringify(record), ttl, { key: lockKey(r.key), value: r.fence }, c.replicaId, c.leaseTtlMs)) {
-    return { record, token: issued.token };
-  }
+  // Shared state failing from here on (published or not: a hung Redis may still run it), our copy goes; the
+  // ledger names the key, so a sweep revokes the token once no lease holds it. Never revoked here: a peer may hold it.
+  const wipeOnError = (err: unknown): never => {
+    issued.token.fill(0);
+    throw err;
+  };
+  const put = store.leasePut(valueKey(r.key), version, JSON.stringify(record), ttl, { key: lockKey(r.key), value: r.fence }, c.replicaId, c.leaseTtlMs);
+  if (await put.catch(wipeOnError)) return { record, token: issued.token };
   // Our lock lapsed and a peer published meanwhile. Kiwoom's one token per key
   // means theirs is most likely ours: only a different token is revoked.
-  const theirs = await store.leasePeek(valueKey(r.key));
+  const theirs = await store.leasePeek(valueKey(r.key)).catch(wipeOnError);
   const same = theirs ? parseRecord(theirs.value)?.tokenFp === record.tokenFp : false;
   if (same) issued.token.fill(0);
   else revokeUnused(issued.token);
