@@ -55,6 +55,7 @@ export interface KiwoomClient {
 const JSON_CT = 'application/json;charset=UTF-8';
 const NOT_REGISTERED = /\[8015[:\]]/;
 const INVALID_TOKEN = /\[8005[:\]]/;
+const RATE_REFUSAL = /\[(170[012])[:\]]/;
 
 /** How Kiwoom ended a token it was asked to revoke. */
 export type RevokeOutcome = 'revoked' | 'not-registered' | 'invalid';
@@ -223,6 +224,9 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
       const token = takeJsonStringField(res.body, 'token');
       try {
         const status = parseStatus(res.body);
+        // [1700/1701/1702]: au10001's own limit (about 2/s per key). No token was issued: a rate refusal, not a failure.
+        const rate = (status.return_code === 5 || res.status === 429) && RATE_REFUSAL.exec(String(status.return_msg ?? ''))?.[1];
+        if (rate) throw new GuardError('KG5006', `Kiwoom refused the token issue for rate [${rate}]`, { headers: { 'retry-after': '1' } });
         if (res.status !== 200 || status.return_code !== 0 || !token || token.length === 0) {
           throw new GuardError('KG5004', upstreamMessage(status, res.status, res.body, [creds.appKey, creds.secretKey]));
         }

@@ -14,6 +14,9 @@ import type { SessionMetrics } from './session-metrics.js';
 import { lockKey, valueKey } from './session-sweep.js';
 import type { BrokerSessionDeps, IssuePurpose } from './session-types.js';
 
+/** Issues refused by Kiwoom for rate before the call is refused itself (each after the key's issue pause). */
+const ISSUE_RATE_ATTEMPTS = 3;
+
 export interface IssueContext {
   store: Store;
   ledger: SessionLedger;
@@ -44,30 +47,35 @@ export interface IssueRequest {
 /** The published record and token, or undefined when a peer published first (then ours is dropped or revoked). */
 export async function issueUnderLock(c: IssueContext, r: IssueRequest): Promise<{ record: SessionRecord; token: Buffer } | undefined> {
   const { store, ledger } = c;
-  const [intent, admitted] = await Promise.allSettled([
-    ledger.issuing(r.key, r.botId),
-    c.governor.admit({ key: r.key, cls: 'token', priority: r.purpose === 'lockdown' ? 'lockdown' : 'normal', botId: r.botId }),
-  ]);
-  if (intent.status === 'rejected') {
-    // Nothing is asked of Kiwoom: the issue slot goes back (unsettled, it would count for holdMs).
-    if (admitted.status === 'fulfilled') admitted.value.settle();
-    throw intent.reason;
-  }
-  if (admitted.status === 'rejected') throw admitted.reason;
-  const permit = admitted.value;
-  let issued: BrokerToken;
-  try {
-    // Never aborted with the bot's request: a token created upstream must be known to us.
-    issued = await c.issue(r.botId, r.purpose, r.requestId);
-  } catch (err) {
-    // Kiwoom answered and refused (KG5004) or the credentials could not be used (KG4xxx): no token
-    // exists, so the intent goes; anything else (time-out, dropped connection) may have created one,
-    // and the intent stays for a sweep to issue again and revoke.
-    const code = toGuardError(err).code;
-    if (code === 'KG5004' || code.startsWith('KG4')) await ledger.forget(r.key).catch(() => undefined);
-    throw err;
-  } finally {
-    permit.settle();
+  let issued!: BrokerToken;
+  for (let attempt = 1; ; attempt++) {
+    const [intent, admitted] = await Promise.allSettled([
+      ledger.issuing(r.key, r.botId),
+      c.governor.admit({ key: r.key, cls: 'token', priority: r.purpose === 'lockdown' ? 'lockdown' : 'normal', botId: r.botId }),
+    ]);
+    if (intent.status === 'rejected') {
+      // Nothing is asked of Kiwoom: the issue slot goes back (unsettled, it would count for holdMs).
+      if (admitted.status === 'fulfilled') admitted.value.settle();
+      throw intent.reason;
+    }
+    if (admitted.status === 'rejected') throw admitted.reason;
+    const permit = admitted.value;
+    try {
+      // Never aborted with the bot's request: a token created upstream must be known to us.
+      issued = await c.issue(r.botId, r.purpose, r.requestId);
+      break;
+    } catch (err) {
+      // Kiwoom answered and refused (KG5004, KG5006 for rate) or the credentials could not be used (KG4xxx): no
+      // token exists, so the intent goes; anything else (time-out, dropped connection) may have created one,
+      // and the intent stays for a sweep to issue again and revoke.
+      const code = toGuardError(err).code;
+      if (code === 'KG5004' || code === 'KG5006' || code.startsWith('KG4')) await ledger.forget(r.key).catch(() => undefined);
+      // Refused for rate: the key's issues pause on every replica, and the next admit waits the pause out.
+      if (code === 'KG5006') await c.governor.refusedUpstream(r.key, 'token');
+      if (code !== 'KG5006' || attempt >= ISSUE_RATE_ATTEMPTS) throw err;
+    } finally {
+      permit.settle();
+    }
   }
   r.noteIssue();
   const version = newVersion();
