@@ -69,7 +69,12 @@ export async function issueUnderLock(c: IssueContext, r: IssueRequest): Promise<
       // token exists, so the intent goes; anything else (time-out, dropped connection) may have created one,
       // and the intent stays for a sweep to issue again and revoke.
       const code = toGuardError(err).code;
-      if (code === 'KG5004' || code === 'KG5006' || code.startsWith('KG4')) await ledger.forget(r.key).catch(() => undefined);
+      // A token a peer published meanwhile (between our look and our lock) keeps the key's entry: a sweep finds it by it.
+      if (code === 'KG5004' || code === 'KG5006' || code.startsWith('KG4'))
+        await store
+          .leasePeek(valueKey(r.key))
+          .then((published) => (published ? undefined : ledger.forget(r.key)))
+          .catch(() => undefined);
       // Refused for rate: the key's issues pause on every replica, and the next admit waits the pause out.
       if (code === 'KG5006') await c.governor.refusedUpstream(r.key, 'token');
       if (code !== 'KG5006' || attempt >= ISSUE_RATE_ATTEMPTS) throw err;
