@@ -60,6 +60,10 @@ export interface SessionLedger {
   close(): void;
 }
 
+/** The key's leased value (its sealed token) and its issue lock; one hash tag per key (one Cluster slot). */
+export const valueKey = (key: string): string => `{bs:${key}}:session`;
+export const lockKey = (key: string): string => `{bs:${key}}:lock`;
+
 const DATA_KEY_CONTEXT = { purpose: 'broker-session-ledger' } as const;
 const KEY_PATTERN = /^[A-Za-z0-9:_-]{1,128}$/;
 
@@ -238,8 +242,21 @@ export async function openStoreLedger(store: Store, provider: KeyProvider): Prom
     async recorded() {
       /* nothing more to write */
     },
-    async forget(key) {
+    async forget(key, version) {
+      const before = await store.hget(INDEX_KEY, key).catch(() => null);
       await store.hdel(INDEX_KEY, key).catch(() => undefined);
+      if (version === undefined) return;
+      // One token forgotten: a peer may have begun the key's next since (its intent written, its token
+      // published). That one keeps the key's entry, or a sweep could never find it if the peer died.
+      try {
+        const [next, lock] = await Promise.all([store.leasePeek(valueKey(key)), store.get(lockKey(key))]);
+        const rec = next ? parseRecord(next.value) : undefined;
+        if (!(rec && rec.version !== version) && (next || lock === null)) return;
+        const kept = before === null ? undefined : (safeJson(before) as LedgerEntry | undefined);
+        await write(kept?.botId ? { ...kept, key } : { key, botId: rec?.botId ?? '', state: 'issuing', at: Date.now() });
+      } catch {
+        // Not known: the peer's next write of the entry (its issue, its sweep) names the key again.
+      }
     },
     async entries() {
       const all = await store.hgetall(INDEX_KEY);

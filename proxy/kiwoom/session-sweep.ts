@@ -10,16 +10,14 @@ import type { Store } from '../state/types.js';
 import type { BrokerToken } from './client.js';
 import type { Governor } from './governor.js';
 import type { RevokeResult, RevokeWithRetry } from './revoke-retry.js';
-import { newVersion, parseRecord, type SessionLedger } from './session-ledger.js';
+import { lockKey, newVersion, parseRecord, valueKey, type SessionLedger } from './session-ledger.js';
 import type { SessionInfo } from './session-types.js';
 import type { SessionMetrics } from './session-metrics.js';
 import { takeLock, undoLater } from './session-undo.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
-/** The key's leased value (its sealed token) and its issue lock; one hash tag per key (one Cluster slot). */
-export const valueKey = (key: string): string => `{bs:${key}}:session`;
-export const lockKey = (key: string): string => `{bs:${key}}:lock`;
+export { lockKey, valueKey } from './session-ledger.js';
 /** Why the key's token could not be revoked (its version, the last failure's code): any replica following it reads this. */
 export const revokeFailedKey = (key: string): string => `{bs:${key}}:revoke-failed`;
 /** The version of the key's token given up as expired before its expiry (its revoke failed): live at Kiwoom while this lives. */
