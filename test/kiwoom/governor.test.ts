@@ -557,7 +557,7 @@ t.test('close() refuses waiters with KG9002, and every later admit', async (t) =
 });
 
 t.test('config: upstream.limits feeds governorLimits', async (t) => {
-  const hold = 3_000 + 10_000 + 10_000; // connect + headers + body timeouts (defaults)
+  const hold = 30_000; // upstream.answerTimeoutMs: the longest a call can be in flight (default)
   const mock = await loadConfig({ env: {}, overrides: { upstream: { limits: { queriesPerSecond: 3, mock: { ordersPerSecond: 2 } }, target: 'mock' } } });
   t.same(
     governorLimits(mock.upstream),
@@ -569,7 +569,7 @@ t.test('config: upstream.limits feeds governorLimits', async (t) => {
   t.same(governorLimits(prod.upstream), { ...KIWOOM_LIMITS, holdMs: hold, queriesPerSecond: 3 }, 'production: the mock override is not applied');
 
   const sim = await loadConfig({ env: {}, overrides: {} });
-  t.same(governorLimits(sim.upstream), { ...KIWOOM_LIMITS, holdMs: hold }, "no overrides: Kiwoom's defaults, holdMs from the upstream timeouts");
+  t.same(governorLimits(sim.upstream), { ...KIWOOM_LIMITS, holdMs: hold }, "no overrides: Kiwoom's defaults, holdMs from upstream.answerTimeoutMs");
 
   const explicitHold = await loadConfig({ env: {}, overrides: { upstream: { limits: { holdMs: 5_000 } } } });
   t.equal((governorLimits(explicitHold.upstream) as GovernorLimits).holdMs, 5_000, 'holdMs can be set');
@@ -671,7 +671,7 @@ t.test('regression: rejectQueued over-counts kguard_governor_refused_total{reaso
 });
 
 t.test('regression: with every slot in flight a cancel is refused at once with retry-after ~holdMs, though its call settles at once', async (t) => {
-  // Kiwoom's defaults with holdMs as governorLimits derives it (23 s).
+  // Kiwoom's defaults with a 23 s holdMs (governorLimits derives it from upstream.answerTimeoutMs).
   const { gov, events } = rig(t, { ...KIWOOM_LIMITS, ordersPerSecond: 1, holdMs: 23_000 });
   const order = new Call('order', gov.admit({ key: 'k1', cls: 'order', priority: 'normal', botId: 'bot' }), events);
   await order.done;
