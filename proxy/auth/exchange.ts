@@ -69,13 +69,28 @@ function requireString(fields: Record<string, unknown>, name: string, max = 4096
   return v;
 }
 
-/** bots.authenticate, telling `onBadSecret` of a failed secret (token and revoke alike: both take a bot's secret). */
-async function authenticateBot(bots: BotRegistry, botId: string, secret: Buffer, onBadSecret?: (botId: string) => Promise<void>): Promise<BotRecord> {
-  return bots.authenticate(botId, secret).catch(async (err: unknown) => {
-    // The bot id comes from the masked parse: the raw bytes are wiped by now and the secret never becomes a string.
-    if (err instanceof GuardError && err.code === 'KG2005') await onBadSecret?.(botId);
+/** What the token exchange and revoke tell, and ask, their caller. */
+export interface ExchangeHooks {
+  /** Hears of a real Kiwoom app key presented as `appkey` (refused KG2013). */
+  onRealKey?: (appkey: string) => void;
+  /** Hears of a failed secret (or unknown bot id) before the refusal is thrown. */
+  onBadSecret?: (botId: string) => Promise<void>;
+  /** Asked before the secret is checked: throws to refuse, else returns a release, called once it has been checked. */
+  admit?: (botId: string) => Promise<() => void>;
+}
+
+/** bots.authenticate once `admit` lets it, telling `onBadSecret` of a failed secret (token and revoke alike: both take a bot's secret). */
+async function authenticateBot(bots: BotRegistry, botId: string, secret: Buffer, hooks: ExchangeHooks): Promise<BotRecord> {
+  // The bot id comes from the masked parse: the raw bytes are wiped by now and the secret never becomes a string.
+  const release = await hooks.admit?.(botId);
+  try {
+    return await bots.authenticate(botId, secret);
+  } catch (err) {
+    if (err instanceof GuardError && err.code === 'KG2005') await hooks.onBadSecret?.(botId);
     throw err;
-  });
+  } finally {
+    release?.();
+  }
 }
 
 export interface TokenResponse {
@@ -91,15 +106,14 @@ export async function exchangeToken(
   bots: BotRegistry,
   sessions: Sessions,
   okMessage: string,
-  onRealKey?: (appkey: string) => void,
-  onBadSecret?: (botId: string) => Promise<void>,
+  hooks: ExchangeHooks = {},
 ): Promise<{ bot: BotRecord; response: TokenResponse; jti: string }> {
   const { fields, secret } = parseExchangeBody(raw);
   try {
-    refuseRealKey(fields, bots, onRealKey);
+    refuseRealKey(fields, bots, hooks.onRealKey);
     if (fields.grant_type !== 'client_credentials') throw new GuardError('KG2008');
     const botId = requireString(fields, 'appkey', 64);
-    const bot = await authenticateBot(bots, botId, secret, onBadSecret);
+    const bot = await authenticateBot(bots, botId, secret, hooks);
     if (await sessions.isDisabled(bot.id)) throw new GuardError('KG2006');
     const { token, expiresAt, jti } = await sessions.issue(bot.id, bot);
     return {
@@ -117,15 +131,14 @@ export async function revokeToken(
   raw: Buffer,
   bots: BotRegistry,
   sessions: Sessions,
-  onRealKey?: (appkey: string) => void,
-  onBadSecret?: (botId: string) => Promise<void>,
+  hooks: ExchangeHooks = {},
 ): Promise<{ bot: BotRecord; claims: SessionClaims }> {
   const { fields, secret } = parseExchangeBody(raw);
   try {
-    refuseRealKey(fields, bots, onRealKey);
+    refuseRealKey(fields, bots, hooks.onRealKey);
     const botId = requireString(fields, 'appkey', 64);
     const token = requireString(fields, 'token');
-    const bot = await authenticateBot(bots, botId, secret, onBadSecret);
+    const bot = await authenticateBot(bots, botId, secret, hooks);
     // An expired token may still be revoked (idempotent); it must be ours and this bot's.
     const claims = await sessions.verify(token, { allowExpired: true });
     if (claims.botId !== bot.id) throw new GuardError('KG2002', 'token belongs to another bot');

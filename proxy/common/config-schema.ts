@@ -18,7 +18,7 @@ const tls = {
     reloadIntervalMs: { type: 'integer', minimum: 10, maximum: 3_600_000 },
   },
 };
-/** Failed logins per source address and the cool-down after them (admin.authFailures, tokens.authFailures). */
+/** Failed logins and the cool-down after them: per source address (admin.authFailures), per (source address, bot id) (tokens.authFailures). */
 const authFailures = {
   type: 'object',
   additionalProperties: false,

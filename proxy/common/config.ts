@@ -54,7 +54,7 @@ export interface Config {
     verifiedCacheSize?: number;
     /** HS256 key shared by replicas; default <dataDir>/jwt.key created on first run. */
     keyFile?: string;
-    /** Wrong bot secrets (token, revoke) per source address before a cool-down; admin.authFailures' defaults. */
+    /** Wrong bot secrets (token, revoke) per (source address, bot id) before that pair cools down; admin.authFailures' defaults (maxSources: pairs tracked). */
     authFailures?: Partial<AdminAuthFailureLimits>;
   };
   /** Realtime WebSocket relay (see proxy/kiwoom/realtime and proxy/server/realtime.ts). */

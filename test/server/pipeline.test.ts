@@ -445,6 +445,6 @@ t.test('the pipeline list names every stage once, in order, after-stages include
   );
   t.same(
     p.token.map((s) => s.name),
-    ['framing', 'login-limit', 'body', 'token'],
+    ['framing', 'body', 'token'],
   );
 });

@@ -40,11 +40,10 @@ export interface Pipelines extends Record<Route, readonly NamedStage[]> {
 
 export function buildPipelines(deps: PipelineDeps): Pipelines {
   const body: NamedStage = { name: 'body', run: readBodyStage(deps.maxBodyBytes) };
-  // Before the body: a cooling source's secret is never read.
-  const loginLimit: NamedStage = { name: 'login-limit', run: (ctx) => deps.loginLimiter.check(ctx) };
+  // Token and revoke ask deps.loginLimiter once the bot id is parsed, before its secret is checked.
   return {
-    token: [{ name: 'framing', run: framing }, loginLimit, body, { name: 'token', run: tokenExchange(deps) }],
-    revoke: [{ name: 'framing', run: framing }, loginLimit, body, { name: 'revoke', run: tokenRevoke(deps) }],
+    token: [{ name: 'framing', run: framing }, body, { name: 'token', run: tokenExchange(deps) }],
+    revoke: [{ name: 'framing', run: framing }, body, { name: 'revoke', run: tokenRevoke(deps) }],
     tr: [
       { name: 'framing', run: framing },
       // Until the session verdict, an error waits for it: a revoked session gets its own code.

@@ -1,54 +1,75 @@
-// Bot logins per source address: the token exchange and revoke both take a
-// bot's secret. After tokens.authFailures.maxFailures wrong ones within
-// windowMs an address is refused (429, KG3005, retry-after) for blockMs,
-// right secret or not (a guess cannot be confirmed meanwhile), before its
-// body, the secret, is read. The stuffing detector counts distinct bots per
-// source and only scores later calls; this is what stops one bot's secret
-// being guessed. Guesses sent at once cannot outrun the count: an address has
-// at most maxFailures minus its failures so far in flight, the rest wait for
-// one to finish (and are refused once it cools down). Per replica and in
-// memory, as the admin listener's limiter; blockMs 0 turns it off.
+// Bot logins per (source address, bot id): the token exchange and revoke both
+// take a bot's secret. After tokens.authFailures.maxFailures wrong ones for a
+// bot id from an address within windowMs, that bot id is refused there (429,
+// KG3005, retry-after) for blockMs, right secret or not (a guess cannot be
+// confirmed meanwhile). Other bots on the same address (one host, a NAT, a
+// Kubernetes SNAT) are not affected: one bot with a stale secret retrying in a
+// loop locks out only itself. An unknown bot id is counted the same way, so
+// the answers tell nothing of which ids exist; guessing across bots is the
+// stuffing detector's (risk.noteAuthFailure). The check runs after the body's
+// masked parse (the bot id is in it) and before the secret is checked.
+// Guesses sent at once cannot outrun the count: a (source, bot) has at most
+// maxFailures minus its failures so far in flight, the rest wait for one to
+// finish (and are refused once it cools down). Per replica and in memory, at
+// most maxSources pairs tracked, as the admin listener's limiter; blockMs 0
+// turns it off.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { AuthFailureLimiter, sourceKey, type AdminAuthFailureLimits } from '../../admin/auth-limiter.js';
+import { BOT_ID_PATTERN } from '../../auth/bots.js';
 import { GuardError } from '../../common/errors.js';
 import { counter } from '../../common/metrics.js';
 import type { RequestContext } from '../context.js';
 
 export interface LoginLimiter {
-  /** Throws KG3005 while the request's source cools down; else waits for a slot, held until the response closes. */
-  check(ctx: RequestContext): Promise<void>;
-  /** Records one wrong bot secret from the request's source. */
-  fail(ctx: RequestContext): void;
+  /**
+   * Throws KG3005 while this bot id cools down at the request's source; else waits for a slot and
+   * returns its release, to be called once the secret has been checked (and a failure recorded).
+   */
+  admit(ctx: RequestContext, botId: string): Promise<() => void>;
+  /** Records one wrong secret (or unknown id) for this bot id from the request's source. */
+  fail(ctx: RequestContext, botId: string): void;
 }
 
 function refusal(retryAfterSeconds: number): GuardError {
-  return new GuardError('KG3005', 'too many wrong bot secrets from this address', { headers: { 'retry-after': String(retryAfterSeconds) } });
+  return new GuardError('KG3005', 'too many wrong secrets for this bot from this address', { headers: { 'retry-after': String(retryAfterSeconds) } });
 }
+
+/** The key a login is counted under: source address (IPv6 by /64) and bot id; no source key holds a space. */
+const pairKey = (ctx: RequestContext, botId: string): string => `${sourceKey(ctx.sourceIp)} ${botId}`;
 
 export function createLoginLimiter(limits: AdminAuthFailureLimits, registry: Registry, logger: Logger, clock?: () => number): LoginLimiter {
   const limiter = new AuthFailureLimiter(limits, clock);
-  const lockouts = counter(registry, 'kguard_bot_auth_lockouts_total', 'Source addresses put into the bot-login cool-down after repeated wrong bot secrets');
-  const refused = counter(registry, 'kguard_bot_auth_rate_limited_total', 'Bot token/revoke requests refused 429 because their source is cooling down');
-  /** Logins in flight per source (bounded by open connections), and who waits for one to finish. */
+  const lockouts = counter(
+    registry,
+    'kguard_bot_auth_lockouts_total',
+    'Bot ids put into the bot-login cool-down at a source address after repeated wrong bot secrets',
+  );
+  const refused = counter(
+    registry,
+    'kguard_bot_auth_rate_limited_total',
+    'Bot token/revoke requests refused 429 because their bot id cools down at their source',
+  );
+  /** Logins in flight per (source, bot) (bounded by open connections), and who waits for one to finish. */
   const inFlight = new Map<string, number>();
   const waiting = new Map<string, Set<() => void>>();
 
-  function release(source: string): void {
-    const n = (inFlight.get(source) ?? 1) - 1;
-    if (n > 0) inFlight.set(source, n);
-    else inFlight.delete(source);
-    const wake = waiting.get(source);
-    waiting.delete(source);
+  function release(key: string): void {
+    const n = (inFlight.get(key) ?? 1) - 1;
+    if (n > 0) inFlight.set(key, n);
+    else inFlight.delete(key);
+    const wake = waiting.get(key);
+    waiting.delete(key);
     for (const w of wake ?? []) w();
   }
 
-  function slotFreed(source: string, signal: AbortSignal): Promise<void> {
+  function slotFreed(key: string, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      const set = waiting.get(source) ?? new Set<() => void>();
-      waiting.set(source, set);
+      const set = waiting.get(key) ?? new Set<() => void>();
+      waiting.set(key, set);
       const onAbort = () => {
         set.delete(wake);
+        if (set.size === 0 && waiting.get(key) === set) waiting.delete(key);
         reject(refusal(1));
       };
       const wake = () => {
@@ -62,32 +83,41 @@ export function createLoginLimiter(limits: AdminAuthFailureLimits, registry: Reg
   }
 
   return {
-    async check(ctx) {
-      if (limits.blockMs === 0) return; // no cool-down configured: nothing to wait for
-      const source = sourceKey(ctx.sourceIp);
+    async admit(ctx, botId) {
+      if (limits.blockMs === 0) return () => undefined; // no cool-down configured: nothing to wait for
+      const key = pairKey(ctx, botId);
       for (;;) {
-        const verdict = limiter.check(source);
+        const verdict = limiter.check(key);
         if (verdict.blocked) {
           refused.inc();
           throw refusal(verdict.retryAfterSeconds);
         }
-        const busy = inFlight.get(source) ?? 0;
-        if (limiter.failures(source) + busy < limits.maxFailures) {
-          inFlight.set(source, busy + 1);
-          ctx.res.once('close', () => release(source));
-          return;
+        const busy = inFlight.get(key) ?? 0;
+        if (limiter.failures(key) + busy < limits.maxFailures) {
+          inFlight.set(key, busy + 1);
+          let held = true;
+          return () => {
+            if (held) release(key);
+            held = false;
+          };
         }
-        await slotFreed(source, ctx.signal);
+        await slotFreed(key, ctx.signal);
       }
     },
-    fail(ctx) {
-      const source = sourceKey(ctx.sourceIp);
-      const outcome = limiter.fail(source);
+    fail(ctx, botId) {
+      const outcome = limiter.fail(pairKey(ctx, botId));
       if (!outcome.blockedNow) return;
       lockouts.inc();
       logger.warn(
-        { source, failures: outcome.failures, windowMs: limits.windowMs, blockMs: limits.blockMs },
-        'bot-login source cooling down after repeated wrong bot secrets; its token and revoke requests get 429',
+        {
+          source: sourceKey(ctx.sourceIp),
+          // Only what could name a bot: anything else a client sent as its id stays out of the log.
+          botId: BOT_ID_PATTERN.test(botId) ? botId : '(not a bot id)',
+          failures: outcome.failures,
+          windowMs: limits.windowMs,
+          blockMs: limits.blockMs,
+        },
+        'bot-login cool-down after repeated wrong bot secrets: this bot id gets 429 on token and revoke from this address; other bots there are unaffected',
       );
     },
   };

@@ -2,27 +2,33 @@
 // where it used to send Kiwoom's app key and secret key, and gets a sidecar
 // JWT in Kiwoom's token shape.
 import { GuardError } from '../../common/errors.js';
-import { exchangeToken, revokeToken } from '../../auth/index.js';
+import { exchangeToken, revokeToken, type ExchangeHooks } from '../../auth/index.js';
 import { jsonReply, type RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 
-export function tokenExchange(
-  deps: Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage' | 'realKey'> & Partial<Pick<PipelineDeps, 'risk' | 'clock' | 'loginLimiter'>>,
-) {
+type TokenDeps = Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage' | 'realKey'> & Partial<Pick<PipelineDeps, 'risk' | 'clock' | 'loginLimiter'>>;
+
+/**
+ * Token and revoke alike: a real Kiwoom key is reported; a (source, bot id) cooling down is refused before its
+ * secret is checked; a failed secret is counted for that pair and across bots (risk stuffing detector, which
+ * never blocks the answer).
+ */
+function loginHooks(deps: TokenDeps, ctx: RequestContext): ExchangeHooks {
+  const limiter = deps.loginLimiter;
+  return {
+    onRealKey: (k) => deps.realKey?.(ctx, k),
+    ...(limiter ? { admit: (id: string) => limiter.admit(ctx, id) } : {}),
+    onBadSecret: async (id) => {
+      limiter?.fail(ctx, id);
+      await deps.risk?.noteAuthFailure(id, ctx.sourceIp, deps.clock?.()).catch(() => undefined);
+    },
+  };
+}
+
+export function tokenExchange(deps: TokenDeps) {
   return async (ctx: RequestContext): Promise<void> => {
-    // A bot secret that fails is counted across bots (risk stuffing detector); the count never blocks the answer.
     // exchangeToken names the bot: ctx.body is wiped by then (the secret never lingers in the request bytes).
-    const { bot, response, jti } = await exchangeToken(
-      ctx.body,
-      deps.bots,
-      deps.sessions,
-      deps.okMessage,
-      (k) => deps.realKey?.(ctx, k),
-      async (id) => {
-        deps.loginLimiter?.fail(ctx);
-        await deps.risk?.noteAuthFailure(id, ctx.sourceIp, deps.clock?.()).catch(() => undefined);
-      },
-    );
+    const { bot, response, jti } = await exchangeToken(ctx.body, deps.bots, deps.sessions, deps.okMessage, loginHooks(deps, ctx));
     ctx.bot = bot;
     await deps.auditor.append({ type: 'session.issued', requestId: ctx.id, botId: bot.id, jti, sourceIp: ctx.sourceIp }, { durability: 'write' }).catch(() => {
       throw new GuardError('KG6001');
@@ -31,21 +37,10 @@ export function tokenExchange(
   };
 }
 
-export function tokenRevoke(
-  deps: Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage' | 'realKey'> & Partial<Pick<PipelineDeps, 'risk' | 'clock' | 'loginLimiter'>>,
-) {
+export function tokenRevoke(deps: TokenDeps) {
   return async (ctx: RequestContext): Promise<void> => {
-    // Revoke takes a bot's secret too: a wrong one counts for the stuffing detector as at the token exchange.
-    const { bot, claims } = await revokeToken(
-      ctx.body,
-      deps.bots,
-      deps.sessions,
-      (k) => deps.realKey?.(ctx, k),
-      async (id) => {
-        deps.loginLimiter?.fail(ctx);
-        await deps.risk?.noteAuthFailure(id, ctx.sourceIp, deps.clock?.()).catch(() => undefined);
-      },
-    );
+    // Revoke takes a bot's secret too: limited and counted as at the token exchange.
+    const { bot, claims } = await revokeToken(ctx.body, deps.bots, deps.sessions, loginHooks(deps, ctx));
     ctx.bot = bot;
     await deps.auditor.append({ type: 'session.revoked', requestId: ctx.id, botId: bot.id, jti: claims.jti }).catch(() => undefined);
     ctx.reply = jsonReply(200, { return_code: 0, return_msg: deps.okMessage });
