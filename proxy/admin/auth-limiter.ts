@@ -1,10 +1,11 @@
 // Failed admin logins (401) and role refusals (403), per source address:
 // counted in a fixed window that starts with a source's first failure; at
-// maxFailures the source is refused (429, retry-after) for blockMs, whatever
-// token it presents, so a guessed token cannot be confirmed during the
-// cool-down. A success does not clear the count (a viewer cannot interleave
-// its own token to keep guessing an admin's). Memory is bounded: at most
-// maxSources are tracked, and the one whose last failure is oldest goes first.
+// maxFailures the source is refused (429, retry-after) for blockMs (the admin
+// listener still lets a valid token through: auth-guard.ts). A success does
+// not clear the count (a viewer cannot interleave its own token to keep
+// guessing an admin's). Memory is bounded: at most maxSources are tracked;
+// when full, one not cooling down with the fewest failures goes first, then
+// the oldest.
 //
 // The source is the socket's peer address (X-Forwarded-For is never trusted):
 // IPv4-mapped IPv6 counts as IPv4, and an IPv6 source counts as its /64, the
@@ -96,10 +97,32 @@ export class AuthFailureLimiter {
     this.sources.set(key, s);
     let evicted = false;
     while (this.sources.size > this.limits.maxSources) {
-      this.sources.delete(this.sources.keys().next().value!);
+      this.sources.delete(this.evictee(key));
       evicted = true;
     }
     return { failures: s.failures, blockedNow, evicted };
+  }
+
+  /**
+   * The entry to forget when full: one not cooling down before one that is, the fewest failures in their window
+   * first, then the oldest. Forgetting the oldest alone let one address wipe its own count on a bot by failing on
+   * as many junk ids as maxSources (the bot-login limiter counts per address and bot id). Only at capacity: O(n).
+   */
+  private evictee(newest: string): string {
+    const now = this.now();
+    let best: string | undefined;
+    let bestRank = Number.POSITIVE_INFINITY;
+    for (const [k, s] of this.sources) {
+      if (k === newest) continue;
+      const live = s.blockedUntil === 0 ? now - s.windowStart < this.limits.windowMs : s.blockedUntil > now;
+      const rank = !live ? 0 : s.blockedUntil > now ? this.limits.maxFailures + 1 : s.failures;
+      if (rank < bestRank) {
+        best = k;
+        bestRank = rank;
+        if (rank === 0) break;
+      }
+    }
+    return best ?? newest;
   }
 
   /** Sources tracked now (bounded by maxSources). */

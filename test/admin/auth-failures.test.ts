@@ -203,7 +203,7 @@ t.test('the failure window resets; a success does not clear the count', async (t
   t.equal((await w.call('GET', '/admin/v1/things', CANARY)).status, 429);
 });
 
-t.test('memory is bounded: past maxSources the source whose last failure is oldest is forgotten', async (t) => {
+t.test('memory is bounded: past maxSources one not cooling down with the fewest failures goes, else the oldest', async (t) => {
   const w = await world(t, { maxFailures: 1, maxSources: 2 });
   await w.call('GET', '/admin/v1/things', CANARY);
   t.equal((await w.call('GET', '/admin/v1/things', CANARY)).status, 429, '127.0.0.1 blocked');
@@ -216,6 +216,15 @@ t.test('memory is bounded: past maxSources the source whose last failure is olde
   const limiter = new AuthFailureLimiter({ maxFailures: 5, windowMs: 1_000, blockMs: 1_000, maxSources: 100 }, () => 0);
   for (let i = 0; i < 10_000; i++) limiter.fail(`10.0.${i >> 8}.${i & 255}`);
   t.equal(limiter.size(), 100, '10 000 sources, 100 tracked');
+
+  // Failing on junk keys does not wipe a count kept for a target (the bot-login limiter keys by address and bot id).
+  const pairs = new AuthFailureLimiter({ maxFailures: 4, windowMs: 60_000, blockMs: 300_000, maxSources: 100 }, () => 0);
+  for (let i = 0; i < 3; i++) pairs.fail('127.0.0.1|bot-target');
+  for (let i = 0; i < 500; i++) pairs.fail(`127.0.0.1|junk-${i}`);
+  t.equal(pairs.failures('127.0.0.1|bot-target'), 3, 'the target keeps its 3 failures through 500 junk ids');
+  pairs.fail('127.0.0.1|bot-target');
+  for (let i = 500; i < 1000; i++) pairs.fail(`127.0.0.1|junk-${i}`);
+  t.match(pairs.check('127.0.0.1|bot-target'), { blocked: true }, 'and stays cooling down');
 });
 
 t.test('source keys: IPv4-mapped counts as IPv4, IPv6 as its /64', async (t) => {
