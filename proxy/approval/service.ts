@@ -10,6 +10,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { GuardError } from '../common/errors.js';
 import { PERSON_NAME } from '../common/validate.js';
 import type { Auditor } from '../audit/types.js';
+import { pruneIndex } from '../state/index-prune.js';
 import type { Store } from '../state/types.js';
 import { counter } from '../common/metrics.js';
 import { hashCall } from './canonical.js';
@@ -172,6 +173,10 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       await store.set(K.rec(rec.id), JSON.stringify(rec), recordTtl(rec));
       await store.hset(K.index, rec.id, rec.expiresAt, recordTtl(rec));
       await store.hset(K.open, rec.id, JSON.stringify({ b: rec.botId, e: Date.parse(rec.expiresAt) }), recordTtl(rec));
+      // The index's TTL is renewed by this entry: without this it would keep every approval ever requested.
+      await pruneIndex(store, K.index, K.rec).catch((err: unknown) =>
+        logger.warn({ err: String(err) }, 'approval index not pruned; the next request prunes it'),
+      );
       events.inc({ event: 'requested', level: rec.level });
       logger.info({ approvalId: rec.id, botId: rec.botId, apiId: rec.apiId, level: rec.level, score: rec.score, mode }, 'approval requested');
       try {
