@@ -3,6 +3,7 @@
 // kept beside it (checklist confirmations, unlock approvals, the compensation
 // worksheet, webhook deliveries, step 2's broker tokens). The record's shape and the pure rendering
 // live in incident.ts; this module is the storage side.
+import { pruneIndex } from '../state/index-prune.js';
 import { GuardError } from '../common/errors.js';
 import type { ResponseContext } from './context.js';
 import type { ChecklistItem, CompensationWorksheet, Incident, IncidentReport } from './incident.js';
@@ -47,6 +48,8 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes)
 
   async function addToIndex(inc: Incident): Promise<void> {
     await store.hset(K.index, inc.id, inc.createdAt, cfg.incidentRetentionMs);
+    // The index's TTL is renewed by this entry: without this it would keep every incident ever recorded.
+    await pruneIndex(store, K.index, K.incident).catch(() => undefined);
   }
 
   /** An unlock approval counts while its admin is still one, and only if given since their token was made. */
