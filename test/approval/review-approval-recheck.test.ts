@@ -41,7 +41,8 @@ t.test('a held order whose bot is disabled during the hold is refused after appr
   const disabled = await h.admin('POST', `/admin/v1/bots/${h.botId}/disable`, admin, {});
   t.equal(disabled.status, 200, 'bot disabled while its order is held');
   const ok = await h.admin('POST', `/admin/v1/approvals/${pending[0]!.id}/approve`, approver, { code: totpAt(secret, Date.now(), TOTP) });
-  t.equal(ok.status, 200, 'approved');
+  // The approver is told the call is over (its bot's sessions ended), not "approved".
+  t.match(ok.json, { code: 'KG3007' }, `not approvable: ${ok.text}`);
   const res = await held;
   t.not(res.json.return_code, 0, `refused: ${res.text}`);
   t.match(String(res.json.return_msg), /KG2006|KG2007/, 'refused as a disabled bot / ended session');

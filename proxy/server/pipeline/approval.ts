@@ -59,7 +59,14 @@ export function approval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig'
       const headers = d.retryAfterMs ? { 'retry-after': String(Math.ceil(d.retryAfterMs / 1000)) } : undefined;
       throw new GuardError(code, `rule=${d.ruleId ?? '?'} ${d.reason ?? ''}`.trim(), { headers });
     }
-    await awaitApproval(deps, j, d);
+    await awaitApproval(deps, j, d).catch(async (err: unknown) => {
+      // A hold closed because the bot's sessions ended (an approver was refused: approval service) is told as that.
+      if (err instanceof GuardError && err.code === 'KG3007') {
+        await deps.sessions.checkLive(j.claims);
+        if (!deps.bots.get(j.bot.id)?.enabled) throw new GuardError('KG2006');
+      }
+      throw err;
+    });
     // The hold may have lasted minutes: a session ended, a bot disabled or a
     // lockdown pressed meanwhile must still stop the call (fail closed).
     await deps.sessions.checkLive(j.claims);
