@@ -5,7 +5,8 @@
 // so registrations are replayed. Replies name no request, so a reply that does
 // not come in time (or names another seq) means the pairing is lost: the link
 // logs in afresh rather than hand one bot another bot's answer. The broker token is spliced into the LOGIN
-// frame as bytes and never becomes a string here.
+// frame as bytes and never becomes a string here; a frame from Kiwoom that
+// echoes it is masked before it is read and reaches no bot (as REST answers).
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { GuardError } from '../../common/errors.js';
@@ -151,17 +152,21 @@ export class UpstreamLink {
       ws.send(frame, { binary: false }, () => frame.fill(0));
     });
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return;
+      // A socket already given up on may still deliver a late reply: it answers nothing now.
+      if (isBinary || this.ws !== ws) return;
+      const raw = data as Buffer;
+      // A frame echoing the broker token (an error quoting the LOGIN, a debugging peer) is masked before it
+      // becomes a string, and goes to no bot: a push is dropped, a reply fails its request (KG5005).
+      const held = mask(raw, lease.token);
       let frame: Record<string, unknown>;
       try {
-        frame = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
+        frame = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
       } catch {
         this.log.warn('realtime: malformed upstream frame dropped');
         return;
       }
-      // A socket already given up on may still deliver a late reply: it answers nothing now.
-      if (this.ws !== ws) return;
-      this.onFrame(ws, frame, data as Buffer, loginTimer);
+      if (held) this.log.error({ trnm: String(frame.trnm ?? '').slice(0, 16) }, 'realtime: an upstream frame held the broker token; refused');
+      this.onFrame(ws, frame, raw, loginTimer, held);
     });
     ws.on('error', (err) => this.log.warn({ err: err.message }, 'realtime upstream socket error'));
     ws.on('close', (code) => {
@@ -173,7 +178,7 @@ export class UpstreamLink {
     });
   }
 
-  private onFrame(ws: WebSocket, frame: Record<string, unknown>, raw: Buffer, loginTimer: NodeJS.Timeout): void {
+  private onFrame(ws: WebSocket, frame: Record<string, unknown>, raw: Buffer, loginTimer: NodeJS.Timeout, held: boolean): void {
     const trnm = frame.trnm;
     if (trnm === 'PING') {
       ws.send(raw, { binary: false });
@@ -207,13 +212,17 @@ export class UpstreamLink {
       return;
     }
     if (trnm === 'REAL') {
-      this.events.push(frame);
+      if (!held) this.events.push(frame);
       return;
     }
     const queue = typeof trnm === 'string' ? this.pending.get(trnm) : undefined;
     const p = queue?.shift();
     if (!p) return;
     clearTimeout(p.timer);
+    if (held) {
+      p.reject(new GuardError('KG5005', 'the answer held the broker token'));
+      return;
+    }
     if (p.seq !== undefined && frame.seq !== undefined && String(frame.seq).trim() !== p.seq.trim()) {
       p.reject(new GuardError('KG5003', `realtime ${String(trnm)} reply named another seq`));
       this.resync(ws, `${String(trnm)} reply named another seq`);
@@ -262,4 +271,15 @@ export class UpstreamLink {
     this.retry = setTimeout(() => void this.connect(), Math.round(delay * (0.5 + Math.random() / 2)));
     this.retry.unref();
   }
+}
+
+/** Overwrites every copy of the token in the frame with '*' (in place); true when there was one. */
+function mask(raw: Buffer, token: Buffer): boolean {
+  if (token.length === 0) return false;
+  let found = false;
+  for (let i = raw.indexOf(token); i >= 0; i = raw.indexOf(token, i + token.length)) {
+    raw.fill(0x2a, i, i + token.length);
+    found = true;
+  }
+  return found;
 }
