@@ -235,14 +235,11 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
 
     async function registration(m: Extract<BotMessage, { trnm: 'REG' | 'REMOVE' }>): Promise<void> {
       const h = handle!;
-      if (m.trnm === 'REG') {
-        for (const r of m.items) await judge(r.type, r.item);
-        const after = (m.refresh ? h.counts().registrations : 0) + m.items.length;
-        const cap = Math.min(config.maxRegistrationsPerBot, deps.policy.realtimeCaps(bot!.id, bot!.account).maxRegistrations ?? Infinity);
-        if (after > cap) throw new GuardError('KG3018', `at most ${cap} registrations for this bot`);
-      }
+      if (m.trnm === 'REG') for (const r of m.items) await judge(r.type, r.item);
       await auditFirst({ type: m.trnm === 'REG' ? 'realtime.registered' : 'realtime.removed', botId: bot!.id, group: m.group, items: summary(m.items) });
-      if (m.trnm === 'REG') await h.register(m.group, m.items, m.refresh);
+      // The cap is counted by the key's hub: what the bot would hold after this, all groups, all its sockets (KG3018).
+      const cap = Math.min(config.maxRegistrationsPerBot, deps.policy.realtimeCaps(bot!.id, bot!.account).maxRegistrations ?? Infinity);
+      if (m.trnm === 'REG') await h.register(m.group, m.items, m.refresh, cap);
       else await h.remove(m.group, m.items);
       send(reply(m.trnm, 0, ''));
     }
@@ -271,9 +268,9 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       judged = judgement;
       await judge(apiId, '', score, entry);
       const cap = Math.min(config.maxLiveSearchesPerBot, deps.policy.realtimeCaps(bot!.id, bot!.account).maxLiveSearches ?? Infinity);
-      if (m.live && h.counts().liveSearches >= cap) throw new GuardError('KG3018', `at most ${cap} live condition searches for this bot`);
       await auditFirst({ type: 'realtime.search', botId: bot!.id, seq: m.seq, live: m.live, ...judged });
-      send(JSON.stringify(await h.conditionRequest(m.seq, m.live, m.frame)));
+      // Counted by the key's hub over all the bot's sockets (KG3018).
+      send(JSON.stringify(await h.conditionRequest(m.seq, m.live, m.frame, cap)));
       await deps.conditionRisk.learn(input);
     }
 

@@ -81,12 +81,18 @@ export class KeyHub {
     if (!this.subs.has(sub.id)) this.subs.set(sub.id, { sub, groups: new Map(), searches: new Set() });
   }
 
-  /** Registers for one bot; `refresh: false` replaces that bot's set in the group (never another bot's). */
-  register(subId: string, group: string, items: readonly Registration[], refresh: boolean): Promise<void> {
+  /**
+   * Registers for one bot; `refresh: false` replaces that bot's set in the group (never another bot's). `cap`: the
+   * most (type, item) pairs, all groups, the bot may hold over all its sessions after this (a change that adds none passes).
+   */
+  register(subId: string, group: string, items: readonly Registration[], refresh: boolean, cap = Number.POSITIVE_INFINITY): Promise<void> {
     return this.serial(async () => {
       const s = this.state(subId);
       const before = s.groups.get(group) ?? new Set<string>();
       const after = refresh ? new Set([...before, ...items.map(registrationKey)]) : new Set(items.map(registrationKey));
+      const now = this.registrationsOf(s.sub.botId);
+      const total = now - before.size + after.size;
+      if (total > cap && total > now) throw new GuardError('KG3018', `at most ${cap} registrations for this bot`);
       await this.change(s, group, before, after);
     });
   }
@@ -101,27 +107,36 @@ export class KeyHub {
     });
   }
 
-  /** How many (type, item) pairs this bot holds, all groups. */
-  registrationsOf(subId: string): number {
-    const s = this.subs.get(subId);
-    if (!s) return 0;
+  /** How many (type, item) pairs a bot holds, all groups of all its sessions. */
+  registrationsOf(botId: string): number {
     let n = 0;
-    for (const g of s.groups.values()) n += g.size;
+    for (const s of this.subs.values()) if (s.sub.botId === botId) for (const g of s.groups.values()) n += g.size;
     return n;
   }
 
-  liveSearchesOf(subId: string): number {
-    return this.subs.get(subId)?.searches.size ?? 0;
+  /** How many live condition searches a bot runs, all its sessions. */
+  liveSearchesOf(botId: string): number {
+    let n = 0;
+    for (const s of this.subs.values()) if (s.sub.botId === botId) n += s.searches.size;
+    return n;
   }
 
   conditionList(): Promise<Record<string, unknown>> {
     return this.serial(() => this.list());
   }
 
-  /** A condition search; a live one is shared by seq, and Kiwoom's 10 per login is enforced here. */
-  conditionRequest(subId: string, seq: string, live: boolean, frame: Record<string, unknown>): Promise<Record<string, unknown>> {
+  /** A condition search; a live one is shared by seq, and Kiwoom's 10 per login is enforced here, and `cap` per bot (all its sessions). */
+  conditionRequest(
+    subId: string,
+    seq: string,
+    live: boolean,
+    frame: Record<string, unknown>,
+    cap = Number.POSITIVE_INFINITY,
+  ): Promise<Record<string, unknown>> {
     return this.serial(async () => {
       const s = this.state(subId);
+      if (live && !s.searches.has(seq) && this.liveSearchesOf(s.sub.botId) >= cap)
+        throw new GuardError('KG3018', `at most ${cap} live condition searches for this bot`);
       if (live && !this.searches.has(seq) && this.searches.size >= MAX_LIVE_CONDITION_SEARCHES)
         throw new GuardError('KG3018', `${MAX_LIVE_CONDITION_SEARCHES} live condition searches are already running on this key`);
       if (!this.listed) await this.list();

@@ -34,10 +34,12 @@ export interface RealtimeServiceDeps {
 
 /** One bot's realtime session, wherever the key's upstream lives. */
 export interface RealtimeHandle {
-  register(group: string, items: readonly Registration[], refresh: boolean): Promise<void>;
+  /** `cap`: the most registrations the bot may hold after this, over all its sessions (the key's hub counts). */
+  register(group: string, items: readonly Registration[], refresh: boolean, cap?: number): Promise<void>;
   remove(group: string, items: readonly Registration[]): Promise<void>;
   conditionList(): Promise<Record<string, unknown>>;
-  conditionRequest(seq: string, live: boolean, frame: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** `cap`: the most live searches the bot may run, over all its sessions. */
+  conditionRequest(seq: string, live: boolean, frame: Record<string, unknown>, cap?: number): Promise<Record<string, unknown>>;
   conditionClear(seq: string): Promise<Record<string, unknown>>;
   /** The bot's own registrations (all groups) and live searches, as this replica knows them. */
   counts(): { registrations: number; liveSearches: number };
@@ -46,13 +48,15 @@ export interface RealtimeHandle {
 
 type Op =
   | { op: 'attach' | 'detach' | 'alive' | 'list' }
-  | { op: 'reg'; group: string; items: Registration[]; refresh: boolean }
+  | { op: 'reg'; group: string; items: Registration[]; refresh: boolean; cap?: number }
   | { op: 'remove'; group: string; items: Registration[] }
-  | { op: 'req'; seq: string; live: boolean; frame: Record<string, unknown> }
+  | { op: 'req'; seq: string; live: boolean; frame: Record<string, unknown>; cap?: number }
   | { op: 'clr'; seq: string };
 
 type Envelope = Op & { from: string; sub: string; bot: string; account: string; key: string; rid?: string };
-type Back = { sub?: string; frame?: string; rid?: string; ok?: boolean; reply?: Record<string, unknown>; code?: string };
+type Back = { sub?: string; frame?: string; rid?: string; ok?: boolean; reply?: Record<string, unknown>; code?: string; detail?: string };
+/** A cap travels as a number (JSON has no Infinity). */
+const capOf = (cap: number | undefined) => (cap !== undefined && Number.isFinite(cap) ? { cap } : {});
 
 const ownerKey = (key: string) => `{rt:${key}}:owner`;
 const keyChannel = (key: string) => `rt:k:${key}`;
@@ -130,8 +134,8 @@ export class RealtimeService {
   private handle(b: LocalBot): RealtimeHandle {
     const op = async (o: Op): Promise<Back> => this.dispatch(b, o);
     return {
-      register: async (group, items, refresh) => {
-        await op({ op: 'reg', group, items: [...items], refresh });
+      register: async (group, items, refresh, cap) => {
+        await op({ op: 'reg', group, items: [...items], refresh, ...capOf(cap) });
         const set = refresh ? (b.groups.get(group) ?? new Set<string>()) : new Set<string>();
         for (const r of items) set.add(registrationKey(r));
         if (set.size > 0) b.groups.set(group, set);
@@ -144,8 +148,8 @@ export class RealtimeService {
         if (set?.size === 0) b.groups.delete(group);
       },
       conditionList: async () => (await op({ op: 'list' })).reply ?? {},
-      conditionRequest: async (seq, live, frame) => {
-        const reply = (await op({ op: 'req', seq, live, frame })).reply ?? {};
+      conditionRequest: async (seq, live, frame, cap) => {
+        const reply = (await op({ op: 'req', seq, live, frame, ...capOf(cap) })).reply ?? {};
         if (live && Number(reply.return_code) === 0) b.searches.set(seq, frame);
         return reply;
       },
@@ -181,7 +185,7 @@ export class RealtimeService {
     const env: Envelope = { ...o, from: this.deps.replicaId, sub: b.id, bot: b.botId, account: b.account, key: b.key, rid };
     await this.deps.store.publish(keyChannel(b.key), JSON.stringify(env));
     const back = await reply;
-    if (!back.ok) throw new GuardError((back.code as never) ?? 'KG5001');
+    if (!back.ok) throw new GuardError((back.code as never) ?? 'KG5001', typeof back.detail === 'string' ? back.detail : undefined);
     return back;
   }
 
@@ -200,7 +204,7 @@ export class RealtimeService {
         await hub.detach(e.sub);
         return { ok: true };
       case 'reg':
-        await hub.register(e.sub, e.group, e.items, e.refresh);
+        await hub.register(e.sub, e.group, e.items, e.refresh, e.cap ?? undefined);
         return { ok: true };
       case 'remove':
         await hub.remove(e.sub, e.group, e.items);
@@ -208,7 +212,7 @@ export class RealtimeService {
       case 'list':
         return { ok: true, reply: await hub.conditionList() };
       case 'req':
-        return { ok: true, reply: await hub.conditionRequest(e.sub, e.seq, e.live, e.frame) };
+        return { ok: true, reply: await hub.conditionRequest(e.sub, e.seq, e.live, e.frame, e.cap ?? undefined) };
       case 'clr':
         return { ok: true, reply: await hub.conditionClear(e.sub, e.seq) };
     }
@@ -296,7 +300,8 @@ export class RealtimeService {
     try {
       back = await this.apply(o.hub, e, send);
     } catch (err) {
-      back = { ok: false, code: toGuardError(err).code };
+      const g = toGuardError(err);
+      back = { ok: false, code: g.code, ...(g.detail ? { detail: g.detail } : {}) };
     }
     if (e.op === 'detach') o.peers.delete(e.sub);
     if (e.rid) await this.deps.store.publish(to, JSON.stringify({ ...back, rid: e.rid })).catch(() => undefined);
