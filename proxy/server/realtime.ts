@@ -6,10 +6,12 @@
 // A bot that stops reading is cut off alone (close 4008). The session is
 // re-checked every recheckMs: a revoked or killed token, a disabled bot, a
 // lockdown or a HALTED trading state clears its registrations and searches
-// and closes it with a clear message. A lockdown, a session kill or a disable
-// published on any replica closes it at once (it is tracked with the bot's
-// calls, bot-calls.ts, and by its session epoch here); the re-check stays the
-// backstop.
+// and closes it with a clear message, as does a bot removed, re-created,
+// disabled or moved to another account in its record (read again, as a REST
+// call reads it, before each message: the allowlist in force judges it). A
+// lockdown, a session kill or a disable published on any replica closes it at
+// once (it is tracked with the bot's calls, bot-calls.ts, and by its session
+// epoch here); the re-check stays the backstop.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -177,6 +179,13 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     async function live(): Promise<void> {
       if (!handle || !bot || !claims) return;
       await deps.sessions.checkLive(claims);
+      // The bot's record as a REST call reads it, each time: the allowlist in force judges the message.
+      const b = deps.bots.get(bot.id);
+      if (!b || !issuedTo(claims, b)) throw new GuardError('KG2007', b ? 'issued to an earlier bot of this id' : 'the bot was removed');
+      if (!b.enabled) throw new GuardError('KG2006');
+      // Account pushes are routed by the account the session opened with.
+      if (b.account !== bot.account) throw new GuardError('KG2007', "the bot's account changed");
+      bot = b;
       await deps.responder.checkLockdown({ botId: bot.id, account: bot.account, kind: 'realtime', body: {} });
       const state = await deps.policy.tradingState(bot.id, bot.account);
       if (state.state === 'HALTED') throw new GuardError('KG3008', `trading HALTED${state.reason ? `: ${state.reason}` : ''}`);
