@@ -1,7 +1,7 @@
 // The bot-facing listener: routes a request to its pipeline, runs the
 // stages, answers in Kiwoom's shape, then runs the after-stages (outcome
 // audit, policy counters, learning, holdings) off the bot's critical path.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
@@ -39,6 +39,31 @@ export function timeoutSweepMs(limits: { headersTimeoutMs: number; requestTimeou
   return Math.max(25, Math.min(1_000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4)));
 }
 
+/** The HTTP limits of every port bots reach (this listener, the realtime port): Node's defaults are far looser. */
+export function botServerOptions(config: Config): ServerOptions {
+  return {
+    maxHeaderSize: config.limits.maxHeaderBytes,
+    requestTimeout: config.limits.requestTimeoutMs,
+    headersTimeout: config.limits.headersTimeoutMs,
+    keepAliveTimeout: config.limits.keepAliveTimeoutMs,
+    // Node enforces the two time-outs above only when it sweeps its connections (every 30 s by default):
+    // sweep often enough that a slow or silent client is cut off near the configured limit.
+    connectionsCheckingInterval: timeoutSweepMs(config.limits),
+    insecureHTTPParser: false,
+    joinDuplicateHeaders: false,
+    // Checked by the framing stage instead (KG1003): Node's own refusal is an empty 400, not Kiwoom's shape.
+    requireHostHeader: false,
+  };
+}
+
+/** The limits botServerOptions cannot set: the connection cap, the header count, and Kiwoom-shaped framing errors. */
+export function keepBotServerLimits(server: Server, config: Config): void {
+  server.maxConnections = config.limits.maxConnections;
+  // One more than allowed is kept, so a request over the limit is seen and refused: Node drops the rest unread.
+  server.maxHeadersCount = config.limits.maxHeaderCount + 1;
+  server.on('clientError', (err, socket) => writeClientError(socket as import('node:net').Socket, err as NodeJS.ErrnoException, config.language));
+}
+
 export function createBotListener(deps: ListenerDeps): Server {
   const { config, logger } = deps;
   const lang: Language = config.language;
@@ -70,34 +95,16 @@ export function createBotListener(deps: ListenerDeps): Server {
   const stageTimers = new Map<NamedStage, ReturnType<typeof stageSeconds.labels>>();
   for (const [route, stages] of Object.entries(deps.pipelines)) for (const stage of stages) stageTimers.set(stage, stageSeconds.labels(route, stage.name));
 
-  const server = (deps.createServer ?? createServer)(
-    {
-      maxHeaderSize: config.limits.maxHeaderBytes,
-      requestTimeout: config.limits.requestTimeoutMs,
-      headersTimeout: config.limits.headersTimeoutMs,
-      keepAliveTimeout: config.limits.keepAliveTimeoutMs,
-      // Node enforces the two time-outs above only when it sweeps its connections (every 30 s by default):
-      // sweep often enough that a slow or silent client is cut off near the configured limit.
-      connectionsCheckingInterval: timeoutSweepMs(config.limits),
-      insecureHTTPParser: false,
-      joinDuplicateHeaders: false,
-      // Checked by the framing stage instead (KG1003): Node's own refusal is an empty 400, not Kiwoom's shape.
-      requireHostHeader: false,
-    },
-    (req, res) => {
-      handle(req, res).catch((err) => {
-        // Last resort (e.g. a header Node refuses): never an unhandled rejection, never a hung socket.
-        logger.error({ err: { message: (err as Error).message } }, 'response failed');
-        res.destroy();
-      });
-    },
-  );
-  server.maxConnections = config.limits.maxConnections;
-  // One more than allowed is kept, so a request over the limit is seen and refused: Node drops the rest unread.
-  server.maxHeadersCount = config.limits.maxHeaderCount + 1;
+  const server = (deps.createServer ?? createServer)(botServerOptions(config), (req, res) => {
+    handle(req, res).catch((err) => {
+      // Last resort (e.g. a header Node refuses): never an unhandled rejection, never a hung socket.
+      logger.error({ err: { message: (err as Error).message } }, 'response failed');
+      res.destroy();
+    });
+  });
+  keepBotServerLimits(server, config);
   // An Expect other than 100-continue: Node would answer an empty 417; the framing stage refuses it in Kiwoom's shape.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
-  server.on('clientError', (err, socket) => writeClientError(socket as import('node:net').Socket, err as NodeJS.ErrnoException, lang));
 
   function send(ctx: RequestContext): void {
     const { res } = ctx;

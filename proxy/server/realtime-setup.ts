@@ -1,6 +1,7 @@
 // Wires the realtime relay: the per-key upstream sessions (owned by one
 // replica each) and the bot-facing WebSocket endpoint on the bot port, plus
-// an optional second port that mirrors Kiwoom's :10000.
+// an optional second port that mirrors Kiwoom's :10000, built as the bot
+// listener is (its TLS, its connection cap, header limits and time-outs).
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -13,7 +14,9 @@ import type { PolicyEngineInternals } from '../policy/engine.js';
 import type { Responder } from '../response/index.js';
 import type { RiskEngine } from '../risk/index.js';
 import type { Store } from '../state/types.js';
+import type { ServerFactory } from '../common/tls-server.js';
 import type { BotCalls } from './bot-calls.js';
+import { botServerOptions, keepBotServerLimits } from './listener.js';
 import { createConditionRisk } from './realtime-risk.js';
 import { createRealtimeEndpoint, type RealtimeEndpoint } from './realtime.js';
 
@@ -42,6 +45,8 @@ export function setupRealtime(d: {
   auditor: Auditor;
   logger: Logger;
   registry: Registry;
+  /** The bot listener's server factory (TLS when listen.tls is set): the realtime port is built with it. */
+  createServer?: ServerFactory;
 }): RealtimeParts {
   const cfg = d.config.realtime;
   const log = d.logger.child({ part: 'realtime' });
@@ -90,10 +95,11 @@ export function setupRealtime(d: {
   });
   let server: Server | undefined;
   if (cfg.enabled && cfg.port !== undefined) {
-    server = createServer((_req, res) => {
+    server = (d.createServer ?? createServer)(botServerOptions(d.config), (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' });
       res.end('WebSocket only');
     });
+    keepBotServerLimits(server, d.config);
     endpoint.attach(server);
   }
   return { endpoint, service, server };

@@ -303,7 +303,13 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     // CONNECT to Kiwoom's names (HTTPS_PROXY) and the name-override addresses: the same server, the same pipeline.
     const transparent = await setupTransparent({ config, botServer, auditor, logger, registry, keyProvider: provider, upstreamUrl: baseUrl }, closers);
 
-    // Realtime: one upstream WebSocket per app key, fanned out to the bots on the bot port (and the :10000 mirror).
+    // Realtime: one upstream WebSocket per app key, fanned out to the bots on the bot port (and the :10000 mirror,
+    // which speaks TLS when the bot port does: its own factory, one server each, the same files rotated alike).
+    const rtTls =
+      config.realtime.enabled && config.realtime.port !== undefined
+        ? await createListenerServerFactory('realtime', config.listen.tls, { logger, registry })
+        : undefined;
+    if (rtTls) closers.push(async () => rtTls.close());
     const realtime = setupRealtime({
       config,
       restBase: baseUrl,
@@ -321,6 +327,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       auditor,
       logger,
       registry,
+      createServer: rtTls?.createServer,
     });
     closers.push(() => realtime.service.close());
     closers.push(() => realtime.endpoint.close());
@@ -328,7 +335,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     let realtimeUrl = `${url.replace(/^http/, 'ws')}/api/dostk/websocket`;
     if (realtime.server) {
       const rt = realtime.server;
-      realtimeUrl = `${(await listen(rt, config.listen.host, config.realtime.port!)).replace(/^http/, 'ws')}/api/dostk/websocket`;
+      realtimeUrl = `${(await listen(rt, config.listen.host, config.realtime.port!, rtTls?.scheme)).replace(/^http/, 'ws')}/api/dostk/websocket`;
       closers.push(async () => {
         rt.close();
         rt.closeAllConnections();
