@@ -3,7 +3,8 @@
 // REMOVE and condition search, each judged by the bot's allowlist and the
 // policy, and audited before it goes upstream (refused, KG6001, when its
 // record cannot be written); pushes fanned out from the key's one upstream session.
-// A bot that stops reading is cut off alone (close 4008). The session is
+// A bot that stops reading is cut off alone (close 4008); one that sends
+// frames faster than they are handled is closed (4002). The session is
 // re-checked every recheckMs: a revoked or killed token, a disabled bot, a
 // lockdown or a HALTED trading state clears its registrations and searches
 // and closes it with a clear message, as does a bot removed, re-created,
@@ -55,6 +56,8 @@ export interface RealtimeEndpointDeps {
 /** Close codes a bot sees (4000–4999 are the application's). */
 export const CLOSE = { slow: 4008, ended: 4003, login: 4001, protocol: 4002 } as const;
 const CLOSE_GRACE_MS = 2_000;
+/** Frames a bot may have waiting to be handled; one more closes it (4002, KG3005). */
+export const MAX_WAITING_FRAMES = 100;
 
 export interface RealtimeEndpoint {
   /** Handles an HTTP upgrade on a bot port; anything but the realtime path is refused. */
@@ -131,6 +134,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     let untrack: (() => void) | undefined;
     let missed = 0;
     let busy: Promise<void> = Promise.resolve();
+    let waiting = 0;
     // The risk judgement of the message being handled (one at a time per bot), for its audit record.
     let judged: ConditionJudgement | Record<string, never> = {};
 
@@ -326,12 +330,22 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     }
 
     ws.on('message', (data, isBinary) => {
+      // A socket that is ending handles nothing more (a refused LOGIN's pipelined followers included).
+      if (ending) return;
       if (isBinary) {
         void end('protocol', CLOSE.protocol, 'text frames only');
         return;
       }
+      // Frames come faster than they are judged (store, policy, audit): the queue is bounded, not the heap.
+      if (++waiting > MAX_WAITING_FRAMES) {
+        void end('flood', CLOSE.protocol, errorText(new GuardError('KG3005', `more than ${MAX_WAITING_FRAMES} realtime frames waiting`)));
+        return;
+      }
       // One message at a time per bot: its registrations change in the order it sent them.
-      busy = busy.then(() => onMessage(data.toString())).catch((err) => logger.warn({ code: toGuardError(err).code }, 'realtime message failed'));
+      busy = busy
+        .then(() => (ending ? undefined : onMessage(data.toString())))
+        .catch((err) => logger.warn({ code: toGuardError(err).code }, 'realtime message failed'))
+        .finally(() => waiting--);
     });
     ws.on('close', () => void end('closed', 1000, ''));
     ws.on('error', () => void end('closed', 1000, ''));
