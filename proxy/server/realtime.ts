@@ -233,6 +233,16 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       send(reply('LOGIN', 0, '', { sor_yn: 'Y' }));
     }
 
+    /** A LOGIN on a logged-in socket: the same bot's valid token is acknowledged, any other refused; nothing changes. */
+    async function relogin(token: string): Promise<void> {
+      const refusal = await deps.sessions.verify(token).then(
+        (c) => (c.botId === bot!.id && issuedTo(c, bot!) ? undefined : new GuardError('KG2002', 'this socket is logged in as another bot')),
+        (err: unknown) => toGuardError(err),
+      );
+      if (refusal) denials.inc({ reason: refusal.code });
+      send(refusal ? reply('LOGIN', 3, errorText(refusal)) : reply('LOGIN', 0, '', { sor_yn: 'Y' }));
+    }
+
     /** The bot's allowlist and the policy, for one realtime api-id (type or condition search TR). */
     function allowed(apiId: string): ApiEntry {
       const entry = lookupApi(apiId);
@@ -311,7 +321,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         await login(m);
         return;
       }
-      if (m.trnm === 'LOGIN') return send(reply('LOGIN', 0, '', { sor_yn: 'Y' }));
+      if (m.trnm === 'LOGIN') return relogin(m.token);
       judged = {};
       try {
         await live();
