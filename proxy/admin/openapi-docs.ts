@@ -255,6 +255,23 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     response: botResult,
     errors: [404],
   },
+  'POST /admin/v1/bots/{id}/remove': {
+    summary:
+      'Offboard a bot: audited first, then disabled, its broker token revoked (unless another bot shares its app key), its credential record shredded, its bot file and per-bot state deleted',
+    description:
+      'Refused with 409 KG2015 while the bot, its account or everything is locked down (close the incident first: its evidence is kept), 404 KG2012 for a bot not registered (a second removal), 503 KG6001 when the audit record cannot be written (nothing changed). 503 with removed=false and code KG2016: the broker token revoke was not confirmed, so the removal stopped with the bot disabled and its credential record kept; retry. The session epoch stays (a bot registered again under the id starts past it).',
+    body: obj({ reason: reason(500) }),
+    response: obj(
+      {
+        botId: str(),
+        removed: bool,
+        code: str({ pattern: '^KG[0-9]{4}$' }),
+        steps: arr(obj({ step: { enum: ['disable', 'broker', 'credentials', 'registration', 'state'] }, ok: bool, detail: str(), ms: int({ minimum: 0 }) })),
+      },
+      ['botId', 'removed', 'steps'],
+    ),
+    errors: [400, 404, 409, 500, 503],
+  },
   'POST /admin/v1/bots/{id}/enable': { summary: 'Enable a bot again', response: botResult, errors: [404] },
   'POST /admin/v1/bots/{id}/kill-sessions': {
     summary: 'End every session of a bot (it must exchange its secret again)',

@@ -13,19 +13,16 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createFilesExclusive, ensurePrivateDir, forEachLimited, writeFileAtomic } from '../common/fsutil.js';
 import { GuardError } from '../common/errors.js';
-import { PERSON_NAME } from '../common/validate.js';
+import { BOT_ID_PATTERN, validateBotInput } from './bot-input.js';
+
+export { BOT_ID_PATTERN, MAX_BOT_SECRET_BYTES, MIN_BOT_SECRET_BYTES, validateBotInput, validateBotSecret } from './bot-input.js';
 
 const scrypt = promisify(scryptCb) as (pw: Buffer, salt: Buffer, keylen: number, opts: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 
-export const BOT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{2,63}$/;
 /** Until the policy engine decides, a bot may call only these: read-only quotes and account inquiries. */
 export const DEFAULT_ALLOWED = ['kind:query', 'kind:account'] as const;
 
 type SecretHash = { alg: 'scrypt'; N: number; r: number; p: number; salt: string; hash: string } | { alg: 'sha256'; salt: string; hash: string };
-
-/** Bot secrets a client supplies (batch): at least this many printable bytes, i.e. as long as a generated one. */
-export const MIN_BOT_SECRET_BYTES = 32;
-export const MAX_BOT_SECRET_BYTES = 512;
 
 export interface BotRecord {
   id: string;
@@ -65,33 +62,6 @@ export function generateBotSecret(): Buffer {
   const secret = Buffer.from(raw.toString('base64url'), 'latin1');
   raw.fill(0);
   return secret;
-}
-
-const ALLOWED_ENTRY = /^(\*|kind:[a-z]+|[a-z]{2}\d{5})$/;
-
-/** Checks one bot's registration fields; throws KG2010 naming the first bad field. */
-export function validateBotInput(input: { id: unknown; owner: unknown; account: unknown; allowed?: unknown }): void {
-  if (typeof input.id !== 'string' || !BOT_ID_PATTERN.test(input.id)) throw new GuardError('KG2010', `bot id must match ${BOT_ID_PATTERN}`);
-  // The owner is the approver who may confirm the bot's held calls: named as approvers are.
-  if (typeof input.owner !== 'string' || !PERSON_NAME.test(input.owner))
-    throw new GuardError('KG2010', `owner must be the owner's approver name (${PERSON_NAME}), e.g. kim.trader or kim@desk.example`);
-  if (typeof input.account !== 'string' || input.account.length === 0 || input.account.length > 64)
-    throw new GuardError('KG2010', 'account must be 1-64 characters');
-  if (input.allowed === undefined) return;
-  if (!Array.isArray(input.allowed) || input.allowed.length > 200) throw new GuardError('KG2010', 'allowed must be a list of at most 200 entries');
-  for (const a of input.allowed) {
-    if (typeof a !== 'string' || !ALLOWED_ENTRY.test(a))
-      throw new GuardError('KG2010', `allowed entry '${String(a).slice(0, 40)}' must be an api-id (kt10000), kind:<kind> or *`);
-  }
-}
-
-/** A bot secret a client supplied: long enough to be a generated one, printable ASCII without spaces. */
-export function validateBotSecret(secret: Buffer): void {
-  if (secret.length < MIN_BOT_SECRET_BYTES || secret.length > MAX_BOT_SECRET_BYTES)
-    throw new GuardError('KG2010', `bot secret must be ${MIN_BOT_SECRET_BYTES}-${MAX_BOT_SECRET_BYTES} bytes (a generated one is 43)`);
-  for (const b of secret)
-    if (b <= 0x20 || b >= 0x7f || b === 0x22 || b === 0x5c)
-      throw new GuardError('KG2010', 'bot secret must be printable ASCII without spaces, quotes or backslashes');
 }
 
 /** One bot of a batch, validated by the caller (validateBotInput, validateBotSecret). */
@@ -365,6 +335,21 @@ export class BotRegistry {
       this.bots.delete(id);
       this.changed(id);
     });
+  }
+
+  /** Deletes a bot's registration file (offboarding, server/bot-remove.ts); KG2012 when there is none. */
+  async remove(id: string): Promise<void> {
+    if (!BOT_ID_PATTERN.test(id)) throw new GuardError('KG2012', 'bot id');
+    try {
+      await unlink(path.join(this.dir, `${id}.json`));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.bots.delete(id);
+      this.changed(id);
+      throw new GuardError('KG2012', `bot ${id}`);
+    }
+    this.bots.delete(id);
+    this.changed(id);
   }
 
   async setEnabled(id: string, enabled: boolean): Promise<PublicBot> {

@@ -212,6 +212,19 @@ export class Sessions {
     }
   }
 
+  /**
+   * A removed bot (server/bot-remove.ts): its disabled flag goes, since the bot itself is gone. Its epoch
+   * (`epoch:<id>`) deliberately stays: were it deleted, a bot registered again under the id would start at
+   * epoch 0, and what is bound to the old bot by id and epoch alone would pass for the new one's: an approval
+   * granted to the old bot (approval records keep `sessionEpoch`, not the registration's createdAt) could be
+   * consumed by the new one, and a token without the `bc` claim (issuedTo takes it as the current bot's) or a
+   * restored copy of the old bot file would be live again. Kept, the new bot carries on from the old epoch and
+   * everything of the old one stays ended. Its cost: one integer per bot id ever ended.
+   */
+  async forget(botId: string): Promise<void> {
+    await this.store.del(this.disabledKey(botId));
+  }
+
   async isDisabled(botId: string): Promise<boolean> {
     return (await this.store.get(this.disabledKey(botId))) !== null;
   }

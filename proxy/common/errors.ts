@@ -56,6 +56,18 @@ export const ERROR_CATALOGUE = {
     ko: '일괄 등록 내용에 잘못된 항목이 있어 아무것도 변경하지 않았습니다',
     en: 'The batch has invalid entries; nothing was changed',
   },
+  KG2015: {
+    status: 409,
+    returnCode: 1,
+    ko: '긴급 잠금 중인 봇은 삭제할 수 없습니다. 증거를 보존하고 사고를 먼저 종료하십시오',
+    en: 'A bot under an open incident cannot be removed; keep the evidence and close the incident first',
+  },
+  KG2016: {
+    status: 503,
+    returnCode: 9,
+    ko: '증권사 토큰 폐기가 확인되지 않아 봇 삭제를 중단했습니다 (봇은 중지된 상태이며 자격 증명은 남아 있습니다). 다시 시도하십시오',
+    en: 'Removal stopped: the broker token revoke is not confirmed (the bot stays disabled, its credentials kept); retry',
+  },
   KG2013: {
     status: 401,
     returnCode: 3,

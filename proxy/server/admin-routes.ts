@@ -1,9 +1,10 @@
 // Admin API routes owned by the core: bots, sessions, policy, broker tokens,
 // audit receipts. Every change is audited with the acting admin's name.
 import { GuardError } from '../common/errors.js';
-import type { AdminRoute } from '../common/admin-route.js';
+import { bodyString, type AdminRoute } from '../common/admin-route.js';
 import { dashboardRoutes, primaryFileSink } from '../admin/dashboard/routes.js';
 import type { SidecarParts } from './sidecar.js';
+import { createBotRemover } from './bot-remove.js';
 import { applyBatch, BatchRefused, idsDigest, parseBatch, wipeBatch, type BatchEntry } from './tenant-batch.js';
 
 /** Ids per audit record of a batch (a record stays well under audit.maxRecordBytes). */
@@ -15,6 +16,16 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
     if (!p.bots.get(id)) throw new GuardError('KG1009', `bot ${id}`);
     return id;
   };
+  const remove = createBotRemover({
+    bots: p.bots,
+    sessions: p.sessions,
+    botControl: p.botControl,
+    vault: p.vault,
+    store: p.store,
+    risk: p.risk,
+    lockedBy: (botId, account) => p.responder.lockedBy(botId, account),
+    audit,
+  });
   return [
     { method: 'GET', path: '/admin/v1/bots', role: 'viewer', handler: async () => ({ body: { bots: p.bots.list() } }) },
     {
@@ -55,6 +66,17 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
         const id = bot(params.id!);
         await audit({ action: 'bot.disable', botId: id, actor: principal.name });
         return { body: { bot: await p.botControl.disable(id, `by ${principal.name}`) } };
+      },
+    },
+    {
+      // Offboarding (server/bot-remove.ts): audited first, refused under an open incident, then step by step.
+      method: 'POST',
+      path: '/admin/v1/bots/:id/remove',
+      role: 'admin',
+      handler: async ({ params, body, principal }) => {
+        const reason = bodyString(body, 'reason', 500)!;
+        const report = await remove(params.id!, reason, principal.name);
+        return { status: report.removed ? 200 : report.code === 'KG2016' ? 503 : 500, body: report };
       },
     },
     {

@@ -3,7 +3,10 @@
 //   end sessions  = every token of the bot stops at once on every replica,
 //                   its calls queued for Kiwoom's limits are refused, and its
 //                   key's broker token is revoked once no call holds it;
-//   disable       = the bot's flag off (registry and shared store) + end sessions.
+//   stop          = the bot's flag off (registry and shared store), its sessions
+//                   ended and its queued calls refused, its key's token untouched;
+//   disable       = stop + its key's broker token revoked (remove revokes only a key
+//                   no other bot shares: server/bot-remove.ts).
 import { GuardError, type ErrorCode } from '../common/errors.js';
 import type { BotRegistry, PublicBot, Sessions } from '../auth/index.js';
 import type { BrokerSessions } from '../kiwoom/broker-sessions.js';
@@ -14,6 +17,8 @@ import type { Store } from '../state/types.js';
 
 export interface BotControl {
   disable(botId: string, reason: string): Promise<PublicBot>;
+  /** disable without the broker half: for a bot whose app key another bot may share (remove). */
+  stop(botId: string, reason: string): Promise<PublicBot>;
   enable(botId: string): Promise<PublicBot>;
   /** Kills every session and revokes the broker access; `code` is what queued calls are refused with. */
   endSessions(botId: string, code?: ErrorCode): Promise<void>;
@@ -26,10 +31,16 @@ export function createBotControl(d: { bots: BotRegistry; sessions: Sessions; bro
     d.governor.rejectQueued((b) => b === botId, new GuardError(code));
     await d.brokerSessions.revokeKeyOf(botId);
   }
+  async function stop(botId: string, reason: string): Promise<PublicBot> {
+    const bot = await d.bots.setEnabled(botId, false);
+    await d.sessions.setDisabled(botId, true, reason); // the flag every replica reads, and the sessions killed
+    d.governor.rejectQueued((b) => b === botId, new GuardError('KG2006'));
+    return bot;
+  }
   return {
+    stop,
     async disable(botId, reason) {
-      const bot = await d.bots.setEnabled(botId, false);
-      await d.sessions.setDisabled(botId, true, reason); // the flag every replica reads, and the sessions killed
+      const bot = await stop(botId, reason);
       await revokeBrokerAccess(botId, 'KG2006');
       return bot;
     },

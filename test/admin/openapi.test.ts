@@ -174,12 +174,16 @@ t.test('live answers match the documented schemas', async (t) => {
   await check('POST', `/admin/v1/bots/${h.botId}/enable`, '/admin/v1/bots/{id}/enable', {}, 200);
   await check('POST', `/admin/v1/bots/${h.botId}/kill-sessions`, '/admin/v1/bots/{id}/kill-sessions', {}, 200);
   await check('POST', '/admin/v1/bots/nobody/disable', '/admin/v1/bots/{id}/disable', {}, 404);
+  await h.addBot('openapi-gone', ['kind:query']);
+  await check('POST', '/admin/v1/bots/openapi-gone/remove', '/admin/v1/bots/{id}/remove', { reason: 'offboarded' }, 200);
+  await check('POST', '/admin/v1/bots/openapi-gone/remove', '/admin/v1/bots/{id}/remove', { reason: 'offboarded' }, 404);
   await check('POST', '/admin/v1/approvers', '/admin/v1/approvers', { name: 'carol', roles: ['approver'] }, 201);
   await check('GET', '/admin/v1/approvers', '/admin/v1/approvers', undefined, 200);
   await check('DELETE', '/admin/v1/approvers/carol', '/admin/v1/approvers/{name}', undefined, 200);
   await check('POST', '/admin/v1/state/confirm-flush', '/admin/v1/state/confirm-flush', { reason: 'nothing was flushed' }, 409);
   const locked = await check('POST', '/admin/v1/lockdown', '/admin/v1/lockdown', { reason: 'openapi drill', bot: h.botId }, 201);
   const id = String(locked.json.id);
+  await check('POST', `/admin/v1/bots/${h.botId}/remove`, '/admin/v1/bots/{id}/remove', { reason: 'offboarded' }, 409);
   await check('GET', '/admin/v1/incidents', '/admin/v1/incidents', undefined, 200);
   await check('GET', `/admin/v1/incidents/${id}`, '/admin/v1/incidents/{id}', undefined, 200);
   await check('GET', `/admin/v1/incidents/${id}?format=md`, '/admin/v1/incidents/{id}', undefined, 200);

@@ -1,0 +1,148 @@
+// Offboarding a bot (POST /admin/v1/bots/:id/remove, server/bot-remove.ts)
+// over real sockets: the sidecar, its admin listener and the Kiwoom simulator.
+// A removed bot's broker token is revoked at the simulator (unless another
+// bot shares its app key, which keeps trading on the same token), its
+// sessions are refused, its credential record and bot file are gone, its
+// per-bot shared keys deleted; the audit record comes first (no record,
+// nothing removed); a locked-down bot and a viewer are refused; a second
+// removal is KG2012 and changes nothing.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { GuardError } from '../../proxy/common/errors.js';
+import { CANARY, startHarness, type CallResult } from '../helpers/harness.js';
+
+const OTHER = { appKey: 'OTHERappKEY5c2d8e1f3a9b', secretKey: 'OTHERsecretKEY7d1c9e3a5b2f8d6c4a0', account: '7777000021' };
+const ORDER_KINDS = ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel'];
+
+// Tokens stay live between calls (a real idle linger), so the removal has a live broker token to revoke.
+const h = await startHarness({ config: { brokerTokens: { idleRevokeMs: 600_000 } } });
+t.teardown(() => h.close());
+const admin = await h.adminToken('ops', 'admin');
+const viewer = await h.adminToken('watcher', 'viewer');
+const parts = h.sidecar.parts;
+
+const kg = (r: CallResult): string | undefined => /\[?(KG\d{4})/.exec(String(r.json.return_msg ?? ''))?.[1];
+const quote = (token: string) => h.call('ka10001', { stk_cd: '005930' }, { token });
+const botFile = (id: string) => path.join(h.dataDir, 'bots', `${id}.json`);
+const recordFile = (id: string) => path.join(h.dataDir, 'credentials', `${id}.json`);
+const remove = (id: string, token = admin, body: unknown = { reason: 'customer offboarded' }) => h.admin('POST', `/admin/v1/bots/${id}/remove`, token, body);
+
+// Bot A (the harness bot, CANARY key), bot C sharing A's key, bot B with its own key and account.
+h.sim.registerApp({ appKey: OTHER.appKey, secretKey: OTHER.secretKey, accountNo: OTHER.account, cash: 100_000_000 });
+const { secret: bSecret } = await parts.bots.add({ id: 'other-b', owner: 'bob', account: OTHER.account, allowed: ORDER_KINDS });
+await parts.vault.importCredentials({ botId: 'other-b', account: OTHER.account, appKey: Buffer.from(OTHER.appKey), secretKey: Buffer.from(OTHER.secretKey) });
+const bLogin = await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: 'other-b', secretkey: bSecret.toString('latin1') }));
+bSecret.fill(0);
+const tokB = String(bLogin.json.token);
+const tokA = await h.token();
+const tokC = await h.addBot('shared-c', ORDER_KINDS);
+
+t.test('every bot trades before; each key has one live broker token', async (t) => {
+  for (const tok of [tokA, tokB, tokC]) t.equal((await quote(tok)).json.return_code, 0);
+  t.equal(h.sim.liveTokens(), 2, 'one token per app key');
+});
+
+t.test('a viewer may not remove a bot; a removal without a reason is refused; nothing changes', async (t) => {
+  const r = await remove(h.botId, viewer);
+  t.equal(r.status, 403);
+  t.equal(kg(r), 'KG2009');
+  const noReason = await remove(h.botId, admin, {});
+  t.equal(noReason.status, 400);
+  t.equal(kg(noReason), 'KG3016');
+  t.ok(existsSync(botFile(h.botId)) && existsSync(recordFile(h.botId)), 'bot file and record kept');
+  t.equal((await quote(tokA)).json.return_code, 0, 'the bot still trades');
+});
+
+t.test('the audit record comes first: when it cannot be written, nothing is removed (503)', async (t) => {
+  const auditor = parts.auditor as unknown as { append: (r: Record<string, unknown>, o?: unknown) => Promise<unknown> };
+  const real = auditor.append;
+  auditor.append = (r, o) => (r.action === 'bot.remove' ? Promise.reject(new GuardError('KG6001', 'audit sink down')) : real.call(auditor, r, o));
+  let r: CallResult;
+  try {
+    r = await remove(h.botId);
+  } finally {
+    auditor.append = real;
+  }
+  t.equal(r.status, 503, r.text);
+  t.equal(kg(r), 'KG6001');
+  t.ok(existsSync(botFile(h.botId)) && existsSync(recordFile(h.botId)), 'bot file and record kept');
+  t.equal(parts.bots.get(h.botId)?.enabled, true, 'still enabled');
+  t.equal(await parts.store.get(`bot-disabled:${h.botId}`), null, 'no disabled flag');
+  t.equal((await quote(tokA)).json.return_code, 0, 'its session still works');
+});
+
+t.test("removing a bot that shares its app key leaves the key's token to the other bot", async (t) => {
+  const issued = h.sim.stats().tokensIssued;
+  const r = await remove('shared-c');
+  t.equal(r.status, 200, r.text);
+  t.match(r.json, { botId: 'shared-c', removed: true });
+  const steps = r.json.steps as { step: string; ok: boolean; detail: string }[];
+  t.same(
+    steps.map((s) => [s.step, s.ok]),
+    [
+      ['disable', true],
+      ['broker', true],
+      ['credentials', true],
+      ['registration', true],
+      ['state', true],
+    ],
+  );
+  t.match(steps[1]!.detail, /kept.*1 other bot/);
+  t.notOk(existsSync(recordFile('shared-c')), 'its credential record is gone');
+  t.notOk(existsSync(botFile('shared-c')), 'its bot file is gone');
+  t.match(kg(await quote(tokC)), /^KG200[267]$/, 'its session is refused');
+  t.equal((await quote(tokA)).json.return_code, 0, 'the bot sharing the key still trades');
+  t.equal(h.sim.stats().tokensIssued, issued, 'on the same broker token');
+  t.equal(h.sim.liveTokens(), 2);
+  t.notOk(JSON.stringify(r.json).includes(CANARY.appKey), 'no secret in the answer');
+});
+
+t.test('removing a bot revokes its live broker token and clears it everywhere; an unrelated bot keeps trading', async (t) => {
+  const before = h.sim.stats();
+  // Per-bot shared state the removal must not leave behind.
+  await parts.store.set(`risk:baseline:${h.botId}`, '{}');
+  const r = await remove(h.botId);
+  t.equal(r.status, 200, r.text);
+  t.match(r.json, { botId: h.botId, removed: true });
+  const steps = r.json.steps as { step: string; ok: boolean; detail: string }[];
+  t.ok(
+    steps.every((s) => s.ok),
+    'every step ok',
+  );
+  t.match(steps.find((s) => s.step === 'broker')!.detail, /revoked/);
+  t.equal(h.sim.stats().tokensRevoked, before.tokensRevoked + 1, 'the token revoked at the simulator');
+  t.equal(h.sim.liveTokens(), 1, "only the unrelated bot's token is live");
+
+  t.match(kg(await quote(tokA)), /^KG200[267]$/, 'its session is refused');
+  const login = await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: h.botId, secretkey: h.botSecret }));
+  t.equal(kg(login), 'KG2005', 'it can no longer log in');
+  t.notOk(existsSync(recordFile(h.botId)), 'credential record gone');
+  t.notOk(existsSync(botFile(h.botId)), 'bot file gone');
+  t.equal(await parts.vault.describe(h.botId), undefined, 'the vault has no record');
+  t.equal(await parts.store.get(`bot-disabled:${h.botId}`), null, 'disabled flag deleted');
+  t.equal(await parts.store.get(`risk:baseline:${h.botId}`), null, 'risk baseline deleted');
+  t.not(await parts.store.get(`epoch:${h.botId}`), null, 'the session epoch stays (a bot re-created under the id starts past it)');
+
+  t.equal((await quote(tokB)).json.return_code, 0, 'the unrelated bot keeps trading');
+  t.equal(h.sim.stats().tokensIssued, before.tokensIssued, 'on its own token, not revoked');
+});
+
+t.test('removing it again is KG2012 and changes nothing', async (t) => {
+  const before = h.sim.stats();
+  const r = await remove(h.botId);
+  t.equal(r.status, 404);
+  t.equal(kg(r), 'KG2012');
+  t.equal(h.sim.stats().tokensRevoked, before.tokensRevoked);
+  t.equal((await quote(tokB)).json.return_code, 0, 'the other bot unaffected');
+});
+
+t.test('a bot under an open incident cannot be removed until the incident is closed', async (t) => {
+  const locked = await h.admin('POST', '/admin/v1/lockdown', admin, { reason: 'drill', bot: 'other-b' });
+  t.equal(locked.status, 201, locked.text);
+  const r = await remove('other-b');
+  t.equal(r.status, 409, r.text);
+  t.equal(kg(r), 'KG2015');
+  t.match(String(r.json.return_msg), String(locked.json.id), 'names the incident');
+  t.ok(existsSync(botFile('other-b')) && existsSync(recordFile('other-b')), 'bot file and record kept as evidence');
+});
