@@ -1,11 +1,13 @@
-// kguard bots add|list|disable|enable|kill-sessions. The bot secret is
+// kguard bots add|list|disable|enable|kill-sessions|remove. The bot secret is
 // printed once on `add` (or written to a 0600 file with --secret-out).
 // disable, enable and kill-sessions go through the running sidecar's admin
-// API (server/bot-control.ts: one meaning of disable and of ending sessions).
+// API (server/bot-control.ts: one meaning of disable and of ending sessions);
+// remove always does (server/bot-remove.ts: offboarding needs the live sidecar).
 import { BotRegistry, type PublicBot } from '../auth/index.js';
 import { ensurePrivateDir, writeFileAtomic } from '../common/fsutil.js';
 import { configFromFlags, printJson, unwritten } from './args.js';
 import { adminClientFrom, printResult } from './admin-common.js';
+import type { RemoveReport } from '../server/bot-remove.js';
 import { runCommand } from './runner.js';
 import type { Ctx, Handler } from './spec.js';
 import type { CliCommand } from './types.js';
@@ -103,6 +105,28 @@ export const killSessions: Handler = async (ctx) => {
   if (!online(ctx))
     throw new UsageError('kill-sessions needs the running sidecar: pass --admin-url and --token-file (or KGUARD_ADMIN_URL / KGUARD_ADMIN_TOKEN_FILE)');
   return viaAdmin(ctx, 'kill-sessions');
+};
+
+/** The removal's steps, one a line (like a lockdown's). */
+export function summariseRemoval(r: RemoveReport): string {
+  const lines = [`${r.removed ? 'REMOVED' : 'NOT REMOVED'} bot ${r.botId}${r.code ? ` (${r.code})` : ''}`];
+  for (const s of r.steps) lines.push(`  ${s.ok ? 'ok    ' : 'FAILED'} ${s.step} (${s.ms} ms): ${s.detail}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export const remove: Handler = async (ctx) => {
+  const id = ctx.positionals[0]!;
+  const reason = ctx.str('reason')!;
+  if (reason.trim() === '') return ctx.usage('--reason must say why');
+  const admin = await adminClientFrom(ctx.values, ctx.io, async () => (await configFromFlags(ctx.values, ctx.io)).admin);
+  const r = await admin.call('POST', `/bots/${encodeURIComponent(id)}/remove`, { reason });
+  const report = r.json as Partial<RemoveReport> | undefined;
+  // A removal that stopped part-way answers with its steps: shown, and exit 3 (the bot is disabled, not removed).
+  if (report && Array.isArray(report.steps) && report.removed === false) {
+    ctx.io.stdout.write(ctx.bool('json') ? `${JSON.stringify(report, null, 2)}\n` : summariseRemoval(report as RemoveReport));
+    return 3;
+  }
+  return printResult(ctx.io, r, ctx.bool('json') ? undefined : (j) => summariseRemoval(j as RemoveReport));
 };
 
 const bots: CliCommand = (args, io) => runCommand(['bots'], args, io);

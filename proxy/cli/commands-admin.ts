@@ -12,6 +12,8 @@ const BOT_ONLINE_NOTE = [
   "ends the bot's sessions and revokes its broker access, as the admin API's POST /bots/ID/disable does.",
   'Without them, disable and enable only set the registry flag (for a stopped sidecar; a running one',
   'refuses the bot from its next call), and kill-sessions refuses to run.',
+  'remove always goes through the admin API (POST /bots/ID/remove); it is refused while the bot is locked',
+  'down (KG2015), and exits 3 when it stopped part-way (the bot stays disabled; run it again).',
 ];
 
 export const bots: Command = {
@@ -68,6 +70,14 @@ export const bots: Command = {
       summary: 'end every session of the bot now and revoke its broker access (needs the running sidecar)',
       flags: { ...ADMIN_FLAGS, ...JSON_FLAG },
       run: lazy(() => import('./bots.js'), 'killSessions'),
+    },
+    {
+      name: 'remove',
+      args: '<id>',
+      summary:
+        'offboard the bot (needs the running sidecar): disabled, its broker token revoked unless another bot shares the key, its credential record shredded, its bot file and state deleted',
+      flags: { reason: { type: 'string', value: 'TEXT', required: true, help: 'why (audited before anything changes)' }, ...ADMIN_FLAGS, ...JSON_FLAG },
+      run: lazy(() => import('./bots.js'), 'remove'),
     },
   ],
   notes: BOT_ONLINE_NOTE,

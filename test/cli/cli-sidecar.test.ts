@@ -2,7 +2,7 @@
 // are provisioned with the CLI itself; every listing answers --json with
 // JSON; `bots kill-sessions` ends the bot's sessions (its sidecar JWT is
 // refused after) and `bots disable` refuses new token exchanges, both through
-// the admin API.
+// the admin API; `bots remove` offboards it last.
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -195,4 +195,32 @@ t.test('an unknown bot: the admin API says so, the CLI exits 1', async (t) => {
   const r = await kguardInProcess(['bots', 'disable', 'no-such-bot'], { env: adminEnv });
   t.equal(r.code, 1);
   t.match(r.stderr, /^error \(HTTP 404\): .*KG1009/);
+});
+
+t.test('bots remove offboards the bot through the admin API: steps printed, files gone, a second removal exits 1 (KG2012)', async (t) => {
+  const before = await exchange();
+  t.ok(before.token, before.text);
+  t.equal((await quote(before.token!)).json.return_code, 0);
+
+  const noReason = await kguardInProcess(['bots', 'remove', BOT], { env: adminEnv });
+  t.equal(noReason.code, 2, 'a removal must say why');
+  const viewer = await kguardInProcess(['bots', 'remove', BOT, '--reason', 'customer left'], { env: { ...adminEnv, KGUARD_ADMIN_TOKEN_FILE: viewerFile } });
+  t.equal(viewer.code, 1, 'a viewer may not remove a bot');
+  t.equal((await quote(before.token!)).json.return_code, 0, 'so the session still works');
+
+  const r = await kguardInProcess(['bots', 'remove', BOT, '--reason', 'customer left'], { env: adminEnv });
+  t.equal(r.code, 0, r.stderr);
+  t.match(
+    r.stdout,
+    new RegExp(`^REMOVED bot ${BOT}\\n  ok +disable .*\\n  ok +broker .*revoked.*\\n  ok +credentials .*\\n  ok +registration .*\\n  ok +state `),
+  );
+  t.notOk(r.stdout.includes(APP_KEY) || r.stdout.includes(SECRET_KEY), 'no secret printed');
+  t.not((await quote(before.token!)).json.return_code, 0, 'its session is refused');
+  t.equal(code((await exchange()).text), 'KG2005', 'it can no longer log in');
+  t.same(JSON.parse((await kguardInProcess(['bots', 'list', '--json', ...dd()])).stdout), [], 'no bot registered');
+  t.same(JSON.parse((await kguardInProcess(['keys', 'list', '--json', ...dd()])).stdout), [], 'no credential record');
+
+  const again = await kguardInProcess(['bots', 'remove', BOT, '--reason', 'customer left', '--json'], { env: adminEnv });
+  t.equal(again.code, 1);
+  t.match(again.stderr, /^error \(HTTP 404\): .*KG2012/);
 });
