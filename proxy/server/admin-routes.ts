@@ -76,7 +76,8 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
       handler: async ({ params, body, principal }) => {
         const reason = bodyString(body, 'reason', 500)!;
         const report = await remove(params.id!, reason, principal.name);
-        return { status: report.removed ? 200 : report.code === 'KG2016' ? 503 : 500, body: report };
+        // Stopped part-way: the status of the step's error (503 KG2016: the broker token revoke not confirmed).
+        return { status: report.removed ? 200 : new GuardError(report.code ?? 'KG9001').status, body: report };
       },
     },
     {

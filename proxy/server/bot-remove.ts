@@ -12,7 +12,7 @@
 //   registration= the bot file deleted;
 //   state       = its per-bot shared keys: the disabled flag (the epoch stays:
 //                 Sessions.forget says why) and its risk baseline.
-import { GuardError, toGuardError } from '../common/errors.js';
+import { GuardError, toGuardError, type ErrorCode } from '../common/errors.js';
 import type { BotRegistry, Sessions } from '../auth/index.js';
 import { markToken, tokenState } from '../kiwoom/revoke-status.js';
 import type { RiskEngine } from '../risk/types.js';
@@ -32,7 +32,7 @@ export interface RemoveReport {
   readonly botId: string;
   readonly removed: boolean;
   /** Set when the removal stopped before the end (the steps say where). */
-  readonly code?: string;
+  readonly code?: ErrorCode;
   readonly steps: readonly RemoveStep[];
 }
 
@@ -65,6 +65,7 @@ export function createBotRemover(d: BotRemoveDeps): BotRemover {
     await d.audit({ action: 'bot.remove', botId, actor, reason });
 
     const steps: RemoveStep[] = [];
+    let failed: ErrorCode | undefined; // the code of the step that failed
     const run = async (step: RemoveStep['step'], fn: () => Promise<string>): Promise<boolean> => {
       const started = performance.now();
       try {
@@ -72,11 +73,12 @@ export function createBotRemover(d: BotRemoveDeps): BotRemover {
         return true;
       } catch (err) {
         const g = toGuardError(err);
+        failed = g.code;
         steps.push({ step, ok: false, detail: g.code === 'KG9001' ? g.code : g.message, ms: Math.round(performance.now() - started) });
         return false;
       }
     };
-    const finish = async (removed: boolean, code?: string): Promise<RemoveReport> => {
+    const finish = async (removed: boolean, code = failed): Promise<RemoveReport> => {
       const report: RemoveReport = { botId, removed, ...(code ? { code } : {}), steps };
       await d
         .audit({ action: removed ? 'bot.removed' : 'bot.remove.stopped', botId, actor, steps: steps.map((s) => `${s.step}:${s.ok ? 'ok' : 'failed'}`) })
@@ -94,10 +96,10 @@ export function createBotRemover(d: BotRemoveDeps): BotRemover {
       if (key) await d.vault.setEnabled(botId, false);
       return `flag off on every replica, sessions ended, queued calls refused${key ? ', credential record disabled' : ''}`;
     });
-    if (!stopped) return finish(false, 'KG9001');
+    if (!stopped) return finish(false);
 
-    let revokeConfirmed = true;
-    await run('broker', async () => {
+    // Any failure here stops the removal: the record is what a later revoke needs.
+    const revoked = await run('broker', async () => {
       if (!key) return 'no credential record: no broker token to revoke';
       const sharedWith = (await d.vault.list()).filter((r) => r.botId !== botId && r.appKeyFingerprint === key).length;
       if (sharedWith > 0) return `token kept: the app key is also used by ${sharedWith} other bot(s), which keep trading on it`;
@@ -105,33 +107,31 @@ export function createBotRemover(d: BotRemoveDeps): BotRemover {
       const mark = await markToken(d.store, sessionKey);
       await d.botControl.revokeBrokerAccess(botId, 'KG2006');
       const state = await tokenState(d.store, mark);
-      if (state.state !== 'ended') {
-        revokeConfirmed = false;
+      if (state.state !== 'ended')
         throw new GuardError('KG2016', state.state === 'failed' ? `revoke failed (${state.code}, ${state.attempts} attempts)` : 'token still live');
-      }
       return mark.version ? "the key's broker token revoked at Kiwoom" : 'no live broker token for the key';
     });
-    if (!revokeConfirmed) return finish(false, 'KG2016');
+    if (!revoked) return finish(false);
 
     if (
       !(await run('credentials', async () =>
         (await d.vault.destroyCredentials(botId)) ? 'credential record overwritten and deleted' : 'no credential record',
       ))
     )
-      return finish(false, 'KG9001');
+      return finish(false);
     if (
       !(await run('registration', async () => {
         await d.bots.remove(botId);
         return 'bot file deleted';
       }))
     )
-      return finish(false, 'KG9001');
-    const stateOk = await run('state', async () => {
+      return finish(false);
+    await run('state', async () => {
       await d.sessions.forget(botId);
       await d.risk.resetBaseline(botId);
       return 'disabled flag and risk baseline deleted; session epoch kept so a bot registered again under this id cannot use what was the old one';
     });
-    return finish(true, stateOk ? undefined : 'KG9001');
+    return finish(true);
   }
 
   return async (botId, reason, actor) => {

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { GuardError } from '../../proxy/common/errors.js';
-import { CANARY, startHarness, type CallResult } from '../helpers/harness.js';
+import { CANARY, startHarness, waitFor, type CallResult } from '../helpers/harness.js';
 
 const OTHER = { appKey: 'OTHERappKEY5c2d8e1f3a9b', secretKey: 'OTHERsecretKEY7d1c9e3a5b2f8d6c4a0', account: '7777000021' };
 const ORDER_KINDS = ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel'];
@@ -135,6 +135,64 @@ t.test('removing it again is KG2012 and changes nothing', async (t) => {
   t.equal(kg(r), 'KG2012');
   t.equal(h.sim.stats().tokensRevoked, before.tokensRevoked);
   t.equal((await quote(tokB)).json.return_code, 0, 'the other bot unaffected');
+});
+
+t.test('a broker step that cannot tell whether the key is shared stops the removal; the record is kept', async (t) => {
+  const { secret } = await parts.bots.add({ id: 'list-e', owner: 'eve', account: OTHER.account, allowed: ['kind:query'] });
+  secret.fill(0);
+  await parts.vault.importCredentials({
+    botId: 'list-e',
+    account: OTHER.account,
+    appKey: Buffer.from('LISTappKEY9a8b7c6d5e4f'),
+    secretKey: Buffer.from('LISTsecretKEY1a2b3c4d5e6f7a8b9c0d'),
+  });
+  const vault = parts.vault as { list: typeof parts.vault.list };
+  const realList = vault.list;
+  vault.list = () => Promise.reject(new Error('disk error'));
+  let r: CallResult;
+  try {
+    r = await remove('list-e');
+  } finally {
+    vault.list = realList;
+  }
+  t.equal(r.status, 500, r.text);
+  t.match(r.json, { removed: false, code: 'KG9001' });
+  t.ok(existsSync(recordFile('list-e')) && existsSync(botFile('list-e')), 'record and bot file kept');
+  t.equal((await remove('list-e')).status, 200, 'a retry removes it');
+});
+
+t.test('a token a call still holds stops the removal before the record goes (503 KG2016); once it is revoked, a retry finishes', async (t) => {
+  const held = { appKey: 'HELDappKEY3e8f1a6c2d7b', secretKey: 'HELDsecretKEY2a4c6e8f0b1d3f5a7c9', account: '7777000034' };
+  h.sim.registerApp({ appKey: held.appKey, secretKey: held.secretKey, accountNo: held.account });
+  const { secret } = await parts.bots.add({ id: 'held-d', owner: 'dan', account: held.account, allowed: ['kind:query'] });
+  secret.fill(0);
+  await parts.vault.importCredentials({ botId: 'held-d', account: held.account, appKey: Buffer.from(held.appKey), secretKey: Buffer.from(held.secretKey) });
+  // A call in flight holds the key's token (a lease) while the removal runs.
+  const lease = await parts.brokerSessions.acquire('held-d');
+  const revokedBefore = h.sim.stats().tokensRevoked;
+  const r = await remove('held-d');
+  t.equal(r.status, 503, r.text);
+  t.match(r.json, { botId: 'held-d', removed: false, code: 'KG2016' });
+  t.same(
+    (r.json.steps as { step: string; ok: boolean }[]).map((s) => [s.step, s.ok]),
+    [
+      ['disable', true],
+      ['broker', false],
+    ],
+    'stopped at the broker step',
+  );
+  t.ok(existsSync(recordFile('held-d')), 'the credential record is kept (revoking needs it)');
+  t.ok(existsSync(botFile('held-d')), 'the bot file is kept');
+  t.equal(parts.bots.get('held-d')?.enabled, false, 'the bot stays disabled');
+  t.not(await parts.store.get('bot-disabled:held-d'), null, 'on every replica');
+
+  lease.release();
+  await waitFor(() => h.sim.stats().tokensRevoked === revokedBefore + 1, 5000, 'the token revoked once the call let go of it');
+  const again = await remove('held-d');
+  t.equal(again.status, 200, again.text);
+  t.match(again.json, { removed: true });
+  t.notOk(existsSync(recordFile('held-d')) || existsSync(botFile('held-d')), 'record and bot file gone');
+  t.equal(await parts.store.get('bot-disabled:held-d'), null);
 });
 
 t.test('a bot under an open incident cannot be removed until the incident is closed', async (t) => {
