@@ -96,6 +96,16 @@ t.test("removing a bot that shares its app key leaves the key's token to the oth
   t.equal(h.sim.stats().tokensIssued, issued, 'on the same broker token');
   t.equal(h.sim.liveTokens(), 2);
   t.notOk(JSON.stringify(r.json).includes(CANARY.appKey), 'no secret in the answer');
+  const audit = await h.admin('GET', '/admin/v1/audit/recent?type=admin&bot=shared-c', admin);
+  const records = (audit.json.records as { seq: number; action: string; actor?: string; reason?: string }[]).slice().reverse();
+  t.match(
+    records.map((x) => [x.action, x.actor, x.reason]),
+    [
+      ['bot.remove', 'ops', 'customer offboarded'],
+      ['bot.removed', 'ops', undefined],
+    ],
+    'the removal audited with actor and reason before it ran, its outcome after',
+  );
 });
 
 t.test('removing a bot revokes its live broker token and clears it everywhere; an unrelated bot keeps trading', async (t) => {

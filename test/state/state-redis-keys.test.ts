@@ -1,10 +1,10 @@
 // Redis memory stays bounded: a realistic workload through the real sidecar
 // on a real redis-server (several bots; quotes, balances, orders, a cancel; a
 // held call approved and one refused; a lockdown and its unlock; a bot
-// disabled and removed; risk baselines learned), run twice with two days
-// passing in Redis between the rounds, then every key is looked at. Each
-// must either expire (a TTL) or be one of the allowlisted keys below, each
-// with the bound that keeps it small. A collection (hash, zset, stream) must
+// disabled, then removed with kguard bots remove; risk baselines learned),
+// run twice with two days passing in Redis between the rounds, then every
+// key is looked at. Each must either expire (a TTL) or be one of the
+// allowlisted keys below, each with the bound that keeps it small. A collection (hash, zset, stream) must
 // also name its bound, and the bound is checked: a TTL that every new write
 // renews does not keep an index from growing with traffic.
 //
@@ -12,7 +12,7 @@
 // is deleted, the others' TTLs shortened by as much (see travel()). The
 // sidecar's clock does not move: what it decides from time is not under test.
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -199,8 +199,8 @@ const PERSISTENT: Bound[] = [
   },
   {
     match: /^kguard:bot-disabled:[a-z0-9_-]+$/,
-    why: 'disabled flag: one per bot id an operator disabled, deleted when enabled again',
-    check: async () => ((await client.keys(`${P}bot-disabled:*`)).length <= 1 ? undefined : 'only one bot was disabled'),
+    why: 'disabled flag: one per bot id an operator disabled, deleted when enabled again or the bot removed',
+    check: async () => ((await client.keys(`${P}bot-disabled:*`)).length === 0 ? undefined : 'the one bot disabled was removed, its flag with it'),
   },
   { match: /^kguard:audit:replica-a$/, why: 'audit stream: XADD MAXLEN ~ audit maxLen (and an idle expiry)', check: atMost(AUDIT_MAXLEN * 2) },
   { match: /^kguard:audit:checkpoints$/, why: 'checkpoint mirror: XADD MAXLEN ~ mirrorRedisMaxLen', check: atMost(CHECKPOINT_MAXLEN * 2) },
@@ -253,9 +253,10 @@ t.test('every key the sidecar writes to Redis expires or is bounded by configura
   for (let n = 1; n <= ROUNDS; n++) {
     await round(t, n, [h.botId, `keys-r${n}a`, `keys-r${n}b`, ...(n === 1 ? ['keys-gone'] : [])], admins, approvers);
     if (n === 1) {
-      // A bot goes: disabled by an operator, then its file removed.
+      // A bot goes: disabled by an operator, later removed (kguard bots remove: its per-bot keys go with it).
       t.equal((await h.admin('POST', '/admin/v1/bots/keys-gone/disable', lead, { reason: 'leaving' })).status, 200, 'disabled');
-      await unlink(path.join(h.dataDir, 'bots', 'keys-gone.json'));
+      const removed = await h.admin('POST', '/admin/v1/bots/keys-gone/remove', lead, { reason: 'left' });
+      t.equal(removed.status, 200, `removed: ${removed.text.slice(0, 200)}`);
       await quiet();
     }
     await travel(16 * HOUR);
