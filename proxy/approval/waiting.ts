@@ -36,6 +36,12 @@ export function approvalWaits({ store, cfg, logger, now, view }: ApprovalWaitsDe
     return subscription;
   }
 
+  /** The record as stored now: closing a hold early (abandon) rewrites its expiry; gone means expired. */
+  async function current(rec: ApprovalRecord): Promise<ApprovalView | undefined> {
+    const json = await store.get(K.rec(rec.id));
+    return json ? view(JSON.parse(json) as ApprovalRecord) : undefined;
+  }
+
   function waitFor(rec: ApprovalRecord, signal?: AbortSignal): Promise<ApprovalOutcome> {
     return new Promise<ApprovalOutcome>((resolve, reject) => {
       let done = false;
@@ -57,9 +63,10 @@ export function approvalWaits({ store, cfg, logger, now, view }: ApprovalWaitsDe
       };
       const check = (): void => {
         if (done) return;
-        view(rec).then(
+        current(rec).then(
           (v) => {
-            if (v.status === 'approved' || v.status === 'consumed') finish('approved');
+            if (v === undefined) finish('timeout');
+            else if (v.status === 'approved' || v.status === 'consumed') finish('approved');
             else if (v.status === 'refused') finish('refused');
             else if (v.status === 'timeout') {
               finish('timeout');

@@ -19,7 +19,8 @@ t.test('a held order whose bot is disabled during the hold is refused after appr
     `${readFileSync(path.join(FIXTURES, 'policy-open.yaml'), 'utf8')}  - { id: approve-size, type: require-approval, outcome: step-up, minQuantity: 5 }\n`,
   );
   t.teardown(() => rm(policyFile, { force: true }));
-  const h = await startHarness({ policyFile, config: { approval: { mode: 'hold', holdSeconds: 20 } } });
+  // A hold far longer than the file's time-out: the held call must end when the approver's attempt closes it.
+  const h = await startHarness({ policyFile, config: { approval: { mode: 'hold', holdSeconds: 3600 }, limits: { requestTimeoutMs: 3_600_000 } } });
   t.teardown(() => h.close());
   const admin = await h.adminToken('sec-lead', 'admin');
   const approver = await h.adminToken('bob', 'approver');
