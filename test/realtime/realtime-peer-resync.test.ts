@@ -5,44 +5,21 @@
 // still believing it is registered: the owner must have it replay what it
 // had, or the bot's feed stops with nothing telling it.
 import t from 'tap';
-import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startSimulator } from '../../proxy/sim/index.js';
-import { FIXTURES, waitFor } from '../helpers/harness.js';
-import { startRedis } from '../helpers/redis.js';
-import { startReplica } from '../helpers/replica-process.js';
+import { waitFor } from '../helpers/harness.js';
+import { realtimeReplicas } from './replica-world.js';
 import { isReal, loginAtReplica, type BotSocket } from './ws-client.js';
 
 const KEY = { appKey: 'CANARYrtResyncKEY0a1b2c3d4e', secretKey: 'CANARYrtResyncSECRET9f8e7d6c5b4a' };
 const ACCOUNT = '5555000077';
 const BOTS = ['rt-own', 'rt-peer'].map((botId) => ({ botId, account: ACCOUNT, ...KEY, allowed: ['kind:query', 'kind:account', 'kind:realtime'] }));
 
-const redis = await startRedis();
-t.teardown(() => redis.stop());
-const sim = await startSimulator({ wsQuoteIntervalMs: 0, wsConditionIntervalMs: 0 });
-t.teardown(() => sim.close());
-sim.registerApp({ appKey: KEY.appKey, secretKey: KEY.secretKey, accountNo: ACCOUNT });
-const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-rt-resync-'));
-await chmod(dataDir, 0o700);
-t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-const policyFile = path.join(dataDir, 'policy.yaml');
-await copyFile(path.join(FIXTURES, 'policy-realtime.yaml'), policyFile);
-
-const overrides = {
-  dataDir,
-  listen: { host: '127.0.0.1', port: 0 },
-  admin: { host: '127.0.0.1', port: 0, enabled: true },
-  upstream: { target: 'custom', url: sim.url },
-  state: { backend: 'redis', redis: { url: redis.url, commandTimeoutMs: 1000 } },
-  policy: { file: policyFile },
-  demo: { enabled: false },
+const { sim, A, B } = await realtimeReplicas(t, {
+  name: 'resync',
+  key: KEY,
+  account: ACCOUNT,
+  bots: BOTS,
   realtime: { ownerTtlMs: 1500, recheckMs: 200, lingerMs: 500, peerTimeoutMs: 1500, pingIntervalMs: 60_000 },
-};
-const A = await startReplica('A', overrides, BOTS);
-t.teardown(() => A.stop());
-const B = await startReplica('B', overrides);
-t.teardown(() => B.stop());
+});
 const secrets = A.botSecrets!;
 
 const login = (replicaUrl: string, botId: string): Promise<BotSocket> => loginAtReplica(replicaUrl, botId, secrets[botId]!);

@@ -4,13 +4,9 @@
 // replicas; one bot's REMOVE leaves the others' feeds; when the owning
 // replica is killed, the other takes the key over and its bots keep receiving.
 import t from 'tap';
-import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startSimulator } from '../../proxy/sim/index.js';
-import { FIXTURES, waitFor } from '../helpers/harness.js';
-import { startRedis } from '../helpers/redis.js';
-import { postJson, startReplica } from '../helpers/replica-process.js';
+import { waitFor } from '../helpers/harness.js';
+import { postJson } from '../helpers/replica-process.js';
+import { realtimeReplicas } from './replica-world.js';
 import { isReal, loginAtReplica, type BotSocket } from './ws-client.js';
 
 const KEY = { appKey: 'CANARYrtAppKEY0a1b2c3d4e5f', secretKey: 'CANARYrtSecretKEY9f8e7d6c5b4a3210' };
@@ -22,31 +18,14 @@ const BOTS = ['rt-r1', 'rt-r2', 'rt-r3'].map((botId) => ({
   allowed: ['kind:query', 'kind:account', 'kind:order', 'kind:realtime'],
 }));
 
-const redis = await startRedis();
-t.teardown(() => redis.stop());
-const sim = await startSimulator({ wsQuoteIntervalMs: 0, wsConditionIntervalMs: 0 });
-t.teardown(() => sim.close());
-sim.registerApp({ appKey: KEY.appKey, secretKey: KEY.secretKey, accountNo: ACCOUNT });
-const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-rt-replicas-'));
-await chmod(dataDir, 0o700);
-t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-const policyFile = path.join(dataDir, 'policy.yaml');
-await copyFile(path.join(FIXTURES, 'policy-realtime.yaml'), policyFile);
-
-const overrides = {
-  dataDir,
-  listen: { host: '127.0.0.1', port: 0 },
-  admin: { host: '127.0.0.1', port: 0, enabled: true },
-  upstream: { target: 'custom', url: sim.url, limits: { orderMaxWaitMs: 30_000, queryMaxWaitMs: 30_000, cancelMaxWaitMs: 30_000 } },
-  state: { backend: 'redis', redis: { url: redis.url, commandTimeoutMs: 1000 } },
-  policy: { file: policyFile },
-  demo: { enabled: false },
+const { sim, A, B } = await realtimeReplicas(t, {
+  name: 'replicas',
+  key: KEY,
+  account: ACCOUNT,
+  bots: BOTS,
   realtime: { ownerTtlMs: 1500, recheckMs: 200, lingerMs: 500, peerTimeoutMs: 5000, pingIntervalMs: 1000 },
-};
-const A = await startReplica('A', overrides, BOTS);
-t.teardown(() => A.stop());
-const B = await startReplica('B', overrides);
-t.teardown(() => B.stop());
+  upstream: { limits: { orderMaxWaitMs: 30_000, queryMaxWaitMs: 30_000, cancelMaxWaitMs: 30_000 } },
+});
 const secrets = A.botSecrets!;
 
 const login = (replicaUrl: string, botId: string): Promise<BotSocket> => loginAtReplica(replicaUrl, botId, secrets[botId]!);

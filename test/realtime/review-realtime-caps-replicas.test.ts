@@ -3,44 +3,21 @@
 // key's hub, on the owning replica, counts both sockets; a refusal reached
 // through pub/sub still names the cap.
 import t from 'tap';
-import { chmod, copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startSimulator } from '../../proxy/sim/index.js';
-import { FIXTURES, waitFor } from '../helpers/harness.js';
-import { startRedis } from '../helpers/redis.js';
-import { startReplica } from '../helpers/replica-process.js';
+import { waitFor } from '../helpers/harness.js';
+import { realtimeReplicas } from './replica-world.js';
 import { loginAtReplica, type BotSocket } from './ws-client.js';
 
 const KEY = { appKey: 'CANARYrtAppKEY0a1b2c3d4e5f', secretKey: 'CANARYrtSecretKEY9f8e7d6c5b4a3210' };
 const ACCOUNT = '5555000033';
 const BOTS = [{ botId: 'rt-d', account: ACCOUNT, ...KEY, allowed: ['kind:query', 'kind:realtime'] }];
 
-const redis = await startRedis();
-t.teardown(() => redis.stop());
-const sim = await startSimulator({ wsQuoteIntervalMs: 0, wsConditionIntervalMs: 0 });
-t.teardown(() => sim.close());
-sim.registerApp({ appKey: KEY.appKey, secretKey: KEY.secretKey, accountNo: ACCOUNT });
-const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-rt-caps-'));
-await chmod(dataDir, 0o700);
-t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-const policyFile = path.join(dataDir, 'policy.yaml');
-await copyFile(path.join(FIXTURES, 'policy-realtime.yaml'), policyFile);
-
-const overrides = {
-  dataDir,
-  listen: { host: '127.0.0.1', port: 0 },
-  admin: { host: '127.0.0.1', port: 0, enabled: true },
-  upstream: { target: 'custom', url: sim.url },
-  state: { backend: 'redis', redis: { url: redis.url, commandTimeoutMs: 1000 } },
-  policy: { file: policyFile },
-  demo: { enabled: false },
+const { sim, A, B } = await realtimeReplicas(t, {
+  name: 'caps',
+  key: KEY,
+  account: ACCOUNT,
+  bots: BOTS,
   realtime: { ownerTtlMs: 1500, recheckMs: 200, lingerMs: 500, peerTimeoutMs: 5000, pingIntervalMs: 1000 },
-};
-const A = await startReplica('A', overrides, BOTS);
-t.teardown(() => A.stop());
-const B = await startReplica('B', overrides);
-t.teardown(() => B.stop());
+});
 
 async function ask(s: BotSocket, frame: Record<string, unknown>): Promise<Record<string, unknown>> {
   s.send(frame);

@@ -6,8 +6,8 @@
 // first-wins, a reading a front proxy may not share. Nothing reaches the
 // simulator.
 import t from 'tap';
-import net from 'node:net';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { rawHttp } from '../helpers/raw-http.js';
 
 let h: Harness;
 let token: string;
@@ -17,20 +17,7 @@ t.before(async () => {
 });
 t.teardown(() => h.close());
 
-/** Sends raw bytes, returns everything the server wrote until it closed. */
-function raw(bytes: string): Promise<string> {
-  const { port } = new URL(h.url);
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(Number(port), '127.0.0.1');
-    let out = '';
-    sock.on('data', (d) => {
-      out += d.toString('latin1');
-    });
-    sock.on('close', () => resolve(out));
-    sock.on('error', reject);
-    sock.write(bytes);
-  });
-}
+const raw = (bytes: string): Promise<string> => rawHttp(h.url, bytes);
 
 const body = '{"stk_cd":"005930"}';
 const quote = (lines: string, host = 'Host: x\r\n') =>

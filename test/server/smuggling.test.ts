@@ -1,8 +1,8 @@
 // Request smuggling regressions over a raw TCP socket: ambiguous framing is
 // refused with a 400 and the connection closed; nothing reaches the simulator.
 import t from 'tap';
-import net from 'node:net';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { rawHttp } from '../helpers/raw-http.js';
 
 let h: Harness;
 let token: string;
@@ -12,27 +12,7 @@ t.before(async () => {
 });
 t.teardown(() => h.close());
 
-/** Sends raw bytes, returns everything the server wrote until it closed (or 2 s). */
-function raw(bytes: string): Promise<string> {
-  const { port } = new URL(h.url);
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(Number(port), '127.0.0.1');
-    let out = '';
-    const timer = setTimeout(() => {
-      sock.destroy();
-      resolve(out);
-    }, 2000);
-    sock.on('data', (d) => {
-      out += d.toString('latin1');
-    });
-    sock.on('close', () => {
-      clearTimeout(timer);
-      resolve(out);
-    });
-    sock.on('error', reject);
-    sock.write(bytes);
-  });
-}
+const raw = (bytes: string): Promise<string> => rawHttp(h.url, bytes);
 
 const body = '{"stk_cd":"005930"}';
 const head = () => `POST /api/dostk/stkinfo HTTP/1.1\r\nHost: x\r\napi-id: ka10001\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\n`;
