@@ -46,9 +46,13 @@ export const list: Handler = async (ctx) => {
 export const remove: Handler = async (ctx) => {
   const name = ctx.positionals[0]!;
   const tokens = await tokensOf(ctx);
-  const known = tokens.list().some((a) => a.name === name);
+  if (!tokens.list().some((a) => a.name === name)) {
+    // A typo during a revocation must not look like success to a script: the admin meant may still hold a token.
+    ctx.io.stderr.write(`no admin named ${name}; nothing removed (kguard admins list shows the names)\n`);
+    return 1;
+  }
   await tokens.remove(name);
-  ctx.io.stdout.write(known ? `admin ${name} removed; its token no longer works\n` : `no admin named ${name}; nothing removed\n`);
+  ctx.io.stdout.write(`admin ${name} removed; its token no longer works\n`);
   return 0;
 };
 

@@ -42,3 +42,15 @@ t.test('bots add: a --secret-out that cannot be written registers no bot', async
   const ok = await kguardInProcess(['bots', 'add', 'trend-bot', '--account', '5012345678', '--secret-out', good, ...dd]);
   t.equal(ok.code, 0, `the retry works: ${ok.stderr}`);
 });
+
+t.test('admins remove: an unknown name fails (exit 1), so a typo during a revocation does not pass for success', async (t) => {
+  const removeDir = ['--data-dir', path.join(dir, 'data-remove')];
+  t.equal((await kguardInProcess(['admins', 'add', 'alice', '--role', 'admin', '--token-out', path.join(dir, 'alice.token'), ...removeDir])).code, 0);
+  const typo = await kguardInProcess(['admins', 'remove', 'alcie', ...removeDir]);
+  t.equal(typo.code, 1, 'exit 1');
+  t.match(typo.stderr, /no admin named alcie; nothing removed/);
+  t.equal(JSON.parse((await kguardInProcess(['admins', 'list', '--json', ...removeDir])).stdout).length, 1, 'alice is still there');
+  const ok = await kguardInProcess(['admins', 'remove', 'alice', ...removeDir]);
+  t.equal(ok.code, 0, `the right name: ${ok.stderr}`);
+  t.match(ok.stdout, /admin alice removed/);
+});
