@@ -52,7 +52,7 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes)
     await pruneIndex(store, K.index, K.incident).catch(() => undefined);
   }
 
-  /** An unlock approval counts while its admin is still one, and only if given since their token was made. */
+  /** An unlock approval or a step confirmation counts while its admin is still one, and only if given since their token was made. */
   const stillAdmin = (approver: string, at: string): boolean => {
     if (!ctx.opts.admins) return true;
     const since = ctx.opts.admins.enrolledAt(approver, 'admin');
@@ -74,7 +74,8 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes)
         .map((k) => JSON.parse(sent[k]!) as Incident['notifications'][number]),
     ];
     const checklist: ChecklistItem[] = cfg.recoverySteps.map((s) => {
-      const c = confirmed[s.id] ? (JSON.parse(confirmed[s.id]!) as { by: string; at: string; note?: string }) : undefined;
+      const raw = confirmed[s.id] ? (JSON.parse(confirmed[s.id]!) as { by: string; at: string; note?: string }) : undefined;
+      const c = raw && stillAdmin(raw.by, raw.at) ? raw : undefined;
       return { ...s, ...(c ? { confirmedBy: c.by, confirmedAt: c.at, ...(c.note ? { note: c.note } : {}) } : {}) };
     });
     return {

@@ -46,3 +46,32 @@ t.test("a removed admin's unlock approval no longer counts", async (t) => {
   const ok = await h.admin('POST', `/admin/v1/incidents/${id}/unlock`, second, {});
   t.equal(ok.status, 200, `two admins still enrolled approved: unlocked (${ok.text.slice(0, 160)})`);
 });
+
+t.test("a removed admin's recovery-step confirmations no longer count", async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  const lead = await h.adminToken('sec-lead', 'admin');
+  const mallory = await h.adminToken('mallory', 'admin');
+  const second = await h.adminToken('sec-two', 'admin');
+  const lock = await h.admin('POST', '/admin/v1/lockdown', lead, { reason: 'drill', bot: h.botId });
+  t.equal(lock.status, 201, lock.text.slice(0, 160));
+  const id = String(lock.json.id);
+  const required = (lock.json.checklist as { id: string; required: boolean }[]).filter((s) => s.required);
+  for (const step of required) {
+    const c = await h.admin('POST', `/admin/v1/incidents/${id}/steps/${step.id}/confirm`, mallory, {});
+    t.equal(c.status, 200, `mallory confirms ${step.id}`);
+  }
+  await AdminTokens.forDataDir(h.dataDir).remove('mallory');
+  const shown = await h.admin('GET', `/admin/v1/incidents/${id}`, lead);
+  t.same(
+    (shown.json.checklist as { id: string; confirmedBy?: string }[]).filter((s) => s.confirmedBy !== undefined).map((s) => s.id),
+    [],
+    "the removed admin's confirmations are not shown as done",
+  );
+  for (const who of [lead, second]) t.equal((await h.admin('POST', `/admin/v1/incidents/${id}/approve-unlock`, who, {})).status, 200);
+  const early = await h.admin('POST', `/admin/v1/incidents/${id}/unlock`, second, {});
+  t.not(early.status, 200, `the recovery steps are not done: ${early.text.slice(0, 200)}`);
+  for (const step of required) await h.admin('POST', `/admin/v1/incidents/${id}/steps/${step.id}/confirm`, lead, {});
+  const ok = await h.admin('POST', `/admin/v1/incidents/${id}/unlock`, second, {});
+  t.equal(ok.status, 200, `confirmed again by an admin still enrolled: unlocked (${ok.text.slice(0, 160)})`);
+});
