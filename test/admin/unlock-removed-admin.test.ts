@@ -3,20 +3,24 @@
 // remove`, e.g. a token that leaked) stops their token — and must void the
 // unlock approval they already gave, as a removed approver's votes are voided
 // for held calls; adding an admin of the same name again does not revive it.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { AdminTokens } from '../../proxy/admin/tokens.js';
 import { startHarness } from '../helpers/harness.js';
 
-t.test("a removed admin's unlock approval no longer counts", async (t) => {
+/** A harness with three admins (sec-lead, mallory, sec-two) and its bot locked down by sec-lead. */
+async function lockedDrill(t: Test) {
   const h = await startHarness();
   t.teardown(() => h.close());
   const lead = await h.adminToken('sec-lead', 'admin');
   const mallory = await h.adminToken('mallory', 'admin');
   const second = await h.adminToken('sec-two', 'admin');
-
   const lock = await h.admin('POST', '/admin/v1/lockdown', lead, { reason: 'drill', bot: h.botId });
   t.equal(lock.status, 201, lock.text.slice(0, 160));
-  const id = String(lock.json.id);
+  return { h, lead, mallory, second, lock, id: String(lock.json.id) };
+}
+
+t.test("a removed admin's unlock approval no longer counts", async (t) => {
+  const { h, lead, mallory, second, lock, id } = await lockedDrill(t);
   for (const step of lock.json.checklist as { id: string; required: boolean }[]) {
     if (!step.required) continue;
     const c = await h.admin('POST', `/admin/v1/incidents/${id}/steps/${step.id}/confirm`, lead, {});
@@ -48,14 +52,7 @@ t.test("a removed admin's unlock approval no longer counts", async (t) => {
 });
 
 t.test("a removed admin's recovery-step confirmations no longer count", async (t) => {
-  const h = await startHarness();
-  t.teardown(() => h.close());
-  const lead = await h.adminToken('sec-lead', 'admin');
-  const mallory = await h.adminToken('mallory', 'admin');
-  const second = await h.adminToken('sec-two', 'admin');
-  const lock = await h.admin('POST', '/admin/v1/lockdown', lead, { reason: 'drill', bot: h.botId });
-  t.equal(lock.status, 201, lock.text.slice(0, 160));
-  const id = String(lock.json.id);
+  const { h, lead, mallory, second, lock, id } = await lockedDrill(t);
   const required = (lock.json.checklist as { id: string; required: boolean }[]).filter((s) => s.required);
   for (const step of required) {
     const c = await h.admin('POST', `/admin/v1/incidents/${id}/steps/${step.id}/confirm`, mallory, {});
