@@ -58,6 +58,9 @@ export function verdictOf(res: TrResponse): { verdict: Verdict; detail?: string 
   if (rc === '3' && detail === '8010') return { verdict: 'bound-elsewhere', detail };
   // [1634] (too many symbols) is also return_code 5 but retrying cannot help: it goes back to the bot.
   if ((rc === '5' || res.status === 429) && (detail === '1700' || detail === '1701' || detail === '1702')) return { verdict: 'rate', detail };
+  // A 429 with no Kiwoom refusal in it comes from a gateway in front of Kiwoom: by HTTP's meaning the call was not
+  // processed, and the key must slow down like for Kiwoom's own [1700] rather than every bot pressing on.
+  if (res.status === 429 && rc === undefined) return { verdict: 'rate', detail: '429' };
   return { verdict: 'ok' };
 }
 
@@ -78,7 +81,7 @@ export class Upstream {
   ) {
     this.refusals = new Counter({
       name: 'kguard_upstream_refusals_total',
-      help: 'Refusals Kiwoom answered that the sidecar handled (1700/1701/1702 rate, 8005 invalid token, 8010 token bound to another address)',
+      help: "Refusals Kiwoom answered that the sidecar handled (1700/1701/1702 rate, 429 a gateway's bare rate refusal, 8005 invalid token, 8010 token bound to another address)",
       labelNames: ['code'],
       registers: [registry],
     });

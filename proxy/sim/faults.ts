@@ -3,7 +3,16 @@
 import type { SimFaultSettings, SimFaults } from './types.js';
 import { SimError } from './responses.js';
 
-const COUNTERS = ['fail5xxNext', 'dropNext', 'revokeFailNext', 'revokeInvalidNext', 'tokenFailNext', 'rateLimitNext', 'hangNext'] as const;
+const COUNTERS = [
+  'fail5xxNext',
+  'dropNext',
+  'revokeFailNext',
+  'revokeInvalidNext',
+  'tokenFailNext',
+  'rateLimitNext',
+  'gatewayRateLimitNext',
+  'hangNext',
+] as const;
 type Counter = (typeof COUNTERS)[number];
 const MAX_LATENCY_MS = 120_000;
 

@@ -178,6 +178,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     // Faults are decided on arrival so a counter is consumed by the request it was meant for.
     const hang = isTr && faults.take('hangNext');
     const drop = !hang && isTr && faults.take('dropNext');
+    const gateway429 = !hang && !drop && isTr && faults.take('gatewayRateLimitNext');
     let fault: KiwoomReply | undefined;
     let revokeInvalid = false;
     if (!hang && !drop) {
@@ -198,6 +199,13 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     if (drop) {
       req.socket.destroy();
       record({ ...base, status: 0, returnCode: undefined, outcome: 'dropped' });
+      return;
+    }
+    if (gateway429) {
+      const page = '<html><head><title>429 Too Many Requests</title></head><body>Too Many Requests</body></html>';
+      res.writeHead(429, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(page) });
+      res.end(page);
+      record({ ...base, status: 429, returnCode: undefined, outcome: 'answered' });
       return;
     }
     let answer: Answer;

@@ -181,6 +181,11 @@ export interface SimFaultSettings {
   readonly tokenFailNext?: number;
   /** The next N TR calls answer HTTP 429 with Kiwoom's 1700 body (not counted in SimStats.refusals). */
   readonly rateLimitNext?: number;
+  /**
+   * The next N TR calls are refused by a gateway in front of Kiwoom: HTTP 429, an HTML page, no return_code and no
+   * detail code; the call is not processed.
+   */
+  readonly gatewayRateLimitNext?: number;
   /** The next N TR calls never get an answer (until the client gives up or the sim closes). */
   readonly hangNext?: number;
 }

@@ -149,6 +149,27 @@ t.test('rate limited by Kiwoom: a query is retried after a pause, an order is ne
   await h.waitNoLiveTokens();
 });
 
+t.test(
+  "a bare 429 from a gateway in front of Kiwoom (no return_code, no [1700]) slows the key like Kiwoom's own: a query is retried, an order is refused for rate and not sent",
+  async (t) => {
+    const token = await h.token();
+    const before = await metric('kguard_upstream_refusals_total{code="429"}');
+    h.sim.faults.set({ gatewayRateLimitNext: 1 });
+    const q = await h.call('ka10001', { stk_cd: '005930' }, { token });
+    t.equal(q.json.return_code, 0, `the query was retried and answered: ${q.text}`);
+    t.equal((await metric('kguard_upstream_refusals_total{code="429"}')) - (before || 0), 1, 'the refusal is counted');
+    const orders = h.sim.orders(CANARY.account).length;
+    h.sim.faults.set({ gatewayRateLimitNext: 1 });
+    const o = await h.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '60000', trde_tp: '0' }, { token });
+    t.equal(o.status, 429, o.text);
+    t.equal(o.json.return_code, 5, "Kiwoom's rate-limit return_code");
+    t.match(o.json.return_msg, /KG5006/);
+    t.match(String(o.headers['retry-after']), /^\d+$/);
+    t.equal(h.sim.orders(CANARY.account).length, orders, 'the refused order was not sent again');
+    await h.waitNoLiveTokens();
+  },
+);
+
 t.test('concurrent calls: every broker token is revoked', async (t) => {
   const token = await h.token();
   const before = h.sim.stats();
