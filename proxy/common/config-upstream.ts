@@ -67,10 +67,12 @@ export function checkUpstream(u: UpstreamConfig): void {
 }
 
 /** The governor's limits for this upstream: Kiwoom's defaults, the configured overrides, then the mock host's. */
-export function governorLimits(u: UpstreamConfig): GovernorLimits | 'off' {
+export function governorLimits(u: UpstreamConfig, sessionWaitMs: number): GovernorLimits | 'off' {
   if (u.limits === 'off') return 'off';
   const { mock, ...base } = u.limits;
-  // A slot counts until its call is answered, or for holdMs at most: the longest a call can be in flight.
-  const limits = { ...KIWOOM_LIMITS, holdMs: u.answerTimeoutMs, ...base, ...(u.target === 'mock' ? mock : {}) };
+  // A slot counts until its call is answered, or for holdMs at most: the longest a call can hold it unanswered.
+  // It is taken before the call waits for its key's token (brokerTokens.sessionWaitMs), then the call may take
+  // answerTimeoutMs: a shorter hold would lapse while a call still waits to go out, and let it go out uncounted.
+  const limits = { ...KIWOOM_LIMITS, holdMs: sessionWaitMs + u.answerTimeoutMs, ...base, ...(u.target === 'mock' ? mock : {}) };
   return limits;
 }

@@ -20,7 +20,10 @@ export interface GovernorLimits {
   maxQueuePerKey: number;
   /** After Kiwoom refuses with [1700/1701/1702], the key's class gets no slot for this long. */
   refusalPauseMs: number;
-  /** Upper bound on a call's time in flight: its slot counts as used until then unless settled sooner. */
+  /**
+   * Upper bound on a call's time holding its slot unanswered (waiting for its key's token, then in flight): it counts
+   * as used until then unless settled sooner. From config: brokerTokens.sessionWaitMs + upstream.answerTimeoutMs.
+   */
   holdMs: number;
 }
 

@@ -62,7 +62,7 @@ export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<
   closers.push(() => kiwoom.close());
 
   // One broker session per app key, shared by every bot and replica of that key.
-  const limits = governorLimits(config.upstream);
+  const limits = governorLimits(config.upstream, config.brokerTokens.sessionWaitMs);
   if (limits === 'off') logger.warn("upstream.limits is off: nothing keeps calls inside Kiwoom's per-key limits (benchmarks against an ideal simulator only)");
   const governor = new Governor(limits, { store, registry, logger: logger.child({ part: 'governor' }) });
   closers.push(async () => governor.close());

@@ -557,30 +557,46 @@ t.test('close() refuses waiters with KG9002, and every later admit', async (t) =
 });
 
 t.test('config: upstream.limits feeds governorLimits', async (t) => {
-  const hold = 30_000; // upstream.answerTimeoutMs: the longest a call can be in flight (default)
+  // brokerTokens.sessionWaitMs (10 s) + upstream.answerTimeoutMs (30 s): a slot is taken before its call waits for
+  // the key's token, then the call may take answerTimeoutMs to be answered.
+  const hold = 40_000;
   const mock = await loadConfig({ env: {}, overrides: { upstream: { limits: { queriesPerSecond: 3, mock: { ordersPerSecond: 2 } }, target: 'mock' } } });
   t.same(
-    governorLimits(mock.upstream),
+    governorLimits(mock.upstream, mock.brokerTokens.sessionWaitMs),
     { ...KIWOOM_LIMITS, holdMs: hold, queriesPerSecond: 3, ordersPerSecond: 2 },
     "mock target: base and mock overrides on Kiwoom's defaults",
   );
 
   const prod = await loadConfig({ env: {}, overrides: { upstream: { limits: { queriesPerSecond: 3, mock: { ordersPerSecond: 2 } }, target: 'production' } } });
-  t.same(governorLimits(prod.upstream), { ...KIWOOM_LIMITS, holdMs: hold, queriesPerSecond: 3 }, 'production: the mock override is not applied');
+  t.same(
+    governorLimits(prod.upstream, prod.brokerTokens.sessionWaitMs),
+    { ...KIWOOM_LIMITS, holdMs: hold, queriesPerSecond: 3 },
+    'production: the mock override is not applied',
+  );
 
   const sim = await loadConfig({ env: {}, overrides: {} });
-  t.same(governorLimits(sim.upstream), { ...KIWOOM_LIMITS, holdMs: hold }, "no overrides: Kiwoom's defaults, holdMs from upstream.answerTimeoutMs");
+  t.same(
+    governorLimits(sim.upstream, sim.brokerTokens.sessionWaitMs),
+    { ...KIWOOM_LIMITS, holdMs: hold },
+    "no overrides: Kiwoom's defaults, holdMs from the token wait and the answer time-out",
+  );
+  const longWait = await loadConfig({ env: {}, overrides: { brokerTokens: { sessionWaitMs: 120_000 }, upstream: { answerTimeoutMs: 45_000 } } });
+  t.equal(
+    (governorLimits(longWait.upstream, longWait.brokerTokens.sessionWaitMs) as GovernorLimits).holdMs,
+    165_000,
+    'a longer token wait or answer time-out lengthens the hold: a slot cannot lapse while its call still waits to go out',
+  );
 
   const explicitHold = await loadConfig({ env: {}, overrides: { upstream: { limits: { holdMs: 5_000 } } } });
-  t.equal((governorLimits(explicitHold.upstream) as GovernorLimits).holdMs, 5_000, 'holdMs can be set');
+  t.equal((governorLimits(explicitHold.upstream, explicitHold.brokerTokens.sessionWaitMs) as GovernorLimits).holdMs, 5_000, 'holdMs can be set');
 
   const off = await loadConfig({ env: {}, overrides: { upstream: { limits: 'off' } } });
-  t.equal(governorLimits(off.upstream), 'off');
+  t.equal(governorLimits(off.upstream, off.brokerTokens.sessionWaitMs), 'off');
 
   const env = await loadConfig({ env: { KGUARD_UPSTREAM__LIMITS__QUERIES_PER_SECOND: '4' } });
-  t.equal((governorLimits(env.upstream) as GovernorLimits).queriesPerSecond, 4, 'environment override');
+  t.equal((governorLimits(env.upstream, env.brokerTokens.sessionWaitMs) as GovernorLimits).queriesPerSecond, 4, 'environment override');
   const envOff = await loadConfig({ env: { KGUARD_UPSTREAM__LIMITS: 'off' } });
-  t.equal(governorLimits(envOff.upstream), 'off');
+  t.equal(governorLimits(envOff.upstream, envOff.brokerTokens.sessionWaitMs), 'off');
 });
 
 t.test('config: bad upstream.limits and the removed brokerTokens keys are refused', async (t) => {
