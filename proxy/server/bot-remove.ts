@@ -1,7 +1,8 @@
 // Offboarding: one meaning of "remove a bot", for the admin API and the CLI
 // (which calls the admin API). Audited first (no record, nothing changes),
 // refused while the bot is under an open incident (its evidence is kept until
-// the incident is closed), then in order, each step reported:
+// the incident is closed, and looked at again before anything is destroyed),
+// then in order, each step reported:
 //   disable     = stop (bot-control.ts: flag off on every replica, sessions
 //                 ended, queued calls refused) + its credential record disabled;
 //   broker      = its key's broker token revoked, unless another bot's record
@@ -114,9 +115,13 @@ export function createBotRemover(d: BotRemoveDeps): BotRemover {
     if (!revoked) return finish(false);
 
     if (
-      !(await run('credentials', async () =>
-        (await d.vault.destroyCredentials(botId)) ? 'credential record overwritten and deleted' : 'no credential record',
-      ))
+      !(await run('credentials', async () => {
+        // A lockdown raised while the removal ran (a compromise found meanwhile) keeps the bot's evidence, and its
+        // cancel-all needs the key: nothing is destroyed until the incident is closed and the removal retried.
+        const incident = await d.lockedBy(botId, bot.account);
+        if (incident) throw new GuardError('KG2015', `incident ${incident}`);
+        return (await d.vault.destroyCredentials(botId)) ? 'credential record overwritten and deleted' : 'no credential record';
+      }))
     )
       return finish(false);
     if (

@@ -214,3 +214,33 @@ t.test('a bot under an open incident cannot be removed until the incident is clo
   t.match(String(r.json.return_msg), String(locked.json.id), 'names the incident');
   t.ok(existsSync(botFile('other-b')) && existsSync(recordFile('other-b')), 'bot file and record kept as evidence');
 });
+
+t.test(
+  'a lockdown raised while a removal runs stops it before the record and bot file go: the incident keeps its evidence and cancel-all its key (409 KG2015)',
+  async (t) => {
+    const race = { appKey: 'RACEappKEY4f2a9c1e7b3d', secretKey: 'RACEsecretKEY8b6d4f2a0c9e7b5d3f1', account: '7777000045' };
+    h.sim.registerApp({ appKey: race.appKey, secretKey: race.secretKey, accountNo: race.account, cash: 50_000_000 });
+    const { secret } = await parts.bots.add({ id: 'race-f', owner: 'fay', account: race.account, allowed: ['kind:query'] });
+    const login = await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: 'race-f', secretkey: secret.toString('latin1') }));
+    secret.fill(0);
+    await parts.vault.importCredentials({ botId: 'race-f', account: race.account, appKey: Buffer.from(race.appKey), secretKey: Buffer.from(race.secretKey) });
+    t.equal((await quote(String(login.json.token))).json.return_code, 0, 'it trades: its key has a live token');
+    // The broker step's revoke takes a while at Kiwoom; the lockdown comes in meanwhile.
+    h.sim.faults.set({ revokeLatencyMs: 1_500 });
+    const removal = remove('race-f');
+    try {
+      // Disabled is its first step; the broker step's revoke then waits at Kiwoom.
+      await waitFor(() => parts.bots.get('race-f')?.enabled === false, 10_000, 'the removal is under way');
+      const locked = await h.admin('POST', '/admin/v1/lockdown', admin, { reason: 'suspected compromise', bot: 'race-f' });
+      t.equal(locked.status, 201, locked.text);
+      const r = await removal;
+      t.equal(r.status, 409, r.text);
+      t.match(r.json, { botId: 'race-f', removed: false, code: 'KG2015' });
+      t.ok(existsSync(recordFile('race-f')), 'the credential record is kept (evidence, and what a cancel-all needs)');
+      t.ok(existsSync(botFile('race-f')), 'the bot file is kept');
+    } finally {
+      h.sim.faults.set({ revokeLatencyMs: 0 });
+      await removal.catch(() => undefined);
+    }
+  },
+);
