@@ -131,44 +131,31 @@ t.test('the bot disconnecting mid-call still ends in revocation', async (t) => {
   t.pass('no broker token left live');
 });
 
-t.test('rate limited by Kiwoom: a query is retried after a pause, an order is never sent twice', async (t) => {
-  const token = await h.token();
-  const before = await metric('kguard_upstream_refusals_total{code="1700"}');
-  h.sim.faults.set({ rateLimitNext: 1 });
-  const q = await h.call('ka10001', { stk_cd: '005930' }, { token });
-  t.equal(q.json.return_code, 0, `the query was retried and answered: ${q.text}`);
-  t.equal((await metric('kguard_upstream_refusals_total{code="1700"}')) - (before || 0), 1, 'the refusal is counted');
-  const orders = h.sim.orders(CANARY.account).length;
-  h.sim.faults.set({ rateLimitNext: 1 });
-  const o = await h.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '60000', trde_tp: '0' }, { token });
-  t.equal(o.status, 429, o.text);
-  t.equal(o.json.return_code, 5, "Kiwoom's rate-limit return_code");
-  t.match(o.json.return_msg, /KG5006.*1700/);
-  t.match(String(o.headers['retry-after']), /^\d+$/);
-  t.equal(h.sim.orders(CANARY.account).length, orders, 'the refused order was not sent again');
-  await h.waitNoLiveTokens();
-});
-
-t.test(
-  "a bare 429 from a gateway in front of Kiwoom (no return_code, no [1700]) slows the key like Kiwoom's own: a query is retried, an order is refused for rate and not sent",
-  async (t) => {
+// Kiwoom's own [1700] (return_code 5), and a bare 429 from a gateway in front of Kiwoom (an HTML page, no return_code):
+// both slow the key, a query is retried, an order is refused for rate and never sent twice.
+for (const [what, fault, code] of [
+  ['rate limited by Kiwoom [1700]', { rateLimitNext: 1 }, '1700'],
+  ['a bare 429 from a gateway in front of Kiwoom', { gatewayRateLimitNext: 1 }, '429'],
+] as const) {
+  t.test(`${what}: a query is retried after a pause, an order is never sent twice`, async (t) => {
     const token = await h.token();
-    const before = await metric('kguard_upstream_refusals_total{code="429"}');
-    h.sim.faults.set({ gatewayRateLimitNext: 1 });
+    const counted = `kguard_upstream_refusals_total{code="${code}"}`;
+    const before = await metric(counted);
+    h.sim.faults.set(fault);
     const q = await h.call('ka10001', { stk_cd: '005930' }, { token });
     t.equal(q.json.return_code, 0, `the query was retried and answered: ${q.text}`);
-    t.equal((await metric('kguard_upstream_refusals_total{code="429"}')) - (before || 0), 1, 'the refusal is counted');
+    t.equal((await metric(counted)) - (before || 0), 1, 'the refusal is counted');
     const orders = h.sim.orders(CANARY.account).length;
-    h.sim.faults.set({ gatewayRateLimitNext: 1 });
+    h.sim.faults.set(fault);
     const o = await h.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '60000', trde_tp: '0' }, { token });
     t.equal(o.status, 429, o.text);
     t.equal(o.json.return_code, 5, "Kiwoom's rate-limit return_code");
-    t.match(o.json.return_msg, /KG5006/);
+    t.match(o.json.return_msg, new RegExp(`KG5006.*${code}`));
     t.match(String(o.headers['retry-after']), /^\d+$/);
     t.equal(h.sim.orders(CANARY.account).length, orders, 'the refused order was not sent again');
     await h.waitNoLiveTokens();
-  },
-);
+  });
+}
 
 t.test('concurrent calls: every broker token is revoked', async (t) => {
   const token = await h.token();
