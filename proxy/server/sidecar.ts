@@ -269,7 +269,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       logger,
       clock,
       realKey: createRealKeyReporter({ auditor, fingerprintKey, responder, registry, logger }),
-      loginLimiter: createLoginLimiter({ ...DEFAULT_AUTH_FAILURE_LIMITS, ...config.tokens.authFailures }, registry, logger),
+      loginLimiter: createLoginLimiter({ ...DEFAULT_AUTH_FAILURE_LIMITS, ...config.tokens.authFailures }, registry, logger, { store }),
     });
     // The read-only state fallback (opt-in) must know, deep inside the Store, what kind of call is
     // running: only then is the call scoped with AsyncLocalStorage, whose promise hooks cost every

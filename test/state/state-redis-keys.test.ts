@@ -1,7 +1,8 @@
 // Redis memory stays bounded: a realistic workload through the real sidecar
 // on a real redis-server (several bots; quotes, balances, orders, a cancel; a
 // held call approved and one refused; a lockdown and its unlock; a bot
-// disabled, then removed with kguard bots remove; risk baselines learned),
+// disabled, then removed with kguard bots remove; risk baselines learned; a
+// wrong bot secret),
 // run twice with two days passing in Redis between the rounds, then every
 // key is looked at. Each must either expire (a TTL) or be one of the
 // allowlisted keys below, each with the bound that keeps it small. A collection (hash, zset, stream) must
@@ -122,6 +123,12 @@ async function round(t: Test, n: number, bots: string[], admins: { lead: string;
   for (const b of bots)
     tokens.set(b, b === h.botId ? await h.token() : await h.addBot(b, ['kind:query', 'kind:account', 'kind:order', 'kind:modify', 'kind:cancel']));
   for (const [i, b] of bots.entries()) await trade(t, tokens.get(b)!, n, i);
+  // A wrong bot secret: the shared bot-login limiter's keys (tokens.authFailures).
+  const wrong = await h.post(
+    '/oauth2/token',
+    JSON.stringify({ grant_type: 'client_credentials', appkey: bots[1], secretkey: `wrong-${n}-${'4d3c2b1a'.repeat(5)}` }),
+  );
+  t.equal(code(wrong), 'KG2005', 'a wrong secret refused');
 
   // A held call approved, then sent again with its approval.
   const big = BUY(500, 61_000 + n);

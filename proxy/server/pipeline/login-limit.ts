@@ -10,16 +10,19 @@
 // masked parse (the bot id is in it) and before the secret is checked.
 // Guesses sent at once cannot outrun the count: a (source, bot) has at most
 // maxFailures minus its failures so far in flight, the rest wait for one to
-// finish (and are refused once it cools down). Per replica and in memory, at
-// most maxSources pairs tracked, as the admin listener's limiter; blockMs 0
-// turns it off.
+// finish (and are refused once it cools down). With the in-memory Store (one
+// process) it is kept here, at most maxSources pairs tracked, as the admin
+// listener's limiter; with Redis it is kept there, shared by every replica
+// (login-limit-store.ts). blockMs 0 turns it off.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { AuthFailureLimiter, sourceKey, type AdminAuthFailureLimits } from '../../admin/auth-limiter.js';
 import { BOT_ID_PATTERN } from '../../auth/bots.js';
 import { GuardError } from '../../common/errors.js';
 import { counter } from '../../common/metrics.js';
+import type { Store } from '../../state/types.js';
 import type { RequestContext } from '../context.js';
+import { createStoreLoginLimiter } from './login-limit-store.js';
 
 export interface LoginLimiter {
   /**
@@ -27,8 +30,8 @@ export interface LoginLimiter {
    * returns its release, to be called once the secret has been checked (and a failure recorded).
    */
   admit(ctx: RequestContext, botId: string): Promise<() => void>;
-  /** Records one wrong secret (or unknown id) for this bot id from the request's source. */
-  fail(ctx: RequestContext, botId: string): void;
+  /** Records one wrong secret (or unknown id) for this bot id from the request's source (KG7001 when the Store cannot). */
+  fail(ctx: RequestContext, botId: string): Promise<void>;
 }
 
 function refusal(retryAfterSeconds: number): GuardError {
@@ -38,8 +41,13 @@ function refusal(retryAfterSeconds: number): GuardError {
 /** The key a login is counted under: source address (IPv6 by /64) and bot id; no source key holds a space. */
 const pairKey = (ctx: RequestContext, botId: string): string => `${sourceKey(ctx.sourceIp)} ${botId}`;
 
-export function createLoginLimiter(limits: AdminAuthFailureLimits, registry: Registry, logger: Logger, clock?: () => number): LoginLimiter {
-  const limiter = new AuthFailureLimiter(limits, clock);
+/** `store`: a Redis Store keeps the counts there, shared by the replicas; else (memory, or none) this process keeps them. */
+export function createLoginLimiter(
+  limits: AdminAuthFailureLimits,
+  registry: Registry,
+  logger: Logger,
+  opts: { clock?: () => number; store?: Store } = {},
+): LoginLimiter {
   const lockouts = counter(
     registry,
     'kguard_bot_auth_lockouts_total',
@@ -50,6 +58,26 @@ export function createLoginLimiter(limits: AdminAuthFailureLimits, registry: Reg
     'kguard_bot_auth_rate_limited_total',
     'Bot token/revoke requests refused 429 because their bot id cools down at their source',
   );
+  function lockedOut(ctx: RequestContext, botId: string, failures: number): void {
+    lockouts.inc();
+    logger.warn(
+      {
+        source: sourceKey(ctx.sourceIp),
+        // Only what could name a bot: anything else a client sent as its id stays out of the log.
+        botId: BOT_ID_PATTERN.test(botId) ? botId : '(not a bot id)',
+        failures,
+        windowMs: limits.windowMs,
+        blockMs: limits.blockMs,
+      },
+      'bot-login cool-down after repeated wrong bot secrets: this bot id gets 429 on token and revoke from this address; other bots there are unaffected',
+    );
+  }
+  if (limits.blockMs === 0) return { admit: async () => () => undefined, fail: async () => undefined }; // no cool-down configured
+  if (opts.store?.kind === 'redis') {
+    return createStoreLoginLimiter(limits, opts.store, pairKey, { refusal, onRefused: () => refused.inc(), onLockout: lockedOut });
+  }
+
+  const limiter = new AuthFailureLimiter(limits, opts.clock);
   /** Logins in flight per (source, bot) (bounded by open connections), and who waits for one to finish. */
   const inFlight = new Map<string, number>();
   const waiting = new Map<string, Set<() => void>>();
@@ -84,7 +112,6 @@ export function createLoginLimiter(limits: AdminAuthFailureLimits, registry: Reg
 
   return {
     async admit(ctx, botId) {
-      if (limits.blockMs === 0) return () => undefined; // no cool-down configured: nothing to wait for
       const key = pairKey(ctx, botId);
       for (;;) {
         const verdict = limiter.check(key);
@@ -104,21 +131,9 @@ export function createLoginLimiter(limits: AdminAuthFailureLimits, registry: Reg
         await slotFreed(key, ctx.signal);
       }
     },
-    fail(ctx, botId) {
+    async fail(ctx, botId) {
       const outcome = limiter.fail(pairKey(ctx, botId));
-      if (!outcome.blockedNow) return;
-      lockouts.inc();
-      logger.warn(
-        {
-          source: sourceKey(ctx.sourceIp),
-          // Only what could name a bot: anything else a client sent as its id stays out of the log.
-          botId: BOT_ID_PATTERN.test(botId) ? botId : '(not a bot id)',
-          failures: outcome.failures,
-          windowMs: limits.windowMs,
-          blockMs: limits.blockMs,
-        },
-        'bot-login cool-down after repeated wrong bot secrets: this bot id gets 429 on token and revoke from this address; other bots there are unaffected',
-      );
+      if (outcome.blockedNow) lockedOut(ctx, botId, outcome.failures);
     },
   };
 }

@@ -19,7 +19,8 @@ function loginHooks(deps: TokenDeps, ctx: RequestContext): ExchangeHooks {
     onRealKey: (k) => deps.realKey?.(ctx, k),
     ...(limiter ? { admit: (id: string) => limiter.admit(ctx, id) } : {}),
     onBadSecret: async (id) => {
-      limiter?.fail(ctx, id);
+      // Uncounted would be unlimited: a Store that cannot record it answers KG7001 instead of the wrong-secret refusal.
+      await limiter?.fail(ctx, id);
       await deps.risk?.noteAuthFailure(id, ctx.sourceIp, deps.clock?.()).catch(() => undefined);
     },
   };
