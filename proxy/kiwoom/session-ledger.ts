@@ -204,17 +204,57 @@ const DATA_KEY_KEY = 'bs:datakey';
  * shared key provider, created once with SET NX) and an index of keys with a
  * session or an issue in progress, for sweeps and the admin listing.
  */
-export async function openStoreLedger(store: Store, provider: KeyProvider): Promise<SessionLedger> {
-  let raw = await store.get(DATA_KEY_KEY);
-  if (raw === null) {
-    const made = await provider.generateDataKey(DATA_KEY_CONTEXT);
-    made.plaintext.fill(0);
-    await store.setIfAbsent(DATA_KEY_KEY, JSON.stringify(made.wrapped), 30 * 24 * 3_600_000);
-    raw = await store.get(DATA_KEY_KEY);
+export async function openStoreLedger(store: Store, provider: KeyProvider, opts: { retryMs?: number } = {}): Promise<SessionLedger> {
+  async function loadSealer(): Promise<Sealer> {
+    let raw = await store.get(DATA_KEY_KEY);
+    if (raw === null) {
+      const made = await provider.generateDataKey(DATA_KEY_CONTEXT);
+      made.plaintext.fill(0);
+      await store.setIfAbsent(DATA_KEY_KEY, JSON.stringify(made.wrapped), 30 * 24 * 3_600_000);
+      raw = await store.get(DATA_KEY_KEY);
+    }
+    const wrapped = raw === null ? undefined : (safeJson(raw) as WrappedKey | undefined);
+    if (!wrapped || typeof wrapped.ciphertext !== 'string') throw new GuardError('KG7001', 'broker session data key missing in shared state');
+    return new Sealer(await provider.unwrap(wrapped, DATA_KEY_CONTEXT));
   }
-  const wrapped = raw === null ? undefined : (safeJson(raw) as WrappedKey | undefined);
-  if (!wrapped || typeof wrapped.ciphertext !== 'string') throw new GuardError('KG7001', 'broker session data key missing in shared state');
-  const sealer = new Sealer(await provider.unwrap(wrapped, DATA_KEY_CONTEXT));
+  // Redis unreachable at start (a restart during an outage, Redis starting after the pods): the sidecar still
+  // starts, unready (/readyz names state), and loads the data key once Redis answers, instead of exiting into a
+  // crash loop whose back-off (up to 5 min) would outlast the outage. Until then a token can be neither sealed nor
+  // opened (KG7001): no call reaches Kiwoom. Any other failure (the key provider refusing) still stops the start.
+  let sealer: Sealer | undefined;
+  let loading: Promise<Sealer> | undefined;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+  const load = (): Promise<Sealer> => {
+    if (sealer) return Promise.resolve(sealer);
+    loading ??= loadSealer().then(
+      (s) => {
+        if (closed) s.close();
+        else sealer = s;
+        return s;
+      },
+      (err: unknown) => {
+        loading = undefined;
+        throw err;
+      },
+    );
+    return loading;
+  };
+  const retryLater = () => {
+    if (closed || sealer) return;
+    retry = setTimeout(() => void load().catch(retryLater), opts.retryMs ?? 1_000);
+    retry.unref();
+  };
+  try {
+    await load();
+  } catch (err) {
+    if (!(err instanceof GuardError && err.code === 'KG7001')) throw err;
+    retryLater();
+  }
+  const loaded = (): Sealer => {
+    if (!sealer) throw new GuardError('KG7001', 'broker session data key not loaded yet');
+    return sealer;
+  };
   // Kept alive while replicas run: its 30-day TTL is refreshed at most hourly, off the call path.
   let touchedAt = Date.now();
   const touchDataKey = () => {
@@ -231,9 +271,10 @@ export async function openStoreLedger(store: Store, provider: KeyProvider): Prom
   };
   return {
     kind: 'store',
-    seal: (k, v, e, t) => sealer.seal(k, v, e, t),
-    open: (k, r) => sealer.open(k, r),
+    seal: (k, v, e, t) => loaded().seal(k, v, e, t),
+    open: (k, r) => loaded().open(k, r),
     async issuing(key, botId) {
+      await load();
       touchDataKey();
       await write({ key, botId, state: 'issuing', at: Date.now() });
     },
@@ -259,6 +300,7 @@ export async function openStoreLedger(store: Store, provider: KeyProvider): Prom
       }
     },
     async entries() {
+      await load(); // a sweep opens what it lists
       const all = await store.hgetall(INDEX_KEY);
       const out: LedgerEntry[] = [];
       for (const [key, value] of Object.entries(all)) {
@@ -267,7 +309,11 @@ export async function openStoreLedger(store: Store, provider: KeyProvider): Prom
       }
       return out;
     },
-    close: () => sealer.close(),
+    close: () => {
+      closed = true;
+      clearTimeout(retry);
+      sealer?.close();
+    },
   };
 }
 

@@ -48,9 +48,21 @@ export function createPubSub(o: PubSubOptions): PubSub {
     }
   });
 
+  /** Channels Redis has confirmed (ioredis re-subscribes them after reconnects itself). */
+  const subscribed = new Set<string>();
+  async function ensureChannel(full: string): Promise<void> {
+    if (subscribed.has(full)) return;
+    await op('subscribe', () => subscriber.subscribe(full));
+    if (handlers.has(full)) subscribed.add(full);
+  }
+
   // Subscribed once on first contact (ioredis re-subscribes after reconnects itself).
   let generationSubscribed = false;
   subscriber.on('ready', () => {
+    // Channels asked for while Redis was unreachable.
+    for (const full of handlers.keys()) {
+      if (!subscribed.has(full)) void ensureChannel(full).catch(() => undefined);
+    }
     if (generationSubscribed) return;
     subscriber.subscribe(generationChannel).then(
       () => {
@@ -74,9 +86,6 @@ export function createPubSub(o: PubSubOptions): PubSub {
     async subscribe(channel, handler) {
       const full = k(channel);
       if (typeof handler !== 'function') throw new GuardError('KG7002', 'handler must be a function');
-      await op('subscribe', async () => {
-        if (!handlers.has(full)) await subscriber.subscribe(full);
-      });
       let set = handlers.get(full);
       if (!set) {
         set = new Set();
@@ -84,10 +93,24 @@ export function createPubSub(o: PubSubOptions): PubSub {
       }
       const subscription = (msg: string): void => handler(msg);
       set.add(subscription);
+      try {
+        await ensureChannel(full);
+      } catch (err) {
+        // Redis unreachable (a replica started during an outage): the handler stays and the channel is subscribed
+        // once the subscriber connects ('ready' below), so lockdowns and session kills pushed by peers reach this
+        // replica after the outage too. Any other refusal is the caller's.
+        if (!(err instanceof GuardError && err.code === 'KG7001')) {
+          set.delete(subscription);
+          if (set.size === 0 && handlers.get(full) === set) handlers.delete(full);
+          throw err;
+        }
+        log.warn({ channel }, 'state channel subscribed once Redis answers');
+      }
       return async () => {
         const current = handlers.get(full);
         if (!current?.delete(subscription) || current.size > 0) return;
         handlers.delete(full);
+        subscribed.delete(full);
         // Best effort: while disconnected ioredis forgets it on its own; an
         // orphaned subscription only delivers messages nobody listens to.
         await subscriber.unsubscribe(full).catch(() => undefined);
