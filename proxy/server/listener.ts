@@ -64,7 +64,10 @@ export function keepBotServerLimits(server: Server, config: Config): void {
   server.on('clientError', (err, socket) => writeClientError(socket as import('node:net').Socket, err as NodeJS.ErrnoException, config.language));
 }
 
-export function createBotListener(deps: ListenerDeps): Server {
+/** The bot server, and when every call it took has been answered and has run its after-stages. */
+export type BotListener = Server & { idle(): Promise<void> };
+
+export function createBotListener(deps: ListenerDeps): BotListener {
   const { config, logger } = deps;
   const lang: Language = config.language;
   const requestLog = flatLineLogger(logger);
@@ -95,12 +98,25 @@ export function createBotListener(deps: ListenerDeps): Server {
   const stageTimers = new Map<NamedStage, ReturnType<typeof stageSeconds.labels>>();
   for (const [route, stages] of Object.entries(deps.pipelines)) for (const stage of stages) stageTimers.set(stage, stageSeconds.labels(route, stage.name));
 
+  // Calls taken and not yet done (after-stages included). The server's 'close' waits only for its own sockets:
+  // connections handed over by transparent mode (name-override, proxyListen) are not counted there, and after-stages
+  // run once the bot is answered. Shutdown waits for idle() before the parts a call uses close.
+  let active = 0;
+  let idleWaiters: (() => void)[] = [];
   const server = (deps.createServer ?? createServer)(botServerOptions(config), (req, res) => {
-    handle(req, res).catch((err) => {
-      // Last resort (e.g. a header Node refuses): never an unhandled rejection, never a hung socket.
-      logger.error({ err: { message: (err as Error).message } }, 'response failed');
-      res.destroy();
-    });
+    active++;
+    handle(req, res)
+      .catch((err) => {
+        // Last resort (e.g. a header Node refuses): never an unhandled rejection, never a hung socket.
+        logger.error({ err: { message: (err as Error).message } }, 'response failed');
+        res.destroy();
+      })
+      .finally(() => {
+        if (--active > 0) return;
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const w of waiters) w();
+      });
   });
   keepBotServerLimits(server, config);
   // An Expect other than 100-continue: Node would answer an empty 417; the framing stage refuses it in Kiwoom's shape.
@@ -193,5 +209,7 @@ export function createBotListener(deps: ListenerDeps): Server {
     }
   }
 
-  return server;
+  return Object.assign(server, {
+    idle: (): Promise<void> => (active === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve))),
+  });
 }

@@ -298,7 +298,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       shuttingDown = true;
       botServer.close();
       botServer.closeIdleConnections();
-      await once(botServer, 'close').catch(() => undefined);
+      // 'close' does not wait for calls on connections transparent mode handed over, nor for after-stages: idle() does.
+      await Promise.all([once(botServer, 'close').catch(() => undefined), botServer.idle()]);
     });
     // CONNECT to Kiwoom's names (HTTPS_PROXY) and the name-override addresses: the same server, the same pipeline.
     const transparent = await setupTransparent({ config, botServer, auditor, logger, registry, keyProvider: provider, upstreamUrl: baseUrl }, closers);

@@ -1,0 +1,74 @@
+// Shutdown (SIGTERM: sidecar.close()) while an order is with Kiwoom: the
+// order was sent and cannot be un-sent, so the bot must get Kiwoom's answer,
+// the outcome must reach the audit log before the auditor closes, and the
+// key's broker token must be revoked once the call ends. Meanwhile no new call
+// is taken.
+import path from 'node:path';
+import t from 'tap';
+import { request } from 'undici';
+import { startSimulator, type Simulator } from '../../proxy/sim/index.js';
+import { readAuditRecords, recordsFor } from '../helpers/audit-sidecar-log.js';
+import { latch } from '../helpers/gates.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
+
+let sim: Simulator;
+let up: HostileUpstream;
+let h: Harness;
+
+t.before(async () => {
+  sim = await startSimulator();
+  up = await startHostileUpstream(sim.url);
+  h = await startHarness({ simulator: sim, config: { upstream: { url: up.url } } });
+});
+t.teardown(async () => {
+  await h.close().catch(() => undefined);
+  await up.close();
+  await sim.close();
+});
+
+const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0' };
+
+t.test('an order mid-forward when shutdown starts is answered, audited, and its token revoked', async (t) => {
+  const token = await h.token();
+  const gate = latch();
+  up.answer = async (req, _body, res, pass) => {
+    if (req.headers['api-id'] !== 'kt10000') return false;
+    const p = await pass(); // Kiwoom placed it; its answer is held back until the test lets it go.
+    gate.reached();
+    await gate.passed;
+    res.writeHead(p.status, { ...p.headers, 'content-length': p.body.length });
+    res.end(p.body);
+    return true;
+  };
+  const order = h.call('kt10000', BUY, { token });
+  await gate.waiting;
+  const closing = h.sidecar.close();
+  // The listener stops taking calls at once (refused, or the port closed).
+  const late = await request(`${h.url}/api/dostk/mrkcond`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json;charset=UTF-8', 'api-id': 'ka10001', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ stk_cd: '005930' }),
+  }).then(
+    async (r) => ({ status: r.statusCode, text: await r.body.text() }),
+    (err: Error) => ({ status: 0, text: err.message }),
+  );
+  t.not(late.status, 200, `a call arriving during the drain is not taken (${late.status} ${late.text.slice(0, 120)})`);
+  gate.release();
+  const r = await order;
+  t.equal(r.json.return_code, 0, `the order in flight is answered with Kiwoom's answer: ${r.text.slice(0, 160)}`);
+  t.ok(r.json.ord_no, 'with its order number');
+  await closing;
+  const id = String(r.headers['x-kguard-request-id']);
+  const records = recordsFor(await readAuditRecords(path.join(h.dataDir, 'audit')), id);
+  t.ok(
+    records.some((x) => x.type === 'call.intent'),
+    'intent audited',
+  );
+  t.ok(
+    records.some((x) => x.type === 'call.outcome'),
+    `outcome audited before the auditor closed (${records.map((x) => x.type).join(', ')})`,
+  );
+  await h.waitNoLiveTokens(10_000);
+  t.pass('no broker token left live at Kiwoom');
+});
