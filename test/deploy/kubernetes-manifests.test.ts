@@ -12,6 +12,7 @@ import path from 'node:path';
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { ROOT } from '../helpers/harness.js';
+import { defaultConfig } from '../../proxy/common/config.js';
 import { schemaPackages, typeCheckObjects, validateObject } from './k8s-schema.js';
 import {
   findKustomize,
@@ -223,8 +224,11 @@ for (const o of OVERLAYS) {
     });
     const preStop = ((guard.lifecycle as Obj).preStop as { sleep: { seconds: number } }).sleep.seconds;
     const grace = pod.spec.terminationGracePeriodSeconds as number;
-    // preStop + in-flight calls (limits.requestTimeoutMs 30 s) + broker session drain (5 s) + revocation retries.
-    t.ok(grace >= preStop + 30 + 5 + 20, `grace period ${grace} s covers preStop ${preStop} s, the drain and the revocations`);
+    // preStop + in-flight calls (limits.requestTimeoutMs 30 s) + an order's answer once sent (upstream.answerTimeoutMs
+    // 30 s: never cut) + broker session drain (5 s), with the defaults of the config.
+    const defaults = defaultConfig();
+    const drain = (defaults.limits.requestTimeoutMs + defaults.upstream.answerTimeoutMs) / 1000 + 5;
+    t.ok(grace >= preStop + drain, `grace period ${grace} s covers preStop ${preStop} s and the drain (${drain} s)`);
     t.match(guard.securityContext, {
       runAsUser: IMAGE_USER,
       readOnlyRootFilesystem: true,
