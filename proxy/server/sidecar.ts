@@ -294,6 +294,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       calls,
     });
     const url = await listen(botServer, config.listen.host, config.listen.port, botTls.scheme);
+    // The admin listener's closers go in here, to close right after the calls drained (see below).
+    const afterBotDrain = closers.length;
     closers.push(async () => {
       shuttingDown = true;
       botServer.close();
@@ -347,13 +349,19 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     let adminUrl: string | undefined;
     if (config.admin.enabled) {
       const adminTls = await createListenerServerFactory('admin', config.admin.tls, { logger, registry });
-      closers.push(async () => adminTls.close());
       const adminServer = createSidecarAdmin(parts, readiness, adminTls.createServer);
       adminUrl = await listen(adminServer, config.admin.host, config.admin.port, adminTls.scheme);
-      closers.push(async () => {
-        adminServer.close();
-        adminServer.closeAllConnections();
-      });
+      // Up while calls drain (up to requestTimeoutMs + answerTimeoutMs): /readyz names the shutdown (KG9002),
+      // /metrics shows the drain, and an operator can still press a lockdown here.
+      closers.splice(
+        afterBotDrain,
+        0,
+        async () => adminTls.close(),
+        async () => {
+          adminServer.close();
+          adminServer.closeAllConnections();
+        },
+      );
     }
     registerReadyGauge(registry, readiness);
 

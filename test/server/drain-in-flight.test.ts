@@ -2,7 +2,8 @@
 // order was sent and cannot be un-sent, so the bot must get Kiwoom's answer,
 // the outcome must reach the audit log before the auditor closes, and the
 // key's broker token must be revoked once the call ends. Meanwhile no new call
-// is taken.
+// is taken, and the admin port still answers (/readyz names the shutdown,
+// /metrics shows the drain) until the calls are done.
 import path from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
@@ -54,6 +55,17 @@ t.test('an order mid-forward when shutdown starts is answered, audited, and its 
     (err: Error) => ({ status: 0, text: err.message }),
   );
   t.not(late.status, 200, `a call arriving during the drain is not taken (${late.status} ${late.text.slice(0, 120)})`);
+  // The admin port stays up while calls drain: probes see why, Prometheus sees the drain, operators can still act.
+  const admin = async (p: string) =>
+    request(`${h.adminUrl}${p}`).then(
+      async (r) => ({ status: r.statusCode, text: await r.body.text() }),
+      (err: Error) => ({ status: 0, text: err.message }),
+    );
+  const ready = await admin('/readyz');
+  t.equal(ready.status, 503, `/readyz during the drain: ${ready.text.slice(0, 160)}`);
+  t.match(ready.text, /"shutdown":\{"ok":false,"reason":"KG9002/, 'naming the shutdown');
+  t.equal((await admin('/healthz')).status, 200, '/healthz during the drain');
+  t.match((await admin('/metrics')).text, /kguard_requests_total/, '/metrics during the drain');
   gate.release();
   const r = await order;
   t.equal(r.json.return_code, 0, `the order in flight is answered with Kiwoom's answer: ${r.text.slice(0, 160)}`);
