@@ -18,6 +18,8 @@ export interface PubSubOptions {
   /** Internal channel of the generation marker: its messages go to onGenerationMessage, never to handlers. */
   generationChannel: string;
   onGenerationMessage: () => void;
+  /** A channel asked for while Redis was unreachable is now subscribed: messages before this were missed. */
+  onLateSubscribe?: () => void;
 }
 
 export interface PubSub extends Pick<Store, 'publish' | 'subscribe'> {
@@ -61,7 +63,7 @@ export function createPubSub(o: PubSubOptions): PubSub {
   subscriber.on('ready', () => {
     // Channels asked for while Redis was unreachable.
     for (const full of handlers.keys()) {
-      if (!subscribed.has(full)) void ensureChannel(full).catch(() => undefined);
+      if (!subscribed.has(full)) void ensureChannel(full).then(o.onLateSubscribe, () => undefined);
     }
     if (generationSubscribed) return;
     subscriber.subscribe(generationChannel).then(

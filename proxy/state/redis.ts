@@ -62,6 +62,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
   const ops = redisOps({ client, prefix, op, generation });
   const coordination = redisCoordination({ client, prefix, op, generation });
   // A replica that detects or confirms a flush tells the others at once.
+  let subscriberEpoch = 0;
   const pubsub = createPubSub({
     client,
     prefix,
@@ -71,9 +72,12 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
     onGenerationMessage: () => {
       void generation.ensure().catch(() => undefined);
     },
+    // As a reconnect: what was read before the channel was really subscribed may have missed a message.
+    onLateSubscribe: () => {
+      subscriberEpoch++;
+    },
   });
   const { subscriber } = pubsub;
-  let subscriberEpoch = 0;
   subscriber.on('ready', () => {
     subscriberEpoch++;
   });
