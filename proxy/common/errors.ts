@@ -36,6 +36,12 @@ export const ERROR_CATALOGUE = {
     en: 'CONNECT target refused: this sidecar tunnels only to the Kiwoom API',
   },
   KG1015: { status: 400, returnCode: 1, ko: '입력 항목의 형식이 올바르지 않습니다', en: 'A field is malformed' },
+  KG1016: {
+    status: 400,
+    returnCode: 1,
+    ko: '입력 항목 이름이 모호합니다: 대소문자, 전각 문자, 공백이나 구분자만 다른 이름은 같은 항목으로 읽힐 수 있습니다',
+    en: 'A field name is ambiguous: names that differ only in case, width, spaces or separators may be read as one field',
+  },
 
   // 2xxx: who is calling
   KG2001: { status: 401, returnCode: 3, ko: '인증 토큰이 없습니다', en: 'No bearer token' },

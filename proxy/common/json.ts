@@ -56,3 +56,42 @@ export function hasDuplicateKey(text: string): boolean {
   }
   return false;
 }
+
+// Characters a lenient reader may drop or look through when it matches a field name: separators, spaces,
+// zero-width and other format characters, and combining marks (what is left of "İ" after case folding).
+const FOLD_DROPPED = /[\p{M}\p{Cf}\p{Z}\p{Cc}\s_-]/gu;
+
+/**
+ * A key as the most lenient reader could match it to a field: compatibility forms folded ("ｏｒｄ＿ｑｔｙ",
+ * the Kelvin sign, "ſ"), case folded both ways (Java's equalsIgnoreCase matches "ı" to "i"), and separators,
+ * spaces, zero-width characters and combining marks dropped. "ORD_QTY", " ord_qty" and "ordQty" all fold to
+ * "ordqty". Only ever compared, never sent.
+ */
+export function foldKey(key: string): string {
+  return key.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKD').replace(FOLD_DROPPED, '');
+}
+
+/**
+ * The first two keys of one object, anywhere in a parsed JSON value, that are different but fold to one name
+ * (foldKey); undefined when there are none. Iterative: a deeply nested body cannot exhaust the stack.
+ */
+export function aliasedKeys(value: unknown): [string, string] | undefined {
+  const todo: unknown[] = [value];
+  while (todo.length > 0) {
+    const v = todo.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) {
+      for (const inner of v) todo.push(inner);
+      continue;
+    }
+    const seen = new Map<string, string>();
+    for (const [key, inner] of Object.entries(v)) {
+      const folded = foldKey(key);
+      const other = seen.get(folded);
+      if (other !== undefined) return [other, key];
+      seen.set(folded, key);
+      todo.push(inner);
+    }
+  }
+  return undefined;
+}

@@ -5,6 +5,8 @@
 // way and the broker another ("03" for a market order a policy denies as "3",
 // "100abc" shares that risk cannot size) must not reach either.
 import { GuardError } from '../../common/errors.js';
+import { aliasedKeys, foldKey } from '../../common/json.js';
+import { allApis } from '../../kiwoom/catalogue.js';
 import { type Book, isStockCode, orderPrice, orderQuantity, tradeTypesOf, venueOfCode } from '../../kiwoom/protocol/index.js';
 import { parseJsonObject } from '../http.js';
 import { classified } from './need.js';
@@ -14,9 +16,32 @@ const QUANTITY_FIELDS = ['ord_qty', 'mdfy_qty', 'cncl_qty'] as const;
 const PRICE_FIELDS = ['ord_uv', 'mdfy_uv', 'cond_uv', 'mdfy_cond_uv'] as const;
 const VENUES: ReadonlySet<unknown> = new Set(['KRX', 'NXT', 'SOR']);
 
+/**
+ * Every field name Kiwoom documents for a TR body and every one the sidecar reads, by its fold (foldKey). A key
+ * that is not one of them but folds to one ("ORD_QTY", " stk_cd", "ｏｒｄ＿ｑｔｙ") is what a broker reading names
+ * leniently (many Java/Spring JSON set-ups ignore case) could act on while the policy judged the field absent.
+ */
+const KNOWN_FIELDS: ReadonlyMap<string, string> = new Map(
+  [...allApis().flatMap((e) => e.requiredFields), ...QUANTITY_FIELDS, ...PRICE_FIELDS, 'stk_cd', 'trde_tp', 'orig_ord_no', 'dmst_stex_tp'].map((f) => [
+    foldKey(f),
+    f,
+  ]),
+);
+
+/** A bot's key in a message: JSON-quoted (control characters escaped) and cut short. */
+const quoted = (key: string): string => JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
+
 export function parse(ctx: RequestContext): void {
   const c = classified(ctx);
   c.json = parseJsonObject(c.body);
+  // Two names one lenient reader takes for one field: the policy would judge one and the broker might act on the other.
+  const twins = aliasedKeys(c.json);
+  if (twins) throw new GuardError('KG1016', `${quoted(twins[0])} and ${quoted(twins[1])} name one field to a reader that ignores case, width or separators`);
+  for (const key of Object.keys(c.json)) {
+    const known = KNOWN_FIELDS.get(foldKey(key));
+    if (known !== undefined && known !== key)
+      throw new GuardError('KG1016', `${quoted(key)} reads as ${known} to a reader that ignores case, width or separators; send ${known}`);
+  }
   for (const field of c.entry.requiredFields) {
     if (!(field in c.json)) throw new GuardError('KG1010', field);
   }
