@@ -70,7 +70,11 @@ t.test('numbers: order quantities and prices from a bot', async (t) => {
   t.ok(Number.isNaN(orderQuantity('1.5')));
   t.ok(Number.isNaN(orderQuantity('')));
   t.equal(orderQuantity('10'), 10);
-  t.equal(orderQuantity(' 000010 '), 10);
+  t.equal(orderQuantity('000010'), 10);
+  for (const spaced of [' 10', '10 ', '\t10', '\u300010', '10\u00a0'])
+    t.ok(Number.isNaN(orderQuantity(spaced)), `${JSON.stringify(spaced)}: spaced is malformed`);
+  t.ok(Number.isNaN(orderPrice(' 70000')), 'a spaced price is malformed');
+  t.ok(Number.isNaN(orderPrice(' ')), 'a blank price is not an empty one');
   t.equal(orderQuantity('0'), 0, 'cncl_qty "0" = all remaining');
   t.equal(orderQuantity(10), 10, 'a JSON number as written');
   t.equal(orderQuantity(undefined), undefined, 'absent');

@@ -8,8 +8,8 @@
 // - kiwoomQuantity: a response quantity is a non-negative integer; anything
 //   else (a sign of minus, a fraction) is not a quantity (undefined).
 // - orderQuantity / orderPrice: what a bot puts in ord_qty / mdfy_qty /
-//   cncl_qty and ord_uv / mdfy_uv. Plain digits only, no sign: "-5" and "+5"
-//   are malformed (NaN), so a policy refuses them and a risk score ignores them.
+//   cncl_qty and ord_uv / mdfy_uv. Plain digits only, no sign, no spaces: "-5",
+//   "+5" and " 5" are malformed (NaN), so a policy refuses them and a risk score ignores them.
 
 /** A response number: zero-padded, optionally signed. undefined when empty or not a number. */
 export function kiwoomNumber(v: unknown): number | undefined {
@@ -39,20 +39,21 @@ function text(v: unknown): string | undefined {
 /**
  * An order quantity (ord_qty, mdfy_qty, cncl_qty): undefined when absent,
  * NaN when present but not a non-negative whole number ("-5", "+5", "1.5", "").
- * cncl_qty "0" (cancel all remaining) is 0.
+ * cncl_qty "0" (cancel all remaining) is 0. Not trimmed: " 10" is malformed,
+ * since a broker may read it as 10, as 0 or not at all.
  */
 export function orderQuantity(v: unknown): number | undefined {
-  const s = text(v)?.trim();
+  const s = text(v);
   if (s === undefined) return undefined;
   return /^[0-9]{1,15}$/.test(s) ? Number(s) : Number.NaN;
 }
 
 /**
  * An order price (ord_uv, mdfy_uv): undefined when absent, empty or zero (a
- * market-priced order), NaN when malformed (signed, or more than 4 decimals).
+ * market-priced order), NaN when malformed (signed, spaced, or more than 4 decimals).
  */
 export function orderPrice(v: unknown): number | undefined {
-  const s = text(v)?.trim();
+  const s = text(v);
   if (s === undefined || s === '' || /^0+$/.test(s)) return undefined;
   return /^[0-9]{1,15}(\.[0-9]{1,4})?$/.test(s) ? Number(s) : Number.NaN;
 }

@@ -63,12 +63,12 @@ function checkTradingFields(book: Book, json: Readonly<Record<string, unknown>>)
   }
   for (const f of QUANTITY_FIELDS) {
     const v = json[f];
-    if (v !== undefined && (!isNumberText(v) || Number.isNaN(orderQuantity(v)))) malformed(f, 'a whole number of shares: digits only');
+    if (v !== undefined && (!isNumberText(v) || Number.isNaN(orderQuantity(v)))) malformed(f, 'a whole number of shares: digits only, no sign or spaces');
   }
   for (const f of PRICE_FIELDS) {
     const v = json[f];
     if (v !== undefined && (!isNumberText(v) || Number.isNaN(orderPrice(v)))) {
-      malformed(f, 'a price: digits, up to 4 decimals after a point, or empty or 0 for none');
+      malformed(f, 'a price: digits, up to 4 decimals after a point, no spaces, or empty or 0 for none');
     }
   }
   const types = tradeTypesOf(book);
@@ -81,5 +81,10 @@ function checkTradingFields(book: Book, json: Readonly<Record<string, unknown>>)
   // A code's venue suffix and dmst_stex_tp naming two venues: policy's venue rules read dmst_stex_tp, a broker may route by either.
   if (typeof code === 'string' && code.includes('_') && json.dmst_stex_tp !== undefined && venueOfCode(code) !== json.dmst_stex_tp) {
     malformed('stk_cd', "a code whose venue suffix (_NX: NXT, _AL: SOR) is dmst_stex_tp's venue");
+  }
+  // Kiwoom's order fields are all strings: an object, array, boolean or null anywhere in an order is nothing it
+  // documents, and a field nested inside one ({"ext":{"ord_qty":"1000"}}) is one the policy never judged.
+  for (const [key, v] of Object.entries(json)) {
+    if (!isNumberText(v)) throw new GuardError('KG1015', `${quoted(key)} must be a string: an order's fields are all strings`);
   }
 }
