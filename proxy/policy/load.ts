@@ -109,14 +109,28 @@ export function parseValidatedYaml(
   let document!: Document.Parsed;
   let value: unknown;
   try {
-    document = parseDocument(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: true, strict: true, logLevel: 'error' });
+    // schema 'core' pins YAML 1.2's reading whatever a %YAML directive says: under 1.1, `maxQuantity: 010` is 8, `1:00`
+    // is 60 and `on` is true. Explicit tags beyond the core ones (!!binary, !!set, !!timestamp, !custom) are not resolved:
+    // they come back as warnings, refused below, never as a value the reviewer did not write.
+    document = parseDocument(text, {
+      lineCounter,
+      merge: true,
+      uniqueKeys: true,
+      prettyErrors: true,
+      strict: true,
+      logLevel: 'error',
+      schema: 'core',
+      resolveKnownTags: false,
+    });
   } catch (err) {
     fail(`YAML could not be parsed: ${(err as Error).message}`);
   }
-  if (document.errors.length > 0) {
+  // A warning (an unresolved tag, an unsupported %YAML version) means the file says something the loader ignored.
+  const problems = [...document.errors, ...document.warnings];
+  if (problems.length > 0) {
     throw new PolicyLoadError(
       file,
-      document.errors.map((e) => ({
+      problems.map((e) => ({
         file,
         line: e.linePos?.[0].line ?? 1,
         column: e.linePos?.[0].col ?? 1,

@@ -243,3 +243,32 @@ t.test('limits the Store cannot count exactly are refused at load, naming their 
     [/^3: rules\[0\]\.maxGrossNotional: .*9007199254740991/, /^4: rules\[1\]\.limits\[0\]\.max: .*9007199254740991/],
   );
 });
+
+t.test('YAML is read as YAML 1.2 core, whatever the file says, and a tag the loader would ignore is refused', async (t) => {
+  const head = 'version: 1\nrules:\n';
+  // Under YAML 1.1, 010 is 8, 1:00 is 60: a reviewer reads 10 and "1:00".
+  const v11 = parsePolicySource(`%YAML 1.1\n---\n${head}  - { id: size, type: order-size, maxQuantity: 010 }\n`, 'v11.yaml');
+  t.same(v11.doc.rules[0], { id: 'size', type: 'order-size', maxQuantity: 10 }, 'a %YAML 1.1 directive does not change how numbers read');
+  const problems = (src: string): string => {
+    try {
+      return `loaded: ${JSON.stringify(parsePolicySource(src, 'p.yaml').doc.rules)}`;
+    } catch (err) {
+      return err instanceof PolicyLoadError ? err.issues.map((i) => `${i.line}: ${i.message}`).join('; ') : String(err);
+    }
+  };
+  t.match(problems(`%YAML 1.1\n---\n${head}  - { id: size, type: order-size, maxQuantity: 1:00 }\n`), /expected integer/, '"1:00" is not 60');
+  for (const [tagged, what] of [
+    ['maxQuantity: !big 10', 'Unresolved tag: !big'],
+    ['maxQuantity: !!binary MTA=', 'Unresolved tag'],
+    ['maxQuantity: !!timestamp 2026-01-01', 'Unresolved tag'],
+  ] as const) {
+    t.match(problems(`${head}  - id: size\n    type: order-size\n    ${tagged}\n`), `5: ${what}`, `${tagged}: refused at its line`);
+  }
+  t.match(problems(`%YAML 1.3\n---\n${head}`), /Unsupported YAML version/);
+  // Core tags still read as written.
+  t.same(parsePolicySource(`${head}  - { id: !!str size, type: order-size, maxQuantity: !!int 10 }\n`, 'core.yaml').doc.rules[0], {
+    id: 'size',
+    type: 'order-size',
+    maxQuantity: 10,
+  });
+});
