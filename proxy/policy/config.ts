@@ -11,6 +11,8 @@ export interface PolicyConfig {
   maxFileBytes: number;
   maxAliasCount: number;
   maxRules: number;
+  /** [ ] / { } nesting a policy file may have, checked before parsing (a deeper file is refused at once). */
+  maxFlowDepth: number;
   /** How long a reference price (quote) is reused. */
   referencePriceTtlMs: number;
   referencePriceCacheSize: number;
@@ -33,6 +35,7 @@ export const POLICY_CONFIG_DEFAULTS: Omit<PolicyConfig, 'file'> & { file: string
   maxFileBytes: 1024 * 1024,
   maxAliasCount: 100,
   maxRules: 10_000,
+  maxFlowDepth: 64,
   referencePriceTtlMs: 3_000,
   referencePriceCacheSize: 10_000,
   marketDataTimeoutMs: 2_000,
@@ -45,6 +48,7 @@ const INTEGER_KEYS = [
   'maxFileBytes',
   'maxAliasCount',
   'maxRules',
+  'maxFlowDepth',
   'referencePriceTtlMs',
   'referencePriceCacheSize',
   'marketDataTimeoutMs',
@@ -56,6 +60,7 @@ const MINIMUM: Record<(typeof INTEGER_KEYS)[number], number> = {
   maxFileBytes: 64,
   maxAliasCount: 0,
   maxRules: 1,
+  maxFlowDepth: 1,
   referencePriceTtlMs: 0,
   referencePriceCacheSize: 1,
   marketDataTimeoutMs: 1,

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isNode, isPair, isScalar, Lexer, LineCounter, parseDocument, type Document } from 'yaml';
 import { PolicyLoadError, type PolicyIssue } from './errors.js';
 import { POLICY_SCHEMA } from './schema.js';
 import type { PolicyDoc, RuleDoc } from './document.js';
@@ -16,9 +16,31 @@ export interface LoadLimits {
   /** Bound on alias expansion (billion-laughs guard). */
   maxAliasCount: number;
   maxRules: number;
+  /** Bound on [ ] / { } nesting, checked by a lexer pass before parsing (default 64). */
+  maxFlowDepth?: number;
 }
 
-export const DEFAULT_LOAD_LIMITS: LoadLimits = { maxFileBytes: 1024 * 1024, maxAliasCount: 100, maxRules: 10_000 };
+export const DEFAULT_LOAD_LIMITS: LoadLimits = { maxFileBytes: 1024 * 1024, maxAliasCount: 100, maxRules: 10_000, maxFlowDepth: 64 };
+
+// The lexer's own markers (document start, flow end, scalar): not characters of the source.
+const LEXER_MARKERS: ReadonlySet<string> = new Set(['\x02', '\x18', '\x1f']);
+
+/**
+ * The offset where [ ] / { } nesting first goes deeper than `max`, or -1. The YAML parser recurses per level: a
+ * megabyte of "[" held the event loop for seconds (every request of the replica waited) before failing on the
+ * stack. The lexer is iterative and this pass stops at the first level too deep.
+ */
+function flowTooDeep(text: string, max: number): number {
+  let depth = 0;
+  let offset = 0;
+  for (const token of new Lexer().lex(text)) {
+    if (token === '[' || token === '{') {
+      if (++depth > max) return offset;
+    } else if (token === ']' || token === '}') depth--;
+    if (!LEXER_MARKERS.has(token)) offset += token.length;
+  }
+  return -1;
+}
 
 export interface LoadedPolicy {
   doc: PolicyDoc;
@@ -94,7 +116,7 @@ export type PositionOf = (path: (string | number)[], key?: string) => { line: nu
 export function parseValidatedYaml(
   source: Buffer | string,
   file: string,
-  limits: Pick<LoadLimits, 'maxFileBytes' | 'maxAliasCount'>,
+  limits: Pick<LoadLimits, 'maxFileBytes' | 'maxAliasCount' | 'maxFlowDepth'>,
   validate: ValidateFunction,
 ): { value: unknown; position: PositionOf; bytes: Buffer } {
   const bytes = typeof source === 'string' ? Buffer.from(source, 'utf8') : source;
@@ -104,6 +126,14 @@ export function parseValidatedYaml(
   if (bytes.length > limits.maxFileBytes) fail(`file is larger than ${limits.maxFileBytes} bytes (policy.maxFileBytes)`);
   const text = bytes.toString('utf8');
   if (text.includes('\uFFFD')) fail('file is not valid UTF-8');
+
+  const maxFlowDepth = limits.maxFlowDepth ?? DEFAULT_LOAD_LIMITS.maxFlowDepth!;
+  const deep = flowTooDeep(text, maxFlowDepth);
+  if (deep >= 0) {
+    const before = text.slice(0, deep);
+    const line = before.split('\n').length;
+    fail(`[ ] / { } nested deeper than ${maxFlowDepth} levels (policy.maxFlowDepth)`, line, deep - before.lastIndexOf('\n'));
+  }
 
   const lineCounter = new LineCounter();
   let document!: Document.Parsed;

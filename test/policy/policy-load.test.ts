@@ -6,6 +6,7 @@ import { readFile, readdir, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadPolicyFile, parsePolicySource, PolicyLoadError, POLICY_SCHEMA, type PolicyIssue } from '../../proxy/policy/index.js';
+import { DEFAULT_LOAD_LIMITS } from '../../proxy/policy/load.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -271,4 +272,16 @@ t.test('YAML is read as YAML 1.2 core, whatever the file says, and a tag the loa
     type: 'order-size',
     maxQuantity: 10,
   });
+});
+
+t.test('[ ] / { } nesting is bounded before parsing (the parser recursed per level and held the event loop)', async (t) => {
+  const head = 'version: 1\nrules: []\n';
+  const deep = `${head}x: ${'['.repeat(500_000)}${']'.repeat(500_000)}\n`;
+  const [issue] = issuesOf(deep);
+  t.match(issue!.message, /nested deeper than 64 levels \(policy\.maxFlowDepth\)/, 'named, not a stack overflow');
+  t.match(issue!, { line: 3, column: 68 }, 'at the first level too deep');
+  t.match(issuesOf(`${head}x: ${'{a: '.repeat(65)}1${'}'.repeat(65)}\n`)[0]!.message, /nested deeper than 64/);
+  t.match(issuesOf(`${head}x: [[[1]]]\n`, { ...DEFAULT_LOAD_LIMITS, maxFlowDepth: 2 })[0]!.message, /nested deeper than 2 levels/);
+  // Brackets inside quoted scalars and comments are text, and ordinary flow nesting loads.
+  t.ok(parsePolicySource(`version: 1\ndescription: "${'['.repeat(100)}"\n# ${'{'.repeat(100)}\nrules: [{ id: a, type: markets, allow: [KRX] }]\n`, 'ok.yaml'));
 });
