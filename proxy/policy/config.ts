@@ -8,6 +8,11 @@ export interface PolicyConfig {
   /** Reload when the file (or a Kubernetes ConfigMap symlink swap) changes. */
   watch: boolean;
   reloadDebounceMs: number;
+  /**
+   * With `watch`, how often the file is re-read and its directory's watch re-armed anyway (0: never): a watch
+   * lost to a replaced directory or an inotify limit delays a reload by at most this, never forever.
+   */
+  recheckIntervalMs: number;
   maxFileBytes: number;
   maxAliasCount: number;
   maxRules: number;
@@ -32,6 +37,7 @@ export const POLICY_CONFIG_DEFAULTS: Omit<PolicyConfig, 'file'> & { file: string
   file: 'policies/default.yaml',
   watch: true,
   reloadDebounceMs: 200,
+  recheckIntervalMs: 30_000,
   maxFileBytes: 1024 * 1024,
   maxAliasCount: 100,
   maxRules: 10_000,
@@ -45,6 +51,7 @@ export const POLICY_CONFIG_DEFAULTS: Omit<PolicyConfig, 'file'> & { file: string
 
 const INTEGER_KEYS = [
   'reloadDebounceMs',
+  'recheckIntervalMs',
   'maxFileBytes',
   'maxAliasCount',
   'maxRules',
@@ -57,6 +64,7 @@ const INTEGER_KEYS = [
 ] as const;
 const MINIMUM: Record<(typeof INTEGER_KEYS)[number], number> = {
   reloadDebounceMs: 0,
+  recheckIntervalMs: 0,
   maxFileBytes: 64,
   maxAliasCount: 0,
   maxRules: 1,

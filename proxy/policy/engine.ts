@@ -175,6 +175,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
           if (!closed) void reload();
         },
         log,
+        config.recheckIntervalMs,
       )
     : undefined;
 

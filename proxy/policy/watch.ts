@@ -6,13 +6,20 @@
 // the data directory) must not be re-read on every write there. Such an
 // event re-arms a debounce timer; the engine then re-reads and compares
 // content hashes, so spurious events cost one read.
+// A watch can also be lost: the policy's directory replaced by another (an
+// atomic directory swap leaves the watch on the old inode), or a watch that
+// could not be set up (inotify limits). So every `recheckMs` the directories
+// are re-armed where their inode changed or their watch is missing, and the
+// file is re-read once: a lost watch delays a reload, it never stops reloads.
 import { watch, type FSWatcher } from 'node:fs';
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 
-export function watchPolicyFile(file: string, debounceMs: number, onChange: () => void, log: Logger): { close(): void } {
+export function watchPolicyFile(file: string, debounceMs: number, onChange: () => void, log: Logger, recheckMs = 0): { close(): void } {
   const watchers = new Map<string, FSWatcher>();
+  // The inode each directory had when its watch was set up.
+  const inodes = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   // Names whose events matter: the file, its symlink target's name, and Kubernetes' `..data`-style entries.
@@ -36,6 +43,12 @@ export function watchPolicyFile(file: string, debounceMs: number, onChange: () =
         setTimeout(() => arm(dir), 1000).unref();
       });
       watchers.set(dir, w);
+      stat(dir).then(
+        (st) => {
+          if (watchers.get(dir) === w) inodes.set(dir, st.ino);
+        },
+        () => undefined,
+      );
     } catch (err) {
       log.warn({ dir, err: (err as Error).message }, 'cannot watch policy directory; hot reload disabled for it');
     }
@@ -69,11 +82,31 @@ export function watchPolicyFile(file: string, debounceMs: number, onChange: () =
     timer.unref();
   };
 
+  const recheck = async () => {
+    for (const [dir, w] of [...watchers]) {
+      const ino = await stat(dir).then(
+        (st) => st.ino,
+        () => undefined,
+      );
+      if (ino === undefined || (inodes.has(dir) && ino !== inodes.get(dir))) {
+        log.warn({ dir }, 'policy directory was replaced; watching the new one');
+        w.close();
+        watchers.delete(dir);
+        inodes.delete(dir);
+      }
+    }
+    arm(path.dirname(file));
+    fire();
+  };
+  const poll = recheckMs > 0 ? setInterval(() => void recheck(), recheckMs) : undefined;
+  poll?.unref();
+
   arm(path.dirname(file));
   rearmTarget();
   return {
     close() {
       closed = true;
+      clearInterval(poll);
       clearTimeout(timer);
       for (const w of watchers.values()) w.close();
       watchers.clear();
