@@ -141,6 +141,8 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       lastError = undefined;
       metrics.reloads.inc({ outcome: 'success' });
       metrics.valid.set(1);
+      metrics.info.reset();
+      metrics.info.set({ version: loaded.version, name: (loaded.doc.name ?? '').slice(0, 64) }, 1);
       log.info({ version: loaded.version, file: config.file, rules: policy.rules.length }, 'policy loaded');
       return { ok: true, changed: true };
     } catch (err) {

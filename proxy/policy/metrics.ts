@@ -7,6 +7,8 @@ export interface PolicyMetrics {
   decisions: Counter<'rule' | 'decision'>;
   evalSeconds: Histogram<'outcome'>;
   valid: Gauge;
+  /** 1 for the policy in force (its content version and its `name`); one series per process. */
+  info: Gauge<'version' | 'name'>;
   marketErrors: Counter<'source'>;
   ruleLabel(ruleId: string): string;
 }
@@ -58,6 +60,17 @@ export function createPolicyMetrics(registry: Registry, maxRuleLabels: number): 
       registry,
       'kguard_policy_valid',
       () => new Gauge({ name: 'kguard_policy_valid', help: '1 when a valid policy is in force, 0 when calls are refused.', registers }),
+    ),
+    info: reuse(
+      registry,
+      'kguard_policy_info',
+      () =>
+        new Gauge({
+          name: 'kguard_policy_info',
+          help: 'The policy in force: 1 with its content version (sha256 prefix) and name. Replicas of one policy showing two versions for long have diverged.',
+          labelNames: ['version', 'name'],
+          registers,
+        }),
     ),
     marketErrors: reuse(
       registry,

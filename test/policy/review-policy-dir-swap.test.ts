@@ -70,3 +70,33 @@ t.test('policy.recheckIntervalMs: 30 s by default, 0 turns it off, a negative va
   t.equal(parsePolicyConfig({ recheckIntervalMs: '0' }, '/srv').recheckIntervalMs, 0);
   t.throws(() => parsePolicyConfig({ recheckIntervalMs: -1 }, '/srv'), /policy\.recheckIntervalMs: must be an integer >= 0/);
 });
+
+t.test('kguard_policy_info names the version in force, so replicas that diverged can be told apart', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kg-info-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'policy.yaml');
+  await writeFile(file, `name: desk-a\n${policy(10)}`);
+  const store = createMemoryStore();
+  const registry = new Registry();
+  const engine = await createPolicyEngine({
+    config: parsePolicyConfig({ file, reloadDebounceMs: 30 }, dir),
+    store,
+    market,
+    registry,
+    logger: pino({ level: 'silent' }),
+  });
+  t.teardown(async () => {
+    await engine.close();
+    await store.close();
+  });
+  const series = async () => ((await registry.getSingleMetric('kguard_policy_info')?.get())?.values ?? []).map((v) => ({ ...v.labels, value: v.value }));
+  const v1 = engine.current()!.version;
+  t.same(await series(), [{ version: v1, name: 'desk-a', value: 1 }]);
+  await writeFile(file, `name: desk-a\n${policy(20)}`);
+  t.ok(await until(async () => engine.current()!.version !== v1), 'reloaded');
+  t.same(await series(), [{ version: engine.current()!.version, name: 'desk-a', value: 1 }], 'only the version in force');
+  // An invalid edit keeps the version in force, and says so.
+  await writeFile(file, 'rules: nope\n');
+  t.ok(await until(async () => engine.lastError() !== undefined), 'the invalid edit is seen');
+  t.same(await series(), [{ version: engine.current()!.version, name: 'desk-a', value: 1 }], 'the kept version');
+});
