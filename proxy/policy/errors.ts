@@ -11,7 +11,14 @@ export interface PolicyIssue {
   message: string;
 }
 
-/** KG3017: a policy (or policy test) file is invalid; `detail` is the file, the count and every issue. */
+/** Issues listed in a PolicyLoadError's message (`issues` keeps them all, for `kguard policy check`). */
+export const MESSAGE_ISSUES = 50;
+
+/**
+ * KG3017: a policy (or policy test) file is invalid; `detail` is the file, the count and the first MESSAGE_ISSUES
+ * issues: the message reaches /admin/v1/policy (polled by the dashboard) and the reload answer, and a megabyte of
+ * broken YAML yields tens of thousands of issues.
+ */
 export class PolicyLoadError extends GuardError {
   readonly file: string;
   readonly issues: readonly PolicyIssue[];
@@ -19,7 +26,8 @@ export class PolicyLoadError extends GuardError {
 
   constructor(file: string, unsorted: PolicyIssue[]) {
     const issues = [...unsorted].sort((a, b) => a.line - b.line || a.column - b.column);
-    super('KG3017', `${file}: ${issues.length} problem${issues.length === 1 ? '' : 's'}\n${formatIssues(issues)}`);
+    const more = issues.length > MESSAGE_ISSUES ? `\n… and ${issues.length - MESSAGE_ISSUES} more (kguard policy check lists them all)` : '';
+    super('KG3017', `${file}: ${issues.length} problem${issues.length === 1 ? '' : 's'}\n${formatIssues(issues.slice(0, MESSAGE_ISSUES))}${more}`);
     this.name = 'PolicyLoadError';
     this.file = file;
     this.issues = issues;

@@ -200,6 +200,12 @@ export function parseValidatedYaml(
   return { value, position, bytes };
 }
 
+/** A value from the file as an issue quotes it: JSON, cut short (one 900 KB string must not make a 900 KB message). */
+function shown(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
 function firstLine(message: string): string {
   return message.split('\n')[0] ?? message;
 }
@@ -272,7 +278,7 @@ function schemaIssues(
         message = `missing required key '${String(params.missingProperty)}'`;
         break;
       case 'enum':
-        message = `${JSON.stringify(e.data)} is not allowed; expected one of: ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+        message = `${shown(e.data)} is not allowed; expected one of: ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
         break;
       case 'const':
         message = `must be ${JSON.stringify(params.allowedValue)}`;
@@ -280,18 +286,18 @@ function schemaIssues(
       case 'discriminator':
         message =
           params.error === 'mapping'
-            ? `unknown rule type ${JSON.stringify(params.tagValue)}; expected one of: ${ruleTypeList()}`
+            ? `unknown rule type ${shown(params.tagValue)}; expected one of: ${ruleTypeList()}`
             : `a rule needs a 'type' (one of: ${ruleTypeList()})`;
         if (params.error === 'mapping') path.push('type');
         break;
       case 'pattern':
-        message = `${JSON.stringify(e.data)} is not valid here (${(e.parentSchema as { description?: string } | undefined)?.description ?? `expected ${String(params.pattern)}`})`;
+        message = `${shown(e.data)} is not valid here (${(e.parentSchema as { description?: string } | undefined)?.description ?? `expected ${String(params.pattern)}`})`;
         break;
       case 'type':
-        message = `${JSON.stringify(e.data)} is not allowed; expected ${String(params.type)}`;
+        message = `${shown(e.data)} is not allowed; expected ${String(params.type)}`;
         break;
       default:
-        message = `${e.message ?? e.keyword}${e.data !== undefined && typeof e.data !== 'object' ? ` (got ${JSON.stringify(e.data)})` : ''}`;
+        message = `${e.message ?? e.keyword}${e.data !== undefined && typeof e.data !== 'object' ? ` (got ${shown(e.data)})` : ''}`;
     }
     add(path, key, message);
   }

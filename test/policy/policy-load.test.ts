@@ -285,3 +285,22 @@ t.test('[ ] / { } nesting is bounded before parsing (the parser recursed per lev
   // Brackets inside quoted scalars and comments are text, and ordinary flow nesting loads.
   t.ok(parsePolicySource(`version: 1\ndescription: "${'['.repeat(100)}"\n# ${'{'.repeat(100)}\nrules: [{ id: a, type: markets, allow: [KRX] }]\n`, 'ok.yaml'));
 });
+
+t.test("a broken file's error message stays small: 50 issues listed, values cut short (it is served to the dashboard)", async (t) => {
+  let err: unknown;
+  try {
+    parsePolicySource(
+      `version: 1\nrules:\n${'  - { id: a, type: nope }\n'.repeat(5000)}  - { id: b, type: order-size, maxQuantity: "${'9'.repeat(200_000)}" }\n`,
+      'big.yaml',
+    );
+  } catch (e) {
+    err = e;
+  }
+  t.ok(err instanceof PolicyLoadError);
+  const e = err as PolicyLoadError;
+  t.ok(e.issues.length > 5000, `every issue kept for the CLI (${e.issues.length})`);
+  t.ok(e.message.length < 20_000, `message of ${e.message.length} characters`);
+  t.match(e.message, /… and \d+ more \(kguard policy check lists them all\)/);
+  const long = e.issues.find((i) => i.path === 'rules[5000].maxQuantity');
+  t.ok(long && long.message.length < 200, `a 200 KB value is quoted cut short: ${long?.message.slice(0, 120)}`);
+});
