@@ -38,3 +38,9 @@ export class PolicyLoadError extends GuardError {
 export function formatIssues(issues: readonly PolicyIssue[]): string {
   return issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n');
 }
+
+/** A value from the file as an issue quotes it: JSON, cut short (one 900 KB string must not make a 900 KB message). */
+export function shown(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}

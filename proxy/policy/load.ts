@@ -5,10 +5,10 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isMap, isNode, isPair, isScalar, Lexer, LineCounter, parseDocument, type Document } from 'yaml';
-import { PolicyLoadError, type PolicyIssue } from './errors.js';
+import { PolicyLoadError, shown, type PolicyIssue } from './errors.js';
 import { POLICY_SCHEMA } from './schema.js';
-import type { PolicyDoc, RuleDoc } from './document.js';
-import { parseClock } from './clock.js';
+import type { PolicyDoc } from './document.js';
+import { semanticIssues } from './semantic.js';
 
 export interface LoadLimits {
   /** Files larger than this are refused before parsing. */
@@ -200,12 +200,6 @@ export function parseValidatedYaml(
   return { value, position, bytes };
 }
 
-/** A value from the file as an issue quotes it: JSON, cut short (one 900 KB string must not make a 900 KB message). */
-function shown(v: unknown): string {
-  const text = JSON.stringify(v) ?? String(v);
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
-}
-
 function firstLine(message: string): string {
   return message.split('\n')[0] ?? message;
 }
@@ -313,81 +307,4 @@ let ruleTypes: string | undefined;
 function ruleTypeList(): string {
   ruleTypes ??= POLICY_SCHEMA.properties.rules.items.oneOf.map((r) => r.properties.type.const).join(', ');
   return ruleTypes;
-}
-
-interface SemanticIssue {
-  path: (string | number)[];
-  key?: string;
-  message: string;
-}
-
-function semanticIssues(doc: PolicyDoc, limits: LoadLimits): SemanticIssue[] {
-  const issues: SemanticIssue[] = [];
-  if (doc.rules.length > limits.maxRules)
-    issues.push({ path: ['rules'], message: `too many rules (${doc.rules.length}); the limit is ${limits.maxRules} (policy.maxRules)` });
-  const byId = new Map<string, { rule: RuleDoc; index: number }>();
-  doc.rules.forEach((rule, index) => {
-    const prior = byId.get(rule.id);
-    if (prior) issues.push({ path: ['rules', index, 'id'], message: `duplicate rule id '${rule.id}' (first used at rules[${prior.index}])` });
-    else byId.set(rule.id, { rule, index });
-  });
-  doc.rules.forEach((rule, index) => {
-    if (rule.overrides !== undefined) {
-      const target = byId.get(rule.overrides);
-      if (!target) issues.push({ path: ['rules', index, 'overrides'], message: `overrides '${rule.overrides}', but no rule has that id` });
-      else if (target.rule === rule) issues.push({ path: ['rules', index, 'overrides'], message: 'a rule cannot override itself' });
-      else if (target.rule.type !== rule.type)
-        issues.push({
-          path: ['rules', index, 'overrides'],
-          message: `overrides '${rule.overrides}' of type ${target.rule.type}; an override must have the same type (${rule.type})`,
-        });
-      else if (target.rule.overrides !== undefined)
-        issues.push({
-          path: ['rules', index, 'overrides'],
-          message: `'${rule.overrides}' is itself an override; point at the default rule '${target.rule.overrides}' instead`,
-        });
-    }
-    if (rule.type === 'trading-window') {
-      rule.windows.forEach((w, wi) => {
-        if (parseClock(w.start) >= parseClock(w.end))
-          issues.push({
-            path: ['rules', index, 'windows', wi, 'end'],
-            message: `end ${w.end} must be after start ${w.start} (windows cannot cross midnight; split them)`,
-          });
-      });
-    }
-    // Counted limits go to the Store, which counts in exact integers (at most 2^53 - 1).
-    const tooBig = (path: (string | number)[], v: number | undefined) => {
-      if (v !== undefined && v > Number.MAX_SAFE_INTEGER)
-        issues.push({ path: ['rules', index, ...path], message: `${v} is above ${Number.MAX_SAFE_INTEGER}, the largest limit that is counted exactly` });
-    };
-    if (rule.type === 'daily-cap') for (const key of ['maxOrders', 'maxBuyNotional', 'maxSellNotional', 'maxGrossNotional'] as const) tooBig([key], rule[key]);
-    if (rule.type === 'rate-limit') {
-      // Each period is one Store counter: a period named twice would be charged twice in one step, which the Store refuses.
-      const periods = new Map<string, number>();
-      rule.limits.forEach((l, li) => {
-        tooBig(['limits', li, 'max'], l.max);
-        const first = periods.get(l.per);
-        if (first === undefined) periods.set(l.per, li);
-        else
-          issues.push({ path: ['rules', index, 'limits', li, 'per'], message: `per ${l.per} is given twice (first at limits[${first}]); keep the lower max` });
-      });
-    }
-    if (rule.type === 'require-approval' && rule.when === undefined && rule.minNotional === undefined && rule.minQuantity === undefined) {
-      issues.push({
-        path: ['rules', index],
-        message: "require-approval without 'when', 'minQuantity' or 'minNotional' would hold every call; add a condition",
-      });
-    }
-  });
-  const holidays = doc.calendar?.holidays ?? [];
-  holidays.forEach((d, i) => {
-    const t = Date.parse(`${d}T00:00:00Z`);
-    if (Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== d) issues.push({ path: ['calendar', 'holidays', i], message: `${d} is not a real date` });
-  });
-  const thresholds = doc.riskThresholds;
-  if (thresholds && (thresholds.stepUp ?? 0.7) > (thresholds.approval ?? 0.9)) {
-    issues.push({ path: ['riskThresholds'], message: 'stepUp must not be above approval' });
-  }
-  return issues;
 }

@@ -304,3 +304,22 @@ t.test("a broken file's error message stays small: 50 issues listed, values cut 
   const long = e.issues.find((i) => i.path === 'rules[5000].maxQuantity');
   t.ok(long && long.message.length < 200, `a 200 KB value is quoted cut short: ${long?.message.slice(0, 120)}`);
 });
+
+t.test('a symbol list entry no order code can match is refused at its line, not silently never applied', async (t) => {
+  // An order reaches the policy only with a stock code (6-9 letters and digits, optional _NX/_AL): "5930" or
+  // "005930.KS" in a deny list restricted nothing while staff believed 005930 restricted.
+  const issues = issuesOf(
+    'version: 1\nrules:\n  - id: restricted\n    type: deny-symbols\n    symbols: ["005930", "5930", "005930.KS", "삼성전자", " 000660", "035720_nx"]\n',
+  );
+  t.same(
+    issues.map((i) => [i.path, i.line]),
+    [
+      ['rules[0].symbols[1]', 5],
+      ['rules[0].symbols[2]', 5],
+      ['rules[0].symbols[3]', 5],
+    ],
+  );
+  t.match(issues[0]!.message, /"5930" is not a stock code/);
+  t.match(issuesOf('version: 1\nrules:\n  - { id: only, type: allow-symbols, symbols: ["A05930X1234"] }\n')[0]!.message, /not a stock code/);
+  t.ok(parsePolicySource('version: 1\nrules:\n  - { id: gold, type: allow-symbols, symbols: ["M04020000", "A005930", "005930_AL"] }\n', 'ok.yaml'));
+});
