@@ -8,6 +8,7 @@ import type { Decision } from '../../policy/types.js';
 import type { RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 import { judged, type Judged } from './need.js';
+import { policyCall } from './policy.js';
 
 const DECISION_ERRORS: Partial<Record<string, ErrorCode>> = { 'rate-limit': 'KG3005', 'daily-cap': 'KG3005' };
 
@@ -44,7 +45,25 @@ async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalCon
   ctx.approved = true;
 }
 
-export function approval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig' | 'requestTimeoutMs' | 'sessions' | 'bots' | 'responder'>) {
+/**
+ * A hold can outlast a policy edit (staff restricting a stock while its order waits for an approver): a call
+ * approved under one version goes out only if the version in force now does not deny it. Its plain and
+ * market-data rules are judged again; counters were charged once, at admission, and are not charged again.
+ */
+async function stillPolicyAllowed(deps: Pick<PipelineDeps, 'policy'>, j: Judged, d: Decision): Promise<void> {
+  if (deps.policy.current()?.version === d.policyVersion) return;
+  const [state, original] = await Promise.all([deps.policy.tradingState(j.bot.id, j.bot.account), deps.policy.originalOrder(policyCall(j))]);
+  let step = deps.policy.plan(original === undefined ? policyCall(j) : { ...policyCall(j), original }, state);
+  if (step.pending) step = deps.policy.decide(step.pending, step.pending.wanted === 0 ? {} : await deps.policy.marketData(step.pending));
+  const now = step.decision;
+  if (now?.outcome !== 'deny') return;
+  throw new GuardError(
+    DECISION_ERRORS[now.ruleKind ?? ''] ?? 'KG3001',
+    `rule=${now.ruleId ?? '?'} ${now.reason ?? ''} (policy ${now.policyVersion}, in force since this call was held under ${d.policyVersion})`,
+  );
+}
+
+export function approval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig' | 'requestTimeoutMs' | 'sessions' | 'bots' | 'responder' | 'policy'>) {
   return async (ctx: RequestContext): Promise<void> => {
     const j = judged(ctx);
     const d = j.decision;
@@ -72,5 +91,6 @@ export function approval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig'
     await deps.sessions.checkLive(j.claims);
     if (!deps.bots.get(j.bot.id)?.enabled) throw new GuardError('KG2006');
     await deps.responder.checkLockdown({ botId: j.bot.id, account: j.bot.account, kind: j.entry.kind, body: j.json });
+    await stillPolicyAllowed(deps, j, d);
   };
 }
