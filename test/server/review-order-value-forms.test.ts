@@ -66,6 +66,16 @@ t.test('the other forms: what the sidecar would judge and what the broker would 
   await refused(t, 'kt10003', { ...CANCEL, orig_ord_no: 1 }, 'orig_ord_no');
 });
 
+t.test("a gold order naming a venue other than KRX is refused: the policy's venue rules would judge a venue the broker ignores", async (t) => {
+  const GOLD = { stk_cd: 'M04020000', ord_qty: '1', ord_uv: '140000', trde_tp: '00' };
+  for (const venue of ['NXT', 'SOR']) await refused(t, 'kt50000', { ...GOLD, dmst_stex_tp: venue }, 'dmst_stex_tp');
+  await refused(t, 'kt50002', { stk_cd: 'M04020000', orig_ord_no: '0000001', mdfy_qty: '1', mdfy_uv: '140000', dmst_stex_tp: 'NXT' }, 'dmst_stex_tp');
+  for (const ok of [GOLD, { ...GOLD, dmst_stex_tp: 'KRX' }]) {
+    const r = await h.call('kt50000', ok, { token });
+    t.equal(r.json.return_code, 0, `${JSON.stringify(ok)} -> ${r.text}`);
+  }
+});
+
 t.test('the forms Kiwoom documents still go out, each read as the broker reads it', async (t) => {
   for (const ok of [
     { ...ORDER, ord_qty: '0001' },

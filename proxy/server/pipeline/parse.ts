@@ -78,6 +78,8 @@ function checkTradingFields(book: Book, json: Readonly<Record<string, unknown>>)
   const orig = json.orig_ord_no;
   if (orig !== undefined && (typeof orig !== 'string' || !/^[0-9]{1,10}$/.test(orig))) malformed('orig_ord_no', 'an order number: a string of digits');
   if (json.dmst_stex_tp !== undefined && !VENUES.has(json.dmst_stex_tp)) malformed('dmst_stex_tp', 'KRX, NXT or SOR');
+  // Gold trades on KRX's gold market only and its orders carry no venue: a policy must not judge "NXT" the broker ignores.
+  if (book === 'gold' && json.dmst_stex_tp !== undefined && json.dmst_stex_tp !== 'KRX') malformed('dmst_stex_tp', 'absent or KRX on a gold order');
   // A code's venue suffix and dmst_stex_tp naming two venues: policy's venue rules read dmst_stex_tp, a broker may route by either.
   if (typeof code === 'string' && code.includes('_') && json.dmst_stex_tp !== undefined && venueOfCode(code) !== json.dmst_stex_tp) {
     malformed('stk_cd', "a code whose venue suffix (_NX: NXT, _AL: SOR) is dmst_stex_tp's venue");
