@@ -125,20 +125,29 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     tradingState: (botId, account) => readTradingState(store, botId, account),
   };
 
+  // The content version of the file last rejected: read again unchanged (a recheck every policy.recheckIntervalMs),
+  // it gets the same answer without being parsed, counted or logged again.
+  let rejected: string | undefined;
+
   async function loadOnce(): Promise<{ ok: boolean; changed: boolean; error?: PolicyLoadError }> {
+    let version: string | undefined;
     try {
       const bytes = await readPolicyBytes(config.file, config);
+      version = policyVersion(bytes);
       // Same bytes as the active policy: nothing to parse (a spurious watch event costs one read).
-      if (active && active.policy.version === policyVersion(bytes)) {
+      if (active && active.policy.version === version) {
         metrics.reloads.inc({ outcome: 'unchanged' });
         lastError = undefined;
+        rejected = undefined;
         return { ok: true, changed: false };
       }
+      if (version === rejected && lastError) return { ok: false, changed: false, error: lastError };
       const loaded = parsePolicySource(bytes, config.file, config);
       const policy = compilePolicy(loaded, language);
       // The swap is one assignment: a call in flight keeps the policy it started with.
       active = { policy, info: { version: loaded.version, file: config.file, loadedAt: nowDate().toISOString() } };
       lastError = undefined;
+      rejected = undefined;
       metrics.reloads.inc({ outcome: 'success' });
       metrics.valid.set(1);
       metrics.info.reset();
@@ -151,6 +160,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
           ? err
           : new PolicyLoadError(config.file, [{ file: config.file, line: 1, column: 1, path: '', message: `could not compile: ${(err as Error).message}` }]);
       lastError = error;
+      rejected = version;
       metrics.reloads.inc({ outcome: 'invalid' });
       metrics.valid.set(active ? 1 : 0);
       log.error(

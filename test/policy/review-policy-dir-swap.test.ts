@@ -100,3 +100,33 @@ t.test('kguard_policy_info names the version in force, so replicas that diverged
   t.ok(await until(async () => engine.lastError() !== undefined), 'the invalid edit is seen');
   t.same(await series(), [{ version: engine.current()!.version, name: 'desk-a', value: 1 }], 'the kept version');
 });
+
+t.test('a broken file read again by the recheck is not parsed, counted or logged again', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kg-recheck-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'policy.yaml');
+  await writeFile(file, policy(10));
+  const store = createMemoryStore();
+  const registry = new Registry();
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+  const config = { ...parsePolicyConfig({ file, reloadDebounceMs: 30 }, dir), recheckIntervalMs: 50 };
+  const engine = await createPolicyEngine({ config, store, market, registry, logger });
+  t.teardown(async () => {
+    await engine.close();
+    await store.close();
+  });
+  const reloads = async (outcome: string) =>
+    ((await registry.getSingleMetric('kguard_policy_reloads_total')?.get())?.values ?? []).find((v) => v.labels.outcome === outcome)?.value ?? 0;
+  await writeFile(file, 'rules: nope\n');
+  t.ok(await until(async () => engine.lastError() !== undefined), 'the broken edit is seen');
+  // Many rechecks later (each re-reads the file): still one rejection, one error line, the error kept.
+  const seen = await reloads('invalid');
+  await until(async () => false, 1000);
+  t.equal(await reloads('invalid'), seen, 'counted once');
+  t.equal(lines.filter((l) => l.includes('policy file invalid')).length, seen, 'logged once');
+  t.ok(engine.lastError(), 'still reported');
+  // A fix is picked up as usual.
+  await writeFile(file, policy(3));
+  t.ok(await until(async () => engine.lastError() === undefined), 'the fix clears the error');
+});
