@@ -180,6 +180,8 @@ export function compilePolicy(loaded: LoadedPolicy, defaultLanguage: Language): 
   for (const bot of namedBots) byBot.set(bot, listsFor(rules, bot));
   // A modify or cancel takes its side from the order it names: the sidecar must know its orders' sides.
   const sidesOnBook = rules.some((r) => r.sided && (r.kinds.has('modify') || r.kinds.has('cancel')));
+  // A modify judged by its stock must be judged by the stock of the order it acts on, not by the stk_cd it names.
+  const symbolsOnBook = rules.some((r) => (r.kind === 'symbols' || r.kind === 'price-collar') && r.kinds.has('modify'));
 
   return {
     version: loaded.version,
@@ -191,8 +193,9 @@ export function compilePolicy(loaded: LoadedPolicy, defaultLanguage: Language): 
     approval: doc.riskThresholds?.approval ?? DEFAULT_APPROVAL,
     holidays,
     counterScopes,
-    recordsOrders: sidesOnBook || rules.some((r) => r.needsOriginalOrder === true),
+    recordsOrders: sidesOnBook || symbolsOnBook || rules.some((r) => r.needsOriginalOrder === true),
     sidesOnBook,
+    symbolsOnBook,
     byBot,
     byKind: listsFor(rules, undefined),
   };

@@ -34,6 +34,8 @@ export interface OrderTerms {
   readonly price: number;
   /** undefined: the order was a modify of an order the sidecar never saw. */
   readonly side: OrderSide | undefined;
+  /** Its stock (protocol baseCode); undefined in a record written before symbols were recorded. */
+  readonly symbol?: string;
 }
 
 export interface CounterReads {
@@ -136,6 +138,11 @@ export interface CompiledPolicy {
   readonly recordsOrders: boolean;
   /** Some rule selects modifies or cancels by side: the order such a call names is looked up before the plan. */
   readonly sidesOnBook: boolean;
+  /**
+   * Some rule judges a modify by its stock (allow/deny-symbols, price-collar): the order a modify names is looked
+   * up before the plan, and a modify whose stk_cd is not that order's stock is refused (the broker acts on the order).
+   */
+  readonly symbolsOnBook: boolean;
   /** Per named bot, then per kind. */
   readonly byBot: ReadonlyMap<string, ReadonlyMap<ApiKind, RuleList>>;
   /** Bots not named in any rule. */

@@ -290,7 +290,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     },
     recordsOrders: () => active?.policy.recordsOrders === true,
     async originalOrder(call) {
-      if (active?.policy.sidesOnBook !== true) return undefined;
+      if (active?.policy.sidesOnBook !== true && active?.policy.symbolsOnBook !== true) return undefined;
       try {
         return await orderNamedBy(store, call, nowMs());
       } catch (err) {

@@ -47,6 +47,7 @@ export interface EvalOptions {
 
 export const BUILTIN = {
   unknownApi: 'builtin.unknown-api',
+  orderSymbol: 'builtin.order-symbol',
   transfer: 'builtin.transfer',
   tradingState: 'builtin.trading-state',
   riskStepUp: 'builtin.risk-step-up',
@@ -172,6 +173,22 @@ export function planPolicy(policy: CompiledPolicy, call: PolicyCall, operator: E
     return done();
   }
   const list = ruleListFor(policy, f.botId, f.kind);
+  // A modify acts on the order it names: its symbol rules and price collar would judge a stk_cd the broker does not act on.
+  const booked = call.original?.symbol;
+  if (policy.symbolsOnBook && f.kind === 'modify' && booked !== undefined && f.symbol !== booked) {
+    acc.record(
+      { id: BUILTIN.orderSymbol, type: 'builtin', kind: 'order-symbol', mode: 'enforce' },
+      {
+        outcome: 'deny',
+        reason: say(
+          lang,
+          `정정 주문의 종목코드(${f.symbol ?? '없음'})가 원주문(${f.origOrderNo})의 종목(${booked})과 다릅니다`,
+          `stk_cd ${f.symbol ?? '(none)'} is not the stock of order ${f.origOrderNo} (${booked}) this modify acts on`,
+        ),
+      },
+    );
+    return done();
+  }
 
   // Plain rules. Explain walks every rule in file order; evaluation reaches
   // account-scoped and deny-symbols rules through indexes.
@@ -339,7 +356,7 @@ export async function chargeLimits(plan: PolicyPlan, store: Store): Promise<Deci
 /** The three steps in one, for callers outside the request pipeline (explain, `policy test`, the engine). */
 export async function evaluatePolicy(policy: CompiledPolicy, given: PolicyCall, deps: EvalDeps, now: number, opts: EvalOptions = {}): Promise<Decision> {
   let call = given;
-  if (policy.sidesOnBook && call.original === undefined) {
+  if ((policy.sidesOnBook || policy.symbolsOnBook) && call.original === undefined) {
     const original = await orderNamedBy(deps.store, call, now);
     if (original !== undefined) call = { ...call, original };
   }

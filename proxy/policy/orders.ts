@@ -31,17 +31,17 @@ function field(ordNo: string): string {
 const SIDE_CODE = { buy: 'b', sell: 's' } as const;
 
 function encode(t: OrderTerms): string {
-  return `${t.qty}:${t.price}:${t.side ? SIDE_CODE[t.side] : '-'}`;
+  return `${t.qty}:${t.price}:${t.side ? SIDE_CODE[t.side] : '-'}${t.symbol ? `:${t.symbol}` : ''}`;
 }
 
 function decode(v: string | null): OrderTerms | null {
   if (v === null) return null;
-  const [q, p, s] = v.split(':');
+  const [q, p, s, symbol] = v.split(':');
   const qty = Number(q);
   const price = Number(p);
   // Anything unreadable is an order never seen: the modify is charged in full.
   if (!Number.isSafeInteger(qty) || qty < 0 || !Number.isFinite(price) || price < 0) return null;
-  return { qty, price, side: s === 'b' ? 'buy' : s === 's' ? 'sell' : undefined };
+  return { qty, price, side: s === 'b' ? 'buy' : s === 's' ? 'sell' : undefined, ...(symbol ? { symbol } : {}) };
 }
 
 /** The recorded terms of the order a modify names (f.origOrderNo); null when there is none. */
@@ -59,7 +59,7 @@ export async function orderNamedBy(store: Store, call: PolicyCall, now: number):
 
 /** What recordOrder knows of an accepted order, modify or cancel. */
 export interface AcceptedCall {
-  readonly f: Pick<CallFacts, 'account' | 'day' | 't' | 'kind' | 'side' | 'quantity' | 'limitPrice' | 'origOrderNo'>;
+  readonly f: Pick<CallFacts, 'account' | 'day' | 't' | 'kind' | 'side' | 'quantity' | 'limitPrice' | 'origOrderNo' | 'symbol'>;
   /** The broker's ord_no for this call. */
   readonly orderNo: string;
   /** The price a market-priced order was judged at (the decision's reference price); 0 when none. */
@@ -89,5 +89,7 @@ export async function recordAccepted(store: Store, call: AcceptedCall, maxOrderR
   if ((await store.incr(`${key}:n`, 1, ttl)) > maxOrderRecords) return;
   const price = f.limitPrice !== undefined && !Number.isNaN(f.limitPrice) ? f.limitPrice : (call.referencePrice ?? 0);
   const side = f.kind === 'order' ? f.side : original?.side;
-  await store.hset(key, field(call.orderNo), encode({ qty, price, side }), ttl);
+  // A modify's own record keeps the stock of the order it modified (the broker's, whatever stk_cd it named).
+  const symbol = (f.kind === 'order' ? undefined : original?.symbol) ?? f.symbol;
+  await store.hset(key, field(call.orderNo), encode({ qty, price, side, ...(symbol ? { symbol } : {}) }), ttl);
 }

@@ -69,6 +69,7 @@ export type RuleKind =
   | 'approval'
   | 'risk-score'
   | 'unknown-api'
+  | 'order-symbol'
   | 'transfer';
 
 export interface Decision {

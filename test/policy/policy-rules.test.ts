@@ -852,7 +852,7 @@ rules:
   t.match(await f.engine.evaluate(f.call('kt10002', MODIFY('0000003', '1', '60000'))), { outcome: 'deny', ruleId: 'buy-cap', reason: /this order KRW 60,000/ });
   const key = 'kguard:{policy}:ord:5001:2026-03-03';
   t.same(Object.keys(await f.store.hgetall(key)).sort(), ['1', '2']);
-  t.same(await f.store.hget(key, '1'), '0:50000:s', 'the modified order has nothing left');
+  t.same(await f.store.hget(key, '1'), '0:50000:s:005930', 'the modified order has nothing left (its stock kept)');
   f.clock.ms = KST('2026-03-04T00:00:00');
   t.same(await f.store.hgetall(key), {}, 'the records end at Seoul midnight');
 });
