@@ -13,7 +13,7 @@
 // Empty lines and lines starting with '#' are skipped.
 import { createHash } from 'node:crypto';
 import { errorMessage, GuardError, toGuardError, type ErrorCode, type Language } from '../common/errors.js';
-import { validateBotInput, validateBotSecret, type BatchBotInput, type BotRegistry } from '../auth/bots.js';
+import { BOT_ID_PATTERN, validateBotInput, validateBotSecret, type BatchBotInput, type BotRegistry } from '../auth/bots.js';
 import type { ManagedVault } from '../vault/index.js';
 import { assertAccount } from '../vault/records.js';
 import { DEFAULT_CREDENTIAL_LIMITS, validateSecretKeyMaterial, type CredentialLimits } from '../vault/secret-input.js';
@@ -85,10 +85,11 @@ function problemOf(line: number, id: string | undefined, err: unknown, lang: Lan
 }
 
 /**
- * An unknown secret field's name for an error. A line whose secrets lost their names has a key where
- * the name goes (a key may hold '=', base64 padding): only a short word of letters is quoted.
+ * An unknown field's name for an error. A line whose secrets lost their names has a key where the name goes
+ * (a key may hold '=', base64 padding), and a script that wrote `{"<appKey>":"<secretKey>"}` puts one where a
+ * JSON field name goes: only a short word of letters is quoted.
  */
-function secretFieldNameShown(name: string): string {
+function fieldNameShown(name: string): string {
   return /^[A-Za-z]{1,12}$/.test(name) ? `'${name}'` : '(name not shown: it may be a key)';
 }
 
@@ -104,7 +105,7 @@ function parseLine(buf: Buffer, start: number, end: number, line: number): Batch
   }
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new GuardError('KG2010', 'the line must start with a JSON object');
   const unknown = Object.keys(fields).find((k) => !JSON_FIELDS.has(k));
-  if (unknown !== undefined) throw new GuardError('KG2010', `unknown field '${unknown.slice(0, 40)}' (secrets go after the object as TAB name=value)`);
+  if (unknown !== undefined) throw new GuardError('KG2010', `unknown field ${fieldNameShown(unknown)} (secrets go after the object as TAB name=value)`);
   const entry: BatchEntry = {
     line,
     id: fields.id as string,
@@ -120,7 +121,7 @@ function parseLine(buf: Buffer, start: number, end: number, line: number): Batch
       const eq = buf.indexOf(EQ, at + 1);
       if (eq < 0 || eq >= next) throw new GuardError('KG2010', 'a field after the JSON object is not name=value');
       const name = buf.toString('latin1', at + 1, eq) as SecretField;
-      if (!SECRET_FIELDS.includes(name)) throw new GuardError('KG2010', `unknown secret field ${secretFieldNameShown(name)} (botSecret, appKey, secretKey)`);
+      if (!SECRET_FIELDS.includes(name)) throw new GuardError('KG2010', `unknown secret field ${fieldNameShown(name)} (botSecret, appKey, secretKey)`);
       if (entry[name]) throw new GuardError('KG2010', `${name} given twice`);
       entry[name] = Buffer.from(buf.subarray(eq + 1, next)); // a copy: the body is wiped by the caller
       at = next;
@@ -182,7 +183,8 @@ export function parseBatch(body: Buffer, opts: ParseOptions): BatchEntry[] {
   }
   const seen = new Map<string, number>();
   for (const e of entries) {
-    const id = typeof e.id === 'string' ? e.id : undefined;
+    // A bot id that is not one (a key pasted into the wrong column) is not quoted back: the line number names it.
+    const id = typeof e.id === 'string' && BOT_ID_PATTERN.test(e.id) ? e.id : undefined;
     try {
       validateEntry(e, credLimits, opts.requireBotSecret);
       const first = seen.get(e.id);

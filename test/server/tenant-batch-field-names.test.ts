@@ -54,3 +54,37 @@ t.test('a misspelt plain field name is still named', async (t) => {
   t.equal(res.statusCode, 422, text);
   t.match(text, /'appkey'/, text);
 });
+
+t.test('a key standing where a JSON field name or the bot id goes is not quoted back', async (t) => {
+  const lines = [
+    // A script that wrote the keys into the object: the app key is a field name, the secret key its value.
+    `{"id":"keyname","owner":"desk","account":"${ACCOUNT}","${PADDED_APP_KEY}":"x"}\tbotSecret=${CANARY_BOT_SECRET}\n`,
+    // Columns shifted: the key is where the bot id goes.
+    `{"id":"${PADDED_APP_KEY}","owner":"desk","account":"${ACCOUNT}"}\tbotSecret=${CANARY_BOT_SECRET}\n`,
+  ];
+  for (const body of lines) {
+    const res = await request(`${h.adminUrl}/admin/v1/bots/batch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/x-ndjson' },
+      body,
+    });
+    const text = await res.body.text();
+    t.equal(res.statusCode, 422, text);
+    t.match(text, /"line":1/, 'the problem names its line');
+    t.notOk(text.includes(PADDED_APP_KEY.slice(0, 12)), `the answer quotes no part of the key: ${text}`);
+  }
+  t.notOk(h.logs().includes(PADDED_APP_KEY.slice(0, 12)), 'nor the log');
+});
+
+t.test('a misspelt JSON field name and a valid bot id are still named', async (t) => {
+  const body = `{"id":"named-bot","owner":"desk","acount":"${ACCOUNT}"}\tbotSecret=${CANARY_BOT_SECRET}\n{"id":"short","owner":"desk","account":"${ACCOUNT}"}\tbotSecret=x\n`;
+  const res = await request(`${h.adminUrl}/admin/v1/bots/batch`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/x-ndjson' },
+    body,
+  });
+  const text = await res.body.text();
+  t.equal(res.statusCode, 422, text);
+  t.match(text, /'acount'/, text);
+  t.match(text, /"id":"short"/, text);
+});
