@@ -18,6 +18,55 @@ export function constantTimeEqual(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+const BACKSLASH = 0x5c;
+const PERCENT = 0x25;
+
+function hexValue(c: number | undefined): number {
+  if (c === undefined) return -1;
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const l = c | 0x20;
+  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1;
+}
+
+/**
+ * True when `text` (an answer from upstream) holds `secret` as whoever reads it would: verbatim, or with some of
+ * its characters written as JSON escapes (\u0041, \/) or percent-encoded (%41). A serializer that escapes every
+ * character, or a WAF quoting a header URL-encoded, hides a token from a plain byte search while the bot's JSON
+ * parser (or the operator's eyes) restores it. The decoded copy is zero-filled; nothing becomes a string.
+ */
+export function holdsSecret(text: Buffer, secret: Buffer): boolean {
+  if (secret.length === 0) return false;
+  if (text.includes(secret)) return true;
+  if (text.indexOf(BACKSLASH) < 0 && text.indexOf(PERCENT) < 0) return false;
+  const decoded = Buffer.allocUnsafe(text.length);
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === BACKSLASH && text[i + 1] === 0x75 /* u */) {
+      const v = (hexValue(text[i + 2]) << 12) | (hexValue(text[i + 3]) << 8) | (hexValue(text[i + 4]) << 4) | hexValue(text[i + 5]);
+      // An escaped ASCII character is the byte itself (a bad hex digit makes v negative); anything else cannot be
+      // part of an ASCII secret.
+      if (v >= 0 && v < 0x80) {
+        decoded[n++] = v;
+        i += 5;
+        continue;
+      }
+    } else if (c === BACKSLASH && text[i + 1] !== undefined && text[i + 1] !== 0x75) {
+      decoded[n++] = text[i + 1]!; // \/ \" \\ (and the rest, harmlessly)
+      i += 1;
+      continue;
+    } else if (c === PERCENT && hexValue(text[i + 1]) >= 0 && hexValue(text[i + 2]) >= 0) {
+      decoded[n++] = (hexValue(text[i + 1]) << 4) | hexValue(text[i + 2]);
+      i += 2;
+      continue;
+    }
+    decoded[n++] = c;
+  }
+  const found = decoded.subarray(0, n).includes(secret);
+  decoded.fill(0);
+  return found;
+}
+
 /** Keyed fingerprint for logs and audit: reveals nothing without the key. */
 export function keyedFingerprint(key: Buffer, value: Buffer, length = 16): string {
   return createHmac('sha256', key).update(value).digest('hex').slice(0, length);

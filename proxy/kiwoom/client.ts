@@ -7,7 +7,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { GuardError } from '../common/errors.js';
-import { jsonBodyWithSecrets, takeJsonStringField } from '../common/secret.js';
+import { holdsSecret, jsonBodyWithSecrets, takeJsonStringField } from '../common/secret.js';
 import type { KiwoomCredentials } from '../vault/types.js';
 import type { UpstreamConfig } from '../common/config.js';
 import { parseExpiresDt } from './protocol/index.js';
@@ -136,7 +136,7 @@ function parseStatus(body: Buffer): KiwoomStatus {
 function upstreamMessage(s: KiwoomStatus, status: number, body: Buffer, sent: readonly Buffer[]): string {
   const rc = typeof s.return_code === 'number' ? String(s.return_code) : '?';
   const raw = typeof s.return_msg === 'string' ? s.return_msg : '';
-  if (!sent.some((b) => b.length > 0 && body.includes(b))) return `upstream HTTP ${status} return_code=${rc} ${raw.slice(0, 200)}`.trim();
+  if (!sent.some((b) => holdsSecret(body, b))) return `upstream HTTP ${status} return_code=${rc} ${raw.slice(0, 200)}`.trim();
   const code = /\[(\d{4})[:\]]/.exec(raw)?.[1];
   return `upstream HTTP ${status} return_code=${rc}${code ? ` [${code}]` : ''} (message withheld: it quoted the keys sent)`;
 }

@@ -7,6 +7,7 @@
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { GuardError } from '../common/errors.js';
+import { holdsSecret } from '../common/secret.js';
 import type { BrokerSessions, IssuePurpose } from './broker-sessions.js';
 import type { KiwoomClient, TrResponse } from './client.js';
 import { classify, type Governor } from './governor.js';
@@ -123,7 +124,7 @@ export class Upstream {
         // An answer that echoes the request (a debugging error page, a WAF quoting what it refused, an
         // "invalid header [Bearer ...]" message) would hand the bot the key's broker token: it never goes on. Not an
         // answer the sidecar can read either, so the call stays at 'writing': it may have been placed.
-        if (res.body.includes(lease.token)) {
+        if (holdsSecret(res.body, lease.token)) {
           res.body.fill(0);
           this.logger.error({ botId: c.botId, key, apiId: c.entry.apiId, status: res.status }, 'the broker answer held the broker token; refused');
           throw new GuardError('KG5005', 'the answer held the broker token');

@@ -10,6 +10,7 @@
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { GuardError } from '../../common/errors.js';
+import { holdsSecret } from '../../common/secret.js';
 import type { BrokerLease } from '../session-types.js';
 
 export interface LinkOptions {
@@ -273,7 +274,10 @@ export class UpstreamLink {
   }
 }
 
-/** Overwrites every copy of the token in the frame with '*' (in place); true when there was one. */
+/**
+ * Overwrites every verbatim copy of the token in the frame with '*' (in place); true when there was one, or an
+ * escaped copy (\u0041...) that JSON.parse would restore: such a frame goes to no bot either.
+ */
 function mask(raw: Buffer, token: Buffer): boolean {
   if (token.length === 0) return false;
   let found = false;
@@ -281,5 +285,5 @@ function mask(raw: Buffer, token: Buffer): boolean {
     raw.fill(0x2a, i, i + token.length);
     found = true;
   }
-  return found;
+  return found || holdsSecret(raw, token);
 }
