@@ -119,7 +119,13 @@ export function createAdminServer(opts: AdminServerOptions): Server {
     clock: opts.clock,
   });
 
-  async function handle(req: IncomingMessage): Promise<Reply> {
+  /** Who made the request once their token was accepted, and the route it matched: for the refusal log line. */
+  interface Caller {
+    principal?: AdminPrincipal;
+    route?: string;
+  }
+
+  async function handle(req: IncomingMessage, caller: Caller): Promise<Reply> {
     const url = new URL(req.url ?? '/', 'http://admin');
     const candidates = routes.filter((r) => r.pattern.test(url.pathname));
     const route = candidates.find((r) => r.method === req.method);
@@ -131,6 +137,8 @@ export function createAdminServer(opts: AdminServerOptions): Server {
       if (candidates.length === 0) throw new GuardError('KG1009');
       if (!route) throw new GuardError('KG1008');
       principal ??= guard.authenticate(req, route, opts.tokens);
+      caller.principal = principal;
+      caller.route = route.path;
     }
     const m = route.pattern.exec(url.pathname)!;
     const params = Object.fromEntries(route.names.map((n, i) => [n, m[i + 1]!]));
@@ -158,14 +166,30 @@ export function createAdminServer(opts: AdminServerOptions): Server {
   const dashboard = dashboardAssets(opts.language);
   const server = (opts.createServer ?? createHttpServer)({ insecureHTTPParser: false, maxHeaderSize: 16 * 1024, requestTimeout: 30_000 }, (req, res) => {
     if (dashboard(req, res)) return;
-    handle(req)
+    const caller: Caller = {};
+    handle(req, caller)
       .then((r) => {
         res.writeHead(r.status, { 'content-type': r.contentType, 'cache-control': 'no-store' });
         res.end(r.body);
       })
       .catch((err) => {
         const ge = toGuardError(err);
-        if (ge.code === 'KG9001') opts.logger.error({ err: ge.cause ?? err, path: req.url }, 'admin internal error');
+        if (ge.code === 'KG9001') opts.logger.error({ err: ge.cause ?? err, path: caller.route ?? req.url }, 'admin internal error');
+        // Refused after the token was accepted (a bad body, a route's own refusal): who tried, as a role refusal
+        // is logged by the guard. The detail is what the caller's answer carries, bounded.
+        else if (caller.principal)
+          opts.logger.warn(
+            {
+              admin: caller.principal.name,
+              role: caller.principal.role,
+              method: req.method,
+              route: caller.route,
+              code: ge.code,
+              status: ge.status === 202 ? 400 : ge.status,
+              ...(ge.detail ? { detail: ge.detail.slice(0, 200) } : {}),
+            },
+            'admin call refused',
+          );
         res.writeHead(ge.status === 202 ? 400 : ge.status, { ...ge.headers, 'content-type': 'application/json', 'cache-control': 'no-store' });
         res.end(JSON.stringify({ ...kiwoomErrorBody(ge, opts.language), code: ge.code }));
       });
