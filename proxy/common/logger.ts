@@ -24,14 +24,35 @@ const SECRET_KEYS = [
   'totp',
 ];
 
+/**
+ * Fields that hold a Kiwoom account number (customer data, not a secret): masked to the last four digits, as the
+ * incident report shows them, wherever a log line carries one (a lockdown's scope, a trading state's).
+ */
+const ACCOUNT_KEYS = ['account', 'accountNo', 'acctNo', 'acnt_no'];
+const ACCOUNT_KEY_SET: ReadonlySet<string> = new Set(ACCOUNT_KEYS);
+
+/** An account number as logs and reports show it: all but the last four characters starred. */
+export function maskAccount(a: string): string {
+  return a.length <= 4 ? '****' : `${'*'.repeat(a.length - 4)}${a.slice(-4)}`;
+}
+
 export const REDACT_PATHS = [
   ...SECRET_KEYS,
   ...SECRET_KEYS.map((k) => `*.${k}`),
   ...SECRET_KEYS.map((k) => `*.*.${k}`),
+  ...ACCOUNT_KEYS,
+  ...ACCOUNT_KEYS.map((k) => `*.${k}`),
   'req.headers.authorization',
   'req.headers.cookie',
   'headers.authorization',
 ];
+
+/** A secret's value is replaced; an account number is masked (a masked one stays as it is). */
+function censor(value: unknown, path: string[]): unknown {
+  if (!ACCOUNT_KEY_SET.has(path[path.length - 1] ?? '')) return '[REDACTED]';
+  if (typeof value === 'string') return /^\*+[^*]{0,4}$/.test(value) ? value : maskAccount(value);
+  return value === undefined || value === null ? value : '[REDACTED]';
+}
 
 /**
  * For a hot line whose fields are all flat scalars (the per-request line):
@@ -39,7 +60,7 @@ export const REDACT_PATHS = [
  * them. Wildcard paths cost a walk per line; these compile to direct lookups.
  */
 export function flatLineLogger(logger: Logger): Logger {
-  return logger.child({}, { redact: { paths: SECRET_KEYS, censor: '[REDACTED]' } });
+  return logger.child({}, { redact: { paths: [...SECRET_KEYS, ...ACCOUNT_KEYS], censor } });
 }
 
 export interface LoggerOptions {
@@ -89,7 +110,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     {
       name: opts.name ?? 'kguard',
       level: opts.level ?? 'info',
-      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      redact: { paths: REDACT_PATHS, censor },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Auditor } from '../audit/types.js';
 import { GuardError, type Language } from '../common/errors.js';
+export { maskAccount } from '../common/logger.js';
 import { ALERT_TEXT, type AlertText } from './alert-text.js';
 import type { Store } from '../state/types.js';
 import type { ResponseConfig } from './config.js';
@@ -65,10 +66,6 @@ export interface ResponseContext {
 }
 
 const ACTOR = /^[A-Za-z0-9._@:-]{1,64}$/;
-
-export function maskAccount(a: string): string {
-  return a.length <= 4 ? '****' : `${'*'.repeat(a.length - 4)}${a.slice(-4)}`;
-}
 
 export function checkActor(actor: string): string {
   if (typeof actor !== 'string' || !ACTOR.test(actor)) throw new GuardError('KG3016', `actor must match ${ACTOR}`);

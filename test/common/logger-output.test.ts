@@ -84,3 +84,29 @@ t.test("the audit sanitizer's hash cache gives every value its own keyed hash, a
   for (let round = 0; round < 2; round++) for (let i = 0; i < 5_000; i++) if (hashOf(`acct-${i}`) !== expected(`acct-${i}`)) wrong++;
   t.equal(wrong, 0, 'every hash is the reference HMAC');
 });
+
+t.test('account numbers are masked to their last four characters wherever a line carries one', async (t) => {
+  const out: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      out.push(String(chunk));
+      cb();
+    },
+  });
+  const logger = createLogger({ destination: sink, level: 'debug' });
+  logger.warn({ scope: { account: '8888000011' } }, 'LOCKDOWN issued');
+  logger.info({ account: '5000000001', botId: 'bot-a' }, 'flat');
+  logger.info({ bot: { accountNo: '1234-5678-90', acctNo: '9999000022' } }, 'nested');
+  logger.info({ account: '******0011' }, 'already masked');
+  flatLineLogger(logger).info({ account: '7777000033', secretkey: 'x' }, 'request');
+  const text = out.join('');
+  for (const a of ['8888000011', '5000000001', '1234-5678-90', '9999000022', '7777000033']) t.notOk(text.includes(a), `${a} not in the log`);
+  const lines = out.map((l) => JSON.parse(l) as Record<string, any>);
+  t.equal(lines[0]!.scope.account, '******0011', 'masked like the incident report');
+  t.equal(lines[1]!.account, '******0001');
+  t.equal(lines[1]!.botId, 'bot-a', 'other fields untouched');
+  t.equal(lines[2]!.bot.accountNo, '********8-90');
+  t.equal(lines[3]!.account, '******0011', 'a masked number is left as it is');
+  t.equal(lines[4]!.account, '******0033');
+  t.equal(lines[4]!.secretkey, '[REDACTED]', 'secrets are still censored');
+});
