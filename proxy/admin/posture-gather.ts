@@ -10,6 +10,7 @@ import { upstreamUrl, type Config } from '../common/config.js';
 import { GuardError } from '../common/errors.js';
 import { parseAuditConfig } from '../audit/index.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
+import { exposureOf } from '../kiwoom/session-metrics.js';
 import type { Store } from '../state/types.js';
 import { scoreBot } from './posture-checks.js';
 import { readAuditVerify, verifiedOneOf } from './posture-marker.js';
@@ -124,10 +125,7 @@ async function sourcesOf(src: PostureSources, botId: string): Promise<PostureSna
 }
 
 async function liveSeconds(registry: Registry, key: string): Promise<number> {
-  const metric = registry.getSingleMetric('kguard_broker_token_live_seconds_total');
-  if (!metric) return 0;
-  const { values } = await metric.get();
-  return values.filter((v) => v.labels.key === key).reduce((n, v) => n + v.value, 0);
+  return exposureOf(registry)?.secondsFor(key) ?? 0;
 }
 
 function canOrder(allowed: readonly string[]): boolean {

@@ -85,7 +85,7 @@ export interface PostureSnapshot {
     readonly idleRevokeMs: number;
     /** Live broker sessions of this bot's app key (several bots may share one key). */
     readonly sessions: readonly { readonly state: string; readonly leases: number; readonly ageMs?: number }[];
-    /** kguard_broker_token_live_seconds_total for this key on this replica (ended tokens). */
+    /** Seconds this key's ended broker tokens were live on this replica (kguard_broker_token_live_seconds_total sums all keys). */
     readonly liveSecondsTotal: number;
   };
 }

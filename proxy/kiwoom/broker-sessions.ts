@@ -38,7 +38,7 @@ export class BrokerSessions {
     private readonly opts: BrokerSessionOptions,
     private readonly deps: BrokerSessionDeps,
   ) {
-    this.m = createSessionMetrics(deps.registry, () => this.outstanding());
+    this.m = createSessionMetrics(deps.registry, () => this.outstanding(), this.keys);
     this.revokeWithRetry = createRevoker(opts, { revoke: deps.revoke, logger: deps.logger, metrics: this.m, onEvent: deps.onEvent });
   }
 
@@ -369,7 +369,7 @@ export class BrokerSessions {
       const drop = async () => {
         // Not ours to drop any more (a peer has published the key's next token): its ledger entry stays.
         if (await this.deps.store.leaseDrop(valueKey(k.key), g.version)) await this.deps.ledger.forget(k.key, g.version);
-        this.m.liveSeconds.inc({ key: k.key }, Math.max(0, (Date.now() - g.record.issuedAt) / 1000));
+        this.m.liveSeconds.add(k.key, Math.max(0, (Date.now() - g.record.issuedAt) / 1000));
       };
       k.retiring = this.track(drop())
         .catch((err) => this.deps.logger.warn({ key: k.key, code: toGuardError(err).code }, 'invalid broker token not dropped'))

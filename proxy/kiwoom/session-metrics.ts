@@ -1,20 +1,38 @@
 // The broker sessions' metrics: issue and revoke counts, exposure (live
-// seconds per key), waits, deferrals, re-issues and orphans.
+// seconds), waits, deferrals, re-issues and orphans. No label carries an app
+// key: at thousands of keys that is thousands of series Prometheus keeps and
+// this process never forgets. Per-key exposure stays in process (the posture
+// report reads it) and the alert watches the oldest live token instead.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { KeyState } from './session-types.js';
+
+/** Seconds broker tokens were live, counted when each ends: in total (the metric) and per app key (in process). */
+export interface Exposure {
+  add(key: string, seconds: number): void;
+  /** Live seconds of this key's ended tokens on this replica since start; undefined while none has ended. */
+  secondsFor(key: string): number | undefined;
+}
+
+const exposures = new WeakMap<Registry, Exposure>();
+
+/** The exposure ledger of the broker sessions on this registry (the posture report's per-key figure). */
+export function exposureOf(registry: Registry): Exposure | undefined {
+  return exposures.get(registry);
+}
 
 export interface SessionMetrics {
   readonly issued: Counter;
   readonly revoked: Counter<'outcome'>;
   readonly revokeFailures: Counter<'final'>;
   readonly expired: Counter;
-  readonly liveSeconds: Counter<'key'>;
+  readonly liveSeconds: Exposure;
   readonly leaseWait: Histogram;
   readonly deferred: Counter;
   readonly reissues: Counter<'reason'>;
   readonly orphans: Counter<'kind'>;
 }
 
-export function createSessionMetrics(registry: Registry, outstanding: () => number): SessionMetrics {
+export function createSessionMetrics(registry: Registry, outstanding: () => number, keys: ReadonlyMap<string, KeyState> = new Map()): SessionMetrics {
   const registers = [registry];
   new Gauge({
     name: 'kguard_broker_tokens_outstanding',
@@ -24,6 +42,32 @@ export function createSessionMetrics(registry: Registry, outstanding: () => numb
       this.set(outstanding());
     },
   });
+  new Gauge({
+    name: 'kguard_broker_token_oldest_live_seconds',
+    help: 'Age of the oldest broker token this replica holds or lingers on (0: none); GET /admin/v1/broker-sessions names its key',
+    registers,
+    collect() {
+      const now = Date.now();
+      let oldest = 0;
+      for (const k of keys.values()) if (k.gen && !k.gen.dead) oldest = Math.max(oldest, (now - k.gen.record.issuedAt) / 1000);
+      this.set(oldest);
+    },
+  });
+  const liveTotal = new Counter({
+    name: 'kguard_broker_token_live_seconds_total',
+    help: 'Seconds broker tokens were live, counted when each ends (per key: the posture report)',
+    registers,
+  });
+  // One number per app key this replica used: the same scale as its broker sessions' own key map.
+  const perKey = new Map<string, number>();
+  const liveSeconds: Exposure = {
+    add(key, seconds) {
+      liveTotal.inc(seconds);
+      perKey.set(key, (perKey.get(key) ?? 0) + seconds);
+    },
+    secondsFor: (key) => perKey.get(key),
+  };
+  exposures.set(registry, liveSeconds);
   return {
     issued: new Counter({ name: 'kguard_broker_tokens_issued_total', help: 'Broker tokens issued upstream (au10001)', registers }),
     revoked: new Counter({
@@ -43,12 +87,7 @@ export function createSessionMetrics(registry: Registry, outstanding: () => numb
       help: 'Broker tokens whose revoke failed and that expired, or would before the next attempt: given up as expired, never revoked',
       registers,
     }),
-    liveSeconds: new Counter({
-      name: 'kguard_broker_token_live_seconds_total',
-      help: 'Seconds a broker token was live, per app key (keyed fingerprint), counted when it ends',
-      labelNames: ['key'],
-      registers,
-    }),
+    liveSeconds,
     leaseWait: new Histogram({
       name: 'kguard_broker_lease_wait_seconds',
       help: "Time a call waited for its key's broker token (issue, or another replica's issue or revoke)",

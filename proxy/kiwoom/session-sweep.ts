@@ -246,7 +246,7 @@ export async function retireShared(
   // counted it, and the ledger entry may already be a newer token's, which must stay.
   if (await c.store.leaseDrop(valueKey(key), rec.version)) {
     await c.ledger.forget(key, rec.version);
-    c.metrics.liveSeconds.inc({ key }, Math.max(0, (endedAt - rec.issuedAt) / 1000));
+    c.metrics.liveSeconds.add(key, Math.max(0, (endedAt - rec.issuedAt) / 1000));
   }
   return true;
 }

@@ -7,6 +7,7 @@
 import t from 'tap';
 import { waitFor } from '../helpers/harness.js';
 import { brokerWorld as world, WORLD_KEY as KEY, WORLD_OPTS as OPTS } from '../helpers/broker-world.js';
+import { exposureOf } from '../../proxy/kiwoom/session-metrics.js';
 
 t.test("a replica's late [8005] on the previous token keeps the index entry of the token a peer issued since", async (t) => {
   const { sim, replica } = await world(t);
@@ -28,8 +29,7 @@ t.test("a replica's late [8005] on the previous token keeps the index entry of t
   b1.invalidate();
   b1.release();
   // B has dropped the dead token once it has counted its exposure.
-  const exposure = B.registry.getSingleMetric('kguard_broker_token_live_seconds_total')!;
-  await waitFor(async () => (await exposure.get()).values.length > 0, 5_000, 'B dropped the dead token');
+  await waitFor(async () => exposureOf(B.registry)?.secondsFor(KEY) !== undefined, 5_000, 'B dropped the dead token');
   t.same(
     (await B.ledger.entries()).map((e) => e.key),
     [KEY],

@@ -8,6 +8,7 @@ import t from 'tap';
 import type { Store } from '../../proxy/state/index.js';
 import { waitFor } from '../helpers/harness.js';
 import { brokerWorld, WORLD_KEY as KEY, WORLD_OPTS } from '../helpers/broker-world.js';
+import { exposureOf } from '../../proxy/kiwoom/session-metrics.js';
 
 /** The store whose leaseDrop answers only once `gate` opens (told when it dropped). */
 function holdDrop(gate: Promise<void>, dropped: () => void): (store: Store) => Store {
@@ -48,8 +49,7 @@ t.test("a revoke's forget that lands after a peer published the key's next token
   t.equal(sim.liveTokens(), 1, "B published the key's next token");
   open(); // A's forget lands now
   // A counts the token's exposure once it has forgotten it.
-  const exposure = A.registry.getSingleMetric('kguard_broker_token_live_seconds_total')!;
-  await waitFor(async () => (await exposure.get()).values.length > 0, 10_000, 'A forgot its token');
+  await waitFor(async () => exposureOf(A.registry)?.secondsFor(KEY) !== undefined, 10_000, 'A forgot its token');
   t.same(
     (await A.ledger.entries()).map((e) => e.key),
     [KEY],
