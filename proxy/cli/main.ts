@@ -3,7 +3,9 @@
 import { main } from './index.js';
 
 // `kguard policy explain ... | head`: a closed pipe ends the output, not the process with a stack trace.
+// A command that handles its own stdout failures (serve: drain, then exit non-zero) has a listener of its own.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (process.stdout.listenerCount('error') > 1) return;
   if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw err;
 });

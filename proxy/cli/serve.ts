@@ -1,7 +1,7 @@
 // kguard serve: run the sidecar until SIGINT/SIGTERM, then drain: stop
 // accepting, finish in-flight calls, revoke every outstanding broker token.
 import { startSidecar } from '../server/sidecar.js';
-import { createLogger } from '../common/logger.js';
+import { abandonOutput, createLogger } from '../common/logger.js';
 import { UsageError } from './usage.js';
 import { configFromFlags } from './args.js';
 import { runCommand } from './runner.js';
@@ -60,15 +60,29 @@ export const serve: Handler = async (ctx) => {
   }
   out.write('\n');
 
+  let code = 0;
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
       logger.info({ signal }, 'shutting down: draining calls and revoking broker tokens');
       sidecar.close().finally(resolve);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    // stdout gone (its reader exited: EPIPE): the logs and a stdout audit sink have nowhere to go. Not an exit 0
+    // on the spot (main.ts's `| head` rule) that drops in-flight calls' outcome records and leaves tokens live:
+    // say so on stderr, drain as on SIGTERM (the stdout sink is down, records go to the others), exit 74.
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (stopping) return;
+      code = 74;
+      abandonOutput(logger);
+      io.stderr.write(`kguard: stdout failed (${String(err.code ?? 'error').slice(0, 32)}): logs are lost; draining and exiting ${code}\n`);
+      stop('stdout-closed');
+    });
   });
-  return 0;
+  return code;
 };
 
 const serveCommand: CliCommand = (args, io) => runCommand(['serve'], args, io);

@@ -102,11 +102,27 @@ function bufferedOutput(dest: number | string, bufferBytes: number, flushMs: num
   return stream;
 }
 
+/** The buffered output of each logger createLogger made (not a caller's destination). */
+const outputs = new WeakMap<Logger, DestinationStream>();
+
+/**
+ * Drops whatever the logger still holds and writes nothing more: for stdout whose reader went away (EPIPE). Its
+ * lines cannot be delivered, and sonic-boom's flushSync at exit retries every error but EAGAIN's refusal forever
+ * (it sleeps and loops), so the process would never exit.
+ */
+export function abandonOutput(logger: Logger): void {
+  const out = outputs.get(logger) as unknown as Record<'write' | 'flush' | 'flushSync', (...a: unknown[]) => unknown> | undefined;
+  if (!out) return;
+  out.write = () => true;
+  out.flush = () => undefined;
+  out.flushSync = () => undefined;
+}
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const output = opts.destination
     ? undefined
     : bufferedOutput(opts.file ?? 1, opts.bufferBytes ?? LOG_BUFFER_DEFAULTS.bufferBytes, opts.flushMs ?? LOG_BUFFER_DEFAULTS.flushMs);
-  return pino(
+  const logger = pino(
     {
       name: opts.name ?? 'kguard',
       level: opts.level ?? 'info',
@@ -118,4 +134,6 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     },
     (opts.destination as DestinationStream | undefined) ?? output!,
   );
+  if (output && opts.file === undefined) outputs.set(logger, output);
+  return logger;
 }

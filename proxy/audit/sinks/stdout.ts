@@ -17,7 +17,19 @@ export class StdoutSink implements AuditSink {
     readonly id: string,
     private readonly out: Writable,
     private readonly metrics: AuditMetrics,
-  ) {}
+  ) {
+    // A broken stream (its reader gone: EPIPE) fails the write in flight and every later one: down at once,
+    // as the other sinks go down, so records go to the sinks still up (or calls are refused when none is).
+    out.on('error', () => this.down('stdout write failed'));
+  }
+
+  private down(reason: string): void {
+    if (!this.isUp && this.reason === reason) return;
+    this.isUp = false;
+    this.reason = reason;
+    this.metrics.sinkUp.set({ sink: this.id }, 0);
+    this.metrics.failures.inc({ sink: this.id, reason: 'write' });
+  }
 
   get up(): boolean {
     return this.isUp;
@@ -44,10 +56,7 @@ export class StdoutSink implements AuditSink {
     return new Promise((resolve, reject) => {
       this.out.write(line, (err) => {
         if (err) {
-          this.isUp = false;
-          this.reason = 'stdout write failed';
-          this.metrics.sinkUp.set({ sink: this.id }, 0);
-          this.metrics.failures.inc({ sink: this.id, reason: 'write' });
+          this.down('stdout write failed');
           reject(new GuardError('KG6001', `${this.id}: stdout write failed`));
           return;
         }
