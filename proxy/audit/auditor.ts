@@ -181,7 +181,7 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
           retryMs: config.sinkRetryMs,
         });
       case 'stdout':
-        return new StdoutSink(s.id, opts.stdout ?? process.stdout, metrics);
+        return new StdoutSink(s.id, opts.stdout ?? process.stdout, metrics, s.maxPendingBytes);
       default:
         throw new GuardError('KG6002', `unknown audit sink type ${(s as { type: string }).type}`);
     }

@@ -42,6 +42,11 @@ export interface RedisStreamSinkConfig {
 export interface StdoutSinkConfig {
   readonly type: 'stdout';
   readonly id: string;
+  /**
+   * Bytes written but not yet taken by stdout's reader before the sink counts as down (a stalled log shipper):
+   * records are then refused at once instead of piling up in memory while /readyz says all is well.
+   */
+  readonly maxPendingBytes: number;
 }
 
 export type SinkConfig = FileSinkConfig | RedisStreamSinkConfig | StdoutSinkConfig;
@@ -183,8 +188,8 @@ export function parseAuditConfig(raw: unknown, dataDir: string): AuditConfig {
         break;
       }
       case 'stdout': {
-        const f = new Reader(s, where, ['type', 'id']);
-        sink = { type: 'stdout', id: f.str('id', 'stdout', ID) };
+        const f = new Reader(s, where, ['type', 'id', 'maxPendingBytes']);
+        sink = { type: 'stdout', id: f.str('id', 'stdout', ID), maxPendingBytes: f.int('maxPendingBytes', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024) };
         break;
       }
       default:
