@@ -6,6 +6,8 @@ import type { CompensationCause } from './config.js';
 import { renderIncidentMarkdown } from './incident-markdown.js';
 import type { Responder } from './responder.js';
 
+const LOCKDOWN_FIELDS = ['bot', 'account', 'all', 'reason'];
+
 export function responseRoutes(responder: Responder, prefix = '/admin/v1'): AdminRoute[] {
   return [
     {
@@ -13,12 +15,22 @@ export function responseRoutes(responder: Responder, prefix = '/admin/v1'): Admi
       path: `${prefix}/lockdown`,
       role: 'admin',
       async handler({ body, principal }) {
+        // The kill switch reads only these: a field it does not know (`botId` for `bot`) would be dropped, and the
+        // lockdown be wider than asked ({"botId":"b","all":true} locked every bot) or refused naming the wrong field.
+        const unknown = Object.keys(body).find((k) => !LOCKDOWN_FIELDS.includes(k));
+        if (unknown !== undefined)
+          throw new GuardError(
+            'KG3016',
+            `unknown field ${/^[A-Za-z_]{1,32}$/.test(unknown) ? `'${unknown}'` : '(name not shown)'}: give reason and exactly one of bot, account or all`,
+          );
         const reason = bodyString(body, 'reason', 500)!;
         const botId = bodyString(body, 'bot', 64, false);
         const account = bodyString(body, 'account', 64, false);
         // Anything but true or false (1, "true", null) is a mistake, not "no": read as absent it would lock less than asked.
         if (body.all !== undefined && typeof body.all !== 'boolean') throw new GuardError('KG3016', 'all must be true or false');
         const all = body.all === true;
+        if ([botId !== undefined, account !== undefined, all].filter(Boolean).length !== 1)
+          throw new GuardError('KG3016', 'give reason and exactly one of bot, account or all');
         const report = await responder.lockdown({
           ...(botId ? { botId } : {}),
           ...(account ? { account } : {}),

@@ -67,3 +67,15 @@ t.test('refusals after authentication name the admin', async (t) => {
     t.equal(line?.status, r.status, `${c.what}: and the status`);
   }
 });
+
+t.test('the kill switch refuses a field it does not read instead of locking more than asked', async (t) => {
+  const wide = await raw(alice, 'POST', '/admin/v1/lockdown', JSON.stringify({ botId: 'bot-e2e', all: true, reason: 'one bot' }));
+  t.equal(wide.status, 400, `botId with all is refused, not a lockdown of every bot: ${wide.text.slice(0, 200)}`);
+  t.match(wide.text, /unknown field 'botId'/, 'naming the field');
+  const misnamed = await raw(alice, 'POST', '/admin/v1/lockdown', JSON.stringify({ botId: 'bot-e2e', reason: 'one bot' }));
+  t.match(misnamed.text, /unknown field 'botId'.*exactly one of bot, account or all/, 'and the field to use');
+  const both = await raw(alice, 'POST', '/admin/v1/lockdown', JSON.stringify({ bot: 'bot-e2e', all: true, reason: 'x' }));
+  t.match(both.text, /exactly one of bot, account or all/, 'two scopes: the message names the fields this route reads');
+  const incidents = await h.admin('GET', '/admin/v1/incidents', alice);
+  t.same(incidents.json.incidents, [], 'nothing was locked');
+});
