@@ -99,18 +99,36 @@ export interface CheckpointStatus {
   readonly fromSeq: number;
   readonly time: string;
   readonly keyId: string;
-  /** 'other-key': signed by a key other than the one in use now (rotated); `kguard audit verify` checks it with that key. */
+  /**
+   * 'other-key': signed by a key other than the one in use now. Not a rotation: the sidecar refuses to start on a
+   * log whose checkpoints another key signed, and `kguard audit verify` fails such a checkpoint.
+   */
   readonly signature: 'valid' | 'invalid' | 'other-key';
   /** Whether the checkpoint's head is the hash of that record in the window; null when the record is outside it. */
   readonly matchesLog: boolean | null;
 }
 
-/** The file sink's newest local checkpoint, its signature checked with the auditor's key. */
-export async function lastCheckpoint(
+/** Bound of a caller's verified-lines cache (the 64 KiB read holds a few hundred checkpoints at most). */
+const MAX_VERIFIED = 1024;
+
+/** What the checkpoint file says about the window. */
+export interface CheckpointCheck {
+  /** The highest checkpoint (not the last line: an older genuine one can be appended after it). */
+  readonly newest: CheckpointStatus | null;
+  /** Its head hash, for the caller to remember. */
+  readonly newestHead?: string;
+  /** The first checkpoint read that is not validly signed, or whose record in the window has another hash. */
+  readonly problem?: { readonly seq: number; readonly reason: string };
+}
+
+/** The newest part (64 KiB) of the file sink's local checkpoints, each checked against the auditor's key and the window. */
+export async function checkCheckpoints(
   dir: string,
   key: { readonly keyId: string; readonly publicKeyPem: string },
   tail: AuditTail,
-): Promise<CheckpointStatus | null> {
+  /** Lines already verified (line → signature valid), so a status asked every few seconds verifies only new ones. */
+  verified: Map<string, boolean> = new Map(),
+): Promise<CheckpointCheck> {
   let text: string;
   try {
     const file = path.join(dir, LOCAL_CHECKPOINT_FILE);
@@ -125,27 +143,49 @@ export async function lastCheckpoint(
       await fh.close();
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { newest: null };
     throw err;
   }
-  const whole = text.split('\n').slice(0, -1);
-  let cp: Checkpoint | undefined;
-  for (let i = whole.length - 1; i >= 0 && !cp; i--) {
+  const publicKey = createPublicKey(key.publicKeyPem);
+  const bySeq = new Map(tail.records.map((r) => [r.seq, r.hash]));
+  let newest: { cp: Checkpoint; status: CheckpointStatus } | undefined;
+  let problem: CheckpointCheck['problem'];
+  for (const line of text.split('\n').slice(0, -1)) {
+    let cp: Checkpoint;
     try {
-      const v = JSON.parse(whole[i]!) as Checkpoint;
-      if (v?.kind === 'checkpoint' && Number.isSafeInteger(v.seq) && typeof v.sig === 'string') cp = v;
+      cp = JSON.parse(line) as Checkpoint;
     } catch {
-      // A torn or foreign line: look at the one before.
+      continue; // a torn or foreign line (the window may also start inside one)
+    }
+    if (cp?.kind !== 'checkpoint' || !Number.isSafeInteger(cp.seq) || typeof cp.sig !== 'string') continue;
+    let valid = verified.get(line);
+    if (valid === undefined && cp.keyId === key.keyId) {
+      valid = checkpointSignatureValid(cp, publicKey);
+      if (verified.size >= MAX_VERIFIED) verified.clear();
+      verified.set(line, valid);
+    }
+    const signature = cp.keyId !== key.keyId ? 'other-key' : valid ? 'valid' : 'invalid';
+    const hash = bySeq.get(cp.seq);
+    const matchesLog = hash === undefined ? null : hash === cp.head;
+    problem ??=
+      signature !== 'valid'
+        ? { seq: cp.seq, reason: `checkpoint #${cp.seq} is not validly signed by the audit key in use (${signature})` }
+        : matchesLog === false
+          ? { seq: cp.seq, reason: `checkpoint #${cp.seq} does not match record #${cp.seq} of the log` }
+          : undefined;
+    if (!newest || cp.seq >= newest.cp.seq) {
+      newest = { cp, status: { seq: cp.seq, fromSeq: cp.fromSeq, time: cp.time, keyId: cp.keyId, signature, matchesLog } };
     }
   }
-  if (!cp) return null;
-  const record = tail.records.find((r) => r.seq === cp.seq);
-  return {
-    seq: cp.seq,
-    fromSeq: cp.fromSeq,
-    time: cp.time,
-    keyId: cp.keyId,
-    signature: cp.keyId !== key.keyId ? 'other-key' : checkpointSignatureValid(cp, createPublicKey(key.publicKeyPem)) ? 'valid' : 'invalid',
-    matchesLog: record ? record.hash === cp.head : null,
-  };
+  if (!newest) return { newest: null, ...(problem ? { problem } : {}) };
+  return { newest: newest.status, newestHead: newest.cp.head, ...(problem ? { problem } : {}) };
+}
+
+/** The file sink's newest local checkpoint, its signature checked with the auditor's key. */
+export async function lastCheckpoint(
+  dir: string,
+  key: { readonly keyId: string; readonly publicKeyPem: string },
+  tail: AuditTail,
+): Promise<CheckpointStatus | null> {
+  return (await checkCheckpoints(dir, key, tail)).newest;
 }

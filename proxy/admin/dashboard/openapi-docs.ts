@@ -108,7 +108,11 @@ export const DASHBOARD_ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
             toSeq: nullable(seq),
             head: nullable(str),
             windowBytes: int,
-            intact: { type: 'boolean', description: 'no break in the window, and the last checkpoint is validly signed and matches the log' },
+            intact: {
+              type: 'boolean',
+              description:
+                'no break in the window; every checkpoint read is signed by the key in use and matches its record; none read before by this process is gone; and the highest one is validly signed and matches the log',
+            },
             problem: obj({ seq: nullable(seq), reason: str }),
           },
           ['sink', 'checkedRecords', 'fromSeq', 'toSeq', 'head', 'windowBytes', 'intact'],

@@ -9,7 +9,7 @@ import { parseAuditConfig, type AuditorHandle, type AuditRecord } from '../../au
 import type { AdminRoute } from '../../common/admin-route.js';
 import type { Config } from '../../common/config.js';
 import { GuardError } from '../../common/errors.js';
-import { lastCheckpoint, readAuditTail, type AuditTail } from './audit-tail.js';
+import { checkCheckpoints, readAuditTail, type AuditTail, type CheckpointCheck } from './audit-tail.js';
 
 export interface DashboardRouteOptions {
   readonly auditor: Pick<AuditorHandle, 'status' | 'keyId' | 'publicKeyPem'>;
@@ -120,6 +120,18 @@ export function dashboardRoutes(o: DashboardRouteOptions, prefix = '/admin/v1'):
     return cached.tail;
   };
   const window = (t: AuditTail) => (t.fromSeq === null ? null : { fromSeq: t.fromSeq, toSeq: t.toSeq });
+  // The highest validly signed checkpoint this process has read. Checkpoints only ever grow, so one that is gone
+  // later (the file cut back to before an edit), or whose record now has another hash, is a break.
+  let seen: { seq: number; head: string } | undefined;
+  const verified = new Map<string, boolean>();
+  const checkpointProblem = (c: CheckpointCheck, t: AuditTail): { seq: number; reason: string } | undefined => {
+    if (c.problem) return c.problem;
+    if (seen && (c.newest?.seq ?? 0) < seen.seq) return { seq: seen.seq, reason: `checkpoint #${seen.seq}, read before, is gone from the checkpoint file` };
+    const now = seen && t.records.find((r) => r.seq === seen!.seq);
+    if (seen && now && now.hash !== seen.head) return { seq: seen.seq, reason: `record #${seen.seq} is not the one checkpoint #${seen.seq} signed` };
+    if (c.newest?.signature === 'valid' && c.newestHead && (!seen || c.newest.seq > seen.seq)) seen = { seq: c.newest.seq, head: c.newestHead };
+    return undefined;
+  };
 
   return [
     {
@@ -170,7 +182,9 @@ export function dashboardRoutes(o: DashboardRouteOptions, prefix = '/admin/v1'):
       async handler() {
         const sink = o.fileSink;
         const t = await tail();
-        const checkpoint = sink ? await lastCheckpoint(sink.dir, o.auditor, t) : null;
+        const checked = sink ? await checkCheckpoints(sink.dir, o.auditor, t, verified) : null;
+        const checkpoint = checked?.newest ?? null;
+        const problem = t.problem ?? (checked ? checkpointProblem(checked, t) : undefined);
         return {
           body: {
             keyId: o.auditor.keyId,
@@ -183,8 +197,9 @@ export function dashboardRoutes(o: DashboardRouteOptions, prefix = '/admin/v1'):
                   toSeq: t.toSeq,
                   head: t.head,
                   windowBytes: t.bytes,
-                  intact: !t.problem && (checkpoint === null || (checkpoint.signature !== 'invalid' && checkpoint.matchesLog !== false)),
-                  ...(t.problem ? { problem: t.problem } : {}),
+                  // Only a validly signed newest checkpoint vouches for the window; 'other-key' does not.
+                  intact: !problem && (checkpoint === null || (checkpoint.signature === 'valid' && checkpoint.matchesLog !== false)),
+                  ...(problem ? { problem } : {}),
                 }
               : null,
             checkpoint,
