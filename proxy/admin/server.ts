@@ -48,6 +48,24 @@ export interface ServedRoute {
   readonly access: Role | 'public';
 }
 
+/**
+ * On every answer but the dashboard's own files (static.ts has the page's policy): the JSON, the errors, /metrics
+ * and the Markdown report hold strings bots and Kiwoom chose, on the origin where the page keeps the admin token.
+ * nosniff and a deny-all CSP keep any of them from running as HTML or script if opened; no framing, no referrer,
+ * and CORP stops other sites from loading them as subresources.
+ */
+export const API_SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+  'cache-control': 'no-store',
+} as const;
+
+/** A text type without a charset gets utf-8 (Korean text in a Markdown report, say). */
+const withCharset = (type: string): string => (/^text\//i.test(type) && !/;\s*charset=/i.test(type) ? `${type}; charset=utf-8` : type);
+
 type Reply = { status: number; body: Buffer | string; contentType: string; headers?: Record<string, string> };
 
 interface CompiledRoute extends ServedRoute {
@@ -169,7 +187,7 @@ export function createAdminServer(opts: AdminServerOptions): Server {
     const caller: Caller = {};
     handle(req, caller)
       .then((r) => {
-        res.writeHead(r.status, { 'content-type': r.contentType, 'cache-control': 'no-store' });
+        res.writeHead(r.status, { ...API_SECURITY_HEADERS, 'content-type': withCharset(r.contentType) });
         res.end(r.body);
       })
       .catch((err) => {
@@ -190,7 +208,7 @@ export function createAdminServer(opts: AdminServerOptions): Server {
             },
             'admin call refused',
           );
-        res.writeHead(ge.status === 202 ? 400 : ge.status, { ...ge.headers, 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.writeHead(ge.status === 202 ? 400 : ge.status, { ...ge.headers, ...API_SECURITY_HEADERS, 'content-type': 'application/json' });
         res.end(JSON.stringify({ ...kiwoomErrorBody(ge, opts.language), code: ge.code }));
       });
   });
