@@ -6,7 +6,15 @@
 import type { Language } from '../common/errors.js';
 import type { IncidentReport } from './incident.js';
 
-const cell = (s: unknown): string => String(s ?? '').replace(/[|\r\n]/g, ' ');
+// What was recorded is text: Kiwoom's return_msg, order numbers, reasons and errors reach the report, and the report
+// is pasted where Markdown renders. So one line, no table break, and every character that opens inline markup
+// (link, image, raw HTML, code, emphasis, strikethrough) escaped: "[log in](https://…)" shows as typed.
+const cell = (s: unknown): string =>
+  String(s ?? '')
+    .replace(/[|\r\n]/g, ' ')
+    .replace(/[\\`*_[\]<>!~]/g, (c) => `\\${c}`);
+/** Our own checklist titles, which may hold `code`. */
+const own = (s: unknown): string => String(s ?? '').replace(/[|\r\n]/g, ' ');
 const amount =
   (unit: string) =>
   (n: number | undefined): string =>
@@ -221,7 +229,7 @@ export function renderIncidentMarkdown(r: IncidentReport, language: Language = '
   out.push(`## ${w.checklist}`, '');
   for (const c of r.checklist) {
     const done = c.confirmedBy ? w.confirmed(cell(c.confirmedBy), c.confirmedAt, c.note ? cell(c.note) : undefined) : '';
-    out.push(`- [${c.confirmedBy ? 'x' : ' '}] ${cell(c.title)}${c.required ? '' : w.optional}${done}`);
+    out.push(`- [${c.confirmedBy ? 'x' : ' '}] ${own(c.title)}${c.required ? '' : w.optional}${done}`);
   }
   out.push('', w.unlockApprovals(r.unlockApprovals.map((a) => cell(a.approver)).join(', '), r.unlockApprovalsRequired), '');
   if (r.compensation) {
