@@ -30,6 +30,8 @@ export interface RouteDoc {
 
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
 const str = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
+/** An account number: whole for the admin role, the last four digits (******0011) for viewer and approver. */
+const account = str({ description: 'whole for the admin role; viewer and approver get the last four digits (******0011)' });
 const int = (extra: Schema = {}): Schema => ({ type: 'integer', ...extra });
 const bool: Schema = { type: 'boolean' };
 const time: Schema = { type: 'string', format: 'date-time' };
@@ -63,7 +65,7 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
   Bot: obj({
     id: str(),
     owner: str(),
-    account: str(),
+    account,
     allowed: { ...arr(str()), description: 'api-ids (kt10000) or kinds (kind:query): least privilege' },
     enabled: bool,
     createdAt: time,
@@ -101,8 +103,8 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
     {
       id: str(),
       createdAt: time,
-      scope: obj({ botId: str(), account: str(), all: bool }, []),
-      targets: arr(obj({ botId: str(), account: str() })),
+      scope: obj({ botId: str(), account, all: bool }, []),
+      targets: arr(obj({ botId: str(), account })),
       keptDisabled: arr(str()),
       priorTradingState: obj({ state: { enum: ['REDUCING', 'HALTED'] }, reason: str() }),
       reason: str(),
@@ -170,7 +172,7 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
       id: str(),
       callHash: str(),
       botId: str(),
-      account: str(),
+      account,
       apiId: str(),
       owner: str(),
       level: { enum: ['step_up', 'admin'] },

@@ -1,9 +1,12 @@
 // Admin API routes for approvals and approver enrolment, in the admin
 // listener's descriptor shape (proxy/admin/server.ts).
 import { GuardError } from '../common/errors.js';
-import type { AdminRoute } from '../common/admin-route.js';
-import { bodyString } from '../common/admin-route.js';
-import type { ApprovalService, ApprovalStatus, ApproverRole } from './types.js';
+import type { AdminPrincipal, AdminRoute } from '../common/admin-route.js';
+import { accountFor, bodyString } from '../common/admin-route.js';
+import type { ApprovalService, ApprovalStatus, ApprovalView, ApproverRole } from './types.js';
+
+/** An approval as the caller's role reads it: the account whole for admin only. */
+const shown = (v: ApprovalView, who: AdminPrincipal): ApprovalView => ({ ...v, account: accountFor(who, v.account) });
 
 const STATUSES: readonly ApprovalStatus[] = ['pending', 'approved', 'refused', 'timeout', 'consumed'];
 
@@ -14,14 +17,18 @@ export function approvalRoutes(service: ApprovalService, prefix = '/admin/v1'): 
       method: 'GET',
       path: `${prefix}/approvals`,
       role: 'viewer',
-      async handler({ query }) {
+      async handler({ query, principal }) {
         const status = query.get('status') ?? undefined;
         if (status !== undefined && !STATUSES.includes(status as ApprovalStatus))
           throw new GuardError('KG3016', `status must be one of ${STATUSES.join(', ')}`);
         const botId = query.get('bot') ?? undefined;
         return {
           status: 200,
-          body: { approvals: await service.list({ ...(status ? { status: status as ApprovalStatus } : {}), ...(botId ? { botId } : {}) }) },
+          body: {
+            approvals: (await service.list({ ...(status ? { status: status as ApprovalStatus } : {}), ...(botId ? { botId } : {}) })).map((v) =>
+              shown(v, principal),
+            ),
+          },
         };
       },
     },
@@ -29,8 +36,8 @@ export function approvalRoutes(service: ApprovalService, prefix = '/admin/v1'): 
       method: 'GET',
       path: `${prefix}/approvals/:id`,
       role: 'viewer',
-      async handler({ params }) {
-        return { status: 200, body: await service.get(params.id!) };
+      async handler({ params, principal }) {
+        return { status: 200, body: shown(await service.get(params.id!), principal) };
       },
     },
     {
@@ -40,7 +47,7 @@ export function approvalRoutes(service: ApprovalService, prefix = '/admin/v1'): 
       async handler({ params, body, principal }) {
         const code = Buffer.from(bodyString(body, 'code', 10)!, 'utf8');
         try {
-          return { status: 200, body: await service.approve(params.id!, principal.name, code) };
+          return { status: 200, body: shown(await service.approve(params.id!, principal.name, code), principal) };
         } finally {
           code.fill(0);
         }
@@ -54,7 +61,7 @@ export function approvalRoutes(service: ApprovalService, prefix = '/admin/v1'): 
         const reason = bodyString(body, 'reason', 500)!;
         const ownCall = body.ownCall ?? false;
         if (typeof ownCall !== 'boolean') throw new GuardError('KG3016', 'ownCall must be true or false');
-        return { status: 200, body: await service.refuse(params.id!, principal.name, reason, { ownCall }) };
+        return { status: 200, body: shown(await service.refuse(params.id!, principal.name, reason, { ownCall }), principal) };
       },
     },
     {

@@ -2,6 +2,7 @@
 // offers: plain descriptors, so parts need not depend on the admin listener
 // (proxy/admin) that serves them.
 import { GuardError } from './errors.js';
+import { maskAccount } from './logger.js';
 
 /** Roles are ordered: viewer < approver < admin. */
 export type Role = 'viewer' | 'approver' | 'admin';
@@ -9,6 +10,14 @@ export type Role = 'viewer' | 'approver' | 'admin';
 export interface AdminPrincipal {
   readonly name: string;
   readonly role: Role;
+}
+
+/**
+ * An account number as a role reads it on the admin API: whole for admin (a lockdown by account names one), the
+ * last four for viewer and approver (a wall display, the read-only dashboard; the bot id already says which).
+ */
+export function accountFor(principal: AdminPrincipal, account: string): string {
+  return principal.role === 'admin' ? account : maskAccount(account);
 }
 
 export interface AdminRequest {

@@ -1,10 +1,21 @@
 // Admin API routes for lockdown, incidents, recovery and compensation, in the
 // admin listener's descriptor shape (proxy/admin/server.ts).
-import { bodyString, type AdminRoute } from '../common/admin-route.js';
+import { accountFor, bodyString, type AdminPrincipal, type AdminRoute } from '../common/admin-route.js';
 import { GuardError } from '../common/errors.js';
 import type { CompensationCause } from './config.js';
 import { renderIncidentMarkdown } from './incident-markdown.js';
 import type { Responder } from './responder.js';
+import type { IncidentReport } from './incident.js';
+
+/** An incident as the caller's role reads it: the accounts it names whole for admin only (cancels are masked already). */
+function shown(r: IncidentReport, who: AdminPrincipal): IncidentReport {
+  if (who.role === 'admin') return r;
+  return {
+    ...r,
+    scope: r.scope.account === undefined ? r.scope : { ...r.scope, account: accountFor(who, r.scope.account) },
+    targets: r.targets.map((t) => ({ ...t, account: accountFor(who, t.account) })),
+  };
+}
 
 const LOCKDOWN_FIELDS = ['bot', 'account', 'all', 'reason'];
 
@@ -47,8 +58,8 @@ export function responseRoutes(responder: Responder, prefix = '/admin/v1'): Admi
       method: 'GET',
       path: `${prefix}/incidents/:id`,
       role: 'viewer',
-      async handler({ params, query }) {
-        const report = await responder.get(params.id!);
+      async handler({ params, query, principal }) {
+        const report = shown(await responder.get(params.id!), principal);
         if (query.get('format') === 'md') return { status: 200, body: renderIncidentMarkdown(report, responder.language), contentType: 'text/markdown' };
         return { status: 200, body: report };
       },

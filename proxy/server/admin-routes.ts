@@ -1,7 +1,7 @@
 // Admin API routes owned by the core: bots, sessions, policy, broker tokens,
 // audit receipts. Every change is audited with the acting admin's name.
 import { GuardError } from '../common/errors.js';
-import { bodyString, type AdminRoute } from '../common/admin-route.js';
+import { accountFor, bodyString, type AdminRoute } from '../common/admin-route.js';
 import { dashboardRoutes, primaryFileSink } from '../admin/dashboard/routes.js';
 import type { SidecarParts } from './sidecar.js';
 import { createBotRemover } from './bot-remove.js';
@@ -27,7 +27,12 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
     audit,
   });
   return [
-    { method: 'GET', path: '/admin/v1/bots', role: 'viewer', handler: async () => ({ body: { bots: p.bots.list() } }) },
+    {
+      method: 'GET',
+      path: '/admin/v1/bots',
+      role: 'viewer',
+      handler: async ({ principal }) => ({ body: { bots: p.bots.list().map((b) => ({ ...b, account: accountFor(principal, b.account) })) } }),
+    },
     {
       // Bulk provisioning (server/tenant-batch.ts): JSONL with the secrets as TAB name=value fields, read as bytes, never parsed into strings.
       method: 'POST',
