@@ -187,6 +187,11 @@ export class Sessions {
     return claims;
   }
 
+  /** When the token stops being accepted (ms since the epoch): its exp and the clock tolerance, as verify() reads them. */
+  acceptedUntilMs(claims: SessionClaims): number {
+    return (claims.exp + this.opts.clockToleranceSeconds) * 1000;
+  }
+
   /** The store half of verify(): jti not revoked (KG2004), bot not disabled (KG2006), epoch current (KG2007). One MGET. */
   async checkLive(claims: SessionClaims): Promise<void> {
     const [revoked, epoch, disabled] = await this.store.mget([`jti:${claims.jti}`, this.epochKey(claims.botId), this.disabledKey(claims.botId)]);

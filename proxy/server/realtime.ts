@@ -4,15 +4,16 @@
 // policy, and audited before it goes upstream (refused, KG6001, when its
 // record cannot be written); pushes fanned out from the key's one upstream session.
 // A bot that stops reading is cut off alone (close 4008); one that sends
-// frames faster than they are handled is closed (4002). The session is
-// re-checked every recheckMs: a revoked or killed token, a disabled bot, a
-// lockdown or a HALTED trading state clears its registrations and searches
+// frames faster than they are handled is closed (4002). The session ends when
+// its sidecar token expires (KG2003, close 4003), as a REST call with it is
+// refused; a LOGIN on the open socket with the bot's fresh token carries it on.
+// It is re-checked every recheckMs: a revoked or killed token, a disabled bot,
+// a lockdown or a HALTED trading state clears its registrations and searches
 // and closes it with a clear message, as does a bot removed, re-created,
 // disabled or moved to another account in its record (read again, as a REST
 // call reads it, before each message: the allowlist in force judges it). A
 // lockdown, a session kill or a disable published on any replica closes it at
-// once (it is tracked with the bot's calls, bot-calls.ts, and by its session
-// epoch here); the re-check stays the backstop.
+// once (realtime-live.ts); the re-check stays the backstop.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -29,6 +30,7 @@ import { parseBotMessage, type RealtimeProtocolError, reply, systemFrame, type B
 import type { PolicyEngineInternals } from '../policy/engine.js';
 import type { Responder } from '../response/index.js';
 import type { BotCalls } from './bot-calls.js';
+import { liveSessions, type Tracked } from './realtime-live.js';
 import { rawErrorResponse } from './http.js';
 import type { ConditionJudgement, ConditionRisk } from './realtime-risk.js';
 
@@ -81,29 +83,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
   });
   const logins = new Counter({ name: 'kguard_realtime_logins_total', help: 'Bot realtime logins, by outcome', labelNames: ['outcome'], registers });
 
-  // The logged-in sessions (and those logging in), for sessions ended on any replica (Sessions.onEnded).
-  const live = new Set<{ claims: SessionClaims; end: (reason: GuardError) => void }>();
-  const endedSubscription = config.enabled
-    ? deps.sessions
-        .onEnded((e) => {
-          // In the message's own turn: a push relayed after it on the same subscriber connection finds the socket closed.
-          for (const s of [...live]) if (s.claims.botId === e.botId && s.claims.epoch < e.epoch) s.end(new GuardError(e.code));
-        })
-        .catch((err) => {
-          logger.error({ code: toGuardError(err).code }, 'sessions ended elsewhere reach realtime sessions here only at their next re-check');
-          return undefined;
-        })
-    : undefined;
-
-  function track(claims: SessionClaims, bot: BotRecord, end: (reason: GuardError) => void): () => void {
-    const entry = { claims, end };
-    live.add(entry);
-    const untrackCall = deps.calls?.track(bot, end);
-    return () => {
-      live.delete(entry);
-      untrackCall?.();
-    };
-  }
+  const sessionsLive = liveSessions({ enabled: config.enabled, sessions: deps.sessions, calls: deps.calls, logger });
 
   const audit = (fields: Record<string, unknown>) =>
     deps.auditor
@@ -131,7 +111,9 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     let claims: SessionClaims | undefined;
     let handle: RealtimeHandle | undefined;
     let ending = false;
-    let untrack: (() => void) | undefined;
+    let tracked: { entry: Tracked; untrack: () => void } | undefined;
+    /** Ends the session when its token stops being accepted. */
+    let expiry: NodeJS.Timeout | undefined;
     let missed = 0;
     let busy: Promise<void> = Promise.resolve();
     let waiting = 0;
@@ -150,8 +132,9 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     async function end(reason: string, code: number, message: string): Promise<void> {
       if (ending) return;
       ending = true;
-      untrack?.();
+      tracked?.untrack();
       clearTimeout(loginTimer);
+      clearTimeout(expiry);
       clearInterval(pinger);
       clearInterval(recheck);
       closes.inc({ reason });
@@ -180,8 +163,19 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     pinger.unref();
     recheck.unref();
 
+    /** The session runs under `c` from now: it ends when that token stops being accepted (the timer; live() is the backstop). */
+    function runUnder(c: SessionClaims): void {
+      claims = c;
+      if (tracked) tracked.entry.claims = c;
+      clearTimeout(expiry);
+      const ms = Math.min(2 ** 31 - 1, Math.max(0, deps.sessions.acceptedUntilMs(c) - Date.now()));
+      expiry = setTimeout(() => void end('expired', CLOSE.ended, errorText(new GuardError('KG2003'))), ms);
+      expiry.unref();
+    }
+
     async function live(): Promise<void> {
       if (!handle || !bot || !claims) return;
+      if (Date.now() > deps.sessions.acceptedUntilMs(claims)) throw new GuardError('KG2003');
       await deps.sessions.checkLive(claims);
       // The bot's record as a REST call reads it, each time: the allowlist in force judges the message.
       const b = deps.bots.get(bot.id);
@@ -201,7 +195,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         const b = deps.bots.get(c.botId);
         // Tracked before the session and lock checks, so a kill, disable or lockdown heard while this login
         // goes on ends it too (not once the socket has ended: nothing would untrack it).
-        if (!ending && b) untrack = track(c, b, (reason) => void end(reasonOf(reason), CLOSE.ended, errorText(reason)));
+        if (!ending && b) tracked = sessionsLive.track(c, b, (reason) => void end(reasonOf(reason), CLOSE.ended, errorText(reason)));
         await deps.sessions.checkLive(c);
         if (!b) throw new GuardError('KG2002', 'unknown bot');
         if (!issuedTo(c, b)) throw new GuardError('KG2007', 'issued to an earlier bot of this id');
@@ -216,8 +210,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
           return;
         }
         bot = b;
-        claims = c;
         handle = opened;
+        runUnder(c);
       } catch (err) {
         const g = toGuardError(err);
         logins.inc({ outcome: 'refused' });
@@ -233,14 +227,23 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       send(reply('LOGIN', 0, '', { sor_yn: 'Y' }));
     }
 
-    /** A LOGIN on a logged-in socket: the same bot's valid token is acknowledged, any other refused; nothing changes. */
+    /**
+     * A LOGIN on a logged-in socket: the same bot's valid token is acknowledged and the session runs under it from
+     * now (to its expiry), any other refused with nothing changed.
+     */
     async function relogin(token: string): Promise<void> {
-      const refusal = await deps.sessions.verify(token).then(
-        (c) => (c.botId === bot!.id && issuedTo(c, bot!) ? undefined : new GuardError('KG2002', 'this socket is logged in as another bot')),
+      const verdict = await deps.sessions.verify(token).then(
+        (c) => (c.botId === bot!.id && issuedTo(c, bot!) ? c : new GuardError('KG2002', 'this socket is logged in as another bot')),
         (err: unknown) => toGuardError(err),
       );
-      if (refusal) denials.inc({ reason: refusal.code });
-      send(refusal ? reply('LOGIN', 3, errorText(refusal)) : reply('LOGIN', 0, '', { sor_yn: 'Y' }));
+      if (verdict instanceof GuardError) {
+        denials.inc({ reason: verdict.code });
+        send(reply('LOGIN', 3, errorText(verdict)));
+        return;
+      }
+      if (ending) return;
+      runUnder(verdict);
+      send(reply('LOGIN', 0, '', { sor_yn: 'Y' }));
     }
 
     /** The bot's allowlist and the policy, for one realtime api-id (type or condition search TR). */
@@ -329,7 +332,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         else await condition(m);
       } catch (err) {
         const g = toGuardError(err);
-        if (['KG2004', 'KG2006', 'KG2007', 'KG3008', 'KG7003'].includes(g.code)) {
+        if (['KG2003', 'KG2004', 'KG2006', 'KG2007', 'KG3008', 'KG7003'].includes(g.code)) {
           await end(reasonOf(g), CLOSE.ended, errorText(g));
           return;
         }
@@ -379,7 +382,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     async close() {
       for (const ws of wss.clients) ws.close(1001, 'sidecar shutting down');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await (await endedSubscription)?.().catch(() => undefined);
+      await sessionsLive.close();
     },
   };
 }
@@ -388,6 +391,7 @@ function reasonOf(err: unknown): string {
   const code = toGuardError(err).code;
   if (code === 'KG3008' || code === 'KG7003') return 'lockdown';
   if (code === 'KG2006') return 'disabled';
+  if (code === 'KG2003') return 'expired';
   return 'revoked';
 }
 

@@ -1,0 +1,51 @@
+// The realtime sessions logged in (or logging in) on this replica, so that a
+// session kill or a disable published on any replica (Sessions.onEnded) ends
+// them at once, and a lockdown heard here too (they are tracked with the
+// bot's calls, bot-calls.ts). The periodic re-check stays the backstop.
+import type { Logger } from 'pino';
+import { GuardError, toGuardError } from '../common/errors.js';
+import type { BotRecord, SessionClaims, Sessions } from '../auth/index.js';
+import type { BotCalls } from './bot-calls.js';
+
+export interface Tracked {
+  /** The token the session runs under (a fresh one given in a later LOGIN replaces it). */
+  claims: SessionClaims;
+  end: (reason: GuardError) => void;
+}
+
+export interface LiveSessions {
+  track(claims: SessionClaims, bot: BotRecord, end: (reason: GuardError) => void): { entry: Tracked; untrack: () => void };
+  close(): Promise<void>;
+}
+
+export function liveSessions(deps: { enabled: boolean; sessions: Pick<Sessions, 'onEnded'>; calls?: Pick<BotCalls, 'track'>; logger: Logger }): LiveSessions {
+  const live = new Set<Tracked>();
+  const subscription = deps.enabled
+    ? deps.sessions
+        .onEnded((e) => {
+          // In the message's own turn: a push relayed after it on the same subscriber connection finds the socket closed.
+          for (const s of [...live]) if (s.claims.botId === e.botId && s.claims.epoch < e.epoch) s.end(new GuardError(e.code));
+        })
+        .catch((err) => {
+          deps.logger.error({ code: toGuardError(err).code }, 'sessions ended elsewhere reach realtime sessions here only at their next re-check');
+          return undefined;
+        })
+    : undefined;
+  return {
+    track(claims, bot, end) {
+      const entry: Tracked = { claims, end };
+      live.add(entry);
+      const untrackCall = deps.calls?.track(bot, end);
+      return {
+        entry,
+        untrack: () => {
+          live.delete(entry);
+          untrackCall?.();
+        },
+      };
+    },
+    async close() {
+      await (await subscription)?.().catch(() => undefined);
+    },
+  };
+}
