@@ -16,6 +16,8 @@ export interface RealtimeConfig {
   maxFrameBytes: number;
   /** (type, item) pairs in one REG/REMOVE. */
   maxItemsPerMessage: number;
+  /** Frames a bot may have waiting to be handled (store, policy, audit); one more closes it (4002, KG3005). */
+  maxWaitingFrames: number;
   /** Per bot, unless a policy `realtime` rule sets less. */
   maxRegistrationsPerBot: number;
   maxLiveSearchesPerBot: number;
@@ -39,6 +41,7 @@ export const REALTIME_DEFAULTS: RealtimeConfig = {
   maxBufferedBytes: 1024 * 1024,
   maxFrameBytes: 64 * 1024,
   maxItemsPerMessage: 100,
+  maxWaitingFrames: 100,
   maxRegistrationsPerBot: 200,
   maxLiveSearchesPerBot: 10,
   recheckMs: 1_000,

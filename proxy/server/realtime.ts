@@ -58,8 +58,6 @@ export interface RealtimeEndpointDeps {
 /** Close codes a bot sees (4000–4999 are the application's). */
 export const CLOSE = { slow: 4008, ended: 4003, login: 4001, protocol: 4002 } as const;
 const CLOSE_GRACE_MS = 2_000;
-/** Frames a bot may have waiting to be handled; one more closes it (4002, KG3005). */
-export const MAX_WAITING_FRAMES = 100;
 
 export interface RealtimeEndpoint {
   /** Handles an HTTP upgrade on a bot port; anything but the realtime path is refused. */
@@ -350,8 +348,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         return;
       }
       // Frames come faster than they are judged (store, policy, audit): the queue is bounded, not the heap.
-      if (++waiting > MAX_WAITING_FRAMES) {
-        void end('flood', CLOSE.protocol, errorText(new GuardError('KG3005', `more than ${MAX_WAITING_FRAMES} realtime frames waiting`)));
+      if (++waiting > config.maxWaitingFrames) {
+        void end('flood', CLOSE.protocol, errorText(new GuardError('KG3005', `more than ${config.maxWaitingFrames} realtime frames waiting`)));
         return;
       }
       // One message at a time per bot: its registrations change in the order it sent them.

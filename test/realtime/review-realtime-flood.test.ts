@@ -60,3 +60,24 @@ t.test('a bot that queues frames faster than they are handled is closed', async 
   t.match(String(sys?.message ?? ''), /KG3005.*waiting/, `the close says why: ${JSON.stringify(sys)}`);
   if (sys) t.equal((await s.closed).code, 4002);
 });
+
+t.test('the bound on waiting frames is realtime.maxWaitingFrames', async (t) => {
+  const small = await startHarness({
+    sim: { wsQuoteIntervalMs: 0, wsConditionIntervalMs: 0 },
+    allowed: ['kind:query', 'kind:realtime'],
+    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
+    config: { realtime: { maxWaitingFrames: 5 } },
+  });
+  t.teardown(() => small.close());
+  const s = await connectBot(small.sidecar.realtimeUrl);
+  t.teardown(() => s.close());
+  t.equal((await s.login(await small.token())).return_code, 0);
+  const frame = JSON.stringify({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: ['005930'], type: ['0D'] }] });
+  const sock = (s.ws as unknown as { _socket: import('node:net').Socket })._socket;
+  sock.cork();
+  for (let i = 0; i < 50; i++) s.send(frame);
+  sock.uncork();
+  const sys = await s.next((f) => f.trnm === 'SYSTEM', 'the close');
+  t.match(String(sys.message), /KG3005.*more than 5 realtime frames waiting/, JSON.stringify(sys));
+  t.equal((await s.closed).code, 4002);
+});
