@@ -49,3 +49,13 @@ export function liveSessions(deps: { enabled: boolean; sessions: Pick<Sessions, 
     },
   };
 }
+
+/** Why a session ended, for the close metric and the SYSTEM code (KG-<REASON>): a store that could not answer is no revocation. */
+export function reasonOf(err: unknown): string {
+  const code = toGuardError(err).code;
+  if (code === 'KG3008' || code === 'KG7003') return 'lockdown';
+  if (code === 'KG2006') return 'disabled';
+  if (code === 'KG2003') return 'expired';
+  if (code === 'KG7001') return 'unavailable';
+  return 'revoked';
+}

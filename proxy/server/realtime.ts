@@ -30,7 +30,7 @@ import { parseBotMessage, type RealtimeProtocolError, reply, systemFrame, type B
 import type { PolicyEngineInternals } from '../policy/engine.js';
 import type { Responder } from '../response/index.js';
 import type { BotCalls } from './bot-calls.js';
-import { liveSessions, type Tracked } from './realtime-live.js';
+import { liveSessions, reasonOf, type Tracked } from './realtime-live.js';
 import { rawErrorResponse } from './http.js';
 import type { ConditionJudgement, ConditionRisk } from './realtime-risk.js';
 
@@ -156,10 +156,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       if (!handle) return;
       if (++missed > config.maxMissedPings) void end('ping', CLOSE.protocol, 'PING not answered');
       else send('{"trnm":"PING"}');
-    }, config.pingIntervalMs);
-    const recheck = setInterval(() => void live().catch((err) => end(reasonOf(err), CLOSE.ended, errorText(toGuardError(err)))), config.recheckMs);
-    pinger.unref();
-    recheck.unref();
+    }, config.pingIntervalMs).unref();
+    const recheck = setInterval(() => void recheckNow(), config.recheckMs).unref();
 
     /** The session runs under `c` from now: it ends when that token stops being accepted (the timer; live() is the backstop). */
     function runUnder(c: SessionClaims): void {
@@ -169,6 +167,16 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       const ms = Math.min(2 ** 31 - 1, Math.max(0, deps.sessions.acceptedUntilMs(c) - Date.now()));
       expiry = setTimeout(() => void end('expired', CLOSE.ended, errorText(new GuardError('KG2003'))), ms);
       expiry.unref();
+    }
+
+    // The periodic re-check; a store that did not answer in time is asked once more before the session ends (after
+    // a pause, a stalled VM or a long GC, its time-out fires before the answer that came meanwhile is read).
+    async function recheckNow(): Promise<void> {
+      const failed = await live().then(
+        () => undefined,
+        (err: unknown) => (toGuardError(err).code === 'KG7001' ? live().then(() => undefined, toGuardError) : toGuardError(err)),
+      );
+      if (failed) await end(reasonOf(failed), CLOSE.ended, errorText(failed));
     }
 
     async function live(): Promise<void> {
@@ -383,14 +391,6 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       await sessionsLive.close();
     },
   };
-}
-
-function reasonOf(err: unknown): string {
-  const code = toGuardError(err).code;
-  if (code === 'KG3008' || code === 'KG7003') return 'lockdown';
-  if (code === 'KG2006') return 'disabled';
-  if (code === 'KG2003') return 'expired';
-  return 'revoked';
 }
 
 function summary(items: readonly Registration[]): { count: number; first: string[] } {
