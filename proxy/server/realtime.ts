@@ -27,6 +27,7 @@ import { lookupApi } from '../kiwoom/catalogue.js';
 import type { ApiEntry } from '../kiwoom/types.js';
 import type { RealtimeHandle, RealtimeService } from '../kiwoom/realtime/service.js';
 import { parseBotMessage, type RealtimeProtocolError, reply, systemFrame, type BotMessage, type Registration } from '../kiwoom/realtime/protocol.js';
+import { closeReason } from '../kiwoom/realtime/protocol.js';
 import type { PolicyEngineInternals } from '../policy/engine.js';
 import type { Responder } from '../response/index.js';
 import type { BotCalls } from './bot-calls.js';
@@ -138,7 +139,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       closes.inc({ reason });
       if (ws.readyState === ws.OPEN && reason !== 'slow') ws.send(systemFrame(`KG-${reason.toUpperCase()}`, message));
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
-        ws.close(code, message.slice(0, 120));
+        ws.close(code, closeReason(message));
         // A bot that reads nothing never reads the close frame either: the socket goes after a grace.
         setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
       }

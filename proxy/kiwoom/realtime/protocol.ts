@@ -129,6 +129,22 @@ export function reply(trnm: string, returnCode: number, message: string, extra: 
   return JSON.stringify({ trnm, return_code: returnCode, return_msg: message, ...extra });
 }
 
+/** A close frame's reason holds at most 123 bytes (ws throws beyond): a Korean message is 3 bytes a character. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** `message` cut to a close frame's reason, on a character boundary. */
+export function closeReason(message: string): string {
+  if (Buffer.byteLength(message) <= MAX_CLOSE_REASON_BYTES) return message;
+  let out = '';
+  let bytes = 0;
+  for (const ch of message) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > MAX_CLOSE_REASON_BYTES) break;
+    out += ch;
+  }
+  return out;
+}
+
 export function systemFrame(code: string, message: string): string {
   return JSON.stringify({ trnm: 'SYSTEM', code, message });
 }
