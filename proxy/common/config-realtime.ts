@@ -18,6 +18,8 @@ export interface RealtimeConfig {
   maxItemsPerMessage: number;
   /** Frames a bot may have waiting to be handled (store, policy, audit); one more closes it (4002, KG3005). */
   maxWaitingFrames: number;
+  /** Realtime sockets one bot may hold on one replica (logged in or logging in); one more LOGIN is refused (KG3018). */
+  maxSessionsPerBot: number;
   /** Per bot, unless a policy `realtime` rule sets less. */
   maxRegistrationsPerBot: number;
   maxLiveSearchesPerBot: number;
@@ -42,6 +44,7 @@ export const REALTIME_DEFAULTS: RealtimeConfig = {
   maxFrameBytes: 64 * 1024,
   maxItemsPerMessage: 100,
   maxWaitingFrames: 100,
+  maxSessionsPerBot: 5,
   maxRegistrationsPerBot: 200,
   maxLiveSearchesPerBot: 10,
   recheckMs: 1_000,

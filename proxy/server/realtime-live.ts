@@ -1,7 +1,9 @@
 // The realtime sessions logged in (or logging in) on this replica, so that a
 // session kill or a disable published on any replica (Sessions.onEnded) ends
 // them at once, and a lockdown heard here too (they are tracked with the
-// bot's calls, bot-calls.ts). The periodic re-check stays the backstop.
+// bot's calls, bot-calls.ts). The periodic re-check stays the backstop. A
+// bot holds at most realtime.maxSessionsPerBot of them: its sockets share the
+// bot port's connection cap with every other bot's calls.
 import type { Logger } from 'pino';
 import { GuardError, toGuardError } from '../common/errors.js';
 import type { BotRecord, SessionClaims, Sessions } from '../auth/index.js';
@@ -14,7 +16,8 @@ export interface Tracked {
 }
 
 export interface LiveSessions {
-  track(claims: SessionClaims, bot: BotRecord, end: (reason: GuardError) => void): { entry: Tracked; untrack: () => void };
+  /** Throws KG3018 when the bot already has `max` sessions here (logged in or logging in). */
+  track(claims: SessionClaims, bot: BotRecord, end: (reason: GuardError) => void, max: number): { entry: Tracked; untrack: () => void };
   close(): Promise<void>;
 }
 
@@ -32,7 +35,10 @@ export function liveSessions(deps: { enabled: boolean; sessions: Pick<Sessions, 
         })
     : undefined;
   return {
-    track(claims, bot, end) {
+    track(claims, bot, end, max) {
+      let held = 0;
+      for (const s of live) if (s.claims.botId === claims.botId) held++;
+      if (held >= max) throw new GuardError('KG3018', `at most ${max} realtime sessions for this bot on this replica`);
       const entry: Tracked = { claims, end };
       live.add(entry);
       const untrackCall = deps.calls?.track(bot, end);

@@ -202,7 +202,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         const b = deps.bots.get(c.botId);
         // Tracked before the session and lock checks, so a kill, disable or lockdown heard while this login
         // goes on ends it too (not once the socket has ended: nothing would untrack it).
-        if (!ending && b) tracked = sessionsLive.track(c, b, (reason) => void end(reasonOf(reason), CLOSE.ended, errorText(reason)));
+        const ended = (reason: GuardError) => void end(reasonOf(reason), CLOSE.ended, errorText(reason));
+        if (!ending && b) tracked = sessionsLive.track(c, b, ended, config.maxSessionsPerBot);
         await deps.sessions.checkLive(c);
         if (!b) throw new GuardError('KG2002', 'unknown bot');
         if (!issuedTo(c, b)) throw new GuardError('KG2007', 'issued to an earlier bot of this id');
