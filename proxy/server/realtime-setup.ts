@@ -55,7 +55,7 @@ export function setupRealtime(d: {
   const pushes = new Counter({ name: 'kguard_realtime_pushes_total', help: 'Upstream REAL frames delivered to bots (one per bot per frame)', registers });
   const upstreamEvents = new Counter({
     name: 'kguard_realtime_upstream_events_total',
-    help: 'Upstream realtime sessions opened, dropped and closed',
+    help: 'Upstream realtime sessions opened, dropped, closed, and replaced by another LOGIN with the app key (R10001)',
     labelNames: ['event'],
     registers,
   });

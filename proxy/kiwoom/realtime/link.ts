@@ -32,6 +32,8 @@ export interface LinkEvents {
   up(): void;
   /** The socket dropped (reason for logs and metrics); a reconnect follows unless closed. */
   down(reason: string): void;
+  /** Another connection logged in with the app key and Kiwoom ended ours (R10001). */
+  replaced?(): void;
 }
 
 interface Pending {
@@ -54,6 +56,9 @@ export class UpstreamLink {
   /** Ends the session when its token is due for renewal (it cannot be renewed while we hold it). */
   private renew: NodeJS.Timeout | undefined;
   private loggedIn = false;
+  /** Sessions replaced (R10001) one after another: each LOGIN after one backs off from here, not from the base delay. */
+  private replacedInRow = 0;
+  private replacedNow = false;
   private readonly pending = new Map<string, Pending[]>();
   private readonly waitingLogin = new Set<() => void>();
 
@@ -189,7 +194,7 @@ export class UpstreamLink {
       clearTimeout(loginTimer);
       if (Number(frame.return_code) === 0) {
         this.loggedIn = true;
-        this.attempt = 0;
+        this.attempt = this.replacedInRow;
         this.log.info('realtime upstream logged in');
         // Held past its renewal time, the token would make every call of the key wait until it expires: log in afresh then.
         const due = Math.min(2 ** 31 - 1, Math.max(0, (this.lease?.renewAt ?? Number.POSITIVE_INFINITY) - Date.now()));
@@ -209,7 +214,15 @@ export class UpstreamLink {
       return;
     }
     if (trnm === 'SYSTEM') {
-      this.log.warn({ code: String(frame.code ?? '') }, 'realtime upstream SYSTEM message');
+      const code = String(frame.code ?? '').slice(0, 16);
+      if (code !== 'R10001') this.log.warn({ code }, 'realtime upstream SYSTEM message');
+      else {
+        // The app key is in use elsewhere (outside the sidecar, another deployment): say so, and do not fight it at full speed.
+        this.log.error({ code }, 'realtime upstream session replaced: another connection logged in with this app key (R10001)');
+        this.replacedNow = true;
+        this.replacedInRow++;
+        this.events.replaced?.();
+      }
       return;
     }
     if (trnm === 'REAL') {
@@ -248,6 +261,8 @@ export class UpstreamLink {
 
   private drop(reason: string): void {
     const wasUp = this.loggedIn;
+    if (!this.replacedNow && wasUp) this.replacedInRow = 0;
+    this.replacedNow = false;
     this.loggedIn = false;
     if (this.renew) clearTimeout(this.renew);
     this.renew = undefined;

@@ -29,7 +29,7 @@ export interface RealtimeServiceDeps {
   acquire(botId: string, key: string): Promise<BrokerLease>;
   logger: Logger;
   onPush?: (routed: number) => void;
-  onUpstream?: (event: 'opened' | 'closed' | 'down') => void;
+  onUpstream?: (event: 'opened' | 'closed' | 'down' | 'replaced') => void;
 }
 
 /** One bot's realtime session, wherever the key's upstream lives. */
@@ -259,6 +259,7 @@ export class RealtimeService {
           void hub?.replay();
         },
         down: () => this.deps.onUpstream?.('down'),
+        replaced: () => this.deps.onUpstream?.('replaced'),
       },
       log,
     );
