@@ -37,7 +37,9 @@ for (const how of ['lockdown', 'halt'] as const)
     const sys = await s.next((f) => f.trnm === 'SYSTEM', 'the SYSTEM message');
     const timer = setInterval(() => h.sim.pushQuote('005930'), 50);
     t.teardown(() => clearInterval(timer));
-    const closed = await Promise.race([s.closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 15_000))]);
+    let deadline: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([s.closed, new Promise<undefined>((r) => (deadline = setTimeout(() => r(undefined), 15_000)))]);
+    clearTimeout(deadline);
     clearInterval(timer);
     t.ok(closed, 'the socket is closed');
     t.equal(closed?.code, 4003);
