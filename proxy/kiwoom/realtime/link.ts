@@ -105,13 +105,20 @@ export class UpstreamLink {
         seq,
         resolve,
         reject,
-        timer: setTimeout(() => {
-          const i = queue.indexOf(p);
-          if (i >= 0) queue.splice(i, 1);
-          reject(new GuardError('KG5003', `realtime ${trnm} got no reply`));
-          // Its reply may still come, and would be paired with the next request.
-          this.resync(ws, `${trnm} reply timed out`);
-        }, this.opts.requestTimeoutMs),
+        // After a pause (SIGSTOP, a frozen container) Node runs due timers before it reads the sockets: the verdict
+        // waits one turn (setImmediate comes after the socket reads), so an answer already there still counts.
+        timer: setTimeout(
+          () =>
+            setImmediate(() => {
+              const i = queue.indexOf(p);
+              if (i < 0) return;
+              queue.splice(i, 1);
+              reject(new GuardError('KG5003', `realtime ${trnm} got no reply`));
+              // Its reply may still come, and would be paired with the next request.
+              this.resync(ws, `${trnm} reply timed out`);
+            }),
+          this.opts.requestTimeoutMs,
+        ),
       };
       queue.push(p);
       ws.send(frame);
