@@ -39,7 +39,8 @@ t.test('a reply that comes after its request timed out is never handed to the ne
   hub.attach({ id: 'bot-1', botId: 'bot-1', account: '8888000011', send: () => undefined });
   hub.attach({ id: 'bot-2', botId: 'bot-2', account: '8888000011', send: () => undefined });
 
-  await t.rejects(hub.conditionRequest('bot-1', '1', false, search('1')), { code: 'KG5003' }, "bot-1's search timed out");
+  // KG5002 (timed out), as a REST call that gets no answer in time; KG5003 is "response too large".
+  await t.rejects(hub.conditionRequest('bot-1', '1', false, search('1')), { code: 'KG5002' }, "bot-1's search timed out");
   const second = await hub.conditionRequest('bot-2', '2', false, search('2')).catch((err: unknown) => err);
   if (second instanceof Error) t.match(second, { code: /^KG500/ }, 'bot-2 may be refused while the link re-synchronises');
   else t.same(second, JSON.parse(answer('2')), "bot-2 gets its own search's answer");
@@ -65,7 +66,8 @@ t.test('a reply naming another seq is refused, and the link logs in afresh', asy
   );
   const { hub, link } = hubOver(t, kiwoom);
   hub.attach({ id: 'bot-1', botId: 'bot-1', account: '8888000011', send: () => undefined });
-  await t.rejects(hub.conditionRequest('bot-1', '3', false, search('3')), { code: 'KG5003' });
+  // KG5005 (the answer does not fit the request), not KG5003 ("response too large").
+  await t.rejects(hub.conditionRequest('bot-1', '3', false, search('3')), { code: 'KG5005' });
   await waitFor(() => kiwoom.logins() >= 2 && link.up, 5_000, 'logged in afresh');
   t.match(await hub.conditionRequest('bot-1', '3', false, search('3')), { return_code: 0, seq: ' 3 ' });
 });

@@ -2,7 +2,7 @@
 // timer. After the replica that owns a key's session is paused (SIGSTOP, a
 // frozen container) Node runs the timers that fell due before it reads the
 // sockets, so a REG that Kiwoom had answered during the pause was declared
-// unanswered: the bot was refused (KG5003) and the link logged in afresh to
+// unanswered: the bot was refused (KG5002) and the link logged in afresh to
 // resync, replaying every registration of the key. The time-out now lets the
 // socket deliver an answer that is already there before it decides.
 // Kiwoom's answers reach the replica through a proxy that holds them 300 ms,

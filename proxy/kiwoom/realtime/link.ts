@@ -113,7 +113,7 @@ export class UpstreamLink {
               const i = queue.indexOf(p);
               if (i < 0) return;
               queue.splice(i, 1);
-              reject(new GuardError('KG5003', `realtime ${trnm} got no reply`));
+              reject(new GuardError('KG5002', `realtime ${trnm} got no reply`));
               // Its reply may still come, and would be paired with the next request.
               this.resync(ws, `${trnm} reply timed out`);
             }),
@@ -245,7 +245,7 @@ export class UpstreamLink {
       return;
     }
     if (p.seq !== undefined && frame.seq !== undefined && String(frame.seq).trim() !== p.seq.trim()) {
-      p.reject(new GuardError('KG5003', `realtime ${String(trnm)} reply named another seq`));
+      p.reject(new GuardError('KG5005', `realtime ${String(trnm)} reply named another seq`));
       this.resync(ws, `${String(trnm)} reply named another seq`);
       return;
     }

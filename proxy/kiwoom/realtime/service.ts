@@ -178,7 +178,7 @@ export class RealtimeService {
     const reply = new Promise<Back>((resolve) => {
       const timer = setTimeout(() => {
         this.waiting.delete(rid);
-        resolve({ rid, ok: false, code: 'KG5003' });
+        resolve({ rid, ok: false, code: 'KG5002', detail: 'the realtime owner replica did not answer' });
       }, this.opts.requestTimeoutMs * 2);
       this.waiting.set(rid, { resolve, timer });
     });
