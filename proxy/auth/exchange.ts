@@ -107,6 +107,8 @@ export async function exchangeToken(
   sessions: Sessions,
   okMessage: string,
   hooks: ExchangeHooks = {},
+  /** The address that logs in (Sessions.latestIssued). */
+  source?: string,
 ): Promise<{ bot: BotRecord; response: TokenResponse; jti: string }> {
   const { fields, secret } = parseExchangeBody(raw);
   try {
@@ -115,7 +117,7 @@ export async function exchangeToken(
     const botId = requireString(fields, 'appkey', 64);
     const bot = await authenticateBot(bots, botId, secret, hooks);
     if (await sessions.isDisabled(bot.id)) throw new GuardError('KG2006');
-    const { token, expiresAt, jti } = await sessions.issue(bot.id, bot);
+    const { token, expiresAt, jti } = await sessions.issue(bot.id, bot, source);
     return {
       bot,
       jti,

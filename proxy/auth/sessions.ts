@@ -118,8 +118,16 @@ export class Sessions {
     return Number((await this.store.get(this.epochKey(botId))) ?? 0);
   }
 
-  /** `bot`: the registration the token is for (its createdAt goes into the token: see issuedTo). */
-  async issue(botId: string, bot?: { readonly createdAt: string }): Promise<{ token: string; expiresAt: Date; jti: string }> {
+  /** The latest token issued to a bot from one source address (latestIssued). The address is hashed: any text a socket gives. */
+  private latestKey(botId: string, source: string): string {
+    return `session:latest:${botId}:${createHash('sha256').update(source).digest('hex').slice(0, 16)}`;
+  }
+
+  /**
+   * `bot`: the registration the token is for (its createdAt goes into the token: see issuedTo). `source`: the
+   * address that logged in; the token is remembered as the bot's latest from there, until it expires (latestIssued).
+   */
+  async issue(botId: string, bot?: { readonly createdAt: string }, source?: string): Promise<{ token: string; expiresAt: Date; jti: string }> {
     const epoch = await this.currentEpoch(botId);
     const jti = randomUUID();
     const now = Math.floor(Date.now() / 1000);
@@ -134,7 +142,31 @@ export class Sessions {
       .setExpirationTime(exp)
       .setJti(jti)
       .sign(this.signingKey);
+    if (source !== undefined) {
+      const latest = JSON.stringify({ jti, ep: epoch, exp, ...(bot ? { bc: bot.createdAt } : {}) });
+      await this.store.set(this.latestKey(botId, source), latest, (this.opts.ttlSeconds + this.opts.clockToleranceSeconds) * 1000);
+    }
     return { token, expiresAt: new Date(exp * 1000), jti };
+  }
+
+  /**
+   * The claims of the latest token issued to `botId` from `source` while it is still accepted, if any: a realtime
+   * session opened from there carries on under it when its own token expires, as if the bot had sent LOGIN again
+   * with it. Only the holder of the bot secret gets a token, so a socket opened with a token taken from the bot
+   * ends at that token's expiry, unless the bot itself logs in again from the socket's address. Not yet live-checked.
+   */
+  async latestIssued(botId: string, source: string): Promise<SessionClaims | undefined> {
+    const raw = await this.store.get(this.latestKey(botId, source));
+    if (raw === null) return undefined;
+    let v: { jti?: unknown; ep?: unknown; exp?: unknown; bc?: unknown };
+    try {
+      v = JSON.parse(raw) as typeof v;
+    } catch {
+      return undefined;
+    }
+    if (typeof v.jti !== 'string' || typeof v.ep !== 'number' || typeof v.exp !== 'number') return undefined;
+    const claims: SessionClaims = { botId, jti: v.jti, epoch: v.ep, exp: v.exp, ...(typeof v.bc === 'string' ? { botCreatedAt: v.bc } : {}) };
+    return Date.now() <= this.acceptedUntilMs(claims) ? claims : undefined;
   }
 
   /** Signature, alg, iss, aud, exp; then revocation and epoch against the store. */

@@ -65,3 +65,13 @@ export function reasonOf(err: unknown): string {
   if (code === 'KG7001') return 'unavailable';
   return 'revoked';
 }
+
+/**
+ * A session whose token has expired carries on under the bot's latest token from the socket's own address (the bot
+ * logged in again over REST: it holds its secret), as a LOGIN on the socket with that token would; else KG2003.
+ */
+export async function carriedOn(sessions: Pick<Sessions, 'latestIssued'>, claims: SessionClaims, source: string): Promise<SessionClaims> {
+  const next = await sessions.latestIssued(claims.botId, source);
+  if (!next || next.exp <= claims.exp || next.botCreatedAt !== claims.botCreatedAt) throw new GuardError('KG2003');
+  return next;
+}

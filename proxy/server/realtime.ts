@@ -5,8 +5,8 @@
 // record cannot be written); pushes fanned out from the key's one upstream session.
 // A bot that stops reading is cut off alone (close 4008); one that sends
 // frames faster than they are handled is closed (4002). The session ends when
-// its sidecar token expires (KG2003, close 4003), as a REST call with it is
-// refused; a LOGIN on the open socket with the bot's fresh token carries it on.
+// its sidecar token expires (KG2003, close 4003) unless the bot logged in
+// again from its address or sent LOGIN with a fresh token: it carries on.
 // It is re-checked every recheckMs: a revoked or killed token, a disabled bot,
 // a lockdown or a HALTED trading state clears its registrations and searches
 // and closes it with a clear message, as does a bot removed, re-created,
@@ -31,7 +31,7 @@ import { closeReason } from '../kiwoom/realtime/protocol.js';
 import type { PolicyEngineInternals } from '../policy/engine.js';
 import type { Responder } from '../response/index.js';
 import type { BotCalls } from './bot-calls.js';
-import { liveSessions, reasonOf, type Tracked } from './realtime-live.js';
+import { carriedOn, liveSessions, reasonOf, type Tracked } from './realtime-live.js';
 import { rawErrorResponse } from './http.js';
 import type { ConditionJudgement, ConditionRisk } from './realtime-risk.js';
 
@@ -166,7 +166,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       if (tracked) tracked.entry.claims = c;
       clearTimeout(expiry);
       const ms = Math.min(2 ** 31 - 1, Math.max(0, deps.sessions.acceptedUntilMs(c) - Date.now()));
-      expiry = setTimeout(() => void end('expired', CLOSE.ended, errorText(new GuardError('KG2003'))), ms);
+      expiry = setTimeout(() => void recheckNow(), ms); // live() carries the session on, or it ends KG2003
       expiry.unref();
     }
 
@@ -182,7 +182,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
 
     async function live(): Promise<void> {
       if (!handle || !bot || !claims) return;
-      if (Date.now() > deps.sessions.acceptedUntilMs(claims)) throw new GuardError('KG2003');
+      if (Date.now() > deps.sessions.acceptedUntilMs(claims)) runUnder(await carriedOn(deps.sessions, claims, sourceIp));
       await deps.sessions.checkLive(claims);
       // The bot's record as a REST call reads it, each time: the allowlist in force judges the message.
       const b = deps.bots.get(bot.id);

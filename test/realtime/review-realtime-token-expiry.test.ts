@@ -83,3 +83,26 @@ t.test("a LOGIN with the bot's fresh token carries the socket past the first tok
   t.notOk(sys instanceof Error, 'and it ends with the fresh token');
   if (!(sys instanceof Error)) t.match(String(sys.message), /KG2003/);
 });
+
+t.test("the bot logging in again over REST from the socket's address carries the socket on; the same token used from another address does not", async (t) => {
+  const first = await h.token();
+  const own = await connectBot(h.sidecar.realtimeUrl);
+  t.teardown(() => own.close());
+  // The bot's token used from another address (taken from the bot): it cannot log in again without the bot secret.
+  const taken = await connectBot(h.sidecar.realtimeUrl, { localAddress: '127.0.0.2' });
+  t.teardown(() => taken.close());
+  t.equal((await own.login(first)).return_code, 0);
+  t.equal((await taken.login(first)).return_code, 0);
+  // The bot renews its token over REST, as a Kiwoom client does before expires_dt (from 127.0.0.1, like `own`).
+  await new Promise((r) => setTimeout(r, 3_000));
+  const fresh = await h.token();
+  t.ok(expOf(fresh) > expOf(first), 'the fresh token expires later');
+  const endedTaken = await taken.closed;
+  t.equal(endedTaken.code, 4003, 'the socket from the other address ends with its token');
+  t.match(String(taken.frames.find((f) => f.trnm === 'SYSTEM')?.message), /KG2003/);
+  t.ok(Date.now() >= expOf(first), 'not before the token expired');
+  own.send(REG);
+  const reg = await own.next((f) => f.trnm === 'REG' || f.trnm === 'SYSTEM', 'REG reply');
+  t.equal(reg.trnm, 'REG', `the bot's own socket goes on under its renewed token: ${JSON.stringify(reg)}`);
+  t.equal(reg.return_code, 0);
+});

@@ -29,7 +29,7 @@ function loginHooks(deps: TokenDeps, ctx: RequestContext): ExchangeHooks {
 export function tokenExchange(deps: TokenDeps) {
   return async (ctx: RequestContext): Promise<void> => {
     // exchangeToken names the bot: ctx.body is wiped by then (the secret never lingers in the request bytes).
-    const { bot, response, jti } = await exchangeToken(ctx.body, deps.bots, deps.sessions, deps.okMessage, loginHooks(deps, ctx));
+    const { bot, response, jti } = await exchangeToken(ctx.body, deps.bots, deps.sessions, deps.okMessage, loginHooks(deps, ctx), ctx.sourceIp);
     ctx.bot = bot;
     await deps.auditor.append({ type: 'session.issued', requestId: ctx.id, botId: bot.id, jti, sourceIp: ctx.sourceIp }, { durability: 'write' }).catch(() => {
       throw new GuardError('KG6001');
