@@ -19,6 +19,7 @@ import type { Store } from '../state/types.js';
 import { open, packSealed, seal, unpackSealed } from '../vault/aead.js';
 import { canonicalContext } from '../vault/context.js';
 import type { KeyProvider, WrappedKey } from '../vault/types.js';
+import { isProviderUnreachable } from '../vault/unreachable.js';
 
 /** A live broker token as stored: never the token in clear. */
 export interface SessionRecord {
@@ -57,6 +58,9 @@ export interface SessionLedger {
   /** The token of this version is gone (revoked, expired or invalid). */
   forget(key: string, version?: string): Promise<void>;
   entries(): Promise<LedgerEntry[]>;
+  /** Resolves once the data key is loaded (at once, unless the key provider or Redis did not answer at start). */
+  readonly loaded: Promise<void>;
+  isLoaded(): boolean;
   close(): void;
 }
 
@@ -115,6 +119,73 @@ class Sealer {
   }
 }
 
+/**
+ * The ledger's data key, loaded at start, or, when the key provider or Redis does not answer then (a rollout
+ * during an outage), in the background: the sidecar starts unready (/readyz names the vault or state) instead of
+ * exiting into a crash loop whose back-off (up to 5 min) outlasts the outage. Until loaded a token can be neither
+ * sealed nor opened: no call reaches Kiwoom. A refusal (access denied, no such key, a bad PIN) still stops the start.
+ */
+function lazySealer(loadSealer: () => Promise<Sealer>, retryMs: number, logger?: Logger) {
+  let sealer: Sealer | undefined;
+  let loading: Promise<Sealer> | undefined;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+  let lastCode: 'KG4001' | 'KG7001' | undefined;
+  let markLoaded: () => void = () => undefined;
+  const loaded = new Promise<void>((resolve) => {
+    markLoaded = resolve;
+  });
+  const load = (): Promise<Sealer> => {
+    if (sealer) return Promise.resolve(sealer);
+    loading ??= loadSealer().then(
+      (s) => {
+        if (closed) s.close();
+        else {
+          sealer = s;
+          markLoaded();
+        }
+        return s;
+      },
+      (err: unknown) => {
+        loading = undefined;
+        throw err;
+      },
+    );
+    return loading;
+  };
+  const retryLater = (err: unknown) => {
+    if (closed || sealer) return;
+    const code = toGuardError(err).code === 'KG7001' ? 'KG7001' : 'KG4001';
+    // Once per cause, not once a second for the whole outage.
+    if (code !== lastCode) logger?.warn({ code: toGuardError(err).code }, 'broker session data key not loaded yet; retrying in the background');
+    lastCode = code;
+    retry = setTimeout(() => void load().catch(retryLater), retryMs);
+    retry.unref();
+  };
+  return {
+    load,
+    loaded,
+    isLoaded: () => sealer !== undefined,
+    async start(): Promise<void> {
+      try {
+        await load();
+      } catch (err) {
+        if (!(isProviderUnreachable(err) || (err instanceof GuardError && err.code === 'KG7001'))) throw err;
+        retryLater(err);
+      }
+    },
+    current(): Sealer {
+      if (!sealer) throw new GuardError(lastCode ?? 'KG4001', 'broker session data key not loaded yet');
+      return sealer;
+    },
+    close(): void {
+      closed = true;
+      clearTimeout(retry);
+      sealer?.close();
+    },
+  };
+}
+
 interface LedgerFile {
   v: 1;
   wrapped: WrappedKey;
@@ -132,17 +203,24 @@ export async function openFileLedger(dataDir: string, provider: KeyProvider, log
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.error({ file, code: (err as NodeJS.ErrnoException).code }, 'broker session ledger unreadable');
   }
-  let wrapped: WrappedKey;
-  let dataKey: Buffer;
-  if (previous) {
-    wrapped = previous.wrapped;
-    dataKey = await provider.unwrap(wrapped, DATA_KEY_CONTEXT);
-  } else {
-    const made = await provider.generateDataKey(DATA_KEY_CONTEXT);
-    wrapped = made.wrapped;
-    dataKey = made.plaintext;
-  }
-  const sealer = new Sealer(dataKey);
+  let wrapped: WrappedKey | undefined = previous?.wrapped;
+  const dataKey = lazySealer(
+    async () => {
+      if (wrapped) return new Sealer(await provider.unwrap(wrapped, DATA_KEY_CONTEXT));
+      const made = await provider.generateDataKey(DATA_KEY_CONTEXT);
+      wrapped = made.wrapped;
+      const sealer = new Sealer(made.plaintext);
+      try {
+        await persist();
+      } catch (err) {
+        sealer.close();
+        throw err;
+      }
+      return sealer;
+    },
+    1_000,
+    logger,
+  );
   const entries = new Map<string, LedgerEntry>(Object.entries(previous?.entries ?? {}).filter(([k]) => KEY_PATTERN.test(k)));
   // Group commit: one write at a time, and every change made while it runs
   // shares the next one (its snapshot is taken when it starts, so it holds
@@ -155,6 +233,7 @@ export async function openFileLedger(dataDir: string, provider: KeyProvider, log
   const writeNext = async (): Promise<void> => {
     await inflight?.catch(() => undefined);
     next = undefined; // changes from here on wait for a later write
+    if (!wrapped) return; // nothing to write before the data key exists (no entry can be made before it)
     const snapshot = JSON.stringify({ v: 1, wrapped, entries: Object.fromEntries(entries) } satisfies LedgerFile);
     const w = writeFileAtomic(file, snapshot);
     inflight = w;
@@ -170,12 +249,15 @@ export async function openFileLedger(dataDir: string, provider: KeyProvider, log
       throw new GuardError('KG7001', `broker session ledger write failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
     });
   };
-  if (!previous) await persist();
+  await dataKey.start();
   return {
     kind: 'file',
-    seal: (k, v, e, t) => sealer.seal(k, v, e, t),
-    open: (k, r) => sealer.open(k, r),
+    loaded: dataKey.loaded,
+    isLoaded: dataKey.isLoaded,
+    seal: (k, v, e, t) => dataKey.current().seal(k, v, e, t),
+    open: (k, r) => dataKey.current().open(k, r),
     async issuing(key, botId) {
+      await dataKey.load();
       const cur = entries.get(key);
       if (cur?.state === 'live') return; // a live record already names this key; keep it until revoked
       entries.set(key, { key, botId, state: 'issuing', at: Date.now() });
@@ -191,8 +273,11 @@ export async function openFileLedger(dataDir: string, provider: KeyProvider, log
       entries.delete(key);
       await persist().catch((err) => logger.warn({ code: toGuardError(err).code }, 'broker session ledger entry not removed; it is revoked again on restart'));
     },
-    entries: async () => [...entries.values()],
-    close: () => sealer.close(),
+    entries: async () => {
+      await dataKey.load(); // a recovery or a sweep opens what it lists: an unopened entry must stay, not be forgotten
+      return [...entries.values()];
+    },
+    close: () => dataKey.close(),
   };
 }
 
@@ -204,7 +289,7 @@ const DATA_KEY_KEY = 'bs:datakey';
  * shared key provider, created once with SET NX) and an index of keys with a
  * session or an issue in progress, for sweeps and the admin listing.
  */
-export async function openStoreLedger(store: Store, provider: KeyProvider, opts: { retryMs?: number } = {}): Promise<SessionLedger> {
+export async function openStoreLedger(store: Store, provider: KeyProvider, opts: { retryMs?: number; logger?: Logger } = {}): Promise<SessionLedger> {
   async function loadSealer(): Promise<Sealer> {
     let raw = await store.get(DATA_KEY_KEY);
     if (raw === null) {
@@ -217,44 +302,10 @@ export async function openStoreLedger(store: Store, provider: KeyProvider, opts:
     if (!wrapped || typeof wrapped.ciphertext !== 'string') throw new GuardError('KG7001', 'broker session data key missing in shared state');
     return new Sealer(await provider.unwrap(wrapped, DATA_KEY_CONTEXT));
   }
-  // Redis unreachable at start (a restart during an outage, Redis starting after the pods): the sidecar still
-  // starts, unready (/readyz names state), and loads the data key once Redis answers, instead of exiting into a
-  // crash loop whose back-off (up to 5 min) would outlast the outage. Until then a token can be neither sealed nor
-  // opened (KG7001): no call reaches Kiwoom. Any other failure (the key provider refusing) still stops the start.
-  let sealer: Sealer | undefined;
-  let loading: Promise<Sealer> | undefined;
-  let closed = false;
-  let retry: NodeJS.Timeout | undefined;
-  const load = (): Promise<Sealer> => {
-    if (sealer) return Promise.resolve(sealer);
-    loading ??= loadSealer().then(
-      (s) => {
-        if (closed) s.close();
-        else sealer = s;
-        return s;
-      },
-      (err: unknown) => {
-        loading = undefined;
-        throw err;
-      },
-    );
-    return loading;
-  };
-  const retryLater = () => {
-    if (closed || sealer) return;
-    retry = setTimeout(() => void load().catch(retryLater), opts.retryMs ?? 1_000);
-    retry.unref();
-  };
-  try {
-    await load();
-  } catch (err) {
-    if (!(err instanceof GuardError && err.code === 'KG7001')) throw err;
-    retryLater();
-  }
-  const loaded = (): Sealer => {
-    if (!sealer) throw new GuardError('KG7001', 'broker session data key not loaded yet');
-    return sealer;
-  };
+  // Redis or the key provider unreachable at start: see lazySealer.
+  const dataKey = lazySealer(loadSealer, opts.retryMs ?? 1_000, opts.logger);
+  await dataKey.start();
+  const load = dataKey.load;
   // Kept alive while replicas run: its 30-day TTL is refreshed at most hourly, off the call path.
   let touchedAt = Date.now();
   const touchDataKey = () => {
@@ -271,8 +322,10 @@ export async function openStoreLedger(store: Store, provider: KeyProvider, opts:
   };
   return {
     kind: 'store',
-    seal: (k, v, e, t) => loaded().seal(k, v, e, t),
-    open: (k, r) => loaded().open(k, r),
+    loaded: dataKey.loaded,
+    isLoaded: dataKey.isLoaded,
+    seal: (k, v, e, t) => dataKey.current().seal(k, v, e, t),
+    open: (k, r) => dataKey.current().open(k, r),
     async issuing(key, botId) {
       await load();
       touchDataKey();
@@ -309,11 +362,7 @@ export async function openStoreLedger(store: Store, provider: KeyProvider, opts:
       }
       return out;
     },
-    close: () => {
-      closed = true;
-      clearTimeout(retry);
-      sealer?.close();
-    },
+    close: () => dataKey.close(),
   };
 }
 

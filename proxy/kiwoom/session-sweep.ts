@@ -128,7 +128,9 @@ export async function sweepOnce(c: SweepContext): Promise<number> {
         await c.ledger.forget(e.key);
       } catch (err) {
         // No credentials any more (bot removed): nothing can ever revoke it; keeping the entry would only repeat the failure.
-        if (toGuardError(err).code.startsWith('KG4')) await c.ledger.forget(e.key);
+        // The key provider not answering (KG4001) is not that: the entry stays for the next sweep.
+        const code = toGuardError(err).code;
+        if (code.startsWith('KG4') && code !== 'KG4001') await c.ledger.forget(e.key);
         throw err;
       } finally {
         await c.store.del(lockKey(e.key)).catch(() => undefined);

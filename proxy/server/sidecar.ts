@@ -20,7 +20,8 @@ import type { BrokerSessions } from '../kiwoom/broker-sessions.js';
 import type { Governor } from '../kiwoom/governor.js';
 import type { Upstream } from '../kiwoom/upstream.js';
 import type { BrokerGateway } from '../kiwoom/gateway.js';
-import { createVault, createKeyProvider, createReadProviders, parseVaultConfig, type ManagedVault } from '../vault/index.js';
+import { createVault, createKeyProvider, createReadProviders, isProviderUnreachable, parseVaultConfig, type ManagedVault } from '../vault/index.js';
+import type { GuardError } from '../common/errors.js';
 import { createAuditor, parseAuditConfig, type ManagedAuditor } from '../audit/index.js';
 import { createPolicyEngine, parsePolicyConfig } from '../policy/index.js';
 import type { PolicyEngine } from '../policy/types.js';
@@ -126,6 +127,13 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
 
     const vaultConfig = parseVaultConfig(config.vault, config.dataDir);
     const provider = await createKeyProvider(vaultConfig, { logger, registry });
+    // A provider that answers no (access denied, no such key, a disabled key) stops the start with its reason; one
+    // that does not answer (an outage during a rollout) lets the sidecar start unready (/readyz: vault) and serve
+    // once it answers, instead of a crash loop whose back-off outlasts the outage. Nothing is decrypted meanwhile.
+    await provider.health().catch((err: unknown) => {
+      if (!isProviderUnreachable(err)) return provider.close().finally(() => Promise.reject(err));
+      logger.error({ provider: provider.id, code: (err as GuardError).code }, 'key provider not answering: starting unready, retrying in the background');
+    });
     // Records still wrapped under a provider being migrated away from stay readable.
     const readProviders = await createReadProviders(vaultConfig, { logger, registry });
     const vault = await createVault({

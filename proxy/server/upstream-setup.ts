@@ -67,7 +67,7 @@ export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<
   const governor = new Governor(limits, { store, registry, logger: logger.child({ part: 'governor' }) });
   closers.push(async () => governor.close());
   const keyOf = async (botId: string, purpose: 'call' | 'lockdown' | 'revoke') => (await vault.appKeyOf(botId, purpose)).replace(/^hmac-sha256:/, '');
-  const ledger = store.kind === 'redis' ? await openStoreLedger(store, provider) : await openFileLedger(config.dataDir, provider, logger);
+  const ledger = store.kind === 'redis' ? await openStoreLedger(store, provider, { logger }) : await openFileLedger(config.dataDir, provider, logger);
   closers.push(async () => ledger.close());
   const replicaId = randomBytes(8).toString('hex');
   const brokerSessions = new BrokerSessions(config.brokerTokens, {
@@ -86,7 +86,10 @@ export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<
     },
   });
   // Whatever a previous process left live (kill -9, power loss) is revoked before we serve.
-  if (ledger.kind === 'file') await brokerSessions.recover();
+  // With the key provider down at start, once the ledger's data key is loaded (its entries cannot be opened before).
+  if (ledger.kind === 'file' && ledger.isLoaded()) await brokerSessions.recover();
+  else if (ledger.kind === 'file')
+    void ledger.loaded.then(() => brokerSessions.recover()).catch((err) => logger.error({ err: String(err) }, 'broker session recovery failed'));
   brokerSessions.startSweeper();
   closers.push(() => brokerSessions.drain(5_000));
   const upstream = new Upstream(

@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import { GuardError } from '../common/errors.js';
 import type { AwsKmsConfig } from './config.js';
 import { counter, histogram, UNWRAP_BUCKETS } from './metrics.js';
+import { providerUnreachable } from './unreachable.js';
 import type { EncryptionContext, KeyProvider } from './types.js';
 
 export const AWS_KMS_PROVIDER_ID = 'aws-kms';
@@ -78,7 +79,11 @@ export async function createAwsKmsProvider(opts: AwsKmsProviderOptions): Promise
       requests.inc({ op, outcome });
       lastError = `${op}:${name}`;
       opts.logger.warn({ op, outcome, kmsError: name, attempts: tries }, 'kms request failed');
-      throw new GuardError(outcome === 'invalid' ? 'KG4004' : 'KG4001', `kms ${op}: ${name}`);
+      const e = new GuardError(outcome === 'invalid' ? 'KG4004' : 'KG4001', `kms ${op}: ${name}`);
+      // Throttled, a 5xx, the network or a time-out: KMS did not answer and may come back. Denied, no such key,
+      // a disabled key or a bad request are answers (an operator has to act).
+      const unanswered = outcome === 'throttled' || name === 'KeyUnavailableException' || (outcome === 'error' && name !== 'ValidationException');
+      throw unanswered ? providerUnreachable(e) : e;
     } finally {
       latency.observe({ op }, Number(process.hrtime.bigint() - started) / 1e9);
     }

@@ -31,3 +31,4 @@ export { createKeyProvider, createReadProviders, type KeyProviderDeps } from './
 export { AWS_KMS_PROVIDER_ID, type AwsKmsProviderOptions } from './aws-kms-provider.js';
 export { PKCS11_PROVIDER_ID, type Pkcs11ProviderOptions } from './pkcs11-provider.js';
 export { sealSecret, openSecret, parseSealedSecret, type SealedSecret } from './secret-box.js';
+export { isProviderUnreachable, providerUnreachable } from './unreachable.js';

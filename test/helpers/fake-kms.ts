@@ -34,8 +34,14 @@ export interface FakeKms {
   throttleNext(n: number): void;
   /** The next n requests get HTTP 500 KMSInternalException. */
   failNext(n: number): void;
+  /** While true, every request gets AccessDeniedException (the role lost kms:* on the key). */
+  denyAll: boolean;
   /** Added latency per request, in ms. */
   delayMs: number;
+  /** Stops listening (connections refused, as in an outage); keys and aliases are kept. */
+  stop(): Promise<void>;
+  /** Listens again on the same port. */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -188,6 +194,7 @@ export async function startFakeKms(opts: { region?: string } = {}): Promise<Fake
       if (!auth.startsWith('AWS4-HMAC-SHA256 Credential=') || !auth.includes(`/${region}/kms/aws4_request`) || !req.headers['x-amz-date']) {
         throw new KmsError('IncompleteSignature', 'Request must be signed with SigV4 for kms');
       }
+      if (fake.denyAll) throw new KmsError('AccessDeniedException', 'User is not authorized to perform this operation');
       if (throttle > 0) {
         throttle--;
         throw new KmsError('ThrottlingException', 'Rate exceeded');
@@ -222,6 +229,7 @@ export async function startFakeKms(opts: { region?: string } = {}): Promise<Fake
     region,
     requests,
     delayMs: 0,
+    denyAll: false,
     createKey(o = {}) {
       const id = randomUUID();
       const key: FakeKey = { id, arn: `arn:aws:kms:${region}:${ACCOUNT}:key/${id}`, state: 'Enabled', material: randomBytes(32) };
@@ -238,9 +246,17 @@ export async function startFakeKms(opts: { region?: string } = {}): Promise<Fake
     failNext(n) {
       fail = n;
     },
-    async close() {
+    async stop() {
+      if (!server.listening) return;
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+    },
+    async start() {
+      if (server.listening) return;
+      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    },
+    async close() {
+      await fake.stop();
     },
   };
   return fake;
