@@ -3,13 +3,13 @@
 // reason (no secrets: GuardError codes and operator-facing messages only).
 import { GuardError } from '../common/errors.js';
 
-import type { ReadinessCheck } from '../common/admin-route.js';
+import { Degraded, type ReadinessCheck } from '../common/admin-route.js';
 
 export type { ReadinessCheck };
 
 export interface ReadinessReport {
   ready: boolean;
-  checks: Record<string, { ok: boolean; reason?: string; severity?: 'warn' }>;
+  checks: Record<string, { ok: boolean; reason?: string; severity?: 'warn'; degraded?: true }>;
 }
 
 const CHECK_TIMEOUT_MS = 1_000;
@@ -32,6 +32,8 @@ export async function runReadiness(checks: readonly ReadinessCheck[]): Promise<R
         ]);
         return [c.name, { ok: true }] as const;
       } catch (err) {
+        if (err instanceof Degraded)
+          return [c.name, { ok: false, reason: err.message.slice(0, 300), severity: 'warn' as const, degraded: true as const }] as const;
         return [c.name, { ok: false, reason: reasonOf(err), ...(c.severity === 'warn' ? { severity: 'warn' as const } : {}) }] as const;
       } finally {
         clearTimeout(timer);

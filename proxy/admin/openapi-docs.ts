@@ -59,7 +59,7 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
     ready: bool,
     checks: {
       type: 'object',
-      additionalProperties: obj({ ok: bool, reason: str(), severity: { const: 'warn' } }, ['ok']),
+      additionalProperties: obj({ ok: bool, reason: str(), severity: { const: 'warn' }, degraded: { const: true } }, ['ok']),
     },
   }),
   Bot: obj({

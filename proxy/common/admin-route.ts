@@ -43,6 +43,12 @@ export interface AdminRoute {
   readonly handler: (req: AdminRequest) => Promise<{ status?: number; body: unknown; contentType?: string }>;
 }
 
+/**
+ * Thrown by a readiness check whose part is impaired while the sidecar still does the job an operator opted into
+ * (Redis down with readOnlyQueriesWhenDown: allow): reported as degraded, with why, and the sidecar stays ready.
+ */
+export class Degraded extends Error {}
+
 export interface ReadinessCheck {
   readonly name: string;
   readonly check: () => Promise<void> | void;

@@ -10,6 +10,7 @@ import { AdminTokens } from '../admin/tokens.js';
 import { postureRoutes } from '../admin/posture-routes.js';
 import { loadPolicyFile } from '../policy/index.js';
 import type { ReadinessCheck } from '../admin/health.js';
+import { Degraded } from '../common/admin-route.js';
 import { stateRoutes, stateFlushReadiness } from '../state/index.js';
 import { approvalRoutes } from '../approval/index.js';
 import { responseRoutes } from '../response/index.js';
@@ -25,7 +26,28 @@ function cachedCheck(probe: () => Promise<void>, ttlMs: number): () => Promise<v
   };
 }
 
-export function readinessChecks(parts: SidecarParts, isShuttingDown: () => boolean): ReadinessCheck[] {
+/**
+ * Redis down with readOnlyQueriesWhenDown: allow: degraded, not unready, or Kubernetes would take every replica out of
+ * the Service and the opt-in would serve nothing. Orders and cancels are refused all the same (KG7001).
+ */
+function stateReadiness(store: SidecarParts['store'], degradedWhenDown?: () => boolean): ReadinessCheck {
+  return {
+    name: 'state',
+    check: async () => {
+      try {
+        await store.health();
+      } catch (err) {
+        if (!degradedWhenDown?.()) throw err;
+        const code = err instanceof GuardError ? `${err.code}${err.detail ? `: ${err.detail}` : ''}` : 'KG7001';
+        throw new Degraded(
+          `${code}; degraded: read-only queries served on this replica's last-read state (readOnlyQueriesWhenDown: allow), orders and cancels refused`,
+        );
+      }
+    },
+  };
+}
+
+export function readinessChecks(parts: SidecarParts, isShuttingDown: () => boolean, degradedWhenDown?: () => boolean): ReadinessCheck[] {
   const { policy, auditor, vault, store, upstream } = parts;
   return [
     { name: 'policy', check: () => policy.health() },
@@ -40,7 +62,7 @@ export function readinessChecks(parts: SidecarParts, isShuttingDown: () => boole
     { name: 'audit', check: () => auditor.health() },
     // A KMS health probe costs quota: probe at most every 10 s.
     { name: 'vault', check: cachedCheck(() => vault.health(), 10_000) },
-    { name: 'state', check: () => store.health() },
+    stateReadiness(store, degradedWhenDown),
     {
       // Kiwoom binds a token to the address that issued it: replicas sharing a key must leave through one egress address.
       name: 'egress',

@@ -116,7 +116,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
   };
 
   try {
-    const { sharedStore, store, readOnlyFallback } = await setupState(config, { logger, registry });
+    const { sharedStore, store, readOnlyFallback, degradedWhenDown } = await setupState(config, { logger, registry });
     closers.push(() => store.close());
 
     // The audit stream sink and the Redis checkpoint copy share the state connection.
@@ -353,7 +353,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       });
     }
 
-    const readiness = readinessChecks(parts, () => shuttingDown);
+    const readiness = readinessChecks(parts, () => shuttingDown, degradedWhenDown);
     let adminUrl: string | undefined;
     if (config.admin.enabled) {
       const adminTls = await createListenerServerFactory('admin', config.admin.tls, { logger, registry });

@@ -35,6 +35,8 @@ export interface StateParts {
   store: Store;
   /** True when read-only calls must run in a request scope (the fallback reads it). */
   readOnlyFallback: boolean;
+  /** With the fallback: whether a Redis outage leaves this replica degraded but ready (it has read from Redis). */
+  degradedWhenDown?: () => boolean;
 }
 
 export async function setupState(config: Config, deps: { logger: Logger; registry: Registry }): Promise<StateParts> {
@@ -77,5 +79,8 @@ export async function setupState(config: Config, deps: { logger: Logger; registr
       },
     },
   });
-  return { sharedStore, store, readOnlyFallback: true };
+  // Ready while Redis is down only once this replica has reached it: one that never did has no last-read session or
+  // lock flag to judge a call on, refuses every one, and must stay out of the Service.
+  const degradedWhenDown = () => (sharedStore as RedisStore).subscriberEpoch() > 0;
+  return { sharedStore, store, readOnlyFallback: true, degradedWhenDown };
 }
