@@ -64,6 +64,30 @@ t.test('a replica started while KMS does not answer starts unready, refuses call
   t.equal(ok.json.return_code, 0, `a quote goes through B: ${ok.text.slice(0, 160)}`);
 });
 
+t.test('one process on memory state (its ledger in a file) started while KMS does not answer: the same', async (t) => {
+  await kms.stop();
+  t.teardown(() => kms.start());
+  const { state: _shared, ...local } = replica('E');
+  let E: Harness | undefined;
+  try {
+    E = await startHarness({ config: local, replicaOf: A });
+  } catch (err) {
+    t.fail(`the sidecar did not start with KMS down: ${(err as Error).message}`);
+    return;
+  }
+  t.teardown(() => E.close());
+  t.match((await get(`${E.adminUrl}/readyz`)).json, { checks: { vault: { ok: false } } }, '/readyz names the vault');
+  const before = sent();
+  const token = await E.token();
+  const refused = await E.call('ka10001', { stk_cd: '005930' }, { token });
+  t.match(String(refused.json.return_msg), /KG4001/, `refused, Kiwoom-shaped: ${refused.text.slice(0, 120)}`);
+  t.equal(sent(), before, 'nothing reached Kiwoom');
+  await kms.start();
+  await waitFor(async () => (await get(`${E.adminUrl}/readyz`)).status === 200, 60_000, 'E ready once KMS answers');
+  const ok = await E.call('ka10001', { stk_cd: '005930' }, { token });
+  t.equal(ok.json.return_code, 0, `a quote goes through: ${ok.text.slice(0, 120)}`);
+});
+
 t.test('a KMS that answers no still stops the start, with its reason', async (t) => {
   const refused = async (config: Record<string, unknown>) => {
     try {
