@@ -33,7 +33,10 @@ const UNAVAILABLE = new Set(['DisabledException', 'KMSInvalidStateException', 'K
 function classify(err: unknown): { outcome: Exclude<Outcome, 'ok'>; name: string } {
   const rawName = (err as { name?: unknown })?.name;
   // The name comes from the wire (`__type`); keep it only if it looks like an AWS error name.
-  const name = typeof rawName === 'string' && /^[A-Za-z][A-Za-z0-9]{0,63}$/.test(rawName) ? rawName : 'Error';
+  let name = typeof rawName === 'string' && /^[A-Za-z][A-Za-z0-9]{0,63}$/.test(rawName) ? rawName : 'Error';
+  // A socket error (KMS unreachable) is a bare Error: its errno code tells the operator more (ECONNREFUSED, ETIMEDOUT).
+  const code = (err as { code?: unknown })?.code;
+  if (name === 'Error' && typeof code === 'string' && /^E[A-Z]{2,20}$/.test(code)) name = code;
   if (THROTTLED.has(name)) return { outcome: 'throttled', name };
   if (DENIED.has(name)) return { outcome: 'denied', name };
   if (INVALID.has(name)) return { outcome: 'invalid', name };

@@ -47,7 +47,7 @@ t.test('a replica started while KMS does not answer starts unready, refuses call
   t.equal((await get(`${B.adminUrl}/healthz`)).status, 200, '/healthz: the process serves (no restart by liveness)');
   const ready = await get(`${B.adminUrl}/readyz`);
   t.equal(ready.status, 503, '/readyz red');
-  t.match(ready.json, { checks: { vault: { ok: false, reason: /KG4001.*kms/ } } }, 'naming the key provider');
+  t.match(ready.json, { checks: { vault: { ok: false, reason: /KG4001.*kms DescribeKey: ECONNREFUSED/ } } }, 'naming the key provider and why');
   const metrics = await request(`${B.adminUrl}/metrics`);
   t.match(await metrics.body.text(), /kguard_kms_requests_total\{op="DescribeKey",outcome="error"\}/, '/metrics serves and shows KMS failing');
 
