@@ -29,6 +29,7 @@ import type { LimitRequest, Store } from '../../state/types.js';
 import type { AdminAuthFailureLimits } from '../../admin/auth-limiter.js';
 import type { GuardError } from '../../common/errors.js';
 import type { RequestContext } from '../context.js';
+import { PairWaiters } from './login-waiters.js';
 
 /** Polling for a slot freed on another replica (this replica's own releases wake waiters at once). */
 const PEER_POLL_MS = 100;
@@ -52,39 +53,8 @@ export function createStoreLoginLimiter(
   const triesLimit = (key: string, cost: number): LimitRequest => ({ key, limit: limits.maxFailures, windowMs: limits.windowMs, mode: 'fixed', cost });
   /** Logins admitted here whose secret turned out wrong: their charge stays when released. */
   const failed = new WeakSet<RequestContext>();
-  /** Who waits here for a slot of a pair, woken by this replica's releases. */
-  const waiting = new Map<string, Set<() => void>>();
-
-  function wakeAll(h: string): void {
-    const set = waiting.get(h);
-    waiting.delete(h);
-    for (const w of set ?? []) w();
-  }
-
-  function slotMaybeFreed(h: string, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const set = waiting.get(h) ?? new Set<() => void>();
-      waiting.set(h, set);
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        set.delete(done);
-        if (set.size === 0 && waiting.get(h) === set) waiting.delete(h);
-      };
-      const onAbort = () => {
-        done();
-        reject(hooks.refusal(1));
-      };
-      const wake = () => {
-        done();
-        resolve();
-      };
-      const timer = setTimeout(wake, PEER_POLL_MS);
-      set.add(wake);
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
+  /** Who waits here for a slot of a pair, woken by this replica's releases (a peer's: PEER_POLL_MS). */
+  const waiters = new PairWaiters(() => hooks.refusal(1));
 
   return {
     async admit(ctx: RequestContext, botId: string): Promise<() => void> {
@@ -98,14 +68,14 @@ export function createStoreLoginLimiter(
             held = false;
             const settle = failed.has(ctx) ? Promise.resolve() : store.refund([triesLimit(k.tries, 1)]).then(() => undefined);
             // A refund lost to an outage leaves the charge until the window ends: stricter, never looser.
-            void settle.catch(() => undefined).finally(() => wakeAll(k.h));
+            void settle.catch(() => undefined).finally(() => waiters.wakeAll(k.h));
           };
         }
         if (r.failedIndex === 0) {
           hooks.onRefused();
           throw hooks.refusal(Math.max(1, Math.ceil((r.retryAfterMs ?? 1000) / 1000)));
         }
-        await slotMaybeFreed(k.h, ctx.signal);
+        await waiters.wait(k.h, ctx.signal, PEER_POLL_MS);
       }
     },
 

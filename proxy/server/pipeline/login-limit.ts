@@ -23,6 +23,7 @@ import { counter } from '../../common/metrics.js';
 import type { Store } from '../../state/types.js';
 import type { RequestContext } from '../context.js';
 import { createStoreLoginLimiter } from './login-limit-store.js';
+import { PairWaiters } from './login-waiters.js';
 
 export interface LoginLimiter {
   /**
@@ -80,34 +81,13 @@ export function createLoginLimiter(
   const limiter = new AuthFailureLimiter(limits, opts.clock);
   /** Logins in flight per (source, bot) (bounded by open connections), and who waits for one to finish. */
   const inFlight = new Map<string, number>();
-  const waiting = new Map<string, Set<() => void>>();
+  const waiters = new PairWaiters(() => refusal(1));
 
   function release(key: string): void {
     const n = (inFlight.get(key) ?? 1) - 1;
     if (n > 0) inFlight.set(key, n);
     else inFlight.delete(key);
-    const wake = waiting.get(key);
-    waiting.delete(key);
-    for (const w of wake ?? []) w();
-  }
-
-  function slotFreed(key: string, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const set = waiting.get(key) ?? new Set<() => void>();
-      waiting.set(key, set);
-      const onAbort = () => {
-        set.delete(wake);
-        if (set.size === 0 && waiting.get(key) === set) waiting.delete(key);
-        reject(refusal(1));
-      };
-      const wake = () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      set.add(wake);
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
+    waiters.wakeAll(key);
   }
 
   return {
@@ -128,7 +108,7 @@ export function createLoginLimiter(
             held = false;
           };
         }
-        await slotFreed(key, ctx.signal);
+        await waiters.wait(key, ctx.signal);
       }
     },
     async fail(ctx, botId) {
