@@ -100,6 +100,22 @@ export function registeredRoutes(server: Server): readonly ServedRoute[] {
 
 export const OPENAPI_PATH = '/admin/v1/openapi.json';
 
+/** Body types an HTML form or a no-cors fetch sends from any site without a CORS preflight. */
+const SIMPLE_BODY_TYPE = /^\s*(text\/plain|application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i;
+
+/**
+ * The admin API authenticates by the Authorization header, which another site cannot set without a preflight (never
+ * granted). Should a proxy in front ever turn a cookie into it, a call that changes something must still not be
+ * drivable cross-site: a browser's Sec-Fetch-Site other than same-origin (the dashboard) or none (typed, bookmarked),
+ * or a body type a form sends, is refused. The CLI sends neither.
+ */
+function refuseCrossSite(req: IncomingMessage): void {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new GuardError('KG1017', `Sec-Fetch-Site: ${String(site).slice(0, 20)}`);
+  const type = req.headers['content-type'];
+  if (type !== undefined && SIMPLE_BODY_TYPE.test(type)) throw new GuardError('KG1011', 'a form or text body');
+}
+
 export function createAdminServer(opts: AdminServerOptions): Server {
   const json = (body: unknown) => ({ body });
   const own: (ServedRoute & { handler: AdminRoute['handler'] })[] = [
@@ -144,6 +160,7 @@ export function createAdminServer(opts: AdminServerOptions): Server {
   }
 
   async function handle(req: IncomingMessage, caller: Caller): Promise<Reply> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') refuseCrossSite(req);
     const url = new URL(req.url ?? '/', 'http://admin');
     const candidates = routes.filter((r) => r.pattern.test(url.pathname));
     const route = candidates.find((r) => r.method === req.method);

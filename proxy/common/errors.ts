@@ -36,6 +36,12 @@ export const ERROR_CATALOGUE = {
     en: 'CONNECT target refused: this sidecar tunnels only to the Kiwoom API',
   },
   KG1015: { status: 400, returnCode: 1, ko: '입력 항목의 형식이 올바르지 않습니다', en: 'A field is malformed' },
+  KG1017: {
+    status: 403,
+    returnCode: 1,
+    ko: '다른 사이트에서 보낸 관리 요청은 허용되지 않습니다',
+    en: 'An admin request sent from another site is refused',
+  },
   KG1016: {
     status: 400,
     returnCode: 1,
