@@ -453,8 +453,12 @@ t.test('in headless chromium: sign in, every panel, approve from the page, lockd
 
     await page.click('#lockdown-open');
     await page.locator('#dialog').waitFor({ state: 'visible' });
-    t.equal(await page.inputValue('#dialog-field-scope'), `bot:${h.botId}`, 'a bot is the default scope, everything is the last choice');
+    t.equal(await page.inputValue('#dialog-field-scope'), '', 'no scope is chosen for the operator');
     await page.fill('#dialog-field-reason', 'dashboard drill');
+    await page.click('#dialog-ok');
+    t.ok(await page.locator('#dialog').isVisible(), 'confirming without a scope does nothing: the dialog stays');
+    t.same((await h.admin('GET', '/admin/v1/incidents', viewer)).json.incidents, [], 'no incident without a scope');
+    await page.selectOption('#dialog-field-scope', `bot:${h.botId}`);
     await page.click('#dialog-ok');
     await page.locator('#dialog').waitFor({ state: 'hidden' });
     const incident = page.locator('#incidents .incident[data-status="locked"]', { hasText: 'dashboard drill' });

@@ -166,7 +166,8 @@ async function lockdown() {
     title: L.lockdownTitle,
     body: [el('p', { class: 't-bad', text: L.lockdownWarning })],
     fields: [
-      { name: 'scope', label: L.scope, options: [...lastBots.map((b) => ({ value: 'bot:' + b.id, label: L.bot + ' ' + b.id })), { value: '*', label: L.allBots }] },
+      // No default: a rushed operator must name what to lock down, not confirm whichever bot sorts first.
+      { name: 'scope', label: L.scope, required: true, options: [{ value: '', label: L.choose }, ...lastBots.map((b) => ({ value: 'bot:' + b.id, label: L.bot + ' ' + b.id })), { value: '*', label: L.allBots }] },
       { name: 'reason', label: L.reason, required: true, maxlength: 500 },
     ],
     ok: L.confirmLockdown,
