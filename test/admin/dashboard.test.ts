@@ -169,6 +169,10 @@ t.test('English labels with language: en', async (t) => {
   t.match(dashboardScript('en'), /"refuseHelp":"A call the bot did not make is a sign of compromise/);
   t.match(dashboardScript('en'), /text: L\.refuseHelp/);
   t.match(dashboardScript('en'), /"ownCall":"the bot made it: only decline it \(no lockdown\)"/);
+  // An approver reads what a held call does: Kiwoom's name in Korean, the book and side in English.
+  t.match(dashboardScript('ko'), /"kt10001":"주식 매도주문"/);
+  t.match(dashboardScript('en'), /"kt10000":"stock buy order"/);
+  t.match(dashboardScript('en'), /"kt10001":"stock sell order"/);
 });
 
 t.test('unknown static paths 404; the page is GET/HEAD only', async (t) => {
@@ -380,6 +384,7 @@ t.test('in headless chromium: sign in, every panel, approve from the page, lockd
     const card = page.locator(`#approvals .approval[data-approval-id="${pending.id}"]`);
     await card.waitFor();
     t.match(await card.textContent(), new RegExp(`${h.botId}[\\s\\S]*kt10000[\\s\\S]*step-up`), 'the pending approval');
+    t.match(await card.locator('.api-name').textContent(), '주식 매수주문', 'what the held call does (a buy), not only its api-id');
     await page.locator('#chain-state[data-intact="true"]').waitFor();
     t.equal(await page.locator('#policy-version').textContent(), policy.current.version, 'policy version');
     t.match(await page.locator('#policy').textContent(), L.noReloadError);

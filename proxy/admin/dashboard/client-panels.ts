@@ -117,7 +117,7 @@ function renderApprovals(data) {
   put($('approvals'), ...list.map((a) => el(
     'div',
     { class: 'card approval', 'data-approval-id': a.id, 'data-level': a.level },
-    el('div', null, el('strong', { text: a.botId }), ' ', el('code', { text: a.apiId }), ' ', chip(a.level === 'admin' ? 'admin · 4-eyes' : 'step-up', a.level === 'admin' ? 'bad' : 'warn'), ' ', L.score + ' ' + a.score.toFixed(2)),
+    el('div', null, el('strong', { text: a.botId }), ' ', el('code', { text: a.apiId }), ' ', el('span', { class: 'api-name', text: API_NAMES[a.apiId] || '' }), ' ', chip(a.level === 'admin' ? 'admin · 4-eyes' : 'step-up', a.level === 'admin' ? 'bad' : 'warn'), ' ', L.score + ' ' + a.score.toFixed(2)),
     approvalFacts(a),
     el('div', { class: 'actions' },
       el('button', { type: 'button', class: 'primary approve', text: L.approve, onclick: () => approve(a) }),
@@ -132,7 +132,7 @@ function approvalFacts(a) {
 }
 async function approve(a) {
   const done = await ask({
-    title: L.approve + ': ' + a.botId + ' ' + a.apiId,
+    title: L.approve + ': ' + a.botId + ' ' + a.apiId + (API_NAMES[a.apiId] ? ' (' + API_NAMES[a.apiId] + ')' : ''),
     body: [...approvalFacts(a), a.level === 'admin' ? el('p', { class: 't-warn', text: L.fourEyes }) : null, el('p', { class: 'muted', text: L.totpHelp })],
     fields: [{ name: 'code', label: L.totpCode, required: true, pattern: '[0-9]{6,10}', maxlength: 10, inputmode: 'numeric', autocomplete: 'one-time-code' }],
     ok: L.approve,

@@ -6,6 +6,7 @@
 // Any other path falls through to the listener's routing (404 when unknown).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Language } from '../../common/errors.js';
+import { allApis } from '../../kiwoom/catalogue.js';
 import { CLIENT_CORE } from './client-core.js';
 import { CLIENT_PANELS } from './client-panels.js';
 import { dashboardLabels } from './labels.js';
@@ -32,9 +33,19 @@ interface Asset {
 
 const asset = (text: string, type: string): Asset => ({ body: Buffer.from(text, 'utf8'), type });
 
-/** The script: the labels, then both halves, in one function so nothing leaks to the page's globals. */
+/**
+ * What each order, modify and cancel api-id does, in the page's language, so an approver reads "주식 매도주문" (a sell)
+ * and not only "kt10001" on a held call: Kiwoom's own name in Korean; in English the book, the side or the kind.
+ */
+export function orderApiNames(language: Language): Record<string, string> {
+  const calls = allApis().filter((e) => e.kind === 'order' || e.kind === 'modify' || e.kind === 'cancel');
+  return Object.fromEntries(calls.map((e) => [e.apiId, language === 'ko' ? e.name : `${e.market ?? 'stock'} ${e.side ? `${e.side} order` : e.kind}`]));
+}
+
+/** The script: the labels and order names, then both halves, in one function so nothing leaks to the page's globals. */
 export function dashboardScript(language: Language): string {
-  return `(function () {\n'use strict';\nconst L = ${JSON.stringify(dashboardLabels(language))};\n${CLIENT_CORE}\n${CLIENT_PANELS}\nstart();\n})();\n`;
+  const head = `const L = ${JSON.stringify(dashboardLabels(language))};\nconst API_NAMES = ${JSON.stringify(orderApiNames(language))};`;
+  return `(function () {\n'use strict';\n${head}\n${CLIENT_CORE}\n${CLIENT_PANELS}\nstart();\n})();\n`;
 }
 
 export const DASHBOARD_PATHS = ['/', '/dashboard.js', '/dashboard.css'] as const;
