@@ -83,12 +83,13 @@ export function approvalRecords({ store, cfg, now }: { store: Store; cfg: Approv
 
   async function view(rec: ApprovalRecord): Promise<ApprovalView> {
     const [votes, refusedJson, consumed] = await Promise.all([store.hgetall(K.votes(rec.id)), store.get(K.refused(rec.id)), store.get(K.consumed(rec.id))]);
-    // Only votes of approvers still enrolled, cast since they were (re-)enrolled, count: removing a compromised
-    // approver voids what they approved and nobody used yet, and enrolling the name again does not revive it.
+    // Only votes of approvers still enrolled, cast after they were (re-)enrolled, count: removing a compromised
+    // approver voids what they approved and nobody used yet, and enrolling the name again does not revive it, even
+    // in the same millisecond (a vote needs a code from the enrolled secret: it always comes strictly after).
     const voters = Object.keys(votes);
     const docs = await Promise.all(voters.map((v) => store.hget(K.approvers, v)));
     const approvals = voters
-      .filter((v, i) => docs[i] !== null && votes[v]! >= String((JSON.parse(docs[i]!) as { enrolledAt?: unknown }).enrolledAt ?? ''))
+      .filter((v, i) => docs[i] !== null && votes[v]! > String((JSON.parse(docs[i]!) as { enrolledAt?: unknown }).enrolledAt ?? ''))
       .map((approver) => ({ approver, at: votes[approver]! }))
       .sort((a, b) => a.at.localeCompare(b.at));
     const refusal = refusedJson ? (JSON.parse(refusedJson) as ApprovalView['refusal']) : undefined;
