@@ -3,10 +3,10 @@
 // Kiwoom's shape, and an order whose answer was lost must be reported as one
 // whose fate is unknown, never as one that could not be sent.
 import t from 'tap';
-import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { CANARY, startHarness, waitFor, type Harness } from '../helpers/harness.js';
+import { fileTexts } from '../helpers/canary-scan.js';
 import { readAuditRecords, recordsFor } from '../helpers/audit-sidecar-log.js';
 import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
 import { startSimulator, type Simulator } from '../../proxy/sim/index.js';
@@ -38,23 +38,9 @@ t.afterEach(() => {
 const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0' };
 const isTr = (url: string | undefined) => url?.startsWith('/api/dostk/') === true;
 
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
-
 /** Every place a bot, an operator or an auditor reads, as text. */
 async function readable(seen: string): Promise<[string, string][]> {
-  const files = await filesUnder(h.dataDir);
-  const texts = await Promise.all(
-    files.map(async (f) => [`file ${path.relative(h.dataDir, f)}`, (await readFile(f).catch(() => Buffer.alloc(0))).toString('latin1')] as [string, string]),
-  );
-  return [['bot response', seen], ['logs', h.logs()], ...texts];
+  return [['bot response', seen], ['logs', h.logs()], ...(await fileTexts(h.dataDir))];
 }
 
 t.test('an upstream that echoes the Authorization header: the broker token never reaches the bot', async (t) => {

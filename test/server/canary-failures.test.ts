@@ -5,11 +5,10 @@
 // answer anyone got are scanned for the app key, secret key, bot secret and every broker token, in any
 // encoding: plain, base64, base64url, hex, percent-encoded and JSON-escaped (scanned after decoding too).
 import t from 'tap';
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { startHarness, CANARY, type CallResult, type Harness } from '../helpers/harness.js';
+import { fileTexts, harnessSecrets } from '../helpers/canary-scan.js';
 import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 import { startSimulator, type Simulator } from '../../proxy/sim/index.js';
@@ -46,16 +45,6 @@ function readings(text: string): string[] {
   const unjson = text.replace(/\\u([0-9a-fA-F]{4})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16))).replace(/\\\//g, '/');
   const unpercent = unjson.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
   return [text, unjson, unpercent];
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
 }
 
 function keep(r: CallResult): CallResult {
@@ -228,23 +217,16 @@ t.test('Redis goes away under calls', async (t) => {
 t.test('no canary anywhere', async (t) => {
   const metrics = await (await request(`${h.adminUrl}/metrics`)).body.text();
   const ready = await (await request(`${h.adminUrl}/readyz`)).body.text();
-  const files = await filesUnder(h.dataDir);
-  const read = async (f: string) => [f, (await readFile(f).catch(() => Buffer.alloc(0))).toString('latin1')] as const;
-  const fileTexts = await Promise.all(files.map(read));
+  const files = await fileTexts(h.dataDir);
   t.ok(h.logs().length > 1000, 'logs were captured');
-  const secrets: Record<string, string> = {
-    appKey: CANARY.appKey,
-    secretKey: CANARY.secretKey,
-    botSecret: h.botSecret,
-    ...Object.fromEntries(brokerTokens.map((tok, i) => [`brokerToken${i}`, tok])),
-  };
+  const secrets = harnessSecrets(h, brokerTokens);
   const places: [string, string][] = [
     ['logs', h.logs()],
     ['metrics', metrics],
     ['readyz', ready],
     ['answers', seen.join('\n')],
     ['audit stream', streamText],
-    ...fileTexts.map(([f, text]) => [`file ${path.relative(h.dataDir, f)}`, text] as [string, string]),
+    ...files,
   ];
   let leaks = 0;
   for (const [name, secret] of Object.entries(secrets)) {

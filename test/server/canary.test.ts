@@ -2,11 +2,12 @@
 // and every broker token the simulator issued, must leave no trace in logs,
 // /metrics, /readyz, bodies the bot sees, audit files, vault files or CLI output.
 import t from 'tap';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { startHarness, CANARY, type Harness } from '../helpers/harness.js';
+import { fileTexts, filesUnder, harnessSecrets } from '../helpers/canary-scan.js';
 import { main } from '../../proxy/cli/index.js';
 
 const brokerTokens: string[] = [];
@@ -17,16 +18,6 @@ t.before(async () => {
   h = await startHarness({ sim: { onTokenIssued: (tok: Buffer) => brokerTokens.push(tok.toString('latin1')) } });
 });
 t.teardown(() => h.close());
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
 
 async function cli(args: string[]): Promise<string> {
   let text = '';
@@ -65,31 +56,24 @@ t.test('run a session with canaries', async (t) => {
 t.test('no canary anywhere', async (t) => {
   const metrics = await (await request(`${h.adminUrl}/metrics`)).body.text();
   const ready = await (await request(`${h.adminUrl}/readyz`)).body.text();
-  const files = await filesUnder(h.dataDir);
-  // A temp file of an atomic write (the session ledger's, say) may vanish between the listing and the read.
-  const read = async (f: string) => [f, (await readFile(f).catch(() => Buffer.alloc(0))).toString('latin1')] as const;
-  const fileTexts = await Promise.all(files.map(read));
+  // A temp file of an atomic write (the session ledger's, say) may vanish between the listing and the read: read as empty.
+  const files = await fileTexts(h.dataDir);
   const cliOut = [await cli(['keys', 'list']), await cli(['bots', 'list'])].join('\n');
   t.match(cliOut, /bot-e2e/, 'the CLI really listed the bot');
   t.ok(
-    files.some((f) => f.includes(`${path.sep}audit${path.sep}`)),
+    files.some(([f]) => f.startsWith(`file audit${path.sep}`)),
     'audit files were written',
   );
   t.ok(h.logs().length > 1000, 'logs were captured');
 
-  const secrets: Record<string, string> = {
-    appKey: CANARY.appKey,
-    secretKey: CANARY.secretKey,
-    botSecret: h.botSecret,
-    ...Object.fromEntries(brokerTokens.map((tok, i) => [`brokerToken${i}`, tok])),
-  };
+  const secrets = harnessSecrets(h, brokerTokens);
   const places: [string, string][] = [
     ['logs', h.logs()],
     ['metrics', metrics],
     ['readyz', ready],
     ['bot responses', seen.join('\n')],
     ['cli', cliOut],
-    ...fileTexts.map(([f, text]) => [`file ${path.relative(h.dataDir, f)}`, text] as [string, string]),
+    ...files,
   ];
   for (const [name, secret] of Object.entries(secrets)) {
     const forms = [secret, Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('hex')];
