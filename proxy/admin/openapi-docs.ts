@@ -281,8 +281,22 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     errors: [404],
   },
   'GET /admin/v1/policy': {
-    summary: 'The policy in force and the last rejected edit, if any',
-    response: obj({ current: { anyOf: [ref('PolicyInfo'), { type: 'null' }] }, lastError: { type: ['string', 'null'] } }),
+    summary: 'The policy in force, the last rejected edit if any, and the `when` names no registered bot or bot account bears',
+    response: obj({
+      current: { anyOf: [ref('PolicyInfo'), { type: 'null' }] },
+      lastError: { type: ['string', 'null'] },
+      unmatched: arr(
+        obj(
+          {
+            rule: str(),
+            field: { enum: ['bots', 'accounts'] },
+            name: str({ description: 'an account is masked to its last four digits for a viewer or approver' }),
+            line: int({ minimum: 1 }),
+          },
+          ['rule', 'field', 'name', 'line'],
+        ),
+      ),
+    }),
   },
   'POST /admin/v1/policy/reload': {
     summary: 'Re-read the policy file now; 422 keeps the previous policy in force',

@@ -10,7 +10,7 @@ import { compilePolicy } from './compile.js';
 import type { PolicyConfig } from './config.js';
 import { PolicyLoadError } from './errors.js';
 import { chargeLimits, decideOnSnapshot, evaluatePolicy, planPolicy, type EvalDeps, type EvalOptions, type PolicyPlan, type Step } from './evaluate.js';
-import { parsePolicySource, policyVersion, readPolicyBytes } from './load.js';
+import { type NamedInRule, parsePolicySource, policyVersion, readPolicyBytes } from './load.js';
 import { createMarketFetcher } from './market.js';
 import { createPolicyMetrics } from './metrics.js';
 import { orderNamedBy, recordAccepted } from './orders.js';
@@ -110,7 +110,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       ),
   });
 
-  let active: { policy: CompiledPolicy; info: PolicyInfo } | undefined;
+  let active: { policy: CompiledPolicy; info: PolicyInfo; names: readonly NamedInRule[] } | undefined;
   let lastError: PolicyLoadError | undefined;
   let closed = false;
   let reloading: Promise<{ ok: boolean; changed: boolean; error?: PolicyLoadError }> | undefined;
@@ -145,7 +145,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       const loaded = parsePolicySource(bytes, config.file, config);
       const policy = compilePolicy(loaded, language);
       // The swap is one assignment: a call in flight keeps the policy it started with.
-      active = { policy, info: { version: loaded.version, file: config.file, loadedAt: nowDate().toISOString() } };
+      active = { policy, info: { version: loaded.version, file: config.file, loadedAt: nowDate().toISOString() }, names: loaded.names };
       lastError = undefined;
       rejected = undefined;
       metrics.reloads.inc({ outcome: 'success' });
@@ -308,6 +308,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     },
 
     current: () => active?.info,
+    namedInRules: () => active?.names ?? [],
     lastError: () => lastError,
     health() {
       if (!active)

@@ -47,6 +47,23 @@ export interface LoadedPolicy {
   /** sha256 of the exact bytes, first 16 hex digits. */
   version: string;
   file: string;
+  /** Every bot id and account a rule's `when` names, with its line: a name nothing registered bears selects nothing. */
+  names: readonly NamedInRule[];
+}
+
+export interface NamedInRule {
+  rule: string;
+  field: 'bots' | 'accounts';
+  name: string;
+  line: number;
+}
+
+function namesInRules(doc: PolicyDoc, position: PositionOf): NamedInRule[] {
+  return doc.rules.flatMap((r, i) =>
+    (['bots', 'accounts'] as const).flatMap((field) =>
+      (r.when?.[field] ?? []).map((name, j) => ({ rule: r.id, field, name, line: position(['rules', i, 'when', field, j]).line })),
+    ),
+  );
 }
 
 /** The ajv settings every policy-related schema uses (verbose: errors carry the offending value). */
@@ -107,7 +124,7 @@ export function parsePolicySource(source: Buffer | string, file: string, limits:
   const doc = value as PolicyDoc;
   const issues = semanticIssues(doc, limits).map(({ path, key, message }) => ({ file, ...position(path, key), path: pathText(path, key), message }));
   if (issues.length > 0) throw new PolicyLoadError(file, issues);
-  return { doc, version: policyVersion(bytes), file };
+  return { doc, version: policyVersion(bytes), file, names: namesInRules(doc, position) };
 }
 
 export type PositionOf = (path: (string | number)[], key?: string) => { line: number; column: number };

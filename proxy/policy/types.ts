@@ -151,6 +151,8 @@ export interface PolicyEngine {
    */
   recordOutcome(call: PolicyCall, decision: Decision, outcome: CallOutcome): Promise<void>;
   current(): PolicyInfo | undefined;
+  /** The bot ids and accounts the policy in force names in `when` (none when no policy is). */
+  namedInRules(): readonly import('./load.js').NamedInRule[];
   lastError(): import('./errors.js').PolicyLoadError | undefined;
   /** Throws GuardError KG3003 when no valid policy is loaded. */
   health(): void;

@@ -110,9 +110,16 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
       method: 'GET',
       path: '/admin/v1/policy',
       role: 'viewer',
-      handler: async () => {
+      handler: async ({ principal }) => {
         const err = p.policy.lastError();
-        return { body: { current: p.policy.current() ?? null, lastError: err ? String(err.message) : null } };
+        // A `when` name no registered bot bears selects nothing: a misspelt deny rule denies nothing (or a bot not added yet).
+        const bots = p.bots.list();
+        const known = { bots: new Set(bots.map((b) => b.id)), accounts: new Set(bots.map((b) => b.account)) };
+        const unmatched = p.policy
+          .namedInRules()
+          .filter((n) => !known[n.field].has(n.name))
+          .map((n) => (n.field === 'accounts' ? { ...n, name: accountFor(principal, n.name) } : n));
+        return { body: { current: p.policy.current() ?? null, lastError: err ? String(err.message) : null, unmatched } };
       },
     },
     {

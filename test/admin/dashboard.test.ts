@@ -44,6 +44,11 @@ rules:
     type: require-approval
     outcome: step-up
     minQuantity: 50
+  - id: restricted-for-typo
+    type: deny-symbols
+    symbols: ["000660"]
+    when:
+      bots: [bot-e2e-typo]
 `;
 
 let h: Harness;
@@ -388,6 +393,7 @@ t.test('in headless chromium: sign in, every panel, approve from the page, lockd
     await page.locator('#chain-state[data-intact="true"]').waitFor();
     t.equal(await page.locator('#policy-version').textContent(), policy.current.version, 'policy version');
     t.match(await page.locator('#policy').textContent(), L.noReloadError);
+    t.match(await page.locator('#policy-unmatched').textContent(), /bot-e2e-typo restricted-for-typo · when\.bots · 줄 18/, 'a rule naming no registered bot');
     await page.locator('#outstanding').waitFor();
     t.match(await page.locator('#sessions').textContent(), new RegExp(`${L.noSessions}|live|retiring|issuing`));
     t.match(await page.locator('#incidents').textContent(), L.noIncidents);

@@ -235,6 +235,8 @@ function renderPolicy(p, ready) {
   put($('policy'), 
     cur ? kv([[L.version, el('code', { id: 'policy-version', text: cur.version })], [L.file, cur.file], [L.loadedAt, fmtTime(cur.loadedAt)]]) : el('p', { class: 'error', text: L.noPolicy }),
     p.lastError ? el('p', { class: 'error', id: 'policy-error', text: L.lastReloadError + ': ' + p.lastError }) : el('p', { class: 'muted', text: L.noReloadError }),
+    p.unmatched && p.unmatched.length ? el('div', { id: 'policy-unmatched' }, el('p', { class: 't-warn', text: L.unmatchedNames }),
+      el('ul', { class: 'plain' }, p.unmatched.map((u) => el('li', null, el('code', { text: u.name }), ' ' + u.rule + ' · when.' + u.field + ' · ' + L.line + ' ' + u.line)))) : null,
   );
   if (!ready) return;
   $('ready').textContent = ready.ready ? L.ready : L.notReady;

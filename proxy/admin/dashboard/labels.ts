@@ -104,6 +104,11 @@ const LABELS = {
   lastReloadError: ['마지막 재적재 오류', 'Last reload error'],
   noReloadError: ['재적재 오류 없음', 'No reload error'],
   noPolicy: ['유효한 정책이 없습니다: 모든 호출이 거부됩니다', 'No valid policy: every call is refused'],
+  unmatchedNames: [
+    '등록된 봇이나 봇의 계좌에 없는 이름을 고르는 규칙 (오타라면 그 규칙은 아무것에도 적용되지 않습니다)',
+    'Rules naming no registered bot or bot account (a misspelt name selects nothing)',
+  ],
+  line: ['줄', 'line'],
   health: ['준비 상태', 'Readiness'],
   error: ['오류', 'Error'],
 } as const satisfies Record<string, readonly [string, string]>;
