@@ -68,7 +68,7 @@ export interface PolicyEngineInternals extends PolicyEngine {
    * A symbol's reference price (a quote) through the market-data cache the rules use, so the risk stage's
    * price for an order at the market and the policy's notional are one broker call (null: cannot tell).
    */
-  referencePrice(botId: string, symbol: string): Promise<number | null>;
+  referencePrice(botId: string, symbol: string, venue: string | undefined): Promise<number | null>;
   decide(pending: PendingDecision, market: MarketSnapshot): PolicyStep;
   chargeLimits(pending: PendingDecision): Promise<Decision>;
   /**
@@ -250,7 +250,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       return step(call, planPolicy(policy, call, state, nowMs()), performance.now() - started);
     },
     marketData: (pending) => fetcher.fetch(pending.wanted, pending.plan.facts),
-    referencePrice: (botId, symbol) => fetcher.referencePrice(botId, symbol),
+    referencePrice: (botId, symbol, venue) => fetcher.referencePrice(botId, symbol, venue),
     realtimeCaps(botId, account) {
       const caps: { maxRegistrations?: number; maxLiveSearches?: number } = {};
       for (const r of current().rules) {

@@ -1,6 +1,7 @@
 // Market data for rules, with a short-lived reference price cache, a
 // deadline on every call, and failures turned into `null` (rules fail closed).
 import type { Counter } from 'prom-client';
+import { quoteCode } from '../kiwoom/protocol/index.js';
 import { NEEDS_HELD_QUANTITY, NEEDS_OPEN_ORDERS, NEEDS_REFERENCE_PRICE, type MarketSnapshot } from './compiled.js';
 import type { CallFacts } from './facts.js';
 import type { MarketData } from './types.js';
@@ -30,8 +31,8 @@ function withDeadline<T>(call: (signal: AbortSignal) => Promise<T>, ms: number):
 
 export interface MarketFetcher {
   fetch(needs: number, f: CallFacts): Promise<MarketSnapshot>;
-  /** The symbol's reference price through the same cache, deadline and error counting (null: cannot tell). */
-  referencePrice(botId: string, symbol: string): Promise<number | null>;
+  /** The symbol's reference price on a venue (dmst_stex_tp) through the same cache, deadline and error counting (null: cannot tell). */
+  referencePrice(botId: string, symbol: string, venue: string | undefined): Promise<number | null>;
   clear(): void;
 }
 
@@ -78,7 +79,8 @@ export function createMarketFetcher(o: MarketFetcherOptions): MarketFetcher {
       const snap: MarketSnapshot = {};
       const tasks: Promise<unknown>[] = [];
       if (needs & NEEDS_REFERENCE_PRICE) {
-        const r = referencePrice(f.botId, f.symbol);
+        // The order's own venue's quote: outside KRX hours the KRX one is the close while NXT trades on.
+        const r = referencePrice(f.botId, f.symbol === undefined ? undefined : quoteCode(f.symbol, f.market));
         if (r instanceof Promise)
           tasks.push(
             r.then((v) => {
@@ -106,7 +108,7 @@ export function createMarketFetcher(o: MarketFetcherOptions): MarketFetcher {
       if (tasks.length > 0) await Promise.all(tasks);
       return snap;
     },
-    referencePrice: async (botId, symbol) => referencePrice(botId, symbol),
+    referencePrice: async (botId, symbol, venue) => referencePrice(botId, quoteCode(symbol, venue)),
     clear() {
       cache.clear();
     },

@@ -297,18 +297,19 @@ export function fills(ctx: TrContext): TrResult {
 export function basicInfo(ctx: TrContext): TrResult {
   const stkCd = stockCode(ctx.body, ctx.market);
   const inst = ctx.market.instrument(stkCd)!;
-  const change = inst.price - inst.previousClose;
+  const price = ctx.market.price(stkCd)!;
+  const change = price - inst.previousClose;
   return single(
     ok({
       stk_cd: stkCd,
       stk_nm: inst.name,
-      cur_prc: signedPrice(inst.price, inst.previousClose),
+      cur_prc: signedPrice(price, inst.previousClose),
       pred_pre: (change > 0 ? '+' : '') + String(change),
       flu_rt: signedRate((change / inst.previousClose) * 100),
       base_pric: String(inst.previousClose),
       open_pric: String(inst.previousClose),
-      high_pric: String(Math.max(inst.price, inst.previousClose)),
-      low_pric: String(Math.min(inst.price, inst.previousClose)),
+      high_pric: String(Math.max(price, inst.previousClose)),
+      low_pric: String(Math.min(price, inst.previousClose)),
       upl_pric: String(Math.round(inst.previousClose * 1.3)),
       lst_pric: String(Math.round(inst.previousClose * 0.7)),
       trde_qty: '0',

@@ -1,7 +1,8 @@
 // Quotes. A code's exchange suffix (_NX NXT, _AL SOR) shares the KRX quote
-// (codes are compared through the protocol's baseCode).
+// (codes are compared through the protocol's baseCode) unless a test gives
+// that venue its own (setVenueQuote): NXT trading on after KRX closed.
 
-import { baseCode, isStockCode } from '../kiwoom/protocol/index.js';
+import { baseCode, isStockCode, venueOfCode } from '../kiwoom/protocol/index.js';
 import { SimError } from './responses.js';
 
 interface Instrument {
@@ -10,6 +11,8 @@ interface Instrument {
   price: number;
   /** Average daily volume in shares: what the daily chart (ka10081) reports around. */
   adv: number;
+  /** A venue's own price (NXT, SOR) where it is not the KRX one. */
+  venues?: Map<'NXT' | 'SOR', number>;
 }
 
 /** A new code's daily volume until a test sets one. */
@@ -50,6 +53,16 @@ export class Market {
     else this.instruments.set(code, { name: code, previousClose: price, price, adv: DEFAULT_ADV });
   }
 
+  /** Gives a known code's NXT (005930_NX) or SOR (005930_AL) spelling its own price; the KRX price stays. */
+  setVenueQuote(stkCd: string, price: number): void {
+    const venue = venueOfCode(stkCd.trim().toUpperCase());
+    const inst = this.instruments.get(baseCode(stkCd));
+    if (venue === 'KRX' || !isStockCode(stkCd)) throw new SimError(`not an NXT or SOR code: ${JSON.stringify(stkCd)} (005930_NX, 005930_AL)`);
+    if (!inst) throw new SimError(`unknown stock code: ${JSON.stringify(stkCd)} (set its quote first)`);
+    if (!Number.isInteger(price) || price <= 0 || price > 1e9) throw new SimError(`price must be a positive integer KRW: ${price}`);
+    (inst.venues ??= new Map()).set(venue, price);
+  }
+
   /** Sets a known code's average daily volume (shares): a thin name for a test. */
   setVolume(stkCd: string, adv: number): void {
     const inst = this.instruments.get(baseCode(stkCd));
@@ -58,9 +71,11 @@ export class Market {
     inst.adv = adv;
   }
 
-  /** Current price, or undefined for an unknown code. */
+  /** Current price on the code's venue (the KRX one unless that venue has its own), or undefined for an unknown code. */
   price(stkCd: string): number | undefined {
-    return this.instruments.get(baseCode(stkCd))?.price;
+    const inst = this.instruments.get(baseCode(stkCd));
+    const venue = venueOfCode(stkCd.trim().toUpperCase());
+    return venue === 'KRX' ? inst?.price : (inst?.venues?.get(venue) ?? inst?.price);
   }
 
   instrument(stkCd: string): Readonly<Instrument> | undefined {

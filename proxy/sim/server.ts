@@ -283,6 +283,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     setQuote(stkCd: string, price: number): void {
       moveQuote(stkCd, price);
     },
+    setVenueQuote: (stkCd, price) => market.setVenueQuote(stkCd, price),
     setVolume: (stkCd, adv) => market.setVolume(stkCd, adv),
     quote: (stkCd) => market.price(stkCd),
     stats: (): SimStats => ({

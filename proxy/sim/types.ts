@@ -230,6 +230,8 @@ export interface Simulator {
   readonly faults: SimFaults;
   registerApp(registration: SimAppRegistration): void;
   setQuote(stkCd: string, price: number): void;
+  /** Gives a known code's NXT or SOR spelling (005930_NX, 005930_AL) its own quote; the KRX one stays. */
+  setVenueQuote(stkCd: string, price: number): void;
   /** A known code's average daily volume (shares), around which its daily chart's volumes lie. */
   setVolume(stkCd: string, adv: number): void;
   quote(stkCd: string): number | undefined;

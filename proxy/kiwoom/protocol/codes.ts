@@ -33,3 +33,9 @@ export function venueOfCode(stkCd: string): Venue {
   if (/_AL$/.test(stkCd)) return 'SOR';
   return 'KRX';
 }
+
+/** The code Kiwoom quotes an instrument under on a venue (dmst_stex_tp): 005930 on KRX, 005930_NX on NXT, 005930_AL on SOR. */
+export function quoteCode(stkCd: string, venue: string | undefined): string {
+  const base = baseCode(stkCd);
+  return venue === 'NXT' ? `${base}_NX` : venue === 'SOR' ? `${base}_AL` : base;
+}

@@ -3,7 +3,7 @@
 // itself. Parts above kiwoom (policy, risk, response, sim, server, auth) read
 // Kiwoom data only through this module; state uses common/kst.ts directly.
 export { isMarketPriced, kiwoomNumber, kiwoomPrice, kiwoomQuantity, orderPrice, orderQuantity, orderTerms } from './numbers.js';
-export { baseCode, isStockCode, venueOfCode, type Venue } from './codes.js';
+export { baseCode, isStockCode, quoteCode, venueOfCode, type Venue } from './codes.js';
 export { tradeTypeName, tradeTypesOf, type Book } from './trade-types.js';
 export {
   DAY_MS,

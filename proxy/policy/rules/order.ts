@@ -66,6 +66,9 @@ export function compileOrderSize(doc: Doc<'order-size'>, index: number, ctx: Com
   };
 }
 
+/** An NXT or SOR order's reference is that venue's quote: the message says so (a KRX one reads as before). */
+const venueOf = (market: string | undefined): string => (market === 'NXT' || market === 'SOR' ? `${market} ` : '');
+
 export function compilePriceCollar(doc: Doc<'price-collar'>, index: number, ctx: CompileContext): CompiledRule {
   const { lang } = ctx;
   const maxDev = doc.maxDeviationPercent;
@@ -87,8 +90,8 @@ export function compilePriceCollar(doc: Doc<'price-collar'>, index: number, ctx:
           doc.message ??
           say(
             lang,
-            `주문단가 ${krw(px)}원이 기준가 ${krw(ref)}원에서 ${dev.toFixed(2)}% 벗어났습니다 (한도 ${maxDev}%)`,
-            `price ${krw(px)} is ${dev.toFixed(2)}% away from the reference ${krw(ref)} (limit ${maxDev}%)`,
+            `주문단가 ${krw(px)}원이 ${venueOf(f.market)}기준가 ${krw(ref)}원에서 ${dev.toFixed(2)}% 벗어났습니다 (한도 ${maxDev}%)`,
+            `price ${krw(px)} is ${dev.toFixed(2)}% away from the ${venueOf(f.market)}reference ${krw(ref)} (limit ${maxDev}%)`,
           ),
       };
     },

@@ -77,7 +77,7 @@ export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 
       }
       if (atMarket && input.price === undefined && input.qty !== undefined && deps.risk.quotesMarketOrders) {
         // A quote that cannot be had leaves the order judged by quantity; the notional rules refuse it on their own.
-        const quote = await deps.policy.referencePrice(input.botId, stkCd);
+        const quote = await deps.policy.referencePrice(input.botId, stkCd, typeof p.json.dmst_stex_tp === 'string' ? p.json.dmst_stex_tp : undefined);
         if (quote !== null) input = { ...input, price: quote };
       }
     }
