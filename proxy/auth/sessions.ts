@@ -80,7 +80,8 @@ export async function loadSigningKey(dataDir: string, keyFile?: string): Promise
   }
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9_.-]+)$/;
+/** The scheme is case-insensitive (RFC 7235): the token answer names it `bearer`, and clients build `${token_type} ${token}`. */
+const BEARER = /^bearer +([A-Za-z0-9_.-]+)$/i;
 
 /** `authorization: Bearer <jwt>` → the token (as authenticateBearer reads it). */
 export function bearerToken(header: string | undefined): string {
