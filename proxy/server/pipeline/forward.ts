@@ -122,10 +122,11 @@ export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder' | 'ses
     const headers: Record<string, string> = { 'content-type': safeHeaderValue(up.contentType, JSON_CONTENT_TYPE_PATTERN) ?? 'application/json;charset=UTF-8' };
     const apiId = safeHeaderValue(up.apiId, /^[a-z]{2}\d{5}$/);
     const contYn = safeHeaderValue(up.contYn, /^[YN]$/);
-    const nextKey = safeHeaderValue(up.nextKey);
+    // Kiwoom sends next-key on every answer, empty on the last page: passed on as sent, for clients that read it by index.
+    const nextKey = up.nextKey === '' ? '' : safeHeaderValue(up.nextKey);
     if (apiId) headers['api-id'] = apiId;
     if (contYn) headers['cont-yn'] = contYn;
-    if (nextKey) headers['next-key'] = nextKey;
+    if (nextKey !== undefined) headers['next-key'] = nextKey;
     j.reply = { status: up.status, headers, body: up.body };
   };
 }
