@@ -60,6 +60,14 @@ export function parseSessionsEnded(raw: string): SessionsEnded | undefined {
   return { botId, epoch: epoch as number, code };
 }
 
+/**
+ * A refusal of a token that can no longer be used (bad, expired, revoked, its session ended): it carries Kiwoom's
+ * [8005] as well, on which Kiwoom clients log in again (a sidecar token lives minutes where Kiwoom's lives a day).
+ */
+export function unusableToken(code: 'KG2002' | 'KG2003' | 'KG2004' | 'KG2007', detail?: string): GuardError {
+  return new GuardError(code, detail, { kiwoom: '8005' });
+}
+
 const ALG = 'HS256';
 const MAX_TOKEN_LENGTH = 4096;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -183,13 +191,13 @@ export class Sessions {
    * anything acts on the call (the server overlaps it with other reads).
    */
   async verifySignature(token: string, opts: { allowExpired?: boolean } = {}): Promise<SessionClaims> {
-    if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) throw new GuardError('KG2002', 'malformed token');
+    if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) throw unusableToken('KG2002', 'malformed token');
     const digest = this.verifiedCap > 0 ? createHash('sha256').update(token).digest('base64url') : '';
     const known = digest ? this.verified.get(digest) : undefined;
     if (known) {
       if (!opts.allowExpired && known.exp + this.opts.clockToleranceSeconds < Date.now() / 1000) {
         this.verified.delete(digest);
-        throw new GuardError('KG2003');
+        throw unusableToken('KG2003');
       }
       return known;
     }
@@ -203,8 +211,8 @@ export class Sessions {
         requiredClaims: ['sub', 'jti', 'exp', 'iat'],
       }));
     } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw new GuardError('KG2003');
-      throw new GuardError('KG2002', err instanceof joseErrors.JOSEError ? err.code : 'invalid token');
+      if (err instanceof joseErrors.JWTExpired) throw unusableToken('KG2003');
+      throw unusableToken('KG2002', err instanceof joseErrors.JOSEError ? err.code : 'invalid token');
     }
     const claims: SessionClaims = {
       botId: String(payload.sub),
@@ -228,9 +236,9 @@ export class Sessions {
   /** The store half of verify(): jti not revoked (KG2004), bot not disabled (KG2006), epoch current (KG2007). One MGET. */
   async checkLive(claims: SessionClaims): Promise<void> {
     const [revoked, epoch, disabled] = await this.store.mget([`jti:${claims.jti}`, this.epochKey(claims.botId), this.disabledKey(claims.botId)]);
-    if (revoked !== null) throw new GuardError('KG2004');
+    if (revoked !== null) throw unusableToken('KG2004');
     if (disabled !== null) throw new GuardError('KG2006');
-    if (claims.epoch < Number(epoch ?? 0)) throw new GuardError('KG2007');
+    if (claims.epoch < Number(epoch ?? 0)) throw unusableToken('KG2007');
   }
 
   private disabledKey(botId: string): string {

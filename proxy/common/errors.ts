@@ -174,19 +174,32 @@ export const ERROR_CATALOGUE = {
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
+/**
+ * Kiwoom's own detail codes a refusal may carry besides its sidecar code, so that what a Kiwoom client does on
+ * Kiwoom's answer applies unchanged: on [8005] (the token is not valid) clients log in again once and retry.
+ */
+export const KIWOOM_DETAIL = {
+  '8005': { ko: 'Token이 유효하지 않습니다', en: 'Token is not valid' },
+} as const satisfies Record<string, { readonly ko: string; readonly en: string }>;
+
+export type KiwoomDetailCode = keyof typeof KIWOOM_DETAIL;
+
 export class GuardError extends Error {
   readonly code: ErrorCode;
   /** Non-secret detail shown to the bot inside the brackets. */
   readonly detail: string | undefined;
   /** Extra headers for the bot response (e.g. retry-after). */
   readonly headers: Readonly<Record<string, string>> | undefined;
+  /** Kiwoom's detail code for the same condition, appended to return_msg as Kiwoom writes it ([8005:...]). */
+  readonly kiwoom: KiwoomDetailCode | undefined;
 
-  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; headers?: Record<string, string>; kiwoom?: KiwoomDetailCode }) {
     super(`${code}: ${ERROR_CATALOGUE[code].en}${detail ? ` (${detail})` : ''}`, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GuardError';
     this.code = code;
     this.detail = detail;
     this.headers = options?.headers;
+    this.kiwoom = options?.kiwoom;
   }
 
   get status(): number {
@@ -211,11 +224,15 @@ export function errorMessage(code: ErrorCode, lang: Language): string {
   return ERROR_CATALOGUE[code][lang];
 }
 
-/** Kiwoom-shaped error body: the sidecar code sits in brackets the way Kiwoom puts its detail codes. */
+/**
+ * Kiwoom-shaped error body: the sidecar code sits in brackets the way Kiwoom puts its detail codes, and Kiwoom's
+ * own detail code for the condition, when there is one, last: 토큰이 만료되었습니다[KG2003][8005:Token이 유효하지 않습니다].
+ */
 export function kiwoomErrorBody(err: GuardError, lang: Language): { return_code: number; return_msg: string } {
   const msg = errorMessage(err.code, lang);
+  const kiwoom = err.kiwoom ? `[${err.kiwoom}:${KIWOOM_DETAIL[err.kiwoom][lang]}]` : '';
   return {
     return_code: err.returnCode,
-    return_msg: `${msg}[${err.code}${err.detail ? `:${err.detail}` : ''}]`,
+    return_msg: `${msg}[${err.code}${err.detail ? `:${err.detail}` : ''}]${kiwoom}`,
   };
 }

@@ -1,7 +1,12 @@
 // What a Kiwoom client sees when only its base URL changed: it builds its headers
 // and reads the answers as it did against Kiwoom.
 import t from 'tap';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { GuardError, kiwoomErrorBody } from '../../proxy/common/errors.js';
+import { startHarness, type Harness, type CallResult } from '../helpers/harness.js';
 
 let h: Harness;
 t.before(async () => {
@@ -62,4 +67,70 @@ t.test('every TR answer carries cont-yn and next-key as Kiwoom sends them, an em
     headers = { 'cont-yn': String(cont), 'next-key': String(next) };
   }
   t.equal(pages.length, 2, 'both open orders, one a page');
+});
+
+/**
+ * A Kiwoom client's recovery from a token Kiwoom no longer takes, as public clients write it: the call is refused
+ * with [8005] in return_msg, the client logs in again once and sends the call again.
+ */
+async function callLikeAKiwoomClient(token: string): Promise<{ first: CallResult; retried?: CallResult }> {
+  const first = await h.call('ka10001', QUOTE, { token });
+  if (first.json.return_code === 0 || !String(first.json.return_msg).includes('8005')) return { first };
+  return { first, retried: await h.call('ka10001', QUOTE, { token: String((await login()).token) }) };
+}
+
+t.test("a token the sidecar no longer takes is refused with Kiwoom's [8005] too, so a client's re-login applies", async (t) => {
+  const signingKey = await readFile(path.join(h.dataDir, 'jwt.key'));
+  const now = Math.floor(Date.now() / 1000);
+  const expired = await new SignJWT({ ep: 0 })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(h.botId)
+    .setIssuer('kiwoom-guard')
+    .setAudience('kiwoom-guard:bots')
+    .setIssuedAt(now - 600)
+    .setExpirationTime(now - 60)
+    .setJti(randomBytes(8).toString('hex'))
+    .sign(signingKey);
+  const revoked = String((await login()).token);
+  const rv = await h.post('/oauth2/revoke', JSON.stringify({ appkey: h.botId, secretkey: h.botSecret, token: revoked }));
+  t.equal(rv.json.return_code, 0, rv.text);
+  const forged = `${revoked.slice(0, revoked.lastIndexOf('.'))}.${randomBytes(32).toString('base64url')}`;
+  const cases: [string, string, () => Promise<string>][] = [
+    ['expired', 'KG2003', async () => expired],
+    ['revoked', 'KG2004', async () => revoked],
+    ['bad signature', 'KG2002', async () => forged],
+    [
+      'sessions killed',
+      'KG2007',
+      async () => {
+        const tok = String((await login()).token);
+        const admin = await h.adminToken('ops', 'admin');
+        const k = await h.admin('POST', `/admin/v1/bots/${h.botId}/kill-sessions`, admin, {});
+        t.equal(k.status, 200, k.text);
+        return tok;
+      },
+    ],
+  ];
+  for (const [what, code, tokenOf] of cases) {
+    const { first, retried } = await callLikeAKiwoomClient(await tokenOf());
+    t.equal(first.status, 401, `${what}: HTTP 401`);
+    t.equal(first.json.return_code, 3, `${what}: return_code 3`);
+    t.match(String(first.json.return_msg), new RegExp(`\\[${code}[:\\]]`), `${what}: names ${code}`);
+    t.match(String(first.json.return_msg), /\[8005:[^\]]+\]$/, `${what}: and Kiwoom's [8005:...] last, as Kiwoom puts it`);
+    t.equal(retried?.json.return_code, 0, `${what}: the client logged in again and its call went through`);
+  }
+  t.equal(
+    kiwoomErrorBody(new GuardError('KG2003', undefined, { kiwoom: '8005' }), 'en').return_msg,
+    'Token expired[KG2003][8005:Token is not valid]',
+    'English by configuration',
+  );
+});
+
+t.test('a refusal that is not about the token carries no [8005]: a new token would not help', async (t) => {
+  const tok = String((await login()).token);
+  const wrongPath = await h.call('ka10001', QUOTE, { token: tok, path: '/api/dostk/acnt' });
+  t.equal(wrongPath.status, 400);
+  t.notMatch(String(wrongPath.json.return_msg), /8005/);
+  const noToken = await h.post('/api/dostk/stkinfo', JSON.stringify(QUOTE), { 'api-id': 'ka10001' });
+  t.match(String(noToken.json.return_msg), /\[KG2001\]$/, 'no authorization at all: KG2001 alone');
 });

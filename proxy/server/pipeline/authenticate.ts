@@ -3,7 +3,7 @@
 // killed KG2007) starts here and is awaited by the `session` stage together
 // with the other reads, so it costs no wait of its own.
 import { GuardError } from '../../common/errors.js';
-import { bearerToken, issuedTo } from '../../auth/index.js';
+import { bearerToken, issuedTo, unusableToken } from '../../auth/index.js';
 import type { NamedStage, RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 
@@ -16,8 +16,8 @@ export function authenticate(deps: Pick<PipelineDeps, 'sessions' | 'bots'>) {
     ctx.liveCheck = live;
     ctx.claims = claims;
     const bot = deps.bots.get(claims.botId);
-    if (!bot) throw new GuardError('KG2002', 'unknown bot');
-    if (!issuedTo(claims, bot)) throw new GuardError('KG2007', 'issued to an earlier bot of this id');
+    if (!bot) throw unusableToken('KG2002', 'unknown bot');
+    if (!issuedTo(claims, bot)) throw unusableToken('KG2007', 'issued to an earlier bot of this id');
     if (!bot.enabled) throw new GuardError('KG2006');
     ctx.bot = bot;
   };
