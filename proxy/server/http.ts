@@ -67,6 +67,15 @@ export function readPaging(req: IncomingMessage): { contYn?: string; nextKey?: s
   return { contYn: contYn || undefined, nextKey: (nextKey as string | undefined) || undefined };
 }
 
+/**
+ * The headers Kiwoom puts on every TR answer, for one the sidecar refuses itself: no more pages, and the api-id
+ * asked for when it is one. A client that reads them before return_msg (headers['cont-yn']) still gets to it.
+ */
+export function refusedTrHeaders(req: IncomingMessage): Record<string, string> {
+  const apiId = req.headers['api-id'];
+  return { ...(typeof apiId === 'string' && API_ID.test(apiId) ? { 'api-id': apiId } : {}), 'cont-yn': 'N', 'next-key': '' };
+}
+
 /** Validates a value we copy from the upstream into the bot's response headers. */
 export function safeHeaderValue(v: string | undefined, pattern = NEXT_KEY): string | undefined {
   return v !== undefined && pattern.test(v) ? v : undefined;

@@ -10,7 +10,7 @@ import { GuardError, kiwoomErrorBody, toGuardError, type Language } from '../com
 import type { Config } from '../common/config.js';
 import type { ServerFactory } from '../common/tls-server.js';
 import { jsonReply, type NamedStage, type RequestContext, type Route } from './context.js';
-import { writeClientError } from './http.js';
+import { refusedTrHeaders, writeClientError } from './http.js';
 import type { BotCalls } from './bot-calls.js';
 
 export interface ListenerDeps {
@@ -180,7 +180,8 @@ export function createBotListener(deps: ListenerDeps): BotListener {
       const own = toGuardError(err);
       ctx.error = controller.signal.aborted && reason instanceof GuardError && own.code !== 'KG3008' ? reason : own;
       if (ctx.error.code === 'KG9001') logger.error({ err: ctx.error.cause ?? err, requestId: ctx.id, stage: ctx.trail.at(-1) }, 'internal error');
-      ctx.reply = jsonReply(ctx.error.status, kiwoomErrorBody(ctx.error, lang), ctx.error.headers ?? {});
+      const trHeaders = route === 'tr' ? refusedTrHeaders(req) : {};
+      ctx.reply = jsonReply(ctx.error.status, kiwoomErrorBody(ctx.error, lang), { ...trHeaders, ...ctx.error.headers });
     }
     untrack?.();
     send(ctx);

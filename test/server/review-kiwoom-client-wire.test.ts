@@ -134,3 +134,24 @@ t.test('a refusal that is not about the token carries no [8005]: a new token wou
   const noToken = await h.post('/api/dostk/stkinfo', JSON.stringify(QUOTE), { 'api-id': 'ka10001' });
   t.match(String(noToken.json.return_msg), /\[KG2001\]$/, 'no authorization at all: KG2001 alone');
 });
+
+t.test("a TR call the sidecar refuses is answered with Kiwoom's TR headers too, so a client reading them first still reaches return_msg", async (t) => {
+  const tok = String((await login()).token);
+  const refusals: [string, () => Promise<CallResult>][] = [
+    ['wrong path', () => h.call('ka10001', QUOTE, { token: tok, path: '/api/dostk/acnt' })],
+    ['bad JSON', () => h.call('ka10001', '{"stk_cd":', { token: tok })],
+    ['bad token', () => h.call('ka10001', QUOTE, { token: `${tok.slice(0, tok.lastIndexOf('.'))}.AAAA` })],
+  ];
+  for (const [what, send] of refusals) {
+    const r = await send();
+    t.not(r.json.return_code, 0, `${what}: refused (${r.text})`);
+    t.equal(r.headers['cont-yn'], 'N', `${what}: cont-yn N`);
+    t.equal(r.headers['next-key'], '', `${what}: next-key empty`);
+    t.equal(r.headers['api-id'], 'ka10001', `${what}: api-id named`);
+  }
+  const noApiId = await h.post('/api/dostk/stkinfo', JSON.stringify(QUOTE), { authorization: `Bearer ${tok}` });
+  t.equal(noApiId.headers['cont-yn'], 'N', 'no api-id: cont-yn N');
+  t.notOk(noApiId.headers['api-id'], 'and no api-id to name');
+  const token = await h.post('/oauth2/token', '{');
+  t.notOk(token.headers['cont-yn'], 'a token answer is no TR answer: no paging headers');
+});
