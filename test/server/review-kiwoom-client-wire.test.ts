@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { GuardError, kiwoomErrorBody } from '../../proxy/common/errors.js';
 import { startHarness, type Harness, type CallResult } from '../helpers/harness.js';
+import { connectBot } from '../realtime/ws-client.js';
 
 let h: Harness;
 t.before(async () => {
@@ -154,4 +155,15 @@ t.test("a TR call the sidecar refuses is answered with Kiwoom's TR headers too, 
   t.notOk(noApiId.headers['api-id'], 'and no api-id to name');
   const token = await h.post('/oauth2/token', '{');
   t.notOk(token.headers['cont-yn'], 'a token answer is no TR answer: no paging headers');
+});
+
+t.test("a realtime LOGIN with a token the sidecar no longer takes is refused with Kiwoom's [8005] too", async (t) => {
+  const tok = String((await login()).token);
+  const rv = await h.post('/oauth2/revoke', JSON.stringify({ appkey: h.botId, secretkey: h.botSecret, token: tok }));
+  t.equal(rv.json.return_code, 0, rv.text);
+  const s = await connectBot(h.sidecar.realtimeUrl);
+  t.teardown(() => s.close());
+  const reply = await s.login(tok);
+  t.equal(reply.return_code, 3, JSON.stringify(reply));
+  t.match(String(reply.return_msg), /\[KG2004\]\[8005:[^\]]+\]$/);
 });
