@@ -2,7 +2,7 @@
 // secret key to /oauth2/token now sends its bot id and bot secret in the same
 // fields, and gets back a sidecar token in Kiwoom's response shape.
 import { GuardError } from '../common/errors.js';
-import { takeJsonStringField } from '../common/secret.js';
+import { takeJsonString } from '../common/secret.js';
 import { parseJsonObject } from '../common/json.js';
 import { formatExpiresDt } from '../kiwoom/protocol/index.js';
 import type { BotRecord, BotRegistry } from './bots.js';
@@ -26,11 +26,12 @@ export function parseExchangeBody(raw: Buffer): ExchangeBody {
   const copy = Buffer.from(raw);
   // The request bytes hold the bot secret too: wipe them, only the copy is read.
   raw.fill(0);
-  const secret = takeJsonStringField(copy, 'secretkey');
+  const taken = takeJsonString(copy, 'secretkey');
+  const secret = taken?.value;
   try {
     const fields = parseJsonObject(copy);
     const seen = fields.secretkey;
-    if (!secret || secret.length === 0 || typeof seen !== 'string' || seen !== '*'.repeat(secret.length)) {
+    if (!taken || !secret || secret.length === 0 || typeof seen !== 'string' || seen !== '*'.repeat(taken.masked)) {
       throw new GuardError('KG1010', 'secretkey');
     }
     return { fields, secret };

@@ -100,13 +100,85 @@ export function jsonBodyWithSecrets(fields: readonly (readonly [string, string |
   return out;
 }
 
+const SIMPLE_ESCAPE: Readonly<Record<number, number>> = { 34: 0x22, 92: 0x5c, 47: 0x2f, 98: 0x08, 102: 0x0c, 110: 0x0a, 114: 0x0d, 116: 0x09 };
+
+/** The 4 hex digits of a \uXXXX escape at raw[at..at+4), read from the bytes (never a string); -1 if they are not. */
+function hex4(raw: Buffer, at: number): number {
+  let v = 0;
+  for (let k = at; k < at + 4; k++) {
+    const c = raw[k];
+    const d = c === undefined ? -1 : c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/** Writes a code point as UTF-8 at out[n] (a lone surrogate as its 3 bytes, as JSON allows it); returns the new n. */
+function putUtf8(out: Buffer, n: number, cp: number): number {
+  if (cp < 0x80) out[n++] = cp;
+  else if (cp < 0x800) {
+    out[n++] = 0xc0 | (cp >> 6);
+    out[n++] = 0x80 | (cp & 0x3f);
+  } else if (cp < 0x10000) {
+    out[n++] = 0xe0 | (cp >> 12);
+    out[n++] = 0x80 | ((cp >> 6) & 0x3f);
+    out[n++] = 0x80 | (cp & 0x3f);
+  } else {
+    out[n++] = 0xf0 | (cp >> 18);
+    out[n++] = 0x80 | ((cp >> 12) & 0x3f);
+    out[n++] = 0x80 | ((cp >> 6) & 0x3f);
+    out[n++] = 0x80 | (cp & 0x3f);
+  }
+  return n;
+}
+
 /**
- * Extracts a top-level JSON string field's raw bytes from a response without
- * materialising it as a JS string, then masks it in place so the remaining
- * document can be parsed safely for its non-secret fields. Only for flat
- * objects whose secret value is plain ASCII (Kiwoom tokens are).
+ * A JSON string's raw bytes (between its quotes) decoded into a fresh Buffer, escapes included (a client's encoder
+ * may write '/' as \/, '=' as \u003d, '&' as \u0026), never through a JS string; undefined for an escape JSON
+ * does not know. Decoded bytes are never more than raw ones.
  */
-export function takeJsonStringField(body: Buffer, field: string): Buffer | undefined {
+function unescapeJsonBytes(raw: Buffer): Buffer | undefined {
+  const out = Buffer.alloc(raw.length);
+  let n = 0;
+  let ok = true;
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] !== 0x5c) {
+      out[n++] = raw[i]!;
+      continue;
+    }
+    const e = raw[++i];
+    const simple = e === undefined ? undefined : SIMPLE_ESCAPE[e];
+    if (simple !== undefined) {
+      out[n++] = simple;
+      continue;
+    }
+    let cp = e === 0x75 /* u */ ? hex4(raw, i + 1) : -1;
+    if (cp < 0) {
+      ok = false;
+      break;
+    }
+    i += 4;
+    const low = cp >= 0xd800 && cp < 0xdc00 && raw[i + 1] === 0x5c && raw[i + 2] === 0x75 ? hex4(raw, i + 3) : -1;
+    if (low >= 0xdc00 && low < 0xe000) {
+      cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+      i += 6;
+    }
+    n = putUtf8(out, n, cp);
+  }
+  const value = ok ? Buffer.from(out.subarray(0, n)) : undefined;
+  out.fill(0);
+  return value;
+}
+
+/**
+ * Extracts a top-level JSON string field's value (escapes decoded) without
+ * materialising it as a JS string, then masks its raw bytes in place with
+ * `*` so the remaining document can be parsed safely for its non-secret
+ * fields; `masked` is how many were masked. Only for flat objects (Kiwoom
+ * tokens and bot secrets are).
+ */
+export function takeJsonString(body: Buffer, field: string): { value: Buffer; masked: number } | undefined {
   const needle = Buffer.from(`"${field}"`);
   let at = body.indexOf(needle);
   while (at !== -1) {
@@ -118,16 +190,19 @@ export function takeJsonStringField(body: Buffer, field: string): Buffer | undef
       if (body[i] !== 0x22) return undefined;
       const start = i + 1;
       let end = start;
-      while (end < body.length && body[end] !== 0x22) {
-        if (body[end] === 0x5c) return undefined; // escapes: not a token we accept
-        end++;
-      }
+      while (end < body.length && body[end] !== 0x22) end += body[end] === 0x5c ? 2 : 1;
       if (end >= body.length) return undefined;
-      const value = Buffer.from(body.subarray(start, end));
+      const value = unescapeJsonBytes(body.subarray(start, end));
+      if (!value) return undefined;
       body.fill(0x2a /* * */, start, end);
-      return value;
+      return { value, masked: end - start };
     }
     at = body.indexOf(needle, at + 1);
   }
   return undefined;
+}
+
+/** takeJsonString's value alone. */
+export function takeJsonStringField(body: Buffer, field: string): Buffer | undefined {
+  return takeJsonString(body, field)?.value;
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { GuardError, kiwoomErrorBody } from '../../proxy/common/errors.js';
-import { startHarness, type Harness, type CallResult } from '../helpers/harness.js';
+import { CANARY, startHarness, type Harness, type CallResult } from '../helpers/harness.js';
 import { connectBot } from '../realtime/ws-client.js';
 
 let h: Harness;
@@ -166,4 +166,38 @@ t.test("a realtime LOGIN with a token the sidecar no longer takes is refused wit
   const reply = await s.login(tok);
   t.equal(reply.return_code, 3, JSON.stringify(reply));
   t.match(String(reply.return_msg), /\[KG2004\]\[8005:[^\]]+\]$/);
+});
+
+t.test('a bot secret its JSON encoder escaped (Gson \\u003d, Go \\u0026, PHP \\/) is read as the secret it encodes', async (t) => {
+  // A batch-imported secret, e.g. from `openssl rand -base64 32`: '/', '+' and a trailing '=' (and here '&', '<', '>').
+  const secret = 'q7/Zk+Lw&Pn<Xr>Tb9/Hc2+Vd5/Wf8+Gj4/Mk6+Nu3A=';
+  await h.sidecar.parts.bots.addMany([{ id: 'esc-bot', owner: 'alice', account: CANARY.account, allowed: ['kind:query'], secret: Buffer.from(secret) }]);
+  await h.sidecar.parts.vault.importCredentials({
+    botId: 'esc-bot',
+    account: CANARY.account,
+    appKey: Buffer.from(CANARY.appKey),
+    secretKey: Buffer.from(CANARY.secretKey),
+  });
+  const encoders: [string, (s: string) => string][] = [
+    ['plain', (s) => s],
+    ['PHP json_encode', (s) => s.replaceAll('/', '\\/')],
+    ['Go encoding/json', (s) => s.replaceAll('&', '\\u0026').replaceAll('<', '\\u003c').replaceAll('>', '\\u003e')],
+    ['Gson', (s) => s.replaceAll('=', '\\u003d').replaceAll('&', '\\u0026').replaceAll('<', '\\u003C').replaceAll('>', '\\u003E')],
+    ['every byte escaped', (s) => [...s].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')],
+  ];
+  for (const [what, encode] of encoders) {
+    const body = `{"grant_type":"client_credentials","appkey":"esc-bot","secretkey":"${encode(secret)}"}`;
+    t.same(JSON.parse(body).secretkey, secret, `${what}: the body encodes the secret`);
+    const r = await h.post('/oauth2/token', body);
+    t.equal(r.json.return_code, 0, `${what}: ${r.text}`);
+    const q = await h.call('ka10001', QUOTE, { token: String(r.json.token) });
+    t.equal(q.json.return_code, 0, `${what}: and the token works`);
+    const rv = await h.post('/oauth2/revoke', `{"appkey":"esc-bot","secretkey":"${encode(secret)}","token":"${r.json.token}"}`);
+    t.equal(rv.json.return_code, 0, `${what}: revoke too: ${rv.text}`);
+  }
+  const wrong = await h.post('/oauth2/token', `{"grant_type":"client_credentials","appkey":"esc-bot","secretkey":"${secret.replace('=', '\\u003e')}"}`);
+  t.equal(wrong.status, 401, 'an escape that decodes to another secret is a wrong secret');
+  t.match(String(wrong.json.return_msg), /\[KG2005\]/);
+  const broken = await h.post('/oauth2/token', '{"grant_type":"client_credentials","appkey":"esc-bot","secretkey":"abc\\x41"}');
+  t.equal(broken.status, 400, 'an escape JSON does not know is bad JSON');
 });
