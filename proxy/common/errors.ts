@@ -225,14 +225,15 @@ export function errorMessage(code: ErrorCode, lang: Language): string {
 }
 
 /**
- * Kiwoom-shaped error body: the sidecar code sits in brackets the way Kiwoom puts its detail codes, and Kiwoom's
- * own detail code for the condition, when there is one, last: 토큰이 만료되었습니다[KG2003][8005:Token이 유효하지 않습니다].
+ * Kiwoom-shaped error body: the sidecar code sits in brackets the way Kiwoom puts its detail codes, always last (what
+ * reads the last bracket finds it); Kiwoom's own detail code for the condition, when there is one, comes before it:
+ * 토큰이 만료되었습니다[8005:Token이 유효하지 않습니다][KG2003].
  */
 export function kiwoomErrorBody(err: GuardError, lang: Language): { return_code: number; return_msg: string } {
   const msg = errorMessage(err.code, lang);
   const kiwoom = err.kiwoom ? `[${err.kiwoom}:${KIWOOM_DETAIL[err.kiwoom][lang]}]` : '';
   return {
     return_code: err.returnCode,
-    return_msg: `${msg}[${err.code}${err.detail ? `:${err.detail}` : ''}]${kiwoom}`,
+    return_msg: `${msg}${kiwoom}[${err.code}${err.detail ? `:${err.detail}` : ''}]`,
   };
 }
