@@ -4,10 +4,13 @@
 // everyone after it reads.
 import { GuardError } from './errors.js';
 
-/** Parses a bot's body: must be a JSON object (Kiwoom sends `{}` when there are no inputs). */
+/** A UTF-8 byte order mark: RFC 8259 lets a parser ignore one at the start, as Kiwoom's clients' files may carry it. */
+const hasBom = (b: Buffer): boolean => b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
+
+/** Parses a bot's body: must be a JSON object (Kiwoom sends `{}` when there are no inputs); one leading BOM is skipped. */
 export function parseJsonObject(body: Buffer): Record<string, unknown> {
   if (body.length === 0) return {};
-  const text = body.toString('utf8');
+  const text = body.toString('utf8', hasBom(body) ? 3 : 0);
   let v: unknown;
   try {
     v = JSON.parse(text);

@@ -201,3 +201,22 @@ t.test('a bot secret its JSON encoder escaped (Gson \\u003d, Go \\u0026, PHP \\/
   const broken = await h.post('/oauth2/token', '{"grant_type":"client_credentials","appkey":"esc-bot","secretkey":"abc\\x41"}');
   t.equal(broken.status, 400, 'an escape JSON does not know is bad JSON');
 });
+
+t.test('a body that starts with a UTF-8 byte order mark (a file saved by a Windows editor, sent as is) is read as the JSON after it', async (t) => {
+  const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+  const tokenBody = Buffer.concat([BOM, Buffer.from(JSON.stringify({ grant_type: 'client_credentials', appkey: h.botId, secretkey: h.botSecret }))]);
+  const tok = await h.post('/oauth2/token', tokenBody);
+  t.equal(tok.json.return_code, 0, `token: ${tok.text}`);
+  const q = await h.post('/api/dostk/stkinfo', Buffer.concat([BOM, Buffer.from(JSON.stringify(QUOTE))]), {
+    'api-id': 'ka10001',
+    authorization: `Bearer ${tok.json.token}`,
+  });
+  t.equal(q.json.return_code, 0, `quote: ${q.text}`);
+  t.equal(q.json.stk_cd, '005930');
+  const twice = await h.post('/api/dostk/stkinfo', Buffer.concat([BOM, BOM, Buffer.from(JSON.stringify(QUOTE))]), {
+    'api-id': 'ka10001',
+    authorization: `Bearer ${tok.json.token}`,
+  });
+  t.equal(twice.status, 400, 'one mark only: a second is not JSON');
+  t.match(String(twice.json.return_msg), /\[KG1001/);
+});
