@@ -60,7 +60,8 @@ export class Market {
     if (venue === 'KRX' || !isStockCode(stkCd)) throw new SimError(`not an NXT or SOR code: ${JSON.stringify(stkCd)} (005930_NX, 005930_AL)`);
     if (!inst) throw new SimError(`unknown stock code: ${JSON.stringify(stkCd)} (set its quote first)`);
     if (!Number.isInteger(price) || price <= 0 || price > 1e9) throw new SimError(`price must be a positive integer KRW: ${price}`);
-    (inst.venues ??= new Map()).set(venue, price);
+    inst.venues ??= new Map();
+    inst.venues.set(venue, price);
   }
 
   /** Sets a known code's average daily volume (shares): a thin name for a test. */
