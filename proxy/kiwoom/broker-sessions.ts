@@ -9,14 +9,15 @@
 // when a replica died holding it, or at start-up from the ledger after a crash.
 import { GuardError, toGuardError } from '../common/errors.js';
 import { newVersion, parseRecord, type SessionRecord } from './session-ledger.js';
-import { adoptGen, stopLinger, stopTimers, type BrokerLease, type BrokerSessionDeps, type BrokerSessionOptions, type Gen } from './session-types.js';
+import { adoptGen, stopLinger, stopTimers, usable, type BrokerLease, type BrokerSessionDeps, type BrokerSessionOptions, type Gen } from './session-types.js';
 import type { IssuePurpose, KeyState, SessionInfo } from './session-types.js';
 import { createSessionMetrics, type SessionMetrics } from './session-metrics.js';
 import { createRevoker, type RevokeWithRetry } from './revoke-retry.js';
 import { issueUnderLock } from './session-issue.js';
 import { takeLock } from './session-undo.js';
-import { cadenceLinger, noteCall, noteRetire } from './session-cadence.js';
+import { cadenceLinger, noteCall, noteIssue, noteRetire } from './session-cadence.js';
 import { listSessions, lockKey, recoverLeftovers, retireShared, retireSoon, sweepOnce, valueKey, type SweepContext } from './session-sweep.js';
+import { revokeFailed } from './revoke-status.js';
 
 export type { BrokerLease, BrokerSessionDeps, BrokerSessionOptions, IssuePurpose, SessionInfo } from './session-types.js';
 
@@ -177,7 +178,7 @@ export class BrokerSessions {
   /** The fast path: this replica already holds the shared lease on a fresh token. */
   private tryLease(k: KeyState, requestId?: string): BrokerLease | undefined {
     const g = k.gen;
-    if (!g || g.dead || !k.shared || k.retiring || !this.fresh(g.record)) return undefined;
+    if (!g || g.dead || !k.shared || k.retiring || !usable(g, this.opts.renewBeforeMs)) return undefined;
     stopLinger(k);
     return this.lease(k, g, requestId);
   }
@@ -189,7 +190,7 @@ export class BrokerSessions {
       token: g.token,
       key: k.key,
       fingerprint: g.record.tokenFp,
-      renewAt: g.record.expiresAt - this.opts.renewBeforeMs,
+      renewAt: g.stale ? g.record.expiresAt : g.record.expiresAt - this.opts.renewBeforeMs,
       release: () => {
         if (released) return;
         released = true;
@@ -210,15 +211,17 @@ export class BrokerSessions {
       if (v && v.state === 'live') {
         const rec = parseRecord(v.value);
         if (!rec) throw new GuardError('KG7002', 'broker session record malformed');
-        if (!this.fresh(rec)) {
-          // Re-issuing now would return this same token: revoke it first, once no call holds it.
+        // Its renewal's revoke failed: Kiwoom honours it until expires_dt, so it serves as it is (each idle tries again).
+        const stale = !this.fresh(rec) && rec.expiresAt > Date.now() && (await revokeFailed(store, k.key, rec.version));
+        if (!this.fresh(rec) && !stale) {
+          // Re-issuing now would return this same token: revoke it first, once no call holds it (settled at a failure).
           await store.leaseRelease(valueKey(k.key), replicaId);
           this.m.reissues.inc({ reason: 'renew' });
-          await this.track(this.retireShared(k.key, botId));
+          await this.track(this.retireShared(k.key, botId, undefined, requestId, true));
           await sleep(POLL_MS);
           continue;
         }
-        this.adopt(k, rec, k.gen?.version === rec.version && !k.gen.dead ? k.gen.token : ledger.open(k.key, rec));
+        this.adopt(k, rec, k.gen?.version === rec.version && !k.gen.dead ? k.gen.token : ledger.open(k.key, rec), stale);
         return;
       }
       if (v) {
@@ -245,30 +248,27 @@ export class BrokerSessions {
 
   /** True when the new token is published and leased by this replica. */
   private async issueUnderLock(k: KeyState, botId: string, purpose: IssuePurpose, fence: string, requestId?: string): Promise<boolean> {
-    const noteIssue = () => {
-      k.issues = [...k.issues.filter((t) => t > Date.now() - 60_000).slice(-15), Date.now()];
-    };
     const ctx = {
       ...this.deps,
       metrics: this.m,
       revokeWithRetry: this.revokeWithRetry,
-      track: <T>(p: Promise<T>) => this.track(p),
       leaseTtlMs: this.opts.leaseTtlMs,
+      track: <T>(p: Promise<T>) => this.track(p),
     };
-    const published = await issueUnderLock(ctx, { key: k.key, botId, purpose, requestId, fence, noteIssue });
+    const published = await issueUnderLock(ctx, { key: k.key, botId, purpose, requestId, fence, noteIssue: () => noteIssue(k) });
     if (!published) return false;
     this.adopt(k, published.record, published.token);
     return true;
   }
 
-  private adopt(k: KeyState, record: SessionRecord, token: Buffer): void {
+  private adopt(k: KeyState, record: SessionRecord, token: Buffer, stale = false): void {
     k.gen = adoptGen(k.gen, record, token);
+    k.gen.stale = stale;
     k.shared = true;
     stopLinger(k);
     if (!k.refresh) {
       // Keeps this replica's shared lease alive while it holds the token; notices a token dropped elsewhere.
-      k.refresh = setInterval(() => void this.refreshLease(k), Math.max(50, Math.floor(this.opts.leaseTtlMs / 3)));
-      k.refresh.unref();
+      k.refresh = setInterval(() => void this.refreshLease(k), Math.max(50, Math.floor(this.opts.leaseTtlMs / 3))).unref();
     }
   }
 

@@ -39,6 +39,11 @@ export async function tokenState(store: Store, mark: TokenMark): Promise<TokenSt
   return f && f.version === mark.version ? { state: 'failed', code: f.code, attempts: f.attempts, at: f.at } : { state: 'live' };
 }
 
+/** True when the last revoke of the key's token of this version failed: Kiwoom honours it until a retry ends it or it expires. */
+export async function revokeFailed(store: Store, key: string, version: string): Promise<boolean> {
+  return parseFailure(await store.get(revokeFailedKey(key)))?.version === version;
+}
+
 function parseFailure(raw: string | null): { version: string; code: string; attempts: number; at: number } | undefined {
   if (!raw) return undefined;
   try {

@@ -17,6 +17,11 @@ export function noteCall(k: KeyState, now = Date.now()): void {
   k.lastCallAt = now;
 }
 
+/** Notes an issue Kiwoom answered with a token (for its issue limit: the last 16 within a minute). */
+export function noteIssue(k: KeyState, now = Date.now()): void {
+  k.issues = [...k.issues.filter((t) => t > now - 60_000).slice(-15), now];
+}
+
 /** Notes how long giving up the key's token took (release and revoke): the next call would have waited that long. */
 export function noteRetire(k: KeyState, ms: number): void {
   k.retireMs = k.retireMs === undefined ? ms : (k.retireMs + ms) / 2;

@@ -73,6 +73,8 @@ export interface Gen {
   readonly token: Buffer;
   local: number;
   dead: boolean;
+  /** Due for renewal, but its revoke failed (Kiwoom still honours it): leased as it is until it expires. */
+  stale?: boolean;
 }
 
 export interface KeyState {
@@ -111,6 +113,11 @@ export function adoptGen(old: Gen | undefined, record: SessionRecord, token: Buf
     if (old.local === 0) old.token.fill(0);
   }
   return { version: record.version, record, token, local: 0, dead: false };
+}
+
+/** Leasable: not within renewBeforeMs of its expiry, or (its renewal's revoke failed) not yet expired. */
+export function usable(g: Gen, renewBeforeMs: number, now = Date.now()): boolean {
+  return g.record.expiresAt - now > renewBeforeMs || (g.stale === true && g.record.expiresAt > now);
 }
 
 /** This replica's copy no longer lingers (a new lease came, or it is being given up). */
