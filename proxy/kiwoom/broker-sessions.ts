@@ -9,8 +9,8 @@
 // when a replica died holding it, or at start-up from the ledger after a crash.
 import { GuardError, toGuardError } from '../common/errors.js';
 import { newVersion, parseRecord, type SessionRecord } from './session-ledger.js';
-import { adoptGen, stopLinger, stopTimers, usable, type BrokerLease, type BrokerSessionDeps, type BrokerSessionOptions, type Gen } from './session-types.js';
-import type { IssuePurpose, KeyState, SessionInfo } from './session-types.js';
+import { adoptGen, stopLinger, stopTimers, type BrokerLease, type BrokerSessionDeps, type BrokerSessionOptions, type Gen } from './session-types.js';
+import { usable, waitBounded, type IssuePurpose, type KeyState, type SessionInfo } from './session-types.js';
 import { createSessionMetrics, type SessionMetrics } from './session-metrics.js';
 import { createRevoker, type RevokeWithRetry } from './revoke-retry.js';
 import { issueUnderLock } from './session-issue.js';
@@ -77,12 +77,10 @@ export class BrokerSessions {
         const lease = this.tryLease(k, opts.requestId);
         if (lease) return lease;
         if (Date.now() > deadline) throw new GuardError('KG5008', "waited for the key's token too long");
-        if (k.retiring) {
-          await k.retiring;
-          continue;
-        }
-        if (k.obtaining) {
-          await k.obtaining;
+        // A revoke or an issue under way: waited for, but not past the deadline nor once the bot has gone.
+        const running = k.retiring ?? k.obtaining;
+        if (running) {
+          await waitBounded(running, deadline, opts.signal);
           continue;
         }
         const g = k.gen;
@@ -98,17 +96,21 @@ export class BrokerSessions {
         }
         k.obtaining = this.obtain(k, botId, purpose, deadline, opts.requestId).finally(() => {
           k.obtaining = undefined;
+          setImmediate(() => this.letGo(k));
         });
-        await k.obtaining;
       }
     } catch (err) {
-      // Left without a lease (the bot went away, the wait ran out): a token obtained for us must not stay unheld.
-      const g = k.gen;
-      if (g && g.local === 0 && k.shared && !k.linger && !k.retiring) this.idle(k, g);
+      this.letGo(k);
       throw err;
     } finally {
       this.m.leaseWait.observe((performance.now() - started) / 1000);
     }
+  }
+
+  /** A token obtained for calls that all left without a lease (the bot went away, the wait ran out) must not stay held: run after its waiters resumed. */
+  private letGo(k: KeyState): void {
+    const g = k.gen;
+    if (g && g.local === 0 && k.shared && !k.linger && !k.retiring && !k.obtaining) this.idle(k, g);
   }
 
   /** Lockdown: the key's token is revoked as soon as no call holds it (at once when idle). */
@@ -166,9 +168,7 @@ export class BrokerSessions {
   }
 
   private state(key: string): KeyState {
-    const k = this.keys.get(key) ?? { key, shared: false, revokeWhenIdle: false, issues: [] };
-    if (!this.keys.has(key)) this.keys.set(key, k);
-    return k;
+    return this.keys.get(key) ?? this.keys.set(key, { key, shared: false, revokeWhenIdle: false, issues: [] }).get(key)!;
   }
 
   private fresh(rec: SessionRecord): boolean {

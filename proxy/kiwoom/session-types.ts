@@ -120,6 +120,22 @@ export function usable(g: Gen, renewBeforeMs: number, now = Date.now()): boolean
   return g.record.expiresAt - now > renewBeforeMs || (g.stale === true && g.record.expiresAt > now);
 }
 
+/** Settles with `p` (its failure passed on), or at `deadline`, or when `signal` aborts: whichever comes first. */
+export function waitBounded(p: Promise<unknown>, deadline: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const end = (err?: { reason: unknown }) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
+      if (err) reject(err.reason);
+      else resolve();
+    };
+    const stop = () => end();
+    const timer = setTimeout(stop, Math.max(0, deadline - Date.now()) + 1);
+    signal?.addEventListener('abort', stop, { once: true });
+    p.then(stop, (reason: unknown) => end({ reason }));
+  });
+}
+
 /** This replica's copy no longer lingers (a new lease came, or it is being given up). */
 export function stopLinger(k: KeyState): void {
   if (k.linger) clearTimeout(k.linger);
