@@ -11,7 +11,7 @@ import { GuardError, toGuardError } from '../common/errors.js';
 import { newVersion, parseRecord, type SessionRecord } from './session-ledger.js';
 import { adoptGen, stopLinger, stopTimers, type BrokerLease, type BrokerSessionDeps, type BrokerSessionOptions, type Gen } from './session-types.js';
 import { usable, waitBounded, type IssuePurpose, type KeyState, type SessionInfo } from './session-types.js';
-import { createSessionMetrics, type SessionMetrics } from './session-metrics.js';
+import { countRenewal, createSessionMetrics, type SessionMetrics } from './session-metrics.js';
 import { createRevoker, type RevokeWithRetry } from './revoke-retry.js';
 import { issueUnderLock } from './session-issue.js';
 import { takeLock } from './session-undo.js';
@@ -90,7 +90,7 @@ export class BrokerSessions {
         } // draining a stale token (renew or invalid)
         if (g && k.shared) {
           // Stale and idle (close to expiry): revoke now, then issue afresh.
-          if (!g.dead) this.m.reissues.inc({ reason: 'renew' });
+          if (!g.dead) countRenewal(this.m, k, g.version);
           this.endLinger(k, g);
           continue;
         }
@@ -216,7 +216,7 @@ export class BrokerSessions {
         if (!this.fresh(rec) && !stale) {
           // Re-issuing now would return this same token: revoke it first, once no call holds it (settled at a failure).
           await store.leaseRelease(valueKey(k.key), replicaId);
-          this.m.reissues.inc({ reason: 'renew' });
+          countRenewal(this.m, k, rec.version);
           await this.track(this.retireShared(k.key, botId, undefined, requestId, true));
           await sleep(POLL_MS);
           continue;

@@ -113,3 +113,10 @@ export function createSessionMetrics(registry: Registry, outstanding: () => numb
     }),
   };
 }
+
+/** A token given up for renewal, counted once per token on this replica (it may look at it many times while a peer holds it). */
+export function countRenewal(m: Pick<SessionMetrics, 'reissues'>, k: KeyState, version: string): void {
+  if (k.renewCounted === version) return;
+  k.renewCounted = version;
+  m.reissues.inc({ reason: 'renew' });
+}

@@ -97,6 +97,8 @@ export interface KeyState {
   callGapMs?: number;
   /** How long giving up the key's token recently took (moving average): the linger is not shorter. */
   retireMs?: number;
+  /** The version of the last token this replica counted as given up for renewal. */
+  renewCounted?: string;
 }
 
 /**
