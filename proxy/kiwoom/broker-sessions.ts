@@ -87,9 +87,8 @@ export class BrokerSessions {
         if (g && g.local > 0) {
           await sleep(POLL_MS);
           continue;
-        } // draining a stale token (renew or invalid)
+        } // draining a stale token (renew or invalid); once idle it is revoked now, then issued afresh
         if (g && k.shared) {
-          // Stale and idle (close to expiry): revoke now, then issue afresh.
           if (!g.dead) countRenewal(this.m, k, g.version);
           this.endLinger(k, g);
           continue;
@@ -98,6 +97,7 @@ export class BrokerSessions {
           k.obtaining = undefined;
           setImmediate(() => this.letGo(k));
         });
+        await waitBounded(k.obtaining, deadline, opts.signal);
       }
     } catch (err) {
       this.letGo(k);
