@@ -52,11 +52,15 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes)
     await pruneIndex(store, K.index, K.incident).catch(() => undefined);
   }
 
-  /** An unlock approval or a step confirmation counts while its admin is still one, and only if given since their token was made. */
+  /**
+   * An unlock approval or a step confirmation counts while its admin is still one, and only if given after their
+   * token was made: strictly after, as stamps are in ms and one given with the replaced token in the millisecond of
+   * its replacement must not count (as approval votes, approval/records.ts).
+   */
   const stillAdmin = (approver: string, at: string): boolean => {
     if (!ctx.opts.admins) return true;
     const since = ctx.opts.admins.enrolledAt(approver, 'admin');
-    return since !== undefined && at >= since;
+    return since !== undefined && at > since;
   };
 
   async function report(inc: Incident): Promise<IncidentReport> {

@@ -429,6 +429,39 @@ t.test('unlock is refused until the checklist is complete and two admins approve
   t.equal(listed.length, 2);
 });
 
+t.test("an admin's token made again in the millisecond of their approval voids it (approval and step)", async (t) => {
+  const w = await world(t);
+  // Everything in one millisecond: a1 approves and confirms with the leaked token as it is replaced.
+  const frozen = Date.now();
+  const stamp = new Date(frozen).toISOString();
+  const admins = { enrolledAt: (name: string) => (name === 'a1' ? stamp : name === 'a2' ? new Date(frozen - 60_000).toISOString() : undefined) };
+  const r = createResponder({
+    config: w.config,
+    gateway: w.gateway,
+    store: w.store,
+    vault: w.vault,
+    registry: new Registry(),
+    logger: pino({ level: 'silent' }),
+    auditor: w.auditor,
+    sessions: { killAll: async () => 0 },
+    tokens: { revokeOutstanding: async () => 0 },
+    policy: { setTradingState: async () => {} },
+    admins,
+    now: () => frozen,
+  });
+  const inc = await r.lockdown({ botId: 'bot1', reason: 'leaked admin token', actor: 'a2' });
+  await r.confirmStep(inc.id, inc.checklist[0]!.id, 'a1');
+  const after = await r.approveUnlock(inc.id, 'a1');
+  t.same(after.unlockApprovals, [], 'the approval given as the token was made again does not count');
+  t.notOk(after.checklist[0]!.confirmedBy, 'nor does the step confirmation');
+  await r.approveUnlock(inc.id, 'a2');
+  t.same(
+    (await r.get(inc.id)).unlockApprovals.map((a) => a.approver),
+    ['a2'],
+    'an admin whose token is older counts',
+  );
+});
+
 t.test('unlocking one of two open incidents on the same bot leaves the bot locked by the other', async (t) => {
   const w = await world(t);
   // An administrator's lockdown (two approvers), then a second one on the same bot (say, an on-call engineer's).
