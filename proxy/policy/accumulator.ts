@@ -26,6 +26,8 @@ export class Accumulator {
   counted: string[] = [];
   /** Limits charged at admission that are given back if the call does not become an order (Decision.charged). */
   charged: LimitRequest[] = [];
+  /** Duplicate-guard keys claimed at admission, given back if the call does not become an order (Decision.claimed). */
+  claimed: string[] = [];
   /**
    * Set for a modify or cancel of unknown side: said after the reason of every rule that fires because the
    * side is unknown (one narrowed by side, or one a side-narrowed override did not replace).
@@ -68,6 +70,7 @@ export class Accumulator {
       policyVersion: version,
       ...(this.counted.length > 0 ? { counted: this.counted } : {}),
       ...(this.charged.length > 0 ? { charged: this.charged } : {}),
+      ...(this.claimed.length > 0 ? { claimed: this.claimed } : {}),
     };
     if (this.deny) {
       return {

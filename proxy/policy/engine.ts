@@ -288,6 +288,13 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
         storeErrors(err);
       }
     },
+    async releaseClaims(decision) {
+      try {
+        await Promise.all((decision.claimed ?? []).map((k) => store.del(k)));
+      } catch (err) {
+        storeErrors(err);
+      }
+    },
     recordsOrders: () => active?.policy.recordsOrders === true,
     async originalOrder(call) {
       if (active?.policy.sidesOnBook !== true && active?.policy.symbolsOnBook !== true) return undefined;

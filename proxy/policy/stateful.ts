@@ -80,21 +80,13 @@ export async function statefulPhase(
     }
   }
 
-  // The retry of a call an approval held is that call: its duplicate key was claimed and its rate limits
-  // were charged when it was held (charging again made it its own duplicate). Its daily caps are not: the
-  // held call, never sent, got their charge back when its request ended, so the retry that may go out is
-  // charged (and judged) now, as any order: it cannot go out uncharged, nor be charged twice.
-  if (f.approvalRetry) {
-    for (const r of rules) if (r.duplicateKey || (r.limits && !r.refundable)) acc.skip(r, 'skipped');
-    return chargeCounters(
-      rules.filter((r) => r.refundable === true),
-      f,
-      market,
-      store,
-      acc,
-      dryRun,
-    );
-  }
+  // The retry of a call an approval held is that call: its rate limits were charged when it was held. Its
+  // daily caps and duplicate claims are not: the held call, never sent, gave both back when its request ended
+  // (so a refused or lapsed hold leaves the same order free to be sent again), and the retry that may go out
+  // claims and is charged (and judged) now, as any order: it cannot go out unguarded, nor be charged twice.
+  const retry = f.approvalRetry === true;
+  if (retry) for (const r of rules) if (r.limits && !r.refundable) acc.skip(r, 'skipped');
+  const charging = retry ? rules.filter((r) => !r.limits || r.refundable === true) : rules;
 
   // 4b: duplicate guard, before anything is charged.
   const dups: { rule: CompiledRule; key: string }[] = [];
@@ -140,7 +132,7 @@ export async function statefulPhase(
   // (and, in explain, what the limits charged it).
   let stopped: boolean;
   try {
-    stopped = await chargeCounters(rules, f, market, store, acc, dryRun);
+    stopped = await chargeCounters(charging, f, market, store, acc, dryRun);
   } catch (err) {
     await release();
     throw err;
@@ -150,8 +142,9 @@ export async function statefulPhase(
     if (stopped) return true;
   }
 
-  // 4d: the duplicate guards that passed.
+  // 4d: the duplicate guards that passed; their claims are given back if the call does not become an order.
   if (!dryRun) for (let i = 0; i < dups.length; i++) if (free[i]) acc.record(dups[i]!.rule, undefined);
+  acc.claimed = claimed;
   return false;
 }
 

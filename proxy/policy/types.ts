@@ -29,8 +29,8 @@ export interface PolicyCall {
   /** The bot marked a deliberate duplicate via header. */
   intentional?: boolean;
   /**
-   * The retry of a call an approval held: its rate limits were charged when it was held, and it is not its own
-   * duplicate. Its daily caps are charged again: the held call got theirs back when it ended without being sent.
+   * The retry of a call an approval held: its rate limits were charged when it was held. Its daily caps and its
+   * duplicate guard are charged again: the held call gave both back when it ended without being sent.
    */
   approvalRetry?: boolean;
   now?: Date;
@@ -98,6 +98,8 @@ export interface Decision {
    * call certainly did not become an order (outcome.notPlaced), and keeps them otherwise. Never set on a deny.
    */
   charged?: readonly LimitRequest[];
+  /** Duplicate-guard keys the call claimed when it was admitted (PolicyEngine.releaseClaims gives them back). */
+  claimed?: readonly string[];
   /** The market data the decision was made on (fetched before the market-data rules), for the audit intent. */
   market?: { referencePrice?: number | null; heldQuantity?: number | null; openOrders?: number | null };
 }
@@ -150,6 +152,12 @@ export interface PolicyEngine {
    * that certainly did not become an order was charged (`notPlaced`: Kiwoom refused it, or it never left).
    */
   recordOutcome(call: PolicyCall, decision: Decision, outcome: CallOutcome): Promise<void>;
+  /**
+   * The call was stopped before it was sent (held and refused, timed out, answered pending approval): its
+   * duplicate-guard claims are given back before the bot is answered, so the same order sent again is not its
+   * duplicate. Throws KG7001 when the Store fails (the claims then lapse with the guard's window).
+   */
+  releaseClaims(decision: Pick<Decision, 'claimed'>): Promise<void>;
   current(): PolicyInfo | undefined;
   /** The bot ids and accounts the policy in force names in `when` (none when no policy is). */
   namedInRules(): readonly import('./load.js').NamedInRule[];

@@ -140,7 +140,15 @@ t.test('sessionFirst: an error before the session verdict waits for it, and the 
 });
 
 t.test('approval: allow passes, deny names its rule, rate limits answer KG3005 with retry-after', async (t) => {
-  const deps = { approvals: {} as never, approvalConfig: {} as never, sessions: {} as never, bots: {} as never, responder: {} as never, policy: {} as never };
+  const deps = {
+    approvals: {} as never,
+    approvalConfig: {} as never,
+    sessions: {} as never,
+    bots: {} as never,
+    responder: {} as never,
+    policy: {} as never,
+    logger: {} as never,
+  };
   const stage = approval(deps);
   const base = { ...authed(), apiId: 'kt10000', entry: lookupApi('kt10000')!, json: {} };
   await t.resolves(stage(ctx({}, { ...base, decision: { outcome: 'allow' } as Decision })));

@@ -63,9 +63,26 @@ async function stillPolicyAllowed(deps: Pick<PipelineDeps, 'policy'>, j: Judged,
   );
 }
 
-export function approval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig' | 'requestTimeoutMs' | 'sessions' | 'bots' | 'responder' | 'policy'>) {
+export function approval(
+  deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig' | 'requestTimeoutMs' | 'sessions' | 'bots' | 'responder' | 'policy' | 'logger'>,
+) {
+  const stage = held(deps);
   return async (ctx: RequestContext): Promise<void> => {
     const j = judged(ctx);
+    await stage(j).catch(async (err: unknown) => {
+      // Stopped here, the call was never sent: its duplicate-guard claims are given back before the bot is answered,
+      // so its honest retry of the same order (after a refusal, a lapsed or pending approval) is not its duplicate.
+      if (j.decision.claimed?.length)
+        await deps.policy
+          .releaseClaims(j.decision)
+          .catch((e: unknown) => deps.logger.warn({ err: String(e), requestId: j.id }, 'duplicate-guard claims not given back; they lapse with the window'));
+      throw err;
+    });
+  };
+}
+
+function held(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig' | 'requestTimeoutMs' | 'sessions' | 'bots' | 'responder' | 'policy'>) {
+  return async (j: Judged): Promise<void> => {
     const d = j.decision;
     if (d.outcome === 'allow') {
       // An approval id is single use even when this call would pass without
