@@ -37,6 +37,8 @@ export interface AdminServerOptions {
   fingerprintKey?: Buffer;
   /** For the failure window and cool-down (tests). */
   clock?: () => number;
+  /** Refuses a request before any route (the dashboard's files too) when its Host is not served (host-check.ts). */
+  checkHost?: (req: IncomingMessage) => void;
   /** Builds the server (TLS: proxy/common/tls-server.ts); default node:http. */
   createServer?: (options: ServerOptions, handler: RequestListener) => Server;
 }
@@ -200,34 +202,42 @@ export function createAdminServer(opts: AdminServerOptions): Server {
   // The dashboard's static files (GET /, /dashboard.js, /dashboard.css): public, no data; the rest is routed below.
   const dashboard = dashboardAssets(opts.language);
   const server = (opts.createServer ?? createHttpServer)({ insecureHTTPParser: false, maxHeaderSize: 16 * 1024, requestTimeout: 30_000 }, (req, res) => {
-    if (dashboard(req, res)) return;
     const caller: Caller = {};
+    try {
+      opts.checkHost?.(req);
+    } catch (err) {
+      return refuse(err);
+    }
+    if (dashboard(req, res)) return;
     handle(req, caller)
       .then((r) => {
         res.writeHead(r.status, { ...API_SECURITY_HEADERS, 'content-type': withCharset(r.contentType) });
         res.end(r.body);
       })
-      .catch((err) => {
-        const ge = toGuardError(err);
-        if (ge.code === 'KG9001') opts.logger.error({ err: ge.cause ?? err, path: caller.route ?? req.url }, 'admin internal error');
-        // Refused after the token was accepted (a bad body, a route's own refusal): who tried, as a role refusal
-        // is logged by the guard. The detail is what the caller's answer carries, bounded.
-        else if (caller.principal)
-          opts.logger.warn(
-            {
-              admin: caller.principal.name,
-              role: caller.principal.role,
-              method: req.method,
-              route: caller.route,
-              code: ge.code,
-              status: ge.status === 202 ? 400 : ge.status,
-              ...(ge.detail ? { detail: ge.detail.slice(0, 200) } : {}),
-            },
-            'admin call refused',
-          );
-        res.writeHead(ge.status === 202 ? 400 : ge.status, { ...ge.headers, ...API_SECURITY_HEADERS, 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ...kiwoomErrorBody(ge, opts.language), code: ge.code }));
-      });
+      .catch(refuse);
+    function refuse(err: unknown): void {
+      const ge = toGuardError(err);
+      if (ge.code === 'KG9001') opts.logger.error({ err: ge.cause ?? err, path: caller.route ?? req.url }, 'admin internal error');
+      else if (ge.code === 'KG1018')
+        opts.logger.warn({ source: req.socket.remoteAddress, detail: ge.detail }, 'admin request for a host name not served (DNS rebinding?)');
+      // Refused after the token was accepted (a bad body, a route's own refusal): who tried, as a role refusal
+      // is logged by the guard. The detail is what the caller's answer carries, bounded.
+      else if (caller.principal)
+        opts.logger.warn(
+          {
+            admin: caller.principal.name,
+            role: caller.principal.role,
+            method: req.method,
+            route: caller.route,
+            code: ge.code,
+            status: ge.status === 202 ? 400 : ge.status,
+            ...(ge.detail ? { detail: ge.detail.slice(0, 200) } : {}),
+          },
+          'admin call refused',
+        );
+      res.writeHead(ge.status === 202 ? 400 : ge.status, { ...ge.headers, ...API_SECURITY_HEADERS, 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ...kiwoomErrorBody(ge, opts.language), code: ge.code }));
+    }
   });
   served.set(server, table);
   return server;

@@ -51,11 +51,18 @@ const schema = {
     admin: {
       type: 'object',
       additionalProperties: false,
-      required: ['host', 'port', 'enabled', 'authFailures', 'batch'],
+      required: ['host', 'port', 'enabled', 'authFailures', 'batch', 'allowedHosts'],
       properties: {
         host,
         port,
         enabled: { type: 'boolean' },
+        allowedHosts: {
+          type: 'array',
+          maxItems: 100,
+          description:
+            'Host names the admin listener answers to besides IP addresses and localhost (DNS rebinding); checked on a loopback listener always, elsewhere once listed',
+          items: { type: 'string', pattern: '^[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.?$', minLength: 1, maxLength: 253 },
+        },
         tls,
         authFailures,
         batch: {

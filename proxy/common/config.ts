@@ -30,6 +30,8 @@ export interface Config {
     enabled: boolean;
     tls?: TlsFilesConfig;
     authFailures: AdminAuthFailureLimits;
+    /** Host names served besides IP addresses and localhost: checked on a loopback listener, elsewhere once listed. */
+    allowedHosts: string[];
     /** POST /admin/v1/bots/batch: body size and entries per batch. */
     batch: { maxBytes: number; maxEntries: number };
   };
@@ -131,6 +133,7 @@ export function defaultConfig(): Config {
       port: 9090,
       enabled: true,
       authFailures: { maxFailures: 10, windowMs: 60_000, blockMs: 300_000, maxSources: 10_000 },
+      allowedHosts: [],
       batch: { maxBytes: 16 * 1024 * 1024, maxEntries: 10_000 },
     },
     upstream: {

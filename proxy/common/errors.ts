@@ -42,6 +42,12 @@ export const ERROR_CATALOGUE = {
     ko: '다른 사이트에서 보낸 관리 요청은 허용되지 않습니다',
     en: 'An admin request sent from another site is refused',
   },
+  KG1018: {
+    status: 403,
+    returnCode: 1,
+    ko: '이 관리 포트가 응답하지 않는 호스트 이름으로 온 요청입니다',
+    en: 'An admin request for a host name this listener does not serve',
+  },
   KG1016: {
     status: 400,
     returnCode: 1,

@@ -7,6 +7,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { GuardError } from '../common/errors.js';
 import { createAdminServer, type AdminServerOptions } from '../admin/server.js';
 import { AdminTokens } from '../admin/tokens.js';
+import { checksHost, hostCheck } from '../admin/host-check.js';
 import { postureRoutes } from '../admin/posture-routes.js';
 import { loadPolicyFile } from '../policy/index.js';
 import type { ReadinessCheck } from '../admin/health.js';
@@ -100,6 +101,7 @@ export function createSidecarAdmin(parts: SidecarParts, readiness: ReadinessChec
     ],
     maxBodyBytes: config.limits.maxBodyBytes,
     authFailures: config.admin.authFailures,
+    ...(checksHost(config.admin.host, config.admin.allowedHosts) ? { checkHost: hostCheck(config.admin.allowedHosts) } : {}),
     // Refused credentials are fingerprinted with the audit key: the same guess matches across replicas and audit records.
     fingerprintKey: auditor.fingerprintKey,
     ...(createServer ? { createServer } : {}),
