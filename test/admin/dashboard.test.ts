@@ -454,6 +454,34 @@ t.test('in headless chromium: sign in, every panel, approve from the page, lockd
     t.equal(next.json.return_code, 0, `the bot's next order goes out: ${next.text}`);
   });
 
+  await t.test('a viewer is shown no button its role cannot use: no lockdown, no approve or refuse', async (t) => {
+    const token = await h.token();
+    const third = h.call('kt10000', BUY(100), { token });
+    let a: Obj | undefined;
+    await waitFor(
+      async () => (a = ((await h.admin('GET', '/admin/v1/approvals?status=pending', viewer)).json.approvals as Obj[])[0]) !== undefined,
+      10_000,
+      'a third held call',
+    );
+    const vpage = await (await browser.newContext()).newPage();
+    vpage.on('pageerror', (e) => problems.push(`viewer page error: ${e.message}`));
+    await vpage.goto(`${h.adminUrl}/`);
+    await vpage.fill('#token', viewer);
+    await vpage.click('#login-form button[type=submit]');
+    const card = vpage.locator(`#approvals .approval[data-approval-id="${a!.id}"]`);
+    await card.waitFor();
+    await vpage.locator('#sign-out').waitFor({ state: 'visible' });
+    t.equal(await card.locator('button').count(), 0, 'the held call is shown without approve or refuse');
+    t.ok(await vpage.locator('#lockdown-open').isHidden(), 'no lockdown button');
+    t.ok(await page.locator('#lockdown-open').isVisible(), "the admin's page keeps its lockdown button");
+    const adminCard = page.locator(`#approvals .approval[data-approval-id="${a!.id}"]`);
+    await adminCard.waitFor();
+    t.equal(await adminCard.locator('button').count(), 2, "and the admin's approve and refuse");
+    await vpage.context().close();
+    await h.admin('POST', `/admin/v1/approvals/${a!.id}/refuse`, admin, { reason: 'viewer drill', ownCall: true });
+    t.match((await third).json.return_msg, /KG3006/, 'released');
+  });
+
   await t.test('lockdown from the page: cancel does nothing, confirm opens an incident with its checklist', async (t) => {
     await page.click('#lockdown-open');
     await page.locator('#dialog').waitFor({ state: 'visible' });

@@ -13,6 +13,8 @@ const REFRESH_KEY = 'kguard.refreshSeconds';
 const LOCALE = document.documentElement.lang === 'en' ? 'en-GB' : 'ko-KR';
 let token = sessionStorage.getItem(TOKEN_KEY);
 let timer;
+/** The token's role (GET /admin/v1/whoami): which actions the page offers. */
+let role = null;
 let running = false;
 let again = false;
 let coolingUntil = 0;
@@ -110,11 +112,14 @@ function showLogin(message) {
 function showPanels() {
   $('login').hidden = true;
   $('panels').hidden = false;
-  $('lockdown-open').hidden = false;
+  // Shown once the token's role is known to allow it (whoami), never to a viewer or an approver.
+  $('lockdown-open').hidden = role !== 'admin';
   $('sign-out').hidden = false;
 }
+const mayDecide = () => role === 'approver' || role === 'admin';
 function signOut(message) {
   token = null;
+  role = null;
   sessionStorage.removeItem(TOKEN_KEY);
   showLogin(message);
 }
@@ -205,6 +210,10 @@ async function refresh() {
   running = true;
   try {
     // One call first: a refused token stops here instead of counting one failure per panel.
+    const me = await settle(api('GET', '/admin/v1/whoami'));
+    if (!token || Date.now() < coolingUntil) return;
+    if (me.v) role = me.v.role;
+    $('lockdown-open').hidden = role !== 'admin';
     const policy = await settle(api('GET', '/admin/v1/policy'));
     if (!token || Date.now() < coolingUntil) return;
     await loadPanels(policy);
@@ -235,6 +244,7 @@ function start() {
     $('token').value = '';
     if (!v) return;
     token = v;
+    role = null;
     sessionStorage.setItem(TOKEN_KEY, v);
     coolingUntil = 0;
     showPanels();

@@ -119,9 +119,9 @@ function renderApprovals(data) {
     { class: 'card approval', 'data-approval-id': a.id, 'data-level': a.level },
     el('div', null, el('strong', { text: a.botId }), ' ', el('code', { text: a.apiId }), ' ', el('span', { class: 'api-name', text: API_NAMES[a.apiId] || '' }), ' ', chip(a.level === 'admin' ? 'admin · 4-eyes' : 'step-up', a.level === 'admin' ? 'bad' : 'warn'), ' ', L.score + ' ' + a.score.toFixed(2)),
     approvalFacts(a),
-    el('div', { class: 'actions' },
+    mayDecide() ? el('div', { class: 'actions' },
       el('button', { type: 'button', class: 'primary approve', text: L.approve, onclick: () => approve(a) }),
-      el('button', { type: 'button', class: 'refuse', text: L.refuse, onclick: () => refuse(a) })),
+      el('button', { type: 'button', class: 'refuse', text: L.refuse, onclick: () => refuse(a) })) : null,
   )));
 }
 function approvalFacts(a) {

@@ -56,6 +56,10 @@ const windowNote =
   'Read from the newest part of the primary file sink’s log (512 KiB by default), so older records are not included; empty when no file sink is configured.';
 
 export const DASHBOARD_ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
+  'GET /admin/v1/whoami': {
+    summary: "The token's admin name and role (viewer, approver, admin): the dashboard offers only the actions the role may take",
+    response: obj({ name: str, role: { type: 'string', enum: ['viewer', 'approver', 'admin'] } }),
+  },
   'GET /admin/v1/audit/recent': {
     summary: 'Recent audit records, newest first, as named non-secret fields (decisions, denials, approvals, lockdowns)',
     description: windowNote,

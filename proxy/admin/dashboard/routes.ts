@@ -135,6 +135,15 @@ export function dashboardRoutes(o: DashboardRouteOptions, prefix = '/admin/v1'):
 
   return [
     {
+      // Who the token is: the dashboard shows only the actions its role may take (no lockdown for a viewer).
+      method: 'GET',
+      path: `${prefix}/whoami`,
+      role: 'viewer',
+      async handler({ principal }) {
+        return { body: { name: principal.name, role: principal.role } };
+      },
+    },
+    {
       method: 'GET',
       path: `${prefix}/audit/recent`,
       role: 'viewer',
