@@ -51,7 +51,7 @@ const schema = {
     admin: {
       type: 'object',
       additionalProperties: false,
-      required: ['host', 'port', 'enabled', 'authFailures', 'batch', 'allowedHosts'],
+      required: ['host', 'port', 'enabled', 'authFailures', 'batch', 'allowedHosts', 'dashboard'],
       properties: {
         host,
         port,
@@ -65,6 +65,19 @@ const schema = {
         },
         tls,
         authFailures,
+        dashboard: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['auditTailBytes'],
+          properties: {
+            auditTailBytes: {
+              type: 'integer',
+              minimum: 4096,
+              maximum: 64 * 1024 * 1024,
+              description: 'Newest bytes of the audit log the dashboard reads and checks (recent calls, risk per bot, chain status)',
+            },
+          },
+        },
         batch: {
           type: 'object',
           additionalProperties: false,

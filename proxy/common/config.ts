@@ -32,6 +32,8 @@ export interface Config {
     authFailures: AdminAuthFailureLimits;
     /** Host names served besides IP addresses and localhost: checked on a loopback listener, elsewhere once listed. */
     allowedHosts: string[];
+    /** The dashboard's reads of the audit log: its newest auditTailBytes (recent calls, risk per bot, chain status). */
+    dashboard: { auditTailBytes: number };
     /** POST /admin/v1/bots/batch: body size and entries per batch. */
     batch: { maxBytes: number; maxEntries: number };
   };
@@ -134,6 +136,7 @@ export function defaultConfig(): Config {
       enabled: true,
       authFailures: { maxFailures: 10, windowMs: 60_000, blockMs: 300_000, maxSources: 10_000 },
       allowedHosts: [],
+      dashboard: { auditTailBytes: 512 * 1024 },
       batch: { maxBytes: 16 * 1024 * 1024, maxEntries: 10_000 },
     },
     upstream: {

@@ -154,6 +154,6 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
       },
     },
     // The dashboard's reads: recent audit records, risk per bot, audit chain status.
-    ...dashboardRoutes({ auditor: p.auditor, fileSink: primaryFileSink(p.config) }),
+    ...dashboardRoutes({ auditor: p.auditor, fileSink: primaryFileSink(p.config), tailBytes: p.config.admin.dashboard.auditTailBytes }),
   ];
 }

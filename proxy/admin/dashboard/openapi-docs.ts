@@ -53,7 +53,7 @@ export const DASHBOARD_SCHEMAS: Record<string, Schema> = {
 };
 
 const windowNote =
-  'Read from the newest part of the primary file sink’s log (512 KiB by default), so older records are not included; empty when no file sink is configured.';
+  'Read from the newest part of the primary file sink’s log (admin.dashboard.auditTailBytes, 512 KiB by default), so older records are not included; empty when no file sink is configured.';
 
 export const DASHBOARD_ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /admin/v1/whoami': {

@@ -15,7 +15,7 @@ export interface DashboardRouteOptions {
   readonly auditor: Pick<AuditorHandle, 'status' | 'keyId' | 'publicKeyPem'>;
   /** The first file sink (its log is read); undefined when only Redis/stdout sinks are configured. */
   readonly fileSink: { readonly id: string; readonly dir: string } | undefined;
-  /** Newest bytes of the log that are read and checked (default 512 KiB). */
+  /** Newest bytes of the log that are read and checked (config admin.dashboard.auditTailBytes; default 512 KiB). */
   readonly tailBytes?: number;
   /** How long one read of the log serves every request (default 1000 ms). */
   readonly cacheMs?: number;
