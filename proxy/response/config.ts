@@ -24,6 +24,10 @@ export interface ResponseConfig {
     readonly retryBackoffMs: number;
     readonly confirmRounds: number;
     readonly maxOrders: number;
+    /** How often a cancel-all the lockdown could not confirm is tried again in the background (0: never). */
+    readonly retryIntervalMs: number;
+    /** How long such retries go on before they give up (logged: cancel by hand at Kiwoom). */
+    readonly retryForMs: number;
   };
   readonly damage: { readonly lookbackMs: number; readonly deadlineMs: number };
   readonly webhooks: readonly WebhookConfig[];
@@ -77,7 +81,7 @@ export function parseResponseConfig(raw: unknown, path = 'response', language: L
     'alertCooldownSeconds',
     'revokeCheckMs',
   ]);
-  const c = section(r.cancel, `${path}.cancel`, ['concurrency', 'retries', 'retryBackoffMs', 'confirmRounds', 'maxOrders']);
+  const c = section(r.cancel, `${path}.cancel`, ['concurrency', 'retries', 'retryBackoffMs', 'confirmRounds', 'maxOrders', 'retryIntervalMs', 'retryForMs']);
   const d = section(r.damage, `${path}.damage`, ['lookbackMinutes', 'deadlineMs']);
   const w = section(r.webhook, `${path}.webhook`, ['attempts', 'backoffMs', 'timeoutMs']);
   const u = section(r.unlock, `${path}.unlock`, ['adminTriggeredApprovers', 'automaticApprovers']);
@@ -132,6 +136,8 @@ export function parseResponseConfig(raw: unknown, path = 'response', language: L
       retryBackoffMs: num(c, 'retryBackoffMs', `${path}.cancel`, 50, 0, 10_000, true),
       confirmRounds: num(c, 'confirmRounds', `${path}.cancel`, 3, 1, 20, true),
       maxOrders: num(c, 'maxOrders', `${path}.cancel`, 10_000, 1, 1e6, true),
+      retryIntervalMs: num(c, 'retryIntervalMs', `${path}.cancel`, 5_000, 0, 3_600_000, true),
+      retryForMs: num(c, 'retryForMs', `${path}.cancel`, 6 * 3_600_000, 1_000, 7 * 86_400_000, true),
     },
     damage: {
       lookbackMs: num(d, 'lookbackMinutes', `${path}.damage`, 60, 1, 7 * 1440) * 60_000,

@@ -9,6 +9,7 @@ import type { ResponseContext } from './context.js';
 import type { ChecklistItem, CompensationWorksheet, Incident, IncidentReport } from './incident.js';
 import { K } from './keys.js';
 import type { TokenRevokes } from './token-revokes.js';
+import type { CancelRetries } from './cancel-retries.js';
 
 export interface IncidentSummary {
   readonly id: string;
@@ -32,7 +33,7 @@ export interface IncidentStore {
 
 const ID = /^[0-9a-f-]{36}$/;
 
-export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes): IncidentStore {
+export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes, cancelRetries: CancelRetries): IncidentStore {
   const { cfg, store } = ctx;
 
   async function save(inc: Incident): Promise<void> {
@@ -69,7 +70,8 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes)
       store.hgetall(K.approvals(inc.id)),
       store.get(K.compensation(inc.id)),
       store.hgetall(K.notifications(inc.id)),
-      revokes.merge(inc),
+      // Step 3 as its retries left it, then step 2 as Kiwoom revoked the tokens.
+      cancelRetries.merge(inc).then(async (c) => ({ ...c, ...(await revokes.merge({ ...inc, ...c })) })),
     ]);
     const notifications = [
       ...inc.notifications,

@@ -8,6 +8,7 @@ export const K = {
   compensation: (id: string) => `response:incident:${id}:compensation`,
   notifications: (id: string) => `response:incident:${id}:notifications`,
   brokerTokens: (id: string) => `response:incident:${id}:broker-tokens`,
+  cancelRetries: (id: string) => `response:incident:${id}:cancel-retries`,
   index: 'response:incidents',
   lockAll: 'response:lock:all',
   lockBot: (b: string) => `response:lock:bot:${b}`,

@@ -11,7 +11,8 @@ import { GuardError } from '../common/errors.js';
 import { counter, histogram } from '../common/metrics.js';
 import { ACCOUNT_PATTERN, BOT_ID_PATTERN } from '../vault/index.js';
 import type { Alerts } from './alerts.js';
-import { cancelAll } from './cancel-all.js';
+import { cancelAll, type CancelAllReport } from './cancel-all.js';
+import { CANCEL_STEP, cancelError, type CancelRetries } from './cancel-retries.js';
 import { checkActor, maskAccount, tradingScope, type ResponseContext } from './context.js';
 import type { Holdings } from './holdings.js';
 import type { Incident, IncidentReport, IncidentTrigger, LockdownScope, StepTiming } from './incident.js';
@@ -59,6 +60,7 @@ export interface LockdownParts {
   readonly alerts: Alerts;
   readonly lockCheck: LockCheck;
   readonly revokes: TokenRevokes;
+  readonly cancelRetries: CancelRetries;
 }
 
 /** The first `n` distinct detectors of a call's contributions (strongest first; escalation can appear twice). The
@@ -72,7 +74,7 @@ const AUTO_CLAIM_MS = 120_000;
 
 export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lockdown {
   const { opts, cfg, store, logger, now, track } = ctx;
-  const { incidents, holdings, alerts, lockCheck, revokes } = parts;
+  const { incidents, holdings, alerts, lockCheck, revokes, cancelRetries } = parts;
   const lockSeconds = histogram(
     opts.registry,
     'kguard_lockdown_seconds',
@@ -239,24 +241,29 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     for (const t of targets) if (t.account && !byAccount.has(t.account)) byAccount.set(t.account, t.botId);
     // When each account's confirmation listing came back empty (the broker token is revoked after that, off this clock).
     const confirmedAt: number[] = [];
-    await step('3 cancel all open orders', [
+    await step(CANCEL_STEP, [
       ...unknownTargets('open orders not cancelled'),
       ...[...byAccount].map(([account, botId]) => async () => {
+        const masked = { account: maskAccount(account), viaBot: botId };
+        // Each error names its account and bot: a later retry (cancel-retries.ts) replaces it in the report.
+        let r: CancelAllReport;
         try {
-          const r = await opts.gateway.withSession(botId, async (s) => {
+          r = await opts.gateway.withSession(botId, async (s) => {
             const rep = await cancelAll(s, cfg.cancel);
             if (rep.confirmed) confirmedAt.push(rel());
             return rep;
           });
-          inc.cancels.push({ account: maskAccount(account), viaBot: botId, ...r });
-          if (!r.confirmed) throw new Error(`${r.notCancelled.length} order(s) on ${maskAccount(account)} could not be cancelled`);
         } catch (err) {
-          if (!inc.cancels.some((c) => c.viaBot === botId))
-            inc.cancels.push({ account: maskAccount(account), viaBot: botId, error: (err as Error).message.slice(0, 200) });
-          throw err;
+          const error = (err as Error).message.slice(0, 200);
+          inc.cancels.push({ ...masked, error });
+          throw new Error(cancelError(masked, error));
         }
+        inc.cancels.push({ ...masked, ...r });
+        if (!r.confirmed) throw new Error(cancelError(masked, `${r.notCancelled.length} order(s) could not be cancelled`));
       }),
     ]);
+    // What the lockdown could not confirm cancelled is tried again in the background until Kiwoom confirms it.
+    cancelRetries.follow(inc);
     const s3 = inc.steps.at(-1)!;
     if (s3.ok) {
       inc.timings.cancelConfirmedMs = confirmedAt.length ? Math.max(...confirmedAt) : s3.endedMs;

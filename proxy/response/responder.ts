@@ -7,6 +7,7 @@
 //   lock-check.ts      the hot-path "is this bot locked?" check
 //   incident-store.ts  incident records, the index, reports
 //   token-revokes.ts   step 2's broker tokens followed until Kiwoom revoked them
+//   cancel-retries.ts  step 3's cancel-all tried again until Kiwoom confirms it
 //   recovery.ts        checklist, unlock approvals, unlock, compensation
 //   holdings.ts        holdings baselines and damage assessment
 //   alerts.ts          incident alerts, the medium-risk alert cooldown, approval requests and refusals
@@ -14,6 +15,7 @@
 import type { Language } from '../common/errors.js';
 import type { ApprovalWords, RefusalWords } from './alert-text.js';
 import { createAlerts } from './alerts.js';
+import { createCancelRetries } from './cancel-retries.js';
 import type { CompensationCause } from './config.js';
 import { createContext, type ResponderOptions } from './context.js';
 import { type BaselineHolding, createHoldings, type HoldingsPage } from './holdings.js';
@@ -75,11 +77,12 @@ export interface Responder {
 export function createResponder(opts: ResponderOptions): Responder {
   const ctx = createContext(opts);
   const revokes = createTokenRevokes(ctx);
-  const incidents = createIncidentStore(ctx, revokes);
+  const cancelRetries = createCancelRetries(ctx);
+  const incidents = createIncidentStore(ctx, revokes, cancelRetries);
   const alerts = createAlerts(ctx);
   const lockCheck = createLockCheck(ctx);
   const holdings = createHoldings(ctx);
-  const { lockdown, onHighRisk } = createLockdown(ctx, { incidents, holdings, alerts, lockCheck, revokes });
+  const { lockdown, onHighRisk } = createLockdown(ctx, { incidents, holdings, alerts, lockCheck, revokes, cancelRetries });
   const recovery = createRecovery(ctx, { incidents, alerts });
   const channel = opts.onLockdown ? subscribeLockdowns(ctx, opts.onLockdown) : undefined;
 
@@ -106,6 +109,7 @@ export function createResponder(opts: ResponderOptions): Responder {
     flush: ctx.flush,
     async close() {
       revokes.close();
+      cancelRetries.close();
       await channel?.close();
       await ctx.flush();
     },
