@@ -9,6 +9,12 @@
 // lives in a hash beside the incident (never a rewrite of the incident itself,
 // which the lockdown and an unlock save meanwhile); a report on any replica
 // merges it, so step 3 turns done once every account is confirmed.
+// An order Kiwoom accepted for a bot already locked down (written before the
+// lock flags were set, placed after the cancel-all listed its account: on the
+// wire, in Kiwoom's intake, sent by another replica) is caught by the replica
+// that forwarded it, from Kiwoom's answer: its account's cancel-all runs again
+// at once, followed like the others, and the incident's timeline names it.
+import { maskAccount } from '../common/logger.js';
 import { gauge } from '../common/metrics.js';
 import { cancelAll } from './cancel-all.js';
 import type { ResponseContext } from './context.js';
@@ -24,9 +30,28 @@ export interface CancelRetry extends AccountCancel {
   readonly at: string;
 }
 
+/** An order or modify Kiwoom accepted, as the replica that forwarded it read the answer. */
+export interface AcceptedOrder {
+  readonly botId: string;
+  readonly account: string;
+  readonly apiId: string;
+  readonly ordNo: string;
+}
+
+interface LateOrder {
+  readonly at: string;
+  readonly account: string;
+  readonly viaBot: string;
+  readonly apiId: string;
+  readonly ordNo: string;
+  readonly confirmed: boolean;
+}
+
 export interface CancelRetries {
   /** After step 3: follows the accounts whose cancel-all was not confirmed (in the background). */
-  follow(inc: Incident): void;
+  follow(inc: Pick<Incident, 'id' | 'cancels'>): void;
+  /** An order Kiwoom accepted for a bot locked down by incident `id`: its account's cancel-all again, now. */
+  acceptedWhileLocked(id: string, o: AcceptedOrder): Promise<void>;
   /** Step 3, the accounts' cancel records and the timeline as the report shows them. */
   merge(inc: Incident): Promise<Pick<Incident, 'steps' | 'timeline' | 'cancels'>>;
   /** Stops retrying (shutdown); what is recorded stays. */
@@ -47,16 +72,16 @@ function errorOf(c: AccountCancel): string {
 export function createCancelRetries(ctx: ResponseContext): CancelRetries {
   const { opts, cfg, store, logger, now } = ctx;
   const timers = new Set<NodeJS.Timeout>();
-  const following = new Map<string, number>();
+  const following = new Map<object, number>();
   let closed = false;
   const unconfirmedGauge = gauge(
     opts.registry,
     'kguard_lockdown_cancels_unconfirmed',
     "Accounts whose lockdown cancel-all this replica is still retrying (open orders not confirmed cancelled at Kiwoom); see the incident's step 3",
   );
-  const setFollowing = (id: string, n: number) => {
-    if (n > 0) following.set(id, n);
-    else following.delete(id);
+  const setFollowing = (loop: object, n: number) => {
+    if (n > 0) following.set(loop, n);
+    else following.delete(loop);
     unconfirmedGauge.set([...following.values()].reduce((a, b) => a + b, 0));
   };
 
@@ -80,15 +105,29 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     return rec;
   }
 
-  function follow(inc: Incident): void {
+  async function acceptedWhileLocked(id: string, o: AcceptedOrder): Promise<void> {
+    const c = { account: maskAccount(o.account), viaBot: o.botId };
+    logger.error(
+      { incidentId: id, botId: o.botId, apiId: o.apiId, ordNo: o.ordNo },
+      'Kiwoom accepted an order after the lockdown; cancelling its account again',
+    );
+    const before = await store.hget(K.cancelRetries(id), o.botId).catch(() => null);
+    const rec = await once(id, c, before ? (JSON.parse(before) as CancelRetry).retries + 1 : 1);
+    const late: LateOrder = { at: new Date(now()).toISOString(), ...c, apiId: o.apiId, ordNo: o.ordNo, confirmed: !unconfirmed(rec) };
+    await store.hset(K.lateOrders(id), o.ordNo, JSON.stringify(late), cfg.incidentRetentionMs);
+    if (unconfirmed(rec)) follow({ id, cancels: [rec] });
+  }
+
+  function follow(inc: Pick<Incident, 'id' | 'cancels'>): void {
     const open = inc.cancels.filter(unconfirmed);
     if (closed || open.length === 0 || cfg.cancel.retryIntervalMs === 0) return;
     const until = now() + cfg.cancel.retryForMs;
+    const loop = {};
     const schedule = (left: AccountCancel[], retries: number) => {
-      setFollowing(inc.id, closed ? 0 : left.length);
+      setFollowing(loop, closed ? 0 : left.length);
       if (closed || left.length === 0) return;
       if (now() >= until) {
-        setFollowing(inc.id, 0);
+        setFollowing(loop, 0);
         logger.error(
           { incidentId: inc.id, accounts: left.map((c) => c.account), retries },
           'lockdown cancel-all still not confirmed; retries given up (response.cancel.retryForMs): cancel the open orders at Kiwoom by hand',
@@ -116,17 +155,29 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
   }
 
   async function merge(inc: Incident): Promise<Pick<Incident, 'steps' | 'timeline' | 'cancels'>> {
-    const raw = await store.hgetall(K.cancelRetries(inc.id));
+    const [raw, lateRaw] = await Promise.all([store.hgetall(K.cancelRetries(inc.id)), store.hgetall(K.lateOrders(inc.id))]);
     const retried = new Map(Object.values(raw).map((v) => [(JSON.parse(v) as CancelRetry).viaBot, JSON.parse(v) as CancelRetry]));
     if (retried.size === 0) return { steps: inc.steps, timeline: inc.timeline, cancels: inc.cancels };
-    const cancels = inc.cancels.map((c) => retried.get(c.viaBot) ?? c);
-    const events = [...retried.values()]
-      .filter((r) => !unconfirmed(r))
-      .map((r) => ({
-        at: r.at,
-        event: 'cancel-all retried: confirmed',
-        detail: `${r.account} (via ${r.viaBot}), try ${r.retries}, ${r.cancelled ?? 0} cancelled`,
-      }));
+    // An account first cancelled for a late order (through another bot than the lockdown's) is added.
+    const cancels = [
+      ...inc.cancels.map((c) => retried.get(c.viaBot) ?? c),
+      ...[...retried.values()].filter((r) => !inc.cancels.some((c) => c.viaBot === r.viaBot)),
+    ];
+    const late = Object.values(lateRaw).map((v) => JSON.parse(v) as LateOrder);
+    const events = [
+      ...[...retried.values()]
+        .filter((r) => !unconfirmed(r))
+        .map((r) => ({
+          at: r.at,
+          event: 'cancel-all retried: confirmed',
+          detail: `${r.account} (via ${r.viaBot}), try ${r.retries}, ${r.cancelled ?? 0} cancelled`,
+        })),
+      ...late.map((l) => ({
+        at: l.at,
+        event: `order ${l.ordNo} accepted after the lockdown`,
+        detail: `${l.viaBot} ${l.apiId} on ${l.account}: ${l.confirmed ? "the account's open orders cancelled again and confirmed" : 'cancel-all not confirmed; retrying'}`,
+      })),
+    ];
     return {
       steps: inc.steps.map((s) => (s.step === CANCEL_STEP ? { ...s, ...stepWith(s, [...retried.values()]) } : s)),
       timeline: [...inc.timeline, ...events].sort((a, b) => a.at.localeCompare(b.at)),
@@ -136,6 +187,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
 
   return {
     follow,
+    acceptedWhileLocked,
     merge,
     close() {
       closed = true;

@@ -9,6 +9,7 @@ export const K = {
   notifications: (id: string) => `response:incident:${id}:notifications`,
   brokerTokens: (id: string) => `response:incident:${id}:broker-tokens`,
   cancelRetries: (id: string) => `response:incident:${id}:cancel-retries`,
+  lateOrders: (id: string) => `response:incident:${id}:late-orders`,
   index: 'response:incidents',
   lockAll: 'response:lock:all',
   lockBot: (b: string) => `response:lock:bot:${b}`,

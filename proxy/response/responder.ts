@@ -15,7 +15,7 @@
 import type { Language } from '../common/errors.js';
 import type { ApprovalWords, RefusalWords } from './alert-text.js';
 import { createAlerts } from './alerts.js';
-import { createCancelRetries } from './cancel-retries.js';
+import { type AcceptedOrder, createCancelRetries } from './cancel-retries.js';
 import type { CompensationCause } from './config.js';
 import { createContext, type ResponderOptions } from './context.js';
 import { type BaselineHolding, createHoldings, type HoldingsPage } from './holdings.js';
@@ -51,6 +51,12 @@ export interface Responder {
   onApprovalRefused(r: RefusalWords): void;
   /** Throws KG3008 while the bot, its account or everything is locked. */
   checkLockdown(call: LockCheckCall): Promise<void>;
+  /**
+   * An order or modify Kiwoom accepted (its answer just read): when the bot is locked down by then, it was written
+   * before the lock and may have been placed after the cancel-all listed its account, so that runs again now. In the
+   * background; resolves when done.
+   */
+  orderAccepted(o: AcceptedOrder): Promise<void>;
   /** Incident id holding a lock on this bot/account, if any. */
   lockedBy(botId: string, account: string): Promise<string | undefined>;
   /** Records current holdings as the baseline damage assessments compare with. */
@@ -95,6 +101,7 @@ export function createResponder(opts: ResponderOptions): Responder {
     onApprovalRequested: alerts.onApprovalRequested,
     onApprovalRefused: alerts.onApprovalRefused,
     checkLockdown: lockCheck.checkLockdown,
+    orderAccepted: (o) => ctx.track(lockCheck.lockedBy(o.botId, o.account).then((id) => (id ? cancelRetries.acceptedWhileLocked(id, o) : undefined))),
     lockedBy: lockCheck.lockedBy,
     snapshotHoldings: holdings.snapshotHoldings,
     recordHoldings: holdings.recordHoldings,

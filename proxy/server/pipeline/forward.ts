@@ -9,7 +9,7 @@ import { safeHeaderValue } from '../http.js';
 import type { RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 import { judged, type Judged } from './need.js';
-import { recordOrder } from './order-book.js';
+import { acceptedOrderNo, recordOrder } from './order-book.js';
 import { answerOf, SMALL_ANSWER_BYTES } from './after/outcome.js';
 import { BUILTIN, isStricterState, type EffectiveTradingState } from '../../policy/index.js';
 
@@ -118,6 +118,10 @@ export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder' | 'ses
       j.upstreamMs = performance.now() - t0;
     }
     await recordOrder(deps, j);
+    // Written before a lockdown's flags were set, it may have been placed after its cancel-all listed the account:
+    // if the bot is locked by now, that cancel-all runs again (in the background; the bot has its answer).
+    const ordNo = j.entry.kind === 'order' || j.entry.kind === 'modify' ? acceptedOrderNo(j) : undefined;
+    if (ordNo !== undefined) void deps.responder.orderAccepted({ botId: j.bot.id, account: j.bot.account, apiId: j.entry.apiId, ordNo });
     // Only a plain JSON content type is copied; anything else is replaced, never echoed.
     const headers: Record<string, string> = { 'content-type': safeHeaderValue(up.contentType, JSON_CONTENT_TYPE_PATTERN) ?? 'application/json;charset=UTF-8' };
     const apiId = safeHeaderValue(up.apiId, /^[a-z]{2}\d{5}$/);

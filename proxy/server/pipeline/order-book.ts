@@ -14,19 +14,22 @@ import { answerOf, SMALL_ANSWER_BYTES } from './after/outcome.js';
 
 const BOOK_KINDS = new Set(['order', 'modify', 'cancel']);
 
-export async function recordOrder(deps: Pick<PipelineDeps, 'policy' | 'logger'>, j: Judged): Promise<void> {
+/** The order number of an order, modify or cancel the broker accepted (its answer read once), else undefined. */
+export function acceptedOrderNo(j: Judged): string | undefined {
   const up = j.upstream;
-  if (!deps.policy.recordsOrders() || !BOOK_KINDS.has(j.entry.kind) || j.decision.outcome === 'deny') return;
-  if (up?.status !== 200 || up.body.length >= SMALL_ANSWER_BYTES) return;
-  let orderNo: unknown;
+  if (!BOOK_KINDS.has(j.entry.kind) || up?.status !== 200 || up.body.length >= SMALL_ANSWER_BYTES) return undefined;
   try {
     const a = answerOf(j as RequestContext);
-    if (a.return_code !== 0) return;
-    orderNo = a.ord_no;
+    return a.return_code === 0 && typeof a.ord_no === 'string' && /^[0-9]{1,10}$/.test(a.ord_no) ? a.ord_no : undefined;
   } catch {
-    return;
+    return undefined;
   }
-  if (typeof orderNo !== 'string' || !/^[0-9]{1,10}$/.test(orderNo)) return;
+}
+
+export async function recordOrder(deps: Pick<PipelineDeps, 'policy' | 'logger'>, j: Judged): Promise<void> {
+  if (!deps.policy.recordsOrders() || j.decision.outcome === 'deny') return;
+  const orderNo = acceptedOrderNo(j);
+  if (orderNo === undefined) return;
   await deps.policy
     .recordOrder(policyCall(j), j.decision, orderNo)
     .catch((err) => deps.logger.warn({ err: String(err), requestId: j.id }, 'order record failed'));

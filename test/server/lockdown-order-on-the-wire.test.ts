@@ -1,0 +1,58 @@
+// An order already written to Kiwoom when a lockdown is pressed (past every
+// check of the sidecar, on this replica or another, on the wire or in
+// Kiwoom's intake) cannot be stopped; if Kiwoom places it after the
+// lockdown's cancel-all listed the account, the listing came back empty, the
+// cancel-all said "confirmed", and the order stays live while the bot is
+// locked down. The sidecar that forwarded it sees Kiwoom's answer: an order
+// accepted for a bot that is locked down by then is cancelled at once, and the
+// incident records it. Here the order is held in the sidecar's Kiwoom client
+// (written, not yet at the simulator) until the lockdown has returned.
+import t from 'tap';
+import type { TrRequest, TrResponse } from '../../proxy/kiwoom/client.js';
+import { latch } from '../helpers/gates.js';
+import { RESTING_ORDER } from '../helpers/lockdown-steps.js';
+import { CANARY, startHarness, waitFor, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+t.before(async () => {
+  h = await startHarness({ config: { response: { damage: { deadlineMs: 1_000 } } } });
+});
+t.teardown(() => h.close());
+
+t.test('an order Kiwoom places after the lockdown listed the account is cancelled when its answer comes back', async (t) => {
+  const admin = await h.adminToken('sec-lead', 'admin');
+  const kiwoom = h.sidecar.parts.kiwoom;
+  const call = kiwoom.call.bind(kiwoom);
+  const onWire = latch();
+  kiwoom.call = async (req: TrRequest): Promise<TrResponse> => {
+    if (req.apiId === 'kt10000') {
+      onWire.reached();
+      await onWire.passed;
+    }
+    return call(req);
+  };
+  t.teardown(() => {
+    kiwoom.call = call;
+    onWire.release();
+  });
+
+  const answer = h.call('kt10000', RESTING_ORDER);
+  await onWire.waiting; // written: past the pre-send re-check, not yet at Kiwoom
+  const lock = await h.admin('POST', '/admin/v1/lockdown', admin, { bot: h.botId, reason: 'order on the wire' });
+  t.equal(lock.status, 201, lock.text.slice(0, 300));
+  t.equal(h.sim.orders(CANARY.account).length, 0, 'the lockdown listed an account with no order yet');
+
+  onWire.release();
+  const placed = await answer;
+  t.equal(placed.json.return_code, 0, `Kiwoom placed it: ${placed.text}`);
+  const ordNo = String(placed.json.ord_no);
+  const order = () => h.sim.orders(CANARY.account).find((o) => o.ordNo === ordNo);
+  await waitFor(() => order()?.status === 'cancelled', 15_000, 'the late order cancelled').catch(() => undefined);
+  t.equal(order()?.status, 'cancelled', `the order is not left live while the bot is locked: ${JSON.stringify(order())}`);
+  const timeline = async () =>
+    (await h.admin('GET', `/admin/v1/incidents/${String(lock.json.id)}`, admin)).json.timeline as { event: string; detail?: string }[];
+  await waitFor(async () => (await timeline()).some((e) => /accepted after the lockdown/.test(e.event)), 10_000, 'the timeline entry').catch(() => undefined);
+  const late = (await timeline()).find((e) => /accepted after the lockdown/.test(e.event));
+  t.match(late, { event: `order ${ordNo} accepted after the lockdown`, detail: /confirmed/ }, `the incident records it: ${JSON.stringify(late)}`);
+  t.notMatch(JSON.stringify(await timeline()), CANARY.account, 'the account is masked');
+});
