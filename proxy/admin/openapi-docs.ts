@@ -349,7 +349,8 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   },
   'DELETE /admin/v1/approvers/{name}': { summary: 'Remove an approver', response: obj({ removed: str() }), errors: [404] },
   'POST /admin/v1/lockdown': {
-    summary: 'Emergency lockdown of a bot, an account or everything: new orders stop, open orders are cancelled, keys disabled',
+    summary:
+      'Emergency lockdown of a bot, an account or everything: new orders stop, open orders are cancelled, keys disabled (202 with the incident so far when the cancel-all still waits on Kiwoom after response.answerWithinMs)',
     body: obj({ reason: reason(500), bot: str({ minLength: 1, maxLength: 64 }), account: str({ minLength: 1, maxLength: 64 }), all: bool }, ['reason']),
     status: 201,
     response: ref('Incident'),

@@ -39,6 +39,13 @@ export const lockdown: Handler = async (ctx) => {
     ...(all ? { all: true } : {}),
   });
   const code = printResult(ctx.io, r, ctx.bool('json') ? undefined : (j) => summarise(j as IncidentReport));
+  // 202: the bot is locked and the incident recorded, but the cancel-all still waits on Kiwoom (response.answerWithinMs passed).
+  if (r.status === 202) {
+    ctx.io.stderr.write(
+      `lockdown still running: the bot is locked, its open orders are not confirmed cancelled yet (Kiwoom is slow to answer); follow it with kguard incidents show ${(r.json as IncidentReport).id}\n`,
+    );
+    return 3;
+  }
   // A lockdown that could not cancel everything, or whose broker tokens are not confirmed revoked yet, is what the operator must see in the exit code.
   if (code === 0 && (r.json as IncidentReport).steps.some((s) => !s.ok)) return 3;
   return code;

@@ -45,6 +45,8 @@ export interface ResponseConfig {
   readonly alertCooldownMs: number;
   /** How often a lockdown's broker token that has not been revoked yet is checked again (its step 2 then updates). */
   readonly revokeCheckMs: number;
+  /** How long POST /lockdown waits for the whole lockdown before it answers 202 with the incident recorded so far. */
+  readonly answerWithinMs: number;
 }
 
 // The seed's recovery plan, in its order, in the sidecar's language (the ids are the same in both).
@@ -80,6 +82,7 @@ export function parseResponseConfig(raw: unknown, path = 'response', language: L
     'incidentRetentionDays',
     'alertCooldownSeconds',
     'revokeCheckMs',
+    'answerWithinMs',
   ]);
   const c = section(r.cancel, `${path}.cancel`, ['concurrency', 'retries', 'retryBackoffMs', 'confirmRounds', 'maxOrders', 'retryIntervalMs', 'retryForMs']);
   const d = section(r.damage, `${path}.damage`, ['lookbackMinutes', 'deadlineMs']);
@@ -168,5 +171,6 @@ export function parseResponseConfig(raw: unknown, path = 'response', language: L
     incidentRetentionMs: num(r, 'incidentRetentionDays', path, 400, 1, 3650) * 86_400_000,
     alertCooldownMs: num(r, 'alertCooldownSeconds', path, 300, 0, 86_400) * 1000,
     revokeCheckMs: num(r, 'revokeCheckMs', path, 1000, 50, 600_000, true),
+    answerWithinMs: num(r, 'answerWithinMs', path, 10_000, 100, 600_000, true),
   };
 }

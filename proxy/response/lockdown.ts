@@ -26,6 +26,8 @@ export interface LockdownRequest extends LockdownScope {
   readonly actor: string;
   readonly automatic?: boolean;
   readonly trigger?: IncidentTrigger;
+  /** Told the incident's id once it is recorded (after steps 1 and 2), before the cancel-all waits on Kiwoom. */
+  readonly onRecorded?: (incidentId: string) => void;
 }
 
 /** What the pipeline knows about the call that tripped automatic lockdown. */
@@ -218,6 +220,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     );
     await incidents.save(inc);
     await incidents.addToIndex(inc);
+    req.onRecorded?.(id);
     track(
       alerts.notify(
         inc,

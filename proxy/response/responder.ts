@@ -38,6 +38,8 @@ export type { HighRiskCall, LockdownRequest, RiskLike } from './lockdown.js';
 export interface Responder {
   /** The language of its alerts and incident reports (config `language`). */
   readonly language: Language;
+  /** How long POST /lockdown waits for the whole lockdown before answering 202 with the incident so far (response.answerWithinMs). */
+  readonly lockdownAnswerMs: number;
   lockdown(req: LockdownRequest): Promise<IncidentReport>;
   /** Automatic lockdown for a high-risk call (the pipeline decides "high" with RiskEngine.isHighRisk); no-op when the bot is already locked. */
   onHighRisk(assessment: RiskLike, call: HighRiskCall): Promise<IncidentReport | undefined>;
@@ -94,6 +96,7 @@ export function createResponder(opts: ResponderOptions): Responder {
 
   return {
     language: opts.language ?? 'ko',
+    lockdownAnswerMs: ctx.cfg.answerWithinMs,
     lockdown,
     onHighRisk,
     onRiskAlert: alerts.onRiskAlert,

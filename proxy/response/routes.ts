@@ -42,15 +42,34 @@ export function responseRoutes(responder: Responder, prefix = '/admin/v1'): Admi
         const all = body.all === true;
         if ([botId !== undefined, account !== undefined, all].filter(Boolean).length !== 1)
           throw new GuardError('KG3016', 'give reason and exactly one of bot, account or all');
-        const report = await responder.lockdown({
+        let recorded!: (id: string) => void;
+        const incidentId = new Promise<string>((r) => {
+          recorded = r;
+        });
+        const whole = responder.lockdown({
           ...(botId ? { botId } : {}),
           ...(account ? { account } : {}),
           ...(all ? { all } : {}),
           reason,
           actor: principal.name,
           automatic: false,
+          onRecorded: recorded,
         });
-        return { status: 201, body: report };
+        // The bot is stopped by steps 1 and 2; the cancel-all may wait minutes on a Kiwoom that hangs. Past
+        // answerWithinMs the operator is answered 202 with the incident as recorded, and the lockdown goes on.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<void>((r) => {
+          timer = setTimeout(r, responder.lockdownAnswerMs);
+        }).then(() => incidentId);
+        try {
+          const first = await Promise.race([whole, late]);
+          if (typeof first !== 'string') return { status: 201, body: first };
+          // What fails from here on (a later save of the record) leaves the record as answered now.
+          void whole.catch(() => undefined);
+          return { status: 202, body: await responder.get(first) };
+        } finally {
+          clearTimeout(timer);
+        }
       },
     },
     { method: 'GET', path: `${prefix}/incidents`, role: 'viewer', handler: async () => ({ status: 200, body: { incidents: await responder.list() } }) },
