@@ -42,11 +42,14 @@ const DAILY_VOLUME = 1;
 // An order reads its session, the lock flags (one MGET each) and the trading state (one HMGET) again, together, right
 // before it is written: a lockdown pressed, a session ended, the bot disabled or trading halted meanwhile stops it. +3, +1 wait.
 const SEND_RECHECK = 3;
+// An order Kiwoom accepted reads the lock flags once more (one MGET, not awaited by the bot's answer): a lockdown
+// pressed while it was on the wire cancels it. +1, +0 waits.
+const LATE_LOCK = 1;
 const BOUNDS = {
   query: { critical: 15 + 2 + CROSS_TENANT + FLOW, total: 22 + 2 + CROSS_TENANT + FLOW, waits: 5 + 1 },
   order: {
-    critical: 16 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + SEND_RECHECK,
-    total: 23 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + SEND_RECHECK,
+    critical: 16 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + SEND_RECHECK + LATE_LOCK,
+    total: 23 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + SEND_RECHECK + LATE_LOCK,
     waits: 6 + 1 + 1,
   },
 };
