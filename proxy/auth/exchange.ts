@@ -78,6 +78,8 @@ export interface ExchangeHooks {
   onBadSecret?: (botId: string) => Promise<void>;
   /** Asked before the secret is checked: throws to refuse, else returns a release, called once it has been checked. */
   admit?: (botId: string) => Promise<() => void>;
+  /** Asked once the secret is good, before a token is issued: throws to refuse (a bot under lockdown). */
+  mayIssue?: (bot: BotRecord) => Promise<void>;
 }
 
 /** bots.authenticate once `admit` lets it, telling `onBadSecret` of a failed secret (token and revoke alike: both take a bot's secret). */
@@ -118,6 +120,7 @@ export async function exchangeToken(
     const botId = requireString(fields, 'appkey', 64);
     const bot = await authenticateBot(bots, botId, secret, hooks);
     if (await sessions.isDisabled(bot.id)) throw new GuardError('KG2006');
+    await hooks.mayIssue?.(bot);
     const { token, expiresAt, jti } = await sessions.issue(bot.id, bot, source);
     return {
       bot,

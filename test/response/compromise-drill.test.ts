@@ -187,12 +187,12 @@ t.test('compromise drill: 03:00 sell-everything from a new address', async (t) =
     'each to both webhooks, delivered',
   );
 
-  // --- 5. Locked: further calls are refused, from any address, with a fresh sidecar token too.
-  const again = await h.call('ka10001', { stk_cd: '005930' }, { dispatcher: attacker });
+  // --- 5. Locked: no fresh sidecar token from any address, and the session from before is ended.
+  const login = JSON.stringify({ grant_type: 'client_credentials', appkey: h.botId, secretkey: h.botSecret });
+  const again = await h.post('/oauth2/token', login, {}, attacker);
   t.equal(code(again), 'KG3008', 'new session from the attacker address: KG3008');
   fakeNow = seoulToEpoch('2026-01-08', 10, 0);
-  const fromHome = await h.call('ka10001', { stk_cd: '005930' });
-  t.equal(code(fromHome), 'KG3008', 'even a normal daytime query from the usual address: KG3008');
+  t.equal(code(await h.post('/oauth2/token', login)), 'KG3008', 'nor from the usual address in the daytime: KG3008');
   const oldSession = await h.call('ka10001', { stk_cd: '005930' }, { token });
   t.not(oldSession.json.return_code, 0, `the pre-incident session was ended: ${oldSession.text}`);
 

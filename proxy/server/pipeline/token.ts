@@ -6,7 +6,8 @@ import { exchangeToken, revokeToken, type ExchangeHooks } from '../../auth/index
 import { jsonReply, type RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 
-type TokenDeps = Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage' | 'realKey'> & Partial<Pick<PipelineDeps, 'risk' | 'clock' | 'loginLimiter'>>;
+type TokenDeps = Pick<PipelineDeps, 'bots' | 'sessions' | 'auditor' | 'okMessage' | 'realKey'> &
+  Partial<Pick<PipelineDeps, 'risk' | 'clock' | 'loginLimiter' | 'responder'>>;
 
 /**
  * Token and revoke alike: a real Kiwoom key is reported; a (source, bot id) cooling down is refused before its
@@ -26,10 +27,23 @@ function loginHooks(deps: TokenDeps, ctx: RequestContext): ExchangeHooks {
   };
 }
 
+/**
+ * A bot under lockdown gets no new session (the lockdown ended them): the lockdown's own error, naming the incident.
+ * Only a lock found refuses: after a Redis flush every call is refused KG7003 until confirmed, a token changes nothing.
+ */
+async function notLocked(responder: NonNullable<TokenDeps['responder']>, bot: { readonly id: string; readonly account: string }): Promise<void> {
+  const incident = await responder.lockedBy(bot.id, bot.account);
+  if (incident) throw new GuardError('KG3008', `incident ${incident}`);
+}
+
 export function tokenExchange(deps: TokenDeps) {
   return async (ctx: RequestContext): Promise<void> => {
     // exchangeToken names the bot: ctx.body is wiped by then (the secret never lingers in the request bytes).
-    const { bot, response, jti } = await exchangeToken(ctx.body, deps.bots, deps.sessions, deps.okMessage, loginHooks(deps, ctx), ctx.sourceIp);
+    const hooks: ExchangeHooks = {
+      ...loginHooks(deps, ctx),
+      ...(deps.responder ? { mayIssue: (b) => notLocked(deps.responder!, b) } : {}),
+    };
+    const { bot, response, jti } = await exchangeToken(ctx.body, deps.bots, deps.sessions, deps.okMessage, hooks, ctx.sourceIp);
     ctx.bot = bot;
     await deps.auditor.append({ type: 'session.issued', requestId: ctx.id, botId: bot.id, jti, sourceIp: ctx.sourceIp }, { durability: 'write' }).catch(() => {
       throw new GuardError('KG6001');
