@@ -24,6 +24,8 @@ export interface AlertText {
     soldKrw: number;
     cancelled: number;
     notCancelled: number;
+    /** Accounts whose open orders could not be listed (how many are open there is unknown; the cancel-all is retried). */
+    notListed: number;
     lossKrw: number;
     recovery: readonly string[];
   }): AlertWords;
@@ -81,7 +83,7 @@ const EN: AlertText = {
     title: 'Damage assessment',
     lines: [
       `fills in window: ${d.fills}; bought ${krw(d.boughtKrw)} KRW; sold ${krw(d.soldKrw)} KRW`,
-      `orders cancelled: ${d.cancelled}; NOT cancelled: ${d.notCancelled}`,
+      `orders cancelled: ${d.cancelled}; NOT cancelled: ${d.notCancelled}${d.notListed ? `; accounts whose open orders could not be listed: ${d.notListed} (unknown; retried)` : ''}`,
       `estimated loss (lower bound): ${krw(d.lossKrw)} KRW`,
       `recovery: ${d.recovery.join(' → ')}`,
     ],
@@ -133,7 +135,7 @@ const KO: AlertText = {
     title: '피해 평가',
     lines: [
       `조사 구간 체결: ${d.fills}건; 매수 ${krw(d.boughtKrw)}원; 매도 ${krw(d.soldKrw)}원`,
-      `취소한 주문: ${d.cancelled}건; 취소하지 못한 주문: ${d.notCancelled}건`,
+      `취소한 주문: ${d.cancelled}건; 취소하지 못한 주문: ${d.notCancelled}건${d.notListed ? `; 미체결 주문을 조회하지 못한 계좌: ${d.notListed}개 (남은 주문 모름, 재시도 중)` : ''}`,
       `추정 손실 (하한): ${krw(d.lossKrw)}원`,
       `복구 절차: ${d.recovery.join(' → ')}`,
     ],

@@ -18,7 +18,7 @@ import { maskAccount } from '../common/logger.js';
 import { gauge } from '../common/metrics.js';
 import { cancelAll } from './cancel-all.js';
 import type { ResponseContext } from './context.js';
-import type { AccountCancel, Incident, StepTiming } from './incident.js';
+import { cancelTotals, type AccountCancel, type Incident, type StepTiming } from './incident.js';
 import { K } from './keys.js';
 
 export const CANCEL_STEP = '3 cancel all open orders';
@@ -53,7 +53,7 @@ export interface CancelRetries {
   /** An order Kiwoom accepted for a bot locked down by incident `id`: its account's cancel-all again, now. */
   acceptedWhileLocked(id: string, o: AcceptedOrder): Promise<void>;
   /** Step 3, the accounts' cancel records and the timeline as the report shows them. */
-  merge(inc: Incident): Promise<Pick<Incident, 'steps' | 'timeline' | 'cancels'>>;
+  merge(inc: Incident): Promise<Pick<Incident, 'steps' | 'timeline' | 'cancels' | 'damage'>>;
   /** Stops retrying (shutdown); what is recorded stays. */
   close(): void;
 }
@@ -154,10 +154,10 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     schedule(open, 0);
   }
 
-  async function merge(inc: Incident): Promise<Pick<Incident, 'steps' | 'timeline' | 'cancels'>> {
+  async function merge(inc: Incident): Promise<Pick<Incident, 'steps' | 'timeline' | 'cancels' | 'damage'>> {
     const [raw, lateRaw] = await Promise.all([store.hgetall(K.cancelRetries(inc.id)), store.hgetall(K.lateOrders(inc.id))]);
     const retried = new Map(Object.values(raw).map((v) => [(JSON.parse(v) as CancelRetry).viaBot, JSON.parse(v) as CancelRetry]));
-    if (retried.size === 0) return { steps: inc.steps, timeline: inc.timeline, cancels: inc.cancels };
+    if (retried.size === 0) return { steps: inc.steps, timeline: inc.timeline, cancels: inc.cancels, ...(inc.damage ? { damage: inc.damage } : {}) };
     // An account first cancelled for a late order (through another bot than the lockdown's) is added.
     const cancels = [
       ...inc.cancels.map((c) => retried.get(c.viaBot) ?? c),
@@ -182,6 +182,8 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
       steps: inc.steps.map((s) => (s.step === CANCEL_STEP ? { ...s, ...stepWith(s, [...retried.values()]) } : s)),
       timeline: [...inc.timeline, ...events].sort((a, b) => a.at.localeCompare(b.at)),
       cancels,
+      // The damage totals count what the retries cancelled and what is still open.
+      ...(inc.damage ? { damage: { ...inc.damage, totals: { ...inc.damage.totals, ...cancelTotals(cancels) } } } : {}),
     };
   }
 

@@ -6,7 +6,7 @@
 import { GuardError } from '../common/errors.js';
 import { baseCode } from '../kiwoom/protocol/index.js';
 import { maskAccount, type ResponseContext } from './context.js';
-import type { AccountDamage, DamageAssessment, Incident } from './incident.js';
+import { cancelTotals, type AccountDamage, type DamageAssessment, type Incident } from './incident.js';
 import { K } from './keys.js';
 import type { Holding } from './types.js';
 
@@ -184,8 +184,7 @@ export function createHoldings(ctx: ResponseContext): Holdings {
         boughtKrw: sum((a) => a.boughtKrw),
         soldKrw: sum((a) => a.soldKrw),
         estimatedLossKrw: sum((a) => a.estimatedLossKrw),
-        ordersCancelled: inc.cancels.reduce((a, c) => a + (c.cancelled ?? 0), 0),
-        ordersNotCancelled: inc.cancels.reduce((a, c) => a + (c.notCancelled?.length ?? 0) + (c.error ? 1 : 0), 0),
+        ...cancelTotals(inc.cancels),
       },
     };
   }

@@ -49,7 +49,7 @@ interface Words {
   readonly window: (from: string, to: string, complete: boolean, tookMs: number) => string;
   readonly fills: (fills: number, bought: string, sold: string) => string;
   readonly loss: (krw: string) => string;
-  readonly cancelled: (cancelled: number, notCancelled: number) => string;
+  readonly cancelled: (cancelled: number, notCancelled: number, notListed: number) => string;
   readonly accountHeading: string;
   readonly holdings: (value: string, baseline: string | undefined, at: string | undefined, error: string | undefined) => string;
   readonly holdingHeader: string;
@@ -98,7 +98,8 @@ const EN: Words = {
   window: (from, to, complete, tookMs) => `Window ${from} – ${to}${complete ? '' : ' (INCOMPLETE)'}, took ${tookMs} ms.`,
   fills: (fills, bought, sold) => `- fills: ${fills}; bought ${bought}; sold ${sold}`,
   loss: (krw) => `- estimated loss (lower bound): ${krw}`,
-  cancelled: (c, n) => `- orders cancelled: ${c}; not cancelled: ${n}`,
+  cancelled: (c, n, l) =>
+    `- orders cancelled: ${c}; not cancelled: ${n}${l ? `; accounts whose open orders could not be listed: ${l} (unknown; retried)` : ''}`,
   accountHeading: 'Account',
   holdings: (value, baseline, at, error) =>
     `Holdings value ${value}${baseline !== undefined ? ` vs baseline ${baseline} (${at})` : ' (no baseline)'}${error ? `; error: ${error}` : ''}`,
@@ -147,7 +148,8 @@ const KO: Words = {
   window: (from, to, complete, tookMs) => `조사 구간 ${from} – ${to}${complete ? '' : ' (불완전)'}, ${tookMs} ms 소요.`,
   fills: (fills, bought, sold) => `- 체결: ${fills}건; 매수 ${bought}; 매도 ${sold}`,
   loss: (krw) => `- 추정 손실 (하한): ${krw}`,
-  cancelled: (c, n) => `- 취소한 주문: ${c}건; 취소하지 못한 주문: ${n}건`,
+  cancelled: (c, n, l) =>
+    `- 취소한 주문: ${c}건; 취소하지 못한 주문: ${n}건${l ? `; 미체결 주문을 조회하지 못한 계좌: ${l}개 (남은 주문 모름, 재시도 중)` : ''}`,
   accountHeading: '계좌',
   holdings: (value, baseline, at, error) =>
     `보유 평가액 ${value}${baseline !== undefined ? `, 기준 시점 ${baseline} (${at})` : ' (기준 없음)'}${error ? `; 오류: ${error}` : ''}`,
@@ -210,7 +212,7 @@ export function renderIncidentMarkdown(r: IncidentReport, language: Language = '
     out.push(`## ${w.damage}`, '', w.window(d.windowStart, d.windowEnd, d.complete, d.tookMs), '');
     out.push(w.fills(d.totals.fills, krw(d.totals.boughtKrw), krw(d.totals.soldKrw)));
     out.push(w.loss(krw(d.totals.estimatedLossKrw)));
-    out.push(w.cancelled(d.totals.ordersCancelled, d.totals.ordersNotCancelled), '');
+    out.push(w.cancelled(d.totals.ordersCancelled, d.totals.ordersNotCancelled, d.totals.accountsNotListed ?? 0), '');
     for (const a of d.accounts) {
       const baseline = a.baselineValueKrw !== undefined ? krw(a.baselineValueKrw) : undefined;
       out.push(

@@ -82,7 +82,21 @@ export interface DamageAssessment {
     readonly soldKrw: number;
     readonly estimatedLossKrw: number;
     readonly ordersCancelled: number;
+    /** Orders listed and still open after the cancel-all (an account that could not be listed is not in here). */
     readonly ordersNotCancelled: number;
+    /** Accounts whose open orders could not be listed: how many are open there is unknown (absent in older records). */
+    readonly accountsNotListed?: number;
+  };
+}
+
+/** The cancel-all's part of the damage totals, from the accounts' cancel records (the lockdown's or a retry's). */
+export function cancelTotals(
+  cancels: readonly AccountCancel[],
+): Pick<DamageAssessment['totals'], 'ordersCancelled' | 'ordersNotCancelled' | 'accountsNotListed'> {
+  return {
+    ordersCancelled: cancels.reduce((a, c) => a + (c.cancelled ?? 0), 0),
+    ordersNotCancelled: cancels.reduce((a, c) => a + (c.notCancelled?.length ?? 0), 0),
+    accountsNotListed: cancels.filter((c) => c.error !== undefined).length,
   };
 }
 

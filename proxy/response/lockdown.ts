@@ -309,6 +309,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
             soldKrw: d.soldKrw,
             cancelled: d.ordersCancelled,
             notCancelled: d.ordersNotCancelled,
+            notListed: d.accountsNotListed ?? 0,
             lossKrw: d.estimatedLossKrw,
             recovery: cfg.recoverySteps.map((s) => s.title),
           }),

@@ -8,7 +8,7 @@ import { slackPayload } from '../../proxy/response/webhooks.js';
 const SAMPLES: { [K in keyof AlertText]: Parameters<AlertText[K]>[0] } = {
   risk: { botId: 'bot-37', score: 0.5, apiId: 'kt10000', reasons: [{ detector: 'new_symbol', reason: 'r' }] },
   lockdown: { bots: ['bot-37'], reason: 'drill', actor: 'sec', automatic: true, trigger: { score: 0.97, detectors: ['drain'] } },
-  damage: { fills: 37, boughtKrw: 1_000, soldKrw: 2_000, cancelled: 3, notCancelled: 0, lossKrw: 37_000, recovery: ['a', 'b'] },
+  damage: { fills: 37, boughtKrw: 1_000, soldKrw: 2_000, cancelled: 3, notCancelled: 0, notListed: 1, lossKrw: 37_000, recovery: ['a', 'b'] },
   approval: {
     id: 'a-37',
     botId: 'bot-37',

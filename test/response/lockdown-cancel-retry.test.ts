@@ -32,6 +32,14 @@ t.test('a cancel-all that failed while Kiwoom was down is retried, and the incid
   const s3 = cancelStep(lock.json);
   t.equal(s3.status, 'failed', `step 3 failed: ${JSON.stringify(s3)}`);
   t.equal(orderNow()?.status, 'open', 'the order is still live at the broker');
+  const totals = (r: Record<string, unknown>) => (r.damage as { totals: Record<string, number> }).totals;
+  t.match(
+    totals(lock.json),
+    { ordersCancelled: 0, ordersNotCancelled: 0, accountsNotListed: 1 },
+    'the account whose orders could not be listed is counted as such, not as one order',
+  );
+  const md = (await h.admin('GET', `/admin/v1/incidents/${id}?format=md`, admin)).text;
+  t.match(md, /조회하지 못한 계좌: 1/, `the report says so: ${md.slice(0, 0)}`);
   const metric = async () => (await (await fetch(`${h.adminUrl}/metrics`)).text()).match(/^kguard_lockdown_cancels_unconfirmed (\d+)/m)?.[1];
   t.equal(await metric(), '1', 'the account whose orders are not confirmed cancelled is counted');
 
@@ -49,7 +57,8 @@ t.test('a cancel-all that failed while Kiwoom was down is retried, and the incid
     (r.timeline as { event: string }[]).some((e) => /cancel-all retried/.test(e.event)),
     'the timeline records the retry that confirmed it',
   );
+  t.match(totals(r), { ordersCancelled: 1, ordersNotCancelled: 0, accountsNotListed: 0 }, 'the totals follow the retry');
   await waitFor(async () => (await metric()) === '0', 10_000, 'the gauge back to 0');
-  const s = await h.call('kt10000', RESTING_ORDER);
+  const s = await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: h.botId, secretkey: h.botSecret }));
   t.match(String(s.json.return_msg), /KG3008/, 'the bot is still locked down');
 });
