@@ -146,6 +146,16 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
             },
           ]
         : [];
+    // An account no bot's record here holds (typed another way: 8888-0000-11, or records this replica does not have):
+    // its flag is set all the same, but no credential is disabled and no order cancelled, which steps 1 and 3 must say.
+    const noBotOnAccount = (what: string) =>
+      scope.account && !unresolved && targets.length === 0
+        ? [
+            async () => {
+              throw new Error(`${what}: no bot's record holds account ${maskAccount(scope.account!)} (give it as kguard bots list shows it)`);
+            },
+          ]
+        : [];
     // Unreadable: the unlock sets ACTIVE, as it always did.
     const prior = await priorTradingState(scope).catch(() => undefined);
     const inc: Incident = {
@@ -193,6 +203,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
       ...flagsWritten.map((written) => () => written),
       ...targets.map((t) => () => opts.vault.setEnabled(t.botId, false)),
       ...unknownTargets('credentials not disabled'),
+      ...noBotOnAccount('no credentials disabled'),
       () => opts.policy.setTradingState(tradingScope(scope), 'HALTED', `lockdown ${id}: ${reason}`),
       () => Promise.allSettled(flagsWritten).then(() => store.publish(CHANNEL, JSON.stringify({ incidentId: id, scope }))),
     ]);
@@ -246,6 +257,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     const confirmedAt: number[] = [];
     await step(CANCEL_STEP, [
       ...unknownTargets('open orders not cancelled'),
+      ...noBotOnAccount('no open order cancelled'),
       ...[...byAccount].map(([account, botId]) => async () => {
         const masked = { account: maskAccount(account), viaBot: botId };
         // Each error names its account and bot: a later retry (cancel-retries.ts) replaces it in the report.

@@ -5,6 +5,7 @@
 // the operator meant keeps trading.
 import t from 'tap';
 import { CANARY, startHarness } from '../helpers/harness.js';
+import { stepsOf } from '../helpers/lockdown-steps.js';
 
 t.test('a lockdown naming an impossible bot id or account is refused and opens nothing', async (t) => {
   const h = await startHarness();
@@ -48,4 +49,26 @@ t.test("a lockdown whose 'all' is not true or false is refused, not read as abse
   t.same((await h.admin('GET', '/admin/v1/incidents', admin)).json.incidents, [], 'no incident was opened');
   const off = await h.admin('POST', '/admin/v1/lockdown', admin, { reason: 'drill', all: false, bot: h.botId });
   t.equal(off.status, 201, `all: false with a bot locks the bot: ${off.text.slice(0, 120)}`);
+});
+
+t.test('a lockdown of an account no bot trades on (written another way: 8888-0000-11) says it disabled and cancelled nothing', async (t) => {
+  const h = await startHarness();
+  t.teardown(() => h.close());
+  const admin = await h.adminToken('sec-lead', 'admin');
+  const dashed = `${CANARY.account.slice(0, 4)}-${CANARY.account.slice(4, 8)}-${CANARY.account.slice(8)}`;
+  const r = await h.admin('POST', '/admin/v1/lockdown', admin, { reason: 'drill', account: dashed });
+  t.equal(r.status, 201, `the flag is set all the same (fail closed): ${r.text.slice(0, 120)}`);
+  const steps = stepsOf(r.json);
+  for (const n of ['1 ', '3 ']) {
+    const s = steps.find((x) => x.step.startsWith(n))!;
+    t.equal(s.status, 'failed', `step ${n}failed: ${JSON.stringify(s)}`);
+    t.match(s.errors.join(' '), /no bot's record holds account \*+0-11/, 'naming the account, masked');
+  }
+  t.notMatch(r.text.replace(`"account":"${dashed}"`, ''), dashed, 'the account is masked in what the steps say');
+  const ok = await h.admin('POST', '/admin/v1/lockdown', admin, { reason: 'drill', account: CANARY.account });
+  t.equal(ok.status, 201, `the account as the records hold it locks down: ${ok.text.slice(0, 120)}`);
+  t.ok(
+    stepsOf(ok.json).every((s) => s.status !== 'failed'),
+    'with nothing failed',
+  );
 });
