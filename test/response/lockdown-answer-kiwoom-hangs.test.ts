@@ -52,8 +52,8 @@ t.test('a lockdown whose cancel-all waits on a hung Kiwoom answers 202 with the 
   t.match(id, /^[0-9a-f-]{36}$/, 'the incident is named');
   const steps = stepsOf(answer.json).map((s) => s.step);
   t.ok(steps.some((s) => s.startsWith('1 ')) && steps.some((s) => s.startsWith('2 ')), `steps 1 and 2 reported: ${JSON.stringify(steps)}`);
-  const quote = await h.call('ka10001', { stk_cd: '005930' });
-  t.match(String(quote.json.return_msg), /KG3008|KG2007/, 'the bot is locked');
+  const login = await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: h.botId, secretkey: h.botSecret }));
+  t.match(String(login.json.return_msg), /KG3008/, 'the bot is locked');
 
   hung.release();
   const report = async () => (await h.admin('GET', `/admin/v1/incidents/${id}`, admin)).json;
