@@ -172,7 +172,23 @@ async function world(t: Test, responseRaw: Record<string, unknown> = {}, latency
       trde_tp: '0',
     }));
   if (latencyMs) t.teardown(() => sim.faults.clear());
+  /** Another responder over this world's parts, silent, sessions and tokens ended as no-ops; `over` replaces any. */
+  const quietResponder = (over: Partial<Parameters<typeof createResponder>[0]> = {}): Responder =>
+    createResponder({
+      config,
+      gateway,
+      store,
+      vault,
+      registry: new Registry(),
+      logger: pino({ level: 'silent' }),
+      auditor,
+      sessions: { killAll: async () => 0 },
+      tokens: { revokeOutstanding: async () => 0 },
+      policy: { setTradingState: async () => {} },
+      ...over,
+    });
   return {
+    quietResponder,
     dir,
     sim,
     vault,
@@ -398,18 +414,7 @@ t.test('unlock is refused until the checklist is complete and two admins approve
   await t.rejects(w.responder.unlock(r.id, 'a2'), { code: 'KG3016' }, 'already unlocked');
   // A wiped store cannot prove "not locked".
   const flushed = Object.create(w.store, { flushDetected: { value: () => true } }) as typeof w.store;
-  const r2 = createResponder({
-    config: w.config,
-    gateway: w.gateway,
-    store: flushed,
-    vault: w.vault,
-    registry: new Registry(),
-    logger: pino({ level: 'silent' }),
-    auditor: w.auditor,
-    sessions: { killAll: async () => 0 },
-    tokens: { revokeOutstanding: async () => 0 },
-    policy: { setTradingState: async () => {} },
-  });
+  const r2 = w.quietResponder({ store: flushed });
   await t.rejects(r2.checkLockdown({ botId: 'bot1', account: ACCOUNT }), { code: 'KG7003' });
   t.ok(w.auditor.events.some((e) => e.type === 'recovery' && e.action === 'unlocked'));
 
@@ -435,17 +440,7 @@ t.test("an admin's token made again in the millisecond of their approval voids i
   const frozen = Date.now();
   const stamp = new Date(frozen).toISOString();
   const admins = { enrolledAt: (name: string) => (name === 'a1' ? stamp : name === 'a2' ? new Date(frozen - 60_000).toISOString() : undefined) };
-  const r = createResponder({
-    config: w.config,
-    gateway: w.gateway,
-    store: w.store,
-    vault: w.vault,
-    registry: new Registry(),
-    logger: pino({ level: 'silent' }),
-    auditor: w.auditor,
-    sessions: { killAll: async () => 0 },
-    tokens: { revokeOutstanding: async () => 0 },
-    policy: { setTradingState: async () => {} },
+  const r = w.quietResponder({
     admins,
     now: () => frozen,
   });
@@ -511,18 +506,9 @@ t.test('a burst of high-risk calls from one bot opens one automatic incident, no
 t.test('a lockdown whose bots cannot be listed says so: no cancel-all is reported done', async (t) => {
   const w = await world(t);
   await w.placeOrders(w.bot1, w.restingBuys(3));
-  const responder = createResponder({
-    config: w.config,
-    gateway: w.gateway,
-    store: w.store,
+  const responder = w.quietResponder({
     // The credential store's listing fails (an I/O error) while disabling still works.
     vault: { setEnabled: (b, e) => w.vault.setEnabled(b, e), list: async () => Promise.reject(new Error('EIO: listing failed')) },
-    registry: new Registry(),
-    logger: pino({ level: 'silent' }),
-    auditor: w.auditor,
-    sessions: { killAll: async () => 0 },
-    tokens: { revokeOutstanding: async () => 0 },
-    policy: { setTradingState: async () => {} },
   });
   t.teardown(() => responder.flush());
   for (const scope of [{ all: true as const }, { account: ACCOUNT }, { botId: 'bot1' }]) {
@@ -580,18 +566,7 @@ t.test("unlock puts back the scope's trading state from before the lockdown, not
       setTradingState(w.store, scope, state, reason, new Date()),
     tradingState: (botId: string, account: string) => readTradingState(w.store, botId, account),
   };
-  const responder = createResponder({
-    config: w.config,
-    gateway: w.gateway,
-    store: w.store,
-    vault: w.vault,
-    registry: new Registry(),
-    logger: pino({ level: 'silent' }),
-    auditor: w.auditor,
-    sessions: { killAll: async () => 0 },
-    tokens: { revokeOutstanding: async () => 0 },
-    policy,
-  });
+  const responder = w.quietResponder({ policy });
   t.teardown(() => responder.flush());
   const release = async (id: string) => {
     for (const s of (await responder.get(id)).checklist) await responder.confirmStep(id, s.id, 'a1');
