@@ -4,7 +4,7 @@
 // Calls that keep scoring above step-up escalate to lockdown (sustained risk).
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { type Language, toGuardError } from '../common/errors.js';
+import { GuardError, type Language, toGuardError } from '../common/errors.js';
 import { counter, histogram } from '../common/metrics.js';
 import type { Store } from '../state/types.js';
 import { type Baseline, learnInto, normaliseIp, parseBaseline, symbolOf } from './baseline.js';
@@ -48,6 +48,8 @@ const graceKey = (botId: string): string => `risk:grace:${botId}`;
 const followKey = (botId: string): string => `risk:follow:${botId}`;
 /** Parsed baselines kept per bot while the stored text is unchanged (bounded; the Store stays the truth). */
 const PARSED_CACHE_MAX = 10_000;
+/** Writes of one learned call tried while other replicas keep changing the bot's baseline (each a read and a write). */
+const LEARN_ATTEMPTS = 8;
 
 /** The detectors behind a score, each once, in the contributions' order (escalation can add a follow-up and a count to one call). */
 export function detectorsOf(contributions: readonly Contribution[]): DetectorName[] {
@@ -76,6 +78,11 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1],
   );
   const hits = counter(opts.registry, 'kguard_risk_detector_hits_total', 'Calls on which a detector fired', ['detector']);
+  const learnConflicts = counter(
+    opts.registry,
+    'kguard_risk_learn_conflicts_total',
+    "Baseline writes found another replica's learning since their read (learned again from it)",
+  );
   const assessSeconds = histogram(
     opts.registry,
     'kguard_risk_assess_seconds',
@@ -265,26 +272,42 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     return { detectors: g.detectors, at: g.at, minutes: cfg.approvalGrace.windowMs / 60_000 };
   }
 
+  /**
+   * Learns one call into the bot's baseline: read, learn, write back unless another replica wrote it meanwhile
+   * (then read what it wrote and learn into that), so two replicas learning one bot at once lose neither's calls.
+   */
   async function learnOnce(input: RiskInput, holdingsRecorded: boolean): Promise<void> {
     const nowMs = timeOf(input);
     const key = baselineKey(input.botId);
-    const json = await store.get(key);
-    // The stored text unchanged since this process parsed it (no other replica learned since): learn
-    // into that object, sparing a parse of the whole document and a decode of the model per call.
-    // learnInto runs in one turn, so assess() never reads it half-learned; a failed store forgets it.
-    const hit = parsed.get(input.botId);
-    const baseline = json !== null && hit?.json === json ? hit.baseline : parseBaseline(json, nowMs);
     const x = assessedFeatures.get(input);
-    learnInto(baseline, input, nowMs, cfg, holdingsRecorded);
-    if (x) baseline.model = forest.learn(modelState(baseline.model, cfg.model), x);
-    const next = JSON.stringify(baseline);
-    try {
-      await store.set(key, next, cfg.baselineTtlMs);
-    } catch (err) {
+    for (let attempt = 1; ; attempt++) {
+      const json = await store.get(key);
+      // The stored text unchanged since this process parsed it (no other replica learned since): learn
+      // into that object, sparing a parse of the whole document and a decode of the model per call.
+      // learnInto runs in one turn, so assess() never reads it half-learned; a failed write forgets it.
+      const hit = parsed.get(input.botId);
+      const baseline = json !== null && hit?.json === json ? hit.baseline : parseBaseline(json, nowMs);
+      learnInto(baseline, input, nowMs, cfg, holdingsRecorded);
+      if (x) baseline.model = forest.learn(modelState(baseline.model, cfg.model), x);
+      const next = JSON.stringify(baseline);
+      let written: boolean;
+      try {
+        written = await store.setIfUnchanged(key, json, next, cfg.baselineTtlMs);
+      } catch (err) {
+        parsed.delete(input.botId);
+        throw err;
+      }
+      if (written) {
+        remember(input.botId, next, baseline);
+        return;
+      }
+      // Another replica learned this bot since the read: what was learned here is dropped with the parse.
       parsed.delete(input.botId);
-      throw err;
+      learnConflicts.inc();
+      if (attempt >= LEARN_ATTEMPTS) throw new GuardError('KG7001', `risk baseline of ${input.botId} kept changing under ${LEARN_ATTEMPTS} writes`);
+      // Replicas learning in step would meet again at once: a random pause, longer each time, parts them.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** attempt));
     }
-    remember(input.botId, next, baseline);
   }
 
   async function learn(input: RiskInput, outcome: RiskOutcome): Promise<void> {

@@ -137,6 +137,14 @@ export function withReadOnlyFallback(primary: Store, local: Store, opts: Fallbac
         () => primary.setIfAbsent(k, v, ttl),
         () => local.setIfAbsent(k, v, ttl),
       ),
+    setIfUnchanged: (k, expected, v, ttl) =>
+      write(
+        'setIfUnchanged',
+        k,
+        undefined,
+        () => primary.setIfUnchanged(k, expected, v, ttl),
+        () => local.setIfUnchanged(k, expected, v, ttl),
+      ),
     del: (k) =>
       write(
         'del',

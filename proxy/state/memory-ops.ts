@@ -18,7 +18,22 @@ import {
 
 export type MemoryOps = Pick<
   Store,
-  'get' | 'mget' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hmget' | 'hset' | 'hdel' | 'hgetall' | 'consume' | 'peek' | 'refund'
+  | 'get'
+  | 'mget'
+  | 'set'
+  | 'setIfAbsent'
+  | 'setIfUnchanged'
+  | 'del'
+  | 'incr'
+  | 'expire'
+  | 'hget'
+  | 'hmget'
+  | 'hset'
+  | 'hdel'
+  | 'hgetall'
+  | 'consume'
+  | 'peek'
+  | 'refund'
 >;
 
 // Drops events that left the window, keeping the running sum exact.
@@ -123,6 +138,18 @@ export function memoryOps(d: MemoryData): MemoryOps {
       const t = now();
       if (live(key, t)) return false;
       put(key, { kind: 'string', value, expiresAt: t + ttl });
+      return true;
+    },
+
+    async setIfUnchanged(key, expected, value, ttlMs) {
+      assertOpen();
+      checkKey(key);
+      if (expected !== null) checkString(expected, 'expected');
+      checkString(value, 'value');
+      const ttl = checkOptionalTtl(ttlMs);
+      const t = now();
+      if ((stringEntry(key, t)?.value ?? null) !== expected) return false;
+      put(key, { kind: 'string', value, expiresAt: ttl === undefined ? NO_EXPIRY : t + ttl });
       return true;
     },
 

@@ -10,6 +10,7 @@ export type OpName =
   | 'hmget'
   | 'set'
   | 'setIfAbsent'
+  | 'setIfUnchanged'
   | 'del'
   | 'incr'
   | 'expire'

@@ -1,12 +1,12 @@
 // The Redis store's key/value, hash and limit operations: validated, prefixed
 // and run through the call wrapper (deadline, metrics, typed errors). Slots
 // and leased values live in redis-coordination.ts.
-import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import type { RunOp } from './redis-call.js';
 import type { RedisClient } from './redis-connect.js';
 import type { Generation } from './redis-generation.js';
-import { CONSUME_LUA, HSET_LUA, INCR_LUA, REFUND_LUA } from './redis-scripts.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { CONSUME_LUA, HSET_LUA, INCR_LUA, REFUND_LUA, SET_IF_UNCHANGED_LUA } from './redis-scripts.js';
 import type { LimitRequest, LimitResult, Store } from './types.js';
 import {
   checkInteger,
@@ -40,7 +40,22 @@ export interface OpsDeps {
 
 export type RedisOps = Pick<
   Store,
-  'get' | 'mget' | 'set' | 'setIfAbsent' | 'del' | 'incr' | 'expire' | 'hget' | 'hmget' | 'hset' | 'hdel' | 'hgetall' | 'consume' | 'peek' | 'refund'
+  | 'get'
+  | 'mget'
+  | 'set'
+  | 'setIfAbsent'
+  | 'setIfUnchanged'
+  | 'del'
+  | 'incr'
+  | 'expire'
+  | 'hget'
+  | 'hmget'
+  | 'hset'
+  | 'hdel'
+  | 'hgetall'
+  | 'consume'
+  | 'peek'
+  | 'refund'
 >;
 
 export function redisOps({ client, prefix, op, generation }: OpsDeps): RedisOps {
@@ -48,6 +63,7 @@ export function redisOps({ client, prefix, op, generation }: OpsDeps): RedisOps 
   const incrScript = defineScript(client, 'kguardIncr', INCR_LUA, 1);
   const hsetScript = defineScript(client, 'kguardHset', HSET_LUA, 1);
   const refundScript = defineScript(client, 'kguardRefund', REFUND_LUA);
+  const setIfUnchangedScript = defineScript(client, 'kguardSetIfUnchanged', SET_IF_UNCHANGED_LUA, 1);
   const k = (key: string): string => prefix + checkKey(key);
 
   async function runLimits(ls: NormalisedLimit[], charge: boolean): Promise<{ failed: number; retry: number; used: number[] }> {
@@ -107,6 +123,16 @@ export function redisOps({ client, prefix, op, generation }: OpsDeps): RedisOps 
       checkString(value, 'value');
       const ttl = checkTtl(ttlMs);
       return op('setIfAbsent', async () => (await client.set(full, value, 'PX', ttl, 'NX')) === 'OK');
+    },
+
+    async setIfUnchanged(key, expected, value, ttlMs) {
+      const full = k(key);
+      if (expected !== null) checkString(expected, 'expected');
+      checkString(value, 'value');
+      const ttl = checkOptionalTtl(ttlMs);
+      // The value expected goes as its SHA-1 (a document need not cross the wire twice); '' stands for absent.
+      const digest = expected === null ? '' : createHash('sha1').update(expected, 'utf8').digest('hex');
+      return op('setIfUnchanged', async () => Number(await setIfUnchangedScript(full, digest, value, ttl ?? '')) === 1);
     },
 
     async del(key) {

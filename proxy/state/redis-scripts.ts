@@ -157,6 +157,21 @@ if ARGV[2] ~= '' and redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', 
 return v
 `;
 
+/**
+ * KEYS[1] string; ARGV: the SHA-1 (hex) of the value expected, '' for absent; the new value; ttl ms or ''.
+ * Sets it only while the key holds that value. Returns 1 when set, 0 when it held another (nothing changed).
+ */
+export const SET_IF_UNCHANGED_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  if redis.sha1hex(cur) ~= ARGV[1] then return 0 end
+elseif ARGV[1] ~= '' then
+  return 0
+end
+if ARGV[3] == '' then redis.call('SET', KEYS[1], ARGV[2]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1
+`;
+
 /** KEYS[1] hash; ARGV: field, value, ttl ms or '' (sets the TTL in the same step). */
 export const HSET_LUA = `
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])

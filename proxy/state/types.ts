@@ -78,6 +78,12 @@ export interface Store {
   set(key: string, value: string, ttlMs?: number): Promise<void>;
   /** SET NX semantics: true when the key was created. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Added: sets the string only while the key still holds exactly `expected` (null: absent), atomically; true when
+   * written, false (nothing changed) when another writer changed it since it was read. The read-modify-write of
+   * one document shared by replicas (a bot's risk baseline): read, change, write back unless changed, else again.
+   */
+  setIfUnchanged(key: string, expected: string | null, value: string, ttlMs?: number): Promise<boolean>;
   del(key: string): Promise<void>;
   /** ttlMs is applied only when the key has no TTL yet (a counter that expires ttlMs after its first charge). */
   incr(key: string, by?: number, ttlMs?: number): Promise<number>;

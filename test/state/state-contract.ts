@@ -116,6 +116,29 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     t.equal(await s.get(k), 'c');
   });
 
+  withStore('setIfUnchanged', async (t, s, clock) => {
+    const k = uniq('cas');
+    t.equal(await s.setIfUnchanged(k, 'other', 'a', W), false, 'an absent key is not the value expected');
+    t.equal(await s.get(k), null);
+    t.equal(await s.setIfUnchanged(k, null, 'a', W), true, 'absent, as expected: written');
+    t.equal(await s.setIfUnchanged(k, null, 'b', W), false, 'no longer absent');
+    t.equal(await s.setIfUnchanged(k, 'b', 'c', W), false, 'another value than expected');
+    t.equal(await s.get(k), 'a', 'nothing changed by a refused write');
+    t.equal(await s.setIfUnchanged(k, 'a', '한글 {"v":1}', W), true, 'the value expected: written');
+    t.equal(await s.setIfUnchanged(k, '한글 {"v":1}', '', W), true, 'multi-byte text compared as written');
+    t.equal(await s.setIfUnchanged(k, '', 'd'), true, 'an empty string is a value, not absent');
+    await clock.advance(W + W / 2);
+    t.equal(await s.get(k), 'd', 'written without a ttl: kept');
+    await s.set(k, 'e', W);
+    await clock.advance(W + W / 2);
+    t.equal(await s.setIfUnchanged(k, 'e', 'f', W), false, 'expired: absent again');
+    t.equal(await s.setIfUnchanged(k, null, 'f', W), true);
+    await clock.advance(W + W / 2);
+    t.equal(await s.get(k), null, 'expires after its ttl');
+    await s.hset(k, 'f', 'v');
+    await rejectsCode(t, s.setIfUnchanged(k, null, 'x'), 'KG7002', 'a hash is not a string');
+  });
+
   withStore('incr with first-charge TTL', async (t, s, clock) => {
     const k = uniq('ctr');
     t.equal(await s.incr(k), 1);
