@@ -133,7 +133,11 @@ const risk: Command = {
       name: 'explain',
       args: '<request-id>',
       summary: "each detector's score, weight and contribution for one call, and the learned model's verdict, from the audit trail",
-      flags: { dir: { type: 'string', value: 'DIR', help: 'the audit log directory (default: the configured file sink)' }, ...JSON_FLAG },
+      flags: {
+        dir: { type: 'string', value: 'DIR', help: 'the audit log directory (default: the configured file sink)' },
+        lang: { type: 'string', choices: ['ko', 'en'], help: 'language of the text (default: the configured language)' },
+        ...JSON_FLAG,
+      },
       run: lazy(() => import('./risk.js'), 'explain'),
     },
   ],

@@ -3,6 +3,8 @@
 // automatic lockdown it triggered): the score and level, each detector's own
 // score, weight and contribution with its reason, and the learned model's
 // verdict with the features that drove it (recorded in shadow mode too).
+import type { Language } from '../common/errors.js';
+import type { Config } from '../common/config.js';
 import { listLogFiles, readLines } from '../audit/logfiles.js';
 import { parseAuditConfig } from '../audit/index.js';
 import { parseRecordLine, type AuditRecord } from '../audit/record.js';
@@ -57,29 +59,56 @@ export function explanationOf(r: AuditRecord, requestId: string): RiskExplanatio
   };
 }
 
-export function formatExplanation(e: RiskExplanation): string {
-  const out = [
-    `request ${e.requestId}: ${e.type} (seq ${e.seq}, ${e.ts})${e.botId ? ` bot ${e.botId}` : ''}${e.apiId ? ` api-id ${e.apiId}` : ''}`,
-    `risk score ${e.score}${e.level ? ` (${e.level})` : ''} = 1 - prod(1 - weight x score) over the detectors that fired`,
-  ];
-  if (e.contributions.length === 0) out.push('  no detector fired');
-  for (const c of e.contributions)
-    out.push(`  ${c.detector.padEnd(14)} score ${c.score.toFixed(2)} x weight ${c.weight.toFixed(2)} = ${(c.contribution ?? 0).toFixed(2)}  ${c.reason}`);
-  if (e.model) {
-    const drivers = e.model.top.map((f) => `${f.feature} ${f.value} (${Math.round(100 * f.share)}%)`).join(', ') || 'none';
-    out.push(
-      `  learned model  anomaly ${e.model.score} at weight ${e.model.weight}${e.model.weight === 0 ? ' (shadow: adds nothing)' : ''}; driven by ${drivers}`,
-    );
-  }
+/** The text around the recorded reasons (which are in the language the sidecar wrote them in). */
+const TEXT = {
+  ko: {
+    head: (e: RiskExplanation) =>
+      `요청 ${e.requestId}: ${e.type} (seq ${e.seq}, ${e.ts})${e.botId ? ` 봇 ${e.botId}` : ''}${e.apiId ? ` api-id ${e.apiId}` : ''}`,
+    score: (score: number, level: string) => `위험 점수 ${score}${level} = 1 - prod(1 - 가중치 x 점수), 작동한 탐지기 전체`,
+    none: '  작동한 탐지기 없음',
+    line: (c: Contribution) =>
+      `  ${c.detector.padEnd(14)} 점수 ${c.score.toFixed(2)} x 가중치 ${c.weight.toFixed(2)} = ${(c.contribution ?? 0).toFixed(2)}  ${c.reason}`,
+    model: (m: NonNullable<RiskExplanation['model']>, drivers: string) =>
+      `  학습 모델        이상 점수 ${m.score}, 가중치 ${m.weight}${m.weight === 0 ? ' (섀도 모드: 점수에 더하지 않음)' : ''}; 주요 특징: ${drivers || '없음'}`,
+    notFound: (id: string, dir: string) => `요청 ${id}의 위험 판단이 ${dir}의 감사 기록에 없습니다`,
+  },
+  en: {
+    head: (e: RiskExplanation) =>
+      `request ${e.requestId}: ${e.type} (seq ${e.seq}, ${e.ts})${e.botId ? ` bot ${e.botId}` : ''}${e.apiId ? ` api-id ${e.apiId}` : ''}`,
+    score: (score: number, level: string) => `risk score ${score}${level} = 1 - prod(1 - weight x score) over the detectors that fired`,
+    none: '  no detector fired',
+    line: (c: Contribution) =>
+      `  ${c.detector.padEnd(14)} score ${c.score.toFixed(2)} x weight ${c.weight.toFixed(2)} = ${(c.contribution ?? 0).toFixed(2)}  ${c.reason}`,
+    model: (m: NonNullable<RiskExplanation['model']>, drivers: string) =>
+      `  learned model  anomaly ${m.score} at weight ${m.weight}${m.weight === 0 ? ' (shadow: adds nothing)' : ''}; driven by ${drivers || 'none'}`,
+    notFound: (id: string, dir: string) => `no risk judgement recorded for request ${id} in ${dir}`,
+  },
+} as const;
+
+/** The explanation as text in `lang` (the sidecar's language, Korean by default). */
+export function formatExplanation(e: RiskExplanation, lang: Language): string {
+  const say = TEXT[lang];
+  const out = [say.head(e), say.score(e.score, e.level ? ` (${e.level})` : '')];
+  if (e.contributions.length === 0) out.push(say.none);
+  for (const c of e.contributions) out.push(say.line(c));
+  if (e.model) out.push(say.model(e.model, e.model.top.map((f) => `${f.feature} ${f.value} (${Math.round(100 * f.share)}%)`).join(', ')));
   return `${out.join('\n')}\n`;
+}
+
+/** --lang, else the configured language (Korean by default). */
+async function language(ctx: Parameters<Handler>[0], config: Config | undefined): Promise<Language> {
+  const flag = ctx.str('lang');
+  if (flag === 'ko' || flag === 'en') return flag;
+  return (config ?? (await configFromFlags(ctx.values, ctx.io))).language;
 }
 
 export const explain: Handler = async (ctx) => {
   const id = ctx.positionals[0];
   if (!id) return ctx.usage('give the request id');
   let dir = ctx.str('dir');
+  let config: Config | undefined;
   if (!dir) {
-    const config = await configFromFlags(ctx.values, ctx.io);
+    config = await configFromFlags(ctx.values, ctx.io);
     const sink = parseAuditConfig(config.audit, config.dataDir).sinks.find((s) => s.type === 'file');
     if (sink?.type !== 'file') throw new UsageError('no file sink configured: name the log directory with --dir');
     dir = sink.dir;
@@ -94,11 +123,15 @@ export const explain: Handler = async (ctx) => {
       if (e) found.push(e);
     }
   }
+  if (ctx.bool('json') && found.length > 0) {
+    printJson(ctx.io, found);
+    return 0;
+  }
+  const lang = await language(ctx, config);
   if (found.length === 0) {
-    ctx.io.stderr.write(`no risk judgement recorded for request ${id} in ${dir}\n`);
+    ctx.io.stderr.write(`${TEXT[lang].notFound(id, dir)}\n`);
     return 1;
   }
-  if (ctx.bool('json')) printJson(ctx.io, found);
-  else ctx.io.stdout.write(found.map(formatExplanation).join('\n'));
+  ctx.io.stdout.write(found.map((e) => formatExplanation(e, lang)).join('\n'));
   return 0;
 };

@@ -76,7 +76,7 @@ t.test('a condition search the bot never ran is refused by the risk rule; the th
   t.ok(denied, 'the refusal is audited');
   const why = explanationOf(denied!, String(denied!.data.requestId));
   t.ok(why, 'with a request id and the risk judgement');
-  t.match(formatExplanation(why!), /condition\s+score 1\.00 x weight 0\.75 = 0\.75\s+이 봇이 실행한 적 없는 실시간 조건검색 3 \(실행한 조건: 1\)/);
+  t.match(formatExplanation(why!, 'en'), /condition\s+score 1\.00 x weight 0\.75 = 0\.75\s+이 봇이 실행한 적 없는 실시간 조건검색 3 \(실행한 조건: 1\)/);
 
   fakeNow += 60_000;
   ws.send(search('4'));

@@ -43,11 +43,12 @@ t.teardown(async () => {
   await h?.close();
 });
 
-/** Each contribution as `kguard risk explain` prints it: name, score x weight = contribution, reason. */
-function line(c: Contribution): RegExp {
+/** Each contribution as `kguard risk explain` prints it: name, score x weight = contribution, reason (Korean by default). */
+function line(c: Contribution, lang: 'ko' | 'en' = 'ko'): RegExp {
   const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const [score, weight] = lang === 'ko' ? ['점수', '가중치'] : ['score', 'weight'];
   return new RegExp(
-    `^  ${esc(c.detector)}\\s+score ${c.score.toFixed(2)} x weight ${c.weight.toFixed(2)} = ${c.contribution.toFixed(2)}  ${esc(c.reason)}$`,
+    `^  ${esc(c.detector)}\\s+${score} ${c.score.toFixed(2)} x ${weight} ${c.weight.toFixed(2)} = ${c.contribution.toFixed(2)}  ${esc(c.reason)}$`,
     'm',
   );
 }
@@ -75,13 +76,24 @@ t.test('a held call: the explanation lists every detector the audit recorded, th
   const run = await cli(['risk', 'explain', id, '--data-dir', h.dataDir]);
   t.equal(run.code, 0, run.err);
   t.equal(run.err, '');
-  t.match(run.out, new RegExp(`^request ${id}: call\\.intent \\(seq ${intent.seq}, ${intent.ts.replace(/\./g, '\\.')}\\) bot ${h.botId} api-id kt00018$`, 'm'));
-  t.match(run.out, new RegExp(`^risk score ${risk.score} \\(${risk.level}\\) = 1 - prod\\(1 - weight x score\\)`, 'm'), 'score and level');
+  // Korean by default (the sidecar's language), as the reasons the audit trail recorded.
+  const ts = intent.ts.replace(/\./g, '\\.');
+  t.match(run.out, new RegExp(`^요청 ${id}: call\\.intent \\(seq ${intent.seq}, ${ts}\\) 봇 ${h.botId} api-id kt00018$`, 'm'));
+  t.match(run.out, new RegExp(`^위험 점수 ${risk.score} \\(${risk.level}\\) = 1 - prod\\(1 - 가중치 x 점수\\)`, 'm'), 'score and level');
   for (const c of risk.contributions) t.match(run.out, line(c), `${c.detector}: its score, weight, contribution and reason`);
-  t.equal(run.out.split('\n').filter((l) => /^ {2}\S+\s+score /.test(l)).length, risk.contributions.length, 'one line per detector, no more');
+  t.equal(run.out.split('\n').filter((l) => /^ {2}\S+\s+점수 /.test(l)).length, risk.contributions.length, 'one line per detector, no more');
+  t.notMatch(run.out, /\b(request|risk score|weight|learned model|no detector)\b/, 'no English around the Korean reasons');
   // The learned model gives a verdict once its window has filled (256 calls by default): 60 learned calls give none.
-  if (risk.model) t.match(run.out, new RegExp(`^  learned model  anomaly ${risk.model.score} at weight 0 \\(shadow: adds nothing\\)`, 'm'));
-  else t.notMatch(run.out, /learned model/, 'no model verdict recorded, none printed');
+  if (risk.model) t.match(run.out, new RegExp(`^  학습 모델\\s+이상 점수 ${risk.model.score}, 가중치 0 \\(섀도 모드`, 'm'));
+  else t.notMatch(run.out, /학습 모델/, 'no model verdict recorded, none printed');
+
+  // --lang en: the same lines in English.
+  const en = await cli(['risk', 'explain', id, '--data-dir', h.dataDir, '--lang', 'en']);
+  t.equal(en.code, 0, en.err);
+  t.match(en.out, new RegExp(`^request ${id}: call\\.intent \\(seq ${intent.seq}, ${ts}\\) bot ${h.botId} api-id kt00018$`, 'm'));
+  t.match(en.out, new RegExp(`^risk score ${risk.score} \\(${risk.level}\\) = 1 - prod\\(1 - weight x score\\)`, 'm'), 'score and level');
+  for (const c of risk.contributions) t.match(en.out, line(c, 'en'), `${c.detector} in English`);
+  if (risk.model) t.match(en.out, new RegExp(`^  learned model  anomaly ${risk.model.score} at weight 0 \\(shadow: adds nothing\\)`, 'm'));
 
   // --dir names the log directory directly (an auditor's copy, say): the same answer.
   const byDir = await cli(['risk', 'explain', id, '--dir', auditDir]);
@@ -118,10 +130,10 @@ t.test('the third such call locks the bot down: explained from the lockdown reco
 
   const run = await cli(['risk', 'explain', id, '--data-dir', h.dataDir]);
   t.equal(run.code, 0, run.err);
-  t.match(run.out, new RegExp(`^request ${id}: lockdown \\(seq ${lock!.seq}, `, 'm'), 'found in the lockdown record');
-  t.match(run.out, new RegExp(`^risk score ${trigger.score} \\(lockdown\\)`, 'm'));
+  t.match(run.out, new RegExp(`^요청 ${id}: lockdown \\(seq ${lock!.seq}, `, 'm'), 'found in the lockdown record');
+  t.match(run.out, new RegExp(`^위험 점수 ${trigger.score} \\(lockdown\\)`, 'm'));
   for (const c of trigger.contributions) t.match(run.out, line(c), `${c.detector} listed`);
-  t.match(run.out, /^ {2}escalation\s+score 1\.00 x weight 1\.00 = 1\.00 {2}72시간 안에 추가 승인 기준\(0\.7\)을 넘은 3번째 호출 \(기준 3번\)$/m);
+  t.match(run.out, /^ {2}escalation\s+점수 1\.00 x 가중치 1\.00 = 1\.00 {2}72시간 안에 추가 승인 기준\(0\.7\)을 넘은 3번째 호출 \(기준 3번\)$/m);
 });
 
 t.test('an unknown request id: a clear error naming the id and the directory, exit 1, nothing on stdout', async (t) => {
@@ -129,7 +141,9 @@ t.test('an unknown request id: a clear error naming the id and the directory, ex
   const run = await cli(['risk', 'explain', unknown, '--data-dir', h.dataDir]);
   t.equal(run.code, 1);
   t.equal(run.out, '');
-  t.equal(run.err, `no risk judgement recorded for request ${unknown} in ${auditDir}\n`);
+  t.equal(run.err, `요청 ${unknown}의 위험 판단이 ${auditDir}의 감사 기록에 없습니다\n`);
+  const en = await cli(['risk', 'explain', unknown, '--data-dir', h.dataDir, '--lang', 'en']);
+  t.equal(en.err, `no risk judgement recorded for request ${unknown} in ${auditDir}\n`, 'in English with --lang en');
   // A request that exists but was never judged by the risk engine (a token exchange) is not explained either.
   const exchange = (await readAuditRecords(auditDir)).find((x) => x.type === 'session.issued')!;
   const none = await cli(['risk', 'explain', String(exchange.data.requestId), '--data-dir', h.dataDir]);

@@ -695,7 +695,7 @@ t.test('risk explain: reads the contributions and the model verdict from an inte
     }) as unknown as AuditRecord;
   const e = explanationOf(rec({ requestId: 'req-1', botId: 'b1', apiId: 'kt10001', risk }), 'req-1')!;
   t.equal(e.contributions[1]!.contribution, 0.55, 'a contribution not recorded is weight x score');
-  const text = formatExplanation(e);
+  const text = formatExplanation(e, 'en');
   t.match(text, /risk score 0\.97 \(lockdown\)/);
   t.match(text, /sell_off\s+score 1\.00 x weight 0\.80 = 0\.80\s+sells 100% of the position/);
   t.match(text, /learned model\s+anomaly 0\.21 at weight 0 \(shadow: adds nothing\); driven by sell_fraction 0\.667 \(60%\)/);
