@@ -14,12 +14,15 @@ export interface CrossTenantCounts {
   readonly herdAccounts: number;
 }
 
-/** Adds a member to a windowed distinct count; returns the count (the count stops growing at `cap`). */
-export async function distinct(store: Store, key: string, member: string, ttlMs: number, cap: number): Promise<number> {
+/**
+ * Adds a member to a windowed distinct count; returns the count (the count stops growing at `cap`). Past the cap
+ * the member is not recorded either, unless `pastCap` (a member the caller bounds otherwise: a registered bot).
+ */
+export async function distinct(store: Store, key: string, member: string, ttlMs: number, cap: number, pastCap = false): Promise<number> {
   const current = Number((await store.get(`${key}:n`)) ?? 0);
-  if (current >= cap) return current;
+  if (current >= cap && !pastCap) return current;
   const fresh = await store.setIfAbsent(`${key}:m:${member}`, '1', ttlMs);
-  return fresh ? store.incr(`${key}:n`, 1, ttlMs) : current;
+  return fresh && current < cap ? store.incr(`${key}:n`, 1, ttlMs) : current;
 }
 
 export function sourceBots(store: Store, cfg: RiskConfig, sourceIp: string, botId: string, nowMs: number): Promise<number> {

@@ -349,7 +349,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     assess,
     learn,
     isHighRisk,
-    noteAuthFailure: (botId, sourceIp, now) => noteAuthFailure(store, cfg, botId, sourceIp, now ?? clock()),
+    noteAuthFailure: (botId, sourceIp, now, registered = false) => noteAuthFailure(store, cfg, botId, sourceIp, now ?? clock(), registered),
     noteRefused: async (botId, now, order) => {
       if (!cfg.enabled) return;
       const at = now ?? clock();

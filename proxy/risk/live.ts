@@ -193,15 +193,19 @@ async function windowCount(store: Store, cfg: RiskConfig, prefix: string, nowMs:
   return { count: mine + sum(rest), key };
 }
 
-/** Records a failed bot secret for the stuffing detector (bounded cardinality: maxTracked members per window). */
-export async function noteAuthFailure(store: Store, cfg: RiskConfig, botId: string, sourceIp: string, nowMs: number): Promise<void> {
+/**
+ * Records a failed bot secret for the stuffing detector (bounded cardinality: maxTracked members per window). A
+ * registered bot is marked as failed in the wave past the cap too (the registry bounds them): a wave wider than the
+ * cap must still flag the bot whose secret it then guesses, whichever it tried first.
+ */
+export async function noteAuthFailure(store: Store, cfg: RiskConfig, botId: string, sourceIp: string, nowMs: number, registered: boolean): Promise<void> {
   if (cfg.weights.stuffing === 0) return;
   const w = cfg.stuffing.windowMs;
   const win = Math.floor(nowMs / w);
   const ip = normaliseIp(sourceIp);
   await Promise.all([
     distinct(store, `risk:xfail:src:${ip}:${win}`, botId, 2 * w, cfg.crossTenant.maxTracked),
-    distinct(store, `risk:xfail:all:${win}`, botId, 2 * w, cfg.crossTenant.maxTracked),
+    distinct(store, `risk:xfail:all:${win}`, botId, 2 * w, cfg.crossTenant.maxTracked, registered),
   ]);
 }
 

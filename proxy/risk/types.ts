@@ -97,8 +97,11 @@ export interface RiskEngine {
   learn(input: RiskInput, outcome: RiskOutcome): Promise<void>;
   /** True when the assessment warrants automatic lockdown (score or a lockdown detector). */
   isHighRisk(assessment: RiskAssessment): boolean;
-  /** Records a failed bot secret (token exchange) for the cross-tenant stuffing detector. */
-  noteAuthFailure(botId: string, sourceIp: string, now?: number): Promise<void>;
+  /**
+   * Records a failed bot secret (token exchange) for the cross-tenant stuffing detector. `registered`: the bot id is
+   * one the registry knows (its failure is recorded even past crossTenant.maxTracked; a made-up id's is not).
+   */
+  noteAuthFailure(botId: string, sourceIp: string, now?: number, registered?: boolean): Promise<void>;
   /**
    * Records that a held call of this bot was refused (escalation.refusedAfter); a refused new order also
    * counts, across tenants, toward the herd of its symbol and side (crossTenant.herdRefusedMinAccounts).

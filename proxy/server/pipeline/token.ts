@@ -22,7 +22,7 @@ function loginHooks(deps: TokenDeps, ctx: RequestContext): ExchangeHooks {
     onBadSecret: async (id) => {
       // Uncounted would be unlimited: a Store that cannot record it answers KG7001 instead of the wrong-secret refusal.
       await limiter?.fail(ctx, id);
-      await deps.risk?.noteAuthFailure(id, ctx.sourceIp, deps.clock?.()).catch(() => undefined);
+      await deps.risk?.noteAuthFailure(id, ctx.sourceIp, deps.clock?.(), deps.bots.get(id) !== undefined).catch(() => undefined);
     },
   };
 }
