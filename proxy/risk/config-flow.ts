@@ -2,7 +2,7 @@
 // buy-size envelope, account reads, api-id breadth, escalation, credential
 // stuffing, the learned model).
 // Every knob has a default; parsed as part of parseRiskConfig.
-import { bool, num, section } from '../common/validate.js';
+import { bool, configError, num, section } from '../common/validate.js';
 
 export interface FlowConfig {
   /**
@@ -165,4 +165,29 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       scoreFrom: num(md, 'scoreFrom', `${path}.model`, 0.7, 0, 1),
     },
   };
+}
+
+/** The cross-tenant counts' knobs checkTracked reads (RiskConfig's crossTenant has them). */
+type Tracked = { readonly [k in 'maxTracked' | 'sharedSourceMinBots' | 'herdMinAccounts' | 'herdFullAccounts' | 'herdRefusedMinAccounts']: number };
+
+/**
+ * The distinct counts (bots from one source, accounts in a herd, failed secrets, never-used api-ids) stop at
+ * crossTenant.maxTracked: a threshold above it could never be reached, its detector silently dead. Refused at start.
+ */
+export function checkTracked<C extends FlowConfig & { readonly crossTenant: Tracked }>(path: string, c: C): C {
+  const { maxTracked: cap, ...ct } = c.crossTenant;
+  const counted: [string, number][] = [
+    ...(['sharedSourceMinBots', 'herdMinAccounts', 'herdFullAccounts', 'herdRefusedMinAccounts'] as const).map((k): [string, number] => [
+      `crossTenant.${k}`,
+      ct[k],
+    ]),
+    ['stuffing.minBots', c.stuffing.minBots],
+    ['stuffing.globalMinBots', c.stuffing.globalMinBots],
+    ['apiBreadth.minApis', c.apiBreadth.minApis],
+  ];
+  for (const [knob, n] of counted) {
+    if (n > cap)
+      throw configError(`${path}.${knob}`, `${n} is above ${path}.crossTenant.maxTracked (${cap}), where the count stops: it could never be reached`);
+  }
+  return c;
 }

@@ -2,7 +2,7 @@
 // the same object; pass it through parseRiskConfig). Every knob has a default.
 import { isIP } from 'node:net';
 import { cidrMatcher } from '../common/cidr.js';
-import { type FlowConfig, parseFlowConfig } from './config-flow.js';
+import { checkTracked, type FlowConfig, parseFlowConfig } from './config-flow.js';
 import { bool, configError, list, num, section, strList, type Raw } from '../common/validate.js';
 
 export const DETECTORS = [
@@ -325,7 +325,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
   const herdMinAccounts = num(ct, 'herdMinAccounts', cp, 3, 2, 10_000, true);
   const herdFullAccounts = num(ct, 'herdFullAccounts', cp, Math.max(5, herdMinAccounts + 1), 3, 10_000, true);
   if (herdFullAccounts <= herdMinAccounts) throw configError(`${cp}.herdFullAccounts`, `must be above herdMinAccounts (${herdMinAccounts})`);
-  return {
+  return checkTracked(path, {
     ...parseFlowConfig(r, path),
     enabled: bool(r, 'enabled', path, true),
     warmupCalls: num(r, 'warmupCalls', path, 50, 0, 1e6, true),
@@ -385,7 +385,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
       herdRefusedMinAccounts: num(ct, 'herdRefusedMinAccounts', cp, 2, 1, 10_000, true),
       maxTracked: num(ct, 'maxTracked', cp, 64, 2, 100_000, true),
     },
-  };
+  });
 }
 
 /** Matchers of the allowed address ranges per bot (its own and the global ones), built once per config; none: not judged. */

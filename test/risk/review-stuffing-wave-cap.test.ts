@@ -59,13 +59,14 @@ t.test('made-up bot ids past the cap are not recorded: the Store does not grow w
 
 t.test('through the sidecar: a registered bot failing past the cap is recorded, a made-up id is not', async (t) => {
   const clock = seoulToEpoch('2026-01-05', 10, 0);
-  const h = await startHarness({ clock: () => clock, config: { risk: { crossTenant: { maxTracked: 2 }, stuffing: { globalMinBots: 2 } } } });
+  const h = await startHarness({ clock: () => clock, config: { risk: { crossTenant: { maxTracked: 10 } } } });
   t.teardown(() => h.close());
   const fail = (appkey: string) =>
     h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey, secretkey: `wrong-secret-${'x'.repeat(32)}` }));
-  for (const id of ['made-up-1', 'made-up-2', 'made-up-3', h.botId]) t.not((await fail(id)).json.return_code, 0, `${id}: refused`);
+  const ids = [...Array.from({ length: 11 }, (_, i) => `made-up-${i + 1}`), h.botId];
+  for (const id of ids) t.not((await fail(id)).json.return_code, 0, `${id}: refused`);
   const win = Math.floor(clock / 600_000);
   const store = h.sidecar.parts.store;
-  t.equal(await store.get(`risk:xfail:all:${win}:m:${h.botId}`), '1', 'the registered bot, third past a cap of 2');
-  t.equal(await store.get(`risk:xfail:all:${win}:m:made-up-3`), null, 'the made-up id past the cap');
+  t.equal(await store.get(`risk:xfail:all:${win}:m:${h.botId}`), '1', 'the registered bot, second past a cap of 10');
+  t.equal(await store.get(`risk:xfail:all:${win}:m:made-up-11`), null, 'the made-up id past the cap');
 });

@@ -198,7 +198,7 @@ t.test('herd: stronger as the victims grow, and one herd across a window boundar
 });
 
 t.test('bounded cardinality: counts stop at maxTracked; weight 0 writes nothing', async (t) => {
-  const s = setup({ crossTenant: { maxTracked: 5 } });
+  const s = setup({ crossTenant: { maxTracked: 5 }, stuffing: { globalMinBots: 5 } });
   t.teardown(s.close);
   for (let i = 0; i < 20; i++) await s.a.assess(call({ botId: `m${i}`, now: START + i, sourceIp: '192.0.2.1' }));
   const a = await s.a.assess(call({ botId: 'm99', now: START + 100, sourceIp: '192.0.2.1' }));
