@@ -65,6 +65,8 @@ const TEXT = {
     head: (e: RiskExplanation) =>
       `요청 ${e.requestId}: ${e.type} (seq ${e.seq}, ${e.ts})${e.botId ? ` 봇 ${e.botId}` : ''}${e.apiId ? ` api-id ${e.apiId}` : ''}`,
     score: (score: number, level: string) => `위험 점수 ${score}${level} = 1 - prod(1 - 가중치 x 점수), 작동한 탐지기 전체`,
+    lowered: (score: number, level: string, combined: string) =>
+      `위험 점수 ${score}${level}: 아래 탐지기의 결합 ${combined}에서 낮춘 점수 (학습 중 상한 또는 소유자 승인 유예: 사유의 [...] 참조)`,
     none: '  작동한 탐지기 없음',
     line: (c: Contribution) =>
       `  ${c.detector.padEnd(14)} 점수 ${c.score.toFixed(2)} x 가중치 ${c.weight.toFixed(2)} = ${(c.contribution ?? 0).toFixed(2)}  ${c.reason}`,
@@ -76,6 +78,8 @@ const TEXT = {
     head: (e: RiskExplanation) =>
       `request ${e.requestId}: ${e.type} (seq ${e.seq}, ${e.ts})${e.botId ? ` bot ${e.botId}` : ''}${e.apiId ? ` api-id ${e.apiId}` : ''}`,
     score: (score: number, level: string) => `risk score ${score}${level} = 1 - prod(1 - weight x score) over the detectors that fired`,
+    lowered: (score: number, level: string, combined: string) =>
+      `risk score ${score}${level}: lowered from ${combined}, what the detectors below combine to (the warm-up cap or an owner's approval grace: see [...] in the reasons)`,
     none: '  no detector fired',
     line: (c: Contribution) =>
       `  ${c.detector.padEnd(14)} score ${c.score.toFixed(2)} x weight ${c.weight.toFixed(2)} = ${(c.contribution ?? 0).toFixed(2)}  ${c.reason}`,
@@ -88,7 +92,10 @@ const TEXT = {
 /** The explanation as text in `lang` (the sidecar's language, Korean by default). */
 export function formatExplanation(e: RiskExplanation, lang: Language): string {
   const say = TEXT[lang];
-  const out = [say.head(e), say.score(e.score, e.level ? ` (${e.level})` : '')];
+  const level = e.level ? ` (${e.level})` : '';
+  // A warming-up bot's score is capped and one within an owner's approval grace lowered: not the combination then.
+  const combined = 1 - e.contributions.reduce((keep, c) => keep * (1 - (c.contribution ?? 0)), 1);
+  const out = [say.head(e), combined > e.score + 0.001 ? say.lowered(e.score, level, combined.toFixed(2)) : say.score(e.score, level)];
   if (e.contributions.length === 0) out.push(say.none);
   for (const c of e.contributions) out.push(say.line(c));
   if (e.model) out.push(say.model(e.model, e.model.top.map((f) => `${f.feature} ${f.value} (${Math.round(100 * f.share)}%)`).join(', ')));
