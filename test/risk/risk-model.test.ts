@@ -119,10 +119,10 @@ t.test('learning: replicas taking turns each learn into the stored document; a f
   const store = createMemoryStore({ now: () => start });
   t.teardown(() => store.close());
   let failNextSet = false;
-  // The same store, whose next write fails (a Redis outage between the read and the write).
+  // The same store, whose next write of the baseline fails (a Redis outage between the read and the write).
   const flaky = new Proxy(store, {
     get(target, prop, receiver) {
-      if (prop === 'set' && failNextSet) {
+      if (prop === 'setIfUnchanged' && failNextSet) {
         failNextSet = false;
         return () => Promise.reject(new GuardError('KG7001', 'injected'));
       }
