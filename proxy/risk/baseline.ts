@@ -197,17 +197,6 @@ export function emptyBaseline(now: number): Baseline {
   };
 }
 
-export function parseBaseline(json: string | null, now: number): Baseline {
-  if (!json) return emptyBaseline(now);
-  try {
-    const b = JSON.parse(json) as Baseline;
-    if (b && b.v === 1 && Array.isArray(b.hourOfWeek) && b.hourOfWeek.length === 168) return b;
-  } catch {
-    // A corrupt baseline is treated as none: detectors fall back to warm-up, never to "all clear" on volume caps set by policy.
-  }
-  return emptyBaseline(now);
-}
-
 /** Normalises IPv4-mapped IPv6 so ::ffff:10.0.0.1 and 10.0.0.1 are one source. */
 export function normaliseIp(ip: string): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;

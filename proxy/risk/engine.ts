@@ -7,7 +7,8 @@ import type { Registry } from 'prom-client';
 import { GuardError, type Language, toGuardError } from '../common/errors.js';
 import { counter, histogram } from '../common/metrics.js';
 import type { Store } from '../state/types.js';
-import { type Baseline, learnInto, normaliseIp, parseBaseline, symbolOf } from './baseline.js';
+import { type Baseline, emptyBaseline, learnInto, normaliseIp, symbolOf } from './baseline.js';
+import { readBaseline } from './baseline-read.js';
 import { cidrMatcher } from '../common/cidr.js';
 import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type DetectorName, type RiskConfig } from './config.js';
 import { herdAccounts, noteRefusedOrder } from './cross-tenant.js';
@@ -78,6 +79,11 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1],
   );
   const hits = counter(opts.registry, 'kguard_risk_detector_hits_total', 'Calls on which a detector fired', ['detector']);
+  const unreadable = counter(
+    opts.registry,
+    'kguard_risk_baseline_unreadable_total',
+    'Stored bot baselines that could not be read (judged as none, replaced by the next learned call)',
+  );
   const learnConflicts = counter(
     opts.registry,
     'kguard_risk_learn_conflicts_total',
@@ -102,9 +108,19 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   function baselineOf(botId: string, json: string | null, nowMs: number): Baseline {
     const hit = parsed.get(botId);
     if (json !== null && hit && hit.json === json) return hit.baseline;
-    const b = parseBaseline(json, nowMs);
+    const b = parseStored(botId, json, nowMs);
     if (json !== null) remember(botId, json, b);
     return b;
+  }
+
+  /** The stored baseline; one that cannot be read is judged as none (as a missing one), said once per document. */
+  function parseStored(botId: string, json: string | null, nowMs: number): Baseline {
+    if (json === null) return emptyBaseline(nowMs);
+    const b = readBaseline(json);
+    if (b) return b;
+    unreadable.inc();
+    logger.error({ botId, bytes: json.length }, 'risk baseline unreadable: judged as none, replaced by the next learned call');
+    return emptyBaseline(nowMs);
   }
 
   function remember(botId: string, json: string, baseline: Baseline): void {
@@ -286,7 +302,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       // into that object, sparing a parse of the whole document and a decode of the model per call.
       // learnInto runs in one turn, so assess() never reads it half-learned; a failed write forgets it.
       const hit = parsed.get(input.botId);
-      const baseline = json !== null && hit?.json === json ? hit.baseline : parseBaseline(json, nowMs);
+      const baseline = json !== null && hit?.json === json ? hit.baseline : parseStored(input.botId, json, nowMs);
       learnInto(baseline, input, nowMs, cfg, holdingsRecorded);
       if (x) baseline.model = forest.learn(modelState(baseline.model, cfg.model), x);
       const next = JSON.stringify(baseline);

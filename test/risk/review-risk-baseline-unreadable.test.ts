@@ -1,0 +1,86 @@
+// A bot's baseline document in the Store that this sidecar cannot read (not JSON, cut short, another shape: a
+// field of the wrong kind) was either taken for no baseline at all without a word — the bot back in warm-up, its
+// history gone, and nothing in the logs or /metrics to say so — or, when it parsed but a field was missing or of
+// the wrong kind, made every assessment of the bot throw a TypeError (each call refused as an internal error) and
+// every learn fail, for as long as the document lived (45 days). Now an unreadable document is named in an error
+// log and counted, judged as no baseline (as a missing one), and replaced by the next learned call.
+import t from 'tap';
+import pino from 'pino';
+import { Writable } from 'node:stream';
+import { Registry } from 'prom-client';
+import { createMemoryStore } from '../../proxy/state/index.js';
+import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput } from '../../proxy/risk/index.js';
+
+const clock = seoulToEpoch('2026-01-05', 10, 0);
+const zeros = new Array(168).fill(0);
+
+function setup() {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  const store = createMemoryStore({ now: () => clock });
+  const registry = new Registry();
+  const engine = createRiskEngine({ config: parseRiskConfig({}), store, registry, logger: pino({ level: 'info' }, sink), now: () => clock });
+  return { lines, store, registry, engine };
+}
+
+const quote: RiskInput = { botId: 'b1', account: '5555-01', apiId: 'ka10001', kind: 'query', stkCd: '005930', sourceIp: '10.0.0.5', now: clock };
+
+const docs: [string, string][] = [
+  ['not JSON', '{"v":1,"hourOfWeek":['],
+  ['JSON of another shape', '[1,2,3]'],
+  ['sources missing', JSON.stringify({ v: 1, firstSeen: 0, lastSeen: 0, calls: 500, orders: 10, hourOfWeek: zeros })],
+  [
+    'apis not an object',
+    JSON.stringify({
+      v: 1,
+      firstSeen: 0,
+      lastSeen: 0,
+      calls: 500,
+      orders: 10,
+      hourOfWeek: zeros,
+      sources: {},
+      clients: {},
+      apis: 'ka10001',
+      symbols: {},
+      logQty: [],
+      logNotional: [],
+      rate: { minute: 0, count: 0, ewma: 0, minutes: 0 },
+      cancelRate: { minute: 0, count: 0, ewma: 0, minutes: 0 },
+      orderShare: 0,
+      sells: { window: 0, distinct: [], notional: 0, windows: 0, distinctEwma: 0, notionalEwma: 0 },
+    }),
+  ],
+];
+
+for (const [what, doc] of docs) {
+  t.test(`a stored baseline ${what}: logged, counted, judged as none, replaced by the next learn`, async (t) => {
+    const s = setup();
+    t.teardown(() => s.store.close());
+    await s.store.set('risk:baseline:b1', doc);
+    const a = await s.engine.assess(quote);
+    t.equal(a.warmingUp, true, 'judged as a bot with no baseline');
+    t.equal(a.baselineCalls, 0);
+    await s.engine.assess({ ...quote, now: clock + 1 });
+    const logged = s.lines.filter((l) => l.msg === 'risk baseline unreadable: judged as none, replaced by the next learned call');
+    t.equal(logged.length, 1, 'one error log for the document, not one per call');
+    t.match(logged[0], { level: 50, botId: 'b1' });
+    const metric = await s.registry.getSingleMetric('kguard_risk_baseline_unreadable_total')?.get();
+    t.equal(metric?.values[0]?.value, 1, 'counted');
+    await s.engine.learn(quote, { allowed: true, completed: true });
+    const next = JSON.parse((await s.store.get('risk:baseline:b1'))!);
+    t.equal(next.calls, 1, 'the next learned call starts a new baseline');
+  });
+}
+
+t.test('a readable baseline is not reported', async (t) => {
+  const s = setup();
+  t.teardown(() => s.store.close());
+  await s.engine.learn(quote, { allowed: true, completed: true });
+  await s.engine.assess({ ...quote, now: clock + 1 });
+  t.equal(s.lines.filter((l) => String(l.msg).includes('unreadable')).length, 0);
+});
