@@ -191,3 +191,13 @@ export function checkTracked<C extends FlowConfig & { readonly crossTenant: Trac
   }
   return c;
 }
+
+/** Dates already of the form YYYY-MM-DD that the calendar has (2026-02-30 matches no day: refused, not ignored). */
+export function calendarDates(dates: string[], path: string): string[] {
+  dates.forEach((d, i) => {
+    const [y, m, day] = d.split('-').map(Number) as [number, number, number];
+    const t = new Date(Date.UTC(y, m - 1, day));
+    if (t.getUTCFullYear() !== y || t.getUTCMonth() !== m - 1 || t.getUTCDate() !== day) throw configError(`${path}[${i}]`, `"${d}" is not a calendar date`);
+  });
+  return dates;
+}

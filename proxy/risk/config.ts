@@ -2,7 +2,7 @@
 // the same object; pass it through parseRiskConfig). Every knob has a default.
 import { isIP } from 'node:net';
 import { cidrMatcher } from '../common/cidr.js';
-import { checkTracked, type FlowConfig, parseFlowConfig } from './config-flow.js';
+import { calendarDates, checkTracked, type FlowConfig, parseFlowConfig } from './config-flow.js';
 import { bool, configError, list, num, section, strList, type Raw } from '../common/validate.js';
 
 export const DETECTORS = [
@@ -341,7 +341,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
       weekCoverageMs: num(tm, 'weekCoverageDays', `${path}.time`, 7, 1, 60) * 86_400_000,
     },
     sessions,
-    holidays: new Set(strList(r, 'holidays', path, [], DATE)),
+    holidays: new Set(calendarDates(strList(r, 'holidays', path, [], DATE), `${path}.holidays`)),
     location: {
       allowedCidrs: parseCidrs(strList(loc, 'allowedCidrs', `${path}.location`, []), `${path}.location.allowedCidrs`),
       botCidrs,
