@@ -382,7 +382,9 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     clearEscalation: (botId, now) => clearEscalation(store, cfg, botId, followKey(botId), now ?? clock()),
     resetBaseline: async (botId) => {
       parsed.delete(botId);
-      await store.del(baselineKey(botId));
+      // All of it: a bot registered again under this id must not inherit the old one's refusal (its first order
+      // locked down), escalation count, follow-up or approval grace.
+      await Promise.all([store.del(baselineKey(botId)), store.del(graceKey(botId)), clearEscalation(store, cfg, botId, followKey(botId), clock())]);
     },
   };
 }

@@ -116,7 +116,10 @@ export interface RiskEngine {
   readonly learnsDailyVolume: boolean;
   /** True when an order at the market without a price from the holdings read is priced at a quote (orderSize.quoteMarketOrders). */
   readonly quotesMarketOrders: boolean;
-  /** Deletes a bot's learned baseline (after a confirmed compromise, say). */
+  /**
+   * Deletes what the engine keeps for a bot (its removal): the learned baseline, the escalation state (as
+   * clearEscalation) and the approval grace, so a bot registered again under the id starts afresh.
+   */
   resetBaseline(botId: string): Promise<void>;
   /** Forgets the bot's escalation state (held calls counted, refusals and their orders window): an unlock's fresh start. */
   clearEscalation(botId: string, now?: number): Promise<void>;

@@ -134,7 +134,7 @@ export function createBotRemover(d: BotRemoveDeps): BotRemover {
     await run('state', async () => {
       await d.sessions.forget(botId);
       await d.risk.resetBaseline(botId);
-      return 'disabled flag and risk baseline deleted; session epoch kept so a bot registered again under this id cannot use what was the old one';
+      return 'disabled flag and risk state deleted; session epoch kept so a bot registered again under this id cannot use what was the old one';
     });
     return finish(true);
   }

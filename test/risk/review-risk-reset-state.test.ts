@@ -1,0 +1,53 @@
+// Removing a bot deleted its risk baseline (resetBaseline) but left the rest of what the engine kept for it: the
+// owner's refusal of a held call (every order within 24 h locks the bot down), the calls above step-up counted
+// toward escalation (72 h), the unapproved hold being followed and the owner's approval grace. A bot registered
+// again under the same id — the usual way back after a compromise: remove, re-add, new secret — had its first
+// order locked down again by the refusal that ended the old one. Now the reset forgets all of it.
+import t from 'tap';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { createMemoryStore } from '../../proxy/state/index.js';
+import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput } from '../../proxy/risk/index.js';
+
+t.test('a reset bot starts again: no refusal, escalation count, follow-up or grace carried over', async (t) => {
+  const clock = seoulToEpoch('2026-01-05', 10, 0);
+  const store = createMemoryStore({ now: () => clock });
+  t.teardown(() => store.close());
+  const engine = createRiskEngine({
+    config: parseRiskConfig({}),
+    store,
+    registry: new Registry(),
+    logger: pino({ level: 'silent' }),
+    now: () => clock,
+    language: 'en',
+  });
+  const order: RiskInput = {
+    botId: 'b1',
+    account: '5555-01',
+    apiId: 'kt10000',
+    kind: 'order',
+    side: 'buy',
+    stkCd: '005930',
+    qty: 1,
+    price: 74_000,
+    sourceIp: '10.0.0.5',
+    now: clock + 60_000,
+  };
+  await engine.noteRefused('b1', clock);
+  const before = await engine.assess(order);
+  t.ok(
+    before.contributions.some((c) => c.detector === 'escalation'),
+    'before the reset: an order after the refusal is escalated',
+  );
+  await store.set('risk:grace:b1', JSON.stringify({ at: clock, detectors: ['location'] }), 1_800_000);
+  await store.set('risk:follow:b1', String(clock), 3_600_000);
+
+  await engine.resetBaseline('b1');
+  const after = await engine.assess({ ...order, now: clock + 120_000 });
+  t.notOk(
+    after.contributions.some((c) => c.detector === 'escalation'),
+    `after the reset: not escalated (${after.contributions.map((c) => c.detector).join(', ')})`,
+  );
+  t.equal(after.level, 'none', 'a new bot in warm-up, nothing held over');
+  for (const key of ['risk:baseline:b1', 'risk:grace:b1', 'risk:follow:b1', 'risk:refusedat:b1']) t.equal(await store.get(key), null, `${key} deleted`);
+});
