@@ -33,7 +33,7 @@ t.test('killed mid-use: fails closed quickly, recovers after restart without re-
   const redis = await startRedis();
   t.teardown(() => redis.cleanup());
   const registry = new Registry();
-  const store = await createRedisStore({ url: redis.url, logger, registry, commandTimeoutMs: 200, maxReconnectDelayMs: 100 });
+  const store = await createRedisStore({ url: redis.url, logger, registry, commandTimeoutMs: 1000, maxReconnectDelayMs: 100 });
   t.teardown(() => store.close());
   const lim = { key: '{bot:k}:rl', limit: 1000, windowMs: 60_000 };
   for (let i = 0; i < 20; i++) t.equal((await store.consume([lim])).allowed, true);
@@ -45,7 +45,7 @@ t.test('killed mid-use: fails closed quickly, recovers after restart without re-
   const elapsed = Date.now() - started;
   t.same([...new Set(results)], ['KG7001'], 'every call fails closed with KG7001');
   // Failing closed instead of hanging is shown by the calls settling at all (a hang would time the test out); the time is reported.
-  t.comment(`20 calls failed closed in ${elapsed} ms (deadline 200 ms)`);
+  t.comment(`20 calls failed closed in ${elapsed} ms (deadline 1000 ms: a loaded machine can take 200 ms over a healthy command)`);
   t.equal(await code(store.health()), 'KG7001', 'health throws while Redis is down');
   t.equal(await code(store.set('x', 'y')), 'KG7001');
   const errors = await registry.getSingleMetricAsString('kguard_state_errors_total');
