@@ -18,7 +18,8 @@ import lockdownCli from '../../proxy/cli/lockdown.js';
 
 let h: Harness;
 t.before(async () => {
-  h = await startHarness({ config: { response: { damage: { deadlineMs: 1_000 } } } });
+  // answerWithinMs 1 s rather than the default 10: the same path, answered sooner.
+  h = await startHarness({ config: { response: { damage: { deadlineMs: 1_000 }, answerWithinMs: 1_000 } } });
 });
 t.teardown(() => h.close());
 
