@@ -3,7 +3,7 @@
 // memory-coordination.ts; the key space itself in memory-data.ts.
 import { GuardError } from '../common/errors.js';
 import { integerValue, NO_EXPIRY, wrongType, type MemoryData, type WindowEntry } from './memory-data.js';
-import type { LimitRequest, LimitResult, Store } from './types.js';
+import type { KeyValueOps, LimitRequest, LimitResult } from './types.js';
 import {
   checkInteger,
   checkKey,
@@ -16,25 +16,7 @@ import {
   type NormalisedLimit,
 } from './validate.js';
 
-export type MemoryOps = Pick<
-  Store,
-  | 'get'
-  | 'mget'
-  | 'set'
-  | 'setIfAbsent'
-  | 'setIfUnchanged'
-  | 'del'
-  | 'incr'
-  | 'expire'
-  | 'hget'
-  | 'hmget'
-  | 'hset'
-  | 'hdel'
-  | 'hgetall'
-  | 'consume'
-  | 'peek'
-  | 'refund'
->;
+export type MemoryOps = KeyValueOps;
 
 // Drops events that left the window, keeping the running sum exact.
 function trimWindow(entry: WindowEntry, t: number, windowMs: number): void {

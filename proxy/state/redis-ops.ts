@@ -7,7 +7,7 @@ import type { RedisClient } from './redis-connect.js';
 import type { Generation } from './redis-generation.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { CONSUME_LUA, HSET_LUA, INCR_LUA, REFUND_LUA, SET_IF_UNCHANGED_LUA } from './redis-scripts.js';
-import type { LimitRequest, LimitResult, Store } from './types.js';
+import type { KeyValueOps, LimitRequest, LimitResult } from './types.js';
 import {
   checkInteger,
   checkKey,
@@ -38,25 +38,7 @@ export interface OpsDeps {
   generation: Pick<Generation, 'isStale' | 'ensure'>;
 }
 
-export type RedisOps = Pick<
-  Store,
-  | 'get'
-  | 'mget'
-  | 'set'
-  | 'setIfAbsent'
-  | 'setIfUnchanged'
-  | 'del'
-  | 'incr'
-  | 'expire'
-  | 'hget'
-  | 'hmget'
-  | 'hset'
-  | 'hdel'
-  | 'hgetall'
-  | 'consume'
-  | 'peek'
-  | 'refund'
->;
+export type RedisOps = KeyValueOps;
 
 export function redisOps({ client, prefix, op, generation }: OpsDeps): RedisOps {
   const consumeScript = defineScript(client, 'kguardConsume', CONSUME_LUA);

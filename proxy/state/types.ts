@@ -186,3 +186,24 @@ export interface Store {
   health(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The key/value, hash and limit operations each backend implements in its ops module (memory-ops.ts, redis-ops.ts). */
+export type KeyValueOps = Pick<
+  Store,
+  | 'get'
+  | 'mget'
+  | 'set'
+  | 'setIfAbsent'
+  | 'setIfUnchanged'
+  | 'del'
+  | 'incr'
+  | 'expire'
+  | 'hget'
+  | 'hmget'
+  | 'hset'
+  | 'hdel'
+  | 'hgetall'
+  | 'consume'
+  | 'peek'
+  | 'refund'
+>;

@@ -117,11 +117,12 @@ export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder' | 'ses
     } finally {
       j.upstreamMs = performance.now() - t0;
     }
-    await recordOrder(deps, j);
+    const ordNo = acceptedOrderNo(j);
+    await recordOrder(deps, j, ordNo);
     // Written before a lockdown's flags were set, it may have been placed after its cancel-all listed the account:
     // if the bot is locked by now, that cancel-all runs again (in the background; the bot has its answer).
-    const ordNo = j.entry.kind === 'order' || j.entry.kind === 'modify' ? acceptedOrderNo(j) : undefined;
-    if (ordNo !== undefined) void deps.responder.orderAccepted({ botId: j.bot.id, account: j.bot.account, apiId: j.entry.apiId, ordNo });
+    if (ordNo !== undefined && (j.entry.kind === 'order' || j.entry.kind === 'modify'))
+      void deps.responder.orderAccepted({ botId: j.bot.id, account: j.bot.account, apiId: j.entry.apiId, ordNo });
     // Only a plain JSON content type is copied; anything else is replaced, never echoed.
     const headers: Record<string, string> = { 'content-type': safeHeaderValue(up.contentType, JSON_CONTENT_TYPE_PATTERN) ?? 'application/json;charset=UTF-8' };
     const apiId = safeHeaderValue(up.apiId, /^[a-z]{2}\d{5}$/);

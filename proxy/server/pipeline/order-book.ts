@@ -26,10 +26,9 @@ export function acceptedOrderNo(j: Judged): string | undefined {
   }
 }
 
-export async function recordOrder(deps: Pick<PipelineDeps, 'policy' | 'logger'>, j: Judged): Promise<void> {
-  if (!deps.policy.recordsOrders() || j.decision.outcome === 'deny') return;
-  const orderNo = acceptedOrderNo(j);
-  if (orderNo === undefined) return;
+/** Records the order `orderNo` (acceptedOrderNo: the broker accepted it) when the policy judges modifies by their orders. */
+export async function recordOrder(deps: Pick<PipelineDeps, 'policy' | 'logger'>, j: Judged, orderNo: string | undefined): Promise<void> {
+  if (orderNo === undefined || !deps.policy.recordsOrders() || j.decision.outcome === 'deny') return;
   await deps.policy
     .recordOrder(policyCall(j), j.decision, orderNo)
     .catch((err) => deps.logger.warn({ err: String(err), requestId: j.id }, 'order record failed'));
