@@ -3,12 +3,10 @@
 // so the lines it printed added up to more than the score it printed, with nothing saying why: an analyst asking
 // why a call from a new address at night went out unheld saw 0.75 worth of detectors and a score of 0.6.
 import t from 'tap';
-import pino from 'pino';
-import { Registry } from 'prom-client';
 import type { AuditRecord } from '../../proxy/audit/record.js';
 import { explanationOf, formatExplanation } from '../../proxy/cli/risk.js';
-import { createMemoryStore } from '../../proxy/state/index.js';
-import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskAssessment, type RiskInput } from '../../proxy/risk/index.js';
+import { seoulToEpoch, type RiskAssessment, type RiskInput } from '../../proxy/risk/index.js';
+import { riskEngineSetup, riskInput } from '../helpers/risk-setups.js';
 
 const record = (a: RiskAssessment): AuditRecord =>
   ({
@@ -25,26 +23,9 @@ const record = (a: RiskAssessment): AuditRecord =>
 
 t.test('a warming-up bot at night from a new address: the capped score is said to be lowered, and from what', async (t) => {
   let clock = seoulToEpoch('2026-01-05', 10, 0);
-  const store = createMemoryStore({ now: () => clock });
-  t.teardown(() => store.close());
-  const engine = createRiskEngine({
-    config: parseRiskConfig({}),
-    store,
-    registry: new Registry(),
-    logger: pino({ level: 'silent' }),
-    now: () => clock,
-    language: 'en',
-  });
-  const call = (over: Partial<RiskInput> = {}): RiskInput => ({
-    botId: 'b1',
-    account: '5555-01',
-    apiId: 'ka10001',
-    kind: 'query',
-    stkCd: '005930',
-    sourceIp: '10.0.0.5',
-    now: clock,
-    ...over,
-  });
+  const { engine, at, close } = riskEngineSetup();
+  t.teardown(close);
+  const call = (over: Partial<RiskInput> = {}): RiskInput => ({ ...riskInput({ account: '5555-01', now: at(clock) }), ...over });
   // 60 calls within the morning: past warmupCalls, but the baseline is hours old, not a day.
   for (let i = 0; i < 60; i++) {
     clock += 60_000;

@@ -10,6 +10,7 @@ import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { createMemoryStore } from '../../proxy/state/index.js';
 import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput } from '../../proxy/risk/index.js';
+import { emptyBaseline } from '../../proxy/risk/baseline.js';
 
 const clock = seoulToEpoch('2026-01-05', 10, 0);
 const zeros = new Array(168).fill(0);
@@ -34,27 +35,7 @@ const docs: [string, string][] = [
   ['not JSON', '{"v":1,"hourOfWeek":['],
   ['JSON of another shape', '[1,2,3]'],
   ['sources missing', JSON.stringify({ v: 1, firstSeen: 0, lastSeen: 0, calls: 500, orders: 10, hourOfWeek: zeros })],
-  [
-    'apis not an object',
-    JSON.stringify({
-      v: 1,
-      firstSeen: 0,
-      lastSeen: 0,
-      calls: 500,
-      orders: 10,
-      hourOfWeek: zeros,
-      sources: {},
-      clients: {},
-      apis: 'ka10001',
-      symbols: {},
-      logQty: [],
-      logNotional: [],
-      rate: { minute: 0, count: 0, ewma: 0, minutes: 0 },
-      cancelRate: { minute: 0, count: 0, ewma: 0, minutes: 0 },
-      orderShare: 0,
-      sells: { window: 0, distinct: [], notional: 0, windows: 0, distinctEwma: 0, notionalEwma: 0 },
-    }),
-  ],
+  ['apis not an object', JSON.stringify({ ...emptyBaseline(0), calls: 500, orders: 10, apis: 'ka10001' })],
 ];
 
 for (const [what, doc] of docs) {

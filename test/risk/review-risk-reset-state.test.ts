@@ -4,35 +4,15 @@
 // again under the same id — the usual way back after a compromise: remove, re-add, new secret — had its first
 // order locked down again by the refusal that ended the old one. Now the reset forgets all of it.
 import t from 'tap';
-import pino from 'pino';
-import { Registry } from 'prom-client';
-import { createMemoryStore } from '../../proxy/state/index.js';
-import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput } from '../../proxy/risk/index.js';
+import { seoulToEpoch } from '../../proxy/risk/index.js';
+import { riskEngineSetup, riskInput } from '../helpers/risk-setups.js';
 
 t.test('a reset bot starts again: no refusal, escalation count, follow-up or grace carried over', async (t) => {
   const clock = seoulToEpoch('2026-01-05', 10, 0);
-  const store = createMemoryStore({ now: () => clock });
-  t.teardown(() => store.close());
-  const engine = createRiskEngine({
-    config: parseRiskConfig({}),
-    store,
-    registry: new Registry(),
-    logger: pino({ level: 'silent' }),
-    now: () => clock,
-    language: 'en',
-  });
-  const order: RiskInput = {
-    botId: 'b1',
-    account: '5555-01',
-    apiId: 'kt10000',
-    kind: 'order',
-    side: 'buy',
-    stkCd: '005930',
-    qty: 1,
-    price: 74_000,
-    sourceIp: '10.0.0.5',
-    now: clock + 60_000,
-  };
+  const { engine, store, at, close } = riskEngineSetup();
+  t.teardown(close);
+  at(clock);
+  const order = riskInput({ apiId: 'kt10000', kind: 'order', side: 'buy', qty: 1, price: 74_000, now: clock + 60_000 });
   await engine.noteRefused('b1', clock);
   const before = await engine.assess(order);
   t.ok(
