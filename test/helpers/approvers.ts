@@ -46,7 +46,8 @@ export interface ApprovalWorld extends Approvers {
 }
 
 /**
- * A sidecar on a fake clock whose bot has two days of ordinary daytime activity behind it (queries and 20 small
+ * A sidecar on a fake clock, on the idealised simulator with the governor off (Kiwoom's 5 calls/s would make the
+ * warm-up below take 8 s of real time while the fake clock stands still; these tests are about approvals), whose bot has two days of ordinary daytime activity behind it (queries and 20 small
  * resting sells of 005930 from 127.0.0.1), an admin and an enrolled approver; the clock then stands at Wednesday
  * 2026-01-07 11:00 Seoul, in session at a usual hour.
  */
@@ -57,8 +58,9 @@ export async function approvalWorld(
   let fakeNow = seoulToEpoch('2026-01-05', 10, 0);
   const h = await startHarness({
     clock: () => fakeNow,
+    sim: { ideal: true },
     ...(opts.policyFile ? { policyFile: opts.policyFile } : {}),
-    config: { approval: { mode: opts.mode, holdSeconds: 20 }, ...opts.config },
+    config: { approval: { mode: opts.mode, holdSeconds: 20 }, upstream: { limits: 'off' }, ...opts.config },
   });
   t.teardown(() => h.close());
   const approvers = await enrolApprover(t, h);
