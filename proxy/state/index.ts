@@ -3,12 +3,12 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { StateConfig } from './config.js';
 import { createMemoryStore } from './memory.js';
-import { createRedisStore } from './redis.js';
+import type { RedisStore, RedisStoreOptions } from './redis.js';
 import type { Store } from './types.js';
 
 export type { LeasedValue, LimitRequest, LimitResult, SlotRequest, SlotResult, Store, Unsubscribe } from './types.js';
 export { createMemoryStore, MEMORY_DEFAULTS, type MemoryStoreOptions } from './memory.js';
-export { createRedisStore, type RedisStore, type RedisStoreDeps, type RedisStoreOptions } from './redis.js';
+export type { RedisStore, RedisStoreDeps, RedisStoreOptions } from './redis.js';
 export {
   parseStateConfig,
   REDIS_DEFAULTS,
@@ -33,6 +33,14 @@ export { withReadOnlyFallback, type FallbackOptions } from './fallback.js';
 export { pruneIndex } from './index-prune.js';
 export { publishSecurityWrites, SECURITY_CHANNEL, type SecurityMirrorOptions } from './mirror.js';
 export { stateRoutes, stateStatus, stateFlushReadiness, parseConfirmReason, MAX_REASON_LENGTH, type StateStatus, type AuditFn } from './routes.js';
+
+/**
+ * The Redis store, its module (and ioredis) loaded on first use: a sidecar on memory state, the embedded default,
+ * never pays for loading them.
+ */
+export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisStore> {
+  return (await import('./redis.js')).createRedisStore(opts);
+}
 
 /** Builds the configured backend. Redis: resolves even if Redis is not up yet (calls fail closed until it is). */
 export async function createStore(cfg: StateConfig, deps: { logger: Logger; registry: Registry }): Promise<Store> {

@@ -28,7 +28,8 @@ export {
 export { canonicalContext, credentialContext } from './context.js';
 export { BOT_ID_PATTERN, ACCOUNT_PATTERN } from './records.js';
 export { createKeyProvider, createReadProviders, type KeyProviderDeps } from './providers.js';
-export { AWS_KMS_PROVIDER_ID, type AwsKmsProviderOptions } from './aws-kms-provider.js';
-export { PKCS11_PROVIDER_ID, type Pkcs11ProviderOptions } from './pkcs11-provider.js';
+// Types only: providers.ts loads the AWS SDK and the PKCS#11 addon when one is configured.
+export type { AwsKmsProviderOptions } from './aws-kms-provider.js';
+export type { Pkcs11ProviderOptions } from './pkcs11-provider.js';
 export { sealSecret, openSecret, parseSealedSecret, type SealedSecret } from './secret-box.js';
 export { isProviderUnreachable, providerUnreachable } from './unreachable.js';

@@ -11,7 +11,7 @@ import { X509Certificate as NodeX509, generateKeyPairSync, randomBytes, webcrypt
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { GuardError } from '../../common/errors.js';
 import { ensurePrivateDir, writeFileAtomic } from '../../common/fsutil.js';
 import { caKeyPresent, readCaKey, writeCaKey, type CaKeyStorage } from './ca-key.js';
@@ -19,7 +19,16 @@ import { caKeyPresent, readCaKey, writeCaKey, type CaKeyStorage } from './ca-key
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+// Loaded on first use: only transparent mode and `kguard ca` build certificates, and the
+// library with its ASN.1 stack is a quarter of a second of every other start.
+let x509Module: Promise<typeof X509> | undefined;
+function x509Lib(): Promise<typeof X509> {
+  x509Module ??= import('@peculiar/x509').then((lib) => {
+    lib.cryptoProvider.set(webcrypto as unknown as Parameters<typeof lib.cryptoProvider.set>[0]);
+    return lib;
+  });
+  return x509Module;
+}
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
@@ -51,7 +60,7 @@ const FILE_STORAGE: CaKeyStorage = { store: 'file' };
 export interface LocalCa {
   readonly files: CaFiles;
   readonly certPem: string;
-  readonly cert: x509.X509Certificate;
+  readonly cert: X509.X509Certificate;
   /** Non-extractable: signs leaves, can never be exported again from this process. */
   readonly key: CryptoKey;
   readonly fingerprint256: string;
@@ -113,6 +122,7 @@ export async function initCa(dataDir: string, opts: CaLocation & { lifetimeDays?
   const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const keys = await cryptoKeys(pair);
   const now = opts.now?.() ?? Date.now();
+  const x509 = await x509Lib();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
     name: `CN=kiwoom-guard local CA ${randomBytes(4).toString('hex')}, O=kiwoom-guard`,
@@ -148,6 +158,7 @@ export async function loadCa(dataDir: string, opts: CaLocation = {}): Promise<Lo
     } finally {
       der.fill(0);
     }
+    const x509 = await x509Lib();
     return { files, certPem, cert: new x509.X509Certificate(certPem), key, fingerprint256: nodeCert.fingerprint256, notAfter: new Date(nodeCert.validTo) };
   } catch (err) {
     if (err instanceof GuardError) throw err;
@@ -170,6 +181,7 @@ export async function issueLeaf(ca: LocalCa, names: readonly string[], lifetimeM
   const notAfter = new Date(now + lifetimeMs);
   const sn = serial();
   const dns = names.find((n) => isIP(n) === 0) ?? names[0]!;
+  const x509 = await x509Lib();
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: sn,
     subject: `CN=${dns}`,
