@@ -14,8 +14,9 @@
 // wire, in Kiwoom's intake, sent by another replica) is caught by the replica
 // that forwarded it, from Kiwoom's answer: its account's cancel-all runs again
 // at once, followed like the others, and the incident's timeline names it.
+import { randomBytes } from 'node:crypto';
 import { maskAccount } from '../common/logger.js';
-import { gauge } from '../common/metrics.js';
+import { counter, gauge } from '../common/metrics.js';
 import { cancelAll } from './cancel-all.js';
 import type { ResponseContext } from './context.js';
 import { cancelTotals, type AccountCancel, type Incident, type StepTiming } from './incident.js';
@@ -49,12 +50,12 @@ interface LateOrder {
 
 export interface CancelRetries {
   /** After step 3: follows the accounts whose cancel-all was not confirmed (in the background). */
-  follow(inc: Pick<Incident, 'id' | 'cancels'>): void;
+  follow(inc: Incident): void;
   /** An order Kiwoom accepted for a bot locked down by incident `id`: its account's cancel-all again, now. */
   acceptedWhileLocked(id: string, o: AcceptedOrder): Promise<void>;
   /** Step 3, the accounts' cancel records and the timeline as the report shows them. */
   merge(inc: Incident): Promise<Pick<Incident, 'steps' | 'timeline' | 'cancels' | 'damage'>>;
-  /** Stops retrying (shutdown); what is recorded stays. */
+  /** Stops retrying here (shutdown) and gives the leases back; what is recorded stays. */
   close(): void;
 }
 
@@ -71,24 +72,24 @@ function errorOf(c: AccountCancel): string {
 
 export function createCancelRetries(ctx: ResponseContext): CancelRetries {
   const { opts, cfg, store, logger, now } = ctx;
-  const timers = new Set<NodeJS.Timeout>();
-  const following = new Map<object, number>();
+  const { retryIntervalMs, retryForMs, followLeaseMs } = cfg.cancel;
+  // This replica's name on the leases it holds: only for telling its own lease from another's.
+  const me = randomBytes(8).toString('hex');
+  /** The incidents this replica follows: the next try's timer and how many accounts are still unconfirmed. */
+  const loops = new Map<string, { timer?: NodeJS.Timeout; open: number }>();
+  let sweeper: NodeJS.Timeout | undefined;
   let closed = false;
   const unconfirmedGauge = gauge(
     opts.registry,
     'kguard_lockdown_cancels_unconfirmed',
     "Accounts whose lockdown cancel-all this replica is still retrying (open orders not confirmed cancelled at Kiwoom); see the incident's step 3",
   );
-  const setFollowing = (loop: object, n: number) => {
-    if (n > 0) following.set(loop, n);
-    else following.delete(loop);
-    unconfirmedGauge.set([...following.values()].reduce((a, b) => a + b, 0));
-  };
-
-  async function stillLocked(id: string): Promise<boolean> {
-    const json = await store.get(K.incident(id));
-    return json !== null && json !== undefined && (JSON.parse(json) as Incident).status === 'locked';
-  }
+  const takeovers = counter(
+    opts.registry,
+    'kguard_lockdown_cancel_takeovers_total',
+    'Incidents whose cancel-all retries this replica took over after the replica following them stopped (its lease lapsed or was given back)',
+  );
+  const showOpen = () => unconfirmedGauge.set([...loops.values()].reduce((a, l) => a + l.open, 0));
 
   async function once(id: string, c: AccountCancel, retries: number): Promise<CancelRetry> {
     const at = () => new Date(now()).toISOString();
@@ -115,43 +116,129 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     const rec = await once(id, c, before ? (JSON.parse(before) as CancelRetry).retries + 1 : 1);
     const late: LateOrder = { at: new Date(now()).toISOString(), ...c, apiId: o.apiId, ordNo: o.ordNo, confirmed: !unconfirmed(rec) };
     await store.hset(K.lateOrders(id), o.ordNo, JSON.stringify(late), cfg.incidentRetentionMs);
-    if (unconfirmed(rec)) follow({ id, cancels: [rec] });
+    // Followed like the lockdown's own accounts: here, or by the replica already following the incident.
+    if (unconfirmed(rec)) await pend(id, undefined, 1);
   }
 
-  function follow(inc: Pick<Incident, 'id' | 'cancels'>): void {
-    const open = inc.cancels.filter(unconfirmed);
-    if (closed || open.length === 0 || cfg.cancel.retryIntervalMs === 0) return;
-    const until = now() + cfg.cancel.retryForMs;
-    const loop = {};
-    const schedule = (left: AccountCancel[], retries: number) => {
-      setFollowing(loop, closed ? 0 : left.length);
-      if (closed || left.length === 0) return;
-      if (now() >= until) {
-        setFollowing(loop, 0);
-        logger.error(
-          { incidentId: inc.id, accounts: left.map((c) => c.account), retries },
-          'lockdown cancel-all still not confirmed; retries given up (response.cancel.retryForMs): cancel the open orders at Kiwoom by hand',
-        );
-        return;
+  /** The lease on following incident `id`: renewed when this replica holds it, taken when nobody does. */
+  async function holdLease(id: string): Promise<boolean> {
+    const holder = await store.get(K.cancelFollower(id));
+    if (holder === me) return store.expire(K.cancelFollower(id), followLeaseMs);
+    return holder === null && store.setIfAbsent(K.cancelFollower(id), me, followLeaseMs);
+  }
+
+  async function releaseLease(id: string): Promise<void> {
+    if ((await store.get(K.cancelFollower(id))) === me) await store.del(K.cancelFollower(id));
+  }
+
+  function stopHere(id: string): void {
+    const loop = loops.get(id);
+    if (loop?.timer) clearTimeout(loop.timer);
+    loops.delete(id);
+    showOpen();
+  }
+
+  /**
+   * Records incident `id` as having accounts to follow (until its deadline, kept in the Store so a replica taking
+   * over keeps it) and follows it here unless another replica already does. `local` is the incident as the lockdown
+   * that has just run holds it, before it is saved.
+   */
+  async function pend(id: string, local: Incident | undefined, open: number): Promise<void> {
+    if (closed || retryIntervalMs === 0 || loops.has(id)) return;
+    loops.set(id, { open });
+    showOpen();
+    try {
+      const known = await store.hget(K.cancelPending, id);
+      const until = known !== null && Number.isFinite(Number(known)) ? Number(known) : now() + retryForMs;
+      await store.hset(K.cancelPending, id, String(until), retryForMs + followLeaseMs);
+      if (await holdLease(id)) return schedule(id, until, retryIntervalMs, local);
+    } catch (err) {
+      logger.error(
+        { incidentId: id, err: (err as Error).message },
+        'lockdown cancel-all retries not recorded; another replica takes them over once the Store answers',
+      );
+    }
+    stopHere(id);
+  }
+
+  function schedule(id: string, until: number, delayMs: number, local?: Incident): void {
+    const loop = loops.get(id);
+    if (closed || !loop) return;
+    loop.timer = setTimeout(() => {
+      void tick(id, until, local)
+        .catch((err: unknown): 'lost' => {
+          logger.warn({ incidentId: id, err: (err as Error).message }, 'lockdown cancel-all retry interrupted (Store); resumed by the sweep');
+          return 'lost';
+        })
+        .then(async (outcome) => {
+          if (outcome === 'again') return schedule(id, until, retryIntervalMs, local);
+          stopHere(id);
+          if (outcome === 'done') await Promise.all([store.hdel(K.cancelPending, id), releaseLease(id)]).catch(() => undefined);
+        });
+    }, delayMs);
+    loop.timer.unref();
+  }
+
+  /** One round of retries for incident `id`, if this replica still holds its lease. */
+  async function tick(id: string, until: number, local?: Incident): Promise<'again' | 'done' | 'lost'> {
+    if (closed || !(await holdLease(id))) return 'lost';
+    const json = await store.get(K.incident(id));
+    // Before the lockdown has saved it, the incident is the one in hand.
+    const inc = json ? (JSON.parse(json) as Incident) : local;
+    if (inc?.status !== 'locked') return 'done';
+    const left = (await merge(inc)).cancels.filter(unconfirmed);
+    if (left.length === 0) return 'done';
+    if (now() >= until) {
+      logger.error(
+        { incidentId: id, accounts: left.map((c) => c.account) },
+        'lockdown cancel-all still not confirmed; retries given up (response.cancel.retryForMs): cancel the open orders at Kiwoom by hand',
+      );
+      return 'done';
+    }
+    const next = await Promise.all(left.map((c) => once(id, c, ((c as Partial<CancelRetry>).retries ?? 0) + 1).catch(() => c)));
+    for (const r of next)
+      if (unconfirmed(r)) logger.warn({ incidentId: id, account: r.account, viaBot: r.viaBot, error: errorOf(r) }, 'lockdown cancel-all retry not confirmed');
+      else logger.warn({ incidentId: id, account: r.account, viaBot: r.viaBot }, 'lockdown cancel-all retry confirmed');
+    const open = next.filter(unconfirmed).length;
+    const loop = loops.get(id);
+    if (loop) loop.open = open;
+    showOpen();
+    return open > 0 ? 'again' : 'done';
+  }
+
+  /** Every replica looks for followed incidents nobody follows any more (lease lapsed or given back) and takes one over. */
+  async function sweep(): Promise<void> {
+    const pending = await store.hgetall(K.cancelPending);
+    for (const [id, until] of Object.entries(pending)) {
+      if (closed || loops.has(id) || !Number.isFinite(Number(until))) continue;
+      loops.set(id, { open: 0 });
+      if (!(await holdLease(id).catch(() => false))) {
+        loops.delete(id);
+        continue;
       }
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        void (async () => {
-          if (!(await stillLocked(inc.id).catch(() => true))) return [];
-          const next = await Promise.all(left.map((c) => once(inc.id, c, retries + 1).catch(() => c)));
-          for (const r of next)
-            if (unconfirmed(r))
-              logger.warn({ incidentId: inc.id, account: r.account, viaBot: r.viaBot, error: errorOf(r) }, 'lockdown cancel-all retry not confirmed');
-            else logger.warn({ incidentId: inc.id, account: r.account, viaBot: r.viaBot }, 'lockdown cancel-all retry confirmed');
-          return next.filter(unconfirmed);
-        })()
-          .catch(() => left)
-          .then((next) => schedule(next, retries + 1));
-      }, cfg.cancel.retryIntervalMs);
-      timer.unref();
-      timers.add(timer);
+      takeovers.inc();
+      logger.warn({ incidentId: id }, 'taking over the lockdown cancel-all retries of an incident: the replica following them stopped');
+      schedule(id, Number(until), 0);
+    }
+  }
+
+  function follow(inc: Incident): void {
+    const open = inc.cancels.filter(unconfirmed).length;
+    if (open > 0) void pend(inc.id, inc, open);
+  }
+
+  if (retryIntervalMs > 0) {
+    const sweepLater = (): void => {
+      sweeper = setTimeout(() => {
+        void sweep()
+          .catch(() => undefined)
+          .finally(() => {
+            if (!closed) sweepLater();
+          });
+      }, retryIntervalMs);
+      sweeper.unref();
     };
-    schedule(open, 0);
+    sweepLater();
   }
 
   async function merge(inc: Incident): Promise<Pick<Incident, 'steps' | 'timeline' | 'cancels' | 'damage'>> {
@@ -193,9 +280,12 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     merge,
     close() {
       closed = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      following.clear();
+      if (sweeper) clearTimeout(sweeper);
+      // Given back at once, so another replica's next sweep takes the retries over (a rolling restart).
+      for (const id of [...loops.keys()]) {
+        stopHere(id);
+        void releaseLease(id).catch(() => undefined);
+      }
       unconfirmedGauge.set(0);
     },
   };

@@ -28,6 +28,11 @@ export interface ResponseConfig {
     readonly retryIntervalMs: number;
     /** How long such retries go on before they give up (logged: cancel by hand at Kiwoom). */
     readonly retryForMs: number;
+    /**
+     * One replica follows an incident's retries, holding a lease in the Store it renews every try; once it lapses
+     * (the replica died or lost the Store) another replica takes the retries over. Longer than a try takes.
+     */
+    readonly followLeaseMs: number;
   };
   readonly damage: { readonly lookbackMs: number; readonly deadlineMs: number };
   readonly webhooks: readonly WebhookConfig[];
@@ -84,7 +89,16 @@ export function parseResponseConfig(raw: unknown, path = 'response', language: L
     'revokeCheckMs',
     'answerWithinMs',
   ]);
-  const c = section(r.cancel, `${path}.cancel`, ['concurrency', 'retries', 'retryBackoffMs', 'confirmRounds', 'maxOrders', 'retryIntervalMs', 'retryForMs']);
+  const c = section(r.cancel, `${path}.cancel`, [
+    'concurrency',
+    'retries',
+    'retryBackoffMs',
+    'confirmRounds',
+    'maxOrders',
+    'retryIntervalMs',
+    'retryForMs',
+    'followLeaseMs',
+  ]);
   const d = section(r.damage, `${path}.damage`, ['lookbackMinutes', 'deadlineMs']);
   const w = section(r.webhook, `${path}.webhook`, ['attempts', 'backoffMs', 'timeoutMs']);
   const u = section(r.unlock, `${path}.unlock`, ['adminTriggeredApprovers', 'automaticApprovers']);
@@ -131,6 +145,11 @@ export function parseResponseConfig(raw: unknown, path = 'response', language: L
   const minBusinessDays = num(comp, 'minBusinessDays', `${path}.compensation`, 7, 0, 365, true);
   const maxBusinessDays = num(comp, 'maxBusinessDays', `${path}.compensation`, 14, 0, 365, true);
   if (maxBusinessDays < minBusinessDays) throw new GuardError('KG3013', `${path}.compensation: maxBusinessDays must be >= minBusinessDays`);
+  const retryIntervalMs = num(c, 'retryIntervalMs', `${path}.cancel`, 5_000, 0, 3_600_000, true);
+  const followLeaseMs = num(c, 'followLeaseMs', `${path}.cancel`, 30_000, 1_000, 7_200_000, true);
+  // A lease shorter than the pause between tries would lapse between them: every replica would take the retries over.
+  if (retryIntervalMs > 0 && followLeaseMs <= retryIntervalMs)
+    throw new GuardError('KG3013', `${path}.cancel: followLeaseMs (${followLeaseMs}) must be longer than retryIntervalMs (${retryIntervalMs})`);
 
   return {
     cancel: {
@@ -139,8 +158,9 @@ export function parseResponseConfig(raw: unknown, path = 'response', language: L
       retryBackoffMs: num(c, 'retryBackoffMs', `${path}.cancel`, 50, 0, 10_000, true),
       confirmRounds: num(c, 'confirmRounds', `${path}.cancel`, 3, 1, 20, true),
       maxOrders: num(c, 'maxOrders', `${path}.cancel`, 10_000, 1, 1e6, true),
-      retryIntervalMs: num(c, 'retryIntervalMs', `${path}.cancel`, 5_000, 0, 3_600_000, true),
+      retryIntervalMs,
       retryForMs: num(c, 'retryForMs', `${path}.cancel`, 6 * 3_600_000, 1_000, 7 * 86_400_000, true),
+      followLeaseMs,
     },
     damage: {
       lookbackMs: num(d, 'lookbackMinutes', `${path}.damage`, 60, 1, 7 * 1440) * 60_000,

@@ -10,6 +10,10 @@ export const K = {
   brokerTokens: (id: string) => `response:incident:${id}:broker-tokens`,
   cancelRetries: (id: string) => `response:incident:${id}:cancel-retries`,
   lateOrders: (id: string) => `response:incident:${id}:late-orders`,
+  /** The replica following an incident's cancel-all retries (a lease). */
+  cancelFollower: (id: string) => `response:incident:${id}:cancel-follower`,
+  /** Incidents whose cancel-all retries are being followed, each with its deadline (ms). */
+  cancelPending: 'response:cancel-pending',
   index: 'response:incidents',
   lockAll: 'response:lock:all',
   lockBot: (b: string) => `response:lock:bot:${b}`,

@@ -661,6 +661,13 @@ t.test('compensation worksheet and report rendering', async (t) => {
   t.throws(() => parseResponseConfig({ webhooks: [{ url: 'https://user:pw@x.example/' }] }), { code: 'KG3013' });
   t.throws(() => parseResponseConfig({ compensation: { minBusinessDays: 9, maxBusinessDays: 3 } }), { code: 'KG3013' });
   t.throws(() => parseResponseConfig({ cancel: { concurrency: 0 } }), { code: 'KG3013' });
+  // A follow lease no longer than the pause between tries would lapse between them, and every replica would take over.
+  t.throws(() => parseResponseConfig({ cancel: { retryIntervalMs: 5_000, followLeaseMs: 5_000 } }), {
+    code: 'KG3013',
+    message: /followLeaseMs \(5000\) must be longer than retryIntervalMs \(5000\)/,
+  });
+  t.equal(parseResponseConfig({ cancel: { retryIntervalMs: 0, followLeaseMs: 1_000 } }).cancel.followLeaseMs, 1_000, 'no retries, no constraint');
+  t.equal(parseResponseConfig({}).cancel.followLeaseMs, 30_000, 'default 30 s');
 });
 
 t.test('CLI: kguard lockdown / incidents / approvals over the admin API', async (t) => {

@@ -1,0 +1,80 @@
+// The replica that ran a lockdown follows the cancel-all Kiwoom could not
+// confirm, trying again until it can. Those retries must not die with that
+// replica: its resting orders would stay live at the broker, able to fill,
+// while the bot is locked. So the follower holds a lease in the Store; a
+// replica shut down gives it back (a rolling restart), a replica that crashed
+// or lost the Store lets it lapse, and another replica takes the retries
+// over. Sidecars in this process on one real redis-server, one simulator;
+// the replica that runs the lockdown reaches Redis through a TCP proxy that
+// can cut it off.
+import t, { type Test } from 'tap';
+import { startHarness, waitFor, CANARY, type Harness } from '../helpers/harness.js';
+import { RESTING_ORDER, stepsOf } from '../helpers/lockdown-steps.js';
+import { startRedis } from '../helpers/redis.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
+
+const replica = (name: string, url: string, followLeaseMs: number) => ({
+  state: { backend: 'redis', redis: { url, commandTimeoutMs: 1_000 } },
+  audit: { replicaId: name, sinks: [{ type: 'file', dir: `audit-${name}` }] },
+  risk: { enabled: false },
+  response: { damage: { deadlineMs: 1_000 }, cancel: { retryIntervalMs: 300, followLeaseMs } },
+});
+
+const metric = async (h: Harness, name: string) =>
+  Number((await (await fetch(`${h.adminUrl}/metrics`)).text()).match(new RegExp(`^${name} (\\d+)`, 'm'))?.[1] ?? Number.NaN);
+
+/**
+ * Replica `follower` locks its bot down while Kiwoom cannot list open orders (step 3 fails, a resting order stays
+ * live), then `stop` ends it as a follower; Kiwoom answers again, and `other` must cancel the order.
+ */
+async function drill(t: Test, other: Harness, follower: Harness, stop: () => Promise<void>): Promise<void> {
+  const admin = await other.adminToken('sec-lead', 'admin');
+  const placed = await follower.call('kt10000', RESTING_ORDER);
+  t.equal(placed.json.return_code, 0, `a resting order: ${placed.text}`);
+  const ordNo = String(placed.json.ord_no);
+  const orderNow = () => follower.sim.orders(CANARY.account).find((o) => o.ordNo === ordNo);
+
+  follower.sim.faults.set({ fail5xxApiIds: ['ka10075'] });
+  const lock = await follower.admin('POST', '/admin/v1/lockdown', admin, { bot: follower.botId, reason: 'kiwoom down during lockdown' });
+  t.equal(lock.status, 201, lock.text.slice(0, 300));
+  const id = String(lock.json.id);
+  t.equal(stepsOf(lock.json).find((s) => s.step.startsWith('3 '))?.status, 'failed', 'step 3 failed');
+  t.equal(await metric(follower, 'kguard_lockdown_cancels_unconfirmed'), 1, 'the replica that ran the lockdown follows the account');
+  t.equal(await metric(other, 'kguard_lockdown_cancels_unconfirmed'), 0, 'the other one does not (one follower)');
+
+  await stop();
+  follower.sim.faults.clear();
+  await waitFor(() => orderNow()?.status === 'cancelled', 30_000, 'the order cancelled by the replica that took the retries over');
+  t.equal(await metric(other, 'kguard_lockdown_cancel_takeovers_total'), 1, 'taken over once');
+  const report = async () => (await other.admin('GET', `/admin/v1/incidents/${id}`, admin)).json;
+  await waitFor(async () => stepsOf(await report()).find((s) => s.step.startsWith('3 '))?.status === 'done', 10_000, 'step 3 done');
+  await waitFor(async () => (await metric(other, 'kguard_lockdown_cancels_unconfirmed')) === 0, 10_000, 'nothing left to follow');
+}
+
+t.test('a replica shut down gives its lease back: another takes the retries over at its next look, long before the lease would lapse', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.cleanup());
+  const A = await startHarness({ config: replica('A', redis.url, 600_000) });
+  t.teardown(() => A.close());
+  const B = await startHarness({ config: replica('B', redis.url, 600_000), replicaOf: A });
+  let closed = false;
+  t.teardown(() => (closed ? undefined : B.close()));
+  // Within the 30 s the order is waited for only if B gave its ten-minute lease back.
+  await drill(t, A, B, async () => {
+    closed = true;
+    await B.close();
+  });
+});
+
+t.test('a replica cut off from the Store lets its lease lapse: another takes the retries over', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.cleanup());
+  const proxy = await startTcpProxy(redis.port);
+  t.teardown(() => proxy.close());
+  const A = await startHarness({ config: replica('A2', redis.url, 2_000) });
+  t.teardown(() => A.close());
+  const B = await startHarness({ config: replica('B2', `redis://127.0.0.1:${proxy.port}`, 2_000), replicaOf: A });
+  t.teardown(() => B.close());
+  // B neither renews its lease nor tries again once it cannot reach Redis; A takes over when the lease lapses.
+  await drill(t, A, B, async () => proxy.setRefusing(true));
+});
