@@ -158,9 +158,11 @@ t.before(async () => {
   redis = await startRedis();
   h = await startHarness({
     config: {
-      // Periodic work (generation check, broker-session sweep) out of the measuring windows.
+      // Periodic work (generation check, broker-session sweep, the sweep for lockdown cancel-all retries nobody
+      // follows: one HGETALL per replica every retryIntervalMs) out of the measuring windows.
       state: { backend: 'redis', redis: { url: redis.url, generationCheckMs: 3_600_000 } },
       brokerTokens: { sweepIntervalMs: 3_600_000 },
+      response: { cancel: { retryIntervalMs: 3_600_000, followLeaseMs: 7_200_000 } },
     },
   });
   instrument(h.sidecar.parts.store as unknown as Record<string, unknown>);
