@@ -27,6 +27,17 @@ function parseTr(res: TrResponse): TrResult {
   return { status: res.status, json: json as Record<string, unknown>, contYn: res.contYn, nextKey: res.nextKey };
 }
 
+/** A paged list Kiwoom said goes on (cont-yn Y) without a next-key to ask for the rest: `rows` is what was read. */
+export class IncompleteListError extends GuardError {
+  constructor(
+    apiId: string,
+    pages: number,
+    readonly rows: readonly Record<string, unknown>[],
+  ) {
+    super('KG5005', `${apiId}: cont-yn Y without a next-key after ${pages} page(s); the list is incomplete`);
+  }
+}
+
 export class BrokerGateway {
   constructor(
     private readonly upstream: Upstream,
@@ -70,7 +81,10 @@ export class BrokerGateway {
       if (r.json.return_code !== 0) throw new GuardError('KG5005', `${apiId} return_code=${String(r.json.return_code)}`);
       const list = r.json[listField];
       if (Array.isArray(list)) rows.push(...(list as Record<string, unknown>[]));
-      if (r.contYn !== 'Y' || !r.nextKey) return rows;
+      if (r.contYn !== 'Y') return rows;
+      // More pages follow but there is no key to ask for them: what was read is not the whole list, and a caller
+      // taking it for one would count too few open orders or call an account's orders all cancelled with some open.
+      if (!r.nextKey) throw new IncompleteListError(apiId, page + 1, rows);
       paging = { contYn: 'Y', nextKey: r.nextKey };
     }
     throw new GuardError('KG5005', `${apiId}: more than ${maxPages} pages`);

@@ -1,7 +1,7 @@
 // Cancel every open order of one account: list all pages, cancel with
 // bounded concurrency and retries, then list again to confirm; repeat a few
 // rounds for orders that slipped through (paging shifts while rows vanish).
-import type { BrokerSession, OpenOrder } from './types.js';
+import { IncompleteOrderList, type BrokerSession, type OpenOrder } from './types.js';
 
 export interface CancelAllOptions {
   readonly concurrency: number;
@@ -25,8 +25,16 @@ export interface CancelAllReport {
   readonly notCancelled: readonly CancelFailure[];
   readonly rounds: number;
   readonly attempts: number;
-  /** True when the final listing showed no open order. */
+  /** True when the final listing, read to its last page, showed no open order. */
   readonly confirmed: boolean;
+  /** The final listing broke off (cont-yn Y without a next-key): orders past it may be open, so nothing is confirmed. */
+  readonly listIncomplete?: boolean;
+}
+
+/** Why a cancel-all is not confirmed, for step 3 and its retries. */
+export function notConfirmedText(r: { readonly notCancelled?: readonly unknown[]; readonly listIncomplete?: boolean }): string {
+  const n = `${r.notCancelled?.length ?? 0} order(s) could not be cancelled`;
+  return r.listIncomplete ? `${n}; Kiwoom's open-order list broke off (cont-yn Y without a next-key), so more may be open` : n;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,13 +52,24 @@ function errText(err: unknown): string {
   return err instanceof Error ? err.message.slice(0, 200) : 'error';
 }
 
-/** Listing is a read: safe to retry on transport errors, 5xx and 429. */
-async function listWithRetry(session: BrokerSession, opts: CancelAllOptions): Promise<OpenOrder[]> {
+interface Listing {
+  readonly orders: OpenOrder[];
+  readonly complete: boolean;
+}
+
+/**
+ * Listing is a read: safe to retry on transport errors, 5xx and 429. A list that breaks off is retried too, and if
+ * it still does, what it showed is cancelled all the same (better than nothing) but never taken for the whole list.
+ */
+async function listWithRetry(session: BrokerSession, opts: CancelAllOptions): Promise<Listing> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await session.listOpenOrders();
+      return { orders: await session.listOpenOrders(), complete: true };
     } catch (err) {
-      if (attempt >= opts.retries) throw err;
+      if (attempt >= opts.retries) {
+        if (err instanceof IncompleteOrderList) return { orders: [...err.orders], complete: false };
+        throw err;
+      }
       await sleep(opts.retryBackoffMs * 2 ** attempt);
     }
   }
@@ -62,8 +81,9 @@ export async function cancelAll(session: BrokerSession, opts: CancelAllOptions):
   let cancelled = 0,
     attempts = 0,
     rounds = 0;
-  let open: OpenOrder[] = await listWithRetry(session, opts);
-  while (open.length > 0 && rounds < opts.confirmRounds) {
+  let listing = await listWithRetry(session, opts);
+  let open = listing.orders;
+  while ((open.length > 0 || !listing.complete) && rounds < opts.confirmRounds) {
     rounds++;
     const batch = open.slice(0, opts.maxOrders);
     for (const o of batch) seen.add(o.ordNo);
@@ -86,9 +106,19 @@ export async function cancelAll(session: BrokerSession, opts: CancelAllOptions):
         }
       }
     });
-    open = await listWithRetry(session, opts);
+    listing = await listWithRetry(session, opts);
+    open = listing.orders;
   }
   const notCancelled = open.map((o) => ({ ordNo: o.ordNo, stkCd: o.stkCd, reason: lastError.get(o.ordNo) ?? 'still open after confirmation' }));
   for (const o of open) seen.add(o.ordNo);
-  return { listed: seen.size, cancelled, notCancelled, rounds, attempts, confirmed: open.length === 0 };
+  const complete = listing.complete;
+  return {
+    listed: seen.size,
+    cancelled,
+    notCancelled,
+    rounds,
+    attempts,
+    confirmed: complete && open.length === 0,
+    ...(complete ? {} : { listIncomplete: true }),
+  };
 }

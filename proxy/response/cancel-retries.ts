@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { maskAccount } from '../common/logger.js';
 import { counter, gauge } from '../common/metrics.js';
-import { cancelAll } from './cancel-all.js';
+import { cancelAll, notConfirmedText } from './cancel-all.js';
 import type { ResponseContext } from './context.js';
 import { cancelTotals, type AccountCancel, type Incident, type StepTiming } from './incident.js';
 import { K } from './keys.js';
@@ -67,7 +67,7 @@ export function cancelError(c: Pick<AccountCancel, 'account' | 'viaBot'>, detail
 const unconfirmed = (c: AccountCancel): boolean => c.confirmed !== true;
 
 function errorOf(c: AccountCancel): string {
-  return c.error ?? `${c.notCancelled?.length ?? 0} order(s) could not be cancelled`;
+  return c.error ?? notConfirmedText(c);
 }
 
 export function createCancelRetries(ctx: ResponseContext): CancelRetries {

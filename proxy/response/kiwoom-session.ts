@@ -2,7 +2,7 @@
 // ka10076 fills, kt00018 holdings, following cont-yn / next-key paging.
 // `call` is the sidecar's own TR caller (proxy/kiwoom/gateway.ts CallTr).
 import { GuardError } from '../common/errors.js';
-import { BrokerGateway as KiwoomGateway, type CallTr, type TrResult } from '../kiwoom/gateway.js';
+import { IncompleteListError, BrokerGateway as KiwoomGateway, type CallTr, type TrResult } from '../kiwoom/gateway.js';
 import {
   BALANCE,
   FILLS,
@@ -15,7 +15,7 @@ import {
   venueOfCode,
   type PagedInquiry,
 } from '../kiwoom/protocol/index.js';
-import type { BrokerGateway, BrokerSession, CancelResult, Fill, Holding, OpenOrder } from './types.js';
+import { IncompleteOrderList, type BrokerGateway, type BrokerSession, type CancelResult, type Fill, type Holding, type OpenOrder } from './types.js';
 
 const MAX_PAGES = 200;
 
@@ -44,25 +44,33 @@ function allPages(call: CallTr, q: PagedInquiry): Promise<Record<string, unknown
   return KiwoomGateway.allPages(call, q.apiId, q.body(), q.listField, MAX_PAGES);
 }
 
+/** ka10075 rows → open orders with something left to cancel. */
+function openOrders(rows: readonly Record<string, unknown>[]): OpenOrder[] {
+  return rows
+    .map(
+      (r): OpenOrder => ({
+        ordNo: String(r.ord_no ?? ''),
+        stkCd: String(r.stk_cd ?? ''),
+        side: side(r),
+        qty: qty(r.ord_qty),
+        remaining: qty(r.oso_qty),
+        price: price(r.ord_pric),
+        trdeTp: String(r.trde_tp ?? ''),
+        // Kiwoom's list carries the venue for NXT/SOR rows; the suffix on stk_cd tells it too.
+        exchange: typeof r.stex_tp === 'string' && /^(KRX|NXT|SOR)$/.test(r.stex_tp) ? r.stex_tp : venueOfCode(String(r.stk_cd)),
+      }),
+    )
+    .filter((o) => o.ordNo !== '' && o.remaining > 0);
+}
+
 export function kiwoomSession(call: CallTr, now: () => number = Date.now): BrokerSession {
   return {
     async listOpenOrders() {
-      const rows = await allPages(call, OPEN_ORDERS);
-      return rows
-        .map(
-          (r): OpenOrder => ({
-            ordNo: String(r.ord_no ?? ''),
-            stkCd: String(r.stk_cd ?? ''),
-            side: side(r),
-            qty: qty(r.ord_qty),
-            remaining: qty(r.oso_qty),
-            price: price(r.ord_pric),
-            trdeTp: String(r.trde_tp ?? ''),
-            // Kiwoom's list carries the venue for NXT/SOR rows; the suffix on stk_cd tells it too.
-            exchange: typeof r.stex_tp === 'string' && /^(KRX|NXT|SOR)$/.test(r.stex_tp) ? r.stex_tp : venueOfCode(String(r.stk_cd)),
-          }),
-        )
-        .filter((o) => o.ordNo !== '' && o.remaining > 0);
+      const rows = await allPages(call, OPEN_ORDERS).catch((err: unknown) => {
+        // The orders read are still worth cancelling; the list is not the whole one (cancel-all.ts).
+        throw err instanceof IncompleteListError ? new IncompleteOrderList(err.message, openOrders(err.rows)) : err;
+      });
+      return openOrders(rows);
     },
     async cancel(order): Promise<CancelResult> {
       const r = await call('kt10003', cancelAllBody(order));

@@ -11,7 +11,7 @@ import { GuardError } from '../common/errors.js';
 import { counter, histogram } from '../common/metrics.js';
 import { ACCOUNT_PATTERN, BOT_ID_PATTERN } from '../vault/index.js';
 import type { Alerts } from './alerts.js';
-import { cancelAll, type CancelAllReport } from './cancel-all.js';
+import { cancelAll, notConfirmedText, type CancelAllReport } from './cancel-all.js';
 import { CANCEL_STEP, cancelError, type CancelRetries } from './cancel-retries.js';
 import { checkActor, maskAccount, tradingScope, type ResponseContext } from './context.js';
 import type { Holdings } from './holdings.js';
@@ -274,7 +274,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
           throw new Error(cancelError(masked, error));
         }
         inc.cancels.push({ ...masked, ...r });
-        if (!r.confirmed) throw new Error(cancelError(masked, `${r.notCancelled.length} order(s) could not be cancelled`));
+        if (!r.confirmed) throw new Error(cancelError(masked, notConfirmedText(r)));
       }),
     ]);
     // What the lockdown could not confirm cancelled is tried again in the background until Kiwoom confirms it.

@@ -2,6 +2,7 @@
 // sidecar passes the real parts (Vault, policy engine, sessions, broker
 // tokens); tests pass the same real parts or small fakes where a part does
 // not exist yet (the WebSocket condition-search subscriber).
+import { GuardError } from '../common/errors.js';
 import type { TokenMark, TokenState } from '../kiwoom/revoke-status.js';
 
 export interface OpenOrder {
@@ -42,9 +43,19 @@ export interface CancelResult {
   readonly detail?: string;
 }
 
+/** Kiwoom's open-order list could not be read to its end (cont-yn Y without a next-key): `orders` were read. */
+export class IncompleteOrderList extends GuardError {
+  constructor(
+    detail: string,
+    readonly orders: readonly OpenOrder[],
+  ) {
+    super('KG5005', detail);
+  }
+}
+
 /** One broker session for one account: a token issued for it, revoked when the session ends. */
 export interface BrokerSession {
-  /** All open orders across every page (ka10075 with cont-yn/next-key). */
+  /** All open orders across every page (ka10075 with cont-yn/next-key); IncompleteOrderList when the pages break off. */
   listOpenOrders(): Promise<OpenOrder[]>;
   /** kt10003 for the whole remaining quantity. Throws on transport / 5xx / 429 (retried); returns ok:false when the broker refuses. */
   cancel(order: OpenOrder): Promise<CancelResult>;

@@ -6,6 +6,7 @@ import { SimError } from './responses.js';
 const COUNTERS = [
   'fail5xxNext',
   'dropNext',
+  'nextKeyLostNext',
   'revokeFailNext',
   'revokeInvalidNext',
   'tokenFailNext',

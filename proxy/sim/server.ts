@@ -225,6 +225,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
         answer = { status: fault.status, body: fault.body, headers: fault.headers };
       }
     }
+    if (isTr && answer.headers['cont-yn'] === 'Y' && faults.take('nextKeyLostNext')) answer = { ...answer, headers: { ...answer.headers, 'next-key': '' } };
     send(res, answer, apiId, isTr);
     if (path === '/oauth2/revoke' && (answer.body.return_code === 0 || revokeInvalid)) realtime.sweepTokens();
     const returnCode = typeof answer.body.return_code === 'number' ? answer.body.return_code : undefined;
