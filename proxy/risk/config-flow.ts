@@ -118,7 +118,11 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
     envelopeRepeatMinOrders: num(os, 'envelopeRepeatMinOrders', `${path}.orderSize`, 200, 2, 1e6, true),
     quoteMarketOrders: bool(os, 'quoteMarketOrders', `${path}.orderSize`, true),
   };
-  if (orderSize.zMax <= orderSize.zWarn) orderSize.zMax = orderSize.zWarn + 1;
+  if (orderSize.zMax <= orderSize.zWarn) {
+    // A zMax written next to a zWarn at or above it is a mistake to show; only a zWarn raised past the default zMax moves it.
+    if (os.zMax !== undefined) throw configError(`${path}.orderSize`, `zMax (${orderSize.zMax}) must be above zWarn (${orderSize.zWarn})`);
+    orderSize.zMax = orderSize.zWarn + 1;
+  }
   return {
     escalation: {
       windowMs: num(e, 'windowHours', `${path}.escalation`, 72, 1, 24 * 30) * 3_600_000,

@@ -38,3 +38,13 @@ t.test('thresholds within the cap load, the defaults included', async (t) => {
   t.equal(parseRiskConfig({ crossTenant: { maxTracked: 10 } }).crossTenant.maxTracked, 10, 'every default threshold is at most 10');
   t.equal(parseRiskConfig({ crossTenant: { maxTracked: 200 }, stuffing: { globalMinBots: 200 } }).stuffing.globalMinBots, 200, 'at the cap');
 });
+
+// orderSize.zMax (the z where a buy's size scores in full) written at or below zWarn (where it starts) was silently
+// moved to zWarn + 1: the engineer's number was not the one in force. Now refused; a zWarn alone raised past the
+// default zMax still moves zMax with it.
+t.test('orderSize.zMax written at or below zWarn is refused, naming both; zWarn alone still moves it', async (t) => {
+  t.match(refused({ orderSize: { zWarn: 4, zMax: 4 } }), /risk\.orderSize: zMax \(4\) must be above zWarn \(4\)/);
+  t.match(refused({ orderSize: { zWarn: 6, zMax: 5 } }), /zMax \(5\) must be above zWarn \(6\)/);
+  t.equal(parseRiskConfig({ orderSize: { zWarn: 6 } }).orderSize.zMax, 7, 'zWarn alone past the default 4.5');
+  t.equal(parseRiskConfig({ orderSize: { zWarn: 3, zMax: 5 } }).orderSize.zMax, 5);
+});
