@@ -31,12 +31,18 @@ export interface CancelRetry extends AccountCancel {
   readonly at: string;
 }
 
-/** An order or modify Kiwoom accepted, as the replica that forwarded it read the answer. */
+/**
+ * An order or modify Kiwoom accepted, as the replica that forwarded it read the answer, or one written to Kiwoom
+ * whose answer was lost (no order number: it may or may not have been placed).
+ */
 export interface AcceptedOrder {
   readonly botId: string;
   readonly account: string;
   readonly apiId: string;
-  readonly ordNo: string;
+  /** Kiwoom's order number; absent when the answer was lost. */
+  readonly ordNo?: string;
+  /** The sidecar's request id, naming an order whose answer was lost. */
+  readonly requestId?: string;
 }
 
 interface LateOrder {
@@ -44,7 +50,10 @@ interface LateOrder {
   readonly account: string;
   readonly viaBot: string;
   readonly apiId: string;
-  readonly ordNo: string;
+  /** Kiwoom's order number; absent when the answer was lost. */
+  readonly ordNo?: string;
+  /** The request whose answer was lost. */
+  readonly requestId?: string;
   readonly confirmed: boolean;
 }
 
@@ -109,13 +118,21 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
   async function acceptedWhileLocked(id: string, o: AcceptedOrder): Promise<void> {
     const c = { account: maskAccount(o.account), viaBot: o.botId };
     logger.error(
-      { incidentId: id, botId: o.botId, apiId: o.apiId, ordNo: o.ordNo },
-      'Kiwoom accepted an order after the lockdown; cancelling its account again',
+      { incidentId: id, botId: o.botId, apiId: o.apiId, ordNo: o.ordNo, requestId: o.requestId },
+      o.ordNo
+        ? 'Kiwoom accepted an order after the lockdown; cancelling its account again'
+        : 'an order written to Kiwoom around the lockdown lost its answer and may be live; cancelling its account again',
     );
     const before = await store.hget(K.cancelRetries(id), o.botId).catch(() => null);
     const rec = await once(id, c, before ? (JSON.parse(before) as CancelRetry).retries + 1 : 1);
-    const late: LateOrder = { at: new Date(now()).toISOString(), ...c, apiId: o.apiId, ordNo: o.ordNo, confirmed: !unconfirmed(rec) };
-    await store.hset(K.lateOrders(id), o.ordNo, JSON.stringify(late), cfg.incidentRetentionMs);
+    const late: LateOrder = {
+      at: new Date(now()).toISOString(),
+      ...c,
+      apiId: o.apiId,
+      ...(o.ordNo ? { ordNo: o.ordNo } : { requestId: o.requestId ?? 'unknown' }),
+      confirmed: !unconfirmed(rec),
+    };
+    await store.hset(K.lateOrders(id), o.ordNo ?? `request:${late.requestId}`, JSON.stringify(late), cfg.incidentRetentionMs);
     // Followed like the lockdown's own accounts: here, or by the replica already following the incident.
     if (unconfirmed(rec)) await pend(id, undefined, 1);
   }
@@ -261,7 +278,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
         })),
       ...late.map((l) => ({
         at: l.at,
-        event: `order ${l.ordNo} accepted after the lockdown`,
+        event: l.ordNo ? `order ${l.ordNo} accepted after the lockdown` : `order answer lost after the lockdown (request ${l.requestId})`,
         detail: `${l.viaBot} ${l.apiId} on ${l.account}: ${l.confirmed ? "the account's open orders cancelled again and confirmed" : 'cancel-all not confirmed; retrying'}`,
       })),
     ];

@@ -7,6 +7,7 @@ const COUNTERS = [
   'fail5xxNext',
   'dropNext',
   'nextKeyLostNext',
+  'dropAnswerNext',
   'revokeFailNext',
   'revokeInvalidNext',
   'tokenFailNext',

@@ -226,6 +226,12 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
       }
     }
     if (isTr && answer.headers['cont-yn'] === 'Y' && faults.take('nextKeyLostNext')) answer = { ...answer, headers: { ...answer.headers, 'next-key': '' } };
+    // Carried out (an order placed), then the answer lost on the way back.
+    if (isTr && !fault && faults.take('dropAnswerNext')) {
+      req.socket.destroy();
+      record({ ...base, status: 0, returnCode: undefined, outcome: 'dropped' });
+      return;
+    }
     send(res, answer, apiId, isTr);
     if (path === '/oauth2/revoke' && (answer.body.return_code === 0 || revokeInvalid)) realtime.sweepTokens();
     const returnCode = typeof answer.body.return_code === 'number' ? answer.body.return_code : undefined;

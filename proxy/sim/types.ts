@@ -170,6 +170,8 @@ export interface SimFaultSettings {
   readonly fail5xxApiIds?: readonly string[];
   /** The next N TR calls get their socket destroyed without a response. */
   readonly dropNext?: number;
+  /** The next N TR calls are carried out (an order is placed), then their socket destroyed before the answer. */
+  readonly dropAnswerNext?: number;
   /** The next N paged answers that continue (cont-yn Y) carry an empty next-key: a page list the client cannot follow. */
   readonly nextKeyLostNext?: number;
   /** The next N /oauth2/revoke calls answer HTTP 500 and revoke nothing. */

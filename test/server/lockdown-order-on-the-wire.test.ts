@@ -56,3 +56,48 @@ t.test('an order Kiwoom places after the lockdown listed the account is cancelle
   t.match(late, { event: `order ${ordNo} accepted after the lockdown`, detail: /confirmed/ }, `the incident records it: ${JSON.stringify(late)}`);
   t.notMatch(JSON.stringify(await timeline()), CANARY.account, 'the account is masked');
 });
+
+t.test('an order whose answer is lost after the lockdown listed the account is cancelled too: it may be live', async (t) => {
+  const w = await startHarness({ config: { response: { damage: { deadlineMs: 1_000 } } } });
+  t.teardown(() => w.close());
+  const admin = await w.adminToken('sec-lead', 'admin');
+  const kiwoom = w.sidecar.parts.kiwoom;
+  const call = kiwoom.call.bind(kiwoom);
+  const onWire = latch();
+  kiwoom.call = async (req: TrRequest): Promise<TrResponse> => {
+    if (req.apiId === 'kt10000') {
+      onWire.reached();
+      await onWire.passed;
+    }
+    return call(req);
+  };
+  t.teardown(() => {
+    kiwoom.call = call;
+    onWire.release();
+  });
+
+  const answer = w.call('kt10000', RESTING_ORDER);
+  await onWire.waiting;
+  const lock = await w.admin('POST', '/admin/v1/lockdown', admin, { bot: w.botId, reason: 'answer lost' });
+  t.equal(lock.status, 201, lock.text.slice(0, 300));
+  t.equal(w.sim.orders(CANARY.account).length, 0, 'the lockdown listed an account with no order yet');
+
+  // Kiwoom places the order, and its answer never comes back.
+  w.sim.faults.set({ dropAnswerNext: 1 });
+  onWire.release();
+  const lost = await answer;
+  // The bot hears the lockdown (its call was ended by it) or that its order may have been placed: not success.
+  t.match(String(lost.json.return_msg), /KG3008|KG5011/, `the bot is not told it went through: ${lost.text}`);
+  const order = () => w.sim.orders(CANARY.account)[0];
+  t.ok(order(), 'Kiwoom placed it');
+  await waitFor(() => order()?.status === 'cancelled', 15_000, 'the order cancelled').catch(() => undefined);
+  t.equal(order()?.status, 'cancelled', `the order is not left live while the bot is locked: ${JSON.stringify(order())}`);
+  const timeline = async () =>
+    (await w.admin('GET', `/admin/v1/incidents/${String(lock.json.id)}`, admin)).json.timeline as { event: string; detail?: string }[];
+  await waitFor(async () => (await timeline()).some((e) => /answer lost/.test(e.event)), 10_000, 'the timeline entry').catch(() => undefined);
+  t.match(
+    (await timeline()).find((e) => /answer lost/.test(e.event)),
+    { event: /^order answer lost after the lockdown \(request [0-9a-f-]+\)$/, detail: /confirmed/ },
+    'the incident records it, naming the request',
+  );
+});

@@ -113,7 +113,12 @@ export function forward(deps: Pick<PipelineDeps, 'upstream' | 'responder' | 'ses
       j.upstream = up;
       if (!isObjectAnswer(j, up.body)) throw new GuardError('KG5005', `HTTP ${up.status} answer is not a JSON object`);
     } catch (err) {
-      throw fateUnknown(j, err);
+      const fate = fateUnknown(j, err);
+      // Its answer lost, the order may have been placed after a lockdown's cancel-all listed the account: if the bot
+      // is locked by now, that cancel-all runs again, as for an order whose acceptance was read (below).
+      if (fate instanceof GuardError && fate.code === 'KG5011' && (j.entry.kind === 'order' || j.entry.kind === 'modify'))
+        void deps.responder.orderAccepted({ botId: j.bot.id, account: j.bot.account, apiId: j.entry.apiId, requestId: j.id });
+      throw fate;
     } finally {
       j.upstreamMs = performance.now() - t0;
     }
