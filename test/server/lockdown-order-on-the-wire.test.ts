@@ -7,7 +7,7 @@
 // accepted for a bot that is locked down by then is cancelled at once, and the
 // incident records it. Here the order is held in the sidecar's Kiwoom client
 // (written, not yet at the simulator) until the lockdown has returned.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { TrRequest, TrResponse } from '../../proxy/kiwoom/client.js';
 import { latch } from '../helpers/gates.js';
 import { RESTING_ORDER } from '../helpers/lockdown-steps.js';
@@ -19,9 +19,9 @@ t.before(async () => {
 });
 t.teardown(() => h.close());
 
-t.test('an order Kiwoom places after the lockdown listed the account is cancelled when its answer comes back', async (t) => {
-  const admin = await h.adminToken('sec-lead', 'admin');
-  const kiwoom = h.sidecar.parts.kiwoom;
+/** Holds every kt10000 in the sidecar's Kiwoom client (written, not yet at the simulator) until released. */
+function holdOrdersOnTheWire(t: Test, on: Harness): ReturnType<typeof latch> {
+  const kiwoom = on.sidecar.parts.kiwoom;
   const call = kiwoom.call.bind(kiwoom);
   const onWire = latch();
   kiwoom.call = async (req: TrRequest): Promise<TrResponse> => {
@@ -35,6 +35,12 @@ t.test('an order Kiwoom places after the lockdown listed the account is cancelle
     kiwoom.call = call;
     onWire.release();
   });
+  return onWire;
+}
+
+t.test('an order Kiwoom places after the lockdown listed the account is cancelled when its answer comes back', async (t) => {
+  const admin = await h.adminToken('sec-lead', 'admin');
+  const onWire = holdOrdersOnTheWire(t, h);
 
   const answer = h.call('kt10000', RESTING_ORDER);
   await onWire.waiting; // written: past the pre-send re-check, not yet at Kiwoom
@@ -61,20 +67,7 @@ t.test('an order whose answer is lost after the lockdown listed the account is c
   const w = await startHarness({ config: { response: { damage: { deadlineMs: 1_000 } } } });
   t.teardown(() => w.close());
   const admin = await w.adminToken('sec-lead', 'admin');
-  const kiwoom = w.sidecar.parts.kiwoom;
-  const call = kiwoom.call.bind(kiwoom);
-  const onWire = latch();
-  kiwoom.call = async (req: TrRequest): Promise<TrResponse> => {
-    if (req.apiId === 'kt10000') {
-      onWire.reached();
-      await onWire.passed;
-    }
-    return call(req);
-  };
-  t.teardown(() => {
-    kiwoom.call = call;
-    onWire.release();
-  });
+  const onWire = holdOrdersOnTheWire(t, w);
 
   const answer = w.call('kt10000', RESTING_ORDER);
   await onWire.waiting;
