@@ -200,9 +200,11 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
   async function tick(id: string, until: number, local?: Incident): Promise<'again' | 'done' | 'lost'> {
     if (closed || !(await holdLease(id))) return 'lost';
     const json = await store.get(K.incident(id));
-    // Before the lockdown has saved it, the incident is the one in hand.
+    // Before the lockdown has saved it, the incident is the one in hand; a late order's retry may come before the
+    // lockdown has saved it at all, so an incident not there yet is looked for again (until the deadline).
     const inc = json ? (JSON.parse(json) as Incident) : local;
-    if (inc?.status !== 'locked') return 'done';
+    if (!inc) return now() < until ? 'again' : 'done';
+    if (inc.status !== 'locked') return 'done';
     const left = (await merge(inc)).cancels.filter(unconfirmed);
     if (left.length === 0) return 'done';
     if (now() >= until) {
