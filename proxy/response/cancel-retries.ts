@@ -9,11 +9,18 @@
 // lives in a hash beside the incident (never a rewrite of the incident itself,
 // which the lockdown and an unlock save meanwhile); a report on any replica
 // merges it, so step 3 turns done once every account is confirmed.
+// One replica follows an incident at a time, under a lease in the Store that
+// it renews every try; the incidents followed are listed with their deadline
+// (response:cancel-pending), and every replica's sweep takes over one whose
+// lease was given back (shutdown) or lapsed (crash, Store lost). Each try
+// reads from the Store what is still unconfirmed, so the follower sees the
+// accounts any replica added.
 // An order Kiwoom accepted for a bot already locked down (written before the
 // lock flags were set, placed after the cancel-all listed its account: on the
 // wire, in Kiwoom's intake, sent by another replica) is caught by the replica
-// that forwarded it, from Kiwoom's answer: its account's cancel-all runs again
-// at once, followed like the others, and the incident's timeline names it.
+// that forwarded it, from Kiwoom's answer, or from its answer lost (it may be
+// placed): its account's cancel-all runs again at once, followed like the
+// others, and the incident's timeline names it.
 import { randomBytes } from 'node:crypto';
 import { maskAccount } from '../common/logger.js';
 import { counter, gauge } from '../common/metrics.js';
