@@ -15,6 +15,7 @@ import { Degraded } from '../common/admin-route.js';
 import { stateRoutes, stateFlushReadiness } from '../state/index.js';
 import { approvalRoutes } from '../approval/index.js';
 import { responseRoutes } from '../response/index.js';
+import { parseVaultConfig } from '../vault/index.js';
 import { coreAdminRoutes } from './admin-routes.js';
 import type { SidecarParts } from './sidecar.js';
 
@@ -61,8 +62,8 @@ export function readinessChecks(parts: SidecarParts, isShuttingDown: () => boole
       },
     },
     { name: 'audit', check: () => auditor.health() },
-    // A KMS health probe costs quota: probe at most every 10 s.
-    { name: 'vault', check: cachedCheck(() => vault.health(), 10_000) },
+    // A KMS health probe costs quota: probe at most every vault.healthProbeMs (10 s).
+    { name: 'vault', check: cachedCheck(() => vault.health(), parseVaultConfig(parts.config.vault, parts.config.dataDir).healthProbeMs) },
     stateReadiness(store, degradedWhenDown),
     {
       // Kiwoom binds a token to the address that issued it: replicas sharing a key must leave through one egress address.

@@ -40,6 +40,8 @@ export interface VaultConfig {
   lock: { timeoutMs: number; staleMs: number };
   /** In-memory copies of the encrypted records, so calls do no file I/O. */
   records: RecordCacheConfig;
+  /** /readyz asks the key provider at most this often (a KMS probe costs quota); an outage's end shows within it. */
+  healthProbeMs: number;
 }
 
 type Obj = Record<string, unknown>;
@@ -73,7 +75,7 @@ function str(o: Obj, key: string, where: string, required = false): string | und
 function int(o: Obj, key: string, where: string, dflt: number, min: number, max: number): number {
   const v = o[key];
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(`${where}.${key}`, `must be an integer from ${min} to ${max}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(where ? `${where}.${key}` : key, `must be an integer from ${min} to ${max}`);
   return v;
 }
 
@@ -84,7 +86,7 @@ function providerName(v: unknown, where: string): ProviderName {
 
 export function parseVaultConfig(raw: unknown, dataDir: string): VaultConfig {
   const o = obj(raw, '(section)');
-  onlyKeys(o, '', ['provider', 'readProviders', 'local', 'awsKms', 'pkcs11', 'cache', 'limits', 'lock', 'records']);
+  onlyKeys(o, '', ['provider', 'readProviders', 'local', 'awsKms', 'pkcs11', 'cache', 'limits', 'lock', 'records', 'healthProbeMs']);
   const provider = o.provider === undefined ? 'local' : providerName(o.provider, 'provider');
   const rp = o.readProviders ?? [];
   if (!Array.isArray(rp)) fail('readProviders', 'must be a list');
@@ -166,5 +168,17 @@ export function parseVaultConfig(raw: unknown, dataDir: string): VaultConfig {
     if (name === 'aws-kms' && !awsKms) fail('awsKms', `is required when provider ${name} is used`);
     if (name === 'pkcs11' && !pkcs11) fail('pkcs11', `is required when provider ${name} is used`);
   }
-  return { provider, readProviders, local: { masterKeyFile }, ...(awsKms ? { awsKms } : {}), ...(pkcs11 ? { pkcs11 } : {}), cache, limits, lock, records };
+  const healthProbeMs = int(o, 'healthProbeMs', '', 10_000, 100, 600_000);
+  return {
+    provider,
+    readProviders,
+    local: { masterKeyFile },
+    ...(awsKms ? { awsKms } : {}),
+    ...(pkcs11 ? { pkcs11 } : {}),
+    cache,
+    limits,
+    lock,
+    records,
+    healthProbeMs,
+  };
 }

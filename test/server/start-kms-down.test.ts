@@ -19,7 +19,8 @@ useFakeAwsCredentials(t);
 const redis = await startRedis();
 t.teardown(() => redis.cleanup());
 const replica = (name: string, keyId = 'alias/kguard-start') => ({
-  vault: { provider: 'aws-kms', awsKms: { keyId, region: kms.region, endpoint: kms.url, maxAttempts: 1 } },
+  // /readyz asks KMS every 500 ms here (default 10 s), so the end of the outage shows at once.
+  vault: { provider: 'aws-kms', awsKms: { keyId, region: kms.region, endpoint: kms.url, maxAttempts: 1 }, healthProbeMs: 500 },
   state: { backend: 'redis', redis: { url: redis.url, commandTimeoutMs: 2_000, maxReconnectDelayMs: 200 } },
   audit: { replicaId: name, sinks: [{ type: 'file', dir: `audit-${name}` }] },
   risk: { enabled: false },

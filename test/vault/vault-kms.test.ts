@@ -183,6 +183,9 @@ t.test('config errors are clear', async (t) => {
     limits: { minKeyBytes: 8, maxKeyBytes: 512 },
     lock: { timeoutMs: 5_000, staleMs: 30_000 },
     records: { enabled: true, watch: true, revalidateMs: 250, maxStaleMs: 1_000 },
+    healthProbeMs: 10_000,
   });
+  t.equal(parseVaultConfig({ healthProbeMs: 500 }, dir).healthProbeMs, 500, "/readyz's provider probe interval is a knob");
+  t.throws(() => parseVaultConfig({ healthProbeMs: 0 }, dir), { code: 'KG4005', message: /vault\.healthProbeMs: must be an integer from 100 to 600000/ });
   t.ok(GuardError);
 });
