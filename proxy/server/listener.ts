@@ -35,6 +35,15 @@ function routeOf(url: string | undefined): Route | undefined {
 }
 
 /** How often Node checks headersTimeout and requestTimeout: a quarter of the shorter, at most 1 s. */
+/**
+ * The lockdown that ended an order already written to Kiwoom, whose answer was lost: the bot hears both, so it
+ * neither sends it again nor takes it for never placed (the lockdown cancels the account's open orders).
+ */
+function mayBePlaced(lockdown: GuardError): GuardError {
+  const detail = `${lockdown.detail ? `${lockdown.detail}; ` : ''}the order was written to Kiwoom before it and may be placed (KG5011)`;
+  return new GuardError(lockdown.code, detail, { headers: lockdown.headers });
+}
+
 export function timeoutSweepMs(limits: { headersTimeoutMs: number; requestTimeoutMs: number }): number {
   return Math.max(25, Math.min(1_000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4)));
 }
@@ -178,7 +187,8 @@ export function createBotListener(deps: ListenerDeps): BotListener {
       // that set the lockdown off keeps its own KG3008, which names the detectors that fired.
       const reason: unknown = controller.signal.reason;
       const own = toGuardError(err);
-      ctx.error = controller.signal.aborted && reason instanceof GuardError && own.code !== 'KG3008' ? reason : own;
+      const ended = controller.signal.aborted && reason instanceof GuardError && own.code !== 'KG3008';
+      ctx.error = !ended ? own : own.code === 'KG5011' ? mayBePlaced(reason) : reason;
       if (ctx.error.code === 'KG9001') logger.error({ err: ctx.error.cause ?? err, requestId: ctx.id, stage: ctx.trail.at(-1) }, 'internal error');
       const trHeaders = route === 'tr' ? refusedTrHeaders(req) : {};
       ctx.reply = jsonReply(ctx.error.status, kiwoomErrorBody(ctx.error, lang), { ...trHeaders, ...ctx.error.headers });
