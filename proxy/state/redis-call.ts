@@ -3,38 +3,10 @@
 // connection error to a typed GuardError (KG7001 unavailable, KG7002 refused).
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { GuardError, isGuardError } from '../common/errors.js';
+import type { Store } from './types.js';
 
-export type OpName =
-  | 'get'
-  | 'mget'
-  | 'hmget'
-  | 'set'
-  | 'setIfAbsent'
-  | 'setIfUnchanged'
-  | 'del'
-  | 'incr'
-  | 'expire'
-  | 'hget'
-  | 'hset'
-  | 'hdel'
-  | 'hgetall'
-  | 'consume'
-  | 'peek'
-  | 'refund'
-  | 'takeSlot'
-  | 'settleSlot'
-  | 'pauseSlots'
-  | 'leaseTake'
-  | 'leaseRelease'
-  | 'leasePut'
-  | 'leaseRetire'
-  | 'leaseRevive'
-  | 'leaseDrop'
-  | 'leasePeek'
-  | 'publish'
-  | 'subscribe'
-  | 'health'
-  | 'generation';
+/** Every Store call a metric can name: the interface's operations (not its local checks), and the generation check. */
+export type OpName = Exclude<keyof Store, 'kind' | 'flushDetected' | 'confirmFlush' | 'close'> | 'generation';
 
 /** Runs one store call under the deadline, timed and counted as `name`. */
 export type RunOp = <T>(name: OpName, fn: () => Promise<T>) => Promise<T>;

@@ -9,6 +9,7 @@ import { createMemoryStore, createRedisStore } from '../../proxy/state/index.js'
 import type { Store } from '../../proxy/state/types.js';
 import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput } from '../../proxy/risk/index.js';
 import { startRedis } from '../helpers/redis.js';
+import { riskInput } from '../helpers/risk-setups.js';
 
 const logger = pino({ level: 'silent' });
 const clock = seoulToEpoch('2026-01-05', 10, 0);
@@ -18,15 +19,7 @@ function replica(store: Store) {
   return createRiskEngine({ config, store, registry: new Registry(), logger, now: () => clock });
 }
 
-const quote = (i: number): RiskInput => ({
-  botId: 'b1',
-  account: '5555-01',
-  apiId: 'ka10001',
-  kind: 'query',
-  stkCd: '005930',
-  sourceIp: '10.0.0.5',
-  now: clock + i,
-});
+const quote = (i: number): RiskInput => riskInput({ now: clock + i });
 const buy = (i: number, qty: number): RiskInput => ({ ...quote(i), apiId: 'kt10000', kind: 'order', side: 'buy', qty, price: 74_000 });
 
 async function race(t: Test, a: Store, b: Store, read: Store): Promise<void> {
