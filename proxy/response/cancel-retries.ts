@@ -67,7 +67,7 @@ interface LateOrder {
 export interface CancelRetries {
   /** After step 3: follows the accounts whose cancel-all was not confirmed (in the background). */
   follow(inc: Incident): void;
-  /** An order Kiwoom accepted for a bot locked down by incident `id`: its account's cancel-all again, now. */
+  /** An order Kiwoom accepted (or whose answer was lost) for a bot locked down by incident `id`: its account's cancel-all again, now. */
   acceptedWhileLocked(id: string, o: AcceptedOrder): Promise<void>;
   /** Step 3, the accounts' cancel records and the timeline as the report shows them. */
   merge(inc: Incident): Promise<Pick<Incident, 'steps' | 'timeline' | 'cancels' | 'damage'>>;

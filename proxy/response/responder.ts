@@ -54,9 +54,9 @@ export interface Responder {
   /** Throws KG3008 while the bot, its account or everything is locked. */
   checkLockdown(call: LockCheckCall): Promise<void>;
   /**
-   * An order or modify Kiwoom accepted (its answer just read): when the bot is locked down by then, it was written
-   * before the lock and may have been placed after the cancel-all listed its account, so that runs again now. In the
-   * background; resolves when done.
+   * An order or modify Kiwoom accepted (its answer just read), or one whose answer was lost (no ordNo): when the bot
+   * is locked down by then, it was written before the lock and may have been placed after the cancel-all listed its
+   * account, so that runs again now. In the background; resolves when done.
    */
   orderAccepted(o: AcceptedOrder): Promise<void>;
   /** Incident id holding a lock on this bot/account, if any. */
