@@ -74,7 +74,7 @@ t.test('policy and broker-token views', async (t) => {
   t.equal(reload.status, 200, reload.text);
   await h.waitNoLiveTokens();
   // The simulator forgets the token a moment before the sidecar's session marks it gone: wait for that too.
-  await waitFor(async () => (await admin('GET', '/admin/v1/broker-tokens', viewerToken)).json.outstanding === 0, 5_000, 'no outstanding broker token');
+  await waitFor(async () => (await admin('GET', '/admin/v1/broker-tokens', viewerToken)).json.outstanding === 0, 20_000, 'no outstanding broker token');
   const bt = await admin('GET', '/admin/v1/broker-tokens', viewerToken);
   t.equal(bt.json.outstanding, 0);
 });

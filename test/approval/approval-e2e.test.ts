@@ -34,7 +34,7 @@ t.test('hold mode: a step-up call waits, is approved with a TOTP through the adm
   const w = await world(t, 'hold');
   const held = w.h.call('kt10000', STEP_UP_BUY);
   let pending: Record<string, any>[] = [];
-  await waitFor(async () => (pending = await pendingApprovals(w)).length === 1, 5000, 'a pending approval');
+  await waitFor(async () => (pending = await pendingApprovals(w)).length === 1, 20_000, 'a pending approval');
   const a = pending[0]!;
   const { request } = await import('undici');
   const scrape = await (await request(`${w.h.adminUrl}/metrics`)).body.text();

@@ -346,7 +346,7 @@ t.test('approval on another replica: two services sharing one Store', async (t) 
   const t0 = Date.now();
   await replicaB.approve(ticket.id, 'alice', f.code('alice'));
   t.equal(await waiting, 'approved');
-  t.ok(Date.now() - t0 < 1000, 'woken by pub/sub, not by the 60 s poll');
+  t.ok(Date.now() - t0 < 30_000, 'woken by pub/sub, not by the 60 s poll');
   await replicaB.consume(ticket.id, ticket.callHash);
   await t.rejects(f.service.consume(ticket.id, ticket.callHash), { code: 'KG3010' }, 'single use across replicas');
 });

@@ -76,7 +76,7 @@ t.test('pending mode: a held order whose approval lapsed sent again is held agai
   const first = await w.h.call('kt10000', BUY, { token: w.token });
   t.equal(code(first), 'KG3004', 'held: pending approval');
   const id = String(first.headers['x-kguard-approval-id']);
-  await waitFor(async () => (await w.h.admin('GET', `/admin/v1/approvals/${id}`, w.admin)).json.status === 'timeout', 5000, 'the approval lapsed');
+  await waitFor(async () => (await w.h.admin('GET', `/admin/v1/approvals/${id}`, w.admin)).json.status === 'timeout', 20_000, 'the approval lapsed');
   const again = await w.h.call('kt10000', BUY, { token: w.token });
   t.equal(code(again), 'KG3004', `the same order sent anew is held for approval again: ${again.text}`);
   t.equal(placed(w), 0, 'nothing reached the broker');

@@ -93,7 +93,7 @@ t.test('every forwarded, denied and rejected call has its records; the log verif
     return recs.filter((x) => x.type === 'broker_token.issued').every((x) => revoked.has(x.data.fingerprint));
   };
   await waitForRequestRecords(auditDir, [...ids.forwarded, ...ids.denied, ...ids.rejected], (recs) => has(recs, 'call.outcome'));
-  await waitFor(async () => tokensSettled(await readAuditRecords(auditDir)), 5_000, 'every issued broker token has its revoke record');
+  await waitFor(async () => tokensSettled(await readAuditRecords(auditDir)), 20_000, 'every issued broker token has its revoke record');
   const all = await readAuditRecords(auditDir);
 
   t.test('forwarded: intent (allow, policy version), decrypt, broker token issued and revoked, outcome ok', async (t) => {
@@ -255,7 +255,7 @@ t.test('fail closed through the sidecar: a broken audit sink stops orders, /read
   // Recover: the directory comes back.
   await rm(auditDir);
   await rename(moved, auditDir);
-  await waitFor(async () => (await readyz(h)).status === 200, 5_000, '/readyz green after recovery');
+  await waitFor(async () => (await readyz(h)).status === 200, 20_000, '/readyz green after recovery');
   const after = await h.call('kt10000', order(69_700), { token });
   t.equal(after.json.return_code, 0, `calls flow again: ${after.text}`);
   t.equal(h.sim.requestLog().filter((x) => x.apiId === 'kt10000').length, ordersBefore + 1, 'exactly the post-recovery order reached the simulator');

@@ -73,7 +73,7 @@ function holdSecretChecks(h: Harness, id: string) {
   return {
     async release(n: number): Promise<number> {
       try {
-        await waitFor(() => parsed >= n, 5000, `${n} bodies for ${id} parsed`);
+        await waitFor(() => parsed >= n, 20_000, `${n} bodies for ${id} parsed`);
         await new Promise(setImmediate);
         return checks;
       } finally {

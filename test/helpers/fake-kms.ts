@@ -186,7 +186,8 @@ export async function startFakeKms(opts: { region?: string } = {}): Promise<Fake
     const target = String(req.headers['x-amz-target'] ?? '');
     const log: FakeKmsRequest = { target, status: 200 };
     requests.push(log);
-    if (fake.delayMs > 0) await new Promise((r) => setTimeout(r, fake.delayMs));
+    // Unref'd: a delayed answer nobody waits for any more does not keep the test process alive.
+    if (fake.delayMs > 0) await new Promise((r) => setTimeout(r, fake.delayMs).unref());
     try {
       if (req.method !== 'POST' || req.url !== '/') throw new KmsError('UnknownOperationException', '', 404);
       if (!String(req.headers['content-type'] ?? '').startsWith('application/x-amz-json-1.1')) throw new KmsError('SerializationException', 'bad content-type');

@@ -30,6 +30,26 @@ export function latch(): Latch {
   return { waiting, passed, reached, release };
 }
 
+/**
+ * Whether `p` settles (either way) within `ms`: for "this does not wait for X" where X would hold it far longer
+ * than `ms`, which is generous enough that a loaded machine does not reach it.
+ */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), ms);
+  });
+  const settled = p.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Holds the sidecar's next broker token issues until released (and at teardown). */
 export function holdTokenIssues(t: Test, h: Harness): { waiting: Promise<void>; release: () => void } {
   const kiwoom = h.sidecar.parts.kiwoom;

@@ -83,7 +83,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 3000, what = 'condition'): Promise<void> {
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -239,7 +239,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       const text = await res.body.text();
       return { status: res.statusCode, headers: res.headers, text, json: parseJson(text) };
     },
-    waitNoLiveTokens: (timeoutMs = 3000) => waitFor(() => sim.liveTokens() === 0, timeoutMs, 'no live broker tokens'),
+    waitNoLiveTokens: (timeoutMs = 20_000) => waitFor(() => sim.liveTokens() === 0, timeoutMs, 'no live broker tokens'),
     async close() {
       await sidecar.close();
       if (ownsSim) await sim.close();

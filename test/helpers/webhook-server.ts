@@ -59,7 +59,7 @@ export async function startWebhookServer(): Promise<WebhookServer> {
     failNext(n) {
       failNext = n;
     },
-    waitFor(count, timeoutMs = 5000, filter = () => true) {
+    waitFor(count, timeoutMs = 20_000, filter = () => true) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const got = received.filter(filter);

@@ -158,7 +158,7 @@ t.test('an order Kiwoom answered with its own JSON error: passed on as it is', a
 });
 
 t.test('a token issue refused with a message that echoes the keys: the keys never reach the bot or the logs', async (t) => {
-  await h.waitNoLiveTokens(5000);
+  await h.waitNoLiveTokens(20_000);
   up.answer = async (req, body, res) => {
     if (req.url !== '/oauth2/token') return false;
     const sent = JSON.parse(body.toString('utf8')) as Record<string, string>;

@@ -23,7 +23,7 @@ const order = (qty: number) => ({
   body: { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: String(qty), ord_uv: '1', trde_tp: '0' },
 });
 
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await check()) return;

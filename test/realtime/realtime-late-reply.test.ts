@@ -47,7 +47,7 @@ t.test('a reply that comes after its request timed out is never handed to the ne
   t.not(JSON.stringify(second).includes('A000001'), true, "bot-2 is never handed bot-1's result");
 
   // The link is usable afterwards, and answers are paired again.
-  await waitFor(() => link.up, 5_000, 'the link is up again');
+  await waitFor(() => link.up, 20_000, 'the link is up again');
   t.match(await hub.conditionRequest('bot-2', '2', false, search('2')), { seq: '2', data: [{ '9001': 'A000002' }] });
   t.ok(kiwoom.logins() >= 1);
 });
@@ -68,6 +68,6 @@ t.test('a reply naming another seq is refused, and the link logs in afresh', asy
   hub.attach({ id: 'bot-1', botId: 'bot-1', account: '8888000011', send: () => undefined });
   // KG5005 (the answer does not fit the request), not KG5003 ("response too large").
   await t.rejects(hub.conditionRequest('bot-1', '3', false, search('3')), { code: 'KG5005' });
-  await waitFor(() => kiwoom.logins() >= 2 && link.up, 5_000, 'logged in afresh');
+  await waitFor(() => kiwoom.logins() >= 2 && link.up, 20_000, 'logged in afresh');
   t.match(await hub.conditionRequest('bot-1', '3', false, search('3')), { return_code: 0, seq: ' 3 ' });
 });

@@ -162,8 +162,8 @@ t.test('compromise drill: 03:00 sell-everything from a new address', async (t) =
   for (const s of ['경과', '피해 평가', 'kt10001', 'session', 'change-account-password']) t.match(md.text, s, `markdown mentions ${s}`);
 
   // --- 4. Webhooks: the generic JSON one and the Slack one, lockdown and damage assessment, no secrets.
-  const json = await hooks.waitFor(2, 5000, (x) => x.path === '/json');
-  const slack = await hooks.waitFor(2, 5000, (x) => x.path === '/slack');
+  const json = await hooks.waitFor(2, 20_000, (x) => x.path === '/json');
+  const slack = await hooks.waitFor(2, 20_000, (x) => x.path === '/slack');
   t.same(json.map((x) => x.json.event).sort(), ['damage_assessment', 'lockdown']);
   t.ok(
     json.every((x) => x.json.incidentId === id && x.json.severity === 'CRITICAL'),

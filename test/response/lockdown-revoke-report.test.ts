@@ -105,7 +105,7 @@ t.test('a revoke Kiwoom answers [8005] (the token is already invalid) counts as 
   t.ok(count(after, 'kguard_broker_tokens_revoked_total{outcome="invalid"}') >= 1, 'counted as ended by an [8005] answer');
   const invalid = async () =>
     (await readAuditRecords(path.join(h.dataDir, 'audit'))).filter((r) => r.type === 'broker_token.revoked' && r.data.invalid === true);
-  await waitFor(async () => (await invalid()).length >= 1, 5_000, 'the revoke audit record');
+  await waitFor(async () => (await invalid()).length >= 1, 20_000, 'the revoke audit record');
   t.ok((await invalid()).length >= 1, 'its audit record says Kiwoom found the token invalid');
   h.sim.faults.clear();
 });

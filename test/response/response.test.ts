@@ -4,6 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -24,6 +26,7 @@ import {
 } from '../../proxy/response/index.js';
 import { readTradingState, setTradingState } from '../../proxy/policy/trading-state.js';
 import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.js';
+import { settlesWithin } from '../helpers/gates.js';
 import { waitFor } from '../helpers/harness.js';
 import { simGateway, type SimGateway } from '../helpers/sim-gateway.js';
 
@@ -249,7 +252,7 @@ t.test('a lockdown is published only once its lock flags are set', async (t) => 
   t.same(heard, [], 'nothing is published while the lock flag is still being written');
   openGate();
   await done;
-  await waitFor(() => heard.length > 0, 5_000, 'the lockdown heard');
+  await waitFor(() => heard.length > 0, 20_000, 'the lockdown heard');
   t.equal(heard.length, 1);
   t.type(heard[0], 'string', 'a replica that hears the lockdown finds the flag set');
 });
@@ -845,11 +848,25 @@ t.test('webhooks: retry with backoff, no retry on 4xx, give up without blocking'
   const r = await dead.notify(alert);
   t.match(r[0], { ok: false, error: /ECONNREFUSED|network/ });
 
-  // A lockdown whose webhooks are down still completes promptly.
-  const w = await world(t, { webhooks: [{ url: 'http://127.0.0.1:1/down', kind: 'json' }], webhook: { attempts: 3, backoffMs: 500, timeoutMs: 500 } });
-  const t0 = performance.now();
-  const inc = await w.responder.lockdown({ botId: 'bot1', reason: 'hooks down', actor: 'a1' });
-  t.ok(performance.now() - t0 < 1500, 'lockdown did not wait for failing webhooks');
+  // A lockdown whose webhook does not answer still completes: the delivery is held (up to its 60 s time-out) until
+  // the lockdown has returned, and then fails.
+  const held: ServerResponse[] = [];
+  const hanging = createServer((req, res) => {
+    req.resume();
+    held.push(res);
+  });
+  await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    hanging.closeAllConnections();
+    hanging.close();
+  });
+  const hookUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/down`;
+  const w = await world(t, { webhooks: [{ url: hookUrl, kind: 'json' }], webhook: { attempts: 1, backoffMs: 10, timeoutMs: 60_000 } });
+  const locking = w.responder.lockdown({ botId: 'bot1', reason: 'hooks down', actor: 'a1' });
+  t.ok(await settlesWithin(locking, 20_000), 'lockdown did not wait for the webhook');
+  const inc = await locking;
+  await waitFor(() => held.length >= 1, 20_000, 'the delivery held by the webhook');
+  for (const res of held) res.writeHead(503).end('down');
   await w.responder.flush();
   const after = await w.responder.get(inc.id);
   t.ok(after.notifications.length >= 1 && after.notifications.every((x) => x.results.every((y) => !y.ok)), 'failed deliveries recorded on the incident');

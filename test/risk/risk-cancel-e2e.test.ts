@@ -31,7 +31,7 @@ t.test('modifies of orders the account never had: rejected by the broker, then h
     results.push(r);
     // The after-stages run once the bot has its answer: a bot's next modify seconds later finds this one counted.
     const key = `risk:cxlrej:${h.botId}:${Math.floor(clock.now / 60_000)}`;
-    if (k < 10) await waitFor(async () => Number((await h.sidecar.parts.store.get(key)) ?? 0) >= k + 1, 3000, `rejection ${k + 1} counted`);
+    if (k < 10) await waitFor(async () => Number((await h.sidecar.parts.store.get(key)) ?? 0) >= k + 1, 20_000, `rejection ${k + 1} counted`);
   }
   const first = results.slice(0, 10);
   t.same(

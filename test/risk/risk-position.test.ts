@@ -13,7 +13,7 @@ async function sellEverything(t: Test, language?: 'en') {
   const token = await h.token();
   const bal = await h.call('kt00018', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { token });
   t.equal(bal.json.return_code, 0, bal.text);
-  await waitFor(async () => (await h.sidecar.parts.responder.baselineHolding('8888000011', '005930'))?.qty === 1000, 3000, 'baseline recorded');
+  await waitFor(async () => (await h.sidecar.parts.responder.baselineHolding('8888000011', '005930'))?.qty === 1000, 20_000, 'baseline recorded');
 
   const sell = (qty: string) => h.call('kt10001', { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: qty, ord_uv: '74000', trde_tp: '0' }, { token });
   const small = await sell('10');
@@ -69,6 +69,6 @@ t.test('an account read in pages: the whole is the position, once the bot has re
   );
   t.equal(second.json.return_code, 0, second.text);
   t.not(second.headers['cont-yn'], 'Y', 'the last page');
-  await waitFor(async () => (await held('000660'))?.qty === 30, 5000, 'the second page recorded with the first');
+  await waitFor(async () => (await held('000660'))?.qty === 30, 20_000, 'the second page recorded with the first');
   t.match(await held('005930'), { qty: 1000 });
 });

@@ -38,7 +38,7 @@ t.test('run a session with canaries', async (t) => {
     await h.call('ka10001', { stk_cd: '005930' }, { token }),
     await h.call('kt00018', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { token }),
     // Calls close together share the key's token; once it is revoked the next call issues another.
-    await h.waitNoLiveTokens(5000).then(() => h.call('ka10001', { stk_cd: '000660' }, { token })),
+    await h.waitNoLiveTokens(20_000).then(() => h.call('ka10001', { stk_cd: '000660' }, { token })),
     await h.call('ka10001', '{bad json', { token }),
     await h.call('ka10001', { stk_cd: '005930' }, { token: `${token}x` }),
     await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: h.botId, secretkey: CANARY.secretKey })),
@@ -48,7 +48,7 @@ t.test('run a session with canaries', async (t) => {
   bodies.push(await h.call('ka10001', { stk_cd: '005930' }, { token }));
   h.sim.faults.set({ revokeFailNext: 2 });
   bodies.push(await h.call('ka10001', { stk_cd: '005930' }, { token }));
-  await h.waitNoLiveTokens(5000);
+  await h.waitNoLiveTokens(20_000);
   for (const b of bodies) seen.push(b.text, JSON.stringify(b.headers));
   t.ok(brokerTokens.length >= 2, `broker tokens captured (${brokerTokens.length})`);
 });

@@ -37,7 +37,7 @@ t.test('a held call whose bot hangs up closes its approval', async (t) => {
   const a = pending[0]!;
   await bot.hangUp();
   // The listener logs the request once its pipeline is done with it.
-  await waitFor(() => /"apiId":"kt10000"[^\n]*"msg":"request"/.test(h.logs()), 5_000, "the held call's end");
+  await waitFor(() => /"apiId":"kt10000"[^\n]*"msg":"request"/.test(h.logs()), 20_000, "the held call's end");
 
   const late = await approve(a.id);
   t.not(late.status, 200, `approving a call whose bot left is refused: ${late.text}`);

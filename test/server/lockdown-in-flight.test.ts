@@ -28,7 +28,7 @@ t.test('an order waiting for its broker token when a lockdown is pressed is refu
   await waiting; // the order is in its forward stage, past the lockdown check
   const { responder } = h.sidecar.parts;
   const issued = responder.lockdown({ botId: h.botId, reason: 'in-flight order test', actor: 'sec-lead' });
-  await waitFor(async () => (await responder.lockedBy(h.botId, CANARY.account)) !== undefined, 5_000, 'the lock flags');
+  await waitFor(async () => (await responder.lockedBy(h.botId, CANARY.account)) !== undefined, 20_000, 'the lock flags');
   release();
   const r = await answer;
   await issued;
@@ -47,7 +47,7 @@ t.test('an order waiting for its broker token when its bot is disabled is refuse
   await waiting;
   const { botControl, sessions } = h.sidecar.parts;
   const disabling = botControl.disable(id, 'in-flight order test');
-  await waitFor(() => sessions.isDisabled(id), 5_000, 'the bot disabled');
+  await waitFor(() => sessions.isDisabled(id), 20_000, 'the bot disabled');
   release();
   const r = await answer;
   await disabling;

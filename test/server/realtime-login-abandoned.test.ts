@@ -60,7 +60,7 @@ t.test('a realtime LOGIN whose bot left before it finished leaves no session and
   s.send({ trnm: 'LOGIN', token });
   await waiting; // the LOGIN is past its checks, not yet holding a session
   s.ws.terminate();
-  await waitFor(async () => (await closes()) > before, 5_000, 'the sidecar to see the bot leave');
+  await waitFor(async () => (await closes()) > before, 20_000, 'the sidecar to see the bot leave');
   release();
 
   await opened; // the LOGIN has its session now, the bot long gone

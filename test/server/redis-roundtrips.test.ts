@@ -201,7 +201,7 @@ async function measure(kind: 'query' | 'order', token: string) {
   const text = await res.body.text();
   const answered = answeredAt;
   if (answered === 0) throw new Error('the sidecar answered without res.end');
-  await h.waitNoLiveTokens(3_000); // revocation ran
+  await h.waitNoLiveTokens(20_000); // revocation ran
   await new Promise((r) => setTimeout(r, 300)); // after-response bookkeeping settles
   const seen = log.filter((s) => s.at >= start - 1).sort((a, b) => a.at - b.at);
   const critical = seen.filter((s) => s.at <= answered);

@@ -220,7 +220,7 @@ t.test('FLUSHALL: refused with KG7003, /readyz names it, an audited confirmation
   t.comment(`MEASURED confirmation -> forwarded order (incl. a new login): ${Date.now() - confirmedAt} ms`);
   t.equal(after.json.return_code, 0, `the next order flows: ${after.text.slice(0, 120)}`);
 
-  await waitFor(async () => /state\.confirm-flush/.test(await auditText(h.dataDir)), 3_000, 'audit record');
+  await waitFor(async () => /state\.confirm-flush/.test(await auditText(h.dataDir)), 20_000, 'audit record');
   const trail = await auditText(h.dataDir);
   const line = trail.split('\n').find((l) => l.includes('"state.confirm-flush"'))!;
   t.match(line, /"actor":"alice"/, 'audited with the actor');
@@ -260,7 +260,7 @@ t.test('a confirmation that cannot be audited does not happen (fail closed)', as
   const store = await createRedisStore({ url: r2.url, generationCheckMs: 100, logger: pino({ level: 'silent' }), registry: new Registry() });
   t.teardown(() => store.close());
   await redisCli(r2.port, 'FLUSHALL');
-  await waitFor(() => store.flushDetected(), 3_000, 'flush detected');
+  await waitFor(() => store.flushDetected(), 20_000, 'flush detected');
   const base = await testAdminServer(
     t,
     store,

@@ -74,7 +74,7 @@ t.test('flush detection: FLUSHALL is flagged on every replica until an operator 
   t.equal(a.generation(), b.generation(), 'replicas share one generation');
   t.equal(a.flushDetected(), false);
   await redisCli(redis.port, 'FLUSHALL');
-  await until(async () => a.flushDetected() && b.flushDetected(), 3_000);
+  await until(async () => a.flushDetected() && b.flushDetected(), 20_000);
   t.pass('both replicas flag the flush (b told over pub/sub)');
   const late = await mk(600_000); // a replica started after the flush learns it from Redis
   t.teardown(() => late.close());
