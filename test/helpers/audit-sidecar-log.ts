@@ -41,7 +41,7 @@ export async function waitForRequestRecords(
   dir: string,
   ids: readonly string[],
   ready: (records: AuditRecord[], id: string) => boolean,
-  timeoutMs = 5_000,
+  timeoutMs = 20_000,
 ): Promise<AuditRecord[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

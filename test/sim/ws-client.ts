@@ -67,7 +67,7 @@ export async function connect(url: string, opts: ClientOptions = {}): Promise<Ws
     seen,
     closed,
     send: (body) => ws.send(typeof body === 'string' ? body : JSON.stringify(body)),
-    next(predicate = () => true, timeoutMs = 10_000) {
+    next(predicate = () => true, timeoutMs = 20_000) {
       const i = queue.findIndex(predicate);
       if (i >= 0) return Promise.resolve(queue.splice(i, 1)[0]!);
       return new Promise((resolve, reject) => {
@@ -98,7 +98,7 @@ export async function connect(url: string, opts: ClientOptions = {}): Promise<Ws
 }
 
 /** Waits (polling, with a generous deadline) until `check` holds; throws with `what` otherwise. */
-export async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+export async function eventually(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
