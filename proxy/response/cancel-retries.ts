@@ -174,8 +174,11 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     try {
       const known = await store.hget(K.cancelPending, id);
       const until = known !== null && Number.isFinite(Number(known)) ? Number(known) : now() + retryForMs;
+      // The lease before the listing: another replica's sweep reading the list in between would take a fresh
+      // incident over from the replica just starting to follow it.
+      const mine = await holdLease(id);
       await store.hset(K.cancelPending, id, String(until), retryForMs + followLeaseMs);
-      if (await holdLease(id)) return schedule(id, until, retryIntervalMs, local);
+      if (mine) return schedule(id, until, retryIntervalMs, local);
     } catch (err) {
       logger.error(
         { incidentId: id, err: (err as Error).message },

@@ -9,6 +9,7 @@
 // can cut it off.
 import t, { type Test } from 'tap';
 import { startHarness, waitFor, CANARY, type Harness } from '../helpers/harness.js';
+import { latch } from '../helpers/gates.js';
 import { RESTING_ORDER, stepsOf } from '../helpers/lockdown-steps.js';
 import { startRedis } from '../helpers/redis.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
@@ -77,4 +78,54 @@ t.test('a replica cut off from the Store lets its lease lapse: another takes the
   t.teardown(() => B.close());
   // B neither renews its lease nor tries again once it cannot reach Redis; A takes over when the lease lapses.
   await drill(t, A, B, async () => proxy.setRefusing(true));
+});
+
+t.test("a replica's sweep does not take an incident over from the replica just starting to follow it", async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.cleanup());
+  const A = await startHarness({ config: replica('A3', redis.url, 600_000) });
+  t.teardown(() => A.close());
+  const B = await startHarness({ config: replica('B3', redis.url, 600_000), replicaOf: A });
+  t.teardown(() => B.close());
+  const PENDING = 'response:cancel-pending';
+
+  // A's sweeps, counted as they read the list of followed incidents.
+  const storeA = A.sidecar.parts.store;
+  const hgetallA = storeA.hgetall.bind(storeA);
+  let sweepsA = 0;
+  storeA.hgetall = async (key: string) => {
+    const got = await hgetallA(key);
+    if (key === PENDING) sweepsA++;
+    return got;
+  };
+  // B lists the incident, then holds still until two of A's sweeps have read it: a sweep that could take it over
+  // has run to its end.
+  const storeB = B.sidecar.parts.store;
+  const hsetB = storeB.hset.bind(storeB);
+  const listed = latch();
+  storeB.hset = async (...args: Parameters<typeof storeB.hset>) => {
+    await hsetB(...args);
+    if (args[0] !== PENDING) return;
+    const from = sweepsA;
+    await waitFor(() => sweepsA >= from + 2, 20_000, "two of A's sweeps").finally(() => listed.reached());
+  };
+  t.teardown(() => {
+    storeA.hgetall = hgetallA;
+    storeB.hset = hsetB;
+  });
+
+  const admin = await A.adminToken('sec-lead', 'admin');
+  const placed = await B.call('kt10000', RESTING_ORDER);
+  t.equal(placed.json.return_code, 0, `a resting order: ${placed.text}`);
+  B.sim.faults.set({ fail5xxApiIds: ['ka10075'] });
+  const lock = await B.admin('POST', '/admin/v1/lockdown', admin, { bot: B.botId, reason: 'kiwoom down during lockdown' });
+  t.equal(lock.status, 201, lock.text.slice(0, 300));
+  await listed.waiting;
+  t.equal(await metric(B, 'kguard_lockdown_cancels_unconfirmed'), 1, 'the replica that ran the lockdown follows the account');
+  t.equal(await metric(A, 'kguard_lockdown_cancel_takeovers_total'), 0, 'the other one took nothing over');
+  t.equal(await metric(A, 'kguard_lockdown_cancels_unconfirmed'), 0, 'and follows nothing');
+  B.sim.faults.clear();
+  const ordNo = String(placed.json.ord_no);
+  await waitFor(() => B.sim.orders(CANARY.account).find((o) => o.ordNo === ordNo)?.status === 'cancelled', 30_000, 'the order cancelled');
+  t.equal(await metric(A, 'kguard_lockdown_cancel_takeovers_total'), 0, 'B saw it through');
 });
