@@ -851,9 +851,11 @@ t.test('webhooks: retry with backoff, no retry on 4xx, give up without blocking'
   // A lockdown whose webhook does not answer still completes: the delivery is held (up to its 60 s time-out) until
   // the lockdown has returned, and then fails.
   const held: ServerResponse[] = [];
+  let holding = true;
   const hanging = createServer((req, res) => {
     req.resume();
-    held.push(res);
+    if (holding) held.push(res);
+    else res.writeHead(503).end('down');
   });
   await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
   t.teardown(() => {
@@ -866,6 +868,7 @@ t.test('webhooks: retry with backoff, no retry on 4xx, give up without blocking'
   t.ok(await settlesWithin(locking, 20_000), 'lockdown did not wait for the webhook');
   const inc = await locking;
   await waitFor(() => held.length >= 1, 20_000, 'the delivery held by the webhook');
+  holding = false;
   for (const res of held) res.writeHead(503).end('down');
   await w.responder.flush();
   const after = await w.responder.get(inc.id);
