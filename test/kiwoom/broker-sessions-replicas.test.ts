@@ -123,7 +123,13 @@ t.test('a replica killed while holding a lease: the peer revokes the token once 
   sim.faults.set({ latencyMs: 4_000 });
   const tok = await token(A, BOTS[0]!);
   const inflight = post(`${A.url}/api/dostk/stkinfo`, QUOTE, { 'api-id': 'ka10001', authorization: `Bearer ${tok}` }).catch(() => undefined);
-  await waitFor(() => sim.stats().tokensIssued > issuedBefore && sim.liveTokens() === 1, 10_000, 'A holds a live token');
+  // A has the token and its call leases it (the call then waits out the latency at Kiwoom). Killed before A took
+  // Kiwoom's answer to the issue, it would leave an unfinished issue instead, revoked after issueLockTtlMs.
+  await waitFor(
+    async () => sim.stats().tokensIssued > issuedBefore && sim.liveTokens() === 1 && (await metric(A, 'kguard_broker_tokens_outstanding')) >= 1,
+    20_000,
+    'A holds a live token',
+  );
   A.child.kill('SIGKILL');
   await A.exited;
   await inflight;
