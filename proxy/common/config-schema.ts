@@ -100,6 +100,7 @@ const schema = {
         'headersTimeoutMs',
         'bodyTimeoutMs',
         'answerTimeoutMs',
+        'revokeTimeoutMs',
         'keepAliveTimeoutMs',
         'maxResponseBytes',
       ],
@@ -113,6 +114,7 @@ const schema = {
         headersTimeoutMs: posInt,
         bodyTimeoutMs: posInt,
         answerTimeoutMs: posInt,
+        revokeTimeoutMs: { type: 'integer', minimum: 100, maximum: 60_000 },
         keepAliveTimeoutMs: posInt,
         maxResponseBytes: { type: 'integer', minimum: 1024 },
         limits: {

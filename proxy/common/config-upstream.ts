@@ -19,6 +19,12 @@ export interface UpstreamConfig {
   bodyTimeoutMs: number;
   /** The whole answer, from the call's start to its last byte (bodyTimeoutMs is per pause): an order is cut off by nothing else. */
   answerTimeoutMs: number;
+  /**
+   * A token revoke's whole answer (au10002). Calls for the key wait while its token is being revoked (issuing now
+   * would return that same token), so a revoke Kiwoom does not answer holds them this long, not headersTimeoutMs.
+   * A revoke cut off counts as failed: the token serves on until a retry ends it (an [8005] is re-issued once).
+   */
+  revokeTimeoutMs: number;
   /** Below the upstream's idle timeout so we never reuse a socket the far end is closing. */
   keepAliveTimeoutMs: number;
   maxResponseBytes: number;

@@ -147,6 +147,7 @@ export function defaultConfig(): Config {
       headersTimeoutMs: 10_000,
       bodyTimeoutMs: 10_000,
       answerTimeoutMs: 30_000,
+      revokeTimeoutMs: 3_000,
       keepAliveTimeoutMs: 4_000,
       maxResponseBytes: 4 * 1024 * 1024,
       limits: {},

@@ -141,6 +141,12 @@ function upstreamMessage(s: KiwoomStatus, status: number, body: Buffer, sent: re
   return `upstream HTTP ${status} return_code=${rc}${code ? ` [${code}]` : ''} (message withheld: it quoted the keys sent)`;
 }
 
+/** A connection pool and the longest its answers may take. */
+interface Route {
+  readonly pool: Pool;
+  readonly answerMs: number;
+}
+
 export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
   const url = new URL(opts.baseUrl);
   const ca = url.protocol === 'https:' ? caBundle(opts.caFile) : undefined;
@@ -154,12 +160,13 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
       bodyTimeout: opts.bodyTimeoutMs,
       connect: { timeout: opts.connectTimeoutMs, rejectUnauthorized: true, ...(ca ? { ca } : {}) },
     });
-  const pool = newPool();
+  const calls: Route = { pool: newPool(), answerMs: opts.answerTimeoutMs };
   // Revocations get their own connections: a slow revoke endpoint must never
-  // make a bot's token or TR call wait for a socket.
-  const revokePool = newPool();
+  // make a bot's token or TR call wait for a socket. And their own deadline:
+  // the key's calls wait while its token is being revoked.
+  const revokes: Route = { pool: newPool(), answerMs: opts.revokeTimeoutMs };
 
-  async function post(path: string, headers: Record<string, string>, body: Buffer, signal?: AbortSignal, via: Pool = pool): Promise<TrResponse> {
+  async function post(path: string, headers: Record<string, string>, body: Buffer, signal?: AbortSignal, via: Route = calls): Promise<TrResponse> {
     // One controller for the caller's signal and the whole answer's deadline: a call without its caller's signal (an
     // order once written) is still ended when its answer never completes (each pause within bodyTimeoutMs).
     const stop = new AbortController();
@@ -170,14 +177,14 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
     const timer = setTimeout(() => {
       overdue = true;
       stop.abort();
-    }, opts.answerTimeoutMs);
+    }, via.answerMs);
     const fail = (err: unknown): GuardError =>
-      overdue ? new GuardError('KG5002', `no complete answer within ${opts.answerTimeoutMs} ms`, { cause: err }) : mapUpstreamError(err);
+      overdue ? new GuardError('KG5002', `no complete answer within ${via.answerMs} ms`, { cause: err }) : mapUpstreamError(err);
     let res: Dispatcher.ResponseData;
     let data: Buffer;
     try {
       try {
-        res = await via.request({
+        res = await via.pool.request({
           method: 'POST',
           path,
           headers: { 'content-type': JSON_CT, 'content-length': String(body.length), ...headers },
@@ -248,7 +255,7 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
       ]);
       let res: TrResponse;
       try {
-        res = await post('/oauth2/revoke', { 'api-id': 'au10002' }, body, signal, revokePool);
+        res = await post('/oauth2/revoke', { 'api-id': 'au10002' }, body, signal, revokes);
       } finally {
         body.fill(0);
       }
@@ -277,7 +284,7 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
     },
 
     async close() {
-      await Promise.all([pool.close(), revokePool.close()]);
+      await Promise.all([calls.pool.close(), revokes.pool.close()]);
     },
   };
 }

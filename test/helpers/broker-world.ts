@@ -54,6 +54,7 @@ export async function brokerWorld(t: Test, simOptions: SimOptions = {}) {
     headersTimeoutMs: 5_000,
     bodyTimeoutMs: 5_000,
     answerTimeoutMs: 10_000,
+    revokeTimeoutMs: 3_000,
     keepAliveTimeoutMs: 4_000,
     maxResponseBytes: 1 << 20,
     limits: {},

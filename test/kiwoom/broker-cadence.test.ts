@@ -4,7 +4,7 @@
 // the token is revoked; a single call still gives its token up at once; and
 // with the knob at 0 each quiet gap costs a revoke and a re-issue again.
 import t from 'tap';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { startHarness, waitFor, type Harness } from '../helpers/harness.js';
 
 const QUOTE = { stk_cd: '005930' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -72,4 +72,40 @@ t.test('a slow Kiwoom revoke: a pause shorter than the revoke takes does not giv
   t.equal(h.sim.stats().tokensIssued, tokensIssued, 'and the call after it needed no new one');
   h.sim.faults.set({ revokeLatencyMs: 0 });
   await h.waitNoLiveTokens(10_000);
+});
+
+t.test("a revoke Kiwoom does not answer holds the key's next call for upstream.revokeTimeoutMs, then the token serves on", async (t) => {
+  const h = await startHarness({ config: { upstream: { revokeTimeoutMs: 500, headersTimeoutMs: 30_000 } } });
+  t.teardown(() => h.close());
+  const token = await h.token();
+  await h.waitNoLiveTokens(10_000);
+  const kiwoom = h.sidecar.parts.kiwoom;
+  const revoke = kiwoom.revokeToken.bind(kiwoom);
+  let revokes = 0;
+  kiwoom.revokeToken = (...args: Parameters<typeof revoke>) => {
+    revokes++;
+    return revoke(...args);
+  };
+  t.teardown(() => {
+    kiwoom.revokeToken = revoke;
+  });
+  // Longer than a call waits for its key's token (brokerTokens.sessionWaitMs, 10 s) and shorter than the headers
+  // time-out here: a revoke cut off only by that would have the next call refused (KG5008).
+  h.sim.faults.set({ revokeLatencyMs: 15_000 });
+  t.equal((await h.call('ka10001', QUOTE, { token })).json.return_code, 0);
+  await waitFor(() => revokes >= 1, 20_000, "the lone call's token being revoked");
+  const next = await h.call('ka10001', QUOTE, { token });
+  t.equal(next.json.return_code, 0, `the next call is served with the token the revoke left live: ${next.text.slice(0, 200)}`);
+  const metrics = await (await fetch(`${h.adminUrl}/metrics`)).text();
+  t.match(metrics, /^kguard_broker_token_revoke_failures_total\{final="false"\} [1-9]/m, 'the cut-off revoke counted as failed');
+  h.sim.faults.clear();
+  await h.waitNoLiveTokens(20_000);
+});
+
+t.test('upstream.revokeTimeoutMs: 3 s by default; a value outside 100 ms to 60 s is refused, naming it', async (t) => {
+  const { loadConfig } = await import('../../proxy/common/config.js');
+  t.equal((await loadConfig({ env: {} })).upstream.revokeTimeoutMs, 3_000);
+  t.equal((await loadConfig({ env: {}, overrides: { upstream: { revokeTimeoutMs: 800 } } })).upstream.revokeTimeoutMs, 800);
+  for (const bad of [0, 50, 120_000, 'soon'])
+    await t.rejects(loadConfig({ env: {}, overrides: { upstream: { revokeTimeoutMs: bad } } }), /upstream\/revokeTimeoutMs|upstream\.revokeTimeoutMs/, String(bad));
 });

@@ -130,6 +130,7 @@ t.test('a call that never found a connection is known not to have left', async (
     headersTimeoutMs: 2_000,
     bodyTimeoutMs: 2_000,
     answerTimeoutMs: 5_000,
+    revokeTimeoutMs: 3_000,
     keepAliveTimeoutMs: 1_000,
     maxResponseBytes: 1 << 16,
     limits: {},
