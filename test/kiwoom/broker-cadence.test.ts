@@ -107,5 +107,9 @@ t.test('upstream.revokeTimeoutMs: 3 s by default; a value outside 100 ms to 60 s
   t.equal((await loadConfig({ env: {} })).upstream.revokeTimeoutMs, 3_000);
   t.equal((await loadConfig({ env: {}, overrides: { upstream: { revokeTimeoutMs: 800 } } })).upstream.revokeTimeoutMs, 800);
   for (const bad of [0, 50, 120_000, 'soon'])
-    await t.rejects(loadConfig({ env: {}, overrides: { upstream: { revokeTimeoutMs: bad } } }), /upstream\/revokeTimeoutMs|upstream\.revokeTimeoutMs/, String(bad));
+    await t.rejects(
+      loadConfig({ env: {}, overrides: { upstream: { revokeTimeoutMs: bad } } }),
+      /upstream\/revokeTimeoutMs|upstream\.revokeTimeoutMs/,
+      String(bad),
+    );
 });
