@@ -65,12 +65,11 @@ export interface RiskConfig extends FlowConfig {
   readonly warmupSamples: number;
   /** A bot is warming up until it has warmupCalls learned calls AND its baseline is this old. */
   readonly warmupMs: number;
-  /**
-   * While warming up, baseline-relative detectors can raise the score to at most
-   * this (an alert, never a hold); absolute detectors are not capped. Below stepUp.
-   */
+  /** While warming up, baseline-relative detectors raise the score to this at most (an alert, never a hold; below stepUp); absolute ones are not capped. */
   readonly warmupMaxScore: number;
   readonly baselineTtlMs: number;
+  /** Bots whose parsed baseline this process keeps while its stored text is unchanged (0: parsed on every call). */
+  readonly baselineCacheBots: number;
   readonly weights: Readonly<Record<DetectorName, number>>;
   readonly thresholds: { readonly alert: number; readonly stepUp: number; readonly admin: number; readonly lockdown: number };
   /** Detectors whose score of 1 triggers lockdown on their own (e.g. ['cidr']). */
@@ -199,6 +198,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     'warmupHours',
     'warmupMaxScore',
     'baselineTtlDays',
+    'baselineCacheBots',
     'weights',
     'thresholds',
     'lockdownDetectors',
@@ -333,6 +333,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     warmupMs: num(r, 'warmupHours', path, 24, 0, 24 * 90) * 3_600_000,
     warmupMaxScore,
     baselineTtlMs: num(r, 'baselineTtlDays', path, 45, 1, 3650) * 86_400_000,
+    baselineCacheBots: num(r, 'baselineCacheBots', path, 10_000, 0, 1_000_000, true),
     weights,
     thresholds,
     lockdownDetectors,

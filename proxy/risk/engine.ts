@@ -47,8 +47,6 @@ const baselineKey = (botId: string): string => `risk:baseline:${botId}`;
 const graceKey = (botId: string): string => `risk:grace:${botId}`;
 /** Set while a call above step-up of this bot is not approved (escalation.followMs). */
 const followKey = (botId: string): string => `risk:follow:${botId}`;
-/** Parsed baselines kept per bot while the stored text is unchanged (bounded; the Store stays the truth). */
-const PARSED_CACHE_MAX = 10_000;
 /** Writes of one learned call tried while other replicas keep changing the bot's baseline (each a read and a write). */
 const LEARN_ATTEMPTS = 8;
 
@@ -124,9 +122,11 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   }
 
   function remember(botId: string, json: string, baseline: Baseline): void {
+    // Kept per bot while the stored text is unchanged, at most risk.baselineCacheBots (the Store stays the truth).
     parsed.delete(botId);
+    if (cfg.baselineCacheBots === 0) return;
     parsed.set(botId, { json, baseline });
-    if (parsed.size > PARSED_CACHE_MAX) parsed.delete(parsed.keys().next().value!);
+    if (parsed.size > cfg.baselineCacheBots) parsed.delete(parsed.keys().next().value!);
   }
 
   /** Herd counting needs the baseline: only a warm bot's order in a symbol it never ordered counts (one more round trip, rare). */

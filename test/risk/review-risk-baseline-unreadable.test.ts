@@ -15,7 +15,7 @@ import { emptyBaseline } from '../../proxy/risk/baseline.js';
 const clock = seoulToEpoch('2026-01-05', 10, 0);
 const zeros = new Array(168).fill(0);
 
-function setup() {
+function setup(riskRaw: Record<string, unknown> = {}) {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -25,7 +25,7 @@ function setup() {
   });
   const store = createMemoryStore({ now: () => clock });
   const registry = new Registry();
-  const engine = createRiskEngine({ config: parseRiskConfig({}), store, registry, logger: pino({ level: 'info' }, sink), now: () => clock });
+  const engine = createRiskEngine({ config: parseRiskConfig(riskRaw), store, registry, logger: pino({ level: 'info' }, sink), now: () => clock });
   return { lines, store, registry, engine };
 }
 
@@ -64,4 +64,23 @@ t.test('a readable baseline is not reported', async (t) => {
   await s.engine.learn(quote, { allowed: true, completed: true });
   await s.engine.assess({ ...quote, now: clock + 1 });
   t.equal(s.lines.filter((l) => String(l.msg).includes('unreadable')).length, 0);
+});
+
+t.test('risk.baselineCacheBots bounds the parsed baselines kept: past it, a document is parsed again at its next call', async (t) => {
+  // Seen through an unreadable document's error log, said once per parse: two bots' documents, three calls each, alternating.
+  for (const [cacheBots, parses] of [
+    [undefined, 2],
+    [2, 2],
+    [1, 6],
+    [0, 6],
+  ] as const) {
+    const s = setup(cacheBots === undefined ? {} : { baselineCacheBots: cacheBots });
+    t.teardown(() => s.store.close());
+    await s.store.set('risk:baseline:b1', '{"v":1');
+    await s.store.set('risk:baseline:b2', '{"v":1');
+    for (let i = 0; i < 6; i++) await s.engine.assess({ ...quote, botId: i % 2 === 0 ? 'b1' : 'b2', now: clock + i });
+    t.equal(s.lines.filter((l) => String(l.msg).includes('unreadable')).length, parses, `baselineCacheBots ${cacheBots ?? 'default'}: ${parses} parses`);
+  }
+  t.equal(parseRiskConfig({}).baselineCacheBots, 10_000, 'default');
+  for (const bad of [-1, 2_000_000, 1.5, 'many']) t.throws(() => parseRiskConfig({ baselineCacheBots: bad }), /risk\.baselineCacheBots/, String(bad));
 });
