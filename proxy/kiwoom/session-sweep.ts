@@ -16,6 +16,8 @@ import type { SessionMetrics } from './session-metrics.js';
 import { takeLock, undoLater } from './session-undo.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+/** Kiwoom's token issue limit is counted per second (its refusal says retry-after 1). */
+const ISSUE_RATE_WINDOW_MS = 1_000;
 
 export { lockKey, valueKey } from './session-ledger.js';
 /** Why the key's token could not be revoked (its version, the last failure's code): any replica following it reads this. */
@@ -39,14 +41,26 @@ export interface SweepContext {
   retireShared(key: string, botHint: string): Promise<boolean>;
 }
 
-/** Kiwoom's one token per key: issuing again returns a token we lost track of, so it can be revoked. */
+/**
+ * Kiwoom's one token per key: issuing again returns a token we lost track of, so it can be revoked. The issue limit
+ * (about 2/s per key) counts every process of the key, which this one's governor does not see (a replica, the process
+ * that died a moment ago): a re-issue refused for rate ([1700], KG5006) is tried again after Kiwoom's one second, as
+ * many times as a revoke.
+ */
 async function reissueAndRevoke(c: SweepContext, key: string, botId: string): Promise<void> {
-  const permit = await c.governor.admit({ key, cls: 'token', priority: 'lockdown', botId });
   let t: BrokerToken;
-  try {
-    t = await c.issue(botId, 'lockdown');
-  } finally {
-    permit.settle();
+  for (let attempt = 1; ; attempt++) {
+    const permit = await c.governor.admit({ key, cls: 'token', priority: 'lockdown', botId });
+    try {
+      t = await c.issue(botId, 'lockdown');
+      break;
+    } catch (err) {
+      if (toGuardError(err).code !== 'KG5006' || attempt >= c.opts.revokeAttempts) throw err;
+    } finally {
+      permit.settle();
+    }
+    // Not unref'd: at start-up nothing else keeps the process alive yet.
+    await new Promise((r) => setTimeout(r, ISSUE_RATE_WINDOW_MS));
   }
   try {
     await c.revokeWithRetry({

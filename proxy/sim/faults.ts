@@ -11,6 +11,7 @@ const COUNTERS = [
   'revokeFailNext',
   'revokeInvalidNext',
   'tokenFailNext',
+  'issueRateLimitNext',
   'rateLimitNext',
   'gatewayRateLimitNext',
   'hangNext',

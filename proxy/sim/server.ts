@@ -183,6 +183,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     let revokeInvalid = false;
     if (!hang && !drop) {
       if (path === '/oauth2/token' && faults.take('tokenFailNext')) fault = serverFault();
+      else if (path === '/oauth2/token' && faults.take('issueRateLimitNext')) fault = rateLimited('1700', 'au10001');
       else if (path === '/oauth2/revoke' && faults.take('revokeFailNext')) fault = serverFault();
       else if (path === '/oauth2/revoke' && faults.take('revokeInvalidNext')) revokeInvalid = true;
       else if (isTr && faults.take('rateLimitNext')) fault = rateLimited('1700', apiId ?? '');

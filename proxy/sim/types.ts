@@ -183,6 +183,8 @@ export interface SimFaultSettings {
   readonly revokeInvalidNext?: number;
   /** The next N /oauth2/token calls answer HTTP 500 and issue nothing. */
   readonly tokenFailNext?: number;
+  /** The next N /oauth2/token calls are refused for au10001's own rate ([1700]) and issue nothing (as when another process of the key issued just before). */
+  readonly issueRateLimitNext?: number;
   /** The next N TR calls answer HTTP 429 with Kiwoom's 1700 body (not counted in SimStats.refusals). */
   readonly rateLimitNext?: number;
   /**

@@ -412,6 +412,15 @@ t.test('fault knobs', async (t) => {
     t.equal(sim.stats().tokensIssued, before, 'nothing issued');
     t.equal(await issueToken(sim.url, APP.appKey, SECRET), tok, 'the next issue returns the live token');
   });
+  t.test('issueRateLimitNext', async (t) => {
+    const before = sim.stats();
+    sim.faults.set({ issueRateLimitNext: 1 });
+    const r = await call(sim.url, '/oauth2/token', { grant_type: 'client_credentials', appkey: APP.appKey, secretkey: SECRET });
+    t.match(r.json, { return_code: 5, return_msg: /\[1700:[^\]]*API ID=au10001\]$/ }, "au10001's own rate refusal");
+    t.equal(sim.stats().tokensIssued, before.tokensIssued, 'nothing issued');
+    t.equal(sim.stats().refusals['1700'], before.refusals['1700'], 'an injected fault is not a refusal of the model');
+    t.equal(await issueToken(sim.url, APP.appKey, SECRET), tok, 'the knob is spent: the next issue returns the live token');
+  });
   t.test('revokeFailNext', async (t) => {
     const victim = await issueToken(sim.url, APP.appKey, SECRET);
     const live = sim.liveTokens();
