@@ -11,11 +11,8 @@ import type { Governor } from './governor.js';
 import type { RevokeWithRetry } from './revoke-retry.js';
 import { newVersion, parseRecord, type SessionLedger, type SessionRecord } from './session-ledger.js';
 import type { SessionMetrics } from './session-metrics.js';
-import { lockKey, valueKey } from './session-sweep.js';
+import { ISSUE_RATE_ATTEMPTS, lockKey, valueKey } from './session-sweep.js';
 import type { BrokerSessionDeps, IssuePurpose } from './session-types.js';
-
-/** Issues refused by Kiwoom for rate before the call is refused itself (each after the key's issue pause). */
-const ISSUE_RATE_ATTEMPTS = 3;
 
 export interface IssueContext {
   store: Store;

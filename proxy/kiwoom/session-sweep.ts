@@ -16,6 +16,8 @@ import type { SessionMetrics } from './session-metrics.js';
 import { takeLock, undoLater } from './session-undo.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+/** Issues refused by Kiwoom for rate before the issue is given up (each after the key's issue pause). */
+export const ISSUE_RATE_ATTEMPTS = 3;
 /** Kiwoom's token issue limit is counted per second (its refusal says retry-after 1). */
 const ISSUE_RATE_WINDOW_MS = 1_000;
 
@@ -44,8 +46,8 @@ export interface SweepContext {
 /**
  * Kiwoom's one token per key: issuing again returns a token we lost track of, so it can be revoked. The issue limit
  * (about 2/s per key) counts every process of the key, which this one's governor does not see (a replica, the process
- * that died a moment ago): a re-issue refused for rate ([1700], KG5006) is tried again after Kiwoom's one second, as
- * many times as a revoke.
+ * that died a moment ago): a re-issue refused for rate ([1700], KG5006) pauses the key's issues on every replica, as a
+ * call's issue does, and is tried again after Kiwoom's one second.
  */
 async function reissueAndRevoke(c: SweepContext, key: string, botId: string): Promise<void> {
   let t: BrokerToken;
@@ -55,11 +57,13 @@ async function reissueAndRevoke(c: SweepContext, key: string, botId: string): Pr
       t = await c.issue(botId, 'lockdown');
       break;
     } catch (err) {
-      if (toGuardError(err).code !== 'KG5006' || attempt >= c.opts.revokeAttempts) throw err;
+      if (toGuardError(err).code !== 'KG5006') throw err;
+      await c.governor.refusedUpstream(key, 'token');
+      if (attempt >= ISSUE_RATE_ATTEMPTS) throw err;
     } finally {
       permit.settle();
     }
-    // Not unref'd: at start-up nothing else keeps the process alive yet.
+    // Not unref'd: at start-up nothing else keeps the process alive yet (and the governor may be off).
     await new Promise((r) => setTimeout(r, ISSUE_RATE_WINDOW_MS));
   }
   try {
