@@ -38,7 +38,10 @@ export const serve: Handler = async (ctx) => {
     logger.error({ err: { message: (err as Error)?.message } }, 'unhandled rejection');
   });
 
-  const sidecar = await startSidecar(config, { logger });
+  // Start-up may wait on retry back-offs whose timers do not hold the process (unref'd, so that they never delay a
+  // shutdown): with nothing listening yet, Node would exit 0 in the middle of the start, silently.
+  const holdOpen = setInterval(() => undefined, 60_000);
+  const sidecar = await startSidecar(config, { logger }).finally(() => clearInterval(holdOpen));
   const out = io.stdout;
   out.write(`\nkiwoom-guard is running\n`);
   out.write(`  bots connect to   ${sidecar.url}\n`);

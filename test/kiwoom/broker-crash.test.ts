@@ -105,12 +105,14 @@ t.test('an issue that never finished (intent on disk, token unknown) is revoked 
   await issueToken(sim.url, APP.appKey, APP.secretKey);
   t.equal(sim.liveTokens(), 1, 'an orphan token is live');
   // Kiwoom's issue limit counts the process that died too, which the new one cannot see: its first re-issue is
-  // refused for rate ([1700]), and tried again.
-  sim.faults.set({ issueRateLimitNext: 1 });
+  // refused for rate ([1700]), and tried again. Its first revoke fails too, and is tried again after a back-off that
+  // does not hold the process by itself: the start must neither give up nor end there.
+  sim.faults.set({ issueRateLimitNext: 1, revokeFailNext: 1 });
   const refusedBefore = sim.requestLog().filter((r) => r.path === '/oauth2/token' && r.returnCode === 5).length;
   const s = await spawnSidecar({ configFile });
   t.teardown(() => s.stop());
   t.equal(sim.requestLog().filter((r) => r.path === '/oauth2/token' && r.returnCode === 5).length - refusedBefore, 1, 'the re-issue was refused for rate once');
   t.equal(sim.liveTokens(), 0, 'issued again (the same token comes back) and revoked before the sidecar serves');
+  t.match(s.stdout() + s.stderr(), /broker token revoke failed; retrying/, 'after a failed revoke');
   await s.stop();
 });
