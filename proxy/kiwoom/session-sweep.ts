@@ -63,8 +63,8 @@ async function reissueAndRevoke(c: SweepContext, key: string, botId: string): Pr
     } finally {
       permit.settle();
     }
-    // Not unref'd: at start-up nothing else keeps the process alive yet (and the governor may be off).
-    await new Promise((r) => setTimeout(r, ISSUE_RATE_WINDOW_MS));
+    // The governor (when on) waits out the pause too; this holds when it is off.
+    await sleep(ISSUE_RATE_WINDOW_MS);
   }
   try {
     await c.revokeWithRetry({
