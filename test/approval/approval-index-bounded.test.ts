@@ -13,7 +13,7 @@ import { createRedisStore } from '../../proxy/state/index.js';
 import { createLocalKeyProvider } from '../../proxy/vault/index.js';
 import type { Auditor } from '../../proxy/audit/types.js';
 import { createApprovalService, createKeyProviderSealer, parseApprovalConfig } from '../../proxy/approval/index.js';
-import { startRedis } from '../helpers/redis.js';
+import { PATIENT_REDIS, startRedis } from '../helpers/redis.js';
 
 const auditor: Auditor = {
   async append() {
@@ -28,7 +28,7 @@ t.test('the approval index drops approvals whose records expired', async (t) => 
   t.teardown(() => redis.cleanup());
   const dir = await mkdtemp(path.join(tmpdir(), 'kg-approval-index-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const store = await createRedisStore({ url: redis.url, logger: pino({ level: 'silent' }), registry: new Registry() });
+  const store = await createRedisStore({ ...PATIENT_REDIS, url: redis.url, logger: pino({ level: 'silent' }), registry: new Registry() });
   const service = createApprovalService({
     config: parseApprovalConfig({ pollMs: 60_000 }),
     store,

@@ -13,7 +13,7 @@ import { createRedisStore } from '../../proxy/state/index.js';
 import { createLocalKeyProvider } from '../../proxy/vault/index.js';
 import type { Auditor } from '../../proxy/audit/types.js';
 import { createApprovalService, createKeyProviderSealer, parseApprovalConfig, base32Decode, totpAt } from '../../proxy/approval/index.js';
-import { startRedis } from '../helpers/redis.js';
+import { PATIENT_REDIS, startRedis } from '../helpers/redis.js';
 
 const logger = pino({ level: 'silent' });
 const auditor: Auditor = {
@@ -32,7 +32,7 @@ t.test('parallel wrong codes over Redis: no more than maxFailures are checked, t
   const provider = await createLocalKeyProvider({ masterKeyFile: path.join(dir, 'master.key') });
   const config = parseApprovalConfig({ pollMs: 60_000, totp: { maxFailures: 5 } });
   const replica = async () => {
-    const store = await createRedisStore({ url: redis.url, logger, registry: new Registry() });
+    const store = await createRedisStore({ ...PATIENT_REDIS, url: redis.url, logger, registry: new Registry() });
     const service = createApprovalService({ config, store, sealer: createKeyProviderSealer(provider), auditor, registry: new Registry(), logger });
     t.teardown(async () => {
       await service.close();

@@ -22,6 +22,7 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): Re
 import { createLogger } from '../../proxy/common/logger.js';
 import { startSidecar, type Sidecar, type SidecarOptions } from '../../proxy/server/sidecar.js';
 import { startSimulator, type Simulator, type SimOptions } from '../../proxy/sim/index.js';
+import { PATIENT_REDIS } from './redis.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
@@ -143,6 +144,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
             limits: { orderMaxWaitMs: 30_000, queryMaxWaitMs: 30_000, cancelMaxWaitMs: 30_000 },
           },
           demo: { enabled: false },
+          // Used only where a test picks the redis backend; a test of Redis time-outs sets its own.
+          state: { redis: PATIENT_REDIS },
           brokerTokens: { revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
           policy: { file: opts.policyFile ?? path.join(FIXTURES, 'policy-open.yaml') },
         },

@@ -10,7 +10,7 @@ import { createForest, FEATURES, modelState } from '../../proxy/risk/model.js';
 import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput } from '../../proxy/risk/index.js';
 import { createMemoryStore, createRedisStore } from '../../proxy/state/index.js';
 import type { Store } from '../../proxy/state/types.js';
-import { startRedis } from '../helpers/redis.js';
+import { PATIENT_REDIS, startRedis } from '../helpers/redis.js';
 import { GuardError } from '../../proxy/common/errors.js';
 
 const dims = FEATURES.length;
@@ -110,7 +110,7 @@ t.test('persisted with the baseline in the memory Store, shared across engines',
 t.test('persisted with the baseline in Redis', async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.cleanup());
-  await persistence(t, () => createRedisStore({ url: redis.url, logger: pino({ level: 'silent' }), registry: new Registry() }));
+  await persistence(t, () => createRedisStore({ ...PATIENT_REDIS, url: redis.url, logger: pino({ level: 'silent' }), registry: new Registry() }));
 });
 
 t.test('learning: replicas taking turns each learn into the stored document; a failed write forgets the local copy', async (t) => {

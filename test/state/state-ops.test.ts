@@ -18,7 +18,7 @@ import { AdminTokens } from '../../proxy/admin/tokens.js';
 import stateCli from '../../proxy/cli/state.js';
 import { createMemoryStore, stateFlushReadiness, stateRoutes, type Store } from '../../proxy/state/index.js';
 import { startHarness, waitFor, type Harness } from '../helpers/harness.js';
-import { redisCli, startRedis, type RedisProcess } from '../helpers/redis.js';
+import { PATIENT_REDIS, redisCli, startRedis, type RedisProcess } from '../helpers/redis.js';
 
 const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0', cond_uv: '' };
 const QUERY = { qry_tp: '3' };
@@ -257,7 +257,7 @@ t.test('a confirmation that cannot be audited does not happen (fail closed)', as
   const r2 = await startRedis();
   t.teardown(() => r2.cleanup());
   const { createRedisStore } = await import('../../proxy/state/index.js');
-  const store = await createRedisStore({ url: r2.url, generationCheckMs: 100, logger: pino({ level: 'silent' }), registry: new Registry() });
+  const store = await createRedisStore({ ...PATIENT_REDIS, url: r2.url, generationCheckMs: 100, logger: pino({ level: 'silent' }), registry: new Registry() });
   t.teardown(() => store.close());
   await redisCli(r2.port, 'FLUSHALL');
   await waitFor(() => store.flushDetected(), 20_000, 'flush detected');

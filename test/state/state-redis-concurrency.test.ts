@@ -5,7 +5,7 @@ import t from 'tap';
 import { Registry } from 'prom-client';
 import pino from 'pino';
 import { createRedisStore } from '../../proxy/state/index.js';
-import { startRedis } from '../helpers/redis.js';
+import { PATIENT_REDIS, startRedis } from '../helpers/redis.js';
 
 const redis = await startRedis();
 t.teardown(() => redis.cleanup());
@@ -64,7 +64,7 @@ t.test('two processes racing: exact totals, no overshoot', async (t) => {
   t.equal(r1!.errors + r2!.errors, 0, 'no errors');
   t.equal(r1!.allowed + r2!.allowed, 173, `allowed ${r1!.allowed} + ${r2!.allowed} = the sliding limit exactly`);
   t.ok(r1!.allowed > 0 && r2!.allowed > 0, 'both processes got some');
-  const store = await createRedisStore({ url: redis.url, logger, registry: new Registry() });
+  const store = await createRedisStore({ ...PATIENT_REDIS, url: redis.url, logger, registry: new Registry() });
   t.teardown(() => store.close());
   t.same(
     await store.peek([

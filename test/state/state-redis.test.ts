@@ -2,7 +2,7 @@ import t from 'tap';
 import { Registry } from 'prom-client';
 import pino from 'pino';
 import { createRedisStore } from '../../proxy/state/index.js';
-import { startRedis } from '../helpers/redis.js';
+import { PATIENT_REDIS, startRedis } from '../helpers/redis.js';
 import { runStoreContract } from './state-contract.js';
 
 const redis = await startRedis();
@@ -13,7 +13,7 @@ runStoreContract(t, {
   name: 'redis',
   windowMs: 400,
   async create() {
-    const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), keyPrefix: 'ct:' });
+    const store = await createRedisStore({ ...PATIENT_REDIS, url: redis.url, logger, registry: new Registry(), keyPrefix: 'ct:' });
     return { store, clock: { advance: (ms) => new Promise((r) => setTimeout(r, ms)), now: () => Date.now() } };
   },
 });
@@ -22,15 +22,15 @@ runStoreContract(t, {
   name: 'redis (auto-pipelining)',
   windowMs: 400,
   async create() {
-    const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), keyPrefix: 'ctp:', autoPipelining: true });
+    const store = await createRedisStore({ ...PATIENT_REDIS, url: redis.url, logger, registry: new Registry(), keyPrefix: 'ctp:', autoPipelining: true });
     return { store, clock: { advance: (ms) => new Promise((r) => setTimeout(r, ms)), now: () => Date.now() } };
   },
 });
 
 t.test('redis: slot and lease ops are timed per op; two clients racing never overshoot', async (t) => {
   const registry = new Registry();
-  const a = await createRedisStore({ url: redis.url, logger, registry, keyPrefix: 'race:' });
-  const b = await createRedisStore({ url: redis.url, logger, registry: new Registry(), keyPrefix: 'race:', autoPipelining: true });
+  const a = await createRedisStore({ ...PATIENT_REDIS, url: redis.url, logger, registry, keyPrefix: 'race:' });
+  const b = await createRedisStore({ ...PATIENT_REDIS, url: redis.url, logger, registry: new Registry(), keyPrefix: 'race:', autoPipelining: true });
   t.teardown(() => Promise.all([a.close(), b.close()]));
   const req = (i: number) => ({ key: '{gov:r}:q', pauseKey: '{gov:r}:p', limit: 7, windowMs: 60_000, holdMs: 1_000, id: `id${i}` });
   const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).takeSlot(req(i))));

@@ -78,7 +78,9 @@ t.test('2,000 calls: one record read, one unwrap per call, disabled state still 
 
 t.test('kguard keys disable/enable in another process takes effect in a running vault at once (the time is reported)', async (t) => {
   const dataDir = await tempDir(t);
-  const { vault, registry } = await openVault(t, dataDir);
+  // The periodic check and the staleness bound far off: within msUntil's deadline only the watcher can see a change
+  // (on a loaded machine the check could otherwise see one first, and the watcher would have nothing to count).
+  const { vault, registry } = await openVault(t, dataDir, { watch: true, revalidateMs: 60_000, maxStaleMs: 600_000 });
   await vault.importCredentials({ botId: 'cli-bot', account: 'acct', ...canaryBuffers() });
   t.equal(await vault.withCredentials('cli-bot', 'call', async () => 'ok'), 'ok', 'cached');
 
