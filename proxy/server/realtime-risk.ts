@@ -30,8 +30,11 @@ export interface ConditionRisk {
     seq: string,
     sourceIp: string,
   ): Promise<{ input: RiskInput; score: number; judgement: ConditionJudgement }>;
-  /** Learns a message that went out (a failure is logged: the search already ran). */
-  learn(input: RiskInput): Promise<void>;
+  /**
+   * Learns a message that went out and Kiwoom carried out (`reply.return_code` 0); one Kiwoom refused ran nothing and
+   * is not learned, so a refused condition does not become one the bot "ran". A failure is logged: the search already ran.
+   */
+  learn(input: RiskInput, reply: Readonly<Record<string, unknown>>): Promise<void>;
 }
 
 export function createConditionRisk(deps: {
@@ -48,9 +51,9 @@ export function createConditionRisk(deps: {
       const risk = await settleRisk(deps, a, { botId: bot.id, account: bot.account, apiId, requestId });
       return { input, score: a.score, judgement: { requestId, apiId, risk } };
     },
-    async learn(input) {
+    async learn(input, reply) {
       await deps.risk
-        .learn(input, { allowed: true, completed: true })
+        .learn(input, { allowed: true, completed: Number(reply.return_code) === 0 })
         .catch((err) => deps.logger.warn({ err: String(err), botId: input.botId, apiId: input.apiId }, 'risk learning of a condition search failed'));
     },
   };

@@ -1,19 +1,14 @@
-// The bot-facing realtime WebSocket at /api/dostk/websocket, in Kiwoom's
-// protocol: LOGIN with the sidecar token (never a broker token), PING, REG /
-// REMOVE and condition search, each judged by the bot's allowlist and the
-// policy, and audited before it goes upstream (refused, KG6001, when its
-// record cannot be written); pushes fanned out from the key's one upstream session.
-// A bot that stops reading is cut off alone (close 4008); one that sends
-// frames faster than they are handled is closed (4002). The session ends when
-// its sidecar token expires (KG2003, close 4003) unless the bot logged in
-// again from its address or sent LOGIN with a fresh token: it carries on.
-// It is re-checked every recheckMs: a revoked or killed token, a disabled bot,
-// a lockdown or a HALTED trading state clears its registrations and searches
-// and closes it with a clear message, as does a bot removed, re-created,
-// disabled or moved to another account in its record (read again, as a REST
-// call reads it, before each message: the allowlist in force judges it). A
-// lockdown, a session kill or a disable published on any replica closes it at
-// once (realtime-live.ts); the re-check stays the backstop.
+// The bot-facing realtime WebSocket at /api/dostk/websocket, in Kiwoom's protocol: LOGIN with the sidecar token
+// (never a broker token), PING, REG / REMOVE and condition search, each judged by the bot's allowlist and the policy,
+// and audited before it goes upstream (refused, KG6001, when its record cannot be written); pushes fanned out from the
+// key's one upstream session. A bot that stops reading is cut off alone (close 4008); one that sends frames faster
+// than they are handled is closed (4002). The session ends when its sidecar token expires (KG2003, close 4003) unless
+// the bot logged in again from its address or sent LOGIN with a fresh token: it carries on.
+// It is re-checked every recheckMs: a revoked or killed token, a disabled bot, a lockdown or a HALTED trading state
+// clears its registrations and searches and closes it with a clear message, as does a bot removed, re-created,
+// disabled or moved to another account in its record (read again, as a REST call reads it, before each message: the
+// allowlist in force judges it). A lockdown, a session kill or a disable published on any replica closes it at once
+// (realtime-live.ts); the re-check stays the backstop.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -291,8 +286,9 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         const { input, judgement } = await deps.conditionRisk.assess(bot!, 'ka10174', m.seq, sourceIp);
         judged = judgement;
         await auditFirst({ type: 'realtime.search_cleared', botId: bot!.id, seq: m.seq, ...judged });
-        send(JSON.stringify(await h.conditionClear(m.seq)));
-        await deps.conditionRisk.learn(input);
+        const cleared = await h.conditionClear(m.seq);
+        send(JSON.stringify(cleared));
+        await deps.conditionRisk.learn(input, cleared);
         return;
       }
       const apiId = m.live ? 'ka10173' : 'ka10172';
@@ -304,8 +300,9 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       const cap = Math.min(config.maxLiveSearchesPerBot, deps.policy.realtimeCaps(bot!.id, bot!.account).maxLiveSearches ?? Infinity);
       await auditFirst({ type: 'realtime.search', botId: bot!.id, seq: m.seq, live: m.live, ...judged });
       // Counted by the key's hub over all the bot's sockets (KG3018).
-      send(JSON.stringify(await h.conditionRequest(m.seq, m.live, m.frame, cap)));
-      await deps.conditionRisk.learn(input);
+      const answer = await h.conditionRequest(m.seq, m.live, m.frame, cap);
+      send(JSON.stringify(answer));
+      await deps.conditionRisk.learn(input, answer);
     }
 
     async function onMessage(text: string): Promise<void> {
