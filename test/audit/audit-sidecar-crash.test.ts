@@ -20,8 +20,12 @@ import { readAuditRecords, recordsFor } from '../helpers/audit-sidecar-log.js';
 // The compiled sidecar under plain node: compiling its TypeScript in each child cost ~20 s on a busy machine.
 const CHILD = fileURLToPath(new URL('../helpers/audit-sidecar-child.mjs', import.meta.url));
 const ACCOUNT = '7077700011';
-const LOAD_MS = 2_000;
+/** The first run is killed once it has loaded this long and forwarded KILL_AFTER_CALLS; LOAD_CAP_MS only keeps a broken run from hanging. */
 const KILL_AFTER_MS = 1_000;
+const KILL_AFTER_CALLS = 10;
+const LOAD_CAP_MS = 120_000;
+/** A loaded machine can take long to start a sidecar; this bounds only a start that hangs. */
+const START_CAP_MS = 120_000;
 const CONNECTIONS = 8;
 
 const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-audit-sidecar-crash-'));
@@ -70,7 +74,7 @@ interface Running {
 async function startChild(): Promise<Running> {
   ensureBuilt();
   const proc = spawn(process.execPath, [CHILD, configFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const guard = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+  const guard = setTimeout(() => proc.kill('SIGKILL'), START_CAP_MS);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => {
       clearTimeout(guard);
@@ -78,7 +82,12 @@ async function startChild(): Promise<Running> {
     }),
   );
   const url = await Promise.race([
-    new Promise<string>((resolve) => proc.once('message', (m: { url: string }) => resolve(m.url))),
+    new Promise<string>((resolve) =>
+      proc.once('message', (m: { url: string }) => {
+        clearTimeout(guard);
+        resolve(m.url);
+      }),
+    ),
     exited.then(({ code, signal }) => {
       throw new Error(`sidecar child exited before it was ready (code ${code}, signal ${signal})`);
     }),
@@ -105,17 +114,25 @@ async function botToken(url: string): Promise<string> {
 }
 
 let price = 50_000;
-/** Bounded load: `connections` loops of orders and balance queries until `ms` pass or the sidecar dies. Returns the ids of forwarded calls. */
-async function load(url: string, ms: number, connections: number, onProgress?: (forwarded: number) => void): Promise<{ forwarded: string[]; failed: number }> {
+/**
+ * Bounded load: `connections` loops of orders and balance queries until `enough` forwarded calls, the sidecar dies, or
+ * LOAD_CAP_MS pass (a count, not a time: a loaded machine forwards fewer calls a second). Returns the forwarded calls' ids.
+ */
+async function load(
+  url: string,
+  enough: number,
+  connections: number,
+  onProgress?: (forwarded: number) => void,
+): Promise<{ forwarded: string[]; failed: number }> {
   const token = await botToken(url);
   const auth = { authorization: `Bearer ${token}` };
-  const end = Date.now() + ms;
+  const end = Date.now() + LOAD_CAP_MS;
   const forwarded: string[] = [];
   let failed = 0;
   let dead = false;
   await Promise.all(
     Array.from({ length: connections }, async (_, w) => {
-      for (let i = 0; Date.now() < end && !dead; i++) {
+      for (let i = 0; Date.now() < end && !dead && forwarded.length < enough; i++) {
         try {
           const r =
             (w + i) % 3 === 0
@@ -144,17 +161,18 @@ t.test('kill -9 the sidecar mid-load, restart on the same data dir, verify', asy
   t.comment(`sidecar child ready in ${Date.now() - started} ms`);
   let killedAt = 0;
   const loadStart = Date.now();
-  const run1 = await load(first.url, LOAD_MS, CONNECTIONS, (n) => {
-    if (!killedAt && Date.now() - loadStart >= KILL_AFTER_MS && n >= 10) {
+  // Loads until the kill (the count is never reached first: the kill comes at KILL_AFTER_CALLS).
+  const run1 = await load(first.url, Number.POSITIVE_INFINITY, CONNECTIONS, (n) => {
+    if (!killedAt && Date.now() - loadStart >= KILL_AFTER_MS && n >= KILL_AFTER_CALLS) {
       killedAt = Date.now();
       first.proc.kill('SIGKILL');
     }
   });
-  if (!killedAt) first.proc.kill('SIGKILL'); // too slow a machine to reach the kill point: fail below, but do not hang
+  if (!killedAt) first.proc.kill('SIGKILL'); // the load gave up (LOAD_CAP_MS): fail below, but do not hang
   const exit1 = await first.exited;
   t.ok(killedAt > 0, 'the kill landed while the load was running');
   t.equal(exit1.signal, 'SIGKILL', 'the sidecar was killed');
-  t.ok(run1.forwarded.length >= 10, `${run1.forwarded.length} calls forwarded before the kill`);
+  t.ok(run1.forwarded.length >= KILL_AFTER_CALLS, `${run1.forwarded.length} calls forwarded before the kill`);
   t.equal(run1.failed, 0, 'no call was refused before the kill');
 
   const afterCrash = await verifyLog(auditDir, verifyOpts);
@@ -173,7 +191,7 @@ t.test('kill -9 the sidecar mid-load, restart on the same data dir, verify', asy
   t.comment(`kill after ${killedAt - loadStart} ms, ${run1.forwarded.length} forwarded, last seq ${afterCrash.lastSeq}, torn by the kill: ${naturallyTorn}`);
 
   const second = await startChild();
-  const run2 = await load(second.url, 500, 4);
+  const run2 = await load(second.url, 5, 4);
   t.ok(run2.forwarded.length >= 5, `${run2.forwarded.length} calls forwarded after the restart`);
   t.equal(run2.failed, 0, 'no call refused after the restart');
   second.proc.send('close');
