@@ -8,7 +8,7 @@ export interface RealtimeConfig {
   port?: number;
   /** A bot must LOGIN this soon after connecting. */
   loginTimeoutMs: number;
-  /** The sidecar PINGs each bot this often; a bot that misses maxMissedPings is closed. */
+  /** The sidecar PINGs each bot this often; a bot that sends nothing (no PING echo, no frame) for maxMissedPings of them is closed. */
   pingIntervalMs: number;
   maxMissedPings: number;
   /** Frames waiting for a bot that does not read; beyond this it is disconnected (close 4008). */

@@ -316,10 +316,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         if (!handle) await end('login', CLOSE.login, e.message);
         return;
       }
-      if (m.trnm === 'PING') {
-        missed = 0;
-        return;
-      }
+      if (m.trnm === 'PING') return; // counted as an answer when it arrived
       if (!handle) {
         if (m.trnm !== 'LOGIN') {
           send(reply(m.trnm, 3, errorText(new GuardError('KG2001', 'LOGIN first'))));
@@ -354,6 +351,9 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         void end('protocol', CLOSE.protocol, 'text frames only');
         return;
       }
+      // The bot answers: any frame, a PING echo above all, proves it alive when it arrives, not once the frames
+      // queued before it are handled (a condition search waiting on Kiwoom would otherwise close a live bot).
+      missed = 0;
       // Frames come faster than they are judged (store, policy, audit): the queue is bounded, not the heap.
       if (++waiting > config.maxWaitingFrames) {
         void end('flood', CLOSE.protocol, errorText(new GuardError('KG3005', `more than ${config.maxWaitingFrames} realtime frames waiting`)));
