@@ -20,7 +20,9 @@ let h: Harness;
 t.before(async () => {
   sim = await startSimulator();
   up = await startHostileUpstream(sim.url);
-  h = await startHarness({ simulator: sim, config: { upstream: { url: up.url } } });
+  // Kiwoom's answer is held while the test checks the drain; on a loaded machine that takes longer than the harness's
+  // 2 s upstream time-outs, which would end the order KG5011 instead of answering it.
+  h = await startHarness({ simulator: sim, config: { upstream: { url: up.url, headersTimeoutMs: 60_000, bodyTimeoutMs: 60_000 } } });
 });
 t.teardown(async () => {
   await h.close().catch(() => undefined);
