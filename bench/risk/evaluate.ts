@@ -151,6 +151,8 @@ export interface EvaluateOptions {
   readonly onInput?: (input: RiskInput) => void;
   readonly log?: (line: string) => void;
   readonly engine?: EngineVariant;
+  /** risk.* settings over the variant's (an owner's alternative, e.g. `{ orderSize: { envelopeFactor: 1.01 } }`). */
+  readonly riskConfig?: Readonly<Record<string, unknown>>;
   /** Skip the normal-traffic replay (scenario figures only, while iterating). */
   readonly skipNormal?: boolean;
   /** Observes every assessment of the scenario replays. */
@@ -162,7 +164,7 @@ export interface EvaluateOptions {
 export type Replayer = (corpus: Corpus, events: readonly CorpusEvent[], opts: ReplayOptions) => Promise<CallRecord[]>;
 
 export async function evaluate(corpus: Corpus, labels: Labels, opts: EvaluateOptions = {}): Promise<Results> {
-  const cfg = evaluationConfig(opts.engine);
+  const cfg = evaluationConfig(opts.engine, opts.riskConfig);
   // The policy holds above its stepUp (policy/compile DEFAULT_STEP_UP); the engine locks down at its lockdown threshold.
   const stepUp = DEFAULT_STEP_UP;
   const lockdown = cfg.thresholds.lockdown;

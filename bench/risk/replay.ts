@@ -87,9 +87,9 @@ const RULES_ONLY = {
  * before it; the detectors changed since — young source, fresh symbol, drain — keep their new shape here);
  * 'current' is every default; 'model' is the default with the learned model weighted (the enable test).
  */
-export function evaluationConfig(variant: EngineVariant = 'current'): RiskConfig {
+export function evaluationConfig(variant: EngineVariant = 'current', overrides: Readonly<Record<string, unknown>> = {}): RiskConfig {
   const weights = variant === 'rules' ? RULES_ONLY : variant === 'model' ? { model: 0.75 } : {};
-  return parseRiskConfig({ holidays: [...KRX_HOLIDAYS], weights, ...(variant === 'model' ? { model: { scoreFrom: 0.2 } } : {}) });
+  return parseRiskConfig({ holidays: [...KRX_HOLIDAYS], weights, ...(variant === 'model' ? { model: { scoreFrom: 0.2 } } : {}), ...overrides });
 }
 
 /** The record of a call of a bot the replay halted after its lockdown: never sent, never judged. */

@@ -3,7 +3,9 @@
 // committed tables bench/risk/BASELINE.md (rules only: the per-bot detectors)
 // and bench/risk/CURRENT.md (every default detector, cross-tenant included).
 // Knobs: RISK_ENGINE (rules | current; both by default), RISK_SEED, RISK_DAYS
-// (trading days), RISK_INSTANCES (bots per profile), RISK_REPS.
+// (trading days), RISK_INSTANCES (bots per profile), RISK_REPS; RISK_CONFIG
+// (JSON risk.* settings over the engine's, e.g. '{"orderSize":{"envelopeFactor":1.01}}')
+// with RISK_LABEL naming its results (risk-<engine>-<label>…; the committed tables are left alone).
 // RISK_REPLAY=sidecar replays every call through the real sidecar over HTTP
 // and its WebSocket in front of the simulator (sidecar-replay.ts; the current
 // engine, about 2-3 ms a call) and at engine level too, writes the sidecar's
@@ -29,6 +31,10 @@ const opts = {
   reps: Number(process.env.RISK_REPS ?? FULL.reps),
 };
 const throughSidecar = process.env.RISK_REPLAY === 'sidecar';
+const riskConfig = process.env.RISK_CONFIG ? (JSON.parse(process.env.RISK_CONFIG) as Record<string, unknown>) : undefined;
+const label = process.env.RISK_LABEL ?? (riskConfig ? 'custom' : undefined);
+// The sidecar replay runs the sidecar's own default configuration.
+if (throughSidecar && riskConfig) throw new Error('RISK_CONFIG applies to the engine-level replay only (not RISK_REPLAY=sidecar)');
 // The sidecar runs its default risk configuration: the current engine.
 const engines: EngineVariant[] = throughSidecar ? ['current'] : process.env.RISK_ENGINE ? [process.env.RISK_ENGINE as EngineVariant] : ['rules', 'current'];
 const TITLE: Record<EngineVariant, [string, string]> = {
@@ -45,18 +51,19 @@ for (const engine of engines) {
   const comparing = throughSidecar ? comparingReplayer() : undefined;
   const results = await evaluate(corpus, labels, {
     engine,
+    ...(riskConfig ? { riskConfig } : {}),
     log: (l) => process.stderr.write(`[${engine}] ${l}\n`),
     ...(comparing ? { replayer: comparing.replayer } : {}),
   });
   const comparison = comparing?.total();
   const md = markdownTable(results) + (comparison ? agreement(comparison) : '');
-  const name = `risk-${throughSidecar ? 'sidecar' : engine}${opts.seed === FULL.seed ? '' : `-seed${opts.seed}`}`;
+  const name = `risk-${throughSidecar ? 'sidecar' : engine}${label ? `-${label}` : ''}${opts.seed === FULL.seed ? '' : `-seed${opts.seed}`}`;
   writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify({ options: opts, ...results, ...(comparison ? { comparison } : {}) }, null, 2)}\n`);
   writeFileSync(path.join(outDir, `${name}.md`), md);
   writeFileSync(path.join(outDir, `${name}.svg`), sweepSvg(results));
   process.stdout.write(`## ${throughSidecar ? 'through the sidecar' : engine}\n\n${md}\n`);
   process.stderr.write(`[${engine}] done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  if (throughSidecar) continue;
+  if (throughSidecar || label) continue;
   const [file, title] = TITLE[engine];
   const header = [
     `# ${title}`,
