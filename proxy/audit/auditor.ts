@@ -15,6 +15,7 @@ import { Checkpointer } from './checkpointer.js';
 import type { AuditConfig } from './config.js';
 import { fingerprint as keyedFingerprint, loadHmacKey, loadSigningKeys, PUBLIC_KEY_FILE, publicKeyPem, type SigningKeys } from './keys.js';
 import { assertLogSignedBy, existingLogs, refuseNewKeysForExistingLog } from './key-continuity.js';
+import { loadRetiringKey, pendingRotation } from './key-rotation.js';
 import { createAuditMetrics, type AuditMetrics } from './metrics.js';
 import { buildReceipt, type Receipt } from './receipt.js';
 import type { RecordBody } from './record.js';
@@ -112,7 +113,11 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
   // Keys are created only for a fresh log, and the signing key must be the one the log is signed with.
   const logs = await existingLogs(config.sinks.flatMap((s) => (s.type === 'file' ? [s.dir] : [])));
   if (createKeys) await refuseNewKeysForExistingLog(logs, config.signingKeyFile, config.hmacKeyFile);
-  const keys = await loadSigningKeys(config.signingKeyFile, createKeys, (keyId) => assertLogSignedBy(logs, keyId, config.signingKeyFile));
+  // A pending rotation (kguard audit rotate-signing-key): each file sink hands over from the retiring key first.
+  const retiring = await loadRetiringKey(config.signingKeyFile);
+  const keys = await loadSigningKeys(config.signingKeyFile, createKeys, (keyId) => assertLogSignedBy(logs, keyId, config.signingKeyFile, retiring?.keyId));
+  const fileSinkIds = config.sinks.flatMap((s) => (s.type === 'file' ? [s.id] : []));
+  const rotation = retiring && (await pendingRotation(retiring, keys, fileSinkIds, config.signingKeyFile, logger));
   const hmacKey = await loadHmacKey(config.hmacKeyFile, createKeys);
   const sanitize = createSanitizer({ hmacFields: config.hmacFields, hmacKey, maxStringLength: config.maxStringLength, maxRecordBytes: config.maxRecordBytes });
   const cpCfg = config.checkpoint;
@@ -155,6 +160,7 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
           metrics,
           replica: config.replicaId,
           retryMs: config.sinkRetryMs,
+          ...(rotation ? { rotation } : {}),
           makeCheckpointer: (hooks) =>
             new Checkpointer({
               sinkId: s.id,

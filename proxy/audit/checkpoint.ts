@@ -23,6 +23,13 @@ export interface CheckpointBody {
   readonly root: string;
   readonly time: string;
   readonly keyId: string;
+  /**
+   * A hand-over (signing-key rotation): signed by the retiring key `keyId`, it
+   * names the key that signs every later checkpoint of the chain. Both or neither.
+   */
+  readonly nextKeyId?: string;
+  /** The next key's public key (SPKI PEM). */
+  readonly nextPublicKey?: string;
 }
 
 export interface Checkpoint extends CheckpointBody {
@@ -62,7 +69,9 @@ export function looksLikeCheckpoint(v: unknown): v is Checkpoint {
     typeof c.root === 'string' &&
     typeof c.time === 'string' &&
     typeof c.keyId === 'string' &&
-    typeof c.sig === 'string'
+    typeof c.sig === 'string' &&
+    (c.nextKeyId === undefined) === (c.nextPublicKey === undefined) &&
+    (c.nextKeyId === undefined || (typeof c.nextKeyId === 'string' && typeof c.nextPublicKey === 'string'))
   );
 }
 

@@ -3,7 +3,7 @@
 // Checkpoints run one at a time; a failed one leaves the window to the next.
 import type { Logger } from 'pino';
 import { signCheckpoint, CHECKPOINT_VERSION, type Checkpoint } from './checkpoint.js';
-import type { SigningKeys } from './keys.js';
+import { publicKeyPem, type SigningKeys } from './keys.js';
 import { merkleRoot } from './merkle.js';
 import type { AuditMetrics } from './metrics.js';
 import type { AuditRecord } from './record.js';
@@ -77,11 +77,23 @@ export class Checkpointer {
     return run;
   }
 
-  private async checkpointOnce(): Promise<void> {
+  /**
+   * The hand-over of a signing-key rotation: checkpoints the window (at least the rotation record) signed
+   * by the retiring key `from`, naming this checkpointer's key as the next one. Rejects if it was not stored.
+   */
+  handOver(from: SigningKeys): Promise<void> {
+    if (this.window.length === 0) return Promise.reject(new Error('a hand-over must cover at least one record'));
+    const run = this.running.then(() => this.checkpointOnce(from));
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
+  private async checkpointOnce(retiring?: SigningKeys): Promise<void> {
     this.scheduled = false;
     const count = this.window.length;
     if (count === 0) return;
     const { sinkId, keys, logger, metrics } = this.opts;
+    const signer = retiring ?? keys;
     try {
       if (this.chain === undefined) throw new Error('chain id unknown (first record and local checkpoints both missing)');
       const hashes = this.window.slice(0, count);
@@ -98,9 +110,10 @@ export class Checkpointer {
           head: hashes[count - 1]!,
           root: merkleRoot(hashes),
           time: new Date().toISOString(),
-          keyId: keys.keyId,
+          keyId: signer.keyId,
+          ...(retiring ? { nextKeyId: keys.keyId, nextPublicKey: publicKeyPem(keys.publicKey) } : {}),
         },
-        keys.privateKey,
+        signer.privateKey,
       );
       await this.opts.persist(cp);
       this.window = this.window.slice(count);

@@ -12,7 +12,7 @@ import { listLogFiles, LOCAL_CHECKPOINT_FILE } from './logfiles.js';
 /** What a file sink's directory already holds. */
 export interface ExistingLog {
   readonly dir: string;
-  /** Key id of the newest signed checkpoint, if any. */
+  /** Key id that signs the log's next checkpoint: the newest checkpoint's, or the key its hand-over names. */
   readonly signedBy?: string;
 }
 
@@ -23,7 +23,8 @@ export async function existingLogs(dirs: readonly string[]): Promise<ExistingLog
     try {
       const { checkpoints } = await readCheckpointFile(path.join(dir, LOCAL_CHECKPOINT_FILE));
       const newest = checkpoints.reduce<(typeof checkpoints)[number] | undefined>((a, c) => (!a || c.seq > a.seq ? c : a), undefined);
-      if (newest) found.push({ dir, signedBy: newest.keyId });
+      if (newest)
+        found.push({ dir, signedBy: newest.nextKeyId ?? newest.keyId }); // after a hand-over: the key it names
       else if ((await listLogFiles(dir)).some((f) => f.size > 0)) found.push({ dir });
     } catch {
       // Unreadable: that sink reports itself down when it opens.
@@ -60,12 +61,17 @@ export async function refuseNewKeysForExistingLog(logs: readonly ExistingLog[], 
   }
 }
 
-/** Throws KG6003 when the configured signing key is not the one the existing log's checkpoints are signed with. */
-export function assertLogSignedBy(logs: readonly ExistingLog[], keyId: string, signingKeyFile: string): void {
-  const other = logs.find((l) => l.signedBy !== undefined && l.signedBy !== keyId);
+/**
+ * Throws KG6003 when the configured signing key is not the one the existing log's checkpoints are signed with
+ * (or, during a rotation, the retiring key it hands over from).
+ */
+export function assertLogSignedBy(logs: readonly ExistingLog[], keyId: string, signingKeyFile: string, retiringKeyId?: string): void {
+  const other = logs.find((l) => l.signedBy !== undefined && l.signedBy !== keyId && l.signedBy !== retiringKeyId);
   if (!other) return;
+  const rotating =
+    retiringKeyId !== undefined && retiringKeyId !== keyId ? ` and the retiring key (${path.basename(signingKeyFile)}.retiring) is key ${retiringKeyId}` : '';
   throw new GuardError(
     'KG6003',
-    `${path.basename(signingKeyFile)} is key ${keyId}, but the audit log in ${other.dir} is signed by key ${other.signedBy}: configure that key (audit.signingKeyFile); ${MOVE_ASIDE}`,
+    `${path.basename(signingKeyFile)} is key ${keyId}${rotating}, but the audit log in ${other.dir} is signed by key ${other.signedBy}: configure that key (audit.signingKeyFile), or rotate with kguard audit rotate-signing-key; ${MOVE_ASIDE}`,
   );
 }

@@ -38,7 +38,7 @@ export function publicKeyFileFor(signingKeyFile: string): string {
   return `${signingKeyFile.replace(/\.key$/, '')}.pub`;
 }
 
-async function assertPrivateFile(file: string): Promise<void> {
+export async function assertPrivateFile(file: string): Promise<void> {
   const st = await stat(file);
   if (!st.isFile()) throw new GuardError('KG6003', `${path.basename(file)} is not a regular file`);
   if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
@@ -47,7 +47,7 @@ async function assertPrivateFile(file: string): Promise<void> {
 }
 
 /** Creates `file` with `content` exclusively (never overwrites); returns false if it already exists. */
-async function createExclusive(file: string, content: Buffer | string, mode: number): Promise<boolean> {
+export async function createExclusive(file: string, content: Buffer | string, mode: number): Promise<boolean> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   let fh: FileHandle;
   try {
@@ -118,21 +118,31 @@ export async function generateHmacKeyFile(hmacKeyFile: string): Promise<boolean>
 export async function loadSigningKeys(signingKeyFile: string, createIfMissing: boolean, accept?: (keyId: string) => void): Promise<SigningKeys> {
   try {
     if (createIfMissing) await generateSigningKeyFiles(signingKeyFile);
-    await assertPrivateFile(signingKeyFile);
-    const pem = await readFile(signingKeyFile);
+    const { privateKey, publicKey, keyId } = await readSigningKey(signingKeyFile);
+    accept?.(keyId);
+    const copy = await keepPublicKeyFile(publicKeyFileFor(signingKeyFile), publicKeyPem(publicKey));
+    return { privateKey, publicKey, keyId, ...copy };
+  } catch (err) {
+    throw keyFileError(signingKeyFile, err);
+  }
+}
+
+/** Reads an Ed25519 private key file (0600 only); the PEM bytes are zero-filled once parsed. Writes nothing. */
+export async function readSigningKey(file: string): Promise<SigningKeys> {
+  try {
+    await assertPrivateFile(file);
+    const pem = await readFile(file);
     let privateKey: KeyObject;
     try {
       privateKey = createPrivateKey({ key: pem, format: 'pem' });
     } finally {
       pem.fill(0);
     }
-    if (privateKey.asymmetricKeyType !== 'ed25519') throw new GuardError('KG6003', `${path.basename(signingKeyFile)} is not an Ed25519 key`);
+    if (privateKey.asymmetricKeyType !== 'ed25519') throw new GuardError('KG6003', `${path.basename(file)} is not an Ed25519 key`);
     const publicKey = createPublicKey(privateKey);
-    accept?.(publicKeyId(publicKey));
-    const copy = await keepPublicKeyFile(publicKeyFileFor(signingKeyFile), publicKeyPem(publicKey));
-    return { privateKey, publicKey, keyId: publicKeyId(publicKey), ...copy };
+    return { privateKey, publicKey, keyId: publicKeyId(publicKey) };
   } catch (err) {
-    throw keyFileError(signingKeyFile, err);
+    throw keyFileError(file, err);
   }
 }
 

@@ -4,7 +4,8 @@
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { GuardError } from '../common/errors.js';
-import { checkpointSignatureValid, readCheckpointFile, type Checkpoint } from './checkpoint.js';
+import { readCheckpointFile, type Checkpoint } from './checkpoint.js';
+import { KeyTrust } from './key-trust.js';
 import { listLogFiles, readLines, LOCAL_CHECKPOINT_FILE } from './logfiles.js';
 import { inclusionProof, merkleRoot, verifyInclusion } from './merkle.js';
 import { parseRecordLine, recordHash, type AuditRecord } from './record.js';
@@ -19,6 +20,11 @@ export interface Receipt {
   readonly treeSize: number;
   readonly proof: readonly string[];
   readonly checkpoint: Checkpoint;
+  /**
+   * The chain's signing-key hand-overs before `checkpoint`, oldest first: they lead a verifier that holds
+   * an older key to the key that signed it.
+   */
+  readonly handovers?: readonly Checkpoint[];
   /** The record itself, when the receipt was built from the log. */
   readonly record?: AuditRecord;
 }
@@ -59,6 +65,7 @@ export async function buildReceipt(dir: string, seq: number, opts: { checkpoints
     throw new ReceiptError(`records ${cp.fromSeq}..${cp.seq} are not all in the log; run kguard audit verify`);
   if (merkleRoot(hashes) !== cp.root) throw new ReceiptError(`records ${cp.fromSeq}..${cp.seq} do not match their signed checkpoint; run kguard audit verify`);
   const leafIndex = seq - cp.fromSeq;
+  const handovers = checkpoints.filter((c) => c.nextKeyId !== undefined && c.chain === cp.chain && c.seq < cp.fromSeq).sort((a, b) => a.seq - b.seq);
   return {
     v: 1,
     sink: cp.sink,
@@ -68,16 +75,27 @@ export async function buildReceipt(dir: string, seq: number, opts: { checkpoints
     treeSize: hashes.length,
     proof: inclusionProof(hashes, leafIndex),
     checkpoint: cp,
+    ...(handovers.length ? { handovers } : {}),
     record: target,
   };
 }
 
 export type ReceiptVerdict = { ok: true } | { ok: false; reason: string };
 
-/** Checks a receipt: checkpoint signature, inclusion proof, and (if present) that the record hashes to recordHash. */
-export function verifyReceipt(receipt: Receipt, publicKey: KeyObject): ReceiptVerdict {
+/**
+ * Checks a receipt: the checkpoint's signature by a trusted key (or by a key the receipt's hand-overs lead to
+ * from one), the inclusion proof, and (if present) that the record hashes to recordHash.
+ */
+export function verifyReceipt(receipt: Receipt, publicKeys: KeyObject | readonly KeyObject[]): ReceiptVerdict {
   const cp = receipt.checkpoint;
-  if (!cp || !checkpointSignatureValid(cp, publicKey)) return { ok: false, reason: 'checkpoint signature is not valid for this public key' };
+  if (!cp) return { ok: false, reason: 'no checkpoint in the receipt' };
+  const trust = new KeyTrust(Array.isArray(publicKeys) ? publicKeys : [publicKeys as KeyObject]);
+  for (const h of [...(receipt.handovers ?? [])].sort((a, b) => a.seq - b.seq)) {
+    // One no trusted key vouches for adds no trust (a verifier that holds the newer key needs none).
+    if (h.nextKeyId !== undefined && h.chain === cp.chain && h.seq < cp.fromSeq) trust.accept(h);
+  }
+  const why = trust.accept(cp);
+  if (why) return { ok: false, reason: why };
   if (receipt.seq < cp.fromSeq || receipt.seq > cp.seq) return { ok: false, reason: 'checkpoint does not cover this seq' };
   if (receipt.leafIndex !== receipt.seq - cp.fromSeq || receipt.treeSize !== cp.seq - cp.fromSeq + 1)
     return { ok: false, reason: 'leaf index or tree size inconsistent with the checkpoint' };

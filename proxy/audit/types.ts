@@ -19,6 +19,7 @@ export type AuditEventType =
   | 'lockdown'
   | 'incident'
   | 'recovery'
+  | 'audit.key_rotated'
   | 'transparent.connect_refused'
   | 'transparent.tls_failed'
   | 'security.real_key_presented';

@@ -7,8 +7,10 @@ import type { Stats } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { checkpointSignatureValid, looksLikeCheckpoint, readCheckpointFile, type Checkpoint } from './checkpoint.js';
-import { loadPublicKey, PUBLIC_KEY_FILE, publicKeyId } from './keys.js';
+import { looksLikeCheckpoint, readCheckpointFile, type Checkpoint } from './checkpoint.js';
+import { KEY_HISTORY_FILE, readKeyHistory } from './key-history.js';
+import { KeyTrust, type Handover } from './key-trust.js';
+import { loadPublicKey, PUBLIC_KEY_FILE } from './keys.js';
 import { listLogFiles, readLineBatches, readLines, LOCAL_CHECKPOINT_FILE, type LogFile } from './logfiles.js';
 import { merkleRoot } from './merkle.js';
 import { parseRecordLine } from './record.js';
@@ -19,8 +21,11 @@ export interface VerifyOptions {
   readonly fromSeq?: number;
   /** Extra checkpoint copies: directories (all checkpoints*.jsonl inside) or files. */
   readonly checkpointSources?: readonly string[];
-  /** Trusted public key file; defaults to audit-signing.pub beside or above the log dir. */
-  readonly publicKeyFile?: string;
+  /**
+   * Trusted public key files (one, or several handed over out of band); default: audit-signing.pub beside
+   * or above the log dir, with every key in the audit-signing-keys.jsonl history there.
+   */
+  readonly publicKeyFile?: string | readonly string[];
   readonly onProgress?: (p: { bytesDone: number; bytesTotal: number; records: number }) => void;
 }
 
@@ -40,7 +45,12 @@ export interface VerifyReport {
   readonly headHash?: string;
   readonly checkpoints: number;
   readonly publicKeyFile?: string;
+  /** The first trusted key's id (see keyIds for all). */
   readonly keyId?: string;
+  /** Every key trusted out of band. */
+  readonly keyIds?: readonly string[];
+  /** Signing-key hand-overs found in the chain, in order. */
+  readonly handovers?: readonly Handover[];
   /** Records after the last checkpoint: chained, but not yet covered by a signature. */
   readonly uncoveredRecords: number;
   readonly failure?: VerifyFailure;
@@ -53,18 +63,18 @@ async function checkpointFilesIn(source: string): Promise<string[]> {
   return (await readdir(source)).filter((n) => /^checkpoints.*\.jsonl$/.test(n)).map((n) => path.join(source, n));
 }
 
-async function receiptCheckpoint(file: string): Promise<Checkpoint | undefined> {
+async function receiptCheckpoints(file: string): Promise<Checkpoint[] | undefined> {
   try {
-    const receipt: unknown = JSON.parse(await readFile(file, 'utf8'));
-    const cp = (receipt as { checkpoint?: unknown } | null)?.checkpoint;
-    return looksLikeCheckpoint(cp) ? cp : undefined;
+    const receipt = JSON.parse(await readFile(file, 'utf8')) as { checkpoint?: unknown; handovers?: unknown } | null;
+    const cp = receipt?.checkpoint;
+    const handovers = Array.isArray(receipt?.handovers) ? receipt.handovers.filter(looksLikeCheckpoint) : [];
+    return looksLikeCheckpoint(cp) ? [...handovers, cp] : undefined;
   } catch {
     return undefined;
   }
 }
 
-async function findPublicKey(dir: string, explicit?: string): Promise<string | undefined> {
-  if (explicit) return explicit;
+async function findPublicKey(dir: string): Promise<string | undefined> {
   for (const candidate of [path.join(dir, PUBLIC_KEY_FILE), path.join(path.dirname(dir), PUBLIC_KEY_FILE)]) {
     if (
       await stat(candidate).then(
@@ -103,17 +113,28 @@ export async function verifyLog(target: string, opts: VerifyOptions = {}): Promi
     return { ok: false, records: 0, files: 0, checkpoints: 0, uncoveredRecords: 0, warnings, ...extra, failure };
   }
 
-  // Trusted key.
-  const keyFile = await findPublicKey(dir, opts.publicKeyFile);
+  // Trusted keys.
+  const explicit = typeof opts.publicKeyFile === 'string' ? [opts.publicKeyFile] : [...(opts.publicKeyFile ?? [])];
+  const keyFile = explicit[0] ?? (await findPublicKey(dir));
   if (!keyFile) return fail({ reason: 'no public key found: pass --public-key FILE (the audit-signing.pub of this sidecar)' });
-  let publicKey: KeyObject;
-  try {
-    publicKey = await loadPublicKey(keyFile);
-  } catch (err) {
-    return fail({ reason: `public key ${keyFile}: ${(err as Error).message}` });
+  const publicKeys: KeyObject[] = [];
+  for (const file of explicit.length ? explicit : [keyFile]) {
+    try {
+      publicKeys.push(await loadPublicKey(file));
+    } catch (err) {
+      return fail({ reason: `public key ${file}: ${(err as Error).message}` });
+    }
   }
-  if (!opts.publicKeyFile) warnings.push(`using the public key found at ${keyFile}; pass --public-key with a copy you trust`);
-  const keyId = publicKeyId(publicKey);
+  if (explicit.length === 0) {
+    const history = path.join(path.dirname(keyFile), KEY_HISTORY_FILE);
+    const earlier = await readKeyHistory(history).catch(() => []);
+    publicKeys.push(...earlier.map((e) => e.publicKey));
+    warnings.push(
+      `using the public key found at ${keyFile}${earlier.length ? ` and the ${earlier.length} in ${history}` : ''}; pass --public-key with a copy you trust`,
+    );
+  }
+  const trust = new KeyTrust(publicKeys);
+  const keyId = trust.trustedKeyIds[0]!;
 
   // Checkpoints: the log's own copy plus independent copies, one chain only.
   const local = await readCheckpointFile(path.join(dir, LOCAL_CHECKPOINT_FILE));
@@ -134,9 +155,9 @@ export async function verifyLog(target: string, opts: VerifyOptions = {}): Promi
         continue;
       }
       // A receipt (`kguard audit receipt` output) carries the signed checkpoint a counterparty kept.
-      const fromReceipt = await receiptCheckpoint(f);
+      const fromReceipt = await receiptCheckpoints(f);
       if (!fromReceipt) return fail({ reason: `${f}: line ${copy.badLines[0]} is not a checkpoint (nor is the file a receipt)` });
-      sources.push({ name: f, cps: [fromReceipt] });
+      sources.push({ name: f, cps: fromReceipt });
     }
   }
   const first = await firstRecordHash(files[0]!);
@@ -150,22 +171,18 @@ export async function verifyLog(target: string, opts: VerifyOptions = {}): Promi
   if (first?.seq === 1 && chain !== undefined && first.hash !== chain) {
     return fail({ reason: 'the first record is not the one the checkpoints were made for (log replaced or rewritten)', file: files[0]!.name, line: 1, seq: 1 });
   }
+  // In seq order, so each key is judged by the hand-overs before it.
+  const copies = sources.flatMap((source) => source.cps.filter((cp) => cp.chain === chain).map((cp) => ({ cp, source: source.name })));
+  copies.sort((a, b) => a.cp.seq - b.cp.seq);
   const bySeq = new Map<number, Checkpoint>();
-  for (const source of sources) {
-    for (const cp of source.cps) {
-      if (cp.chain !== chain) continue;
-      if (!checkpointSignatureValid(cp, publicKey)) {
-        return fail({
-          reason: `${path.basename(source.name)}: checkpoint for seq ${cp.seq} has an invalid signature${cp.keyId !== keyId ? ` (signed by key ${cp.keyId}, not ${keyId})` : ''}`,
-          seq: cp.seq,
-        });
-      }
-      const seen = bySeq.get(cp.seq);
-      if (seen && (seen.head !== cp.head || seen.root !== cp.root || seen.fromSeq !== cp.fromSeq)) {
-        return fail({ reason: `two different signed checkpoints for seq ${cp.seq} (forked log)`, seq: cp.seq });
-      }
-      bySeq.set(cp.seq, cp);
+  for (const { cp, source } of copies) {
+    const untrusted = trust.accept(cp);
+    if (untrusted) return fail({ reason: `${path.basename(source)}: ${untrusted}`, seq: cp.seq });
+    const seen = bySeq.get(cp.seq);
+    if (seen && (seen.head !== cp.head || seen.root !== cp.root || seen.fromSeq !== cp.fromSeq || seen.nextKeyId !== cp.nextKeyId)) {
+      return fail({ reason: `two different signed checkpoints for seq ${cp.seq} (forked log)`, seq: cp.seq });
     }
+    bySeq.set(cp.seq, cp);
   }
   const checkpoints = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
   for (let i = 0; i < checkpoints.length; i++) {
@@ -244,6 +261,8 @@ export async function verifyLog(target: string, opts: VerifyOptions = {}): Promi
     checkpoints: checkpoints.length,
     publicKeyFile: keyFile,
     keyId,
+    keyIds: trust.trustedKeyIds,
+    handovers: trust.handovers,
     ...(firstSeq !== undefined ? { firstSeq } : {}),
     ...(walker.head ? { lastSeq: walker.head.seq, headHash: walker.head.hash } : {}),
   };

@@ -1,10 +1,14 @@
-// kguard audit verify | hash | receipt | keygen. Read-only except keygen,
-// which only creates missing key files. Values to hash come from stdin, never argv.
+// kguard audit verify | hash | receipt | keygen | rotate-signing-key. Read-only except keygen,
+// which only creates missing key files, and rotate-signing-key (audit/key-rotation.ts). Values to hash come from stdin, never argv.
+import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../common/config.js';
 import { buildReceipt, loadPublicKey, parseAuditConfig, publicKeyFileFor, verifyReceipt, type AuditConfig, type Receipt } from '../audit/index.js';
 import { fingerprint, generateHmacKeyFile, generateSigningKeyFiles, loadHmacKey, loadSigningKeys } from '../audit/keys.js';
 import { verifyLog, type VerifyReport } from '../audit/verify.js';
+import { existingLogs } from '../audit/key-continuity.js';
+import { keyHistoryFileFor, readKeyHistory } from '../audit/key-history.js';
+import { rotateSigningKey as rotateSigningKey_ } from '../audit/key-rotation.js';
 import { recordAuditVerify, verifiedOneOf } from '../admin/posture-marker.js';
 import { configFromFlags, printJson, withNamedFile } from './args.js';
 import { runCommand } from './runner.js';
@@ -48,7 +52,8 @@ function printVerdict(io: CliIO, report: VerifyReport, target: string): void {
       `VERIFIED ${target}: ${report.records} records${report.lastSeq ? ` (seq ${report.firstSeq}..${report.lastSeq})` : ''} in ${report.files} file(s), ${report.checkpoints} signed checkpoint(s)`,
     );
     if (report.headHash) w(`  head ${report.headHash}`);
-    if (report.keyId) w(`  signing key ${report.keyId} (${report.publicKeyFile})`);
+    if (report.keyId) w(`  signing key ${report.keyIds?.join(', ') ?? report.keyId} (${report.publicKeyFile})`);
+    for (const h of report.handovers ?? []) w(`  signing key handed over at seq ${h.seq}: ${h.fromKeyId} -> ${h.toKeyId} (signed by ${h.fromKeyId})`);
   } else {
     const f = report.failure!;
     w(`FAILED ${target}: the audit log does not verify`);
@@ -82,14 +87,14 @@ export const verify: Handler = async (ctx) => {
   const json = ctx.bool('json');
   const from = ctx.str('from');
   const checkpoints = ctx.strs('checkpoints');
-  const publicKey = ctx.str('public-key');
+  const publicKeys = ctx.strs('public-key');
   const target = ctx.positionals[0] ?? primaryDir(await auditConfig(ctx.values, io));
   const tty = Boolean((io.stderr as { isTTY?: boolean }).isTTY) && !json;
   const started = Date.now();
   const report = await verifyLog(target, {
     ...(from !== undefined ? { fromSeq: intArg('--from', from) } : {}),
     ...(checkpoints.length ? { checkpointSources: checkpoints } : {}),
-    ...(publicKey !== undefined ? { publicKeyFile: publicKey } : {}),
+    ...(publicKeys.length ? { publicKeyFile: publicKeys } : {}),
     ...(tty
       ? {
           onProgress: ({ bytesDone, bytesTotal, records }) => {
@@ -128,9 +133,17 @@ export const receipt: Handler = async (ctx) => {
   if (toVerify !== undefined) {
     if (ctx.positionals.length) return ctx.usage('give SEQ or --verify FILE, not both');
     const r = await withNamedFile('--verify', toVerify, async () => JSON.parse(await readFile(toVerify, 'utf8')) as Receipt);
-    const flag = ctx.str('public-key');
-    const keyFile = flag ?? publicKeyFileFor((await auditConfig(ctx.values, io)).signingKeyFile);
-    const verdict = verifyReceipt(r, await withNamedFile(flag ? '--public-key' : 'audit public key', keyFile, () => loadPublicKey(keyFile)));
+    const flags = ctx.strs('public-key');
+    const keys: KeyObject[] = [];
+    for (const keyFile of flags) keys.push(await withNamedFile('--public-key', keyFile, () => loadPublicKey(keyFile)));
+    if (flags.length === 0) {
+      // The configured key, and every earlier one in its history (receipts of records signed before a rotation).
+      const signingKeyFile = (await auditConfig(ctx.values, io)).signingKeyFile;
+      const keyFile = publicKeyFileFor(signingKeyFile);
+      keys.push(await withNamedFile('audit public key', keyFile, () => loadPublicKey(keyFile)));
+      keys.push(...(await readKeyHistory(keyHistoryFileFor(signingKeyFile))).map((e) => e.publicKey));
+    }
+    const verdict = verifyReceipt(r, keys);
     if (ctx.bool('json')) printJson(io, { ok: verdict.ok, seq: r.seq, ...(verdict.ok ? {} : { reason: verdict.reason }) });
     else
       io.stdout.write(
@@ -168,6 +181,23 @@ export const keygen: Handler = async (ctx) => {
   ctx.io.stdout.write(`signing key ${cfg.signingKeyFile}: ${newSigning ? 'created' : 'exists, kept'} (key id ${keys.keyId})\n`);
   ctx.io.stdout.write(`public key  ${publicKey}: give this to auditors\n`);
   ctx.io.stdout.write(`hmac key    ${cfg.hmacKeyFile}: ${newHmac ? 'created' : 'exists, kept'}\n`);
+  return 0;
+};
+
+export const rotateSigningKey: Handler = async (ctx) => {
+  const cfg = await auditConfig(ctx.values, ctx.io);
+  const logs = await existingLogs(cfg.sinks.flatMap((s) => (s.type === 'file' ? [s.dir] : [])));
+  const r = await rotateSigningKey_(cfg.signingKeyFile, cfg.hmacKeyFile, logs);
+  if (ctx.bool('json')) {
+    printJson(ctx.io, { ...r, pending: true });
+    return 0;
+  }
+  const w = (s: string) => ctx.io.stdout.write(`${s}\n`);
+  w(`new signing key ${r.keyId} in ${cfg.signingKeyFile} (the old key ${r.previousKeyId} kept as ${r.retiringKeyFile} until the hand-over)`);
+  w(`public key ${r.publicKeyFile}: give this and the key id to auditors`);
+  w(r.publicKeyPem.trimEnd());
+  w(`every key the log was signed with: ${r.historyFile}`);
+  w('takes effect at the next start: each audit log is then handed over by a checkpoint signed with the old key, naming the new one');
   return 0;
 };
 

@@ -88,7 +88,12 @@ const audit: Command = {
       flags: {
         from: NUMBER('start at this sequence number'),
         checkpoints: { type: 'string', value: 'DIR', multiple: true, help: 'also check against checkpoint mirrors (directories, files, or receipts)' },
-        'public-key': { type: 'string', value: 'FILE', help: 'the signing public key (default: next to the signing key)' },
+        'public-key': {
+          type: 'string',
+          value: 'FILE',
+          multiple: true,
+          help: 'a trusted signing public key; repeat for keys handed to you out of band (default: next to the signing key, with its key history)',
+        },
         ...JSON_FLAG,
       },
       run: lazy(() => import('./audit.js'), 'verify'),
@@ -110,7 +115,7 @@ const audit: Command = {
       flags: {
         dir: { type: 'string', value: 'DIR', help: 'the log directory (default: the configured one)' },
         verify: { type: 'string', value: 'FILE', help: 'verify this receipt instead of building one' },
-        'public-key': { type: 'string', value: 'FILE', help: 'the signing public key, for --verify' },
+        'public-key': { type: 'string', value: 'FILE', multiple: true, help: 'a trusted signing public key, for --verify; repeatable' },
         ...JSON_FLAG,
       },
       run: lazy(() => import('./audit.js'), 'receipt'),
@@ -120,6 +125,18 @@ const audit: Command = {
       summary: 'create missing audit signing and HMAC keys (never overwrites)',
       flags: JSON_FLAG,
       run: lazy(() => import('./audit.js'), 'keygen'),
+    },
+    {
+      name: 'rotate-signing-key',
+      summary: 'replace the audit signing key; the next start hands the log over to it, signed by the old key',
+      flags: JSON_FLAG,
+      notes: [
+        'Keeps the current key as <signingKeyFile>.retiring until every file sink has handed over at the',
+        'next start (the running sidecar signs with the old key until then), and lists every public key in',
+        'audit-signing-keys.jsonl beside it. Prints the new public key and its key id: give them to auditors.',
+        'The HMAC key is not rotated (earlier keyed hashes would become unsearchable).',
+      ],
+      run: lazy(() => import('./audit.js'), 'rotateSigningKey'),
     },
   ],
 };

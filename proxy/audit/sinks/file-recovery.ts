@@ -15,6 +15,8 @@ export interface WalkedLog {
   /** The chain id (hash of record 1), as the checkpointer needs it. */
   readonly chain: string | undefined;
   readonly lastCheckpointSeq: number;
+  /** The key that signs the next checkpoint: the last one's, or the key its hand-over names (none yet: undefined). */
+  readonly lastCheckpointKeyId: string | undefined;
   /** Hashes of the records after the last checkpoint, to be covered by the next one. */
   readonly windowHashes: string[];
   /** The newest log file, if any. */
@@ -74,6 +76,7 @@ export async function walkLog(sinkId: string, dir: string, checkpointFile: strin
     head: walker.head ?? { seq: 0, hash: GENESIS_HASH },
     chain,
     lastCheckpointSeq: lastCp?.seq ?? 0,
+    lastCheckpointKeyId: lastCp?.nextKeyId ?? lastCp?.keyId,
     windowHashes,
     last: toWalk[toWalk.length - 1],
     torn: walker.tornTail(),

@@ -17,10 +17,11 @@ import { GuardError } from '../../common/errors.js';
 import { appendCheckpointLine, syncDir, type Checkpoint } from '../checkpoint.js';
 import type { Checkpointer } from '../checkpointer.js';
 import type { FileSinkConfig } from '../config.js';
+import type { PendingRotation } from '../key-rotation.js';
 import { logFileName, LOCAL_CHECKPOINT_FILE } from '../logfiles.js';
 import type { AuditMetrics } from '../metrics.js';
 import { chainRecord, GENESIS_HASH, type AuditRecord, type ChainHead, type RecordBody } from '../record.js';
-import type { AuditAck, AuditDurability } from '../types.js';
+import type { AuditAck, AuditDurability, AuditEventType } from '../types.js';
 import { tornSealData } from '../walker.js';
 import { walkLog } from './file-recovery.js';
 import { asSinkError, GroupCommit } from './file-sync.js';
@@ -41,6 +42,8 @@ export interface FileSinkDeps {
   /** Builds the checkpointer once the sink knows how to persist (null: no checkpoints). */
   readonly makeCheckpointer: (hooks: { beforeCheckpoint: () => Promise<void>; persistLocal: (cp: Checkpoint) => Promise<void> }) => Checkpointer;
   readonly retryMs: number;
+  /** A signing-key rotation to complete: the sink hands over before it signs with the new key. */
+  readonly rotation?: PendingRotation;
 }
 
 export class FileSink implements AuditSink {
@@ -120,7 +123,7 @@ export class FileSink implements AuditSink {
     this.lastOpenAttempt = Date.now();
     const previousFailure = this.failedBefore ? this.reason : undefined;
     try {
-      await this.recoverAndResume();
+      await this.handOver(await this.recoverAndResume());
       // After a failure, prove the sink writable again (a full disk still opens)
       // and leave a mark in the chain that there was an outage.
       if (previousFailure !== undefined) await this.writeRecordNow({ reason: 'sink-resumed', after: previousFailure });
@@ -134,7 +137,25 @@ export class FileSink implements AuditSink {
     }
   }
 
-  private async recoverAndResume(): Promise<void> {
+  /** A pending rotation: a chained record and the hand-over checkpoint (signed by the retiring key) before anything else. */
+  private async handOver(lastCheckpointKeyId: string | undefined): Promise<void> {
+    const rotation = this.deps.rotation;
+    if (!rotation) return;
+    const from = rotation.handoverFrom(this.id, lastCheckpointKeyId);
+    if (from) {
+      const to = rotation.next.keyId;
+      const record = await this.writeRecordNow({ fromKeyId: from.keyId, toKeyId: to }, 'audit.key_rotated');
+      await this.checkpointer.handOver(from);
+      this.deps.logger.warn(
+        { sink: this.id, seq: record.seq, from: from.keyId, to },
+        'audit signing key handed over: later checkpoints are signed by the new key',
+      );
+    }
+    await rotation.handedOver(this.id);
+  }
+
+  /** Returns the key id of the last checkpoint. */
+  private async recoverAndResume(): Promise<string | undefined> {
     const { dir } = this.cfg;
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await this.fh?.close().catch(() => undefined);
@@ -167,11 +188,12 @@ export class FileSink implements AuditSink {
         'audit log had a torn final write (crash); sealed it with a recovery record',
       );
     }
+    return log.lastCheckpointKeyId;
   }
 
-  /** Writes one recovery record outside the batch path (only while opening). */
-  private async writeRecordNow(data: Record<string, unknown>): Promise<AuditRecord> {
-    const { record, line } = chainRecord({ ts: new Date().toISOString(), replica: this.deps.replica, type: 'recovery', data }, this.id, this.head);
+  /** Writes one record (recovery, key rotation) outside the batch path (only while opening). */
+  private async writeRecordNow(data: Record<string, unknown>, type: AuditEventType = 'recovery'): Promise<AuditRecord> {
+    const { record, line } = chainRecord({ ts: new Date().toISOString(), replica: this.deps.replica, type, data }, this.id, this.head);
     await this.writeAll(Buffer.from(line));
     await this.fh!.datasync();
     this.head = { seq: record.seq, hash: record.hash };
