@@ -6,7 +6,7 @@
 // trusted key handed over to fails verification, naming its id. Before this,
 // the only way to change the key was to move the log aside and start a new chain.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmod, copyFile, link, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import t from 'tap';
@@ -379,4 +379,46 @@ t.test('forged rotations fail verification, naming the key', async (t) => {
     t.notOk(r.ok);
     t.match(r.failure?.reason, /which handed over to key .* and signs nothing after it/);
   });
+});
+
+t.test('several file sinks: each hands over; the retiring key goes only when all have', async (t) => {
+  const env = await auditEnv({
+    checkpoint: { everyRecords: 5 },
+    sinks: [
+      { type: 'file', id: 'a', dir: 'audit' },
+      { type: 'file', id: 'b', dir: 'audit-b' },
+    ],
+  });
+  t.teardown(env.cleanup);
+  const a = await env.open();
+  for (let i = 0; i < 6; i++) await a.append({ type: 'call.intent', requestId: `r${i}` });
+  const oldKeyId = a.keyId;
+  await a.close();
+  const oldPub = path.join(env.dataDir, 'old.pub');
+  await copyFile(publicKeyFileFor(env.config.signingKeyFile), oldPub);
+  t.equal((await kguard(['audit', 'rotate-signing-key', ...dataDirFlag(env)])).code, 0);
+  const retiring = `${env.config.signingKeyFile}.retiring`;
+
+  // Sink b cannot open (its directory is a file): it has not handed over, so the retiring key stays.
+  const bDir = path.join(env.dataDir, 'audit-b');
+  const moved = path.join(env.dataDir, 'audit-b-away');
+  await rename(bDir, moved);
+  await writeFile(bDir, 'not a directory');
+  const b = await env.open();
+  await b.append({ type: 'call.intent', requestId: 'only-a' });
+  await b.close();
+  t.ok(await exists(retiring), 'kept while sink b has not handed over');
+  t.ok((await verifyLog(env.logDir, { publicKeyFile: oldPub })).ok, 'sink a handed over');
+
+  await rm(bDir);
+  await rename(moved, bDir);
+  const c = await env.open();
+  await c.append({ type: 'call.intent', requestId: 'both' });
+  await c.close();
+  t.notOk(await exists(retiring), 'removed once every file sink handed over');
+  for (const dir of [env.logDir, bDir]) {
+    const r = await verifyLog(dir, { publicKeyFile: oldPub });
+    t.ok(r.ok, `${path.basename(dir)} verifies with the old key: ${r.failure?.reason ?? 'ok'}`);
+    t.equal(r.handovers?.[0]?.fromKeyId, oldKeyId);
+  }
 });
