@@ -15,6 +15,7 @@ import { Checkpointer } from './checkpointer.js';
 import type { AuditConfig } from './config.js';
 import { fingerprint as keyedFingerprint, loadHmacKey, loadSigningKeys, PUBLIC_KEY_FILE, publicKeyPem, type SigningKeys } from './keys.js';
 import { assertLogSignedBy, existingLogs, refuseNewKeysForExistingLog } from './key-continuity.js';
+import { keyHistoryFileFor, previousPublicKeys } from './key-history.js';
 import { loadRetiringKey, pendingRotation } from './key-rotation.js';
 import { createAuditMetrics, type AuditMetrics } from './metrics.js';
 import { buildReceipt, type Receipt } from './receipt.js';
@@ -51,6 +52,8 @@ export interface AuditorHandle extends Auditor {
   readonly fingerprintKey: Buffer;
   readonly publicKeyPem: string;
   readonly keyId: string;
+  /** Earlier signing keys (the key history beside the signing key, a retiring key): the dashboard checks hand-overs with them. */
+  readonly previousKeys: readonly { readonly keyId: string; readonly publicKeyPem: string }[];
   /** Per-sink state for /readyz and the admin API; file sinks add the highest seq written and the highest fdatasynced. */
   status(): { id: string; kind: string; up: boolean; reason?: string; writtenSeq?: number; syncedSeq?: number }[];
 }
@@ -117,6 +120,7 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
   const retiring = await loadRetiringKey(config.signingKeyFile);
   const keys = await loadSigningKeys(config.signingKeyFile, createKeys, (keyId) => assertLogSignedBy(logs, keyId, config.signingKeyFile, retiring?.keyId));
   const fileSinkIds = config.sinks.flatMap((s) => (s.type === 'file' ? [s.id] : []));
+  const previousKeys = await previousPublicKeys(keyHistoryFileFor(config.signingKeyFile), keys.keyId, retiring?.publicKey);
   const rotation = retiring && (await pendingRotation(retiring, keys, fileSinkIds, config.signingKeyFile, logger));
   const hmacKey = await loadHmacKey(config.hmacKeyFile, createKeys);
   const sanitize = createSanitizer({ hmacFields: config.hmacFields, hmacKey, maxStringLength: config.maxStringLength, maxRecordBytes: config.maxRecordBytes });
@@ -289,6 +293,7 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
     },
     publicKeyPem: publicKeyPem(keys.publicKey),
     keyId: keys.keyId,
+    previousKeys,
     status: () =>
       sinks.map((s) => ({
         id: s.id,

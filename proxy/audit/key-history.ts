@@ -52,6 +52,19 @@ export async function readKeyHistory(file: string): Promise<KeyHistoryEntry[]> {
   return out;
 }
 
+/** Public keys (SPKI PEM) of earlier signing keys: the history's and `also` (a retiring key), without `currentKeyId`. */
+export async function previousPublicKeys(
+  historyFile: string,
+  currentKeyId: string,
+  also?: KeyObject,
+): Promise<{ readonly keyId: string; readonly publicKeyPem: string }[]> {
+  const keys = new Map<string, string>();
+  for (const e of await readKeyHistory(historyFile).catch(() => [])) keys.set(e.keyId, publicKeyPem(e.publicKey));
+  if (also) keys.set(publicKeyId(also), publicKeyPem(also));
+  keys.delete(currentKeyId);
+  return [...keys].map(([keyId, pem]) => ({ keyId, publicKeyPem: pem }));
+}
+
 /** Appends `publicKey` unless the history already lists it. Returns whether it was added. */
 export async function addToKeyHistory(file: string, publicKey: KeyObject, introducedBy?: string): Promise<boolean> {
   const keyId = publicKeyId(publicKey);

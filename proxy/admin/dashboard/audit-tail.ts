@@ -94,16 +94,25 @@ export async function readAuditTail(dir: string, maxBytes: number): Promise<Audi
   };
 }
 
+/** The auditor's signing key as the dashboard checks checkpoints with it, and the earlier keys it may have handed over from. */
+export interface SigningKeyView {
+  readonly keyId: string;
+  readonly publicKeyPem: string;
+  readonly previousKeys?: readonly { readonly keyId: string; readonly publicKeyPem: string }[];
+}
+
 export interface CheckpointStatus {
   readonly seq: number;
   readonly fromSeq: number;
   readonly time: string;
   readonly keyId: string;
   /**
-   * 'other-key': signed by a key other than the one in use now. Not a rotation: the sidecar refuses to start on a
-   * log whose checkpoints another key signed, and `kguard audit verify` fails such a checkpoint.
+   * 'other-key': signed by a key other than the one in use now, and not one that handed over to it: the sidecar
+   * refuses to start on a log whose checkpoints another key signed, and `kguard audit verify` fails such a checkpoint.
+   * 'handed-over': validly signed by an earlier key of this sidecar (its key history), at or before a hand-over,
+   * so signed by that key, to the key in use (a signing-key rotation).
    */
-  readonly signature: 'valid' | 'invalid' | 'other-key';
+  readonly signature: 'valid' | 'invalid' | 'other-key' | 'handed-over';
   /** Whether the checkpoint's head is the hash of that record in the window; null when the record is outside it. */
   readonly matchesLog: boolean | null;
 }
@@ -124,7 +133,7 @@ export interface CheckpointCheck {
 /** The newest part (64 KiB) of the file sink's local checkpoints, each checked against the auditor's key and the window. */
 export async function checkCheckpoints(
   dir: string,
-  key: { readonly keyId: string; readonly publicKeyPem: string },
+  key: SigningKeyView,
   tail: AuditTail,
   /** Lines already verified (line → signature valid), so a status asked every few seconds verifies only new ones. */
   verified: Map<string, boolean> = new Map(),
@@ -147,28 +156,42 @@ export async function checkCheckpoints(
     throw err;
   }
   const publicKey = createPublicKey(key.publicKeyPem);
+  const previous = new Map((key.previousKeys ?? []).map((k) => [k.keyId, k.publicKeyPem]));
   const bySeq = new Map(tail.records.map((r) => [r.seq, r.hash]));
   let newest: { cp: Checkpoint; status: CheckpointStatus } | undefined;
   let problem: CheckpointCheck['problem'];
+  const parsed: { line: string; cp: Checkpoint }[] = [];
   for (const line of text.split('\n').slice(0, -1)) {
-    let cp: Checkpoint;
     try {
-      cp = JSON.parse(line) as Checkpoint;
+      const cp = JSON.parse(line) as Checkpoint;
+      if (cp?.kind === 'checkpoint' && Number.isSafeInteger(cp.seq) && typeof cp.sig === 'string') parsed.push({ line, cp });
     } catch {
-      continue; // a torn or foreign line (the window may also start inside one)
+      // a torn or foreign line (the window may also start inside one)
     }
-    if (cp?.kind !== 'checkpoint' || !Number.isSafeInteger(cp.seq) || typeof cp.sig !== 'string') continue;
+  }
+  const check = (line: string, cp: Checkpoint, pem: string): boolean => {
     let valid = verified.get(line);
-    if (valid === undefined && cp.keyId === key.keyId) {
-      valid = checkpointSignatureValid(cp, publicKey);
+    if (valid === undefined) {
+      valid = checkpointSignatureValid(cp, pem === key.publicKeyPem ? publicKey : createPublicKey(pem));
       if (verified.size >= MAX_VERIFIED) verified.clear();
       verified.set(line, valid);
     }
-    const signature = cp.keyId !== key.keyId ? 'other-key' : valid ? 'valid' : 'invalid';
+    return valid;
+  };
+  // The newest hand-over to the key in use that an earlier key of this sidecar validly signed.
+  let handedOverAt = 0;
+  for (const { line, cp } of parsed) {
+    const pem = previous.get(cp.keyId);
+    if (cp.nextKeyId === key.keyId && pem && cp.seq > handedOverAt && check(line, cp, pem)) handedOverAt = cp.seq;
+  }
+  for (const { line, cp } of parsed) {
+    const pem = cp.keyId === key.keyId ? key.publicKeyPem : cp.seq <= handedOverAt ? previous.get(cp.keyId) : undefined;
+    const valid = pem === undefined ? undefined : check(line, cp, pem);
+    const signature = pem === undefined ? 'other-key' : !valid ? 'invalid' : cp.keyId === key.keyId ? 'valid' : 'handed-over';
     const hash = bySeq.get(cp.seq);
     const matchesLog = hash === undefined ? null : hash === cp.head;
     problem ??=
-      signature !== 'valid'
+      signature !== 'valid' && signature !== 'handed-over'
         ? { seq: cp.seq, reason: `checkpoint #${cp.seq} is not validly signed by the audit key in use (${signature})` }
         : matchesLog === false
           ? { seq: cp.seq, reason: `checkpoint #${cp.seq} does not match record #${cp.seq} of the log` }
@@ -182,10 +205,6 @@ export async function checkCheckpoints(
 }
 
 /** The file sink's newest local checkpoint, its signature checked with the auditor's key. */
-export async function lastCheckpoint(
-  dir: string,
-  key: { readonly keyId: string; readonly publicKeyPem: string },
-  tail: AuditTail,
-): Promise<CheckpointStatus | null> {
+export async function lastCheckpoint(dir: string, key: SigningKeyView, tail: AuditTail): Promise<CheckpointStatus | null> {
   return (await checkCheckpoints(dir, key, tail)).newest;
 }

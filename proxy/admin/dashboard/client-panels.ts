@@ -221,7 +221,7 @@ function renderAudit(a) {
     kv([
       ['head', c && c.head ? el('code', { title: c.head, text: short(c.head, 16) }) : null],
       [L.checkpoint, cp ? '#' + cp.seq + ' · ' + fmtTime(cp.time) : L.noCheckpoint],
-      [L.signature, cp ? chip(cp.signature + (cp.matchesLog === false ? ' ≠ log' : ''), cp.signature === 'valid' && cp.matchesLog !== false ? 'ok' : 'bad') : null],
+      [L.signature, cp ? chip(cp.signature + (cp.matchesLog === false ? ' ≠ log' : ''), (cp.signature === 'valid' || cp.signature === 'handed-over') && cp.matchesLog !== false ? 'ok' : 'bad') : null],
       ['key', el('code', { text: a.keyId })],
     ]),
     el('h3', { text: L.sinks }),

@@ -128,7 +128,7 @@ export const DASHBOARD_ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
           fromSeq: seq,
           time,
           keyId: str,
-          signature: { enum: ['valid', 'invalid', 'other-key'] },
+          signature: { enum: ['valid', 'invalid', 'other-key', 'handed-over'] },
           matchesLog: { type: ['boolean', 'null'], description: 'null when the checkpointed record is outside the window' },
         }),
       ),

@@ -12,7 +12,7 @@ import { GuardError } from '../../common/errors.js';
 import { checkCheckpoints, readAuditTail, type AuditTail, type CheckpointCheck } from './audit-tail.js';
 
 export interface DashboardRouteOptions {
-  readonly auditor: Pick<AuditorHandle, 'status' | 'keyId' | 'publicKeyPem'>;
+  readonly auditor: Pick<AuditorHandle, 'status' | 'keyId' | 'publicKeyPem'> & Partial<Pick<AuditorHandle, 'previousKeys'>>;
   /** The first file sink (its log is read); undefined when only Redis/stdout sinks are configured. */
   readonly fileSink: { readonly id: string; readonly dir: string } | undefined;
   /** Newest bytes of the log that are read and checked (config admin.dashboard.auditTailBytes; default 512 KiB). */
@@ -129,7 +129,8 @@ export function dashboardRoutes(o: DashboardRouteOptions, prefix = '/admin/v1'):
     if (seen && (c.newest?.seq ?? 0) < seen.seq) return { seq: seen.seq, reason: `checkpoint #${seen.seq}, read before, is gone from the checkpoint file` };
     const now = seen && t.records.find((r) => r.seq === seen!.seq);
     if (seen && now && now.hash !== seen.head) return { seq: seen.seq, reason: `record #${seen.seq} is not the one checkpoint #${seen.seq} signed` };
-    if (c.newest?.signature === 'valid' && c.newestHead && (!seen || c.newest.seq > seen.seq)) seen = { seq: c.newest.seq, head: c.newestHead };
+    if ((c.newest?.signature === 'valid' || c.newest?.signature === 'handed-over') && c.newestHead && (!seen || c.newest.seq > seen.seq))
+      seen = { seq: c.newest.seq, head: c.newestHead };
     return undefined;
   };
 
@@ -207,7 +208,9 @@ export function dashboardRoutes(o: DashboardRouteOptions, prefix = '/admin/v1'):
                   head: t.head,
                   windowBytes: t.bytes,
                   // Only a validly signed newest checkpoint vouches for the window; 'other-key' does not.
-                  intact: !problem && (checkpoint === null || (checkpoint.signature === 'valid' && checkpoint.matchesLog !== false)),
+                  intact:
+                    !problem &&
+                    (checkpoint === null || ((checkpoint.signature === 'valid' || checkpoint.signature === 'handed-over') && checkpoint.matchesLog !== false)),
                   ...(problem ? { problem } : {}),
                 }
               : null,
