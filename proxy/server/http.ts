@@ -43,10 +43,22 @@ export function checkFraming(req: IncomingMessage): void {
   if (expect !== undefined && expect.toLowerCase() !== '100-continue') throw new GuardError('KG1007', 'expect');
 }
 
-/** Kiwoom's bodies are JSON; `application/json` with any charset parameter is accepted. */
+/**
+ * Kiwoom's bodies are JSON; `application/json` with any charset parameter is accepted. A request that carries no body
+ * at all (Content-Length: 0, or neither length nor Transfer-Encoding) may leave the type out: it is read as `{}`, as an
+ * empty JSON body is, and nothing of it could be read another way. .NET's HttpClient sends a POST without content so
+ * (KiwoomRestApi.Net does for TRs without inputs, kt00013 and kt00017).
+ */
 export function checkContentType(req: IncomingMessage): void {
   const ct = req.headers['content-type'];
+  if (ct === undefined && hasNoBody(req)) return;
   if (!ct || !/^application\/json\s*(;|$)/i.test(ct)) throw new GuardError('KG1011');
+}
+
+/** No body by the framing alone (checkFraming has run: at most one Content-Length, no Transfer-Encoding with it). */
+function hasNoBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (cl === undefined || cl.trim() === '0');
 }
 
 const API_ID = /^[a-z]{2}\d{5}$/;
@@ -62,7 +74,9 @@ export function readApiId(req: IncomingMessage): string {
 export function readPaging(req: IncomingMessage): { contYn?: string; nextKey?: string } {
   const contYn = req.headers['cont-yn'];
   const nextKey = req.headers['next-key'];
-  if (contYn !== undefined && (typeof contYn !== 'string' || !/^[YN]$/.test(contYn))) throw new GuardError('KG1007', 'cont-yn');
+  // An empty cont-yn is no continuation, as an empty next-key is no key: clients that build every call from one header
+  // map send both empty on a first page (KiwoomRestApi.Net's ContYn/NextKey default to ""), and Kiwoom takes it.
+  if (contYn !== undefined && contYn !== '' && (typeof contYn !== 'string' || !/^[YN]$/.test(contYn))) throw new GuardError('KG1007', 'cont-yn');
   if (nextKey !== undefined && nextKey !== '' && (typeof nextKey !== 'string' || !NEXT_KEY.test(nextKey))) throw new GuardError('KG1007', 'next-key');
   return { contYn: contYn || undefined, nextKey: (nextKey as string | undefined) || undefined };
 }
