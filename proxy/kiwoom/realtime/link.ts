@@ -46,6 +46,8 @@ interface Pending {
 
 const LOGIN_HEAD = Buffer.from('{"trnm":"LOGIN","token":"');
 const LOGIN_TAIL = Buffer.from('"}');
+/** Kiwoom's heartbeat as bare text (not JSON), in any case and with surrounding spaces, as Kiwoom's clients read it. */
+const BARE_PING = /^\s*ping\s*$/i;
 
 export class UpstreamLink {
   private ws: WebSocket | undefined;
@@ -171,9 +173,18 @@ export class UpstreamLink {
       // A frame echoing the broker token (an error quoting the LOGIN, a debugging peer) is masked before it
       // becomes a string, and goes to no bot: a push is dropped, a reply fails its request (KG5005).
       const held = mask(raw, lease.token);
+      const text = raw.toString('utf8');
+      // Kiwoom sometimes sends its heartbeat as the bare text PING, not JSON (Kiwoom's own Python client,
+      // kiwoom/core/ws_client.py _is_ping_message, and kenshin579/kiwoom-go's readEnvelope both take it): echoed
+      // unchanged like the JSON one, or Kiwoom ends the session for a missing heartbeat (R10002) and every bot of
+      // the key loses its stream until the link logs in again.
+      if (BARE_PING.test(text)) {
+        ws.send(raw, { binary: false });
+        return;
+      }
       let frame: Record<string, unknown>;
       try {
-        frame = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+        frame = JSON.parse(text) as Record<string, unknown>;
       } catch {
         this.log.warn('realtime: malformed upstream frame dropped');
         return;

@@ -1,0 +1,73 @@
+// Kiwoom's realtime WebSocket as public clients meet it. Kiwoom sometimes sends its heartbeat as the bare text
+// `PING` instead of {"trnm":"PING"}: Kiwoom's own Python client (Kiwoom-Securities/Kiwoom-REST-API,
+// kiwoom/core/ws_client.py _is_ping_message) and kenshin579/kiwoom-go (internal/wstransport/conn.go readEnvelope,
+// "the server sometimes sends an unquoted PING string") both take it and echo it unchanged. The sidecar's upstream
+// session must too, or Kiwoom ends it for a missing heartbeat (R10002) and every bot of the key loses its stream.
+import t from 'tap';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { startHarness, FIXTURES, waitFor } from '../helpers/harness.js';
+import { connectBot, isReal } from './ws-client.js';
+
+t.test("a bare-text PING from Kiwoom is echoed unchanged and the key's session carries on", async (t) => {
+  const echoes: string[] = [];
+  let logins = 0;
+  let heartbeatsSent = 0;
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  t.teardown(() => new Promise<void>((r) => wss.close(() => r())));
+  wss.on('connection', (ws) => {
+    // Kiwoom's heartbeat: a bare PING; left unanswered (here 100 in a row, generous for a loaded machine) it ends the
+    // session with SYSTEM R10002, as the simulator does after three.
+    let unanswered = 0;
+    let timer: NodeJS.Timeout | undefined;
+    ws.on('close', () => clearInterval(timer));
+    ws.on('message', (d) => {
+      const text = d.toString();
+      if (text.trim().toUpperCase() === 'PING') {
+        echoes.push(text);
+        unanswered = 0;
+        return;
+      }
+      const f = JSON.parse(text) as Record<string, unknown>;
+      if (f.trnm === 'LOGIN') {
+        logins++;
+        ws.send(JSON.stringify({ trnm: 'LOGIN', return_code: 0, return_msg: '', sor_yn: 'Y' }));
+        timer = setInterval(() => {
+          if (++unanswered > 100) {
+            ws.send(JSON.stringify({ trnm: 'SYSTEM', code: 'R10002', message: 'heartbeat missing' }));
+            ws.close();
+            return;
+          }
+          heartbeatsSent++;
+          ws.send(heartbeatsSent % 2 ? 'PING' : ' ping\n');
+        }, 50);
+      } else if (f.trnm === 'REG') {
+        ws.send(JSON.stringify({ trnm: 'REG', return_code: 0, return_msg: '' }));
+        ws.send(JSON.stringify({ trnm: 'REAL', data: [{ type: '0B', name: '주식체결', item: '005930', values: { '10': '+60700' } }] }));
+      }
+    });
+  });
+  const port = (wss.address() as AddressInfo).port;
+  const h = await startHarness({
+    sim: { wsQuoteIntervalMs: 0 } as never,
+    allowed: ['kind:query', 'kind:account', 'kind:realtime'],
+    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
+    config: { realtime: { url: `ws://127.0.0.1:${port}/api/dostk/websocket`, reconnectBaseMs: 20, reconnectMaxMs: 100 } },
+  });
+  t.teardown(() => h.close());
+  const s = await connectBot(h.sidecar.realtimeUrl);
+  t.teardown(() => s.close());
+  t.equal((await s.login(await h.token())).return_code, 0);
+  s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: ['005930'], type: ['0B'] }] });
+  await s.next(isReal('0B', '005930'), 'the push after REG');
+  const echoed = await waitFor(() => echoes.length >= 6, 20_000, 'six bare PINGs echoed').then(
+    () => true,
+    () => false,
+  );
+  t.ok(echoed, 'the bare PINGs are echoed');
+  t.ok(echoes.includes('PING') && echoes.includes(' ping\n'), 'each echoed as it came, byte for byte');
+  t.equal(logins, 1, 'one upstream login: the session was never ended for a missing heartbeat');
+  t.notOk(h.logs().includes('malformed upstream frame'), 'no heartbeat taken for a malformed frame');
+});
