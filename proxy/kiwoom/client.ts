@@ -10,7 +10,7 @@ import { GuardError } from '../common/errors.js';
 import { holdsSecret, jsonBodyWithSecrets, takeJsonStringField } from '../common/secret.js';
 import type { KiwoomCredentials } from '../vault/types.js';
 import type { UpstreamConfig } from '../common/config.js';
-import { parseExpiresDt } from './protocol/index.js';
+import { parseExpiresDt, returnCodeOf, returnedOk } from './protocol/index.js';
 
 /** The upstream section of the config minus what decides the URL, plus the resolved base URL. */
 export type KiwoomClientOptions = Omit<UpstreamConfig, 'target' | 'url' | 'allowInsecureHttp'> & { baseUrl: string };
@@ -134,7 +134,7 @@ function parseStatus(body: Buffer): KiwoomStatus {
  * detail code only: the message reaches the bot and the logs.
  */
 function upstreamMessage(s: KiwoomStatus, status: number, body: Buffer, sent: readonly Buffer[]): string {
-  const rc = typeof s.return_code === 'number' ? String(s.return_code) : '?';
+  const rc = returnCodeOf(s.return_code)?.toString() ?? '?';
   const raw = typeof s.return_msg === 'string' ? s.return_msg : '';
   if (!sent.some((b) => holdsSecret(body, b))) return `upstream HTTP ${status} return_code=${rc} ${raw.slice(0, 200)}`.trim();
   const code = /\[(\d{4})[:\]]/.exec(raw)?.[1];
@@ -232,9 +232,9 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
       try {
         const status = parseStatus(res.body);
         // [1700/1701/1702]: au10001's own limit (about 2/s per key). No token was issued: a rate refusal, not a failure.
-        const rate = (status.return_code === 5 || res.status === 429) && RATE_REFUSAL.exec(String(status.return_msg ?? ''))?.[1];
+        const rate = (returnCodeOf(status.return_code) === 5 || res.status === 429) && RATE_REFUSAL.exec(String(status.return_msg ?? ''))?.[1];
         if (rate) throw new GuardError('KG5006', `Kiwoom refused the token issue for rate [${rate}]`, { headers: { 'retry-after': '1' } });
-        if (res.status !== 200 || status.return_code !== 0 || !token || token.length === 0) {
+        if (res.status !== 200 || !returnedOk(status.return_code) || !token || token.length === 0) {
           throw new GuardError('KG5004', upstreamMessage(status, res.status, res.body, [creds.appKey, creds.secretKey]));
         }
         const expiresAt = parseExpiresDt(status.expires_dt) ?? new Date(Date.now() + 3600_000);
@@ -262,10 +262,10 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
       const status = parseStatus(res.body);
       // [8015] "not a registered token": Kiwoom no longer knows it (expired and purged, or forgotten).
       // What a revoke is for is done; retrying would hold the key's next issue back for the whole budget.
-      if (res.status === 200 && status.return_code !== 0 && NOT_REGISTERED.test(String(status.return_msg ?? ''))) return 'not-registered';
+      if (res.status === 200 && !returnedOk(status.return_code) && NOT_REGISTERED.test(String(status.return_msg ?? ''))) return 'not-registered';
       // [8005] "token not valid": nobody can use it any more, as on a TR call (often, not always, HTTP 200).
-      if (status.return_code !== 0 && INVALID_TOKEN.test(String(status.return_msg ?? ''))) return 'invalid';
-      if (res.status !== 200 || status.return_code !== 0) {
+      if (!returnedOk(status.return_code) && INVALID_TOKEN.test(String(status.return_msg ?? ''))) return 'invalid';
+      if (res.status !== 200 || !returnedOk(status.return_code)) {
         throw new GuardError('KG5001', `revoke refused: ${upstreamMessage(status, res.status, res.body, [creds.appKey, creds.secretKey, token])}`);
       }
       return 'revoked';

@@ -3,6 +3,7 @@
 // the key's governor slot and broker session, Kiwoom's refusals handled.
 import { GuardError } from '../common/errors.js';
 import { lookupApi } from './catalogue.js';
+import { returnedOk } from './protocol/index.js';
 import type { IssuePurpose } from './broker-sessions.js';
 import type { TrResponse } from './client.js';
 import type { Upstream } from './upstream.js';
@@ -78,7 +79,7 @@ export class BrokerGateway {
     for (let page = 0; page < maxPages; page++) {
       const r = await call(apiId, body, paging);
       if (r.status === 429 || r.status >= 500) throw new GuardError('KG5001', `${apiId} HTTP ${r.status}`);
-      if (r.json.return_code !== 0) throw new GuardError('KG5005', `${apiId} return_code=${String(r.json.return_code)}`);
+      if (!returnedOk(r.json.return_code)) throw new GuardError('KG5005', `${apiId} return_code=${String(r.json.return_code)}`);
       const list = r.json[listField];
       if (Array.isArray(list)) rows.push(...(list as Record<string, unknown>[]));
       if (r.contYn !== 'Y') return rows;

@@ -46,14 +46,16 @@ type Verdict = 'ok' | 'invalid-token' | 'rate' | 'bound-elsewhere';
 
 /** Error bodies are small; a large body is data, not a refusal. */
 const VERDICT_SCAN_BYTES = 512;
-const RETURN_CODE = /"return_code"\s*:\s*(\d+)/;
+const RETURN_CODE = /"return_code"\s*:\s*"?\s*(\d+)/;
 const DETAIL = /\[(\d{4})[:\]]/;
 
 /** Reads Kiwoom's answer for the refusals the sidecar handles itself. */
 export function verdictOf(res: TrResponse): { verdict: Verdict; detail?: string } {
   if (res.body.length > VERDICT_SCAN_BYTES && res.status === 200) return { verdict: 'ok' };
   const text = res.body.subarray(0, VERDICT_SCAN_BYTES).toString('latin1');
-  const rc = RETURN_CODE.exec(text)?.[1];
+  // As a number or a numeric string ("3", "0005"): read as the number either way (returnCodeOf).
+  const digits = RETURN_CODE.exec(text)?.[1];
+  const rc = digits === undefined ? undefined : String(Number.parseInt(digits, 10));
   const detail = DETAIL.exec(text)?.[1];
   if (rc === '3' && detail === '8005') return { verdict: 'invalid-token', detail };
   if (rc === '3' && detail === '8010') return { verdict: 'bound-elsewhere', detail };

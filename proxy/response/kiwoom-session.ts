@@ -12,6 +12,7 @@ import {
   hhmmssToEpoch,
   kiwoomPrice,
   kiwoomQuantity,
+  returnedOk,
   venueOfCode,
   type PagedInquiry,
 } from '../kiwoom/protocol/index.js';
@@ -75,7 +76,7 @@ export function kiwoomSession(call: CallTr, now: () => number = Date.now): Broke
     async cancel(order): Promise<CancelResult> {
       const r = await call('kt10003', cancelAllBody(order));
       checkHttp('kt10003', r);
-      if (r.json.return_code === 0) return { ok: true };
+      if (returnedOk(r.json.return_code)) return { ok: true };
       return { ok: false, detail: String(r.json.return_msg ?? `return_code ${String(r.json.return_code)}`).slice(0, 200) };
     },
     async fills(since) {

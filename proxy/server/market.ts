@@ -3,7 +3,7 @@
 // of the bot being judged, which the policy passes explicitly.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BrokerGateway } from '../kiwoom/gateway.js';
-import { BALANCE, OPEN_ORDERS, baseCode, kiwoomPrice, kiwoomQuantity } from '../kiwoom/protocol/index.js';
+import { BALANCE, OPEN_ORDERS, baseCode, kiwoomPrice, kiwoomQuantity, returnedOk } from '../kiwoom/protocol/index.js';
 import type { MarketData } from '../policy/types.js';
 
 /**
@@ -22,7 +22,7 @@ export function createMarketData(gateway: BrokerGateway): MarketData {
           const r = await call('ka10001', { stk_cd: stkCd });
           // Kiwoom's sign on cur_prc is the change direction, not a negative price.
           const price = kiwoomPrice(r.json.cur_prc);
-          return r.json.return_code === 0 && price !== undefined && price !== 0 ? price : undefined;
+          return returnedOk(r.json.return_code) && price !== undefined && price !== 0 ? price : undefined;
         },
         signal,
       );

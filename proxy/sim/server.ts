@@ -148,7 +148,9 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
 
   function send(res: ServerResponse, answer: Answer, apiId: string | undefined, isTr: boolean): void {
     if (res.destroyed) return;
-    const payload = JSON.stringify(answer.body);
+    const code = answer.body.return_code;
+    const body = opts.textReturnCodes && typeof code === 'number' ? { ...answer.body, return_code: code === 0 ? '0000' : String(code) } : answer.body;
+    const payload = JSON.stringify(body);
     const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(payload), ...answer.headers };
     if (isTr) {
       headers['api-id'] = apiId && /^[A-Za-z0-9]{1,20}$/.test(apiId) ? apiId : '';

@@ -26,6 +26,12 @@ export interface SimOptions {
   readonly ideal?: boolean;
   /** Overrides of the per-app-key limits (faithful mode only); unset fields keep their defaults. */
   readonly limits?: Partial<SimLimits>;
+  /**
+   * Write every REST answer's return_code as a numeric string ("0000" for success, "5", "3", ...) instead of a JSON
+   * number: Kiwoom does so on some endpoints, as its own Python client notes (kiwoom/core/errors.py
+   * normalize_return_code: "0", "0000", "8005"). Default false (numbers).
+   */
+  readonly textReturnCodes?: boolean;
   /** HTTP status of rate-limit refusals (1700/1701/1702). Kiwoom mostly answers 200; 429 is also seen. Default 200. */
   readonly rateLimitStatus?: 200 | 429;
   /**

@@ -2,7 +2,17 @@
 // times are written, and the request bodies of the inquiries the sidecar makes
 // itself. Parts above kiwoom (policy, risk, response, sim, server, auth) read
 // Kiwoom data only through this module; state uses common/kst.ts directly.
-export { isMarketPriced, kiwoomNumber, kiwoomPrice, kiwoomQuantity, orderPrice, orderQuantity, orderTerms } from './numbers.js';
+export {
+  isMarketPriced,
+  kiwoomNumber,
+  kiwoomPrice,
+  kiwoomQuantity,
+  orderPrice,
+  orderQuantity,
+  orderTerms,
+  returnCodeOf,
+  returnedOk,
+} from './numbers.js';
 export { baseCode, isStockCode, quoteCode, venueOfCode, type Venue } from './codes.js';
 export { tradeTypeName, tradeTypesOf, type Book } from './trade-types.js';
 export {

@@ -77,3 +77,20 @@ export function orderTerms(kind: string | undefined, body: Readonly<Record<strin
   if (kind === 'cancel') return { quantity: orderQuantity(body.cncl_qty) };
   return {};
 }
+
+/**
+ * Kiwoom's return_code as a number. Kiwoom writes it as a JSON number or, depending on the endpoint, as a numeric
+ * string ("0", "0000", "8005"): Kiwoom's own Python client reads both (kiwoom/core/errors.py normalize_return_code),
+ * as kenshin579/kiwoom-go does (internal/wire/code.go). Anything else (absent, blank, a fraction, a boolean, an
+ * object) is undefined, which is never OK.
+ */
+export function returnCodeOf(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? v : undefined;
+  if (typeof v === 'string' && /^\s*-?\d{1,9}\s*$/.test(v)) return Number.parseInt(v, 10);
+  return undefined;
+}
+
+/** True when Kiwoom's return_code says the call succeeded (0, "0" or "0000"). */
+export function returnedOk(v: unknown): boolean {
+  return returnCodeOf(v) === 0;
+}

@@ -6,6 +6,7 @@
 // that race and the modify would be charged as one of an order never seen.
 // A failure only loses the record (the modify is then charged in full); the
 // order went out, so the bot gets its answer either way.
+import { returnedOk } from '../../kiwoom/protocol/index.js';
 import type { RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
 import type { Judged } from './need.js';
@@ -20,7 +21,7 @@ export function acceptedOrderNo(j: Judged): string | undefined {
   if (!BOOK_KINDS.has(j.entry.kind) || up?.status !== 200 || up.body.length >= SMALL_ANSWER_BYTES) return undefined;
   try {
     const a = answerOf(j as RequestContext);
-    return a.return_code === 0 && typeof a.ord_no === 'string' && /^[0-9]{1,10}$/.test(a.ord_no) ? a.ord_no : undefined;
+    return returnedOk(a.return_code) && typeof a.ord_no === 'string' && /^[0-9]{1,10}$/.test(a.ord_no) ? a.ord_no : undefined;
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 // After the bot has its answer: the outcome record (every route; a failed
 // token exchange too) and what later after-stages need to know (did the TR
 // call complete OK, which order number).
+import { returnCodeOf, returnedOk } from '../../../kiwoom/protocol/index.js';
 import type { RequestContext } from '../../context.js';
 import type { PipelineDeps } from '../deps.js';
 import { durabilityFor } from '../audit-intent.js';
@@ -15,7 +16,7 @@ const RETURN_CODE_KEY = Buffer.from('"return_code":');
 const MAX_RECORDED_TEXT = 32;
 
 /**
- * Kiwoom's return_code is a number. The record holds what the upstream sent only when it is one (or short text):
+ * Kiwoom's return_code is a number or a numeric string (returnCodeOf). The record holds what the upstream sent only when it is one (or short text):
  * a value of another shape is named by its shape, so an answer cannot make the record too large to be written.
  */
 function recordedCode(v: unknown): unknown {
@@ -73,7 +74,10 @@ export function trailingReturnCode(body: Buffer): unknown {
  * (the daily caps keep their charge).
  */
 function notPlaced(ctx: RequestContext, returnCode: unknown): boolean {
-  if (ctx.upstream) return ctx.upstream.status < 500 && typeof returnCode === 'number' && returnCode !== 0;
+  if (ctx.upstream) {
+    const code = returnCodeOf(returnCode);
+    return ctx.upstream.status < 500 && code !== undefined && code !== 0;
+  }
   return ctx.wire !== 'writing';
 }
 
@@ -100,7 +104,7 @@ export function outcomeAudit(deps: Pick<PipelineDeps, 'auditor' | 'logger'>) {
       return;
     }
     const { returnCode, orderNo } = readOutcome(ctx);
-    const ok = !ctx.error && ctx.upstream !== undefined && ctx.upstream.status === 200 && returnCode === 0;
+    const ok = !ctx.error && ctx.upstream !== undefined && ctx.upstream.status === 200 && returnedOk(returnCode);
     ctx.outcome = { ok, ...(orderNo ? { orderNo } : {}), ...(!ok && notPlaced(ctx, returnCode) ? { notPlaced: true } : {}) };
     await deps.auditor
       .append(
