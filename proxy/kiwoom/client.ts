@@ -262,9 +262,10 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
       const status = parseStatus(res.body);
       // [8015] "not a registered token": Kiwoom no longer knows it (expired and purged, or forgotten).
       // What a revoke is for is done; retrying would hold the key's next issue back for the whole budget.
-      if (res.status === 200 && !returnedOk(status.return_code) && NOT_REGISTERED.test(String(status.return_msg ?? ''))) return 'not-registered';
+      const code = returnCodeOf(status.return_code);
+      if (res.status === 200 && code !== 0 && (code === 8015 || NOT_REGISTERED.test(String(status.return_msg ?? '')))) return 'not-registered';
       // [8005] "token not valid": nobody can use it any more, as on a TR call (often, not always, HTTP 200).
-      if (!returnedOk(status.return_code) && INVALID_TOKEN.test(String(status.return_msg ?? ''))) return 'invalid';
+      if (code !== 0 && (code === 8005 || INVALID_TOKEN.test(String(status.return_msg ?? '')))) return 'invalid';
       if (res.status !== 200 || !returnedOk(status.return_code)) {
         throw new GuardError('KG5001', `revoke refused: ${upstreamMessage(status, res.status, res.body, [creds.appKey, creds.secretKey, token])}`);
       }

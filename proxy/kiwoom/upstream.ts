@@ -57,8 +57,10 @@ export function verdictOf(res: TrResponse): { verdict: Verdict; detail?: string 
   const digits = RETURN_CODE.exec(text)?.[1];
   const rc = digits === undefined ? undefined : String(Number.parseInt(digits, 10));
   const detail = DETAIL.exec(text)?.[1];
-  if (rc === '3' && detail === '8005') return { verdict: 'invalid-token', detail };
-  if (rc === '3' && detail === '8010') return { verdict: 'bound-elsewhere', detail };
+  // The specific code comes inside return_msg under the generic 3 ([8005:...]), or as return_code itself: Kiwoom's
+  // own Python client retries on return_code 8005 (kiwoom/core/client.py) and reads the bracket as well (errors.py).
+  if ((rc === '3' && detail === '8005') || rc === '8005') return { verdict: 'invalid-token', detail: '8005' };
+  if ((rc === '3' && detail === '8010') || rc === '8010') return { verdict: 'bound-elsewhere', detail: '8010' };
   // [1634] (too many symbols) is also return_code 5 but retrying cannot help: it goes back to the bot.
   if ((rc === '5' || res.status === 429) && (detail === '1700' || detail === '1701' || detail === '1702')) return { verdict: 'rate', detail };
   // A 429 with no Kiwoom refusal in it comes from a gateway in front of Kiwoom: by HTTP's meaning the call was not

@@ -10,6 +10,8 @@ import { verdictOf } from '../../proxy/kiwoom/upstream.js';
 import type { TrResponse } from '../../proxy/kiwoom/client.js';
 import { readAuditRecords } from '../helpers/audit-sidecar-log.js';
 import { CANARY, FIXTURES, startHarness, waitFor, type Harness } from '../helpers/harness.js';
+import { startHostileUpstream } from '../helpers/hostile-upstream.js';
+import { startSimulator } from '../../proxy/sim/index.js';
 
 let h: Harness;
 t.before(async () => {
@@ -74,4 +76,31 @@ t.test('return_code read as a number from either spelling, anything else never O
   const answer = (body: string): TrResponse => ({ status: 200, body: Buffer.from(body) });
   t.equal(verdictOf(answer('{"return_code":"0005","return_msg":"[1700:허용된 요청 개수를 초과하였습니다]"}')).verdict, 'rate');
   t.equal(verdictOf(answer('{"return_code":"3","return_msg":"인증에 실패했습니다[8005:Token이 유효하지 않습니다]"}')).verdict, 'invalid-token');
+  t.equal(verdictOf(answer('{"return_code":8005,"return_msg":"Token이 유효하지 않습니다"}')).verdict, 'invalid-token', 'the code itself as return_code');
+  t.equal(verdictOf(answer('{"return_code":"8010","return_msg":"IP가 다릅니다"}')).verdict, 'bound-elsewhere');
+});
+
+t.test('a broker token Kiwoom refuses with return_code 8005 itself, no bracket, is issued afresh and the call tried again', async (t) => {
+  // Kiwoom's own Python client logs in again on return_code 8005 (kiwoom/core/client.py: `in (8005, 8031, 8103)`), as
+  // on [8005:...] under the generic 3; the sidecar does this for its bots, which never see Kiwoom's token.
+  const sim = await startSimulator();
+  t.teardown(() => sim.close());
+  const up = await startHostileUpstream(sim.url);
+  t.teardown(() => up.close());
+  const w = await startHarness({ simulator: sim, config: { upstream: { url: up.url } } });
+  t.teardown(() => w.close());
+  const token = await w.token();
+  let refused = 0;
+  up.answer = async (req, _body, res) => {
+    if (!req.url?.startsWith('/api/dostk/') || refused > 0) return false;
+    refused++;
+    res.writeHead(200, { 'content-type': 'application/json;charset=UTF-8', 'api-id': 'ka10001', 'cont-yn': 'N', 'next-key': '' });
+    res.end(JSON.stringify({ return_code: 8005, return_msg: 'Token이 유효하지 않습니다' }));
+    return true;
+  };
+  const r = await w.call('ka10001', { stk_cd: '005930' }, { token });
+  t.equal(refused, 1, 'Kiwoom refused the token once');
+  t.equal(r.status, 200, r.text);
+  t.equal(r.json.return_code, 0, 'the bot has its quote: a fresh broker token, the call sent again');
+  t.equal(r.json.stk_nm, '삼성전자');
 });

@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { GuardError } from '../../common/errors.js';
 import { holdsSecret } from '../../common/secret.js';
+import { returnCodeOf } from '../protocol/index.js';
 import type { BrokerLease } from '../session-types.js';
 
 export interface LinkOptions {
@@ -226,7 +227,7 @@ export class UpstreamLink {
         return;
       }
       // [8005]: the token is no longer valid; the next lease issues afresh.
-      if (String(frame.return_msg ?? '').includes('8005')) this.lease?.invalidate();
+      if (returnCodeOf(frame.return_code) === 8005 || String(frame.return_msg ?? '').includes('8005')) this.lease?.invalidate();
       this.log.warn({ returnCode: frame.return_code }, 'realtime upstream login refused');
       ws.close();
       return;
