@@ -49,6 +49,8 @@ const REAL_TYPES: ReadonlySet<string> = new Set(
 );
 /** Account types register with item "". */
 const ACCOUNT_TYPES: ReadonlySet<string> = new Set(['00', '04']);
+/** Market-wide types: no stock, item "" (Kiwoom's own 0s 장시작시간 example registers items ['']). */
+const MARKET_WIDE_TYPES: ReadonlySet<string> = new Set(['0s']);
 /** Sector (업종) types take a 3-digit sector code. */
 const SECTOR_TYPES: ReadonlySet<string> = new Set(['0J', '0U']);
 /** Types whose items get quote pushes (0B 주식체결, 0D 주식호가잔량); the others are accepted and stay quiet. */
@@ -65,6 +67,7 @@ function asStringList(v: unknown): string[] | undefined {
 
 function validItem(type: string, item: string): boolean {
   if (ACCOUNT_TYPES.has(type)) return item === '';
+  if (MARKET_WIDE_TYPES.has(type)) return item === '';
   if (SECTOR_TYPES.has(type)) return /^\d{3}$/.test(item);
   return isStockCode(item);
 }

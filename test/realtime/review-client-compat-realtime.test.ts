@@ -71,3 +71,25 @@ t.test("a bare-text PING from Kiwoom is echoed unchanged and the key's session c
   t.equal(logins, 1, 'one upstream login: the session was never ended for a missing heartbeat');
   t.notOk(h.logs().includes('malformed upstream frame'), 'no heartbeat taken for a malformed frame');
 });
+
+t.test('Kiwoom\'s own 0s (장시작시간) registration, item "", is taken by the sidecar and the simulator alike', async (t) => {
+  // Kiwoom-Securities/Kiwoom-REST-API examples/국내주식/실시간시세/subscribe_domestic_market_open_time_async.py:
+  // items=[''], types=['0s'] — a market-wide type, no stock.
+  const h = await startHarness({
+    sim: { wsQuoteIntervalMs: 0 } as never,
+    allowed: ['kind:query', 'kind:account', 'kind:realtime'],
+    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
+  });
+  t.teardown(() => h.close());
+  const s = await connectBot(h.sidecar.realtimeUrl);
+  t.teardown(() => s.close());
+  t.equal((await s.login(await h.token())).return_code, 0);
+  s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: [''], type: ['0s'] }] });
+  const reg = await s.next((f) => f.trnm === 'REG', 'the REG reply');
+  t.equal(reg.return_code, 0, JSON.stringify(reg));
+  await waitFor(() => h.sim.stats().ws.registrations === 1, 20_000, 'the registration held at Kiwoom');
+  t.equal(h.sim.stats().ws.registrations, 1, 'registered upstream too');
+  s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: [''], type: ['0B'] }] });
+  const refused = await s.next((f) => f.trnm === 'REG' && f !== reg, 'the second REG reply');
+  t.not(refused.return_code, 0, 'a stock type without a stock is still refused');
+});

@@ -5,6 +5,11 @@ import { hasDuplicateKey } from '../../common/json.js';
 
 /** Realtime types that carry one account's private data, registered with item [""]. */
 export const ACCOUNT_TYPES: ReadonlySet<string> = new Set(['00', '04']);
+/**
+ * Market-wide realtime types: no stock, registered with item "" as Kiwoom's own example does (0s 장시작시간,
+ * Kiwoom-Securities/Kiwoom-REST-API examples/국내주식/실시간시세/subscribe_domestic_market_open_time_async.py).
+ */
+export const MARKET_WIDE_TYPES: ReadonlySet<string> = new Set(['0s']);
 /** Condition search results arrive as REAL type 02. */
 export const CONDITION_RESULT_TYPE = '02';
 /** Kiwoom's cap on live condition searches per login. */
@@ -54,7 +59,8 @@ function registrations(trnm: string, data: unknown, maxItems: number): Registrat
       if (typeof t !== 'string' || !TYPE.test(t)) throw new RealtimeProtocolError(trnm, 'bad realtime type');
       const items = ACCOUNT_TYPES.has(t) ? [''] : item;
       for (const i of items) {
-        if (typeof i !== 'string' || !ITEM.test(i) || (i === '' && !ACCOUNT_TYPES.has(t))) throw new RealtimeProtocolError(trnm, 'bad item code');
+        if (typeof i !== 'string' || !ITEM.test(i) || (i === '' && !ACCOUNT_TYPES.has(t) && !MARKET_WIDE_TYPES.has(t)))
+          throw new RealtimeProtocolError(trnm, 'bad item code');
         out.push({ type: t, item: i });
         if (out.length > maxItems) throw new RealtimeProtocolError(trnm, `too many registrations in one message (max ${maxItems})`);
       }
