@@ -9,6 +9,7 @@ import type { Responder } from '../response/index.js';
 import type { RiskEngine, RiskInput } from '../risk/index.js';
 import type { RiskView } from './context.js';
 import { settleRisk } from './pipeline/risk.js';
+import { returnedOk } from '../kiwoom/protocol/index.js';
 
 /** The engine's view of a condition-search message (bench/risk builds its inputs with this too). */
 export function conditionRiskInput(bot: { id: string; account: string }, apiId: string, seq: string, sourceIp: string, now: number): RiskInput {
@@ -53,7 +54,7 @@ export function createConditionRisk(deps: {
     },
     async learn(input, reply) {
       await deps.risk
-        .learn(input, { allowed: true, completed: Number(reply.return_code) === 0 })
+        .learn(input, { allowed: true, completed: returnedOk(reply.return_code) })
         .catch((err) => deps.logger.warn({ err: String(err), botId: input.botId, apiId: input.apiId }, 'risk learning of a condition search failed'));
     },
   };

@@ -93,3 +93,42 @@ t.test('Kiwoom\'s own 0s (장시작시간) registration, item "", is taken by th
   const refused = await s.next((f) => f.trnm === 'REG' && f !== reg, 'the second REG reply');
   t.not(refused.return_code, 0, 'a stock type without a stock is still refused');
 });
+
+t.test("Kiwoom's realtime answers: a text return_code '0' is success, a blank or missing one is not", async (t) => {
+  // Number('') and Number(null) are 0: read that way, an answer that says nothing was taken for an acceptance.
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  t.teardown(() => new Promise<void>((r) => wss.close(() => r())));
+  const codes: Record<string, unknown> = { '005930': '0', '000660': '', '035420': null };
+  wss.on('connection', (ws) => {
+    ws.on('message', (d) => {
+      const f = JSON.parse(d.toString()) as Record<string, unknown>;
+      if (f.trnm === 'LOGIN') ws.send(JSON.stringify({ trnm: 'LOGIN', return_code: '0', return_msg: '' }));
+      else if (f.trnm === 'REG') {
+        const item = String((f.data as Array<{ item: string[] }>)[0]!.item[0]);
+        ws.send(JSON.stringify({ trnm: 'REG', return_code: codes[item], return_msg: '' }));
+      }
+    });
+  });
+  const port = (wss.address() as AddressInfo).port;
+  const h = await startHarness({
+    sim: { wsQuoteIntervalMs: 0 } as never,
+    allowed: ['kind:query', 'kind:account', 'kind:realtime'],
+    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
+    config: { realtime: { url: `ws://127.0.0.1:${port}/api/dostk/websocket`, reconnectBaseMs: 20, reconnectMaxMs: 100 } },
+  });
+  t.teardown(() => h.close());
+  const s = await connectBot(h.sidecar.realtimeUrl);
+  t.teardown(() => s.close());
+  t.equal((await s.login(await h.token())).return_code, 0, 'a LOGIN answered with the text "0" logs the key in');
+  for (const [item, expected] of [
+    ['005930', 'accepted'],
+    ['000660', 'refused'],
+    ['035420', 'refused'],
+  ] as const) {
+    s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: [item], type: ['0B'] }] });
+    const reg = await s.next((f) => f.trnm === 'REG', `the REG reply for ${item}`);
+    if (expected === 'accepted') t.equal(reg.return_code, 0, `return_code "0" is success: ${JSON.stringify(reg)}`);
+    else t.match(String(reg.return_msg), /KG5009/, `return_code ${JSON.stringify(codes[item])} is not success: ${JSON.stringify(reg)}`);
+  }
+});

@@ -16,6 +16,7 @@ import {
   fromRegistrationKey,
   type Registration,
 } from './protocol.js';
+import { returnedOk } from '../protocol/index.js';
 
 /** A bot's realtime session as the owning hub sees it (local socket or a peer replica's). */
 export interface Subscriber {
@@ -141,7 +142,7 @@ export class KeyHub {
         throw new GuardError('KG3018', `${MAX_LIVE_CONDITION_SEARCHES} live condition searches are already running on this key`);
       if (!this.listed) await this.list();
       const reply = await this.link.request('CNSRREQ', JSON.stringify(frame), seq);
-      if (live && Number(reply.return_code) === 0) {
+      if (live && returnedOk(reply.return_code)) {
         const set = this.searches.get(seq) ?? new Set<string>();
         set.add(subId);
         this.searches.set(seq, set);
@@ -244,7 +245,7 @@ export class KeyHub {
 
   private async list(): Promise<Record<string, unknown>> {
     const reply = await this.link.request('CNSRLST', JSON.stringify({ trnm: 'CNSRLST' }));
-    if (Number(reply.return_code) === 0) this.listed = true;
+    if (returnedOk(reply.return_code)) this.listed = true;
     return reply;
   }
 
@@ -287,6 +288,6 @@ export class KeyHub {
 
   private async upstream(trnm: 'REG' | 'REMOVE', items: Registration[]): Promise<void> {
     const reply = await this.link.request(trnm, regFrame(trnm, UPSTREAM_GROUP, items));
-    if (Number(reply.return_code) !== 0) throw new GuardError('KG5009', `Kiwoom refused ${trnm}: ${String(reply.return_msg ?? '').slice(0, 200)}`);
+    if (!returnedOk(reply.return_code)) throw new GuardError('KG5009', `Kiwoom refused ${trnm}: ${String(reply.return_msg ?? '').slice(0, 200)}`);
   }
 }

@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { GuardError } from '../../common/errors.js';
 import { holdsSecret } from '../../common/secret.js';
-import { returnCodeOf } from '../protocol/index.js';
+import { returnCodeOf, returnedOk } from '../protocol/index.js';
 import type { BrokerLease } from '../session-types.js';
 
 export interface LinkOptions {
@@ -211,7 +211,7 @@ export class UpstreamLink {
     }
     if (trnm === 'LOGIN') {
       clearTimeout(loginTimer);
-      if (Number(frame.return_code) === 0) {
+      if (returnedOk(frame.return_code)) {
         this.loggedIn = true;
         this.attempt = this.replacedInRow;
         this.log.info('realtime upstream logged in');

@@ -12,6 +12,7 @@ import type { BrokerLease } from '../session-types.js';
 import { KeyHub, type Subscriber } from './hub.js';
 import { UpstreamLink, type LinkOptions } from './link.js';
 import { registrationKey, fromRegistrationKey, type Registration } from './protocol.js';
+import { returnedOk } from '../protocol/index.js';
 
 export interface RealtimeOptions extends LinkOptions {
   /** The upstream closes this long after its last bot left (the lease release then lets the token be revoked). */
@@ -150,7 +151,7 @@ export class RealtimeService {
       conditionList: async () => (await op({ op: 'list' })).reply ?? {},
       conditionRequest: async (seq, live, frame, cap) => {
         const reply = (await op({ op: 'req', seq, live, frame, ...capOf(cap) })).reply ?? {};
-        if (live && Number(reply.return_code) === 0) b.searches.set(seq, frame);
+        if (live && returnedOk(reply.return_code)) b.searches.set(seq, frame);
         return reply;
       },
       conditionClear: async (seq) => {
