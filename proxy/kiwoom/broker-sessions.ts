@@ -283,8 +283,8 @@ export class BrokerSessions {
     }
   }
 
-  /** The last local lease went: linger (idleRevokeMs, or until a re-issue would fit the issue limit), then give up the shared lease. */
-  private idle(k: KeyState, g: Gen): void {
+  /** The last local lease went: linger (idleRevokeMs, or until a re-issue would fit the issue limit), then give up the shared lease; `lingered`: idleRevokeMs has passed. */
+  private idle(k: KeyState, g: Gen, lingered = false): void {
     if (k.gen !== g || g.dead || !k.shared) {
       this.finish(k, g);
       return;
@@ -297,7 +297,7 @@ export class BrokerSessions {
     const queued = !urgent && this.deps.governor.waiting(k.key) > 0;
     const delay = urgent
       ? 0
-      : Math.max(this.opts.idleRevokeMs, issueGap, queued ? QUEUED_RECHECK_MS : 0, cadenceLinger(k, now, this.opts.cadenceLingerMs ?? 0));
+      : Math.max(lingered ? 0 : this.opts.idleRevokeMs, issueGap, queued ? QUEUED_RECHECK_MS : 0, cadenceLinger(k, now, this.opts.cadenceLingerMs ?? 0));
     if (delay > this.opts.idleRevokeMs) this.m.deferred.inc();
     if (delay <= 0) {
       this.endLinger(k, g);
@@ -305,7 +305,7 @@ export class BrokerSessions {
     }
     k.linger = setTimeout(() => {
       k.linger = undefined;
-      if (g.local === 0) this.idle(k, g);
+      if (g.local === 0) this.idle(k, g, true);
     }, delay);
     k.linger.unref();
   }
