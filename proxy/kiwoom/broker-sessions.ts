@@ -18,6 +18,7 @@ import { takeLock } from './session-undo.js';
 import { cadenceLinger, noteCall, noteIssue, noteRetire } from './session-cadence.js';
 import { listSessions, lockKey, recoverLeftovers, retireShared, retireSoon, sweepOnce, valueKey, type SweepContext } from './session-sweep.js';
 import { revokeFailed } from './revoke-status.js';
+import { revokeUnreleased } from './session-unreleased.js';
 
 export type { BrokerLease, BrokerSessionDeps, BrokerSessionOptions, IssuePurpose, SessionInfo } from './session-types.js';
 
@@ -162,7 +163,8 @@ export class BrokerSessions {
     }
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && ([...this.keys.values()].some((k) => k.gen && !k.gen.dead) || this.background.size > 0)) {
-      await Promise.race([Promise.allSettled([...this.background]), sleep(50)]);
+      // Nothing tracked to wait for (a token still held): a pause, never a spin on an already settled race that starves I/O.
+      await (this.background.size > 0 ? Promise.race([Promise.allSettled([...this.background]), sleep(50)]) : new Promise((r) => setTimeout(r, 50)));
     }
     for (const k of this.keys.values()) stopTimers(k);
   }
@@ -335,18 +337,16 @@ export class BrokerSessions {
       if (remaining === 0 && !g.dead) await this.retireShared(k.key, g.record.botId, g, k.lastRequestId, true);
       noteRetire(k, Date.now() - started);
     };
-    k.retiring = this.track(run())
-      .catch((err) => {
-        this.deps.logger.warn({ key: k.key, code: toGuardError(err).code }, 'broker session release failed; a sweep revokes it once its lease lapses');
-      })
-      .finally(() => {
-        k.retiring = undefined;
-        k.revokeWhenIdle = this.closing;
-        if (k.gen === g && g.local === 0) {
-          k.gen = undefined;
-          g.token.fill(0);
-        }
-      });
+    // The direct revoke after a failed release is tracked too: a shutdown's drain waits for it.
+    const revokeCtx = { logger: this.deps.logger, revokeWithRetry: this.revokeWithRetry, revokeAttempts: this.opts.revokeAttempts };
+    k.retiring = this.track(run().catch((err) => revokeUnreleased(revokeCtx, k, g, err))).finally(() => {
+      k.retiring = undefined;
+      k.revokeWhenIdle = this.closing;
+      if (k.gen === g && g.local === 0) {
+        k.gen = undefined;
+        g.token.fill(0);
+      }
+    });
   }
 
   /** Revokes the key's token if no lease holds it (claimed atomically: one replica does it); `soon`: settles once a failed attempt left it leasable. */
