@@ -18,7 +18,7 @@ import { takeLock } from './session-undo.js';
 import { cadenceLinger, noteCall, noteIssue, noteRetire } from './session-cadence.js';
 import { listSessions, lockKey, recoverLeftovers, retireShared, retireSoon, sweepOnce, valueKey, type SweepContext } from './session-sweep.js';
 import { revokeFailed } from './revoke-status.js';
-import { revokeUnreleased } from './session-unreleased.js';
+import { recordLost, revokeUnreleased } from './session-unreleased.js';
 
 export type { BrokerLease, BrokerSessionDeps, BrokerSessionOptions, IssuePurpose, SessionInfo } from './session-types.js';
 
@@ -153,7 +153,7 @@ export class BrokerSessions {
     return recoverLeftovers(this.sweepContext());
   }
 
-  /** Shutdown: no new leases; revoke every idle token now and the rest as their calls end; wait up to timeoutMs. */
+  /** Shutdown: no new leases; revoke every idle token now and the rest as their calls end; wait up to timeoutMs (pausing: a spin starves I/O). */
   async drain(timeoutMs: number): Promise<void> {
     this.closing = true;
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
@@ -163,7 +163,6 @@ export class BrokerSessions {
     }
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && ([...this.keys.values()].some((k) => k.gen && !k.gen.dead) || this.background.size > 0)) {
-      // Nothing tracked to wait for (a token still held): a pause, never a spin on an already settled race that starves I/O.
       await (this.background.size > 0 ? Promise.race([Promise.allSettled([...this.background]), sleep(50)]) : new Promise((r) => setTimeout(r, 50)));
     }
     for (const k of this.keys.values()) stopTimers(k);
@@ -279,7 +278,7 @@ export class BrokerSessions {
     if (!g || !k.shared || k.retiring) return;
     try {
       const v = await this.deps.store.leaseTake(valueKey(k.key), this.deps.replicaId, this.opts.leaseTtlMs);
-      if (!v || v.version !== g.version || v.state !== 'live') g.dead = true;
+      if (!v || v.version !== g.version || v.state !== 'live') [g.dead, g.untracked] = [true, !v];
     } catch (err) {
       this.deps.logger.warn({ key: k.key, code: toGuardError(err).code }, 'broker lease refresh failed');
     }
@@ -330,15 +329,16 @@ export class BrokerSessions {
     if (k.retiring) return;
     stopTimers(k);
     k.shared = false;
+    const revokeCtx = { logger: this.deps.logger, revokeWithRetry: this.revokeWithRetry, revokeAttempts: this.opts.revokeAttempts };
     const run = async () => {
       const started = Date.now();
       const remaining = await this.deps.store.leaseRelease(valueKey(k.key), this.deps.replicaId);
-      // Settles at the first failed attempt: Kiwoom still honours the token, so the calls waiting for it go first.
-      if (remaining === 0 && !g.dead) await this.retireShared(k.key, g.record.botId, g, k.lastRequestId, true);
+      // Settles at the first failed attempt (Kiwoom still honours the token, the calls waiting for it go first); a lost record: revoked here.
+      if (remaining === 0 && !g.dead && !(await recordLost(this.deps.store, k.key, g)))
+        await this.retireShared(k.key, g.record.botId, g, k.lastRequestId, true);
+      else if (g.untracked) await revokeUnreleased(revokeCtx, k, g);
       noteRetire(k, Date.now() - started);
     };
-    // The direct revoke after a failed release is tracked too: a shutdown's drain waits for it.
-    const revokeCtx = { logger: this.deps.logger, revokeWithRetry: this.revokeWithRetry, revokeAttempts: this.opts.revokeAttempts };
     k.retiring = this.track(run().catch((err) => revokeUnreleased(revokeCtx, k, g, err))).finally(() => {
       k.retiring = undefined;
       k.revokeWhenIdle = this.closing;

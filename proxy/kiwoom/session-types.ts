@@ -73,6 +73,8 @@ export interface Gen {
   readonly token: Buffer;
   local: number;
   dead: boolean;
+  /** Its shared record vanished while this replica held it (Redis came back empty): nobody else can revoke it. */
+  untracked?: boolean;
   /** Due for renewal, but its revoke failed (Kiwoom still honours it): leased as it is until it expires. */
   stale?: boolean;
 }

@@ -1,5 +1,6 @@
 // A token this replica holds whose shared lease could not be given up because
-// the shared Store did not answer (Redis down, or hung past its deadline).
+// the shared Store did not answer (Redis down, or hung past its deadline), or
+// whose shared record vanished while it was held (Redis came back empty).
 // Left to "a peer's sweep once the lease lapses", it stays live at Kiwoom
 // untracked whenever the shared ledger does not come back (Redis restarting
 // empty, a failover to an empty replica): nobody would ever revoke it, and a
@@ -11,7 +12,9 @@
 // knows ([8015]/[8005]: revoked).
 import type { Logger } from 'pino';
 import { toGuardError } from '../common/errors.js';
+import type { Store } from '../state/types.js';
 import type { RevokeWithRetry } from './revoke-retry.js';
+import { valueKey } from './session-ledger.js';
 import type { Gen, KeyState } from './session-types.js';
 
 export interface UnreleasedContext {
@@ -20,16 +23,21 @@ export interface UnreleasedContext {
   readonly revokeAttempts: number;
 }
 
-/** The shared release of `g` failed with `err`: revoke this replica's copy when the Store was unreachable. */
-export async function revokeUnreleased(c: UnreleasedContext, k: KeyState, g: Gen, err: unknown): Promise<void> {
-  const code = toGuardError(err).code;
-  if (code !== 'KG7001' || g.dead || g.record.expiresAt <= Date.now()) {
-    c.logger.warn({ key: k.key, code }, 'broker session release failed; a sweep revokes it once its lease lapses');
+/**
+ * The shared release of `g` failed with `err` (or, without `err`, its shared record had vanished: Redis came back
+ * empty while this replica held it): revoke this replica's copy when the Store was unreachable or lost the record.
+ */
+export async function revokeUnreleased(c: UnreleasedContext, k: KeyState, g: Gen, err?: unknown): Promise<void> {
+  const code = err === undefined ? undefined : toGuardError(err).code;
+  if ((!g.untracked && (code !== 'KG7001' || g.dead)) || g.record.expiresAt <= Date.now()) {
+    if (err !== undefined) c.logger.warn({ key: k.key, code }, 'broker session release failed; a sweep revokes it once its lease lapses');
     return;
   }
   c.logger.warn(
     { key: k.key, code, fingerprint: g.record.tokenFp },
-    'broker session release failed: shared state unreachable; revoking the token directly so that it is not left live untracked',
+    g.untracked
+      ? 'broker session record lost from shared state (Redis came back empty); revoking the token directly so that it is not left live untracked'
+      : 'broker session release failed: shared state unreachable; revoking the token directly so that it is not left live untracked',
   );
   // Our own copy: g.token is zero-filled once the release settles, and a lease taken meanwhile must not see it change.
   const token = Buffer.from(g.token);
@@ -52,4 +60,12 @@ export async function revokeUnreleased(c: UnreleasedContext, k: KeyState, g: Gen
   } finally {
     token.fill(0);
   }
+}
+
+/** Before retiring `g`: true (and `g` marked untracked) when its shared record is gone, Redis having come back empty. */
+export async function recordLost(store: Store, key: string, g: Gen): Promise<boolean> {
+  if (await store.leasePeek(valueKey(key))) return false;
+  g.dead = true;
+  g.untracked = true;
+  return true;
 }

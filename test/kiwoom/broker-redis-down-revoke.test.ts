@@ -5,7 +5,9 @@
 // replica dropped its copy of the token and it stayed live at Kiwoom, tracked
 // by nobody, until Kiwoom's own expiry — on a SIGTERM during the outage (a
 // rollout, a node drain) and on an idle linger alike. Now the replica revokes
-// it directly with its own copy.
+// it directly with its own copy; and one whose shared record vanished while
+// it held the token (Redis restarted empty, quickly) revokes it too once it
+// lets go, instead of dropping it as if a peer had taken it over.
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -92,4 +94,17 @@ t.test('an idle linger ending while Redis is down revokes the token too', async 
   await redis.restart();
   t.equal(await s.stop(), 0, 'exit 0');
   t.equal(sim.liveTokens(), 0, 'still none live');
+});
+
+t.test('Redis restarting empty while the token lingers: the replica revokes it once its linger ends', async (t) => {
+  // Its record left the shared ledger with Redis' data: no peer's sweep, nor this replica's release, would find it.
+  const s = await start('empty', 4_000);
+  t.teardown(() => s.kill());
+  t.equal((await quote(s)).return_code, 0, 'a call went through');
+  t.equal(sim.liveTokens(), 1, 'its broker token lingers');
+  await redis.restart();
+  await waitFor(() => sim.liveTokens() === 0, 20_000, 'the token revoked once the linger ended');
+  t.pass('no broker token left live at Kiwoom after Redis lost its data');
+  t.equal(await s.stop(), 0, 'exit 0');
+  t.match(s.stdout() + s.stderr(), /record lost from shared state/, 'the log says why');
 });
