@@ -8,7 +8,7 @@ import { ERROR_CATALOGUE } from '../common/errors.js';
 import { ROOT } from './commands.js';
 import { arityText, fullUsage, shortUsage } from './help.js';
 import { arity, flagsOf, type Command, type Ctx, type Flags, type Values } from './spec.js';
-import { closest } from './suggest.js';
+import { closest } from '../common/suggest.js';
 import type { CliIO } from './types.js';
 import { UsageError } from './usage.js';
 

@@ -6,7 +6,8 @@ import { open } from 'node:fs/promises';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isMap, isNode, isPair, isScalar, Lexer, LineCounter, parseDocument, type Document } from 'yaml';
 import { PolicyLoadError, shown, type PolicyIssue } from './errors.js';
-import { POLICY_SCHEMA } from './schema.js';
+import { POLICY_SCHEMA, RULE_TYPES } from './schema.js';
+import { closest } from '../common/suggest.js';
 import type { PolicyDoc } from './document.js';
 import { semanticIssues } from './semantic.js';
 
@@ -283,13 +284,13 @@ function schemaIssues(
         break;
       case 'additionalProperties':
         key = String(params.additionalProperty);
-        message = `unknown key '${key}'${allowedKeys(e)}`;
+        message = `unknown key '${key}'${didYouMean(key, Object.keys(parentProperties(e)))}${allowedKeys(e)}`;
         break;
       case 'required':
         message = `missing required key '${String(params.missingProperty)}'`;
         break;
       case 'enum':
-        message = `${shown(e.data)} is not allowed; expected one of: ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+        message = enumMessage(e.data, params.allowedValues as unknown[], e.parentSchema as { description?: string } | undefined);
         break;
       case 'const':
         message = `must be ${JSON.stringify(params.allowedValue)}`;
@@ -297,7 +298,7 @@ function schemaIssues(
       case 'discriminator':
         message =
           params.error === 'mapping'
-            ? `unknown rule type ${shown(params.tagValue)}; expected one of: ${ruleTypeList()}`
+            ? `unknown rule type ${shown(params.tagValue)}${didYouMean(params.tagValue, RULE_TYPES)}; expected one of: ${ruleTypeList()}`
             : `a rule needs a 'type' (one of: ${ruleTypeList()})`;
         if (params.error === 'mapping') path.push('type');
         break;
@@ -315,9 +316,32 @@ function schemaIssues(
   return issues;
 }
 
+function parentProperties(e: ErrorObject): Record<string, unknown> {
+  return (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
+}
+
 function allowedKeys(e: ErrorObject): string {
-  const props = (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
-  return props ? ` (expected one of: ${Object.keys(props).join(', ')})` : '';
+  const keys = Object.keys(parentProperties(e));
+  return keys.length > 0 ? ` (expected one of: ${keys.join(', ')})` : '';
+}
+
+/** " (did you mean …?)" when a known name is one or two edits from what was written (maxQuantty, kt10O00, order-sise). */
+function didYouMean(written: unknown, known: readonly unknown[]): string {
+  if (typeof written !== 'string') return '';
+  const names = known.filter((k): k is string => typeof k === 'string');
+  const near = closest(written, names);
+  return near === undefined || near === written ? '' : ` (did you mean ${JSON.stringify(near)}?)`;
+}
+
+/** Up to this many allowed values are listed; a longer list (the api-id catalogue) is named by its description. */
+const LISTED_VALUES = 24;
+
+function enumMessage(data: unknown, allowed: readonly unknown[], parent: { description?: string } | undefined): string {
+  const expected =
+    allowed.length <= LISTED_VALUES || parent?.description === undefined
+      ? `expected one of: ${allowed.map((v) => JSON.stringify(v)).join(', ')}`
+      : `expected ${parent.description.charAt(0).toLowerCase()}${parent.description.slice(1).replace(/\.$/, '')}`;
+  return `${shown(data)} is not allowed${didYouMean(data, allowed)}; ${expected}`;
 }
 
 let ruleTypes: string | undefined;

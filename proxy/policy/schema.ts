@@ -1,6 +1,10 @@
 // The JSON Schema of a policy file. This object is the single source of truth:
 // the loader compiles it with ajv, and `kguard policy schema` writes it to
-// policies/schema.json for editors (a test keeps the two identical).
+// policies/schema.json for editors (a test keeps the two identical). What one
+// value may be (an api-id from the catalogue, a stock code, a count the Store
+// keeps exactly) is said here, so an editor underlines what the loader refuses;
+// semantic.ts keeps only what spans several values.
+import { allApis } from '../kiwoom/catalogue.js';
 
 const KINDS = ['order', 'modify', 'cancel', 'query', 'account', 'auth', 'transfer', 'realtime'] as const;
 export const TRADE_TYPE_NAMES: Readonly<Record<string, string>> = {
@@ -30,13 +34,30 @@ const idString = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
 const nameList = (description: string) => ({ type: 'array', items: { type: 'string', minLength: 1, maxLength: 64 }, uniqueItems: true, description });
 const positive = (description: string) => ({ type: 'number', exclusiveMinimum: 0, description });
 const positiveInt = (description: string) => ({ type: 'integer', minimum: 1, description });
+// Counted limits go to the Store, which counts in exact integers (at most 2^53 - 1).
+const counted = <T extends object>(s: T) => ({ ...s, maximum: Number.MAX_SAFE_INTEGER });
+const symbolList = (description: string) => ({
+  type: 'array',
+  items: {
+    type: 'string',
+    // isStockCode after trim and upper case: an entry no order's code can match would be a rule silently never applied.
+    pattern: '^\\s*[0-9A-Za-z]{6,9}(_[Nn][Xx]|_[Aa][Ll])?\\s*$',
+    description: 'A stock code: 6-9 letters and digits, e.g. 005930; 005930_NX, 005930_AL and A005930 name the same instrument.',
+  },
+  uniqueItems: true,
+  description,
+});
 const scope = { enum: ['bot', 'account', 'bot-account', 'global'], default: 'bot', description: 'Whose calls share one counter.' };
 const clock = { type: 'string', pattern: '^(([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?|24:00(:00)?)$', description: 'HH:MM or HH:MM:SS, Asia/Seoul time.' };
 const apiSet = {
   kinds: { type: 'array', items: { enum: [...KINDS] }, uniqueItems: true, description: 'api-id kinds.' },
   apiIds: {
     type: 'array',
-    items: { type: 'string', pattern: '^([a-z]{2}[0-9]{5}|[0-9A-Za-z]{2})$' },
+    // Every api-id the sidecar knows: a misspelt one (kt10090) would select nothing and deny nothing.
+    items: {
+      enum: allApis().map((a) => a.apiId),
+      description: 'An api-id of the Kiwoom catalogue (case-sensitive), e.g. kt10000, or a realtime type, e.g. 0B.',
+    },
     uniqueItems: true,
     description: 'Exact api-ids, e.g. kt10000, or realtime types, e.g. 0B.',
   },
@@ -85,8 +106,8 @@ const RULES = [
     anyOf: [{ required: ['kinds'] }, { required: ['apiIds'] }],
   }),
   rule('deny-apis', 'Selected calls may not use these kinds / api-ids.', apiSet, [], { anyOf: [{ required: ['kinds'] }, { required: ['apiIds'] }] }),
-  rule('allow-symbols', 'Only these stock codes (e.g. 005930) may be traded.', { symbols: nameList('Stock codes.') }, ['symbols']),
-  rule('deny-symbols', 'Restricted securities: these stock codes may not be traded.', { symbols: nameList('Stock codes.') }, ['symbols']),
+  rule('allow-symbols', 'Only these stock codes (e.g. 005930) may be traded.', { symbols: symbolList('Stock codes.') }, ['symbols']),
+  rule('deny-symbols', 'Restricted securities: these stock codes may not be traded.', { symbols: symbolList('Stock codes.') }, ['symbols']),
   rule('markets', 'Allowed venues (dmst_stex_tp).', { allow: { type: 'array', items: { enum: ['KRX', 'NXT', 'SOR'] }, uniqueItems: true, minItems: 1 } }, [
     'allow',
   ]),
@@ -155,7 +176,7 @@ const RULES = [
           additionalProperties: false,
           required: ['max', 'per'],
           properties: {
-            max: positiveInt('Calls allowed per period.'),
+            max: counted(positiveInt('Calls allowed per period.')),
             per: { type: 'string', pattern: '^([1-9][0-9]{0,8}(ms|s|m|h)|day)$', description: 'e.g. 1s, 500ms, 1m, 1h, or day (Asia/Seoul calendar day).' },
           },
         },
@@ -168,10 +189,10 @@ const RULES = [
     'Caps per Asia/Seoul day on order count and notional. With a notional cap a modify is charged what it adds over the order it modifies (its whole notional when the sidecar never saw that order).',
     {
       scope,
-      maxOrders: positiveInt('Orders per day.'),
-      maxBuyNotional: positive('KRW bought per day.'),
-      maxSellNotional: positive('KRW sold per day.'),
-      maxGrossNotional: positive('KRW bought + sold per day.'),
+      maxOrders: counted(positiveInt('Orders per day.')),
+      maxBuyNotional: counted(positive('KRW bought per day.')),
+      maxSellNotional: counted(positive('KRW sold per day.')),
+      maxGrossNotional: counted(positive('KRW bought + sold per day.')),
     },
     [],
     { anyOf: [{ required: ['maxOrders'] }, { required: ['maxBuyNotional'] }, { required: ['maxSellNotional'] }, { required: ['maxGrossNotional'] }] },

@@ -1,11 +1,9 @@
 // Checks a valid-by-schema policy needs that the JSON Schema cannot express: unique ids, overrides that point
-// at a rule of their type, windows that end after they start, limits the Store counts exactly, stock codes an
-// order can have, real holiday dates.
+// at a rule of their type, windows that end after they start, real holiday dates. What one value may be (an
+// api-id, a stock code, a counted limit) is in the schema, so editors see it too.
 import { parseClock } from './clock.js';
 import type { PolicyDoc, RuleDoc } from './document.js';
-import { shown } from './errors.js';
 import type { LoadLimits } from './load.js';
-import { isStockCode } from '../kiwoom/protocol/index.js';
 
 export interface SemanticIssue {
   path: (string | number)[];
@@ -48,32 +46,16 @@ export function semanticIssues(doc: PolicyDoc, limits: LoadLimits): SemanticIssu
           });
       });
     }
-    // Counted limits go to the Store, which counts in exact integers (at most 2^53 - 1).
-    const tooBig = (path: (string | number)[], v: number | undefined) => {
-      if (v !== undefined && v > Number.MAX_SAFE_INTEGER)
-        issues.push({ path: ['rules', index, ...path], message: `${v} is above ${Number.MAX_SAFE_INTEGER}, the largest limit that is counted exactly` });
-    };
-    if (rule.type === 'daily-cap') for (const key of ['maxOrders', 'maxBuyNotional', 'maxSellNotional', 'maxGrossNotional'] as const) tooBig([key], rule[key]);
     if (rule.type === 'rate-limit') {
       // Each period is one Store counter: a period named twice would be charged twice in one step, which the Store refuses.
       const periods = new Map<string, number>();
       rule.limits.forEach((l, li) => {
-        tooBig(['limits', li, 'max'], l.max);
         const first = periods.get(l.per);
         if (first === undefined) periods.set(l.per, li);
         else
           issues.push({ path: ['rules', index, 'limits', li, 'per'], message: `per ${l.per} is given twice (first at limits[${first}]); keep the lower max` });
       });
     }
-    // An entry no order's code can ever match (no order passes the parse stage without a stock code) is a rule that is silently never applied.
-    if (rule.type === 'allow-symbols' || rule.type === 'deny-symbols')
-      rule.symbols.forEach((c, ci) => {
-        if (!isStockCode(c.trim().toUpperCase()))
-          issues.push({
-            path: ['rules', index, 'symbols', ci],
-            message: `${shown(c)} is not a stock code (6-9 letters and digits, e.g. 005930; optionally _NX or _AL)`,
-          });
-      });
     if (rule.type === 'require-approval' && rule.when === undefined && rule.minNotional === undefined && rule.minQuantity === undefined) {
       issues.push({
         path: ['rules', index],
