@@ -53,7 +53,17 @@ const policy: Command = {
   summary: 'policy files',
   common: {
     ...JSON_FLAG,
-    lang: { type: 'string', choices: ['ko', 'en'], help: 'language of rule reasons (default en)' },
+    lang: {
+      type: 'string',
+      choices: ['ko', 'en'],
+      help: "language of rule reasons when the policy names none (default: the configured language, Korean unless set, as the sidecar's)",
+    },
+    config: {
+      type: 'string',
+      short: 'c',
+      value: 'FILE',
+      help: "the sidecar's configuration, for its language (default: KGUARD_CONFIG, else the embedded default)",
+    },
   },
   sub: [
     { name: 'check', args: 'FILE...', summary: 'validate policy files; errors as file:line:column', run: lazy(() => import('./policy.js'), 'check') },

@@ -9,6 +9,7 @@ import { POLICY_SCHEMA } from '../policy/schema.js';
 import { ruleListFor, type TraceEntry } from '../policy/evaluate.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
 import type { Language } from '../common/errors.js';
+import { configFromFlags } from './args.js';
 import { runCommand } from './runner.js';
 import type { Ctx, Handler } from './spec.js';
 import type { CliCommand, CliIO } from './types.js';
@@ -16,14 +17,18 @@ import type { CliCommand, CliIO } from './types.js';
 interface Flags {
   positional: readonly string[];
   json: boolean;
-  lang: Language;
+  /** The language of generated reasons when the policy names none: --lang, else the sidecar's configured language. */
+  lang: () => Promise<Language>;
   call?: string;
   failOnLoosen: boolean;
 }
 
 /** The registry parsed and checked the command line (commands.ts); the sub-commands read it as before. */
 function policyFlags(ctx: Ctx): Flags {
-  const common = { positional: ctx.positionals, json: ctx.bool('json'), lang: (ctx.str('lang') ?? 'en') as Language };
+  // The sidecar's default (Korean), not English: a case's reasonContains and explain's reasons are what the bot would read.
+  const flag = ctx.str('lang') as Language | undefined;
+  const lang = async () => flag ?? (await configFromFlags(ctx.values, ctx.io)).language;
+  const common = { positional: ctx.positionals, json: ctx.bool('json'), lang };
   const call = ctx.path[1] === 'explain' ? ctx.str('call') : undefined;
   return { ...common, failOnLoosen: ctx.path[1] === 'diff' && ctx.bool('fail-on-loosen'), ...(call !== undefined ? { call } : {}) };
 }
@@ -77,7 +82,7 @@ async function testCases(f: Flags, io: CliIO): Promise<number> {
     }
     throw err;
   }
-  const policy = compilePolicy(loaded, f.lang);
+  const policy = compilePolicy(loaded, await f.lang());
   let failed = 0;
   const results = [];
   for (const c of cases) {
@@ -115,7 +120,7 @@ async function explainCall(f: Flags & { call: string }, io: CliIO): Promise<numb
     }
     throw err;
   }
-  const policy = compilePolicy(loaded, f.lang);
+  const policy = compilePolicy(loaded, await f.lang());
   const trace: TraceEntry[] = [];
   const result = await runCase(policy, request, trace);
   const d = result.decision;

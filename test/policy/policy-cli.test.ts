@@ -92,7 +92,7 @@ t.test('explain: every rule considered, with its verdict', async (t) => {
       market: { referencePrice: 70000 },
     }),
   );
-  const r = await run('explain', P('examples/market-maker.yaml'), '--call', call);
+  const r = await run('explain', P('examples/market-maker.yaml'), '--call', call, '--lang', 'en');
   t.equal(r.code, 0, r.err);
   t.match(r.out, /decision: DENY by collar — price 80,000 is 14\.29% away/);
   t.match(r.out, /over\s+order-size \[order-size\] — replaced by an override/);
@@ -275,6 +275,38 @@ rules:
   const wider = path.join(dir, 'ov-d.yaml');
   await writeFile(wider, (await readFile(b, 'utf8')).replace('bots: [x]', 'bots: [x, y]'));
   t.match((await run('diff', b, wider)).out, /loosens {2}size-x: applies to: bots \+y/, 'the looser override now replaces the default for one more bot');
+});
+
+t.test('test and explain give the reasons the sidecar gives: Korean unless the policy, --lang or the configuration says', async (t) => {
+  // The sidecar speaks Korean by default: a case written against what the bot reads must pass offline, and
+  // explain must show the bot's text, not an English one the bot never sees.
+  const call = path.join(dir, 'lang-call.json');
+  const order = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '10', ord_uv: '80000', trde_tp: '0' };
+  await writeFile(call, JSON.stringify({ call: { bot: 'mm-alpha', apiId: 'kt10000', body: order }, market: { referencePrice: 70000 } }));
+  const ko = await run('explain', P('examples/market-maker.yaml'), '--call', call);
+  t.equal(ko.code, 0, ko.err);
+  t.match(ko.out, /decision: DENY by collar — 주문단가 80,000원이 기준가 70,000원에서 14\.29% 벗어났습니다 \(한도 /);
+  t.match((await run('explain', P('examples/market-maker.yaml'), '--call', call, '--lang', 'en')).out, /DENY by collar — price 80,000 is 14\.29% away/);
+  const en = path.join(dir, 'kguard-en.yaml');
+  await writeFile(en, 'language: en\n');
+  t.match((await run('explain', P('examples/market-maker.yaml'), '--call', call, '--config', en)).out, /DENY by collar — price 80,000 is 14\.29% away/);
+
+  const cases = path.join(dir, 'lang.cases.yaml');
+  await writeFile(
+    cases,
+    `cases:
+  - name: the collar's reason as the bot reads it
+    call: { bot: mm-alpha, apiId: kt10000, body: ${JSON.stringify(order)} }
+    market: { referencePrice: 70000 }
+    expect: { decision: deny, rule: collar, reasonContains: "벗어났습니다" }
+`,
+  );
+  const passed = await run('test', P('examples/market-maker.yaml'), cases);
+  t.equal(passed.code, 0, passed.out);
+  t.equal((await run('test', P('examples/market-maker.yaml'), cases, '--lang', 'en')).code, 1, 'in English the Korean text is not found');
+  // The shipped examples' cases hold for the sidecar's default language.
+  const dayTrader = await run('test', P('examples/day-trader.yaml'), P('examples/day-trader.cases.yaml'));
+  t.equal(dayTrader.code, 0, dayTrader.out);
 });
 
 t.test('schema prints the published schema; usage errors exit 2', async (t) => {
