@@ -4,6 +4,7 @@
 import { parseClock } from './clock.js';
 import type { PolicyDoc, RuleDoc } from './document.js';
 import type { LoadLimits } from './load.js';
+import { unreachableIssues } from './reach.js';
 
 export interface SemanticIssue {
   path: (string | number)[];
@@ -63,6 +64,7 @@ export function semanticIssues(doc: PolicyDoc, limits: LoadLimits): SemanticIssu
       });
     }
   });
+  issues.push(...unreachableIssues(doc));
   const holidays = doc.calendar?.holidays ?? [];
   holidays.forEach((d, i) => {
     const t = Date.parse(`${d}T00:00:00Z`);

@@ -323,3 +323,52 @@ t.test('a symbol list entry no order code can match is refused at its line, not 
   t.match(issuesOf('version: 1\nrules:\n  - { id: only, type: allow-symbols, symbols: ["A05930X1234"] }\n')[0]!.message, /A stock code/);
   t.ok(parsePolicySource('version: 1\nrules:\n  - { id: gold, type: allow-symbols, symbols: ["M04020000", "A005930", "005930_AL"] }\n', 'ok.yaml'));
 });
+
+t.test('a when that selects no call the rule judges is refused at its line, not silently never applied', async (t) => {
+  const src = [
+    'version: 1', // 1
+    'rules:', // 2
+    '  - id: q-size', // 3
+    '    type: order-size', // 4
+    '    maxQuantity: 10', // 5
+    '    when: { kinds: [query] }', // 6  order-size judges orders and modifies only
+    '  - id: quote-size', // 7
+    '    type: order-size', // 8
+    '    maxQuantity: 10', // 9
+    '    when: { apiIds: [kt10000, ka10001] }', // 10 a quote is never sized
+    '  - id: q-rate', // 11
+    '    type: rate-limit', // 12
+    '    limits: [{ max: 1, per: 1s }]', // 13
+    '    when: { kinds: [query], sides: [buy] }', // 14 a query has no side
+    '  - id: orders-only', // 15
+    '    type: deny-apis', // 16
+    '    kinds: [transfer]', // 17
+    '    when: { kinds: [order], apiIds: [kt00001] }', // 18 an account query is not an order
+    '',
+  ].join('\n');
+  t.same(
+    issuesOf(src).map((i) => [i.line, i.path]),
+    [
+      [6, 'rules[0].when.kinds'],
+      [10, 'rules[1].when.apiIds[1]'],
+      [14, 'rules[2].when.sides'],
+      [18, 'rules[3].when.apiIds[0]'],
+    ],
+  );
+  t.match(issuesOf(src)[0]!.message, /order-size judges none of these kinds \(it judges: order, modify\); it would never apply/);
+  t.match(issuesOf(src)[1]!.message, /^ka10001 is a query call, which a rule of type order-size does not judge/);
+  // What a rule can judge stays allowed: sides on orders, cancels by side when kinds names them, a generic rule on any kind.
+  t.ok(
+    parsePolicySource(
+      `version: 1
+rules:
+  - { id: buy-rate, type: rate-limit, limits: [{ max: 1, per: 1s }], when: { sides: [buy] } }
+  - { id: cancel-buys, type: rate-limit, limits: [{ max: 1, per: 1s }], when: { kinds: [cancel], sides: [buy] } }
+  - { id: quotes, type: rate-limit, limits: [{ max: 1, per: 1s }], when: { apiIds: [ka10001] } }
+  - { id: size, type: order-size, maxQuantity: 5, when: { kinds: [order, query] } }
+  - { id: big, type: require-approval, minQuantity: 100, when: { apiIds: [kt10000] } }
+`,
+      'ok.yaml',
+    ),
+  );
+});
