@@ -9,6 +9,8 @@ export interface PolicyIssue {
   /** Where in the document, e.g. rules[3].maxQuantity */
   path: string;
   message: string;
+  /** The id of the rule the problem is in, when the rule has one. */
+  rule?: string;
 }
 
 /** Issues listed in a PolicyLoadError's message (`issues` keeps them all, for `kguard policy check`). */
@@ -36,7 +38,9 @@ export class PolicyLoadError extends GuardError {
 }
 
 export function formatIssues(issues: readonly PolicyIssue[]): string {
-  return issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n');
+  return issues
+    .map((i) => `${i.file}:${i.line}:${i.column}: ${i.path ? `${i.path}: ` : ''}${i.message}${i.rule === undefined ? '' : ` [rule ${shown(i.rule)}]`}`)
+    .join('\n');
 }
 
 /** A value from the file as an issue quotes it: JSON, cut short (one 900 KB string must not make a 900 KB message). */

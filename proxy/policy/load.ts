@@ -123,7 +123,13 @@ export async function loadPolicyFile(file: string, limits: LoadLimits = DEFAULT_
 export function parsePolicySource(source: Buffer | string, file: string, limits: LoadLimits = DEFAULT_LOAD_LIMITS): LoadedPolicy {
   const { value, position, bytes } = parseValidatedYaml(source, file, limits, schemaValidator());
   const doc = value as PolicyDoc;
-  const issues = semanticIssues(doc, limits).map(({ path, key, message }) => ({ file, ...position(path, key), path: pathText(path, key), message }));
+  const issues = semanticIssues(doc, limits).map(({ path, key, message }) => ({
+    file,
+    ...position(path, key),
+    path: pathText(path, key),
+    message,
+    ...ruleAt(doc, path),
+  }));
   if (issues.length > 0) throw new PolicyLoadError(file, issues);
   return { doc, version: policyVersion(bytes), file, names: namesInRules(doc, position) };
 }
@@ -213,9 +219,17 @@ export function parseValidatedYaml(
   };
 
   if (!validate(value)) {
-    throw new PolicyLoadError(file, schemaIssues(validate.errors ?? [], file, position));
+    throw new PolicyLoadError(file, schemaIssues(validate.errors ?? [], file, position, value));
   }
   return { value, position, bytes };
+}
+
+/** The id of the rule a path is in (`rules[3]…`), when it has a usable one: a list of 200 rules is read by id. */
+function ruleAt(value: unknown, path: readonly (string | number)[]): { rule?: string } {
+  if (path[0] !== 'rules' || typeof path[1] !== 'number') return {};
+  const id = (value as { rules?: unknown[] } | null)?.rules?.[path[1]];
+  const text = id !== null && typeof id === 'object' ? (id as { id?: unknown }).id : undefined;
+  return typeof text === 'string' && text.length > 0 && text.length <= 64 ? { rule: text } : {};
 }
 
 function firstLine(message: string): string {
@@ -243,6 +257,7 @@ function schemaIssues(
   errors: ErrorObject[],
   file: string,
   position: (path: (string | number)[], key?: string) => { line: number; column: number },
+  value: unknown,
 ): PolicyIssue[] {
   const seen = new Set<string>();
   const issues: PolicyIssue[] = [];
@@ -251,7 +266,7 @@ function schemaIssues(
     const dedupe = `${text}|${message}`;
     if (seen.has(dedupe)) return;
     seen.add(dedupe);
-    issues.push({ file, ...position(path, key), path: text, message });
+    issues.push({ file, ...position(path, key), path: text, message, ...ruleAt(value, path) });
   };
   // "At least one of" / "exactly one of" groups: ajv reports each branch's missing key separately.
   const groups = new Map<string, { path: (string | number)[]; names: string[]; exactly: boolean }>();

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { readFile, readdir, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadPolicyFile, parsePolicySource, PolicyLoadError, POLICY_SCHEMA, type PolicyIssue } from '../../proxy/policy/index.js';
+import { formatIssues, loadPolicyFile, parsePolicySource, PolicyLoadError, POLICY_SCHEMA, type PolicyIssue } from '../../proxy/policy/index.js';
 import { DEFAULT_LOAD_LIMITS } from '../../proxy/policy/load.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -371,4 +371,42 @@ rules:
       'ok.yaml',
     ),
   );
+});
+
+t.test('each problem inside a rule names the rule id, in the issue and in the printed line', async (t) => {
+  const src = [
+    'version: 1', // 1
+    'extra: 1', // 2  not in a rule
+    'rules:', // 3
+    '  - { id: venues, type: markets, allow: [KRX] }', // 4
+    '  - id: junior-size', // 5
+    '    type: order-size', // 6
+    '    maxQuantty: 10', // 7  schema problem
+    '  - id: late', // 8
+    '    type: trading-window', // 9
+    '    windows: [{ start: "16:00", end: "09:00" }]', // 10 semantic problem
+    '',
+  ].join('\n');
+  let err: PolicyLoadError | undefined;
+  try {
+    parsePolicySource(src, 'desk.yaml');
+  } catch (e) {
+    err = e as PolicyLoadError;
+  }
+  t.ok(err instanceof PolicyLoadError);
+  t.same(
+    err!.issues.map((i) => [i.line, i.rule]),
+    [
+      [2, undefined],
+      [5, 'junior-size'],
+      [7, 'junior-size'],
+    ],
+  );
+  t.match(err!.message, /desk\.yaml:7:5: rules\[1\]\.maxQuantty: unknown key 'maxQuantty'.* \[rule "junior-size"\]/);
+  const semantic = issuesOf(src.replace('extra: 1', '# fine').replace('maxQuantty', 'maxQuantity'));
+  t.same(
+    semantic.map((i) => [i.line, i.rule]),
+    [[10, 'late']],
+  );
+  t.match(formatIssues(semantic), /^p\.yaml:10:\d+: rules\[2\]\.windows\[0\]\.end: end 09:00 must be after start 16:00.* \[rule "late"\]$/);
 });
