@@ -38,7 +38,8 @@ t.test('the published schema and the loader agree on every single value', async 
   const big = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.constantFrom(2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, 1e17));
   const policy = fc.oneof(
     apiId.map((id) => ({ version: 1, rules: [{ id: 'r', type: 'deny-apis', apiIds: [id] }] })),
-    apiId.map((id) => ({ version: 1, rules: [{ id: 'r', type: 'order-size', maxQuantity: 1, when: { apiIds: [id] } }] })),
+    // A rule that judges every kind: whether a rule's type judges an api-id's kind spans two values, the loader's alone.
+    apiId.map((id) => ({ version: 1, rules: [{ id: 'r', type: 'rate-limit', limits: [{ max: 1, per: '1s' }], when: { apiIds: [id] } }] })),
     code.map((c) => ({ version: 1, rules: [{ id: 'r', type: 'deny-symbols', symbols: [c] }] })),
     code.map((c) => ({ version: 1, rules: [{ id: 'r', type: 'allow-symbols', symbols: [c] }] })),
     big.map((n) => ({ version: 1, rules: [{ id: 'r', type: 'daily-cap', maxOrders: n }] })),
