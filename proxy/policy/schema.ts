@@ -54,10 +54,7 @@ const apiSet = {
   apiIds: {
     type: 'array',
     // Every api-id the sidecar knows: a misspelt one (kt10090) would select nothing and deny nothing.
-    items: {
-      enum: allApis().map((a) => a.apiId),
-      description: 'An api-id of the Kiwoom catalogue (case-sensitive), e.g. kt10000, or a realtime type, e.g. 0B.',
-    },
+    items: { $ref: '#/definitions/apiId' },
     uniqueItems: true,
     description: 'Exact api-ids, e.g. kt10000, or realtime types, e.g. 0B.',
   },
@@ -248,6 +245,13 @@ export const POLICY_SCHEMA = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://kiwoom-guard.local/policies/schema.json',
   title: 'kiwoom-guard policy',
+  // Defined once and referred to by every rule's apiIds: the catalogue's ~200 ids, not one copy per rule type.
+  definitions: {
+    apiId: {
+      enum: allApis().map((a) => a.apiId),
+      description: 'An api-id of the Kiwoom catalogue (case-sensitive), e.g. kt10000, or a realtime type, e.g. 0B.',
+    },
+  },
   type: 'object',
   additionalProperties: false,
   required: ['version', 'rules'],
