@@ -58,7 +58,7 @@ export function readinessChecks(parts: SidecarParts, isShuttingDown: () => boole
       severity: 'warn',
       check: () => {
         const e = policy.lastError();
-        if (e) throw new Error(`last edit rejected, previous policy in force: ${e.message}`);
+        if (e) throw new Error(`last edit rejected, ${policy.current() ? 'previous policy in force' : 'no policy in force: every call refused'}: ${e.message}`);
       },
     },
     { name: 'audit', check: () => auditor.health() },

@@ -117,3 +117,26 @@ t.test('hot reload: a valid edit takes effect, an invalid one keeps the last goo
   t.match(String(still.json.return_msg), /rule=order-size/, 'last good policy still enforced');
   await writeFile(policyFile, original);
 });
+
+t.test('a sidecar started on a policy that was never valid says no policy is in force', async (t) => {
+  const { mkdtemp } = await import('node:fs/promises');
+  const dir = await mkdtemp(path.join((await import('node:os')).tmpdir(), 'kguard-policy-never-'));
+  const broken = path.join(dir, 'policy.yaml');
+  await writeFile(broken, 'version: 1\nrules:\n  - id: x\n    type: no-such-rule\n');
+  const never = await startHarness({ policyFile: broken });
+  t.teardown(() => never.close());
+  const r = (await (await request(`${never.adminUrl}/readyz`)).body.json()) as {
+    ready: boolean;
+    checks: Record<string, { ok: boolean; reason?: string }>;
+  };
+  t.notOk(r.ready, 'not ready');
+  t.equal(r.checks.policy?.ok, false, 'the policy check fails');
+  t.match(
+    String(r.checks['policy-reload']?.reason),
+    /no policy in force/,
+    `the reload check does not claim a previous policy: ${r.checks['policy-reload']?.reason}`,
+  );
+  t.notMatch(String(r.checks['policy-reload']?.reason), /previous policy in force/);
+  const call = await never.call('ka10001', { stk_cd: '005930' });
+  t.match(String(call.json.return_msg), /KG3003/, `every call is refused: ${call.text}`);
+});
