@@ -5,6 +5,8 @@
 import type { Server } from 'node:http';
 import { Gauge, type Registry } from 'prom-client';
 import { GuardError } from '../common/errors.js';
+import type { Config } from '../common/config.js';
+import { configDigest } from '../common/config-digest.js';
 import { createAdminServer, type AdminServerOptions } from '../admin/server.js';
 import { AdminTokens } from '../admin/tokens.js';
 import { checksHost, hostCheck } from '../admin/host-check.js';
@@ -109,8 +111,11 @@ export function createSidecarAdmin(parts: SidecarParts, readiness: ReadinessChec
   });
 }
 
-/** kguard_ready: 1 when every readiness check passes, judged at scrape time. */
-export function registerReadyGauge(registry: Registry, readiness: ReadinessCheck[]): void {
+/**
+ * kguard_ready: 1 when every readiness check passes, judged at scrape time; kguard_config_info: 1 with the digest of
+ * the configuration this replica runs (replicas of one deployment showing two digests for long have diverged).
+ */
+export function registerStatusGauges(registry: Registry, readiness: ReadinessCheck[], config: Config): void {
   new Gauge({
     name: 'kguard_ready',
     help: '1 when every readiness check passes',
@@ -120,4 +125,10 @@ export function registerReadyGauge(registry: Registry, readiness: ReadinessCheck
       this.set((await runReadiness(readiness)).ready ? 1 : 0);
     },
   });
+  new Gauge({
+    name: 'kguard_config_info',
+    help: 'The configuration this replica runs: 1 with its digest (sha256 prefix of the effective config, file path aside)',
+    labelNames: ['digest'],
+    registers: [registry],
+  }).set({ digest: configDigest(config) }, 1);
 }

@@ -42,7 +42,7 @@ import { isReadOnlyCall, setupState } from './state-setup.js';
 import type { RequestContext } from './context.js';
 import { ensureDemo, type DemoInfo } from './demo.js';
 import { setupUpstream } from './upstream-setup.js';
-import { createSidecarAdmin, readinessChecks, registerReadyGauge } from './admin-setup.js';
+import { createSidecarAdmin, readinessChecks, registerStatusGauges } from './admin-setup.js';
 import { AdminTokens } from '../admin/tokens.js';
 import { setupTransparent, type TransparentParts } from './transparent/index.js';
 import { createRiskEngine, parseRiskConfig, type RiskEngine } from '../risk/index.js';
@@ -371,7 +371,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
         },
       );
     }
-    registerReadyGauge(registry, readiness);
+    registerStatusGauges(registry, readiness, config);
 
     const demo = sim && config.demo.enabled ? await ensureDemo(parts, sim) : undefined;
     logger.info(
