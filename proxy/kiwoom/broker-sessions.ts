@@ -18,7 +18,7 @@ import { takeLock } from './session-undo.js';
 import { cadenceLinger, noteCall, noteIssue, noteRetire } from './session-cadence.js';
 import { listSessions, lockKey, recoverLeftovers, retireShared, retireSoon, sweepOnce, valueKey, type SweepContext } from './session-sweep.js';
 import { revokeFailed } from './revoke-status.js';
-import { recordLost, revokeUnreleased } from './session-unreleased.js';
+import { revokeUnreleased } from './session-unreleased.js';
 
 export type { BrokerLease, BrokerSessionDeps, BrokerSessionOptions, IssuePurpose, SessionInfo } from './session-types.js';
 
@@ -333,9 +333,9 @@ export class BrokerSessions {
     const run = async () => {
       const started = Date.now();
       const remaining = await this.deps.store.leaseRelease(valueKey(k.key), this.deps.replicaId);
-      // Settles at the first failed attempt (Kiwoom still honours the token, the calls waiting for it go first); a lost record: revoked here.
-      if (remaining === 0 && !g.dead && !(await recordLost(this.deps.store, k.key, g)))
-        await this.retireShared(k.key, g.record.botId, g, k.lastRequestId, true);
+      // -1: its record is gone (Redis came back empty), no peer can revoke it: revoked here. A retire settles at a failure.
+      if (remaining < 0 && !g.dead) [g.dead, g.untracked] = [true, true];
+      if (remaining === 0 && !g.dead) await this.retireShared(k.key, g.record.botId, g, k.lastRequestId, true);
       else if (g.untracked) await revokeUnreleased(revokeCtx, k, g);
       noteRetire(k, Date.now() - started);
     };

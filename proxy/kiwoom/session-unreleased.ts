@@ -12,9 +12,7 @@
 // knows ([8015]/[8005]: revoked).
 import type { Logger } from 'pino';
 import { toGuardError } from '../common/errors.js';
-import type { Store } from '../state/types.js';
 import type { RevokeWithRetry } from './revoke-retry.js';
-import { valueKey } from './session-ledger.js';
 import type { Gen, KeyState } from './session-types.js';
 
 export interface UnreleasedContext {
@@ -60,12 +58,4 @@ export async function revokeUnreleased(c: UnreleasedContext, k: KeyState, g: Gen
   } finally {
     token.fill(0);
   }
-}
-
-/** Before retiring `g`: true (and `g` marked untracked) when its shared record is gone, Redis having come back empty. */
-export async function recordLost(store: Store, key: string, g: Gen): Promise<boolean> {
-  if (await store.leasePeek(valueKey(key))) return false;
-  g.dead = true;
-  g.untracked = true;
-  return true;
 }

@@ -123,7 +123,7 @@ export function memoryCoordination(d: MemoryData): MemoryCoordination {
         leases.members.delete(holder);
         if (leases.members.size === 0) data.delete(keys.leases);
       }
-      return value ? (leases?.members.size ?? 0) : 0;
+      return value ? (leases?.members.size ?? 0) : -1;
     },
 
     async leasePut(key, version, value, ttlMs, lock, holder, leaseTtlMs) {

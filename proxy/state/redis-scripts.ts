@@ -270,10 +270,10 @@ if not h[1] then return nil end
 return { h[1], h[2] or '', state_of(h[3]), redis.call('ZCARD', KEYS[2]) }
 `;
 
-/** ARGV[1] holder. Drops its lease; returns the live leases left (0 when the value is absent). */
+/** ARGV[1] holder. Drops its lease; returns the live leases left (-1 when no value is stored). */
 export const LEASE_RELEASE_LUA = `${LEASE_PRELUDE}
 redis.call('ZREM', KEYS[2], ARGV[1])
-if not redis.call('HGET', KEYS[1], 'version') then return 0 end
+if not redis.call('HGET', KEYS[1], 'version') then return -1 end
 return redis.call('ZCARD', KEYS[2])
 `;
 

@@ -132,7 +132,7 @@ export interface Store {
    * without a lease; null when absent.
    */
   leaseTake(key: string, holder: string, leaseTtlMs: number): Promise<LeasedValue | null>;
-  /** Added: drops this holder's lease (whatever the version); returns the live leases that remain. */
+  /** Added: drops this holder's lease (whatever the version); returns the live leases that remain, -1 when no value is stored (expired, dropped, or lost with the data). */
   leaseRelease(key: string, holder: string): Promise<number>;
   /**
    * Added: stores a new live value (version, value), expiring ttlMs from now,

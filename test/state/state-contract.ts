@@ -567,7 +567,7 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     const L = W * 100;
     t.equal(await s.leasePeek(key), null, 'absent');
     t.equal(await s.leaseTake(key, 'A', L), null, 'nothing to take');
-    t.equal(await s.leaseRelease(key, 'A'), 0, 'nothing to release');
+    t.equal(await s.leaseRelease(key, 'A'), -1, 'nothing to release: no value stored');
     t.equal(await s.leaseRetire(key, 'v1', L, 'c1'), 'gone');
     t.equal(await s.leaseDrop(key, 'v1'), false);
     t.equal(await s.leasePut(key, 'v1', 'tok-1', L, { key: lock, value: 'f1' }, 'A', L), false, 'refused: the lock is not held');
@@ -630,7 +630,7 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     t.equal(await s.leasePeek(second.key), null, 'the value expired');
     t.equal(await s.leaseTake(second.key, 'A', L), null);
     t.equal(await s.leaseRetire(second.key, 'v1', W, 'c1'), 'gone');
-    t.equal(await s.leaseRelease(second.key, 'B'), 0);
+    t.equal(await s.leaseRelease(second.key, 'B'), -1, 'the value expired: none stored');
     t.equal(await s.leasePut(second.key, 'v2', 'tok-2', L, { key: second.lock, value: 'f2' }, 'C', L), true, 'a new value');
     t.same(await s.leasePeek(second.key), { version: 'v2', value: 'tok-2', state: 'live', leases: 1 }, 'leases of the expired value do not hold the new one');
     t.equal(await s.leaseRelease(second.key, 'C'), 0);
