@@ -45,7 +45,9 @@ async function start(name: string, idleRevokeMs: number): Promise<SidecarProcess
     brokerTokens: { idleRevokeMs, revokeBaseDelayMs: 20, revokeMaxDelayMs: 200 },
     policy: { file: path.join(FIXTURES, 'policy-open.yaml') },
     risk: { enabled: false },
-    state: { backend: 'redis', redis: { url: redis.url, commandTimeoutMs: 2_000 } },
+    // One key space per drill: a replica that saw an earlier drill's empty restart flags it in Redis (KG7003 until
+    // confirmed), which a later drill's replica must not inherit.
+    state: { backend: 'redis', redis: { url: redis.url, commandTimeoutMs: 2_000, keyPrefix: `kg-${name}:` } },
     audit: { replicaId: name, sinks: [{ type: 'file', dir: path.join(dataDir, `audit-${name}`) }] },
   };
   await writeFile(configFile, stringify(config), { mode: 0o600 });
