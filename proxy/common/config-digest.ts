@@ -7,24 +7,13 @@
 // content mounted at another path is the same configuration) and the name a
 // replica gives itself (audit.replicaId, different on each by design).
 import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical-json.js';
 import type { Config } from './config.js';
-
-/** JSON with object keys sorted, so equal configurations give equal text whatever order they were written in. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
 
 /** The first 16 hex digits of SHA-256 over the canonical configuration, without `configFile` and `audit.replicaId`. */
 export function configDigest(config: Config): string {
   const { configFile: _where, ...what } = config;
   const audit = what.audit as Record<string, unknown> | undefined;
   const shared = audit && 'replicaId' in audit ? { ...what, audit: { ...audit, replicaId: undefined } } : what;
-  return createHash('sha256').update(canonical(shared)).digest('hex').slice(0, 16);
+  return createHash('sha256').update(canonicalJson(shared)).digest('hex').slice(0, 16);
 }
