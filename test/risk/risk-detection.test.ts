@@ -9,6 +9,9 @@ import t from 'tap';
 import { buildCorpus } from '../../bench/risk/corpus.js';
 import { evaluate } from '../../bench/risk/evaluate.js';
 import { REDUCED } from './risk-eval-corpus.js';
+import { allowCpuBoundFile } from '../helpers/cpu-bound.js';
+
+allowCpuBoundFile(t);
 
 const { corpus, labels } = buildCorpus(REDUCED);
 

@@ -12,6 +12,9 @@ import { markdownTable, sweepSvg } from '../../bench/risk/report.js';
 import { FAMILIES, PROFILES } from '../../bench/risk/types.js';
 import type { RiskInput } from '../../proxy/risk/index.js';
 import { REDUCED } from './risk-eval-corpus.js';
+import { allowCpuBoundFile } from '../helpers/cpu-bound.js';
+
+allowCpuBoundFile(t);
 
 // Three trading days are enough to show a replay is deterministic.
 const TINY: CorpusOptions = { ...REDUCED, tradingDays: 3 };

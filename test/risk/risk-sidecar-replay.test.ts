@@ -12,6 +12,9 @@ import { buildCorpus } from '../../bench/risk/corpus.js';
 import { evaluate } from '../../bench/risk/evaluate.js';
 import { FAMILIES } from '../../bench/risk/types.js';
 import { REDUCED } from './risk-eval-corpus.js';
+import { allowCpuBoundFile } from '../helpers/cpu-bound.js';
+
+allowCpuBoundFile(t);
 
 // Two trading days: about 3,900 calls in the nine scenario streams (each attack inside its victims' own traffic).
 const { corpus, labels } = buildCorpus({ ...REDUCED, tradingDays: 2 });
