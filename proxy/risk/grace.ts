@@ -7,7 +7,7 @@
 // stock: share counts of different stocks say nothing of each other). The
 // factor leaves room for the next order of a deliberate change (a rebalance
 // into another name of the same value), not for one a hundred times larger.
-import { notionalOf } from './baseline.js';
+import { notionalOf, symbolOf } from './baseline.js';
 import type { DetectorName } from './config.js';
 import type { Contribution, RiskInput } from './types.js';
 
@@ -52,7 +52,10 @@ export function graceCovers(g: Grace, input: RiskInput, source: string, contribu
   if (!contributions.some((c) => SIZE_DETECTORS.has(c.detector))) return true;
   const s = g.size;
   if (!s || s.kind !== input.kind || s.side !== input.side) return false;
-  const sameStock = input.stkCd !== undefined && input.stkCd === s.stkCd;
+  // One stock however the code is spelt (A005930, 005930_AL, 005930): the policy and Kiwoom read them as one, so
+  // another spelling must not make more shares of the approved stock look like shares of another.
+  const stock = symbolOf(input.stkCd);
+  const sameStock = stock !== undefined && stock === symbolOf(s.stkCd);
   const notional = notionalOf(input);
   // Without a price on either side only shares of one stock compare.
   if (notional === undefined || s.notional === undefined) return sameStock && input.qty !== undefined && within(input.qty, s.qty, sizeFactor);
