@@ -1,16 +1,24 @@
-// Bodies bots send: one JSON object, parsed once; anything else is KG1001.
+// Bodies bots send: one JSON object in UTF-8, parsed once; anything else is KG1001.
 // A key twice in one object is refused too: JSON.parse keeps the last, other
 // parsers the first or neither, and what the sidecar judged must be what
-// everyone after it reads.
+// everyone after it reads. Bytes that are not UTF-8 are refused rather than
+// read as U+FFFD: the sidecar would judge (and send on) a character the bot
+// never wrote, where another reader drops the bytes, stops at them or reads
+// them in the bot's own code page.
 import { GuardError } from './errors.js';
 
-/** A UTF-8 byte order mark: RFC 8259 lets a parser ignore one at the start, as Kiwoom's clients' files may carry it. */
-const hasBom = (b: Buffer): boolean => b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
+/** Strict UTF-8 (RFC 8259 8.1); one leading byte order mark is skipped, as RFC 8259 lets a parser do (clients' files may carry one). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-/** Parses a bot's body: must be a JSON object (Kiwoom sends `{}` when there are no inputs); one leading BOM is skipped. */
+/** Parses a bot's body: must be a JSON object in UTF-8 (Kiwoom sends `{}` when there are no inputs); one leading BOM is skipped. */
 export function parseJsonObject(body: Buffer): Record<string, unknown> {
   if (body.length === 0) return {};
-  const text = body.toString('utf8', hasBom(body) ? 3 : 0);
+  let text: string;
+  try {
+    text = UTF8.decode(body);
+  } catch {
+    throw new GuardError('KG1001', 'the body is not UTF-8');
+  }
   let v: unknown;
   try {
     v = JSON.parse(text);

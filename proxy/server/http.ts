@@ -43,16 +43,24 @@ export function checkFraming(req: IncomingMessage): void {
   if (expect !== undefined && expect.toLowerCase() !== '100-continue') throw new GuardError('KG1007', 'expect');
 }
 
+/** A charset parameter (RFC 9110: token or quoted string). Every one must name UTF-8: readers differ on which of two wins. */
+const CHARSET_PARAM = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/gi;
+const UTF8_NAMES: ReadonlySet<string> = new Set(['utf-8', 'utf8']);
+
 /**
- * Kiwoom's bodies are JSON; `application/json` with any charset parameter is accepted. A request that carries no body
- * at all (Content-Length: 0, or neither length nor Transfer-Encoding) may leave the type out: it is read as `{}`, as an
- * empty JSON body is, and nothing of it could be read another way. .NET's HttpClient sends a POST without content so
- * (KiwoomRestApi.Net does for TRs without inputs, kt00013 and kt00017).
+ * Kiwoom's bodies are JSON in UTF-8 (`application/json;charset=UTF-8`); `application/json` without a charset is
+ * accepted as UTF-8 (RFC 8259 8.1). A body declared in another charset (EUC-KR, UTF-16) is refused: the sidecar reads
+ * it as UTF-8 and sends it on as UTF-8, so what the bot meant and what was judged could differ. A request that
+ * carries no body at all (Content-Length: 0, or neither length nor Transfer-Encoding) may leave the type out: it is
+ * read as `{}`, as an empty JSON body is, and nothing of it could be read another way. .NET's HttpClient sends a POST
+ * without content so (KiwoomRestApi.Net does for TRs without inputs, kt00013 and kt00017).
  */
 export function checkContentType(req: IncomingMessage): void {
   const ct = req.headers['content-type'];
   if (ct === undefined && hasNoBody(req)) return;
   if (!ct || !/^application\/json\s*(;|$)/i.test(ct)) throw new GuardError('KG1011');
+  for (const charset of ct.matchAll(CHARSET_PARAM))
+    if (!UTF8_NAMES.has((charset[1] ?? charset[2] ?? '').trim().toLowerCase())) throw new GuardError('KG1011', 'the charset must be UTF-8');
 }
 
 /** No body by the framing alone (checkFraming has run: at most one Content-Length, no Transfer-Encoding with it). */
