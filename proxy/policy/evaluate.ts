@@ -154,6 +154,15 @@ function decided(policy: CompiledPolicy, acc: Accumulator, market?: MarketSnapsh
   return { decision: market ? { ...d, market: { ...market } } : d };
 }
 
+/**
+ * The deny-symbols rules naming any of several codes (a quote may name several): each rule once, in file order, so
+ * a shadow rule is recorded once and the first rule in the file is the one that denies.
+ */
+function rulesNaming(bySymbol: ReadonlyMap<string, CompiledRule[]>, symbols: readonly string[]): CompiledRule[] | undefined {
+  const named = new Set(symbols.flatMap((symbol) => bySymbol.get(symbol) ?? []));
+  return named.size === 0 ? undefined : [...named].sort((a, b) => a.index - b.index);
+}
+
 /** Pure: everything that needs neither market data nor counters. */
 export function planPolicy(policy: CompiledPolicy, call: PolicyCall, operator: EffectiveTradingState, now: number, opts: EvalOptions = {}): Step {
   const acc = new Accumulator(opts.trace);
@@ -198,10 +207,8 @@ export function planPolicy(policy: CompiledPolicy, call: PolicyCall, operator: E
     if (walk(list.linear, f, acc)) return done();
     const mine = list.byAccount.get(f.account);
     if (mine !== undefined && walk(mine, f, acc)) return done();
-    if (f.symbol !== undefined) {
-      const named = list.bySymbol.get(f.symbol);
-      if (named !== undefined && walk(named, f, acc)) return done();
-    }
+    const named = f.symbols.length === 1 ? list.bySymbol.get(f.symbols[0]!) : rulesNaming(list.bySymbol, f.symbols);
+    if (named !== undefined && walk(named, f, acc)) return done();
   }
 
   // Transfers move money out: only an explicit allow-apis grant lets one through.

@@ -21,6 +21,11 @@ export interface CallFacts {
   readonly sideUnknown: boolean;
   /** Normalised stock code (protocol baseCode): upper case, no venue suffix (_NX/_AL), no 'A' prefix. */
   readonly symbol: string | undefined;
+  /**
+   * Every code stk_cd names, each normalised as `symbol` is: a quote such as ka10095 (관심종목정보) takes several,
+   * separated by '|', and Kiwoom answers for each; symbol rules judge every one. [] when there is no stk_cd.
+   */
+  readonly symbols: readonly string[];
   /** As the bot sent it (for quotes). */
   readonly rawSymbol: string | undefined;
   /** dmst_stex_tp */
@@ -47,6 +52,15 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 }
 
+/**
+ * The codes a stk_cd names ('|'-separated on quotes that take several), each normalised. A blank one stays (as a
+ * blank stk_cd always has: "every stock" on some inquiries), so an allow-list refuses it.
+ */
+function symbolsOf(raw: string | undefined): readonly string[] {
+  if (raw === undefined) return [];
+  return raw.includes('|') ? raw.split('|').map(baseCode) : [baseCode(raw)];
+}
+
 export function callFacts(call: PolicyCall, now: number): CallFacts {
   const b = call.body;
   const entry = call.entry;
@@ -65,6 +79,7 @@ export function callFacts(call: PolicyCall, now: number): CallFacts {
     side,
     sideUnknown: actsOnOrder && side === undefined,
     symbol: rawSymbol === undefined ? undefined : baseCode(rawSymbol),
+    symbols: symbolsOf(rawSymbol),
     rawSymbol,
     market: str(b.dmst_stex_tp)?.trim().toUpperCase(),
     quantity,

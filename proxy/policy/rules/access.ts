@@ -49,20 +49,22 @@ export function compileSymbols(doc: Doc<'allow-symbols' | 'deny-symbols'>, index
     needs: 0,
     ...(allow ? {} : { denySymbols: symbols }),
     check: (f) => {
-      if (f.symbol === undefined) {
+      if (f.symbols.length === 0) {
         // An order with no stock code cannot be judged against an allow-list: fail closed.
         return allow && (f.kind === 'order' || f.kind === 'modify')
           ? { outcome: 'deny', reason: doc.message ?? say(lang, '종목코드(stk_cd)가 없습니다', 'no stock code (stk_cd) in the order') }
           : undefined;
       }
-      if (symbols.has(f.symbol) === allow) return undefined;
+      // Every code the call names (a quote may name several): one off the allow-list or on the deny-list refuses it.
+      const named = f.symbols.find((s) => symbols.has(s) !== allow);
+      if (named === undefined) return undefined;
       return {
         outcome: 'deny',
         reason:
           doc.message ??
           (allow
-            ? say(lang, `허용 목록에 없는 종목입니다 (${f.symbol})`, `${f.symbol} is not on the symbol allow-list`)
-            : say(lang, `거래가 제한된 종목입니다 (${f.symbol})`, `${f.symbol} is a restricted security`)),
+            ? say(lang, `허용 목록에 없는 종목입니다 (${named})`, `${named} is not on the symbol allow-list`)
+            : say(lang, `거래가 제한된 종목입니다 (${named})`, `${named} is a restricted security`)),
       };
     },
   };

@@ -47,6 +47,19 @@ export function parse(ctx: RequestContext): void {
   }
   // The catalogue names a book (market) for exactly the order, modify and cancel api-ids.
   if (c.entry.market !== undefined) checkTradingFields(c.entry.market, c.json);
+  else checkQueryCodes(c.json.stk_cd);
+}
+
+/**
+ * An inquiry's stk_cd: blank (every stock, on some), one code, or several separated by '|' (ka10095 관심종목정보);
+ * each code in the form Kiwoom accepts. Symbol rules judge every code it names; a code with control characters,
+ * spaces or another case ("035720\u0000", " 035720") they would judge as some other code, while a broker that strips
+ * or folds it answers for the restricted one.
+ */
+function checkQueryCodes(code: unknown): void {
+  if (typeof code !== 'string' || code === '') return;
+  if (!code.split('|').every(isStockCode))
+    malformed('stk_cd', "a stock code (6-9 upper-case letters and digits, optionally _NX or _AL), or several separated by '|'");
 }
 
 /** The message names the field and its form, never the value (it can be anything a bot sent). */
