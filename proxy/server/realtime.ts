@@ -104,6 +104,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     let bot: BotRecord | undefined;
     let claims: SessionClaims | undefined;
     let handle: RealtimeHandle | undefined;
+    /** Kiwoom's clients read the LOGIN answer first (kiwoom-go: anything before it is a protocol error): no PING until it is sent. */
+    let loginAnswered = false;
     let ending = false;
     let tracked: { entry: Tracked; untrack: () => void } | undefined;
     /** Ends the session when its token stops being accepted. */
@@ -149,7 +151,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
 
     const loginTimer = setTimeout(() => void end('login', CLOSE.login, errorMessage('KG2001', lang)), config.loginTimeoutMs);
     const pinger = setInterval(() => {
-      if (!handle) return;
+      if (!handle || !loginAnswered) return;
       if (++missed > config.maxMissedPings) void end('ping', CLOSE.protocol, 'PING not answered');
       else send('{"trnm":"PING"}');
     }, config.pingIntervalMs).unref();
@@ -228,6 +230,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       logins.inc({ outcome: 'ok' });
       await audit({ type: 'realtime.login', botId: bot.id, sourceIp });
       send(reply('LOGIN', 0, '', { sor_yn: 'Y' }));
+      loginAnswered = true;
     }
 
     /**
