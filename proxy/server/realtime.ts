@@ -22,7 +22,7 @@ import { lookupApi } from '../kiwoom/catalogue.js';
 import type { ApiEntry } from '../kiwoom/types.js';
 import type { RealtimeHandle, RealtimeService } from '../kiwoom/realtime/service.js';
 import { parseBotMessage, type RealtimeProtocolError, reply, systemFrame, type BotMessage, type Registration } from '../kiwoom/realtime/protocol.js';
-import { closeReason } from '../kiwoom/realtime/protocol.js';
+import { closeReason, loginRefusal } from '../kiwoom/realtime/protocol.js';
 import type { PolicyEngineInternals } from '../policy/engine.js';
 import type { Responder } from '../response/index.js';
 import type { BotCalls } from './bot-calls.js';
@@ -221,7 +221,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         const g = toGuardError(err);
         logins.inc({ outcome: 'refused' });
         await audit({ type: 'realtime.login_refused', code: g.code, sourceIp });
-        if (ws.readyState === ws.OPEN) ws.send(reply('LOGIN', 3, errorText(g)));
+        if (ws.readyState === ws.OPEN) ws.send(loginRefusal(g, lang));
         await end('login', CLOSE.login, errorText(g));
         return;
       }
@@ -244,7 +244,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       );
       if (verdict instanceof GuardError) {
         denials.inc({ reason: verdict.code });
-        send(reply('LOGIN', 3, errorText(verdict)));
+        send(loginRefusal(verdict, lang));
         return;
       }
       if (ending) return;

@@ -45,17 +45,17 @@ async function bot(token: string): Promise<BotSocket> {
 
 const reg = (items: string[], type: string, refresh = '1') => ({ trnm: 'REG', grp_no: '1', refresh, data: [{ item: items, type: [type] }] });
 
-t.test('LOGIN: a forged or revoked sidecar token gets return_code 3 and the socket closes', async (t) => {
+t.test("LOGIN: a forged or revoked sidecar token gets Kiwoom's refused-token answer (return_code 805004, CODE=8005) and the socket closes", async (t) => {
   const forged = await connectBot(h.sidecar.realtimeUrl);
   const r = await forged.login('eyJhbGciOiJIUzI1NiJ9.e30.forged');
-  t.equal(r.return_code, 3);
-  t.match(String(r.return_msg), /KG2/);
+  t.equal(r.return_code, 805004);
+  t.match(String(r.return_msg), /\[CODE=8005, [^\]]+\].*KG2/);
   t.equal((await forged.closed).code, 4001);
 
   const token = await h.token();
   await h.post('/oauth2/revoke', JSON.stringify({ appkey: h.botId, secretkey: h.botSecret, token }));
   const revoked = await connectBot(h.sidecar.realtimeUrl);
-  t.equal((await revoked.login(token)).return_code, 3, 'a revoked token is refused');
+  t.equal((await revoked.login(token)).return_code, 805004, 'a revoked token is refused');
   await revoked.closed;
 
   const early = await connectBot(h.sidecar.realtimeUrl);

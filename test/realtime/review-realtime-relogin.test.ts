@@ -3,7 +3,7 @@
 // client was told it was now that bot while the socket stayed the first
 // bot's. Now such a LOGIN is checked as the first one is: the same bot's valid
 // token is acknowledged; anything else is refused (return_code 3, naming
-// why) and the session goes on unchanged.
+// why: a dead token as Kiwoom refuses one, return_code 805004) and the session goes on unchanged.
 import t from 'tap';
 import path from 'node:path';
 import { startHarness, FIXTURES } from '../helpers/harness.js';
@@ -21,7 +21,7 @@ t.test('a second LOGIN is checked; only the same bot is acknowledged, and nothin
   t.equal((await s.login(await h.token())).return_code, 0);
 
   const forged = await s.login('eyJhbGciOiJIUzI1NiJ9.e30.forged');
-  t.equal(forged.return_code, 3, `a forged token is refused: ${JSON.stringify(forged)}`);
+  t.equal(forged.return_code, 805004, `a forged token is refused: ${JSON.stringify(forged)}`);
   t.match(String(forged.return_msg), /KG2002/);
   const other = await s.login(await h.addBot('relogin-b', ['kind:query', 'kind:realtime'], '7777000022'));
   t.equal(other.return_code, 3, `another bot's token is refused: ${JSON.stringify(other)}`);

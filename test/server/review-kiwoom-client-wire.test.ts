@@ -164,8 +164,8 @@ t.test("a realtime LOGIN with a token the sidecar no longer takes is refused wit
   const s = await connectBot(h.sidecar.realtimeUrl);
   t.teardown(() => s.close());
   const reply = await s.login(tok);
-  t.equal(reply.return_code, 3, JSON.stringify(reply));
-  t.match(String(reply.return_msg), /\[8005:[^\]]+\]\[KG2004\]$/);
+  t.equal(reply.return_code, 805004, `Kiwoom's return_code for a refused realtime token: ${JSON.stringify(reply)}`);
+  t.match(String(reply.return_msg), /\[CODE=8005, MESSAGE=[^\]]+\]\[8005:[^\]]+\]\[KG2004\]$/, 'realtime and REST forms of 8005, the sidecar code last');
 });
 
 t.test('a bot secret its JSON encoder escaped (Gson \\u003d, Go \\u0026, PHP \\/) is read as the secret it encodes', async (t) => {

@@ -1,6 +1,7 @@
 // Kiwoom's realtime WebSocket protocol (KIWOOM.md "WebSocket"): the frames a
 // bot may send, checked once into typed messages, and the frames the sidecar
 // answers with, in Kiwoom's shape. Nothing here touches a socket.
+import { type GuardError, KIWOOM_DETAIL, type Language, errorMessage, kiwoomErrorBody } from '../../common/errors.js';
 import { hasDuplicateKey } from '../../common/json.js';
 
 /** Realtime types that carry one account's private data, registered with item [""]. */
@@ -133,6 +134,34 @@ export function regFrame(trnm: 'REG' | 'REMOVE', group: string, items: readonly 
 
 export function reply(trnm: string, returnCode: number, message: string, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ trnm, return_code: returnCode, return_msg: message, ...extra });
+}
+
+/**
+ * Kiwoom's realtime LOGIN refusal of a token it no longer takes, as measured against the service:
+ * {"trnm":"LOGIN","return_code":805004,"return_msg":"토큰 인증에 실패했습니다. 접속을 종료합니다 [CODE=8005, MESSAGE=Token이
+ * 유효하지 않습니다]"} — the detail code as CODE=, not REST's [8005:...], under return_code 805004, not REST's 3.
+ */
+export const LOGIN_TOKEN_REFUSED = 805004;
+/** Any other LOGIN refusal: Kiwoom's return_code for an authentication failure. */
+const LOGIN_REFUSED = 3;
+
+/** The realtime detail as Kiwoom writes it: [CODE=8005, MESSAGE=...]. */
+export function realtimeDetail(code: string, message: string): string {
+  return `[CODE=${code}, MESSAGE=${message}]`;
+}
+
+/**
+ * The LOGIN answer refusing `err`. One that a new token cures (it carries Kiwoom's 8005) reads as Kiwoom's own, so a
+ * client's re-login applies: return_code 805004 and CODE=8005 (Kiwoom's Python client, kiwoom/core/ws_client.py,
+ * logs in again on `CODE=8005` in return_msg or return_code 8005/8031/8103), then REST's [8005:...] for clients that
+ * read that form, then the sidecar's code, last as always. Any other refusal is return_code 3 (Kiwoom's 인증 실패) with no 8005.
+ */
+export function loginRefusal(err: GuardError, lang: Language): string {
+  const body = kiwoomErrorBody(err, lang);
+  if (err.kiwoom === undefined) return reply('LOGIN', LOGIN_REFUSED, body.return_msg);
+  const head = errorMessage(err.code, lang);
+  const detail = realtimeDetail(err.kiwoom, KIWOOM_DETAIL[err.kiwoom][lang]);
+  return reply('LOGIN', LOGIN_TOKEN_REFUSED, `${head} ${detail}${body.return_msg.slice(head.length)}`);
 }
 
 /** A close frame's reason holds at most 123 bytes (ws throws beyond): a Korean message is 3 bytes a character. */
