@@ -32,7 +32,8 @@ export function authError(detail: number | string, message: string): KiwoomReply
   return new KiwoomReply(200, { return_code: 3, return_msg: `인증에 실패했습니다[${detail}:${message}]` });
 }
 
-export const invalidToken = (): KiwoomReply => authError(8005, 'Token이 유효하지 않습니다');
+export const INVALID_TOKEN_MESSAGE = 'Token이 유효하지 않습니다';
+export const invalidToken = (): KiwoomReply => authError(8005, INVALID_TOKEN_MESSAGE);
 
 /** Order rejections: `[2000](308003:주문단가를 입력하십시요)`; return_code 20 as measured on Kiwoom's mock host. */
 export function orderRejected(detail: string, message: string): KiwoomReply {
@@ -69,7 +70,8 @@ export function tooManySymbols(): KiwoomReply {
 }
 
 /** The token was issued to another source address (wording from Kiwoom's error table). */
-export const addressMismatch = (): KiwoomReply => authError(8010, 'Token을 발급받은 IP와 서비스를 요청한 IP가 동일하지 않습니다');
+export const ADDRESS_MISMATCH_MESSAGE = 'Token을 발급받은 IP와 서비스를 요청한 IP가 동일하지 않습니다';
+export const addressMismatch = (): KiwoomReply => authError(8010, ADDRESS_MISMATCH_MESSAGE);
 
 /** The detail code inside an error message: '8005' from `...[8005:...]`, '2000' from `[2000](...)`. */
 export function detailOf(body: { return_code?: unknown; return_msg?: unknown }): string | undefined {

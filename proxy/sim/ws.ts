@@ -11,6 +11,11 @@
 //    expires gets SYSTEM {"code":"8005","message":"인증에 실패했습니다[8005:Token이
 //    유효하지 않습니다]"} and is closed: REST's 8005 wording, so one detector
 //    serves both. Revocations are noticed at once; expiry at the next PING tick.
+//  - A refused LOGIN is answered as Kiwoom answers a bad token (measured, kept in
+//    public clients' tests): return_code 805004, "토큰 인증에 실패했습니다. 접속을
+//    종료합니다 [CODE=8005, MESSAGE=Token이 유효하지 않습니다]", then closed (no
+//    SYSTEM frame, as on the mock host). Another address than the token's gets
+//    the same shape with CODE=8010 [G].
 //  - The R10002 and R10004 messages are this simulator's wording (the codes
 //    and the R10001 message are as clients report them).
 //  - Only logged-in sessions get PINGs; a connection that does not log in
@@ -28,7 +33,8 @@ import type { BookEvent, OrderBook } from './book.js';
 import { ConditionBook, searchRow } from './conditions.js';
 import type { Market } from './market.js';
 import { type RealFrame, TradeTape, balance, conditionHit, orderBookLevels, orderFill, realFrame, stockTrade } from './realtime.js';
-import { addressMismatch, invalidToken } from './responses.js';
+import { LOGIN_TOKEN_REFUSED, realtimeDetail } from '../kiwoom/realtime/protocol.js';
+import { ADDRESS_MISMATCH_MESSAGE, INVALID_TOKEN_MESSAGE, invalidToken } from './responses.js';
 import { normaliseAddress } from './routes.js';
 import type { Credentials } from './tokens.js';
 import type { SimConditionEvent, SimWsStats } from './types.js';
@@ -38,6 +44,8 @@ export const WS_PATH = '/api/dostk/websocket';
 
 export const R10001_MESSAGE = '동일한 App key로 접속이 되었습니다. 기존 세션은 종료가 됩니다';
 const R10002_MESSAGE = 'PING 응답이 없어 연결을 종료합니다';
+/** Kiwoom's realtime LOGIN refusal, as measured: return_code 805004, this text, then [CODE=8005, MESSAGE=...]. */
+const LOGIN_REFUSED_MESSAGE = '토큰 인증에 실패했습니다. 접속을 종료합니다';
 const R10004_TIMEOUT_MESSAGE = '접속허용 요청(LOGIN)이 시간 안에 오지 않았습니다. 연결을 종료합니다';
 const SLOW_CONSUMER_BYTES = 1024 * 1024;
 const MAX_TOKEN_CHARS = 4096;
@@ -144,11 +152,11 @@ export class Realtime {
   private login(session: WsSession, token: unknown): void {
     const rec = typeof token === 'string' && token !== '' && token.length <= MAX_TOKEN_CHARS ? this.deps.creds.lookup(token, this.deps.now()) : undefined;
     let refusal: string | undefined;
-    if (!rec || !this.deps.book.get(rec.accountNo)) refusal = invalidToken().body.return_msg;
-    else if (this.deps.bindToAddress && rec.issuedFrom !== session.remoteAddress) refusal = addressMismatch().body.return_msg;
+    if (!rec || !this.deps.book.get(rec.accountNo)) refusal = realtimeDetail('8005', INVALID_TOKEN_MESSAGE);
+    else if (this.deps.bindToAddress && rec.issuedFrom !== session.remoteAddress) refusal = realtimeDetail('8010', ADDRESS_MISMATCH_MESSAGE);
     if (refusal !== undefined || !rec) {
       this.counters.loginFailures++;
-      session.send({ trnm: 'LOGIN', return_code: 3, return_msg: refusal });
+      session.send({ trnm: 'LOGIN', return_code: LOGIN_TOKEN_REFUSED, return_msg: `${LOGIN_REFUSED_MESSAGE} ${refusal}` });
       session.close();
       return;
     }
