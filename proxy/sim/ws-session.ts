@@ -15,7 +15,9 @@
 //  - A second LOGIN on a logged-in connection answers return_code 1 and
 //    changes nothing; a frame that is not a JSON object answers return_code 1
 //    without trnm.
-//  - REG refresh "0" replaces the registrations of that grp_no only.
+//  - REG refresh "0" replaces the registrations of that grp_no only; without
+//    data (optional in Kiwoom's spec) it releases them all, refresh "1" without
+//    data changes nothing. A REMOVE without data is refused (1511).
 
 import { type RawData, WebSocket } from 'ws';
 import { lookupApi } from '../kiwoom/catalogue.js';
@@ -253,7 +255,9 @@ export class WsSession {
       if (refresh === undefined || refresh === '') return missingField('refresh').body.return_msg;
       if (refresh !== '0' && refresh !== '1') return badField('refresh', '0 또는 1이어야 합니다').body.return_msg;
     }
-    const pairs = parsePairs(body.data);
+    // data is optional in Kiwoom's spec: a REG without it adds nothing (refresh 0 still releases the group).
+    const bare = trnm === 'REG' && (body.data === undefined || body.data === null || (Array.isArray(body.data) && body.data.length === 0));
+    const pairs = bare ? [] : parsePairs(body.data);
     if (typeof pairs === 'string') return pairs;
     if (trnm === 'REMOVE') {
       const group = this.groups.get(grp);
@@ -265,7 +269,8 @@ export class WsSession {
     for (const p of pairs) next.add(p);
     const total = this.registrationCount() - (this.groups.get(grp)?.size ?? 0) + next.size;
     if (total > this.host.maxRegistrations) return `실시간 등록 가능 개수를 초과하였습니다. 최대=${this.host.maxRegistrations}, 요청 후=${total}`;
-    this.groups.set(grp, next);
+    if (next.size > 0) this.groups.set(grp, next);
+    else this.groups.delete(grp);
     return undefined;
   }
 

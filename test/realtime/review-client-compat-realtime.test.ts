@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { startHarness, FIXTURES, waitFor } from '../helpers/harness.js';
+import { issueToken } from '../helpers/sim.js';
 import { connectBot, isReal } from './ws-client.js';
 
 t.test("a bare-text PING from Kiwoom is echoed unchanged and the key's session carries on", async (t) => {
@@ -131,4 +132,53 @@ t.test("Kiwoom's realtime answers: a text return_code '0' is success, a blank or
     if (expected === 'accepted') t.equal(reg.return_code, 0, `return_code "0" is success: ${JSON.stringify(reg)}`);
     else t.match(String(reg.return_msg), /KG5009/, `return_code ${JSON.stringify(codes[item])} is not success: ${JSON.stringify(reg)}`);
   }
+});
+
+t.test("KiwoomRestApi.Net's UnsubscribeAllAsync (REG, refresh 0, no data) releases the bot's group, in the sidecar and the simulator", async (t) => {
+  // dongbin300/KiwoomRestApi.Net KiwoomRestApiClientDomesticStockWebSocket.UnsubscribeAllAsync sends
+  // {"trnm":"REG","grp_no":"1","refresh":"0","data":[]} (KiwoomWebSocketSendMessage.Data defaults to []). Kiwoom's spec
+  // marks data optional (grp_no, refresh, trnm required) and says refresh 0 releases what was registered.
+  const unsubscribeAll = { trnm: 'REG', grp_no: '1', refresh: '0', data: [] };
+  const h = await startHarness({
+    sim: { wsQuoteIntervalMs: 0 } as never,
+    allowed: ['kind:query', 'kind:account', 'kind:realtime'],
+    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
+  });
+  t.teardown(() => h.close());
+  const s = await connectBot(h.sidecar.realtimeUrl);
+  t.teardown(() => s.close());
+  t.equal((await s.login(await h.token())).return_code, 0);
+  s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: ['005930', '000660'], type: ['0B'] }] });
+  t.equal((await s.next((f) => f.trnm === 'REG', 'the REG answer')).return_code, 0);
+  s.send({ trnm: 'REG', grp_no: '2', refresh: '1', data: [{ item: ['035420'], type: ['0B'] }] });
+  t.equal((await s.next((f) => f.trnm === 'REG', 'the group 2 REG answer')).return_code, 0);
+  await waitFor(() => h.sim.stats().ws.registrations === 3, 20_000, 'three registrations at Kiwoom');
+
+  s.send({ trnm: 'REG', grp_no: '1', refresh: '1' });
+  const keep = await s.next((f) => f.trnm === 'REG', 'the answer to a REG without data, refresh 1');
+  t.equal(keep.return_code, 0, `refresh 1 without data is taken and changes nothing: ${JSON.stringify(keep)}`);
+  s.send(unsubscribeAll);
+  const cleared = await s.next((f) => f.trnm === 'REG', 'the UnsubscribeAllAsync answer');
+  t.equal(cleared.return_code, 0, `taken: ${JSON.stringify(cleared)}`);
+  await waitFor(() => h.sim.stats().ws.registrations === 1, 20_000, "group 1's registrations released at Kiwoom");
+  t.equal(h.sim.stats().ws.registrations, 1, "group 1 released upstream, the bot's group 2 kept");
+  s.send({ trnm: 'REMOVE', grp_no: '2', data: [] });
+  const remove = await s.next((f) => f.trnm === 'REMOVE', 'the answer to a REMOVE without data');
+  t.not(remove.return_code, 0, 'a REMOVE must still name what it removes');
+
+  // The simulator, as Kiwoom: the same frame straight to it.
+  const direct = await connectBot(h.sim.wsUrl);
+  t.teardown(() => direct.close());
+  // Another app key than the sidecar's: its upstream session is left alone (one session per app key).
+  const app = { appKey: 'compat-direct-app', secretKey: 'compat-direct-secret', accountNo: '5020000001' };
+  h.sim.registerApp(app);
+  t.equal((await direct.login(await issueToken(h.sim.url, app.appKey, app.secretKey))).return_code, 0);
+  direct.send({ trnm: 'REG', grp_no: '7', refresh: '1', data: [{ item: ['005930'], type: ['0B'] }] });
+  t.equal((await direct.next((f) => f.trnm === 'REG', 'the simulator REG answer')).return_code, 0);
+  direct.send({ trnm: 'REG', grp_no: '7', refresh: '1' });
+  t.equal((await direct.next((f) => f.trnm === 'REG', 'the simulator answer to refresh 1 without data')).return_code, 0);
+  direct.send(unsubscribeAll);
+  t.equal((await direct.next((f) => f.trnm === 'REG', 'the simulator UnsubscribeAllAsync answer')).return_code, 0, 'the simulator takes it');
+  direct.send({ trnm: 'REMOVE', grp_no: '7', data: [] });
+  t.not((await direct.next((f) => f.trnm === 'REMOVE', 'the simulator REMOVE answer')).return_code, 0, 'the simulator refuses a REMOVE without data');
 });

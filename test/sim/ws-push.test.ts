@@ -75,7 +75,8 @@ t.test('REG validation: refused requests answer return_code 1 with a reason and 
     [{ trnm: 'REG', grp_no: 'x', refresh: '1', data: [{ item: ['005930'], type: ['0B'] }] }, /\[1517:.*grp_no/],
     [{ trnm: 'REG', grp_no: '1', data: [{ item: ['005930'], type: ['0B'] }] }, /\[1511:.*refresh\]/],
     [{ trnm: 'REG', grp_no: '1', refresh: '2', data: [{ item: ['005930'], type: ['0B'] }] }, /refresh/],
-    [{ trnm: 'REG', grp_no: '1', refresh: '1' }, /\[1511:.*data\]/],
+    // data is optional on a REG (Kiwoom's spec; review-client-compat-realtime), never on a REMOVE.
+    [{ trnm: 'REMOVE', grp_no: '1' }, /\[1511:.*data\]/],
     [{ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: ['005930'] }] }, /\[1511:.*type\]/],
     [{ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: [5930], type: ['0B'] }] }, /item/],
     [REG('1', '1', ['005930', '000660', '035420', '035720'], ['0B']), /최대=3/],

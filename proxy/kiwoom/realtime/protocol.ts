@@ -50,6 +50,10 @@ function str(v: unknown): string | undefined {
 }
 
 function registrations(trnm: string, data: unknown, maxItems: number): Registration[] {
+  // Kiwoom's spec marks data optional (grp_no, refresh and trnm are required): a REG without it registers nothing,
+  // and with refresh 0 releases the group's registrations — what KiwoomRestApi.Net's UnsubscribeAllAsync sends
+  // ({"trnm":"REG","grp_no":"1","refresh":"0","data":[]}). A REMOVE must name what it removes.
+  if (trnm === 'REG' && (data === undefined || data === null || (Array.isArray(data) && data.length === 0))) return [];
   if (!Array.isArray(data) || data.length === 0) throw new RealtimeProtocolError(trnm, 'data must be a non-empty list');
   const out: Registration[] = [];
   for (const d of data) {
