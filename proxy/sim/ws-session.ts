@@ -55,6 +55,11 @@ const ACCOUNT_TYPES: ReadonlySet<string> = new Set(['00', '04']);
 const MARKET_WIDE_TYPES: ReadonlySet<string> = new Set(['0s']);
 /** Sector (업종) types take a 3-digit sector code. */
 const SECTOR_TYPES: ReadonlySet<string> = new Set(['0J', '0U']);
+/**
+ * Gold types: 0I (국제금환산가격) takes an international gold symbol, 'MGD' in Kiwoom's own example
+ * (subscribe_domestic_international_gold_converted_price_async.py: items=['MGD']), or a KRX gold code (M04020000).
+ */
+const GOLD_TYPES: ReadonlySet<string> = new Set(['0I']);
 /** Types whose items get quote pushes (0B 주식체결, 0D 주식호가잔량); the others are accepted and stay quiet. */
 const QUOTE_TYPES: ReadonlySet<string> = new Set(['0B', '0D']);
 
@@ -71,6 +76,7 @@ function validItem(type: string, item: string): boolean {
   if (ACCOUNT_TYPES.has(type)) return item === '';
   if (MARKET_WIDE_TYPES.has(type)) return item === '';
   if (SECTOR_TYPES.has(type)) return /^\d{3}$/.test(item);
+  if (GOLD_TYPES.has(type)) return /^[A-Z]{3}$/.test(item) || isStockCode(item);
   return isStockCode(item);
 }
 

@@ -182,3 +182,24 @@ t.test("KiwoomRestApi.Net's UnsubscribeAllAsync (REG, refresh 0, no data) releas
   direct.send({ trnm: 'REMOVE', grp_no: '7', data: [] });
   t.not((await direct.next((f) => f.trnm === 'REMOVE', 'the simulator REMOVE answer')).return_code, 0, 'the simulator refuses a REMOVE without data');
 });
+
+t.test("Kiwoom's own 0I (국제금환산가격) registration, item 'MGD', is taken by the sidecar and the simulator alike", async (t) => {
+  // Kiwoom-Securities/Kiwoom-REST-API examples/국내주식/실시간시세/subscribe_domestic_international_gold_converted_price_async.py:
+  // items=['MGD'], types=['0I'] — an international gold price, not a stock code.
+  const h = await startHarness({
+    sim: { wsQuoteIntervalMs: 0 } as never,
+    allowed: ['kind:query', 'kind:account', 'kind:realtime'],
+    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
+  });
+  t.teardown(() => h.close());
+  const s = await connectBot(h.sidecar.realtimeUrl);
+  t.teardown(() => s.close());
+  t.equal((await s.login(await h.token())).return_code, 0);
+  s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: ['MGD'], type: ['0I'] }] });
+  const reg = await s.next((f) => f.trnm === 'REG', 'the REG answer');
+  t.equal(reg.return_code, 0, JSON.stringify(reg));
+  t.equal(h.sim.stats().ws.registrations, 1, 'registered at Kiwoom too');
+  s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: ['MGD'], type: ['0B'] }] });
+  const refused = await s.next((f) => f.trnm === 'REG', 'the 0B REG answer');
+  t.not(refused.return_code, 0, 'a stock type still takes stock codes only');
+});
