@@ -21,8 +21,8 @@ import { botAllows, issuedTo, type BotRecord, type BotRegistry, type SessionClai
 import { lookupApi } from '../kiwoom/catalogue.js';
 import type { ApiEntry } from '../kiwoom/types.js';
 import type { RealtimeHandle, RealtimeService } from '../kiwoom/realtime/service.js';
-import { parseBotMessage, type RealtimeProtocolError, reply, systemFrame, type BotMessage, type Registration } from '../kiwoom/realtime/protocol.js';
-import { closeReason, loginRefusal } from '../kiwoom/realtime/protocol.js';
+import { parseBotMessage, type RealtimeProtocolError, reply, systemFrame, type BotMessage } from '../kiwoom/realtime/protocol.js';
+import { closeReason, loginRefusal, registrationSummary as summary } from '../kiwoom/realtime/protocol.js';
 import type { PolicyEngineInternals } from '../policy/engine.js';
 import type { Responder } from '../response/index.js';
 import type { BotCalls } from './bot-calls.js';
@@ -342,7 +342,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
           return;
         }
         denials.inc({ reason: g.code });
-        send(reply(m.trnm, g.returnCode || 1, errorText(g)));
+        // A condition search's answer names its seq, as Kiwoom's does: clients wait for the answer to theirs by it.
+        send(reply(m.trnm, g.returnCode || 1, errorText(g), 'seq' in m ? { seq: m.seq } : {}));
         await audit({ type: 'realtime.denied', botId: bot?.id, trnm: m.trnm, code: g.code, detail: g.detail, ...judged });
       }
     }
@@ -393,8 +394,4 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       await sessionsLive.close();
     },
   };
-}
-
-function summary(items: readonly Registration[]): { count: number; first: string[] } {
-  return { count: items.length, first: items.slice(0, 20).map((r) => `${r.type}:${r.item}`) };
 }

@@ -203,3 +203,27 @@ t.test("Kiwoom's own 0I (국제금환산가격) registration, item 'MGD', is tak
   const refused = await s.next((f) => f.trnm === 'REG', 'the 0B REG answer');
   t.not(refused.return_code, 0, 'a stock type still takes stock codes only');
 });
+
+t.test('a condition search the sidecar refuses is answered with its seq, as Kiwoom answers one, so a client waiting on that seq hears it', async (t) => {
+  // A public client waits for `trnm == "CNSRREQ" and str(seq).strip() == condition_id` (Kiwoom's answers, the
+  // simulator's too, echo seq): an answer without seq was skipped and the client sat out its 15 s time-out.
+  const h = await startHarness({
+    sim: { wsQuoteIntervalMs: 0, wsConditionIntervalMs: 0 } as never,
+    allowed: ['kind:query', 'kind:account', 'kind:realtime'],
+    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
+    config: { realtime: { maxLiveSearchesPerBot: 1 } },
+  });
+  t.teardown(() => h.close());
+  const s = await connectBot(h.sidecar.realtimeUrl);
+  t.teardown(() => s.close());
+  t.equal((await s.login(await h.token())).return_code, 0);
+  const answerTo = (seq: string) => (f: Record<string, unknown>) => f.trnm === 'CNSRREQ' && String(f.seq ?? '').trim() === seq;
+  s.send({ trnm: 'CNSRLST' });
+  await s.next((f) => f.trnm === 'CNSRLST', 'the condition list');
+  s.send({ trnm: 'CNSRREQ', seq: '1', search_type: '1', stex_tp: 'K' });
+  t.equal((await s.next(answerTo('1'), 'the answer for seq 1')).return_code, 0, 'the first live search runs');
+  s.send({ trnm: 'CNSRREQ', seq: '2', search_type: '1', stex_tp: 'K' });
+  const refused = await s.next(answerTo('2'), 'the answer for seq 2, found by its seq');
+  t.not(refused.return_code, 0, 'over the per-bot cap: refused');
+  t.match(String(refused.return_msg), /KG3018/, 'by the sidecar, naming the cap');
+});

@@ -188,6 +188,11 @@ export function systemFrame(code: string, message: string): string {
   return JSON.stringify({ trnm: 'SYSTEM', code, message });
 }
 
+/** What an audit record keeps of a REG/REMOVE: how many, and the first 20 as type:item. */
+export function registrationSummary(items: readonly Registration[]): { count: number; first: string[] } {
+  return { count: items.length, first: items.slice(0, 20).map((r) => `${r.type}:${r.item}`) };
+}
+
 export function registrationKey(r: Registration): string {
   return `${r.type}|${r.item}`;
 }
