@@ -2,6 +2,7 @@
 // to every sink (each chains it in its own log), and resolves when at least
 // one sink has it at the requested durability ('fsync' or 'write'). With no sink able to record, append rejects with KG6001 and
 // health() throws, so the call is refused and /readyz turns red.
+import { outageLog } from '../common/outage-log.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -33,6 +34,8 @@ export interface CreateAuditorOptions {
   readonly config: AuditConfig;
   readonly logger: Logger;
   readonly registry: Registry;
+  /** log.outageReminderMs: while no sink accepts records, the refusal is logged again at most this often (with a count). */
+  readonly outageReminderMs?: number;
   /** Needed for redis-stream sinks and the Redis checkpoint mirror. */
   readonly redis?: RedisClient;
   /** Where the stdout sink writes (default process.stdout). */
@@ -111,6 +114,16 @@ async function publishPublicKeyBesideLogs(keys: SigningKeys, fileSinks: readonly
 export async function createAuditor(opts: CreateAuditorOptions): Promise<AuditorHandle> {
   const { config, registry } = opts;
   const logger = opts.logger.child({ part: 'audit' });
+  // Every call is refused while no sink accepts records: one line when it starts, a reminder with the count, one when
+  // records are accepted again (kguard_audit_refused_total counts each).
+  const refusals = outageLog({
+    logger,
+    level: 'error',
+    lost: 'audit record could not be written to any sink; refusing',
+    still: 'audit records still refused: no sink accepts them',
+    back: 'audit records accepted again',
+    ...(opts.outageReminderMs !== undefined ? { reminderMs: opts.outageReminderMs } : {}),
+  });
   const metrics: AuditMetrics = createAuditMetrics(registry);
   const createKeys = opts.createKeys ?? true;
   // Keys are created only for a fresh log, and the signing key must be the one the log is signed with.
@@ -245,9 +258,10 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
     if (ackIndex === -1) {
       metrics.refused.inc();
       const why = results.map((r, i) => `${sinks[i]!.id}: ${r.status === 'rejected' ? ((r.reason as GuardError).detail ?? 'failed') : 'ok'}`).join('; ');
-      logger.error({ type: event.type, reasons: why }, 'audit record could not be written to any sink; refusing');
+      refusals.failed({ type: event.type, reasons: why });
       throw new GuardError('KG6001', 'no audit sink accepted the record');
     }
+    refusals.ok();
     return (results[ackIndex] as PromiseFulfilledResult<AuditAck>).value;
   }
 

@@ -243,6 +243,7 @@ const schema = {
         level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
         bufferBytes: { type: 'integer', minimum: 0, maximum: 16_000 },
         flushMs: { type: 'integer', minimum: 10, maximum: 60_000 },
+        outageReminderMs: { type: 'integer', minimum: 1_000, maximum: 86_400_000 },
       },
     },
     demo: { type: 'object', additionalProperties: false, required: ['enabled'], properties: { enabled: { type: 'boolean' } } },

@@ -12,6 +12,7 @@ import { describeErrors, validateConfig } from './config-schema.js';
 import { GuardError, type Language } from './errors.js';
 import { DEFAULT_TLS_RELOAD_INTERVAL_MS, type TlsFilesConfig } from './tls-server.js';
 import { LOG_BUFFER_DEFAULTS } from './logger.js';
+import { OUTAGE_REMINDER_DEFAULT_MS } from './outage-log.js';
 
 export { KIWOOM_HOSTS, governorLimits, isLoopbackHost, upstreamUrl, type UpstreamConfig, type UpstreamTarget } from './config-upstream.js';
 export type { RealtimeConfig } from './config-realtime.js';
@@ -93,6 +94,8 @@ export interface Config {
     /** Log lines gathered before one write to stdout (0: a write per line); they wait at most flushMs. */
     bufferBytes: number;
     flushMs: number;
+    /** While a dependency stays down (Redis, a key provider, an audit sink), its failure is logged again at most this often, with a count. */
+    outageReminderMs: number;
   };
   /** Creates a demo bot + demo credentials on first start when the upstream is the simulator. */
   demo: { enabled: boolean };
@@ -177,7 +180,7 @@ export function defaultConfig(): Config {
       sweepIntervalMs: 5_000,
       queryRetryBudgetMs: 3_000,
     },
-    log: { level: 'info', ...LOG_BUFFER_DEFAULTS },
+    log: { level: 'info', ...LOG_BUFFER_DEFAULTS, outageReminderMs: OUTAGE_REMINDER_DEFAULT_MS },
     demo: { enabled: true },
     transparent: {
       ...TRANSPARENT_DEFAULTS,

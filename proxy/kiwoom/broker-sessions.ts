@@ -16,7 +16,7 @@ import { createRevoker, type RevokeWithRetry } from './revoke-retry.js';
 import { issueUnderLock } from './session-issue.js';
 import { takeLock } from './session-undo.js';
 import { cadenceLinger, noteCall, noteIssue, noteRetire } from './session-cadence.js';
-import { listSessions, lockKey, recoverLeftovers, retireShared, retireSoon, sweepOnce, valueKey, type SweepContext } from './session-sweep.js';
+import { listSessions, lockKey, loggedSweeps, recoverLeftovers, retireShared, retireSoon, valueKey, type SweepContext } from './session-sweep.js';
 import { revokeFailed } from './revoke-status.js';
 import { revokeUnreleased } from './session-unreleased.js';
 
@@ -35,6 +35,7 @@ export class BrokerSessions {
   private sweeping?: Promise<number>;
   private readonly m: SessionMetrics;
   private readonly revokeWithRetry: RevokeWithRetry;
+  private readonly sweepLogged: (c: SweepContext) => Promise<number>;
 
   constructor(
     private readonly opts: BrokerSessionOptions,
@@ -42,6 +43,7 @@ export class BrokerSessions {
   ) {
     this.m = createSessionMetrics(deps.registry, () => this.outstanding(), this.keys);
     this.revokeWithRetry = createRevoker(opts, { revoke: deps.revoke, logger: deps.logger, metrics: this.m, onEvent: deps.onEvent });
+    this.sweepLogged = loggedSweeps(deps.logger, deps.outageReminderMs);
   }
 
   outstanding(): number {
@@ -137,14 +139,9 @@ export class BrokerSessions {
    * Kiwoom's answer and the record): issuing again returns that orphan token.
    */
   sweep(): Promise<number> {
-    this.sweeping ??= sweepOnce(this.sweepContext())
-      .catch((err) => {
-        this.deps.logger.warn({ code: toGuardError(err).code }, 'broker session sweep failed');
-        return 0;
-      })
-      .finally(() => {
-        this.sweeping = undefined;
-      });
+    this.sweeping ??= this.sweepLogged(this.sweepContext()).finally(() => {
+      this.sweeping = undefined;
+    });
     return this.sweeping;
   }
 

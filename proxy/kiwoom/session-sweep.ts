@@ -5,6 +5,7 @@
 // one-token-per-key rule, so it can be revoked.
 import type { Logger } from 'pino';
 import { toGuardError } from '../common/errors.js';
+import { outageLog } from '../common/outage-log.js';
 import { keyedFingerprint } from '../common/secret.js';
 import type { Store } from '../state/types.js';
 import type { BrokerToken } from './client.js';
@@ -161,6 +162,31 @@ export async function sweepOnce(c: SweepContext): Promise<number> {
 }
 
 /** The admin listing: every key the ledger knows, with its state, leases and age, never the token. */
+/**
+ * sweepOnce with its failures logged once per outage: a sweep runs every sweepIntervalMs and fails each time while
+ * Redis is down; the loss is logged, then a reminder at most every reminderMs with the count, then the recovery.
+ */
+export function loggedSweeps(logger: Logger, reminderMs?: number): (c: SweepContext) => Promise<number> {
+  const log = outageLog({
+    logger,
+    lost: 'broker session sweep failed',
+    still: 'broker session sweeps still failing',
+    back: 'broker session sweeps work again',
+    ...(reminderMs !== undefined ? { reminderMs } : {}),
+  });
+  return (c) =>
+    sweepOnce(c).then(
+      (n) => {
+        log.ok();
+        return n;
+      },
+      (err: unknown) => {
+        log.failed({ code: toGuardError(err).code });
+        return 0;
+      },
+    );
+}
+
 export async function listSessions(store: Store, ledger: SessionLedger): Promise<SessionInfo[]> {
   const out: SessionInfo[] = [];
   for (const e of await ledger.entries()) {

@@ -28,6 +28,8 @@ export interface BrokerSessionDeps {
   fingerprintKey: Buffer;
   registry: Registry;
   logger: Logger;
+  /** log.outageReminderMs: a failure that repeats through an outage (the sweep's) is logged again at most this often. */
+  outageReminderMs?: number;
   onEvent?: (
     type: 'broker_token.issued' | 'broker_token.revoked' | 'broker_token.revoke_failed' | 'broker_token.invalidated',
     fields: {

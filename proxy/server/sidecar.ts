@@ -119,14 +119,14 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     const { sharedStore, store, readOnlyFallback, degradedWhenDown } = await setupState(config, { logger, registry });
     closers.push(() => store.close());
 
-    // The audit stream sink and the Redis checkpoint copy share the state connection.
-    const redis = sharedStore.kind === 'redis' ? (sharedStore as RedisStore).client : undefined;
-    const auditor = await createAuditor({ config: parseAuditConfig(config.audit, config.dataDir), logger, registry, redis });
+    // The audit stream sink and the Redis checkpoint copy share the state connection; outages are logged once each.
+    const [redis, { outageReminderMs }] = [sharedStore.kind === 'redis' ? (sharedStore as RedisStore).client : undefined, config.log];
+    const auditor = await createAuditor({ config: parseAuditConfig(config.audit, config.dataDir), logger, registry, redis, outageReminderMs });
     closers.push(() => auditor.close());
     const fingerprintKey = auditor.fingerprintKey;
 
     const vaultConfig = parseVaultConfig(config.vault, config.dataDir);
-    const provider = await createKeyProvider(vaultConfig, { logger, registry });
+    const provider = await createKeyProvider(vaultConfig, { logger, registry, outageReminderMs });
     // A provider that answers no (access denied, no such key, a disabled key) stops the start with its reason; one
     // that does not answer (an outage during a rollout) lets the sidecar start unready (/readyz: vault) and serve
     // once it answers, instead of a crash loop whose back-off outlasts the outage. Nothing is decrypted meanwhile.
@@ -134,14 +134,14 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       if (!isProviderUnreachable(err)) return provider.close().finally(() => Promise.reject(err));
       logger.error({ provider: provider.id, code: (err as GuardError).code }, 'key provider not answering: starting unready, retrying in the background');
     });
-    // Records still wrapped under a provider being migrated away from stay readable.
-    const readProviders = await createReadProviders(vaultConfig, { logger, registry });
+    const readProviders = await createReadProviders(vaultConfig, { logger, registry, outageReminderMs }); // records not yet moved stay readable
     const vault = await createVault({
       dataDir: config.dataDir,
       provider,
       readProviders,
       registry,
       logger,
+      outageReminderMs,
       hmacKey: fingerprintKey,
       cache: vaultConfig.cache,
       records: vaultConfig.records,

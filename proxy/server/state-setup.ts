@@ -2,6 +2,7 @@
 // security key is announced to the other replicas; and with
 // `readOnlyQueriesWhenDown: allow`, the read-only fallback, which judges those
 // keys on their last value read from Redis, never on local state.
+import { outageLog } from '../common/outage-log.js';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../common/config.js';
@@ -42,7 +43,7 @@ export interface StateParts {
 export async function setupState(config: Config, deps: { logger: Logger; registry: Registry }): Promise<StateParts> {
   const { logger, registry } = deps;
   const stateConfig = parseStateConfig(config.state);
-  const sharedStore = await createStore(stateConfig, { logger, registry });
+  const sharedStore = await createStore(stateConfig, { logger, registry, outageReminderMs: config.log.outageReminderMs });
   if (stateConfig.backend !== 'redis') return { sharedStore, store: sharedStore, readOnlyFallback: false };
   // Whatever this replica's own setting, its lockdowns and kills reach the peers that have the fallback.
   const announced = publishSecurityWrites(sharedStore, isSecurityKey);
@@ -60,11 +61,32 @@ export async function setupState(config: Config, deps: { logger: Logger; registr
     registers: [registry],
     help: 'Read-only calls refused while Redis was down: a session or lock flag they need was never read on this replica, or changed since',
   });
+  // Once per outage (then a reminder with the count), not once per store operation of every call: the counters above
+  // count each one.
+  const reminderMs = config.log.outageReminderMs;
+  const fallbackLog = outageLog({
+    logger,
+    reminderMs,
+    lost: "shared state unavailable: read-only call judged on this replica's local state",
+    still: "shared state still unavailable: read-only calls judged on this replica's local state",
+    back: "shared state back: read-only calls judged on Redis' state again",
+  });
+  const refusedLog = outageLog({
+    logger,
+    reminderMs,
+    lost: 'shared state unavailable: read-only call refused, its session or lock flags were never read on this replica (or changed since)',
+    still: 'shared state still unavailable: read-only calls refused whose session or lock flags were never read on this replica',
+    back: 'shared state back: read-only calls no longer refused for flags never read on this replica',
+  });
+  (sharedStore as RedisStore).client.on('ready', () => {
+    fallbackLog.ok();
+    refusedLog.ok();
+  });
   const store = withReadOnlyFallback(announced, createMemoryStore(), {
     isReadOnlyCall: () => requestScope.getStore()?.readOnly === true,
     onFallback: (op) => {
       fallbacks.inc({ op });
-      logger.warn({ op, requestId: requestScope.getStore()?.requestId }, "shared state unavailable: read-only call judged on this replica's local state");
+      fallbackLog.failed({ op, requestId: requestScope.getStore()?.requestId });
     },
     security: {
       isSecurityKey,
@@ -72,10 +94,7 @@ export async function setupState(config: Config, deps: { logger: Logger; registr
       subscriberEpoch: () => (sharedStore as RedisStore).subscriberEpoch(),
       onRefused: (op) => {
         refusals.inc({ op });
-        logger.warn(
-          { op, requestId: requestScope.getStore()?.requestId },
-          'shared state unavailable: read-only call refused, its session or lock flags were never read on this replica (or changed since)',
-        );
+        refusedLog.failed({ op, requestId: requestScope.getStore()?.requestId });
       },
     },
   });

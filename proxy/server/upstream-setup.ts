@@ -81,6 +81,7 @@ export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<
     fingerprintKey,
     registry,
     logger: logger.child({ part: 'broker-sessions' }),
+    outageReminderMs: config.log.outageReminderMs,
     onEvent: (type, fields) => {
       auditor.append({ type, ...fields }, { durability: 'write' }).catch((err) => logger.error({ err: String(err), type }, 'broker token audit record failed'));
     },

@@ -43,7 +43,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
 }
 
 /** Builds the configured backend. Redis: resolves even if Redis is not up yet (calls fail closed until it is). */
-export async function createStore(cfg: StateConfig, deps: { logger: Logger; registry: Registry }): Promise<Store> {
+export async function createStore(cfg: StateConfig, deps: { logger: Logger; registry: Registry; outageReminderMs?: number }): Promise<Store> {
   if (cfg.backend === 'redis') return createRedisStore({ ...cfg.redis, ...deps });
   return createMemoryStore({ ...cfg.memory, logger: deps.logger });
 }

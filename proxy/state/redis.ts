@@ -8,6 +8,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { GuardError } from '../common/errors.js';
+import { outageLog } from '../common/outage-log.js';
 import type { RedisStateConfig } from './config.js';
 import { REDIS_DEFAULTS } from './config.js';
 import { opRunner, stateMetrics } from './redis-call.js';
@@ -21,6 +22,8 @@ import type { Store } from './types.js';
 export interface RedisStoreDeps {
   logger: Logger;
   registry: Registry;
+  /** log.outageReminderMs: while Redis stays down, the loss is logged again at most this often (with a count). */
+  outageReminderMs?: number;
 }
 
 /** A parsed `state.redis` section (or parts of it: the rest defaults) plus the dependencies. */
@@ -83,19 +86,37 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
   });
 
   let wasReady = false;
+  // One line when the connection is lost, one when it is back (with the outage's length), a reminder at most every
+  // outageReminderMs in between: ioredis closes once per reconnect attempt, and a line each would flood the log
+  // pipeline during a long outage while kguard_state_up and /readyz say it all along.
+  const connection = outageLog({
+    logger: log,
+    lost: 'redis state connection lost; state operations fail closed until it returns',
+    still: 'redis state connection still lost; state operations fail closed',
+    back: 'redis state connection restored',
+    ...(opts.outageReminderMs !== undefined ? { reminderMs: opts.outageReminderMs } : {}),
+  });
+  let lastError: { message: string; code?: string } | undefined;
   client.on('ready', () => {
     m.up.set(1);
-    log.info(wasReady ? 'redis state connection restored' : 'redis state connected');
+    if (connection.isDown()) connection.ok();
+    else if (!wasReady) log.info('redis state connected');
     wasReady = true;
+    lastError = undefined;
     void generation.ensure().catch(() => undefined);
   });
   client.on('close', () => {
     m.up.set(0);
     // Redis may come back empty: re-check the marker before counters are trusted again.
     generation.markStale();
-    if (wasReady && !closed) log.warn('redis state connection lost; state operations fail closed until it returns');
+    if (!closed && (wasReady || connection.isDown())) connection.failed(lastError ? { err: lastError } : {});
   });
-  const onError = connectionErrorLogger(log);
+  // Errors while the outage is already logged only feed its reminders (ECONNREFUSED once per attempt).
+  const logError = connectionErrorLogger(log);
+  const onError = (err: Error): void => {
+    lastError = { message: err.message, ...((err as { code?: string }).code ? { code: (err as { code?: string }).code as string } : {}) };
+    if (!connection.isDown()) logError(err);
+  };
   client.on('error', onError);
   subscriber.on('error', onError);
   keepConnecting(client, 'commands', retryStrategy, isClosed, log);
@@ -156,6 +177,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
     await generation.ensure().catch((err: unknown) => log.warn({ err: { message: (err as Error).message } }, 'generation check failed'));
   } else {
     log.error('redis state unavailable at start; state operations fail closed until it connects');
+    if (client.status !== 'ready') connection.begin();
   }
   return store;
 }

@@ -4,6 +4,7 @@
 // transient errors are retried by the SDK's standard strategy (exponential
 // backoff with full jitter, bounded by maxAttempts); anything left over fails
 // closed as KG4001, a context or ciphertext mismatch as KG4004.
+import { outageLog } from '../common/outage-log.js';
 import { DecryptCommand, DescribeKeyCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -18,6 +19,8 @@ export const AWS_KMS_PROVIDER_ID = 'aws-kms';
 export interface AwsKmsProviderOptions extends AwsKmsConfig {
   registry: Registry;
   logger: Logger;
+  /** log.outageReminderMs: while KMS does not answer, its failure is logged again at most this often (with a count). */
+  outageReminderMs?: number;
   /** Static credentials (tests, the fake KMS); production leaves this out and uses the SDK's default chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
@@ -64,6 +67,14 @@ export async function createAwsKmsProvider(opts: AwsKmsProviderOptions): Promise
   let resolvedKeyArn: string | undefined;
   let closed = false;
   let lastError: string | undefined;
+  // KMS not answering fails every probe (vault.healthProbeMs) and every cold decrypt: one line per outage, not each.
+  const outage = outageLog({
+    logger: opts.logger,
+    lost: 'kms request failed',
+    still: 'kms requests still failing: KMS does not answer',
+    back: 'kms answers again',
+    ...(opts.outageReminderMs !== undefined ? { reminderMs: opts.outageReminderMs } : {}),
+  });
 
   async function call<T>(op: Op, send: () => Promise<T & { $metadata?: { attempts?: number } }>): Promise<T> {
     if (closed) throw new GuardError('KG4001', 'kms provider closed');
@@ -74,6 +85,7 @@ export async function createAwsKmsProvider(opts: AwsKmsProviderOptions): Promise
       if (tries > 1) attempts.inc({ op }, tries - 1);
       requests.inc({ op, outcome: 'ok' });
       lastError = undefined;
+      outage.ok();
       return out;
     } catch (err) {
       const { outcome, name } = classify(err);
@@ -81,11 +93,13 @@ export async function createAwsKmsProvider(opts: AwsKmsProviderOptions): Promise
       if (tries > 1) attempts.inc({ op }, tries - 1);
       requests.inc({ op, outcome });
       lastError = `${op}:${name}`;
-      opts.logger.warn({ op, outcome, kmsError: name, attempts: tries }, 'kms request failed');
       const e = new GuardError(outcome === 'invalid' ? 'KG4004' : 'KG4001', `kms ${op}: ${name}`);
       // Throttled, a 5xx, the network or a time-out: KMS did not answer and may come back. Denied, no such key,
-      // a disabled key or a bad request are answers (an operator has to act).
+      // a disabled key or a bad request are answers (an operator has to act): each is logged.
       const unanswered = outcome === 'throttled' || name === 'KeyUnavailableException' || (outcome === 'error' && name !== 'ValidationException');
+      const fields = { op, outcome, kmsError: name, attempts: tries };
+      if (unanswered) outage.failed(fields);
+      else opts.logger.warn(fields, 'kms request failed');
       throw unanswered ? providerUnreachable(e) : e;
     } finally {
       latency.observe({ op }, Number(process.hrtime.bigint() - started) / 1e9);

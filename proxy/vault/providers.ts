@@ -10,6 +10,8 @@ import type { KeyProvider } from './types.js';
 export interface KeyProviderDeps {
   logger: Logger;
   registry: Registry;
+  /** log.outageReminderMs, for providers that log an outage once rather than each failure. */
+  outageReminderMs?: number;
   /** Static AWS credentials (tests); omitted in production so the SDK's default chain (IRSA, env, instance role) applies. */
   awsCredentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
@@ -33,6 +35,7 @@ export async function createKeyProvider(cfg: VaultConfig, deps: KeyProviderDeps,
         ...cfg.awsKms,
         registry: deps.registry,
         logger: deps.logger,
+        ...(deps.outageReminderMs !== undefined ? { outageReminderMs: deps.outageReminderMs } : {}),
         ...(deps.awsCredentials ? { credentials: deps.awsCredentials } : {}),
       });
     }

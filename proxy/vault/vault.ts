@@ -5,6 +5,7 @@
 // zero-filled when the caller's function settles.
 // Record sealing/decryption lives in seal-record.ts and key rotation/rewrap in
 // rewrap.ts; this file owns the files, locks, cache and the per-call path.
+import { outageLog, type OutageLog } from '../common/outage-log.js';
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -52,6 +53,8 @@ export interface VaultOptions {
   readProviders?: KeyProvider[];
   registry: Registry;
   logger: Logger;
+  /** log.outageReminderMs: a decrypt failure that repeats (a key provider down) is logged again at most this often. */
+  outageReminderMs?: number;
   /** Called for every decrypt attempt (the audit `decrypt_attempt`) and awaited; if it throws or rejects, the decrypt is refused. */
   onDecrypt?: (e: DecryptEvent) => void | Promise<void>;
   /** Key for app-key fingerprints; default: `<dataDir>/fingerprint.key`, created 0600 on first run. */
@@ -91,6 +94,24 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
   await ensurePrivateDir(credDir);
   const hmacKey = opts.hmacKey ? Buffer.from(opts.hmacKey) : await loadOrCreateFingerprintKey(dataDir);
 
+  // A key provider down fails every cold decrypt the same way: one line per code and outage (the audit trail keeps
+  // each attempt), ended by the next decrypt that succeeds.
+  const failureLogs = new Map<string, OutageLog>();
+  const decryptFailures = (code: string): OutageLog => {
+    let log = failureLogs.get(code);
+    if (!log) {
+      const reminder = opts.outageReminderMs !== undefined ? { reminderMs: opts.outageReminderMs } : {};
+      log = outageLog({
+        logger,
+        lost: 'credential decrypt failed',
+        still: 'credential decrypts still failing',
+        back: 'credential decrypts succeed again',
+        ...reminder,
+      });
+      failureLogs.set(code, log);
+    }
+    return log;
+  };
   const decorate = (p: KeyProvider): KeyProvider => (cacheCfg.enabled ? withDataKeyCache(p, cacheCfg, opts.registry) : p);
   const primary = decorate(opts.provider);
   const providers = new Map<string, KeyProvider>();
@@ -191,9 +212,10 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       } catch (auditErr) {
         logger.error({ err: toGuardError(auditErr).code }, 'decrypt audit hook failed');
       }
-      if (outcome === 'error') logger.warn({ botId: botIdLabel(botId), purpose, code: g.code, detail: g.detail }, 'credential decrypt failed');
+      if (outcome === 'error') decryptFailures(g.code).failed({ botId: botIdLabel(botId), purpose, code: g.code, detail: g.detail });
       throw g;
     }
+    for (const log of failureLogs.values()) log.ok();
     try {
       await report({ botId, purpose, outcome: 'ok', provider: providerName, ms: performance.now() - started, requestId });
       return await fn(creds);
