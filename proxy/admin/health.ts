@@ -8,8 +8,11 @@ import { Degraded, type ReadinessCheck } from '../common/admin-route.js';
 export type { ReadinessCheck };
 
 export interface ReadinessReport {
+  /** Every check that is not a warning passes: the pod belongs in the Service (HTTP 200). */
   ready: boolean;
-  checks: Record<string, { ok: boolean; reason?: string; severity?: 'warn'; degraded?: true }>;
+  /** Ready, and no warning means every bot call is refused (e.g. an unconfirmed Redis flush): calls are forwarded. */
+  serving: boolean;
+  checks: Record<string, { ok: boolean; reason?: string; severity?: 'warn'; degraded?: true; refusesCalls?: true }>;
 }
 
 const CHECK_TIMEOUT_MS = 1_000;
@@ -20,8 +23,9 @@ function reasonOf(err: unknown): string {
 }
 
 export async function runReadiness(checks: readonly ReadinessCheck[]): Promise<ReadinessReport> {
+  type Result = ReadinessReport['checks'][string];
   const results = await Promise.all(
-    checks.map(async (c) => {
+    checks.map(async (c): Promise<readonly [string, Result]> => {
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
@@ -34,11 +38,14 @@ export async function runReadiness(checks: readonly ReadinessCheck[]): Promise<R
       } catch (err) {
         if (err instanceof Degraded)
           return [c.name, { ok: false, reason: err.message.slice(0, 300), severity: 'warn' as const, degraded: true as const }] as const;
-        return [c.name, { ok: false, reason: reasonOf(err), ...(c.severity === 'warn' ? { severity: 'warn' as const } : {}) }] as const;
+        const warn = c.severity === 'warn' ? { severity: 'warn' as const, ...(c.refusesCalls ? { refusesCalls: true as const } : {}) } : {};
+        return [c.name, { ok: false, reason: reasonOf(err), ...warn }] as const;
       } finally {
         clearTimeout(timer);
       }
     }),
   );
-  return { ready: results.every(([, r]) => r.ok || r.severity === 'warn'), checks: Object.fromEntries(results) };
+  const ready = results.every(([, r]) => r.ok || r.severity === 'warn');
+  const serving = ready && !results.some(([, r]) => !r.ok && r.refusesCalls);
+  return { ready, serving, checks: Object.fromEntries(results) };
 }

@@ -56,10 +56,14 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
   },
   Health: obj({ status: { const: 'ok' } }),
   Readiness: obj({
-    ready: bool,
+    ready: { ...bool, description: 'every check but the warnings passes: the pod belongs in the Service (200, else 503)' },
+    serving: {
+      ...bool,
+      description: 'ready, and no warning refuses every bot call (refusesCalls: an unconfirmed Redis flush, KG7003, until confirm-flush)',
+    },
     checks: {
       type: 'object',
-      additionalProperties: obj({ ok: bool, reason: str(), severity: { const: 'warn' }, degraded: { const: true } }, ['ok']),
+      additionalProperties: obj({ ok: bool, reason: str(), severity: { const: 'warn' }, degraded: { const: true }, refusesCalls: { const: true } }, ['ok']),
     },
   }),
   Bot: obj({

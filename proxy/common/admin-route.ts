@@ -54,6 +54,11 @@ export interface ReadinessCheck {
   readonly check: () => Promise<void> | void;
   /** 'warn': reported, but does not make the sidecar unready (e.g. a rejected policy edit while the last good one serves). */
   readonly severity?: 'fail' | 'warn';
+  /**
+   * A 'warn' check whose failure means every bot call is refused although the replica stays in the Service (an
+   * unconfirmed Redis flush, KG7003): /readyz says `serving: false` and kguard_serving is 0.
+   */
+  readonly refusesCalls?: true;
 }
 
 /** A required (or optional) non-empty string field of an admin request body, bounded in length. */

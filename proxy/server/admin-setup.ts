@@ -12,7 +12,7 @@ import { AdminTokens } from '../admin/tokens.js';
 import { checksHost, hostCheck } from '../admin/host-check.js';
 import { postureRoutes } from '../admin/posture-routes.js';
 import { loadPolicyFile } from '../policy/index.js';
-import type { ReadinessCheck } from '../admin/health.js';
+import type { ReadinessCheck, ReadinessReport } from '../admin/health.js';
 import { Degraded } from '../common/admin-route.js';
 import { stateRoutes, stateFlushReadiness } from '../state/index.js';
 import { approvalRoutes } from '../approval/index.js';
@@ -116,13 +116,26 @@ export function createSidecarAdmin(parts: SidecarParts, readiness: ReadinessChec
  * the configuration this replica runs (replicas of one deployment showing two digests for long have diverged).
  */
 export function registerStatusGauges(registry: Registry, readiness: ReadinessCheck[], config: Config): void {
+  // One readiness run per scrape serves both gauges (the second collect reuses the first's, started in the same scrape).
+  let run: Promise<ReadinessReport> | undefined;
+  const report = (): Promise<ReadinessReport> => {
+    run ??= import('../admin/health.js').then(({ runReadiness }) => runReadiness(readiness)).finally(() => setImmediate(() => (run = undefined)));
+    return run;
+  };
   new Gauge({
     name: 'kguard_ready',
     help: '1 when every readiness check passes',
     registers: [registry],
     async collect() {
-      const { runReadiness } = await import('../admin/health.js');
-      this.set((await runReadiness(readiness)).ready ? 1 : 0);
+      this.set((await report()).ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'kguard_serving',
+    help: '1 when this replica forwards bot calls: ready, and no warning refuses every call (an unconfirmed Redis flush: KG7003)',
+    registers: [registry],
+    async collect() {
+      this.set((await report()).serving ? 1 : 0);
     },
   });
   new Gauge({

@@ -111,6 +111,8 @@ export function stateFlushReadiness(store: Store): ReadinessCheck {
   return {
     name: 'state-flush',
     severity: 'warn',
+    // Still said plainly: /readyz `serving: false` and kguard_serving 0 while every call is refused.
+    refusesCalls: true,
     check: () => {
       if (store.flushDetected()) throw new GuardError('KG7003', 'shared state was lost; confirm with `kguard state confirm-flush --reason TEXT`');
     },
