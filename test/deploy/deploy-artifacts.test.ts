@@ -30,6 +30,9 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Loose PromQL reading: every kguard_ name, histogram series suffixes folded onto the family. */
+/** The scrape job the ServiceMonitor gives the metrics Service (deploy/kubernetes/base/metrics-service.yaml). */
+const SCRAPE_UP = /^up\{job="kiwoom-guard-metrics"\} == 0$/;
+
 function metricNames(expr: string): string[] {
   return [...expr.matchAll(/kguard_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''));
 }
@@ -113,7 +116,8 @@ t.test('alerts: PrometheusRule-compatible groups with severities and runbooks', 
     t.match(r.alert, /^KiwoomGuard[A-Za-z]+$/, `${r.alert}: name`);
     t.ok(['critical', 'warning', 'info'].includes(String(r.labels?.severity)), `${r.alert}: severity`);
     t.ok(r.annotations?.summary && r.annotations?.description && r.annotations?.runbook, `${r.alert}: summary, description, runbook`);
-    t.ok(metricNames(r.expr).length > 0, `${r.alert}: names a kguard metric`);
+    // Prometheus' own `up` of the kiwoom-guard scrape job is the one outside metric: a pod that serves no /metrics has no kguard_*.
+    t.ok(metricNames(r.expr).length > 0 || SCRAPE_UP.test(r.expr), `${r.alert}: names a kguard metric`);
     if (r.for !== undefined) t.match(r.for, /^\d+[smh]$/, `${r.alert}: for`);
   }
   // The situations operators asked to be told about, each covered by a rule.
@@ -132,6 +136,13 @@ t.test('alerts: PrometheusRule-compatible groups with severities and runbooks', 
     'kguard_approval_events_total',
   ])
     t.ok(covered(m), `an alert watches ${m}`);
+  // One replica that stops answering the scrape (crash loop, hang): kguard_ready == 0 cannot see it, absent() only all.
+  t.ok(
+    rules.some((r) => SCRAPE_UP.test(r.expr.trim()) && r.for !== undefined),
+    'an alert watches each replica being scraped at all',
+  );
+  const service = parseYaml(await readFile(path.join(DEPLOY, 'kubernetes', 'base', 'metrics-service.yaml'), 'utf8')) as { metadata: { name: string } };
+  t.equal(service.metadata.name, 'kiwoom-guard-metrics', "that alert's job is the metrics Service's name (the ServiceMonitor's job label)");
 });
 
 // --- every referenced metric exists on a live sidecar ----------------------
