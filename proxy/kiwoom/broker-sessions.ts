@@ -42,7 +42,7 @@ export class BrokerSessions {
     private readonly deps: BrokerSessionDeps,
   ) {
     this.m = createSessionMetrics(deps.registry, () => this.outstanding(), this.keys);
-    this.revokeWithRetry = createRevoker(opts, { revoke: deps.revoke, logger: deps.logger, metrics: this.m, onEvent: deps.onEvent });
+    this.revokeWithRetry = createRevoker(opts, { ...deps, metrics: this.m });
     this.sweepLogged = loggedSweeps(deps.logger, deps.outageReminderMs);
   }
 

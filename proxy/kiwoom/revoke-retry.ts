@@ -4,6 +4,7 @@
 // revoke it (the issuer's record may be gone), so a fallback bot alternates.
 import type { Logger } from 'pino';
 import { toGuardError } from '../common/errors.js';
+import { outageLog, type OutageLog } from '../common/outage-log.js';
 import type { RevokeOutcome } from './client.js';
 import type { SessionMetrics } from './session-metrics.js';
 
@@ -31,6 +32,8 @@ export interface RevokeRetryDeps {
   /** 'not-registered': Kiwoom no longer knew the token ([8015]); 'invalid': it was no longer valid ([8005]). The audit record says so. */
   revoke(botId: string, token: Buffer): Promise<RevokeOutcome | undefined>;
   logger: Logger;
+  /** log.outageReminderMs: a token whose revoke keeps failing (Kiwoom down) is logged again at most this often. */
+  outageReminderMs?: number;
   metrics: Pick<SessionMetrics, 'revoked' | 'revokeFailures' | 'expired'>;
   onEvent?: (
     type: 'broker_token.revoked' | 'broker_token.revoke_failed',
@@ -49,8 +52,24 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
     const ceiling = Math.min(opts.revokeMaxDelayMs, opts.revokeBaseDelayMs * 2 ** attempt);
     return Math.floor(ceiling / 2 + Math.random() * (ceiling / 2));
   };
+  // Kiwoom down: a line per attempt was one every revokeMaxDelayMs per token, and one more per sweep that retried it,
+  // for as long as it lasted. Now per app key (across the sweeps' retries): the first failure, the end of the fast
+  // retries, a reminder at most every outageReminderMs, and the revoke that finally went through.
+  const failureLogs = new Map<string, OutageLog>();
+  const failureLog = (key: string): OutageLog => {
+    let log = failureLogs.get(key);
+    if (!log) {
+      const reminder = deps.outageReminderMs !== undefined ? { reminderMs: deps.outageReminderMs } : {};
+      const messages = { lost: 'broker token revoke failed; retrying', still: 'broker token revoke still failing; retrying' };
+      log = outageLog({ logger: deps.logger, ...messages, back: 'broker token revoked after failed attempts', ...reminder });
+      failureLogs.set(key, log);
+    }
+    return log;
+  };
   return async function revokeWithRetry(r: RevokeRequest): Promise<RevokeResult> {
     const maxAttempts = r.maxAttempts ?? Number.POSITIVE_INFINITY;
+    const ids = { botId: r.botId, key: r.key, fingerprint: r.fingerprint };
+    const failures = failureLog(r.key);
     for (let attempt = 1; ; attempt++) {
       const who = attempt % 2 === 0 && r.fallbackBot ? r.fallbackBot : r.botId;
       try {
@@ -58,6 +77,8 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
         deps.metrics.revoked.inc({ outcome: outcome === 'not-registered' ? 'not_registered' : outcome });
         const gone = outcome === 'not-registered' ? { notRegistered: true } : outcome === 'invalid' ? { invalid: true } : {};
         deps.onEvent?.('broker_token.revoked', { botId: who, key: r.key, fingerprint: r.fingerprint, attempts: attempt, requestId: r.requestId, ...gone });
+        failures.ok({ ...ids, attempts: attempt });
+        failureLogs.delete(r.key);
         return 'revoked';
       } catch (err) {
         const fast = attempt < opts.revokeAttempts;
@@ -76,10 +97,9 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
           );
           return 'expired';
         }
-        deps.logger[fast ? 'warn' : 'error'](
-          { botId: r.botId, key: r.key, fingerprint: r.fingerprint, attempt, code: toGuardError(err).code, retryInMs: wait },
-          'broker token revoke failed; retrying',
-        );
+        const fields = { ...ids, attempt, code: toGuardError(err).code, retryInMs: wait };
+        if (attempt === opts.revokeAttempts) deps.logger.error(fields, 'broker token revoke failed every fast attempt; retrying slowly until it expires');
+        else failures.failed(fields);
         if (!(await (r.pause ?? pauseFor)(wait, err, attempt))) return false;
       }
     }
