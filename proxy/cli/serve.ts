@@ -70,7 +70,17 @@ export const serve: Handler = async (ctx) => {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'shutting down: draining calls and revoking broker tokens');
-      sidecar.close().finally(resolve);
+      const started = Date.now();
+      // The last line says the drain ended: without it a log that stops after "shutting down" cannot be told from a
+      // process killed at the end of its grace period (in-flight calls cut, broker tokens left live).
+      sidecar
+        .close()
+        .then(
+          () => logger.info({ signal, drainMs: Date.now() - started }, 'stopped: calls drained, broker tokens released'),
+          (err: unknown) =>
+            logger.error({ signal, drainMs: Date.now() - started, err: { message: (err as Error).message } }, 'stopped with an error while draining'),
+        )
+        .finally(resolve);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

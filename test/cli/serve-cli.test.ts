@@ -34,3 +34,29 @@ t.test('kguard serve --redis URL runs on Redis and drains on SIGTERM', async (t)
   t.equal(sim.liveTokens(), 0, 'no broker token left live');
   t.notMatch(child.stdout() + child.stderr(), /"level":"(error|fatal)"/, 'no error logged on the way down');
 });
+
+t.test('SIGTERM: the log says when the drain began and that it ended (not cut by SIGKILL)', async (t) => {
+  const sim = await startSimulator({});
+  t.teardown(() => sim.close());
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-serve-stop-'));
+  await chmod(dataDir, 0o700);
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const configFile = await writeSidecarConfig(path.join(dataDir, 'kguard.yaml'), {
+    dataDir,
+    upstream: { target: 'custom', url: sim.url },
+    log: { level: 'info' },
+  });
+  const child = await spawnSidecar({ configFile });
+  t.teardown(() => child.kill());
+  t.equal(await child.stop(), 0, 'SIGTERM: clean exit');
+  const lines = child
+    .stdout()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const began = lines.findIndex((l) => String(l.msg).startsWith('shutting down'));
+  const ended = lines.findIndex((l) => String(l.msg).startsWith('stopped: calls drained'));
+  t.ok(began >= 0, 'the drain begins: "shutting down"');
+  t.ok(ended > began, 'and its end is logged after it, the last word before the exit');
+  t.match(lines[ended], { level: 'info', signal: 'SIGTERM', drainMs: Number });
+});
