@@ -6,7 +6,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
-import { GuardError } from '../common/errors.js';
+import { GuardError, type ErrorCode } from '../common/errors.js';
 import { holdsSecret, jsonBodyWithSecrets, takeJsonStringField } from '../common/secret.js';
 import type { KiwoomCredentials } from '../vault/types.js';
 import type { UpstreamConfig } from '../common/config.js';
@@ -49,6 +49,8 @@ export interface KiwoomClient {
    */
   revokeToken(creds: KiwoomCredentials, token: Buffer, signal?: AbortSignal): Promise<RevokeOutcome>;
   call(req: TrRequest): Promise<TrResponse>;
+  /** Since when no request reached Kiwoom (refused, unreachable, timed out), undefined once one is answered: /readyz. */
+  unreachable?(): { since: number; failures: number; code: ErrorCode; detail?: string } | undefined;
   close(): Promise<void>;
 }
 
@@ -165,6 +167,8 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
   // make a bot's token or TR call wait for a socket. And their own deadline:
   // the key's calls wait while its token is being revoked.
   const revokes: Route = { pool: newPool(), answerMs: opts.revokeTimeoutMs };
+  // Kiwoom down: every call is refused KG5001/KG5002 in Kiwoom's shape, so /readyz can say since when.
+  let down: { since: number; failures: number; code: ErrorCode; detail?: string } | undefined;
 
   async function post(path: string, headers: Record<string, string>, body: Buffer, signal?: AbortSignal, via: Route = calls): Promise<TrResponse> {
     // One controller for the caller's signal and the whole answer's deadline: a call without its caller's signal (an
@@ -193,8 +197,12 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
           // Never retried here: an order must not be sent twice.
         });
       } catch (err) {
-        throw fail(err);
+        const g = fail(err);
+        // A bot that hung up is not Kiwoom failing.
+        if (!signal?.aborted) down = { since: down?.since ?? Date.now(), failures: (down?.failures ?? 0) + 1, code: g.code, detail: g.detail };
+        throw g;
       }
+      down = undefined;
       try {
         data = await readCapped(res.body, opts.maxResponseBytes);
       } catch (err) {
@@ -216,6 +224,7 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
   }
 
   return {
+    unreachable: () => down,
     async issueToken(creds, signal) {
       const body = jsonBodyWithSecrets([
         ['grant_type', 'client_credentials'],

@@ -76,6 +76,19 @@ export function readinessChecks(parts: SidecarParts, isShuttingDown: () => boole
         if (at && Date.now() - at < 600_000) throw new GuardError('KG5007', `last seen ${new Date(at).toISOString()}`);
       },
     },
+    {
+      // Kiwoom down: every call is answered KG5001/KG5002 in Kiwoom's shape by every replica; taking the pods out of
+      // the Service would not help, but /readyz says it rather than all green.
+      name: 'upstream',
+      severity: 'warn',
+      check: () => {
+        const down = parts.kiwoom.unreachable?.();
+        if (down) {
+          const why = `${down.detail ? `${down.detail}; ` : ''}no answer since ${new Date(down.since).toISOString()}, ${down.failures} requests failed`;
+          throw new GuardError(down.code, why);
+        }
+      },
+    },
     stateFlushReadiness(store),
     {
       name: 'shutdown',
