@@ -5,8 +5,6 @@
 // wiring is in upstream-setup.ts, readiness and the admin server in
 // admin-setup.ts; the order of the steps and of the closers is read here.
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../common/config.js';
@@ -36,6 +34,7 @@ import { refusedOrderOf } from './pipeline/risk.js';
 import { brokerTokenControl, createBotControl, type BotControl } from './bot-control.js';
 import { createBotCalls, lockdownHere } from './bot-calls.js';
 import { createBotListener } from './listener.js';
+import { listen } from './listen.js';
 import { setupRealtime, type RealtimeParts } from './realtime-setup.js';
 import { requestScope, createMarketData } from './market.js';
 import { isReadOnlyCall, setupState } from './state-setup.js';
@@ -96,14 +95,6 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
-async function listen(server: Server, host: string, port: number, scheme: 'http' | 'https' = 'http'): Promise<string> {
-  server.listen(port, host);
-  await once(server, 'listening');
-  const addr = server.address() as AddressInfo;
-  const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  return `${scheme}://${h}:${addr.port}`;
-}
-
 export async function startSidecar(config: Config, opts: SidecarOptions = {}): Promise<Sidecar> {
   const logger = opts.logger ?? createLogger({ level: config.log.level, bufferBytes: config.log.bufferBytes, flushMs: config.log.flushMs });
   const cwd = opts.cwd ?? process.cwd();
@@ -120,7 +111,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     closers.push(() => store.close());
 
     // The audit stream sink and the Redis checkpoint copy share the state connection; outages are logged once each.
-    const [redis, { outageReminderMs }] = [sharedStore.kind === 'redis' ? (sharedStore as RedisStore).client : undefined, config.log];
+    const redis = sharedStore.kind === 'redis' ? (sharedStore as RedisStore).client : undefined;
+    const { outageReminderMs } = config.log;
     const auditor = await createAuditor({ config: parseAuditConfig(config.audit, config.dataDir), logger, registry, redis, outageReminderMs });
     closers.push(() => auditor.close());
     const fingerprintKey = auditor.fingerprintKey;
