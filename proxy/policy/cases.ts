@@ -3,11 +3,12 @@
 // Every case runs against its own fresh in-memory store and a fixed clock.
 import { readFile } from 'node:fs/promises';
 import type { ValidateFunction } from 'ajv';
-import { GuardError } from '../common/errors.js';
+import { GuardError, type Language } from '../common/errors.js';
+import { CASE_TEXT } from './case-text.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
 import { createMemoryStore } from '../state/memory.js';
 import type { CompiledPolicy, OrderTerms } from './compiled.js';
-import { PolicyLoadError } from './errors.js';
+import { PolicyLoadError, policyIssue } from './errors.js';
 import { evaluatePolicy, type EvalDeps, type TraceEntry } from './evaluate.js';
 import { createMarketFetcher } from './market.js';
 import { createAjv, DEFAULT_LOAD_LIMITS, parseValidatedYaml } from './load.js';
@@ -149,7 +150,7 @@ let explainValidator: ValidateFunction | undefined;
 export async function loadCases(file: string): Promise<PolicyCase[]> {
   casesValidator ??= createAjv().compile(CASES_SCHEMA);
   const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
-    throw new PolicyLoadError(file, [{ file, line: 1, column: 1, path: '', message: `cannot read the file (${err.code ?? 'error'})` }]);
+    throw new PolicyLoadError(file, [policyIssue({ file, line: 1, column: 1, path: '' }, 'unreadable', { reason: err.code ?? 'error' })]);
   });
   const { value } = parseValidatedYaml(bytes, file, { ...DEFAULT_LOAD_LIMITS, maxFileBytes: 16 * 1024 * 1024 }, casesValidator);
   return (value as { cases: PolicyCase[] }).cases;
@@ -159,7 +160,7 @@ export async function loadCases(file: string): Promise<PolicyCase[]> {
 export async function loadExplainCall(file: string): Promise<Omit<PolicyCase, 'expect' | 'name'>> {
   explainValidator ??= createAjv().compile(EXPLAIN_SCHEMA);
   const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
-    throw new PolicyLoadError(file, [{ file, line: 1, column: 1, path: '', message: `cannot read the file (${err.code ?? 'error'})` }]);
+    throw new PolicyLoadError(file, [policyIssue({ file, line: 1, column: 1, path: '' }, 'unreadable', { reason: err.code ?? 'error' })]);
   });
   const { value } = parseValidatedYaml(bytes, file, DEFAULT_LOAD_LIMITS, explainValidator);
   const v = value as Record<string, unknown>;
@@ -197,24 +198,22 @@ export interface CaseResult {
   sideWhy?: string;
 }
 
-function sideOf(call: PolicyCall, original: OrderTerms | null): Pick<CaseResult, 'side' | 'sideWhy'> {
+function sideOf(call: PolicyCall, original: OrderTerms | null, lang: Language): Pick<CaseResult, 'side' | 'sideWhy'> {
+  const say = CASE_TEXT[lang];
   const no = callFacts(call, 0).origOrderNo;
-  if (original?.side !== undefined) return { side: original.side, sideWhy: `the side of order ${no}` };
-  const why =
-    no === undefined
-      ? 'no order named'
-      : original === null
-        ? `no order ${no} was placed in this case (a before call places one with orderNo: "${no}")`
-        : `order ${no} modified an order of unknown side`;
-  return { side: 'unknown', sideWhy: `${why}; the rules for buys and for sells both apply` };
+  if (original?.side !== undefined) return { side: original.side, sideWhy: say.sideOfOrder(no) };
+  const why = no === undefined ? say.noOrderNamed : original === null ? say.notPlaced(no) : say.unknownSide(no);
+  return { side: 'unknown', sideWhy: say.bothSides(why) };
 }
 
-/** Runs one case (or an explain request when `trace` is given). */
+/** Runs one case (or an explain request when `trace` is given); `lang` is the language of its problems, not of the reasons. */
 export async function runCase(
   policy: CompiledPolicy,
   c: Omit<PolicyCase, 'expect' | 'name'> & Partial<Pick<PolicyCase, 'expect' | 'name'>>,
   trace?: TraceEntry[],
+  lang: Language = 'en',
 ): Promise<CaseResult> {
+  const say = CASE_TEXT[lang];
   let clock = new Date(c.call.at ?? DEFAULT_CASE_TIME).getTime();
   const store = createMemoryStore({ now: () => clock });
   try {
@@ -248,9 +247,8 @@ export async function runCase(
 
     // What the broker made of the calls before the last: accepted, refused, or (neither said) not known.
     const pc = c as Partial<PolicyCase>;
-    if (pc.succeeded === true && pc.refused === true) throw new GuardError('KG3017', 'a case is either succeeded or refused, not both');
-    if (pc.refused === true && c.before?.some((b) => b.orderNo !== undefined))
-      throw new GuardError('KG3017', 'the before calls of a refused case place no order: leave out orderNo');
+    if (pc.succeeded === true && pc.refused === true) throw new GuardError('KG3017', say.bothOutcomes);
+    if (pc.refused === true && c.before?.some((b) => b.orderNo !== undefined)) throw new GuardError('KG3017', say.refusedOrderNo);
     const outcome = { ok: pc.succeeded === true, ...(pc.refused === true ? { notPlaced: true } : {}) };
     for (const b of c.before ?? []) {
       const call = toPolicyCall(b);
@@ -276,16 +274,13 @@ export async function runCase(
     const problems: string[] = [];
     const e = c.expect;
     if (e) {
-      if (decision.outcome !== e.decision)
-        problems.push(
-          `expected ${e.decision}, got ${decision.outcome}${decision.ruleId ? ` by ${decision.ruleId}` : ''}${decision.reason ? ` (${decision.reason})` : ''}`,
-        );
-      if (e.rule !== undefined && decision.ruleId !== e.rule) problems.push(`expected rule ${e.rule}, got ${decision.ruleId ?? '(none)'}`);
+      if (decision.outcome !== e.decision) problems.push(say.outcome(e.decision, decision.outcome, decision.ruleId, decision.reason));
+      if (e.rule !== undefined && decision.ruleId !== e.rule) problems.push(say.rule(e.rule, decision.ruleId));
       if (e.shadowDenies !== undefined && [...decision.shadowDenies].sort().join(',') !== [...e.shadowDenies].sort().join(',')) {
-        problems.push(`expected shadow denies [${e.shadowDenies.join(', ')}], got [${decision.shadowDenies.join(', ')}]`);
+        problems.push(say.shadow(e.shadowDenies.join(', '), decision.shadowDenies.join(', ')));
       }
       if (e.reasonContains !== undefined && !(decision.reason ?? '').includes(e.reasonContains))
-        problems.push(`reason ${JSON.stringify(decision.reason ?? '')} does not contain ${JSON.stringify(e.reasonContains)}`);
+        problems.push(say.reason(JSON.stringify(decision.reason ?? ''), JSON.stringify(e.reasonContains)));
     }
     return {
       name: c.name ?? '(call)',
@@ -293,7 +288,7 @@ export async function runCase(
       decision,
       problems,
       ...(trace ? { trace } : {}),
-      ...(original !== undefined ? sideOf(main, original) : {}),
+      ...(original !== undefined ? sideOf(main, original, lang) : {}),
     };
   } finally {
     await store.close();

@@ -8,7 +8,7 @@ import type { Store } from '../state/types.js';
 import type { CompiledPolicy, MarketSnapshot, OrderTerms } from './compiled.js';
 import { compilePolicy } from './compile.js';
 import type { PolicyConfig } from './config.js';
-import { PolicyLoadError } from './errors.js';
+import { PolicyLoadError, policyIssue } from './errors.js';
 import { chargeLimits, decideOnSnapshot, evaluatePolicy, planPolicy, type EvalDeps, type EvalOptions, type PolicyPlan, type Step } from './evaluate.js';
 import { type NamedInRule, parsePolicySource, policyVersion, readPolicyBytes } from './load.js';
 import { createMarketFetcher } from './market.js';
@@ -158,7 +158,9 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       const error =
         err instanceof PolicyLoadError
           ? err
-          : new PolicyLoadError(config.file, [{ file: config.file, line: 1, column: 1, path: '', message: `could not compile: ${(err as Error).message}` }]);
+          : new PolicyLoadError(config.file, [
+              policyIssue({ file: config.file, line: 1, column: 1, path: '' }, 'not-compiled', { detail: (err as Error).message }),
+            ]);
       lastError = error;
       rejected = version;
       metrics.reloads.inc({ outcome: 'invalid' });

@@ -1,6 +1,7 @@
 // Errors from reading a policy file. Each issue names file, line and column
 // (1-based) so security staff can jump straight to the mistake.
-import { GuardError } from '../common/errors.js';
+import { GuardError, type Language } from '../common/errors.js';
+import { issueText, type IssueArgs } from './issue-text.js';
 
 export interface PolicyIssue {
   file: string;
@@ -8,6 +9,10 @@ export interface PolicyIssue {
   column: number;
   /** Where in the document, e.g. rules[3].maxQuantity */
   path: string;
+  /** Stable name of the problem (issue-text.ts), e.g. unknown-key; with `args`, the text in either language. */
+  code: string;
+  args: IssueArgs;
+  /** The English text (the admin API and the reload answer show it). */
   message: string;
   /** The id of the rule the problem is in, when the rule has one. */
   rule?: string;
@@ -37,9 +42,19 @@ export class PolicyLoadError extends GuardError {
   }
 }
 
-export function formatIssues(issues: readonly PolicyIssue[]): string {
+/** An issue at a place, its English message rendered from its code. */
+export function policyIssue(at: { file: string; line: number; column: number; path: string }, code: string, args: IssueArgs = {}): PolicyIssue {
+  return { ...at, code, args, message: issueText(code, args, 'en') };
+}
+
+/** One line per issue, `file:line:column: path: text [rule id]`, the text in `lang`; places and ids are never translated. */
+export function formatIssues(issues: readonly PolicyIssue[], lang: Language = 'en'): string {
+  const ruleLabel = lang === 'ko' ? '규칙' : 'rule';
   return issues
-    .map((i) => `${i.file}:${i.line}:${i.column}: ${i.path ? `${i.path}: ` : ''}${i.message}${i.rule === undefined ? '' : ` [rule ${shown(i.rule)}]`}`)
+    .map(
+      (i) =>
+        `${i.file}:${i.line}:${i.column}: ${i.path ? `${i.path}: ` : ''}${issueText(i.code, i.args, lang, i.message)}${i.rule === undefined ? '' : ` [${ruleLabel} ${shown(i.rule)}]`}`,
+    )
     .join('\n');
 }
 

@@ -3,13 +3,14 @@
 // schema cannot express. Every problem comes back with file:line:column.
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { isMap, isNode, isPair, isScalar, Lexer, LineCounter, parseDocument, type Document } from 'yaml';
-import { PolicyLoadError, shown, type PolicyIssue } from './errors.js';
-import { POLICY_SCHEMA, RULE_TYPES } from './schema.js';
-import { closest } from '../common/suggest.js';
+import { PolicyLoadError, policyIssue, type PolicyIssue } from './errors.js';
+import type { IssueArgs } from './issue-text.js';
+import { POLICY_SCHEMA } from './schema.js';
+import { firstLine, pathText, ruleAt, schemaIssues } from './schema-issues.js';
 import type { PolicyDoc } from './document.js';
-import { semanticIssues } from './semantic.js';
+import { semanticIssues, type SchemaInvalid } from './semantic.js';
 
 export interface LoadLimits {
   /** Files larger than this are refused before parsing. */
@@ -110,7 +111,7 @@ export async function readPolicyBytes(file: string, limits: LoadLimits = DEFAULT
     }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new PolicyLoadError(file, [{ file, line: 1, column: 1, path: '', message: `cannot read the file (${code})` }]);
+    throw new PolicyLoadError(file, [policyIssue({ file, line: 1, column: 1, path: '' }, 'unreadable', { reason: code })]);
   }
 }
 
@@ -119,44 +120,79 @@ export async function loadPolicyFile(file: string, limits: LoadLimits = DEFAULT_
   return parsePolicySource(await readPolicyBytes(file, limits), file, limits);
 }
 
-/** Parses policy text; throws PolicyLoadError listing every problem found. */
+/**
+ * Parses policy text; throws PolicyLoadError listing every problem found. The semantic checks run beside the
+ * schema's: only the parts the schema refused are left out of them, so one `kguard policy check` lists it all.
+ */
 export function parsePolicySource(source: Buffer | string, file: string, limits: LoadLimits = DEFAULT_LOAD_LIMITS): LoadedPolicy {
-  const { value, position, bytes } = parseValidatedYaml(source, file, limits, schemaValidator());
+  const { value, position, bytes, schema, invalidAt } = parseYaml(source, file, limits, schemaValidator());
   const doc = value as PolicyDoc;
-  const issues = semanticIssues(doc, limits).map(({ path, key, message }) => ({
-    file,
-    ...position(path, key),
-    path: pathText(path, key),
-    message,
-    ...ruleAt(doc, path),
-  }));
+  const semantic =
+    value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? semanticIssues(doc, limits, schemaInvalid(invalidAt)).map(({ path, key, code, args }) => ({
+          ...policyIssue({ file, ...position(path, key), path: pathText(path, key) }, code, args),
+          ...ruleAt(doc, path),
+        }))
+      : [];
+  const issues = [...schema, ...semantic];
   if (issues.length > 0) throw new PolicyLoadError(file, issues);
   return { doc, version: policyVersion(bytes), file, names: namesInRules(doc, position) };
 }
 
+/** Which parts of a policy the schema refused, from its errors' instance paths (/rules/3/maxQuantity). */
+function schemaInvalid(instancePaths: readonly string[]): SchemaInvalid {
+  const rules = new Set<number>();
+  let calendar = false;
+  let riskThresholds = false;
+  for (const p of instancePaths) {
+    const m = /^\/rules\/([0-9]+)(\/|$)/.exec(p);
+    if (m) rules.add(Number(m[1]));
+    else if (p === '/calendar' || p.startsWith('/calendar/')) calendar = true;
+    else if (p === '/riskThresholds' || p.startsWith('/riskThresholds/')) riskThresholds = true;
+  }
+  return { rules, calendar, riskThresholds };
+}
+
 export type PositionOf = (path: (string | number)[], key?: string) => { line: number; column: number };
+
+type YamlLimits = Pick<LoadLimits, 'maxFileBytes' | 'maxAliasCount' | 'maxFlowDepth'>;
 
 /** YAML → value checked against a compiled JSON Schema; every problem located by line and column. */
 export function parseValidatedYaml(
   source: Buffer | string,
   file: string,
-  limits: Pick<LoadLimits, 'maxFileBytes' | 'maxAliasCount' | 'maxFlowDepth'>,
+  limits: YamlLimits,
   validate: ValidateFunction,
 ): { value: unknown; position: PositionOf; bytes: Buffer } {
+  const { value, position, bytes, schema } = parseYaml(source, file, limits, validate);
+  if (schema.length > 0) throw new PolicyLoadError(file, schema);
+  return { value, position, bytes };
+}
+
+/**
+ * YAML → value and the schema's problems with it (not thrown), with the instance paths the schema refused. A file
+ * that is not YAML at all (too large, not UTF-8, a syntax error) throws PolicyLoadError: there is nothing to check.
+ */
+function parseYaml(
+  source: Buffer | string,
+  file: string,
+  limits: YamlLimits,
+  validate: ValidateFunction,
+): { value: unknown; position: PositionOf; bytes: Buffer; schema: PolicyIssue[]; invalidAt: string[] } {
   const bytes = typeof source === 'string' ? Buffer.from(source, 'utf8') : source;
-  const fail = (message: string, line = 1, column = 1): never => {
-    throw new PolicyLoadError(file, [{ file, line, column, path: '', message }]);
+  const fail = (code: string, args: IssueArgs = {}, line = 1, column = 1): never => {
+    throw new PolicyLoadError(file, [policyIssue({ file, line, column, path: '' }, code, args)]);
   };
-  if (bytes.length > limits.maxFileBytes) fail(`file is larger than ${limits.maxFileBytes} bytes (policy.maxFileBytes)`);
+  if (bytes.length > limits.maxFileBytes) fail('too-large', { max: limits.maxFileBytes });
   const text = bytes.toString('utf8');
-  if (text.includes('\uFFFD')) fail('file is not valid UTF-8');
+  if (text.includes('\uFFFD')) fail('not-utf8');
 
   const maxFlowDepth = limits.maxFlowDepth ?? DEFAULT_LOAD_LIMITS.maxFlowDepth!;
   const deep = flowTooDeep(text, maxFlowDepth);
   if (deep >= 0) {
     const before = text.slice(0, deep);
     const line = before.split('\n').length;
-    fail(`[ ] / { } nested deeper than ${maxFlowDepth} levels (policy.maxFlowDepth)`, line, deep - before.lastIndexOf('\n'));
+    fail('too-deep', { max: maxFlowDepth }, line, deep - before.lastIndexOf('\n'));
   }
 
   const lineCounter = new LineCounter();
@@ -177,26 +213,25 @@ export function parseValidatedYaml(
       resolveKnownTags: false,
     });
   } catch (err) {
-    fail(`YAML could not be parsed: ${(err as Error).message}`);
+    fail('yaml', { thrown: true, detail: (err as Error).message });
   }
   // A warning (an unresolved tag, an unsupported %YAML version) means the file says something the loader ignored.
   const problems = [...document.errors, ...document.warnings];
   if (problems.length > 0) {
     throw new PolicyLoadError(
       file,
-      problems.map((e) => ({
-        file,
-        line: e.linePos?.[0].line ?? 1,
-        column: e.linePos?.[0].col ?? 1,
-        path: '',
-        message: firstLine(e.message),
-      })),
+      problems.map((e) =>
+        policyIssue({ file, line: e.linePos?.[0].line ?? 1, column: e.linePos?.[0].col ?? 1, path: '' }, 'yaml', {
+          yamlCode: e.code,
+          detail: firstLine(e.message),
+        }),
+      ),
     );
   }
   try {
     value = document.toJS({ maxAliasCount: limits.maxAliasCount });
   } catch (err) {
-    fail(`YAML could not be expanded: ${firstLine((err as Error).message)} (anchors/aliases are limited to ${limits.maxAliasCount})`);
+    fail('aliases', { detail: firstLine((err as Error).message), max: limits.maxAliasCount });
   }
 
   const position = (path: (string | number)[], key?: string): { line: number; column: number } => {
@@ -218,149 +253,7 @@ export function parseValidatedYaml(
     return { line: pos.line, column: pos.col };
   };
 
-  if (!validate(value)) {
-    throw new PolicyLoadError(file, schemaIssues(validate.errors ?? [], file, position, value));
-  }
-  return { value, position, bytes };
-}
-
-/** The id of the rule a path is in (`rules[3]…`), when it has a usable one: a list of 200 rules is read by id. */
-function ruleAt(value: unknown, path: readonly (string | number)[]): { rule?: string } {
-  if (path[0] !== 'rules' || typeof path[1] !== 'number') return {};
-  const id = (value as { rules?: unknown[] } | null)?.rules?.[path[1]];
-  const text = id !== null && typeof id === 'object' ? (id as { id?: unknown }).id : undefined;
-  return typeof text === 'string' && text.length > 0 && text.length <= 64 ? { rule: text } : {};
-}
-
-function firstLine(message: string): string {
-  return message.split('\n')[0] ?? message;
-}
-
-function pointerToPath(pointer: string): (string | number)[] {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => {
-      const part = s.replace(/~1/g, '/').replace(/~0/g, '~');
-      return /^[0-9]+$/.test(part) ? Number(part) : part;
-    });
-}
-
-export function pathText(path: (string | number)[], key?: string): string {
-  let out = '';
-  for (const p of [...path, ...(key === undefined ? [] : [key])]) out += typeof p === 'number' ? `[${p}]` : out ? `.${p}` : p;
-  return out;
-}
-
-function schemaIssues(
-  errors: ErrorObject[],
-  file: string,
-  position: (path: (string | number)[], key?: string) => { line: number; column: number },
-  value: unknown,
-): PolicyIssue[] {
-  const seen = new Set<string>();
-  const issues: PolicyIssue[] = [];
-  const add = (path: (string | number)[], key: string | undefined, message: string) => {
-    const text = pathText(path, key);
-    const dedupe = `${text}|${message}`;
-    if (seen.has(dedupe)) return;
-    seen.add(dedupe);
-    issues.push({ file, ...position(path, key), path: text, message, ...ruleAt(value, path) });
-  };
-  // "At least one of" / "exactly one of" groups: ajv reports each branch's missing key separately.
-  const groups = new Map<string, { path: (string | number)[]; names: string[]; exactly: boolean }>();
-  for (const e of errors) {
-    const m = /\/(anyOf|oneOf)\/[0-9]+\/required$/.exec(e.schemaPath);
-    if (e.keyword !== 'required' || !m) continue;
-    const g = groups.get(e.instancePath) ?? { path: pointerToPath(e.instancePath), names: [], exactly: m[1] === 'oneOf' };
-    g.names.push(String((e.params as { missingProperty: string }).missingProperty));
-    groups.set(e.instancePath, g);
-  }
-  for (const e of errors) {
-    if (e.keyword === 'anyOf') continue;
-    if (e.keyword === 'required' && /\/(anyOf|oneOf)\/[0-9]+\/required$/.test(e.schemaPath)) {
-      const g = groups.get(e.instancePath);
-      if (g) {
-        groups.delete(e.instancePath);
-        add(g.path, undefined, `${g.exactly ? 'give exactly one of' : 'give at least one of'}: ${g.names.join(', ')}`);
-      }
-      continue;
-    }
-    const path = pointerToPath(e.instancePath);
-    let key: string | undefined;
-    let message: string;
-    const params = e.params as Record<string, unknown>;
-    switch (e.keyword) {
-      case 'oneOf':
-        // Both branches matched (e.g. trade-types with allow and deny).
-        if (params.passingSchemas === null) continue;
-        message = "give exactly one of 'allow' or 'deny', not both";
-        break;
-      case 'additionalProperties':
-        key = String(params.additionalProperty);
-        message = `unknown key '${key}'${didYouMean(key, Object.keys(parentProperties(e)))}${allowedKeys(e)}`;
-        break;
-      case 'required':
-        message = `missing required key '${String(params.missingProperty)}'`;
-        break;
-      case 'enum':
-        message = enumMessage(e.data, params.allowedValues as unknown[], e.parentSchema as { description?: string } | undefined);
-        break;
-      case 'const':
-        message = `must be ${JSON.stringify(params.allowedValue)}`;
-        break;
-      case 'discriminator':
-        message =
-          params.error === 'mapping'
-            ? `unknown rule type ${shown(params.tagValue)}${didYouMean(params.tagValue, RULE_TYPES)}; expected one of: ${ruleTypeList()}`
-            : `a rule needs a 'type' (one of: ${ruleTypeList()})`;
-        if (params.error === 'mapping') path.push('type');
-        break;
-      case 'pattern':
-        message = `${shown(e.data)} is not valid here (${(e.parentSchema as { description?: string } | undefined)?.description ?? `expected ${String(params.pattern)}`})`;
-        break;
-      case 'type':
-        message = `${shown(e.data)} is not allowed; expected ${String(params.type)}`;
-        break;
-      default:
-        message = `${e.message ?? e.keyword}${e.data !== undefined && typeof e.data !== 'object' ? ` (got ${shown(e.data)})` : ''}`;
-    }
-    add(path, key, message);
-  }
-  return issues;
-}
-
-function parentProperties(e: ErrorObject): Record<string, unknown> {
-  return (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
-}
-
-function allowedKeys(e: ErrorObject): string {
-  const keys = Object.keys(parentProperties(e));
-  return keys.length > 0 ? ` (expected one of: ${keys.join(', ')})` : '';
-}
-
-/** " (did you mean …?)" when a known name is one or two edits from what was written (maxQuantty, kt10O00, order-sise). */
-function didYouMean(written: unknown, known: readonly unknown[]): string {
-  if (typeof written !== 'string') return '';
-  const names = known.filter((k): k is string => typeof k === 'string');
-  const near = closest(written, names);
-  return near === undefined || near === written ? '' : ` (did you mean ${JSON.stringify(near)}?)`;
-}
-
-/** Up to this many allowed values are listed; a longer list (the api-id catalogue) is named by its description. */
-const LISTED_VALUES = 24;
-
-function enumMessage(data: unknown, allowed: readonly unknown[], parent: { description?: string } | undefined): string {
-  const expected =
-    allowed.length <= LISTED_VALUES || parent?.description === undefined
-      ? `expected one of: ${allowed.map((v) => JSON.stringify(v)).join(', ')}`
-      : `expected ${parent.description.charAt(0).toLowerCase()}${parent.description.slice(1).replace(/\.$/, '')}`;
-  return `${shown(data)} is not allowed${didYouMean(data, allowed)}; ${expected}`;
-}
-
-let ruleTypes: string | undefined;
-function ruleTypeList(): string {
-  ruleTypes ??= POLICY_SCHEMA.properties.rules.items.oneOf.map((r) => r.properties.type.const).join(', ');
-  return ruleTypes;
+  if (validate(value)) return { value, position, bytes, schema: [], invalidAt: [] };
+  const errors = validate.errors ?? [];
+  return { value, position, bytes, schema: schemaIssues(errors, file, position, value), invalidAt: errors.map((e) => e.instancePath) };
 }

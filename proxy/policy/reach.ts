@@ -9,18 +9,21 @@ import type { SemanticIssue } from './semantic.js';
 /** The kinds a side selects: orders and modifies, cancels only when when.kinds names them (rules/common.ts). */
 const SIDED_KINDS = ['order', 'modify'];
 
-export function unreachableIssues(doc: PolicyDoc): SemanticIssue[] {
+/** `checkable(index)`: the rule passed the schema (compileRule reads only a schema-valid rule). */
+export function unreachableIssues(doc: PolicyDoc, checkable: (index: number) => boolean = () => true): SemanticIssue[] {
   const issues: SemanticIssue[] = [];
   const ctx = { lang: 'en' as const, holidays: new Set<string>() };
-  doc.rules.forEach((rule, index) => {
+  const rules = Array.isArray(doc.rules) ? doc.rules : [];
+  rules.forEach((rule, index) => {
     const when = rule.when;
-    if (when === undefined) return;
+    if (when === undefined || !checkable(index)) return;
     const judged = compileRule(rule, index, ctx).kinds;
     const kindsText = [...judged].join(', ');
     if (when.kinds !== undefined && judged.size === 0) {
       issues.push({
         path: ['rules', index, 'when', 'kinds'],
-        message: `a rule of type ${rule.type} judges none of these kinds (it judges: ${typeKinds(rule)}); it would never apply`,
+        code: 'kinds-never',
+        args: { type: rule.type, judged: typeKinds(rule) },
       });
       return;
     }
@@ -29,14 +32,16 @@ export function unreachableIssues(doc: PolicyDoc): SemanticIssue[] {
       if (kind !== undefined && !judged.has(kind))
         issues.push({
           path: ['rules', index, 'when', 'apiIds', i],
-          message: `${apiId} is a ${kind} call, which a rule of type ${rule.type} does not judge (it judges: ${kindsText}); this entry selects nothing`,
+          code: 'api-never',
+          args: { apiId, kind, type: rule.type, judged: kindsText },
         });
     });
     const sidedKinds = when.kinds?.includes('cancel') ? [...SIDED_KINDS, 'cancel'] : SIDED_KINDS;
     if (when.sides !== undefined && !sidedKinds.some((k) => judged.has(k as never)))
       issues.push({
         path: ['rules', index, 'when', 'sides'],
-        message: `only orders, modifies and cancels named in when.kinds have a side; this rule judges ${kindsText}, so it would never apply`,
+        code: 'sides-never',
+        args: { judged: kindsText },
       });
   });
   return issues;

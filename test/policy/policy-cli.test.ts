@@ -33,12 +33,12 @@ t.before(async () => {
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 
 t.test('check: OK with version; problems with file:line:column and exit 1', async (t) => {
-  const ok = await run('check', P('default.yaml'));
+  const ok = await run('check', '--lang', 'en', P('default.yaml'));
   t.equal(ok.code, 0);
   t.match(ok.out, /default\.yaml: OK \(\d+ rules, version [0-9a-f]{16}\)/);
   const bad = path.join(dir, 'bad.yaml');
   await writeFile(bad, 'version: 1\nrules:\n  - id: x\n    type: markets\n    allow: [KRX]\n    alow: [NXT]\n');
-  const r = await run('check', P('default.yaml'), bad);
+  const r = await run('check', '--lang', 'en', P('default.yaml'), bad);
   t.equal(r.code, 1);
   t.match(r.err, `${bad}:6:5: rules[0].alow: unknown key 'alow'`);
   const json = await run('check', '--json', bad);
@@ -54,7 +54,7 @@ t.test('test: every shipped policy passes its cases', async (t) => {
   for (const [policy, cases] of pairs) {
     const r = await run('test', policy, cases);
     t.equal(r.code, 0, `${path.basename(cases)}\n${r.out}${r.err}`);
-    t.match(r.out, /\d+ passed, 0 failed/);
+    t.match(r.out, /통과 \d+건, 실패 0건/);
   }
 });
 
@@ -72,7 +72,7 @@ t.test('test: a failing case is reported with what differed', async (t) => {
     expect: { decision: allow }
 `,
   );
-  const r = await run('test', P('default.yaml'), cases);
+  const r = await run('test', '--lang', 'en', P('default.yaml'), cases);
   t.equal(r.code, 1);
   t.match(r.out, /FAIL {2}expects the wrong thing\n\s+expected allow, got deny by order-size/);
   t.match(r.out, /1 passed, 1 failed/);
@@ -104,7 +104,7 @@ t.test('explain: every rule considered, with its verdict', async (t) => {
   t.ok(json.trace.length >= 5);
   const bare = path.join(dir, 'bare.yaml');
   await writeFile(bare, 'apiId: ka10001\nbody: { stk_cd: "005930" }\n');
-  t.match((await run('explain', P('examples/read-only-bot.yaml'), '--call', bare)).out, /decision: ALLOW/);
+  t.match((await run('explain', P('examples/read-only-bot.yaml'), '--call', bare)).out, /판정: 허용 \(allow\)/);
 });
 
 const SIDED = `version: 1
@@ -285,7 +285,7 @@ t.test('test and explain give the reasons the sidecar gives: Korean unless the p
   await writeFile(call, JSON.stringify({ call: { bot: 'mm-alpha', apiId: 'kt10000', body: order }, market: { referencePrice: 70000 } }));
   const ko = await run('explain', P('examples/market-maker.yaml'), '--call', call);
   t.equal(ko.code, 0, ko.err);
-  t.match(ko.out, /decision: DENY by collar — 주문단가 80,000원이 기준가 70,000원에서 14\.29% 벗어났습니다 \(한도 /);
+  t.match(ko.out, /판정: 거부 \(deny\), 규칙 collar — 주문단가 80,000원이 기준가 70,000원에서 14\.29% 벗어났습니다 \(한도 /);
   t.match((await run('explain', P('examples/market-maker.yaml'), '--call', call, '--lang', 'en')).out, /DENY by collar — price 80,000 is 14\.29% away/);
   const en = path.join(dir, 'kguard-en.yaml');
   await writeFile(en, 'language: en\n');

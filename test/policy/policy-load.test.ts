@@ -319,8 +319,8 @@ t.test('a symbol list entry no order code can match is refused at its line, not 
       ['rules[0].symbols[3]', 5],
     ],
   );
-  t.match(issues[0]!.message, /"5930" is not valid here \(A stock code/);
-  t.match(issuesOf('version: 1\nrules:\n  - { id: only, type: allow-symbols, symbols: ["A05930X1234"] }\n')[0]!.message, /A stock code/);
+  t.match(issues[0]!.message, /"5930" is not valid here \(a stock code/);
+  t.match(issuesOf('version: 1\nrules:\n  - { id: only, type: allow-symbols, symbols: ["A05930X1234"] }\n')[0]!.message, /a stock code/);
   t.ok(parsePolicySource('version: 1\nrules:\n  - { id: gold, type: allow-symbols, symbols: ["M04020000", "A005930", "005930_AL"] }\n', 'ok.yaml'));
 });
 
@@ -384,7 +384,7 @@ t.test('each problem inside a rule names the rule id, in the issue and in the pr
     '    maxQuantty: 10', // 7  schema problem
     '  - id: late', // 8
     '    type: trading-window', // 9
-    '    windows: [{ start: "16:00", end: "09:00" }]', // 10 semantic problem
+    '    windows: [{ start: "16:00", end: "09:00" }]', // 10 semantic problem, reported with the schema's
     '',
   ].join('\n');
   let err: PolicyLoadError | undefined;
@@ -400,6 +400,7 @@ t.test('each problem inside a rule names the rule id, in the issue and in the pr
       [2, undefined],
       [5, 'junior-size'],
       [7, 'junior-size'],
+      [10, 'late'],
     ],
   );
   t.match(err!.message, /desk\.yaml:7:5: rules\[1\]\.maxQuantty: unknown key 'maxQuantty'.* \[rule "junior-size"\]/);
