@@ -8,10 +8,11 @@ import { CASE_TEXT } from './case-text.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
 import { createMemoryStore } from '../state/memory.js';
 import type { CompiledPolicy, OrderTerms } from './compiled.js';
-import { PolicyLoadError, policyIssue } from './errors.js';
+import { PolicyLoadError, policyIssue, type PolicyIssue } from './errors.js';
 import { evaluatePolicy, type EvalDeps, type TraceEntry } from './evaluate.js';
 import { createMarketFetcher } from './market.js';
-import { createAjv, DEFAULT_LOAD_LIMITS, parseValidatedYaml } from './load.js';
+import { createAjv, DEFAULT_LOAD_LIMITS, parseYaml, type PositionOf } from './load.js';
+import { pathText } from './schema-issues.js';
 import { readTradingState, setTradingState } from './trading-state.js';
 import { callFacts } from './facts.js';
 import { orderNamedBy, recordAccepted } from './orders.js';
@@ -63,6 +64,55 @@ export interface PolicyCase {
 
 export const DEFAULT_CASE_TIME = '2026-03-03T10:00:00+09:00';
 
+/** YYYY-MM-DDTHH:MM[:SS[.fff]] with Z or ±HH:MM, or none: Korea time, as every time in a policy. */
+const CASE_TIME_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,3})?)?(Z|[+-][0-9]{2}:[0-9]{2})?$';
+const KOREA_OFFSET_MINUTES = 9 * 60;
+
+/**
+ * A case's `at` as epoch ms, or undefined when it names no real moment. JavaScript's Date read a time without an
+ * offset in the machine's zone (a case passed in Seoul and failed on a UTC CI runner) and rolled 2026-02-30 over
+ * to 2026-03-02 (a listed holiday in the examples): both are refused or read as written, in Korea time.
+ */
+export function parseCaseTime(text: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|([+-])(\d{2}):(\d{2}))?$/.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map((v) => Number(v ?? 0)) as [number, number, number, number, number, number];
+  const local = Date.UTC(y, mo - 1, d, h, mi, s, Number((m[7] ?? '0').padEnd(3, '0')));
+  // Date.UTC rolls 02-30 over to 03-02 and 24:00 to the next day: a moment that reads back differently is not one.
+  const back = new Date(local);
+  if (
+    back.getUTCFullYear() !== y ||
+    back.getUTCMonth() !== mo - 1 ||
+    back.getUTCDate() !== d ||
+    back.getUTCHours() !== h ||
+    back.getUTCMinutes() !== mi ||
+    s > 59
+  )
+    return undefined;
+  const offsetMinutes = m[8] === undefined ? KOREA_OFFSET_MINUTES : m[8] === 'Z' ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
+  if (Math.abs(offsetMinutes) > 14 * 60) return undefined;
+  return local - offsetMinutes * 60_000;
+}
+
+/**
+ * Every `at` of the calls in a case-shaped value that has the shape of a time and names no real moment, with its
+ * path. Read from a value the schema may have refused elsewhere: anything not of the expected shape is skipped
+ * (the schema reports it).
+ */
+function badTimes(c: unknown, at: (string | number)[]): { path: (string | number)[]; value: string }[] {
+  if (c === null || typeof c !== 'object') return [];
+  const { call, before } = c as { call?: unknown; before?: unknown };
+  const calls: [unknown, (string | number)[]][] = [
+    [call, [...at, 'call']],
+    ...(Array.isArray(before) ? before : []).map((b, i): [unknown, (string | number)[]] => [b, [...at, 'before', i]]),
+  ];
+  const shaped = new RegExp(CASE_TIME_PATTERN);
+  return calls.flatMap(([x, path]) => {
+    const value = x !== null && typeof x === 'object' ? (x as { at?: unknown }).at : undefined;
+    return typeof value === 'string' && shaped.test(value) && parseCaseTime(value) === undefined ? [{ path: [...path, 'at'], value }] : [];
+  });
+}
+
 const callSchema = {
   type: 'object',
   additionalProperties: false,
@@ -72,7 +122,7 @@ const callSchema = {
     account: { type: 'string', minLength: 1 },
     apiId: { type: 'string', minLength: 1 },
     body: { type: 'object' },
-    at: { type: 'string', minLength: 10 },
+    at: { type: 'string', pattern: CASE_TIME_PATTERN },
     intentional: { type: 'boolean' },
     riskScore: { type: 'number', minimum: 0, maximum: 1 },
   },
@@ -152,8 +202,10 @@ export async function loadCases(file: string): Promise<PolicyCase[]> {
   const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
     throw new PolicyLoadError(file, [policyIssue({ file, line: 1, column: 1, path: '' }, 'unreadable', { reason: err.code ?? 'error' })]);
   });
-  const { value } = parseValidatedYaml(bytes, file, { ...DEFAULT_LOAD_LIMITS, maxFileBytes: 16 * 1024 * 1024 }, casesValidator);
-  return (value as { cases: PolicyCase[] }).cases;
+  const { value, position, schema } = parseYaml(bytes, file, { ...DEFAULT_LOAD_LIMITS, maxFileBytes: 16 * 1024 * 1024 }, casesValidator);
+  const cases = (value as { cases?: unknown } | null)?.cases;
+  refuseProblems(file, position, schema, Array.isArray(cases) ? cases.flatMap((c, i) => badTimes(c, ['cases', i])) : []);
+  return cases as PolicyCase[];
 }
 
 /** Reads a call for explain (JSON or YAML): either a bare call or a case-shaped object. */
@@ -162,9 +214,18 @@ export async function loadExplainCall(file: string): Promise<Omit<PolicyCase, 'e
   const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
     throw new PolicyLoadError(file, [policyIssue({ file, line: 1, column: 1, path: '' }, 'unreadable', { reason: err.code ?? 'error' })]);
   });
-  const { value } = parseValidatedYaml(bytes, file, DEFAULT_LOAD_LIMITS, explainValidator);
-  const v = value as Record<string, unknown>;
-  return 'call' in v ? (v as unknown as PolicyCase) : { call: v as unknown as CaseCall };
+  const { value, position, schema } = parseYaml(bytes, file, DEFAULT_LOAD_LIMITS, explainValidator);
+  const v = value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  const bare = !('call' in v);
+  refuseProblems(file, position, schema, bare ? badTimes({ call: v }, []).map((b) => ({ ...b, path: ['at'] })) : badTimes(v, []));
+  return bare ? { call: v as unknown as CaseCall } : (v as unknown as PolicyCase);
+}
+
+/** The schema's problems and the times that name no real moment, in one PolicyLoadError; nothing when none. */
+function refuseProblems(file: string, position: PositionOf, schema: readonly PolicyIssue[], bad: { path: (string | number)[]; value: string }[]): void {
+  if (schema.length === 0 && bad.length === 0) return;
+  const times = bad.map((b) => policyIssue({ file, ...position(b.path), path: pathText(b.path) }, 'not-a-time', { value: JSON.stringify(b.value) }));
+  throw new PolicyLoadError(file, [...schema, ...times]);
 }
 
 function pick(v: number | Record<string, number> | undefined, symbol: string): number | undefined {
@@ -172,8 +233,9 @@ function pick(v: number | Record<string, number> | undefined, symbol: string): n
 }
 
 function toPolicyCall(c: CaseCall): PolicyCall {
-  const at = new Date(c.at ?? DEFAULT_CASE_TIME);
-  if (Number.isNaN(at.getTime())) throw new GuardError('KG3017', `call.at ${JSON.stringify(c.at)} is not a date-time`);
+  const ms = parseCaseTime(c.at ?? DEFAULT_CASE_TIME);
+  if (ms === undefined) throw new GuardError('KG3017', `call.at ${JSON.stringify(c.at)} is not a date-time`);
+  const at = new Date(ms);
   return {
     botId: c.bot ?? 'bot',
     account: c.account ?? '00000000',
@@ -214,7 +276,7 @@ export async function runCase(
   lang: Language = 'en',
 ): Promise<CaseResult> {
   const say = CASE_TEXT[lang];
-  let clock = new Date(c.call.at ?? DEFAULT_CASE_TIME).getTime();
+  let clock = parseCaseTime(c.call.at ?? DEFAULT_CASE_TIME) ?? Number.NaN;
   const store = createMemoryStore({ now: () => clock });
   try {
     const m = c.market ?? {};

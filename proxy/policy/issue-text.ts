@@ -37,6 +37,10 @@ const PATTERN_HINTS: Readonly<Record<string, { ko: string; en: string }>> = {
   },
   '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$': { ko: 'YYYY-MM-DD 형식의 날짜여야 합니다', en: 'a date, YYYY-MM-DD' },
   '^[0-9]{1,10}$': { ko: '숫자 1~10자리여야 합니다', en: '1 to 10 digits' },
+  '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,3})?)?(Z|[+-][0-9]{2}:[0-9]{2})?$': {
+    ko: '일시는 2026-03-03T10:00:00+09:00 형식이어야 합니다 (오프셋이 없으면 한국 시간)',
+    en: 'a date-time such as 2026-03-03T10:00:00+09:00 (without an offset, Korea time)',
+  },
 };
 
 /** The hint for a pattern; unknown patterns are shown as they are. */
@@ -106,6 +110,7 @@ const EN: Readonly<Record<string, Render>> = {
   'kinds-never': (a) => `a rule of type ${s(a, 'type')} judges none of these kinds (it judges: ${s(a, 'judged')}); it would never apply`,
   'api-never': (a) =>
     `${s(a, 'apiId')} is a ${s(a, 'kind')} call, which a rule of type ${s(a, 'type')} does not judge (it judges: ${s(a, 'judged')}); this entry selects nothing`,
+  'not-a-time': (a) => `${s(a, 'value')} is not a real date-time (e.g. 2026-03-03T10:00:00+09:00; without an offset, Korea time)`,
   'not-compiled': (a) => `could not compile: ${s(a, 'detail')}`,
   'sides-never': (a) => `only orders, modifies and cancels named in when.kinds have a side; this rule judges ${s(a, 'judged')}, so it would never apply`,
 };
@@ -152,6 +157,7 @@ const KO: Readonly<Record<string, Render>> = {
   'kinds-never': (a) => `${s(a, 'type')} 규칙은 이 종류들을 판단하지 않습니다 (판단하는 종류: ${s(a, 'judged')}); 이 규칙은 적용되지 않습니다`,
   'api-never': (a) =>
     `${s(a, 'apiId')}는 ${s(a, 'kind')} 요청이며 ${s(a, 'type')} 규칙은 이를 판단하지 않습니다 (판단하는 종류: ${s(a, 'judged')}); 이 항목은 아무 요청도 고르지 않습니다`,
+  'not-a-time': (a) => `${s(a, 'value')}은(는) 존재하지 않는 일시입니다 (예: 2026-03-03T10:00:00+09:00; 오프셋이 없으면 한국 시간)`,
   'not-compiled': (a) => `정책을 컴파일할 수 없습니다: ${s(a, 'detail')}`,
   'sides-never': (a) => `매수/매도 구분은 주문, 정정, 그리고 when.kinds에 지정한 취소에만 있습니다; 이 규칙은 ${s(a, 'judged')}만 판단하므로 적용되지 않습니다`,
 };

@@ -157,23 +157,11 @@ export type PositionOf = (path: (string | number)[], key?: string) => { line: nu
 
 type YamlLimits = Pick<LoadLimits, 'maxFileBytes' | 'maxAliasCount' | 'maxFlowDepth'>;
 
-/** YAML → value checked against a compiled JSON Schema; every problem located by line and column. */
-export function parseValidatedYaml(
-  source: Buffer | string,
-  file: string,
-  limits: YamlLimits,
-  validate: ValidateFunction,
-): { value: unknown; position: PositionOf; bytes: Buffer } {
-  const { value, position, bytes, schema } = parseYaml(source, file, limits, validate);
-  if (schema.length > 0) throw new PolicyLoadError(file, schema);
-  return { value, position, bytes };
-}
-
 /**
  * YAML → value and the schema's problems with it (not thrown), with the instance paths the schema refused. A file
  * that is not YAML at all (too large, not UTF-8, a syntax error) throws PolicyLoadError: there is nothing to check.
  */
-function parseYaml(
+export function parseYaml(
   source: Buffer | string,
   file: string,
   limits: YamlLimits,

@@ -186,3 +186,53 @@ t.test('explain: a call file without market data says why the price rules deny',
 t.test('every problem a policy file can have is written in both languages', async (t) => {
   t.same([...ISSUE_CODES_KO].sort(), [...ISSUE_CODES].sort());
 });
+
+t.test("test: a case's time is Korea time on any machine, and a date that does not exist is refused at its line", async (t) => {
+  const policy = path.join(dir, 'hours.yaml');
+  await writeFile(
+    policy,
+    'version: 1\nlanguage: en\ncalendar: { holidays: ["2026-03-02"] }\nrules:\n  - { id: hours, type: trading-window, windows: [{ start: "09:00", end: "15:30" }] }\n',
+  );
+  const order = '{ dmst_stex_tp: KRX, stk_cd: "005930", ord_qty: "1", ord_uv: "70000", trde_tp: "0" }';
+  const cases = path.join(dir, 'hours.cases.yaml');
+  await writeFile(
+    cases,
+    `cases:
+  - name: 10:00 written without an offset is 10:00 in Seoul
+    call: { apiId: kt10000, at: "2026-03-03T10:00:00", body: ${order} }
+    expect: { decision: allow }
+  - name: 08:59 without an offset is before the window
+    call: { apiId: kt10000, at: "2026-03-03T08:59", body: ${order} }
+    expect: { decision: deny, rule: hours }
+`,
+  );
+  const zone = process.env.TZ;
+  process.env.TZ = 'UTC'; // a CI runner's zone: the old reading took 10:00 as 19:00 in Seoul
+  try {
+    const r = await run('test', '--lang', 'en', policy, cases);
+    t.equal(r.code, 0, `${r.out}${r.err}`);
+    t.match(r.out, /2 passed, 0 failed/);
+  } finally {
+    if (zone === undefined) delete process.env.TZ;
+    else process.env.TZ = zone;
+  }
+  await writeFile(
+    cases,
+    `cases:
+  - name: the 30th of February
+    call: { apiId: kt10000, at: "2026-02-30T10:00:00+09:00", body: ${order} }
+    expect: { decision: allow }
+  - name: a date alone
+    call: { apiId: kt10000, body: ${order} }
+    before: [{ apiId: kt10000, at: "2026-03-03", body: ${order} }]
+    expect: { decision: allow }
+`,
+  );
+  const bad = await run('test', '--lang', 'ko', policy, cases);
+  t.equal(bad.code, 1);
+  t.match(bad.err, /hours\.cases\.yaml:3:\d+: cases\[0\]\.call\.at: "2026-02-30T10:00:00\+09:00"은\(는\) 존재하지 않는 일시입니다/);
+  t.match(bad.err, /hours\.cases\.yaml:7:\d+: cases\[1\]\.before\[0\]\.at: "2026-03-03"은\(는\) 올바르지 않습니다 \(일시는 2026-03-03T10:00:00\+09:00 형식/);
+  const call = path.join(dir, 'feb30.json');
+  await writeFile(call, JSON.stringify({ apiId: 'kt10000', at: '2026-02-30T10:00:00+09:00', body: {} }));
+  t.match((await run('explain', '--lang', 'en', policy, '--call', call)).err, /feb30\.json:1:\d+: at: "2026-02-30T10:00:00\+09:00" is not a real date-time/);
+});
