@@ -11,7 +11,7 @@ const OUTCOME_KO: Readonly<Record<Outcome, string>> = { allow: '허용', deny: '
 export const POLICY_TEXT = {
   ko: {
     checked: (file: string, rules: number, version: string) => `${file}: 정상 (규칙 ${rules}개, 버전 ${version})`,
-    casesChecked: (file: string, cases: number) => `${file}: 정상 (정책 테스트 파일, 케이스 ${cases}개; 실행: kguard policy test 정책파일 ${file})`,
+    casesChecked: (file: string, cases: number) => `${file}: 정상 (정책 테스트 파일, 케이스 ${cases}개; kguard policy test로 실행)`,
     problems: (file: string, n: number) => `${file}: 문제 ${n}건`,
     passed: '통과',
     failed: '실패',
@@ -36,7 +36,7 @@ export const POLICY_TEXT = {
   },
   en: {
     checked: (file: string, rules: number, version: string) => `${file}: OK (${rules} rules, version ${version})`,
-    casesChecked: (file: string, cases: number) => `${file}: OK (policy test file, ${cases} cases; run it with kguard policy test POLICY ${file})`,
+    casesChecked: (file: string, cases: number) => `${file}: OK (policy test file, ${cases} cases; run it with kguard policy test)`,
     problems: (file: string, n: number) => `${file}: ${n} problem(s)`,
     passed: 'PASS',
     failed: 'FAIL',

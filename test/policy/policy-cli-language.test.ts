@@ -92,7 +92,7 @@ t.test('check: Korean by default, English by --lang or the configuration; places
   t.match(ko.err, /:4:9: rules\[0\]\.id: "my rule"은\(는\) 올바르지 않습니다 \(영문자, 숫자, 점, 대시, 밑줄로 64자까지/);
   t.match(ko.err, /:6:\d+: rules\[0\]\.maxQuantity: 1 이상이어야 합니다 \(입력값 0\) \[규칙 "my rule"\]/);
   t.match(ko.err, /:14:5: rules\[4\]\.maxQuantty: 알 수 없는 키 'maxQuantty' \("maxQuantity"의 오타인가요\?\)/);
-  t.match(ko.err, /:8:\d+: rules\[2\]\.id: 규칙 id 'venues'가 중복됩니다 \(처음 사용: rules\[1\]\) \[규칙 "venues"\]/);
+  t.match(ko.err, /:8:\d+: rules\[2\]\.id: 규칙 id가 중복됩니다: 'venues' \(처음 사용: rules\[1\]\) \[규칙 "venues"\]/);
   t.same(englishLines(ko.err, [/^[^ ]+: /, /\[규칙 "[^"]*"\]/, /'[^']*'/g, /"[^"]*"/g, /\([^)]*policy\.[a-zA-Z]+\)/]), [], 'no English sentence left');
   const en = await run('check', '--lang', 'en', file);
   const places = (s: string) => s.split('\n').map((l) => /^([^ ]+:\d+:\d+: [^ ]+:)/.exec(l)?.[1]);
@@ -235,4 +235,19 @@ t.test("test: a case's time is Korea time on any machine, and a date that does n
   const call = path.join(dir, 'feb30.json');
   await writeFile(call, JSON.stringify({ apiId: 'kt10000', at: '2026-02-30T10:00:00+09:00', body: {} }));
   t.match((await run('explain', '--lang', 'en', policy, '--call', call)).err, /feb30\.json:1:\d+: at: "2026-02-30T10:00:00\+09:00" is not a real date-time/);
+});
+
+t.test('check: a policy test file named with the policies (policies/examples/*.yaml) is checked as a test file', async (t) => {
+  const r = await run('check', P('examples/day-trader.yaml'), P('examples/day-trader.cases.yaml'));
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /day-trader\.cases\.yaml: 정상 \(정책 테스트 파일, 케이스 \d+개; kguard policy test로 실행\)/);
+  t.equal(r.err, '');
+  const json = JSON.parse((await run('check', '--json', P('examples/day-trader.cases.yaml'))).out);
+  t.match(json, [{ ok: true, kind: 'cases', cases: Number }]);
+  const bad = path.join(dir, 'typo.cases.yaml');
+  await writeFile(bad, 'cases:\n  - name: x\n    call: { apiId: kt10000 }\n    expect: { decison: allow }\n');
+  const b = await run('check', '--lang', 'en', bad);
+  t.equal(b.code, 1);
+  t.match(b.err, /typo\.cases\.yaml:4:15: cases\[0\]\.expect\.decison: unknown key 'decison' \(did you mean "decision"\?\)/);
+  t.notMatch(b.err, /missing required key 'version'/, 'not read as a policy');
 });
