@@ -56,7 +56,7 @@ const policy: Command = {
     lang: {
       type: 'string',
       choices: ['ko', 'en'],
-      help: "language of rule reasons when the policy names none (default: the configured language, Korean unless set, as the sidecar's)",
+      help: "language of the output, and of rule reasons when the policy names none (default: the policy's language for test/explain, else the configured one, Korean unless set; --json is not translated)",
     },
     config: {
       type: 'string',
