@@ -1,7 +1,8 @@
 // kguard policy check | test | explain | diff | schema — tools for security
 // staff to validate, unit-test, understand and review policy files.
 import { compilePolicy } from '../policy/compile.js';
-import { loadCases, loadExplainCall, runCase } from '../policy/cases.js';
+import path from 'node:path';
+import { loadCaseFile, loadCases, loadExplainCall, runCase, type PolicyCase } from '../policy/cases.js';
 import { diffPolicies, type DiffEntry } from '../policy/diff.js';
 import { formatIssues, PolicyLoadError } from '../policy/errors.js';
 import { loadPolicyFile, type LoadedPolicy } from '../policy/load.js';
@@ -117,9 +118,12 @@ async function testCases(f: Flags, io: CliIO): Promise<number> {
   if (!loaded) return 1;
   const lang = printedLanguage(f, loaded, fallback);
   const say = POLICY_TEXT[lang];
-  let cases: Awaited<ReturnType<typeof loadCases>>;
+  let cases: PolicyCase[];
   try {
-    cases = await loadCases(casesFile);
+    const read = await loadCaseFile(casesFile);
+    cases = read.cases;
+    // The test file says which policy it was written for: run against another, most cases fail for no fault of either.
+    if (read.policy !== undefined && read.policy.resolved !== path.resolve(file)) io.stderr.write(`${say.otherPolicy(casesFile, read.policy.written, file)}\n`);
   } catch (err) {
     if (err instanceof PolicyLoadError) {
       io.stderr.write(`${formatIssues(err.issues, lang)}\n`);

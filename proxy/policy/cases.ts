@@ -2,6 +2,7 @@
 // the market data and trading state around it, and the expected decision.
 // Every case runs against its own fresh in-memory store and a fixed clock.
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import { GuardError, type Language } from '../common/errors.js';
 import { CASE_TEXT } from './case-text.js';
@@ -197,15 +198,20 @@ const EXPLAIN_SCHEMA = {
 let casesValidator: ValidateFunction | undefined;
 let explainValidator: ValidateFunction | undefined;
 
-export async function loadCases(file: string): Promise<PolicyCase[]> {
+/** A test file's cases, and the policy file its `policy:` names (resolved next to the test file), if any. */
+export async function loadCaseFile(file: string): Promise<{ cases: PolicyCase[]; policy?: { written: string; resolved: string } }> {
   casesValidator ??= createAjv().compile(CASES_SCHEMA);
   const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
     throw new PolicyLoadError(file, [policyIssue({ file, line: 1, column: 1, path: '' }, 'unreadable', { reason: err.code ?? 'error' })]);
   });
   const { value, position, schema } = parseYaml(bytes, file, { ...DEFAULT_LOAD_LIMITS, maxFileBytes: 16 * 1024 * 1024 }, casesValidator);
-  const cases = (value as { cases?: unknown } | null)?.cases;
+  const { cases, policy } = (value ?? {}) as { cases?: unknown; policy?: string };
   refuseProblems(file, position, schema, Array.isArray(cases) ? cases.flatMap((c, i) => badTimes(c, ['cases', i])) : []);
-  return cases as PolicyCase[];
+  return { cases: cases as PolicyCase[], ...(policy !== undefined ? { policy: { written: policy, resolved: path.resolve(path.dirname(file), policy) } } : {}) };
+}
+
+export async function loadCases(file: string): Promise<PolicyCase[]> {
+  return (await loadCaseFile(file)).cases;
 }
 
 /** Reads a call for explain (JSON or YAML): either a bare call or a case-shaped object. */

@@ -251,3 +251,14 @@ t.test('check: a policy test file named with the policies (policies/examples/*.y
   t.match(b.err, /typo\.cases\.yaml:4:15: cases\[0\]\.expect\.decison: unknown key 'decison' \(did you mean "decision"\?\)/);
   t.notMatch(b.err, /missing required key 'version'/, 'not read as a policy');
 });
+
+t.test('test: a test file run against another policy than its policy: names says so before the failures', async (t) => {
+  const other = await run('test', P('examples/market-maker.yaml'), P('examples/day-trader.cases.yaml'));
+  t.equal(other.code, 1);
+  t.match(other.err, /^주의: .*day-trader\.cases\.yaml: day-trader\.yaml용 테스트 파일입니다 \(policy:\)\. 실행한 정책: .*market-maker\.yaml\n/);
+  const en = await run('test', '--lang', 'en', P('examples/market-maker.yaml'), P('examples/day-trader.cases.yaml'));
+  t.match(en.err, /warning: .*day-trader\.cases\.yaml is written for day-trader\.yaml \(policy:\), but runs against/);
+  const own = await run('test', P('examples/day-trader.yaml'), P('examples/day-trader.cases.yaml'));
+  t.equal(own.code, 0);
+  t.equal(own.err, '', 'no warning when it is the one named');
+});
