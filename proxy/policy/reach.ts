@@ -15,8 +15,10 @@ export function unreachableIssues(doc: PolicyDoc, checkable: (index: number) => 
   const ctx = { lang: 'en' as const, holidays: new Set<string>() };
   const rules = Array.isArray(doc.rules) ? doc.rules : [];
   rules.forEach((rule, index) => {
+    // A rule the schema refused may not even be a map (`rules: [5, null]`): nothing of it is read.
+    if (!checkable(index)) return;
     const when = rule.when;
-    if (when === undefined || !checkable(index)) return;
+    if (when === undefined) return;
     const judged = compileRule(rule, index, ctx).kinds;
     const kindsText = [...judged].join(', ');
     if (when.kinds !== undefined && judged.size === 0) {

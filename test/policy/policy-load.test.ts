@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { formatIssues, loadPolicyFile, parsePolicySource, PolicyLoadError, POLICY_SCHEMA, type PolicyIssue } from '../../proxy/policy/index.js';
 import { DEFAULT_LOAD_LIMITS } from '../../proxy/policy/load.js';
+import { RULE_TYPES } from '../../proxy/policy/schema.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -214,6 +215,55 @@ t.test('fuzzed YAML never crashes the loader: it loads or throws PolicyLoadError
   );
   // Invalid UTF-8 is refused explicitly.
   t.throws(() => parsePolicySource(Buffer.from([0x76, 0xff, 0xfe]), 'bin.yaml'), PolicyLoadError);
+});
+
+t.test('a document of the wrong shape anywhere is reported, never crashes the checks that run beside the schema', async (t) => {
+  // The semantic checks run in the schema's pass and skip what it refused: a rule that is not a map, fields of the
+  // wrong type, windows and limits that are not lists. Any value goes where a rule or one of its fields is read.
+  const value = fc.oneof(fc.constant(null), fc.integer(), fc.string({ maxLength: 6 }), fc.boolean(), fc.constant([]), fc.constant({}), fc.constant([null]));
+  const rule = fc.oneof(
+    value,
+    fc.record(
+      {
+        id: fc.oneof(fc.constantFrom('a', 'b'), value),
+        type: fc.oneof(fc.constantFrom(...RULE_TYPES), value),
+        when: fc.oneof(value, fc.record({ kinds: fc.oneof(value, fc.constant(['order'])), apiIds: value, sides: value }, { requiredKeys: [] })),
+        overrides: fc.oneof(fc.constantFrom('a', 'b'), value),
+        windows: fc.oneof(value, fc.constant([{ start: '16:00', end: '09:00' }])),
+        limits: fc.oneof(
+          value,
+          fc.constant([
+            { per: 'day', max: 1 },
+            { per: 'day', max: 2 },
+          ]),
+        ),
+        maxQuantity: value,
+      },
+      { requiredKeys: [] },
+    ),
+  );
+  const doc = fc.record(
+    { version: fc.oneof(fc.constant(1), value), rules: fc.oneof(value, fc.array(rule, { maxLength: 4 })), calendar: value, riskThresholds: value },
+    { requiredKeys: ['version'] },
+  );
+  fc.assert(
+    fc.property(doc, (d) => {
+      try {
+        parsePolicySource(JSON.stringify(d), 'shape.yaml');
+        return true;
+      } catch (err) {
+        return err instanceof PolicyLoadError && err.issues.length > 0;
+      }
+    }),
+    { numRuns: 1000 },
+  );
+  const err = t.throws(() => parsePolicySource('version: 1\nrules: [5, "x", null]\n', 'list.yaml')) as unknown;
+  t.ok(err instanceof PolicyLoadError, `a list of non-rules is a load error: ${String(err)}`);
+  t.same(
+    (err as PolicyLoadError).issues.map((i) => i.path),
+    ['rules[0]', 'rules[1]', 'rules[2]'],
+    'each entry named at its place',
+  );
 });
 
 t.test('a rate-limit that names one period twice is refused at load, naming its line', async (t) => {
