@@ -161,7 +161,6 @@ export async function sweepOnce(c: SweepContext): Promise<number> {
   return n;
 }
 
-/** The admin listing: every key the ledger knows, with its state, leases and age, never the token. */
 /**
  * sweepOnce with its failures logged once per outage: a sweep runs every sweepIntervalMs and fails each time while
  * Redis is down; the loss is logged, then a reminder at most every reminderMs with the count, then the recovery.
@@ -187,6 +186,7 @@ export function loggedSweeps(logger: Logger, reminderMs?: number): (c: SweepCont
     );
 }
 
+/** The admin listing: every key the ledger knows, with its state, leases and age, never the token. */
 export async function listSessions(store: Store, ledger: SessionLedger): Promise<SessionInfo[]> {
   const out: SessionInfo[] = [];
   for (const e of await ledger.entries()) {
