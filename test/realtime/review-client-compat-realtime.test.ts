@@ -3,13 +3,28 @@
 // kiwoom/core/ws_client.py _is_ping_message) and kenshin579/kiwoom-go (internal/wstransport/conn.go readEnvelope,
 // "the server sometimes sends an unquoted PING string") both take it and echo it unchanged. The sidecar's upstream
 // session must too, or Kiwoom ends it for a missing heartbeat (R10002) and every bot of the key loses its stream.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { startHarness, FIXTURES, waitFor } from '../helpers/harness.js';
 import { issueToken } from '../helpers/sim.js';
 import { connectBot, isReal } from './ws-client.js';
+
+/** A sidecar in front of the simulator (sim and config overrides as given) and a bot on its realtime socket, logged in. */
+async function loggedInBot(t: Test, opts: { sim?: Record<string, unknown>; config?: Record<string, unknown> } = {}) {
+  const h = await startHarness({
+    sim: { wsQuoteIntervalMs: 0, ...opts.sim } as never,
+    allowed: ['kind:query', 'kind:account', 'kind:realtime'],
+    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
+    ...(opts.config ? { config: opts.config } : {}),
+  });
+  t.teardown(() => h.close());
+  const s = await connectBot(h.sidecar.realtimeUrl);
+  t.teardown(() => s.close());
+  const login = await s.login(await h.token());
+  return { h, s, login };
+}
 
 t.test("a bare-text PING from Kiwoom is echoed unchanged and the key's session carries on", async (t) => {
   const echoes: string[] = [];
@@ -51,16 +66,10 @@ t.test("a bare-text PING from Kiwoom is echoed unchanged and the key's session c
     });
   });
   const port = (wss.address() as AddressInfo).port;
-  const h = await startHarness({
-    sim: { wsQuoteIntervalMs: 0 } as never,
-    allowed: ['kind:query', 'kind:account', 'kind:realtime'],
-    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
+  const { h, s, login } = await loggedInBot(t, {
     config: { realtime: { url: `ws://127.0.0.1:${port}/api/dostk/websocket`, reconnectBaseMs: 20, reconnectMaxMs: 100 } },
   });
-  t.teardown(() => h.close());
-  const s = await connectBot(h.sidecar.realtimeUrl);
-  t.teardown(() => s.close());
-  t.equal((await s.login(await h.token())).return_code, 0);
+  t.equal(login.return_code, 0);
   s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: ['005930'], type: ['0B'] }] });
   await s.next(isReal('0B', '005930'), 'the push after REG');
   const echoed = await waitFor(() => echoes.length >= 6, 20_000, 'six bare PINGs echoed').then(
@@ -76,15 +85,8 @@ t.test("a bare-text PING from Kiwoom is echoed unchanged and the key's session c
 t.test('Kiwoom\'s own 0s (장시작시간) registration, item "", is taken by the sidecar and the simulator alike', async (t) => {
   // Kiwoom-Securities/Kiwoom-REST-API examples/국내주식/실시간시세/subscribe_domestic_market_open_time_async.py:
   // items=[''], types=['0s'] — a market-wide type, no stock.
-  const h = await startHarness({
-    sim: { wsQuoteIntervalMs: 0 } as never,
-    allowed: ['kind:query', 'kind:account', 'kind:realtime'],
-    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
-  });
-  t.teardown(() => h.close());
-  const s = await connectBot(h.sidecar.realtimeUrl);
-  t.teardown(() => s.close());
-  t.equal((await s.login(await h.token())).return_code, 0);
+  const { h, s, login } = await loggedInBot(t);
+  t.equal(login.return_code, 0);
   s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: [''], type: ['0s'] }] });
   const reg = await s.next((f) => f.trnm === 'REG', 'the REG reply');
   t.equal(reg.return_code, 0, JSON.stringify(reg));
@@ -112,16 +114,10 @@ t.test("Kiwoom's realtime answers: a text return_code '0' is success, a blank or
     });
   });
   const port = (wss.address() as AddressInfo).port;
-  const h = await startHarness({
-    sim: { wsQuoteIntervalMs: 0 } as never,
-    allowed: ['kind:query', 'kind:account', 'kind:realtime'],
-    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
+  const { s, login } = await loggedInBot(t, {
     config: { realtime: { url: `ws://127.0.0.1:${port}/api/dostk/websocket`, reconnectBaseMs: 20, reconnectMaxMs: 100 } },
   });
-  t.teardown(() => h.close());
-  const s = await connectBot(h.sidecar.realtimeUrl);
-  t.teardown(() => s.close());
-  t.equal((await s.login(await h.token())).return_code, 0, 'a LOGIN answered with the text "0" logs the key in');
+  t.equal(login.return_code, 0, 'a LOGIN answered with the text "0" logs the key in');
   for (const [item, expected] of [
     ['005930', 'accepted'],
     ['000660', 'refused'],
@@ -139,15 +135,8 @@ t.test("KiwoomRestApi.Net's UnsubscribeAllAsync (REG, refresh 0, no data) releas
   // {"trnm":"REG","grp_no":"1","refresh":"0","data":[]} (KiwoomWebSocketSendMessage.Data defaults to []). Kiwoom's spec
   // marks data optional (grp_no, refresh, trnm required) and says refresh 0 releases what was registered.
   const unsubscribeAll = { trnm: 'REG', grp_no: '1', refresh: '0', data: [] };
-  const h = await startHarness({
-    sim: { wsQuoteIntervalMs: 0 } as never,
-    allowed: ['kind:query', 'kind:account', 'kind:realtime'],
-    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
-  });
-  t.teardown(() => h.close());
-  const s = await connectBot(h.sidecar.realtimeUrl);
-  t.teardown(() => s.close());
-  t.equal((await s.login(await h.token())).return_code, 0);
+  const { h, s, login } = await loggedInBot(t);
+  t.equal(login.return_code, 0);
   s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: ['005930', '000660'], type: ['0B'] }] });
   t.equal((await s.next((f) => f.trnm === 'REG', 'the REG answer')).return_code, 0);
   s.send({ trnm: 'REG', grp_no: '2', refresh: '1', data: [{ item: ['035420'], type: ['0B'] }] });
@@ -186,15 +175,8 @@ t.test("KiwoomRestApi.Net's UnsubscribeAllAsync (REG, refresh 0, no data) releas
 t.test("Kiwoom's own 0I (국제금환산가격) registration, item 'MGD', is taken by the sidecar and the simulator alike", async (t) => {
   // Kiwoom-Securities/Kiwoom-REST-API examples/국내주식/실시간시세/subscribe_domestic_international_gold_converted_price_async.py:
   // items=['MGD'], types=['0I'] — an international gold price, not a stock code.
-  const h = await startHarness({
-    sim: { wsQuoteIntervalMs: 0 } as never,
-    allowed: ['kind:query', 'kind:account', 'kind:realtime'],
-    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
-  });
-  t.teardown(() => h.close());
-  const s = await connectBot(h.sidecar.realtimeUrl);
-  t.teardown(() => s.close());
-  t.equal((await s.login(await h.token())).return_code, 0);
+  const { h, s, login } = await loggedInBot(t);
+  t.equal(login.return_code, 0);
   s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: ['MGD'], type: ['0I'] }] });
   const reg = await s.next((f) => f.trnm === 'REG', 'the REG answer');
   t.equal(reg.return_code, 0, JSON.stringify(reg));
@@ -207,16 +189,8 @@ t.test("Kiwoom's own 0I (국제금환산가격) registration, item 'MGD', is tak
 t.test('a condition search the sidecar refuses is answered with its seq, as Kiwoom answers one, so a client waiting on that seq hears it', async (t) => {
   // A public client waits for `trnm == "CNSRREQ" and str(seq).strip() == condition_id` (Kiwoom's answers, the
   // simulator's too, echo seq): an answer without seq was skipped and the client sat out its 15 s time-out.
-  const h = await startHarness({
-    sim: { wsQuoteIntervalMs: 0, wsConditionIntervalMs: 0 } as never,
-    allowed: ['kind:query', 'kind:account', 'kind:realtime'],
-    policyFile: path.join(FIXTURES, 'policy-realtime.yaml'),
-    config: { realtime: { maxLiveSearchesPerBot: 1 } },
-  });
-  t.teardown(() => h.close());
-  const s = await connectBot(h.sidecar.realtimeUrl);
-  t.teardown(() => s.close());
-  t.equal((await s.login(await h.token())).return_code, 0);
+  const { s, login } = await loggedInBot(t, { sim: { wsConditionIntervalMs: 0 }, config: { realtime: { maxLiveSearchesPerBot: 1 } } });
+  t.equal(login.return_code, 0);
   const answerTo = (seq: string) => (f: Record<string, unknown>) => f.trnm === 'CNSRREQ' && String(f.seq ?? '').trim() === seq;
   s.send({ trnm: 'CNSRLST' });
   await s.next((f) => f.trnm === 'CNSRLST', 'the condition list');
