@@ -1,25 +1,14 @@
 // A dependency that stays down fails on every retry or call; the log gets the
 // first failure, then at most one reminder every reminderMs with the count,
 // then the recovery once with the outage's length (a clock the test moves).
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import t from 'tap';
+import { captureLogger } from '../helpers/log-capture.js';
 import { outageLog } from '../../proxy/common/outage-log.js';
 
-function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { lines, logger: pino({ level: 'info' }, stream) };
-}
 const flush = () => new Promise((r) => setImmediate(r));
 
 t.test('one line per outage, reminders with the count, the recovery with its length', async (t) => {
-  const { lines, logger } = capture();
+  const { lines, logger } = captureLogger();
   let now = 1_000_000;
   const log = outageLog({ logger, lost: 'X lost', still: 'X still lost', back: 'X back', reminderMs: 60_000, now: () => now });
   log.ok();
@@ -47,7 +36,7 @@ t.test('one line per outage, reminders with the count, the recovery with its len
 });
 
 t.test('begin(): an outage already logged by the caller (down at start) ends with its length too', async (t) => {
-  const { lines, logger } = capture();
+  const { lines, logger } = captureLogger();
   let now = 0;
   const log = outageLog({ logger, level: 'error', lost: 'lost', still: 'still', back: 'back', reminderMs: 10_000, now: () => now });
   log.begin();

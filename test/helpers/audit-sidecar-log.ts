@@ -1,6 +1,8 @@
 // Reads a sidecar's audit log the way an auditor would (all rotated files, in
 // order) and groups records by request id, for the through-the-sidecar tests.
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { listLogFiles } from '../../proxy/audit/logfiles.js';
 import { parseRecordLine } from '../../proxy/audit/record.js';
 import type { AuditRecord } from '../../proxy/audit/index.js';
@@ -74,4 +76,31 @@ export async function riskContributions(dir: string, requestId: string, detector
   const intent = recordsFor(all, requestId).find((r) => r.type === 'call.intent');
   const found = (intent?.data.risk as { contributions?: RiskContribution[] } | undefined)?.contributions ?? [];
   return detector === undefined ? found : found.filter((c) => c.detector === detector);
+}
+
+/**
+ * Breaks a running sidecar's only file sink: its log directory is moved aside and a plain file takes its name, then
+ * records are appended until a rotation fails to open a file there. `restore` puts the directory back.
+ */
+export async function breakAuditSink(
+  t: { teardown(fn: () => unknown): void },
+  h: { dataDir: string; sidecar: { parts: { auditor: { append(r: never): Promise<unknown> } } } },
+): Promise<{ broken: boolean; restore(): Promise<void> }> {
+  const auditDir = path.join(h.dataDir, 'audit');
+  const aside = await mkdtemp(path.join(tmpdir(), 'kguard-audit-aside-'));
+  t.teardown(() => rm(aside, { recursive: true, force: true }));
+  await rename(auditDir, path.join(aside, 'audit'));
+  await writeFile(auditDir, 'not a directory\n');
+  const restore = async () => {
+    await rm(auditDir);
+    await rename(path.join(aside, 'audit'), auditDir);
+  };
+  for (let i = 0; i < 100; i++) {
+    const refused = await h.sidecar.parts.auditor.append({ type: 'test.filler', pad: 'x'.repeat(1000) } as never).then(
+      () => false,
+      () => true,
+    );
+    if (refused) return { broken: true, restore };
+  }
+  return { broken: false, restore };
 }

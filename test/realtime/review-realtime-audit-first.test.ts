@@ -6,11 +6,10 @@
 // first; without it nothing is forwarded and the bot gets the trnm's error
 // reply naming KG6001 (as an HTTP call gets without its intent record).
 import t from 'tap';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { startHarness, FIXTURES, waitFor, type Harness } from '../helpers/harness.js';
+import { breakAuditSink } from '../helpers/audit-sidecar-log.js';
 import { connectBot, type BotSocket } from './ws-client.js';
 
 async function metric(h: Harness, line: RegExp): Promise<number> {
@@ -51,21 +50,8 @@ t.test('audit sink down: REG, REMOVE and condition searches are refused with KG6
   t.equal((await ask(s, { trnm: 'CNSRREQ', seq: '1', search_type: '1', stex_tp: 'K' })).return_code, 0, 'live search while the audit is up');
   await waitFor(() => h.sim.stats().ws.registrations === 1, 10_000, 'the registration upstream');
 
-  // Break the only sink: its directory is moved aside and a plain file takes its name; records are
-  // appended until the next rotation fails to open a file there.
-  const auditDir = path.join(h.dataDir, 'audit');
-  const aside = await mkdtemp(path.join(tmpdir(), 'kguard-rt-audit-aside-'));
-  t.teardown(() => rm(aside, { recursive: true, force: true }));
-  await rename(auditDir, path.join(aside, 'audit'));
-  await writeFile(auditDir, 'not a directory\n');
-  let broken = false;
-  for (let i = 0; i < 100 && !broken; i++) {
-    broken = await h.sidecar.parts.auditor.append({ type: 'test.filler', pad: 'x'.repeat(1000) } as never).then(
-      () => false,
-      () => true,
-    );
-  }
-  t.ok(broken, 'the audit sink is down');
+  const sink = await breakAuditSink(t, h);
+  t.ok(sink.broken, 'the audit sink is down');
   const denialsBefore = await metric(h, /^kguard_realtime_denials_total\{reason="KG6001"\} (\d+)/m);
   const refusedBefore = await metric(h, /^kguard_audit_refused_total (\d+)/m);
 
@@ -100,8 +86,7 @@ t.test('audit sink down: REG, REMOVE and condition searches are refused with KG6
   t.match(h.logs(), /audit record could not be written to any sink; refusing/, 'a log line says why');
 
   // Recovery: the directory comes back; the next REG is recorded and forwarded.
-  await rm(auditDir);
-  await rename(path.join(aside, 'audit'), auditDir);
+  await sink.restore();
   await waitFor(async () => (await readyz(h)).status === 200, 10_000, '/readyz green after recovery');
   t.equal((await ask(s, reg('REG', '000660'))).return_code, 0, 'REG once the audit is back');
   await waitFor(() => h.sim.stats().ws.registrations === 2, 10_000, 'the registration upstream');

@@ -6,11 +6,9 @@
 // sweepIntervalMs) and, with readOnlyQueriesWhenDown: allow, a line per store
 // operation of every read-only call: a flood of the log pipeline while
 // kguard_audit_healthy / kguard_state_up and /readyz said it all along.
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import t from 'tap';
 import { startHarness, waitFor } from '../helpers/harness.js';
+import { breakAuditSink } from '../helpers/audit-sidecar-log.js';
 import { startRedis } from '../helpers/redis.js';
 
 const count = (logs: string, msg: string) => logs.split('\n').filter((l) => l.includes(`"msg":"${msg}`)).length;
@@ -20,19 +18,8 @@ t.test('audit sink down: one line for the refusals, not one per refused call; on
   const h = await startHarness({ config: { audit: { sinks: [{ type: 'file', rotateBytes: 4096 }], sinkRetryMs: 600_000 } } });
   t.teardown(() => h.close());
   const token = await h.token();
-  const auditDir = path.join(h.dataDir, 'audit');
-  const aside = await mkdtemp(path.join(tmpdir(), 'kguard-outage-audit-aside-'));
-  t.teardown(() => rm(aside, { recursive: true, force: true }));
-  await rename(auditDir, path.join(aside, 'audit'));
-  await writeFile(auditDir, 'not a directory\n');
-  let broken = false;
-  for (let i = 0; i < 100 && !broken; i++) {
-    broken = await h.sidecar.parts.auditor.append({ type: 'test.filler', pad: 'x'.repeat(1000) } as never).then(
-      () => false,
-      () => true,
-    );
-  }
-  t.ok(broken, 'the audit sink is down');
+  const sink = await breakAuditSink(t, h);
+  t.ok(sink.broken, 'the audit sink is down');
   const refusals = 30;
   for (let i = 0; i < refusals; i++) {
     const r = await h.call('ka10001', { stk_cd: '005930' }, { token });
@@ -40,8 +27,7 @@ t.test('audit sink down: one line for the refusals, not one per refused call; on
   }
   t.equal(count(h.logs(), 'audit record could not be written to any sink; refusing'), 1, `one line for ${refusals} refused calls`);
 
-  await rm(auditDir);
-  await rename(path.join(aside, 'audit'), auditDir);
+  await sink.restore();
   await h.sidecar.parts.auditor.health().catch(() => undefined); // what /readyz does: reopens a sink that is back
   await waitFor(async () => (await h.call('ka10001', { stk_cd: '005930' }, { token })).json.return_code === 0, 20_000, 'calls go through again');
   t.equal(count(h.logs(), 'audit records accepted again'), 1, 'the end of the refusals is logged once');

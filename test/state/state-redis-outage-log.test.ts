@@ -4,30 +4,19 @@
 // is logged once, the recovery once with the outage's length and the number
 // of failed attempts, and a reminder with the count at most every
 // log.outageReminderMs in between; kguard_state_up says the state all along.
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { Registry } from 'prom-client';
 import t from 'tap';
+import { captureLogger } from '../helpers/log-capture.js';
 import { createRedisStore } from '../../proxy/state/index.js';
 import { waitFor } from '../helpers/harness.js';
 import { startRedis } from '../helpers/redis.js';
 
-function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { lines, logger: pino({ level: 'info' }, stream) };
-}
 const named = (lines: Record<string, unknown>[], re: RegExp) => lines.filter((l) => re.test(String(l.msg)));
 
 t.test('a Redis outage: one line when lost, reminders with a count, one line when back', async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.cleanup());
-  const { lines, logger } = capture();
+  const { lines, logger } = captureLogger();
   const reminderMs = 1_500;
   const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), maxReconnectDelayMs: 100, outageReminderMs: reminderMs });
   t.teardown(() => store.close());
@@ -64,7 +53,7 @@ t.test('unavailable at start: the first connection says how long it took', async
   const redis = await startRedis();
   t.teardown(() => redis.cleanup());
   await redis.kill();
-  const { lines, logger } = capture();
+  const { lines, logger } = captureLogger();
   const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), maxReconnectDelayMs: 100, connectTimeoutMs: 300 });
   t.teardown(() => store.close());
   let closes = 0;
