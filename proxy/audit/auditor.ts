@@ -122,7 +122,7 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
     lost: 'audit record could not be written to any sink; refusing',
     still: 'audit records still refused: no sink accepts them',
     back: 'audit records accepted again',
-    ...(opts.outageReminderMs !== undefined ? { reminderMs: opts.outageReminderMs } : {}),
+    reminderMs: opts.outageReminderMs,
   });
   const metrics: AuditMetrics = createAuditMetrics(registry);
   const createKeys = opts.createKeys ?? true;

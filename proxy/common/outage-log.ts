@@ -18,7 +18,8 @@ export interface OutageLogOptions {
   /** Logged once at the first success after failures, with downForMs and failures. */
   back: string;
   level?: 'warn' | 'error';
-  reminderMs?: number;
+  /** Default OUTAGE_REMINDER_DEFAULT_MS (log.outageReminderMs, passed as configured or undefined). */
+  reminderMs?: number | undefined;
   now?: () => number;
 }
 
@@ -64,5 +65,29 @@ export function outageLog(opts: OutageLogOptions): OutageLog {
       lastLogAt = downSince;
     },
     isDown: () => downSince !== undefined,
+  };
+}
+
+/** One outage log per key (an app key, an error code), made on first use with the same lines and reminder. */
+export interface OutageLogs {
+  of(key: string): OutageLog;
+  /** Drops a key's log (its outage ended and the key may never fail again): the map stays as small as what is down. */
+  forget(key: string): void;
+  all(): Iterable<OutageLog>;
+}
+
+export function outageLogs(opts: OutageLogOptions): OutageLogs {
+  const logs = new Map<string, OutageLog>();
+  return {
+    of(key) {
+      let log = logs.get(key);
+      if (!log) {
+        log = outageLog(opts);
+        logs.set(key, log);
+      }
+      return log;
+    },
+    forget: (key) => void logs.delete(key),
+    all: () => logs.values(),
   };
 }

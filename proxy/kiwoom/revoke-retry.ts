@@ -4,7 +4,7 @@
 // revoke it (the issuer's record may be gone), so a fallback bot alternates.
 import type { Logger } from 'pino';
 import { toGuardError } from '../common/errors.js';
-import { outageLog, type OutageLog } from '../common/outage-log.js';
+import { outageLogs } from '../common/outage-log.js';
 import type { RevokeOutcome } from './client.js';
 import type { SessionMetrics } from './session-metrics.js';
 
@@ -55,21 +55,17 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
   // Kiwoom down: a line per attempt was one every revokeMaxDelayMs per token, and one more per sweep that retried it,
   // for as long as it lasted. Now per app key (across the sweeps' retries): the first failure, the end of the fast
   // retries, a reminder at most every outageReminderMs, and the revoke that finally went through.
-  const failureLogs = new Map<string, OutageLog>();
-  const failureLog = (key: string): OutageLog => {
-    let log = failureLogs.get(key);
-    if (!log) {
-      const reminder = deps.outageReminderMs !== undefined ? { reminderMs: deps.outageReminderMs } : {};
-      const messages = { lost: 'broker token revoke failed; retrying', still: 'broker token revoke still failing; retrying' };
-      log = outageLog({ logger: deps.logger, ...messages, back: 'broker token revoked after failed attempts', ...reminder });
-      failureLogs.set(key, log);
-    }
-    return log;
-  };
+  const failureLogs = outageLogs({
+    logger: deps.logger,
+    lost: 'broker token revoke failed; retrying',
+    still: 'broker token revoke still failing; retrying',
+    back: 'broker token revoked after failed attempts',
+    reminderMs: deps.outageReminderMs,
+  });
   return async function revokeWithRetry(r: RevokeRequest): Promise<RevokeResult> {
     const maxAttempts = r.maxAttempts ?? Number.POSITIVE_INFINITY;
     const ids = { botId: r.botId, key: r.key, fingerprint: r.fingerprint };
-    const failures = failureLog(r.key);
+    const failures = failureLogs.of(r.key);
     for (let attempt = 1; ; attempt++) {
       const who = attempt % 2 === 0 && r.fallbackBot ? r.fallbackBot : r.botId;
       try {
@@ -78,7 +74,7 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
         const gone = outcome === 'not-registered' ? { notRegistered: true } : outcome === 'invalid' ? { invalid: true } : {};
         deps.onEvent?.('broker_token.revoked', { botId: who, key: r.key, fingerprint: r.fingerprint, attempts: attempt, requestId: r.requestId, ...gone });
         failures.ok({ ...ids, attempts: attempt });
-        failureLogs.delete(r.key);
+        failureLogs.forget(r.key);
         return 'revoked';
       } catch (err) {
         const fast = attempt < opts.revokeAttempts;

@@ -171,7 +171,7 @@ export function loggedSweeps(logger: Logger, reminderMs?: number): (c: SweepCont
     lost: 'broker session sweep failed',
     still: 'broker session sweeps still failing',
     back: 'broker session sweeps work again',
-    ...(reminderMs !== undefined ? { reminderMs } : {}),
+    reminderMs,
   });
   return (c) =>
     sweepOnce(c).then(

@@ -94,7 +94,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
     lost: 'redis state connection lost; state operations fail closed until it returns',
     still: 'redis state connection still lost; state operations fail closed',
     back: 'redis state connection restored',
-    ...(opts.outageReminderMs !== undefined ? { reminderMs: opts.outageReminderMs } : {}),
+    reminderMs: opts.outageReminderMs,
   });
   let lastError: { message: string; code?: string } | undefined;
   client.on('ready', () => {

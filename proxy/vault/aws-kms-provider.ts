@@ -73,7 +73,7 @@ export async function createAwsKmsProvider(opts: AwsKmsProviderOptions): Promise
     lost: 'kms request failed',
     still: 'kms requests still failing: KMS does not answer',
     back: 'kms answers again',
-    ...(opts.outageReminderMs !== undefined ? { reminderMs: opts.outageReminderMs } : {}),
+    reminderMs: opts.outageReminderMs,
   });
 
   async function call<T>(op: Op, send: () => Promise<T & { $metadata?: { attempts?: number } }>): Promise<T> {

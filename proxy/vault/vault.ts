@@ -5,7 +5,7 @@
 // zero-filled when the caller's function settles.
 // Record sealing/decryption lives in seal-record.ts and key rotation/rewrap in
 // rewrap.ts; this file owns the files, locks, cache and the per-call path.
-import { outageLog, type OutageLog } from '../common/outage-log.js';
+import { outageLogs } from '../common/outage-log.js';
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -96,22 +96,13 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
 
   // A key provider down fails every cold decrypt the same way: one line per code and outage (the audit trail keeps
   // each attempt), ended by the next decrypt that succeeds.
-  const failureLogs = new Map<string, OutageLog>();
-  const decryptFailures = (code: string): OutageLog => {
-    let log = failureLogs.get(code);
-    if (!log) {
-      const reminder = opts.outageReminderMs !== undefined ? { reminderMs: opts.outageReminderMs } : {};
-      log = outageLog({
-        logger,
-        lost: 'credential decrypt failed',
-        still: 'credential decrypts still failing',
-        back: 'credential decrypts succeed again',
-        ...reminder,
-      });
-      failureLogs.set(code, log);
-    }
-    return log;
-  };
+  const decryptFailures = outageLogs({
+    logger,
+    lost: 'credential decrypt failed',
+    still: 'credential decrypts still failing',
+    back: 'credential decrypts succeed again',
+    reminderMs: opts.outageReminderMs,
+  });
   const decorate = (p: KeyProvider): KeyProvider => (cacheCfg.enabled ? withDataKeyCache(p, cacheCfg, opts.registry) : p);
   const primary = decorate(opts.provider);
   const providers = new Map<string, KeyProvider>();
@@ -212,10 +203,10 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       } catch (auditErr) {
         logger.error({ err: toGuardError(auditErr).code }, 'decrypt audit hook failed');
       }
-      if (outcome === 'error') decryptFailures(g.code).failed({ botId: botIdLabel(botId), purpose, code: g.code, detail: g.detail });
+      if (outcome === 'error') decryptFailures.of(g.code).failed({ botId: botIdLabel(botId), purpose, code: g.code, detail: g.detail });
       throw g;
     }
-    for (const log of failureLogs.values()) log.ok();
+    for (const log of decryptFailures.all()) log.ok();
     try {
       await report({ botId, purpose, outcome: 'ok', provider: providerName, ms: performance.now() - started, requestId });
       return await fn(creds);

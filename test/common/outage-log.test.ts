@@ -3,7 +3,7 @@
 // then the recovery once with the outage's length (a clock the test moves).
 import t from 'tap';
 import { captureLogger } from '../helpers/log-capture.js';
-import { outageLog } from '../../proxy/common/outage-log.js';
+import { outageLog, outageLogs } from '../../proxy/common/outage-log.js';
 
 const flush = () => new Promise((r) => setImmediate(r));
 
@@ -52,4 +52,35 @@ t.test('begin(): an outage already logged by the caller (down at start) ends wit
     'no second "lost" line for an outage already under way; no reminder before reminderMs',
   );
   t.match(lines[0], { downForMs: 12_000, failures: 1 });
+});
+
+t.test('one log per key: each key its own outage, a forgotten key starts afresh', async (t) => {
+  const { lines, logger } = captureLogger();
+  const logs = outageLogs({ logger, lost: 'K lost', still: 'K still lost', back: 'K back', reminderMs: 60_000, now: () => 1_000 });
+  logs.of('a').failed({ key: 'a' });
+  logs.of('a').failed({ key: 'a' });
+  logs.of('b').failed({ key: 'b' });
+  await flush();
+  t.same(
+    lines.map((l) => [l.msg, l.key]),
+    [
+      ['K lost', 'a'],
+      ['K lost', 'b'],
+    ],
+    'the first failure of each key, once',
+  );
+  t.equal(logs.of('a'), logs.of('a'), 'the same log for the same key');
+  for (const log of logs.all()) log.ok({});
+  await flush();
+  t.same(
+    lines.slice(2).map((l) => [l.msg, l.failures]),
+    [
+      ['K back', 2],
+      ['K back', 1],
+    ],
+    'each ends with its own count',
+  );
+  logs.forget('a');
+  t.notOk(logs.of('a').isDown(), 'a forgotten key starts with no outage');
+  t.equal([...logs.all()].length, 2);
 });
