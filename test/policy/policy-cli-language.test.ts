@@ -5,28 +5,12 @@ import t from 'tap';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import policyCommand from '../../proxy/cli/policy.js';
+import { P, runPolicy } from '../helpers/policy-cli.js';
 import { ISSUE_CODES, ISSUE_CODES_KO } from '../../proxy/policy/issue-text.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const P = (f: string) => path.join(ROOT, 'policies', f);
 const HANGUL = /[\uac00-\ud7a3]/;
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c) => {
-    out += String(c);
-  });
-  stderr.on('data', (c) => {
-    err += String(c);
-  });
-  const code = await policyCommand(args, { stdin: new PassThrough(), stdout, stderr, env: {} });
-  return { code, out, err };
-}
+const run = runPolicy;
 
 /** Lines with English words outside the parts that are never translated (paths, ids, YAML values, quoted input). */
 function englishLines(text: string, allowed: RegExp[]): string[] {

@@ -4,27 +4,10 @@ import t from 'tap';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import policyCommand from '../../proxy/cli/policy.js';
+import { P, runPolicy } from '../helpers/policy-cli.js';
 import { POLICY_SCHEMA } from '../../proxy/policy/index.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const P = (f: string) => path.join(ROOT, 'policies', f);
-
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c) => {
-    out += String(c);
-  });
-  stderr.on('data', (c) => {
-    err += String(c);
-  });
-  const code = await policyCommand(args, { stdin: new PassThrough(), stdout, stderr, env: {} });
-  return { code, out, err };
-}
+const run = runPolicy;
 
 let dir: string;
 t.before(async () => {

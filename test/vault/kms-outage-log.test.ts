@@ -6,28 +6,14 @@
 // A KMS that answers no (a disabled key) is still logged every time: an
 // operator has to act on it. The real SDK against the KMS wire protocol.
 import t from 'tap';
-import { createKeyProvider, createVault, parseVaultConfig } from '../../proxy/vault/index.js';
-import { startFakeKms } from '../helpers/fake-kms.js';
-import { canaryBuffers, capturingLogger, freshRegistry, tempDir } from '../helpers/vault-fixtures.js';
+import { startKmsVault } from '../helpers/kms-vault.js';
+import { canaryBuffers } from '../helpers/vault-fixtures.js';
 
-const FAKE_CREDS = { accessKeyId: 'AKIAFAKEFAKEFAKE', secretAccessKey: 'fake-secret-for-sigv4-only' };
 const count = (logs: string, msg: string) => logs.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
 
 t.test('KMS down: one line for the outage, not one per probe or decrypt; one when it answers again', async (t) => {
-  const fake = await startFakeKms();
-  t.teardown(() => fake.close());
-  const key = fake.createKey({ alias: 'alias/kguard-outage' });
-  const dataDir = await tempDir(t);
   // No data-key cache: every decrypt asks KMS, as a cold key or a replica just started does.
-  const cfg = parseVaultConfig(
-    { provider: 'aws-kms', awsKms: { keyId: 'alias/kguard-outage', region: fake.region, endpoint: fake.url, maxAttempts: 1 }, cache: { enabled: false } },
-    dataDir,
-  );
-  const registry = freshRegistry();
-  const log = capturingLogger();
-  const provider = await createKeyProvider(cfg, { logger: log.logger, registry, awsCredentials: FAKE_CREDS });
-  const vault = await createVault({ dataDir, provider, registry, logger: log.logger });
-  t.teardown(() => vault.close());
+  const { fake, key, log, provider, vault } = await startKmsVault(t, { awsKms: { maxAttempts: 1 }, vault: { cache: { enabled: false } } });
   await vault.importCredentials({ botId: 'kbot', account: 'acct9', ...canaryBuffers() });
   t.equal(await vault.withCredentials('kbot', 'call', async () => 'ok'), 'ok', 'a decrypt while KMS answers');
 

@@ -7,26 +7,10 @@ import path from 'node:path';
 import { GuardError } from '../../proxy/common/errors.js';
 import { createKeyProvider, createLocalKeyProvider, createVault, parseVaultConfig } from '../../proxy/vault/index.js';
 import { startFakeKms } from '../helpers/fake-kms.js';
+import { FAKE_CREDS, startKmsVault } from '../helpers/kms-vault.js';
 import { CANARY_APP_KEY, CANARY_SECRET_KEY, canaryBuffers, capturingLogger, containsSecret, freshRegistry, tempDir } from '../helpers/vault-fixtures.js';
 
-const FAKE_CREDS = { accessKeyId: 'AKIAFAKEFAKEFAKE', secretAccessKey: 'fake-secret-for-sigv4-only' };
-
-async function setup(t: Test, awsKms: Record<string, unknown> = {}) {
-  const fake = await startFakeKms();
-  t.teardown(() => fake.close());
-  const key = fake.createKey({ alias: 'alias/kguard' });
-  const dataDir = await tempDir(t);
-  const cfg = parseVaultConfig(
-    { provider: 'aws-kms', awsKms: { keyId: 'alias/kguard', region: fake.region, endpoint: fake.url, maxAttempts: 3, ...awsKms } },
-    dataDir,
-  );
-  const registry = freshRegistry();
-  const log = capturingLogger();
-  const provider = await createKeyProvider(cfg, { logger: log.logger, registry, awsCredentials: FAKE_CREDS });
-  const vault = await createVault({ dataDir, provider, registry, logger: log.logger });
-  t.teardown(() => vault.close());
-  return { fake, key, dataDir, registry, log, provider, vault, cfg };
-}
+const setup = (t: Test, awsKms: Record<string, unknown> = {}) => startKmsVault(t, { awsKms });
 
 t.test('GenerateDataKey and Decrypt carry the per-record encryption context', async (t) => {
   const { fake, key, vault, registry, provider, log } = await setup(t);
