@@ -5,7 +5,7 @@ import t from 'tap';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { P, runPolicy } from '../helpers/policy-cli.js';
+import { P, runPolicy, writeMarketMakerCall } from '../helpers/policy-cli.js';
 import { ISSUE_CODES, ISSUE_CODES_KO } from '../../proxy/policy/issue-text.js';
 
 const HANGUL = /[\uac00-\ud7a3]/;
@@ -133,14 +133,7 @@ t.test('test: labels, differences and the summary in Korean by default, English 
 });
 
 t.test("explain: labels in Korean by default; a policy's language: en prints English, --lang wins", async (t) => {
-  const call = path.join(dir, 'call.json');
-  await writeFile(
-    call,
-    JSON.stringify({
-      call: { bot: 'mm-alpha', apiId: 'kt10000', body: { dmst_stex_tp: 'NXT', stk_cd: '005930_NX', ord_qty: '300', ord_uv: '80000', trde_tp: '0' } },
-      market: { referencePrice: 70000 },
-    }),
-  );
+  const call = await writeMarketMakerCall(dir);
   const ko = await run('explain', P('examples/market-maker.yaml'), '--call', call);
   t.equal(ko.code, 0, ko.err);
   t.match(ko.out, /^요청: kt10000 \(order, buy\) 봇=mm-alpha 계좌=00000000\n판정: 거부 \(deny\), 규칙 collar — 주문단가/);

@@ -4,7 +4,7 @@ import t from 'tap';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { P, runPolicy } from '../helpers/policy-cli.js';
+import { P, runPolicy, writeMarketMakerCall } from '../helpers/policy-cli.js';
 import { POLICY_SCHEMA } from '../../proxy/policy/index.js';
 
 const run = runPolicy;
@@ -67,14 +67,7 @@ t.test('test: a failing case is reported with what differed', async (t) => {
 });
 
 t.test('explain: every rule considered, with its verdict', async (t) => {
-  const call = path.join(dir, 'call.json');
-  await writeFile(
-    call,
-    JSON.stringify({
-      call: { bot: 'mm-alpha', apiId: 'kt10000', body: { dmst_stex_tp: 'NXT', stk_cd: '005930_NX', ord_qty: '300', ord_uv: '80000', trde_tp: '0' } },
-      market: { referencePrice: 70000 },
-    }),
-  );
+  const call = await writeMarketMakerCall(dir);
   const r = await run('explain', P('examples/market-maker.yaml'), '--call', call, '--lang', 'en');
   t.equal(r.code, 0, r.err);
   t.match(r.out, /decision: DENY by collar — price 80,000 is 14\.29% away/);
