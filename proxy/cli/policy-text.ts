@@ -32,6 +32,11 @@ export const POLICY_TEXT = {
     overridden: '이 요청에는 override 규칙이 대신 적용됩니다',
     notApplicable: '\n이 요청에 해당하지 않는 규칙:',
     why: { 'other bots': '다른 봇 대상', 'other api kinds': '다른 종류의 요청 대상' },
+    diff: {
+      none: '규칙 변경 없음',
+      effect: { loosens: '완화', tightens: '강화', changes: '변경' },
+      summary: (loosens: number, tightens: number, other: number) => `\n완화 ${loosens}건, 강화 ${tightens}건, 기타 변경 ${other}건`,
+    },
     noMarket: (names: string) =>
       `\n참고: 호출 파일에 market이 없어 다음 값을 알 수 없는 것으로 판단했습니다: ${names}. 실제 값으로 보려면 market: { referencePrice: 70000, heldQuantity: 100, openOrders: 0 } 처럼 추가하십시오.`,
   },
@@ -58,6 +63,11 @@ export const POLICY_TEXT = {
     overridden: 'replaced by an override for this call',
     notApplicable: '\nnot applicable to this call:',
     why: { 'other bots': 'other bots', 'other api kinds': 'other api kinds' },
+    diff: {
+      none: 'no rule changes',
+      effect: { loosens: 'loosens ', tightens: 'tightens', changes: 'changes ' },
+      summary: (loosens: number, tightens: number, other: number) => `\n${loosens} loosening, ${tightens} tightening, ${other} other`,
+    },
     noMarket: (names: string) =>
       `\nnote: the call file gives no market, so the ${names} counted as unavailable. To see the decision with real values, add e.g. market: { referencePrice: 70000, heldQuantity: 100, openOrders: 0 }.`,
   },

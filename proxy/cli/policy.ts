@@ -233,16 +233,18 @@ async function diffFiles(f: Flags, io: CliIO): Promise<number> {
   const oldP = await loadOrReport(a, io, lang);
   const newP = await loadOrReport(b, io, lang);
   if (!oldP || !newP) return 1;
-  const entries = diffPolicies(oldP.doc, newP.doc);
+  // --json is for machines: its messages stay English whatever the language.
+  const entries = diffPolicies(oldP.doc, newP.doc, f.json ? 'en' : lang);
   const count = (e: DiffEntry['effect']) => entries.filter((x) => x.effect === e).length;
   if (f.json) write(io, JSON.stringify({ old: { file: a, version: oldP.version }, new: { file: b, version: newP.version }, entries }, null, 2));
   else {
+    const text = POLICY_TEXT[lang].diff;
     write(io, `${a} (${oldP.version}) → ${b} (${newP.version})`);
-    if (entries.length === 0) write(io, 'no rule changes');
+    if (entries.length === 0) write(io, text.none);
     for (const effect of ['loosens', 'tightens', 'changes'] as const) {
-      for (const e of entries.filter((x) => x.effect === effect)) write(io, `  ${effect.padEnd(8)} ${e.ruleId ? `${e.ruleId}: ` : ''}${e.message}`);
+      for (const e of entries.filter((x) => x.effect === effect)) write(io, `  ${text.effect[effect]} ${e.ruleId ? `${e.ruleId}: ` : ''}${e.message}`);
     }
-    write(io, `\n${count('loosens')} loosening, ${count('tightens')} tightening, ${count('changes')} other`);
+    write(io, text.summary(count('loosens'), count('tightens'), count('changes')));
   }
   return f.failOnLoosen && count('loosens') > 0 ? 3 : 0;
 }

@@ -1,8 +1,16 @@
 // `kguard policy diff`: what a change loosens or tightens, rule by rule, so a
-// reviewer sees at a glance whether a policy edit opens anything up.
+// reviewer sees at a glance whether a policy edit opens anything up, and a CI
+// gate (--fail-on-loosen) stops one that does. What each rule lets through is
+// compared, not how it is spelt: trade types by code whether named or
+// numbered, an allow list against a deny list by the types each lets through,
+// trading windows by the hours of the week they open. Any change that can let
+// a call through that was refused before is a loosening.
+import type { Language } from '../common/errors.js';
 import type { PolicyDoc, RuleDoc, Selector } from './document.js';
-import { parseClock } from './clock.js';
 import { DEFAULT_APPROVAL, DEFAULT_STEP_UP } from './compile.js';
+import { type DiffFact, diffText, type SelectorChange } from './diff-text.js';
+import { TRADE_TYPE_NAMES } from './schema.js';
+import { weekHours } from './week-hours.js';
 
 export type Effect = 'loosens' | 'tightens' | 'changes';
 export interface DiffEntry {
@@ -10,11 +18,16 @@ export interface DiffEntry {
   ruleId?: string;
   message: string;
 }
+interface Found {
+  effect: Effect;
+  ruleId?: string;
+  fact: DiffFact;
+}
 
 type AnyRule = RuleDoc & Record<string, unknown>;
 
-/** Numbers where a bigger value lets more through. */
-const LOOSER_WHEN_BIGGER = new Set([
+/** Limits: a bigger value lets more through; none at all is no limit. */
+const MAXIMA = new Set([
   'maxQuantity',
   'maxNotional',
   'maxDeviationPercent',
@@ -24,22 +37,16 @@ const LOOSER_WHEN_BIGGER = new Set([
   'maxSellNotional',
   'maxGrossNotional',
   'maxCancelsPerOrder',
-  'minOrders',
   'maxRegistrations',
   'maxLiveSearches',
-  'minQuantity',
-  'minNotional',
 ]);
+/** Thresholds below which a rule does not judge: a bigger value exempts more calls; none is the default given. */
+const MINIMA: Readonly<Record<string, number>> = { minQuantity: 0, minNotional: 0, minOrders: 10 };
 /** Numbers where a bigger value lets less through. */
 const TIGHTER_WHEN_BIGGER = new Set(['windowSeconds']);
 /** Lists where more entries let more through. */
-const ALLOW_LISTS: Record<string, string[]> = {
-  'allow-apis': ['kinds', 'apiIds'],
-  'allow-symbols': ['symbols'],
-  markets: ['allow'],
-  'trade-types': ['allow'],
-};
-const DENY_LISTS: Record<string, string[]> = { 'deny-apis': ['kinds', 'apiIds'], 'deny-symbols': ['symbols'], 'trade-types': ['deny'] };
+const ALLOW_LISTS: Record<string, string[]> = { 'allow-apis': ['kinds', 'apiIds'], 'allow-symbols': ['symbols'], markets: ['allow'] };
+const DENY_LISTS: Record<string, string[]> = { 'deny-apis': ['kinds', 'apiIds'], 'deny-symbols': ['symbols'] };
 
 function setDiff(a: readonly string[] = [], b: readonly string[] = []): { added: string[]; removed: string[] } {
   const A = new Set(a);
@@ -47,13 +54,18 @@ function setDiff(a: readonly string[] = [], b: readonly string[] = []): { added:
   return { added: b.filter((x) => !A.has(x)), removed: a.filter((x) => !B.has(x)) };
 }
 
-function windowMinutes(r: AnyRule): number {
-  const ws = (r.windows as { days?: string[]; start: string; end: string }[] | undefined) ?? [];
-  return ws.reduce((sum, w) => sum + ((w.days?.length ?? 5) * (parseClock(w.end) - parseClock(w.start))) / 60_000, 0);
+/** Every trade-type code a trade-types rule lets through (gold's plain limit "00" goes with "0", as the rule judges it). */
+const ALL_TRADE_TYPES = [...Object.values(TRADE_TYPE_NAMES), '00'];
+function tradeTypesAllowed(r: AnyRule): string[] {
+  const codes = (list: unknown) =>
+    new Set((list as string[] | undefined)?.flatMap((t) => ((TRADE_TYPE_NAMES[t] ?? t) === '0' ? ['0', '00'] : [TRADE_TYPE_NAMES[t] ?? t])));
+  const allow = r.allow === undefined ? undefined : codes(r.allow);
+  const deny = codes(r.deny);
+  return ALL_TRADE_TYPES.filter((c) => (allow ? allow.has(c) : !deny.has(c)));
 }
 
-function selectorEffect(oldSel: Selector = {}, newSel: Selector = {}): { effect: Effect; text: string } | undefined {
-  const parts: string[] = [];
+function selectorEffect(oldSel: Selector = {}, newSel: Selector = {}): { effect: Effect; parts: SelectorChange[] } | undefined {
+  const parts: SelectorChange[] = [];
   let wider = false;
   let narrower = false;
   for (const dim of ['bots', 'accounts', 'kinds', 'apiIds', 'sides'] as const) {
@@ -62,31 +74,31 @@ function selectorEffect(oldSel: Selector = {}, newSel: Selector = {}): { effect:
     if (o === undefined && n === undefined) continue;
     if (o === undefined) {
       narrower = true;
-      parts.push(`now only for ${dim} ${n!.join(', ')}`);
+      parts.push({ dim, change: 'only', names: n! });
       continue;
     }
     if (n === undefined) {
       wider = true;
-      parts.push(`now for all ${dim} (was ${o.join(', ')})`);
+      parts.push({ dim, change: 'all', names: o });
       continue;
     }
     const { added, removed } = setDiff(o, n);
     if (added.length) {
       wider = true;
-      parts.push(`${dim} +${added.join(', ')}`);
+      parts.push({ dim, change: 'added', names: added });
     }
     if (removed.length) {
       narrower = true;
-      parts.push(`${dim} -${removed.join(', ')}`);
+      parts.push({ dim, change: 'removed', names: removed });
     }
   }
   if (parts.length === 0) return undefined;
   // A restriction that applies to more calls tightens; to fewer, loosens.
-  return { effect: wider && !narrower ? 'tightens' : narrower && !wider ? 'loosens' : 'changes', text: `applies to: ${parts.join('; ')}` };
+  return { effect: wider && !narrower ? 'tightens' : narrower && !wider ? 'loosens' : 'changes', parts };
 }
 
 /** Any loosening loosens; otherwise any tightening tightens. */
-function overall(entries: readonly DiffEntry[]): Effect {
+function overall(entries: readonly { effect: Effect }[]): Effect {
   if (entries.some((e) => e.effect === 'loosens')) return 'loosens';
   return entries.some((e) => e.effect === 'tightens') ? 'tightens' : 'changes';
 }
@@ -98,14 +110,26 @@ function overrideEffect(replaced: AnyRule, r: AnyRule): Effect {
 
 const isEnforced = (r: AnyRule) => (r.mode ?? 'enforce') === 'enforce';
 
+function numberEffect(key: string, a: number | undefined, b: number | undefined): Effect {
+  if (key in MINIMA) return (b ?? MINIMA[key]!) > (a ?? MINIMA[key]!) ? 'loosens' : 'tightens';
+  if (MAXIMA.has(key)) return a === undefined ? 'tightens' : b === undefined || b > a ? 'loosens' : 'tightens';
+  if (TIGHTER_WHEN_BIGGER.has(key) && a !== undefined && b !== undefined) return b > a ? 'tightens' : 'loosens';
+  return 'changes';
+}
+
 /** `replaced`: for an enforced override, the rule it replaces in the new policy. */
-function ruleChanges(o: AnyRule, n: AnyRule, replaced?: AnyRule): DiffEntry[] {
-  const id = n.id;
-  const out: DiffEntry[] = [];
-  if (o.type !== n.type) return [{ effect: 'changes', ruleId: id, message: `type changed from ${o.type} to ${n.type}` }];
+function ruleChanges(o: AnyRule, n: AnyRule, replaced?: AnyRule, newRules?: ReadonlyMap<string, AnyRule>): Found[] {
+  const ruleId = n.id;
+  const out: Found[] = [];
+  const add = (effect: Effect, fact: DiffFact) => out.push({ effect, ruleId, fact });
+  // Another type is another rule: the old one's restriction is gone, the new one's added.
+  if (o.type !== n.type) {
+    add(isEnforced(o) ? 'loosens' : 'changes', { k: 'typeChanged', from: o.type, to: n.type });
+    return out;
+  }
   const om = o.mode ?? 'enforce';
   const nm = n.mode ?? 'enforce';
-  if (om !== nm) out.push({ effect: nm === 'shadow' ? 'loosens' : 'tightens', ruleId: id, message: `mode ${om} → ${nm}` });
+  if (om !== nm) add(nm === 'shadow' ? 'loosens' : 'tightens', { k: 'mode', from: om, to: nm });
   const sel = selectorEffect(o.when, n.when);
   if (sel) {
     // An override selecting more calls replaces its default for more calls: that is the override's own effect, not a wider restriction.
@@ -114,80 +138,77 @@ function ruleChanges(o: AnyRule, n: AnyRule, replaced?: AnyRule): DiffEntry[] {
       const e = overrideEffect(replaced, n);
       effect = e === 'changes' ? 'changes' : (effect === 'tightens') === (e === 'tightens') ? 'tightens' : 'loosens';
     }
-    out.push({ effect, ruleId: id, message: sel.text });
+    add(effect, { k: 'appliesTo', parts: sel.parts });
   }
-  if (o.overrides !== n.overrides) out.push({ effect: 'changes', ruleId: id, message: `overrides ${o.overrides ?? '(none)'} → ${n.overrides ?? '(none)'}` });
+  if (o.overrides !== n.overrides) {
+    // Naming a rule to replace lifts it for the calls this one selects; naming none leaves both in force.
+    const replacedNow = n.overrides !== undefined && isEnforced(n) ? newRules?.get(n.overrides) : undefined;
+    const effect = n.overrides === undefined ? 'tightens' : replacedNow ? overrideEffect(replacedNow, n) : 'changes';
+    add(effect, { k: 'overrides', from: o.overrides, to: n.overrides });
+  }
   for (const key of new Set([...Object.keys(o), ...Object.keys(n)])) {
-    const a = o[key];
-    const b = n[key];
-    if (typeof a === 'number' || typeof b === 'number') {
-      if (a === b) continue;
-      const looser = LOOSER_WHEN_BIGGER.has(key) ? 1 : TIGHTER_WHEN_BIGGER.has(key) ? -1 : 0;
-      let effect: Effect = 'changes';
-      if (a === undefined) effect = looser > 0 ? 'tightens' : 'changes';
-      else if (b === undefined) effect = looser > 0 ? 'loosens' : 'changes';
-      else if (looser !== 0) effect = (b as number) > (a as number) === looser > 0 ? 'loosens' : 'tightens';
-      out.push({ effect, ruleId: id, message: `${key} ${a ?? '(none)'} → ${b ?? '(none)'}` });
-    }
+    const a = o[key] as number | undefined;
+    const b = n[key] as number | undefined;
+    if ((typeof a === 'number' || typeof b === 'number') && a !== b)
+      add(numberEffect(key, a, b), { k: 'number', key, from: a ?? (MINIMA[key] || undefined), to: b ?? (MINIMA[key] || undefined) });
   }
   for (const key of ALLOW_LISTS[n.type] ?? []) {
     const { added, removed } = setDiff(o[key] as string[] | undefined, n[key] as string[] | undefined);
-    if (added.length) out.push({ effect: 'loosens', ruleId: id, message: `${key} allows more: ${added.join(', ')}` });
-    if (removed.length) out.push({ effect: 'tightens', ruleId: id, message: `${key} allows less: ${removed.join(', ')}` });
+    if (added.length) add('loosens', { k: 'allowsMore', key, items: added });
+    if (removed.length) add('tightens', { k: 'allowsLess', key, items: removed });
   }
   for (const key of DENY_LISTS[n.type] ?? []) {
     const { added, removed } = setDiff(o[key] as string[] | undefined, n[key] as string[] | undefined);
-    if (added.length) out.push({ effect: 'tightens', ruleId: id, message: `${key} denies more: ${added.join(', ')}` });
-    if (removed.length) out.push({ effect: 'loosens', ruleId: id, message: `${key} denies less: ${removed.join(', ')}` });
+    if (added.length) add('tightens', { k: 'deniesMore', key, items: added });
+    if (removed.length) add('loosens', { k: 'deniesLess', key, items: removed });
   }
-  if (n.type === 'trading-window') {
-    const a = windowMinutes(o);
-    const b = windowMinutes(n);
-    if (JSON.stringify(o.windows) !== JSON.stringify(n.windows))
-      out.push({ effect: b > a ? 'loosens' : b < a ? 'tightens' : 'changes', ruleId: id, message: `windows changed (${a} → ${b} minutes a week)` });
-    if ((o.closedOnHolidays ?? true) !== (n.closedOnHolidays ?? true))
-      out.push({
-        effect: n.closedOnHolidays === false ? 'loosens' : 'tightens',
-        ruleId: id,
-        message: `closedOnHolidays → ${String(n.closedOnHolidays ?? true)}`,
-      });
+  if (n.type === 'trade-types') {
+    const { added, removed } = setDiff(tradeTypesAllowed(o), tradeTypesAllowed(n));
+    if (added.length) add('loosens', { k: 'tradeTypesMore', items: added });
+    if (removed.length) add('tightens', { k: 'tradeTypesLess', items: removed });
   }
+  if (n.type === 'trading-window' && JSON.stringify(o.windows) !== JSON.stringify(n.windows)) {
+    const { opened, closed } = weekHours(o.windows as WindowDoc[], n.windows as WindowDoc[]);
+    if (opened.length) add('loosens', { k: 'windowsOpen', spans: opened });
+    if (closed.length) add('tightens', { k: 'windowsClose', spans: closed });
+    if (!opened.length && !closed.length) add('changes', { k: 'windowsSame' });
+  }
+  if (n.type === 'trading-window' && (o.closedOnHolidays ?? true) !== (n.closedOnHolidays ?? true))
+    add(n.closedOnHolidays === false ? 'loosens' : 'tightens', { k: 'closedOnHolidays', to: n.closedOnHolidays ?? true });
   if (n.type === 'rate-limit') {
     const per = (r: AnyRule) => new Map(((r.limits as { max: number; per: string }[]) ?? []).map((l) => [l.per, l.max]));
     const a = per(o);
     const b = per(n);
     for (const [p, max] of b) {
       const was = a.get(p);
-      if (was === undefined) out.push({ effect: 'tightens', ruleId: id, message: `new limit ${max} per ${p}` });
-      else if (was !== max) out.push({ effect: max > was ? 'loosens' : 'tightens', ruleId: id, message: `${was} → ${max} per ${p}` });
+      if (was === undefined) add('tightens', { k: 'limitNew', max, per: p });
+      else if (was !== max) add(max > was ? 'loosens' : 'tightens', { k: 'limit', from: was, to: max, per: p });
     }
-    for (const [p, was] of a) if (!b.has(p)) out.push({ effect: 'loosens', ruleId: id, message: `limit ${was} per ${p} removed` });
+    for (const [p, was] of a) if (!b.has(p)) add('loosens', { k: 'limitRemoved', max: was, per: p });
   }
   if (n.type === 'trading-state' && o.state !== n.state)
-    out.push({ effect: n.state === 'HALTED' ? 'tightens' : 'loosens', ruleId: id, message: `state ${String(o.state)} → ${String(n.state)}` });
-  if (n.type === 'require-approval' && o.outcome !== n.outcome)
-    out.push({
-      effect: n.outcome === 'hold' ? 'tightens' : 'loosens',
-      ruleId: id,
-      message: `outcome ${String(o.outcome ?? 'step-up')} → ${String(n.outcome ?? 'step-up')}`,
-    });
+    add(n.state === 'HALTED' ? 'tightens' : 'loosens', { k: 'word', key: 'state', from: String(o.state), to: String(n.state) });
+  if (n.type === 'require-approval' && (o.outcome ?? 'step-up') !== (n.outcome ?? 'step-up'))
+    add(n.outcome === 'hold' ? 'tightens' : 'loosens', { k: 'word', key: 'outcome', from: String(o.outcome ?? 'step-up'), to: String(n.outcome ?? 'step-up') });
   if (n.type === 'cancel-ratio' && (o.countModifies ?? true) !== (n.countModifies ?? true))
-    out.push({
-      effect: n.countModifies === false ? 'loosens' : 'tightens',
-      ruleId: id,
-      message: `countModifies ${String(o.countModifies ?? true)} → ${String(n.countModifies ?? true)}`,
+    add(n.countModifies === false ? 'loosens' : 'tightens', {
+      k: 'word',
+      key: 'countModifies',
+      from: String(o.countModifies ?? true),
+      to: String(n.countModifies ?? true),
     });
-  if ((o.scope ?? 'bot') !== (n.scope ?? 'bot'))
-    out.push({ effect: 'changes', ruleId: id, message: `scope ${String(o.scope ?? 'bot')} → ${String(n.scope ?? 'bot')}` });
+  if ((o.scope ?? 'bot') !== (n.scope ?? 'bot')) add('changes', { k: 'word', key: 'scope', from: String(o.scope ?? 'bot'), to: String(n.scope ?? 'bot') });
   return out;
 }
 
-export function diffPolicies(oldDoc: PolicyDoc, newDoc: PolicyDoc): DiffEntry[] {
-  const out: DiffEntry[] = [];
+type WindowDoc = { days?: string[]; start: string; end: string };
+
+function findChanges(oldDoc: PolicyDoc, newDoc: PolicyDoc): Found[] {
+  const out: Found[] = [];
   const oldRules = new Map(oldDoc.rules.map((r) => [r.id, r as AnyRule]));
   const newRules = new Map(newDoc.rules.map((r) => [r.id, r as AnyRule]));
   for (const [id, r] of oldRules) {
-    if (!newRules.has(id)) out.push({ effect: (r.mode ?? 'enforce') === 'shadow' ? 'changes' : 'loosens', ruleId: id, message: `rule removed (${r.type})` });
+    if (!newRules.has(id)) out.push({ effect: isEnforced(r) ? 'loosens' : 'changes', ruleId: id, fact: { k: 'ruleRemoved', type: r.type } });
   }
   for (const [id, r] of newRules) {
     const o = oldRules.get(id);
@@ -197,9 +218,9 @@ export function diffPolicies(oldDoc: PolicyDoc, newDoc: PolicyDoc): DiffEntry[] 
       out.push({
         effect: !isEnforced(r) ? 'changes' : replaced !== undefined ? overrideEffect(replaced, r) : 'tightens',
         ruleId: id,
-        message: `rule added (${r.type}${!isEnforced(r) ? ', shadow' : ''})`,
+        fact: { k: 'ruleAdded', type: r.type, shadow: !isEnforced(r) },
       });
-    else out.push(...ruleChanges(o, r, replaced));
+    else out.push(...ruleChanges(o, r, replaced, newRules));
   }
   const ot = oldDoc.riskThresholds ?? {};
   const nt = newDoc.riskThresholds ?? {};
@@ -209,12 +230,20 @@ export function diffPolicies(oldDoc: PolicyDoc, newDoc: PolicyDoc): DiffEntry[] 
   ] as const) {
     const a = ot[key] ?? def;
     const b = nt[key] ?? def;
-    if (a !== b) out.push({ effect: b > a ? 'loosens' : 'tightens', message: `riskThresholds.${key} ${a} → ${b}` });
+    if (a !== b) out.push({ effect: b > a ? 'loosens' : 'tightens', fact: { k: 'threshold', key, from: a, to: b } });
   }
   const hol = setDiff(oldDoc.calendar?.holidays, newDoc.calendar?.holidays);
-  if (hol.added.length) out.push({ effect: 'tightens', message: `holidays added: ${hol.added.join(', ')}` });
-  if (hol.removed.length) out.push({ effect: 'loosens', message: `holidays removed: ${hol.removed.join(', ')}` });
-  if ((oldDoc.language ?? '') !== (newDoc.language ?? ''))
-    out.push({ effect: 'changes', message: `language ${oldDoc.language ?? '(default)'} → ${newDoc.language ?? '(default)'}` });
+  if (hol.added.length) out.push({ effect: 'tightens', fact: { k: 'holidaysAdded', dates: hol.added } });
+  if (hol.removed.length) out.push({ effect: 'loosens', fact: { k: 'holidaysRemoved', dates: hol.removed } });
+  if ((oldDoc.language ?? '') !== (newDoc.language ?? '')) out.push({ effect: 'changes', fact: { k: 'language', from: oldDoc.language, to: newDoc.language } });
   return out;
+}
+
+/** The changes from `oldDoc` to `newDoc`, each worded in `lang` (English unless asked: --json output is not translated). */
+export function diffPolicies(oldDoc: PolicyDoc, newDoc: PolicyDoc, lang: Language = 'en'): DiffEntry[] {
+  return findChanges(oldDoc, newDoc).map(({ effect, ruleId, fact }) => ({
+    effect,
+    ...(ruleId !== undefined ? { ruleId } : {}),
+    message: diffText(fact, lang),
+  }));
 }

@@ -198,18 +198,18 @@ rules:
   - { id: dup, type: duplicate-guard, windowSeconds: 2 }
 `,
   );
-  const r = await run('diff', a, b);
+  const r = await run('diff', '--lang', 'en', a, b);
   t.equal(r.code, 0);
   t.match(r.out, /loosens {2}size: mode enforce → shadow/);
   t.match(r.out, /tightens size: maxQuantity 100 → 50/);
   t.match(r.out, /loosens {2}venues: allow allows more: NXT/);
-  t.match(r.out, /loosens {2}hours: windows changed \(1950 → 2250 minutes a week\)/);
+  t.match(r.out, /loosens {2}hours: windows now open \(KST\): mon 08:00-09:00, tue 08:00-09:00, wed 08:00-09:00, thu 08:00-09:00, fri 08:00-09:00\n/);
   t.match(r.out, /loosens {2}gone: rule removed \(deny-symbols\)/);
   t.match(r.out, /tightens dup: rule added \(duplicate-guard\)/);
   t.match(r.out, /loosens {2}riskThresholds\.approval 0\.9 → 0\.95/);
-  t.equal((await run('diff', a, b, '--fail-on-loosen')).code, 3);
-  t.equal((await run('diff', b, b, '--fail-on-loosen')).code, 0);
-  t.match((await run('diff', a, a)).out, /no rule changes/);
+  t.equal((await run('diff', '--lang', 'en', a, b, '--fail-on-loosen')).code, 3);
+  t.equal((await run('diff', '--lang', 'en', b, b, '--fail-on-loosen')).code, 0);
+  t.match((await run('diff', '--lang', 'en', a, a)).out, /no rule changes/);
 });
 
 t.test('diff: an added override is judged against the rule it replaces; countModifies is reported', async (t) => {
@@ -232,10 +232,10 @@ rules:
   - { id: ratio, type: cancel-ratio, maxCancelsPerOrder: 2, countModifies: false }
 `,
   );
-  const r = await run('diff', a, b);
+  const r = await run('diff', '--lang', 'en', a, b);
   t.match(r.out, /loosens {2}size-x: rule added \(order-size\)/, r.out);
   t.match(r.out, /loosens {2}ratio: countModifies true → false/, r.out);
-  t.equal((await run('diff', a, b, '--fail-on-loosen')).code, 3, 'a CI gate on loosening catches both');
+  t.equal((await run('diff', '--lang', 'en', a, b, '--fail-on-loosen')).code, 3, 'a CI gate on loosening catches both');
   const tight = path.join(dir, 'ov-c.yaml');
   await writeFile(
     tight,
@@ -246,11 +246,15 @@ rules:
   - { id: ratio, type: cancel-ratio, maxCancelsPerOrder: 2 }
 `,
   );
-  t.match((await run('diff', a, tight)).out, /tightens size-x: rule added \(order-size\)/, 'a stricter override still tightens');
-  t.match((await run('diff', tight, b)).out, /loosens {2}size-x: maxQuantity 10 → 1000000/);
+  t.match((await run('diff', '--lang', 'en', a, tight)).out, /tightens size-x: rule added \(order-size\)/, 'a stricter override still tightens');
+  t.match((await run('diff', '--lang', 'en', tight, b)).out, /loosens {2}size-x: maxQuantity 10 → 1000000/);
   const wider = path.join(dir, 'ov-d.yaml');
   await writeFile(wider, (await readFile(b, 'utf8')).replace('bots: [x]', 'bots: [x, y]'));
-  t.match((await run('diff', b, wider)).out, /loosens {2}size-x: applies to: bots \+y/, 'the looser override now replaces the default for one more bot');
+  t.match(
+    (await run('diff', '--lang', 'en', b, wider)).out,
+    /loosens {2}size-x: applies to: bots \+y/,
+    'the looser override now replaces the default for one more bot',
+  );
 });
 
 t.test('test and explain give the reasons the sidecar gives: Korean unless the policy, --lang or the configuration says', async (t) => {
