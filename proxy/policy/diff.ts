@@ -117,6 +117,18 @@ function numberEffect(key: string, a: number | undefined, b: number | undefined)
   return 'changes';
 }
 
+/**
+ * How many calls share one counter: a cap counted over fewer calls (a finer scope: global → bot) lets more through,
+ * over more calls less. Bot and account are not nested (a bot may trade several accounts, an account serve several
+ * bots), and a cancel ratio over another pool can go either way.
+ */
+const SCOPE_BREADTH: Readonly<Record<string, number>> = { global: 3, account: 2, bot: 2, 'bot-account': 1 };
+function scopeEffect(type: string, from: string, to: string): Effect {
+  const [a, b] = [SCOPE_BREADTH[from] ?? 0, SCOPE_BREADTH[to] ?? 0];
+  if (type === 'cancel-ratio' || a === b || !a || !b) return 'changes';
+  return b < a ? 'loosens' : 'tightens';
+}
+
 /** `replaced`: for an enforced override, the rule it replaces in the new policy. */
 function ruleChanges(o: AnyRule, n: AnyRule, replaced?: AnyRule, newRules?: ReadonlyMap<string, AnyRule>): Found[] {
   const ruleId = n.id;
@@ -197,7 +209,8 @@ function ruleChanges(o: AnyRule, n: AnyRule, replaced?: AnyRule, newRules?: Read
       from: String(o.countModifies ?? true),
       to: String(n.countModifies ?? true),
     });
-  if ((o.scope ?? 'bot') !== (n.scope ?? 'bot')) add('changes', { k: 'word', key: 'scope', from: String(o.scope ?? 'bot'), to: String(n.scope ?? 'bot') });
+  const [os, ns] = [String(o.scope ?? 'bot'), String(n.scope ?? 'bot')];
+  if (os !== ns) add(scopeEffect(n.type, os, ns), { k: 'word', key: 'scope', from: os, to: ns });
   return out;
 }
 

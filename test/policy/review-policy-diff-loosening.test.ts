@@ -98,6 +98,22 @@ t.test('naming a rule to override lifts it for the calls the override selects', 
   t.match(back.out, /tightens desk: overrides size → \(none\)/);
 });
 
+t.test('a cap counted per bot instead of across every bot lets each bot the whole cap', async (t) => {
+  const shared = await policy('{ id: cap, type: daily-cap, scope: global, maxBuyNotional: 100000000 }');
+  const each = await policy('{ id: cap, type: daily-cap, scope: bot, maxBuyNotional: 100000000 }');
+  const r = await en(shared, each);
+  t.equal(r.code, 3, r.out);
+  t.match(r.out, /loosens {2}cap: scope global → bot/);
+  t.equal((await en(each, shared)).code, 0, 'pooled again');
+  const perAccount = await policy('{ id: cap, type: daily-cap, scope: account, maxBuyNotional: 100000000 }');
+  t.match((await en(each, perAccount)).out, /changes {2}cap: scope bot → account/, 'bots and accounts are not nested');
+  const ratio = await en(
+    await policy('{ id: ratio, type: cancel-ratio, maxCancelsPerOrder: 2, scope: global }'),
+    await policy('{ id: ratio, type: cancel-ratio, maxCancelsPerOrder: 2 }'),
+  );
+  t.match(ratio.out, /changes {2}ratio: scope global → bot/, 'a ratio over another pool can go either way');
+});
+
 t.test('Korean unless asked; --json stays English', async (t) => {
   const day = await policy('{ id: hours, type: trading-window, windows: [{ start: "09:00", end: "15:30" }] }');
   const sat = await policy('{ id: hours, type: trading-window, windows: [{ start: "09:00", end: "15:30", days: [mon, tue, wed, thu, fri, sat] }] }');
