@@ -13,6 +13,7 @@ import { GuardError, type Language } from './errors.js';
 import { DEFAULT_TLS_RELOAD_INTERVAL_MS, type TlsFilesConfig } from './tls-server.js';
 import { LOG_BUFFER_DEFAULTS } from './logger.js';
 import { OUTAGE_REMINDER_DEFAULT_MS } from './outage-log.js';
+import { isServiceLink } from './service-links.js';
 
 export { KIWOOM_HOSTS, governorLimits, isLoopbackHost, upstreamUrl, type UpstreamConfig, type UpstreamTarget } from './config-upstream.js';
 export type { RealtimeConfig } from './config-realtime.js';
@@ -220,7 +221,8 @@ function camel(segment: string): string {
  * KGUARD_LISTEN__PORT=8081 sets listen.port; `__` separates levels and
  * UPPER_SNAKE becomes camelCase (KGUARD_DATA_DIR -> dataDir). Values that
  * parse as JSON (numbers, booleans, arrays) are taken as such.
- * KGUARD_CONFIG (the config file) and the CLI's KGUARD_ADMIN_URL / KGUARD_ADMIN_TOKEN_FILE are not keys.
+ * KGUARD_CONFIG (the config file) and the CLI's KGUARD_ADMIN_URL / KGUARD_ADMIN_TOKEN_FILE are not keys, nor
+ * the addresses Kubernetes gives a pod of a Service named kguard or kguard-* (service-links.ts).
  */
 /** KGUARD_* variables that are not config keys: the config file's name and the CLI's admin API settings. */
 const NOT_CONFIG_KEYS = new Set(['KGUARD_CONFIG', 'KGUARD_ADMIN_URL', 'KGUARD_ADMIN_TOKEN_FILE']);
@@ -228,7 +230,7 @@ const NOT_CONFIG_KEYS = new Set(['KGUARD_CONFIG', 'KGUARD_ADMIN_URL', 'KGUARD_AD
 export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('KGUARD_') || NOT_CONFIG_KEYS.has(name) || raw === undefined) continue;
+    if (!name.startsWith('KGUARD_') || NOT_CONFIG_KEYS.has(name) || raw === undefined || isServiceLink(name, raw)) continue;
     const keys = name.slice('KGUARD_'.length).split('__').map(camel);
     if (keys.some((k) => k.length === 0)) continue;
     let value: unknown = raw;
