@@ -67,7 +67,13 @@ export const serve: Handler = async (ctx) => {
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
-      if (stopping) return;
+      if (stopping) {
+        // Listened for on every signal, not once: with no listener left, a repeated SIGTERM (the kubelet's, when a
+        // deletion is repeated with a shorter grace; docker stop twice) would end the process mid-drain, cutting
+        // the calls in flight and leaving broker tokens live. SIGKILL still ends it at once.
+        logger.warn({ signal }, 'still draining: in-flight calls, then broker tokens; SIGKILL ends it at once');
+        return;
+      }
       stopping = true;
       logger.info({ signal }, 'shutting down: draining calls and revoking broker tokens');
       const started = Date.now();
@@ -82,8 +88,8 @@ export const serve: Handler = async (ctx) => {
         )
         .finally(resolve);
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
     // stdout gone (its reader exited: EPIPE): the logs and a stdout audit sink have nowhere to go. Not an exit 0
     // on the spot (main.ts's `| head` rule) that drops in-flight calls' outcome records and leaves tokens live:
     // say so on stderr, drain as on SIGTERM (the stdout sink is down, records go to the others), exit 74.
