@@ -293,6 +293,19 @@ for (const overlay of OVERLAYS) {
       const m = mountOf(w);
       t.ok(m && !m.readOnly, `${w} is on a writable volume`);
     }
+    // A ReadWriteMany volume is a network file system (EFS, NFS: hard-mounted), whose writes can stall for as long
+    // as it is away: a file sink written on the event loop's thread would freeze the whole process with it (no
+    // call, no /healthz, no lockdown; the liveness probe restarts every replica on the volume at once). On the
+    // thread pool, audit.sinkTimeoutMs refuses calls and /readyz says why (docs/auditing.md).
+    const accessModesOf = (mount: { name: string }) => {
+      const claim = ((volumes.find((v) => v.name === mount.name)?.persistentVolumeClaim as Obj | undefined)?.claimName ?? '') as string;
+      return ((byKind('PersistentVolumeClaim').find((c) => c.metadata.name === claim)?.spec as Obj | undefined)?.accessModes ?? []) as string[];
+    };
+    for (const sink of audit.sinks) {
+      if (sink.type !== 'file') continue;
+      const m = mountOf(sink.dir);
+      if (m && accessModesOf(m).includes('ReadWriteMany')) t.equal(sink.write, 'pool', `file sink ${sink.dir} on a network volume writes on the thread pool`);
+    }
     // A volume's root belongs to root and the pod's fsGroup (often world-readable): the data dir is a
     // subdirectory kiwoom-guard creates itself, 0700 and its own.
     const dataMount = mountOf(config.dataDir)!;
