@@ -30,7 +30,7 @@ export interface RevokeRequest {
 
 export interface RevokeRetryDeps {
   /** 'not-registered': Kiwoom no longer knew the token ([8015]); 'invalid': it was no longer valid ([8005]). The audit record says so. */
-  revoke(botId: string, token: Buffer): Promise<RevokeOutcome | undefined>;
+  revoke(botId: string, token: Buffer, key?: string): Promise<RevokeOutcome | undefined>;
   logger: Logger;
   /** log.outageReminderMs: a token whose revoke keeps failing (Kiwoom down) is logged again at most this often. */
   outageReminderMs?: number;
@@ -69,7 +69,7 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
     for (let attempt = 1; ; attempt++) {
       const who = attempt % 2 === 0 && r.fallbackBot ? r.fallbackBot : r.botId;
       try {
-        const outcome = (await deps.revoke(who, r.token)) ?? 'revoked';
+        const outcome = (await deps.revoke(who, r.token, r.key)) ?? 'revoked';
         deps.metrics.revoked.inc({ outcome: outcome === 'not-registered' ? 'not_registered' : outcome });
         const gone = outcome === 'not-registered' ? { notRegistered: true } : outcome === 'invalid' ? { invalid: true } : {};
         deps.onEvent?.('broker_token.revoked', { botId: who, key: r.key, fingerprint: r.fingerprint, attempts: attempt, requestId: r.requestId, ...gone });

@@ -35,7 +35,7 @@ export interface SweepContext {
   replicaId: string;
   fingerprintKey: Buffer;
   logger: Logger;
-  issue(botId: string, purpose: 'call' | 'lockdown'): Promise<BrokerToken>;
+  issue(botId: string, purpose: 'call' | 'lockdown', requestId?: string, key?: string): Promise<BrokerToken>;
   opts: { issueLockTtlMs: number; revokeAttempts: number };
   metrics: Pick<SessionMetrics, 'orphans'>;
   revokeWithRetry: RevokeWithRetry;
@@ -55,7 +55,7 @@ async function reissueAndRevoke(c: SweepContext, key: string, botId: string): Pr
   for (let attempt = 1; ; attempt++) {
     const permit = await c.governor.admit({ key, cls: 'token', priority: 'lockdown', botId });
     try {
-      t = await c.issue(botId, 'lockdown');
+      t = await c.issue(botId, 'lockdown', undefined, key);
       break;
     } catch (err) {
       if (toGuardError(err).code !== 'KG5006') throw err;

@@ -21,10 +21,13 @@ export interface BrokerSessionDeps {
   replicaId: string;
   /** The app key a bot's credential record holds (keyed fingerprint); refuses a disabled record for 'call'. */
   keyOf(botId: string, purpose: IssuePurpose | 'revoke'): Promise<string>;
-  /** Issues a token with the bot's credentials, decrypted just in time. */
-  issue(botId: string, purpose: IssuePurpose, requestId?: string): Promise<BrokerToken>;
-  /** Revokes with the bot's credentials (vault purpose 'revoke'). */
-  revoke(botId: string, token: Buffer): Promise<RevokeOutcome | undefined>;
+  /**
+   * Issues a token with the bot's credentials, decrypted just in time. `key` (a sweep's re-issue of an orphan):
+   * the app key meant, whose token the bot of another process may have issued; a local bot's record of it serves.
+   */
+  issue(botId: string, purpose: IssuePurpose, requestId?: string, key?: string): Promise<BrokerToken>;
+  /** Revokes with the bot's credentials (vault purpose 'revoke'), or with a local bot's record of the same app `key`. */
+  revoke(botId: string, token: Buffer, key?: string): Promise<RevokeOutcome | undefined>;
   fingerprintKey: Buffer;
   registry: Registry;
   logger: Logger;

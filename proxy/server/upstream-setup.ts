@@ -5,6 +5,7 @@
 // policy call through. Closers are pushed onto the sidecar's list in wiring
 // order, so a failure part-way closes what was opened.
 import { randomBytes } from 'node:crypto';
+import { toGuardError } from '../common/errors.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { governorLimits, upstreamUrl, type Config } from '../common/config.js';
@@ -45,6 +46,23 @@ export interface UpstreamParts {
   keyOf(botId: string, purpose: 'call' | 'lockdown' | 'revoke'): Promise<string>;
 }
 
+/**
+ * The bot whose credentials end (or re-issue) a token of the app key `key`. Sidecars of one account, each in its
+ * own pod with its own credential records, share the key's token in Redis: the token a peer's bot issued is
+ * revoked here, when this process lets go of it last, with the record of a local bot that holds the same app key.
+ * The issuing bot itself when its record here holds that key (always within one data directory: the pool).
+ */
+export async function credentialsFor(vault: Pick<ManagedVault, 'appKeyOf' | 'list'>, botId: string, key: string | undefined): Promise<string> {
+  if (key === undefined) return botId;
+  const fingerprint = (f: string) => f.replace(/^hmac-sha256:/, '');
+  const own = await vault.appKeyOf(botId, 'revoke').catch((err: unknown) => {
+    if (toGuardError(err).code === 'KG4003') return undefined; // no record of that bot here
+    throw err;
+  });
+  if (own !== undefined && fingerprint(own) === key) return botId;
+  return (await vault.list()).find((m) => fingerprint(m.appKeyFingerprint) === key)?.botId ?? botId;
+}
+
 export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<unknown>)[]): Promise<UpstreamParts> {
   const { config, store, vault, provider, auditor, fingerprintKey, registry, logger } = deps;
   let sim: Simulator | undefined;
@@ -76,8 +94,9 @@ export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<
     governor,
     replicaId,
     keyOf,
-    issue: (botId, purpose, requestId) => vault.withCredentials(botId, purpose, (creds) => kiwoom.issueToken(creds), requestId),
-    revoke: (botId, token) => vault.withCredentials(botId, 'revoke', (creds) => kiwoom.revokeToken(creds, token)),
+    issue: async (botId, purpose, requestId, key) =>
+      vault.withCredentials(await credentialsFor(vault, botId, key), purpose, (creds) => kiwoom.issueToken(creds), requestId),
+    revoke: async (botId, token, key) => vault.withCredentials(await credentialsFor(vault, botId, key), 'revoke', (creds) => kiwoom.revokeToken(creds, token)),
     fingerprintKey,
     registry,
     logger: logger.child({ part: 'broker-sessions' }),
