@@ -82,7 +82,7 @@ export const serve: Handler = async (ctx) => {
       sidecar
         .close()
         .then(
-          () => logger.info({ signal, drainMs: Date.now() - started }, 'stopped: calls drained, broker tokens released'),
+          () => logger.info({ signal, drainMs: Date.now() - started }, 'stopped: calls drained, shut down'),
           (err: unknown) =>
             logger.error({ signal, drainMs: Date.now() - started, err: { message: (err as Error).message } }, 'stopped with an error while draining'),
         )

@@ -233,6 +233,7 @@ const schema = {
         revokeMaxDelayMs: posInt,
         sweepIntervalMs: { type: 'integer', minimum: 50, maximum: 3_600_000 },
         queryRetryBudgetMs: { type: 'integer', minimum: 0, maximum: 60_000 },
+        shutdownRevokeMs: { type: 'integer', minimum: 0, maximum: 600_000 },
       },
     },
     log: {

@@ -89,6 +89,11 @@ export interface Config {
     sweepIntervalMs: number;
     /** How long a query keeps retrying after Kiwoom refused it for rate. */
     queryRetryBudgetMs: number;
+    /**
+     * At shutdown, after the calls drained, how long to wait for this replica's broker tokens to be revoked
+     * (keep it inside the pod's grace period); a token still live then is logged and left to a peer's sweep or expiry.
+     */
+    shutdownRevokeMs?: number;
   };
   log: {
     level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -180,6 +185,7 @@ export function defaultConfig(): Config {
       revokeMaxDelayMs: 10_000,
       sweepIntervalMs: 5_000,
       queryRetryBudgetMs: 3_000,
+      shutdownRevokeMs: 5_000,
     },
     log: { level: 'info', ...LOG_BUFFER_DEFAULTS, outageReminderMs: OUTAGE_REMINDER_DEFAULT_MS },
     demo: { enabled: true },

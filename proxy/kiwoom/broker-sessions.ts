@@ -10,7 +10,7 @@
 import { GuardError, toGuardError } from '../common/errors.js';
 import { newVersion, parseRecord, type SessionRecord } from './session-ledger.js';
 import { adoptGen, stopLinger, stopTimers, type BrokerLease, type BrokerSessionDeps, type BrokerSessionOptions, type Gen } from './session-types.js';
-import { usable, waitBounded, type IssuePurpose, type KeyState, type SessionInfo } from './session-types.js';
+import { liveKeys, usable, waitBounded, type IssuePurpose, type KeyState, type SessionInfo } from './session-types.js';
 import { countRenewal, createSessionMetrics, type SessionMetrics } from './session-metrics.js';
 import { createRevoker, type RevokeWithRetry } from './revoke-retry.js';
 import { issueUnderLock } from './session-issue.js';
@@ -47,9 +47,7 @@ export class BrokerSessions {
   }
 
   outstanding(): number {
-    let n = 0;
-    for (const k of this.keys.values()) if (k.gen && !k.gen.dead) n++;
-    return n;
+    return liveKeys(this.keys).length;
   }
 
   /** Sweeps (dead replicas, unfinished issues) every sweepIntervalMs, jittered ±20 %. */
@@ -150,8 +148,9 @@ export class BrokerSessions {
     return recoverLeftovers(this.sweepContext());
   }
 
-  /** Shutdown: no new leases; revoke every idle token now and the rest as their calls end; wait up to timeoutMs (pausing: a spin starves I/O). */
-  async drain(timeoutMs: number): Promise<void> {
+  /** Shutdown: no new leases; revoke idle tokens now, the rest as their calls end; wait up to timeoutMs (pausing: a spin starves I/O). How many were let go, which still live. */
+  async drain(timeoutMs: number): Promise<{ released: number; live: string[] }> {
+    const held = liveKeys(this.keys);
     this.closing = true;
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     for (const k of this.keys.values()) {
@@ -159,10 +158,12 @@ export class BrokerSessions {
       if (k.gen && k.gen.local === 0 && k.shared) this.endLinger(k, k.gen);
     }
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && ([...this.keys.values()].some((k) => k.gen && !k.gen.dead) || this.background.size > 0)) {
+    while (Date.now() < deadline && (liveKeys(this.keys).length > 0 || this.background.size > 0)) {
       await (this.background.size > 0 ? Promise.race([Promise.allSettled([...this.background]), sleep(50)]) : new Promise((r) => setTimeout(r, 50)));
     }
     for (const k of this.keys.values()) stopTimers(k);
+    const live = liveKeys(this.keys).filter((key) => held.includes(key));
+    return { released: held.length - live.length, live };
   }
 
   private state(key: string): KeyState {

@@ -146,6 +146,11 @@ export function waitBounded(p: Promise<unknown>, deadline: number, signal?: Abor
 }
 
 /** This replica's copy no longer lingers (a new lease came, or it is being given up). */
+/** The keys whose token this replica holds and has not seen end. */
+export function liveKeys(keys: ReadonlyMap<string, KeyState>): string[] {
+  return [...keys.values()].filter((k) => k.gen && !k.gen.dead).map((k) => k.key);
+}
+
 export function stopLinger(k: KeyState): void {
   if (k.linger) clearTimeout(k.linger);
   k.linger = undefined;

@@ -111,7 +111,17 @@ export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<
   else if (ledger.kind === 'file')
     void ledger.loaded.then(() => brokerSessions.recover()).catch((err) => logger.error({ err: String(err) }, 'broker session recovery failed'));
   brokerSessions.startSweeper();
-  closers.push(() => brokerSessions.drain(5_000));
+  closers.push(async () => {
+    const { released, live } = await brokerSessions.drain(config.brokerTokens.shutdownRevokeMs ?? 5_000);
+    // The drain's end is logged either way: "stopped" alone would read as every token ended when some are still live at Kiwoom.
+    if (live.length === 0)
+      logger.info({ released }, 'shutdown: every broker token this replica held was let go (revoked, or left to a replica still using it)');
+    else
+      logger.warn(
+        { released, live: live.length, keys: live.slice(0, 20), shutdownRevokeMs: config.brokerTokens.shutdownRevokeMs },
+        "shutdown: broker tokens still live at Kiwoom when the wait ended (brokerTokens.shutdownRevokeMs); a peer's sweep revokes them, else they expire",
+      );
+  });
   const upstream = new Upstream(
     kiwoom,
     brokerSessions,
