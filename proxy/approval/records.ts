@@ -5,6 +5,7 @@
 import { GuardError } from '../common/errors.js';
 import { PERSON_NAME } from '../common/validate.js';
 import type { Store } from '../state/types.js';
+import { MAX_KEYS_PER_READ } from '../state/validate.js';
 import type { ApprovalConfig } from './config.js';
 import type { ApprovalRecord, ApprovalStatus, ApprovalView } from './types.js';
 
@@ -72,6 +73,8 @@ export interface ApprovalRecords {
   recordTtl(rec: ApprovalRecord): number;
   /** Approvals still open (all bots, and for one bot); expired entries are pruned on the way. */
   openCounts(botId: string): Promise<{ total: number; bot: number }>;
+  /** The approvals kept, oldest first; a record gone (retention) leaves the index on the way. */
+  list(filter?: { status?: ApprovalStatus; botId?: string }): Promise<ApprovalView[]>;
 }
 
 export function approvalRecords({ store, cfg, now }: { store: Store; cfg: ApprovalConfig; now: () => number }): ApprovalRecords {
@@ -123,5 +126,23 @@ export function approvalRecords({ store, cfg, now }: { store: Store; cfg: Approv
     return { total, bot };
   }
 
-  return { load, view, recordTtl, openCounts };
+  async function list(filter?: { status?: ApprovalStatus; botId?: string }): Promise<ApprovalView[]> {
+    // Pending ones are all in the open set (at most maxPending); the index names every approval kept for retention,
+    // thousands on a busy day: the dashboard asks for the pending ones on every refresh.
+    const from = filter?.status === 'pending' ? K.open : K.index;
+    const ids = Object.keys(await store.hgetall(from));
+    const views: ApprovalView[] = [];
+    for (let i = 0; i < ids.length; i += MAX_KEYS_PER_READ) {
+      const page = ids.slice(i, i + MAX_KEYS_PER_READ);
+      const jsons = await store.mget(page.map(K.rec));
+      const gone = page.filter((_, j) => jsons[j] === null);
+      await Promise.all(gone.flatMap((id) => (from === K.index ? [store.hdel(K.index, id), store.del(K.votes(id))] : [store.hdel(K.open, id)])));
+      const recs = jsons.flatMap((j) => (j === null ? [] : [JSON.parse(j) as ApprovalRecord]));
+      for (const v of await Promise.all(recs.filter((r) => !filter?.botId || r.botId === filter.botId).map(view)))
+        if (!filter?.status || v.status === filter.status) views.push(v);
+    }
+    return views.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  return { load, view, recordTtl, openCounts, list };
 }

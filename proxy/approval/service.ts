@@ -55,7 +55,7 @@ interface ApproverDoc {
 export function createApprovalService(opts: ApprovalServiceOptions): ApprovalService {
   const { config: cfg, store, sealer, auditor, logger } = opts;
   const now = opts.now ?? Date.now;
-  const { load, view, recordTtl, openCounts } = approvalRecords({ store, cfg, now });
+  const { load, view, recordTtl, openCounts, list } = approvalRecords({ store, cfg, now });
   const events = counter(opts.registry, 'kguard_approval_events_total', 'Approval lifecycle events', ['event', 'level']);
   // Read from the shared store at scrape time, so every replica reports the same backlog.
   new Gauge({
@@ -256,23 +256,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       return view(await load(id));
     },
 
-    async list(filter) {
-      const index = await store.hgetall(K.index);
-      const views: ApprovalView[] = [];
-      for (const id of Object.keys(index)) {
-        const json = await store.get(K.rec(id));
-        if (!json) {
-          await store.hdel(K.index, id);
-          await store.del(K.votes(id));
-          continue;
-        }
-        const rec = JSON.parse(json) as ApprovalRecord;
-        if (filter?.botId && rec.botId !== filter.botId) continue;
-        const v = await view(rec);
-        if (!filter?.status || v.status === filter.status) views.push(v);
-      }
-      return views.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-    },
+    list,
 
     async consume(id, callHash, o) {
       const rec = await load(id);
