@@ -3,7 +3,8 @@
 // the approval index filled with BENCH_KEPT approvals (default 1,000, 5,000
 // and 20,000 in turn) that were never decided (kept for retention, as a busy
 // day leaves them), then timed: the pending listing (the dashboard's, on
-// every refresh), the full listing, and one new request (a held call's path).
+// every refresh), the full listing, and two new requests (a held call's path;
+// the first after a fill may prune the index, which reads all of it).
 // Prints one JSON line per size; writes nothing under bench/results.
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';

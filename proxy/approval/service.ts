@@ -10,7 +10,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { GuardError } from '../common/errors.js';
 import { PERSON_NAME } from '../common/validate.js';
 import type { Auditor } from '../audit/types.js';
-import { pruneIndex } from '../state/index-prune.js';
+import { amortisedPruner } from '../state/index-prune.js';
 import type { Store } from '../state/types.js';
 import { counter } from '../common/metrics.js';
 import { hashCall } from './canonical.js';
@@ -72,6 +72,8 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
   });
   const waits = approvalWaits({ store, cfg, logger, now, view });
   const { checkCode } = secondFactor({ store, cfg, sealer, logger, now, events, audit: (a, r, x) => audit(a, r, x) });
+  // Reads the whole index (every approval kept for retention): amortised over the requests, which hold bots' calls.
+  const pruneApprovalIndex = amortisedPruner(store, K.index, K.rec);
   let closed = false;
 
   async function audit(action: string, rec: ApprovalRecord, extra: Record<string, unknown> = {}): Promise<void> {
@@ -174,9 +176,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       await store.hset(K.index, rec.id, rec.expiresAt, recordTtl(rec));
       await store.hset(K.open, rec.id, JSON.stringify({ b: rec.botId, e: Date.parse(rec.expiresAt) }), recordTtl(rec));
       // The index's TTL is renewed by this entry: without this it would keep every approval ever requested.
-      await pruneIndex(store, K.index, K.rec).catch((err: unknown) =>
-        logger.warn({ err: String(err) }, 'approval index not pruned; the next request prunes it'),
-      );
+      await pruneApprovalIndex().catch((err: unknown) => logger.warn({ err: String(err) }, 'approval index not pruned; the next request prunes it'));
       events.inc({ event: 'requested', level: rec.level });
       logger.info({ approvalId: rec.id, botId: rec.botId, apiId: rec.apiId, level: rec.level, score: rec.score, mode }, 'approval requested');
       try {

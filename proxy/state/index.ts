@@ -30,7 +30,7 @@ export {
 // Daily caps reset at Seoul midnight: put seoulDay in a fixed-window key.
 export { seoulDay, msUntilSeoulMidnight } from '../common/kst.js';
 export { withReadOnlyFallback, type FallbackOptions } from './fallback.js';
-export { pruneIndex } from './index-prune.js';
+export { amortisedPruner, pruneIndex } from './index-prune.js';
 export { publishSecurityWrites, SECURITY_CHANNEL, type SecurityMirrorOptions } from './mirror.js';
 export { stateRoutes, stateStatus, stateFlushReadiness, parseConfirmReason, MAX_REASON_LENGTH, type StateStatus, type AuditFn } from './routes.js';
 
