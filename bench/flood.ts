@@ -9,8 +9,12 @@
 // the flooding bot is refused by the policy (KG3005) for almost every call,
 // as a real one would be. Prints the quiet bots' latency both ways, the
 // ratio, and the flood's calls; writes nothing under bench/results.
+// BENCH_FLOOD_TOKEN=forged floods with a token whose signature is wrong
+// instead: each call is refused at authentication (KG2002), before the body,
+// risk, policy and audit, which shows what refusing a flood early would cost.
 // Knobs: BENCH_SECONDS (measured per phase, default 15), BENCH_WARMUP (3),
-// BENCH_BOTS, BENCH_RATE, BENCH_FLOOD, BENCH_SIM (ideal | faithful).
+// BENCH_BOTS, BENCH_RATE, BENCH_FLOOD, BENCH_FLOOD_TOKEN (valid | forged),
+// BENCH_SIM (ideal | faithful).
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -28,6 +32,7 @@ const BOTS = env('BENCH_BOTS', 10);
 const RATE = env('BENCH_RATE', 2);
 const FLOOD = env('BENCH_FLOOD', 64);
 const IDEAL = (process.env.BENCH_SIM ?? 'ideal') !== 'faithful';
+const FORGED = process.env.BENCH_FLOOD_TOKEN === 'forged';
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'flood-worker.js');
 const POLICY = `${BENCH_POLICY}  - id: query-rate
     type: rate-limit
@@ -62,7 +67,9 @@ try {
   log(`${BOTS} quiet bots x ${RATE}/s, alone`);
   const alone = await runMix(quiet);
   log(`the same, while one bot on another key calls through ${FLOOD} connections`);
-  const flooder = fork(WORKER, [guard.ready.url, tokens[0]!, String(FLOOD), String((WARMUP + SECONDS + 2) * 1000)], {
+  // Forged: the signature's last character changed, so no cached verification matches and every call is checked.
+  const floodToken = FORGED ? `${tokens[0]!.slice(0, -1)}${tokens[0]!.endsWith('A') ? 'B' : 'A'}` : tokens[0]!;
+  const flooder = fork(WORKER, [guard.ready.url, floodToken, String(FLOOD), String((WARMUP + SECONDS + 2) * 1000)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const floodResult = once(flooder, 'message');
@@ -72,7 +79,15 @@ try {
   const result = {
     bench: 'flood',
     when: new Date().toISOString(),
-    options: { seconds: SECONDS, warmupS: WARMUP, quietBots: BOTS, ratePerBot: RATE, floodConnections: FLOOD, simulator: IDEAL ? 'ideal' : 'faithful' },
+    options: {
+      seconds: SECONDS,
+      warmupS: WARMUP,
+      quietBots: BOTS,
+      ratePerBot: RATE,
+      floodConnections: FLOOD,
+      floodToken: FORGED ? 'forged' : 'valid',
+      simulator: IDEAL ? 'ideal' : 'faithful',
+    },
     alone: brief(alone),
     flooded: brief(flooded),
     ratio: { p50: +(p(flooded, 'p50') / p(alone, 'p50')).toFixed(2), p99: +(p(flooded, 'p99') / p(alone, 'p99')).toFixed(2) },
