@@ -29,6 +29,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()
 
 export class BrokerSessions {
   private readonly keys = new Map<string, KeyState>();
+  private readonly startedAt = Date.now();
   private readonly background = new Set<Promise<unknown>>();
   private closing = false;
   private sweepTimer?: NodeJS.Timeout;
@@ -386,6 +387,7 @@ export class BrokerSessions {
       metrics: this.m,
       revokeWithRetry: this.revokeWithRetry,
       closing: () => this.closing,
+      startedAt: this.startedAt,
       retireShared: (key, botHint) => this.retireShared(key, botHint),
     };
   }

@@ -11,7 +11,7 @@ import type { Store } from '../state/types.js';
 import type { BrokerToken } from './client.js';
 import type { Governor } from './governor.js';
 import type { RevokeResult, RevokeWithRetry } from './revoke-retry.js';
-import { lockKey, newVersion, parseRecord, valueKey, type SessionLedger } from './session-ledger.js';
+import { lockKey, newVersion, parseRecord, valueKey, type LedgerEntry, type SessionLedger, type SessionRecord } from './session-ledger.js';
 import type { SessionInfo } from './session-types.js';
 import type { SessionMetrics } from './session-metrics.js';
 import { takeLock, undoLater } from './session-undo.js';
@@ -40,6 +40,8 @@ export interface SweepContext {
   metrics: Pick<SessionMetrics, 'orphans'>;
   revokeWithRetry: RevokeWithRetry;
   closing(): boolean;
+  /** When this process's broker sessions started (ms): a ledger entry written before then is a previous process's. */
+  startedAt: number;
   /** Revokes the key's token if no lease holds it (claimed atomically); true when this replica did. */
   retireShared(key: string, botHint: string): Promise<boolean>;
 }
@@ -81,26 +83,31 @@ async function reissueAndRevoke(c: SweepContext, key: string, botId: string): Pr
   }
 }
 
+/** Revokes a token the ledger holds sealed (file ledger: a previous process's), unless it has expired. */
+async function revokeRecorded(c: SweepContext, e: LedgerEntry & { record: SessionRecord }): Promise<void> {
+  const token = c.ledger.open(e.key, e.record);
+  try {
+    if (e.record.expiresAt > Date.now()) {
+      await c.revokeWithRetry({
+        botId: e.record.botId,
+        token,
+        key: e.key,
+        fingerprint: e.record.tokenFp,
+        expiresAt: e.record.expiresAt,
+        maxAttempts: c.opts.revokeAttempts,
+      });
+    }
+  } finally {
+    token.fill(0);
+  }
+}
+
 export async function recoverLeftovers(c: SweepContext): Promise<number> {
   let n = 0;
   for (const e of await c.ledger.entries()) {
     try {
       if (e.record) {
-        const token = c.ledger.open(e.key, e.record);
-        try {
-          if (e.record.expiresAt > Date.now()) {
-            await c.revokeWithRetry({
-              botId: e.record.botId,
-              token,
-              key: e.key,
-              fingerprint: e.record.tokenFp,
-              expiresAt: e.record.expiresAt,
-              maxAttempts: c.opts.revokeAttempts,
-            });
-          }
-        } finally {
-          token.fill(0);
-        }
+        await revokeRecorded(c, { ...e, record: e.record });
       } else {
         await reissueAndRevoke(c, e.key, e.botId);
       }
@@ -143,6 +150,13 @@ export async function sweepOnce(c: SweepContext): Promise<number> {
           await reissueAndRevoke(c, e.key, e.botId);
           c.metrics.orphans.inc({ kind: 'unfinished_issue' });
           n++;
+        } else if (e.record && e.at < c.startedAt && e.record.expiresAt > Date.now()) {
+          // Sealed in the file ledger by a previous process, whose revoke at start failed (Kiwoom down): this process's
+          // store never held it. Forgotten unrevoked, it would stay live at Kiwoom, untracked, until its expiry.
+          await revokeRecorded(c, { ...e, record: e.record });
+          c.metrics.orphans.inc({ kind: 'restart' });
+          n++;
+          c.logger.warn({ key: e.key, botId: e.botId }, 'revoked a broker token left by a previous process');
         }
         await c.ledger.forget(e.key);
       } catch (err) {

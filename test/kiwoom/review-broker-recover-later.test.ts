@@ -1,0 +1,119 @@
+// One process on memory state (the embedded default) keeps its broker tokens
+// in the file ledger. Killed (kill -9, OOM, power loss), the next process
+// revokes what it left before it serves; when Kiwoom cannot revoke then (down,
+// maintenance), the entry is "kept for the next attempt". The next attempt is
+// the periodic sweep, which found the entry live with no leased value in the
+// (new, empty) memory store and took it for a token already gone: it dropped
+// the entry without a revoke, and the token stayed live at Kiwoom, untracked,
+// until its expiry (about a day). It must be revoked once Kiwoom answers.
+import t from 'tap';
+import path from 'node:path';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { BrokerSessions } from '../../proxy/kiwoom/broker-sessions.js';
+import { createKiwoomClient } from '../../proxy/kiwoom/client.js';
+import { Governor, KIWOOM_LIMITS } from '../../proxy/kiwoom/governor.js';
+import { newVersion, openFileLedger } from '../../proxy/kiwoom/session-ledger.js';
+import { startSimulator } from '../../proxy/sim/index.js';
+import { createMemoryStore } from '../../proxy/state/index.js';
+import { createLocalKeyProvider } from '../../proxy/vault/index.js';
+import { waitFor } from '../helpers/harness.js';
+
+const APP = { appKey: 'RECOVERlaterAPPkey1a2b3c4d5e', secretKey: 'RECOVERlaterSECRETkey6f5e4d3c2b1a' };
+const KEY = 'recoverlaterkey';
+const logger = pino({ level: 'silent' });
+
+t.test('a leftover token whose revoke failed at start is revoked by a later sweep, not forgotten', async (t) => {
+  const sim = await startSimulator({});
+  t.teardown(() => sim.close());
+  sim.registerApp({ ...APP, accountNo: '7000333344', cash: 1_000_000, holdings: [] });
+  const dataDir = t.testdir({});
+  const provider = await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') });
+  const client = createKiwoomClient({
+    baseUrl: sim.url,
+    connections: 2,
+    connectTimeoutMs: 2_000,
+    headersTimeoutMs: 5_000,
+    bodyTimeoutMs: 5_000,
+    answerTimeoutMs: 10_000,
+    revokeTimeoutMs: 3_000,
+    keepAliveTimeoutMs: 4_000,
+    maxResponseBytes: 1 << 20,
+    limits: {},
+    sim: { ideal: false },
+  });
+  t.teardown(() => client.close());
+  const creds = () => ({ appKey: Buffer.from(APP.appKey), secretKey: Buffer.from(APP.secretKey) });
+
+  // What the killed process left: a token live at Kiwoom, recorded (sealed) in the ledger file.
+  const before = await openFileLedger(dataDir, provider, logger);
+  const issued = await client.issueToken(creds());
+  const version = newVersion();
+  const expiresAt = issued.expiresAt.getTime();
+  await before.recorded(KEY, {
+    v: 1,
+    botId: 'bot-left',
+    version,
+    issuedAt: Date.now(),
+    expiresAt,
+    tokenFp: 'fp',
+    sealed: before.seal(KEY, version, expiresAt, issued.token),
+  });
+  issued.token.fill(0);
+  before.close();
+  t.equal(sim.liveTokens(), 1, 'a token is live at Kiwoom');
+
+  // The next process: a new memory store, the same ledger file.
+  const ledger = await openFileLedger(dataDir, provider, logger);
+  t.teardown(() => ledger.close());
+  const store = createMemoryStore();
+  t.teardown(() => store.close());
+  const registry = new Registry();
+  const governor = new Governor({ ...KIWOOM_LIMITS }, { store, registry, logger });
+  t.teardown(() => governor.close());
+  const sessions = new BrokerSessions(
+    {
+      idleRevokeMs: 0,
+      cadenceLingerMs: 0,
+      renewBeforeMs: 60_000,
+      leaseTtlMs: 2_000,
+      issueLockTtlMs: 50,
+      sessionWaitMs: 10_000,
+      revokeAttempts: 2,
+      revokeBaseDelayMs: 10,
+      revokeMaxDelayMs: 20,
+      sweepIntervalMs: 60_000,
+    },
+    {
+      store,
+      ledger,
+      governor,
+      replicaId: 'after-restart',
+      keyOf: async () => KEY,
+      issue: () => client.issueToken(creds()),
+      revoke: (_bot, token) => client.revokeToken(creds(), token),
+      fingerprintKey: Buffer.alloc(32, 9),
+      registry,
+      logger,
+    },
+  );
+  t.teardown(() => sessions.drain(1_000));
+
+  // Kiwoom fails every revoke while the process starts: the entry is kept.
+  sim.faults.set({ revokeFailNext: 1_000 });
+  t.equal(await sessions.recover(), 0, 'nothing revoked at start: Kiwoom failed the revokes');
+  t.equal((await ledger.entries()).length, 1, 'the entry is kept for the next attempt');
+  t.equal(sim.liveTokens(), 1, 'the token is still live at Kiwoom');
+
+  // Kiwoom answers again; the sweeps run (every sweepIntervalMs in a server) until the entry is settled.
+  sim.faults.clear();
+  await waitFor(
+    async () => {
+      await sessions.sweep();
+      return (await ledger.entries()).length === 0;
+    },
+    20_000,
+    'a sweep to settle the leftover entry',
+  );
+  t.equal(sim.liveTokens(), 0, 'the leftover token was revoked before its entry went');
+});
