@@ -232,6 +232,7 @@ const schema = {
         revokeBaseDelayMs: posInt,
         revokeMaxDelayMs: posInt,
         sweepIntervalMs: { type: 'integer', minimum: 50, maximum: 3_600_000 },
+        recoverConcurrency: { type: 'integer', minimum: 1, maximum: 1_000 },
         queryRetryBudgetMs: { type: 'integer', minimum: 0, maximum: 60_000 },
         shutdownRevokeMs: { type: 'integer', minimum: 0, maximum: 600_000 },
       },

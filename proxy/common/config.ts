@@ -87,6 +87,8 @@ export interface Config {
     revokeMaxDelayMs: number;
     /** How often each replica sweeps for tokens nobody holds (dead replicas, unfinished issues). */
     sweepIntervalMs: number;
+    /** At start (memory state), how many keys' leftover tokens are revoked at once (keys are independent). */
+    recoverConcurrency?: number;
     /** How long a query keeps retrying after Kiwoom refused it for rate. */
     queryRetryBudgetMs: number;
     /**
@@ -184,6 +186,7 @@ export function defaultConfig(): Config {
       revokeBaseDelayMs: 100,
       revokeMaxDelayMs: 10_000,
       sweepIntervalMs: 5_000,
+      recoverConcurrency: 16,
       queryRetryBudgetMs: 3_000,
       shutdownRevokeMs: 5_000,
     },

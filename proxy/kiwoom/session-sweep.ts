@@ -5,6 +5,7 @@
 // one-token-per-key rule, so it can be revoked.
 import type { Logger } from 'pino';
 import { toGuardError } from '../common/errors.js';
+import { forEachLimited } from '../common/fsutil.js';
 import { outageLog } from '../common/outage-log.js';
 import { keyedFingerprint } from '../common/secret.js';
 import type { Store } from '../state/types.js';
@@ -36,7 +37,7 @@ export interface SweepContext {
   fingerprintKey: Buffer;
   logger: Logger;
   issue(botId: string, purpose: 'call' | 'lockdown', requestId?: string, key?: string): Promise<BrokerToken>;
-  opts: { issueLockTtlMs: number; revokeAttempts: number };
+  opts: { issueLockTtlMs: number; revokeAttempts: number; recoverConcurrency?: number };
   metrics: Pick<SessionMetrics, 'orphans'>;
   revokeWithRetry: RevokeWithRetry;
   closing(): boolean;
@@ -102,9 +103,16 @@ async function revokeRecorded(c: SweepContext, e: LedgerEntry & { record: Sessio
   }
 }
 
+/** Keys whose leftovers are revoked at once at start, unless configured (brokerTokens.recoverConcurrency). */
+const RECOVER_CONCURRENCY = 16;
+
+/**
+ * Keys are independent (Kiwoom's limits are per key): their leftovers are revoked several at a time, since the
+ * listener opens only after, and each revoke retries with back-off while Kiwoom fails it.
+ */
 export async function recoverLeftovers(c: SweepContext): Promise<number> {
   let n = 0;
-  for (const e of await c.ledger.entries()) {
+  await forEachLimited(await c.ledger.entries(), c.opts.recoverConcurrency ?? RECOVER_CONCURRENCY, async (e) => {
     try {
       if (e.record) {
         await revokeRecorded(c, { ...e, record: e.record });
@@ -121,7 +129,7 @@ export async function recoverLeftovers(c: SweepContext): Promise<number> {
         'could not revoke a broker token left by a previous process; kept for the next attempt',
       );
     }
-  }
+  });
   return n;
 }
 
