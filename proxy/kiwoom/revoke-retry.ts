@@ -29,19 +29,35 @@ export interface RevokeRequest {
 }
 
 export interface RevokeRetryDeps {
-  /** 'not-registered': Kiwoom no longer knew the token ([8015]); 'invalid': it was no longer valid ([8005]). The audit record says so. */
-  revoke(botId: string, token: Buffer, key?: string): Promise<RevokeOutcome | undefined>;
+  /**
+   * 'not-registered': Kiwoom no longer knew the token ([8015]); 'invalid': it was no longer valid ([8005]). The audit
+   * record says so. `key` is the app key that issued it: only its credentials can revoke it (KG4003: none hold it).
+   */
+  revoke(botId: string, token: Buffer, key: string): Promise<RevokeOutcome | undefined>;
   logger: Logger;
   /** log.outageReminderMs: a token whose revoke keeps failing (Kiwoom down) is logged again at most this often. */
   outageReminderMs?: number;
   metrics: Pick<SessionMetrics, 'revoked' | 'revokeFailures' | 'expired'>;
   onEvent?: (
     type: 'broker_token.revoked' | 'broker_token.revoke_failed',
-    fields: { botId: string; key: string; fingerprint: string; attempts: number; requestId?: string; notRegistered?: boolean; invalid?: boolean },
+    fields: {
+      botId: string;
+      key: string;
+      fingerprint: string;
+      attempts: number;
+      requestId?: string;
+      notRegistered?: boolean;
+      invalid?: boolean;
+      unrevocable?: boolean;
+      expiresAt?: string;
+    },
   ) => void;
 }
 
-/** 'revoked': Kiwoom ended it (confirmed, [8015], [8005]); 'expired': its revoke failed and it expires before a retry; false: `pause` gave up. */
+/**
+ * 'revoked': Kiwoom ended it (confirmed, [8015], [8005]); 'expired': its revoke failed and it expires before a retry,
+ * or no credentials can revoke it (it ends at its expiry); false: `pause` gave up.
+ */
 export type RevokeResult = 'revoked' | 'expired' | false;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
@@ -77,6 +93,20 @@ export function createRevoker(opts: { revokeAttempts: number; revokeBaseDelayMs:
         failureLogs.forget(r.key);
         return 'revoked';
       } catch (err) {
+        // No record holds the app key that issued it any more (its keys rotated, its bot removed): no retry can
+        // revoke it, and another key's credentials would only be refused. It stays live at Kiwoom until its expiry.
+        if (toGuardError(err).code === 'KG4003') {
+          deps.metrics.revokeFailures.inc({ final: 'true' });
+          deps.metrics.expired.inc();
+          const expiresAt = new Date(r.expiresAt).toISOString();
+          deps.onEvent?.('broker_token.revoke_failed', { ...ids, attempts: attempt, requestId: r.requestId, unrevocable: true, expiresAt });
+          deps.logger.error(
+            { ...ids, attempts: attempt, expiresAt },
+            "broker token cannot be revoked: no credential record holds the app key that issued it (rotated or removed); it stays live at Kiwoom until it expires, unless that app key is retired in Kiwoom's portal",
+          );
+          failureLogs.forget(r.key);
+          return 'expired';
+        }
         const fast = attempt < opts.revokeAttempts;
         deps.metrics.revokeFailures.inc({ final: fast ? 'false' : 'true' });
         if (attempt >= maxAttempts) {

@@ -21,7 +21,7 @@ export interface IssueContext {
   replicaId: string;
   fingerprintKey: Buffer;
   logger: Logger;
-  issue(botId: string, purpose: IssuePurpose, requestId?: string): Promise<BrokerToken>;
+  issue(botId: string, purpose: IssuePurpose, requestId: string | undefined, key: string): Promise<BrokerToken>;
   onEvent?: BrokerSessionDeps['onEvent'];
   metrics: Pick<SessionMetrics, 'issued'>;
   revokeWithRetry: RevokeWithRetry;
@@ -59,7 +59,7 @@ export async function issueUnderLock(c: IssueContext, r: IssueRequest): Promise<
     const permit = admitted.value;
     try {
       // Never aborted with the bot's request: a token created upstream must be known to us.
-      issued = await c.issue(r.botId, r.purpose, r.requestId);
+      issued = await c.issue(r.botId, r.purpose, r.requestId, r.key);
       break;
     } catch (err) {
       // Kiwoom answered and refused (KG5004, KG5006 for rate) or the credentials could not be used (KG4xxx): no

@@ -84,7 +84,7 @@ export function createSessionMetrics(registry: Registry, outstanding: () => numb
     }),
     expired: new Counter({
       name: 'kguard_broker_tokens_expired_total',
-      help: 'Broker tokens whose revoke failed and that expired, or would before the next attempt: given up as expired, never revoked',
+      help: 'Broker tokens whose revoke failed and that expired, or would before the next attempt, or that no credentials can revoke (keys rotated): given up as expired, never revoked',
       registers,
     }),
     liveSeconds,

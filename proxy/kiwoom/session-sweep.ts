@@ -36,7 +36,7 @@ export interface SweepContext {
   replicaId: string;
   fingerprintKey: Buffer;
   logger: Logger;
-  issue(botId: string, purpose: 'call' | 'lockdown', requestId?: string, key?: string): Promise<BrokerToken>;
+  issue(botId: string, purpose: 'call' | 'lockdown', requestId: undefined, key: string): Promise<BrokerToken>;
   opts: { issueLockTtlMs: number; revokeAttempts: number; recoverConcurrency?: number };
   metrics: Pick<SessionMetrics, 'orphans'>;
   revokeWithRetry: RevokeWithRetry;

@@ -22,12 +22,16 @@ export interface BrokerSessionDeps {
   /** The app key a bot's credential record holds (keyed fingerprint); refuses a disabled record for 'call'. */
   keyOf(botId: string, purpose: IssuePurpose | 'revoke'): Promise<string>;
   /**
-   * Issues a token with the bot's credentials, decrypted just in time. `key` (a sweep's re-issue of an orphan):
-   * the app key meant, whose token the bot of another process may have issued; a local bot's record of it serves.
+   * Issues with the bot's credentials for the session of `key` (the app key the call was admitted under): KG4003 when
+   * the bot's record holds another app key by then (its keys rotated meanwhile), so no token is filed under a key it
+   * does not belong to.
    */
-  issue(botId: string, purpose: IssuePurpose, requestId?: string, key?: string): Promise<BrokerToken>;
-  /** Revokes with the bot's credentials (vault purpose 'revoke'), or with a local bot's record of the same app `key`. */
-  revoke(botId: string, token: Buffer, key?: string): Promise<RevokeOutcome | undefined>;
+  issue(botId: string, purpose: IssuePurpose, requestId: string | undefined, key: string): Promise<BrokerToken>;
+  /**
+   * Revokes with credentials holding `key`, the app key that issued the token (vault purpose 'revoke'): the bot's,
+   * or another record's when the bot's keys were rotated since. KG4003 when no record holds that key any more.
+   */
+  revoke(botId: string, token: Buffer, key: string): Promise<RevokeOutcome | undefined>;
   fingerprintKey: Buffer;
   registry: Registry;
   logger: Logger;
@@ -44,6 +48,9 @@ export interface BrokerSessionDeps {
       requestId?: string;
       notRegistered?: boolean;
       invalid?: boolean;
+      /** revoke_failed: no credential record holds the key that issued it (rotated, removed); live until expiresAt. */
+      unrevocable?: boolean;
+      expiresAt?: string;
     },
   ) => void;
 }

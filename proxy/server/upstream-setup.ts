@@ -5,11 +5,11 @@
 // policy call through. Closers are pushed onto the sidecar's list in wiring
 // order, so a failure part-way closes what was opened.
 import { randomBytes } from 'node:crypto';
-import { toGuardError } from '../common/errors.js';
+import { GuardError, toGuardError } from '../common/errors.js';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { governorLimits, upstreamUrl, type Config } from '../common/config.js';
-import { createKiwoomClient, type KiwoomClient } from '../kiwoom/client.js';
+import { createKiwoomClient, type BrokerToken, type KiwoomClient, type RevokeOutcome } from '../kiwoom/client.js';
 import { BrokerSessions } from '../kiwoom/broker-sessions.js';
 import { openFileLedger, openStoreLedger } from '../kiwoom/session-ledger.js';
 import { Governor } from '../kiwoom/governor.js';
@@ -47,20 +47,54 @@ export interface UpstreamParts {
 }
 
 /**
- * The bot whose credentials end (or re-issue) a token of the app key `key`. Sidecars of one account, each in its
- * own pod with its own credential records, share the key's token in Redis: the token a peer's bot issued is
- * revoked here, when this process lets go of it last, with the record of a local bot that holds the same app key.
- * The issuing bot itself when its record here holds that key (always within one data directory: the pool).
+ * The record whose credentials act for the app key `key` (keyed fingerprint): the bot's own when it still holds that
+ * key, else another local record holding it (a bot sharing the key; in the sidecar shape, where each pod has its
+ * own records, the local bot of the key whose token a peer's bot issued). KG4003 when none holds it any more
+ * (rotated or removed). Only "no record" lets another record stand in: any other failure (a file's mode, a
+ * damaged record) is the caller's to retry.
  */
-export async function credentialsFor(vault: Pick<ManagedVault, 'appKeyOf' | 'list'>, botId: string, key: string | undefined): Promise<string> {
-  if (key === undefined) return botId;
-  const fingerprint = (f: string) => f.replace(/^hmac-sha256:/, '');
+export async function holderOf(vault: Pick<ManagedVault, 'appKeyOf' | 'list'>, botId: string, key: string): Promise<string> {
+  const schemeless = (fingerprint: string) => fingerprint.replace(/^hmac-sha256:/, '');
   const own = await vault.appKeyOf(botId, 'revoke').catch((err: unknown) => {
-    if (toGuardError(err).code === 'KG4003') return undefined; // no record of that bot here
+    if (toGuardError(err).code === 'KG4003') return undefined;
     throw err;
   });
-  if (own !== undefined && fingerprint(own) === key) return botId;
-  return (await vault.list()).find((m) => fingerprint(m.appKeyFingerprint) === key)?.botId ?? botId;
+  if (own !== undefined && schemeless(own) === key) return botId;
+  const other = (await vault.list()).find((m) => schemeless(m.appKeyFingerprint) === key);
+  if (!other) throw new GuardError('KG4003', 'no credential record holds the app key that issued this broker token (rotated or removed)');
+  return other.botId;
+}
+
+/**
+ * Issues for the session of `key`. A call's issue uses the bot's own credentials, and is refused KG4003 when the
+ * bot's record holds another app key by then (`keys rotate` between admission and issue): the new key's token would
+ * otherwise be filed under the old key's session, where no record holding that key could revoke it; nothing is asked
+ * of Kiwoom and the next call uses the new key. A sweep's re-issue of an orphan (purpose 'lockdown', to revoke it)
+ * may use any record holding the key.
+ */
+export function issueUnderKey(
+  vault: Pick<ManagedVault, 'appKeyOf' | 'list' | 'withCredentials'>,
+  kiwoom: Pick<KiwoomClient, 'issueToken'>,
+): (botId: string, purpose: 'call' | 'lockdown', requestId: string | undefined, key: string) => Promise<BrokerToken> {
+  return async (botId, purpose, requestId, key) => {
+    const who = purpose === 'lockdown' ? await holderOf(vault, botId, key) : botId;
+    return vault.withCredentials(who, purpose, (creds) => kiwoom.issueToken(creds), requestId, key);
+  };
+}
+
+/**
+ * Revokes a broker token with the credentials of the app key that issued it (`key`), held by whichever record
+ * holds it (holderOf). After `keys rotate` the bot's record holds another app key, whose credentials Kiwoom refuses
+ * for this token ([8015], read as "already gone") while the token stays live; with no record left the failure is
+ * KG4003, never a revoke.
+ */
+export function revokeWithIssuingKey(
+  vault: Pick<ManagedVault, 'appKeyOf' | 'list' | 'withCredentials'>,
+  kiwoom: Pick<KiwoomClient, 'revokeToken'>,
+): (botId: string, token: Buffer, key: string) => Promise<RevokeOutcome> {
+  // The key is checked again on the record decrypted: it may be rotated between the look-up and the decrypt.
+  return async (botId, token, key) =>
+    vault.withCredentials(await holderOf(vault, botId, key), 'revoke', (creds) => kiwoom.revokeToken(creds, token), undefined, key);
 }
 
 export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<unknown>)[]): Promise<UpstreamParts> {
@@ -94,9 +128,8 @@ export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<
     governor,
     replicaId,
     keyOf,
-    issue: async (botId, purpose, requestId, key) =>
-      vault.withCredentials(await credentialsFor(vault, botId, key), purpose, (creds) => kiwoom.issueToken(creds), requestId),
-    revoke: async (botId, token, key) => vault.withCredentials(await credentialsFor(vault, botId, key), 'revoke', (creds) => kiwoom.revokeToken(creds, token)),
+    issue: issueUnderKey(vault, kiwoom),
+    revoke: revokeWithIssuingKey(vault, kiwoom),
     fingerprintKey,
     registry,
     logger: logger.child({ part: 'broker-sessions' }),

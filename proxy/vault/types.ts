@@ -47,7 +47,11 @@ export interface Vault {
   importCredentials(input: { botId: string; account: string; appKey: Buffer; secretKey: Buffer }): Promise<CredentialMeta>;
   /** Decrypts just in time, runs fn, zero-fills the plaintext whatever happens. */
   /** `requestId`: the bot call this decrypt serves, named in its audit record. */
-  withCredentials<T>(botId: string, purpose: DecryptPurpose, fn: (creds: KiwoomCredentials) => Promise<T>, requestId?: string): Promise<T>;
+  /**
+   * `appKey`: only if the record holds this app key (its fingerprint, as appKeyOf gives it, with or without the
+   * `hmac-sha256:` scheme), checked on the record decrypted: KG4003 (denied) when it holds another one (rotated).
+   */
+  withCredentials<T>(botId: string, purpose: DecryptPurpose, fn: (creds: KiwoomCredentials) => Promise<T>, requestId?: string, appKey?: string): Promise<T>;
   describe(botId: string): Promise<CredentialMeta | undefined>;
   /**
    * The keyed fingerprint of the app key in the bot's record, without

@@ -182,7 +182,13 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     await opts.onDecrypt?.(e);
   }
 
-  async function withCredentials<T>(botId: string, purpose: DecryptPurpose, fn: (creds: KiwoomCredentials) => Promise<T>, requestId?: string): Promise<T> {
+  async function withCredentials<T>(
+    botId: string,
+    purpose: DecryptPurpose,
+    fn: (creds: KiwoomCredentials) => Promise<T>,
+    requestId?: string,
+    appKey?: string,
+  ): Promise<T> {
     const started = performance.now();
     let providerName = primary.id;
     let creds: KiwoomCredentials | undefined;
@@ -194,6 +200,9 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       providerName = record.provider;
       // Authorise on the record's current state before touching any key.
       if (!record.enabled && purpose === 'call') throw new GuardError('KG4002');
+      // A broker session's key: after a rotation this bot's record holds another app key, which cannot stand in for it.
+      if (appKey !== undefined && schemeless(record.appKeyFingerprint) !== schemeless(appKey))
+        throw new GuardError('KG4003', "the bot's record holds another app key now (keys rotate)");
       creds = await decryptRecord(record);
     } catch (err) {
       const g = toGuardError(err);
@@ -347,6 +356,11 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       await Promise.all([...providers.values()].map((p) => p.close().catch(() => undefined)));
     },
   };
+}
+
+/** An app-key fingerprint without its scheme (the broker sessions' key). */
+function schemeless(fingerprint: string): string {
+  return fingerprint.replace(/^hmac-sha256:/, '');
 }
 
 /** A bot id that failed validation is still audited, but never echoed raw (it could be anything). */
