@@ -35,12 +35,14 @@ COPY --from=build /src/dist/proxy ./dist/proxy
 COPY package.json ./
 COPY policies ./policies
 COPY deploy/docker/kguard.yaml /etc/kguard/kguard.yaml
-# `kguard ...` on the PATH, for `docker exec` / `kubectl exec` (same config through KGUARD_CONFIG).
-RUN chmod 0755 dist/proxy/cli/main.js && ln -s /app/dist/proxy/cli/main.js /usr/local/bin/kguard
+# The entrypoint and `kguard ...` on the PATH (for `docker exec` / `kubectl exec`, same config through KGUARD_CONFIG)
+# are one wrapper that turns core dumps off before node starts (deploy/docker/kguard says why).
+COPY deploy/docker/kguard ./bin/kguard
+RUN chmod 0755 bin/kguard && ln -s /app/bin/kguard /usr/local/bin/kguard
 USER 10001:10001
 EXPOSE 8080 9090
 # Liveness for plain Docker (Kubernetes uses the manifests' probes): the admin port's /healthz.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.KGUARD_ADMIN__PORT||9090)+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/proxy/cli/main.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/app/bin/kguard"]
 CMD ["serve"]

@@ -116,8 +116,8 @@ t.test('runtime stage: production dependencies only, compiled proxy only, non-ro
   }
   t.match(
     finalOps('ENTRYPOINT').at(-1)?.args,
-    /^\["\/usr\/bin\/tini", "--", "node", "dist\/proxy\/cli\/main\.js"\]$/,
-    'tini forwards signals to node (SIGTERM drains)',
+    /^\["\/usr\/bin\/tini", "--", "\/app\/bin\/kguard"\]$/,
+    'tini forwards signals to node (SIGTERM drains) through the wrapper, which execs it (review-core-dumps)',
   );
   t.equal(finalOps('CMD').at(-1)?.args, '["serve"]');
   t.match(finalOps('EXPOSE').at(-1)?.args, /^8080 9090$/);
