@@ -227,6 +227,13 @@ const keys: Command = {
       run: lazy(() => import('./keys.js'), 'disable'),
     },
     { name: 'enable', summary: "allow a bot's credentials again", flags: { bot: BOT }, strayArgs: strayKeys, run: lazy(() => import('./keys.js'), 'enable') },
+    {
+      name: 'destroy',
+      summary: 'overwrite and delete the credential record of an id no bot is registered under (a registered bot: bots remove)',
+      flags: { bot: BOT, ...JSON_FLAG },
+      strayArgs: strayKeys,
+      run: lazy(() => import('./keys.js'), 'destroy'),
+    },
   ],
   notes: ['Arguments are refused and never echoed: someone may have pasted a key as one.'],
 };

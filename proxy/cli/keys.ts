@@ -5,6 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { parseAuditConfig } from '../audit/index.js';
+import { BotRegistry } from '../auth/index.js';
 import { loadHmacKey } from '../audit/keys.js';
 import { GuardError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
@@ -197,6 +198,27 @@ async function setEnabled(ctx: Ctx, enabled: boolean): Promise<number> {
     return 0;
   });
 }
+
+/**
+ * Crypto-shreds a record no registered bot uses (keys imported under a mistyped id, a bot whose registration is
+ * gone): nothing else removes one. A registered bot's record goes only through `bots remove`, which revokes the
+ * key's broker token at Kiwoom first (the record is what that revoke needs).
+ */
+export const destroy: Handler = (ctx) =>
+  withVault(ctx, async ({ vault }) => {
+    const botId = ctx.str('bot')!;
+    const config = await configFromFlags(ctx.values, ctx.io);
+    const bots = await BotRegistry.open(config.dataDir);
+    try {
+      if (bots.get(botId)) throw new GuardError('KG2011', `bot ${botId}: use kguard bots remove, which revokes its broker token before its keys are destroyed`);
+    } finally {
+      bots.close();
+    }
+    if (!(await vault.destroyCredentials(botId))) throw new GuardError('KG4003', `bot ${botId}`);
+    if (ctx.bool('json')) printJson(ctx.io, { botId, destroyed: true });
+    else ctx.io.stdout.write(`credentials for ${botId} destroyed: the record was overwritten and deleted\n`);
+    return 0;
+  });
 
 export const disable: Handler = (ctx) => setEnabled(ctx, false);
 export const enable: Handler = (ctx) => setEnabled(ctx, true);
