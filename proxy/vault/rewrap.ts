@@ -140,6 +140,17 @@ export function createKeyRotation(deps: RotationDeps): Pick<ManagedVault, 'rotat
         });
         writes.inc({ op: 'rewrap' });
         return 'rewrapped' as const;
+      }).catch((err: unknown) => {
+        // A provider failing part-way: say where the run stopped and what state it left, not only the provider's error.
+        const g = toGuardError(err);
+        const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+        const why = g.detail ?? (typeof errno === 'string' && /^E[A-Z]+$/.test(errno) ? errno : undefined);
+        const notYet = ids.length - rewrapped.length - skipped.length;
+        throw new GuardError(
+          g.code,
+          `${why ? `${why}; ` : ''}rewrap stopped at ${botId}: ${rewrapped.length} rewrapped, ${skipped.length} already under the target, ${notYet} not yet (still under their previous key); run the same rewrap again to resume`,
+          { cause: err },
+        );
       });
       (outcome === 'rewrapped' ? rewrapped : skipped).push(botId);
       await ropts.onRecord?.(botId, outcome);
