@@ -18,7 +18,7 @@ export interface CancelFailure {
 }
 
 export interface CancelAllReport {
-  /** Distinct open orders seen across rounds. */
+  /** Distinct open orders seen across rounds (but those the caller had already counted: cancelAll's `counted`). */
   readonly listed: number;
   readonly cancelled: number;
   /** Orders still open after the last confirmation, with the last error. */
@@ -75,7 +75,8 @@ async function listWithRetry(session: BrokerSession, opts: CancelAllOptions): Pr
   }
 }
 
-export async function cancelAll(session: BrokerSession, opts: CancelAllOptions): Promise<CancelAllReport> {
+/** `counted`: orders an earlier run on this account already counted as listed (still open at its end): not counted again. */
+export async function cancelAll(session: BrokerSession, opts: CancelAllOptions, counted: ReadonlySet<string> = new Set()): Promise<CancelAllReport> {
   const seen = new Set<string>();
   const lastError = new Map<string, string>();
   let cancelled = 0,
@@ -113,7 +114,7 @@ export async function cancelAll(session: BrokerSession, opts: CancelAllOptions):
   for (const o of open) seen.add(o.ordNo);
   const complete = listing.complete;
   return {
-    listed: seen.size,
+    listed: [...seen].filter((ordNo) => !counted.has(ordNo)).length,
     cancelled,
     notCancelled,
     rounds,

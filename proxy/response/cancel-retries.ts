@@ -5,10 +5,12 @@
 // response.cancel.retryIntervalMs the accounts not confirmed are tried again
 // (a fresh listing, cancels, a confirming listing) for at most
 // response.cancel.retryForMs, until each is confirmed or the incident is
-// unlocked; the key's token is let go after each try. Each account's last try
-// lives in a hash beside the incident (never a rewrite of the incident itself,
-// which the lockdown and an unlock save meanwhile); a report on any replica
-// merges it, so step 3 turns done once every account is confirmed.
+// unlocked; the key's token is let go after each try. Each account's last try,
+// its counts added to the earlier tries', lives in a hash beside the incident
+// (never a rewrite of the incident itself, which the lockdown and an unlock
+// save meanwhile); a report on any replica merges it with the lockdown's own
+// counts, so step 3 turns done once every account is confirmed and the
+// incident still counts every order cancelled since the lockdown.
 // One replica follows an incident at a time, under a lease in the Store that
 // it renews every try; the incidents followed are listed with their deadline
 // (response:cancel-pending), and every replica's sweep takes over one whose
@@ -24,7 +26,7 @@
 import { randomBytes } from 'node:crypto';
 import { maskAccount } from '../common/logger.js';
 import { counter, gauge } from '../common/metrics.js';
-import { cancelAll, notConfirmedText } from './cancel-all.js';
+import { cancelAll, notConfirmedText, type CancelAllReport } from './cancel-all.js';
 import type { ResponseContext } from './context.js';
 import { cancelTotals, type AccountCancel, type Incident, type StepTiming } from './incident.js';
 import { K } from './keys.js';
@@ -107,17 +109,32 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
   );
   const showOpen = () => unconfirmedGauge.set([...loops.values()].reduce((a, l) => a + l.open, 0));
 
-  async function once(id: string, c: AccountCancel, retries: number): Promise<CancelRetry> {
+  /**
+   * One more try on the account whose record (the lockdown's own or the last try's) is `c`. The retry record adds
+   * this try's counts to the earlier retries' (merge adds the lockdown's own), so the incident says what was cancelled
+   * there since the lockdown, not only what the last try found; an order still open at `c`'s end is not listed twice.
+   */
+  async function once(id: string, c: AccountCancel): Promise<CancelRetry> {
     const at = () => new Date(now()).toISOString();
-    let rec: CancelRetry;
+    const counted = new Set((c.notCancelled ?? []).map((o) => o.ordNo));
+    let tried: CancelAllReport | { error: string };
     try {
-      const r = await opts.gateway.withSession(c.viaBot, (s) => cancelAll(s, cfg.cancel));
-      rec = { account: c.account, viaBot: c.viaBot, ...r, retries, at: at() };
+      tried = await opts.gateway.withSession(c.viaBot, (s) => cancelAll(s, cfg.cancel, counted));
     } catch (err) {
-      rec = { account: c.account, viaBot: c.viaBot, error: (err as Error).message.slice(0, 200), retries, at: at() };
+      tried = { error: (err as Error).message.slice(0, 200) };
     }
     // The token this try used goes now, as after the lockdown's own calls.
     await opts.tokens.revokeOutstanding(c.viaBot).catch(() => undefined);
+    // Read after the cancels, which must not wait on (or fail with) the Store.
+    const raw = await store.hget(K.cancelRetries(id), c.viaBot).catch(() => null);
+    const before = raw ? (JSON.parse(raw) as CancelRetry) : undefined;
+    const rec: CancelRetry = {
+      account: c.account,
+      viaBot: c.viaBot,
+      ...('error' in tried ? { ...sumOf(before, undefined), error: tried.error } : { ...tried, ...sumOf(before, tried) }),
+      retries: (before?.retries ?? 0) + 1,
+      at: at(),
+    };
     await store.hset(K.cancelRetries(id), c.viaBot, JSON.stringify(rec), cfg.incidentRetentionMs);
     return rec;
   }
@@ -131,7 +148,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
         : 'an order written to Kiwoom around the lockdown lost its answer and may be live; cancelling its account again',
     );
     const before = await store.hget(K.cancelRetries(id), o.botId).catch(() => null);
-    const rec = await once(id, c, before ? (JSON.parse(before) as CancelRetry).retries + 1 : 1);
+    const rec = await once(id, before ? { ...(JSON.parse(before) as CancelRetry), ...c } : c);
     const late: LateOrder = {
       at: new Date(now()).toISOString(),
       ...c,
@@ -224,7 +241,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
       );
       return 'done';
     }
-    const next = await Promise.all(left.map((c) => once(id, c, ((c as Partial<CancelRetry>).retries ?? 0) + 1).catch(() => c)));
+    const next = await Promise.all(left.map((c) => once(id, c).catch(() => c)));
     for (const r of next)
       if (unconfirmed(r)) logger.warn({ incidentId: id, account: r.account, viaBot: r.viaBot, error: errorOf(r) }, 'lockdown cancel-all retry not confirmed');
       else logger.warn({ incidentId: id, account: r.account, viaBot: r.viaBot }, 'lockdown cancel-all retry confirmed');
@@ -276,7 +293,10 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     if (retried.size === 0) return { steps: inc.steps, timeline: inc.timeline, cancels: inc.cancels, ...(inc.damage ? { damage: inc.damage } : {}) };
     // An account first cancelled for a late order (through another bot than the lockdown's) is added.
     const cancels = [
-      ...inc.cancels.map((c) => retried.get(c.viaBot) ?? c),
+      ...inc.cancels.map((c) => {
+        const r = retried.get(c.viaBot);
+        return r ? { ...r, ...sumOf(c, r) } : c;
+      }),
       ...[...retried.values()].filter((r) => !inc.cancels.some((c) => c.viaBot === r.viaBot)),
     ];
     const late = Object.values(lateRaw).map((v) => JSON.parse(v) as LateOrder);
@@ -286,7 +306,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
         .map((r) => ({
           at: r.at,
           event: 'cancel-all retried: confirmed',
-          detail: `${r.account} (via ${r.viaBot}), try ${r.retries}, ${r.cancelled ?? 0} cancelled`,
+          detail: `${r.account} (via ${r.viaBot}), try ${r.retries}, ${r.cancelled ?? 0} cancelled by the retries`,
         })),
       ...late.map((l) => ({
         at: l.at,
@@ -318,6 +338,15 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
       unconfirmedGauge.set(0);
     },
   };
+}
+
+/** Two runs' counts on one account added up (either may be absent: a first try, a listing that failed). */
+function sumOf(
+  a: Partial<CancelAllReport> | undefined,
+  b: Partial<CancelAllReport> | undefined,
+): Pick<CancelAllReport, 'listed' | 'cancelled' | 'rounds' | 'attempts'> {
+  const add = (k: 'listed' | 'cancelled' | 'rounds' | 'attempts') => (a?.[k] ?? 0) + (b?.[k] ?? 0);
+  return { listed: add('listed'), cancelled: add('cancelled'), rounds: add('rounds'), attempts: add('attempts') };
 }
 
 /** Step 3 with each retried account's error replaced by its last try's: done once nothing else failed. */
