@@ -13,7 +13,7 @@ import {
   kiwoomPrice,
   kiwoomQuantity,
   returnedOk,
-  venueOfCode,
+  venueOfListedOrder,
   type PagedInquiry,
 } from '../kiwoom/protocol/index.js';
 import { IncompleteOrderList, type BrokerGateway, type BrokerSession, type CancelResult, type Fill, type Holding, type OpenOrder } from './types.js';
@@ -57,8 +57,8 @@ function openOrders(rows: readonly Record<string, unknown>[]): OpenOrder[] {
         remaining: qty(r.oso_qty),
         price: price(r.ord_pric),
         trdeTp: String(r.trde_tp ?? ''),
-        // Kiwoom's list carries the venue for NXT/SOR rows; the suffix on stk_cd tells it too.
-        exchange: typeof r.stex_tp === 'string' && /^(KRX|NXT|SOR)$/.test(r.stex_tp) ? r.stex_tp : venueOfCode(String(r.stk_cd)),
+        // The venue the order rests on (stex_tp "1"/"2", sor_yn): a cancel naming another one is refused or misses it.
+        exchange: venueOfListedOrder(r),
       }),
     )
     .filter((o) => o.ordNo !== '' && o.remaining > 0);

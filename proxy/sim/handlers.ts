@@ -135,6 +135,7 @@ export function modifyOrder(ctx: TrContext): TrResult {
   const stkCd = stockCode(ctx.body, ctx.market);
   const qty = integerField(ctx.body, 'mdfy_qty', 1);
   const price = limitPrice(ctx.body, 'mdfy_uv');
+  sameVenue(ctx, orig, exchange);
   const { order, base } = ctx.book.modify(ctx.account, orig, stkCd, qty, price, ctx.now);
   return single(ok(withExchange(ctx, exchange, { ord_no: order.ordNo, base_orig_ord_no: base, mdfy_qty: padded(qty, 12) })));
 }
@@ -144,6 +145,7 @@ export function cancelOrder(ctx: TrContext): TrResult {
   const orig = originalOrder(ctx.body);
   const stkCd = stockCode(ctx.body, ctx.market);
   const qty = integerField(ctx.body, 'cncl_qty', 0);
+  sameVenue(ctx, orig, exchange);
   const { order, base, cancelled } = ctx.book.cancel(ctx.account, orig, stkCd, qty, ctx.now);
   return single(ok(withExchange(ctx, exchange, { ord_no: order.ordNo, base_orig_ord_no: base, cncl_qty: padded(cancelled, 12) })));
 }
@@ -251,8 +253,25 @@ function orderRow(ctx: TrContext, o: MutableOrder): JsonObject {
     cntr_pric: String(o.fillPrice),
     cntr_qty: String(o.filledQty),
     cur_prc: inst ? signedPrice(inst.price, inst.previousClose) : '0',
-    stex_tp: o.exchange,
+    ...venueFields(o.exchange),
   };
+}
+
+/** The venue as Kiwoom lists it in ka10075/ka10076 rows: stex_tp 1 KRX / 2 NXT, its text, and sor_yn (a smart-routed order reads S-KRX) [O]. */
+function venueFields(exchange: string): JsonObject {
+  if (exchange === 'SOR') return { stex_tp: '1', stex_tp_txt: 'S-KRX', sor_yn: 'Y' };
+  return exchange === 'NXT' ? { stex_tp: '2', stex_tp_txt: 'NXT', sor_yn: 'N' } : { stex_tp: '1', stex_tp_txt: 'KRX', sor_yn: 'N' };
+}
+
+/**
+ * A modify or cancel names the venue its original rests on: Kiwoom refuses a SOR one for an order not placed through
+ * SOR with 571412 [O], and one sent to another venue than the order's finds no such order there (505208 [G]).
+ */
+function sameVenue(ctx: TrContext, origOrdNo: string, exchange: string): void {
+  const orig = ctx.account.order(origOrdNo);
+  if (!orig || orig.exchange === exchange || ctx.entry.market === 'gold') return;
+  if (exchange === 'SOR') throw orderRejected('571412', 'SOR정정 및 취소주문은 원주문이 SOR주문인 경우 가능합니다.');
+  throw orderRejected('505208', '원주문번호가 존재하지 않습니다');
 }
 
 function exchangeFilter(stexTp: string): (o: MutableOrder) => boolean {

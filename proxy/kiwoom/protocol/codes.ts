@@ -39,3 +39,24 @@ export function quoteCode(stkCd: string, venue: string | undefined): string {
   const base = baseCode(stkCd);
   return venue === 'NXT' ? `${base}_NX` : venue === 'SOR' ? `${base}_AL` : base;
 }
+
+/**
+ * The venue an open order rests on, from its ka10075/ka10076 row: Kiwoom lists it as stex_tp "1" (KRX) or "2" (NXT),
+ * stex_tp_txt ("KRX", "NXT", "S-KRX" for a smart-routed one) and sor_yn ("Y" when placed through SOR), not as the
+ * dmst_stex_tp word. A cancel or modify must name it: Kiwoom refuses a SOR cancel of an order not placed through SOR
+ * ([2000](571412:SOR정정 및 취소주문은 원주문이 SOR주문인 경우 가능합니다.), as clients have met it [O]), and a
+ * KRX cancel does not reach an order resting on NXT. A row without these fields falls back to its code's suffix.
+ */
+export function venueOfListedOrder(row: {
+  readonly stex_tp?: unknown;
+  readonly stex_tp_txt?: unknown;
+  readonly sor_yn?: unknown;
+  readonly stk_cd?: unknown;
+}): Venue {
+  const tp = typeof row.stex_tp === 'string' ? row.stex_tp.trim() : '';
+  const txt = typeof row.stex_tp_txt === 'string' ? row.stex_tp_txt.trim().toUpperCase() : '';
+  if (row.sor_yn === 'Y' || txt.startsWith('S-')) return 'SOR';
+  if (tp === '2' || txt === 'NXT') return 'NXT';
+  if (tp === '1' || txt === 'KRX') return 'KRX';
+  return venueOfCode(String(row.stk_cd ?? ''));
+}

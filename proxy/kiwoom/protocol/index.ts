@@ -13,7 +13,7 @@ export {
   returnCodeOf,
   returnedOk,
 } from './numbers.js';
-export { baseCode, isStockCode, quoteCode, venueOfCode, type Venue } from './codes.js';
+export { baseCode, isStockCode, quoteCode, venueOfCode, venueOfListedOrder, type Venue } from './codes.js';
 export { tradeTypeName, tradeTypesOf, type Book } from './trade-types.js';
 export {
   DAY_MS,
