@@ -29,11 +29,17 @@ export interface CancelAllReport {
   readonly confirmed: boolean;
   /** The final listing broke off (cont-yn Y without a next-key): orders past it may be open, so nothing is confirmed. */
   readonly listIncomplete?: boolean;
+  /**
+   * A confirming listing failed after cancels were sent: what is open now is unknown (as for an account never listed),
+   * `notCancelled` names the orders whose cancel failed, and the counts stay what was done.
+   */
+  readonly error?: string;
 }
 
 /** Why a cancel-all is not confirmed, for step 3 and its retries. */
-export function notConfirmedText(r: { readonly notCancelled?: readonly unknown[]; readonly listIncomplete?: boolean }): string {
+export function notConfirmedText(r: { readonly notCancelled?: readonly unknown[]; readonly listIncomplete?: boolean; readonly error?: string }): string {
   const n = `${r.notCancelled?.length ?? 0} order(s) could not be cancelled`;
+  if (r.error) return `${n}; the open orders could not be listed again to confirm the cancels (${r.error}), so more may be open`;
   return r.listIncomplete ? `${n}; Kiwoom's open-order list broke off (cont-yn Y without a next-key), so more may be open` : n;
 }
 
@@ -75,6 +81,8 @@ async function listWithRetry(session: BrokerSession, opts: CancelAllOptions): Pr
   }
 }
 
+const countOf = (seen: ReadonlySet<string>, counted: ReadonlySet<string>): number => [...seen].filter((ordNo) => !counted.has(ordNo)).length;
+
 /** `counted`: orders an earlier run on this account already counted as listed (still open at its end): not counted again. */
 export async function cancelAll(session: BrokerSession, opts: CancelAllOptions, counted: ReadonlySet<string> = new Set()): Promise<CancelAllReport> {
   const seen = new Set<string>();
@@ -107,14 +115,20 @@ export async function cancelAll(session: BrokerSession, opts: CancelAllOptions, 
         }
       }
     });
-    listing = await listWithRetry(session, opts);
+    try {
+      listing = await listWithRetry(session, opts);
+    } catch (err) {
+      // The cancels were sent: a report that threw them away would say none went through.
+      const failed = batch.filter((o) => lastError.has(o.ordNo)).map((o) => ({ ordNo: o.ordNo, stkCd: o.stkCd, reason: lastError.get(o.ordNo)! }));
+      return { listed: countOf(seen, counted), cancelled, notCancelled: failed, rounds, attempts, confirmed: false, error: errText(err) };
+    }
     open = listing.orders;
   }
   const notCancelled = open.map((o) => ({ ordNo: o.ordNo, stkCd: o.stkCd, reason: lastError.get(o.ordNo) ?? 'still open after confirmation' }));
   for (const o of open) seen.add(o.ordNo);
   const complete = listing.complete;
   return {
-    listed: [...seen].filter((ordNo) => !counted.has(ordNo)).length,
+    listed: countOf(seen, counted),
     cancelled,
     notCancelled,
     rounds,

@@ -117,7 +117,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
   async function once(id: string, c: AccountCancel): Promise<CancelRetry> {
     const at = () => new Date(now()).toISOString();
     const counted = new Set((c.notCancelled ?? []).map((o) => o.ordNo));
-    let tried: CancelAllReport | { error: string };
+    let tried: Partial<CancelAllReport>;
     try {
       tried = await opts.gateway.withSession(c.viaBot, (s) => cancelAll(s, cfg.cancel, counted));
     } catch (err) {
@@ -131,7 +131,8 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     const rec: CancelRetry = {
       account: c.account,
       viaBot: c.viaBot,
-      ...('error' in tried ? { ...sumOf(before, undefined), error: tried.error } : { ...tried, ...sumOf(before, tried) }),
+      ...tried,
+      ...sumOf(before, tried),
       retries: (before?.retries ?? 0) + 1,
       at: at(),
     };
