@@ -22,6 +22,8 @@ export interface IncidentSummary {
 
 export interface IncidentStore {
   save(inc: Incident): Promise<void>;
+  /** The lockdown's saves after the record exists: an unlock done meanwhile (on a 202 lockdown still running) is kept. */
+  saveProgress(inc: Incident): Promise<void>;
   /** Throws KG3015 for a malformed or unknown id. */
   load(id: string): Promise<Incident>;
   /** Adds the incident to the index list() reads. */
@@ -38,6 +40,20 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes,
 
   async function save(inc: Incident): Promise<void> {
     await store.set(K.incident(inc.id), JSON.stringify(inc), cfg.incidentRetentionMs);
+  }
+
+  async function saveProgress(inc: Incident): Promise<void> {
+    // The lockdown holds its own copy while it runs: saved as it stands, it would say locked after an unlock.
+    const stored = inc.status === 'locked' ? await load(inc.id).catch(() => undefined) : undefined;
+    if (stored?.status === 'unlocked') {
+      inc.status = 'unlocked';
+      inc.unlockedAt = stored.unlockedAt;
+      inc.unlockedBy = stored.unlockedBy;
+      const mine = new Set(inc.timeline.map((e) => `${e.at} ${e.event}`));
+      inc.timeline.push(...stored.timeline.filter((e) => !mine.has(`${e.at} ${e.event}`)));
+      inc.timeline.sort((a, b) => a.at.localeCompare(b.at));
+    }
+    await save(inc);
   }
 
   async function load(id: string): Promise<Incident> {
@@ -118,5 +134,5 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes,
     return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
-  return { save, load, addToIndex, report, get, list };
+  return { save, saveProgress, load, addToIndex, report, get, list };
 }

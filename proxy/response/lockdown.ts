@@ -291,7 +291,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
       (opts.conditions ?? []).flatMap((c) => targets.map((t) => () => c.suspendConditions(t))),
     );
     inc.timings.stepsMs = rel();
-    await incidents.save(inc);
+    await incidents.saveProgress(inc);
 
     // Damage assessment, bounded by its deadline.
     const dStart = rel();
@@ -305,7 +305,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     inc.timeline.push({ at: at(), event: 'recovery plan', detail: cfg.recoverySteps.map((s) => s.id).join(', ') });
     // The lockdown's own broker calls are over: the key's token goes now, and step 2 says whether it went.
     await revokes.follow(inc).catch((err: unknown) => logger.error({ incidentId: id, err: (err as Error).message }, 'broker tokens not followed'));
-    await incidents.save(inc);
+    await incidents.saveProgress(inc);
     await ctx.auditSafe({ type: 'incident', action: 'opened', incidentId: id, timings: inc.timings, steps: inc.steps, totals: inc.damage.totals });
     const d = inc.damage.totals;
     track(

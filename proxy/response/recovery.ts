@@ -76,6 +76,7 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
     checkActor(actor);
     const inc = await incidents.load(id);
     if (inc.status !== 'locked') throw new GuardError('KG3016', 'incident is already unlocked');
+    const readTimeline = inc.timeline.length;
     const r = await incidents.report(inc);
     const missing = r.checklist.filter((c) => c.required && !c.confirmedBy).map((c) => c.id);
     if (missing.length) throw new GuardError('KG3012', `unconfirmed recovery steps: ${missing.join(', ')}`);
@@ -124,7 +125,17 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
     inc.unlockedAt = new Date(now()).toISOString();
     inc.unlockedBy = actor;
     inc.timeline.push({ at: inc.unlockedAt, event: 'unlocked', detail: actor });
-    await incidents.save(inc);
+    // Written onto the record as it is now: a lockdown still running (answered 202) may have saved its later steps
+    // since this unlock read it, and those must not be lost. The lockdown's own saves keep the unlock in turn.
+    const fresh = await incidents.load(id).catch(() => undefined);
+    if (fresh) {
+      fresh.status = inc.status;
+      fresh.unlockedAt = inc.unlockedAt;
+      fresh.unlockedBy = actor;
+      fresh.timeline.push(...inc.timeline.slice(readTimeline));
+    }
+    const saved = fresh ?? inc;
+    await incidents.save(saved);
     track(
       alerts.notify(
         inc,
@@ -136,7 +147,7 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
         ),
       ),
     );
-    return incidents.report(inc);
+    return incidents.report(saved);
   }
 
   async function compensation(id: string, cause: CompensationCause, actor: string, o?: { lossKrw?: number }): Promise<CompensationWorksheet> {
