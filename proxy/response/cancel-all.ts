@@ -17,10 +17,24 @@ export interface CancelFailure {
   readonly reason: string;
 }
 
+/** An order Kiwoom accepted the cancel of: what the incident names, so it can be matched with the broker's records. */
+export interface CancelledOrder {
+  readonly ordNo: string;
+  readonly stkCd: string;
+  readonly side: OpenOrder['side'];
+  /** The quantity still open when it was listed: what the cancel took off. */
+  readonly qty: number;
+}
+
+/** Cancelled orders named in an account's record at most (the count `cancelled` stays exact). */
+export const MAX_NAMED_CANCELS = 500;
+
 export interface CancelAllReport {
   /** Distinct open orders seen across rounds (but those the caller had already counted: cancelAll's `counted`). */
   readonly listed: number;
   readonly cancelled: number;
+  /** The orders whose cancel Kiwoom accepted (the first MAX_NAMED_CANCELS). */
+  readonly cancelledOrders?: readonly CancelledOrder[];
   /** Orders still open after the last confirmation, with the last error. */
   readonly notCancelled: readonly CancelFailure[];
   readonly rounds: number;
@@ -87,6 +101,7 @@ const countOf = (seen: ReadonlySet<string>, counted: ReadonlySet<string>): numbe
 export async function cancelAll(session: BrokerSession, opts: CancelAllOptions, counted: ReadonlySet<string> = new Set()): Promise<CancelAllReport> {
   const seen = new Set<string>();
   const lastError = new Map<string, string>();
+  const cancelledOrders: CancelledOrder[] = [];
   let cancelled = 0,
     attempts = 0,
     rounds = 0;
@@ -103,6 +118,8 @@ export async function cancelAll(session: BrokerSession, opts: CancelAllOptions, 
           const r = await session.cancel(order);
           if (r.ok) {
             cancelled++;
+            if (cancelledOrders.length < MAX_NAMED_CANCELS)
+              cancelledOrders.push({ ordNo: order.ordNo, stkCd: order.stkCd, side: order.side, qty: order.remaining });
             lastError.delete(order.ordNo);
             return;
           }
@@ -120,7 +137,7 @@ export async function cancelAll(session: BrokerSession, opts: CancelAllOptions, 
     } catch (err) {
       // The cancels were sent: a report that threw them away would say none went through.
       const failed = batch.filter((o) => lastError.has(o.ordNo)).map((o) => ({ ordNo: o.ordNo, stkCd: o.stkCd, reason: lastError.get(o.ordNo)! }));
-      return { listed: countOf(seen, counted), cancelled, notCancelled: failed, rounds, attempts, confirmed: false, error: errText(err) };
+      return { listed: countOf(seen, counted), cancelled, cancelledOrders, notCancelled: failed, rounds, attempts, confirmed: false, error: errText(err) };
     }
     open = listing.orders;
   }
@@ -130,6 +147,7 @@ export async function cancelAll(session: BrokerSession, opts: CancelAllOptions, 
   return {
     listed: countOf(seen, counted),
     cancelled,
+    cancelledOrders,
     notCancelled,
     rounds,
     attempts,

@@ -26,7 +26,7 @@
 import { randomBytes } from 'node:crypto';
 import { maskAccount } from '../common/logger.js';
 import { counter, gauge } from '../common/metrics.js';
-import { cancelAll, notConfirmedText, type CancelAllReport } from './cancel-all.js';
+import { cancelAll, MAX_NAMED_CANCELS, notConfirmedText, type CancelAllReport } from './cancel-all.js';
 import type { ResponseContext } from './context.js';
 import { cancelTotals, type AccountCancel, type Incident, type StepTiming } from './incident.js';
 import { K } from './keys.js';
@@ -341,13 +341,14 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
   };
 }
 
-/** Two runs' counts on one account added up (either may be absent: a first try, a listing that failed). */
+/** Two runs' counts and cancelled orders on one account added up (either may be absent: a first try, a listing that failed). */
 function sumOf(
   a: Partial<CancelAllReport> | undefined,
   b: Partial<CancelAllReport> | undefined,
-): Pick<CancelAllReport, 'listed' | 'cancelled' | 'rounds' | 'attempts'> {
+): Pick<CancelAllReport, 'listed' | 'cancelled' | 'cancelledOrders' | 'rounds' | 'attempts'> {
   const add = (k: 'listed' | 'cancelled' | 'rounds' | 'attempts') => (a?.[k] ?? 0) + (b?.[k] ?? 0);
-  return { listed: add('listed'), cancelled: add('cancelled'), rounds: add('rounds'), attempts: add('attempts') };
+  const cancelledOrders = [...(a?.cancelledOrders ?? []), ...(b?.cancelledOrders ?? [])].slice(0, MAX_NAMED_CANCELS);
+  return { listed: add('listed'), cancelled: add('cancelled'), cancelledOrders, rounds: add('rounds'), attempts: add('attempts') };
 }
 
 /** Step 3 with each retried account's error replaced by its last try's: done once nothing else failed. */

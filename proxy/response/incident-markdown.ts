@@ -45,6 +45,7 @@ interface Words {
   readonly orders: string;
   readonly accountOrders: (p: { account: string; via: string; listed: number; cancelled: number; notCancelled: number; error?: string | undefined }) => string;
   readonly order: string;
+  readonly cancelledOrder: (p: { ordNo: string; stkCd: string; side: 'buy' | 'sell' | 'unknown'; qty: number }) => string;
   readonly damage: string;
   readonly window: (from: string, to: string, complete: boolean, tookMs: number) => string;
   readonly fills: (fills: number, bought: string, sold: string) => string;
@@ -94,6 +95,7 @@ const EN: Words = {
   accountOrders: (p) =>
     `- account ${p.account} (via ${p.via}): listed ${p.listed}, cancelled ${p.cancelled}, not cancelled ${p.notCancelled}${p.error ? `, error: ${p.error}` : ''}`,
   order: 'order',
+  cancelledOrder: (p) => `order ${p.ordNo} ${p.stkCd} ${p.side === 'unknown' ? '' : `${p.side} `}${p.qty}: cancelled`,
   damage: 'Damage assessment',
   window: (from, to, complete, tookMs) => `Window ${from} – ${to}${complete ? '' : ' (INCOMPLETE)'}, took ${tookMs} ms.`,
   fills: (fills, bought, sold) => `- fills: ${fills}; bought ${bought}; sold ${sold}`,
@@ -144,6 +146,7 @@ const KO: Words = {
   accountOrders: (p) =>
     `- 계좌 ${p.account} (${p.via} 경유): 조회 ${p.listed}건, 취소 ${p.cancelled}건, 취소 못 함 ${p.notCancelled}건${p.error ? `, 오류: ${p.error}` : ''}`,
   order: '주문',
+  cancelledOrder: (p) => `주문 ${p.ordNo} ${p.stkCd} ${p.side === 'buy' ? '매수 ' : p.side === 'sell' ? '매도 ' : ''}${p.qty}주: 취소됨`,
   damage: '피해 평가',
   window: (from, to, complete, tookMs) => `조사 구간 ${from} – ${to}${complete ? '' : ' (불완전)'}, ${tookMs} ms 소요.`,
   fills: (fills, bought, sold) => `- 체결: ${fills}건; 매수 ${bought}; 매도 ${sold}`,
@@ -204,6 +207,7 @@ export function renderIncidentMarkdown(r: IncidentReport, language: Language = '
         error: c.error ? cell(c.error) : undefined,
       }),
     );
+    for (const o of c.cancelledOrders ?? []) out.push(`  - ${w.cancelledOrder({ ordNo: cell(o.ordNo), stkCd: cell(o.stkCd), side: o.side, qty: o.qty })}`);
     for (const f of c.notCancelled ?? []) out.push(`  - ${w.order} ${cell(f.ordNo)} ${cell(f.stkCd)}: ${cell(f.reason)}`);
   }
   out.push('');

@@ -27,6 +27,7 @@ interface CancelRecord {
   confirmed?: boolean;
   retries?: number;
   notCancelled?: unknown[];
+  cancelledOrders?: { ordNo: string; stkCd: string; side: string; qty: number }[];
 }
 
 t.test("the incident counts every order the lockdown and its retries cancelled, not the last try's", async (t) => {
@@ -59,4 +60,34 @@ t.test("the incident counts every order the lockdown and its retries cancelled, 
   t.match(totals, { ordersCancelled: 3, ordersNotCancelled: 0 }, 'the totals say three were cancelled');
   const md = (await h.admin('GET', `/admin/v1/incidents/${id}?format=md`, admin)).text;
   t.match(md, /조회 3건, 취소 3건, 취소 못 함 0건/, 'the Korean report says the same');
+});
+
+// The responder reconciles with Kiwoom's records by order number: a count alone does not say which orders went.
+t.test("the incident names each order it cancelled, the lockdown's and the retries'", async (t) => {
+  const admin = await h.adminToken('sec-lead-2', 'admin');
+  // Another bot of the same account places them: the first test left its bot locked.
+  const token = await h.addBot('bot-names', ['kind:query', 'kind:order']);
+  const ordNos: string[] = [];
+  for (const price of ['61000', '61100']) {
+    const placed = await h.call('kt10000', { ...RESTING_ORDER, ord_uv: price }, { token });
+    t.equal(placed.json.return_code, 0, `a resting order: ${placed.text}`);
+    ordNos.push(String(placed.json.ord_no));
+  }
+  const lock = await h.admin('POST', '/admin/v1/lockdown', admin, { account: CANARY.account, reason: 'account compromised' });
+  t.ok(lock.status === 201 || lock.status === 202, lock.text.slice(0, 300));
+  const id = String(lock.json.id);
+  const statusOf = (ordNo: string) => h.sim.orders(CANARY.account).find((o) => o.ordNo === ordNo)?.status;
+  await waitFor(() => ordNos.every((o) => statusOf(o) === 'cancelled'), 30_000, 'every order cancelled');
+  const report = async () => (await h.admin('GET', `/admin/v1/incidents/${id}`, admin)).json;
+  await waitFor(async () => stepsOf(await report()).find((s) => s.step.startsWith('3 '))?.status === 'done', 15_000, 'step 3 done');
+  const r = await report();
+  const named = (r.cancels as CancelRecord[]).flatMap((c) => c.cancelledOrders ?? []);
+  for (const ordNo of ordNos)
+    t.match(
+      named.find((o) => o.ordNo === ordNo),
+      { stkCd: '005930', side: 'buy', qty: 1 },
+      `order ${ordNo} is named`,
+    );
+  const md = (await h.admin('GET', `/admin/v1/incidents/${id}?format=md`, admin)).text;
+  for (const ordNo of ordNos) t.match(md, `주문 ${ordNo} 005930 매수 1주: 취소됨`, `the report names order ${ordNo}`);
 });
