@@ -21,6 +21,12 @@ import type {
 } from './types.js';
 import { createWebhookNotifier, type WebhookNotifier } from './webhooks.js';
 
+/** What a lockdown stopped on one replica: calls (and realtime sessions) ended before they were sent, queued calls refused. */
+export interface StoppedCalls {
+  readonly ended: number;
+  readonly refused: number;
+}
+
 export interface ResponderOptions {
   readonly config: ResponseConfig;
   readonly gateway: BrokerGateway;
@@ -30,8 +36,13 @@ export interface ResponderOptions {
   readonly policy: TradingStateControl;
   readonly tokens: BrokerTokenControl;
   readonly conditions?: readonly ConditionSubscriber[];
-  /** Told on every replica (this one included) of each lockdown as it is issued: ends the locked bots' calls there. */
-  readonly onLockdown?: (e: { readonly incidentId: string; readonly scope: LockdownScope }) => Promise<void> | void;
+  /**
+   * Told on every replica (this one included) of each lockdown as it is issued: ends the locked bots' calls there,
+   * and says what it stopped, which the incident records per replica (what was in flight when the lockdown landed).
+   */
+  readonly onLockdown?: (e: { readonly incidentId: string; readonly scope: LockdownScope }) => Promise<StoppedCalls> | Promise<void> | StoppedCalls | void;
+  /** This replica's name in the incident's record of what each replica stopped (a random one when absent). */
+  readonly replicaId?: string;
   /** Told of each bot an unlock frees (the risk engine forgets its escalation); a failure is recorded, not thrown. */
   readonly onUnlocked?: (botId: string) => Promise<void>;
   readonly auditor: Auditor;

@@ -10,6 +10,7 @@ import type { ChecklistItem, CompensationWorksheet, Incident, IncidentReport } f
 import { K } from './keys.js';
 import type { TokenRevokes } from './token-revokes.js';
 import type { CancelRetries } from './cancel-retries.js';
+import type { StoppedHere } from './lockdown-channel.js';
 
 export interface IncidentSummary {
   readonly id: string;
@@ -81,14 +82,29 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes,
   };
 
   async function report(inc: Incident): Promise<IncidentReport> {
-    const [confirmed, approvals, comp, sent, tokens] = await Promise.all([
+    const [confirmed, approvals, comp, sent, tokens, stoppedRaw] = await Promise.all([
       store.hgetall(K.checklist(inc.id)),
       store.hgetall(K.approvals(inc.id)),
       store.get(K.compensation(inc.id)),
       store.hgetall(K.notifications(inc.id)),
       // Step 3 as its retries left it, then step 2 as Kiwoom revoked the tokens.
       cancelRetries.merge(inc).then(async (c) => ({ ...c, ...(await revokes.merge({ ...inc, ...c })) })),
+      store.hgetall(K.stopped(inc.id)),
     ]);
+    const stopped = Object.values(stoppedRaw)
+      .map((v) => JSON.parse(v) as StoppedHere)
+      .sort((a, b) => a.at.localeCompare(b.at));
+    const base = tokens.timeline ?? inc.timeline;
+    const timeline = stopped.length
+      ? [
+          ...base,
+          ...stopped.map((x) => ({
+            at: x.at,
+            event: 'calls in flight stopped',
+            detail: `replica ${x.replica}: ${x.ended} call(s) and realtime session(s) ended before they were sent, ${x.refused} queued call(s) refused`,
+          })),
+        ].sort((a, b) => a.at.localeCompare(b.at))
+      : base;
     const notifications = [
       ...inc.notifications,
       ...Object.keys(sent)
@@ -103,6 +119,8 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes,
     return {
       ...inc,
       ...tokens,
+      timeline,
+      ...(stopped.length ? { stopped } : {}),
       notifications,
       checklist,
       unlockApprovals: Object.entries(approvals)

@@ -164,6 +164,8 @@ export interface IncidentReport extends Incident {
   readonly unlockApprovals: readonly { readonly approver: string; readonly at: string }[];
   readonly unlockApprovalsRequired: number;
   readonly compensation?: CompensationWorksheet;
+  /** What each replica had in flight for the locked bots when it heard the lockdown, and stopped (never sent). */
+  readonly stopped?: readonly { readonly replica: string; readonly at: string; readonly ended: number; readonly refused: number }[];
 }
 
 /** Adds business days (Mon-Fri, skipping configured holidays) to a Seoul date. */

@@ -18,3 +18,4 @@ export { renderIncidentMarkdown } from './incident-markdown.js';
 export type { Incident, IncidentReport, DamageAssessment, ChecklistItem, CompensationWorksheet, LockdownScope, StepTiming } from './incident.js';
 export { responseRoutes } from './routes.js';
 export type * from './types.js';
+export type { StoppedCalls } from './context.js';

@@ -10,6 +10,8 @@ export const K = {
   brokerTokens: (id: string) => `response:incident:${id}:broker-tokens`,
   cancelRetries: (id: string) => `response:incident:${id}:cancel-retries`,
   lateOrders: (id: string) => `response:incident:${id}:late-orders`,
+  /** What each replica stopped when it heard the lockdown (one field per replica). */
+  stopped: (id: string) => `response:incident:${id}:stopped`,
   /** The replica following an incident's cancel-all retries (a lease). */
   cancelFollower: (id: string) => `response:incident:${id}:cancel-follower`,
   /** Incidents whose cancel-all retries are being followed, each with its deadline (ms). */

@@ -6,10 +6,11 @@
 // down) still refuses them at the lockdown stage and before an order is
 // written, only later. An unlock needs nothing of the other replicas (they
 // read the flags on every call), so it publishes nothing.
+import { randomBytes } from 'node:crypto';
 import { messageObject } from '../common/json.js';
-import type { ResponseContext } from './context.js';
+import type { ResponseContext, StoppedCalls } from './context.js';
 import type { LockdownScope } from './incident.js';
-import { CHANNEL } from './keys.js';
+import { CHANNEL, K } from './keys.js';
 
 export interface LockdownMessage {
   readonly incidentId: string;
@@ -31,23 +32,38 @@ export function parseLockdownMessage(raw: string): LockdownMessage | undefined {
   return undefined;
 }
 
-export function subscribeLockdowns(ctx: ResponseContext, onLockdown: (m: LockdownMessage) => Promise<void> | void): { close(): Promise<void> } {
-  const { store, logger } = ctx;
+/** One replica's part of what was in flight when a lockdown landed, as the incident's report shows it. */
+export interface StoppedHere extends StoppedCalls {
+  readonly replica: string;
+  readonly at: string;
+}
+
+export function subscribeLockdowns(
+  ctx: ResponseContext,
+  onLockdown: (m: LockdownMessage) => Promise<StoppedCalls> | Promise<void> | StoppedCalls | void,
+): { close(): Promise<void> } {
+  const { store, logger, cfg, now } = ctx;
+  const replica = ctx.opts.replicaId ?? randomBytes(8).toString('hex');
   let closed = false;
+  // Beside the incident (its record may not be saved yet), one field per replica: what it stopped there.
+  const record = async (incidentId: string, stopped: StoppedCalls): Promise<void> => {
+    const here: StoppedHere = { replica, at: new Date(now()).toISOString(), ended: stopped.ended, refused: stopped.refused };
+    await store.hset(K.stopped(incidentId), replica, JSON.stringify(here), cfg.incidentRetentionMs);
+  };
   const handle = (raw: string): void => {
     const m = parseLockdownMessage(raw);
     if (!m || closed) return;
     // Called in this message's own turn, not a later one: a realtime push relayed to this replica on the same
     // subscriber connection right after it must find the locked bot's socket already closed.
-    let applied: Promise<void> | void;
+    let applied: Promise<StoppedCalls | undefined>;
     try {
-      applied = onLockdown(m);
+      applied = Promise.resolve(onLockdown(m)).then((stopped) => stopped ?? undefined);
     } catch (err) {
       applied = Promise.reject(err);
     }
-    void Promise.resolve(applied).catch((err: unknown) =>
-      logger.error({ incidentId: m.incidentId, err: (err as Error).message }, "lockdown not applied to this replica's calls"),
-    );
+    void applied
+      .then((stopped) => (stopped ? record(m.incidentId, stopped) : undefined))
+      .catch((err: unknown) => logger.error({ incidentId: m.incidentId, err: (err as Error).message }, "lockdown not applied to this replica's calls"));
   };
   const subscribed = store.subscribe(CHANNEL, handle).catch((err: unknown) => {
     // ioredis re-subscribes by itself after a reconnect; a refusal here leaves the lock flags to do it, later.

@@ -17,7 +17,7 @@ import { GuardError } from '../common/errors.js';
 import type { BotRegistry } from '../auth/index.js';
 import type { BrokerSessions } from '../kiwoom/broker-sessions.js';
 import type { Governor } from '../kiwoom/governor.js';
-import type { LockdownScope } from '../response/index.js';
+import type { LockdownScope, StoppedCalls } from '../response/index.js';
 
 export interface BotCalls {
   /** Tracks one call of the bot until the returned function is called; `end` aborts it with the reason. */
@@ -56,7 +56,7 @@ export interface LockdownHere {
 }
 
 /** What a lockdown published on any replica does on this one (the publishing replica included). */
-export function lockdownHere(d: LockdownHere): (e: { incidentId: string; scope: LockdownScope }) => Promise<void> {
+export function lockdownHere(d: LockdownHere): (e: { incidentId: string; scope: LockdownScope }) => Promise<StoppedCalls> {
   return async ({ incidentId, scope }) => {
     const inScope = (botId: string, account: string) =>
       scope.all === true || scope.botId === botId || (scope.account !== undefined && scope.account === account);
@@ -73,5 +73,7 @@ export function lockdownHere(d: LockdownHere): (e: { incidentId: string; scope: 
     const revokes = await Promise.allSettled(bots.map((b) => d.brokerSessions.revokeKeyOf(b)));
     const failed = revokes.filter((r) => r.status === 'rejected').length;
     d.logger.warn({ incidentId, scope, ended, refused, ...(failed ? { revokesFailed: failed } : {}) }, "lockdown: this replica ended the locked bots' calls");
+    // The incident records it: what was in flight here when the lockdown landed.
+    return { ended, refused };
   };
 }

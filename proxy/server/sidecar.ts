@@ -113,7 +113,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     // The audit stream sink and the Redis checkpoint copy share the state connection; outages are logged once each.
     const redis = sharedStore.kind === 'redis' ? (sharedStore as RedisStore).client : undefined;
     const { outageReminderMs } = config.log;
-    const auditor = await createAuditor({ config: parseAuditConfig(config.audit, config.dataDir), logger, registry, redis, outageReminderMs });
+    const auditConfig = parseAuditConfig(config.audit, config.dataDir);
+    const auditor = await createAuditor({ config: auditConfig, logger, registry, redis, outageReminderMs });
     closers.push(() => auditor.close());
     const fingerprintKey = auditor.fingerprintKey;
 
@@ -221,6 +222,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       // New orders stop at once: the locked bot's queued calls are refused (lockdown's own calls go first).
       tokens: brokerTokenControl(botControl, store, keyOf),
       onLockdown: lockdownHere({ calls, governor, brokerSessions, bots, logger: logger.child({ part: 'response' }) }),
+      // Named in the incident as the audit names it (audit.replicaId).
+      replicaId: auditConfig.replicaId,
       onUnlocked: (botId) => risk.clearEscalation(botId),
       auditor,
       // Removing an admin voids the unlock approvals they gave (four eyes stay two admins still trusted).
