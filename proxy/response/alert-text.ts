@@ -33,7 +33,22 @@ export interface AlertText {
   /** A held call refused as one the bot did not make: what was refused, by whom and why, and what follows. */
   refusal(p: RefusalWords): AlertWords;
   unlock(p: { bots: readonly string[]; actor: string; approvers: readonly string[] }): AlertWords;
+  /** An order Kiwoom accepted (or may have: its answer lost) for a bot already locked down, and its account cancelled again. */
+  lateOrder(p: LateOrderWords): AlertWords;
   realKey(p: { sourceIp: string; path: string; fingerprint: string }): AlertWords;
+}
+
+/** An order that reached Kiwoom around a lockdown (the cancel-all's late-order record; the account masked). */
+export interface LateOrderWords {
+  readonly incidentId: string;
+  readonly botId: string;
+  readonly apiId: string;
+  readonly account: string;
+  /** Kiwoom's order number; absent when the answer was lost. */
+  readonly ordNo?: string | undefined;
+  readonly requestId?: string | undefined;
+  /** Whether the account's open orders were cancelled again and confirmed. */
+  readonly confirmed: boolean;
 }
 
 /** A call held for approval, as the approver needs to read it (no secret: the approval record's own fields). */
@@ -107,6 +122,19 @@ const EN: AlertText = {
     ],
   }),
   unlock: ({ bots, actor, approvers }) => ({ title: `Unlocked: ${bots.join(', ')}`, lines: [`by ${actor}`, `approvals: ${approvers.join(', ')}`] }),
+  lateOrder: (l) => ({
+    title: l.ordNo
+      ? `Order placed after the lockdown: ${l.botId} ${l.apiId} ${l.ordNo}`
+      : `Order may have been placed after the lockdown: ${l.botId} ${l.apiId}`,
+    lines: [
+      l.ordNo
+        ? `Kiwoom accepted order ${l.ordNo} on ${l.account} after lockdown ${l.incidentId} had listed the account's open orders`
+        : `an order on ${l.account} was written to Kiwoom around lockdown ${l.incidentId} and its answer was lost (request ${l.requestId ?? 'unknown'}): it may be live`,
+      l.confirmed
+        ? "the account's open orders were cancelled again and confirmed; check its fills"
+        : "the account's open orders are NOT confirmed cancelled yet; retrying (check at Kiwoom)",
+    ],
+  }),
   realKey: ({ sourceIp, path, fingerprint }) => ({
     title: 'A real Kiwoom app key was presented to the sidecar',
     lines: [
@@ -159,6 +187,17 @@ const KO: AlertText = {
     ],
   }),
   unlock: ({ bots, actor, approvers }) => ({ title: `차단 해제: ${bots.join(', ')}`, lines: [`실행: ${actor}`, `해제 승인: ${approvers.join(', ')}`] }),
+  lateOrder: (l) => ({
+    title: l.ordNo ? `차단 후 접수된 주문: ${l.botId} ${l.apiId} ${l.ordNo}` : `차단 후 접수되었을 수 있는 주문: ${l.botId} ${l.apiId}`,
+    lines: [
+      l.ordNo
+        ? `긴급 차단 ${l.incidentId}이 계좌 ${l.account}의 미체결 주문을 조회한 뒤 키움이 주문 ${l.ordNo}을 접수했습니다`
+        : `긴급 차단 ${l.incidentId} 즈음 계좌 ${l.account}의 주문이 키움에 보내졌고 응답을 받지 못했습니다 (요청 ${l.requestId ?? '알 수 없음'}): 접수되었을 수 있습니다`,
+      l.confirmed
+        ? '계좌의 미체결 주문을 다시 취소했고 확인했습니다; 체결 여부를 확인하세요'
+        : '계좌의 미체결 주문 취소가 아직 확인되지 않았습니다; 재시도 중 (키움에서 확인하세요)',
+    ],
+  }),
   realKey: ({ sourceIp, path, fingerprint }) => ({
     title: '실제 키움 앱 키가 사이드카에 제시되었습니다',
     lines: [

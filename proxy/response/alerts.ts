@@ -3,7 +3,7 @@
 // medium-risk "unusual activity" alert, rate-limited per bot by a cooldown,
 // and the alerts that a call waits for approval or was refused as not the bot's.
 import { randomUUID } from 'node:crypto';
-import type { AlertWords, ApprovalWords, RefusalWords } from './alert-text.js';
+import type { AlertWords, ApprovalWords, LateOrderWords, RefusalWords } from './alert-text.js';
 import type { ResponseContext } from './context.js';
 import type { Incident } from './incident.js';
 import { K } from './keys.js';
@@ -13,7 +13,9 @@ import type { Alert } from './webhooks.js';
 export interface Alerts {
   alertFor(inc: Incident, event: Alert['event'], severity: Alert['severity'], words: AlertWords, details?: Record<string, unknown>): Alert;
   /** Delivers an incident alert and records the delivery results on the incident. */
-  notify(inc: Incident, alert: Alert): Promise<void>;
+  notify(inc: Pick<Incident, 'id'>, alert: Alert): Promise<void>;
+  /** An order Kiwoom accepted (or may have) for a bot already locked down: told at once, recorded on the incident. */
+  onLateOrder(l: LateOrderWords): Promise<void>;
   /** Medium risk: an alert only, at most once per bot per cooldown. */
   onRiskAlert(assessment: RiskLike, call: HighRiskCall): Promise<void>;
   /** A security event that is no incident (a real Kiwoom key in a bot's hands): at most once per `key` per cooldown. */
@@ -46,7 +48,7 @@ export function createAlerts(ctx: ResponseContext): Alerts {
     };
   }
 
-  async function notify(inc: Incident, alert: Alert): Promise<void> {
+  async function notify(inc: Pick<Incident, 'id'>, alert: Alert): Promise<void> {
     const results = await notifier.notify(alert);
     // A field of its own per delivery: the lockdown that is still writing the incident
     // document must not overwrite (or be overwritten by) a delivery that finished meanwhile.
@@ -105,5 +107,19 @@ export function createAlerts(ctx: ResponseContext): Alerts {
     );
   }
 
-  return { alertFor, notify, onRiskAlert, onSecurityAlert, onApprovalRequested, onApprovalRefused };
+  function onLateOrder(l: LateOrderWords): Promise<void> {
+    const details = { apiId: l.apiId, account: l.account, confirmed: l.confirmed, ...(l.ordNo ? { ordNo: l.ordNo } : { requestId: l.requestId }) };
+    const alert: Alert = {
+      event: 'late_order',
+      severity: 'CRITICAL',
+      audience: ['owner', 'admin'],
+      ...text.lateOrder(l),
+      incidentId: l.incidentId,
+      botIds: [l.botId],
+      details,
+    };
+    return ctx.track(notify({ id: l.incidentId }, alert));
+  }
+
+  return { alertFor, notify, onLateOrder, onRiskAlert, onSecurityAlert, onApprovalRequested, onApprovalRefused };
 }

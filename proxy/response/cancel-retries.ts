@@ -54,7 +54,7 @@ export interface AcceptedOrder {
   readonly requestId?: string;
 }
 
-interface LateOrder {
+export interface LateOrder {
   readonly at: string;
   readonly account: string;
   readonly viaBot: string;
@@ -69,8 +69,8 @@ interface LateOrder {
 export interface CancelRetries {
   /** After step 3: follows the accounts whose cancel-all was not confirmed (in the background). */
   follow(inc: Incident): void;
-  /** An order Kiwoom accepted (or whose answer was lost) for a bot locked down by incident `id`: its account's cancel-all again, now. */
-  acceptedWhileLocked(id: string, o: AcceptedOrder): Promise<void>;
+  /** An order Kiwoom accepted (or whose answer was lost) for a bot locked down by incident `id`: its account's cancel-all again, now; what is recorded. */
+  acceptedWhileLocked(id: string, o: AcceptedOrder): Promise<LateOrder>;
   /** Step 3, the accounts' cancel records and the timeline as the report shows them. */
   merge(inc: Incident): Promise<Pick<Incident, 'steps' | 'timeline' | 'cancels' | 'damage'>>;
   /** Stops retrying here (shutdown) and gives the leases back; what is recorded stays. */
@@ -140,7 +140,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     return rec;
   }
 
-  async function acceptedWhileLocked(id: string, o: AcceptedOrder): Promise<void> {
+  async function acceptedWhileLocked(id: string, o: AcceptedOrder): Promise<LateOrder> {
     const c = { account: maskAccount(o.account), viaBot: o.botId };
     logger.error(
       { incidentId: id, botId: o.botId, apiId: o.apiId, ordNo: o.ordNo, requestId: o.requestId },
@@ -160,6 +160,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     await store.hset(K.lateOrders(id), o.ordNo ?? `request:${late.requestId}`, JSON.stringify(late), cfg.incidentRetentionMs);
     // Followed like the lockdown's own accounts: here, or by the replica already following the incident.
     if (unconfirmed(rec)) await pend(id, undefined, 1);
+    return late;
   }
 
   /** The lease on following incident `id`: renewed when this replica holds it, taken when nobody does. */

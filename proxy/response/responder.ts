@@ -104,7 +104,15 @@ export function createResponder(opts: ResponderOptions): Responder {
     onApprovalRequested: alerts.onApprovalRequested,
     onApprovalRefused: alerts.onApprovalRefused,
     checkLockdown: lockCheck.checkLockdown,
-    orderAccepted: (o) => ctx.track(lockCheck.lockedBy(o.botId, o.account).then((id) => (id ? cancelRetries.acceptedWhileLocked(id, o) : undefined))),
+    orderAccepted: (o) =>
+      ctx.track(
+        lockCheck.lockedBy(o.botId, o.account).then(async (id) => {
+          if (!id) return;
+          // Money may have moved after the lockdown: the owner and the admins are told at once, not only the log.
+          const late = await cancelRetries.acceptedWhileLocked(id, o);
+          await alerts.onLateOrder({ incidentId: id, botId: o.botId, ...late });
+        }),
+      ),
     lockedBy: lockCheck.lockedBy,
     snapshotHoldings: holdings.snapshotHoldings,
     recordHoldings: holdings.recordHoldings,

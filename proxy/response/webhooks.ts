@@ -19,6 +19,7 @@ export interface Alert {
     | 'approval_requested'
     | 'approval_refused'
     | 'unlock'
+    | 'late_order'
     | 'recovery_plan'
     | 'real_key_presented';
   readonly severity: Severity;

@@ -22,6 +22,7 @@ const SAMPLES: { [K in keyof AlertText]: Parameters<AlertText[K]>[0] } = {
   refusal: { id: 'a-37', botId: 'bot-37', apiId: 'kt10001', summary: { stk_cd: '005930', ord_qty: '37' }, approver: 'alice', reason: 'not my order' },
   unlock: { bots: ['bot-37'], actor: 'sec', approvers: ['x', 'y'] },
   realKey: { sourceIp: '10.0.0.37', path: '/oauth2/token', fingerprint: 'fp37' },
+  lateOrder: { incidentId: 'i-37', botId: 'bot-37', apiId: 'kt10000', account: '******0037', ordNo: '0000037', confirmed: false },
 };
 const HANGUL = /[\uac00-\ud7a3]/;
 
