@@ -84,24 +84,34 @@ async function reissueAndRevoke(c: SweepContext, key: string, botId: string): Pr
   }
 }
 
-/** Revokes a token the ledger holds sealed (file ledger: a previous process's), unless it has expired. */
-async function revokeRecorded(c: SweepContext, e: LedgerEntry & { record: SessionRecord }): Promise<void> {
+/**
+ * Revokes a token the ledger holds sealed (file ledger: a previous process's), unless it has expired: 'expired'
+ * when it had, or when it expires before a retry or no credentials can revoke it (revokeWithRetry's own words).
+ */
+async function revokeRecorded(c: SweepContext, e: LedgerEntry & { record: SessionRecord }): Promise<'revoked' | 'expired'> {
   const token = c.ledger.open(e.key, e.record);
   try {
-    if (e.record.expiresAt > Date.now()) {
-      await c.revokeWithRetry({
-        botId: e.record.botId,
-        token,
-        key: e.key,
-        fingerprint: e.record.tokenFp,
-        expiresAt: e.record.expiresAt,
-        maxAttempts: c.opts.revokeAttempts,
-      });
-    }
+    if (e.record.expiresAt <= Date.now()) return 'expired';
+    const ended = await c.revokeWithRetry({
+      botId: e.record.botId,
+      token,
+      key: e.key,
+      fingerprint: e.record.tokenFp,
+      expiresAt: e.record.expiresAt,
+      maxAttempts: c.opts.revokeAttempts,
+    });
+    if (ended === false) throw new Error('revoke given up'); // kept for the next attempt
+    return ended;
   } finally {
     token.fill(0);
   }
 }
+
+/** What became of a token a previous process left, as the log line says it (not "revoked" for one that expired). */
+const LEFTOVER_OUTCOME: Readonly<Record<'revoked' | 'expired', string>> = {
+  revoked: 'revoked a broker token left by a previous process',
+  expired: 'forgot a broker token left by a previous process: it had expired, or no credentials can revoke it before it does',
+};
 
 /** Keys whose leftovers are revoked at once at start, unless configured (brokerTokens.recoverConcurrency). */
 const RECOVER_CONCURRENCY = 16;
@@ -114,15 +124,13 @@ export async function recoverLeftovers(c: SweepContext): Promise<number> {
   let n = 0;
   await forEachLimited(await c.ledger.entries(), c.opts.recoverConcurrency ?? RECOVER_CONCURRENCY, async (e) => {
     try {
-      if (e.record) {
-        await revokeRecorded(c, { ...e, record: e.record });
-      } else {
-        await reissueAndRevoke(c, e.key, e.botId);
-      }
+      let outcome: 'revoked' | 'expired' = 'revoked';
+      if (e.record) outcome = await revokeRecorded(c, { ...e, record: e.record });
+      else await reissueAndRevoke(c, e.key, e.botId);
       await c.ledger.forget(e.key);
       c.metrics.orphans.inc({ kind: 'restart' });
       n++;
-      c.logger.warn({ key: e.key, botId: e.botId, state: e.state }, 'revoked a broker token left by a previous process');
+      c.logger.warn({ key: e.key, botId: e.botId, state: e.state, outcome }, LEFTOVER_OUTCOME[outcome]);
     } catch (err) {
       c.logger.error(
         { key: e.key, botId: e.botId, code: toGuardError(err).code },
@@ -161,10 +169,10 @@ export async function sweepOnce(c: SweepContext): Promise<number> {
         } else if (e.record && e.at < c.startedAt && e.record.expiresAt > Date.now()) {
           // Sealed in the file ledger by a previous process, whose revoke at start failed (Kiwoom down): this process's
           // store never held it. Forgotten unrevoked, it would stay live at Kiwoom, untracked, until its expiry.
-          await revokeRecorded(c, { ...e, record: e.record });
+          const outcome = await revokeRecorded(c, { ...e, record: e.record });
           c.metrics.orphans.inc({ kind: 'restart' });
           n++;
-          c.logger.warn({ key: e.key, botId: e.botId }, 'revoked a broker token left by a previous process');
+          c.logger.warn({ key: e.key, botId: e.botId, outcome }, LEFTOVER_OUTCOME[outcome]);
         }
         await c.ledger.forget(e.key);
       } catch (err) {

@@ -18,6 +18,7 @@ import { startSimulator } from '../../proxy/sim/index.js';
 import { createMemoryStore } from '../../proxy/state/index.js';
 import { createLocalKeyProvider } from '../../proxy/vault/index.js';
 import { waitFor } from '../helpers/harness.js';
+import { captureLogger } from '../helpers/log-capture.js';
 
 const APP = { appKey: 'RECOVERlaterAPPkey1a2b3c4d5e', secretKey: 'RECOVERlaterSECRETkey6f5e4d3c2b1a' };
 const KEY = 'recoverlaterkey';
@@ -116,4 +117,68 @@ t.test('a leftover token whose revoke failed at start is revoked by a later swee
     'a sweep to settle the leftover entry',
   );
   t.equal(sim.liveTokens(), 0, 'the leftover token was revoked before its entry went');
+});
+
+t.test('a leftover that had expired is forgotten, and the log does not say it was revoked', async (t) => {
+  const dataDir = t.testdir({});
+  const provider = await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') });
+  const before = await openFileLedger(dataDir, provider, logger);
+  const version = newVersion();
+  const expiresAt = Date.now() - 60_000;
+  await before.recorded(KEY, {
+    v: 1,
+    botId: 'bot-left',
+    version,
+    issuedAt: expiresAt - 86_400_000,
+    expiresAt,
+    tokenFp: 'fp',
+    sealed: before.seal(KEY, version, expiresAt, Buffer.from('an-expired-token')),
+  });
+  before.close();
+  const ledger = await openFileLedger(dataDir, provider, logger);
+  t.teardown(() => ledger.close());
+  const store = createMemoryStore();
+  t.teardown(() => store.close());
+  const registry = new Registry();
+  const governor = new Governor({ ...KIWOOM_LIMITS }, { store, registry, logger });
+  t.teardown(() => governor.close());
+  const { lines, logger: captured } = captureLogger();
+  let revokes = 0;
+  const sessions = new BrokerSessions(
+    {
+      idleRevokeMs: 0,
+      renewBeforeMs: 60_000,
+      leaseTtlMs: 2_000,
+      issueLockTtlMs: 50,
+      sessionWaitMs: 10_000,
+      revokeAttempts: 2,
+      revokeBaseDelayMs: 10,
+      revokeMaxDelayMs: 20,
+      sweepIntervalMs: 60_000,
+    },
+    {
+      store,
+      ledger,
+      governor,
+      replicaId: 'after-restart',
+      keyOf: async () => KEY,
+      issue: () => Promise.reject(new Error('no issue expected')),
+      revoke: async () => {
+        revokes++;
+        return undefined;
+      },
+      fingerprintKey: Buffer.alloc(32, 9),
+      registry,
+      logger: captured,
+    },
+  );
+  t.teardown(() => sessions.drain(1_000));
+  t.equal(await sessions.recover(), 1, 'the entry is settled');
+  t.equal(revokes, 0, 'nothing to revoke: it had expired');
+  t.equal((await ledger.entries()).length, 0, 'and its entry is gone');
+  t.match(lines, [{ outcome: 'expired', msg: /^forgot a broker token left by a previous process: it had expired/ }]);
+  t.notOk(
+    lines.some((l) => String(l.msg).startsWith('revoked')),
+    'no line says it was revoked',
+  );
 });
