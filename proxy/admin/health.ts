@@ -15,7 +15,8 @@ export interface ReadinessReport {
   checks: Record<string, { ok: boolean; reason?: string; severity?: 'warn'; degraded?: true; refusesCalls?: true }>;
 }
 
-const CHECK_TIMEOUT_MS = 1_000;
+/** Longest /readyz waits for one check before reporting it failed (a probe's timeoutSeconds must leave room for it). */
+export const CHECK_TIMEOUT_MS = 1_000;
 
 function reasonOf(err: unknown): string {
   if (err instanceof GuardError) return `${err.code}${err.detail ? `: ${err.detail}` : ''}`;

@@ -13,6 +13,7 @@ import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { ROOT } from '../helpers/harness.js';
 import { defaultConfig } from '../../proxy/common/config.js';
+import { CHECK_TIMEOUT_MS } from '../../proxy/admin/health.js';
 import { schemaPackages, typeCheckObjects, validateObject } from './k8s-schema.js';
 import {
   findKustomize,
@@ -166,6 +167,14 @@ for (const o of OVERLAYS) {
         const port = ((c[probe] as Obj | undefined)?.httpGet as Obj | undefined)?.port;
         if (typeof port === 'string') t.ok(portNames.has(port), `${String(c.name)}: ${probe} port ${port} is declared`);
       }
+      // The kubelet gives up after timeoutSeconds (1 s unless set): a check /readyz is still waiting on must come back
+      // as a 503 naming it, not as a probe time-out that says nothing.
+      const readiness = c.readinessProbe as Obj | undefined;
+      if (readiness?.httpGet)
+        t.ok(
+          ((readiness.timeoutSeconds as number | undefined) ?? 1) * 1000 > CHECK_TIMEOUT_MS,
+          `${String(c.name)}: the readiness probe waits longer than /readyz's own check time-out`,
+        );
     }
     for (const v of volumes) t.ok(mounted.has(v.name as string), `volume ${String(v.name)} is mounted somewhere`);
 
