@@ -7,13 +7,13 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { BrokerSessions, type BrokerSessionOptions } from '../../proxy/kiwoom/broker-sessions.js';
-import { createKiwoomClient } from '../../proxy/kiwoom/client.js';
 import { Governor, KIWOOM_LIMITS, type GovernorLimits } from '../../proxy/kiwoom/governor.js';
 import { Upstream } from '../../proxy/kiwoom/upstream.js';
 import { openStoreLedger } from '../../proxy/kiwoom/session-ledger.js';
 import { startSimulator, type SimOptions } from '../../proxy/sim/index.js';
 import { createStore, parseStateConfig, type Store } from '../../proxy/state/index.js';
 import { createLocalKeyProvider } from '../../proxy/vault/index.js';
+import { simClient } from './leftover-world.js';
 import { startRedis } from './redis.js';
 
 export const WORLD_APP = { appKey: 'LEDGERidxAPPkey1a2b3c4d5e6f', secretKey: 'LEDGERidxSECRETkey6f5e4d3c2b1a0f' };
@@ -47,19 +47,7 @@ export async function brokerWorld(t: Test, simOptions: SimOptions = {}) {
   });
   sim.registerApp({ ...WORLD_APP, accountNo: '7000111122', cash: 1_000_000, holdings: [] });
   const provider = await createLocalKeyProvider({ masterKeyFile: path.join(t.testdir({}), 'master.key') });
-  const client = createKiwoomClient({
-    baseUrl: sim.url,
-    connections: 4,
-    connectTimeoutMs: 2_000,
-    headersTimeoutMs: 5_000,
-    bodyTimeoutMs: 5_000,
-    answerTimeoutMs: 10_000,
-    revokeTimeoutMs: 3_000,
-    keepAliveTimeoutMs: 4_000,
-    maxResponseBytes: 1 << 20,
-    limits: {},
-    sim: { ideal: false },
-  });
+  const client = simClient(sim.url);
   const creds = () => ({ appKey: Buffer.from(WORLD_APP.appKey), secretKey: Buffer.from(WORLD_APP.secretKey) });
 
   /**

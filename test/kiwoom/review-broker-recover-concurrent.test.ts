@@ -8,20 +8,13 @@
 // are revoked brokerTokens.recoverConcurrency at a time (default 16).
 import t from 'tap';
 import path from 'node:path';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
-import { BrokerSessions } from '../../proxy/kiwoom/broker-sessions.js';
-import { createKiwoomClient } from '../../proxy/kiwoom/client.js';
-import { Governor, KIWOOM_LIMITS } from '../../proxy/kiwoom/governor.js';
-import { newVersion, openFileLedger } from '../../proxy/kiwoom/session-ledger.js';
 import { startSimulator } from '../../proxy/sim/index.js';
-import { createMemoryStore } from '../../proxy/state/index.js';
 import { createLocalKeyProvider } from '../../proxy/vault/index.js';
 import { waitFor } from '../helpers/harness.js';
+import { leaveToken, restartedProcess, RESTART_OPTS, simClient } from '../helpers/leftover-world.js';
 
 const KEYS = 4;
 const app = (i: number) => ({ appKey: `RECOVERmanyAPPkey${i}a2b3c4d5e`, secretKey: `RECOVERmanySECRETkey${i}f5e4d3c2b1a` });
-const logger = pino({ level: 'silent' });
 
 t.test('the leftovers of many keys are revoked concurrently at start', async (t) => {
   const sim = await startSimulator({});
@@ -29,19 +22,7 @@ t.test('the leftovers of many keys are revoked concurrently at start', async (t)
   for (let i = 0; i < KEYS; i++) sim.registerApp({ ...app(i), accountNo: `70004444${i}0`, cash: 1_000_000, holdings: [] });
   const dataDir = t.testdir({});
   const provider = await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') });
-  const client = createKiwoomClient({
-    baseUrl: sim.url,
-    connections: 8,
-    connectTimeoutMs: 2_000,
-    headersTimeoutMs: 5_000,
-    bodyTimeoutMs: 5_000,
-    answerTimeoutMs: 10_000,
-    revokeTimeoutMs: 3_000,
-    keepAliveTimeoutMs: 4_000,
-    maxResponseBytes: 1 << 20,
-    limits: {},
-    sim: { ideal: false },
-  });
+  const client = simClient(sim.url, 8);
   t.teardown(() => client.close());
   const creds = (botId: string) => {
     const a = app(Number(botId.slice('bot-left-'.length)));
@@ -49,33 +30,13 @@ t.test('the leftovers of many keys are revoked concurrently at start', async (t)
   };
 
   // What the killed process left: one live token per key, each recorded (sealed) in the ledger file.
-  const before = await openFileLedger(dataDir, provider, logger);
   for (let i = 0; i < KEYS; i++) {
     const issued = await client.issueToken(creds(`bot-left-${i}`));
-    const version = newVersion();
-    const expiresAt = issued.expiresAt.getTime();
-    const key = `recoverkey${i}`;
-    await before.recorded(key, {
-      v: 1,
-      botId: `bot-left-${i}`,
-      version,
-      issuedAt: Date.now(),
-      expiresAt,
-      tokenFp: 'fp',
-      sealed: before.seal(key, version, expiresAt, issued.token),
-    });
+    await leaveToken(dataDir, provider, { key: `recoverkey${i}`, botId: `bot-left-${i}`, token: issued.token, expiresAt: issued.expiresAt.getTime() });
     issued.token.fill(0);
   }
-  before.close();
   t.equal(sim.liveTokens(), KEYS, 'a token is live at Kiwoom for each key');
 
-  const ledger = await openFileLedger(dataDir, provider, logger);
-  t.teardown(() => ledger.close());
-  const store = createMemoryStore();
-  t.teardown(() => store.close());
-  const registry = new Registry();
-  const governor = new Governor({ ...KIWOOM_LIMITS }, { store, registry, logger });
-  t.teardown(() => governor.close());
   // Kiwoom slow to answer revokes: each waits until released, so the revokes asked at once can be counted.
   let inFlight = 0;
   let most = 0;
@@ -83,40 +44,18 @@ t.test('the leftovers of many keys are revoked concurrently at start', async (t)
   const slow = new Promise<void>((r) => {
     release = r;
   });
-  const sessions = new BrokerSessions(
-    {
-      idleRevokeMs: 0,
-      renewBeforeMs: 60_000,
-      leaseTtlMs: 2_000,
-      issueLockTtlMs: 2_000,
-      sessionWaitMs: 10_000,
-      revokeAttempts: 2,
-      revokeBaseDelayMs: 10,
-      revokeMaxDelayMs: 20,
-      sweepIntervalMs: 60_000,
+  const { sessions, ledger } = await restartedProcess(t, dataDir, provider, {
+    opts: { ...RESTART_OPTS, issueLockTtlMs: 2_000 },
+    revoke: async (botId, token) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        await slow;
+        return await client.revokeToken(creds(botId), token);
+      } finally {
+        inFlight--;
+      }
     },
-    {
-      store,
-      ledger,
-      governor,
-      replicaId: 'after-restart',
-      keyOf: async () => 'unused',
-      issue: () => Promise.reject(new Error('no issue expected')),
-      revoke: async (botId, token) => {
-        most = Math.max(most, ++inFlight);
-        try {
-          await slow;
-          return await client.revokeToken(creds(botId), token);
-        } finally {
-          inFlight--;
-        }
-      },
-      fingerprintKey: Buffer.alloc(32, 9),
-      registry,
-      logger,
-    },
-  );
-  t.teardown(() => sessions.drain(1_000));
+  });
 
   const recovering = sessions.recover();
   const concurrent = await waitFor(() => inFlight >= 2, 10_000, 'a second revoke while the first waits').then(

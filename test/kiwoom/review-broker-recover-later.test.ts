@@ -8,21 +8,14 @@
 // until its expiry (about a day). It must be revoked once Kiwoom answers.
 import t from 'tap';
 import path from 'node:path';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
-import { BrokerSessions } from '../../proxy/kiwoom/broker-sessions.js';
-import { createKiwoomClient } from '../../proxy/kiwoom/client.js';
-import { Governor, KIWOOM_LIMITS } from '../../proxy/kiwoom/governor.js';
-import { newVersion, openFileLedger } from '../../proxy/kiwoom/session-ledger.js';
 import { startSimulator } from '../../proxy/sim/index.js';
-import { createMemoryStore } from '../../proxy/state/index.js';
 import { createLocalKeyProvider } from '../../proxy/vault/index.js';
 import { waitFor } from '../helpers/harness.js';
 import { captureLogger } from '../helpers/log-capture.js';
+import { leaveToken, restartedProcess, simClient } from '../helpers/leftover-world.js';
 
 const APP = { appKey: 'RECOVERlaterAPPkey1a2b3c4d5e', secretKey: 'RECOVERlaterSECRETkey6f5e4d3c2b1a' };
 const KEY = 'recoverlaterkey';
-const logger = pino({ level: 'silent' });
 
 t.test('a leftover token whose revoke failed at start is revoked by a later sweep, not forgotten', async (t) => {
   const sim = await startSimulator({});
@@ -30,75 +23,22 @@ t.test('a leftover token whose revoke failed at start is revoked by a later swee
   sim.registerApp({ ...APP, accountNo: '7000333344', cash: 1_000_000, holdings: [] });
   const dataDir = t.testdir({});
   const provider = await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') });
-  const client = createKiwoomClient({
-    baseUrl: sim.url,
-    connections: 2,
-    connectTimeoutMs: 2_000,
-    headersTimeoutMs: 5_000,
-    bodyTimeoutMs: 5_000,
-    answerTimeoutMs: 10_000,
-    revokeTimeoutMs: 3_000,
-    keepAliveTimeoutMs: 4_000,
-    maxResponseBytes: 1 << 20,
-    limits: {},
-    sim: { ideal: false },
-  });
+  const client = simClient(sim.url, 2);
   t.teardown(() => client.close());
   const creds = () => ({ appKey: Buffer.from(APP.appKey), secretKey: Buffer.from(APP.secretKey) });
 
   // What the killed process left: a token live at Kiwoom, recorded (sealed) in the ledger file.
-  const before = await openFileLedger(dataDir, provider, logger);
   const issued = await client.issueToken(creds());
-  const version = newVersion();
-  const expiresAt = issued.expiresAt.getTime();
-  await before.recorded(KEY, {
-    v: 1,
-    botId: 'bot-left',
-    version,
-    issuedAt: Date.now(),
-    expiresAt,
-    tokenFp: 'fp',
-    sealed: before.seal(KEY, version, expiresAt, issued.token),
-  });
+  await leaveToken(dataDir, provider, { key: KEY, botId: 'bot-left', token: issued.token, expiresAt: issued.expiresAt.getTime() });
   issued.token.fill(0);
-  before.close();
   t.equal(sim.liveTokens(), 1, 'a token is live at Kiwoom');
 
   // The next process: a new memory store, the same ledger file.
-  const ledger = await openFileLedger(dataDir, provider, logger);
-  t.teardown(() => ledger.close());
-  const store = createMemoryStore();
-  t.teardown(() => store.close());
-  const registry = new Registry();
-  const governor = new Governor({ ...KIWOOM_LIMITS }, { store, registry, logger });
-  t.teardown(() => governor.close());
-  const sessions = new BrokerSessions(
-    {
-      idleRevokeMs: 0,
-      cadenceLingerMs: 0,
-      renewBeforeMs: 60_000,
-      leaseTtlMs: 2_000,
-      issueLockTtlMs: 50,
-      sessionWaitMs: 10_000,
-      revokeAttempts: 2,
-      revokeBaseDelayMs: 10,
-      revokeMaxDelayMs: 20,
-      sweepIntervalMs: 60_000,
-    },
-    {
-      store,
-      ledger,
-      governor,
-      replicaId: 'after-restart',
-      keyOf: async () => KEY,
-      issue: () => client.issueToken(creds()),
-      revoke: (_bot, token) => client.revokeToken(creds(), token),
-      fingerprintKey: Buffer.alloc(32, 9),
-      registry,
-      logger,
-    },
-  );
-  t.teardown(() => sessions.drain(1_000));
+  const { sessions, ledger } = await restartedProcess(t, dataDir, provider, {
+    keyOf: async () => KEY,
+    issue: () => client.issueToken(creds()),
+    revoke: (_bot, token) => client.revokeToken(creds(), token),
+  });
 
   // Kiwoom fails every revoke while the process starts: the entry is kept.
   sim.faults.set({ revokeFailNext: 1_000 });
@@ -122,57 +62,16 @@ t.test('a leftover token whose revoke failed at start is revoked by a later swee
 t.test('a leftover that had expired is forgotten, and the log does not say it was revoked', async (t) => {
   const dataDir = t.testdir({});
   const provider = await createLocalKeyProvider({ masterKeyFile: path.join(dataDir, 'master.key') });
-  const before = await openFileLedger(dataDir, provider, logger);
-  const version = newVersion();
-  const expiresAt = Date.now() - 60_000;
-  await before.recorded(KEY, {
-    v: 1,
-    botId: 'bot-left',
-    version,
-    issuedAt: expiresAt - 86_400_000,
-    expiresAt,
-    tokenFp: 'fp',
-    sealed: before.seal(KEY, version, expiresAt, Buffer.from('an-expired-token')),
-  });
-  before.close();
-  const ledger = await openFileLedger(dataDir, provider, logger);
-  t.teardown(() => ledger.close());
-  const store = createMemoryStore();
-  t.teardown(() => store.close());
-  const registry = new Registry();
-  const governor = new Governor({ ...KIWOOM_LIMITS }, { store, registry, logger });
-  t.teardown(() => governor.close());
-  const { lines, logger: captured } = captureLogger();
+  await leaveToken(dataDir, provider, { key: KEY, botId: 'bot-left', token: Buffer.from('an-expired-token'), expiresAt: Date.now() - 60_000 });
+  const { lines, logger } = captureLogger();
   let revokes = 0;
-  const sessions = new BrokerSessions(
-    {
-      idleRevokeMs: 0,
-      renewBeforeMs: 60_000,
-      leaseTtlMs: 2_000,
-      issueLockTtlMs: 50,
-      sessionWaitMs: 10_000,
-      revokeAttempts: 2,
-      revokeBaseDelayMs: 10,
-      revokeMaxDelayMs: 20,
-      sweepIntervalMs: 60_000,
+  const { sessions, ledger } = await restartedProcess(t, dataDir, provider, {
+    logger,
+    revoke: async () => {
+      revokes++;
+      return undefined;
     },
-    {
-      store,
-      ledger,
-      governor,
-      replicaId: 'after-restart',
-      keyOf: async () => KEY,
-      issue: () => Promise.reject(new Error('no issue expected')),
-      revoke: async () => {
-        revokes++;
-        return undefined;
-      },
-      fingerprintKey: Buffer.alloc(32, 9),
-      registry,
-      logger: captured,
-    },
-  );
-  t.teardown(() => sessions.drain(1_000));
+  });
   t.equal(await sessions.recover(), 1, 'the entry is settled');
   t.equal(revokes, 0, 'nothing to revoke: it had expired');
   t.equal((await ledger.entries()).length, 0, 'and its entry is gone');
