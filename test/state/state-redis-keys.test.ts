@@ -232,8 +232,8 @@ const COLLECTIONS: Bound[] = [
     check: indexes((id) => `${P}response:incident:${id}`),
   },
   {
-    match: /^kguard:response:incident:[0-9a-f-]{36}:(checklist|unlock|notifications|broker-tokens)$/,
-    why: "one incident's checklist, unlock approvals, deliveries, tokens: fixed by configuration (expires with it)",
+    match: /^kguard:response:incident:[0-9a-f-]{36}:(checklist|unlock|notifications|broker-tokens|stopped)$/,
+    why: "one incident's checklist, unlock approvals, deliveries, tokens, calls stopped per replica: fixed by configuration and the replica count (expires with it)",
     check: atMost(50),
   },
   { match: /^kguard:bs:index$/, why: 'broker-session index: one field per app key with a live or issuing token', check: atMost(1) },
