@@ -133,7 +133,17 @@ const schema = {
     limits: {
       type: 'object',
       additionalProperties: false,
-      required: ['maxBodyBytes', 'maxHeaderBytes', 'maxHeaderCount', 'requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections'],
+      required: [
+        'maxBodyBytes',
+        'maxHeaderBytes',
+        'maxHeaderCount',
+        'requestTimeoutMs',
+        'headersTimeoutMs',
+        'keepAliveTimeoutMs',
+        'maxConnections',
+        'refusalHoldMs',
+        'refusalHoldPerBot',
+      ],
       properties: {
         maxBodyBytes: { type: 'integer', minimum: 2, maximum: 16 * 1024 * 1024 },
         maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1024 * 1024 },
@@ -142,6 +152,8 @@ const schema = {
         headersTimeoutMs: posInt,
         keepAliveTimeoutMs: posInt,
         maxConnections: posInt,
+        refusalHoldMs: { type: 'integer', minimum: 0, maximum: 60_000 },
+        refusalHoldPerBot: { type: 'integer', minimum: 1, maximum: 1_000_000 },
       },
     },
     tokens: {

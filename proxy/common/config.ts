@@ -50,6 +50,10 @@ export interface Config {
     headersTimeoutMs: number;
     keepAliveTimeoutMs: number;
     maxConnections: number;
+    /** A refusal with a retry-after is answered no sooner than it, at most this long after (0: at once). */
+    refusalHoldMs: number;
+    /** Refusals held at once for one bot (or source address); past it, answered at once and the connection closed. */
+    refusalHoldPerBot: number;
   };
   tokens: {
     ttlSeconds: number;
@@ -172,6 +176,8 @@ export function defaultConfig(): Config {
       headersTimeoutMs: 10_000,
       keepAliveTimeoutMs: 5_000,
       maxConnections: 1_024,
+      refusalHoldMs: 1_000,
+      refusalHoldPerBot: 256,
     },
     tokens: { ttlSeconds: 300, issuer: 'kiwoom-guard', audience: 'kiwoom-guard:bots', clockToleranceSeconds: 5, verifiedCacheSize: 10_000 },
     realtime: { ...REALTIME_DEFAULTS },

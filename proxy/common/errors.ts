@@ -198,14 +198,21 @@ export class GuardError extends Error {
   readonly headers: Readonly<Record<string, string>> | undefined;
   /** Kiwoom's detail code for the same condition, appended to return_msg as Kiwoom writes it ([8005:...]). */
   readonly kiwoom: KiwoomDetailCode | undefined;
+  /** When the refused call could succeed, to the millisecond (retry-after rounds up to seconds). */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; headers?: Record<string, string>; kiwoom?: KiwoomDetailCode }) {
+  constructor(
+    code: ErrorCode,
+    detail?: string,
+    options?: { cause?: unknown; headers?: Record<string, string>; kiwoom?: KiwoomDetailCode; retryAfterMs?: number },
+  ) {
     super(`${code}: ${ERROR_CATALOGUE[code].en}${detail ? ` (${detail})` : ''}`, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GuardError';
     this.code = code;
     this.detail = detail;
     this.headers = options?.headers;
     this.kiwoom = options?.kiwoom;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 
   get status(): number {

@@ -12,6 +12,7 @@ import type { ServerFactory } from '../common/tls-server.js';
 import { jsonReply, type NamedStage, type RequestContext, type Route } from './context.js';
 import { refusedTrHeaders, writeClientError } from './http.js';
 import type { BotCalls } from './bot-calls.js';
+import { createRefusalHold } from './refusal-hold.js';
 
 export interface ListenerDeps {
   config: Config;
@@ -74,7 +75,7 @@ export function keepBotServerLimits(server: Server, config: Config): void {
 }
 
 /** The bot server, and when every call it took has been answered and has run its after-stages. */
-export type BotListener = Server & { idle(): Promise<void> };
+export type BotListener = Server & { idle(): Promise<void>; releaseHeld(): void };
 
 export function createBotListener(deps: ListenerDeps): BotListener {
   const { config, logger } = deps;
@@ -131,13 +132,18 @@ export function createBotListener(deps: ListenerDeps): BotListener {
   // An Expect other than 100-continue: Node would answer an empty 417; the framing stage refuses it in Kiwoom's shape.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
 
-  function send(ctx: RequestContext): void {
+  const refusals = createRefusalHold(
+    { maxMs: config.limits.refusalHoldMs, perBot: config.limits.refusalHoldPerBot, total: config.limits.maxConnections },
+    deps.registry,
+  );
+
+  function send(ctx: RequestContext, close = false): void {
     const { res } = ctx;
     if (res.headersSent || res.destroyed) return;
     const reply = ctx.reply!;
     const headers: Record<string, string | number> = { ...reply.headers, 'content-length': reply.body.length, 'x-kguard-request-id': ctx.id };
     // An unread request body would desync a kept-alive connection.
-    if (!ctx.req.complete || ctx.error?.code === 'KG1003' || deps.isShuttingDown()) headers.connection = 'close';
+    if (close || !ctx.req.complete || ctx.error?.code === 'KG1003' || deps.isShuttingDown()) headers.connection = 'close';
     res.writeHead(reply.status, headers);
     res.end(reply.body);
   }
@@ -194,7 +200,10 @@ export function createBotListener(deps: ListenerDeps): BotListener {
       ctx.reply = jsonReply(ctx.error.status, kiwoomErrorBody(ctx.error, lang), { ...trHeaders, ...ctx.error.headers });
     }
     untrack?.();
-    send(ctx);
+    // A refusal with a retry-after is answered when the bot could succeed (capped): a flood waits, not the loop.
+    const holdMs = ctx.error ? refusals.delayFor(ctx.error) : 0;
+    const held = holdMs > 0 ? await refusals.hold(ctx.bot?.id ?? `source:${ctx.sourceIp}`, holdMs, res) : 'answered';
+    send(ctx, held === 'capped');
     clearTimeout(deadline);
     const seconds = (performance.now() - ctx.startedAt) / 1000;
     requests.inc({ route: ctx.route, code: ctx.error?.code ?? 'OK' });
@@ -221,6 +230,7 @@ export function createBotListener(deps: ListenerDeps): BotListener {
   }
 
   return Object.assign(server, {
+    releaseHeld: (): void => refusals.releaseAll(),
     idle: (): Promise<void> => (active === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve))),
   });
 }

@@ -302,6 +302,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     closers.push(async () => {
       shuttingDown = true;
       botServer.close();
+      botServer.releaseHeld();
       botServer.closeIdleConnections();
       // 'close' does not wait for calls on connections transparent mode handed over, nor for after-stages: idle() does.
       await Promise.all([once(botServer, 'close').catch(() => undefined), botServer.idle()]);

@@ -93,7 +93,8 @@ function held(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig' | 'request
     if (d.outcome === 'deny') {
       const code = DECISION_ERRORS[d.ruleKind ?? ''] ?? 'KG3001';
       const headers = d.retryAfterMs ? { 'retry-after': String(Math.ceil(d.retryAfterMs / 1000)) } : undefined;
-      throw new GuardError(code, `rule=${d.ruleId ?? '?'} ${d.reason ?? ''}`.trim(), { headers });
+      const retryAfterMs = d.retryAfterMs;
+      throw new GuardError(code, `rule=${d.ruleId ?? '?'} ${d.reason ?? ''}`.trim(), { headers, ...(retryAfterMs ? { retryAfterMs } : {}) });
     }
     await awaitApproval(deps, j, d).catch(async (err: unknown) => {
       // A hold closed because the bot's sessions ended (an approver was refused: approval service) is told as that.
