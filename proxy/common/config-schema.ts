@@ -154,6 +154,17 @@ const schema = {
         maxConnections: posInt,
         refusalHoldMs: { type: 'integer', minimum: 0, maximum: 60_000 },
         refusalHoldPerBot: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+        authFailureHold: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['afterFailures', 'windowMs', 'holdMs', 'maxSources'],
+          properties: {
+            afterFailures: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+            windowMs: { type: 'integer', minimum: 1, maximum: 86_400_000 },
+            holdMs: { type: 'integer', minimum: 0, maximum: 60_000 },
+            maxSources: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+          },
+        },
       },
     },
     tokens: {

@@ -54,6 +54,8 @@ export interface Config {
     refusalHoldMs: number;
     /** Refusals held at once for one bot (or source address); past it, answered at once and the connection closed. */
     refusalHoldPerBot: number;
+    /** Bot-call authentication failures past afterFailures in windowMs, per source (or bot id), are held holdMs. */
+    authFailureHold: { afterFailures: number; windowMs: number; holdMs: number; maxSources: number };
   };
   tokens: {
     ttlSeconds: number;
@@ -178,6 +180,7 @@ export function defaultConfig(): Config {
       maxConnections: 1_024,
       refusalHoldMs: 1_000,
       refusalHoldPerBot: 256,
+      authFailureHold: { afterFailures: 10, windowMs: 10_000, holdMs: 1_000, maxSources: 10_000 },
     },
     tokens: { ttlSeconds: 300, issuer: 'kiwoom-guard', audience: 'kiwoom-guard:bots', clockToleranceSeconds: 5, verifiedCacheSize: 10_000 },
     realtime: { ...REALTIME_DEFAULTS },

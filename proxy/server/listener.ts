@@ -13,6 +13,7 @@ import { jsonReply, type NamedStage, type RequestContext, type Route } from './c
 import { refusedTrHeaders, writeClientError } from './http.js';
 import type { BotCalls } from './bot-calls.js';
 import { createRefusalHold } from './refusal-hold.js';
+import { createAuthFailureHold } from './auth-failure-hold.js';
 
 export interface ListenerDeps {
   config: Config;
@@ -136,6 +137,7 @@ export function createBotListener(deps: ListenerDeps): BotListener {
     { maxMs: config.limits.refusalHoldMs, perBot: config.limits.refusalHoldPerBot, total: config.limits.maxConnections },
     deps.registry,
   );
+  const authFailures = createAuthFailureHold(config.limits.authFailureHold, deps.registry);
 
   function send(ctx: RequestContext, close = false): void {
     const { res } = ctx;
@@ -201,8 +203,11 @@ export function createBotListener(deps: ListenerDeps): BotListener {
     }
     untrack?.();
     // A refusal with a retry-after is answered when the bot could succeed (capped): a flood waits, not the loop.
-    const holdMs = ctx.error ? refusals.delayFor(ctx.error) : 0;
-    const held = holdMs > 0 ? await refusals.hold(ctx.bot?.id ?? `source:${ctx.sourceIp}`, holdMs, res) : 'answered';
+    // So is a repeated authentication failure (forged tokens, brute force), counted per bot id or source.
+    const who = ctx.claims ? `bot:${ctx.claims.botId}` : `source:${ctx.sourceIp}`;
+    const authHoldMs = ctx.error && route === 'tr' ? authFailures.delayFor(ctx.error.code, who) : 0;
+    const holdMs = ctx.error ? Math.max(refusals.delayFor(ctx.error), authHoldMs) : 0;
+    const held = holdMs > 0 ? await refusals.hold(who, holdMs, res) : 'answered';
     send(ctx, held === 'capped');
     clearTimeout(deadline);
     const seconds = (performance.now() - ctx.startedAt) / 1000;
