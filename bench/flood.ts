@@ -14,7 +14,8 @@
 // risk, policy and audit, which shows what refusing a flood early would cost.
 // Knobs: BENCH_SECONDS (measured per phase, default 15), BENCH_WARMUP (3),
 // BENCH_BOTS, BENCH_RATE, BENCH_FLOOD, BENCH_FLOOD_TOKEN (valid | forged),
-// BENCH_SIM (ideal | faithful).
+// BENCH_SIM (ideal | faithful), BENCH_HOLD_MS (the sidecar's limits.refusalHoldMs and
+// limits.authFailureHold.holdMs; 0 answers every refusal at once, as before the holds; unset: the defaults).
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -33,6 +34,7 @@ const RATE = env('BENCH_RATE', 2);
 const FLOOD = env('BENCH_FLOOD', 64);
 const IDEAL = (process.env.BENCH_SIM ?? 'ideal') !== 'faithful';
 const FORGED = process.env.BENCH_FLOOD_TOKEN === 'forged';
+const HOLD_MS = process.env.BENCH_HOLD_MS ? Number(process.env.BENCH_HOLD_MS) : undefined;
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'flood-worker.js');
 const POLICY = `${BENCH_POLICY}  - id: query-rate
     type: rate-limit
@@ -53,7 +55,11 @@ try {
   await writeFile(policyFile, POLICY);
   const dataDir = path.join(root, 'guard', 'data');
   await mkdir(path.dirname(dataDir), { mode: 0o700 });
-  const guardConfig = { risk: { enabled: false }, policy: { file: policyFile } };
+  const guardConfig = {
+    risk: { enabled: false },
+    policy: { file: policyFile },
+    ...(HOLD_MS === undefined ? {} : { limits: { refusalHoldMs: HOLD_MS, authFailureHold: { holdMs: HOLD_MS } } }),
+  };
   const guard = await startTenantChild('guard', { type: 'start', dataDir, simUrl: sim.ready.url, logLevel: 'warn', guardConfig });
   children.push(guard);
   // Tenant 0 floods; tenants 1..BOTS are the quiet ones.
@@ -87,6 +93,7 @@ try {
       floodConnections: FLOOD,
       floodToken: FORGED ? 'forged' : 'valid',
       simulator: IDEAL ? 'ideal' : 'faithful',
+      refusalHoldMs: HOLD_MS ?? 'default',
     },
     alone: brief(alone),
     flooded: brief(flooded),
