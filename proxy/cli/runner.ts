@@ -4,11 +4,12 @@
 // counts, then runs the handler. Usage errors are KG9004 and exit 2; they go
 // to stderr as `kguard <command>: <what is wrong>`, a usage line and the code.
 import { parseArgs } from 'node:util';
-import { ERROR_CATALOGUE } from '../common/errors.js';
+import { ERROR_CATALOGUE, GuardError } from '../common/errors.js';
 import { ROOT } from './commands.js';
 import { arityText, fullUsage, shortUsage } from './help.js';
 import { arity, flagsOf, type Command, type Ctx, type Flags, type Values } from './spec.js';
 import { closest } from '../common/suggest.js';
+import { errorLanguage, guardErrorText } from './lang.js';
 import type { CliIO } from './types.js';
 import { UsageError } from './usage.js';
 
@@ -129,10 +130,12 @@ export function printHelp(io: CliIO, names: readonly string[], from: readonly st
   return 0;
 }
 
-function report(io: CliIO, at: Resolved, err: unknown): number {
+async function report(io: CliIO, at: Resolved, err: unknown, values: Values): Promise<number> {
   if (err instanceof UsageError) return usageError(io, at, err.detail ?? err.message);
-  // Messages only: stacks may carry values from arguments of failed calls.
-  io.stderr.write(`kguard${at.path[0] ? ` ${at.path[0]}` : ''}: ${describeError(err)}\n`);
+  // A GuardError in the configured language (its code and detail as they are); messages only: stacks may carry
+  // values from arguments of failed calls.
+  const text = err instanceof GuardError ? guardErrorText(err, await errorLanguage({ values, io })) : describeError(err);
+  io.stderr.write(`kguard${at.path[0] ? ` ${at.path[0]}` : ''}: ${text}\n`);
   return 1;
 }
 
@@ -201,6 +204,6 @@ export async function runCommand(base: readonly string[], argv: readonly string[
     return await cmd.run(ctx);
   } catch (err) {
     if (!opts.catchErrors) throw err;
-    return report(io, at, err);
+    return report(io, at, err, parsed.values);
   }
 }

@@ -134,6 +134,7 @@ t.test('CLI usage errors are KG9004 with exit 2, the usage line and the code onc
   t.match(unknown.err, /^kguard bots: unknown option --wat\n/);
   const badConfig = await cli(['bots', 'list', '--config', path.join(dir, 'missing.yaml')]);
   t.equal(badConfig.code, 1);
-  t.match(badConfig.err, /^kguard bots: KG9003: Invalid configuration \(.*missing\.yaml: cannot read \(ENOENT\)\)\n$/);
+  // The configuration that would name the language is what failed: Korean, the default.
+  t.match(badConfig.err, /^kguard bots: KG9003: 설정이 올바르지 않습니다 \(.*missing\.yaml: cannot read \(ENOENT\)\)\n$/);
   t.notMatch(badConfig.err, /KG9003: KG9003/, 'the code is printed once');
 });
