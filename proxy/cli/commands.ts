@@ -4,7 +4,7 @@
 // `kguard policy check` does not load a server's worth of modules.
 import { GuardError } from '../common/errors.js';
 import { admins, approvals, bots, doctor, incidents, lockdown, state } from './commands-admin.js';
-import { CONFIG_FLAGS, JSON_FLAG, lazy, type Command } from './spec.js';
+import { CONFIG_FLAGS, JSON_FLAG, LANG_FLAG, lazy, type Command } from './spec.js';
 import { UsageError } from './usage.js';
 
 const NUMBER = (help: string) => ({ type: 'string', value: 'N', help }) as const;
@@ -181,7 +181,7 @@ const FROM_FILE = {
 const keys: Command = {
   name: 'keys',
   summary: 'Kiwoom credentials, envelope-encrypted (keys from stdin or a 0600 file, never argv)',
-  common: CONFIG_FLAGS,
+  common: { ...CONFIG_FLAGS, ...LANG_FLAG },
   sub: [
     {
       name: 'import',

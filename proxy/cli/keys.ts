@@ -24,6 +24,7 @@ import {
 } from '../vault/index.js';
 import { assertPrivateMode } from '../vault/files.js';
 import { configFromFlags, printJson, withNamedFile } from './args.js';
+import { KEYS_TEXT, type KeysText } from './keys-text.js';
 import { runCommand } from './runner.js';
 import type { Ctx, Handler } from './spec.js';
 import type { CliCommand, CliIO } from './types.js';
@@ -53,25 +54,30 @@ function assertStdinNotLooseFile(stdin: NodeJS.ReadableStream): void {
   if (st.isFile()) assertPrivateMode(st, 'the key file redirected to stdin');
 }
 
-async function readKeys(file: string | undefined, io: CliIO, limits: { minKeyBytes: number; maxKeyBytes: number }) {
+async function readKeys(file: string | undefined, io: CliIO, o: Opened) {
+  const { limits } = o;
   if (file !== undefined) return withNamedFile('--from-file', file, async () => parseCredentialInput(await readSecretInput({ file }), limits));
-  if (io.stdin.isTTY) throw new GuardError('KG4006', 'pipe the keys in on stdin (app key line, secret key line) or use --from-file with a 0600 file');
+  if (io.stdin.isTTY) throw new GuardError('KG4006', o.say.pipeKeys);
   assertStdinNotLooseFile(io.stdin);
   return parseCredentialInput(await readSecretInput({ stdin: io.stdin }), limits);
-}
-
-function metaLine(m: CredentialMeta): string {
-  return `${m.botId}\taccount=${m.account}\tversion=${m.keyVersion}\t${m.enabled ? 'enabled' : 'DISABLED'}\tprovider=${m.provider}\tkeyId=${m.keyId}\tcreated=${m.createdAt}\tfingerprint=${m.appKeyFingerprint}`;
 }
 
 interface Opened {
   readonly vault: ManagedVault;
   readonly limits: { minKeyBytes: number; maxKeyBytes: number };
+  /** What the command prints, in --lang or the configured language. */
+  readonly say: KeysText;
 }
 
 /** Opens the vault (primary provider, plus every provider existing records name) for fn, and closes it. */
-export async function withVault<T>(ctx: Ctx, fn: (o: Opened) => Promise<T>, primaryOverride?: (dataDirKeyFile: string) => Promise<ProviderName>): Promise<T> {
+export async function withVault<T>(
+  ctx: Ctx,
+  fn: (o: Opened) => Promise<T>,
+  primaryOverride?: (dataDirKeyFile: string, say: KeysText) => Promise<ProviderName>,
+): Promise<T> {
   const config = await configFromFlags(ctx.values, ctx.io);
+  const lang = ctx.values.lang;
+  const say = KEYS_TEXT[lang === 'ko' || lang === 'en' ? lang : config.language];
   const vaultConfig = parseVaultConfig(config.vault, config.dataDir);
   const logger = createLogger({ level: config.log.level === 'silent' ? 'silent' : 'warn', destination: ctx.io.stderr, name: 'kguard-keys' });
   const registry = new Registry();
@@ -79,7 +85,7 @@ export async function withVault<T>(ctx: Ctx, fn: (o: Opened) => Promise<T>, prim
   const opened: KeyProvider[] = [];
   let vault: ManagedVault | undefined;
   try {
-    const primaryName = primaryOverride ? await primaryOverride(vaultConfig.local.masterKeyFile) : vaultConfig.provider;
+    const primaryName = primaryOverride ? await primaryOverride(vaultConfig.local.masterKeyFile, say) : vaultConfig.provider;
     const primary = await createKeyProvider(vaultConfig, deps, primaryName);
     opened.push(primary);
     const readNames = new Set<string>([...vaultConfig.readProviders, ...(await providersInUse(config.dataDir))]);
@@ -107,7 +113,7 @@ export async function withVault<T>(ctx: Ctx, fn: (o: Opened) => Promise<T>, prim
       hmacKey.fill(0);
     }
     opened.length = 0; // the vault owns them now
-    return await fn({ vault, limits: vaultConfig.limits });
+    return await fn({ vault, limits: vaultConfig.limits, say });
   } finally {
     await vault?.close();
     await Promise.all(opened.map((p) => p.close().catch(() => undefined)));
@@ -117,7 +123,7 @@ export async function withVault<T>(ctx: Ctx, fn: (o: Opened) => Promise<T>, prim
 
 /** Reads the keys (stdin or a 0600 file), hands them to fn, zero-fills them whatever happens. */
 async function withKeys<T>(ctx: Ctx, o: Opened, fn: (creds: { appKey: Buffer; secretKey: Buffer }) => Promise<T>): Promise<T> {
-  const creds = await readKeys(ctx.str('from-file'), ctx.io, o.limits);
+  const creds = await readKeys(ctx.str('from-file'), ctx.io, o);
   try {
     return await fn(creds);
   } finally {
@@ -135,7 +141,7 @@ function printMeta(ctx: Ctx, line: string, meta: CredentialMeta): number {
 export const importKeys: Handler = (ctx) =>
   withVault(ctx, async (o) => {
     const meta = await withKeys(ctx, o, (creds) => o.vault.importCredentials({ botId: ctx.str('bot')!, account: ctx.str('account')!, ...creds }));
-    return printMeta(ctx, `imported credentials for ${meta.botId} (version ${meta.keyVersion}, provider ${meta.provider})\n`, meta);
+    return printMeta(ctx, o.say.imported(meta), meta);
   });
 
 export const rotate: Handler = (ctx) =>
@@ -144,15 +150,15 @@ export const rotate: Handler = (ctx) =>
     const meta = await withKeys(ctx, o, (creds) =>
       o.vault.rotateCredentials({ botId: ctx.str('bot')!, ...creds, ...(account !== undefined ? { account } : {}) }),
     );
-    return printMeta(ctx, `rotated credentials for ${meta.botId} to version ${meta.keyVersion}; the previous ciphertext was destroyed\n`, meta);
+    return printMeta(ctx, o.say.rotated(meta), meta);
   });
 
 export const list: Handler = (ctx) =>
-  withVault(ctx, async ({ vault }) => {
+  withVault(ctx, async ({ vault, say }) => {
     const metas = await vault.list();
     if (ctx.bool('json')) printJson(ctx.io, metas);
-    else if (metas.length === 0) ctx.io.stdout.write('no credentials registered\n');
-    else for (const m of metas) ctx.io.stdout.write(`${metaLine(m)}\n`);
+    else if (metas.length === 0) ctx.io.stdout.write(say.none);
+    else for (const m of metas) ctx.io.stdout.write(`${say.meta(m)}\n`);
     return 0;
   });
 
@@ -166,24 +172,22 @@ export const rewrap: Handler = async (ctx) => {
   };
   return withVault(
     ctx,
-    async ({ vault }) => {
+    async ({ vault, say }) => {
       const records: { botId: string; outcome: string }[] = [];
       const report = await vault.rewrapAll({
         onRecord: (botId, outcome) => {
           records.push({ botId, outcome });
-          out(`${outcome === 'rewrapped' ? 'rewrapped' : 'already done'}\t${botId}\n`);
+          out(say.record(botId, outcome === 'rewrapped'));
         },
       });
       if (json) printJson(ctx.io, { ...(created !== undefined ? { newMasterKeyVersion: created } : {}), ...report, records });
-      out(
-        `${report.resumed ? 'resumed an interrupted rewrap; ' : ''}${report.rewrapped.length} rewrapped, ${report.skipped.length} already under ${report.target.provider} ${report.target.keyId}\n`,
-      );
+      out(say.rewrapped(report.resumed, report.rewrapped.length, report.skipped.length, report.target.provider, report.target.keyId));
       return 0;
     },
-    async (masterKeyFile) => {
+    async (masterKeyFile, say) => {
       if (ctx.bool('new-master-key')) {
         created = await addLocalMasterKeyVersion(masterKeyFile);
-        out(`created local master key version ${created}\n`);
+        out(say.masterKey(created));
       }
       return to;
     },
@@ -191,10 +195,10 @@ export const rewrap: Handler = async (ctx) => {
 };
 
 async function setEnabled(ctx: Ctx, enabled: boolean): Promise<number> {
-  return withVault(ctx, async ({ vault }) => {
+  return withVault(ctx, async ({ vault, say }) => {
     const botId = ctx.str('bot')!;
     await vault.setEnabled(botId, enabled);
-    ctx.io.stdout.write(`credentials for ${botId} ${enabled ? 'enabled' : 'disabled'}\n`);
+    ctx.io.stdout.write(say.enabled(botId, enabled));
     return 0;
   });
 }
@@ -205,18 +209,18 @@ async function setEnabled(ctx: Ctx, enabled: boolean): Promise<number> {
  * key's broker token at Kiwoom first (the record is what that revoke needs).
  */
 export const destroy: Handler = (ctx) =>
-  withVault(ctx, async ({ vault }) => {
+  withVault(ctx, async ({ vault, say }) => {
     const botId = ctx.str('bot')!;
     const config = await configFromFlags(ctx.values, ctx.io);
     const bots = await BotRegistry.open(config.dataDir);
     try {
-      if (bots.get(botId)) throw new GuardError('KG2011', `bot ${botId}: use kguard bots remove, which revokes its broker token before its keys are destroyed`);
+      if (bots.get(botId)) throw new GuardError('KG2011', say.registered(botId));
     } finally {
       bots.close();
     }
-    if (!(await vault.destroyCredentials(botId))) throw new GuardError('KG4003', `bot ${botId}`);
+    if (!(await vault.destroyCredentials(botId))) throw new GuardError('KG4003', say.bot(botId));
     if (ctx.bool('json')) printJson(ctx.io, { botId, destroyed: true });
-    else ctx.io.stdout.write(`credentials for ${botId} destroyed: the record was overwritten and deleted\n`);
+    else ctx.io.stdout.write(say.destroyed(botId));
     return 0;
   });
 

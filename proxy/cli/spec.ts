@@ -80,6 +80,15 @@ export const ADMIN_FLAGS: Flags = {
 
 export const JSON_FLAG: Flags = { json: { type: 'boolean', help: 'machine-readable JSON on stdout' } };
 
+/** `--lang ko|en` for commands that print for people (lang.ts resolves it). */
+export const LANG_FLAG: Flags = {
+  lang: {
+    type: 'string',
+    choices: ['ko', 'en'],
+    help: 'language of the text output (default: the configured language, Korean unless set; --json is not translated)',
+  },
+};
+
 export const HELP_FLAG: Flag = { type: 'boolean', short: 'h', help: 'print this usage and exit 0' };
 
 /** The flags a command parses: its group's common flags, its own common flags, its own flags. */

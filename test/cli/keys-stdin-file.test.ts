@@ -45,5 +45,5 @@ t.test('a key file redirected to stdin must be 0600, as with --from-file', async
   await writeFile(tight, `${CANARY_APP_KEY}\n${CANARY_SECRET_KEY}\n`, { mode: 0o600 });
   const ok = await importWithStdinFile(dataDir, 'tight', tight);
   t.equal(ok.code, 0, ok.out);
-  t.match(ok.out, /imported credentials for tight/);
+  t.match(ok.out, /tight의 자격 증명을 등록했습니다/, 'in Korean, the default language');
 });

@@ -15,7 +15,7 @@ const keysIn = (i: number) => `${CANARY_APP_KEY}${i}\n${CANARY_SECRET_KEY}${i}\n
 const record = (id: string) => path.join(dir, 'credentials', `${id}.json`);
 const outputs: string[] = [];
 const cli = async (args: string[], stdin?: string) => {
-  const r = await kguard([...args, '--data-dir', dir], stdin === undefined ? {} : { stdin });
+  const r = await kguard([...args, '--data-dir', dir, ...(args[0] === 'keys' ? ['--lang', 'en'] : [])], stdin === undefined ? {} : { stdin });
   outputs.push(r.stdout, r.stderr);
   return r;
 };

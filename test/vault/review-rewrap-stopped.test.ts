@@ -45,7 +45,8 @@ fake.createKey({ alias: 'alias/custody' });
 const dir = await tempDir(t, 'kguard-rewrap-stopped-');
 const configFile = path.join(dir, 'kguard.json');
 const awsKms = { keyId: 'alias/custody', region: fake.region, endpoint: fake.url, maxAttempts: 2 };
-await writeFile(configFile, JSON.stringify({ dataDir: dir, vault: { provider: 'local', awsKms } }));
+// English: the test reads the rewrap's progress lines.
+await writeFile(configFile, JSON.stringify({ dataDir: dir, language: 'en', vault: { provider: 'local', awsKms } }));
 const ids = ['c1', 'c2', 'c3'];
 
 t.test('three records under the local keyring', async (t) => {

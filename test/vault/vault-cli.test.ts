@@ -35,7 +35,8 @@ async function run(args: string[], opts: { stdin?: Buffer | string; tty?: boolea
     stderr: sink((s) => {
       err += s;
     }),
-    env: { ...opts.env },
+    // The English text (the Korean default is checked in test/cli/review-cli-language.test.ts).
+    env: { KGUARD_LANGUAGE: 'en', ...opts.env },
   };
   let code: number;
   try {
@@ -140,7 +141,7 @@ t.test('rewrap local -> aws-kms survives SIGKILL midway and resumes', async (t) 
     process.execPath,
     [`--import=${new URL(`file://${loader}`).href}`, '--input-type=module', '-e', script, 'rewrap', '--to', 'aws-kms', '--config', configFile],
     {
-      env: { ...process.env, ...AWS_ENV },
+      env: { ...process.env, ...AWS_ENV, KGUARD_LANGUAGE: 'en' },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
