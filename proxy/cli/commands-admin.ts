@@ -1,7 +1,7 @@
 // Registry entries for the commands that manage identities and act on the
 // running sidecar through its admin API: bots, admins, approvals, lockdown,
 // incidents, state, doctor. (commands.ts assembles the whole table.)
-import { ADMIN_FLAGS, CONFIG_FLAGS, JSON_FLAG, lazy, type Command, type Flags } from './spec.js';
+import { ADMIN_FLAGS, CONFIG_FLAGS, JSON_FLAG, LANG_FLAG, lazy, type Command, type Flags } from './spec.js';
 
 const ADMIN_COMMON: Flags = { ...CONFIG_FLAGS, ...ADMIN_FLAGS };
 const ADMIN_NOTE = "The admin API is --admin-url, else KGUARD_ADMIN_URL, else the configuration's admin listener (admin.host, admin.port).";
@@ -162,6 +162,7 @@ export const lockdown: Command = {
     all: { type: 'boolean', help: 'lock down everything' },
     reason: { type: 'string', value: 'TEXT', required: true, help: 'why (audited, in the incident report)' },
     ...JSON_FLAG,
+    ...LANG_FLAG,
   },
   notes: [
     'Exactly one of --bot, --account, --all. Exit 3 when a step failed (e.g. an order not cancelled).',
@@ -182,7 +183,7 @@ const idCmd = (name: string, summary: string, key: 'approveUnlock' | 'unlock'): 
 export const incidents: Command = {
   name: 'incidents',
   summary: 'security incidents after a lockdown',
-  common: ADMIN_COMMON,
+  common: { ...ADMIN_COMMON, ...LANG_FLAG },
   sub: [
     { name: 'list', summary: 'incidents, newest first', flags: JSON_FLAG, run: lazy(() => import('./incidents.js'), 'list') },
     {

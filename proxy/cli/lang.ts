@@ -18,10 +18,10 @@ export async function cliLanguage(ctx: Source): Promise<Language> {
 }
 
 /**
- * The language of an error report: as cliLanguage, but it never throws (the configuration may be what failed):
- * then KGUARD_LANGUAGE if it names one, else Korean.
+ * As cliLanguage, but it never throws (for an error report the configuration may be what failed; a command on the
+ * admin API may not need it): then KGUARD_LANGUAGE if it names one, else Korean.
  */
-export async function errorLanguage(ctx: Source): Promise<Language> {
+export async function languageOrDefault(ctx: Source): Promise<Language> {
   try {
     return await cliLanguage(ctx);
   } catch {

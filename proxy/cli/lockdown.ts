@@ -3,26 +3,11 @@
 import { adminClientFrom, printResult } from './admin-common.js';
 import type { IncidentReport } from '../response/incident.js';
 import { configFromFlags } from './args.js';
+import { INCIDENTS_TEXT, summarise } from './incidents-text.js';
+import { languageOrDefault } from './lang.js';
 import { runCommand } from './runner.js';
 import type { Handler } from './spec.js';
 import type { CliCommand } from './types.js';
-
-export function summarise(r: IncidentReport): string {
-  const lines = [`LOCKDOWN incident ${r.id} (${r.targets.map((t) => t.botId).join(', ') || 'no bots'})`];
-  for (const s of r.steps)
-    lines.push(
-      `  ${s.ok ? 'ok     ' : s.status === 'pending' ? 'PENDING' : 'FAILED '} ${s.step} (${s.startedMs}-${s.endedMs} ms)${s.errors.length ? `: ${s.errors.join('; ')}` : ''}`,
-    );
-  for (const c of r.cancels)
-    lines.push(
-      `  account ${c.account}: listed ${c.listed ?? 0}, cancelled ${c.cancelled ?? 0}, NOT cancelled ${c.notCancelled?.length ?? 0}${c.error ? ` (${c.error})` : ''}`,
-    );
-  lines.push(
-    `  all orders cancelled: ${r.timings.cancelConfirmedMs !== undefined ? `${r.timings.cancelConfirmedMs} ms` : 'NOT CONFIRMED'}; damage assessment ${r.timings.damageMs ?? '-'} ms`,
-  );
-  lines.push('  recovery checklist:', ...r.checklist.map((c) => `    [${c.confirmedBy ? 'x' : ' '}] ${c.id}: ${c.title}`));
-  return `${lines.join('\n')}\n`;
-}
 
 export const lockdown: Handler = async (ctx) => {
   const bot = ctx.str('bot');
@@ -38,12 +23,11 @@ export const lockdown: Handler = async (ctx) => {
     ...(account !== undefined ? { account } : {}),
     ...(all ? { all: true } : {}),
   });
-  const code = printResult(ctx.io, r, ctx.bool('json') ? undefined : (j) => summarise(j as IncidentReport));
+  const lang = await languageOrDefault(ctx);
+  const code = printResult(ctx.io, r, ctx.bool('json') ? undefined : (j) => summarise(j as IncidentReport, lang));
   // 202: the bot is locked and the incident recorded, but the cancel-all still waits on Kiwoom (response.answerWithinMs passed).
   if (r.status === 202) {
-    ctx.io.stderr.write(
-      `lockdown still running: the bot is locked, its open orders are not confirmed cancelled yet (Kiwoom is slow to answer); follow it with kguard incidents show ${(r.json as IncidentReport).id}\n`,
-    );
+    ctx.io.stderr.write(INCIDENTS_TEXT[lang].stillRunning((r.json as IncidentReport).id));
     return 3;
   }
   // A lockdown that could not cancel everything, or whose broker tokens are not confirmed revoked yet, is what the operator must see in the exit code.

@@ -9,7 +9,7 @@ import { ROOT } from './commands.js';
 import { arityText, fullUsage, shortUsage } from './help.js';
 import { arity, flagsOf, type Command, type Ctx, type Flags, type Values } from './spec.js';
 import { closest } from '../common/suggest.js';
-import { errorLanguage, guardErrorText } from './lang.js';
+import { languageOrDefault, guardErrorText } from './lang.js';
 import type { CliIO } from './types.js';
 import { UsageError } from './usage.js';
 
@@ -134,7 +134,7 @@ async function report(io: CliIO, at: Resolved, err: unknown, values: Values): Pr
   if (err instanceof UsageError) return usageError(io, at, err.detail ?? err.message);
   // A GuardError in the configured language (its code and detail as they are); messages only: stacks may carry
   // values from arguments of failed calls.
-  const text = err instanceof GuardError ? guardErrorText(err, await errorLanguage({ values, io })) : describeError(err);
+  const text = err instanceof GuardError ? guardErrorText(err, await languageOrDefault({ values, io })) : describeError(err);
   io.stderr.write(`kguard${at.path[0] ? ` ${at.path[0]}` : ''}: ${text}\n`);
   return 1;
 }

@@ -78,5 +78,5 @@ t.test('a lockdown whose cancel-all waits on a hung Kiwoom answers 202 with the 
   const code = await lockdownCli(['--bot', 'bot-two', '--reason', 'kiwoom hangs', '--admin-url', `${h.adminUrl}/admin/v1`, '--token-file', tokenFile], io);
   hung.release();
   t.equal(code, 3, `exit 3: ${out}`);
-  t.match(out, /lockdown still running/, 'the operator is told the lockdown goes on');
+  t.match(out, /긴급 차단 진행 중: /, 'the operator is told the lockdown goes on, in the configured language (Korean unless set)');
 });

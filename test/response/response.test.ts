@@ -748,12 +748,18 @@ t.test('CLI: kguard lockdown / incidents / approvals over the admin API', async 
   await w.placeOrders(w.bot1, w.restingBuys(3));
   const locked = await run(lockdownCli, ['--bot', 'bot1', '--reason', 'operator drill']);
   t.equal(locked.code, 0, locked.err);
-  t.match(locked.out, /LOCKDOWN incident [0-9a-f-]{36} \(bot1\)/);
-  t.match(locked.out, /listed 3, cancelled 3, NOT cancelled 0/);
-  const id = /incident ([0-9a-f-]{36})/.exec(locked.out)![1]!;
+  // In the configured language: Korean unless set (the CLI runs with the embedded default).
+  t.match(locked.out, /^긴급 차단 사고 [0-9a-f-]{36} \(bot1\)$/m);
+  t.match(locked.out, /계좌 \S+: 미체결 3건, 취소 3건, 취소되지 않음 0건/);
+  t.match(locked.out, /^ {2}복구 체크리스트:$/m);
+  const id = /사고 ([0-9a-f-]{36})/.exec(locked.out)![1]!;
 
   const list = await run(incidentsCli, ['list']);
-  t.match(list.out, new RegExp(`${id}\\s+locked`));
+  t.match(list.out, new RegExp(`${id}\\s+locked +\\S+ 수동 봇=bot1 `));
+  t.match((await run(incidentsCli, ['list', '--lang', 'en'])).out, new RegExp(`${id}\\s+locked +\\S+ manual bots=bot1 `));
+  const json = await Promise.all(['ko', 'en'].map(async (lang) => (await run(incidentsCli, ['list', '--json', '--lang', lang])).out));
+  t.equal(json[0], json[1], '--json is not translated');
+  t.match(JSON.parse(json[0]!), { incidents: [{ id, status: 'locked' }] });
   const show = await run(incidentsCli, ['show', id]);
   t.match(show.out, /# 보안 사고/);
   const refused = await run(incidentsCli, ['unlock', id]);
@@ -765,7 +771,9 @@ t.test('CLI: kguard lockdown / incidents / approvals over the admin API', async 
   const unlocked = await run(incidentsCli, ['unlock', id], secondFile);
   t.equal(unlocked.code, 0, unlocked.err);
   const comp = await run(incidentsCli, ['compensation', id, '--cause', 'external_attack', '--loss', '5000000']);
-  t.match(comp.out, /70% of 5000000 KRW \(operator\) = 3500000 KRW, cap 10000000 KRW -> 3500000 KRW/);
+  t.match(comp.out, /원인 external_attack, 손실 5000000원 \(operator\)의 70% = 3500000원, 한도 10000000원 -> 3500000원/);
+  const compEn = await run(incidentsCli, ['compensation', id, '--cause', 'external_attack', '--loss', '5000000', '--lang', 'en']);
+  t.match(compEn.out, /70% of 5000000 KRW \(operator\) = 3500000 KRW, cap 10000000 KRW -> 3500000 KRW/);
 
   // Approvals: enrol, list, approve with the code on stdin.
   const enrolled = await run(approvalsCli, ['enroll', 'root', '--role', 'admin']);
