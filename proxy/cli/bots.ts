@@ -8,24 +8,28 @@ import { ensurePrivateDir, writeFileAtomic } from '../common/fsutil.js';
 import { configFromFlags, printJson, unwritten } from './args.js';
 import { adminClientFrom, printResult } from './admin-common.js';
 import type { RemoveReport } from '../server/bot-remove.js';
+import { BOTS_TEXT, summariseRemoval } from './bots-text.js';
+import { languageOrDefault } from './lang.js';
 import { runCommand } from './runner.js';
 import type { Ctx, Handler } from './spec.js';
 import type { CliCommand } from './types.js';
+import type { Language } from '../common/errors.js';
 import { UsageError } from './usage.js';
 
-async function withRegistry<T>(ctx: Ctx, fn: (registry: BotRegistry) => Promise<T>): Promise<T> {
+async function withRegistry<T>(ctx: Ctx, fn: (registry: BotRegistry, say: (typeof BOTS_TEXT)[Language]) => Promise<T>): Promise<T> {
   const config = await configFromFlags(ctx.values, ctx.io);
   await ensurePrivateDir(config.dataDir);
   const registry = await BotRegistry.open(config.dataDir);
+  const lang = ctx.values.lang;
   try {
-    return await fn(registry);
+    return await fn(registry, BOTS_TEXT[lang === 'ko' || lang === 'en' ? lang : config.language]);
   } finally {
     registry.close();
   }
 }
 
 export const add: Handler = (ctx) =>
-  withRegistry(ctx, async (registry) => {
+  withRegistry(ctx, async (registry, say) => {
     const allowed = ctx
       .strs('allow')
       .flatMap((a) => a.split(','))
@@ -40,9 +44,9 @@ export const add: Handler = (ctx) =>
           await registry.removeAdded([bot.id]);
           throw unwritten('--secret-out', out, `bot ${bot.id} not created`, err);
         });
-        ctx.io.stdout.write(`bot ${bot.id} created; secret written to ${out} (mode 0600)\n`);
+        ctx.io.stdout.write(say.createdTo(bot.id, out));
       } else {
-        ctx.io.stdout.write(`bot ${bot.id} created\nbot secret (shown once): ${secret.toString('latin1')}\n`);
+        ctx.io.stdout.write(say.created(bot.id, secret.toString('latin1')));
       }
     } finally {
       secret.fill(0);
@@ -51,16 +55,12 @@ export const add: Handler = (ctx) =>
     return 0;
   });
 
-function botLine(b: PublicBot): string {
-  return `${b.id}\t${b.enabled ? 'enabled' : 'DISABLED'}\towner=${b.owner}\taccount=${b.account}\tallowed=${b.allowed.join(',') || '-'}\tcreated=${b.createdAt}`;
-}
-
 export const list: Handler = (ctx) =>
-  withRegistry(ctx, async (registry) => {
+  withRegistry(ctx, async (registry, say) => {
     const all = registry.list();
     if (ctx.bool('json')) printJson(ctx.io, all);
-    else if (all.length === 0) ctx.io.stdout.write('no bots registered\n');
-    else ctx.io.stdout.write(`${all.map(botLine).join('\n')}\n`);
+    else if (all.length === 0) ctx.io.stdout.write(say.none);
+    else ctx.io.stdout.write(`${all.map((b: PublicBot) => say.line(b)).join('\n')}\n`);
     return 0;
   });
 
@@ -71,29 +71,21 @@ function online(ctx: Ctx): boolean {
   );
 }
 
-const DONE: Record<string, (id: string) => string> = {
-  disable: (id) => `bot ${id} disabled on every replica; its sessions ended and its broker access revoked\n`,
-  enable: (id) => `bot ${id} enabled; sessions ended before stay ended\n`,
-  'kill-sessions': (id) => `every session of bot ${id} ended; its broker access revoked\n`,
-};
-
 async function viaAdmin(ctx: Ctx, action: 'disable' | 'enable' | 'kill-sessions'): Promise<number> {
   const id = ctx.positionals[0]!;
   const admin = await adminClientFrom(ctx.values, ctx.io, async () => (await configFromFlags(ctx.values, ctx.io)).admin);
   const r = await admin.call('POST', `/bots/${encodeURIComponent(id)}/${action}`);
-  return printResult(ctx.io, r, ctx.bool('json') ? undefined : () => DONE[action]!(id));
+  const say = ctx.bool('json') ? undefined : BOTS_TEXT[await languageOrDefault(ctx)];
+  return printResult(ctx.io, r, say && (() => say[action](id)));
 }
 
 async function setFlag(ctx: Ctx, enabled: boolean): Promise<number> {
   if (online(ctx)) return viaAdmin(ctx, enabled ? 'enable' : 'disable');
-  return withRegistry(ctx, async (registry) => {
+  return withRegistry(ctx, async (registry, say) => {
     const bot = await registry.setEnabled(ctx.positionals[0]!, enabled);
     if (ctx.bool('json')) printJson(ctx.io, { bot });
-    else ctx.io.stdout.write(`bot ${bot.id} ${enabled ? 'enabled' : 'disabled'} in the registry\n`);
-    if (!enabled)
-      ctx.io.stderr.write(
-        'registry flag set: a running sidecar refuses the bot from its next call (it watches the registry); pass --admin-url to also end its sessions on every replica and revoke its broker token now\n',
-      );
+    else ctx.io.stdout.write(say.flag(bot.id, enabled));
+    if (!enabled) ctx.io.stderr.write(say.offlineNote);
     return 0;
   });
 }
@@ -107,13 +99,6 @@ export const killSessions: Handler = async (ctx) => {
   return viaAdmin(ctx, 'kill-sessions');
 };
 
-/** The removal's steps, one a line (like a lockdown's). */
-export function summariseRemoval(r: RemoveReport): string {
-  const lines = [`${r.removed ? 'REMOVED' : 'NOT REMOVED'} bot ${r.botId}${r.code ? ` (${r.code})` : ''}`];
-  for (const s of r.steps) lines.push(`  ${s.ok ? 'ok    ' : 'FAILED'} ${s.step} (${s.ms} ms): ${s.detail}`);
-  return `${lines.join('\n')}\n`;
-}
-
 export const remove: Handler = async (ctx) => {
   const id = ctx.positionals[0]!;
   const reason = ctx.str('reason')!;
@@ -121,12 +106,13 @@ export const remove: Handler = async (ctx) => {
   const admin = await adminClientFrom(ctx.values, ctx.io, async () => (await configFromFlags(ctx.values, ctx.io)).admin);
   const r = await admin.call('POST', `/bots/${encodeURIComponent(id)}/remove`, { reason });
   const report = r.json as Partial<RemoveReport> | undefined;
+  const lang = ctx.bool('json') ? 'en' : await languageOrDefault(ctx);
   // A removal that stopped part-way answers with its steps: shown, and exit 3 (the bot is disabled, not removed).
   if (report && Array.isArray(report.steps) && report.removed === false) {
-    ctx.io.stdout.write(ctx.bool('json') ? `${JSON.stringify(report, null, 2)}\n` : summariseRemoval(report as RemoveReport));
+    ctx.io.stdout.write(ctx.bool('json') ? `${JSON.stringify(report, null, 2)}\n` : summariseRemoval(report as RemoveReport, lang));
     return 3;
   }
-  return printResult(ctx.io, r, ctx.bool('json') ? undefined : (j) => summariseRemoval(j as RemoveReport));
+  return printResult(ctx.io, r, ctx.bool('json') ? undefined : (j) => summariseRemoval(j as RemoveReport, lang));
 };
 
 const bots: CliCommand = (args, io) => runCommand(['bots'], args, io);

@@ -19,7 +19,7 @@ const BOT_ONLINE_NOTE = [
 export const bots: Command = {
   name: 'bots',
   summary: 'bot identities and their sessions',
-  common: CONFIG_FLAGS,
+  common: { ...CONFIG_FLAGS, ...LANG_FLAG },
   sub: [
     {
       name: 'add',

@@ -140,8 +140,11 @@ t.test('every listing command prints JSON with --json', async (t) => {
   });
 
   // Without --json: lines for people, one bot (one admin) per line.
-  const [bots, admins] = await Promise.all([kguardInProcess(['bots', 'list', ...dd()]), kguardInProcess(['admins', 'list', ...dd()])]);
+  const [bots, admins] = await Promise.all([kguardInProcess(['bots', 'list', '--lang', 'en', ...dd()]), kguardInProcess(['admins', 'list', ...dd()])]);
   t.match(bots.stdout, new RegExp(`^${BOT}\\tenabled\\towner=alice\\taccount=${ACCOUNT}\\tallowed=kind:query,kind:account\\t`, 'm'));
+  // Korean unless the configuration or --lang says otherwise.
+  const botsKo = await kguardInProcess(['bots', 'list', ...dd()]);
+  t.match(botsKo.stdout, new RegExp(`^${BOT}\\t사용\\t소유자=alice\\t계좌=${ACCOUNT}\\t허용=kind:query,kind:account\\t`, 'm'));
   t.equal(admins.stdout, 'ops\tadmin\nvic\tviewer\n');
 });
 
@@ -157,7 +160,7 @@ t.test('bots kill-sessions ends the sessions: the sidecar JWT is refused after',
 
   const r = await kguardInProcess(['bots', 'kill-sessions', BOT], { env: adminEnv });
   t.equal(r.code, 0, r.stderr);
-  t.equal(r.stdout, `every session of bot ${BOT} ended; its broker access revoked\n`);
+  t.equal(r.stdout, `봇 ${BOT}의 모든 세션을 끝냈습니다. 브로커 접근을 폐기했습니다\n`, 'in Korean, the configured language');
   const after = await quote(before.token!);
   t.not(after.json.return_code, 0, 'the old JWT is refused');
   t.equal(code(after.text), 'KG2007', after.text);
@@ -185,7 +188,7 @@ t.test('bots disable refuses new token exchanges and old sessions; enable lets n
 
   const enabled = await kguardInProcess(['bots', 'enable', BOT], { env: adminEnv });
   t.equal(enabled.code, 0, enabled.stderr);
-  t.equal(enabled.stdout, `bot ${BOT} enabled; sessions ended before stay ended\n`);
+  t.equal(enabled.stdout, `봇 ${BOT}을(를) 다시 사용하도록 했습니다. 이전에 끝난 세션은 끝난 채로 둡니다\n`);
   const fresh = await exchange();
   t.ok(fresh.token, fresh.text);
   t.equal((await quote(fresh.token!)).json.return_code, 0);
@@ -212,7 +215,7 @@ t.test('bots remove offboards the bot through the admin API: steps printed, file
   t.equal(r.code, 0, r.stderr);
   t.match(
     r.stdout,
-    new RegExp(`^REMOVED bot ${BOT}\\n  ok +disable .*\\n  ok +broker .*revoked.*\\n  ok +credentials .*\\n  ok +registration .*\\n  ok +state `),
+    new RegExp(`^봇 ${BOT} 제거됨\\n  완료 disable .*\\n  완료 broker .*revoked.*\\n  완료 credentials .*\\n  완료 registration .*\\n  완료 state `),
   );
   t.notOk(r.stdout.includes(APP_KEY) || r.stdout.includes(SECRET_KEY), 'no secret printed');
   t.not((await quote(before.token!)).json.return_code, 0, 'its session is refused');

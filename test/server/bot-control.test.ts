@@ -60,7 +60,8 @@ t.test('offline disable sets the registry flag and says what it cannot do', asyn
   const token = await h.token();
   const r = await cli(['bots', 'disable', h.botId]);
   t.equal(r.code, 0, r.out);
-  t.match(r.out, /pass --admin-url to also end its sessions/);
+  t.match(r.out, /레지스트리 플래그만 바꿨습니다: .*--admin-url을 함께 주십시오/, 'in Korean, the configured language');
+  t.match((await cli(['bots', 'disable', h.botId, '--lang', 'en'])).out, /pass --admin-url to also end its sessions/, 'in English with --lang en');
   await waitFor(async () => code((await h.call('ka10001', QUOTE, { token })).text) === 'KG2006', 10_000, 'the running sidecar saw the flag');
   t.pass('refused once the watched registry changed');
   await cli(['bots', 'enable', h.botId]);

@@ -1,0 +1,47 @@
+// What `kguard bots ...` prints for people, in Korean or English (--lang, else the configured language, Korean
+// unless set). Bot ids, owners, accounts, api-ids, file names, step names and codes are printed as they are in both;
+// what the sidecar wrote (a removal step's detail) is in its own language. --json output is never translated.
+import type { PublicBot } from '../auth/index.js';
+import type { Language } from '../common/errors.js';
+import type { RemoveReport } from '../server/bot-remove.js';
+
+export const BOTS_TEXT = {
+  ko: {
+    createdTo: (id: string, file: string) => `봇 ${id}을(를) 만들었습니다. 시크릿은 ${file}에 썼습니다 (권한 0600)\n`,
+    created: (id: string, secret: string) => `봇 ${id}을(를) 만들었습니다\n봇 시크릿 (한 번만 표시): ${secret}\n`,
+    none: '등록된 봇이 없습니다\n',
+    line: (b: PublicBot) =>
+      `${b.id}\t${b.enabled ? '사용' : '사용 중지'}\t소유자=${b.owner}\t계좌=${b.account}\t허용=${b.allowed.join(',') || '-'}\t생성=${b.createdAt}`,
+    disable: (id: string) => `봇 ${id}을(를) 모든 복제본에서 사용 중지했습니다. 세션을 끝내고 브로커 접근을 폐기했습니다\n`,
+    enable: (id: string) => `봇 ${id}을(를) 다시 사용하도록 했습니다. 이전에 끝난 세션은 끝난 채로 둡니다\n`,
+    'kill-sessions': (id: string) => `봇 ${id}의 모든 세션을 끝냈습니다. 브로커 접근을 폐기했습니다\n`,
+    flag: (id: string, enabled: boolean) => `레지스트리에서 봇 ${id}을(를) ${enabled ? '사용하도록 했습니다' : '사용 중지했습니다'}\n`,
+    offlineNote:
+      '레지스트리 플래그만 바꿨습니다: 실행 중인 사이드카는 다음 호출부터 이 봇을 거부합니다 (레지스트리를 지켜봅니다). 모든 복제본에서 세션을 끝내고 브로커 토큰을 지금 폐기하려면 --admin-url을 함께 주십시오\n',
+    removed: (r: RemoveReport) => `봇 ${r.botId} ${r.removed ? '제거됨' : '제거되지 않음'}${r.code ? ` (${r.code})` : ''}`,
+    step: (ok: boolean) => (ok ? '완료' : '실패'),
+  },
+  en: {
+    createdTo: (id: string, file: string) => `bot ${id} created; secret written to ${file} (mode 0600)\n`,
+    created: (id: string, secret: string) => `bot ${id} created\nbot secret (shown once): ${secret}\n`,
+    none: 'no bots registered\n',
+    line: (b: PublicBot) =>
+      `${b.id}\t${b.enabled ? 'enabled' : 'DISABLED'}\towner=${b.owner}\taccount=${b.account}\tallowed=${b.allowed.join(',') || '-'}\tcreated=${b.createdAt}`,
+    disable: (id: string) => `bot ${id} disabled on every replica; its sessions ended and its broker access revoked\n`,
+    enable: (id: string) => `bot ${id} enabled; sessions ended before stay ended\n`,
+    'kill-sessions': (id: string) => `every session of bot ${id} ended; its broker access revoked\n`,
+    flag: (id: string, enabled: boolean) => `bot ${id} ${enabled ? 'enabled' : 'disabled'} in the registry\n`,
+    offlineNote:
+      'registry flag set: a running sidecar refuses the bot from its next call (it watches the registry); pass --admin-url to also end its sessions on every replica and revoke its broker token now\n',
+    removed: (r: RemoveReport) => `${r.removed ? 'REMOVED' : 'NOT REMOVED'} bot ${r.botId}${r.code ? ` (${r.code})` : ''}`,
+    step: (ok: boolean) => (ok ? 'ok    ' : 'FAILED'),
+  },
+} as const satisfies Record<Language, unknown>;
+
+/** The removal's steps, one a line (like a lockdown's). */
+export function summariseRemoval(r: RemoveReport, lang: Language): string {
+  const say = BOTS_TEXT[lang];
+  const lines = [say.removed(r)];
+  for (const s of r.steps) lines.push(`  ${say.step(s.ok)} ${s.step} (${s.ms} ms): ${s.detail}`);
+  return `${lines.join('\n')}\n`;
+}
