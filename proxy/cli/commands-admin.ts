@@ -106,7 +106,7 @@ export const admins: Command = {
 export const approvals: Command = {
   name: 'approvals',
   summary: 'step-up and four-eyes approvals of held calls',
-  common: ADMIN_COMMON,
+  common: { ...ADMIN_COMMON, ...LANG_FLAG },
   sub: [
     {
       name: 'list',

@@ -206,9 +206,14 @@ t.test("a held call declined as the bot's own (ownCall): refused, audited as suc
     tokenFile,
   ]);
   t.equal(cli.code, 0, cli.stderr);
-  t.equal(cli.stdout, `approval ${id}: refused (declined as the bot's own call)\n`);
-  const listed = await kguardInProcess(['approvals', 'list', '--status', 'refused', '--admin-url', `${w.h.adminUrl}/admin/v1`, '--token-file', tokenFile]);
-  t.match(listed.stdout, new RegExp(`^${id}  declined step_up`, 'm'), 'the list tells a decline from a refusal');
+  t.equal(cli.stdout, `승인 요청 ${id}: refused (봇 자신의 호출로 보고 거절함)\n`, 'in Korean, the configured language');
+  const admin = ['--admin-url', `${w.h.adminUrl}/admin/v1`, '--token-file', tokenFile];
+  const listed = await kguardInProcess(['approvals', 'list', '--status', 'refused', ...admin]);
+  t.match(listed.stdout, new RegExp(`^${id}  declined step_up 봇=`, 'm'), 'the list tells a decline from a refusal');
+  const listedEn = await kguardInProcess(['approvals', 'list', '--status', 'refused', '--lang', 'en', ...admin]);
+  t.match(listedEn.stdout, new RegExp(`^${id}  declined step_up bot=`, 'm'), 'in English with --lang en');
+  const json = await Promise.all(['ko', 'en'].map(async (lang) => (await kguardInProcess(['approvals', 'list', '--json', '--lang', lang, ...admin])).stdout));
+  t.equal(json[0], json[1], '--json is not translated');
   const declined = await w.h.admin('GET', `/admin/v1/approvals/${id}`, w.admin);
   t.match(declined.json, { status: 'refused', refusal: { approver: 'bob', reason: 'too large today', ownCall: true } });
   const retry = await w.h.call('kt10000', STEP_UP_BUY, { token, headers: { 'x-kguard-approval-id': id } });

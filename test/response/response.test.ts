@@ -778,7 +778,7 @@ t.test('CLI: kguard lockdown / incidents / approvals over the admin API', async 
   // Approvals: enrol, list, approve with the code on stdin.
   const enrolled = await run(approvalsCli, ['enroll', 'root', '--role', 'admin']);
   t.equal(enrolled.code, 0, enrolled.err);
-  const secret = /TOTP secret \(shown once\): ([A-Z2-7]+)/.exec(enrolled.out)![1]!;
+  const secret = /TOTP 시크릿 \(한 번만 표시\): ([A-Z2-7]+)/.exec(enrolled.out)![1]!;
   const ticket = await approvals.request({
     botId: 'bot1',
     account: ACCOUNT,
@@ -789,7 +789,7 @@ t.test('CLI: kguard lockdown / incidents / approvals over the admin API', async 
     level: 'step_up',
   });
   const listed = await run(approvalsCli, ['list', '--status', 'pending']);
-  t.match(listed.out, new RegExp(`${ticket.id}\\s+pending\\s+step_up bot=bot1 kt10001`));
+  t.match(listed.out, new RegExp(`${ticket.id}\\s+pending\\s+step_up 봇=bot1 kt10001`));
   await t.rejects(run(approvalsCli, ['approve', ticket.id], rootFile, 'abc\n'), /6-8 digits/, 'a malformed code never leaves the CLI');
   const code = totpAt(base32Decode(Buffer.from(secret)), Date.now(), approvalCfg.totp);
   const ok = await run(approvalsCli, ['approve', ticket.id], rootFile, `${code}\n`);
