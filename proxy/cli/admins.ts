@@ -1,7 +1,9 @@
 // kguard admins add|list|remove: tokens for the admin API, shown once.
 import { AdminTokens, type Role } from '../admin/tokens.js';
 import { ensurePrivateDir, writeFileAtomic } from '../common/fsutil.js';
+import { ADMINS_TEXT } from './admins-text.js';
 import { configFromFlags, printJson, unwritten } from './args.js';
+import { cliLanguage } from './lang.js';
 import { runCommand } from './runner.js';
 import type { Ctx, Handler } from './spec.js';
 import type { CliCommand } from './types.js';
@@ -16,6 +18,7 @@ export const add: Handler = async (ctx) => {
   const name = ctx.positionals[0]!;
   const role = (ctx.str('role') ?? 'viewer') as Role;
   const tokens = await tokensOf(ctx);
+  const say = ADMINS_TEXT[await cliLanguage(ctx)];
   const token = await tokens.create(name, role);
   try {
     const out = ctx.str('token-out');
@@ -25,9 +28,9 @@ export const add: Handler = async (ctx) => {
         await tokens.remove(name);
         throw unwritten('--token-out', out, `admin ${name} not created`, err);
       });
-      ctx.io.stdout.write(`admin ${name} (${role}) created; token written to ${out} (mode 0600)\n`);
+      ctx.io.stdout.write(say.createdTo(name, role, out));
     } else {
-      ctx.io.stdout.write(`admin ${name} (${role}) created\nadmin token (shown once): ${token.toString('latin1')}\n`);
+      ctx.io.stdout.write(say.created(name, role, token.toString('latin1')));
     }
   } finally {
     token.fill(0);
@@ -38,7 +41,7 @@ export const add: Handler = async (ctx) => {
 export const list: Handler = async (ctx) => {
   const all = (await tokensOf(ctx)).list();
   if (ctx.bool('json')) printJson(ctx.io, all);
-  else if (all.length === 0) ctx.io.stdout.write('no admins\n');
+  else if (all.length === 0) ctx.io.stdout.write(ADMINS_TEXT[await cliLanguage(ctx)].none);
   else ctx.io.stdout.write(`${all.map((a) => `${a.name}\t${a.role}`).join('\n')}\n`);
   return 0;
 };
@@ -46,13 +49,14 @@ export const list: Handler = async (ctx) => {
 export const remove: Handler = async (ctx) => {
   const name = ctx.positionals[0]!;
   const tokens = await tokensOf(ctx);
+  const say = ADMINS_TEXT[await cliLanguage(ctx)];
   if (!tokens.list().some((a) => a.name === name)) {
     // A typo during a revocation must not look like success to a script: the admin meant may still hold a token.
-    ctx.io.stderr.write(`no admin named ${name}; nothing removed (kguard admins list shows the names)\n`);
+    ctx.io.stderr.write(say.noSuch(name));
     return 1;
   }
   await tokens.remove(name);
-  ctx.io.stdout.write(`admin ${name} removed; its token no longer works\n`);
+  ctx.io.stdout.write(say.removed(name));
   return 0;
 };
 

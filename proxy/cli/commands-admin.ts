@@ -86,7 +86,7 @@ export const bots: Command = {
 export const admins: Command = {
   name: 'admins',
   summary: 'admin API tokens, shown once',
-  common: CONFIG_FLAGS,
+  common: { ...CONFIG_FLAGS, ...LANG_FLAG },
   sub: [
     {
       name: 'add',

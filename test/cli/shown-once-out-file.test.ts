@@ -48,9 +48,14 @@ t.test('admins remove: an unknown name fails (exit 1), so a typo during a revoca
   t.equal((await kguardInProcess(['admins', 'add', 'alice', '--role', 'admin', '--token-out', path.join(dir, 'alice.token'), ...removeDir])).code, 0);
   const typo = await kguardInProcess(['admins', 'remove', 'alcie', ...removeDir]);
   t.equal(typo.code, 1, 'exit 1');
-  t.match(typo.stderr, /no admin named alcie; nothing removed/);
+  t.match(typo.stderr, /alcie\(이\)라는 관리자가 없습니다. 아무것도 제거하지 않았습니다/, 'in Korean, the configured language');
+  const typoEn = await kguardInProcess(['admins', 'remove', 'alcie', '--lang', 'en', ...removeDir]);
+  t.equal(typoEn.code, 1);
+  t.match(typoEn.stderr, /no admin named alcie; nothing removed/, 'in English with --lang en');
   t.equal(JSON.parse((await kguardInProcess(['admins', 'list', '--json', ...removeDir])).stdout).length, 1, 'alice is still there');
   const ok = await kguardInProcess(['admins', 'remove', 'alice', ...removeDir]);
   t.equal(ok.code, 0, `the right name: ${ok.stderr}`);
-  t.match(ok.stdout, /admin alice removed/);
+  t.match(ok.stdout, /관리자 alice을\(를\) 제거했습니다/);
+  t.match((await kguardInProcess(['admins', 'list', '--lang', 'en', ...removeDir])).stdout, 'no admins\n');
+  t.match((await kguardInProcess(['admins', 'list', ...removeDir])).stdout, '등록된 관리자가 없습니다\n');
 });
