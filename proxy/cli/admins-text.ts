@@ -19,3 +19,34 @@ export const ADMINS_TEXT = {
     removed: (name: string) => `admin ${name} removed; its token no longer works\n`,
   },
 } as const satisfies Record<Language, unknown>;
+
+interface StateStatus {
+  backend: string;
+  up: boolean;
+  reason?: string;
+  generation: string | null;
+  flushDetected: boolean;
+  confirmed?: boolean;
+}
+
+export const STATE_TEXT = {
+  ko: (s: StateStatus) => [
+    ...(s.confirmed ? ['플러시 확인됨: 모든 복제본이 다시 호출을 통과시킵니다'] : []),
+    `백엔드:        ${s.backend}`,
+    `연결:          ${s.up ? '정상' : `끊김${s.reason ? ` (${s.reason})` : ''}`}`,
+    `세대 표식:     ${s.generation ?? '-'}`,
+    `플러시 감지:   ${s.flushDetected ? '예: `kguard state confirm-flush --reason TEXT`로 확인할 때까지 호출을 거부합니다 (KG7003)' : '아니요'}`,
+  ],
+  en: (s: StateStatus) => [
+    ...(s.confirmed ? ['flush confirmed: every replica lets calls through again'] : []),
+    `backend:        ${s.backend}`,
+    `up:             ${s.up ? 'yes' : `NO${s.reason ? ` (${s.reason})` : ''}`}`,
+    `generation:     ${s.generation ?? '-'}`,
+    `flush detected: ${s.flushDetected ? 'YES: calls are refused (KG7003) until confirmed with `kguard state confirm-flush --reason TEXT`' : 'no'}`,
+  ],
+} as const satisfies Record<Language, unknown>;
+
+/** `kguard state status` (and confirm-flush) for people. */
+export function renderState(json: unknown, lang: Language): string {
+  return `${STATE_TEXT[lang](json as StateStatus).join('\n')}\n`;
+}

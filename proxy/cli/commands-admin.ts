@@ -226,7 +226,7 @@ export const incidents: Command = {
 export const state: Command = {
   name: 'state',
   summary: 'the shared state (Redis) as the sidecar sees it',
-  common: ADMIN_COMMON,
+  common: { ...ADMIN_COMMON, ...LANG_FLAG },
   sub: [
     { name: 'status', summary: 'backend, up, generation marker, flush detected', flags: JSON_FLAG, run: lazy(() => import('./state.js'), 'status') },
     {

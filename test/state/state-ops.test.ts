@@ -203,7 +203,9 @@ t.test('FLUSHALL: refused with KG7003, /readyz names it, an audited confirmation
   t.equal((await runCli(['bogus', ...common, '--token-file', adminFile])).code, 2, 'unknown subcommand is a usage error');
   const status = await runCli(['status', ...common, '--token-file', viewerFile]);
   t.equal(status.code, 0, status.err);
-  t.match(status.out, /backend:\s+redis[\s\S]*flush detected: YES/, 'kguard state status shows the flush');
+  t.match(status.out, /백엔드:\s+redis[\s\S]*플러시 감지:\s+예: /, 'kguard state status shows the flush, in Korean (the configured language)');
+  const statusEn = await runCli(['status', ...common, '--token-file', viewerFile, '--lang', 'en']);
+  t.match(statusEn.out, /backend:\s+redis[\s\S]*flush detected: YES/, 'in English with --lang en');
   const refused = await runCli(['confirm-flush', '--reason', 'viewer tries', ...common, '--token-file', viewerFile]);
   t.equal(refused.code, 1);
   t.match(refused.err, /HTTP 403/);
