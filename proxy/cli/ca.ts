@@ -11,6 +11,8 @@ import { createLogger } from '../common/logger.js';
 import { initCa, issueLeaf, loadCa, type CaLocation } from '../server/transparent/ca.js';
 import { createKeyProvider, parseVaultConfig } from '../vault/index.js';
 import { configFromFlags, printJson } from './args.js';
+import { CA_TEXT, caField } from './ca-text.js';
+import { cliLanguage } from './lang.js';
 import type { Ctx, Handler } from './spec.js';
 import { UsageError } from './usage.js';
 
@@ -51,10 +53,11 @@ export const init: Handler = async (ctx) => {
   };
   if (ctx.bool('json')) printJson(ctx.io, summary);
   else {
-    ctx.io.stdout.write(`${created ? 'local CA created' : 'local CA already exists (kept; --force replaces it)'}\n`);
-    ctx.io.stdout.write(`  bots trust    ${ca.files.certFile}\n`);
-    ctx.io.stdout.write(sealed ? `  key (sealed)  ${keyFile} (by the key provider)\n` : `  key (0600)    ${keyFile}\n`);
-    ctx.io.stdout.write(`  fingerprint   ${ca.fingerprint256}\n  valid until   ${summary.notAfter}\n`);
+    const say = CA_TEXT[await cliLanguage(ctx)];
+    ctx.io.stdout.write(`${say.created(created)}\n`);
+    ctx.io.stdout.write(caField(say.trust, ca.files.certFile));
+    ctx.io.stdout.write(sealed ? say.sealedKey(keyFile) : say.fileKey(keyFile));
+    ctx.io.stdout.write(caField(say.fingerprint, ca.fingerprint256) + caField(say.validUntil, summary.notAfter));
   }
   return 0;
 };
@@ -63,10 +66,12 @@ export const show: Handler = async (ctx) => {
   const ca = await withCa(ctx, (config, loc) => loadCa(config.dataDir, loc));
   const summary = { certFile: ca.files.certFile, fingerprint256: ca.fingerprint256, subject: ca.cert.subject, notAfter: ca.notAfter.toISOString() };
   if (ctx.bool('json')) printJson(ctx.io, summary);
-  else
+  else {
+    const say = CA_TEXT[await cliLanguage(ctx)];
     ctx.io.stdout.write(
-      `${summary.certFile}\n  subject       ${summary.subject}\n  fingerprint   ${summary.fingerprint256}\n  valid until   ${summary.notAfter}\n`,
+      `${summary.certFile}\n${caField(say.subject, summary.subject)}${caField(say.fingerprint, summary.fingerprint256)}${caField(say.validUntil, summary.notAfter)}`,
     );
+  }
   return 0;
 };
 
@@ -91,6 +96,6 @@ export const issue: Handler = async (ctx) => {
   await writeFileAtomic(certOut, leaf.certPem, 0o644);
   const summary = { certFile: certOut, keyFile: keyOut, names, serialNumber: leaf.serialNumber, notAfter: leaf.notAfter.toISOString() };
   if (ctx.bool('json')) printJson(ctx.io, summary);
-  else ctx.io.stdout.write(`leaf certificate for ${names.join(', ')} written to ${certOut} (key ${keyOut}, mode 0600), valid until ${summary.notAfter}\n`);
+  else ctx.io.stdout.write(CA_TEXT[await cliLanguage(ctx)].issued(names.join(', '), certOut, keyOut, summary.notAfter));
   return 0;
 };

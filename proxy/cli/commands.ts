@@ -243,6 +243,7 @@ const ca: Command = {
   common: {
     ...CONFIG_FLAGS,
     ...JSON_FLAG,
+    ...LANG_FLAG,
     'key-provider': {
       type: 'boolean',
       help: 'the CA key is sealed by the vault key provider (ca.key.sealed), as transparent.caKeyStore: key-provider',

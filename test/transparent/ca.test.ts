@@ -24,7 +24,7 @@ t.test('kguard ca init creates the CA once and prints the certificate bots trust
   t.equal(first.code, 0, first.err);
   const certFile = path.join(dataDir, 'ca', 'ca.pem');
   const keyFile = path.join(dataDir, 'ca', 'ca.key');
-  t.match(first.out, 'local CA created');
+  t.match(first.out, '로컬 CA를 만들었습니다\n  봇이 신뢰할 인증서', 'in Korean, the configured language');
   t.match(first.out, certFile, 'prints the public certificate path');
   t.equal((await stat(keyFile)).mode & 0o777, 0o600, 'key is 0600');
   const key = await readFile(keyFile, 'utf8');
@@ -57,7 +57,11 @@ t.test('kguard ca init creates the CA once and prints the certificate bots trust
 
   const shown = await cli(['ca', 'show', '--data-dir', dataDir]);
   t.equal(shown.code, 0);
-  t.match(shown.out, cert.fingerprint256);
+  t.match(shown.out, `  지문          ${cert.fingerprint256}\n`);
+  const shownEn = await cli(['ca', 'show', '--data-dir', dataDir, '--lang', 'en']);
+  t.match(shownEn.out, `  fingerprint   ${cert.fingerprint256}\n`, 'in English with --lang en');
+  const keptEn = await cli(['ca', 'init', '--data-dir', dataDir, '--lang', 'en']);
+  t.match(keptEn.out, 'local CA already exists (kept; --force replaces it)\n');
 });
 
 t.test('a CA key readable by group or others is refused', async (t) => {
