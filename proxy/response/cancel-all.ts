@@ -50,9 +50,17 @@ export interface CancelAllReport {
   readonly error?: string;
 }
 
+/** Why a cancel-all ended before confirming: the incident was unlocked meanwhile (on any replica). */
+export const STOPPED_BY_UNLOCK = 'stopped: the incident was unlocked, so no further order was cancelled';
+
+/** Asked before each listing and each cancel: true once the incident is being unlocked. A Store that cannot answer is
+ * no unlock (the cancels go on: a lockdown cancels rather than not). */
+export type StopCheck = () => Promise<boolean>;
+
 /** Why a cancel-all is not confirmed, for step 3 and its retries. */
 export function notConfirmedText(r: { readonly notCancelled?: readonly unknown[]; readonly listIncomplete?: boolean; readonly error?: string }): string {
   const n = `${r.notCancelled?.length ?? 0} order(s) could not be cancelled`;
+  if (r.error === STOPPED_BY_UNLOCK) return `${n}; ${STOPPED_BY_UNLOCK}`;
   if (r.error) return `${n}; the open orders could not be listed again to confirm the cancels (${r.error}), so more may be open`;
   return r.listIncomplete ? `${n}; Kiwoom's open-order list broke off (cont-yn Y without a next-key), so more may be open` : n;
 }
@@ -98,26 +106,49 @@ async function listWithRetry(session: BrokerSession, opts: CancelAllOptions): Pr
 const countOf = (seen: ReadonlySet<string>, counted: ReadonlySet<string>): number => [...seen].filter((ordNo) => !counted.has(ordNo)).length;
 
 /** `counted`: orders an earlier run on this account already counted as listed (still open at its end): not counted again. */
-export async function cancelAll(session: BrokerSession, opts: CancelAllOptions, counted: ReadonlySet<string> = new Set()): Promise<CancelAllReport> {
+/**
+ * `stopped`: an unlock started since (the bot may trade again): no cancel is sent after it, as a listing Kiwoom answers
+ * after the unlock can hold the bot's new orders.
+ */
+export async function cancelAll(
+  session: BrokerSession,
+  opts: CancelAllOptions,
+  counted: ReadonlySet<string> = new Set(),
+  stopped: StopCheck = async () => false,
+): Promise<CancelAllReport> {
+  const isStopped = () => stopped().catch(() => false);
+  let halted = false;
   const seen = new Set<string>();
   const lastError = new Map<string, string>();
   const cancelledOrders: CancelledOrder[] = [];
+  const cancelledNos = new Set<string>();
   let cancelled = 0,
     attempts = 0,
     rounds = 0;
   let listing = await listWithRetry(session, opts);
   let open = listing.orders;
   while ((open.length > 0 || !listing.complete) && rounds < opts.confirmRounds) {
+    if (await isStopped()) {
+      halted = true;
+      break;
+    }
     rounds++;
     const batch = open.slice(0, opts.maxOrders);
     for (const o of batch) seen.add(o.ordNo);
     await pool(batch, opts.concurrency, async (order) => {
       for (let attempt = 0; attempt <= opts.retries; attempt++) {
+        // Checked after the listing came back: an order it shows may be one the bot placed after the unlock.
+        if (halted || (await isStopped())) {
+          halted = true;
+          lastError.set(order.ordNo, STOPPED_BY_UNLOCK);
+          return;
+        }
         attempts++;
         try {
           const r = await session.cancel(order);
           if (r.ok) {
             cancelled++;
+            cancelledNos.add(order.ordNo);
             if (cancelledOrders.length < MAX_NAMED_CANCELS)
               cancelledOrders.push({ ordNo: order.ordNo, stkCd: order.stkCd, side: order.side, qty: order.remaining });
             lastError.delete(order.ordNo);
@@ -132,6 +163,7 @@ export async function cancelAll(session: BrokerSession, opts: CancelAllOptions, 
         }
       }
     });
+    if (halted) break;
     try {
       listing = await listWithRetry(session, opts);
     } catch (err) {
@@ -141,7 +173,10 @@ export async function cancelAll(session: BrokerSession, opts: CancelAllOptions, 
     }
     open = listing.orders;
   }
-  const notCancelled = open.map((o) => ({ ordNo: o.ordNo, stkCd: o.stkCd, reason: lastError.get(o.ordNo) ?? 'still open after confirmation' }));
+  // Stopped before the listing that confirms: the orders whose cancel Kiwoom accepted are not named open.
+  const notCancelled = open
+    .filter((o) => !(halted && cancelledNos.has(o.ordNo)))
+    .map((o) => ({ ordNo: o.ordNo, stkCd: o.stkCd, reason: lastError.get(o.ordNo) ?? (halted ? STOPPED_BY_UNLOCK : 'still open after confirmation') }));
   for (const o of open) seen.add(o.ordNo);
   const complete = listing.complete;
   return {
@@ -151,7 +186,8 @@ export async function cancelAll(session: BrokerSession, opts: CancelAllOptions, 
     notCancelled,
     rounds,
     attempts,
-    confirmed: complete && open.length === 0,
+    confirmed: !halted && complete && open.length === 0,
     ...(complete ? {} : { listIncomplete: true }),
+    ...(halted ? { error: STOPPED_BY_UNLOCK } : {}),
   };
 }

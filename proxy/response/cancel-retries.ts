@@ -119,7 +119,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     const counted = new Set((c.notCancelled ?? []).map((o) => o.ordNo));
     let tried: Partial<CancelAllReport>;
     try {
-      tried = await opts.gateway.withSession(c.viaBot, (s) => cancelAll(s, cfg.cancel, counted));
+      tried = await opts.gateway.withSession(c.viaBot, (s) => cancelAll(s, cfg.cancel, counted, () => ctx.unlockStarted(id)));
     } catch (err) {
       tried = { error: (err as Error).message.slice(0, 200) };
     }
@@ -233,7 +233,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     // lockdown has saved it at all, so an incident not there yet is looked for again (until the deadline).
     const inc = json ? (JSON.parse(json) as Incident) : local;
     if (!inc) return now() < until ? 'again' : 'done';
-    if (inc.status !== 'locked') return 'done';
+    if (inc.status !== 'locked' || (await ctx.unlockStarted(id))) return 'done';
     const left = (await merge(inc)).cancels.filter(unconfirmed);
     if (left.length === 0) return 'done';
     if (now() >= until) {

@@ -8,6 +8,7 @@ import { GuardError, type Language } from '../common/errors.js';
 export { maskAccount } from '../common/logger.js';
 import { ALERT_TEXT, type AlertText } from './alert-text.js';
 import type { Store } from '../state/types.js';
+import { K } from './keys.js';
 import type { ResponseConfig } from './config.js';
 import type { LockdownScope } from './incident.js';
 import type {
@@ -72,6 +73,8 @@ export interface ResponseContext {
   /** Runs p in the background: a failure is logged, and flush() waits for it. */
   track<T>(p: Promise<T>): Promise<T>;
   flush(): Promise<void>;
+  /** Whether an unlock of incident `id` has started (on any replica): its cancel-alls send no further cancel. */
+  unlockStarted(id: string): Promise<boolean>;
   /** Appends an audit event without ever throwing; returns the failure to record in the incident. */
   auditSafe(event: Parameters<Auditor['append']>[0]): Promise<string | undefined>;
 }
@@ -118,5 +121,7 @@ export function createContext(opts: ResponderOptions): ResponseContext {
     while (pending.size > 0) await Promise.all([...pending]);
   }
 
-  return { opts, cfg, store, logger, now, notifier, text: ALERT_TEXT[opts.language ?? 'ko'], track, flush, auditSafe };
+  const unlockStarted = async (id: string): Promise<boolean> => (await store.get(K.unlocking(id))) !== null;
+
+  return { opts, cfg, store, logger, now, notifier, text: ALERT_TEXT[opts.language ?? 'ko'], track, flush, auditSafe, unlockStarted };
 }

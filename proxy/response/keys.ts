@@ -12,6 +12,8 @@ export const K = {
   lateOrders: (id: string) => `response:incident:${id}:late-orders`,
   /** What each replica stopped when it heard the lockdown (one field per replica). */
   stopped: (id: string) => `response:incident:${id}:stopped`,
+  /** Set when an unlock starts, before the bot can trade again: every cancel-all of the incident stops sending cancels. */
+  unlocking: (id: string) => `response:incident:${id}:unlocking`,
   /** The replica following an incident's cancel-all retries (a lease). */
   cancelFollower: (id: string) => `response:incident:${id}:cancel-follower`,
   /** Incidents whose cancel-all retries are being followed, each with its deadline (ms). */

@@ -264,7 +264,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
         let r: CancelAllReport;
         try {
           r = await opts.gateway.withSession(botId, async (s) => {
-            const rep = await cancelAll(s, cfg.cancel);
+            const rep = await cancelAll(s, cfg.cancel, undefined, () => ctx.unlockStarted(id));
             if (rep.confirmed) confirmedAt.push(rel());
             return rep;
           });

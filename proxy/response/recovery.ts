@@ -8,6 +8,7 @@ import type { CompensationCause } from './config.js';
 import { checkActor, tradingScope, type ResponseContext } from './context.js';
 import { computeCompensation, type CompensationWorksheet, type Incident, type IncidentReport } from './incident.js';
 import type { IncidentStore } from './incident-store.js';
+import { CANCEL_STEP } from './cancel-retries.js';
 import { K } from './keys.js';
 
 export interface Recovery {
@@ -91,6 +92,16 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
     // Another incident still open on the same flag (a second lockdown of the same bot overwrote ours, or ours
     // overwrote its) keeps that flag, the bot's credentials and the scope's HALTED: only the last one frees them.
     const others = await otherLockedIncidents(id);
+    // Before the bot can trade again: a cancel-all still running (a lockdown answered 202, a retry) sends no further
+    // cancel, as a listing Kiwoom answers from now on may hold the orders the bot places after the unlock.
+    await store.set(K.unlocking(id), actor, cfg.incidentRetentionMs);
+    const cancelling = !inc.steps.some((s) => s.step === CANCEL_STEP) || (await store.hget(K.cancelPending, id).catch(() => null)) !== null;
+    if (cancelling)
+      inc.timeline.push({
+        at: new Date(now()).toISOString(),
+        event: 'cancel-all stopped by the unlock',
+        detail: 'step 3 was still cancelling open orders: no further cancel is sent; what it left open is in step 3',
+      });
     const holderOf = (key: string) => others.find((o) => flagKeys(o).includes(key));
     // Clear only flags this incident set: a later incident on the same bot keeps its own lock.
     const clearIfOurs = async (key: string) => {
@@ -103,7 +114,11 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
       ...(scope.all ? [clearIfOurs(K.lockAll)] : []),
       ...(scope.account ? [clearIfOurs(K.lockAccount(scope.account))] : []),
       ...inc.targets.map((t) => clearIfOurs(K.lockBot(t.botId))),
-    ]);
+    ]).catch(async (err: unknown) => {
+      // Not unlocked after all (the Store failed): the cancel-alls of a lockdown still in force go on.
+      await store.del(K.unlocking(id)).catch(() => undefined);
+      throw err;
+    });
     const failed = (event: string, botId: string) => (err: unknown) => {
       inc.timeline.push({ at: new Date(now()).toISOString(), event, detail: `${botId}: ${(err as Error).message.slice(0, 120)}` });
     };
