@@ -127,7 +127,12 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
       // Credentials that were off before the lockdown (an operator's kill switch) are not the incident's to turn on.
       if (inc.keptDisabled?.includes(t.botId))
         inc.timeline.push({ at: new Date(now()).toISOString(), event: 'credentials left disabled', detail: `${t.botId}: disabled before the lockdown` });
-      else await opts.vault.setEnabled(t.botId, true).catch(failed('credential re-enable failed', t.botId));
+      else if ((await opts.vault.setEnabled(t.botId, true).catch(failed('credential re-enable failed', t.botId))) === false)
+        inc.timeline.push({
+          at: new Date(now()).toISOString(),
+          event: 'credentials left disabled',
+          detail: `${t.botId}: disabled by an operator during the incident (kguard keys enable turns them on)`,
+        });
       // The refusal that led here would otherwise lock the bot down again at its first order.
       await opts.onUnlocked?.(t.botId).catch(failed('risk escalation reset failed', t.botId));
     }

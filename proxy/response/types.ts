@@ -72,7 +72,11 @@ export interface BrokerGateway {
 
 /** The Vault satisfies this. */
 export interface CredentialControl {
-  setEnabled(botId: string, enabled: boolean): Promise<void>;
+  /**
+   * As a lockdown (disable) and its unlock (enable). An enable answers false when it left the credentials off: an
+   * operator disabled them (kguard keys disable), during the incident or before; any other answer counts as done.
+   */
+  setEnabled(botId: string, enabled: boolean): Promise<unknown>;
   /** `enabled` false: the credentials were already off (an operator's kill switch); absent counts as on. */
   list(): Promise<readonly { readonly botId: string; readonly account: string; readonly enabled?: boolean }[]>;
 }

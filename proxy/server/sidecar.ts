@@ -216,7 +216,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       config: parseResponseConfig(config.response, 'response', config.language),
       gateway: kiwoomBrokerGateway(gateway.forPurpose('lockdown')),
       store,
-      vault: { setEnabled: (botId, enabled) => vault.setEnabled(botId, enabled), list: () => vault.list() },
+      vault: { setEnabled: (botId, enabled) => vault.setEnabled(botId, enabled, 'lockdown'), list: () => vault.list() },
       sessions,
       policy,
       // New orders stop at once: the locked bot's queued calls are refused (lockdown's own calls go first).

@@ -26,7 +26,7 @@ export {
   type SecretSource,
 } from './secret-input.js';
 export { canonicalContext, credentialContext } from './context.js';
-export { BOT_ID_PATTERN, ACCOUNT_PATTERN } from './records.js';
+export { BOT_ID_PATTERN, ACCOUNT_PATTERN, type CredentialSwitch } from './records.js';
 export { createKeyProvider, createReadProviders, type KeyProviderDeps } from './providers.js';
 // Types only: providers.ts loads the AWS SDK and the PKCS#11 addon when one is configured.
 export type { AwsKmsProviderOptions } from './aws-kms-provider.js';

@@ -21,6 +21,8 @@ export interface CredentialRecord {
   createdAt: string;
   updatedAt: string;
   enabled: boolean;
+  /** Who turned a disabled record off: an unlock turns on only what a lockdown did (absent: as before, unknown). */
+  disabledBy?: CredentialSwitch;
   provider: string;
   keyId: string;
   wrappedKey: string;
@@ -28,6 +30,9 @@ export interface CredentialRecord {
   secretKey: SealedField;
   appKeyFingerprint: string;
 }
+
+/** Who turns credentials off or on: an operator (kguard keys disable/enable), or a lockdown and its unlock. */
+export type CredentialSwitch = 'operator' | 'lockdown';
 
 export const BOT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export const ACCOUNT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
@@ -81,6 +86,7 @@ export function parseRecord(bytes: Buffer, expectedBotId: string): CredentialRec
     typeof r.createdAt === 'string' &&
     typeof r.updatedAt === 'string' &&
     typeof r.enabled === 'boolean' &&
+    (r.disabledBy === undefined || r.disabledBy === 'operator' || r.disabledBy === 'lockdown') &&
     typeof r.provider === 'string' &&
     typeof r.keyId === 'string' &&
     typeof r.wrappedKey === 'string' &&

@@ -76,6 +76,8 @@ export function createKeyRotation(deps: RotationDeps): Pick<ManagedVault, 'rotat
           createdAt: now,
           updatedAt: now,
           enabled: old.enabled,
+          // Who disabled them still holds: a rotation during an incident is no enable.
+          ...(old.disabledBy ? { disabledBy: old.disabledBy } : {}),
           appKeyFingerprint: deps.fingerprint(input.appKey),
         },
         input,
@@ -132,6 +134,7 @@ export function createKeyRotation(deps: RotationDeps): Pick<ManagedVault, 'rotat
               createdAt: record.createdAt,
               updatedAt: new Date().toISOString(),
               enabled: record.enabled,
+              ...(record.disabledBy ? { disabledBy: record.disabledBy } : {}),
               appKeyFingerprint: record.appKeyFingerprint,
             },
             creds,

@@ -2,6 +2,8 @@
 // key, wrapped by a KeyProvider under an encryption context (like KMS).
 
 /** Bound as AAD / KMS EncryptionContext. Values are plain, non-secret strings. */
+import type { CredentialSwitch } from './records.js';
+
 export type EncryptionContext = Readonly<Record<string, string>>;
 
 export interface WrappedKey {
@@ -60,7 +62,11 @@ export interface Vault {
    */
   appKeyOf(botId: string, purpose: DecryptPurpose): Promise<string>;
   list(): Promise<CredentialMeta[]>;
-  setEnabled(botId: string, enabled: boolean): Promise<void>;
+  /**
+   * `by` defaults to an operator. A lockdown's enable (its unlock) leaves credentials an operator disabled off and
+   * answers false; every other call answers true once the record is as asked.
+   */
+  setEnabled(botId: string, enabled: boolean, by?: CredentialSwitch): Promise<boolean>;
   health(): Promise<void>;
   close(): Promise<void>;
 }

@@ -27,7 +27,7 @@ import {
 } from './files.js';
 import { counter, histogram, UNWRAP_BUCKETS } from './metrics.js';
 import { createRecordCache, DEFAULT_RECORD_CACHE_CONFIG, type LoadedRecord, type RecordCacheConfig } from './record-cache.js';
-import { assertAccount, assertBotId, parseRecord, recordMeta, serializeRecord, type CredentialRecord } from './records.js';
+import { assertAccount, assertBotId, parseRecord, recordMeta, serializeRecord, type CredentialRecord, type CredentialSwitch } from './records.js';
 import { createKeyRotation } from './rewrap.js';
 import { createBatchImport } from './batch-import.js';
 import { createRecordSealer, newRecordBase } from './seal-record.js';
@@ -241,17 +241,27 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     });
   }
 
-  async function setEnabled(botId: string, enabled: boolean): Promise<void> {
+  /**
+   * An operator's switch always holds; a lockdown's disable leaves credentials already off as they are (with their
+   * marker), and its unlock does not turn on what an operator turned off (false: left disabled).
+   */
+  async function setEnabled(botId: string, enabled: boolean, by: CredentialSwitch = 'operator'): Promise<boolean> {
     assertOpen();
     assertBotId(botId);
-    await withFileLock(lockFile(botId), lockOpts, async () => {
+    return withFileLock(lockFile(botId), lockOpts, async () => {
       const record = await readRecord(botId);
       if (!record) throw new GuardError('KG4003');
-      if (record.enabled === enabled) return;
-      await atomicWriteFile(recordFile(botId), serializeRecord({ ...record, enabled, updatedAt: new Date().toISOString() }));
+      if (enabled && by === 'lockdown' && !record.enabled && record.disabledBy === 'operator') return false;
+      // An operator disabling credentials a lockdown already disabled marks them theirs: the unlock leaves them off.
+      const unchanged = record.enabled === enabled && (enabled || by === 'lockdown' || record.disabledBy === 'operator');
+      if (unchanged) return true;
+      const { disabledBy: _previous, ...rest } = record;
+      const next: CredentialRecord = { ...rest, enabled, ...(enabled ? {} : { disabledBy: by }), updatedAt: new Date().toISOString() };
+      await atomicWriteFile(recordFile(botId), serializeRecord(next));
       records.invalidate(botId);
       writes.inc({ op: enabled ? 'enable' : 'disable' });
-      logger.info({ botId, enabled }, 'credentials state changed');
+      logger.info({ botId, enabled, by }, 'credentials state changed');
+      return true;
     });
   }
 
