@@ -145,7 +145,7 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
           ['key', 'bots', 'state', 'at'],
         ),
       ),
-      cancels: arr(open({ account: str(), viaBot: str(), error: str() }, ['account'])),
+      cancels: arr(open({ account: str(), viaBot: str(), sentVia: str(), error: str() }, ['account'])),
       timings: { type: 'object', additionalProperties: { type: 'number' } },
       timeline: arr(open({ at: time, event: str(), detail: str() }, ['at', 'event'])),
       notifications: arr({ type: 'object' }),

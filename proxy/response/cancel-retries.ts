@@ -117,20 +117,31 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
   async function once(id: string, c: AccountCancel): Promise<CancelRetry> {
     const at = () => new Date(now()).toISOString();
     const counted = new Set((c.notCancelled ?? []).map((o) => o.ordNo));
-    let tried: Partial<CancelAllReport>;
-    try {
-      tried = await opts.gateway.withSession(c.viaBot, (s) => cancelAll(s, cfg.cancel, counted, () => ctx.unlockStarted(id)));
-    } catch (err) {
-      tried = { error: (err as Error).message.slice(0, 200) };
+    let tried: Partial<CancelAllReport> = {};
+    const vias = await viaBots(id, c);
+    let sentVia = c.viaBot;
+    for (const via of vias) {
+      sentVia = via;
+      let through = false;
+      try {
+        tried = await opts.gateway.withSession(via, (s) => cancelAll(s, cfg.cancel, counted, () => ctx.unlockStarted(id)));
+        through = true;
+      } catch (err) {
+        // Nothing was cancelled (no session, or its first listing failed): the account's next bot may get through.
+        const message = (err as Error).message.slice(0, 200);
+        tried = { error: vias.length > 1 ? `${via}: ${message}` : message };
+      }
+      // The token this try used goes now, as after the lockdown's own calls.
+      await opts.tokens.revokeOutstanding(via).catch(() => undefined);
+      if (through) break;
     }
-    // The token this try used goes now, as after the lockdown's own calls.
-    await opts.tokens.revokeOutstanding(c.viaBot).catch(() => undefined);
     // Read after the cancels, which must not wait on (or fail with) the Store.
     const raw = await store.hget(K.cancelRetries(id), c.viaBot).catch(() => null);
     const before = raw ? (JSON.parse(raw) as CancelRetry) : undefined;
     const rec: CancelRetry = {
       account: c.account,
       viaBot: c.viaBot,
+      ...(sentVia !== c.viaBot ? { sentVia } : {}),
       ...tried,
       ...sumOf(before, tried),
       retries: (before?.retries ?? 0) + 1,
@@ -138,6 +149,18 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     };
     await store.hset(K.cancelRetries(id), c.viaBot, JSON.stringify(rec), cfg.incidentRetentionMs);
     return rec;
+  }
+
+  /**
+   * The bots a cancel-all on `c`'s account can go through: the one it first went through, then the incident's other
+   * bots on that account (one whose key was reissued or record removed during recovery cannot cancel any more).
+   */
+  async function viaBots(id: string, c: AccountCancel): Promise<string[]> {
+    const json = await store.get(K.incident(id)).catch(() => null);
+    const targets = json ? (JSON.parse(json) as Incident).targets : [];
+    const account = targets.find((t) => t.botId === c.viaBot)?.account;
+    const others = account ? targets.filter((t) => t.account === account && t.botId !== c.viaBot).map((t) => t.botId) : [];
+    return [c.viaBot, ...others];
   }
 
   async function acceptedWhileLocked(id: string, o: AcceptedOrder): Promise<LateOrder> {

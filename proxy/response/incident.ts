@@ -45,6 +45,8 @@ export interface BrokerTokenRevoke {
 export interface AccountCancel extends Partial<CancelAllReport> {
   readonly account: string;
   readonly viaBot: string;
+  /** The bot a retry's cancel-all went through when it was not viaBot (whose key or record was gone): another of the account. */
+  readonly sentVia?: string;
   readonly error?: string;
 }
 
