@@ -25,6 +25,11 @@ export interface IncidentStore {
   save(inc: Incident): Promise<void>;
   /** The lockdown's saves after the record exists: an unlock done meanwhile (on a 202 lockdown still running) is kept. */
   saveProgress(inc: Incident): Promise<void>;
+  /**
+   * Read-change-write of the stored record with compare-and-set: `apply` is given the record as stored now (again
+   * when another writer saved it in between) and returns what to write.
+   */
+  update(id: string, apply: (stored: Incident | undefined) => Incident): Promise<Incident>;
   /** Throws KG3015 for a malformed or unknown id. */
   load(id: string): Promise<Incident>;
   /** Adds the incident to the index list() reads. */
@@ -35,6 +40,8 @@ export interface IncidentStore {
 }
 
 const ID = /^[0-9a-f-]{36}$/;
+/** Saves of one incident record racing another writer's: more than a handful means something is wrong. */
+const MAX_SAVE_ATTEMPTS = 20;
 
 export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes, cancelRetries: CancelRetries): IncidentStore {
   const { cfg, store } = ctx;
@@ -43,18 +50,28 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes,
     await store.set(K.incident(inc.id), JSON.stringify(inc), cfg.incidentRetentionMs);
   }
 
+  async function update(id: string, apply: (stored: Incident | undefined) => Incident): Promise<Incident> {
+    for (let attempt = 1; ; attempt++) {
+      const json = await store.get(K.incident(id));
+      const next = apply(json ? (JSON.parse(json) as Incident) : undefined);
+      // Written only over the record read: another replica's save in between (an unlock, the lockdown) is read again.
+      if (await store.setIfUnchanged(K.incident(id), json, JSON.stringify(next), cfg.incidentRetentionMs)) return next;
+      if (attempt >= MAX_SAVE_ATTEMPTS) throw new Error(`incident ${id}: the record kept changing while it was saved (${attempt} tries)`);
+    }
+  }
+
   async function saveProgress(inc: Incident): Promise<void> {
     // The lockdown holds its own copy while it runs: saved as it stands, it would say locked after an unlock.
-    const stored = inc.status === 'locked' ? await load(inc.id).catch(() => undefined) : undefined;
-    if (stored?.status === 'unlocked') {
+    await update(inc.id, (stored) => {
+      if (inc.status !== 'locked' || stored?.status !== 'unlocked') return inc;
       inc.status = 'unlocked';
       inc.unlockedAt = stored.unlockedAt;
       inc.unlockedBy = stored.unlockedBy;
       const mine = new Set(inc.timeline.map((e) => `${e.at} ${e.event}`));
       inc.timeline.push(...stored.timeline.filter((e) => !mine.has(`${e.at} ${e.event}`)));
       inc.timeline.sort((a, b) => a.at.localeCompare(b.at));
-    }
-    await save(inc);
+      return inc;
+    });
   }
 
   async function load(id: string): Promise<Incident> {
@@ -152,5 +169,5 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes,
     return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
-  return { save, saveProgress, load, addToIndex, report, get, list };
+  return { save, saveProgress, update, load, addToIndex, report, get, list };
 }

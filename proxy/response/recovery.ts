@@ -146,16 +146,19 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
     inc.unlockedBy = actor;
     inc.timeline.push({ at: inc.unlockedAt, event: 'unlocked', detail: actor });
     // Written onto the record as it is now: a lockdown still running (answered 202) may have saved its later steps
-    // since this unlock read it, and those must not be lost. The lockdown's own saves keep the unlock in turn.
-    const fresh = await incidents.load(id).catch(() => undefined);
-    if (fresh) {
-      fresh.status = inc.status;
-      fresh.unlockedAt = inc.unlockedAt;
-      fresh.unlockedBy = actor;
-      fresh.timeline.push(...inc.timeline.slice(readTimeline));
-    }
-    const saved = fresh ?? inc;
-    await incidents.save(saved);
+    // since this unlock read it, and those must not be lost (compare-and-set: one saved meanwhile is read again).
+    // The lockdown's own saves keep the unlock in turn.
+    const saved = await incidents.update(id, (fresh) =>
+      fresh
+        ? {
+            ...fresh,
+            status: 'unlocked',
+            unlockedAt: inc.unlockedAt,
+            unlockedBy: actor,
+            timeline: [...fresh.timeline, ...inc.timeline.slice(readTimeline)],
+          }
+        : inc,
+    );
     track(
       alerts.notify(
         inc,
