@@ -12,6 +12,7 @@ import type { TrRequest, TrResponse } from '../../proxy/kiwoom/client.js';
 import { latch } from '../helpers/gates.js';
 import { RESTING_ORDER, stepsOf } from '../helpers/lockdown-steps.js';
 import { CANARY, startHarness, waitFor, type Harness } from '../helpers/harness.js';
+import { startRedis } from '../helpers/redis.js';
 
 let h: Harness;
 t.before(async () => {
@@ -70,4 +71,55 @@ t.test("a cancel-all still running at the unlock does not cancel the bot's order
     (r.timeline as { event: string }[]).some((e) => e.event === 'cancel-all stopped by the unlock'),
     'the timeline says the unlock stopped the cancel-all',
   );
+});
+
+t.test('the unlock on another replica stops the cancel-all (replicas on one real redis-server)', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.cleanup());
+  const replica = (name: string) => ({
+    state: { backend: 'redis', redis: { url: redis.url, commandTimeoutMs: 1_000 } },
+    audit: { replicaId: name, sinks: [{ type: 'file', dir: `audit-${name}` }] },
+    risk: { enabled: false },
+    response: { damage: { deadlineMs: 1_000 }, answerWithinMs: 500 },
+  });
+  const A = await startHarness({ config: replica('A') });
+  t.teardown(() => A.close());
+  const B = await startHarness({ config: replica('B'), replicaOf: A });
+  t.teardown(() => B.close());
+  const lead = await A.adminToken('sec-lead', 'admin');
+  const second = await A.adminToken('sec-second', 'admin');
+  const kiwoom = A.sidecar.parts.kiwoom;
+  const call = kiwoom.call.bind(kiwoom);
+  const hung = latch();
+  let held = false;
+  kiwoom.call = async (req: TrRequest): Promise<TrResponse> => {
+    if (req.apiId === 'ka10075' && !held) {
+      held = true;
+      hung.reached();
+      await hung.passed;
+    }
+    return call(req);
+  };
+  t.teardown(() => {
+    kiwoom.call = call;
+    hung.release();
+  });
+
+  const lock = await A.admin('POST', '/admin/v1/lockdown', lead, { bot: A.botId, reason: 'false alarm, kiwoom slow' });
+  t.equal(lock.status, 202, `replica A's lockdown goes on: ${lock.text.slice(0, 200)}`);
+  const id = String(lock.json.id);
+  await hung.waiting;
+  for (const step of STEPS) t.equal((await B.admin('POST', `/admin/v1/incidents/${id}/steps/${step}/confirm`, lead, {})).status, 200, `${step} confirmed`);
+  for (const who of [lead, second]) t.equal((await B.admin('POST', `/admin/v1/incidents/${id}/approve-unlock`, who)).status, 200, 'unlock approved');
+  const unlocked = await B.admin('POST', `/admin/v1/incidents/${id}/unlock`, lead);
+  t.equal(unlocked.status, 200, `unlocked on replica B: ${unlocked.text.slice(0, 300)}`);
+
+  const placed = await B.call('kt10000', RESTING_ORDER);
+  t.equal(placed.json.return_code, 0, `the bot trades again through replica B: ${placed.text.slice(0, 200)}`);
+  const ordNo = String(placed.json.ord_no);
+  hung.release();
+  const report = async () => (await B.admin('GET', `/admin/v1/incidents/${id}`, lead)).json;
+  await waitFor(async () => (await report()).damage !== undefined, 30_000, 'the lockdown finished on replica A');
+  t.not(A.sim.orders(CANARY.account).find((o) => o.ordNo === ordNo)?.status, 'cancelled', "the bot's order placed after the unlock is still open at Kiwoom");
+  t.equal(A.sim.requestLog().filter((r) => r.apiId === 'kt10003').length, 0, 'no cancel was sent after the unlock');
 });
