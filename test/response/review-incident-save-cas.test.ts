@@ -8,6 +8,7 @@
 // the real sidecar over HTTP against the simulator; the lockdown's last save held
 // (after its read) until the unlock is saved.
 import t from 'tap';
+import { confirmRecoverySteps } from '../helpers/lockdown-steps.js';
 import { latch } from '../helpers/gates.js';
 import { startHarness, waitFor, type Harness } from '../helpers/harness.js';
 
@@ -16,8 +17,6 @@ t.before(async () => {
   h = await startHarness({ config: { response: { damage: { deadlineMs: 1_000 }, answerWithinMs: 300 } } });
 });
 t.teardown(() => h.close());
-
-const STEPS = ['change-account-password', 'reissue-api-key', 'scan-bot-host', 'register-new-key', 'review-trades'];
 
 t.test('an unlock saved while the lockdown writes its record back is kept', async (t) => {
   const lead = await h.adminToken('sec-lead', 'admin');
@@ -53,7 +52,7 @@ t.test('an unlock saved while the lockdown writes its record back is kept', asyn
   t.ok(lock.status === 201 || lock.status === 202, lock.text.slice(0, 200));
   const id = String(lock.json.id);
   await held.waiting;
-  for (const step of STEPS) t.equal((await h.admin('POST', `/admin/v1/incidents/${id}/steps/${step}/confirm`, lead, {})).status, 200, `${step} confirmed`);
+  await confirmRecoverySteps(t, h, id, lead);
   for (const who of [lead, second]) t.equal((await h.admin('POST', `/admin/v1/incidents/${id}/approve-unlock`, who)).status, 200, 'unlock approved');
   const unlocked = await h.admin('POST', `/admin/v1/incidents/${id}/unlock`, lead);
   t.equal(unlocked.status, 200, unlocked.text.slice(0, 300));

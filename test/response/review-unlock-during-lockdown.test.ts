@@ -8,9 +8,7 @@
 // against the simulator; Kiwoom's open-order listing held at the sidecar's
 // upstream client until the unlock is done.
 import t from 'tap';
-import type { TrRequest, TrResponse } from '../../proxy/kiwoom/client.js';
-import { latch } from '../helpers/gates.js';
-import { stepsOf } from '../helpers/lockdown-steps.js';
+import { confirmRecoverySteps, holdListings, stepsOf } from '../helpers/lockdown-steps.js';
 import { startHarness, waitFor, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -19,34 +17,16 @@ t.before(async () => {
 });
 t.teardown(() => h.close());
 
-const STEPS = ['change-account-password', 'reissue-api-key', 'scan-bot-host', 'register-new-key', 'review-trades'];
-
 t.test('an unlock done while the lockdown still runs stays in the record once the lockdown ends', async (t) => {
   const lead = await h.adminToken('sec-lead', 'admin');
   const second = await h.adminToken('sec-second', 'admin');
-  const kiwoom = h.sidecar.parts.kiwoom;
-  const call = kiwoom.call.bind(kiwoom);
-  const hung = latch();
-  kiwoom.call = async (req: TrRequest): Promise<TrResponse> => {
-    if (req.apiId === 'ka10075') {
-      hung.reached();
-      await hung.passed;
-    }
-    return call(req);
-  };
-  t.teardown(() => {
-    kiwoom.call = call;
-    hung.release();
-  });
+  const hung = holdListings(t, h);
 
   const lock = await h.admin('POST', '/admin/v1/lockdown', lead, { bot: h.botId, reason: 'false alarm, kiwoom slow' });
   t.equal(lock.status, 202, `the lockdown goes on: ${lock.text.slice(0, 200)}`);
   const id = String(lock.json.id);
   await hung.waiting;
-  for (const step of STEPS) {
-    const r = await h.admin('POST', `/admin/v1/incidents/${id}/steps/${step}/confirm`, lead, { note: 'checked' });
-    t.equal(r.status, 200, `${step} confirmed: ${r.text.slice(0, 200)}`);
-  }
+  await confirmRecoverySteps(t, h, id, lead);
   for (const who of [lead, second]) t.equal((await h.admin('POST', `/admin/v1/incidents/${id}/approve-unlock`, who)).status, 200, 'unlock approved');
   const unlocked = await h.admin('POST', `/admin/v1/incidents/${id}/unlock`, lead);
   t.equal(unlocked.status, 200, unlocked.text.slice(0, 300));

@@ -8,6 +8,7 @@
 // incident what it left disabled and why. Through the real sidecar over HTTP
 // against the simulator, the operator's disable through the CLI.
 import t, { type Test } from 'tap';
+import { confirmRecoverySteps } from '../helpers/lockdown-steps.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { kguardInProcess } from '../cli/run-cli.js';
 
@@ -21,14 +22,12 @@ t.before(async () => {
 });
 t.teardown(() => h.close());
 
-const STEPS = ['change-account-password', 'reissue-api-key', 'scan-bot-host', 'register-new-key', 'review-trades'];
-
 async function lockAndUnlock(t: Test, duringIncident: () => Promise<void>): Promise<Record<string, unknown>> {
   const lock = await h.admin('POST', '/admin/v1/lockdown', lead, { bot: h.botId, reason: 'suspicious orders' });
   t.equal(lock.status, 201, lock.text.slice(0, 200));
   const id = String(lock.json.id);
   await duringIncident();
-  for (const step of STEPS) t.equal((await h.admin('POST', `/admin/v1/incidents/${id}/steps/${step}/confirm`, lead, {})).status, 200, `${step} confirmed`);
+  await confirmRecoverySteps(t, h, id, lead);
   for (const who of [lead, second]) t.equal((await h.admin('POST', `/admin/v1/incidents/${id}/approve-unlock`, who)).status, 200, 'unlock approved');
   const unlocked = await h.admin('POST', `/admin/v1/incidents/${id}/unlock`, lead);
   t.equal(unlocked.status, 200, unlocked.text.slice(0, 300));

@@ -8,9 +8,7 @@
 // Through the real sidecar over HTTP against the simulator; the listing held at
 // the sidecar's upstream client until the bot's new order is placed.
 import t from 'tap';
-import type { TrRequest, TrResponse } from '../../proxy/kiwoom/client.js';
-import { latch } from '../helpers/gates.js';
-import { RESTING_ORDER, stepsOf } from '../helpers/lockdown-steps.js';
+import { confirmRecoverySteps, holdListings, RESTING_ORDER, stepsOf } from '../helpers/lockdown-steps.js';
 import { CANARY, startHarness, waitFor, type Harness } from '../helpers/harness.js';
 import { startRedis } from '../helpers/redis.js';
 
@@ -20,34 +18,16 @@ t.before(async () => {
 });
 t.teardown(() => h.close());
 
-const STEPS = ['change-account-password', 'reissue-api-key', 'scan-bot-host', 'register-new-key', 'review-trades'];
-
 t.test("a cancel-all still running at the unlock does not cancel the bot's orders placed after it", async (t) => {
   const lead = await h.adminToken('sec-lead', 'admin');
   const second = await h.adminToken('sec-second', 'admin');
-  const kiwoom = h.sidecar.parts.kiwoom;
-  const call = kiwoom.call.bind(kiwoom);
-  const hung = latch();
-  let held = false;
-  kiwoom.call = async (req: TrRequest): Promise<TrResponse> => {
-    // Only the lockdown's first listing is held: Kiwoom answers it once the bot has traded again.
-    if (req.apiId === 'ka10075' && !held) {
-      held = true;
-      hung.reached();
-      await hung.passed;
-    }
-    return call(req);
-  };
-  t.teardown(() => {
-    kiwoom.call = call;
-    hung.release();
-  });
+  const hung = holdListings(t, h, true);
 
   const lock = await h.admin('POST', '/admin/v1/lockdown', lead, { bot: h.botId, reason: 'false alarm, kiwoom slow' });
   t.equal(lock.status, 202, `the lockdown goes on: ${lock.text.slice(0, 200)}`);
   const id = String(lock.json.id);
   await hung.waiting;
-  for (const step of STEPS) t.equal((await h.admin('POST', `/admin/v1/incidents/${id}/steps/${step}/confirm`, lead, {})).status, 200, `${step} confirmed`);
+  await confirmRecoverySteps(t, h, id, lead);
   for (const who of [lead, second]) t.equal((await h.admin('POST', `/admin/v1/incidents/${id}/approve-unlock`, who)).status, 200, 'unlock approved');
   const unlocked = await h.admin('POST', `/admin/v1/incidents/${id}/unlock`, lead);
   t.equal(unlocked.status, 200, unlocked.text.slice(0, 300));
@@ -88,28 +68,13 @@ t.test('the unlock on another replica stops the cancel-all (replicas on one real
   t.teardown(() => B.close());
   const lead = await A.adminToken('sec-lead', 'admin');
   const second = await A.adminToken('sec-second', 'admin');
-  const kiwoom = A.sidecar.parts.kiwoom;
-  const call = kiwoom.call.bind(kiwoom);
-  const hung = latch();
-  let held = false;
-  kiwoom.call = async (req: TrRequest): Promise<TrResponse> => {
-    if (req.apiId === 'ka10075' && !held) {
-      held = true;
-      hung.reached();
-      await hung.passed;
-    }
-    return call(req);
-  };
-  t.teardown(() => {
-    kiwoom.call = call;
-    hung.release();
-  });
+  const hung = holdListings(t, A, true);
 
   const lock = await A.admin('POST', '/admin/v1/lockdown', lead, { bot: A.botId, reason: 'false alarm, kiwoom slow' });
   t.equal(lock.status, 202, `replica A's lockdown goes on: ${lock.text.slice(0, 200)}`);
   const id = String(lock.json.id);
   await hung.waiting;
-  for (const step of STEPS) t.equal((await B.admin('POST', `/admin/v1/incidents/${id}/steps/${step}/confirm`, lead, {})).status, 200, `${step} confirmed`);
+  await confirmRecoverySteps(t, B, id, lead);
   for (const who of [lead, second]) t.equal((await B.admin('POST', `/admin/v1/incidents/${id}/approve-unlock`, who)).status, 200, 'unlock approved');
   const unlocked = await B.admin('POST', `/admin/v1/incidents/${id}/unlock`, lead);
   t.equal(unlocked.status, 200, `unlocked on replica B: ${unlocked.text.slice(0, 300)}`);
