@@ -5,28 +5,21 @@
 // into docs/security-guide.{ko,en}.md. --json prints the API's answer as is;
 // the text is the same data in one language. Exit 0 once the report is
 // printed, whatever the scores.
-import type { Language } from '../common/errors.js';
 import { renderPosture } from '../admin/posture-text.js';
 import type { PostureReport } from '../admin/posture-types.js';
 import { adminClientFrom, printResult } from './admin-common.js';
 import { configFromFlags } from './args.js';
+import { cliLanguage } from './lang.js';
 import { runCommand } from './runner.js';
-import type { Ctx, Handler } from './spec.js';
+import type { Handler } from './spec.js';
 import type { CliCommand } from './types.js';
-
-/** --lang, else the configured language (Korean by default). */
-async function language(ctx: Ctx): Promise<Language> {
-  const flag = ctx.str('lang');
-  if (flag === 'ko' || flag === 'en') return flag;
-  return (await configFromFlags(ctx.values, ctx.io)).language;
-}
 
 export const doctor: Handler = async (ctx) => {
   const client = await adminClientFrom(ctx.values, ctx.io, async () => (await configFromFlags(ctx.values, ctx.io)).admin);
   const bot = ctx.str('bot');
   const r = await client.call('GET', `/posture${bot !== undefined ? `?bot=${encodeURIComponent(bot)}` : ''}`);
   if (ctx.bool('json')) return printResult(ctx.io, r);
-  const lang = await language(ctx);
+  const lang = await cliLanguage(ctx);
   return printResult(ctx.io, r, (j) => renderPosture(j as PostureReport, lang));
 };
 

@@ -12,9 +12,9 @@ function flagged(values: Readonly<Record<string, unknown>>): Language | undefine
   return flag === 'ko' || flag === 'en' ? flag : undefined;
 }
 
-/** --lang, else the configured language (Korean by default). */
-export async function cliLanguage(ctx: Source): Promise<Language> {
-  return flagged(ctx.values) ?? (await configFromFlags(ctx.values, ctx.io)).language;
+/** --lang, else the configured language (Korean by default); `config` when the command has read it already. */
+export async function cliLanguage(ctx: Source, config?: { readonly language: Language }): Promise<Language> {
+  return flagged(ctx.values) ?? (config ?? (await configFromFlags(ctx.values, ctx.io))).language;
 }
 
 /**

@@ -11,7 +11,7 @@ import { ruleListFor, type TraceEntry } from '../policy/evaluate.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
 import { errorMessage, GuardError, type Language } from '../common/errors.js';
 import { MARKET_NAMES, POLICY_TEXT, traceMark } from './policy-text.js';
-import { configFromFlags } from './args.js';
+import { cliLanguage } from './lang.js';
 import { runCommand } from './runner.js';
 import type { Ctx, Handler } from './spec.js';
 import type { CliCommand, CliIO } from './types.js';
@@ -35,7 +35,7 @@ function policyFlags(ctx: Ctx): Flags {
   // The sidecar's default (Korean), not English: a case's reasonContains and explain's reasons are what the bot would read.
   const flag = ctx.str('lang') as Language | undefined;
   let chosen: Language | undefined = flag;
-  const lang = async () => (chosen ??= (await configFromFlags(ctx.values, ctx.io)).language);
+  const lang = async () => (chosen ??= await cliLanguage(ctx));
   const common = { positional: ctx.positionals, json: ctx.bool('json'), lang, flag };
   const call = ctx.path[1] === 'explain' ? ctx.str('call') : undefined;
   return { ...common, failOnLoosen: ctx.path[1] === 'diff' && ctx.bool('fail-on-loosen'), ...(call !== undefined ? { call } : {}) };

@@ -9,6 +9,7 @@ import { listLogFiles, readLines } from '../audit/logfiles.js';
 import { parseAuditConfig } from '../audit/index.js';
 import { parseRecordLine, type AuditRecord } from '../audit/record.js';
 import { configFromFlags, printJson } from './args.js';
+import { cliLanguage } from './lang.js';
 import type { Handler } from './spec.js';
 import { UsageError } from './usage.js';
 
@@ -102,13 +103,6 @@ export function formatExplanation(e: RiskExplanation, lang: Language): string {
   return `${out.join('\n')}\n`;
 }
 
-/** --lang, else the configured language (Korean by default). */
-async function language(ctx: Parameters<Handler>[0], config: Config | undefined): Promise<Language> {
-  const flag = ctx.str('lang');
-  if (flag === 'ko' || flag === 'en') return flag;
-  return (config ?? (await configFromFlags(ctx.values, ctx.io))).language;
-}
-
 export const explain: Handler = async (ctx) => {
   const id = ctx.positionals[0];
   if (!id) return ctx.usage('give the request id');
@@ -134,7 +128,7 @@ export const explain: Handler = async (ctx) => {
     printJson(ctx.io, found);
     return 0;
   }
-  const lang = await language(ctx, config);
+  const lang = await cliLanguage(ctx, config);
   if (found.length === 0) {
     ctx.io.stderr.write(`${TEXT[lang].notFound(id, dir)}\n`);
     return 1;

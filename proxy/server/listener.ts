@@ -204,10 +204,13 @@ export function createBotListener(deps: ListenerDeps): BotListener {
     untrack?.();
     // A refusal with a retry-after is answered when the bot could succeed (capped): a flood waits, not the loop.
     // So is a repeated authentication failure (forged tokens, brute force), counted per bot id or source.
-    const who = ctx.claims ? `bot:${ctx.claims.botId}` : `source:${ctx.sourceIp}`;
-    const authHoldMs = ctx.error && route === 'tr' ? authFailures.delayFor(ctx.error.code, who) : 0;
-    const holdMs = ctx.error ? Math.max(refusals.delayFor(ctx.error), authHoldMs) : 0;
-    const held = holdMs > 0 ? await refusals.hold(who, holdMs, res) : 'answered';
+    // Only a refusal pays for it: an answered call allocates nothing here.
+    let held: 'answered' | 'capped' = 'answered';
+    if (ctx.error) {
+      const who = ctx.claims ? `bot:${ctx.claims.botId}` : `source:${ctx.sourceIp}`;
+      const holdMs = Math.max(refusals.delayFor(ctx.error), route === 'tr' ? authFailures.delayFor(ctx.error.code, who) : 0);
+      if (holdMs > 0) held = await refusals.hold(who, holdMs, res);
+    }
     send(ctx, held === 'capped');
     clearTimeout(deadline);
     const seconds = (performance.now() - ctx.startedAt) / 1000;
