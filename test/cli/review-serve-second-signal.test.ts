@@ -14,8 +14,7 @@ import { request } from 'undici';
 import { stringify } from 'yaml';
 import { startSimulator } from '../../proxy/sim/index.js';
 import { FIXTURES, parseJson, waitFor } from '../helpers/harness.js';
-import { latch } from '../helpers/gates.js';
-import { startHostileUpstream } from '../helpers/hostile-upstream.js';
+import { holdAnswers, startHostileUpstream } from '../helpers/hostile-upstream.js';
 import { provisionBot } from '../helpers/provision.js';
 import { spawnSidecar } from '../helpers/sidecar-process.js';
 
@@ -60,16 +59,7 @@ t.test('a second SIGTERM while a call drains: the call is answered, the token re
     headers: { 'content-type': 'application/json' },
   });
   const token = String(parseJson(await login.body.text()).token);
-  const gate = latch();
-  up.answer = async (req, _body, res, pass) => {
-    if (req.headers['api-id'] !== 'ka10001') return false;
-    const p = await pass();
-    gate.reached();
-    await gate.passed;
-    res.writeHead(p.status, { ...p.headers, 'content-length': p.body.length });
-    res.end(p.body);
-    return true;
-  };
+  const gate = holdAnswers(up, 'ka10001');
   const quote = request(`${child.url}/api/dostk/stkinfo`, {
     method: 'POST',
     body: JSON.stringify({ stk_cd: '005930' }),

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { request } from 'undici';
+import { latch, type Latch } from './gates.js';
 
 export interface Passed {
   status: number;
@@ -65,4 +66,22 @@ export async function startHostileUpstream(simUrl: string): Promise<HostileUpstr
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   (up as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return up;
+}
+
+/**
+ * Kiwoom acts on every `apiId` call (the simulator answers it: an order is placed) but its answer is held back
+ * until the returned latch is released: a call in flight for as long as a test needs.
+ */
+export function holdAnswers(up: HostileUpstream, apiId: string): Latch {
+  const gate = latch();
+  up.answer = async (req, _body, res, pass) => {
+    if (req.headers['api-id'] !== apiId) return false;
+    const p = await pass();
+    gate.reached();
+    await gate.passed;
+    res.writeHead(p.status, { ...p.headers, 'content-length': p.body.length });
+    res.end(p.body);
+    return true;
+  };
+  return gate;
 }

@@ -9,9 +9,8 @@ import t from 'tap';
 import { request } from 'undici';
 import { startSimulator, type Simulator } from '../../proxy/sim/index.js';
 import { readAuditRecords, recordsFor } from '../helpers/audit-sidecar-log.js';
-import { latch } from '../helpers/gates.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
-import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
+import { holdAnswers, startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
 
 let sim: Simulator;
 let up: HostileUpstream;
@@ -34,16 +33,8 @@ const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '7000
 
 t.test('an order mid-forward when shutdown starts is answered, audited, and its token revoked', async (t) => {
   const token = await h.token();
-  const gate = latch();
-  up.answer = async (req, _body, res, pass) => {
-    if (req.headers['api-id'] !== 'kt10000') return false;
-    const p = await pass(); // Kiwoom placed it; its answer is held back until the test lets it go.
-    gate.reached();
-    await gate.passed;
-    res.writeHead(p.status, { ...p.headers, 'content-length': p.body.length });
-    res.end(p.body);
-    return true;
-  };
+  // Kiwoom placed it; its answer is held back until the test lets it go.
+  const gate = holdAnswers(up, 'kt10000');
   const order = h.call('kt10000', BUY, { token });
   await gate.waiting;
   const closing = h.sidecar.close();

@@ -9,8 +9,7 @@ import t from 'tap';
 import { Agent, ProxyAgent, buildConnector, type Dispatcher } from 'undici';
 import { startSimulator, type Simulator } from '../../proxy/sim/index.js';
 import { readAuditRecords, recordsFor } from '../helpers/audit-sidecar-log.js';
-import { latch } from '../helpers/gates.js';
-import { startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
+import { holdAnswers, startHostileUpstream, type HostileUpstream } from '../helpers/hostile-upstream.js';
 import { kiwoomBot, startTransparent } from './helpers.js';
 
 let sim: Simulator;
@@ -47,16 +46,7 @@ for (const mode of ['name-override', 'proxyListen'] as const) {
     const bot = kiwoomBot(dispatcher);
     const token = String((await bot.token(h.botId, h.botSecret)).json.token);
 
-    const gate = latch();
-    up.answer = async (req, _body, res, pass) => {
-      if (req.headers['api-id'] !== 'kt10000') return false;
-      const p = await pass();
-      gate.reached();
-      await gate.passed;
-      res.writeHead(p.status, { ...p.headers, 'content-length': p.body.length });
-      res.end(p.body);
-      return true;
-    };
+    const gate = holdAnswers(up, 'kt10000');
     t.teardown(() => {
       up.answer = undefined;
     });
