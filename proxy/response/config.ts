@@ -37,7 +37,12 @@ export interface ResponseConfig {
   readonly damage: { readonly lookbackMs: number; readonly deadlineMs: number };
   readonly webhooks: readonly WebhookConfig[];
   readonly webhook: { readonly attempts: number; readonly backoffMs: number; readonly timeoutMs: number };
-  readonly unlock: { readonly adminTriggeredApprovers: number; readonly automaticApprovers: number };
+  readonly unlock: {
+    readonly adminTriggeredApprovers: number;
+    readonly automaticApprovers: number;
+    /** How long an unlock under way keeps a second one out; a process that died mid-unlock frees it after this. */
+    readonly claimMs: number;
+  };
   readonly recoverySteps: readonly RecoveryStep[];
   readonly compensation: {
     readonly rates: Readonly<Record<CompensationCause, number>>;
@@ -101,7 +106,7 @@ export function parseResponseConfig(raw: unknown, path = 'response', language: L
   ]);
   const d = section(r.damage, `${path}.damage`, ['lookbackMinutes', 'deadlineMs']);
   const w = section(r.webhook, `${path}.webhook`, ['attempts', 'backoffMs', 'timeoutMs']);
-  const u = section(r.unlock, `${path}.unlock`, ['adminTriggeredApprovers', 'automaticApprovers']);
+  const u = section(r.unlock, `${path}.unlock`, ['adminTriggeredApprovers', 'automaticApprovers', 'claimSeconds']);
   const comp = section(r.compensation, `${path}.compensation`, ['rates', 'capKrw', 'minBusinessDays', 'maxBusinessDays', 'holidays']);
   const rates = section(comp.rates, `${path}.compensation.rates`, ['system_fault', 'user_negligence', 'external_attack']);
 
@@ -175,6 +180,7 @@ export function parseResponseConfig(raw: unknown, path = 'response', language: L
     unlock: {
       adminTriggeredApprovers: num(u, 'adminTriggeredApprovers', `${path}.unlock`, 2, 1, 5, true),
       automaticApprovers: num(u, 'automaticApprovers', `${path}.unlock`, 1, 1, 5, true),
+      claimMs: num(u, 'claimSeconds', `${path}.unlock`, 120, 5, 3600, true) * 1000,
     },
     recoverySteps,
     compensation: {

@@ -87,14 +87,26 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
         `${r.unlockApprovals.length} of ${r.unlockApprovalsRequired} distinct unlock approvals${inc.automatic ? '' : ' (admin-triggered lockdown needs two)'}`,
       );
     }
-    await opts.auditor.append({ type: 'recovery', action: 'unlocked', incidentId: id, actor, approvers: r.unlockApprovals.map((a) => a.approver) });
+    // One unlock at a time: a second one pressed meanwhile (another admin, a retried request, another replica) is
+    // refused rather than run twice. The claim is also the marker that stops a cancel-all still running (a lockdown
+    // answered 202, a retry): a listing Kiwoom answers from now on may hold the orders the bot places after the
+    // unlock. It lives claimMs until the flags are cleared, so a process that dies mid-unlock does not block it.
+    if (!(await store.setIfAbsent(K.unlocking(id), actor, cfg.unlock.claimMs)))
+      throw new GuardError(
+        'KG3012',
+        `another unlock of this incident is under way, by ${(await store.get(K.unlocking(id)).catch(() => null)) ?? 'another admin'}`,
+      );
     const scope = inc.scope;
-    // Another incident still open on the same flag (a second lockdown of the same bot overwrote ours, or ours
-    // overwrote its) keeps that flag, the bot's credentials and the scope's HALTED: only the last one frees them.
-    const others = await otherLockedIncidents(id);
-    // Before the bot can trade again: a cancel-all still running (a lockdown answered 202, a retry) sends no further
-    // cancel, as a listing Kiwoom answers from now on may hold the orders the bot places after the unlock.
-    await store.set(K.unlocking(id), actor, cfg.incidentRetentionMs);
+    let others: Incident[];
+    try {
+      await opts.auditor.append({ type: 'recovery', action: 'unlocked', incidentId: id, actor, approvers: r.unlockApprovals.map((a) => a.approver) });
+      // Another incident still open on the same flag (a second lockdown of the same bot overwrote ours, or ours
+      // overwrote its) keeps that flag, the bot's credentials and the scope's HALTED: only the last one frees them.
+      others = await otherLockedIncidents(id);
+    } catch (err) {
+      await store.del(K.unlocking(id)).catch(() => undefined);
+      throw err;
+    }
     const cancelling = !inc.steps.some((s) => s.step === CANCEL_STEP) || (await store.hget(K.cancelPending, id).catch(() => null)) !== null;
     if (cancelling)
       inc.timeline.push({
@@ -103,6 +115,9 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
         detail: 'step 3 was still cancelling open orders: no further cancel is sent; what it left open is in step 3',
       });
     const holderOf = (key: string) => others.find((o) => flagKeys(o).includes(key));
+    const failed = (event: string, what: string) => (err: unknown) => {
+      inc.timeline.push({ at: new Date(now()).toISOString(), event, detail: `${what}: ${(err as Error).message.slice(0, 120)}` });
+    };
     // Clear only flags this incident set: a later incident on the same bot keeps its own lock.
     const clearIfOurs = async (key: string) => {
       if ((await store.get(key)) !== id) return;
@@ -119,11 +134,13 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
       await store.del(K.unlocking(id)).catch(() => undefined);
       throw err;
     });
-    const failed = (event: string, botId: string) => (err: unknown) => {
-      inc.timeline.push({ at: new Date(now()).toISOString(), event, detail: `${botId}: ${(err as Error).message.slice(0, 120)}` });
-    };
+    // Past this point the bot may trade: the marker now stays as long as the incident, for every cancel-all.
+    await store.set(K.unlocking(id), actor, cfg.incidentRetentionMs).catch(failed('unlock marker not kept', 'store'));
+    // A lockdown issued while this unlock ran (its record not yet indexed when others was read) holds its flags:
+    // read afresh, so its credentials stay off and its scope HALTED. Unreadable: held (they stay off).
+    const heldNow = async (key: string) => holderOf(key) !== undefined || (await store.get(key).catch(() => 'unreadable')) !== null;
     for (const t of inc.targets) {
-      if (holderOf(K.lockBot(t.botId))) continue;
+      if (await heldNow(K.lockBot(t.botId))) continue;
       // Credentials that were off before the lockdown (an operator's kill switch) are not the incident's to turn on.
       if (inc.keptDisabled?.includes(t.botId))
         inc.timeline.push({ at: new Date(now()).toISOString(), event: 'credentials left disabled', detail: `${t.botId}: disabled before the lockdown` });
@@ -137,9 +154,10 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
       await opts.onUnlocked?.(t.botId).catch(failed('risk escalation reset failed', t.botId));
     }
     const sameScope = JSON.stringify(tradingScope(scope));
+    const scopeFlag = scope.all ? K.lockAll : scope.account ? K.lockAccount(scope.account) : K.lockBot(scope.botId!);
     // Back to what operators had set before the lockdown (reduce-only stays reduce-only), else ACTIVE.
     const prior = inc.priorTradingState;
-    if (!others.some((o) => JSON.stringify(tradingScope(o.scope)) === sameScope))
+    if (!others.some((o) => JSON.stringify(tradingScope(o.scope)) === sameScope) && !(await heldNow(scopeFlag)))
       await opts.policy.setTradingState(tradingScope(scope), prior?.state ?? 'ACTIVE', prior?.reason ?? `unlock of incident ${id} by ${actor}`);
     inc.status = 'unlocked';
     inc.unlockedAt = new Date(now()).toISOString();
