@@ -34,15 +34,15 @@ export interface AuthGuard {
    * token with the route's role: a 256-bit token cannot be guessed, and a compromised bot sharing the operators'
    * address (127.0.0.1 in a pod) must not hold the kill switch shut by failing on purpose.
    */
-  checkSource(req: IncomingMessage, admit?: () => AdminPrincipal | undefined): AdminPrincipal | undefined;
+  checkSource(req: IncomingMessage, admit?: () => Promise<AdminPrincipal | undefined>): Promise<AdminPrincipal | undefined>;
   /** The principal of a valid token with at least the route's role, or undefined; nothing is counted or logged as a failure. */
-  admitted(req: IncomingMessage, route: { readonly access: Role | 'public' }, tokens: AdminTokens): AdminPrincipal | undefined;
+  admitted(req: IncomingMessage, route: { readonly access: Role | 'public' }, tokens: AdminTokens): Promise<AdminPrincipal | undefined>;
   /** The principal of the request's bearer token with at least the route's role; every refusal is recorded. */
   authenticate(
     req: IncomingMessage,
     route: { readonly method: string; readonly path: string; readonly access: Role | 'public' },
     tokens: AdminTokens,
-  ): AdminPrincipal;
+  ): Promise<AdminPrincipal>;
   readonly limiter: AuthFailureLimiter;
 }
 
@@ -107,11 +107,11 @@ export function createAuthGuard(o: AuthGuardOptions): AuthGuard {
 
   return {
     limiter,
-    checkSource(req, admit) {
+    async checkSource(req, admit) {
       const source = sourceKey(req.socket.remoteAddress);
       const verdict = limiter.check(source);
       if (!verdict.blocked) return undefined;
-      const principal = admit?.();
+      const principal = await admit?.();
       if (principal) {
         logger.info({ source, admin: principal.name }, 'admin authenticated while its source cools down');
         return principal;
@@ -119,18 +119,18 @@ export function createAuthGuard(o: AuthGuardOptions): AuthGuard {
       refused.inc();
       throw new GuardError('KG3005', 'too many failed admin logins from this address', { headers: { 'retry-after': String(verdict.retryAfterSeconds) } });
     },
-    admitted(req, route, tokens) {
+    async admitted(req, route, tokens) {
       try {
-        const principal = tokens.authenticate(req.headers.authorization);
+        const principal = await tokens.authenticate(req.headers.authorization);
         return tokens.permits(principal, route.access === 'public' ? 'viewer' : route.access) ? principal : undefined;
       } catch {
         return undefined;
       }
     },
-    authenticate(req, route, tokens) {
+    async authenticate(req, route, tokens) {
       let principal: AdminPrincipal;
       try {
-        principal = tokens.authenticate(req.headers.authorization);
+        principal = await tokens.authenticate(req.headers.authorization);
       } catch (err) {
         if (isGuardError(err) && (err.code === 'KG2001' || err.code === 'KG2002')) {
           record(req, route, err.code === 'KG2002' ? 'unknown_token' : req.headers.authorization ? 'malformed' : 'missing', err);

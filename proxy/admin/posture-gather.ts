@@ -143,9 +143,7 @@ async function shared(src: PostureSources) {
   return {
     keyProvider: src.vault.provider.id,
     upstream: { target: config.upstream.target, ...(url ? { url } : {}), allowInsecureHttp: config.upstream.allowInsecureHttp },
-    admins: AdminTokens.forDataDir(config.dataDir)
-      .list()
-      .map((a) => ({ name: a.name, role: a.role, totp: enrolled.has(a.name) })),
+    admins: (await AdminTokens.forDataDir(config.dataDir).list()).map((a) => ({ name: a.name, role: a.role, totp: enrolled.has(a.name) })),
     policy: await policyOf(src),
     audit: {
       sinks: audit.sinks.map((s) => (s.type === 'file' ? { type: s.type, id: s.id, fsync: s.fsync, dir: s.dir } : { type: s.type, id: s.id })),

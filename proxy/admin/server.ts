@@ -170,10 +170,10 @@ export function createAdminServer(opts: AdminServerOptions): Server {
     if (route?.access !== 'public') {
       // Everything but the public routes: a source cooling down is refused first, whatever it asks, unless it
       // presents a valid token for an existing route.
-      principal = guard.checkSource(req, () => (route ? guard.admitted(req, route, opts.tokens) : undefined));
+      principal = await guard.checkSource(req, async () => (route ? guard.admitted(req, route, opts.tokens) : undefined));
       if (candidates.length === 0) throw new GuardError('KG1009');
       if (!route) throw new GuardError('KG1008');
-      principal ??= guard.authenticate(req, route, opts.tokens);
+      principal ??= await guard.authenticate(req, route, opts.tokens);
       caller.principal = principal;
       caller.route = route.path;
     }

@@ -39,7 +39,7 @@ export const add: Handler = async (ctx) => {
 };
 
 export const list: Handler = async (ctx) => {
-  const all = (await tokensOf(ctx)).list();
+  const all = await (await tokensOf(ctx)).list();
   if (ctx.bool('json')) printJson(ctx.io, all);
   else if (all.length === 0) ctx.io.stdout.write(ADMINS_TEXT[await cliLanguage(ctx)].none);
   else ctx.io.stdout.write(`${all.map((a) => `${a.name}\t${a.role}`).join('\n')}\n`);
@@ -50,7 +50,7 @@ export const remove: Handler = async (ctx) => {
   const name = ctx.positionals[0]!;
   const tokens = await tokensOf(ctx);
   const say = ADMINS_TEXT[await cliLanguage(ctx)];
-  if (!tokens.list().some((a) => a.name === name)) {
+  if (!(await tokens.list()).some((a) => a.name === name)) {
     // A typo during a revocation must not look like success to a script: the admin meant may still hold a token.
     ctx.io.stderr.write(say.noSuch(name));
     return 1;

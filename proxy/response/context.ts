@@ -51,7 +51,7 @@ export interface ResponderOptions {
    * The admins now (admins.json): an unlock approval counts while its admin exists with the admin role and was given
    * since that admin's token was made, so removing an admin voids what they approved. Without it every approval counts.
    */
-  readonly admins?: { enrolledAt(name: string, role: 'admin'): string | undefined };
+  readonly admins?: { enrolledAt(name: string, role: 'admin'): Promise<string | undefined> };
   readonly registry: Registry;
   readonly logger: Logger;
   /** Replaces the webhook notifier built from config (tests). */

@@ -92,10 +92,14 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes,
    * token was made: strictly after, as stamps are in ms and one given with the replaced token in the millisecond of
    * its replacement must not count (as approval votes, approval/records.ts).
    */
-  const stillAdmin = (approver: string, at: string): boolean => {
+  const stillAdmin = async (approver: string, at: string): Promise<boolean> => {
     if (!ctx.opts.admins) return true;
-    const since = ctx.opts.admins.enrolledAt(approver, 'admin');
+    const since = await ctx.opts.admins.enrolledAt(approver, 'admin');
     return since !== undefined && at > since;
+  };
+  const stillAdmins = async <T>(items: readonly T[], by: (item: T) => [string, string]): Promise<T[]> => {
+    const kept = await Promise.all(items.map((item) => stillAdmin(...by(item))));
+    return items.filter((_, i) => kept[i]);
   };
 
   async function report(inc: Incident): Promise<IncidentReport> {
@@ -128,9 +132,13 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes,
         .sort()
         .map((k) => JSON.parse(sent[k]!) as Incident['notifications'][number]),
     ];
+    const confirmations = await stillAdmins(
+      Object.entries(confirmed).map(([step, json]) => [step, JSON.parse(json) as { by: string; at: string; note?: string }] as const),
+      ([, c]) => [c.by, c.at],
+    );
+    const counted = new Map(confirmations);
     const checklist: ChecklistItem[] = cfg.recoverySteps.map((s) => {
-      const raw = confirmed[s.id] ? (JSON.parse(confirmed[s.id]!) as { by: string; at: string; note?: string }) : undefined;
-      const c = raw && stillAdmin(raw.by, raw.at) ? raw : undefined;
+      const c = counted.get(s.id);
       return { ...s, ...(c ? { confirmedBy: c.by, confirmedAt: c.at, ...(c.note ? { note: c.note } : {}) } : {}) };
     });
     return {
@@ -140,8 +148,7 @@ export function createIncidentStore(ctx: ResponseContext, revokes: TokenRevokes,
       ...(stopped.length ? { stopped } : {}),
       notifications,
       checklist,
-      unlockApprovals: Object.entries(approvals)
-        .filter(([approver, at]) => stillAdmin(approver, at))
+      unlockApprovals: (await stillAdmins(Object.entries(approvals), (e) => e))
         .map(([approver, at]) => ({ approver, at }))
         .sort((a, b) => a.at.localeCompare(b.at)),
       unlockApprovalsRequired: inc.automatic ? cfg.unlock.automaticApprovers : cfg.unlock.adminTriggeredApprovers,

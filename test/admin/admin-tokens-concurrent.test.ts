@@ -18,12 +18,12 @@ t.test('a remove and an add at once: the removed token stays dead, the added one
   const [, added] = await Promise.all([AdminTokens.forDataDir(dir).remove('old-admin'), AdminTokens.forDataDir(dir).create('new-admin', 'admin')]);
   const tokens = AdminTokens.forDataDir(dir);
   t.same(
-    tokens.list().map((a) => a.name),
+    (await tokens.list()).map((a) => a.name),
     ['new-admin'],
     'only the new admin is left',
   );
-  t.throws(() => tokens.authenticate(bearer(old)), { code: 'KG2002' }, "the removed admin's token is refused");
-  t.same(tokens.authenticate(bearer(added)), { name: 'new-admin', role: 'admin' }, "the added admin's token works");
+  await t.rejects(tokens.authenticate(bearer(old)), { code: 'KG2002' }, "the removed admin's token is refused");
+  t.same(await tokens.authenticate(bearer(added)), { name: 'new-admin', role: 'admin' }, "the added admin's token works");
 });
 
 t.test('five adds at once: every one is kept', async (t) => {
@@ -32,15 +32,8 @@ t.test('five adds at once: every one is kept', async (t) => {
   const names = ['a1', 'a2', 'a3', 'a4', 'a5'];
   const made = await Promise.all(names.map((n) => AdminTokens.forDataDir(dir).create(n, 'viewer')));
   const tokens = AdminTokens.forDataDir(dir);
-  t.same(
-    tokens
-      .list()
-      .map((a) => a.name)
-      .sort(),
-    names,
-    'all five are listed',
-  );
-  for (const [i, tok] of made.entries()) t.equal(tokens.authenticate(bearer(tok)).name, names[i], `${names[i]}'s token works`);
+  t.same((await tokens.list()).map((a) => a.name).sort(), names, 'all five are listed');
+  for (const [i, tok] of made.entries()) t.equal((await tokens.authenticate(bearer(tok))).name, names[i], `${names[i]}'s token works`);
 });
 
 t.test('the same name added twice at once: one wins, the other is refused', async (t) => {
@@ -54,7 +47,7 @@ t.test('the same name added twice at once: one wins, the other is refused', asyn
     'the other is a duplicate',
   );
   const tokens = AdminTokens.forDataDir(dir);
-  t.equal(tokens.list().length, 1, 'one admin');
+  t.equal((await tokens.list()).length, 1, 'one admin');
   const ok = results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<Buffer>;
-  t.equal(tokens.authenticate(bearer(ok.value)).name, 'ops', "the winner's token works");
+  t.equal((await tokens.authenticate(bearer(ok.value))).name, 'ops', "the winner's token works");
 });

@@ -442,7 +442,7 @@ t.test("an admin's token made again in the millisecond of their approval voids i
   // Everything in one millisecond: a1 approves and confirms with the leaked token as it is replaced.
   const frozen = Date.now();
   const stamp = new Date(frozen).toISOString();
-  const admins = { enrolledAt: (name: string) => (name === 'a1' ? stamp : name === 'a2' ? new Date(frozen - 60_000).toISOString() : undefined) };
+  const admins = { enrolledAt: async (name: string) => (name === 'a1' ? stamp : name === 'a2' ? new Date(frozen - 60_000).toISOString() : undefined) };
   const r = w.quietResponder({
     admins,
     now: () => frozen,
