@@ -57,6 +57,8 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
   const now = opts.now ?? Date.now;
   const { load, view, recordTtl, openCounts, list } = approvalRecords({ store, cfg, now });
   const events = counter(opts.registry, 'kguard_approval_events_total', 'Approval lifecycle events', ['event', 'level']);
+  // The events an alert watches start at 0: a series born at 1 shows Prometheus no increase (the first refusal).
+  for (const event of ['refused', 'totp_failed']) for (const level of ['step_up', 'admin']) events.inc({ event, level }, 0);
   // Read from the shared store at scrape time, so every replica reports the same backlog.
   new Gauge({
     name: 'kguard_approvals_pending',

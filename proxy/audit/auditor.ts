@@ -144,6 +144,12 @@ export async function createAuditor(opts: CreateAuditorOptions): Promise<Auditor
   }
   if (cpCfg.mirrorRedisKey && !opts.redis) throw new GuardError('KG6001', 'audit.checkpoint.mirrorRedisKey is set but no Redis client was given');
 
+  // At 0 from start for every mirror a file sink's checkpoints go to: a series born at 1 shows Prometheus no increase.
+  for (const sink of fileSinkIds) {
+    if (cpCfg.mirrorDir) metrics.mirrorFailures.inc({ sink, mirror: 'dir' }, 0);
+    if (cpCfg.mirrorRedisKey && opts.redis) metrics.mirrorFailures.inc({ sink, mirror: 'redis' }, 0);
+  }
+
   async function mirror(sinkId: string, cp: Checkpoint): Promise<void> {
     const copies: Promise<unknown>[] = [];
     if (cpCfg.mirrorDir) {

@@ -68,6 +68,21 @@ export function createSessionMetrics(registry: Registry, outstanding: () => numb
     secondsFor: (key) => perKey.get(key),
   };
   exposures.set(registry, liveSeconds);
+  const revokeFailures = new Counter({
+    name: 'kguard_broker_token_revoke_failures_total',
+    help: 'Failed revoke attempts (final="true": gave up retrying fast, keeps retrying slowly until expiry)',
+    labelNames: ['final'],
+    registers,
+  });
+  const orphans = new Counter({
+    name: 'kguard_broker_token_orphans_revoked_total',
+    help: 'Tokens nobody held any more (dead replica, crashed process, unfinished issue) revoked by a sweep or at start',
+    labelNames: ['kind'],
+    registers,
+  });
+  // Alerts watch these for their first event: a series born at 1 shows Prometheus no increase, so each starts at 0.
+  for (const final of ['true', 'false']) revokeFailures.inc({ final }, 0);
+  for (const kind of ['restart', 'unheld', 'unfinished_issue']) orphans.inc({ kind }, 0);
   return {
     issued: new Counter({ name: 'kguard_broker_tokens_issued_total', help: 'Broker tokens issued upstream (au10001)', registers }),
     revoked: new Counter({
@@ -76,12 +91,7 @@ export function createSessionMetrics(registry: Registry, outstanding: () => numb
       labelNames: ['outcome'],
       registers,
     }),
-    revokeFailures: new Counter({
-      name: 'kguard_broker_token_revoke_failures_total',
-      help: 'Failed revoke attempts (final="true": gave up retrying fast, keeps retrying slowly until expiry)',
-      labelNames: ['final'],
-      registers,
-    }),
+    revokeFailures,
     expired: new Counter({
       name: 'kguard_broker_tokens_expired_total',
       help: 'Broker tokens whose revoke failed and that expired, or would before the next attempt, or that no credentials can revoke (keys rotated): given up as expired, never revoked',
@@ -105,12 +115,7 @@ export function createSessionMetrics(registry: Registry, outstanding: () => numb
       labelNames: ['reason'],
       registers,
     }),
-    orphans: new Counter({
-      name: 'kguard_broker_token_orphans_revoked_total',
-      help: 'Tokens nobody held any more (dead replica, crashed process, unfinished issue) revoked by a sweep or at start',
-      labelNames: ['kind'],
-      registers,
-    }),
+    orphans,
   };
 }
 

@@ -90,6 +90,8 @@ export class Upstream {
       labelNames: ['code'],
       registers: [registry],
     });
+    // At 0 from start: a series born at 1 shows Prometheus no increase, and the first [8010] or rate refusal would raise no alert.
+    for (const code of ['1700', '1701', '1702', '429', '8005', '8010']) this.refusals.inc({ code }, 0);
   }
 
   /** When Kiwoom last said a token was issued to another address (0: never); /readyz warns for a while after. */

@@ -95,6 +95,8 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
   const nowMs = () => nowDate().getTime();
   const language = opts.language ?? 'ko';
   const metrics = createPolicyMetrics(opts.registry, config.metricsMaxRuleLabels);
+  // At 0 from start: a series born at 1 shows Prometheus no increase, and the first rejected edit would raise no alert.
+  for (const outcome of ['success', 'invalid', 'unchanged']) metrics.reloads.inc({ outcome }, 0);
   const fetcher = createMarketFetcher({
     market: opts.market,
     ttlMs: config.referencePriceTtlMs,

@@ -84,6 +84,8 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     [0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30],
   );
   const lockdowns = counter(opts.registry, 'kguard_lockdowns_total', 'Lockdowns by trigger', ['trigger']);
+  // At 0 from start: a series born at 1 shows Prometheus no increase, and the first lockdown would raise no alert.
+  for (const trigger of ['manual', 'automatic']) lockdowns.inc({ trigger }, 0);
 
   /** Credentials found off: an operator's kill switch, unless an open incident turned them off (then as that one says). */
   async function offByOperator(botId: string): Promise<boolean> {

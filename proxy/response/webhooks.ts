@@ -103,6 +103,8 @@ export function createWebhookNotifier(opts: {
 }): WebhookNotifier {
   const now = opts.now ?? Date.now;
   const deliveries = counter(opts.registry, 'kguard_webhook_deliveries_total', 'Alert webhook deliveries', ['kind', 'outcome']);
+  // At 0 from start, so that KiwoomGuardAlertWebhookFailing sees the first failed delivery.
+  for (const kind of ['json', 'slack']) deliveries.inc({ kind, outcome: 'failed' }, 0);
 
   async function deliver(hook: WebhookConfig, alert: Alert): Promise<DeliveryResult> {
     const body = JSON.stringify(hook.kind === 'slack' ? slackPayload(alert) : jsonPayload(alert, now()));

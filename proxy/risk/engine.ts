@@ -77,6 +77,8 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1],
   );
   const hits = counter(opts.registry, 'kguard_risk_detector_hits_total', 'Calls on which a detector fired', ['detector']);
+  // At 0 from start, so that an alert sees a detector's first hit (KiwoomGuardDisallowedSource on `cidr`).
+  for (const detector of DETECTORS) hits.inc({ detector }, 0);
   const unreadable = counter(
     opts.registry,
     'kguard_risk_baseline_unreadable_total',

@@ -84,6 +84,8 @@ export function createBotListener(deps: ListenerDeps): BotListener {
   const requestLog = flatLineLogger(logger);
   const registers = [deps.registry];
   const requests = new Counter({ name: 'kguard_requests_total', help: 'Bot requests by route and result code', labelNames: ['route', 'code'], registers });
+  // An order whose fate is unknown alerts on its first occurrence (KiwoomGuardOrderFateUnknown): its series starts at 0.
+  requests.inc({ route: 'tr', code: 'KG5011' }, 0);
   const duration = new Histogram({
     name: 'kguard_request_duration_seconds',
     help: 'Bot request time, end to end',

@@ -59,6 +59,8 @@ export function setupRealtime(d: {
     labelNames: ['event'],
     registers,
   });
+  // At 0 from start: a series born at 1 shows Prometheus no increase (KiwoomGuardRealtimeUpstreamDown counts drops).
+  upstreamEvents.inc({ event: 'down' }, 0);
   const service = new RealtimeService(
     { url, ...cfg, maxFrameBytes: Math.max(cfg.maxFrameBytes, 1024 * 1024) },
     {

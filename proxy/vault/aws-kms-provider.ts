@@ -25,8 +25,10 @@ export interface AwsKmsProviderOptions extends AwsKmsConfig {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
-type Op = 'GenerateDataKey' | 'Decrypt' | 'DescribeKey';
-type Outcome = 'ok' | 'throttled' | 'denied' | 'invalid' | 'unavailable' | 'error';
+const OPS = ['GenerateDataKey', 'Decrypt', 'DescribeKey'] as const;
+type Op = (typeof OPS)[number];
+const FAILURES = ['throttled', 'denied', 'invalid', 'unavailable', 'error'] as const;
+type Outcome = 'ok' | (typeof FAILURES)[number];
 
 const THROTTLED = new Set(['ThrottlingException', 'LimitExceededException', 'TooManyRequestsException']);
 const DENIED = new Set(['AccessDeniedException', 'UnrecognizedClientException', 'InvalidSignatureException', 'IncompleteSignature', 'ExpiredTokenException']);
@@ -64,6 +66,8 @@ export async function createAwsKmsProvider(opts: AwsKmsProviderOptions): Promise
   const requests = counter(opts.registry, 'kguard_kms_requests_total', 'AWS KMS requests by final outcome (after SDK retries)', ['op', 'outcome'] as const);
   const attempts = counter(opts.registry, 'kguard_kms_retries_total', 'AWS KMS retry attempts made by the SDK', ['op'] as const);
   const latency = histogram(opts.registry, 'kguard_kms_request_duration_seconds', 'AWS KMS request latency including retries', ['op'] as const, UNWRAP_BUCKETS);
+  // Failures start at 0: a series born at 1 shows Prometheus no increase, and KiwoomGuardKmsErrors would miss the first.
+  for (const op of OPS) for (const outcome of FAILURES) requests.inc({ op, outcome }, 0);
   let resolvedKeyArn: string | undefined;
   let closed = false;
   let lastError: string | undefined;

@@ -43,7 +43,8 @@ export interface CredentialMeta {
 }
 
 /** Why a decrypt is happening; a disabled record still allows 'revoke' so lockdown can revoke tokens. */
-export type DecryptPurpose = 'call' | 'revoke' | 'lockdown' | 'rewrap';
+export const DECRYPT_PURPOSES = ['call', 'revoke', 'lockdown', 'rewrap'] as const;
+export type DecryptPurpose = (typeof DECRYPT_PURPOSES)[number];
 
 export interface Vault {
   importCredentials(input: { botId: string; account: string; appKey: Buffer; secretKey: Buffer }): Promise<CredentialMeta>;

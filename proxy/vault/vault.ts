@@ -32,7 +32,7 @@ import { createKeyRotation } from './rewrap.js';
 import { createBatchImport } from './batch-import.js';
 import { createRecordSealer, newRecordBase } from './seal-record.js';
 import { DEFAULT_CREDENTIAL_LIMITS, validateSecretKeyMaterial, type CredentialLimits } from './secret-input.js';
-import type { CredentialMeta, DecryptPurpose, KeyProvider, KiwoomCredentials, ManagedVault } from './types.js';
+import { DECRYPT_PURPOSES, type CredentialMeta, type DecryptPurpose, type KeyProvider, type KiwoomCredentials, type ManagedVault } from './types.js';
 
 export interface DecryptEvent {
   botId: string;
@@ -110,6 +110,8 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
   providers.set(primary.id, primary);
 
   const decrypts = counter(opts.registry, 'kguard_vault_decrypts_total', 'Credential decrypt attempts', ['purpose', 'outcome'] as const);
+  // Failures start at 0: a series born at 1 shows Prometheus no increase, and KiwoomGuardDecryptsDenied would miss the first.
+  for (const purpose of DECRYPT_PURPOSES) for (const outcome of ['denied', 'error']) decrypts.inc({ purpose, outcome }, 0);
   const unwrapSeconds = histogram(opts.registry, 'kguard_vault_unwrap_duration_seconds', 'Data-key unwrap latency', ['provider'] as const, UNWRAP_BUCKETS);
   const writes = counter(opts.registry, 'kguard_vault_record_writes_total', 'Credential record writes', ['op'] as const);
 
