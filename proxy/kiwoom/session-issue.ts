@@ -23,7 +23,7 @@ export interface IssueContext {
   logger: Logger;
   issue(botId: string, purpose: IssuePurpose, requestId: string | undefined, key: string): Promise<BrokerToken>;
   onEvent?: BrokerSessionDeps['onEvent'];
-  metrics: Pick<SessionMetrics, 'issued'>;
+  metrics: Pick<SessionMetrics, 'issued' | 'issueFailures'>;
   revokeWithRetry: RevokeWithRetry;
   track<T>(p: Promise<T>): Promise<T>;
   leaseTtlMs: number;
@@ -66,6 +66,9 @@ export async function issueUnderLock(c: IssueContext, r: IssueRequest): Promise<
       // token exists, so the intent goes; anything else (time-out, dropped connection) may have created one,
       // and the intent stays for a sweep to issue again and revoke.
       const code = toGuardError(err).code;
+      c.metrics.issueFailures.inc({
+        reason: code === 'KG5004' ? 'refused' : code === 'KG5006' ? 'rate' : code.startsWith('KG4') ? 'credentials' : 'unanswered',
+      });
       // A token a peer published meanwhile (between our look and our lock) keeps the key's entry: a sweep finds it by it.
       if (code === 'KG5004' || code === 'KG5006' || code.startsWith('KG4'))
         await store

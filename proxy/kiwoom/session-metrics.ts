@@ -20,8 +20,12 @@ export function exposureOf(registry: Registry): Exposure | undefined {
   return exposures.get(registry);
 }
 
+/** Why an issue gave no token: Kiwoom refused it (KG5004), refused it for rate (KG5006), the credentials could not be used (KG4xxx), or no answer came. */
+export const ISSUE_FAILURES = ['refused', 'rate', 'credentials', 'unanswered'] as const;
+
 export interface SessionMetrics {
   readonly issued: Counter;
+  readonly issueFailures: Counter<'reason'>;
   readonly revoked: Counter<'outcome'>;
   readonly revokeFailures: Counter<'final'>;
   readonly expired: Counter;
@@ -80,11 +84,19 @@ export function createSessionMetrics(registry: Registry, outstanding: () => numb
     labelNames: ['kind'],
     registers,
   });
+  const issueFailures = new Counter({
+    name: 'kguard_broker_token_issue_failures_total',
+    help: "Broker token issues (au10001) that gave no token, by reason: refused (Kiwoom said no: KG5004), rate (Kiwoom's issue limit: KG5006), credentials (KG4xxx), unanswered (Kiwoom unreachable or no answer)",
+    labelNames: ['reason'],
+    registers,
+  });
   // Alerts watch these for their first event: a series born at 1 shows Prometheus no increase, so each starts at 0.
+  for (const reason of ISSUE_FAILURES) issueFailures.inc({ reason }, 0);
   for (const final of ['true', 'false']) revokeFailures.inc({ final }, 0);
   for (const kind of ['restart', 'unheld', 'unfinished_issue']) orphans.inc({ kind }, 0);
   return {
     issued: new Counter({ name: 'kguard_broker_tokens_issued_total', help: 'Broker tokens issued upstream (au10001)', registers }),
+    issueFailures,
     revoked: new Counter({
       name: 'kguard_broker_tokens_revoked_total',
       help: 'Broker tokens ended by a revoke (au10002): revoked; not_registered: Kiwoom no longer knew it [8015]; invalid: it was no longer valid [8005]',

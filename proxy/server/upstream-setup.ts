@@ -6,7 +6,7 @@
 // order, so a failure part-way closes what was opened.
 import { randomBytes } from 'node:crypto';
 import { GuardError, toGuardError } from '../common/errors.js';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { governorLimits, upstreamUrl, type Config } from '../common/config.js';
 import { createKiwoomClient, type BrokerToken, type KiwoomClient, type RevokeOutcome } from '../kiwoom/client.js';
@@ -112,6 +112,15 @@ export async function setupUpstream(deps: UpstreamDeps, closers: (() => Promise<
   }
   const kiwoom = createKiwoomClient({ baseUrl: baseUrl!, ...config.upstream });
   closers.push(() => kiwoom.close());
+  // What /readyz says as its `upstream` warning, for Prometheus: every call is refused KG5001/KG5002 while it is 0.
+  new Gauge({
+    name: 'kguard_upstream_up',
+    help: 'Kiwoom answers: 0 from a request that got no answer (refused, unreachable, timed out) until the next answered one',
+    registers: [registry],
+    collect() {
+      this.set(kiwoom.unreachable?.() ? 0 : 1);
+    },
+  });
 
   // One broker session per app key, shared by every bot and replica of that key.
   const limits = governorLimits(config.upstream, config.brokerTokens.sessionWaitMs);
