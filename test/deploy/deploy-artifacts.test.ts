@@ -37,6 +37,30 @@ function metricNames(expr: string): string[] {
   return [...expr.matchAll(/kguard_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''));
 }
 
+/** Labels Prometheus adds to every series of a target, not the sidecar's. */
+const TARGET_LABELS = new Set(['instance', 'job', 'pod', 'namespace']);
+
+/** Labels a query selects (`{l="v"}`) or groups by (`by (l)`, `on (l)`) that none of its kguard metrics has. */
+function labelProblems(expr: string, labelsOf: ReadonlyMap<string, readonly string[]>): string[] {
+  const out: string[] = [];
+  const families = [...expr.matchAll(/(kguard_[a-z0-9_]+)(?:\{([^}]*)\})?/g)].map((m) => ({
+    name: m[1]!.replace(/_(bucket|sum|count)$/, ''),
+    sel: m[2] ?? '',
+  }));
+  for (const f of families) {
+    if (!labelsOf.has(f.name)) continue; // a missing family is reported by the name check
+    for (const m of f.sel.matchAll(/([a-zA-Z_]+)\s*(?:=~|!~|!=|=)/g))
+      if (!TARGET_LABELS.has(m[1]!) && !labelsOf.get(f.name)!.includes(m[1]!)) out.push(`${f.name} has no label ${m[1]}: ${expr}`);
+  }
+  for (const g of expr.matchAll(/\b(?:by|on|without|ignoring)\s*\(([^)]*)\)/g))
+    for (const l of g[1]!
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean))
+      if (!TARGET_LABELS.has(l) && !families.some((f) => labelsOf.get(f.name)?.includes(l))) out.push(`no metric has label ${l}: ${expr}`);
+  return out;
+}
+
 /** Every `expr` string anywhere in the dashboard (panel targets, nested rows, annotations). */
 function dashboardExprs(node: unknown, out: string[] = []): string[] {
   if (Array.isArray(node)) for (const n of node) dashboardExprs(n, out);
@@ -185,6 +209,14 @@ t.test('every metric named by the dashboard and the alerts is exported by a runn
   t.ok(referenced.size >= 40, `${referenced.size} distinct metrics referenced`);
   const missing = [...referenced].filter(([m]) => !families.has(m)).map(([m, where]) => `${m} (${where})`);
   t.same(missing, [], 'no dashboard or alert metric is missing from /metrics');
+
+  // A renamed label is as silent as a renamed metric: `{outcome="invalid"}` or `by (trigger)` on a label the metric no
+  // longer has matches nothing, and the alert never fires. Label names as the live sidecar's metrics declare them.
+  const labelsOf = new Map<string, string[]>();
+  for (const m of h.sidecar.parts.registry.getMetricsAsArray() as unknown as { name: string; labelNames: string[]; constructor: { name: string } }[])
+    labelsOf.set(m.name, [...m.labelNames, ...(m.constructor.name === 'Histogram' ? ['le'] : [])]);
+  const unknownLabels = [...dashboardExprs(dashboard), ...rules.map((r) => r.expr)].flatMap((e) => labelProblems(e, labelsOf));
+  t.same(unknownLabels, [], 'every label a dashboard or alert query selects or groups by is one its metric has');
 
   // The calls above left their mark on the series the overview panels read.
   const requests = samples(text, 'kguard_requests_total');
