@@ -51,7 +51,9 @@ const list = (items: readonly string[]) => items.join(', ');
 const orNone = (v: string | number | undefined, none: string) => (v === undefined ? none : String(v));
 
 const DAY_KO: Readonly<Record<string, string>> = { mon: '월', tue: '화', wed: '수', thu: '목', fri: '금', sat: '토', sun: '일' };
-const spansOf = (spans: readonly WeekSpan[], day: (d: string) => string) => spans.map((s) => `${day(s.day)} ${s.start}-${s.end}`).join(', ');
+/** A span for some venues only is prefixed with them (KRX/SOR mon 15:30-20:00); `none` is a call that names no known venue. */
+const spansOf = (spans: readonly WeekSpan[], day: (d: string) => string, none: string) =>
+  spans.map((s) => `${s.markets ? `${s.markets.map((m) => (m === 'none' ? none : m)).join('/')} ` : ''}${day(s.day)} ${s.start}-${s.end}`).join(', ');
 
 const DIM_KO: Readonly<Record<SelectorDim, string>> = { bots: '봇', accounts: '계좌', kinds: '요청 종류', apiIds: 'API ID', sides: '매매 구분' };
 
@@ -83,8 +85,8 @@ const KO: Texts = {
   deniesLess: (f) => `${f.key} 금지 해제: ${list(f.items)}`,
   tradeTypesMore: (f) => `새로 허용되는 주문 유형: ${typeList(f.items)}`,
   tradeTypesLess: (f) => `더 이상 허용되지 않는 주문 유형: ${typeList(f.items)}`,
-  windowsOpen: (f) => `새로 열리는 시간 (KST): ${spansOf(f.spans, (d) => DAY_KO[d] ?? d)}`,
-  windowsClose: (f) => `닫히는 시간 (KST): ${spansOf(f.spans, (d) => DAY_KO[d] ?? d)}`,
+  windowsOpen: (f) => `새로 열리는 시간 (KST): ${spansOf(f.spans, (d) => DAY_KO[d] ?? d, '시장 미지정')}`,
+  windowsClose: (f) => `닫히는 시간 (KST): ${spansOf(f.spans, (d) => DAY_KO[d] ?? d, '시장 미지정')}`,
   windowsSame: () => '시간대 표기 변경 (열리는 시간은 같음)',
   closedOnHolidays: (f) => `closedOnHolidays → ${String(f.to)}`,
   limitNew: (f) => `새 한도 ${f.per}당 ${f.max}`,
@@ -111,8 +113,8 @@ const EN: Texts = {
   deniesLess: (f) => `${f.key} denies less: ${list(f.items)}`,
   tradeTypesMore: (f) => `order types now allowed: ${typeList(f.items)}`,
   tradeTypesLess: (f) => `order types no longer allowed: ${typeList(f.items)}`,
-  windowsOpen: (f) => `windows now open (KST): ${spansOf(f.spans, (d) => d)}`,
-  windowsClose: (f) => `windows now closed (KST): ${spansOf(f.spans, (d) => d)}`,
+  windowsOpen: (f) => `windows now open (KST): ${spansOf(f.spans, (d) => d, 'no-venue')}`,
+  windowsClose: (f) => `windows now closed (KST): ${spansOf(f.spans, (d) => d, 'no-venue')}`,
   windowsSame: () => 'windows rewritten (the same hours open)',
   closedOnHolidays: (f) => `closedOnHolidays → ${String(f.to)}`,
   limitNew: (f) => `new limit ${f.max} per ${f.per}`,

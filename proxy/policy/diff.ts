@@ -214,7 +214,7 @@ function ruleChanges(o: AnyRule, n: AnyRule, replaced?: AnyRule, newRules?: Read
   return out;
 }
 
-type WindowDoc = { days?: string[]; start: string; end: string };
+type WindowDoc = { days?: string[]; start: string; end: string; markets?: string[] };
 
 function findChanges(oldDoc: PolicyDoc, newDoc: PolicyDoc): Found[] {
   const out: Found[] = [];

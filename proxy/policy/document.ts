@@ -1,5 +1,6 @@
 // The shape of a validated policy file (what the schema admits).
 import type { ApiKind, OrderSide } from '../kiwoom/types.js';
+import type { Venue } from '../kiwoom/protocol/index.js';
 import type { RuleMode } from './types.js';
 
 export type Scope = 'bot' | 'account' | 'bot-account' | 'global';
@@ -25,11 +26,11 @@ export type RuleDoc = RuleBase &
   (
     | { type: 'allow-apis' | 'deny-apis'; kinds?: ApiKind[]; apiIds?: string[] }
     | { type: 'allow-symbols' | 'deny-symbols'; symbols: string[] }
-    | { type: 'markets'; allow: ('KRX' | 'NXT' | 'SOR')[] }
+    | { type: 'markets'; allow: Venue[] }
     | { type: 'order-size'; maxQuantity?: number; maxNotional?: number }
     | { type: 'price-collar'; maxDeviationPercent: number }
     | { type: 'trade-types'; allow?: string[]; deny?: string[] }
-    | { type: 'trading-window'; windows: { days?: string[]; start: string; end: string }[]; closedOnHolidays?: boolean }
+    | { type: 'trading-window'; windows: { days?: string[]; start: string; end: string; markets?: Venue[] }[]; closedOnHolidays?: boolean }
     | { type: 'rate-limit'; scope?: Scope; limits: { max: number; per: string }[] }
     | { type: 'daily-cap'; scope?: Scope; maxOrders?: number; maxBuyNotional?: number; maxSellNotional?: number; maxGrossNotional?: number }
     | { type: 'cancel-ratio'; scope?: Scope; maxCancelsPerOrder: number; minOrders?: number; countModifies?: boolean }

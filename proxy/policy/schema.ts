@@ -48,6 +48,7 @@ const symbolList = (description: string) => ({
   description,
 });
 const scope = { enum: ['bot', 'account', 'bot-account', 'global'], default: 'bot', description: 'Whose calls share one counter.' };
+const venueList = { type: 'array', items: { enum: ['KRX', 'NXT', 'SOR'] }, uniqueItems: true, minItems: 1 };
 const clock = { type: 'string', pattern: '^(([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?|24:00(:00)?)$', description: 'HH:MM or HH:MM:SS, Asia/Seoul time.' };
 const apiSet = {
   kinds: { type: 'array', items: { enum: [...KINDS] }, uniqueItems: true, description: 'api-id kinds.' },
@@ -105,9 +106,7 @@ const RULES = [
   rule('deny-apis', 'Selected calls may not use these kinds / api-ids.', apiSet, [], { anyOf: [{ required: ['kinds'] }, { required: ['apiIds'] }] }),
   rule('allow-symbols', 'Only these stock codes (e.g. 005930) may be traded.', { symbols: symbolList('Stock codes.') }, ['symbols']),
   rule('deny-symbols', 'Restricted securities: these stock codes may not be traded.', { symbols: symbolList('Stock codes.') }, ['symbols']),
-  rule('markets', 'Allowed venues (dmst_stex_tp).', { allow: { type: 'array', items: { enum: ['KRX', 'NXT', 'SOR'] }, uniqueItems: true, minItems: 1 } }, [
-    'allow',
-  ]),
+  rule('markets', 'Allowed venues (dmst_stex_tp).', { allow: venueList }, ['allow']),
   rule(
     'order-size',
     'Per-order maximum quantity and notional (KRW); market orders are priced at the reference price.',
@@ -152,6 +151,7 @@ const RULES = [
             days: { type: 'array', items: { enum: [...DAYS] }, uniqueItems: true, minItems: 1, default: ['mon', 'tue', 'wed', 'thu', 'fri'] },
             start: clock,
             end: clock,
+            markets: { ...venueList, description: 'The venues (dmst_stex_tp) this window is for; all when left out. A venue no window names is closed.' },
           },
         },
       },
