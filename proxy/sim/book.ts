@@ -13,7 +13,10 @@ export const DEFAULT_CASH = 100_000_000;
 // trde_tp codes (kiwoom/protocol/trade-types.ts). Market-type codes fill at
 // once at the quote; limit IOC/FOK codes (gold's 10 and 20 too) fill at once
 // when marketable and are killed otherwise; every other code rests in the book.
-const MARKET_TYPES = new Set(['3', '6', '7', '13', '16', '23', '26']);
+// The closing-price orders (61 장시작전시간외, 81 장마감후시간외) take no price, as
+// Kiwoom's order documentation says of them and of market orders; they fill at
+// the quote, the simulator's close.
+const MARKET_TYPES = new Set(['3', '6', '7', '13', '16', '23', '26', '61', '81']);
 const IMMEDIATE_LIMIT_TYPES = new Set(['10', '20', '30', '31']);
 
 export function isMarketType(trdeTp: string): boolean {
