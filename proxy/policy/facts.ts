@@ -30,6 +30,11 @@ export interface CallFacts {
   readonly rawSymbol: string | undefined;
   /** dmst_stex_tp */
   readonly market: string | undefined;
+  /**
+   * The venue a trading window judges the call on: dmst_stex_tp, or KRX for a gold order that names none (gold
+   * trades on KRX's gold market only, and its orders carry no venue).
+   */
+  readonly venue: string | undefined;
   /** ord_qty / mdfy_qty / cncl_qty (protocol orderQuantity); NaN when present but not a non-negative whole number ("-5"). */
   readonly quantity: number | undefined;
   /** ord_uv / mdfy_uv (protocol orderPrice); undefined for market-priced orders, NaN when malformed. */
@@ -70,6 +75,7 @@ export function callFacts(call: PolicyCall, now: number): CallFacts {
   const { quantity, limitPrice } = orderTerms(kind, b);
   const t = call.now?.getTime() ?? now;
   const actsOnOrder = kind === 'modify' || kind === 'cancel';
+  const market = str(b.dmst_stex_tp)?.trim().toUpperCase();
   const side = actsOnOrder ? (call.original?.side ?? undefined) : entry?.side;
   return {
     botId: call.botId,
@@ -81,7 +87,8 @@ export function callFacts(call: PolicyCall, now: number): CallFacts {
     symbol: rawSymbol === undefined ? undefined : baseCode(rawSymbol),
     symbols: symbolsOf(rawSymbol),
     rawSymbol,
-    market: str(b.dmst_stex_tp)?.trim().toUpperCase(),
+    market,
+    venue: market ?? (entry?.market === 'gold' ? 'KRX' : undefined),
     quantity,
     limitPrice,
     tradeType,

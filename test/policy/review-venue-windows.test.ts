@@ -54,12 +54,14 @@ t.test('a window names its venues: NXT after-market at 19:00 is open, KRX at 19:
   - { name: no venue named, call: { bot: night-bot, apiId: kt10000, at: "2026-03-03T10:00:00+09:00", body: { stk_cd: "005930", ord_qty: "1", ord_uv: "70000", trde_tp: "0" } }, expect: { decision: deny, rule: venue-hours } }
   - { name: cancel on NXT at 19:30, call: { bot: night-bot, apiId: kt10003, at: "2026-03-03T19:30:00+09:00", body: { dmst_stex_tp: NXT, orig_ord_no: "0000001", stk_cd: "005930", cncl_qty: "0" } }, expect: { decision: allow } }
   - { name: cancel on KRX at 19:30, call: { bot: night-bot, apiId: kt10003, at: "2026-03-03T19:30:00+09:00", body: { dmst_stex_tp: KRX, orig_ord_no: "0000001", stk_cd: "005930", cncl_qty: "0" } }, expect: { decision: deny, rule: venue-hours } }
+  - { name: a gold order names no venue and is judged as KRX's, call: { bot: night-bot, apiId: kt50000, at: "2026-03-03T10:00:00+09:00", body: { stk_cd: "M04020000", ord_qty: "1", ord_uv: "140000", trde_tp: "00" } }, expect: { decision: allow } }
+  - { name: a gold order at 19:00 is closed with KRX, call: { bot: night-bot, apiId: kt50000, at: "2026-03-03T19:00:00+09:00", body: { stk_cd: "M04020000", ord_qty: "1", ord_uv: "140000", trde_tp: "00" } }, expect: { decision: deny, rule: venue-hours, reasonContains: KRX } }
   - { name: Saturday NXT, call: { bot: night-bot, apiId: kt10000, at: "2026-03-07T19:00:00+09:00", body: { dmst_stex_tp: NXT, stk_cd: "005930", ord_qty: "1", ord_uv: "70000", trde_tp: "0" } }, expect: { decision: deny, rule: venue-hours } }
 `,
   );
   const r = await runPolicy('test', '--lang', 'en', policy, cases);
   t.equal(r.code, 0, r.out + r.err);
-  t.match(r.out, /14 passed, 0 failed/);
+  t.match(r.out, /16 passed, 0 failed/);
   // The refusal says which windows the venue has, so the trader sees why.
   const ko = await runPolicy('test', policy, cases);
   t.equal(ko.code, 0, ko.out + ko.err);

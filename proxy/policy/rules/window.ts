@@ -45,7 +45,7 @@ export function compileTradingWindow(doc: Doc<'trading-window'>, index: number, 
         return { outcome: 'deny', reason: doc.message ?? say(lang, `휴장일입니다 (${f.day})`, `market holiday (${f.day})`) };
       }
       const tod = f.timeOfDay;
-      const venue = f.market;
+      const venue = f.venue;
       const intervals = byDay[f.weekday]!;
       for (let i = 0; i < intervals.length; i++) {
         const iv = intervals[i]!;
