@@ -46,20 +46,21 @@ async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalCon
 }
 
 /**
- * A hold can outlast a policy edit (staff restricting a stock while its order waits for an approver): a call
- * approved under one version goes out only if the version in force now does not deny it. Its plain and
- * market-data rules are judged again; counters were charged once, at admission, and are not charged again.
+ * A hold can outlast a policy edit (staff restricting a stock while its order waits for an approver) and the
+ * hours it was admitted in (a trading window that closed while the approver took their time, a price that moved,
+ * a trading state set): a call goes out only if the policy in force now, at this time, does not deny it. Its plain
+ * and market-data rules are judged again; counters were charged once, at admission, and are not charged again.
  */
 async function stillPolicyAllowed(deps: Pick<PipelineDeps, 'policy'>, j: Judged, d: Decision): Promise<void> {
-  if (deps.policy.current()?.version === d.policyVersion) return;
   const [state, original] = await Promise.all([deps.policy.tradingState(j.bot.id, j.bot.account), deps.policy.originalOrder(policyCall(j))]);
   let step = deps.policy.plan(original === undefined ? policyCall(j) : { ...policyCall(j), original }, state);
   if (step.pending) step = deps.policy.decide(step.pending, step.pending.wanted === 0 ? {} : await deps.policy.marketData(step.pending));
   const now = step.decision;
   if (now?.outcome !== 'deny') return;
+  const edited = now.policyVersion !== d.policyVersion;
   throw new GuardError(
     DECISION_ERRORS[now.ruleKind ?? ''] ?? 'KG3001',
-    `rule=${now.ruleId ?? '?'} ${now.reason ?? ''} (policy ${now.policyVersion}, in force since this call was held under ${d.policyVersion})`,
+    `rule=${now.ruleId ?? '?'} ${now.reason ?? ''} (${edited ? `policy ${now.policyVersion}, in force since this call was held under ${d.policyVersion}` : `judged again after the hold, policy ${now.policyVersion}`})`,
   );
 }
 
