@@ -91,8 +91,8 @@ export const tradingWindow: PostureCheck = {
   title: { ko: '거래 시간대', en: 'Trading window' },
   recommendation: {
     anchor: 'trading-window',
-    ko: '이 봇의 주문에 trading-window 규칙을 두세요 (예: 월–금 09:00–15:30 KST). 장외 시간의 주문은 거의 언제나 사고나 탈취입니다.',
-    en: 'Give this bot a trading-window rule (e.g. mon-fri 09:00-15:30 KST): an order outside market hours is almost always a bug or a thief.',
+    ko: '이 봇의 주문에 trading-window 규칙을 두세요 (예: 월–금 09:00–15:30 KST; NXT 애프터마켓처럼 시장마다 다르면 창마다 markets: [KRX] / [NXT]). 장외 시간의 주문은 거의 언제나 사고나 탈취입니다.',
+    en: 'Give this bot a trading-window rule (e.g. mon-fri 09:00-15:30 KST; per venue with markets: [KRX] / [NXT] on each window where the hours differ, as for the NXT after-market): an order outside market hours is almost always a bug or a thief.',
   },
   run: (s) =>
     onOrders(s, (rules) => {
