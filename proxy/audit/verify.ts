@@ -283,12 +283,15 @@ export async function verifyLog(target: string, opts: VerifyOptions = {}): Promi
       { ...base, uncoveredRecords: 0 },
     );
   }
-  if (checkpoints.length === 0 && walker.records > 0 && opts.checkpointSources?.length) {
-    // Only the log itself names its chain: a fresh chain written in its place, with checkpoints.jsonl removed, has no
-    // checkpoint anywhere, and the independent copy the operator named is what must vouch for it.
+  if (checkpoints.length === 0 && walker.records > 0) {
+    // Nothing signed: the chain alone proves nothing, as anyone can recompute it (a record edited and every hash
+    // after it rewritten, with checkpoints.jsonl left out of a copy, looks the same). Only a signature vouches.
+    const where = opts.checkpointSources?.length
+      ? `neither ${LOCAL_CHECKPOINT_FILE} nor the given checkpoint copies hold`
+      : `${LOCAL_CHECKPOINT_FILE} holds no`;
     return fail(
       {
-        reason: `neither ${LOCAL_CHECKPOINT_FILE} nor the given checkpoint copies hold a signed checkpoint of this log's chain: the log was replaced (and its checkpoints removed), or it is younger than its first checkpoint`,
+        reason: `${where} signed checkpoint of this log's chain, so no signature covers its ${walker.records} record(s): the log was replaced or rewritten (and its checkpoints removed), its copy left checkpoints.jsonl out (give it with --checkpoints), or it is younger than its first checkpoint (verify again after the sidecar's next one)`,
         seq: firstSeq,
       },
       { ...base, uncoveredRecords },
@@ -299,8 +302,7 @@ export async function verifyLog(target: string, opts: VerifyOptions = {}): Promi
     warnings.push(
       `${torn.file}:${torn.line}: ${torn.bytes.length} bytes of a torn final write, not yet sealed (the sidecar seals it with a recovery record on restart)`,
     );
-  if (checkpoints.length === 0) warnings.push('no checkpoints found: truncation of the log cannot be detected');
-  else if (uncoveredRecords > 0) warnings.push(`${uncoveredRecords} record(s) after the last checkpoint are chained but not yet covered by a signature`);
+  if (uncoveredRecords > 0) warnings.push(`${uncoveredRecords} record(s) after the last checkpoint are chained but not yet covered by a signature`);
   if (!opts.checkpointSources?.length)
     warnings.push('no independent checkpoint copy given (--checkpoints DIR): truncation that also rewrites checkpoints.jsonl would go unnoticed');
   return { ok: true, ...base, uncoveredRecords, warnings };
