@@ -262,21 +262,23 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
 
     async consume(id, callHash, o) {
       const rec = await load(id);
+      // Which call used (or tried to use) it: in pending mode the bot's retry, a request of its own.
+      const usedBy = o?.requestId ? { usedBy: o.requestId } : {};
       if (rec.callHash !== callHash) {
-        await audit('consume_mismatch', rec, { presentedHash: String(callHash).slice(0, 64) });
+        await audit('consume_mismatch', rec, { ...usedBy, presentedHash: String(callHash).slice(0, 64) });
         events.inc({ event: 'mismatch', level: rec.level });
         throw new GuardError('KG3009', rec.id);
       }
       // Judged again on the retry as needing more than it was given (one approver instead of the admin rule).
       if (o?.level === 'admin' && rec.level !== 'admin') {
-        await audit('consume_mismatch', rec, { neededLevel: o.level });
+        await audit('consume_mismatch', rec, { ...usedBy, neededLevel: o.level });
         events.inc({ event: 'mismatch', level: rec.level });
         throw new GuardError('KG3009', `${rec.id}: a ${rec.level} approval; this call now needs an admin-level approval`);
       }
       // The bot's sessions were ended (kill, disable, lockdown) after it asked: whoever retries now is not who
       // the approver was asked about, and security staff meant to stop them.
       if (rec.sessionEpoch !== undefined && o?.sessionEpoch !== rec.sessionEpoch) {
-        await audit('consume_mismatch', rec, { why: 'session ended', sessionEpoch: rec.sessionEpoch, presentedEpoch: o?.sessionEpoch ?? null });
+        await audit('consume_mismatch', rec, { ...usedBy, why: 'session ended', sessionEpoch: rec.sessionEpoch, presentedEpoch: o?.sessionEpoch ?? null });
         events.inc({ event: 'mismatch', level: rec.level });
         throw new GuardError('KG2007', `${rec.id}: approval asked for in a session that has since ended`);
       }
@@ -288,7 +290,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       if (!(await store.setIfAbsent(K.consumed(rec.id), new Date(now()).toISOString(), recordTtl(rec)))) {
         throw new GuardError('KG3010', rec.id);
       }
-      await audit('consumed', rec);
+      await audit('consumed', rec, usedBy);
       events.inc({ event: 'consumed', level: rec.level });
       await store.publish(CHANNEL, rec.id);
       return { ...v, status: 'consumed' };

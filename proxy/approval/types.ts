@@ -81,8 +81,9 @@ export interface ApprovalService {
    * Single use: succeeds once for an approved approval whose hash matches the call; throws a GuardError otherwise.
    * `level`: the level the call needs now; a step-up approval does not do for an admin-level call (KG3009).
    * `sessionEpoch`: the retrying call's session epoch; an approval asked for in an epoch since ended is void (KG2007).
+   * `requestId`: the call that uses it (in pending mode a retry, not the held request): its audit record says so (`usedBy`).
    */
-  consume(id: string, callHash: string, opts?: { level?: ApprovalLevel; sessionEpoch?: number }): Promise<ApprovalView>;
+  consume(id: string, callHash: string, opts?: { level?: ApprovalLevel; sessionEpoch?: number; requestId?: string }): Promise<ApprovalView>;
   enroll(approver: string, roles: readonly ApproverRole[], actor: string, opts?: { replace?: boolean }): Promise<Enrolment>;
   approvers(): Promise<{ name: string; roles: ApproverRole[]; enrolledAt: string }[]>;
   removeApprover(approver: string, actor: string): Promise<void>;

@@ -66,6 +66,8 @@ export interface RequestContext {
   approvalRetry?: boolean;
   /** The call goes out on a human approval the approval stage consumed (the risk engine's grace opens only then). */
   approved?: boolean;
+  /** That approval and who gave it, for the call's outcome record (the order's own record names its approvers). */
+  approval?: { readonly id: string; readonly approvers: readonly string[] };
   risk?: RiskView;
   /** The policy's plan while it still needs market data or counters (policy → market-data → decide → limits). */
   pendingDecision?: PendingDecision;

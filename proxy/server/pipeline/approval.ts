@@ -3,7 +3,7 @@
 // the bot retries with). After a hold the session, the bot and lockdown are
 // checked again: minutes may have passed.
 import { GuardError, type ErrorCode } from '../../common/errors.js';
-import { hashCall, outcomeError, pendingApprovalError } from '../../approval/index.js';
+import { hashCall, outcomeError, pendingApprovalError, type ApprovalView } from '../../approval/index.js';
 import type { Decision } from '../../policy/types.js';
 import type { RequestContext } from '../context.js';
 import type { PipelineDeps } from './deps.js';
@@ -17,8 +17,7 @@ async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalCon
   const level = decision.outcome === 'hold' ? 'admin' : 'step_up';
   if (ctx.approvalId) {
     // A retry after a pending-approval error: the approval must match this exact call, once, at the level it needs now.
-    await deps.approvals.consume(ctx.approvalId, callHash, { level, sessionEpoch: ctx.claims.epoch });
-    ctx.approved = true;
+    usedApproval(ctx, await deps.approvals.consume(ctx.approvalId, callHash, { level, sessionEpoch: ctx.claims.epoch, requestId: ctx.id }));
     return;
   }
   // The listener answers the request at its deadline: a held call's approval must not outlive it.
@@ -41,8 +40,12 @@ async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalCon
   if (deps.approvalConfig.mode === 'pending') throw pendingApprovalError(ticket.id, deps.approvalConfig.header);
   const outcome = await ticket.wait(ctx.signal);
   if (outcome !== 'approved') throw outcomeError(outcome, ticket.id);
-  await deps.approvals.consume(ticket.id, callHash, { sessionEpoch: ctx.claims.epoch });
+  usedApproval(ctx, await deps.approvals.consume(ticket.id, callHash, { sessionEpoch: ctx.claims.epoch, requestId: ctx.id }));
+}
+
+function usedApproval(ctx: Judged, v: ApprovalView): void {
   ctx.approved = true;
+  ctx.approval = { id: v.id, approvers: v.approvals.map((a) => a.approver) };
 }
 
 /**

@@ -122,6 +122,7 @@ export function outcomeAudit(deps: Pick<PipelineDeps, 'auditor' | 'logger'>) {
           returnCode,
           orderNo,
           decision: ctx.decision ? { outcome: ctx.decision.outcome, ruleId: ctx.decision.ruleId, policyVersion: ctx.decision.policyVersion } : undefined,
+          approval: ctx.approval,
           ms: Math.round((performance.now() - ctx.startedAt) * 100) / 100,
         },
         { durability: ctx.entry ? durabilityFor(ctx.entry.kind) : 'write' },
