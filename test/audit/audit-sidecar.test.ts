@@ -189,6 +189,8 @@ t.test('every forwarded, denied and rejected call has its records; the log verif
   });
 
   t.test('the sidecar log verifies, and a forwarded order has a receipt from the admin API', async (t) => {
+    // A log no signature covers yet does not verify (review-audit-verify-unsigned): sign what is there first.
+    await h.sidecar.parts.auditor.checkpointNow();
     const report = await verifyLog(auditDir, { publicKeyFile: path.join(h.dataDir, 'audit-signing.pub') });
     t.ok(report.ok, `verify: ${report.failure?.reason ?? 'ok'}`);
     t.equal(report.firstSeq, 1);
@@ -271,6 +273,7 @@ t.test('fail closed through the sidecar: a broken audit sink stops orders, /read
     records.some((r) => r.data.requestId === requestIdOf(refused) && r.type === 'call.intent'),
     'the refused order has no intent (nothing could be written)',
   );
+  await h.sidecar.parts.auditor.checkpointNow();
   const report = await verifyLog(auditDir, { publicKeyFile: path.join(h.dataDir, 'audit-signing.pub') });
   t.ok(report.ok, `verify after the outage: ${report.failure?.reason ?? 'ok'}`);
   t.equal(report.records, report.lastSeq, 'no gaps across the outage');
