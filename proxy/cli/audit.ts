@@ -11,10 +11,14 @@ import { keyHistoryFileFor, readKeyHistory } from '../audit/key-history.js';
 import { rotateSigningKey as rotateSigningKey_ } from '../audit/key-rotation.js';
 import { recordAuditVerify, verifiedOneOf } from '../admin/posture-marker.js';
 import { configFromFlags, printJson, withNamedFile } from './args.js';
+import { AUDIT_TEXT } from './audit-text.js';
+import { languageOrDefault } from './lang.js';
 import { runCommand } from './runner.js';
 import type { Handler } from './spec.js';
 import type { CliCommand, CliIO } from './types.js';
 import { UsageError } from './usage.js';
+
+type AuditText = (typeof AUDIT_TEXT)[keyof typeof AUDIT_TEXT];
 
 async function auditConfig(values: { config?: unknown; 'data-dir'?: unknown }, io: CliIO): Promise<AuditConfig> {
   const config: Config = await configFromFlags(values, io);
@@ -45,24 +49,21 @@ function intArg(name: string, v: unknown): number {
   return n;
 }
 
-function printVerdict(io: CliIO, report: VerifyReport, target: string): void {
+function printVerdict(io: CliIO, report: VerifyReport, target: string, text: AuditText): void {
   const w = (s: string) => io.stdout.write(`${s}\n`);
   if (report.ok) {
-    w(
-      `VERIFIED ${target}: ${report.records} records${report.lastSeq ? ` (seq ${report.firstSeq}..${report.lastSeq})` : ''} in ${report.files} file(s), ${report.checkpoints} signed checkpoint(s)`,
-    );
-    if (report.headHash) w(`  head ${report.headHash}`);
-    if (report.keyId) w(`  signing key ${report.keyIds?.join(', ') ?? report.keyId} (${report.publicKeyFile})`);
-    for (const h of report.handovers ?? []) w(`  signing key handed over at seq ${h.seq}: ${h.fromKeyId} -> ${h.toKeyId} (signed by ${h.fromKeyId})`);
+    w(text.verified(target, report.records, report.firstSeq, report.lastSeq, report.files, report.checkpoints));
+    if (report.headHash) w(text.head(report.headHash));
+    if (report.keyId) w(text.signingKey(report.keyIds?.join(', ') ?? report.keyId, report.publicKeyFile));
+    for (const h of report.handovers ?? []) w(text.handover(h.seq, h.fromKeyId, h.toKeyId));
   } else {
     const f = report.failure!;
-    w(`FAILED ${target}: the audit log does not verify`);
-    if (f.seq !== undefined || f.file)
-      w(`  first bad record: ${f.seq !== undefined ? `seq ${f.seq}` : 'unknown seq'}${f.file ? ` at ${f.file}${f.line ? `:${f.line}` : ''}` : ''}`);
-    w(`  reason: ${f.reason}`);
-    if (report.lastSeq !== undefined) w(`  records before it verified: ${report.records} (last good seq ${report.lastSeq})`);
+    w(text.failed(target));
+    if (f.seq !== undefined || f.file) w(text.firstBad(f.seq, f.file, f.line));
+    w(text.reason(f.reason));
+    if (report.lastSeq !== undefined) w(text.verifiedBefore(report.records, report.lastSeq));
   }
-  for (const warning of report.warnings) w(`  warning: ${warning}`);
+  for (const warning of report.warnings) w(text.warning(warning));
 }
 
 /** Only a verify of a configured file sink's log is recorded; best effort: a read-only data directory records nothing and never fails the verify. */
@@ -90,6 +91,7 @@ export const verify: Handler = async (ctx) => {
   const publicKeys = ctx.strs('public-key');
   const target = ctx.positionals[0] ?? primaryDir(await auditConfig(ctx.values, io));
   const tty = Boolean((io.stderr as { isTTY?: boolean }).isTTY) && !json;
+  const text = AUDIT_TEXT[await languageOrDefault(ctx)];
   const started = Date.now();
   const report = await verifyLog(target, {
     ...(from !== undefined ? { fromSeq: intArg('--from', from) } : {}),
@@ -99,7 +101,7 @@ export const verify: Handler = async (ctx) => {
       ? {
           onProgress: ({ bytesDone, bytesTotal, records }) => {
             const pct = bytesTotal > 0 ? Math.floor((bytesDone / bytesTotal) * 100) : 100;
-            io.stderr.write(`\rverifying ${pct}% ${records} records ${((Date.now() - started) / 1000).toFixed(1)} s `);
+            io.stderr.write(text.progress(pct, records, ((Date.now() - started) / 1000).toFixed(1)));
           },
         }
       : {}),
@@ -108,7 +110,7 @@ export const verify: Handler = async (ctx) => {
   // kguard doctor's audit-verify check: when the log was last verified in full, and the verdict (<dataDir>/audit-verify.json).
   if (from === undefined) await recordVerify(ctx.values, io, target, report);
   if (json) printJson(io, report);
-  else printVerdict(io, report, target);
+  else printVerdict(io, report, target, text);
   return report.ok ? 0 : 1;
 };
 
@@ -145,10 +147,10 @@ export const receipt: Handler = async (ctx) => {
     }
     const verdict = verifyReceipt(r, keys);
     if (ctx.bool('json')) printJson(io, { ok: verdict.ok, seq: r.seq, ...(verdict.ok ? {} : { reason: verdict.reason }) });
-    else
-      io.stdout.write(
-        verdict.ok ? `VALID receipt for seq ${r.seq} (checkpoint ${r.checkpoint.fromSeq}..${r.checkpoint.seq})\n` : `INVALID receipt: ${verdict.reason}\n`,
-      );
+    else {
+      const text = AUDIT_TEXT[await languageOrDefault(ctx)];
+      io.stdout.write(verdict.ok ? text.receiptValid(r.seq, r.checkpoint.fromSeq, r.checkpoint.seq) : text.receiptInvalid(verdict.reason));
+    }
     return verdict.ok ? 0 : 1;
   }
   if (ctx.positionals.length === 0) return ctx.usage('give SEQ (build a receipt) or --verify FILE');
@@ -156,7 +158,7 @@ export const receipt: Handler = async (ctx) => {
   const dir = ctx.str('dir') ?? primaryDir(await auditConfig(ctx.values, io));
   const built = await buildReceipt(dir, seq);
   if (!built) {
-    io.stderr.write(`no signed checkpoint covers seq ${seq} yet (the sidecar checkpoints every N records or T seconds)\n`);
+    io.stderr.write(AUDIT_TEXT[await languageOrDefault(ctx)].noCheckpoint(seq));
     return 1;
   }
   printJson(io, built);
@@ -178,9 +180,10 @@ export const keygen: Handler = async (ctx) => {
     });
     return 0;
   }
-  ctx.io.stdout.write(`signing key ${cfg.signingKeyFile}: ${newSigning ? 'created' : 'exists, kept'} (key id ${keys.keyId})\n`);
-  ctx.io.stdout.write(`public key  ${publicKey}: give this to auditors\n`);
-  ctx.io.stdout.write(`hmac key    ${cfg.hmacKeyFile}: ${newHmac ? 'created' : 'exists, kept'}\n`);
+  const text = AUDIT_TEXT[await languageOrDefault(ctx)];
+  ctx.io.stdout.write(text.keygenSigning(cfg.signingKeyFile, newSigning, keys.keyId));
+  ctx.io.stdout.write(text.keygenPublic(publicKey));
+  ctx.io.stdout.write(text.keygenHmac(cfg.hmacKeyFile, newHmac));
   return 0;
 };
 
@@ -192,12 +195,13 @@ export const rotateSigningKey: Handler = async (ctx) => {
     printJson(ctx.io, { ...r, pending: true });
     return 0;
   }
+  const text = AUDIT_TEXT[await languageOrDefault(ctx)];
   const w = (s: string) => ctx.io.stdout.write(`${s}\n`);
-  w(`new signing key ${r.keyId} in ${cfg.signingKeyFile} (the old key ${r.previousKeyId} kept as ${r.retiringKeyFile} until the hand-over)`);
-  w(`public key ${r.publicKeyFile}: give this and the key id to auditors`);
+  w(text.rotated(r.keyId, cfg.signingKeyFile, r.previousKeyId, r.retiringKeyFile));
+  w(text.rotatedPublic(r.publicKeyFile));
   w(r.publicKeyPem.trimEnd());
-  w(`every key the log was signed with: ${r.historyFile}`);
-  w('takes effect at the next start: each audit log is then handed over by a checkpoint signed with the old key, naming the new one');
+  w(text.rotatedHistory(r.historyFile));
+  w(text.rotatedNext);
   return 0;
 };
 

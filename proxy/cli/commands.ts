@@ -89,7 +89,7 @@ const policy: Command = {
 const audit: Command = {
   name: 'audit',
   summary: 'the tamper-evident audit trail',
-  common: CONFIG_FLAGS,
+  common: { ...CONFIG_FLAGS, ...LANG_FLAG },
   sub: [
     {
       name: 'verify',

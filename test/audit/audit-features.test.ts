@@ -146,7 +146,7 @@ t.test('receipts prove one record against a signed checkpoint', async (t) => {
   t.equal(await audit(['receipt', '17', '--dir', env.logDir], io), 0);
   await writeFile(file, io.out());
   const io2 = fakeIO();
-  t.equal(await audit(['receipt', '--verify', file, '--public-key', path.join(env.dataDir, 'audit-signing.pub')], io2), 0);
+  t.equal(await audit(['receipt', '--verify', file, '--lang', 'en', '--public-key', path.join(env.dataDir, 'audit-signing.pub')], io2), 0);
   t.match(io2.out(), /VALID receipt for seq 17/);
 });
 
@@ -203,14 +203,14 @@ t.test('kguard audit verify: verdict and exit code', async (t) => {
   const log = await buildLog(50);
   t.teardown(log.env.cleanup);
   const ok = fakeIO();
-  t.equal(await audit(['verify', '--public-key', log.publicKeyFile, '--checkpoints', log.mirrorDir, log.dir], ok), 0);
+  t.equal(await audit(['verify', '--lang', 'en', '--public-key', log.publicKeyFile, '--checkpoints', log.mirrorDir, log.dir], ok), 0);
   t.match(ok.out(), /^VERIFIED .*50 records \(seq 1\.\.50\)/);
   const [file] = await logFilePaths(log.dir);
   await editRecord(file!, 9, (r) => {
     r.data.botId = 'bot-b';
   });
   const bad = fakeIO();
-  t.equal(await audit(['verify', '--public-key', log.publicKeyFile, log.dir], bad), 1);
+  t.equal(await audit(['verify', '--lang', 'en', '--public-key', log.publicKeyFile, log.dir], bad), 1);
   t.match(bad.out(), /FAILED[\s\S]*first bad record: seq 10 at audit-0000000000000001\.jsonl:10/);
   const json = fakeIO();
   await audit(['verify', '--json', '--public-key', log.publicKeyFile, log.dir], json);

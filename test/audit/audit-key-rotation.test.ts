@@ -87,7 +87,7 @@ t.test('rotate, restart, more records: one chain that verifies with only the old
   const retiring = `${keyFile}.retiring`;
   const secretsBefore = await privateForms(keyFile);
 
-  const rotated = await kguard(['audit', 'rotate-signing-key', ...dataDirFlag(env)]);
+  const rotated = await kguard(['audit', 'rotate-signing-key', '--lang', 'en', ...dataDirFlag(env)]);
   t.equal(rotated.code, 0, `rotate exits 0: ${rotated.stderr}`);
   const newPub = await loadPublicKey(publicKeyFileFor(keyFile));
   const newKeyId = publicKeyId(newPub);
@@ -138,7 +138,7 @@ t.test('rotate, restart, more records: one chain that verifies with only the old
   t.ok(r.ok, `verifies with only the old public key: ${r.failure?.reason ?? 'ok'}`);
   t.equal(r.records, 20);
   t.same(r.handovers, [{ seq: 13, fromKeyId: oldKeyId, toKeyId: newKeyId }], 'reports the hand-over');
-  const cli = await kguard(['audit', 'verify', env.logDir, '--public-key', oldPub, '--checkpoints', mirror, ...dataDirFlag(env)]);
+  const cli = await kguard(['audit', 'verify', env.logDir, '--lang', 'en', '--public-key', oldPub, '--checkpoints', mirror, ...dataDirFlag(env)]);
   t.equal(cli.code, 0, cli.stdout);
   t.match(cli.stdout, `signing key handed over at seq 13: ${oldKeyId} -> ${newKeyId}`, 'verify prints the hand-over');
   const byDefault = await kguard(['audit', 'verify', ...dataDirFlag(env)]);
@@ -154,7 +154,7 @@ t.test('rotate, restart, more records: one chain that verifies with only the old
   t.notOk(verifyReceipt({ ...lateReceipt!, handovers: [] }, oldKey).ok, 'without the hand-over the old key does not vouch for it');
   const receiptFile = path.join(env.dataDir, 'late.json');
   await writeFile(receiptFile, JSON.stringify(lateReceipt));
-  const rcli = await kguard(['audit', 'receipt', '--verify', receiptFile, '--public-key', oldPub, ...dataDirFlag(env)]);
+  const rcli = await kguard(['audit', 'receipt', '--verify', receiptFile, '--lang', 'en', '--public-key', oldPub, ...dataDirFlag(env)]);
   t.equal(rcli.code, 0, rcli.stdout);
   t.match(rcli.stdout, /VALID receipt for seq 18/);
   const rdefault = await kguard(['audit', 'receipt', '--verify', receiptFile, ...dataDirFlag(env)]);
