@@ -80,6 +80,8 @@ export interface ExchangeHooks {
   admit?: (botId: string) => Promise<() => void>;
   /** Asked once the secret is good, before a token is issued: throws to refuse (a bot under lockdown). */
   mayIssue?: (bot: BotRecord) => Promise<void>;
+  /** Hears that the secret is good, before anything else may refuse (disabled, locked down): the caller is that bot. */
+  onAuthenticated?: (bot: BotRecord) => void;
 }
 
 /** bots.authenticate once `admit` lets it, telling `onBadSecret` of a failed secret (token and revoke alike: both take a bot's secret). */
@@ -87,9 +89,14 @@ async function authenticateBot(bots: BotRegistry, botId: string, secret: Buffer,
   // The bot id comes from the masked parse: the raw bytes are wiped by now and the secret never becomes a string.
   const release = await hooks.admit?.(botId);
   try {
-    return await bots.authenticate(botId, secret);
+    const bot = await bots.authenticate(botId, secret);
+    hooks.onAuthenticated?.(bot);
+    return bot;
   } catch (err) {
     if (err instanceof GuardError && err.code === 'KG2005') await hooks.onBadSecret?.(botId);
+    // A disabled bot is refused only once its secret was found good (bots.authenticate): the caller is that bot.
+    const known = err instanceof GuardError && err.code === 'KG2006' ? bots.get(botId) : undefined;
+    if (known) hooks.onAuthenticated?.(known);
     throw err;
   } finally {
     release?.();

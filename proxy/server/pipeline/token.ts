@@ -18,6 +18,10 @@ function loginHooks(deps: TokenDeps, ctx: RequestContext): ExchangeHooks {
   const limiter = deps.loginLimiter;
   return {
     onRealKey: (k) => deps.realKey?.(ctx, k),
+    // A refusal after the secret was found good (disabled, locked down) is the bot's: its outcome record names it.
+    onAuthenticated: (bot) => {
+      ctx.bot = bot;
+    },
     ...(limiter ? { admit: (id: string) => limiter.admit(ctx, id) } : {}),
     onBadSecret: async (id) => {
       // Uncounted would be unlimited: a Store that cannot record it answers KG7001 instead of the wrong-secret refusal.
