@@ -189,6 +189,7 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
       sessionEpoch: int({ minimum: 0, description: "the bot's session epoch when it made the call; ending its sessions voids the approval" }),
       createdAt: time,
       expiresAt: time,
+      closedEarly: { enum: ['session-ended', 'request-ended'], description: "closed early (timeout): the bot's sessions or its held request ended" },
       status: { enum: ['pending', 'approved', 'refused', 'timeout', 'consumed'] },
       approvals: arr(obj({ approver: str(), at: time })),
       refusal: obj({ approver: str(), reason: str(), at: time, ownCall: bool }, ['approver', 'reason', 'at']),

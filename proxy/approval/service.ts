@@ -45,6 +45,8 @@ export interface ApprovalServiceOptions {
   readonly sessionEpochOf?: (botId: string) => Promise<number>;
 }
 
+const SESSION_ENDED = 'session ended';
+
 interface ApproverDoc {
   roles: ApproverRole[];
   sealed: string;
@@ -115,7 +117,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
   async function abandon(rec: ApprovalRecord, why?: string): Promise<void> {
     const t = now();
     if (t >= Date.parse(rec.expiresAt)) return;
-    const ended: ApprovalRecord = { ...rec, expiresAt: new Date(t).toISOString() };
+    const ended: ApprovalRecord = { ...rec, expiresAt: new Date(t).toISOString(), closedEarly: why === SESSION_ENDED ? 'session-ended' : 'request-ended' };
     try {
       await audit('abandoned', rec, { expiresAt: ended.expiresAt, ...(why ? { why } : {}) });
       await store.set(K.rec(rec.id), JSON.stringify(ended), recordTtl(ended));
@@ -126,6 +128,26 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
     } catch (err) {
       logger.error({ err: String(err), approvalId: rec.id }, 'approval of an abandoned hold not closed; it lapses at its expiry');
     }
+  }
+
+  /**
+   * Pending approvals whose bot's sessions ended since it made the call (kill-sessions, disable, a lockdown) are
+   * closed as approve() would close them, so a listing never offers an approver a call that can no longer go out.
+   */
+  async function withoutEndedSessions(views: ApprovalView[]): Promise<ApprovalView[]> {
+    const epochOf = opts.sessionEpochOf;
+    if (!epochOf) return views;
+    const epochs = new Map<string, Promise<number>>();
+    return Promise.all(
+      views.map(async (v) => {
+        if (v.status !== 'pending' || v.sessionEpoch === undefined) return v;
+        if (!epochs.has(v.botId)) epochs.set(v.botId, epochOf(v.botId));
+        if ((await epochs.get(v.botId)) === v.sessionEpoch) return v;
+        const rec = await load(v.id);
+        await abandon(rec, SESSION_ENDED);
+        return view(await load(rec.id));
+      }),
+    );
   }
 
   function decidedError(v: ApprovalView): GuardError {
@@ -214,7 +236,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
         throw new GuardError('KG3011', 'four-eyes: a second approval must come from a different approver');
       // Its retry would be refused (consume): the approver is told now, not "approved" for a call that never goes out.
       if (rec.sessionEpoch !== undefined && opts.sessionEpochOf && (await opts.sessionEpochOf(rec.botId)) !== rec.sessionEpoch) {
-        await abandon(rec, 'session ended');
+        await abandon(rec, SESSION_ENDED);
         throw new GuardError('KG3007', `${rec.id}: the bot's sessions ended (killed, disabled or locked down) after it made this call`);
       }
       await checkCode(approver, doc, code, rec);
@@ -255,10 +277,13 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
     },
 
     async get(id) {
-      return view(await load(id));
+      return (await withoutEndedSessions([await view(await load(id))]))[0]!;
     },
 
-    list,
+    async list(filter) {
+      const views = await withoutEndedSessions(await list(filter));
+      return filter?.status ? views.filter((v) => v.status === filter.status) : views;
+    },
 
     async consume(id, callHash, o) {
       const rec = await load(id);

@@ -40,6 +40,8 @@ export interface ApprovalRecord {
   readonly sessionEpoch?: number;
   readonly createdAt: string;
   readonly expiresAt: string;
+  /** Set when it was closed before its expiry: the bot's sessions ended, or the held request itself ended. */
+  readonly closedEarly?: 'session-ended' | 'request-ended';
 }
 
 export interface ApprovalView extends ApprovalRecord {
