@@ -186,6 +186,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
         level: call.level,
         score: call.score,
         reasons: (call.reasons ?? []).slice(0, 20).map((r) => String(r).slice(0, 300)),
+        ...(call.ruleId !== undefined ? { ruleId: call.ruleId.slice(0, 128) } : {}),
         summary: summarise(call.body),
         requiredApprovals: call.level === 'admin' ? cfg.adminApprovers : 1,
         mode,

@@ -16,6 +16,8 @@ export interface ApprovalCall {
   readonly level: ApprovalLevel;
   /** Non-secret explanations (detector reasons, policy rule names). */
   readonly reasons?: readonly string[];
+  /** The policy rule that held the call, for the approver to read. */
+  readonly ruleId?: string;
   readonly requestId?: string;
   /** The bot's session epoch when it made the call: ending its sessions voids the approval (consume). */
   readonly sessionEpoch?: number;
@@ -31,6 +33,8 @@ export interface ApprovalRecord {
   readonly level: ApprovalLevel;
   readonly score: number;
   readonly reasons: readonly string[];
+  /** The policy rule that held the call. */
+  readonly ruleId?: string;
   /** Whitelisted, non-secret order fields for the approver to read. */
   readonly summary: Readonly<Record<string, string>>;
   readonly requiredApprovals: number;

@@ -13,8 +13,9 @@ const REFRESH_KEY = 'kguard.refreshSeconds';
 const LOCALE = document.documentElement.lang === 'en' ? 'en-GB' : 'ko-KR';
 let token = sessionStorage.getItem(TOKEN_KEY);
 let timer;
-/** The token's role (GET /admin/v1/whoami): which actions the page offers. */
+/** The token's role and name (GET /admin/v1/whoami): which actions the page offers, and on which held calls. */
 let role = null;
+let myName = null;
 let running = false;
 let again = false;
 let coolingUntil = 0;
@@ -51,6 +52,22 @@ function fmtAge(ms) {
   return s < 120 ? s + ' s' : Math.round(s / 60) + ' min';
 }
 const short = (s, n) => (s && s.length > n ? s.slice(0, n) + '…' : s || '');
+/** What is left of a held call's time, as the page says it. */
+function timeLeft(iso) {
+  const s = Math.ceil((Date.parse(iso) - Date.now()) / 1000);
+  if (!(s > 0)) return L.expired;
+  return s < 60 ? s + L.seconds : Math.floor(s / 60) + L.minutes + ' ' + (s % 60) + L.seconds;
+}
+/** Every second: each held call's time left; a card whose time is up offers nothing more to press. */
+function tick() {
+  for (const e of document.querySelectorAll('.time-left[data-expires]')) {
+    e.textContent = timeLeft(e.getAttribute('data-expires'));
+    if (Date.parse(e.getAttribute('data-expires')) > Date.now()) continue;
+    e.classList.add('t-bad');
+    const card = e.closest('.approval');
+    if (card) for (const b of card.querySelectorAll('button')) b.disabled = true;
+  }
+}
 function toast(text, bad) {
   const t = el('div', { class: bad ? 'bad' : '', text });
   $('toast').append(t);
@@ -120,6 +137,7 @@ const mayDecide = () => role === 'approver' || role === 'admin';
 function signOut(message) {
   token = null;
   role = null;
+  myName = null;
   sessionStorage.removeItem(TOKEN_KEY);
   showLogin(message);
 }
@@ -170,7 +188,8 @@ function ask(o) {
         finish(await o.submit(values));
       } catch (e) {
         $('dialog-error').textContent = messageOf(e);
-        ok.disabled = false;
+        // final: nothing left to confirm (decided or closed meanwhile); the dialog stays open to be read.
+        ok.disabled = !!(e && e.final);
       }
     };
     $('dialog-cancel').onclick = () => finish(null);
@@ -212,7 +231,10 @@ async function refresh() {
     // One call first: a refused token stops here instead of counting one failure per panel.
     const me = await settle(api('GET', '/admin/v1/whoami'));
     if (!token || Date.now() < coolingUntil) return;
-    if (me.v) role = me.v.role;
+    if (me.v) {
+      role = me.v.role;
+      myName = me.v.name;
+    }
     $('lockdown-open').hidden = role !== 'admin';
     const policy = await settle(api('GET', '/admin/v1/policy'));
     if (!token || Date.now() < coolingUntil) return;
@@ -238,6 +260,7 @@ function start() {
   $('refresh-now').addEventListener('click', () => refresh());
   $('sign-out').addEventListener('click', () => signOut(''));
   $('lockdown-open').addEventListener('click', () => lockdown());
+  setInterval(tick, 1000);
   $('login-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const v = $('token').value.trim();
@@ -245,6 +268,7 @@ function start() {
     if (!v) return;
     token = v;
     role = null;
+    myName = null;
     sessionStorage.setItem(TOKEN_KEY, v);
     coolingUntil = 0;
     showPanels();

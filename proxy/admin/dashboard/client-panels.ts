@@ -119,16 +119,71 @@ function renderApprovals(data) {
     { class: 'card approval', 'data-approval-id': a.id, 'data-level': a.level },
     el('div', null, el('strong', { text: a.botId }), ' ', el('code', { text: a.apiId }), ' ', el('span', { class: 'api-name', text: API_NAMES[a.apiId] || '' }), ' ', chip(a.level === 'admin' ? 'admin · 4-eyes' : 'step-up', a.level === 'admin' ? 'bad' : 'warn'), ' ', L.score + ' ' + a.score.toFixed(2)),
     approvalFacts(a),
+    votedByMe(a) ? el('p', { class: 't-warn you-voted', text: L.youVoted }) : null,
     mayDecide() ? el('div', { class: 'actions' },
-      el('button', { type: 'button', class: 'primary approve', text: L.approve, onclick: () => approve(a) }),
+      votedByMe(a) ? null : el('button', { type: 'button', class: 'primary approve', text: L.approve, onclick: () => approve(a) }),
       el('button', { type: 'button', class: 'refuse', text: L.refuse, onclick: () => refuse(a) })) : null,
   )));
+  tick();
+}
+const votedByMe = (a) => myName !== null && a.approvals.some((v) => v.approver === myName);
+const MARKET_TYPES = ['3', '13', '23'];
+const amount = (s) => (typeof s === 'string' && /^[0-9]+(\.[0-9]+)?$/.test(s.trim()) ? Number(s) : undefined);
+const fmtNumber = (n) => n.toLocaleString(LOCALE);
+/** One order field as an approver reads it: its name in the page's language, an order type by name, numbers grouped. */
+function orderField(k, v) {
+  const shown =
+    k === 'trde_tp' && TRADE_TYPES[v] ? TRADE_TYPES[v] + ' (' + v + ')'
+    : k === 'cncl_qty' && v === '0' ? L.allRemaining
+    : /_(qty|uv)$/.test(k) && amount(v) !== undefined ? fmtNumber(amount(v))
+    : v;
+  return [L['f_' + k] || k, el('span', { title: k, 'data-field': k, text: shown })];
+}
+/** What the order moves in KRW (quantity times price), or that a market order's value is set by its fill. */
+function orderValue(s) {
+  for (const [q, p] of [['ord_qty', 'ord_uv'], ['mdfy_qty', 'mdfy_uv']]) {
+    const qty = amount(s[q]);
+    if (qty === undefined) continue;
+    if (MARKET_TYPES.includes(s.trde_tp) || !amount(s[p])) return L.marketValue;
+    return fmtNumber(Math.round(qty * amount(s[p]))) + L.won;
+  }
+  return undefined;
 }
 function approvalFacts(a) {
+  const s = a.summary || {};
+  const votes = a.approvals.length + ' / ' + a.requiredApprovals + (a.approvals.length ? ' — ' + a.approvals.map((v) => v.approver + ' ' + fmtTime(v.at)).join(', ') : '');
   return [
-    kv([[L.expires, fmtTime(a.expiresAt)], ['id', el('code', { text: a.id })], [L.approve, a.approvals.length + ' / ' + a.requiredApprovals], ...Object.entries(a.summary || {})]),
+    kv([
+      [L.account, el('span', { class: 'mono', 'data-field': 'account', text: a.account })],
+      ...Object.entries(s)
+        .filter((e) => e[1] !== '')
+        .map(([k, v]) => orderField(k, v)),
+      [L.orderValue, orderValue(s) === undefined ? null : el('strong', { 'data-field': 'value', text: orderValue(s) })],
+      [L.heldBy, a.ruleId ? el('code', { 'data-field': 'rule', text: a.ruleId }) : null],
+      [L.timeLeft, el('span', null, el('span', { class: 'time-left', 'data-expires': a.expiresAt, text: timeLeft(a.expiresAt) }), el('span', { class: 'muted', text: ' (' + L.expires + ' ' + fmtTime(a.expiresAt) + ')' }))],
+      [L.votes, el('span', { 'data-field': 'votes', text: votes })],
+      ['id', el('code', { text: a.id })],
+    ]),
     a.reasons.length ? el('ul', { class: 'plain muted' }, a.reasons.map((r) => el('li', { text: r }))) : null,
   ];
+}
+/**
+ * An approve or refuse the sidecar would not take: when the approval is no longer pending (another approver decided
+ * it, it expired, the bot's sessions or request ended), the approver reads that, in the page's words, not an error code.
+ */
+async function decidedMeanwhile(a, e) {
+  const v = await api('GET', '/admin/v1/approvals/' + encodeURIComponent(a.id)).catch(() => null);
+  if (!v || v.status === 'pending') throw e;
+  const who = v.approvals.map((x) => x.approver + ' ' + fmtTime(x.at)).join(', ');
+  const text =
+    v.status === 'approved' ? L.alreadyApproved + ' (' + who + ')'
+    : v.status === 'consumed' ? L.alreadySent + ' (' + who + ')'
+    : v.status === 'refused' && v.refusal ? L.alreadyRefused + ' (' + v.refusal.approver + ': ' + v.refusal.reason + ')'
+    : v.closedEarly === 'session-ended' ? L.closedSession
+    : v.closedEarly === 'request-ended' ? L.closedRequest
+    : L.timedOut + ' (' + fmtTime(v.expiresAt) + ')';
+  refresh();
+  throw Object.assign(new Error(text), { final: true });
 }
 async function approve(a) {
   const done = await ask({
@@ -136,10 +191,10 @@ async function approve(a) {
     body: [...approvalFacts(a), a.level === 'admin' ? el('p', { class: 't-warn', text: L.fourEyes }) : null, el('p', { class: 'muted', text: L.totpHelp })],
     fields: [{ name: 'code', label: L.totpCode, required: true, pattern: '[0-9]{6,10}', maxlength: 10, inputmode: 'numeric', autocomplete: 'one-time-code' }],
     ok: L.approve,
-    submit: (v) => api('POST', '/admin/v1/approvals/' + encodeURIComponent(a.id) + '/approve', { code: v.code }),
+    submit: (v) => api('POST', '/admin/v1/approvals/' + encodeURIComponent(a.id) + '/approve', { code: v.code }).catch((e) => decidedMeanwhile(a, e)),
   });
   if (done) {
-    toast(L.approved + ': ' + a.id);
+    toast(done.status === 'pending' ? L.voteRecorded + ' (' + done.approvals.length + ' / ' + done.requiredApprovals + ')' : L.approved + ': ' + a.id);
     refresh();
   }
 }
@@ -154,7 +209,8 @@ async function refuse(a) {
     ],
     ok: L.refuse,
     danger: true,
-    submit: (v) => api('POST', '/admin/v1/approvals/' + encodeURIComponent(a.id) + '/refuse', { reason: v.reason, ownCall: v.whose === 'own' }),
+    submit: (v) =>
+      api('POST', '/admin/v1/approvals/' + encodeURIComponent(a.id) + '/refuse', { reason: v.reason, ownCall: v.whose === 'own' }).catch((e) => decidedMeanwhile(a, e)),
   });
   if (done) {
     toast(L.refusedDone + ': ' + a.id);

@@ -2,6 +2,7 @@
 // page is rendered with them and the script gets them as one object, so the
 // browser never decides the language on its own.
 import type { Language } from '../../common/errors.js';
+import { tradeTypeName, tradeTypesOf } from '../../kiwoom/protocol/index.js';
 
 const LABELS = {
   title: ['kiwoom-guard 보안 대시보드', 'kiwoom-guard security dashboard'],
@@ -56,6 +57,42 @@ const LABELS = {
   totpHelp: ['승인자 인증 앱의 현재 코드를 입력하세요.', 'Enter the current code from your authenticator app.'],
   fourEyes: ['관리자 승인(4-eyes): 봇 소유자는 승인할 수 없습니다.', 'Admin approval (four eyes): the bot’s owner cannot approve.'],
   expires: ['만료', 'Expires'],
+  timeLeft: ['남은 시간', 'Time left'],
+  minutes: ['분', ' min'],
+  expired: ['만료됨', 'expired'],
+  account: ['계좌', 'Account'],
+  heldBy: ['보류한 규칙', 'Held by rule'],
+  orderValue: ['주문 금액', 'Order value'],
+  won: ['원', ' KRW'],
+  marketValue: ['시장가: 금액은 체결가에 따라 정해집니다', 'market price: the value depends on the fill'],
+  allRemaining: ['0 (남은 수량 전부)', '0 (all that remains)'],
+  votes: ['승인 수', 'Approvals'],
+  youVoted: ['승인하셨습니다. 다른 관리자의 승인을 기다립니다 (4-eyes)', 'You approved it; it waits for another admin (four eyes)'],
+  voteRecorded: ['승인을 기록했습니다. 다른 관리자의 승인이 더 필요합니다', 'Your approval is recorded; it needs another admin’s too'],
+  alreadyApproved: ['다른 승인자가 이미 승인했습니다', 'Another approver has already approved it'],
+  alreadySent: ['이미 승인되어 호출이 전송되었습니다', 'Already approved, and the call went out'],
+  alreadyRefused: ['이미 거절되었습니다', 'Already refused'],
+  closedSession: [
+    '봇의 세션이 종료되어(세션 종료, 비활성화 또는 긴급 차단) 이 호출은 더 이상 나갈 수 없습니다',
+    'The bot’s sessions ended (killed, disabled or locked down): this call can no longer go out',
+  ],
+  closedRequest: [
+    '봇의 요청이 끝나(연결 종료 또는 시간 초과) 이 호출은 더 이상 나갈 수 없습니다',
+    'The bot’s request ended (it left or timed out): this call can no longer go out',
+  ],
+  timedOut: ['승인 시간이 지났습니다', 'The time to approve it has passed'],
+  f_dmst_stex_tp: ['거래소', 'Exchange'],
+  f_stk_cd: ['종목코드', 'Stock code'],
+  f_ord_qty: ['주문수량', 'Quantity'],
+  f_ord_uv: ['주문단가', 'Price'],
+  f_trde_tp: ['매매구분', 'Order type'],
+  f_cond_uv: ['조건단가', 'Condition price'],
+  f_crd_deal_tp: ['신용거래구분', 'Credit type'],
+  f_orig_ord_no: ['원주문번호', 'Original order no.'],
+  f_mdfy_qty: ['정정수량', 'New quantity'],
+  f_mdfy_uv: ['정정단가', 'New price'],
+  f_mdfy_cond_uv: ['정정조건단가', 'New condition price'],
+  f_cncl_qty: ['취소수량', 'Quantity to cancel'],
   level: ['단계', 'Level'],
   approved: ['승인했습니다', 'Approved'],
   refusedDone: ['거절했습니다', 'Refused'],
@@ -114,6 +151,35 @@ const LABELS = {
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type LabelKey = keyof typeof LABELS;
+
+/** trde_tp codes in English (KIWOOM.md); in Korean the page uses Kiwoom's own names (kiwoom/protocol trade-types). */
+const TRADE_TYPES_EN: Readonly<Record<string, string>> = {
+  '0': 'limit',
+  '00': 'limit',
+  '3': 'market',
+  '5': 'conditional limit',
+  '6': 'best limit',
+  '7': 'top-priority limit',
+  '10': 'limit IOC',
+  '13': 'market IOC',
+  '16': 'best IOC',
+  '20': 'limit FOK',
+  '23': 'market FOK',
+  '26': 'best FOK',
+  '28': 'stop-limit',
+  '29': 'mid-price',
+  '30': 'mid-price IOC',
+  '31': 'mid-price FOK',
+  '61': 'pre-open',
+  '62': 'after-hours single price',
+  '81': 'post-close',
+};
+
+/** Every trde_tp code of every book with its name in the page's language. */
+export function tradeTypeNames(language: Language): Record<string, string> {
+  const codes = [...tradeTypesOf('stock').keys(), ...tradeTypesOf('gold').keys()];
+  return Object.fromEntries(codes.map((c) => [c, language === 'en' ? (TRADE_TYPES_EN[c] ?? c) : (tradeTypeName(c) ?? c)]));
+}
 
 export function dashboardLabels(language: Language): Record<LabelKey, string> {
   const i = language === 'en' ? 1 : 0;

@@ -9,7 +9,7 @@ import type { Language } from '../../common/errors.js';
 import { allApis } from '../../kiwoom/catalogue.js';
 import { CLIENT_CORE } from './client-core.js';
 import { CLIENT_PANELS } from './client-panels.js';
-import { dashboardLabels } from './labels.js';
+import { dashboardLabels, tradeTypeNames } from './labels.js';
 import { DASHBOARD_CSS, dashboardHtml } from './page.js';
 
 /** Same origin only, no inline script or style, no framing, no plugins, no form posts anywhere. */
@@ -42,9 +42,13 @@ export function orderApiNames(language: Language): Record<string, string> {
   return Object.fromEntries(calls.map((e) => [e.apiId, language === 'ko' ? e.name : `${e.market ?? 'stock'} ${e.side ? `${e.side} order` : e.kind}`]));
 }
 
-/** The script: the labels and order names, then both halves, in one function so nothing leaks to the page's globals. */
+/** The script: the labels, order and order-type names, then both halves, in one function so nothing leaks to the page's globals. */
 export function dashboardScript(language: Language): string {
-  const head = `const L = ${JSON.stringify(dashboardLabels(language))};\nconst API_NAMES = ${JSON.stringify(orderApiNames(language))};`;
+  const head = [
+    `const L = ${JSON.stringify(dashboardLabels(language))};`,
+    `const API_NAMES = ${JSON.stringify(orderApiNames(language))};`,
+    `const TRADE_TYPES = ${JSON.stringify(tradeTypeNames(language))};`,
+  ].join('\n');
   return `(function () {\n'use strict';\n${head}\n${CLIENT_CORE}\n${CLIENT_PANELS}\nstart();\n})();\n`;
 }
 

@@ -32,6 +32,7 @@ async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalCon
       score: ctx.risk?.score ?? 0,
       level,
       reasons: [decision.reason ?? decision.ruleId ?? 'risk', ...(ctx.risk?.contributions.map((c) => c.reason) ?? [])],
+      ...(decision.ruleId !== undefined ? { ruleId: decision.ruleId } : {}),
       requestId: ctx.id,
       sessionEpoch: ctx.claims.epoch,
     },
