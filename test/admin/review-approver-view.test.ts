@@ -77,6 +77,7 @@ t.test('the approver at the dashboard reads what to decide and what happened', {
     ['lee', 'admin', ['approver', 'admin']],
     ['kim', 'admin', ['admin']],
     ['bob', 'approver', ['approver']],
+    ['alice', 'admin', ['admin']],
   ] as const) {
     tokens[name] ??= await h.adminToken(name, role);
     const enrolled = await h.admin('POST', '/admin/v1/approvers', tokens.lee, { name, roles });
@@ -147,6 +148,18 @@ t.test('the approver at the dashboard reads what to decide and what happened', {
     t.equal(await card.locator('button.approve').count(), 0, 'no approve button for the admin who voted');
     t.match(await card.locator('[data-field="votes"]').textContent(), /1 \/ 2 — lee/, 'who voted');
     t.equal((await h.admin('GET', `/admin/v1/approvals/${big.id}`, tokens.lee)).json.status, 'pending', 'still pending');
+  });
+
+  await t.test('the bot’s owner, an admin, is told it cannot approve its admin-level call, and may refuse it', async (t) => {
+    const alice = await signIn('alice');
+    const card = alice.locator(`#approvals .approval[data-approval-id="${big.id}"]`);
+    await card.locator('.owner-cannot').waitFor();
+    t.equal(await card.locator('.owner-cannot').textContent(), L.ownerCannot);
+    t.equal(await card.locator('button.approve').count(), 0, 'no approve button for the owner');
+    t.equal(await card.locator('button.refuse').count(), 1, 'refuse is still offered');
+    const step = alice.locator(`#approvals .approval[data-approval-id="${sell.id}"]`);
+    t.equal(await step.locator('button.approve').count(), 1, 'a step-up call of its own bot the owner may approve');
+    await alice.context().close();
   });
 
   await t.test('approved by another approver while the dialog was open: the page says so, and offers nothing more', async (t) => {

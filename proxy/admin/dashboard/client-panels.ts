@@ -120,13 +120,16 @@ function renderApprovals(data) {
     el('div', null, el('strong', { text: a.botId }), ' ', el('code', { text: a.apiId }), ' ', el('span', { class: 'api-name', text: API_NAMES[a.apiId] || '' }), ' ', chip(a.level === 'admin' ? 'admin · 4-eyes' : 'step-up', a.level === 'admin' ? 'bad' : 'warn'), ' ', L.score + ' ' + a.score.toFixed(2)),
     approvalFacts(a),
     votedByMe(a) ? el('p', { class: 't-warn you-voted', text: L.youVoted }) : null,
+    ownerOfAdminCall(a) ? el('p', { class: 't-warn owner-cannot', text: L.ownerCannot }) : null,
     mayDecide() ? el('div', { class: 'actions' },
-      votedByMe(a) ? null : el('button', { type: 'button', class: 'primary approve', text: L.approve, onclick: () => approve(a) }),
+      votedByMe(a) || ownerOfAdminCall(a) ? null : el('button', { type: 'button', class: 'primary approve', text: L.approve, onclick: () => approve(a) }),
       el('button', { type: 'button', class: 'refuse', text: L.refuse, onclick: () => refuse(a) })) : null,
   )));
   tick();
 }
 const votedByMe = (a) => myName !== null && a.approvals.some((v) => v.approver === myName);
+/** Four eyes: the bot's owner may refuse an admin-level call but never approve it. */
+const ownerOfAdminCall = (a) => a.level === 'admin' && a.owner !== undefined && a.owner === myName;
 const MARKET_TYPES = ['3', '13', '23'];
 const amount = (s) => (typeof s === 'string' && /^[0-9]+(\.[0-9]+)?$/.test(s.trim()) ? Number(s) : undefined);
 const fmtNumber = (n) => n.toLocaleString(LOCALE);

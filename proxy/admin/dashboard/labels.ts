@@ -68,6 +68,10 @@ const LABELS = {
   allRemaining: ['0 (남은 수량 전부)', '0 (all that remains)'],
   votes: ['승인 수', 'Approvals'],
   youVoted: ['승인하셨습니다. 다른 관리자의 승인을 기다립니다 (4-eyes)', 'You approved it; it waits for another admin (four eyes)'],
+  ownerCannot: [
+    '이 봇의 소유자는 관리자 승인(4-eyes)을 할 수 없습니다. 거절은 할 수 있습니다',
+    'The bot’s owner cannot give an admin approval (four eyes); refusing it is open to them',
+  ],
   voteRecorded: ['승인을 기록했습니다. 다른 관리자의 승인이 더 필요합니다', 'Your approval is recorded; it needs another admin’s too'],
   alreadyApproved: ['다른 승인자가 이미 승인했습니다', 'Another approver has already approved it'],
   alreadySent: ['이미 승인되어 호출이 전송되었습니다', 'Already approved, and the call went out'],
