@@ -3,6 +3,7 @@
 // they are Korean by default. Structured details (for machines) stay as they
 // are; only the title and the lines for humans change.
 import type { Language } from '../common/errors.js';
+import { seoulParts } from '../kiwoom/protocol/index.js';
 
 export interface AlertWords {
   readonly title: string;
@@ -60,6 +61,8 @@ export interface ApprovalWords {
   readonly score: number;
   readonly summary: Readonly<Record<string, string>>;
   readonly reasons: readonly string[];
+  /** The policy rule that held the call (absent on a risk step-up with no rule). */
+  readonly ruleId?: string | undefined;
   readonly expiresAt: string;
 }
 
@@ -74,6 +77,12 @@ export interface RefusalWords {
 }
 
 const krw = (n: number): string => n.toLocaleString('en-US');
+const two = (n: number): string => String(n).padStart(2, '0');
+/** An instant on Seoul's wall clock, as a reader in Korea reads it: 2026-01-05 10:02:03. */
+const seoulClock = (iso: string): string => {
+  const p = seoulParts(Date.parse(iso));
+  return `${p.date} ${two(p.hour)}:${two(p.minute)}:${two(p.second)}`;
+};
 const fields = (summary: Readonly<Record<string, string>>): string =>
   Object.entries(summary)
     .map(([k, v]) => `${k} ${v}`)
@@ -108,6 +117,7 @@ const EN: AlertText = {
     lines: [
       `risk score ${a.score}; expires ${a.expiresAt}`,
       ...(Object.keys(a.summary).length ? [`call: ${fields(a.summary)}`] : []),
+      ...(a.ruleId ? [`held by rule ${a.ruleId}`] : []),
       ...a.reasons.slice(0, 5),
       `approve: kguard approvals approve ${a.id} (TOTP code on stdin) or the dashboard; refuse: kguard approvals refuse ${a.id} --reason "..."`,
       `a call the bot did not make: refuse it, and its next order locks it down; a call of its own you do not want: kguard approvals refuse ${a.id} --own-call --reason "..."`,
@@ -171,8 +181,9 @@ const KO: AlertText = {
   approval: (a) => ({
     title: `${a.level === 'admin' ? '관리자 승인(4-eyes)' : '승인'} 요청: ${a.botId} ${a.apiId}`,
     lines: [
-      `위험 점수 ${a.score}; 만료 ${a.expiresAt}`,
+      `위험 점수 ${a.score}; 만료 ${seoulClock(a.expiresAt)} (한국 시간)`,
       ...(Object.keys(a.summary).length ? [`호출: ${fields(a.summary)}`] : []),
+      ...(a.ruleId ? [`보류한 규칙: ${a.ruleId}`] : []),
       ...a.reasons.slice(0, 5),
       `승인: kguard approvals approve ${a.id} (OTP 코드는 표준 입력으로) 또는 대시보드; 거절: kguard approvals refuse ${a.id} --reason "..."`,
       `봇이 하지 않은 호출은 거절하세요: 그 뒤 이 봇의 주문은 봇을 잠급니다. 봇이 낸 호출을 막기만 하려면: kguard approvals refuse ${a.id} --own-call --reason "..."`,

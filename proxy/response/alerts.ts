@@ -89,7 +89,16 @@ export function createAlerts(ctx: ResponseContext): Alerts {
         audience: a.level === 'admin' ? ['admin'] : ['owner', 'admin'],
         botIds: [a.botId],
         ...text.approval(a),
-        details: { approvalId: a.id, botId: a.botId, apiId: a.apiId, level: a.level, score: a.score, expiresAt: a.expiresAt, summary: a.summary },
+        details: {
+          approvalId: a.id,
+          botId: a.botId,
+          apiId: a.apiId,
+          level: a.level,
+          score: a.score,
+          expiresAt: a.expiresAt,
+          summary: a.summary,
+          ...(a.ruleId ? { ruleId: a.ruleId } : {}),
+        },
       }),
     );
   }
