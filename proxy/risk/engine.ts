@@ -226,7 +226,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
           for (const [i, c] of contributions.entries()) contributions[i] = { ...c, reason: say.graced(c.reason, grace) };
         }
       }
-      const follow = cfg.escalation.followMs > 0 && cfg.weights.escalation > 0 && !input.approvalRetry;
+      const follow = cfg.escalation.followMs > 0 && cfg.weights.escalation > 0 && !input.approvalRetry && !input.uncounted;
       if (follow && score >= cfg.thresholds.alert && score <= cfg.thresholds.stepUp) {
         const since = await store.get(followKey(input.botId));
         // The windows end by this engine's clock, not by their keys' lives in a Store that may keep another.
@@ -239,7 +239,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       }
       if (score > cfg.thresholds.stepUp) heldBy.set(input, detectorsOf(contributions));
       if (follow && score > cfg.thresholds.stepUp) await store.set(followKey(input.botId), String(nowMs), cfg.escalation.followMs);
-      if (cfg.weights.escalation > 0 && score > cfg.thresholds.stepUp && !input.approvalRetry) {
+      if (cfg.weights.escalation > 0 && score > cfg.thresholds.stepUp && !input.approvalRetry && !input.uncounted) {
         const { after, refusedAfter, windowMs } = cfg.escalation;
         const [{ count: n, key }, refused] = await Promise.all([
           hotCalls(store, cfg, input.botId, nowMs),

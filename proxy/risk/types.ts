@@ -31,6 +31,11 @@ export interface RiskInput {
    * owner approved exactly this call, and refuses it otherwise.
    */
   readonly approvalRetry?: boolean;
+  /**
+   * Judged, but not counted toward escalation or its follow-up: a realtime LOGIN, which places and reads nothing
+   * itself (the messages on its socket are judged and counted on their own).
+   */
+  readonly uncounted?: boolean;
 }
 
 export interface Contribution {

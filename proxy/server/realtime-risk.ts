@@ -32,6 +32,12 @@ export interface ConditionRisk {
     sourceIp: string,
   ): Promise<{ input: RiskInput; score: number; judgement: ConditionJudgement }>;
   /**
+   * Judges a LOGIN as a call from the socket's address (kind auth: no novelty of api-id; uncounted: no escalation): a bot pinned to its
+   * machines (risk.location.botCidrs) that logs in from elsewhere is locked down and refused (KG3008), as its REST
+   * call from there is, before anything of the account reaches the socket. An alert-level login raises the alert.
+   */
+  login(bot: { id: string; account: string }, sourceIp: string): Promise<void>;
+  /**
    * Learns a message that went out and Kiwoom carried out (`reply.return_code` 0); one Kiwoom refused ran nothing and
    * is not learned, so a refused condition does not become one the bot "ran". A failure is logged: the search already ran.
    */
@@ -51,6 +57,10 @@ export function createConditionRisk(deps: {
       const a = await deps.risk.assess(input);
       const risk = await settleRisk(deps, a, { botId: bot.id, account: bot.account, apiId, requestId });
       return { input, score: a.score, judgement: { requestId, apiId, risk } };
+    },
+    async login(bot, sourceIp) {
+      const input: RiskInput = { botId: bot.id, account: bot.account, apiId: 'LOGIN', kind: 'auth', sourceIp, now: deps.clock(), uncounted: true };
+      await settleRisk(deps, await deps.risk.assess(input), { botId: bot.id, account: bot.account, apiId: 'LOGIN', requestId: randomUUID() });
     },
     async learn(input, reply) {
       await deps.risk

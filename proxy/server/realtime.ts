@@ -206,6 +206,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         if (!issuedTo(c, b)) throw new GuardError('KG2007', 'issued to an earlier bot of this id');
         if (!b.enabled) throw new GuardError('KG2006');
         await deps.responder.checkLockdown({ botId: b.id, account: b.account, kind: 'realtime', body: {} });
+        await deps.conditionRisk.login(b, sourceIp); // judged as a REST call from this address is (a pinned bot's cidr)
         const key = await deps.keyOf(b.id);
         const opened = await deps.service.open({ id: b.id, account: b.account }, key, send);
         if (ending) {
