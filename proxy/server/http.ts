@@ -13,7 +13,7 @@ const FIRST_WINS: ReadonlySet<string> = new Set(['host', 'authorization', 'conte
 /**
  * Rejects ambiguous framing that front-ends and back-ends may read
  * differently: TE together with CL, more than one CL or TE header, any TE
- * other than a single `chunked`, a second Host, Authorization or Content-Type. Node's strict parser already refuses many of
+ * other than a single `chunked` (and any in HTTP/1.0), a second Host, Authorization or Content-Type. Node's strict parser already refuses many of
  * these; this makes the rule explicit and independent of parser versions.
  */
 export function checkFraming(req: IncomingMessage): void {
@@ -37,6 +37,9 @@ export function checkFraming(req: IncomingMessage): void {
   if (te > 1) throw new GuardError('KG1003', 'duplicate Transfer-Encoding');
   if (te === 1 && cl === 1) throw new GuardError('KG1003', 'both Transfer-Encoding and Content-Length');
   if (te === 1 && teValue.trim().toLowerCase() !== 'chunked') throw new GuardError('KG1003', 'unsupported Transfer-Encoding');
+  // HTTP/1.0 has no Transfer-Encoding (RFC 9112 6.1: faulty framing): an HTTP/1.0 front reads such a body to the end of
+  // the connection, so what follows the last chunk would be a request it never saw.
+  if (te === 1 && req.httpVersion !== '1.1') throw new GuardError('KG1003', `Transfer-Encoding in HTTP/${req.httpVersion}`);
   // The listener answers these itself (requireHostHeader off, checkExpectation heard) so the refusal is Kiwoom's shape.
   if (req.httpVersion === '1.1' && req.headers.host === undefined) throw new GuardError('KG1003', 'missing Host');
   const expect = req.headers.expect;
