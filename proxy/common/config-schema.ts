@@ -135,6 +135,7 @@ const schema = {
       additionalProperties: false,
       required: [
         'maxBodyBytes',
+        'maxBodyDepth',
         'maxHeaderBytes',
         'maxHeaderCount',
         'requestTimeoutMs',
@@ -146,6 +147,7 @@ const schema = {
       ],
       properties: {
         maxBodyBytes: { type: 'integer', minimum: 2, maximum: 16 * 1024 * 1024 },
+        maxBodyDepth: { type: 'integer', minimum: 1, maximum: 1_000 },
         maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1024 * 1024 },
         maxHeaderCount: { type: 'integer', minimum: 16, maximum: 10_000 },
         requestTimeoutMs: posInt,

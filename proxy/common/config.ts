@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { checkUpstream, type UpstreamConfig } from './config-upstream.js';
 import { describeErrors, validateConfig } from './config-schema.js';
 import { GuardError, type Language } from './errors.js';
+import { DEFAULT_MAX_BODY_DEPTH } from './json.js';
 import { DEFAULT_TLS_RELOAD_INTERVAL_MS, type TlsFilesConfig } from './tls-server.js';
 import { LOG_BUFFER_DEFAULTS } from './logger.js';
 import { OUTAGE_REMINDER_DEFAULT_MS } from './outage-log.js';
@@ -42,6 +43,8 @@ export interface Config {
   upstream: UpstreamConfig;
   limits: {
     maxBodyBytes: number;
+    /** How deep a bot body's objects and arrays may nest; deeper is refused (KG1001). */
+    maxBodyDepth: number;
     maxHeaderBytes: number;
     /** Header fields per request; more are refused (KG1012), where Node would drop them unread. */
     maxHeaderCount: number;
@@ -172,6 +175,7 @@ export function defaultConfig(): Config {
     },
     limits: {
       maxBodyBytes: 64 * 1024,
+      maxBodyDepth: DEFAULT_MAX_BODY_DEPTH,
       maxHeaderBytes: 16 * 1024,
       maxHeaderCount: 100,
       requestTimeoutMs: 30_000,

@@ -10,8 +10,17 @@ import { GuardError } from './errors.js';
 /** Strict UTF-8 (RFC 8259 8.1); one leading byte order mark is skipped, as RFC 8259 lets a parser do (clients' files may carry one). */
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-/** Parses a bot's body: must be a JSON object in UTF-8 (Kiwoom sends `{}` when there are no inputs); one leading BOM is skipped. */
-export function parseJsonObject(body: Buffer): Record<string, unknown> {
+/**
+ * How deep a body's objects and arrays may nest (limits.maxBodyDepth). Kiwoom's bodies are flat; JSON.parse reads
+ * tens of thousands of levels, but JSON.stringify and every recursive reader after it run out of stack.
+ */
+export const DEFAULT_MAX_BODY_DEPTH = 32;
+
+/**
+ * Parses a bot's body: must be a JSON object in UTF-8 (Kiwoom sends `{}` when there are no inputs), nested at most
+ * `maxDepth` levels; one leading BOM is skipped.
+ */
+export function parseJsonObject(body: Buffer, maxDepth = DEFAULT_MAX_BODY_DEPTH): Record<string, unknown> {
   if (body.length === 0) return {};
   let text: string;
   try {
@@ -26,7 +35,9 @@ export function parseJsonObject(body: Buffer): Record<string, unknown> {
     throw new GuardError('KG1001');
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new GuardError('KG1001', 'body must be a JSON object');
-  if (hasDuplicateKey(text)) throw new GuardError('KG1001', 'a key appears twice in one object');
+  const flaw = objectFlaw(text, maxDepth);
+  if (flaw === 'deep') throw new GuardError('KG1001', `the body nests deeper than ${maxDepth} levels`);
+  if (flaw === 'duplicate') throw new GuardError('KG1001', 'a key appears twice in one object');
   return v as Record<string, unknown>;
 }
 
@@ -46,12 +57,18 @@ export function messageObject(raw: string): Record<string, unknown> | undefined 
  * decodes them ("stk_cd" and "stk\u005fcd" are one key). One pass; a string is decoded only when it is a key.
  */
 export function hasDuplicateKey(text: string): boolean {
+  return objectFlaw(text, Infinity) === 'duplicate';
+}
+
+/** hasDuplicateKey's pass, which also finds objects and arrays nested deeper than maxDepth (whichever comes first). */
+function objectFlaw(text: string, maxDepth: number): 'duplicate' | 'deep' | undefined {
   const objects: (Set<string> | undefined)[] = [];
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
-    if (ch === 0x7b /* { */) objects.push(new Set());
-    else if (ch === 0x5b /* [ */) objects.push(undefined);
-    else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) objects.pop();
+    if (ch === 0x7b /* { */ || ch === 0x5b /* [ */) {
+      if (objects.length >= maxDepth) return 'deep';
+      objects.push(ch === 0x7b ? new Set() : undefined);
+    } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) objects.pop();
     else if (ch === 0x22 /* " */) {
       const start = i;
       for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c /* \ */) i++;
@@ -61,11 +78,11 @@ export function hasDuplicateKey(text: string): boolean {
       while (/\s/.test(text[next] ?? '')) next++;
       if (text[next] !== ':') continue;
       const key = JSON.parse(text.slice(start, i + 1)) as string;
-      if (keys.has(key)) return true;
+      if (keys.has(key)) return 'duplicate';
       keys.add(key);
     }
   }
-  return false;
+  return undefined;
 }
 
 // Characters a lenient reader may drop or look through when it matches a field name: separators, spaces,

@@ -258,6 +258,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     let shuttingDown = false;
     const pipelines = buildPipelines({
       maxBodyBytes: config.limits.maxBodyBytes,
+      maxBodyDepth: config.limits.maxBodyDepth,
       okMessage: OK_MESSAGE[config.language],
       bots,
       sessions,

@@ -15,6 +15,8 @@ import type { RealKeyReporter } from './real-key.js';
 
 export interface PipelineDeps {
   maxBodyBytes: number;
+  /** limits.maxBodyDepth: how deep a body may nest (parse stage). */
+  maxBodyDepth: number;
   okMessage: string;
   bots: BotRegistry;
   sessions: Sessions;

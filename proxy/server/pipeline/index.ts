@@ -50,7 +50,7 @@ export function buildPipelines(deps: PipelineDeps): Pipelines {
       sessionFirst({ name: 'authenticate', run: authenticate(deps) }),
       sessionFirst({ name: 'classify', run: (ctx) => classify(ctx, deps.approvalConfig.header) }),
       sessionFirst(body),
-      sessionFirst({ name: 'parse', run: parse }),
+      sessionFirst({ name: 'parse', run: (ctx) => parse(ctx, deps.maxBodyDepth) }),
       sessionFirst({ name: 'allowlist', run: allowlist }),
       sessionFirst({ name: 'prefetch', run: prefetch(deps) }),
       { name: 'session', run: session },

@@ -31,9 +31,10 @@ const KNOWN_FIELDS: ReadonlyMap<string, string> = new Map(
 /** A bot's key in a message: JSON-quoted (control characters escaped) and cut short. */
 const quoted = (key: string): string => JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
 
-export function parse(ctx: RequestContext): void {
+/** `maxBodyDepth`: limits.maxBodyDepth. */
+export function parse(ctx: RequestContext, maxBodyDepth?: number): void {
   const c = classified(ctx);
-  c.json = parseJsonObject(c.body);
+  c.json = parseJsonObject(c.body, maxBodyDepth);
   // Two names one lenient reader takes for one field: the policy would judge one and the broker might act on the other.
   const twins = aliasedKeys(c.json);
   if (twins) throw new GuardError('KG1016', `${quoted(twins[0])} and ${quoted(twins[1])} name one field to a reader that ignores case, width or separators`);
