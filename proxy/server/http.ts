@@ -56,9 +56,14 @@ const UTF8_NAMES: ReadonlySet<string> = new Set(['utf-8', 'utf8']);
  * it as UTF-8 and sends it on as UTF-8, so what the bot meant and what was judged could differ. A request that
  * carries no body at all (Content-Length: 0, or neither length nor Transfer-Encoding) may leave the type out: it is
  * read as `{}`, as an empty JSON body is, and nothing of it could be read another way. .NET's HttpClient sends a POST
- * without content so (KiwoomRestApi.Net does for TRs without inputs, kt00013 and kt00017).
+ * without content so (KiwoomRestApi.Net does for TRs without inputs, kt00013 and kt00017). A Content-Encoding other than
+ * identity is refused too (RFC 9110 15.5.16).
  */
 export function checkContentType(req: IncomingMessage): void {
+  // No content coding is decoded: a body declared gzip would be judged as the plain bytes the bot did not say it sent.
+  const coding = req.headers['content-encoding'];
+  if (coding !== undefined && coding.trim().toLowerCase() !== 'identity')
+    throw new GuardError('KG1011', 'Content-Encoding is not supported: send the body uncompressed');
   const ct = req.headers['content-type'];
   if (ct === undefined && hasNoBody(req)) return;
   if (!ct || !/^application\/json\s*(;|$)/i.test(ct)) throw new GuardError('KG1011');
