@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { errorMessage, GuardError, toGuardError, type ErrorCode, type Language } from '../common/errors.js';
 import { BOT_ID_PATTERN, validateBotInput, validateBotSecret, type BatchBotInput, type BotRegistry } from '../auth/bots.js';
 import type { ManagedVault } from '../vault/index.js';
+import { forEachLimited } from '../common/fsutil.js';
 import { assertAccount } from '../vault/records.js';
 import { DEFAULT_CREDENTIAL_LIMITS, validateSecretKeyMaterial, type CredentialLimits } from '../vault/secret-input.js';
 
@@ -215,9 +216,11 @@ export interface ApplyDeps {
 
 /**
  * Checks the entries against what is registered (bots, credential records),
- * then writes: the bots (one hash each), then the credential records (one
- * envelope seal each); if the records fail, the bots just added are removed
- * again. All or none. Wipes every secret of the entries whatever happens.
+ * then writes: the credential records (one envelope seal each, seconds for
+ * thousands with KMS), then the bots (one hash each); if the bots fail, the
+ * records just written are destroyed again. All or none; an import killed
+ * while sealing leaves nothing, never a bot enabled without keys. Wipes every
+ * secret of the entries whatever happens.
  */
 export async function applyBatch(entries: BatchEntry[], d: ApplyDeps): Promise<BatchResult> {
   const limits = { ...DEFAULT_BATCH_LIMITS, ...d.limits };
@@ -239,12 +242,18 @@ export async function applyBatch(entries: BatchEntry[], d: ApplyDeps): Promise<B
       ...(e.allowed ? { allowed: e.allowed } : {}),
       secret: e.botSecret!,
     }));
-    await d.bots.addMany(botInputs);
     const creds = entries.filter((e) => e.appKey && e.secretKey);
+    await d.vault.importMany(creds.map((e) => ({ botId: e.id, account: e.account, appKey: e.appKey!, secretKey: e.secretKey! })));
     try {
-      await d.vault.importMany(creds.map((e) => ({ botId: e.id, account: e.account, appKey: e.appKey!, secretKey: e.secretKey! })));
+      await d.bots.addMany(botInputs);
     } catch (err) {
-      await d.bots.removeAdded(ids);
+      // Every record is tried; the bots' failure is what the caller hears.
+      await forEachLimited(creds, 16, (e) =>
+        d.vault.destroyCredentials(e.id).then(
+          () => undefined,
+          () => undefined,
+        ),
+      );
       throw err;
     }
     return { bots: entries.length, credentials: creds.length, ids };
