@@ -260,6 +260,7 @@ const schema = {
         recoverConcurrency: { type: 'integer', minimum: 1, maximum: 1_000 },
         queryRetryBudgetMs: { type: 'integer', minimum: 0, maximum: 60_000 },
         shutdownRevokeMs: { type: 'integer', minimum: 0, maximum: 600_000 },
+        forgetIdleMs: { type: 'integer', minimum: 1_000, maximum: 86_400_000 },
       },
     },
     log: {

@@ -105,6 +105,11 @@ export interface Config {
      * (keep it inside the pod's grace period); a token still live then is logged and left to a peer's sweep or expiry.
      */
     shutdownRevokeMs?: number;
+    /**
+     * A key with no token and no call for this long (and twice sessionWaitMs) is forgotten by the sweeper: its
+     * state here and its governor lanes, which otherwise grew with every app key ever served (customers gone).
+     */
+    forgetIdleMs?: number;
   };
   log: {
     level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -202,6 +207,7 @@ export function defaultConfig(): Config {
       recoverConcurrency: 16,
       queryRetryBudgetMs: 3_000,
       shutdownRevokeMs: 5_000,
+      forgetIdleMs: 600_000,
     },
     log: { level: 'info', ...LOG_BUFFER_DEFAULTS, outageReminderMs: OUTAGE_REMINDER_DEFAULT_MS },
     demo: { enabled: true },

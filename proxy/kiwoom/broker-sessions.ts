@@ -15,7 +15,7 @@ import { countRenewal, createSessionMetrics, type SessionMetrics } from './sessi
 import { createRevoker, type RevokeWithRetry } from './revoke-retry.js';
 import { issueUnderLock } from './session-issue.js';
 import { takeLock } from './session-undo.js';
-import { cadenceLinger, noteCall, noteIssue, noteRetire } from './session-cadence.js';
+import { cadenceLinger, forgetIdleKeys, noteCall, noteIssue, noteRetire } from './session-cadence.js';
 import { listSessions, lockKey, loggedSweeps, recoverLeftovers, retireShared, retireSoon, valueKey, type SweepContext } from './session-sweep.js';
 import { revokeFailed } from './revoke-status.js';
 import { revokeUnreleased } from './session-unreleased.js';
@@ -51,7 +51,7 @@ export class BrokerSessions {
     return liveKeys(this.keys).length;
   }
 
-  /** Sweeps (dead replicas, unfinished issues) every sweepIntervalMs, jittered ±20 %. */
+  /** Sweeps (dead replicas, unfinished issues; keys idle for long forgotten) every sweepIntervalMs, jittered ±20 %. */
   startSweeper(): void {
     const schedule = (ms: number) => {
       if (!this.closing)
@@ -111,8 +111,7 @@ export class BrokerSessions {
 
   /** A token obtained for calls that all left without a lease (the bot went away, the wait ran out) must not stay held: run after its waiters resumed. */
   private letGo(k: KeyState): void {
-    const g = k.gen;
-    if (g && g.local === 0 && k.shared && !k.linger && !k.retiring && !k.obtaining) this.idle(k, g);
+    if (k.gen && k.gen.local === 0 && k.shared && !k.linger && !k.retiring && !k.obtaining) this.idle(k, k.gen);
   }
 
   /** Lockdown: the key's token is revoked as soon as no call holds it (at once when idle). */
@@ -389,6 +388,7 @@ export class BrokerSessions {
       closing: () => this.closing,
       startedAt: this.startedAt,
       retireShared: (key, botHint) => this.retireShared(key, botHint),
+      forgetIdle: () => forgetIdleKeys(this.keys, this.deps.governor, this.opts),
     };
   }
 

@@ -175,6 +175,14 @@ export class Governor {
     return n;
   }
 
+  /** Drops the key's lanes nothing waits in (the key idle for long: session-cadence.ts forgetIdleKeys): fairness tags matter only while calls queue. */
+  forget(key: string): void {
+    for (const cls of ['token', 'query', 'order'] as const) {
+      const lane = this.lanes.get(`${key}:${cls}`);
+      if (lane && lane.waiters.length === 0 && !lane.pumping) this.lanes.delete(`${key}:${cls}`);
+    }
+  }
+
   /** Kiwoom refused a call of this class for rate: no slot for refusalPauseMs, on every replica. */
   async refusedUpstream(key: string, cls: CallClass): Promise<void> {
     if (this.limits === 'off') return;

@@ -41,6 +41,8 @@ export interface SweepContext {
   metrics: Pick<SessionMetrics, 'orphans'>;
   revokeWithRetry: RevokeWithRetry;
   closing(): boolean;
+  /** After each sweep: forgets the keys idle for long (session-cadence.ts forgetIdleKeys). */
+  forgetIdle?(): number;
   /** When this process's broker sessions started (ms): a ledger entry written before then is a previous process's. */
   startedAt: number;
   /** Revokes the key's token if no lease holds it (claimed atomically); true when this replica did. */
@@ -204,16 +206,18 @@ export function loggedSweeps(logger: Logger, reminderMs?: number): (c: SweepCont
     reminderMs,
   });
   return (c) =>
-    sweepOnce(c).then(
-      (n) => {
-        log.ok();
-        return n;
-      },
-      (err: unknown) => {
-        log.failed({ code: toGuardError(err).code });
-        return 0;
-      },
-    );
+    sweepOnce(c)
+      .then(
+        (n) => {
+          log.ok();
+          return n;
+        },
+        (err: unknown) => {
+          log.failed({ code: toGuardError(err).code });
+          return 0;
+        },
+      )
+      .finally(() => c.forgetIdle?.());
 }
 
 /** The admin listing: every key the ledger knows, with its state, leases and age, never the token. */
