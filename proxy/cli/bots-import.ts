@@ -29,6 +29,8 @@ import { adminClientFrom } from './admin-common.js';
 import { withVault } from './keys.js';
 import type { Ctx, Handler } from './spec.js';
 import { UsageError } from './usage.js';
+import { BOTS_TEXT } from './bots-text.js';
+import type { Language } from '../common/errors.js';
 
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 const SECRET_FIELD = /\t(botSecret|appKey|secretKey)=/;
@@ -132,18 +134,27 @@ async function writeSecretsOut(file: string, entries: readonly BatchEntry[]): Pr
   }
 }
 
-function printProblems(ctx: Ctx, problems: readonly BatchProblem[], more: number, lineOf: (line: number) => number, unit: string): void {
+function printProblems(
+  ctx: Ctx,
+  say: (typeof BOTS_TEXT)[Language],
+  problems: readonly BatchProblem[],
+  more: number,
+  lineOf: (line: number) => number,
+  unit: 'line' | 'item',
+): void {
   const fixed = problems.map((p) => ({ ...p, line: lineOf(p.line) }));
   if (ctx.bool('json')) printJson(ctx.io, { ok: false, problems: fixed, more });
-  for (const p of fixed) ctx.io.stderr.write(`${unit} ${p.line}${p.id ? ` (${p.id})` : ''}: ${p.code} ${p.message}\n`);
-  if (more > 0) ctx.io.stderr.write(`... and ${more} more\n`);
-  ctx.io.stderr.write('the batch was refused; nothing was changed\n');
+  for (const p of fixed) ctx.io.stderr.write(say.problem(unit, p.line, p.id, p.code, p.message));
+  if (more > 0) ctx.io.stderr.write(say.more(more));
+  ctx.io.stderr.write(say.refused);
 }
 
 export const importBatch: Handler = async (ctx) => {
   const file = ctx.str('from-file')!;
   const config = await configFromFlags(ctx.values, ctx.io);
-  const language = config.language;
+  // --lang, else the configured language: the problems' own messages and the lines around them.
+  const language: Language = ctx.values.lang === 'ko' || ctx.values.lang === 'en' ? ctx.values.lang : config.language;
+  const say = BOTS_TEXT[language];
   const yaml = /\.ya?ml$/i.test(file);
   const unit = yaml ? 'item' : 'line';
   const read = await withNamedFile('--from-file', file, () => readBatchFile(file));
@@ -162,7 +173,7 @@ export const importBatch: Handler = async (ctx) => {
       entries = parseBatch(wire, { language, limits: { maxEntries: config.admin.batch.maxEntries }, requireBotSecret: false });
     } catch (err) {
       if (!(err instanceof BatchRefused)) throw err;
-      printProblems(ctx, err.problems, err.more, (l) => l, unit);
+      printProblems(ctx, say, err.problems, err.more, (l) => l, unit);
       return 1;
     }
     const needSecret = entries.filter((e) => !e.botSecret);
@@ -203,17 +214,14 @@ export const importBatch: Handler = async (ctx) => {
     }
     if ('problems' in result) {
       // Online, the server numbers the lines of the body sent: map them back to the file's.
-      printProblems(ctx, result.problems, result.more, online ? (l) => entries[l - 1]?.line ?? l : (l) => l, unit);
+      printProblems(ctx, say, result.problems, result.more, online ? (l) => entries[l - 1]?.line ?? l : (l) => l, unit);
       if (secretsOut !== undefined) await overwriteAndUnlink(secretsOut);
       secretsOut = undefined;
       return 1;
     }
     const summary = { ok: true, bots: result.bots, credentials: result.credentials, ...(secretsOut !== undefined ? { secretsOut } : {}) };
     if (ctx.bool('json')) printJson(ctx.io, summary);
-    else
-      ctx.io.stdout.write(
-        `${summary.bots} bot(s) registered, ${summary.credentials} credential record(s) imported${secretsOut ? `; generated secrets in ${secretsOut} (mode 0600)` : ''}\n`,
-      );
+    else ctx.io.stdout.write(say.imported(summary.bots, summary.credentials, secretsOut));
     secretsOut = undefined;
     return 0;
   } catch (err) {

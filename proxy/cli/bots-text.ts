@@ -20,6 +20,12 @@ export const BOTS_TEXT = {
       '레지스트리 플래그만 바꿨습니다: 실행 중인 사이드카는 다음 호출부터 이 봇을 거부합니다 (레지스트리를 지켜봅니다). 모든 복제본에서 세션을 끝내고 브로커 토큰을 지금 폐기하려면 --admin-url을 함께 주십시오\n',
     removed: (r: RemoveReport) => `봇 ${r.botId} ${r.removed ? '제거됨' : '제거되지 않음'}${r.code ? ` (${r.code})` : ''}`,
     step: (ok: boolean) => (ok ? '완료' : '실패'),
+    problem: (unit: 'line' | 'item', n: number, id: string | undefined, code: string, message: string) =>
+      `${unit === 'line' ? '줄' : '항목'} ${n}${id ? ` (${id})` : ''}: ${code} ${message}\n`,
+    more: (n: number) => `... 그 밖에 ${n}개\n`,
+    refused: '일괄 등록이 거부되었습니다. 아무것도 바뀌지 않았습니다\n',
+    imported: (bots: number, credentials: number, secretsOut?: string) =>
+      `봇 ${bots}개를 등록하고 자격 증명 ${credentials}개를 가져왔습니다${secretsOut ? `. 생성된 시크릿은 ${secretsOut}에 있습니다 (권한 0600)` : ''}\n`,
   },
   en: {
     createdTo: (id: string, file: string) => `bot ${id} created; secret written to ${file} (mode 0600)\n`,
@@ -35,6 +41,12 @@ export const BOTS_TEXT = {
       'registry flag set: a running sidecar refuses the bot from its next call (it watches the registry); pass --admin-url to also end its sessions on every replica and revoke its broker token now\n',
     removed: (r: RemoveReport) => `${r.removed ? 'REMOVED' : 'NOT REMOVED'} bot ${r.botId}${r.code ? ` (${r.code})` : ''}`,
     step: (ok: boolean) => (ok ? 'ok    ' : 'FAILED'),
+    problem: (unit: 'line' | 'item', n: number, id: string | undefined, code: string, message: string) =>
+      `${unit} ${n}${id ? ` (${id})` : ''}: ${code} ${message}\n`,
+    more: (n: number) => `... and ${n} more\n`,
+    refused: 'the batch was refused; nothing was changed\n',
+    imported: (bots: number, credentials: number, secretsOut?: string) =>
+      `${bots} bot(s) registered, ${credentials} credential record(s) imported${secretsOut ? `; generated secrets in ${secretsOut} (mode 0600)` : ''}\n`,
   },
 } as const satisfies Record<Language, unknown>;
 

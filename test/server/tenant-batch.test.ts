@@ -172,7 +172,7 @@ t.test('kguard bots import: a JSONL with inline secrets must be 0600; errors are
     file,
     `${line({ id: 'jsonl-a', owner: 'desk', account: ACCOUNT }, { botSecret: CANARY_BOT_SECRET })}{"id":"jsonl-b","account":"${ACCOUNT}","colour":"red"}\n`,
   );
-  const bad = await cli(['bots', 'import', '--from-file', file]);
+  const bad = await cli(['bots', 'import', '--from-file', file, '--lang', 'en']);
   t.equal(bad.code, 1, bad.out);
   t.match(bad.out, /line 2: KG2010 .*unknown field 'colour'/);
   t.match(bad.out, /nothing was changed/);
@@ -193,6 +193,8 @@ t.test('kguard bots import: a JSONL with inline secrets must be 0600; errors are
     `${h.adminUrl}/admin/v1`,
     '--token-file',
     tokenFile,
+    '--lang',
+    'en',
   ]);
   t.equal(dup.code, 1, dup.out);
   t.match(dup.out, /line 2 \(batch-a\): KG2011/, 'the server refusal is named by the file line');
