@@ -24,7 +24,7 @@ import { GuardError } from '../common/errors.js';
 import { overwriteAndUnlink } from '../vault/files.js';
 import { parseCredentialInput, readSecretInput } from '../vault/index.js';
 import { applyBatch, BatchRefused, parseBatch, wipeBatch, type BatchEntry, type BatchProblem } from '../server/tenant-batch.js';
-import { configFromFlags, printJson, withNamedFile } from './args.js';
+import { configFromFlags, printJson, unwritten, withNamedFile } from './args.js';
 import { adminClientFrom } from './admin-common.js';
 import { withVault } from './keys.js';
 import type { Ctx, Handler } from './spec.js';
@@ -178,10 +178,15 @@ export const importBatch: Handler = async (ctx) => {
     }
     const needSecret = entries.filter((e) => !e.botSecret);
     if (needSecret.length > 0) {
-      secretsOut = ctx.str('secrets-out');
-      if (secretsOut === undefined) throw new UsageError(`${needSecret.length} bot(s) have no botSecret: pass --secrets-out FILE to receive generated ones`);
+      const out = ctx.str('secrets-out');
+      if (out === undefined) throw new UsageError(`${needSecret.length} bot(s) have no botSecret: pass --secrets-out FILE to receive generated ones`);
       for (const e of needSecret) e.botSecret = generateBotSecret();
-      await withNamedFile('--secrets-out', secretsOut, () => writeSecretsOut(secretsOut!, needSecret));
+      await writeSecretsOut(out, needSecret).catch((err: unknown) => {
+        // Someone else's file (yesterday's secrets, the only copy): never replaced, and never ours to destroy.
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new GuardError('KG2010', say.secretsOutExists(out));
+        throw unwritten('--secrets-out', out, 'nothing was registered', err);
+      });
+      secretsOut = out; // created by this run: destroyed again if the batch is refused
     }
     const online = [ctx.str('admin-url'), ctx.str('token-file'), ctx.io.env.KGUARD_ADMIN_URL].some((v) => v !== undefined && v !== '');
     let result: { bots: number; credentials: number } | { problems: BatchProblem[]; more: number };

@@ -24,6 +24,7 @@ export const BOTS_TEXT = {
       `${unit === 'line' ? '줄' : '항목'} ${n}${id ? ` (${id})` : ''}: ${code} ${message}\n`,
     more: (n: number) => `... 그 밖에 ${n}개\n`,
     refused: '일괄 등록이 거부되었습니다. 아무것도 바뀌지 않았습니다\n',
+    secretsOutExists: (file: string) => `--secrets-out ${file}: 이미 있는 파일은 덮어쓰지 않습니다. 새 파일 이름을 주십시오`,
     imported: (bots: number, credentials: number, secretsOut?: string) =>
       `봇 ${bots}개를 등록하고 자격 증명 ${credentials}개를 가져왔습니다${secretsOut ? `. 생성된 시크릿은 ${secretsOut}에 있습니다 (권한 0600)` : ''}\n`,
   },
@@ -45,6 +46,7 @@ export const BOTS_TEXT = {
       `${unit} ${n}${id ? ` (${id})` : ''}: ${code} ${message}\n`,
     more: (n: number) => `... and ${n} more\n`,
     refused: 'the batch was refused; nothing was changed\n',
+    secretsOutExists: (file: string) => `--secrets-out ${file}: the file exists and is never replaced; name a new file`,
     imported: (bots: number, credentials: number, secretsOut?: string) =>
       `${bots} bot(s) registered, ${credentials} credential record(s) imported${secretsOut ? `; generated secrets in ${secretsOut} (mode 0600)` : ''}\n`,
   },
