@@ -53,6 +53,20 @@ export interface CancelAllReport {
 /** Why a cancel-all ended before confirming: the incident was unlocked meanwhile (on any replica). */
 export const STOPPED_BY_UNLOCK = 'stopped: the incident was unlocked, so no further order was cancelled';
 
+/**
+ * One order's cancel as it ended in a run (accepted, refused, or every try failed): told once per order and run
+ * for each order a cancel was sent for, never for one the run stopped before sending (the audit's record of it).
+ */
+export interface CancelSent {
+  readonly order: OpenOrder;
+  readonly ok: boolean;
+  /** Kiwoom's return_code; absent when no answer came (transport error, 5xx, 429). */
+  readonly returnCode?: string | number;
+  /** Kiwoom's refusal message, or the last error when no answer came. */
+  readonly detail?: string;
+  readonly attempts: number;
+}
+
 /** Asked before each listing and each cancel: true once the incident is being unlocked. A Store that cannot answer is
  * no unlock (the cancels go on: a lockdown cancels rather than not). */
 export type StopCheck = () => Promise<boolean>;
@@ -115,7 +129,16 @@ export async function cancelAll(
   opts: CancelAllOptions,
   counted: ReadonlySet<string> = new Set(),
   stopped: StopCheck = async () => false,
+  onSent: (c: CancelSent) => void = () => undefined,
 ): Promise<CancelAllReport> {
+  // Telling of a cancel (the audit's record) never stops the cancels.
+  const told = (c: CancelSent): void => {
+    try {
+      onSent(c);
+    } catch {
+      // the recorder keeps its own failures
+    }
+  };
   const isStopped = () => stopped().catch(() => false);
   let halted = false;
   const seen = new Set<string>();
@@ -136,32 +159,39 @@ export async function cancelAll(
     const batch = open.slice(0, opts.maxOrders);
     for (const o of batch) seen.add(o.ordNo);
     await pool(batch, opts.concurrency, async (order) => {
+      let tries = 0;
       for (let attempt = 0; attempt <= opts.retries; attempt++) {
         // Checked after the listing came back: an order it shows may be one the bot placed after the unlock.
         if (halted || (await isStopped())) {
           halted = true;
+          if (tries > 0) told({ order, ok: false, detail: lastError.get(order.ordNo) ?? 'error', attempts: tries });
           lastError.set(order.ordNo, STOPPED_BY_UNLOCK);
           return;
         }
         attempts++;
+        tries++;
         try {
           const r = await session.cancel(order);
+          const code = r.returnCode === undefined ? {} : { returnCode: r.returnCode };
           if (r.ok) {
             cancelled++;
             cancelledNos.add(order.ordNo);
             if (cancelledOrders.length < MAX_NAMED_CANCELS)
               cancelledOrders.push({ ordNo: order.ordNo, stkCd: order.stkCd, side: order.side, qty: order.remaining });
             lastError.delete(order.ordNo);
+            told({ order, ok: true, ...code, attempts: tries });
             return;
           }
           // A refusal (already filled, already cancelled) is not retried: the confirmation listing decides.
           lastError.set(order.ordNo, r.detail ?? 'refused');
+          told({ order, ok: false, ...code, detail: r.detail ?? 'refused', attempts: tries });
           return;
         } catch (err) {
           lastError.set(order.ordNo, errText(err));
           if (attempt < opts.retries) await sleep(opts.retryBackoffMs * 2 ** attempt);
         }
       }
+      told({ order, ok: false, detail: lastError.get(order.ordNo) ?? 'error', attempts: tries });
     });
     if (halted) break;
     try {

@@ -27,6 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { maskAccount } from '../common/logger.js';
 import { counter, gauge } from '../common/metrics.js';
 import { cancelAll, MAX_NAMED_CANCELS, notConfirmedText, type CancelAllReport } from './cancel-all.js';
+import { cancelRecorder, type CancelRun } from './cancel-audit.js';
 import type { ResponseContext } from './context.js';
 import { cancelTotals, type AccountCancel, type Incident, type StepTiming } from './incident.js';
 import { K } from './keys.js';
@@ -38,6 +39,8 @@ export interface CancelRetry extends AccountCancel {
   /** Tries after the lockdown's own. */
   readonly retries: number;
   readonly at: string;
+  /** Cancel records a try could not write to the audit chain (kept once seen; the report's timeline names it). */
+  readonly auditError?: string;
 }
 
 /**
@@ -114,17 +117,19 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
    * this try's counts to the earlier retries' (merge adds the lockdown's own), so the incident says what was cancelled
    * there since the lockdown, not only what the last try found; an order still open at `c`'s end is not listed twice.
    */
-  async function once(id: string, c: AccountCancel): Promise<CancelRetry> {
+  async function once(id: string, c: AccountCancel, run: CancelRun = 'retry', account?: string): Promise<CancelRetry> {
     const at = () => new Date(now()).toISOString();
     const counted = new Set((c.notCancelled ?? []).map((o) => o.ordNo));
     let tried: Partial<CancelAllReport> = {};
-    const vias = await viaBots(id, c);
+    const { vias, account: held } = await viaBots(id, c);
     let sentVia = c.viaBot;
+    let auditError: string | undefined;
     for (const via of vias) {
       sentVia = via;
       let through = false;
+      const audit = cancelRecorder(ctx, { incidentId: id, run, viaBot: via, account: held ?? account, maskedAccount: c.account });
       try {
-        tried = await opts.gateway.withSession(via, (s) => cancelAll(s, cfg.cancel, counted, () => ctx.unlockStarted(id)));
+        tried = await opts.gateway.withSession(via, (s) => cancelAll(s, cfg.cancel, counted, () => ctx.unlockStarted(id), audit.onSent));
         through = true;
       } catch (err) {
         // Nothing was cancelled (no session, or its first listing failed): the account's next bot may get through.
@@ -133,6 +138,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
       }
       // The token this try used goes now, as after the lockdown's own calls.
       await opts.tokens.revokeOutstanding(via).catch(() => undefined);
+      auditError = (await audit.done()) ?? auditError;
       if (through) break;
     }
     // Read after the cancels, which must not wait on (or fail with) the Store.
@@ -146,6 +152,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
       ...sumOf(before, tried),
       retries: (before?.retries ?? 0) + 1,
       at: at(),
+      ...((auditError ?? before?.auditError) ? { auditError: auditError ?? before?.auditError } : {}),
     };
     await store.hset(K.cancelRetries(id), c.viaBot, JSON.stringify(rec), cfg.incidentRetentionMs);
     return rec;
@@ -155,12 +162,12 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
    * The bots a cancel-all on `c`'s account can go through: the one it first went through, then the incident's other
    * bots on that account (one whose key was reissued or record removed during recovery cannot cancel any more).
    */
-  async function viaBots(id: string, c: AccountCancel): Promise<string[]> {
+  async function viaBots(id: string, c: AccountCancel): Promise<{ vias: string[]; account?: string }> {
     const json = await store.get(K.incident(id)).catch(() => null);
     const targets = json ? (JSON.parse(json) as Incident).targets : [];
     const account = targets.find((t) => t.botId === c.viaBot)?.account;
     const others = account ? targets.filter((t) => t.account === account && t.botId !== c.viaBot).map((t) => t.botId) : [];
-    return [c.viaBot, ...others];
+    return { vias: [c.viaBot, ...others], ...(account ? { account } : {}) };
   }
 
   async function acceptedWhileLocked(id: string, o: AcceptedOrder): Promise<LateOrder> {
@@ -172,7 +179,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
         : 'an order written to Kiwoom around the lockdown lost its answer and may be live; cancelling its account again',
     );
     const before = await store.hget(K.cancelRetries(id), o.botId).catch(() => null);
-    const rec = await once(id, before ? { ...(JSON.parse(before) as CancelRetry), ...c } : c);
+    const rec = await once(id, before ? { ...(JSON.parse(before) as CancelRetry), ...c } : c, 'late-order', o.account);
     const late: LateOrder = {
       at: new Date(now()).toISOString(),
       ...c,
@@ -333,6 +340,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
           event: 'cancel-all retried: confirmed',
           detail: `${r.account} (via ${r.viaBot}), try ${r.retries}, ${r.cancelled ?? 0} cancelled by the retries`,
         })),
+      ...[...retried.values()].flatMap((r) => (r.auditError ? [{ at: r.at, event: 'audit', detail: r.auditError }] : [])),
       ...late.map((l) => ({
         at: l.at,
         event: l.ordNo ? `order ${l.ordNo} accepted after the lockdown` : `order answer lost after the lockdown (request ${l.requestId})`,

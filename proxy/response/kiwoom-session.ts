@@ -76,8 +76,10 @@ export function kiwoomSession(call: CallTr, now: () => number = Date.now): Broke
     async cancel(order): Promise<CancelResult> {
       const r = await call('kt10003', cancelAllBody(order));
       checkHttp('kt10003', r);
-      if (returnedOk(r.json.return_code)) return { ok: true };
-      return { ok: false, detail: String(r.json.return_msg ?? `return_code ${String(r.json.return_code)}`).slice(0, 200) };
+      const rc = r.json.return_code;
+      const returnCode = typeof rc === 'number' || typeof rc === 'string' ? { returnCode: typeof rc === 'string' ? rc.slice(0, 16) : rc } : {};
+      if (returnedOk(rc)) return { ok: true, ...returnCode };
+      return { ok: false, detail: String(r.json.return_msg ?? `return_code ${String(rc)}`).slice(0, 200), ...returnCode };
     },
     async fills(since) {
       const rows = await allPages(call, FILLS);

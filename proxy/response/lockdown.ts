@@ -12,6 +12,7 @@ import { counter, histogram } from '../common/metrics.js';
 import { ACCOUNT_PATTERN, BOT_ID_PATTERN } from '../vault/index.js';
 import type { Alerts } from './alerts.js';
 import { cancelAll, notConfirmedText, type CancelAllReport } from './cancel-all.js';
+import { cancelRecorder, type CancelRecorder } from './cancel-audit.js';
 import { CANCEL_STEP, cancelError, type CancelRetries } from './cancel-retries.js';
 import { checkActor, maskAccount, tradingScope, type ResponseContext } from './context.js';
 import type { Holdings } from './holdings.js';
@@ -257,16 +258,20 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     for (const t of targets) if (t.account && !byAccount.has(t.account)) byAccount.set(t.account, t.botId);
     // When each account's confirmation listing came back empty (the broker token is revoked after that, off this clock).
     const confirmedAt: number[] = [];
+    // Each cancel sent is recorded in the audit chain beside the cancels; their failures go in the timeline below.
+    const recorders: CancelRecorder[] = [];
     await step(CANCEL_STEP, [
       ...unknownTargets('open orders not cancelled'),
       ...noBotOnAccount('no open order cancelled'),
       ...[...byAccount].map(([account, botId]) => async () => {
         const masked = { account: maskAccount(account), viaBot: botId };
+        const audit = cancelRecorder(ctx, { incidentId: id, run: 'lockdown', viaBot: botId, account, maskedAccount: masked.account });
+        recorders.push(audit);
         // Each error names its account and bot: a later retry (cancel-retries.ts) replaces it in the report.
         let r: CancelAllReport;
         try {
           r = await opts.gateway.withSession(botId, async (s) => {
-            const rep = await cancelAll(s, cfg.cancel, undefined, () => ctx.unlockStarted(id));
+            const rep = await cancelAll(s, cfg.cancel, undefined, () => ctx.unlockStarted(id), audit.onSent);
             if (rep.confirmed) confirmedAt.push(rel());
             return rep;
           });
@@ -293,6 +298,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
       (opts.conditions ?? []).flatMap((c) => targets.map((t) => () => c.suspendConditions(t))),
     );
     inc.timings.stepsMs = rel();
+    for (const err of await Promise.all(recorders.map((r) => r.done()))) if (err) inc.timeline.push({ at: at(), event: 'audit', detail: err });
     await incidents.saveProgress(inc);
 
     // Damage assessment, bounded by its deadline.

@@ -41,6 +41,8 @@ export interface CancelResult {
   readonly ok: boolean;
   /** Broker's message when refused (non-secret). */
   readonly detail?: string;
+  /** Kiwoom's return_code as it answered (0 accepted), for the audit record of the cancel. */
+  readonly returnCode?: string | number;
 }
 
 /** Kiwoom's open-order list could not be read to its end (cont-yn Y without a next-key): `orders` were read. */
