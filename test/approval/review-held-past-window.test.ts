@@ -1,8 +1,8 @@
 // A call held for approval can wait minutes (approval.holdSeconds, up to an hour): the sidecar checked the policy
 // again after the hold only when the policy file had changed, so an order admitted inside its trading window and
 // approved after the window closed (NXT's after-market ends at 20:00; a desk stops at 15:00) went to the broker
-// outside it. Through the real sidecar over HTTP against the simulator; the window closes a few seconds after the
-// call is admitted, in real time, as the policy engine reads the wall clock.
+// outside it. Through the real sidecar over HTTP against the simulator; the window closes 12 s after the sidecar
+// is up, in real time, as the policy engine reads the wall clock.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,21 +24,22 @@ t.test('an order approved after its trading window closed is refused, not forwar
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'kg-held-window-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const closesAt = Date.now() + 8_000;
   const file = path.join(dir, 'policy.yaml');
-  await writeFile(
-    file,
-    `version: 1
+  const policy = (end: string) => `version: 1
 rules:
   - { id: least-privilege, type: allow-apis, kinds: [query, account, order, modify, cancel] }
   - id: desk-hours
     type: trading-window
-    windows: [{ days: [mon, tue, wed, thu, fri, sat, sun], start: "${clock(tod - 60_000)}", end: "${clock(seoulTimeOfDay(closesAt))}" }]
+    windows: [{ days: [mon, tue, wed, thu, fri, sat, sun], start: "${clock(tod - 60_000)}", end: "${end}" }]
   - { id: orders-need-approval, type: require-approval, outcome: step-up, when: { kinds: [order] } }
-`,
-  );
+`;
+  await writeFile(file, policy('24:00'));
   const h = await startHarness({ policyFile: file, config: { approval: { mode: 'hold', holdSeconds: 60 }, limits: { requestTimeoutMs: 60_000 } } });
   t.teardown(() => h.close());
+  // The window's end is set once the sidecar is up (its start-up is what a loaded machine makes slow), by a reload.
+  const closesAt = Date.now() + 12_000;
+  await writeFile(file, policy(clock(seoulTimeOfDay(closesAt))));
+  t.match(await h.sidecar.parts.policy.reload(), { ok: true, changed: true }, 'the desk closes in 12 s');
   const bob = await enrolApprover(t, h);
   const order = { dmst_stex_tp: 'NXT', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0' };
   const held = h.call('kt10000', order);
