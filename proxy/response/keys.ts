@@ -19,6 +19,8 @@ export const K = {
   /** Incidents whose cancel-all retries are being followed, each with its deadline (ms). */
   cancelPending: 'response:cancel-pending',
   index: 'response:incidents',
+  /** The incidents locked now (field: id), for the open-lockdowns gauge: added when recorded, removed at the unlock. */
+  open: 'response:incidents:open',
   lockAll: 'response:lock:all',
   lockBot: (b: string) => `response:lock:bot:${b}`,
   lockAccount: (a: string) => `response:lock:account:${a}`,

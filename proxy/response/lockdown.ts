@@ -20,6 +20,7 @@ import type { Incident, IncidentReport, IncidentTrigger, LockdownScope, StepTimi
 import type { IncidentStore } from './incident-store.js';
 import { CHANNEL, K } from './keys.js';
 import type { LockCheck } from './lock-check.js';
+import type { OpenLockdowns } from './open-lockdowns.js';
 import { REVOKE_STEP, type TokenRevokes } from './token-revokes.js';
 
 export interface LockdownRequest extends LockdownScope {
@@ -64,6 +65,7 @@ export interface LockdownParts {
   readonly lockCheck: LockCheck;
   readonly revokes: TokenRevokes;
   readonly cancelRetries: CancelRetries;
+  readonly open: OpenLockdowns;
 }
 
 /** The first `n` distinct detectors of a call's contributions (strongest first; escalation can appear twice). The
@@ -77,7 +79,7 @@ const AUTO_CLAIM_MS = 120_000;
 
 export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lockdown {
   const { opts, cfg, store, logger, now, track } = ctx;
-  const { incidents, holdings, alerts, lockCheck, revokes, cancelRetries } = parts;
+  const { incidents, holdings, alerts, lockCheck, revokes, cancelRetries, open } = parts;
   const lockSeconds = histogram(
     opts.registry,
     'kguard_lockdown_seconds',
@@ -234,6 +236,8 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     );
     await incidents.save(inc);
     await incidents.addToIndex(inc);
+    // Counted by kguard_lockdowns_open until the unlock; not written: counted from a replica's next start (its seed).
+    await open.opened(inc).catch((err: unknown) => logger.error({ incidentId: id, err: (err as Error).message }, 'open lockdown not recorded'));
     req.onRecorded?.(id);
     track(
       alerts.notify(

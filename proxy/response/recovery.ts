@@ -10,6 +10,7 @@ import { computeCompensation, type CompensationWorksheet, type Incident, type In
 import type { IncidentStore } from './incident-store.js';
 import { CANCEL_STEP } from './cancel-retries.js';
 import { K } from './keys.js';
+import type { OpenLockdowns } from './open-lockdowns.js';
 
 export interface Recovery {
   confirmStep(incidentId: string, stepId: string, actor: string, note?: string): Promise<IncidentReport>;
@@ -19,9 +20,12 @@ export interface Recovery {
   compensation(incidentId: string, cause: CompensationCause, actor: string, opts?: { lossKrw?: number }): Promise<CompensationWorksheet>;
 }
 
-export function createRecovery(ctx: ResponseContext, parts: { readonly incidents: IncidentStore; readonly alerts: Alerts }): Recovery {
+export function createRecovery(
+  ctx: ResponseContext,
+  parts: { readonly incidents: IncidentStore; readonly alerts: Alerts; readonly open: OpenLockdowns },
+): Recovery {
   const { opts, cfg, store, now, track } = ctx;
-  const { incidents, alerts } = parts;
+  const { incidents, alerts, open } = parts;
 
   async function confirmStep(id: string, stepId: string, actor: string, note?: string): Promise<IncidentReport> {
     checkActor(actor);
@@ -177,6 +181,8 @@ export function createRecovery(ctx: ResponseContext, parts: { readonly incidents
           }
         : inc,
     );
+    // No longer counted by kguard_lockdowns_open (an entry left here is dropped at a scrape: the record says unlocked).
+    await open.closed(id).catch((err: unknown) => ctx.logger.warn({ incidentId: id, err: (err as Error).message }, 'open lockdown entry not removed'));
     track(
       alerts.notify(
         inc,

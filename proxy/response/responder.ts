@@ -9,6 +9,7 @@
 //   token-revokes.ts   step 2's broker tokens followed until Kiwoom revoked them
 //   cancel-retries.ts  step 3's cancel-all tried again until Kiwoom confirms it
 //   recovery.ts        checklist, unlock approvals, unlock, compensation
+//   open-lockdowns.ts  the lockdowns in force now (kguard_lockdowns_open), the same on every replica
 //   holdings.ts        holdings baselines and damage assessment
 //   alerts.ts          incident alerts, the medium-risk alert cooldown, approval requests and refusals
 //   context.ts / keys.ts  what the parts share (options, tracking, store keys)
@@ -24,6 +25,7 @@ import { createIncidentStore, type IncidentSummary } from './incident-store.js';
 import { createLockCheck, type LockCheckCall } from './lock-check.js';
 import { createLockdown, type HighRiskCall, type LockdownRequest, type RiskLike } from './lockdown.js';
 import { subscribeLockdowns } from './lockdown-channel.js';
+import { createOpenLockdowns } from './open-lockdowns.js';
 import { createRecovery } from './recovery.js';
 import { createTokenRevokes } from './token-revokes.js';
 import type { Holding } from './types.js';
@@ -90,8 +92,9 @@ export function createResponder(opts: ResponderOptions): Responder {
   const alerts = createAlerts(ctx);
   const lockCheck = createLockCheck(ctx);
   const holdings = createHoldings(ctx);
-  const { lockdown, onHighRisk } = createLockdown(ctx, { incidents, holdings, alerts, lockCheck, revokes, cancelRetries });
-  const recovery = createRecovery(ctx, { incidents, alerts });
+  const open = createOpenLockdowns(ctx);
+  const { lockdown, onHighRisk } = createLockdown(ctx, { incidents, holdings, alerts, lockCheck, revokes, cancelRetries, open });
+  const recovery = createRecovery(ctx, { incidents, alerts, open });
   const channel = opts.onLockdown ? subscribeLockdowns(ctx, opts.onLockdown) : undefined;
 
   return {

@@ -209,6 +209,11 @@ const PERSISTENT: Bound[] = [
     why: 'disabled flag: one per bot id an operator disabled, deleted when enabled again or the bot removed',
     check: async () => ((await client.keys(`${P}bot-disabled:*`)).length === 0 ? undefined : 'the one bot disabled was removed, its flag with it'),
   },
+  {
+    match: /^kguard:response:incidents:open$/,
+    why: 'open lockdowns: one field per incident locked now (removed at its unlock; a scrape drops one whose record is gone)',
+    check: onlyLive((id) => `${P}response:incident:${id}`),
+  },
   { match: /^kguard:audit:replica-a$/, why: 'audit stream: XADD MAXLEN ~ audit maxLen (and an idle expiry)', check: atMost(AUDIT_MAXLEN * 2) },
   { match: /^kguard:audit:checkpoints$/, why: 'checkpoint mirror: XADD MAXLEN ~ mirrorRedisMaxLen', check: atMost(CHECKPOINT_MAXLEN * 2) },
 ];
