@@ -158,6 +158,8 @@ t.test('alerts: PrometheusRule-compatible groups with severities and runbooks', 
     'kguard_kms_requests_total',
     'kguard_state_errors_total',
     'kguard_lockdowns_total',
+    // A lockdown holds until an unlock; the counter's increase is seen for 5 minutes only.
+    'kguard_lockdowns_open',
     'kguard_risk_score',
     'kguard_approval_events_total',
   ])
