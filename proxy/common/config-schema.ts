@@ -142,6 +142,7 @@ const schema = {
         'headersTimeoutMs',
         'keepAliveTimeoutMs',
         'maxConnections',
+        'maxConnectionsPerSource',
         'refusalHoldMs',
         'refusalHoldPerBot',
       ],
@@ -154,6 +155,7 @@ const schema = {
         headersTimeoutMs: posInt,
         keepAliveTimeoutMs: posInt,
         maxConnections: posInt,
+        maxConnectionsPerSource: { type: 'integer', minimum: 0, maximum: 1_000_000 },
         refusalHoldMs: { type: 'integer', minimum: 0, maximum: 60_000 },
         refusalHoldPerBot: { type: 'integer', minimum: 1, maximum: 1_000_000 },
         authFailureHold: {

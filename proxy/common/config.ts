@@ -52,7 +52,10 @@ export interface Config {
     requestTimeoutMs: number;
     headersTimeoutMs: number;
     keepAliveTimeoutMs: number;
+    /** Connections open at once; at the cap a new one closes the longest-idle connection without a request in flight. */
     maxConnections: number;
+    /** Connections open at once from one remote address; past it a new one is refused unread (0: no cap). */
+    maxConnectionsPerSource: number;
     /** A refusal with a retry-after is answered no sooner than it, at most this long after (0: at once). */
     refusalHoldMs: number;
     /** Refusals held at once for one bot (or source address); past it, answered at once and the connection closed. */
@@ -187,6 +190,7 @@ export function defaultConfig(): Config {
       headersTimeoutMs: 10_000,
       keepAliveTimeoutMs: 5_000,
       maxConnections: 1_024,
+      maxConnectionsPerSource: 0,
       refusalHoldMs: 1_000,
       refusalHoldPerBot: 256,
       authFailureHold: { afterFailures: 10, windowMs: 10_000, holdMs: 1_000, maxSources: 10_000 },

@@ -14,6 +14,7 @@ import { refusedTrHeaders, writeClientError } from './http.js';
 import type { BotCalls } from './bot-calls.js';
 import { createRefusalHold } from './refusal-hold.js';
 import { createAuthFailureHold } from './auth-failure-hold.js';
+import { keepConnectionSlots } from './connection-slots.js';
 
 export interface ListenerDeps {
   config: Config;
@@ -67,9 +68,12 @@ export function botServerOptions(config: Config): ServerOptions {
   };
 }
 
-/** The limits botServerOptions cannot set: the connection cap, the header count, and Kiwoom-shaped framing errors. */
-export function keepBotServerLimits(server: Server, config: Config): void {
-  server.maxConnections = config.limits.maxConnections;
+/**
+ * The limits botServerOptions cannot set: the connection slots (connection-slots.ts: at the cap an idle connection
+ * makes room, one serving a request never does), the header count, and Kiwoom-shaped framing errors.
+ */
+export function keepBotServerLimits(server: Server, config: Config, registry: Registry, name: 'bot' | 'realtime'): void {
+  keepConnectionSlots(server, config.limits, registry, name);
   // One more than allowed is kept, so a request over the limit is seen and refused: Node drops the rest unread.
   server.maxHeadersCount = config.limits.maxHeaderCount + 1;
   server.on('clientError', (err, socket) => writeClientError(socket as import('node:net').Socket, err as NodeJS.ErrnoException, config.language));
@@ -131,7 +135,7 @@ export function createBotListener(deps: ListenerDeps): BotListener {
         for (const w of waiters) w();
       });
   });
-  keepBotServerLimits(server, config);
+  keepBotServerLimits(server, config, deps.registry, 'bot');
   // An Expect other than 100-continue: Node would answer an empty 417; the framing stage refuses it in Kiwoom's shape.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
 

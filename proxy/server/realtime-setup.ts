@@ -101,7 +101,7 @@ export function setupRealtime(d: {
       res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' });
       res.end('WebSocket only');
     });
-    keepBotServerLimits(server, d.config);
+    keepBotServerLimits(server, d.config, d.registry, 'realtime');
     endpoint.attach(server);
   }
   return { endpoint, service, server };

@@ -8,7 +8,7 @@
 // is: the same TLS factory and the same limits.
 import { execFileSync } from 'node:child_process';
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -71,23 +71,39 @@ t.test("the realtime port keeps the bot listener's limits", async (t) => {
   const h = await startHarness({ policyFile, config: { limits, realtime: { port: 0 } } });
   t.teardown(() => h.close());
   const server = h.sidecar.realtime.server!;
-  t.equal(server.maxConnections, limits.maxConnections, 'limits.maxConnections');
   t.equal(server.headersTimeout, limits.headersTimeoutMs, 'limits.headersTimeoutMs');
   t.equal(server.requestTimeout, limits.requestTimeoutMs, 'limits.requestTimeoutMs');
   t.equal((server as unknown as { maxHeaderSize?: number }).maxHeaderSize, limits.maxHeaderBytes, 'limits.maxHeaderBytes');
 
-  // Over the connection cap, a WebSocket is refused (two idle TCP connections hold the cap).
+  // limits.maxConnections: an idle TCP connection makes room for a WebSocket (connection-slots.ts) ...
   const { port } = new URL(h.sidecar.realtimeUrl);
-  const idle: Socket[] = [];
-  for (let i = 0; i < limits.maxConnections; i++) {
-    const s = connectTcp(Number(port), '127.0.0.1');
-    await new Promise((r) => s.once('connect', r));
-    idle.push(s);
-  }
+  const idle = connectTcp(Number(port), '127.0.0.1');
+  idle.on('error', () => undefined);
+  const idleClosed = new Promise((r) => idle.once('close', r));
+  await new Promise((r) => idle.once('connect', r));
+  t.teardown(() => idle.destroy());
+  const open: WebSocket[] = [];
   t.teardown(() => {
-    for (const s of idle) s.destroy();
+    for (const ws of open) ws.close();
   });
+  for (let i = 0; i < limits.maxConnections; i++) {
+    const a = await attempt(h.sidecar.realtimeUrl);
+    t.ok(a.ws, `WebSocket ${i + 1} of ${limits.maxConnections} opens: ${a.refused ?? ''}`);
+    if (a.ws) open.push(a.ws);
+  }
+  await idleClosed;
+  const evicted = (await h.sidecar.parts.registry.getSingleMetric('kguard_connections_evicted_total')?.get())?.values ?? [];
+  t.equal(
+    evicted.filter((v) => v.labels.listener === 'realtime').reduce((n, v) => n + v.value, 0),
+    1,
+    'the idle connection was closed to make room',
+  );
+  // ... but WebSockets holding the cap are never closed for a new one: it is refused.
   const over = await attempt(h.sidecar.realtimeUrl);
   over.ws?.close();
   t.ok(over.refused, `the connection over the cap is refused: ${over.refused ?? 'it opened'}`);
+  t.ok(
+    open.every((ws) => ws.readyState === WebSocket.OPEN),
+    'the WebSockets holding the cap stay open',
+  );
 });

@@ -1,0 +1,147 @@
+// The connection slots of a port bots reach (the bot listener, the realtime port): limits.maxConnections in
+// all and limits.maxConnectionsPerSource per remote address (0: no per-source cap).
+//
+// Node's own server.maxConnections drops every new socket once the cap is reached, whatever the open ones are
+// doing: idle TCP connections from one address (not a byte sent, each closed only by headersTimeoutMs and opened
+// again) locked every bot out. Here, at the cap, a new connection takes the place of one that waits without a
+// request in flight, which is closed (kguard_connections_evicted_total):
+//   1. first the oldest that never had a request: it sent nothing yet, or only part of its first request (a
+//      client connects to send at once; a slowloris sends a byte to look busy, so both are the same here);
+//   2. then the one kept alive longest since its last answer: its client was served and may send again soon,
+//      and closing it races that bot's next write, so it goes only when no fresh one is left.
+// A connection serving a request (its response not yet finished), or handed over (WebSocket, CONNECT tunnel), is
+// never closed for this; when every slot holds one, the new connection is refused unread (reason capacity).
+// Past the per-source cap the new connection is refused unread (reason source) before any HTTP or TLS work.
+// Connections another part hands to the server (transparent mode's tunnels) were never counted and are not.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Registry } from 'prom-client';
+import { counter, gauge } from '../common/metrics.js';
+
+export interface ConnectionSlotLimits {
+  maxConnections: number;
+  /** 0: no cap per remote address. */
+  maxConnectionsPerSource: number;
+}
+
+interface Slot {
+  readonly socket: Socket;
+  readonly source: string;
+  /** Requests being served; Infinity once handed over (upgrade, CONNECT). */
+  busy: number;
+}
+
+type Listener = (...args: unknown[]) => void;
+
+/** Applies the limits to `server`; `name` labels its metrics (bot, realtime). */
+export function keepConnectionSlots(server: Server, limits: ConnectionSlotLimits, registry: Registry, name: string): void {
+  const open = gauge(registry, 'kguard_connections_open', 'Connections holding a slot of limits.maxConnections', ['listener']).labels(name);
+  const evictedTotal = counter(
+    registry,
+    'kguard_connections_evicted_total',
+    'Connections closed at limits.maxConnections to make room, by what they were doing: silent (nothing sent), partial (part of a first request), kept_alive (idle after an answer)',
+    ['listener', 'state'],
+  );
+  const refusedTotal = counter(
+    registry,
+    'kguard_connections_refused_total',
+    'Connections refused unread: capacity (every slot serving a request), source (limits.maxConnectionsPerSource)',
+    ['listener', 'reason'],
+  );
+  const evicted = {
+    silent: evictedTotal.labels(name, 'silent'),
+    partial: evictedTotal.labels(name, 'partial'),
+    kept_alive: evictedTotal.labels(name, 'kept_alive'),
+  };
+  const refused = { capacity: refusedTotal.labels(name, 'capacity'), source: refusedTotal.labels(name, 'source') };
+  // Alerts see the first one: every series starts at 0.
+  for (const c of [...Object.values(evicted), ...Object.values(refused)]) c.inc(0);
+
+  const slots = new Map<Socket, Slot>();
+  /** Never had a request dispatched, oldest first (a Set keeps insertion order). */
+  const fresh = new Set<Slot>();
+  /** Answered and waiting for the next request, longest-waiting first. */
+  const kept = new Set<Slot>();
+  const perSource = new Map<string, number>();
+  const capPerSource = limits.maxConnectionsPerSource;
+
+  const release = (slot: Slot): void => {
+    if (!slots.delete(slot.socket)) return;
+    fresh.delete(slot);
+    kept.delete(slot);
+    open.dec();
+    if (capPerSource === 0) return;
+    const left = (perSource.get(slot.source) ?? 1) - 1;
+    if (left === 0) perSource.delete(slot.source);
+    else perSource.set(slot.source, left);
+  };
+
+  /** The slot of a request's socket: itself, or under TLS the TCP socket it wraps. */
+  const slotOf = (socket: unknown): Slot | undefined => slots.get(socket as Socket) ?? slots.get((socket as { _parent?: Socket } | null)?._parent as Socket);
+
+  const admit = (socket: Socket): boolean => {
+    if ((socket as Socket & { server?: unknown }).server !== server) return true;
+    const source = socket.remoteAddress ?? 'unknown';
+    if (capPerSource > 0 && (perSource.get(source) ?? 0) >= capPerSource) {
+      refused.source.inc();
+      socket.destroy();
+      return false;
+    }
+    if (slots.size >= limits.maxConnections) {
+      const victim = fresh.values().next().value ?? kept.values().next().value;
+      if (!victim) {
+        refused.capacity.inc();
+        socket.destroy();
+        return false;
+      }
+      evicted[kept.has(victim) ? 'kept_alive' : victim.socket.bytesRead === 0 ? 'silent' : 'partial'].inc();
+      release(victim);
+      victim.socket.destroy();
+    }
+    const slot: Slot = { socket, source, busy: 0 };
+    slots.set(socket, slot);
+    fresh.add(slot);
+    open.inc();
+    if (capPerSource > 0) perSource.set(source, (perSource.get(source) ?? 0) + 1);
+    socket.once('close', () => release(slot));
+    return true;
+  };
+
+  // The server's own connection listeners (HTTP's parser set-up, or TLS's handshake) run only for a socket admitted:
+  // a refusal costs the accept and a close.
+  const inner = server.listeners('connection') as Listener[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    if (!admit(socket)) return;
+    for (const l of inner) l.call(server, socket);
+  });
+
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    const slot = slotOf(req.socket);
+    if (!slot) return;
+    slot.busy++;
+    fresh.delete(slot);
+    kept.delete(slot);
+    res.once('close', () => {
+      if (--slot.busy === 0 && slots.has(slot.socket)) kept.add(slot);
+    });
+  });
+
+  // An upgraded or tunnelled socket belongs to its new owner. Heard only once another part listens: Node hands
+  // an Upgrade request to 'upgrade' listeners only when there are some (else it is an ordinary request).
+  const handedOver = (_req: unknown, socket: unknown): void => {
+    const slot = slotOf(socket);
+    if (!slot) return;
+    slot.busy = Number.POSITIVE_INFINITY;
+    fresh.delete(slot);
+    kept.delete(slot);
+  };
+  const heard = new Set<string | symbol>();
+  const hear = (event: string | symbol): void => {
+    if ((event !== 'upgrade' && event !== 'connect') || heard.has(event)) return;
+    heard.add(event);
+    server.prependListener(event, handedOver);
+  };
+  for (const event of ['upgrade', 'connect']) if (server.listenerCount(event) > 0) hear(event);
+  server.on('newListener', hear);
+}

@@ -1,0 +1,166 @@
+// Review regression: one source's idle connections locked every bot out. Idle TCP connections (not a byte sent)
+// from one unauthenticated address took every limits.maxConnections slot; Node then dropped each new socket
+// unread, so a real bot's calls failed until the attacker stopped reopening (headersTimeoutMs closed each after
+// 10 s, and it opened them again). Now, at capacity, a new connection closes the connection that has waited
+// longest without a request in flight (one that never had a request answered first, then the longest kept-alive
+// one), counted in kguard_connections_evicted_total; a connection serving a request is never closed for this,
+// and when every connection is serving one the new one is refused. limits.maxConnectionsPerSource (0: off)
+// refuses a source's connection past its cap before anything of it is read.
+import net from 'node:net';
+import t, { type Test } from 'tap';
+import { Agent } from 'undici';
+import { startHarness, waitFor, type Harness } from '../helpers/harness.js';
+
+const MAX = 20;
+
+/** Every socket a test opened: destroyed before its sidecar closes (shutdown waits for open connections). */
+const opened = new Set<net.Socket>();
+async function closeAll(h: Harness): Promise<void> {
+  for (const s of opened) s.destroy();
+  opened.clear();
+  await h.close();
+}
+
+/** An open TCP connection to the bot port that sends nothing; `closed` turns true when the server closes it. */
+async function silent(h: Harness, localAddress = '127.0.0.1'): Promise<{ sock: net.Socket; closed: () => boolean }> {
+  const { port } = new URL(h.url);
+  const sock = net.connect({ port: Number(port), host: '127.0.0.1', localAddress });
+  opened.add(sock);
+  let closed = false;
+  sock.on('error', () => undefined);
+  sock.on('close', () => {
+    closed = true;
+  });
+  await new Promise<void>((resolve) => {
+    sock.once('connect', () => resolve());
+    sock.once('close', () => resolve());
+  });
+  return { sock, closed: () => closed };
+}
+
+/**
+ * A token exchange whose headers are sent (Expect: 100-continue) and whose body is held back: the sidecar's
+ * "100 Continue" shows the request is being served. `finish()` sends the body and resolves with the whole answer.
+ */
+async function inFlight(h: Harness): Promise<{ closed: () => boolean; finish: () => Promise<string> }> {
+  const { port } = new URL(h.url);
+  const body = JSON.stringify({ grant_type: 'client_credentials', appkey: h.botId, secretkey: h.botSecret });
+  const sock = net.connect(Number(port), '127.0.0.1');
+  opened.add(sock);
+  let out = '';
+  let closed = false;
+  sock.on('error', () => undefined);
+  sock.on('data', (d) => {
+    out += d.toString('latin1');
+  });
+  const ended = new Promise<void>((resolve) =>
+    sock.on('close', () => {
+      closed = true;
+      resolve();
+    }),
+  );
+  sock.write(
+    `POST /oauth2/token HTTP/1.1\r\nHost: x\r\ncontent-type: application/json;charset=UTF-8\r\nexpect: 100-continue\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`,
+  );
+  await waitFor(() => closed || out.includes('100 Continue'), 20_000, '100 Continue');
+  return {
+    closed: () => closed,
+    finish: async () => {
+      if (!closed) sock.write(body);
+      await ended;
+      return out;
+    },
+  };
+}
+
+async function counterValue(h: Harness, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = h.sidecar.parts.registry.getSingleMetric(name);
+  if (!metric) return -1;
+  const values = (await metric.get()).values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want));
+  return values.reduce((sum, v) => sum + v.value, 0);
+}
+
+/** A bot on its own connections (and, when given, its own source address): a token exchange, then a quote. */
+async function botQuote(t: Test, h: Harness, what: string, localAddress?: string): Promise<void> {
+  const dispatcher = new Agent(localAddress ? { localAddress } : {});
+  try {
+    const token = await h.token(dispatcher);
+    t.ok(token, `${what}: the token exchange is answered`);
+    const quote = await h.call('ka10001', { stk_cd: '005930' }, { token, dispatcher });
+    t.equal(quote.json.return_code, 0, `${what}: the quote is answered`);
+  } catch (err) {
+    t.fail(`${what}: the call failed (${(err as Error).message})`);
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+t.test("one source's idle connections at the cap: a bot's calls are answered, the oldest idle one is closed", async (t) => {
+  const h = await startHarness({ config: { limits: { maxConnections: MAX } } });
+  t.teardown(() => closeAll(h));
+  const idle: Awaited<ReturnType<typeof silent>>[] = [];
+  for (let i = 0; i < MAX; i++) idle.push(await silent(h));
+  await botQuote(t, h, 'a bot arriving at the cap');
+  await waitFor(idle[0]!.closed, 20_000, 'the oldest closed').catch(() => undefined);
+  t.ok(idle[0]!.closed(), 'the longest-idle connection was closed to make room');
+  t.ok((await counterValue(h, 'kguard_connections_evicted_total', { state: 'silent' })) >= 1, 'the eviction is counted, as silent');
+
+  // The attacker keeps opening: each new one of its sockets takes the place of its own oldest, and the bot still gets in.
+  const more: Awaited<ReturnType<typeof silent>>[] = [];
+  for (let i = 0; i < 2 * MAX; i++) more.push(await silent(h));
+  await botQuote(t, h, 'a bot after the attacker reopened twice the cap');
+});
+
+t.test('a connection serving a request is never closed to make room; with none idle a new one is refused', async (t) => {
+  const h = await startHarness({ config: { limits: { maxConnections: MAX } } });
+  t.teardown(() => closeAll(h));
+  const serving = [];
+  for (let i = 0; i < MAX / 2; i++) serving.push(await inFlight(h));
+  const idle: Awaited<ReturnType<typeof silent>>[] = [];
+  for (let i = 0; i < MAX / 2; i++) idle.push(await silent(h));
+  // Twice the cap of new connections: every idle one is closed for them, none serving a request.
+  const more: Awaited<ReturnType<typeof silent>>[] = [];
+  for (let i = 0; i < 2 * MAX; i++) more.push(await silent(h));
+  // One eviction for each of them: the idle ten, then the oldest of these for each of the other thirty.
+  await waitFor(async () => (await counterValue(h, 'kguard_connections_evicted_total')) >= 2 * MAX, 20_000, 'every eviction').catch(() => undefined);
+  await waitFor(() => idle.every((c) => c.closed()), 20_000, 'the idle ones closed').catch(() => undefined);
+  t.ok(
+    idle.every((c) => c.closed()),
+    'every idle connection was closed to make room',
+  );
+  t.equal(serving.filter((c) => c.closed()).length, 0, 'no connection serving a request was closed');
+  for (const c of more) c.sock.destroy();
+  await waitFor(async () => (await counterValue(h, 'kguard_connections_open', { listener: 'bot' })) === MAX / 2, 20_000, 'the idle ones gone').catch(
+    () => undefined,
+  );
+
+  // Now every slot serves a request: the new connection is refused unread, and counted.
+  const rest = [];
+  for (let i = 0; i < MAX / 2; i++) rest.push(await inFlight(h));
+  const refused = await silent(h);
+  await waitFor(refused.closed, 20_000, 'the connection over the cap closed').catch(() => undefined);
+  t.ok(refused.closed(), 'a connection over the cap, with none idle, is closed');
+  t.equal(await counterValue(h, 'kguard_connections_refused_total', { reason: 'capacity' }), 1, 'the refusal is counted');
+  const answers = await Promise.all([...serving, ...rest].map((c) => c.finish()));
+  t.equal(
+    answers.filter((a) => /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /.test(a) && a.includes('"return_code":0')).length,
+    MAX,
+    'every request served was answered',
+  );
+});
+
+t.test('limits.maxConnectionsPerSource refuses a source past its cap; another source is served', async (t) => {
+  const h = await startHarness({ config: { limits: { maxConnections: MAX, maxConnectionsPerSource: 5 } } });
+  t.teardown(() => closeAll(h));
+  const idle: Awaited<ReturnType<typeof silent>>[] = [];
+  for (let i = 0; i < 5; i++) idle.push(await silent(h));
+  const over = await silent(h);
+  await waitFor(over.closed, 20_000, 'the connection over the source cap closed').catch(() => undefined);
+  t.ok(over.closed(), "the source's sixth connection is closed");
+  t.equal(await counterValue(h, 'kguard_connections_refused_total', { reason: 'source' }), 1, 'the refusal is counted');
+  t.ok(
+    idle.every((c) => !c.closed()),
+    "the source's own connections stay",
+  );
+  await botQuote(t, h, 'a bot from another address', '127.0.0.2');
+});
