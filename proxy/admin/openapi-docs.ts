@@ -48,11 +48,18 @@ const open = (properties: Record<string, Schema>, required: string[]): Schema =>
 
 export const COMPONENT_SCHEMAS: Record<string, Schema> = {
   Error: {
-    ...obj({
-      return_code: int({ description: "Kiwoom's return_code family: 1 input, 2 policy, 3 auth, 5 rate, 9 sidecar" }),
-      return_msg: str({ description: 'Message in the configured language with the sidecar code in brackets, e.g. 인증에 실패했습니다[KG2002]' }),
-      code: str({ pattern: '^KG[0-9]{4}$', description: 'Stable error code (proxy/common/errors.ts)' }),
-    }),
+    ...obj(
+      {
+        return_code: int({ description: "Kiwoom's return_code family: 1 input, 2 policy, 3 auth, 5 rate, 9 sidecar" }),
+        return_msg: str({ description: 'Message in the configured language with the sidecar code in brackets, e.g. 인증에 실패했습니다[KG2002]' }),
+        code: str({ pattern: '^KG[0-9]{4}$', description: 'Stable error code (proxy/common/errors.ts)' }),
+        reason: str({
+          description:
+            'Which condition of the code, when it covers several (stable key; the bracket says it in the configured language). KG3011 on approve/refuse: not-enrolled, needs-admin-role, owner-four-eyes, not-owner-or-approver, already-voted, code-invalid, code-reused, locked-out',
+        }),
+      },
+      ['return_code', 'return_msg', 'code'],
+    ),
   },
   Health: obj({ status: { const: 'ok' } }),
   Readiness: obj({

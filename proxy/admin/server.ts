@@ -236,7 +236,7 @@ export function createAdminServer(opts: AdminServerOptions): Server {
           'admin call refused',
         );
       res.writeHead(ge.status === 202 ? 400 : ge.status, { ...ge.headers, ...API_SECURITY_HEADERS, 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ...kiwoomErrorBody(ge, opts.language), code: ge.code }));
+      res.end(JSON.stringify({ ...kiwoomErrorBody(ge, opts.language), code: ge.code, ...(ge.reason ? { reason: ge.reason.key } : {}) }));
     }
   });
   served.set(server, table);

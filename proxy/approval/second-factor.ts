@@ -2,10 +2,11 @@
 // lockout after maxFailures wrong codes that doubles with each lockout in a row.
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
-import { GuardError } from '../common/errors.js';
+import type { GuardError } from '../common/errors.js';
 import type { Store } from '../state/types.js';
 import type { ApprovalConfig } from './config.js';
 import { K } from './records.js';
+import { approveRefused } from './refusals.js';
 import type { SecretSealer } from './sealer.js';
 import { verifyTotp } from './totp.js';
 import type { ApprovalRecord } from './types.js';
@@ -23,8 +24,7 @@ export interface SecondFactorOptions {
   readonly audit: (action: string, rec: ApprovalRecord, extra: Record<string, unknown>) => Promise<void>;
 }
 
-const lockedError = (until: string | undefined): GuardError =>
-  new GuardError('KG3011', `too many failed codes; approver locked${until ? ` until ${until}` : ''}`);
+const lockedError = (until: string | undefined): GuardError => approveRefused('locked-out', until);
 
 export function secondFactor(opts: SecondFactorOptions) {
   const { store, cfg, sealer, logger, now, events, audit } = opts;
@@ -52,11 +52,11 @@ export function secondFactor(opts: SecondFactorOptions) {
       // Wrong codes in a row, however paced: a guesser at one code a minute never fills the window above.
       const inARow = await store.incr(K.totpFailsInARow(approver), 1, LOCKOUTS_MEMORY * cfg.totp.maxLockoutMs);
       const until = inARow % cfg.totp.maxFailures === 0 ? await lockOut(approver, rec) : undefined;
-      throw new GuardError('KG3011', `invalid second-factor code${until ? `; approver locked until ${until}` : ''}`);
+      throw approveRefused('code-invalid', until);
     }
     const replayTtl = cfg.totp.periodSec * 1000 * (2 * cfg.totp.window + 2);
     if (!(await store.setIfAbsent(K.totpStep(approver, step), '1', replayTtl))) {
-      throw new GuardError('KG3011', 'this code was already used; wait for the next one');
+      throw approveRefused('code-reused');
     }
     await store.del(K.totpFail(approver));
     await store.del(K.totpFailsInARow(approver));

@@ -16,6 +16,7 @@ import { counter } from '../common/metrics.js';
 import { hashCall } from './canonical.js';
 import type { ApprovalConfig } from './config.js';
 import { approvalRecords, CHANNEL, checkName, K, summarise } from './records.js';
+import { approveRefused } from './refusals.js';
 import type { SecretSealer } from './sealer.js';
 import { secondFactor } from './second-factor.js';
 import { base32Encode } from './totp.js';
@@ -96,18 +97,18 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
 
   async function loadApprover(name: string): Promise<ApproverDoc> {
     const json = await store.hget(K.approvers, checkName(name));
-    if (!json) throw new GuardError('KG3011', `approver ${name} is not enrolled`);
+    if (!json) throw approveRefused('not-enrolled', name);
     return JSON.parse(json) as ApproverDoc;
   }
 
-  function mayDecide(rec: ApprovalRecord, approver: string, doc: ApproverDoc): string | undefined {
+  function mayDecide(rec: ApprovalRecord, approver: string, doc: ApproverDoc): GuardError | undefined {
     if (rec.level === 'admin') {
-      if (!doc.roles.includes('admin')) return 'admin-level approval needs the admin role';
-      if (rec.owner !== undefined && approver === rec.owner) return "four-eyes: the bot's owner cannot approve an admin-level call";
+      if (!doc.roles.includes('admin')) return approveRefused('needs-admin-role');
+      if (rec.owner !== undefined && approver === rec.owner) return approveRefused('owner-four-eyes');
       return undefined;
     }
     if (approver === rec.owner || doc.roles.includes('approver') || doc.roles.includes('admin')) return undefined;
-    return "only the bot's owner or an approver may confirm";
+    return approveRefused('not-owner-or-approver');
   }
 
   /**
@@ -228,13 +229,12 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       const doc = await loadApprover(approver);
       const denial = mayDecide(rec, approver, doc);
       if (denial) {
-        await audit('approve_denied', rec, { approver, why: denial });
-        throw new GuardError('KG3011', denial);
+        await audit('approve_denied', rec, { approver, why: denial.detail });
+        throw denial;
       }
       const before = await view(rec);
       if (before.status !== 'pending') throw decidedError(before);
-      if (before.approvals.some((a) => a.approver === approver))
-        throw new GuardError('KG3011', 'four-eyes: a second approval must come from a different approver');
+      if (before.approvals.some((a) => a.approver === approver)) throw approveRefused('already-voted');
       // Its retry would be refused (consume): the approver is told now, not "approved" for a call that never goes out.
       if (rec.sessionEpoch !== undefined && opts.sessionEpochOf && (await opts.sessionEpochOf(rec.botId)) !== rec.sessionEpoch) {
         await abandon(rec, SESSION_ENDED);
@@ -256,7 +256,7 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       const doc = await loadApprover(approver);
       // Refusing is always safe, so the owner may refuse even an admin-level call.
       const denial = approver === rec.owner ? undefined : mayDecide(rec, approver, doc);
-      if (denial) throw new GuardError('KG3011', denial);
+      if (denial) throw denial;
       const before = await view(rec);
       if (before.status !== 'pending') throw decidedError(before);
       const clean = String(reason ?? '')

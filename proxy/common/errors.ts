@@ -190,6 +190,13 @@ export const KIWOOM_DETAIL = {
 
 export type KiwoomDetailCode = keyof typeof KIWOOM_DETAIL;
 
+/** A refusal's reason within its code: a stable key and what it says in each language (never a secret). */
+export interface LocalReason {
+  readonly key: string;
+  readonly ko: string;
+  readonly en: string;
+}
+
 export class GuardError extends Error {
   readonly code: ErrorCode;
   /** Non-secret detail shown to the bot inside the brackets. */
@@ -200,11 +207,16 @@ export class GuardError extends Error {
   readonly kiwoom: KiwoomDetailCode | undefined;
   /** When the refused call could succeed, to the millisecond (retry-after rounds up to seconds). */
   readonly retryAfterMs: number | undefined;
+  /**
+   * Which of the conditions one code covers (a stable key, e.g. KG3011's code-reused), and the detail in each
+   * language: the answer's bracket carries it in the answer's language; `detail` (English) stays for the logs.
+   */
+  readonly reason: LocalReason | undefined;
 
   constructor(
     code: ErrorCode,
     detail?: string,
-    options?: { cause?: unknown; headers?: Record<string, string>; kiwoom?: KiwoomDetailCode; retryAfterMs?: number },
+    options?: { cause?: unknown; headers?: Record<string, string>; kiwoom?: KiwoomDetailCode; retryAfterMs?: number; reason?: LocalReason },
   ) {
     super(`${code}: ${ERROR_CATALOGUE[code].en}${detail ? ` (${detail})` : ''}`, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GuardError';
@@ -213,6 +225,7 @@ export class GuardError extends Error {
     this.headers = options?.headers;
     this.kiwoom = options?.kiwoom;
     this.retryAfterMs = options?.retryAfterMs;
+    this.reason = options?.reason;
   }
 
   get status(): number {
@@ -245,8 +258,9 @@ export function errorMessage(code: ErrorCode, lang: Language): string {
 export function kiwoomErrorBody(err: GuardError, lang: Language): { return_code: number; return_msg: string } {
   const msg = errorMessage(err.code, lang);
   const kiwoom = err.kiwoom ? `[${err.kiwoom}:${KIWOOM_DETAIL[err.kiwoom][lang]}]` : '';
+  const detail = err.reason ? err.reason[lang] : err.detail;
   return {
     return_code: err.returnCode,
-    return_msg: `${msg}${kiwoom}[${err.code}${err.detail ? `:${err.detail}` : ''}]`,
+    return_msg: `${msg}${kiwoom}[${err.code}${detail ? `:${detail}` : ''}]`,
   };
 }
