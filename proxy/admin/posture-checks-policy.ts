@@ -1,6 +1,7 @@
 // Posture checks on the policy in force, as it applies to one bot's orders:
 // size and rate limits, market orders, a trading window, and whether that
 // window is enforced or only in shadow mode.
+import { calendarWarning } from '../common/market-calendar.js';
 import { fail, listed, pass, type PostureCheck, type Verdict } from './posture-kit.js';
 import { coverage, marketTypesAllowed } from './posture-policy.js';
 import type { PostureRule, PostureSnapshot } from './posture-types.js';
@@ -109,7 +110,7 @@ export const tradingWindow: PostureCheck = {
 export const windowShadow: PostureCheck = {
   id: 'window-shadow',
   area: 'policy',
-  weight: 4,
+  weight: 2,
   title: { ko: '거래 시간대 규칙의 강제 여부', en: 'Trading window enforced, not shadow' },
   recommendation: {
     anchor: 'window-enforce',
@@ -126,5 +127,26 @@ export const windowShadow: PostureCheck = {
           `the trading window is in shadow mode only (${listed(w.shadow)}): orders outside it are logged, and still sent`,
         );
       return pass('시간대 규칙이 없습니다 (trading-window 검사를 보세요).', 'there is no trading-window rule to enforce (see the trading-window check)');
+    }),
+};
+
+export const holidayCalendar: PostureCheck = {
+  id: 'holiday-calendar',
+  area: 'policy',
+  weight: 2,
+  title: { ko: '휴장일 목록의 기간', en: 'Holiday list reaches ahead' },
+  recommendation: {
+    anchor: 'holiday-calendar',
+    ko: '거래소(KRX)가 공고한 다음 해 휴장일을 정책의 calendar.holidays (와 risk.holidays 를 쓴다면 그것)에 추가하세요. 날짜를 추측하지 말고 공고를 확인하세요.',
+    en: "Add the exchange's announced closed days for the next year to the policy's calendar.holidays (and to risk.holidays if you use it); take them from KRX's announcement, never guess.",
+  },
+  run: (s) =>
+    onOrders(s, () => {
+      const short = (s.calendars ?? []).filter((c) => c.short);
+      if (short.length > 0) return fail(short.map((c) => calendarWarning(c, 'ko')).join('; '), short.map((c) => calendarWarning(c, 'en')).join('; '));
+      const all = (s.calendars ?? []).map((c) => `${c.calendar} ${c.coveredThrough}`);
+      return all.length > 0
+        ? pass(`휴장일 목록이 충분히 앞까지 있습니다: ${listed(all)}.`, `the holiday lists reach far enough ahead: ${listed(all)}`)
+        : pass('휴장일 목록이 없습니다 (휴장일 판단 없음).', 'no holiday list is kept (no holiday is judged)');
     }),
 };

@@ -4,7 +4,7 @@
 // failed checks', most impact first, each linking to its section of the
 // security guide for bot owners (docs/security-guide.{ko,en}.md).
 import { adminTotp, botSecret, credentialAge, keyProvider } from './posture-checks-keys.js';
-import { marketOrders, orderLimits, tradingWindow, windowShadow } from './posture-checks-policy.js';
+import { holidayCalendar, marketOrders, orderLimits, tradingWindow, windowShadow } from './posture-checks-policy.js';
 import {
   auditDurability,
   auditVerify,
@@ -27,6 +27,7 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
   marketOrders,
   tradingWindow,
   windowShadow,
+  holidayCalendar,
   trustedSources,
   newSources,
   visibleSources,

@@ -8,6 +8,7 @@
 import type { Registry } from 'prom-client';
 import { upstreamUrl, type Config } from '../common/config.js';
 import { GuardError } from '../common/errors.js';
+import type { CalendarCoverage } from '../common/market-calendar.js';
 import { parseAuditConfig } from '../audit/index.js';
 import { lookupApi } from '../kiwoom/catalogue.js';
 import { exposureOf } from '../kiwoom/session-metrics.js';
@@ -57,6 +58,8 @@ export interface PostureSources {
   };
   readonly approvals: { approvers(): Promise<readonly { readonly name: string }[]> };
   readonly policy: { current(): { readonly version: string; readonly file: string } | undefined };
+  /** How far each holiday list reaches now (proxy/server/admin-setup.ts calendarsOf, as /readyz judges it); absent: not judged. */
+  readonly calendars?: () => readonly CalendarCoverage[];
   /** Reads and validates a policy file (the policy part's loadPolicyFile). */
   readonly loadPolicy: (
     file: string,
@@ -145,6 +148,7 @@ async function shared(src: PostureSources) {
     upstream: { target: config.upstream.target, ...(url ? { url } : {}), allowInsecureHttp: config.upstream.allowInsecureHttp },
     admins: (await AdminTokens.forDataDir(config.dataDir).list()).map((a) => ({ name: a.name, role: a.role, totp: enrolled.has(a.name) })),
     policy: await policyOf(src),
+    ...(src.calendars ? { calendars: src.calendars() } : {}),
     audit: {
       sinks: audit.sinks.map((s) => (s.type === 'file' ? { type: s.type, id: s.id, fsync: s.fsync, dir: s.dir } : { type: s.type, id: s.id })),
       checkpointMirror: Boolean(audit.checkpoint.mirrorDir || audit.checkpoint.mirrorRedisKey),

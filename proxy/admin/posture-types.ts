@@ -62,6 +62,11 @@ export interface PostureSnapshot {
   /** Admin API principals; `totp`: an approver enrolment (TOTP secret) exists under the same name. */
   readonly admins: readonly { readonly name: string; readonly role: string; readonly totp: boolean }[];
   readonly policy: PosturePolicy;
+  /**
+   * How far each holiday list reaches (policy: calendar.holidays in force, risk: risk.holidays; an empty list is
+   * absent), judged against policy.calendarWarnDays (proxy/common/market-calendar.ts). Absent: not gathered.
+   */
+  readonly calendars?: readonly { readonly calendar: 'policy' | 'risk'; readonly coveredThrough: string; readonly daysLeft: number; readonly short: boolean }[];
   readonly sources: {
     /** risk.location.botCidrs[bot] and risk.location.allowedCidrs, as configured. */
     readonly trustedCidrs: readonly string[];

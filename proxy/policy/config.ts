@@ -1,6 +1,7 @@
 // The `policy:` section of the sidecar config, with defaults and clear errors.
 import path from 'node:path';
 import { ConfigError } from '../common/config.js';
+import { CALENDAR_WARN_DAYS_DEFAULT } from '../common/market-calendar.js';
 
 export interface PolicyConfig {
   /** Absolute path of the policy file. */
@@ -31,6 +32,11 @@ export interface PolicyConfig {
    * its whole notional, and a modify or cancel of one is judged by the rules of both sides.
    */
   maxOrderRecords: number;
+  /**
+   * Days ahead the holiday lists (calendar.holidays, risk.holidays) must reach: fewer left is warned of at load, in
+   * /readyz, the posture report and kguard_calendar_short (proxy/common/market-calendar.ts). 0: no warning.
+   */
+  calendarWarnDays: number;
 }
 
 export const POLICY_CONFIG_DEFAULTS: Omit<PolicyConfig, 'file'> & { file: string } = {
@@ -47,6 +53,7 @@ export const POLICY_CONFIG_DEFAULTS: Omit<PolicyConfig, 'file'> & { file: string
   marketDataTimeoutMs: 2_000,
   metricsMaxRuleLabels: 200,
   maxOrderRecords: 50_000,
+  calendarWarnDays: CALENDAR_WARN_DAYS_DEFAULT,
 };
 
 const INTEGER_KEYS = [
@@ -61,6 +68,7 @@ const INTEGER_KEYS = [
   'marketDataTimeoutMs',
   'metricsMaxRuleLabels',
   'maxOrderRecords',
+  'calendarWarnDays',
 ] as const;
 const MINIMUM: Record<(typeof INTEGER_KEYS)[number], number> = {
   reloadDebounceMs: 0,
@@ -74,6 +82,7 @@ const MINIMUM: Record<(typeof INTEGER_KEYS)[number], number> = {
   marketDataTimeoutMs: 1,
   metricsMaxRuleLabels: 1,
   maxOrderRecords: 0,
+  calendarWarnDays: 0,
 };
 
 /** Validates `policy:`; relative `file` is resolved against `cwd`. Throws ConfigError naming the key. */

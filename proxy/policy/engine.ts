@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { GuardError, isGuardError, type Language } from '../common/errors.js';
+import { calendarCoverage, calendarWarning } from '../common/market-calendar.js';
 import type { Store } from '../state/types.js';
 import type { CompiledPolicy, MarketSnapshot, OrderTerms } from './compiled.js';
 import { compilePolicy } from './compile.js';
@@ -155,6 +156,12 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       metrics.info.reset();
       metrics.info.set({ version: loaded.version, name: (loaded.doc.name ?? '').slice(0, 64) }, 1);
       log.info({ version: loaded.version, file: config.file, rules: policy.rules.length }, 'policy loaded');
+      const cal = calendarCoverage('policy', policy.holidays, nowMs(), config.calendarWarnDays);
+      if (cal?.short)
+        log.warn(
+          { file: config.file, coveredThrough: cal.coveredThrough, daysLeft: cal.daysLeft, warnDays: config.calendarWarnDays },
+          calendarWarning(cal, language),
+        );
       return { ok: true, changed: true };
     } catch (err) {
       const error =
@@ -281,6 +288,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
     },
     evaluateWith: (call, evalOpts) => run(call, evalOpts),
     compiled: () => active?.policy,
+    calendar: (at) => (active ? calendarCoverage('policy', active.policy.holidays, at ?? nowMs(), config.calendarWarnDays) : undefined),
 
     async recordOutcome(call, decision, outcome) {
       // What was counted and charged at admission is settled even when the policy was swapped since (its keys are in the decision).

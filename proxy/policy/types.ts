@@ -162,6 +162,8 @@ export interface PolicyEngine {
   /** The bot ids and accounts the policy in force names in `when` (none when no policy is). */
   namedInRules(): readonly import('./load.js').NamedInRule[];
   lastError(): import('./errors.js').PolicyLoadError | undefined;
+  /** How far the policy in force's calendar.holidays reaches at nowMs (default: the engine's clock); undefined: no policy, or no holidays listed. */
+  calendar(nowMs?: number): import('../common/market-calendar.js').CalendarCoverage | undefined;
   /** Throws GuardError KG3003 when no valid policy is loaded. */
   health(): void;
   setTradingState(scope: TradingStateScope, state: TradingState, reason: string): Promise<void>;

@@ -11,7 +11,9 @@ import { createAdminServer, type AdminServerOptions } from '../admin/server.js';
 import { AdminTokens } from '../admin/tokens.js';
 import { checksHost, hostCheck } from '../admin/host-check.js';
 import { postureRoutes } from '../admin/posture-routes.js';
-import { loadPolicyFile } from '../policy/index.js';
+import { loadPolicyFile, parsePolicyConfig } from '../policy/index.js';
+import { parseRiskConfig } from '../risk/index.js';
+import { type CalendarCoverage, calendarCoverage, calendarWarning } from '../common/market-calendar.js';
 import type { ReadinessCheck, ReadinessReport } from '../admin/health.js';
 import { Degraded } from '../common/admin-route.js';
 import { stateRoutes, stateFlushReadiness } from '../state/index.js';
@@ -51,7 +53,22 @@ function stateReadiness(store: SidecarParts['store'], degradedWhenDown?: () => b
   };
 }
 
-export function readinessChecks(parts: SidecarParts, isShuttingDown: () => boolean, degradedWhenDown?: () => boolean): ReadinessCheck[] {
+/**
+ * The holiday lists in force and how far each reaches (proxy/common/market-calendar.ts): the policy's, and
+ * risk.holidays when configured. Judged on each call, so a list runs short as the days pass, not only at a reload.
+ */
+export function calendarsOf(parts: Pick<SidecarParts, 'policy' | 'config'>, now: () => number = Date.now): () => CalendarCoverage[] {
+  const warnDays = parsePolicyConfig(parts.config.policy, process.cwd()).calendarWarnDays;
+  const riskHolidays = parseRiskConfig(parts.config.risk).holidays;
+  return () => [parts.policy.calendar(now()), calendarCoverage('risk', riskHolidays, now(), warnDays)].filter((c): c is CalendarCoverage => c !== undefined);
+}
+
+export function readinessChecks(
+  parts: SidecarParts,
+  isShuttingDown: () => boolean,
+  degradedWhenDown?: () => boolean,
+  calendars: () => CalendarCoverage[] = calendarsOf(parts),
+): ReadinessCheck[] {
   const { policy, auditor, vault, store, upstream } = parts;
   return [
     { name: 'policy', check: () => policy.health() },
@@ -61,6 +78,15 @@ export function readinessChecks(parts: SidecarParts, isShuttingDown: () => boole
       check: () => {
         const e = policy.lastError();
         if (e) throw new Error(`last edit rejected, ${policy.current() ? 'previous policy in force' : 'no policy in force: every call refused'}: ${e.message}`);
+      },
+    },
+    {
+      // A holiday list about to run out: the replica serves on (today's calendar is right), and says so.
+      name: 'calendar',
+      severity: 'warn',
+      check: () => {
+        const short = calendars().filter((c) => c.short);
+        if (short.length > 0) throw new Error(short.map((c) => calendarWarning(c, parts.config.language)).join('; '));
       },
     },
     { name: 'audit', check: () => auditor.health() },
@@ -100,7 +126,12 @@ export function readinessChecks(parts: SidecarParts, isShuttingDown: () => boole
 }
 
 /** The admin listener (not yet listening): metrics, readiness and every part's admin routes. */
-export function createSidecarAdmin(parts: SidecarParts, readiness: ReadinessCheck[], createServer?: AdminServerOptions['createServer']): Server {
+export function createSidecarAdmin(
+  parts: SidecarParts,
+  readiness: ReadinessCheck[],
+  createServer?: AdminServerOptions['createServer'],
+  calendars: () => CalendarCoverage[] = calendarsOf(parts),
+): Server {
   const { config, registry, logger, store, auditor } = parts;
   return createAdminServer({
     registry,
@@ -113,7 +144,7 @@ export function createSidecarAdmin(parts: SidecarParts, readiness: ReadinessChec
       ...approvalRoutes(parts.approvals),
       ...responseRoutes(parts.responder),
       ...stateRoutes(store, (f) => auditor.append({ type: 'admin', ...f })),
-      ...postureRoutes({ ...parts, loadPolicy: (file) => loadPolicyFile(file) }),
+      ...postureRoutes({ ...parts, loadPolicy: (file) => loadPolicyFile(file), calendars }),
     ],
     maxBodyBytes: config.limits.maxBodyBytes,
     authFailures: config.admin.authFailures,
@@ -128,7 +159,7 @@ export function createSidecarAdmin(parts: SidecarParts, readiness: ReadinessChec
  * kguard_ready: 1 when every readiness check passes, judged at scrape time; kguard_config_info: 1 with the digest of
  * the configuration this replica runs (replicas of one deployment showing two digests for long have diverged).
  */
-export function registerStatusGauges(registry: Registry, readiness: ReadinessCheck[], config: Config): void {
+export function registerStatusGauges(registry: Registry, readiness: ReadinessCheck[], config: Config, calendars?: () => CalendarCoverage[]): void {
   // One readiness run per scrape serves both gauges (the second collect reuses the first's, started in the same scrape).
   let run: Promise<ReadinessReport> | undefined;
   const report = (): Promise<ReadinessReport> => {
@@ -157,4 +188,25 @@ export function registerStatusGauges(registry: Registry, readiness: ReadinessChe
     labelNames: ['digest'],
     registers: [registry],
   }).set({ digest: configDigest(config) }, 1);
+  if (!calendars) return;
+  new Gauge({
+    name: 'kguard_calendar_days_left',
+    help: 'Days from today (Seoul) to the end of each holiday list (calendar: policy = calendar.holidays, risk = risk.holidays); negative once run out',
+    labelNames: ['calendar'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of calendars()) this.set({ calendar: c.calendar }, c.daysLeft);
+    },
+  });
+  new Gauge({
+    name: 'kguard_calendar_short',
+    help: 'Each holiday list: 1 when it reaches fewer than policy.calendarWarnDays days ahead (KRX holidays past its end would be trading days)',
+    labelNames: ['calendar'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of calendars()) this.set({ calendar: c.calendar }, c.short ? 1 : 0);
+    },
+  });
 }

@@ -41,7 +41,7 @@ import { isReadOnlyCall, setupState } from './state-setup.js';
 import type { RequestContext } from './context.js';
 import { ensureDemo, type DemoInfo } from './demo.js';
 import { setupUpstream } from './upstream-setup.js';
-import { createSidecarAdmin, readinessChecks, registerStatusGauges } from './admin-setup.js';
+import { calendarsOf, createSidecarAdmin, readinessChecks, registerStatusGauges } from './admin-setup.js';
 import { AdminTokens } from '../admin/tokens.js';
 import { setupTransparent, type TransparentParts } from './transparent/index.js';
 import { createRiskEngine, parseRiskConfig, type RiskEngine } from '../risk/index.js';
@@ -350,11 +350,12 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       });
     }
 
-    const readiness = readinessChecks(parts, () => shuttingDown, degradedWhenDown);
+    const calendars = calendarsOf(parts, clock);
+    const readiness = readinessChecks(parts, () => shuttingDown, degradedWhenDown, calendars);
     let adminUrl: string | undefined;
     if (config.admin.enabled) {
       const adminTls = await createListenerServerFactory('admin', config.admin.tls, { logger, registry });
-      const adminServer = createSidecarAdmin(parts, readiness, adminTls.createServer);
+      const adminServer = createSidecarAdmin(parts, readiness, adminTls.createServer, calendars);
       adminUrl = await listen(adminServer, config.admin.host, config.admin.port, adminTls.scheme);
       // Up while calls drain (up to requestTimeoutMs + answerTimeoutMs): /readyz names the shutdown (KG9002),
       // /metrics shows the drain, and an operator can still press a lockdown here.
@@ -368,7 +369,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
         },
       );
     }
-    registerStatusGauges(registry, readiness, config);
+    registerStatusGauges(registry, readiness, config, calendars);
 
     const demo = sim && config.demo.enabled ? await ensureDemo(parts, sim) : undefined;
     logger.info(
