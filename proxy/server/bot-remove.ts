@@ -6,7 +6,8 @@
 //   disable     = stop (bot-control.ts: flag off on every replica, sessions
 //                 ended, queued calls refused) + its credential record disabled;
 //   broker      = its key's broker token revoked, unless another bot's record
-//                 holds the same app key (that bot keeps trading on it); the
+//                 holds the same app key (that bot keeps trading on it: the
+//                 vault's key index names them, vault/key-index.ts); the
 //                 removal stops here, the bot disabled and its record kept
 //                 (needed to revoke), unless the token is confirmed ended;
 //   credentials = the vault record overwritten and unlinked (crypto-shred);
@@ -41,7 +42,7 @@ export interface BotRemoveDeps {
   readonly bots: BotRegistry;
   readonly sessions: Pick<Sessions, 'forget'>;
   readonly botControl: Pick<BotControl, 'stop' | 'revokeBrokerAccess'>;
-  readonly vault: Pick<ManagedVault, 'appKeyOf' | 'list' | 'setEnabled' | 'destroyCredentials'>;
+  readonly vault: Pick<ManagedVault, 'appKeyOf' | 'holdersOf' | 'setEnabled' | 'destroyCredentials'>;
   readonly store: Store;
   readonly risk: Pick<RiskEngine, 'resetBaseline'>;
   /** The incident holding a lock on the bot, its account or everything, if any. */
@@ -102,7 +103,7 @@ export function createBotRemover(d: BotRemoveDeps): BotRemover {
     // Any failure here stops the removal: the record is what a later revoke needs.
     const revoked = await run('broker', async () => {
       if (!key) return 'no credential record: no broker token to revoke';
-      const sharedWith = (await d.vault.list()).filter((r) => r.botId !== botId && r.appKeyFingerprint === key).length;
+      const sharedWith = (await d.vault.holdersOf(key)).filter((id) => id !== botId).length;
       if (sharedWith > 0) return `token kept: the app key is also used by ${sharedWith} other bot(s), which keep trading on it`;
       const sessionKey = key.replace(/^hmac-sha256:/, '');
       const mark = await markToken(d.store, sessionKey);

@@ -161,6 +161,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       },
     });
     closers.push(() => vault.close());
+    // Offboarding's app-key index, checked against every record off the start's path (holdersOf retries it and says so).
+    vault.verifyKeyIndex().catch(() => undefined);
 
     // Closes, in reverse: broker sessions drain, ledger, governor, Kiwoom client, simulator.
     const { sim, baseUrl, kiwoom, governor, brokerSessions, upstream, gateway, replicaId, keyOf } = await setupUpstream(

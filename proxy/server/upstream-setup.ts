@@ -53,16 +53,16 @@ export interface UpstreamParts {
  * (rotated or removed). Only "no record" lets another record stand in: any other failure (a file's mode, a
  * damaged record) is the caller's to retry.
  */
-export async function holderOf(vault: Pick<ManagedVault, 'appKeyOf' | 'list'>, botId: string, key: string): Promise<string> {
+export async function holderOf(vault: Pick<ManagedVault, 'appKeyOf' | 'holdersOf'>, botId: string, key: string): Promise<string> {
   const schemeless = (fingerprint: string) => fingerprint.replace(/^hmac-sha256:/, '');
   const own = await vault.appKeyOf(botId, 'revoke').catch((err: unknown) => {
     if (toGuardError(err).code === 'KG4003') return undefined;
     throw err;
   });
   if (own !== undefined && schemeless(own) === key) return botId;
-  const other = (await vault.list()).find((m) => schemeless(m.appKeyFingerprint) === key);
-  if (!other) throw new GuardError('KG4003', 'no credential record holds the app key that issued this broker token (rotated or removed)');
-  return other.botId;
+  const [other] = await vault.holdersOf(key);
+  if (other === undefined) throw new GuardError('KG4003', 'no credential record holds the app key that issued this broker token (rotated or removed)');
+  return other;
 }
 
 /**
@@ -73,7 +73,7 @@ export async function holderOf(vault: Pick<ManagedVault, 'appKeyOf' | 'list'>, b
  * may use any record holding the key.
  */
 export function issueUnderKey(
-  vault: Pick<ManagedVault, 'appKeyOf' | 'list' | 'withCredentials'>,
+  vault: Pick<ManagedVault, 'appKeyOf' | 'holdersOf' | 'withCredentials'>,
   kiwoom: Pick<KiwoomClient, 'issueToken'>,
 ): (botId: string, purpose: 'call' | 'lockdown', requestId: string | undefined, key: string) => Promise<BrokerToken> {
   return async (botId, purpose, requestId, key) => {
@@ -89,7 +89,7 @@ export function issueUnderKey(
  * KG4003, never a revoke.
  */
 export function revokeWithIssuingKey(
-  vault: Pick<ManagedVault, 'appKeyOf' | 'list' | 'withCredentials'>,
+  vault: Pick<ManagedVault, 'appKeyOf' | 'holdersOf' | 'withCredentials'>,
   kiwoom: Pick<KiwoomClient, 'revokeToken'>,
 ): (botId: string, token: Buffer, key: string) => Promise<RevokeOutcome> {
   // The key is checked again on the record decrypted: it may be rotated between the look-up and the decrypt.

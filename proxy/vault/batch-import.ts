@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import { GuardError } from '../common/errors.js';
 import { createFilesExclusive, forEachLimited } from '../common/fsutil.js';
+import type { KeyIndex } from './key-index.js';
 import { recordMeta, serializeRecord } from './records.js';
 import { newRecordBase, type RecordSealer } from './seal-record.js';
 import type { CredentialMeta } from './types.js';
@@ -28,6 +29,8 @@ export interface BatchImportDeps {
   readonly validateInput: (input: BatchCredentialInput) => void;
   readonly invalidate: (botId: string) => void;
   readonly existing: () => Promise<Set<string>>;
+  /** Told of each record's app key before the records are written (entries of a refused batch stay: key-index.ts). */
+  readonly keyIndex: Pick<KeyIndex, 'add'>;
   readonly assertOpen: () => void;
   readonly writes: Counter<'op'>;
   readonly logger: Logger;
@@ -55,6 +58,7 @@ export function createBatchImport(d: BatchImportDeps): (inputs: readonly BatchCr
       files[idx] = { name: `${input.botId}.json`, data: serializeRecord(record) };
       metas[idx] = recordMeta(record);
     });
+    await forEachLimited(metas, d.sealConcurrency, (m) => d.keyIndex.add(m.appKeyFingerprint, m.botId));
     try {
       await createFilesExclusive(d.credDir, files);
     } catch (err) {

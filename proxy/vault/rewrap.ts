@@ -12,6 +12,7 @@ import { GuardError, toGuardError } from '../common/errors.js';
 import { atomicWriteFile, overwriteAndUnlink, readFileIfExists, withFileLock, type LockOptions } from './files.js';
 import { RECORD_FORMAT, recordMeta, serializeRecord, type CredentialRecord } from './records.js';
 import type { RecordSealer } from './seal-record.js';
+import type { KeyIndex } from './key-index.js';
 import type { CredentialMeta, DecryptPurpose, KeyProvider, KiwoomCredentials, ManagedVault } from './types.js';
 
 const JOURNAL_FILE = '.rewrap-journal.json';
@@ -30,6 +31,8 @@ export interface RotationDeps {
   /** Drops the per-call path's cached copy of a record just replaced. */
   readonly invalidate: (botId: string) => void;
   readonly listBotIds: () => Promise<string[]>;
+  /** Told of the new app key before the rotated record is written, and of the old one after. */
+  readonly keyIndex: Pick<KeyIndex, 'add' | 'remove'>;
   readonly assertOpen: () => void;
   readonly validateInput: (input: { botId: string; account?: string; appKey: Buffer; secretKey: Buffer }) => void;
   readonly fingerprint: (appKey: Buffer) => string;
@@ -84,7 +87,9 @@ export function createKeyRotation(deps: RotationDeps): Pick<ManagedVault, 'rotat
       );
       // Calls already past decryption hold their own plaintext copy and finish on the old keys;
       // readers that race the zeroing below retry and get the new record.
+      await deps.keyIndex.add(record.appKeyFingerprint, input.botId);
       await replaceRecord(input.botId, record);
+      if (old.appKeyFingerprint !== record.appKeyFingerprint) await deps.keyIndex.remove(old.appKeyFingerprint, input.botId).catch(() => undefined); // a leftover is ignored (key-index.ts)
       writes.inc({ op: 'rotate' });
       logger.info({ botId: old.botId, keyVersion: record.keyVersion, previousKeyVersion: old.keyVersion }, 'credentials rotated; old ciphertext destroyed');
       return recordMeta(record);

@@ -97,6 +97,13 @@ export interface ManagedVault extends Vault {
   importMany(inputs: readonly { botId: string; account: string; appKey: Buffer; secretKey: Buffer }[]): Promise<CredentialMeta[]>;
   /** The bots that have a credential record (file names only: nothing is read or decrypted). */
   recordIds(): Promise<string[]>;
+  /**
+   * The bots whose credential record holds this app key (keyed fingerprint, with or without its scheme), each
+   * checked against its record; from an index (key-index.ts), so it costs the key's bots, not every record.
+   */
+  holdersOf(fingerprint: string): Promise<string[]>;
+  /** Verifies the app-key index against every record (once per process; holdersOf waits for it). */
+  verifyKeyIndex(): Promise<void>;
   /** Deletes a bot's record, zero-filling the file first. */
   destroyCredentials(botId: string): Promise<boolean>;
   readonly provider: KeyProvider;

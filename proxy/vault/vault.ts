@@ -30,6 +30,7 @@ import { createRecordCache, DEFAULT_RECORD_CACHE_CONFIG, type LoadedRecord, type
 import { assertAccount, assertBotId, parseRecord, recordMeta, serializeRecord, type CredentialRecord, type CredentialSwitch } from './records.js';
 import { createKeyRotation } from './rewrap.js';
 import { createBatchImport } from './batch-import.js';
+import { createKeyHolders, createKeyIndex, schemeless } from './key-index.js';
 import { createRecordSealer, newRecordBase } from './seal-record.js';
 import { DEFAULT_CREDENTIAL_LIMITS, validateSecretKeyMaterial, type CredentialLimits } from './secret-input.js';
 import { DECRYPT_PURPOSES, type CredentialMeta, type DecryptPurpose, type KeyProvider, type KiwoomCredentials, type ManagedVault } from './types.js';
@@ -69,6 +70,7 @@ export interface VaultOptions {
 }
 
 const CREDENTIALS_DIR = 'credentials';
+const KEY_INDEX_DIR = 'credential-keys';
 const MAX_RECORD_BYTES = 64 * 1024;
 
 async function loadOrCreateFingerprintKey(dataDir: string): Promise<Buffer> {
@@ -92,6 +94,8 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
   const credDir = path.join(dataDir, CREDENTIALS_DIR);
   await ensurePrivateDir(dataDir);
   await ensurePrivateDir(credDir);
+  await ensurePrivateDir(path.join(dataDir, KEY_INDEX_DIR));
+  const keyIndex = createKeyIndex(path.join(dataDir, KEY_INDEX_DIR));
   const hmacKey = opts.hmacKey ? Buffer.from(opts.hmacKey) : await loadOrCreateFingerprintKey(dataDir);
 
   // A key provider down fails every cold decrypt the same way: one line per code and outage (the audit trail keeps
@@ -235,6 +239,7 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       if (await readFileIfExists(recordFile(input.botId))) throw new GuardError('KG4008', 'use rotate to replace keys');
       const now = new Date().toISOString();
       const record = await sealNewRecord(newRecordBase(input.botId, input.account, fingerprint(input.appKey), now), input);
+      await keyIndex.add(record.appKeyFingerprint, input.botId); // before the record: key-index.ts says why
       await atomicWriteFile(recordFile(input.botId), serializeRecord(record));
       records.invalidate(input.botId);
       writes.inc({ op: 'import' });
@@ -277,6 +282,7 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     },
     invalidate: (botId) => records.invalidate(botId),
     existing: async () => new Set(await listBotIds()),
+    keyIndex,
     assertOpen,
     writes,
     logger,
@@ -304,14 +310,19 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
     readRecord,
     invalidate: (botId) => records.invalidate(botId),
     listBotIds,
+    keyIndex,
     assertOpen,
     validateInput,
     fingerprint,
     report,
   });
 
+  const keyHolders = createKeyHolders({ index: keyIndex, listBotIds, readRecord, logger });
+
   return {
     provider: primary,
+    holdersOf: keyHolders.holders,
+    verifyKeyIndex: keyHolders.verify,
     importCredentials,
     importMany,
     recordIds: listBotIds,
@@ -349,8 +360,11 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       assertBotId(botId);
       return withFileLock(lockFile(botId), lockOpts, async () => {
         if (!(await readFileIfExists(recordFile(botId)))) return false;
+        const held = await readRecord(botId).catch(() => undefined);
         await overwriteAndUnlink(recordFile(botId));
         records.invalidate(botId);
+        // After the record is gone; an entry left behind (this failing) is ignored by holdersOf.
+        if (held) await keyIndex.remove(held.appKeyFingerprint, botId).catch(() => undefined);
         writes.inc({ op: 'destroy' });
         logger.info({ botId }, 'credentials destroyed');
         return true;
@@ -368,11 +382,6 @@ export async function createVault(opts: VaultOptions): Promise<ManagedVault> {
       await Promise.all([...providers.values()].map((p) => p.close().catch(() => undefined)));
     },
   };
-}
-
-/** An app-key fingerprint without its scheme (the broker sessions' key). */
-function schemeless(fingerprint: string): string {
-  return fingerprint.replace(/^hmac-sha256:/, '');
 }
 
 /** A bot id that failed validation is still audited, but never echoed raw (it could be anything). */

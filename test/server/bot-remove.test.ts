@@ -156,14 +156,15 @@ t.test('a broker step that cannot tell whether the key is shared stops the remov
     appKey: Buffer.from('LISTappKEY9a8b7c6d5e4f'),
     secretKey: Buffer.from('LISTsecretKEY1a2b3c4d5e6f7a8b9c0d'),
   });
-  const vault = parts.vault as { list: typeof parts.vault.list };
-  const realList = vault.list;
-  vault.list = () => Promise.reject(new Error('disk error'));
+  // The look-up of the key's other records (its index, vault/key-index.ts) fails.
+  const vault = parts.vault as { holdersOf: typeof parts.vault.holdersOf };
+  const realHolders = vault.holdersOf;
+  vault.holdersOf = () => Promise.reject(new Error('disk error'));
   let r: CallResult;
   try {
     r = await remove('list-e');
   } finally {
-    vault.list = realList;
+    vault.holdersOf = realHolders;
   }
   t.equal(r.status, 500, r.text);
   t.match(r.json, { removed: false, code: 'KG9001' });
