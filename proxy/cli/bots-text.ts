@@ -25,6 +25,8 @@ export const BOTS_TEXT = {
     more: (n: number) => `... 그 밖에 ${n}개\n`,
     refused: '일괄 등록이 거부되었습니다. 아무것도 바뀌지 않았습니다\n',
     secretsOutExists: (file: string) => `--secrets-out ${file}: 이미 있는 파일은 덮어쓰지 않습니다. 새 파일 이름을 주십시오`,
+    secretOutExists: (file: string, id: string) =>
+      `--secret-out ${file}: 이미 있는 파일은 덮어쓰지 않습니다. 새 파일 이름을 주십시오 (봇 ${id}은(는) 만들지 않았습니다)`,
     imported: (bots: number, credentials: number, secretsOut?: string) =>
       `봇 ${bots}개를 등록하고 자격 증명 ${credentials}개를 가져왔습니다${secretsOut ? `. 생성된 시크릿은 ${secretsOut}에 있습니다 (권한 0600)` : ''}\n`,
   },
@@ -47,6 +49,7 @@ export const BOTS_TEXT = {
     more: (n: number) => `... and ${n} more\n`,
     refused: 'the batch was refused; nothing was changed\n',
     secretsOutExists: (file: string) => `--secrets-out ${file}: the file exists and is never replaced; name a new file`,
+    secretOutExists: (file: string, id: string) => `--secret-out ${file}: the file exists and is never replaced; name a new file (bot ${id} not created)`,
     imported: (bots: number, credentials: number, secretsOut?: string) =>
       `${bots} bot(s) registered, ${credentials} credential record(s) imported${secretsOut ? `; generated secrets in ${secretsOut} (mode 0600)` : ''}\n`,
   },

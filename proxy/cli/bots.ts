@@ -1,10 +1,15 @@
 // kguard bots add|list|disable|enable|kill-sessions|remove. The bot secret is
-// printed once on `add` (or written to a 0600 file with --secret-out).
+// printed once on `add` (or written to a new 0600 file with --secret-out: an
+// existing one, perhaps another bot's only copy, is never replaced).
 // disable, enable and kill-sessions go through the running sidecar's admin
 // API (server/bot-control.ts: one meaning of disable and of ending sessions);
 // remove always does (server/bot-remove.ts: offboarding needs the live sidecar).
+import { constants as fsConstants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { BotRegistry, type PublicBot } from '../auth/index.js';
-import { ensurePrivateDir, writeFileAtomic } from '../common/fsutil.js';
+import { GuardError } from '../common/errors.js';
+import { ensurePrivateDir } from '../common/fsutil.js';
+import { overwriteAndUnlink } from '../vault/files.js';
 import { configFromFlags, printJson, unwritten } from './args.js';
 import { adminClientFrom, printResult } from './admin-common.js';
 import type { RemoveReport } from '../server/bot-remove.js';
@@ -28,6 +33,14 @@ async function withRegistry<T>(ctx: Ctx, fn: (registry: BotRegistry, say: (typeo
   }
 }
 
+/** A new 0600 file for --secret-out; an existing one (another bot's secret, maybe its only copy) is never replaced. */
+async function createSecretFile(file: string, id: string, say: (typeof BOTS_TEXT)[Language]): Promise<FileHandle> {
+  return open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new GuardError('KG2010', say.secretOutExists(file, id));
+    throw unwritten('--secret-out', file, `bot ${id} not created`, err);
+  });
+}
+
 export const add: Handler = (ctx) =>
   withRegistry(ctx, async (registry, say) => {
     const allowed = ctx
@@ -35,24 +48,38 @@ export const add: Handler = (ctx) =>
       .flatMap((a) => a.split(','))
       .map((a) => a.trim())
       .filter(Boolean);
-    const { bot, secret } = await registry.add({ id: ctx.positionals[0]!, owner: ctx.str('owner') ?? 'unknown', account: ctx.str('account')!, allowed });
+    const id = ctx.positionals[0]!;
+    const out = ctx.str('secret-out');
+    // The file first (no bot when it cannot be created), as bots import --secrets-out.
+    const fh = out === undefined ? undefined : await createSecretFile(out, id, say);
+    let delivered = fh === undefined;
     try {
-      const out = ctx.str('secret-out');
-      if (out !== undefined) {
-        // A bot whose secret nobody received must not stay registered (nor hold the id against the retry).
-        await writeFileAtomic(out, secret, 0o600).catch(async (err: unknown) => {
-          await registry.removeAdded([bot.id]);
-          throw unwritten('--secret-out', out, `bot ${bot.id} not created`, err);
-        });
-        ctx.io.stdout.write(say.createdTo(bot.id, out));
-      } else {
-        ctx.io.stdout.write(say.created(bot.id, secret.toString('latin1')));
+      const { bot, secret } = await registry.add({ id, owner: ctx.str('owner') ?? 'unknown', account: ctx.str('account')!, allowed });
+      try {
+        if (fh && out !== undefined) {
+          // A bot whose secret nobody received must not stay registered (nor hold the id against the retry).
+          await fh
+            .writeFile(secret)
+            .then(() => fh.sync())
+            .catch(async (err: unknown) => {
+              await registry.removeAdded([bot.id]);
+              throw unwritten('--secret-out', out, `bot ${bot.id} not created`, err);
+            });
+          delivered = true;
+          ctx.io.stdout.write(say.createdTo(bot.id, out));
+        } else {
+          ctx.io.stdout.write(say.created(bot.id, secret.toString('latin1')));
+        }
+      } finally {
+        secret.fill(0);
       }
+      printJson(ctx.io, bot);
+      return 0;
     } finally {
-      secret.fill(0);
+      await fh?.close();
+      // Only the file this run created, when no bot came of it.
+      if (!delivered && out !== undefined) await overwriteAndUnlink(out).catch(() => undefined);
     }
-    printJson(ctx.io, bot);
-    return 0;
   });
 
 export const list: Handler = (ctx) =>

@@ -29,7 +29,7 @@ export const bots: Command = {
         account: { type: 'string', value: 'ACCOUNT', required: true, help: 'the Kiwoom account number the bot trades' },
         owner: { type: 'string', value: 'NAME', help: 'who answers for the bot (default: unknown)' },
         allow: { type: 'string', value: 'API', multiple: true, help: 'an api-id (kt10000) or a kind (kind:query) the bot may call; comma lists too' },
-        'secret-out': { type: 'string', value: 'FILE', help: 'write the secret to FILE (mode 0600) instead of printing it' },
+        'secret-out': { type: 'string', value: 'FILE', help: 'write the secret to FILE (created 0600, never replaced) instead of printing it' },
       },
       run: lazy(() => import('./bots.js'), 'add'),
     },

@@ -34,7 +34,8 @@ t.test('bots add: a --secret-out that cannot be written registers no bot', async
   for (const out of [path.join(dir, 'missing', 'b.secret'), path.join(dir, 'adir')]) {
     const r = await kguardInProcess(['bots', 'add', 'trend-bot', '--account', '5012345678', '--secret-out', out, ...dd]);
     t.equal(r.code, 1, `--secret-out ${out}: exit 1`);
-    t.match(r.stderr, /bot trend-bot not created/, 'says nothing was created');
+    // A directory in its place is a file that exists (never replaced), said in the configured language (Korean).
+    t.match(r.stderr, /bot trend-bot not created|봇 trend-bot은\(는\) 만들지 않았습니다/, 'says nothing was created');
     const list = await kguardInProcess(['bots', 'list', '--json', ...dd]);
     t.same(JSON.parse(list.stdout), [], 'no bot left behind');
   }
