@@ -48,6 +48,7 @@ function uniform(r: CompiledRule): CompiledRule {
     realtimeCaps: r.realtimeCaps,
     denySymbols: r.denySymbols,
     scope: (r as { scope?: Scope }).scope,
+    botKeys: r.botKeys,
     overriddenBy: undefined,
   } as CompiledRule;
 }

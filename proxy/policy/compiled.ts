@@ -101,6 +101,8 @@ export interface CompiledRule {
   readonly denySymbols?: ReadonlySet<string>;
   /** Counter scope (rate-limit, daily-cap, cancel-ratio). */
   readonly scope?: Scope;
+  /** The Store keys this rule counts one bot's calls under on a Seoul day (scope bot or bot-account): offboarding deletes them. */
+  readonly botKeys?: (botId: string, account: string, day: string) => string[];
   /** Set after indexing: rules that replace this one when their selector matches. */
   overriddenBy?: CompiledRule[];
 }

@@ -15,7 +15,7 @@ import { type NamedInRule, parsePolicySource, policyVersion, readPolicyBytes } f
 import { createMarketFetcher } from './market.js';
 import { createPolicyMetrics } from './metrics.js';
 import { orderNamedBy, recordAccepted } from './orders.js';
-import { settleCounts } from './stateful.js';
+import { forgetBotCounters, settleCounts } from './stateful.js';
 import { readTradingState, setTradingState } from './trading-state.js';
 import type { Decision, EffectiveTradingState, MarketData, PolicyCall, PolicyEngine, PolicyInfo } from './types.js';
 import { watchPolicyFile } from './watch.js';
@@ -296,6 +296,13 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       if (scopes.size === 0 && decision.counted === undefined && decision.charged === undefined) return;
       try {
         await settleCounts(store, scopes, callFacts(call, nowMs()), decision, outcome);
+      } catch (err) {
+        storeErrors(err);
+      }
+    },
+    async forgetBot(botId, account) {
+      try {
+        await forgetBotCounters(store, active?.policy.rules ?? [], botId, account, nowMs());
       } catch (err) {
         storeErrors(err);
       }

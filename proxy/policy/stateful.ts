@@ -9,6 +9,7 @@ import type { Scope } from './document.js';
 import type { CallFacts } from './facts.js';
 import { originalOrder } from './orders.js';
 import { OUTCOME_COUNTER_TTL_MS, outcomeCounterKey } from './rules/counters.js';
+import { seoulDate } from '../kiwoom/protocol/index.js';
 import type { CallOutcome, Decision } from './types.js';
 
 /** Gives back counts taken at admission by a call that is not going out (best effort: the call is refused either way). */
@@ -42,6 +43,18 @@ export async function settleCounts(
   if (what === undefined) return;
   const keys = [...scopes].map((scope) => outcomeCounterKey(scope, f, what)).filter((k) => !counted.includes(k));
   await Promise.all(keys.map((k) => store.incr(k, 1, OUTCOME_COUNTER_TTL_MS)));
+}
+
+/**
+ * Deletes today's counters of one bot (its rate limits, daily caps and order/cancel counts, scope bot or
+ * bot-account), so a bot registered again under its id the same day starts from none. Shared scopes are kept.
+ */
+export async function forgetBotCounters(store: Store, rules: readonly CompiledRule[], botId: string, account: string, t: number): Promise<void> {
+  const keys = new Set<string>();
+  for (const r of rules) for (const k of r.botKeys?.(botId, account, seoulDate(t)) ?? []) keys.add(k);
+  for (const scope of ['bot', 'bot-account'] as const)
+    for (const what of ['orders', 'cancels', 'modifies'] as const) keys.add(outcomeCounterKey(scope, { botId, account, t }, what));
+  await Promise.all([...keys].map((k) => store.del(k)));
 }
 
 export async function statefulPhase(

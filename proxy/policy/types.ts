@@ -170,6 +170,8 @@ export interface PolicyEngine {
   tradingState(botId: string, account: string): Promise<EffectiveTradingState>;
   /** Re-reads the policy file now (the watcher does this on change). */
   reload(): Promise<{ ok: boolean; changed: boolean; error?: import('./errors.js').PolicyLoadError }>;
+  /** Offboarding: deletes the bot's own counters of today (rate limits, daily caps, order counts), keeping shared ones. */
+  forgetBot(botId: string, account: string): Promise<void>;
   close(): Promise<void>;
 }
 

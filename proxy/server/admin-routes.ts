@@ -23,6 +23,7 @@ export function coreAdminRoutes(p: SidecarParts): AdminRoute[] {
     vault: p.vault,
     store: p.store,
     risk: p.risk,
+    policy: p.policy,
     lockedBy: (botId, account) => p.responder.lockedBy(botId, account),
     audit,
   });

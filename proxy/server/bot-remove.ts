@@ -13,10 +13,14 @@
 //   credentials = the vault record overwritten and unlinked (crypto-shred);
 //   registration= the bot file deleted;
 //   state       = its per-bot shared keys: the disabled flag (the epoch stays:
-//                 Sessions.forget says why) and its risk baseline.
+//                 Sessions.forget says why), its risk baseline, and today's
+//                 policy counters of its own (rate limits, daily caps, order
+//                 counts), which a bot registered again under the id the same
+//                 day would otherwise inherit.
 import { GuardError, toGuardError, type ErrorCode } from '../common/errors.js';
 import type { BotRegistry, Sessions } from '../auth/index.js';
 import { markToken, tokenState } from '../kiwoom/revoke-status.js';
+import type { PolicyEngine } from '../policy/types.js';
 import type { RiskEngine } from '../risk/types.js';
 import type { Store } from '../state/types.js';
 import type { ManagedVault } from '../vault/index.js';
@@ -45,6 +49,7 @@ export interface BotRemoveDeps {
   readonly vault: Pick<ManagedVault, 'appKeyOf' | 'holdersOf' | 'setEnabled' | 'destroyCredentials'>;
   readonly store: Store;
   readonly risk: Pick<RiskEngine, 'resetBaseline'>;
+  readonly policy: Pick<PolicyEngine, 'forgetBot'>;
   /** The incident holding a lock on the bot, its account or everything, if any. */
   readonly lockedBy: (botId: string, account: string) => Promise<string | undefined>;
   /** Writes an audit record; rejects when it cannot. */
@@ -135,7 +140,8 @@ export function createBotRemover(d: BotRemoveDeps): BotRemover {
     await run('state', async () => {
       await d.sessions.forget(botId);
       await d.risk.resetBaseline(botId);
-      return 'disabled flag and risk state deleted; session epoch kept so a bot registered again under this id cannot use what was the old one';
+      await d.policy.forgetBot(botId, bot.account);
+      return 'disabled flag, risk state and policy counters deleted; session epoch kept so a bot registered again under this id cannot use what was the old one';
     });
     return finish(true);
   }

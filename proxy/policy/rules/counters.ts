@@ -26,6 +26,7 @@ export function compileRateLimit(doc: Doc<'rate-limit'>, index: number, ctx: Com
   return {
     ...base(doc, index, 'rate-limit', EVERY_KIND, true),
     needs: 0,
+    botKeys: botScoped(scope, (who, day) => layers.map((l) => (l.day ? `${prefix}${who}:day:${day}` : `${prefix}${who}:${l.per}`))),
     limits: (f) => {
       const who = scopeKey(scope, f);
       const date = f.day;
@@ -64,6 +65,7 @@ export function compileDailyCap(doc: Doc<'daily-cap'>, index: number, ctx: Compi
     needsOriginalOrder: needsPrice,
     // A daily cap counts orders the broker took: an order that never became one gets its charge back.
     refundable: true,
+    botKeys: botScoped(scope, (who, day) => layers.map((l) => `${prefix}${who}:${day}:${l.name}`)),
     limits: (f, m, original): LimitRequest[] | Verdict => {
       const qty = f.quantity;
       if (qty === undefined || Number.isNaN(qty)) return malformedQuantity(lang, doc.message);
@@ -123,6 +125,12 @@ export function compileDailyCap(doc: Doc<'daily-cap'>, index: number, ctx: Compi
       `daily ${label[1]} notional cap of KRW ${krw(l.max)} would be exceeded (${en})`,
     );
   }
+}
+
+/** A rule's keys for one bot (offboarding deletes them), when its counters are the bot's own. */
+function botScoped(scope: Scope, keys: (who: string, day: string) => string[]): CompiledRule['botKeys'] {
+  if (scope !== 'bot' && scope !== 'bot-account') return undefined;
+  return (botId, account, day) => keys(scopeKey(scope, { botId, account }), day);
 }
 
 /** How long an outcome counter lives: the Seoul day in its key rolls it over; the TTL only clears it away. */
