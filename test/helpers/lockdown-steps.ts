@@ -33,16 +33,16 @@ export async function confirmRecoverySteps(t: Test, h: Pick<Harness, 'admin'>, i
 }
 
 /**
- * Holds the sidecar's open-order listings (ka10075) at its upstream client, as a Kiwoom slow to answer them, until
- * the latch is released (released at the test's end too); `firstOnly`: only the first listing waits.
+ * Holds the sidecar's upstream calls of `apiId` at its Kiwoom client (written, not yet at the simulator) until the
+ * latch is released (released at the test's end too); `firstOnly`: only the first call waits.
  */
-export function holdListings(t: Test, h: Pick<Harness, 'sidecar'>, firstOnly = false): Latch {
+export function holdUpstreamCalls(t: Test, h: Pick<Harness, 'sidecar'>, apiId: string, firstOnly = false): Latch {
   const kiwoom = h.sidecar.parts.kiwoom;
   const call = kiwoom.call.bind(kiwoom);
   const hung = latch();
   let held = false;
   kiwoom.call = async (req: TrRequest): Promise<TrResponse> => {
-    if (req.apiId === 'ka10075' && !(firstOnly && held)) {
+    if (req.apiId === apiId && !(firstOnly && held)) {
       held = true;
       hung.reached();
       await hung.passed;
@@ -54,4 +54,27 @@ export function holdListings(t: Test, h: Pick<Harness, 'sidecar'>, firstOnly = f
     hung.release();
   });
   return hung;
+}
+
+/** Kiwoom slow to list open orders (ka10075): the lockdown's cancel-all waits (a lockdown answered 202). */
+export const holdListings = (t: Test, h: Pick<Harness, 'sidecar'>, firstOnly = false): Latch => holdUpstreamCalls(t, h, 'ka10075', firstOnly);
+
+/**
+ * An order written to Kiwoom as the kill switch is pressed: held on the wire (past every check of the sidecar)
+ * until the lockdown of `bot` is recorded, then placed. The incident and Kiwoom's order number.
+ */
+export async function orderPlacedDuringLockdown(
+  t: Test,
+  h: Pick<Harness, 'sidecar' | 'call' | 'admin'>,
+  o: { admin: string; bot: string; order: Record<string, string>; token?: string },
+): Promise<{ incidentId: string; ordNo: string }> {
+  const onWire = holdUpstreamCalls(t, h, 'kt10000');
+  const answer = h.call('kt10000', o.order, o.token ? { token: o.token } : undefined);
+  await onWire.waiting;
+  const lock = await h.admin('POST', '/admin/v1/lockdown', o.admin, { bot: o.bot, reason: 'order on the wire' });
+  t.equal(lock.status, 201, lock.text.slice(0, 300));
+  onWire.release();
+  const placed = await answer;
+  t.equal(placed.json.return_code, 0, `Kiwoom placed it: ${placed.text}`);
+  return { incidentId: String(lock.json.id), ordNo: String(placed.json.ord_no) };
 }

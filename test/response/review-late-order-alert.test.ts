@@ -8,9 +8,7 @@
 // the order is held in the sidecar's Kiwoom client (written, not yet at the
 // simulator) until the lockdown has returned; webhooks to a loopback server.
 import t from 'tap';
-import type { TrRequest, TrResponse } from '../../proxy/kiwoom/client.js';
-import { latch } from '../helpers/gates.js';
-import { RESTING_ORDER } from '../helpers/lockdown-steps.js';
+import { orderPlacedDuringLockdown, RESTING_ORDER } from '../helpers/lockdown-steps.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.js';
 
@@ -27,30 +25,7 @@ t.teardown(async () => {
 
 t.test('an order Kiwoom accepted after the lockdown is alerted at once', async (t) => {
   const admin = await h.adminToken('sec-lead', 'admin');
-  const kiwoom = h.sidecar.parts.kiwoom;
-  const call = kiwoom.call.bind(kiwoom);
-  const onWire = latch();
-  kiwoom.call = async (req: TrRequest): Promise<TrResponse> => {
-    if (req.apiId === 'kt10000') {
-      onWire.reached();
-      await onWire.passed;
-    }
-    return call(req);
-  };
-  t.teardown(() => {
-    kiwoom.call = call;
-    onWire.release();
-  });
-
-  const answer = h.call('kt10000', RESTING_ORDER);
-  await onWire.waiting;
-  const lock = await h.admin('POST', '/admin/v1/lockdown', admin, { bot: h.botId, reason: 'order on the wire' });
-  t.equal(lock.status, 201, lock.text.slice(0, 300));
-  const id = String(lock.json.id);
-  onWire.release();
-  const placed = await answer;
-  t.equal(placed.json.return_code, 0, `Kiwoom placed it: ${placed.text}`);
-  const ordNo = String(placed.json.ord_no);
+  const { incidentId: id, ordNo } = await orderPlacedDuringLockdown(t, h, { admin, bot: h.botId, order: RESTING_ORDER });
 
   const [late] = await hooks.waitFor(1, 20_000, (x) => x.json.event === 'late_order');
   t.ok(late, 'a late_order alert was sent');

@@ -13,8 +13,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { TrRequest, TrResponse } from '../../proxy/kiwoom/client.js';
 import { kguardInProcess } from '../cli/run-cli.js';
-import { latch } from '../helpers/gates.js';
-import { RESTING_ORDER } from '../helpers/lockdown-steps.js';
+import { orderPlacedDuringLockdown, RESTING_ORDER } from '../helpers/lockdown-steps.js';
 import { CANARY, startHarness, waitFor, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -118,29 +117,7 @@ t.test('every cancel of the lockdown and its retries is a record in the chain, f
 t.test("the late order's cancel is recorded too", async (t) => {
   const admin = await h.adminToken('sec-late', 'admin');
   const token = await h.addBot('bot-late', ['kind:query', 'kind:order']);
-  const kiwoom = h.sidecar.parts.kiwoom;
-  const call = kiwoom.call.bind(kiwoom);
-  const onWire = latch();
-  kiwoom.call = async (req: TrRequest): Promise<TrResponse> => {
-    if (req.apiId === 'kt10000') {
-      onWire.reached();
-      await onWire.passed;
-    }
-    return call(req);
-  };
-  t.teardown(() => {
-    kiwoom.call = call;
-    onWire.release();
-  });
-  const answer = h.call('kt10000', { ...RESTING_ORDER, ord_uv: '61000' }, { token });
-  await onWire.waiting;
-  const lock = await h.admin('POST', '/admin/v1/lockdown', admin, { bot: 'bot-late', reason: 'order on the wire' });
-  t.equal(lock.status, 201, lock.text.slice(0, 300));
-  const id = String(lock.json.id);
-  onWire.release();
-  const placed = await answer;
-  t.equal(placed.json.return_code, 0, `Kiwoom placed it: ${placed.text}`);
-  const ordNo = String(placed.json.ord_no);
+  const { incidentId: id, ordNo } = await orderPlacedDuringLockdown(t, h, { admin, bot: 'bot-late', order: { ...RESTING_ORDER, ord_uv: '61000' }, token });
   await waitFor(() => statusOf(ordNo) === 'cancelled', 20_000, 'the late order cancelled');
   await waitFor(async () => (await cancelsOf(id)).some((l) => l.data.orderNo === ordNo), 15_000, 'its cancel recorded');
   t.match((await cancelsOf(id)).find((l) => l.data.orderNo === ordNo)?.data, {

@@ -8,9 +8,8 @@
 // incident records it. Here the order is held in the sidecar's Kiwoom client
 // (written, not yet at the simulator) until the lockdown has returned.
 import t, { type Test } from 'tap';
-import type { TrRequest, TrResponse } from '../../proxy/kiwoom/client.js';
-import { latch } from '../helpers/gates.js';
-import { RESTING_ORDER } from '../helpers/lockdown-steps.js';
+import type { Latch } from '../helpers/gates.js';
+import { holdUpstreamCalls, RESTING_ORDER } from '../helpers/lockdown-steps.js';
 import { CANARY, startHarness, waitFor, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -20,22 +19,8 @@ t.before(async () => {
 t.teardown(() => h.close());
 
 /** Holds every kt10000 in the sidecar's Kiwoom client (written, not yet at the simulator) until released. */
-function holdOrdersOnTheWire(t: Test, on: Harness): ReturnType<typeof latch> {
-  const kiwoom = on.sidecar.parts.kiwoom;
-  const call = kiwoom.call.bind(kiwoom);
-  const onWire = latch();
-  kiwoom.call = async (req: TrRequest): Promise<TrResponse> => {
-    if (req.apiId === 'kt10000') {
-      onWire.reached();
-      await onWire.passed;
-    }
-    return call(req);
-  };
-  t.teardown(() => {
-    kiwoom.call = call;
-    onWire.release();
-  });
-  return onWire;
+function holdOrdersOnTheWire(t: Test, on: Harness): Latch {
+  return holdUpstreamCalls(t, on, 'kt10000');
 }
 
 t.test('an order Kiwoom places after the lockdown listed the account is cancelled when its answer comes back', async (t) => {
