@@ -140,9 +140,10 @@ export function createRecovery(
     });
     // Past this point the bot may trade: the marker now stays as long as the incident, for every cancel-all.
     await store.set(K.unlocking(id), actor, cfg.incidentRetentionMs).catch(failed('unlock marker not kept', 'store'));
-    // A lockdown issued while this unlock ran (its record not yet indexed when others was read) holds its flags:
-    // read afresh, so its credentials stay off and its scope HALTED. Unreadable: held (they stay off).
-    const heldNow = async (key: string) => holderOf(key) !== undefined || (await store.get(key).catch(() => 'unreadable')) !== null;
+    // A flag still set after the clears is another incident's: one read at the start (clearIfOurs handed it over) or a
+    // lockdown issued while this unlock ran (not yet indexed then). Read afresh, so its credentials stay off and its
+    // scope HALTED. Unreadable: held (they stay off).
+    const heldNow = async (key: string) => (await store.get(key).catch(() => 'unreadable')) !== null;
     for (const t of inc.targets) {
       if (await heldNow(K.lockBot(t.botId))) continue;
       // Credentials that were off before the lockdown (an operator's kill switch) are not the incident's to turn on.
