@@ -17,7 +17,7 @@ FROM toolchain AS build
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY proxy ./proxy
-RUN npx tsc -p tsconfig.json
+RUN npm run build
 
 FROM toolchain AS deps
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

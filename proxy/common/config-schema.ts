@@ -1,9 +1,10 @@
 // The JSON Schema for the core config sections and its compiled validator,
 // kept apart from config.ts (types, defaults, loading) because it is long and
 // changes on its own. Sections owned by other parts are only checked to be objects.
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { KIWOOM_LIMITS } from './kiwoom-limits.js';
 import { TRANSPARENT_SCHEMA } from './config-transparent.js';
+import { loadValidator, type ValidatorSpec } from './validators.js';
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 };
 const posInt = { type: 'integer', minimum: 1 };
@@ -288,7 +289,8 @@ const schema = {
   },
 } as const;
 
-export const validateConfig = new Ajv({ allErrors: true, strict: true }).compile(schema);
+export const CONFIG_VALIDATOR: ValidatorSpec = { name: 'config', schema, options: { allErrors: true, strict: true } };
+export const validateConfig = loadValidator(CONFIG_VALIDATOR).validate;
 
 export function describeErrors(errors: ErrorObject[] | null | undefined): string {
   return (errors ?? [])

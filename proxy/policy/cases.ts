@@ -12,7 +12,8 @@ import type { CompiledPolicy, OrderTerms } from './compiled.js';
 import { PolicyLoadError, policyIssue, type PolicyIssue } from './errors.js';
 import { evaluatePolicy, type EvalDeps, type TraceEntry } from './evaluate.js';
 import { createMarketFetcher } from './market.js';
-import { createAjv, DEFAULT_LOAD_LIMITS, parseYaml, type PositionOf } from './load.js';
+import { loadValidator, type ValidatorSpec } from '../common/validators.js';
+import { DEFAULT_LOAD_LIMITS, parseYaml, POLICY_AJV_OPTIONS, type PositionOf } from './load.js';
 import { pathText } from './schema-issues.js';
 import { readTradingState, setTradingState } from './trading-state.js';
 import { callFacts } from './facts.js';
@@ -195,12 +196,14 @@ const EXPLAIN_SCHEMA = {
   ],
 };
 
+export const CASES_VALIDATOR: ValidatorSpec = { name: 'policy-cases', schema: CASES_SCHEMA, options: POLICY_AJV_OPTIONS };
+export const EXPLAIN_VALIDATOR: ValidatorSpec = { name: 'policy-explain', schema: EXPLAIN_SCHEMA, options: POLICY_AJV_OPTIONS };
 let casesValidator: ValidateFunction | undefined;
 let explainValidator: ValidateFunction | undefined;
 
 /** A test file's cases, and the policy file its `policy:` names (resolved next to the test file), if any. */
 export async function loadCaseFile(file: string): Promise<{ cases: PolicyCase[]; policy?: { written: string; resolved: string } }> {
-  casesValidator ??= createAjv().compile(CASES_SCHEMA);
+  casesValidator ??= loadValidator(CASES_VALIDATOR).validate;
   const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
     throw new PolicyLoadError(file, [policyIssue({ file, line: 1, column: 1, path: '' }, 'unreadable', { reason: err.code ?? 'error' })]);
   });
@@ -216,7 +219,7 @@ export async function loadCases(file: string): Promise<PolicyCase[]> {
 
 /** Reads a call for explain (JSON or YAML): either a bare call or a case-shaped object. */
 export async function loadExplainCall(file: string): Promise<Omit<PolicyCase, 'expect' | 'name'>> {
-  explainValidator ??= createAjv().compile(EXPLAIN_SCHEMA);
+  explainValidator ??= loadValidator(EXPLAIN_VALIDATOR).validate;
   const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
     throw new PolicyLoadError(file, [policyIssue({ file, line: 1, column: 1, path: '' }, 'unreadable', { reason: err.code ?? 'error' })]);
   });

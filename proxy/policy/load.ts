@@ -3,10 +3,11 @@
 // schema cannot express. Every problem comes back with file:line:column.
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { Options, ValidateFunction } from 'ajv';
 import { isMap, isNode, isPair, isScalar, Lexer, LineCounter, parseDocument, type Document } from 'yaml';
 import { PolicyLoadError, policyIssue, type PolicyIssue } from './errors.js';
 import type { IssueArgs } from './issue-text.js';
+import { loadValidator, type ValidatorSpec } from '../common/validators.js';
 import { POLICY_SCHEMA } from './schema.js';
 import { firstLine, pathText, ruleAt, schemaIssues } from './schema-issues.js';
 import type { PolicyDoc } from './document.js';
@@ -69,14 +70,12 @@ function namesInRules(doc: PolicyDoc, position: PositionOf): NamedInRule[] {
 }
 
 /** The ajv settings every policy-related schema uses (verbose: errors carry the offending value). */
-export function createAjv(): Ajv {
-  return new Ajv({ allErrors: true, verbose: true, discriminator: true, strict: true, strictRequired: false, allowUnionTypes: true });
-}
-
+export const POLICY_AJV_OPTIONS: Options = { allErrors: true, verbose: true, discriminator: true, strict: true, strictRequired: false, allowUnionTypes: true };
+export const POLICY_VALIDATOR: ValidatorSpec = { name: 'policy', schema: POLICY_SCHEMA, options: POLICY_AJV_OPTIONS };
 let validator: ValidateFunction | undefined;
 function schemaValidator(): ValidateFunction {
-  // Compiled once per process; ajv compilation is the expensive part.
-  validator ??= createAjv().compile(POLICY_SCHEMA);
+  // Loaded (or compiled) once per process, on first use.
+  validator ??= loadValidator(POLICY_VALIDATOR).validate;
   return validator;
 }
 

@@ -22,6 +22,7 @@ function newestSource(dir: string): number {
 export function ensureBuilt(): void {
   if (existsSync(MAIN) && statSync(MAIN).mtimeMs >= newestSource(path.join(ROOT, 'proxy'))) return;
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
+  execFileSync(process.execPath, [path.join(ROOT, 'dist', 'proxy', 'cli', 'build-validators.js')], { stdio: 'inherit' });
 }
 
 export interface SidecarProcess {
