@@ -89,7 +89,7 @@ t.test('sidecar shape: two bots of one account share their app key through Redis
     const imported = await kguard(['keys', 'import', '--bot', name, '--account', ACCOUNT], { env, stdin: `${APP.appKey}\n${APP.secretKey}\n` });
     t.equal(imported.code, 0, `keys import ${name}: ${imported.stderr}`);
     const fingerprint = /"appKeyFingerprint":\s*"([^"]+)"/.exec(imported.stdout)?.[1];
-    const sidecar = await spawnSidecar({ configFile: file, env, timeoutMs: 60_000 });
+    const sidecar = await spawnSidecar({ configFile: file, env });
     t.teardown(() => sidecar.kill());
     return { name, sidecar, fingerprint, botSecret: (await readFile(secretFile, 'latin1')).trim() };
   }
