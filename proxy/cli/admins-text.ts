@@ -7,6 +7,8 @@ export const ADMINS_TEXT = {
   ko: {
     createdTo: (name: string, role: string, file: string) => `관리자 ${name} (${role})을(를) 만들었습니다. 토큰은 ${file}에 썼습니다 (권한 0600)\n`,
     created: (name: string, role: string, token: string) => `관리자 ${name} (${role})을(를) 만들었습니다\n관리자 토큰 (한 번만 표시): ${token}\n`,
+    tokenOutExists: (file: string, name: string) =>
+      `--token-out ${file}: 이미 있는 파일은 덮어쓰지 않습니다. 새 파일 이름을 주십시오 (관리자 ${name}은(는) 만들지 않았습니다)`,
     none: '등록된 관리자가 없습니다\n',
     noSuch: (name: string) => `${name}(이)라는 관리자가 없습니다. 아무것도 제거하지 않았습니다 (kguard admins list로 이름을 확인하십시오)\n`,
     removed: (name: string) => `관리자 ${name}을(를) 제거했습니다. 그 토큰은 더 이상 쓸 수 없습니다\n`,
@@ -14,6 +16,7 @@ export const ADMINS_TEXT = {
   en: {
     createdTo: (name: string, role: string, file: string) => `admin ${name} (${role}) created; token written to ${file} (mode 0600)\n`,
     created: (name: string, role: string, token: string) => `admin ${name} (${role}) created\nadmin token (shown once): ${token}\n`,
+    tokenOutExists: (file: string, name: string) => `--token-out ${file}: the file exists and is never replaced; name a new file (admin ${name} not created)`,
     none: 'no admins\n',
     noSuch: (name: string) => `no admin named ${name}; nothing removed (kguard admins list shows the names)\n`,
     removed: (name: string) => `admin ${name} removed; its token no longer works\n`,

@@ -1,8 +1,9 @@
 // kguard admins add|list|remove: tokens for the admin API, shown once.
 import { AdminTokens, type Role } from '../admin/tokens.js';
-import { ensurePrivateDir, writeFileAtomic } from '../common/fsutil.js';
+import { ensurePrivateDir } from '../common/fsutil.js';
+import { overwriteAndUnlink } from '../vault/files.js';
 import { ADMINS_TEXT } from './admins-text.js';
-import { configFromFlags, printJson, unwritten } from './args.js';
+import { configFromFlags, createOutFile, printJson, unwritten } from './args.js';
 import { cliLanguage } from './lang.js';
 import { runCommand } from './runner.js';
 import type { Ctx, Handler } from './spec.js';
@@ -19,23 +20,36 @@ export const add: Handler = async (ctx) => {
   const role = (ctx.str('role') ?? 'viewer') as Role;
   const tokens = await tokensOf(ctx);
   const say = ADMINS_TEXT[await cliLanguage(ctx)];
-  const token = await tokens.create(name, role);
+  const out = ctx.str('token-out');
+  // The file first (no admin when it cannot be created), as bots add --secret-out.
+  const fh = out === undefined ? undefined : await createOutFile(out, '--token-out', `admin ${name} not created`, say.tokenOutExists(out, name));
+  let delivered = fh === undefined;
   try {
-    const out = ctx.str('token-out');
-    if (out !== undefined) {
-      // A token nobody received must not stay valid (nor hold the name against the retry).
-      await writeFileAtomic(out, token, 0o600).catch(async (err: unknown) => {
-        await tokens.remove(name);
-        throw unwritten('--token-out', out, `admin ${name} not created`, err);
-      });
-      ctx.io.stdout.write(say.createdTo(name, role, out));
-    } else {
-      ctx.io.stdout.write(say.created(name, role, token.toString('latin1')));
+    const token = await tokens.create(name, role);
+    try {
+      if (fh && out !== undefined) {
+        // A token nobody received must not stay valid (nor hold the name against the retry).
+        await fh
+          .writeFile(token)
+          .then(() => fh.sync())
+          .catch(async (err: unknown) => {
+            await tokens.remove(name);
+            throw unwritten('--token-out', out, `admin ${name} not created`, err);
+          });
+        delivered = true;
+        ctx.io.stdout.write(say.createdTo(name, role, out));
+      } else {
+        ctx.io.stdout.write(say.created(name, role, token.toString('latin1')));
+      }
+    } finally {
+      token.fill(0);
     }
+    return 0;
   } finally {
-    token.fill(0);
+    await fh?.close();
+    // Only the file this run created, when no admin came of it.
+    if (!delivered && out !== undefined) await overwriteAndUnlink(out).catch(() => undefined);
   }
-  return 0;
 };
 
 export const list: Handler = async (ctx) => {

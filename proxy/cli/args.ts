@@ -1,6 +1,8 @@
 // What every command does the same way: load the configuration from
 // --config / --data-dir (then KGUARD_* and the embedded default), print JSON,
 // name the file behind an error.
+import { constants as fsConstants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, type Config } from '../common/config.js';
 import { GuardError } from '../common/errors.js';
@@ -40,4 +42,15 @@ export function unwritten(flag: string, file: string, undone: string, err: unkno
   const code = (err as NodeJS.ErrnoException).code;
   const why = code ? `cannot write (${code})` : (err as Error).message;
   return Object.assign(new Error(`${flag} ${file}: ${why}; ${undone}`, { cause: err }), code ? { code } : {});
+}
+
+/**
+ * A new 0600 file for a credential shown once (--secret-out, --token-out): created here, no symlink followed; a
+ * file that exists (another credential's, maybe its only copy) is never replaced, and existsMessage says so (KG2010).
+ */
+export async function createOutFile(file: string, flag: string, undone: string, existsMessage: string): Promise<FileHandle> {
+  return open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new GuardError('KG2010', existsMessage);
+    throw unwritten(flag, file, undone, err);
+  });
 }

@@ -4,13 +4,10 @@
 // disable, enable and kill-sessions go through the running sidecar's admin
 // API (server/bot-control.ts: one meaning of disable and of ending sessions);
 // remove always does (server/bot-remove.ts: offboarding needs the live sidecar).
-import { constants as fsConstants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import { BotRegistry, type PublicBot } from '../auth/index.js';
-import { GuardError } from '../common/errors.js';
 import { ensurePrivateDir } from '../common/fsutil.js';
 import { overwriteAndUnlink } from '../vault/files.js';
-import { configFromFlags, printJson, unwritten } from './args.js';
+import { configFromFlags, createOutFile, printJson, unwritten } from './args.js';
 import { adminClientFrom, printResult } from './admin-common.js';
 import type { RemoveReport } from '../server/bot-remove.js';
 import { BOTS_TEXT, summariseRemoval } from './bots-text.js';
@@ -33,14 +30,6 @@ async function withRegistry<T>(ctx: Ctx, fn: (registry: BotRegistry, say: (typeo
   }
 }
 
-/** A new 0600 file for --secret-out; an existing one (another bot's secret, maybe its only copy) is never replaced. */
-async function createSecretFile(file: string, id: string, say: (typeof BOTS_TEXT)[Language]): Promise<FileHandle> {
-  return open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new GuardError('KG2010', say.secretOutExists(file, id));
-    throw unwritten('--secret-out', file, `bot ${id} not created`, err);
-  });
-}
-
 export const add: Handler = (ctx) =>
   withRegistry(ctx, async (registry, say) => {
     const allowed = ctx
@@ -51,7 +40,7 @@ export const add: Handler = (ctx) =>
     const id = ctx.positionals[0]!;
     const out = ctx.str('secret-out');
     // The file first (no bot when it cannot be created), as bots import --secrets-out.
-    const fh = out === undefined ? undefined : await createSecretFile(out, id, say);
+    const fh = out === undefined ? undefined : await createOutFile(out, '--secret-out', `bot ${id} not created`, say.secretOutExists(out, id));
     let delivered = fh === undefined;
     try {
       const { bot, secret } = await registry.add({ id, owner: ctx.str('owner') ?? 'unknown', account: ctx.str('account')!, allowed });

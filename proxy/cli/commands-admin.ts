@@ -94,7 +94,7 @@ export const admins: Command = {
       summary: 'create an admin API principal and its token',
       flags: {
         role: { type: 'string', choices: ['viewer', 'approver', 'admin'], help: 'what the token may do (default viewer)' },
-        'token-out': { type: 'string', value: 'FILE', help: 'write the token to FILE (mode 0600) instead of printing it' },
+        'token-out': { type: 'string', value: 'FILE', help: 'write the token to FILE (created 0600, never replaced) instead of printing it' },
       },
       run: lazy(() => import('./admins.js'), 'add'),
     },
