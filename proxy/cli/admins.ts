@@ -1,9 +1,8 @@
 // kguard admins add|list|remove: tokens for the admin API, shown once.
 import { AdminTokens, type Role } from '../admin/tokens.js';
 import { ensurePrivateDir } from '../common/fsutil.js';
-import { overwriteAndUnlink } from '../vault/files.js';
 import { ADMINS_TEXT } from './admins-text.js';
-import { configFromFlags, createOutFile, printJson, unwritten } from './args.js';
+import { configFromFlags, openOutFile, printJson } from './args.js';
 import { cliLanguage } from './lang.js';
 import { runCommand } from './runner.js';
 import type { Ctx, Handler } from './spec.js';
@@ -22,21 +21,13 @@ export const add: Handler = async (ctx) => {
   const say = ADMINS_TEXT[await cliLanguage(ctx)];
   const out = ctx.str('token-out');
   // The file first (no admin when it cannot be created), as bots add --secret-out.
-  const fh = out === undefined ? undefined : await createOutFile(out, '--token-out', `admin ${name} not created`, say.tokenOutExists(out, name));
-  let delivered = fh === undefined;
+  const outFile = out === undefined ? undefined : await openOutFile(out, '--token-out', `admin ${name} not created`, say.tokenOutExists(out, name));
   try {
     const token = await tokens.create(name, role);
     try {
-      if (fh && out !== undefined) {
+      if (outFile && out !== undefined) {
         // A token nobody received must not stay valid (nor hold the name against the retry).
-        await fh
-          .writeFile(token)
-          .then(() => fh.sync())
-          .catch(async (err: unknown) => {
-            await tokens.remove(name);
-            throw unwritten('--token-out', out, `admin ${name} not created`, err);
-          });
-        delivered = true;
+        await outFile.deliver(token, () => tokens.remove(name));
         ctx.io.stdout.write(say.createdTo(name, role, out));
       } else {
         ctx.io.stdout.write(say.created(name, role, token.toString('latin1')));
@@ -46,9 +37,7 @@ export const add: Handler = async (ctx) => {
     }
     return 0;
   } finally {
-    await fh?.close();
-    // Only the file this run created, when no admin came of it.
-    if (!delivered && out !== undefined) await overwriteAndUnlink(out).catch(() => undefined);
+    await outFile?.close();
   }
 };
 

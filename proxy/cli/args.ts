@@ -2,10 +2,11 @@
 // --config / --data-dir (then KGUARD_* and the embedded default), print JSON,
 // name the file behind an error.
 import { constants as fsConstants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, type Config } from '../common/config.js';
 import { GuardError } from '../common/errors.js';
+import { overwriteAndUnlink } from '../vault/files.js';
 import type { CliIO } from './types.js';
 
 export async function configFromFlags(values: { config?: unknown; 'data-dir'?: unknown }, io: CliIO, overrides: Record<string, unknown> = {}): Promise<Config> {
@@ -44,13 +45,39 @@ export function unwritten(flag: string, file: string, undone: string, err: unkno
   return Object.assign(new Error(`${flag} ${file}: ${why}; ${undone}`, { cause: err }), code ? { code } : {});
 }
 
+/** A credential shown once, on its way into a new file (--secret-out, --token-out). */
+export interface OutFile {
+  /** Writes and syncs the credential; when it cannot, undo() takes back what it was for, and the error names the flag. */
+  deliver(credential: Buffer, undo: () => Promise<unknown>): Promise<void>;
+  /** Closes the file, and removes it when nothing was delivered into it (only ever a file this run created). */
+  close(): Promise<void>;
+}
+
 /**
- * A new 0600 file for a credential shown once (--secret-out, --token-out): created here, no symlink followed; a
- * file that exists (another credential's, maybe its only copy) is never replaced, and existsMessage says so (KG2010).
+ * A new 0600 file for a credential shown once: created here, no symlink followed; a file that exists (another
+ * credential's, maybe its only copy) is never replaced, and existsMessage says so (KG2010). Created before the
+ * credential, so that nothing is registered when it cannot be.
  */
-export async function createOutFile(file: string, flag: string, undone: string, existsMessage: string): Promise<FileHandle> {
-  return open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600).catch((err: unknown) => {
+export async function openOutFile(file: string, flag: string, undone: string, existsMessage: string): Promise<OutFile> {
+  const fh = await open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new GuardError('KG2010', existsMessage);
     throw unwritten(flag, file, undone, err);
   });
+  let delivered = false;
+  return {
+    async deliver(credential, undo) {
+      await fh
+        .writeFile(credential)
+        .then(() => fh.sync())
+        .catch(async (err: unknown) => {
+          await undo();
+          throw unwritten(flag, file, undone, err);
+        });
+      delivered = true;
+    },
+    async close() {
+      await fh.close();
+      if (!delivered) await overwriteAndUnlink(file).catch(() => undefined);
+    },
+  };
 }

@@ -6,8 +6,7 @@
 // remove always does (server/bot-remove.ts: offboarding needs the live sidecar).
 import { BotRegistry, type PublicBot } from '../auth/index.js';
 import { ensurePrivateDir } from '../common/fsutil.js';
-import { overwriteAndUnlink } from '../vault/files.js';
-import { configFromFlags, createOutFile, printJson, unwritten } from './args.js';
+import { configFromFlags, openOutFile, printJson } from './args.js';
 import { adminClientFrom, printResult } from './admin-common.js';
 import type { RemoveReport } from '../server/bot-remove.js';
 import { BOTS_TEXT, summariseRemoval } from './bots-text.js';
@@ -40,21 +39,13 @@ export const add: Handler = (ctx) =>
     const id = ctx.positionals[0]!;
     const out = ctx.str('secret-out');
     // The file first (no bot when it cannot be created), as bots import --secrets-out.
-    const fh = out === undefined ? undefined : await createOutFile(out, '--secret-out', `bot ${id} not created`, say.secretOutExists(out, id));
-    let delivered = fh === undefined;
+    const outFile = out === undefined ? undefined : await openOutFile(out, '--secret-out', `bot ${id} not created`, say.secretOutExists(out, id));
     try {
       const { bot, secret } = await registry.add({ id, owner: ctx.str('owner') ?? 'unknown', account: ctx.str('account')!, allowed });
       try {
-        if (fh && out !== undefined) {
+        if (outFile && out !== undefined) {
           // A bot whose secret nobody received must not stay registered (nor hold the id against the retry).
-          await fh
-            .writeFile(secret)
-            .then(() => fh.sync())
-            .catch(async (err: unknown) => {
-              await registry.removeAdded([bot.id]);
-              throw unwritten('--secret-out', out, `bot ${bot.id} not created`, err);
-            });
-          delivered = true;
+          await outFile.deliver(secret, () => registry.removeAdded([bot.id]));
           ctx.io.stdout.write(say.createdTo(bot.id, out));
         } else {
           ctx.io.stdout.write(say.created(bot.id, secret.toString('latin1')));
@@ -65,9 +56,7 @@ export const add: Handler = (ctx) =>
       printJson(ctx.io, bot);
       return 0;
     } finally {
-      await fh?.close();
-      // Only the file this run created, when no bot came of it.
-      if (!delivered && out !== undefined) await overwriteAndUnlink(out).catch(() => undefined);
+      await outFile?.close();
     }
   });
 
