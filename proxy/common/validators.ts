@@ -51,7 +51,12 @@ function precompiled(spec: ValidatorSpec, dir: string): ValidateFunction | undef
   // Evaluated as ajv evaluates its own compiled code (new Function), with this
   // module's require: its ajv runtime helpers resolve wherever the file lies.
   const module = { exports: {} as ValidateFunction & { digest?: string } };
-  new Function('module', 'exports', 'require', readFileSync(file, 'utf8'))(module, module.exports, require);
+  try {
+    new Function('module', 'exports', 'require', readFileSync(file, 'utf8'))(module, module.exports, require);
+  } catch (err) {
+    // A damaged build is not papered over by compiling: the process stops, naming the file to rebuild.
+    throw new Error(`precompiled validator ${file} cannot be loaded (${(err as Error).message}); rebuild with npm run build`, { cause: err });
+  }
   return module.exports.digest === validatorDigest(spec) ? module.exports : undefined;
 }
 

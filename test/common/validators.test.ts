@@ -117,6 +117,12 @@ t.test('a validator file made from another schema, another ajv option or nothing
   const undigested = loadValidator(spec, own);
   t.equal(undigested.source, 'compiled', 'a file without its digest: compiled');
   t.equal(undigested.validate({ a: 'x' }), false);
+  writeFileSync(path.join(own, 'probe.cjs'), 'module.exports = function (');
+  t.throws(
+    () => loadValidator(spec, own),
+    /precompiled validator .*probe\.cjs cannot be loaded .*rebuild with npm run build/,
+    'a damaged file stops the process, named',
+  );
 });
 
 t.test(

@@ -8,7 +8,7 @@
 import { chmod, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Registry } from 'prom-client';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createLogger } from '../../proxy/common/logger.js';
 import { createLocalKeyProvider, createVault, type ManagedVault } from '../../proxy/vault/index.js';
 import { CANARY, startHarness } from '../helpers/harness.js';
@@ -25,6 +25,15 @@ const quote = (token: string) => h.call('ka10001', { stk_cd: '005930' }, { token
 const remove = (id: string) => h.admin('POST', `/admin/v1/bots/${id}/remove`, admin, { reason: 'customer offboarded' });
 const brokerDetail = (r: { json: Record<string, unknown> }) =>
   (r.json.steps as { step: string; detail: string }[] | undefined)?.find((s) => s.step === 'broker')?.detail ?? '';
+
+/** Removes a bot whose app key nobody else holds: the removal revokes the key's broker token, once. */
+async function removeRevoking(t: Test, id: string, why: string): Promise<void> {
+  const revoked = h.sim.stats().tokensRevoked;
+  const r = await remove(id);
+  t.equal(r.status, 200, r.text);
+  t.match(brokerDetail(r), /revoked/, why);
+  t.equal(h.sim.stats().tokensRevoked, revoked + 1, 'the broker token revoked once');
+}
 
 /** Another process's vault on the sidecar's data dir (what `kguard keys ...` opens). */
 async function cliVault(): Promise<ManagedVault> {
@@ -82,11 +91,7 @@ t.test("a sharer rotated to another key by another process no longer counts: the
   await cli.rotateCredentials({ botId: 'stays', ...canary('-moved') });
   await cli.rotateCredentials({ botId: h.botId, ...canary('-moved2') });
   t.equal((await quote(tok)).json.return_code, 0);
-  const revoked = h.sim.stats().tokensRevoked;
-  const r = await remove('last');
-  t.equal(r.status, 200, r.text);
-  t.match(brokerDetail(r), /revoked/, 'nobody else holds the key');
-  t.equal(h.sim.stats().tokensRevoked, revoked + 1);
+  await removeRevoking(t, 'last', 'nobody else holds the key');
 });
 
 t.test('a sharer from a batch import is seen; one destroyed is not; a stale entry keeps nothing live', async (t) => {
@@ -102,11 +107,7 @@ t.test('a sharer from a batch import is seen; one destroyed is not; a stale entr
   await writeFile(path.join(h.dataDir, 'credential-keys', fp, 'cust-0'), '', { mode: 0o600 });
   t.same(await parts.vault.holdersOf(fp), ['batch-leaver-2'], 'only records that hold the key');
   t.equal((await quote(tok2)).json.return_code, 0);
-  const revoked = h.sim.stats().tokensRevoked;
-  const r = await remove('batch-leaver-2');
-  t.equal(r.status, 200, r.text);
-  t.match(brokerDetail(r), /revoked/, 'the stale entry and the destroyed sharer keep nothing live');
-  t.equal(h.sim.stats().tokensRevoked, revoked + 1);
+  await removeRevoking(t, 'batch-leaver-2', 'the stale entry and the destroyed sharer keep nothing live');
 });
 
 t.test('records written without the index (restored, older release) are found once a process verifies it', async (t) => {
