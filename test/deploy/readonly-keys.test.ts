@@ -16,6 +16,7 @@ import { request } from 'undici';
 import { generateHmacKeyFile, generateSigningKeyFiles, publicKeyFileFor } from '../../proxy/audit/keys.js';
 import { verifyLog } from '../../proxy/audit/verify.js';
 import { startSimulator } from '../../proxy/sim/index.js';
+import { waitFor } from '../helpers/harness.js';
 import { provisionBot } from '../helpers/provision.js';
 import { spawnSidecar, writeSidecarConfig } from '../helpers/sidecar-process.js';
 
@@ -116,7 +117,9 @@ t.test('the sidecar starts with its audit keys on a read-only directory', async 
     ),
     'nothing written beside the key',
   );
-  t.match(child.stdout(), /no \.pub can be written beside the audit signing key/, 'says where the public key went');
+  // Start-up log lines are buffered (log.flushMs) and may follow the banner: wait for the line.
+  await waitFor(() => /no \.pub can be written beside the audit signing key/.test(child.stdout()), 20_000, 'says where the public key went');
+  t.pass('says where the public key went');
   // One bot call, so the log holds records and signed checkpoints to verify.
   const login = await request(`${child.url}/oauth2/token`, {
     method: 'POST',
@@ -155,7 +158,9 @@ t.test('a stale .pub beside a read-only key is reported, not fatal', async (t) =
   const child = await serve(t, l);
   const ready = await request(`${child.adminUrl}/readyz`);
   t.equal(ready.statusCode, 200, `ready: ${await ready.body.text()}`);
-  t.match(child.stdout(), /holds another key and cannot be rewritten/, 'warns that the .pub beside the key is not this key');
+  // Start-up log lines are buffered (log.flushMs) and may follow the banner: wait for the line.
+  await waitFor(() => /holds another key and cannot be rewritten/.test(child.stdout()), 20_000, 'warns that the .pub beside the key is not this key');
+  t.pass('warns that the .pub beside the key is not this key');
   t.equal(await child.stop(), 0, 'SIGTERM: clean exit');
   const pinned = await verifyLog(l.auditDir, { publicKeyFile: l.trustedPub });
   t.ok(pinned.ok, `verifies with the real key: ${JSON.stringify(pinned.failure)}`);

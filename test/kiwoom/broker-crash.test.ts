@@ -91,7 +91,9 @@ t.test('kill -9 under load leaves a live token; the restarted binary revokes it 
   t.teardown(() => second.stop());
   t.equal(sim.liveTokens(), 0, 'revoked during start-up, before the listener answered');
   t.equal(sim.stats().tokensRevoked, revokedBefore + 1);
-  t.match(second.stdout() + second.stderr(), /revoked a broker token left by a previous process/);
+  // Log lines are buffered (log.flushMs): the line may follow the banner; wait for it.
+  await waitFor(() => /revoked a broker token left by a previous process/.test(second.stdout() + second.stderr()), 20_000, 'the revoke logged');
+  t.pass('the revoke of the left token is logged');
   t.equal((await quote(second, await botToken(second))).return_code, 0, 'and it serves');
   await second.stop();
   t.equal(sim.liveTokens(), 0, 'a graceful stop revokes the lingering token');
@@ -113,6 +115,7 @@ t.test('an issue that never finished (intent on disk, token unknown) is revoked 
   t.teardown(() => s.stop());
   t.equal(sim.requestLog().filter((r) => r.path === '/oauth2/token' && r.returnCode === 5).length - refusedBefore, 1, 'the re-issue was refused for rate once');
   t.equal(sim.liveTokens(), 0, 'issued again (the same token comes back) and revoked before the sidecar serves');
-  t.match(s.stdout() + s.stderr(), /broker token revoke failed; retrying/, 'after a failed revoke');
+  await waitFor(() => /broker token revoke failed; retrying/.test(s.stdout() + s.stderr()), 20_000, 'the failed revoke logged (log.flushMs)');
+  t.pass('after a failed revoke');
   await s.stop();
 });
