@@ -4,13 +4,17 @@
 // Node's own server.maxConnections drops every new socket once the cap is reached, whatever the open ones are
 // doing: idle TCP connections from one address (not a byte sent, each closed only by headersTimeoutMs and opened
 // again) locked every bot out. Here, at the cap, a new connection takes the place of one that waits without a
-// request in flight, which is closed (kguard_connections_evicted_total):
-//   1. first the oldest that never had a request: it sent nothing yet, or only part of its first request (a
-//      client connects to send at once; a slowloris sends a byte to look busy, so both are the same here);
-//   2. then the one kept alive longest since its last answer: its client was served and may send again soon,
-//      and closing it races that bot's next write, so it goes only when no fresh one is left.
-// A connection serving a request (its response not yet finished), or handed over (WebSocket, CONNECT tunnel), is
-// never closed for this; when every slot holds one, the new connection is refused unread (reason capacity).
+// request being served, which is closed (kguard_connections_evicted_total):
+//   1. first the oldest that never had a request: it sent nothing yet, or only part of its first request's head
+//      (a client connects to send at once; a slowloris sends a byte to look busy, so both are the same here);
+//   2. then the one whose request body has been arriving longest: nothing of that request was acted on yet (the
+//      pipeline reads the whole body first), and a body held back (a slow POST) would otherwise keep its slot
+//      until requestTimeoutMs, so a few dozen new ones a second would hold every slot;
+//   3. then the one kept alive longest since its last answer: its client was served and may send again soon,
+//      and closing it races that bot's next write, so it goes only when no other is left.
+// A connection serving a request (its body all in, its response not yet finished), or handed over (WebSocket,
+// CONNECT tunnel), is never closed for this; when every slot holds one, the new connection is refused unread
+// (reason capacity).
 // Past the per-source cap the new connection is refused unread (reason source) before any HTTP or TLS work.
 // Connections another part hands to the server (transparent mode's tunnels) were never counted and are not.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -29,6 +33,8 @@ interface Slot {
   readonly source: string;
   /** Requests being served; Infinity once handed over (upgrade, CONNECT). */
   busy: number;
+  /** The request being served, while its body may still be arriving. */
+  request?: IncomingMessage;
 }
 
 type Listener = (...args: unknown[]) => void;
@@ -39,7 +45,7 @@ export function keepConnectionSlots(server: Server, limits: ConnectionSlotLimits
   const evictedTotal = counter(
     registry,
     'kguard_connections_evicted_total',
-    'Connections closed at limits.maxConnections to make room, by what they were doing: silent (nothing sent), partial (part of a first request), kept_alive (idle after an answer)',
+    'Connections closed at limits.maxConnections to make room, by what they were doing: silent (nothing sent), partial (part of a first request head), receiving (a request body still arriving), kept_alive (idle after an answer)',
     ['listener', 'state'],
   );
   const refusedTotal = counter(
@@ -51,6 +57,7 @@ export function keepConnectionSlots(server: Server, limits: ConnectionSlotLimits
   const evicted = {
     silent: evictedTotal.labels(name, 'silent'),
     partial: evictedTotal.labels(name, 'partial'),
+    receiving: evictedTotal.labels(name, 'receiving'),
     kept_alive: evictedTotal.labels(name, 'kept_alive'),
   };
   const refused = { capacity: refusedTotal.labels(name, 'capacity'), source: refusedTotal.labels(name, 'source') };
@@ -60,6 +67,8 @@ export function keepConnectionSlots(server: Server, limits: ConnectionSlotLimits
   const slots = new Map<Socket, Slot>();
   /** Never had a request dispatched, oldest first (a Set keeps insertion order). */
   const fresh = new Set<Slot>();
+  /** Serving a request that may still be receiving its body, oldest request first (done ones leave lazily). */
+  const receiving = new Set<Slot>();
   /** Answered and waiting for the next request, longest-waiting first. */
   const kept = new Set<Slot>();
   const perSource = new Map<string, number>();
@@ -68,6 +77,7 @@ export function keepConnectionSlots(server: Server, limits: ConnectionSlotLimits
   const release = (slot: Slot): void => {
     if (!slots.delete(slot.socket)) return;
     fresh.delete(slot);
+    receiving.delete(slot);
     kept.delete(slot);
     open.dec();
     if (capPerSource === 0) return;
@@ -79,6 +89,15 @@ export function keepConnectionSlots(server: Server, limits: ConnectionSlotLimits
   /** The slot of a request's socket: itself, or under TLS the TCP socket it wraps. */
   const slotOf = (socket: unknown): Slot | undefined => slots.get(socket as Socket) ?? slots.get((socket as { _parent?: Socket } | null)?._parent as Socket);
 
+  /** The slot whose request body has been arriving longest; those whose body is all in leave the set here. */
+  const stillReceiving = (): Slot | undefined => {
+    for (const slot of receiving) {
+      if (slot.request && !slot.request.complete && slot.busy === 1) return slot;
+      receiving.delete(slot);
+    }
+    return undefined;
+  };
+
   const admit = (socket: Socket): boolean => {
     if ((socket as Socket & { server?: unknown }).server !== server) return true;
     const source = socket.remoteAddress ?? 'unknown';
@@ -88,13 +107,14 @@ export function keepConnectionSlots(server: Server, limits: ConnectionSlotLimits
       return false;
     }
     if (slots.size >= limits.maxConnections) {
-      const victim = fresh.values().next().value ?? kept.values().next().value;
+      const victim = fresh.values().next().value ?? stillReceiving() ?? kept.values().next().value;
       if (!victim) {
         refused.capacity.inc();
         socket.destroy();
         return false;
       }
-      evicted[kept.has(victim) ? 'kept_alive' : victim.socket.bytesRead === 0 ? 'silent' : 'partial'].inc();
+      const state = kept.has(victim) ? 'kept_alive' : receiving.has(victim) ? 'receiving' : victim.socket.bytesRead === 0 ? 'silent' : 'partial';
+      evicted[state].inc();
       release(victim);
       victim.socket.destroy();
     }
@@ -122,7 +142,13 @@ export function keepConnectionSlots(server: Server, limits: ConnectionSlotLimits
     slot.busy++;
     fresh.delete(slot);
     kept.delete(slot);
+    if (!req.complete) {
+      slot.request = req;
+      receiving.add(slot);
+    }
     res.once('close', () => {
+      receiving.delete(slot);
+      slot.request = undefined;
       if (--slot.busy === 0 && slots.has(slot.socket)) kept.add(slot);
     });
   });
@@ -134,6 +160,7 @@ export function keepConnectionSlots(server: Server, limits: ConnectionSlotLimits
     if (!slot) return;
     slot.busy = Number.POSITIVE_INFINITY;
     fresh.delete(slot);
+    receiving.delete(slot);
     kept.delete(slot);
   };
   const heard = new Set<string | symbol>();
