@@ -18,9 +18,12 @@ export interface ReadinessReport {
 /** Longest /readyz waits for one check before reporting it failed (a probe's timeoutSeconds must leave room for it). */
 export const CHECK_TIMEOUT_MS = 1_000;
 
+/** Longest reason shown: room for the calendar check's three lists (policy, risk, compensation) at once. */
+const MAX_REASON_CHARS = 1_000;
+
 function reasonOf(err: unknown): string {
   if (err instanceof GuardError) return `${err.code}${err.detail ? `: ${err.detail}` : ''}`;
-  return err instanceof Error ? err.message.slice(0, 300) : 'failed';
+  return err instanceof Error ? err.message.slice(0, MAX_REASON_CHARS) : 'failed';
 }
 
 export async function runReadiness(checks: readonly ReadinessCheck[]): Promise<ReadinessReport> {
@@ -38,7 +41,7 @@ export async function runReadiness(checks: readonly ReadinessCheck[]): Promise<R
         return [c.name, { ok: true }] as const;
       } catch (err) {
         if (err instanceof Degraded)
-          return [c.name, { ok: false, reason: err.message.slice(0, 300), severity: 'warn' as const, degraded: true as const }] as const;
+          return [c.name, { ok: false, reason: err.message.slice(0, MAX_REASON_CHARS), severity: 'warn' as const, degraded: true as const }] as const;
         const warn = c.severity === 'warn' ? { severity: 'warn' as const, ...(c.refusesCalls ? { refusesCalls: true as const } : {}) } : {};
         return [c.name, { ok: false, reason: reasonOf(err), ...warn }] as const;
       } finally {

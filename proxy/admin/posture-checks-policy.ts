@@ -137,8 +137,8 @@ export const holidayCalendar: PostureCheck = {
   title: { ko: '휴장일 목록의 기간', en: 'Holiday list reaches ahead' },
   recommendation: {
     anchor: 'holiday-calendar',
-    ko: '거래소(KRX)가 공고한 다음 해 휴장일을 정책의 calendar.holidays (와 risk.holidays 를 쓴다면 그것)에 추가하세요. 날짜를 추측하지 말고 공고를 확인하세요.',
-    en: "Add the exchange's announced closed days for the next year to the policy's calendar.holidays (and to risk.holidays if you use it); take them from KRX's announcement, never guess.",
+    ko: '거래소(KRX)가 공고한 다음 해 휴장일을 정책의 calendar.holidays (와 risk.holidays 를 쓴다면 그것)에 추가하세요. 날짜를 추측하지 말고 공고를 확인하세요. response.compensation.holidays 를 쓴다면 다음 해 공휴일을 그것에 추가하세요.',
+    en: "Add the exchange's announced closed days for the next year to the policy's calendar.holidays (and to risk.holidays if you use it); take them from KRX's announcement, never guess. If you use response.compensation.holidays, add the next year's public holidays to it.",
   },
   run: (s) =>
     onOrders(s, () => {

@@ -1,6 +1,7 @@
 // The posture check's data: the snapshot one gatherer reads from the running
 // sidecar (posture-gather.ts), and the report the pure checks make of it
 // (posture-checks.ts). The snapshot is plain JSON so tests write it by hand.
+import type { CalendarName } from '../common/market-calendar.js';
 
 /** A policy rule as far as posture needs it (from the validated policy document in force). */
 export interface PostureRule {
@@ -66,7 +67,7 @@ export interface PostureSnapshot {
    * How far each holiday list reaches (policy: calendar.holidays in force, risk: risk.holidays; an empty list is
    * absent), judged against policy.calendarWarnDays (proxy/common/market-calendar.ts). Absent: not gathered.
    */
-  readonly calendars?: readonly { readonly calendar: 'policy' | 'risk'; readonly coveredThrough: string; readonly daysLeft: number; readonly short: boolean }[];
+  readonly calendars?: readonly { readonly calendar: CalendarName; readonly coveredThrough: string; readonly daysLeft: number; readonly short: boolean }[];
   readonly sources: {
     /** risk.location.botCidrs[bot] and risk.location.allowedCidrs, as configured. */
     readonly trustedCidrs: readonly string[];

@@ -18,7 +18,7 @@ import type { ReadinessCheck, ReadinessReport } from '../admin/health.js';
 import { Degraded } from '../common/admin-route.js';
 import { stateRoutes, stateFlushReadiness } from '../state/index.js';
 import { approvalRoutes } from '../approval/index.js';
-import { responseRoutes } from '../response/index.js';
+import { parseResponseConfig, responseRoutes } from '../response/index.js';
 import { parseVaultConfig } from '../vault/index.js';
 import { coreAdminRoutes } from './admin-routes.js';
 import type { SidecarParts } from './sidecar.js';
@@ -55,12 +55,19 @@ function stateReadiness(store: SidecarParts['store'], degradedWhenDown?: () => b
 
 /**
  * The holiday lists in force and how far each reaches (proxy/common/market-calendar.ts): the policy's, and
- * risk.holidays when configured. Judged on each call, so a list runs short as the days pass, not only at a reload.
+ * risk.holidays and response.compensation.holidays when configured. Judged on each call, so a list runs short as
+ * the days pass, not only at a reload.
  */
 export function calendarsOf(parts: Pick<SidecarParts, 'policy' | 'config'>, now: () => number = Date.now): () => CalendarCoverage[] {
   const warnDays = parsePolicyConfig(parts.config.policy, process.cwd()).calendarWarnDays;
   const riskHolidays = parseRiskConfig(parts.config.risk).holidays;
-  return () => [parts.policy.calendar(now()), calendarCoverage('risk', riskHolidays, now(), warnDays)].filter((c): c is CalendarCoverage => c !== undefined);
+  const compensationHolidays = parseResponseConfig(parts.config.response).compensation.holidays;
+  return () =>
+    [
+      parts.policy.calendar(now()),
+      calendarCoverage('risk', riskHolidays, now(), warnDays),
+      calendarCoverage('compensation', compensationHolidays, now(), warnDays),
+    ].filter((c): c is CalendarCoverage => c !== undefined);
 }
 
 export function readinessChecks(
@@ -191,7 +198,7 @@ export function registerStatusGauges(registry: Registry, readiness: ReadinessChe
   if (!calendars) return;
   new Gauge({
     name: 'kguard_calendar_days_left',
-    help: 'Days from today (Seoul) to the end of each holiday list (calendar: policy = calendar.holidays, risk = risk.holidays); negative once run out',
+    help: 'Days from today (Seoul) to the end of each holiday list (calendar: policy = calendar.holidays, risk = risk.holidays, compensation = response.compensation.holidays); negative once run out',
     labelNames: ['calendar'],
     registers: [registry],
     collect() {
@@ -201,7 +208,7 @@ export function registerStatusGauges(registry: Registry, readiness: ReadinessChe
   });
   new Gauge({
     name: 'kguard_calendar_short',
-    help: 'Each holiday list: 1 when it reaches fewer than policy.calendarWarnDays days ahead (KRX holidays past its end would be trading days)',
+    help: 'Each holiday list: 1 when it reaches fewer than policy.calendarWarnDays days ahead (KRX holidays past its end would be trading days; compensation: business days)',
     labelNames: ['calendar'],
     registers: [registry],
     collect() {

@@ -71,6 +71,41 @@ t.test('in English, and the knob widens the warning', async (t) => {
   t.equal(r.json.ready, true, 'still ready');
 });
 
+// Later review: response.compensation.holidays (the days compensation deadlines skip) was not judged: past its
+// end every public holiday counts as a business day and the deadline an incident report promises comes early.
+t.test('response.compensation.holidays is judged alike: its own label, its own words, Korean and English', async (t) => {
+  const compensation = { response: { compensation: { holidays: ['2026-12-25'] } } };
+  const { readyz, metrics, posture } = await sidecarOn(t, '2026-12-06', compensation);
+  const r = await readyz();
+  t.equal(r.json.ready, true, 'still ready');
+  t.match(
+    String(r.json.checks.calendar?.reason),
+    /response\.compensation\.holidays\)이 2026-12-31에 끝납니다 \(25일 남음\): 그 뒤의 휴일은 보상 기한의 영업일로 계산됩니다\. 다음 해 공휴일을 추가하세요/,
+    'in Korean: the list, its end, the days left, what goes wrong and what to add',
+  );
+  const m = await metrics();
+  t.match(m, /kguard_calendar_days_left\{calendar="compensation"\} 25/, 'days left, compensation');
+  t.match(m, /kguard_calendar_short\{calendar="compensation"\} 1/, 'short, for the alert');
+  const check = ((await posture()).bots?.[0]?.checks as Obj[] | undefined)?.find((c) => c.id === 'holiday-calendar');
+  t.match(
+    String(check?.explanation?.en),
+    /compensation holiday list \(response\.compensation\.holidays\) ends on 2026-12-31 \(25 days left\): from then holidays would count as business days in compensation deadlines; add the next year's public holidays/,
+    'and in English',
+  );
+
+  const later = await sidecarOn(t, '2027-01-04', { language: 'en', ...compensation });
+  t.match(
+    String((await later.readyz()).json.checks.calendar?.reason),
+    /compensation holiday list \(response\.compensation\.holidays\) ran out on 2026-12-31 \(4 days ago\): holidays since count as business days in compensation deadlines; add the public holidays since/,
+    'run out: how long ago',
+  );
+});
+
+t.test('with no compensation holidays configured, none is judged', async (t) => {
+  const { metrics } = await sidecarOn(t, '2026-12-06');
+  t.notMatch(await metrics(), /calendar="compensation"/);
+});
+
 t.test("a policy load with a short calendar logs a warning, on the engine's clock", async (t) => {
   for (const [day, warned] of [
     ['2026-12-06', true],
