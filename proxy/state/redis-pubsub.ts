@@ -32,7 +32,10 @@ export interface PubSub extends Pick<Store, 'publish' | 'subscribe'> {
 export function createPubSub(o: PubSubOptions): PubSub {
   const { client, prefix, op, log, generationChannel } = o;
   const k = (key: string): string => prefix + checkKey(key);
-  const subscriber: RedisClient = client instanceof Cluster ? client.duplicate() : client.duplicate();
+  // A single node's subscriber does not re-subscribe by itself (autoResubscribe): ioredis's own re-subscribe is a
+  // promise nobody awaits, and a close while it waited rejected it unhandled. The 'ready' handler below does it.
+  const ownResubscribe = !(client instanceof Cluster);
+  const subscriber: RedisClient = client instanceof Cluster ? client.duplicate() : client.duplicate({ autoResubscribe: false });
   const handlers = new Map<string, Set<(message: string) => void>>();
   subscriber.on('message', (channel: string, message: string) => {
     if (channel === generationChannel) {
@@ -50,7 +53,7 @@ export function createPubSub(o: PubSubOptions): PubSub {
     }
   });
 
-  /** Channels Redis has confirmed (ioredis re-subscribes them after reconnects itself). */
+  /** Channels Redis has confirmed on the current connection. */
   const subscribed = new Set<string>();
   async function ensureChannel(full: string): Promise<void> {
     if (subscribed.has(full)) return;
@@ -58,10 +61,14 @@ export function createPubSub(o: PubSubOptions): PubSub {
     if (handlers.has(full)) subscribed.add(full);
   }
 
-  // Subscribed once on first contact (ioredis re-subscribes after reconnects itself).
   let generationSubscribed = false;
   subscriber.on('ready', () => {
-    // Channels asked for while Redis was unreachable.
+    // A new connection subscribes to nothing: every channel again (a cluster's subscriber does that itself).
+    if (ownResubscribe) {
+      subscribed.clear();
+      generationSubscribed = false;
+    }
+    // Channels asked for while Redis was unreachable, or every one after a reconnect.
     for (const full of handlers.keys()) {
       if (!subscribed.has(full)) void ensureChannel(full).then(o.onLateSubscribe, () => undefined);
     }
