@@ -176,6 +176,18 @@ export const ERROR_CATALOGUE = {
   KG9002: { status: 503, returnCode: 9, ko: '서버가 종료 중입니다', en: 'Server is shutting down' },
   KG9003: { status: 500, returnCode: 9, ko: '설정이 올바르지 않습니다', en: 'Invalid configuration' },
   KG9004: { status: 400, returnCode: 1, ko: '명령 사용법이 올바르지 않습니다', en: 'Invalid command usage' },
+  KG9005: {
+    status: 503,
+    returnCode: 9,
+    ko: '연결이 너무 많아 요청을 받지 않았습니다 (증권사로 보내지 않음). 잠시 후 다시 시도하십시오',
+    en: 'Too many connections: the request was not read (nothing was sent to the broker); try again shortly',
+  },
+  KG9006: {
+    status: 429,
+    returnCode: 5,
+    ko: '이 주소의 연결이 너무 많아 요청을 받지 않았습니다 (증권사로 보내지 않음). 쓰지 않는 연결을 닫으십시오',
+    en: "Too many connections from this address: the request was not read (nothing was sent to the broker); close the connections it doesn't use",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

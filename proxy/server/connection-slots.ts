@@ -16,9 +16,12 @@
 // CONNECT tunnel), is never closed for this; when every slot holds one, the new connection is refused unread
 // (reason capacity).
 // Past the per-source cap the new connection is refused unread (reason source) before any HTTP or TLS work.
+// A refusal on a plain-HTTP port is answered in Kiwoom's shape (KG9005, KG9006: nothing was sent to the broker),
+// so a bot knows its order did not go out; under TLS there is no handshake to answer in, and it is a close.
 // Connections another part hands to the server (transparent mode's tunnels) were never counted and are not.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import type { Registry } from 'prom-client';
 import { counter, gauge } from '../common/metrics.js';
 
@@ -27,6 +30,18 @@ export interface ConnectionSlotLimits {
   /** 0: no cap per remote address. */
   maxConnectionsPerSource: number;
 }
+
+/** Whole HTTP responses a refused connection gets on a plain-HTTP port (http.ts rawErrorResponse). */
+export interface SlotRefusals {
+  readonly capacity: string;
+  readonly source: string;
+}
+
+/**
+ * How long a refused connection is kept after its answer, reading and dropping what its client still sends: a
+ * close with unread data resets the connection, and the client may lose the answer before reading it.
+ */
+const REFUSAL_LINGER_MS = 1_000;
 
 interface Slot {
   readonly socket: Socket;
@@ -40,7 +55,7 @@ interface Slot {
 type Listener = (...args: unknown[]) => void;
 
 /** Applies the limits to `server`; `name` labels its metrics (bot, realtime). */
-export function keepConnectionSlots(server: Server, limits: ConnectionSlotLimits, registry: Registry, name: string): void {
+export function keepConnectionSlots(server: Server, limits: ConnectionSlotLimits, registry: Registry, name: string, refusals?: SlotRefusals): void {
   const open = gauge(registry, 'kguard_connections_open', 'Connections holding a slot of limits.maxConnections', ['listener']).labels(name);
   const evictedTotal = counter(
     registry,
@@ -98,21 +113,28 @@ export function keepConnectionSlots(server: Server, limits: ConnectionSlotLimits
     return undefined;
   };
 
-  const admit = (socket: Socket): boolean => {
-    if ((socket as Socket & { server?: unknown }).server !== server) return true;
-    const source = socket.remoteAddress ?? 'unknown';
-    if (capPerSource > 0 && (perSource.get(source) ?? 0) >= capPerSource) {
-      refused.source.inc();
+  const answers = server instanceof TlsServer ? undefined : refusals;
+  const refuse = (socket: Socket, reason: 'capacity' | 'source'): false => {
+    refused[reason].inc();
+    const answer = answers?.[reason];
+    if (!answer) {
       socket.destroy();
       return false;
     }
+    socket.on('error', () => socket.destroy());
+    socket.resume();
+    socket.end(answer);
+    setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
+    return false;
+  };
+
+  const admit = (socket: Socket): boolean => {
+    if ((socket as Socket & { server?: unknown }).server !== server) return true;
+    const source = socket.remoteAddress ?? 'unknown';
+    if (capPerSource > 0 && (perSource.get(source) ?? 0) >= capPerSource) return refuse(socket, 'source');
     if (slots.size >= limits.maxConnections) {
       const victim = fresh.values().next().value ?? stillReceiving() ?? kept.values().next().value;
-      if (!victim) {
-        refused.capacity.inc();
-        socket.destroy();
-        return false;
-      }
+      if (!victim) return refuse(socket, 'capacity');
       const state = kept.has(victim) ? 'kept_alive' : receiving.has(victim) ? 'receiving' : victim.socket.bytesRead === 0 ? 'silent' : 'partial';
       evicted[state].inc();
       release(victim);

@@ -10,7 +10,7 @@ import { GuardError, kiwoomErrorBody, toGuardError, type Language } from '../com
 import type { Config } from '../common/config.js';
 import type { ServerFactory } from '../common/tls-server.js';
 import { jsonReply, type NamedStage, type RequestContext, type Route } from './context.js';
-import { refusedTrHeaders, writeClientError } from './http.js';
+import { rawErrorResponse, refusedTrHeaders, writeClientError } from './http.js';
 import type { BotCalls } from './bot-calls.js';
 import { createRefusalHold } from './refusal-hold.js';
 import { createAuthFailureHold } from './auth-failure-hold.js';
@@ -73,7 +73,10 @@ export function botServerOptions(config: Config): ServerOptions {
  * makes room, one serving a request never does), the header count, and Kiwoom-shaped framing errors.
  */
 export function keepBotServerLimits(server: Server, config: Config, registry: Registry, name: 'bot' | 'realtime'): void {
-  keepConnectionSlots(server, config.limits, registry, name);
+  keepConnectionSlots(server, config.limits, registry, name, {
+    capacity: rawErrorResponse(new GuardError('KG9005'), config.language),
+    source: rawErrorResponse(new GuardError('KG9006'), config.language),
+  });
   // One more than allowed is kept, so a request over the limit is seen and refused: Node drops the rest unread.
   server.maxHeadersCount = config.limits.maxHeaderCount + 1;
   server.on('clientError', (err, socket) => writeClientError(socket as import('node:net').Socket, err as NodeJS.ErrnoException, config.language));

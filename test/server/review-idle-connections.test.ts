@@ -6,13 +6,17 @@
 // one), counted in kguard_connections_evicted_total; a connection serving a request is never closed for this,
 // and when every connection is serving one the new one is refused. limits.maxConnectionsPerSource (0: off)
 // refuses a source's connection past its cap before anything of it is read.
+// Later review: a refusal was a bare close, so a bot's HTTP client saw a reset and could not tell whether its
+// order went out. On a plain-HTTP port it is now answered first (KG9005 at capacity, KG9006 past the per-source
+// cap, Kiwoom's shape, nothing sent to the broker), and the connection lingers a second reading what the client
+// still sends, so the close does not reset the answer away. An HTTP client sees the answer as its response.
 // Later review: a request whose body was held back (a slow POST: headers sent, the body never) counted as being
 // served, so it kept its slot until requestTimeoutMs (30 s) and a few dozen new ones a second held every slot.
 // Nothing of such a request is acted on before its body is in, so now, at capacity, it is closed after the silent
 // ones and before the kept-alive ones (state receiving), the one whose body has been arriving longest first.
 import net from 'node:net';
 import t, { type Test } from 'tap';
-import { Agent } from 'undici';
+import { Agent, request } from 'undici';
 import { startHarness, waitFor, type Harness } from '../helpers/harness.js';
 
 const MAX = 20;
@@ -25,12 +29,19 @@ async function closeAll(h: Harness): Promise<void> {
   await h.close();
 }
 
-/** An open TCP connection to the bot port that sends nothing; `closed` turns true when the server closes it. */
-async function silent(h: Harness, localAddress = '127.0.0.1'): Promise<{ sock: net.Socket; closed: () => boolean }> {
+/**
+ * An open TCP connection to the bot port that sends nothing; `closed` turns true when the server closes it, and
+ * `received` is what the server wrote before (a refusal's answer).
+ */
+async function silent(h: Harness, localAddress = '127.0.0.1'): Promise<{ sock: net.Socket; closed: () => boolean; received: () => string }> {
   const { port } = new URL(h.url);
   const sock = net.connect({ port: Number(port), host: '127.0.0.1', localAddress });
   opened.add(sock);
   let closed = false;
+  let received = '';
+  sock.on('data', (d) => {
+    received += d.toString('utf8');
+  });
   sock.on('error', () => undefined);
   sock.on('close', () => {
     closed = true;
@@ -39,7 +50,7 @@ async function silent(h: Harness, localAddress = '127.0.0.1'): Promise<{ sock: n
     sock.once('connect', () => resolve());
     sock.once('close', () => resolve());
   });
-  return { sock, closed: () => closed };
+  return { sock, closed: () => closed, received: () => received };
 }
 
 /**
@@ -172,7 +183,32 @@ t.test('a connection serving a request is never closed to make room; with none i
   const refused = await silent(h);
   await waitFor(refused.closed, 20_000, 'the connection over the cap closed').catch(() => undefined);
   t.ok(refused.closed(), 'a connection over the cap, with none idle, is closed');
+  t.match(
+    refused.received(),
+    /^HTTP\/1\.1 503 Service Unavailable\r\n[\s\S]*connection: close[\s\S]*"return_code":9,"return_msg":"연결이 너무 많아 요청을 받지 않았습니다 \(증권사로 보내지 않음\)[^"]*\[KG9005\]"/,
+    "answered first, in Kiwoom's shape and Korean: nothing was sent to the broker",
+  );
   t.equal(await counterValue(h, 'kguard_connections_refused_total', { reason: 'capacity' }), 1, 'the refusal is counted');
+  // A bot's HTTP client sending an order on a refused connection reads the answer as its response.
+  const requestsBefore = h.sim.stats().requests;
+  const dispatcher = new Agent();
+  try {
+    const r = await request(`${h.url}/api/dostk/ordr`, {
+      method: 'POST',
+      dispatcher,
+      headers: { 'content-type': 'application/json;charset=UTF-8', 'api-id': 'kt10000', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '70000', trde_tp: '0' }),
+    });
+    const json = (await r.body.json()) as { return_code: number; return_msg: string };
+    t.equal(r.statusCode, 503, 'an order on a refused connection: 503');
+    t.equal(r.headers.connection, 'close');
+    t.match(json, { return_code: 9, return_msg: /\[KG9005\]$/ }, 'KG9005');
+  } catch (err) {
+    t.fail(`the refused order got no answer (${(err as Error).message})`);
+  } finally {
+    await dispatcher.close();
+  }
+  t.equal(h.sim.stats().requests, requestsBefore, 'and nothing reached the broker');
   t.equal(serving.filter((c) => c.closed()).length, 0, 'every connection serving a request is still open');
 });
 
@@ -226,6 +262,7 @@ t.test('limits.maxConnectionsPerSource refuses a source past its cap; another so
   const over = await silent(h);
   await waitFor(over.closed, 20_000, 'the connection over the source cap closed').catch(() => undefined);
   t.ok(over.closed(), "the source's sixth connection is closed");
+  t.match(over.received(), /^HTTP\/1\.1 429 Too Many Requests\r\n[\s\S]*"return_code":5,[\s\S]*\[KG9006\]"/, "answered first, in Kiwoom's shape");
   t.equal(await counterValue(h, 'kguard_connections_refused_total', { reason: 'source' }), 1, 'the refusal is counted');
   t.ok(
     idle.every((c) => !c.closed()),
