@@ -29,6 +29,14 @@ export const BOTS_TEXT = {
       `--secret-out ${file}: 이미 있는 파일은 덮어쓰지 않습니다. 새 파일 이름을 주십시오 (봇 ${id}은(는) 만들지 않았습니다)`,
     imported: (bots: number, credentials: number, secretsOut?: string) =>
       `봇 ${bots}개를 등록하고 자격 증명 ${credentials}개를 가져왔습니다${secretsOut ? `. 생성된 시크릿은 ${secretsOut}에 있습니다 (권한 0600)` : ''}\n`,
+    listUnreadable: (file: string, why: string) => `--from-file ${file}: 읽을 수 없습니다 (${why})`,
+    listEmpty: (file: string) => `--from-file ${file}: 봇 ID가 하나도 없습니다`,
+    listProblem: (line: number, text: string, why: 'not-an-id' | 'repeated') =>
+      `줄 ${line}: ${why === 'repeated' ? `${text} 이(가) 앞에 이미 있습니다` : `봇 ID가 아닙니다 (${text})`}\n`,
+    listRefused: '목록이 거부되었습니다. 아무 봇도 제거하지 않았습니다\n',
+    removeFailed: (id: string, status: number, message: string) => `봇 ${id} 제거 실패 (${status === 0 ? '응답 없음' : `HTTP ${status}`}): ${message}\n`,
+    removedTotals: (n: { removed: number; stopped: number; failed: number; notAttempted: number }) =>
+      `제거됨 ${n.removed}, 중간에 멈춤 ${n.stopped} (사용 중지됨, 제거되지 않음), 실패 ${n.failed}, 시도하지 않음 ${n.notAttempted}\n`,
   },
   en: {
     createdTo: (id: string, file: string) => `bot ${id} created; secret written to ${file} (mode 0600)\n`,
@@ -52,6 +60,14 @@ export const BOTS_TEXT = {
     secretOutExists: (file: string, id: string) => `--secret-out ${file}: the file exists and is never replaced; name a new file (bot ${id} not created)`,
     imported: (bots: number, credentials: number, secretsOut?: string) =>
       `${bots} bot(s) registered, ${credentials} credential record(s) imported${secretsOut ? `; generated secrets in ${secretsOut} (mode 0600)` : ''}\n`,
+    listUnreadable: (file: string, why: string) => `--from-file ${file}: cannot be read (${why})`,
+    listEmpty: (file: string) => `--from-file ${file}: names no bot id`,
+    listProblem: (line: number, text: string, why: 'not-an-id' | 'repeated') =>
+      `line ${line}: ${why === 'repeated' ? `${text} is listed already` : `not a bot id (${text})`}\n`,
+    listRefused: 'the list was refused; no bot was removed\n',
+    removeFailed: (id: string, status: number, message: string) => `FAILED bot ${id} (${status === 0 ? 'no answer' : `HTTP ${status}`}): ${message}\n`,
+    removedTotals: (n: { removed: number; stopped: number; failed: number; notAttempted: number }) =>
+      `${n.removed} removed, ${n.stopped} stopped part-way (disabled, not removed), ${n.failed} failed, ${n.notAttempted} not attempted\n`,
   },
 } as const satisfies Record<Language, unknown>;
 

@@ -3,13 +3,12 @@
 // existing one, perhaps another bot's only copy, is never replaced).
 // disable, enable and kill-sessions go through the running sidecar's admin
 // API (server/bot-control.ts: one meaning of disable and of ending sessions);
-// remove always does (server/bot-remove.ts: offboarding needs the live sidecar).
+// remove (bots-remove.ts) always does (server/bot-remove.ts: offboarding needs the live sidecar).
 import { BotRegistry, type PublicBot } from '../auth/index.js';
 import { ensurePrivateDir } from '../common/fsutil.js';
 import { configFromFlags, openOutFile, printJson } from './args.js';
 import { adminClientFrom, printResult } from './admin-common.js';
-import type { RemoveReport } from '../server/bot-remove.js';
-import { BOTS_TEXT, summariseRemoval } from './bots-text.js';
+import { BOTS_TEXT } from './bots-text.js';
 import { languageOrDefault } from './lang.js';
 import { runCommand } from './runner.js';
 import type { Ctx, Handler } from './spec.js';
@@ -102,22 +101,6 @@ export const killSessions: Handler = async (ctx) => {
   if (!online(ctx))
     throw new UsageError('kill-sessions needs the running sidecar: pass --admin-url and --token-file (or KGUARD_ADMIN_URL / KGUARD_ADMIN_TOKEN_FILE)');
   return viaAdmin(ctx, 'kill-sessions');
-};
-
-export const remove: Handler = async (ctx) => {
-  const id = ctx.positionals[0]!;
-  const reason = ctx.str('reason')!;
-  if (reason.trim() === '') return ctx.usage('--reason must say why');
-  const admin = await adminClientFrom(ctx.values, ctx.io, async () => (await configFromFlags(ctx.values, ctx.io)).admin);
-  const r = await admin.call('POST', `/bots/${encodeURIComponent(id)}/remove`, { reason });
-  const report = r.json as Partial<RemoveReport> | undefined;
-  const lang = ctx.bool('json') ? 'en' : await languageOrDefault(ctx);
-  // A removal that stopped part-way answers with its steps: shown, and exit 3 (the bot is disabled, not removed).
-  if (report && Array.isArray(report.steps) && report.removed === false) {
-    ctx.io.stdout.write(ctx.bool('json') ? `${JSON.stringify(report, null, 2)}\n` : summariseRemoval(report as RemoveReport, lang));
-    return 3;
-  }
-  return printResult(ctx.io, r, ctx.bool('json') ? undefined : (j) => summariseRemoval(j as RemoveReport, lang));
 };
 
 const bots: CliCommand = (args, io) => runCommand(['bots'], args, io);

@@ -73,11 +73,21 @@ export const bots: Command = {
     },
     {
       name: 'remove',
-      args: '<id>',
+      args: '[<id>]',
       summary:
-        'offboard the bot (needs the running sidecar): disabled, its broker token revoked unless another bot shares the key, its credential record shredded, its bot file and state deleted',
-      flags: { reason: { type: 'string', value: 'TEXT', required: true, help: 'why (audited before anything changes)' }, ...ADMIN_FLAGS, ...JSON_FLAG },
-      run: lazy(() => import('./bots.js'), 'remove'),
+        'offboard the bot, or every bot --from-file lists (needs the running sidecar): disabled, its broker token revoked unless another bot shares the key, its credential record shredded, its bot file and state deleted',
+      flags: {
+        reason: { type: 'string', value: 'TEXT', required: true, help: 'why (audited before anything changes)' },
+        'from-file': {
+          type: 'string',
+          value: 'FILE',
+          help: 'remove every bot id FILE lists, one a line (# comments); a line that is no bot id, or an id twice, refuses the list before any removal',
+        },
+        parallel: { type: 'string', value: 'N', help: 'with --from-file: removals in flight at once (default 4, at most 32)' },
+        ...ADMIN_FLAGS,
+        ...JSON_FLAG,
+      },
+      run: lazy(() => import('./bots-remove.js'), 'remove'),
     },
   ],
   notes: BOT_ONLINE_NOTE,
