@@ -4,6 +4,13 @@
 // incidents' ids are kept in one small hash of the shared store (field: the id),
 // added when a lockdown is recorded and removed at its unlock, so a scrape
 // reads that hash and those few records, not every incident retained.
+//
+// A lockdown holds until an unlock, but its incident's records expire with
+// response.incidentRetentionDays: a lockdown left in force that long would
+// outlive them, its bots locked with no incident the admin API can show or
+// unlock. So each replica renews the retention of every incident still locked
+// (its record, its index entry and the records kept beside it) when it reads
+// them, at most once an hour per incident, and reads them at least hourly.
 import { Gauge } from 'prom-client';
 import { MAX_KEYS_PER_READ } from '../state/index.js';
 import type { ResponseContext } from './context.js';
@@ -15,7 +22,15 @@ export interface OpenLockdowns {
   opened(inc: Incident): Promise<void>;
   /** The incident is unlocked (its record already says so). */
   closed(id: string): Promise<void>;
+  /** Reads the open lockdowns now, renewing the retention of those still locked (what the hourly timer runs). */
+  sweep(): Promise<Record<ScopeKind, number>>;
+  close(): void;
 }
+
+/** How often a locked incident's retention is renewed (and the open lockdowns read without a scrape). */
+export const RENEW_EVERY_MS = 3_600_000;
+/** The records an incident keeps beside its own, each with the incident's retention. */
+const KEPT_BESIDE = [K.checklist, K.approvals, K.compensation, K.notifications, K.brokerTokens, K.cancelRetries, K.lateOrders, K.stopped];
 
 export type ScopeKind = 'bot' | 'account' | 'all';
 const KINDS: readonly ScopeKind[] = ['bot', 'account', 'all'];
@@ -23,7 +38,19 @@ const METRIC = 'kguard_lockdowns_open';
 const kindOf = (s: LockdownScope): ScopeKind => (s.all ? 'all' : s.account ? 'account' : 'bot');
 
 export function createOpenLockdowns(ctx: ResponseContext): OpenLockdowns {
-  const { opts, store, logger } = ctx;
+  const { opts, store, logger, cfg, now } = ctx;
+  /** When this process last renewed each locked incident's retention. */
+  const renewedAt = new Map<string, number>();
+
+  async function keepRecords(inc: Incident): Promise<void> {
+    const last = renewedAt.get(inc.id);
+    if (last !== undefined && now() - last < RENEW_EVERY_MS) return;
+    const ttl = cfg.incidentRetentionMs;
+    await Promise.all([store.expire(K.incident(inc.id), ttl), ...KEPT_BESIDE.map((key) => store.expire(key(inc.id), ttl))]);
+    await store.hset(K.index, inc.id, inc.createdAt, ttl);
+    renewedAt.set(inc.id, now());
+  }
+
   /**
    * Once per process, at its first scrape: the incidents the index says are locked are added, so one locked before
    * this hash was kept (an upgrade during a lockdown), or whose entry was not written (the Store failed then), counts.
@@ -44,7 +71,10 @@ export function createOpenLockdowns(ctx: ResponseContext): OpenLockdowns {
     seeded = true;
   }
 
-  /** The open incidents by scope kind; an entry whose record is unlocked or gone (expired with its retention) is dropped. */
+  /**
+   * The open incidents by scope kind, each still locked kept for its retention; an entry whose record is unlocked or
+   * gone (expired with its retention) is dropped.
+   */
   async function count(): Promise<Record<ScopeKind, number>> {
     await seed();
     const out: Record<ScopeKind, number> = { bot: 0, account: 0, all: 0 };
@@ -54,9 +84,14 @@ export function createOpenLockdowns(ctx: ResponseContext): OpenLockdowns {
       const records = await store.mget(page.map(K.incident));
       for (const [j, json] of records.entries()) {
         const inc = json ? (JSON.parse(json) as Incident) : undefined;
-        if (inc?.status === 'locked') out[kindOf(inc.scope)]++;
+        if (inc?.status === 'locked') {
+          out[kindOf(inc.scope)]++;
+          await keepRecords(inc);
+          continue;
+        }
         // An unlock that stopped before removing its entry, or a record expired: no lockdown the admin API can show.
-        else await store.hdel(K.open, page[j]!).catch(() => undefined);
+        renewedAt.delete(page[j]!);
+        await store.hdel(K.open, page[j]!).catch(() => undefined);
       }
     }
     return out;
@@ -83,12 +118,21 @@ export function createOpenLockdowns(ctx: ResponseContext): OpenLockdowns {
     for (const scope of KINDS) g.set({ scope }, 0);
   }
 
+  // Not left to scrapes: without Prometheus the records must still outlive the lock.
+  const timer = setInterval(() => {
+    count().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'locked incidents not renewed; next try in an hour'));
+  }, RENEW_EVERY_MS);
+  timer.unref();
+
   return {
     async opened(inc) {
       await store.hset(K.open, inc.id, inc.createdAt);
     },
     async closed(id) {
+      renewedAt.delete(id);
       await store.hdel(K.open, id);
     },
+    sweep: count,
+    close: () => clearInterval(timer),
   };
 }

@@ -131,6 +131,7 @@ export function createResponder(opts: ResponderOptions): Responder {
     async close() {
       revokes.close();
       cancelRetries.close();
+      open.close();
       await channel?.close();
       await ctx.flush();
     },
