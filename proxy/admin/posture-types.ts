@@ -64,8 +64,9 @@ export interface PostureSnapshot {
   readonly admins: readonly { readonly name: string; readonly role: string; readonly totp: boolean }[];
   readonly policy: PosturePolicy;
   /**
-   * How far each holiday list reaches (policy: calendar.holidays in force, risk: risk.holidays; an empty list is
-   * absent), judged against policy.calendarWarnDays (proxy/common/market-calendar.ts). Absent: not gathered.
+   * How far each holiday list reaches (policy: calendar.holidays in force, risk: risk.holidays, compensation:
+   * response.compensation.holidays; an empty list is absent), judged against policy.calendarWarnDays
+   * (proxy/common/market-calendar.ts). Absent: not gathered.
    */
   readonly calendars?: readonly { readonly calendar: CalendarName; readonly coveredThrough: string; readonly daysLeft: number; readonly short: boolean }[];
   readonly sources: {

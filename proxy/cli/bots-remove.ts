@@ -64,7 +64,7 @@ export const remove: Handler = async (ctx) => {
   if (reason.trim() === '') return ctx.usage('--reason must say why');
   const file = ctx.str('from-file');
   const id = ctx.positionals[0];
-  if ((file === undefined) === (id === undefined)) return ctx.usage('give one bot id or --from-file FILE, not both');
+  if ((file === undefined) === (id === undefined)) return ctx.usage('give one bot id or --from-file FILE: one of the two');
   const parallel = Number(ctx.str('parallel') ?? DEFAULT_PARALLEL);
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > MAX_PARALLEL) return ctx.usage(`--parallel must be a whole number from 1 to ${MAX_PARALLEL}`);
   const lang = ctx.bool('json') ? 'en' : await languageOrDefault(ctx);
