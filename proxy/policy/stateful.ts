@@ -175,7 +175,10 @@ async function uncharged(store: Store, acc: Accumulator): Promise<void> {
   if (limits.length > 0) await store.refund(limits).catch(() => undefined);
 }
 
-/** Rate limits and daily caps: every enforced limit in one atomic consume; shadow ones are peeked. True when a deny stops evaluation. */
+/**
+ * Rate limits and daily caps: every enforced limit in one atomic consume, then each shadow rule's in its own; in
+ * explain (dryRun) all are peeked. True when a deny stops evaluation.
+ */
 async function chargeCounters(
   rules: readonly CompiledRule[],
   f: CallFacts,
@@ -210,18 +213,6 @@ async function chargeCounters(
       owners.push({ rule: r, index });
     });
   }
-  if (shadow.length > 0) {
-    const usage = await store.peek(shadow);
-    const failed = new Set<CompiledRule>();
-    shadow.forEach((q, i) => {
-      const o = shadowOwner[i]!;
-      if (!failed.has(o.rule) && usage[i]! + (q.cost ?? 1) > q.limit) {
-        failed.add(o.rule);
-        acc.record(o.rule, { outcome: 'deny', reason: o.rule.limitReason!(o.index, q, usage[i]!) });
-      }
-    });
-    for (const o of new Set(shadowOwner.map((x) => x.rule))) if (!failed.has(o)) acc.record(o, undefined);
-  }
   if (enforced.length > 0) {
     if (dryRun) {
       const usage = await store.peek(enforced);
@@ -252,6 +243,42 @@ async function chargeCounters(
       }
     }
   }
+  // Shadow limits count as they would if enforced: a call that goes out is charged to each shadow rule's own
+  // counters (a rule at a time, so one over its limit charges nothing and leaves the others charged), and a call
+  // over one is its would-deny. Peeked only (charged nothing), shadow counters never moved and never said so.
+  // After the enforced ones: a call they refuse is charged to no shadow rule either.
+  if (shadow.length > 0) await chargeShadow(shadow, shadowOwner, store, acc, dryRun);
 
   return false;
+}
+
+async function chargeShadow(
+  shadow: readonly LimitRequest[],
+  owners: readonly { rule: CompiledRule; index: number }[],
+  store: Store,
+  acc: Accumulator,
+  dryRun: boolean,
+): Promise<void> {
+  const rules = [...new Set(owners.map((o) => o.rule))];
+  const mine = (r: CompiledRule) => shadow.map((q, i) => ({ q, o: owners[i]! })).filter((x) => x.o.rule === r);
+  await Promise.all(
+    rules.map(async (rule) => {
+      const reqs = mine(rule);
+      if (dryRun) {
+        const usage = await store.peek(reqs.map((x) => x.q));
+        const over = reqs.findIndex((x, i) => usage[i]! + (x.q.cost ?? 1) > x.q.limit);
+        acc.record(rule, over < 0 ? undefined : { outcome: 'deny', reason: rule.limitReason!(reqs[over]!.o.index, reqs[over]!.q, usage[over]!) });
+        return;
+      }
+      const result = await store.consume(reqs.map((x) => x.q));
+      if (result.allowed) {
+        if (rule.refundable === true) acc.charged.push(...reqs.map((x) => x.q));
+        acc.record(rule, undefined);
+        return;
+      }
+      const i = result.failedIndex ?? 0;
+      const before = Math.max(0, (result.usage[i] ?? 0) - (reqs[i]!.q.cost ?? 1));
+      acc.record(rule, { outcome: 'deny', reason: rule.limitReason!(reqs[i]!.o.index, reqs[i]!.q, before) });
+    }),
+  );
 }

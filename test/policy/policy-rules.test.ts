@@ -437,11 +437,52 @@ rules:
   );
   const first = await f.engine.evaluate(f.call('kt10000', BUY('5')));
   t.match(first, { outcome: 'allow', shadowDenies: ['tiny'], matched: [{ ruleId: 'tiny', mode: 'shadow', outcome: 'deny' }] });
+  // Review regression: shadow limits were only peeked, their counters never charged, so a shadow rate limit or
+  // daily cap never said it would deny and a rule tried in shadow looked safe to enforce.
   const second = await f.engine.evaluate(f.call('kt10000', BUY('1')));
-  t.match(second, { outcome: 'allow', shadowDenies: [] }, 'shadow rate limits peek and do not charge');
+  t.match(second, { outcome: 'allow', shadowDenies: ['rl'] }, 'a shadow rate limit counts the calls that went out, and says when it would deny');
   const metrics = await f.registry.getSingleMetricAsString('kguard_policy_decisions_total');
   t.match(metrics, /kguard_policy_decisions_total\{rule="tiny",decision="shadow-deny"\} 1/);
+  t.match(metrics, /kguard_policy_decisions_total\{rule="rl",decision="shadow-deny"\} 1/);
   t.match(metrics, /kguard_policy_decisions_total\{rule="none",decision="allow"\} 2/);
+});
+
+t.test('shadow rate limits and daily caps count as each would alone if enforced; a call an enforced rule refuses is not counted', async (t) => {
+  const policy = (mode: 'shadow' | 'enforce') => `version: 1
+rules:
+  - { id: order-rate-trial, type: rate-limit, mode: ${mode}, when: { kinds: [order] }, limits: [{ max: 2, per: 1m }] }
+  - { id: cap-trial, type: daily-cap, mode: ${mode}, maxOrders: 3 }
+  - { id: size, type: order-size, maxQuantity: 100 }
+`;
+  const outcomes = async (mode: 'shadow' | 'enforce') => {
+    const f = await fixture(t, policy(mode));
+    const out: string[] = [];
+    // An order the enforced size rule refuses first: charged to neither limit.
+    const big = await f.engine.evaluate(f.call('kt10000', BUY('500')));
+    out.push(`${big.outcome}:${big.ruleId}`);
+    for (let i = 0; i < 5; i++) {
+      const d = await f.engine.evaluate(f.call('kt10000', BUY('1')));
+      out.push(mode === 'shadow' ? `${d.outcome}:${[...d.shadowDenies].sort().join('+') || '-'}` : `${d.outcome}:${d.ruleId ?? '-'}`);
+      f.clock.ms += 1_000;
+    }
+    // A minute on: the rate limit has room again, the daily cap does not.
+    f.clock.ms += 60_000;
+    const later = await f.engine.evaluate(f.call('kt10000', BUY('1')));
+    out.push(mode === 'shadow' ? `${later.outcome}:${[...later.shadowDenies].sort().join('+') || '-'}` : `${later.outcome}:${later.ruleId ?? '-'}`);
+    return out;
+  };
+  t.same(
+    await outcomes('enforce'),
+    ['deny:size', 'allow:-', 'allow:-', 'deny:order-rate-trial', 'deny:order-rate-trial', 'deny:order-rate-trial', 'allow:-'],
+    'enforced: two orders a minute, three a day (the refused ones charged to neither)',
+  );
+  // Each shadow rule counts as if it alone were enforced: the cap counts every order that went out, those the trial
+  // rate limit would have refused too, so it would deny from the fourth order on.
+  t.same(
+    await outcomes('shadow'),
+    ['deny:size', 'allow:-', 'allow:-', 'allow:order-rate-trial', 'allow:cap-trial+order-rate-trial', 'allow:cap-trial+order-rate-trial', 'allow:cap-trial'],
+    'shadow: every order goes out, each would-deny said where that rule alone would refuse',
+  );
 });
 
 t.test('per-bot overrides replace the default rule only for the selected calls', async (t) => {
