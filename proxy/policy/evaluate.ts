@@ -163,6 +163,11 @@ function rulesNaming(bySymbol: ReadonlyMap<string, CompiledRule[]>, symbols: rea
   return named.size === 0 ? undefined : [...named].sort((a, b) => a.index - b.index);
 }
 
+/** Rules from the walked list and the indexes, each in file order already: one list in file order. */
+function inFileOrder(...lists: (readonly CompiledRule[] | undefined)[]): CompiledRule[] {
+  return lists.flatMap((l) => l ?? []).sort((a, b) => a.index - b.index);
+}
+
 /** Pure: everything that needs neither market data nor counters. */
 export function planPolicy(policy: CompiledPolicy, call: PolicyCall, operator: EffectiveTradingState, now: number, opts: EvalOptions = {}): Step {
   const acc = new Accumulator(opts.trace);
@@ -199,16 +204,17 @@ export function planPolicy(policy: CompiledPolicy, call: PolicyCall, operator: E
     return done();
   }
 
-  // Plain rules. Explain walks every rule in file order; evaluation reaches
-  // account-scoped and deny-symbols rules through indexes.
+  // Plain rules. Explain walks every rule in file order; evaluation finds
+  // account-scoped and deny-symbols rules through indexes and walks them with
+  // the rest in file order, so the first deny in the file decides, as explain
+  // shows (walked after the rest, a later rule named the refusal).
   if (opts.trace) {
     if (walk(list.plain, f, acc)) return done();
   } else {
-    if (walk(list.linear, f, acc)) return done();
     const mine = list.byAccount.get(f.account);
-    if (mine !== undefined && walk(mine, f, acc)) return done();
     const named = f.symbols.length === 1 ? list.bySymbol.get(f.symbols[0]!) : rulesNaming(list.bySymbol, f.symbols);
-    if (named !== undefined && walk(named, f, acc)) return done();
+    const rules = mine === undefined && named === undefined ? list.linear : inFileOrder(list.linear, mine, named);
+    if (walk(rules, f, acc)) return done();
   }
 
   // Transfers move money out: only an explicit allow-apis grant lets one through.

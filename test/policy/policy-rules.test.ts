@@ -485,6 +485,31 @@ rules:
   );
 });
 
+// Review regression: evaluation walked the account-scoped and deny-symbols rules (found through indexes) after all the
+// others, so a refusal named a later rule of the file (limit-only below) while explain, the audit reader's view,
+// said the first (an account freeze): its metrics counted no denial while it was in force.
+t.test('the first enforced deny in the file decides, whichever index finds the rule, as explain says', async (t) => {
+  const rules = {
+    freeze: '  - { id: freeze-acct-5001, type: deny-apis, when: { accounts: ["5001"] }, kinds: [order] }',
+    restricted: '  - { id: restricted, type: deny-symbols, symbols: ["005930"] }',
+    limitOnly: '  - { id: limit-only, type: trade-types, allow: [limit] }',
+  };
+  const market = BUY('5', '70000', { trde_tp: '3' });
+  for (const order of [
+    ['freeze', 'restricted', 'limitOnly'],
+    ['restricted', 'limitOnly', 'freeze'],
+    ['limitOnly', 'freeze', 'restricted'],
+    ['restricted', 'freeze', 'limitOnly'],
+  ] as const) {
+    const f = await fixture(t, `version: 1\nrules:\n${order.map((k) => rules[k]).join('\n')}\n`);
+    const first = { freeze: 'freeze-acct-5001', restricted: 'restricted', limitOnly: 'limit-only' }[order[0]];
+    const decided = await f.engine.evaluate(f.call('kt10000', market));
+    const explained = await f.engine.evaluateWith(f.call('kt10000', market), { trace: [], dryRun: true });
+    t.match(decided, { outcome: 'deny', ruleId: first }, `${order.join(', ')}: ${first} decides`);
+    t.equal(explained.ruleId, decided.ruleId, 'and explain names the same rule');
+  }
+});
+
 t.test('per-bot overrides replace the default rule only for the selected calls', async (t) => {
   const f = await fixture(
     t,
