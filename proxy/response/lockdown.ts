@@ -21,6 +21,7 @@ import type { IncidentStore } from './incident-store.js';
 import { CHANNEL, K } from './keys.js';
 import type { LockCheck } from './lock-check.js';
 import type { OpenLockdowns } from './open-lockdowns.js';
+import { lockdownRecorder } from './lockdown-record.js';
 import { REVOKE_STEP, type TokenRevokes } from './token-revokes.js';
 
 export interface LockdownRequest extends LockdownScope {
@@ -29,7 +30,8 @@ export interface LockdownRequest extends LockdownScope {
   readonly automatic?: boolean;
   readonly trigger?: IncidentTrigger;
   /** Told the incident's id once it is recorded (after steps 1 and 2), before the cancel-all waits on Kiwoom. */
-  readonly onRecorded?: (incidentId: string) => void;
+  /** The incident as recorded after steps 1-2 (its record may not have reached the Store: the answer still names it). */
+  readonly onRecorded?: (inc: Incident) => void;
 }
 
 /** What the pipeline knows about the call that tripped automatic lockdown. */
@@ -80,6 +82,7 @@ const AUTO_CLAIM_MS = 120_000;
 export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lockdown {
   const { opts, cfg, store, logger, now, track } = ctx;
   const { incidents, holdings, alerts, lockCheck, revokes, cancelRetries, open } = parts;
+  const recorder = lockdownRecorder(ctx, incidents, open);
   const lockSeconds = histogram(
     opts.registry,
     'kguard_lockdown_seconds',
@@ -183,6 +186,8 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     };
     lockdowns.inc({ trigger: inc.automatic ? 'automatic' : 'manual' });
     logger.warn({ incidentId: id, scope, actor, automatic: inc.automatic, bots: targets.length }, 'LOCKDOWN issued');
+    // Listed before any lock flag is written: no lock without an incident that can be found and unlocked.
+    await recorder.write(inc, true);
 
     // A step whose effect is confirmed later (step 2: Kiwoom revoking the tokens) is pending until then, not done.
     const step = async (name: string, tasks: (() => Promise<unknown>)[], confirmedLater = false): Promise<StepTiming> => {
@@ -234,11 +239,8 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
       ],
       revokes.followed,
     );
-    await incidents.save(inc);
-    await incidents.addToIndex(inc);
-    // Counted by kguard_lockdowns_open until the unlock; not written: counted from a replica's next start (its seed).
-    await open.opened(inc).catch((err: unknown) => logger.error({ incidentId: id, err: (err as Error).message }, 'open lockdown not recorded'));
-    req.onRecorded?.(id);
+    await recorder.write(inc, false);
+    req.onRecorded?.(inc);
     track(
       alerts.notify(
         inc,
@@ -303,7 +305,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     );
     inc.timings.stepsMs = rel();
     for (const err of await Promise.all(recorders.map((r) => r.done()))) if (err) inc.timeline.push({ at: at(), event: 'audit', detail: err });
-    await incidents.saveProgress(inc);
+    await recorder.write(inc, false);
 
     // Damage assessment, bounded by its deadline.
     const dStart = rel();
@@ -317,7 +319,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
     inc.timeline.push({ at: at(), event: 'recovery plan', detail: cfg.recoverySteps.map((s) => s.id).join(', ') });
     // The lockdown's own broker calls are over: the key's token goes now, and step 2 says whether it went.
     await revokes.follow(inc).catch((err: unknown) => logger.error({ incidentId: id, err: (err as Error).message }, 'broker tokens not followed'));
-    await incidents.saveProgress(inc);
+    await recorder.write(inc, false);
     await ctx.auditSafe({ type: 'incident', action: 'opened', incidentId: id, timings: inc.timings, steps: inc.steps, totals: inc.damage.totals });
     const d = inc.damage.totals;
     track(
@@ -341,7 +343,7 @@ export function createLockdown(ctx: ResponseContext, parts: LockdownParts): Lock
         ),
       ),
     );
-    return incidents.report(inc);
+    return recorder.report(inc);
   }
 
   async function onHighRisk(assessment: RiskLike, call: HighRiskCall): Promise<IncidentReport | undefined> {

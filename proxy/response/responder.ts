@@ -20,12 +20,13 @@ import { type AcceptedOrder, createCancelRetries } from './cancel-retries.js';
 import type { CompensationCause } from './config.js';
 import { createContext, type ResponderOptions } from './context.js';
 import { type BaselineHolding, createHoldings, type HoldingsPage } from './holdings.js';
-import type { CompensationWorksheet, IncidentReport } from './incident.js';
+import type { CompensationWorksheet, Incident, IncidentReport } from './incident.js';
 import { createIncidentStore, type IncidentSummary } from './incident-store.js';
 import { createLockCheck, type LockCheckCall } from './lock-check.js';
 import { createLockdown, type HighRiskCall, type LockdownRequest, type RiskLike } from './lockdown.js';
 import { subscribeLockdowns } from './lockdown-channel.js';
 import { createOpenLockdowns } from './open-lockdowns.js';
+import { snapshotReport } from './lockdown-record.js';
 import { createRecovery } from './recovery.js';
 import { createTokenRevokes } from './token-revokes.js';
 import type { Holding } from './types.js';
@@ -72,6 +73,8 @@ export interface Responder {
   /** One page of a bot's own balance inquiry; true once the whole read is recorded (Holdings.recordHoldingsPage). */
   recordHoldingsPage(page: HoldingsPage): Promise<boolean>;
   get(incidentId: string): Promise<IncidentReport>;
+  /** The report of a lockdown's own copy of its incident, when the Store cannot give it (lockdown-record.ts). */
+  snapshot(inc: Incident): IncidentReport;
   list(): Promise<IncidentSummary[]>;
   confirmStep(incidentId: string, stepId: string, actor: string, note?: string): Promise<IncidentReport>;
   approveUnlock(incidentId: string, actor: string): Promise<IncidentReport>;
@@ -122,6 +125,7 @@ export function createResponder(opts: ResponderOptions): Responder {
     recordHoldingsPage: holdings.recordHoldingsPage,
     baselineHolding: holdings.baselineHolding,
     get: incidents.get,
+    snapshot: (inc) => snapshotReport(ctx.cfg, inc),
     list: incidents.list,
     confirmStep: recovery.confirmStep,
     approveUnlock: recovery.approveUnlock,

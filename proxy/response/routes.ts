@@ -5,7 +5,7 @@ import { GuardError } from '../common/errors.js';
 import type { CompensationCause } from './config.js';
 import { renderIncidentMarkdown } from './incident-markdown.js';
 import type { Responder } from './responder.js';
-import type { IncidentReport } from './incident.js';
+import type { Incident, IncidentReport } from './incident.js';
 
 /** An incident as the caller's role reads it: the accounts it names whole for admin only (cancels are masked already). */
 function shown(r: IncidentReport, who: AdminPrincipal): IncidentReport {
@@ -42,8 +42,8 @@ export function responseRoutes(responder: Responder, prefix = '/admin/v1'): Admi
         const all = body.all === true;
         if ([botId !== undefined, account !== undefined, all].filter(Boolean).length !== 1)
           throw new GuardError('KG3016', 'give reason and exactly one of bot, account or all');
-        let recorded!: (id: string) => void;
-        const incidentId = new Promise<string>((r) => {
+        let recorded!: (inc: Incident) => void;
+        const incident = new Promise<Incident>((r) => {
           recorded = r;
         });
         const whole = responder.lockdown({
@@ -60,13 +60,14 @@ export function responseRoutes(responder: Responder, prefix = '/admin/v1'): Admi
         let timer: NodeJS.Timeout | undefined;
         const late = new Promise<void>((r) => {
           timer = setTimeout(r, responder.lockdownAnswerMs);
-        }).then(() => incidentId);
+        }).then(() => incident.then((inc) => ({ late: inc })));
         try {
           const first = await Promise.race([whole, late]);
-          if (typeof first !== 'string') return { status: 201, body: first };
+          if (!('late' in first)) return { status: 201, body: first };
           // What fails from here on (a later save of the record) leaves the record as answered now.
           void whole.catch(() => undefined);
-          return { status: 202, body: await responder.get(first) };
+          // The record as the Store has it; a Store failing now still gets the operator the incident's id.
+          return { status: 202, body: await responder.get(first.late.id).catch(() => responder.snapshot(first.late)) };
         } finally {
           clearTimeout(timer);
         }
