@@ -31,7 +31,9 @@ const TRADE_TYPES = [...Object.keys(TRADE_TYPE_NAMES), ...Object.values(TRADE_TY
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
 const idString = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'Letters, digits, dot, dash, underscore; up to 64 characters.' };
-const nameList = (description: string) => ({ type: 'array', items: { type: 'string', minLength: 1, maxLength: 64 }, uniqueItems: true, description });
+// Every list a rule reads names at least one thing: an empty one (an edit that removed the last entry, templating
+// that emits []) would select or deny nothing, a rule silently never applied.
+const nameList = (description: string) => ({ type: 'array', items: { type: 'string', minLength: 1, maxLength: 64 }, uniqueItems: true, minItems: 1, description });
 const positive = (description: string) => ({ type: 'number', exclusiveMinimum: 0, description });
 const positiveInt = (description: string) => ({ type: 'integer', minimum: 1, description });
 // Counted limits go to the Store, which counts in exact integers (at most 2^53 - 1).
@@ -45,18 +47,20 @@ const symbolList = (description: string) => ({
     description: 'A stock code: 6-9 letters and digits, e.g. 005930; 005930_NX, 005930_AL and A005930 name the same instrument.',
   },
   uniqueItems: true,
+  minItems: 1,
   description,
 });
 const scope = { enum: ['bot', 'account', 'bot-account', 'global'], default: 'bot', description: 'Whose calls share one counter.' };
 const venueList = { type: 'array', items: { enum: ['KRX', 'NXT', 'SOR'] }, uniqueItems: true, minItems: 1 };
 const clock = { type: 'string', pattern: '^(([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?|24:00(:00)?)$', description: 'HH:MM or HH:MM:SS, Asia/Seoul time.' };
 const apiSet = {
-  kinds: { type: 'array', items: { enum: [...KINDS] }, uniqueItems: true, description: 'api-id kinds.' },
+  kinds: { type: 'array', items: { enum: [...KINDS] }, uniqueItems: true, minItems: 1, description: 'api-id kinds.' },
   apiIds: {
     type: 'array',
     // Every api-id the sidecar knows: a misspelt one (kt10090) would select nothing and deny nothing.
     items: { $ref: '#/definitions/apiId' },
     uniqueItems: true,
+    minItems: 1,
     description: 'Exact api-ids, e.g. kt10000, or realtime types, e.g. 0B.',
   },
 };
@@ -81,6 +85,7 @@ const common = {
         type: 'array',
         items: { enum: ['buy', 'sell'] },
         uniqueItems: true,
+        minItems: 1,
         description:
           "Order sides. A new order has its own; a modify or cancel has the side of the order it names (orig_ord_no), from the sidecar's record of the orders it forwarded today. An order the sidecar has no record of (placed elsewhere, past policy.maxOrderRecords, on another replica with memory state, or none named) is of unknown side: rules on either side judge the call, and an override narrowed by side does not replace the rule it overrides. A cancel is judged by a rule on a side only when the rule's when.kinds names cancel.",
       },
