@@ -194,13 +194,23 @@ export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
 /**
  * Kiwoom's own detail codes a refusal may carry besides its sidecar code, so that what a Kiwoom client does on
- * Kiwoom's answer applies unchanged: on [8005] (the token is not valid) clients log in again once and retry.
+ * Kiwoom's answer applies unchanged: on [8005] (the token is not valid) clients log in again once and retry; on
+ * [1700] (too many requests) they back off and retry (a return_code 5 without it reads as a refusal for good).
  */
 export const KIWOOM_DETAIL = {
   '8005': { ko: 'Token이 유효하지 않습니다', en: 'Token is not valid' },
+  '1700': { ko: '허용된 요청 개수를 초과하였습니다', en: 'Too many requests' },
+  // Kiwoom's own rate refusals passed on as it gave them: in all (총유량), per group.
+  '1701': { ko: '허용된 요청 개수를 초과하였습니다', en: 'Too many requests in all' },
+  '1702': { ko: '허용된 요청 개수를 초과하였습니다', en: 'Too many requests for this group' },
 } as const satisfies Record<string, { readonly ko: string; readonly en: string }>;
 
 export type KiwoomDetailCode = keyof typeof KIWOOM_DETAIL;
+
+/** Kiwoom's rate detail code as given (1700, 1701, 1702), or 1700 for any other rate refusal. */
+export function rateDetail(code: string | undefined): KiwoomDetailCode {
+  return code === '1701' || code === '1702' ? code : '1700';
+}
 
 /** A refusal's reason within its code: a stable key and what it says in each language (never a secret). */
 export interface LocalReason {

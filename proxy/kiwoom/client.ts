@@ -6,7 +6,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
-import { GuardError, type ErrorCode } from '../common/errors.js';
+import { GuardError, rateDetail, type ErrorCode } from '../common/errors.js';
 import { holdsSecret, jsonBodyWithSecrets, takeJsonStringField } from '../common/secret.js';
 import type { KiwoomCredentials } from '../vault/types.js';
 import type { UpstreamConfig } from '../common/config.js';
@@ -242,7 +242,8 @@ export function createKiwoomClient(opts: KiwoomClientOptions): KiwoomClient {
         const status = parseStatus(res.body);
         // [1700/1701/1702]: au10001's own limit (about 2/s per key). No token was issued: a rate refusal, not a failure.
         const rate = (returnCodeOf(status.return_code) === 5 || res.status === 429) && RATE_REFUSAL.exec(String(status.return_msg ?? ''))?.[1];
-        if (rate) throw new GuardError('KG5006', `Kiwoom refused the token issue for rate [${rate}]`, { headers: { 'retry-after': '1' } });
+        if (rate)
+          throw new GuardError('KG5006', `Kiwoom refused the token issue for rate [${rate}]`, { headers: { 'retry-after': '1' }, kiwoom: rateDetail(rate) });
         if (res.status !== 200 || !returnedOk(status.return_code) || !token || token.length === 0) {
           throw new GuardError('KG5004', upstreamMessage(status, res.status, res.body, [creds.appKey, creds.secretKey]));
         }

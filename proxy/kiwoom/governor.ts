@@ -385,5 +385,5 @@ export class Governor {
 }
 
 function limitError(retryAfterMs: number, detail: string): GuardError {
-  return new GuardError('KG5006', detail, { headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) }, retryAfterMs });
+  return new GuardError('KG5006', detail, { headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) }, retryAfterMs, kiwoom: '1700' });
 }

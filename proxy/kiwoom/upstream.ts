@@ -6,7 +6,7 @@
 // [8010] (token bound to another address) becomes a clear error.
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { GuardError } from '../common/errors.js';
+import { GuardError, rateDetail } from '../common/errors.js';
 import { holdsSecret } from '../common/secret.js';
 import type { BrokerSessions, IssuePurpose } from './broker-sessions.js';
 import type { KiwoomClient, TrResponse } from './client.js';
@@ -161,7 +161,10 @@ export class Upstream {
             await sleep(Math.min(1_000, 100 * 2 ** attempt));
             continue;
           }
-          throw new GuardError('KG5006', `Kiwoom refused for rate [${verdict.detail}]`, { headers: { 'retry-after': '1' } });
+          throw new GuardError('KG5006', `Kiwoom refused for rate [${verdict.detail}]`, {
+            headers: { 'retry-after': '1' },
+            kiwoom: rateDetail(verdict.detail),
+          });
         case 'bound-elsewhere':
           this.lastBoundRefusal = Date.now();
           this.logger.error(

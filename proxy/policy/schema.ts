@@ -33,7 +33,13 @@ const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const idString = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'Letters, digits, dot, dash, underscore; up to 64 characters.' };
 // Every list a rule reads names at least one thing: an empty one (an edit that removed the last entry, templating
 // that emits []) would select or deny nothing, a rule silently never applied.
-const nameList = (description: string) => ({ type: 'array', items: { type: 'string', minLength: 1, maxLength: 64 }, uniqueItems: true, minItems: 1, description });
+const nameList = (description: string) => ({
+  type: 'array',
+  items: { type: 'string', minLength: 1, maxLength: 64 },
+  uniqueItems: true,
+  minItems: 1,
+  description,
+});
 const positive = (description: string) => ({ type: 'number', exclusiveMinimum: 0, description });
 const positiveInt = (description: string) => ({ type: 'integer', minimum: 1, description });
 // Counted limits go to the Store, which counts in exact integers (at most 2^53 - 1).

@@ -11,6 +11,8 @@ import { judged, type Judged } from './need.js';
 import { policyCall } from './policy.js';
 
 const DECISION_ERRORS: Partial<Record<string, ErrorCode>> = { 'rate-limit': 'KG3005', 'daily-cap': 'KG3005' };
+/** A rate limit's refusal carries Kiwoom's [1700] (clients back off and retry on it); a daily cap's does not (retrying cannot help today). */
+const rateLimited = (ruleKind: string | undefined) => (ruleKind === 'rate-limit' ? { kiwoom: '1700' as const } : {});
 
 async function awaitApproval(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig' | 'requestTimeoutMs'>, ctx: Judged, decision: Decision): Promise<void> {
   const callHash = hashCall(ctx.bot.id, ctx.apiId, ctx.json);
@@ -65,6 +67,7 @@ async function stillPolicyAllowed(deps: Pick<PipelineDeps, 'policy'>, j: Judged,
   throw new GuardError(
     DECISION_ERRORS[now.ruleKind ?? ''] ?? 'KG3001',
     `rule=${now.ruleId ?? '?'} ${now.reason ?? ''} (${edited ? `policy ${now.policyVersion}, in force since this call was held under ${d.policyVersion}` : `judged again after the hold, policy ${now.policyVersion}`})`,
+    rateLimited(now.ruleKind),
   );
 }
 
@@ -99,7 +102,11 @@ function held(deps: Pick<PipelineDeps, 'approvals' | 'approvalConfig' | 'request
       const code = DECISION_ERRORS[d.ruleKind ?? ''] ?? 'KG3001';
       const headers = d.retryAfterMs ? { 'retry-after': String(Math.ceil(d.retryAfterMs / 1000)) } : undefined;
       const retryAfterMs = d.retryAfterMs;
-      throw new GuardError(code, `rule=${d.ruleId ?? '?'} ${d.reason ?? ''}`.trim(), { headers, ...(retryAfterMs ? { retryAfterMs } : {}) });
+      throw new GuardError(code, `rule=${d.ruleId ?? '?'} ${d.reason ?? ''}`.trim(), {
+        headers,
+        ...(retryAfterMs ? { retryAfterMs } : {}),
+        ...rateLimited(d.ruleKind),
+      });
     }
     await awaitApproval(deps, j, d).catch(async (err: unknown) => {
       // A hold closed because the bot's sessions ended (an approver was refused: approval service) is told as that.
