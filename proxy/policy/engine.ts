@@ -98,6 +98,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
   const metrics = createPolicyMetrics(opts.registry, config.metricsMaxRuleLabels);
   // At 0 from start: a series born at 1 shows Prometheus no increase, and the first rejected edit would raise no alert.
   for (const outcome of ['success', 'invalid', 'unchanged']) metrics.reloads.inc({ outcome }, 0);
+  metrics.editRejected.set(0);
   const fetcher = createMarketFetcher({
     market: opts.market,
     ttlMs: config.referencePriceTtlMs,
@@ -142,6 +143,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
         metrics.reloads.inc({ outcome: 'unchanged' });
         lastError = undefined;
         rejected = undefined;
+        metrics.editRejected.set(0);
         return { ok: true, changed: false };
       }
       if (version === rejected && lastError) return { ok: false, changed: false, error: lastError };
@@ -151,6 +153,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
       active = { policy, info: { version: loaded.version, file: config.file, loadedAt: nowDate().toISOString() }, names: loaded.names };
       lastError = undefined;
       rejected = undefined;
+      metrics.editRejected.set(0);
       metrics.reloads.inc({ outcome: 'success' });
       metrics.valid.set(1);
       metrics.info.reset();
@@ -172,6 +175,7 @@ export async function createPolicyEngine(opts: PolicyEngineOptions): Promise<Pol
             ]);
       lastError = error;
       rejected = version;
+      metrics.editRejected.set(1);
       metrics.reloads.inc({ outcome: 'invalid' });
       metrics.valid.set(active ? 1 : 0);
       log.error(

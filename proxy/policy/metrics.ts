@@ -7,6 +7,8 @@ export interface PolicyMetrics {
   decisions: Counter<'rule' | 'decision'>;
   evalSeconds: Histogram<'outcome'>;
   valid: Gauge;
+  /** 1 while the policy file holds an edit that was rejected (the previous policy, if any, in force), 0 once fixed. */
+  editRejected: Gauge;
   /** 1 for the policy in force (its content version and its `name`); one series per process. */
   info: Gauge<'version' | 'name'>;
   marketErrors: Counter<'source'>;
@@ -60,6 +62,16 @@ export function createPolicyMetrics(registry: Registry, maxRuleLabels: number): 
       registry,
       'kguard_policy_valid',
       () => new Gauge({ name: 'kguard_policy_valid', help: '1 when a valid policy is in force, 0 when calls are refused.', registers }),
+    ),
+    editRejected: reuse(
+      registry,
+      'kguard_policy_edit_rejected',
+      () =>
+        new Gauge({
+          name: 'kguard_policy_edit_rejected',
+          help: '1 while the policy file holds an edit that failed validation (the last good policy stays in force), 0 once the file loads or is back to the policy in force.',
+          registers,
+        }),
     ),
     info: reuse(
       registry,
