@@ -3,6 +3,7 @@
 // and the kguard_ready gauge, and the admin server with every part's routes.
 // startSidecar still listens and pushes the closer, so the order stays there.
 import type { Server } from 'node:http';
+import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { GuardError } from '../common/errors.js';
 import type { Config } from '../common/config.js';
@@ -216,4 +217,22 @@ export function registerStatusGauges(registry: Registry, readiness: ReadinessChe
       for (const c of calendars()) this.set({ calendar: c.calendar }, c.short ? 1 : 0);
     },
   });
+}
+
+/**
+ * The start-up line: "ready" only when /readyz says so; otherwise a warning naming the checks that fail, as a pod
+ * started during a Redis outage is out of the Service and refuses every call (a "ready" line misled log readers).
+ */
+export async function logStarted(logger: Logger, readiness: readonly ReadinessCheck[], fields: Record<string, unknown>): Promise<void> {
+  const { runReadiness } = await import('../admin/health.js');
+  const report = await runReadiness(readiness);
+  if (report.ready) {
+    logger.info(fields, 'kiwoom-guard ready');
+    return;
+  }
+  const failing = Object.entries(report.checks).filter(([, c]) => !c.ok && c.severity !== 'warn');
+  logger.warn(
+    { ...fields, notReady: failing.map(([name, c]) => `${name}: ${c.reason ?? 'failed'}`) },
+    'kiwoom-guard started, not ready: /readyz answers 503 until these checks pass',
+  );
 }

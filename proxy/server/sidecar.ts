@@ -41,7 +41,7 @@ import { isReadOnlyCall, setupState } from './state-setup.js';
 import type { RequestContext } from './context.js';
 import { ensureDemo, type DemoInfo } from './demo.js';
 import { setupUpstream } from './upstream-setup.js';
-import { calendarsOf, createSidecarAdmin, readinessChecks, registerStatusGauges } from './admin-setup.js';
+import { calendarsOf, createSidecarAdmin, logStarted, readinessChecks, registerStatusGauges } from './admin-setup.js';
 import { AdminTokens } from '../admin/tokens.js';
 import { setupTransparent, type TransparentParts } from './transparent/index.js';
 import { createRiskEngine, parseRiskConfig, type RiskEngine } from '../risk/index.js';
@@ -374,10 +374,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     registerStatusGauges(registry, readiness, config, calendars);
 
     const demo = sim && config.demo.enabled ? await ensureDemo(parts, sim) : undefined;
-    logger.info(
-      { listen: url, admin: adminUrl, upstream: config.upstream.target === 'sim' ? `simulator ${baseUrl}` : baseUrl, policy: policy.current()?.version },
-      'kiwoom-guard ready',
-    );
+    const upstreamName = config.upstream.target === 'sim' ? `simulator ${baseUrl}` : baseUrl;
+    await logStarted(logger, readiness, { listen: url, admin: adminUrl, upstream: upstreamName, policy: policy.current()?.version });
 
     return {
       url,
