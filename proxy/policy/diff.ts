@@ -125,8 +125,34 @@ function numberEffect(key: string, a: number | undefined, b: number | undefined)
 const SCOPE_BREADTH: Readonly<Record<string, number>> = { global: 3, account: 2, bot: 2, 'bot-account': 1 };
 function scopeEffect(type: string, from: string, to: string): Effect {
   const [a, b] = [SCOPE_BREADTH[from] ?? 0, SCOPE_BREADTH[to] ?? 0];
-  if (type === 'cancel-ratio' || a === b || !a || !b) return 'changes';
+  if (!a || !b) return 'changes';
+  // Pools that are not nested (account and bot), or a ratio over another pool: either way, so it can let through a
+  // call the old policy refused (one account's second bot gets a budget of its own), which is what the gate counts.
+  if (type === 'cancel-ratio' || a === b) return 'loosens';
   return b < a ? 'loosens' : 'tightens';
+}
+
+/**
+ * A require-approval rule holds a call at least minQuantity shares OR at least minNotional KRW, and every call when
+ * it names neither: one threshold removed beside the other holds fewer calls; the last one removed holds them all.
+ */
+function approvalThresholdEffect(key: 'minQuantity' | 'minNotional', o: AnyRule, n: AnyRule): Effect {
+  const other = key === 'minQuantity' ? 'minNotional' : 'minQuantity';
+  const [a, b] = [o[key] as number | undefined, n[key] as number | undefined];
+  if (a !== undefined && b !== undefined) return b > a ? 'loosens' : 'tightens';
+  if (a === undefined) return o[other] === undefined ? 'loosens' : 'tightens';
+  return n[other] !== undefined ? 'loosens' : 'tightens';
+}
+
+/** Lifting a rule into enforcement (or out of it): an override replaces its default for the calls it selects. */
+function modeEffect(o: AnyRule, n: AnyRule, newRules?: ReadonlyMap<string, AnyRule>): Effect {
+  const toShadow = (n.mode ?? 'enforce') === 'shadow';
+  const replaced = n.overrides !== undefined ? newRules?.get(n.overrides) : undefined;
+  if (!replaced) return toShadow ? 'loosens' : 'tightens';
+  // Enforced, it replaces its default there (its own effect); back in shadow, the default judges those calls again.
+  const e = overrideEffect(replaced, n);
+  if (e === 'changes' || !toShadow) return e;
+  return e === 'loosens' ? 'tightens' : 'loosens';
 }
 
 /** `replaced`: for an enforced override, the rule it replaces in the new policy. */
@@ -141,7 +167,7 @@ function ruleChanges(o: AnyRule, n: AnyRule, replaced?: AnyRule, newRules?: Read
   }
   const om = o.mode ?? 'enforce';
   const nm = n.mode ?? 'enforce';
-  if (om !== nm) add(nm === 'shadow' ? 'loosens' : 'tightens', { k: 'mode', from: om, to: nm });
+  if (om !== nm) add(modeEffect(o, n, newRules), { k: 'mode', from: om, to: nm });
   const sel = selectorEffect(o.when, n.when);
   if (sel) {
     // An override selecting more calls replaces its default for more calls: that is the override's own effect, not a wider restriction.
@@ -161,8 +187,11 @@ function ruleChanges(o: AnyRule, n: AnyRule, replaced?: AnyRule, newRules?: Read
   for (const key of new Set([...Object.keys(o), ...Object.keys(n)])) {
     const a = o[key] as number | undefined;
     const b = n[key] as number | undefined;
-    if ((typeof a === 'number' || typeof b === 'number') && a !== b)
-      add(numberEffect(key, a, b), { k: 'number', key, from: a ?? (MINIMA[key] || undefined), to: b ?? (MINIMA[key] || undefined) });
+    if ((typeof a === 'number' || typeof b === 'number') && a !== b) {
+      const effect =
+        n.type === 'require-approval' && (key === 'minQuantity' || key === 'minNotional') ? approvalThresholdEffect(key, o, n) : numberEffect(key, a, b);
+      add(effect, { k: 'number', key, from: a ?? (MINIMA[key] || undefined), to: b ?? (MINIMA[key] || undefined) });
+    }
   }
   for (const key of ALLOW_LISTS[n.type] ?? []) {
     const { added, removed } = setDiff(o[key] as string[] | undefined, n[key] as string[] | undefined);

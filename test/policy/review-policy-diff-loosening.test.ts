@@ -105,13 +105,47 @@ t.test('a cap counted per bot instead of across every bot lets each bot the whol
   t.equal(r.code, 3, r.out);
   t.match(r.out, /loosens {2}cap: scope global → bot/);
   t.equal((await en(each, shared)).code, 0, 'pooled again');
+  // Bots and accounts are not nested, and a ratio over another pool can go either way: either way can let through a
+  // call the old policy refused (one account's second bot gets a budget of its own), which --fail-on-loosen counts
+  // (a later review: said 'changes', such an edit passed the gate).
   const perAccount = await policy('{ id: cap, type: daily-cap, scope: account, maxBuyNotional: 100000000 }');
-  t.match((await en(each, perAccount)).out, /changes {2}cap: scope bot → account/, 'bots and accounts are not nested');
+  const toAccount = await en(each, perAccount);
+  t.match(toAccount.out, /loosens {2}cap: scope bot → account/, 'bot → account: may let through');
+  t.equal(toAccount.code, 3, 'and the gate fails');
+  t.match((await en(perAccount, each)).out, /loosens {2}cap: scope account → bot/, 'account → bot too');
   const ratio = await en(
     await policy('{ id: ratio, type: cancel-ratio, maxCancelsPerOrder: 2, scope: global }'),
     await policy('{ id: ratio, type: cancel-ratio, maxCancelsPerOrder: 2 }'),
   );
-  t.match(ratio.out, /changes {2}ratio: scope global → bot/, 'a ratio over another pool can go either way');
+  t.match(ratio.out, /loosens {2}ratio: scope global → bot/, 'a ratio over another pool can go either way');
+});
+
+// Later review (a policy author's): promoting an override from shadow to enforce was called "tightens" though the
+// override lifts its default's limit for the calls it selects, and removing one of a require-approval rule's two
+// thresholds (either one holds a call) was called "tightens" though fewer calls are held: both passed the gate.
+t.test('an override enforced is its own effect; a require-approval threshold removed beside the other loosens', async (t) => {
+  const base = '{ id: size, type: order-size, maxQuantity: 1000 }';
+  const mm = (mode: string) => `{ id: mm-size, overrides: size, type: order-size, when: { bots: [mm-1] }, maxQuantity: 1000000${mode} }`;
+  const shadow = await policy(base, mm(', mode: shadow'));
+  const enforced = await policy(base, mm(''));
+  const promoted = await en(shadow, enforced);
+  t.match(promoted.out, /loosens {2}mm-size: mode shadow → enforce/, 'an override lifting a limit, enforced: loosens');
+  t.equal(promoted.code, 3, 'the gate fails');
+  t.match((await en(enforced, shadow)).out, /tightens mm-size: mode enforce → shadow/, 'back to shadow: the default judges those calls again');
+  const plain = await en(await policy('{ id: size, type: order-size, maxQuantity: 1000, mode: shadow }'), await policy(base));
+  t.match(plain.out, /tightens size: mode shadow → enforce/, 'a plain rule enforced still tightens');
+
+  // A rule with neither threshold holds every call it selects (one selecting all calls is refused at load).
+  const big = (extra: string) => `{ id: big, type: require-approval, outcome: hold, when: { kinds: [order] }${extra} }`;
+  const both = await policy(big(', minQuantity: 1000, minNotional: 50000000'));
+  const notional = await policy(big(', minNotional: 50000000'));
+  const none = await policy(big(''));
+  const dropped = await en(both, notional);
+  t.match(dropped.out, /loosens {2}big: minQuantity 1000 → \(none\)/, 'one threshold of two removed: fewer calls held');
+  t.equal(dropped.code, 3, 'the gate fails');
+  t.match((await en(notional, both)).out, /tightens big: minQuantity \(none\) → 1000/, 'a second threshold added: more held');
+  t.match((await en(notional, none)).out, /tightens big: minNotional 50000000 → \(none\)/, 'the last one removed: every call held');
+  t.match((await en(none, notional)).out, /loosens {2}big: minNotional \(none\) → 50000000/, 'a first one added: only bigger calls held');
 });
 
 t.test('Korean unless asked; --json stays English', async (t) => {
