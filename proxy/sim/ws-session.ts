@@ -53,6 +53,8 @@ const REAL_TYPES: ReadonlySet<string> = new Set(
 const ACCOUNT_TYPES: ReadonlySet<string> = new Set(['00', '04']);
 /** Market-wide types: no stock, item "" (Kiwoom's own 0s 장시작시간 example registers items ['']). */
 const MARKET_WIDE_TYPES: ReadonlySet<string> = new Set(['0s']);
+/** Market-wide or one stock: 1h VI발동/해제 (Kiwoom's own example registers items ['']). */
+const MARKET_OR_STOCK_TYPES: ReadonlySet<string> = new Set(['1h']);
 /** Sector (업종) types take a 3-digit sector code. */
 const SECTOR_TYPES: ReadonlySet<string> = new Set(['0J', '0U']);
 /**
@@ -75,6 +77,7 @@ function asStringList(v: unknown): string[] | undefined {
 function validItem(type: string, item: string): boolean {
   if (ACCOUNT_TYPES.has(type)) return item === '';
   if (MARKET_WIDE_TYPES.has(type)) return item === '';
+  if (MARKET_OR_STOCK_TYPES.has(type)) return item === '' || isStockCode(item);
   if (SECTOR_TYPES.has(type)) return /^\d{3}$/.test(item);
   if (GOLD_TYPES.has(type)) return /^[A-Z]{3}$/.test(item) || isStockCode(item);
   return isStockCode(item);

@@ -97,6 +97,22 @@ t.test('Kiwoom\'s own 0s (장시작시간) registration, item "", is taken by th
   t.not(refused.return_code, 0, 'a stock type without a stock is still refused');
 });
 
+// Later review (a bot author's): Kiwoom's VI example registers 1h market-wide the same way
+// (examples/국내주식/실시간시세/subscribe_domestic_vi_event_async.py: items=[''], types=['1h']); the sidecar refused it
+// (bad item code), so a bot following Kiwoom's example got no VI events.
+t.test('Kiwoom\'s own 1h (VI발동/해제) registration, item "", is taken; so is 1h for one stock', async (t) => {
+  const { h, s, login } = await loggedInBot(t);
+  t.equal(login.return_code, 0);
+  s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: [''], type: ['1h'] }] });
+  const reg = await s.next((f) => f.trnm === 'REG', 'the REG reply');
+  t.equal(reg.return_code, 0, JSON.stringify(reg));
+  await waitFor(() => h.sim.stats().ws.registrations === 1, 20_000, 'the registration held at Kiwoom');
+  t.equal(h.sim.stats().ws.registrations, 1, 'registered upstream too');
+  s.send({ trnm: 'REG', grp_no: '2', refresh: '1', data: [{ item: ['005930'], type: ['1h'] }] });
+  const one = await s.next((f) => f.trnm === 'REG' && f !== reg, 'the second REG reply');
+  t.equal(one.return_code, 0, JSON.stringify(one));
+});
+
 t.test("Kiwoom's realtime answers: a text return_code '0' is success, a blank or missing one is not", async (t) => {
   // Number('') and Number(null) are 0: read that way, an answer that says nothing was taken for an acceptance.
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });

@@ -7,10 +7,11 @@ import { hasDuplicateKey } from '../../common/json.js';
 /** Realtime types that carry one account's private data, registered with item [""]. */
 export const ACCOUNT_TYPES: ReadonlySet<string> = new Set(['00', '04']);
 /**
- * Market-wide realtime types: no stock, registered with item "" as Kiwoom's own example does (0s 장시작시간,
- * Kiwoom-Securities/Kiwoom-REST-API examples/국내주식/실시간시세/subscribe_domestic_market_open_time_async.py).
+ * Realtime types a bot may register market-wide, with item "", as Kiwoom's own examples do: 0s 장시작시간 and 1h
+ * VI발동/해제 (Kiwoom-Securities/Kiwoom-REST-API examples/국내주식/실시간시세/subscribe_domestic_market_open_time_async.py,
+ * subscribe_domestic_vi_event_async.py: items=['']). 1h may name a stock as well.
  */
-export const MARKET_WIDE_TYPES: ReadonlySet<string> = new Set(['0s']);
+export const MARKET_WIDE_TYPES: ReadonlySet<string> = new Set(['0s', '1h']);
 /** Condition search results arrive as REAL type 02. */
 export const CONDITION_RESULT_TYPE = '02';
 /** Kiwoom's cap on live condition searches per login. */
