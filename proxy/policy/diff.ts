@@ -145,7 +145,7 @@ function approvalThresholdEffect(key: 'minQuantity' | 'minNotional', o: AnyRule,
 }
 
 /** Lifting a rule into enforcement (or out of it): an override replaces its default for the calls it selects. */
-function modeEffect(o: AnyRule, n: AnyRule, newRules?: ReadonlyMap<string, AnyRule>): Effect {
+function modeEffect(n: AnyRule, newRules?: ReadonlyMap<string, AnyRule>): Effect {
   const toShadow = (n.mode ?? 'enforce') === 'shadow';
   const replaced = n.overrides !== undefined ? newRules?.get(n.overrides) : undefined;
   if (!replaced) return toShadow ? 'loosens' : 'tightens';
@@ -167,7 +167,7 @@ function ruleChanges(o: AnyRule, n: AnyRule, replaced?: AnyRule, newRules?: Read
   }
   const om = o.mode ?? 'enforce';
   const nm = n.mode ?? 'enforce';
-  if (om !== nm) add(modeEffect(o, n, newRules), { k: 'mode', from: om, to: nm });
+  if (om !== nm) add(modeEffect(n, newRules), { k: 'mode', from: om, to: nm });
   const sel = selectorEffect(o.when, n.when);
   if (sel) {
     // An override selecting more calls replaces its default for more calls: that is the override's own effect, not a wider restriction.
