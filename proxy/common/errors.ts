@@ -203,9 +203,21 @@ export const KIWOOM_DETAIL = {
   // Kiwoom's own rate refusals passed on as it gave them: in all (총유량), per group.
   '1701': { ko: '허용된 요청 개수를 초과하였습니다', en: 'Too many requests in all' },
   '1702': { ko: '허용된 요청 개수를 초과하였습니다', en: 'Too many requests for this group' },
+  // Input and credential refusals, in Kiwoom's words, so a client's input-error and bad-keys branches are taken.
+  '1504': { ko: '해당 URI에서는 지원하는 API ID가 아닙니다', en: 'This URI does not serve this API ID' },
+  '1511': { ko: '필수 입력 값에 값이 존재하지 않습니다', en: 'A required input value is missing' },
+  '1517': { ko: '입력 값 형식이 올바르지 않습니다', en: 'An input value is malformed' },
+  '8001': { ko: 'App Key와 Secret Key 검증에 실패했습니다', en: 'The app key and secret key could not be verified' },
 } as const satisfies Record<string, { readonly ko: string; readonly en: string }>;
 
 export type KiwoomDetailCode = keyof typeof KIWOOM_DETAIL;
+
+/**
+ * Kiwoom's detail code for the condition a sidecar code always names: a call on another api-id's path (1504), a
+ * required field missing (1511) or malformed (1517), a bot id and secret that do not verify (8001, as Kiwoom's for
+ * keys). A GuardError's own `kiwoom` comes first.
+ */
+const KIWOOM_DETAIL_OF: Partial<Record<ErrorCode, KiwoomDetailCode>> = { KG1005: '1504', KG1010: '1511', KG1015: '1517', KG2005: '8001' };
 
 /** Kiwoom's rate detail code as given (1700, 1701, 1702), or 1700 for any other rate refusal. */
 export function rateDetail(code: string | undefined): KiwoomDetailCode {
@@ -279,7 +291,8 @@ export function errorMessage(code: ErrorCode, lang: Language): string {
  */
 export function kiwoomErrorBody(err: GuardError, lang: Language): { return_code: number; return_msg: string } {
   const msg = errorMessage(err.code, lang);
-  const kiwoom = err.kiwoom ? `[${err.kiwoom}:${KIWOOM_DETAIL[err.kiwoom][lang]}]` : '';
+  const code = err.kiwoom ?? KIWOOM_DETAIL_OF[err.code];
+  const kiwoom = code ? `[${code}:${KIWOOM_DETAIL[code][lang]}]` : '';
   const detail = err.reason ? err.reason[lang] : err.detail;
   return {
     return_code: err.returnCode,
