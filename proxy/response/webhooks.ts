@@ -2,12 +2,16 @@
 // with retries and exponential backoff. Alert content is built only from
 // non-secret fields by the responder; a webhook's own shared secret (a header
 // value) is read from its file at send time and wiped after.
-import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { request } from 'undici';
+import { GuardError } from '../common/errors.js';
 import { counter } from '../common/metrics.js';
+import { readPrivateFile } from '../vault/files.js';
 import type { WebhookConfig } from './config.js';
+
+/** Longest webhook secret file read. */
+const MAX_SECRET_FILE_BYTES = 4096;
 
 export type Severity = 'CRITICAL' | 'WARNING' | 'INFO';
 
@@ -114,7 +118,8 @@ export function createWebhookNotifier(opts: {
       try {
         const headers: Record<string, string> = { 'content-type': 'application/json;charset=UTF-8', 'user-agent': 'kiwoom-guard' };
         if (hook.secretHeader) {
-          secret = (await readFile(hook.secretHeader.file)).subarray(0);
+          // Read as every secret file is (0600 or tighter, ours, no symlink): whoever reads a looser one forges alerts.
+          secret = await readPrivateFile(hook.secretHeader.file, `webhook secret file ${hook.secretHeader.file}`, MAX_SECRET_FILE_BYTES);
           headers[hook.secretHeader.name] = secret.toString('utf8').trim();
         }
         const res = await request(hook.url, {
@@ -135,6 +140,11 @@ export function createWebhookNotifier(opts: {
         // 4xx other than 408/429 will not get better by retrying.
         if (res.statusCode < 500 && res.statusCode !== 408 && res.statusCode !== 429) break;
       } catch (err) {
+        // The secret file refused (its mode, owner, a symlink): said as it is, and no retry makes it better.
+        if (err instanceof GuardError) {
+          lastError = err.message;
+          break;
+        }
         lastError = (err as Error).name === 'TimeoutError' ? 'timeout' : ((err as NodeJS.ErrnoException).code ?? 'network error');
       } finally {
         secret?.fill(0);

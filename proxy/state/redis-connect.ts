@@ -7,16 +7,26 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { Logger } from 'pino';
 import { GuardError } from '../common/errors.js';
 import type { RedisStateConfig } from './config.js';
+import { readPrivateFile } from '../vault/files.js';
 
 export type RedisClient = Redis | Cluster;
 export type RetryStrategy = (times: number) => number;
 
 /** Password files may end with a newline; anything else is kept byte for byte. */
+/** Longest password file read. */
+const MAX_SECRET_FILE_BYTES = 4096;
+
+/**
+ * A password file as every secret file is read: a regular file (no symlink followed), 0600 or tighter and owned by
+ * the sidecar's user (vault/files.ts); whoever could read a looser one could write Redis, where lockdown flags,
+ * revocations and approvals live.
+ */
 async function readSecretFile(file: string, what: string): Promise<string> {
   let buf: Buffer;
   try {
-    buf = await readFile(file);
+    buf = await readPrivateFile(file, `${what} file ${file}`, MAX_SECRET_FILE_BYTES);
   } catch (err) {
+    if (err instanceof GuardError) throw err;
     throw new GuardError('KG7004', `cannot read ${what} file`, { cause: err });
   }
   try {
@@ -37,8 +47,10 @@ async function tlsOptions(cfg: Partial<RedisStateConfig>): Promise<ConnectionOpt
   const read = async (f: string | undefined, what: string): Promise<Buffer | undefined> => {
     if (f === undefined) return undefined;
     try {
-      return await readFile(f);
+      // The client key is a secret file like the password; the CA and certificate are public.
+      return what === 'key' ? await readPrivateFile(f, `Redis TLS key file ${f}`, 64 * 1024) : await readFile(f);
     } catch (err) {
+      if (err instanceof GuardError) throw err;
       throw new GuardError('KG7004', `cannot read TLS ${what} file`, { cause: err });
     }
   };

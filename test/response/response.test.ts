@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Test } from 'tap';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -855,6 +855,29 @@ t.test('webhooks: retry with backoff, no retry on 4xx, give up without blocking'
   });
   const r = await dead.notify(alert);
   t.match(r[0], { ok: false, error: /ECONNREFUSED|network/ });
+
+  // Review regression (a security engineer's): the secret header's file was read whatever its mode; whoever reads a
+  // looser one forges or suppresses alerts at the receiver. It is read as every secret file is (0600, ours, no link):
+  // a loose one fails the delivery at once, saying why, and no header goes out.
+  const dir = await mkdtemp(path.join(tmpdir(), 'kg-hook-secret-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const looseFile = path.join(dir, 'loose.secret');
+  await writeFile(looseFile, 'HOOKSECRETCANARYLOOSE\n', { mode: 0o644 });
+  await chmod(looseFile, 0o644);
+  hits = 0;
+  status = 200;
+  const loose = createWebhookNotifier({
+    webhooks: [{ url: `http://127.0.0.1:${port}/hook`, kind: 'json', secretHeader: { name: 'x-hook-secret', file: looseFile } }],
+    attempts: 3,
+    backoffMs: 10,
+    timeoutMs: 500,
+    logger,
+    registry: new Registry(),
+  });
+  const refused = await loose.notify(alert);
+  t.match(refused[0], { ok: false, error: /KG4007.*mode 644; it must be 0600 or tighter/ }, 'a loose secret file fails the delivery, saying why');
+  t.equal(hits, 0, 'nothing was sent, and no retry');
+  t.notOk(lines.join('').includes('HOOKSECRETCANARYLOOSE'), 'the secret in no log line');
 
   // A lockdown whose webhook does not answer still completes: the delivery is held (up to its 60 s time-out) until
   // the lockdown has returned, and then fails.

@@ -2,7 +2,7 @@
 // Redis ACL user with the password read from a file (canary never logged);
 // TLS with a private CA and a client certificate.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, chmod, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -109,7 +109,7 @@ t.test('ACL user with the password from a file; the password never reaches a log
   await store.close();
 
   const wrong = path.join(dir, 'wrong.pw');
-  await writeFile(wrong, 'not-the-password');
+  await writeFile(wrong, 'not-the-password', { mode: 0o600 });
   const denied = await createRedisStore({ url: redis.url, username: 'kguard', passwordFile: wrong, logger, registry: new Registry(), connectTimeoutMs: 300 });
   try {
     await denied.get('k');
@@ -125,8 +125,23 @@ t.test('ACL user with the password from a file; the password never reaches a log
 
   await t.rejects(createRedisStore({ url: redis.url, passwordFile: path.join(dir, 'missing'), logger, registry: new Registry() }), { code: 'KG7004' });
   const empty = path.join(dir, 'empty.pw');
-  await writeFile(empty, '\n');
+  await writeFile(empty, '\n', { mode: 0o600 });
   await t.rejects(createRedisStore({ url: redis.url, passwordFile: empty, logger, registry: new Registry() }), { code: 'KG7004' });
+
+  // Review regression (a security engineer's): the password file was read whatever its mode, owner or link; whoever
+  // could read a looser one could write Redis (lockdown flags, revocations, approvals). Now it is read as every
+  // secret file is: 0600 or tighter, no symlink followed.
+  const loose = path.join(dir, 'loose.pw');
+  await writeFile(loose, `${canary}\n`);
+  await chmod(loose, 0o644);
+  await t.rejects(createRedisStore({ url: redis.url, username: 'kguard', passwordFile: loose, logger, registry: new Registry() }), {
+    code: 'KG4007',
+    message: /mode 644; it must be 0600 or tighter/,
+  });
+  const link = path.join(dir, 'link.pw');
+  await symlink(pwFile, link);
+  await t.rejects(createRedisStore({ url: redis.url, username: 'kguard', passwordFile: link, logger, registry: new Registry() }), 'a symlink is not followed');
+  t.notOk(logged.includes(canary), 'still no password in any log line');
 });
 
 t.test('TLS with a private CA and a client certificate', async (t) => {
