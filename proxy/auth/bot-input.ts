@@ -21,10 +21,11 @@ export function validateBotInput(input: { id: unknown; owner: unknown; account: 
     throw new GuardError('KG2010', 'account must be 1-64 characters');
   if (input.allowed === undefined) return;
   if (!Array.isArray(input.allowed) || input.allowed.length > 200) throw new GuardError('KG2010', 'allowed must be a list of at most 200 entries');
-  for (const a of input.allowed) {
+  input.allowed.forEach((a: unknown, i: number) => {
+    // Named by its place, not quoted: a Kiwoom key pasted into the wrong column must not come back in an answer.
     if (typeof a !== 'string' || !ALLOWED_ENTRY.test(a))
-      throw new GuardError('KG2010', `allowed entry '${String(a).slice(0, 40)}' must be an api-id (kt10000), kind:<kind> or *`);
-  }
+      throw new GuardError('KG2010', `allowed entry ${i + 1} (not shown) must be an api-id (kt10000), kind:<kind> or *`);
+  });
 }
 
 /** A bot secret a client supplied: long enough to be a generated one, printable ASCII without spaces. */

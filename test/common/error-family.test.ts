@@ -93,7 +93,13 @@ t.test('bot and admin registration errors are KG2010-KG2012', async (t) => {
   const bots = await BotRegistry.open(data);
   t.teardown(() => bots.close());
   await t.rejects(bots.add({ id: 'bad id!', owner: 'o', account: '1' }), { code: 'KG2010' });
-  await t.rejects(bots.add({ id: 'alpha', owner: 'o', account: '1', allowed: ['rm -rf'] }), { code: 'KG2010', detail: /allowed entry/ });
+  await t.rejects(bots.add({ id: 'alpha', owner: 'o', account: '1', allowed: ['rm -rf'] }), { code: 'KG2010', detail: /allowed entry 1 \(not shown\)/ });
+  // Review regression (a security engineer's): the bad entry was quoted back (40 characters), so a Kiwoom key pasted
+  // into the allow column reached the answer and the CLI's stderr; it is named by its place now.
+  const pasted = 'CANARYAPPKEY0xDEADBEEF123';
+  const refused = await bots.add({ id: 'alpha', owner: 'o', account: '1', allowed: ['kt10000', pasted] }).catch((err: unknown) => err as GuardError);
+  t.match(refused, { code: 'KG2010', detail: /allowed entry 2 \(not shown\)/ });
+  t.notOk(`${(refused as Error).message} ${(refused as GuardError).detail}`.includes(pasted), 'the pasted key is not in the error');
   // The owner confirms the bot's held calls, so it is an approver name: one with a space could never approve.
   await t.rejects(bots.add({ id: 'alpha', owner: 'Kim Trader', account: '1' }), { code: 'KG2010', detail: /owner must be the owner's approver name/ });
   (await bots.add({ id: 'alpha', owner: 'o', account: '1' })).secret.fill(0);
