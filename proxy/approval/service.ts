@@ -157,6 +157,8 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
         return new GuardError('KG3006', v.id);
       case 'timeout':
         return new GuardError('KG3007', v.id);
+      case 'consumed':
+        return new GuardError('KG3010', `approval ${v.id} was used: the call it approved went out`);
       default:
         return new GuardError('KG3010', `approval ${v.id} is already ${v.status}`);
     }
@@ -258,7 +260,9 @@ export function createApprovalService(opts: ApprovalServiceOptions): ApprovalSer
       const denial = approver === rec.owner ? undefined : mayDecide(rec, approver, doc);
       if (denial) throw denial;
       const before = await view(rec);
-      if (before.status !== 'pending') throw decidedError(before);
+      // An approved call not sent yet (pending mode: the bot retries within useWithinSeconds) can still be refused:
+      // an approver who sees the approval was a mistake stops the call, and its retry gets KG3006.
+      if (before.status !== 'pending' && before.status !== 'approved') throw decidedError(before);
       const clean = String(reason ?? '')
         .replace(/[\r\n\t]+/g, ' ')
         .slice(0, 500);

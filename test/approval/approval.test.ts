@@ -151,6 +151,28 @@ t.test('the call hash is canonical and binds bot, api-id and body', async (t) =>
   t.not(h, hashCall('c', 'kt10000', { a: 1, b: { d: 2, c: 3 } }));
 });
 
+// Review regression (an on-call admin's): an approved call not sent yet (pending mode: the bot retries within
+// useWithinSeconds) could not be refused: the admin who saw the approval was a mistake got "already used" (KG3010),
+// which was not true, and the call then went out. It can be refused until it is used, and its retry gets KG3006.
+t.test('an approved call not sent yet can still be refused; its retry is refused; a used one says it went out', async (t) => {
+  const f = await fixture(t, { mode: 'pending' });
+  const ticket = await f.service.request(call());
+  t.equal((await f.service.approve(ticket.id, 'alice', f.code('alice'))).status, 'approved');
+  const refused = await f.service.refuse(ticket.id, 'bob', 'wait, that is not ours');
+  t.equal(refused.status, 'refused', 'refused after the approval');
+  await t.rejects(f.service.consume(ticket.id, ticket.callHash), { code: 'KG3006' }, "the bot's retry with it is refused");
+  t.same(
+    f.auditor.events.filter((e) => e.type === 'approval' && e.approvalId === ticket.id).map((e) => e.action),
+    ['requested', 'approved', 'refused'],
+    'audited',
+  );
+
+  const used = await f.service.request(call({ body: { ...BODY, ord_qty: '2' } }));
+  await f.service.approve(used.id, 'alice', f.code('alice'));
+  await f.service.consume(used.id, used.callHash);
+  await t.rejects(f.service.refuse(used.id, 'bob', 'too late'), { code: 'KG3010', message: /was used: the call it approved went out/ }, 'once used, it says so');
+});
+
 t.test('step-up: held call approved by the owner with TOTP, single use', async (t) => {
   const f = await fixture(t);
   const ticket = await f.service.request(call());
