@@ -139,7 +139,8 @@ export const approvals: Command = {
     {
       name: 'refuse',
       args: '<id>',
-      summary: 'refuse a held call the bot did not make (its next order then locks it down), or decline one of its own with --own-call; an approved call can be refused until it is sent',
+      summary:
+        'refuse a held call the bot did not make (its next order then locks it down), or decline one of its own with --own-call; an approved call can be refused until it is sent',
       flags: {
         reason: { type: 'string', value: 'TEXT', required: true, help: 'why (audited)' },
         'own-call': { type: 'boolean', help: 'the bot did make this call: decline it without counting it toward a lockdown' },

@@ -170,7 +170,11 @@ t.test('an approved call not sent yet can still be refused; its retry is refused
   const used = await f.service.request(call({ body: { ...BODY, ord_qty: '2' } }));
   await f.service.approve(used.id, 'alice', f.code('alice'));
   await f.service.consume(used.id, used.callHash);
-  await t.rejects(f.service.refuse(used.id, 'bob', 'too late'), { code: 'KG3010', message: /was used: the call it approved went out/ }, 'once used, it says so');
+  await t.rejects(
+    f.service.refuse(used.id, 'bob', 'too late'),
+    { code: 'KG3010', message: /was used: the call it approved went out/ },
+    'once used, it says so',
+  );
 });
 
 t.test('step-up: held call approved by the owner with TOTP, single use', async (t) => {
