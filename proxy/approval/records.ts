@@ -77,7 +77,17 @@ export interface ApprovalRecords {
   list(filter?: { status?: ApprovalStatus; botId?: string }): Promise<ApprovalView[]>;
 }
 
-export function approvalRecords({ store, cfg, now }: { store: Store; cfg: ApprovalConfig; now: () => number }): ApprovalRecords {
+export function approvalRecords({
+  store,
+  cfg,
+  now,
+  admins,
+}: {
+  store: Store;
+  cfg: ApprovalConfig;
+  now: () => number;
+  admins?: { enrolledAt(name: string, role: 'approver'): Promise<string | undefined> };
+}): ApprovalRecords {
   async function load(id: string): Promise<ApprovalRecord> {
     const json = await store.get(K.rec(checkId(id)));
     if (!json) throw new GuardError('KG3015', 'approval not found or expired');
@@ -89,10 +99,20 @@ export function approvalRecords({ store, cfg, now }: { store: Store; cfg: Approv
     // Only votes of approvers still enrolled, cast after they were (re-)enrolled, count: removing a compromised
     // approver voids what they approved and nobody used yet, and enrolling the name again does not revive it, even
     // in the same millisecond (a vote needs a code from the enrolled secret: it always comes strictly after).
+    // So do only votes of approvers still holding an admin-API token given before the vote (admins remove voids them).
     const voters = Object.keys(votes);
-    const docs = await Promise.all(voters.map((v) => store.hget(K.approvers, v)));
+    const [docs, tokens] = await Promise.all([
+      Promise.all(voters.map((v) => store.hget(K.approvers, v))),
+      Promise.all(voters.map((v) => (admins ? admins.enrolledAt(v, 'approver') : Promise.resolve('')))),
+    ]);
     const approvals = voters
-      .filter((v, i) => docs[i] !== null && votes[v]! > String((JSON.parse(docs[i]!) as { enrolledAt?: unknown }).enrolledAt ?? ''))
+      .filter(
+        (v, i) =>
+          docs[i] !== null &&
+          votes[v]! > String((JSON.parse(docs[i]!) as { enrolledAt?: unknown }).enrolledAt ?? '') &&
+          tokens[i] !== undefined &&
+          votes[v]! > tokens[i]!,
+      )
       .map((approver) => ({ approver, at: votes[approver]! }))
       .sort((a, b) => a.at.localeCompare(b.at));
     const refusal = refusedJson ? (JSON.parse(refusedJson) as ApprovalView['refusal']) : undefined;

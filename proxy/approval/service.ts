@@ -44,6 +44,16 @@ export interface ApprovalServiceOptions {
   readonly onRequested?: (rec: ApprovalRecord) => void;
   /** The bot's current session epoch (Sessions.currentEpoch): a call held in an ended session is not approvable. */
   readonly sessionEpochOf?: (botId: string) => Promise<number>;
+  /**
+   * The admin API's principals now (admins.json): a vote counts while its approver still holds a token of role
+   * approver or above, given before the vote, so `kguard admins remove` voids what they approved and nobody used yet
+   * (their approver enrolment may outlive the token). Without it only the enrolment is checked.
+   */
+  readonly admins?: ApprovalAdmins;
+}
+
+export interface ApprovalAdmins {
+  enrolledAt(name: string, role: 'approver'): Promise<string | undefined>;
 }
 
 const SESSION_ENDED = 'session ended';
@@ -58,7 +68,7 @@ interface ApproverDoc {
 export function createApprovalService(opts: ApprovalServiceOptions): ApprovalService {
   const { config: cfg, store, sealer, auditor, logger } = opts;
   const now = opts.now ?? Date.now;
-  const { load, view, recordTtl, openCounts, list } = approvalRecords({ store, cfg, now });
+  const { load, view, recordTtl, openCounts, list } = approvalRecords({ store, cfg, now, ...(opts.admins ? { admins: opts.admins } : {}) });
   const events = counter(opts.registry, 'kguard_approval_events_total', 'Approval lifecycle events', ['event', 'level']);
   // The events an alert watches start at 0: a series born at 1 shows Prometheus no increase (the first refusal).
   for (const event of ['refused', 'totp_failed']) for (const level of ['step_up', 'admin']) events.inc({ event, level }, 0);

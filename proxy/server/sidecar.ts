@@ -210,6 +210,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       // The approvers hear of a held call at once (a webhook), not only when they look at the dashboard.
       onRequested: (rec) => responder.onApprovalRequested(rec),
       sessionEpochOf: (botId) => sessions.currentEpoch(botId),
+      admins: AdminTokens.forDataDir(config.dataDir), // an admin removed: their votes on held calls are void
     });
     closers.push(() => approvals.close());
     const botControl = createBotControl({ bots, sessions, brokerSessions, governor });

@@ -73,9 +73,19 @@ async function fixture(
   let frozenAt: number | undefined;
   const now = () => (frozenAt ?? Date.now()) + offset;
   const config = parseApprovalConfig({ holdSeconds: 3600, stepUpTimeoutSeconds: 3600, adminTimeoutSeconds: 3600, ...raw });
-  const make = (): ApprovalService => {
+  const make = (extra: Partial<ApprovalServiceOptions> = {}): ApprovalService => {
     const hooks = { ...(onRefused ? { onRefused } : {}), ...(onRequested ? { onRequested } : {}) };
-    const s = createApprovalService({ config, store, sealer: createKeyProviderSealer(provider), auditor, registry: new Registry(), logger, now, ...hooks });
+    const s = createApprovalService({
+      config,
+      store,
+      sealer: createKeyProviderSealer(provider),
+      auditor,
+      registry: new Registry(),
+      logger,
+      now,
+      ...hooks,
+      ...extra,
+    });
     t.teardown(() => s.close());
     return s;
   };
@@ -175,6 +185,32 @@ t.test('an approved call not sent yet can still be refused; its retry is refused
     { code: 'KG3010', message: /was used: the call it approved went out/ },
     'once used, it says so',
   );
+});
+
+// Review regression (an on-call admin's): `kguard admins remove` took an admin's API token, but their approver
+// enrolment stayed, and with it their vote on a held call: a removed admin plus one other met the two-admin rule
+// and the call went out. A vote now counts only while its approver holds a token (role approver or above) given
+// before the vote.
+t.test('an admin removed: their vote on a held call no longer counts', async (t) => {
+  const f = await fixture(t, { mode: 'pending', adminApprovers: 2 });
+  const admins = AdminTokens.forDataDir(f.dir);
+  for (const [name, role] of [
+    ['alice', 'approver'],
+    ['bob', 'admin'],
+    ['carol', 'admin'],
+  ] as const)
+    (await admins.create(name, role)).fill(0);
+  const service = f.make({ admins });
+  const ticket = await service.request(call({ level: 'admin' }));
+  t.equal((await service.approve(ticket.id, 'bob', f.code('bob'))).status, 'pending', 'one of two admins');
+  await admins.remove('bob');
+  t.same((await service.get(ticket.id)).approvals, [], 'bob removed: his vote is gone');
+  t.equal((await service.approve(ticket.id, 'carol', f.code('carol'))).status, 'pending', 'carol alone is one of two');
+  await t.rejects(service.consume(ticket.id, ticket.callHash), { code: 'KG3004' }, 'the call is still held');
+  // Two admins still trusted approve it.
+  (await admins.create('dave', 'admin')).fill(0);
+  await f.enrollNew('dave', ['admin']);
+  t.equal((await service.approve(ticket.id, 'dave', f.code('dave'))).status, 'approved', 'carol and dave: approved');
 });
 
 t.test('step-up: held call approved by the owner with TOTP, single use', async (t) => {
