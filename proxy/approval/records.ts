@@ -161,7 +161,8 @@ export function approvalRecords({
       for (const v of await Promise.all(recs.filter((r) => !filter?.botId || r.botId === filter.botId).map(view)))
         if (!filter?.status || v.status === filter.status) views.push(v);
     }
-    return views.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    // Newest first, as `kguard approvals list` says and as incidents are listed.
+    return views.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
   return { load, view, recordTtl, openCounts, list };

@@ -213,6 +213,19 @@ t.test('an admin removed: their vote on a held call no longer counts', async (t)
   t.equal((await service.approve(ticket.id, 'dave', f.code('dave'))).status, 'approved', 'carol and dave: approved');
 });
 
+// Review regression: `kguard approvals list` says "newest first" but listed the oldest first (so `| head` showed the
+// oldest); the listing is newest first now, as incidents are.
+t.test('approvals are listed newest first', async (t) => {
+  const f = await fixture(t);
+  const older = await f.service.request(call({ body: { ...BODY, ord_qty: '3' } }));
+  f.code('alice'); // the clock moves on
+  const newer = await f.service.request(call({ body: { ...BODY, ord_qty: '4' } }));
+  t.same(
+    (await f.service.list({})).map((v) => v.id),
+    [newer.id, older.id],
+  );
+});
+
 t.test('step-up: held call approved by the owner with TOTP, single use', async (t) => {
   const f = await fixture(t);
   const ticket = await f.service.request(call());
