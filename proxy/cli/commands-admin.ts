@@ -211,7 +211,11 @@ export const incidents: Command = {
       flags: { note: { type: 'string', value: 'TEXT', help: 'what was done (audited)' }, ...JSON_FLAG },
       run: lazy(() => import('./incidents.js'), 'confirm'),
     },
-    idCmd('approve-unlock', 'approve the unlock (two admins must)', 'approveUnlock'),
+    idCmd(
+      'approve-unlock',
+      'approve the unlock (an admin-triggered lockdown needs two admins, an automatic one one: response.unlock); prints how many it has',
+      'approveUnlock',
+    ),
     idCmd('unlock', 'unlock once the checklist is complete and the unlock approved', 'unlock'),
     {
       name: 'compensation',

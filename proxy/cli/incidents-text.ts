@@ -23,7 +23,7 @@ export const INCIDENTS_TEXT = {
     none: '사고 없음\n',
     row: (i: IncidentSummary) => `${i.id}  ${i.status.padEnd(8)} ${i.createdAt} ${i.automatic ? '자동' : '수동'} 봇=${i.bots.join(',')} ${i.reason}`,
     confirmed: (id: string, step: string) => `사고 ${id}의 단계 ${step}을(를) 확인했습니다\n`,
-    unlockApproved: (id: string) => `사고 ${id}의 차단 해제를 승인했습니다\n`,
+    unlockApproved: (id: string, n: number, of: number) => `사고 ${id}의 차단 해제 승인: ${n}/${of}${n >= of ? '' : ` (관리자 ${of - n}명 더 필요)`}\n`,
     unlocked: (id: string) => `사고 ${id}의 차단을 해제했습니다\n`,
     compensation: (c: CompensationWorksheet) =>
       `사고 ${c.incidentId}: 원인 ${c.cause}, 손실 ${c.lossKrw}원 (${c.lossBasis})의 ${Math.round(c.rate * 100)}% = ${c.uncappedKrw}원, 한도 ${c.capKrw}원 -> ${c.amountKrw}원\n처리 기간 영업일 ${c.processing.minBusinessDays}-${c.processing.maxBusinessDays}일 (${c.processing.earliest} - ${c.processing.latest}); 결정: ${c.setBy}\n`,
@@ -41,7 +41,8 @@ export const INCIDENTS_TEXT = {
     none: 'no incidents\n',
     row: (i: IncidentSummary) => `${i.id}  ${i.status.padEnd(8)} ${i.createdAt} ${i.automatic ? 'auto  ' : 'manual'} bots=${i.bots.join(',')} ${i.reason}`,
     confirmed: (id: string, step: string) => `step ${step} confirmed on incident ${id}\n`,
-    unlockApproved: (id: string) => `unlock approved for incident ${id}\n`,
+    unlockApproved: (id: string, n: number, of: number) =>
+      `unlock approvals for incident ${id}: ${n} of ${of}${n >= of ? '' : ` (${of - n} more admin${of - n > 1 ? 's' : ''} needed)`}\n`,
     unlocked: (id: string) => `incident ${id} unlocked\n`,
     compensation: (c: CompensationWorksheet) =>
       `incident ${c.incidentId}: cause ${c.cause} ${Math.round(c.rate * 100)}% of ${c.lossKrw} KRW (${c.lossBasis}) = ${c.uncappedKrw} KRW, cap ${c.capKrw} KRW -> ${c.amountKrw} KRW\nprocessing ${c.processing.minBusinessDays}-${c.processing.maxBusinessDays} business days (${c.processing.earliest} - ${c.processing.latest}); set by ${c.setBy}\n`,

@@ -1,7 +1,7 @@
 // kguard incidents list|show|confirm|approve-unlock|unlock|compensation,
 // through the running sidecar's admin API.
 import { adminClientFrom, printResult } from './admin-common.js';
-import type { CompensationWorksheet, IncidentSummary } from '../response/index.js';
+import type { CompensationWorksheet, IncidentReport, IncidentSummary } from '../response/index.js';
 import type { Language } from '../common/errors.js';
 import { configFromFlags } from './args.js';
 import { INCIDENTS_TEXT } from './incidents-text.js';
@@ -50,12 +50,14 @@ export const confirm: Handler = async (ctx) => {
   );
 };
 
-export const approveUnlock: Handler = async (ctx) =>
-  printResult(
-    ctx.io,
-    await (await client(ctx)).call('POST', at(ctx, '/approve-unlock'), {}),
-    await line(ctx, (say) => say.unlockApproved(ctx.positionals[0]!)),
-  );
+/** Says how many of the approvals the incident needs it now has: approving again adds none, and the count shows it. */
+export const approveUnlock: Handler = async (ctx) => {
+  const r = await (await client(ctx)).call('POST', at(ctx, '/approve-unlock'), {});
+  const say = await words(ctx);
+  const report = r.json as Partial<IncidentReport> | undefined;
+  const render = say && (() => say.unlockApproved(ctx.positionals[0]!, report?.unlockApprovals?.length ?? 0, report?.unlockApprovalsRequired ?? 0));
+  return printResult(ctx.io, r, render);
+};
 
 export const unlock: Handler = async (ctx) =>
   printResult(ctx.io, await (await client(ctx)).call('POST', at(ctx, '/unlock'), {}), await line(ctx, (say) => say.unlocked(ctx.positionals[0]!)));

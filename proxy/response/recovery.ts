@@ -52,6 +52,10 @@ export function createRecovery(
     checkActor(actor);
     const inc = await incidents.load(id);
     if (inc.status !== 'locked') throw new GuardError('KG3016', 'incident is already unlocked');
+    // Approving again while one's approval counts changes nothing and records nothing: a second audit record read as
+    // a second approval, and "approved" twice hid that one more admin is needed.
+    const before = await incidents.report(inc);
+    if (before.unlockApprovals.some((a) => a.approver === actor)) return before;
     await opts.auditor.append({ type: 'recovery', action: 'unlock_approved', incidentId: id, actor });
     // One field per approver: approving twice does not count twice.
     await store.hset(K.approvals(id), actor, new Date(now()).toISOString(), cfg.incidentRetentionMs);
