@@ -49,11 +49,7 @@ export interface ApprovalServiceOptions {
    * approver or above, given before the vote, so `kguard admins remove` voids what they approved and nobody used yet
    * (their approver enrolment may outlive the token). Without it only the enrolment is checked.
    */
-  readonly admins?: ApprovalAdmins;
-}
-
-export interface ApprovalAdmins {
-  enrolledAt(name: string, role: 'approver'): Promise<string | undefined>;
+  readonly admins?: { enrolledAt(name: string, role: 'approver'): Promise<string | undefined> };
 }
 
 const SESSION_ENDED = 'session ended';

@@ -1,6 +1,7 @@
 // Crash-safe file writes for state that must never be half-written:
 // temp file in the same directory, fsync, rename, fsync the directory.
-import { open, rename, mkdir, stat, chmod, unlink, link } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { open, rename, mkdir, stat, chmod, unlink, link, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { GuardError } from './errors.js';
@@ -165,4 +166,39 @@ export async function createFilesExclusive(dir: string, files: readonly BatchFil
   } finally {
     await dh.close();
   }
+}
+
+/** Refuses key material that group or world could read or that someone else owns. */
+export function assertPrivateMode(st: { mode: number; uid: number }, label: string): void {
+  if ((st.mode & 0o077) !== 0) {
+    throw new GuardError('KG4007', `${label} has mode ${(st.mode & 0o777).toString(8)}; it must be 0600 or tighter`);
+  }
+  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
+    throw new GuardError('KG4007', `${label} is not owned by the sidecar user`);
+  }
+}
+
+/** Reads a small private file, checking the mode on the opened descriptor (no stat/open race). */
+export async function readPrivateFile(file: string, label: string, maxBytes: number): Promise<Buffer> {
+  const fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new GuardError('KG4007', `${label} is not a regular file`);
+    assertPrivateMode(st, label);
+    if (st.size > maxBytes) throw new GuardError('KG4006', `${label} is larger than ${maxBytes} bytes`);
+    return await readExactly(fh, st.size);
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function readExactly(fh: FileHandle, size: number): Promise<Buffer> {
+  const buf = Buffer.alloc(size);
+  let off = 0;
+  while (off < size) {
+    const { bytesRead } = await fh.read(buf, off, size - off, off);
+    if (bytesRead === 0) break;
+    off += bytesRead;
+  }
+  return off === size ? buf : buf.subarray(0, off);
 }

@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import { request } from 'undici';
 import { GuardError } from '../common/errors.js';
 import { counter } from '../common/metrics.js';
-import { readPrivateFile } from '../vault/files.js';
+import { readPrivateFile } from '../common/fsutil.js';
 import type { WebhookConfig } from './config.js';
 
 /** Longest webhook secret file read. */

@@ -7,7 +7,7 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { Logger } from 'pino';
 import { GuardError } from '../common/errors.js';
 import type { RedisStateConfig } from './config.js';
-import { readPrivateFile } from '../vault/files.js';
+import { readPrivateFile } from '../common/fsutil.js';
 
 export type RedisClient = Redis | Cluster;
 export type RetryStrategy = (times: number) => number;
@@ -18,7 +18,7 @@ const MAX_SECRET_FILE_BYTES = 4096;
 
 /**
  * A password file as every secret file is read: a regular file (no symlink followed), 0600 or tighter and owned by
- * the sidecar's user (vault/files.ts); whoever could read a looser one could write Redis, where lockdown flags,
+ * the sidecar's user (common/fsutil.ts); whoever could read a looser one could write Redis, where lockdown flags,
  * revocations and approvals live.
  */
 async function readSecretFile(file: string, what: string): Promise<string> {

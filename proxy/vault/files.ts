@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { GuardError } from '../common/errors.js';
-import { writeFileAtomic } from '../common/fsutil.js';
+import { assertPrivateMode, readExactly, writeFileAtomic } from '../common/fsutil.js';
 
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;
@@ -15,40 +15,8 @@ export const PRIVATE_DIR_MODE = 0o700;
 /** One rule for private directories (ours tightened to 0700, a group-owned volume root checked, not chmod-ed): common/fsutil. */
 export { ensurePrivateDir } from '../common/fsutil.js';
 
-/** Refuses key material that group or world could read or that someone else owns. */
-export function assertPrivateMode(st: { mode: number; uid: number }, label: string): void {
-  if ((st.mode & 0o077) !== 0) {
-    throw new GuardError('KG4007', `${label} has mode ${(st.mode & 0o777).toString(8)}; it must be 0600 or tighter`);
-  }
-  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
-    throw new GuardError('KG4007', `${label} is not owned by the sidecar user`);
-  }
-}
-
-/** Reads a small private file, checking the mode on the opened descriptor (no stat/open race). */
-export async function readPrivateFile(file: string, label: string, maxBytes: number): Promise<Buffer> {
-  const fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new GuardError('KG4007', `${label} is not a regular file`);
-    assertPrivateMode(st, label);
-    if (st.size > maxBytes) throw new GuardError('KG4006', `${label} is larger than ${maxBytes} bytes`);
-    return await readExactly(fh, st.size);
-  } finally {
-    await fh.close();
-  }
-}
-
-async function readExactly(fh: FileHandle, size: number): Promise<Buffer> {
-  const buf = Buffer.alloc(size);
-  let off = 0;
-  while (off < size) {
-    const { bytesRead } = await fh.read(buf, off, size - off, off);
-    if (bytesRead === 0) break;
-    off += bytesRead;
-  }
-  return off === size ? buf : buf.subarray(0, off);
-}
+/** Private files are read by one rule everywhere (common/fsutil): group or others shut out, ours, no symlink. */
+export { assertPrivateMode, readPrivateFile } from '../common/fsutil.js';
 
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, fsConstants.O_RDONLY);
