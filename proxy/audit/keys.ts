@@ -2,6 +2,7 @@
 // for sensitive fields and token fingerprints. Both are files created 0600 on
 // first run; a file readable by group or others is refused (fail closed).
 import { createHmac, createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
 import { chmod, mkdir, open, readFile, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { GuardError } from '../common/errors.js';
@@ -43,6 +44,25 @@ export async function assertPrivateFile(file: string): Promise<void> {
   if (!st.isFile()) throw new GuardError('KG6003', `${path.basename(file)} is not a regular file`);
   if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
     throw new GuardError('KG6003', `${path.basename(file)} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+  }
+}
+
+/**
+ * A private key file's bytes (the caller wipes them), judged on the opened descriptor: no symlink followed, a
+ * regular file group and others cannot read. Checked by path and read after, a link to a 0600 file passed, and a
+ * rename between the two could slip a loose file in.
+ */
+async function readPrivateKeyFile(file: string): Promise<Buffer> {
+  const fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new GuardError('KG6003', `${path.basename(file)} is not a regular file`);
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+      throw new GuardError('KG6003', `${path.basename(file)} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+    }
+    return await fh.readFile();
+  } finally {
+    await fh.close();
   }
 }
 
@@ -130,8 +150,7 @@ export async function loadSigningKeys(signingKeyFile: string, createIfMissing: b
 /** Reads an Ed25519 private key file (0600 only); the PEM bytes are zero-filled once parsed. Writes nothing. */
 export async function readSigningKey(file: string): Promise<SigningKeys> {
   try {
-    await assertPrivateFile(file);
-    const pem = await readFile(file);
+    const pem = await readPrivateKeyFile(file);
     let privateKey: KeyObject;
     try {
       privateKey = createPrivateKey({ key: pem, format: 'pem' });
@@ -149,8 +168,7 @@ export async function readSigningKey(file: string): Promise<SigningKeys> {
 export async function loadHmacKey(hmacKeyFile: string, createIfMissing: boolean): Promise<KeyObject> {
   try {
     if (createIfMissing) await generateHmacKeyFile(hmacKeyFile);
-    await assertPrivateFile(hmacKeyFile);
-    const raw = await readFile(hmacKeyFile);
+    const raw = await readPrivateKeyFile(hmacKeyFile);
     try {
       if (raw.length < HMAC_KEY_BYTES) throw new GuardError('KG6003', `${path.basename(hmacKeyFile)} holds fewer than ${HMAC_KEY_BYTES} bytes`);
       return createSecretKey(raw);

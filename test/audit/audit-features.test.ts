@@ -69,6 +69,11 @@ t.test('secrets never reach the log; sensitive fields are keyed hashes an invest
   await audit(['hash', '--hmac-key', env.config.hmacKeyFile], io2);
   t.equal(io2.out().trim(), fp, 'and the token fingerprint');
   await t.rejects(audit(['hash', 'on-argv', '--hmac-key', env.config.hmacKeyFile], fakeIO()), /stdin/);
+  // Review regression (a security engineer's): the key's mode was checked by path and the file read after, so a
+  // symlink to a 0600 file passed; the key is judged on its opened descriptor now, no link followed.
+  const link = path.join(path.dirname(env.config.hmacKeyFile), 'hmac-link.key');
+  await symlink(env.config.hmacKeyFile, link);
+  await t.rejects(audit(['hash', '--hmac-key', link], fakeIO('5012345678\n')), 'a symlink to the key is not followed');
 });
 
 t.test('fails closed when no sink can write (disk full), recovers when it can', async (t) => {
