@@ -3,12 +3,11 @@
 // right, its jti was not revoked, and it was issued in the bot's current
 // session epoch (so "kill all sessions" is one write).
 import { createHash, createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import { GuardError } from '../common/errors.js';
 import { messageObject } from '../common/json.js';
-import { assertPrivateFile, writeFileAtomic } from '../common/fsutil.js';
+import { readPrivateFile, writeFileAtomic } from '../common/fsutil.js';
 import type { Store, Unsubscribe } from '../state/types.js';
 
 export interface SessionOptions {
@@ -76,8 +75,8 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 export async function loadSigningKey(dataDir: string, keyFile?: string): Promise<Buffer> {
   const file = keyFile ?? path.join(dataDir, 'jwt.key');
   try {
-    await assertPrivateFile(file);
-    const key = await readFile(file);
+    // Judged on the opened descriptor, as every secret file: no symlink followed, 0600 or tighter, ours.
+    const key = await readPrivateFile(file, `JWT signing key ${file}`, 4096);
     if (key.length < 32) throw new GuardError('KG9003', `${file}: signing key must be at least 32 bytes`);
     return key;
   } catch (err) {
