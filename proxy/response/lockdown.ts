@@ -29,8 +29,10 @@ export interface LockdownRequest extends LockdownScope {
   readonly actor: string;
   readonly automatic?: boolean;
   readonly trigger?: IncidentTrigger;
-  /** Told the incident's id once it is recorded (after steps 1 and 2), before the cancel-all waits on Kiwoom. */
-  /** The incident as recorded after steps 1-2 (its record may not have reached the Store: the answer still names it). */
+  /**
+   * Told the incident after steps 1 and 2, before the cancel-all waits on Kiwoom; its record may not have reached the
+   * Store (lockdown-record.ts), and the answer names it all the same.
+   */
   readonly onRecorded?: (inc: Incident) => void;
 }
 
