@@ -145,6 +145,12 @@ function buildList(rules: readonly CompiledRule[]): RuleList {
       }
     }
   }
+  // Each account's rules walked with the rest in file order, merged here once rather than on every call.
+  for (const [account, rules] of list.byAccount)
+    list.byAccount.set(
+      account,
+      [...list.linear, ...rules].sort((a, b) => a.index - b.index),
+    );
   return list;
 }
 

@@ -113,7 +113,10 @@ export interface RuleList {
   readonly plain: CompiledRule[];
   /** `plain` without the rules reached through `bySymbol` and `byAccount`. */
   readonly linear: CompiledRule[];
-  /** Account → plain rules whose `when.accounts` names it (other accounts never walk them). */
+  /**
+   * Account → `linear` with the plain rules whose `when.accounts` names it, in file order (merged once at compile:
+   * the first deny in the file decides, and other accounts never walk them).
+   */
   readonly byAccount: Map<string, CompiledRule[]>;
   /** Symbol → deny-symbols rules listing it (a restricted list of thousands costs one lookup). */
   readonly bySymbol: Map<string, CompiledRule[]>;

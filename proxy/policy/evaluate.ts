@@ -163,9 +163,9 @@ function rulesNaming(bySymbol: ReadonlyMap<string, CompiledRule[]>, symbols: rea
   return named.size === 0 ? undefined : [...named].sort((a, b) => a.index - b.index);
 }
 
-/** Rules from the walked list and the indexes, each in file order already: one list in file order. */
-function inFileOrder(...lists: (readonly CompiledRule[] | undefined)[]): CompiledRule[] {
-  return lists.flatMap((l) => l ?? []).sort((a, b) => a.index - b.index);
+/** Two lists, each in file order already: one list in file order. */
+function inFileOrder(a: readonly CompiledRule[], b: readonly CompiledRule[]): CompiledRule[] {
+  return [...a, ...b].sort((x, y) => x.index - y.index);
 }
 
 /** Pure: everything that needs neither market data nor counters. */
@@ -211,10 +211,10 @@ export function planPolicy(policy: CompiledPolicy, call: PolicyCall, operator: E
   if (opts.trace) {
     if (walk(list.plain, f, acc)) return done();
   } else {
-    const mine = list.byAccount.get(f.account);
+    // The account's list is `linear` with its own rules merged in at compile; deny-symbols rules are merged here.
+    const base = list.byAccount.get(f.account) ?? list.linear;
     const named = f.symbols.length === 1 ? list.bySymbol.get(f.symbols[0]!) : rulesNaming(list.bySymbol, f.symbols);
-    const rules = mine === undefined && named === undefined ? list.linear : inFileOrder(list.linear, mine, named);
-    if (walk(rules, f, acc)) return done();
+    if (walk(named === undefined ? base : inFileOrder(base, named), f, acc)) return done();
   }
 
   // Transfers move money out: only an explicit allow-apis grant lets one through.
