@@ -82,34 +82,36 @@ t.test("a bare-text PING from Kiwoom is echoed unchanged and the key's session c
   t.notOk(h.logs().includes('malformed upstream frame'), 'no heartbeat taken for a malformed frame');
 });
 
-t.test('Kiwoom\'s own 0s (장시작시간) registration, item "", is taken by the sidecar and the simulator alike', async (t) => {
-  // Kiwoom-Securities/Kiwoom-REST-API examples/국내주식/실시간시세/subscribe_domestic_market_open_time_async.py:
-  // items=[''], types=['0s'] — a market-wide type, no stock.
+/** A bot logged in that registers `type` market-wide (item ""), taken by the sidecar and held at the simulator. */
+async function marketWide(t: Test, type: string) {
   const { h, s, login } = await loggedInBot(t);
   t.equal(login.return_code, 0);
-  s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: [''], type: ['0s'] }] });
+  s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: [''], type: [type] }] });
   const reg = await s.next((f) => f.trnm === 'REG', 'the REG reply');
   t.equal(reg.return_code, 0, JSON.stringify(reg));
   await waitFor(() => h.sim.stats().ws.registrations === 1, 20_000, 'the registration held at Kiwoom');
   t.equal(h.sim.stats().ws.registrations, 1, 'registered upstream too');
-  s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: [''], type: ['0B'] }] });
-  const refused = await s.next((f) => f.trnm === 'REG' && f !== reg, 'the second REG reply');
-  t.not(refused.return_code, 0, 'a stock type without a stock is still refused');
+  /** The reply to the next REG sent. */
+  const next = async (data: unknown, grp = '1') => {
+    s.send({ trnm: 'REG', grp_no: grp, refresh: '1', data });
+    return s.next((f) => f.trnm === 'REG' && f !== reg, 'the second REG reply');
+  };
+  return { next };
+}
+
+t.test('Kiwoom\'s own 0s (장시작시간) registration, item "", is taken by the sidecar and the simulator alike', async (t) => {
+  // Kiwoom-Securities/Kiwoom-REST-API examples/국내주식/실시간시세/subscribe_domestic_market_open_time_async.py:
+  // items=[''], types=['0s'] — a market-wide type, no stock.
+  const { next } = await marketWide(t, '0s');
+  t.not((await next([{ item: [''], type: ['0B'] }])).return_code, 0, 'a stock type without a stock is still refused');
 });
 
 // Later review (a bot author's): Kiwoom's VI example registers 1h market-wide the same way
 // (examples/국내주식/실시간시세/subscribe_domestic_vi_event_async.py: items=[''], types=['1h']); the sidecar refused it
 // (bad item code), so a bot following Kiwoom's example got no VI events.
 t.test('Kiwoom\'s own 1h (VI발동/해제) registration, item "", is taken; so is 1h for one stock', async (t) => {
-  const { h, s, login } = await loggedInBot(t);
-  t.equal(login.return_code, 0);
-  s.send({ trnm: 'REG', grp_no: '1', refresh: '1', data: [{ item: [''], type: ['1h'] }] });
-  const reg = await s.next((f) => f.trnm === 'REG', 'the REG reply');
-  t.equal(reg.return_code, 0, JSON.stringify(reg));
-  await waitFor(() => h.sim.stats().ws.registrations === 1, 20_000, 'the registration held at Kiwoom');
-  t.equal(h.sim.stats().ws.registrations, 1, 'registered upstream too');
-  s.send({ trnm: 'REG', grp_no: '2', refresh: '1', data: [{ item: ['005930'], type: ['1h'] }] });
-  const one = await s.next((f) => f.trnm === 'REG' && f !== reg, 'the second REG reply');
+  const { next } = await marketWide(t, '1h');
+  const one = await next([{ item: ['005930'], type: ['1h'] }], '2');
   t.equal(one.return_code, 0, JSON.stringify(one));
 });
 
