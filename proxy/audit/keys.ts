@@ -2,10 +2,10 @@
 // for sensitive fields and token fingerprints. Both are files created 0600 on
 // first run; a file readable by group or others is refused (fail closed).
 import { createHmac, createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
 import { chmod, mkdir, open, readFile, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { GuardError } from '../common/errors.js';
+import { readPrivateFile } from '../common/fsutil.js';
 import { sha256Hex } from './canonical.js';
 
 const HMAC_KEY_BYTES = 32;
@@ -47,22 +47,20 @@ export async function assertPrivateFile(file: string): Promise<void> {
   }
 }
 
+/** Longest audit key file read (a PEM Ed25519 key is about 120 bytes; the HMAC key 32). */
+const MAX_KEY_FILE_BYTES = 16 * 1024;
+
 /**
- * A private key file's bytes (the caller wipes them), judged on the opened descriptor: no symlink followed, a
- * regular file group and others cannot read. Checked by path and read after, a link to a 0600 file passed, and a
- * rename between the two could slip a loose file in.
+ * A private key file's bytes (the caller wipes them), read by the one secret-file reader (common/fsutil: the opened
+ * descriptor judged, no symlink followed, 0600 or tighter, ours); refused as the audit's own KG6003.
  */
 async function readPrivateKeyFile(file: string): Promise<Buffer> {
-  const fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
   try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new GuardError('KG6003', `${path.basename(file)} is not a regular file`);
-    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-      throw new GuardError('KG6003', `${path.basename(file)} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
-    }
-    return await fh.readFile();
-  } finally {
-    await fh.close();
+    return await readPrivateFile(file, path.basename(file), MAX_KEY_FILE_BYTES);
+  } catch (err) {
+    if (err instanceof GuardError && err.code.startsWith('KG4'))
+      throw new GuardError('KG6003', `${err.detail}${/ has mode /.test(err.detail ?? '') ? ' (chmod 600 it)' : ''}`);
+    throw err;
   }
 }
 
