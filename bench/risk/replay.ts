@@ -77,6 +77,7 @@ const RULES_ONLY = {
   api_breadth: 0,
   condition: 0,
   stuffing: 0,
+  sequence: 0,
   model: 0,
   escalation: 0,
 };

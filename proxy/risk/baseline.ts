@@ -3,6 +3,7 @@
 import { BALANCE, baseCode, seoulParts } from '../kiwoom/protocol/index.js';
 import type { RiskConfig } from './config.js';
 import { ewmaUpdate, pushBounded, type Ewma } from './stats.js';
+import type { SequenceBaseline } from './sequence.js';
 import type { RiskInput } from './types.js';
 
 export interface RateBaseline {
@@ -63,6 +64,8 @@ export interface Baseline {
   conditions?: Record<string, number>;
   /** Size envelope of new buys: how many were learned, the largest quantity and the largest KRW notional. */
   buyEnvelope?: BuyEnvelope;
+  /** What led up to each learned order (sequence.ts). */
+  sequence?: SequenceBaseline;
   /** The learned per-bot model (model.ts), opaque here. */
   model?: unknown;
 }

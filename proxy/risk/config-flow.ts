@@ -77,8 +77,32 @@ export interface FlowConfig {
   readonly apiBreadth: { readonly windowMs: number; readonly minApis: number };
   /** Credential stuffing: distinct bots whose secret failed from one source (or anywhere) within a window. */
   readonly stuffing: { readonly windowMs: number; readonly minBots: number; readonly globalMinBots: number };
+  /**
+   * An order's lead-in (sequence.ts): learned orders and Seoul order-days before it judges, the most new lead-ins
+   * per order-day a bot may show and still be judged; the gap bounds (seconds, ascending) within which the previous
+   * call leads the order (its kind and stock count), and those of a pause when none came within them.
+   */
+  readonly sequence: {
+    readonly minOrders: number;
+    readonly minDays: number;
+    readonly maxNewRate: number;
+    readonly leadSeconds: readonly number[];
+    readonly idleSeconds: readonly number[];
+  };
   /** The learned per-bot model (half-space trees); weight 0 = shadow (scored and recorded, adds nothing). */
   readonly model: { readonly trees: number; readonly depth: number; readonly windowSize: number; readonly scoreFrom: number };
+}
+
+/** The sections of `risk` parseFlowConfig reads. */
+export const FLOW_SECTIONS = ['escalation', 'approvalGrace', 'sellOff', 'orderSize', 'reads', 'apiBreadth', 'stuffing', 'sequence', 'model'] as const;
+
+/** Gap bounds of lead-ins: 1 to 4 ascending seconds above `above`, at most a day (each makes lead-ins of its own). */
+function gapBounds(raw: unknown, path: string, def: number[], above: number): number[] {
+  if (raw === undefined) return def;
+  const ok =
+    Array.isArray(raw) && raw.length >= 1 && raw.length <= 4 && raw.every((s, i) => Number.isFinite(s) && s > (i === 0 ? above : raw[i - 1]) && s <= 86_400);
+  if (!ok) throw configError(path, `must be 1 to 4 ascending numbers of seconds, above ${above} and at most 86400 (like [${def.join(', ')}])`);
+  return raw as number[];
 }
 
 export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowConfig {
@@ -109,6 +133,8 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
   const rd = section(r.reads, `${path}.reads`, ['minPerDay', 'factor']);
   const ab = section(r.apiBreadth, `${path}.apiBreadth`, ['windowMinutes', 'minApis']);
   const st = section(r.stuffing, `${path}.stuffing`, ['windowMinutes', 'minBots', 'globalMinBots']);
+  const sq = section(r.sequence, `${path}.sequence`, ['minOrders', 'minDays', 'maxNewRate', 'leadSeconds', 'idleSeconds']);
+  const leadSeconds = gapBounds(sq.leadSeconds, `${path}.sequence.leadSeconds`, [5, 60], 0);
   const md = section(r.model, `${path}.model`, ['trees', 'depth', 'windowSize', 'scoreFrom']);
   const orderSize = {
     zWarn: num(os, 'zWarn', `${path}.orderSize`, 3, 1, 50),
@@ -161,6 +187,13 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       windowMs: num(st, 'windowMinutes', `${path}.stuffing`, 10, 1, 1440) * 60_000,
       minBots: num(st, 'minBots', `${path}.stuffing`, 3, 2, 10_000, true),
       globalMinBots: num(st, 'globalMinBots', `${path}.stuffing`, 10, 2, 100_000, true),
+    },
+    sequence: {
+      minOrders: num(sq, 'minOrders', `${path}.sequence`, 10, 1, 1e6, true),
+      minDays: num(sq, 'minDays', `${path}.sequence`, 5, 1, 1000, true),
+      maxNewRate: num(sq, 'maxNewRate', `${path}.sequence`, 0.2, 0, 1),
+      leadSeconds,
+      idleSeconds: gapBounds(sq.idleSeconds, `${path}.sequence.idleSeconds`, [600], leadSeconds.at(-1)!),
     },
     model: {
       trees: num(md, 'trees', `${path}.model`, 16, 1, 64, true),

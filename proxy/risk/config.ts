@@ -2,7 +2,7 @@
 // the same object; pass it through parseRiskConfig). Every knob has a default.
 import { isIP } from 'node:net';
 import { cidrMatcher } from '../common/cidr.js';
-import { calendarDates, checkTracked, type FlowConfig, parseFlowConfig } from './config-flow.js';
+import { calendarDates, checkTracked, FLOW_SECTIONS, type FlowConfig, parseFlowConfig } from './config-flow.js';
 import { bool, configError, list, num, section, strList, type Raw } from '../common/validate.js';
 
 export const DETECTORS = [
@@ -27,6 +27,7 @@ export const DETECTORS = [
   'api_breadth', // several api-ids never used by this bot within the hour
   'condition', // a realtime condition search this bot never ran (its strategy's condition swapped)
   'stuffing', // cross-tenant: bot secrets failing for many bots from this source (or everywhere) at once
+  'sequence', // an order after a lead-in (previous call, gap, same stock) none of this bot's orders had
   'model', // the learned per-bot model (half-space trees); shadow unless weighted
   'escalation', // sustained risk: repeated calls above step-up lock the bot down
 ] as const;
@@ -167,6 +168,7 @@ export const DEFAULT_WEIGHTS: Readonly<Record<DetectorName, number>> = {
   api_breadth: 0.85,
   condition: 0.75,
   stuffing: 0.8,
+  sequence: 0.75,
   model: 0,
   escalation: 1,
 };
@@ -209,14 +211,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     'volume',
     'pattern',
     'crossTenant',
-    'escalation',
-    'approvalGrace',
-    'sellOff',
-    'orderSize',
-    'reads',
-    'apiBreadth',
-    'stuffing',
-    'model',
+    ...FLOW_SECTIONS,
   ]);
   const w = section(r.weights, `${path}.weights`, DETECTORS);
   const weights = Object.fromEntries(DETECTORS.map((d) => [d, num(w, d, `${path}.weights`, DEFAULT_WEIGHTS[d], 0, 1)])) as Record<DetectorName, number>;

@@ -9,6 +9,7 @@ import { clamp01, median, scaledMad } from './stats.js';
 import { networkOf } from './network.js';
 import { accountReads, apiBreadth, condition, drain, model, ORDER_SIZE_MIN_SAMPLES, orderSize, sellOff, stuffing } from './detectors-flow.js';
 import type { ModelResult } from './model.js';
+import { sequence } from './sequence.js';
 import type { RiskInput } from './types.js';
 
 export interface LiveCounters {
@@ -44,6 +45,8 @@ export interface LiveCounters {
   readonly stuffingThisBot: boolean;
   /** When the owner last refused one of this bot's held calls, within escalation.refusedOrdersMs (orders and modifies only). */
   readonly refusedAt?: number;
+  /** An order's lead-in: its bot's previous call, how long before, same stock (sequence.ts; absent for other calls). */
+  readonly lead?: string;
 }
 
 export interface DetectorContext {
@@ -67,7 +70,7 @@ export interface DetectorResult {
   readonly reason: string;
 }
 
-type Detector = (ctx: DetectorContext) => DetectorResult | undefined;
+export type Detector = (ctx: DetectorContext) => DetectorResult | undefined;
 
 const YOUNG_SOURCE_MS = 30 * 60_000;
 const YOUNG_SOURCE_ORDER_SCORE = 0.6;
@@ -327,6 +330,7 @@ export const DETECTOR_FUNCTIONS: Readonly<Record<DetectorName, Detector>> = {
   api_breadth: apiBreadth,
   condition,
   stuffing,
+  sequence,
   model,
   // Scored by the engine after the others (it counts calls above step-up).
   escalation: () => undefined,

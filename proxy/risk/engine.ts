@@ -30,6 +30,7 @@ import { createForest, modelState } from './model.js';
 import { type Grace, graceCovers, openGrace } from './grace.js';
 import { advOf, noteDailyVolume } from './market-volume.js';
 import { REASONS } from './reasons.js';
+import { learnLead, previousKey } from './sequence.js';
 import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel, RiskOutcome } from './types.js';
 
 export interface RiskEngineOptions {
@@ -98,8 +99,8 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   // learn() is read-modify-write on one document; serialise it per bot within this process.
   const learning = new Map<string, Promise<void>>();
   const parsed = new Map<string, { json: string; baseline: Baseline }>();
-  // The model's features of an assessed call, for learn() of the same input object.
-  const assessedFeatures = new WeakMap<RiskInput, number[]>();
+  // The model's features and the order's lead-in of an assessed call, for learn() of the same input object.
+  const assessed = new WeakMap<RiskInput, { x: number[]; lead: string | undefined }>();
   // The escalation bucket a call above step-up was counted in (learn() takes an approved one off).
   const hotKeys = new WeakMap<RiskInput, string>();
   // The detectors that flagged a call above step-up (an approved one opens the approval grace).
@@ -174,7 +175,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         partsToday: sells.parts,
       };
       const x = features(input, baseline, live, nowMs);
-      assessedFeatures.set(input, x);
+      assessed.set(input, { x, lead: live.lead });
       const verdict = forest.score(modelState(baseline.model, cfg.model), x);
       // The detectors see the symbol's learned daily volume; the input itself stays the key of the per-call maps.
       const judged = symbolAdv === input.symbolAdv ? input : { ...input, symbolAdv };
@@ -297,7 +298,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   async function learnOnce(input: RiskInput, holdingsRecorded: boolean): Promise<void> {
     const nowMs = timeOf(input);
     const key = baselineKey(input.botId);
-    const x = assessedFeatures.get(input);
+    const { x, lead } = assessed.get(input) ?? {};
     for (let attempt = 1; ; attempt++) {
       const json = await store.get(key);
       // The stored text unchanged since this process parsed it (no other replica learned since): learn
@@ -306,6 +307,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       const hit = parsed.get(input.botId);
       const baseline = json !== null && hit?.json === json ? hit.baseline : parseStored(input.botId, json, nowMs);
       learnInto(baseline, input, nowMs, cfg, holdingsRecorded);
+      if (lead !== undefined) learnLead(baseline, lead, nowMs);
       if (x) baseline.model = forest.learn(modelState(baseline.model, cfg.model), x);
       const next = JSON.stringify(baseline);
       let written: boolean;
@@ -385,8 +387,9 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     resetBaseline: async (botId) => {
       parsed.delete(botId);
       // All of it: a bot registered again under this id must not inherit the old one's refusal (its first order
-      // locked down), escalation count, follow-up or approval grace.
-      await Promise.all([store.del(baselineKey(botId)), store.del(graceKey(botId)), clearEscalation(store, cfg, botId, followKey(botId), clock())]);
+      // locked down), escalation count, follow-up, approval grace or last call (an order's lead-in).
+      const keys = [baselineKey(botId), graceKey(botId), previousKey(botId)];
+      await Promise.all([...keys.map((k) => store.del(k)), clearEscalation(store, cfg, botId, followKey(botId), clock())]);
     },
   };
 }

@@ -1,8 +1,9 @@
 // Live counters the detectors read, kept in the Store so every replica
 // counts the same: calls and cancels per minute, the current drain window,
 // account inquiries today, never-used api-ids within the hour, the
-// cross-tenant source and stuffing counts, and the sustained-risk (escalation)
-// count. Each call reads a bounded, fixed set of keys: nothing grows with history.
+// cross-tenant source and stuffing counts, the sustained-risk (escalation)
+// count, and the bot's previous call (an order's lead-in, sequence.ts). Each
+// call reads a bounded, fixed set of keys: nothing grows with history.
 import { seoulParts } from '../kiwoom/protocol/index.js';
 import type { Store } from '../state/types.js';
 import { type Baseline, CONDITION_REQUESTS, isTradingKind, normaliseIp, notionalOf, soldFraction, symbolOf } from './baseline.js';
@@ -10,6 +11,7 @@ import type { RiskConfig } from './config.js';
 import { distinct, refusedAccountsKey, sourceBots } from './cross-tenant.js';
 import type { LiveCounters } from './detectors.js';
 import { FEATURES } from './model.js';
+import { previousCall } from './sequence.js';
 import type { RiskInput } from './types.js';
 
 const LIVE_TTL_MS = 150_000;
@@ -54,20 +56,23 @@ export async function liveCounters(
   const sym = symbolOf(input.stkCd);
   const order = input.kind === 'order' && input.side !== undefined && sym !== undefined && cfg.weights.herd > 0;
   const movesMoney = isTradingKind(input.kind) && cfg.escalation.refusedOrdersMs > 0 && cfg.weights.escalation > 0;
-  const [callsPerMinute, cancelsPerMinute, cancelsRejected, sources, readsToday, stuff, [soldDistinct, soldNotional], refused, refusedAt] = await Promise.all([
-    slidingCount(store, `risk:rate:${bot}`, nowMs, true),
-    isCancel ? slidingCount(store, `risk:cxl:${bot}`, nowMs, true) : Promise.resolve(0),
-    isCancel ? slidingCount(store, rejectedKey(bot), nowMs, false) : Promise.resolve(0),
-    cfg.weights.shared_source > 0 && !isBotHost(ip) ? sourceBots(store, cfg, ip, bot, nowMs) : Promise.resolve(0),
-    input.kind === 'account' && cfg.weights.account_reads > 0 ? store.incr(`risk:reads:${bot}:${seoulParts(nowMs).date}`, 1, 2 * DAY_MS) : Promise.resolve(0),
-    cfg.weights.stuffing > 0
-      ? store.mget([`risk:xfail:src:${ip}:${sw}:n`, `risk:xfail:all:${sw}:n`, `risk:xfail:all:${sw}:m:${bot}`])
-      : Promise.resolve([null, null, null]),
-    drainCounts(store, cfg, input, nowMs),
-    order ? store.get(refusedAccountsKey(cfg, sym!, input.side!, nowMs)) : Promise.resolve(null),
-    movesMoney && !input.approvalRetry ? store.get(refusedAtKey(bot)) : Promise.resolve(null),
-  ]);
+  const [callsPerMinute, cancelsPerMinute, cancelsRejected, sources, readsToday, stuff, [soldDistinct, soldNotional], refused, refusedAt, lead] =
+    await Promise.all([
+      slidingCount(store, `risk:rate:${bot}`, nowMs, true),
+      isCancel ? slidingCount(store, `risk:cxl:${bot}`, nowMs, true) : Promise.resolve(0),
+      isCancel ? slidingCount(store, rejectedKey(bot), nowMs, false) : Promise.resolve(0),
+      cfg.weights.shared_source > 0 && !isBotHost(ip) ? sourceBots(store, cfg, ip, bot, nowMs) : Promise.resolve(0),
+      input.kind === 'account' && cfg.weights.account_reads > 0 ? store.incr(`risk:reads:${bot}:${seoulParts(nowMs).date}`, 1, 2 * DAY_MS) : Promise.resolve(0),
+      cfg.weights.stuffing > 0
+        ? store.mget([`risk:xfail:src:${ip}:${sw}:n`, `risk:xfail:all:${sw}:n`, `risk:xfail:all:${sw}:m:${bot}`])
+        : Promise.resolve([null, null, null]),
+      drainCounts(store, cfg, input, nowMs),
+      order ? store.get(refusedAccountsKey(cfg, sym!, input.side!, nowMs)) : Promise.resolve(null),
+      movesMoney && !input.approvalRetry ? store.get(refusedAtKey(bot)) : Promise.resolve(null),
+      previousCall(store, cfg, input, nowMs),
+    ]);
   return {
+    ...(lead !== undefined ? { lead } : {}),
     ...(refusedAt !== null && Number.isFinite(Number(refusedAt)) ? { refusedAt: Number(refusedAt) } : {}),
     refusedAccounts: Number(refused ?? 0),
     callsPerMinute,

@@ -1,8 +1,24 @@
 // The detectors' reasons in English (language: en).
 import type { Reasons } from './reasons.js';
+import type { Lead } from './sequence.js';
 import { r2 } from './stats.js';
 
 const BANDS = ['under 15%', '15-60%', '60-90%', '90% or more'];
+const KIND: Readonly<Record<string, string>> = {
+  order: 'an order',
+  modify: 'a modify',
+  cancel: 'a cancel',
+  query: 'a market-data query',
+  account: 'an account inquiry',
+  auth: 'a token call',
+  transfer: 'a transfer',
+  realtime: 'a realtime request',
+};
+const secs = (s: number): string => (s < 60 || s % 60 !== 0 ? `${s}s` : `${s / 60} min`);
+const lead = (l: Lead, beyond: number): string =>
+  l.kind === 'idle'
+    ? `a pause of ${l.within === undefined ? `${secs(beyond)} or more` : `under ${secs(l.within)}`}`
+    : `${KIND[l.kind] ?? l.kind}${l.same === undefined ? '' : l.same ? ' of the same stock' : ' of another stock'} under ${secs(l.within ?? beyond)} before`;
 const known = (knownClient: boolean): string => (knownClient ? ', client identity known' : '');
 
 export const REASONS_EN: Reasons = {
@@ -62,6 +78,8 @@ export const REASONS_EN: Reasons = {
     `${live ? 'live' : 'one-shot'} condition search ${seq} never run by this bot (runs ${runs.join(', ')})${b ? `; ${b.n} never-run conditions within ${b.minutes} min (scores 1 from ${b.min})` : ''}`,
   accountReads: (n, usual, threshold) => `${n} account/order/fill inquiries today vs this bot's busiest learned day ${r2(usual)} (threshold ${threshold})`,
   apiBreadth: (n, minutes, threshold) => `${n} api-ids never used by this bot called within ${minutes} min (threshold ${threshold})`,
+  sequence: ({ lead: l, beyond, orders, days, rate, max, usual }) =>
+    `order after ${lead(l, beyond)}: none of this bot's ${orders} learned orders over ${days} order-days came after that (new lead-ins ${r2(rate)} per order-day, judged up to ${max}); usually after ${usual.map((u) => `${lead(u.lead, beyond)} (${u.pct}%)`).join(', ')}`,
   stuffingSource: (ip, bots, minutes, threshold) => `source ${ip} failed the secrets of ${bots} bots within ${minutes} min (threshold ${threshold})`,
   stuffingWave: (bots, minutes, threshold) => `this bot's secret failed during a wave of ${bots} bots failing within ${minutes} min (threshold ${threshold})`,
   model: (score, from, drivers) =>

@@ -7,7 +7,7 @@ import t from 'tap';
 import { seoulToEpoch } from '../../proxy/risk/index.js';
 import { riskEngineSetup, riskInput } from '../helpers/risk-setups.js';
 
-t.test('a reset bot starts again: no refusal, escalation count, follow-up or grace carried over', async (t) => {
+t.test('a reset bot starts again: no refusal, escalation count, follow-up, grace or last call carried over', async (t) => {
   const clock = seoulToEpoch('2026-01-05', 10, 0);
   const { engine, store, at, close } = riskEngineSetup();
   t.teardown(close);
@@ -22,7 +22,10 @@ t.test('a reset bot starts again: no refusal, escalation count, follow-up or gra
   await store.set('risk:grace:b1', JSON.stringify({ at: clock, detectors: ['location'] }), 1_800_000);
   await store.set('risk:follow:b1', String(clock), 3_600_000);
 
+  t.not(await store.get('risk:prev:b1'), null, "its last call is kept (the next order's lead-in)");
+
   await engine.resetBaseline('b1');
+  t.equal(await store.get('risk:prev:b1'), null, "the last call forgotten: the new bot's first order follows nothing of the old one");
   const after = await engine.assess({ ...order, now: clock + 120_000 });
   t.notOk(
     after.contributions.some((c) => c.detector === 'escalation'),

@@ -48,6 +48,17 @@ const SAMPLES: { [K in keyof Reasons]: Parameters<Reasons[K]> } = {
   condition: [{ live: true, seq: '7', known: ['1'], breadth: { n: 37, minutes: 60, min: 3 } }],
   accountReads: [37, 10, 20],
   apiBreadth: [37, 60, 3],
+  sequence: [
+    {
+      lead: { kind: 'account', within: 60, same: undefined },
+      beyond: 600,
+      orders: 37,
+      days: 9,
+      rate: 0.1,
+      max: 0.2,
+      usual: [{ lead: { kind: 'query', within: 5, same: true }, pct: 97 }],
+    },
+  ],
   stuffingSource: ['198.51.100.4', 37, 10, 3],
   stuffingWave: [37, 10, 12],
   model: [0.37, 0.2, [{ feature: 'hour', value: 3, share: 0.6 }]],

@@ -1,0 +1,121 @@
+// What led up to an order: the kind of the bot's previous call, how soon
+// before, and whether it named the same stock; or, when none came within a
+// minute, how long the bot had paused (a call minutes before did not lead to
+// the order). A bot's orders follow its own routine (a quote of the name two
+// seconds before, the day's balance read and then the rebalance, a close-out
+// after a quiet spell); an order after a lead-in its orders never had is a
+// hand other than its routine's. Learned per bot from the orders that went out, and
+// judged only once the bot seldom shows a new lead-in: new lead-ins seen on
+// one day only, over the days it ordered (Good-Turing), estimate how often
+// its next order-day brings one.
+import { seoulParts } from '../kiwoom/protocol/index.js';
+import type { Store } from '../state/types.js';
+import { symbolOf, type Baseline } from './baseline.js';
+import type { RiskConfig } from './config.js';
+import type { Detector } from './detectors.js';
+import type { RiskInput } from './types.js';
+
+/** The lead-ins learned per bot: at most this many (kinds x gaps x same/other/none is far fewer). */
+const MAX_LEADS = 256;
+/** The previous call is kept a day: one older than that is a pause past the last bound, like before a bot's first call. */
+const PREVIOUS_TTL_MS = 86_400_000;
+
+export interface SequenceBaseline {
+  /** Seoul days with a learned order, and the last of them. */
+  days: number;
+  day: string;
+  /** Per lead-in key: [orders, Seoul days it led one, the last of those days]. */
+  leads: Record<string, [number, number, string]>;
+}
+
+/** A lead-in, as its key says it: the previous call's kind ('idle': none within the lead bounds), seconds bound, same stock. */
+export interface Lead {
+  readonly kind: string;
+  /** The gap bound in seconds it fell under; undefined: a pause of at least the last idle bound. */
+  readonly within: number | undefined;
+  /** Both calls named a stock: whether the same one; undefined when either named none, and for a pause. */
+  readonly same: boolean | undefined;
+}
+
+export const previousKey = (botId: string): string => `risk:prev:${botId}`;
+
+export function leadKey(lead: Lead): string {
+  return `${lead.kind}|${lead.within ?? '-'}|${lead.same === undefined ? '-' : lead.same ? 'same' : 'other'}`;
+}
+
+export function parseLead(key: string): Lead {
+  const [kind = 'idle', within = '-', same = '-'] = key.split('|');
+  return { kind, within: within === '-' ? undefined : Number(within), same: same === '-' ? undefined : same === 'same' };
+}
+
+/** The lead-in of `input` after the call stored as `previous` ("kind|ms|symbol"; null: none within a day). */
+export function leadOf(previous: string | null, input: RiskInput, nowMs: number, bounds: RiskConfig['sequence']): string {
+  const [kind = '', at = '0', prevSym = ''] = previous?.split('|') ?? [];
+  const gap = previous === null ? Infinity : Math.max(0, nowMs - Number(at)) / 1000;
+  const led = bounds.leadSeconds.find((s) => gap < s);
+  if (led === undefined) return leadKey({ kind: 'idle', within: bounds.idleSeconds.find((s) => gap < s), same: undefined });
+  const sym = symbolOf(input.stkCd);
+  return leadKey({ kind, within: led, same: prevSym && sym ? prevSym === sym : undefined });
+}
+
+/**
+ * Reads the bot's previous call and records this one in its place (every replica sees the same one), returning
+ * this call's lead-in when it is an order. A held call sent again on its approval is that call: neither read nor
+ * recorded, and judged without a lead-in (it was judged when first sent).
+ */
+export async function previousCall(store: Store, cfg: RiskConfig, input: RiskInput, nowMs: number): Promise<string | undefined> {
+  if (cfg.weights.sequence === 0 || input.approvalRetry) return undefined;
+  const key = previousKey(input.botId);
+  const previous = input.kind === 'order' ? await store.get(key) : null;
+  await store.set(key, `${input.kind}|${nowMs}|${symbolOf(input.stkCd) ?? ''}`, PREVIOUS_TTL_MS);
+  return input.kind === 'order' ? leadOf(previous, input, nowMs, cfg.sequence) : undefined;
+}
+
+/** Folds the lead-in of an order that went out into the baseline (mutates). */
+export function learnLead(b: Baseline, lead: string, nowMs: number): void {
+  const day = seoulParts(nowMs).date;
+  b.sequence ??= { days: 0, day: '', leads: {} };
+  const s = b.sequence;
+  if (s.day !== day) {
+    s.days += 1;
+    s.day = day;
+  }
+  const seen = s.leads[lead];
+  if (seen) {
+    seen[0] += 1;
+    if (seen[2] !== day) {
+      seen[1] += 1;
+      seen[2] = day;
+    }
+  } else if (Object.keys(s.leads).length < MAX_LEADS) s.leads[lead] = [1, 1, day];
+}
+
+/** How often an order-day of this bot brings a lead-in it never had: lead-ins seen on one day only, plus one, over its order-days plus one. */
+export function newLeadRate(s: SequenceBaseline): number {
+  let once = 0;
+  for (const l of Object.values(s.leads)) if (l[1] === 1) once += 1;
+  return (once + 1) / (s.days + 1);
+}
+
+/**
+ * An order after a lead-in none of the bot's learned orders had, once it has `minOrders` of them over `minDays`
+ * order-days and seldom shows a new one (at most `maxNewRate` per order-day): an order placed by a hand that
+ * does not follow the bot's routine (an insider in the bot's hours and names, a liquidation after a balance read).
+ */
+export const sequence: Detector = (ctx) => {
+  const { input, baseline: b, cfg, live } = ctx;
+  const s = b.sequence;
+  const { minOrders, minDays, maxNewRate } = cfg.sequence;
+  if (input.kind !== 'order' || live.lead === undefined || !s || b.calls < cfg.warmupCalls || s.days < minDays) return undefined;
+  const leads = Object.entries(s.leads);
+  const orders = leads.reduce((n, [, l]) => n + l[0], 0);
+  if (orders < minOrders || live.lead in s.leads) return undefined;
+  const rate = newLeadRate(s);
+  if (rate > maxNewRate) return undefined;
+  const usual = leads
+    .sort((x, y) => y[1][0] - x[1][0])
+    .slice(0, 2)
+    .map(([k, l]) => ({ lead: parseLead(k), pct: Math.round((100 * l[0]) / orders) }));
+  const beyond = cfg.sequence.idleSeconds.at(-1)!;
+  return { score: 1, reason: ctx.say.sequence({ lead: parseLead(live.lead), beyond, orders, days: s.days, rate, max: maxNewRate, usual }) };
+};

@@ -1,0 +1,149 @@
+// The `sequence` detector: an order after a lead-in (the bot's previous call,
+// how long before, the same stock or not) none of its learned orders had. On
+// the engine with a memory Store: a bot that quotes a name and buys it two
+// seconds later is held when an order follows a balance read instead; a held
+// call sent again on its approval neither reads nor moves the previous call;
+// a bot whose orders keep showing new lead-ins is not judged; replicas share
+// the previous call; weight 0 writes nothing.
+import t from 'tap';
+import { parseRiskConfig, type RiskAssessment, type RiskInput, seoulToEpoch } from '../../proxy/risk/index.js';
+import { leadOf, newLeadRate } from '../../proxy/risk/sequence.js';
+import { riskEngineSetup, riskInput } from '../helpers/risk-setups.js';
+
+const WEEKDAYS = ['2026-01-05', '2026-01-06', '2026-01-07', '2026-01-08', '2026-01-09', '2026-01-12'];
+const quote = (now: number, stkCd = '005930'): RiskInput => riskInput({ now, stkCd });
+const read = (now: number): RiskInput => riskInput({ now, apiId: 'kt00018', kind: 'account', stkCd: undefined });
+const buy = (now: number, stkCd = '005930'): RiskInput => riskInput({ now, apiId: 'kt10000', kind: 'order', side: 'buy', qty: 10, price: 10_000, stkCd });
+const hit = (a: RiskAssessment) => a.contributions.find((c) => c.detector === 'sequence');
+
+type Engine = ReturnType<typeof riskEngineSetup>['engine'];
+
+async function sent(engine: Engine, i: RiskInput): Promise<RiskAssessment> {
+  const a = await engine.assess(i);
+  await engine.learn(i, { allowed: true, completed: true });
+  return a;
+}
+
+/**
+ * Six weekdays of a bot's routine: a balance read at 09:00, then every 30 minutes quotes and, 2 s after a quote of
+ * a name, a buy of it (`before` is the call placed just before each buy: a bot with another routine).
+ */
+async function routine(engine: Engine, before: (day: number, k: number, at: number) => RiskInput = (_d, _k, at) => quote(at + 20_000)) {
+  for (const [d, day] of WEEKDAYS.entries()) {
+    const open = seoulToEpoch(day, 9, 0);
+    await sent(engine, read(open));
+    for (let k = 0; k < 8; k++) {
+      const at = open + 600_000 + k * 1_800_000;
+      await sent(engine, quote(at, k % 2 === 0 ? '000660' : '005930'));
+      await sent(engine, before(d, k, at));
+      await sent(engine, buy(at + 22_000));
+    }
+  }
+}
+
+const NEXT = seoulToEpoch('2026-01-13', 10, 40);
+
+t.test('an order after a lead-in the bot never had is held; its routine one is not', async (t) => {
+  const s = riskEngineSetup();
+  t.teardown(s.close);
+  await routine(s.engine);
+  s.at(NEXT);
+  await sent(s.engine, quote(NEXT));
+  const usual = await s.engine.assess(buy(NEXT + 2_000));
+  t.equal(hit(usual), undefined, 'a buy 2 s after a quote of the name: its routine');
+  await s.engine.learn(buy(NEXT + 2_000), { allowed: true, completed: true });
+
+  await sent(s.engine, read(NEXT + 60_000));
+  const odd = await s.engine.assess(buy(NEXT + 63_000));
+  const c = hit(odd);
+  t.ok(c, 'a buy 3 s after a balance read: a lead-in none of its orders had');
+  t.equal(c?.score, 1);
+  t.ok(odd.score > 0.7, `held for step-up (score ${odd.score})`);
+  t.same(
+    odd.contributions.map((x) => x.detector),
+    ['sequence'],
+    'on this alone',
+  );
+  t.match(c?.reason, /after an account inquiry under 5s before: none of this bot's 48 learned orders over 6 order-days came after that/);
+  t.match(c?.reason, /usually after a market-data query of the same stock under 5s before \(100%\)/);
+});
+
+t.test('a held order sent again on its approval is that order: the previous call stays the one before it', async (t) => {
+  const s = riskEngineSetup();
+  t.teardown(s.close);
+  await routine(s.engine);
+  await sent(s.engine, read(NEXT));
+  const held = await s.engine.assess(buy(NEXT + 3_000));
+  t.ok(hit(held), 'held by sequence');
+  const retry = await s.engine.assess({ ...buy(NEXT + 90_000), approvalRetry: true });
+  t.equal(hit(retry), undefined, 'the retry is not judged by its own lead-in');
+  t.equal(await s.store.get('risk:prev:b1'), `order|${NEXT + 3_000}|005930`, 'the retry left the previous call as it was');
+  await sent(s.engine, quote(NEXT + 120_000));
+  t.equal(hit(await s.engine.assess(buy(NEXT + 122_000))), undefined, 'the routine goes on unjudged');
+});
+
+t.test('a bot whose orders keep showing new lead-ins is not judged on them', async (t) => {
+  const s = riskEngineSetup();
+  t.teardown(s.close);
+  // Each day's first buy follows another call at another pace: a new lead-in on most order-days.
+  const cancel = (now: number): RiskInput => riskInput({ now, apiId: 'kt10003', kind: 'cancel' });
+  const firsts = [
+    (at: number) => read(at + 21_000),
+    (at: number) => read(at),
+    (at: number) => quote(at + 21_000, '000660'),
+    (at: number) => cancel(at + 21_000),
+    (at: number) => quote(at + 1_000, '000660'),
+    (at: number) => read(at + 21_000),
+  ];
+  await routine(s.engine, (d, k, at) => (k === 0 ? firsts[d]!(at) : quote(at + 20_000)));
+  const b = JSON.parse((await s.store.get('risk:baseline:b1'))!) as { sequence: Parameters<typeof newLeadRate>[0] };
+  t.ok(newLeadRate(b.sequence) > 0.2, `new lead-ins per order-day ${newLeadRate(b.sequence)}: above maxNewRate`);
+  await sent(s.engine, read(NEXT));
+  t.equal(hit(await s.engine.assess(buy(NEXT + 7_200_000))), undefined, 'an order two hours after a read: not judged');
+});
+
+t.test('replicas share the previous call: a quote on one and the order on another is the routine', async (t) => {
+  const a = riskEngineSetup();
+  t.teardown(a.close);
+  await routine(a.engine);
+  const { createRiskEngine } = await import('../../proxy/risk/index.js');
+  const { Registry } = await import('prom-client');
+  const pino = (await import('pino')).default;
+  const other = createRiskEngine({ config: parseRiskConfig({}), store: a.store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => NEXT });
+  a.at(NEXT);
+  await sent(a.engine, read(NEXT));
+  await sent(a.engine, quote(NEXT + 30_000));
+  t.equal(hit(await other.assess(buy(NEXT + 32_000))), undefined, "the other replica sees this one's quote before the order");
+  await sent(other, read(NEXT + 60_000));
+  t.ok(hit(await a.engine.assess(buy(NEXT + 62_000))), "and this one the other's balance read");
+});
+
+t.test('weight 0 reads and writes nothing', async (t) => {
+  const s = riskEngineSetup({ weights: { sequence: 0 } });
+  t.teardown(s.close);
+  await routine(s.engine);
+  t.equal(await s.store.get('risk:prev:b1'), null);
+  const b = JSON.parse((await s.store.get('risk:baseline:b1'))!) as Record<string, unknown>;
+  t.equal(b.sequence, undefined, 'nothing learned');
+});
+
+t.test('lead-ins: the call within a lead bound, same stock or not; else the pause', async (t) => {
+  const bounds = parseRiskConfig({}).sequence;
+  const at = 1_000_000_000;
+  t.equal(leadOf(null, buy(at), at, bounds), 'idle|-|-', 'no call within a day: the longest pause');
+  t.equal(leadOf(`query|${at - 2_000}|005930`, buy(at), at, bounds), 'query|5|same');
+  t.equal(leadOf(`query|${at - 5_000}|000660`, buy(at), at, bounds), 'query|60|other', '5 s is not under 5 s');
+  t.equal(leadOf(`account|${at - 30_000}|`, buy(at), at, bounds), 'account|60|-', 'no stock named');
+  t.equal(leadOf(`order|${at - 30_000}|005930`, buy(at, '005930_NX'), at, bounds), 'order|60|same', 'the same stock on another exchange');
+  t.equal(leadOf(`cancel|${at - 60_000}|005930`, buy(at), at, bounds), 'idle|600|-', 'a minute before: it did not lead, the bot paused');
+  t.equal(leadOf(`account|${at - 700_000}|`, buy(at), at, bounds), 'idle|-|-', 'past the last pause bound');
+});
+
+t.test('config: bounds ascending seconds, pauses past the lead bounds; unknown knobs refused', async (t) => {
+  t.same(parseRiskConfig({}).sequence, { minOrders: 10, minDays: 5, maxNewRate: 0.2, leadSeconds: [5, 60], idleSeconds: [600] });
+  t.same(parseRiskConfig({ sequence: { leadSeconds: [2, 30], idleSeconds: [40, 3600] } }).sequence.idleSeconds, [40, 3600]);
+  t.throws(() => parseRiskConfig({ sequence: { leadSeconds: [60, 5] } }), /risk\.sequence\.leadSeconds: must be 1 to 4 ascending numbers of seconds, above 0/);
+  t.throws(() => parseRiskConfig({ sequence: { leadSeconds: [] } }), /risk\.sequence\.leadSeconds/);
+  t.throws(() => parseRiskConfig({ sequence: { idleSeconds: [30] } }), /risk\.sequence\.idleSeconds: .*above 60/);
+  t.throws(() => parseRiskConfig({ sequence: { minOrder: 3 } }), /risk\.sequence/);
+});
