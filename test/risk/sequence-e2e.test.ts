@@ -1,0 +1,41 @@
+// The sequence detector through a real sidecar: a trader's bot whose buys
+// came five minutes after its last call (a quote or a balance inquiry) on two
+// days buys again the same way (its third order-day), and then two seconds after a quote of the
+// name: a lead-in none of its orders had, held for approval and named in
+// Korean in the audit record. Judged from two order-days here (the default
+// waits for five), with the rate of new lead-ins such a young routine shows.
+import t from 'tap';
+import { riskContributions } from '../helpers/audit-sidecar-log.js';
+import { RISK_START, warmTraderHarness } from '../helpers/risk-setups.js';
+
+const CODE = '900108';
+
+t.test('an order after a lead-in the bot never had is held through the sidecar; its routine one goes out', async (t) => {
+  const clock = { now: RISK_START };
+  const { h, auditDir, token } = await warmTraderHarness(clock, { bought: CODE, risk: { sequence: { minDays: 2, maxNewRate: 0.5 } } });
+  t.teardown(() => h.close());
+  const quote = () => h.call('ka10001', { stk_cd: CODE }, { token });
+  const buy = () => h.call('kt10000', { dmst_stex_tp: 'KRX', stk_cd: CODE, ord_qty: '10', ord_uv: '1000', trde_tp: '0' }, { token });
+  const judged = async (r: Awaited<ReturnType<typeof buy>>) => riskContributions(auditDir, String(r.headers['x-kguard-request-id']));
+
+  t.equal((await quote()).json.return_code, 0);
+  clock.now += 300_000;
+  const usual = await buy();
+  t.equal(usual.json.return_code, 0, `five minutes after its last call, as always: it goes out (${usual.text})`);
+  t.notOk(
+    (await judged(usual)).some((c) => c.detector === 'sequence'),
+    'its routine',
+  );
+
+  clock.now += 300_000;
+  t.equal((await quote()).json.return_code, 0);
+  clock.now += 2_000;
+  const odd = await buy();
+  t.match(String(odd.json.return_msg), /\[KG3004:/, `held for approval: ${odd.text}`);
+  const [sequence] = (await judged(odd)).filter((c) => c.detector === 'sequence');
+  t.match(sequence, {
+    score: 1,
+    weight: 0.75,
+    reason: /^같은 종목 시세 조회 후 5초 이내에 나온 주문: 주문한 3일, 학습된 주문 21건 중 이런 순서는 없음 .*평소: 10분 이내 호출 없이 100%$/,
+  });
+});
