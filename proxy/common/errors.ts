@@ -54,6 +54,7 @@ export const ERROR_CATALOGUE = {
     ko: '입력 항목 이름이 모호합니다: 대소문자, 전각 문자, 공백이나 구분자만 다른 이름은 같은 항목으로 읽힐 수 있습니다',
     en: 'A field name is ambiguous: names that differ only in case, width, spaces or separators may be read as one field',
   },
+  KG1019: { status: 400, returnCode: 1, ko: '실시간 메시지 형식이 올바르지 않습니다', en: 'Malformed realtime message' },
 
   // 2xxx: who is calling
   KG2001: { status: 401, returnCode: 3, ko: '인증 토큰이 없습니다', en: 'No bearer token' },

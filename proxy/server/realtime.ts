@@ -316,7 +316,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       } catch (err) {
         const e = err as RealtimeProtocolError;
         denials.inc({ reason: 'malformed' });
-        send(reply(e.trnm || 'ERROR', 1, errorText(new GuardError('KG1007', e.message))));
+        send(reply(e.trnm || 'ERROR', 1, errorText(new GuardError('KG1019', e.message))));
         if (!handle) await end('login', CLOSE.login, e.message);
         return;
       }

@@ -133,11 +133,11 @@ t.test('policy: denials name the rule (type, symbol) or the allowlist, and regis
   t.match(String(capped.return_msg), /KG3018/, `the policy's realtime-limits cap for this bot (2): ${JSON.stringify(capped)}`);
   d.send('{not json');
   const bad = await d.next((f) => f.return_code !== undefined && f.trnm !== 'REG', 'malformed reply');
-  t.match(String(bad.return_msg), /KG1007/);
+  t.match(String(bad.return_msg), /실시간 메시지 형식이 올바르지 않습니다\[KG1019:/, `a realtime message, not a header: ${JSON.stringify(bad)}`);
   // The sidecar would read the last trnm; a parser that keeps the first would read a registration it never judged.
   d.send('{"trnm":"REG","grp_no":"1","refresh":"1","data":[{"item":["005930"],"type":["0D"]}],"trnm":"PING"}');
   const twice = await d.next((f) => f.return_code !== undefined && f.return_code !== 0, 'duplicate-key reply');
-  t.match(String(twice.return_msg), /KG1007.*twice/, `a key twice is refused: ${JSON.stringify(twice)}`);
+  t.match(String(twice.return_msg), /KG1019.*twice/, `a key twice is refused: ${JSON.stringify(twice)}`);
 
   const e = await bot(await addBot('rt-q', CANARY.account, ['kind:query']));
   e.send(reg(['005930'], '0B'));
