@@ -59,15 +59,13 @@ export function leadOf(previous: string | null, input: RiskInput, nowMs: number,
 }
 
 /**
- * Reads the bot's previous call and records this one in its place (every replica sees the same one), returning
+ * Swaps the bot's previous call for this one in the Store (every replica sees the same one; one round trip), returning
  * this call's lead-in when it is an order. A held call sent again on its approval is that call: neither read nor
  * recorded, and judged without a lead-in (it was judged when first sent).
  */
 export async function previousCall(store: Store, cfg: RiskConfig, input: RiskInput, nowMs: number): Promise<string | undefined> {
   if (cfg.weights.sequence === 0 || input.approvalRetry) return undefined;
-  const key = previousKey(input.botId);
-  const previous = input.kind === 'order' ? await store.get(key) : null;
-  await store.set(key, `${input.kind}|${nowMs}|${symbolOf(input.stkCd) ?? ''}`, PREVIOUS_TTL_MS);
+  const previous = await store.swap(previousKey(input.botId), `${input.kind}|${nowMs}|${symbolOf(input.stkCd) ?? ''}`, PREVIOUS_TTL_MS);
   return input.kind === 'order' ? leadOf(previous, input, nowMs, cfg.sequence) : undefined;
 }
 

@@ -145,6 +145,14 @@ export function withReadOnlyFallback(primary: Store, local: Store, opts: Fallbac
         () => primary.setIfUnchanged(k, expected, v, ttl),
         () => local.setIfUnchanged(k, expected, v, ttl),
       ),
+    swap: (k, v, ttl) =>
+      write(
+        'swap',
+        k,
+        undefined,
+        () => primary.swap(k, v, ttl),
+        () => local.swap(k, v, ttl),
+      ),
     del: (k) =>
       write(
         'del',

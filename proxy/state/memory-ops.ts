@@ -123,6 +123,17 @@ export function memoryOps(d: MemoryData): MemoryOps {
       return true;
     },
 
+    async swap(key, value, ttlMs) {
+      assertOpen();
+      checkKey(key);
+      checkString(value, 'value');
+      const ttl = checkTtl(ttlMs);
+      const t = now();
+      const old = stringEntry(key, t)?.value ?? null;
+      put(key, { kind: 'string', value, expiresAt: t + ttl });
+      return old;
+    },
+
     async setIfUnchanged(key, expected, value, ttlMs) {
       assertOpen();
       checkKey(key);

@@ -168,6 +168,7 @@ export function publishSecurityWrites(primary: Store, isSecurityKey: (key: strin
     set: (k, v, ttl) => after(k, undefined, primary.set(k, v, ttl)),
     setIfAbsent: (k, v, ttl) => after(k, undefined, primary.setIfAbsent(k, v, ttl)),
     setIfUnchanged: (k, expected, v, ttl) => after(k, undefined, primary.setIfUnchanged(k, expected, v, ttl)),
+    swap: (k, v, ttl) => after(k, undefined, primary.swap(k, v, ttl)),
     del: (k) => after(k, undefined, primary.del(k)),
     incr: (k, by, ttl) => after(k, undefined, primary.incr(k, by, ttl)),
     expire: (k, ttl) => after(k, undefined, primary.expire(k, ttl)),

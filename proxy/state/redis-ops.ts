@@ -6,7 +6,7 @@ import type { RunOp } from './redis-call.js';
 import type { RedisClient } from './redis-connect.js';
 import type { Generation } from './redis-generation.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { CONSUME_LUA, HSET_LUA, INCR_LUA, REFUND_LUA, SET_IF_UNCHANGED_LUA } from './redis-scripts.js';
+import { CONSUME_LUA, HSET_LUA, INCR_LUA, REFUND_LUA, SET_IF_UNCHANGED_LUA, SWAP_LUA } from './redis-scripts.js';
 import type { KeyValueOps, LimitRequest, LimitResult } from './types.js';
 import {
   checkInteger,
@@ -46,6 +46,7 @@ export function redisOps({ client, prefix, op, generation }: OpsDeps): RedisOps 
   const hsetScript = defineScript(client, 'kguardHset', HSET_LUA, 1);
   const refundScript = defineScript(client, 'kguardRefund', REFUND_LUA);
   const setIfUnchangedScript = defineScript(client, 'kguardSetIfUnchanged', SET_IF_UNCHANGED_LUA, 1);
+  const swapScript = defineScript(client, 'kguardSwap', SWAP_LUA, 1);
   const k = (key: string): string => prefix + checkKey(key);
 
   async function runLimits(ls: NormalisedLimit[], charge: boolean): Promise<{ failed: number; retry: number; used: number[] }> {
@@ -115,6 +116,16 @@ export function redisOps({ client, prefix, op, generation }: OpsDeps): RedisOps 
       // The value expected goes as its SHA-1 (a document need not cross the wire twice); '' stands for absent.
       const digest = expected === null ? '' : createHash('sha1').update(expected, 'utf8').digest('hex');
       return op('setIfUnchanged', async () => Number(await setIfUnchangedScript(full, digest, value, ttl ?? '')) === 1);
+    },
+
+    async swap(key, value, ttlMs) {
+      const full = k(key);
+      checkString(value, 'value');
+      const ttl = checkTtl(ttlMs);
+      return op('swap', async () => {
+        const old: unknown = await swapScript(full, value, ttl);
+        return typeof old === 'string' ? old : null;
+      });
     },
 
     async del(key) {

@@ -172,6 +172,13 @@ if ARGV[3] == '' then redis.call('SET', KEYS[1], ARGV[2]) else redis.call('SET',
 return 1
 `;
 
+/** KEYS[1]; ARGV: value, ttl ms. Returns the value replaced (false: none). SET ... GET would need Redis 6.2. */
+export const SWAP_LUA = `
+local old = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return old
+`;
+
 /** KEYS[1] hash; ARGV: field, value, ttl ms or '' (sets the TTL in the same step). */
 export const HSET_LUA = `
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])

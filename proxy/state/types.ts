@@ -84,6 +84,11 @@ export interface Store {
    * one document shared by replicas (a bot's risk baseline): read, change, write back unless changed, else again.
    */
   setIfUnchanged(key: string, expected: string | null, value: string, ttlMs?: number): Promise<boolean>;
+  /**
+   * Added: sets the string (expiring ttlMs from now) and returns the one it replaced (null: absent), atomically, in
+   * one round trip. A bot's previous call (the risk engine's lead-in of an order): read and replaced by each call.
+   */
+  swap(key: string, value: string, ttlMs: number): Promise<string | null>;
   del(key: string): Promise<void>;
   /** ttlMs is applied only when the key has no TTL yet (a counter that expires ttlMs after its first charge). */
   incr(key: string, by?: number, ttlMs?: number): Promise<number>;
@@ -195,6 +200,7 @@ export type KeyValueOps = Pick<
   | 'set'
   | 'setIfAbsent'
   | 'setIfUnchanged'
+  | 'swap'
   | 'del'
   | 'incr'
   | 'expire'

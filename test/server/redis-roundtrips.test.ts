@@ -45,11 +45,13 @@ const SEND_RECHECK = 3;
 // An order Kiwoom accepted reads the lock flags once more (one MGET, not awaited by the bot's answer): a lockdown
 // pressed while it was on the wire cancels it. +1, +0 waits.
 const LATE_LOCK = 1;
+// The sequence detector swaps the bot's previous call for this one (one EVALSHA) on every call, in the same wait: +1, +0 waits.
+const SEQUENCE = 1;
 const BOUNDS = {
-  query: { critical: 15 + 2 + CROSS_TENANT + FLOW, total: 22 + 2 + CROSS_TENANT + FLOW, waits: 5 + 1 },
+  query: { critical: 15 + 2 + CROSS_TENANT + FLOW + SEQUENCE, total: 22 + 2 + CROSS_TENANT + FLOW + SEQUENCE, waits: 5 + 1 },
   order: {
-    critical: 16 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + SEND_RECHECK + LATE_LOCK,
-    total: 23 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + SEND_RECHECK + LATE_LOCK,
+    critical: 16 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + SEND_RECHECK + LATE_LOCK + SEQUENCE,
+    total: 23 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + SEND_RECHECK + LATE_LOCK + SEQUENCE,
     waits: 6 + 1 + 1,
   },
 };

@@ -116,6 +116,19 @@ export function runStoreContract(tap: Test, backend: ContractBackend): void {
     t.equal(await s.get(k), 'c');
   });
 
+  withStore('swap', async (t, s, clock) => {
+    const k = uniq('swap');
+    t.equal(await s.swap(k, 'a', W), null, 'nothing replaced');
+    t.equal(await s.swap(k, '한글|1', W), 'a', 'the value replaced');
+    t.equal(await s.get(k), '한글|1');
+    t.equal(await s.swap(k, '', W), '한글|1', 'multi-byte text as written');
+    t.equal(await s.swap(k, 'b', W), '', 'an empty string is a value, not absent');
+    await clock.advance(W + W / 2);
+    t.equal(await s.swap(k, 'c', W), null, 'expired: nothing replaced');
+    await t.rejects(s.swap(k, 'd', 0), /KG7002/, 'a TTL is required');
+    t.equal(await s.get(k), 'c', 'a refused swap changes nothing');
+  });
+
   withStore('setIfUnchanged', async (t, s, clock) => {
     const k = uniq('cas');
     t.equal(await s.setIfUnchanged(k, 'other', 'a', W), false, 'an absent key is not the value expected');
