@@ -29,5 +29,15 @@ export function readBaseline(json: string): Baseline | undefined {
     rate(b.cancelRate) &&
     obj(b.sells) &&
     Array.isArray(b.sells.distinct);
-  return ok ? b : undefined;
+  if (!ok) return undefined;
+  // An optional part that cannot be read is learned afresh rather than fail every call of the bot.
+  if (b.sequence !== undefined && !sequenceReadable(b.sequence)) delete b.sequence;
+  return b;
+}
+
+function sequenceReadable(s: unknown): boolean {
+  if (typeof s !== 'object' || s === null) return false;
+  const { days, day, leads } = s as { days?: unknown; day?: unknown; leads?: unknown };
+  const lead = (l: unknown): boolean => Array.isArray(l) && l.length === 3 && Number.isFinite(l[0]) && Number.isFinite(l[1]) && typeof l[2] === 'string';
+  return Number.isFinite(days) && typeof day === 'string' && typeof leads === 'object' && leads !== null && Object.values(leads).every(lead);
 }

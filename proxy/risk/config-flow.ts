@@ -96,12 +96,13 @@ export interface FlowConfig {
 /** The sections of `risk` parseFlowConfig reads. */
 export const FLOW_SECTIONS = ['escalation', 'approvalGrace', 'sellOff', 'orderSize', 'reads', 'apiBreadth', 'stuffing', 'sequence', 'model'] as const;
 
-/** Gap bounds of lead-ins: 1 to 4 ascending seconds above `above`, at most a day (each makes lead-ins of its own). */
-function gapBounds(raw: unknown, path: string, def: number[], above: number): number[] {
-  if (raw === undefined) return def;
+/** Gap bounds of lead-ins: 1 to 4 ascending seconds above `above`, at most a day (each makes lead-ins of its own); the default too. */
+function gapBounds(given: unknown, path: string, def: number[], above: number): number[] {
+  const raw = given ?? def;
   const ok =
     Array.isArray(raw) && raw.length >= 1 && raw.length <= 4 && raw.every((s, i) => Number.isFinite(s) && s > (i === 0 ? above : raw[i - 1]) && s <= 86_400);
-  if (!ok) throw configError(path, `must be 1 to 4 ascending numbers of seconds, above ${above} and at most 86400 (like [${def.join(', ')}])`);
+  const unset = given === undefined ? `unset, its default [${def.join(', ')}] does not fit: ` : '';
+  if (!ok) throw configError(path, `${unset}must be 1 to 4 ascending numbers of seconds, above ${above} and at most 86400`);
   return raw as number[];
 }
 
@@ -191,7 +192,8 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
     sequence: {
       minOrders: num(sq, 'minOrders', `${path}.sequence`, 10, 1, 1e6, true),
       minDays: num(sq, 'minDays', `${path}.sequence`, 5, 1, 1000, true),
-      maxNewRate: num(sq, 'maxNewRate', `${path}.sequence`, 0.2, 0, 1),
+      // 0 would judge no bot (the rate is at least one over its order-days plus one): weight 0 turns it off.
+      maxNewRate: num(sq, 'maxNewRate', `${path}.sequence`, 0.2, 0.001, 1),
       leadSeconds,
       idleSeconds: gapBounds(sq.idleSeconds, `${path}.sequence.idleSeconds`, [600], leadSeconds.at(-1)!),
     },

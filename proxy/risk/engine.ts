@@ -27,10 +27,11 @@ import {
   sellsToday,
 } from './live.js';
 import { createForest, modelState } from './model.js';
-import { type Grace, graceCovers, openGrace } from './grace.js';
+import { graceFor, graceKey, openGrace } from './grace.js';
 import { advOf, noteDailyVolume } from './market-volume.js';
 import { REASONS } from './reasons.js';
 import { learnLead, previousKey } from './sequence.js';
+import { noteHeld, takeHeld } from './held.js';
 import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel, RiskOutcome } from './types.js';
 
 export interface RiskEngineOptions {
@@ -45,7 +46,6 @@ export interface RiskEngineOptions {
 }
 
 const baselineKey = (botId: string): string => `risk:baseline:${botId}`;
-const graceKey = (botId: string): string => `risk:grace:${botId}`;
 /** Set while a call above step-up of this bot is not approved (escalation.followMs). */
 const followKey = (botId: string): string => `risk:follow:${botId}`;
 /** Writes of one learned call tried while other replicas keep changing the bot's baseline (each a read and a write). */
@@ -220,7 +220,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       };
       let score = combine();
       if (score > cfg.thresholds.stepUp && score <= cfg.thresholds.admin && cfg.approvalGrace.windowMs > 0 && !input.approvalRetry) {
-        const grace = await graceFor(input, contributions, nowMs);
+        const grace = await graceFor(store, cfg, input, contributions, nowMs);
         if (grace) {
           // Nothing new since the owner's approval: an alert, not another hold (and not counted toward escalation).
           score = Math.min(score, cfg.thresholds.stepUp);
@@ -257,6 +257,10 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
           score = combine();
         }
       }
+      if (score > cfg.thresholds.stepUp && !input.approvalRetry) {
+        const held = { detectors: heldBy.get(input)!, ...(hotKeys.has(input) ? { hotKey: hotKeys.get(input) } : {}), lead: live.lead };
+        await noteHeld(store, input, held, cfg.escalation.windowMs);
+      }
       contributions.sort((a, b) => b.contribution - a.contribution);
       scoreHist.observe(score);
       return {
@@ -278,27 +282,13 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   }
 
   /**
-   * The grace an approval opened, when the call comes from the approved call's address, every detector
-   * that flagged it also flagged the approved one (the same flags from another address are other evidence),
-   * and a size it is flagged for is no larger than the approved one's (grace.ts).
-   */
-  async function graceFor(input: RiskInput, contributions: readonly Contribution[], nowMs: number) {
-    const raw = await store.get(graceKey(input.botId));
-    if (!raw) return undefined;
-    const g = JSON.parse(raw) as Grace;
-    if (!(nowMs >= g.at && nowMs - g.at < cfg.approvalGrace.windowMs)) return undefined;
-    if (!graceCovers(g, input, normaliseIp(input.sourceIp), contributions, cfg.approvalGrace.sizeFactor)) return undefined;
-    return { detectors: g.detectors, at: g.at, minutes: cfg.approvalGrace.windowMs / 60_000 };
-  }
-
-  /**
    * Learns one call into the bot's baseline: read, learn, write back unless another replica wrote it meanwhile
    * (then read what it wrote and learn into that), so two replicas learning one bot at once lose neither's calls.
    */
-  async function learnOnce(input: RiskInput, holdingsRecorded: boolean): Promise<void> {
+  async function learnOnce(input: RiskInput, holdingsRecorded: boolean, heldLead: string | undefined): Promise<void> {
     const nowMs = timeOf(input);
     const key = baselineKey(input.botId);
-    const { x, lead } = assessed.get(input) ?? {};
+    const { x, lead = heldLead } = assessed.get(input) ?? {};
     for (let attempt = 1; ; attempt++) {
       const json = await store.get(key);
       // The stored text unchanged since this process parsed it (no other replica learned since): learn
@@ -339,10 +329,12 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
     }
     // Only an approval clears what a call above step-up counted toward escalation: one that went out unheld (a
     // condition clear, a looser policy threshold) was approved by nobody, and stays counted with its follow-up.
-    const hot = hotKeys.get(input);
+    // An approved retry of a call held in `pending` mode is that call: what it counted and what held it (held.ts).
+    const retried = input.approvalRetry && outcome.approved === true ? await takeHeld(store, input) : undefined;
+    const hot = hotKeys.get(input) ?? retried?.hotKey;
     hotKeys.delete(input);
     if (hot && outcome.approved === true) await store.incr(hot, -1, cfg.escalation.windowMs);
-    const approved = heldBy.get(input);
+    const approved = heldBy.get(input) ?? retried?.detectors;
     if (approved && outcome.approved === true && cfg.escalation.followMs > 0) await store.del(followKey(input.botId));
     if (approved && outcome.approved === true && cfg.approvalGrace.windowMs > 0) {
       // A held call went out on its owner's approval: open the grace for what flagged it. A call above step-up that
@@ -352,7 +344,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       await store.set(graceKey(input.botId), JSON.stringify(grace), cfg.approvalGrace.windowMs);
     }
     const prior = learning.get(input.botId) ?? Promise.resolve();
-    const next = prior.then(() => learnOnce(input, outcome.holdingsRecorded ?? true));
+    const next = prior.then(() => learnOnce(input, outcome.holdingsRecorded ?? true, retried?.lead));
     const tail = next.catch(() => undefined);
     learning.set(input.botId, tail);
     void tail.then(() => {

@@ -7,8 +7,9 @@
 // stock: share counts of different stocks say nothing of each other). The
 // factor leaves room for the next order of a deliberate change (a rebalance
 // into another name of the same value), not for one a hundred times larger.
-import { notionalOf, symbolOf } from './baseline.js';
-import type { DetectorName } from './config.js';
+import type { Store } from '../state/types.js';
+import { normaliseIp, notionalOf, symbolOf } from './baseline.js';
+import type { DetectorName, RiskConfig } from './config.js';
 import type { Contribution, RiskInput } from './types.js';
 
 /** Detectors that judge how much a call moves: what the owner approved is a size, not a licence for any size. */
@@ -60,4 +61,20 @@ export function graceCovers(g: Grace, input: RiskInput, source: string, contribu
   // Without a price on either side only shares of one stock compare.
   if (notional === undefined || s.notional === undefined) return sameStock && input.qty !== undefined && within(input.qty, s.qty, sizeFactor);
   return within(notional, s.notional, sizeFactor) && (!sameStock || within(input.qty, s.qty, sizeFactor));
+}
+
+export const graceKey = (botId: string): string => `risk:grace:${botId}`;
+
+/**
+ * The grace an approval opened, when the call comes from the approved call's address, every detector that flagged
+ * it also flagged the approved one (the same flags from another address are other evidence), and a size it is
+ * flagged for is no larger than the approved one's.
+ */
+export async function graceFor(store: Store, cfg: RiskConfig, input: RiskInput, contributions: readonly Contribution[], nowMs: number) {
+  const raw = await store.get(graceKey(input.botId));
+  if (!raw) return undefined;
+  const g = JSON.parse(raw) as Grace;
+  if (!(nowMs >= g.at && nowMs - g.at < cfg.approvalGrace.windowMs)) return undefined;
+  if (!graceCovers(g, input, normaliseIp(input.sourceIp), contributions, cfg.approvalGrace.sizeFactor)) return undefined;
+  return { detectors: g.detectors, at: g.at, minutes: cfg.approvalGrace.windowMs / 60_000 };
 }

@@ -15,10 +15,13 @@ const KIND: Readonly<Record<string, string>> = {
   realtime: 'a realtime request',
 };
 const secs = (s: number): string => (s < 60 || s % 60 !== 0 ? `${s}s` : `${s / 60} min`);
-const lead = (l: Lead, beyond: number): string =>
+/** A gap: under its bound, from the bound below to it, or the bound below or more (a pause past the last bound). */
+const gap = (from: number, within: number | undefined): string =>
+  within === undefined ? `${secs(from)} or more` : from > 0 ? `${secs(from)} to ${secs(within)}` : `under ${secs(within)}`;
+const lead = (l: Lead): string =>
   l.kind === 'idle'
-    ? `a pause of ${l.within === undefined ? `${secs(beyond)} or more` : `under ${secs(l.within)}`}`
-    : `${KIND[l.kind] ?? l.kind}${l.same === undefined ? '' : l.same ? ' of the same stock' : ' of another stock'} under ${secs(l.within ?? beyond)} before`;
+    ? `a pause of ${gap(l.from ?? 0, l.within)}`
+    : `${KIND[l.kind] ?? l.kind}${l.same === undefined ? '' : l.same ? ' of the same stock' : ' of another stock'} ${gap(l.from ?? 0, l.within)} before`;
 const known = (knownClient: boolean): string => (knownClient ? ', client identity known' : '');
 
 export const REASONS_EN: Reasons = {
@@ -78,8 +81,8 @@ export const REASONS_EN: Reasons = {
     `${live ? 'live' : 'one-shot'} condition search ${seq} never run by this bot (runs ${runs.join(', ')})${b ? `; ${b.n} never-run conditions within ${b.minutes} min (scores 1 from ${b.min})` : ''}`,
   accountReads: (n, usual, threshold) => `${n} account/order/fill inquiries today vs this bot's busiest learned day ${r2(usual)} (threshold ${threshold})`,
   apiBreadth: (n, minutes, threshold) => `${n} api-ids never used by this bot called within ${minutes} min (threshold ${threshold})`,
-  sequence: ({ lead: l, beyond, orders, days, rate, max, usual }) =>
-    `order after ${lead(l, beyond)}: none of this bot's ${orders} learned orders over ${days} order-days came after that (new lead-ins ${r2(rate)} per order-day, judged up to ${max}); usually after ${usual.map((u) => `${lead(u.lead, beyond)} (${u.pct}%)`).join(', ')}`,
+  sequence: ({ lead: l, orders, days, rate, max, usual }) =>
+    `order after ${lead(l)}: none of this bot's ${orders} learned orders over ${days} order-days came after that (new lead-ins ${r2(rate)} per order-day, judged up to ${max}); usually after ${usual.map((u) => `${lead(u.lead)} (${u.pct}%)`).join(', ')}`,
   stuffingSource: (ip, bots, minutes, threshold) => `source ${ip} failed the secrets of ${bots} bots within ${minutes} min (threshold ${threshold})`,
   stuffingWave: (bots, minutes, threshold) => `this bot's secret failed during a wave of ${bots} bots failing within ${minutes} min (threshold ${threshold})`,
   model: (score, from, drivers) =>

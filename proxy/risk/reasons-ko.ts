@@ -18,10 +18,13 @@ const KIND: Readonly<Record<string, string>> = {
   realtime: '실시간 요청',
 };
 const secs = (s: number): string => (s < 60 || s % 60 !== 0 ? `${s}초` : `${s / 60}분`);
-const lead = (l: Lead, beyond: number): string =>
-  l.kind === 'idle'
-    ? `${l.within === undefined ? `${secs(beyond)} 이상` : `${secs(l.within)} 이내`} 호출 없이`
-    : `${l.same === undefined ? '' : l.same ? '같은 종목 ' : '다른 종목 '}${KIND[l.kind] ?? l.kind} 후 ${secs(l.within ?? beyond)} 이내에`;
+/** A gap under its bound (미만: the bound itself falls in the next one), from the bound below to it, or the bound below or more. */
+const lead = (l: Lead): string => {
+  const from = l.from ?? 0;
+  if (l.kind === 'idle') return `${l.within === undefined ? `${secs(from)} 이상` : `${secs(from)}~${secs(l.within)}`} 호출 없이`;
+  const when = l.within === undefined ? `${secs(from)} 이상 지나` : from > 0 ? `${secs(from)}~${secs(l.within)} 사이에` : `${secs(l.within)} 미만에`;
+  return `${l.same === undefined ? '' : l.same ? '같은 종목 ' : '다른 종목 '}${KIND[l.kind] ?? l.kind} 후 ${when}`;
+};
 const known = (knownClient: boolean): string => (knownClient ? ', 클라이언트 식별자는 알려진 것' : '');
 const won = (x: number): string => `${Math.round(x).toLocaleString('en-US')}원`;
 
@@ -81,8 +84,8 @@ export const REASONS_KO: Reasons = {
     `이 봇이 실행한 적 없는 ${live ? '실시간' : '일회성'} 조건검색 ${seq} (실행한 조건: ${runs.join(', ')})${b ? `; ${b.minutes}분 안에 처음 보는 조건 ${b.n}개 (${b.min}개부터 1점)` : ''}`,
   accountReads: (n, usual, threshold) => `오늘 계좌·주문·체결 조회 ${n}건, 이 봇의 학습된 최다 일 ${r2(usual)}건 (기준 ${threshold}건)`,
   apiBreadth: (n, minutes, threshold) => `${minutes}분 안에 이 봇이 쓴 적 없는 api-id ${n}개 호출 (기준 ${threshold}개)`,
-  sequence: ({ lead: l, beyond, orders, days, rate, max, usual }) =>
-    `${lead(l, beyond)} 나온 주문: 주문한 ${days}일, 학습된 주문 ${orders}건 중 이런 순서는 없음 (새 순서 주문일당 ${r2(rate)}회, ${max}회까지 판정); 평소: ${usual.map((u) => `${lead(u.lead, beyond)} ${u.pct}%`).join(', ')}`,
+  sequence: ({ lead: l, orders, days, rate, max, usual }) =>
+    `${lead(l)} 나온 주문: 주문한 ${days}일, 학습된 주문 ${orders}건 중 이런 순서는 없음 (새 순서 주문일당 ${r2(rate)}회, ${max}회까지 판정); 평소: ${usual.map((u) => `${lead(u.lead)} ${u.pct}%`).join(', ')}`,
   stuffingSource: (ip, bots, minutes, threshold) => `출발지 ${ip}에서 ${minutes}분 안에 봇 ${bots}개의 시크릿 인증 실패 (기준 ${threshold}개)`,
   stuffingWave: (bots, minutes, threshold) => `${minutes}분 안에 봇 ${bots}개가 인증에 실패하는 중 이 봇의 시크릿도 실패 (기준 ${threshold}개)`,
   model: (score, from, drivers) =>

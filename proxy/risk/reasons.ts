@@ -57,8 +57,8 @@ export interface Reasons {
   condition(p: { live: boolean; seq: string; known: readonly string[]; breadth?: { n: number; minutes: number; min: number } }): string;
   accountReads(n: number, usual: number, threshold: number): string;
   apiBreadth(n: number, minutes: number, threshold: number): string;
-  /** An order after a lead-in none of `orders` learned orders had; `beyond`: the largest gap bound (s); usual: the commonest lead-ins. */
-  sequence(p: { lead: Lead; beyond: number; orders: number; days: number; rate: number; max: number; usual: readonly { lead: Lead; pct: number }[] }): string;
+  /** An order after a lead-in none of `orders` learned orders had (each lead with its `from` bound); usual: the commonest lead-ins. */
+  sequence(p: { lead: Lead; orders: number; days: number; rate: number; max: number; usual: readonly { lead: Lead; pct: number }[] }): string;
   stuffingSource(ip: string, bots: number, minutes: number, threshold: number): string;
   stuffingWave(bots: number, minutes: number, threshold: number): string;
   model(score: number, from: number, drivers: readonly { feature: string; value: number; share: number }[]): string;

@@ -33,6 +33,8 @@ export interface Lead {
   readonly kind: string;
   /** The gap bound in seconds it fell under; undefined: a pause of at least the last idle bound. */
   readonly within: number | undefined;
+  /** The bound below it (0 for the first; the last idle bound for a longer pause): the gap was at least this. */
+  readonly from?: number;
   /** Both calls named a stock: whether the same one; undefined when either named none, and for a pause. */
   readonly same: boolean | undefined;
 }
@@ -43,9 +45,15 @@ export function leadKey(lead: Lead): string {
   return `${lead.kind}|${lead.within ?? '-'}|${lead.same === undefined ? '-' : lead.same ? 'same' : 'other'}`;
 }
 
-export function parseLead(key: string): Lead {
-  const [kind = 'idle', within = '-', same = '-'] = key.split('|');
-  return { kind, within: within === '-' ? undefined : Number(within), same: same === '-' ? undefined : same === 'same' };
+/** A lead-in from its key, with the bound below its gap when `bounds` are given (for its reason). */
+export function parseLead(key: string, bounds?: RiskConfig['sequence']): Lead {
+  const [kind = 'idle', w = '-', same = '-'] = key.split('|');
+  const within = w === '-' ? undefined : Number(w);
+  const lead = { kind, within, same: same === '-' ? undefined : same === 'same' };
+  if (!bounds) return lead;
+  const all = kind === 'idle' ? [...bounds.leadSeconds.slice(-1), ...bounds.idleSeconds] : [0, ...bounds.leadSeconds];
+  const at = within === undefined ? all.length : all.indexOf(within);
+  return { ...lead, from: all[at - 1] ?? 0 };
 }
 
 /** The lead-in of `input` after the call stored as `previous` ("kind|ms|symbol"; null: none within a day). */
@@ -61,10 +69,11 @@ export function leadOf(previous: string | null, input: RiskInput, nowMs: number,
 /**
  * Swaps the bot's previous call for this one in the Store (every replica sees the same one; one round trip), returning
  * this call's lead-in when it is an order. A held call sent again on its approval is that call: neither read nor
- * recorded, and judged without a lead-in (it was judged when first sent).
+ * recorded, and judged without a lead-in (it was judged when first sent; held.ts keeps its lead-in to be learned).
+ * Nor are a token exchange and a realtime LOGIN, which a client's plumbing makes (a reconnect), not its routine.
  */
 export async function previousCall(store: Store, cfg: RiskConfig, input: RiskInput, nowMs: number): Promise<string | undefined> {
-  if (cfg.weights.sequence === 0 || input.approvalRetry) return undefined;
+  if (cfg.weights.sequence === 0 || input.approvalRetry || input.uncounted || input.kind === 'auth') return undefined;
   const previous = await store.swap(previousKey(input.botId), `${input.kind}|${nowMs}|${symbolOf(input.stkCd) ?? ''}`, PREVIOUS_TTL_MS);
   return input.kind === 'order' ? leadOf(previous, input, nowMs, cfg.sequence) : undefined;
 }
@@ -113,7 +122,6 @@ export const sequence: Detector = (ctx) => {
   const usual = leads
     .sort((x, y) => y[1][0] - x[1][0])
     .slice(0, 2)
-    .map(([k, l]) => ({ lead: parseLead(k), pct: Math.round((100 * l[0]) / orders) }));
-  const beyond = cfg.sequence.idleSeconds.at(-1)!;
-  return { score: 1, reason: ctx.say.sequence({ lead: parseLead(live.lead), beyond, orders, days: s.days, rate, max: maxNewRate, usual }) };
+    .map(([k, l]) => ({ lead: parseLead(k, cfg.sequence), pct: Math.round((100 * l[0]) / orders) }));
+  return { score: 1, reason: ctx.say.sequence({ lead: parseLead(live.lead, cfg.sequence), orders, days: s.days, rate, max: maxNewRate, usual }) };
 };

@@ -50,8 +50,7 @@ const SAMPLES: { [K in keyof Reasons]: Parameters<Reasons[K]> } = {
   apiBreadth: [37, 60, 3],
   sequence: [
     {
-      lead: { kind: 'account', within: 60, same: undefined },
-      beyond: 600,
+      lead: { kind: 'account', within: 60, from: 5, same: undefined },
       orders: 37,
       days: 9,
       rate: 0.1,

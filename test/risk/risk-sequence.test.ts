@@ -7,7 +7,7 @@
 // the previous call; weight 0 writes nothing.
 import t from 'tap';
 import { parseRiskConfig, type RiskAssessment, type RiskInput, seoulToEpoch } from '../../proxy/risk/index.js';
-import { leadOf, newLeadRate } from '../../proxy/risk/sequence.js';
+import { leadOf, newLeadRate, parseLead } from '../../proxy/risk/sequence.js';
 import { riskEngineSetup, riskInput } from '../helpers/risk-setups.js';
 
 const WEEKDAYS = ['2026-01-05', '2026-01-06', '2026-01-07', '2026-01-08', '2026-01-09', '2026-01-12'];
@@ -82,6 +82,53 @@ t.test('a held order sent again on its approval is that order: the previous call
   t.equal(hit(await s.engine.assess(buy(NEXT + 122_000))), undefined, 'the routine goes on unjudged');
 });
 
+t.test('an approved retry of a held order (approval mode pending) is that order: its lead-in learned, its count taken off', async (t) => {
+  const s = riskEngineSetup();
+  t.teardown(s.close);
+  await routine(s.engine);
+  await sent(s.engine, read(NEXT));
+  const held = await s.engine.assess(buy(NEXT + 3_000));
+  t.ok(hit(held) && held.score > 0.7, 'held by sequence');
+  const hotKey = `risk:hot:b1:${Math.floor(NEXT / 86_400_000)}`;
+  t.equal(await s.store.get(hotKey), '1', 'counted toward escalation');
+  // The bot is answered "pending"; the owner approves; the bot sends the same order again with the approval's id.
+  const retry: RiskInput = { ...buy(NEXT + 90_000), approvalRetry: true };
+  await s.engine.assess(retry);
+  await s.engine.learn(retry, { allowed: true, completed: true, approved: true });
+  t.equal(await s.store.get(hotKey), '0', 'the approval took the count off');
+  t.not(await s.store.get('risk:grace:b1'), null, 'and opened the grace');
+  const b = JSON.parse((await s.store.get('risk:baseline:b1'))!) as { sequence: { leads: Record<string, unknown> } };
+  t.ok('account|5|-' in b.sequence.leads, "the held order's lead-in learned");
+  const tomorrow = seoulToEpoch('2026-01-14', 10, 40);
+  await sent(s.engine, read(tomorrow));
+  t.equal(hit(await s.engine.assess(buy(tomorrow + 3_000))), undefined, 'the same lead-in the next day: known');
+});
+
+t.test('a token exchange or a realtime LOGIN between a quote and the order is not its lead-in', async (t) => {
+  const s = riskEngineSetup();
+  t.teardown(s.close);
+  await routine(s.engine);
+  await sent(s.engine, quote(NEXT));
+  await sent(s.engine, riskInput({ now: NEXT + 500, apiId: 'au10001', kind: 'auth', stkCd: undefined }));
+  await sent(s.engine, riskInput({ now: NEXT + 1_000, apiId: 'LOGIN', kind: 'realtime', stkCd: undefined, uncounted: true }));
+  t.equal(await s.store.get('risk:prev:b1'), `query|${NEXT}|005930`, 'the quote is still the previous call');
+  t.equal(hit(await s.engine.assess(buy(NEXT + 2_000))), undefined, 'the buy 2 s after its quote: the routine');
+});
+
+t.test('a stored lead-in record that cannot be read is learned afresh, not a failure of every order', async (t) => {
+  const s = riskEngineSetup();
+  t.teardown(s.close);
+  await routine(s.engine);
+  const b = JSON.parse((await s.store.get('risk:baseline:b1'))!) as Record<string, unknown>;
+  await s.store.set('risk:baseline:b1', JSON.stringify({ ...b, sequence: { days: 3, day: '2026-01-12', leads: null } }));
+  await sent(s.engine, read(NEXT));
+  const order = buy(NEXT + 3_000);
+  t.equal(hit(await s.engine.assess(order)), undefined, 'nothing learned to judge by');
+  await s.engine.learn(order, { allowed: true, completed: true });
+  const after = JSON.parse((await s.store.get('risk:baseline:b1'))!) as { sequence: { days: number; leads: Record<string, unknown> } };
+  t.same(after.sequence.leads, { 'account|5|-': [1, 1, '2026-01-13'] }, 'learning again from this order');
+});
+
 t.test('a bot whose orders keep showing new lead-ins is not judged on them', async (t) => {
   const s = riskEngineSetup();
   t.teardown(s.close);
@@ -137,6 +184,10 @@ t.test('lead-ins: the call within a lead bound, same stock or not; else the paus
   t.equal(leadOf(`order|${at - 30_000}|005930`, buy(at, '005930_NX'), at, bounds), 'order|60|same', 'the same stock on another exchange');
   t.equal(leadOf(`cancel|${at - 60_000}|005930`, buy(at), at, bounds), 'idle|600|-', 'a minute before: it did not lead, the bot paused');
   t.equal(leadOf(`account|${at - 700_000}|`, buy(at), at, bounds), 'idle|-|-', 'past the last pause bound');
+  t.same(parseLead('query|60|other', bounds), { kind: 'query', within: 60, same: false, from: 5 }, 'its gap was 5 s or more');
+  t.same(parseLead('idle|600|-', bounds), { kind: 'idle', within: 600, same: undefined, from: 60 }, 'a pause of 1 to 10 min');
+  t.same(parseLead('idle|-|-', bounds), { kind: 'idle', within: undefined, same: undefined, from: 600 }, 'a pause of 10 min or more');
+  t.same(parseLead('query|5|same', bounds).from, 0);
 });
 
 t.test('config: bounds ascending seconds, pauses past the lead bounds; unknown knobs refused', async (t) => {
@@ -145,5 +196,10 @@ t.test('config: bounds ascending seconds, pauses past the lead bounds; unknown k
   t.throws(() => parseRiskConfig({ sequence: { leadSeconds: [60, 5] } }), /risk\.sequence\.leadSeconds: must be 1 to 4 ascending numbers of seconds, above 0/);
   t.throws(() => parseRiskConfig({ sequence: { leadSeconds: [] } }), /risk\.sequence\.leadSeconds/);
   t.throws(() => parseRiskConfig({ sequence: { idleSeconds: [30] } }), /risk\.sequence\.idleSeconds: .*above 60/);
+  t.throws(
+    () => parseRiskConfig({ sequence: { leadSeconds: [5, 900] } }),
+    /risk\.sequence\.idleSeconds: unset, its default \[600\] does not fit: must be .* above 900/,
+  );
+  t.throws(() => parseRiskConfig({ sequence: { maxNewRate: 0 } }), /risk\.sequence/, 'a rate no bot shows: weight 0 is the off switch');
   t.throws(() => parseRiskConfig({ sequence: { minOrder: 3 } }), /risk\.sequence/);
 });

@@ -36,6 +36,6 @@ t.test('an order after a lead-in the bot never had is held through the sidecar; 
   t.match(sequence, {
     score: 1,
     weight: 0.75,
-    reason: /^같은 종목 시세 조회 후 5초 이내에 나온 주문: 주문한 3일, 학습된 주문 21건 중 이런 순서는 없음 .*평소: 10분 이내 호출 없이 100%$/,
+    reason: /^같은 종목 시세 조회 후 5초 미만에 나온 주문: 주문한 3일, 학습된 주문 21건 중 이런 순서는 없음 .*평소: 1분~10분 호출 없이 100%$/,
   });
 });
