@@ -89,9 +89,15 @@ t.test('pending mode: KG3004 with the approval id, retry succeeds, replay on ano
     'the other body never reached the broker',
   );
 
+  // Each held call counts toward escalation (three within 72 h lock the bot down): the first, and the other body
+  // just refused. The owner's approval takes its call's count off, though the approved call comes back as another
+  // request. approvalWorld's clock stands at Wednesday 2026-01-07 11:00 Seoul.
+  const hot = `risk:hot:${w.h.botId}:${Math.floor(seoulToEpoch('2026-01-07', 11, 0) / 86_400_000)}`;
+  t.equal(await w.h.sidecar.parts.store.get(hot), '2', 'two held calls counted');
   const retry = await w.h.call('kt10000', STEP_UP_BUY, { token, headers: { 'x-kguard-approval-id': String(id) } });
   t.equal(retry.json.return_code, 0, 'retry with the approval id succeeds');
   t.equal(w.h.sim.orders(CANARY.account).filter((o) => o.stkCd === '035420').length, 1, 'exactly one order');
+  await waitFor(async () => (await w.h.sidecar.parts.store.get(hot)) === '1', 10_000, "the approved call's count taken off");
 
   const replay = await w.h.call('kt10000', STEP_UP_BUY, { token, headers: { 'x-kguard-approval-id': String(id) } });
   t.equal(code(replay), 'KG3010', 'single use: a replay of the same call is refused');
