@@ -99,7 +99,7 @@ export interface Config {
     revokeMaxDelayMs: number;
     /** How often each replica sweeps for tokens nobody holds (dead replicas, unfinished issues). */
     sweepIntervalMs: number;
-    /** At start (memory state), how many keys' leftover tokens are revoked at once (keys are independent). */
+    /** At start (memory state) and in each sweep, how many keys' leftover tokens are revoked at once (keys are independent). */
     recoverConcurrency?: number;
     /** How long a query keeps retrying after Kiwoom refused it for rate. */
     queryRetryBudgetMs: number;

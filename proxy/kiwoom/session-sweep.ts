@@ -115,7 +115,7 @@ const LEFTOVER_OUTCOME: Readonly<Record<'revoked' | 'expired', string>> = {
   expired: 'forgot a broker token left by a previous process: it had expired, or no credentials can revoke it before it does',
 };
 
-/** Keys whose leftovers are revoked at once at start, unless configured (brokerTokens.recoverConcurrency). */
+/** Keys whose leftovers are revoked at once at start and in each sweep, unless configured (brokerTokens.recoverConcurrency). */
 const RECOVER_CONCURRENCY = 16;
 
 /**
@@ -143,27 +143,32 @@ export async function recoverLeftovers(c: SweepContext): Promise<number> {
   return n;
 }
 
+/**
+ * One sweep over every key the ledger names. Keys are independent (Kiwoom's limits are per key; each step claims its
+ * key): they are taken recoverConcurrency at a time, as at start, so a dead replica's many tokens are not revoked one
+ * round trip after another, nor held back by one key whose revoke Kiwoom keeps failing (retried with back-off).
+ */
 export async function sweepOnce(c: SweepContext): Promise<number> {
   let n = 0;
-  for (const e of await c.ledger.entries()) {
-    if (c.closing()) break;
+  await forEachLimited(await c.ledger.entries(), c.opts.recoverConcurrency ?? RECOVER_CONCURRENCY, async (e) => {
+    if (c.closing()) return;
     try {
       const v = await c.store.leasePeek(valueKey(e.key));
       if (v) {
-        if (v.leases > 0) continue;
+        if (v.leases > 0) return;
         // Nobody holds it (a live replica lingering holds a lease): its holder died.
         if (await c.retireShared(e.key, e.botId)) {
           c.metrics.orphans.inc({ kind: 'unheld' });
           n++;
         }
-        continue;
+        return;
       }
-      if (Date.now() - e.at < c.opts.issueLockTtlMs || (await c.store.get(lockKey(e.key))) !== null) continue;
+      if (Date.now() - e.at < c.opts.issueLockTtlMs || (await c.store.get(lockKey(e.key))) !== null) return;
       // An entry without a session and without an issuer at work: an issue that never finished.
       const fence = `${c.replicaId}.${newVersion()}`;
-      if (!(await takeLock(c.store, lockKey(e.key), fence, c.opts.issueLockTtlMs))) continue;
+      if (!(await takeLock(c.store, lockKey(e.key), fence, c.opts.issueLockTtlMs))) return;
       try {
-        if (await c.store.leasePeek(valueKey(e.key))) continue;
+        if (await c.store.leasePeek(valueKey(e.key))) return;
         if (e.state === 'issuing') {
           await reissueAndRevoke(c, e.key, e.botId);
           c.metrics.orphans.inc({ kind: 'unfinished_issue' });
@@ -189,7 +194,7 @@ export async function sweepOnce(c: SweepContext): Promise<number> {
     } catch (err) {
       c.logger.warn({ key: e.key, code: toGuardError(err).code }, 'broker session sweep step failed');
     }
-  }
+  });
   return n;
 }
 
