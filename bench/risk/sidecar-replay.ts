@@ -157,6 +157,28 @@ export async function replayThroughSidecar(corpus: Corpus, events: readonly Corp
   const tokens = new Map<string, string>();
   const halted = new Set<string>();
   let turn = 0;
+  // The TOTP step each approver last used: the sidecar takes a code once (a replay of it is refused, KG3011).
+  const usedStep = new Map<number, number>();
+
+  /**
+   * An approver not in `already` (four-eyes wants distinct ones) whose code of this 30-second step is unused (the
+   * next step's, when every one's is), and that code.
+   */
+  async function freshApprover(already: Set<number>): Promise<{ token: string; code: string }> {
+    for (;;) {
+      const now = Date.now();
+      const step = Math.floor(now / (TOTP.periodSec * 1000));
+      for (let k = 0; k < APPROVERS; k++) {
+        const i = turn++ % APPROVERS;
+        if (usedStep.get(i) === step || already.has(i)) continue;
+        usedStep.set(i, step);
+        already.add(i);
+        const a = world.approvers[i]!;
+        return { token: a.token, code: totpAt(a.secret, now, TOTP) };
+      }
+      await new Promise((r) => setTimeout(r, (step + 1) * TOTP.periodSec * 1000 - now + 10));
+    }
+  }
 
   function agentFor(ip: string): Agent {
     const local = toLoopback(ip);
@@ -219,9 +241,10 @@ export async function replayThroughSidecar(corpus: Corpus, events: readonly Corp
         return false;
       }
       // An admin-level approval needs as many distinct admins as the four-eyes rule asks: approve until it is.
+      const already = new Set<number>();
       for (let k = 0; k < APPROVERS; k++) {
-        const a = world.approvers[turn++ % APPROVERS]!;
-        const d = await adminCall(sidecar, 'POST', `/admin/v1/approvals/${id}/approve`, a.token, { code: totpAt(a.secret, Date.now(), TOTP) });
+        const a = await freshApprover(already);
+        const d = await adminCall(sidecar, 'POST', `/admin/v1/approvals/${id}/approve`, a.token, { code: a.code });
         if (d.status !== 200) throw new Error(`approval failed: ${JSON.stringify(d.json)}`);
         if (d.json.status !== 'pending') break;
       }
