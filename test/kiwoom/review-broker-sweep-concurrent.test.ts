@@ -18,6 +18,7 @@ import { pino } from 'pino';
 import type { LedgerEntry, SessionLedger } from '../../proxy/kiwoom/session-ledger.js';
 import { sweepOnce, type SweepContext } from '../../proxy/kiwoom/session-sweep.js';
 import type { Store } from '../../proxy/state/index.js';
+import { latch } from '../helpers/gates.js';
 
 const KEYS = ['deadkeyslow', 'deadkey2', 'deadkey3'];
 const turn = () => new Promise<void>((r) => setImmediate(r));
@@ -49,39 +50,29 @@ function sweepWorld(retire: (key: string) => Promise<boolean>, recoverConcurrenc
 
 t.test("one key's slow revoke does not hold back the other keys a dead replica left", async (t) => {
   const asked: string[] = [];
-  let release!: () => void;
-  const slowKiwoom = new Promise<void>((r) => {
-    release = r;
-  });
-  let firstAsked!: () => void;
-  const first = new Promise<void>((r) => {
-    firstAsked = r;
-  });
+  const kiwoom = latch();
   const c = sweepWorld(async (key) => {
     asked.push(key);
-    firstAsked();
-    if (key === 'deadkeyslow') await slowKiwoom; // Kiwoom slow to answer (or the revoke retried with back-off)
+    kiwoom.reached();
+    if (key === 'deadkeyslow') await kiwoom.passed; // Kiwoom slow to answer (or the revoke retried with back-off)
     return true;
   });
   const sweeping = sweepOnce(c);
-  await first;
+  await kiwoom.waiting;
   await turn();
   t.same([...asked].sort(), [...KEYS].sort(), `every unheld key asked while the first revoke waits (asked: ${asked.join(', ')})`);
-  release();
+  kiwoom.release();
   t.equal(await sweeping, KEYS.length, 'the sweep revoked every key');
 });
 
 t.test('at most brokerTokens.recoverConcurrency keys at a time', async (t) => {
   let inFlight = 0;
   let most = 0;
-  let release!: () => void;
-  const slowKiwoom = new Promise<void>((r) => {
-    release = r;
-  });
+  const kiwoom = latch();
   const c = sweepWorld(async () => {
     most = Math.max(most, ++inFlight);
     try {
-      await slowKiwoom;
+      await kiwoom.passed;
       return true;
     } finally {
       inFlight--;
@@ -92,6 +83,6 @@ t.test('at most brokerTokens.recoverConcurrency keys at a time', async (t) => {
   for (let i = 0; i < 20 && inFlight < 2; i++) await turn();
   await turn();
   t.equal(most, 2, 'two keys asked at once, not three');
-  release();
+  kiwoom.release();
   t.equal(await sweeping, KEYS.length, 'the third once a slot was free');
 });

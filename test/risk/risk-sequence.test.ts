@@ -5,7 +5,7 @@
 // call sent again on its approval neither reads nor moves the previous call;
 // a bot whose orders keep showing new lead-ins is not judged; replicas share
 // the previous call; weight 0 writes nothing.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { parseRiskConfig, type RiskAssessment, type RiskInput, seoulToEpoch } from '../../proxy/risk/index.js';
 import { leadOf, newLeadRate, parseLead } from '../../proxy/risk/sequence.js';
 import { riskEngineSetup, riskInput } from '../helpers/risk-setups.js';
@@ -68,13 +68,19 @@ t.test('an order after a lead-in the bot never had is held; its routine one is n
   t.match(c?.reason, /usually after a market-data query of the same stock under 5s before \(100%\)/);
 });
 
-t.test('a held order sent again on its approval is that order: the previous call stays the one before it', async (t) => {
+/** The routine learned, then a buy 3 s after a balance read: held by sequence (not learned: it waits for approval). */
+async function heldOrder(t: Test) {
   const s = riskEngineSetup();
   t.teardown(s.close);
   await routine(s.engine);
   await sent(s.engine, read(NEXT));
   const held = await s.engine.assess(buy(NEXT + 3_000));
-  t.ok(hit(held), 'held by sequence');
+  t.ok(hit(held) && held.score > 0.7, 'held by sequence');
+  return s;
+}
+
+t.test('a held order sent again on its approval is that order: the previous call stays the one before it', async (t) => {
+  const s = await heldOrder(t);
   const retry = await s.engine.assess({ ...buy(NEXT + 90_000), approvalRetry: true });
   t.equal(hit(retry), undefined, 'the retry is not judged by its own lead-in');
   t.equal(await s.store.get('risk:prev:b1'), `order|${NEXT + 3_000}|005930`, 'the retry left the previous call as it was');
@@ -83,12 +89,7 @@ t.test('a held order sent again on its approval is that order: the previous call
 });
 
 t.test('an approved retry of a held order (approval mode pending) is that order: its lead-in learned, its count taken off', async (t) => {
-  const s = riskEngineSetup();
-  t.teardown(s.close);
-  await routine(s.engine);
-  await sent(s.engine, read(NEXT));
-  const held = await s.engine.assess(buy(NEXT + 3_000));
-  t.ok(hit(held) && held.score > 0.7, 'held by sequence');
+  const s = await heldOrder(t);
   const hotKey = `risk:hot:b1:${Math.floor(NEXT / 86_400_000)}`;
   t.equal(await s.store.get(hotKey), '1', 'counted toward escalation');
   // The bot is answered "pending"; the owner approves; the bot sends the same order again with the approval's id.
