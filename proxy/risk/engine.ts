@@ -30,7 +30,7 @@ import { createForest, modelState } from './model.js';
 import { graceFor, graceKey, openGrace } from './grace.js';
 import { advOf, noteDailyVolume } from './market-volume.js';
 import { REASONS } from './reasons.js';
-import { learnLead, previousKey } from './sequence.js';
+import { boundsOf, learnLead, previousKey } from './sequence.js';
 import { noteHeld, takeHeld } from './held.js';
 import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel, RiskOutcome } from './types.js';
 
@@ -71,6 +71,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   const cidrsFor = compileCidrs(cfg);
   const isBotHost = cidrMatcher(cfg.crossTenant.botHostCidrs);
   const forest = createForest(cfg.model);
+  const leadBounds = boundsOf(cfg.sequence);
   const scoreHist = histogram(
     opts.registry,
     'kguard_risk_score',
@@ -297,7 +298,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       const hit = parsed.get(input.botId);
       const baseline = json !== null && hit?.json === json ? hit.baseline : parseStored(input.botId, json, nowMs);
       learnInto(baseline, input, nowMs, cfg, holdingsRecorded);
-      if (lead !== undefined) learnLead(baseline, lead, nowMs);
+      if (lead !== undefined) learnLead(baseline, lead, nowMs, leadBounds);
       if (x) baseline.model = forest.learn(modelState(baseline.model, cfg.model), x);
       const next = JSON.stringify(baseline);
       let written: boolean;

@@ -21,6 +21,8 @@ const MAX_LEADS = 256;
 const PREVIOUS_TTL_MS = 86_400_000;
 
 export interface SequenceBaseline {
+  /** The gap bounds the lead-ins were learned with (boundsOf): other bounds make other lead-ins, learned afresh. */
+  bounds?: string;
   /** Seoul days with a learned order, and the last of them. */
   days: number;
   day: string;
@@ -40,6 +42,9 @@ export interface Lead {
 }
 
 export const previousKey = (botId: string): string => `risk:prev:${botId}`;
+
+/** The gap bounds as learned lead-ins record them: an operator's change of them starts the learning again. */
+export const boundsOf = (c: RiskConfig['sequence']): string => `${c.leadSeconds.join(',')}/${c.idleSeconds.join(',')}`;
 
 export function leadKey(lead: Lead): string {
   return `${lead.kind}|${lead.within ?? '-'}|${lead.same === undefined ? '-' : lead.same ? 'same' : 'other'}`;
@@ -78,10 +83,13 @@ export async function previousCall(store: Store, cfg: RiskConfig, input: RiskInp
   return input.kind === 'order' ? leadOf(previous, input, nowMs, cfg.sequence) : undefined;
 }
 
-/** Folds the lead-in of an order that went out into the baseline (mutates). */
-export function learnLead(b: Baseline, lead: string, nowMs: number): void {
+/**
+ * Folds the lead-in of an order that went out into the baseline (mutates). Lead-ins learned with other gap bounds
+ * are dropped: none of their keys would match a lead-in now, so every order would look new.
+ */
+export function learnLead(b: Baseline, lead: string, nowMs: number, bounds: string): void {
   const day = seoulParts(nowMs).date;
-  b.sequence ??= { days: 0, day: '', leads: {} };
+  if (b.sequence?.bounds !== bounds) b.sequence = { bounds, days: 0, day: '', leads: {} };
   const s = b.sequence;
   if (s.day !== day) {
     s.days += 1;
@@ -113,7 +121,8 @@ export const sequence: Detector = (ctx) => {
   const { input, baseline: b, cfg, live } = ctx;
   const s = b.sequence;
   const { minOrders, minDays, maxNewRate } = cfg.sequence;
-  if (input.kind !== 'order' || live.lead === undefined || !s || b.calls < cfg.warmupCalls || s.days < minDays) return undefined;
+  if (input.kind !== 'order' || live.lead === undefined || !s || s.bounds !== boundsOf(cfg.sequence)) return undefined;
+  if (b.calls < cfg.warmupCalls || s.days < minDays) return undefined;
   const leads = Object.entries(s.leads);
   const orders = leads.reduce((n, [, l]) => n + l[0], 0);
   if (orders < minOrders || live.lead in s.leads) return undefined;

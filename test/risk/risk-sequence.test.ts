@@ -166,6 +166,23 @@ t.test('replicas share the previous call: a quote on one and the order on anothe
   t.ok(hit(await a.engine.assess(buy(NEXT + 62_000))), "and this one the other's balance read");
 });
 
+t.test('new gap bounds start the learning again: lead-ins learned with others would all look new', async (t) => {
+  const a = riskEngineSetup();
+  t.teardown(a.close);
+  await routine(a.engine);
+  const { createRiskEngine } = await import('../../proxy/risk/index.js');
+  const { Registry } = await import('prom-client');
+  const pino = (await import('pino')).default;
+  const config = parseRiskConfig({ sequence: { leadSeconds: [3, 60] } });
+  const moved = createRiskEngine({ config, store: a.store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => NEXT });
+  await sent(moved, quote(NEXT));
+  const order = buy(NEXT + 2_000);
+  t.equal(hit(await moved.assess(order)), undefined, "the routine's buy is not judged against lead-ins of other bounds");
+  await moved.learn(order, { allowed: true, completed: true });
+  const b = JSON.parse((await a.store.get('risk:baseline:b1'))!) as { sequence: { bounds: string; days: number; leads: Record<string, unknown> } };
+  t.same(b.sequence, { bounds: '3,60/600', days: 1, day: '2026-01-13', leads: { 'query|3|same': [1, 1, '2026-01-13'] } }, 'learned afresh');
+});
+
 t.test('weight 0 reads and writes nothing', async (t) => {
   const s = riskEngineSetup({ weights: { sequence: 0 } });
   t.teardown(s.close);
