@@ -71,7 +71,6 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   const cidrsFor = compileCidrs(cfg);
   const isBotHost = cidrMatcher(cfg.crossTenant.botHostCidrs);
   const forest = createForest(cfg.model);
-  const leadBounds = boundsOf(cfg.sequence);
   const scoreHist = histogram(
     opts.registry,
     'kguard_risk_score',
@@ -298,7 +297,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       const hit = parsed.get(input.botId);
       const baseline = json !== null && hit?.json === json ? hit.baseline : parseStored(input.botId, json, nowMs);
       learnInto(baseline, input, nowMs, cfg, holdingsRecorded);
-      if (lead !== undefined) learnLead(baseline, lead, nowMs, leadBounds);
+      if (lead !== undefined) learnLead(baseline, lead, nowMs, boundsOf(cfg.sequence));
       if (x) baseline.model = forest.learn(modelState(baseline.model, cfg.model), x);
       const next = JSON.stringify(baseline);
       let written: boolean;

@@ -43,8 +43,16 @@ export interface Lead {
 
 export const previousKey = (botId: string): string => `risk:prev:${botId}`;
 
-/** The gap bounds as learned lead-ins record them: an operator's change of them starts the learning again. */
-export const boundsOf = (c: RiskConfig['sequence']): string => `${c.leadSeconds.join(',')}/${c.idleSeconds.join(',')}`;
+const BOUNDS = new WeakMap<RiskConfig['sequence'], string>();
+
+/** The gap bounds as learned lead-ins record them (an operator's change of them starts the learning again); once per config. */
+export function boundsOf(c: RiskConfig['sequence']): string {
+  const known = BOUNDS.get(c);
+  if (known !== undefined) return known;
+  const b = `${c.leadSeconds.join(',')}/${c.idleSeconds.join(',')}`;
+  BOUNDS.set(c, b);
+  return b;
+}
 
 export function leadKey(lead: Lead): string {
   return `${lead.kind}|${lead.within ?? '-'}|${lead.same === undefined ? '-' : lead.same ? 'same' : 'other'}`;

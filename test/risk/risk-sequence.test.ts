@@ -5,8 +5,11 @@
 // call sent again on its approval neither reads nor moves the previous call;
 // a bot whose orders keep showing new lead-ins is not judged; replicas share
 // the previous call; weight 0 writes nothing.
+import pino from 'pino';
+import { Registry } from 'prom-client';
 import t, { type Test } from 'tap';
-import { parseRiskConfig, type RiskAssessment, type RiskInput, seoulToEpoch } from '../../proxy/risk/index.js';
+import { createRiskEngine, parseRiskConfig, type RiskAssessment, type RiskInput, seoulToEpoch } from '../../proxy/risk/index.js';
+import type { Store } from '../../proxy/state/index.js';
 import { leadOf, newLeadRate, parseLead } from '../../proxy/risk/sequence.js';
 import { riskEngineSetup, riskInput } from '../helpers/risk-setups.js';
 
@@ -44,9 +47,7 @@ async function routine(engine: Engine, before: (day: number, k: number, at: numb
 const NEXT = seoulToEpoch('2026-01-13', 10, 40);
 
 t.test('an order after a lead-in the bot never had is held; its routine one is not', async (t) => {
-  const s = riskEngineSetup();
-  t.teardown(s.close);
-  await routine(s.engine);
+  const s = await learnedRoutine(t);
   s.at(NEXT);
   await sent(s.engine, quote(NEXT));
   const usual = await s.engine.assess(buy(NEXT + 2_000));
@@ -68,11 +69,22 @@ t.test('an order after a lead-in the bot never had is held; its routine one is n
   t.match(c?.reason, /usually after a market-data query of the same stock under 5s before \(100%\)/);
 });
 
-/** The routine learned, then a buy 3 s after a balance read: held by sequence (not learned: it waits for approval). */
-async function heldOrder(t: Test) {
+/** An engine on a memory Store with the routine of `routine` learned. */
+async function learnedRoutine(t: Test) {
   const s = riskEngineSetup();
   t.teardown(s.close);
   await routine(s.engine);
+  return s;
+}
+
+/** Another replica's engine on the same Store (its clock at NEXT), with the risk config given. */
+function engineOn(store: Store, raw: Record<string, unknown> = {}) {
+  return createRiskEngine({ config: parseRiskConfig(raw), store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => NEXT });
+}
+
+/** The routine learned, then a buy 3 s after a balance read: held by sequence (not learned: it waits for approval). */
+async function heldOrder(t: Test) {
+  const s = await learnedRoutine(t);
   await sent(s.engine, read(NEXT));
   const held = await s.engine.assess(buy(NEXT + 3_000));
   t.ok(hit(held) && held.score > 0.7, 'held by sequence');
@@ -106,9 +118,7 @@ t.test('an approved retry of a held order (approval mode pending) is that order:
 });
 
 t.test('a token exchange or a realtime LOGIN between a quote and the order is not its lead-in', async (t) => {
-  const s = riskEngineSetup();
-  t.teardown(s.close);
-  await routine(s.engine);
+  const s = await learnedRoutine(t);
   await sent(s.engine, quote(NEXT));
   await sent(s.engine, riskInput({ now: NEXT + 500, apiId: 'au10001', kind: 'auth', stkCd: undefined }));
   await sent(s.engine, riskInput({ now: NEXT + 1_000, apiId: 'LOGIN', kind: 'realtime', stkCd: undefined, uncounted: true }));
@@ -117,9 +127,7 @@ t.test('a token exchange or a realtime LOGIN between a quote and the order is no
 });
 
 t.test('a stored lead-in record that cannot be read is learned afresh, not a failure of every order', async (t) => {
-  const s = riskEngineSetup();
-  t.teardown(s.close);
-  await routine(s.engine);
+  const s = await learnedRoutine(t);
   const b = JSON.parse((await s.store.get('risk:baseline:b1'))!) as Record<string, unknown>;
   await s.store.set('risk:baseline:b1', JSON.stringify({ ...b, sequence: { days: 3, day: '2026-01-12', leads: null } }));
   await sent(s.engine, read(NEXT));
@@ -151,13 +159,8 @@ t.test('a bot whose orders keep showing new lead-ins is not judged on them', asy
 });
 
 t.test('replicas share the previous call: a quote on one and the order on another is the routine', async (t) => {
-  const a = riskEngineSetup();
-  t.teardown(a.close);
-  await routine(a.engine);
-  const { createRiskEngine } = await import('../../proxy/risk/index.js');
-  const { Registry } = await import('prom-client');
-  const pino = (await import('pino')).default;
-  const other = createRiskEngine({ config: parseRiskConfig({}), store: a.store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => NEXT });
+  const a = await learnedRoutine(t);
+  const other = engineOn(a.store);
   a.at(NEXT);
   await sent(a.engine, read(NEXT));
   await sent(a.engine, quote(NEXT + 30_000));
@@ -167,14 +170,8 @@ t.test('replicas share the previous call: a quote on one and the order on anothe
 });
 
 t.test('new gap bounds start the learning again: lead-ins learned with others would all look new', async (t) => {
-  const a = riskEngineSetup();
-  t.teardown(a.close);
-  await routine(a.engine);
-  const { createRiskEngine } = await import('../../proxy/risk/index.js');
-  const { Registry } = await import('prom-client');
-  const pino = (await import('pino')).default;
-  const config = parseRiskConfig({ sequence: { leadSeconds: [3, 60] } });
-  const moved = createRiskEngine({ config, store: a.store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => NEXT });
+  const a = await learnedRoutine(t);
+  const moved = engineOn(a.store, { sequence: { leadSeconds: [3, 60] } });
   await sent(moved, quote(NEXT));
   const order = buy(NEXT + 2_000);
   t.equal(hit(await moved.assess(order)), undefined, "the routine's buy is not judged against lead-ins of other bounds");

@@ -1,9 +1,10 @@
 // The sequence detector through a real sidecar: a trader's bot whose buys
 // came five minutes after its last call (a quote or a balance inquiry) on two
-// days buys again the same way (its third order-day), and then two seconds after a quote of the
-// name: a lead-in none of its orders had, held for approval and named in
-// Korean in the audit record. Judged from two order-days here (the default
-// waits for five), with the rate of new lead-ins such a young routine shows.
+// days buys again the same way (its third order-day), and then two seconds
+// after a quote of the name: a lead-in none of its orders had, held for
+// approval and named in Korean in the audit record. Judged from two
+// order-days here (the default waits for five), with the rate of new
+// lead-ins such a young routine shows.
 import t from 'tap';
 import { riskContributions } from '../helpers/audit-sidecar-log.js';
 import { RISK_START, warmTraderHarness } from '../helpers/risk-setups.js';
