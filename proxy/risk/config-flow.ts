@@ -2,7 +2,7 @@
 // buy-size envelope, account reads, api-id breadth, escalation, credential
 // stuffing, the learned model).
 // Every knob has a default; parsed as part of parseRiskConfig.
-import { bool, configError, num, section } from '../common/validate.js';
+import { bool, configError, num, section, strList } from '../common/validate.js';
 
 export interface FlowConfig {
   /**
@@ -78,12 +78,15 @@ export interface FlowConfig {
   /** Credential stuffing: distinct bots whose secret failed from one source (or anywhere) within a window. */
   readonly stuffing: { readonly windowMs: number; readonly minBots: number; readonly globalMinBots: number };
   /**
-   * An order's lead-in (sequence.ts): learned orders and Seoul order-days before it judges, the most new lead-ins
-   * per order-day a bot may show and still be judged; the gap bounds (seconds, ascending) within which the previous
-   * call leads the order (its kind and stock count), and those of a pause when none came within them.
+   * A call's lead-in (sequence.ts): the kinds of call judged by it (orders, account reads); learned orders (reads)
+   * and Seoul days with one before it judges, the most new lead-ins per such day a bot may show and still be judged;
+   * the gap bounds (seconds, ascending) within which the previous call leads (its kind and stock count), and those
+   * of a pause when none came within them.
    */
   readonly sequence: {
+    readonly kinds: readonly ('order' | 'account')[];
     readonly minOrders: number;
+    readonly minReads: number;
     readonly minDays: number;
     readonly maxNewRate: number;
     readonly leadSeconds: readonly number[];
@@ -104,6 +107,16 @@ function gapBounds(given: unknown, path: string, def: number[], above: number): 
   const unset = given === undefined ? `unset, its default [${def.join(', ')}] does not fit: ` : '';
   if (!ok) throw configError(path, `${unset}must be 1 to 4 ascending numbers of seconds, above ${above} and at most 86400`);
   return raw as number[];
+}
+
+const LEAD_KINDS = ['order', 'account'] as const;
+
+/** The kinds of call judged by their lead-in: some of order and account, once each (none: weight 0 turns it off). */
+function leadKinds(sq: Record<string, unknown>, path: string): ('order' | 'account')[] {
+  const kinds = strList(sq, 'kinds', path, LEAD_KINDS);
+  const ok = kinds.length > 0 && kinds.every((k, i) => (LEAD_KINDS as readonly string[]).includes(k) && kinds.indexOf(k) === i);
+  if (!ok) throw configError(`${path}.kinds`, `must list some of ${LEAD_KINDS.join(', ')}, once each (weights.sequence: 0 turns it off)`);
+  return kinds as ('order' | 'account')[];
 }
 
 export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowConfig {
@@ -134,7 +147,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
   const rd = section(r.reads, `${path}.reads`, ['minPerDay', 'factor']);
   const ab = section(r.apiBreadth, `${path}.apiBreadth`, ['windowMinutes', 'minApis']);
   const st = section(r.stuffing, `${path}.stuffing`, ['windowMinutes', 'minBots', 'globalMinBots']);
-  const sq = section(r.sequence, `${path}.sequence`, ['minOrders', 'minDays', 'maxNewRate', 'leadSeconds', 'idleSeconds']);
+  const sq = section(r.sequence, `${path}.sequence`, ['kinds', 'minOrders', 'minReads', 'minDays', 'maxNewRate', 'leadSeconds', 'idleSeconds']);
   const leadSeconds = gapBounds(sq.leadSeconds, `${path}.sequence.leadSeconds`, [5, 60], 0);
   const md = section(r.model, `${path}.model`, ['trees', 'depth', 'windowSize', 'scoreFrom']);
   const orderSize = {
@@ -190,7 +203,9 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       globalMinBots: num(st, 'globalMinBots', `${path}.stuffing`, 10, 2, 100_000, true),
     },
     sequence: {
+      kinds: leadKinds(sq, `${path}.sequence`),
       minOrders: num(sq, 'minOrders', `${path}.sequence`, 10, 1, 1e6, true),
+      minReads: num(sq, 'minReads', `${path}.sequence`, 5, 1, 1e6, true),
       minDays: num(sq, 'minDays', `${path}.sequence`, 5, 1, 1000, true),
       // 0 would judge no bot (the rate is at least one over its order-days plus one): weight 0 turns it off.
       maxNewRate: num(sq, 'maxNewRate', `${path}.sequence`, 0.2, 0.001, 1),

@@ -7,6 +7,7 @@ import type { DetectorName, RiskConfig } from './config.js';
 import type { Reasons } from './reasons.js';
 import { clamp01, median, scaledMad } from './stats.js';
 import { networkOf } from './network.js';
+import { sessionAt } from './calendar.js';
 import { accountReads, apiBreadth, condition, drain, model, ORDER_SIZE_MIN_SAMPLES, orderSize, sellOff, stuffing } from './detectors-flow.js';
 import type { ModelResult } from './model.js';
 import { sequence } from './sequence.js';
@@ -106,12 +107,9 @@ const time: Detector = (ctx) => {
 
 const session: Detector = (ctx) => {
   if (!isTradingKind(ctx.input.kind)) return undefined;
-  const st = seoulParts(ctx.nowMs);
-  const mins = st.hour * 60 + st.minute;
-  if (ctx.cfg.holidays.has(st.date)) return { score: 1, reason: ctx.say.holiday(st.date) };
-  const open = ctx.cfg.sessions.some((s) => s.days.includes(st.weekday) && mins >= s.startMin && mins < s.endMin);
-  if (open) return undefined;
-  return { score: 1, reason: ctx.say.offSession(st.date, `${String(st.hour).padStart(2, '0')}:${String(st.minute).padStart(2, '0')}`) };
+  const at = sessionAt(ctx.cfg, ctx.nowMs);
+  if (at.holiday) return { score: 1, reason: ctx.say.holiday(at.date) };
+  return at.open ? undefined : { score: 1, reason: ctx.say.offSession(at.date, at.hhmm) };
 };
 
 const cidr: Detector = (ctx) => {

@@ -297,7 +297,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       const hit = parsed.get(input.botId);
       const baseline = json !== null && hit?.json === json ? hit.baseline : parseStored(input.botId, json, nowMs);
       learnInto(baseline, input, nowMs, cfg, holdingsRecorded);
-      if (lead !== undefined) learnLead(baseline, lead, nowMs, boundsOf(cfg.sequence));
+      if (lead !== undefined) learnLead(baseline, input.kind, lead, nowMs, boundsOf(cfg.sequence));
       if (x) baseline.model = forest.learn(modelState(baseline.model, cfg.model), x);
       const next = JSON.stringify(baseline);
       let written: boolean;

@@ -58,7 +58,15 @@ export interface Reasons {
   accountReads(n: number, usual: number, threshold: number): string;
   apiBreadth(n: number, minutes: number, threshold: number): string;
   /** An order after a lead-in none of `orders` learned orders had (each lead with its `from` bound); usual: the commonest lead-ins. */
-  sequence(p: { lead: Lead; orders: number; days: number; rate: number; max: number; usual: readonly { lead: Lead; pct: number }[] }): string;
+  sequence(p: {
+    kind: 'order' | 'account';
+    lead: Lead;
+    calls: number;
+    days: number;
+    rate: number;
+    max: number;
+    usual: readonly { lead: Lead; pct: number }[];
+  }): string;
   stuffingSource(ip: string, bots: number, minutes: number, threshold: number): string;
   stuffingWave(bots: number, minutes: number, threshold: number): string;
   model(score: number, from: number, drivers: readonly { feature: string; value: number; share: number }[]): string;

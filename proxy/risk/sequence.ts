@@ -10,6 +10,7 @@
 // its next order-day brings one.
 import { seoulParts } from '../kiwoom/protocol/index.js';
 import type { Store } from '../state/types.js';
+import { sessionAt } from './calendar.js';
 import { symbolOf, type Baseline } from './baseline.js';
 import type { RiskConfig } from './config.js';
 import type { Detector } from './detectors.js';
@@ -20,14 +21,33 @@ const MAX_LEADS = 256;
 /** The previous call is kept a day: one older than that is a pause past the last bound, like before a bot's first call. */
 const PREVIOUS_TTL_MS = 86_400_000;
 
-export interface SequenceBaseline {
-  /** The gap bounds the lead-ins were learned with (boundsOf): other bounds make other lead-ins, learned afresh. */
-  bounds?: string;
-  /** Seoul days with a learned order, and the last of them. */
+/** The lead-ins of one kind of call (orders, or account reads) learned per bot. */
+export interface LeadSet {
+  /** Seoul days with a learned call of the kind, and the last of them. */
   days: number;
   day: string;
-  /** Per lead-in key: [orders, Seoul days it led one, the last of those days]. */
+  /** Per lead-in key: [calls, Seoul days it led one, the last of those days]. */
   leads: Record<string, [number, number, string]>;
+}
+
+/** The orders' lead-ins at the top (as first stored), the account reads' under `reads`. */
+export interface SequenceBaseline extends LeadSet {
+  /** The gap bounds the lead-ins were learned with (boundsOf): other bounds make other lead-ins, learned afresh. */
+  bounds?: string;
+  reads?: LeadSet;
+}
+
+/** The kinds of call judged by their lead-in. */
+export type LeadKind = 'order' | 'account';
+const isLeadKind = (kind: string, cfg: RiskConfig['sequence']): kind is LeadKind => (cfg.kinds as readonly string[]).includes(kind);
+
+/** The lead-ins learned for calls of `kind` (created empty when `create`). */
+function leadSet(s: SequenceBaseline, kind: LeadKind, create: true): LeadSet;
+function leadSet(s: SequenceBaseline, kind: LeadKind, create?: false): LeadSet | undefined;
+function leadSet(s: SequenceBaseline, kind: LeadKind, create = false): LeadSet | undefined {
+  if (kind === 'order') return s;
+  if (create) s.reads ??= { days: 0, day: '', leads: {} };
+  return s.reads;
 }
 
 /** A lead-in, as its key says it: the previous call's kind ('idle': none within the lead bounds), seconds bound, same stock. */
@@ -81,24 +101,41 @@ export function leadOf(previous: string | null, input: RiskInput, nowMs: number,
 
 /**
  * Swaps the bot's previous call for this one in the Store (every replica sees the same one; one round trip), returning
- * this call's lead-in when it is an order. A held call sent again on its approval is that call: neither read nor
+ * this call's lead-in when it is of a kind judged by it (risk.sequence.kinds). A held call sent again on its approval is that call: neither read nor
  * recorded, and judged without a lead-in (it was judged when first sent; held.ts keeps its lead-in to be learned).
  * Nor are a token exchange and a realtime LOGIN, which a client's plumbing makes (a reconnect), not its routine.
  */
 export async function previousCall(store: Store, cfg: RiskConfig, input: RiskInput, nowMs: number): Promise<string | undefined> {
   if (cfg.weights.sequence === 0 || input.approvalRetry || input.uncounted || input.kind === 'auth') return undefined;
   const previous = await store.swap(previousKey(input.botId), `${input.kind}|${nowMs}|${symbolOf(input.stkCd) ?? ''}`, PREVIOUS_TTL_MS);
-  return input.kind === 'order' ? leadOf(previous, input, nowMs, cfg.sequence) : undefined;
+  if (!isLeadKind(input.kind, cfg.sequence) || (input.kind === 'account' && !judgedRead(previous, nowMs, cfg))) return undefined;
+  return leadOf(previous, input, nowMs, cfg.sequence);
+}
+
+/** Calls a read right after (within the last lead bound) follows up: the bot checking what it just read or did. */
+const FOLLOWED_UP: ReadonlySet<string> = new Set(['account', 'order', 'modify', 'cancel']);
+
+/**
+ * An account read has a lead-in of its own only inside a trading session (a weekend review is its owner's, and a
+ * night read the time detector's), and only when it starts something: one right after another read, an order, a
+ * modify or a cancel follows that call up (a restart's balance, then its open orders; an order, then the balance),
+ * and that call was judged.
+ */
+function judgedRead(previous: string | null, nowMs: number, cfg: RiskConfig): boolean {
+  const [kind = '', at = '0'] = previous?.split('|') ?? [];
+  if (FOLLOWED_UP.has(kind) && nowMs - Number(at) < 1000 * cfg.sequence.leadSeconds.at(-1)!) return false;
+  return sessionAt(cfg, nowMs).open;
 }
 
 /**
- * Folds the lead-in of an order that went out into the baseline (mutates). Lead-ins learned with other gap bounds
- * are dropped: none of their keys would match a lead-in now, so every order would look new.
+ * Folds the lead-in of a call that went out (an order or an account read) into the baseline (mutates). Lead-ins
+ * learned with other gap bounds are dropped: none of their keys would match a lead-in now, so every call would look new.
  */
-export function learnLead(b: Baseline, lead: string, nowMs: number, bounds: string): void {
+export function learnLead(b: Baseline, kind: string, lead: string, nowMs: number, bounds: string): void {
+  if (kind !== 'order' && kind !== 'account') return;
   const day = seoulParts(nowMs).date;
   if (b.sequence?.bounds !== bounds) b.sequence = { bounds, days: 0, day: '', leads: {} };
-  const s = b.sequence;
+  const s = leadSet(b.sequence, kind, true);
   if (s.day !== day) {
     s.days += 1;
     s.day = day;
@@ -113,8 +150,8 @@ export function learnLead(b: Baseline, lead: string, nowMs: number, bounds: stri
   } else if (Object.keys(s.leads).length < MAX_LEADS) s.leads[lead] = [1, 1, day];
 }
 
-/** How often an order-day of this bot brings a lead-in it never had: lead-ins seen on one day only, plus one, over its order-days plus one. */
-export function newLeadRate(s: SequenceBaseline): number {
+/** How often a day this bot made such calls brings a lead-in it never had: lead-ins seen on one day only, plus one, over those days plus one. */
+export function newLeadRate(s: LeadSet): number {
   let once = 0;
   for (const l of Object.values(s.leads)) if (l[1] === 1) once += 1;
   return (once + 1) / (s.days + 1);
@@ -124,21 +161,24 @@ export function newLeadRate(s: SequenceBaseline): number {
  * An order after a lead-in none of the bot's learned orders had, once it has `minOrders` of them over `minDays`
  * order-days and seldom shows a new one (at most `maxNewRate` per order-day): an order placed by a hand that
  * does not follow the bot's routine (an insider in the bot's hours and names, a liquidation after a balance read).
+ * The same for an account read (`minReads` of them): a bot that reads its balance before the open, after a quiet
+ * night, now reads it amid its session's quotes (a hand looking at what there is to sell).
  */
 export const sequence: Detector = (ctx) => {
   const { input, baseline: b, cfg, live } = ctx;
-  const s = b.sequence;
-  const { minOrders, minDays, maxNewRate } = cfg.sequence;
-  if (input.kind !== 'order' || live.lead === undefined || !s || s.bounds !== boundsOf(cfg.sequence)) return undefined;
-  if (b.calls < cfg.warmupCalls || s.days < minDays) return undefined;
+  const { minOrders, minReads, minDays, maxNewRate } = cfg.sequence;
+  if (live.lead === undefined || !b.sequence || b.sequence.bounds !== boundsOf(cfg.sequence) || !isLeadKind(input.kind, cfg.sequence)) return undefined;
+  const s = leadSet(b.sequence, input.kind);
+  if (!s || b.calls < cfg.warmupCalls || s.days < minDays) return undefined;
   const leads = Object.entries(s.leads);
-  const orders = leads.reduce((n, [, l]) => n + l[0], 0);
-  if (orders < minOrders || live.lead in s.leads) return undefined;
+  const calls = leads.reduce((n, [, l]) => n + l[0], 0);
+  if (calls < (input.kind === 'order' ? minOrders : minReads) || live.lead in s.leads) return undefined;
   const rate = newLeadRate(s);
   if (rate > maxNewRate) return undefined;
   const usual = leads
     .sort((x, y) => y[1][0] - x[1][0])
     .slice(0, 2)
-    .map(([k, l]) => ({ lead: parseLead(k, cfg.sequence), pct: Math.round((100 * l[0]) / orders) }));
-  return { score: 1, reason: ctx.say.sequence({ lead: parseLead(live.lead, cfg.sequence), orders, days: s.days, rate, max: maxNewRate, usual }) };
+    .map(([k, l]) => ({ lead: parseLead(k, cfg.sequence), pct: Math.round((100 * l[0]) / calls) }));
+  const lead = parseLead(live.lead, cfg.sequence);
+  return { score: 1, reason: ctx.say.sequence({ kind: input.kind, lead, calls, days: s.days, rate, max: maxNewRate, usual }) };
 };

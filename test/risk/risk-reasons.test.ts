@@ -50,8 +50,9 @@ const SAMPLES: { [K in keyof Reasons]: Parameters<Reasons[K]> } = {
   apiBreadth: [37, 60, 3],
   sequence: [
     {
+      kind: 'order',
       lead: { kind: 'account', within: 60, from: 5, same: undefined },
-      orders: 37,
+      calls: 37,
       days: 9,
       rate: 0.1,
       max: 0.2,

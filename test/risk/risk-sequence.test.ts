@@ -206,7 +206,15 @@ t.test('lead-ins: the call within a lead bound, same stock or not; else the paus
 });
 
 t.test('config: bounds ascending seconds, pauses past the lead bounds; unknown knobs refused', async (t) => {
-  t.same(parseRiskConfig({}).sequence, { minOrders: 10, minDays: 5, maxNewRate: 0.2, leadSeconds: [5, 60], idleSeconds: [600] });
+  t.same(parseRiskConfig({}).sequence, {
+    kinds: ['order', 'account'],
+    minOrders: 10,
+    minReads: 5,
+    minDays: 5,
+    maxNewRate: 0.2,
+    leadSeconds: [5, 60],
+    idleSeconds: [600],
+  });
   t.same(parseRiskConfig({ sequence: { leadSeconds: [2, 30], idleSeconds: [40, 3600] } }).sequence.idleSeconds, [40, 3600]);
   t.throws(() => parseRiskConfig({ sequence: { leadSeconds: [60, 5] } }), /risk\.sequence\.leadSeconds: must be 1 to 4 ascending numbers of seconds, above 0/);
   t.throws(() => parseRiskConfig({ sequence: { leadSeconds: [] } }), /risk\.sequence\.leadSeconds/);
