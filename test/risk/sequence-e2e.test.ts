@@ -2,9 +2,10 @@
 // came five minutes after its last call (a quote or a balance inquiry) on two
 // days buys again the same way (its third order-day), and then two seconds
 // after a quote of the name: a lead-in none of its orders had, held for
-// approval and named in Korean in the audit record. Judged from two
-// order-days here (the default waits for five), with the rate of new
-// lead-ins such a young routine shows.
+// approval and named in Korean in the audit record. Its balance read, which
+// always came after five quiet minutes, now ten seconds after a quote: held
+// the same way. Judged from two days here (the default waits for five), with
+// the rate of new lead-ins such a young routine shows.
 import t from 'tap';
 import { riskContributions } from '../helpers/audit-sidecar-log.js';
 import { RISK_START, warmTraderHarness } from '../helpers/risk-setups.js';
@@ -38,5 +39,34 @@ t.test('an order after a lead-in the bot never had is held through the sidecar; 
     score: 1,
     weight: 0.75,
     reason: /^같은 종목 시세 조회 후 5초 미만에 나온 주문: 주문한 3일, 학습된 주문 21건 중 이런 순서는 없음 .*평소: 1분~10분 호출 없이 100%$/,
+  });
+});
+
+t.test('an account read after a lead-in the bot never had is held through the sidecar; its routine one goes out', async (t) => {
+  const clock = { now: RISK_START };
+  const { h, auditDir, token } = await warmTraderHarness(clock, { bought: CODE, risk: { sequence: { minDays: 2, maxNewRate: 0.5 } } });
+  t.teardown(() => h.close());
+  const balance = () => h.call('kt00018', { qry_tp: '1', dmst_stex_tp: 'KRX' }, { token });
+  const judged = async (r: Awaited<ReturnType<typeof balance>>) => riskContributions(auditDir, String(r.headers['x-kguard-request-id']));
+
+  t.equal((await h.call('ka10001', { stk_cd: CODE }, { token })).json.return_code, 0);
+  clock.now += 300_000;
+  const usual = await balance();
+  t.equal(usual.json.return_code, 0, `five quiet minutes after its last call, as always: it goes out (${usual.text})`);
+  t.notOk(
+    (await judged(usual)).some((c) => c.detector === 'sequence'),
+    'its routine',
+  );
+
+  clock.now += 300_000;
+  t.equal((await h.call('ka10001', { stk_cd: CODE }, { token })).json.return_code, 0);
+  clock.now += 10_000;
+  const odd = await balance();
+  t.match(String(odd.json.return_msg), /\[KG3004:/, `held for approval: ${odd.text}`);
+  const [sequence] = (await judged(odd)).filter((c) => c.detector === 'sequence');
+  t.match(sequence, {
+    score: 1,
+    weight: 0.75,
+    reason: /^시세 조회 후 5초~1분 사이에 나온 계좌 조회: 계좌를 조회한 3일, 학습된 계좌 조회 21건 중 이런 순서는 없음 .*평소: 1분~10분 호출 없이 \d+%/,
   });
 });
