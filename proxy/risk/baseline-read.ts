@@ -35,7 +35,13 @@ export function readBaseline(json: string): Baseline | undefined {
   return b;
 }
 
+/** The orders' lead-ins at the top, the account reads' (when any) under `reads`: both readable. */
 function sequenceReadable(s: unknown): boolean {
+  const reads = (s as { reads?: unknown } | null)?.reads;
+  return leadSetReadable(s) && (reads === undefined || reads === null || leadSetReadable(reads));
+}
+
+function leadSetReadable(s: unknown): boolean {
   if (typeof s !== 'object' || s === null) return false;
   const { days, day, leads } = s as { days?: unknown; day?: unknown; leads?: unknown };
   const lead = (l: unknown): boolean => Array.isArray(l) && l.length === 3 && Number.isFinite(l[0]) && Number.isFinite(l[1]) && typeof l[2] === 'string';

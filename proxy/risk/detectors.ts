@@ -46,7 +46,7 @@ export interface LiveCounters {
   readonly stuffingThisBot: boolean;
   /** When the owner last refused one of this bot's held calls, within escalation.refusedOrdersMs (orders and modifies only). */
   readonly refusedAt?: number;
-  /** An order's lead-in: its bot's previous call, how long before, same stock (sequence.ts; absent for other calls). */
+  /** An order's or account read's lead-in: its bot's previous call, how long before, same stock (sequence.ts; absent for other calls). */
   readonly lead?: string;
 }
 

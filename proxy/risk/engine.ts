@@ -30,7 +30,7 @@ import { createForest, modelState } from './model.js';
 import { graceFor, graceKey, openGrace } from './grace.js';
 import { advOf, noteDailyVolume } from './market-volume.js';
 import { REASONS } from './reasons.js';
-import { boundsOf, learnLead, previousKey } from './sequence.js';
+import { boundsOf, learnLead, markWentOut, previousKey } from './sequence.js';
 import { noteHeld, takeHeld } from './held.js';
 import type { Contribution, RiskAssessment, RiskEngine, RiskInput, RiskLevel, RiskOutcome } from './types.js';
 
@@ -343,6 +343,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       const grace = openGrace(input, timeOf(input), normaliseIp(input.sourceIp), approved);
       await store.set(graceKey(input.botId), JSON.stringify(grace), cfg.approvalGrace.windowMs);
     }
+    await markWentOut(store, cfg, input, timeOf(input));
     const prior = learning.get(input.botId) ?? Promise.resolve();
     const next = prior.then(() => learnOnce(input, outcome.holdingsRecorded ?? true, retried?.lead));
     const tail = next.catch(() => undefined);

@@ -2,7 +2,7 @@
 // bot is answered at once and sends the held call again with the approval's
 // id: a new request, judged afresh, that neither counts toward escalation nor
 // has a lead-in of its own. What the held call counted, the detectors that
-// held it and an order's lead-in are kept under the call's fields, so the
+// held it and its lead-in (an order's or read's) are kept under the call's fields, so the
 // retry its owner approved takes the count off, opens the approval grace and
 // teaches the lead-in, as a call approved while it waited does.
 import { createHash } from 'node:crypto';
@@ -14,7 +14,7 @@ export interface HeldCall {
   readonly hotKey?: string;
   /** The detectors that flagged it. */
   readonly detectors: readonly string[];
-  /** An order's lead-in (sequence.ts). */
+  /** An order's or account read's lead-in (sequence.ts). */
   readonly lead?: string;
 }
 

@@ -2,7 +2,7 @@
 // counts the same: calls and cancels per minute, the current drain window,
 // account inquiries today, never-used api-ids within the hour, the
 // cross-tenant source and stuffing counts, the sustained-risk (escalation)
-// count, and the bot's previous call (an order's lead-in, sequence.ts). Each
+// count, and the bot's previous call (an order's or read's lead-in, sequence.ts). Each
 // call reads a bounded, fixed set of keys: nothing grows with history.
 import { seoulParts } from '../kiwoom/protocol/index.js';
 import type { Store } from '../state/types.js';

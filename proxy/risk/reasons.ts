@@ -57,7 +57,7 @@ export interface Reasons {
   condition(p: { live: boolean; seq: string; known: readonly string[]; breadth?: { n: number; minutes: number; min: number } }): string;
   accountReads(n: number, usual: number, threshold: number): string;
   apiBreadth(n: number, minutes: number, threshold: number): string;
-  /** An order after a lead-in none of `orders` learned orders had (each lead with its `from` bound); usual: the commonest lead-ins. */
+  /** An order or account read (`kind`) after a lead-in none of `calls` learned ones had (each lead with its `from` bound); usual: the commonest lead-ins. */
   sequence(p: {
     kind: 'order' | 'account';
     lead: Lead;

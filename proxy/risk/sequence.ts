@@ -1,13 +1,14 @@
-// What led up to an order: the kind of the bot's previous call, how soon
-// before, and whether it named the same stock; or, when none came within a
-// minute, how long the bot had paused (a call minutes before did not lead to
-// the order). A bot's orders follow its own routine (a quote of the name two
-// seconds before, the day's balance read and then the rebalance, a close-out
-// after a quiet spell); an order after a lead-in its orders never had is a
-// hand other than its routine's. Learned per bot from the orders that went out, and
+// What led up to an order or an account read: the kind of the bot's previous
+// call, how soon before, and whether it named the same stock; or, when none
+// came within a minute, how long the bot had paused (a call minutes before did
+// not lead to it). A bot's orders follow its own routine (a quote of the name
+// two seconds before, the day's balance read and then the rebalance, a
+// close-out after a quiet spell), and so do its reads (before the open, after
+// a quiet night); one after a lead-in its own never had is a hand other than
+// its routine's. Learned per bot and kind from the calls that went out, and
 // judged only once the bot seldom shows a new lead-in: new lead-ins seen on
-// one day only, over the days it ordered (Good-Turing), estimate how often
-// its next order-day brings one.
+// one day only, over the days it made such calls (Good-Turing), estimate how
+// often its next such day brings one.
 import { seoulParts } from '../kiwoom/protocol/index.js';
 import type { Store } from '../state/types.js';
 import { sessionAt } from './calendar.js';
@@ -20,6 +21,8 @@ import type { RiskInput } from './types.js';
 const MAX_LEADS = 256;
 /** The previous call is kept a day: one older than that is a pause past the last bound, like before a bot's first call. */
 const PREVIOUS_TTL_MS = 86_400_000;
+/** Appended to the previous call once it went out (an account read or an order): only such a call is followed up. */
+const WENT_OUT = 'out';
 
 /** The lead-ins of one kind of call (orders, or account reads) learned per bot. */
 export interface LeadSet {
@@ -89,7 +92,7 @@ export function parseLead(key: string, bounds?: RiskConfig['sequence']): Lead {
   return { ...lead, from: all[at - 1] ?? 0 };
 }
 
-/** The lead-in of `input` after the call stored as `previous` ("kind|ms|symbol"; null: none within a day). */
+/** The lead-in of `input` after the call stored as `previous` ("kind|ms|symbol[|out]"; null: none within a day). */
 export function leadOf(previous: string | null, input: RiskInput, nowMs: number, bounds: RiskConfig['sequence']): string {
   const [kind = '', at = '0', prevSym = ''] = previous?.split('|') ?? [];
   const gap = previous === null ? Infinity : Math.max(0, nowMs - Number(at)) / 1000;
@@ -112,19 +115,29 @@ export async function previousCall(store: Store, cfg: RiskConfig, input: RiskInp
   return leadOf(previous, input, nowMs, cfg.sequence);
 }
 
-/** Calls a read right after (within the last lead bound) follows up: the bot checking what it just read or did. */
-const FOLLOWED_UP: ReadonlySet<string> = new Set(['account', 'order', 'modify', 'cancel']);
-
 /**
  * An account read has a lead-in of its own only inside a trading session (a weekend review is its owner's, and a
- * night read the time detector's), and only when it starts something: one right after another read, an order, a
- * modify or a cancel follows that call up (a restart's balance, then its open orders; an order, then the balance),
- * and that call was judged.
+ * night read the time detector's), and only when it starts something: one within the last lead bound after a read
+ * or an order that went out follows that call up (a restart's balance, then its open orders; an order, then the
+ * balance). A held call did not go out, nor has one still in flight: a read right after either is judged (a held
+ * read sent again at once, or two sent together, is not the first's follow-up).
  */
 function judgedRead(previous: string | null, nowMs: number, cfg: RiskConfig): boolean {
-  const [kind = '', at = '0'] = previous?.split('|') ?? [];
-  if (FOLLOWED_UP.has(kind) && nowMs - Number(at) < 1000 * cfg.sequence.leadSeconds.at(-1)!) return false;
+  const [kind = '', at = '0', , out] = previous?.split('|') ?? [];
+  const followsUp = (kind === 'account' || kind === 'order') && out === WENT_OUT;
+  if (followsUp && nowMs - Number(at) < 1000 * cfg.sequence.leadSeconds.at(-1)!) return false;
   return sessionAt(cfg, nowMs).open;
+}
+
+/**
+ * Marks the bot's previous call as gone out, when it is still this one (an account read or an order that completed):
+ * the call a read right after it follows up (judgedRead). One round trip, after the call; only where reads are judged.
+ */
+export async function markWentOut(store: Store, cfg: RiskConfig, input: RiskInput, nowMs: number): Promise<void> {
+  if (cfg.weights.sequence === 0 || !isLeadKind('account', cfg.sequence) || input.approvalRetry || input.uncounted) return;
+  if (input.kind !== 'account' && input.kind !== 'order') return;
+  const mine = `${input.kind}|${nowMs}|${symbolOf(input.stkCd) ?? ''}`;
+  await store.setIfUnchanged(previousKey(input.botId), mine, `${mine}|${WENT_OUT}`, PREVIOUS_TTL_MS);
 }
 
 /**

@@ -74,6 +74,43 @@ t.test('a read right after another read, or an order, follows it up: neither jud
   t.equal(b.sequence.reads.leads['idle|-|-']![0], 13, "twelve days' reads and the restart's");
 });
 
+t.test('only a call that went out is followed up: a held read sent again, two reads at once, a refused cancel', async (t) => {
+  const s = await readsAtTheOpen(t);
+  const at = NEXT + 11 * HOUR;
+  await sent(s, quote(at));
+  s.at(at + 30_000);
+  t.ok((await s.engine.assess(read(at + 30_000))).score > 0.7, 'a read amid the quotes: held');
+  s.at(at + 32_000);
+  const again = await s.engine.assess(read(at + 32_000));
+  t.ok(hit(again) && again.score > 0.7, `sent again 2 s later without an approval: held again (${again.score})`);
+
+  // Two reads together: the second is judged before the first went out.
+  const first = read(at + 600_000);
+  const second = read(at + 600_000 + 200, 'kt00001');
+  s.at(at + 600_000 + 200);
+  await s.engine.assess(first);
+  t.ok(hit(await s.engine.assess(second)), 'the second of two reads in flight at once: judged');
+  await s.engine.learn(first, { allowed: true, completed: true });
+
+  // A cancel the broker refused (no such order) does not make the read after it a follow-up.
+  const cancel = riskInput({ now: at + 1_200_000, apiId: 'kt10003', kind: 'cancel' });
+  s.at(at + 1_200_000);
+  await s.engine.assess(cancel);
+  await s.engine.learn(cancel, { allowed: true, completed: false });
+  s.at(at + 1_201_000);
+  t.ok(hit(await s.engine.assess(read(at + 1_201_000))), 'a read 1 s after a refused cancel: judged');
+});
+
+t.test('a stored read lead-in record that cannot be read is learned afresh, not a failure of every read', async (t) => {
+  const s = await readsAtTheOpen(t);
+  const b = JSON.parse((await s.store.get('risk:baseline:b1'))!) as { sequence: Record<string, unknown> };
+  await s.store.set('risk:baseline:b1', JSON.stringify({ ...b, sequence: { ...b.sequence, reads: { days: 20, day: '2026-01-20', leads: null } } }));
+  await sent(s, quote(NEXT + 11 * HOUR));
+  t.equal(hit(await sent(s, read(NEXT + 11 * HOUR + 30_000))), undefined, 'nothing learned to judge by');
+  const after = JSON.parse((await s.store.get('risk:baseline:b1'))!) as { sequence: { reads: unknown } };
+  t.same(after.sequence.reads, { days: 1, day: '2026-01-21', leads: { 'query|60|-': [1, 1, '2026-01-21'] } }, 'learning again from this read');
+});
+
 t.test('a read outside the trading sessions is neither judged nor learned', async (t) => {
   const s = await readsAtTheOpen(t);
   const saturday = seoulToEpoch('2026-01-24', 10, 0);

@@ -69,4 +69,7 @@ t.test('an account read after a lead-in the bot never had is held through the si
     weight: 0.75,
     reason: /^시세 조회 후 5초~1분 사이에 나온 계좌 조회: 계좌를 조회한 3일, 학습된 계좌 조회 21건 중 이런 순서는 없음 .*평소: 1분~10분 호출 없이 \d+%/,
   });
+  clock.now += 2_000;
+  const again = await balance();
+  t.match(String(again.json.return_msg), /\[KG3004:/, `sent again 2 s later without the approval: held again, not its follow-up (${again.text})`);
 });

@@ -47,11 +47,14 @@ const SEND_RECHECK = 3;
 const LATE_LOCK = 1;
 // The sequence detector swaps the bot's previous call for this one (one EVALSHA) on every call, in the same wait: +1, +0 waits.
 const SEQUENCE = 1;
+// An account read or an order that went out marks that previous call as gone out (one compare-and-set EVALSHA) when
+// it is learned, after the response: a read right after it follows it up (sequence.ts). +1 total, +0 waits.
+const WENT_OUT = 1;
 const BOUNDS = {
-  query: { critical: 15 + 2 + CROSS_TENANT + FLOW + SEQUENCE, total: 22 + 2 + CROSS_TENANT + FLOW + SEQUENCE, waits: 5 + 1 },
+  query: { critical: 15 + 2 + CROSS_TENANT + FLOW + SEQUENCE, total: 22 + 2 + CROSS_TENANT + FLOW + SEQUENCE + WENT_OUT, waits: 5 + 1 },
   order: {
     critical: 16 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + SEND_RECHECK + LATE_LOCK + SEQUENCE,
-    total: 23 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + SEND_RECHECK + LATE_LOCK + SEQUENCE,
+    total: 23 + 2 + CROSS_TENANT + FLOW + REFUSED_HERD + DAILY_VOLUME + SEND_RECHECK + LATE_LOCK + SEQUENCE + WENT_OUT,
     waits: 6 + 1 + 1,
   },
 };
