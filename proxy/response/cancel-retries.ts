@@ -76,8 +76,8 @@ export interface CancelRetries {
   acceptedWhileLocked(id: string, o: AcceptedOrder): Promise<LateOrder>;
   /** Step 3, the accounts' cancel records and the timeline as the report shows them. */
   merge(inc: Incident): Promise<Pick<Incident, 'steps' | 'timeline' | 'cancels' | 'damage'>>;
-  /** Stops retrying here (shutdown) and gives the leases back; what is recorded stays. */
-  close(): void;
+  /** Stops retrying here (shutdown) and gives the leases back, resolving once they are (before the Store closes); what is recorded stays. */
+  close(): Promise<void>;
 }
 
 /** A step 3 error about one account: it names the bot the cancel-all went through, so a retry can replace it. */
@@ -360,15 +360,15 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     follow,
     acceptedWhileLocked,
     merge,
-    close() {
+    async close() {
       closed = true;
       if (sweeper) clearTimeout(sweeper);
-      // Given back at once, so another replica's next sweep takes the retries over (a rolling restart).
-      for (const id of [...loops.keys()]) {
-        stopHere(id);
-        void releaseLease(id).catch(() => undefined);
-      }
+      // Given back at once, so another replica's next sweep takes the retries over (a rolling restart). Awaited: the
+      // Store closes after this, and a lease still held then stays until it lapses (followLeaseMs).
+      const ids = [...loops.keys()];
+      for (const id of ids) stopHere(id);
       unconfirmedGauge.set(0);
+      await Promise.all(ids.map((id) => releaseLease(id).catch(() => undefined)));
     },
   };
 }

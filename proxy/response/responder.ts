@@ -134,7 +134,7 @@ export function createResponder(opts: ResponderOptions): Responder {
     flush: ctx.flush,
     async close() {
       revokes.close();
-      cancelRetries.close();
+      await cancelRetries.close();
       open.close();
       await channel?.close();
       await ctx.flush();

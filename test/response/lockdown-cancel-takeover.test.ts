@@ -7,6 +7,7 @@
 // over. Sidecars in this process on one real redis-server, one simulator;
 // the replica that runs the lockdown reaches Redis through a TCP proxy that
 // can cut it off.
+import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { startHarness, waitFor, CANARY, type Harness } from '../helpers/harness.js';
 import { latch } from '../helpers/gates.js';
@@ -28,7 +29,7 @@ const metric = async (h: Harness, name: string) =>
  * Replica `follower` locks its bot down while Kiwoom cannot list open orders (step 3 fails, a resting order stays
  * live), then `stop` ends it as a follower; Kiwoom answers again, and `other` must cancel the order.
  */
-async function drill(t: Test, other: Harness, follower: Harness, stop: () => Promise<void>): Promise<void> {
+async function drill(t: Test, other: Harness, follower: Harness, stop: (id: string) => Promise<void>): Promise<void> {
   const admin = await other.adminToken('sec-lead', 'admin');
   const placed = await follower.call('kt10000', RESTING_ORDER);
   t.equal(placed.json.return_code, 0, `a resting order: ${placed.text}`);
@@ -43,7 +44,7 @@ async function drill(t: Test, other: Harness, follower: Harness, stop: () => Pro
   t.equal(await metric(follower, 'kguard_lockdown_cancels_unconfirmed'), 1, 'the replica that ran the lockdown follows the account');
   t.equal(await metric(other, 'kguard_lockdown_cancels_unconfirmed'), 0, 'the other one does not (one follower)');
 
-  await stop();
+  await stop(id);
   follower.sim.faults.clear();
   await waitFor(() => orderNow()?.status === 'cancelled', 30_000, 'the order cancelled by the replica that took the retries over');
   t.equal(await metric(other, 'kguard_lockdown_cancel_takeovers_total'), 1, 'taken over once');
@@ -64,6 +65,39 @@ t.test('a replica shut down gives its lease back: another takes the retries over
   await drill(t, A, B, async () => {
     closed = true;
     await B.close();
+  });
+});
+
+t.test('a replica shut down gives its lease back before its Store closes, however slowly the Store answers', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.cleanup());
+  const A = await startHarness({ config: replica('A4', redis.url, 600_000) });
+  t.teardown(() => A.close());
+  const B = await startHarness({ config: replica('B4', redis.url, 600_000), replicaOf: A });
+  let closed = false;
+  t.teardown(() => (closed ? undefined : B.close()));
+  // At shutdown B's Store answers the lease's holder late (a loaded machine): not before it has been closed, or
+  // (when the shutdown waits on that answer) 2 s on. A lease still held when the Store closes stays ten minutes.
+  const storeB = B.sidecar.parts.store;
+  const [getB, closeB] = [storeB.get.bind(storeB), storeB.close.bind(storeB)];
+  const storeClosed = latch();
+  let shuttingDown = false;
+  storeB.get = async (key: string) => {
+    if (shuttingDown && key.endsWith(':cancel-follower')) await Promise.race([storeClosed.waiting, sleep(2_000)]);
+    return getB(key);
+  };
+  storeB.close = async () => {
+    await closeB();
+    storeClosed.reached();
+  };
+  t.teardown(() => {
+    storeB.get = getB;
+    storeB.close = closeB;
+  });
+  await drill(t, A, B, async (id) => {
+    closed = shuttingDown = true;
+    await B.close();
+    t.equal(await A.sidecar.parts.store.get(`response:incident:${id}:cancel-follower`), null, 'the lease given back before the Store closed');
   });
 });
 
