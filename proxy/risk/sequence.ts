@@ -104,9 +104,10 @@ export function leadOf(previous: string | null, input: RiskInput, nowMs: number,
 
 /**
  * Swaps the bot's previous call for this one in the Store (every replica sees the same one; one round trip), returning
- * this call's lead-in when it is of a kind judged by it (risk.sequence.kinds). A held call sent again on its approval is that call: neither read nor
- * recorded, and judged without a lead-in (it was judged when first sent; held.ts keeps its lead-in to be learned).
- * Nor are a token exchange and a realtime LOGIN, which a client's plumbing makes (a reconnect), not its routine.
+ * this call's lead-in when it is of a kind judged by it (risk.sequence.kinds). A held call sent again on its approval
+ * is that call: neither read nor recorded, and judged without a lead-in (it was judged when first sent; held.ts keeps
+ * its lead-in to be learned). Nor are a token exchange and a realtime LOGIN, which a client's plumbing makes (a
+ * reconnect), not its routine.
  */
 export async function previousCall(store: Store, cfg: RiskConfig, input: RiskInput, nowMs: number): Promise<string | undefined> {
   if (cfg.weights.sequence === 0 || input.approvalRetry || input.uncounted || input.kind === 'auth') return undefined;
