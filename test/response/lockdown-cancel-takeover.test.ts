@@ -53,29 +53,30 @@ async function drill(t: Test, other: Harness, follower: Harness, stop: (id: stri
   await waitFor(async () => (await metric(other, 'kguard_lockdown_cancels_unconfirmed')) === 0, 10_000, 'nothing left to follow');
 }
 
-t.test('a replica shut down gives its lease back: another takes the retries over at its next look, long before the lease would lapse', async (t) => {
+/** Replicas A and B (B the follower, leases of ten minutes) on one redis-server; `shutB` closes B, once. */
+async function twoReplicas(t: Test, suffix: string) {
   const redis = await startRedis();
   t.teardown(() => redis.cleanup());
-  const A = await startHarness({ config: replica('A', redis.url, 600_000) });
+  const A = await startHarness({ config: replica(`A${suffix}`, redis.url, 600_000) });
   t.teardown(() => A.close());
-  const B = await startHarness({ config: replica('B', redis.url, 600_000), replicaOf: A });
+  const B = await startHarness({ config: replica(`B${suffix}`, redis.url, 600_000), replicaOf: A });
   let closed = false;
   t.teardown(() => (closed ? undefined : B.close()));
-  // Within the 30 s the order is waited for only if B gave its ten-minute lease back.
-  await drill(t, A, B, async () => {
+  const shutB = async () => {
     closed = true;
     await B.close();
-  });
+  };
+  return { A, B, shutB };
+}
+
+t.test('a replica shut down gives its lease back: another takes the retries over at its next look, long before the lease would lapse', async (t) => {
+  const { A, B, shutB } = await twoReplicas(t, '');
+  // Within the 30 s the order is waited for only if B gave its ten-minute lease back.
+  await drill(t, A, B, shutB);
 });
 
 t.test('a replica shut down gives its lease back before its Store closes, however slowly the Store answers', async (t) => {
-  const redis = await startRedis();
-  t.teardown(() => redis.cleanup());
-  const A = await startHarness({ config: replica('A4', redis.url, 600_000) });
-  t.teardown(() => A.close());
-  const B = await startHarness({ config: replica('B4', redis.url, 600_000), replicaOf: A });
-  let closed = false;
-  t.teardown(() => (closed ? undefined : B.close()));
+  const { A, B, shutB } = await twoReplicas(t, '4');
   // At shutdown B's Store answers the lease's holder late (a loaded machine): not before it has been closed, or
   // (when the shutdown waits on that answer) 2 s on. A lease still held when the Store closes stays ten minutes.
   const storeB = B.sidecar.parts.store;
@@ -95,8 +96,8 @@ t.test('a replica shut down gives its lease back before its Store closes, howeve
     storeB.close = closeB;
   });
   await drill(t, A, B, async (id) => {
-    closed = shuttingDown = true;
-    await B.close();
+    shuttingDown = true;
+    await shutB();
     t.equal(await A.sidecar.parts.store.get(`response:incident:${id}:cancel-follower`), null, 'the lease given back before the Store closed');
   });
 });
