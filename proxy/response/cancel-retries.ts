@@ -100,6 +100,7 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
   const loops = new Map<string, { timer?: NodeJS.Timeout; open: number }>();
   let sweeper: NodeJS.Timeout | undefined;
   let closed = false;
+  const leasing = new Map<Promise<boolean>, string>(); // lease takes and renewals in flight, by incident: close() awaits them
   const unconfirmedGauge = gauge(
     opts.registry,
     'kguard_lockdown_cancels_unconfirmed',
@@ -193,11 +194,16 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     return late;
   }
 
-  /** The lease on following incident `id`: renewed when this replica holds it, taken when nobody does. */
+  /** The lease on following incident `id`: renewed when this replica holds it, taken when nobody does (not once closed). */
   async function holdLease(id: string): Promise<boolean> {
-    const holder = await store.get(K.cancelFollower(id));
-    if (holder === me) return store.expire(K.cancelFollower(id), followLeaseMs);
-    return holder === null && store.setIfAbsent(K.cancelFollower(id), me, followLeaseMs);
+    if (closed) return false;
+    const taking = (async () => {
+      const holder = await store.get(K.cancelFollower(id));
+      if (holder === me) return store.expire(K.cancelFollower(id), followLeaseMs);
+      return holder === null && store.setIfAbsent(K.cancelFollower(id), me, followLeaseMs);
+    })();
+    leasing.set(taking, id);
+    return taking.finally(() => leasing.delete(taking));
   }
 
   async function releaseLease(id: string): Promise<void> {
@@ -363,12 +369,14 @@ export function createCancelRetries(ctx: ResponseContext): CancelRetries {
     async close() {
       closed = true;
       if (sweeper) clearTimeout(sweeper);
-      // Given back at once, so another replica's next sweep takes the retries over (a rolling restart). Awaited: the
-      // Store closes after this, and a lease still held then stays until it lapses (followLeaseMs).
-      const ids = [...loops.keys()];
+      // Given back at once, so another replica's next sweep takes the retries over (a rolling restart). Awaited, with
+      // any take in flight: the Store closes after this, and a lease still held then stays until it lapses.
+      const inFlight = [...leasing];
+      const ids = new Set([...loops.keys(), ...inFlight.map(([, id]) => id)]);
       for (const id of ids) stopHere(id);
       unconfirmedGauge.set(0);
-      await Promise.all(ids.map((id) => releaseLease(id).catch(() => undefined)));
+      await Promise.allSettled(inFlight.map(([taking]) => taking));
+      await Promise.all([...ids].map((id) => releaseLease(id).catch(() => undefined)));
     },
   };
 }

@@ -12,7 +12,7 @@ import t, { type Test } from 'tap';
 import { startHarness, waitFor, CANARY, type Harness } from '../helpers/harness.js';
 import { latch } from '../helpers/gates.js';
 import { RESTING_ORDER, stepsOf } from '../helpers/lockdown-steps.js';
-import { startRedis } from '../helpers/redis.js';
+import { redisCli, startRedis } from '../helpers/redis.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 const replica = (name: string, url: string, followLeaseMs: number) => ({
@@ -53,20 +53,23 @@ async function drill(t: Test, other: Harness, follower: Harness, stop: (id: stri
   await waitFor(async () => (await metric(other, 'kguard_lockdown_cancels_unconfirmed')) === 0, 10_000, 'nothing left to follow');
 }
 
-/** Replicas A and B (B the follower, leases of ten minutes) on one redis-server; `shutB` closes B, once. */
+/** Replicas A and B (B the follower, leases of ten minutes) on one redis-server; `shutA` and `shutB` close one, once. */
 async function twoReplicas(t: Test, suffix: string) {
   const redis = await startRedis();
   t.teardown(() => redis.cleanup());
-  const A = await startHarness({ config: replica(`A${suffix}`, redis.url, 600_000) });
-  t.teardown(() => A.close());
-  const B = await startHarness({ config: replica(`B${suffix}`, redis.url, 600_000), replicaOf: A });
-  let closed = false;
-  t.teardown(() => (closed ? undefined : B.close()));
-  const shutB = async () => {
-    closed = true;
-    await B.close();
+  const start = async (name: string, replicaOf?: Harness) => {
+    const h = await startHarness({ config: replica(name, redis.url, 600_000), ...(replicaOf ? { replicaOf } : {}) });
+    let closed = false;
+    t.teardown(() => (closed ? undefined : h.close()));
+    const shut = async () => {
+      closed = true;
+      await h.close();
+    };
+    return [h, shut] as const;
   };
-  return { A, B, shutB };
+  const [A, shutA] = await start(`A${suffix}`);
+  const [B, shutB] = await start(`B${suffix}`, A);
+  return { A, B, shutA, shutB, redis };
 }
 
 t.test('a replica shut down gives its lease back: another takes the retries over at its next look, long before the lease would lapse', async (t) => {
@@ -100,6 +103,45 @@ t.test('a replica shut down gives its lease back before its Store closes, howeve
     await shutB();
     t.equal(await A.sidecar.parts.store.get(`response:incident:${id}:cancel-follower`), null, 'the lease given back before the Store closed');
   });
+});
+
+t.test('a replica shut down while its sweep is taking an incident over gives that lease back too', async (t) => {
+  const { A, B, shutA, shutB, redis } = await twoReplicas(t, '5');
+  // A's sweep finds the incident B gave back and asks for its lease; the Store takes it only after A's shutdown has
+  // read who holds it (or 2 s on, when the shutdown waits for the take). A lease taken after the shutdown looked
+  // would stay ten minutes, with nobody left to cancel the resting order.
+  const storeA = A.sidecar.parts.store;
+  const [getA, takeA] = [storeA.get.bind(storeA), storeA.setIfAbsent.bind(storeA)];
+  const [taking, looked] = [latch(), latch()];
+  let shuttingDown = false;
+  storeA.setIfAbsent = async (...args: Parameters<typeof storeA.setIfAbsent>) => {
+    if (args[0].endsWith(':cancel-follower')) {
+      taking.reached();
+      await Promise.race([looked.waiting, sleep(2_000)]);
+    }
+    return takeA(...args);
+  };
+  storeA.get = async (key: string) => {
+    const holder = await getA(key);
+    if (shuttingDown && key.endsWith(':cancel-follower')) looked.reached();
+    return holder;
+  };
+  t.teardown(() => {
+    storeA.get = getA;
+    storeA.setIfAbsent = takeA;
+  });
+
+  const admin = await A.adminToken('sec-lead', 'admin');
+  t.equal((await B.call('kt10000', RESTING_ORDER)).json.return_code, 0, 'a resting order');
+  B.sim.faults.set({ fail5xxApiIds: ['ka10075'] });
+  const lock = await B.admin('POST', '/admin/v1/lockdown', admin, { bot: B.botId, reason: 'kiwoom down during lockdown' });
+  t.equal(lock.status, 201, lock.text.slice(0, 300));
+  await shutB();
+  await taking.waiting;
+  shuttingDown = true;
+  await shutA();
+  const lease = await redisCli(redis.port, 'GET', `kguard:response:incident:${String(lock.json.id)}:cancel-follower`);
+  t.equal(lease, '', 'no lease left held by the replica shut down');
 });
 
 t.test('a replica cut off from the Store lets its lease lapse: another takes the retries over', async (t) => {
