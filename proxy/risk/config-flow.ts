@@ -89,6 +89,8 @@ export interface FlowConfig {
     readonly minReads: number;
     readonly minDays: number;
     readonly maxNewRate: number;
+    /** Calendar days a lead-in seen on one day only stays routine (0: for good). */
+    readonly oneOffDays: number;
     readonly leadSeconds: readonly number[];
     readonly idleSeconds: readonly number[];
   };
@@ -209,6 +211,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       minDays: num(sq, 'minDays', `${path}.sequence`, 5, 1, 1000, true),
       // 0 would judge no bot (the rate is at least one over its order-days plus one): weight 0 turns it off.
       maxNewRate: num(sq, 'maxNewRate', `${path}.sequence`, 0.2, 0.001, 1),
+      oneOffDays: num(sq, 'oneOffDays', `${path}.sequence`, 30, 0, 3650, true),
       leadSeconds,
       idleSeconds: gapBounds(sq.idleSeconds, `${path}.sequence.idleSeconds`, [600], leadSeconds.at(-1)!),
     },

@@ -81,9 +81,12 @@ export const REASONS_EN: Reasons = {
     `${live ? 'live' : 'one-shot'} condition search ${seq} never run by this bot (runs ${runs.join(', ')})${b ? `; ${b.n} never-run conditions within ${b.minutes} min (scores 1 from ${b.min})` : ''}`,
   accountReads: (n, usual, threshold) => `${n} account/order/fill inquiries today vs this bot's busiest learned day ${r2(usual)} (threshold ${threshold})`,
   apiBreadth: (n, minutes, threshold) => `${n} api-ids never used by this bot called within ${minutes} min (threshold ${threshold})`,
-  sequence: ({ kind, lead: l, calls, days, rate, max, usual }) => {
+  sequence: ({ kind, lead: l, calls, days, rate, max, usual, once }) => {
     const [what, day] = kind === 'order' ? ['order', 'order-day'] : ['account read', 'read-day'];
-    return `${what} after ${lead(l)}: none of this bot's ${calls} learned ${what}s over ${days} ${day}s came after that (new lead-ins ${r2(rate)} per ${day}, judged up to ${max}); usually after ${usual.map((u) => `${lead(u.lead)} (${u.pct}%)`).join(', ')}`;
+    const came = once
+      ? `this bot's ${calls} learned ${what}s over ${days} ${day}s came after that on one day only, ${once.daysAgo} days ago (a one-off is routine for ${once.oneOffDays} days)`
+      : `none of this bot's ${calls} learned ${what}s over ${days} ${day}s came after that`;
+    return `${what} after ${lead(l)}: ${came} (new lead-ins ${r2(rate)} per ${day}, judged up to ${max}); usually after ${usual.map((u) => `${lead(u.lead)} (${u.pct}%)`).join(', ')}`;
   },
   stuffingSource: (ip, bots, minutes, threshold) => `source ${ip} failed the secrets of ${bots} bots within ${minutes} min (threshold ${threshold})`,
   stuffingWave: (bots, minutes, threshold) => `this bot's secret failed during a wave of ${bots} bots failing within ${minutes} min (threshold ${threshold})`,

@@ -84,9 +84,10 @@ export const REASONS_KO: Reasons = {
     `이 봇이 실행한 적 없는 ${live ? '실시간' : '일회성'} 조건검색 ${seq} (실행한 조건: ${runs.join(', ')})${b ? `; ${b.minutes}분 안에 처음 보는 조건 ${b.n}개 (${b.min}개부터 1점)` : ''}`,
   accountReads: (n, usual, threshold) => `오늘 계좌·주문·체결 조회 ${n}건, 이 봇의 학습된 최다 일 ${r2(usual)}건 (기준 ${threshold}건)`,
   apiBreadth: (n, minutes, threshold) => `${minutes}분 안에 이 봇이 쓴 적 없는 api-id ${n}개 호출 (기준 ${threshold}개)`,
-  sequence: ({ kind, lead: l, calls, days, rate, max, usual }) => {
+  sequence: ({ kind, lead: l, calls, days, rate, max, usual, once }) => {
     const [what, did] = kind === 'order' ? ['주문', '주문한'] : ['계좌 조회', '계좌를 조회한'];
-    return `${lead(l)} 나온 ${what}: ${did} ${days}일, 학습된 ${what} ${calls}건 중 이런 순서는 없음 (새 순서 하루당 ${r2(rate)}회, ${max}회까지 판정); 평소: ${usual.map((u) => `${lead(u.lead)} ${u.pct}%`).join(', ')}`;
+    const seen = once ? `${once.daysAgo}일 전 하루뿐 (하루만 나온 순서는 ${once.oneOffDays}일 동안만 평소로 봄)` : '없음';
+    return `${lead(l)} 나온 ${what}: ${did} ${days}일, 학습된 ${what} ${calls}건 중 이런 순서는 ${seen} (새 순서 하루당 ${r2(rate)}회, ${max}회까지 판정); 평소: ${usual.map((u) => `${lead(u.lead)} ${u.pct}%`).join(', ')}`;
   },
   stuffingSource: (ip, bots, minutes, threshold) => `출발지 ${ip}에서 ${minutes}분 안에 봇 ${bots}개의 시크릿 인증 실패 (기준 ${threshold}개)`,
   stuffingWave: (bots, minutes, threshold) => `${minutes}분 안에 봇 ${bots}개가 인증에 실패하는 중 이 봇의 시크릿도 실패 (기준 ${threshold}개)`,

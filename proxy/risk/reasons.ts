@@ -57,7 +57,7 @@ export interface Reasons {
   condition(p: { live: boolean; seq: string; known: readonly string[]; breadth?: { n: number; minutes: number; min: number } }): string;
   accountReads(n: number, usual: number, threshold: number): string;
   apiBreadth(n: number, minutes: number, threshold: number): string;
-  /** An order or account read (`kind`) after a lead-in none of `calls` learned ones had (each lead with its `from` bound); usual: the commonest lead-ins. */
+  /** An order or account read (`kind`) after a lead-in none of `calls` learned ones had (or one only on a day long past: `once`), each lead with its `from` bound; usual: the commonest lead-ins. */
   sequence(p: {
     kind: 'order' | 'account';
     lead: Lead;
@@ -66,6 +66,8 @@ export interface Reasons {
     rate: number;
     max: number;
     usual: readonly { lead: Lead; pct: number }[];
+    /** The lead-in was learned on one day only, `daysAgo` days ago: past `oneOffDays`, no longer routine. */
+    once?: { daysAgo: number; oneOffDays: number };
   }): string;
   stuffingSource(ip: string, bots: number, minutes: number, threshold: number): string;
   stuffingWave(bots: number, minutes: number, threshold: number): string;

@@ -164,6 +164,9 @@ export function learnLead(b: Baseline, kind: string, lead: string, nowMs: number
   } else if (Object.keys(s.leads).length < MAX_LEADS) s.leads[lead] = [1, 1, day];
 }
 
+/** Calendar days from Seoul date `from` to `to` (YYYY-MM-DD). */
+const daysBetween = (from: string, to: string): number => Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000);
+
 /** How often a day this bot made such calls brings a lead-in it never had: lead-ins seen on one day only, plus one, over those days plus one. */
 export function newLeadRate(s: LeadSet): number {
   let once = 0;
@@ -176,17 +179,21 @@ export function newLeadRate(s: LeadSet): number {
  * order-days and seldom shows a new one (at most `maxNewRate` per order-day): an order placed by a hand that
  * does not follow the bot's routine (an insider in the bot's hours and names, a liquidation after a balance read).
  * The same for an account read (`minReads` of them): a bot that reads its balance before the open, after a quiet
- * night, now reads it amid its session's quotes (a hand looking at what there is to sell).
+ * night, now reads it amid its session's quotes (a hand looking at what there is to sell). A lead-in seen on one
+ * day only stops being routine `oneOffDays` after it: a one-off (an intruder's in the unjudged first days, or
+ * one call approved) does not pass for good.
  */
 export const sequence: Detector = (ctx) => {
   const { input, baseline: b, cfg, live } = ctx;
-  const { minOrders, minReads, minDays, maxNewRate } = cfg.sequence;
+  const { minOrders, minReads, minDays, maxNewRate, oneOffDays } = cfg.sequence;
   if (live.lead === undefined || !b.sequence || b.sequence.bounds !== boundsOf(cfg.sequence) || !isLeadKind(input.kind, cfg.sequence)) return undefined;
   const s = leadSet(b.sequence, input.kind);
   if (!s || b.calls < cfg.warmupCalls || s.days < minDays) return undefined;
   const leads = Object.entries(s.leads);
   const calls = leads.reduce((n, [, l]) => n + l[0], 0);
-  if (calls < (input.kind === 'order' ? minOrders : minReads) || live.lead in s.leads) return undefined;
+  const seen = s.leads[live.lead];
+  const stale = seen && seen[1] === 1 && oneOffDays > 0 ? daysBetween(seen[2], seoulParts(ctx.nowMs).date) : 0;
+  if (calls < (input.kind === 'order' ? minOrders : minReads) || (seen && stale <= oneOffDays)) return undefined;
   const rate = newLeadRate(s);
   if (rate > maxNewRate) return undefined;
   const usual = leads
@@ -194,5 +201,6 @@ export const sequence: Detector = (ctx) => {
     .slice(0, 2)
     .map(([k, l]) => ({ lead: parseLead(k, cfg.sequence), pct: Math.round((100 * l[0]) / calls) }));
   const lead = parseLead(live.lead, cfg.sequence);
-  return { score: 1, reason: ctx.say.sequence({ kind: input.kind, lead, calls, days: s.days, rate, max: maxNewRate, usual }) };
+  const once = seen ? { daysAgo: stale, oneOffDays } : undefined;
+  return { score: 1, reason: ctx.say.sequence({ kind: input.kind, lead, calls, days: s.days, rate, max: maxNewRate, usual, ...(once ? { once } : {}) }) };
 };

@@ -117,6 +117,42 @@ t.test('an approved retry of a held order (approval mode pending) is that order:
   t.equal(hit(await s.engine.assess(buy(tomorrow + 3_000))), undefined, 'the same lead-in the next day: known');
 });
 
+t.test('a lead-in seen on one day only is routine for oneOffDays (30) after that day, then judged again', async (t) => {
+  // On its first day (not judged yet) one buy came 2 s after a balance read: an intruder's, or a one-off of its owner.
+  const oneOff = (d: number, k: number, at: number) => (d === 0 && k === 0 ? read(at + 20_000) : quote(at + 20_000));
+  const judged = async (raw: Record<string, unknown>, day: string) => {
+    // One new lead-in over six order-days is a rate of 2/7: judged up to 0.3 here (0.2 by default, from ten days).
+    const s = riskEngineSetup({ sequence: { maxNewRate: 0.3, ...raw } });
+    t.teardown(s.close);
+    s.at(NEXT);
+    await routine(s.engine, oneOff);
+    const at = seoulToEpoch(day, 10, 40);
+    s.at(at);
+    await sent(s.engine, read(at));
+    return hit(await s.engine.assess(buy(at + 2_000)));
+  };
+  t.equal(await judged({}, '2026-01-13'), undefined, 'a week after its one day: routine');
+  t.equal(await judged({}, '2026-02-04'), undefined, '30 days after it: still routine');
+  const stale = await judged({}, '2026-02-05');
+  t.equal(stale?.score, 1, '31 days after it: judged again');
+  t.match(
+    stale?.reason,
+    /after an account inquiry under 5s before: this bot's 48 learned orders over 6 order-days came after that on one day only, 31 days ago \(a one-off is routine for 30 days\)/,
+  );
+  t.equal(await judged({ oneOffDays: 0 }, '2026-02-20'), undefined, 'oneOffDays: 0 keeps it for good');
+  t.equal(await judged({ oneOffDays: 60 }, '2026-02-20'), undefined, 'or for the days given');
+  // A lead-in seen on two days is routine however long ago: the bot's own (a month-end step) comes back.
+  const twice = (d: number, k: number, at: number) => (d < 2 && k === 0 ? read(at + 20_000) : quote(at + 20_000));
+  const s = riskEngineSetup({ sequence: { maxNewRate: 0.3 } });
+  t.teardown(s.close);
+  s.at(NEXT);
+  await routine(s.engine, twice);
+  const later = seoulToEpoch('2026-02-13', 10, 40);
+  s.at(later);
+  await sent(s.engine, read(later));
+  t.equal(hit(await s.engine.assess(buy(later + 2_000))), undefined, 'seen on two days, 38 days ago: routine');
+});
+
 t.test('a token exchange or a realtime LOGIN between a quote and the order is not its lead-in', async (t) => {
   const s = await learnedRoutine(t);
   await sent(s.engine, quote(NEXT));
@@ -212,6 +248,7 @@ t.test('config: bounds ascending seconds, pauses past the lead bounds; unknown k
     minReads: 5,
     minDays: 5,
     maxNewRate: 0.2,
+    oneOffDays: 30,
     leadSeconds: [5, 60],
     idleSeconds: [600],
   });
