@@ -44,6 +44,8 @@ function sequenceReadable(s: unknown): boolean {
 function leadSetReadable(s: unknown): boolean {
   if (typeof s !== 'object' || s === null) return false;
   const { days, day, leads } = s as { days?: unknown; day?: unknown; leads?: unknown };
-  const lead = (l: unknown): boolean => Array.isArray(l) && l.length === 3 && Number.isFinite(l[0]) && Number.isFinite(l[1]) && typeof l[2] === 'string';
+  // The last day is a Seoul date: sequence counts the days since it (oneOffDays).
+  const lead = (l: unknown): boolean =>
+    Array.isArray(l) && l.length === 3 && Number.isFinite(l[0]) && Number.isFinite(l[1]) && typeof l[2] === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(l[2]);
   return Number.isFinite(days) && typeof day === 'string' && typeof leads === 'object' && leads !== null && Object.values(leads).every(lead);
 }

@@ -102,13 +102,16 @@ t.test('only a call that went out is followed up: a held read sent again, two re
 });
 
 t.test('a stored read lead-in record that cannot be read is learned afresh, not a failure of every read', async (t) => {
-  const s = await readsAtTheOpen(t);
-  const b = JSON.parse((await s.store.get('risk:baseline:b1'))!) as { sequence: Record<string, unknown> };
-  await s.store.set('risk:baseline:b1', JSON.stringify({ ...b, sequence: { ...b.sequence, reads: { days: 20, day: '2026-01-20', leads: null } } }));
-  await sent(s, quote(NEXT + 11 * HOUR));
-  t.equal(hit(await sent(s, read(NEXT + 11 * HOUR + 30_000))), undefined, 'nothing learned to judge by');
-  const after = JSON.parse((await s.store.get('risk:baseline:b1'))!) as { sequence: { reads: unknown } };
-  t.same(after.sequence.reads, { days: 1, day: '2026-01-21', leads: { 'query|60|-': [1, 1, '2026-01-21'] } }, 'learning again from this read');
+  // No lead-ins at all; a lead-in whose last day is no date (its age, for oneOffDays, would be NaN days).
+  for (const leads of [null, { 'query|60|-': [3, 1, 'yesterday'] }]) {
+    const s = await readsAtTheOpen(t);
+    const b = JSON.parse((await s.store.get('risk:baseline:b1'))!) as { sequence: Record<string, unknown> };
+    await s.store.set('risk:baseline:b1', JSON.stringify({ ...b, sequence: { ...b.sequence, reads: { days: 20, day: '2026-01-20', leads } } }));
+    await sent(s, quote(NEXT + 11 * HOUR));
+    t.equal(hit(await sent(s, read(NEXT + 11 * HOUR + 30_000))), undefined, `${JSON.stringify(leads)}: nothing learned to judge by`);
+    const after = JSON.parse((await s.store.get('risk:baseline:b1'))!) as { sequence: { reads: unknown } };
+    t.same(after.sequence.reads, { days: 1, day: '2026-01-21', leads: { 'query|60|-': [1, 1, '2026-01-21'] } }, 'learning again from this read');
+  }
 });
 
 t.test('a read outside the trading sessions is neither judged nor learned', async (t) => {
