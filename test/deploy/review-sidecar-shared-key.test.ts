@@ -21,7 +21,7 @@ import { startSimulator } from '../../proxy/sim/index.js';
 import { kguard } from '../cli/run-cli.js';
 import { startFakeKms } from '../helpers/fake-kms.js';
 import { ROOT, parseJson, waitFor } from '../helpers/harness.js';
-import { startRedis } from '../helpers/redis.js';
+import { PATIENT_REDIS, startRedis } from '../helpers/redis.js';
 import { spawnSidecar, type SidecarProcess } from '../helpers/sidecar-process.js';
 import { renderOverlay } from './render.js';
 import { isReal, loginAtReplica } from '../realtime/ws-client.js';
@@ -72,8 +72,10 @@ t.test('sidecar shape: two bots of one account share their app key through Redis
     config.admin = { host: '127.0.0.1', port: 0, enabled: true };
     // A patient bot: a query may wait for its key's slot (the burst below is twice a second's worth).
     config.upstream = { target: 'custom', url: sim.url, limits: { queryMaxWaitMs: 10_000 } };
-    (config.state!.redis as Record<string, unknown>).url = redis.url;
-    (config.vault!.awsKms as Record<string, unknown>).endpoint = kms.url;
+    // Patient with Redis and KMS: two sidecars, their CLI runs and the suite's other files share a loaded machine,
+    // and a command past the production budget fails the call closed; this test is about sharing the key.
+    Object.assign(config.state!.redis as Record<string, unknown>, { url: redis.url, ...PATIENT_REDIS });
+    Object.assign(config.vault!.awsKms as Record<string, unknown>, { endpoint: kms.url, requestTimeoutMs: 10_000 });
     config.audit!.replicaId = name; // the pod name, unique in a cluster (here every process shares one host name)
     config.log = { level: 'warn' };
     const file = path.join(root, `${name}.yaml`);
@@ -115,7 +117,10 @@ t.test('sidecar shape: two bots of one account share their app key through Redis
     return parseJson(await r.body.text());
   };
   const tokens = [await login(a.sidecar, a.name, a.botSecret), await login(b.sidecar, b.name, b.botSecret)];
-  for (const [i, p] of [a, b].entries()) t.equal((await quote(p.sidecar, tokens[i]!)).return_code, 0, `${p.name} is served`);
+  for (const [i, p] of [a, b].entries()) {
+    const served = await quote(p.sidecar, tokens[i]!);
+    t.equal(served.return_code, 0, `${p.name} is served: ${String(served.return_msg)}`);
+  }
 
   // Realtime: one upstream socket for the key, whichever sidecar a bot's socket reaches.
   const socks = [await loginAtReplica(a.sidecar.url, a.name, a.botSecret), await loginAtReplica(b.sidecar.url, b.name, b.botSecret)];
