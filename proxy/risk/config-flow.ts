@@ -149,7 +149,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
   const rd = section(r.reads, `${path}.reads`, ['minPerDay', 'factor']);
   const ab = section(r.apiBreadth, `${path}.apiBreadth`, ['windowMinutes', 'minApis']);
   const st = section(r.stuffing, `${path}.stuffing`, ['windowMinutes', 'minBots', 'globalMinBots']);
-  const sq = section(r.sequence, `${path}.sequence`, ['kinds', 'minOrders', 'minReads', 'minDays', 'maxNewRate', 'leadSeconds', 'idleSeconds']);
+  const sq = section(r.sequence, `${path}.sequence`, ['kinds', 'minOrders', 'minReads', 'minDays', 'maxNewRate', 'oneOffDays', 'leadSeconds', 'idleSeconds']);
   const leadSeconds = gapBounds(sq.leadSeconds, `${path}.sequence.leadSeconds`, [5, 60], 0);
   const md = section(r.model, `${path}.model`, ['trees', 'depth', 'windowSize', 'scoreFrom']);
   const orderSize = {

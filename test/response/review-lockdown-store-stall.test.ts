@@ -49,8 +49,10 @@ t.test('a lockdown during a Redis stall: answered with its id and the failed ste
   ).catch(() => undefined);
   const list = await h.admin('GET', '/admin/v1/incidents', lead);
   t.match(list.json.incidents, [{ id, status: 'locked' }], 'kguard incidents list shows it, locked');
-  const metrics = await (await fetch(`${h.adminUrl}/metrics`)).text();
-  t.match(metrics, /kguard_lockdowns_open\{scope="bot"\} 1/, 'kguard_lockdowns_open counts it');
+  // Counted once the open-lockdowns entry lands too, a write of its own after the record's.
+  const counted = async () => /kguard_lockdowns_open\{scope="bot"\} 1/.test(await (await fetch(`${h.adminUrl}/metrics`)).text());
+  await waitFor(counted, 30_000, 'kguard_lockdowns_open counting it').catch(() => undefined);
+  t.ok(await counted(), 'kguard_lockdowns_open counts it');
   const quote = await h.call('ka10001', { stk_cd: '005930' }, { token });
   t.not(quote.json.return_code, 0, "the bot's session was ended");
   const login = await h.post('/oauth2/token', JSON.stringify({ grant_type: 'client_credentials', appkey: h.botId, secretkey: h.botSecret }));
