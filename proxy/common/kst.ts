@@ -50,6 +50,11 @@ export function seoulDate(epochMs: number): string {
   return new Date(epochMs + KST_OFFSET_MS).toISOString().slice(0, 10);
 }
 
+/** Calendar days from date `from` to date `to` (both YYYY-MM-DD; negative when `to` is earlier). */
+export function daysBetweenDates(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS);
+}
+
 /** YYYYMMDD of the Seoul calendar day containing epochMs (for fixed-window keys). */
 export function seoulDay(epochMs: number): string {
   const iso = new Date(epochMs + KST_OFFSET_MS).toISOString();

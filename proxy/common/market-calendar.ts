@@ -5,7 +5,7 @@
 // than `warnDays` days left is said at policy load (log), in /readyz (a warning: the replica stays ready), in the
 // posture report and in kguard_calendar_days_left. An empty list keeps no calendar and is not judged here.
 import type { Language } from './errors.js';
-import { seoulDate } from './kst.js';
+import { daysBetweenDates, seoulDate } from './kst.js';
 
 export type CalendarName = 'policy' | 'risk' | 'compensation';
 
@@ -19,8 +19,6 @@ export interface CalendarCoverage {
   readonly short: boolean;
 }
 
-const DAY_MS = 86_400_000;
-
 /** policy.calendarWarnDays when not configured. */
 export const CALENDAR_WARN_DAYS_DEFAULT = 30;
 
@@ -30,7 +28,7 @@ export function calendarCoverage(calendar: CalendarName, holidays: Iterable<stri
   for (const d of holidays) if (d > last) last = d;
   if (last === '') return undefined;
   const coveredThrough = `${last.slice(0, 4)}-12-31`;
-  const daysLeft = Math.round((Date.parse(`${coveredThrough}T00:00:00Z`) - Date.parse(`${seoulDate(nowMs)}T00:00:00Z`)) / DAY_MS);
+  const daysLeft = daysBetweenDates(seoulDate(nowMs), coveredThrough);
   return { calendar, coveredThrough, daysLeft, short: warnDays > 0 && daysLeft < warnDays };
 }
 

@@ -9,6 +9,7 @@
 // judged only once the bot seldom shows a new lead-in: new lead-ins seen on
 // one day only, over the days it made such calls (Good-Turing), estimate how
 // often its next such day brings one.
+import { daysBetweenDates, seoulDate } from '../common/kst.js';
 import { seoulParts } from '../kiwoom/protocol/index.js';
 import type { Store } from '../state/types.js';
 import { sessionAt } from './calendar.js';
@@ -164,9 +165,6 @@ export function learnLead(b: Baseline, kind: string, lead: string, nowMs: number
   } else if (Object.keys(s.leads).length < MAX_LEADS) s.leads[lead] = [1, 1, day];
 }
 
-/** Calendar days from Seoul date `from` to `to` (YYYY-MM-DD). */
-const daysBetween = (from: string, to: string): number => Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000);
-
 /** How often a day this bot made such calls brings a lead-in it never had: lead-ins seen on one day only, plus one, over those days plus one. */
 export function newLeadRate(s: LeadSet): number {
   let once = 0;
@@ -189,11 +187,13 @@ export const sequence: Detector = (ctx) => {
   if (live.lead === undefined || !b.sequence || b.sequence.bounds !== boundsOf(cfg.sequence) || !isLeadKind(input.kind, cfg.sequence)) return undefined;
   const s = leadSet(b.sequence, input.kind);
   if (!s || b.calls < cfg.warmupCalls || s.days < minDays) return undefined;
+  const seen = s.leads[live.lead];
+  // A one-off's age: routine while it is at most oneOffDays. A routine call (most are) stops here, before the counts.
+  const daysAgo = seen?.[1] === 1 && oneOffDays > 0 ? daysBetweenDates(seen[2], seoulDate(ctx.nowMs)) : undefined;
+  if (seen !== undefined && (daysAgo === undefined || daysAgo <= oneOffDays)) return undefined;
   const leads = Object.entries(s.leads);
   const calls = leads.reduce((n, [, l]) => n + l[0], 0);
-  const seen = s.leads[live.lead];
-  const stale = seen && seen[1] === 1 && oneOffDays > 0 ? daysBetween(seen[2], seoulParts(ctx.nowMs).date) : 0;
-  if (calls < (input.kind === 'order' ? minOrders : minReads) || (seen && stale <= oneOffDays)) return undefined;
+  if (calls < (input.kind === 'order' ? minOrders : minReads)) return undefined;
   const rate = newLeadRate(s);
   if (rate > maxNewRate) return undefined;
   const usual = leads
@@ -201,6 +201,6 @@ export const sequence: Detector = (ctx) => {
     .slice(0, 2)
     .map(([k, l]) => ({ lead: parseLead(k, cfg.sequence), pct: Math.round((100 * l[0]) / calls) }));
   const lead = parseLead(live.lead, cfg.sequence);
-  const once = seen ? { daysAgo: stale, oneOffDays } : undefined;
+  const once = daysAgo !== undefined ? { daysAgo, oneOffDays } : undefined;
   return { score: 1, reason: ctx.say.sequence({ kind: input.kind, lead, calls, days: s.days, rate, max: maxNewRate, usual, ...(once ? { once } : {}) }) };
 };
