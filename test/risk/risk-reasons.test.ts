@@ -86,6 +86,15 @@ t.test('every reason in Korean and English, each with its figures', async (t) =>
   t.equal(Object.keys(SAMPLES).length, Object.keys(REASONS.ko).length, 'the samples cover every reason');
 });
 
+t.test("sequence's one-off past oneOffDays says how long ago and for how long, in both languages", async (t) => {
+  const p = { ...SAMPLES.sequence[0], once: { daysAgo: 41, oneOffDays: 30 } };
+  const [ko, en] = [REASONS.ko.sequence(p), REASONS.en.sequence(p)];
+  t.match(en, /came after that on one day only, 41 days ago \(a one-off is routine for 30 days\)/);
+  t.notMatch(en, /none of this bot/, 'not said to be new');
+  t.match(ko, /이런 순서는 41일 전 하루뿐 \(하루만 나온 순서는 30일 동안만 평소로 봄\)/);
+  t.notMatch(ko, /없음/, 'not said to be new');
+});
+
 t.test("sell_off's closer floor for a bot that sells a steady share says so, in both languages", async (t) => {
   const p = { pct: 30, floorPct: 50, belowPct: 35, total: 37, steadyPct: 51.5 };
   t.equal(
