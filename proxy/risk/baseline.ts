@@ -70,6 +70,18 @@ export interface Baseline {
   model?: unknown;
 }
 
+/**
+ * The log windows (logQty, logNotional, buyLogNotional, sellLogNotional) hold natural logs to 1/LOG_SCALE, and the
+ * stored document holds them as integers of that unit (baseline-json.ts): a float's shortest decimal took JSON.stringify
+ * four times as long as an integer's, and the four windows were most of a learned call's write. The steps (0.01 %
+ * of a quantity or a KRW amount) are far below anything the detectors tell apart, and quantities under 10,000 come
+ * back exact from their logs.
+ */
+export const LOG_SCALE = 10_000;
+export const storedLog = (x: number): number => Math.round(Math.log(x) * LOG_SCALE) / LOG_SCALE;
+/** The windows baseline-json.ts writes as integers. */
+export const LOG_WINDOWS = ['logQty', 'logNotional', 'buyLogNotional', 'sellLogNotional'] as const;
+
 /** Events per Seoul day: the day counted, its count, the EWMA and the (slowly decaying) max of completed days. */
 export interface DailyCount {
   day: string;
@@ -296,7 +308,7 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
   if (isTradingKind(input.kind)) {
     b.orders += 1;
     if (input.qty !== undefined && input.qty > 0) {
-      const lq = Math.log(input.qty);
+      const lq = storedLog(input.qty);
       pushBounded(b.logQty, lq, cfg.volume.window);
       b.qtyEwma = ewmaUpdate(b.qtyEwma, lq, cfg.volume.ewmaAlpha);
     }
@@ -306,10 +318,10 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
       b.sellLogNotional ??= [];
       b.buyLogNotional ??= [];
       const w = input.side === 'sell' ? b.sellLogNotional : b.buyLogNotional;
-      pushBounded(w, Math.log(notional), cfg.volume.window);
+      pushBounded(w, storedLog(notional), cfg.volume.window);
     }
     if (notional !== undefined) {
-      const ln = Math.log(notional);
+      const ln = storedLog(notional);
       pushBounded(b.logNotional, ln, cfg.volume.window);
       b.notionalEwma = ewmaUpdate(b.notionalEwma, ln, cfg.volume.ewmaAlpha);
     }

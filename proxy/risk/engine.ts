@@ -8,7 +8,7 @@ import { GuardError, type Language, toGuardError } from '../common/errors.js';
 import { counter, histogram } from '../common/metrics.js';
 import type { Store } from '../state/types.js';
 import { type Baseline, emptyBaseline, learnInto, normaliseIp, symbolOf } from './baseline.js';
-import { readBaseline } from './baseline-read.js';
+import { baselineJson, readBaseline } from './baseline-json.js';
 import { cidrMatcher } from '../common/cidr.js';
 import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type DetectorName, type RiskConfig } from './config.js';
 import { herdAccounts, noteRefusedOrder } from './cross-tenant.js';
@@ -299,7 +299,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       learnInto(baseline, input, nowMs, cfg, holdingsRecorded);
       if (lead !== undefined) learnLead(baseline, input.kind, lead, nowMs, boundsOf(cfg.sequence));
       if (x) baseline.model = forest.learn(modelState(baseline.model, cfg.model), x);
-      const next = JSON.stringify(baseline);
+      const next = baselineJson(baseline);
       let written: boolean;
       try {
         written = await store.setIfUnchanged(key, json, next, cfg.baselineTtlMs);

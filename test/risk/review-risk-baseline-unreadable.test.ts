@@ -36,6 +36,9 @@ const docs: [string, string][] = [
   ['JSON of another shape', '[1,2,3]'],
   ['sources missing', JSON.stringify({ v: 1, firstSeen: 0, lastSeen: 0, calls: 500, orders: 10, hourOfWeek: zeros })],
   ['apis not an object', JSON.stringify({ ...emptyBaseline(0), calls: 500, orders: 10, apis: 'ka10001' })],
+  ['whose log windows are of another scale', JSON.stringify({ ...emptyBaseline(0), calls: 500, orders: 10, logQty: [46_052], logScale: 1000 })],
+  ['whose log windows are not integers of their scale', JSON.stringify({ ...emptyBaseline(0), calls: 500, orders: 10, logQty: [4.6052], logScale: 10_000 })],
+  ['whose log window holds text', JSON.stringify({ ...emptyBaseline(0), calls: 500, orders: 10, buyLogNotional: ['17.7'] })],
 ];
 
 for (const [what, doc] of docs) {

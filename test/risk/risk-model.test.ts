@@ -6,7 +6,7 @@
 import t from 'tap';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { createForest, FEATURES, modelState } from '../../proxy/risk/model.js';
+import { createForest, FEATURES, modelJson, modelState } from '../../proxy/risk/model.js';
 import { createRiskEngine, parseRiskConfig, seoulToEpoch, type RiskInput } from '../../proxy/risk/index.js';
 import { createMemoryStore, createRedisStore } from '../../proxy/state/index.js';
 import type { Store } from '../../proxy/state/types.js';
@@ -69,6 +69,22 @@ t.test('memory is bounded by the shape, whatever the history', async (t) => {
   t.ok(modelState(JSON.parse(JSON.stringify(s)), shape), 'round-trips through JSON');
   t.equal(modelState({ ...s, r: 'short' }, shape), undefined, 'a malformed state reads as none');
   t.equal(modelState(s, { ...shape, depth: 5 }), undefined, 'a state of another shape reads as none');
+});
+
+t.test('the state written by hand is the text JSON.stringify writes; a stored state whose strings are not base64 reads as none', async (t) => {
+  const shape = { trees: 4, depth: 3, windowSize: 8 };
+  const f = createForest(shape);
+  let s = f.learn(undefined, point(0.2));
+  for (let i = 0; i < 20; i++) s = f.learn(s, point((i % 5) / 5));
+  t.equal(modelJson(s), JSON.stringify(s), 'a learned state');
+  const read = modelState(JSON.parse(JSON.stringify(s)), shape)!;
+  t.equal(modelJson(read), JSON.stringify(read), 'a state read from the Store');
+  t.equal(modelJson(f.learn(read, point(0.9))), JSON.stringify(f.learn(read, point(0.9))), 'a state learned from one read');
+  // Same length, so only the alphabet check can refuse it: a quote in it would break the document written by hand.
+  const hostile = { ...JSON.parse(JSON.stringify(s)), r: `"${s.r.slice(2)}"` };
+  t.equal(modelState(hostile, shape), undefined, 'a string with a character outside base64');
+  t.equal(modelJson(hostile), JSON.stringify(hostile), 'an unchecked state goes through JSON.stringify');
+  t.doesNotThrow(() => JSON.parse(`{"model":${modelJson(hostile)}}`));
 });
 
 interface Asserts {

@@ -1,5 +1,25 @@
-// Reading a bot's stored baseline document (baseline.ts): one this sidecar cannot read is reported, not used.
-import type { Baseline, RateBaseline } from './baseline.js';
+// A bot's stored baseline document (baseline.ts) as text: written once per learned call, and read back, where one
+// this sidecar cannot read is reported, not used.
+import { type Baseline, LOG_SCALE, LOG_WINDOWS, type RateBaseline } from './baseline.js';
+import { modelJson } from './model.js';
+
+/** The stored document: a baseline whose log windows are integers of 1/logScale (absent: floats, as written before). */
+type Stored = Omit<Baseline, (typeof LOG_WINDOWS)[number]> & { logScale?: number } & Partial<Record<(typeof LOG_WINDOWS)[number], number[]>>;
+
+/**
+ * The baseline's JSON text, written once per learned call: its log windows as integers (LOG_SCALE) and its learned
+ * model's text put together by modelJson (10 KB of base64 need no scan for characters to escape), both of which
+ * JSON.stringify was slow at. The model comes last; readers do not mind the order.
+ */
+export function baselineJson(b: Baseline): string {
+  const stored: Stored = { ...b, model: undefined, logScale: LOG_SCALE };
+  for (const w of LOG_WINDOWS) {
+    const logs = b[w];
+    if (logs) stored[w] = logs.map((x) => Math.round(x * LOG_SCALE));
+  }
+  const text = JSON.stringify(stored);
+  return b.model === undefined ? text : `${text.slice(0, -1)},"model":${modelJson(b.model)}}`;
+}
 
 /**
  * The stored document as a baseline, or undefined when it cannot be one (not JSON, cut short, a field missing or of
@@ -29,10 +49,28 @@ export function readBaseline(json: string): Baseline | undefined {
     rate(b.cancelRate) &&
     obj(b.sells) &&
     Array.isArray(b.sells.distinct);
-  if (!ok) return undefined;
+  if (!ok || !logsReadable(b as Stored)) return undefined;
   // An optional part that cannot be read is learned afresh rather than fail every call of the bot.
   if (b.sequence !== undefined && !sequenceReadable(b.sequence)) delete b.sequence;
   return b;
+}
+
+/**
+ * The log windows back in natural logs, in place: integers of 1/LOG_SCALE give the very numbers learnInto pushed; a
+ * document written before (no logScale) holds floats, rounded here to what it pushes now, so what is kept in memory
+ * is what the next write stores. False when a window is no list of finite numbers or the scale is another.
+ */
+function logsReadable(s: Stored): boolean {
+  if (s.logScale !== undefined && s.logScale !== LOG_SCALE) return false;
+  const integers = s.logScale === LOG_SCALE;
+  delete s.logScale;
+  for (const w of LOG_WINDOWS) {
+    const logs = s[w];
+    if (logs === undefined) continue;
+    if (!Array.isArray(logs) || !logs.every((x) => Number.isFinite(x) && (!integers || Number.isInteger(x)))) return false;
+    s[w] = integers ? logs.map((x) => x / LOG_SCALE) : logs.map((x) => Math.round(x * LOG_SCALE) / LOG_SCALE);
+  }
+  return true;
 }
 
 /** The orders' lead-ins at the top, the account reads' (when any) under `reads`: both readable. */
