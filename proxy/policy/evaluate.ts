@@ -316,6 +316,16 @@ function recordPosture(
   return stop;
 }
 
+/**
+ * Why the risk rule holds a call of this score: the REST hold's reason, and a realtime refusal's (a WebSocket
+ * message cannot wait for an approval).
+ */
+export function riskScoreReason(level: 'step-up' | 'approval', score: number, policy: Pick<CompiledPolicy, 'stepUp' | 'approval' | 'language'>): string {
+  const [threshold, ko, en] = level === 'approval' ? [policy.approval, '관리자 승인', 'admin approval'] : [policy.stepUp, '추가 승인', 'step-up approval'];
+  const s = score.toFixed(2);
+  return say(policy.language, `위험 점수 ${s}: ${ko}이 필요합니다 (기준 ${threshold})`, `risk score ${s} needs ${en} (threshold ${threshold})`);
+}
+
 /** Pure: the rules over the market snapshot (empty when nothing was wanted), then the risk score. */
 export function decideOnSnapshot(plan: PolicyPlan, market: MarketSnapshot): Step {
   const { policy, facts: f, acc } = plan;
@@ -328,29 +338,11 @@ export function decideOnSnapshot(plan: PolicyPlan, market: MarketSnapshot): Step
   for (const r of plan.activeData) if (acc.record(r, r.check!(f, market))) return done();
 
   if (f.riskScore !== undefined) {
-    if (f.riskScore > policy.approval) {
+    const level = f.riskScore > policy.approval ? 'approval' : f.riskScore > policy.stepUp ? 'step-up' : undefined;
+    if (level) {
       acc.record(
-        { id: BUILTIN.riskApproval, type: 'builtin', kind: 'risk-score', mode: 'enforce' },
-        {
-          outcome: 'hold',
-          reason: say(
-            lang,
-            `위험 점수 ${f.riskScore.toFixed(2)}: 관리자 승인이 필요합니다 (기준 ${policy.approval})`,
-            `risk score ${f.riskScore.toFixed(2)} needs admin approval (threshold ${policy.approval})`,
-          ),
-        },
-      );
-    } else if (f.riskScore > policy.stepUp) {
-      acc.record(
-        { id: BUILTIN.riskStepUp, type: 'builtin', kind: 'risk-score', mode: 'enforce' },
-        {
-          outcome: 'step-up',
-          reason: say(
-            lang,
-            `위험 점수 ${f.riskScore.toFixed(2)}: 추가 승인이 필요합니다 (기준 ${policy.stepUp})`,
-            `risk score ${f.riskScore.toFixed(2)} needs step-up approval (threshold ${policy.stepUp})`,
-          ),
-        },
+        { id: level === 'approval' ? BUILTIN.riskApproval : BUILTIN.riskStepUp, type: 'builtin', kind: 'risk-score', mode: 'enforce' },
+        { outcome: level === 'approval' ? 'hold' : 'step-up', reason: riskScoreReason(level, f.riskScore, policy) },
       );
     }
   }

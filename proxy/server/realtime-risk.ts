@@ -5,6 +5,8 @@
 // the policy's own risk rule refuses a search request, naming builtin.risk-step-up.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { GuardError } from '../common/errors.js';
+import { BUILTIN, type PolicyEngineInternals, riskScoreReason } from '../policy/index.js';
 import type { Responder } from '../response/index.js';
 import type { RiskEngine, RiskInput } from '../risk/index.js';
 import type { RiskView } from './context.js';
@@ -35,6 +37,8 @@ export interface ConditionRisk {
    * Judges a LOGIN as a call from the socket's address (kind auth: no novelty of api-id; uncounted: no escalation): a bot pinned to its
    * machines (risk.location.botCidrs) that logs in from elsewhere is locked down and refused (KG3008), as its REST
    * call from there is, before anything of the account reaches the socket. An alert-level login raises the alert.
+   * A LOGIN cannot wait for an approval: one above the policy's step-up (a new address at night: location and time)
+   * is refused, naming the risk rule, as a condition search is (KG3001); its REST calls would each be held.
    */
   login(bot: { id: string; account: string }, sourceIp: string): Promise<void>;
   /**
@@ -47,6 +51,7 @@ export interface ConditionRisk {
 export function createConditionRisk(deps: {
   risk: Pick<RiskEngine, 'assess' | 'learn' | 'isHighRisk'>;
   responder: Pick<Responder, 'onHighRisk' | 'onRiskAlert'>;
+  policy: Pick<PolicyEngineInternals, 'compiled'>;
   clock: () => number;
   logger: Logger;
 }): ConditionRisk {
@@ -60,7 +65,15 @@ export function createConditionRisk(deps: {
     },
     async login(bot, sourceIp) {
       const input: RiskInput = { botId: bot.id, account: bot.account, apiId: 'LOGIN', kind: 'auth', sourceIp, now: deps.clock(), uncounted: true };
-      await settleRisk(deps, await deps.risk.assess(input), { botId: bot.id, account: bot.account, apiId: 'LOGIN', requestId: randomUUID() });
+      const a = await deps.risk.assess(input);
+      await settleRisk(deps, a, { botId: bot.id, account: bot.account, apiId: 'LOGIN', requestId: randomUUID() });
+      const policy = deps.policy.compiled();
+      if (!policy) throw new GuardError('KG3003', 'no valid policy loaded');
+      const level = a.score > policy.approval ? 'approval' : a.score > policy.stepUp ? 'step-up' : undefined;
+      if (level) {
+        const rule = level === 'approval' ? BUILTIN.riskApproval : BUILTIN.riskStepUp;
+        throw new GuardError('KG3001', `rule=${rule} ${riskScoreReason(level, a.score, policy)}`);
+      }
     },
     async learn(input, reply) {
       await deps.risk

@@ -90,7 +90,7 @@ export function setupRealtime(d: {
     auditor: d.auditor,
     service,
     keyOf: (botId) => d.keyOf(botId, 'call'),
-    conditionRisk: createConditionRisk({ risk: d.risk, responder: d.responder, clock: d.clock, logger: log }),
+    conditionRisk: createConditionRisk({ risk: d.risk, responder: d.responder, policy: d.policy, clock: d.clock, logger: log }),
     calls: d.calls,
     logger: log,
     registry: d.registry,

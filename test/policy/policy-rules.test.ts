@@ -539,9 +539,9 @@ rules:
   const at = async (riskScore: number | undefined, qty = '1') => f.engine.evaluate(f.call('kt10000', BUY(qty), riskScore === undefined ? {} : { riskScore }));
   t.equal((await at(0.69)).outcome, 'allow');
   t.equal((await at(0.7)).outcome, 'allow', 'exactly at the threshold is not above it');
-  t.match(await at(0.71), { outcome: 'step-up', ruleId: 'builtin.risk-step-up', ruleKind: 'risk-score' });
+  t.match(await at(0.71), { outcome: 'step-up', ruleId: 'builtin.risk-step-up', ruleKind: 'risk-score', reason: /needs step-up approval \(threshold 0\.7\)/ });
   t.match(await at(0.9), { outcome: 'step-up' });
-  t.match(await at(0.91), { outcome: 'hold', ruleId: 'builtin.risk-approval' });
+  t.match(await at(0.91), { outcome: 'hold', ruleId: 'builtin.risk-approval', reason: /needs admin approval \(threshold 0\.9\)/ });
   t.match(await at(0.99, '11'), { outcome: 'deny', ruleId: 'size' });
   t.match(await at(undefined, '8'), { outcome: 'hold', ruleId: 'approve-big', ruleKind: 'approval' });
   t.match(await at(0.75, '8'), { outcome: 'hold', ruleId: 'approve-big' }, 'hold outranks step-up');
