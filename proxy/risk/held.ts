@@ -18,9 +18,14 @@ export interface HeldCall {
   readonly lead?: string;
 }
 
-/** The bot and what the call does (api-id, stock, side, quantity, price, condition): what an approval is bound to, as the engine sees it. */
+/**
+ * The bot and what the call does (api-id, stock, side, quantity, price, condition): what an approval is bound to, as
+ * the engine sees it. An order at the market sent no price: the one the sidecar gave it (a read's, a quote's) has
+ * moved by the retry, which is still the call its owner approved.
+ */
 function heldKey(input: RiskInput): string {
-  const what = JSON.stringify([input.apiId, input.stkCd ?? null, input.side ?? null, input.qty ?? null, input.price ?? null, input.condition ?? null]);
+  const price = input.pricedBy ? null : (input.price ?? null);
+  const what = JSON.stringify([input.apiId, input.stkCd ?? null, input.side ?? null, input.qty ?? null, price, input.condition ?? null]);
   return `risk:held:${input.botId}:${createHash('sha256').update(what).digest('hex').slice(0, 32)}`;
 }
 

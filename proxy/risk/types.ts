@@ -15,6 +15,11 @@ export interface RiskInput {
   readonly price?: number;
   /** KRW; defaults to qty * price when both are known. */
   readonly notional?: number;
+  /**
+   * Where the price of an order at the market, which sends none, came from: the bot's last balance read or the
+   * policy's quote. It moves between a held call and its retry, so a held call's record does not bind it (held.ts).
+   */
+  readonly pricedBy?: 'holdings' | 'quote';
   readonly sourceIp: string;
   /** Client certificate subject / pod identity, when the listener knows one. */
   readonly clientId?: string;

@@ -117,6 +117,22 @@ t.test('an approved retry of a held order (approval mode pending) is that order:
   t.equal(hit(await s.engine.assess(buy(tomorrow + 3_000))), undefined, 'the same lead-in the next day: known');
 });
 
+t.test('an approved retry of a held order at the market is that order though its price moved (the sidecar priced it)', async (t) => {
+  const s = await learnedRoutine(t);
+  await sent(s.engine, read(NEXT));
+  // No price of its own: the risk stage priced it at the policy's quote, which has moved by the retry.
+  const atMarket = (now: number, price: number): RiskInput => ({ ...buy(now), price, pricedBy: 'quote' });
+  const held = await s.engine.assess(atMarket(NEXT + 3_000, 10_000));
+  t.ok(hit(held) && held.score > 0.7, 'held by sequence');
+  const hotKey = `risk:hot:b1:${Math.floor(NEXT / 86_400_000)}`;
+  t.equal(await s.store.get(hotKey), '1', 'counted toward escalation');
+  const retry: RiskInput = { ...atMarket(NEXT + 90_000, 10_150), approvalRetry: true };
+  await s.engine.assess(retry);
+  await s.engine.learn(retry, { allowed: true, completed: true, approved: true });
+  t.equal(await s.store.get(hotKey), '0', 'the approval took the count off');
+  t.not(await s.store.get('risk:grace:b1'), null, 'and opened the grace');
+});
+
 t.test('a lead-in seen on one day only is routine for oneOffDays (30) after that day, then judged again', async (t) => {
   // On its first day (not judged yet) one buy came 2 s after a balance read: an intruder's, or a one-off of its owner.
   const oneOff = (d: number, k: number, at: number) => (d === 0 && k === 0 ? read(at + 20_000) : quote(at + 20_000));

@@ -204,13 +204,13 @@ t.test('durability by kind, policy call and risk input from the parsed call', as
 });
 
 t.test('risk: an order at the market is priced from the holdings read, else at a quote; a limit order keeps its own price', async (t) => {
-  const seen: { holdingQty?: number; price?: number; qty?: number }[] = [];
+  const seen: { holdingQty?: number; price?: number; qty?: number; pricedBy?: string }[] = [];
   const reads: string[] = [];
   const quoted: string[] = [];
   const engine = {
     quotesMarketOrders: true,
-    assess: async (input: { holdingQty?: number; price?: number; qty?: number }) => {
-      seen.push({ holdingQty: input.holdingQty, price: input.price, qty: input.qty });
+    assess: async (input: { holdingQty?: number; price?: number; qty?: number; pricedBy?: string }) => {
+      seen.push({ holdingQty: input.holdingQty, price: input.price, qty: input.qty, ...(input.pricedBy ? { pricedBy: input.pricedBy } : {}) });
       return { score: 0, level: 'none', contributions: [] };
     },
     isHighRisk: () => false,
@@ -237,20 +237,28 @@ t.test('risk: an order at the market is priced from the holdings read, else at a
     await stage(ctx({}, { ...authed(), apiId, entry: lookupApi(apiId)!, json: { dmst_stex_tp: 'KRX', ord_qty: '10', ...json } }));
     return seen.at(-1);
   };
-  t.same(await order('kt10001', { stk_cd: '005930', ord_uv: '', trde_tp: '3' }), { holdingQty: 100, price: 71_000, qty: 10 }, 'a market sell: the read price');
+  t.same(
+    await order('kt10001', { stk_cd: '005930', ord_uv: '', trde_tp: '3' }),
+    { holdingQty: 100, price: 71_000, qty: 10, pricedBy: 'holdings' },
+    'a market sell: the read price',
+  );
   t.same(
     await order('kt10001', { stk_cd: '005930', ord_uv: '99999', trde_tp: '3' }),
-    { holdingQty: 100, price: 71_000, qty: 10 },
+    { holdingQty: 100, price: 71_000, qty: 10, pricedBy: 'holdings' },
     "a market sell's ord_uv is not its price",
   );
   t.same(await order('kt10001', { stk_cd: '005930', ord_uv: '70000', trde_tp: '0' }), { holdingQty: 100, price: 70_000, qty: 10 }, 'a limit sell: its own');
   t.same(
     await order('kt10000', { stk_cd: '005930', ord_uv: '', trde_tp: '3' }),
-    { holdingQty: undefined, price: 71_000, qty: 10 },
+    { holdingQty: undefined, price: 71_000, qty: 10, pricedBy: 'holdings' },
     'a market buy of a held name',
   );
   t.same(quoted, [], 'a held name priced by the read: no quote');
-  t.same(await order('kt10000', { stk_cd: '035720', ord_uv: '', trde_tp: '3' }), { holdingQty: undefined, price: 45_000, qty: 10 }, 'not held: the quote');
+  t.same(
+    await order('kt10000', { stk_cd: '035720', ord_uv: '', trde_tp: '3' }),
+    { holdingQty: undefined, price: 45_000, qty: 10, pricedBy: 'quote' },
+    'not held: the quote',
+  );
   t.same(quoted, ['b1:035720'], "the bot's own quote of the name");
   t.same(await order('kt10001', { stk_cd: '000660', ord_uv: '', trde_tp: '3' }), { holdingQty: 5, price: undefined, qty: 10 }, 'no quote to be had');
   t.same(quoted, ['b1:035720', 'b1:000660'], 'a held name the read does not price is quoted');

@@ -72,13 +72,13 @@ export function risk(deps: Pick<PipelineDeps, 'risk' | 'responder' | 'logger' | 
         input = {
           ...input,
           ...(input.side === 'sell' ? { holdingQty: held.qty } : {}),
-          ...(atMarket && held.price !== undefined ? { price: held.price } : {}),
+          ...(atMarket && held.price !== undefined ? { price: held.price, pricedBy: 'holdings' as const } : {}),
         };
       }
       if (atMarket && input.price === undefined && input.qty !== undefined && deps.risk.quotesMarketOrders) {
         // A quote that cannot be had leaves the order judged by quantity; the notional rules refuse it on their own.
         const quote = await deps.policy.referencePrice(input.botId, stkCd, typeof p.json.dmst_stex_tp === 'string' ? p.json.dmst_stex_tp : undefined);
-        if (quote !== null) input = { ...input, price: quote };
+        if (quote !== null) input = { ...input, price: quote, pricedBy: 'quote' };
       }
     }
     if (await retriesKnownApproval(deps, p)) {
