@@ -317,13 +317,22 @@ function recordPosture(
 }
 
 /**
- * Why the risk rule holds a call of this score: the REST hold's reason, and a realtime refusal's (a WebSocket
- * message cannot wait for an approval).
+ * The risk rule a score above step-up meets: its id, what it does to a REST call and why. A realtime LOGIN or
+ * condition search, which cannot wait for an approval, is refused with the same rule and reason.
  */
-export function riskScoreReason(level: 'step-up' | 'approval', score: number, policy: Pick<CompiledPolicy, 'stepUp' | 'approval' | 'language'>): string {
-  const [threshold, ko, en] = level === 'approval' ? [policy.approval, '관리자 승인', 'admin approval'] : [policy.stepUp, '추가 승인', 'step-up approval'];
+export function riskRuleFor(
+  score: number,
+  policy: Pick<CompiledPolicy, 'stepUp' | 'approval' | 'language'>,
+): { id: string; outcome: 'hold' | 'step-up'; reason: string } | undefined {
+  const admin = score > policy.approval;
+  if (!admin && !(score > policy.stepUp)) return undefined;
+  const [threshold, ko, en] = admin ? [policy.approval, '관리자 승인', 'admin approval'] : [policy.stepUp, '추가 승인', 'step-up approval'];
   const s = score.toFixed(2);
-  return say(policy.language, `위험 점수 ${s}: ${ko}이 필요합니다 (기준 ${threshold})`, `risk score ${s} needs ${en} (threshold ${threshold})`);
+  return {
+    id: admin ? BUILTIN.riskApproval : BUILTIN.riskStepUp,
+    outcome: admin ? 'hold' : 'step-up',
+    reason: say(policy.language, `위험 점수 ${s}: ${ko}이 필요합니다 (기준 ${threshold})`, `risk score ${s} needs ${en} (threshold ${threshold})`),
+  };
 }
 
 /** Pure: the rules over the market snapshot (empty when nothing was wanted), then the risk score. */
@@ -337,15 +346,8 @@ export function decideOnSnapshot(plan: PolicyPlan, market: MarketSnapshot): Step
 
   for (const r of plan.activeData) if (acc.record(r, r.check!(f, market))) return done();
 
-  if (f.riskScore !== undefined) {
-    const level = f.riskScore > policy.approval ? 'approval' : f.riskScore > policy.stepUp ? 'step-up' : undefined;
-    if (level) {
-      acc.record(
-        { id: level === 'approval' ? BUILTIN.riskApproval : BUILTIN.riskStepUp, type: 'builtin', kind: 'risk-score', mode: 'enforce' },
-        { outcome: level === 'approval' ? 'hold' : 'step-up', reason: riskScoreReason(level, f.riskScore, policy) },
-      );
-    }
-  }
+  const rule = f.riskScore === undefined ? undefined : riskRuleFor(f.riskScore, policy);
+  if (rule) acc.record({ id: rule.id, type: 'builtin', kind: 'risk-score', mode: 'enforce' }, { outcome: rule.outcome, reason: rule.reason });
   if (plan.activeStateful.length === 0) return done();
   if (acc.deny !== undefined && plan.opts.trace === undefined) return done();
   return { plan };

@@ -5,7 +5,7 @@ export { PolicyLoadError, formatIssues, type PolicyIssue } from './errors.js';
 export { loadPolicyFile, parsePolicySource, DEFAULT_LOAD_LIMITS, type LoadLimits, type LoadedPolicy } from './load.js';
 export { compilePolicy } from './compile.js';
 export { isStricterState } from './trading-state.js';
-export { BUILTIN, riskScoreReason, type TraceEntry } from './evaluate.js';
+export { BUILTIN, riskRuleFor, type TraceEntry } from './evaluate.js';
 export { POLICY_SCHEMA } from './schema.js';
 export { seoulDate } from '../kiwoom/protocol/index.js';
 export type {

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GuardError } from '../common/errors.js';
-import { BUILTIN, type PolicyEngineInternals, riskScoreReason } from '../policy/index.js';
+import { type PolicyEngineInternals, riskRuleFor } from '../policy/index.js';
 import type { Responder } from '../response/index.js';
 import type { RiskEngine, RiskInput } from '../risk/index.js';
 import type { RiskView } from './context.js';
@@ -69,11 +69,8 @@ export function createConditionRisk(deps: {
       await settleRisk(deps, a, { botId: bot.id, account: bot.account, apiId: 'LOGIN', requestId: randomUUID() });
       const policy = deps.policy.compiled();
       if (!policy) throw new GuardError('KG3003', 'no valid policy loaded');
-      const level = a.score > policy.approval ? 'approval' : a.score > policy.stepUp ? 'step-up' : undefined;
-      if (level) {
-        const rule = level === 'approval' ? BUILTIN.riskApproval : BUILTIN.riskStepUp;
-        throw new GuardError('KG3001', `rule=${rule} ${riskScoreReason(level, a.score, policy)}`);
-      }
+      const rule = riskRuleFor(a.score, policy);
+      if (rule) throw new GuardError('KG3001', `rule=${rule.id} ${rule.reason}`);
     },
     async learn(input, reply) {
       await deps.risk
