@@ -24,7 +24,7 @@ import {
 } from '../../proxy/risk/index.js';
 import type { Parsed } from '../../proxy/server/pipeline/need.js';
 import { riskInput } from '../../proxy/server/pipeline/risk.js';
-import { conditionRiskInput } from '../../proxy/server/realtime-risk.js';
+import { conditionRiskInput, loginRiskInput } from '../../proxy/server/realtime-risk.js';
 import { createMemoryStore } from '../../proxy/state/index.js';
 import { positionsModel } from './broker-model.js';
 import { API, KRX_HOLIDAYS } from './market.js';
@@ -131,6 +131,11 @@ export async function replay(corpus: Corpus, events: readonly CorpusEvent[], opt
   // cancelled or replaced — is rejected (return_code != 0), as Kiwoom and the simulator reject it.
   const open = new Map<string, Set<string>>();
   const halted = new Set<string>();
+  // Realtime sockets logged in, per bot and source address (the sidecar replay keeps one each): a lockdown closes the bot's.
+  const loggedIn = new Set<string>();
+  const closeSockets = (bot: string): void => {
+    for (const k of loggedIn) if (k.startsWith(`${bot}|`)) loggedIn.delete(k);
+  };
   const out: CallRecord[] = [];
   try {
     for (const ev of events) {
@@ -146,6 +151,20 @@ export async function replay(corpus: Corpus, events: readonly CorpusEvent[], opt
         out.push({ ...base, score: 0, level: 'none', highRisk: false, outcome: 'unknown-api', detectors: [] });
         continue;
       }
+      if (input.kind === 'realtime' && !loggedIn.has(`${ev.bot}|${ev.sourceIp}`)) {
+        // The socket's LOGIN is judged first (realtime-risk.ts): above step-up it is refused and the message never goes out.
+        const login = await engine.assess(loginRiskInput({ id: ev.bot, account }, ev.sourceIp, clock));
+        const highRisk = engine.isHighRisk(login);
+        if (highRisk || login.score > DEFAULT_STEP_UP) {
+          opts.onAssess?.(ev, login);
+          const outcome: Outcome = highRisk ? 'lockdown' : 'refused';
+          out.push({ ...base, score: login.score, level: login.level, highRisk, outcome, detectors: login.contributions.map((c) => c.detector) });
+          if (highRisk) closeSockets(ev.bot);
+          if (highRisk && opts.haltOnLockdown) halted.add(ev.bot);
+          continue;
+        }
+        loggedIn.add(`${ev.bot}|${ev.sourceIp}`);
+      }
       if (input.side === 'sell' && input.stkCd) {
         const held = lastBalance.get(account)?.get(baseCode(input.stkCd));
         if (lastBalance.has(account)) input = { ...input, holdingQty: held ?? 0 };
@@ -157,6 +176,7 @@ export async function replay(corpus: Corpus, events: readonly CorpusEvent[], opt
       let outcome: Outcome = 'forwarded';
       if (highRisk) {
         outcome = 'lockdown';
+        closeSockets(ev.bot);
         if (opts.haltOnLockdown) halted.add(ev.bot);
       } else if (a.score > DEFAULT_STEP_UP && input.kind === 'realtime') {
         // A search request is refused by the policy's risk rule; a clear is not judged by the policy (realtime.ts).

@@ -74,7 +74,8 @@ function realtimeReplayer(world: World, toLoopback: (ip: string) => string, obse
     }
   }
 
-  async function socketFor(ev: CorpusEvent, token: string): Promise<BotSocket> {
+  /** The bot's socket from the event's address, logged in; else the LOGIN's refusal (its reply; undefined: closed). */
+  async function socketFor(ev: CorpusEvent, token: string): Promise<BotSocket | { refused: Record<string, unknown> | undefined }> {
     const key = `${ev.bot}|${ev.sourceIp}`;
     const have = sockets.get(key);
     if (have) return have;
@@ -96,13 +97,26 @@ function realtimeReplayer(world: World, toLoopback: (ip: string) => string, obse
     });
     sockets.set(key, s);
     const login = await exchange(s, { trnm: 'LOGIN', token } as { trnm: string });
-    if (login?.return_code !== 0) throw new Error(`${ev.bot}: realtime LOGIN refused: ${JSON.stringify(login)}`);
-    return s;
+    if (login?.return_code === 0) return s;
+    // Refused (above step-up: the risk rule; at lockdown: KG3008): the sidecar closes the socket.
+    s.ws.close();
+    sockets.delete(key);
+    return { refused: login };
   }
 
   return {
     async message(ev: CorpusEvent, token: string): Promise<Judged> {
+      world.engine.take();
       const s = await socketFor(ev, token);
+      if ('refused' in s) {
+        // The message never goes out: judged as its LOGIN was (replay.ts judges the LOGIN the same way).
+        const a = world.engine.take();
+        observe(ev, a);
+        const why = String(s.refused?.return_msg ?? '');
+        if (why.includes('KG3008')) return judged(a, 'lockdown');
+        if (why.includes('KG3001')) return judged(a, 'refused');
+        throw new Error(`${ev.bot}: realtime LOGIN refused: ${JSON.stringify(s.refused)}`);
+      }
       const msg =
         ev.apiId === API.conditionClear
           ? { trnm: 'CNSRCLR', seq: ev.body.seq }

@@ -18,6 +18,11 @@ export function conditionRiskInput(bot: { id: string; account: string }, apiId: 
   return { botId: bot.id, account: bot.account, apiId, kind: 'realtime', condition: seq, sourceIp, now };
 }
 
+/** The engine's view of a realtime LOGIN: a call from the socket's address (kind auth; uncounted: no escalation). */
+export function loginRiskInput(bot: { id: string; account: string }, sourceIp: string, now: number): RiskInput {
+  return { botId: bot.id, account: bot.account, apiId: 'LOGIN', kind: 'auth', sourceIp, now, uncounted: true };
+}
+
 /** What the audit record of the message carries (as a REST call's intent record does): `kguard risk explain <requestId>`. */
 export interface ConditionJudgement {
   readonly requestId: string;
@@ -64,8 +69,7 @@ export function createConditionRisk(deps: {
       return { input, score: a.score, judgement: { requestId, apiId, risk } };
     },
     async login(bot, sourceIp) {
-      const input: RiskInput = { botId: bot.id, account: bot.account, apiId: 'LOGIN', kind: 'auth', sourceIp, now: deps.clock(), uncounted: true };
-      const a = await deps.risk.assess(input);
+      const a = await deps.risk.assess(loginRiskInput(bot, sourceIp, deps.clock()));
       await settleRisk(deps, a, { botId: bot.id, account: bot.account, apiId: 'LOGIN', requestId: randomUUID() });
       const policy = deps.policy.compiled();
       if (!policy) throw new GuardError('KG3003', 'no valid policy loaded');
