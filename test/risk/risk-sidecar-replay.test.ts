@@ -44,3 +44,28 @@ t.test('every call of every scenario: the same outcome and score through the sid
   // calls of a locked-down bot refused.
   for (const o of ['forwarded', 'held-refused', 'lockdown', 'halted']) t.ok((outcomes.get(o) ?? 0) > 0, `some calls ${o}`);
 });
+
+t.test('a realtime LOGIN above step-up (a new address at night) is refused in both replays, its message never sent', async (t) => {
+  // A bot that runs condition searches: its first 80 calls (warm: 50 calls, and a baseline a day old by the night).
+  const realtime = new Set(['ka10172', 'ka10173', 'ka10174']);
+  const searcher = corpus.traffic.find((e) => realtime.has(e.apiId))!.bot;
+  const own = corpus.traffic.filter((e) => e.bot === searcher).slice(0, 80);
+  const search = own.find((e) => realtime.has(e.apiId)) ?? corpus.traffic.find((e) => e.bot === searcher && realtime.has(e.apiId))!;
+  // A clear of its own search, from an address it never used, at 02:30 Seoul two days after its first call. A clear
+  // itself is never refused (the policy is not asked): only its LOGIN's judgement keeps it from going out.
+  const night = Math.floor((own[0]!.t + 9 * 3_600_000) / 86_400_000) * 86_400_000 - 9 * 3_600_000 + 2 * 86_400_000 + 150 * 60_000;
+  const stolen = {
+    ...search,
+    id: Math.max(...corpus.traffic.map((e) => e.id)) + 1,
+    t: night,
+    sourceIp: '203.0.113.77',
+    apiId: 'ka10174',
+    body: { seq: search.body.seq! },
+  };
+  const comparing = comparingReplayer();
+  const records = await comparing.replayer(corpus, [...own, stolen], { approve: () => true, haltOnLockdown: true });
+  const last = records.at(-1)!;
+  t.equal(last.outcome, 'refused', `refused at its LOGIN (score ${last.score}: ${last.detectors.join(', ')})`);
+  t.ok(last.score > 0.7 && last.score < 0.95, 'above step-up, below lockdown');
+  t.same(comparing.total().disagreements, [], 'the engine-level replay judges the LOGIN the same way');
+});
