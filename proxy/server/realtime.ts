@@ -221,7 +221,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       } catch (err) {
         const g = toGuardError(err);
         logins.inc({ outcome: 'refused' });
-        await audit({ type: 'realtime.login_refused', code: g.code, sourceIp });
+        await audit({ type: 'realtime.login_refused', code: g.code, detail: g.detail, sourceIp });
         if (ws.readyState === ws.OPEN) ws.send(loginRefusal(g, lang));
         await end('login', CLOSE.login, errorText(g));
         return;

@@ -6,7 +6,8 @@
 import path from 'node:path';
 import t from 'tap';
 import { seoulToEpoch } from '../../proxy/risk/index.js';
-import { FIXTURES, startHarness, CANARY } from '../helpers/harness.js';
+import { readAuditRecords } from '../helpers/audit-sidecar-log.js';
+import { FIXTURES, startHarness, CANARY, waitFor } from '../helpers/harness.js';
 import { connectBot } from './ws-client.js';
 
 const NEW_ADDRESS = '127.0.0.3';
@@ -50,6 +51,15 @@ t.test('a LOGIN from a new address at night is refused by the risk rule; the bot
   const closed = await Promise.race([ws.closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000).unref())]);
   t.ok(closed, 'the socket is closed');
   t.notOk(await h.sidecar.parts.responder.lockedBy(h.botId, CANARY.account), 'the bot is not locked down');
+  // The refusal is audited with the rule that refused it; the record is written after the reply: wait for it.
+  let refusedRecord: Awaited<ReturnType<typeof readAuditRecords>>[number] | undefined;
+  await waitFor(
+    async () =>
+      (refusedRecord = (await readAuditRecords(path.join(h.dataDir, 'audit'))).find((r) => String(r.type) === 'realtime.login_refused')) !== undefined,
+    10_000,
+    'the refusal record',
+  );
+  t.match(refusedRecord?.data, { code: 'KG3001', detail: /^rule=builtin\.risk-step-up /, sourceIp: /127\.0\.0\.3$/ }, 'audited with the rule');
 
   fakeNow = seoulToEpoch('2026-01-07', 9, 0);
   const again = await login(token);
