@@ -13,6 +13,8 @@ import { evaluate } from '../../bench/risk/evaluate.js';
 import { FAMILIES } from '../../bench/risk/types.js';
 import { REDUCED } from './risk-eval-corpus.js';
 import { allowCpuBoundFile } from '../helpers/cpu-bound.js';
+import { seoulDate } from '../../proxy/common/kst.js';
+import { seoulToEpoch } from '../../proxy/risk/index.js';
 
 allowCpuBoundFile(t);
 
@@ -53,7 +55,7 @@ t.test('a realtime LOGIN above step-up (a new address at night) is refused in bo
   const search = own.find((e) => realtime.has(e.apiId)) ?? corpus.traffic.find((e) => e.bot === searcher && realtime.has(e.apiId))!;
   // A clear of its own search, from an address it never used, at 02:30 Seoul two days after its first call. A clear
   // itself is never refused (the policy is not asked): only its LOGIN's judgement keeps it from going out.
-  const night = Math.floor((own[0]!.t + 9 * 3_600_000) / 86_400_000) * 86_400_000 - 9 * 3_600_000 + 2 * 86_400_000 + 150 * 60_000;
+  const night = seoulToEpoch(seoulDate(own[0]!.t + 2 * 86_400_000), 2, 30);
   const stolen = {
     ...search,
     id: Math.max(...corpus.traffic.map((e) => e.id)) + 1,
