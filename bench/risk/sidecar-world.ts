@@ -107,7 +107,10 @@ function observeEngine(sidecar: Sidecar): EngineObserver {
 export async function startWorld(corpus: Corpus, clock: () => number, onSettled: (ctx: RequestContext) => void): Promise<World> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'kguard-risk-replay-'));
   await chmod(dataDir, 0o700);
-  const sim = await startSimulator({ ideal: true, wsQuoteIntervalMs: 0, wsConditionIntervalMs: 0 });
+  // A daily chart of 60 weekdays, not Kiwoom's 600: the sidecar's average daily volume reads the last 45 calendar
+  // days of it (market-volume.ts), and the corpus' screeners fetch hundreds of charts a day; 600-row pages made
+  // the replay spend most of its time moving 110 KB answers that teach nothing more.
+  const sim = await startSimulator({ ideal: true, chartDays: 60, wsQuoteIntervalMs: 0, wsConditionIntervalMs: 0 });
   const secrets = new Map<string, Buffer>();
   const approvers: Array<{ token: string; secret: Buffer }> = [];
   let sidecar: Sidecar | undefined;

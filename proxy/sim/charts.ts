@@ -1,11 +1,9 @@
 // The daily chart (ka10081, 주식일봉차트조회요청): 600 weekdays up to base_dt
-// (a page of Kiwoom's), newest first, in Kiwoom's row shape (stk_dt_pole_chart_qry). Each
+// (a page of Kiwoom's; SimOptions.chartDays), newest first, in Kiwoom's row shape (stk_dt_pole_chart_qry). Each
 // day's volume lies within ±30 % of the instrument's average daily volume and
 // is the same for the same code and day, so a test can reason about it.
 import { DAY_MS, seoulDay, seoulWeekday } from '../common/kst.js';
 import { type TrContext, type TrResult, ok, single, stockCode } from './handlers.js';
-
-const CHART_DAYS = 600;
 
 /** A stable fraction in [0, 1) for a code and a day (FNV-1a). */
 function jitter(code: string, day: string): number {
@@ -21,7 +19,7 @@ export function dailyChart(ctx: TrContext): TrResult {
   // Noon Seoul on base_dt, then back one day at a time over weekdays.
   let t = Date.UTC(Number(base.slice(0, 4)), Number(base.slice(4, 6)) - 1, Number(base.slice(6, 8)), 3);
   const rows: Record<string, string>[] = [];
-  while (rows.length < CHART_DAYS) {
+  while (rows.length < ctx.chartDays) {
     const wd = seoulWeekday(t);
     if (wd !== 0 && wd !== 6) {
       const dt = seoulDay(t);

@@ -25,6 +25,8 @@ export interface TrContext {
   readonly market: Market;
   readonly now: number;
   readonly pageSize: number;
+  /** Rows of a daily chart page. */
+  readonly chartDays: number;
   readonly page: PageRequest;
 }
 

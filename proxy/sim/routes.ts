@@ -48,6 +48,7 @@ export interface RouteDeps {
   readonly rateLimitStatus: 200 | 429;
   readonly tokenTtlMs: number;
   readonly pageSize: number;
+  readonly chartDays: number;
   readonly onTokenIssued?: (token: Buffer) => void;
 }
 
@@ -81,7 +82,7 @@ function parseJsonObject(raw: Buffer): JsonObject {
 }
 
 export function createRoute(deps: RouteDeps): Route {
-  const { creds, book, market, limiter, now, ideal, bindToAddress, rateLimitStatus, tokenTtlMs, pageSize, onTokenIssued } = deps;
+  const { creds, book, market, limiter, now, ideal, bindToAddress, rateLimitStatus, tokenTtlMs, pageSize, chartDays, onTokenIssued } = deps;
 
   // --- au10001 / au10002 ---------------------------------------------------
   function overLimit(detail: RateLimitDetail, apiId: string, limit: number): KiwoomReply {
@@ -155,7 +156,7 @@ export function createRoute(deps: RouteDeps): Route {
       const v = body[field];
       if (v === undefined || v === null || v === '') throw missingField(field);
     }
-    const result = handlerFor(entry)({ entry, body, account, book, market, now: now(), pageSize, page: { contYn: contYnRaw === 'Y', nextKey } });
+    const result = handlerFor(entry)({ entry, body, account, book, market, now: now(), pageSize, chartDays, page: { contYn: contYnRaw === 'Y', nextKey } });
     return { status: 200, body: result.body, headers: { 'cont-yn': result.contYn, 'next-key': result.nextKey } };
   }
 

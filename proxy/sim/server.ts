@@ -27,6 +27,7 @@ const DEFAULTS = {
   host: '127.0.0.1',
   port: 0,
   pageSize: 20,
+  chartDays: 600,
   tokenTtlMs: 24 * 60 * 60 * 1000,
   maxBodyBytes: 64 * 1024,
   maxRequestLog: 10_000,
@@ -73,6 +74,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   const host = opts.host ?? DEFAULTS.host;
   const port = checkInt('port', opts.port ?? DEFAULTS.port, 0, 65535);
   const pageSize = checkInt('pageSize', opts.pageSize ?? DEFAULTS.pageSize, 1, 1000);
+  const chartDays = checkInt('chartDays', opts.chartDays ?? DEFAULTS.chartDays, 1, 600);
   const tokenTtlMs = checkInt('tokenTtlMs', opts.tokenTtlMs ?? DEFAULTS.tokenTtlMs, 1, 7 * 24 * 3600 * 1000);
   const maxBodyBytes = checkInt('maxBodyBytes', opts.maxBodyBytes ?? DEFAULTS.maxBodyBytes, 2, 16 * 1024 * 1024);
   const maxRequestLog = checkInt('maxRequestLog', opts.maxRequestLog ?? DEFAULTS.maxRequestLog, 0, 1_000_000);
@@ -143,6 +145,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     rateLimitStatus,
     tokenTtlMs,
     pageSize,
+    chartDays,
     onTokenIssued: opts.onTokenIssued,
   });
 

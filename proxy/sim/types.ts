@@ -8,6 +8,8 @@ export interface SimOptions {
   readonly port?: number;
   /** Rows per page for list queries before cont-yn/next-key paging kicks in. Default 20. */
   readonly pageSize?: number;
+  /** Rows of a daily chart page (ka10081), newest first. Default 600, Kiwoom's page. */
+  readonly chartDays?: number;
   /** Broker token lifetime. Default 24 h (Kiwoom's is about a day). */
   readonly tokenTtlMs?: number;
   /** Serve the loopback control API under /_sim/. Default false (on for `kguard sim`). */

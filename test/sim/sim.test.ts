@@ -313,6 +313,23 @@ t.test('order rejections', async (t) => {
   t.ok(sim.orders(APP.accountNo).every((o) => /^\d{7}$/.test(o.ordNo)));
 });
 
+t.test("daily chart (ka10081): Kiwoom's 600-row page newest first by default, chartDays rows when set", async (t) => {
+  const base = { stk_cd: '005930', base_dt: '20260206', upd_stkpc_tp: '1' };
+  for (const [opts, rows] of [
+    [{}, 600],
+    [{ chartDays: 30 }, 30],
+  ] as const) {
+    const sim = await started(t, { ...opts, now: pacedClock() });
+    const tok = await issueToken(sim.url, APP.appKey, SECRET);
+    const r = await tr(sim.url, tok, 'ka10081', 'chart', base);
+    const days = (r.json.stk_dt_pole_chart_qry as Array<{ dt: string }>).map((d) => d.dt);
+    t.equal(days.length, rows);
+    t.same(days.slice(0, 3), ['20260206', '20260205', '20260204'], 'base_dt first, weekdays back from it');
+  }
+  await t.rejects(startSimulator({ chartDays: 0 }), SimError);
+  await t.rejects(startSimulator({ chartDays: 601 }), SimError);
+});
+
 t.test('cont-yn / next-key paging', async (t) => {
   const sim = await started(t, { pageSize: 3, now: pacedClock() });
   sim.registerApp({
