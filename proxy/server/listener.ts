@@ -6,13 +6,13 @@ import { randomUUID } from 'node:crypto';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { flatLineLogger } from '../common/logger.js';
-import { GuardError, kiwoomErrorBody, toGuardError, type Language } from '../common/errors.js';
+import { type ErrorCode, GuardError, kiwoomErrorBody, toGuardError, type Language } from '../common/errors.js';
 import type { Config } from '../common/config.js';
 import type { ServerFactory } from '../common/tls-server.js';
 import { jsonReply, type NamedStage, type RequestContext, type Route } from './context.js';
 import { rawErrorResponse, refusedTrHeaders, writeClientError } from './http.js';
 import type { BotCalls } from './bot-calls.js';
-import { createRefusalHold } from './refusal-hold.js';
+import { createRefusalHold, type HeldConnection, type HoldResult } from './refusal-hold.js';
 import { createAuthFailureHold } from './auth-failure-hold.js';
 import { keepConnectionSlots } from './connection-slots.js';
 
@@ -83,7 +83,12 @@ export function keepBotServerLimits(server: Server, config: Config, registry: Re
 }
 
 /** The bot server, and when every call it took has been answered and has run its after-stages. */
-export type BotListener = Server & { idle(): Promise<void>; releaseHeld(): void };
+export type BotListener = Server & {
+  idle(): Promise<void>;
+  releaseHeld(): void;
+  /** A realtime LOGIN's authentication failure, counted with the REST ones and held as they are (auth-failure-hold.ts). */
+  holdAuthFailure(code: ErrorCode, who: string, conn: HeldConnection): Promise<HoldResult>;
+};
 
 export function createBotListener(deps: ListenerDeps): BotListener {
   const { config, logger } = deps;
@@ -248,6 +253,7 @@ export function createBotListener(deps: ListenerDeps): BotListener {
 
   return Object.assign(server, {
     releaseHeld: (): void => refusals.releaseAll(),
+    holdAuthFailure: (code: ErrorCode, who: string, conn: HeldConnection): Promise<HoldResult> => refusals.hold(who, authFailures.delayFor(code, who), conn),
     idle: (): Promise<void> => (active === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve))),
   });
 }

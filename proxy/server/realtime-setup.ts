@@ -16,7 +16,7 @@ import type { RiskEngine } from '../risk/index.js';
 import type { Store } from '../state/types.js';
 import type { ServerFactory } from '../common/tls-server.js';
 import type { BotCalls } from './bot-calls.js';
-import { botServerOptions, keepBotServerLimits } from './listener.js';
+import { type BotListener, botServerOptions, keepBotServerLimits } from './listener.js';
 import { createConditionRisk } from './realtime-risk.js';
 import { createRealtimeEndpoint, type RealtimeEndpoint } from './realtime.js';
 
@@ -41,6 +41,8 @@ export function setupRealtime(d: {
   risk: RiskEngine;
   /** The bots' calls on this replica: each realtime session is tracked there, so a lockdown ends it at once. */
   calls: BotCalls;
+  /** The bot listener's hold of repeated authentication failures: a LOGIN's count with the REST calls'. */
+  holdAuthFailure?: BotListener['holdAuthFailure'];
   clock: () => number;
   auditor: Auditor;
   logger: Logger;
@@ -92,6 +94,7 @@ export function setupRealtime(d: {
     keyOf: (botId) => d.keyOf(botId, 'call'),
     conditionRisk: createConditionRisk({ risk: d.risk, responder: d.responder, policy: d.policy, clock: d.clock, logger: log }),
     calls: d.calls,
+    holdAuthFailure: d.holdAuthFailure,
     logger: log,
     registry: d.registry,
   });

@@ -26,6 +26,8 @@ import { closeReason, loginRefusal, registrationSummary as summary } from '../ki
 import type { PolicyEngineInternals } from '../policy/engine.js';
 import type { Responder } from '../response/index.js';
 import type { BotCalls } from './bot-calls.js';
+import type { BotListener } from './listener.js';
+import { realtimeAudit } from './realtime-audit.js';
 import { carriedOn, liveSessions, reasonOf, type Tracked } from './realtime-live.js';
 import { rawErrorResponse } from './http.js';
 import type { ConditionJudgement, ConditionRisk } from './realtime-risk.js';
@@ -47,6 +49,8 @@ export interface RealtimeEndpointDeps {
   conditionRisk: ConditionRisk;
   /** Where each session is tracked from its LOGIN: a lockdown heard on this replica ends it at once (bot-calls.ts). */
   calls?: Pick<BotCalls, 'track'>;
+  /** Holds a LOGIN's authentication failure as the bot listener holds a REST one (counted together). */
+  holdAuthFailure?: BotListener['holdAuthFailure'];
   logger: Logger;
   registry: Registry;
 }
@@ -79,21 +83,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
 
   const sessionsLive = liveSessions({ enabled: config.enabled, sessions: deps.sessions, calls: deps.calls, logger });
 
-  const audit = (fields: Record<string, unknown>) =>
-    deps.auditor
-      .append({ ...fields, type: String(fields.type) } as never)
-      .catch((err) => logger.error({ code: toGuardError(err).code }, 'realtime audit failed'));
-
-  /** The record of what the bot asks, before anything goes upstream: without it the request is refused (KG6001, fail closed). */
-  async function auditFirst(fields: Record<string, unknown>): Promise<void> {
-    try {
-      await deps.auditor.append({ ...fields, type: String(fields.type) } as never);
-    } catch (err) {
-      const g = err instanceof GuardError && err.code === 'KG6001' ? err : new GuardError('KG6001', undefined, { cause: err });
-      logger.warn({ code: toGuardError(err).code, type: fields.type, botId: fields.botId }, 'realtime request refused: its audit record could not be written');
-      throw g;
-    }
-  }
+  const { audit, auditFirst } = realtimeAudit(deps.auditor, logger);
 
   function errorText(err: GuardError): string {
     return kiwoomErrorBody(err, lang).return_msg;
@@ -194,8 +184,10 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     }
 
     async function login(m: Extract<BotMessage, { trnm: 'LOGIN' }>): Promise<void> {
+      let signedBy: string | undefined;
       try {
         const c = await deps.sessions.verifySignature(m.token);
+        signedBy = c.botId;
         const b = deps.bots.get(c.botId);
         // Tracked before the session and lock checks, so a kill, disable or lockdown heard while this login
         // goes on ends it too (not once the socket has ended: nothing would untrack it).
@@ -222,6 +214,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         const g = toGuardError(err);
         logins.inc({ outcome: 'refused' });
         await audit({ type: 'realtime.login_refused', code: g.code, detail: g.detail, sourceIp });
+        await deps.holdAuthFailure?.(g.code, signedBy ? `bot:${signedBy}` : `source:${sourceIp}`, req.socket);
         if (ws.readyState === ws.OPEN) ws.send(loginRefusal(g, lang));
         await end('login', CLOSE.login, errorText(g));
         return;

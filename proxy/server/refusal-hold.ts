@@ -5,7 +5,6 @@
 // Bounded: limits.refusalHoldPerBot held per bot (or per source address before the bot is known) and
 // limits.maxConnections in all; past either, the refusal is answered at once and its connection closed.
 // A bot that hangs up frees its place; shutdown answers every held refusal at once.
-import type { ServerResponse } from 'node:http';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { GuardError } from '../common/errors.js';
 
@@ -20,11 +19,18 @@ export interface RefusalHoldLimits {
 
 export type HoldResult = 'answered' | 'capped';
 
+/** The held answer's connection (an HTTP response, or a WebSocket's socket): a hang-up ends the hold. */
+export interface HeldConnection {
+  readonly destroyed: boolean;
+  once(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
+}
+
 export interface RefusalHold {
   /** How long this refusal should be held: its retry-after, capped by maxMs; 0 for any other refusal. */
   delayFor(err: GuardError): number;
   /** Waits ms (less if the bot hangs up or shutdown releases it); 'capped' when over a cap: answer now and close. */
-  hold(who: string, ms: number, res: ServerResponse): Promise<HoldResult>;
+  hold(who: string, ms: number, res: HeldConnection): Promise<HoldResult>;
   /** Shutdown: answer every held refusal now and hold no more. */
   releaseAll(): void;
 }

@@ -334,6 +334,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       responder,
       risk,
       calls,
+      holdAuthFailure: botServer.holdAuthFailure,
       clock,
       auditor,
       logger,
