@@ -4,6 +4,7 @@
 // held holdMs (through the refusal hold and its caps). A flood of forged tokens or a token brute force then
 // costs one call per connection per hold, not a spin of the event loop other tenants share. An expired token
 // (KG2003) is not counted: many bots behind one address expire together and each logs in again once.
+// A realtime LOGIN refused for the same reasons counts in the same windows and is held alike (realtime.ts).
 // State is bounded: maxSources windows, the oldest forgotten first.
 import { Counter, type Registry } from 'prom-client';
 import type { ErrorCode } from '../common/errors.js';
