@@ -238,6 +238,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       );
       if (verdict instanceof GuardError) {
         denials.inc({ reason: verdict.code });
+        await deps.holdAuthFailure?.(verdict.code, `source:${sourceIp}`, req.socket);
         send(loginRefusal(verdict, lang));
         return;
       }

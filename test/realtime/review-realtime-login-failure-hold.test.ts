@@ -3,7 +3,7 @@
 // limits.authFailureHold.afterFailures. A LOGIN's authentication failure now counts with the REST ones of its
 // source (or of the bot id its token's signature names) and is held as they are, within the same caps; a good
 // LOGIN from that address is not slowed. No wall clock: holdMs is a minute, and the tests wait for the gauge of
-// held refusals.
+// held refusals. A forged LOGIN again on a logged-in socket counts too (its answer is held; the session goes on).
 import t from 'tap';
 import { Agent } from 'undici';
 import { startHarness, waitFor } from '../helpers/harness.js';
@@ -66,6 +66,20 @@ t.test("REST and WebSocket failures of one address count together: two forged ca
   t.equal(s.frames.length, 0, 'the LOGIN after them from the same address is held');
   const slowed = await h.sidecar.parts.registry.getSingleMetric('kguard_auth_failures_slowed_total')!.get();
   t.ok((slowed.values[0]?.value ?? 0) >= 2, 'counted as slowed authentication failures');
+  s.close();
+  await s.closed;
+});
+
+t.test('forged LOGINs again on a logged-in socket are counted and held alike; the session is not ended by them', async (t) => {
+  const s = await connectBot(h.sidecar.realtimeUrl, { localAddress: '127.0.0.3' });
+  t.equal((await s.login(await h.token())).return_code, 0, 'logged in from 127.0.0.3');
+  const forged = forge(await h.token());
+  for (let i = 1; i <= 2; i++) t.match(String((await s.login(forged)).return_msg), /KG2002/, `forged LOGIN ${i} on the socket is refused at once`);
+  const before = await heldNow();
+  s.send({ trnm: 'LOGIN', token: forged });
+  await waitFor(async () => s.frames.filter((f) => f.trnm === 'LOGIN').length > 3 || (await heldNow()) > before, 20_000, 'the third held or answered');
+  t.equal(s.frames.filter((f) => f.trnm === 'LOGIN').length, 3, 'the third forged LOGIN on the socket is held: no answer yet');
+  t.equal(s.ws.readyState, s.ws.OPEN, 'the session stays open');
   s.close();
   await s.closed;
 });
