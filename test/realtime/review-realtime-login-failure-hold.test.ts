@@ -68,6 +68,7 @@ t.test("REST and WebSocket failures of one address count together: two forged ca
   t.ok((slowed.values[0]?.value ?? 0) >= 2, 'counted as slowed authentication failures');
   s.close();
   await s.closed;
+  await waitFor(async () => (await heldNow()) === 0, 20_000, 'the hold given back');
 });
 
 t.test('forged LOGINs again on a logged-in socket are counted and held alike; the session is not ended by them', async (t) => {
