@@ -832,7 +832,7 @@ t.test('webhooks: retry with backoff, no retry on 4xx, give up without blocking'
     webhooks: [{ url: `http://127.0.0.1:${port}/T000/B000/XXXXSECRETPATH`, kind: 'slack' }],
     attempts: 3,
     backoffMs: 10,
-    timeoutMs: 500,
+    timeoutMs: 10_000,
     logger,
     registry: new Registry(),
   });
@@ -849,7 +849,7 @@ t.test('webhooks: retry with backoff, no retry on 4xx, give up without blocking'
     webhooks: [{ url: 'http://127.0.0.1:1/hook', kind: 'json' }],
     attempts: 2,
     backoffMs: 10,
-    timeoutMs: 300,
+    timeoutMs: 10_000,
     logger,
     registry: new Registry(),
   });
@@ -870,7 +870,7 @@ t.test('webhooks: retry with backoff, no retry on 4xx, give up without blocking'
     webhooks: [{ url: `http://127.0.0.1:${port}/hook`, kind: 'json', secretHeader: { name: 'x-hook-secret', file: looseFile } }],
     attempts: 3,
     backoffMs: 10,
-    timeoutMs: 500,
+    timeoutMs: 10_000,
     logger,
     registry: new Registry(),
   });
