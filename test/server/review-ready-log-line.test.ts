@@ -3,7 +3,6 @@
 // said ready. Now the line says ready only when /readyz does; otherwise a warning names the checks that fail.
 import t from 'tap';
 import { startHarness } from '../helpers/harness.js';
-import { freePort } from '../helpers/redis.js';
 
 const lines = (text: string) =>
   text
@@ -21,8 +20,9 @@ t.test('ready: the line says so', async (t) => {
 });
 
 t.test('not ready (no Redis at start): a warning naming the failing check, never "ready"', async (t) => {
-  const port = await freePort();
-  const h = await startHarness({ config: { state: { backend: 'redis', redis: { url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 300 } } } });
+  // Port 1 (tcpmux): nothing listens there, so the connection is refused. A free port picked at random could be
+  // taken by another test's Redis before the sidecar connects, and this replica would then be ready.
+  const h = await startHarness({ config: { state: { backend: 'redis', redis: { url: 'redis://127.0.0.1:1', commandTimeoutMs: 300 } } } });
   t.teardown(() => h.close());
   const logged = lines(h.logs());
   t.notOk(
