@@ -42,6 +42,7 @@ t.test('forged LOGINs from one address: the first are refused at once, the next 
     t.match(String(reply.return_msg), /KG2002/, `forged LOGIN ${i} is refused at once (within afterFailures)`);
     await s.closed;
   }
+  t.equal(await heldNow(), 0, 'neither was held');
   const third = await heldLogin(forged, 0);
   t.equal(third.frames.length, 0, 'the third forged LOGIN from that address is held: no answer yet');
   t.equal(await heldNow(), 1);
@@ -53,7 +54,7 @@ t.test('forged LOGINs from one address: the first are refused at once, the next 
   third.close();
   await third.closed;
   await waitFor(async () => (await heldNow()) === 0, 20_000, 'the hold given back');
-  t.pass('a bot that hangs up frees its held place');
+  t.equal(await heldNow(), 0, 'a bot that hangs up frees its held place');
 });
 
 t.test("REST and WebSocket failures of one address count together: two forged calls, then the socket's LOGIN is held", async (t) => {
