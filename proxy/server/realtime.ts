@@ -211,6 +211,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         handle = opened;
         runUnder(c);
       } catch (err) {
+        // Decided: a hold longer than the login time-out must still end in this refusal, not in KG2001.
+        clearTimeout(loginTimer);
         const g = toGuardError(err);
         logins.inc({ outcome: 'refused' });
         await audit({ type: 'realtime.login_refused', code: g.code, detail: g.detail, sourceIp });
