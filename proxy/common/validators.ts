@@ -11,8 +11,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type Options, type ValidateFunction } from 'ajv';
-import standaloneCode from 'ajv/dist/standalone/index.js';
+import type { Ajv as AjvClass, Options, ValidateFunction } from 'ajv';
+import type standaloneCodeModule from 'ajv/dist/standalone/index.js';
 
 export interface ValidatorSpec {
   /** File name under dist/proxy/validators (without .cjs). */
@@ -25,6 +25,10 @@ export type ValidatorSource = 'precompiled' | 'compiled';
 
 const require = createRequire(import.meta.url);
 const AJV_VERSION: string = require('ajv/package.json').version;
+
+// ajv itself (about 65 modules) is loaded only to compile: a process whose validators are all precompiled (every
+// start of a built install) never loads it; their code requires ajv's few runtime helpers by itself.
+const newAjv = (options: Options): AjvClass => new (require('ajv') as { Ajv: typeof AjvClass }).Ajv(options);
 
 /** The package root: the nearest folder above this module holding package.json (source and dist alike). */
 function packageRoot(): string {
@@ -67,15 +71,16 @@ function precompiled(spec: ValidatorSpec, dir: string): ValidateFunction | undef
 export function loadValidator(spec: ValidatorSpec, dir = PRECOMPILED_DIR): { validate: ValidateFunction; source: ValidatorSource } {
   const fn = precompiled(spec, dir);
   if (fn) return { validate: fn, source: 'precompiled' };
-  return { validate: new Ajv(spec.options).compile(spec.schema), source: 'compiled' };
+  return { validate: newAjv(spec.options).compile(spec.schema), source: 'compiled' };
 }
 
 /** Writes each spec's standalone validator (CommonJS, its digest attached) into dir, each file replaced whole. */
 export function writeValidators(specs: readonly ValidatorSpec[], dir = PRECOMPILED_DIR): string[] {
   mkdirSync(dir, { recursive: true });
   return specs.map((spec) => {
-    const ajv = new Ajv({ ...spec.options, code: { ...spec.options.code, source: true } });
-    const code = standaloneCode.default(ajv, ajv.compile(spec.schema));
+    const ajv = newAjv({ ...spec.options, code: { ...spec.options.code, source: true } });
+    const standaloneCode = (require('ajv/dist/standalone/index.js') as typeof standaloneCodeModule).default;
+    const code = standaloneCode(ajv, ajv.compile(spec.schema));
     const file = path.join(dir, `${spec.name}.cjs`);
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, `${code}\nmodule.exports.digest = ${JSON.stringify(validatorDigest(spec))};\n`);
