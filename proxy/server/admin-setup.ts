@@ -17,7 +17,7 @@ import { parseRiskConfig } from '../risk/index.js';
 import { type CalendarCoverage, calendarCoverage, calendarWarning } from '../common/market-calendar.js';
 import type { ReadinessCheck, ReadinessReport } from '../admin/health.js';
 import { Degraded } from '../common/admin-route.js';
-import { stateRoutes, stateFlushReadiness } from '../state/index.js';
+import { clockSkewCheck, parseStateConfig, stateRoutes, stateFlushReadiness } from '../state/index.js';
 import { approvalRoutes } from '../approval/index.js';
 import { parseResponseConfig, responseRoutes } from '../response/index.js';
 import { parseVaultConfig } from '../vault/index.js';
@@ -52,6 +52,14 @@ function stateReadiness(store: SidecarParts['store'], degradedWhenDown?: () => b
       }
     },
   };
+}
+
+/** On Redis, this replica's clock against Redis' (proxy/state/clock.ts): none on memory state, the only clock. */
+function clockReadiness(parts: Pick<SidecarParts, 'store' | 'registry' | 'config'>): ReadinessCheck[] {
+  const { redis } = parseStateConfig(parts.config.state);
+  const opts = { registry: parts.registry, maxSkewMs: redis.maxClockSkewMs, checkEveryMs: redis.clockCheckMs, language: parts.config.language };
+  const check = clockSkewCheck(parts.store, opts);
+  return check ? [check] : [];
 }
 
 /**
@@ -101,6 +109,7 @@ export function readinessChecks(
     // A KMS health probe costs quota: probe at most every vault.healthProbeMs (10 s).
     { name: 'vault', check: cachedCheck(() => vault.health(), parseVaultConfig(parts.config.vault, parts.config.dataDir).healthProbeMs) },
     stateReadiness(store, degradedWhenDown),
+    ...clockReadiness(parts),
     {
       // Kiwoom binds a token to the address that issued it: replicas sharing a key must leave through one egress address.
       name: 'egress',

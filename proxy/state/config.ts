@@ -51,6 +51,10 @@ export interface RedisStateConfig {
   readonly readOnlyQueriesWhenDown: 'deny' | 'allow';
   /** With readOnlyQueriesWhenDown: allow, how many security keys' last values (sessions, flags) a replica keeps to judge those calls. */
   readonly readOnlyMirrorMaxKeys: number;
+  /** This replica's clock further than this from Redis' (beyond the round trip's uncertainty) is a /readyz warning; 0: none. */
+  readonly maxClockSkewMs: number;
+  /** How often the clock is compared with Redis' (a /readyz probe and a metrics scrape share the reading). */
+  readonly clockCheckMs: number;
 }
 
 export interface MemoryStateConfig {
@@ -74,6 +78,8 @@ export const REDIS_DEFAULTS = {
   readOnlyQueriesWhenDown: 'deny',
   readOnlyMirrorMaxKeys: 100_000,
   autoPipelining: false,
+  maxClockSkewMs: 1_000,
+  clockCheckMs: 10_000,
 } as const;
 
 function bad(detail: string): GuardError {
@@ -156,6 +162,8 @@ export function parseStateConfig(raw: unknown): StateConfig {
     'readOnlyQueriesWhenDown',
     'readOnlyMirrorMaxKeys',
     'autoPipelining',
+    'maxClockSkewMs',
+    'clockCheckMs',
   ]);
   const url = optString(r, 'url', rw);
   if (url !== undefined) {
@@ -216,6 +224,8 @@ export function parseStateConfig(raw: unknown): StateConfig {
     readOnlyQueriesWhenDown: readOnly,
     readOnlyMirrorMaxKeys: int(r, 'readOnlyMirrorMaxKeys', rw, REDIS_DEFAULTS.readOnlyMirrorMaxKeys, 100, 10_000_000),
     autoPipelining,
+    maxClockSkewMs: int(r, 'maxClockSkewMs', rw, REDIS_DEFAULTS.maxClockSkewMs, 0, 3_600_000),
+    clockCheckMs: int(r, 'clockCheckMs', rw, REDIS_DEFAULTS.clockCheckMs, 100, 3_600_000),
   };
 
   const backend = top.backend ?? (modes > 0 ? 'redis' : 'memory');

@@ -308,6 +308,7 @@ export function withReadOnlyFallback(primary: Store, local: Store, opts: Fallbac
     publish: (c, m) => primary.publish(c, m),
     subscribe: (c, h) => primary.subscribe(c, h),
     health: () => primary.health(),
+    time: primary.time && (() => primary.time!()),
     flushDetected: () => primary.flushDetected(),
     confirmFlush: () => primary.confirmFlush(),
     close: async () => {

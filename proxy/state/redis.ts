@@ -153,6 +153,13 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<RedisSt
       });
     },
 
+    async time() {
+      return op('time', async () => {
+        const [seconds, micros] = await client.time();
+        return Number(seconds) * 1000 + Number(micros) / 1000;
+      });
+    },
+
     async close() {
       if (closed) return;
       closed = true;

@@ -189,6 +189,11 @@ export interface Store {
   confirmFlush(): Promise<void>;
   /** Throws when the store cannot serve (used by /readyz and fail-closed stages). */
   health(): Promise<void>;
+  /**
+   * Added (optional): the shared backend's clock in ms since the epoch (Redis TIME), which replicas' clocks are
+   * compared with (clock.ts). A store only this process uses (memory) has none: no other replica to disagree with.
+   */
+  time?(): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -34,6 +34,9 @@ for (const mode of ['deny', 'allow'] as const) {
     t.teardown(() => A.close());
     const token = await A.token();
     t.equal((await A.call('ka10001', QUOTE, { token })).json.return_code, 0, 'a quote with Redis up');
+    t.same((await readyz(A)).json.checks.clock, { ok: true }, "with Redis up, this replica's clock is compared with Redis'");
+    const skew = /^kguard_clock_skew_seconds (\S+)$/m.exec(await (await request(`${A.adminUrl}/metrics`)).body.text())?.[1];
+    t.ok(Number.isFinite(Number(skew)), `and the gauge reads it (${skew} s)`);
     await A.waitNoLiveTokens();
     await redis.kill();
 
