@@ -18,7 +18,7 @@ const SEEN_LOCKED_ACCOUNT = '8888000055';
 
 const redis = await startRedis();
 t.teardown(() => redis.cleanup());
-const config = { state: { backend: 'redis', redis: { url: redis.url, commandTimeoutMs: 200, readOnlyQueriesWhenDown: 'allow' } } };
+const config = { state: { backend: 'redis', redis: { url: redis.url, commandTimeoutMs: 2_000, readOnlyQueriesWhenDown: 'allow' } } };
 const a = await startHarness({ config, allowed: ALLOWED });
 t.teardown(() => a.close());
 // Replicas on the local key provider share the master key file (README: several replicas).
