@@ -32,7 +32,7 @@ export { seoulDay, msUntilSeoulMidnight } from '../common/kst.js';
 export { withReadOnlyFallback, type FallbackOptions } from './fallback.js';
 export { amortisedPruner, pruneIndex } from './index-prune.js';
 export { publishSecurityWrites, SECURITY_CHANNEL, type SecurityMirrorOptions } from './mirror.js';
-export { clockSkewCheck, skewWarning, type ClockCheckOptions, type ClockReading } from './clock.js';
+export { clockSkewCheck, type ClockCheckOptions, type ClockReading } from './clock.js';
 export { stateRoutes, stateStatus, stateFlushReadiness, parseConfirmReason, MAX_REASON_LENGTH, type StateStatus, type AuditFn } from './routes.js';
 
 /**
