@@ -205,12 +205,17 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
     'id callHash botId account apiId level score reasons summary requiredApprovals mode createdAt expiresAt status approvals'.split(' '),
   ),
   Approver: obj({ name: str(), roles: arr({ enum: ['approver', 'admin'] }), enrolledAt: time }),
-  StateStatus: obj({ backend: { enum: ['memory', 'redis'] }, up: bool, reason: str(), generation: { type: ['string', 'null'] }, flushDetected: bool }, [
-    'backend',
-    'up',
-    'generation',
-    'flushDetected',
-  ]),
+  StateStatus: obj(
+    {
+      backend: { enum: ['memory', 'redis'] },
+      up: bool,
+      reason: str(),
+      generation: { type: ['string', 'null'] },
+      flushDetected: bool,
+      clock: obj({ skewMs: int(), uncertaintyMs: int({ minimum: 0 }) }, ['skewMs', 'uncertaintyMs']),
+    },
+    ['backend', 'up', 'generation', 'flushDetected'],
+  ),
   ...DASHBOARD_SCHEMAS,
 };
 

@@ -30,7 +30,11 @@ interface StateStatus {
   generation: string | null;
   flushDetected: boolean;
   confirmed?: boolean;
+  clock?: { skewMs: number; uncertaintyMs: number };
 }
+
+/** This replica's clock against Redis': +0.003 (ahead), -1.250 (behind). */
+const signedSeconds = (ms: number): string => `${ms >= 0 ? '+' : '-'}${(Math.abs(ms) / 1000).toFixed(3)}`;
 
 export const STATE_TEXT = {
   ko: (s: StateStatus) => [
@@ -39,6 +43,7 @@ export const STATE_TEXT = {
     `연결:          ${s.up ? '정상' : `끊김${s.reason ? ` (${s.reason})` : ''}`}`,
     `세대 표식:     ${s.generation ?? '-'}`,
     `플러시 감지:   ${s.flushDetected ? '예: `kguard state confirm-flush --reason TEXT`로 확인할 때까지 호출을 거부합니다 (KG7003)' : '아니요'}`,
+    ...(s.clock ? [`시계:          Redis 대비 ${signedSeconds(s.clock.skewMs)}초 (± ${s.clock.uncertaintyMs} ms)`] : []),
   ],
   en: (s: StateStatus) => [
     ...(s.confirmed ? ['flush confirmed: every replica lets calls through again'] : []),
@@ -46,6 +51,7 @@ export const STATE_TEXT = {
     `up:             ${s.up ? 'yes' : `NO${s.reason ? ` (${s.reason})` : ''}`}`,
     `generation:     ${s.generation ?? '-'}`,
     `flush detected: ${s.flushDetected ? 'YES: calls are refused (KG7003) until confirmed with `kguard state confirm-flush --reason TEXT`' : 'no'}`,
+    ...(s.clock ? [`clock:          ${signedSeconds(s.clock.skewMs)} s against Redis (± ${s.clock.uncertaintyMs} ms)`] : []),
   ],
 } as const satisfies Record<Language, unknown>;
 

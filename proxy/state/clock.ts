@@ -30,26 +30,31 @@ export interface ClockReading {
 const GAUGE = 'kguard_clock_skew_seconds';
 
 /**
+ * One reading of this replica's clock against the store's, from the midpoint of the round trip; undefined when the
+ * store has no clock of its own or does not answer.
+ */
+export async function readClock(store: Store, now: () => number = Date.now): Promise<ClockReading | undefined> {
+  if (!store.time) return undefined;
+  const before = now();
+  const backend = await store.time().catch(() => undefined);
+  if (backend === undefined) return undefined;
+  const after = now();
+  return { skewMs: (before + after) / 2 - backend, uncertaintyMs: (after - before) / 2 };
+}
+
+/**
  * The readiness check (and the kguard_clock_skew_seconds gauge) for a store with a clock of its own; undefined for
  * one without (memory: this process is the only clock). A reading that fails (Redis down) is no reading: the state
  * check already says so, and the gauge reads NaN (unknown, never a reassuring 0) until one succeeds.
  */
 export function clockSkewCheck(store: Store, opts: ClockCheckOptions): ReadinessCheck | undefined {
-  const storeTime = store.time;
-  if (!storeTime) return undefined;
+  if (!store.time) return undefined;
   const now = opts.now ?? Date.now;
   let latest: { at: number; reading: Promise<ClockReading | undefined> } | undefined;
 
   async function measure(): Promise<ClockReading | undefined> {
-    const before = now();
-    const backend = await storeTime!.call(store).catch(() => undefined);
-    if (backend === undefined) {
-      gauge.set(Number.NaN);
-      return undefined;
-    }
-    const after = now();
-    const reading = { skewMs: (before + after) / 2 - backend, uncertaintyMs: (after - before) / 2 };
-    gauge.set(reading.skewMs / 1000);
+    const reading = await readClock(store, now);
+    gauge.set(reading ? reading.skewMs / 1000 : Number.NaN);
     return reading;
   }
   // Timed on the monotonic clock: a stepped wall clock (the very fault measured) must not stall or spin the reuse.

@@ -3,6 +3,7 @@
 // Also the readiness check that makes /readyz name an unconfirmed flush.
 import type { AdminRoute, ReadinessCheck } from '../common/admin-route.js';
 import { GuardError, isGuardError } from '../common/errors.js';
+import { readClock } from './clock.js';
 import type { RedisStore } from './redis.js';
 import type { Store } from './types.js';
 
@@ -19,6 +20,8 @@ export interface StateStatus {
   /** The Redis generation marker this replica trusts; null for the memory store or before first contact. */
   readonly generation: string | null;
   readonly flushDetected: boolean;
+  /** Redis up: this replica's clock minus Redis' (ms, rounded) and the reading's uncertainty (clock.ts). */
+  readonly clock?: { readonly skewMs: number; readonly uncertaintyMs: number };
 }
 
 function isRedisStore(store: Store): store is RedisStore {
@@ -39,12 +42,14 @@ export async function stateStatus(store: Store): Promise<StateStatus> {
     up = false;
     reason = reasonOf(err);
   }
+  const clock = up ? await readClock(store) : undefined;
   return {
     backend: store.kind,
     up,
     ...(reason !== undefined ? { reason } : {}),
     generation: isRedisStore(store) ? (store.generation() ?? null) : null,
     flushDetected: store.flushDetected(),
+    ...(clock ? { clock: { skewMs: Math.round(clock.skewMs), uncertaintyMs: Math.ceil(clock.uncertaintyMs) } } : {}),
   };
 }
 

@@ -206,6 +206,8 @@ t.test('FLUSHALL: refused with KG7003, /readyz names it, an audited confirmation
   t.match(status.out, /백엔드:\s+redis[\s\S]*플러시 감지:\s+예: /, 'kguard state status shows the flush, in Korean (the configured language)');
   const statusEn = await runCli(['status', ...common, '--token-file', viewerFile, '--lang', 'en']);
   t.match(statusEn.out, /backend:\s+redis[\s\S]*flush detected: YES/, 'in English with --lang en');
+  t.match(statusEn.out, /clock:\s+[+-]\d+\.\d{3} s against Redis \(± \d+ ms\)/, "and this replica's clock against Redis'");
+  t.match(status.out, /시계:\s+Redis 대비 [+-]\d+\.\d{3}초 \(± \d+ ms\)/, 'also in Korean');
   const refused = await runCli(['confirm-flush', '--reason', 'viewer tries', ...common, '--token-file', viewerFile]);
   t.equal(refused.code, 1);
   t.match(refused.err, /HTTP 403/);
