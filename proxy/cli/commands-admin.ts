@@ -243,7 +243,12 @@ export const state: Command = {
   summary: 'the shared state (Redis) as the sidecar sees it',
   common: { ...ADMIN_COMMON, ...LANG_FLAG },
   sub: [
-    { name: 'status', summary: 'backend, up, generation marker, flush detected, clock against Redis', flags: JSON_FLAG, run: lazy(() => import('./state.js'), 'status') },
+    {
+      name: 'status',
+      summary: 'backend, up, generation marker, flush detected, clock against Redis',
+      flags: JSON_FLAG,
+      run: lazy(() => import('./state.js'), 'status'),
+    },
     {
       name: 'confirm-flush',
       summary: 'after Redis lost its data: let calls through again (audited)',
