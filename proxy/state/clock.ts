@@ -70,8 +70,10 @@ export function clockSkewCheck(store: Store, opts: ClockCheckOptions): Readiness
       name: GAUGE,
       help: "This replica's clock minus the shared store's (Redis TIME), at the midpoint of the round trip; replicas compare times each other wrote (token expiries, deadlines, call gaps)",
       registers: [opts.registry],
-      async collect() {
-        await read();
+      // A scrape reports the latest reading and starts the next when it is due, never waiting on Redis: /metrics
+      // must answer while Redis is slow (the next scrape shows the new reading).
+      collect() {
+        void read();
       },
     });
   if (!latest) gauge.set(Number.NaN);

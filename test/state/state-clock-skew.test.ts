@@ -125,6 +125,28 @@ t.test('readyz and scrapes share one reading per period; a new one after it', as
   t.equal(await timeCalls(registry2), 2, 'past the period, read again');
 });
 
+t.test('a scrape never waits on Redis: with Redis hung, /metrics answers with the latest reading', async (t) => {
+  const registry = new Registry();
+  const store = await newStore(registry);
+  const check = checkOf(store, registry, 2_000, { checkEveryMs: 100 });
+  await Promise.resolve(check.check()).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 150)); // past the period, so the next read asks Redis again
+  redis.pause();
+  t.teardown(() => redis.resume()); // never leave it hung for the tests after, whatever fails here
+  let settled = false;
+  const probe = Promise.resolve(check.check())
+    .catch(() => undefined)
+    .finally(() => {
+      settled = true;
+    });
+  const text = await registry.metrics();
+  t.notOk(settled, 'the reading is still waiting for Redis');
+  const value = Number(/^kguard_clock_skew_seconds (\S+)$/m.exec(text)?.[1]);
+  t.ok(value > 1, `the scrape answered meanwhile, with the latest reading (${value} s; this replica is 2 s ahead)`);
+  redis.resume();
+  await probe;
+});
+
 t.test('Redis unreachable: no reading, so no clock warning (the state check says Redis is down)', async (t) => {
   const registry = new Registry();
   const down = await createRedisStore({ url: 'redis://127.0.0.1:1', commandTimeoutMs: 500, logger: silentLogger(), registry });
