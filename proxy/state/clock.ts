@@ -76,7 +76,7 @@ export function clockSkewCheck(store: Store, opts: ClockCheckOptions): Readiness
         void read();
       },
     });
-  if (!latest) gauge.set(Number.NaN);
+  gauge.set(Number.NaN); // no reading yet
 
   return {
     name: 'clock',
@@ -89,7 +89,7 @@ export function clockSkewCheck(store: Store, opts: ClockCheckOptions): Readiness
   };
 }
 
-export function skewWarning(r: ClockReading, maxSkewMs: number, lang: Language): string {
+function skewWarning(r: ClockReading, maxSkewMs: number, lang: Language): string {
   const s = (Math.abs(r.skewMs) / 1000).toFixed(2);
   const pm = Math.ceil(r.uncertaintyMs);
   if (lang === 'en') {
