@@ -178,11 +178,26 @@ t.test('concurrent calls: every broker token is revoked', async (t) => {
 t.test('the broker-session ledger cannot record an issue: the call fails closed and the key is not left without token-issue slots', async (t) => {
   const token = await h.token();
   await h.waitNoLiveTokens();
-  // Every write of the ledger fails while its file's place is taken by a directory.
+  // Every write of the ledger fails while its file's place is taken by a directory. The last revoke's ledger write
+  // (temp file, fsync, rename) can still land after the simulator saw the revoke: the place is taken once it stays
+  // taken (a later rename onto the directory fails, as every write should now).
   const ledger = path.join(h.dataDir, 'broker-sessions.json');
-  const saved = await readFile(ledger);
-  await rm(ledger);
-  await mkdir(ledger);
+  let saved = Buffer.alloc(0);
+  await waitFor(
+    async () => {
+      saved = await readFile(ledger);
+      await rm(ledger);
+      return mkdir(ledger).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === 'EEXIST') return false;
+          throw err;
+        },
+      );
+    },
+    20_000,
+    "the ledger's place taken by a directory",
+  );
   const issued = h.sim.stats().tokensIssued;
   // Two failures: as many as Kiwoom's token-issue limit allows per second (2).
   for (let i = 0; i < 2; i++) {
