@@ -1,9 +1,10 @@
 // How far this replica's clock is from the shared store's (Redis TIME). Replicas compare times that another replica
-// wrote: a session token's expiry is judged by whichever replica the bot's next call reaches, an approval's and a
-// lease's deadlines by whichever replica reads them, and the risk engine measures the gap from a bot's previous call
-// stamped elsewhere. NTP keeps nodes within milliseconds; a node whose clock drifted by seconds lets tokens live
-// longer or die sooner and bends those gaps, with nothing failing. Its readiness check warns (the replica still
-// serves: a clock does not make calls unsafe to forward, only some judgements less exact) and the gauge alerts.
+// wrote: a session token's expiry is judged by whichever replica the bot's next call reaches, a held call's approval
+// deadline by whichever replica reads it, and the risk engine measures the gap from a bot's previous call stamped
+// elsewhere (leases and rate windows run on Redis' own clock and are not affected). NTP keeps nodes within
+// milliseconds; a node whose clock drifted by seconds lets tokens live longer or die sooner and bends those gaps, with
+// nothing failing. Its readiness check warns (the replica still serves: a clock does not make calls unsafe to
+// forward, only some judgements less exact) and the gauge alerts.
 import { Gauge, type Registry } from 'prom-client';
 import type { ReadinessCheck } from '../common/admin-route.js';
 import type { Language } from '../common/errors.js';

@@ -1,4 +1,4 @@
-// Replicas compare times other replicas wrote (token expiries, approval and lease deadlines, the risk engine's call
+// Replicas compare times other replicas wrote (token expiries, approval deadlines, the risk engine's call
 // gaps), so a node whose clock drifted misjudges them with nothing failing. Each replica on Redis now compares its
 // clock with Redis' TIME: the gauge kguard_clock_skew_seconds, and a /readyz warning (the replica stays ready) past
 // state.redis.maxClockSkewMs beyond the round trip's uncertainty. A real redis-server; this replica's clock is moved
