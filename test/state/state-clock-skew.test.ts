@@ -62,18 +62,21 @@ async function gaugeNear(t: Test, registry: Registry, offsetS: number): Promise<
   t.ok(Math.abs(skew * 1000 - offsetS * 1000) <= halfMs + 1, `gauge ${skew} s is ${offsetS} s within ± ${halfMs} ms`);
 }
 
-t.test('a clock in step with Redis: the check passes and the gauge reads within the round trip', async (t) => {
+/** A fresh store and registry, and /readyz's verdict on a replica whose clock is offsetMs from Redis'. */
+async function judged(offsetMs: number, more: Parameters<typeof checkOf>[3] = {}) {
   const registry = new Registry();
   const store = await newStore(registry);
-  const report = await runReadiness([checkOf(store, registry, 0)]);
+  return { registry, report: await runReadiness([checkOf(store, registry, offsetMs, more)]) };
+}
+
+t.test('a clock in step with Redis: the check passes and the gauge reads within the round trip', async (t) => {
+  const { registry, report } = await judged(0);
   t.same(report.checks.clock, { ok: true });
   await gaugeNear(t, registry, 0);
 });
 
 t.test('a replica 5 s ahead: /readyz warns (still ready), naming how far and the knob; the gauge says +5 s', async (t) => {
-  const registry = new Registry();
-  const store = await newStore(registry);
-  const report = await runReadiness([checkOf(store, registry, 5_000)]);
+  const { registry, report } = await judged(5_000);
   t.equal(report.ready, true, 'a warning: the replica stays in the Service');
   t.equal(report.serving, true, 'calls are still forwarded');
   t.match(report.checks.clock, {
@@ -85,26 +88,21 @@ t.test('a replica 5 s ahead: /readyz warns (still ready), naming how far and the
 });
 
 t.test('a replica 3 s behind, in Korean by default: the warning says so', async (t) => {
-  const registry = new Registry();
-  const store = await newStore(registry);
-  const report = await runReadiness([checkOf(store, registry, -3_000, { language: 'ko' })]);
+  const { registry, report } = await judged(-3_000, { language: 'ko' });
   t.match(report.checks.clock, { ok: false, severity: 'warn', reason: /Redis보다 \d+\.\d\d초 느립니다/ });
   await gaugeNear(t, registry, -3);
 });
 
 t.test('maxClockSkewMs 0: no warning however far, the gauge still reads', async (t) => {
-  const registry = new Registry();
-  const store = await newStore(registry);
-  const report = await runReadiness([checkOf(store, registry, 60_000, { maxSkewMs: 0 })]);
+  const { registry, report } = await judged(60_000, { maxSkewMs: 0 });
   t.same(report.checks.clock, { ok: true });
   await gaugeNear(t, registry, 60);
 });
 
 t.test('within the limit and its uncertainty: no warning', async (t) => {
-  const registry = new Registry();
-  const store = await newStore(registry);
-  const report = await runReadiness([checkOf(store, registry, 500)]);
+  const { registry, report } = await judged(500);
   t.same(report.checks.clock, { ok: true }, '0.5 s ahead with a 1 s limit');
+  await gaugeNear(t, registry, 0.5);
 });
 
 t.test('readyz and scrapes share one reading per period; a new one after it', async (t) => {
