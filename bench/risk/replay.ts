@@ -85,12 +85,19 @@ const RULES_ONLY = {
 /**
  * The config the evaluation runs: defaults, with the corpus' KRX holidays configured as an operator would.
  * 'rules' approximates the rules-only baseline of issue 17 (bench/risk/BASELINE.md was measured on the code
- * before it; the detectors changed since — young source, fresh symbol, drain — keep their new shape here);
+ * before it; the detectors changed since — young source, fresh symbol, drain — keep their new shape here, and
+ * new_symbol's dormant buys, added since, are off);
  * 'current' is every default; 'model' is the default with the learned model weighted (the enable test).
  */
 export function evaluationConfig(variant: EngineVariant = 'current', overrides: Readonly<Record<string, unknown>> = {}): RiskConfig {
   const weights = variant === 'rules' ? RULES_ONLY : variant === 'model' ? { model: 0.75 } : {};
-  return parseRiskConfig({ holidays: [...KRX_HOLIDAYS], weights, ...(variant === 'model' ? { model: { scoreFrom: 0.2 } } : {}), ...overrides });
+  return parseRiskConfig({
+    holidays: [...KRX_HOLIDAYS],
+    weights,
+    ...(variant === 'model' ? { model: { scoreFrom: 0.2 } } : {}),
+    ...(variant === 'rules' ? { pattern: { dormantSymbolDays: 0 } } : {}),
+    ...overrides,
+  });
 }
 
 /** The record of a call of a bot the replay halted after its lockdown: never sent, never judged. */

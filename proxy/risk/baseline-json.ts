@@ -52,6 +52,8 @@ export function readBaseline(json: string): Baseline | undefined {
   if (!ok || !logsReadable(b as Stored)) return undefined;
   // An optional part that cannot be read is learned afresh rather than fail every call of the bot.
   if (b.sequence !== undefined && !sequenceReadable(b.sequence)) delete b.sequence;
+  const d = b.dormantBuys;
+  if (d !== undefined && !(obj(d) && nums(d.days, d.dormant) && typeof d.day === 'string')) delete b.dormantBuys;
   return b;
 }
 

@@ -1,6 +1,7 @@
 // A bot's learned behaviour, kept as one JSON document per bot in the Store.
 // Every collection is bounded so a document never grows without limit.
 import { BALANCE, baseCode, seoulParts } from '../kiwoom/protocol/index.js';
+import { tradingDaysSince } from './calendar.js';
 import type { RiskConfig } from './config.js';
 import { ewmaUpdate, pushBounded, type Ewma } from './stats.js';
 import type { SequenceBaseline } from './sequence.js';
@@ -64,6 +65,12 @@ export interface Baseline {
   conditions?: Record<string, number>;
   /** Size envelope of new buys: how many were learned, the largest quantity and the largest KRW notional. */
   buyEnvelope?: BuyEnvelope;
+  /**
+   * The Seoul days this bot placed new buys on (`days`, the last one `day`), and how many of its buys came with no call
+   * about their symbol (a read or a trade) on that trading day or pattern.dormantSymbolDays before: rare for a bot that
+   * looks first.
+   */
+  dormantBuys?: DormantBuys;
   /** What led up to each learned order (sequence.ts). */
   sequence?: SequenceBaseline;
   /** The learned per-bot model (model.ts), opaque here. */
@@ -250,6 +257,40 @@ function touchBounded(map: Record<string, number>, key: string, now: number, max
   for (const k of keys.slice(0, keys.length - max)) delete map[k];
 }
 
+export interface DormantBuys {
+  days: number;
+  day: string;
+  dormant: number;
+}
+
+/** The counts halve past this many buying days (about a trading year), so the rate follows what the bot does now. */
+const BUY_DAYS_LIMIT = 250;
+
+/**
+ * Trading days since this bot's last call about `sym` (b.symbols: any kind), up to `cap`: cap when it made none.
+ * More than pattern.dormantSymbolDays makes a buy in it a dormant one.
+ */
+export function daysDormant(b: Baseline, sym: string, nowMs: number, cfg: RiskConfig, cap: number): number {
+  const last = b.symbols[sym];
+  return last === undefined ? cap : tradingDaysSince(cfg, last, nowMs, cap);
+}
+
+function countDormantBuy(b: Baseline, sym: string, nowMs: number, cfg: RiskConfig): void {
+  const day = seoulParts(nowMs).date;
+  b.dormantBuys ??= { days: 0, day, dormant: 0 };
+  const d = b.dormantBuys;
+  if (d.days === 0 || d.day !== day) {
+    d.days += 1;
+    d.day = day;
+  }
+  const within = cfg.pattern.dormantSymbolDays;
+  if (daysDormant(b, sym, nowMs, cfg, within + 1) > within) d.dormant += 1;
+  if (d.days > BUY_DAYS_LIMIT) {
+    d.days /= 2;
+    d.dormant /= 2;
+  }
+}
+
 function foldRate(rate: RateBaseline, minute: number, alpha: number, counts: boolean): void {
   if (rate.minute !== minute) {
     if (rate.count > 0) {
@@ -285,6 +326,7 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
   }
   const sym = symbolOf(input.stkCd);
   if (sym) {
+    if (input.kind === 'order' && input.side === 'buy' && p.dormantSymbolDays > 0) countDormantBuy(b, sym, nowMs, cfg);
     b.fresh ??= {};
     const fresh = b.fresh;
     for (const [k, t] of Object.entries(fresh)) if (nowMs - t > FRESH_MS) delete fresh[k];

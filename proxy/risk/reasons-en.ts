@@ -40,6 +40,8 @@ export const REASONS_EN: Reasons = {
   newApi: (apiId) => `api-id ${apiId} never used by this bot`,
   freshSymbolOrder: (symbol, minutes) => `order in ${symbol}, first seen ${minutes} min ago and never ordered`,
   newSymbol: (symbol, trading) => `${trading ? 'order in' : 'query for'} symbol ${symbol} never traded or queried by this bot`,
+  dormantSymbolBuy: ({ symbol, days, atLeast, within, buyDays, dormant }) =>
+    `buy in ${symbol}, no call about it for ${days}${atLeast ? '+' : ''} trading day${days === 1 ? '' : 's'}; this bot bought on ${buyDays} days, ${dormant === 0 ? 'never' : `${dormant} time${dormant === 1 ? '' : 's'}`} without a call about the symbol that day or ${within} trading day${within === 1 ? '' : 's'} before`,
   burstCap: (count, cap) => `${Math.round(count)} calls in the last minute (absolute cap ${cap})`,
   burst: (count, usual) => `${Math.round(count)} calls in the last minute vs usual ${r2(usual)} per active minute`,
   cancelStorm: ({ count, usual, rejected, rejectedMin }) =>

@@ -46,6 +46,8 @@ export const REASONS_KO: Reasons = {
   newApi: (apiId) => `이 봇이 쓴 적 없는 api-id ${apiId}`,
   freshSymbolOrder: (symbol, minutes) => `${minutes}분 전에 처음 보고 주문한 적 없는 종목 ${symbol}의 주문`,
   newSymbol: (symbol, trading) => `이 봇이 거래하거나 조회한 적 없는 종목 ${symbol}의 ${trading ? '주문' : '조회'}`,
+  dormantSymbolBuy: ({ symbol, days, atLeast, within, buyDays, dormant }) =>
+    `${days}${atLeast ? '+' : ''}거래일 동안 호출이 없던 종목 ${symbol}의 매수; 이 봇은 ${buyDays}일 매수했고, 그날이나 ${within}거래일 전까지 그 종목을 조회하거나 거래하지 않은 매수는 ${dormant === 0 ? '한 번도 없었음' : `${dormant}건`}`,
   burstCap: (count, cap) => `최근 1분 호출 ${Math.round(count)}건 (절대 상한 ${cap}건)`,
   burst: (count, usual) => `최근 1분 호출 ${Math.round(count)}건, 평소 활동하는 1분에 ${r2(usual)}건`,
   cancelStorm: ({ count, usual, rejected, rejectedMin }) =>

@@ -30,6 +30,12 @@ export interface Reasons {
   newApi(apiId: string): string;
   freshSymbolOrder(symbol: string, minutes: number): string;
   newSymbol(symbol: string, trading: boolean): string;
+  /**
+   * A buy in a symbol with no call about it for `days` trading days (or more, when `atLeast`), above `within`, by a bot
+   * that bought on `buyDays` days and `dormant` times did so without a call about the symbol that trading day or
+   * `within` before.
+   */
+  dormantSymbolBuy(p: { symbol: string; days: number; atLeast: boolean; within: number; buyDays: number; dormant: number }): string;
   burstCap(count: number, cap: number): string;
   burst(count: number, usual: number): string;
   cancelStorm(p: { count: number; usual: number; rejected: number; rejectedMin: number }): string;

@@ -25,6 +25,7 @@ const SAMPLES: { [K in keyof Reasons]: Parameters<Reasons[K]> } = {
   newApi: ['ka10037'],
   freshSymbolOrder: ['000037', 4],
   newSymbol: ['000037', true],
+  dormantSymbolBuy: [{ symbol: '000037', days: 60, atLeast: true, within: 1, buyDays: 37, dormant: 2 }],
   burstCap: [370, 300],
   burst: [37, 2],
   cancelStorm: [{ count: 37, usual: 1, rejected: 12, rejectedMin: 10 }],
