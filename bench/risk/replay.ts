@@ -95,7 +95,7 @@ export function evaluationConfig(variant: EngineVariant = 'current', overrides: 
     holidays: [...KRX_HOLIDAYS],
     weights,
     ...(variant === 'model' ? { model: { scoreFrom: 0.2 } } : {}),
-    ...(variant === 'rules' ? { pattern: { dormantSymbolDays: 0 } } : {}),
+    ...(variant === 'rules' ? { dormantBuys: { days: 0 } } : {}),
     ...overrides,
   });
 }

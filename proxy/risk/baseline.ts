@@ -1,8 +1,9 @@
 // A bot's learned behaviour, kept as one JSON document per bot in the Store.
 // Every collection is bounded so a document never grows without limit.
 import { BALANCE, baseCode, seoulParts } from '../kiwoom/protocol/index.js';
-import { tradingDaysSince } from './calendar.js';
+import { type BuyEnvelope, learnBuyEnvelope } from './buy-envelope.js';
 import type { RiskConfig } from './config.js';
+import { type DormantBuys, learnDormantBuy } from './dormant.js';
 import { ewmaUpdate, pushBounded, type Ewma } from './stats.js';
 import type { SequenceBaseline } from './sequence.js';
 import type { RiskInput } from './types.js';
@@ -65,11 +66,7 @@ export interface Baseline {
   conditions?: Record<string, number>;
   /** Size envelope of new buys: how many were learned, the largest quantity and the largest KRW notional. */
   buyEnvelope?: BuyEnvelope;
-  /**
-   * The Seoul days this bot placed new buys on (`days`, the last one `day`), and how many of its buys came with no call
-   * about their symbol (a read or a trade) on that trading day or pattern.dormantSymbolDays before: rare for a bot that
-   * looks first.
-   */
+  /** Its buying days and the buys with no call about their symbol shortly before (dormant.ts). */
   dormantBuys?: DormantBuys;
   /** What led up to each learned order (sequence.ts). */
   sequence?: SequenceBaseline;
@@ -96,66 +93,6 @@ export interface DailyCount {
   ewma: number;
   max: number;
   days: number;
-}
-
-/**
- * The largest buys learned. A buy above them joins them only from the next Seoul day on (pending until then):
- * an insider repeating an outsized buy must not raise the bar with the first one, and the day's count of buys
- * above the bar is what order_size reads as a repeat.
- */
-export interface BuyEnvelope {
-  orders: number;
-  maxQty: number;
-  maxNotional: number;
-  /** The Seoul day the pending maxima and the count below belong to. */
-  day?: string;
-  /** Buys above the envelope learned that day. */
-  above?: number;
-  pendingQty?: number;
-  pendingNotional?: number;
-}
-
-/** The envelope as it stands on `day`: earlier days' pending maxima folded in, that day's count of buys above it. */
-export function envelopeOn(e: BuyEnvelope, day: string): { maxQty: number; maxNotional: number; above: number } {
-  if (e.day === day) return { maxQty: e.maxQty, maxNotional: e.maxNotional, above: e.above ?? 0 };
-  return { maxQty: Math.max(e.maxQty, e.pendingQty ?? 0), maxNotional: Math.max(e.maxNotional, e.pendingNotional ?? 0), above: 0 };
-}
-
-/**
- * How far a buy is above the envelope: the larger of its quantity over the largest (plus one share) and its KRW
- * over the largest (plus one share's price). 1 or less is within.
- */
-export function envelopeRatio(env: { maxQty: number; maxNotional: number }, qty: number | undefined, notional: number | undefined, price: number | undefined) {
-  const byQty = qty !== undefined && env.maxQty > 0 ? qty / (env.maxQty + 1) : 0;
-  const slack = price ?? (notional !== undefined && qty ? notional / qty : 0);
-  const byKrw = notional !== undefined && env.maxNotional > 0 ? notional / (env.maxNotional + slack) : 0;
-  return { byQty, byKrw, ratio: Math.max(byQty, byKrw) };
-}
-
-function learnBuyEnvelope(b: Baseline, input: RiskInput, notional: number | undefined, nowMs: number, minOrders: number): void {
-  b.buyEnvelope ??= { orders: 0, maxQty: 0, maxNotional: 0 };
-  const e = b.buyEnvelope;
-  const day = seoulParts(nowMs).date;
-  if (e.day !== day) {
-    const now = envelopeOn(e, day);
-    e.maxQty = now.maxQty;
-    e.maxNotional = now.maxNotional;
-    e.day = day;
-    e.above = 0;
-    e.pendingQty = 0;
-    e.pendingNotional = 0;
-  }
-  const qty = input.qty ?? 0;
-  const krw = notional ?? 0;
-  if (e.orders >= minOrders && envelopeRatio(e, input.qty, notional, input.price).ratio > 1) {
-    e.above = (e.above ?? 0) + 1;
-    e.pendingQty = Math.max(e.pendingQty ?? 0, qty);
-    e.pendingNotional = Math.max(e.pendingNotional ?? 0, krw);
-  } else {
-    e.maxQty = Math.max(e.maxQty, qty);
-    e.maxNotional = Math.max(e.maxNotional, krw);
-  }
-  e.orders += 1;
 }
 
 const FRESH_MAX = 32;
@@ -257,40 +194,6 @@ function touchBounded(map: Record<string, number>, key: string, now: number, max
   for (const k of keys.slice(0, keys.length - max)) delete map[k];
 }
 
-export interface DormantBuys {
-  days: number;
-  day: string;
-  dormant: number;
-}
-
-/** The counts halve past this many buying days (about a trading year), so the rate follows what the bot does now. */
-const BUY_DAYS_LIMIT = 250;
-
-/**
- * Trading days since this bot's last call about `sym` (b.symbols: any kind), up to `cap`: cap when it made none.
- * More than pattern.dormantSymbolDays makes a buy in it a dormant one.
- */
-export function daysDormant(b: Baseline, sym: string, nowMs: number, cfg: RiskConfig, cap: number): number {
-  const last = b.symbols[sym];
-  return last === undefined ? cap : tradingDaysSince(cfg, last, nowMs, cap);
-}
-
-function countDormantBuy(b: Baseline, sym: string, nowMs: number, cfg: RiskConfig): void {
-  const day = seoulParts(nowMs).date;
-  b.dormantBuys ??= { days: 0, day, dormant: 0 };
-  const d = b.dormantBuys;
-  if (d.days === 0 || d.day !== day) {
-    d.days += 1;
-    d.day = day;
-  }
-  const within = cfg.pattern.dormantSymbolDays;
-  if (daysDormant(b, sym, nowMs, cfg, within + 1) > within) d.dormant += 1;
-  if (d.days > BUY_DAYS_LIMIT) {
-    d.days /= 2;
-    d.dormant /= 2;
-  }
-}
-
 function foldRate(rate: RateBaseline, minute: number, alpha: number, counts: boolean): void {
   if (rate.minute !== minute) {
     if (rate.count > 0) {
@@ -326,7 +229,7 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
   }
   const sym = symbolOf(input.stkCd);
   if (sym) {
-    if (input.kind === 'order' && input.side === 'buy' && p.dormantSymbolDays > 0) countDormantBuy(b, sym, nowMs, cfg);
+    if (input.kind === 'order' && input.side === 'buy') learnDormantBuy(b, sym, nowMs, cfg);
     b.fresh ??= {};
     const fresh = b.fresh;
     for (const [k, t] of Object.entries(fresh)) if (nowMs - t > FRESH_MS) delete fresh[k];

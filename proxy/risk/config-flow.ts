@@ -1,6 +1,6 @@
 // Knobs of the detectors added with issue 17 (sell-off, order size and the
 // buy-size envelope, account reads, api-id breadth, escalation, credential
-// stuffing, the learned model).
+// stuffing, dormant buys, the learned model).
 // Every knob has a default; parsed as part of parseRiskConfig.
 import { bool, configError, num, section, strList } from '../common/validate.js';
 
@@ -94,12 +94,28 @@ export interface FlowConfig {
     readonly leadSeconds: readonly number[];
     readonly idleSeconds: readonly number[];
   };
+  /**
+   * new_symbol's dormant buys (dormant.ts): a buy in a symbol the bot made no call about that KRX trading day or `days`
+   * before (0: off), judged when such buys came on at most `maxRate` of its buying days ((dormant + 1) / (days + 1)).
+   */
+  readonly dormantBuys: { readonly days: number; readonly maxRate: number };
   /** The learned per-bot model (half-space trees); weight 0 = shadow (scored and recorded, adds nothing). */
   readonly model: { readonly trees: number; readonly depth: number; readonly windowSize: number; readonly scoreFrom: number };
 }
 
 /** The sections of `risk` parseFlowConfig reads. */
-export const FLOW_SECTIONS = ['escalation', 'approvalGrace', 'sellOff', 'orderSize', 'reads', 'apiBreadth', 'stuffing', 'sequence', 'model'] as const;
+export const FLOW_SECTIONS = [
+  'escalation',
+  'approvalGrace',
+  'sellOff',
+  'orderSize',
+  'reads',
+  'apiBreadth',
+  'stuffing',
+  'sequence',
+  'dormantBuys',
+  'model',
+] as const;
 
 /** Gap bounds of lead-ins: 1 to 4 ascending seconds above `above`, at most a day (each makes lead-ins of its own); the default too. */
 function gapBounds(given: unknown, path: string, def: number[], above: number): number[] {
@@ -152,6 +168,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
   const sq = section(r.sequence, `${path}.sequence`, ['kinds', 'minOrders', 'minReads', 'minDays', 'maxNewRate', 'oneOffDays', 'leadSeconds', 'idleSeconds']);
   const leadSeconds = gapBounds(sq.leadSeconds, `${path}.sequence.leadSeconds`, [5, 60], 0);
   const md = section(r.model, `${path}.model`, ['trees', 'depth', 'windowSize', 'scoreFrom']);
+  const db = section(r.dormantBuys, `${path}.dormantBuys`, ['days', 'maxRate']);
   const orderSize = {
     zWarn: num(os, 'zWarn', `${path}.orderSize`, 3, 1, 50),
     zMax: num(os, 'zMax', `${path}.orderSize`, 4.5, 1, 100),
@@ -215,6 +232,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       leadSeconds,
       idleSeconds: gapBounds(sq.idleSeconds, `${path}.sequence.idleSeconds`, [600], leadSeconds.at(-1)!),
     },
+    dormantBuys: { days: num(db, 'days', `${path}.dormantBuys`, 1, 0, 60, true), maxRate: num(db, 'maxRate', `${path}.dormantBuys`, 0.1, 0.001, 1) },
     model: {
       trees: num(md, 'trees', `${path}.model`, 16, 1, 64, true),
       depth: num(md, 'depth', `${path}.model`, 6, 2, 10, true),

@@ -123,13 +123,6 @@ export interface RiskConfig extends FlowConfig {
      */
     readonly advMinDays: number;
     readonly advTtlMs: number;
-    /**
-     * A buy in a symbol this bot made no call about on that trading day or this many before (0: off) is judged by
-     * new_symbol when the bot looks before it buys: such buys per day it bought on, (dormant + 1) / (buying days + 1),
-     * at most `dormantSymbolMaxRate` (0.1: nine buying days without one).
-     */
-    readonly dormantSymbolDays: number;
-    readonly dormantSymbolMaxRate: number;
   };
   /** Cross-tenant signals, counted in the shared Store. */
   readonly crossTenant: {
@@ -305,8 +298,6 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     'illiquidAdvFraction',
     'advMinDays',
     'advTtlHours',
-    'dormantSymbolDays',
-    'dormantSymbolMaxRate',
   ]);
   const pp = `${path}.pattern`;
   // One would hold every such sale after the first of the day: that is a policy rule, not a pattern.
@@ -379,8 +370,6 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
       illiquidAdvFraction: num(pt, 'illiquidAdvFraction', pp, 0.05, 0.0001, 10),
       advMinDays: num(pt, 'advMinDays', pp, 5, 1, 600, true),
       advTtlMs: num(pt, 'advTtlHours', pp, 72, 1, 24 * 30) * 3_600_000,
-      dormantSymbolDays: num(pt, 'dormantSymbolDays', pp, 1, 0, 60, true),
-      dormantSymbolMaxRate: num(pt, 'dormantSymbolMaxRate', pp, 0.1, 0.001, 1),
     },
     crossTenant: {
       sourceWindowMs: num(ct, 'sourceWindowMinutes', cp, 60, 1, 1440) * 60_000,

@@ -6,18 +6,8 @@
 // credential stuffing seen across bots. Pure functions of the call, the
 // baseline and live counters, like detectors.ts.
 import { seoulParts } from '../kiwoom/protocol/index.js';
-import {
-  busiestDay,
-  CONDITION_REQUESTS,
-  SELL_FRAC_LOW,
-  envelopeOn,
-  envelopeRatio,
-  normaliseIp,
-  notionalOf,
-  positionOf,
-  sellFracBin,
-  soldFraction,
-} from './baseline.js';
+import { busiestDay, CONDITION_REQUESTS, SELL_FRAC_LOW, normaliseIp, notionalOf, positionOf, sellFracBin, soldFraction } from './baseline.js';
+import { envelopeOn, envelopeRatio } from './buy-envelope.js';
 import type { DetectorContext, DetectorResult } from './detectors.js';
 import { clamp01, median, scaledMad } from './stats.js';
 

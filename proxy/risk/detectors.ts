@@ -2,12 +2,13 @@
 // baseline and a few live counters, returning a score in [0,1] and a reason.
 import { isIP } from 'node:net';
 import { seoulParts } from '../kiwoom/protocol/index.js';
-import { daysDormant, hourOfWeek, isTradingKind, normaliseIp, notionalOf, symbolOf, type Baseline } from './baseline.js';
+import { hourOfWeek, isTradingKind, normaliseIp, notionalOf, symbolOf, type Baseline } from './baseline.js';
 import type { DetectorName, RiskConfig } from './config.js';
 import type { Reasons } from './reasons.js';
 import { clamp01, median, scaledMad } from './stats.js';
 import { networkOf } from './network.js';
 import { sessionAt } from './calendar.js';
+import { dormantBuy } from './dormant.js';
 import { accountReads, apiBreadth, condition, drain, model, ORDER_SIZE_MIN_SAMPLES, orderSize, sellOff, stuffing } from './detectors-flow.js';
 import type { ModelResult } from './model.js';
 import { sequence } from './sequence.js';
@@ -77,8 +78,6 @@ const YOUNG_SOURCE_MS = 30 * 60_000;
 const YOUNG_SOURCE_ORDER_SCORE = 0.6;
 const FRESH_SYMBOL_ORDER_SCORE = 0.6;
 const QUERY_NEW_SYMBOL_SCORE = 0.15;
-/** Trading days a dormant buy's reason counts up to (more reads as that many, "or more"). */
-const DORMANT_DAYS_SHOWN = 60;
 const warm = (ctx: DetectorContext): boolean => ctx.baseline.calls >= ctx.cfg.warmupCalls;
 
 const time: Detector = (ctx) => {
@@ -224,43 +223,16 @@ const newSymbol: Detector = (ctx) => {
   const trading = isTradingKind(ctx.input.kind);
   if (sym in b.symbols) {
     if (ctx.input.kind !== 'order') return undefined;
-    // Seen minutes ago for the first time and never ordered: the quote-then-buy of a name new to this bot.
+    // Seen minutes ago for the first time and never ordered: the quote-then-buy of a name new to this bot; else a buy
+    // of a name it made no call about for days (dormant.ts).
     const first = b.fresh?.[sym];
     if (first !== undefined && b.traded && !(sym in b.traded)) {
       return { score: FRESH_SYMBOL_ORDER_SCORE, reason: ctx.say.freshSymbolOrder(sym, Math.round((ctx.nowMs - first) / 60_000)) };
     }
-    return dormantSymbolBuy(ctx, sym);
+    return dormantBuy(ctx, sym, FRESH_SYMBOL_ORDER_SCORE);
   }
   return { score: trading ? 1 : QUERY_NEW_SYMBOL_SCORE, reason: ctx.say.newSymbol(sym, trading) };
 };
-
-/**
- * A buy in a symbol this bot made no call about on this trading day or the one before (pattern.dormantSymbolDays),
- * from a bot that looks before it buys: its learned buys came after its own quote, chart or order of their symbol,
- * but on a rare day. Someone else using its identity buys what they know it trades, without its data pipeline in
- * front. Scores as a fresh symbol's order does: a hold with one more sign (a size, a lead-in), not on its own. The rate
- * is per buying day, not per buy: a bot that buys a hundred times a day and now and then without looking would be
- * flagged every few days. Trading days, not hours: a bot that reads on Friday and buys on Monday looked.
- */
-function dormantSymbolBuy(ctx: DetectorContext, sym: string): DetectorResult | undefined {
-  const { input, baseline: b, cfg, nowMs } = ctx;
-  const { dormantSymbolDays: within, dormantSymbolMaxRate: maxRate } = cfg.pattern;
-  const learned = b.dormantBuys;
-  if (input.side !== 'buy' || within === 0 || !learned || (learned.dormant + 1) / (learned.days + 1) > maxRate) return undefined;
-  const days = daysDormant(b, sym, nowMs, cfg, DORMANT_DAYS_SHOWN);
-  if (days <= within) return undefined;
-  return {
-    score: FRESH_SYMBOL_ORDER_SCORE,
-    reason: ctx.say.dormantSymbolBuy({
-      symbol: sym,
-      days,
-      atLeast: days === DORMANT_DAYS_SHOWN,
-      within,
-      buyDays: Math.round(learned.days),
-      dormant: Math.round(learned.dormant),
-    }),
-  };
-}
 
 function rateScore(count: number, typical: number, factor: number, min: number): number {
   const ratio = count / Math.max(typical, 1);

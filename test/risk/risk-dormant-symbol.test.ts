@@ -20,7 +20,7 @@ const buy = (now: number, stkCd: string, qty = 10): RiskInput => riskInput({ now
 
 type Setup = ReturnType<typeof riskEngineSetup>;
 /** The engine judging these buys, lead-ins aside (every call assessed here would be a new one: sequence's own tests). */
-const setup = (pattern: Record<string, unknown> = {}): Setup => riskEngineSetup({ pattern, weights: { sequence: 0 } });
+const setup = (dormantBuys: Record<string, unknown> = {}): Setup => riskEngineSetup({ dormantBuys, weights: { sequence: 0 } });
 
 async function learn(s: Setup, inputs: readonly RiskInput[]): Promise<void> {
   for (const i of inputs) {
@@ -89,35 +89,31 @@ t.test('a buy in a symbol untouched for days, from a bot that looks first: new_s
   t.notOk(hit(await s.engine.assess(buy(LATER + 120_000, DROPPED))), 'quoted a minute ago: nothing');
 });
 
-t.test('silent for a bot that buys without looking, a young history, and dormantSymbolDays 0', async (t) => {
+t.test('silent for a bot that buys without looking, a young history, and dormantBuys.days 0', async (t) => {
   const blind = setup();
   t.teardown(blind.close);
   await learn(blind, looker(1));
   t.notOk(hit(await blind.engine.assess(buy(LATER, DROPPED))), 'one buy without a call about its symbol on ten buying days: (1+1)/(10+1) is above 0.1');
-  const tolerant = setup({ dormantSymbolMaxRate: 0.2 });
+  const tolerant = setup({ maxRate: 0.2 });
   t.teardown(tolerant.close);
   await learn(tolerant, looker(1));
-  t.match(
-    hit(await tolerant.engine.assess(buy(LATER, DROPPED)))?.reason,
-    /bought on 10 days, 1 time without a call about the symbol/,
-    'dormantSymbolMaxRate 0.2 judges it',
-  );
+  t.match(hit(await tolerant.engine.assess(buy(LATER, DROPPED)))?.reason, /bought on 10 days, 1 time without a call about the symbol/, 'maxRate 0.2 judges it');
 
   const young = setup();
   t.teardown(young.close);
   await learn(young, looker(0, WEEKDAYS.slice(0, 8)));
   t.notOk(hit(await young.engine.assess(buy(LATER, DROPPED))), 'eight buying days: (0+1)/(8+1) is above 0.1');
 
-  const off = setup({ dormantSymbolDays: 0 });
+  const off = setup({ days: 0 });
   t.teardown(off.close);
   await learn(off, looker());
-  t.notOk(hit(await off.engine.assess(buy(LATER, DROPPED))), 'dormantSymbolDays 0: off');
+  t.notOk(hit(await off.engine.assess(buy(LATER, DROPPED))), 'days 0: off');
   t.notOk(JSON.parse((await off.store.get(baselineKey('b1')))!).dormantBuys, 'and nothing is counted');
 
-  const longer = setup({ dormantSymbolDays: 10 });
+  const longer = setup({ days: 10 });
   t.teardown(longer.close);
   await learn(longer, looker());
-  t.notOk(hit(await longer.engine.assess(buy(LATER, DROPPED))), 'dormantSymbolDays 10: ten trading days are within it');
+  t.notOk(hit(await longer.engine.assess(buy(LATER, DROPPED))), 'days 10: ten trading days are within it');
 });
 
 t.test('a stored count that cannot be read is learned afresh, not fatal', async (t) => {
