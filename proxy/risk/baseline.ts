@@ -194,6 +194,15 @@ function touchBounded(map: Record<string, number>, key: string, now: number, max
   for (const k of keys.slice(0, keys.length - max)) delete map[k];
 }
 
+/** A call about `sym` now: first seen within the hour (fresh) when it is new to the bot; its last call about it. */
+function touchSymbol(b: Baseline, sym: string, nowMs: number, maxSymbols: number): void {
+  b.fresh ??= {};
+  const fresh = b.fresh;
+  for (const [k, t] of Object.entries(fresh)) if (nowMs - t > FRESH_MS) delete fresh[k];
+  if (!(sym in b.symbols) && Object.keys(fresh).length < FRESH_MAX) fresh[sym] = nowMs;
+  touchBounded(b.symbols, sym, nowMs, maxSymbols);
+}
+
 function foldRate(rate: RateBaseline, minute: number, alpha: number, counts: boolean): void {
   if (rate.minute !== minute) {
     if (rate.count > 0) {
@@ -230,16 +239,14 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
   const sym = symbolOf(input.stkCd);
   if (sym) {
     if (input.kind === 'order' && input.side === 'buy') learnDormantBuy(b, sym, nowMs, cfg);
-    b.fresh ??= {};
-    const fresh = b.fresh;
-    for (const [k, t] of Object.entries(fresh)) if (nowMs - t > FRESH_MS) delete fresh[k];
-    if (!(sym in b.symbols) && Object.keys(fresh).length < FRESH_MAX) fresh[sym] = nowMs;
-    touchBounded(b.symbols, sym, nowMs, p.maxSymbols);
+    touchSymbol(b, sym, nowMs, p.maxSymbols);
     if (input.kind === 'order') {
       b.traded ??= {};
       touchBounded(b.traded, sym, nowMs, p.maxSymbols);
     }
   }
+  // A realtime registration's stocks: the bot watches them (the last maxSymbols of them, when it names more).
+  for (const code of input.watched?.slice(-p.maxSymbols) ?? []) touchSymbol(b, baseCode(code), nowMs, p.maxSymbols);
   if (input.kind === 'account') b.reads = countDaily(b.reads, nowMs);
 
   const minute = Math.floor(nowMs / 60_000);

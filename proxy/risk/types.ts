@@ -26,6 +26,8 @@ export interface RiskInput {
   readonly now: Date | number;
   /** Optional context the pipeline may know: current position in this symbol. */
   readonly holdingQty?: number;
+  /** A realtime registration (REG): the stock codes it registers, each a call about that stock (new_symbol, dormant buys). */
+  readonly watched?: readonly string[];
   /** A realtime condition search (CNSRREQ, CNSRCLR): the condition's seq in the account's list. */
   readonly condition?: string;
   /** Average daily traded volume of the symbol, in shares (the engine reads the one learned from daily charts when absent). */

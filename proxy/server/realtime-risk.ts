@@ -23,6 +23,20 @@ export function loginRiskInput(bot: { id: string; account: string }, sourceIp: s
   return { botId: bot.id, account: bot.account, apiId: 'LOGIN', kind: 'auth', sourceIp, now, uncounted: true };
 }
 
+/** REG types whose item is not a stock: the account's feeds, gold, sectors and the market's opening time. */
+const NOT_STOCK_ITEMS: ReadonlySet<string> = new Set(['00', '04', '0I', '0J', '0U', '0s']);
+
+/** The engine's view of a REG: a call about each stock it registers (none: nothing to learn, undefined). */
+export function registrationRiskInput(
+  bot: { id: string; account: string },
+  items: readonly { type: string; item: string }[],
+  sourceIp: string,
+  now: number,
+): RiskInput | undefined {
+  const watched = [...new Set(items.filter((r) => r.item !== '' && !NOT_STOCK_ITEMS.has(r.type)).map((r) => r.item))];
+  return watched.length === 0 ? undefined : { botId: bot.id, account: bot.account, apiId: 'REG', kind: 'realtime', sourceIp, now, watched };
+}
+
 /** What the audit record of the message carries (as a REST call's intent record does): `kguard risk explain <requestId>`. */
 export interface ConditionJudgement {
   readonly requestId: string;
@@ -51,6 +65,12 @@ export interface ConditionRisk {
    * is not learned, so a refused condition does not become one the bot "ran". A failure is logged: the search already ran.
    */
   learn(input: RiskInput, reply: Readonly<Record<string, unknown>>): Promise<void>;
+  /**
+   * Learns a REG Kiwoom accepted as a call about each stock it registers: a bot that watches its names over the
+   * WebSocket has looked at them, as one that quotes them has (its first order in one is a fresh name's, not a new
+   * one's; its buys in them are not dormant). A failure is logged: the registration already stands.
+   */
+  registered(bot: { id: string; account: string }, items: readonly { type: string; item: string }[], sourceIp: string): Promise<void>;
 }
 
 export function createConditionRisk(deps: {
@@ -80,6 +100,13 @@ export function createConditionRisk(deps: {
       await deps.risk
         .learn(input, { allowed: true, completed: returnedOk(reply.return_code) })
         .catch((err) => deps.logger.warn({ err: String(err), botId: input.botId, apiId: input.apiId }, 'risk learning of a condition search failed'));
+    },
+    async registered(bot, items, sourceIp) {
+      const input = registrationRiskInput(bot, items, sourceIp, deps.clock());
+      if (!input) return;
+      await deps.risk
+        .learn(input, { allowed: true, completed: true })
+        .catch((err) => deps.logger.warn({ err: String(err), botId: bot.id }, 'risk learning of a realtime registration failed'));
     },
   };
 }

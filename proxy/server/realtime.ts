@@ -270,6 +270,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
       const cap = Math.min(config.maxRegistrationsPerBot, deps.policy.realtimeCaps(bot!.id, bot!.account).maxRegistrations ?? Infinity);
       if (m.trnm === 'REG') await h.register(m.group, m.items, m.refresh, cap);
       else await h.remove(m.group, m.items);
+      if (m.trnm === 'REG') await deps.conditionRisk.registered(bot!, m.items, sourceIp);
       send(reply(m.trnm, 0, ''));
     }
 

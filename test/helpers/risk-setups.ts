@@ -61,11 +61,13 @@ export async function warmRiskHarness(clock: { now: number }): Promise<{ h: Harn
  */
 export async function warmTraderHarness(
   clock: { now: number },
-  o: { bought: string; others?: Readonly<Record<string, number>>; risk?: Record<string, unknown> },
+  o: { bought: string; others?: Readonly<Record<string, number>>; risk?: Record<string, unknown>; allowed?: string[]; policyFile?: string },
 ): Promise<{ h: Harness; auditDir: string; token: string }> {
   const h = await startHarness({
     clock: () => clock.now,
     sim: { ideal: true },
+    ...(o.allowed ? { allowed: o.allowed } : {}),
+    ...(o.policyFile ? { policyFile: o.policyFile } : {}),
     config: { approval: { mode: 'pending' }, upstream: { limits: 'off' }, risk: o.risk ?? {} },
   });
   try {
