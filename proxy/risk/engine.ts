@@ -284,35 +284,38 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   /**
    * Learns one call into the bot's baseline: read, learn, write back unless another replica wrote it meanwhile
    * (then read what it wrote and learn into that), so two replicas learning one bot at once lose neither's calls.
+   * The first write goes without a read when this process holds the text it last read or wrote (assess() read it for
+   * this very call): a document of 13 KB or more need not cross the wire twice; one another replica changed since is
+   * refused by the compare-and-set and read then.
    */
   async function learnOnce(input: RiskInput, holdingsRecorded: boolean, heldLead: string | undefined): Promise<void> {
     const nowMs = timeOf(input);
     const key = baselineKey(input.botId);
     const { x, lead = heldLead } = assessed.get(input) ?? {};
-    for (let attempt = 1; ; attempt++) {
-      const json = await store.get(key);
-      // The stored text unchanged since this process parsed it (no other replica learned since): learn
-      // into that object, sparing a parse of the whole document and a decode of the model per call.
-      // learnInto runs in one turn, so assess() never reads it half-learned; a failed write forgets it.
+    const write = async (json: string | null): Promise<boolean> => {
+      // The stored text unchanged since this process parsed it: learn into that object, sparing a parse of the whole
+      // document and a decode of the model per call. learnInto runs in one turn, so assess() never reads it
+      // half-learned; a write that fails or is refused forgets it.
       const hit = parsed.get(input.botId);
       const baseline = json !== null && hit?.json === json ? hit.baseline : parseStored(input.botId, json, nowMs);
       learnInto(baseline, input, nowMs, cfg, holdingsRecorded);
       if (lead !== undefined) learnLead(baseline, input.kind, lead, nowMs, boundsOf(cfg.sequence));
       if (x) baseline.model = forest.learn(modelState(baseline.model, cfg.model), x);
       const next = baselineJson(baseline);
-      let written: boolean;
+      let written = false;
       try {
         written = await store.setIfUnchanged(key, json, next, cfg.baselineTtlMs);
-      } catch (err) {
-        parsed.delete(input.botId);
-        throw err;
+      } finally {
+        if (written) remember(input.botId, next, baseline);
+        else parsed.delete(input.botId);
       }
-      if (written) {
-        remember(input.botId, next, baseline);
-        return;
-      }
+      return written;
+    };
+    const known = parsed.get(input.botId);
+    if (known && (await write(known.json))) return;
+    for (let attempt = 1; ; attempt++) {
+      if (await write(await store.get(key))) return;
       // Another replica learned this bot since the read: what was learned here is dropped with the parse.
-      parsed.delete(input.botId);
       learnConflicts.inc();
       if (attempt >= LEARN_ATTEMPTS) throw new GuardError('KG7001', `risk baseline of ${input.botId} kept changing under ${LEARN_ATTEMPTS} writes`);
       // Replicas learning in step would meet again at once: a random pause, longer each time, parts them.

@@ -52,3 +52,35 @@ t.test('two engines on one memory store', async (t) => {
   t.teardown(() => store.close());
   await race(t, store, store, store);
 });
+
+t.test('a learn after its own assess writes without reading the document again; a copy another replica changed is read then', async (t) => {
+  const store = createMemoryStore({ now: () => clock });
+  t.teardown(() => store.close());
+  let reads = 0;
+  const counting: Store = new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'get')
+        return (key: string) => {
+          if (key === 'risk:baseline:b1') reads++;
+          return target.get(key);
+        };
+      return Reflect.get(target, prop);
+    },
+  });
+  const [ra, rb] = [replica(counting), replica(store)];
+  const done = { allowed: true, completed: true };
+  await ra.assess(quote(0));
+  await ra.learn(quote(0), done);
+  reads = 0;
+  for (let i = 1; i <= 5; i++) {
+    await ra.assess(quote(i));
+    await ra.learn(quote(i), done);
+  }
+  t.equal(reads, 5, 'five calls: one read each, by assess');
+  await ra.assess(quote(6));
+  await rb.learn(quote(100), done); // the other replica learns between this one's assess and learn
+  reads = 0;
+  await ra.learn(quote(6), done);
+  t.equal(reads, 1, 'the write of a changed copy is refused and the document read again');
+  t.equal(JSON.parse((await store.get('risk:baseline:b1'))!).calls, 8, 'every call learned by either is in it');
+});
