@@ -2,7 +2,8 @@
 // and more with the learned model), read by assess() and written back by learn(). Two engines on one real
 // redis-server, the same calls: the baseline (risk.baselineCacheBots 0: every learn reads the document again before
 // its compare-and-set, as every learn did before the write without a read) against the default (a learn after its
-// own assess writes without reading). Reports Redis' own byte counters per call and the time per call, as ratios;
+// own assess writes without reading), and the default against the learned model turned off (risk.model.enabled
+// false: the shadow model is most of a document). Reports Redis' own byte counters per call and the time per call, as ratios;
 // the baseline also parses every document it reads (no cache at all), so its time is an upper bound on what the
 // write without a read saves, its bytes are exact.
 // Knobs: LEARN_BOTS (200), LEARN_CALLS (3000), LEARN_WARM (120 calls per bot first).
@@ -60,14 +61,16 @@ async function run(label: string, risk: Record<string, unknown>) {
 try {
   const reread = await run('reread', { baselineCacheBots: 0 });
   const cached = await run('cached', {});
+  const noModel = await run('no-model', { model: { enabled: false } });
   const kb = (x: number) => `${(x / 1024).toFixed(1)} KB`;
-  for (const r of [reread, cached]) {
+  for (const r of [reread, cached, noModel]) {
     process.stdout.write(
       `${r.label}: ${r.calls} calls of ${BOTS} bots, document ${kb(r.docBytes)}; Redis in ${kb(r.inPerCall)} / out ${kb(r.outPerCall)} per call; ${r.msPerCall.toFixed(3)} ms per call\n`,
     );
   }
   process.stdout.write(
-    `ratio (default / reread): Redis out ${(cached.outPerCall / reread.outPerCall).toFixed(2)}, in ${(cached.inPerCall / reread.inPerCall).toFixed(2)}, time ${(cached.msPerCall / reread.msPerCall).toFixed(2)}\n`,
+    `ratio (default / reread): Redis out ${(cached.outPerCall / reread.outPerCall).toFixed(2)}, in ${(cached.inPerCall / reread.inPerCall).toFixed(2)}, time ${(cached.msPerCall / reread.msPerCall).toFixed(2)}\n` +
+      `ratio (model.enabled false / default): Redis out ${(noModel.outPerCall / cached.outPerCall).toFixed(2)}, in ${(noModel.inPerCall / cached.inPerCall).toFixed(2)}, time ${(noModel.msPerCall / cached.msPerCall).toFixed(2)}\n`,
   );
 } finally {
   info.disconnect();

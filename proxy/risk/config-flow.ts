@@ -99,8 +99,12 @@ export interface FlowConfig {
    * before (0: off), judged when such buys came on at most `maxRate` of its buying days ((dormant + 1) / (days + 1)).
    */
   readonly dormantBuys: { readonly days: number; readonly maxRate: number };
-  /** The learned per-bot model (half-space trees); weight 0 = shadow (scored and recorded, adds nothing). */
-  readonly model: { readonly trees: number; readonly depth: number; readonly windowSize: number; readonly scoreFrom: number };
+  /**
+   * The learned per-bot model (half-space trees); weight 0 = shadow (scored and recorded, adds nothing). `enabled`
+   * false: not scored, learned or stored (a stored one is dropped at the bot's next learned call), most of what a
+   * baseline document weighs; weights.model must be 0.
+   */
+  readonly model: { readonly enabled: boolean; readonly trees: number; readonly depth: number; readonly windowSize: number; readonly scoreFrom: number };
 }
 
 /** The sections of `risk` parseFlowConfig reads. */
@@ -167,7 +171,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
   const st = section(r.stuffing, `${path}.stuffing`, ['windowMinutes', 'minBots', 'globalMinBots']);
   const sq = section(r.sequence, `${path}.sequence`, ['kinds', 'minOrders', 'minReads', 'minDays', 'maxNewRate', 'oneOffDays', 'leadSeconds', 'idleSeconds']);
   const leadSeconds = gapBounds(sq.leadSeconds, `${path}.sequence.leadSeconds`, [5, 60], 0);
-  const md = section(r.model, `${path}.model`, ['trees', 'depth', 'windowSize', 'scoreFrom']);
+  const md = section(r.model, `${path}.model`, ['enabled', 'trees', 'depth', 'windowSize', 'scoreFrom']);
   const db = section(r.dormantBuys, `${path}.dormantBuys`, ['days', 'maxRate']);
   const orderSize = {
     zWarn: num(os, 'zWarn', `${path}.orderSize`, 3, 1, 50),
@@ -234,6 +238,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
     },
     dormantBuys: { days: num(db, 'days', `${path}.dormantBuys`, 1, 0, 60, true), maxRate: num(db, 'maxRate', `${path}.dormantBuys`, 0.1, 0.001, 1) },
     model: {
+      enabled: bool(md, 'enabled', `${path}.model`, true),
       trees: num(md, 'trees', `${path}.model`, 16, 1, 64, true),
       depth: num(md, 'depth', `${path}.model`, 6, 2, 10, true),
       windowSize: num(md, 'windowSize', `${path}.model`, 256, 16, 10_000, true),

@@ -215,6 +215,8 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
   ]);
   const w = section(r.weights, `${path}.weights`, DETECTORS);
   const weights = Object.fromEntries(DETECTORS.map((d) => [d, num(w, d, `${path}.weights`, DEFAULT_WEIGHTS[d], 0, 1)])) as Record<DetectorName, number>;
+  const flow = parseFlowConfig(r, path);
+  if (!flow.model.enabled && weights.model > 0) throw configError(`${path}.weights.model`, 'must be 0 while model.enabled is false');
   const t = section(r.thresholds, `${path}.thresholds`, ['alert', 'stepUp', 'admin', 'lockdown']);
   const thresholds = {
     alert: num(t, 'alert', `${path}.thresholds`, 0.4, 0, 1),
@@ -321,7 +323,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
   const herdFullAccounts = num(ct, 'herdFullAccounts', cp, Math.max(5, herdMinAccounts + 1), 3, 10_000, true);
   if (herdFullAccounts <= herdMinAccounts) throw configError(`${cp}.herdFullAccounts`, `must be above herdMinAccounts (${herdMinAccounts})`);
   return checkTracked(path, {
-    ...parseFlowConfig(r, path),
+    ...flow,
     enabled: bool(r, 'enabled', path, true),
     warmupCalls: num(r, 'warmupCalls', path, 50, 0, 1e6, true),
     warmupSamples: num(r, 'warmupSamples', path, 30, 3, 1e6, true),

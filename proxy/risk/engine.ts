@@ -100,7 +100,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   const learning = new Map<string, Promise<void>>();
   const parsed = new Map<string, { json: string; baseline: Baseline }>();
   // The model's features and the order's lead-in of an assessed call, for learn() of the same input object.
-  const assessed = new WeakMap<RiskInput, { x: number[]; lead: string | undefined }>();
+  const assessed = new WeakMap<RiskInput, { x: number[] | undefined; lead: string | undefined }>();
   // The escalation bucket a call above step-up was counted in (learn() takes an approved one off).
   const hotKeys = new WeakMap<RiskInput, string>();
   // The detectors that flagged a call above step-up (an approved one opens the approval grace).
@@ -174,9 +174,9 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
         closesToday: sells.closes,
         partsToday: sells.parts,
       };
-      const x = features(input, baseline, live, nowMs);
+      const x = cfg.model.enabled ? features(input, baseline, live, nowMs) : undefined;
       assessed.set(input, { x, lead: live.lead });
-      const verdict = forest.score(modelState(baseline.model, cfg.model), x);
+      const verdict = x && forest.score(modelState(baseline.model, cfg.model), x);
       // The detectors see the symbol's learned daily volume; the input itself stays the key of the per-call maps.
       const judged = symbolAdv === input.symbolAdv ? input : { ...input, symbolAdv };
       const warmingUp = baseline.calls < cfg.warmupCalls || nowMs - baseline.firstSeen < cfg.warmupMs;
@@ -301,6 +301,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       learnInto(baseline, input, nowMs, cfg, holdingsRecorded);
       if (lead !== undefined) learnLead(baseline, input.kind, lead, nowMs, boundsOf(cfg.sequence));
       if (x) baseline.model = forest.learn(modelState(baseline.model, cfg.model), x);
+      else if (!cfg.model.enabled) baseline.model = undefined;
       const next = baselineJson(baseline);
       let written = false;
       try {

@@ -172,3 +172,43 @@ t.test('learning: replicas taking turns each learn into the stored document; a f
   await a.learn(call(11), { allowed: true, completed: true });
   t.equal(await storedCalls(), 11, 'the next learn starts from the store, not from the copy that counted the lost call');
 });
+
+t.test('model.enabled false: not scored, learned or stored, a stored model dropped at the next learned call; a weight with it is refused', async (t) => {
+  const start = seoulToEpoch('2026-01-05', 9, 0);
+  const store = createMemoryStore({ now: () => start });
+  t.teardown(() => store.close());
+  const engine = (model: Record<string, unknown>) =>
+    createRiskEngine({ config: parseRiskConfig({ model }), store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => start });
+  const call = (i: number): RiskInput => ({
+    botId: 'm1',
+    account: 'a1',
+    apiId: 'ka10001',
+    kind: 'query',
+    stkCd: '005930',
+    sourceIp: '10.0.0.5',
+    now: start + i * 60_000,
+  });
+  const on = engine({ windowSize: 16 });
+  for (let i = 0; i < 40; i++) {
+    const input = call(i); // learn() learns the model's features of its own assess(), by the input object
+    await on.assess(input);
+    await on.learn(input, { allowed: true, completed: true });
+  }
+  const withModel = (await store.get('risk:baseline:m1'))!;
+  t.ok(JSON.parse(withModel).model, 'learned with the model on');
+
+  const off = engine({ enabled: false });
+  const last = call(40);
+  const seen = await off.assess(last);
+  t.notOk(seen.model, 'no verdict recorded');
+  await off.learn(last, { allowed: true, completed: true });
+  const without = (await store.get('risk:baseline:m1'))!;
+  t.notOk('model' in JSON.parse(without), 'the stored model is dropped');
+  t.equal(JSON.parse(without).calls, 41, 'the rest of the baseline is kept and learned');
+  t.ok(without.length * 2 < withModel.length, `the document is ${without.length} bytes, was ${withModel.length}`);
+
+  t.throws(() => parseRiskConfig({ model: { enabled: false }, weights: { model: 0.5 } }), {
+    code: 'KG3013',
+    message: /risk\.weights\.model: must be 0 while model\.enabled is false/,
+  });
+});
