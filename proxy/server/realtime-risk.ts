@@ -66,7 +66,7 @@ export interface ConditionRisk {
    */
   learn(input: RiskInput, reply: Readonly<Record<string, unknown>>): Promise<void>;
   /**
-   * Learns a REG Kiwoom accepted as a call about each stock it registers: a bot that watches its names over the
+   * Learns a REG that registered as a call about each stock it names: a bot that watches its names over the
    * WebSocket has looked at them, as one that quotes them has (its first order in one is a fresh name's, not a new
    * one's; its buys in them are not dormant). A failure is logged: the registration already stands.
    */
