@@ -14,6 +14,16 @@ import { PATIENT_REDIS, startRedis } from '../helpers/redis.js';
 import { GuardError } from '../../proxy/common/errors.js';
 
 const dims = FEATURES.length;
+/** A quote of 005930 by `botId` at `now`. */
+const quoteAt = (botId: string, now: number): RiskInput => ({
+  botId,
+  account: 'a1',
+  apiId: 'ka10001',
+  kind: 'query',
+  stkCd: '005930',
+  sourceIp: '10.0.0.5',
+  now,
+});
 const point = (v: number): number[] => Array.from({ length: dims }, () => v);
 
 t.test('a window of one repeated point: root and path masses count it, and that point scores 0', async (t) => {
@@ -101,13 +111,13 @@ async function persistence(t: Asserts, mkStore: () => Promise<Store>): Promise<v
   t.teardown(() => store.close());
   const a = createRiskEngine({ config, store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => start });
   for (let i = 0; i < 70; i++) {
-    const input: RiskInput = { botId: 'm1', account: 'a1', apiId: 'ka10001', kind: 'query', stkCd: '005930', sourceIp: '10.0.0.5', now: start + i * 60_000 };
+    const input = quoteAt('m1', start + i * 60_000);
     await a.assess(input);
     await a.learn(input, { allowed: true, completed: true });
   }
   // Another replica on the same store sees the model the first one learned.
   const b = createRiskEngine({ config, store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => start });
-  const probe: RiskInput = { botId: 'm1', account: 'a1', apiId: 'ka10001', kind: 'query', stkCd: '005930', sourceIp: '10.0.0.5', now: start + 71 * 60_000 };
+  const probe = quoteAt('m1', start + 71 * 60_000);
   const seen = await b.assess(probe);
   t.ok(seen.model, 'the model verdict is recorded');
   t.equal(seen.model!.weight, 0, 'shadow by default: weight 0');
@@ -148,15 +158,7 @@ t.test('learning: replicas taking turns each learn into the stored document; a f
   const engine = (s: Store) => createRiskEngine({ config, store: s, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => start });
   const a = engine(flaky);
   const b = engine(store);
-  const call = (i: number): RiskInput => ({
-    botId: 'r1',
-    account: 'a1',
-    apiId: 'ka10001',
-    kind: 'query',
-    stkCd: '005930',
-    sourceIp: '10.0.0.5',
-    now: start + i * 60_000,
-  });
+  const call = (i: number): RiskInput => quoteAt('r1', start + i * 60_000);
   const storedCalls = async () => (JSON.parse((await store.get('risk:baseline:r1'))!) as { calls: number }).calls;
   for (let i = 0; i < 10; i++) {
     const e = i % 2 === 0 ? a : b;
@@ -179,15 +181,7 @@ t.test('model.enabled false: not scored, learned or stored, a stored model dropp
   t.teardown(() => store.close());
   const engine = (model: Record<string, unknown>) =>
     createRiskEngine({ config: parseRiskConfig({ model }), store, registry: new Registry(), logger: pino({ level: 'silent' }), now: () => start });
-  const call = (i: number): RiskInput => ({
-    botId: 'm1',
-    account: 'a1',
-    apiId: 'ka10001',
-    kind: 'query',
-    stkCd: '005930',
-    sourceIp: '10.0.0.5',
-    now: start + i * 60_000,
-  });
+  const call = (i: number): RiskInput => quoteAt('m1', start + i * 60_000);
   const on = engine({ windowSize: 16 });
   for (let i = 0; i < 40; i++) {
     const input = call(i); // learn() learns the model's features of its own assess(), by the input object
