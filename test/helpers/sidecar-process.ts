@@ -2,7 +2,7 @@
 // child process, and learns its URLs from the start-up banner. `npm test`
 // builds dist/ first (pretest); a single test run builds it when stale.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ROOT } from './harness.js';
@@ -18,11 +18,40 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-/** Compiles the project when dist/ is missing or older than proxy/ (tests run as operators would). */
+/** Held (a directory: made atomically) while one test process rebuilds dist/. */
+const BUILD_LOCK = path.join(ROOT, 'dist', '.build-lock');
+/** A lock older than this was left by a killed run: no build takes that long. */
+const STALE_LOCK_MS = 5 * 60_000;
+
+const built = (): boolean => existsSync(MAIN) && statSync(MAIN).mtimeMs >= newestSource(path.join(ROOT, 'proxy'));
+
+/**
+ * Compiles the project when dist/ is missing or older than proxy/ (tests run as operators would). One test process
+ * builds at a time, under BUILD_LOCK; the others wait for it and find dist/ built, rather than each run tsc at once
+ * and start a sidecar from a dist/ another is halfway through writing (sources edited while the suite runs).
+ */
 export function ensureBuilt(): void {
-  if (existsSync(MAIN) && statSync(MAIN).mtimeMs >= newestSource(path.join(ROOT, 'proxy'))) return;
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
-  execFileSync(process.execPath, [path.join(ROOT, 'dist', 'proxy', 'cli', 'build-validators.js')], { stdio: 'inherit' });
+  if (!existsSync(BUILD_LOCK) && built()) return;
+  mkdirSync(path.dirname(BUILD_LOCK), { recursive: true });
+  for (const until = Date.now() + 2 * STALE_LOCK_MS; ; ) {
+    try {
+      mkdirSync(BUILD_LOCK);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (Date.now() - (statSync(BUILD_LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > STALE_LOCK_MS)
+        rmSync(BUILD_LOCK, { recursive: true, force: true });
+      if (Date.now() > until) throw new Error(`${BUILD_LOCK} held for over ${(2 * STALE_LOCK_MS) / 60_000} minutes`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    if (built()) return;
+    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
+    execFileSync(process.execPath, [path.join(ROOT, 'dist', 'proxy', 'cli', 'build-validators.js')], { stdio: 'inherit' });
+  } finally {
+    rmSync(BUILD_LOCK, { recursive: true, force: true });
+  }
 }
 
 export interface SidecarProcess {
