@@ -23,7 +23,7 @@ const redis = await startBenchRedis();
 const info = new Redis(redis.url);
 const bytes = async (): Promise<{ in: number; out: number }> => {
   const text = await info.info('stats');
-  const field = (k: string) => Number(/^(\w+):(\d+)/m.exec(text.split('\n').find((l) => l.startsWith(`${k}:`)) ?? '')?.[2] ?? 0);
+  const field = (k: string) => Number(new RegExp(`^${k}:(\\d+)`, 'm').exec(text)?.[1] ?? 0);
   return { in: field('total_net_input_bytes'), out: field('total_net_output_bytes') };
 };
 

@@ -10,6 +10,10 @@ export interface SessionCheck {
   readonly hhmm: string;
 }
 
+const DAY_MS = 86_400_000;
+/** Calendar days tradingDaysSince looks back at most (a calendar with no sessions would otherwise walk to `sinceMs`). */
+const MAX_DAYS_BACK = 400;
+
 /**
  * The trading days (a weekday with a session, not a holiday) after `sinceMs`'s Seoul date, up to and including
  * `nowMs`'s: 0 on the same day, 1 from a Friday to the Monday after. Counted up to `cap`.
@@ -25,10 +29,6 @@ export function tradingDaysSince(cfg: Pick<RiskConfig, 'sessions' | 'holidays'>,
   }
   return n;
 }
-
-const DAY_MS = 86_400_000;
-/** Calendar days tradingDaysSince looks back at most (a calendar with no sessions would otherwise walk to `sinceMs`). */
-const MAX_DAYS_BACK = 400;
 
 export function sessionAt(cfg: Pick<RiskConfig, 'sessions' | 'holidays'>, nowMs: number): SessionCheck {
   const st = seoulParts(nowMs);

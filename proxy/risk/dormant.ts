@@ -30,9 +30,9 @@ export function learnDormantBuy(b: Baseline, sym: string, nowMs: number, cfg: Ri
   const within = cfg.dormantBuys.days;
   if (within === 0) return;
   const day = seoulParts(nowMs).date;
-  b.dormantBuys ??= { days: 0, day, dormant: 0 };
+  b.dormantBuys ??= { days: 0, day: '', dormant: 0 };
   const d = b.dormantBuys;
-  if (d.days === 0 || d.day !== day) {
+  if (d.day !== day) {
     d.days += 1;
     d.day = day;
   }

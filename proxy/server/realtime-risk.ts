@@ -12,6 +12,7 @@ import type { RiskEngine, RiskInput } from '../risk/index.js';
 import type { RiskView } from './context.js';
 import { settleRisk } from './pipeline/risk.js';
 import { returnedOk } from '../kiwoom/protocol/index.js';
+import { NON_STOCK_TYPES, type Registration } from '../kiwoom/realtime/protocol.js';
 
 /** The engine's view of a condition-search message (bench/risk builds its inputs with this too). */
 export function conditionRiskInput(bot: { id: string; account: string }, apiId: string, seq: string, sourceIp: string, now: number): RiskInput {
@@ -23,17 +24,14 @@ export function loginRiskInput(bot: { id: string; account: string }, sourceIp: s
   return { botId: bot.id, account: bot.account, apiId: 'LOGIN', kind: 'auth', sourceIp, now, uncounted: true };
 }
 
-/** REG types whose item is not a stock: the account's feeds, gold, sectors and the market's opening time. */
-const NOT_STOCK_ITEMS: ReadonlySet<string> = new Set(['00', '04', '0I', '0J', '0U', '0s']);
-
 /** The engine's view of a REG: a call about each stock it registers (none: nothing to learn, undefined). */
 export function registrationRiskInput(
   bot: { id: string; account: string },
-  items: readonly { type: string; item: string }[],
+  items: readonly Registration[],
   sourceIp: string,
   now: number,
 ): RiskInput | undefined {
-  const watched = [...new Set(items.filter((r) => r.item !== '' && !NOT_STOCK_ITEMS.has(r.type)).map((r) => r.item))];
+  const watched = [...new Set(items.filter((r) => r.item !== '' && !NON_STOCK_TYPES.has(r.type)).map((r) => r.item))];
   return watched.length === 0 ? undefined : { botId: bot.id, account: bot.account, apiId: 'REG', kind: 'realtime', sourceIp, now, watched };
 }
 
@@ -70,7 +68,7 @@ export interface ConditionRisk {
    * WebSocket has looked at them, as one that quotes them has (its first order in one is a fresh name's, not a new
    * one's; its buys in them are not dormant). A failure is logged: the registration already stands.
    */
-  registered(bot: { id: string; account: string }, items: readonly { type: string; item: string }[], sourceIp: string): Promise<void>;
+  registered(bot: { id: string; account: string }, items: readonly Registration[], sourceIp: string): Promise<void>;
 }
 
 export function createConditionRisk(deps: {

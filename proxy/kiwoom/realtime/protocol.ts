@@ -12,6 +12,11 @@ export const ACCOUNT_TYPES: ReadonlySet<string> = new Set(['00', '04']);
  * subscribe_domestic_vi_event_async.py: items=['']). 1h may name a stock as well.
  */
 export const MARKET_WIDE_TYPES: ReadonlySet<string> = new Set(['0s', '1h']);
+/**
+ * Realtime types whose item is not a stock: the account's feeds, 0I gold (an international symbol), 0J and 0U
+ * sectors (a sector code) and 0s the market's opening time. The rest name a stock (1h may name none).
+ */
+export const NON_STOCK_TYPES: ReadonlySet<string> = new Set([...ACCOUNT_TYPES, '0I', '0J', '0U', '0s']);
 /** Condition search results arrive as REAL type 02. */
 export const CONDITION_RESULT_TYPE = '02';
 /** Kiwoom's cap on live condition searches per login. */
