@@ -11,7 +11,7 @@ import type { Responder } from '../response/index.js';
 import type { RiskEngine, RiskInput } from '../risk/index.js';
 import type { RiskView } from './context.js';
 import { settleRisk } from './pipeline/risk.js';
-import { returnedOk } from '../kiwoom/protocol/index.js';
+import { msUntilSeoulMidnight, returnedOk } from '../kiwoom/protocol/index.js';
 import { NON_STOCK_TYPES, type Registration } from '../kiwoom/realtime/protocol.js';
 
 /** The engine's view of a condition-search message (bench/risk builds its inputs with this too). */
@@ -69,6 +69,12 @@ export interface ConditionRisk {
    * one's; its buys in them are not dormant). A failure is logged: the registration already stands.
    */
   registered(bot: { id: string; account: string }, items: readonly Registration[], sourceIp: string): Promise<void>;
+  /**
+   * The check a session runs at each re-check: from the first one past a Seoul midnight, what it still has registered
+   * is learned again, once that day. A bot that keeps its socket and its REG for days looks at those names every day;
+   * else its buys in them would count as dormant (risk.dormantBuys) from the second day on.
+   */
+  daily(bot: () => { id: string; account: string }, registered: () => readonly Registration[], sourceIp: string): () => Promise<void>;
 }
 
 export function createConditionRisk(deps: {
@@ -78,7 +84,7 @@ export function createConditionRisk(deps: {
   clock: () => number;
   logger: Logger;
 }): ConditionRisk {
-  return {
+  const risk: ConditionRisk = {
     async assess(bot, apiId, seq, sourceIp) {
       const input = conditionRiskInput(bot, apiId, seq, sourceIp, deps.clock());
       const requestId = randomUUID();
@@ -106,5 +112,15 @@ export function createConditionRisk(deps: {
         .learn(input, { allowed: true, completed: true })
         .catch((err) => deps.logger.warn({ err: String(err), botId: bot.id }, 'risk learning of a realtime registration failed'));
     },
+    daily(bot, registered, sourceIp) {
+      let next = deps.clock() + msUntilSeoulMidnight(deps.clock());
+      return async () => {
+        const now = deps.clock();
+        if (now < next) return;
+        next = now + msUntilSeoulMidnight(now);
+        await risk.registered(bot(), registered(), sourceIp);
+      };
+    },
   };
+  return risk;
 }

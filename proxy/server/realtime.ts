@@ -105,6 +105,8 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
     let waiting = 0;
     // The risk judgement of the message being handled (one at a time per bot), for its audit record.
     let judged: ConditionJudgement | Record<string, never> = {};
+    /** Learns again, at the first re-check of each Seoul day, the names the session still has registered. */
+    let relearn: (() => Promise<void>) | undefined;
 
     const send = (frame: string): void => {
       if (ws.readyState !== ws.OPEN) return;
@@ -165,6 +167,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         (err: unknown) => (toGuardError(err).code === 'KG7001' ? live().then(() => undefined, toGuardError) : toGuardError(err)),
       );
       if (failed) await end(reasonOf(failed), CLOSE.ended, errorText(failed));
+      else await relearn?.();
     }
 
     async function live(): Promise<void> {
@@ -210,6 +213,11 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         bot = b;
         handle = opened;
         runUnder(c);
+        relearn = deps.conditionRisk.daily(
+          () => bot!,
+          () => handle?.registered() ?? [],
+          sourceIp,
+        );
       } catch (err) {
         // Decided: a hold longer than the login time-out must still end in this refusal, not in KG2001.
         clearTimeout(loginTimer);

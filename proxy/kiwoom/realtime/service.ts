@@ -44,6 +44,8 @@ export interface RealtimeHandle {
   conditionClear(seq: string): Promise<Record<string, unknown>>;
   /** The bot's own registrations (all groups) and live searches, as this replica knows them. */
   counts(): { registrations: number; liveSearches: number };
+  /** The registrations themselves (all groups, as counts() counts them). */
+  registered(): Registration[];
   close(): Promise<void>;
 }
 
@@ -163,6 +165,7 @@ export class RealtimeService {
         for (const g of b.groups.values()) registrations += g.size;
         return { registrations, liveSearches: b.searches.size };
       },
+      registered: () => [...b.groups.values()].flatMap((set) => [...set].map(fromRegistrationKey)),
       close: async () => {
         if (!this.bots.delete(b.id)) return;
         await this.dispatch(b, { op: 'detach' }).catch(() => undefined);
