@@ -5,7 +5,7 @@ import { seoulDate } from '../../proxy/kiwoom/protocol/index.js';
 import { DEFAULT_STEP_UP } from '../../proxy/policy/compile.js';
 import { type CallRecord, type EngineVariant, evaluationConfig, type ReplayOptions, replay as replayEngine } from './replay.js';
 import { type Corpus, type CorpusEvent, FAMILIES, type Family, type Labels } from './types.js';
-import type { RiskInput } from '../../proxy/risk/index.js';
+import type { RiskAssessment, RiskInput } from '../../proxy/risk/index.js';
 
 export interface ThresholdFigures {
   readonly threshold: number;
@@ -72,7 +72,23 @@ export interface NormalFigures {
   readonly maxStepUpsInOneBotWeek: number;
   readonly byProfile: Record<string, { calls: number; botDays: number; stepUps: number; lockdowns: number }>;
   readonly detectorsOnStepUps: Record<string, number>;
+  /** Each normal call held (the first STEP_UP_LIST_MAX): what a security engineer reviews to tune a detector. */
+  readonly stepUpCalls: readonly NormalStepUp[];
 }
+
+export interface NormalStepUp {
+  readonly t: number;
+  readonly bot: string;
+  readonly profile: string;
+  readonly apiId: string;
+  readonly symbol?: string;
+  readonly score: number;
+  /** The detectors behind the score, largest contribution first, with their reasons (English). */
+  readonly because: ReadonlyArray<{ readonly detector: string; readonly contribution: number; readonly reason: string }>;
+}
+
+/** Normal step-ups listed in the results (a run has 10 to 20; a broken detector would have thousands). */
+const STEP_UP_LIST_MAX = 200;
 
 export interface SweepPoint {
   readonly threshold: number;
@@ -173,13 +189,15 @@ export async function evaluate(corpus: Corpus, labels: Labels, opts: EvaluateOpt
 
   // 1. Normal traffic alone: every held call is the owner's own and approved; a lockdown is unlocked at once.
   const normalModel: number[] = [];
+  const stepUpCalls: NormalStepUp[] = [];
   const replay = opts.replayer ?? replayEngine;
   const normalRecords = await replay(corpus, opts.skipNormal ? [] : corpus.traffic, {
     approve: () => true,
     haltOnLockdown: false,
     ...common,
-    onAssess: (_ev, a) => {
+    onAssess: (ev, a) => {
       if (a.model) normalModel.push(a.model.score);
+      if (a.score > stepUp && stepUpCalls.length < STEP_UP_LIST_MAX) stepUpCalls.push(normalStepUp(ev, a, labels));
     },
   });
   opts.log?.(`normal replay: ${normalRecords.length} calls`);
@@ -243,7 +261,7 @@ export async function evaluate(corpus: Corpus, labels: Labels, opts: EvaluateOpt
       scenarios: corpus.scenarios.length,
       attackCalls: corpus.scenarios.reduce((a, s) => a + s.events.length, 0),
     },
-    normal: normalFigures(normalRecords, labels, stepUp),
+    normal: normalFigures(normalRecords, labels, stepUp, stepUpCalls),
     families,
     scenarios,
     sweep: sweep(normalRecords, scenarios),
@@ -296,7 +314,22 @@ function modelFigures(weight: number, normal: number[], attack: ReadonlyMap<stri
   };
 }
 
-function normalFigures(records: readonly CallRecord[], labels: Labels, stepUp: number): NormalFigures {
+function normalStepUp(ev: CorpusEvent, a: RiskAssessment, labels: Labels): NormalStepUp {
+  const because = [...a.contributions]
+    .sort((x, y) => y.contribution - x.contribution)
+    .map((c) => ({ detector: c.detector, contribution: Math.round(c.contribution * 100) / 100, reason: c.reason }));
+  return {
+    t: ev.t,
+    bot: ev.bot,
+    profile: labels.botProfiles.get(ev.bot) ?? '?',
+    apiId: ev.apiId,
+    ...(ev.body.stk_cd ? { symbol: ev.body.stk_cd } : {}),
+    score: Math.round(a.score * 100) / 100,
+    because,
+  };
+}
+
+function normalFigures(records: readonly CallRecord[], labels: Labels, stepUp: number, stepUpCalls: readonly NormalStepUp[]): NormalFigures {
   const botDays = new Set<string>();
   const byProfile: NormalFigures['byProfile'] = {};
   const detectorsOnStepUps: Record<string, number> = {};
@@ -347,6 +380,7 @@ function normalFigures(records: readonly CallRecord[], labels: Labels, stepUp: n
     maxStepUpsInOneBotWeek: Math.max(0, ...perBotWeek.values()),
     byProfile,
     detectorsOnStepUps,
+    stepUpCalls,
   };
 }
 

@@ -3,6 +3,10 @@
 // flag rate on a second axis), ROC-like.
 import type { FamilyFigures, Results, ThresholdFigures } from './evaluate.js';
 import { FAMILIES } from './types.js';
+import { KST_OFFSET_MS } from '../../proxy/common/kst.js';
+
+/** 2026-02-19 11:55, in Seoul. */
+export const seoulMinute = (t: number): string => new Date(t + KST_OFFSET_MS).toISOString().slice(0, 16).replace('T', ' ');
 
 const pct = (x: number): string => `${(100 * x).toFixed(0)}%`;
 const krw = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(1)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(0)}k` : x.toFixed(0));
@@ -87,6 +91,16 @@ export function markdownTable(r: Results): string {
   }
   const dets = Object.entries(n.detectorsOnStepUps).sort((a, b) => b[1] - a[1]);
   if (dets.length > 0) lines.push('', `Detectors on normal step-ups: ${dets.map(([d, c]) => `${d} ${c}`).join(', ')}.`);
+  if (n.stepUpCalls.length > 0) {
+    lines.push('', 'Each normal call held (Seoul time; the owner approves it, and the bot carries on):', '');
+    lines.push('| Seoul time | bot | profile | api-id | symbol | score | detectors (contribution: reason) |');
+    lines.push('|---|---|---|---|---|---|---|');
+    for (const c of n.stepUpCalls) {
+      const why = c.because.map((b) => `${b.detector} ${b.contribution.toFixed(2)}: ${b.reason.replaceAll('|', '/')}`).join('<br>');
+      lines.push(`| ${seoulMinute(c.t)} | ${c.bot} | ${c.profile} | ${c.apiId} | ${c.symbol ?? ''} | ${c.score.toFixed(2)} | ${why} |`);
+    }
+    if (n.stepUpCalls.length < n.stepUps) lines.push('', `(the first ${n.stepUpCalls.length} of ${n.stepUps})`);
+  }
   lines.push('');
   lines.push('### Scenarios');
   lines.push('');

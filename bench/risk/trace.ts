@@ -5,6 +5,7 @@
 import { DEFAULT_STEP_UP } from '../../proxy/policy/compile.js';
 import { buildCorpus, FULL } from './corpus.js';
 import { notionalOfEvent, replay } from './replay.js';
+import { seoulMinute } from './report.js';
 import type { CorpusEvent } from './types.js';
 import type { RiskAssessment } from '../../proxy/risk/index.js';
 
@@ -15,7 +16,6 @@ if (wanted.length === 0) {
   process.exit(2);
 }
 const { corpus, labels, traces } = buildCorpus({ ...FULL, seed });
-const seoul = (t: number): string => new Date(t + 9 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ');
 for (const id of wanted) {
   const s = corpus.scenarios.find((x) => x.id === id);
   const truth = labels.scenarios.get(id);
@@ -43,7 +43,7 @@ for (const id of wanted) {
   for (const [ev, a] of seen) {
     const what = `${ev.apiId} ${ev.body.stk_cd ?? ''} qty ${ev.body.ord_qty ?? '-'} KRW ${notionalOfEvent(ev).toLocaleString('en')}`;
     const own = attackIds.has(ev.id) ? '' : " [the victim's own call]";
-    process.stdout.write(`${seoul(ev.t)} ${ev.bot} ${ev.sourceIp} ${what}: score ${a.score.toFixed(2)} ${outcome.get(ev.id)}${own}\n`);
+    process.stdout.write(`${seoulMinute(ev.t)} ${ev.bot} ${ev.sourceIp} ${what}: score ${a.score.toFixed(2)} ${outcome.get(ev.id)}${own}\n`);
     for (const c of a.contributions)
       process.stdout.write(`    ${c.detector} ${c.score.toFixed(2)} x ${c.weight} = ${c.contribution.toFixed(2)}: ${c.reason}\n`);
   }

@@ -125,6 +125,12 @@ t.test('evaluation: labels never reach the engine; deterministic; every family r
   }
   t.equal(r1.normal.calls, tiny.corpus.traffic.length);
   t.ok(r1.normal.botDays > 0 && Number.isFinite(r1.normal.stepUpsPerBotDay));
+  // Each normal step-up is listed with what held it, and the report shows each.
+  t.equal(r1.normal.stepUpCalls.length, r1.normal.stepUps, `every normal step-up listed (${r1.normal.stepUps})`);
+  for (const c of r1.normal.stepUpCalls) {
+    t.ok(c.score > r1.thresholds.stepUp && c.because.length > 0 && c.because[0]!.reason.length > 0, `${c.bot} ${c.apiId}: held, with a reason`);
+    t.ok(c.because.every((b, i) => i === 0 || b.contribution <= c.because[i - 1]!.contribution), 'largest contribution first');
+  }
   t.equal(r1.thresholds.stepUp, 0.7);
   t.equal(r1.thresholds.lockdown, 0.95);
   t.equal(r1.sweep.length, 51);
@@ -147,6 +153,7 @@ t.test('evaluation: labels never reach the engine; deterministic; every family r
   const md = markdownTable(r1);
   for (const f of FAMILIES) t.match(md, `| ${f} |`);
   for (const x of r1.misses) t.match(md, `| ${x.id} | ${x.family} |`);
+  for (const c of r1.normal.stepUpCalls) t.match(md, `| ${c.bot} | ${c.profile} | ${c.apiId} |`);
   const svg = sweepSvg(r1);
   t.equal(r1.engine, 'current');
   t.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
