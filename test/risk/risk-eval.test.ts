@@ -129,7 +129,10 @@ t.test('evaluation: labels never reach the engine; deterministic; every family r
   t.equal(r1.normal.stepUpCalls.length, r1.normal.stepUps, `every normal step-up listed (${r1.normal.stepUps})`);
   for (const c of r1.normal.stepUpCalls) {
     t.ok(c.score > r1.thresholds.stepUp && c.because.length > 0 && c.because[0]!.reason.length > 0, `${c.bot} ${c.apiId}: held, with a reason`);
-    t.ok(c.because.every((b, i) => i === 0 || b.contribution <= c.because[i - 1]!.contribution), 'largest contribution first');
+    t.ok(
+      c.because.every((b, i) => i === 0 || b.contribution <= c.because[i - 1]!.contribution),
+      'largest contribution first',
+    );
   }
   t.equal(r1.thresholds.stepUp, 0.7);
   t.equal(r1.thresholds.lockdown, 0.95);
