@@ -132,9 +132,10 @@ function sizeZ(ctx: DetectorContext): DetectorResult | undefined {
 /**
  * A buy above the largest this bot ever placed, by quantity or by KRW, each with one share of slack (so 6
  * shares after 5 is not 1.2x): from 0 at the largest to 1 at `envelopeFactor` times it. A buy above it when
- * one already went out today scores 1 whatever its size, once the envelope holds `envelopeRepeatMinOrders`
- * buys: the bar does not move until tomorrow (baseline.ts), and the same outsized buy again is a pattern, not
- * a new high (a mature envelope is topped about once in as many buys as it holds). Sells are bounded by the
+ * one already went out today scores 1 whatever its size when `envelopeRepeatMinOrders` is set and the envelope
+ * holds that many buys: the bar does not move until tomorrow (baseline.ts), and the same outsized buy again is a
+ * pattern, not a new high (off by default: measured, it held a scalper's own draws and stopped nothing
+ * `sequence` had not stopped already; config-flow.ts). Sells are bounded by the
  * position and judged by the share of it sold (sell_off, drain), not here.
  */
 function buyEnvelope(ctx: DetectorContext): DetectorResult | undefined {
@@ -148,7 +149,7 @@ function buyEnvelope(ctx: DetectorContext): DetectorResult | undefined {
   const { byQty, byKrw, ratio } = envelopeRatio(e, input.qty, notional, input.price);
   if (ratio <= 1) return undefined;
   const measure = byQty >= byKrw ? { by: 'qty' as const, qty: input.qty!, max: e.maxQty } : { by: 'krw' as const, krw: notional!, max: e.maxNotional };
-  const repeat = e.above > 0 && learned.orders >= repeatFrom;
+  const repeat = repeatFrom > 0 && e.above > 0 && learned.orders >= repeatFrom;
   return {
     score: repeat ? 1 : clamp01((ratio - 1) / (factor - 1)),
     reason: ctx.say.envelope({ measure, times: ratio, learned: learned.orders, factor, nthToday: repeat ? e.above + 1 : undefined }),

@@ -6,7 +6,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import type { AuditRecord } from '../../proxy/audit/record.js';
 import { explanationOf, formatExplanation } from '../../proxy/cli/risk.js';
-import type { RiskAssessment, RiskInput } from '../../proxy/risk/index.js';
+import { parseRiskConfig, type RiskAssessment, type RiskInput } from '../../proxy/risk/index.js';
 import { RISK_START, riskEngineSetup, riskInput } from '../helpers/risk-setups.js';
 
 const DAY = 86_400_000;
@@ -328,7 +328,7 @@ t.test('order_size envelope: a buy above the largest learned, by quantity (one s
   t.notOk(hit(await strict.engine.assess(buy(later, 400)), 'order_size'), 'six buys are under envelopeMinOrders 10');
 });
 
-t.test('order_size envelope: a buy above it waits a day to raise it; a second one above it that day scores 1', async (t) => {
+t.test('order_size envelope: a buy above it waits a day to raise it; with envelopeRepeatMinOrders set, a second one above it that day scores 1', async (t) => {
   const s = setup({ orderSize: { envelopeRepeatMinOrders: 6 } });
   t.teardown(s.close);
   await learnSixBuys(s.engine);
@@ -353,6 +353,15 @@ t.test('order_size envelope: a buy above it waits a day to raise it; a second on
   const partial = hit(await young.engine.assess(buy(day4 + 60_000, 185)), 'order_size');
   t.ok(partial && partial.score < 1, `seven buys are under envelopeRepeatMinOrders 200: judged by size alone (${partial?.score})`);
   t.notMatch(partial!.reason, /above it today/);
+
+  // Off by default: the same second buy above the bar is judged by its size (1.2x) alone.
+  t.equal(parseRiskConfig({}).orderSize.envelopeRepeatMinOrders, 0, 'off by default');
+  const plain = setup();
+  t.teardown(plain.close);
+  await learnSixBuys(plain.engine);
+  await learn(plain.engine, [buy(day4, 190)]);
+  const bySize = hit(await plain.engine.assess(buy(day4 + 60_000, 185)), 'order_size');
+  t.ok(bySize && bySize.score < 1 && !/above it today/.test(bySize.reason), `the default judges the repeat by its size (${bySize?.score})`);
 });
 
 t.test('order_size: far above or far below the usual notional on that side', async (t) => {
