@@ -113,7 +113,8 @@ export function createConditionRisk(deps: {
         .catch((err) => deps.logger.warn({ err: String(err), botId: bot.id }, 'risk learning of a realtime registration failed'));
     },
     daily(bot, registered, sourceIp) {
-      let next = deps.clock() + msUntilSeoulMidnight(deps.clock());
+      const opened = deps.clock();
+      let next = opened + msUntilSeoulMidnight(opened);
       return async () => {
         const now = deps.clock();
         if (now < next) return;
