@@ -74,7 +74,7 @@ export interface ConditionRisk {
    * is learned again, once that day. A bot that keeps its socket and its REG for days looks at those names every day;
    * else its buys in them would count as dormant (risk.dormantBuys) from the second day on.
    */
-  daily(bot: () => { id: string; account: string }, registered: () => readonly Registration[], sourceIp: string): () => Promise<void>;
+  daily(session: () => { bot: { id: string; account: string }; registered: readonly Registration[] }, sourceIp: string): () => Promise<void>;
 }
 
 export function createConditionRisk(deps: {
@@ -112,14 +112,15 @@ export function createConditionRisk(deps: {
         .learn(input, { allowed: true, completed: true })
         .catch((err) => deps.logger.warn({ err: String(err), botId: bot.id }, 'risk learning of a realtime registration failed'));
     },
-    daily(bot, registered, sourceIp) {
+    daily(session, sourceIp) {
       const opened = deps.clock();
       let next = opened + msUntilSeoulMidnight(opened);
       return async () => {
         const now = deps.clock();
         if (now < next) return;
         next = now + msUntilSeoulMidnight(now);
-        await risk.registered(bot(), registered(), sourceIp);
+        const { bot, registered } = session();
+        await risk.registered(bot, registered, sourceIp);
       };
     },
   };

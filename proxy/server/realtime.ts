@@ -213,11 +213,7 @@ export function createRealtimeEndpoint(deps: RealtimeEndpointDeps): RealtimeEndp
         bot = b;
         handle = opened;
         runUnder(c);
-        relearn = deps.conditionRisk.daily(
-          () => bot!,
-          () => handle?.registered() ?? [],
-          sourceIp,
-        );
+        relearn = deps.conditionRisk.daily(() => ({ bot: bot!, registered: handle?.registered() ?? [] }), sourceIp);
       } catch (err) {
         // Decided: a hold longer than the login time-out must still end in this refusal, not in KG2001.
         clearTimeout(loginTimer);

@@ -93,11 +93,7 @@ t.test('the daily check learns once per Seoul day, from the first check past its
     logger: pino({ level: 'silent' }),
   });
   let held = [{ type: '0B', item: WATCHED }];
-  const check = risk.daily(
-    () => ({ id: 'b1', account: 'a1' }),
-    () => held,
-    '10.0.0.5',
-  );
+  const check = risk.daily(() => ({ bot: { id: 'b1', account: 'a1' }, registered: held }), '10.0.0.5');
   await check();
   now = seoulToEpoch('2026-01-07', 23, 59, 59);
   await check();
