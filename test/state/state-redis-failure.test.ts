@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import pino from 'pino';
 import { createRedisStore, type RedisStore } from '../../proxy/state/index.js';
 import { isGuardError } from '../../proxy/common/errors.js';
-import { redisCli, startRedis } from '../helpers/redis.js';
+import { PATIENT_REDIS, redisCli, startRedis } from '../helpers/redis.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 const logger = pino({ level: 'silent' });
@@ -66,7 +66,8 @@ t.test('killed mid-use: fails closed quickly, recovers after restart without re-
 t.test('flush detection: FLUSHALL is flagged on every replica until an operator confirms', async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.cleanup());
-  const mk = (generationCheckMs: number): Promise<RedisStore> => createRedisStore({ url: redis.url, logger, registry: new Registry(), generationCheckMs });
+  const mk = (generationCheckMs: number): Promise<RedisStore> =>
+    createRedisStore({ url: redis.url, logger, registry: new Registry(), generationCheckMs, ...PATIENT_REDIS });
   const a = await mk(100);
   // b never polls within this test: it can only learn through a's messages.
   const b = await mk(600_000);
@@ -91,25 +92,28 @@ t.test('latency injected by a TCP proxy trips the deadline; removing it heals', 
   t.teardown(() => redis.cleanup());
   const proxy = await startTcpProxy(redis.port);
   t.teardown(() => proxy.close());
-  const store = await createRedisStore({ url: `redis://127.0.0.1:${proxy.port}`, logger, registry: new Registry(), commandTimeoutMs: 150 });
+  // The deadline is wide enough for a healthy call on a loaded machine (a 150 ms one
+  // timed out the very first call in a CI run); the latency injected is far past it.
+  const deadline = 1_000;
+  const store = await createRedisStore({ url: `redis://127.0.0.1:${proxy.port}`, logger, registry: new Registry(), commandTimeoutMs: deadline });
   t.teardown(() => store.close());
   const lim = { key: 'lat', limit: 100, windowMs: 60_000 };
   t.equal((await store.consume([lim])).allowed, true);
 
-  proxy.setLatency(400);
+  proxy.setLatency(3 * deadline);
   const started = Date.now();
   t.equal(await code(store.consume([lim])), 'KG7001', 'slow Redis fails closed');
   const took = Date.now() - started;
   // Never before the deadline; that it gave up at all shows in the call settling.
-  t.ok(took >= 140, `gave up after ${took} ms (deadline 150), not before it`);
+  t.ok(took >= deadline - 10, `gave up after ${took} ms (deadline ${deadline}), not before it`);
   t.equal(await code(store.health()), 'KG7001', 'health red while slow');
 
   proxy.setLatency(0);
-  await sleep(500); // late replies drain
+  // Late replies drain; until then a health check queues behind them and may time out.
   await until(async () => {
     await store.health();
     return true;
-  }, 5_000);
+  }, 20_000);
   const after = await store.peek([lim]);
   t.ok(after[0]! >= 1 && after[0]! <= 2, `usage ${after[0]}: a timed-out consume may have been charged (safe direction), never lost`);
 
@@ -120,7 +124,7 @@ t.test('latency injected by a TCP proxy trips the deadline; removing it heals', 
   await until(async () => {
     await store.health();
     return true;
-  }, 5_000);
+  }, 20_000);
   t.pass('recovers after the connection is dropped');
 });
 
@@ -136,6 +140,7 @@ t.test('unavailable at start: createRedisStore resolves, calls fail closed, then
     registry: new Registry(),
     connectTimeoutMs: 300,
     maxReconnectDelayMs: 100,
+    ...PATIENT_REDIS,
   });
   t.teardown(() => store.close());
   t.equal(await code(store.consume([{ key: 'x', limit: 1, windowMs: 1000 }])), 'KG7001');
@@ -144,7 +149,7 @@ t.test('unavailable at start: createRedisStore resolves, calls fail closed, then
   await until(async () => {
     await store.health();
     return true;
-  }, 5_000);
+  }, 20_000);
   t.equal((await store.consume([{ key: 'x', limit: 1, windowMs: 1000 }])).allowed, true);
   t.equal(store.flushDetected(), false, 'first contact is not a flush');
 });
@@ -152,7 +157,7 @@ t.test('unavailable at start: createRedisStore resolves, calls fail closed, then
 t.test('pub/sub resubscribes after Redis restarts', async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.cleanup());
-  const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), maxReconnectDelayMs: 100 });
+  const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), maxReconnectDelayMs: 100, ...PATIENT_REDIS });
   t.teardown(() => store.close());
   const got: string[] = [];
   await store.subscribe('lockdown', (m) => got.push(m));
@@ -173,7 +178,7 @@ t.test('a channel asked for while Redis is down is subscribed once it answers, a
   const redis = await startRedis();
   t.teardown(() => redis.cleanup());
   await redis.kill();
-  const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), maxReconnectDelayMs: 100 });
+  const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), maxReconnectDelayMs: 100, ...PATIENT_REDIS });
   t.teardown(() => store.close());
   const got: string[] = [];
   // Not refused: a replica starting during an outage keeps its handlers (lockdowns, ended sessions).
@@ -196,7 +201,7 @@ t.test('a channel asked for while Redis is down is subscribed once it answers, a
 t.test('keys carry the prefix and a TTL', async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.cleanup());
-  const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), keyPrefix: 'kg1:' });
+  const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), keyPrefix: 'kg1:', ...PATIENT_REDIS });
   t.teardown(() => store.close());
   await store.consume([
     { key: '{bot:a}:s', limit: 5, windowMs: 5000 },
@@ -215,7 +220,7 @@ t.test('keys carry the prefix and a TTL', async (t) => {
 t.test('sliding sum companion: rebuilt when lost, reset when the window is deleted', async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.cleanup());
-  const store = await createRedisStore({ url: redis.url, logger, registry: new Registry() });
+  const store = await createRedisStore({ url: redis.url, logger, registry: new Registry(), ...PATIENT_REDIS });
   t.teardown(() => store.close());
   const tagged = { key: '{bot:z}:krw', limit: 1_000, windowMs: 60_000, cost: 100 };
   const plain = { key: 'plain:krw', limit: 1_000, windowMs: 60_000, cost: 100 };
