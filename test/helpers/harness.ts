@@ -84,8 +84,17 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
+/**
+ * The least a wait gives its event, whatever a test asks: a wait returns when its event happens, so its bound only
+ * decides how long a failure takes to show, and a loaded CI machine has run past bounds of 3 to 30 s that held alone.
+ */
+export const WAIT_FLOOR_MS = 30_000;
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves once `cond` holds; throws after `timeoutMs` (at least WAIT_FLOOR_MS). Not a sleep: use `sleep` for that. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = WAIT_FLOOR_MS, what = 'condition'): Promise<void> {
+  const end = Date.now() + Math.max(timeoutMs, WAIT_FLOOR_MS);
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));

@@ -3,12 +3,11 @@
 // app key, 2 issues/s, 5/s per api-id and per order group, 20/s total).
 import t from 'tap';
 import type { Test } from 'tap';
-import { CANARY, startHarness, waitFor, type CallResult, type Harness } from '../helpers/harness.js';
+import { CANARY, startHarness, sleep, waitFor, type CallResult, type Harness } from '../helpers/harness.js';
 
 const QUOTE = { stk_cd: '005930' };
 const BALANCE = { qry_tp: '1', dmst_stex_tp: 'KRX' };
 const BUY = { dmst_stex_tp: 'KRX', stk_cd: '005930', ord_qty: '1', ord_uv: '60000', trde_tp: '0' };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Adds bots that share the harness bot's app key (one account, one key, several strategies). */
 async function addBotsOnSameKey(h: Harness, ids: string[]): Promise<Map<string, string>> {
@@ -220,7 +219,7 @@ t.test('a token close to expires_dt is revoked and issued afresh before it is ha
   const token = await h.token();
   t.equal((await h.call('ka10001', QUOTE, { token })).json.return_code, 0);
   t.equal(h.sim.stats().tokensIssued, 1);
-  await waitFor(() => false, 2_000, 'time to pass').catch(() => undefined);
+  await sleep(2_000); // time to pass
   const r = await h.call('ka10001', QUOTE, { token });
   t.equal(r.json.return_code, 0, r.text);
   const s = h.sim.stats();
