@@ -3,7 +3,7 @@ import type { CompiledRule } from '../compiled.js';
 import { say } from '../compiled.js';
 import type { RuleDoc } from '../document.js';
 import { TRADE_TYPE_NAMES } from '../schema.js';
-import { base, BOOK_KINDS, EVERY_KIND, ORDER_KINDS, PRICED_KINDS, symbolSet, type CompileContext } from './common.js';
+import { base, BOOK_KINDS, EVERY_KIND, ORDER_KINDS, PRICED_KINDS, refuse, symbolSet, type CompileContext } from './common.js';
 
 type Doc<T extends RuleDoc['type']> = Extract<RuleDoc, { type: T }>;
 
@@ -20,23 +20,13 @@ export function compileApis(doc: Doc<'allow-apis' | 'deny-apis'>, index: number,
       check: (f) =>
         listed(f.kind, f.apiId)
           ? undefined
-          : {
-              outcome: 'deny',
-              reason:
-                doc.message ?? say(lang, `이 봇에 허용되지 않은 API입니다 (${f.apiId}, ${f.kind})`, `${f.apiId} (${f.kind}) is not on this bot's allow-list`),
-            },
+          : refuse(doc, lang, `이 봇에 허용되지 않은 API입니다 (${f.apiId}, ${f.kind})`, `${f.apiId} (${f.kind}) is not on this bot's allow-list`),
     };
   }
   return {
     ...base(doc, index, 'apis', EVERY_KIND, true),
     needs: 0,
-    check: (f) =>
-      listed(f.kind, f.apiId)
-        ? {
-            outcome: 'deny',
-            reason: doc.message ?? say(lang, `금지된 API입니다 (${f.apiId}, ${f.kind})`, `${f.apiId} (${f.kind}) is denied`),
-          }
-        : undefined,
+    check: (f) => (listed(f.kind, f.apiId) ? refuse(doc, lang, `금지된 API입니다 (${f.apiId}, ${f.kind})`, `${f.apiId} (${f.kind}) is denied`) : undefined),
   };
 }
 
@@ -52,7 +42,7 @@ export function compileSymbols(doc: Doc<'allow-symbols' | 'deny-symbols'>, index
       if (f.symbols.length === 0) {
         // An order with no stock code cannot be judged against an allow-list: fail closed.
         return allow && (f.kind === 'order' || f.kind === 'modify')
-          ? { outcome: 'deny', reason: doc.message ?? say(lang, '종목코드(stk_cd)가 없습니다', 'no stock code (stk_cd) in the order') }
+          ? refuse(doc, lang, '종목코드(stk_cd)가 없습니다', 'no stock code (stk_cd) in the order')
           : undefined;
       }
       // Every code the call names (a quote may name several): one off the allow-list or on the deny-list refuses it.
@@ -80,12 +70,12 @@ export function compileMarkets(doc: Doc<'markets'>, index: number, ctx: CompileC
     check: (f) =>
       f.market !== undefined && allowed.has(f.market)
         ? undefined
-        : {
-            outcome: 'deny',
-            reason:
-              doc.message ??
-              say(lang, `허용되지 않은 거래소입니다 (${f.market ?? '없음'}; 허용: ${list})`, `venue ${f.market ?? '(none)'} is not allowed (allowed: ${list})`),
-          },
+        : refuse(
+            doc,
+            lang,
+            `허용되지 않은 거래소입니다 (${f.market ?? '없음'}; 허용: ${list})`,
+            `venue ${f.market ?? '(none)'} is not allowed (allowed: ${list})`,
+          ),
   };
 }
 
@@ -111,10 +101,7 @@ export function compileTradeTypes(doc: Doc<'trade-types'>, index: number, ctx: C
       const ok = tp !== undefined && (allow ? allow.has(tp) : !deny.has(tp));
       if (ok) return undefined;
       const label = tp === undefined ? say(lang, '없음', '(none)') : `${tp}${CODE_NAMES[tp] ? ` ${CODE_NAMES[tp]}` : ''}`;
-      return {
-        outcome: 'deny',
-        reason: doc.message ?? say(lang, `허용되지 않은 매매구분입니다 (trde_tp ${label})`, `order type trde_tp ${label} is not allowed`),
-      };
+      return refuse(doc, lang, `허용되지 않은 매매구분입니다 (trde_tp ${label})`, `order type trde_tp ${label} is not allowed`);
     },
   };
 }

@@ -1,7 +1,7 @@
 // Shared pieces for rule compilers: selectors and the base of every rule.
 import type { ApiKind } from '../../kiwoom/types.js';
 import type { Language } from '../../common/errors.js';
-import { ALL_KINDS, type CompiledRule } from '../compiled.js';
+import { ALL_KINDS, say, type CompiledRule, type Verdict } from '../compiled.js';
 import type { RuleDoc } from '../document.js';
 import type { CallFacts } from '../facts.js';
 import { baseCode } from '../../kiwoom/protocol/index.js';
@@ -53,6 +53,11 @@ function sidedSelects(sides: ReadonlySet<string>, judgeCancels: boolean, f: Call
   if (f.kind === 'cancel' && !judgeCancels) return false;
   // A modify or cancel of an order whose side is unknown may be on either side: the rule judges it (fail closed).
   return f.side !== undefined ? sides.has(f.side) : f.sideUnknown;
+}
+
+/** A refusal in the policy's language, or in the rule's own words when its author wrote a `message`. */
+export function refuse(doc: RuleDoc, lang: Language, ko: string, en: string): Verdict {
+  return { outcome: 'deny', reason: doc.message ?? say(lang, ko, en) };
 }
 
 export const ORDER_KINDS: readonly ApiKind[] = ['order'];

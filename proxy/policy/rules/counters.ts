@@ -5,7 +5,7 @@ import type { LimitRequest } from '../../state/types.js';
 import { KEY_PREFIX, NEEDS_OPEN_ORDERS, NEEDS_REFERENCE_PRICE_IF_MARKET, say, scopeKey, type CompiledRule, type Verdict } from '../compiled.js';
 import type { RuleDoc, Scope } from '../document.js';
 import { DAY_MS, seoulDate } from '../../kiwoom/protocol/index.js';
-import { base, EVERY_KIND, krw, ORDER_KINDS, PRICED_KINDS, type CompileContext } from './common.js';
+import { base, EVERY_KIND, krw, ORDER_KINDS, PRICED_KINDS, refuse, type CompileContext } from './common.js';
 import { malformedQuantity, noReferencePrice, notionalPrice } from './order.js';
 
 type Doc<T extends RuleDoc['type']> = Extract<RuleDoc, { type: T }>;
@@ -166,16 +166,12 @@ export function compileCancelRatio(doc: Doc<'cancel-ratio'>, index: number, ctx:
       if (orders < minOrders) return undefined;
       const ratio = (cancels + 1) / orders;
       if (ratio <= maxRatio + 1e-12) return undefined;
-      return {
-        outcome: 'deny',
-        reason:
-          doc.message ??
-          say(
-            lang,
-            `주문 대비 취소 비율이 한도 ${maxRatio}를 초과합니다 (주문 ${orders}, 취소 ${cancels})`,
-            `cancel-to-order ratio would exceed ${maxRatio} (orders ${orders}, cancels ${cancels})`,
-          ),
-      };
+      return refuse(
+        doc,
+        lang,
+        `주문 대비 취소 비율이 한도 ${maxRatio}를 초과합니다 (주문 ${orders}, 취소 ${cancels})`,
+        `cancel-to-order ratio would exceed ${maxRatio} (orders ${orders}, cancels ${cancels})`,
+      );
     },
   };
 }
@@ -187,13 +183,9 @@ export function compileMaxOpenOrders(doc: Doc<'max-open-orders'>, index: number,
     needs: NEEDS_OPEN_ORDERS,
     check: (_f, m) => {
       const open = m.openOrders;
-      if (open === undefined || open === null)
-        return { outcome: 'deny', reason: doc.message ?? say(lang, '미체결 주문 수를 확인할 수 없습니다', 'open order count is unavailable; refusing') };
+      if (open === undefined || open === null) return refuse(doc, lang, '미체결 주문 수를 확인할 수 없습니다', 'open order count is unavailable; refusing');
       if (open < doc.max) return undefined;
-      return {
-        outcome: 'deny',
-        reason: doc.message ?? say(lang, `미체결 주문이 ${open}건으로 한도 ${doc.max}건에 도달했습니다`, `${open} open orders; the limit is ${doc.max}`),
-      };
+      return refuse(doc, lang, `미체결 주문이 ${open}건으로 한도 ${doc.max}건에 도달했습니다`, `${open} open orders; the limit is ${doc.max}`);
     },
   };
 }

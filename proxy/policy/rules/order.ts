@@ -2,7 +2,7 @@
 import { NEEDS_REFERENCE_PRICE_IF_LIMIT, NEEDS_REFERENCE_PRICE_IF_MARKET, say, type CompiledRule, type MarketSnapshot, type Verdict } from '../compiled.js';
 import type { RuleDoc } from '../document.js';
 import type { CallFacts } from '../facts.js';
-import { base, krw, PRICED_KINDS, type CompileContext } from './common.js';
+import { base, krw, PRICED_KINDS, refuse, type CompileContext } from './common.js';
 import type { Language } from '../../common/errors.js';
 
 type Doc<T extends RuleDoc['type']> = Extract<RuleDoc, { type: T }>;
@@ -35,30 +35,23 @@ export function compileOrderSize(doc: Doc<'order-size'>, index: number, ctx: Com
       const qty = f.quantity;
       if (qty === undefined || Number.isNaN(qty)) return malformedQuantity(lang, doc.message);
       if (maxQty !== undefined && qty > maxQty) {
-        return {
-          outcome: 'deny',
-          reason: doc.message ?? say(lang, `주문수량 ${qty}주가 한도 ${maxQty}주를 초과합니다`, `quantity ${qty} exceeds the limit of ${maxQty}`),
-        };
+        return refuse(doc, lang, `주문수량 ${qty}주가 한도 ${maxQty}주를 초과합니다`, `quantity ${qty} exceeds the limit of ${maxQty}`);
       }
       if (maxNotional !== undefined) {
         const px = notionalPrice(f, m);
         if (px === undefined || Number.isNaN(px)) {
           return Number.isNaN(px)
-            ? { outcome: 'deny', reason: doc.message ?? say(lang, '주문단가가 올바르지 않습니다', 'order price is malformed') }
+            ? refuse(doc, lang, '주문단가가 올바르지 않습니다', 'order price is malformed')
             : noReferencePrice(lang, f.symbol, doc.message);
         }
         const notional = px * qty;
         if (notional > maxNotional) {
-          return {
-            outcome: 'deny',
-            reason:
-              doc.message ??
-              say(
-                lang,
-                `주문금액 ${krw(notional)}원이 한도 ${krw(maxNotional)}원을 초과합니다`,
-                `order notional KRW ${krw(notional)} exceeds the limit of KRW ${krw(maxNotional)}`,
-              ),
-          };
+          return refuse(
+            doc,
+            lang,
+            `주문금액 ${krw(notional)}원이 한도 ${krw(maxNotional)}원을 초과합니다`,
+            `order notional KRW ${krw(notional)} exceeds the limit of KRW ${krw(maxNotional)}`,
+          );
         }
       }
       return undefined;
@@ -78,22 +71,18 @@ export function compilePriceCollar(doc: Doc<'price-collar'>, index: number, ctx:
     check: (f, m) => {
       const px = f.limitPrice;
       if (px === undefined) return undefined; // market-priced: nothing to collar
-      if (Number.isNaN(px)) return { outcome: 'deny', reason: doc.message ?? say(lang, '주문단가가 올바르지 않습니다', 'order price is malformed') };
+      if (Number.isNaN(px)) return refuse(doc, lang, '주문단가가 올바르지 않습니다', 'order price is malformed');
       const ref = m.referencePrice;
       if (ref === undefined || ref === null || !(ref > 0)) return noReferencePrice(lang, f.symbol, doc.message);
       const dev = (Math.abs(px - ref) / ref) * 100;
       // A tiny epsilon so that "exactly N%" is never refused by float rounding.
       if (dev <= maxDev + 1e-9) return undefined;
-      return {
-        outcome: 'deny',
-        reason:
-          doc.message ??
-          say(
-            lang,
-            `주문단가 ${krw(px)}원이 ${venueOf(f.market)}기준가 ${krw(ref)}원에서 ${dev.toFixed(2)}% 벗어났습니다 (한도 ${maxDev}%)`,
-            `price ${krw(px)} is ${dev.toFixed(2)}% away from the ${venueOf(f.market)}reference ${krw(ref)} (limit ${maxDev}%)`,
-          ),
-      };
+      return refuse(
+        doc,
+        lang,
+        `주문단가 ${krw(px)}원이 ${venueOf(f.market)}기준가 ${krw(ref)}원에서 ${dev.toFixed(2)}% 벗어났습니다 (한도 ${maxDev}%)`,
+        `price ${krw(px)} is ${dev.toFixed(2)}% away from the ${venueOf(f.market)}reference ${krw(ref)} (limit ${maxDev}%)`,
+      );
     },
   };
 }

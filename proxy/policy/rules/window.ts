@@ -3,7 +3,7 @@ import { say, type CompiledRule } from '../compiled.js';
 import type { RuleDoc } from '../document.js';
 import { parseClock, WEEKDAYS } from '../clock.js';
 import type { Venue } from '../../kiwoom/protocol/index.js';
-import { base, BOOK_KINDS, EVERY_KIND, type CompileContext } from './common.js';
+import { base, BOOK_KINDS, EVERY_KIND, refuse, type CompileContext } from './common.js';
 
 type Doc<T extends RuleDoc['type']> = Extract<RuleDoc, { type: T }>;
 
@@ -42,7 +42,7 @@ export function compileTradingWindow(doc: Doc<'trading-window'>, index: number, 
     needs: 0,
     check: (f) => {
       if (closedOnHolidays && holidays.size > 0 && holidays.has(f.day)) {
-        return { outcome: 'deny', reason: doc.message ?? say(lang, `휴장일입니다 (${f.day})`, `market holiday (${f.day})`) };
+        return refuse(doc, lang, `휴장일입니다 (${f.day})`, `market holiday (${f.day})`);
       }
       const tod = f.timeOfDay;
       const venue = f.venue;
