@@ -54,6 +54,8 @@ export function readBaseline(json: string): Baseline | undefined {
   if (b.sequence !== undefined && !sequenceReadable(b.sequence)) delete b.sequence;
   const d = b.dormantBuys;
   if (d !== undefined && !(obj(d) && nums(d.days, d.dormant) && typeof d.day === 'string')) delete b.dormantBuys;
+  const c = b.callDays;
+  if (c !== undefined && !(obj(c) && nums(c.days, c.count, c.ewma, c.max) && typeof c.day === 'string')) delete b.callDays;
   return b;
 }
 

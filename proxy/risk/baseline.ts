@@ -56,6 +56,8 @@ export interface Baseline {
   sellLogNotional?: number[];
   /** Account reads (kind 'account') per Seoul day. */
   reads?: DailyCount;
+  /** Learned calls per Seoul day: how many days the bot has been at work (warm-up, warmedUp). */
+  callDays?: DailyCount;
   /** Sells of a whole position (drainHoldingFraction of it or more) that went out, per Seoul day. */
   closes?: DailyCount;
   /** Sells of part of a known position that went out, per Seoul day. */
@@ -220,6 +222,7 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
   const p = cfg.pattern;
   b.lastSeen = nowMs;
   b.calls += 1;
+  b.callDays = countDaily(b.callDays, nowMs);
   const how = hourOfWeek(nowMs);
   b.hourOfWeek[how] = (b.hourOfWeek[how] ?? 0) + 1;
   if (b.hourOfWeek.reduce((a, c) => a + c, 0) > HOW_AGE_LIMIT) b.hourOfWeek = b.hourOfWeek.map((c) => c / 2);
@@ -326,6 +329,16 @@ export function learnInto(b: Baseline, input: RiskInput, nowMs: number, cfg: Ris
     if (sym && !s.distinct.includes(sym) && s.distinct.length < 1000) s.distinct.push(sym);
     s.notional += notionalOf(input) ?? 0;
   }
+}
+
+/**
+ * Learned enough to be judged against its own behaviour: warmupCalls calls, or calls on warmupDays Seoul days. A bot
+ * that calls a few times a day (a DCA buyer's five) shows its routine over days long before it reaches the calls.
+ */
+export function warmedUp(b: Baseline, cfg: Pick<RiskConfig, 'warmupCalls' | 'warmupDays'>): boolean {
+  if (b.calls >= cfg.warmupCalls) return true;
+  const c = b.callDays;
+  return cfg.warmupDays > 0 && c !== undefined && c.days + (c.count > 0 ? 1 : 0) >= cfg.warmupDays;
 }
 
 /** The most events of a completed Seoul day before `day` (the last day counted is completed once `day` is another). */

@@ -60,11 +60,12 @@ export interface MarketSession {
 
 export interface RiskConfig extends FlowConfig {
   readonly enabled: boolean;
-  /** Learned calls before time, location and pattern detectors judge. */
+  /** Learned calls before time, location and pattern detectors judge; or Seoul days with a call (warmedUp in baseline.ts). */
   readonly warmupCalls: number;
+  readonly warmupDays: number;
   /** Learned orders before the volume detector judges. */
   readonly warmupSamples: number;
-  /** A bot is warming up until it has warmupCalls learned calls AND its baseline is this old. */
+  /** A bot is warming up until it has warmupCalls learned calls (or warmupDays) AND its baseline is this old. */
   readonly warmupMs: number;
   /** While warming up, baseline-relative detectors raise the score to this at most (an alert, never a hold; below stepUp); absolute ones are not capped. */
   readonly warmupMaxScore: number;
@@ -196,6 +197,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
   const r = section(raw, path, [
     'enabled',
     'warmupCalls',
+    'warmupDays',
     'warmupSamples',
     'warmupHours',
     'warmupMaxScore',
@@ -326,6 +328,7 @@ export function parseRiskConfig(raw: unknown, path = 'risk'): RiskConfig {
     ...flow,
     enabled: bool(r, 'enabled', path, true),
     warmupCalls: num(r, 'warmupCalls', path, 50, 0, 1e6, true),
+    warmupDays: num(r, 'warmupDays', path, 5, 0, 365, true),
     warmupSamples: num(r, 'warmupSamples', path, 30, 3, 1e6, true),
     warmupMs: num(r, 'warmupHours', path, 24, 0, 24 * 90) * 3_600_000,
     warmupMaxScore,

@@ -6,7 +6,7 @@
 // credential stuffing seen across bots. Pure functions of the call, the
 // baseline and live counters, like detectors.ts.
 import { seoulParts } from '../kiwoom/protocol/index.js';
-import { busiestDay, CONDITION_REQUESTS, SELL_FRAC_LOW, normaliseIp, notionalOf, positionOf, sellFracBin, soldFraction } from './baseline.js';
+import { busiestDay, CONDITION_REQUESTS, SELL_FRAC_LOW, normaliseIp, notionalOf, positionOf, sellFracBin, soldFraction, warmedUp } from './baseline.js';
 import { envelopeOn, envelopeRatio } from './buy-envelope.js';
 import type { DetectorContext, DetectorResult } from './detectors.js';
 import { clamp01, median, scaledMad } from './stats.js';
@@ -25,7 +25,7 @@ const pct1 = (share: number): number => Math.round(1000 * share) / 10;
 
 export const sellOff: Detector = (ctx) => {
   const { input, baseline: b, cfg } = ctx;
-  if (input.kind !== 'order' || input.side !== 'sell' || b.calls < cfg.warmupCalls) return undefined;
+  if (input.kind !== 'order' || input.side !== 'sell' || !warmedUp(b, cfg)) return undefined;
   // A bot whose orders were all buys: its first sell is the pattern (liquidation, or low-and-slow selling), whatever its size.
   const neverSold = b.sells.windows === 0 && b.sells.distinct.length === 0 && (b.sellFrac ?? [0]).every((c) => c === 0);
   if (neverSold && b.orders >= cfg.sellOff.firstSellMinOrders) {
@@ -140,7 +140,7 @@ function sizeZ(ctx: DetectorContext): DetectorResult | undefined {
  */
 function buyEnvelope(ctx: DetectorContext): DetectorResult | undefined {
   const { input, baseline: b, cfg } = ctx;
-  if (input.kind !== 'order' || input.side !== 'buy' || b.calls < cfg.warmupCalls) return undefined;
+  if (input.kind !== 'order' || input.side !== 'buy' || !warmedUp(b, cfg)) return undefined;
   const learned = b.buyEnvelope;
   const { envelopeMinOrders: minOrders, envelopeFactor: factor, envelopeRepeatMinOrders: repeatFrom } = cfg.orderSize;
   if (!learned || learned.orders < minOrders) return undefined;
@@ -164,7 +164,7 @@ function buyEnvelope(ctx: DetectorContext): DetectorResult | undefined {
 export const condition: Detector = (ctx) => {
   const { input, baseline: b, cfg } = ctx;
   const seq = input.condition;
-  if (seq === undefined || !CONDITION_REQUESTS.has(input.apiId) || b.calls < cfg.warmupCalls) return undefined;
+  if (seq === undefined || !CONDITION_REQUESTS.has(input.apiId) || !warmedUp(b, cfg)) return undefined;
   const known = Object.keys(b.conditions ?? {});
   if (known.length === 0 || known.includes(seq)) return undefined;
   const live = input.apiId === 'ka10173';
@@ -179,7 +179,7 @@ export const condition: Detector = (ctx) => {
 
 export const accountReads: Detector = (ctx) => {
   const { input, baseline: b, cfg, live } = ctx;
-  if (input.kind !== 'account' || b.calls < cfg.warmupCalls) return undefined;
+  if (input.kind !== 'account' || !warmedUp(b, cfg)) return undefined;
   const r = b.reads;
   const usual = r && r.days > 0 ? Math.max(r.max, r.ewma) : 0;
   const threshold = Math.max(cfg.reads.minPerDay, Math.ceil(cfg.reads.factor * usual));
@@ -221,7 +221,7 @@ export const stuffing: Detector = (ctx) => {
 
 export const model: Detector = (ctx) => {
   const m = ctx.model;
-  if (!m || m.score < ctx.cfg.model.scoreFrom || ctx.baseline.calls < ctx.cfg.warmupCalls) return undefined;
+  if (!m || m.score < ctx.cfg.model.scoreFrom || !warmedUp(ctx.baseline, ctx.cfg)) return undefined;
   const from = ctx.cfg.model.scoreFrom;
   return {
     score: clamp01((m.score - from) / Math.max(1 - from, 1e-9)),

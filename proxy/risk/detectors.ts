@@ -2,7 +2,7 @@
 // baseline and a few live counters, returning a score in [0,1] and a reason.
 import { isIP } from 'node:net';
 import { seoulParts } from '../kiwoom/protocol/index.js';
-import { hourOfWeek, isTradingKind, normaliseIp, notionalOf, symbolOf, type Baseline } from './baseline.js';
+import { hourOfWeek, isTradingKind, normaliseIp, notionalOf, symbolOf, warmedUp, type Baseline } from './baseline.js';
 import type { DetectorName, RiskConfig } from './config.js';
 import type { Reasons } from './reasons.js';
 import { clamp01, median, scaledMad } from './stats.js';
@@ -63,7 +63,7 @@ export interface DetectorContext {
   readonly model?: ModelResult | undefined;
   /** The reasons in the sidecar's language. */
   readonly say: Reasons;
-  /** Under warmupCalls learned calls or younger than warmupMs: relative detectors are capped, day counts not judged. */
+  /** Not warmedUp (baseline.ts) or younger than warmupMs: relative detectors are capped, day counts not judged. */
   readonly warmingUp: boolean;
 }
 
@@ -78,7 +78,7 @@ const YOUNG_SOURCE_MS = 30 * 60_000;
 const YOUNG_SOURCE_ORDER_SCORE = 0.6;
 const FRESH_SYMBOL_ORDER_SCORE = 0.6;
 const QUERY_NEW_SYMBOL_SCORE = 0.15;
-const warm = (ctx: DetectorContext): boolean => ctx.baseline.calls >= ctx.cfg.warmupCalls;
+const warm = (ctx: DetectorContext): boolean => warmedUp(ctx.baseline, ctx.cfg);
 
 const time: Detector = (ctx) => {
   if (!warm(ctx)) return undefined;

@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import { GuardError, type Language, toGuardError } from '../common/errors.js';
 import { counter, histogram } from '../common/metrics.js';
 import type { Store } from '../state/types.js';
-import { type Baseline, emptyBaseline, learnInto, normaliseIp, symbolOf } from './baseline.js';
+import { type Baseline, emptyBaseline, learnInto, normaliseIp, symbolOf, warmedUp } from './baseline.js';
 import { baselineJson, readBaseline } from './baseline-json.js';
 import { cidrMatcher } from '../common/cidr.js';
 import { ABSOLUTE_DETECTORS, compileCidrs, DETECTORS, type DetectorName, type RiskConfig } from './config.js';
@@ -136,7 +136,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
   function herdCount(input: RiskInput, baseline: Baseline, nowMs: number): Promise<number> {
     const sym = symbolOf(input.stkCd);
     const traded = baseline.traded ?? baseline.symbols;
-    if (cfg.weights.herd === 0 || input.kind !== 'order' || !input.side || !sym || baseline.calls < cfg.warmupCalls || sym in traded) {
+    if (cfg.weights.herd === 0 || input.kind !== 'order' || !input.side || !sym || !warmedUp(baseline, cfg) || sym in traded) {
       return Promise.resolve(0);
     }
     return herdAccounts(store, cfg, sym, input.side, input.account, nowMs);
@@ -179,7 +179,7 @@ export function createRiskEngine(opts: RiskEngineOptions): RiskEngine {
       const verdict = x && forest.score(modelState(baseline.model, cfg.model), x);
       // The detectors see the symbol's learned daily volume; the input itself stays the key of the per-call maps.
       const judged = symbolAdv === input.symbolAdv ? input : { ...input, symbolAdv };
-      const warmingUp = baseline.calls < cfg.warmupCalls || nowMs - baseline.firstSeen < cfg.warmupMs;
+      const warmingUp = !warmedUp(baseline, cfg) || nowMs - baseline.firstSeen < cfg.warmupMs;
       const ctx = { input: judged, nowMs, baseline, cfg, cidrs: cidrsFor(input.botId), live, model: verdict, say, warmingUp };
       const contributions: Contribution[] = [];
       let keepAbsolute = 1,

@@ -6,7 +6,7 @@
 // call reads a bounded, fixed set of keys: nothing grows with history.
 import { seoulParts } from '../kiwoom/protocol/index.js';
 import type { Store } from '../state/types.js';
-import { type Baseline, CONDITION_REQUESTS, isTradingKind, normaliseIp, notionalOf, soldFraction, symbolOf } from './baseline.js';
+import { type Baseline, CONDITION_REQUESTS, isTradingKind, normaliseIp, notionalOf, soldFraction, symbolOf, warmedUp } from './baseline.js';
 import type { RiskConfig } from './config.js';
 import { distinct, refusedAccountsKey, sourceBots } from './cross-tenant.js';
 import type { LiveCounters } from './detectors.js';
@@ -136,7 +136,7 @@ export async function sellsToday(
 
 /** Distinct never-used api-ids this bot called within the window (0 when this one is known: nothing is read). */
 export function newApis(store: Store, cfg: RiskConfig, input: RiskInput, baseline: Baseline, nowMs: number): Promise<number> {
-  if (cfg.weights.api_breadth === 0 || input.kind === 'auth' || baseline.calls < cfg.warmupCalls || input.apiId in baseline.apis) return Promise.resolve(0);
+  if (cfg.weights.api_breadth === 0 || input.kind === 'auth' || !warmedUp(baseline, cfg) || input.apiId in baseline.apis) return Promise.resolve(0);
   const win = Math.floor(nowMs / cfg.apiBreadth.windowMs);
   return distinct(store, `risk:newapi:${input.botId}:${win}`, input.apiId, 2 * cfg.apiBreadth.windowMs, cfg.crossTenant.maxTracked);
 }

@@ -13,7 +13,7 @@ import { daysBetweenDates, seoulDate } from '../common/kst.js';
 import { seoulParts } from '../kiwoom/protocol/index.js';
 import type { Store } from '../state/types.js';
 import { sessionAt } from './calendar.js';
-import { symbolOf, type Baseline } from './baseline.js';
+import { symbolOf, warmedUp, type Baseline } from './baseline.js';
 import type { RiskConfig } from './config.js';
 import type { Detector } from './detectors.js';
 import type { RiskInput } from './types.js';
@@ -186,7 +186,7 @@ export const sequence: Detector = (ctx) => {
   const { minOrders, minReads, minDays, maxNewRate, oneOffDays } = cfg.sequence;
   if (live.lead === undefined || !b.sequence || b.sequence.bounds !== boundsOf(cfg.sequence) || !isLeadKind(input.kind, cfg.sequence)) return undefined;
   const s = leadSet(b.sequence, input.kind);
-  if (!s || b.calls < cfg.warmupCalls || s.days < minDays) return undefined;
+  if (!s || !warmedUp(b, cfg) || s.days < minDays) return undefined;
   const seen = s.leads[live.lead];
   // A one-off's age: routine while it is at most oneOffDays. A routine call (most are) stops here, before the counts.
   const daysAgo = seen?.[1] === 1 && oneOffDays > 0 ? daysBetweenDates(seen[2], seoulDate(ctx.nowMs)) : undefined;

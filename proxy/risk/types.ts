@@ -66,7 +66,7 @@ export interface RiskAssessment {
   readonly level: RiskLevel;
   /** Detectors that fired (score > 0), highest contribution first. */
   readonly contributions: readonly Contribution[];
-  /** True while the bot has fewer learned calls than `warmupCalls` or a baseline younger than `warmupHours`. */
+  /** True while the bot has fewer learned calls than `warmupCalls` (and calls on fewer than `warmupDays` Seoul days) or a baseline younger than `warmupHours`. */
   readonly warmingUp: boolean;
   readonly baselineCalls: number;
   readonly assessedAt: string;

@@ -75,3 +75,15 @@ t.test('a document written before (float logs, no logScale) reads, rounded to wh
   t.same(back.buyLogNotional, [storedLog(8_765_432.1)]);
   t.equal(readBaseline(baselineJson(back))!.logQty[1], storedLog(4_567), 'and the next write keeps it');
 });
+
+t.test('the days a bot was at work read back; a malformed count is learned afresh, the rest of the baseline kept', async (t) => {
+  const b = learned();
+  t.match(b.callDays, { day: '2026-01-05', days: 0, count: 300 }, 'one Seoul day of 300 calls');
+  const stored = JSON.parse(baselineJson(b));
+  for (const bad of [{ day: 5, days: 1, count: 1, ewma: 0, max: 0 }, { day: '2026-01-05', days: '1', count: 1, ewma: 0, max: 0 }, 'x']) {
+    const back = readBaseline(JSON.stringify({ ...stored, callDays: bad }));
+    t.ok(back, `read with callDays ${JSON.stringify(bad)}`);
+    t.equal(back?.callDays, undefined, 'its day count dropped');
+    t.equal(back?.calls, 300, 'the rest kept');
+  }
+});

@@ -249,6 +249,40 @@ t.test('warm-up ends after warmupCalls AND warmupHours; then baseline detectors 
   t.ok(warm.score > s.config.thresholds.stepUp, `judged in full: ${warm.score}`);
 });
 
+t.test('warm-up also ends after calls on warmupDays Seoul days: a bot that calls a few times a day is judged in its second week', async (t) => {
+  const sellAtNight = (now: number): RiskInput =>
+    order({ now, apiId: 'kt10001', side: 'sell', sourceIp: '203.0.113.9', clientId: 'laptop', stkCd: '035420', qty: 10 });
+  // A DCA buyer's routine: five calls a morning, on weekdays, far under warmupCalls (50).
+  const routine = async (s: ReturnType<typeof setup>, days: number): Promise<number> => {
+    let last = 0;
+    for (const day of weekdaysFrom('2026-01-05', days)) {
+      for (let i = 0; i < 5; i++) {
+        last = day + 9 * 3_600_000 + 30 * 60_000 + i * 6_000;
+        s.setClock(last);
+        await s.engine.learn(order({ now: last }), { allowed: true, completed: true });
+      }
+    }
+    return last;
+  };
+  t.equal(parseRiskConfig({}).warmupDays, 5, 'five days by default');
+  t.throws(() => parseRiskConfig({ warmupDays: -1 }), /risk\.warmupDays/);
+  for (const [label, raw, days, warm] of [
+    ['four days', {}, 4, false],
+    ['five days', {}, 5, true],
+    ['five days, warmupDays 0 (calls only)', { warmupDays: 0 }, 5, false],
+  ] as const) {
+    const s = setup(raw);
+    const last = await routine(s, days);
+    const at = last + 3_600_000;
+    s.setClock(at);
+    const out = await s.engine.assess(sellAtNight(at));
+    t.equal(out.warmingUp, !warm, `${label} (${days * 5} calls): ${warm ? 'warm' : 'warming up'}`);
+    if (warm) t.ok(out.score > s.config.thresholds.stepUp, `${label}: a sell from a new address and client, never done, is held: ${out.score}`);
+    else t.ok(out.score <= s.config.warmupMaxScore, `${label}: capped at ${s.config.warmupMaxScore}: ${out.score}`);
+    await s.close();
+  }
+});
+
 t.test('volume: robust z flags a jump after warm-up, slow drift never alarms', async (t) => {
   const s = setup();
   t.teardown(s.close);
