@@ -32,18 +32,20 @@ export function sourceBots(store: Store, cfg: RiskConfig, sourceIp: string, botI
 }
 
 /**
- * Adds an account to this herd window's bucket and the next one's, and returns this bucket's count: accounts
- * within the last one to two windows, so a herd that straddles a window boundary is still one herd.
+ * Adds a member to this window's bucket and the next one's, and returns this bucket's count: members within the last
+ * one to two windows, so a burst that straddles a window boundary is still one burst.
  */
-async function herdDistinct(store: Store, cfg: RiskConfig, prefix: string, account: string, nowMs: number): Promise<number> {
-  const c = cfg.crossTenant;
-  const win = Math.floor(nowMs / c.herdWindowMs);
+export async function windowDistinct(store: Store, prefix: string, member: string, windowMs: number, nowMs: number, cap: number): Promise<number> {
+  const win = Math.floor(nowMs / windowMs);
   const [n] = await Promise.all([
-    distinct(store, `${prefix}:${win}`, account, 2 * c.herdWindowMs, c.maxTracked),
-    distinct(store, `${prefix}:${win + 1}`, account, 3 * c.herdWindowMs, c.maxTracked),
+    distinct(store, `${prefix}:${win}`, member, 2 * windowMs, cap),
+    distinct(store, `${prefix}:${win + 1}`, member, 3 * windowMs, cap),
   ]);
   return n;
 }
+
+const herdDistinct = (store: Store, cfg: RiskConfig, prefix: string, account: string, nowMs: number): Promise<number> =>
+  windowDistinct(store, prefix, account, cfg.crossTenant.herdWindowMs, nowMs, cfg.crossTenant.maxTracked);
 
 const refusedPrefix = (symbol: string, side: string): string => `risk:xref:${symbol}:${side}`;
 

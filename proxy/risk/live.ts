@@ -8,7 +8,7 @@ import { seoulParts } from '../kiwoom/protocol/index.js';
 import type { Store } from '../state/types.js';
 import { type Baseline, CONDITION_REQUESTS, isTradingKind, normaliseIp, notionalOf, soldFraction, symbolOf, warmedUp } from './baseline.js';
 import type { RiskConfig } from './config.js';
-import { distinct, refusedAccountsKey, sourceBots } from './cross-tenant.js';
+import { distinct, refusedAccountsKey, sourceBots, windowDistinct } from './cross-tenant.js';
 import type { LiveCounters } from './detectors.js';
 import { FEATURES } from './model.js';
 import { previousCall } from './sequence.js';
@@ -96,7 +96,7 @@ export async function noteRejectedCancel(store: Store, botId: string, nowMs: num
 }
 
 /**
- * Distinct condition searches this bot never ran, requested in the api-breadth window (0 when this one is known
+ * Distinct condition searches this bot never ran, requested within the last one to two api-breadth windows (0 when this one is known
  * or the bot runs none: nothing is read).
  */
 export function newConditions(store: Store, cfg: RiskConfig, input: RiskInput, baseline: Baseline, nowMs: number): Promise<number> {
@@ -105,8 +105,7 @@ export function newConditions(store: Store, cfg: RiskConfig, input: RiskInput, b
   if (cfg.weights.condition === 0 || seq === undefined || !CONDITION_REQUESTS.has(input.apiId) || seq in known || Object.keys(known).length === 0) {
     return Promise.resolve(0);
   }
-  const win = Math.floor(nowMs / cfg.apiBreadth.windowMs);
-  return distinct(store, `risk:newcond:${input.botId}:${win}`, seq, 2 * cfg.apiBreadth.windowMs, cfg.crossTenant.maxTracked);
+  return windowDistinct(store, `risk:newcond:${input.botId}`, seq, cfg.apiBreadth.windowMs, nowMs, cfg.crossTenant.maxTracked);
 }
 
 /**
@@ -134,11 +133,10 @@ export async function sellsToday(
   return whole ? { closes: n, parts: 0 } : { closes: 0, parts: n };
 }
 
-/** Distinct never-used api-ids this bot called within the window (0 when this one is known: nothing is read). */
+/** Distinct never-used api-ids this bot called within the last one to two windows (0 when this one is known: nothing is read). */
 export function newApis(store: Store, cfg: RiskConfig, input: RiskInput, baseline: Baseline, nowMs: number): Promise<number> {
   if (cfg.weights.api_breadth === 0 || input.kind === 'auth' || !warmedUp(baseline, cfg) || input.apiId in baseline.apis) return Promise.resolve(0);
-  const win = Math.floor(nowMs / cfg.apiBreadth.windowMs);
-  return distinct(store, `risk:newapi:${input.botId}:${win}`, input.apiId, 2 * cfg.apiBreadth.windowMs, cfg.crossTenant.maxTracked);
+  return windowDistinct(store, `risk:newapi:${input.botId}`, input.apiId, cfg.apiBreadth.windowMs, nowMs, cfg.crossTenant.maxTracked);
 }
 
 /**

@@ -80,9 +80,9 @@ export const REASONS_EN: Reasons = {
     return `buy ${what} of ${learned} learned buys (scores 1 from ${factor}x)${again}`;
   },
   condition: ({ live, seq, known: runs, breadth: b }) =>
-    `${live ? 'live' : 'one-shot'} condition search ${seq} never run by this bot (runs ${runs.join(', ')})${b ? `; ${b.n} never-run conditions within ${b.minutes} min (scores 1 from ${b.min})` : ''}`,
+    `${live ? 'live' : 'one-shot'} condition search ${seq} never run by this bot (runs ${runs.join(', ')})${b ? `; ${b.n} never-run conditions within ${b.minutes}-${2 * b.minutes} min (scores 1 from ${b.min})` : ''}`,
   accountReads: (n, usual, threshold) => `${n} account/order/fill inquiries today vs this bot's busiest learned day ${r2(usual)} (threshold ${threshold})`,
-  apiBreadth: (n, minutes, threshold) => `${n} api-ids never used by this bot called within ${minutes} min (threshold ${threshold})`,
+  apiBreadth: (n, minutes, threshold) => `${n} api-ids never used by this bot called within ${minutes}-${2 * minutes} min (threshold ${threshold})`,
   sequence: ({ kind, lead: l, calls, days, rate, max, usual, once }) => {
     const [what, day] = kind === 'order' ? ['order', 'order-day'] : ['account read', 'read-day'];
     const came = once

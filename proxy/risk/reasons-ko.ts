@@ -83,9 +83,9 @@ export const REASONS_KO: Reasons = {
     return `매수 ${what}, 학습된 매수 ${learned}건 기준 (${factor}배에서 1점)${again}`;
   },
   condition: ({ live, seq, known: runs, breadth: b }) =>
-    `이 봇이 실행한 적 없는 ${live ? '실시간' : '일회성'} 조건검색 ${seq} (실행한 조건: ${runs.join(', ')})${b ? `; ${b.minutes}분 안에 처음 보는 조건 ${b.n}개 (${b.min}개부터 1점)` : ''}`,
+    `이 봇이 실행한 적 없는 ${live ? '실시간' : '일회성'} 조건검색 ${seq} (실행한 조건: ${runs.join(', ')})${b ? `; ${b.minutes}-${2 * b.minutes}분 안에 처음 보는 조건 ${b.n}개 (${b.min}개부터 1점)` : ''}`,
   accountReads: (n, usual, threshold) => `오늘 계좌·주문·체결 조회 ${n}건, 이 봇의 학습된 최다 일 ${r2(usual)}건 (기준 ${threshold}건)`,
-  apiBreadth: (n, minutes, threshold) => `${minutes}분 안에 이 봇이 쓴 적 없는 api-id ${n}개 호출 (기준 ${threshold}개)`,
+  apiBreadth: (n, minutes, threshold) => `${minutes}-${2 * minutes}분 안에 이 봇이 쓴 적 없는 api-id ${n}개 호출 (기준 ${threshold}개)`,
   sequence: ({ kind, lead: l, calls, days, rate, max, usual, once }) => {
     const [what, did] = kind === 'order' ? ['주문', '주문한'] : ['계좌 조회', '계좌를 조회한'];
     const seen = once ? `${once.daysAgo}일 전 하루뿐 (하루만 나온 순서는 ${once.oneOffDays}일 동안만 평소로 봄)` : '없음';

@@ -283,8 +283,13 @@ t.test('condition: a realtime condition search the bot never ran (live 1, one-sh
   t.equal(hit(await s.engine.assess(cond(now + 60_000, 'ka10172', '8')), 'condition')?.score, 0.6, 'a second never-run condition');
   const third = hit(await s.engine.assess(cond(now + 120_000, 'ka10172', '9')), 'condition');
   t.equal(third?.score, 1, 'the third');
-  t.match(third?.reason, /3 never-run conditions within 60 min \(scores 1 from 3\)/);
+  t.match(third?.reason, /3 never-run conditions within 60-120 min \(scores 1 from 3\)/);
   t.equal(hit(await s.engine.assess(cond(now + 2 * 3_600_000 + 60_000, 'ka10172', '5')), 'condition')?.score, 0.6, 'hours later: one again');
+  // Across the top of an hour (the counters' window boundary): the same probe, two minutes apart, is still one.
+  const hour = Math.ceil((now + 6 * 3_600_000) / 3_600_000) * 3_600_000;
+  t.equal(hit(await s.engine.assess(cond(hour - 60_000, 'ka10172', '2')), 'condition')?.score, 0.6, 'the first at 59 past');
+  t.equal(hit(await s.engine.assess(cond(hour - 30_000, 'ka10172', '3')), 'condition')?.score, 0.6);
+  t.equal(hit(await s.engine.assess(cond(hour + 60_000, 'ka10172', '4')), 'condition')?.score, 1, 'the third, a minute past the hour, scores 1');
 
   const never = setup();
   t.teardown(never.close);
@@ -410,8 +415,16 @@ t.test('api_breadth: the third never-used api-id within the hour', async (t) => 
   for (const [i, apiId] of ids.entries()) got.push(hit(await s.engine.assess(base({ now: now + i * 1000, apiId })), 'api_breadth'));
   t.notOk(got[0]);
   t.notOk(got[1]);
-  t.match(got[2]?.reason, /3 api-ids never used by this bot called within 60 min/);
+  t.match(got[2]?.reason, /3 api-ids never used by this bot called within 60-120 min/);
   t.notOk(hit(await s.engine.assess(base({ now: now + 5000 })), 'api_breadth'), 'a known api-id counts nothing');
+  // Across the top of an hour (the counters' window boundary): the same burst is still one.
+  const hour = Math.ceil((now + 6 * 3_600_000) / 3_600_000) * 3_600_000;
+  const across = [];
+  for (const [i, apiId] of ['ka10005', 'ka10006', 'ka10007'].entries()) {
+    across.push(hit(await s.engine.assess(base({ now: hour + (i - 2) * 30_000, apiId })), 'api_breadth'));
+  }
+  t.notOk(across[1]);
+  t.match(across[2]?.reason, /^3 api-ids never used/, 'the third, after the top of the hour');
 });
 
 t.test('escalation: the third call above step-up locks down unless the owner approved the earlier ones', async (t) => {
