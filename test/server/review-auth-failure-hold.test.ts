@@ -9,8 +9,9 @@ import { startHarness, waitFor, type CallResult, type Harness } from '../helpers
 const QUERY = { stk_cd: '005930' };
 
 /**
- * Another signature: its first character changed. Not its last: base64url's last character carries padding bits, so
- * B, C or D in place of A decodes to the same bytes, and that "forged" token verified (a CI run, 3 times in 64).
+ * Another signature: its first character changed. Not its last: an HS256 signature's last base64url character carries
+ * two padding bits, so A, B, C and D decode to the same bytes, and a token ending in one of them (4 in 64) was
+ * "forged" into one that verified (a CI run).
  */
 function forge(token: string): string {
   const at = token.lastIndexOf('.') + 1;
