@@ -54,6 +54,8 @@ export interface FlowConfig {
     readonly tightFloorShare: number;
     readonly tightMinSells: number;
     readonly ceilingFactor: number;
+    /** Whole sells, all of them, that make a bot's first part of a position held before minSamples (0: off). */
+    readonly closerMinSells: number;
   };
   /**
    * Order size per side: robust z (log notional) where the score starts and reaches 1, both ways; and the size
@@ -159,6 +161,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
     'tightFloorShare',
     'tightMinSells',
     'ceilingFactor',
+    'closerMinSells',
   ]);
   const os = section(r.orderSize, `${path}.orderSize`, [
     'zWarn',
@@ -215,6 +218,7 @@ export function parseFlowConfig(r: Record<string, unknown>, path: string): FlowC
       // Five would make the third smallest and the third largest one and the same sell.
       tightMinSells: num(so, 'tightMinSells', `${path}.sellOff`, 10, 6, 1e6, true),
       ceilingFactor: num(so, 'ceilingFactor', `${path}.sellOff`, 2, 0, 100),
+      closerMinSells: num(so, 'closerMinSells', `${path}.sellOff`, 2, 0, 1e6, true),
     },
     orderSize,
     reads: { minPerDay: num(rd, 'minPerDay', `${path}.reads`, 15, 1, 1e6, true), factor: num(rd, 'factor', `${path}.reads`, 3, 1, 1000) },

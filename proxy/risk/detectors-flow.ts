@@ -42,7 +42,7 @@ export const sellOff: Detector = (ctx) => {
   const h = b.sellFrac ?? [0, 0, 0, 0];
   const total = h.reduce((a, c) => a + c, 0);
   const pct = Math.round(100 * fraction);
-  if (total < cfg.sellOff.minSamples) return sliver(ctx, fraction);
+  if (total < cfg.sellOff.minSamples) return closerPart(ctx, fraction, h) ?? sliver(ctx, fraction);
   const { rareShare, rareScore } = cfg.sellOff;
   const share = (h[bin] ?? 0) / total;
   // Two shapes only: all of a position by a bot that rarely sells all of one (whatever its trims look like),
@@ -89,6 +89,24 @@ function ceiling(ctx: DetectorContext, fraction: number, partial: number): Detec
   const { ceilingFactor } = ctx.cfg.sellOff;
   if (largest === undefined || ceilingFactor === 0 || fraction >= 0.9 || fraction <= largest * ceilingFactor) return undefined;
   return { score: 1, reason: ctx.say.sellCeiling({ pct: pct1(fraction), ceilingPct: pct1(largest), abovePct: pct1(largest * ceilingFactor), partial }) };
+}
+
+/**
+ * Part of a position from a bot whose learned sells, `closerMinSells` or more but fewer than the five sell_off judges a
+ * share by, each sold a whole one: an insider's 30 % sell-down of a swing trader that has closed two positions. From
+ * the fifth whole sell sell_off holds the same part as a share the bot never sells; this holds it from the second,
+ * where the first two parts of a sell-down went out before (drainDayParts holds the third in a day).
+ */
+function closerPart(ctx: DetectorContext, fraction: number, h: readonly number[]): DetectorResult | undefined {
+  const min = ctx.cfg.sellOff.closerMinSells;
+  const wholes = h[3] ?? 0;
+  if (min === 0 || wholes < min || partialSells(h) > 0 || sellFracBin(fraction) === 3) return undefined;
+  // A part only if it is one without the bot's buys since the read too: a limit buy that has not filled is not held,
+  // and selling what the read showed is the whole position (measured: a swing trader's own close after such a buy).
+  const pos = positionOf(ctx.baseline, ctx.input)!;
+  const unbought = pos.estimate - (pos.upper - pos.read);
+  if (unbought <= 0 || sellFracBin(ctx.input.qty! / unbought) === 3) return undefined;
+  return { score: 1, reason: ctx.say.closerPart({ pct: pct1(fraction), wholes: Math.round(wholes), min }) };
 }
 
 /**

@@ -63,6 +63,8 @@ export const REASONS_EN: Reasons = {
     `first sell by this bot: ${orders} orders learned, none a sell (threshold ${threshold})${pct !== undefined ? `, ${pct}% of the position` : ''}`,
   sellShare: ({ pct, beyond, inBand, total, band, rarePct }) =>
     `sells ${pct}% of the position${beyond ? ` (${beyond.qty} shares: more than the ${beyond.upper} it can hold)` : ''}; ${r2(inBand)} of ${r2(total)} learned sells were in that band (${BANDS[band]}; rare under ${rarePct}%)`,
+  closerPart: ({ pct, wholes, min }) =>
+    `sells ${pct}% of the position; each of its ${wholes} learned sells sold a whole position, none a part (scores from ${min})`,
   sliver: ({ qty, pct, smallest, orders }) =>
     `sells ${qty} shares, ${pct}% of the position: a sliver, with too few sells learned to know this bot's shares, and its smallest of ${orders} orders is ${smallest} shares`,
   sellFloor: ({ pct, floorPct, belowPct, total, steadyPct }) =>

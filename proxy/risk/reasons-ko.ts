@@ -68,6 +68,7 @@ export const REASONS_KO: Reasons = {
     `이 봇의 첫 매도: 학습된 주문 ${orders}건 중 매도 없음 (기준 ${threshold}건)${pct !== undefined ? `, 보유 수량의 ${pct}%` : ''}`,
   sellShare: ({ pct, beyond, inBand, total, band, rarePct }) =>
     `보유 수량의 ${pct}% 매도${beyond ? ` (${beyond.qty}주: 보유 가능한 ${beyond.upper}주 초과)` : ''}; 학습된 매도 ${r2(total)}건 중 이 구간(${BANDS[band]})은 ${r2(inBand)}건 (${rarePct}% 미만이면 드묾)`,
+  closerPart: ({ pct, wholes, min }) => `보유 수량의 ${pct}% 매도; 학습된 매도 ${wholes}건은 모두 전량 매도, 일부 매도 없음 (${min}건부터 점수)`,
   sliver: ({ qty, pct, smallest, orders }) =>
     `${qty}주 매도 (보유 수량의 ${pct}%): 소량 분할 매도 — 학습된 매도가 적어 매도 비율을 판단할 수 없고, 이 봇의 주문 ${orders}건 중 가장 작은 주문이 ${smallest}주`,
   sellFloor: ({ pct, floorPct, belowPct, total, steadyPct }) =>

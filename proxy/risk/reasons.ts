@@ -54,6 +54,8 @@ export interface Reasons {
   firstSell(orders: number, threshold: number, pct: number | undefined): string;
   /** band: 0 under 15 %, 1 15-60 %, 2 60-90 %, 3 90 % or more. */
   sellShare(p: { pct: number; beyond?: { qty: number; upper: number }; inBand: number; total: number; band: number; rarePct: number }): string;
+  /** Part of a position (pct) from a bot whose `wholes` learned sells, `min` or more, each sold a whole one. */
+  closerPart(p: { pct: number; wholes: number; min: number }): string;
   sliver(p: { qty: number; pct: number; smallest: number; orders: number }): string;
   /** steadyPct: the third largest partial sell, when the bot sells a steady share (the closer floor). */
   sellFloor(p: { pct: number; floorPct: number; belowPct: number; total: number; steadyPct?: number }): string;

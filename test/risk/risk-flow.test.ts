@@ -219,18 +219,21 @@ t.test('sell_off: the first sell of a bot that has only ever bought, whatever it
   t.match(hit(await young.engine.assess(sell(later, 1, 400)), 'sell_off')?.reason, /a sliver/, 'though one share is a sliver of its lots of 10');
 });
 
+/** A swing trader: buys of 40-120 shares and two full closes so far (minSamples is 5), then a read. */
+async function lots(engine: ReturnType<typeof setup>['engine']): Promise<void> {
+  const qty = [40, 120, 80, 60, 100, 90];
+  let n = 0;
+  await learn(
+    engine,
+    days(3, (d, k) => (k % 6 === 2 && n < qty.length ? [buy(d + k * 600_000 + 1000, qty[n++]!)] : [])),
+  );
+  await learn(engine, [read(START + 3 * DAY), sell(START + 3 * DAY + 1000, 40, 40), read(START + 3 * DAY + 2000), sell(START + 3 * DAY + 3000, 120, 120)]);
+  await learn(engine, [read(START + 3 * DAY + 3_599_000)]);
+}
+
 t.test('sell_off: a sliver of a position by a bot that trades in lots, before it has sold enough to judge its shares', async (t) => {
-  // A swing trader: buys of 40-120 shares and two full closes so far (minSamples is 5).
-  const lots = async (engine: ReturnType<typeof setup>['engine']): Promise<void> => {
-    const qty = [40, 120, 80, 60, 100, 90];
-    let n = 0;
-    await learn(
-      engine,
-      days(3, (d, k) => (k % 6 === 2 && n < qty.length ? [buy(d + k * 600_000 + 1000, qty[n++]!)] : [])),
-    );
-    await learn(engine, [read(START + 3 * DAY), sell(START + 3 * DAY + 1000, 40, 40), read(START + 3 * DAY + 2000), sell(START + 3 * DAY + 3000, 120, 120)]);
-    await learn(engine, [read(START + 3 * DAY + 3_599_000)]);
-  };
+  // Its two sells closed whole positions: closerMinSells (the next test) is off here, so the sliver rule is seen alone.
+  const setup = (raw: { sellOff?: Record<string, unknown> } = {}) => riskEngineSetup({ ...raw, sellOff: { closerMinSells: 0, ...raw.sellOff } });
   const s = setup();
   t.teardown(s.close);
   await lots(s.engine);
@@ -262,6 +265,40 @@ t.test('sell_off: a sliver of a position by a bot that trades in lots, before it
   t.teardown(tight.close);
   await lots(tight.engine);
   t.notOk(hit(await tight.engine.assess(sell(later, 1, 80)), 'sell_off'), 'sliverFactor 0.01: 1 share is more than 0.4');
+});
+
+t.test('sell_off: part of a position from a bot whose few learned sells each closed a whole one', async (t) => {
+  const s = setup();
+  t.teardown(s.close);
+  await lots(s.engine);
+  const later = START + 3 * DAY + 3_600_000;
+  const part = await s.engine.assess(sell(later, 24, 80));
+  const c = hit(part, 'sell_off');
+  t.equal(c?.score, 1, 'a third of a position, with two sells learned: under the five sell_off judges a share by');
+  t.equal(c?.reason, 'sells 30% of the position; each of its 2 learned sells sold a whole position, none a part (scores from 2)');
+  t.ok(part.score > 0.7, `held for approval (score ${part.score})`);
+  t.notMatch(hit(await s.engine.assess(sell(later, 80, 80)), 'sell_off')?.reason ?? '', /none a part/, 'all of it is its own');
+  // A buy since the read that may not have filled: selling what the read showed may be the whole position.
+  const b = setup();
+  t.teardown(b.close);
+  await lots(b.engine);
+  await learn(b.engine, [buy(later - 60_000, 40)]);
+  t.notOk(hit(await b.engine.assess(sell(later, 80, 80)), 'sell_off'), '80 of 80 read, 40 bought since');
+  t.match(hit(await b.engine.assess(sell(later, 50, 80)), 'sell_off')?.reason, /sells 41\.7% of the position; .* none a part/, '50: a part either way');
+  // A part it did sell (approved, gone out): it is a bot that sells parts, and the next one is not this rule's.
+  await learn(s.engine, [sell(later, 24, 80), read(later + 1000)]);
+  t.notMatch(hit(await s.engine.assess(sell(later + 2000, 20, 56)), 'sell_off')?.reason ?? '', /none a part/, 'after a part of its own');
+
+  for (const [closerMinSells, why] of [
+    [3, 'closerMinSells 3: two whole sells are too few'],
+    [0, 'closerMinSells 0: off'],
+  ] as const) {
+    const k = setup({ sellOff: { closerMinSells } });
+    t.teardown(k.close);
+    await lots(k.engine);
+    t.notOk(hit(await k.engine.assess(sell(later, 24, 80)), 'sell_off'), why);
+  }
+  t.throws(() => parseRiskConfig({ sellOff: { closerMinSells: 1.5 } }), /closerMinSells/);
 });
 
 t.test('condition: a realtime condition search the bot never ran (live 1, one-shot 0.6); a first search at all is new_api', async (t) => {

@@ -41,6 +41,7 @@ const SAMPLES: { [K in keyof Reasons]: Parameters<Reasons[K]> } = {
   herdNew: [{ accounts: 37, side: 'buy', symbol: '000660', from: 10, to: 20, scoresFrom: 3, fullAt: 5 }],
   firstSell: [37, 20, 100],
   sellShare: [{ pct: 100, beyond: { qty: 200, upper: 160 }, inBand: 1, total: 37, band: 3, rarePct: 5 }],
+  closerPart: [{ pct: 30.1, wholes: 37, min: 2 }],
   sliver: [{ qty: 1, pct: 2, smallest: 37, orders: 9 }],
   sellFloor: [{ pct: 0.8, floorPct: 3.3, belowPct: 1.1, total: 37 }],
   sellCeiling: [{ pct: 30, ceilingPct: 13, abovePct: 26, partial: 37 }],
