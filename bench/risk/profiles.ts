@@ -176,7 +176,13 @@ const rebalancer: Generator = {
   },
   run(ctx, e, symbols) {
     const { rng, m } = ctx;
-    const added = m.liquid.slice(11, 15).map((s) => s.code);
+    // Four names it does not hold yet: a watchlist that already had one of them (symbols reach index 12) made the bot
+    // order that name twice in a row each day, which no rebalancer does and `sequence` rightly held.
+    const added = m.liquid
+      .slice(11)
+      .map((s) => s.code)
+      .filter((c) => !symbols.includes(c))
+      .slice(0, 4);
     for (const day of m.days) {
       if (!day.trading) continue;
       const { close } = sessionOf(day);
