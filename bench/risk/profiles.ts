@@ -176,7 +176,7 @@ const rebalancer: Generator = {
   },
   run(ctx, e, symbols) {
     const { rng, m } = ctx;
-    // Four names it does not hold yet: a watchlist that already had one of them (symbols reach index 12) made the bot
+    // Four names it does not hold yet: a watchlist that already had one of them (bot-05's reaches index 11) made the bot
     // order that name twice in a row each day, which no rebalancer does and `sequence` rightly held.
     const added = m.liquid
       .slice(11)
