@@ -110,14 +110,15 @@ export const SELL_FRAC_LOW = 3;
 
 /**
  * A sell's position as the sidecar can know it: the quantity last read, the largest it can be now (plus the bot's
- * own buys since, as if filled) and the estimate (less its own sells since; a cancelled sell makes it low).
+ * own buys since, as if filled), the estimate (less its own sells since; a cancelled sell makes it low) and the
+ * estimate were none of those buys filled (`unbought`: a limit buy may still be open).
  */
-export function positionOf(b: Baseline, input: RiskInput): { read: number; upper: number; estimate: number } | undefined {
+export function positionOf(b: Baseline, input: RiskInput): { read: number; upper: number; estimate: number; unbought: number } | undefined {
   if (input.holdingQty === undefined) return undefined;
   const sym = symbolOf(input.stkCd);
   const [bought, sold] = (sym && b.sinceRead?.[sym]) || [0, 0];
   const upper = input.holdingQty + bought;
-  return { read: input.holdingQty, upper, estimate: Math.max(0, upper - sold) };
+  return { read: input.holdingQty, upper, estimate: Math.max(0, upper - sold), unbought: Math.max(0, input.holdingQty - sold) };
 }
 
 /** The fraction of its position a sell sells, when it can be known: 1 when it sells more than the position can be. */

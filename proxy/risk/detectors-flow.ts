@@ -103,9 +103,8 @@ function closerPart(ctx: DetectorContext, fraction: number, h: readonly number[]
   if (min === 0 || wholes < min || partialSells(h) > 0 || sellFracBin(fraction) === 3) return undefined;
   // A part only if it is one without the bot's buys since the read too: a limit buy that has not filled is not held,
   // and selling what the read showed is the whole position (measured: a swing trader's own close after such a buy).
-  const pos = positionOf(ctx.baseline, ctx.input)!;
-  const unbought = pos.estimate - (pos.upper - pos.read);
-  if (unbought <= 0 || sellFracBin(ctx.input.qty! / unbought) === 3) return undefined;
+  const { unbought } = positionOf(ctx.baseline, ctx.input)!;
+  if (unbought === 0 || sellFracBin(ctx.input.qty! / unbought) === 3) return undefined;
   return { score: 1, reason: ctx.say.closerPart({ pct: pct1(fraction), wholes: Math.round(wholes), min }) };
 }
 
